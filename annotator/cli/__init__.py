@@ -1,0 +1,91 @@
+"""The ``annotator`` command: a second front end over the same services as the GUI.
+
+Each area of commands lives in its own module with a ``register(subparsers)`` function;
+handlers import heavy libraries (torch, Qt) only when they run, so ``annotator --help``
+stays fast. User errors print one line on stderr and exit 1; a bug prints one line,
+writes the traceback to a crash log and exits 70 - never a traceback on the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+
+from annotator import __version__
+from annotator.core.errors import AnnotatorError
+
+# Modules under annotator.cli that add sub-commands, in the order they appear in --help.
+COMMAND_MODULES: tuple[str, ...] = ("project_cmds",)
+
+EXIT_USER_ERROR = 1
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="annotator",
+        description="Per-pixel ground truth for semantic segmentation, with a U-Net that "
+        "learns while you label. Without a command, opens the GUI.",
+    )
+    parser.add_argument("--version", action="version", version=f"annotator {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"annotator.cli.{name}").register(sub)
+    return parser
+
+
+def _crash_log(exc: BaseException) -> str:
+    folder = os.environ.get("ANNOTATOR_LOG_DIR") or tempfile.gettempdir()
+    path = os.path.join(folder, "annotator-crash.log")
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write("".join(traceback.format_exception(exc)))
+            fh.write("\n")
+    except OSError:
+        return "(could not write a crash log)"
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        from annotator.cli.project_cmds import cmd_gui
+
+        args.project = None
+        handler = cmd_gui
+    else:
+        handler = args.handler
+    try:
+        return int(handler(args) or 0)
+    except AnnotatorError as exc:
+        print(f"annotator: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("annotator: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: one line here, the traceback in the log
+        if args.debug:
+            raise
+        where = _crash_log(exc)
+        print(
+            f"annotator: internal error: {type(exc).__name__}: {exc} (details in {where}; "
+            "rerun with --debug to see them)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL

@@ -1,0 +1,51 @@
+"""Progress on stderr: a redrawn line on a terminal, a line every few seconds otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+class ProgressLine:
+    """Callable ``(done, total, message)`` that renders progress for long operations.
+
+    Nothing is shown for operations that finish within ``delay`` seconds.
+    """
+
+    def __init__(self, label: str, *, delay: float = 0.5, stream=None) -> None:  # type: ignore[no-untyped-def]
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.delay = delay
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        now = time.monotonic()
+        elapsed = now - self.start
+        if elapsed < self.delay and done < total:
+            return
+        interval = 0.1 if self.tty else 5.0
+        if now - self.last < interval and done < total:
+            return
+        self.last = now
+        pct = f"{100 * done / total:5.1f}%" if total else ""
+        eta = ""
+        if total and done and done < total:
+            eta = f" eta {elapsed * (total - done) / done:5.0f}s"
+        text = f"{self.label}: {done}/{total} {pct}{eta} {message}"[:120]
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + text)
+            if done >= total:
+                self.stream.write("\n")
+        elif done < total or self.shown:
+            self.stream.write(text + "\n")
+        self.shown = True
+        self.stream.flush()
+
+    def finish(self) -> None:
+        """End a redrawn line cleanly (only needed if the last call was not done == total)."""
+        if self.tty and self.shown:
+            self.stream.write("\n")
+            self.stream.flush()

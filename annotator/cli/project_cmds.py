@@ -1,0 +1,112 @@
+"""Project commands: new, add, status, gui, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from annotator.cli.progress import ProgressLine
+from annotator.core.errors import AnnotatorError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("new", help="create a project")
+    p.add_argument("project", type=Path, help="project folder to create")
+    p.add_argument(
+        "--classes", required=True, help="comma-separated class names; ids follow this order"
+    )
+    p.set_defaults(handler=cmd_new)
+
+    p = sub.add_parser("add", help="add image files or folders (recursively)")
+    p.add_argument("project", type=Path)
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.set_defaults(handler=cmd_add)
+
+    p = sub.add_parser("status", help="counts per status, classes, model versions")
+    p.add_argument("project", type=Path)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("gui", help="open the GUI (on a project, if given)")
+    p.add_argument("project", type=Path, nargs="?")
+    p.set_defaults(handler=cmd_gui)
+
+    p = sub.add_parser("demo", help="create a demo project of generated cell images")
+    p.add_argument("project", type=Path, help="folder to create")
+    p.add_argument("--images", type=int, default=8, help="number of images (default 8)")
+    p.add_argument("--open", action="store_true", help="open it in the GUI afterwards")
+    p.set_defaults(handler=cmd_demo)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from annotator.core.schema import LabelSchema
+    from annotator.storage.project import Project
+
+    names = [n.strip() for n in args.classes.split(",")]
+    if any(not n for n in names):
+        raise AnnotatorError(f"--classes {args.classes!r}: empty class name")
+    with Project.create(args.project, LabelSchema.from_names(names)) as project:
+        ids = ", ".join(f"{c.id}={c.name}" for c in project.schema.classes)
+        print(f"created project {project.root} with classes {ids}")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from annotator.storage.project import Project
+
+    with Project.open(args.project) as project:
+        progress = ProgressLine("adding")
+        report = project.add_images(args.paths, progress=progress)
+        for path, reason in report.skipped:
+            print(f"skipped {path}: {reason}", file=sys.stderr)
+        for err in report.errors:
+            print(f"error: {err}", file=sys.stderr)
+        print(
+            f"added {len(report.added)} image(s), skipped {len(report.skipped)}, "
+            f"{len(report.errors)} unreadable; project has {len(project.images())} image(s)"
+        )
+    if report.errors and not report.added and not report.skipped:
+        return 1
+    return 2 if report.errors else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from annotator.storage.project import Project
+
+    with Project.open(args.project) as project:
+        summary = project.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"project  {summary['project']}")
+    counts = summary["status"]
+    print(f"images   {summary['images']}  (" + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ")")
+    print("classes  " + ", ".join(f"{c['id']}={c['name']}" for c in summary["classes"]))
+    if summary["models"]:
+        for m in summary["models"]:
+            mark = "*" if m["version"] == summary["active_model"] else " "
+            print(f"model  {mark} v{m['version']}  {m['created_at']}  {m['metrics']}")
+    else:
+        print("models   none yet")
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    try:
+        from annotator.gui.app import run_gui
+    except ImportError as exc:
+        raise AnnotatorError(f"the GUI cannot start: {exc}") from None
+    return run_gui(getattr(args, "project", None))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from annotator.services.demo import create_demo_project
+
+    project_dir = create_demo_project(args.project, n_images=args.images)
+    print(f"demo project ready: {project_dir}")
+    if args.open:
+        args.project = project_dir
+        return cmd_gui(args)
+    return 0

@@ -1,0 +1,1 @@
+"""The words of the domain as plain data: no I/O, no threads, no Qt, no torch."""

@@ -1,0 +1,38 @@
+"""Exceptions that carry a message meant for the user.
+
+Every front end (CLI, GUI) shows ``str(error)`` of an :class:`AnnotatorError` as one
+clear line; anything else is a bug and is logged with its traceback.
+"""
+
+
+class AnnotatorError(Exception):
+    """Base class of errors whose message is written for the user."""
+
+
+class ProjectError(AnnotatorError):
+    """The project folder or its database is missing, invalid or too new."""
+
+
+class ImageReadError(AnnotatorError):
+    """An image file cannot be read: corrupt, truncated, empty, unsupported or too large."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class SchemaError(AnnotatorError):
+    """A label schema is invalid (duplicate names, bad colour, too many classes...)."""
+
+
+class FormatError(AnnotatorError):
+    """An import or export file is malformed or unsafe."""
+
+
+class ModelError(AnnotatorError):
+    """A model checkpoint is missing, invalid, or does not fit the project."""
+
+
+class Cancelled(AnnotatorError):
+    """A long operation was cancelled by the user."""

@@ -1,0 +1,175 @@
+"""The label schema: which classes exist, their names and colours.
+
+Label maps store one integer per pixel. Class ids are ``0 .. n-1`` in the order the
+user gave them. Two more values are reserved at the top of the label dtype:
+
+* ``unlabelled``: nobody has said anything about this pixel yet. It never counts as a
+  class: it does not train the model and it is not exported as a class.
+* ``void``: the user said "ignore this pixel" (ambiguous border, artefact). It does not
+  train the model either, and exports as the ignore value (255 in VOC).
+
+With up to :data:`MAX_CLASSES_8BIT` classes a label map is ``uint8`` (so the GUI can show
+it as an Indexed8 image with no copy); with more it is ``uint16``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from annotator.core.errors import SchemaError
+
+MAX_CLASSES_8BIT = 254
+MAX_CLASSES = 65534
+
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+# A palette of clearly distinct colours; class i gets PALETTE[i % len].
+PALETTE: tuple[str, ...] = (
+    "#3a3a3a",  # background-like dark grey for class 0
+    "#e6194b",
+    "#3cb44b",
+    "#4363d8",
+    "#ffe119",
+    "#f58231",
+    "#911eb4",
+    "#46f0f0",
+    "#f032e6",
+    "#bcf60c",
+    "#fabebe",
+    "#008080",
+    "#e6beff",
+    "#9a6324",
+    "#fffac8",
+    "#800000",
+    "#aaffc3",
+    "#808000",
+    "#ffd8b1",
+    "#000075",
+)
+
+
+def default_color(class_id: int) -> str:
+    """The palette colour given to a new class with this id."""
+    return PALETTE[class_id % len(PALETTE)]
+
+
+def hex_to_rgb(color: str) -> tuple[int, int, int]:
+    """``"#rrggbb"`` -> ``(r, g, b)``."""
+    if not _HEX.match(color):
+        raise SchemaError(f"invalid colour {color!r}: expected #rrggbb")
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+@dataclass(frozen=True)
+class LabelClass:
+    """One class of the schema."""
+
+    id: int
+    name: str
+    color: str
+
+    @property
+    def rgb(self) -> tuple[int, int, int]:
+        return hex_to_rgb(self.color)
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise SchemaError("a class name cannot be empty")
+    if any(c in name for c in "\n\r\t"):
+        raise SchemaError(f"class name {name!r} contains a control character")
+    return name
+
+
+@dataclass(frozen=True)
+class LabelSchema:
+    """An ordered, immutable list of classes; ids are ``0 .. n-1``."""
+
+    classes: tuple[LabelClass, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.classes]
+        if len(set(n.lower() for n in names)) != len(names):
+            raise SchemaError(f"duplicate class names in {names}")
+        for i, c in enumerate(self.classes):
+            if c.id != i:
+                raise SchemaError(f"class ids must be 0..n-1 in order; {c.name!r} has id {c.id}")
+            hex_to_rgb(c.color)
+        if len(self.classes) > MAX_CLASSES:
+            raise SchemaError(f"at most {MAX_CLASSES} classes are supported")
+
+    @classmethod
+    def from_names(cls, names: list[str] | tuple[str, ...]) -> LabelSchema:
+        """A schema with these class names, ids in the given order, palette colours."""
+        if not names:
+            raise SchemaError("a project needs at least one class")
+        return cls(
+            tuple(LabelClass(i, _check_name(n), default_color(i)) for i, n in enumerate(names))
+        )
+
+    # --- the reserved values -------------------------------------------------------
+    @property
+    def dtype(self) -> np.dtype:
+        """The integer type of label maps for this schema."""
+        return np.dtype(np.uint8 if len(self.classes) <= MAX_CLASSES_8BIT else np.uint16)
+
+    @property
+    def unlabelled(self) -> int:
+        """The value of pixels nobody has labelled yet."""
+        return int(np.iinfo(self.dtype).max)
+
+    @property
+    def void(self) -> int:
+        """The value of pixels the user marked as "ignore"."""
+        return int(np.iinfo(self.dtype).max) - 1
+
+    # --- lookups --------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.classes)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.classes]
+
+    def by_name(self, name: str) -> LabelClass:
+        """The class with this name (case-insensitive)."""
+        low = name.strip().lower()
+        for c in self.classes:
+            if c.name.lower() == low:
+                return c
+        raise SchemaError(f"no class named {name!r}; classes are {self.names}")
+
+    def has_name(self, name: str) -> bool:
+        low = name.strip().lower()
+        return any(c.name.lower() == low for c in self.classes)
+
+    # --- edits return new schemas ---------------------------------------------------
+    def with_class(self, name: str, color: str | None = None) -> LabelSchema:
+        """This schema plus a new class at the end."""
+        new_id = len(self.classes)
+        if new_id >= MAX_CLASSES_8BIT and self.dtype == np.uint8:
+            # Growing past the 8-bit range would change the meaning of stored values.
+            raise SchemaError(
+                f"a project created with at most {MAX_CLASSES_8BIT} classes cannot grow past it"
+            )
+        cls = LabelClass(new_id, _check_name(name), color or default_color(new_id))
+        return LabelSchema(self.classes + (cls,))
+
+    def renamed(self, class_id: int, name: str) -> LabelSchema:
+        return LabelSchema(
+            tuple(replace(c, name=_check_name(name)) if c.id == class_id else c for c in self.classes)
+        )
+
+    def recoloured(self, class_id: int, color: str) -> LabelSchema:
+        hex_to_rgb(color)
+        return LabelSchema(
+            tuple(replace(c, color=color) if c.id == class_id else c for c in self.classes)
+        )
+
+    def rgb_table(self) -> np.ndarray:
+        """``(n, 3) uint8`` colours of the classes, in id order."""
+        return np.array([c.rgb for c in self.classes], dtype=np.uint8).reshape(-1, 3)

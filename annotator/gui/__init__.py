@@ -1,0 +1,1 @@
+"""PySide6 widgets. Only this package imports Qt."""

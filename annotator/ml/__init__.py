@@ -1,0 +1,1 @@
+"""The model engine. The only package that imports torch."""

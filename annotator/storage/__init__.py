@@ -1,0 +1,1 @@
+"""The project on disk: SQLite index, label masks as PNG, atomic writes, image reading."""

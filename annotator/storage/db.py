@@ -1,0 +1,114 @@
+"""The SQLite database of a project: connection, transactions, schema migrations.
+
+WAL mode lets a CLI process read while the GUI writes. Every change runs inside one
+transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), so a crash leaves the last committed
+state. The connection is shared by the GUI thread and the I/O workers, guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from annotator.core.errors import ProjectError
+
+# Each entry upgrades the database from version i to i+1. Append; never edit a released one.
+MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1: the first layout.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE classes (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        color TEXT NOT NULL
+    );
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE images (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        path TEXT NOT NULL UNIQUE,
+        sha1 TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        channels INTEGER NOT NULL,
+        bit_depth INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'in_progress', 'done')),
+        label_source TEXT NOT NULL DEFAULT '',
+        labelled_pixels INTEGER NOT NULL DEFAULT 0,
+        score REAL,
+        added_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX images_sha1 ON images (sha1);
+    CREATE INDEX images_status ON images (status);
+    CREATE TABLE models (
+        version INTEGER PRIMARY KEY,
+        parent INTEGER,
+        created_at TEXT NOT NULL,
+        checkpoint TEXT NOT NULL,
+        card TEXT NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Database:
+    """A locked, transactional SQLite connection with migrations applied on open."""
+
+    def __init__(self, path: Path, *, create: bool) -> None:
+        if not create and not path.exists():
+            raise ProjectError(f"{path.parent}: not an Annotator project (no {path.name})")
+        try:
+            self._conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            raise ProjectError(f"{path}: cannot open the project database ({exc})") from None
+        self._lock = threading.RLock()
+        self._migrate(path)
+
+    def _migrate(self, path: Path) -> None:
+        try:
+            version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            raise ProjectError(f"{path}: the project database is damaged ({exc})") from None
+        if version > SCHEMA_VERSION:
+            raise ProjectError(
+                f"{path.parent}: this project was written by a newer Annotator "
+                f"(database version {version}, this program knows {SCHEMA_VERSION}); upgrade"
+            )
+        with self.transaction() as conn:
+            for target in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target + 1}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run the body as one write transaction; roll back if it raises."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        """Run a read-only query and return all rows."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,250 @@
+"""Reading images: PNG, JPEG, TIFF, BMP; grey, RGB, RGBA; 8 and 16 bit; EXIF orientation.
+
+Every failure becomes an :class:`ImageReadError` naming the file and the problem in one
+line. The pixel count is checked from the header *before* anything is decoded, so a
+decompression bomb costs nothing.
+
+Arrays come back as ``(H, W)`` for single-channel images and ``(H, W, C)`` otherwise,
+channels in RGB(A) order, in the file's own dtype (``uint8``, ``uint16``, ``float32``...).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from annotator.core.errors import ImageReadError
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
+DEFAULT_MAX_PIXELS = 1 << 30  # one gigapixel; override with ANNOTATOR_MAX_PIXELS
+
+
+def max_pixels() -> int:
+    """The largest pixel count accepted (``ANNOTATOR_MAX_PIXELS`` overrides the default)."""
+    env = os.environ.get("ANNOTATOR_MAX_PIXELS")
+    if env:
+        try:
+            return int(env)
+        except ValueError:
+            pass
+    return DEFAULT_MAX_PIXELS
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the project records about an image file."""
+
+    width: int
+    height: int
+    channels: int
+    bit_depth: int
+    dtype: str
+
+    @classmethod
+    def of(cls, array: np.ndarray) -> ImageInfo:
+        h, w = array.shape[:2]
+        channels = 1 if array.ndim == 2 else int(array.shape[2])
+        return cls(int(w), int(h), channels, array.dtype.itemsize * 8, str(array.dtype))
+
+
+def is_image_path(path: Path) -> bool:
+    """True when the file name has a supported image suffix."""
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _check_size(path: Path, width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageReadError(path, f"invalid image size {width}x{height}")
+    limit = max_pixels()
+    if width * height > limit:
+        raise ImageReadError(
+            path,
+            f"image is {width}x{height} = {width * height:,} pixels, more than the limit of "
+            f"{limit:,} (a decompression bomb?); set ANNOTATOR_MAX_PIXELS to allow it",
+        )
+
+
+def apply_exif_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn ``array`` upright according to an EXIF orientation tag (1-8)."""
+    if orientation == 2:
+        out = array[:, ::-1]
+    elif orientation == 3:
+        out = array[::-1, ::-1]
+    elif orientation == 4:
+        out = array[::-1]
+    elif orientation == 5:
+        out = array.swapaxes(0, 1)
+    elif orientation == 6:
+        out = np.rot90(array, k=-1)
+    elif orientation == 7:
+        out = array.swapaxes(0, 1)[::-1, ::-1]
+    elif orientation == 8:
+        out = np.rot90(array, k=1)
+    else:
+        return array
+    return np.ascontiguousarray(out)
+
+
+def _normalise_channels(path: Path, array: np.ndarray) -> np.ndarray:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 3 and array.shape[2] == 2:  # grey + alpha: keep the grey
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3):
+        raise ImageReadError(path, f"unsupported array shape {array.shape}: expected a 2-D image")
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    if array.dtype.kind not in "uif":
+        raise ImageReadError(path, f"unsupported pixel type {array.dtype}")
+    if array.size == 0:
+        raise ImageReadError(path, "image has no pixels")
+    return np.ascontiguousarray(array)
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not tif.series:
+                raise ImageReadError(path, "TIFF file has no images")
+            series = tif.series[0]
+            shape = tuple(int(s) for s in series.shape)
+            axes = series.axes
+            spatial = [s for s, a in zip(shape, axes, strict=False) if a in "YX"]
+            if len(spatial) == 2:
+                _check_size(path, spatial[1], spatial[0])
+            array = series.asarray()
+    except ImageReadError:
+        raise
+    except Exception as exc:  # tifffile raises many kinds for broken files
+        raise ImageReadError(path, f"corrupt or unsupported TIFF ({exc})") from None
+    array = np.squeeze(array)
+    if array.ndim == 3 and array.shape[0] <= 8 and array.shape[2] > 8:
+        array = np.moveaxis(array, 0, -1)  # planar (C, H, W) -> (H, W, C)
+    if array.ndim > 3:
+        raise ImageReadError(
+            path, f"TIFF holds a {array.ndim}-D stack {array.shape}; only 2-D images are supported"
+        )
+    return array
+
+
+def _read_pillow(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, with a clearer message
+    try:
+        with Image.open(path) as im:
+            fmt = im.format or "?"
+            if fmt not in {"PNG", "JPEG", "MPO", "BMP", "DIB", "TIFF"}:
+                raise ImageReadError(path, f"unsupported image format {fmt}")
+            _check_size(path, im.width, im.height)
+            orientation = int(im.getexif().get(0x0112, 1) or 1)
+            if fmt == "PNG":
+                array = _decode_png(path)
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")  # a truncated file must not pass silently
+                    im.load()
+                array = _pillow_to_array(path, im)
+    except ImageReadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageReadError(path, "not an image file, or an unsupported format") from None
+    except (OSError, SyntaxError, ValueError, Warning) as exc:
+        raise ImageReadError(path, f"corrupt or truncated image ({exc})") from None
+    return apply_exif_orientation(array, orientation)
+
+
+def _pillow_to_array(path: Path, im) -> np.ndarray:  # type: ignore[no-untyped-def]
+    mode = im.mode
+    if mode in ("P", "PA"):
+        im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
+    elif mode == "CMYK" or mode == "YCbCr":
+        im = im.convert("RGB")
+    elif mode == "LA":
+        im = im.convert("L")
+    elif mode == "1":
+        im = im.convert("L")
+    elif mode in ("I;16", "I;16B", "I;16L"):
+        return np.asarray(im, dtype=np.uint16)
+    return np.asarray(im)
+
+
+def _decode_png(path: Path) -> np.ndarray:
+    """PNG through libpng (cv2): keeps 16-bit colour, which Pillow would reduce to 8 bits."""
+    import cv2
+
+    data = np.fromfile(path, dtype=np.uint8)
+    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise ImageReadError(path, "corrupt or truncated PNG data")
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
+    return array
+
+
+def _sniff_tiff(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    return head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode an image file into an array; raise :class:`ImageReadError` on any problem."""
+    p = Path(path)
+    try:
+        if not p.exists():
+            raise ImageReadError(p, "no such file")
+        if p.is_dir():
+            raise ImageReadError(p, "is a folder, not an image file")
+        if p.stat().st_size == 0:
+            raise ImageReadError(p, "empty file")
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            raise ImageReadError(
+                p,
+                f"unsupported file type {p.suffix or '(none)'!r}; supported: "
+                + ", ".join(sorted(IMAGE_SUFFIXES)),
+            )
+        array = _read_tiff(p) if _sniff_tiff(p) else _read_pillow(p)
+    except PermissionError:
+        raise ImageReadError(p, "permission denied") from None
+    except MemoryError:
+        raise ImageReadError(p, "not enough memory to decode this image") from None
+    return _normalise_channels(p, array)
+
+
+def to_display_uint8(image: np.ndarray, low: float | None = None, high: float | None = None) -> np.ndarray:
+    """Map any image to ``uint8`` for display with a contrast window ``[low, high]``.
+
+    Without a window, 8-bit images are returned as they are and others use the 0.5 and
+    99.5 percentiles (robust to a few hot pixels).
+    """
+    if image.dtype == np.uint8 and low is None and high is None:
+        return image
+    if low is None or high is None:
+        lo, hi = auto_window(image)
+        low = lo if low is None else low
+        high = hi if high is None else high
+    scale = 255.0 / max(float(high) - float(low), 1e-12)
+    out = (image.astype(np.float32) - float(low)) * scale
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def auto_window(image: np.ndarray) -> tuple[float, float]:
+    """A robust contrast window (0.5 / 99.5 percentiles, on a subsample for speed)."""
+    flat = image.reshape(-1) if image.ndim == 2 else image.reshape(-1, image.shape[2])
+    step = max(1, flat.shape[0] // 1_000_000)
+    sample = flat[::step]
+    lo, hi = np.percentile(sample, [0.5, 99.5])
+    if hi <= lo:
+        lo, hi = float(sample.min()), float(sample.max())
+        if hi <= lo:
+            hi = lo + 1
+    return float(lo), float(hi)

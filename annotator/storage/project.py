@@ -1,0 +1,513 @@
+"""A project: one folder holding the database, label masks, proposals and models.
+
+::
+
+    PROJECT/
+      annotator.sqlite     the index: images, classes, statuses, model versions, settings
+      masks/<id>.png       label maps as lossless PNG (8 or 16 bit, raw class ids)
+      proposals/           the model's latest proposals (written by the engine)
+      models/vNNNN/        one checkpoint + card per model version
+      images/              images that came embedded in imported files
+
+The database is the source of truth for what exists; files are written atomically first
+and recorded in the database second, so a crash between the two leaves the previous
+state consistent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotator.core.errors import ImageReadError, ProjectError, SchemaError
+from annotator.core.schema import LabelClass, LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.storage.atomic import atomic_write_bytes
+from annotator.storage.db import Database
+from annotator.storage.images import ImageInfo, is_image_path, read_image
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "annotator.sqlite"
+Progress = Callable[[int, int, str], None]
+
+
+def now_iso() -> str:
+    """The current UTC time as an ISO 8601 string (seconds)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image as the project knows it."""
+
+    id: int
+    name: str
+    path: str
+    sha1: str
+    width: int
+    height: int
+    channels: int
+    bit_depth: int
+    status: ImageStatus
+    label_source: str
+    labelled_pixels: int
+    score: float | None
+    added_at: str
+    updated_at: str
+
+    @property
+    def stem(self) -> str:
+        """The file name without folder and suffix (used to match masks and exports)."""
+        return Path(self.name).stem
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One published model version."""
+
+    version: int
+    parent: int | None
+    created_at: str
+    checkpoint: str
+    card: dict[str, Any]
+
+
+@dataclass
+class AddReport:
+    """What ``add_images`` did: added records, skipped duplicates, unreadable files."""
+
+    added: list[ImageRecord] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[ImageReadError] = field(default_factory=list)
+
+
+def _row_to_image(row: Any) -> ImageRecord:
+    return ImageRecord(
+        id=row["id"],
+        name=row["name"],
+        path=row["path"],
+        sha1=row["sha1"],
+        width=row["width"],
+        height=row["height"],
+        channels=row["channels"],
+        bit_depth=row["bit_depth"],
+        status=ImageStatus(row["status"]),
+        label_source=row["label_source"],
+        labelled_pixels=row["labelled_pixels"],
+        score=row["score"],
+        added_at=row["added_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def collect_image_files(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, str]]:
+    """Expand files and folders (recursively) into ``(file, display name)`` pairs.
+
+    A file given directly is named by its file name; a file found in a folder by its
+    path relative to that folder. Non-image files inside folders are ignored; a
+    non-image file given directly is kept so that reading it reports the problem.
+    """
+    found: list[tuple[Path, str]] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for sub in sorted(p.rglob("*")):
+                if sub.is_file() and is_image_path(sub) and not sub.name.startswith("."):
+                    found.append((sub, sub.relative_to(p).as_posix()))
+        else:
+            found.append((p, p.name))
+    return found
+
+
+def _sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Project:
+    """An open project folder. Thread-safe: the database is locked per call."""
+
+    def __init__(self, root: Path, db: Database) -> None:
+        self.root = root
+        self._db = db
+        self._schema: LabelSchema | None = None
+
+    # --- lifecycle -----------------------------------------------------------------
+    @classmethod
+    def create(cls, root: str | os.PathLike[str], schema: LabelSchema) -> Project:
+        """Create a new project folder (it must not exist or must be empty)."""
+        folder = Path(root).absolute()
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ProjectError(f"{folder}: already exists and is not an empty folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        project = cls(folder, Database(folder / DB_NAME, create=True))
+        with project._db.transaction() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", (now_iso(),))
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('label_dtype', ?)", (str(schema.dtype),)
+            )
+            project._write_classes(conn, schema)
+        for sub in ("masks", "proposals", "models"):
+            (folder / sub).mkdir(exist_ok=True)
+        return project
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str]) -> Project:
+        """Open an existing project folder."""
+        folder = Path(root).absolute()
+        if not folder.is_dir():
+            raise ProjectError(f"{folder}: no such project folder")
+        return cls(folder, Database(folder / DB_NAME, create=False))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- label schema --------------------------------------------------------------
+    @property
+    def schema(self) -> LabelSchema:
+        """The current label schema (cached; changed only through :meth:`set_schema`)."""
+        if self._schema is None:
+            rows = self._db.query("SELECT id, name, color FROM classes ORDER BY id")
+            classes = tuple(LabelClass(r["id"], r["name"], r["color"]) for r in rows)
+            dtype = self._meta("label_dtype")
+            schema = LabelSchema(classes)
+            if dtype and str(schema.dtype) != dtype:
+                raise ProjectError(f"{self.root}: class table does not fit label type {dtype}")
+            self._schema = schema
+        return self._schema
+
+    def set_schema(self, schema: LabelSchema) -> None:
+        """Replace the schema. Existing ids keep their meaning: classes may be renamed,
+        recoloured or appended, never removed or reordered."""
+        old = self.schema
+        if len(schema) < len(old):
+            raise SchemaError("classes cannot be removed from a project")
+        if schema.dtype != old.dtype:
+            raise SchemaError("this change would alter the label value range of the project")
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM classes")
+            self._write_classes(conn, schema)
+        self._schema = schema
+
+    @staticmethod
+    def _write_classes(conn: Any, schema: LabelSchema) -> None:
+        conn.executemany(
+            "INSERT INTO classes (id, name, color) VALUES (?, ?, ?)",
+            [(c.id, c.name, c.color) for c in schema.classes],
+        )
+
+    # --- meta and settings ---------------------------------------------------------
+    def _meta(self, key: str) -> str | None:
+        rows = self._db.query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else None
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        """A JSON-valued project setting."""
+        rows = self._db.query("SELECT value FROM settings WHERE key = ?", (key,))
+        return json.loads(rows[0]["value"]) if rows else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    # --- images --------------------------------------------------------------------
+    def _stored_path(self, path: Path) -> str:
+        resolved = path.resolve()
+        try:
+            return resolved.relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(resolved)
+
+    def image_path(self, record: ImageRecord) -> Path:
+        """The absolute path of an image file."""
+        p = Path(record.path)
+        return p if p.is_absolute() else self.root / p
+
+    def _unique_name(self, wanted: str, taken: set[str]) -> str:
+        if wanted not in taken:
+            return wanted
+        stem, suffix = os.path.splitext(wanted)
+        n = 2
+        while f"{stem}~{n}{suffix}" in taken:
+            n += 1
+        return f"{stem}~{n}{suffix}"
+
+    def add_images(
+        self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None
+    ) -> AddReport:
+        """Add image files and folders (recursively). Duplicates (same file or same
+        content) are skipped; unreadable files are reported and the rest are added."""
+        report = AddReport()
+        candidates = collect_image_files(paths)
+        rows = self._db.query("SELECT name, path, sha1 FROM images")
+        taken_names = {r["name"] for r in rows}
+        known_paths = {r["path"] for r in rows}
+        known_sha = {r["sha1"] for r in rows}
+        for i, (file, name) in enumerate(candidates):
+            if progress:
+                progress(i, len(candidates), str(file))
+            stored = self._stored_path(file) if file.exists() else str(file)
+            if stored in known_paths:
+                report.skipped.append((str(file), "already in the project"))
+                continue
+            try:
+                array = read_image(file)
+                digest = _sha1(file)
+            except ImageReadError as exc:
+                report.errors.append(exc)
+                continue
+            except OSError as exc:
+                report.errors.append(ImageReadError(file, str(exc)))
+                continue
+            if digest in known_sha:
+                report.skipped.append((str(file), "same content as an image already added"))
+                continue
+            info = ImageInfo.of(array)
+            name = self._unique_name(name, taken_names)
+            record = self._insert_image(name, stored, digest, info)
+            taken_names.add(name)
+            known_paths.add(stored)
+            known_sha.add(digest)
+            report.added.append(record)
+        if progress:
+            progress(len(candidates), len(candidates), "")
+        return report
+
+    def add_image_array_file(self, file: Path, name: str | None = None) -> ImageRecord:
+        """Add one image file that is known to be readable; return its record (or the
+        existing record when the same content is already present)."""
+        array = read_image(file)
+        digest = _sha1(file)
+        existing = self._db.query("SELECT * FROM images WHERE sha1 = ?", (digest,))
+        if existing:
+            return _row_to_image(existing[0])
+        taken = {r["name"] for r in self._db.query("SELECT name FROM images")}
+        return self._insert_image(
+            self._unique_name(name or file.name, taken),
+            self._stored_path(file),
+            digest,
+            ImageInfo.of(array),
+        )
+
+    def _insert_image(self, name: str, stored: str, digest: str, info: ImageInfo) -> ImageRecord:
+        ts = now_iso()
+        with self._db.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO images (name, path, sha1, width, height, channels, bit_depth, "
+                "added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, stored, digest, info.width, info.height, info.channels, info.bit_depth, ts, ts),
+            )
+            image_id = cur.lastrowid
+        return self.image(int(image_id))  # type: ignore[arg-type]
+
+    def images(self, status: ImageStatus | None = None) -> list[ImageRecord]:
+        """All images in the order they were added, optionally of one status."""
+        if status is None:
+            rows = self._db.query("SELECT * FROM images ORDER BY id")
+        else:
+            rows = self._db.query("SELECT * FROM images WHERE status = ? ORDER BY id", (status.value,))
+        return [_row_to_image(r) for r in rows]
+
+    def image(self, key: int | str) -> ImageRecord:
+        """An image by id, by name, or by file stem when that is unambiguous."""
+        if isinstance(key, int):
+            rows = self._db.query("SELECT * FROM images WHERE id = ?", (key,))
+        else:
+            rows = self._db.query("SELECT * FROM images WHERE name = ?", (key,))
+            if not rows:
+                rows = [r for r in self._db.query("SELECT * FROM images") if Path(r["name"]).stem == key]
+                if len(rows) > 1:
+                    raise ProjectError(f"image name {key!r} is ambiguous; use the full name")
+        if not rows:
+            raise ProjectError(f"no image {key!r} in project {self.root}")
+        return _row_to_image(rows[0])
+
+    def load_image(self, record: ImageRecord) -> np.ndarray:
+        """Decode the image file of a record."""
+        return read_image(self.image_path(record))
+
+    def status_counts(self) -> dict[str, int]:
+        """Number of images per status (every status present, zero included)."""
+        counts = {s.value: 0 for s in ImageStatus}
+        for r in self._db.query("SELECT status, COUNT(*) AS n FROM images GROUP BY status"):
+            counts[r["status"]] = r["n"]
+        return counts
+
+    def set_status(self, image_id: int, status: ImageStatus) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE images SET status = ?, updated_at = ? WHERE id = ?",
+                (status.value, now_iso(), image_id),
+            )
+
+    def set_scores(self, scores: dict[int, float | None]) -> None:
+        """Record image-level uncertainty scores (used to rank what to label next)."""
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "UPDATE images SET score = ? WHERE id = ?", [(s, i) for i, s in scores.items()]
+            )
+
+    # --- masks ---------------------------------------------------------------------
+    def mask_path(self, image_id: int) -> Path:
+        return self.root / "masks" / f"{image_id}.png"
+
+    def new_mask(self, record: ImageRecord) -> np.ndarray:
+        """An all-unlabelled label map of the image's size."""
+        s = self.schema
+        return np.full((record.height, record.width), s.unlabelled, dtype=s.dtype)
+
+    def load_mask(self, record: ImageRecord) -> np.ndarray | None:
+        """The saved label map of an image, or ``None`` when it has none."""
+        import cv2
+
+        path = self.mask_path(record.id)
+        if not path.exists():
+            return None
+        mask = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        if mask is None or mask.shape != (record.height, record.width):
+            raise ProjectError(f"{path}: damaged label mask for image {record.name!r}")
+        return mask.astype(self.schema.dtype, copy=False)
+
+    def save_mask(
+        self,
+        image_id: int,
+        mask: np.ndarray,
+        *,
+        source: str = "user",
+        status: ImageStatus | None = None,
+    ) -> ImageRecord:
+        """Write a label map atomically, then record it (and the status) in one transaction.
+
+        Without an explicit status, a new image with labelled pixels becomes in-progress.
+        """
+        import cv2
+
+        record = self.image(image_id)
+        s = self.schema
+        if mask.shape != (record.height, record.width):
+            raise ProjectError(
+                f"mask shape {mask.shape} does not match image {record.name!r} "
+                f"({record.height}x{record.width})"
+            )
+        if mask.dtype != s.dtype:
+            raise ProjectError(f"mask dtype {mask.dtype} is not the project's {s.dtype}")
+        ok, buf = cv2.imencode(".png", mask, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        if not ok:
+            raise ProjectError(f"could not encode the mask of {record.name!r}")
+        atomic_write_bytes(self.mask_path(image_id), buf.tobytes())
+        labelled = int(np.count_nonzero(mask != s.unlabelled))
+        if status is None:
+            status = record.status
+            if status is ImageStatus.NEW and labelled:
+                status = ImageStatus.IN_PROGRESS
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE images SET labelled_pixels = ?, label_source = ?, status = ?, "
+                "updated_at = ? WHERE id = ?",
+                (labelled, source, status.value, now_iso(), image_id),
+            )
+        return self.image(image_id)
+
+    # --- model versions ------------------------------------------------------------
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    def models(self) -> list[ModelRecord]:
+        """All published model versions, oldest first."""
+        rows = self._db.query("SELECT * FROM models ORDER BY version")
+        return [
+            ModelRecord(r["version"], r["parent"], r["created_at"], r["checkpoint"], json.loads(r["card"]))
+            for r in rows
+        ]
+
+    def model(self, version: int) -> ModelRecord:
+        for m in self.models():
+            if m.version == version:
+                return m
+        raise ProjectError(f"no model version {version} in {self.root}")
+
+    def next_model_version(self) -> int:
+        rows = self._db.query("SELECT COALESCE(MAX(version), 0) AS v FROM models")
+        return int(rows[0]["v"]) + 1
+
+    def register_model(
+        self, version: int, parent: int | None, checkpoint: str, card: dict[str, Any]
+    ) -> ModelRecord:
+        """Record a model version whose files are already written; make it the active one."""
+        ts = now_iso()
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO models (version, parent, created_at, checkpoint, card) VALUES (?, ?, ?, ?, ?)",
+                (version, parent, ts, checkpoint, json.dumps(card)),
+            )
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES ('active_model', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (json.dumps(version),),
+            )
+        return self.model(version)
+
+    def active_model(self) -> ModelRecord | None:
+        """The model version proposals come from (the newest unless rolled back)."""
+        version = self.get_setting("active_model")
+        if version is None:
+            return None
+        return self.model(int(version))
+
+    def set_active_model(self, version: int) -> ModelRecord:
+        """Roll back (or forward) to a published version."""
+        record = self.model(version)
+        self.set_setting("active_model", version)
+        return record
+
+    # --- summary -------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """What ``annotator status`` reports."""
+        active = self.active_model()
+        return {
+            "project": str(self.root),
+            "images": len(self.images()),
+            "status": self.status_counts(),
+            "classes": [{"id": c.id, "name": c.name, "color": c.color} for c in self.schema.classes],
+            "void_value": self.schema.void,
+            "unlabelled_value": self.schema.unlabelled,
+            "models": [
+                {"version": m.version, "parent": m.parent, "created_at": m.created_at,
+                 "metrics": m.card.get("metrics", {})}
+                for m in self.models()
+            ],
+            "active_model": active.version if active else None,
+        }
+
+
+def open_or_create(root: Path, class_names: Sequence[str] | None) -> Project:
+    """Open ``root`` if it is a project, else create it with ``class_names``."""
+    if (root / DB_NAME).exists():
+        return Project.open(root)
+    if not class_names:
+        raise ProjectError(f"{root}: not a project, and no classes were given to create one")
+    return Project.create(root, LabelSchema.from_names(list(class_names)))
