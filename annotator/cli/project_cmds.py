@@ -82,7 +82,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"project  {summary['project']}")
     counts = summary["status"]
-    print(f"images   {summary['images']}  (" + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ")")
+    print(
+        f"images   {summary['images']}  (" + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ")"
+    )
     print("classes  " + ", ".join(f"{c['id']}={c['name']}" for c in summary["classes"]))
     if summary["models"]:
         for m in summary["models"]:

@@ -161,7 +161,9 @@ class LabelSchema:
 
     def renamed(self, class_id: int, name: str) -> LabelSchema:
         return LabelSchema(
-            tuple(replace(c, name=_check_name(name)) if c.id == class_id else c for c in self.classes)
+            tuple(
+                replace(c, name=_check_name(name)) if c.id == class_id else c for c in self.classes
+            )
         )
 
     def recoloured(self, class_id: int, color: str) -> LabelSchema:

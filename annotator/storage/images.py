@@ -111,7 +111,7 @@ def _read_tiff(path: Path) -> np.ndarray:
     try:
         with tifffile.TiffFile(path) as tif:
             if not tif.series:
-                raise ImageReadError(path, "TIFF file has no images")
+                raise ImageReadError(path, "corrupt or unsupported TIFF (no image in it)")
             series = tif.series[0]
             shape = tuple(int(s) for s in series.shape)
             axes = series.axes
@@ -164,11 +164,9 @@ def _pillow_to_array(path: Path, im) -> np.ndarray:  # type: ignore[no-untyped-d
     mode = im.mode
     if mode in ("P", "PA"):
         im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
-    elif mode == "CMYK" or mode == "YCbCr":
+    elif mode in ("CMYK", "YCbCr"):
         im = im.convert("RGB")
-    elif mode == "LA":
-        im = im.convert("L")
-    elif mode == "1":
+    elif mode in ("LA", "1"):
         im = im.convert("L")
     elif mode in ("I;16", "I;16B", "I;16L"):
         return np.asarray(im, dtype=np.uint16)
@@ -220,7 +218,9 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return _normalise_channels(p, array)
 
 
-def to_display_uint8(image: np.ndarray, low: float | None = None, high: float | None = None) -> np.ndarray:
+def to_display_uint8(
+    image: np.ndarray, low: float | None = None, high: float | None = None
+) -> np.ndarray:
     """Map any image to ``uint8`` for display with a contrast window ``[low, high]``.
 
     Without a window, 8-bit images are returned as they are and others use the 0.5 and

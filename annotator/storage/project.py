@@ -318,7 +318,17 @@ class Project:
             cur = conn.execute(
                 "INSERT INTO images (name, path, sha1, width, height, channels, bit_depth, "
                 "added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, stored, digest, info.width, info.height, info.channels, info.bit_depth, ts, ts),
+                (
+                    name,
+                    stored,
+                    digest,
+                    info.width,
+                    info.height,
+                    info.channels,
+                    info.bit_depth,
+                    ts,
+                    ts,
+                ),
             )
             image_id = cur.lastrowid
         return self.image(int(image_id))  # type: ignore[arg-type]
@@ -328,7 +338,9 @@ class Project:
         if status is None:
             rows = self._db.query("SELECT * FROM images ORDER BY id")
         else:
-            rows = self._db.query("SELECT * FROM images WHERE status = ? ORDER BY id", (status.value,))
+            rows = self._db.query(
+                "SELECT * FROM images WHERE status = ? ORDER BY id", (status.value,)
+            )
         return [_row_to_image(r) for r in rows]
 
     def image(self, key: int | str) -> ImageRecord:
@@ -338,7 +350,9 @@ class Project:
         else:
             rows = self._db.query("SELECT * FROM images WHERE name = ?", (key,))
             if not rows:
-                rows = [r for r in self._db.query("SELECT * FROM images") if Path(r["name"]).stem == key]
+                rows = [
+                    r for r in self._db.query("SELECT * FROM images") if Path(r["name"]).stem == key
+                ]
                 if len(rows) > 1:
                     raise ProjectError(f"image name {key!r} is ambiguous; use the full name")
         if not rows:
@@ -440,7 +454,9 @@ class Project:
         """All published model versions, oldest first."""
         rows = self._db.query("SELECT * FROM models ORDER BY version")
         return [
-            ModelRecord(r["version"], r["parent"], r["created_at"], r["checkpoint"], json.loads(r["card"]))
+            ModelRecord(
+                r["version"], r["parent"], r["created_at"], r["checkpoint"], json.loads(r["card"])
+            )
             for r in rows
         ]
 
@@ -492,12 +508,18 @@ class Project:
             "project": str(self.root),
             "images": len(self.images()),
             "status": self.status_counts(),
-            "classes": [{"id": c.id, "name": c.name, "color": c.color} for c in self.schema.classes],
+            "classes": [
+                {"id": c.id, "name": c.name, "color": c.color} for c in self.schema.classes
+            ],
             "void_value": self.schema.void,
             "unlabelled_value": self.schema.unlabelled,
             "models": [
-                {"version": m.version, "parent": m.parent, "created_at": m.created_at,
-                 "metrics": m.card.get("metrics", {})}
+                {
+                    "version": m.version,
+                    "parent": m.parent,
+                    "created_at": m.created_at,
+                    "metrics": m.card.get("metrics", {}),
+                }
                 for m in self.models()
             ],
             "active_model": active.version if active else None,

@@ -1,0 +1,41 @@
+# The two commands a new user needs:
+#   make demo   - set up everything and open the app on a generated demo project
+#   make test   - set up everything and run the whole test suite (what CI runs)
+#
+# TORCH picks the torch build installed for development and tests. The default is the
+# CPU build 2.13.0; on a GPU machine use e.g. `make test TORCH='torch>=2.2'` (see DEVELOPERS.md).
+
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint format bench screenshots clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/annotator demo demo-project
+	$(BIN)/annotator gui demo-project
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) demo-project .pytest_cache .ruff_cache

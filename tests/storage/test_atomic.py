@@ -1,0 +1,23 @@
+"""Atomic writes: the target is either the old or the new file, never a mix."""
+
+import pytest
+
+from annotator.storage.atomic import atomic_open, atomic_write_bytes, atomic_write_json
+
+
+def test_write_replaces_whole_file(tmp_path):
+    path = tmp_path / "a" / "f.bin"
+    atomic_write_bytes(path, b"one")
+    atomic_write_bytes(path, b"two")
+    assert path.read_bytes() == b"two"
+    assert [p.name for p in path.parent.iterdir()] == ["f.bin"]
+
+
+def test_exception_midway_keeps_old_content_and_removes_temporary(tmp_path):
+    path = tmp_path / "f.json"
+    atomic_write_json(path, {"v": 1})
+    with pytest.raises(RuntimeError), atomic_open(path, "w") as fh:
+        fh.write('{"v": 2, "half')
+        raise RuntimeError("power cut")
+    assert path.read_text().strip().replace(" ", "").replace("\n", "") == '{"v":1}'
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]

@@ -1,0 +1,160 @@
+"""Reading images: formats, bit depths, EXIF orientation, and every bad-file case."""
+
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from annotator.core.errors import ImageReadError
+from annotator.storage.images import ImageInfo, apply_exif_orientation, read_image, to_display_uint8
+
+
+def _grad(h=24, w=32):
+    return (np.arange(h * w).reshape(h, w) % 251).astype(np.uint8)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".bmp", ".tif"])
+def test_lossless_formats_round_trip_grey_rgb_rgba(tmp_path, suffix):
+    grey = _grad()
+    rgb = np.stack([grey, 255 - grey, grey // 2], axis=-1)
+    rgba = np.concatenate([rgb, np.full(grey.shape + (1,), 200, np.uint8)], axis=-1)
+    for name, arr in {"g": grey, "rgb": rgb, "rgba": rgba}.items():
+        if suffix == ".bmp" and name == "rgba":
+            continue
+        path = tmp_path / f"{name}{suffix}"
+        Image.fromarray(arr).save(path)
+        out = read_image(path)
+        np.testing.assert_array_equal(out, arr)
+
+
+def test_jpeg_is_read_as_rgb(tmp_path):
+    arr = np.zeros((20, 30, 3), np.uint8)
+    arr[..., 0] = 200
+    Image.fromarray(arr).save(tmp_path / "a.jpg", quality=95)
+    out = read_image(tmp_path / "a.jpg")
+    assert out.shape == (20, 30, 3) and out.dtype == np.uint8
+    assert abs(int(out[..., 0].mean()) - 200) < 4 and out[..., 1].mean() < 6
+
+
+def test_sixteen_bit_png_keeps_full_range_grey_and_rgb(tmp_path):
+    grey = (np.arange(40 * 50).reshape(40, 50) * 31).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "g16.png"), grey)
+    np.testing.assert_array_equal(read_image(tmp_path / "g16.png"), grey)
+    rgb = np.stack([grey, grey // 2, grey // 3], axis=-1)
+    cv2.imwrite(str(tmp_path / "rgb16.png"), rgb[..., ::-1])  # cv2 writes BGR
+    out = read_image(tmp_path / "rgb16.png")
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out, rgb)
+
+
+def test_sixteen_bit_and_multichannel_tiff(tmp_path):
+    grey = (np.arange(30 * 20).reshape(30, 20) * 100).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "g.tif", grey)
+    np.testing.assert_array_equal(read_image(tmp_path / "g.tif"), grey)
+    planar = np.stack([grey, grey + 1, grey + 2, grey + 3, grey + 4])  # (C, H, W)
+    tifffile.imwrite(tmp_path / "c.tiff", planar, photometric="minisblack")
+    out = read_image(tmp_path / "c.tiff")
+    assert out.shape == (30, 20, 5)
+    np.testing.assert_array_equal(out[..., 4], grey + 4)
+    assert ImageInfo.of(out) == ImageInfo(20, 30, 5, 16, "uint16")
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_matches_pillow(tmp_path, orientation):
+    from PIL import ImageOps
+
+    arr = np.zeros((16, 24, 3), np.uint8)
+    arr[:4, :8] = 255  # a marker in the top-left corner
+    arr[:, :, 1] = np.arange(24, dtype=np.uint8)[None, :] * 10
+    im = Image.fromarray(arr)
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / "o.jpg"
+    im.save(path, exif=exif, quality=100)
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(path)))
+    out = read_image(path)
+    assert out.shape == expected.shape
+    assert np.abs(out.astype(int) - expected.astype(int)).max() == 0
+
+
+def test_exif_rotation_swaps_width_and_height():
+    arr = np.zeros((10, 20), np.uint8)
+    assert apply_exif_orientation(arr, 6).shape == (20, 10)
+    assert apply_exif_orientation(arr, 1) is arr
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IEND", b"")
+    path = tmp_path / "bomb.png"
+    path.write_bytes(data)
+    with pytest.raises(ImageReadError, match=r"bomb\.png: image is 100000x100000 .* limit"):
+        read_image(path)
+
+
+def test_pixel_limit_can_be_raised_by_environment(tmp_path, monkeypatch):
+    Image.fromarray(_grad(64, 64)).save(tmp_path / "a.png")
+    monkeypatch.setenv("ANNOTATOR_MAX_PIXELS", "1000")
+    with pytest.raises(ImageReadError, match="limit of 1,000"):
+        read_image(tmp_path / "a.png")
+    monkeypatch.setenv("ANNOTATOR_MAX_PIXELS", "5000")
+    assert read_image(tmp_path / "a.png").shape == (64, 64)
+
+
+def _bad_files(tmp_path):
+    Image.fromarray(_grad(200, 200)).save(tmp_path / "ok.png")
+    Image.fromarray(np.stack([_grad(200, 200)] * 3, -1)).save(tmp_path / "ok.jpg")
+    png = (tmp_path / "ok.png").read_bytes()
+    jpg = (tmp_path / "ok.jpg").read_bytes()
+    cases = {
+        "empty.png": b"",
+        "truncated.png": png[: len(png) // 2],
+        "truncated.jpg": jpg[: len(jpg) // 2],
+        "garbage.png": b"this is not an image at all" * 10,
+        "corrupt.tif": b"II*\x00" + b"\xff" * 100,
+        "notes.txt": b"hello",
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    # A real format we do not support (GIF) under a supported suffix.
+    Image.fromarray(_grad()).save(tmp_path / "anim.png", format="GIF")
+    return list(cases) + ["anim.png"]
+
+
+@pytest.mark.parametrize(
+    "name,problem",
+    [
+        ("empty.png", "empty file"),
+        ("truncated.png", "corrupt or truncated"),
+        ("truncated.jpg", "corrupt or truncated"),
+        ("garbage.png", "not an image file"),
+        ("corrupt.tif", "corrupt or unsupported TIFF"),
+        ("notes.txt", "unsupported file type '.txt'"),
+        ("anim.png", "unsupported image format GIF"),
+        ("missing.png", "no such file"),
+    ],
+)
+def test_bad_file_gives_one_clear_line_naming_the_file(tmp_path, name, problem):
+    _bad_files(tmp_path)
+    with pytest.raises(ImageReadError) as info:
+        read_image(tmp_path / name)
+    message = str(info.value)
+    assert message.startswith(str(tmp_path / name) + ": ")
+    assert problem in message
+    assert "\n" not in message
+
+
+def test_display_window_maps_sixteen_bit_to_full_eight_bit_range():
+    img = np.linspace(1000, 1200, 100 * 100).reshape(100, 100).astype(np.uint16)
+    out = to_display_uint8(img)
+    assert out.dtype == np.uint8 and out.min() == 0 and out.max() == 255
+    same = _grad()
+    assert to_display_uint8(same) is same

@@ -1,0 +1,213 @@
+"""The project store: round trips, atomicity under failure, migrations, adding images."""
+
+import os
+import sqlite3
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from annotator.core.errors import ProjectError, SchemaError
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.storage import atomic
+from annotator.storage.db import SCHEMA_VERSION
+from annotator.storage.project import DB_NAME, Project
+
+
+def _image_folder(folder, n=3, size=(20, 30)):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        arr = np.full(size, i * 40, np.uint8)
+        arr[0, 0] = 255 - i  # make every file's content distinct
+        Image.fromarray(arr).save(folder / f"img{i}.png")
+    return folder
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = Project.create(tmp_path / "proj", LabelSchema.from_names(["background", "cell"]))
+    yield p
+    p.close()
+
+
+def test_new_project_records_classes_in_the_given_order(tmp_path):
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["bg", "cell", "nucleus"])) as p:
+        assert [(c.id, c.name) for c in p.schema.classes] == [
+            (0, "bg"),
+            (1, "cell"),
+            (2, "nucleus"),
+        ]
+    with Project.open(tmp_path / "p") as p:
+        assert p.schema.names == ["bg", "cell", "nucleus"]
+        assert p.schema.unlabelled == 255 and p.schema.void == 254
+        mode = p._db.query("PRAGMA journal_mode")[0][0]
+        assert mode == "wal"
+
+
+def test_creating_over_a_non_empty_folder_is_refused(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "file").write_text("keep me")
+    with pytest.raises(ProjectError, match="not an empty folder"):
+        Project.create(tmp_path / "x", LabelSchema.from_names(["a"]))
+    assert (tmp_path / "x" / "file").read_text() == "keep me"
+
+
+def test_opening_a_folder_that_is_no_project_names_it(tmp_path):
+    with pytest.raises(ProjectError, match="not an Annotator project"):
+        Project.open(tmp_path)
+
+
+def test_add_folder_recursively_records_size_channels_depth_and_relative_paths(project):
+    folder = _image_folder(project.root / "imgs" / "sub")
+    report = project.add_images([project.root / "imgs"])
+    assert len(report.added) == 3 and not report.errors
+    rec = project.image("sub/img1.png")
+    assert (rec.width, rec.height, rec.channels, rec.bit_depth) == (30, 20, 1, 8)
+    assert rec.path == "imgs/sub/img1.png"  # inside the project: stored relative
+    assert rec.status is ImageStatus.NEW
+    assert project.image("img1").id == rec.id  # the stem finds it too
+    assert project.image_path(rec) == folder / "img1.png"
+
+
+def test_add_skips_duplicates_by_path_and_by_content(project, tmp_path):
+    folder = _image_folder(tmp_path / "outside")
+    project.add_images([folder])
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "again.png").write_bytes((folder / "img0.png").read_bytes())
+    report = project.add_images([folder, tmp_path / "copy"])
+    assert report.added == []
+    assert len(report.skipped) == 4
+    assert project.images()[0].path == str((folder / "img0.png").resolve())
+
+
+def test_folder_with_bad_files_adds_the_good_ones_and_reports_the_bad(project, tmp_path):
+    folder = _image_folder(tmp_path / "mixed", n=2)
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
+    report = project.add_images([folder])
+    assert sorted(r.name for r in report.added) == ["img0.png", "img1.png"]
+    assert sorted(os.path.basename(e.path) for e in report.errors) == ["broken.jpg", "empty.png"]
+    assert len(project.images()) == 2
+
+
+def test_mask_round_trip_and_status_provenance(project, tmp_path):
+    project.add_images([_image_folder(tmp_path / "i", n=1)])
+    rec = project.images()[0]
+    assert project.load_mask(rec) is None
+    mask = project.new_mask(rec)
+    mask[2:5, 3:9] = 1
+    mask[10, 10] = project.schema.void
+    saved = project.save_mask(rec.id, mask, source="user")
+    assert saved.status is ImageStatus.IN_PROGRESS
+    assert saved.labelled_pixels == 19 and saved.label_source == "user"
+    project.close()
+    with Project.open(project.root) as again:
+        np.testing.assert_array_equal(again.load_mask(again.image(rec.id)), mask)
+        again.set_status(rec.id, ImageStatus.DONE)
+        assert again.status_counts() == {"new": 0, "in_progress": 0, "done": 1}
+
+
+def test_mask_of_wrong_shape_is_refused(project, tmp_path):
+    project.add_images([_image_folder(tmp_path / "i", n=1)])
+    rec = project.images()[0]
+    with pytest.raises(ProjectError, match="does not match image"):
+        project.save_mask(rec.id, np.zeros((3, 3), np.uint8))
+
+
+def test_failed_mask_write_leaves_previous_mask_and_database_intact(project, tmp_path, monkeypatch):
+    project.add_images([_image_folder(tmp_path / "i", n=1)])
+    rec = project.images()[0]
+    first = project.new_mask(rec)
+    first[:5] = 0
+    project.save_mask(rec.id, first)
+    before = project.image(rec.id)
+
+    real_fsync = os.fsync
+
+    def failing_fsync(fd):  # the disk fails after half the data went out
+        raise OSError(5, "simulated I/O error")
+
+    second = project.new_mask(rec)
+    second[:] = 1
+    monkeypatch.setattr(atomic.os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="simulated"):
+        project.save_mask(rec.id, second)
+    monkeypatch.setattr(atomic.os, "fsync", real_fsync)
+
+    np.testing.assert_array_equal(project.load_mask(rec), first)
+    assert project.image(rec.id) == before
+    leftovers = [p.name for p in project.mask_path(rec.id).parent.iterdir()]
+    assert leftovers == [f"{rec.id}.png"]
+
+
+def test_failed_transaction_rolls_back_every_change(project, tmp_path):
+    project.add_images([_image_folder(tmp_path / "i", n=2)])
+    with pytest.raises(RuntimeError), project._db.transaction() as conn:
+        conn.execute("UPDATE images SET status = 'done'")
+        raise RuntimeError("crash in the middle")
+    assert project.status_counts()["done"] == 0
+
+
+def test_killed_writer_leaves_last_committed_state(tmp_path):
+    """A process killed mid-transaction: the next open sees only committed data."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "p"
+    Project.create(root, LabelSchema.from_names(["a", "b"])).close()
+    code = f"""
+import os, sqlite3
+conn = sqlite3.connect({str(root / DB_NAME)!r}, isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("INSERT INTO settings (key, value) VALUES ('half', '1')")
+os._exit(9)  # dies before COMMIT
+"""
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 9
+    with Project.open(root) as p:
+        assert p.get_setting("half") is None
+        assert p.schema.names == ["a", "b"]
+
+
+def test_database_from_a_newer_program_is_refused(tmp_path):
+    Project.create(tmp_path / "p", LabelSchema.from_names(["a"])).close()
+    conn = sqlite3.connect(tmp_path / "p" / DB_NAME)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(ProjectError, match="newer Annotator"):
+        Project.open(tmp_path / "p")
+
+
+def test_migrations_run_from_an_empty_database(tmp_path):
+    from annotator.storage.db import Database
+
+    db = Database(tmp_path / "x.sqlite", create=True)
+    assert db.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION
+    tables = {r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"images", "classes", "models", "settings", "meta"} <= tables
+    db.close()
+
+
+def test_schema_changes_keep_ids_and_refuse_removal(project):
+    s = project.schema.with_class("nucleus").renamed(1, "Cell").recoloured(0, "#000000")
+    project.set_schema(s)
+    with Project.open(project.root) as again:
+        assert again.schema.names == ["background", "Cell", "nucleus"]
+        assert again.schema.classes[0].color == "#000000"
+    with pytest.raises(SchemaError, match="cannot be removed"):
+        project.set_schema(LabelSchema.from_names(["background"]))
+
+
+def test_settings_and_model_versions_round_trip(project):
+    project.set_setting("strategy", {"name": "uncertainty"})
+    assert project.get_setting("strategy") == {"name": "uncertainty"}
+    assert project.active_model() is None
+    assert project.next_model_version() == 1
+    project.register_model(1, None, "models/v0001/model.pt", {"metrics": {"iou": [0.5]}})
+    project.register_model(2, 1, "models/v0002/model.pt", {"metrics": {"iou": [0.7]}})
+    assert project.active_model().version == 2
+    project.set_active_model(1)
+    with Project.open(project.root) as again:
+        assert again.active_model().version == 1
+        assert [m.parent for m in again.models()] == [None, 1]
+        assert again.summary()["models"][1]["metrics"] == {"iou": [0.7]}

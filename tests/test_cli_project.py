@@ -1,0 +1,120 @@
+"""The project commands end to end, as a user types them."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from annotator.cli import main
+
+
+def _images(folder, n=3):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        arr = np.full((16, 16), i * 30, np.uint8)
+        Image.fromarray(arr).save(folder / f"{i}.png")
+    return folder
+
+
+def test_new_add_status_json_reports_images_and_classes(tmp_path, capsys):
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "background,cell"]) == 0
+    assert main(["add", str(proj), str(_images(tmp_path / "imgs"))]) == 0
+    capsys.readouterr()
+    assert main(["status", str(proj), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["images"] == 3
+    assert status["status"] == {"new": 3, "in_progress": 0, "done": 0}
+    assert [c["name"] for c in status["classes"]] == ["background", "cell"]
+    assert status["models"] == []
+
+
+def test_add_again_skips_duplicates(tmp_path, capsys):
+    proj = tmp_path / "P"
+    main(["new", str(proj), "--classes", "a,b"])
+    imgs = _images(tmp_path / "imgs")
+    main(["add", str(proj), str(imgs)])
+    capsys.readouterr()
+    assert main(["add", str(proj), str(imgs)]) == 0
+    out = capsys.readouterr()
+    assert "added 0 image(s), skipped 3" in out.out
+    assert "already in the project" in out.err
+
+
+def test_add_with_bad_files_reports_them_and_exits_nonzero(tmp_path, capsys):
+    proj = tmp_path / "P"
+    main(["new", str(proj), "--classes", "a,b"])
+    imgs = _images(tmp_path / "imgs", n=2)
+    (imgs / "bad.png").write_bytes(b"not a png")
+    assert main(["add", str(proj), str(imgs)]) == 2
+    out = capsys.readouterr()
+    assert f"error: {imgs / 'bad.png'}: not an image file" in out.err
+    assert "added 2 image(s)" in out.out
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["status", "{tmp}/nothing"], "no such project folder"),
+        (["add", "{tmp}/nothing", "x.png"], "no such project folder"),
+        (["new", "{tmp}/p", "--classes", "a,,b"], "empty class name"),
+        (["new", "{tmp}/p", "--classes", "a,A"], "duplicate class names"),
+    ],
+)
+def test_user_errors_print_one_line_and_exit_1(tmp_path, capsys, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("annotator: error: ") and message in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_internal_error_prints_no_traceback_and_writes_crash_log(tmp_path, capsys, monkeypatch):
+    from annotator.storage import project as project_module
+
+    def broken(*a, **k):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(project_module.Project, "summary", broken)
+    main(["new", str(tmp_path / "P"), "--classes", "a"])
+    assert main(["status", str(tmp_path / "P")]) == 70
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError: boom" in err and "Traceback" not in err
+    log = os.path.join(os.environ["ANNOTATOR_LOG_DIR"], "annotator-crash.log")
+    assert log in err
+    with open(log) as fh:
+        assert "ZeroDivisionError: boom" in fh.read()
+
+
+def test_help_imports_neither_torch_nor_qt():
+    code = (
+        "import sys, contextlib, io\n"
+        "from annotator.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6', 'cv2'))\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_console_script_help_runs(tmp_path):
+    exe = os.path.join(os.path.dirname(sys.executable), "annotator")
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for command in ("new", "add", "status", "gui", "demo"):
+        assert command in out.stdout
+
+
+def test_demo_project_is_created_with_generated_images(tmp_path, capsys):
+    assert main(["demo", str(tmp_path / "demo"), "--images", "3"]) == 0
+    assert main(["status", str(tmp_path / "demo"), "--json"]) == 0
+    out = capsys.readouterr().out
+    status = json.loads(out[out.index("{") :])
+    assert status["images"] == 3
+    assert [c["name"] for c in status["classes"]] == ["background", "cell", "nucleus"]
