@@ -1,0 +1,103 @@
+"""Background jobs without an event loop: one job at a time, latest request wins."""
+
+import threading
+import time
+
+from annotator.services.jobs import JobCallbacks, LatestWinsWorker, SingleJobRunner, call_directly
+
+
+def test_single_job_runner_runs_one_job_and_reports_progress_and_result():
+    events = []
+    gate = threading.Event()
+
+    def work(progress, cancel):
+        progress(1)
+        gate.wait(5)
+        return "result"
+
+    runner = SingleJobRunner(call_directly)
+    cb = JobCallbacks(
+        on_done=lambda r: events.append(("done", r)),
+        on_error=lambda e: events.append(("error", e)),
+        on_progress=lambda p: events.append(("progress", p)),
+    )
+    assert runner.start(work, cb)
+    assert not runner.start(work, cb)  # busy: the second is refused
+    gate.set()
+    assert runner.join(5)
+    assert events == [("progress", 1), ("done", "result")]
+
+
+def test_cancel_stops_a_job_at_its_next_check_and_reports_cancelled():
+    events = []
+
+    def work(progress, cancel):
+        while not cancel.cancelled:
+            time.sleep(0.01)
+        return "partial"
+
+    runner = SingleJobRunner(call_directly)
+    runner.start(
+        work,
+        JobCallbacks(
+            on_done=lambda r: events.append("done"),
+            on_error=lambda e: events.append("error"),
+            on_cancelled=lambda: events.append("cancelled"),
+        ),
+    )
+    assert runner.shutdown(5)
+    assert events == ["cancelled"]
+
+
+def test_errors_in_a_job_reach_the_owner():
+    errors = []
+
+    def work(progress, cancel):
+        raise ValueError("bad data")
+
+    runner = SingleJobRunner(call_directly)
+    runner.start(work, JobCallbacks(on_done=lambda r: None, on_error=errors.append))
+    runner.join(5)
+    assert [str(e) for e in errors] == ["bad data"]
+
+
+def test_latest_wins_worker_skips_requests_superseded_before_they_started():
+    started = threading.Event()
+    release = threading.Event()
+    seen = []
+
+    def work(request):
+        if request == 0:
+            started.set()
+            release.wait(5)
+        return request * 10
+
+    worker = LatestWinsWorker(
+        work,
+        lambda req, res: seen.append((req, res)),
+        lambda req, e: seen.append((req, e)),
+        call_directly,
+    )
+    worker.submit(0)
+    started.wait(5)
+    for i in range(1, 6):  # queued while 0 runs: only the last survives
+        worker.submit(i)
+    release.set()
+    assert worker.wait_idle(5)
+    assert seen == [(0, 0), (5, 50)]
+    assert worker.shutdown()
+
+
+def test_latest_wins_worker_reports_errors_with_their_request():
+    seen = []
+
+    def work(request):
+        raise RuntimeError(f"fail {request}")
+
+    worker = LatestWinsWorker(
+        work, lambda r, res: None, lambda r, e: seen.append((r, str(e))), call_directly
+    )
+    worker.submit("a")
+    worker.wait_idle(5)
+    assert seen == [("a", "fail a")]
+    worker.shutdown()
