@@ -7,20 +7,18 @@ from pathlib import Path
 
 
 def run_gui(project: Path | None) -> int:
-    """Open the main window (on ``project`` if given) and run the event loop."""
-    from PySide6.QtWidgets import QApplication, QListWidget, QMainWindow
+    """Open the main window (on ``project`` if given) and run the event loop.
 
-    from annotator.storage.project import Project
+    Without a project the window opens empty with File > Open project.
+    """
+    from PySide6.QtWidgets import QApplication
+
+    from annotator.gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = QMainWindow()
-    window.setWindowTitle("Annotator")
-    listing = QListWidget()
+    app.setApplicationName("Annotator")
+    window = MainWindow()
     if project is not None:
-        with Project.open(project) as p:
-            for rec in p.images():
-                listing.addItem(f"{rec.name}  [{rec.status.value}]")
-    window.setCentralWidget(listing)
-    window.resize(1200, 800)
+        window.open_project(Path(project))
     window.show()
-    return app.exec()
+    return int(app.exec())

@@ -1,0 +1,464 @@
+"""A label map and the edits on it, each returning a :class:`Patch`.
+
+Coordinates
+-----------
+Every point is ``(x, y)`` in *pixel-centre* coordinates: the centre of the pixel in
+row ``r`` and column ``c`` is ``(x=c, y=r)``. Arrays are indexed ``array[y, x]``. A GUI
+whose scene puts pixel ``c`` on ``[c, c + 1)`` converts a scene position with
+``x - 0.5, y - 0.5``.
+
+* A disk of radius ``r`` around ``(x, y)`` covers the pixels whose centre lies within
+  distance ``r`` of it (at least the nearest pixel, so radius 0 paints one pixel).
+* A stroke covers every pixel within ``r`` of the polyline through its points (the
+  union of "capsules" along each segment), so a fast drag leaves no gaps whatever the
+  distance between two mouse positions.
+* A polygon covers the pixels whose centre is inside it or on its boundary (OpenCV's
+  scan conversion with 1/256-pixel vertex precision).
+
+Every edit writes into the array in place and returns the :class:`Patch` of what it
+changed (bounding box, old values, new values). A patch can be reverted and applied
+again; :class:`annotator.core.history.EditHistory` stores them compactly for undo.
+
+Reserved values: ``unlabelled`` is never a class (erasing writes it); ``void`` is a
+value like a class id that means "ignore this pixel". Both come from the schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from annotator.core.schema import LabelSchema
+
+Point = tuple[float, float]
+
+
+class Box(NamedTuple):
+    """A half-open pixel rectangle: rows ``y0 .. y1-1``, columns ``x0 .. x1-1``."""
+
+    y0: int
+    x0: int
+    y1: int
+    x1: int
+
+    @property
+    def height(self) -> int:
+        return max(0, self.y1 - self.y0)
+
+    @property
+    def width(self) -> int:
+        return max(0, self.x1 - self.x0)
+
+    @property
+    def empty(self) -> bool:
+        return self.height == 0 or self.width == 0
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        """``array[box.slices]`` is the region of the box."""
+        return slice(self.y0, self.y1), slice(self.x0, self.x1)
+
+    def union(self, other: Box) -> Box:
+        """The smallest box holding both (an empty box is ignored)."""
+        if self.empty:
+            return other
+        if other.empty:
+            return self
+        return Box(
+            min(self.y0, other.y0),
+            min(self.x0, other.x0),
+            max(self.y1, other.y1),
+            max(self.x1, other.x1),
+        )
+
+
+EMPTY_BOX = Box(0, 0, 0, 0)
+
+
+@dataclass(frozen=True, eq=False)
+class Patch:
+    """What one edit changed: a box and the values in it before and after.
+
+    ``old`` and ``new`` have the shape of the box. Pixels inside the box the edit did
+    not touch have ``old == new``.
+    """
+
+    box: Box
+    old: np.ndarray
+    new: np.ndarray
+
+    @property
+    def empty(self) -> bool:
+        """True when the edit changed nothing."""
+        return self.box.empty
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the value arrays."""
+        return int(self.old.nbytes + self.new.nbytes)
+
+    def changed(self) -> np.ndarray:
+        """Boolean mask (box-shaped) of the pixels whose value changed."""
+        return self.old != self.new
+
+    @property
+    def y0(self) -> int:
+        return self.box.y0
+
+    @property
+    def x0(self) -> int:
+        return self.box.x0
+
+    @property
+    def y1(self) -> int:
+        return self.box.y1
+
+    @property
+    def x1(self) -> int:
+        return self.box.x1
+
+
+def _empty_patch(dtype: np.dtype) -> Patch:
+    z = np.zeros((0, 0), dtype=dtype)
+    return Patch(EMPTY_BOX, z, z)
+
+
+class LabelMap:
+    """A 2-D label array (one class id per pixel) and the edits on it.
+
+    The array is edited in place (a GUI may wrap the same buffer for display), so it
+    must be C-contiguous and is never replaced.
+    """
+
+    def __init__(self, array: np.ndarray, unlabelled: int, void: int) -> None:
+        if array.ndim != 2:
+            raise ValueError(f"a label map is 2-D, got shape {array.shape}")
+        if not np.issubdtype(array.dtype, np.unsignedinteger):
+            raise ValueError(f"a label map holds unsigned integers, got {array.dtype}")
+        self.array = np.ascontiguousarray(array)
+        self.unlabelled = int(unlabelled)
+        self.void = int(void)
+
+    @classmethod
+    def for_schema(cls, schema: LabelSchema, array: np.ndarray) -> LabelMap:
+        """Wrap ``array`` (converted to the schema's dtype) with the schema's reserved values."""
+        return cls(np.ascontiguousarray(array, dtype=schema.dtype), schema.unlabelled, schema.void)
+
+    @classmethod
+    def blank(cls, schema: LabelSchema, height: int, width: int) -> LabelMap:
+        """An all-unlabelled map of this size."""
+        array = np.full((height, width), schema.unlabelled, dtype=schema.dtype)
+        return cls(array, schema.unlabelled, schema.void)
+
+    # --- basics ----------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.array.shape  # type: ignore[return-value]
+
+    @property
+    def height(self) -> int:
+        return int(self.array.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.array.shape[1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    def copy_array(self) -> np.ndarray:
+        """A snapshot of the labels (e.g. for saving on another thread)."""
+        return self.array.copy()
+
+    def labelled_count(self) -> int:
+        """Number of pixels that are not unlabelled (void counts as labelled)."""
+        return int(np.count_nonzero(self.array != self.unlabelled))
+
+    def clip_box(self, y0: int, x0: int, y1: int, x1: int) -> Box:
+        """The box clipped to the map; empty when nothing is left."""
+        y0, x0 = max(0, int(y0)), max(0, int(x0))
+        y1, x1 = min(self.height, int(y1)), min(self.width, int(x1))
+        if y1 <= y0 or x1 <= x0:
+            return EMPTY_BOX
+        return Box(y0, x0, y1, x1)
+
+    def _check_value(self, value: int) -> int:
+        value = int(value)
+        if not 0 <= value <= np.iinfo(self.dtype).max:
+            raise ValueError(f"label value {value} does not fit {self.dtype}")
+        return value
+
+    def _write(self, box: Box, mask: np.ndarray, value: int, only_unlabelled: bool) -> Patch:
+        """Set ``value`` where ``mask`` (box-shaped) is true; return the patch."""
+        if box.empty:
+            return _empty_patch(self.dtype)
+        region = self.array[box.slices]
+        if only_unlabelled:
+            mask = mask & (region == self.unlabelled)
+        old = region.copy()
+        region[mask] = value
+        return Patch(box, old, region.copy())
+
+    # --- painting -----------------------------------------------------------------------
+    def paint_disk(
+        self, x: float, y: float, radius: float, value: int, *, only_unlabelled: bool = False
+    ) -> Patch:
+        """Paint the pixels within ``radius`` of ``(x, y)`` with ``value``."""
+        return self.paint_stroke([(x, y)], radius, value, only_unlabelled=only_unlabelled)
+
+    def paint_stroke(
+        self,
+        points: Sequence[Point],
+        radius: float,
+        value: int,
+        *,
+        only_unlabelled: bool = False,
+    ) -> Patch:
+        """Paint every pixel within ``radius`` of the polyline through ``points``.
+
+        One call returns one patch covering the whole polyline. A GUI calls it for each
+        mouse move with ``[previous, current]`` so consecutive segments join with no gap.
+        With ``only_unlabelled`` pixels that already carry a label are left alone.
+        """
+        value = self._check_value(value)
+        if len(points) == 0:
+            return _empty_patch(self.dtype)
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        # Half a pixel of slack so that radius 0 still covers the nearest pixel.
+        r = max(float(radius), 0.5)
+        r2 = r * r + 1e-9
+        xs, ys = pts[:, 0], pts[:, 1]
+        box = self.clip_box(
+            int(np.floor(ys.min() - r)),
+            int(np.floor(xs.min() - r)),
+            int(np.ceil(ys.max() + r)) + 1,
+            int(np.ceil(xs.max() + r)) + 1,
+        )
+        if box.empty:
+            return _empty_patch(self.dtype)
+        yy = np.arange(box.y0, box.y1, dtype=np.float64)[:, None]
+        xx = np.arange(box.x0, box.x1, dtype=np.float64)[None, :]
+        mask = np.zeros((box.height, box.width), dtype=bool)
+        if len(pts) == 1:
+            mask |= (yy - ys[0]) ** 2 + (xx - xs[0]) ** 2 <= r2
+        for i in range(len(pts) - 1):
+            _capsule(mask, box, yy, xx, pts[i], pts[i + 1], r, r2)
+        return self._write(box, mask, value, only_unlabelled)
+
+    def erase_stroke(self, points: Sequence[Point], radius: float) -> Patch:
+        """Set the pixels within ``radius`` of the polyline back to unlabelled."""
+        return self.paint_stroke(points, radius, self.unlabelled)
+
+    # --- filling ------------------------------------------------------------------------
+    def flood_fill(
+        self,
+        x: float,
+        y: float,
+        value: int,
+        *,
+        image: np.ndarray | None = None,
+        tolerance: float | None = None,
+    ) -> Patch:
+        """Fill the 4-connected region of equal label around ``(x, y)`` with ``value``.
+
+        With an ``image`` and a ``tolerance`` the region is also bounded by the image:
+        a pixel joins only when every channel of its intensity is within ``tolerance``
+        of the seed pixel's (a "magic wand" on the picture), so a fill of an unlabelled
+        area stops at the edges of the object the user clicked.
+        """
+        value = self._check_value(value)
+        c, r = int(round(x)), int(round(y))
+        if not (0 <= r < self.height and 0 <= c < self.width):
+            return _empty_patch(self.dtype)
+        seed_label = int(self.array[r, c])
+        if seed_label == value:
+            return _empty_patch(self.dtype)
+        eligible = self.array == seed_label
+        if image is not None and tolerance is not None:
+            if image.shape[:2] != self.shape:
+                raise ValueError(
+                    f"image shape {image.shape[:2]} differs from label map {self.shape}"
+                )
+            img = image.astype(np.float32, copy=False)
+            diff = np.abs(img - img[r, c])
+            if diff.ndim == 3:
+                diff = diff.max(axis=2)
+            eligible &= diff <= float(tolerance)
+        region, box = _connected_region(eligible, r, c)
+        return self._write(box, region, value, only_unlabelled=False)
+
+    def fill_polygon(
+        self,
+        exterior: Sequence[Point],
+        holes: Sequence[Sequence[Point]] = (),
+        value: int = 0,
+        *,
+        only_unlabelled: bool = False,
+    ) -> Patch:
+        """Fill a polygon (with optional holes) with ``value``.
+
+        The outline is repaired with shapely's ``make_valid`` first: a self-intersecting
+        outline (a figure eight) fills both lobes, holes are cut out, and a polygon with
+        no area changes nothing.
+        """
+        value = self._check_value(value)
+        mask, box = self._rasterise(exterior, holes)
+        if mask is None:
+            return _empty_patch(self.dtype)
+        return self._write(box, mask, value, only_unlabelled)
+
+    def fill_lasso(
+        self, points: Sequence[Point], value: int, *, only_unlabelled: bool = False
+    ) -> Patch:
+        """Fill the area enclosed by a freehand outline (closed back to its start)."""
+        return self.fill_polygon(points, (), value, only_unlabelled=only_unlabelled)
+
+    def _rasterise(
+        self, exterior: Sequence[Point], holes: Sequence[Sequence[Point]]
+    ) -> tuple[np.ndarray | None, Box]:
+        import cv2
+        from shapely.geometry import Polygon
+        from shapely.validation import make_valid
+
+        if len(exterior) < 3:
+            return None, EMPTY_BOX
+        try:
+            geom = make_valid(Polygon(exterior, [h for h in holes if len(h) >= 3]))
+        except ValueError:  # shapely refuses malformed rings (e.g. NaN coordinates)
+            return None, EMPTY_BOX
+        polys = _polygons_of(geom)
+        if not polys:
+            return None, EMPTY_BOX
+        xmin, ymin, xmax, ymax = geom.bounds
+        box = self.clip_box(
+            int(np.floor(ymin)), int(np.floor(xmin)), int(np.ceil(ymax)) + 1, int(np.ceil(xmax)) + 1
+        )
+        if box.empty:
+            return None, EMPTY_BOX
+        shift = 8
+        scale = float(1 << shift)
+        offset = np.array([box.x0, box.y0], dtype=np.float64)
+
+        def ring(coords: object) -> np.ndarray:
+            arr = (np.asarray(coords, dtype=np.float64)[:, :2] - offset) * scale
+            return np.round(arr).astype(np.int32)
+
+        mask = np.zeros((box.height, box.width), dtype=np.uint8)
+        for poly in polys:
+            cv2.fillPoly(mask, [ring(poly.exterior.coords)], 1, lineType=cv2.LINE_8, shift=shift)
+            for interior in poly.interiors:
+                cv2.fillPoly(mask, [ring(interior.coords)], 0, lineType=cv2.LINE_8, shift=shift)
+        return mask.astype(bool), box
+
+    # --- whole-array edits -----------------------------------------------------------------
+    def assign(self, values: np.ndarray | int, where: np.ndarray | None = None) -> Patch:
+        """Set ``values`` (a scalar or a full-size array) where ``where`` is true.
+
+        This is how a model proposal is accepted as one undoable edit:
+        ``label_map.assign(proposal, where=label_map.array == label_map.unlabelled)``.
+        Without ``where`` every pixel is assigned. The patch covers the bounding box of
+        ``where``.
+        """
+        if where is None:
+            where = np.ones(self.shape, dtype=bool)
+        if where.shape != self.shape:
+            raise ValueError(f"mask shape {where.shape} differs from label map {self.shape}")
+        values_arr = np.asarray(values)
+        if values_arr.ndim not in (0, 2) or (
+            values_arr.ndim == 2 and values_arr.shape != self.shape
+        ):
+            raise ValueError(f"values must be a scalar or of shape {self.shape}")
+        if values_arr.ndim == 0:
+            self._check_value(int(values_arr))
+        elif values_arr.size and int(values_arr.max()) > np.iinfo(self.dtype).max:
+            raise ValueError(f"values do not fit {self.dtype}")
+        rows = np.flatnonzero(where.any(axis=1))
+        if rows.size == 0:
+            return _empty_patch(self.dtype)
+        cols = np.flatnonzero(where.any(axis=0))
+        box = Box(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+        region = self.array[box.slices]
+        old = region.copy()
+        local = where[box.slices]
+        if values_arr.ndim == 0:
+            region[local] = int(values_arr)
+        else:
+            region[local] = values_arr[box.slices][local].astype(self.dtype)
+        return Patch(box, old, region.copy())
+
+    # --- patches ---------------------------------------------------------------------------
+    def apply(self, patch: Patch) -> None:
+        """Write the patch's new values (redo)."""
+        if not patch.empty:
+            self.array[patch.box.slices] = patch.new
+
+    def revert(self, patch: Patch) -> None:
+        """Write the patch's old values back (undo)."""
+        if not patch.empty:
+            self.array[patch.box.slices] = patch.old
+
+
+def _capsule(
+    mask: np.ndarray,
+    box: Box,
+    yy: np.ndarray,
+    xx: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    r: float,
+    r2: float,
+) -> None:
+    """OR into ``mask`` the pixels within ``r`` of segment ``a``-``b`` (points are x, y)."""
+    ax, ay = float(a[0]), float(a[1])
+    bx, by = float(b[0]), float(b[1])
+    # Only the segment's own bounding box (plus r) can be touched.
+    y0 = max(box.y0, int(np.floor(min(ay, by) - r)))
+    y1 = min(box.y1, int(np.ceil(max(ay, by) + r)) + 1)
+    x0 = max(box.x0, int(np.floor(min(ax, bx) - r)))
+    x1 = min(box.x1, int(np.ceil(max(ax, bx) + r)) + 1)
+    if y1 <= y0 or x1 <= x0:
+        return
+    sy = yy[y0 - box.y0 : y1 - box.y0] - ay
+    sx = xx[:, x0 - box.x0 : x1 - box.x0] - ax
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    if length2 == 0.0:
+        inside = sy * sy + sx * sx <= r2
+    else:
+        t = np.clip((sx * dx + sy * dy) / length2, 0.0, 1.0)
+        ex = sx - t * dx
+        ey = sy - t * dy
+        inside = ex * ex + ey * ey <= r2
+    mask[y0 - box.y0 : y1 - box.y0, x0 - box.x0 : x1 - box.x0] |= inside
+
+
+def _connected_region(eligible: np.ndarray, r: int, c: int) -> tuple[np.ndarray, Box]:
+    """The 4-connected component of ``eligible`` holding ``(r, c)``: (box-shaped mask, box)."""
+    import cv2
+
+    h, w = eligible.shape
+    img = eligible.view(np.uint8) if eligible.dtype == bool else eligible.astype(np.uint8)
+    flood = np.zeros((h + 2, w + 2), dtype=np.uint8)
+    flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
+    _, _, _, rect = cv2.floodFill(np.ascontiguousarray(img), flood, (c, r), 1, 0, 0, flags)
+    x, y, bw, bh = rect
+    box = Box(y, x, y + bh, x + bw)
+    return flood[1 + y : 1 + y + bh, 1 + x : 1 + x + bw].astype(bool), box
+
+
+def _polygons_of(geom: object) -> list:
+    """The polygons inside a shapely geometry (make_valid may return a collection)."""
+    from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
+
+    if isinstance(geom, Polygon):
+        return [geom] if not geom.is_empty and geom.area > 0 else []
+    if isinstance(geom, MultiPolygon | GeometryCollection):
+        out: list = []
+        for g in geom.geoms:
+            out.extend(_polygons_of(g))
+        return out
+    return []

@@ -1,0 +1,98 @@
+"""The window's actions (menu entries and keyboard shortcuts), created in one place.
+
+The same table feeds the menus and the "Keyboard shortcuts" help dialog, so the help
+can never disagree with what the keys do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    text: str
+    menu: str
+    keys: tuple[str, ...] = ()
+    checkable: bool = False
+    tip: str = ""
+
+
+SPECS: tuple[ActionSpec, ...] = (
+    ActionSpec("open", "&Open project…", "&File", ("Ctrl+O",)),
+    ActionSpec("save", "&Save now", "&File", ("Ctrl+S",), tip="Edits are saved automatically"),
+    ActionSpec("quit", "&Quit", "&File", ("Ctrl+Q",)),
+    ActionSpec("undo", "&Undo", "&Edit", ("Ctrl+Z",)),
+    ActionSpec("redo", "&Redo", "&Edit", ("Ctrl+Shift+Z", "Ctrl+Y")),
+    ActionSpec(
+        "tool_brush", "&Brush", "&Tools", ("B",), True, "Drag to paint; right button erases"
+    ),
+    ActionSpec("tool_eraser", "&Eraser", "&Tools", ("E",), True, "Drag to unlabel"),
+    ActionSpec("tool_fill", "&Fill", "&Tools", ("F",), True, "Click to fill a connected region"),
+    ActionSpec(
+        "tool_polygon",
+        "&Polygon",
+        "&Tools",
+        ("P",),
+        True,
+        "Click vertices; double-click or Enter closes",
+    ),
+    ActionSpec("tool_lasso", "&Lasso", "&Tools", ("L",), True, "Drag an outline; release fills it"),
+    ActionSpec("brush_smaller", "Smaller brush", "&Tools", ("[",)),
+    ActionSpec("brush_bigger", "Bigger brush", "&Tools", ("]",)),
+    ActionSpec("toggle_labels", "Show &labels", "&View", ("H",), True),
+    ActionSpec("fit", "&Fit to window", "&View", ("0",)),
+    ActionSpec("zoom_in", "Zoom &in", "&View", ("Ctrl++", "+")),
+    ActionSpec("zoom_out", "Zoom &out", "&View", ("Ctrl+-", "-")),
+    ActionSpec("zoom_1", "&Actual pixels", "&View", ("Ctrl+1",)),
+    ActionSpec("contrast", "&Contrast…", "&View", ("Ctrl+K",)),
+    ActionSpec("next", "&Next image", "&Image", ("N", "PgDown")),
+    ActionSpec("previous", "&Previous image", "&Image", ("PgUp",)),
+    ActionSpec(
+        "mark_done",
+        "Mark &done",
+        "&Image",
+        ("Ctrl+D",),
+        tip="Toggle the image between done and in progress",
+    ),
+    ActionSpec("shortcuts", "&Keyboard shortcuts", "&Help", ("F1",)),
+)
+
+# Not actions of their own but listed in the help.
+EXTRA_KEYS: tuple[tuple[str, str], ...] = (
+    ("1 … 9", "Select class 1 to 9"),
+    ("Space + drag, middle drag", "Pan"),
+    ("Wheel", "Zoom around the cursor"),
+    ("Esc", "Abort the stroke in progress / cancel an outline"),
+    ("Enter, Backspace", "Close the polygon / remove its last vertex"),
+    ("Right button", "Erase with the brush or fill tool"),
+)
+
+
+def make_actions(parent: QWidget) -> dict[str, QAction]:
+    """One QAction per spec, keyed by name (menus are built by the window)."""
+    out: dict[str, QAction] = {}
+    for spec in SPECS:
+        action = QAction(spec.text, parent)
+        if spec.keys:
+            action.setShortcuts([QKeySequence(k) for k in spec.keys])
+        action.setCheckable(spec.checkable)
+        tip = spec.tip or spec.text.replace("&", "").rstrip("…")
+        if spec.keys:
+            tip += f" ({', '.join(spec.keys)})"
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        out[spec.name] = action
+    return out
+
+
+def shortcuts_html() -> str:
+    """The help table of every key."""
+    rows = [(", ".join(s.keys), s.text.replace("&", "").rstrip("…")) for s in SPECS if s.keys]
+    rows += list(EXTRA_KEYS)
+    body = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
+    return f"<table cellspacing='6'>{body}</table>"

@@ -1,0 +1,379 @@
+"""The canvas: image, label overlay, tools, zoom and pan in a QGraphicsView.
+
+* Wheel zooms around the cursor; ``fit_to_window`` shows the whole image; at high zoom
+  each image pixel is an exact square (no smoothing).
+* Middle button, or Space held with the left button, pans.
+* The left button drives the current tool; the right button erases with the brush and
+  the fill tool.
+* Extra layers (a proposal overlay, an uncertainty map) go in with :meth:`add_layer`
+  above the labels and below the tool previews.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QTransform,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QWidget,
+)
+
+from annotator.core.labelmap import Box, Point
+from annotator.gui.layers import ArrayImageItem, LabelOverlayItem, colour_table
+from annotator.gui.tools import Tool, all_tools
+from annotator.services.session import Document
+
+MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
+Z_IMAGE, Z_LABELS, Z_LAYERS, Z_PREVIEW = 0.0, 10.0, 20.0, 100.0
+
+
+class LabelCanvas(QGraphicsView):
+    """Shows one document and turns pointer events into tool calls."""
+
+    cursor_moved = Signal(int, int)  # pixel column, row (may lie outside the image)
+    zoom_changed = Signal(float)
+    brush_radius_changed = Signal(float)
+    tool_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setBackgroundBrush(QColor(40, 40, 40))
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        self.image_item = ArrayImageItem()
+        self.image_item.setZValue(Z_IMAGE)
+        self.overlay = LabelOverlayItem()
+        self.overlay.setZValue(Z_LABELS)
+        self._preview = QGraphicsPathItem()
+        self._preview.setZValue(Z_PREVIEW)
+        pen = QPen(QColor(255, 255, 0), 0)  # width 0 = cosmetic, one screen pixel
+        self._preview.setPen(pen)
+        self._brush = QGraphicsEllipseItem()
+        self._brush.setZValue(Z_PREVIEW + 1)
+        self._brush.setPen(QPen(QColor(255, 255, 255), 0))
+        self._brush.setVisible(False)
+        for item in (self.image_item, self.overlay, self._preview, self._brush):
+            self.scene().addItem(item)
+
+        self.tools: dict[str, Tool] = {t.name: t for t in all_tools()}
+        self.tool: Tool = self.tools["brush"]
+        self._document: Document | None = None
+        self._value = 0
+        self._radius = 8.0
+        self._only_unlabelled = False
+        self._fill_tolerance: float | None = None
+        self._space = False
+        self._pan_from: QPointF | None = None
+        self._tool_button: Qt.MouseButton | None = None
+        self._cursor: Point | None = None
+        self._fitted = True  # refit on resize until the user zooms
+
+    # --- ToolContext -------------------------------------------------------------------
+    @property
+    def document(self) -> Document | None:
+        return self._document
+
+    @property
+    def current_value(self) -> int:
+        return self._value
+
+    @property
+    def brush_radius(self) -> float:
+        return self._radius
+
+    @property
+    def only_unlabelled(self) -> bool:
+        return self._only_unlabelled
+
+    @property
+    def fill_tolerance(self) -> float | None:
+        return self._fill_tolerance
+
+    @property
+    def zoom(self) -> float:
+        return float(self.transform().m11())
+
+    def set_preview(self, points: list[Point] | None, closed: bool = False) -> None:
+        path = QPainterPath()
+        if points:
+            path.moveTo(points[0][0] + 0.5, points[0][1] + 0.5)
+            for x, y in points[1:]:
+                path.lineTo(x + 0.5, y + 0.5)
+            if closed:
+                path.closeSubpath()
+        self._preview.setPath(path)
+
+    # --- settings -------------------------------------------------------------------------
+    def set_current_value(self, value: int) -> None:
+        self._value = int(value)
+
+    def set_brush_radius(self, radius: float) -> None:
+        radius = float(min(max(radius, 0.0), 500.0))
+        if radius != self._radius:
+            self._radius = radius
+            self._update_brush_cursor()
+            self.brush_radius_changed.emit(radius)
+
+    def set_only_unlabelled(self, on: bool) -> None:
+        self._only_unlabelled = bool(on)
+
+    def set_fill_tolerance(self, tolerance: float | None) -> None:
+        self._fill_tolerance = tolerance
+
+    def set_tool(self, name: str) -> None:
+        if name not in self.tools or self.tools[name] is self.tool:
+            return
+        self.tool.finish(self)
+        self.tool = self.tools[name]
+        self._brush.setVisible(self.tool.shows_brush and self._cursor is not None)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        self.tool_changed.emit(name)
+
+    # --- document -------------------------------------------------------------------------
+    def set_document(
+        self, document: Document | None, display: np.ndarray | None, table: np.ndarray
+    ) -> None:
+        """Show ``document`` with its display image (``uint8``) and colour table."""
+        self.finish_gesture()
+        if self._document is not None:
+            self._document.remove_listener(self.overlay.update_box)
+        self._document = document
+        self.image_item.set_array(display)
+        self.overlay.set_labels(None if document is None else document.label_map.array, table)
+        if document is not None:
+            document.add_listener(self.overlay.update_box)
+            h, w = document.label_map.shape
+            self.setSceneRect(QRectF(-w, -h, 3 * w, 3 * h))  # room to pan past the edges
+        self.fit_to_window()
+
+    def set_display_image(self, display: np.ndarray) -> None:
+        """Replace the shown pixels (after a contrast change)."""
+        self.image_item.set_array(display)
+
+    def set_colour_table(self, table: np.ndarray) -> None:
+        self.overlay.set_table(table)
+
+    def set_labels_visible(self, visible: bool) -> None:
+        self.overlay.setVisible(visible)
+
+    def labels_visible(self) -> bool:
+        return self.overlay.isVisible()
+
+    def add_layer(self, item: QGraphicsItem, z: float = Z_LAYERS) -> None:
+        """Add an extra layer (e.g. a proposal overlay) above the labels."""
+        item.setZValue(z)
+        self.scene().addItem(item)
+
+    def finish_gesture(self) -> None:
+        """Keep a gesture in progress (commit a stroke); used before save and switch."""
+        self.tool.finish(self)
+        self._tool_button = None
+
+    def repaint_box(self, box: Box | None) -> None:
+        self.overlay.update_box(box)
+
+    # --- zoom -------------------------------------------------------------------------------
+    def fit_to_window(self) -> None:
+        rect = self.image_item.boundingRect()
+        if rect.isEmpty():
+            return
+        self.resetTransform()
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._clamp_zoom()
+        self.centerOn(rect.center())
+        self._fitted = True
+        self._after_zoom()
+
+    def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
+        """Zoom to ``zoom`` screen pixels per image pixel, keeping ``anchor`` (viewport) fixed."""
+        zoom = min(max(zoom, MIN_ZOOM), MAX_ZOOM)
+        if anchor is None:
+            anchor = QPointF(self.viewport().rect().center())
+        scene_point = self.mapToScene(anchor.toPoint())
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        shift = self.mapFromScene(scene_point) - anchor.toPoint()
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
+        self._fitted = False
+        self._after_zoom()
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        self.set_zoom(self.zoom * factor, anchor)
+
+    def _clamp_zoom(self) -> None:
+        z = self.zoom
+        if not MIN_ZOOM <= z <= MAX_ZOOM:
+            z = min(max(z, MIN_ZOOM), MAX_ZOOM)
+            self.setTransform(QTransform.fromScale(z, z))
+
+    def _after_zoom(self) -> None:
+        self._update_brush_cursor()
+        self.zoom_changed.emit(self.zoom)
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        if self._fitted:
+            self.fit_to_window()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(1.25**steps, event.position())
+        event.accept()
+
+    # --- pointer ------------------------------------------------------------------------------
+    def _pixel(self, pos: QPointF) -> Point:
+        s = self.mapToScene(pos.toPoint())
+        return (s.x() - 0.5, s.y() - 0.5)
+
+    def _track(self, pos: QPointF) -> Point:
+        p = self._pixel(pos)
+        self._cursor = p
+        self._update_brush_cursor()
+        self.cursor_moved.emit(int(round(p[0])), int(round(p[1])))
+        return p
+
+    def _update_brush_cursor(self) -> None:
+        if self._cursor is None or not self.tool.shows_brush:
+            self._brush.setVisible(False)
+            return
+        r = max(self._radius, 0.5)
+        x, y = self._cursor
+        self._brush.setRect(QRectF(x + 0.5 - r, y + 0.5 - r, 2 * r, 2 * r))
+        self._brush.setVisible(True)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (
+            button == Qt.MouseButton.LeftButton and self._space
+        ):
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        if (
+            button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton)
+            and self._tool_button is None
+        ):
+            self._tool_button = button
+            self.tool.press(
+                self, self._track(event.position()), erase=button == Qt.MouseButton.RightButton
+            )
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if self._pan_from is not None:
+            d = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.horizontalScrollBar().setValue(
+                self.horizontalScrollBar().value() - int(round(d.x()))
+            )
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(round(d.y())))
+            event.accept()
+            return
+        p = self._track(event.position())
+        if self._tool_button is not None:
+            self.tool.move(self, p)
+        else:
+            self.tool.hover(self, p)
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if self._pan_from is not None and event.button() in (
+            Qt.MouseButton.MiddleButton,
+            Qt.MouseButton.LeftButton,
+        ):
+            self._pan_from = None
+            self.viewport().setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.CrossCursor
+            )
+            event.accept()
+            return
+        if self._tool_button is not None and event.button() == self._tool_button:
+            self._tool_button = None
+            self.tool.release(self, self._track(event.position()))
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if event.button() == Qt.MouseButton.LeftButton and not self._space:
+            self.tool.double_click(self, self._track(event.position()))
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def leaveEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+        self._cursor = None
+        self._brush.setVisible(False)
+        super().leaveEvent(event)  # type: ignore[arg-type]
+
+    # --- keys --------------------------------------------------------------------------------
+    _KEYS = {
+        Qt.Key.Key_Escape: "escape",
+        Qt.Key.Key_Return: "enter",
+        Qt.Key.Key_Enter: "enter",
+        Qt.Key.Key_Backspace: "backspace",
+    }
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        key = event.key()
+        if key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space = True
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        name = self._KEYS.get(Qt.Key(key))
+        if name is not None and self.tool.key(self, name):
+            if name == "escape":
+                self._tool_button = None
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self._pan_from = None
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+
+def default_table(
+    document: Document | None, schema: object, opacity: float, hidden: set[int]
+) -> np.ndarray:
+    """The colour table for ``schema`` sized to the document's label dtype."""
+    size = 256
+    if document is not None and document.label_map.dtype != np.uint8:
+        size = int(np.iinfo(document.label_map.dtype).max) + 1
+    return colour_table(schema, opacity, hidden, size)  # type: ignore[arg-type]

@@ -1,0 +1,144 @@
+"""The class panel: pick the class to paint, show/hide classes, add, rename, recolour.
+
+Rows are the schema's classes in id order, then "void" (pixels to ignore). Each row has
+a colour swatch and a check box for visibility. Keys 1-9 select the first nine classes
+(the main window owns those shortcuts and calls :meth:`ClassPanel.select_index`).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator.core.schema import LabelSchema
+from annotator.gui.layers import VOID_RGB
+
+VALUE_ROLE = Qt.ItemDataRole.UserRole
+
+
+def swatch(color: QColor, size: int = 14) -> QIcon:
+    pix = QPixmap(size, size)
+    pix.fill(color)
+    painter = QPainter(pix)  # a border, so a white swatch (void) stays visible
+    painter.setPen(QColor(110, 110, 110))
+    painter.drawRect(0, 0, size - 1, size - 1)
+    painter.end()
+    return QIcon(pix)
+
+
+class ClassPanel(QWidget):
+    """A list of classes with visibility check boxes and edit buttons."""
+
+    value_selected = Signal(int)  # label value to paint (a class id or void)
+    visibility_changed = Signal(object)  # frozenset of hidden values
+    add_requested = Signal(str, str)  # name, colour
+    rename_requested = Signal(int, str)
+    recolour_requested = Signal(int, str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.setObjectName("classList")
+        self.add_button = QPushButton("Add…")
+        self.rename_button = QPushButton("Rename…")
+        self.colour_button = QPushButton("Colour…")
+        buttons = QHBoxLayout()
+        for b in (self.add_button, self.rename_button, self.colour_button):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list)
+        layout.addLayout(buttons)
+        self._schema: LabelSchema | None = None
+        self._filling = False
+        self.list.currentRowChanged.connect(self._row_changed)
+        self.list.itemChanged.connect(self._item_changed)
+        self.add_button.clicked.connect(self._ask_add)
+        self.rename_button.clicked.connect(self._ask_rename)
+        self.colour_button.clicked.connect(self._ask_colour)
+
+    def set_schema(self, schema: LabelSchema, hidden: frozenset[int] = frozenset()) -> None:
+        """Fill the list from ``schema``, keeping the selected row."""
+        row = max(self.list.currentRow(), 0)
+        self._schema = schema
+        self._filling = True
+        self.list.clear()
+        entries = [(c.id, c.name, QColor(c.color)) for c in schema.classes]
+        entries.append((schema.void, "void (ignore)", QColor(*VOID_RGB)))
+        for i, (value, name, color) in enumerate(entries):
+            key = f"{i + 1}  " if i < 9 and value != schema.void else "   "
+            item = QListWidgetItem(swatch(color), f"{key}{name}")
+            item.setData(VALUE_ROLE, value)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(
+                Qt.CheckState.Unchecked if value in hidden else Qt.CheckState.Checked
+            )
+            item.setToolTip("Tick to show this class; untick to hide it")
+            self.list.addItem(item)
+        self._filling = False
+        self.list.setCurrentRow(min(row, self.list.count() - 1))
+
+    def current_value(self) -> int | None:
+        item = self.list.currentItem()
+        return None if item is None else int(item.data(VALUE_ROLE))
+
+    def select_index(self, index: int) -> None:
+        """Select the ``index``-th class (0-based), e.g. from the keys 1-9."""
+        if self._schema is not None and 0 <= index < len(self._schema):
+            self.list.setCurrentRow(index)
+
+    def hidden(self) -> frozenset[int]:
+        out = set()
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.checkState() != Qt.CheckState.Checked:
+                out.add(int(item.data(VALUE_ROLE)))
+        return frozenset(out)
+
+    def _row_changed(self, row: int) -> None:
+        value = self.current_value()
+        if value is not None and not self._filling:
+            self.value_selected.emit(value)
+
+    def _item_changed(self, item: QListWidgetItem) -> None:
+        if not self._filling:
+            self.visibility_changed.emit(self.hidden())
+
+    def _selected_class(self) -> int | None:
+        value = self.current_value()
+        if value is None or self._schema is None or value >= len(self._schema):
+            return None
+        return value
+
+    def _ask_add(self) -> None:
+        name, ok = QInputDialog.getText(self, "Add class", "Name of the new class:")
+        if ok and name.strip():
+            self.add_requested.emit(name.strip(), "")
+
+    def _ask_rename(self) -> None:
+        cid = self._selected_class()
+        if cid is None or self._schema is None:
+            return
+        name, ok = QInputDialog.getText(
+            self, "Rename class", "New name:", text=self._schema.classes[cid].name
+        )
+        if ok and name.strip():
+            self.rename_requested.emit(cid, name.strip())
+
+    def _ask_colour(self) -> None:
+        cid = self._selected_class()
+        if cid is None or self._schema is None:
+            return
+        color = QColorDialog.getColor(QColor(self._schema.classes[cid].color), self, "Class colour")
+        if color.isValid():
+            self.recolour_requested.emit(cid, color.name())

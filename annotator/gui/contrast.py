@@ -1,0 +1,58 @@
+"""A small dialog to adjust the display contrast window (low / high intensity)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QPushButton,
+    QWidget,
+)
+
+
+class ContrastDialog(QDialog):
+    """Edits ``(low, high)``; emits ``window_changed`` live, ``reset`` for automatic."""
+
+    window_changed = Signal(float, float)
+    reset = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Contrast")
+        self.low = QDoubleSpinBox()
+        self.high = QDoubleSpinBox()
+        for spin in (self.low, self.high):
+            spin.setDecimals(1)
+            spin.setRange(-1e9, 1e9)
+            spin.setKeyboardTracking(False)
+            spin.valueChanged.connect(self._changed)
+        self.auto_button = QPushButton("Automatic")
+        self.auto_button.clicked.connect(self.reset.emit)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        form = QFormLayout(self)
+        form.addRow("Black at", self.low)
+        form.addRow("White at", self.high)
+        form.addRow(self.auto_button)
+        form.addRow(buttons)
+        self._setting = False
+
+    def set_window(self, low: float, high: float, data_range: tuple[float, float]) -> None:
+        """Show ``(low, high)`` with steps suited to the image's value range."""
+        self._setting = True
+        step = max((data_range[1] - data_range[0]) / 100.0, 0.1)
+        for spin in (self.low, self.high):
+            spin.setSingleStep(step)
+        self.low.setValue(low)
+        self.high.setValue(high)
+        self._setting = False
+
+    def _changed(self) -> None:
+        if self._setting:
+            return
+        low, high = self.low.value(), self.high.value()
+        if high > low:
+            self.window_changed.emit(low, high)

@@ -1,0 +1,423 @@
+"""The main window: wires the panels, the canvas and the session together.
+
+It holds no labelling logic: edits live in :mod:`annotator.core`, the open image and
+saving in :class:`annotator.services.session.AnnotationSession`, pointer handling in the
+canvas and its tools. Autosave: every change of the labels restarts a one-second timer;
+when it fires the session hands a snapshot to its background writer. Switching image and
+closing the window save synchronously, so quitting never asks and never loses a stroke.
+
+Seams for later work: extra canvas layers go through ``canvas.add_layer``; docks are
+added with ``addDockWidget`` (the right area holds the class panel; a model panel can be
+tabified with it).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QActionGroup, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QToolBar,
+    QWidget,
+)
+
+from annotator.core.errors import AnnotatorError
+from annotator.core.labelmap import Box
+from annotator.core.schema import LabelSchema
+from annotator.gui.actions import SPECS, make_actions, shortcuts_html
+from annotator.gui.canvas import LabelCanvas
+from annotator.gui.class_panel import ClassPanel
+from annotator.gui.contrast import ContrastDialog
+from annotator.gui.dispatch import GuiDispatcher
+from annotator.gui.image_list import ImageListPanel
+from annotator.gui.layers import colour_table
+from annotator.services.session import AnnotationSession, Document
+from annotator.storage.project import Project
+
+log = logging.getLogger(__name__)
+AUTOSAVE_DELAY_MS = 1000
+_EMPTY_SCHEMA = LabelSchema()
+
+
+class MainWindow(QMainWindow):
+    """The labelling window. ``session`` is None until a project is opened."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Annotator")
+        self.resize(1280, 820)
+        self.session: AnnotationSession | None = None
+        self._owned_project: Project | None = None
+        self._dispatch = GuiDispatcher(self)
+        self._hidden: frozenset[int] = frozenset()
+        self._opacity = 0.5
+
+        self.canvas = LabelCanvas(self)
+        self.setCentralWidget(self.canvas)
+        self.image_list = ImageListPanel()
+        self.class_panel = ClassPanel()
+        self._dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Classes", self.class_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.contrast_dialog = ContrastDialog(self)
+
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setSingleShot(True)
+        self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
+        self.autosave_timer.timeout.connect(self.save_now)
+
+        self.actions_ = make_actions(self)
+        self._build_menus_and_toolbar()
+        self._build_status_bar()
+        self._connect()
+        self._update_enabled()
+
+    # --- construction ----------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_menus_and_toolbar(self) -> None:
+        a = self.actions_
+        menus: dict[str, object] = {}
+        for spec in SPECS:
+            if spec.menu not in menus:
+                menus[spec.menu] = self.menuBar().addMenu(spec.menu)
+            menus[spec.menu].addAction(a[spec.name])  # type: ignore[attr-defined]
+        self.tool_group = QActionGroup(self)
+        for name in self.canvas.tools:
+            self.tool_group.addAction(a[f"tool_{name}"])
+        a["tool_brush"].setChecked(True)
+        a["toggle_labels"].setChecked(True)
+
+        bar = QToolBar("Tools", self)
+        bar.setObjectName("toolbar_tools")
+        for name in self.canvas.tools:
+            bar.addAction(a[f"tool_{name}"])
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Radius "))
+        self.radius_spin = QDoubleSpinBox()
+        self.radius_spin.setRange(0, 500)
+        self.radius_spin.setDecimals(0)
+        self.radius_spin.setValue(self.canvas.brush_radius)
+        self.radius_spin.setToolTip("Brush radius in image pixels ([ and ] change it)")
+        bar.addWidget(self.radius_spin)
+        bar.addWidget(QLabel("  Opacity "))
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setValue(int(self._opacity * 100))
+        self.opacity_slider.setFixedWidth(110)
+        bar.addWidget(self.opacity_slider)
+        bar.addAction(a["toggle_labels"])
+        bar.addSeparator()
+        self.protect_check = QCheckBox("Only unlabelled")
+        self.protect_check.setToolTip("Painting and filling leave already labelled pixels alone")
+        bar.addWidget(self.protect_check)
+        self.edges_check = QCheckBox("Fill stops at edges, tolerance")
+        self.edges_check.setToolTip(
+            "Fill only pixels whose intensity is close to the clicked pixel's"
+        )
+        bar.addWidget(self.edges_check)
+        self.tolerance_spin = QDoubleSpinBox()
+        self.tolerance_spin.setRange(0, 65535)
+        self.tolerance_spin.setValue(20)
+        bar.addWidget(self.tolerance_spin)
+        bar.addSeparator()
+        bar.addAction(a["previous"])
+        bar.addAction(a["next"])
+        bar.addAction(a["mark_done"])
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+        for i in range(9):
+            shortcut = QShortcut(QKeySequence(str(i + 1)), self)
+            shortcut.activated.connect(lambda i=i: self.class_panel.select_index(i))
+
+    def _build_status_bar(self) -> None:
+        self.pos_label = QLabel()
+        self.value_label = QLabel()
+        self.class_label = QLabel()
+        self.zoom_label = QLabel()
+        for w in (self.pos_label, self.value_label, self.class_label, self.zoom_label):
+            w.setMinimumWidth(110)
+            self.statusBar().addPermanentWidget(w)
+
+    def _connect(self) -> None:
+        a, c = self.actions_, self.canvas
+        a["open"].triggered.connect(self.ask_open_project)
+        a["save"].triggered.connect(self.save_now)
+        a["quit"].triggered.connect(self.close)
+        a["undo"].triggered.connect(self.undo)
+        a["redo"].triggered.connect(self.redo)
+        for name in c.tools:
+            a[f"tool_{name}"].triggered.connect(lambda _=False, n=name: c.set_tool(n))
+        a["brush_smaller"].triggered.connect(
+            lambda: c.set_brush_radius(max(c.brush_radius - max(1, c.brush_radius // 5), 0))
+        )
+        a["brush_bigger"].triggered.connect(
+            lambda: c.set_brush_radius(c.brush_radius + max(1, c.brush_radius // 5))
+        )
+        a["toggle_labels"].toggled.connect(c.set_labels_visible)
+        a["fit"].triggered.connect(c.fit_to_window)
+        a["zoom_in"].triggered.connect(lambda: c.zoom_by(1.25))
+        a["zoom_out"].triggered.connect(lambda: c.zoom_by(0.8))
+        a["zoom_1"].triggered.connect(lambda: c.set_zoom(1.0))
+        a["contrast"].triggered.connect(self.show_contrast)
+        a["next"].triggered.connect(lambda: self.go(1))
+        a["previous"].triggered.connect(lambda: self.go(-1))
+        a["mark_done"].triggered.connect(self.mark_done)
+        a["shortcuts"].triggered.connect(self.show_shortcuts)
+        c.tool_changed.connect(lambda n: a[f"tool_{n}"].setChecked(True))
+        c.brush_radius_changed.connect(self.radius_spin.setValue)
+        c.cursor_moved.connect(self._show_cursor)
+        c.zoom_changed.connect(lambda z: self.zoom_label.setText(f"zoom {z * 100:.0f}%"))
+        self.radius_spin.valueChanged.connect(c.set_brush_radius)
+        self.opacity_slider.valueChanged.connect(self._set_opacity)
+        self.protect_check.toggled.connect(c.set_only_unlabelled)
+        self.edges_check.toggled.connect(self._update_tolerance)
+        self.tolerance_spin.valueChanged.connect(self._update_tolerance)
+        self.image_list.image_activated.connect(self.open_image)
+        self.class_panel.value_selected.connect(c.set_current_value)
+        self.class_panel.visibility_changed.connect(self._set_hidden)
+        self.class_panel.add_requested.connect(
+            lambda n, col: self._edit_schema("add_class", n, col or None)
+        )
+        self.class_panel.rename_requested.connect(
+            lambda i, n: self._edit_schema("rename_class", i, n)
+        )
+        self.class_panel.recolour_requested.connect(
+            lambda i, col: self._edit_schema("recolour_class", i, col)
+        )
+        self.contrast_dialog.window_changed.connect(self._set_window)
+        self.contrast_dialog.reset.connect(lambda: self._set_window(None, None))
+
+    # --- project ---------------------------------------------------------------------------------
+    @property
+    def document(self) -> Document | None:
+        return None if self.session is None else self.session.document
+
+    def ask_open_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open project folder")
+        if folder:
+            self.open_project(Path(folder))
+
+    def open_project(self, path: Path) -> None:
+        """Open the project folder at ``path`` (closing the current one first)."""
+        try:
+            project = Project.open(path)
+            project.schema  # noqa: B018 (fail now on a damaged class table)
+        except AnnotatorError as exc:
+            QMessageBox.warning(self, "Cannot open project", str(exc))
+            return
+        self.set_project(project)
+        self._owned_project = project
+
+    def set_project(self, project: Project) -> None:
+        """Show ``project`` (the caller keeps ownership unless opened by the window)."""
+        self.close_project()
+        self.session = AnnotationSession(
+            project, dispatch=self._dispatch, on_save_error=self._save_failed
+        )
+        self.session.add_saved_listener(self._refresh_record)
+        self.setWindowTitle(f"Annotator — {project.root.name}")
+        self.class_panel.set_schema(project.schema, self._hidden)
+        self.canvas.set_current_value(self.class_panel.current_value() or 0)
+        self.image_list.set_records(project.images())
+        first = self.session.last_image_id()
+        if first is not None:
+            self.open_image(first)
+        self._update_enabled()
+
+    def close_project(self) -> None:
+        """Save everything and close the session (and the project if the window opened it)."""
+        self.autosave_timer.stop()
+        if self.session is not None:
+            self.canvas.finish_gesture()
+            self.session.close()
+            self.session = None
+        self.canvas.set_document(None, None, colour_table(_EMPTY_SCHEMA, 0))
+        if self._owned_project is not None:
+            self._owned_project.close()
+            self._owned_project = None
+
+    # --- images ---------------------------------------------------------------------------------
+    def open_image(self, image_id: int) -> None:
+        if self.session is None:
+            return
+        self.autosave_timer.stop()
+        self.canvas.finish_gesture()
+        try:
+            doc = self.session.open_image(image_id)
+        except AnnotatorError as exc:
+            QMessageBox.warning(self, "Cannot open image", str(exc))
+            return
+        doc.add_listener(self._labels_changed)
+        self.canvas.set_document(doc, doc.display_image(), self._table())
+        self.image_list.set_records(self.session.images(), image_id)
+        self.statusBar().showMessage(
+            f"{doc.record.name}  {doc.record.width}x{doc.record.height}", 3000
+        )
+        self._update_enabled()
+
+    def go(self, step: int) -> None:
+        """Open the next (``step`` 1) or previous (-1) image of the filtered list."""
+        if self.session is None:
+            return
+        target = self.session.neighbour(step, self.image_list.visible_ids())
+        if target is not None:
+            self.open_image(target)
+
+    def mark_done(self) -> None:
+        if self.session is None or self.document is None:
+            return
+        self.canvas.finish_gesture()
+        record = self.session.mark_done()
+        if record is not None:
+            self.image_list.update_record(record)
+            self.statusBar().showMessage(
+                f"{record.name}: {record.status.value.replace('_', ' ')}", 3000
+            )
+
+    # --- edits -------------------------------------------------------------------------------------
+    def undo(self) -> None:
+        if self.document is not None:
+            self.canvas.finish_gesture()
+            self.document.undo()
+
+    def redo(self) -> None:
+        if self.document is not None:
+            self.document.redo()
+
+    def _labels_changed(self, _box: Box | None) -> None:
+        self.autosave_timer.start()  # restarts: saves a second after the last change
+        self._update_enabled()
+
+    def save_now(self) -> None:
+        """Hand the current labels to the background writer (no wait)."""
+        if self.session is not None:
+            if self.document is not None and not self.document.in_stroke:
+                self.session.save()
+            elif self.document is not None:
+                self.autosave_timer.start()  # still painting: try again later
+
+    def _refresh_record(self, image_id: int) -> None:
+        if self.session is not None:
+            self.image_list.update_record(self.session.project.image(image_id))
+
+    def _save_failed(self, image_id: int, exc: Exception) -> None:
+        self.statusBar().showMessage(f"Saving image {image_id} failed: {exc}")
+        QMessageBox.warning(
+            self, "Autosave failed", f"The labels of image {image_id} could not be saved:\n{exc}"
+        )
+
+    # --- display ---------------------------------------------------------------------------------------
+    def _table(self) -> np.ndarray:
+        if self.session is None:
+            return colour_table(_EMPTY_SCHEMA, 0)
+        doc = self.document
+        size = 256 if doc is None or doc.label_map.dtype == np.uint8 else 65536
+        return colour_table(self.session.schema, self._opacity, self._hidden, size)
+
+    def _set_opacity(self, percent: int) -> None:
+        self._opacity = percent / 100.0
+        self.canvas.set_colour_table(self._table())
+
+    def _set_hidden(self, hidden: frozenset[int]) -> None:
+        self._hidden = hidden
+        self.canvas.set_colour_table(self._table())
+
+    def _edit_schema(self, method: str, *args: object) -> None:
+        if self.session is None:
+            return
+        try:
+            schema = getattr(self.session, method)(*args)
+        except AnnotatorError as exc:
+            QMessageBox.warning(self, "Class not changed", str(exc))
+            return
+        self.class_panel.set_schema(schema, self._hidden)
+        self.canvas.set_colour_table(self._table())
+
+    def show_contrast(self) -> None:
+        doc = self.document
+        if doc is None:
+            return
+        low, high = doc.window or doc.auto_window
+        data = (float(doc.image.min()), float(doc.image.max()))
+        self.contrast_dialog.set_window(low, high, data)
+        self.contrast_dialog.show()
+        self.contrast_dialog.raise_()
+
+    def _set_window(self, low: float | None, high: float | None) -> None:
+        doc = self.document
+        if doc is None:
+            return
+        doc.set_window(None if low is None or high is None else (low, high))
+        self.canvas.set_display_image(doc.display_image())
+        if low is None:
+            lo, hi = doc.auto_window if doc.image.dtype != np.uint8 else (0.0, 255.0)
+            self.contrast_dialog.set_window(
+                lo, hi, (float(doc.image.min()), float(doc.image.max()))
+            )
+
+    def _update_tolerance(self) -> None:
+        self.canvas.set_fill_tolerance(
+            self.tolerance_spin.value() if self.edges_check.isChecked() else None
+        )
+
+    def _show_cursor(self, x: int, y: int) -> None:
+        doc = self.document
+        if doc is None or not (0 <= y < doc.label_map.height and 0 <= x < doc.label_map.width):
+            for w in (self.pos_label, self.value_label, self.class_label):
+                w.setText("")
+            return
+        self.pos_label.setText(f"x {x}  y {y}")
+        v = doc.image[y, x]
+        self.value_label.setText(
+            "value " + (", ".join(str(int(c)) for c in v) if np.ndim(v) else f"{v}")
+        )
+        label = int(doc.label_map.array[y, x])
+        lm, schema = doc.label_map, self.session.schema if self.session else None
+        if label == lm.unlabelled:
+            name = "unlabelled"
+        elif label == lm.void:
+            name = "void"
+        elif schema is not None and label < len(schema):
+            name = schema.classes[label].name
+        else:
+            name = f"#{label}"
+        self.class_label.setText(f"class {name}")
+
+    def _update_enabled(self) -> None:
+        doc = self.document
+        has_doc = doc is not None
+        a = self.actions_
+        a["undo"].setEnabled(has_doc and doc.history.can_undo)  # type: ignore[union-attr]
+        a["redo"].setEnabled(has_doc and doc.history.can_redo)  # type: ignore[union-attr]
+        for name in ("next", "previous", "mark_done", "contrast", "save", "fit"):
+            a[name].setEnabled(has_doc)
+
+    def show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html())
+
+    # --- quit ---------------------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        """Save synchronously (a stroke in progress is kept) and close; never asks."""
+        self.close_project()
+        self.contrast_dialog.close()
+        event.accept()

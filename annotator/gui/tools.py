@@ -1,0 +1,268 @@
+"""Tools turn pointer events into edits of the document. No widgets here.
+
+A tool gets positions in pixel-centre coordinates (see :mod:`annotator.core.labelmap`)
+and a :class:`ToolContext` (the canvas) that knows the document, the current class, the
+brush radius and the options. Every edit goes through ``Document.record_patch`` so the
+view repaints the changed box and the autosave timer restarts.
+
+=========  ========  ========================================================
+tool       key       gesture
+=========  ========  ========================================================
+Brush      B         drag paints the current class (right button erases)
+Eraser     E         drag sets pixels back to unlabelled
+Fill       F         click fills the connected region of equal label
+Polygon    P         click vertices; double-click, Enter or click the first
+                     vertex closes; Backspace drops the last vertex
+Lasso      L         drag a freehand outline; release fills it
+=========  ========  ========================================================
+
+Esc aborts a stroke in progress (its pixels are restored) or cancels an outline.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from annotator.core.labelmap import Point
+from annotator.services.session import Document
+
+
+class ToolContext(Protocol):
+    """What a tool needs from the canvas."""
+
+    @property
+    def document(self) -> Document | None: ...
+
+    @property
+    def current_value(self) -> int: ...
+
+    @property
+    def brush_radius(self) -> float: ...
+
+    @property
+    def only_unlabelled(self) -> bool: ...
+
+    @property
+    def fill_tolerance(self) -> float | None: ...
+
+    @property
+    def zoom(self) -> float: ...
+
+    def set_preview(self, points: list[Point] | None, closed: bool = False) -> None: ...
+
+
+class Tool:
+    """Base tool: ignores everything."""
+
+    name = "tool"
+    label = "Tool"
+    shortcut = ""
+    shows_brush = False
+
+    def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
+        pass
+
+    def move(self, ctx: ToolContext, p: Point) -> None:
+        pass
+
+    def hover(self, ctx: ToolContext, p: Point) -> None:
+        pass
+
+    def release(self, ctx: ToolContext, p: Point) -> None:
+        pass
+
+    def double_click(self, ctx: ToolContext, p: Point) -> None:
+        pass
+
+    def key(self, ctx: ToolContext, key: str) -> bool:
+        """Handle ``"escape"``, ``"enter"`` or ``"backspace"``; True if used."""
+        if key == "escape":
+            self.cancel(ctx)
+            return True
+        return False
+
+    def cancel(self, ctx: ToolContext) -> None:
+        """Abort what is in progress."""
+
+    def finish(self, ctx: ToolContext) -> None:
+        """Keep what is in progress (e.g. before saving on quit)."""
+
+
+class BrushTool(Tool):
+    name, label, shortcut, shows_brush = "brush", "Brush", "B", True
+
+    def __init__(self) -> None:
+        self._last: Point | None = None
+        self._value = 0
+
+    def _value_for(self, ctx: ToolContext, erase: bool) -> int:
+        doc = ctx.document
+        assert doc is not None
+        return doc.label_map.unlabelled if erase else ctx.current_value
+
+    def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
+        doc = ctx.document
+        if doc is None:
+            return
+        self._value = self._value_for(ctx, erase)
+        doc.begin_stroke()
+        self._last = p
+        self._paint(ctx, [p])
+
+    def move(self, ctx: ToolContext, p: Point) -> None:
+        if self._last is None or ctx.document is None:
+            return
+        self._paint(ctx, [self._last, p])
+        self._last = p
+
+    def _paint(self, ctx: ToolContext, points: list[Point]) -> None:
+        doc = ctx.document
+        assert doc is not None
+        lm = doc.label_map
+        protect = ctx.only_unlabelled and self._value != lm.unlabelled
+        doc.record_patch(
+            lm.paint_stroke(points, ctx.brush_radius, self._value, only_unlabelled=protect)
+        )
+
+    def release(self, ctx: ToolContext, p: Point) -> None:
+        self.finish(ctx)
+
+    def finish(self, ctx: ToolContext) -> None:
+        if self._last is not None and ctx.document is not None:
+            ctx.document.commit_stroke()
+        self._last = None
+
+    def cancel(self, ctx: ToolContext) -> None:
+        if self._last is not None and ctx.document is not None:
+            ctx.document.abort_stroke()
+        self._last = None
+
+
+class EraserTool(BrushTool):
+    name, label, shortcut = "eraser", "Eraser", "E"
+
+    def _value_for(self, ctx: ToolContext, erase: bool) -> int:
+        doc = ctx.document
+        assert doc is not None
+        return doc.label_map.unlabelled
+
+
+class FillTool(Tool):
+    name, label, shortcut = "fill", "Fill", "F"
+
+    def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
+        doc = ctx.document
+        if doc is None:
+            return
+        lm = doc.label_map
+        value = lm.unlabelled if erase else ctx.current_value
+        tol = ctx.fill_tolerance
+        patch = lm.flood_fill(
+            p[0], p[1], value, image=doc.image if tol is not None else None, tolerance=tol
+        )
+        doc.record_patch(patch)
+
+
+class PolygonTool(Tool):
+    name, label, shortcut = "polygon", "Polygon", "P"
+    close_distance_px = 8.0  # on screen: a click this close to the first vertex closes
+
+    def __init__(self) -> None:
+        self.points: list[Point] = []
+
+    def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
+        if ctx.document is None:
+            return
+        if len(self.points) >= 3:
+            fx, fy = self.points[0]
+            dist = ((p[0] - fx) ** 2 + (p[1] - fy) ** 2) ** 0.5 * max(ctx.zoom, 1e-6)
+            if dist <= self.close_distance_px:
+                self.close(ctx)
+                return
+        self.points.append(p)
+        ctx.set_preview(self.points + [p])
+
+    def hover(self, ctx: ToolContext, p: Point) -> None:
+        if self.points:
+            ctx.set_preview(self.points + [p])
+
+    def double_click(self, ctx: ToolContext, p: Point) -> None:
+        # The double click's first press already added the vertex.
+        self.close(ctx)
+
+    def key(self, ctx: ToolContext, key: str) -> bool:
+        if key == "enter" and self.points:
+            self.close(ctx)
+            return True
+        if key == "backspace" and self.points:
+            self.points.pop()
+            ctx.set_preview(self.points or None)
+            return True
+        return super().key(ctx, key)
+
+    def close(self, ctx: ToolContext) -> None:
+        """Fill the outline drawn so far (3 or more vertices) as one undo step."""
+        doc = ctx.document
+        points, self.points = self.points, []
+        ctx.set_preview(None)
+        if doc is None or len(points) < 3:
+            return
+        lm = doc.label_map
+        doc.record_patch(
+            lm.fill_polygon(points, (), ctx.current_value, only_unlabelled=ctx.only_unlabelled)
+        )
+
+    def cancel(self, ctx: ToolContext) -> None:
+        self.points = []
+        ctx.set_preview(None)
+
+    def finish(self, ctx: ToolContext) -> None:
+        self.cancel(ctx)  # an unfinished outline is not an edit yet
+
+
+class LassoTool(Tool):
+    name, label, shortcut = "lasso", "Lasso", "L"
+
+    def __init__(self) -> None:
+        self.points: list[Point] = []
+        self._active = False
+
+    def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
+        if ctx.document is None:
+            return
+        self.points = [p]
+        self._active = True
+        ctx.set_preview(self.points, closed=True)
+
+    def move(self, ctx: ToolContext, p: Point) -> None:
+        if self._active:
+            last = self.points[-1]
+            if (p[0] - last[0]) ** 2 + (p[1] - last[1]) ** 2 >= 0.25:
+                self.points.append(p)
+                ctx.set_preview(self.points, closed=True)
+
+    def release(self, ctx: ToolContext, p: Point) -> None:
+        if not self._active:
+            return
+        self.move(ctx, p)
+        self.finish(ctx)
+
+    def finish(self, ctx: ToolContext) -> None:
+        points, self.points, self._active = self.points, [], False
+        ctx.set_preview(None)
+        doc = ctx.document
+        if doc is None or len(points) < 3:
+            return
+        lm = doc.label_map
+        doc.record_patch(
+            lm.fill_lasso(points, ctx.current_value, only_unlabelled=ctx.only_unlabelled)
+        )
+
+    def cancel(self, ctx: ToolContext) -> None:
+        self.points, self._active = [], False
+        ctx.set_preview(None)
+
+
+def all_tools() -> list[Tool]:
+    """One instance of each tool, in menu order."""
+    return [BrushTool(), EraserTool(), FillTool(), PolygonTool(), LassoTool()]

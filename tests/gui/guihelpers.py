@@ -1,0 +1,33 @@
+"""Helpers for GUI tests: pixel positions on the canvas and mouse gestures."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
+
+SIZE = 64
+ZOOM = 5.0
+
+
+def center(canvas) -> None:
+    """A fixed, known zoom with the image centred, so pixel positions are predictable."""
+    canvas.set_zoom(ZOOM)
+    canvas.centerOn(QPointF(SIZE / 2, SIZE / 2))
+
+
+def at(canvas, x: float, y: float) -> QPoint:
+    """The viewport position of the centre of image pixel (x, y)."""
+    return canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
+
+
+def drag(canvas, points, button=Qt.MouseButton.LeftButton) -> None:
+    """Press at the first point, move through the others, release at the last."""
+    vp = canvas.viewport()
+    QTest.mousePress(vp, button, Qt.KeyboardModifier.NoModifier, at(canvas, *points[0]))
+    for p in points[1:]:
+        QTest.mouseMove(vp, at(canvas, *p))
+    QTest.mouseRelease(vp, button, Qt.KeyboardModifier.NoModifier, at(canvas, *points[-1]))
+
+
+def click(canvas, x, y, button=Qt.MouseButton.LeftButton) -> None:
+    QTest.mouseClick(canvas.viewport(), button, Qt.KeyboardModifier.NoModifier, at(canvas, x, y))

@@ -1,0 +1,230 @@
+"""Drive the real canvas with mouse and keys, check the label pixels, for every tool."""
+
+from __future__ import annotations
+
+import numpy as np
+from guihelpers import SIZE, at, center, click, drag
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtTest import QTest
+
+U = 255
+
+
+def labels(window) -> np.ndarray:
+    return window.document.label_map.array
+
+
+def key(window, k, mod=Qt.KeyboardModifier.NoModifier, widget=None) -> None:
+    QTest.keyClick(widget or window.canvas, k, mod)
+
+
+def test_brush_drag_paints_a_gapless_stroke_as_one_undo_step(window):
+    key(window, Qt.Key.Key_2)  # class 2 = "cell" (id 1)
+    window.canvas.set_brush_radius(2)
+    drag(window.canvas, [(8, 10), (30, 10), (50, 12)])
+    lab = labels(window)
+    assert (lab[10, 8:31] == 1).all()
+    assert lab[10, 5] == U and lab[20, 20] == U
+    assert window.document.history.undo_count == 1
+
+
+def test_right_button_with_the_brush_erases(window):
+    window.canvas.set_brush_radius(4)
+    drag(window.canvas, [(10, 10), (30, 10)])
+    drag(window.canvas, [(20, 10)], button=Qt.MouseButton.RightButton)
+    lab = labels(window)
+    assert lab[10, 20] == U and lab[10, 10] == 0
+
+
+def test_eraser_unlabels_pixels(window):
+    window.canvas.set_brush_radius(5)
+    drag(window.canvas, [(10, 30), (50, 30)])
+    key(window, Qt.Key.Key_E)
+    assert window.canvas.tool.name == "eraser"
+    window.canvas.set_brush_radius(1)
+    drag(window.canvas, [(30, 20), (30, 40)])
+    lab = labels(window)
+    assert lab[30, 30] == U and lab[30, 15] == 0
+
+
+def test_fill_click_fills_the_region_and_edge_mode_stops_at_the_image_edges(window):
+    key(window, Qt.Key.Key_F)
+    window.edges_check.setChecked(True)
+    window.tolerance_spin.setValue(20)
+    key(window, Qt.Key.Key_3)  # membrane, id 2
+    click(window.canvas, 30, 30)
+    lab = labels(window)
+    assert (lab[20:40, 20:40] == 2).all()
+    assert (lab != U).sum() == 400
+    window.edges_check.setChecked(False)
+    key(window, Qt.Key.Key_1)
+    click(window.canvas, 5, 5)
+    assert (labels(window) != U).all()
+
+
+def test_polygon_clicks_then_enter_fills_the_outline(window):
+    key(window, Qt.Key.Key_P)
+    for x, y in [(10, 10), (40, 10), (40, 30), (10, 30)]:
+        click(window.canvas, x, y)
+    assert (labels(window) == U).all()  # nothing until it is closed
+    key(window, Qt.Key.Key_Return)
+    lab = labels(window)
+    assert (lab[10:31, 10:41] == 0).all()
+    assert lab[9, 20] == U and lab[31, 20] == U
+
+
+def test_polygon_double_click_closes_and_escape_cancels(window):
+    key(window, Qt.Key.Key_P)
+    key(window, Qt.Key.Key_2)
+    for x, y in [(5, 5), (20, 5), (5, 20)]:
+        click(window.canvas, x, y)
+    # a real double click is press, release, double-click, release
+    QTest.mouseDClick(
+        window.canvas.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        at(window.canvas, 5, 20),
+    )
+    assert labels(window)[8, 8] == 1
+    click(window.canvas, 40, 40)
+    click(window.canvas, 60, 40)
+    key(window, Qt.Key.Key_Escape)
+    click(window.canvas, 50, 60)
+    assert len(window.canvas.tool.points) == 1  # a new outline started
+    assert labels(window)[45, 50] == U
+
+
+def test_lasso_drag_fills_the_enclosed_area(window):
+    key(window, Qt.Key.Key_L)
+    drag(window.canvas, [(10, 10), (50, 10), (50, 50), (10, 50), (10, 12)])
+    lab = labels(window)
+    assert (lab[12:49, 12:49] == 0).all()
+    assert lab[5, 5] == U
+    assert window.document.history.undo_count == 1
+
+
+def test_escape_during_a_stroke_restores_the_pixels(window):
+    vp = window.canvas.viewport()
+    QTest.mousePress(
+        vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(window.canvas, 10, 10)
+    )
+    QTest.mouseMove(vp, at(window.canvas, 40, 40))
+    assert labels(window)[25, 25] == 0
+    key(window, Qt.Key.Key_Escape)
+    QTest.mouseRelease(
+        vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(window.canvas, 40, 40)
+    )
+    assert (labels(window) == U).all()
+    assert window.document.history.undo_count == 0
+
+
+def test_undo_and_redo_shortcuts(window):
+    drag(window.canvas, [(10, 10), (20, 10)])
+    drag(window.canvas, [(10, 40), (20, 40)])
+    after = labels(window).copy()
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert labels(window)[40, 15] == U and labels(window)[10, 15] == 0
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert (labels(window) == U).all()
+    key(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    key(
+        window,
+        Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert (labels(window) == after).all()
+
+
+def test_tool_and_brush_keys(window):
+    c = window.canvas
+    for k, name in [
+        (Qt.Key.Key_E, "eraser"),
+        (Qt.Key.Key_F, "fill"),
+        (Qt.Key.Key_P, "polygon"),
+        (Qt.Key.Key_L, "lasso"),
+        (Qt.Key.Key_B, "brush"),
+    ]:
+        key(window, k)
+        assert c.tool.name == name
+        assert window.actions_[f"tool_{name}"].isChecked()
+    c.set_brush_radius(10)
+    key(window, Qt.Key.Key_BracketRight)
+    assert c.brush_radius == 12 and window.radius_spin.value() == 12
+    key(window, Qt.Key.Key_BracketLeft)
+    key(window, Qt.Key.Key_BracketLeft)
+    assert c.brush_radius < 12
+
+
+def test_wheel_zoom_keeps_the_pixel_under_the_cursor(window, qtbot):
+    c = window.canvas
+    pos = at(c, 20, 30)
+    before = c.mapToScene(pos)
+    zoom = c.zoom
+    c.zoom_by(2.0, QPointF(pos))
+    assert c.zoom == zoom * 2
+    after = c.mapToScene(pos)
+    assert abs(after.x() - before.x()) < 0.5 and abs(after.y() - before.y()) < 0.5
+
+
+def test_space_drag_pans_without_painting(window):
+    c = window.canvas
+    vp = c.viewport()
+    before = c.mapToScene(QPoint(100, 100))
+    QTest.keyPress(c, Qt.Key.Key_Space)
+    QTest.mousePress(
+        vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(200, 200)
+    )
+    QTest.mouseMove(vp, QPoint(250, 230))
+    QTest.mouseRelease(
+        vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(250, 230)
+    )
+    QTest.keyRelease(c, Qt.Key.Key_Space)
+    after = c.mapToScene(QPoint(100, 100))
+    assert after.x() < before.x() and after.y() < before.y()
+    assert (labels(window) == U).all()
+
+
+def test_overlay_shows_the_class_colour_and_hides_with_h(window, qtbot):
+    c = window.canvas
+    window.opacity_slider.setValue(100)
+    c.set_brush_radius(6)
+    drag(c, [(32, 32)])
+    qtbot.wait(10)
+    pos = at(c, 32, 32)
+    colour = QColor(c.viewport().grab().toImage().pixel(pos))
+    expected = QColor(window.session.schema.classes[0].color)
+    assert abs(colour.red() - expected.red()) < 8 and abs(colour.green() - expected.green()) < 8
+    key(window, Qt.Key.Key_H)
+    qtbot.wait(10)
+    colour = QColor(c.viewport().grab().toImage().pixel(pos))
+    assert colour.red() > 150  # the bright image square shows again
+
+
+def test_stroke_repaints_only_its_box(window, monkeypatch):
+    boxes = []
+    monkeypatch.setattr(window.canvas.overlay, "update_box", boxes.append)
+    window.document.remove_listener(window.canvas.overlay.update_box)
+    window.document.add_listener(window.canvas.overlay.update_box)
+    window.canvas.set_brush_radius(2)
+    drag(window.canvas, [(10, 10), (12, 10)])
+    assert boxes and all(b.width <= 8 and b.height <= 6 for b in boxes)
+
+
+def test_status_bar_shows_position_value_class_and_zoom(window):
+    drag(window.canvas, [(5, 5)])
+    QTest.mouseMove(window.canvas.viewport(), at(window.canvas, 5, 5))
+    assert window.pos_label.text() == "x 5  y 5"
+    assert window.value_label.text() == "value 30"
+    assert window.class_label.text() == "class background"
+    assert window.zoom_label.text().startswith("zoom ")
+
+
+def test_fit_to_window_shows_the_whole_image(window):
+    window.canvas.set_zoom(20)
+    key(window, Qt.Key.Key_0)
+    vp = window.canvas.viewport().rect()
+    tl = window.canvas.mapToScene(vp.topLeft())
+    br = window.canvas.mapToScene(vp.bottomRight())
+    assert tl.x() <= 0 and tl.y() <= 0 and br.x() >= SIZE and br.y() >= SIZE
+    center(window.canvas)

@@ -1,0 +1,143 @@
+"""End-to-end stories through the real MainWindow: paint, autosave, quit, reopen."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from guihelpers import at, center, drag
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.gui.main_window import MainWindow
+from annotator.storage.project import Project
+
+U = 255
+
+
+def test_paint_quit_reopen_gives_the_same_pixels_and_statuses(qtbot, project_dir):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(900, 700)
+    with qtbot.waitActive(w):
+        w.show()
+        w.activateWindow()
+    w.open_project(project_dir)
+    center(w.canvas)
+    first_id = w.document.image_id
+    drag(w.canvas, [(10, 10), (40, 20)])
+    QTest.keyClick(w.canvas, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)  # mark done
+    QTest.keyClick(w.canvas, Qt.Key.Key_N)  # next image
+    second_id = w.document.image_id
+    assert second_id != first_id
+    # a stroke still in progress when the window closes is kept, without a question
+    vp = w.canvas.viewport()
+    QTest.mousePress(
+        vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(w.canvas, 5, 50)
+    )
+    QTest.mouseMove(vp, at(w.canvas, 50, 50))
+    painted_second = w.document.label_map.copy_array()
+    painted_first = None
+    w.close()
+
+    with Project.open(project_dir) as p:
+        rec1, rec2 = p.image(first_id), p.image(second_id)
+        painted_first = p.load_mask(rec1)
+        assert rec1.status is ImageStatus.DONE
+        assert rec2.status is ImageStatus.IN_PROGRESS
+        assert (p.load_mask(rec2) == painted_second).all()
+        assert painted_first[10, 10] == 0 and painted_first[20, 40] == 0
+
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    with qtbot.waitActive(w2):
+        w2.show()
+        w2.activateWindow()
+    w2.open_project(project_dir)
+    assert w2.document.image_id == second_id  # reopens where the user left
+    assert (w2.document.label_map.array == painted_second).all()
+    QTest.keyClick(w2.canvas, Qt.Key.Key_PageUp)
+    assert w2.document.image_id == first_id
+    assert (w2.document.label_map.array == painted_first).all()
+    w2.close()
+
+
+def test_autosave_writes_shortly_after_painting_stops(window, qtbot, project_dir):
+    window.autosave_timer.setInterval(50)
+    drag(window.canvas, [(10, 10), (20, 10)])
+    doc = window.document
+    mask_path = window.session.project.mask_path(doc.image_id)
+    assert not mask_path.exists()
+    qtbot.waitUntil(lambda: mask_path.exists() and not doc.needs_save, timeout=3000)
+    window.session._saver.flush(5)
+    saved = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED)
+    assert (saved == doc.label_map.array).all()
+    qtbot.waitUntil(
+        lambda: "in progress" in window.image_list.list.currentItem().text(), timeout=3000
+    )
+
+
+def test_image_list_filter_and_next_follow_the_filter(window):
+    assert window.document is not None  # the first image is open
+    QTest.keyClick(window.canvas, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    window.image_list.status_filter.setCurrentIndex(1)  # "New" only
+    ids = window.image_list.visible_ids()
+    assert window.document.image_id in ids  # the open image stays listed
+    assert len(ids) == 3
+    QTest.keyClick(window.canvas, Qt.Key.Key_N)
+    window.image_list.status_filter.setCurrentIndex(3)  # "Done"
+    assert len(window.image_list.visible_ids()) == 2  # the done one + the open one
+    window.image_list.status_filter.setCurrentIndex(0)
+    window.image_list.name_filter.setText("im2")
+    assert len(window.image_list.visible_ids()) <= 2
+
+
+def test_class_panel_keys_add_rename_and_visibility(window, qtbot):
+    QTest.keyClick(window.canvas, Qt.Key.Key_3)
+    assert window.canvas.current_value == 2
+    window.class_panel.add_requested.emit("nucleus", "")
+    assert window.session.schema.names[-1] == "nucleus"
+    window.class_panel.rename_requested.emit(0, "bg")
+    window.class_panel.recolour_requested.emit(1, "#00ff00")
+    assert window.session.schema.names[:2] == ["bg", "cell"]
+    assert window.class_panel.list.count() == 5  # 4 classes + void
+    QTest.keyClick(window.canvas, Qt.Key.Key_4)
+    assert window.canvas.current_value == 3
+    item = window.class_panel.list.item(1)
+    item.setCheckState(Qt.CheckState.Unchecked)
+    assert 1 in window._hidden
+    assert window.canvas.overlay._image.colorTable()[1] >> 24 == 0  # alpha 0: hidden
+    void_row = window.class_panel.list.count() - 1
+    window.class_panel.list.setCurrentRow(void_row)
+    assert window.canvas.current_value == window.session.schema.void
+
+
+def test_sixteen_bit_image_opens_with_automatic_contrast_and_can_be_adjusted(qtbot, tmp_path):
+    img = np.random.default_rng(1).integers(1000, 1100, (48, 48)).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), img)
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as p:
+        p.add_images([tmp_path / "deep.png"])
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    w.open_project(tmp_path / "p")
+    shown = w.canvas.image_item.array
+    assert shown.dtype == np.uint8 and shown.max() > 200 and shown.min() < 50
+    w.show_contrast()
+    w.contrast_dialog.high.setValue(60000)
+    assert w.canvas.image_item.array.max() < 10
+    w.contrast_dialog.auto_button.click()
+    assert w.canvas.image_item.array.max() > 200
+    w.close()
+
+
+def test_window_without_project_offers_open(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    assert w.actions_["open"].isEnabled()
+    assert not w.actions_["undo"].isEnabled() and not w.actions_["next"].isEnabled()
+    drag(w.canvas, [(1, 1), (5, 5)])  # nothing to paint on: nothing happens
+    assert w.document is None
+    w.close()

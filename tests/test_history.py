@@ -1,0 +1,156 @@
+"""EditHistory: one gesture = one step, abort restores, redo cleared, memory cap."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from annotator.core.history import EditHistory, merge_patches
+from annotator.core.labelmap import LabelMap
+from annotator.core.schema import LabelSchema
+
+SCHEMA = LabelSchema.from_names(["a", "b", "c"])
+
+
+def blank(h=40, w=40) -> LabelMap:
+    return LabelMap.blank(SCHEMA, h, w)
+
+
+def stroke(lm: LabelMap, hist: EditHistory, points, radius=3, value=1) -> None:
+    hist.begin_stroke()
+    for a, b in zip(points, points[1:], strict=False):
+        hist.add(lm.paint_stroke([a, b], radius, value))
+    hist.commit_stroke()
+
+
+def test_one_gesture_is_one_undo_step():
+    lm, hist = blank(), EditHistory()
+    stroke(lm, hist, [(5, 5), (10, 8), (20, 20), (30, 25)])
+    assert hist.undo_count == 1
+    hist.undo(lm)
+    assert (lm.array == SCHEMA.unlabelled).all()
+    assert not hist.can_undo and hist.can_redo
+
+
+def test_abort_stroke_restores_pixels_and_history():
+    lm, hist = blank(), EditHistory()
+    stroke(lm, hist, [(5, 5), (10, 5)])
+    before = lm.copy_array()
+    hist.begin_stroke()
+    hist.add(lm.paint_stroke([(5, 5), (30, 30)], 4, 2))
+    hist.add(lm.paint_stroke([(30, 30), (35, 5)], 4, 2))
+    box = hist.abort_stroke(lm)
+    assert box is not None and not box.empty
+    assert (lm.array == before).all()
+    assert hist.undo_count == 1 and not hist.in_stroke
+
+
+def test_overlapping_segments_merge_to_first_old_and_last_new():
+    lm, hist = blank(), EditHistory()
+    lm.paint_disk(10, 10, 5, 0)
+    original = lm.copy_array()
+    hist.begin_stroke()
+    hist.add(lm.paint_disk(10, 10, 4, 1))
+    hist.add(lm.paint_disk(12, 10, 4, 2))
+    hist.add(lm.paint_disk(11, 11, 2, 1))
+    final = lm.copy_array()
+    hist.commit_stroke()
+    hist.undo(lm)
+    assert (lm.array == original).all()
+    hist.redo(lm)
+    assert (lm.array == final).all()
+
+
+def test_new_edit_clears_redo():
+    lm, hist = blank(), EditHistory()
+    stroke(lm, hist, [(5, 5), (10, 5)])
+    stroke(lm, hist, [(5, 15), (10, 15)])
+    hist.undo(lm)
+    assert hist.can_redo
+    hist.push(lm.paint_disk(30, 30, 3, 2))
+    assert not hist.can_redo and hist.undo_count == 2
+
+
+def test_unchanged_edit_records_no_step():
+    lm, hist = blank(), EditHistory()
+    lm.paint_disk(10, 10, 3, 1)
+    assert not hist.push(lm.paint_disk(10, 10, 3, 1))
+    assert hist.undo_count == 0
+
+
+def test_memory_cap_drops_the_oldest_steps_but_keeps_the_newest():
+    lm, hist = blank(200, 200), EditHistory(max_bytes=3000)
+    for i in range(20):
+        hist.push(lm.paint_disk(10 * i, 100, 6, 1 + i % 2))
+    assert hist.nbytes <= 3000
+    assert 1 <= hist.undo_count < 20
+    one = EditHistory(max_bytes=10)
+    one.push(lm.paint_disk(50, 50, 20, 2))
+    assert one.undo_count == 1  # never drops the only (newest) step
+
+
+def test_steps_store_only_changed_pixels_compactly():
+    lm = blank(1000, 1000)
+    patch = lm.flood_fill(1, 1, 1)  # whole map, one old and one new value
+    step = merge_patches([patch])
+    assert step.count == 1_000_000
+    assert step.nbytes < 1_000_000 // 8 + 1000  # a bit mask, scalar values
+    small = merge_patches([lm.paint_disk(500, 500, 3, 2)])
+    assert small.nbytes < 400
+
+
+def test_undo_during_stroke_commits_it_first():
+    lm, hist = blank(), EditHistory()
+    hist.begin_stroke()
+    hist.add(lm.paint_disk(10, 10, 3, 1))
+    hist.undo(lm)
+    assert (lm.array == SCHEMA.unlabelled).all()
+    assert hist.redo_count == 1
+
+
+edit = st.tuples(
+    st.sampled_from(["stroke", "fill", "poly", "erase"]),
+    st.integers(0, 39),
+    st.integers(0, 39),
+    st.integers(0, 39),
+    st.integers(0, 39),
+    st.integers(0, 2),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(edit, min_size=1, max_size=12), st.integers(0, 5))
+def test_undo_all_returns_original_and_redo_all_returns_final(edits, radius):
+    lm, hist = blank(), EditHistory()
+    lm.paint_stroke([(0, 20), (39, 20)], 2, 0)  # some pre-existing labels
+    original = lm.copy_array()
+    for kind, x0, y0, x1, y1, value in edits:
+        if kind == "stroke":
+            stroke(lm, hist, [(x0, y0), (x1, y1), (x0, y1)], radius, value)
+        elif kind == "erase":
+            hist.begin_stroke()
+            hist.add(lm.erase_stroke([(x0, y0), (x1, y1)], radius))
+            hist.commit_stroke()
+        elif kind == "fill":
+            hist.push(lm.flood_fill(x0, y0, value))
+        else:
+            hist.push(lm.fill_polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1 + 3)], value=value))
+    final = lm.copy_array()
+    while hist.can_undo:
+        hist.undo(lm)
+    assert (lm.array == original).all()
+    while hist.can_redo:
+        hist.redo(lm)
+    assert (lm.array == final).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 39), st.integers(0, 39)), min_size=2, max_size=8))
+def test_undo_then_redo_returns_patch_boxes_covering_the_change(points):
+    lm, hist = blank(), EditHistory()
+    stroke(lm, hist, points, 2, 1)
+    after = lm.copy_array()
+    patch = hist.undo(lm)
+    assert patch is not None
+    outside = np.ones(lm.shape, bool)
+    outside[patch.box.slices] = False
+    assert (after[outside] == lm.array[outside]).all()

@@ -1,0 +1,190 @@
+"""LabelMap operations on plain arrays: what each edit paints and the patch it returns."""
+
+import numpy as np
+import pytest
+
+from annotator.core.labelmap import Box, LabelMap
+from annotator.core.schema import LabelSchema
+
+SCHEMA = LabelSchema.from_names(["background", "cell", "membrane"])
+U = SCHEMA.unlabelled
+
+
+def blank(h=40, w=50) -> LabelMap:
+    return LabelMap.blank(SCHEMA, h, w)
+
+
+def test_blank_map_is_unlabelled_with_schema_reserved_values():
+    lm = blank()
+    assert lm.dtype == np.uint8
+    assert (lm.array == 255).all()
+    assert lm.unlabelled == 255 and lm.void == 254
+    assert lm.labelled_count() == 0
+
+
+def test_paint_disk_covers_pixel_centres_within_radius():
+    lm = blank()
+    patch = lm.paint_disk(10, 20, 3, 1)
+    yy, xx = np.mgrid[0:40, 0:50]
+    expected = (xx - 10) ** 2 + (yy - 20) ** 2 <= 9
+    assert ((lm.array == 1) == expected).all()
+    assert patch.box.y0 <= 17 and patch.box.y1 >= 24 and patch.box.x0 <= 7 and patch.box.x1 >= 14
+    assert (patch.old == U).all()
+    assert (patch.new == lm.array[patch.box.slices]).all()
+
+
+def test_radius_zero_paints_exactly_the_nearest_pixel():
+    lm = blank()
+    lm.paint_disk(5.2, 7.4, 0, 2)
+    assert lm.labelled_count() == 1
+    assert lm.array[7, 5] == 2
+
+
+def test_fast_drag_stroke_leaves_no_gap():
+    lm = blank(20, 200)
+    lm.paint_stroke([(2, 10), (190, 10)], 1, 1)
+    assert (lm.array[10, 2:191] == 1).all()
+    # the stroke is a capsule of radius 1: rows 9..11 painted, 8 and 12 not
+    assert (lm.array[9, 5:185] == 1).all() and (lm.array[11, 5:185] == 1).all()
+    assert (lm.array[8] == U).all() and (lm.array[12] == U).all()
+
+
+def test_diagonal_stroke_is_connected():
+    lm = blank(100, 100)
+    import cv2
+
+    lm.paint_stroke([(3, 3), (96, 90)], 0.5, 1)  # one pixel wide: 8-connected
+    n, _ = cv2.connectedComponents((lm.array == 1).astype(np.uint8), connectivity=8)
+    assert n == 2  # background + one stroke
+    lm.paint_stroke([(3, 90), (96, 3)], 1, 2)  # radius 1: 4-connected
+    n, _ = cv2.connectedComponents((lm.array == 2).astype(np.uint8), connectivity=4)
+    assert n == 2
+
+
+def test_stroke_clipped_at_image_border_and_fully_outside_is_empty():
+    lm = blank()
+    patch = lm.paint_stroke([(-5, -5), (2, 2)], 3, 1)
+    assert patch.box.y0 == 0 and patch.box.x0 == 0
+    assert lm.array[0, 0] == 1
+    assert lm.paint_stroke([(-50, -50)], 3, 1).empty
+
+
+def test_only_unlabelled_protects_existing_labels():
+    lm = blank()
+    lm.paint_disk(10, 10, 4, 1)
+    lm.paint_disk(14, 10, 4, 2, only_unlabelled=True)
+    assert lm.array[10, 10] == 1  # kept
+    assert lm.array[10, 17] == 2  # newly painted
+
+
+def test_erase_writes_unlabelled():
+    lm = blank()
+    lm.paint_disk(10, 10, 5, 1)
+    lm.erase_stroke([(10, 10)], 2)
+    assert lm.array[10, 10] == U
+    assert lm.array[10, 14] == 1
+
+
+def test_flood_fill_fills_the_connected_region_of_equal_label_only():
+    lm = blank(30, 30)
+    lm.array[:, 15] = 0  # a wall
+    patch = lm.flood_fill(3, 3, 1)
+    assert (lm.array[:, :15] == 1).all()
+    assert (lm.array[:, 16:] == U).all()
+    assert (lm.array[:, 15] == 0).all()
+    assert patch.box == Box(0, 0, 30, 15)
+
+
+def test_flood_fill_with_same_value_or_outside_changes_nothing():
+    lm = blank()
+    assert lm.flood_fill(3, 3, U).empty
+    assert lm.flood_fill(-3, 3, 1).empty
+
+
+def test_flood_fill_bounded_by_image_intensity():
+    lm = blank(30, 30)
+    image = np.zeros((30, 30), np.uint8)
+    image[10:20, 10:20] = 200  # a bright square in the image, nothing labelled
+    lm.flood_fill(15, 15, 1, image=image, tolerance=20)
+    assert (lm.array[10:20, 10:20] == 1).all()
+    assert lm.labelled_count() == 100
+    # without tolerance the same click fills everything unlabelled
+    lm2 = blank(30, 30)
+    lm2.flood_fill(15, 15, 1, image=image)
+    assert lm2.labelled_count() == 900
+
+
+def test_fill_polygon_uses_pixel_centres_inside_or_on_the_boundary():
+    lm = blank(10, 10)
+    lm.fill_polygon([(1, 1), (4, 1), (4, 4), (1, 4)], value=2)
+    expected = np.zeros((10, 10), bool)
+    expected[1:5, 1:5] = True
+    assert ((lm.array == 2) == expected).all()
+
+
+def test_fill_polygon_cuts_out_holes():
+    lm = blank(30, 30)
+    square = [(2, 2), (27, 2), (27, 27), (2, 27)]
+    hole = [(10, 10), (19, 10), (19, 19), (10, 19)]
+    lm.fill_polygon(square, [hole], value=1)
+    assert lm.array[5, 5] == 1
+    assert lm.array[15, 15] == U
+    assert lm.array[27, 27] == 1
+
+
+def test_self_intersecting_lasso_fills_both_lobes():
+    lm = blank(30, 30)
+    bowtie = [(2, 2), (27, 27), (27, 2), (2, 27)]  # crosses itself at (14.5, 14.5)
+    lm.fill_lasso(bowtie, 1)
+    assert lm.array[14, 4] == 1  # left lobe
+    assert lm.array[14, 25] == 1  # right lobe
+    assert lm.array[4, 14] == U  # top, outside both
+
+
+def test_degenerate_polygon_changes_nothing():
+    lm = blank()
+    assert lm.fill_polygon([(1, 1), (5, 5)], value=1).empty
+    assert lm.fill_polygon([(1, 1), (5, 5), (9, 9)], value=1).empty  # zero area
+    assert lm.labelled_count() == 0
+
+
+def test_assign_with_mask_is_one_patch_over_its_bounding_box():
+    lm = blank(20, 20)
+    lm.paint_disk(3, 3, 2, 2)
+    proposal = np.ones((20, 20), np.uint8)
+    where = lm.array == U
+    where[:, 15:] = False
+    patch = lm.assign(proposal, where)
+    assert lm.array[3, 3] == 2  # kept: was labelled
+    assert lm.array[10, 10] == 1
+    assert (lm.array[:, 15:] == U).all()
+    assert patch.box == Box(0, 0, 20, 15)
+
+
+def test_apply_and_revert_round_trip():
+    lm = blank()
+    before = lm.copy_array()
+    patch = lm.paint_stroke([(5, 5), (30, 20)], 4, 1)
+    after = lm.copy_array()
+    lm.revert(patch)
+    assert (lm.array == before).all()
+    lm.apply(patch)
+    assert (lm.array == after).all()
+
+
+def test_bad_values_and_shapes_are_rejected():
+    lm = blank()
+    with pytest.raises(ValueError):
+        lm.paint_disk(1, 1, 1, 300)
+    with pytest.raises(ValueError):
+        lm.assign(1, np.ones((3, 3), bool))
+    with pytest.raises(ValueError):
+        LabelMap(np.zeros((3, 3, 3), np.uint8), 255, 254)
+
+
+def test_uint16_maps_work_for_large_schemas():
+    schema = LabelSchema.from_names([f"c{i}" for i in range(300)])
+    lm = LabelMap.blank(schema, 20, 20)
+    assert lm.dtype == np.uint16 and lm.unlabelled == 65535
+    lm.paint_disk(5, 5, 2, 299)
+    assert lm.array[5, 5] == 299
