@@ -1,0 +1,117 @@
+"""Exchange commands: export a training set, import labels from other tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from annotator.cli.progress import ProgressLine
+
+_EXPORT = ("voc", "masks", "coco", "labelme", "yolo")
+_IMPORT = ("masks", "voc", "coco", "labelme", "yolo")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write the labelled images as a training set (voc, masks, coco, labelme, yolo)",
+    )
+    p.add_argument("project", type=Path)
+    p.add_argument("out", type=Path, help="output folder (must not exist or be empty)")
+    p.add_argument("--format", required=True, choices=_EXPORT)
+    p.add_argument(
+        "--split", default="0.8,0.1,0.1", help="train,val,test fractions (default 0.8,0.1,0.1)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    p.add_argument(
+        "--include",
+        choices=("done", "all"),
+        default="done",
+        help="done images only (default), or all images that have a label map",
+    )
+    p.add_argument(
+        "--images",
+        choices=("copy", "hardlink", "symlink"),
+        default="copy",
+        help="how images are put next to the labels (default copy)",
+    )
+    p.add_argument(
+        "--coco-mode",
+        choices=("polygon", "rle"),
+        default="polygon",
+        help="COCO segmentation: polygons (iscrowd 0) or RLE (iscrowd 1)",
+    )
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("import", help="import label maps from masks, voc, coco, labelme or yolo")
+    p.add_argument("project", type=Path)
+    p.add_argument("src", type=Path, help="file or folder to import")
+    p.add_argument("--format", required=True, choices=_IMPORT)
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop if the source has classes the project lacks, instead of adding them",
+    )
+    p.add_argument("--labels", type=Path, help="labels.txt / class_names.txt naming the classes")
+    p.add_argument(
+        "--background",
+        help="class for pixels no shape covers (default: _background_ if "
+        "the source defines it, else unlabelled)",
+    )
+    p.set_defaults(handler=cmd_import)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from annotator.services.exchange import ExportRequest, export_project, parse_split
+    from annotator.storage.project import Project
+
+    request = ExportRequest(
+        format=args.format,
+        out=args.out,
+        split=parse_split(args.split),
+        seed=args.seed,
+        include=args.include,
+        image_mode=args.images,
+        coco_mode=args.coco_mode,
+    )
+    with Project.open(args.project) as project:
+        report = export_project(project, request, progress=ProgressLine("exporting"))
+    counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())
+    print(f"exported {sum(report.counts.values())} image(s) as {report.format} to {report.out}")
+    print(f"  splits: {counts}; {len(report.files)} file(s) written")
+    if report.skipped:
+        print(f"  left out {len(report.skipped)} image(s) without a label map")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from annotator.services.exchange import ImportRequest, import_into_project
+    from annotator.storage.project import Project
+
+    request = ImportRequest(
+        format=args.format,
+        src=args.src,
+        strict=args.strict,
+        labels_file=args.labels,
+        background=args.background,
+    )
+    with Project.open(args.project) as project:
+        report = import_into_project(project, request, progress=ProgressLine("importing"))
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(
+        f"imported {len(report.imported)} mask(s) from {report.format}: "
+        f"{len(report.matched)} matched to project images, {len(report.added)} image(s) added"
+    )
+    if report.classes_added:
+        print("  classes added: " + ", ".join(report.classes_added))
+    if report.unknown_labels:
+        print(
+            "  unknown labels (shapes skipped): "
+            + ", ".join(f"{k} ({v})" for k, v in sorted(report.unknown_labels.items()))
+        )
+    if report.skipped:
+        print(f"  skipped {len(report.skipped)} file(s) (reasons above)")
+        return 2 if report.imported else 1
+    return 0

@@ -1,0 +1,244 @@
+"""The plain data every format reads and writes; no project, no Qt, no torch.
+
+Writers get an :class:`ExportDataset` (classes, the reserved values, samples per split,
+each sample loading its label map on demand). Readers return a :class:`ReadResult`:
+decoded :class:`ImportItem` s in the *source's* class names, plus the files that could
+not be read and why. Mapping names onto a project's classes is the service's job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotator.core.errors import FormatError
+
+Progress = Callable[[int, int, str], None]
+
+# Values of ImportItem.mask besides source class indices (>= 0).
+UNLABELLED = -1
+VOID = -2
+
+IGNORE_LABEL = "__ignore__"  # labelme's name for void pixels
+BACKGROUND_LABEL = "_background_"  # labelme's name for the class of uncovered pixels
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """One class as an export sees it."""
+
+    id: int
+    name: str
+    color: str
+
+
+@dataclass(frozen=True)
+class ExportSample:
+    """One image to export. ``stem`` is unique within the export."""
+
+    stem: str
+    image_path: Path
+    width: int
+    height: int
+    load_mask: Callable[[], np.ndarray] = field(compare=False, repr=False)
+
+    @property
+    def image_file_name(self) -> str:
+        return self.stem + self.image_path.suffix.lower()
+
+
+@dataclass(frozen=True)
+class ExportDataset:
+    """What a writer writes: label maps hold class ids, ``void`` and ``unlabelled``."""
+
+    classes: tuple[ClassInfo, ...]
+    void: int
+    unlabelled: int
+    dtype: str
+    splits: dict[str, tuple[ExportSample, ...]]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.classes]
+
+    def samples(self) -> list[tuple[str, ExportSample]]:
+        return [(split, s) for split, items in self.splits.items() for s in items]
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Format options. ``image_mode``: copy | hardlink | symlink the image files.
+    ``coco_mode``: polygon (iscrowd 0) | rle (iscrowd 1)."""
+
+    image_mode: str = "copy"
+    coco_mode: str = "polygon"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The files a writer wrote (paths relative to the output folder)."""
+
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """``labels_file``: a labelme-style ``labels.txt`` (default: the one in the source
+    folder, if any). ``background``: class name given to pixels no shape covers (default:
+    ``_background_`` when the source's class list has it, else unlabelled)."""
+
+    labels_file: Path | None = None
+    background: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    """One decoded annotation file (or one image of a multi-image file).
+
+    ``mask`` is ``int32``: ``>= 0`` indexes ``names``, or with ``names is None`` is a
+    raw pixel value to be read as a class id of the project; :data:`VOID` and
+    :data:`UNLABELLED` mark the reserved values. ``raw_reserved`` tells the service how
+    to read the raw values 254/255 (or 65534/65535) of a mask file with no class list.
+    """
+
+    source: Path
+    image_name: str
+    width: int
+    height: int
+    mask: np.ndarray
+    names: tuple[str, ...] | None
+    image_file: Path | None = None
+    image_data: bytes | None = None
+    raw_bits: int = 0
+    match_by_stem: bool = False
+
+
+@dataclass
+class ReadResult:
+    """Readable items, the class list the source declares (in its order), files that
+    could not be read with the reason, and label names the class list does not know
+    (name -> number of shapes skipped)."""
+
+    items: list[ImportItem] = field(default_factory=list)
+    declared: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    unknown: dict[str, int] = field(default_factory=dict)
+
+
+# --- small helpers shared by the format modules ---------------------------------------
+
+
+def load_json(path: Path) -> Any:
+    """Parse a JSON file; a malformed one raises a FormatError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:
+        raise FormatError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_names_file(path: Path) -> list[str]:
+    """One class name per line (blank lines ignored)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormatError(f"{path}: cannot read the class list ({exc})") from None
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    if len({n.lower() for n in names}) != len(names):
+        raise FormatError(f"{path}: a class name is listed twice")
+    return names
+
+
+def place_image(src: Path, dst: Path, mode: str) -> None:
+    """Put the image ``src`` at ``dst`` by copy, hard link or symbolic link."""
+    import shutil
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "symlink":
+        os.symlink(src.resolve(), dst)
+        return
+    if mode == "hardlink":
+        try:
+            os.link(src, dst)
+            return
+        except OSError:  # another file system, or not allowed: fall back to a copy
+            pass
+    elif mode != "copy":
+        raise FormatError(f"unknown image mode {mode!r}; use copy, hardlink or symlink")
+    shutil.copyfile(src, dst)
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """Lossless single-channel PNG (8 or 16 bit by dtype)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise FormatError("could not encode a PNG mask")
+    return buf.tobytes()
+
+
+def check_number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise FormatError(f"{where}: expected a number, got {value!r}")
+    return float(value)
+
+
+def names_lut(names: Iterable[str]) -> dict[str, int]:
+    """Lower-cased name -> index."""
+    return {n.lower(): i for i, n in enumerate(names)}
+
+
+class OutputFolder:
+    """Writes files under one folder, every name checked with ``safe_join``, and keeps
+    the list of what it wrote."""
+
+    def __init__(self, root: Path) -> None:
+        from annotator.formats.paths import safe_join
+
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._join = safe_join
+        self.files: list[str] = []
+
+    def path(self, rel: str) -> Path:
+        p = self._join(self.root, rel, what="output file name")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def write_bytes(self, rel: str, data: bytes) -> Path:
+        p = self.path(rel)
+        p.write_bytes(data)
+        self.files.append(rel)
+        return p
+
+    def write_text(self, rel: str, text: str) -> Path:
+        return self.write_bytes(rel, text.encode("utf-8"))
+
+    def write_json(self, rel: str, obj: Any) -> Path:
+        return self.write_bytes(rel, (json.dumps(obj, indent=1) + "\n").encode("utf-8"))
+
+    def place_image(self, rel: str, src: Path, mode: str) -> Path:
+        p = self.path(rel)
+        place_image(src, p, mode)
+        self.files.append(rel)
+        return p
+
+    def result(self) -> WriteResult:
+        return WriteResult(tuple(self.files))
+
+
+DEFAULT_EXPORT = ExportOptions()
+DEFAULT_IMPORT = ImportOptions()

@@ -1,0 +1,294 @@
+"""COCO annotation JSON (one file per split), polygons or RLE.
+
+Written::
+
+    OUT/<split>.json       images, categories (the schema's classes, id = class id + 1),
+                           one annotation per class and 8-connected region
+    OUT/images/<stem>.<ext>
+
+``coco_mode="polygon"``: ``iscrowd`` 0, ``segmentation`` a list of corner-convention
+polygons (a region with holes is cut into hole-free pieces: COCO polygons cannot have
+holes), which pycocotools decodes back to exactly the region's pixels.
+``coco_mode="rle"``: ``iscrowd`` 1 and compressed RLE, as COCO defines for RLE.
+``area`` is the pixel count and ``bbox`` the pixel box ``[x, y, w, h]`` in both modes,
+equal to pycocotools' ``area`` and ``toBbox`` of the decoded mask. Void and unlabelled
+pixels are not annotated.
+
+Read: polygons, uncompressed and compressed RLE. Annotations are painted in file
+order (a later one wins where they overlap); the class of each is its category name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from annotator.core.errors import FormatError
+from annotator.formats.base import (
+    BACKGROUND_LABEL,
+    DEFAULT_EXPORT,
+    DEFAULT_IMPORT,
+    UNLABELLED,
+    ExportDataset,
+    ExportOptions,
+    ImportItem,
+    ImportOptions,
+    OutputFolder,
+    Progress,
+    ReadResult,
+    WriteResult,
+    check_number,
+    load_json,
+    names_lut,
+)
+from annotator.formats.paths import safe_join
+from annotator.formats.polygons import Region, class_regions, pad_to_three, region_polygons
+
+DESCRIPTION = "COCO JSON per split: one annotation per class region (polygons or RLE)"
+
+
+def region_annotation(
+    region: Region, shape: tuple[int, int], mode: str, polygons: list[np.ndarray] | None = None
+) -> dict[str, Any]:
+    """The ``segmentation``/``area``/``bbox``/``iscrowd`` of one region (``polygons``:
+    its corner outlines, when already traced)."""
+    from pycocotools import mask as mask_utils
+
+    if mode not in ("rle", "polygon"):
+        raise FormatError(f"unknown COCO mode {mode!r}; use polygon or rle")
+    if mode == "rle":
+        rle = mask_utils.encode(np.asfortranarray(region.full(shape)))
+        seg: Any = {"size": [int(shape[0]), int(shape[1])], "counts": rle["counts"].decode("ascii")}
+        crowd = 1
+    elif mode == "polygon":
+        if polygons is None:
+            polygons = [p for _, ps in region_polygons(region.mask, [True], "corner") for p in ps]
+            polygons = [p + np.array([region.x0, region.y0]) for p in polygons]
+        seg = [pad_to_three(p).ravel().tolist() for p in polygons]
+        crowd = 0
+    x, y, w, h = region.bbox
+    return {
+        "segmentation": seg,
+        "area": float(region.area),
+        "bbox": [float(x), float(y), float(w), float(h)],
+        "iscrowd": crowd,
+    }
+
+
+def write_coco(
+    out: Path,
+    dataset: ExportDataset,
+    options: ExportOptions = DEFAULT_EXPORT,
+    progress: Progress | None = None,
+) -> WriteResult:
+    if options.coco_mode not in ("rle", "polygon"):
+        raise FormatError(f"unknown COCO mode {options.coco_mode!r}; use polygon or rle")
+    folder = OutputFolder(out)
+    categories = [{"id": c.id + 1, "name": c.name, "supercategory": ""} for c in dataset.classes]
+    class_ids = [c.id for c in dataset.classes]
+    total = sum(len(v) for v in dataset.splits.values())
+    done = 0
+    for split, items in dataset.splits.items():
+        images, annotations = [], []
+        for image_id, s in enumerate(items, start=1):
+            if progress:
+                progress(done, total, s.stem)
+            done += 1
+            mask = s.load_mask()
+            shape = (int(mask.shape[0]), int(mask.shape[1]))
+            images.append(
+                {
+                    "id": image_id,
+                    "file_name": s.image_file_name,
+                    "width": shape[1],
+                    "height": shape[0],
+                }
+            )
+            if options.coco_mode == "polygon":
+                traced = region_polygons(mask, class_ids, "corner")
+            else:
+                traced = ((r, None) for r in class_regions(mask, class_ids))
+            for region, polys in traced:
+                ann = {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": region.class_id + 1,
+                }
+                ann.update(region_annotation(region, shape, options.coco_mode, polys))
+                annotations.append(ann)
+            folder.place_image(f"images/{s.image_file_name}", s.image_path, options.image_mode)
+        folder.write_json(
+            f"{split}.json",
+            {
+                "info": {"description": f"annotator export ({split})", "version": "1.0"},
+                "licenses": [],
+                "images": images,
+                "annotations": annotations,
+                "categories": categories,
+            },
+        )
+    return folder.result()
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FormatError(f"{where}: expected an integer, got {value!r}")
+    return value
+
+
+def decode_segmentation(seg: Any, height: int, width: int, where: str) -> np.ndarray:
+    """A COCO ``segmentation`` (polygons, RLE or compressed RLE) as a bool mask."""
+    from pycocotools import mask as mask_utils
+
+    if isinstance(seg, list):
+        if not seg:
+            raise FormatError(f"{where}: empty polygon list")
+        polys = []
+        for k, poly in enumerate(seg):
+            if not isinstance(poly, list) or len(poly) < 6 or len(poly) % 2:
+                raise FormatError(
+                    f"{where}: polygon {k} must be a flat list of at least 3 x,y pairs"
+                )
+            polys.append([check_number(v, f"{where}: polygon {k}") for v in poly])
+        rle = mask_utils.merge(mask_utils.frPyObjects(polys, height, width))
+    elif isinstance(seg, dict):
+        size, counts = seg.get("size"), seg.get("counts")
+        if not (isinstance(size, list) and len(size) == 2 and size == [height, width]):
+            raise FormatError(
+                f"{where}: RLE size {size!r} is not the image size [{height}, {width}]"
+            )
+        if isinstance(counts, list):
+            if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+                raise FormatError(f"{where}: RLE counts must be non-negative integers")
+            if sum(counts) != height * width:
+                raise FormatError(f"{where}: RLE counts sum to {sum(counts)}, not {height * width}")
+            rle = mask_utils.frPyObjects(seg, height, width)
+        elif isinstance(counts, str):
+            rle = {"size": size, "counts": counts.encode("ascii", "replace")}
+        else:
+            raise FormatError(f"{where}: RLE counts must be a list or a string")
+    else:
+        raise FormatError(
+            f"{where}: segmentation must be polygons or RLE, got {type(seg).__name__}"
+        )
+    try:
+        decoded = mask_utils.decode(rle)
+    except Exception as exc:  # pycocotools raises bare exceptions on broken RLE strings
+        raise FormatError(f"{where}: cannot decode RLE ({exc})") from None
+    if decoded.shape[:2] != (height, width):
+        raise FormatError(f"{where}: decoded mask has the wrong size")
+    return decoded.astype(bool)
+
+
+def _coco_files(src: Path) -> list[Path]:
+    if src.is_file():
+        return [src]
+    if src.is_dir():
+        files = sorted(p for p in src.glob("*.json") if p.is_file())
+        if files:
+            return files
+    raise FormatError(f"{src}: no COCO JSON file found")
+
+
+def _find_image(root: Path, file_name: str) -> Path | None:
+    base = PurePosixPath(file_name.replace("\\", "/")).name
+    for rel, folder in ((file_name, root), (base, root / "images"), (base, root)):
+        p = safe_join(folder, rel, what="COCO file_name")
+        if p.is_file():
+            return p
+    return None
+
+
+def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[ImportItem]:
+    data = load_json(path)
+    if not isinstance(data, dict):
+        raise FormatError(f"{path}: not a COCO file (the top level is not an object)")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise FormatError(f"{path}: not a COCO file ('{key}' is missing or not a list)")
+    names: list[str] = []
+    cat_index: dict[int, int] = {}
+    for k, cat in enumerate(data["categories"]):
+        where = f"{path}: categories[{k}]"
+        if (
+            not isinstance(cat, dict)
+            or not isinstance(cat.get("name"), str)
+            or not cat["name"].strip()
+        ):
+            raise FormatError(f"{where}: needs an integer 'id' and a 'name'")
+        cid = _int(cat.get("id"), where + ".id")
+        if cid in cat_index:
+            raise FormatError(f"{where}: category id {cid} appears twice")
+        cat_index[cid] = len(names)
+        names.append(cat["name"].strip())
+    if len(names_lut(names)) != len(names):
+        raise FormatError(f"{path}: two categories have the same name")
+    images: dict[int, dict[str, Any]] = {}
+    for k, img in enumerate(data["images"]):
+        where = f"{path}: images[{k}]"
+        if not isinstance(img, dict):
+            raise FormatError(f"{where}: not an object")
+        iid = _int(img.get("id"), where + ".id")
+        if iid in images:
+            raise FormatError(f"{where}: image id {iid} appears twice")
+        w, h = _int(img.get("width"), where + ".width"), _int(img.get("height"), where + ".height")
+        if w <= 0 or h <= 0:
+            raise FormatError(f"{where}: invalid size {w}x{h}")
+        if not isinstance(img.get("file_name"), str):
+            raise FormatError(f"{where}: 'file_name' is missing")
+        try:
+            image_file = _find_image(path.parent, img["file_name"])
+        except FormatError as exc:
+            raise FormatError(f"{where}: {exc}") from None
+        images[iid] = {"file_name": img["file_name"], "w": w, "h": h, "file": image_file}
+    background = options.background
+    if background is None and BACKGROUND_LABEL.lower() in names_lut(names):
+        background = BACKGROUND_LABEL
+    lut = names_lut(names)
+    if background is not None and background.lower() not in lut:
+        names.append(background)
+        lut = names_lut(names)
+    fill = lut[background.lower()] if background is not None else UNLABELLED
+    masks = {iid: np.full((im["h"], im["w"]), fill, np.int32) for iid, im in images.items()}
+    for k, ann in enumerate(data["annotations"]):
+        where = f"{path}: annotations[{k}]"
+        if not isinstance(ann, dict):
+            raise FormatError(f"{where}: not an object")
+        iid = _int(ann.get("image_id"), where + ".image_id")
+        if iid not in images:
+            raise FormatError(f"{where}: image_id {iid} is not in 'images'")
+        cid = _int(ann.get("category_id"), where + ".category_id")
+        if cid not in cat_index:
+            raise FormatError(f"{where}: category_id {cid} is not in 'categories'")
+        im = images[iid]
+        pixels = decode_segmentation(ann.get("segmentation"), im["h"], im["w"], where)
+        masks[iid][pixels] = cat_index[cid]
+    result.declared = list(dict.fromkeys(result.declared + names))
+    return [
+        ImportItem(
+            source=path,
+            image_name=PurePosixPath(im["file_name"].replace("\\", "/")).name,
+            width=im["w"],
+            height=im["h"],
+            mask=masks[iid],
+            names=tuple(names),
+            image_file=im["file"],
+        )
+        for iid, im in images.items()
+    ]
+
+
+def read_coco(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
+    result = ReadResult()
+    for path in _coco_files(Path(src)):
+        try:
+            # Decode the whole file before handing anything over: all or nothing.
+            result.items.extend(_read_one(path, options, result))
+        except FormatError as exc:
+            result.errors.append((str(path), str(exc)))
+    return result

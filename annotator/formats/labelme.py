@@ -1,0 +1,320 @@
+"""labelme JSON, one file per image.
+
+Written::
+
+    OUT/labels.txt              __ignore__, then the class names (labelme2voc's input)
+    OUT/<split>/<stem>.json     polygons per region; void regions as ``__ignore__``
+    OUT/<split>/<stem>.<ext>    the image (``imagePath`` is this relative name)
+
+labelme draws a polygon with ``PIL.ImageDraw.polygon(outline=1, fill=1)``, so polygons
+run through the centres of the region's boundary pixels; labelme polygons have no holes,
+so regions with holes are cut into hole-free pieces. Re-rasterised as labelme does,
+the pieces give back exactly the region.
+
+Read: shapes are rasterised the way labelme's ``shapes_to_label`` does (polygon,
+rectangle, circle, line, linestrip, point, mask), later shapes over earlier ones.
+``__ignore__`` -> void. A ``labels.txt`` (in the source folder or given) lists the
+known names; shapes with other labels are skipped and counted in ``unknown``.
+``imageData`` (base64) is kept so the image can be added when it is not on disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import math
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from annotator.core.errors import FormatError
+from annotator.formats.base import (
+    BACKGROUND_LABEL,
+    DEFAULT_EXPORT,
+    DEFAULT_IMPORT,
+    IGNORE_LABEL,
+    UNLABELLED,
+    VOID,
+    ExportDataset,
+    ExportOptions,
+    ImportItem,
+    ImportOptions,
+    OutputFolder,
+    Progress,
+    ReadResult,
+    WriteResult,
+    check_number,
+    load_json,
+    names_lut,
+    read_names_file,
+)
+from annotator.formats.paths import safe_join
+from annotator.formats.polygons import draw_pil_polygon, pad_to_three, region_polygons
+
+DESCRIPTION = "labelme JSON per image (polygons per region), plus labels.txt"
+LABELME_VERSION = "5.0.1"
+
+
+def mask_to_shapes(mask: np.ndarray, names: list[str], void: int) -> list[dict[str, Any]]:
+    """labelme ``shapes`` for a label map: one polygon per hole-free piece of each region."""
+    shapes: list[dict[str, Any]] = []
+    label_of = {i: n for i, n in enumerate(names)}
+    label_of[void] = IGNORE_LABEL
+    for region, polys in region_polygons(mask, [*range(len(names)), void], "centre"):
+        for poly in polys:
+            shapes.append(
+                {
+                    "label": label_of[region.class_id],
+                    "points": pad_to_three(poly).astype(float).tolist(),
+                    "group_id": None,
+                    "description": "",
+                    "shape_type": "polygon",
+                    "flags": {},
+                }
+            )
+    return shapes
+
+
+def write_labelme(
+    out: Path,
+    dataset: ExportDataset,
+    options: ExportOptions = DEFAULT_EXPORT,
+    progress: Progress | None = None,
+) -> WriteResult:
+    folder = OutputFolder(out)
+    folder.write_text("labels.txt", "".join(n + "\n" for n in [IGNORE_LABEL, *dataset.names]))
+    samples = dataset.samples()
+    for i, (split, s) in enumerate(samples):
+        if progress:
+            progress(i, len(samples), s.stem)
+        mask = s.load_mask()
+        doc = {
+            "version": LABELME_VERSION,
+            "flags": {},
+            "shapes": mask_to_shapes(mask, dataset.names, dataset.void),
+            "imagePath": s.image_file_name,
+            "imageData": None,
+            "imageHeight": int(mask.shape[0]),
+            "imageWidth": int(mask.shape[1]),
+        }
+        folder.place_image(f"{split}/{s.image_file_name}", s.image_path, options.image_mode)
+        folder.write_json(f"{split}/{s.stem}.json", doc)
+    return folder.result()
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _points(shape: dict[str, Any], where: str) -> list[tuple[float, float]]:
+    pts = shape.get("points")
+    if not isinstance(pts, list) or not pts:
+        raise FormatError(f"{where}: 'points' must be a non-empty list of [x, y]")
+    out = []
+    for p in pts:
+        if not isinstance(p, list | tuple) or len(p) != 2:
+            raise FormatError(f"{where}: a point must be [x, y], got {p!r}")
+        out.append((check_number(p[0], where), check_number(p[1], where)))
+    return out
+
+
+def shape_to_mask(size: tuple[int, int], shape: dict[str, Any], where: str) -> np.ndarray:
+    """One shape as a bool mask, drawn exactly as labelme's ``shape_to_mask``."""
+    from PIL import Image, ImageDraw
+
+    h, w = size
+    kind = shape.get("shape_type") or "polygon"
+    canvas = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(canvas)
+    pts = _points(shape, where)
+    line_width, point_size = 10, 5
+    if kind == "polygon":
+        draw_pil_polygon(canvas, pts)
+    elif kind == "rectangle":
+        if len(pts) != 2:
+            raise FormatError(f"{where}: a rectangle needs 2 points")
+        (x1, y1), (x2, y2) = pts
+        draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], outline=1, fill=1)
+    elif kind == "circle":
+        if len(pts) != 2:
+            raise FormatError(f"{where}: a circle needs 2 points")
+        (cx, cy), (px, py) = pts
+        d = math.hypot(cx - px, cy - py)
+        draw.ellipse([cx - d, cy - d, cx + d, cy + d], outline=1, fill=1)
+    elif kind in ("line", "linestrip"):
+        if len(pts) < 2:
+            raise FormatError(f"{where}: a {kind} needs at least 2 points")
+        draw.line(pts, fill=1, width=line_width)
+    elif kind == "point":
+        (cx, cy) = pts[0]
+        r = point_size
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=1, fill=1)
+    elif kind == "mask":
+        data = shape.get("mask")
+        if not isinstance(data, str):
+            raise FormatError(f"{where}: a mask shape needs a base64 'mask'")
+        sub = _decode_image_bytes(_b64(data, where), where)
+        arr = np.asarray(sub.convert("L")) > 0
+        x1, y1 = (int(round(v)) for v in pts[0])
+        out = np.zeros((h, w), bool)
+        y2, x2 = min(h, y1 + arr.shape[0]), min(w, x1 + arr.shape[1])
+        if x1 < 0 or y1 < 0 or y2 <= y1 or x2 <= x1:
+            raise FormatError(f"{where}: mask shape lies outside the image")
+        out[y1:y2, x1:x2] = arr[: y2 - y1, : x2 - x1]
+        return out
+    else:
+        raise FormatError(f"{where}: unsupported shape_type {kind!r}")
+    return np.asarray(canvas, dtype=bool)
+
+
+def _b64(text: str, where: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=False)
+    except (binascii.Error, ValueError):
+        raise FormatError(f"{where}: invalid base64 data") from None
+
+
+def _decode_image_bytes(data: bytes, where: str):  # type: ignore[no-untyped-def]
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        im = Image.open(io.BytesIO(data))
+        im.load()
+        return im
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise FormatError(f"{where}: embedded image cannot be decoded ({exc})") from None
+
+
+def read_labels_file(path: Path) -> list[str]:
+    """labelme's ``labels.txt``: names in id order; ``__ignore__`` (void) may come first."""
+    return read_names_file(path)
+
+
+def _json_files(src: Path) -> list[Path]:
+    if src.is_file():
+        return [src]
+    if src.is_dir():
+        files = sorted(p for p in src.rglob("*.json") if p.is_file())
+        if files:
+            return files
+    raise FormatError(f"{src}: no labelme JSON files found")
+
+
+def _read_one(
+    path: Path,
+    known: dict[str, int] | None,
+    shared_names: list[str],
+    background: str | None,
+    unknown: dict[str, int],
+) -> ImportItem:
+    names = list(shared_names)  # grown for this file; kept only if the file is valid
+    doc = load_json(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
+        raise FormatError(f"{path}: not a labelme file ('shapes' is missing or not a list)")
+    h, w = doc.get("imageHeight"), doc.get("imageWidth")
+    image_path = doc.get("imagePath")
+    image_data = doc.get("imageData")
+    data_bytes: bytes | None = None
+    if isinstance(image_data, str) and image_data:
+        data_bytes = _b64(image_data, f"{path}: imageData")
+        im = _decode_image_bytes(data_bytes, f"{path}: imageData")
+        if h is None or w is None:
+            w, h = im.size
+        elif (w, h) != im.size:
+            raise FormatError(
+                f"{path}: imageData is {im.size[0]}x{im.size[1]} but imageWidth x imageHeight "
+                f"says {w}x{h}"
+            )
+    for key, v in (("imageHeight", h), ("imageWidth", w)):
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise FormatError(f"{path}: '{key}' must be a positive integer, got {v!r}")
+    image_file = None
+    if isinstance(image_path, str) and image_path:
+        # Refuse names escaping the folder even when imageData would make them unneeded.
+        candidate = safe_join(path.parent, image_path, what=f"{path.name}: imagePath")
+        if candidate.is_file():
+            image_file = candidate
+        image_name = PurePosixPath(image_path.replace("\\", "/")).name
+    elif data_bytes is not None:
+        image_name = path.stem + ".png"
+    else:
+        raise FormatError(f"{path}: has neither 'imagePath' nor 'imageData'")
+    fill = UNLABELLED
+    if background is not None:
+        fill = names_lut(names)[background.lower()]
+    mask = np.full((h, w), fill, np.int32)
+    local_unknown: dict[str, int] = {}
+    for k, shape in enumerate(doc["shapes"]):
+        where = f"{path}: shapes[{k}]"
+        if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
+            raise FormatError(f"{where}: a shape needs a string 'label'")
+        label = shape["label"].strip()
+        pixels = shape_to_mask((h, w), shape, where)  # validate even shapes we skip
+        if label == IGNORE_LABEL:
+            mask[pixels] = VOID
+            continue
+        lut = names_lut(names)
+        if label.lower() not in lut:
+            if known is not None:  # a labels.txt was given and does not list it
+                local_unknown[label] = local_unknown.get(label, 0) + 1
+                continue
+            names.append(label)
+            lut = names_lut(names)
+        mask[pixels] = lut[label.lower()]
+    for label, n in local_unknown.items():
+        unknown[label] = unknown.get(label, 0) + n
+    shared_names[:] = names
+    return ImportItem(
+        source=path,
+        image_name=image_name,
+        width=w,
+        height=h,
+        mask=mask,
+        names=None,  # filled in by read_labelme once every file is read
+        image_file=image_file,
+        image_data=data_bytes,
+    )
+
+
+def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
+    src = Path(src)
+    root = src if src.is_dir() else src.parent
+    files = _json_files(src)
+    result = ReadResult()
+    labels_file = options.labels_file or (root / "labels.txt")
+    known: dict[str, int] | None = None
+    names: list[str] = []
+    if labels_file.is_file():
+        listed = read_labels_file(labels_file)
+        names = [n for n in listed if n != IGNORE_LABEL]
+        known = names_lut(names)
+    background = options.background
+    if background is None and BACKGROUND_LABEL.lower() in names_lut(names):
+        background = BACKGROUND_LABEL
+    if background is not None and background.lower() not in names_lut(names):
+        names.append(background)
+    result.declared = list(names)
+    items = []
+    for f in files:
+        try:
+            items.append(_read_one(f, known, names, background, result.unknown))
+        except FormatError as exc:
+            result.errors.append((str(f), str(exc)))
+    # Names grow as files are read (without labels.txt); indices never change, so every
+    # item can share the final list.
+    final = tuple(names)
+    result.items = [
+        ImportItem(
+            source=i.source,
+            image_name=i.image_name,
+            width=i.width,
+            height=i.height,
+            mask=i.mask,
+            names=final,
+            image_file=i.image_file,
+            image_data=i.image_data,
+        )
+        for i in items
+    ]
+    return result

@@ -1,0 +1,171 @@
+"""Plain class-id PNG masks next to the images.
+
+Layout written::
+
+    OUT/class_names.txt            one name per line, line i = class id i
+    OUT/dataset.json               {"format": "annotator-masks", "void": 254, "unlabelled": 255}
+    OUT/<split>/images/<stem>.<ext>
+    OUT/<split>/masks/<stem>.png   single channel, pixel = class id (16 bit past 254 classes)
+
+Read: every ``*.png`` directly in SRC, or else in any ``masks/`` folder below SRC,
+matched to a project image by file stem. With ``class_names.txt`` the ids are mapped by
+name; with ``dataset.json`` the reserved values are exact; without them the pixel
+values are the project's class ids (the service applies the 0/255 binary rule).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from annotator.core.errors import FormatError
+from annotator.formats.base import (
+    DEFAULT_EXPORT,
+    DEFAULT_IMPORT,
+    UNLABELLED,
+    VOID,
+    ExportDataset,
+    ExportOptions,
+    ImportItem,
+    ImportOptions,
+    OutputFolder,
+    Progress,
+    ReadResult,
+    WriteResult,
+    encode_png,
+    load_json,
+    read_names_file,
+)
+
+DESCRIPTION = "class-id PNG masks (16-bit past 254 classes) next to the images"
+
+
+def write_masks(
+    out: Path,
+    dataset: ExportDataset,
+    options: ExportOptions = DEFAULT_EXPORT,
+    progress: Progress | None = None,
+) -> WriteResult:
+    folder = OutputFolder(out)
+    folder.write_text("class_names.txt", "".join(n + "\n" for n in dataset.names))
+    folder.write_json(
+        "dataset.json",
+        {
+            "format": "annotator-masks",
+            "void": dataset.void,
+            "unlabelled": dataset.unlabelled,
+            "classes": dataset.names,
+        },
+    )
+    samples = dataset.samples()
+    for i, (split, s) in enumerate(samples):
+        if progress:
+            progress(i, len(samples), s.stem)
+        mask = s.load_mask()
+        folder.write_bytes(f"{split}/masks/{s.stem}.png", encode_png(mask))
+        folder.place_image(f"{split}/images/{s.image_file_name}", s.image_path, options.image_mode)
+    return folder.result()
+
+
+def decode_mask_png(path: Path) -> np.ndarray:
+    """A single-channel 8/16-bit PNG (grey or palette indices) as an array."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            if im.format != "PNG":
+                raise FormatError(f"{path}: not a PNG file")
+            if im.mode == "P":
+                return np.asarray(im, dtype=np.uint8)
+            if im.mode in ("L", "1"):
+                return np.asarray(im.convert("L"), dtype=np.uint8)
+            if im.mode.startswith("I"):
+                import cv2
+
+                arr = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+                if arr is None or arr.ndim != 2:
+                    raise FormatError(f"{path}: cannot decode the 16-bit mask")
+                return arr
+            raise FormatError(
+                f"{path}: a {im.mode} image is not a class-id mask; expected one channel "
+                "(grey or palette) holding class ids"
+            )
+    except FormatError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise FormatError(f"{path}: corrupt or unreadable PNG ({exc})") from None
+
+
+def _mask_files(src: Path) -> list[Path]:
+    if src.is_file():
+        return [src]
+    direct = sorted(p for p in src.glob("*.png") if p.is_file())
+    if direct:
+        return direct
+    return sorted(p for p in src.rglob("masks/*.png") if p.is_file())
+
+
+def _find_image(mask_file: Path) -> Path | None:
+    folder = mask_file.parent
+    if folder.name == "masks":
+        for p in sorted((folder.parent / "images").glob(mask_file.stem + ".*")):
+            if p.is_file():
+                return p
+    return None
+
+
+def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
+    src = Path(src)
+    if not src.exists():
+        raise FormatError(f"{src}: no such file or folder")
+    root = src if src.is_dir() else src.parent
+    result = ReadResult()
+    names: tuple[str, ...] | None = None
+    names_file = options.labels_file or root / "class_names.txt"
+    if names_file.is_file():
+        names = tuple(read_names_file(names_file))
+        result.declared = list(names)
+    reserved: dict[int, int] = {}
+    meta_file = root / "dataset.json"
+    if meta_file.is_file():
+        meta = load_json(meta_file)
+        try:
+            reserved = {int(meta["void"]): VOID, int(meta["unlabelled"]): UNLABELLED}
+        except (KeyError, TypeError, ValueError):
+            raise FormatError(f"{meta_file}: expected integer 'void' and 'unlabelled'") from None
+    files = _mask_files(src)
+    if not files:
+        raise FormatError(f"{src}: no PNG masks found")
+    for f in files:
+        try:
+            raw = decode_mask_png(f)
+            mask = raw.astype(np.int32)
+            marks = reserved
+            if not marks and names is not None:  # a class list but no reserved values: max = void
+                marks = {int(np.iinfo(raw.dtype).max): VOID}
+            for value, marker in marks.items():
+                mask[raw == value] = marker
+            if names is not None:
+                bad = np.unique(mask[mask >= len(names)])
+                if bad.size:
+                    raise FormatError(
+                        f"{f}: values {bad[:5].tolist()} are not ids of the {len(names)} "
+                        f"classes in {names_file.name}"
+                    )
+            result.items.append(
+                ImportItem(
+                    source=f,
+                    image_name=f.stem,
+                    width=int(raw.shape[1]),
+                    height=int(raw.shape[0]),
+                    mask=mask,
+                    names=names,
+                    image_file=_find_image(f),
+                    raw_bits=0 if reserved or names is not None else raw.dtype.itemsize * 8,
+                    match_by_stem=True,
+                )
+            )
+        except FormatError as exc:
+            result.errors.append((str(f), str(exc)))
+    return result

@@ -1,0 +1,46 @@
+"""Safe file names: names read from interchange files never leave their folder.
+
+A JSON file may name ``../../etc/passwd``, ``/abs/path`` or ``C:\\x``, or a name may
+resolve through a symbolic link to somewhere else. :func:`safe_join` refuses all of
+these with a :class:`FormatError`, so readers and writers can join names from files
+without further thought.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from annotator.core.errors import FormatError
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def safe_join(root: str | os.PathLike[str], name: str, *, what: str = "file name") -> Path:
+    """``root / name``, refusing names that are absolute, contain ``..``, or resolve
+    (through symbolic links) outside ``root``."""
+    if not isinstance(name, str) or not name.strip():
+        raise FormatError(f"{what} {name!r} is empty or not a string")
+    if "\x00" in name:
+        raise FormatError(f"{what} {name!r} contains a NUL character")
+    text = name.replace("\\", "/")
+    if text.startswith("/") or _DRIVE.match(text) or PureWindowsPath(name).is_absolute():
+        raise FormatError(f"{what} {name!r} is an absolute path; only relative names are allowed")
+    parts = PurePosixPath(text).parts
+    if any(p == ".." for p in parts):
+        raise FormatError(f"{what} {name!r} points outside its folder ('..')")
+    base = Path(root)
+    joined = base.joinpath(*[p for p in parts if p not in ("", ".")])
+    real_root = base.resolve()
+    real = joined.resolve()
+    if real != real_root and real_root not in real.parents:
+        raise FormatError(f"{what} {name!r} resolves outside {base} (symbolic link?)")
+    return joined
+
+
+def safe_stem(name: str) -> str:
+    """A file stem usable as a single path component (no folders, no odd characters)."""
+    stem = PurePosixPath(name.replace("\\", "/")).stem
+    stem = re.sub(r"[^\w.\-~+]", "_", stem).strip(".") or "image"
+    return stem

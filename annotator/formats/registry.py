@@ -1,0 +1,68 @@
+"""The formats the CLI and the GUI offer, by name, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from annotator.core.errors import FormatError
+from annotator.formats import coco, labelme, masks, voc, yolo
+from annotator.formats.base import (
+    ExportDataset,
+    ExportOptions,
+    ImportOptions,
+    Progress,
+    ReadResult,
+    WriteResult,
+)
+
+Reader = Callable[[Path, ImportOptions], ReadResult]
+Writer = Callable[[Path, ExportDataset, ExportOptions, "Progress | None"], WriteResult]
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """One interchange format: its reader and writer (None when not supported)."""
+
+    name: str
+    reader: Reader | None
+    writer: Writer | None
+    description: str
+
+    @property
+    def can_import(self) -> bool:
+        return self.reader is not None
+
+    @property
+    def can_export(self) -> bool:
+        return self.writer is not None
+
+
+FORMATS: dict[str, FormatSpec] = {
+    "voc": FormatSpec("voc", voc.read_voc, voc.write_voc, voc.DESCRIPTION),
+    "masks": FormatSpec("masks", masks.read_masks, masks.write_masks, masks.DESCRIPTION),
+    "coco": FormatSpec("coco", coco.read_coco, coco.write_coco, coco.DESCRIPTION),
+    "labelme": FormatSpec(
+        "labelme", labelme.read_labelme, labelme.write_labelme, labelme.DESCRIPTION
+    ),
+    "yolo": FormatSpec("yolo", yolo.read_yolo, yolo.write_yolo, yolo.DESCRIPTION),
+}
+
+
+def export_formats() -> list[str]:
+    return [n for n, f in FORMATS.items() if f.can_export]
+
+
+def import_formats() -> list[str]:
+    return [n for n, f in FORMATS.items() if f.can_import]
+
+
+def get_format(name: str, *, for_import: bool = False) -> FormatSpec:
+    """The spec of a format, or a FormatError listing the choices."""
+    spec = FORMATS.get(name.lower())
+    choices = import_formats() if for_import else export_formats()
+    if spec is None or name.lower() not in choices:
+        verb = "import" if for_import else "export"
+        raise FormatError(f"unknown {verb} format {name!r}; choose from {', '.join(choices)}")
+    return spec

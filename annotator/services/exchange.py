@@ -1,0 +1,461 @@
+"""Export a project as a training set, and import labels from other tools.
+
+The CLI (``annotator export`` / ``annotator import``) and the GUI's dialogs call these
+two functions; both take a plain request and an optional progress callback
+``(done, total, message)`` and return a plain report.
+
+Export is all or nothing: files are written into a hidden staging folder next to OUT,
+which is renamed to OUT only when every file is written. Import is all or nothing per
+annotation file: a file is decoded and checked completely (classes, image, size) before
+its label map is saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from annotator.core.errors import AnnotatorError, FormatError, ImageReadError
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.formats.base import (
+    SPLITS,
+    UNLABELLED,
+    VOID,
+    ClassInfo,
+    ExportDataset,
+    ExportOptions,
+    ExportSample,
+    ImportItem,
+    ImportOptions,
+)
+from annotator.formats.paths import safe_join, safe_stem
+from annotator.formats.registry import get_format
+from annotator.storage.project import ImageRecord, Project
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+
+
+# --- export ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to export. ``split``: fractions for train, val, test (normalised; a zero
+    fraction leaves that split out). ``include``: ``done`` images, or ``all`` images that
+    have a label map."""
+
+    format: str
+    out: Path
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    include: str = "done"
+    image_mode: str = "copy"
+    coco_mode: str = "polygon"
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """Images per split, the files written (relative to ``out``), images left out."""
+
+    format: str
+    out: Path
+    counts: dict[str, int]
+    files: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...] = ()
+
+
+def parse_split(text: str) -> tuple[float, float, float]:
+    """``"0.8,0.1,0.1"`` -> fractions (one to three numbers, normalised to sum 1)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise FormatError(f"--split {text!r}: expected numbers like 0.8,0.1,0.1") from None
+    if not 1 <= len(values) <= 3 or any(v < 0 or not np.isfinite(v) for v in values):
+        raise FormatError(f"--split {text!r}: expected up to three non-negative fractions")
+    values += [0.0] * (3 - len(values))
+    total = sum(values)
+    if total <= 0:
+        raise FormatError(f"--split {text!r}: the fractions sum to zero")
+    return (values[0] / total, values[1] / total, values[2] / total)
+
+
+def split_keys(keys: Sequence[str], fractions: Sequence[float], seed: int) -> dict[str, list[str]]:
+    """Assign each key to exactly one split, reproducibly for a seed.
+
+    Keys are sorted first, so the result does not depend on the order they come in;
+    split sizes are the rounded fractions, the last non-empty split taking the rest.
+    """
+    ordered = sorted(keys)
+    n = len(ordered)
+    perm = np.random.default_rng(seed).permutation(n)
+    shuffled = [ordered[i] for i in perm]
+    used = [(name, f) for name, f in zip(SPLITS, fractions) if f > 0]
+    out: dict[str, list[str]] = {}
+    start = 0
+    for k, (name, f) in enumerate(used):
+        size = n - start if k == len(used) - 1 else min(n - start, int(round(f * n)))
+        out[name] = shuffled[start : start + size]
+        start += size
+    return out
+
+
+def _unique_stems(records: Sequence[ImageRecord]) -> dict[int, str]:
+    taken: set[str] = set()
+    stems = {}
+    for rec in sorted(records, key=lambda r: r.id):
+        base = safe_stem(rec.name)
+        stem, n = base, 2
+        while stem.lower() in taken:
+            stem, n = f"{base}~{n}", n + 1
+        taken.add(stem.lower())
+        stems[rec.id] = stem
+    return stems
+
+
+def build_export_dataset(
+    project: Project, request: ExportRequest
+) -> tuple[ExportDataset, list[tuple[str, str]]]:
+    """The samples to export, split, and the images left out with the reason."""
+    if request.include not in ("done", "all"):
+        raise FormatError(f"--include {request.include!r}: use done or all")
+    skipped: list[tuple[str, str]] = []
+    chosen: list[ImageRecord] = []
+    for rec in project.images():
+        if request.include == "done" and rec.status is not ImageStatus.DONE:
+            continue
+        if not project.mask_path(rec.id).exists():
+            skipped.append((rec.name, "has no label map"))
+            continue
+        chosen.append(rec)
+    stems = _unique_stems(chosen)
+    by_stem = {stems[r.id]: r for r in chosen}
+    parts = split_keys(list(by_stem), request.split, request.seed)
+    schema = project.schema
+
+    def sample(rec: ImageRecord) -> ExportSample:
+        return ExportSample(
+            stem=stems[rec.id],
+            image_path=project.image_path(rec),
+            width=rec.width,
+            height=rec.height,
+            load_mask=lambda: _load_mask(project, rec),
+        )
+
+    dataset = ExportDataset(
+        classes=tuple(ClassInfo(c.id, c.name, c.color) for c in schema.classes),
+        void=schema.void,
+        unlabelled=schema.unlabelled,
+        dtype=str(schema.dtype),
+        splits={
+            name: tuple(sample(by_stem[k]) for k in sorted(keys)) for name, keys in parts.items()
+        },
+    )
+    return dataset, skipped
+
+
+def _load_mask(project: Project, rec: ImageRecord) -> np.ndarray:
+    mask = project.load_mask(rec)
+    if mask is None:
+        raise FormatError(f"the label map of {rec.name!r} disappeared during the export")
+    return mask
+
+
+def export_project(
+    project: Project, request: ExportRequest, progress: Progress | None = None
+) -> ExportReport:
+    """Write the project's labelled images to ``request.out`` in ``request.format``.
+
+    OUT must not exist or be an empty folder. Nothing appears at OUT unless every
+    file was written.
+    """
+    spec = get_format(request.format)
+    out = Path(request.out).absolute()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FormatError(f"{out}: already exists and is not an empty folder")
+    dataset, skipped = build_export_dataset(project, request)
+    if not any(dataset.splits.values()):
+        what = "done images" if request.include == "done" else "images with a label map"
+        raise FormatError(f"nothing to export: the project has no {what}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        options = ExportOptions(image_mode=request.image_mode, coco_mode=request.coco_mode)
+        assert spec.writer is not None
+        result = spec.writer(stage, dataset, options, progress)
+        if out.exists():
+            out.rmdir()
+        os.replace(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    total = sum(len(v) for v in dataset.splits.values())
+    if progress:
+        progress(total, total, "")
+    return ExportReport(
+        format=spec.name,
+        out=out,
+        counts={k: len(v) for k, v in dataset.splits.items()},
+        files=result.files,
+        skipped=tuple(skipped),
+    )
+
+
+# --- import ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """What to import. ``strict``: stop when the source has classes the project lacks
+    (or labels its ``labels.txt`` does not list) instead of adding or skipping them."""
+
+    format: str
+    src: Path
+    strict: bool = False
+    labels_file: Path | None = None
+    background: str | None = None
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    format: str
+    matched: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    imported: list[str] = field(default_factory=list)
+    classes_added: list[str] = field(default_factory=list)
+    unknown_labels: dict[str, int] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _needed_names(items: Sequence[ImportItem], declared: Sequence[str]) -> list[str]:
+    names: list[str] = list(declared)
+    seen = {n.lower() for n in names}
+    for item in items:
+        if item.names is None:
+            continue
+        used = np.unique(item.mask[item.mask >= 0])
+        for i in used.tolist():
+            n = item.names[i]
+            if n.lower() not in seen:
+                seen.add(n.lower())
+                names.append(n)
+    return names
+
+
+def _ensure_classes(project: Project, names: Sequence[str], strict: bool) -> list[str]:
+    schema = project.schema
+    missing = [n for n in names if not schema.has_name(n)]
+    if not missing:
+        return []
+    if strict:
+        raise FormatError(
+            f"classes not in the project: {', '.join(missing)} (rerun without --strict to add them)"
+        )
+    new: LabelSchema = schema
+    for n in missing:
+        new = new.with_class(n)
+    project.set_schema(new)
+    return missing
+
+
+def _project_values(item: ImportItem, schema: LabelSchema) -> np.ndarray:
+    """The item's mask in the project's class ids; FormatError if a value has no class."""
+    mask = item.mask
+    out = np.empty(mask.shape, schema.dtype)
+    n = len(schema)
+    if item.names is not None:
+        lut = np.array([schema.by_name(name).id for name in item.names] or [0], np.int64)
+        cls = mask >= 0
+        out[cls] = lut[mask[cls]]
+    else:
+        raw = mask.copy()
+        if item.raw_bits:
+            present = set(np.unique(raw).tolist())
+            if n == 2 and present <= {0, 255} and 255 in present:
+                raw[raw == 255] = 1  # a binary 0/255 mask in a two-class project
+            top = (1 << item.raw_bits) - 1
+            raw[raw == top] = UNLABELLED
+            raw[raw == top - 1] = VOID
+        bad = np.unique(raw[raw >= n])
+        if bad.size:
+            raise FormatError(
+                f"{item.source}: values {bad[:5].tolist()} are not class ids of this project "
+                f"(0..{n - 1})"
+            )
+        cls = raw >= 0
+        out[cls] = raw[cls]
+        mask = raw
+    out[mask == VOID] = schema.void
+    out[mask == UNLABELLED] = schema.unlabelled
+    return out
+
+
+class _ImageIndex:
+    """Project images by file name and by stem."""
+
+    def __init__(self, project: Project) -> None:
+        self.by_name: dict[str, list[ImageRecord]] = {}
+        self.by_stem: dict[str, list[ImageRecord]] = {}
+        for rec in project.images():
+            self.add(rec)
+
+    def add(self, rec: ImageRecord) -> None:
+        base = Path(rec.name).name
+        self.by_name.setdefault(base.lower(), []).append(rec)
+        self.by_stem.setdefault(Path(base).stem.lower(), []).append(rec)
+
+    def find(self, item: ImportItem) -> ImageRecord | None:
+        if item.match_by_stem:  # image_name is a file stem (mask files)
+            hits = self.by_stem.get(item.image_name.lower(), [])
+        else:
+            hits = self.by_name.get(Path(item.image_name).name.lower(), [])
+        if len(hits) > 1:
+            raise FormatError(
+                f"{item.source}: image name {item.image_name!r} matches several project images: "
+                + ", ".join(r.name for r in hits[:3])
+            )
+        return hits[0] if hits else None
+
+
+def _image_size_of_file(path: Path) -> tuple[int, int]:
+    from annotator.storage.images import read_image
+
+    array = read_image(path)
+    return int(array.shape[0]), int(array.shape[1])
+
+
+def _image_size_of_bytes(data: bytes, where: str) -> tuple[str, tuple[int, int]]:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            fmt = (im.format or "PNG").lower()
+            w, h = im.size
+            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                w, h = h, w
+    except (UnidentifiedImageError, OSError) as exc:
+        raise FormatError(f"{where}: embedded image cannot be decoded ({exc})") from None
+    suffix = {"jpeg": ".jpg", "mpo": ".jpg", "png": ".png", "bmp": ".bmp", "tiff": ".tif"}.get(fmt)
+    if suffix is None:
+        raise FormatError(f"{where}: embedded image format {fmt} is not supported")
+    return suffix, (h, w)
+
+
+def _add_embedded(project: Project, item: ImportItem, suffix: str) -> ImageRecord:
+    from annotator.storage.atomic import atomic_write_bytes
+
+    folder = project.root / "images"
+    folder.mkdir(exist_ok=True)
+    stem = safe_stem(item.image_name)
+    name, n = stem + suffix, 2
+    target = safe_join(folder, name)
+    while target.exists():
+        name, n = f"{stem}~{n}{suffix}", n + 1
+        target = safe_join(folder, name)
+    assert item.image_data is not None
+    atomic_write_bytes(target, item.image_data)
+    try:
+        return project.add_image_array_file(target, name=Path(item.image_name).name)
+    except ImageReadError:
+        with contextlib.suppress(OSError):
+            target.unlink()
+        raise
+
+
+def _import_item(
+    project: Project, index: _ImageIndex, item: ImportItem, fmt: str, report: ImportReport
+) -> None:
+    mask = _project_values(item, project.schema)
+    rec = index.find(item)
+    shape = (item.height, item.width)
+    if rec is not None:
+        if (rec.height, rec.width) != shape:
+            raise FormatError(
+                f"{item.source}: the mask is {item.width}x{item.height} but image {rec.name!r} "
+                f"is {rec.width}x{rec.height}"
+            )
+        report.matched.append(rec.name)
+    elif item.image_file is not None:
+        size = _image_size_of_file(item.image_file)
+        if size != shape:
+            raise FormatError(
+                f"{item.source}: the mask is {item.width}x{item.height} but image "
+                f"{item.image_file} is {size[1]}x{size[0]}"
+            )
+        rec = project.add_image_array_file(item.image_file, name=item.image_file.name)
+        index.add(rec)
+        report.added.append(rec.name)
+    elif item.image_data is not None:
+        suffix, size = _image_size_of_bytes(item.image_data, f"{item.source}: imageData")
+        if size != shape:
+            raise FormatError(
+                f"{item.source}: the annotation is {item.width}x{item.height} but the embedded "
+                f"image is {size[1]}x{size[0]}"
+            )
+        rec = _add_embedded(project, item, suffix)
+        index.add(rec)
+        report.added.append(rec.name)
+    else:
+        raise FormatError(
+            f"{item.source}: no image {item.image_name!r} in the project or next to the annotation"
+        )
+    project.save_mask(rec.id, mask, source=f"import:{fmt}", status=ImageStatus.DONE)
+    report.imported.append(rec.name)
+
+
+def import_into_project(
+    project: Project, request: ImportRequest, progress: Progress | None = None
+) -> ImportReport:
+    """Read ``request.src`` in ``request.format`` and save its label maps into the project.
+
+    Classes the source names and the project lacks are appended (or, with ``strict``,
+    the import stops before writing anything). Imported images become done. A file that
+    cannot be imported is skipped with its reason; the rest are imported.
+    """
+    spec = get_format(request.format, for_import=True)
+    src = Path(request.src)
+    if not src.exists():
+        raise FormatError(f"{src}: no such file or folder")
+    assert spec.reader is not None
+    result = spec.reader(src, ImportOptions(request.labels_file, request.background))
+    report = ImportReport(format=spec.name, unknown_labels=dict(result.unknown))
+    report.skipped.extend(result.errors)
+    if not result.items and result.errors:
+        first = result.errors[0][1]
+        more = f" (and {len(result.errors) - 1} more file(s))" if len(result.errors) > 1 else ""
+        raise FormatError(first + more)
+    if request.strict and result.unknown:
+        raise FormatError(
+            "labels not listed in labels.txt: "
+            + ", ".join(sorted(result.unknown))
+            + " (rerun without --strict to skip them)"
+        )
+    report.classes_added = _ensure_classes(
+        project, _needed_names(result.items, result.declared), request.strict
+    )
+    index = _ImageIndex(project)
+    total = len(result.items)
+    for i, item in enumerate(result.items):
+        if progress:
+            progress(i, total, item.source.name)
+        try:
+            _import_item(project, index, item, spec.name, report)
+        except AnnotatorError as exc:
+            report.skipped.append((str(item.source), str(exc)))
+    if progress:
+        progress(total, total, "")
+    return report

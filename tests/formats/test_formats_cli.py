@@ -1,0 +1,56 @@
+"""``annotator export`` and ``annotator import`` from the command line."""
+
+from __future__ import annotations
+
+import numpy as np
+from fmthelpers import CLASSES, make_project
+
+from annotator.cli import main
+from annotator.core.schema import LabelSchema
+from annotator.storage.project import Project
+
+
+def test_cli_export_then_import_prints_summaries(tmp_path, masks, capsys):
+    make_project(tmp_path, masks).close()
+    project = str(tmp_path / "project")
+    out = tmp_path / "out"
+    code = main(
+        ["export", project, str(out), "--format", "labelme", "--split", "0.5,0.5,0", "--seed", "1"]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "exported 4 image(s) as labelme" in text and "train: 2, val: 2" in text
+    Project.create(tmp_path / "again", LabelSchema.from_names(list(CLASSES))).close()
+    code = main(["import", str(tmp_path / "again"), str(out), "--format", "labelme"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "imported 4 mask(s) from labelme: 0 matched to project images, 4 image(s) added" in text
+    with Project.open(tmp_path / "again") as again:
+        for rec in again.images():
+            assert np.array_equal(again.load_mask(rec), masks[rec.stem])
+
+
+def test_cli_import_error_is_one_line_naming_the_file(tmp_path, capsys):
+    Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))).close()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    code = main(["import", str(tmp_path / "p"), str(bad), "--format", "coco"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert err.count("\n") == 0 and "bad.json" in err and "not valid JSON" in err
+
+
+def test_cli_rejects_a_bad_split(tmp_path, capsys):
+    make_project(tmp_path, {"a": np.zeros((3, 3), np.uint8)}).close()
+    code = main(
+        [
+            "export",
+            str(tmp_path / "project"),
+            str(tmp_path / "o"),
+            "--format",
+            "voc",
+            "--split",
+            "a,b",
+        ]
+    )
+    assert code == 1 and "--split" in capsys.readouterr().err

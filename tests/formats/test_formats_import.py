@@ -1,0 +1,333 @@
+"""Import rules, real labelme/COCO files, path safety and malformed files."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fmthelpers import CLASSES, DATA, U, V, make_project, write_image
+from PIL import Image
+
+from annotator.core.errors import FormatError
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.formats.masks import decode_mask_png
+from annotator.formats.paths import safe_join
+from annotator.services.exchange import (
+    ExportRequest,
+    ImportRequest,
+    export_project,
+    import_into_project,
+    split_keys,
+)
+from annotator.storage.project import Project
+
+
+def new_project(tmp_path: Path, classes=CLASSES, images: dict[str, tuple[int, int]] | None = None):
+    project = Project.create(tmp_path / "project", LabelSchema.from_names(list(classes)))
+    for i, (name, shape) in enumerate((images or {}).items()):
+        write_image(tmp_path / "imgs" / name, shape, seed=i)
+    if images:
+        project.add_images([tmp_path / "imgs"])
+    return project
+
+
+# --- split -----------------------------------------------------------------------------
+
+
+def test_split_is_reproducible_disjoint_and_complete():
+    keys = [f"img{i}" for i in range(101)]
+    a = split_keys(keys, (0.8, 0.1, 0.1), seed=5)
+    b = split_keys(list(reversed(keys)), (0.8, 0.1, 0.1), seed=5)
+    assert a == b
+    flat = sum(a.values(), [])
+    assert sorted(flat) == sorted(keys) and len(set(flat)) == len(flat)
+    assert [len(a[s]) for s in ("train", "val", "test")] == [81, 10, 10]
+    assert split_keys(keys, (0.8, 0.1, 0.1), seed=6) != a
+    assert set(split_keys(keys, (1.0, 0.0, 0.0), seed=0)) == {"train"}
+
+
+# --- masks import ----------------------------------------------------------------------
+
+
+def test_binary_0_255_mask_maps_255_to_class_1_in_a_two_class_project(tmp_path):
+    with new_project(tmp_path, ("membrane", "cell"), {"a.png": (6, 5)}) as project:
+        mask = np.zeros((6, 5), np.uint8)
+        mask[2:4, 1:3] = 255
+        (tmp_path / "m").mkdir()
+        cv2.imwrite(str(tmp_path / "m/a.png"), mask)
+        report = import_into_project(project, ImportRequest("masks", tmp_path / "m"))
+        assert report.imported == ["a.png"] and report.matched == ["a.png"]
+        rec = project.image("a.png")
+        assert rec.status.value == "done"
+        assert np.array_equal(project.load_mask(rec), (mask == 255).astype(np.uint8))
+
+
+def test_masks_with_values_that_are_not_classes_are_skipped_with_the_reason(tmp_path):
+    with new_project(tmp_path, CLASSES, {"a.png": (4, 4), "b.png": (4, 4)}) as project:
+        (tmp_path / "m").mkdir()
+        cv2.imwrite(str(tmp_path / "m/a.png"), np.full((4, 4), 7, np.uint8))
+        cv2.imwrite(str(tmp_path / "m/b.png"), np.full((4, 4), 2, np.uint8))
+        report = import_into_project(project, ImportRequest("masks", tmp_path / "m"))
+        assert report.imported == ["b.png"]
+        ((path, reason),) = report.skipped
+        assert path.endswith("a.png") and "[7]" in reason
+        assert project.load_mask(project.image("a.png")) is None
+
+
+def test_a_mask_of_the_wrong_size_is_a_clear_error_and_writes_nothing(tmp_path):
+    with new_project(tmp_path, CLASSES, {"a.png": (4, 4)}) as project:
+        (tmp_path / "m").mkdir()
+        cv2.imwrite(str(tmp_path / "m/a.png"), np.zeros((5, 4), np.uint8))
+        report = import_into_project(project, ImportRequest("masks", tmp_path / "m"))
+        assert report.imported == []
+        assert "4x5" in report.skipped[0][1] and "4x4" in report.skipped[0][1]
+        assert project.load_mask(project.image("a.png")) is None
+
+
+# --- labelme ---------------------------------------------------------------------------
+
+
+def test_labelme_example_imports_and_exports_the_voc_mask_labelme_wrote(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(DATA / "labelme_semantic", src)
+    ref = decode_mask_png(src / "2011_000003_voc.png")
+    (src / "2011_000003_voc.png").unlink()
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["_background_"])) as project:
+        report = import_into_project(project, ImportRequest("labelme", src))
+        assert report.added == ["2011_000003.jpg"] and report.unknown_labels == {}
+        # labels.txt order: __ignore__ is void, then _background_ = 0, aeroplane = 1 ...
+        assert project.schema.names[:3] == ["_background_", "aeroplane", "bicycle"]
+        assert project.schema.by_name("person").id == 15
+        export_project(project, ExportRequest("voc", tmp_path / "voc", split=(1, 0, 0)))
+    ours = decode_mask_png(tmp_path / "voc/SegmentationClass/2011_000003.png")
+    assert ours.shape == ref.shape
+    assert np.mean(ours == ref) >= 0.999
+    assert (ours == 255).any()  # the __ignore__ polygon
+
+
+def _labelme_doc(shapes, w=8, h=6, image_path="x.png", image_data=None):
+    return {
+        "version": "5.0.1",
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": image_path,
+        "imageData": image_data,
+        "imageHeight": h,
+        "imageWidth": w,
+    }
+
+
+def _poly(label, pts):
+    return {"label": label, "points": pts, "group_id": None, "shape_type": "polygon", "flags": {}}
+
+
+def test_labelme_embedded_image_is_written_into_the_project_and_added(tmp_path):
+    buf = io.BytesIO()
+    Image.fromarray(np.full((6, 8), 90, np.uint8)).save(buf, format="PNG")
+    doc = _labelme_doc(
+        [_poly("cell", [[1, 1], [4, 1], [4, 3]])],
+        image_path="gone/x.png",
+        image_data=base64.b64encode(buf.getvalue()).decode(),
+    )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/x.json").write_text(json.dumps(doc))
+    with new_project(tmp_path) as project:
+        report = import_into_project(project, ImportRequest("labelme", tmp_path / "src"))
+        assert report.added == ["x.png"]
+        rec = project.image("x.png")
+        assert project.image_path(rec).parent == project.root / "images"
+        mask = project.load_mask(rec)
+        assert mask[1, 1] == 1 and mask[3, 4] == 1 and mask[5, 0] == U
+
+
+def test_labelme_unknown_labels_are_reported_and_strict_stops(tmp_path):
+    (tmp_path / "src").mkdir()
+    write_image(tmp_path / "src/x.png", (6, 8))
+    doc = _labelme_doc(
+        [
+            _poly("cell", [[0, 0], [3, 0], [3, 3]]),
+            _poly("alien", [[5, 2], [7, 2], [7, 5]]),
+            _poly("__ignore__", [[0, 5], [1, 5], [1, 5]]),
+        ]
+    )
+    (tmp_path / "src/x.json").write_text(json.dumps(doc))
+    (tmp_path / "src/labels.txt").write_text("__ignore__\nbackground\ncell\n")
+    with new_project(tmp_path) as project:
+        with pytest.raises(FormatError, match="alien"):
+            import_into_project(project, ImportRequest("labelme", tmp_path / "src", strict=True))
+        assert project.images() == []
+        report = import_into_project(project, ImportRequest("labelme", tmp_path / "src"))
+        assert report.unknown_labels == {"alien": 1}
+        mask = project.load_mask(project.image("x.png"))
+        assert mask[0, 0] == 1 and mask[3, 6] == U and mask[5, 0] == V
+
+
+def test_missing_classes_are_added_or_refused_in_strict_mode(tmp_path):
+    (tmp_path / "src").mkdir()
+    write_image(tmp_path / "src/x.png", (6, 8))
+    (tmp_path / "src/x.json").write_text(
+        json.dumps(_labelme_doc([_poly("mitosis", [[0, 0], [3, 0], [3, 3]])]))
+    )
+    with new_project(tmp_path) as project:
+        with pytest.raises(FormatError, match="mitosis.*without --strict"):
+            import_into_project(project, ImportRequest("labelme", tmp_path / "src", strict=True))
+        assert project.schema.names == list(CLASSES) and project.images() == []
+        report = import_into_project(project, ImportRequest("labelme", tmp_path / "src"))
+        assert report.classes_added == ["mitosis"]
+        assert project.load_mask(project.image("x.png"))[0, 0] == 3
+
+
+# --- COCO ------------------------------------------------------------------------------
+
+
+def test_coco_instance_file_imports_matching_images_by_file_name(tmp_path):
+    from pycocotools import mask as mask_utils
+
+    data = json.loads((DATA / "coco_instance/annotations.json").read_text())
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["_background_"])) as project:
+        project.add_images([DATA / "labelme_semantic/2011_000003.jpg"])
+        report = import_into_project(
+            project, ImportRequest("coco", DATA / "coco_instance/annotations.json")
+        )
+        assert report.matched == ["2011_000003.jpg"]
+        assert len(report.skipped) == 2  # the other two images are not available
+        assert all("no image" in r for _, r in report.skipped)
+        mask = project.load_mask(project.image("2011_000003.jpg"))
+        ids = {c["id"]: project.schema.by_name(c["name"]).id for c in data["categories"]}
+    # the reference: image 0's annotations painted in file order, the rest background
+    ref = np.full(mask.shape, ids[0], np.uint8)
+    for ann in data["annotations"]:
+        if ann["image_id"] == 0:
+            rle = mask_utils.merge(mask_utils.frPyObjects(ann["segmentation"], *mask.shape))
+            ref[mask_utils.decode(rle).astype(bool)] = ids[ann["category_id"]]
+    assert len(np.unique(ref)) == 3  # background, person, bottle
+    assert np.array_equal(mask, ref)
+
+
+def _coco(file_name="a.png", **ann):
+    a = {
+        "id": 1,
+        "image_id": 1,
+        "category_id": 1,
+        "iscrowd": 0,
+        "segmentation": [[0, 0, 3, 0, 3, 3]],
+    }
+    a.update(ann)
+    return {
+        "images": [{"id": 1, "file_name": file_name, "width": 4, "height": 4}],
+        "annotations": [a],
+        "categories": [{"id": 1, "name": "cell"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        (json.dumps([1, 2]), "not a COCO file"),
+        (json.dumps(_coco(category_id=9)), "category_id 9"),
+        (json.dumps(_coco(image_id=7)), "image_id 7"),
+        (json.dumps(_coco(segmentation=[[0, 0, 1]])), "at least 3 x,y pairs"),
+        (json.dumps(_coco(segmentation={"size": [4, 4], "counts": [1, 2]})), "sum to 3"),
+        (json.dumps(_coco(segmentation={"size": [9, 9], "counts": "abc"})), "not the image size"),
+        (json.dumps(_coco(file_name="../../etc/passwd")), "outside"),
+        (json.dumps(_coco(file_name="/etc/passwd")), "absolute"),
+    ],
+)
+def test_malformed_or_unsafe_coco_file_is_refused_naming_file_and_problem(tmp_path, doc, message):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/bad.json").write_text(doc)
+    with new_project(tmp_path, CLASSES, {"a.png": (4, 4)}) as project:
+        with pytest.raises(FormatError, match=message) as info:
+            import_into_project(project, ImportRequest("coco", tmp_path / "src/bad.json"))
+        assert "bad.json" in str(info.value)
+        assert project.load_mask(project.image("a.png")) is None
+
+
+def test_a_bad_file_among_good_ones_is_skipped_whole_and_the_rest_imported(tmp_path):
+    (tmp_path / "src").mkdir()
+    write_image(tmp_path / "src/x.png", (6, 8))
+    write_image(tmp_path / "src/y.png", (6, 8), seed=1)
+    (tmp_path / "src/x.json").write_text(
+        json.dumps(_labelme_doc([_poly("cell", [[0, 0], [3, 0], [3, 3]])]))
+    )
+    bad = _labelme_doc(
+        [_poly("cell", [[0, 0], [3, 0], [3, 3]]), _poly("cell", [[0, "a"]])], image_path="y.png"
+    )
+    (tmp_path / "src/y.json").write_text(json.dumps(bad))
+    with new_project(tmp_path) as project:
+        report = import_into_project(project, ImportRequest("labelme", tmp_path / "src"))
+        assert report.imported == ["x.png"]
+        ((path, reason),) = report.skipped
+        assert path.endswith("y.json") and "shapes[1]" in reason and "'a'" in reason
+        assert [r.name for r in project.images()] == ["x.png"]  # y.png was not added
+
+
+def test_labelme_image_path_escaping_the_folder_is_refused(tmp_path):
+    (tmp_path / "src").mkdir()
+    write_image(tmp_path / "secret.png", (6, 8))
+    (tmp_path / "src/x.json").write_text(json.dumps(_labelme_doc([], image_path="../secret.png")))
+    with new_project(tmp_path) as project:
+        with pytest.raises(FormatError, match="outside"):
+            import_into_project(project, ImportRequest("labelme", tmp_path / "src"))
+        assert project.images() == []
+
+
+# --- paths -----------------------------------------------------------------------------
+
+
+def test_safe_join_refuses_dotdot_absolute_and_escaping_symlinks(tmp_path):
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    assert safe_join(root, "sub/a.png") == root / "sub" / "a.png"
+    for bad in ("../a.png", "sub/../../a.png", "/etc/passwd", "C:\\x.png", "\\\\server\\x", ""):
+        with pytest.raises(FormatError):
+            safe_join(root, bad)
+    os.symlink(tmp_path, root / "link")
+    with pytest.raises(FormatError, match="symbolic link"):
+        safe_join(root, "link/x.png")
+    os.symlink(root / "sub", root / "inside")
+    assert safe_join(root, "inside/x.png") == root / "inside" / "x.png"
+
+
+# --- export safety -----------------------------------------------------------------------
+
+
+def test_export_refuses_a_non_empty_folder_and_leaves_nothing_on_failure(tmp_path, masks):
+    with make_project(tmp_path, masks) as project:
+        (tmp_path / "full").mkdir()
+        (tmp_path / "full/keep.txt").write_text("x")
+        with pytest.raises(FormatError, match="not an empty folder"):
+            export_project(project, ExportRequest("voc", tmp_path / "full"))
+        for rec in project.images():
+            project.set_status(rec.id, ImageStatus.IN_PROGRESS)
+        with pytest.raises(FormatError, match="nothing to export"):
+            export_project(project, ExportRequest("voc", tmp_path / "none"))
+        # a failing writer (an unknown image mode) leaves neither OUT nor a staging folder
+        with pytest.raises(FormatError, match="image mode"):
+            export_project(
+                project,
+                ExportRequest("voc", tmp_path / "bad", include="all", image_mode="teleport"),
+            )
+    assert not (tmp_path / "none").exists() and not (tmp_path / "bad").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_include_all_exports_in_progress_images_and_done_only_the_done(tmp_path, masks):
+    with make_project(tmp_path, masks) as project:
+        project.set_status(project.image("noise").id, ImageStatus.IN_PROGRESS)
+        done = export_project(project, ExportRequest("masks", tmp_path / "done", split=(1, 0, 0)))
+        every = export_project(
+            project, ExportRequest("masks", tmp_path / "all", split=(1, 0, 0), include="all")
+        )
+    assert done.counts == {"train": 3} and every.counts == {"train": 4}
+    assert not (tmp_path / "done/train/masks/noise.png").exists()
+    assert (tmp_path / "all/train/masks/noise.png").exists()
