@@ -21,7 +21,7 @@ from annotator import __version__
 from annotator.core.errors import AnnotatorError
 
 # Modules under annotator.cli that add sub-commands, in the order they appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("project_cmds",)
+COMMAND_MODULES: tuple[str, ...] = ("project_cmds", "ml_cmds", "format_cmds", "bench_cmds")
 
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 70

@@ -1,0 +1,102 @@
+"""``annotator bench``: the labelling-effort benchmark with a simulated annotator."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from annotator.core.errors import AnnotatorError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="measure labelling effort with a simulated annotator (docs/simulated-annotator.md)",
+        description="DATASET holds images/ and masks/ (class-id PNGs, same file stems, "
+        "255 = void). Runs each --mode in turn and compares them.",
+    )
+    p.add_argument("dataset", type=Path, metavar="DATASET")
+    p.add_argument("--classes", type=Path, help="class names, one per line, in id order")
+    p.add_argument(
+        "--mode",
+        default="assisted",
+        help="assisted, manual, frozen, or a comma-separated list of them (default assisted)",
+    )
+    p.add_argument("--strategy", default="uncertainty", choices=["uncertainty", "random", "in-order"])
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--train-steps", type=int, help="training steps per round (deterministic)")
+    budget.add_argument(
+        "--train-seconds", type=float, help="seconds per training round (default 30)"
+    )
+    p.add_argument("--target", type=float, default=0.95, help="pixel accuracy to reach (0.95)")
+    p.add_argument("--max-strokes", type=int, default=3000, help="stroke budget per image (3000)")
+    p.add_argument("--limit", type=int, help="label only the first N images (natural order)")
+    p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--frozen-after", type=int, default=2, help="frozen mode: images trained on (2)"
+    )
+    p.add_argument("--max-radius", type=float, default=25.0, help="largest brush radius (25)")
+    p.add_argument("--depth", type=int, default=4, help="U-Net depth (4)")
+    p.add_argument("--width", type=int, default=16, help="U-Net base width (16)")
+    p.set_defaults(handler=cmd_bench)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from annotator.services.effort import (
+        BenchConfig,
+        load_dataset,
+        run_benchmark,
+        summary_lines,
+        write_outputs,
+    )
+
+    modes = [m.strip() for m in args.mode.split(",") if m.strip()]
+    if not modes:
+        raise AnnotatorError("--mode: give at least one mode")
+    configs = [
+        BenchConfig(
+            mode=m,
+            strategy=args.strategy,
+            train_steps=args.train_steps,
+            train_seconds=args.train_seconds if args.train_seconds else 30.0,
+            target=args.target,
+            max_strokes=args.max_strokes,
+            max_radius=args.max_radius,
+            limit=args.limit,
+            seed=args.seed,
+            frozen_after=args.frozen_after,
+            depth=args.depth,
+            width=args.width,
+        )
+        for m in modes
+    ]
+    if args.limit is not None and args.limit < 1:
+        raise AnnotatorError("--limit must be at least 1")
+    dataset = load_dataset(args.dataset, args.classes)
+    _seed_everything(args.seed)
+    runs = []
+    for config in configs:
+        workdir = args.out / "projects" / f"{config.mode}-{config.strategy}"
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        runs.append(
+            run_benchmark(dataset, config, workdir, report=lambda s: print(s, file=sys.stderr))
+        )
+    json_path, plot_path = write_outputs(runs, args.out)
+    print("\n".join(summary_lines(runs)))
+    print(f"wrote {json_path}" + (f" and {plot_path}" if plot_path else ""))
+    return 0
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,422 @@
+"""The effort benchmark: how many brush strokes does labelling a dataset cost?
+
+A simulated annotator (:mod:`annotator.services.robot`, rules in
+``docs/simulated-annotator.md``) labels the images of a dataset one after another, in
+one of three modes:
+
+* ``manual``: from nothing, no model.
+* ``assisted``: starts from the current model's proposal (accepting it is one action);
+  after every image a training round runs on everything labelled so far, as the app does.
+* ``frozen``: like assisted, but the model is trained only after the first
+  ``frozen_after`` images and never updated again.
+
+Between images the strategy picks the next one (uncertainty needs a model; without one
+it falls back to in-order). Everything goes through the same project store, engine and
+label-map operations as the GUI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotator.core.errors import AnnotatorError, ImageReadError
+from annotator.core.labelmap import LabelMap
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.services.robot import IGNORE, annotate
+from annotator.storage.atomic import atomic_write_json
+from annotator.storage.images import IMAGE_SUFFIXES, read_image
+from annotator.storage.project import Project
+
+log = logging.getLogger(__name__)
+
+MODES = ("assisted", "manual", "frozen")
+STRATEGIES = ("uncertainty", "random", "in-order")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One benchmark run's settings."""
+
+    mode: str = "assisted"
+    strategy: str = "uncertainty"
+    train_steps: int | None = None
+    train_seconds: float | None = 30.0
+    target: float = 0.95
+    max_strokes: int = 3000
+    max_radius: float = 25.0
+    limit: int | None = None
+    seed: int = 0
+    frozen_after: int = 2
+    depth: int = 4
+    width: int = 16
+    crop: int = 128
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise AnnotatorError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
+        if self.strategy not in STRATEGIES:
+            raise AnnotatorError(
+                f"unknown strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}"
+            )
+        if not 0 < self.target <= 1:
+            raise AnnotatorError("--target must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images with ground-truth masks (class ids; 255 = void)."""
+
+    class_names: tuple[str, ...]
+    images: tuple[Path, ...]
+    truths: dict[str, np.ndarray]  # by file stem
+    note: str = ""
+
+
+@dataclass
+class ImageRecordOut:
+    name: str
+    strokes: int
+    brush_strokes: int
+    accepted: bool
+    pixels_painted: int
+    accuracy_before: float
+    accuracy_after: float
+    train_seconds: float
+    model_version: int | None
+    robot_seconds: float
+
+
+@dataclass
+class RunResult:
+    mode: str
+    strategy: str
+    config: dict[str, Any]
+    images: list[ImageRecordOut] = field(default_factory=list)
+    train_rounds_s: list[float] = field(default_factory=list)
+    final_miou: float | None = None
+    final_iou: list[float | None] | None = None
+    eval_images: int = 0
+    wall_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_strokes(self) -> int:
+        return sum(r.strokes for r in self.images)
+
+    @property
+    def total_pixels(self) -> int:
+        return sum(r.pixels_painted for r in self.images)
+
+    def strokes_last_half(self) -> float:
+        half = self.images[len(self.images) // 2 :]
+        return float(np.mean([r.strokes for r in half])) if half else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "strategy": self.strategy,
+            "total_strokes": self.total_strokes,
+            "total_pixels_painted": self.total_pixels,
+            "strokes_per_image_last_half": round(self.strokes_last_half(), 2),
+            "images": [asdict(r) for r in self.images],
+            "train_rounds_s": [round(s, 2) for s in self.train_rounds_s],
+            "final_miou_unlabelled": self.final_miou,
+            "final_iou_unlabelled": self.final_iou,
+            "eval_images": self.eval_images,
+            "wall_seconds": round(self.wall_seconds, 1),
+            "config": self.config,
+            "notes": self.notes,
+        }
+
+
+def _natural_key(path: Path) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.stem)]
+
+
+def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
+    """Read ``root/images`` and ``root/masks`` (or ``root/labels``), matched by file stem.
+
+    Class names come from ``classes_file`` (one per line, in id order). Without one, a
+    dataset whose masks hold only 0 and 255 is read as two classes with 255 -> 1 (as
+    ``annotator import --format masks`` does for a two-class project); otherwise the
+    classes are ``class0 .. classN`` up to the largest value below 255.
+    """
+    root = Path(root)
+    img_dir = root / "images"
+    mask_dir = next((root / d for d in ("masks", "labels") if (root / d).is_dir()), None)
+    if not img_dir.is_dir() or mask_dir is None:
+        raise AnnotatorError(f"{root}: a dataset needs images/ and masks/ (or labels/) folders")
+    images = sorted(
+        (p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
+    )
+    masks = {p.stem: p for p in mask_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    images = [p for p in images if p.stem in masks]
+    if not images:
+        raise AnnotatorError(f"{root}: no image has a mask with the same file stem")
+    raw: dict[str, np.ndarray] = {}
+    for p in images:
+        m = read_image(masks[p.stem])
+        if m.ndim != 2:
+            raise ImageReadError(masks[p.stem], "a mask must be a single-channel image")
+        raw[p.stem] = m
+    values = np.unique(np.concatenate([np.unique(m) for m in raw.values()]))
+    note = ""
+    if classes_file is not None:
+        names = [n.strip() for n in Path(classes_file).read_text().splitlines() if n.strip()]
+        if not names:
+            raise AnnotatorError(f"{classes_file}: no class names in it")
+        truths = {k: m.astype(np.uint8) for k, m in raw.items()}
+    elif set(values.tolist()) <= {0, 255}:
+        names = ["class0", "class1"]
+        truths = {k: (m > 127).astype(np.uint8) for k, m in raw.items()}
+        note = "masks hold only 0 and 255: read as two classes, 255 -> 1"
+    else:
+        top = int(values[values != IGNORE].max())
+        names = [f"class{i}" for i in range(top + 1)]
+        truths = {k: m.astype(np.uint8) for k, m in raw.items()}
+    for k, t in truths.items():
+        bad = (t != IGNORE) & (t >= len(names))
+        if bad.any():
+            raise AnnotatorError(
+                f"{masks[k]}: value {int(t[bad].max())} is not a class id (0..{len(names) - 1})"
+            )
+    return Dataset(tuple(names), tuple(images), truths, note)
+
+
+def _iou(pred: np.ndarray, truth: np.ndarray, n: int, acc: np.ndarray) -> None:
+    valid = truth != IGNORE
+    idx = truth[valid].astype(np.int64) * n + pred[valid].astype(np.int64)
+    acc += np.bincount(idx, minlength=n * n).reshape(n, n)
+
+
+def _miou(confusion: np.ndarray) -> tuple[float | None, list[float | None]]:
+    inter = np.diag(confusion).astype(float)
+    union = confusion.sum(0) + confusion.sum(1) - inter
+    ious = [float(i / u) if u > 0 else None for i, u in zip(inter, union)]
+    present = [v for v in ious if v is not None]
+    return (float(np.mean(present)) if present else None), ious
+
+
+Report = Callable[[str], None]
+
+
+def run_benchmark(
+    dataset: Dataset, config: BenchConfig, workdir: Path, report: Report | None = None
+) -> RunResult:
+    """Label the dataset with the simulated annotator in one mode; return the costs."""
+    from annotator.ml.strategies import RandomOrder
+    from annotator.ml.train import TrainConfig
+    from annotator.ml.unet import UNetConfig
+    from annotator.services import engine
+
+    say = report or (lambda s: None)
+    started = time.monotonic()
+    images = list(dataset.images)
+    chosen = images[: config.limit] if config.limit else images
+    eval_paths = [p for p in images if p not in chosen]
+    project = Project.create(workdir, LabelSchema.from_names(list(dataset.class_names)))
+    result = RunResult(config.mode, config.strategy, asdict(config))
+    if dataset.note:
+        result.notes.append(dataset.note)
+    try:
+        project.add_images(chosen)
+        by_stem = {r.stem: r for r in project.images()}
+        remaining = [by_stem[p.stem] for p in chosen]
+        schema = project.schema
+        in_ch = 1 if all(r.channels == 1 for r in remaining) else 3
+        network = UNetConfig(in_ch, len(schema), config.depth, config.width)
+        rng_order = RandomOrder(seed=config.seed)
+        predictor = None
+        proposals: dict[int, Any] = {}
+        trains = config.mode != "manual"
+        fell_back = False
+        for k in range(len(chosen)):
+            # 1. What to label next.
+            if config.strategy == "in-order" or (config.strategy == "uncertainty" and not proposals):
+                if config.strategy == "uncertainty" and not fell_back:
+                    result.notes.append("uncertainty ranks in order until there is a model")
+                    fell_back = True
+                rec = remaining[0]
+            elif config.strategy == "random":
+                rec = rng_order.rank(remaining, {})[0]
+            else:
+                rec = max(remaining, key=lambda r: (proposals[r.id].score, -r.id))
+            remaining.remove(rec)
+            truth = dataset.truths[rec.stem]
+            # 2. The robot labels it, from the proposal when the mode uses one.
+            proposal = None
+            if config.mode != "manual" and predictor is not None:
+                prop = proposals.get(rec.id) or predictor.predict(project.load_image(rec))
+                proposal = prop.mask
+            t0 = time.monotonic()
+            label_map = LabelMap.blank(schema, rec.height, rec.width)
+            robot = annotate(
+                label_map,
+                truth,
+                proposal=proposal,
+                target=config.target,
+                max_strokes=config.max_strokes,
+                max_radius=config.max_radius,
+            )
+            robot_s = time.monotonic() - t0
+            project.save_mask(rec.id, label_map.array, source="robot", status=ImageStatus.DONE)
+            # 3. A training round, as the app does after "mark done".
+            train_s = 0.0
+            if trains and (config.mode == "assisted" or k < config.frozen_after):
+                t0 = time.monotonic()
+                outcome = engine.train_project(
+                    project,
+                    steps=config.train_steps,
+                    seconds=None if config.train_steps else config.train_seconds,
+                    device="cpu",
+                    network=network,
+                    config=TrainConfig(
+                        crop=config.crop, batch_size=config.batch_size, seed=config.seed + k
+                    ),
+                )
+                train_s = time.monotonic() - t0
+                result.train_rounds_s.append(train_s)
+                if outcome.model is not None:
+                    predictor = engine.load_predictor(project, device="cpu")
+                proposals = {}
+            # 4. Proposals of the images still to label (for the strategy and step 2).
+            if predictor is not None and remaining and not proposals and (
+                config.strategy == "uncertainty"
+            ):
+                for r in remaining:
+                    proposals[r.id] = predictor.predict(project.load_image(r))
+            version = project.active_model().version if project.active_model() else None
+            out = ImageRecordOut(
+                name=rec.name,
+                strokes=robot.actions,
+                brush_strokes=robot.strokes,
+                accepted=robot.accepted,
+                pixels_painted=robot.pixels_painted,
+                accuracy_before=round(robot.accuracy_before, 5),
+                accuracy_after=round(robot.accuracy_after, 5),
+                train_seconds=round(train_s, 2),
+                model_version=version,
+                robot_seconds=round(robot_s, 2),
+            )
+            result.images.append(out)
+            say(
+                f"[{config.mode}/{config.strategy}] {k + 1}/{len(chosen)} {rec.name}: "
+                f"{out.strokes} actions, accuracy {out.accuracy_before:.3f} -> "
+                f"{out.accuracy_after:.3f}, train {train_s:.1f}s"
+            )
+        # 5. Final proposal quality on the dataset images that were not labelled.
+        if predictor is not None and eval_paths:
+            n = len(schema)
+            confusion = np.zeros((n, n), np.int64)
+            for p in eval_paths:
+                pred = predictor.predict(read_image(p)).mask
+                _iou(pred, dataset.truths[p.stem], n, confusion)
+            result.final_miou, result.final_iou = _miou(confusion)
+            result.eval_images = len(eval_paths)
+    finally:
+        project.close()
+    result.wall_seconds = time.monotonic() - started
+    return result
+
+
+def saving_factors(runs: list[RunResult]) -> dict[str, float | None]:
+    """Manual strokes / assisted strokes, over the whole set and over the last half."""
+    by_mode = {r.mode: r for r in runs}
+    manual, assisted = by_mode.get("manual"), by_mode.get("assisted")
+    if manual is None or assisted is None:
+        return {}
+
+    def ratio(a: float, b: float) -> float | None:
+        return round(a / b, 3) if b > 0 else None
+
+    out = {
+        "saving_factor": ratio(manual.total_strokes, assisted.total_strokes),
+        "saving_factor_last_half": ratio(manual.strokes_last_half(), assisted.strokes_last_half()),
+    }
+    frozen = by_mode.get("frozen")
+    if frozen is not None:
+        out["saving_factor_frozen"] = ratio(manual.total_strokes, frozen.total_strokes)
+    return out
+
+
+def write_outputs(runs: list[RunResult], out_dir: Path) -> tuple[Path, Path | None]:
+    """``bench.json`` (the first run's keys at the top, every run under ``runs``), one
+    JSON per run, and ``bench.png`` (strokes per image, one line per run)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dicts = [r.to_dict() for r in runs]
+    for r, d in zip(runs, dicts):
+        atomic_write_json(out_dir / f"bench-{r.mode}-{r.strategy}.json", d)
+    top = dict(dicts[0])
+    top["runs"] = dicts
+    top["comparison"] = saving_factors(runs)
+    path = out_dir / "bench.json"
+    atomic_write_json(path, top)
+    return path, _plot(runs, out_dir / "bench.png")
+
+
+def _plot(runs: list[RunResult], path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.warning("matplotlib is not installed: no plot")
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    for r in runs:
+        ys = [i.strokes for i in r.images]
+        ax.plot(range(1, len(ys) + 1), ys, marker="o", ms=3, label=f"{r.mode} / {r.strategy}")
+    ax.set_xlabel("images labelled")
+    ax.set_ylabel("actions (strokes + accept) for this image")
+    ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    ax.set_title("Labelling effort per image (simulated annotator)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def summary_lines(runs: list[RunResult]) -> list[str]:
+    """The printed summary table."""
+    lines = [
+        f"{'mode':9} {'strategy':12} {'images':>6} {'strokes':>8} {'last half/img':>13} "
+        f"{'pixels':>9} {'final mIoU':>10} {'train s/round':>13} {'wall s':>7}"
+    ]
+    for r in runs:
+        rounds = f"{np.mean(r.train_rounds_s):.1f}" if r.train_rounds_s else "-"
+        miou = f"{r.final_miou:.3f}" if r.final_miou is not None else "-"
+        lines.append(
+            f"{r.mode:9} {r.strategy:12} {len(r.images):6d} {r.total_strokes:8d} "
+            f"{r.strokes_last_half():13.1f} {r.total_pixels:9d} {miou:>10} {rounds:>13} "
+            f"{r.wall_seconds:7.0f}"
+        )
+    factors = saving_factors(runs)
+    if factors:
+        lines.append(
+            "saving factor (manual / assisted strokes): whole set "
+            f"{factors['saving_factor']}, last half {factors['saving_factor_last_half']}"
+        )
+    for r in runs:
+        if r.train_rounds_s:
+            lines.append(
+                f"training rounds ({r.mode}): " + ", ".join(f"{s:.1f}s" for s in r.train_rounds_s)
+            )
+    return lines
+
+
+def dump(runs: list[RunResult]) -> str:
+    return json.dumps([r.to_dict() for r in runs], indent=2)

@@ -1,0 +1,92 @@
+"""A small version of the effort benchmark on easy synthetic images, to keep it working."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from annotator.cli import main
+from annotator.core.errors import AnnotatorError
+from annotator.core.synthetic import synthetic_cells
+from annotator.services.effort import BenchConfig, load_dataset, run_benchmark, saving_factors
+
+
+def _dataset(root, n=4, size=80):
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(n):
+        image, mask = synthetic_cells(seed=i, size=size, n_cells=3, noise=5)
+        mask[mask == 2] = 1  # two classes: background, cell
+        mask[:2, :2] = 255  # a little void, ignored everywhere
+        cv2.imwrite(str(root / "images" / f"im{i}.png"), image)
+        cv2.imwrite(str(root / "masks" / f"im{i}.png"), mask)
+    (root / "classes.txt").write_text("background\ncell\n")
+    return root
+
+
+@pytest.mark.slow
+def test_robot_reaches_target_and_assisted_costs_fewer_strokes_than_manual(tmp_path):
+    ds = load_dataset(_dataset(tmp_path / "ds"), tmp_path / "ds" / "classes.txt")
+    common = dict(train_steps=40, depth=2, width=8, crop=64, batch_size=4, target=0.95,
+                  strategy="in-order", seed=1)
+    manual = run_benchmark(ds, BenchConfig(mode="manual", **common), tmp_path / "m")
+    assisted = run_benchmark(ds, BenchConfig(mode="assisted", **common), tmp_path / "a")
+    for run in (manual, assisted):
+        assert [r.name for r in run.images] == ["im0.png", "im1.png", "im2.png", "im3.png"]
+        assert all(r.accuracy_after >= 0.95 for r in run.images)
+    assert manual.train_rounds_s == [] and len(assisted.train_rounds_s) == 4
+    assert assisted.images[0].strokes == manual.images[0].strokes  # no model yet: same work
+    assert any(r.accepted for r in assisted.images[1:])
+    assert assisted.total_strokes < manual.total_strokes
+    assert saving_factors([manual, assisted])["saving_factor"] > 1
+
+
+@pytest.mark.slow
+def test_bench_command_writes_json_plot_and_is_deterministic(tmp_path, capsys):
+    ds = _dataset(tmp_path / "ds", n=3, size=64)
+    args = ["bench", str(ds), "--classes", str(ds / "classes.txt"), "--mode", "manual,frozen",
+            "--strategy", "uncertainty", "--train-steps", "15", "--depth", "2", "--width", "8",
+            "--limit", "2", "--seed", "3"]
+    assert main(args + ["--out", str(tmp_path / "o1")]) == 0
+    assert main(args + ["--out", str(tmp_path / "o2")]) == 0
+    out = capsys.readouterr().out
+    assert "saving factor" not in out  # no assisted run to compare with
+    b1 = json.loads((tmp_path / "o1" / "bench.json").read_text())
+    b2 = json.loads((tmp_path / "o2" / "bench.json").read_text())
+    for key in ("mode", "strategy", "total_strokes", "total_pixels_painted", "images"):
+        assert key in b1
+    assert b1["mode"] == "manual" and [r["mode"] for r in b1["runs"]] == ["manual", "frozen"]
+    rec = b1["runs"][1]["images"][0]
+    for key in ("name", "strokes", "pixels_painted", "accuracy_before", "accuracy_after",
+                "train_seconds"):
+        assert key in rec
+    strip = lambda b: [[(i["name"], i["strokes"], i["pixels_painted"]) for i in r["images"]]
+                       for r in b["runs"]]  # noqa: E731
+    assert strip(b1) == strip(b2)
+    assert b1["runs"][1]["eval_images"] == 1 and b1["runs"][1]["final_miou_unlabelled"] > 0
+    assert (tmp_path / "o1" / "bench.png").stat().st_size > 1000
+
+
+def test_binary_0_255_masks_are_read_as_two_classes(tmp_path):
+    root = tmp_path / "isbi"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    cv2.imwrite(str(root / "images" / "0.png"), np.zeros((8, 8), np.uint8))
+    mask = np.zeros((8, 8), np.uint8)
+    mask[4:] = 255
+    cv2.imwrite(str(root / "labels" / "0.png"), mask)
+    ds = load_dataset(root)
+    assert ds.class_names == ("class0", "class1")
+    assert set(np.unique(ds.truths["0"]).tolist()) == {0, 1}
+
+
+def test_dataset_errors_are_clear(tmp_path):
+    with pytest.raises(AnnotatorError, match="needs images/ and masks/"):
+        load_dataset(tmp_path)
+    root = _dataset(tmp_path / "ds", n=1, size=32)
+    (tmp_path / "one.txt").write_text("only\n")
+    with pytest.raises(AnnotatorError, match="value 1 is not a class id"):
+        load_dataset(root, tmp_path / "one.txt")
+    with pytest.raises(AnnotatorError, match="unknown mode"):
+        BenchConfig(mode="lazy")
