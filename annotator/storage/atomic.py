@@ -40,6 +40,11 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
+        # mkstemp creates 0600 files; keep the mode of the file we replace, else 0644.
+        try:
+            os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
+        except OSError:
+            pass
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()

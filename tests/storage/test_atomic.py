@@ -21,3 +21,12 @@ def test_exception_midway_keeps_old_content_and_removes_temporary(tmp_path):
         raise RuntimeError("power cut")
     assert path.read_text().strip().replace(" ", "").replace("\n", "") == '{"v":1}'
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_new_files_are_world_readable_and_replacements_keep_their_mode(tmp_path):
+    path = tmp_path / "f"
+    atomic_write_bytes(path, b"a")
+    assert path.stat().st_mode & 0o777 == 0o644
+    path.chmod(0o600)
+    atomic_write_bytes(path, b"b")
+    assert path.stat().st_mode & 0o777 == 0o600

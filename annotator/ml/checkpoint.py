@@ -1,0 +1,162 @@
+"""Model versions on disk: ``PROJECT/models/vNNNN/{weights.pt, card.json, model.onnx}``.
+
+The checkpoint file is self-contained (the card travels inside it as a JSON string), is
+written atomically, and is read with ``torch.load(weights_only=True)``: a checkpoint is
+data, never code, so loading a file from someone else cannot run anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from annotator.core.errors import ModelError
+from annotator.ml.unet import UNet, UNetConfig
+from annotator.storage.atomic import atomic_open, atomic_write_json
+
+log = logging.getLogger(__name__)
+
+FORMAT = "annotator-unet/1"
+WEIGHTS_NAME = "weights.pt"
+CARD_NAME = "card.json"
+ONNX_NAME = "model.onnx"
+
+
+def version_dir_name(version: int) -> str:
+    """``v0007`` for version 7."""
+    return f"v{version:04d}"
+
+
+def save_checkpoint(
+    folder: Path, state_dict: dict[str, torch.Tensor], card: dict[str, Any]
+) -> Path:
+    """Write ``weights.pt`` then ``card.json`` atomically into ``folder``; return the weights path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if card.get("format") != FORMAT:
+        card = {**card, "format": FORMAT}
+    weights = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    payload = {"format": FORMAT, "card": json.dumps(card), "state_dict": weights}
+    path = folder / WEIGHTS_NAME
+    with atomic_open(path, "wb") as fh:
+        torch.save(payload, fh)
+    atomic_write_json(folder / CARD_NAME, card)
+    return path
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """A checkpoint read back: its card, the architecture and the weights."""
+
+    card: dict[str, Any]
+    network: UNetConfig
+    state_dict: dict[str, torch.Tensor]
+
+    @property
+    def class_names(self) -> list[str]:
+        """The class names the model was trained for, in id order."""
+        return list(self.card.get("classes", []))
+
+    def build_model(self) -> UNet:
+        """A UNet with these weights, in eval mode, on the CPU."""
+        model = UNet(self.network)
+        try:
+            model.load_state_dict(self.state_dict, strict=True)
+        except RuntimeError as exc:
+            raise ModelError(
+                f"the weights do not fit the architecture of their card: {exc}"
+            ) from None
+        return model.eval()
+
+
+def resolve_weights(path: Path) -> Path:
+    """Accept a version folder or the weights file itself."""
+    path = Path(path)
+    return path / WEIGHTS_NAME if path.is_dir() else path
+
+
+def load_checkpoint(
+    path: Path, class_names: list[str] | tuple[str, ...] | None = None
+) -> LoadedCheckpoint:
+    """Read a checkpoint safely and check it fits a project with ``class_names``.
+
+    Raises :class:`ModelError` when the file is missing, is not a plain-data checkpoint
+    (anything that would need unpickling code is refused), or its classes differ.
+    """
+    weights = resolve_weights(path)
+    if not weights.is_file():
+        raise ModelError(f"{weights}: no such model checkpoint")
+    try:
+        payload = torch.load(weights, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelError(
+            f"{weights}: refused to load: the file needs arbitrary Python objects, "
+            f"which a model checkpoint must not contain ({str(exc).splitlines()[0]})"
+        ) from None
+    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        raise ModelError(f"{weights}: not a readable checkpoint ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelError(f"{weights}: not an Annotator model checkpoint (expected format {FORMAT})")
+    try:
+        card = json.loads(payload["card"])
+        network = UNetConfig.from_dict(card["architecture"])
+        state_dict = dict(payload["state_dict"])
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{weights}: the checkpoint's card is damaged ({exc})") from None
+    loaded = LoadedCheckpoint(card, network, state_dict)
+    if class_names is not None:
+        check_classes(loaded, class_names, weights)
+    return loaded
+
+
+def check_classes(
+    loaded: LoadedCheckpoint,
+    class_names: list[str] | tuple[str, ...],
+    where: Path | str = "the checkpoint",
+) -> None:
+    """Refuse a model whose classes are not exactly the project's, in the same order."""
+    have = [n.lower() for n in loaded.class_names]
+    want = [n.lower() for n in class_names]
+    if have != want or loaded.network.n_classes != len(want):
+        raise ModelError(
+            f"{where}: the model was trained for classes {loaded.class_names} but the project "
+            f"has {list(class_names)}; train a new model with --from-scratch"
+        )
+
+
+def export_onnx(model: UNet, path: Path, example_size: int = 256) -> Path:
+    """Export ``softmax(model(x))`` to ONNX with dynamic batch, height and width.
+
+    Inputs must be aligned to ``model.config.multiple`` (the tiled predictor ensures it).
+    Written atomically; returns the path.
+    """
+    import warnings
+
+    model = model.eval().cpu()
+    wrapper = torch.nn.Sequential(model, torch.nn.Softmax(dim=1)).eval()
+    size = max(example_size, model.config.multiple)
+    size -= size % model.config.multiple
+    example = torch.zeros(1, model.config.in_channels, size, size)
+    with atomic_open(path, "wb") as fh, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The TorchScript exporter: the dynamo exporter needs onnxscript, which is not a
+        # dependency; this graph (conv, pool, concat) is well within what both support.
+        torch.onnx.export(
+            wrapper,
+            (example,),
+            fh,
+            dynamo=False,
+            input_names=["image"],
+            output_names=["probabilities"],
+            dynamic_axes={
+                "image": {0: "n", 2: "h", 3: "w"},
+                "probabilities": {0: "n", 2: "h", 3: "w"},
+            },
+            opset_version=17,
+        )
+    return path

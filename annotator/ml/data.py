@@ -1,0 +1,281 @@
+"""From project images and partial label maps to training crops.
+
+* Normalisation: 8-bit images are scaled by their dtype (so every 8-bit image means the
+  same thing); 16-bit and float images by robust per-image percentiles (microscopes
+  often fill only 12 of 16 bits, and a fixed scale would leave them black).
+* Channels: the model takes 1 channel when every image of the project is grey, else 3;
+  grey images are repeated into 3 channels, colour images turned grey with the usual
+  luminance weights, alpha is dropped. The same rule runs at training and prediction.
+* Targets: class ids ``0..n-1`` train; every other value (unlabelled, void, anything out
+  of range) becomes :data:`IGNORE` and never touches the loss.
+* Sampling: a class is drawn uniformly among the classes that have labelled pixels
+  (class balance: a few strokes of a rare class weigh as much as a whole background),
+  then an image containing it (weighted by recency), then a labelled pixel of it; the
+  crop is centred near that pixel. Augmentation: flips, 90-degree rotations, elastic
+  deformation, contrast/brightness/noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+IGNORE = -1
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_MAX_COORDS_PER_CLASS = 200_000
+
+
+def choose_in_channels(channel_counts: Sequence[int]) -> int:
+    """1 when every image is grey (or grey + alpha), else 3."""
+    return 1 if all(c in (1, 2) for c in channel_counts) else 3
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """Maps raw pixel values of one image to the network's input range."""
+
+    low: float
+    high: float
+    in_channels: int
+
+    def apply(self, pixels: np.ndarray) -> np.ndarray:
+        """``(H, W)`` or ``(H, W, C)`` raw pixels -> ``(in_channels, H, W)`` float32."""
+        x = to_channels(pixels, self.in_channels)
+        scale = 1.0 / max(self.high - self.low, 1e-6)
+        # (v - low) / (high - low) in [0, 1], then centred to roughly zero mean, unit range.
+        x = (x - np.float32(self.low)) * np.float32(scale * 4.0) - np.float32(2.0)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def fit_normalizer(image: np.ndarray, in_channels: int) -> Normalizer:
+    """The normaliser of one image (see the module docstring for the rule)."""
+    if image.dtype == np.uint8:
+        return Normalizer(0.0, 255.0, in_channels)
+    # Percentiles of a regular sample (about a million values) are accurate enough, and
+    # sampling before any reshaping never copies a huge image.
+    h, w = image.shape[:2]
+    step = max(1, int(np.ceil(np.sqrt(h * w / 1_000_000))))
+    sample = image[::step, ::step]
+    if sample.ndim == 3:
+        sample = sample[..., : 1 if sample.shape[2] == 2 else min(3, sample.shape[2])]
+    flat = sample.reshape(-1)
+    flat = flat[np.isfinite(flat)] if flat.dtype.kind == "f" else flat
+    if flat.size == 0:
+        return Normalizer(0.0, 1.0, in_channels)
+    low, high = np.percentile(flat, [0.5, 99.5])
+    if high <= low:
+        high = low + 1.0
+    return Normalizer(float(low), float(high), in_channels)
+
+
+def to_channels(pixels: np.ndarray, in_channels: int) -> np.ndarray:
+    """Raw ``(H, W)`` / ``(H, W, C)`` pixels -> ``(in_channels, H, W)`` float32 (not scaled)."""
+    x = np.asarray(pixels)
+    if x.ndim == 3 and x.shape[2] == 1:
+        x = x[..., 0]
+    if x.ndim == 3 and x.shape[2] == 2:  # grey + alpha
+        x = x[..., 0]
+    if x.ndim == 2:
+        g = x.astype(np.float32, copy=False)[None]
+        return np.repeat(g, 3, axis=0) if in_channels == 3 else g
+    rgb = x[..., :3].astype(np.float32, copy=False)
+    if in_channels == 3:
+        return np.moveaxis(rgb, 2, 0)
+    return (rgb @ _LUMA)[None]
+
+
+def to_target(mask: np.ndarray, n_classes: int) -> np.ndarray:
+    """Label map -> int16 target with :data:`IGNORE` for everything that is not a class."""
+    m = np.asarray(mask)
+    target = m.astype(np.int16) if m.dtype == np.uint8 else m.astype(np.int32)
+    target = np.where(m < n_classes, target, IGNORE).astype(np.int16)
+    return target
+
+
+@dataclass
+class PreparedImage:
+    """One labelled image ready for sampling: normalised pixels and targets."""
+
+    image_id: int
+    pixels: np.ndarray  # (C, H, W) float32, normalised
+    target: np.ndarray  # (H, W) int16, IGNORE where not used for training
+    weight: float
+    coords: list[np.ndarray]  # per class: flat indices of labelled pixels
+
+
+def prepare(
+    image_id: int,
+    pixels: np.ndarray,
+    target: np.ndarray,
+    weight: float,
+    n_classes: int,
+    rng: np.random.Generator,
+) -> PreparedImage:
+    """Index the labelled pixels of each class (subsampled on huge images)."""
+    flat = target.ravel()
+    coords = []
+    for c in range(n_classes):
+        idx = np.flatnonzero(flat == c)
+        if idx.size > _MAX_COORDS_PER_CLASS:
+            idx = rng.choice(idx, _MAX_COORDS_PER_CLASS, replace=False)
+        coords.append(idx)
+    return PreparedImage(image_id, pixels, target, float(weight), coords)
+
+
+def block_holdout(
+    target: np.ndarray, fraction: float, rng: np.random.Generator, block: int = 32
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split one image's labels into train and validation targets by square blocks.
+
+    Blocks rather than single pixels, so validation pixels are not the direct
+    neighbours of training pixels. Used when only one image is labelled.
+    """
+    h, w = target.shape
+    bh, bw = -(-h // block), -(-w // block)
+    labelled_blocks = np.zeros((bh, bw), bool)
+    ys, xs = np.nonzero(target != IGNORE)
+    labelled_blocks[ys // block, xs // block] = True
+    candidates = np.flatnonzero(labelled_blocks)
+    n_val = int(round(candidates.size * fraction))
+    if candidates.size < 2 or n_val == 0:
+        return target, np.full_like(target, IGNORE)
+    chosen = np.zeros(bh * bw, bool)
+    chosen[rng.choice(candidates, n_val, replace=False)] = True
+    val_blocks = chosen.reshape(bh, bw)
+    val_pixels = np.kron(val_blocks, np.ones((block, block), bool))[:h, :w]
+    train = np.where(val_pixels, IGNORE, target).astype(np.int16)
+    val = np.where(val_pixels, target, IGNORE).astype(np.int16)
+    return train, val
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """What augmentation does; stored in the card."""
+
+    flips: bool = True
+    rot90: bool = True
+    elastic_p: float = 0.3
+    elastic_alpha: float = 0.04  # displacement, as a fraction of the crop size
+    intensity: float = 0.2  # +- contrast and brightness jitter
+    noise: float = 0.05
+
+
+class CropSampler:
+    """Class-balanced, recency-weighted random crops around labelled pixels."""
+
+    def __init__(
+        self,
+        images: list[PreparedImage],
+        n_classes: int,
+        crop: int,
+        rng: np.random.Generator,
+        augment: AugmentConfig | None = None,
+    ) -> None:
+        self.images = images
+        self.crop = crop
+        self.rng = rng
+        self.augment = augment
+        # For each class: the images that have labelled pixels of it, and their weights.
+        self.classes: list[int] = []
+        self.class_images: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for c in range(n_classes):
+            which = [i for i, im in enumerate(images) if im.coords[c].size]
+            if which:
+                w = np.array([images[i].weight for i in which], np.float64)
+                self.classes.append(c)
+                self.class_images[c] = (np.array(which), w / w.sum())
+        if not self.classes:
+            raise ValueError("no labelled pixels to train on")
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray]:
+        """One ``(C, crop, crop)`` float32 input and ``(crop, crop)`` int16 target."""
+        rng = self.rng
+        c = self.classes[rng.integers(len(self.classes))]
+        which, weights = self.class_images[c]
+        im = self.images[which[rng.choice(len(which), p=weights)]]
+        idx = im.coords[c][rng.integers(im.coords[c].size)]
+        h, w = im.target.shape
+        cy, cx = divmod(int(idx), w)
+        s = self.crop
+        jitter = s // 4
+        cy += int(rng.integers(-jitter, jitter + 1))
+        cx += int(rng.integers(-jitter, jitter + 1))
+        y0 = int(np.clip(cy - s // 2, 0, max(0, h - s)))
+        x0 = int(np.clip(cx - s // 2, 0, max(0, w - s)))
+        x = im.pixels[:, y0 : y0 + s, x0 : x0 + s]
+        t = im.target[y0 : y0 + s, x0 : x0 + s]
+        if x.shape[1] < s or x.shape[2] < s:  # image smaller than the crop
+            py, px = s - x.shape[1], s - x.shape[2]
+            mode = "reflect" if py < x.shape[1] and px < x.shape[2] else "edge"
+            x = np.pad(x, ((0, 0), (0, py), (0, px)), mode=mode)
+            t = np.pad(t, ((0, py), (0, px)), constant_values=IGNORE)
+        if self.augment is not None:
+            x, t = augment(x, t, self.augment, rng)
+        return np.ascontiguousarray(x, np.float32), np.ascontiguousarray(t)
+
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, C, crop, crop)`` inputs and ``(n, crop, crop)`` targets."""
+        xs, ts = zip(*(self.sample() for _ in range(n)))
+        return np.stack(xs), np.stack(ts)
+
+
+def augment(
+    x: np.ndarray, t: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random geometric and intensity augmentation of one ``(C, H, W)`` crop and target."""
+    if cfg.flips:
+        if rng.random() < 0.5:
+            x, t = x[:, :, ::-1], t[:, ::-1]
+        if rng.random() < 0.5:
+            x, t = x[:, ::-1], t[::-1]
+    if cfg.rot90 and x.shape[1] == x.shape[2]:
+        k = int(rng.integers(4))
+        if k:
+            x, t = np.rot90(x, k, axes=(1, 2)), np.rot90(t, k)
+    if cfg.elastic_p > 0 and rng.random() < cfg.elastic_p:
+        x, t = _elastic(x, t, cfg.elastic_alpha, rng)
+    if cfg.intensity > 0:
+        a = 1.0 + rng.uniform(-cfg.intensity, cfg.intensity)
+        b = rng.uniform(-cfg.intensity, cfg.intensity)
+        x = x * np.float32(a) + np.float32(b)
+    if cfg.noise > 0:
+        x = x + rng.normal(0, cfg.noise, x.shape).astype(np.float32)
+    return x, t
+
+
+def _elastic(
+    x: np.ndarray, t: np.ndarray, alpha: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smooth random displacement (a coarse random grid upsampled), as in the U-Net paper."""
+    import cv2
+
+    _, h, w = x.shape
+    grid = 4
+    mag = alpha * max(h, w)
+    dx = cv2.resize(
+        rng.normal(0, mag, (grid, grid)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC
+    )
+    dy = cv2.resize(
+        rng.normal(0, mag, (grid, grid)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC
+    )
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    mx, my = xx + dx, yy + dy
+    xo = np.stack(
+        [
+            cv2.remap(
+                np.ascontiguousarray(ch), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+            )
+            for ch in x
+        ]
+    )
+    to = cv2.remap(
+        np.ascontiguousarray(t),
+        mx,
+        my,
+        cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=IGNORE,
+    )
+    return xo, to.astype(np.int16)

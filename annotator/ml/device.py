@@ -1,0 +1,56 @@
+"""Device choice: CUDA, then Apple MPS, then CPU, unless the user says otherwise."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from annotator.core.errors import ModelError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def choose_device(preference: str = "auto") -> torch.device:
+    """The torch device for ``preference`` (``auto``, ``cpu``, ``cuda``, ``cuda:1``, ``mps``).
+
+    ``ANNOTATOR_DEVICE`` overrides ``auto``. Asking for a device that is not available
+    is an error rather than a silent fallback, so a benchmark never measures the wrong
+    thing.
+    """
+    pref = (preference or "auto").strip().lower()
+    if pref == "auto":
+        pref = os.environ.get("ANNOTATOR_DEVICE", "auto").strip().lower() or "auto"
+    if pref == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if pref.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ModelError("--device cuda was asked for, but no CUDA GPU is available")
+        return torch.device(pref)
+    if pref == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ModelError("--device mps was asked for, but Apple MPS is not available")
+        return torch.device("mps")
+    if pref == "cpu":
+        return torch.device("cpu")
+    raise ModelError(f"unknown device {preference!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+
+
+def configure_cpu_threads(processes_per_machine: int = 1) -> int:
+    """Use every core for one process, or share them fairly between local processes.
+
+    Respects ``OMP_NUM_THREADS`` when the user set it. Returns the thread count.
+    """
+    env = os.environ.get("OMP_NUM_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        n = int(env)
+    else:
+        n = max(1, (os.cpu_count() or 1) // max(1, processes_per_machine))
+    torch.set_num_threads(n)
+    return n

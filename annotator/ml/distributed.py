@@ -1,0 +1,88 @@
+"""DistributedDataParallel setup from the variables ``torchrun`` sets.
+
+``torchrun --nproc_per_node=N annotator train PROJECT`` starts N copies of the command;
+each finds ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and ``MASTER_ADDR/PORT`` in its
+environment. Backend: NCCL on GPUs, gloo on CPU. Only rank 0 writes anything.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process sits in a distributed run."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that prints and publishes."""
+        return self.rank == 0
+
+
+def env_info() -> DistInfo | None:
+    """The torchrun layout from the environment, or ``None`` for a single process."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        return None
+    if world <= 1:
+        return None
+    return DistInfo(
+        rank=int(os.environ.get("RANK", "0")),
+        world_size=world,
+        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+    )
+
+
+def current() -> DistInfo | None:
+    """The layout of the initialised process group, or ``None`` when not distributed."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() <= 1:
+        return None
+    info = env_info()
+    local = info.local_rank if info else dist.get_rank()
+    return DistInfo(dist.get_rank(), dist.get_world_size(), local)
+
+
+def init_from_env(device: str = "auto") -> DistInfo | None:
+    """Join the process group described by the environment (no-op for one process).
+
+    The backend is NCCL when this process will train on CUDA, gloo otherwise.
+    """
+    info = env_info()
+    if info is None:
+        return None
+    if not dist.is_initialized():
+        use_cuda = device != "cpu" and torch.cuda.is_available()
+        if use_cuda:
+            torch.cuda.set_device(info.local_rank)
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return info
+
+
+def local_world_size() -> int:
+    """Processes on this machine (for sharing CPU threads)."""
+    try:
+        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def barrier() -> None:
+    """Wait for every rank (no-op when not distributed)."""
+    if current() is not None:
+        dist.barrier()
+
+
+def shutdown() -> None:
+    """Leave the process group if one was joined."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

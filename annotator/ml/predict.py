@@ -1,0 +1,294 @@
+"""Tiled proposals for images of any size, in bounded memory.
+
+The image is cut into overlapping tiles (row by row); each tile's class probabilities
+are weighted by a window that fades out towards the tile's edges (where the network
+sees the least context) and accumulated into a band of rows only as tall as one tile.
+When the next row of tiles starts, the rows above it are final: they are turned into
+the argmax mask and the uncertainty, and the band moves down. Memory is therefore the
+outputs plus one band, whatever the image size. An image that fits in one tile is a
+single forward pass with no blending.
+
+Backends: onnxruntime on CPU when an exported model is there (about 3x faster than
+eager torch on a laptop CPU), torch otherwise (CUDA with mixed precision and
+channels_last, MPS, or CPU).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from annotator.core.errors import Cancelled
+from annotator.core.proposal import Proposal, image_score, normalised_entropy
+from annotator.ml.data import Normalizer, fit_normalizer
+from annotator.ml.device import choose_device
+from annotator.ml.unet import UNet, UNetConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TILE = 1024
+DEFAULT_OVERLAP = 64
+#: Probabilities are kept in the Proposal up to this many values (C * H * W) unless asked.
+KEEP_PROBABILITIES_LIMIT = 64_000_000
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+class CancelToken(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class TileRunner(Protocol):
+    """Runs the network: ``(N, C, h, w)`` float32 -> ``(N, K, h, w)`` float32 probabilities."""
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+class TorchRunner:
+    """Eager torch inference (``inference_mode``; on CUDA: fp16 autocast, channels_last)."""
+
+    def __init__(self, model: UNet, device: torch.device) -> None:
+        self.device = device
+        self.model = model.eval().to(device)
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            self.model = self.model.to(memory_format=torch.channels_last)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+            if self.cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast("cuda", dtype=torch.float16):
+                    logits = self.model(x)
+            else:
+                logits = self.model(x)
+            return logits.float().softmax(dim=1).cpu().numpy()
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles covering ``[0, length)``; the last tile ends at ``length``."""
+    if length <= tile:
+        return [0]
+    stride = tile - overlap
+    starts = list(range(0, length - tile, stride))
+    starts.append(length - tile)
+    return starts
+
+
+def _window(n: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
+    """1-D blending weights: a raised-cosine ramp over ``overlap`` pixels at inner edges."""
+    w = np.ones(n, np.float32)
+    ramp = min(overlap, n // 2)
+    if ramp > 0:
+        r = 0.5 - 0.5 * np.cos(np.pi * (np.arange(ramp, dtype=np.float32) + 0.5) / ramp)
+        if not at_start:
+            w[:ramp] = r
+        if not at_end:
+            w[n - ramp :] = r[::-1]
+    return np.maximum(w, 1e-3)
+
+
+def _pad_to(x: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Pad ``(C, h0, w0)`` at the bottom/right to ``(C, h, w)``: reflect, or edge if too small."""
+    ph, pw = h - x.shape[1], w - x.shape[2]
+    if ph == 0 and pw == 0:
+        return x
+    mode = "reflect" if ph < x.shape[1] and pw < x.shape[2] else "edge"
+    return np.pad(x, ((0, 0), (0, ph), (0, pw)), mode=mode)
+
+
+def _round_up(n: int, m: int) -> int:
+    return -(-n // m) * m
+
+
+@dataclass(frozen=True)
+class TiledOutput:
+    """Raw result of :func:`predict_tiled`."""
+
+    mask: np.ndarray
+    uncertainty: np.ndarray
+    probabilities: np.ndarray | None
+
+
+def predict_tiled(
+    runner: TileRunner,
+    image: np.ndarray,
+    normalizer: Normalizer,
+    n_classes: int,
+    multiple: int,
+    *,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    keep_probabilities: bool | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> TiledOutput:
+    """Blend overlapping tile predictions into a mask, an uncertainty and (optionally)
+    float16 probabilities, holding at most one band of tiles in memory.
+
+    ``image`` is raw pixels ``(H, W)`` or ``(H, W, C)``; each tile is normalised on the
+    fly, so no float copy of a huge image is ever made.
+    """
+    h, w = int(image.shape[0]), int(image.shape[1])
+    tile = max(multiple, tile - tile % multiple)
+    overlap = max(0, min(overlap, tile // 2))
+    if keep_probabilities is None:
+        keep_probabilities = n_classes * h * w <= KEEP_PROBABILITIES_LIMIT
+    # Tiles are never larger than the (aligned) image itself.
+    th, tw = min(tile, _round_up(h, multiple)), min(tile, _round_up(w, multiple))
+    ys, xs = tile_starts(h, th, overlap), tile_starts(w, tw, overlap)
+    mask = np.empty((h, w), np.uint8)
+    unc = np.empty((h, w), np.float32)
+    probs_out = np.empty((n_classes, h, w), np.float16) if keep_probabilities else None
+    total = len(ys) * len(xs)
+
+    if total == 1:
+        x = _pad_to(normalizer.apply(image), th, tw)
+        p = runner(x[None])[0, :, :h, :w]
+        _finalize(p, mask, unc, probs_out, 0)
+        if progress:
+            progress(1, 1, "")
+        return TiledOutput(mask, unc, probs_out)
+
+    band_h = min(th, h)
+    acc = np.zeros((n_classes, band_h, w), np.float32)
+    wacc = np.zeros((band_h, w), np.float32)
+    band_y = 0
+    done = 0
+    for i, y in enumerate(ys):
+        if y != band_y:
+            shift = y - band_y
+            rows = slice(0, shift)
+            _finalize(acc[:, rows] / wacc[rows], mask, unc, probs_out, band_y)
+            acc[:, :-shift] = acc[:, shift:]
+            acc[:, -shift:] = 0
+            wacc[:-shift] = wacc[shift:]
+            wacc[-shift:] = 0
+            band_y = y
+        y1 = min(y + th, h)
+        wy = _window(y1 - y, overlap, at_start=i == 0, at_end=i == len(ys) - 1)
+        for j, x0 in enumerate(xs):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("prediction cancelled")
+            x1 = min(x0 + tw, w)
+            raw = image[y:y1, x0:x1]
+            x = _pad_to(normalizer.apply(raw), th, tw)
+            p = runner(x[None])[0, :, : y1 - y, : x1 - x0]
+            wx = _window(x1 - x0, overlap, at_start=j == 0, at_end=j == len(xs) - 1)
+            win = wy[:, None] * wx[None, :]
+            acc[:, : y1 - y, x0:x1] += p * win
+            wacc[: y1 - y, x0:x1] += win
+            done += 1
+            if progress:
+                progress(done, total, "")
+    rest = h - band_y
+    _finalize(acc[:, :rest] / wacc[:rest], mask, unc, probs_out, band_y)
+    return TiledOutput(mask, unc, probs_out)
+
+
+def _finalize(
+    p: np.ndarray, mask: np.ndarray, unc: np.ndarray, probs_out: np.ndarray | None, y0: int
+) -> None:
+    rows = slice(y0, y0 + p.shape[1])
+    mask[rows] = p.argmax(axis=0).astype(np.uint8)
+    unc[rows] = normalised_entropy(p, axis=0)
+    if probs_out is not None:
+        probs_out[:, rows] = p
+
+
+class Predictor:
+    """A model version ready to propose masks for whole images.
+
+    Build it once (loading and warming up cost more than a prediction) and call
+    :meth:`predict` per image. Not thread-safe: one inference worker owns it.
+    """
+
+    def __init__(
+        self, runner: TileRunner, network: UNetConfig, version: int = 0, backend: str = "torch"
+    ) -> None:
+        self.runner = runner
+        self.network = network
+        self.version = version
+        self.backend = backend
+
+    @classmethod
+    def from_model(cls, model: UNet, version: int = 0, device: str = "auto") -> Predictor:
+        """Wrap an in-memory model (torch backend)."""
+        dev = choose_device(device)
+        return cls(TorchRunner(model, dev), model.config, version, f"torch-{dev.type}")
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        folder: Path,
+        class_names: list[str] | tuple[str, ...] | None = None,
+        *,
+        device: str = "auto",
+        backend: str = "auto",
+        threads: int | None = None,
+    ) -> Predictor:
+        """Load a model version folder (checked against ``class_names`` when given).
+
+        ``backend``: ``auto`` (onnxruntime on CPU when ``model.onnx`` is there, else
+        torch), ``onnx`` or ``torch``. ``threads``: onnxruntime intra-op threads
+        (default: ``OMP_NUM_THREADS`` or every core); the torch backend uses torch's own
+        setting.
+        """
+        from annotator.ml.checkpoint import ONNX_NAME, load_checkpoint, resolve_weights
+
+        loaded = load_checkpoint(folder, class_names)
+        version = int(loaded.card.get("version", 0) or 0)
+        onnx_path = resolve_weights(Path(folder)).parent / ONNX_NAME
+        dev = choose_device(device)
+        if backend in ("auto", "onnx") and dev.type == "cpu" and onnx_path.is_file():
+            from annotator.ml.onnx_runtime import OnnxRunner, onnxruntime_available
+
+            if onnxruntime_available():
+                return cls(OnnxRunner(onnx_path, threads), loaded.network, version, "onnxruntime")
+            if backend == "onnx":
+                from annotator.core.errors import ModelError
+
+                raise ModelError("onnxruntime is not installed")
+        if backend == "onnx":
+            from annotator.core.errors import ModelError
+
+            raise ModelError(f"{onnx_path}: no ONNX export of this model version")
+        return cls(
+            TorchRunner(loaded.build_model(), dev), loaded.network, version, f"torch-{dev.type}"
+        )
+
+    def predict(
+        self,
+        image: np.ndarray,
+        *,
+        tile: int = DEFAULT_TILE,
+        overlap: int = DEFAULT_OVERLAP,
+        keep_probabilities: bool | None = None,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | threading.Event | None = None,
+    ) -> Proposal:
+        """The proposal for one raw image ``(H, W)`` or ``(H, W, C)``."""
+        normalizer = fit_normalizer(image, self.network.in_channels)
+        out = predict_tiled(
+            self.runner,
+            image,
+            normalizer,
+            self.network.n_classes,
+            self.network.multiple,
+            tile=tile,
+            overlap=overlap,
+            keep_probabilities=keep_probabilities,
+            progress=progress,
+            cancel=cancel,
+        )
+        return Proposal(
+            out.probabilities, out.mask, out.uncertainty, image_score(out.uncertainty), self.version
+        )

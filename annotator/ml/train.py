@@ -1,0 +1,415 @@
+"""One training round: fine-tune (or start) a U-Net on partial labels for a budget.
+
+``train_round(request, progress, cancel)`` is pure with respect to the project: it gets
+copies of the images and label maps in an immutable :class:`TrainRequest`, reports
+:class:`TrainProgress`, checks ``cancel`` at every batch, and returns a
+:class:`TrainResult` holding the new weights. Publishing (checkpoint, card, version) is
+the caller's job and must happen only when ``result.publishable``.
+
+Under ``torchrun`` (a process group initialised by :mod:`annotator.ml.distributed`)
+the model is wrapped in DistributedDataParallel; every rank samples its own crops, the
+ranks agree every step on stopping (budget, cancel, non-finite loss), and at the end
+the BatchNorm statistics of rank 0 are broadcast so every rank holds identical weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import torch
+
+from annotator.core.errors import ModelError
+from annotator.ml import distributed
+from annotator.ml.data import (
+    IGNORE,
+    AugmentConfig,
+    CropSampler,
+    fit_normalizer,
+    prepare,
+    to_target,
+)
+from annotator.ml.device import choose_device
+from annotator.ml.loss import segmentation_loss
+from annotator.ml.unet import UNet, UNetConfig, count_parameters
+
+log = logging.getLogger(__name__)
+
+
+class CancelToken(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class TrainImage:
+    """One labelled image: raw pixels, its label map (schema values), a sampling weight."""
+
+    image_id: int
+    name: str
+    pixels: np.ndarray
+    mask: np.ndarray
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (stored in the card)."""
+
+    crop: int = 128
+    batch_size: int = 8
+    lr: float = 2e-3
+    #: The learning rate decays along a cosine to this fraction of ``lr`` over the budget.
+    final_lr_fraction: float = 0.05
+    weight_decay: float = 1e-4
+    dice_weight: float = 0.0
+    #: Share of labelled images held out for validation (of labelled pixel blocks when
+    #: only one image is labelled). 0 turns validation off.
+    val_fraction: float = 0.2
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Everything a round needs; immutable, so the GUI can keep editing meanwhile."""
+
+    images: tuple[TrainImage, ...]
+    class_names: tuple[str, ...]
+    #: Architecture when starting from scratch (ignored when ``init_checkpoint`` is given).
+    network: UNetConfig
+    #: The parent version's checkpoint to continue from; ``None`` starts from scratch.
+    init_checkpoint: Path | None = None
+    parent_version: int | None = None
+    max_steps: int | None = None
+    max_seconds: float | None = None
+    config: TrainConfig = field(default_factory=TrainConfig)
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.max_steps is None and self.max_seconds is None:
+            raise ModelError("a training round needs a budget: steps or seconds")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ModelError("the step budget must be at least 1")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ModelError("the time budget must be positive")
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """Reported after every step (and once when validation starts)."""
+
+    step: int
+    max_steps: int | None
+    elapsed_s: float
+    max_seconds: float | None
+    loss: float
+    phase: Literal["train", "validate"] = "train"
+
+    @property
+    def fraction(self) -> float:
+        """How much of the budget is used, in ``[0, 1]``."""
+        parts = []
+        if self.max_steps:
+            parts.append(self.step / self.max_steps)
+        if self.max_seconds:
+            parts.append(self.elapsed_s / self.max_seconds)
+        return float(min(1.0, max(parts))) if parts else 0.0
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Validation metrics on held-out labelled pixels."""
+
+    pixel_accuracy: float
+    iou: tuple[float | None, ...]  # per class; None when the class is absent
+    mean_iou: float | None
+    pixels: int
+    images: tuple[int, ...]  # held-out image ids (the one image, for a pixel holdout)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """The outcome of a round. Publish only when :attr:`publishable`."""
+
+    status: Literal["finished", "cancelled", "diverged"]
+    network: UNetConfig
+    state_dict: dict[str, torch.Tensor] | None
+    steps: int
+    seconds: float
+    final_loss: float
+    metrics: Metrics | None
+    train_image_ids: tuple[int, ...]
+    parent_version: int | None
+    config: TrainConfig
+    device: str
+    world_size: int = 1
+    message: str = ""
+
+    @property
+    def publishable(self) -> bool:
+        """Finished, with weights and a finite loss: only then may it become a version."""
+        return (
+            self.status == "finished"
+            and self.state_dict is not None
+            and math.isfinite(self.final_loss)
+        )
+
+
+ProgressFn = Callable[[TrainProgress], None]
+
+
+def _lr_factor(fraction: float, final: float) -> float:
+    return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * min(1.0, fraction)))
+
+
+def _split(request: TrainRequest, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+    """(train list, val list) of (TrainImage, target) pairs; see TrainConfig.val_fraction."""
+    from annotator.ml.data import block_holdout
+
+    n_classes = len(request.class_names)
+    pairs = [(im, to_target(im.mask, n_classes)) for im in request.images]
+    pairs = [(im, t) for im, t in pairs if (t != IGNORE).any()]
+    if not pairs:
+        raise ModelError("no labelled pixels to train on: label some pixels first")
+    frac = request.config.val_fraction
+    if frac <= 0:
+        return pairs, []
+    if len(pairs) == 1:
+        im, t = pairs[0]
+        train_t, val_t = block_holdout(t, frac, rng)
+        return [(im, train_t)], ([(im, val_t)] if (val_t != IGNORE).any() else [])
+    n_val = min(len(pairs) - 1, max(1, int(round(len(pairs) * frac))))
+    order = rng.permutation(len(pairs))
+    val_idx = set(order[:n_val].tolist())
+    train = [p for i, p in enumerate(pairs) if i not in val_idx]
+    val = [p for i, p in enumerate(pairs) if i in val_idx]
+    return train, val
+
+
+def build_model(request: TrainRequest) -> tuple[UNet, UNetConfig]:
+    """The parent version's model, or a fresh one from ``request.network``."""
+    if request.init_checkpoint is not None:
+        from annotator.ml.checkpoint import load_checkpoint
+
+        loaded = load_checkpoint(request.init_checkpoint, request.class_names)
+        return loaded.build_model(), loaded.network
+    if request.network.n_classes != len(request.class_names):
+        raise ModelError("the network's class count does not match the class names")
+    return UNet(request.network), request.network
+
+
+def train_round(
+    request: TrainRequest, progress: ProgressFn | None = None, cancel: CancelToken | None = None
+) -> TrainResult:
+    """Train for the request's budget; see the module docstring."""
+    cfg = request.config
+    info = distributed.current()
+    rank, world = (info.rank, info.world_size) if info else (0, 1)
+    device = choose_device(request.device)
+    if info is not None and device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+    torch.manual_seed(cfg.seed)  # same initial weights on every rank
+    split_rng = np.random.default_rng(cfg.seed)  # same split on every rank
+    sample_rng = np.random.default_rng([cfg.seed, rank])  # different crops per rank
+
+    model, network = build_model(request)
+    n_classes = network.n_classes
+    train_pairs, val_pairs = _split(request, split_rng)
+    prepared = [
+        prepare(
+            im.image_id,
+            fit_normalizer(im.pixels, network.in_channels).apply(im.pixels),
+            t,
+            im.weight,
+            n_classes,
+            sample_rng,
+        )
+        for im, t in train_pairs
+    ]
+    sampler = CropSampler(prepared, n_classes, cfg.crop, sample_rng, cfg.augment)
+    log.info(
+        "training %s params on %d images (%d held out) on %s, world %d",
+        f"{count_parameters(model):,}",
+        len(prepared),
+        len(val_pairs),
+        device,
+        world,
+    )
+
+    model.to(device)
+    cuda = device.type == "cuda"
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    net: torch.nn.Module = model
+    if info is not None:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        net = DDP(model, device_ids=[device.index] if cuda else None)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scaler = torch.amp.GradScaler("cuda") if cuda else None
+
+    model.train()
+    status: Literal["finished", "cancelled", "diverged"] = "finished"
+    step = 0
+    recent: list[float] = []
+    start = time.monotonic()
+    # The learning-rate schedule follows the budget; under DDP every rank must use the
+    # same rate, so the elapsed time it is computed from is agreed on every step.
+    shared_elapsed = 0.0
+    while True:
+        fraction = max(
+            step / request.max_steps if request.max_steps else 0.0,
+            shared_elapsed / request.max_seconds if request.max_seconds else 0.0,
+        )
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * _lr_factor(fraction, cfg.final_lr_fraction)
+        xb, tb = sampler.batch(cfg.batch_size)
+        x = torch.from_numpy(xb).to(device, non_blocking=True)
+        t = torch.from_numpy(tb).to(device, non_blocking=True)
+        if cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=cuda):
+            logits = net(x)
+        loss = segmentation_loss(logits, t, cfg.dice_weight)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        step += 1
+        value = float(loss.detach())
+        elapsed = time.monotonic() - start
+        if progress is not None:
+            progress(TrainProgress(step, request.max_steps, elapsed, request.max_seconds, value))
+        stop_steps = request.max_steps is not None and step >= request.max_steps
+        stop_time = request.max_seconds is not None and elapsed >= request.max_seconds
+        cancelled = cancel is not None and cancel.is_set()
+        if info is not None:
+            # One small all-reduce per step keeps every rank's decision identical.
+            flags = torch.tensor(
+                [value, float(cancelled), float(stop_time), elapsed], dtype=torch.float64
+            )
+            flags = flags.to(device) if cuda else flags  # NCCL reduces GPU tensors only
+            torch.distributed.all_reduce(flags)
+            flags = flags.cpu()
+            value = float(flags[0]) / world
+            cancelled, stop_time = bool(flags[1] > 0), bool(flags[2] > 0)
+            shared_elapsed = float(flags[3]) / world
+        else:
+            shared_elapsed = elapsed
+        recent.append(value)
+        del recent[:-20]
+        if not math.isfinite(value):
+            status = "diverged"
+            break
+        if cancelled:
+            status = "cancelled"
+            break
+        if stop_steps or stop_time:
+            break
+    seconds = time.monotonic() - start
+    final_loss = float(np.mean(recent)) if recent else float("nan")
+    model.eval()
+    train_ids = tuple(p.image_id for p in prepared)
+    common = dict(
+        network=network,
+        steps=step,
+        seconds=seconds,
+        final_loss=final_loss,
+        train_image_ids=train_ids,
+        parent_version=request.parent_version,
+        config=cfg,
+        device=str(device),
+        world_size=world,
+    )
+    if status != "finished":
+        msg = (
+            "cancelled: the model version is unchanged"
+            if status == "cancelled"
+            else f"the loss became {value} at step {step}; the round is discarded"
+        )
+        return TrainResult(status=status, state_dict=None, metrics=None, message=msg, **common)
+    if info is not None:
+        for buf in model.buffers():  # BatchNorm statistics: rank 0's win everywhere
+            torch.distributed.broadcast(buf, src=0)
+    metrics = None
+    if val_pairs:
+        if progress is not None:
+            progress(
+                TrainProgress(
+                    step, request.max_steps, seconds, request.max_seconds, final_loss, "validate"
+                )
+            )
+        metrics = evaluate(
+            model, device, [(im.image_id, im.pixels, t) for im, t in val_pairs], n_classes
+        )
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return TrainResult(
+        status="finished",
+        state_dict=state,
+        metrics=metrics,
+        message=f"{step} steps in {seconds:.0f} s",
+        **common,
+    )
+
+
+def confusion(pred: np.ndarray, target: np.ndarray, n_classes: int) -> np.ndarray:
+    """``(n, n)`` counts [true, predicted] over pixels whose target is a class."""
+    keep = (target >= 0) & (target < n_classes)
+    idx = target[keep].astype(np.int64) * n_classes + pred[keep].astype(np.int64)
+    return np.bincount(idx, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def metrics_from_confusion(cm: np.ndarray, images: tuple[int, ...] = ()) -> Metrics:
+    """Pixel accuracy and per-class IoU (``None`` for a class in neither truth nor prediction)."""
+    tp = np.diag(cm).astype(np.float64)
+    fp = cm.sum(axis=0) - tp
+    fn = cm.sum(axis=1) - tp
+    denom = tp + fp + fn
+    iou = tuple(float(tp[c] / denom[c]) if denom[c] > 0 else None for c in range(len(tp)))
+    present = [v for v in iou if v is not None]
+    total = int(cm.sum())
+    return Metrics(
+        pixel_accuracy=float(tp.sum() / total) if total else 0.0,
+        iou=iou,
+        mean_iou=float(np.mean(present)) if present else None,
+        pixels=total,
+        images=images,
+    )
+
+
+def evaluate(
+    model: UNet,
+    device: torch.device,
+    items: list[tuple[int, np.ndarray, np.ndarray]],
+    n_classes: int,
+) -> Metrics:
+    """Predict each ``(id, raw pixels, target)`` and score it on the target's labelled pixels."""
+    from annotator.ml.predict import TorchRunner, predict_tiled
+
+    runner = TorchRunner(model, device)
+    cm = np.zeros((n_classes, n_classes), np.int64)
+    for _, pixels, target in items:
+        out = predict_tiled(
+            runner,
+            pixels,
+            fit_normalizer(pixels, model.config.in_channels),
+            n_classes,
+            model.config.multiple,
+            keep_probabilities=False,
+        )
+        cm += confusion(out.mask, target, n_classes)
+    return metrics_from_confusion(cm, tuple(i for i, _, _ in items))

@@ -1,0 +1,80 @@
+"""Scale-out: two CPU processes with gloo under torchrun end with identical weights."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import make_cells_project
+
+HERE = Path(__file__).parent
+REPO = HERE.parent.parent
+
+
+def _torchrun(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        *args,
+    ]
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_end_with_identical_weights_and_rank0_publishes_once(tmp_path):
+    make_cells_project(tmp_path / "project").close()
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = _torchrun([str(HERE / "ddp_worker.py"), str(tmp_path / "project"), str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in ("rank", "timed"):
+        a = torch.load(out / f"{name}0.pt", weights_only=True)
+        b = torch.load(out / f"{name}1.pt", weights_only=True)
+        assert a.keys() == b.keys()
+        for k in a:
+            assert torch.equal(a[k], b[k]), f"{name}: {k} differs between ranks"
+        # BatchNorm statistics moved away from their initial values, and agree too.
+        assert any("running_mean" in k and a[k].abs().sum() > 0 for k in a)
+    rank0 = (out / "rank0.txt").read_text().split()
+    rank1 = (out / "rank1.txt").read_text().split()
+    assert rank0[:3] == ["2", "4", "1"] and rank1[:3] == ["2", "4", "none"]
+    assert rank0[3] == rank1[3] and int(rank0[3]) > 1  # same number of timed steps
+    from annotator.storage.project import Project
+
+    with Project.open(tmp_path / "project") as project:
+        assert [m.version for m in project.models()] == [1, 2]
+        assert project.model(1).card["training"]["world_size"] == 2
+        assert project.model(2).parent == 1
+
+
+@pytest.mark.slow
+def test_annotator_train_runs_under_torchrun(tmp_path):
+    make_cells_project(tmp_path / "project").close()
+    proc = _torchrun(
+        [
+            "-m",
+            "annotator",
+            "train",
+            str(tmp_path / "project"),
+            "--steps",
+            "3",
+            "--device",
+            "cpu",
+            "--depth",
+            "2",
+            "--width",
+            "8",
+        ],
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("published model v1") == 1  # rank 0 prints, rank 1 stays quiet
+    assert "x2 processes" in proc.stdout

@@ -1,0 +1,108 @@
+"""Checkpoints are data: safe loading, class checks, atomic files, ONNX export."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from annotator.core.errors import ModelError
+from annotator.ml.checkpoint import (
+    CARD_NAME,
+    WEIGHTS_NAME,
+    export_onnx,
+    load_checkpoint,
+    save_checkpoint,
+)
+from annotator.ml.unet import UNet, UNetConfig
+
+
+class Payload:
+    """Unpickling this would run code; a safe loader must refuse the file."""
+
+    def __reduce__(self):
+        return (print, ("arbitrary code ran",))
+
+
+def _save_tiny(folder, classes=("bg", "fg")):
+    cfg = UNetConfig(1, len(classes), depth=2, width=4)
+    model = UNet(cfg)
+    save_checkpoint(
+        folder, model.state_dict(), {"architecture": cfg.to_dict(), "classes": list(classes)}
+    )
+    return model
+
+
+def test_a_checkpoint_with_pickled_objects_is_refused(tmp_path, capsys):
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "annotator-unet/1", "card": "{}", "state_dict": {}, "x": Payload()}, evil)
+    with pytest.raises(ModelError, match="refused"):
+        load_checkpoint(evil)
+    assert "arbitrary code ran" not in capsys.readouterr().out
+
+
+def test_loading_uses_weights_only(tmp_path, monkeypatch):
+    _save_tiny(tmp_path / "v1")
+    seen = {}
+    real = torch.load
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    load_checkpoint(tmp_path / "v1")
+    assert seen.get("weights_only") is True
+
+
+def test_class_mismatch_is_refused_with_a_clear_message(tmp_path):
+    _save_tiny(tmp_path / "v1", ("background", "cell"))
+    with pytest.raises(
+        ModelError, match=r"trained for classes \['background', 'cell'\].*--from-scratch"
+    ):
+        load_checkpoint(tmp_path / "v1", ["background", "cell", "nucleus"])
+    with pytest.raises(ModelError, match="trained for classes"):
+        load_checkpoint(tmp_path / "v1", ["cell", "background"])
+    # Same names, other case: accepted (class names are case-insensitive in a schema).
+    assert load_checkpoint(tmp_path / "v1", ["Background", "Cell"]).class_names == [
+        "background",
+        "cell",
+    ]
+
+
+def test_files_that_are_not_checkpoints_are_refused(tmp_path):
+    with pytest.raises(ModelError, match="no such"):
+        load_checkpoint(tmp_path / "missing")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a zip file at all")
+    with pytest.raises(ModelError):
+        load_checkpoint(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, other)
+    with pytest.raises(ModelError, match="not an Annotator model checkpoint"):
+        load_checkpoint(other)
+
+
+def test_checkpoint_and_card_are_written_without_temporary_leftovers(tmp_path):
+    _save_tiny(tmp_path / "v1")
+    names = sorted(p.name for p in (tmp_path / "v1").iterdir())
+    assert names == [CARD_NAME, WEIGHTS_NAME]
+    card = json.loads((tmp_path / "v1" / CARD_NAME).read_text())
+    assert card["classes"] == ["bg", "fg"] and card["format"] == "annotator-unet/1"
+
+
+def test_onnx_export_agrees_with_torch(tmp_path):
+    from annotator.ml.onnx_runtime import OnnxRunner
+    from annotator.ml.predict import TorchRunner
+
+    torch.manual_seed(3)
+    model = UNet(UNetConfig(1, 3, depth=2, width=8)).eval()
+    path = export_onnx(model, tmp_path / "model.onnx")
+    x = np.random.default_rng(0).normal(size=(2, 1, 48, 80)).astype(np.float32)
+    onnx_p = OnnxRunner(path)(x)
+    torch_p = TorchRunner(model, torch.device("cpu"))(x)
+    assert onnx_p.shape == (2, 3, 48, 80)
+    np.testing.assert_allclose(onnx_p, torch_p, atol=1e-4)
+    np.testing.assert_allclose(onnx_p.sum(axis=1), 1.0, atol=1e-5)

@@ -1,0 +1,160 @@
+"""Normalisation, channel handling, targets, crop sampling and the masked loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from annotator.ml.data import (
+    IGNORE,
+    AugmentConfig,
+    CropSampler,
+    augment,
+    block_holdout,
+    choose_in_channels,
+    fit_normalizer,
+    prepare,
+    to_channels,
+    to_target,
+)
+from annotator.ml.loss import masked_cross_entropy, masked_dice, segmentation_loss
+
+
+def test_sixteen_bit_images_use_robust_percentiles_not_the_dtype_range():
+    rng = np.random.default_rng(0)
+    image = rng.integers(1000, 4000, size=(64, 64)).astype(np.uint16)  # 12-bit data
+    image[0, 0] = 65535  # one hot pixel must not squash everything else
+    x = fit_normalizer(image, 1).apply(image)
+    assert x.shape == (1, 64, 64) and x.dtype == np.float32
+    inner = np.delete(x.ravel(), 0)
+    assert inner.min() > -2.5 and inner.max() < 2.5
+    assert inner.std() > 0.5  # the contrast is used, not left in a sliver of the range
+
+
+def test_eight_bit_images_are_scaled_by_their_dtype():
+    image = np.array([[0, 255], [128, 64]], np.uint8)
+    x = fit_normalizer(image, 1).apply(image)
+    assert x[0, 0, 0] == -2.0 and x[0, 0, 1] == 2.0
+
+
+def test_float_images_with_nan_still_get_a_finite_range():
+    image = np.linspace(0, 1, 100, dtype=np.float32).reshape(10, 10)
+    image[0, 0] = np.nan
+    norm = fit_normalizer(image, 1)
+    assert np.isfinite(norm.low) and np.isfinite(norm.high) and norm.high > norm.low
+
+
+def test_channel_choice_and_conversion_are_consistent():
+    assert choose_in_channels([1, 1, 2]) == 1
+    assert choose_in_channels([1, 3]) == 3
+    grey = np.full((4, 5), 10, np.uint8)
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    rgb[..., 1] = 100
+    rgba = np.dstack([rgb, np.full((4, 5), 255, np.uint8)])
+    assert to_channels(grey, 3).shape == (3, 4, 5)
+    assert (to_channels(grey, 3) == 10).all()
+    assert np.allclose(to_channels(rgb, 1), 58.7)  # luminance of pure green 100
+    assert np.array_equal(to_channels(rgba, 3), to_channels(rgb, 3))
+
+
+def test_unlabelled_void_and_out_of_range_values_become_ignore():
+    mask = np.array([[0, 1, 2, 254, 255]], np.uint8)
+    assert to_target(mask, 2).tolist() == [[0, 1, IGNORE, IGNORE, IGNORE]]
+
+
+def test_crops_are_class_balanced_around_labelled_pixels():
+    rng = np.random.default_rng(0)
+    target = np.full((200, 200), IGNORE, np.int16)
+    target[:100, :] = 0  # a huge class 0 ...
+    target[150:153, 20:30] = 1  # ... and one short stroke of class 1
+    pixels = np.zeros((1, 200, 200), np.float32)
+    sampler = CropSampler([prepare(1, pixels, target, 1.0, 2, rng)], 2, 32, rng, augment=None)
+    with_class1 = 0
+    for _ in range(200):
+        x, t = sampler.sample()
+        assert x.shape == (1, 32, 32) and t.shape == (32, 32)
+        assert (t != IGNORE).any()  # every crop holds labelled pixels
+        with_class1 += bool((t == 1).any())
+    assert 70 < with_class1 < 130  # about half the crops, though it is 0.1% of the labels
+
+
+def test_recent_images_are_sampled_more_often():
+    rng = np.random.default_rng(1)
+    t = np.zeros((40, 40), np.int16)
+    old = prepare(1, np.zeros((1, 40, 40), np.float32), t, 1.0, 1, rng)
+    new = prepare(2, np.ones((1, 40, 40), np.float32), t, 3.0, 1, rng)
+    sampler = CropSampler([old, new], 1, 16, rng, augment=None)
+    from_new = sum(float(sampler.sample()[0].mean()) == 1.0 for _ in range(400))
+    assert 250 < from_new < 350  # 3:1 odds
+
+
+def test_images_smaller_than_the_crop_are_padded_with_ignore():
+    rng = np.random.default_rng(2)
+    target = np.zeros((10, 12), np.int16)
+    sampler = CropSampler(
+        [prepare(1, np.ones((1, 10, 12), np.float32), target, 1.0, 1, rng)],
+        1,
+        32,
+        rng,
+        augment=None,
+    )
+    x, t = sampler.sample()
+    assert x.shape == (1, 32, 32)
+    assert (t == 0).sum() == 120 and (t == IGNORE).sum() == 32 * 32 - 120
+
+
+def test_augmentation_moves_pixels_and_labels_together():
+    rng = np.random.default_rng(3)
+    t = np.arange(64 * 64, dtype=np.int16).reshape(64, 64) % 7
+    x = t[None].astype(np.float32)
+    cfg = AugmentConfig(elastic_p=0.0, intensity=0.0, noise=0.0)
+    for _ in range(10):
+        xa, ta = augment(x, t, cfg, rng)
+        assert np.array_equal(xa[0].astype(np.int16), ta)
+    cfg = AugmentConfig(elastic_p=1.0, intensity=0.0, noise=0.0)
+    xa, ta = augment(x, t, cfg, rng)
+    keep = ta != IGNORE
+    # Linear interpolation of the image vs nearest labels: they agree where values are smooth.
+    assert np.mean(np.abs(np.round(xa[0][keep]) - ta[keep]) < 1) > 0.5
+
+
+def test_block_holdout_splits_labels_without_overlap():
+    rng = np.random.default_rng(4)
+    target = np.zeros((128, 128), np.int16)
+    train, val = block_holdout(target, 0.25, rng, block=32)
+    assert ((train != IGNORE) & (val != IGNORE)).sum() == 0
+    assert ((train != IGNORE) | (val != IGNORE)).all()
+    assert (val != IGNORE).sum() == 4 * 32 * 32  # 4 of the 16 blocks
+
+
+def test_ignored_pixels_do_not_change_the_loss_or_get_gradients():
+    torch.manual_seed(0)
+    logits = torch.randn(1, 3, 8, 8, requires_grad=True)
+    target = torch.full((1, 8, 8), IGNORE, dtype=torch.int16)
+    target[0, :2, :2] = 1
+    loss = masked_cross_entropy(logits, target)
+    loss.backward()
+    assert logits.grad[..., 2:, :].abs().sum() == 0
+    assert logits.grad[..., :2, :2].abs().sum() > 0
+    other = logits.detach().clone()
+    other[..., 4:, 4:] += 100  # change only unlabelled pixels
+    assert torch.allclose(masked_cross_entropy(other, target), loss)
+
+
+def test_a_batch_without_labels_gives_zero_loss_not_nan():
+    logits = torch.randn(2, 2, 4, 4, requires_grad=True)
+    target = torch.full((2, 4, 4), IGNORE, dtype=torch.int16)
+    for loss in (
+        masked_cross_entropy(logits, target),
+        masked_dice(logits, target),
+        segmentation_loss(logits, target, dice_weight=1.0),
+    ):
+        assert loss.item() == 0.0
+        loss.backward()
+
+
+def test_dice_is_zero_for_a_perfect_prediction_on_labelled_pixels():
+    target = torch.tensor([[[0, 1], [IGNORE, 1]]], dtype=torch.int16)
+    logits = torch.tensor([[[[50.0, -50.0], [0.0, -50.0]], [[-50.0, 50.0], [0.0, 50.0]]]])
+    assert masked_dice(logits, target).item() < 1e-3
+    assert masked_dice(-logits, target).item() > 0.5

@@ -1,0 +1,208 @@
+"""Tiled proposals: agreement with untiled inference, any size, bounded memory, backends."""
+
+from __future__ import annotations
+
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+
+from annotator.core.errors import Cancelled
+from annotator.core.proposal import Proposal, image_score, normalised_entropy
+from annotator.ml.data import fit_normalizer
+from annotator.ml.predict import Predictor, TorchRunner, predict_tiled, tile_starts
+from annotator.ml.unet import UNet, UNetConfig
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = UNet(UNetConfig(1, 3, depth=2, width=8))
+    # A few train-mode passes give BatchNorm non-trivial statistics.
+    m.train()
+    with torch.no_grad():
+        for _ in range(3):
+            m(torch.randn(2, 1, 64, 64))
+    return m.eval()
+
+
+def _image(h, w, seed=0, channels=None):
+    rng = np.random.default_rng(seed)
+    shape = (h, w) if channels is None else (h, w, channels)
+    return rng.integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def _untiled_probs(model, image):
+    x = torch.from_numpy(fit_normalizer(image, 1).apply(image))[None]
+    with torch.no_grad():
+        return model(x).softmax(1)[0].numpy()
+
+
+def test_tiled_prediction_equals_untiled_on_an_image_that_fits_one_tile(model):
+    image = _image(96, 80)
+    proposal = Predictor.from_model(model, device="cpu").predict(image, tile=128)
+    expected = _untiled_probs(model, image)
+    np.testing.assert_allclose(proposal.probabilities.astype(np.float32), expected, atol=2e-3)
+    assert np.array_equal(proposal.mask, expected.argmax(0))
+
+
+def test_many_overlapping_tiles_agree_with_one_big_tile(model):
+    image = _image(200, 150, seed=1)
+    pred = Predictor.from_model(model, device="cpu")
+    one = pred.predict(image, tile=256)
+    tiled = pred.predict(image, tile=64, overlap=24)
+    assert one.shape == tiled.shape == (200, 150)
+    # Tile borders see less context, so allow small differences, but the masks agree.
+    diff = np.abs(one.probabilities.astype(np.float32) - tiled.probabilities.astype(np.float32))
+    assert np.median(diff) < 0.02
+    p = np.sort(one.probabilities.astype(np.float32), axis=0)
+    decided = (p[-1] - p[-2]) > 0.1  # an untrained model has many near-ties
+    assert decided.mean() > 0.3
+    assert (one.mask == tiled.mask)[decided].mean() > 0.98
+
+
+def test_blending_is_seamless_for_a_constant_model():
+    class Constant:
+        def __call__(self, batch):
+            p = np.zeros((batch.shape[0], 2, *batch.shape[2:]), np.float32)
+            p[:, 0] = 0.3
+            p[:, 1] = 0.7
+            return p
+
+    image = _image(130, 170)
+    out = predict_tiled(
+        Constant(),
+        image,
+        fit_normalizer(image, 1),
+        2,
+        4,
+        tile=48,
+        overlap=16,
+        keep_probabilities=True,
+    )
+    np.testing.assert_allclose(out.probabilities.astype(np.float32)[1], 0.7, atol=1e-3)
+    assert (out.mask == 1).all()
+
+
+def test_every_pixel_is_covered_exactly_by_the_tile_grid():
+    for length, tile, overlap in [
+        (100, 32, 8),
+        (32, 32, 8),
+        (33, 32, 8),
+        (1000, 256, 64),
+        (5, 64, 8),
+    ]:
+        starts = tile_starts(length, tile, overlap)
+        covered = np.zeros(length, int)
+        for s in starts:
+            covered[s : s + tile] += 1
+        assert (covered >= 1).all() and starts[-1] + min(tile, length) == length
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 300), (65, 33), (50, 40, 3), (31, 29, 4)])
+def test_any_size_and_channel_count_gives_a_full_size_proposal(model, shape):
+    image = _image(*shape[:2], channels=shape[2] if len(shape) == 3 else None)
+    proposal = Predictor.from_model(model, device="cpu").predict(image, tile=64, overlap=16)
+    assert proposal.mask.shape == shape[:2] and proposal.mask.dtype == np.uint8
+    assert proposal.uncertainty.shape == shape[:2]
+    assert proposal.uncertainty.min() >= 0.0 and proposal.uncertainty.max() <= 1.0
+    assert proposal.mask.max() < 3
+
+
+def test_sixteen_bit_images_are_predicted_like_their_eight_bit_version(model):
+    image8 = _image(64, 64, seed=3)
+    image16 = image8.astype(np.uint16) * 16 + 2000  # 12-bit data in a 16-bit file
+    pred = Predictor.from_model(model, device="cpu")
+    a, b = pred.predict(image8), pred.predict(image16)
+    assert (a.mask == b.mask).mean() > 0.9
+
+
+def test_uncertainty_is_the_normalised_entropy_and_the_score_ranks_it(model):
+    proposal = Predictor.from_model(model, device="cpu").predict(_image(64, 64))
+    p = proposal.probabilities.astype(np.float32)
+    np.testing.assert_allclose(proposal.uncertainty, normalised_entropy(p), atol=2e-3)
+    assert normalised_entropy(np.array([[1.0], [0.0]]))[0] == pytest.approx(0, abs=1e-6)
+    assert normalised_entropy(np.array([[0.5], [0.5]]))[0] == pytest.approx(1, abs=1e-6)
+    sure, unsure = np.zeros((50, 50), np.float32), np.zeros((50, 50), np.float32)
+    unsure[:10] = 0.9
+    assert image_score(unsure) > image_score(sure) == 0.0
+
+
+def test_large_images_keep_memory_to_the_outputs_plus_one_band(model):
+    h, w = 3000, 600
+    image = _image(h, w)
+    tracemalloc.start()
+    try:
+        proposal = Predictor.from_model(model, device="cpu").predict(image, tile=128, overlap=32)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert proposal.probabilities is not None and proposal.probabilities.dtype == np.float16
+    outputs = proposal.mask.nbytes + proposal.uncertainty.nbytes + proposal.probabilities.nbytes
+    # Full-image float32 accumulators would add 3 * 4 + 4 = 16 bytes per pixel (~27 MB);
+    # one band of 128 rows costs ~1 MB (and a few temporaries of its size).
+    assert peak < outputs + 10 * 2**20, (peak / 2**20, outputs / 2**20)
+    assert proposal.mask.shape == (h, w)
+    without = Predictor.from_model(model, device="cpu").predict(
+        image[:600], tile=128, overlap=32, keep_probabilities=False
+    )
+    assert without.probabilities is None and without.mask.shape == (600, w)
+
+
+def test_prediction_can_be_cancelled_between_tiles(model):
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        Predictor.from_model(model, device="cpu").predict(_image(200, 200), tile=64, cancel=cancel)
+
+
+def test_onnx_and_torch_backends_give_the_same_proposal(tmp_path, model):
+    from annotator.ml.checkpoint import ONNX_NAME, export_onnx, save_checkpoint
+
+    folder = tmp_path / "v0001"
+    save_checkpoint(
+        folder,
+        model.state_dict(),
+        {"architecture": model.config.to_dict(), "classes": ["a", "b", "c"], "version": 1},
+    )
+    export_onnx(model, folder / ONNX_NAME)
+    fast = Predictor.from_checkpoint(folder, ["a", "b", "c"], device="cpu")
+    slow = Predictor.from_checkpoint(folder, ["a", "b", "c"], device="cpu", backend="torch")
+    assert fast.backend == "onnxruntime" and slow.backend == "torch-cpu"
+    image = _image(150, 130, seed=5)
+    a = fast.predict(image, tile=64, overlap=16)
+    b = slow.predict(image, tile=64, overlap=16)
+    assert a.model_version == b.model_version == 1
+    np.testing.assert_allclose(a.uncertainty, b.uncertainty, atol=1e-3)
+    assert (a.mask == b.mask).mean() > 0.999
+
+
+def test_without_an_onnx_file_the_torch_backend_is_used(tmp_path, model):
+    from annotator.ml.checkpoint import save_checkpoint
+
+    save_checkpoint(
+        tmp_path / "v1",
+        model.state_dict(),
+        {"architecture": model.config.to_dict(), "classes": ["a", "b", "c"]},
+    )
+    assert Predictor.from_checkpoint(tmp_path / "v1", device="cpu").backend == "torch-cpu"
+
+
+def test_proposal_rejects_inconsistent_arrays():
+    mask = np.zeros((4, 4), np.uint8)
+    unc = np.zeros((4, 4), np.float32)
+    Proposal(None, mask, unc, 0.0, 1)
+    with pytest.raises(ValueError):
+        Proposal(None, mask.astype(np.int32), unc, 0.0, 1)
+    with pytest.raises(ValueError):
+        Proposal(np.zeros((2, 4, 5), np.float32), mask, unc, 0.0, 1)
+    with pytest.raises(ValueError):
+        Proposal(None, mask, unc[:2], 0.0, 1)
+
+
+def test_the_torch_runner_returns_probabilities(model):
+    x = np.random.default_rng(0).normal(size=(2, 1, 32, 32)).astype(np.float32)
+    p = TorchRunner(model, torch.device("cpu"))(x)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)

@@ -1,0 +1,268 @@
+"""Training rounds: partial labels, budgets, cancel, divergence, versions and rollback."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from conftest import FAST, TINY
+
+import annotator.ml.train as train_mod
+from annotator.core.errors import ModelError
+from annotator.ml.predict import Predictor
+from annotator.ml.train import TrainImage, TrainRequest, train_round
+from annotator.ml.unet import UNet, UNetConfig
+from annotator.services import engine
+
+
+def two_textures(seed: int, size: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    """Left: grainy texture; right: smooth. Same mean brightness, so only texture tells."""
+    rng = np.random.default_rng(seed)
+    image = np.full((size, size), 128.0)
+    truth = np.zeros((size, size), np.uint8)
+    truth[:, size // 2 :] = 1
+    image[:, : size // 2] += rng.normal(0, 45, (size, size // 2))
+    image[:, size // 2 :] += rng.normal(0, 4, (size, size - size // 2))
+    return np.clip(image, 0, 255).astype(np.uint8), truth
+
+
+def strokes(size: int = 96) -> np.ndarray:
+    """Three short strokes per class; everything else unlabelled (255)."""
+    mask = np.full((size, size), 255, np.uint8)
+    for y in (20, 50, 80):
+        mask[y : y + 3, 10:35] = 0
+        mask[y : y + 3, 60:85] = 1
+    return mask
+
+
+@pytest.mark.slow
+def test_a_few_strokes_per_class_are_enough_to_separate_two_textures():
+    image, truth = two_textures(0)
+    mask = strokes()
+    assert (mask != 255).mean() < 0.05  # under 5% of the pixels are labelled
+    request = TrainRequest(
+        images=(TrainImage(1, "a", image, mask),),
+        class_names=("grainy", "smooth"),
+        network=UNetConfig(1, 2, depth=2, width=8),
+        max_steps=120,
+        config=replace(FAST, val_fraction=0.0),
+        device="cpu",
+    )
+    result = train_round(request)
+    assert result.status == "finished" and result.publishable
+    model = UNet(result.network)
+    model.load_state_dict(result.state_dict)
+    test_image, test_truth = two_textures(1)  # unseen pixels of the same two textures
+    proposal = Predictor.from_model(model, device="cpu").predict(test_image)
+    accuracy = (proposal.mask == test_truth).mean()
+    assert accuracy > 0.9, accuracy
+
+
+def test_unlabelled_pixels_never_train(monkeypatch):
+    # A target with no labelled pixels at all is not training data.
+    image, _ = two_textures(0)
+    empty = np.full(image.shape, 255, np.uint8)
+    request = TrainRequest(
+        (TrainImage(1, "a", image, empty),),
+        ("a", "b"),
+        UNetConfig(1, 2, 2, 4),
+        max_steps=1,
+        device="cpu",
+    )
+    with pytest.raises(ModelError, match="no labelled pixels"):
+        train_round(request)
+
+
+def test_the_step_budget_is_exact_and_progress_is_reported():
+    image, _ = two_textures(0)
+    seen = []
+    request = TrainRequest(
+        (TrainImage(1, "a", image, strokes()),),
+        ("a", "b"),
+        UNetConfig(1, 2, 2, 4),
+        max_steps=7,
+        config=FAST,
+        device="cpu",
+    )
+    result = train_round(request, progress=seen.append)
+    assert result.steps == 7
+    assert [p.step for p in seen if p.phase == "train"] == list(range(1, 8))
+    assert seen[-1].fraction == 1.0
+
+
+def test_the_time_budget_stops_the_round():
+    image, _ = two_textures(0)
+    request = TrainRequest(
+        (TrainImage(1, "a", image, strokes()),),
+        ("a", "b"),
+        UNetConfig(1, 2, 2, 4),
+        max_seconds=1.0,
+        config=FAST,
+        device="cpu",
+    )
+    result = train_round(request)
+    assert result.status == "finished"
+    assert 1.0 <= result.seconds < 10.0 and result.steps > 1
+
+
+def test_same_seed_gives_the_same_weights_on_cpu():
+    image, _ = two_textures(0)
+    request = TrainRequest(
+        (TrainImage(1, "a", image, strokes()),),
+        ("a", "b"),
+        UNetConfig(1, 2, 2, 4),
+        max_steps=5,
+        config=FAST,
+        device="cpu",
+    )
+    a, b = train_round(request), train_round(request)
+    for k in a.state_dict:
+        assert torch.equal(a.state_dict[k], b.state_dict[k]), k
+
+
+def test_one_labelled_image_is_validated_on_held_out_pixel_blocks():
+    image, _ = two_textures(0, size=128)
+    mask = np.zeros((128, 128), np.uint8)
+    mask[:, 64:] = 1
+    request = TrainRequest(
+        (TrainImage(1, "a", image, mask),),
+        ("a", "b"),
+        UNetConfig(1, 2, 2, 4),
+        max_steps=3,
+        config=FAST,
+        device="cpu",
+    )
+    result = train_round(request)
+    assert result.metrics is not None and result.metrics.images == (1,)
+    assert 0 < result.metrics.pixels < 128 * 128 // 2
+    assert len(result.metrics.iou) == 2
+
+
+def test_a_round_continues_from_the_active_version_and_records_its_parent(cells_project):
+    first = engine.train_project(
+        cells_project, steps=3, network=TINY, config=FAST, device="cpu", export_onnx=False
+    )
+    assert first.model.version == 1 and first.model.parent is None
+    second = engine.train_project(
+        cells_project, steps=3, config=FAST, device="cpu", export_onnx=False
+    )
+    assert second.model.version == 2 and second.model.parent == 1
+    card = second.model.card
+    assert card["parent"] == 1 and card["training"]["from_scratch"] is False
+    assert card["architecture"] == TINY.to_dict()
+    assert card["classes"] == cells_project.schema.names
+    used = {i["id"] for i in card["images"]["train"]} | {
+        i["id"] for i in card["images"]["validation"]
+    }
+    assert used == {1, 2, 3}
+    assert set(card["metrics"]["iou"]) == set(cells_project.schema.names)
+    assert cells_project.active_model().version == 2
+    scratch = engine.train_project(
+        cells_project,
+        steps=2,
+        network=TINY,
+        config=FAST,
+        device="cpu",
+        from_scratch=True,
+        export_onnx=False,
+    )
+    assert scratch.model.parent is None and scratch.model.card["training"]["from_scratch"]
+
+
+def test_recently_labelled_images_weigh_more_in_the_next_round(cells_project):
+    engine.train_project(
+        cells_project, steps=2, network=TINY, config=FAST, device="cpu", export_onnx=False
+    )
+    # The fourth image gets labelled after version 1 was published.
+    import time
+
+    time.sleep(1.1)  # timestamps have a resolution of one second
+    rec = cells_project.images()[3]
+    mask = cells_project.new_mask(rec)
+    mask[:10, :10] = 0
+    cells_project.save_mask(rec.id, mask)
+    request = engine.build_request(cells_project, steps=1)
+    weights = {im.image_id: im.weight for im in request.images}
+    assert weights[rec.id] == engine.RECENT_WEIGHT
+    assert all(w == 1.0 for i, w in weights.items() if i != rec.id)
+
+
+def test_cancel_mid_round_keeps_the_previous_version(cells_project):
+    engine.train_project(
+        cells_project, steps=2, network=TINY, config=FAST, device="cpu", export_onnx=False
+    )
+    cancel = threading.Event()
+    steps = []
+
+    def progress(p):
+        steps.append(p.step)
+        if p.step == 3:
+            cancel.set()
+
+    outcome = engine.train_project(
+        cells_project, steps=1000, progress=progress, cancel=cancel, config=FAST, device="cpu"
+    )
+    assert outcome.result.status == "cancelled" and outcome.model is None
+    assert max(steps) == 3  # stopped at the next batch
+    assert [m.version for m in cells_project.models()] == [1]
+    assert cells_project.active_model().version == 1
+    assert not (cells_project.models_dir / "v0002").exists()
+
+
+def test_a_nan_loss_does_not_publish(cells_project, monkeypatch):
+    real = train_mod.segmentation_loss
+    calls = []
+
+    def poisoned(logits, target, dice_weight=0.0):
+        calls.append(1)
+        loss = real(logits, target, dice_weight)
+        return loss * float("nan") if len(calls) >= 4 else loss
+
+    monkeypatch.setattr(train_mod, "segmentation_loss", poisoned)
+    outcome = engine.train_project(cells_project, steps=50, network=TINY, config=FAST, device="cpu")
+    assert outcome.result.status == "diverged"
+    assert outcome.result.steps == 4  # stops at once, does not waste the budget
+    assert outcome.model is None and cells_project.models() == []
+    assert cells_project.active_model() is None
+    with pytest.raises(ModelError, match="cannot be published"):
+        engine.publish(cells_project, None, outcome.result)
+
+
+def test_rollback_makes_an_older_version_active_and_proposals_follow(cells_project):
+    engine.train_project(
+        cells_project, steps=2, network=TINY, config=FAST, device="cpu", export_onnx=False
+    )
+    engine.train_project(cells_project, steps=2, config=FAST, device="cpu", export_onnx=False)
+    assert cells_project.active_model().version == 2
+    engine.rollback(cells_project, 1)
+    assert cells_project.active_model().version == 1
+    assert engine.load_predictor(cells_project, device="cpu").version == 1
+    # The next round continues from the rolled-back version.
+    third = engine.train_project(
+        cells_project, steps=2, config=FAST, device="cpu", export_onnx=False
+    )
+    assert third.model.version == 3 and third.model.parent == 1
+    with pytest.raises(Exception, match="no model version 9"):
+        engine.rollback(cells_project, 9)
+
+
+def test_a_parent_with_other_classes_is_refused(cells_project):
+    engine.train_project(
+        cells_project, steps=2, network=TINY, config=FAST, device="cpu", export_onnx=False
+    )
+    cells_project.set_schema(cells_project.schema.with_class("debris"))
+    with pytest.raises(ModelError, match="trained for classes"):
+        engine.train_project(cells_project, steps=2, config=FAST, device="cpu")
+    outcome = engine.train_project(
+        cells_project,
+        steps=2,
+        config=FAST,
+        device="cpu",
+        from_scratch=True,
+        network=replace(TINY, n_classes=4),
+        export_onnx=False,
+    )
+    assert outcome.model.card["classes"][-1] == "debris"
