@@ -196,6 +196,20 @@ def check_number(value: Any, where: str) -> float:
     return float(value)
 
 
+def check_class_ids(
+    mask: np.ndarray, names: list[str] | None, source: Path, names_file: Path
+) -> None:
+    """Raise a FormatError naming ``source`` when ``mask`` holds values that are no class id."""
+    if names is None:
+        return
+    bad = np.unique(mask[mask >= len(names)])
+    if bad.size:
+        raise FormatError(
+            f"{source}: values {bad[:5].tolist()} are not ids of the {len(names)} "
+            f"classes in {names_file.name}"
+        )
+
+
 def names_lut(names: Iterable[str]) -> dict[str, int]:
     """Lower-cased name -> index."""
     return {n.lower(): i for i, n in enumerate(names)}

@@ -33,6 +33,7 @@ from annotator.formats.base import (
     Progress,
     ReadResult,
     WriteResult,
+    check_class_ids,
     encode_png,
     load_json,
     read_names_file,
@@ -146,13 +147,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                 marks = {int(np.iinfo(raw.dtype).max): VOID}
             for value, marker in marks.items():
                 mask[raw == value] = marker
-            if names is not None:
-                bad = np.unique(mask[mask >= len(names)])
-                if bad.size:
-                    raise FormatError(
-                        f"{f}: values {bad[:5].tolist()} are not ids of the {len(names)} "
-                        f"classes in {names_file.name}"
-                    )
+            check_class_ids(mask, names, f, names_file)
             result.items.append(
                 ImportItem(
                     source=f,

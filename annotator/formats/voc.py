@@ -34,6 +34,7 @@ from annotator.formats.base import (
     Progress,
     ReadResult,
     WriteResult,
+    check_class_ids,
     read_names_file,
 )
 from annotator.formats.masks import decode_mask_png
@@ -135,13 +136,7 @@ def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
                 raise FormatError(f"{f}: VOC masks are 8-bit, this one is {raw.dtype}")
             mask = raw.astype(np.int32)
             mask[raw == IGNORE] = VOID
-            if names is not None:
-                bad = np.unique(mask[mask >= len(names)])
-                if bad.size:
-                    raise FormatError(
-                        f"{f}: values {bad[:5].tolist()} are not ids of the {len(names)} "
-                        f"classes in {names_file.name}"
-                    )
+            check_class_ids(mask, names, f, names_file)
             result.items.append(
                 ImportItem(
                     source=f,
