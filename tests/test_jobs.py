@@ -101,3 +101,54 @@ def test_latest_wins_worker_reports_errors_with_their_request():
     worker.wait_idle(5)
     assert seen == [("a", "fail a")]
     worker.shutdown()
+
+
+def test_a_jobs_final_callback_can_start_the_next_job():
+    runs = []
+
+    def work(progress, cancel):
+        runs.append(len(runs))
+        return len(runs)
+
+    runner = SingleJobRunner(call_directly)
+
+    def done(n):
+        if n < 2:  # a queued follow-up starts from the callback of the job before it
+            assert not runner.busy
+            assert runner.start(work, callbacks)
+
+    callbacks = JobCallbacks(on_done=done, on_error=lambda e: runs.append(e))
+    runner.start(work, callbacks)
+    assert runner.join(5) and runner.join(5)
+    assert runs == [0, 1]
+
+
+def test_a_newer_request_cancels_the_running_one_in_a_cancellable_worker():
+    started = threading.Event()
+    seen = []
+    errors = []
+
+    def work(request, cancel):
+        if request == "slow":
+            started.set()
+            while not cancel.is_set():
+                time.sleep(0.005)
+            raise RuntimeError("stopped early")  # superseded: not reported as an error
+        return request.upper()
+
+    worker = LatestWinsWorker(
+        work,
+        lambda req, res: seen.append((req, res)),
+        lambda req, e: errors.append((req, e)),
+        call_directly,
+        cancellable=True,
+    )
+    worker.submit("slow")
+    assert started.wait(5)
+    worker.submit("fast")
+    assert worker.wait_idle(5)
+    assert seen == [("fast", "FAST")] and errors == []
+    started.clear()
+    worker.submit("slow")
+    assert started.wait(5)
+    assert worker.shutdown(5)  # shutdown cancels the running request too

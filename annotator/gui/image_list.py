@@ -1,6 +1,12 @@
-"""The image list: every image of the project with its status, and a filter."""
+"""The image list: every image of the project with its status and score, a filter, a sort.
+
+The score is the model's image-level uncertainty (higher = label sooner); sorting by it
+puts the images the model is least sure of at the top.
+"""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
@@ -44,18 +50,24 @@ class ImageListPanel(QWidget):
         self.name_filter = QLineEdit()
         self.name_filter.setPlaceholderText("Filter by name…")
         self.name_filter.setClearButtonEnabled(True)
+        self.sort_combo = QComboBox()
+        self.sort_combo.addItem("Order added", "added")
+        self.sort_combo.addItem("Most uncertain first", "uncertainty")
+        self.sort_combo.setToolTip("Sort by the model's uncertainty score")
         self.list = QListWidget()
         self.list.setObjectName("imageList")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.status_filter)
         layout.addWidget(self.name_filter)
+        layout.addWidget(self.sort_combo)
         layout.addWidget(self.list)
         self._records: list[ImageRecord] = []
         self._current: int | None = None
         self._filling = False
         self.status_filter.currentIndexChanged.connect(self._refill)
         self.name_filter.textChanged.connect(self._refill)
+        self.sort_combo.currentIndexChanged.connect(self._refill)
         self.list.currentItemChanged.connect(self._picked)
 
     def set_records(self, records: list[ImageRecord], current: int | None = None) -> None:
@@ -68,6 +80,17 @@ class ImageListPanel(QWidget):
         """Show a changed status (after autosave or "mark done")."""
         self._records = [record if r.id == record.id else r for r in self._records]
         self._refill()
+
+    def update_scores(self, scores: dict[int, float]) -> None:
+        """Show new uncertainty scores (computed by the model in the background)."""
+        self._records = [
+            replace(r, score=scores[r.id]) if r.id in scores else r for r in self._records
+        ]
+        self._refill()
+
+    def set_sort(self, key: str) -> None:
+        """``added`` or ``uncertainty``."""
+        self.sort_combo.setCurrentIndex(max(0, self.sort_combo.findData(key)))
 
     def set_current(self, image_id: int | None) -> None:
         self._current = image_id
@@ -88,15 +111,30 @@ class ImageListPanel(QWidget):
     def _refill(self) -> None:
         self._filling = True
         self.list.clear()
-        for r in self._records:
+        records = self._records
+        if self.sort_combo.currentData() == "uncertainty":
+            # images to label, most uncertain first; never scored after them; done last
+            records = sorted(
+                records,
+                key=lambda r: (
+                    r.status is ImageStatus.DONE,
+                    r.score is None,
+                    -(r.score or 0.0),
+                    r.id,
+                ),
+            )
+        for r in records:
             if not self._accepts(r):
                 continue
-            item = QListWidgetItem(
-                swatch(STATUS_COLOUR[r.status], 10), f"{r.name}   [{STATUS_LABEL[r.status]}]"
-            )
+            text = f"{r.name}   [{STATUS_LABEL[r.status]}]"
+            if r.score is not None:
+                text += f"   {r.score:.2f}"
+            item = QListWidgetItem(swatch(STATUS_COLOUR[r.status], 10), text)
             item.setData(ID_ROLE, r.id)
+            score = "no score yet" if r.score is None else f"uncertainty score {r.score:.3f}"
             item.setToolTip(
-                f"{r.width}x{r.height}, {r.bit_depth}-bit, {r.labelled_pixels} labelled pixels"
+                f"{r.width}x{r.height}, {r.bit_depth}-bit, {r.labelled_pixels} labelled pixels, "
+                + score
             )
             self.list.addItem(item)
             if r.id == self._current:

@@ -6,9 +6,9 @@ canvas and its tools. Autosave: every change of the labels restarts a one-second
 when it fires the session hands a snapshot to its background writer. Switching image and
 closing the window save synchronously, so quitting never asks and never loses a stroke.
 
-Seams for later work: extra canvas layers go through ``canvas.add_layer``; docks are
-added with ``addDockWidget`` (the right area holds the class panel; a model panel can be
-tabified with it).
+The active-learning loop (proposal layers, accept, training rounds, the model panel,
+"next suggested") lives in :class:`annotator.gui.loop_controller.LoopController`; the
+window only tells it when a project or image opens, labels change, or an image is done.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from annotator.gui.contrast import ContrastDialog
 from annotator.gui.dispatch import GuiDispatcher
 from annotator.gui.image_list import ImageListPanel
 from annotator.gui.layers import colour_table
+from annotator.gui.loop_controller import LoopController
 from annotator.services.session import AnnotationSession, Document
 from annotator.storage.project import Project
 
@@ -70,6 +71,8 @@ class MainWindow(QMainWindow):
         self._dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Classes", self.class_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.contrast_dialog = ContrastDialog(self)
+        self.loop = LoopController(self)
+        self._dock("Model", self.loop.panel, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setSingleShot(True)
@@ -80,6 +83,7 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self._connect()
+        self.loop.connect_actions()
         self._update_enabled()
 
     # --- construction ----------------------------------------------------------------------
@@ -144,6 +148,20 @@ class MainWindow(QMainWindow):
         bar.addAction(a["next"])
         bar.addAction(a["mark_done"])
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        loop_bar = QToolBar("Model", self)
+        loop_bar.setObjectName("toolbar_model")
+        for name in (
+            "accept",
+            "accept_class",
+            "toggle_proposal",
+            "toggle_uncertainty",
+            "next_suggested",
+            "train_now",
+            "cancel_training",
+        ):
+            loop_bar.addAction(a[name])
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, loop_bar)
 
         for i in range(9):
             shortcut = QShortcut(QKeySequence(str(i + 1)), self)
@@ -212,6 +230,15 @@ class MainWindow(QMainWindow):
     def document(self) -> Document | None:
         return None if self.session is None else self.session.document
 
+    @property
+    def dispatcher(self) -> GuiDispatcher:
+        """Runs callbacks of worker threads on the GUI thread."""
+        return self._dispatch
+
+    def class_panel_hidden(self) -> frozenset[int]:
+        """The label values the user hid in the class panel."""
+        return self._hidden
+
     def ask_open_project(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open project folder")
         if folder:
@@ -239,6 +266,7 @@ class MainWindow(QMainWindow):
         self.class_panel.set_schema(project.schema, self._hidden)
         self.canvas.set_current_value(self.class_panel.current_value() or 0)
         self.image_list.set_records(project.images())
+        self.loop.set_project(project)
         first = self.session.last_image_id()
         if first is not None:
             self.open_image(first)
@@ -247,6 +275,7 @@ class MainWindow(QMainWindow):
     def close_project(self) -> None:
         """Save everything and close the session (and the project if the window opened it)."""
         self.autosave_timer.stop()
+        self.loop.close()  # cancel a round and join it (bounded) before the project closes
         if self.session is not None:
             self.canvas.finish_gesture()
             self.session.close()
@@ -270,6 +299,7 @@ class MainWindow(QMainWindow):
         doc.add_listener(self._labels_changed)
         self.canvas.set_document(doc, doc.display_image(), self._table())
         self.image_list.set_records(self.session.images(), image_id)
+        self.loop.image_opened(doc)
         self.statusBar().showMessage(
             f"{doc.record.name}  {doc.record.width}x{doc.record.height}", 3000
         )
@@ -293,6 +323,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 f"{record.name}: {record.status.value.replace('_', ' ')}", 3000
             )
+            self.loop.image_done(record)
 
     # --- edits -------------------------------------------------------------------------------------
     def undo(self) -> None:
@@ -306,6 +337,7 @@ class MainWindow(QMainWindow):
 
     def _labels_changed(self, _box: Box | None) -> None:
         self.autosave_timer.start()  # restarts: saves a second after the last change
+        self.loop.labels_changed()
         self._update_enabled()
 
     def save_now(self) -> None:
@@ -411,6 +443,7 @@ class MainWindow(QMainWindow):
         a["redo"].setEnabled(has_doc and doc.history.can_redo)  # type: ignore[union-attr]
         for name in ("next", "previous", "mark_done", "contrast", "save", "fit"):
             a[name].setEnabled(has_doc)
+        self.loop.update_enabled()
 
     def show_shortcuts(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html())

@@ -40,6 +40,7 @@ class SaveRequest:
     mask: np.ndarray
     generation: int
     status: ImageStatus | None = None
+    source: str = "user"  # the label source recorded with the mask
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class Autosaver:
                 self._busy = True
             try:
                 self._project.save_mask(
-                    request.image_id, request.mask, source="user", status=request.status
+                    request.image_id, request.mask, source=request.source, status=request.status
                 )
             except Exception as exc:  # any failure must reach the user, never kill the writer
                 log.exception("autosave of image %s failed", request.image_id)

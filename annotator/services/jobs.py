@@ -61,12 +61,15 @@ class SingleJobRunner:
         self._name = name
         self._thread: threading.Thread | None = None
         self._token: CancelToken | None = None
+        self._active = False
         self._lock = threading.Lock()
 
     @property
     def busy(self) -> bool:
+        """True while a job runs. False already when its final callback is dispatched, so
+        that callback may start the next job (e.g. a queued follow-up round)."""
         with self._lock:
-            return self._thread is not None and self._thread.is_alive()
+            return self._active
 
     def start(
         self,
@@ -75,8 +78,9 @@ class SingleJobRunner:
     ) -> bool:
         """Start ``work(progress, cancel)`` unless a job is running; return whether it started."""
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            if self._active:
                 return False
+            self._active = True
             token = CancelToken()
             self._token = token
 
@@ -84,16 +88,22 @@ class SingleJobRunner:
                 if callbacks.on_progress is not None and not token.cancelled:
                     self._dispatch(lambda: callbacks.on_progress(info))  # type: ignore[misc]
 
+            def finished() -> None:
+                with self._lock:
+                    self._active = False
+
             def run() -> None:
                 try:
                     result = work(progress, token)
                 except BaseException as exc:  # every error reaches the user
+                    finished()
                     if token.cancelled and callbacks.on_cancelled is not None:
                         self._dispatch(callbacks.on_cancelled)
                         return
                     log.exception("%s failed", self._name)
                     self._dispatch(lambda e=exc: callbacks.on_error(e))
                     return
+                finished()
                 if token.cancelled and callbacks.on_cancelled is not None:
                     self._dispatch(callbacks.on_cancelled)
                 else:
@@ -110,10 +120,16 @@ class SingleJobRunner:
                 self._token.cancel()
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for the running job; return True when no job is running any more."""
+        """Wait for the running job; return True when no job is running any more.
+
+        A job started by the final callback of the one joined (a follow-up) is not
+        waited for; call ``join`` again for it.
+        """
         thread = self._thread
         if thread is None:
             return True
+        if thread is threading.current_thread():
+            return False  # a final callback run by call_directly cannot join itself
         thread.join(timeout)
         return not thread.is_alive()
 
@@ -129,24 +145,33 @@ class LatestWinsWorker(Generic[T, R]):
     ``submit`` replaces a request that has not started yet; a request that is running
     finishes, and the owner drops its result if it is stale (the worker passes the
     request back with the result so the owner can tell).
+
+    With ``cancellable=True`` the work is called as ``work(request, cancel)`` and a newer
+    ``submit`` (or ``shutdown``) sets the running request's :class:`CancelToken`, so a
+    long request (a batch of proposals) gives way at its next check. A request that
+    raises after its token was set ends silently: it was superseded, not broken.
     """
 
     def __init__(
         self,
-        work: Callable[[T], R],
+        work: Callable[..., R],
         on_result: Callable[[T, R], None],
         on_error: Callable[[T, BaseException], None],
         dispatcher: Dispatcher,
         name: str = "worker",
+        *,
+        cancellable: bool = False,
     ) -> None:
         self._work = work
         self._on_result = on_result
         self._on_error = on_error
         self._dispatch = dispatcher
+        self._cancellable = cancellable
         self._cond = threading.Condition()
         self._pending: T | None = None
         self._has_pending = False
         self._running = False
+        self._running_token: CancelToken | None = None
         self._stopped = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
@@ -156,6 +181,8 @@ class LatestWinsWorker(Generic[T, R]):
         with self._cond:
             self._pending = request
             self._has_pending = True
+            if self._running_token is not None:
+                self._running_token.cancel()
             self._cond.notify()
 
     @property
@@ -178,16 +205,26 @@ class LatestWinsWorker(Generic[T, R]):
                 self._pending = None
                 self._has_pending = False
                 self._running = True
+                token = CancelToken()
+                self._running_token = token if self._cancellable else None
             try:
-                result = self._work(request)  # type: ignore[arg-type]
+                if self._cancellable:
+                    result = self._work(request, token)
+                else:
+                    result = self._work(request)
             except BaseException as exc:
-                log.exception("worker request failed")
-                self._dispatch(lambda r=request, e=exc: self._on_error(r, e))  # type: ignore[misc]
+                if token.cancelled:
+                    log.debug("superseded request ended: %s", exc)
+                else:
+                    log.exception("worker request failed")
+                    self._dispatch(lambda r=request, e=exc: self._on_error(r, e))  # type: ignore[misc]
             else:
-                self._dispatch(lambda r=request, res=result: self._on_result(r, res))  # type: ignore[misc]
+                if not token.cancelled:
+                    self._dispatch(lambda r=request, res=result: self._on_result(r, res))  # type: ignore[misc]
             finally:
                 with self._cond:
                     self._running = False
+                    self._running_token = None
                     self._cond.notify_all()
 
     def shutdown(self, timeout: float = 5.0) -> bool:
@@ -196,6 +233,8 @@ class LatestWinsWorker(Generic[T, R]):
             self._stopped = True
             self._pending = None
             self._has_pending = False
+            if self._running_token is not None:
+                self._running_token.cancel()
             self._cond.notify_all()
         self._thread.join(timeout)
         return not self._thread.is_alive()

@@ -49,6 +49,11 @@ class Document:
         self.history = EditHistory(history_bytes)
         self.generation = 0  # bumped on every change of the labels
         self.submitted_generation = 0  # the generation last handed to the saver
+        # Saved with the labels: "user", or "proposal:v<N>+user" once a proposal was
+        # accepted into them (kept when such an image is opened again).
+        self.label_source = (
+            record.label_source if record.label_source.startswith("proposal:") else "user"
+        )
         self._listeners: list[Listener] = []
         self._window: tuple[float, float] | None = None
 
@@ -242,7 +247,9 @@ class AnnotationSession:
         doc = self.document
         submitted = False
         if doc is not None and doc.needs_save:
-            request = SaveRequest(doc.image_id, doc.label_map.copy_array(), doc.generation)
+            request = SaveRequest(
+                doc.image_id, doc.label_map.copy_array(), doc.generation, source=doc.label_source
+            )
             doc.submitted_generation = doc.generation
             self._saver.submit(request)
             submitted = True

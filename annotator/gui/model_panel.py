@@ -1,0 +1,321 @@
+"""The model panel: active version, device, round progress, IoU over versions, controls.
+
+It shows what the loop controller tells it and emits what the user asks for; it holds
+no model logic. The IoU chart is drawn with QPainter (no plotting library in the GUI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator.core.schema import LabelSchema
+from annotator.storage.project import ModelRecord
+
+STRATEGIES = (
+    ("uncertainty", "Most uncertain first"),
+    ("in-order", "In order"),
+    ("random", "Random"),
+)
+
+
+@dataclass(frozen=True)
+class IouSeries:
+    """One class's validation IoU per version (``None`` where it was not measured)."""
+
+    name: str
+    colour: QColor
+    values: tuple[float | None, ...]
+
+
+def iou_series(models: list[ModelRecord], schema: LabelSchema) -> tuple[list[int], list[IouSeries]]:
+    """Versions and per-class IoU series read from the model cards."""
+    versions = [m.version for m in models]
+    series = []
+    for c in schema.classes:
+        values = []
+        for m in models:
+            v = m.card.get("metrics", {}).get("iou", {}).get(c.name)
+            values.append(None if v is None else float(v))
+        series.append(IouSeries(c.name, QColor(*c.rgb), tuple(values)))
+    return versions, series
+
+
+class IouChart(QWidget):
+    """A small line chart: validation IoU (0..1) of each class over model versions."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(220, 130)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.versions: list[int] = []
+        self.series: list[IouSeries] = []
+        self.active: int | None = None
+
+    def set_data(self, versions: list[int], series: list[IouSeries], active: int | None) -> None:
+        self.versions, self.series, self.active = versions, series, active
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), self.palette().base())
+        fm = p.fontMetrics()
+        left, top, right, bottom = fm.horizontalAdvance("1.0") + 8, 8, 8, fm.height() + 6
+        legend_w = max((fm.horizontalAdvance(s.name) for s in self.series), default=0) + 22
+        plot = QRectF(
+            left, top, self.width() - left - right - legend_w, self.height() - top - bottom
+        )
+        text = self.palette().text().color()
+        grid = QColor(text)
+        grid.setAlpha(50)
+        p.setPen(QPen(grid, 1))
+        for frac in (0.0, 0.5, 1.0):
+            y = plot.bottom() - frac * plot.height()
+            p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+            p.setPen(text)
+            p.drawText(
+                QRectF(0, y - fm.height() / 2, left - 4, fm.height()),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                f"{frac:.1f}",
+            )
+            p.setPen(QPen(grid, 1))
+        if not self.versions:
+            p.setPen(text)
+            p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "validation IoU per class\nappears here")
+            p.end()
+            return
+        n = len(self.versions)
+
+        def x_of(i: int) -> float:
+            return plot.left() + (plot.width() * (i + 0.5) / n)
+
+        p.setPen(text)
+        step = max(1, n // 8)
+        for i, v in enumerate(self.versions):
+            if i % step == 0 or i == n - 1:
+                p.drawText(
+                    QRectF(x_of(i) - 20, plot.bottom() + 2, 40, fm.height()),
+                    Qt.AlignmentFlag.AlignHCenter,
+                    f"v{v}",
+                )
+        if self.active in self.versions:
+            x = x_of(self.versions.index(self.active))
+            p.setPen(QPen(grid, 6))
+            p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
+        for row, s in enumerate(self.series):
+            p.setPen(QPen(s.colour, 2))
+            last: QPointF | None = None
+            for i, v in enumerate(s.values):
+                if v is None:
+                    last = None
+                    continue
+                pt = QPointF(x_of(i), plot.bottom() - v * plot.height())
+                if last is not None:
+                    p.drawLine(last, pt)
+                p.setBrush(s.colour)
+                p.drawEllipse(pt, 2.5, 2.5)
+                last = pt
+            ly = top + row * (fm.height() + 2)
+            lx = plot.right() + 8
+            p.fillRect(QRectF(lx, ly + 3, 10, fm.height() - 6), s.colour)
+            p.setPen(text)
+            p.drawText(QPointF(lx + 14, ly + fm.ascent()), s.name)
+        p.end()
+
+
+class ModelPanel(QWidget):
+    """Version, device, progress, IoU chart; train, cancel, roll back; loop settings."""
+
+    train_requested = Signal()
+    cancel_requested = Signal()
+    rollback_requested = Signal(int)
+    strategy_changed = Signal(str)
+    budget_changed = Signal(float)
+    train_on_done_changed = Signal(bool)
+    idle_retrain_changed = Signal(int)  # seconds, 0 = off
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.version_label = QLabel("No project")
+        self.version_label.setWordWrap(True)
+        self.device_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.round_label = QLabel("")
+        self.round_label.setWordWrap(True)
+        self.error_label = QLabel("")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #d04040")
+        self.error_label.hide()
+        self.chart = IouChart()
+        self.train_button = QPushButton("Train now")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.version_combo = QComboBox()
+        self.rollback_button = QPushButton("Roll back")
+        self.rollback_button.setToolTip("Make the selected version the active one")
+        self.strategy_combo = QComboBox()
+        for key, text in STRATEGIES:
+            self.strategy_combo.addItem(text, key)
+        self.budget_spin = QDoubleSpinBox()
+        self.budget_spin.setRange(1, 3600)
+        self.budget_spin.setDecimals(0)
+        self.budget_spin.setSuffix(" s")
+        self.on_done_check = QCheckBox("Train when an image is marked done")
+        self.idle_check = QCheckBox("Retrain when idle for")
+        self.idle_spin = QSpinBox()
+        self.idle_spin.setRange(5, 3600)
+        self.idle_spin.setValue(30)
+        self.idle_spin.setSuffix(" s")
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.cancel_button)
+        rollback = QHBoxLayout()
+        rollback.addWidget(self.version_combo, 1)
+        rollback.addWidget(self.rollback_button)
+        idle = QHBoxLayout()
+        idle.addWidget(self.idle_check)
+        idle.addWidget(self.idle_spin)
+        form = QFormLayout()
+        form.addRow("Next image", self.strategy_combo)
+        form.addRow("Round budget", self.budget_spin)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        for w in (
+            self.version_label,
+            self.device_label,
+            self.progress,
+            self.round_label,
+            self.error_label,
+            self.chart,
+        ):
+            layout.addWidget(w)
+        layout.addLayout(buttons)
+        layout.addLayout(rollback)
+        layout.addLayout(form)
+        layout.addWidget(self.on_done_check)
+        layout.addLayout(idle)
+        layout.addStretch(1)
+
+        self.train_button.clicked.connect(self.train_requested)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.rollback_button.clicked.connect(self._rollback)
+        self.strategy_combo.currentIndexChanged.connect(
+            lambda _i: self.strategy_changed.emit(self.strategy_combo.currentData())
+        )
+        self.budget_spin.valueChanged.connect(self.budget_changed)
+        self.on_done_check.toggled.connect(self.train_on_done_changed)
+        self.idle_check.toggled.connect(self._idle_changed)
+        self.idle_spin.valueChanged.connect(self._idle_changed)
+
+    # --- input -------------------------------------------------------------------------------
+    def _rollback(self) -> None:
+        version = self.version_combo.currentData()
+        if version is not None:
+            self.rollback_requested.emit(int(version))
+
+    def _idle_changed(self) -> None:
+        self.idle_spin.setEnabled(self.idle_check.isChecked())
+        self.idle_retrain_changed.emit(self.idle_spin.value() if self.idle_check.isChecked() else 0)
+
+    # --- display -------------------------------------------------------------------------------
+    def set_settings(
+        self, strategy: str, seconds: float | None, train_on_done: bool, idle_s: int
+    ) -> None:
+        """Show stored settings without emitting change signals."""
+        widgets = (
+            self.strategy_combo,
+            self.budget_spin,
+            self.on_done_check,
+            self.idle_check,
+            self.idle_spin,
+        )
+        for w in widgets:
+            w.blockSignals(True)
+        i = self.strategy_combo.findData(strategy)
+        self.strategy_combo.setCurrentIndex(max(0, i))
+        self.budget_spin.setValue(seconds or 30)
+        self.on_done_check.setChecked(train_on_done)
+        self.idle_check.setChecked(idle_s > 0)
+        if idle_s > 0:
+            self.idle_spin.setValue(idle_s)
+        self.idle_spin.setEnabled(idle_s > 0)
+        for w in widgets:
+            w.blockSignals(False)
+
+    def set_models(
+        self, models: list[ModelRecord], active: ModelRecord | None, schema: LabelSchema
+    ) -> None:
+        """Versions, the active one's card, and the IoU chart."""
+        if active is None:
+            self.version_label.setText(
+                "<b>No model yet.</b> Scribble a few strokes of every class, then mark the "
+                "image done: the first round trains from scratch."
+            )
+            self.device_label.setText("")
+        else:
+            m = active.card.get("metrics", {})
+            miou = m.get("mean_iou")
+            parts = [
+                f"<b>Model v{active.version}</b> (active, {len(models)} version"
+                f"{'s' if len(models) != 1 else ''})"
+            ]
+            if miou is not None:
+                parts.append(f"validation mean IoU {miou:.2f}")
+            self.version_label.setText(", ".join(parts))
+            train = active.card.get("training", {})
+            arch = active.card.get("architecture", {})
+            self.device_label.setText(
+                f"trained on {train.get('device', '?')}, {train.get('steps', '?')} steps; "
+                f"U-Net depth {arch.get('depth', '?')}, width {arch.get('width', '?')}"
+            )
+        self.version_combo.clear()
+        for rec in reversed(models):
+            self.version_combo.addItem(f"v{rec.version}  {rec.created_at[:16]}", rec.version)
+        self.rollback_button.setEnabled(len(models) > 1)
+        versions, series = iou_series(models, schema)
+        self.chart.set_data(versions, series, active.version if active else None)
+
+    def set_predictor_info(self, text: str) -> None:
+        self.device_label.setText(text)
+
+    def round_started(self) -> None:
+        self.progress.setValue(0)
+        self.round_label.setText("Training round started…")
+        self.error_label.hide()
+        self.cancel_button.setEnabled(True)
+
+    def show_progress(
+        self, step: int, fraction: float, elapsed_s: float, loss: float, phase: str
+    ) -> None:
+        self.progress.setValue(int(round(fraction * 1000)))
+        what = "validating" if phase == "validate" else f"step {step}"
+        self.round_label.setText(f"Training: {what}, {elapsed_s:.0f} s, loss {loss:.3f}")
+
+    def round_finished(self, message: str, queued: bool) -> None:
+        self.progress.setValue(1000 if message.startswith("published") else 0)
+        self.round_label.setText(message + ("; a follow-up round is queued" if queued else ""))
+        self.cancel_button.setEnabled(queued)
+
+    def show_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.show()

@@ -1,0 +1,122 @@
+"""The proposal and uncertainty layers of the canvas.
+
+Both are :class:`~annotator.gui.layers.LabelOverlayItem` instances (an ``Indexed8``
+QImage over a ``uint8`` array, repainted through a colour table), so showing a proposal
+costs one pass of numpy over the image to build the array, and nothing per repaint.
+
+A proposal must never be mistaken for the user's labels, which are solid fills. It is
+drawn as class-coloured *outlines* (the borders between proposed regions) over diagonal
+*hatching* in the class colour: code ``c`` is the outline of class ``c``, ``k + c`` the
+hatching of class ``c`` (``k`` classes), 255 transparent. With more than 127 classes the
+hatching is left out and only outlines are drawn.
+
+The uncertainty heat map quantises uncertainty to 0..255 and maps it through a table
+from transparent (sure) to opaque orange-red (unsure).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from annotator.core.proposal import Proposal
+from annotator.core.schema import LabelSchema
+from annotator.gui.layers import LabelOverlayItem
+
+HATCH_PERIOD = 6  # pixels between hatch lines
+HATCH_WIDTH = 2
+OUTLINE_ALPHA = 235
+HATCH_ALPHA = 140
+TRANSPARENT = 255
+
+
+def _argb(rgb: tuple[int, int, int], alpha: int) -> int:
+    return (alpha << 24) | (rgb[0] << 16) | (rgb[1] << 8) | rgb[2]
+
+
+def proposal_codes(mask: np.ndarray, n_classes: int) -> np.ndarray:
+    """The ``uint8`` display codes of a proposal mask (see the module docstring)."""
+    h, w = mask.shape
+    codes = np.full((h, w), TRANSPARENT, np.uint8)
+    if n_classes * 2 <= 254:
+        ys = (np.arange(h) % HATCH_PERIOD).astype(np.uint8)
+        xs = (np.arange(w) % HATCH_PERIOD).astype(np.uint8)
+        stripe = (ys[:, None] + xs[None, :]) % HATCH_PERIOD < HATCH_WIDTH
+        codes[stripe] = mask[stripe] + n_classes
+    edge = np.zeros((h, w), bool)
+    horizontal = mask[:, 1:] != mask[:, :-1]
+    vertical = mask[1:, :] != mask[:-1, :]
+    edge[:, 1:] |= horizontal
+    edge[:, :-1] |= horizontal
+    edge[1:, :] |= vertical
+    edge[:-1, :] |= vertical
+    codes[edge] = mask[edge]
+    return codes
+
+
+def proposal_table(schema: LabelSchema, hidden: frozenset[int] = frozenset()) -> np.ndarray:
+    """Colours of the proposal codes: class outlines, then class hatching."""
+    table = np.zeros(256, np.uint32)
+    k = len(schema)
+    for c in schema.classes:
+        if c.id in hidden:
+            continue
+        table[c.id] = _argb(c.rgb, OUTLINE_ALPHA)
+        if 2 * k <= 254:
+            table[k + c.id] = _argb(c.rgb, HATCH_ALPHA)
+    return table
+
+
+def heat_table(max_alpha: int = 210) -> np.ndarray:
+    """Uncertainty 0..255 -> transparent .. opaque yellow-orange-red.
+
+    Alpha grows with the square of the uncertainty: a pixel the model gives 90% to one
+    of two classes (normalised entropy ~0.47) stays faint, a coin toss is nearly opaque.
+    """
+    u = np.arange(256, dtype=np.float64) / 255.0
+    alpha = np.round(max_alpha * u**2).astype(np.uint32)
+    red = np.full(256, 255, np.uint32)
+    green = np.round(230 * (1 - u)).astype(np.uint32)
+    blue = np.round(60 * (1 - u) ** 2).astype(np.uint32)
+    return (alpha << 24) | (red << 16) | (green << 8) | blue
+
+
+def uncertainty_codes(uncertainty: np.ndarray) -> np.ndarray:
+    """Uncertainty ``[0, 1]`` as ``uint8`` 0..255 (C-contiguous, for an Indexed8 image)."""
+    return np.ascontiguousarray(np.round(np.clip(uncertainty, 0, 1) * 255).astype(np.uint8))
+
+
+class ProposalLayers:
+    """The two canvas items and what they show; owned by the loop controller."""
+
+    def __init__(self) -> None:
+        self.proposal_item = LabelOverlayItem()
+        self.uncertainty_item = LabelOverlayItem()
+        self.uncertainty_item.setVisible(False)
+        self.proposal: Proposal | None = None
+        self.image_id: int | None = None
+
+    def show(
+        self,
+        image_id: int,
+        proposal: Proposal,
+        schema: LabelSchema,
+        hidden: frozenset[int] = frozenset(),
+    ) -> None:
+        """Show ``proposal`` of ``image_id`` (arrays are built here, once)."""
+        self.image_id = image_id
+        self.proposal = proposal
+        self.proposal_item.set_labels(
+            proposal_codes(proposal.mask, len(schema)), proposal_table(schema, hidden)
+        )
+        self.uncertainty_item.set_labels(uncertainty_codes(proposal.uncertainty), heat_table())
+
+    def recolour(self, schema: LabelSchema, hidden: frozenset[int] = frozenset()) -> None:
+        if self.proposal is not None:
+            self.proposal_item.set_table(proposal_table(schema, hidden))
+
+    def clear(self) -> None:
+        self.image_id = None
+        self.proposal = None
+        empty = np.zeros(256, np.uint32)
+        self.proposal_item.set_labels(None, empty)
+        self.uncertainty_item.set_labels(None, empty)

@@ -1,0 +1,239 @@
+"""The active-learning loop through the real window, with a tiny network.
+
+Every wait is on a signal of the loop controller (or on the worker going idle), never a
+sleep: a round trains in the background while the test keeps driving the window.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from guihelpers import center, drag
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.gui.main_window import MainWindow
+from annotator.services.model_service import ModelSettings
+from annotator.storage.project import Project
+
+SIZE = 64
+U = 255
+TINY = ModelSettings(
+    seconds=None, steps=15, device="cpu", depth=2, width=8, crop=64, batch_size=4, threads=1
+)
+LONG = ModelSettings(**{**TINY.to_dict(), "steps": None, "seconds": 300.0})
+ROUND_TIMEOUT_MS = 60_000
+CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+
+
+def disks_image(seed: int) -> np.ndarray:
+    """Bright disks on a dark, noisy background."""
+    rng = np.random.default_rng(seed)
+    img = np.full((SIZE, SIZE), 40, np.float32)
+    for _ in range(3):
+        cx, cy = rng.integers(12, SIZE - 12, 2)
+        cv2.circle(img, (int(cx), int(cy)), int(rng.integers(6, 10)), 200, -1)
+    img += rng.normal(0, 8 + 6 * seed, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def loop_project(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(folder / f"disks_{i}.png"), disks_image(i))
+    root = tmp_path / "proj"
+    with Project.create(root, LabelSchema.from_names(["background", "disk"])) as p:
+        p.add_images([folder])
+    return root
+
+
+def open_window(qtbot, root, settings=TINY) -> MainWindow:
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1100, 750)
+    w.loop.settings_override = settings
+    with qtbot.waitActive(w):
+        w.show()
+        w.activateWindow()
+    w.open_project(root)
+    center(w.canvas)
+    return w
+
+
+def key(w, k, mod=Qt.KeyboardModifier.NoModifier) -> None:
+    QTest.keyClick(w.canvas, k, mod)
+
+
+def scribble_two_classes(w) -> None:
+    """Background strokes in the dark, disk strokes across bright pixels."""
+    image = w.document.image
+    w.canvas.set_brush_radius(1)
+    key(w, Qt.Key.Key_1)
+    drag(w.canvas, [(2, 2), (60, 2)])
+    drag(w.canvas, [(2, 61), (60, 61)])
+    key(w, Qt.Key.Key_2)
+    ys, xs = np.nonzero(image > 150)
+    for i in range(0, len(ys), max(1, len(ys) // 6)):
+        drag(w.canvas, [(xs[i], ys[i]), (xs[i] + 1, ys[i])])
+
+
+def test_label_train_propose_accept_correct_undo_retrain_next(qtbot, loop_project):
+    w = open_window(qtbot, loop_project)
+    loop = w.loop
+    first = w.document.image_id
+    assert not w.actions_["accept"].isEnabled()  # no model, no proposal
+    scribble_two_classes(w)
+    assert {0, 1} <= set(np.unique(w.document.label_map.array))
+
+    # mark done: the first round trains from scratch in the background
+    with qtbot.waitSignal(loop.round_finished, timeout=ROUND_TIMEOUT_MS) as finished:
+        key(w, Qt.Key.Key_D, CTRL)
+        assert loop.service.training  # the window is not waiting for it
+        drag(w.canvas, [(30, 30), (31, 30)])  # painting goes on meanwhile
+        key(w, Qt.Key.Key_Z, CTRL)
+    assert finished.args[0].status == "published"
+    assert loop.service.active_version == 1
+
+    # the next image gets a proposal, shown as its own layer
+    with qtbot.waitSignal(
+        loop.proposal_shown, timeout=ROUND_TIMEOUT_MS, check_params_cb=lambda i, v: v == 1
+    ) as shown:
+        key(w, Qt.Key.Key_PageDown)
+    second = w.document.image_id
+    assert second != first and shown.args == [second, 1]
+    assert loop.layers.proposal_item.isVisible()
+    proposal = loop.layers.proposal
+    lm = w.document.label_map
+
+    # accept: the proposal fills the unlabelled pixels, one undo step
+    assert (lm.array == U).all()
+    key(w, Qt.Key.Key_A)
+    assert (lm.array == proposal.mask).all()
+    # correct with the brush
+    key(w, Qt.Key.Key_1)
+    w.canvas.set_brush_radius(3)
+    drag(w.canvas, [(10, 32), (50, 32)])
+    corrected = lm.array.copy()
+    assert (corrected[32, 10:51] == 0).all()
+    # undo the correction, then the accept: back to nothing labelled
+    key(w, Qt.Key.Key_Z, CTRL)
+    assert (lm.array == proposal.mask).all()
+    key(w, Qt.Key.Key_Z, CTRL)
+    assert (lm.array == U).all()
+    # redo both, and the image is done: a second round continues from v1
+    key(w, Qt.Key.Key_Y, CTRL)
+    key(w, Qt.Key.Key_Y, CTRL)
+    assert (lm.array == corrected).all()
+    with qtbot.waitSignal(loop.version_changed, timeout=ROUND_TIMEOUT_MS) as changed:
+        key(w, Qt.Key.Key_D, CTRL)
+    assert changed.args == [2]
+    project = loop.service.project
+    assert project.active_model().parent == 1
+    saved = project.image(second)
+    assert saved.status is ImageStatus.DONE and saved.label_source == "proposal:v1+user"
+    assert (project.load_mask(saved) == corrected).all()  # the model never touched labels
+
+    # every image still to label is scored by v2; "next" opens the most uncertain one
+    assert loop.service.wait_proposals(60)
+    with qtbot.waitSignal(loop.proposal_shown, timeout=ROUND_TIMEOUT_MS):
+        key(w, Qt.Key.Key_N)
+    todo = [r for r in project.images() if r.status is not ImageStatus.DONE]
+    assert all(r.score is not None for r in todo)
+    most_uncertain = max(todo, key=lambda r: (r.score, -r.id))
+    assert w.document.image_id == most_uncertain.id
+    assert loop.layers.image_id == most_uncertain.id
+    assert loop.layers.proposal.model_version == 2
+    # the image list shows the scores; sorted by uncertainty, that image comes first
+    w.image_list.set_sort("uncertainty")
+    assert w.image_list.visible_ids()[0] == most_uncertain.id
+    assert f"{most_uncertain.score:.2f}" in w.image_list.list.item(0).text()
+    # the model panel plots both versions; rolling back brings v1's proposals back
+    assert loop.panel.chart.versions == [1, 2]
+    with qtbot.waitSignal(
+        loop.proposal_shown, timeout=ROUND_TIMEOUT_MS, check_params_cb=lambda i, v: v == 1
+    ):
+        loop.rollback(1)
+    assert project.active_model().version == 1 and loop.layers.proposal.model_version == 1
+    w.close()
+
+
+def test_layers_toggle_and_accept_class_fills_only_the_current_class(qtbot, loop_project):
+    w = open_window(qtbot, loop_project)
+    scribble_two_classes(w)
+    with qtbot.waitSignal(w.loop.round_finished, timeout=ROUND_TIMEOUT_MS):
+        w.loop.train_now()
+    if w.loop.layers.proposal is None:
+        with qtbot.waitSignal(w.loop.proposal_shown, timeout=ROUND_TIMEOUT_MS):
+            pass
+    layers = w.loop.layers
+    assert layers.image_id == w.document.image_id
+    assert not layers.uncertainty_item.isVisible()
+    key(w, Qt.Key.Key_U)
+    assert layers.uncertainty_item.isVisible()
+    key(w, Qt.Key.Key_R)
+    assert not layers.proposal_item.isVisible()
+    before = w.document.label_map.array.copy()
+    key(w, Qt.Key.Key_2)  # the "disk" class
+    key(w, Qt.Key.Key_A, SHIFT)
+    after = w.document.label_map.array
+    changed = after != before
+    assert (after[changed] == 1).all()
+    assert (before[changed] == U).all()
+    assert changed.sum() == ((before == U) & (layers.proposal.mask == 1)).sum()
+    w.close()
+
+
+def test_an_error_in_a_round_reaches_the_user(qtbot, loop_project):
+    bad = ModelSettings(**{**TINY.to_dict(), "device": "no-such-device"})
+    w = open_window(qtbot, loop_project, bad)
+    scribble_two_classes(w)
+    with qtbot.waitSignal(w.loop.error, timeout=ROUND_TIMEOUT_MS) as err:
+        w.loop.train_now()
+    assert "no-such-device" in err.args[0]
+    assert w.loop.panel.error_label.isVisibleTo(w.loop.panel)
+    assert "no-such-device" in w.loop.panel.error_label.text()
+    w.close()
+
+
+def test_train_now_without_labels_tells_the_user_what_to_do(qtbot, loop_project):
+    w = open_window(qtbot, loop_project)
+    with qtbot.waitSignal(w.loop.error, timeout=5000) as err:
+        w.loop.train_now()
+    assert "paint some pixels" in err.args[0]
+    assert w.loop.service.rounds_started == 0
+    w.close()
+
+
+def test_quitting_during_a_round_cancels_it_and_keeps_the_labels(qtbot, loop_project):
+    w = open_window(qtbot, loop_project, LONG)
+    scribble_two_classes(w)
+    painted = w.document.label_map.copy_array()
+    image_id = w.document.image_id
+    with qtbot.waitSignal(w.loop.round_started, timeout=5000):
+        key(w, Qt.Key.Key_D, CTRL)
+    drag(w.canvas, [(40, 40), (45, 40)])  # an edit not yet autosaved
+    painted = w.document.label_map.copy_array()
+    service = w.loop.service
+    w.close()
+    assert not service.training  # cancelled and joined, well before its 300 s budget
+    with Project.open(loop_project) as p:
+        assert p.models() == []
+        assert (p.load_mask(p.image(image_id)) == painted).all()
+
+
+def test_idle_retraining_starts_a_round_after_edits_stop(qtbot, loop_project):
+    settings = ModelSettings(**{**TINY.to_dict(), "train_on_done": False, "idle_retrain_s": 1})
+    w = open_window(qtbot, loop_project, settings)
+    assert w.loop.service.labels_dirty is False
+    with qtbot.waitSignal(w.loop.round_started, timeout=10_000):
+        scribble_two_classes(w)  # nothing is marked done: the idle timer starts the round
+    assert not w.loop.service.labels_dirty
+    with qtbot.waitSignal(w.loop.round_finished, timeout=ROUND_TIMEOUT_MS) as finished:
+        pass
+    assert finished.args[0].status == "published"
+    w.close()

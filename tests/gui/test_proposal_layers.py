@@ -1,0 +1,68 @@
+"""Proposal and uncertainty layers, and the model panel's chart data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from annotator.core.schema import LabelSchema
+from annotator.gui.model_panel import ModelPanel, iou_series
+from annotator.gui.proposal_layers import (
+    HATCH_PERIOD,
+    TRANSPARENT,
+    heat_table,
+    proposal_codes,
+    proposal_table,
+    uncertainty_codes,
+)
+from annotator.storage.project import ModelRecord
+
+SCHEMA = LabelSchema.from_names(["background", "cell"])
+
+
+def test_proposal_codes_outline_region_borders_and_hatch_the_inside():
+    mask = np.zeros((24, 24), np.uint8)
+    mask[:, 12:] = 1
+    codes = proposal_codes(mask, 2)
+    assert (codes[:, 11] == 0).all() and (codes[:, 12] == 1).all()  # outlines, both sides
+    inside = codes[:, :10]
+    hatched = inside != TRANSPARENT
+    assert (inside[hatched] == 2 + 0).all()  # hatch code of class 0
+    assert 0 < hatched.mean() < 0.5  # stripes, not a solid fill like the labels
+    assert hatched[0, 0] and not hatched[0, HATCH_PERIOD // 2]
+
+
+def test_proposal_table_is_transparent_for_hidden_classes_and_unused_codes():
+    table = proposal_table(SCHEMA, hidden=frozenset({1}))
+    assert table[0] >> 24 > table[2] >> 24 > 0  # outline more opaque than hatching
+    assert table[1] == 0 and table[3] == 0 and table[TRANSPARENT] == 0
+
+
+def test_heat_map_is_transparent_where_the_model_is_sure():
+    table = heat_table()
+    codes = uncertainty_codes(np.array([[0.0, 0.5, 1.0]], np.float32))
+    alphas = [int(table[c]) >> 24 for c in codes[0]]
+    assert alphas[0] == 0 and 0 < alphas[1] < alphas[2]
+
+
+def test_model_panel_plots_iou_per_class_over_versions(qtbot):
+    def record(v, ious):
+        card = {
+            "metrics": {"iou": dict(zip(SCHEMA.names, ious)), "mean_iou": 0.5},
+            "training": {"device": "cpu", "steps": 10},
+        }
+        return ModelRecord(v, v - 1 or None, "2026-01-01T00:00:00", f"m{v}", card)
+
+    models = [record(1, [0.5, None]), record(2, [0.6, 0.7])]
+    versions, series = iou_series(models, SCHEMA)
+    assert versions == [1, 2]
+    assert [s.values for s in series] == [(0.5, 0.6), (None, 0.7)]
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    panel.set_models(models, models[1], SCHEMA)
+    assert "v2" in panel.version_label.text() and panel.version_combo.count() == 2
+    assert panel.rollback_button.isEnabled()
+    with qtbot.waitSignal(panel.rollback_requested) as asked:
+        panel.version_combo.setCurrentIndex(1)  # newest first: index 1 is v1
+        panel.rollback_button.click()
+    assert asked.args == [1]
+    assert not panel.grab().isNull()  # the chart paints without error

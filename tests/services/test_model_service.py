@@ -1,0 +1,265 @@
+"""The model service without Qt: rounds, follow-ups, proposals, stale results, accept."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from annotator.core.errors import ModelError
+from annotator.core.labelmap import LabelMap
+from annotator.core.proposal import Proposal
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.core.synthetic import SYNTHETIC_CLASSES, synthetic_cells
+from annotator.services.jobs import call_directly
+from annotator.services.model_service import (
+    ModelListener,
+    ModelService,
+    ModelSettings,
+    accept_proposal,
+    load_settings,
+)
+from annotator.services.session import AnnotationSession
+from annotator.storage.project import Project
+
+SIZE = 64
+# A tiny network and a step budget: a round takes about a second on two CPU cores.
+TINY = ModelSettings(
+    seconds=None, steps=12, device="cpu", depth=2, width=8, crop=64, batch_size=4, threads=1
+)
+
+
+def scribbled_project(root, n_images=4) -> Project:
+    """Synthetic cells; the first image has a few scribbles of every class, marked done."""
+    project = Project.create(root, LabelSchema.from_names(list(SYNTHETIC_CLASSES)))
+    folder = root / "images"
+    folder.mkdir()
+    for i in range(n_images):
+        image, _ = synthetic_cells(seed=i, size=SIZE, n_cells=3)
+        cv2.imwrite(str(folder / f"cells_{i}.png"), image)
+    project.add_images([folder])
+    first = project.images()[0]
+    _, truth = synthetic_cells(seed=0, size=SIZE, n_cells=3)
+    lm = LabelMap.blank(project.schema, SIZE, SIZE)
+    rng = np.random.default_rng(0)
+    for c in range(3):
+        ys, xs = np.nonzero(truth == c)
+        pick = rng.choice(len(ys), size=min(40, len(ys)), replace=False)
+        scribble = np.zeros_like(truth, bool)
+        scribble[ys[pick], xs[pick]] = True
+        lm.assign(np.uint8(c), scribble)
+    project.save_mask(first.id, lm.array, status=ImageStatus.DONE)
+    return project
+
+
+class Recorder:
+    """Collects every event of a service."""
+
+    def __init__(self) -> None:
+        self.proposals: list[tuple[int, int, Proposal]] = []
+        self.scores: dict[int, float] = {}
+        self.rounds: list = []
+        self.versions: list = []
+        self.errors: list[tuple[str, BaseException]] = []
+        self.progress: list = []
+        self.started = 0
+        self.first_progress = threading.Event()
+
+    def listener(self) -> ModelListener:
+        def progress(p):
+            self.progress.append(p)
+            self.first_progress.set()
+
+        return ModelListener(
+            on_proposal=lambda i, v, p: self.proposals.append((i, v, p)),
+            on_scores=self.scores.update,
+            on_round_started=lambda: setattr(self, "started", self.started + 1),
+            on_progress=progress,
+            on_round_finished=self.rounds.append,
+            on_version_changed=self.versions.append,
+            on_error=lambda what, exc: self.errors.append((what, exc)),
+        )
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = scribbled_project(tmp_path / "proj")
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def make_service(project):
+    made = []
+
+    def make(settings=TINY, dispatcher=call_directly):
+        rec = Recorder()
+        service = ModelService(project, dispatcher, rec.listener(), settings)
+        made.append(service)
+        return service, rec
+
+    yield make
+    for s in made:
+        s.shutdown(10)
+
+
+def test_first_round_trains_from_scratch_and_proposals_follow_for_the_shown_image(
+    project, make_service
+):
+    service, rec = make_service()
+    second = project.images()[1].id
+    service.show_image(second)
+    assert service.active_version is None and not rec.proposals  # no model: nothing to show
+    assert service.train_now() == "started"
+    assert service.wait_training(60)
+    assert service.wait_proposals(60)
+    assert [r.status for r in rec.rounds] == ["published"]
+    assert rec.rounds[0].model.card["training"]["from_scratch"] is True
+    assert [v.version for v in rec.versions] == [1] and service.active_version == 1
+    assert rec.progress and rec.progress[-1].step <= TINY.steps
+    image_id, version, proposal = rec.proposals[-1]
+    assert (image_id, version) == (second, 1)
+    assert proposal.shape == (SIZE, SIZE) and proposal.mask.max() < 3
+    # every image still to label got a score, stored for the strategy
+    not_done = {r.id for r in project.images() if r.status is not ImageStatus.DONE}
+    assert set(rec.scores) == not_done
+    assert all(project.image(i).score == pytest.approx(rec.scores[i]) for i in not_done)
+    assert rec.errors == []
+
+
+def test_marking_done_during_a_round_queues_exactly_one_follow_up(project, make_service):
+    service, rec = make_service()
+    assert service.train_now() == "started"
+    assert service.image_done() == "queued"
+    assert service.train_now() == "queued"  # still one follow-up, not two
+    assert service.follow_up_queued
+    assert service.wait_training(60)  # the first round; its end starts the follow-up
+    assert service.wait_training(60)
+    assert service.rounds_started == 2 and rec.started == 2
+    assert [r.model.version for r in rec.rounds] == [1, 2]
+    assert rec.rounds[1].model.parent == 1  # the follow-up continued from v1
+
+
+def test_cancel_stops_the_round_and_keeps_the_version(project, make_service):
+    service, rec = make_service(
+        ModelSettings(**{**TINY.to_dict(), "steps": None, "seconds": 120.0})
+    )
+    service.train_now()
+    assert rec.first_progress.wait(60)
+    service.cancel_training()
+    assert service.wait_training(30)
+    assert [r.status for r in rec.rounds] == ["cancelled"]
+    assert service.active_version is None and project.models() == []
+    assert rec.errors == []
+
+
+def test_an_error_in_a_round_reaches_the_listener(project, make_service):
+    service, rec = make_service(ModelSettings(**{**TINY.to_dict(), "device": "no-such-device"}))
+    service.train_now()
+    assert service.wait_training(30)
+    assert [r.status for r in rec.rounds] == ["failed"]
+    ((what, exc),) = rec.errors
+    assert what == "training" and "no-such-device" in str(exc)
+
+
+def test_training_without_labels_says_what_to_do(tmp_path):
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as empty:
+        service = ModelService(empty, call_directly, settings=TINY)
+        with pytest.raises(ModelError, match="paint some pixels"):
+            service.train_now()
+        service.shutdown()
+
+
+def test_stale_proposals_are_dropped(project, make_service):
+    queue: list = []
+    service, rec = make_service(dispatcher=queue.append)  # callbacks wait until pumped
+
+    def pump():
+        while queue:
+            queue.pop(0)()
+
+    service.train_now()
+    assert service.wait_training(60)
+    pump()
+    assert service.active_version == 1
+    a, b = project.images()[1].id, project.images()[2].id
+    service.show_image(a)
+    assert service.wait_proposals(60)
+    service.show_image(b)  # the user moved on before a's proposal arrived
+    assert service.wait_proposals(60)
+    pump()
+    assert [(i, v) for i, v, _ in rec.proposals] == [(b, 1)]
+    assert service.dropped >= 1  # a's (and the first request made at publish time)
+    # a proposal of an older version is dropped too
+    dropped = service.dropped
+    service.show_image(a)
+    assert service.wait_proposals(60)
+    service._active = 2  # as if v2 had just been published
+    pump()
+    assert service.dropped == dropped + 1
+    assert [(i, v) for i, v, _ in rec.proposals] == [(b, 1)]
+
+
+def test_next_suggested_is_the_most_uncertain_image_not_done(project, make_service):
+    service, _ = make_service()
+    records = project.images()
+    project.set_scores({records[1].id: 0.2, records[2].id: 0.9, records[3].id: 0.5})
+    assert service.next_suggested().id == records[2].id
+    service.show_image(records[2].id)
+    assert service.next_suggested().id == records[3].id  # never the image on screen
+    service.update_settings(strategy="in-order")
+    assert service.next_suggested().id == records[1].id
+
+
+def test_settings_are_stored_in_the_project(project, make_service):
+    service, _ = make_service()
+    service.update_settings(seconds=7.5, idle_retrain_s=30)
+    stored = load_settings(project)
+    assert stored.seconds == 7.5 and stored.idle_retrain_s == 30 and stored.depth == 2
+
+
+def test_shutdown_during_a_round_cancels_and_joins(project, make_service):
+    service, rec = make_service(
+        ModelSettings(**{**TINY.to_dict(), "steps": None, "seconds": 120.0})
+    )
+    service.train_now()
+    assert rec.first_progress.wait(60)
+    assert service.shutdown(20) is True
+    assert not service.training and project.models() == []
+    assert rec.rounds == []  # events after shutdown are not delivered
+
+
+def _proposal(mask: np.ndarray, version: int = 3) -> Proposal:
+    return Proposal(None, mask.astype(np.uint8), np.zeros(mask.shape, np.float32), 0.5, version)
+
+
+def test_accept_fills_only_unlabelled_pixels_in_one_undo_step(project):
+    session = AnnotationSession(project)
+    doc = session.open_image(project.images()[1].id)
+    doc.label_map.array[:10, :] = 2  # the user's labels
+    proposal = _proposal(np.where(np.arange(SIZE)[None, :] < 32, 0, 1).repeat(SIZE, 0))
+    assert accept_proposal(doc, proposal)
+    assert (doc.label_map.array[:10] == 2).all()  # never overwritten
+    assert (doc.label_map.array[10:] == proposal.mask[10:]).all()
+    assert doc.label_source == "proposal:v3+user"
+    doc.undo()
+    assert (doc.label_map.array[10:] == 255).all() and (doc.label_map.array[:10] == 2).all()
+    assert not doc.history.can_undo  # it was exactly one step
+    session.save(wait=True)
+    session.close()
+    assert project.image(doc.image_id).label_source == "proposal:v3+user"
+
+
+def test_accept_class_copies_one_class_only(project):
+    session = AnnotationSession(project)
+    doc = session.open_image(project.images()[1].id)
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    mask[20:30, 20:30] = 1
+    assert accept_proposal(doc, _proposal(mask), class_id=1)
+    assert int((doc.label_map.array == 1).sum()) == 100
+    assert int((doc.label_map.array == 255).sum()) == SIZE * SIZE - 100
+    assert not accept_proposal(doc, _proposal(mask), class_id=1)  # nothing left to fill
+    session.close()
