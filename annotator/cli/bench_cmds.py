@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="assisted",
         help="assisted, manual, frozen, or a comma-separated list of them (default assisted)",
     )
-    p.add_argument("--strategy", default="uncertainty", choices=["uncertainty", "random", "in-order"])
+    p.add_argument(
+        "--strategy", default="uncertainty", choices=["uncertainty", "random", "in-order"]
+    )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--train-steps", type=int, help="training steps per round (deterministic)")
     budget.add_argument(
@@ -35,9 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="label only the first N images (natural order)")
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--frozen-after", type=int, default=2, help="frozen mode: images trained on (2)"
-    )
+    p.add_argument("--frozen-after", type=int, default=2, help="frozen mode: images trained on (2)")
     p.add_argument("--max-radius", type=float, default=25.0, help="largest brush radius (25)")
     p.add_argument("--depth", type=int, default=4, help="U-Net depth (4)")
     p.add_argument("--width", type=int, default=16, help="U-Net base width (16)")

@@ -243,7 +243,9 @@ def run_benchmark(
         fell_back = False
         for k in range(len(chosen)):
             # 1. What to label next.
-            if config.strategy == "in-order" or (config.strategy == "uncertainty" and not proposals):
+            if config.strategy == "in-order" or (
+                config.strategy == "uncertainty" and not proposals
+            ):
                 if config.strategy == "uncertainty" and not fell_back:
                     result.notes.append("uncertainty ranks in order until there is a model")
                     fell_back = True
@@ -291,8 +293,11 @@ def run_benchmark(
                     predictor = engine.load_predictor(project, device="cpu")
                 proposals = {}
             # 4. Proposals of the images still to label (for the strategy and step 2).
-            if predictor is not None and remaining and not proposals and (
-                config.strategy == "uncertainty"
+            if (
+                predictor is not None
+                and remaining
+                and not proposals
+                and (config.strategy == "uncertainty")
             ):
                 for r in remaining:
                     proposals[r.id] = predictor.predict(project.load_image(r))

@@ -285,16 +285,9 @@ class ModelService:
     def _load_predictor(self, version: int) -> Predictor:
         threads = self.settings.cpu_threads()
         predictor = engine.load_predictor(
-            self.project, device=self.settings.device, version=version
+            self.project, device=self.settings.device, version=version, threads=threads
         )
-        if predictor.backend == "onnxruntime":
-            # load_predictor sizes onnxruntime's pool to every core; the GUI needs one.
-            from annotator.ml.checkpoint import ONNX_NAME
-            from annotator.ml.onnx_runtime import OnnxRunner
-
-            folder = (self.project.root / self.project.model(version).checkpoint).parent
-            predictor.runner = OnnxRunner(folder / ONNX_NAME, threads=threads)
-        else:
+        if predictor.backend != "onnxruntime":
             import torch
 
             torch.set_num_threads(threads)

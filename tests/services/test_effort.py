@@ -28,8 +28,16 @@ def _dataset(root, n=4, size=80):
 @pytest.mark.slow
 def test_robot_reaches_target_and_assisted_costs_fewer_strokes_than_manual(tmp_path):
     ds = load_dataset(_dataset(tmp_path / "ds"), tmp_path / "ds" / "classes.txt")
-    common = dict(train_steps=40, depth=2, width=8, crop=64, batch_size=4, target=0.95,
-                  strategy="in-order", seed=1)
+    common = dict(
+        train_steps=40,
+        depth=2,
+        width=8,
+        crop=64,
+        batch_size=4,
+        target=0.95,
+        strategy="in-order",
+        seed=1,
+    )
     manual = run_benchmark(ds, BenchConfig(mode="manual", **common), tmp_path / "m")
     assisted = run_benchmark(ds, BenchConfig(mode="assisted", **common), tmp_path / "a")
     for run in (manual, assisted):
@@ -45,9 +53,26 @@ def test_robot_reaches_target_and_assisted_costs_fewer_strokes_than_manual(tmp_p
 @pytest.mark.slow
 def test_bench_command_writes_json_plot_and_is_deterministic(tmp_path, capsys):
     ds = _dataset(tmp_path / "ds", n=3, size=64)
-    args = ["bench", str(ds), "--classes", str(ds / "classes.txt"), "--mode", "manual,frozen",
-            "--strategy", "uncertainty", "--train-steps", "15", "--depth", "2", "--width", "8",
-            "--limit", "2", "--seed", "3"]
+    args = [
+        "bench",
+        str(ds),
+        "--classes",
+        str(ds / "classes.txt"),
+        "--mode",
+        "manual,frozen",
+        "--strategy",
+        "uncertainty",
+        "--train-steps",
+        "15",
+        "--depth",
+        "2",
+        "--width",
+        "8",
+        "--limit",
+        "2",
+        "--seed",
+        "3",
+    ]
     assert main(args + ["--out", str(tmp_path / "o1")]) == 0
     assert main(args + ["--out", str(tmp_path / "o2")]) == 0
     out = capsys.readouterr().out
@@ -58,12 +83,23 @@ def test_bench_command_writes_json_plot_and_is_deterministic(tmp_path, capsys):
         assert key in b1
     assert b1["mode"] == "manual" and [r["mode"] for r in b1["runs"]] == ["manual", "frozen"]
     rec = b1["runs"][1]["images"][0]
-    for key in ("name", "strokes", "pixels_painted", "accuracy_before", "accuracy_after",
-                "train_seconds"):
+    for key in (
+        "name",
+        "strokes",
+        "pixels_painted",
+        "accuracy_before",
+        "accuracy_after",
+        "train_seconds",
+    ):
         assert key in rec
-    strip = lambda b: [[(i["name"], i["strokes"], i["pixels_painted"]) for i in r["images"]]
-                       for r in b["runs"]]  # noqa: E731
-    assert strip(b1) == strip(b2)
+
+    def costs(bench):
+        return [
+            [(i["name"], i["strokes"], i["pixels_painted"]) for i in r["images"]]
+            for r in bench["runs"]
+        ]
+
+    assert costs(b1) == costs(b2)
     assert b1["runs"][1]["eval_images"] == 1 and b1["runs"][1]["final_miou_unlabelled"] > 0
     assert (tmp_path / "o1" / "bench.png").stat().st_size > 1000
 
