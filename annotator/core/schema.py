@@ -28,10 +28,9 @@ _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 # A palette of clearly distinct colours; class i gets PALETTE[i % len].
 PALETTE: tuple[str, ...] = (
-    "#3a3a3a",  # background-like dark grey for class 0
+    "#4363d8",  # visible on grey micrographs too (a dark grey was not)
     "#e6194b",
     "#3cb44b",
-    "#4363d8",
     "#ffe119",
     "#f58231",
     "#911eb4",
@@ -48,6 +47,7 @@ PALETTE: tuple[str, ...] = (
     "#808000",
     "#ffd8b1",
     "#000075",
+    "#a9a9a9",
 )
 
 

@@ -98,7 +98,12 @@ class IouChart(QWidget):
             p.setPen(QPen(grid, 1))
         if not self.versions:
             p.setPen(text)
-            p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "validation IoU per class\nappears here")
+            # The whole widget, not the plot area: the text is wider than an empty plot.
+            p.drawText(
+                QRectF(self.rect()),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                "Validation IoU per class\nappears after the first round",
+            )
             p.end()
             return
         n = len(self.versions)
