@@ -81,12 +81,17 @@ def resolve_weights(path: Path) -> Path:
 
 
 def load_checkpoint(
-    path: Path, class_names: list[str] | tuple[str, ...] | None = None
+    path: Path,
+    class_names: list[str] | tuple[str, ...] | None = None,
+    *,
+    allow_new_classes: bool = False,
 ) -> LoadedCheckpoint:
     """Read a checkpoint safely and check it fits a project with ``class_names``.
 
     Raises :class:`ModelError` when the file is missing, is not a plain-data checkpoint
-    (anything that would need unpickling code is refused), or its classes differ.
+    (anything that would need unpickling code is refused), or its classes differ. With
+    ``allow_new_classes`` a model whose classes are the first classes of the project
+    (the project added classes since) is accepted: its ids still mean the same classes.
     """
     weights = resolve_weights(path)
     if not weights.is_file():
@@ -110,7 +115,7 @@ def load_checkpoint(
         raise ModelError(f"{weights}: the checkpoint's card is damaged ({exc})") from None
     loaded = LoadedCheckpoint(card, network, state_dict)
     if class_names is not None:
-        check_classes(loaded, class_names, weights)
+        check_classes(loaded, class_names, weights, allow_new_classes=allow_new_classes)
     return loaded
 
 
@@ -118,15 +123,43 @@ def check_classes(
     loaded: LoadedCheckpoint,
     class_names: list[str] | tuple[str, ...],
     where: Path | str = "the checkpoint",
+    *,
+    allow_new_classes: bool = False,
 ) -> None:
-    """Refuse a model whose classes are not exactly the project's, in the same order."""
+    """Refuse a model whose classes are not exactly the project's, in the same order
+    (or, with ``allow_new_classes``, the first of the project's)."""
     have = [n.lower() for n in loaded.class_names]
     want = [n.lower() for n in class_names]
-    if have != want or loaded.network.n_classes != len(want):
+    if allow_new_classes and len(have) < len(want):
+        want = want[: len(have)]
+    if have != want or loaded.network.n_classes != len(have):
         raise ModelError(
             f"{where}: the model was trained for classes {loaded.class_names} but the project "
             f"has {list(class_names)}; train a new model with --from-scratch"
         )
+
+
+def widen_head(model: UNet, n_classes: int) -> UNet:
+    """The same model with ``n_classes`` outputs; the old classes keep their weights.
+
+    New output channels start at zero weight and a bias well below the old ones, so the
+    widened model proposes exactly what it did until training teaches it the new classes.
+    """
+    old = model.head
+    if n_classes < old.out_channels:
+        raise ModelError("a model's classes can only grow")
+    if n_classes == old.out_channels:
+        return model
+    config = model.config.with_classes(n_classes)
+    wider = UNet(config)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("head.")}
+    wider.load_state_dict(state, strict=False)
+    with torch.no_grad():
+        wider.head.weight.zero_()
+        wider.head.weight[: old.out_channels] = old.weight
+        wider.head.bias.fill_(float(old.bias.min()) - 4.0)
+        wider.head.bias[: old.out_channels] = old.bias
+    return wider
 
 
 def export_onnx(model: UNet, path: Path, example_size: int = 256) -> Path:

@@ -244,7 +244,8 @@ class Predictor:
         """
         from annotator.ml.checkpoint import ONNX_NAME, load_checkpoint, resolve_weights
 
-        loaded = load_checkpoint(folder, class_names)
+        # A model from before classes were added still proposes the classes it knows.
+        loaded = load_checkpoint(folder, class_names, allow_new_classes=True)
         version = int(loaded.card.get("version", 0) or 0)
         onnx_path = resolve_weights(Path(folder)).parent / ONNX_NAME
         dev = choose_device(device)

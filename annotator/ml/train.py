@@ -199,10 +199,14 @@ def _split(request: TrainRequest, rng: np.random.Generator):  # type: ignore[no-
 def build_model(request: TrainRequest) -> tuple[UNet, UNetConfig]:
     """The parent version's model, or a fresh one from ``request.network``."""
     if request.init_checkpoint is not None:
-        from annotator.ml.checkpoint import load_checkpoint
+        from annotator.ml.checkpoint import load_checkpoint, widen_head
 
-        loaded = load_checkpoint(request.init_checkpoint, request.class_names)
-        return loaded.build_model(), loaded.network
+        loaded = load_checkpoint(
+            request.init_checkpoint, request.class_names, allow_new_classes=True
+        )
+        # Classes added to the project since the parent version get new outputs.
+        model = widen_head(loaded.build_model(), len(request.class_names))
+        return model, model.config
     if request.network.n_classes != len(request.class_names):
         raise ModelError("the network's class count does not match the class names")
     return UNet(request.network), request.network

@@ -9,7 +9,7 @@ export) pass aligned tensors and the padding is a no-op.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import torch
@@ -48,6 +48,10 @@ class UNetConfig:
     def channels(self) -> list[int]:
         """Channels of each level, from the input resolution down to the bottleneck."""
         return [int(round(self.width * self.growth**i)) for i in range(self.depth + 1)]
+
+    def with_classes(self, n_classes: int) -> UNetConfig:
+        """The same architecture with another number of output classes."""
+        return replace(self, n_classes=n_classes)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (the card's ``architecture``)."""

@@ -132,3 +132,27 @@ def test_a_colour_project_trains_a_three_channel_model_and_predicts_grey_images_
         done = engine.predict_images(project, device="cpu")
         assert len(done) == 2
         assert engine.load_proposal(project, project.image("grey.png")).mask.shape == (64, 64)
+
+
+def test_adding_a_class_keeps_proposals_working_and_the_next_round_learns_it(cells_project):
+    from annotator.core.status import ImageStatus
+    from annotator.ml.train import TrainConfig
+    from annotator.ml.unet import UNetConfig
+    from annotator.services import engine
+
+    tiny = UNetConfig(1, 3, depth=2, width=8)
+    fast = TrainConfig(crop=64, batch_size=4, val_fraction=0.0, seed=0)
+    first = engine.train_project(cells_project, steps=3, network=tiny, config=fast)
+    cells_project.set_schema(cells_project.schema.with_class("debris"))
+    rec = cells_project.images()[3]
+    # The old model still proposes (ids 0..2 mean the same classes).
+    proposal = engine.load_predictor(cells_project).predict(cells_project.load_image(rec))
+    assert proposal.mask.max() <= 2 and proposal.model_version == first.model.version
+    # Label some debris; the next round continues from v1 with a fourth output.
+    mask = cells_project.new_mask(rec)
+    mask[:10, :10] = 3
+    cells_project.save_mask(rec.id, mask, status=ImageStatus.DONE)
+    second = engine.train_project(cells_project, steps=3, config=fast)
+    assert second.model.parent == first.model.version
+    assert second.model.card["architecture"]["n_classes"] == 4
+    assert second.model.card["classes"][-1] == "debris"

@@ -106,3 +106,28 @@ def test_onnx_export_agrees_with_torch(tmp_path):
     assert onnx_p.shape == (2, 3, 48, 80)
     np.testing.assert_allclose(onnx_p, torch_p, atol=1e-4)
     np.testing.assert_allclose(onnx_p.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_model_of_fewer_classes_is_accepted_only_when_asked(tmp_path):
+    _save_tiny(tmp_path / "v1", ("background", "cell"))
+    names = ["background", "cell", "nucleus"]
+    loaded = load_checkpoint(tmp_path / "v1", names, allow_new_classes=True)
+    assert loaded.class_names == ["background", "cell"]
+    with pytest.raises(ModelError, match="trained for classes"):
+        load_checkpoint(tmp_path / "v1", ["cell", "background", "x"], allow_new_classes=True)
+
+
+def test_widened_head_keeps_old_outputs_and_never_proposes_the_new_class_untrained():
+    from annotator.ml.checkpoint import widen_head
+
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(1, 2, depth=2, width=4)).eval()
+    wider = widen_head(model, 3).eval()
+    assert wider.config.n_classes == 3 and wider.head.out_channels == 3
+    x = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        old, new = model(x), wider(x)
+    torch.testing.assert_close(new[:, :2], old)
+    assert (new.argmax(1) == old.argmax(1)).all()
+    with pytest.raises(ModelError, match="only grow"):
+        widen_head(model, 1)
