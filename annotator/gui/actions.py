@@ -84,6 +84,12 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("toggle_uncertainty", "Show &uncertainty", "&Model", ("U",), True),
     ActionSpec("train_now", "&Train now", "&Model", ("Ctrl+T",), tip="Start a training round now"),
     ActionSpec(
+        "train_scratch",
+        "Train from &scratch",
+        "&Model",
+        tip="Start a new model instead of continuing the current version (after classes changed)",
+    ),
+    ActionSpec(
         "cancel_training",
         "&Cancel training",
         "&Model",

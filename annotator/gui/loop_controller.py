@@ -87,6 +87,7 @@ class LoopController(QObject):
         a["toggle_proposal"].toggled.connect(self.layers.proposal_item.setVisible)
         a["toggle_uncertainty"].toggled.connect(self.layers.uncertainty_item.setVisible)
         a["train_now"].triggered.connect(self.train_now)
+        a["train_scratch"].triggered.connect(lambda: self.train_now(from_scratch=True))
         a["cancel_training"].triggered.connect(self.cancel_training)
         a["next_suggested"].triggered.connect(self.open_next_suggested)
         a["toggle_proposal"].setChecked(True)
@@ -181,14 +182,14 @@ class LoopController(QObject):
             )
 
     # --- training -----------------------------------------------------------------------------
-    def train_now(self) -> None:
+    def train_now(self, from_scratch: bool = False) -> None:
         if self.service is None:
             return
         if self.window.session is not None:
             self.window.canvas.finish_gesture()
             self.window.session.save(wait=True)  # the round reads the labels from disk
         try:
-            state = self.service.train_now()
+            state = self.service.train_now(from_scratch=from_scratch)
         except AnnotatorError as exc:
             self._error("training", exc)
             return
@@ -306,6 +307,7 @@ class LoopController(QObject):
         a["accept"].setEnabled(has_proposal)
         a["accept_class"].setEnabled(has_proposal)
         a["train_now"].setEnabled(service is not None)
+        a["train_scratch"].setEnabled(service is not None)
         a["cancel_training"].setEnabled(service is not None and service.training)
         a["next_suggested"].setEnabled(has_doc)
         self.panel.train_button.setEnabled(service is not None)

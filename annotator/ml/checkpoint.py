@@ -135,7 +135,8 @@ def check_classes(
     if have != want or loaded.network.n_classes != len(have):
         raise ModelError(
             f"{where}: the model was trained for classes {loaded.class_names} but the project "
-            f"has {list(class_names)}; train a new model with --from-scratch"
+            f"has {list(class_names)}; train a new model from scratch "
+            "(`annotator train --from-scratch`, or Model > Train from scratch in the app)"
         )
 
 

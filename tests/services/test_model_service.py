@@ -263,3 +263,19 @@ def test_accept_class_copies_one_class_only(project):
     assert int((doc.label_map.array == 255).sum()) == SIZE * SIZE - 100
     assert not accept_proposal(doc, _proposal(mask), class_id=1)  # nothing left to fill
     session.close()
+
+
+def test_after_a_class_changes_meaning_a_round_fails_clearly_and_from_scratch_recovers(
+    project, make_service
+):
+    service, rec = make_service()
+    service.train_now()
+    assert service.wait_training(60)
+    project.set_schema(project.schema.renamed(2, "debris"))
+    service.train_now()
+    assert service.wait_training(60)
+    assert rec.errors and "from-scratch" in str(rec.errors[-1][1])
+    assert service.train_now(from_scratch=True) == "started"
+    assert service.wait_training(60)
+    assert rec.rounds[-1].model.card["training"]["from_scratch"] is True
+    assert rec.rounds[-1].model.card["classes"][2] == "debris"
