@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,7 +197,7 @@ def check_number(value: Any, where: str) -> float:
 
 
 def check_class_ids(
-    mask: np.ndarray, names: list[str] | None, source: Path, names_file: Path
+    mask: np.ndarray, names: Sequence[str] | None, source: Path, names_file: Path
 ) -> None:
     """Raise a FormatError naming ``source`` when ``mask`` holds values that are no class id."""
     if names is None:

@@ -20,6 +20,7 @@ order (a later one wins where they overlap); the class of each is its category n
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -91,7 +92,8 @@ def write_coco(
     total = sum(len(v) for v in dataset.splits.values())
     done = 0
     for split, items in dataset.splits.items():
-        images, annotations = [], []
+        images: list[dict[str, Any]] = []
+        annotations: list[dict[str, Any]] = []
         for image_id, s in enumerate(items, start=1):
             if progress:
                 progress(done, total, s.stem)
@@ -106,6 +108,7 @@ def write_coco(
                     "height": shape[0],
                 }
             )
+            traced: Iterable[tuple[Region, list[np.ndarray] | None]]
             if options.coco_mode == "polygon":
                 traced = region_polygons(mask, class_ids, "corner")
             else:

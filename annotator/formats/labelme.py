@@ -90,7 +90,7 @@ def write_labelme(
         if progress:
             progress(i, len(samples), s.stem)
         mask = s.load_mask()
-        doc = {
+        doc: dict[str, Any] = {
             "version": LABELME_VERSION,
             "flags": {},
             "shapes": mask_to_shapes(mask, dataset.names, dataset.void),
@@ -229,6 +229,7 @@ def _read_one(
     for key, v in (("imageHeight", h), ("imageWidth", w)):
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise FormatError(f"{path}: '{key}' must be a positive integer, got {v!r}")
+    h, w = int(h), int(w)  # type: ignore[arg-type]  # checked just above
     image_file = None
     if isinstance(image_path, str) and image_path:
         # Refuse names escaping the folder even when imageData would make them unneeded.

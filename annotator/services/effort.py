@@ -301,7 +301,8 @@ def run_benchmark(
             ):
                 for r in remaining:
                     proposals[r.id] = predictor.predict(project.load_image(r))
-            version = project.active_model().version if project.active_model() else None
+            active = project.active_model()
+            version = active.version if active else None
             out = ImageRecordOut(
                 name=rec.name,
                 strokes=robot.actions,
