@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     from annotator.core.schema import LabelSchema
     from annotator.core.status import ImageStatus
     from annotator.ml.device import configure_cpu_threads
+    from annotator.ml.networks import NetworkConfig
     from annotator.ml.train import TrainConfig, confusion, metrics_from_confusion
-    from annotator.ml.unet import UNetConfig
     from annotator.services import engine
     from annotator.storage.project import Project
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         seconds = None if args.steps else args.minutes * 60.0
-        network = UNetConfig(1, 2, args.depth, args.width)
+        network = NetworkConfig(1, 2, args.depth, args.width)
         config = TrainConfig(val_fraction=0.0, seed=args.seed)
         last = [0.0]
 

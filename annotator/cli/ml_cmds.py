@@ -111,9 +111,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             new_model = args.from_scratch or project.active_model() is None
             if new_model and (args.depth is not None or args.width is not None):
                 from annotator.ml.data import choose_in_channels
-                from annotator.ml.unet import UNetConfig
+                from annotator.ml.networks import NetworkConfig
 
-                network = UNetConfig(
+                network = NetworkConfig(
                     choose_in_channels([r.channels for r in project.images()]),
                     len(project.schema),
                     args.depth or engine.DEFAULT_DEPTH,

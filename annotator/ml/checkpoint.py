@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 from annotator.core.errors import ModelError
-from annotator.ml.unet import UNet, UNetConfig
+from annotator.ml.networks import NetworkConfig
+from annotator.ml.unet import UNet
 from annotator.storage.atomic import atomic_open, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class LoadedCheckpoint:
     """A checkpoint read back: its card, the architecture and the weights."""
 
     card: dict[str, Any]
-    network: UNetConfig
+    network: NetworkConfig
     state_dict: dict[str, torch.Tensor]
 
     @property
@@ -109,7 +110,7 @@ def load_checkpoint(
         raise ModelError(f"{weights}: not an Annotator model checkpoint (expected format {FORMAT})")
     try:
         card = json.loads(payload["card"])
-        network = UNetConfig.from_dict(card["architecture"])
+        network = NetworkConfig.from_dict(card["architecture"])
         state_dict = dict(payload["state_dict"])
     except (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{weights}: the checkpoint's card is damaged ({exc})") from None

@@ -29,7 +29,8 @@ from annotator.core.errors import Cancelled
 from annotator.core.proposal import Proposal, image_score, normalised_entropy
 from annotator.ml.data import Normalizer, fit_normalizer
 from annotator.ml.device import choose_device
-from annotator.ml.unet import UNet, UNetConfig
+from annotator.ml.networks import NetworkConfig
+from annotator.ml.unet import UNet
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ class Predictor:
     """
 
     def __init__(
-        self, runner: TileRunner, network: UNetConfig, version: int = 0, backend: str = "torch"
+        self, runner: TileRunner, network: NetworkConfig, version: int = 0, backend: str = "torch"
     ) -> None:
         self.runner = runner
         self.network = network

@@ -37,7 +37,8 @@ from annotator.ml.data import (
 )
 from annotator.ml.device import choose_device
 from annotator.ml.loss import segmentation_loss
-from annotator.ml.unet import UNet, UNetConfig, count_parameters
+from annotator.ml.networks import NetworkConfig, count_parameters
+from annotator.ml.unet import UNet
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class TrainRequest:
     images: tuple[TrainImage, ...]
     class_names: tuple[str, ...]
     #: Architecture when starting from scratch (ignored when ``init_checkpoint`` is given).
-    network: UNetConfig
+    network: NetworkConfig
     #: The parent version's checkpoint to continue from; ``None`` starts from scratch.
     init_checkpoint: Path | None = None
     parent_version: int | None = None
@@ -142,7 +143,7 @@ class TrainResult:
     """The outcome of a round. Publish only when :attr:`publishable`."""
 
     status: Literal["finished", "cancelled", "diverged"]
-    network: UNetConfig
+    network: NetworkConfig
     state_dict: dict[str, torch.Tensor] | None
     steps: int
     seconds: float
@@ -196,7 +197,7 @@ def _split(request: TrainRequest, rng: np.random.Generator):  # type: ignore[no-
     return train, val
 
 
-def build_model(request: TrainRequest) -> tuple[UNet, UNetConfig]:
+def build_model(request: TrainRequest) -> tuple[UNet, NetworkConfig]:
     """The parent version's model, or a fresh one from ``request.network``."""
     if request.init_checkpoint is not None:
         from annotator.ml.checkpoint import load_checkpoint, widen_head

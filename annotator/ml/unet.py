@@ -1,70 +1,20 @@
 """The U-Net: an encoder-decoder with skip connections by concatenation.
 
-``UNetConfig`` is plain data (it goes into the model card as JSON); ``UNet(config)``
-builds the network. Any input size works: the forward pass pads the input up to a
-multiple of ``2 ** depth`` (reflect where possible) and crops the output back, so the
-caller never has to care. Callers that already pad (the tiled predictor, the ONNX
+``UNet(config)`` builds the network from a :class:`NetworkConfig` (``arch="unet"``).
+Any input size works: the forward pass pads the input up to a multiple of ``2 ** depth``
+(reflect where possible) and crops the output back, so the caller never has to care. Callers that already pad (the tiled predictor, the ONNX
 export) pass aligned tensors and the padding is a no-op.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from annotator.core.errors import ModelError
+from annotator.ml.networks import NetworkConfig, count_parameters
 
-
-@dataclass(frozen=True)
-class UNetConfig:
-    """Architecture of a U-Net; stored in every model card."""
-
-    in_channels: int = 1
-    n_classes: int = 2
-    depth: int = 4
-    width: int = 16
-    #: Width multiplier per level: level ``i`` has ``width * growth**i`` channels.
-    growth: float = 2.0
-
-    def __post_init__(self) -> None:
-        if self.in_channels not in (1, 3):
-            raise ModelError(f"in_channels must be 1 or 3, not {self.in_channels}")
-        if self.n_classes < 1:
-            raise ModelError("a model needs at least one class")
-        if not 1 <= self.depth <= 7:
-            raise ModelError(f"depth must be between 1 and 7, not {self.depth}")
-        if self.width < 1 or self.growth < 1:
-            raise ModelError("width and growth must be positive")
-
-    @property
-    def multiple(self) -> int:
-        """Input sizes must be a multiple of this (the forward pass pads to it)."""
-        return 2**self.depth
-
-    def channels(self) -> list[int]:
-        """Channels of each level, from the input resolution down to the bottleneck."""
-        return [int(round(self.width * self.growth**i)) for i in range(self.depth + 1)]
-
-    def with_classes(self, n_classes: int) -> UNetConfig:
-        """The same architecture with another number of output classes."""
-        return replace(self, n_classes=n_classes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (the card's ``architecture``)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> UNetConfig:
-        """Build from a card dict; unknown keys are an error (a newer card format)."""
-        known = {f.name for f in fields(cls)}
-        extra = set(data) - known
-        if extra:
-            raise ModelError(f"unknown network settings in the model card: {sorted(extra)}")
-        return cls(**data)
+__all__ = ["UNet", "count_parameters"]
 
 
 class _DoubleConv(nn.Sequential):
@@ -82,7 +32,7 @@ class _DoubleConv(nn.Sequential):
 class UNet(nn.Module):
     """U-Net returning per-class logits ``(N, n_classes, H, W)`` for ``(N, C, H, W)`` input."""
 
-    def __init__(self, config: UNetConfig) -> None:
+    def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = config
         ch = config.channels()
@@ -130,8 +80,3 @@ class UNet(nn.Module):
         if ph or pw:
             x = x[..., :h, :w]
         return x
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

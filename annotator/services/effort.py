@@ -215,9 +215,9 @@ def run_benchmark(
     dataset: Dataset, config: BenchConfig, workdir: Path, report: Report | None = None
 ) -> RunResult:
     """Label the dataset with the simulated annotator in one mode; return the costs."""
+    from annotator.ml.networks import NetworkConfig
     from annotator.ml.strategies import RandomOrder
     from annotator.ml.train import TrainConfig
-    from annotator.ml.unet import UNetConfig
     from annotator.services import engine
 
     say = report or (lambda s: None)
@@ -235,7 +235,7 @@ def run_benchmark(
         remaining = [by_stem[p.stem] for p in chosen]
         schema = project.schema
         in_ch = 1 if all(r.channels == 1 for r in remaining) else 3
-        network = UNetConfig(in_ch, len(schema), config.depth, config.width)
+        network = NetworkConfig(in_ch, len(schema), config.depth, config.width)
         rng_order = RandomOrder(seed=config.seed)
         predictor = None
         proposals: dict[int, Any] = {}

@@ -29,10 +29,10 @@ from annotator.storage.atomic import atomic_write_bytes, atomic_write_json
 from annotator.storage.project import ImageRecord, ModelRecord, Project, now_iso
 
 if TYPE_CHECKING:  # torch-dependent types, for annotations only
+    from annotator.ml.networks import NetworkConfig
     from annotator.ml.predict import Predictor
     from annotator.ml.strategies import Strategy
     from annotator.ml.train import CancelToken, TrainConfig, TrainProgress, TrainResult
-    from annotator.ml.unet import UNetConfig
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +87,13 @@ def build_request(
     device: str = "auto",
     from_scratch: bool = False,
     config: TrainConfig | None = None,
-    network: UNetConfig | None = None,
+    network: NetworkConfig | None = None,
     recent_weight: float = RECENT_WEIGHT,
 ):  # type: ignore[no-untyped-def]
     """The immutable :class:`~annotator.ml.train.TrainRequest` for the project's labels."""
     from annotator.ml.data import choose_in_channels
+    from annotator.ml.networks import NetworkConfig
     from annotator.ml.train import TrainConfig, TrainImage, TrainRequest
-    from annotator.ml.unet import UNetConfig
 
     schema = project.schema
     if len(schema) > 254:
@@ -121,7 +121,7 @@ def build_request(
         raise ModelError("no label masks found for the labelled images")
     if network is None:
         in_ch = choose_in_channels([r.channels for r in project.images()])
-        network = UNetConfig(in_ch, len(schema), DEFAULT_DEPTH, DEFAULT_WIDTH)
+        network = NetworkConfig(in_ch, len(schema), DEFAULT_DEPTH, DEFAULT_WIDTH)
     return TrainRequest(
         images=tuple(images),
         class_names=tuple(schema.names),
@@ -145,7 +145,7 @@ def train_project(
     cancel: CancelToken | None = None,
     from_scratch: bool = False,
     config: TrainConfig | None = None,
-    network: UNetConfig | None = None,
+    network: NetworkConfig | None = None,
     export_onnx: bool = True,
 ) -> TrainOutcome:
     """Train one round on the project's labels and publish a new version if it finished.

@@ -392,11 +392,11 @@ class ModelService:
 
         def work(progress: Callable[[Any], None], cancel: CancelToken) -> engine.TrainOutcome:
             from annotator.ml.data import choose_in_channels
+            from annotator.ml.networks import NetworkConfig
             from annotator.ml.train import TrainConfig
-            from annotator.ml.unet import UNetConfig
 
             _limit_torch_threads(settings.cpu_threads())
-            network = UNetConfig(
+            network = NetworkConfig(
                 choose_in_channels([r.channels for r in project.images()]),
                 len(project.schema),
                 settings.depth,

@@ -12,11 +12,11 @@ import torch
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.core.synthetic import SYNTHETIC_CLASSES, synthetic_cells
+from annotator.ml.networks import NetworkConfig
 from annotator.ml.train import TrainConfig
-from annotator.ml.unet import UNetConfig
 from annotator.storage.project import Project
 
-TINY = UNetConfig(in_channels=1, n_classes=3, depth=2, width=8)
+TINY = NetworkConfig(in_channels=1, n_classes=3, depth=2, width=8)
 FAST = TrainConfig(crop=64, batch_size=4, lr=5e-3, val_fraction=0.25, seed=0)
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from annotator.ml import distributed
+from annotator.ml.networks import NetworkConfig
 from annotator.ml.train import TrainConfig
-from annotator.ml.unet import UNetConfig
 from annotator.services import engine
 from annotator.storage.project import Project
 
@@ -25,7 +25,7 @@ def main() -> None:
             steps=4,
             device="cpu",
             export_onnx=False,
-            network=UNetConfig(1, 3, depth=2, width=8),
+            network=NetworkConfig(1, 3, depth=2, width=8),
             config=TrainConfig(crop=64, batch_size=2, lr=5e-3, val_fraction=0.25, seed=0),
         )
         # A second round on a time budget: the ranks must agree on when to stop and on

@@ -136,11 +136,11 @@ def test_a_colour_project_trains_a_three_channel_model_and_predicts_grey_images_
 
 def test_adding_a_class_keeps_proposals_working_and_the_next_round_learns_it(cells_project):
     from annotator.core.status import ImageStatus
+    from annotator.ml.networks import NetworkConfig
     from annotator.ml.train import TrainConfig
-    from annotator.ml.unet import UNetConfig
     from annotator.services import engine
 
-    tiny = UNetConfig(1, 3, depth=2, width=8)
+    tiny = NetworkConfig(1, 3, depth=2, width=8)
     fast = TrainConfig(crop=64, batch_size=4, val_fraction=0.0, seed=0)
     first = engine.train_project(cells_project, steps=3, network=tiny, config=fast)
     cells_project.set_schema(cells_project.schema.with_class("debris"))

@@ -16,7 +16,8 @@ from annotator.ml.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from annotator.ml.unet import UNet, UNetConfig
+from annotator.ml.networks import NetworkConfig
+from annotator.ml.unet import UNet
 
 
 class Payload:
@@ -27,7 +28,7 @@ class Payload:
 
 
 def _save_tiny(folder, classes=("bg", "fg")):
-    cfg = UNetConfig(1, len(classes), depth=2, width=4)
+    cfg = NetworkConfig(1, len(classes), depth=2, width=4)
     model = UNet(cfg)
     save_checkpoint(
         folder, model.state_dict(), {"architecture": cfg.to_dict(), "classes": list(classes)}
@@ -98,7 +99,7 @@ def test_onnx_export_agrees_with_torch(tmp_path):
     from annotator.ml.predict import TorchRunner
 
     torch.manual_seed(3)
-    model = UNet(UNetConfig(1, 3, depth=2, width=8)).eval()
+    model = UNet(NetworkConfig(1, 3, depth=2, width=8)).eval()
     path = export_onnx(model, tmp_path / "model.onnx")
     x = np.random.default_rng(0).normal(size=(2, 1, 48, 80)).astype(np.float32)
     onnx_p = OnnxRunner(path)(x)
@@ -121,7 +122,7 @@ def test_widened_head_keeps_old_outputs_and_never_proposes_the_new_class_untrain
     from annotator.ml.checkpoint import widen_head
 
     torch.manual_seed(0)
-    model = UNet(UNetConfig(1, 2, depth=2, width=4)).eval()
+    model = UNet(NetworkConfig(1, 2, depth=2, width=4)).eval()
     wider = widen_head(model, 3).eval()
     assert wider.config.n_classes == 3 and wider.head.out_channels == 3
     x = torch.rand(1, 1, 32, 32)

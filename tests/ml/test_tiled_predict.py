@@ -12,14 +12,15 @@ import torch
 from annotator.core.errors import Cancelled
 from annotator.core.proposal import Proposal, image_score, normalised_entropy
 from annotator.ml.data import fit_normalizer
+from annotator.ml.networks import NetworkConfig
 from annotator.ml.predict import Predictor, TorchRunner, predict_tiled, tile_starts
-from annotator.ml.unet import UNet, UNetConfig
+from annotator.ml.unet import UNet
 
 
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    m = UNet(UNetConfig(1, 3, depth=2, width=8))
+    m = UNet(NetworkConfig(1, 3, depth=2, width=8))
     # A few train-mode passes give BatchNorm non-trivial statistics.
     m.train()
     with torch.no_grad():

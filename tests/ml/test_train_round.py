@@ -12,9 +12,10 @@ from conftest import FAST, TINY
 
 import annotator.ml.train as train_mod
 from annotator.core.errors import ModelError
+from annotator.ml.networks import NetworkConfig
 from annotator.ml.predict import Predictor
 from annotator.ml.train import TrainImage, TrainRequest, train_round
-from annotator.ml.unet import UNet, UNetConfig
+from annotator.ml.unet import UNet
 from annotator.services import engine
 
 
@@ -46,7 +47,7 @@ def test_a_few_strokes_per_class_are_enough_to_separate_two_textures():
     request = TrainRequest(
         images=(TrainImage(1, "a", image, mask),),
         class_names=("grainy", "smooth"),
-        network=UNetConfig(1, 2, depth=2, width=8),
+        network=NetworkConfig(1, 2, depth=2, width=8),
         max_steps=120,
         config=replace(FAST, val_fraction=0.0),
         device="cpu",
@@ -68,7 +69,7 @@ def test_unlabelled_pixels_never_train(monkeypatch):
     request = TrainRequest(
         (TrainImage(1, "a", image, empty),),
         ("a", "b"),
-        UNetConfig(1, 2, 2, 4),
+        NetworkConfig(1, 2, 2, 4),
         max_steps=1,
         device="cpu",
     )
@@ -82,7 +83,7 @@ def test_the_step_budget_is_exact_and_progress_is_reported():
     request = TrainRequest(
         (TrainImage(1, "a", image, strokes()),),
         ("a", "b"),
-        UNetConfig(1, 2, 2, 4),
+        NetworkConfig(1, 2, 2, 4),
         max_steps=7,
         config=FAST,
         device="cpu",
@@ -98,7 +99,7 @@ def test_the_time_budget_stops_the_round():
     request = TrainRequest(
         (TrainImage(1, "a", image, strokes()),),
         ("a", "b"),
-        UNetConfig(1, 2, 2, 4),
+        NetworkConfig(1, 2, 2, 4),
         max_seconds=1.0,
         config=FAST,
         device="cpu",
@@ -113,7 +114,7 @@ def test_same_seed_gives_the_same_weights_on_cpu():
     request = TrainRequest(
         (TrainImage(1, "a", image, strokes()),),
         ("a", "b"),
-        UNetConfig(1, 2, 2, 4),
+        NetworkConfig(1, 2, 2, 4),
         max_steps=5,
         config=FAST,
         device="cpu",
@@ -130,7 +131,7 @@ def test_one_labelled_image_is_validated_on_held_out_pixel_blocks():
     request = TrainRequest(
         (TrainImage(1, "a", image, mask),),
         ("a", "b"),
-        UNetConfig(1, 2, 2, 4),
+        NetworkConfig(1, 2, 2, 4),
         max_steps=3,
         config=FAST,
         device="cpu",
