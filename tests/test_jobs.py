@@ -152,3 +152,50 @@ def test_a_newer_request_cancels_the_running_one_in_a_cancellable_worker():
     worker.submit("slow")
     assert started.wait(5)
     assert worker.shutdown(5)  # shutdown cancels the running request too
+
+
+def test_coalescing_queue_keeps_the_newest_item_per_key_and_handles_every_key():
+    from annotator.services.jobs import CoalescingQueue
+
+    gate = threading.Event()
+    handled = []
+
+    def handle(key, item, token):
+        if key == "first":
+            gate.wait(5)  # hold the worker so later submissions queue up
+        handled.append((key, item))
+
+    queue = CoalescingQueue(handle, "test-queue")
+    queue.submit("first", 0)
+    queue.submit("a", 1)
+    queue.submit("b", 1)
+    queue.submit("a", 2)  # replaces a=1, which has not started
+    assert not queue.idle
+    gate.set()
+    assert queue.wait_idle(5)
+    assert handled == [("first", 0), ("a", 2), ("b", 1)]
+    assert queue.close(drop_pending=False, timeout=5)
+
+
+def test_coalescing_queue_survives_a_failing_handler_and_refuses_work_after_close():
+    from annotator.services.jobs import CoalescingQueue
+
+    handled = []
+
+    def handle(key, item, token):
+        if item == "boom":
+            raise ValueError("handler bug")
+        handled.append(item)
+
+    queue = CoalescingQueue(handle, "test-queue")
+    queue.submit(1, "boom")
+    queue.submit(2, "fine")
+    assert queue.wait_idle(5)
+    assert handled == ["fine"]
+    queue.close(drop_pending=True, timeout=5)
+    try:
+        queue.submit(3, "late")
+    except RuntimeError as exc:
+        assert "closed" in str(exc)
+    else:
+        raise AssertionError("a closed queue accepted work")

@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from annotator.services.effort import (
+    from annotator.bench.effort import (
         BenchConfig,
         load_dataset,
         run_benchmark,

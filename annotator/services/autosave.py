@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from annotator.core.cancel import CancelToken
 from annotator.core.status import ImageStatus
+from annotator.services.jobs import CoalescingQueue, Dispatcher, call_directly
 from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
-
-Dispatch = Callable[[Callable[[], None]], None]
-
-
-def _call_now(fn: Callable[[], None]) -> None:
-    fn()
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,67 +55,45 @@ class Autosaver:
         *,
         on_saved: Callable[[SaveResult], None] | None = None,
         on_error: Callable[[SaveRequest, Exception], None] | None = None,
-        dispatch: Dispatch = _call_now,
+        dispatch: Dispatcher = call_directly,
     ) -> None:
         self._project = project
         self._on_saved = on_saved
         self._on_error = on_error
         self._dispatch = dispatch
-        self._cond = threading.Condition()
-        self._pending: dict[int, SaveRequest] = {}
-        self._busy = False
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="annotator-autosave", daemon=True)
-        self._thread.start()
+        self._queue: CoalescingQueue[int, SaveRequest] = CoalescingQueue(
+            self._write, "annotator-autosave"
+        )
 
     def submit(self, request: SaveRequest) -> None:
         """Queue a snapshot; an older one of the same image still waiting is dropped."""
-        with self._cond:
-            if self._closed:
-                raise RuntimeError("the autosaver is closed")
-            self._pending[request.image_id] = request
-            self._cond.notify_all()
+        try:
+            self._queue.submit(request.image_id, request)
+        except RuntimeError:
+            raise RuntimeError("the autosaver is closed") from None
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every submitted snapshot is written; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
+        return self._queue.wait_idle(timeout)
 
     @property
     def idle(self) -> bool:
-        with self._cond:
-            return not self._pending and not self._busy
+        return self._queue.idle
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Write what is pending, then stop the worker."""
-        self.flush(timeout)
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        self._thread.join(timeout)
+        self._queue.close(drop_pending=False, timeout=timeout)
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._pending or self._closed)
-                if not self._pending:
-                    return  # closed and nothing left
-                image_id = next(iter(self._pending))
-                request = self._pending.pop(image_id)
-                self._busy = True
-            try:
-                self._project.save_mask(
-                    request.image_id, request.mask, source=request.source, status=request.status
-                )
-            except Exception as exc:  # any failure must reach the user, never kill the writer
-                log.exception("autosave of image %s failed", request.image_id)
-                if self._on_error is not None:
-                    self._dispatch(functools.partial(self._on_error, request, exc))
-            else:
-                if self._on_saved is not None:
-                    result = SaveResult(request.image_id, request.generation)
-                    self._dispatch(functools.partial(self._on_saved, result))
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+    def _write(self, image_id: int, request: SaveRequest, _token: CancelToken) -> None:
+        try:
+            self._project.save_mask(
+                request.image_id, request.mask, source=request.source, status=request.status
+            )
+        except Exception as exc:  # any failure must reach the user, never kill the writer
+            log.exception("autosave of image %s failed", image_id)
+            if self._on_error is not None:
+                self._dispatch(functools.partial(self._on_error, request, exc))
+        else:
+            if self._on_saved is not None:
+                result = SaveResult(request.image_id, request.generation)
+                self._dispatch(functools.partial(self._on_saved, result))

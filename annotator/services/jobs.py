@@ -1,22 +1,51 @@
-"""Background work without Qt: a single-job runner and a latest-request-wins worker.
+"""Background work without Qt: the one place where the app's worker threads are made.
 
 The GUI thread owns all mutable state. Work runs on a worker thread with an immutable
 request; its progress, result and error come back through an injected *dispatcher*, a
 callable that runs a function on the owner's thread. The GUI passes one that posts to
-the Qt event loop; tests pass :func:`call_directly` and need no event loop.
+the Qt event loop; tests and the CLI pass :func:`call_directly` and need no event loop.
+
+Three shapes of background work, all on :mod:`concurrent.futures` single-thread
+executors:
+
+* :class:`SingleJobRunner`: at most one job at a time, refused while busy (a training
+  round).
+* :class:`LatestWinsWorker`: requests where only the newest matters (proposals); a newer
+  request replaces one still waiting and may cancel the running one.
+* :class:`CoalescingQueue`: requests keyed by an id, newest per key wins, all processed
+  in turn (the autosaver: one pending snapshot per image).
+
+A job that must stop early checks a :class:`~annotator.core.cancel.CancelToken`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from annotator.core.cancel import CancelToken
+
+__all__ = [
+    "CancelToken",
+    "CoalescingQueue",
+    "Dispatcher",
+    "JobCallbacks",
+    "LatestWinsWorker",
+    "SingleJobRunner",
+    "call_directly",
+]
+
 log = logging.getLogger(__name__)
 
+#: Runs a callback on the owner's thread (the GUI's event loop, or at once for tests/CLI).
 Dispatcher = Callable[[Callable[[], None]], None]
+K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
 T = TypeVar("T")
 
@@ -26,21 +55,77 @@ def call_directly(fn: Callable[[], None]) -> None:
     fn()
 
 
-class CancelToken:
-    """A cancellation flag a job checks between batches; ``cancelled`` is thread-safe."""
+class CoalescingQueue(Generic[K, T]):
+    """Keyed requests handled one at a time on one worker thread; newest per key wins.
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    ``submit(key, item)`` replaces an item of the same key that has not started yet.
+    ``handle(key, item, token)`` runs on the worker thread and must not raise (a raised
+    error is logged and the queue goes on). With ``cancel_running=True`` a newer item of
+    the key being handled sets that handler's token.
+    """
 
-    def cancel(self) -> None:
-        self._event.set()
+    def __init__(self, handle: Callable[[K, T, CancelToken], None], name: str) -> None:
+        self._handle = handle
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._cond = threading.Condition()
+        self._pending: dict[K, T] = {}
+        self._running: tuple[K, CancelToken] | None = None
+        self._scheduled = False
+        self._closed = False
+
+    def submit(self, key: K, item: T, *, cancel_running: bool = False) -> None:
+        """Queue ``item`` for ``key``, replacing one of that key still waiting."""
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the worker queue is closed")
+            self._pending[key] = item
+            if cancel_running and self._running is not None and self._running[0] == key:
+                self._running[1].cancel()
+            if not self._scheduled:
+                self._scheduled = True
+                self._executor.submit(self._drain)
+            self._cond.notify_all()
 
     @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._scheduled
 
-    def is_set(self) -> bool:  # lets it stand in for a threading.Event
-        return self._event.is_set()
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is pending or running; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._scheduled, timeout)
+
+    def close(self, *, drop_pending: bool, timeout: float | None = None) -> bool:
+        """Refuse new items; drop or finish what is pending; True when the thread is idle."""
+        with self._cond:
+            self._closed = True
+            if drop_pending:
+                self._pending.clear()
+                if self._running is not None:
+                    self._running[1].cancel()
+        idle = self.wait_idle(timeout)
+        self._executor.shutdown(wait=False)
+        return idle
+
+    def _drain(self) -> None:
+        while True:
+            with self._cond:
+                if not self._pending:
+                    self._scheduled = False
+                    self._cond.notify_all()
+                    return
+                key = next(iter(self._pending))
+                item = self._pending.pop(key)
+                token = CancelToken()
+                self._running = (key, token)
+            try:
+                self._handle(key, item, token)
+            except BaseException:  # a handler bug must not stop the queue for good
+                log.exception("background request %r failed", key)
+            finally:
+                with self._cond:
+                    self._running = None
 
 
 @dataclass(frozen=True)
@@ -58,8 +143,10 @@ class SingleJobRunner:
 
     def __init__(self, dispatcher: Dispatcher, name: str = "job") -> None:
         self._dispatch = dispatcher
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._name = name
-        self._thread: threading.Thread | None = None
+        self._future: Future[None] | None = None
+        self._worker: threading.Thread | None = None
         self._token: CancelToken | None = None
         self._active = False
         self._lock = threading.Lock()
@@ -83,35 +170,41 @@ class SingleJobRunner:
             self._active = True
             token = CancelToken()
             self._token = token
-
-            def progress(info: Any) -> None:
-                if callbacks.on_progress is not None and not token.cancelled:
-                    self._dispatch(lambda: callbacks.on_progress(info))  # type: ignore[misc]
-
-            def finished() -> None:
-                with self._lock:
-                    self._active = False
-
-            def run() -> None:
-                try:
-                    result = work(progress, token)
-                except BaseException as exc:  # every error reaches the user
-                    finished()
-                    if token.cancelled and callbacks.on_cancelled is not None:
-                        self._dispatch(callbacks.on_cancelled)
-                        return
-                    log.exception("%s failed", self._name)
-                    self._dispatch(lambda e=exc: callbacks.on_error(e))
-                    return
-                finished()
-                if token.cancelled and callbacks.on_cancelled is not None:
-                    self._dispatch(callbacks.on_cancelled)
-                else:
-                    self._dispatch(lambda: callbacks.on_done(result))
-
-            self._thread = threading.Thread(target=run, name=self._name, daemon=True)
-            self._thread.start()
+            self._future = self._executor.submit(self._run, work, callbacks, token)
             return True
+
+    def _run(
+        self,
+        work: Callable[[Callable[[Any], None], CancelToken], R],
+        callbacks: JobCallbacks[R],
+        token: CancelToken,
+    ) -> None:
+        self._worker = threading.current_thread()
+        on_progress = callbacks.on_progress
+
+        def progress(info: Any) -> None:
+            if on_progress is not None and not token.cancelled:
+                self._dispatch(functools.partial(on_progress, info))
+
+        try:
+            result = work(progress, token)
+        except BaseException as exc:  # every error reaches the user
+            self._finished()
+            if token.cancelled and callbacks.on_cancelled is not None:
+                self._dispatch(callbacks.on_cancelled)
+            else:
+                log.exception("%s failed", self._name)
+                self._dispatch(functools.partial(callbacks.on_error, exc))
+            return
+        self._finished()
+        if token.cancelled and callbacks.on_cancelled is not None:
+            self._dispatch(callbacks.on_cancelled)
+        else:
+            self._dispatch(functools.partial(callbacks.on_done, result))
+
+    def _finished(self) -> None:
+        with self._lock:
+            self._active = False
 
     def cancel(self) -> None:
         """Ask the running job to stop at its next check."""
@@ -125,18 +218,20 @@ class SingleJobRunner:
         A job started by the final callback of the one joined (a follow-up) is not
         waited for; call ``join`` again for it.
         """
-        thread = self._thread
-        if thread is None:
+        future = self._future
+        if future is None:
             return True
-        if thread is threading.current_thread():
+        if threading.current_thread() is self._worker:
             return False  # a final callback run by call_directly cannot join itself
-        thread.join(timeout)
-        return not thread.is_alive()
+        done, _ = wait_futures([future], timeout)
+        return bool(done)
 
     def shutdown(self, timeout: float = 10.0) -> bool:
         """Cancel and join (on quit)."""
         self.cancel()
-        return self.join(timeout)
+        joined = self.join(timeout)
+        self._executor.shutdown(wait=False)
+        return joined
 
 
 class LatestWinsWorker(Generic[T, R]):
@@ -151,6 +246,8 @@ class LatestWinsWorker(Generic[T, R]):
     long request (a batch of proposals) gives way at its next check. A request that
     raises after its token was set ends silently: it was superseded, not broken.
     """
+
+    _KEY = "latest"
 
     def __init__(
         self,
@@ -167,74 +264,33 @@ class LatestWinsWorker(Generic[T, R]):
         self._on_error = on_error
         self._dispatch = dispatcher
         self._cancellable = cancellable
-        self._cond = threading.Condition()
-        self._pending: T | None = None
-        self._has_pending = False
-        self._running = False
-        self._running_token: CancelToken | None = None
-        self._stopped = False
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-        self._thread.start()
+        self._queue: CoalescingQueue[str, T] = CoalescingQueue(self._handle, name)
 
     def submit(self, request: T) -> None:
         """Queue ``request``, replacing any request still waiting."""
-        with self._cond:
-            self._pending = request
-            self._has_pending = True
-            if self._running_token is not None:
-                self._running_token.cancel()
-            self._cond.notify()
+        self._queue.submit(self._KEY, request, cancel_running=self._cancellable)
 
     @property
     def idle(self) -> bool:
-        with self._cond:
-            return not self._has_pending and not self._running
+        return self._queue.idle
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until nothing is pending or running (tests and shutdown)."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._has_pending and not self._running, timeout)
+        return self._queue.wait_idle(timeout)
 
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._has_pending or self._stopped)
-                if self._stopped:
-                    return
-                request = self._pending
-                self._pending = None
-                self._has_pending = False
-                self._running = True
-                token = CancelToken()
-                self._running_token = token if self._cancellable else None
-            try:
-                if self._cancellable:
-                    result = self._work(request, token)
-                else:
-                    result = self._work(request)
-            except BaseException as exc:
-                if token.cancelled:
-                    log.debug("superseded request ended: %s", exc)
-                else:
-                    log.exception("worker request failed")
-                    self._dispatch(lambda r=request, e=exc: self._on_error(r, e))  # type: ignore[misc]
+    def _handle(self, _key: str, request: T, token: CancelToken) -> None:
+        try:
+            result = self._work(request, token) if self._cancellable else self._work(request)
+        except BaseException as exc:
+            if token.cancelled:
+                log.debug("superseded request ended: %s", exc)
             else:
-                if not token.cancelled:
-                    self._dispatch(lambda r=request, res=result: self._on_result(r, res))  # type: ignore[misc]
-            finally:
-                with self._cond:
-                    self._running = False
-                    self._running_token = None
-                    self._cond.notify_all()
+                log.exception("worker request failed")
+                self._dispatch(functools.partial(self._on_error, request, exc))
+            return
+        if not token.cancelled:
+            self._dispatch(functools.partial(self._on_result, request, result))
 
     def shutdown(self, timeout: float = 5.0) -> bool:
         """Drop pending work, stop the thread after the running request."""
-        with self._cond:
-            self._stopped = True
-            self._pending = None
-            self._has_pending = False
-            if self._running_token is not None:
-                self._running_token.cancel()
-            self._cond.notify_all()
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._queue.close(drop_pending=True, timeout=timeout)

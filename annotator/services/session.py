@@ -22,7 +22,8 @@ from annotator.core.history import EditHistory
 from annotator.core.labelmap import Box, LabelMap, Patch
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.services.autosave import Autosaver, Dispatch, SaveRequest, SaveResult, _call_now
+from annotator.services.autosave import Autosaver, SaveRequest, SaveResult
+from annotator.services.jobs import Dispatcher, call_directly
 from annotator.storage.images import auto_window, to_display_uint8
 from annotator.storage.project import ImageRecord, Project
 
@@ -170,7 +171,7 @@ class AnnotationSession:
         project: Project,
         *,
         history_bytes: int = DEFAULT_HISTORY_BYTES,
-        dispatch: Dispatch = _call_now,
+        dispatch: Dispatcher = call_directly,
         on_save_error: Callable[[int, Exception], None] | None = None,
     ) -> None:
         self.project = project

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
+from annotator.bench.effort import BenchConfig, load_dataset, run_benchmark, saving_factors
 from annotator.cli import main
 from annotator.core.errors import AnnotatorError
 from annotator.core.synthetic import synthetic_cells
-from annotator.services.effort import BenchConfig, load_dataset, run_benchmark, saving_factors
 
 
 def _dataset(root, n=4, size=80):

@@ -4,9 +4,9 @@ and a good proposal saves it strokes."""
 import numpy as np
 import pytest
 
+from annotator.bench.robot import IGNORE, annotate, pixel_accuracy, plan_stroke
 from annotator.core.labelmap import LabelMap
 from annotator.core.synthetic import synthetic_cells
-from annotator.services.robot import IGNORE, annotate, pixel_accuracy, plan_stroke
 
 
 def _blank(shape):

@@ -1,6 +1,6 @@
 """The effort benchmark: how many brush strokes does labelling a dataset cost?
 
-A simulated annotator (:mod:`annotator.services.robot`, rules in
+A simulated annotator (:mod:`annotator.bench.robot`, rules in
 ``docs/simulated-annotator.md``) labels the images of a dataset one after another, in
 one of three modes:
 
@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from annotator.bench.robot import IGNORE, annotate
 from annotator.core.errors import AnnotatorError, ImageReadError
 from annotator.core.labelmap import LabelMap
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.services.robot import IGNORE, annotate
 from annotator.storage.atomic import atomic_write_json
 from annotator.storage.images import IMAGE_SUFFIXES, read_image
 from annotator.storage.project import Project
