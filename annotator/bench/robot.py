@@ -91,7 +91,7 @@ def _geodesic(free: np.ndarray, start: tuple[int, int]) -> np.ndarray:
     dist[start] = 0
     while True:
         step += 1
-        grown = cv2.dilate(reached, kernel) & free_u8
+        grown = np.bitwise_and(cv2.dilate(reached, kernel), free_u8)
         new = grown & ~reached & 1
         if not new.any():
             return dist
@@ -214,7 +214,8 @@ def plan_stroke(
     allowed_p = cv2.copyMakeBorder(allowed, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
     border_dist = cv2.distanceTransform(allowed_p, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
     inside = np.where(reg, border_dist, 0)
-    sy, sx = np.unravel_index(int(np.argmax(inside)), inside.shape)
+    iy, ix = np.unravel_index(int(np.argmax(inside)), inside.shape)
+    sy, sx = int(iy), int(ix)
     d_max = float(border_dist[sy, sx])
     best: tuple[int, Stroke] | None = None
     for factor in (1.0, 0.6, 0.35, 0.2):
@@ -227,7 +228,8 @@ def plan_stroke(
         free = safe & near
         free[sy, sx] = True
         first = _geodesic(free, (sy, sx))
-        a = np.unravel_index(int(np.argmax(first)), first.shape)
+        ay, ax = np.unravel_index(int(np.argmax(first)), first.shape)
+        a = (int(ay), int(ax))
         line = _simplify(_trace_back(first, a)[::-1], border_dist, radius, max(1, int(radius)))
         sweep = tuple(_sweep_path(first >= 0, border_dist, radius, (sy, sx)))
         dot = ((float(sx), float(sy)),)
