@@ -192,23 +192,54 @@ class LabelMap:
             raise ValueError(f"label value {value} does not fit {self.dtype}")
         return value
 
-    def _write(self, box: Box, mask: np.ndarray, value: int, only_unlabelled: bool) -> Patch:
-        """Set ``value`` where ``mask`` (box-shaped) is true; return the patch."""
+    def protected_value(self, only_unlabelled: bool, only_over: int | None) -> int | None:
+        """The one label an edit may overwrite (``None``: any), from the two spellings."""
+        if only_over is not None:
+            return int(only_over)
+        return self.unlabelled if only_unlabelled else None
+
+    def _write(
+        self,
+        box: Box,
+        mask: np.ndarray,
+        value: int | np.ndarray,
+        only_unlabelled: bool = False,
+        only_over: int | None = None,
+    ) -> Patch:
+        """Set ``value`` (a scalar or box-shaped values) where ``mask`` (box-shaped) is true.
+
+        Protected painting: with ``only_over`` only pixels currently labelled
+        ``only_over`` change (``only_unlabelled`` is ``only_over=unlabelled``), so a big
+        brush can sweep along a border without touching the neighbouring class.
+        """
         if box.empty:
             return _empty_patch(self.dtype)
         region = self.array[box.slices]
-        if only_unlabelled:
-            mask = mask & (region == self.unlabelled)
+        keep = self.protected_value(only_unlabelled, only_over)
+        if keep is not None:
+            mask = mask & (region == keep)
         old = region.copy()
-        region[mask] = value
+        if isinstance(value, np.ndarray):
+            region[mask] = value[mask].astype(self.dtype, copy=False)
+        else:
+            region[mask] = value
         return Patch(box, old, region.copy())
 
     # --- painting -----------------------------------------------------------------------
     def paint_disk(
-        self, x: float, y: float, radius: float, value: int, *, only_unlabelled: bool = False
+        self,
+        x: float,
+        y: float,
+        radius: float,
+        value: int,
+        *,
+        only_unlabelled: bool = False,
+        only_over: int | None = None,
     ) -> Patch:
         """Paint the pixels within ``radius`` of ``(x, y)`` with ``value``."""
-        return self.paint_stroke([(x, y)], radius, value, only_unlabelled=only_unlabelled)
+        return self.paint_stroke(
+            [(x, y)], radius, value, only_unlabelled=only_unlabelled, only_over=only_over
+        )
 
     def paint_stroke(
         self,
@@ -217,16 +248,23 @@ class LabelMap:
         value: int,
         *,
         only_unlabelled: bool = False,
+        only_over: int | None = None,
     ) -> Patch:
         """Paint every pixel within ``radius`` of the polyline through ``points``.
 
         One call returns one patch covering the whole polyline. A GUI calls it for each
         mouse move with ``[previous, current]`` so consecutive segments join with no gap.
-        With ``only_unlabelled`` pixels that already carry a label are left alone.
+        With ``only_unlabelled`` pixels that already carry a label are left alone; with
+        ``only_over=k`` only pixels of label ``k`` are painted.
         """
         value = self._check_value(value)
+        mask, box = self.stroke_mask(points, radius)
+        return self._write(box, mask, value, only_unlabelled, only_over)
+
+    def stroke_mask(self, points: Sequence[Point], radius: float) -> tuple[np.ndarray, Box]:
+        """The pixels within ``radius`` of the polyline: (box-shaped mask, clipped box)."""
         if len(points) == 0:
-            return _empty_patch(self.dtype)
+            return np.zeros((0, 0), dtype=bool), EMPTY_BOX
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         # Half a pixel of slack so that radius 0 still covers the nearest pixel.
         r = max(float(radius), 0.5)
@@ -239,7 +277,7 @@ class LabelMap:
             int(np.ceil(xs.max() + r)) + 1,
         )
         if box.empty:
-            return _empty_patch(self.dtype)
+            return np.zeros((0, 0), dtype=bool), EMPTY_BOX
         yy = np.arange(box.y0, box.y1, dtype=np.float64)[:, None]
         xx = np.arange(box.x0, box.x1, dtype=np.float64)[None, :]
         mask = np.zeros((box.height, box.width), dtype=bool)
@@ -247,7 +285,63 @@ class LabelMap:
             mask |= (yy - ys[0]) ** 2 + (xx - xs[0]) ** 2 <= r2
         for i in range(len(pts) - 1):
             _capsule(mask, box, yy, xx, pts[i], pts[i + 1], r, r2)
-        return self._write(box, mask, value, only_unlabelled)
+        return mask, box
+
+    def paint_stroke_from(
+        self,
+        points: Sequence[Point],
+        radius: float,
+        source: np.ndarray,
+        *,
+        only_unlabelled: bool = False,
+        only_over: int | None = None,
+    ) -> Patch:
+        """The proposal brush: copy ``source``'s labels where the stroke passes.
+
+        ``source`` is a full-size label array (a proposal's class ids); its unlabelled
+        pixels are skipped, so the brush never erases.
+        """
+        source = self._check_source(source)
+        mask, box = self.stroke_mask(points, radius)
+        if box.empty:
+            return _empty_patch(self.dtype)
+        values = source[box.slices]
+        mask &= values != self.unlabelled
+        return self._write(box, mask, values, only_unlabelled, only_over)
+
+    def paint_segments(
+        self,
+        segments: np.ndarray,
+        points: Sequence[Point],
+        radius: float,
+        value: int,
+        *,
+        only_unlabelled: bool = False,
+        only_over: int | None = None,
+    ) -> Patch:
+        """The superpixel brush: paint every segment the stroke touches, whole.
+
+        ``segments`` is a full-size integer array of segment ids (superpixels).
+        """
+        value = self._check_value(value)
+        if segments.shape != self.shape:
+            raise ValueError(f"segments shape {segments.shape} differs from label map {self.shape}")
+        touched_mask, touched_box = self.stroke_mask(points, radius)
+        if touched_box.empty:
+            return _empty_patch(self.dtype)
+        ids = np.unique(segments[touched_box.slices][touched_mask])
+        where = np.isin(segments, ids)
+        box = _bounding_box(where)
+        if box.empty:
+            return _empty_patch(self.dtype)
+        return self._write(box, where[box.slices], value, only_unlabelled, only_over)
+
+    def _check_source(self, source: np.ndarray) -> np.ndarray:
+        if source.shape != self.shape:
+            raise ValueError(f"source shape {source.shape} differs from label map {self.shape}")
+        if source.size and int(source.max()) > np.iinfo(self.dtype).max:
+            raise ValueError(f"source values do not fit {self.dtype}")
+        return source
 
     def erase_stroke(self, points: Sequence[Point], radius: float) -> Patch:
         """Set the pixels within ``radius`` of the polyline back to unlabelled."""
@@ -262,20 +356,22 @@ class LabelMap:
         *,
         image: np.ndarray | None = None,
         tolerance: float | None = None,
+        only_over: int | None = None,
     ) -> Patch:
         """Fill the 4-connected region of equal label around ``(x, y)`` with ``value``.
 
         With an ``image`` and a ``tolerance`` the region is also bounded by the image:
         a pixel joins only when every channel of its intensity is within ``tolerance``
         of the seed pixel's (a "magic wand" on the picture), so a fill of an unlabelled
-        area stops at the edges of the object the user clicked.
+        area stops at the edges of the object the user clicked. With ``only_over=k`` a
+        region whose label is not ``k`` is left alone.
         """
         value = self._check_value(value)
         c, r = int(round(x)), int(round(y))
         if not (0 <= r < self.height and 0 <= c < self.width):
             return _empty_patch(self.dtype)
         seed_label = int(self.array[r, c])
-        if seed_label == value:
+        if seed_label == value or (only_over is not None and seed_label != only_over):
             return _empty_patch(self.dtype)
         eligible = self.array == seed_label
         if image is not None and tolerance is not None:
@@ -298,6 +394,7 @@ class LabelMap:
         value: int = 0,
         *,
         only_unlabelled: bool = False,
+        only_over: int | None = None,
     ) -> Patch:
         """Fill a polygon (with optional holes) with ``value``.
 
@@ -306,20 +403,28 @@ class LabelMap:
         no area changes nothing.
         """
         value = self._check_value(value)
-        mask, box = self._rasterise(exterior, holes)
+        mask, box = self.polygon_mask(exterior, holes)
         if mask is None:
             return _empty_patch(self.dtype)
-        return self._write(box, mask, value, only_unlabelled)
+        return self._write(box, mask, value, only_unlabelled, only_over)
 
     def fill_lasso(
-        self, points: Sequence[Point], value: int, *, only_unlabelled: bool = False
+        self,
+        points: Sequence[Point],
+        value: int,
+        *,
+        only_unlabelled: bool = False,
+        only_over: int | None = None,
     ) -> Patch:
         """Fill the area enclosed by a freehand outline (closed back to its start)."""
-        return self.fill_polygon(points, (), value, only_unlabelled=only_unlabelled)
+        return self.fill_polygon(
+            points, (), value, only_unlabelled=only_unlabelled, only_over=only_over
+        )
 
-    def _rasterise(
+    def polygon_mask(
         self, exterior: Sequence[Point], holes: Sequence[Sequence[Point]]
     ) -> tuple[np.ndarray | None, Box]:
+        """The pixels of a (repaired) polygon: (box-shaped mask, box), or ``(None, empty)``."""
         import cv2
         from shapely.geometry import Polygon
         from shapely.validation import make_valid
@@ -355,7 +460,13 @@ class LabelMap:
         return mask.astype(bool), box
 
     # --- whole-array edits -----------------------------------------------------------------
-    def assign(self, values: np.ndarray | int, where: np.ndarray | None = None) -> Patch:
+    def assign(
+        self,
+        values: np.ndarray | int,
+        where: np.ndarray | None = None,
+        *,
+        only_over: int | None = None,
+    ) -> Patch:
         """Set ``values`` (a scalar or a full-size array) where ``where`` is true.
 
         This is how a model proposal is accepted as one undoable edit:
@@ -384,11 +495,111 @@ class LabelMap:
         region = self.array[box.slices]
         old = region.copy()
         local = where[box.slices]
+        if only_over is not None:
+            local = local & (region == only_over)
         if values_arr.ndim == 0:
             region[local] = int(values_arr)
         else:
             region[local] = values_arr[box.slices][local].astype(self.dtype)
         return Patch(box, old, region.copy())
+
+    def assign_region(
+        self, source: np.ndarray, x: float, y: float, *, only_over: int | None = None
+    ) -> Patch:
+        """Accept region: copy the 4-connected region of equal ``source`` label around
+        ``(x, y)`` (a click on one object of a proposal) into the label map."""
+        source = self._check_source(source)
+        c, r = int(round(x)), int(round(y))
+        if not (0 <= r < self.height and 0 <= c < self.width):
+            return _empty_patch(self.dtype)
+        seed = int(source[r, c])
+        if seed == self.unlabelled:
+            return _empty_patch(self.dtype)
+        region, box = _connected_region(source == seed, r, c)
+        return self._write(box, region, seed, only_over=only_over)
+
+    def fill_holes(self, value: int, max_area: int, *, within: np.ndarray | None = None) -> Patch:
+        """Give ``value`` to every region enclosed by ``value`` of at most ``max_area``
+        pixels (holes left inside an object), inside ``within`` (default: everywhere).
+
+        A region is enclosed when it touches neither the image border nor the edge of
+        ``within``; regions of any other label, unlabelled included, count as holes.
+        """
+        import cv2
+
+        value = self._check_value(value)
+        area, box = self._area(within)
+        if box.empty:
+            return _empty_patch(self.dtype)
+        labels = self.array[box.slices]
+        other = (labels != value) & area
+        n, comp, stats, _ = cv2.connectedComponentsWithStats(other.view(np.uint8), connectivity=4)
+        # Components touching the box edge, or leaving ``within``, are not enclosed.
+        outside = np.zeros(n, dtype=bool)
+        outside[np.unique(comp[0, :])] = True
+        outside[np.unique(comp[-1, :])] = True
+        outside[np.unique(comp[:, 0])] = True
+        outside[np.unique(comp[:, -1])] = True
+        if within is not None:
+            ring = cv2.dilate((~area).view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            outside[np.unique(comp[ring & other])] = True
+        keep = (~outside) & (stats[:, cv2.CC_STAT_AREA] <= max_area)
+        keep[0] = False  # component 0 is the non-candidate pixels
+        return self._write_tight(box, keep[comp], value)
+
+    def remove_specks(
+        self, value: int, max_area: int, *, within: np.ndarray | None = None
+    ) -> Patch:
+        """Relabel every connected piece of ``value`` of at most ``max_area`` pixels
+        (inside ``within``) with the label that surrounds it most, or unlabelled when it
+        is surrounded by nothing else."""
+        import cv2
+
+        value = self._check_value(value)
+        area, box = self._area(within)
+        if box.empty:
+            return _empty_patch(self.dtype)
+        labels = self.array[box.slices]
+        piece = (labels == value) & area
+        n, comp, stats, _ = cv2.connectedComponentsWithStats(piece.view(np.uint8), connectivity=8)
+        new = labels.copy()
+        changed = np.zeros(labels.shape, dtype=bool)
+        kernel = np.ones((3, 3), np.uint8)
+        for i in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= max_area):
+            if i == 0:
+                continue
+            x, y, w, h = (int(v) for v in stats[i, :4])
+            y0, x0 = max(0, y - 1), max(0, x - 1)
+            y1, x1 = min(labels.shape[0], y + h + 1), min(labels.shape[1], x + w + 1)
+            here = comp[y0:y1, x0:x1] == i
+            border = cv2.dilate(here.view(np.uint8), kernel).astype(bool) & ~here
+            around = labels[y0:y1, x0:x1][border]
+            around = around[around != value]
+            if around.size:
+                fill = int(np.bincount(around).argmax())
+            else:
+                fill = self.unlabelled
+            new[y0:y1, x0:x1][here] = fill
+            changed[y0:y1, x0:x1] |= here
+        return self._write_tight(box, changed, new)
+
+    def _write_tight(self, box: Box, mask: np.ndarray, value: int | np.ndarray) -> Patch:
+        """:meth:`_write` with the box shrunk to the pixels that change (a small patch)."""
+        inner = _bounding_box(mask)
+        if inner.empty:
+            return _empty_patch(self.dtype)
+        values = value[inner.slices] if isinstance(value, np.ndarray) else value
+        shifted = Box(box.y0 + inner.y0, box.x0 + inner.x0, box.y0 + inner.y1, box.x0 + inner.x1)
+        return self._write(shifted, mask[inner.slices], values)
+
+    def _area(self, within: np.ndarray | None) -> tuple[np.ndarray, Box]:
+        """``within`` (full-size bool, default everything) cut to its bounding box."""
+        if within is None:
+            return np.ones(self.shape, dtype=bool), Box(0, 0, self.height, self.width)
+        if within.shape != self.shape:
+            raise ValueError(f"area shape {within.shape} differs from label map {self.shape}")
+        box = _bounding_box(within)
+        return within[box.slices], box
 
     # --- patches ---------------------------------------------------------------------------
     def apply(self, patch: Patch) -> None:
@@ -448,6 +659,15 @@ def _connected_region(eligible: np.ndarray, r: int, c: int) -> tuple[np.ndarray,
     x, y, bw, bh = rect
     box = Box(y, x, y + bh, x + bw)
     return flood[1 + y : 1 + y + bh, 1 + x : 1 + x + bw].astype(bool), box
+
+
+def _bounding_box(mask: np.ndarray) -> Box:
+    """The smallest box holding every true pixel of ``mask`` (empty if none)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return EMPTY_BOX
+    cols = np.flatnonzero(mask.any(axis=0))
+    return Box(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
 
 
 def _polygons_of(geom: object) -> list:

@@ -1,0 +1,129 @@
+"""Smart regions: image-driven helpers that turn one gesture into a whole object.
+
+* :func:`superpixels`: SLIC superpixels (scikit-image), the segments the superpixel
+  brush paints whole (:meth:`LabelMap.paint_segments`).
+* :func:`grabcut`: OpenCV's GrabCut inside a box or lasso, seeded by what the user has
+  already labelled there; the foreground it returns is assigned to the current class.
+
+Both are pure functions of arrays (no Qt, no project): the GUI runs them off its thread
+for large images, the simulated annotator calls them directly. Well-kept library code
+does the work; this module only prepares inputs (any bit depth and channel count) and
+crops to the region of interest so cost follows the region, not the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from annotator.core.labelmap import Box
+
+
+def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
+    """Any image (grey/RGB/RGBA/multi-channel, 8/16-bit/float) as 8-bit, 3 channels.
+
+    Non-8-bit data is stretched between its 0.5 and 99.5 percentiles (what the user
+    sees with the default contrast window).
+    """
+    img = np.asarray(image)
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.shape[2] >= 3:
+        img = img[:, :, :3]
+    if img.dtype != np.uint8:
+        data = img.astype(np.float32)
+        lo, hi = np.percentile(data, (0.5, 99.5))
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        img = np.clip((data - lo) * scale, 0, 255).astype(np.uint8)
+    if img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
+    elif img.shape[2] == 2:
+        img = np.concatenate([img, img[:, :, :1]], axis=2)
+    return np.ascontiguousarray(img)
+
+
+@dataclass(frozen=True)
+class SuperpixelSettings:
+    """SLIC parameters: ``size`` is the typical segment side in pixels."""
+
+    size: int = 16
+    compactness: float = 10.0
+
+    def n_segments(self, height: int, width: int) -> int:
+        return max(1, (height * width) // max(1, self.size * self.size))
+
+
+def superpixels(image: np.ndarray, settings: SuperpixelSettings | None = None) -> np.ndarray:
+    """SLIC superpixels of ``image``: an int32 array of segment ids, same height/width."""
+    from skimage.segmentation import slic
+
+    settings = settings or SuperpixelSettings()
+    rgb = to_uint8_rgb(image)
+    h, w = rgb.shape[:2]
+    segments = slic(
+        rgb,
+        n_segments=settings.n_segments(h, w),
+        compactness=settings.compactness,
+        start_label=0,
+        enforce_connectivity=True,
+        channel_axis=-1,
+    )
+    return np.ascontiguousarray(segments, dtype=np.int32)
+
+
+#: Pixels of margin GrabCut sees around the user's region, for its background model.
+GRABCUT_MARGIN = 16
+
+
+def grabcut(
+    image: np.ndarray,
+    region: np.ndarray,
+    *,
+    labels: np.ndarray | None = None,
+    value: int | None = None,
+    unlabelled: int = 255,
+    iterations: int = 3,
+) -> np.ndarray:
+    """The object inside ``region`` (a full-size bool mask: a box or a lasso), by GrabCut.
+
+    Outside the region is background. With ``labels`` and ``value``, pixels already
+    labelled ``value`` inside the region are sure foreground and pixels of any other
+    class are sure background, so a correction refines what is there. Returns a
+    full-size bool mask, true only inside ``region``.
+    """
+    import cv2
+
+    if region.shape != image.shape[:2]:
+        raise ValueError(f"region shape {region.shape} differs from image {image.shape[:2]}")
+    out = np.zeros(region.shape, dtype=bool)
+    rows = np.flatnonzero(region.any(axis=1))
+    if rows.size == 0:
+        return out
+    cols = np.flatnonzero(region.any(axis=0))
+    h, w = region.shape
+    box = Box(
+        max(0, int(rows[0]) - GRABCUT_MARGIN),
+        max(0, int(cols[0]) - GRABCUT_MARGIN),
+        min(h, int(rows[-1]) + 1 + GRABCUT_MARGIN),
+        min(w, int(cols[-1]) + 1 + GRABCUT_MARGIN),
+    )
+    crop = to_uint8_rgb(np.asarray(image)[box.slices])
+    inside = region[box.slices]
+    mask = np.where(inside, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
+    if labels is not None and value is not None:
+        lab = labels[box.slices]
+        mask[inside & (lab == value)] = cv2.GC_FGD
+        mask[inside & (lab != value) & (lab != unlabelled)] = cv2.GC_BGD
+    if not (mask == cv2.GC_BGD).any():
+        # GrabCut needs background samples: the region fills the image; use its frame.
+        mask[[0, -1], :] = cv2.GC_BGD
+        mask[:, [0, -1]] = cv2.GC_BGD
+    if not np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
+        return out
+    bgd = np.zeros((1, 65), np.float64)
+    fgd = np.zeros((1, 65), np.float64)
+    cv2.grabCut(crop, mask, (0, 0, 0, 0), bgd, fgd, int(iterations), cv2.GC_INIT_WITH_MASK)
+    fg = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    out[box.slices] = fg & inside
+    return out

@@ -1,0 +1,156 @@
+"""Protected painting, the proposal brush, accept region, smart regions, holes/specks."""
+
+import numpy as np
+import pytest
+
+from annotator.core.labelmap import LabelMap
+from annotator.core.smart import SuperpixelSettings, grabcut, superpixels, to_uint8_rgb
+
+U, V = 255, 254
+
+
+def blank(h=40, w=40):
+    return LabelMap(np.full((h, w), U, np.uint8), U, V)
+
+
+def test_only_over_a_class_paints_that_class_and_nothing_else():
+    lm = blank()
+    lm.array[:, :20] = 1
+    lm.array[:, 20:] = 2
+    lm.array[:5, :] = U
+    before = lm.array.copy()
+    patch = lm.paint_stroke([(0, 20), (39, 20)], 8, 3, only_over=1)
+    changed = lm.array != before
+    assert changed.any() and not patch.empty
+    assert (before[changed] == 1).all()  # class 2 and unlabelled untouched
+    assert (lm.array[before == 2] == 2).all()
+    lm.revert(patch)
+    assert (lm.array == before).all()
+
+
+@pytest.mark.parametrize("tool", ["stroke", "polygon", "lasso", "fill"])
+def test_every_paint_tool_respects_protection(tool):
+    lm = blank()
+    lm.array[10:30, 10:30] = 1  # a neighbour object that must survive
+    before = lm.array.copy()
+    square = [(0, 0), (39, 0), (39, 39), (0, 39)]
+    if tool == "stroke":
+        lm.paint_stroke([(0, 20), (39, 20)], 15, 2, only_unlabelled=True)
+    elif tool == "polygon":
+        lm.fill_polygon(square, (), 2, only_over=U)
+    elif tool == "lasso":
+        lm.fill_lasso(square, 2, only_unlabelled=True)
+    else:
+        lm.flood_fill(20, 20, 2, only_over=U)  # seed is class 1: protected, no change
+        assert (lm.array == before).all()
+        lm.flood_fill(0, 0, 2, only_over=U)
+    assert (lm.array[before == 1] == 1).all()
+    assert (lm.array[before == U] == 2).any()
+
+
+def test_proposal_brush_copies_the_proposal_under_the_stroke_only():
+    lm = blank()
+    proposal = np.full((40, 40), U, np.uint8)
+    proposal[:, :20] = 1
+    proposal[:, 20:30] = 2  # columns 30.. stay unlabelled in the proposal
+    patch = lm.paint_stroke_from([(0, 10), (39, 10)], 3, proposal)
+    rows = lm.array[7:14]
+    assert (rows[:, :20] == 1).all() and (rows[:, 20:30] == 2).all()
+    assert (rows[:, 30:] == U).all()  # the brush never erases
+    assert (lm.array[20:] == U).all()
+    assert patch.box.y0 >= 6 and patch.box.y1 <= 15
+
+
+def test_accept_region_takes_one_connected_object():
+    lm = blank()
+    proposal = np.full((40, 40), 0, np.uint8)
+    proposal[5:10, 5:10] = 1
+    proposal[20:30, 20:30] = 1  # a second object of the same class, not connected
+    patch = lm.assign_region(proposal, 7, 7)
+    assert (lm.array[5:10, 5:10] == 1).all()
+    assert (lm.array[20:30, 20:30] == U).all()
+    assert patch.box == (5, 5, 10, 10)
+    assert lm.assign_region(proposal, 100, 100).empty
+
+
+def test_superpixel_brush_paints_whole_segments():
+    img = np.zeros((40, 40), np.uint8)
+    img[:, 20:] = 200
+    segments = superpixels(img, SuperpixelSettings(size=10))
+    assert segments.shape == (40, 40) and segments.dtype == np.int32
+    lm = blank()
+    lm.paint_segments(segments, [(5, 5)], 0, 1)
+    touched = segments[5, 5]
+    assert (lm.array[segments == touched] == 1).all()
+    assert (lm.array[segments != touched] == U).all()
+    # SLIC follows the edge: no segment crosses the intensity step
+    for s in np.unique(segments):
+        cols = np.nonzero(segments == s)[1]
+        assert cols.max() < 20 or cols.min() >= 20
+
+
+def test_grabcut_finds_the_object_in_a_box_on_16_bit_data():
+    rng = np.random.default_rng(0)
+    img = rng.normal(10000, 300, (80, 80)).astype(np.uint16)
+    yy, xx = np.mgrid[:80, :80]
+    disk = (yy - 40) ** 2 + (xx - 40) ** 2 <= 15**2
+    img[disk] = rng.normal(40000, 300, disk.sum()).astype(np.uint16)
+    box = np.zeros((80, 80), bool)
+    box[15:66, 15:66] = True
+    fg = grabcut(img, box)
+    iou = (fg & disk).sum() / (fg | disk).sum()
+    assert iou > 0.9
+    assert not fg[~box].any()
+
+
+def test_grabcut_keeps_other_classes_as_background():
+    img = np.zeros((60, 60, 3), np.uint8)
+    img[10:50, 10:50] = (200, 50, 50)
+    img[10:50, 10:30] = (200, 60, 60)  # a neighbour of almost the same colour...
+    labels = np.full((60, 60), U, np.uint8)
+    labels[10:50, 10:30] = 2  # ...that the user already labelled as another class
+    box = np.zeros((60, 60), bool)
+    box[5:55, 5:55] = True
+    fg = grabcut(img, box, labels=labels, value=1, unlabelled=U)
+    assert not fg[labels == 2].any()
+    assert fg[20:40, 35:45].mean() > 0.9
+
+
+def test_fill_holes_fills_only_small_enclosed_regions():
+    lm = blank()
+    lm.array[5:35, 5:35] = 1
+    lm.array[10:12, 10:12] = U  # a 4-pixel hole
+    lm.array[15:30, 15:30] = 2  # a large enclosed region of another class
+    lm.array[0:3, 0:3] = U  # touches the border: not enclosed
+    patch = lm.fill_holes(1, max_area=10)
+    assert (lm.array[10:12, 10:12] == 1).all()
+    assert (lm.array[15:30, 15:30] == 2).all()
+    assert patch.box == (10, 10, 12, 12)
+
+
+def test_fill_holes_within_an_area_ignores_holes_outside_it():
+    lm = blank()
+    lm.array[:, :] = 1
+    lm.array[5, 5] = U
+    lm.array[30, 30] = U
+    area = np.zeros((40, 40), bool)
+    area[0:15, 0:15] = True
+    lm.fill_holes(1, max_area=5, within=area)
+    assert lm.array[5, 5] == 1 and lm.array[30, 30] == U
+
+
+def test_remove_specks_relabels_small_pieces_with_their_surroundings():
+    lm = blank()
+    lm.array[:, :] = 2
+    lm.array[5:7, 5:7] = 1  # a speck of class 1 inside class 2
+    lm.array[20:35, 20:35] = 1  # a real object
+    lm.remove_specks(1, max_area=10)
+    assert (lm.array[5:7, 5:7] == 2).all()
+    assert (lm.array[20:35, 20:35] == 1).all()
+
+
+def test_to_uint8_rgb_handles_grey_multichannel_and_16_bit():
+    assert to_uint8_rgb(np.zeros((4, 4), np.uint16)).shape == (4, 4, 3)
+    assert to_uint8_rgb(np.zeros((4, 4, 5), np.uint8)).shape == (4, 4, 3)
+    two = to_uint8_rgb(np.arange(32, dtype=np.float32).reshape(4, 4, 2))
+    assert two.dtype == np.uint8 and two.shape == (4, 4, 3)
