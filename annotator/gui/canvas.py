@@ -161,12 +161,12 @@ class LabelCanvas(QGraphicsView):
         """Show ``document`` with its display image (``uint8``) and colour table."""
         self.finish_gesture()
         if self._document is not None:
-            self._document.remove_listener(self.overlay.update_box)
+            self._document.remove_repaint_listener(self.overlay.update_box)
         self._document = document
         self.image_item.set_array(display)
         self.overlay.set_labels(None if document is None else document.label_map.array, table)
         if document is not None:
-            document.add_listener(self.overlay.update_box)
+            document.add_repaint_listener(self.overlay.update_box)
             h, w = document.label_map.shape
             self.setSceneRect(QRectF(-w, -h, 3 * w, 3 * h))  # room to pan past the edges
         self.fit_to_window()

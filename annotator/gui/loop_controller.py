@@ -25,7 +25,6 @@ from annotator.services.model_service import (
     ModelService,
     ModelSettings,
     RoundOutcome,
-    accept_proposal,
 )
 from annotator.storage.project import ImageRecord, ModelRecord, Project
 
@@ -135,7 +134,8 @@ class LoopController(QObject):
             self.service.show_image(document.image_id, document.image)
         self.update_enabled()
 
-    def labels_changed(self) -> None:
+    def labels_committed(self) -> None:
+        """An edit was committed (once per gesture): the labels are dirty, idle restarts."""
         if self.service is not None:
             self.service.labels_changed()
             if self.service.settings.idle_retrain_s > 0:
@@ -176,7 +176,7 @@ class LoopController(QObject):
             class_id = self.window.canvas.current_value
             if class_id >= len(self.window.session.schema):  # type: ignore[union-attr]
                 return  # void is not a class a model proposes
-        if accept_proposal(doc, proposal, class_id):
+        if doc.accept(proposal, class_id):
             self.window.statusBar().showMessage(
                 f"Accepted the proposal of model v{proposal.model_version}", 3000
             )

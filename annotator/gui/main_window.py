@@ -2,13 +2,15 @@
 
 It holds no labelling logic: edits live in :mod:`annotator.core`, the open image and
 saving in :class:`annotator.services.session.AnnotationSession`, pointer handling in the
-canvas and its tools. Autosave: every change of the labels restarts a one-second timer;
-when it fires the session hands a snapshot to its background writer. Switching image and
+canvas and its tools. Autosave: every committed edit (a stroke on release, a fill, an
+accept, an undo) restarts a one-second timer; when it fires the session hands a snapshot
+to its background writer. Mouse moves only repaint (docs/adr/0008). Switching image and
 closing the window save synchronously, so quitting never asks and never loses a stroke.
 
 The active-learning loop (proposal layers, accept, training rounds, the model panel,
 "next suggested") lives in :class:`annotator.gui.loop_controller.LoopController`; the
-window only tells it when a project or image opens, labels change, or an image is done.
+window only tells it when a project or image opens, an edit is committed, or an image is
+done.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.errors import AnnotatorError
-from annotator.core.labelmap import Box
 from annotator.core.schema import LabelSchema
 from annotator.gui.actions import SPECS, make_actions, shortcuts_html
 from annotator.gui.canvas import LabelCanvas
@@ -289,14 +290,14 @@ class MainWindow(QMainWindow):
     def open_image(self, image_id: int) -> None:
         if self.session is None:
             return
-        self.autosave_timer.stop()
         self.canvas.finish_gesture()
+        self.autosave_timer.stop()
         try:
             doc = self.session.open_image(image_id)
         except AnnotatorError as exc:
             QMessageBox.warning(self, "Cannot open image", str(exc))
             return
-        doc.add_listener(self._labels_changed)
+        doc.add_commit_listener(self._labels_committed)
         self.canvas.set_document(doc, doc.display_image(), self._table())
         self.image_list.set_records(self.session.images(), image_id)
         self.loop.image_opened(doc)
@@ -335,10 +336,15 @@ class MainWindow(QMainWindow):
         if self.document is not None:
             self.document.redo()
 
-    def _labels_changed(self, _box: Box | None) -> None:
-        self.autosave_timer.start()  # restarts: saves a second after the last change
-        self.loop.labels_changed()
+    def _labels_committed(self) -> None:
+        """Once per committed gesture (never per mouse move): save soon, tell the loop."""
+        self.schedule_autosave()
+        self.loop.labels_committed()
         self._update_enabled()
+
+    def schedule_autosave(self) -> None:
+        """(Re)start the autosave timer: the save runs a second after the last commit."""
+        self.autosave_timer.start()
 
     def save_now(self) -> None:
         """Hand the current labels to the background writer (no wait)."""
@@ -346,7 +352,7 @@ class MainWindow(QMainWindow):
             if self.document is not None and not self.document.in_stroke:
                 self.session.save()
             elif self.document is not None:
-                self.autosave_timer.start()  # still painting: try again later
+                self.schedule_autosave()  # still painting: try again later
 
     def _refresh_record(self, image_id: int) -> None:
         if self.session is not None:
