@@ -463,8 +463,8 @@ class MainWindow(QMainWindow):
         doc = self.document
         has_doc = doc is not None
         a = self.actions_
-        a["undo"].setEnabled(has_doc and doc.history.can_undo)  # type: ignore[union-attr]
-        a["redo"].setEnabled(has_doc and doc.history.can_redo)  # type: ignore[union-attr]
+        a["undo"].setEnabled(doc is not None and doc.history.can_undo)
+        a["redo"].setEnabled(doc is not None and doc.history.can_redo)
         for name in ("next", "previous", "mark_done", "contrast", "save", "fit"):
             a[name].setEnabled(has_doc)
         self.loop.update_enabled()
