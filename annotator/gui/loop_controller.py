@@ -258,7 +258,13 @@ class LoopController(QObject):
     def _idle(self) -> None:
         if self.service is None:
             return
-        self.workspace.save_labels()  # skipped mid-gesture: the round sees committed labels
+        doc = self.workspace.document
+        if doc is not None and doc.in_stroke:
+            # The timer restarts per commit, not per mouse move: a long stroke is still
+            # the user at work, so wait for its end instead of training under it.
+            self.idle_timer.start()
+            return
+        self.workspace.save_labels()
         self.service.train_if_dirty()
 
     def _set_idle(self, seconds: int) -> None:

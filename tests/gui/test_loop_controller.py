@@ -138,3 +138,17 @@ def test_missing_actions_are_refused(qtbot, project_dir):
     del actions["accept"]
     with pytest.raises(ValueError, match="accept"):
         LoopController(FakeWorkspace(None), GuiDispatcher(host), actions, host)  # type: ignore[arg-type]
+
+
+def test_idle_retraining_waits_for_a_stroke_in_progress(setup):
+    loop, ws, _actions = setup
+    doc = ws.session.open_image(ws.session.images()[0].id)
+    loop.image_opened(doc)
+    doc.begin_stroke()
+    doc.paint_stroke([(10, 10), (20, 10)], 3, 1)
+    loop._idle()  # the timer fired in the middle of the stroke
+    assert loop.idle_timer.isActive() and ws.saved == 0
+    doc.commit_stroke()  # (the service is not told: no round starts in this test)
+    loop.idle_timer.stop()
+    loop._idle()
+    assert ws.saved == 1 and not loop.idle_timer.isActive()
