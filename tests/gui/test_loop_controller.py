@@ -152,3 +152,17 @@ def test_idle_retraining_waits_for_a_stroke_in_progress(setup):
     loop.idle_timer.stop()
     loop._idle()
     assert ws.saved == 1 and not loop.idle_timer.isActive()
+
+
+def test_the_window_wires_the_loop_signals_to_its_status_bar_list_and_images(window):
+    loop = window.loop
+    ids = [r.id for r in window.session.images()]
+    loop.message.emit("a loop message", 5000)
+    assert window.statusBar().currentMessage() == "a loop message"
+    loop.scores_changed.emit({ids[2]: 0.75})
+    texts = [window.image_list.list.item(i).text() for i in range(window.image_list.list.count())]
+    assert any(t.endswith("0.75") for t in texts)
+    loop.open_requested.emit(ids[2])
+    assert window.document.image_id == ids[2]
+    assert loop.layers.uncertainty_item.scene() is window.canvas.scene()
+    assert loop.layers.proposal_item.scene() is window.canvas.scene()
