@@ -1,17 +1,23 @@
-"""Painting speed and undo memory on a large label map.
+"""Painting speed and undo memory on a large label map, through the GUI's own path.
 
-Measures, on a SIZE x SIZE map (4096 by default):
+Every edit goes through :class:`annotator.services.session.Document`, as the canvas's
+tools do (``begin_stroke``, ``paint_stroke`` per mouse move, ``commit_stroke``), and the
+overlay is drawn from the document's repaint event, as the canvas's is. Measures, on a
+SIZE x SIZE map (4096 by default):
 
 * ``segment_ms_median``: one stroke segment (two mouse positions ~12 px apart, brush
-  radius 20): ``LabelMap.paint_stroke`` + ``EditHistory.add`` + drawing the dirty box of
-  the label overlay (the same ``LabelOverlayItem.render_region`` the canvas paints with)
-  into an ARGB32 target at 1:1, i.e. the work of one mouse move.
+  radius 20): ``Document.paint_stroke`` (paint, record for undo, repaint event) with the
+  repaint listener drawing the dirty box of the label overlay (the same
+  ``LabelOverlayItem.render_region`` the canvas paints with) into an ARGB32 target at
+  1:1, i.e. the work of one mouse move.
 * ``full_refresh_ms``: drawing the whole overlay at 1:1 into a SIZE x SIZE target (what a
   full repaint costs; the view only ever repaints what is visible), and
   ``fit_refresh_ms`` for the whole map scaled into a 1024 x 1024 view.
 * ``history_mb_200``: memory of the undo history after 200 strokes of 20 segments each
   (radius 20, random walks, classes alternating), counted from the stored arrays
   (``EditHistory.nbytes``), plus ``history_mb_200_traced`` measured by tracemalloc.
+* ``commit_events_200``: commit events the document fired for those 200 strokes (one
+  per gesture; a stroke's mouse moves only repaint).
 
 Usage: ``python benchmarks/paint.py [--size 4096] [--out results.json]``. Not a test:
 it prints a table and never fails on a timing.
@@ -26,8 +32,13 @@ import statistics
 import sys
 import time
 import tracemalloc
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from annotator.core.labelmap import LabelMap
+    from annotator.services.session import Document
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -46,6 +57,19 @@ def random_walk(
     return pts
 
 
+def _document(image: np.ndarray, label_map: LabelMap, history_bytes: int | None = None) -> Document:
+    """A :class:`Document` on an in-memory image (no project folder needed)."""
+    from annotator.core.status import ImageStatus
+    from annotator.services.session import DEFAULT_HISTORY_BYTES, Document
+    from annotator.storage.project import ImageRecord
+
+    h, w = image.shape[:2]
+    record = ImageRecord(
+        0, "bench", "bench.png", "", w, h, 1, 8, ImageStatus.NEW, "user", 0, None, "", ""
+    )
+    return Document(record, image, label_map, history_bytes or DEFAULT_HISTORY_BYTES)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=4096)
@@ -57,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QImage, QPainter
     from PySide6.QtWidgets import QApplication
 
-    from annotator.core.history import EditHistory
-    from annotator.core.labelmap import LabelMap
+    from annotator.core.labelmap import Box, LabelMap
     from annotator.core.schema import LabelSchema
     from annotator.gui.layers import LabelOverlayItem, colour_table
 
@@ -67,30 +90,33 @@ def main(argv: list[str] | None = None) -> int:
     schema = LabelSchema.from_names(["background", "cell", "membrane", "nucleus"])
     rng = np.random.default_rng(0)
 
-    lm = LabelMap.blank(schema, size, size)
+    image = np.zeros((size, size), np.uint8)
+    doc = _document(image, LabelMap.blank(schema, size, size))
+    lm = doc.label_map
     overlay = LabelOverlayItem()
     overlay.set_labels(lm.array, colour_table(schema, 0.5))
     target = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
     target.fill(0)
     painter = QPainter(target)
 
+    def repaint(b: Box | None) -> None:  # what the canvas's overlay does with the event
+        if b is not None:
+            overlay.render_region(painter, b.x0, b.y0, b.width, b.height)
+
+    doc.add_repaint_listener(repaint)
+
     # --- one stroke segment, with the overlay update of its dirty box -------------------
-    history = EditHistory()
     times = []
     pts = random_walk(rng, size, args.segments)
-    history.begin_stroke()
+    doc.begin_stroke()
     for i in range(1, len(pts)):
         t0 = time.perf_counter()
-        patch = lm.paint_stroke([pts[i - 1], pts[i]], radius, 1 + i % 3)
-        history.add(patch)
-        b = patch.box
-        overlay.render_region(painter, b.x0, b.y0, b.width, b.height)
+        doc.paint_stroke([pts[i - 1], pts[i]], radius, 1 + i % 3)
         times.append(time.perf_counter() - t0)
         if i % 100 == 0:  # gestures of 100 segments, committed outside the timing
-            history.commit_stroke()
-            history.begin_stroke()
-    t0 = time.perf_counter()
-    history.commit_stroke()
+            doc.commit_stroke()
+            doc.begin_stroke()
+    doc.commit_stroke()
     segment_ms = statistics.median(times) * 1000
     segment_p95 = float(np.percentile(times, 95) * 1000)
 
@@ -112,27 +138,31 @@ def main(argv: list[str] | None = None) -> int:
     vp.end()
 
     # --- undo history of 200 strokes ----------------------------------------------------------
-    lm2 = LabelMap.blank(schema, size, size)
+    doc2 = _document(image, LabelMap.blank(schema, size, size), history_bytes=2**40)
+    commits = []
+    doc2.add_commit_listener(lambda: commits.append(1))
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    hist = EditHistory(max_bytes=2**40)
     commit_times = []
     for s in range(200):
         walk = random_walk(rng, size, 20)
-        hist.begin_stroke()
+        doc2.begin_stroke()
         for a, b in zip(walk, walk[1:], strict=False):
-            hist.add(lm2.paint_stroke([a, b], radius, s % 4))
+            doc2.paint_stroke([a, b], radius, s % 4)
         t0 = time.perf_counter()
-        hist.commit_stroke()
+        doc2.commit_stroke()
         commit_times.append(time.perf_counter() - t0)
     traced = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
+    hist = doc2.history
+    history_bytes = hist.nbytes
+    commit_events = len(commits)
     # Undo everything once to show it restores the map (and how long it takes).
     t0 = time.perf_counter()
     while hist.can_undo:
-        hist.undo(lm2)
+        doc2.undo()
     undo_all_ms = (time.perf_counter() - t0) * 1000
-    assert (lm2.array == schema.unlabelled).all(), "undo of all strokes must restore the map"
+    assert (doc2.label_map.array == schema.unlabelled).all(), "undo must restore the map"
 
     results = {
         "size": size,
@@ -141,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         "segment_ms_p95": round(segment_p95, 4),
         "full_refresh_ms": round(statistics.median(full) * 1000, 3),
         "fit_refresh_ms": round(statistics.median(fit) * 1000, 3),
-        "history_mb_200": round(hist.nbytes / 2**20, 3),
+        "history_mb_200": round(history_bytes / 2**20, 3),
         "history_mb_200_traced": round(traced / 2**20, 3),
+        "commit_events_200": commit_events,
         "commit_ms_median": round(statistics.median(commit_times) * 1000, 3),
         "undo_200_ms": round(undo_all_ms, 2),
     }

@@ -36,7 +36,7 @@ def test_edit_save_close_reopen_gives_the_same_pixels(project, tmp_path):
     first = eight(project)[0]
     doc = session.open_image(first.id)
     doc.begin_stroke()
-    doc.record_patch(doc.label_map.paint_stroke([(3, 3), (40, 20)], 3, 1))
+    doc.paint_stroke([(3, 3), (40, 20)], 3, 1)
     doc.commit_stroke()
     expected = doc.label_map.copy_array()
     session.close()
@@ -56,7 +56,7 @@ def test_switching_image_saves_and_a_stroke_in_progress_is_kept(project):
     a, b = eight(project)[:2]
     doc = session.open_image(a.id)
     doc.begin_stroke()
-    doc.record_patch(doc.label_map.paint_disk(10, 10, 4, 0))  # not committed yet
+    doc.paint_stroke([(10, 10)], 4, 0)  # not committed yet
     session.open_image(b.id)
     assert project.load_mask(project.image(a.id))[10, 10] == 0
     session.close()
@@ -65,25 +65,27 @@ def test_switching_image_saves_and_a_stroke_in_progress_is_kept(project):
 def test_listeners_get_the_changed_box_and_generation_tracks_saves(project):
     session = AnnotationSession(project)
     doc = session.open_image(eight(project)[0].id)
-    boxes = []
-    doc.add_listener(boxes.append)
-    doc.record_patch(doc.label_map.paint_disk(10, 10, 2, 1))
+    boxes, commits = [], []
+    doc.add_repaint_listener(boxes.append)
+    doc.add_commit_listener(lambda: commits.append(doc.generation))
+    doc.paint_stroke([(10, 10)], 2, 1)  # outside a gesture: one step of its own
     assert boxes and boxes[-1].y0 <= 10 < boxes[-1].y1
+    assert commits == [1]
     assert doc.needs_save
     assert session.save(wait=True)
     assert not doc.needs_save
     assert not session.save()  # nothing new to write
     doc.undo()
-    assert doc.needs_save and len(boxes) == 2
+    assert doc.needs_save and len(boxes) == 2 and commits == [1, 2]
     session.close()
 
 
 def test_mark_done_toggles_and_survives_a_later_autosave(project):
     session = AnnotationSession(project)
     doc = session.open_image(eight(project)[0].id)
-    doc.record_patch(doc.label_map.paint_disk(10, 10, 2, 1))
+    doc.paint_stroke([(10, 10)], 2, 1)
     assert session.mark_done().status is ImageStatus.DONE
-    doc.record_patch(doc.label_map.paint_disk(20, 10, 2, 1))
+    doc.paint_stroke([(20, 10)], 2, 1)
     session.save(wait=True)
     assert project.image(doc.image_id).status is ImageStatus.DONE
     assert session.mark_done().status is ImageStatus.IN_PROGRESS
@@ -148,3 +150,161 @@ def test_autosaver_writes_only_the_newest_snapshot_and_reports_errors(project):
     saver.submit(SaveRequest(rec.id, np.zeros((5, 5), np.uint8), 9))  # wrong shape
     saver.close()
     assert len(errors) == 1
+
+
+# --- the one-call edit protocol (docs/adr/0008) -------------------------------------------
+
+
+def _events(doc):
+    boxes, commits = [], []
+    doc.add_repaint_listener(boxes.append)
+    doc.add_commit_listener(lambda: commits.append(1))
+    return boxes, commits
+
+
+def test_a_gesture_repaints_per_move_and_commits_once(project):
+    session = AnnotationSession(project)
+    doc = session.open_image(eight(project)[0].id)
+    boxes, commits = _events(doc)
+    doc.begin_stroke()
+    for x in range(5, 30, 5):
+        doc.paint_stroke([(x, 10), (x + 5, 10)], 2, 1)
+    assert len(boxes) == 5 and commits == [] and doc.generation == 0
+    assert doc.commit_stroke()
+    assert commits == [1] and doc.generation == 1 and doc.history.undo_count == 1
+    assert (doc.label_map.array[10, 5:33] == 1).all()
+    session.close()
+
+
+def test_an_aborted_gesture_repaints_restores_and_commits_nothing(project):
+    session = AnnotationSession(project)
+    doc = session.open_image(eight(project)[0].id)
+    before = doc.label_map.copy_array()
+    boxes, commits = _events(doc)
+    doc.begin_stroke()
+    doc.paint_stroke([(5, 5), (20, 20)], 3, 1)
+    doc.abort_stroke()
+    assert len(boxes) == 2 and boxes[1] == boxes[0]  # the restore repaints the same box
+    assert commits == [] and not doc.needs_save and not doc.history.can_undo
+    assert (doc.label_map.array == before).all()
+    session.close()
+
+
+def test_each_one_call_edit_is_one_undo_step_and_one_commit(project):
+    session = AnnotationSession(project)
+    doc = session.open_image(eight(project)[0].id)
+    _boxes, commits = _events(doc)
+    lm = doc.label_map
+    square = [(2, 2), (12, 2), (12, 12), (2, 12)]
+    assert doc.polygon(square, 1) is not None
+    assert doc.lasso([(20, 2), (30, 2), (30, 12)], 0) is not None
+    assert doc.fill(40, 25, 0) is not None  # the unlabelled rest becomes class 0
+    assert doc.assign(1, lm.array == 0) is not None
+    assert doc.apply(lambda m: m.paint_stroke([(45, 30)], 1, lm.void)) is not None
+    assert len(commits) == 5 and doc.history.undo_count == 5
+    assert doc.fill(40, 25, 1) is None  # already that label: no step, no event
+    assert doc.polygon(square[:2], 0) is None  # no area
+    assert len(commits) == 5
+    for _ in range(5):
+        doc.undo()
+    assert (lm.array == lm.unlabelled).all() and len(commits) == 10
+    session.close()
+
+
+def test_fill_with_a_tolerance_stops_at_image_edges(project):
+    session = AnnotationSession(project)
+    doc = session.open_image(eight(project)[0].id)
+    doc.image = np.zeros_like(doc.image)
+    doc.image[:, 24:] = 200
+    doc.fill(5, 5, 1, tolerance=10)
+    assert (doc.label_map.array[:, :24] == 1).all()
+    assert (doc.label_map.array[:, 24:] == doc.label_map.unlabelled).all()
+    session.close()
+
+
+def _proposal(shape, version, value=1):
+    from annotator.core.proposal import Proposal
+
+    mask = np.full(shape, value, np.uint8)
+    return Proposal(None, mask, np.zeros(shape, np.float32), 0.5, version)
+
+
+def test_accept_is_one_step_and_the_label_source_follows_the_history(project):
+    session = AnnotationSession(project)
+    doc = session.open_image(eight(project)[0].id)
+    _boxes, commits = _events(doc)
+    doc.paint_stroke([(5, 5)], 2, 0)
+    assert doc.label_source == "user"
+    assert doc.accept(_proposal(doc.label_map.shape, 3))
+    assert doc.label_source == "proposal:v3+user" and len(commits) == 2
+    assert doc.label_map.array[5, 5] == 0  # the user's pixels stay
+    assert (doc.label_map.array[20:, 20:] == 1).all()
+    assert not doc.accept(_proposal(doc.label_map.shape, 4))  # nothing left unlabelled
+    doc.paint_stroke([(30, 20)], 2, 0)
+    assert doc.label_source == "proposal:v3+user"  # a later user edit keeps it
+    doc.undo()
+    doc.undo()
+    assert doc.label_source == "user"  # the accept is undone: no longer a proposal
+    assert (doc.label_map.array[20:, 20:] == doc.label_map.unlabelled).all()
+    doc.redo()
+    assert doc.label_source == "proposal:v3+user"
+    session.save(wait=True)
+    assert project.image(doc.image_id).label_source == "proposal:v3+user"
+    doc.undo()
+    session.save(wait=True)
+    assert project.image(doc.image_id).label_source == "user"
+    session.close()
+
+
+def test_accept_for_one_class_commits_a_gesture_in_progress_first(project):
+    session = AnnotationSession(project)
+    doc = session.open_image(eight(project)[0].id)
+    _boxes, commits = _events(doc)
+    doc.begin_stroke()
+    doc.paint_stroke([(5, 5), (10, 5)], 2, 0)
+    mask = np.zeros(doc.label_map.shape, np.uint8)
+    mask[20:, :] = 1
+    from annotator.core.proposal import Proposal
+
+    proposal = Proposal(None, mask, np.zeros(mask.shape, np.float32), 0.1, 2)
+    assert doc.accept(proposal, class_id=1)
+    assert not doc.in_stroke and len(commits) == 2 and doc.history.undo_count == 2
+    assert (doc.label_map.array[:20, 20:] == doc.label_map.unlabelled).all()
+    assert (doc.label_map.array[20:, :] == 1).all()
+    session.close()
+
+
+def test_accept_of_a_proposal_of_another_size_is_refused(project):
+    from annotator.services.session import EditError
+
+    session = AnnotationSession(project)
+    doc = session.open_image(eight(project)[0].id)
+    with pytest.raises(EditError, match="the proposal is"):
+        doc.accept(_proposal((5, 5), 1))
+    session.close()
+
+
+def test_a_proposal_source_survives_when_the_history_forgets_the_accept(project):
+    session = AnnotationSession(project, history_bytes=1)  # keeps the newest step only
+    doc = session.open_image(eight(project)[0].id)
+    assert doc.accept(_proposal(doc.label_map.shape, 5, value=0))
+    doc.paint_stroke([(5, 5)], 2, 1)  # pushes the accept out of the history
+    assert doc.history.undo_count == 1
+    assert doc.label_source == "proposal:v5+user"
+    doc.undo()
+    assert doc.label_source == "proposal:v5+user"  # its pixels are still there
+    session.close()
+
+
+def test_save_during_a_gesture_waits_for_its_commit(project):
+    session = AnnotationSession(project)
+    doc = session.open_image(eight(project)[0].id)
+    doc.paint_stroke([(5, 5)], 2, 1)
+    doc.begin_stroke()
+    doc.paint_stroke([(20, 20)], 2, 0)
+    assert not session.save(wait=True)  # half a gesture never reaches the disk
+    doc.abort_stroke()
+    assert session.save(wait=True)
+    saved = project.load_mask(project.image(doc.image_id))
+    assert saved[5, 5] == 1 and saved[20, 20] == doc.label_map.unlabelled
+    session.close()

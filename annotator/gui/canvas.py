@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QKeyEvent,
@@ -20,6 +20,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPen,
+    QResizeEvent,
     QTransform,
     QWheelEvent,
 )
@@ -34,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.labelmap import Box, Point
-from annotator.gui.layers import ArrayImageItem, LabelOverlayItem, colour_table
+from annotator.gui.layers import ArrayImageItem, LabelOverlayItem
 from annotator.gui.tools import Tool, all_tools
 from annotator.services.session import Document
 
@@ -161,12 +162,12 @@ class LabelCanvas(QGraphicsView):
         """Show ``document`` with its display image (``uint8``) and colour table."""
         self.finish_gesture()
         if self._document is not None:
-            self._document.remove_listener(self.overlay.update_box)
+            self._document.remove_repaint_listener(self.overlay.update_box)
         self._document = document
         self.image_item.set_array(display)
         self.overlay.set_labels(None if document is None else document.label_map.array, table)
         if document is not None:
-            document.add_listener(self.overlay.update_box)
+            document.add_repaint_listener(self.overlay.update_box)
             h, w = document.label_map.shape
             self.setSceneRect(QRectF(-w, -h, 3 * w, 3 * h))  # room to pan past the edges
         self.fit_to_window()
@@ -235,8 +236,8 @@ class LabelCanvas(QGraphicsView):
         self._update_brush_cursor()
         self.zoom_changed.emit(self.zoom)
 
-    def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
-        super().resizeEvent(event)  # type: ignore[arg-type]
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
         if self._fitted:
             self.fit_to_window()
 
@@ -330,10 +331,10 @@ class LabelCanvas(QGraphicsView):
             return
         super().mouseDoubleClickEvent(event)
 
-    def leaveEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt API)
         self._cursor = None
         self._brush.setVisible(False)
-        super().leaveEvent(event)  # type: ignore[arg-type]
+        super().leaveEvent(event)
 
     # --- keys --------------------------------------------------------------------------------
     _KEYS = {
@@ -367,13 +368,3 @@ class LabelCanvas(QGraphicsView):
             event.accept()
             return
         super().keyReleaseEvent(event)
-
-
-def default_table(
-    document: Document | None, schema: object, opacity: float, hidden: set[int]
-) -> np.ndarray:
-    """The colour table for ``schema`` sized to the document's label dtype."""
-    size = 256
-    if document is not None and document.label_map.dtype != np.uint8:
-        size = int(np.iinfo(document.label_map.dtype).max) + 1
-    return colour_table(schema, opacity, hidden, size)  # type: ignore[arg-type]

@@ -1,42 +1,87 @@
 """The active-learning loop in the window: proposals on the canvas, accept, rounds, next.
 
 :class:`LoopController` connects a :class:`~annotator.services.model_service.ModelService`
-to the canvas layers, the model panel, the image list and the loop's actions. The
-service's events arrive on the GUI thread through the window's dispatcher and leave as
-Qt signals (tests wait on them). The controller keeps the window a wiring class.
+to the proposal layers, the model panel and the loop's actions. It knows nothing of the
+window: it gets narrow collaborators (a :class:`LoopWorkspace` for the open document, the
+dispatcher, the actions it enables) and reports through Qt signals (``message``,
+``scores_changed``, ``open_requested``, ...). :class:`~annotator.gui.main_window.MainWindow`
+does all the wiring, so either side can change without the other.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
 
 from annotator.core.errors import AnnotatorError
 from annotator.core.proposal import Proposal
+from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.gui.canvas import Z_LAYERS
 from annotator.gui.model_panel import ModelPanel
 from annotator.gui.proposal_layers import ProposalLayers
+from annotator.services.jobs import Dispatcher
 from annotator.services.model_service import (
     ModelListener,
     ModelService,
     ModelSettings,
     RoundOutcome,
-    accept_proposal,
 )
 from annotator.storage.project import ImageRecord, ModelRecord, Project
 
 if TYPE_CHECKING:
-    from annotator.gui.main_window import MainWindow
     from annotator.ml.train import TrainProgress
     from annotator.services.session import Document
 
 log = logging.getLogger(__name__)
 SCORE_REFRESH_MS = 300  # scores arriving one by one repaint the image list at most this often
 SHUTDOWN_TIMEOUT_S = 10.0
+MESSAGE_MS = 3000
+#: The actions the controller enables and disables (MainWindow connects their triggers).
+LOOP_ACTIONS = (
+    "accept",
+    "accept_class",
+    "toggle_proposal",
+    "toggle_uncertainty",
+    "train_now",
+    "train_scratch",
+    "cancel_training",
+    "next_suggested",
+)
+
+
+class LoopWorkspace(Protocol):
+    """What the loop needs of the open image and the canvas (MainWindow provides it)."""
+
+    @property
+    def document(self) -> Document | None:
+        """The open image, or None."""
+        ...
+
+    @property
+    def schema(self) -> LabelSchema | None:
+        """The open project's classes, or None without a project."""
+        ...
+
+    def hidden_classes(self) -> frozenset[int]:
+        """The label values the user hid."""
+        ...
+
+    def current_value(self) -> int:
+        """The label value the user paints with (a class id or void)."""
+        ...
+
+    def finish_gesture(self) -> None:
+        """Commit a gesture in progress (before an accept or a save)."""
+        ...
+
+    def save_labels(self) -> None:
+        """Write the current labels to disk and wait (a round reads them from there)."""
+        ...
 
 
 class LoopController(QObject):
@@ -48,16 +93,28 @@ class LoopController(QObject):
     version_changed = Signal(int)  # the active version (0 = none)
     proposals_idle = Signal()
     error = Signal(str)
+    message = Signal(str, int)  # text for the status bar, milliseconds to show it
+    scores_changed = Signal(object)  # dict[int, float]: image id -> score
+    open_requested = Signal(int)  # image id the user asked for (next suggested)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self,
+        workspace: LoopWorkspace,
+        dispatcher: Dispatcher,
+        actions: Mapping[str, QAction],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.workspace = workspace
+        self._dispatch = dispatcher
+        missing = [name for name in LOOP_ACTIONS if name not in actions]
+        if missing:
+            raise ValueError(f"LoopController needs the actions {missing}")
+        self.actions = {name: actions[name] for name in LOOP_ACTIONS}
         self.service: ModelService | None = None
         #: Settings for the next project opened (tests and benchmarks pass a tiny model).
         self.settings_override: ModelSettings | None = None
         self.layers = ProposalLayers()
-        window.canvas.add_layer(self.layers.uncertainty_item, Z_LAYERS)
-        window.canvas.add_layer(self.layers.proposal_item, Z_LAYERS + 1)
         self.panel = ModelPanel()
         self._pending_scores: dict[int, float] = {}
         self._score_timer = QTimer(self)
@@ -69,6 +126,10 @@ class LoopController(QObject):
         self.idle_timer.timeout.connect(self._idle)
         self._error_box: QMessageBox | None = None
         self._connect_panel()
+        self.actions["toggle_proposal"].toggled.connect(self.layers.proposal_item.setVisible)
+        self.actions["toggle_uncertainty"].toggled.connect(self.layers.uncertainty_item.setVisible)
+        self.actions["toggle_proposal"].setChecked(True)
+        self.actions["toggle_uncertainty"].setChecked(False)
 
     def _connect_panel(self) -> None:
         p = self.panel
@@ -79,20 +140,6 @@ class LoopController(QObject):
         p.budget_changed.connect(lambda s: self._update_settings(seconds=float(s)))
         p.train_on_done_changed.connect(lambda on: self._update_settings(train_on_done=on))
         p.idle_retrain_changed.connect(self._set_idle)
-
-    def connect_actions(self) -> None:
-        a, w = self.window.actions_, self.window
-        a["accept"].triggered.connect(lambda: self.accept(False))
-        a["accept_class"].triggered.connect(lambda: self.accept(True))
-        a["toggle_proposal"].toggled.connect(self.layers.proposal_item.setVisible)
-        a["toggle_uncertainty"].toggled.connect(self.layers.uncertainty_item.setVisible)
-        a["train_now"].triggered.connect(self.train_now)
-        a["train_scratch"].triggered.connect(lambda: self.train_now(from_scratch=True))
-        a["cancel_training"].triggered.connect(self.cancel_training)
-        a["next_suggested"].triggered.connect(self.open_next_suggested)
-        a["toggle_proposal"].setChecked(True)
-        a["toggle_uncertainty"].setChecked(False)
-        w.class_panel.visibility_changed.connect(lambda _h: self._recolour())
 
     # --- project ------------------------------------------------------------------------------
     def set_project(self, project: Project) -> None:
@@ -107,9 +154,7 @@ class LoopController(QObject):
             on_version_changed=self._version_changed,
             on_error=self._error,
         )
-        self.service = ModelService(
-            project, self.window.dispatcher, listener, self.settings_override
-        )
+        self.service = ModelService(project, self._dispatch, listener, self.settings_override)
         s = self.service.settings
         self.panel.set_settings(s.strategy, s.seconds, s.train_on_done, s.idle_retrain_s)
         self.idle_timer.setInterval(max(1, s.idle_retrain_s) * 1000)
@@ -135,7 +180,8 @@ class LoopController(QObject):
             self.service.show_image(document.image_id, document.image)
         self.update_enabled()
 
-    def labels_changed(self) -> None:
+    def labels_committed(self) -> None:
+        """An edit was committed (once per gesture): the labels are dirty, idle restarts."""
         if self.service is not None:
             self.service.labels_changed()
             if self.service.settings.idle_retrain_s > 0:
@@ -147,54 +193,54 @@ class LoopController(QObject):
         try:
             started = self.service.image_done()
         except AnnotatorError as exc:
-            self.window.statusBar().showMessage(str(exc), 5000)
+            self.message.emit(str(exc), 5000)
             return
         if started == "queued":
-            self.window.statusBar().showMessage(
-                "A training round is running; one more is queued", 4000
-            )
+            self.message.emit("A training round is running; one more is queued", 4000)
 
     def open_next_suggested(self) -> None:
-        if self.service is None or self.window.session is None:
+        """Ask (``open_requested``) for the image the strategy ranks first."""
+        if self.service is None:
             return
         record = self.service.next_suggested()
         if record is None:
-            self.window.statusBar().showMessage("Every image is done", 4000)
+            self.message.emit("Every image is done", 4000)
             return
-        self.window.open_image(record.id)
+        self.open_requested.emit(record.id)
 
     # --- accept -------------------------------------------------------------------------------
     def accept(self, current_class_only: bool) -> None:
         """Copy the shown proposal into the unlabelled pixels (one undo step)."""
-        doc = self.window.document
-        proposal = self.layers.proposal
-        if doc is None or proposal is None or self.layers.image_id != doc.image_id:
+        ws = self.workspace
+        doc, schema, proposal = ws.document, ws.schema, self.layers.proposal
+        if doc is None or schema is None or proposal is None:
             return
-        self.window.canvas.finish_gesture()
+        if self.layers.image_id != doc.image_id:
+            return
+        ws.finish_gesture()
         class_id = None
         if current_class_only:
-            class_id = self.window.canvas.current_value
-            if class_id >= len(self.window.session.schema):  # type: ignore[union-attr]
+            class_id = ws.current_value()
+            if class_id >= len(schema):
                 return  # void is not a class a model proposes
-        if accept_proposal(doc, proposal, class_id):
-            self.window.statusBar().showMessage(
-                f"Accepted the proposal of model v{proposal.model_version}", 3000
+        if doc.accept(proposal, class_id):
+            self.message.emit(
+                f"Accepted the proposal of model v{proposal.model_version}", MESSAGE_MS
             )
 
     # --- training -----------------------------------------------------------------------------
     def train_now(self, from_scratch: bool = False) -> None:
         if self.service is None:
             return
-        if self.window.session is not None:
-            self.window.canvas.finish_gesture()
-            self.window.session.save(wait=True)  # the round reads the labels from disk
+        self.workspace.finish_gesture()
+        self.workspace.save_labels()  # the round reads the labels from disk
         try:
             state = self.service.train_now(from_scratch=from_scratch)
         except AnnotatorError as exc:
             self._error("training", exc)
             return
         if state == "queued":
-            self.window.statusBar().showMessage("One more round is queued", 3000)
+            self.message.emit("One more round is queued", MESSAGE_MS)
         self.update_enabled()
 
     def cancel_training(self) -> None:
@@ -212,8 +258,13 @@ class LoopController(QObject):
     def _idle(self) -> None:
         if self.service is None:
             return
-        if self.window.session is not None:
-            self.window.session.save(wait=True)
+        doc = self.workspace.document
+        if doc is not None and doc.in_stroke:
+            # The timer restarts per commit, not per mouse move: a long stroke is still
+            # the user at work, so wait for its end instead of training under it.
+            self.idle_timer.start()
+            return
+        self.workspace.save_labels()
         self.service.train_if_dirty()
 
     def _set_idle(self, seconds: int) -> None:
@@ -228,12 +279,10 @@ class LoopController(QObject):
 
     # --- service events (on the GUI thread) -------------------------------------------------
     def _proposal(self, image_id: int, version: int, proposal: Proposal) -> None:
-        doc = self.window.document
-        if doc is None or doc.image_id != image_id or self.window.session is None:
+        doc, schema = self.workspace.document, self.workspace.schema
+        if doc is None or doc.image_id != image_id or schema is None:
             return  # the window moved on before the service knew
-        self.layers.show(
-            image_id, proposal, self.window.session.schema, self.window.class_panel_hidden()
-        )
+        self.layers.show(image_id, proposal, schema, self.workspace.hidden_classes())
         self.update_enabled()
         self.proposal_shown.emit(image_id, version)
 
@@ -244,8 +293,8 @@ class LoopController(QObject):
 
     def _flush_scores(self) -> None:
         if self._pending_scores:
-            self.window.image_list.update_scores(self._pending_scores)
-            self._pending_scores = {}
+            scores, self._pending_scores = self._pending_scores, {}
+            self.scores_changed.emit(scores)
 
     def _round_started(self) -> None:
         self.panel.round_started()
@@ -260,7 +309,7 @@ class LoopController(QObject):
             self.service.follow_up_queued or self.service.training
         )
         self.panel.round_finished(outcome.message, queued)
-        self.window.statusBar().showMessage(outcome.message, 5000)
+        self.message.emit(outcome.message, 5000)
         self.update_enabled()
         self.round_finished.emit(outcome)
 
@@ -274,10 +323,10 @@ class LoopController(QObject):
         text = str(exc) if isinstance(exc, AnnotatorError) else f"{type(exc).__name__}: {exc}"
         message = f"{what.capitalize()} failed: {text}"
         self.panel.show_error(message)
-        self.window.statusBar().showMessage(message, 10000)
+        self.message.emit(message, 10000)
         if self._error_box is None:  # one non-modal box: errors never block the loop
             self._error_box = QMessageBox(
-                QMessageBox.Icon.Warning, "Model", message, parent=self.window
+                QMessageBox.Icon.Warning, "Model", message, parent=self.panel.window()
             )
             self._error_box.setModal(False)
         self._error_box.setText(message)
@@ -291,18 +340,21 @@ class LoopController(QObject):
         project = self.service.project
         self.panel.set_models(project.models(), project.active_model(), project.schema)
 
-    def _recolour(self) -> None:
-        if self.window.session is not None:
-            self.layers.recolour(self.window.session.schema, self.window.class_panel_hidden())
+    def recolour(self) -> None:
+        """Redraw the proposal in the current class colours and visibility."""
+        schema = self.workspace.schema
+        if schema is not None:
+            self.layers.recolour(schema, self.workspace.hidden_classes())
 
     def update_enabled(self) -> None:
-        a = self.window.actions_
+        a = self.actions
         service = self.service
-        has_doc = self.window.document is not None
+        doc = self.workspace.document
+        has_doc = doc is not None
         has_proposal = (
-            has_doc
+            doc is not None
             and self.layers.proposal is not None
-            and self.layers.image_id == self.window.document.image_id  # type: ignore[union-attr]
+            and self.layers.image_id == doc.image_id
         )
         a["accept"].setEnabled(has_proposal)
         a["accept_class"].setEnabled(has_proposal)

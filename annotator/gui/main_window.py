@@ -2,13 +2,17 @@
 
 It holds no labelling logic: edits live in :mod:`annotator.core`, the open image and
 saving in :class:`annotator.services.session.AnnotationSession`, pointer handling in the
-canvas and its tools. Autosave: every change of the labels restarts a one-second timer;
-when it fires the session hands a snapshot to its background writer. Switching image and
+canvas and its tools. Autosave: every committed edit (a stroke on release, a fill, an
+accept, an undo) restarts a one-second timer; when it fires the session hands a snapshot
+to its background writer. Mouse moves only repaint (docs/adr/0008). Switching image and
 closing the window save synchronously, so quitting never asks and never loses a stroke.
 
 The active-learning loop (proposal layers, accept, training rounds, the model panel,
-"next suggested") lives in :class:`annotator.gui.loop_controller.LoopController`; the
-window only tells it when a project or image opens, labels change, or an image is done.
+"next suggested") lives in :class:`annotator.gui.loop_controller.LoopController`. The two
+do not import each other's internals: the window hands the loop a :class:`_LoopWorkspace`
+(the open image and the canvas, nothing more), the dispatcher and the loop's actions, and
+connects the loop's signals (``message``, ``scores_changed``, ``open_requested``); it tells
+the loop when a project or image opens, an edit is committed, or an image is done.
 """
 
 from __future__ import annotations
@@ -33,10 +37,9 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.errors import AnnotatorError
-from annotator.core.labelmap import Box
 from annotator.core.schema import LabelSchema
 from annotator.gui.actions import SPECS, make_actions, shortcuts_html
-from annotator.gui.canvas import LabelCanvas
+from annotator.gui.canvas import Z_LAYERS, LabelCanvas
 from annotator.gui.class_panel import ClassPanel
 from annotator.gui.contrast import ContrastDialog
 from annotator.gui.dispatch import GuiDispatcher
@@ -71,7 +74,8 @@ class MainWindow(QMainWindow):
         self._dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Classes", self.class_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.contrast_dialog = ContrastDialog(self)
-        self.loop = LoopController(self)
+        self.actions_ = make_actions(self)
+        self.loop = LoopController(_LoopWorkspace(self), self._dispatch, self.actions_, self)
         self._dock("Model", self.loop.panel, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.autosave_timer = QTimer(self)
@@ -79,11 +83,10 @@ class MainWindow(QMainWindow):
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
         self.autosave_timer.timeout.connect(self.save_now)
 
-        self.actions_ = make_actions(self)
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self._connect()
-        self.loop.connect_actions()
+        self._connect_loop()
         self._update_enabled()
 
     # --- construction ----------------------------------------------------------------------
@@ -225,6 +228,22 @@ class MainWindow(QMainWindow):
         self.contrast_dialog.window_changed.connect(self._set_window)
         self.contrast_dialog.reset.connect(lambda: self._set_window(None, None))
 
+    def _connect_loop(self) -> None:
+        """All wiring of the loop controller: its layers, actions and signals."""
+        a, loop = self.actions_, self.loop
+        self.canvas.add_layer(loop.layers.uncertainty_item, Z_LAYERS)
+        self.canvas.add_layer(loop.layers.proposal_item, Z_LAYERS + 1)
+        a["accept"].triggered.connect(lambda: loop.accept(False))
+        a["accept_class"].triggered.connect(lambda: loop.accept(True))
+        a["train_now"].triggered.connect(lambda: loop.train_now())
+        a["train_scratch"].triggered.connect(lambda: loop.train_now(from_scratch=True))
+        a["cancel_training"].triggered.connect(loop.cancel_training)
+        a["next_suggested"].triggered.connect(loop.open_next_suggested)
+        self.class_panel.visibility_changed.connect(lambda _hidden: loop.recolour())
+        loop.message.connect(self.statusBar().showMessage)
+        loop.scores_changed.connect(self.image_list.update_scores)
+        loop.open_requested.connect(self.open_image)
+
     # --- project ---------------------------------------------------------------------------------
     @property
     def document(self) -> Document | None:
@@ -289,14 +308,14 @@ class MainWindow(QMainWindow):
     def open_image(self, image_id: int) -> None:
         if self.session is None:
             return
-        self.autosave_timer.stop()
         self.canvas.finish_gesture()
+        self.autosave_timer.stop()
         try:
             doc = self.session.open_image(image_id)
         except AnnotatorError as exc:
             QMessageBox.warning(self, "Cannot open image", str(exc))
             return
-        doc.add_listener(self._labels_changed)
+        doc.add_commit_listener(self._labels_committed)
         self.canvas.set_document(doc, doc.display_image(), self._table())
         self.image_list.set_records(self.session.images(), image_id)
         self.loop.image_opened(doc)
@@ -335,10 +354,15 @@ class MainWindow(QMainWindow):
         if self.document is not None:
             self.document.redo()
 
-    def _labels_changed(self, _box: Box | None) -> None:
-        self.autosave_timer.start()  # restarts: saves a second after the last change
-        self.loop.labels_changed()
+    def _labels_committed(self) -> None:
+        """Once per committed gesture (never per mouse move): save soon, tell the loop."""
+        self.schedule_autosave()
+        self.loop.labels_committed()
         self._update_enabled()
+
+    def schedule_autosave(self) -> None:
+        """(Re)start the autosave timer: the save runs a second after the last commit."""
+        self.autosave_timer.start()
 
     def save_now(self) -> None:
         """Hand the current labels to the background writer (no wait)."""
@@ -346,7 +370,7 @@ class MainWindow(QMainWindow):
             if self.document is not None and not self.document.in_stroke:
                 self.session.save()
             elif self.document is not None:
-                self.autosave_timer.start()  # still painting: try again later
+                self.schedule_autosave()  # still painting: try again later
 
     def _refresh_record(self, image_id: int) -> None:
         if self.session is not None:
@@ -439,8 +463,8 @@ class MainWindow(QMainWindow):
         doc = self.document
         has_doc = doc is not None
         a = self.actions_
-        a["undo"].setEnabled(has_doc and doc.history.can_undo)  # type: ignore[union-attr]
-        a["redo"].setEnabled(has_doc and doc.history.can_redo)  # type: ignore[union-attr]
+        a["undo"].setEnabled(doc is not None and doc.history.can_undo)
+        a["redo"].setEnabled(doc is not None and doc.history.can_redo)
         for name in ("next", "previous", "mark_done", "contrast", "save", "fit"):
             a[name].setEnabled(has_doc)
         self.loop.update_enabled()
@@ -454,3 +478,32 @@ class MainWindow(QMainWindow):
         self.close_project()
         self.contrast_dialog.close()
         event.accept()
+
+
+class _LoopWorkspace:
+    """The window as the loop controller sees it (its ``LoopWorkspace``), nothing more."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self._window = window
+
+    @property
+    def document(self) -> Document | None:
+        return self._window.document
+
+    @property
+    def schema(self) -> LabelSchema | None:
+        session = self._window.session
+        return None if session is None else session.schema
+
+    def hidden_classes(self) -> frozenset[int]:
+        return self._window.class_panel_hidden()
+
+    def current_value(self) -> int:
+        return self._window.canvas.current_value
+
+    def finish_gesture(self) -> None:
+        self._window.canvas.finish_gesture()
+
+    def save_labels(self) -> None:
+        if self._window.session is not None:
+            self._window.session.save(wait=True)

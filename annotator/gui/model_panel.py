@@ -113,12 +113,12 @@ class IouChart(QWidget):
 
         p.setPen(text)
         step = max(1, n // 8)
-        for i, v in enumerate(self.versions):
+        for i, version in enumerate(self.versions):
             if i % step == 0 or i == n - 1:
                 p.drawText(
                     QRectF(x_of(i) - 20, plot.bottom() + 2, 40, fm.height()),
                     Qt.AlignmentFlag.AlignHCenter,
-                    f"v{v}",
+                    f"v{version}",
                 )
         if self.active in self.versions:
             x = x_of(self.versions.index(self.active))

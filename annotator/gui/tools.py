@@ -2,8 +2,10 @@
 
 A tool gets positions in pixel-centre coordinates (see :mod:`annotator.core.labelmap`)
 and a :class:`ToolContext` (the canvas) that knows the document, the current class, the
-brush radius and the options. Every edit goes through ``Document.record_patch`` so the
-view repaints the changed box and the autosave timer restarts.
+brush radius and the options. Every edit is one call on the :class:`Document`
+(``paint_stroke``, ``fill``, ``polygon``, ``lasso``), which changes the pixels, records
+them for undo and tells the view which box to repaint; a gesture (press to release) is
+``begin_stroke`` ... ``commit_stroke``, one undo step and one commit event.
 
 =========  ========  ========================================================
 tool       key       gesture
@@ -118,11 +120,8 @@ class BrushTool(Tool):
     def _paint(self, ctx: ToolContext, points: list[Point]) -> None:
         doc = ctx.document
         assert doc is not None
-        lm = doc.label_map
-        protect = ctx.only_unlabelled and self._value != lm.unlabelled
-        doc.record_patch(
-            lm.paint_stroke(points, ctx.brush_radius, self._value, only_unlabelled=protect)
-        )
+        protect = ctx.only_unlabelled and self._value != doc.label_map.unlabelled
+        doc.paint_stroke(points, ctx.brush_radius, self._value, only_unlabelled=protect)
 
     def release(self, ctx: ToolContext, p: Point) -> None:
         self.finish(ctx)
@@ -154,13 +153,8 @@ class FillTool(Tool):
         doc = ctx.document
         if doc is None:
             return
-        lm = doc.label_map
-        value = lm.unlabelled if erase else ctx.current_value
-        tol = ctx.fill_tolerance
-        patch = lm.flood_fill(
-            p[0], p[1], value, image=doc.image if tol is not None else None, tolerance=tol
-        )
-        doc.record_patch(patch)
+        value = doc.label_map.unlabelled if erase else ctx.current_value
+        doc.fill(p[0], p[1], value, tolerance=ctx.fill_tolerance)
 
 
 class PolygonTool(Tool):
@@ -207,10 +201,7 @@ class PolygonTool(Tool):
         ctx.set_preview(None)
         if doc is None or len(points) < 3:
             return
-        lm = doc.label_map
-        doc.record_patch(
-            lm.fill_polygon(points, (), ctx.current_value, only_unlabelled=ctx.only_unlabelled)
-        )
+        doc.polygon(points, ctx.current_value, only_unlabelled=ctx.only_unlabelled)
 
     def cancel(self, ctx: ToolContext) -> None:
         self.points = []
@@ -253,10 +244,7 @@ class LassoTool(Tool):
         doc = ctx.document
         if doc is None or len(points) < 3:
             return
-        lm = doc.label_map
-        doc.record_patch(
-            lm.fill_lasso(points, ctx.current_value, only_unlabelled=ctx.only_unlabelled)
-        )
+        doc.lasso(points, ctx.current_value, only_unlabelled=ctx.only_unlabelled)
 
     def cancel(self, ctx: ToolContext) -> None:
         self.points, self._active = [], False

@@ -166,22 +166,8 @@ def accept_proposal(document: Document, proposal: Proposal, class_id: int | None
     the image's label source becomes ``proposal:v<N>+user``. Returns whether any pixel
     changed.
     """
-    lm = document.label_map
-    if proposal.shape != lm.shape:
-        raise ModelError(f"the proposal is {proposal.shape}, the image {lm.shape}")
-    where = lm.array == lm.unlabelled
-    if class_id is not None:
-        where &= proposal.mask == class_id
-    patch = lm.assign(proposal.mask, where)
-    if patch.empty:
-        return False
-    if document.in_stroke:
-        document.commit_stroke()
-    document.begin_stroke()
-    document.record_patch(patch)
-    document.commit_stroke()
-    document.label_source = f"proposal:v{proposal.model_version}+user"
-    return True
+    # Moved to Document.accept (one call per edit, docs/adr/0008); delete at merge.
+    return document.accept(proposal, class_id)
 
 
 class ModelService:

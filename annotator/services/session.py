@@ -1,10 +1,20 @@
 """An annotation session: the open project, the current image and its edits. No Qt.
 
 :class:`Document` is one open image: its pixels, its :class:`LabelMap`, its
-:class:`EditHistory`. Every change of its labels goes through it (``record_patch`` for a
-tool's patch, ``undo``/``redo``, ``begin/commit/abort_stroke``) and is announced to its
-listeners with the box that changed, so a view repaints that box only and the autosave
-timer restarts. A generation counter tells whether the labels on disk are the newest.
+:class:`EditHistory`. Every change of its labels is **one call** on it that both changes
+the pixels and records the change (``paint_stroke``, ``fill``, ``polygon``, ``lasso``,
+``assign``, ``accept``, or the generic ``apply``), so no caller can change a label map
+and forget the history. Two events tell the rest of the program (docs/adr/0008):
+
+* *repaint* (``add_repaint_listener(fn(box))``): after every change of pixels, with the
+  box that changed, so a view repaints that box only; fires for each mouse move.
+* *commit* (``add_commit_listener(fn())``): once per committed gesture (a stroke on
+  release, a fill, an accept, an undo, a redo); autosave, the loop and the enabling of
+  actions listen to this one only.
+
+A generation counter, bumped per commit, tells whether the labels on disk are the newest.
+The image's label source (``user`` or ``proposal:v<N>+user``) follows the history: it is
+the tag of the newest step still applied, so undoing an accept takes it back.
 
 :class:`AnnotationSession` opens documents one at a time, saves them through an
 :class:`Autosaver` (snapshot on the caller's thread, write on the worker), moves to the
@@ -18,8 +28,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from annotator.core.errors import AnnotatorError
 from annotator.core.history import EditHistory
-from annotator.core.labelmap import Box, LabelMap, Patch
+from annotator.core.labelmap import Box, LabelMap, Patch, Point
+from annotator.core.proposal import Proposal
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.services.autosave import Autosaver, SaveRequest, SaveResult
@@ -29,9 +41,16 @@ from annotator.storage.project import ImageRecord, Project
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[Box | None], None]
+RepaintListener = Callable[[Box | None], None]
+CommitListener = Callable[[], None]
+EditOp = Callable[[LabelMap], Patch]
 DEFAULT_HISTORY_BYTES = 256 * 2**20
 LAST_IMAGE_SETTING = "gui.last_image"
+USER_SOURCE = "user"
+
+
+class EditError(AnnotatorError):
+    """An edit that cannot apply to this document (e.g. a proposal of another size)."""
 
 
 class Document:
@@ -48,15 +67,23 @@ class Document:
         self.image = image
         self.label_map = label_map
         self.history = EditHistory(history_bytes)
-        self.generation = 0  # bumped on every change of the labels
+        self.generation = 0  # bumped on every committed change of the labels
         self.submitted_generation = 0  # the generation last handed to the saver
-        # Saved with the labels: "user", or "proposal:v<N>+user" once a proposal was
-        # accepted into them (kept when such an image is opened again).
-        self.label_source = (
-            record.label_source if record.label_source.startswith("proposal:") else "user"
+        # The label source before any step of this history: "user", or the accepted
+        # proposal it came from when such an image is opened again. Steps older than the
+        # history's memory cap fold into it when they are forgotten.
+        self._base_source = (
+            record.label_source if record.label_source.startswith("proposal:") else USER_SOURCE
         )
-        self._listeners: list[Listener] = []
+        # One tag per undo and redo step (None = a plain user edit), kept in step with
+        # the history's stacks so undo and redo move the label source with the pixels.
+        self._undo_tags: list[str | None] = []
+        self._redo_tags: list[str | None] = []
+        self._stroke_tag: str | None = None
+        self._repaint_listeners: list[RepaintListener] = []
+        self._commit_listeners: list[CommitListener] = []
         self._window: tuple[float, float] | None = None
+        self._auto: tuple[float, float] | None = None
 
     @property
     def image_id(self) -> int:
@@ -67,53 +94,181 @@ class Document:
         """True when the labels changed since the last snapshot handed to the saver."""
         return self.generation != self.submitted_generation
 
-    # --- listeners --------------------------------------------------------------------
-    def add_listener(self, fn: Listener) -> None:
-        """Call ``fn(box)`` after every change of the labels (``None`` = everything)."""
-        self._listeners.append(fn)
+    @property
+    def label_source(self) -> str:
+        """Who produced the labels as they are now: the newest tagged step still applied."""
+        for tag in reversed(self._undo_tags):
+            if tag is not None:
+                return tag
+        return self._base_source
 
-    def remove_listener(self, fn: Listener) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
+    # --- events ---------------------------------------------------------------------------
+    def add_repaint_listener(self, fn: RepaintListener) -> None:
+        """Call ``fn(box)`` after every change of pixels (``None`` = everything).
 
-    def _changed(self, box: Box | None) -> None:
-        self.generation += 1
-        for fn in list(self._listeners):
+        Fires for each mouse move of a stroke: keep listeners cheap (a view's update).
+        """
+        self._repaint_listeners.append(fn)
+
+    def remove_repaint_listener(self, fn: RepaintListener) -> None:
+        if fn in self._repaint_listeners:
+            self._repaint_listeners.remove(fn)
+
+    def add_commit_listener(self, fn: CommitListener) -> None:
+        """Call ``fn()`` once per committed gesture (stroke, fill, accept, undo, redo)."""
+        self._commit_listeners.append(fn)
+
+    def remove_commit_listener(self, fn: CommitListener) -> None:
+        if fn in self._commit_listeners:
+            self._commit_listeners.remove(fn)
+
+    def _repaint(self, box: Box | None) -> None:
+        for fn in list(self._repaint_listeners):
             fn(box)
 
-    # --- edits ----------------------------------------------------------------------------
-    def begin_stroke(self) -> None:
-        """Start a gesture: patches recorded until :meth:`commit_stroke` undo as one."""
-        if self.history.in_stroke:
-            self.history.commit_stroke()
-        self.history.begin_stroke()
+    def _committed(self) -> None:
+        self.generation += 1
+        for fn in list(self._commit_listeners):
+            fn()
 
-    def record_patch(self, patch: Patch) -> None:
-        """Record an edit a tool already applied to :attr:`label_map`."""
-        self.history.add(patch)
-        if not patch.empty:
-            self._changed(patch.box)
-
-    def commit_stroke(self) -> bool:
-        """End the gesture as one undo step; True if it changed anything."""
-        return self.history.commit_stroke()
-
-    def abort_stroke(self) -> None:
-        """End the gesture and restore the pixels it changed."""
-        box = self.history.abort_stroke(self.label_map)
-        if box is not None:
-            self._changed(box)
-
+    # --- gestures -------------------------------------------------------------------------
     @property
     def in_stroke(self) -> bool:
         return self.history.in_stroke
 
+    def begin_stroke(self) -> None:
+        """Start a gesture: edits until :meth:`commit_stroke` undo as one step.
+
+        A gesture still open is committed first (a press never swallows the last one).
+        """
+        if self.history.in_stroke:
+            self.commit_stroke()
+        self.history.begin_stroke()
+        self._stroke_tag = None
+
+    def commit_stroke(self) -> bool:
+        """End the gesture as one undo step; True (and one commit event) if it changed pixels."""
+        if not self.history.in_stroke:
+            return False
+        tag, self._stroke_tag = self._stroke_tag, None
+        if not self.history.commit_stroke():
+            return False
+        self._pushed(tag)
+        self._committed()
+        return True
+
+    def abort_stroke(self) -> None:
+        """End the gesture and restore the pixels it changed (a repaint, no commit)."""
+        self._stroke_tag = None
+        box = self.history.abort_stroke(self.label_map)
+        if box is not None:
+            self._repaint(box)
+
+    # --- edits: one call changes the pixels and records them ------------------------------
+    def apply(self, op: EditOp, tag: str | None = None) -> Box | None:
+        """Run ``op`` on the label map and record the patch it returns.
+
+        Inside a gesture the patch joins it (a repaint now, the commit on release);
+        otherwise it is one undo step of its own (a repaint and a commit). ``tag`` is the
+        label source the edit gives the image (e.g. ``proposal:v3+user``; None for a user
+        edit). Returns the box that changed, or None when nothing did.
+        """
+        patch = op(self.label_map)
+        if patch.empty:
+            return None
+        if self.history.in_stroke:
+            self.history.add(patch)
+            if tag is not None:
+                self._stroke_tag = tag
+            self._repaint(patch.box)
+            return patch.box
+        if not self.history.push(patch):
+            return None  # the patch wrote the values the pixels already had
+        self._pushed(tag)
+        self._repaint(patch.box)
+        self._committed()
+        return patch.box
+
+    def paint_stroke(
+        self,
+        points: Sequence[Point],
+        radius: float,
+        value: int,
+        *,
+        only_unlabelled: bool = False,
+    ) -> Box | None:
+        """Paint the polyline through ``points`` (one segment per mouse move in a gesture)."""
+        return self.apply(
+            lambda lm: lm.paint_stroke(points, radius, value, only_unlabelled=only_unlabelled)
+        )
+
+    def fill(self, x: float, y: float, value: int, *, tolerance: float | None = None) -> Box | None:
+        """Flood-fill the region around ``(x, y)``; with ``tolerance`` bounded by the image."""
+        image = self.image if tolerance is not None else None
+        return self.apply(lambda lm: lm.flood_fill(x, y, value, image=image, tolerance=tolerance))
+
+    def polygon(
+        self,
+        exterior: Sequence[Point],
+        value: int,
+        holes: Sequence[Sequence[Point]] = (),
+        *,
+        only_unlabelled: bool = False,
+    ) -> Box | None:
+        """Fill a polygon (with optional holes)."""
+        return self.apply(
+            lambda lm: lm.fill_polygon(exterior, holes, value, only_unlabelled=only_unlabelled)
+        )
+
+    def lasso(
+        self, points: Sequence[Point], value: int, *, only_unlabelled: bool = False
+    ) -> Box | None:
+        """Fill the area enclosed by a freehand outline."""
+        return self.apply(lambda lm: lm.fill_lasso(points, value, only_unlabelled=only_unlabelled))
+
+    def assign(
+        self,
+        values: np.ndarray | int,
+        where: np.ndarray | None = None,
+        tag: str | None = None,
+    ) -> Box | None:
+        """Set ``values`` (scalar or full-size array) where ``where`` is true, one step."""
+        return self.apply(lambda lm: lm.assign(values, where), tag)
+
+    def accept(self, proposal: Proposal, class_id: int | None = None) -> bool:
+        """Copy ``proposal`` into the labels where nothing is labelled yet: one undo step.
+
+        With ``class_id`` only the pixels the proposal gives that class. A gesture in
+        progress is committed first so the accept stays a step of its own. The label
+        source becomes ``proposal:v<N>+user`` until the step is undone. Returns whether
+        any pixel changed.
+        """
+        lm = self.label_map
+        if proposal.shape != lm.shape:
+            raise EditError(f"the proposal is {proposal.shape}, the image {lm.shape}")
+        where = lm.array == lm.unlabelled
+        if class_id is not None:
+            where &= proposal.mask == class_id
+        if self.history.in_stroke:
+            self.commit_stroke()
+        tag = f"proposal:v{proposal.model_version}+user"
+        return self.assign(proposal.mask, where, tag) is not None
+
+    # --- undo / redo ----------------------------------------------------------------------
     def undo(self) -> Box | None:
-        """Undo the newest step; return the box that changed (None if nothing to undo)."""
+        """Undo the newest step; return the box that changed (None if nothing to undo).
+
+        A gesture in progress is committed first (its own commit event), then undone.
+        """
+        if self.history.in_stroke:
+            self.commit_stroke()
         patch = self.history.undo(self.label_map)
         if patch is None:
             return None
-        self._changed(patch.box)
+        if self._undo_tags:
+            self._redo_tags.append(self._undo_tags.pop())
+        self._repaint(patch.box)
+        self._committed()
         return patch.box
 
     def redo(self) -> Box | None:
@@ -121,14 +276,26 @@ class Document:
         patch = self.history.redo(self.label_map)
         if patch is None:
             return None
-        self._changed(patch.box)
+        if self._redo_tags:
+            self._undo_tags.append(self._redo_tags.pop())
+        self._repaint(patch.box)
+        self._committed()
         return patch.box
+
+    def _pushed(self, tag: str | None) -> None:
+        """Keep the tags in step with a new history step (and with the memory cap)."""
+        self._undo_tags.append(tag)
+        self._redo_tags.clear()
+        while len(self._undo_tags) > self.history.undo_count:
+            forgotten = self._undo_tags.pop(0)
+            if forgotten is not None:
+                self._base_source = forgotten
 
     # --- display --------------------------------------------------------------------------
     @property
     def auto_window(self) -> tuple[float, float]:
         """The automatic contrast window of the image (percentiles; cached)."""
-        if not hasattr(self, "_auto"):
+        if self._auto is None:
             self._auto = auto_window(self.image)
         return self._auto
 
@@ -242,12 +409,14 @@ class AnnotationSession:
         """Hand a snapshot of the current labels to the saver if they changed.
 
         The copy is taken here, on the caller's thread, so painting can go on while
-        the worker encodes and writes. With ``wait`` block until it is on disk.
-        Returns True if a snapshot was submitted.
+        the worker encodes and writes. During a gesture nothing is taken: its pixels are
+        not committed yet (an Esc may still take them back), and its commit will ask for
+        a save. With ``wait`` block until it is on disk. Returns True if a snapshot was
+        submitted.
         """
         doc = self.document
         submitted = False
-        if doc is not None and doc.needs_save:
+        if doc is not None and doc.needs_save and not doc.in_stroke:
             request = SaveRequest(
                 doc.image_id, doc.label_map.copy_array(), doc.generation, source=doc.label_source
             )

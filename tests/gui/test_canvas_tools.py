@@ -204,8 +204,8 @@ def test_overlay_shows_the_class_colour_and_hides_with_h(window, qtbot):
 def test_stroke_repaints_only_its_box(window, monkeypatch):
     boxes = []
     monkeypatch.setattr(window.canvas.overlay, "update_box", boxes.append)
-    window.document.remove_listener(window.canvas.overlay.update_box)
-    window.document.add_listener(window.canvas.overlay.update_box)
+    window.document.remove_repaint_listener(window.canvas.overlay.update_box)
+    window.document.add_repaint_listener(window.canvas.overlay.update_box)
     window.canvas.set_brush_radius(2)
     drag(window.canvas, [(10, 10), (12, 10)])
     assert boxes and all(b.width <= 8 and b.height <= 6 for b in boxes)

@@ -19,10 +19,8 @@ from annotator.services.model_service import (
     ModelListener,
     ModelService,
     ModelSettings,
-    accept_proposal,
     load_settings,
 )
-from annotator.services.session import AnnotationSession
 from annotator.storage.project import Project
 
 SIZE = 64
@@ -230,39 +228,6 @@ def test_shutdown_during_a_round_cancels_and_joins(project, make_service):
     assert service.shutdown(20) is True
     assert not service.training and project.models() == []
     assert rec.rounds == []  # events after shutdown are not delivered
-
-
-def _proposal(mask: np.ndarray, version: int = 3) -> Proposal:
-    return Proposal(None, mask.astype(np.uint8), np.zeros(mask.shape, np.float32), 0.5, version)
-
-
-def test_accept_fills_only_unlabelled_pixels_in_one_undo_step(project):
-    session = AnnotationSession(project)
-    doc = session.open_image(project.images()[1].id)
-    doc.label_map.array[:10, :] = 2  # the user's labels
-    proposal = _proposal(np.where(np.arange(SIZE)[None, :] < 32, 0, 1).repeat(SIZE, 0))
-    assert accept_proposal(doc, proposal)
-    assert (doc.label_map.array[:10] == 2).all()  # never overwritten
-    assert (doc.label_map.array[10:] == proposal.mask[10:]).all()
-    assert doc.label_source == "proposal:v3+user"
-    doc.undo()
-    assert (doc.label_map.array[10:] == 255).all() and (doc.label_map.array[:10] == 2).all()
-    assert not doc.history.can_undo  # it was exactly one step
-    session.save(wait=True)
-    session.close()
-    assert project.image(doc.image_id).label_source == "proposal:v3+user"
-
-
-def test_accept_class_copies_one_class_only(project):
-    session = AnnotationSession(project)
-    doc = session.open_image(project.images()[1].id)
-    mask = np.zeros((SIZE, SIZE), np.uint8)
-    mask[20:30, 20:30] = 1
-    assert accept_proposal(doc, _proposal(mask), class_id=1)
-    assert int((doc.label_map.array == 1).sum()) == 100
-    assert int((doc.label_map.array == 255).sum()) == SIZE * SIZE - 100
-    assert not accept_proposal(doc, _proposal(mask), class_id=1)  # nothing left to fill
-    session.close()
 
 
 def test_after_a_class_changes_meaning_a_round_fails_clearly_and_from_scratch_recovers(

@@ -1,0 +1,168 @@
+"""The loop controller on its own: a fake workspace, real actions, no MainWindow."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QWidget
+
+import annotator.gui.loop_controller as loop_module
+from annotator.core.proposal import Proposal
+from annotator.gui.actions import make_actions
+from annotator.gui.dispatch import GuiDispatcher
+from annotator.gui.loop_controller import LoopController
+from annotator.services.session import AnnotationSession
+from annotator.storage.project import Project
+
+
+class FakeWorkspace:
+    """The LoopWorkspace protocol with a plain session behind it."""
+
+    def __init__(self, session: AnnotationSession) -> None:
+        self.session = session
+        self.hidden: frozenset[int] = frozenset()
+        self.value = 0
+        self.finished = 0
+        self.saved = 0
+
+    @property
+    def document(self):
+        return self.session.document
+
+    @property
+    def schema(self):
+        return self.session.schema
+
+    def hidden_classes(self) -> frozenset[int]:
+        return self.hidden
+
+    def current_value(self) -> int:
+        return self.value
+
+    def finish_gesture(self) -> None:
+        self.finished += 1
+        doc = self.session.document
+        if doc is not None:
+            doc.commit_stroke()
+
+    def save_labels(self) -> None:
+        self.saved += 1
+        self.session.save(wait=True)
+
+
+@pytest.fixture
+def setup(qtbot, project_dir):
+    project = Project.open(project_dir)
+    session = AnnotationSession(project)
+    host = QWidget()
+    qtbot.addWidget(host)
+    actions = make_actions(host)
+    ws = FakeWorkspace(session)
+    loop = LoopController(ws, GuiDispatcher(host), actions, host)
+    loop.set_project(project)
+    yield loop, ws, actions
+    loop.close()
+    session.close()
+    project.close()
+
+
+def test_the_controller_imports_nothing_of_the_window():
+    tree = ast.parse(Path(loop_module.__file__).read_text(encoding="utf-8"))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m.startswith("annotator.gui.main_window")}
+    assert "annotator.gui.canvas" not in imported
+
+
+def test_accept_edits_the_document_and_reports_through_signals(setup, qtbot):
+    loop, ws, actions = setup
+    doc = ws.session.open_image(ws.session.images()[0].id)
+    loop.image_opened(doc)
+    assert not actions["accept"].isEnabled()  # no proposal yet
+    mask = np.zeros(doc.label_map.shape, np.uint8)
+    mask[:, 32:] = 1
+    proposal = Proposal(None, mask, np.zeros(mask.shape, np.float32), 0.2, 4)
+    loop.layers.show(doc.image_id, proposal, ws.schema)
+    loop.update_enabled()
+    assert actions["accept"].isEnabled() and actions["accept_class"].isEnabled()
+    ws.value = 1
+    with qtbot.waitSignal(loop.message) as shown:
+        loop.accept(True)
+    assert shown.args == ["Accepted the proposal of model v4", 3000]
+    assert ws.finished == 1
+    assert (doc.label_map.array[:, 32:] == 1).all()
+    assert (doc.label_map.array[:, :32] == doc.label_map.unlabelled).all()
+    assert doc.label_source == "proposal:v4+user"
+    ws.value = doc.label_map.void
+    loop.accept(True)  # void is no class of the model: nothing happens
+    assert doc.history.undo_count == 1
+
+
+def test_next_suggested_asks_for_an_image_instead_of_opening_it(setup, qtbot):
+    loop, ws, actions = setup
+    ids = [r.id for r in ws.session.images()]
+    with qtbot.waitSignal(loop.open_requested) as asked:
+        loop.open_next_suggested()
+    assert asked.args[0] in ids
+    assert ws.document is None  # the controller opened nothing itself
+
+
+def test_training_with_nothing_labelled_is_an_error_message_not_a_crash(setup, qtbot):
+    loop, ws, actions = setup
+    ws.session.open_image(ws.session.images()[0].id)
+    with qtbot.waitSignal(loop.error) as err:
+        loop.train_now()
+    assert ws.saved == 1 and ws.finished == 1
+    assert "Training failed" in err.args[0]
+    assert loop.service is not None and loop.service.rounds_started == 0
+
+
+def test_scores_arrive_batched_through_a_signal(setup, qtbot):
+    loop, _ws, _actions = setup
+    loop._scores({1: 0.5})
+    loop._scores({2: 0.25})
+    with qtbot.waitSignal(loop.scores_changed, timeout=2000) as got:
+        pass
+    assert got.args[0] == {1: 0.5, 2: 0.25}
+
+
+def test_missing_actions_are_refused(qtbot, project_dir):
+    host = QWidget()
+    qtbot.addWidget(host)
+    actions = make_actions(host)
+    del actions["accept"]
+    with pytest.raises(ValueError, match="accept"):
+        LoopController(FakeWorkspace(None), GuiDispatcher(host), actions, host)  # type: ignore[arg-type]
+
+
+def test_idle_retraining_waits_for_a_stroke_in_progress(setup):
+    loop, ws, _actions = setup
+    doc = ws.session.open_image(ws.session.images()[0].id)
+    loop.image_opened(doc)
+    doc.begin_stroke()
+    doc.paint_stroke([(10, 10), (20, 10)], 3, 1)
+    loop._idle()  # the timer fired in the middle of the stroke
+    assert loop.idle_timer.isActive() and ws.saved == 0
+    doc.commit_stroke()  # (the service is not told: no round starts in this test)
+    loop.idle_timer.stop()
+    loop._idle()
+    assert ws.saved == 1 and not loop.idle_timer.isActive()
+
+
+def test_the_window_wires_the_loop_signals_to_its_status_bar_list_and_images(window):
+    loop = window.loop
+    ids = [r.id for r in window.session.images()]
+    loop.message.emit("a loop message", 5000)
+    assert window.statusBar().currentMessage() == "a loop message"
+    loop.scores_changed.emit({ids[2]: 0.75})
+    texts = [window.image_list.list.item(i).text() for i in range(window.image_list.list.count())]
+    assert any(t.endswith("0.75") for t in texts)
+    loop.open_requested.emit(ids[2])
+    assert window.document.image_id == ids[2]
+    assert loop.layers.uncertainty_item.scene() is window.canvas.scene()
+    assert loop.layers.proposal_item.scene() is window.canvas.scene()
