@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from annotator.core.errors import AnnotatorError
 from annotator.core.proposal import Proposal
+from annotator.core.records import ImageRecord, ModelRecord
 from annotator.core.status import ImageStatus
 from annotator.gui.canvas import Z_LAYERS
 from annotator.gui.model_panel import ModelPanel
@@ -27,7 +28,7 @@ from annotator.services.model_service import (
     RoundOutcome,
     accept_proposal,
 )
-from annotator.storage.project import ImageRecord, ModelRecord, Project
+from annotator.storage.project import Project
 
 if TYPE_CHECKING:
     from annotator.gui.main_window import MainWindow

@@ -20,11 +20,12 @@ import numpy as np
 
 from annotator.core.history import EditHistory
 from annotator.core.labelmap import Box, LabelMap, Patch
+from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.services.autosave import Autosaver, Dispatch, SaveRequest, SaveResult, _call_now
 from annotator.storage.images import auto_window, to_display_uint8
-from annotator.storage.project import ImageRecord, Project
+from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
 
