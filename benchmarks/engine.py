@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             "test_images": len(test_files),
             "final_loss": round(result.final_loss, 5),
             "peak_rss_mb": round(peak_rss, 1),
-            "parameters": outcome.model.card["parameters"],
+            "parameters": outcome.model.card.parameters,
             "network": network.to_dict(),
             "batch_size": config.batch_size,
             "crop": config.crop,

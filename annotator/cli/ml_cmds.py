@@ -20,6 +20,7 @@ from annotator.core.errors import AnnotatorError
 
 if TYPE_CHECKING:
     from annotator.core.records import ModelRecord
+    from annotator.services.training import TrainOutcome
 
 DEFAULT_MINUTES = 2.0
 
@@ -99,8 +100,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     with _sigint_cancels() as cancel:
         outcome = train_headless(args.project, options, report, cancel)
     line.finish()
-    if not outcome.main_process:
-        return 0
+    if outcome.main_process:
+        _print_round(outcome)
+    return 0
+
+
+def _print_round(outcome: TrainOutcome) -> None:
+    """What ``annotator train`` says about a round (refusing one that did not publish)."""
     result = outcome.result
     if result.status != "finished" or outcome.model is None:
         raise AnnotatorError(f"training round not published: {result.message}")
@@ -114,7 +120,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if result.metrics is None:
         print("no validation: too few labelled pixels to hold some out")
-        return 0
+        return
     met = result.metrics
     print(
         f"validation on {met.pixels:,} labelled pixels: pixel accuracy "
@@ -122,7 +128,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     for name, iou in zip(m.card.classes, met.iou):
         print(f"  IoU {name:<20} {_fmt(iou)}")
-    return 0
 
 
 @contextlib.contextmanager

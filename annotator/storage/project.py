@@ -5,13 +5,14 @@
     PROJECT/
       annotator.sqlite     the index: images, classes, statuses, model versions, settings
       masks/<id>.png       label maps as lossless PNG (8 or 16 bit, raw class ids)
-      proposals/           the model's latest proposals (written by the engine)
-      models/vNNNN/        one checkpoint + card per model version
-      images/              images that came embedded in imported files
+      proposals/           the model's latest proposals (``storage.proposals``)
+      models/vNNNN/        one checkpoint + card per model version (``storage.models``)
+      images/              images that came embedded in imported files, or generated
 
-The database is the source of truth for what exists; files are written atomically first
-and recorded in the database second, so a crash between the two leaves the previous
-state consistent.
+``annotator.storage`` is the only package that writes in this folder (a test patches the
+file APIs to check it). The database is the source of truth for what exists; files are
+written atomically first and recorded in the database second, so a crash between the two
+leaves the previous state consistent.
 """
 
 from __future__ import annotations
