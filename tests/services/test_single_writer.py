@@ -245,3 +245,22 @@ def test_the_recorder_catches_a_writer_outside_storage(tmp_path, monkeypatch):
         monkeypatch.undo()
     offenders = {module for module, _, _ in recorder.outside_storage()}
     assert "annotator.formats.base" in offenders
+
+
+def test_ml_hands_over_bytes_and_never_imports_storage():
+    """``ml`` serialises; where files go is storage's business (ADR 0001)."""
+    import ast
+
+    import annotator.ml
+
+    offenders = []
+    for path in Path(annotator.ml.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n == "annotator.storage" or n.startswith("annotator.storage.") for n in names):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []
