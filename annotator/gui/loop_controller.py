@@ -28,12 +28,12 @@ from annotator.services.model_service import (
     RoundOutcome,
     accept_proposal,
 )
-from annotator.storage.project import Project
 
 if TYPE_CHECKING:
     from annotator.gui.main_window import MainWindow
     from annotator.ml.train import TrainProgress
     from annotator.services.session import Document
+    from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
 SCORE_REFRESH_MS = 300  # scores arriving one by one repaint the image list at most this often

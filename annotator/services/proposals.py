@@ -249,8 +249,8 @@ class ProposalWorker:
                 self.project, device=device, version=version, threads=threads
             )
             if predictor.backend != "onnxruntime":
-                import torch
+                from annotator.ml.device import limit_cpu_threads
 
-                torch.set_num_threads(threads)
+                limit_cpu_threads(threads)
             self._predictors = {version: predictor}  # older versions are not needed again
         return predictor

@@ -197,9 +197,10 @@ def _round_work(
     """The job a round runs on the training thread, with the settings of its start."""
 
     def work(progress: Callable[[Any], None], cancel: CancelToken) -> training.TrainOutcome:
+        from annotator.ml.device import limit_cpu_threads
         from annotator.ml.train import TrainConfig
 
-        _limit_torch_threads(settings.cpu_threads())
+        limit_cpu_threads(settings.cpu_threads())
         return training.train_project(
             project,
             steps=settings.steps,
@@ -213,11 +214,3 @@ def _round_work(
         )
 
     return work
-
-
-def _limit_torch_threads(n: int) -> None:
-    """torch's intra-op pool is process-wide; GUI-launched work keeps a core free."""
-    import torch
-
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
