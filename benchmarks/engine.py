@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from annotator.ml.device import configure_cpu_threads
     from annotator.ml.networks import NetworkConfig
     from annotator.ml.train import TrainConfig, confusion, metrics_from_confusion
-    from annotator.services import engine
+    from annotator.services import proposals, training
     from annotator.storage.project import Project
 
     threads = configure_cpu_threads()
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
             flush=True,
         )
-        outcome = engine.train_project(
+        outcome = training.train_project(
             project,
             steps=args.steps,
             seconds=seconds,
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         if outcome.model is None:
             raise SystemExit(f"training did not publish: {result.message}")
 
-        predictor = engine.load_predictor(project, device="cpu")
+        predictor = proposals.load_predictor(project, device="cpu")
         cm = np.zeros((2, 2), np.int64)
         test_images = []
         for f in test_files:
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         img1024 = np.block([[test_images[0], test_images[1]], [test_images[2], test_images[3]]])
         ms512 = _median_ms(lambda: predictor.predict(img512), args.repeats)
         ms1024 = _median_ms(lambda: predictor.predict(img1024), max(3, args.repeats // 3))
-        torch_pred = engine.load_predictor(project, device="cpu", backend="torch")
+        torch_pred = proposals.load_predictor(project, device="cpu", backend="torch")
         ms512_torch = _median_ms(lambda: torch_pred.predict(img512), max(3, args.repeats // 3))
 
         peak_rss = _peak_rss_mb()  # before the optional big image
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             "test_images": len(test_files),
             "final_loss": round(result.final_loss, 5),
             "peak_rss_mb": round(peak_rss, 1),
-            "parameters": outcome.model.card["parameters"],
+            "parameters": outcome.model.card.parameters,
             "network": network.to_dict(),
             "batch_size": config.batch_size,
             "crop": config.crop,

@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from annotator.gui.main_window import MainWindow
-    from annotator.services import engine
+    from annotator.services import training
     from annotator.services.model_service import ModelSettings
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(settings.cpu_threads())
-        engine.train_project(project, steps=30, device="cpu")  # v1, not measured
+        training.train_project(project, steps=30, device="cpu")  # v1, not measured
         print(f"first model trained in {time.perf_counter() - t:.1f} s (not measured)")
         root = project.root
         project.close()

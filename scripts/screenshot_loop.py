@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from annotator.core.schema import LabelSchema
     from annotator.core.status import ImageStatus
     from annotator.gui.main_window import MainWindow
-    from annotator.services import engine
+    from annotator.services import training
     from annotator.services.model_service import ModelSettings
     from annotator.storage.project import Project
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                 lm = LabelMap.for_schema(schema, (truth > 127).astype(np.uint8))
                 project.save_mask(rec.id, lm.array, status=ImageStatus.DONE)
             for _ in range(args.rounds):
-                out = engine.train_project(project, seconds=args.seconds, device="cpu")
+                out = training.train_project(project, seconds=args.seconds, device="cpu")
                 print(f"trained v{out.model.version}: {out.result.message}")
             # The image shown: its left part is labelled, the rest is unlabelled.
             shown = records[3]

@@ -218,7 +218,8 @@ def run_benchmark(
     from annotator.ml.networks import NetworkConfig
     from annotator.ml.strategies import RandomOrder
     from annotator.ml.train import TrainConfig
-    from annotator.services import engine
+    from annotator.services import training
+    from annotator.services.proposals import load_predictor
 
     say = report or (lambda s: None)
     started = time.monotonic()
@@ -277,7 +278,7 @@ def run_benchmark(
             train_s = 0.0
             if trains and (config.mode == "assisted" or k < config.frozen_after):
                 t0 = time.monotonic()
-                outcome = engine.train_project(
+                outcome = training.train_project(
                     project,
                     steps=config.train_steps,
                     seconds=None if config.train_steps else config.train_seconds,
@@ -290,7 +291,7 @@ def run_benchmark(
                 train_s = time.monotonic() - t0
                 result.train_rounds_s.append(train_s)
                 if outcome.model is not None:
-                    predictor = engine.load_predictor(project, device="cpu")
+                    predictor = load_predictor(project, device="cpu")
                 proposals = {}
             # 4. Proposals of the images still to label (for the strategy and step 2).
             if (

@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from annotator.services.exchange import ExportRequest, export_project, parse_split
-    from annotator.storage.project import Project
+    from annotator.services.projects import open_project
 
     request = ExportRequest(
         format=args.format,
@@ -75,7 +75,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         image_mode=args.images,
         coco_mode=args.coco_mode,
     )
-    with Project.open(args.project) as project:
+    with open_project(args.project) as project:
         report = export_project(project, request, progress=ProgressLine("exporting"))
     counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())
     print(f"exported {sum(report.counts.values())} image(s) as {report.format} to {report.out}")
@@ -87,7 +87,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from annotator.services.exchange import ImportRequest, import_into_project
-    from annotator.storage.project import Project
+    from annotator.services.projects import open_project
 
     request = ImportRequest(
         format=args.format,
@@ -96,7 +96,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         labels_file=args.labels,
         background=args.background,
     )
-    with Project.open(args.project) as project:
+    with open_project(args.project) as project:
         report = import_into_project(project, request, progress=ProgressLine("importing"))
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)

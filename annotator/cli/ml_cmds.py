@@ -7,13 +7,20 @@ gloo on CPU, NCCL on GPUs); only rank 0 prints and publishes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from annotator.cli.progress import ProgressLine
 from annotator.core.errors import AnnotatorError
+
+if TYPE_CHECKING:
+    from annotator.core.records import ModelRecord
+    from annotator.services.training import TrainOutcome
 
 DEFAULT_MINUTES = 2.0
 
@@ -64,169 +71,141 @@ def _fmt(v: object) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from annotator.ml import distributed
-    from annotator.ml.device import configure_cpu_threads
-    from annotator.ml.train import TrainConfig, TrainProgress
-    from annotator.services import engine
-    from annotator.storage.project import Project
+    from annotator.ml.train import TrainProgress
+    from annotator.services.training import RoundOptions, train_headless
 
     if args.steps is not None and args.steps < 1:
         raise AnnotatorError("--steps must be at least 1")
     if args.minutes is not None and args.minutes <= 0:
         raise AnnotatorError("--minutes must be positive")
     seconds = None if args.steps is not None else 60.0 * (args.minutes or DEFAULT_MINUTES)
-    info = distributed.init_from_env(args.device)
-    main = info is None or info.is_main
-    configure_cpu_threads(distributed.local_world_size())
-    cancel = threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-
-        def on_sigint(signum, frame):  # type: ignore[no-untyped-def]
-            if cancel.is_set():
-                raise KeyboardInterrupt
-            cancel.set()
-
-        previous = signal.signal(signal.SIGINT, on_sigint)
+    options = RoundOptions(
+        steps=args.steps,
+        seconds=seconds,
+        device=args.device,
+        from_scratch=args.from_scratch,
+        seed=args.seed,
+        depth=args.depth,
+        width=args.width,
+    )
     line = ProgressLine("training")
 
     def report(p: TrainProgress) -> None:
-        if not main:
-            return
         if p.max_steps:
             line(p.step, p.max_steps, f"loss {p.loss:.4f} {p.phase}")
         else:
             total = int(p.max_seconds or 0)
-            line(
-                min(int(p.elapsed_s), total),
-                total,
-                f"step {p.step} loss {p.loss:.4f} {p.phase}",
-            )
+            line(min(int(p.elapsed_s), total), total, f"step {p.step} loss {p.loss:.4f} {p.phase}")
 
-    try:
-        with Project.open(args.project) as project:
-            network = None
-            new_model = args.from_scratch or project.active_model() is None
-            if new_model and (args.depth is not None or args.width is not None):
-                from annotator.ml.data import choose_in_channels
-                from annotator.ml.networks import NetworkConfig
-
-                network = NetworkConfig(
-                    choose_in_channels([r.channels for r in project.images()]),
-                    len(project.schema),
-                    args.depth or engine.DEFAULT_DEPTH,
-                    args.width or engine.DEFAULT_WIDTH,
-                )
-            outcome = engine.train_project(
-                project,
-                steps=args.steps,
-                seconds=seconds,
-                device=args.device,
-                progress=report,
-                cancel=cancel,
-                from_scratch=args.from_scratch,
-                config=replace(TrainConfig(), seed=args.seed),
-                network=network,
-            )
-            line.finish()
-            result = outcome.result
-            if not main:
-                return 0
-            if result.status != "finished" or outcome.model is None:
-                raise AnnotatorError(f"training round not published: {result.message}")
-            m = outcome.model
-            parent = f" (from v{m.parent})" if m.parent else " (from scratch)"
-            print(
-                f"published model v{m.version}{parent}: {result.steps} steps in "
-                f"{result.seconds:.0f} s on {result.device}"
-                + (f" x{result.world_size} processes" if result.world_size > 1 else "")
-                + f", loss {result.final_loss:.4f}"
-            )
-            if result.metrics is None:
-                print("no validation: too few labelled pixels to hold some out")
-            else:
-                met = result.metrics
-                print(
-                    f"validation on {met.pixels:,} labelled pixels: pixel accuracy "
-                    f"{met.pixel_accuracy:.4f}, mean IoU {_fmt(met.mean_iou)}"
-                )
-                for name, iou in zip(project.schema.names, met.iou):
-                    print(f"  IoU {name:<20} {_fmt(iou)}")
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-        distributed.shutdown()
+    with _sigint_cancels() as cancel:
+        outcome = train_headless(args.project, options, report, cancel)
+    line.finish()
+    if outcome.main_process:
+        _print_round(outcome)
     return 0
+
+
+def _print_round(outcome: TrainOutcome) -> None:
+    """What ``annotator train`` says about a round (refusing one that did not publish)."""
+    result = outcome.result
+    if result.status != "finished" or outcome.model is None:
+        raise AnnotatorError(f"training round not published: {result.message}")
+    m = outcome.model
+    parent = f" (from v{m.parent})" if m.parent else " (from scratch)"
+    print(
+        f"published model v{m.version}{parent}: {result.steps} steps in "
+        f"{result.seconds:.0f} s on {result.device}"
+        + (f" x{result.world_size} processes" if result.world_size > 1 else "")
+        + f", loss {result.final_loss:.4f}"
+    )
+    if result.metrics is None:
+        print("no validation: too few labelled pixels to hold some out")
+        return
+    met = result.metrics
+    print(
+        f"validation on {met.pixels:,} labelled pixels: pixel accuracy "
+        f"{met.pixel_accuracy:.4f}, mean IoU {_fmt(met.mean_iou)}"
+    )
+    for name, iou in zip(m.card.classes, met.iou):
+        print(f"  IoU {name:<20} {_fmt(iou)}")
+
+
+@contextlib.contextmanager
+def _sigint_cancels() -> Iterator[threading.Event]:
+    """Ctrl+C ends the round at its next step (a second one interrupts at once)."""
+    cancel = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+
+    def on_sigint(signum, frame):  # type: ignore[no-untyped-def]
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from annotator.ml.device import configure_cpu_threads
-    from annotator.services import engine
-    from annotator.storage.project import Project
+    from annotator.services.projects import open_project
+    from annotator.services.proposals import predict_images, proposals_folder
 
     configure_cpu_threads()
-    with Project.open(args.project) as project:
+    with open_project(args.project) as project:
         records = [project.image(n) for n in args.images] if args.images else None
         line = ProgressLine("predicting")
-        done = engine.predict_images(
-            project, records, progress=line, out_dir=args.out, device=args.device
-        )
+        done = predict_images(project, records, progress=line, out_dir=args.out, device=args.device)
         line.finish()
         version = done[0].model_version if done else None
         print(
             f"wrote {len(done)} proposal(s) from model v{version} into "
-            f"{project.root / 'proposals'}" + (f" and {args.out}" if args.out else "")
+            f"{proposals_folder(project)}" + (f" and {args.out}" if args.out else "")
         )
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from annotator.services import engine
-    from annotator.storage.project import Project
+    from annotator.services import versions
+    from annotator.services.projects import open_project
 
-    with Project.open(args.project) as project:
+    with open_project(args.project) as project:
         if args.rollback is not None:
-            record = engine.rollback(project, args.rollback)
+            record = versions.rollback(project, args.rollback)
             print(f"active model is now v{record.version}")
             return 0
-        models = project.models()
-        active = project.active_model()
-        active_v = active.version if active else None
-        if args.json:
-            print(
-                json.dumps(
-                    [
-                        {
-                            "version": m.version,
-                            "parent": m.parent,
-                            "created_at": m.created_at,
-                            "active": m.version == active_v,
-                            "card": m.card,
-                        }
-                        for m in models
-                    ],
-                    indent=2,
-                )
-            )
-            return 0
-        if not models:
-            print("no model versions yet: run `annotator train`")
-            return 0
+        models, active_v = versions.listing(project)
+    if args.json:
+        print(json.dumps([_model_json(m, active_v) for m in models], indent=2))
+        return 0
+    if not models:
+        print("no model versions yet: run `annotator train`")
+        return 0
+    print(
+        f"  {'version':<8} {'parent':<7} {'created':<26} {'steps':>7} {'images':>6} "
+        f"{'accuracy':>8} {'mIoU':>7}"
+    )
+    for m in models:
+        card = m.card
+        steps = "?" if card.training.steps is None else card.training.steps
+        mark = "*" if m.version == active_v else " "
         print(
-            f"  {'version':<8} {'parent':<7} {'created':<26} {'steps':>7} {'images':>6} "
-            f"{'accuracy':>8} {'mIoU':>7}"
+            f"{mark} v{m.version:<7} {('v' + str(m.parent)) if m.parent else '-':<7} "
+            f"{m.created_at:<26} {steps:>7} {len(card.train_images):>6} "
+            f"{_fmt(card.pixel_accuracy):>8} {_fmt(card.mean_iou):>7}"
         )
-        for m in models:
-            card = m.card
-            metrics = card.get("metrics", {})
-            n_images = len(card.get("images", {}).get("train", []))
-            mark = "*" if m.version == active_v else " "
-            print(
-                f"{mark} v{m.version:<7} {('v' + str(m.parent)) if m.parent else '-':<7} "
-                f"{m.created_at:<26} {card.get('training', {}).get('steps', '?'):>7} "
-                f"{n_images:>6} {_fmt(metrics.get('pixel_accuracy')):>8} "
-                f"{_fmt(metrics.get('mean_iou')):>7}"
-            )
     return 0
+
+
+def _model_json(m: ModelRecord, active_v: int | None) -> dict[str, object]:
+    return {
+        "version": m.version,
+        "parent": m.parent,
+        "created_at": m.created_at,
+        "active": m.version == active_v,
+        "card": m.card.to_dict(),
+    }

@@ -41,22 +41,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from annotator.core.schema import LabelSchema
-    from annotator.storage.project import Project
+    from annotator.services.projects import create_project
 
     names = [n.strip() for n in args.classes.split(",")]
     if any(not n for n in names):
         raise AnnotatorError(f"--classes {args.classes!r}: empty class name")
-    with Project.create(args.project, LabelSchema.from_names(names)) as project:
+    with create_project(args.project, names) as project:
         ids = ", ".join(f"{c.id}={c.name}" for c in project.schema.classes)
         print(f"created project {project.root} with classes {ids}")
     return 0
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from annotator.storage.project import Project
+    from annotator.services.projects import open_project
 
-    with Project.open(args.project) as project:
+    with open_project(args.project) as project:
         progress = ProgressLine("adding")
         report = project.add_images(args.paths, progress=progress)
         for path, reason in report.skipped:
@@ -73,9 +72,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from annotator.storage.project import Project
+    from annotator.services.projects import open_project
 
-    with Project.open(args.project) as project:
+    with open_project(args.project) as project:
         summary = project.summary()
     if args.json:
         print(json.dumps(summary, indent=2))

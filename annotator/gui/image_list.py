@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.core.records import ImageRecord
 from annotator.core.status import ImageStatus
 from annotator.gui.class_panel import swatch
-from annotator.storage.project import ImageRecord
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 STATUS_LABEL = {

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from annotator.core.errors import AnnotatorError
 from annotator.core.proposal import Proposal
+from annotator.core.records import ImageRecord, ModelRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.gui.model_panel import ModelPanel
@@ -31,11 +32,11 @@ from annotator.services.model_service import (
     ModelSettings,
     RoundOutcome,
 )
-from annotator.storage.project import ImageRecord, ModelRecord, Project
 
 if TYPE_CHECKING:
     from annotator.ml.train import TrainProgress
     from annotator.services.session import Document
+    from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
 SCORE_REFRESH_MS = 300  # scores arriving one by one repaint the image list at most this often

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -46,8 +47,11 @@ from annotator.gui.dispatch import GuiDispatcher
 from annotator.gui.image_list import ImageListPanel
 from annotator.gui.layers import colour_table
 from annotator.gui.loop_controller import LoopController
+from annotator.services.projects import open_project
 from annotator.services.session import AnnotationSession, Document
-from annotator.storage.project import Project
+
+if TYPE_CHECKING:
+    from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
 AUTOSAVE_DELAY_MS = 1000
@@ -266,7 +270,7 @@ class MainWindow(QMainWindow):
     def open_project(self, path: Path) -> None:
         """Open the project folder at ``path`` (closing the current one first)."""
         try:
-            project = Project.open(path)
+            project = open_project(path)
             project.schema  # noqa: B018 (fail now on a damaged class table)
         except AnnotatorError as exc:
             QMessageBox.warning(self, "Cannot open project", str(exc))

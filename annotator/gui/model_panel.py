@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.core.records import ModelRecord
 from annotator.core.schema import LabelSchema
-from annotator.storage.project import ModelRecord
 
 STRATEGIES = (
     ("uncertainty", "Most uncertain first"),
@@ -51,8 +51,7 @@ def iou_series(models: list[ModelRecord], schema: LabelSchema) -> tuple[list[int
     for c in schema.classes:
         values = []
         for m in models:
-            v = m.card.get("metrics", {}).get("iou", {}).get(c.name)
-            values.append(None if v is None else float(v))
+            values.append(m.card.iou(c.name))
         series.append(IouSeries(c.name, QColor(*c.rgb), tuple(values)))
     return versions, series
 
@@ -278,8 +277,7 @@ class ModelPanel(QWidget):
             )
             self.device_label.setText("")
         else:
-            m = active.card.get("metrics", {})
-            miou = m.get("mean_iou")
+            miou = active.card.mean_iou
             parts = [
                 f"<b>Model v{active.version}</b> (active, {len(models)} version"
                 f"{'s' if len(models) != 1 else ''})"
@@ -287,10 +285,11 @@ class ModelPanel(QWidget):
             if miou is not None:
                 parts.append(f"validation mean IoU {miou:.2f}")
             self.version_label.setText(", ".join(parts))
-            train = active.card.get("training", {})
-            arch = active.card.get("architecture", {})
+            train = active.card.training
+            arch = active.card.architecture
             self.device_label.setText(
-                f"trained on {train.get('device', '?')}, {train.get('steps', '?')} steps; "
+                f"trained on {train.device or '?'}, "
+                f"{'?' if train.steps is None else train.steps} steps; "
                 f"U-Net depth {arch.get('depth', '?')}, width {arch.get('width', '?')}"
             )
         self.version_combo.clear()

@@ -1,71 +1,56 @@
-"""Model versions on disk: ``PROJECT/models/vNNNN/{weights.pt, card.json, model.onnx}``.
+"""Model checkpoints as data: serialise weights + card to bytes, load them back safely.
 
-The checkpoint file is self-contained (the card travels inside it as a JSON string), is
-written atomically, and is read with ``torch.load(weights_only=True)``: a checkpoint is
-data, never code, so loading a file from someone else cannot run anything.
+The checkpoint is self-contained (the card travels inside it as a JSON string) and is read
+with ``torch.load(weights_only=True)``: a checkpoint is data, never code, so loading a file
+from someone else cannot run anything. Where the bytes go (``models/vNNNN/``) is
+``annotator.storage.models``' business: this module never writes a file.
 """
 
 from __future__ import annotations
 
-import json
+import io
 import logging
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
+from torch import nn
 
+from annotator.core.card import CHECKPOINT_FORMAT, ModelCard
 from annotator.core.errors import ModelError
-from annotator.ml.networks import NetworkConfig
-from annotator.ml.unet import UNet
-from annotator.storage.atomic import atomic_open, atomic_write_json
+from annotator.ml.networks import NetworkConfig, build_network
 
 log = logging.getLogger(__name__)
 
-FORMAT = "annotator-unet/1"
-WEIGHTS_NAME = "weights.pt"
-CARD_NAME = "card.json"
-ONNX_NAME = "model.onnx"
+FORMAT = CHECKPOINT_FORMAT
 
 
-def version_dir_name(version: int) -> str:
-    """``v0007`` for version 7."""
-    return f"v{version:04d}"
-
-
-def save_checkpoint(
-    folder: Path, state_dict: dict[str, torch.Tensor], card: dict[str, Any]
-) -> Path:
-    """Write ``weights.pt`` then ``card.json`` atomically into ``folder``; return the weights path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if card.get("format") != FORMAT:
-        card = {**card, "format": FORMAT}
+def checkpoint_bytes(state_dict: dict[str, torch.Tensor], card: ModelCard) -> bytes:
+    """The checkpoint file's content: format tag, card JSON and CPU weights."""
     weights = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    payload = {"format": FORMAT, "card": json.dumps(card), "state_dict": weights}
-    path = folder / WEIGHTS_NAME
-    with atomic_open(path, "wb") as fh:
-        torch.save(payload, fh)
-    atomic_write_json(folder / CARD_NAME, card)
-    return path
+    payload = {"format": FORMAT, "card": card.to_json(), "state_dict": weights}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
 class LoadedCheckpoint:
     """A checkpoint read back: its card, the architecture and the weights."""
 
-    card: dict[str, Any]
+    card: ModelCard
     network: NetworkConfig
     state_dict: dict[str, torch.Tensor]
 
     @property
     def class_names(self) -> list[str]:
         """The class names the model was trained for, in id order."""
-        return list(self.card.get("classes", []))
+        return self.card.class_names
 
-    def build_model(self) -> UNet:
-        """A UNet with these weights, in eval mode, on the CPU."""
-        model = UNet(self.network)
+    def build_model(self) -> nn.Module:
+        """The network with these weights, in eval mode, on the CPU."""
+        model = build_network(self.network)
         try:
             model.load_state_dict(self.state_dict, strict=True)
         except RuntimeError as exc:
@@ -75,26 +60,20 @@ class LoadedCheckpoint:
         return model.eval()
 
 
-def resolve_weights(path: Path) -> Path:
-    """Accept a version folder or the weights file itself."""
-    path = Path(path)
-    return path / WEIGHTS_NAME if path.is_dir() else path
-
-
 def load_checkpoint(
     path: Path,
     class_names: list[str] | tuple[str, ...] | None = None,
     *,
     allow_new_classes: bool = False,
 ) -> LoadedCheckpoint:
-    """Read a checkpoint safely and check it fits a project with ``class_names``.
+    """Read the checkpoint file ``path`` safely and check it fits a project with ``class_names``.
 
     Raises :class:`ModelError` when the file is missing, is not a plain-data checkpoint
     (anything that would need unpickling code is refused), or its classes differ. With
     ``allow_new_classes`` a model whose classes are the first classes of the project
     (the project added classes since) is accepted: its ids still mean the same classes.
     """
-    weights = resolve_weights(path)
+    weights = Path(path)
     if not weights.is_file():
         raise ModelError(f"{weights}: no such model checkpoint")
     try:
@@ -109,10 +88,10 @@ def load_checkpoint(
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelError(f"{weights}: not an Annotator model checkpoint (expected format {FORMAT})")
     try:
-        card = json.loads(payload["card"])
-        network = NetworkConfig.from_dict(card["architecture"])
+        card = ModelCard.from_json(payload["card"], f"{weights}")
+        network = NetworkConfig.from_dict(dict(card.architecture))
         state_dict = dict(payload["state_dict"])
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError) as exc:
         raise ModelError(f"{weights}: the checkpoint's card is damaged ({exc})") from None
     loaded = LoadedCheckpoint(card, network, state_dict)
     if class_names is not None:
@@ -141,50 +120,68 @@ def check_classes(
         )
 
 
-def widen_head(model: UNet, n_classes: int) -> UNet:
+def widen_head(model: nn.Module, n_classes: int) -> nn.Module:
     """The same model with ``n_classes`` outputs; the old classes keep their weights.
 
     New output channels start at zero weight and a bias well below the old ones, so the
     widened model proposes exactly what it did until training teaches it the new classes.
     """
-    old = model.head
+    old = _head(model)
     if n_classes < old.out_channels:
         raise ModelError("a model's classes can only grow")
     if n_classes == old.out_channels:
         return model
-    config = model.config.with_classes(n_classes)
-    wider = UNet(config)
+    wider = build_network(network_of(model).with_classes(n_classes))
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("head.")}
     wider.load_state_dict(state, strict=False)
+    new = _head(wider)
+    assert old.bias is not None and new.bias is not None  # the head has a bias by contract
     with torch.no_grad():
-        wider.head.weight.zero_()
-        wider.head.weight[: old.out_channels] = old.weight
-        wider.head.bias.fill_(float(old.bias.min()) - 4.0)
-        wider.head.bias[: old.out_channels] = old.bias
+        new.weight.zero_()
+        new.weight[: old.out_channels] = old.weight
+        new.bias.fill_(float(old.bias.min()) - 4.0)
+        new.bias[: old.out_channels] = old.bias
     return wider
 
 
-def export_onnx(model: UNet, path: Path, example_size: int = 256) -> Path:
+def network_of(model: nn.Module) -> NetworkConfig:
+    """The configuration a network was built from (every registered network keeps it)."""
+    config = getattr(model, "config", None)
+    if not isinstance(config, NetworkConfig):
+        raise ModelError(f"{type(model).__name__} does not carry its NetworkConfig")
+    return config
+
+
+def _head(model: nn.Module) -> nn.Conv2d:
+    head = getattr(model, "head", None)
+    if not isinstance(head, nn.Conv2d):
+        raise ModelError(f"{type(model).__name__} has no classifier head to widen")
+    return head
+
+
+def onnx_bytes(model: nn.Module, example_size: int = 256) -> bytes:
     """Export ``softmax(model(x))`` to ONNX with dynamic batch, height and width.
 
     Inputs must be aligned to ``model.config.multiple`` (the tiled predictor ensures it).
-    Written atomically; returns the path.
+    Returns the ONNX file's content; storage decides where it goes.
     """
     import warnings
 
     model = model.eval().cpu()
+    config = network_of(model)
     wrapper = torch.nn.Sequential(model, torch.nn.Softmax(dim=1)).eval()
-    size = max(example_size, model.config.multiple)
-    size -= size % model.config.multiple
-    example = torch.zeros(1, model.config.in_channels, size, size)
-    with atomic_open(path, "wb") as fh, warnings.catch_warnings():
+    size = max(example_size, config.multiple)
+    size -= size % config.multiple
+    example = torch.zeros(1, config.in_channels, size, size)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # The TorchScript exporter: the dynamo exporter needs onnxscript, which is not a
         # dependency; this graph (conv, pool, concat) is well within what both support.
         torch.onnx.export(
             wrapper,
             (example,),
-            fh,
+            buffer,  # type: ignore[arg-type]  # the TorchScript exporter takes a file object
             dynamo=False,
             input_names=["image"],
             output_names=["probabilities"],
@@ -194,4 +191,4 @@ def export_onnx(model: UNet, path: Path, example_size: int = 256) -> Path:
             },
             opset_version=17,
         )
-    return path
+    return buffer.getvalue()

@@ -54,3 +54,10 @@ def configure_cpu_threads(processes_per_machine: int = 1) -> int:
         n = max(1, (os.cpu_count() or 1) // max(1, processes_per_machine))
     torch.set_num_threads(n)
     return n
+
+
+def limit_cpu_threads(n: int) -> None:
+    """Give torch's process-wide intra-op pool ``n`` threads (GUI-launched work keeps a
+    core free for the interface)."""
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)

@@ -229,28 +229,30 @@ class Predictor:
     @classmethod
     def from_checkpoint(
         cls,
-        folder: Path,
+        weights: Path,
         class_names: list[str] | tuple[str, ...] | None = None,
         *,
+        onnx: Path | None = None,
         device: str = "auto",
         backend: str = "auto",
         threads: int | None = None,
     ) -> Predictor:
-        """Load a model version folder (checked against ``class_names`` when given).
+        """Load a model version's checkpoint file (checked against ``class_names`` when
+        given); ``onnx`` is its ONNX export, if it has one (storage knows where both are).
 
-        ``backend``: ``auto`` (onnxruntime on CPU when ``model.onnx`` is there, else
+        ``backend``: ``auto`` (onnxruntime on CPU when there is an ONNX export, else
         torch), ``onnx`` or ``torch``. ``threads``: onnxruntime intra-op threads
         (default: ``OMP_NUM_THREADS`` or every core); the torch backend uses torch's own
         setting.
         """
-        from annotator.ml.checkpoint import ONNX_NAME, load_checkpoint, resolve_weights
+        from annotator.ml.checkpoint import load_checkpoint
 
         # A model from before classes were added still proposes the classes it knows.
-        loaded = load_checkpoint(folder, class_names, allow_new_classes=True)
-        version = int(loaded.card.get("version", 0) or 0)
-        onnx_path = resolve_weights(Path(folder)).parent / ONNX_NAME
+        loaded = load_checkpoint(weights, class_names, allow_new_classes=True)
+        version = loaded.card.version
+        onnx_path = onnx if onnx is not None and Path(onnx).is_file() else None
         dev = choose_device(device)
-        if backend in ("auto", "onnx") and dev.type == "cpu" and onnx_path.is_file():
+        if backend in ("auto", "onnx") and dev.type == "cpu" and onnx_path is not None:
             from annotator.ml.onnx_runtime import OnnxRunner, onnxruntime_available
 
             if onnxruntime_available():
@@ -262,7 +264,7 @@ class Predictor:
         if backend == "onnx":
             from annotator.core.errors import ModelError
 
-            raise ModelError(f"{onnx_path}: no ONNX export of this model version")
+            raise ModelError(f"{weights}: no ONNX export of this model version")
         return cls(
             TorchRunner(loaded.build_model(), dev), loaded.network, version, f"torch-{dev.type}"
         )

@@ -37,7 +37,7 @@ from annotator.ml.data import (
 )
 from annotator.ml.device import choose_device
 from annotator.ml.loss import segmentation_loss
-from annotator.ml.networks import NetworkConfig, count_parameters
+from annotator.ml.networks import NetworkConfig, build_network, count_parameters
 from annotator.ml.unet import UNet
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,8 @@ class TrainResult:
     device: str
     world_size: int = 1
     message: str = ""
+    #: Trainable parameters of the network (for the model card).
+    parameters: int = 0
 
     @property
     def publishable(self) -> bool:
@@ -210,7 +212,7 @@ def build_model(request: TrainRequest) -> tuple[UNet, NetworkConfig]:
         return model, model.config
     if request.network.n_classes != len(request.class_names):
         raise ModelError("the network's class count does not match the class names")
-    return UNet(request.network), request.network
+    return build_network(request.network), request.network
 
 
 def train_round(
@@ -339,6 +341,7 @@ def train_round(
         config=cfg,
         device=str(device),
         world_size=world,
+        parameters=count_parameters(model),
     )
     if status != "finished":
         msg = (

@@ -7,14 +7,12 @@ from pathlib import Path
 from annotator.core.errors import ProjectError
 from annotator.core.schema import LabelSchema
 from annotator.core.synthetic import SYNTHETIC_CLASSES, synthetic_cells
-from annotator.storage.atomic import atomic_write_bytes
+from annotator.storage.images import encode_png
 from annotator.storage.project import DB_NAME, Project
 
 
 def create_demo_project(folder: Path, n_images: int = 8) -> Path:
     """Create (or reuse) a demo project with ``n_images`` generated images inside it."""
-    import cv2
-
     folder = Path(folder).absolute()
     if (folder / DB_NAME).exists():
         Project.open(folder).close()
@@ -23,13 +21,9 @@ def create_demo_project(folder: Path, n_images: int = 8) -> Path:
         raise ProjectError("the demo needs at least one image")
     project = Project.create(folder, LabelSchema.from_names(list(SYNTHETIC_CLASSES)))
     try:
-        images = folder / "images"
         for i in range(n_images):
             image, _ = synthetic_cells(seed=1000 + i)
-            ok, buf = cv2.imencode(".png", image)
-            assert ok
-            atomic_write_bytes(images / f"cells_{i:02d}.png", buf.tobytes())
-        project.add_images([images])
+            project.add_image_bytes(encode_png(image), f"cells_{i:02d}.png")
     finally:
         project.close()
     return folder

@@ -12,7 +12,6 @@ its label map is saved.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -23,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from annotator.core.errors import AnnotatorError, FormatError, ImageReadError
+from annotator.core.errors import AnnotatorError, FormatError
+from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.formats.base import (
@@ -37,9 +37,9 @@ from annotator.formats.base import (
     ImportItem,
     ImportOptions,
 )
-from annotator.formats.paths import safe_join, safe_stem
+from annotator.formats.paths import safe_stem
 from annotator.formats.registry import get_format
-from annotator.storage.project import ImageRecord, Project
+from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
 
@@ -356,24 +356,10 @@ def _image_size_of_bytes(data: bytes, where: str) -> tuple[str, tuple[int, int]]
 
 
 def _add_embedded(project: Project, item: ImportItem, suffix: str) -> ImageRecord:
-    from annotator.storage.atomic import atomic_write_bytes
-
-    folder = project.root / "images"
-    folder.mkdir(exist_ok=True)
-    stem = safe_stem(item.image_name)
-    name, n = stem + suffix, 2
-    target = safe_join(folder, name)
-    while target.exists():
-        name, n = f"{stem}~{n}{suffix}", n + 1
-        target = safe_join(folder, name)
     assert item.image_data is not None
-    atomic_write_bytes(target, item.image_data)
-    try:
-        return project.add_image_array_file(target, name=Path(item.image_name).name)
-    except ImageReadError:
-        with contextlib.suppress(OSError):
-            target.unlink()
-        raise
+    return project.add_image_bytes(
+        item.image_data, safe_stem(item.image_name) + suffix, Path(item.image_name).name
+    )
 
 
 def _import_item(

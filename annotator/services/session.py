@@ -32,12 +32,13 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.history import EditHistory
 from annotator.core.labelmap import Box, LabelMap, Patch, Point
 from annotator.core.proposal import Proposal
+from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.services.autosave import Autosaver, SaveRequest, SaveResult
 from annotator.services.jobs import Dispatcher, call_directly
 from annotator.storage.images import auto_window, to_display_uint8
-from annotator.storage.project import ImageRecord, Project
+from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
 

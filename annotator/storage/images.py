@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotator.core.errors import ImageReadError
+from annotator.core.errors import ImageReadError, ProjectError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
 DEFAULT_MAX_PIXELS = 1 << 30  # one gigapixel; override with ANNOTATOR_MAX_PIXELS
@@ -248,3 +248,21 @@ def auto_window(image: np.ndarray) -> tuple[float, float]:
         if hi <= lo:
             hi = lo + 1
     return float(lo), float(hi)
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """Lossless PNG bytes of a 2-D (or 3-channel) uint8/uint16 array (fast compression)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise ProjectError(f"cannot encode a {array.dtype} array of shape {array.shape} as PNG")
+    return bytes(buf.tobytes())
+
+
+def write_png(path: str | os.PathLike[str], array: np.ndarray) -> Path:
+    """Write ``array`` as a PNG file atomically (e.g. class-id masks exported elsewhere)."""
+    from annotator.storage.atomic import atomic_write_bytes
+
+    atomic_write_bytes(path, encode_png(array))
+    return Path(path)

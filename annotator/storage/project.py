@@ -5,30 +5,33 @@
     PROJECT/
       annotator.sqlite     the index: images, classes, statuses, model versions, settings
       masks/<id>.png       label maps as lossless PNG (8 or 16 bit, raw class ids)
-      proposals/           the model's latest proposals (written by the engine)
-      models/vNNNN/        one checkpoint + card per model version
-      images/              images that came embedded in imported files
+      proposals/           the model's latest proposals (``storage.proposals``)
+      models/vNNNN/        one checkpoint + card per model version (``storage.models``)
+      images/              images that came embedded in imported files, or generated
 
-The database is the source of truth for what exists; files are written atomically first
-and recorded in the database second, so a crash between the two leaves the previous
-state consistent.
+``annotator.storage`` is the only package that writes in this folder (a test patches the
+file APIs to check it). The database is the source of truth for what exists; files are
+written atomically first and recorded in the database second, so a crash between the two
+leaves the previous state consistent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from annotator.core.errors import ImageReadError, ProjectError, SchemaError
+from annotator.core.card import ModelCard
+from annotator.core.errors import ImageReadError, ModelError, ProjectError, SchemaError
+from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.schema import LabelClass, LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.storage.atomic import atomic_write_bytes
@@ -38,48 +41,9 @@ from annotator.storage.images import ImageInfo, is_image_path, read_image
 log = logging.getLogger(__name__)
 
 DB_NAME = "annotator.sqlite"
+#: Images stored inside the project (embedded in imported files, or generated).
+IMAGES_DIR = "images"
 Progress = Callable[[int, int, str], None]
-
-
-def now_iso() -> str:
-    """The current UTC time as an ISO 8601 string (seconds)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """One image as the project knows it."""
-
-    id: int
-    name: str
-    path: str
-    sha1: str
-    width: int
-    height: int
-    channels: int
-    bit_depth: int
-    status: ImageStatus
-    label_source: str
-    labelled_pixels: int
-    score: float | None
-    added_at: str
-    updated_at: str
-
-    @property
-    def stem(self) -> str:
-        """The file name without folder and suffix (used to match masks and exports)."""
-        return Path(self.name).stem
-
-
-@dataclass(frozen=True)
-class ModelRecord:
-    """One published model version."""
-
-    version: int
-    parent: int | None
-    created_at: str
-    checkpoint: str
-    card: dict[str, Any]
 
 
 @dataclass
@@ -108,6 +72,14 @@ def _row_to_image(row: Any) -> ImageRecord:
         added_at=row["added_at"],
         updated_at=row["updated_at"],
     )
+
+
+def _row_to_model(row: Any, root: Path) -> ModelRecord:
+    try:
+        card = ModelCard.from_json(row["card"], f"{root}: model v{row['version']}")
+    except ModelError as exc:
+        raise ProjectError(str(exc)) from None
+    return ModelRecord(row["version"], row["parent"], row["created_at"], row["checkpoint"], card)
 
 
 def collect_image_files(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, str]]:
@@ -312,6 +284,31 @@ class Project:
             ImageInfo.of(array),
         )
 
+    def add_image_bytes(
+        self, data: bytes, file_name: str, display_name: str | None = None
+    ) -> ImageRecord:
+        """Store an image that has no file of its own (embedded in an imported file, or
+        generated) as ``PROJECT/images/<file_name>`` and add it.
+
+        An existing file of that name is kept: the new one gets ``~2``, ``~3``... A file
+        that turns out unreadable is removed again and :class:`ImageReadError` raised.
+        """
+        if not file_name or Path(file_name).name != file_name or file_name.startswith("."):
+            raise ProjectError(f"{file_name!r} is not a plain file name for an image")
+        folder = self.root / IMAGES_DIR
+        folder.mkdir(exist_ok=True)
+        stem, suffix = os.path.splitext(file_name)
+        target, n = folder / file_name, 2
+        while target.exists():
+            target, n = folder / f"{stem}~{n}{suffix}", n + 1
+        atomic_write_bytes(target, data)
+        try:
+            return self.add_image_array_file(target, name=display_name or target.name)
+        except ImageReadError:
+            with contextlib.suppress(OSError):
+                target.unlink()
+            raise
+
     def _insert_image(self, name: str, stored: str, digest: str, info: ImageInfo) -> ImageRecord:
         ts = now_iso()
         with self._db.transaction() as conn:
@@ -453,12 +450,7 @@ class Project:
     def models(self) -> list[ModelRecord]:
         """All published model versions, oldest first."""
         rows = self._db.query("SELECT * FROM models ORDER BY version")
-        return [
-            ModelRecord(
-                r["version"], r["parent"], r["created_at"], r["checkpoint"], json.loads(r["card"])
-            )
-            for r in rows
-        ]
+        return [_row_to_model(r, self.root) for r in rows]
 
     def model(self, version: int) -> ModelRecord:
         for m in self.models():
@@ -471,14 +463,14 @@ class Project:
         return int(rows[0]["v"]) + 1
 
     def register_model(
-        self, version: int, parent: int | None, checkpoint: str, card: dict[str, Any]
+        self, version: int, parent: int | None, checkpoint: str, card: ModelCard
     ) -> ModelRecord:
         """Record a model version whose files are already written; make it the active one."""
         ts = now_iso()
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO models (version, parent, created_at, checkpoint, card) VALUES (?, ?, ?, ?, ?)",
-                (version, parent, ts, checkpoint, json.dumps(card)),
+                (version, parent, ts, checkpoint, card.to_json()),
             )
             conn.execute(
                 "INSERT INTO settings (key, value) VALUES ('active_model', ?) "
@@ -518,7 +510,7 @@ class Project:
                     "version": m.version,
                     "parent": m.parent,
                     "created_at": m.created_at,
-                    "metrics": m.card.get("metrics", {}),
+                    "metrics": m.card.to_dict()["metrics"],
                 }
                 for m in self.models()
             ],

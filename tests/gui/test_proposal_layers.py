@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from annotator.core.card import ModelCard
+from annotator.core.records import ModelRecord
 from annotator.core.schema import LabelSchema
 from annotator.gui.model_panel import ModelPanel, iou_series
 from annotator.gui.proposal_layers import (
@@ -14,7 +16,6 @@ from annotator.gui.proposal_layers import (
     proposal_table,
     uncertainty_codes,
 )
-from annotator.storage.project import ModelRecord
 
 SCHEMA = LabelSchema.from_names(["background", "cell"])
 
@@ -46,10 +47,15 @@ def test_heat_map_is_transparent_where_the_model_is_sure():
 
 def test_model_panel_plots_iou_per_class_over_versions(qtbot):
     def record(v, ious):
-        card = {
-            "metrics": {"iou": dict(zip(SCHEMA.names, ious)), "mean_iou": 0.5},
-            "training": {"device": "cpu", "steps": 10},
-        }
+        card = ModelCard.from_json(
+            {
+                "version": v,
+                "architecture": {"depth": 2, "width": 4},
+                "classes": SCHEMA.names,
+                "metrics": {"iou": dict(zip(SCHEMA.names, ious)), "mean_iou": 0.5},
+                "training": {"device": "cpu", "steps": 10},
+            }
+        )
         return ModelRecord(v, v - 1 or None, "2026-01-01T00:00:00", f"m{v}", card)
 
     models = [record(1, [0.5, None]), record(2, [0.6, 0.7])]

@@ -10,7 +10,7 @@ import torch
 from annotator.ml import distributed
 from annotator.ml.networks import NetworkConfig
 from annotator.ml.train import TrainConfig
-from annotator.services import engine
+from annotator.services import training
 from annotator.storage.project import Project
 
 
@@ -20,7 +20,7 @@ def main() -> None:
     assert info is not None, "expected to run under torchrun"
     torch.set_num_threads(1)
     with Project.open(project_dir) as project:
-        outcome = engine.train_project(
+        outcome = training.train_project(
             project,
             steps=4,
             device="cpu",
@@ -30,7 +30,7 @@ def main() -> None:
         )
         # A second round on a time budget: the ranks must agree on when to stop and on
         # the learning rate, which follows the elapsed time.
-        timed = engine.train_project(
+        timed = training.train_project(
             project,
             seconds=1.5,
             device="cpu",

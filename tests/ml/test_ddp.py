@@ -51,7 +51,7 @@ def test_two_gloo_processes_end_with_identical_weights_and_rank0_publishes_once(
 
     with Project.open(tmp_path / "project") as project:
         assert [m.version for m in project.models()] == [1, 2]
-        assert project.model(1).card["training"]["world_size"] == 2
+        assert project.model(1).card.training.world_size == 2
         assert project.model(2).parent == 1
 
 

@@ -1,4 +1,4 @@
-"""The engine service and the CLI commands over it: train, predict, models, rank."""
+"""The training and proposal services and the CLI commands over it: train, predict, models, rank."""
 
 from __future__ import annotations
 
@@ -14,21 +14,22 @@ from conftest import FAST, TINY, write_png
 from annotator.cli import main
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.services import engine
+from annotator.services import proposals, training
+from annotator.storage import proposals as proposal_store
 from annotator.storage.project import Project
 
 
 def test_predict_images_writes_proposals_scores_and_class_id_pngs(cells_project, tmp_path):
-    engine.train_project(cells_project, steps=3, network=TINY, config=FAST, device="cpu")
+    training.train_project(cells_project, steps=3, network=TINY, config=FAST, device="cpu")
     out = tmp_path / "out"
-    done = engine.predict_images(cells_project, out_dir=out, device="cpu")
+    done = proposals.predict_images(cells_project, out_dir=out, device="cpu")
     assert [d.image_id for d in done] == [r.id for r in cells_project.images()]
     for d, rec in zip(done, cells_project.images()):
         assert rec.score == pytest.approx(d.score)
         assert d.model_version == 1
         exported = cv2.imread(str(out / rec.name), cv2.IMREAD_UNCHANGED)
         assert exported.shape == (rec.height, rec.width) and exported.max() < 3
-        stored = engine.load_proposal(cells_project, rec)
+        stored = proposal_store.load_proposal(cells_project, rec)
         assert np.array_equal(stored.mask, exported)
         assert stored.model_version == 1 and stored.score == pytest.approx(d.score)
         assert stored.uncertainty.min() >= 0 and stored.uncertainty.max() <= 1
@@ -37,11 +38,11 @@ def test_predict_images_writes_proposals_scores_and_class_id_pngs(cells_project,
 def test_rank_next_orders_unfinished_images_by_the_strategy(cells_project):
     recs = cells_project.images()
     cells_project.set_scores({recs[0].id: 0.1, recs[3].id: 0.8})
-    ranked = engine.rank_next(cells_project, "uncertainty")
+    ranked = proposals.rank_next(cells_project, "uncertainty")
     assert [r.id for r in ranked] == [recs[3].id]  # the other three are done
-    ranked_all = engine.rank_next(cells_project, "uncertainty", include_done=True)
+    ranked_all = proposals.rank_next(cells_project, "uncertainty", include_done=True)
     assert [r.id for r in ranked_all][:2] == [recs[3].id, recs[0].id]
-    assert [r.id for r in engine.rank_next(cells_project, "in-order", include_done=True)] == [
+    assert [r.id for r in proposals.rank_next(cells_project, "in-order", include_done=True)] == [
         r.id for r in recs
     ]
 
@@ -49,7 +50,7 @@ def test_rank_next_orders_unfinished_images_by_the_strategy(cells_project):
 def test_only_done_or_labelled_in_progress_images_train(cells_project):
     recs = cells_project.images()
     cells_project.set_status(recs[0].id, ImageStatus.NEW)
-    labelled = engine.labelled_records(cells_project)
+    labelled = training.labelled_records(cells_project)
     assert [r.id for r in labelled] == [recs[1].id, recs[2].id]
 
 
@@ -58,9 +59,9 @@ def test_without_labels_or_model_the_errors_say_what_to_do(tmp_path):
 
     with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as project:
         with pytest.raises(ModelError, match="label some pixels"):
-            engine.train_project(project, steps=1)
+            training.train_project(project, steps=1)
         with pytest.raises(ModelError, match="annotator train"):
-            engine.load_predictor(project)
+            proposals.load_predictor(project)
 
 
 @pytest.mark.slow
@@ -101,7 +102,8 @@ def test_cli_rejects_two_budgets_and_bad_values(cells_project, capsys):
 
 def test_importing_the_cli_and_engine_service_does_not_import_torch():
     code = (
-        "import sys, annotator, annotator.services.engine, annotator.ml.strategies, "
+        "import sys, annotator, annotator.services.training, annotator.services.proposals, "
+        "annotator.services.model_service, annotator.ml.strategies, "
         "annotator.core.proposal\n"
         "from annotator.cli import build_parser\n"
         "build_parser().format_help()\n"
@@ -127,32 +129,34 @@ def test_a_colour_project_trains_a_three_channel_model_and_predicts_grey_images_
         mask = np.zeros((64, 64), np.uint8)
         mask[:, 32:] = 1
         project.save_mask(rec.id, mask, status=ImageStatus.DONE)
-        outcome = engine.train_project(project, steps=2, config=FAST, device="cpu")
-        assert outcome.model.card["architecture"]["in_channels"] == 3
-        done = engine.predict_images(project, device="cpu")
+        outcome = training.train_project(project, steps=2, config=FAST, device="cpu")
+        assert outcome.model.card.architecture["in_channels"] == 3
+        done = proposals.predict_images(project, device="cpu")
         assert len(done) == 2
-        assert engine.load_proposal(project, project.image("grey.png")).mask.shape == (64, 64)
+        assert proposal_store.load_proposal(project, project.image("grey.png")).mask.shape == (
+            64,
+            64,
+        )
 
 
 def test_adding_a_class_keeps_proposals_working_and_the_next_round_learns_it(cells_project):
     from annotator.core.status import ImageStatus
     from annotator.ml.networks import NetworkConfig
     from annotator.ml.train import TrainConfig
-    from annotator.services import engine
 
     tiny = NetworkConfig(1, 3, depth=2, width=8)
     fast = TrainConfig(crop=64, batch_size=4, val_fraction=0.0, seed=0)
-    first = engine.train_project(cells_project, steps=3, network=tiny, config=fast)
+    first = training.train_project(cells_project, steps=3, network=tiny, config=fast)
     cells_project.set_schema(cells_project.schema.with_class("debris"))
     rec = cells_project.images()[3]
     # The old model still proposes (ids 0..2 mean the same classes).
-    proposal = engine.load_predictor(cells_project).predict(cells_project.load_image(rec))
+    proposal = proposals.load_predictor(cells_project).predict(cells_project.load_image(rec))
     assert proposal.mask.max() <= 2 and proposal.model_version == first.model.version
     # Label some debris; the next round continues from v1 with a fourth output.
     mask = cells_project.new_mask(rec)
     mask[:10, :10] = 3
     cells_project.save_mask(rec.id, mask, status=ImageStatus.DONE)
-    second = engine.train_project(cells_project, steps=3, config=fast)
+    second = training.train_project(cells_project, steps=3, config=fast)
     assert second.model.parent == first.model.version
-    assert second.model.card["architecture"]["n_classes"] == 4
-    assert second.model.card["classes"][-1] == "debris"
+    assert second.model.card.architecture["n_classes"] == 4
+    assert second.model.card.classes[-1] == "debris"

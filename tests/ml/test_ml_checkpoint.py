@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 
+from annotator.core.card import ModelCard
 from annotator.core.errors import ModelError
-from annotator.ml.checkpoint import (
-    CARD_NAME,
-    WEIGHTS_NAME,
-    export_onnx,
-    load_checkpoint,
-    save_checkpoint,
-)
-from annotator.ml.networks import NetworkConfig
+from annotator.ml.checkpoint import checkpoint_bytes, load_checkpoint, onnx_bytes
+from annotator.ml.networks import NetworkConfig, build_network
 from annotator.ml.unet import UNet
+from annotator.storage.models import CARD_NAME, WEIGHTS_NAME, write_version_folder
 
 
 class Payload:
@@ -28,12 +22,12 @@ class Payload:
 
 
 def _save_tiny(folder, classes=("bg", "fg")):
+    """A tiny network's version folder; returns the weights file."""
     cfg = NetworkConfig(1, len(classes), depth=2, width=4)
-    model = UNet(cfg)
-    save_checkpoint(
-        folder, model.state_dict(), {"architecture": cfg.to_dict(), "classes": list(classes)}
-    )
-    return model
+    model = build_network(cfg)
+    card = ModelCard(version=1, architecture=cfg.to_dict(), classes=tuple(classes))
+    write_version_folder(folder, checkpoint_bytes(model.state_dict(), card), card)
+    return folder / WEIGHTS_NAME
 
 
 def test_a_checkpoint_with_pickled_objects_is_refused(tmp_path, capsys):
@@ -45,7 +39,7 @@ def test_a_checkpoint_with_pickled_objects_is_refused(tmp_path, capsys):
 
 
 def test_loading_uses_weights_only(tmp_path, monkeypatch):
-    _save_tiny(tmp_path / "v1")
+    weights = _save_tiny(tmp_path / "v1")
     seen = {}
     real = torch.load
 
@@ -54,20 +48,20 @@ def test_loading_uses_weights_only(tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(torch, "load", spy)
-    load_checkpoint(tmp_path / "v1")
+    load_checkpoint(weights)
     assert seen.get("weights_only") is True
 
 
 def test_class_mismatch_is_refused_with_a_clear_message(tmp_path):
-    _save_tiny(tmp_path / "v1", ("background", "cell"))
+    weights = _save_tiny(tmp_path / "v1", ("background", "cell"))
     with pytest.raises(
         ModelError, match=r"trained for classes \['background', 'cell'\].*--from-scratch"
     ):
-        load_checkpoint(tmp_path / "v1", ["background", "cell", "nucleus"])
+        load_checkpoint(weights, ["background", "cell", "nucleus"])
     with pytest.raises(ModelError, match="trained for classes"):
-        load_checkpoint(tmp_path / "v1", ["cell", "background"])
+        load_checkpoint(weights, ["cell", "background"])
     # Same names, other case: accepted (class names are case-insensitive in a schema).
-    assert load_checkpoint(tmp_path / "v1", ["Background", "Cell"]).class_names == [
+    assert load_checkpoint(weights, ["Background", "Cell"]).class_names == [
         "background",
         "cell",
     ]
@@ -88,10 +82,17 @@ def test_files_that_are_not_checkpoints_are_refused(tmp_path):
 
 def test_checkpoint_and_card_are_written_without_temporary_leftovers(tmp_path):
     _save_tiny(tmp_path / "v1")
+    assert [p.name for p in tmp_path.iterdir()] == ["v1"]
     names = sorted(p.name for p in (tmp_path / "v1").iterdir())
     assert names == [CARD_NAME, WEIGHTS_NAME]
-    card = json.loads((tmp_path / "v1" / CARD_NAME).read_text())
-    assert card["classes"] == ["bg", "fg"] and card["format"] == "annotator-unet/1"
+    card = ModelCard.from_json((tmp_path / "v1" / CARD_NAME).read_text())
+    assert card.classes == ("bg", "fg") and card.format == "annotator-unet/1"
+
+
+def test_the_card_inside_the_checkpoint_is_the_card_beside_it(tmp_path):
+    weights = _save_tiny(tmp_path / "v1", ("background", "cell"))
+    beside = ModelCard.from_json((tmp_path / "v1" / CARD_NAME).read_text())
+    assert load_checkpoint(weights).card == beside
 
 
 def test_onnx_export_agrees_with_torch(tmp_path):
@@ -100,7 +101,8 @@ def test_onnx_export_agrees_with_torch(tmp_path):
 
     torch.manual_seed(3)
     model = UNet(NetworkConfig(1, 3, depth=2, width=8)).eval()
-    path = export_onnx(model, tmp_path / "model.onnx")
+    path = tmp_path / "model.onnx"
+    path.write_bytes(onnx_bytes(model))
     x = np.random.default_rng(0).normal(size=(2, 1, 48, 80)).astype(np.float32)
     onnx_p = OnnxRunner(path)(x)
     torch_p = TorchRunner(model, torch.device("cpu"))(x)
@@ -110,12 +112,12 @@ def test_onnx_export_agrees_with_torch(tmp_path):
 
 
 def test_a_model_of_fewer_classes_is_accepted_only_when_asked(tmp_path):
-    _save_tiny(tmp_path / "v1", ("background", "cell"))
+    weights = _save_tiny(tmp_path / "v1", ("background", "cell"))
     names = ["background", "cell", "nucleus"]
-    loaded = load_checkpoint(tmp_path / "v1", names, allow_new_classes=True)
+    loaded = load_checkpoint(weights, names, allow_new_classes=True)
     assert loaded.class_names == ["background", "cell"]
     with pytest.raises(ModelError, match="trained for classes"):
-        load_checkpoint(tmp_path / "v1", ["cell", "background", "x"], allow_new_classes=True)
+        load_checkpoint(weights, ["cell", "background", "x"], allow_new_classes=True)
 
 
 def test_widened_head_keeps_old_outputs_and_never_proposes_the_new_class_untrained():

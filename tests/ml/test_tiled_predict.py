@@ -160,17 +160,19 @@ def test_prediction_can_be_cancelled_between_tiles(model):
 
 
 def test_onnx_and_torch_backends_give_the_same_proposal(tmp_path, model):
-    from annotator.ml.checkpoint import ONNX_NAME, export_onnx, save_checkpoint
+    from annotator.core.card import ModelCard
+    from annotator.ml.checkpoint import checkpoint_bytes, onnx_bytes
+    from annotator.storage.models import write_version_folder
 
-    folder = tmp_path / "v0001"
-    save_checkpoint(
-        folder,
-        model.state_dict(),
-        {"architecture": model.config.to_dict(), "classes": ["a", "b", "c"], "version": 1},
+    card = ModelCard(version=1, architecture=model.config.to_dict(), classes=("a", "b", "c"))
+    files = write_version_folder(
+        tmp_path / "v0001", checkpoint_bytes(model.state_dict(), card), card, onnx_bytes(model)
     )
-    export_onnx(model, folder / ONNX_NAME)
-    fast = Predictor.from_checkpoint(folder, ["a", "b", "c"], device="cpu")
-    slow = Predictor.from_checkpoint(folder, ["a", "b", "c"], device="cpu", backend="torch")
+    names = ["a", "b", "c"]
+    fast = Predictor.from_checkpoint(files.weights, names, onnx=files.onnx, device="cpu")
+    slow = Predictor.from_checkpoint(
+        files.weights, names, onnx=files.onnx, device="cpu", backend="torch"
+    )
     assert fast.backend == "onnxruntime" and slow.backend == "torch-cpu"
     image = _image(150, 130, seed=5)
     a = fast.predict(image, tile=64, overlap=16)
@@ -181,14 +183,15 @@ def test_onnx_and_torch_backends_give_the_same_proposal(tmp_path, model):
 
 
 def test_without_an_onnx_file_the_torch_backend_is_used(tmp_path, model):
-    from annotator.ml.checkpoint import save_checkpoint
+    from annotator.core.card import ModelCard
+    from annotator.ml.checkpoint import checkpoint_bytes
+    from annotator.storage.models import write_version_folder
 
-    save_checkpoint(
-        tmp_path / "v1",
-        model.state_dict(),
-        {"architecture": model.config.to_dict(), "classes": ["a", "b", "c"]},
-    )
-    assert Predictor.from_checkpoint(tmp_path / "v1", device="cpu").backend == "torch-cpu"
+    card = ModelCard(version=1, architecture=model.config.to_dict(), classes=("a", "b", "c"))
+    files = write_version_folder(tmp_path / "v1", checkpoint_bytes(model.state_dict(), card), card)
+    assert files.onnx is None
+    predictor = Predictor.from_checkpoint(files.weights, onnx=files.onnx, device="cpu")
+    assert predictor.backend == "torch-cpu"
 
 
 def test_proposal_rejects_inconsistent_arrays():

@@ -16,7 +16,7 @@ from annotator.ml.networks import NetworkConfig
 from annotator.ml.predict import Predictor
 from annotator.ml.train import TrainImage, TrainRequest, train_round
 from annotator.ml.unet import UNet
-from annotator.services import engine
+from annotator.services import proposals, training, versions
 
 
 def two_textures(seed: int, size: int = 96) -> tuple[np.ndarray, np.ndarray]:
@@ -143,25 +143,23 @@ def test_one_labelled_image_is_validated_on_held_out_pixel_blocks():
 
 
 def test_a_round_continues_from_the_active_version_and_records_its_parent(cells_project):
-    first = engine.train_project(
+    first = training.train_project(
         cells_project, steps=3, network=TINY, config=FAST, device="cpu", export_onnx=False
     )
     assert first.model.version == 1 and first.model.parent is None
-    second = engine.train_project(
+    second = training.train_project(
         cells_project, steps=3, config=FAST, device="cpu", export_onnx=False
     )
     assert second.model.version == 2 and second.model.parent == 1
     card = second.model.card
-    assert card["parent"] == 1 and card["training"]["from_scratch"] is False
-    assert card["architecture"] == TINY.to_dict()
-    assert card["classes"] == cells_project.schema.names
-    used = {i["id"] for i in card["images"]["train"]} | {
-        i["id"] for i in card["images"]["validation"]
-    }
+    assert card.parent == 1 and card.training.from_scratch is False
+    assert card.architecture == TINY.to_dict()
+    assert card.class_names == cells_project.schema.names
+    used = {i.id for i in card.train_images} | {i.id for i in card.validation_images}
     assert used == {1, 2, 3}
-    assert set(card["metrics"]["iou"]) == set(cells_project.schema.names)
+    assert set(card.metrics.iou) == set(cells_project.schema.names)
     assert cells_project.active_model().version == 2
-    scratch = engine.train_project(
+    scratch = training.train_project(
         cells_project,
         steps=2,
         network=TINY,
@@ -170,11 +168,11 @@ def test_a_round_continues_from_the_active_version_and_records_its_parent(cells_
         from_scratch=True,
         export_onnx=False,
     )
-    assert scratch.model.parent is None and scratch.model.card["training"]["from_scratch"]
+    assert scratch.model.parent is None and scratch.model.card.training.from_scratch
 
 
 def test_recently_labelled_images_weigh_more_in_the_next_round(cells_project):
-    engine.train_project(
+    training.train_project(
         cells_project, steps=2, network=TINY, config=FAST, device="cpu", export_onnx=False
     )
     # The fourth image gets labelled after version 1 was published.
@@ -185,14 +183,14 @@ def test_recently_labelled_images_weigh_more_in_the_next_round(cells_project):
     mask = cells_project.new_mask(rec)
     mask[:10, :10] = 0
     cells_project.save_mask(rec.id, mask)
-    request = engine.build_request(cells_project, steps=1)
+    request = training.build_request(cells_project, steps=1)
     weights = {im.image_id: im.weight for im in request.images}
-    assert weights[rec.id] == engine.RECENT_WEIGHT
+    assert weights[rec.id] == training.RECENT_WEIGHT
     assert all(w == 1.0 for i, w in weights.items() if i != rec.id)
 
 
 def test_cancel_mid_round_keeps_the_previous_version(cells_project):
-    engine.train_project(
+    training.train_project(
         cells_project, steps=2, network=TINY, config=FAST, device="cpu", export_onnx=False
     )
     cancel = threading.Event()
@@ -203,7 +201,7 @@ def test_cancel_mid_round_keeps_the_previous_version(cells_project):
         if p.step == 3:
             cancel.set()
 
-    outcome = engine.train_project(
+    outcome = training.train_project(
         cells_project, steps=1000, progress=progress, cancel=cancel, config=FAST, device="cpu"
     )
     assert outcome.result.status == "cancelled" and outcome.model is None
@@ -223,42 +221,44 @@ def test_a_nan_loss_does_not_publish(cells_project, monkeypatch):
         return loss * float("nan") if len(calls) >= 4 else loss
 
     monkeypatch.setattr(train_mod, "segmentation_loss", poisoned)
-    outcome = engine.train_project(cells_project, steps=50, network=TINY, config=FAST, device="cpu")
+    outcome = training.train_project(
+        cells_project, steps=50, network=TINY, config=FAST, device="cpu"
+    )
     assert outcome.result.status == "diverged"
     assert outcome.result.steps == 4  # stops at once, does not waste the budget
     assert outcome.model is None and cells_project.models() == []
     assert cells_project.active_model() is None
     with pytest.raises(ModelError, match="cannot be published"):
-        engine.publish(cells_project, None, outcome.result)
+        training.publish(cells_project, None, outcome.result)
 
 
 def test_rollback_makes_an_older_version_active_and_proposals_follow(cells_project):
-    engine.train_project(
+    training.train_project(
         cells_project, steps=2, network=TINY, config=FAST, device="cpu", export_onnx=False
     )
-    engine.train_project(cells_project, steps=2, config=FAST, device="cpu", export_onnx=False)
+    training.train_project(cells_project, steps=2, config=FAST, device="cpu", export_onnx=False)
     assert cells_project.active_model().version == 2
-    engine.rollback(cells_project, 1)
+    versions.rollback(cells_project, 1)
     assert cells_project.active_model().version == 1
-    assert engine.load_predictor(cells_project, device="cpu").version == 1
+    assert proposals.load_predictor(cells_project, device="cpu").version == 1
     # The next round continues from the rolled-back version.
-    third = engine.train_project(
+    third = training.train_project(
         cells_project, steps=2, config=FAST, device="cpu", export_onnx=False
     )
     assert third.model.version == 3 and third.model.parent == 1
     with pytest.raises(Exception, match="no model version 9"):
-        engine.rollback(cells_project, 9)
+        versions.rollback(cells_project, 9)
 
 
 def test_a_parent_with_other_classes_is_refused(cells_project):
-    engine.train_project(
+    training.train_project(
         cells_project, steps=2, network=TINY, config=FAST, device="cpu", export_onnx=False
     )
     # Added classes are fine (the head grows); a class that changed meaning is not.
     cells_project.set_schema(cells_project.schema.renamed(1, "debris"))
     with pytest.raises(ModelError, match="trained for classes"):
-        engine.train_project(cells_project, steps=2, config=FAST, device="cpu")
-    outcome = engine.train_project(
+        training.train_project(cells_project, steps=2, config=FAST, device="cpu")
+    outcome = training.train_project(
         cells_project,
         steps=2,
         config=FAST,
@@ -267,4 +267,4 @@ def test_a_parent_with_other_classes_is_refused(cells_project):
         network=TINY,
         export_onnx=False,
     )
-    assert outcome.model.card["classes"][1] == "debris"
+    assert outcome.model.card.classes[1] == "debris"

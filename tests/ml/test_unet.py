@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from annotator.core.card import ModelCard
 from annotator.core.errors import ModelError
-from annotator.ml.checkpoint import load_checkpoint, save_checkpoint
+from annotator.ml.checkpoint import checkpoint_bytes, load_checkpoint
 from annotator.ml.networks import NetworkConfig, count_parameters
 from annotator.ml.unet import UNet
 
@@ -80,11 +81,12 @@ def test_save_and_load_round_trip_gives_identical_outputs(tmp_path):
     for _ in range(3):
         model(torch.randn(2, 1, 32, 32)).mean().backward()
     model.eval()
-    card = {"architecture": cfg.to_dict(), "classes": ["a", "b", "c"], "version": 3}
-    save_checkpoint(tmp_path / "v0003", model.state_dict(), card)
-    loaded = load_checkpoint(tmp_path / "v0003", ["a", "b", "c"])
+    card = ModelCard(version=3, architecture=cfg.to_dict(), classes=("a", "b", "c"))
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(checkpoint_bytes(model.state_dict(), card))
+    loaded = load_checkpoint(weights, ["a", "b", "c"])
     assert loaded.network == cfg
-    assert loaded.card["version"] == 3
+    assert loaded.card == card
     again = loaded.build_model()
     x = torch.randn(1, 1, 40, 24)
     with torch.no_grad():

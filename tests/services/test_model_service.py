@@ -115,7 +115,7 @@ def test_first_round_trains_from_scratch_and_proposals_follow_for_the_shown_imag
     assert service.wait_training(60)
     assert service.wait_proposals(60)
     assert [r.status for r in rec.rounds] == ["published"]
-    assert rec.rounds[0].model.card["training"]["from_scratch"] is True
+    assert rec.rounds[0].model.card.training.from_scratch is True
     assert [v.version for v in rec.versions] == [1] and service.active_version == 1
     assert rec.progress and rec.progress[-1].step <= TINY.steps
     image_id, version, proposal = rec.proposals[-1]
@@ -242,5 +242,5 @@ def test_after_a_class_changes_meaning_a_round_fails_clearly_and_from_scratch_re
     assert rec.errors and "from-scratch" in str(rec.errors[-1][1])
     assert service.train_now(from_scratch=True) == "started"
     assert service.wait_training(60)
-    assert rec.rounds[-1].model.card["training"]["from_scratch"] is True
-    assert rec.rounds[-1].model.card["classes"][2] == "debris"
+    assert rec.rounds[-1].model.card.training.from_scratch is True
+    assert rec.rounds[-1].model.card.classes[2] == "debris"

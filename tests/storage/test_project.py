@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from annotator.core.card import CardMetrics, ModelCard
 from annotator.core.errors import ProjectError, SchemaError
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
@@ -203,11 +204,22 @@ def test_settings_and_model_versions_round_trip(project):
     assert project.get_setting("strategy") == {"name": "uncertainty"}
     assert project.active_model() is None
     assert project.next_model_version() == 1
-    project.register_model(1, None, "models/v0001/model.pt", {"metrics": {"iou": [0.5]}})
-    project.register_model(2, 1, "models/v0002/model.pt", {"metrics": {"iou": [0.7]}})
+    project.register_model(1, None, "models/v0001/model.pt", _card(1, None, 0.5))
+    project.register_model(2, 1, "models/v0002/model.pt", _card(2, 1, 0.7))
     assert project.active_model().version == 2
     project.set_active_model(1)
     with Project.open(project.root) as again:
         assert again.active_model().version == 1
         assert [m.parent for m in again.models()] == [None, 1]
-        assert again.summary()["models"][1]["metrics"] == {"iou": [0.7]}
+        assert again.models()[1].card == _card(2, 1, 0.7)
+        assert again.summary()["models"][1]["metrics"]["mean_iou"] == 0.7
+
+
+def _card(version: int, parent: int | None, miou: float) -> ModelCard:
+    return ModelCard(
+        version=version,
+        parent=parent,
+        architecture={"in_channels": 1, "n_classes": 2},
+        classes=("background", "cell"),
+        metrics=CardMetrics(loss=0.1, pixel_accuracy=0.9, mean_iou=miou, val_pixels=100),
+    )

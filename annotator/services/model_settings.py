@@ -1,0 +1,69 @@
+"""How GUI-launched training rounds and proposals run, stored in the project."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from annotator.services.training import DEFAULT_DEPTH, DEFAULT_WIDTH
+from annotator.storage.project import Project
+
+log = logging.getLogger(__name__)
+
+SETTINGS_KEY = "model.settings"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """How GUI-launched rounds and proposals run; stored as the project setting ``model.settings``."""
+
+    #: Budget of one round (either or both; the first reached ends the round).
+    seconds: float | None = 30.0
+    steps: int | None = None
+    device: str = "auto"
+    #: Architecture of a model trained from scratch (later rounds keep the parent's).
+    depth: int = DEFAULT_DEPTH
+    width: int = DEFAULT_WIDTH
+    crop: int = 128
+    batch_size: int = 8
+    #: CPU threads for training and inference; 0 = every core but one (the GUI's).
+    threads: int = 0
+    #: Start a round when an image is marked done.
+    train_on_done: bool = True
+    #: Start a round after this many seconds without edits when labels changed; 0 = off.
+    idle_retrain_s: int = 0
+    strategy: str = "uncertainty"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSettings:
+        """Settings from a stored dict; unknown keys (a newer version) are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def cpu_threads(self) -> int:
+        """Threads for torch/onnxruntime: leave one core to the GUI on small machines."""
+        if self.threads > 0:
+            return self.threads
+        return max(1, (os.cpu_count() or 1) - 1)
+
+
+def load_settings(project: Project) -> ModelSettings:
+    """The project's model settings (defaults when none are stored)."""
+    stored = project.get_setting(SETTINGS_KEY)
+    if not isinstance(stored, dict):
+        return ModelSettings()
+    try:
+        return ModelSettings.from_dict(stored)
+    except TypeError as exc:
+        log.warning("ignoring damaged model settings: %s", exc)
+        return ModelSettings()
+
+
+def save_settings(project: Project, settings: ModelSettings) -> None:
+    """Store the model settings in the project."""
+    project.set_setting(SETTINGS_KEY, settings.to_dict())

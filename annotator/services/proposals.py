@@ -1,0 +1,256 @@
+"""Proposals without a front end: predictors, batch proposals, ranking, the proposal worker.
+
+* :func:`load_predictor`: a :class:`~annotator.ml.predict.Predictor` for a model version.
+* :func:`predict_images`: proposals for images (stored in the project, optionally also
+  written as class-id PNG files to another folder); updates the ranking scores.
+* :func:`rank_next`: the images still to label in the order a strategy prefers.
+* :class:`ProposalWorker`: the GUI's background proposals. One request asks for the
+  proposal of the image on screen first, then scores the images still to label; a
+  newer request cancels the running one at its next check (latest wins).
+
+torch is imported only inside functions and on the worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from annotator.core.errors import Cancelled, ModelError
+from annotator.core.proposal import Proposal
+from annotator.core.records import ImageRecord
+from annotator.core.status import ImageStatus
+from annotator.services.jobs import CancelToken, Dispatcher, LatestWinsWorker
+from annotator.storage import models as model_store
+from annotator.storage import proposals as proposal_store
+from annotator.storage.images import write_png
+from annotator.storage.project import Project
+
+if TYPE_CHECKING:
+    from annotator.ml.predict import Predictor
+    from annotator.ml.strategies import Strategy
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class PredictedImage:
+    """What :func:`predict_images` did for one image."""
+
+    image_id: int
+    name: str
+    score: float
+    model_version: int
+    mask_path: Path
+    exported_path: Path | None
+
+
+def proposals_folder(project: Project) -> Path:
+    """Where the project keeps its proposals (for messages to the user)."""
+    return proposal_store.proposals_dir(project)
+
+
+def load_predictor(
+    project: Project,
+    *,
+    device: str = "auto",
+    backend: str = "auto",
+    version: int | None = None,
+    threads: int | None = None,
+) -> Predictor:
+    """A :class:`~annotator.ml.predict.Predictor` for the active (or given) model version.
+
+    ``threads`` limits onnxruntime's CPU threads (e.g. to leave a core to training).
+    """
+    from annotator.ml.predict import Predictor
+
+    record = project.model(version) if version is not None else project.active_model()
+    if record is None:
+        raise ModelError("the project has no model yet: run `annotator train` first")
+    files = model_store.model_files(project, record)
+    return Predictor.from_checkpoint(
+        files.weights,
+        project.schema.names,
+        onnx=files.onnx,
+        device=device,
+        backend=backend,
+        threads=threads,
+    )
+
+
+def predict_images(
+    project: Project,
+    records: list[ImageRecord] | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    cancel: Any = None,
+    out_dir: Path | None = None,
+    device: str = "auto",
+    backend: str = "auto",
+    predictor: Predictor | None = None,
+) -> list[PredictedImage]:
+    """Propose masks for ``records`` (default: every image) with the active model.
+
+    Each proposal is stored in the project and its score in the database as soon as it is
+    done, so a cancel keeps what was finished. With ``out_dir``, the masks are also
+    written there as class-id PNG files named after the images.
+    """
+    predictor = predictor or load_predictor(project, device=device, backend=backend)
+    records = project.images() if records is None else records
+    done: list[PredictedImage] = []
+    for i, rec in enumerate(records):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"prediction cancelled after {i} image(s)")
+        if progress:
+            progress(i, len(records), rec.name)
+        proposal = predictor.predict(
+            project.load_image(rec), cancel=cancel, keep_probabilities=False
+        )
+        mask_p = proposal_store.save_proposal(project, rec.id, proposal)
+        exported = None
+        if out_dir is not None:
+            exported = write_png(Path(out_dir) / Path(rec.name).with_suffix(".png"), proposal.mask)
+        project.set_scores({rec.id: proposal.score})
+        done.append(
+            PredictedImage(
+                rec.id, rec.name, proposal.score, proposal.model_version, mask_p, exported
+            )
+        )
+    if progress:
+        progress(len(records), len(records), "")
+    return done
+
+
+def rank_next(
+    project: Project, strategy: Strategy | str = "uncertainty", include_done: bool = False
+) -> list[ImageRecord]:
+    """Images still to label (not done, unless ``include_done``), best next first."""
+    from annotator.ml.strategies import get_strategy
+
+    strat = get_strategy(strategy) if isinstance(strategy, str) else strategy
+    candidates = [r for r in project.images() if include_done or r.status != ImageStatus.DONE]
+    return strat.rank(candidates, {r.id: r.score for r in candidates})
+
+
+# --- the GUI's background proposals ------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class ProposalRequest:
+    """Immutable work for the proposal worker.
+
+    ``show`` is the image on screen (its proposal is delivered); ``pixels`` its image
+    data when the caller already has it (read only). ``rank`` are images to score only.
+    """
+
+    version: int
+    show: int | None
+    pixels: np.ndarray | None
+    rank: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ProposalEvents:
+    """Where the worker reports; every callback runs through the dispatcher."""
+
+    #: The shown image's proposal (the owner checks it is still the one shown).
+    on_proposal: Callable[[ProposalRequest, Proposal], None]
+    #: A newly computed score of an image to rank.
+    on_scores: Callable[[dict[int, float]], None]
+    #: A request finished (all images done, or cancelled by a newer one).
+    on_idle: Callable[[], None]
+    on_error: Callable[[BaseException], None]
+
+
+class ProposalWorker:
+    """One background thread computing proposals; the newest request wins.
+
+    It keeps one :class:`~annotator.ml.predict.Predictor` (of the newest version asked
+    for), touched only on the worker thread since predictors are not thread-safe. A
+    proposal already stored for the requested version is reused, never recomputed.
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        dispatcher: Dispatcher,
+        events: ProposalEvents,
+        predictor_options: Callable[[], tuple[str, int]],
+    ) -> None:
+        """``predictor_options()`` gives ``(device, cpu threads)`` for a new predictor."""
+        self.project = project
+        self._dispatch = dispatcher
+        self._events = events
+        self._options = predictor_options
+        self._predictors: dict[int, Predictor] = {}
+        self._worker: LatestWinsWorker[ProposalRequest, int] = LatestWinsWorker(
+            self._propose,
+            lambda _request, _done: events.on_idle(),
+            lambda _request, exc: events.on_error(exc),
+            dispatcher,
+            "annotator-proposals",
+            cancellable=True,
+        )
+
+    def submit(self, request: ProposalRequest) -> None:
+        """Start ``request``, cancelling the one running (if any)."""
+        self._worker.submit(request)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until no request runs (tests, benchmarks)."""
+        return self._worker.wait_idle(timeout)
+
+    def shutdown(self, timeout: float) -> bool:
+        """Cancel the running request and join the thread."""
+        return self._worker.shutdown(timeout)
+
+    # --- worker thread ------------------------------------------------------------------------
+    def _propose(self, request: ProposalRequest, cancel: CancelToken) -> int:
+        """The shown image's proposal, then scores; returns the number of images done."""
+        done = 0
+        if request.show is not None:
+            proposal, _ = self._proposal_for(request.show, request.version, request.pixels, cancel)
+            self._dispatch(lambda: self._events.on_proposal(request, proposal))
+            done += 1
+        for image_id in request.rank:
+            if cancel.is_set():
+                break
+            proposal, computed = self._proposal_for(image_id, request.version, None, cancel)
+            if computed:
+                score = {image_id: proposal.score}
+                self._dispatch(lambda s=score: self._events.on_scores(s))  # type: ignore[misc]
+            done += 1
+        return done
+
+    def _proposal_for(
+        self, image_id: int, version: int, pixels: np.ndarray | None, cancel: CancelToken
+    ) -> tuple[Proposal, bool]:
+        """(proposal, computed now?) from the stored one of this version or the model."""
+        record = self.project.image(image_id)
+        stored = proposal_store.load_proposal(self.project, record, version)
+        if stored is not None:
+            return stored, False
+        image = pixels if pixels is not None else self.project.load_image(record)
+        proposal = self._predictor(version).predict(image, cancel=cancel, keep_probabilities=False)
+        proposal_store.save_proposal(self.project, image_id, proposal)
+        self.project.set_scores({image_id: proposal.score})
+        return proposal, True
+
+    def _predictor(self, version: int) -> Predictor:
+        predictor = self._predictors.get(version)
+        if predictor is None:
+            device, threads = self._options()
+            predictor = load_predictor(
+                self.project, device=device, version=version, threads=threads
+            )
+            if predictor.backend != "onnxruntime":
+                from annotator.ml.device import limit_cpu_threads
+
+                limit_cpu_threads(threads)
+            self._predictors = {version: predictor}  # older versions are not needed again
+        return predictor

@@ -1,0 +1,216 @@
+"""The GUI's training rounds: at most one at a time, one queued follow-up, idle retraining.
+
+States: idle -> running -> idle. Asking for a round while one runs queues exactly one
+follow-up, started when the running one ends however it ends (published, not published,
+cancelled, failed). Cancelling forgets the queued one. Every event reaches the owner
+through the dispatcher, so this is tested with no event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from annotator.core.errors import AnnotatorError, ModelError
+from annotator.core.records import ModelRecord
+from annotator.services import training
+from annotator.services.jobs import CancelToken, Dispatcher, JobCallbacks, SingleJobRunner
+from annotator.services.model_settings import ModelSettings
+from annotator.storage.project import Project
+
+if TYPE_CHECKING:
+    from annotator.ml.train import TrainProgress
+
+log = logging.getLogger(__name__)
+
+#: Training progress reaches the owner at most this often (the last step always does).
+PROGRESS_INTERVAL_S = 0.1
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    """How a training round ended, for the model panel and the status bar."""
+
+    status: Literal["published", "not published", "cancelled", "failed"]
+    model: ModelRecord | None
+    message: str
+    steps: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RoundEvents:
+    """Where the rounds report; every callback runs through the dispatcher."""
+
+    on_started: Callable[[], None]
+    on_progress: Callable[[TrainProgress], None]
+    on_finished: Callable[[RoundOutcome], None]
+    on_error: Callable[[BaseException], None]
+
+
+class TrainingRounds:
+    """Runs training rounds of one project on a background thread, one at a time."""
+
+    def __init__(
+        self,
+        project: Project,
+        dispatcher: Dispatcher,
+        settings: Callable[[], ModelSettings],
+        events: RoundEvents,
+    ) -> None:
+        self.project = project
+        self._settings = settings
+        self._events = events
+        self._runner = SingleJobRunner(dispatcher, "annotator-training")
+        self._follow_up = False
+        self._dirty = False
+        self._closed = False
+        self._last_progress = 0.0
+        self.started = 0
+
+    @property
+    def busy(self) -> bool:
+        return self._runner.busy
+
+    @property
+    def follow_up_queued(self) -> bool:
+        return self._follow_up
+
+    @property
+    def labels_dirty(self) -> bool:
+        """Labels changed since the last round started."""
+        return self._dirty
+
+    def labels_changed(self) -> None:
+        """The user changed labels (idle retraining only runs after changes)."""
+        self._dirty = True
+
+    def start(self, from_scratch: bool = False) -> str:
+        """Start a round, or queue one follow-up if a round is running.
+
+        Returns ``"started"`` or ``"queued"``. Raises :class:`ModelError` when nothing
+        is labelled yet (the message says what to do).
+        """
+        if self._closed:
+            raise ModelError("the project is closed")
+        if self._runner.busy:
+            self._follow_up = True
+            return "queued"
+        if not training.labelled_records(self.project):
+            raise ModelError("no labelled images yet: paint some pixels of each class first")
+        work = _round_work(self.project, self._settings(), from_scratch)
+        started = self._runner.start(
+            work,
+            JobCallbacks(
+                on_done=self._done,
+                on_error=self._failed,
+                on_progress=self._progress,
+                on_cancelled=self._cancelled,
+            ),
+        )
+        if not started:  # pragma: no cover - busy was checked just above, on this thread
+            self._follow_up = True
+            return "queued"
+        self._dirty = False
+        self.started += 1
+        self._events.on_started()
+        return "started"
+
+    def start_if_dirty(self) -> str | None:
+        """Idle retraining: start a round only if labels changed since the last one."""
+        if not self._dirty or self._runner.busy or self._closed:
+            return None
+        try:
+            return self.start()
+        except ModelError:
+            return None
+
+    def cancel(self) -> None:
+        """Stop the running round (the model version stays) and forget a queued one."""
+        self._follow_up = False
+        self._runner.cancel()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until no round runs (tests, benchmarks)."""
+        return self._runner.join(timeout)
+
+    def shutdown(self, timeout: float) -> bool:
+        """Cancel the round and join its thread; late results are ignored."""
+        self._closed = True
+        self._follow_up = False
+        return self._runner.shutdown(timeout)
+
+    # --- results, on the owner's thread ---------------------------------------------------------
+    def _progress(self, info: TrainProgress) -> None:
+        now = time.monotonic()
+        if info.phase == "train" and now - self._last_progress < PROGRESS_INTERVAL_S:
+            return
+        self._last_progress = now
+        if not self._closed:
+            self._events.on_progress(info)
+
+    def _done(self, outcome: training.TrainOutcome) -> None:
+        if self._closed:
+            return
+        result = outcome.result
+        if outcome.model is not None:
+            status: Literal["published", "not published"] = "published"
+            message = f"published model v{outcome.model.version} ({result.message})"
+        else:
+            status = "not published"
+            message = result.message or "the round was not published"
+        self._events.on_finished(
+            RoundOutcome(status, outcome.model, message, result.steps, result.seconds)
+        )
+        self._start_follow_up()
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._closed:
+            return
+        self._events.on_finished(RoundOutcome("failed", None, str(exc)))
+        self._events.on_error(exc)
+        self._start_follow_up()
+
+    def _cancelled(self) -> None:
+        if self._closed:
+            return
+        self._events.on_finished(
+            RoundOutcome("cancelled", None, "cancelled: the model version is unchanged")
+        )
+        self._start_follow_up()
+
+    def _start_follow_up(self) -> None:
+        if self._follow_up and not self._closed:
+            self._follow_up = False
+            try:
+                self.start()
+            except AnnotatorError as exc:
+                self._events.on_error(exc)
+
+
+def _round_work(
+    project: Project, settings: ModelSettings, from_scratch: bool
+) -> Callable[[Callable[[Any], None], CancelToken], training.TrainOutcome]:
+    """The job a round runs on the training thread, with the settings of its start."""
+
+    def work(progress: Callable[[Any], None], cancel: CancelToken) -> training.TrainOutcome:
+        from annotator.ml.device import limit_cpu_threads
+        from annotator.ml.train import TrainConfig
+
+        limit_cpu_threads(settings.cpu_threads())
+        return training.train_project(
+            project,
+            steps=settings.steps,
+            seconds=settings.seconds,
+            device=settings.device,
+            progress=progress,
+            cancel=cancel,
+            from_scratch=from_scratch,
+            config=TrainConfig(crop=settings.crop, batch_size=settings.batch_size),
+            network=training.new_network(project, settings.depth, settings.width),
+        )
+
+    return work

@@ -1,0 +1,120 @@
+"""Model versions on disk: ``PROJECT/models/vNNNN/{weights.pt, card.json, model.onnx}``.
+
+``ml`` turns weights into bytes (``ml.checkpoint.checkpoint_bytes``, ``onnx_bytes``); this
+module decides where they go and writes them. A version folder is assembled in a hidden
+staging folder next to it and renamed into place only when every file is complete, and
+the database records the version only after that: a crash at any moment leaves either no
+``vNNNN`` at all or a complete one, and a half-written version is never listed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from annotator.core.card import ModelCard
+from annotator.core.errors import ModelError
+from annotator.core.records import ModelRecord
+from annotator.storage.atomic import fsync_dir, write_synced
+from annotator.storage.project import Project
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = "models"
+WEIGHTS_NAME = "weights.pt"
+CARD_NAME = "card.json"
+ONNX_NAME = "model.onnx"
+_VERSION_DIR = re.compile(r"^v(\d{4,})$")
+
+
+def version_dir_name(version: int) -> str:
+    """``v0007`` for version 7."""
+    return f"v{version:04d}"
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where one version's files are (``onnx`` is ``None`` when it was not exported)."""
+
+    folder: Path
+    weights: Path
+    card: Path
+    onnx: Path | None
+
+
+def files_in(folder: Path) -> ModelFiles:
+    """The files of the version folder ``folder`` (an ONNX export only if present)."""
+    folder = Path(folder)
+    onnx = folder / ONNX_NAME
+    return ModelFiles(
+        folder, folder / WEIGHTS_NAME, folder / CARD_NAME, onnx if onnx.is_file() else None
+    )
+
+
+def model_files(project: Project, record: ModelRecord) -> ModelFiles:
+    """The files of a published version, resolved against the project folder."""
+    return files_in((project.root / record.checkpoint).parent)
+
+
+def write_version_folder(
+    folder: Path, weights: bytes, card: ModelCard, onnx: bytes | None = None
+) -> ModelFiles:
+    """Write a complete version folder at ``folder``, all at once or not at all.
+
+    The files go into a hidden staging folder first (each flushed to disk); the staging
+    folder is then renamed to ``folder``. A leftover ``folder`` (a crash after the rename
+    but before the database recorded it) is replaced.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        write_synced(staging / WEIGHTS_NAME, weights)
+        if onnx is not None:
+            write_synced(staging / ONNX_NAME, onnx)
+        write_synced(staging / CARD_NAME, card.to_json().encode("utf-8"))
+        os.chmod(staging, 0o755)
+        fsync_dir(staging)
+        if folder.exists():
+            log.warning("replacing the unregistered model folder %s", folder)
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(staging)
+        raise
+    fsync_dir(folder.parent)
+    return files_in(folder)
+
+
+def publish_version(
+    project: Project, card: ModelCard, weights: bytes, onnx: bytes | None = None
+) -> ModelRecord:
+    """Write version ``card.version``'s folder, then record it as the active version."""
+    if card.version != project.next_model_version():
+        raise ModelError(
+            f"model version {card.version} is not the next one ({project.next_model_version()})"
+        )
+    folder = project.root / MODELS_DIR / version_dir_name(card.version)
+    files = write_version_folder(folder, weights, card, onnx)
+    rel = files.weights.relative_to(project.root).as_posix()
+    return project.register_model(card.version, card.parent, rel, card)
+
+
+def version_folders(project: Project) -> list[int]:
+    """Versions with a complete folder on disk (staging folders are never listed)."""
+    found = []
+    root = project.root / MODELS_DIR
+    if not root.is_dir():
+        return []
+    for sub in root.iterdir():
+        match = _VERSION_DIR.match(sub.name)
+        if match and (sub / WEIGHTS_NAME).is_file() and (sub / CARD_NAME).is_file():
+            found.append(int(match.group(1)))
+    return sorted(found)
