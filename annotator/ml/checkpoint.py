@@ -17,8 +17,7 @@ from typing import Any
 import torch
 
 from annotator.core.errors import ModelError
-from annotator.ml.networks import NetworkConfig
-from annotator.ml.unet import UNet
+from annotator.ml.networks import NetworkConfig, build_network, load_weights, widen_classes
 from annotator.storage.atomic import atomic_open, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -63,16 +62,9 @@ class LoadedCheckpoint:
         """The class names the model was trained for, in id order."""
         return list(self.card.get("classes", []))
 
-    def build_model(self) -> UNet:
-        """A UNet with these weights, in eval mode, on the CPU."""
-        model = UNet(self.network)
-        try:
-            model.load_state_dict(self.state_dict, strict=True)
-        except RuntimeError as exc:
-            raise ModelError(
-                f"the weights do not fit the architecture of their card: {exc}"
-            ) from None
-        return model.eval()
+    def build_model(self) -> torch.nn.Module:
+        """The card's network with these weights, in eval mode, on the CPU."""
+        return load_weights(build_network(self.network), self.state_dict).eval()
 
 
 def resolve_weights(path: Path) -> Path:
@@ -141,30 +133,12 @@ def check_classes(
         )
 
 
-def widen_head(model: UNet, n_classes: int) -> UNet:
-    """The same model with ``n_classes`` outputs; the old classes keep their weights.
-
-    New output channels start at zero weight and a bias well below the old ones, so the
-    widened model proposes exactly what it did until training teaches it the new classes.
-    """
-    old = model.head
-    if n_classes < old.out_channels:
-        raise ModelError("a model's classes can only grow")
-    if n_classes == old.out_channels:
-        return model
-    config = model.config.with_classes(n_classes)
-    wider = UNet(config)
-    state = {k: v for k, v in model.state_dict().items() if not k.startswith("head.")}
-    wider.load_state_dict(state, strict=False)
-    with torch.no_grad():
-        wider.head.weight.zero_()
-        wider.head.weight[: old.out_channels] = old.weight
-        wider.head.bias.fill_(float(old.bias.min()) - 4.0)
-        wider.head.bias[: old.out_channels] = old.bias
-    return wider
+def widen_head(model: torch.nn.Module, n_classes: int) -> torch.nn.Module:
+    """The same model with ``n_classes`` outputs (see :func:`networks.widen_classes`)."""
+    return widen_classes(model, n_classes)
 
 
-def export_onnx(model: UNet, path: Path, example_size: int = 256) -> Path:
+def export_onnx(model: torch.nn.Module, path: Path, example_size: int = 256) -> Path:
     """Export ``softmax(model(x))`` to ONNX with dynamic batch, height and width.
 
     Inputs must be aligned to ``model.config.multiple`` (the tiled predictor ensures it).
