@@ -41,8 +41,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="start from random weights instead of the active model version",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--depth", type=int, help="U-Net depth for a new model (default 4)")
-    p.add_argument("--width", type=int, help="U-Net base width for a new model (default 16)")
+    p.add_argument("--depth", type=int, help="network depth for a new model (default 4)")
+    p.add_argument("--width", type=int, help="network base width for a new model (default 16)")
+    from annotator.ml.networks import DEFAULT_ARCH, architecture_names
+
+    p.add_argument(
+        "--arch",
+        metavar="NAME",
+        help=f"architecture of a new model ({', '.join(architecture_names())}; "
+        f"default {DEFAULT_ARCH}); with an existing model it needs --from-scratch",
+    )
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("predict", help="write the active model's proposals")
@@ -107,9 +115,22 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         with Project.open(args.project) as project:
+            from annotator.ml.networks import DEFAULT_ARCH, architecture
+
             network = None
-            new_model = args.from_scratch or project.active_model() is None
-            if new_model and (args.depth is not None or args.width is not None):
+            active = project.active_model()
+            new_model = args.from_scratch or active is None
+            if args.arch is not None:
+                architecture(args.arch)  # one line listing the choices when unknown
+                have = (
+                    (active.card.get("architecture") or {}).get("arch", "unet") if active else None
+                )
+                if not new_model and have != args.arch:
+                    raise AnnotatorError(
+                        f"the active model v{active.version} is a {have}; training continues "
+                        f"from it, so --arch {args.arch} needs --from-scratch"
+                    )
+            if new_model and (args.depth, args.width, args.arch) != (None, None, None):
                 from annotator.ml.data import choose_in_channels
                 from annotator.ml.networks import NetworkConfig
 
@@ -118,6 +139,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     len(project.schema),
                     args.depth or engine.DEFAULT_DEPTH,
                     args.width or engine.DEFAULT_WIDTH,
+                    arch=args.arch or DEFAULT_ARCH,
                 )
             outcome = engine.train_project(
                 project,
@@ -215,17 +237,21 @@ def cmd_models(args: argparse.Namespace) -> int:
             print("no model versions yet: run `annotator train`")
             return 0
         print(
-            f"  {'version':<8} {'parent':<7} {'created':<26} {'steps':>7} {'images':>6} "
-            f"{'accuracy':>8} {'mIoU':>7}"
+            f"  {'version':<8} {'parent':<7} {'created':<26} {'arch':<10} {'params':>9} "
+            f"{'steps':>7} {'images':>6} {'accuracy':>8} {'mIoU':>7}"
         )
         for m in models:
             card = m.card
             metrics = card.get("metrics", {})
             n_images = len(card.get("images", {}).get("train", []))
             mark = "*" if m.version == active_v else " "
+            arch = (card.get("architecture") or {}).get("arch", "unet")
+            params = card.get("parameters")
+            size = f"{params / 1e6:.2f}M" if isinstance(params, int) else "?"
             print(
                 f"{mark} v{m.version:<7} {('v' + str(m.parent)) if m.parent else '-':<7} "
-                f"{m.created_at:<26} {card.get('training', {}).get('steps', '?'):>7} "
+                f"{m.created_at:<26} {arch:<10} {size:>9} "
+                f"{card.get('training', {}).get('steps', '?'):>7} "
                 f"{n_images:>6} {_fmt(metrics.get('pixel_accuracy')):>8} "
                 f"{_fmt(metrics.get('mean_iou')):>7}"
             )

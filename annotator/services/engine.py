@@ -179,7 +179,7 @@ def train_project(
 def make_card(project: Project, request: Any, result: TrainResult, version: int) -> dict[str, Any]:
     """The model card: architecture, classes, lineage, data used, metrics, time."""
     from annotator.ml.checkpoint import FORMAT
-    from annotator.ml.unet import UNet, count_parameters
+    from annotator.ml.networks import build_network, count_parameters
 
     names = list(request.class_names)
     used = {im.image_id: im.name for im in request.images}
@@ -198,7 +198,7 @@ def make_card(project: Project, request: Any, result: TrainResult, version: int)
         "parent": result.parent_version,
         "created_at": now_iso(),
         "architecture": result.network.to_dict(),
-        "parameters": count_parameters(UNet(result.network)),
+        "parameters": count_parameters(build_network(result.network)),
         "classes": names,
         "input": {
             "channels": result.network.in_channels,

@@ -65,7 +65,11 @@ class RefineBlock(nn.Module):
         self.adapt = nn.Sequential(nn.Conv2d(c_in, c, 1, bias=False), nn.BatchNorm2d(c))
         self.rcu_fine = RCU(c)
         self.rcu_coarse = RCU(c_coarse) if c_coarse else None
-        self.fuse_fine = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
+        self.fuse_fine = (
+            nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
+            if c_coarse
+            else None
+        )
         self.fuse_coarse = (
             nn.Sequential(nn.Conv2d(c_coarse, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
             if c_coarse
@@ -76,7 +80,8 @@ class RefineBlock(nn.Module):
 
     def forward(self, feat: torch.Tensor, coarser: torch.Tensor | None) -> torch.Tensor:
         x = self.rcu_fine(self.adapt(feat))
-        if coarser is not None and self.rcu_coarse is not None and self.fuse_coarse is not None:
+        if coarser is not None and self.rcu_coarse is not None:
+            assert self.fuse_coarse is not None and self.fuse_fine is not None
             y = self.fuse_coarse(self.rcu_coarse(coarser))
             x = self.fuse_fine(x) + upsample_like(y, x)
         return self.out(self.crp(x))
