@@ -188,8 +188,15 @@ class LoopController(QObject):
         if self.window.session is not None:
             self.window.canvas.finish_gesture()
             self.window.session.save(wait=True)  # the round reads the labels from disk
+        arch = None
+        if from_scratch:
+            from annotator.gui.model_panel import ask_architecture
+
+            arch = ask_architecture(self.window)
+            if arch is None:
+                return
         try:
-            state = self.service.train_now(from_scratch=from_scratch)
+            state = self.service.train_now(from_scratch=from_scratch, arch=arch)
         except AnnotatorError as exc:
             self._error("training", exc)
             return

@@ -374,7 +374,7 @@ class ModelService:
             return None
         return self.train_now()
 
-    def train_now(self, from_scratch: bool = False) -> str:
+    def train_now(self, from_scratch: bool = False, arch: str | None = None) -> str:
         """Start a round, or queue one follow-up if a round is running.
 
         Returns ``"started"`` or ``"queued"``. Raises :class:`ModelError` when nothing
@@ -401,6 +401,7 @@ class ModelService:
                 len(project.schema),
                 settings.depth,
                 settings.width,
+                **({"arch": arch} if arch else {}),
             )
             return engine.train_project(
                 project,
