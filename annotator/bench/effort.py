@@ -61,8 +61,12 @@ class BenchConfig:
     width: int = 16
     crop: int = 128
     batch_size: int = 8
+    arch: str = "unet"
 
     def __post_init__(self) -> None:
+        from annotator.ml.networks import architecture
+
+        architecture(self.arch)  # one line listing the choices when unknown
         if self.mode not in MODES:
             raise AnnotatorError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
         if self.strategy not in STRATEGIES:
@@ -236,7 +240,7 @@ def run_benchmark(
         remaining = [by_stem[p.stem] for p in chosen]
         schema = project.schema
         in_ch = 1 if all(r.channels == 1 for r in remaining) else 3
-        network = NetworkConfig(in_ch, len(schema), config.depth, config.width)
+        network = NetworkConfig(in_ch, len(schema), config.depth, config.width, arch=config.arch)
         rng_order = RandomOrder(seed=config.seed)
         predictor = None
         proposals: dict[int, Any] = {}

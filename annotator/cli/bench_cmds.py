@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-radius", type=float, default=25.0, help="largest brush radius (25)")
     p.add_argument("--depth", type=int, default=4, help="U-Net depth (4)")
     p.add_argument("--width", type=int, default=16, help="U-Net base width (16)")
+    p.add_argument("--arch", default=None, metavar="NAME", help="network architecture (unet)")
     p.set_defaults(handler=cmd_bench)
 
 
@@ -70,6 +71,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             frozen_after=args.frozen_after,
             depth=args.depth,
             width=args.width,
+            **({"arch": args.arch} if args.arch else {}),
         )
         for m in modes
     ]

@@ -48,8 +48,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="start from random weights instead of the active model version",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--depth", type=int, help="U-Net depth for a new model (default 4)")
-    p.add_argument("--width", type=int, help="U-Net base width for a new model (default 16)")
+    p.add_argument("--depth", type=int, help="network depth for a new model (default 4)")
+    p.add_argument("--width", type=int, help="network base width for a new model (default 16)")
+    from annotator.ml.networks import DEFAULT_ARCH, architecture_names
+
+    p.add_argument(
+        "--arch",
+        metavar="NAME",
+        help=f"architecture of a new model ({', '.join(architecture_names())}; "
+        f"default {DEFAULT_ARCH}); with an existing model it needs --from-scratch",
+    )
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("predict", help="write the active model's proposals")
@@ -64,6 +72,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rollback", type=int, metavar="VERSION", help="make VERSION the active model")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_models)
+
+
+def _size(parameters: int | None) -> str:
+    return "?" if parameters is None else f"{parameters / 1e6:.2f}M"
 
 
 def _fmt(v: object) -> str:
@@ -87,6 +99,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         depth=args.depth,
         width=args.width,
+        arch=args.arch,
     )
     line = ProgressLine("training")
 
@@ -186,8 +199,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         print("no model versions yet: run `annotator train`")
         return 0
     print(
-        f"  {'version':<8} {'parent':<7} {'created':<26} {'steps':>7} {'images':>6} "
-        f"{'accuracy':>8} {'mIoU':>7}"
+        f"  {'version':<8} {'parent':<7} {'created':<26} {'arch':<10} {'params':>9} "
+        f"{'steps':>7} {'images':>6} {'accuracy':>8} {'mIoU':>7}"
     )
     for m in models:
         card = m.card
@@ -195,8 +208,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         mark = "*" if m.version == active_v else " "
         print(
             f"{mark} v{m.version:<7} {('v' + str(m.parent)) if m.parent else '-':<7} "
-            f"{m.created_at:<26} {steps:>7} {len(card.train_images):>6} "
-            f"{_fmt(card.pixel_accuracy):>8} {_fmt(card.mean_iou):>7}"
+            f"{m.created_at:<26} {card.arch:<10} {_size(card.parameters):>9} {steps:>7} "
+            f"{len(card.train_images):>6} {_fmt(card.pixel_accuracy):>8} {_fmt(card.mean_iou):>7}"
         )
     return 0
 

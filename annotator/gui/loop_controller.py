@@ -235,8 +235,15 @@ class LoopController(QObject):
             return
         self.workspace.finish_gesture()
         self.workspace.save_labels()  # the round reads the labels from disk
+        arch = None
+        if from_scratch:
+            from annotator.gui.model_panel import ask_architecture
+
+            arch = ask_architecture(self.panel.window())
+            if arch is None:
+                return
         try:
-            state = self.service.train_now(from_scratch=from_scratch)
+            state = self.service.train_now(from_scratch=from_scratch, arch=arch)
         except AnnotatorError as exc:
             self._error("training", exc)
             return

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -290,7 +291,8 @@ class ModelPanel(QWidget):
             self.device_label.setText(
                 f"trained on {train.device or '?'}, "
                 f"{'?' if train.steps is None else train.steps} steps; "
-                f"U-Net depth {arch.get('depth', '?')}, width {arch.get('width', '?')}"
+                f"{active.card.arch}, depth {arch.get('depth', '?')}, width "
+                f"{arch.get('width', '?')}, {(active.card.parameters or 0) / 1e6:.1f} M parameters"
             )
         self.version_combo.clear()
         for rec in reversed(models):
@@ -323,3 +325,16 @@ class ModelPanel(QWidget):
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)
         self.error_label.show()
+
+
+def ask_architecture(parent: QWidget | None, current: str | None = None) -> str | None:
+    """Ask which architecture a model trained from scratch should have (None: cancelled)."""
+    from annotator.ml.networks import ARCHITECTURES, DEFAULT_ARCH
+
+    names = list(ARCHITECTURES)
+    labels = [f"{n}: {ARCHITECTURES[n].summary}" for n in names]
+    start = names.index(current) if current in names else names.index(DEFAULT_ARCH)
+    label, ok = QInputDialog.getItem(
+        parent, "Train from scratch", "Architecture of the new model:", labels, start, False
+    )
+    return names[labels.index(label)] if ok and label in labels else None

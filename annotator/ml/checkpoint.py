@@ -19,7 +19,7 @@ from torch import nn
 
 from annotator.core.card import CHECKPOINT_FORMAT, ModelCard
 from annotator.core.errors import ModelError
-from annotator.ml.networks import NetworkConfig, build_network
+from annotator.ml.networks import NetworkConfig, build_network, load_weights, widen_classes
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +49,8 @@ class LoadedCheckpoint:
         return self.card.class_names
 
     def build_model(self) -> nn.Module:
-        """The network with these weights, in eval mode, on the CPU."""
-        model = build_network(self.network)
-        try:
-            model.load_state_dict(self.state_dict, strict=True)
-        except RuntimeError as exc:
-            raise ModelError(
-                f"the weights do not fit the architecture of their card: {exc}"
-            ) from None
-        return model.eval()
+        """The card's network with these weights, in eval mode, on the CPU."""
+        return load_weights(build_network(self.network), self.state_dict).eval()
 
 
 def load_checkpoint(
@@ -121,27 +114,8 @@ def check_classes(
 
 
 def widen_head(model: nn.Module, n_classes: int) -> nn.Module:
-    """The same model with ``n_classes`` outputs; the old classes keep their weights.
-
-    New output channels start at zero weight and a bias well below the old ones, so the
-    widened model proposes exactly what it did until training teaches it the new classes.
-    """
-    old = _head(model)
-    if n_classes < old.out_channels:
-        raise ModelError("a model's classes can only grow")
-    if n_classes == old.out_channels:
-        return model
-    wider = build_network(network_of(model).with_classes(n_classes))
-    state = {k: v for k, v in model.state_dict().items() if not k.startswith("head.")}
-    wider.load_state_dict(state, strict=False)
-    new = _head(wider)
-    assert old.bias is not None and new.bias is not None  # the head has a bias by contract
-    with torch.no_grad():
-        new.weight.zero_()
-        new.weight[: old.out_channels] = old.weight
-        new.bias.fill_(float(old.bias.min()) - 4.0)
-        new.bias[: old.out_channels] = old.bias
-    return wider
+    """The same model with ``n_classes`` outputs (see :func:`networks.widen_classes`)."""
+    return widen_classes(model, n_classes)
 
 
 def network_of(model: nn.Module) -> NetworkConfig:
@@ -150,13 +124,6 @@ def network_of(model: nn.Module) -> NetworkConfig:
     if not isinstance(config, NetworkConfig):
         raise ModelError(f"{type(model).__name__} does not carry its NetworkConfig")
     return config
-
-
-def _head(model: nn.Module) -> nn.Conv2d:
-    head = getattr(model, "head", None)
-    if not isinstance(head, nn.Conv2d):
-        raise ModelError(f"{type(model).__name__} has no classifier head to widen")
-    return head
 
 
 def onnx_bytes(model: nn.Module, example_size: int = 256) -> bytes:

@@ -8,11 +8,13 @@
   luminance weights, alpha is dropped. The same rule runs at training and prediction.
 * Targets: class ids ``0..n-1`` train; every other value (unlabelled, void, anything out
   of range) becomes :data:`IGNORE` and never touches the loss.
-* Sampling: a class is drawn uniformly among the classes that have labelled pixels
-  (class balance: a few strokes of a rare class weigh as much as a whole background),
-  then an image containing it (weighted by recency), then a labelled pixel of it; the
-  crop is centred near that pixel. Augmentation: flips, 90-degree rotations, elastic
-  deformation, contrast/brightness/noise.
+* Sampling: for a share ``balanced`` of the crops a class is drawn uniformly among the
+  classes that have labelled pixels (class balance: a few strokes of a rare class weigh
+  as much as a whole background), then an image containing it (weighted by recency),
+  then a labelled pixel of it; the rest are centred on a labelled pixel drawn uniformly
+  (the true class mix, so the model's priors are not skewed towards rare classes).
+  Augmentation: scale, flips, 90-degree rotations, elastic deformation, contrast,
+  brightness, per-channel colour and saturation, noise.
 """
 
 from __future__ import annotations
@@ -160,6 +162,17 @@ class AugmentConfig:
     elastic_alpha: float = 0.04  # displacement, as a fraction of the crop size
     intensity: float = 0.2  # +- contrast and brightness jitter
     noise: float = 0.05
+    #: Zoom range: the crop covers ``crop / s`` source pixels, ``log s`` uniform in +-scale.
+    scale: float = 0.3
+    #: Colour images: +- per-channel gain (a hue-like shift) and saturation jitter.
+    colour: float = 0.1
+    saturation: float = 0.3
+
+
+#: The textbook baseline's augmentation: flips and 90-degree rotations only.
+PLAIN_AUGMENT = AugmentConfig(
+    elastic_p=0.0, intensity=0.0, noise=0.0, scale=0.0, colour=0.0, saturation=0.0
+)
 
 
 class CropSampler:
@@ -172,11 +185,17 @@ class CropSampler:
         crop: int,
         rng: np.random.Generator,
         augment: AugmentConfig | None = None,
+        balanced: float = 1.0,
     ) -> None:
         self.images = images
         self.crop = crop
         self.rng = rng
         self.augment = augment
+        self.balanced = balanced
+        # For pixel-uniform crops: images weighted by (recency weight x labelled pixels).
+        counts = np.array([sum(c.size for c in im.coords) for im in images], np.float64)
+        w_all = counts * np.array([im.weight for im in images], np.float64)
+        self.image_p = w_all / w_all.sum() if w_all.sum() > 0 else None
         # For each class: the images that have labelled pixels of it, and their weights.
         self.classes: list[int] = []
         self.class_images: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -192,13 +211,14 @@ class CropSampler:
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         """One ``(C, crop, crop)`` float32 input and ``(crop, crop)`` int16 target."""
         rng = self.rng
-        c = self.classes[rng.integers(len(self.classes))]
-        which, weights = self.class_images[c]
-        im = self.images[which[rng.choice(len(which), p=weights)]]
-        idx = im.coords[c][rng.integers(im.coords[c].size)]
+        im, idx = self._centre()
         h, w = im.target.shape
         cy, cx = divmod(int(idx), w)
-        s = self.crop
+        # Scale augmentation: cut ``s`` source pixels and resize them to the crop size.
+        zoom = 1.0
+        if self.augment is not None and self.augment.scale > 0:
+            zoom = float(np.exp(rng.uniform(-self.augment.scale, self.augment.scale)))
+        s = max(8, int(round(self.crop / zoom)))
         jitter = s // 4
         cy += int(rng.integers(-jitter, jitter + 1))
         cx += int(rng.integers(-jitter, jitter + 1))
@@ -211,14 +231,60 @@ class CropSampler:
             mode = "reflect" if py < x.shape[1] and px < x.shape[2] else "edge"
             x = np.pad(x, ((0, 0), (0, py), (0, px)), mode=mode)
             t = np.pad(t, ((0, py), (0, px)), constant_values=IGNORE)
+        if s != self.crop:
+            x, t = _resize(x, t, self.crop)
         if self.augment is not None:
             x, t = augment(x, t, self.augment, rng)
         return np.ascontiguousarray(x, np.float32), np.ascontiguousarray(t)
+
+    def _centre(self) -> tuple[PreparedImage, int]:
+        """The image and flat pixel index a crop is centred on (see the module docstring)."""
+        rng = self.rng
+        if self.image_p is not None and rng.random() >= self.balanced:
+            im = self.images[rng.choice(len(self.images), p=self.image_p)]
+            sizes = np.array([c.size for c in im.coords])
+            k = int(rng.integers(sizes.sum()))
+            c = int(np.searchsorted(np.cumsum(sizes), k, side="right"))
+            return im, int(im.coords[c][k - (sizes[:c].sum() if c else 0)])
+        c = self.classes[rng.integers(len(self.classes))]
+        which, weights = self.class_images[c]
+        im = self.images[which[rng.choice(len(which), p=weights)]]
+        return im, int(im.coords[c][rng.integers(im.coords[c].size)])
 
     def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``(n, C, crop, crop)`` inputs and ``(n, crop, crop)`` targets."""
         xs, ts = zip(*(self.sample() for _ in range(n)))
         return np.stack(xs), np.stack(ts)
+
+
+def _resize(x: np.ndarray, t: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Resize a ``(C, s, s)`` crop (linear) and its target (nearest) to ``size``."""
+    import cv2
+
+    xs = np.stack(
+        [
+            cv2.resize(np.ascontiguousarray(ch), (size, size), interpolation=cv2.INTER_LINEAR)
+            for ch in x
+        ]
+    )
+    ts = cv2.resize(np.ascontiguousarray(t), (size, size), interpolation=cv2.INTER_NEAREST).astype(
+        np.int16
+    )
+    return xs, ts
+
+
+def channel_statistics(images: Sequence[np.ndarray]) -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation of normalised ``(C, H, W)`` images.
+
+    Subsampled (every image contributes about the same number of pixels), so a few huge
+    images cost no more than small ones.
+    """
+    parts = []
+    for x in images:
+        step = max(1, int(np.sqrt(x.shape[1] * x.shape[2] / 65_536)))
+        parts.append(x[:, ::step, ::step].reshape(x.shape[0], -1))
+    allx = np.concatenate(parts, axis=1).astype(np.float64)
+    return allx.mean(axis=1).tolist(), np.maximum(allx.std(axis=1), 1e-3).tolist()
 
 
 def augment(
@@ -240,6 +306,11 @@ def augment(
         a = 1.0 + rng.uniform(-cfg.intensity, cfg.intensity)
         b = rng.uniform(-cfg.intensity, cfg.intensity)
         x = x * np.float32(a) + np.float32(b)
+    if x.shape[0] == 3 and (cfg.colour > 0 or cfg.saturation > 0):
+        gain = 1.0 + rng.uniform(-cfg.colour, cfg.colour, (3, 1, 1))
+        grey = x.mean(axis=0, keepdims=True)
+        sat = 1.0 + rng.uniform(-cfg.saturation, cfg.saturation)
+        x = (grey + (x - grey) * np.float32(sat)) * gain.astype(np.float32)
     if cfg.noise > 0:
         x = x + rng.normal(0, cfg.noise, x.shape).astype(np.float32)
     return x, t

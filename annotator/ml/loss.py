@@ -8,16 +8,20 @@ import torch.nn.functional as F
 from annotator.ml.data import IGNORE
 
 
-def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def masked_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, class_weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean cross-entropy over labelled pixels only (``target == IGNORE`` is skipped).
 
-    Returns 0 (with a gradient of 0) when a batch has no labelled pixel, so a batch of
-    only unlabelled crops cannot produce NaN.
+    ``class_weights`` (one per class) re-weight each pixel by its true class; the mean is
+    then the weighted mean, as in ``F.cross_entropy``. Returns 0 (with a gradient of 0)
+    when a batch has no labelled pixel, so a batch of only unlabelled crops cannot
+    produce NaN.
     """
     labelled = target != IGNORE
     if not bool(labelled.any()):
         return logits.sum() * 0.0
-    return F.cross_entropy(logits.float(), target.long(), ignore_index=IGNORE)
+    return F.cross_entropy(logits.float(), target.long(), weight=class_weights, ignore_index=IGNORE)
 
 
 def masked_dice(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
@@ -37,10 +41,14 @@ def masked_dice(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) ->
 
 
 def segmentation_loss(
-    logits: torch.Tensor, target: torch.Tensor, dice_weight: float = 0.0
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    dice_weight: float = 0.0,
+    class_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Masked cross-entropy plus ``dice_weight`` times the masked Dice loss."""
-    loss = masked_cross_entropy(logits, target)
+    """Masked (optionally class-weighted) cross-entropy plus ``dice_weight`` times the
+    masked soft Dice loss (Dice weighs every present class equally, whatever its size)."""
+    loss = masked_cross_entropy(logits, target, class_weights)
     if dice_weight > 0:
         loss = loss + dice_weight * masked_dice(logits, target)
     return loss

@@ -45,6 +45,18 @@ class Architecture:
     #: Depth and width used when the user gives none (sized for a laptop CPU).
     default_depth: int = 4
     default_width: int = 16
+    #: Poolings after which the encoder dilates instead of down-sampling (None: never).
+    max_down: int | None = None
+    #: Extra factor the deepest feature map must divide by (PSPNet's bins: 6).
+    pool_multiple: int = 1
+    #: Whether a pixel's output depends on the whole image (image pooling, pyramid
+    #: pooling, very large kernels): padding then changes outputs everywhere a little.
+    global_context: bool = False
+
+    def multiple(self, depth: int) -> int:
+        """Input sizes must be a multiple of this for a network of ``depth``."""
+        downs = depth if self.max_down is None else min(depth, self.max_down)
+        return int(2**downs * self.pool_multiple)
 
 
 ARCHITECTURES: dict[str, Architecture] = {}
@@ -61,10 +73,64 @@ def register(arch: Architecture) -> Architecture:
 
 register(
     Architecture(
+        "fcn",
+        "annotator.ml.archs.fcn",
+        "FCN",
+        "FCN-8s idea: convolutions and pooling only, scores from three depths summed",
+    )
+)
+register(
+    Architecture(
+        "encdec",
+        "annotator.ml.archs.encdec",
+        "EncDec",
+        "encoder-decoder with summed skips (SegNet / LinkNet style)",
+    )
+)
+register(
+    Architecture(
         "unet",
-        "annotator.ml.unet",
+        "annotator.ml.archs.unet",
         "UNet",
         "U-Net: encoder-decoder with concatenated skips and a symmetric decoder",
+    )
+)
+register(
+    Architecture(
+        "deeplab",
+        "annotator.ml.archs.deeplab",
+        "DeepLabV3Plus",
+        "DeepLabv3+: dilated residual encoder, ASPP, light decoder with a low-level skip",
+        max_down=3,
+        global_context=True,
+    )
+)
+register(
+    Architecture(
+        "pspnet",
+        "annotator.ml.archs.pspnet",
+        "PSPNet",
+        "PSPNet: pyramid pooling (bins 1, 2, 3, 6) on a dilated residual encoder",
+        max_down=3,
+        pool_multiple=6,
+        global_context=True,
+    )
+)
+register(
+    Architecture(
+        "refinenet",
+        "annotator.ml.archs.refinenet",
+        "RefineNet",
+        "light RefineNet: residual conv units, multi-resolution fusion, chained pooling",
+    )
+)
+register(
+    Architecture(
+        "gcn",
+        "annotator.ml.archs.gcn",
+        "GCN",
+        "global convolutional network: k x 1 + 1 x k large kernels, boundary refinement",
+        global_context=True,
     )
 )
 
@@ -113,7 +179,7 @@ class NetworkConfig:
     @property
     def multiple(self) -> int:
         """Input sizes must be a multiple of this (the forward pass pads to it)."""
-        return 2**self.depth
+        return architecture(self.arch).multiple(self.depth)
 
     def channels(self) -> list[int]:
         """Channels of each level, from the input resolution down to the deepest one."""
@@ -155,3 +221,69 @@ def build_network(config: NetworkConfig) -> nn.Module:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+#: Buffers added after the first checkpoints were written; older weights lack them and
+#: get the network's initial (identity) values.
+_OPTIONAL_BUFFERS = ("input_mean", "input_std")
+
+
+def load_weights(model: nn.Module, state_dict: dict[str, Any]) -> nn.Module:
+    """Load ``state_dict`` strictly into ``model``; a one-line :class:`ModelError` if it does
+    not fit. Checkpoints from before the input-normalisation buffers load as identity."""
+    state = dict(state_dict)
+    own = model.state_dict()
+    for key in _OPTIONAL_BUFFERS:
+        if key not in state and key in own:
+            state[key] = own[key]
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])
+        arch = getattr(getattr(model, "config", None), "arch", "?")
+        raise ModelError(
+            f"the weights do not fit the {arch} architecture of their card: {detail}"
+        ) from None
+    return model
+
+
+def classifier_convs(model: nn.Module) -> list[Any]:
+    """The convolutions of ``model`` whose outputs are class scores."""
+    return list(model.classifiers())  # type: ignore[operator]
+
+
+def widen_classes(model: nn.Module, n_classes: int) -> nn.Module:
+    """The same network with ``n_classes`` outputs; the old classes keep their weights.
+
+    Every classifier convolution grows (FCN sums several). New output channels start at
+    zero weight and a bias well below the old ones, so the widened model proposes exactly
+    what it did until training teaches it the new classes.
+    """
+    import torch
+
+    config: NetworkConfig = model.config  # type: ignore[assignment]
+    old_convs = classifier_convs(model)
+    n_old = old_convs[0].out_channels
+    if n_classes < n_old:
+        raise ModelError("a model's classes can only grow")
+    if n_classes == n_old:
+        return model
+    wider = build_network(config.with_classes(n_classes))
+    new_convs = classifier_convs(wider)
+    names = {id(m): name for name, m in model.named_modules()}
+    skip = tuple(names[id(c)] + "." for c in old_convs)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith(skip)}
+    missing, unexpected = wider.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith(skip) for k in missing):
+        raise ModelError("cannot widen the classifier: the network's layers do not match")
+    share = 4.0 / len(old_convs)
+    with torch.no_grad():
+        for old, new in zip(old_convs, new_convs):
+            new.weight.zero_()
+            new.weight[:n_old] = old.weight
+            if new.bias is not None and old.bias is not None:
+                new.bias.fill_(float(old.bias.min()) - share)
+                new.bias[:n_old] = old.bias
+    wider.train(model.training)
+    return wider

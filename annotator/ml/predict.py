@@ -30,7 +30,6 @@ from annotator.core.proposal import Proposal, image_score, normalised_entropy
 from annotator.ml.data import Normalizer, fit_normalizer
 from annotator.ml.device import choose_device
 from annotator.ml.networks import NetworkConfig
-from annotator.ml.unet import UNet
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ class TileRunner(Protocol):
 class TorchRunner:
     """Eager torch inference (``inference_mode``; on CUDA: fp16 autocast, channels_last)."""
 
-    def __init__(self, model: UNet, device: torch.device) -> None:
+    def __init__(self, model: torch.nn.Module, device: torch.device) -> None:
         self.device = device
         self.model = model.eval().to(device)
         self.cuda = device.type == "cuda"
@@ -221,7 +220,9 @@ class Predictor:
         self.backend = backend
 
     @classmethod
-    def from_model(cls, model: UNet, version: int = 0, device: str = "auto") -> Predictor:
+    def from_model(
+        cls, model: torch.nn.Module, version: int = 0, device: str = "auto"
+    ) -> Predictor:
         """Wrap an in-memory model (torch backend)."""
         dev = choose_device(device)
         return cls(TorchRunner(model, dev), model.config, version, f"torch-{dev.type}")

@@ -1,4 +1,4 @@
-"""One training round: fine-tune (or start) a U-Net on partial labels for a budget.
+"""One training round: fine-tune (or start) a network on partial labels for a budget.
 
 ``train_round(request, progress, cancel)`` is pure with respect to the project: it gets
 copies of the images and label maps in an immutable :class:`TrainRequest`, reports
@@ -29,8 +29,10 @@ from annotator.core.errors import ModelError
 from annotator.ml import distributed
 from annotator.ml.data import (
     IGNORE,
+    PLAIN_AUGMENT,
     AugmentConfig,
     CropSampler,
+    channel_statistics,
     fit_normalizer,
     prepare,
     to_target,
@@ -38,7 +40,6 @@ from annotator.ml.data import (
 from annotator.ml.device import choose_device
 from annotator.ml.loss import segmentation_loss
 from annotator.ml.networks import NetworkConfig, build_network, count_parameters
-from annotator.ml.unet import UNet
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +61,76 @@ class TrainImage:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings (stored in the card)."""
+    """Optimisation settings (stored in the card).
+
+    The defaults are the project's recipe (ADR 0009 says how it was chosen):
+    per-channel input normalisation, colour and scale augmentation, class-weighted
+    cross-entropy plus soft Dice, half the crops centred on a uniformly drawn class, and
+    a warm-up then cosine learning rate over each round's budget. :func:`plain_recipe`
+    is the textbook baseline it is measured against.
+    """
 
     crop: int = 128
     batch_size: int = 8
     lr: float = 2e-3
-    #: The learning rate decays along a cosine to this fraction of ``lr`` over the budget.
+    #: ``adamw`` (decoupled weight decay) or ``adam``.
+    optimizer: Literal["adamw", "adam"] = "adamw"
+    #: ``cosine``: linear warm-up over ``warmup_fraction`` of the budget, then a cosine
+    #: to ``final_lr_fraction`` of ``lr`` (every round is short and starts from a trained
+    #: model, so each gets its own warm-up and decay). ``constant``: ``lr`` throughout.
+    schedule: Literal["cosine", "constant"] = "cosine"
+    warmup_fraction: float = 0.05
     final_lr_fraction: float = 0.05
     weight_decay: float = 1e-4
-    dice_weight: float = 0.0
+    dice_weight: float = 0.5
+    #: Weight each class's cross-entropy by ``frequency ** -class_weight_power``
+    #: (0 turns it off); frequencies are those of the training labels.
+    class_weight_power: float = 0.5
+    #: Share of crops centred on a uniformly drawn class (the rest: on a labelled pixel).
+    balanced_fraction: float = 0.5
+    #: Standardise each input channel with statistics of the training images (stored in
+    #: the network, so proposals use the same ones). Only for models started from scratch.
+    normalise_channels: bool = True
     #: Share of labelled images held out for validation (of labelled pixel blocks when
     #: only one image is labelled). 0 turns validation off.
     val_fraction: float = 0.2
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
+
+
+def plain_recipe(seed: int = 0, val_fraction: float = 0.0) -> TrainConfig:
+    """The textbook baseline (benchmarks only): Adam 1e-3 at a constant rate, batches of
+    4 crops of 256, flips and 90-degree rotations, plain cross-entropy, crops placed
+    uniformly over the labelled pixels, inputs only scaled to a fixed range."""
+    return TrainConfig(
+        crop=256,
+        batch_size=4,
+        lr=1e-3,
+        optimizer="adam",
+        schedule="constant",
+        warmup_fraction=0.0,
+        final_lr_fraction=1.0,
+        weight_decay=0.0,
+        dice_weight=0.0,
+        class_weight_power=0.0,
+        balanced_fraction=0.0,
+        normalise_channels=False,
+        val_fraction=val_fraction,
+        augment=PLAIN_AUGMENT,
+        seed=seed,
+    )
+
+
+RECIPES = ("default", "plain")
+
+
+def recipe_config(name: str, seed: int = 0, val_fraction: float = 0.0) -> TrainConfig:
+    """The :class:`TrainConfig` of a named recipe (``default`` or ``plain``)."""
+    if name == "plain":
+        return plain_recipe(seed, val_fraction)
+    if name == "default":
+        return TrainConfig(seed=seed, val_fraction=val_fraction)
+    raise ModelError(f"unknown recipe {name!r}; choose one of: {', '.join(RECIPES)}")
 
 
 @dataclass(frozen=True)
@@ -91,6 +148,9 @@ class TrainRequest:
     max_seconds: float | None = None
     config: TrainConfig = field(default_factory=TrainConfig)
     device: str = "auto"
+    #: What ``max_seconds`` measures: ``wall`` time, or this process's ``cpu`` time
+    #: (benchmarks on a shared machine, where contention must not shrink the budget).
+    clock: Literal["wall", "cpu"] = "wall"
 
     def __post_init__(self) -> None:
         if self.max_steps is None and self.max_seconds is None:
@@ -171,8 +231,41 @@ class TrainResult:
 ProgressFn = Callable[[TrainProgress], None]
 
 
-def _lr_factor(fraction: float, final: float) -> float:
-    return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * min(1.0, fraction)))
+def _lr_factor(fraction: float, cfg: TrainConfig) -> float:
+    """Multiplier of ``cfg.lr`` at ``fraction`` of the budget (see ``TrainConfig.schedule``)."""
+    if cfg.schedule == "constant":
+        return 1.0
+    warm = cfg.warmup_fraction
+    if warm > 0 and fraction < warm:
+        return 0.1 + 0.9 * fraction / warm
+    rest = (fraction - warm) / (1 - warm) if warm < 1 else 1.0
+    final = cfg.final_lr_fraction
+    return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, rest))))
+
+
+def class_weights(targets: list[np.ndarray], n_classes: int, power: float) -> np.ndarray | None:
+    """``frequency ** -power`` per class, scaled so the average labelled pixel weighs 1.
+
+    Classes absent from the labels get the largest weight of the present ones (they
+    cannot appear in a batch anyway). Clipped to 20x the smallest, so a class of a few
+    pixels cannot dominate.
+    """
+    if power <= 0:
+        return None
+    counts = np.zeros(n_classes, np.float64)
+    for t in targets:
+        counts += np.bincount(t[t != IGNORE].ravel().astype(np.int64), minlength=n_classes)[
+            :n_classes
+        ]
+    if counts.sum() == 0:
+        return None
+    freq = counts / counts.sum()
+    present = freq > 0
+    w = np.ones(n_classes)
+    w[present] = freq[present] ** -power
+    w = np.minimum(w, w[present].min() * 20)
+    w[~present] = w[present].max()
+    return w / float((w * freq).sum())
 
 
 def _split(request: TrainRequest, rng: np.random.Generator):  # type: ignore[no-untyped-def]
@@ -199,7 +292,7 @@ def _split(request: TrainRequest, rng: np.random.Generator):  # type: ignore[no-
     return train, val
 
 
-def build_model(request: TrainRequest) -> tuple[UNet, NetworkConfig]:
+def build_model(request: TrainRequest) -> tuple[torch.nn.Module, NetworkConfig]:
     """The parent version's model, or a fresh one from ``request.network``."""
     if request.init_checkpoint is not None:
         from annotator.ml.checkpoint import load_checkpoint, widen_head
@@ -243,7 +336,13 @@ def train_round(
         )
         for im, t in train_pairs
     ]
-    sampler = CropSampler(prepared, n_classes, cfg.crop, sample_rng, cfg.augment)
+    if request.init_checkpoint is None and cfg.normalise_channels:
+        mean, std = channel_statistics([p.pixels for p in prepared])
+        model.set_input_statistics(mean, std)  # type: ignore[operator]
+    weights = class_weights([p.target for p in prepared], n_classes, cfg.class_weight_power)
+    sampler = CropSampler(
+        prepared, n_classes, cfg.crop, sample_rng, cfg.augment, cfg.balanced_fraction
+    )
     log.info(
         "training %s params on %d images (%d held out) on %s, world %d",
         f"{count_parameters(model):,}",
@@ -262,14 +361,17 @@ def train_round(
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         net = DDP(model, device_ids=[device.index] if cuda else None)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+    opt = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    cw = None if weights is None else torch.tensor(weights, dtype=torch.float32, device=device)
+    clock = time.process_time if request.clock == "cpu" else time.monotonic
     scaler = torch.amp.GradScaler("cuda") if cuda else None
 
     model.train()
     status: Literal["finished", "cancelled", "diverged"] = "finished"
     step = 0
     recent: list[float] = []
-    start = time.monotonic()
+    start = clock()
     # The learning-rate schedule follows the budget; under DDP every rank must use the
     # same rate, so the elapsed time it is computed from is agreed on every step.
     shared_elapsed = 0.0
@@ -279,7 +381,7 @@ def train_round(
             shared_elapsed / request.max_seconds if request.max_seconds else 0.0,
         )
         for group in opt.param_groups:
-            group["lr"] = cfg.lr * _lr_factor(fraction, cfg.final_lr_fraction)
+            group["lr"] = cfg.lr * _lr_factor(fraction, cfg)
         xb, tb = sampler.batch(cfg.batch_size)
         x = torch.from_numpy(xb).to(device, non_blocking=True)
         t = torch.from_numpy(tb).to(device, non_blocking=True)
@@ -288,7 +390,7 @@ def train_round(
         opt.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=torch.float16, enabled=cuda):
             logits = net(x)
-        loss = segmentation_loss(logits, t, cfg.dice_weight)
+        loss = segmentation_loss(logits, t, cfg.dice_weight, cw)
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -298,7 +400,7 @@ def train_round(
             opt.step()
         step += 1
         value = float(loss.detach())
-        elapsed = time.monotonic() - start
+        elapsed = clock() - start
         if progress is not None:
             progress(TrainProgress(step, request.max_steps, elapsed, request.max_seconds, value))
         stop_steps = request.max_steps is not None and step >= request.max_steps
@@ -327,7 +429,7 @@ def train_round(
             break
         if stop_steps or stop_time:
             break
-    seconds = time.monotonic() - start
+    seconds = clock() - start
     final_loss = float(np.mean(recent)) if recent else float("nan")
     model.eval()
     train_ids = tuple(p.image_id for p in prepared)
@@ -400,7 +502,7 @@ def metrics_from_confusion(cm: np.ndarray, images: tuple[int, ...] = ()) -> Metr
 
 
 def evaluate(
-    model: UNet,
+    model: torch.nn.Module,
     device: torch.device,
     items: list[tuple[int, np.ndarray, np.ndarray]],
     n_classes: int,

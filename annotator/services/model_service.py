@@ -215,7 +215,7 @@ class ModelService:
             return None
         return self.train_now()
 
-    def train_now(self, from_scratch: bool = False) -> str:
+    def train_now(self, from_scratch: bool = False, arch: str | None = None) -> str:
         """Start a round, or queue one follow-up if a round is running.
 
         Returns ``"started"`` or ``"queued"``. Raises :class:`ModelError` when nothing
@@ -223,7 +223,7 @@ class ModelService:
         """
         if self._closed:
             raise ModelError("the project is closed")
-        return self._rounds.start(from_scratch)
+        return self._rounds.start(from_scratch, arch)
 
     def train_if_dirty(self) -> str | None:
         """Idle retraining: start a round only if labels changed since the last one."""

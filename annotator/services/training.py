@@ -72,17 +72,27 @@ def labelled_records(project: Project) -> list[ImageRecord]:
 
 
 def new_network(
-    project: Project, depth: int | None = None, width: int | None = None
+    project: Project,
+    depth: int | None = None,
+    width: int | None = None,
+    arch: str | None = None,
 ) -> NetworkConfig:
-    """The architecture of a model trained from scratch on this project."""
-    from annotator.ml.data import choose_in_channels
-    from annotator.ml.networks import NetworkConfig
+    """The network of a model trained from scratch on this project.
 
+    ``arch`` names an entry of :data:`annotator.ml.networks.ARCHITECTURES` (an unknown
+    name is a one-line error listing the choices); depth and width default to that
+    architecture's own defaults.
+    """
+    from annotator.ml.data import choose_in_channels
+    from annotator.ml.networks import DEFAULT_ARCH, NetworkConfig, architecture
+
+    spec = architecture(arch or DEFAULT_ARCH)
     return NetworkConfig(
         choose_in_channels([r.channels for r in project.images()]),
         len(project.schema),
-        depth or DEFAULT_DEPTH,
-        width or DEFAULT_WIDTH,
+        depth or spec.default_depth,
+        width or spec.default_width,
+        arch=spec.name,
     )
 
 
@@ -245,6 +255,21 @@ class RoundOptions:
     seed: int = 0
     depth: int | None = None
     width: int | None = None
+    arch: str | None = None
+
+
+def check_arch_change(active: ModelRecord | None, arch: str | None, from_scratch: bool) -> None:
+    """Refuse to silently change architecture: continuing a model keeps its network."""
+    from annotator.ml.networks import architecture
+
+    if arch is None:
+        return
+    architecture(arch)  # one line listing the choices when the name is unknown
+    if active is not None and not from_scratch and active.card.arch != arch:
+        raise ModelError(
+            f"the active model v{active.version} is a {active.card.arch}; training continues "
+            f"from it, so --arch {arch} needs --from-scratch"
+        )
 
 
 def train_headless(
@@ -269,9 +294,11 @@ def train_headless(
         configure_cpu_threads(distributed.local_world_size())
         with Project.open(root) as project:
             network = None
-            new_model = options.from_scratch or project.active_model() is None
-            if new_model and (options.depth is not None or options.width is not None):
-                network = new_network(project, options.depth, options.width)
+            active = project.active_model()
+            check_arch_change(active, options.arch, options.from_scratch)
+            new_model = options.from_scratch or active is None
+            if new_model and (options.depth, options.width, options.arch) != (None, None, None):
+                network = new_network(project, options.depth, options.width, options.arch)
             outcome = train_project(
                 project,
                 steps=options.steps,

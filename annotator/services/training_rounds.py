@@ -88,7 +88,7 @@ class TrainingRounds:
         """The user changed labels (idle retraining only runs after changes)."""
         self._dirty = True
 
-    def start(self, from_scratch: bool = False) -> str:
+    def start(self, from_scratch: bool = False, arch: str | None = None) -> str:
         """Start a round, or queue one follow-up if a round is running.
 
         Returns ``"started"`` or ``"queued"``. Raises :class:`ModelError` when nothing
@@ -101,7 +101,7 @@ class TrainingRounds:
             return "queued"
         if not training.labelled_records(self.project):
             raise ModelError("no labelled images yet: paint some pixels of each class first")
-        work = _round_work(self.project, self._settings(), from_scratch)
+        work = _round_work(self.project, self._settings(), from_scratch, arch)
         started = self._runner.start(
             work,
             JobCallbacks(
@@ -192,7 +192,7 @@ class TrainingRounds:
 
 
 def _round_work(
-    project: Project, settings: ModelSettings, from_scratch: bool
+    project: Project, settings: ModelSettings, from_scratch: bool, arch: str | None = None
 ) -> Callable[[Callable[[Any], None], CancelToken], training.TrainOutcome]:
     """The job a round runs on the training thread, with the settings of its start."""
 
@@ -210,7 +210,7 @@ def _round_work(
             cancel=cancel,
             from_scratch=from_scratch,
             config=TrainConfig(crop=settings.crop, batch_size=settings.batch_size),
-            network=training.new_network(project, settings.depth, settings.width),
+            network=training.new_network(project, settings.depth, settings.width, arch),
         )
 
     return work

@@ -215,9 +215,9 @@ def test_a_nan_loss_does_not_publish(cells_project, monkeypatch):
     real = train_mod.segmentation_loss
     calls = []
 
-    def poisoned(logits, target, dice_weight=0.0):
+    def poisoned(logits, target, dice_weight=0.0, class_weights=None):
         calls.append(1)
-        loss = real(logits, target, dice_weight)
+        loss = real(logits, target, dice_weight, class_weights)
         return loss * float("nan") if len(calls) >= 4 else loss
 
     monkeypatch.setattr(train_mod, "segmentation_loss", poisoned)

@@ -1,0 +1,71 @@
+"""End to end through the CLI: choose an architecture, train, propose, list, roll back."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import write_png
+
+from annotator.cli import main
+
+
+def _colour_project(tmp_path):
+    """``annotator new`` + ``add`` + ``import`` of four small colour images with masks."""
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        image = rng.integers(0, 80, (40, 56, 3), dtype=np.uint8)
+        mask = np.zeros((40, 56), np.uint8)
+        mask[10 + i : 25 + i, 8:30] = 1  # a red square on a dark background
+        image[mask == 1] = (200, 40, 40)
+        write_png(tmp_path / "src" / f"photo_{i}.png", image[..., ::-1])  # cv2 writes BGR
+        if i < 3:
+            write_png(tmp_path / "masks" / f"photo_{i}.png", mask)
+    root = str(tmp_path / "project")
+    assert main(["new", root, "--classes", "background,square"]) == 0
+    assert main(["add", root, str(tmp_path / "src")]) == 0
+    assert main(["import", root, str(tmp_path / "masks"), "--format", "masks"]) == 0
+    return root
+
+
+@pytest.mark.slow
+def test_train_with_arch_then_predict_list_and_roll_back(tmp_path, capsys):
+    root = _colour_project(tmp_path)
+    capsys.readouterr()
+    tiny = ["--steps", "2", "--device", "cpu", "--depth", "2", "--width", "4"]
+    assert main(["train", root, "--arch", "deeplab", *tiny]) == 0
+    assert "published model v1 (from scratch)" in capsys.readouterr().out
+    assert main(["predict", root, "--out", str(tmp_path / "out")]) == 0
+    assert "wrote 4 proposal(s) from model v1" in capsys.readouterr().out
+    assert (tmp_path / "out" / "photo_3.png").exists()
+
+    # Continuing cannot change the architecture silently; an unknown name lists choices.
+    assert main(["train", root, "--arch", "unet", "--steps", "1", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "v1 is a deeplab" in err and "--from-scratch" in err and err.count("\n") == 1
+    assert main(["train", root, "--arch", "segformer", "--from-scratch", *tiny]) == 1
+    err = capsys.readouterr().err
+    assert "unknown architecture 'segformer'; choose one of: fcn, encdec, unet" in err
+    assert err.count("\n") == 1
+
+    # Continuing with the same architecture (or none given) is fine.
+    assert main(["train", root, "--arch", "deeplab", "--steps", "1", "--device", "cpu"]) == 0
+    assert "published model v2 (from v1)" in capsys.readouterr().out
+    assert main(["train", root, "--arch", "gcn", "--from-scratch", *tiny]) == 0
+    capsys.readouterr()
+    assert main(["models", root]) == 0
+    listing = capsys.readouterr().out
+    assert "arch" in listing and "params" in listing
+    lines = {ln.lstrip("* ").split()[0]: ln for ln in listing.splitlines()[1:]}
+    assert "deeplab" in lines["v1"] and "deeplab" in lines["v2"] and "gcn" in listing
+    assert main(["models", root, "--json"]) == 0
+    cards = [m["card"] for m in json.loads(capsys.readouterr().out)]
+    assert [c["architecture"]["arch"] for c in cards] == ["deeplab", "deeplab", "gcn"]
+    assert all(c["parameters"] > 0 for c in cards)
+
+    # Rollback across architectures: the deeplab version proposes again.
+    assert main(["models", root, "--rollback", "2"]) == 0
+    capsys.readouterr()
+    assert main(["predict", root, "--images", "photo_3"]) == 0
+    assert "from model v2" in capsys.readouterr().out

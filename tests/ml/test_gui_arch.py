@@ -1,0 +1,29 @@
+"""The GUI's "Train from scratch" asks for an architecture from the registry."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+pytestmark = pytest.mark.gui
+
+
+def test_ask_architecture_offers_the_registry_and_returns_the_chosen_name(monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    from annotator.gui.model_panel import ask_architecture
+    from annotator.ml.networks import architecture_names
+
+    seen = {}
+
+    def fake_get_item(parent, title, label, items, current, editable):
+        seen.update(items=items, current=current)
+        return items[3], True
+
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(fake_get_item))
+    assert ask_architecture(None) == architecture_names()[3]
+    assert [i.split(":")[0] for i in seen["items"]] == architecture_names()
+    assert seen["items"][seen["current"]].startswith("unet:")
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a: ("", False)))
+    assert ask_architecture(None, current="gcn") is None
