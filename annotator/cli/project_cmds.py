@@ -31,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("gui", help="open the GUI (on a project, if given)")
     p.add_argument("project", type=Path, nargs="?")
+    p.add_argument("--screenshot", type=Path, help="save a PNG of the window once it is painted")
+    p.add_argument(
+        "--quit-after-paint", action="store_true", help="quit once the window is painted"
+    )
     p.set_defaults(handler=cmd_gui)
 
     p = sub.add_parser("demo", help="create a demo project of generated cell images")
@@ -100,7 +104,11 @@ def cmd_gui(args: argparse.Namespace) -> int:
         from annotator.gui.app import run_gui
     except ImportError as exc:
         raise AnnotatorError(f"the GUI cannot start: {exc}") from None
-    return run_gui(getattr(args, "project", None))
+    return run_gui(
+        getattr(args, "project", None),
+        screenshot=getattr(args, "screenshot", None),
+        quit_after_paint=getattr(args, "quit_after_paint", False),
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
