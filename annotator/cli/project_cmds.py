@@ -39,7 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("demo", help="create a demo project of generated cell images")
     p.add_argument("project", type=Path, help="folder to create")
-    p.add_argument("--images", type=int, default=8, help="number of images (default 8)")
+    p.add_argument(
+        "--images", type=int, default=None, help="number of images (default: the recipe's, 8)"
+    )
     p.add_argument("--open", action="store_true", help="open it in the GUI afterwards")
     p.set_defaults(handler=cmd_demo)
 

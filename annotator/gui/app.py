@@ -20,6 +20,11 @@ def run_gui(
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Annotator")
+    app.setDesktopFileName("annotator")  # matches resources/annotator.desktop
+
+    from annotator.gui.icons import app_icon
+
+    app.setWindowIcon(app_icon())
     window = MainWindow()
     if project is not None:
         window.open_project(Path(project))
