@@ -171,3 +171,25 @@ def test_sdist_and_wheel_build_and_the_installed_wheel_runs(tmp_path):
     assert origin == "installed" and Path(folder).is_relative_to(venv), folder
     assert n_colours == len(read_json("palette.json")["colors"])
     _run([exe, "demo", str(tmp_path / "demo"), "--images", "1"], outside, clean)
+
+
+def test_demo_labelled_images_carry_the_generators_exact_labels(tmp_path):
+    from annotator.core.status import ImageStatus
+    from annotator.core.synthetic import synthetic_cells
+    from annotator.services.demo import create_demo_project
+    from annotator.storage.project import Project
+
+    recipe = read_json("demo-recipe.json")
+    gen = recipe["generator"]
+    folder = create_demo_project(tmp_path / "demo", n_images=3, labelled=2)
+    with Project.open(folder) as project:
+        records = project.images()
+        assert [r.status for r in records] == [ImageStatus.DONE] * 2 + [ImageStatus.NEW]
+        _, truth = synthetic_cells(
+            seed=recipe["images"]["first_seed"] + 1,
+            size=gen["size"],
+            n_cells=gen["cells_per_image"],
+            noise=gen["noise"],
+        )
+        assert (project.load_mask(records[1]) == truth).all()
+        assert project.load_mask(records[2]) is None

@@ -42,6 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--images", type=int, default=None, help="number of images (default: the recipe's, 8)"
     )
+    p.add_argument(
+        "--labelled",
+        type=int,
+        default=None,
+        help="the first N images come with their exact labels, done (default 0)",
+    )
     p.add_argument("--open", action="store_true", help="open it in the GUI afterwards")
     p.set_defaults(handler=cmd_demo)
 
@@ -116,7 +122,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from annotator.services.demo import create_demo_project
 
-    project_dir = create_demo_project(args.project, n_images=args.images)
+    project_dir = create_demo_project(args.project, n_images=args.images, labelled=args.labelled)
     print(f"demo project ready: {project_dir}")
     if args.open:
         args.project = project_dir

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from annotator.core.errors import ProjectError
 from annotator.core.schema import LabelClass, LabelSchema
+from annotator.core.status import ImageStatus
 from annotator.core.synthetic import synthetic_cells
 from annotator.resources import read_json
 from annotator.storage.atomic import atomic_write_bytes
@@ -17,15 +18,20 @@ def demo_recipe() -> dict:
     return dict(read_json("demo-recipe.json"))
 
 
-def create_demo_project(folder: Path, n_images: int | None = None) -> Path:
+def create_demo_project(
+    folder: Path, n_images: int | None = None, labelled: int | None = None
+) -> Path:
     """Create (or reuse) a demo project with ``n_images`` generated images inside it
-    (default: the recipe's count)."""
+    (default: the recipe's count); the first ``labelled`` come with their exact label
+    maps, done (so export and training work at once; default: the recipe's, 0)."""
     import cv2
 
     recipe = demo_recipe()
     images_spec, gen = recipe["images"], recipe["generator"]
     if n_images is None:
         n_images = int(images_spec["count"])
+    if labelled is None:
+        labelled = int(images_spec.get("labelled", 0))
 
     folder = Path(folder).absolute()
     if (folder / DB_NAME).exists():
@@ -33,14 +39,17 @@ def create_demo_project(folder: Path, n_images: int | None = None) -> Path:
         return folder
     if n_images < 1:
         raise ProjectError("the demo needs at least one image")
+    if not 0 <= labelled <= n_images:
+        raise ProjectError(f"--labelled {labelled}: must be between 0 and {n_images}")
     schema = LabelSchema(
         tuple(LabelClass(i, c["name"], c["color"]) for i, c in enumerate(recipe["classes"]))
     )
     project = Project.create(folder, schema)
     try:
         images = folder / "images"
+        truths = {}
         for i in range(n_images):
-            image, _ = synthetic_cells(
+            image, truth = synthetic_cells(
                 seed=int(images_spec["first_seed"]) + i,
                 size=int(gen["size"]),
                 n_cells=int(gen["cells_per_image"]),
@@ -50,7 +59,12 @@ def create_demo_project(folder: Path, n_images: int | None = None) -> Path:
             assert ok
             name = images_spec["file_name"].format(index=i)
             atomic_write_bytes(images / name, buf.tobytes())
+            if i < labelled:
+                truths[name] = truth
         project.add_images([images])
+        for rec in project.images():
+            if rec.name in truths:
+                project.save_mask(rec.id, truths[rec.name], status=ImageStatus.DONE)
     finally:
         project.close()
     return folder
