@@ -73,18 +73,32 @@ DROP_PREFIXES = (
     "PySide6/Qt/plugins/platforms/libqeglfs",
     "PySide6/Qt/plugins/platforms/libqvkkhrdisplay",
     "torch/include/",
+    "torch/test/",  # libtorch's C++ test programs
+    "torch/bin/protoc",
+    "torch/bin/test_",
+    "torch/bin/FileStoreTest",
+    "torch/bin/HashStoreTest",
+    "torch/bin/TCPStoreTest",
+    "torch/lib/libtorchbind_test",
+    "torch/lib/libaoti_custom_ops",
+    "PySide6/Qt/plugins/generic/",  # evdev input for framebuffer devices
+    # The GTK platform theme pulls the build machine's GTK stack into the bundle; the
+    # desktop's own GTK must be used or none (Qt falls back to its Fusion look).
+    "PySide6/Qt/plugins/platformthemes/libqgtk3",
     "torch/share/cmake/",
     "torch/testing/_internal/",
     "torch/utils/benchmark/",
     "onnx/backend/test/",
 )
 DROP_PARTS = ("/tests/", "/test/")  # packages' own test suites (numpy, shapely, ...)
+# Libraries only the GTK theme plugin needs (top-level files of the bundle).
+DROP_LIBRARIES = ("libatk-", "libatk-bridge", "libcairo", "libgdk_pixbuf", "libpango", "libgtk")
 
 
 def keep(dest: str) -> bool:
     """Whether a collected file (by its path inside the app) stays in the bundle."""
     dest = dest.replace("\\", "/")
-    if dest.startswith(DROP_PREFIXES):
+    if dest.startswith(DROP_PREFIXES) or ("/" not in dest and dest.startswith(DROP_LIBRARIES)):
         return False
     # torch/testing itself is imported by torch; only test suites of packages go.
     return not any(part in dest and not dest.startswith("torch/") for part in DROP_PARTS)

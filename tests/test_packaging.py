@@ -193,3 +193,24 @@ def test_demo_labelled_images_carry_the_generators_exact_labels(tmp_path):
         )
         assert (project.load_mask(records[1]) == truth).all()
         assert project.load_mask(records[2]) is None
+
+
+@pytest.mark.gui
+@pytest.mark.slow
+def test_screenshot_script_renders_every_guide_picture_from_the_real_app(qapp, tmp_path):
+    import importlib.util
+
+    from PIL import Image, ImageChops
+
+    spec = importlib.util.spec_from_file_location("screenshots", REPO / "scripts/screenshots.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.render_guide(tmp_path)
+    names = ["main-window", "brush", "eraser", "fill", "polygon", "lasso", "classes", "shortcuts"]
+    for name in names:
+        assert (tmp_path / f"guide-{name}.png").stat().st_size > 1000, name
+    # Each tool left its mark: consecutive pictures differ.
+    shots = [Image.open(tmp_path / f"guide-{n}.png").convert("RGB") for n in names[:6]]
+    for before, after, name in zip(shots, shots[1:], names[1:]):
+        assert ImageChops.difference(before, after).getbbox() is not None, name
