@@ -46,9 +46,10 @@ package:
 	PYTHONPATH=$(CURDIR) $(BIN)/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/annotator.spec
 	packaging/smoke.sh dist/annotator
 
-# The user guide's screenshots, rendered from the real app offscreen.
+# The user guide's and the README's screenshots, rendered from the real app offscreen
+# (the README's loop pictures train a small model first: a few minutes of CPU).
 screenshots:
-	PYTHONPATH=$(CURDIR) QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshots.py
+	PYTHONPATH=$(CURDIR) QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshots.py --readme
 
 # The demo opens under Xvfb and a screenshot is taken (what `make demo` does, checked).
 smoke:
