@@ -214,3 +214,25 @@ def test_screenshot_script_renders_every_guide_picture_from_the_real_app(qapp, t
     shots = [Image.open(tmp_path / f"guide-{n}.png").convert("RGB") for n in names[:6]]
     for before, after, name in zip(shots, shots[1:], names[1:]):
         assert ImageChops.difference(before, after).getbbox() is not None, name
+
+
+@pytest.mark.gui
+def test_gui_saves_a_screenshot_after_the_first_paint_and_quits(tmp_path):
+    from PIL import Image
+
+    from annotator.services.demo import create_demo_project
+
+    project = create_demo_project(tmp_path / "demo", n_images=1)
+    shot = tmp_path / "shot.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "annotator", "gui", str(project), "--screenshot", str(shot)]
+    result = subprocess.run(
+        [*cmd, "--quit-after-paint"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    seconds = float(result.stdout.split("first paint ")[1].split(" s")[0])
+    assert 0 < seconds < 120
+    with Image.open(shot) as im:
+        assert im.size[0] > 600 and im.size[1] > 400
+        grey = im.convert("L")
+        assert len(grey.getcolors(65536) or []) > 20  # a painted window, not a blank
