@@ -12,7 +12,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-shot=${1:-$here/demo-screenshot.png}
+shot=${1:-$here/out/demo-screenshot.png}  # out/ is ignored by git
+mkdir -p "$(dirname "$shot")"
 timeout_s=${TIMEOUT:-120}
 if [[ -z "${ANNOTATOR:-}" ]]; then
     if [[ -x "$here/.venv/bin/annotator" ]]; then
