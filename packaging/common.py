@@ -30,7 +30,6 @@ EXCLUDES = [
     "sklearn",
     "tensorboard",
     "torch.utils.tensorboard",
-    "torch.testing._internal",
     "torchvision",
     "importlinter",
     "grimp",
@@ -86,7 +85,6 @@ DROP_PREFIXES = (
     # desktop's own GTK must be used or none (Qt falls back to its Fusion look).
     "PySide6/Qt/plugins/platformthemes/libqgtk3",
     "torch/share/cmake/",
-    "torch/testing/_internal/",
     "torch/utils/benchmark/",
     "onnx/backend/test/",
 )
@@ -100,7 +98,8 @@ def keep(dest: str) -> bool:
     dest = dest.replace("\\", "/")
     if dest.startswith(DROP_PREFIXES) or ("/" not in dest and dest.startswith(DROP_LIBRARIES)):
         return False
-    # torch/testing itself is imported by torch; only test suites of packages go.
+    # torch/testing (and torch.testing._internal, which torch.utils.checkpoint imports at
+    # start-up) must stay; only the test suites of packages go.
     return not any(part in dest and not dest.startswith("torch/") for part in DROP_PARTS)
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Smoke test of the frozen app: --version, demo, a headless export, the GUI under Xvfb.
+# Smoke test of the frozen app: --version, demo, a headless export, a short training round
+# and proposals (torch, ONNX export, onnxruntime), the GUI under Xvfb.
 #
 # Usage: packaging/smoke.sh [APP_FOLDER]   (default dist/annotator)
 #   RUNS  how many GUI launches to time (default 3; the median is reported)
@@ -38,6 +39,11 @@ step "headless export (voc, then coco)"
 ls out-voc/SegmentationClass/*.png >/dev/null || fail "no VOC masks written"
 "$app" export demo-project out-coco --format coco
 [[ -n "$(find out-coco -name '*.json' | head -1)" ]] || fail "no COCO file written"
+
+step "torch and onnxruntime inside: a short training round, then proposals"
+"$app" train demo-project --steps 2 --device cpu
+"$app" predict demo-project --out proposals
+[[ -n "$(ls proposals)" ]] || fail "predict wrote nothing"
 
 step "GUI offscreen (icons, palette and demo recipe load from the bundle)"
 "$app" gui --help >/dev/null
