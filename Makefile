@@ -38,5 +38,22 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+.PHONY: package smoke
+
+# The frozen one-folder app (dist/annotator/) and its smoke test; see packaging/README.md.
+package:
+	@test -x $(BIN)/pyinstaller || $(BIN)/python -m pip install --quiet "pyinstaller>=6.0"
+	PYTHONPATH=$(CURDIR) $(BIN)/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/annotator.spec
+	packaging/smoke.sh dist/annotator
+
+# The user guide's and the README's screenshots, rendered from the real app offscreen
+# (the README's loop pictures train a small model first: a few minutes of CPU).
+screenshots:
+	PYTHONPATH=$(CURDIR) QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshots.py --readme
+
+# The demo opens under Xvfb and a screenshot is taken (what `make demo` does, checked).
+smoke:
+	PYTHON=$(BIN)/python PYTHONPATH=$(CURDIR) scripts/check_demo.sh
+
 clean:
 	rm -rf $(VENV) demo-project .pytest_cache .ruff_cache

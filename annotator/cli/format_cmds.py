@@ -56,8 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", type=Path, help="labels.txt / class_names.txt naming the classes")
     p.add_argument(
         "--background",
-        help="class for pixels no shape covers (default: _background_ if "
-        "the source defines it, else unlabelled)",
+        help="class for pixels no shape covers, or 'none' to leave them unlabelled (labelme "
+        "default: the project's class named _background_ or background, else _background_ "
+        "if labels.txt lists it, else unlabelled)",
     )
     p.set_defaults(handler=cmd_import)
 
@@ -104,6 +105,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"imported {len(report.imported)} mask(s) from {report.format}: "
         f"{len(report.matched)} matched to project images, {len(report.added)} image(s) added"
     )
+    if report.background:
+        print(f"  {report.background}")
     if report.classes_added:
         print("  classes added: " + ", ".join(report.classes_added))
     if report.unknown_labels:

@@ -31,11 +31,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("gui", help="open the GUI (on a project, if given)")
     p.add_argument("project", type=Path, nargs="?")
+    p.add_argument("--screenshot", type=Path, help="save a PNG of the window once it is painted")
+    p.add_argument(
+        "--quit-after-paint", action="store_true", help="quit once the window is painted"
+    )
     p.set_defaults(handler=cmd_gui)
 
     p = sub.add_parser("demo", help="create a demo project of generated cell images")
     p.add_argument("project", type=Path, help="folder to create")
-    p.add_argument("--images", type=int, default=8, help="number of images (default 8)")
+    p.add_argument(
+        "--images", type=int, default=None, help="number of images (default: the recipe's, 8)"
+    )
+    p.add_argument(
+        "--labelled",
+        type=int,
+        default=None,
+        help="the first N images come with their exact labels, done (default 0)",
+    )
     p.add_argument("--open", action="store_true", help="open it in the GUI afterwards")
     p.set_defaults(handler=cmd_demo)
 
@@ -99,13 +111,17 @@ def cmd_gui(args: argparse.Namespace) -> int:
         from annotator.gui.app import run_gui
     except ImportError as exc:
         raise AnnotatorError(f"the GUI cannot start: {exc}") from None
-    return run_gui(getattr(args, "project", None))
+    return run_gui(
+        getattr(args, "project", None),
+        screenshot=getattr(args, "screenshot", None),
+        quit_after_paint=getattr(args, "quit_after_paint", False),
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from annotator.services.demo import create_demo_project
 
-    project_dir = create_demo_project(args.project, n_images=args.images)
+    project_dir = create_demo_project(args.project, n_images=args.images, labelled=args.labelled)
     print(f"demo project ready: {project_dir}")
     if args.open:
         args.project = project_dir

@@ -20,35 +20,24 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from annotator.core.errors import SchemaError
+from annotator.resources import read_json
 
 MAX_CLASSES_8BIT = 254
 MAX_CLASSES = 65534
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
-# A palette of clearly distinct colours; class i gets PALETTE[i % len].
-PALETTE: tuple[str, ...] = (
-    "#4363d8",  # visible on grey micrographs too (a dark grey was not)
-    "#e6194b",
-    "#3cb44b",
-    "#ffe119",
-    "#f58231",
-    "#911eb4",
-    "#46f0f0",
-    "#f032e6",
-    "#bcf60c",
-    "#fabebe",
-    "#008080",
-    "#e6beff",
-    "#9a6324",
-    "#fffac8",
-    "#800000",
-    "#aaffc3",
-    "#808000",
-    "#ffd8b1",
-    "#000075",
-    "#a9a9a9",
-)
+
+# A palette of clearly distinct colours; class i gets PALETTE[i % len]. The list is
+# resources/palette.json, so the desktop icon, docs and code share one source.
+def _load_palette() -> tuple[str, ...]:
+    colors = read_json("palette.json").get("colors")
+    if not isinstance(colors, list) or not colors or not all(_HEX.match(str(c)) for c in colors):
+        raise SchemaError("resources/palette.json: 'colors' must be a list of #rrggbb")
+    return tuple(colors)
+
+
+PALETTE: tuple[str, ...] = _load_palette()
 
 
 def default_color(class_id: int) -> str:

@@ -92,11 +92,13 @@ class WriteResult:
 @dataclass(frozen=True)
 class ImportOptions:
     """``labels_file``: a labelme-style ``labels.txt`` (default: the one in the source
-    folder, if any). ``background``: class name given to pixels no shape covers (default:
-    ``_background_`` when the source's class list has it, else unlabelled)."""
+    folder, if any). ``background``: class name given to pixels no shape covers, or
+    ``"none"`` (default: ``default_background``, the project's background class, for
+    labelme; else ``_background_`` when the source's class list has it, else unlabelled)."""
 
     labels_file: Path | None = None
     background: str | None = None
+    default_background: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,12 +127,16 @@ class ImportItem:
 class ReadResult:
     """Readable items, the class list the source declares (in its order), files that
     could not be read with the reason, and label names the class list does not know
-    (name -> number of shapes skipped)."""
+    (name -> number of shapes skipped). ``background``: the class given to pixels no
+    shape covers, when the reader filled them (labelme); ``kept_unlabelled``: files whose
+    uncovered pixels stayed unlabelled because Annotator wrote them so."""
 
     items: list[ImportItem] = field(default_factory=list)
     declared: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     unknown: dict[str, int] = field(default_factory=dict)
+    background: str | None = None
+    kept_unlabelled: int = 0
 
 
 # --- small helpers shared by the format modules ---------------------------------------

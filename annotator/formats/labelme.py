@@ -16,6 +16,15 @@ rectangle, circle, line, linestrip, point, mask), later shapes over earlier ones
 ``__ignore__`` -> void. A ``labels.txt`` (in the source folder or given) lists the
 known names; shapes with other labels are skipped and counted in ``unknown``.
 ``imageData`` (base64) is kept so the image can be added when it is not on disk.
+
+Background: labelme itself gives the pixels no shape covers to ``_background_`` (id 0
+of its ``labels.txt``). So do we, into the project's class named ``_background_`` or
+``background`` (any case) when it has one (:func:`choose_background`); otherwise into
+``_background_`` when the source's ``labels.txt`` lists it; otherwise they stay
+unlabelled. ``--background CLASS`` picks the class, ``--background none`` keeps them
+unlabelled. ``ReadResult.background`` says which class was used. Files we wrote carry
+``"annotatorUncovered": "unlabelled"``: unless ``--background`` is given, their uncovered
+pixels stay unlabelled, so a project survives an export and import unchanged.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import base64
 import binascii
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -55,6 +65,45 @@ from annotator.formats.polygons import draw_pil_polygon, pad_to_three, region_po
 
 DESCRIPTION = "labelme JSON per image (polygons per region), plus labels.txt"
 LABELME_VERSION = "5.0.1"
+
+NO_BACKGROUND = "none"  # --background none: uncovered pixels stay unlabelled
+# A top-level key of the files we write: their uncovered pixels are unlabelled, not
+# background (labelme keeps keys it does not know when it saves a file again).
+UNCOVERED_KEY = "annotatorUncovered"
+UNCOVERED_UNLABELLED = "unlabelled"
+# Names of a project class that labelme's uncovered pixels go to, in order of preference.
+PROJECT_BACKGROUND_NAMES = (BACKGROUND_LABEL, "background")
+
+
+def project_background(project_names: Sequence[str]) -> str | None:
+    """The project's class named ``_background_`` or ``background`` (any case), if any:
+    where labelme's convention puts the pixels no shape covers."""
+    by_lower = {n.lower(): n for n in project_names}
+    for candidate in PROJECT_BACKGROUND_NAMES:
+        if candidate in by_lower:
+            return by_lower[candidate]
+    return None
+
+
+def background_summary(requested: str | None, default: str | None, result: ReadResult) -> str:
+    """One line for the import summary: where the uncovered pixels went, and why."""
+    used = result.background
+    kept = result.kept_unlabelled
+    if requested is not None:
+        why = f"--background {requested}"
+    elif used is not None and default is not None and used.lower() == default.lower():
+        why = "the project's background class"
+    elif used is not None:
+        why = "the source's labels.txt lists _background_"
+    else:
+        why = "the project has no class named _background_ or background"
+    if used is None:
+        text = f"pixels no shape covers stay unlabelled ({why}; choose a class with --background)"
+    else:
+        text = f"pixels no shape covers became class {used!r} ({why}; change with --background)"
+    if kept:
+        text += f"; {kept} file(s) written by Annotator keep their unlabelled pixels"
+    return text
 
 
 def mask_to_shapes(mask: np.ndarray, names: list[str], void: int) -> list[dict[str, Any]]:
@@ -98,6 +147,7 @@ def write_labelme(
             "imageData": None,
             "imageHeight": int(mask.shape[0]),
             "imageWidth": int(mask.shape[1]),
+            UNCOVERED_KEY: UNCOVERED_UNLABELLED,
         }
         folder.place_image(f"{split}/{s.image_file_name}", s.image_path, options.image_mode)
         folder.write_json(f"{split}/{s.stem}.json", doc)
@@ -207,7 +257,11 @@ def _read_one(
     shared_names: list[str],
     background: str | None,
     unknown: dict[str, int],
-) -> ImportItem:
+    aliases: dict[str, str] | None = None,
+    automatic: bool = False,
+) -> tuple[ImportItem, bool]:
+    """The file's item, and whether its uncovered pixels stayed unlabelled because the
+    file says Annotator wrote it that way."""
     names = list(shared_names)  # grown for this file; kept only if the file is valid
     doc = load_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
@@ -242,7 +296,9 @@ def _read_one(
     else:
         raise FormatError(f"{path}: has neither 'imagePath' nor 'imageData'")
     fill = UNLABELLED
-    if background is not None:
+    ours = doc.get(UNCOVERED_KEY) == UNCOVERED_UNLABELLED
+    kept = background is not None and automatic and ours
+    if background is not None and not kept:
         fill = names_lut(names)[background.lower()]
     mask = np.full((h, w), fill, np.int32)
     local_unknown: dict[str, int] = {}
@@ -251,6 +307,7 @@ def _read_one(
         if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
             raise FormatError(f"{where}: a shape needs a string 'label'")
         label = shape["label"].strip()
+        label = (aliases or {}).get(label.lower(), label)
         pixels = shape_to_mask((h, w), shape, where)  # validate even shapes we skip
         if label == IGNORE_LABEL:
             mask[pixels] = VOID
@@ -266,7 +323,7 @@ def _read_one(
     for label, n in local_unknown.items():
         unknown[label] = unknown.get(label, 0) + n
     shared_names[:] = names
-    return ImportItem(
+    item = ImportItem(
         source=path,
         image_name=image_name,
         width=w,
@@ -276,6 +333,7 @@ def _read_one(
         image_file=image_file,
         image_data=data_bytes,
     )
+    return item, kept
 
 
 def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
@@ -291,15 +349,33 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
         names = [n for n in listed if n != IGNORE_LABEL]
         known = names_lut(names)
     background = options.background
-    if background is None and BACKGROUND_LABEL.lower() in names_lut(names):
-        background = BACKGROUND_LABEL
+    automatic = background is None
+    if background is not None and background.strip().lower() == NO_BACKGROUND:
+        background = None
+    if automatic:
+        background = options.default_background
+        if background is None and BACKGROUND_LABEL.lower() in names_lut(names):
+            background = BACKGROUND_LABEL
+    aliases: dict[str, str] = {}
+    if background is not None and background.lower() in PROJECT_BACKGROUND_NAMES:
+        # The project calls labelme's _background_ "background" (or the reverse): the
+        # same class, so the source's name is read as the project's.
+        for other in PROJECT_BACKGROUND_NAMES:
+            if other != background.lower():
+                aliases[other] = background
+        names = [background if n.lower() in aliases else n for n in names]
+        if known is not None:
+            known = names_lut(names)
     if background is not None and background.lower() not in names_lut(names):
         names.append(background)
     result.declared = list(names)
+    result.background = background
     items = []
     for f in files:
         try:
-            items.append(_read_one(f, known, names, background, result.unknown))
+            item, kept = _read_one(f, known, names, background, result.unknown, aliases, automatic)
+            items.append(item)
+            result.kept_unlabelled += kept
         except FormatError as exc:
             result.errors.append((str(f), str(exc)))
     # Names grow as files are read (without labels.txt); indices never change, so every

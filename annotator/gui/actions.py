@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from annotator.gui.icons import action_icon
+
 
 @dataclass(frozen=True)
 class ActionSpec:
@@ -118,6 +120,8 @@ def make_actions(parent: QWidget) -> dict[str, QAction]:
         if spec.keys:
             action.setShortcuts([QKeySequence(k) for k in spec.keys])
         action.setCheckable(spec.checkable)
+        if (shown := action_icon(spec.name)) is not None:
+            action.setIcon(shown)
         tip = spec.tip or spec.text.replace("&", "").rstrip("…")
         if spec.keys:
             tip += f" ({', '.join(spec.keys)})"

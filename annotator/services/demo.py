@@ -5,25 +5,56 @@ from __future__ import annotations
 from pathlib import Path
 
 from annotator.core.errors import ProjectError
-from annotator.core.schema import LabelSchema
-from annotator.core.synthetic import SYNTHETIC_CLASSES, synthetic_cells
+from annotator.core.schema import LabelClass, LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.core.synthetic import synthetic_cells
+from annotator.resources import read_json
 from annotator.storage.images import encode_png
 from annotator.storage.project import DB_NAME, Project
 
 
-def create_demo_project(folder: Path, n_images: int = 8) -> Path:
-    """Create (or reuse) a demo project with ``n_images`` generated images inside it."""
+def demo_recipe() -> dict:
+    """resources/demo-recipe.json: the classes, image names, seeds and generator settings."""
+    return dict(read_json("demo-recipe.json"))
+
+
+def create_demo_project(
+    folder: Path, n_images: int | None = None, labelled: int | None = None
+) -> Path:
+    """Create (or reuse) a demo project with ``n_images`` generated images inside it
+    (default: the recipe's count); the first ``labelled`` come with their exact label
+    maps, done (so export and training work at once; default: the recipe's, 0)."""
+    recipe = demo_recipe()
+    images_spec, gen = recipe["images"], recipe["generator"]
+    if n_images is None:
+        n_images = int(images_spec["count"])
+    if labelled is None:
+        labelled = int(images_spec.get("labelled", 0))
+
     folder = Path(folder).absolute()
     if (folder / DB_NAME).exists():
         Project.open(folder).close()
         return folder
     if n_images < 1:
         raise ProjectError("the demo needs at least one image")
-    project = Project.create(folder, LabelSchema.from_names(list(SYNTHETIC_CLASSES)))
+    if not 0 <= labelled <= n_images:
+        raise ProjectError(f"--labelled {labelled}: must be between 0 and {n_images}")
+    schema = LabelSchema(
+        tuple(LabelClass(i, c["name"], c["color"]) for i, c in enumerate(recipe["classes"]))
+    )
+    project = Project.create(folder, schema)
     try:
         for i in range(n_images):
-            image, _ = synthetic_cells(seed=1000 + i)
-            project.add_image_bytes(encode_png(image), f"cells_{i:02d}.png")
+            image, truth = synthetic_cells(
+                seed=int(images_spec["first_seed"]) + i,
+                size=int(gen["size"]),
+                n_cells=int(gen["cells_per_image"]),
+                noise=float(gen["noise"]),
+            )
+            name = images_spec["file_name"].format(index=i)
+            record = project.add_image_bytes(encode_png(image), name)
+            if i < labelled:
+                project.save_mask(record.id, truth, status=ImageStatus.DONE)
     finally:
         project.close()
     return folder

@@ -237,6 +237,7 @@ class ImportReport:
     classes_added: list[str] = field(default_factory=list)
     unknown_labels: dict[str, int] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    background: str = ""  # where pixels no shape covers went (labelme), for the summary
 
 
 def _needed_names(items: Sequence[ImportItem], declared: Sequence[str]) -> list[str]:
@@ -417,8 +418,17 @@ def import_into_project(
     if not src.exists():
         raise FormatError(f"{src}: no such file or folder")
     assert spec.reader is not None
-    result = spec.reader(src, ImportOptions(request.labels_file, request.background))
+    from annotator.formats.labelme import background_summary, project_background
+
+    background, default = request.background, None
+    if spec.name == "labelme":  # labelme's convention: uncovered pixels are background
+        default = project_background(project.schema.names)
+    elif background is not None and background.strip().lower() == "none":
+        background = None
+    result = spec.reader(src, ImportOptions(request.labels_file, background, default))
     report = ImportReport(format=spec.name, unknown_labels=dict(result.unknown))
+    if spec.name == "labelme":
+        report.background = background_summary(request.background, default, result)
     report.skipped.extend(result.errors)
     if not result.items and result.errors:
         first = result.errors[0][1]

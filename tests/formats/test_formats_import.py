@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from fmthelpers import CLASSES, DATA, U, V, make_project, write_image
+from fmthelpers import CLASSES, DATA, V, make_project, write_image
 from PIL import Image
 
 from annotator.core.errors import FormatError
@@ -145,7 +145,8 @@ def test_labelme_embedded_image_is_written_into_the_project_and_added(tmp_path):
         rec = project.image("x.png")
         assert project.image_path(rec).parent == project.root / "images"
         mask = project.load_mask(rec)
-        assert mask[1, 1] == 1 and mask[3, 4] == 1 and mask[5, 0] == U
+        # uncovered pixels: the project's "background" class (labelme's convention)
+        assert mask[1, 1] == 1 and mask[3, 4] == 1 and mask[5, 0] == 0
 
 
 def test_labelme_unknown_labels_are_reported_and_strict_stops(tmp_path):
@@ -167,7 +168,7 @@ def test_labelme_unknown_labels_are_reported_and_strict_stops(tmp_path):
         report = import_into_project(project, ImportRequest("labelme", tmp_path / "src"))
         assert report.unknown_labels == {"alien": 1}
         mask = project.load_mask(project.image("x.png"))
-        assert mask[0, 0] == 1 and mask[3, 6] == U and mask[5, 0] == V
+        assert mask[0, 0] == 1 and mask[3, 6] == 0 and mask[5, 0] == V  # 0: background
 
 
 def test_missing_classes_are_added_or_refused_in_strict_mode(tmp_path):

@@ -1,0 +1,184 @@
+"""labelme imports give uncovered pixels to the project's background class, as labelme does.
+
+labelme's own converters (labelme2voc) give every pixel no shape covers to
+``_background_``; a labelme user expects the same from an import into a project that
+has such a class. ``--background CLASS|none`` overrides it; the summary says which.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from fmthelpers import DATA, U, V, write_image
+
+from annotator.cli import main
+from annotator.core.schema import LabelSchema
+from annotator.formats.labelme import UNCOVERED_KEY, project_background
+from annotator.formats.masks import decode_mask_png
+from annotator.services.exchange import (
+    ExportRequest,
+    ImportRequest,
+    export_project,
+    import_into_project,
+)
+from annotator.storage.project import Project
+
+EXAMPLE = DATA / "labelme_semantic"
+
+
+def _voc_classes() -> list[str]:
+    """labels.txt's classes (``__ignore__`` is void, not a class)."""
+    lines = (EXAMPLE / "labels.txt").read_text().splitlines()
+    return [n for n in lines if n.strip() and n != "__ignore__"]
+
+
+def _example_without_labels_txt(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("2011_000003.json", "2011_000003.jpg"):
+        shutil.copy(EXAMPLE / name, src / name)
+    return src
+
+
+def _doc(shapes, w=8, h=6, **extra):
+    return {
+        "version": "5.0.1",
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": "x.png",
+        "imageData": None,
+        "imageHeight": h,
+        "imageWidth": w,
+        **extra,
+    }
+
+
+def _poly(label, pts):
+    return {"label": label, "points": pts, "group_id": None, "shape_type": "polygon", "flags": {}}
+
+
+def _source(tmp_path: Path, shapes, labels: str | None = None, **extra) -> Path:
+    src = tmp_path / "src"
+    write_image(src / "x.png", (6, 8))
+    (src / "x.json").write_text(json.dumps(_doc(shapes, **extra)))
+    if labels is not None:
+        (src / "labels.txt").write_text(labels)
+    return src
+
+
+CELL = _poly("cell", [[0, 0], [3, 0], [3, 3]])
+
+
+def test_project_background_prefers_labelmes_name_and_ignores_case():
+    assert project_background(["Background", "cell"]) == "Background"
+    assert project_background(["background", "_BACKGROUND_"]) == "_BACKGROUND_"
+    assert project_background(["bg", "cell"]) is None
+
+
+def test_example_without_labels_txt_matches_the_voc_masks_labelme_wrote(tmp_path):
+    src = _example_without_labels_txt(tmp_path)
+    ref = decode_mask_png(EXAMPLE / "2011_000003_voc.png")
+    schema = LabelSchema.from_names(_voc_classes())
+    with Project.create(tmp_path / "p", schema) as project:
+        report = import_into_project(project, ImportRequest("labelme", src))
+        assert report.classes_added == [] and report.imported == ["2011_000003.jpg"]
+        assert "became class '_background_'" in report.background
+        assert "the project's background class" in report.background
+        export_project(project, ExportRequest("voc", tmp_path / "voc", split=(1, 0, 0)))
+    ours = decode_mask_png(tmp_path / "voc/SegmentationClass/2011_000003.png")
+    assert ours.shape == ref.shape
+    assert np.mean(ours == ref) >= 0.999
+    assert (ours == 0).mean() > 0.5  # the uncovered pixels are background, not ignore
+
+
+def test_background_none_leaves_uncovered_pixels_unlabelled(tmp_path):
+    src = _source(tmp_path, [CELL])
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["background", "cell"])) as p:
+        report = import_into_project(p, ImportRequest("labelme", src, background="none"))
+        assert "stay unlabelled (--background none" in report.background
+        mask = p.load_mask(p.image("x.png"))
+    assert mask[0, 0] == 1 and mask[5, 7] == U
+
+
+def test_background_class_chosen_explicitly_wins_over_the_projects(tmp_path):
+    src = _source(tmp_path, [_poly("nucleus", [[4, 2], [7, 2], [7, 5]])])
+    schema = LabelSchema.from_names(["background", "cell", "nucleus"])
+    with Project.create(tmp_path / "p", schema) as p:
+        report = import_into_project(p, ImportRequest("labelme", src, background="cell"))
+        assert "became class 'cell' (--background cell" in report.background
+        mask = p.load_mask(p.image("x.png"))
+    assert mask[3, 6] == 2 and mask[5, 0] == 1
+
+
+def test_project_without_background_class_keeps_pixels_unlabelled_and_says_so(tmp_path):
+    src = _source(tmp_path, [CELL])
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["cell", "nucleus"])) as p:
+        report = import_into_project(p, ImportRequest("labelme", src))
+        assert "stay unlabelled (the project has no class named" in report.background
+        assert p.schema.names == ["cell", "nucleus"]
+        assert p.load_mask(p.image("x.png"))[5, 7] == U
+
+
+def test_labelmes_background_name_is_read_as_the_projects_background(tmp_path):
+    shapes = [CELL, _poly("_background_", [[5, 0], [7, 0], [7, 2]])]
+    src = _source(tmp_path, shapes, labels="__ignore__\n_background_\ncell\n")
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["Background", "cell"])) as p:
+        report = import_into_project(p, ImportRequest("labelme", src))
+        assert report.classes_added == [] and report.unknown_labels == {}
+        assert "became class 'Background'" in report.background
+        mask = p.load_mask(p.image("x.png"))
+    assert mask[0, 0] == 1 and mask[1, 6] == 0 and mask[5, 0] == 0
+
+
+def test_labels_txt_background_is_used_when_the_project_has_none(tmp_path):
+    src = _source(tmp_path, [CELL], labels="__ignore__\n_background_\ncell\n")
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["cell"])) as p:
+        report = import_into_project(p, ImportRequest("labelme", src))
+        assert report.classes_added == ["_background_"]
+        assert "the source's labels.txt lists _background_" in report.background
+        assert p.load_mask(p.image("x.png"))[5, 7] == p.schema.by_name("_background_").id
+
+
+def test_files_annotator_wrote_keep_their_unlabelled_pixels_unless_told(tmp_path):
+    src = _source(tmp_path, [CELL], **{UNCOVERED_KEY: "unlabelled"})
+    schema = LabelSchema.from_names(["background", "cell"])
+    with Project.create(tmp_path / "p", schema) as p:
+        report = import_into_project(p, ImportRequest("labelme", src))
+        assert "1 file(s) written by Annotator keep their unlabelled pixels" in report.background
+        assert p.load_mask(p.image("x.png"))[5, 7] == U
+    with Project.create(tmp_path / "q", schema) as q:
+        import_into_project(q, ImportRequest("labelme", src, background="background"))
+        assert q.load_mask(q.image("x.png"))[5, 7] == 0
+
+
+def test_export_then_import_keeps_unlabelled_and_void_pixels(tmp_path):
+    schema = LabelSchema.from_names(["background", "cell"])
+    write_image(tmp_path / "imgs/x.png", (6, 8))
+    mask = np.full((6, 8), U, np.uint8)
+    mask[0:3, 0:3], mask[4:, 5:] = 1, 0
+    mask[5, 0] = V
+    with Project.create(tmp_path / "p", schema) as p:
+        p.add_images([tmp_path / "imgs"])
+        p.save_mask(p.image("x.png").id, mask)
+        export_project(
+            p, ExportRequest("labelme", tmp_path / "out", split=(1, 0, 0), include="all")
+        )
+    with Project.create(tmp_path / "q", schema) as q:
+        import_into_project(q, ImportRequest("labelme", tmp_path / "out"))
+        assert np.array_equal(q.load_mask(q.image("x.png")), mask)
+
+
+def test_cli_import_summary_names_the_background_class(tmp_path, capsys):
+    src = _source(tmp_path, [CELL])
+    Project.create(tmp_path / "p", LabelSchema.from_names(["_background_", "cell"])).close()
+    code = main(["import", str(tmp_path / "p"), str(src), "--format", "labelme"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "pixels no shape covers became class '_background_'" in out
+    code = main(
+        ["import", str(tmp_path / "p"), str(src), "--format", "labelme", "--background", "none"]
+    )
+    assert code == 0 and "stay unlabelled" in capsys.readouterr().out
