@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
     QDoubleSpinBox,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -35,14 +34,19 @@ from PySide6.QtWidgets import (
 from annotator.core.errors import AnnotatorError
 from annotator.core.labelmap import Box
 from annotator.core.schema import LabelSchema
-from annotator.gui.actions import SPECS, make_actions, shortcuts_html
+from annotator.gui.actions import SPECS, make_actions
 from annotator.gui.canvas import LabelCanvas
 from annotator.gui.class_panel import ClassPanel
 from annotator.gui.contrast import ContrastDialog
 from annotator.gui.dispatch import GuiDispatcher
+from annotator.gui.file_menu import FileMenu
+from annotator.gui.first_run import ask_project_folder
+from annotator.gui.help_dialog import ShortcutsDialog
 from annotator.gui.image_list import ImageListPanel
 from annotator.gui.layers import colour_table
 from annotator.gui.loop_controller import LoopController
+from annotator.gui.settings_store import SettingsStore, ToolSettings
+from annotator.gui.status_activity import StatusActivity
 from annotator.services.session import AnnotationSession, Document
 from annotator.storage.project import Project
 
@@ -63,6 +67,7 @@ class MainWindow(QMainWindow):
         self._dispatch = GuiDispatcher(self)
         self._hidden: frozenset[int] = frozenset()
         self._opacity = 0.5
+        self.settings = SettingsStore()
 
         self.canvas = LabelCanvas(self)
         self.setCentralWidget(self.canvas)
@@ -84,7 +89,11 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
         self.loop.connect_actions()
+        self.file_menu = FileMenu(self)
+        self.file_menu.install()
+        self.activity.connect_loop(self.loop)
         self._update_enabled()
+        self._restore_settings()
 
     # --- construction ----------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -128,6 +137,7 @@ class MainWindow(QMainWindow):
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(int(self._opacity * 100))
         self.opacity_slider.setFixedWidth(110)
+        self.opacity_slider.setToolTip("Opacity of the label overlay")
         bar.addWidget(self.opacity_slider)
         bar.addAction(a["toggle_labels"])
         bar.addSeparator()
@@ -168,6 +178,7 @@ class MainWindow(QMainWindow):
             shortcut.activated.connect(lambda i=i: self.class_panel.select_index(i))
 
     def _build_status_bar(self) -> None:
+        self.activity = StatusActivity(self.statusBar())
         self.pos_label = QLabel()
         self.value_label = QLabel()
         self.class_label = QLabel()
@@ -240,9 +251,9 @@ class MainWindow(QMainWindow):
         return self._hidden
 
     def ask_open_project(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open project folder")
-        if folder:
-            self.open_project(Path(folder))
+        folder = ask_project_folder(self)  # refuses a folder that is not a project
+        if folder is not None:
+            self.open_project(folder)
 
     def open_project(self, path: Path) -> None:
         """Open the project folder at ``path`` (closing the current one first)."""
@@ -254,6 +265,8 @@ class MainWindow(QMainWindow):
             return
         self.set_project(project)
         self._owned_project = project
+        self.file_menu.project_opened(project.root)
+        self._restore_project_class(project.root)
 
     def set_project(self, project: Project) -> None:
         """Show ``project`` (the caller keeps ownership unless opened by the window)."""
@@ -262,6 +275,7 @@ class MainWindow(QMainWindow):
             project, dispatch=self._dispatch, on_save_error=self._save_failed
         )
         self.session.add_saved_listener(self._refresh_record)
+        self.session.add_saved_listener(self.activity.saved)
         self.setWindowTitle(f"Annotator — {project.root.name}")
         self.class_panel.set_schema(project.schema, self._hidden)
         self.canvas.set_current_value(self.class_panel.current_value() or 0)
@@ -291,6 +305,7 @@ class MainWindow(QMainWindow):
             return
         self.autosave_timer.stop()
         self.canvas.finish_gesture()
+        self.activity.loading(self.session.project.image(image_id).name)
         try:
             doc = self.session.open_image(image_id)
         except AnnotatorError as exc:
@@ -300,6 +315,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_document(doc, doc.display_image(), self._table())
         self.image_list.set_records(self.session.images(), image_id)
         self.loop.image_opened(doc)
+        self.activity.image_opened(doc.record.name)
         self.statusBar().showMessage(
             f"{doc.record.name}  {doc.record.width}x{doc.record.height}", 3000
         )
@@ -344,7 +360,8 @@ class MainWindow(QMainWindow):
         """Hand the current labels to the background writer (no wait)."""
         if self.session is not None:
             if self.document is not None and not self.document.in_stroke:
-                self.session.save()
+                if self.session.save():
+                    self.activity.saving()
             elif self.document is not None:
                 self.autosave_timer.start()  # still painting: try again later
 
@@ -377,12 +394,14 @@ class MainWindow(QMainWindow):
     def _edit_schema(self, method: str, *args: object) -> None:
         if self.session is None:
             return
+        old = self.session.schema
         try:
             schema = getattr(self.session, method)(*args)
         except AnnotatorError as exc:
             QMessageBox.warning(self, "Class not changed", str(exc))
             return
         self.class_panel.set_schema(schema, self._hidden)
+        self.statusBar().showMessage(self.class_panel.explain_change(old, schema), 10000)
         self.canvas.set_colour_table(self._table())
 
     def show_contrast(self) -> None:
@@ -444,13 +463,57 @@ class MainWindow(QMainWindow):
         for name in ("next", "previous", "mark_done", "contrast", "save", "fit"):
             a[name].setEnabled(has_doc)
         self.loop.update_enabled()
+        if hasattr(self, "file_menu"):
+            self.file_menu.update_enabled()
 
     def show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html())
+        """The overview of every action's keys, read from the menus (non-modal)."""
+        dialog = ShortcutsDialog(self.menuBar(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.shortcuts_dialog = dialog
+        dialog.show()
+
+    # --- settings kept between runs -------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        """Window geometry and docks, and the tool settings of the last run."""
+        geometry, state = self.settings.window_geometry(), self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        tools = self.settings.tool_settings()
+        if tools is not None:
+            if tools.tool in self.canvas.tools:
+                self.canvas.set_tool(tools.tool)
+            self.canvas.set_brush_radius(tools.brush_radius)
+            self.opacity_slider.setValue(tools.opacity)
+
+    def _restore_project_class(self, root: Path) -> None:
+        value = self.settings.project_class(root)
+        if value is None:
+            return
+        for row in range(self.class_panel.list.count()):
+            if self.class_panel.list.item(row).data(Qt.ItemDataRole.UserRole) == value:
+                self.class_panel.list.setCurrentRow(row)
+                return
+
+    def _save_settings(self) -> None:
+        s = self.settings
+        s.save_window(self.saveGeometry(), self.saveState())
+        tool = next((n for n, t in self.canvas.tools.items() if t is self.canvas.tool), "brush")
+        s.save_tool_settings(
+            ToolSettings(tool, self.canvas.brush_radius, self.opacity_slider.value())
+        )
+        root = self.session.project.root if self.session is not None else None
+        s.set_last_project(root)
+        if root is not None:
+            s.set_project_class(root, self.canvas.current_value)
+        s.sync()
 
     # --- quit ---------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         """Save synchronously (a stroke in progress is kept) and close; never asks."""
+        self._save_settings()
         self.close_project()
         self.contrast_dialog.close()
         event.accept()
