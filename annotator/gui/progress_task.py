@@ -2,8 +2,8 @@
 progress dialog that can cancel it.
 
 The services report progress through a plain callback ``(done, total, message)``; the
-callback runs on the worker thread, forwards the numbers to the dialog through a
-:class:`GuiDispatcher` and raises :class:`Cancelled` once the user pressed Cancel, so
+callback runs on the worker thread, leaves the newest numbers for the GUI thread (which
+polls them every 50 ms) and raises :class:`Cancelled` once the user pressed Cancel, so
 the service stops at its next step (export cleans its staging folder on any exception,
 so a cancelled export leaves nothing behind). The caller waits in a local event loop:
 the window keeps painting, the dialog is window-modal, and the call returns the outcome
@@ -17,13 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from PySide6.QtCore import QEventLoop, Qt
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import QProgressDialog, QWidget
-
-from annotator.gui.dispatch import GuiDispatcher
 
 R = TypeVar("R")
 Progress = Callable[[int, int, str], None]
+POLL_MS = 50
 
 
 class Cancelled(Exception):
@@ -67,9 +66,9 @@ def run_with_progress(
     dialog.setValue(0)
     cancel = threading.Event()
     dialog.canceled.connect(cancel.set)
-    dispatch = GuiDispatcher()
     loop = QEventLoop()
-    outcome: list[TaskOutcome[R]] = []
+    outcome: list[TaskOutcome[R]] = []  # appended once, by the worker
+    latest: list[tuple[int, int, str] | None] = [None]  # newest progress, replaced whole
 
     def show(done: int, total: int, message: str) -> None:
         if total > 0:
@@ -81,11 +80,16 @@ def run_with_progress(
     def progress(done: int, total: int, message: str) -> None:
         if cancel.is_set():
             raise Cancelled()
-        dispatch(lambda: show(done, total, message))
+        latest[0] = (done, total, message)
 
-    def finish(result: TaskOutcome[R]) -> None:
-        outcome.append(result)
-        loop.quit()
+    def poll() -> None:
+        if dialog.wasCanceled():  # Esc or the window's close button, not only Cancel
+            cancel.set()
+        news, latest[0] = latest[0], None
+        if news is not None:
+            show(*news)
+        if outcome:
+            loop.quit()
 
     def run() -> None:
         try:
@@ -94,17 +98,22 @@ def run_with_progress(
             result = TaskOutcome(cancelled=True)
         except Exception as exc:  # reported to the user as one line, never lost
             result = TaskOutcome(error=exc)
-        dispatch(lambda: finish(result))
+        outcome.append(result)
 
+    # The GUI thread polls: no signal per progress step crosses threads, so a fast
+    # worker cannot flood the event queue, and the dialog shows the newest step.
+    timer = QTimer()
+    timer.setInterval(POLL_MS)
+    timer.timeout.connect(poll)
     thread = threading.Thread(target=run, name=f"task-{title}", daemon=True)
     thread.start()
-    if not outcome:
-        loop.exec()
+    timer.start()
+    loop.exec()
+    timer.stop()
     thread.join()
     dialog.canceled.disconnect(cancel.set)
     dialog.close()
     dialog.deleteLater()
-    dispatch.deleteLater()
     return outcome[0]
 
 
