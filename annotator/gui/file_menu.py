@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox
 
 from annotator.gui.export_dialog import ExportDialog, export_summary, run_export
-from annotator.gui.first_run import FirstRunDialog, ask_project_folder, is_project
+from annotator.gui.first_run import FirstRunDialog, is_project
 from annotator.gui.import_dialog import ImportDialog, import_summary, run_import
 from annotator.gui.new_project_dialog import NewProjectDialog, add_images_with_progress
 from annotator.gui.progress_task import error_text
@@ -146,11 +146,6 @@ class FileMenu(QObject):
         self.window.open_project(dialog.created)
         if dialog.add_outcome is not None:
             self._tell(dialog.add_outcome.summary())
-
-    def ask_open(self) -> None:
-        folder = ask_project_folder(self.window)
-        if folder is not None:
-            self.window.open_project(folder)
 
     def add_image_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self.window, "Add images", "", IMAGE_FILTER)
