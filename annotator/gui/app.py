@@ -19,26 +19,28 @@ def run_gui(project: Path | None) -> int:
     """
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Annotator")
-    window = start_window(project)
-    code = int(app.exec())
-    del window
-    return code
-
-
-def start_window(project: Path | None) -> MainWindow:
-    """The shown main window: on ``project``, else on the last project, else empty with
-    the first-run dialog queued (it opens once the event loop runs)."""
-    from PySide6.QtCore import QTimer
-
     from annotator.gui.main_window import MainWindow
 
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Annotator")
     window = MainWindow()
+    open_start_project(window, project)
+    window.show()
+    offer_first_run(window)
+    return int(app.exec())
+
+
+def open_start_project(window: MainWindow, project: Path | None) -> None:
+    """Open ``project``, else the project open when the app last quit (if any)."""
     start = Path(project) if project is not None else window.settings.last_project()
     if start is not None:
         window.open_project(start)
-    window.show()
+
+
+def offer_first_run(window: MainWindow) -> None:
+    """With no project open, queue the first-run dialog (it opens once the event loop
+    runs, over the shown window)."""
+    from PySide6.QtCore import QTimer
+
     if window.session is None:
         QTimer.singleShot(0, window.file_menu.welcome)
-    return window

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -30,6 +31,20 @@ from annotator.gui.progress_task import error_text, run_with_progress
 from annotator.gui.settings_store import SettingsStore, data_folder
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+def _icon(dialog: QWidget, action: str, fallback: QStyle.StandardPixmap) -> QIcon:
+    """The app's icon of ``action`` (``annotator.gui.icons``, drawn from resources/icons)
+    where there is one, else the style's standard icon."""
+    try:
+        from annotator.gui.icons import action_icon  # type: ignore[import-not-found,unused-ignore]
+
+        found = action_icon(action)
+        if found is not None and not found.isNull():
+            return found
+    except (ImportError, RuntimeError):  # no icon module yet, or its files are missing
+        pass
+    return dialog.style().standardIcon(fallback)
 
 
 def demo_folder() -> Path:
@@ -69,16 +84,16 @@ class FirstRunDialog(QDialog):
         self.settings = settings
         self.chosen: Path | None = None
         self.summary = ""  # what creating a project did, for the window's status bar
-        style = self.style()
+        pixmaps = QStyle.StandardPixmap
         self.open_button = QPushButton(
-            style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "Open a project…"
+            _icon(self, "open", pixmaps.SP_DirOpenIcon), "Open a project…"
         )
         self.new_button = QPushButton(
-            style.standardIcon(QStyle.StandardPixmap.SP_FileDialogNewFolder),
+            _icon(self, "new_project", pixmaps.SP_FileDialogNewFolder),
             "New project from a folder of images…",
         )
         self.demo_button = QPushButton(
-            style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Open the demo project"
+            _icon(self, "demo", pixmaps.SP_MediaPlay), "Open the demo project"
         )
         self.open_button.setToolTip("Open a folder that holds an annotator.sqlite")
         self.new_button.setToolTip("Choose images and class names; the project is created for you")

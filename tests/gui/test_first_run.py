@@ -11,8 +11,9 @@ import pytest
 from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QMessageBox
 
 from annotator.gui import first_run
-from annotator.gui.app import start_window
+from annotator.gui.app import offer_first_run, open_start_project
 from annotator.gui.first_run import FirstRunDialog
+from annotator.gui.main_window import MainWindow
 from annotator.gui.new_project_dialog import NewProjectDialog
 from annotator.gui.settings_store import SettingsStore
 from annotator.storage.project import Project
@@ -52,6 +53,15 @@ def data_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "data-home"
     monkeypatch.setenv("XDG_DATA_HOME", str(home))
     return home
+
+
+def start_window(project: Path | None) -> MainWindow:
+    """What ``run_gui`` does before the event loop runs."""
+    window = MainWindow()
+    open_start_project(window, project)
+    window.show()
+    offer_first_run(window)
+    return window
 
 
 def fill_new_project(images: Path, project: Path, classes):

@@ -301,3 +301,29 @@ def test_hiding_a_class_makes_it_transparent_in_the_overlay_only(window):
     assert table[1] >> 24 == 0 and table[0] >> 24 > 0  # alpha of cell 0, background kept
     with Project.open(window.session.project.root) as p:
         assert p.schema.names == window.session.schema.names  # the schema is untouched
+
+
+def test_status_bar_shows_raw_16_bit_values_of_every_channel(qtbot, tmp_path):
+    from annotator.core.schema import LabelSchema
+
+    img = np.zeros((SIZE, SIZE, 3), np.uint16)
+    img[33, 31] = (40000, 1234, 65535)  # BGR on disk; near the centre, so in view
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "rgb16.png"), img)
+    root = tmp_path / "p16"
+    with Project.create(root, LabelSchema.from_names(["a", "b"])) as p:
+        p.add_images([folder])
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(900, 700)
+    with qtbot.waitActive(w):
+        w.show()
+        w.activateWindow()
+    w.open_project(root)
+    center(w.canvas)
+    QTest.mouseMove(w.canvas.viewport(), w.canvas.mapFromScene(31.5, 33.5))
+    qtbot.waitUntil(lambda: w.pos_label.text() == "x 31  y 33")
+    assert w.value_label.text() == "value 65535, 1234, 40000"  # RGB, raw, not scaled to 8 bits
+    assert w.class_label.text() == "class unlabelled"
+    w.close()
