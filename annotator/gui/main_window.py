@@ -45,7 +45,12 @@ from annotator.gui.help_dialog import ShortcutsDialog
 from annotator.gui.image_list import ImageListPanel
 from annotator.gui.layers import colour_table
 from annotator.gui.loop_controller import LoopController
-from annotator.gui.settings_store import SettingsStore, ToolSettings
+from annotator.gui.settings_store import (
+    SettingsStore,
+    remember_window,
+    restore_project_class,
+    restore_window,
+)
 from annotator.gui.status_activity import StatusActivity
 from annotator.services.session import AnnotationSession, Document
 from annotator.storage.project import Project
@@ -93,7 +98,7 @@ class MainWindow(QMainWindow):
         self.file_menu.install()
         self.activity.connect_loop(self.loop)
         self._update_enabled()
-        self._restore_settings()
+        restore_window(self, self.settings)
 
     # --- construction ----------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -266,7 +271,7 @@ class MainWindow(QMainWindow):
         self.set_project(project)
         self._owned_project = project
         self.file_menu.project_opened(project.root)
-        self._restore_project_class(project.root)
+        restore_project_class(self, self.settings, project.root)
 
     def set_project(self, project: Project) -> None:
         """Show ``project`` (the caller keeps ownership unless opened by the window)."""
@@ -473,47 +478,10 @@ class MainWindow(QMainWindow):
         self.shortcuts_dialog = dialog
         dialog.show()
 
-    # --- settings kept between runs -------------------------------------------------------------
-    def _restore_settings(self) -> None:
-        """Window geometry and docks, and the tool settings of the last run."""
-        geometry, state = self.settings.window_geometry(), self.settings.window_state()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        if state is not None:
-            self.restoreState(state)
-        tools = self.settings.tool_settings()
-        if tools is not None:
-            if tools.tool in self.canvas.tools:
-                self.canvas.set_tool(tools.tool)
-            self.canvas.set_brush_radius(tools.brush_radius)
-            self.opacity_slider.setValue(tools.opacity)
-
-    def _restore_project_class(self, root: Path) -> None:
-        value = self.settings.project_class(root)
-        if value is None:
-            return
-        for row in range(self.class_panel.list.count()):
-            if self.class_panel.list.item(row).data(Qt.ItemDataRole.UserRole) == value:
-                self.class_panel.list.setCurrentRow(row)
-                return
-
-    def _save_settings(self) -> None:
-        s = self.settings
-        s.save_window(self.saveGeometry(), self.saveState())
-        tool = next((n for n, t in self.canvas.tools.items() if t is self.canvas.tool), "brush")
-        s.save_tool_settings(
-            ToolSettings(tool, self.canvas.brush_radius, self.opacity_slider.value())
-        )
-        root = self.session.project.root if self.session is not None else None
-        s.set_last_project(root)
-        if root is not None:
-            s.set_project_class(root, self.canvas.current_value)
-        s.sync()
-
     # --- quit ---------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         """Save synchronously (a stroke in progress is kept) and close; never asks."""
-        self._save_settings()
+        remember_window(self, self.settings)
         self.close_project()
         self.contrast_dialog.close()
         event.accept()

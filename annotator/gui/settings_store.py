@@ -17,9 +17,12 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt
+
+if TYPE_CHECKING:
+    from annotator.gui.main_window import MainWindow
 
 MAX_RECENT = 10
 FILE_NAME = "annotator.ini"
@@ -139,3 +142,47 @@ class SettingsStore:
 
     def set_project_class(self, project: Path, value: int) -> None:
         self._q.setValue(f"{_project_key(project)}/class", int(value))
+
+
+# --- the window's side: what is saved on quit and restored on start -------------------------
+
+
+def restore_window(window: MainWindow, store: SettingsStore) -> None:
+    """Window geometry and docks, and the tool settings of the last run."""
+    geometry, state = store.window_geometry(), store.window_state()
+    if geometry is not None:
+        window.restoreGeometry(geometry)
+    if state is not None:
+        window.restoreState(state)
+    tools = store.tool_settings()
+    if tools is not None:
+        if tools.tool in window.canvas.tools:
+            window.canvas.set_tool(tools.tool)
+        window.canvas.set_brush_radius(tools.brush_radius)
+        window.opacity_slider.setValue(tools.opacity)
+
+
+def restore_project_class(window: MainWindow, store: SettingsStore, root: Path) -> None:
+    """Select the class last painted in the project at ``root`` (if it still exists)."""
+    value = store.project_class(root)
+    if value is None:
+        return
+    rows = window.class_panel.list
+    for row in range(rows.count()):
+        if rows.item(row).data(Qt.ItemDataRole.UserRole) == value:
+            rows.setCurrentRow(row)
+            return
+
+
+def remember_window(window: MainWindow, store: SettingsStore) -> None:
+    """Save what :func:`restore_window` and :func:`restore_project_class` read, and
+    which project was open (None: the next start shows the first-run dialog)."""
+    store.save_window(window.saveGeometry(), window.saveState())
+    canvas = window.canvas
+    tool = next((n for n, t in canvas.tools.items() if t is canvas.tool), "brush")
+    store.save_tool_settings(ToolSettings(tool, canvas.brush_radius, window.opacity_slider.value()))
+    root = window.session.project.root if window.session is not None else None
+    store.set_last_project(root)
+    if root is not None:
+        store.set_project_class(root, canvas.current_value)
+    store.sync()
