@@ -88,6 +88,8 @@ def test_new_project_add_images_and_export_through_the_file_menu(
     assert len(w.session.images()) == 2
     assert w.file_menu.last_message.startswith("Added 2 image(s)")
     assert a["export"].isEnabled() and a["add_folder"].isEnabled()
+    recent = [x for x in w.file_menu.recent_menu.actions() if x.toolTip() == str(root)]
+    assert len(recent) == 1 and recent[0].text() == "&1 proj"
 
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a_, **k: str(second))
     a["add_folder"].trigger()
@@ -327,3 +329,49 @@ def test_status_bar_shows_raw_16_bit_values_of_every_channel(qtbot, tmp_path):
     assert w.value_label.text() == "value 65535, 1234, 40000"  # RGB, raw, not scaled to 8 bits
     assert w.class_label.text() == "class unlabelled"
     w.close()
+
+
+def test_a_cancelled_export_leaves_nothing_at_the_output_folder(
+    qtbot, window, tmp_path, monkeypatch, boxes
+):
+    import dataclasses
+
+    from annotator.core.status import ImageStatus
+    from annotator.formats import registry
+
+    project = window.session.project
+    for record in project.images():
+        mask = np.full((SIZE, SIZE), 1, np.uint8)
+        project.save_mask(record.id, mask, source="user", status=ImageStatus.DONE)
+    real = registry.FORMATS["masks"]
+    writing = threading.Event()
+
+    def slow_writer(stage, dataset, options, progress):
+        result = real.writer(stage, dataset, options, progress)  # every file is written...
+        for i in range(2000):  # ...then it is slow to finish: Cancel lands here
+            writing.set()
+            progress(i, 2000, "finishing")
+            time.sleep(0.005)
+        return result
+
+    monkeypatch.setitem(registry.FORMATS, "masks", dataclasses.replace(real, writer=slow_writer))
+    out = tmp_path / "cancelled-export"
+
+    def fill_export(self):
+        self.set_format("masks")
+        self.out_edit.setText(str(out))
+        return QDialog.DialogCode.Accepted
+
+    def press_cancel():
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, QProgressDialog) and widget.isVisible() and writing.is_set():
+                widget.cancel()
+                return
+        QTimer.singleShot(50, press_cancel)
+
+    monkeypatch.setattr(ExportDialog, "exec", fill_export)
+    QTimer.singleShot(50, press_cancel)
+    window.actions_["export"].trigger()
+    assert window.file_menu.last_message == "Export cancelled; nothing was written."
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cancelled-export")]
