@@ -25,8 +25,34 @@ class ActionSpec:
 
 
 SPECS: tuple[ActionSpec, ...] = (
+    ActionSpec(
+        "new_project",
+        "&New project…",
+        "&File",
+        ("Ctrl+N",),
+        tip="Create a project from a folder of images, with your class names and colours",
+    ),
     ActionSpec("open", "&Open project…", "&File", ("Ctrl+O",)),
+    ActionSpec(
+        "add_images", "&Add image files…", "&File", ("Ctrl+Shift+O",), tip="Add image files"
+    ),
+    ActionSpec("add_folder", "Add image f&older…", "&File", tip="Add every image of a folder"),
+    ActionSpec(
+        "import",
+        "&Import labels…",
+        "&File",
+        ("Ctrl+I",),
+        tip="Import masks, VOC, COCO, labelme or YOLO labels into this project",
+    ),
+    ActionSpec(
+        "export",
+        "&Export…",
+        "&File",
+        ("Ctrl+E",),
+        tip="Write the labelled images as a training set (VOC, masks, COCO, labelme, YOLO)",
+    ),
     ActionSpec("save", "&Save now", "&File", ("Ctrl+S",), tip="Edits are saved automatically"),
+    ActionSpec("welcome", "&Welcome…", "&File", tip="Open a project, create one, or the demo"),
     ActionSpec("quit", "&Quit", "&File", ("Ctrl+Q",)),
     ActionSpec("undo", "&Undo", "&Edit", ("Ctrl+Z",)),
     ActionSpec("redo", "&Redo", "&Edit", ("Ctrl+Shift+Z", "Ctrl+Y")),
@@ -98,7 +124,13 @@ SPECS: tuple[ActionSpec, ...] = (
         ("Ctrl+Shift+T",),
         tip="Stop the running round (the model version stays as it is)",
     ),
-    ActionSpec("shortcuts", "&Keyboard shortcuts", "&Help", ("F1",)),
+    ActionSpec(
+        "shortcuts",
+        "&Keyboard shortcuts",
+        "&Help",
+        ("F1", "?"),
+        tip="Every key of every action, read from the menus",
+    ),
 )
 
 # Not actions of their own but listed in the help.

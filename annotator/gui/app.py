@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from annotator.gui.main_window import MainWindow
 
 
 def run_gui(
@@ -11,8 +15,11 @@ def run_gui(
 ) -> int:
     """Open the main window (on ``project`` if given) and run the event loop.
 
-    Without a project the window opens empty with File > Open project. ``screenshot`` /
-    ``quit_after_paint``: save a picture after the first paint / quit then (for scripts).
+    Without a project the window reopens the project open when the app last quit; if
+    there is none (a first run, or the user closed it), the first-run dialog offers to
+    open a project, create one from a folder of images, or open the demo.
+    ``screenshot`` / ``quit_after_paint``: save a picture after the first paint / quit
+    then (for scripts; no first-run dialog then).
     """
     from PySide6.QtWidgets import QApplication
 
@@ -26,11 +33,28 @@ def run_gui(
 
     app.setWindowIcon(app_icon())
     window = MainWindow()
-    if project is not None:
-        window.open_project(Path(project))
+    open_start_project(window, project)
     if screenshot is not None or quit_after_paint:
         from annotator.gui.first_paint import watch_first_paint
 
         watch_first_paint(window, screenshot, quit_after_paint)
     window.show()
+    if not quit_after_paint:
+        offer_first_run(window)
     return int(app.exec())
+
+
+def open_start_project(window: MainWindow, project: Path | None) -> None:
+    """Open ``project``, else the project open when the app last quit (if any)."""
+    start = Path(project) if project is not None else window.settings.last_project()
+    if start is not None:
+        window.open_project(start)
+
+
+def offer_first_run(window: MainWindow) -> None:
+    """With no project open, queue the first-run dialog (it opens once the event loop
+    runs, over the shown window)."""
+    from PySide6.QtCore import QTimer
+
+    if window.session is None:
+        QTimer.singleShot(0, window.file_menu.welcome)

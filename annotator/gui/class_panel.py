@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QColorDialog,
     QHBoxLayout,
     QInputDialog,
+    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -24,6 +25,34 @@ from annotator.core.schema import LabelSchema
 from annotator.gui.layers import VOID_RGB
 
 VALUE_ROLE = Qt.ItemDataRole.UserRole
+
+# ADR 0007 in the user's words: what the model does when the class list changes.
+MODEL_NOTE = (
+    "Adding a class: the model keeps what it learnt and learns the new class from the "
+    "next training round. Renaming a class: the model cannot tell whether its meaning "
+    "changed, so the next round must start over (Model > Train from scratch). "
+    "Colours and hiding change only the display."
+)
+
+
+def explain_schema_change(old: LabelSchema, new: LabelSchema) -> str:
+    """One or two sentences on what a class change means for the model (ADR 0007)."""
+    if len(new) > len(old):
+        added = ", ".join(f"'{c.name}'" for c in new.classes[len(old) :])
+        return (
+            f"Added {added}. The current model keeps what it learnt; the next training "
+            "round adds an output for it, silent until you label some of its pixels."
+        )
+    for a, b in zip(old.classes, new.classes):
+        if a.name != b.name:
+            return (
+                f"Renamed '{a.name}' to '{b.name}'. The model cannot tell whether the meaning "
+                "changed, so the current version will not be continued: use "
+                "Model > Train from scratch for the next round."
+            )
+        if a.color != b.color:
+            return f"Recoloured '{b.name}'. Only the display changes; the model is unaffected."
+    return "No class changed."
 
 
 def swatch(color: QColor, size: int = 14) -> QIcon:
@@ -59,6 +88,14 @@ class ClassPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list)
         layout.addLayout(buttons)
+        self.note = QLabel(MODEL_NOTE)
+        self.note.setObjectName("classNote")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: palette(mid); font-size: small;")
+        layout.addWidget(self.note)
+        self.add_button.setToolTip("Add a class at the end of the list (the model learns it next)")
+        self.rename_button.setToolTip("Rename the selected class (the model restarts from scratch)")
+        self.colour_button.setToolTip("Change the colour of the selected class")
         self._schema: LabelSchema | None = None
         self._filling = False
         self.list.currentRowChanged.connect(self._row_changed)
@@ -87,6 +124,12 @@ class ClassPanel(QWidget):
             self.list.addItem(item)
         self._filling = False
         self.list.setCurrentRow(min(row, self.list.count() - 1))
+
+    def explain_change(self, old: LabelSchema, new: LabelSchema) -> str:
+        """Say under the list what the change means for the model; return the words."""
+        text = explain_schema_change(old, new)
+        self.note.setText(text)
+        return text
 
     def current_value(self) -> int | None:
         item = self.list.currentItem()

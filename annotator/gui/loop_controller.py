@@ -91,6 +91,7 @@ class LoopController(QObject):
     proposal_shown = Signal(int, int)  # image id, model version
     round_started = Signal()
     round_finished = Signal(object)  # RoundOutcome
+    training_progress = Signal(object)  # TrainProgress (the status bar shows it)
     version_changed = Signal(int)  # the active version (0 = none)
     proposals_idle = Signal()
     error = Signal(str)
@@ -311,6 +312,7 @@ class LoopController(QObject):
 
     def _progress(self, p: TrainProgress) -> None:
         self.panel.show_progress(p.step, p.fraction, p.elapsed_s, p.loss, p.phase)
+        self.training_progress.emit(p)
 
     def _round_finished(self, outcome: RoundOutcome) -> None:
         queued = self.service is not None and (

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
     QDoubleSpinBox,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -39,14 +38,24 @@ from PySide6.QtWidgets import (
 
 from annotator.core.errors import AnnotatorError
 from annotator.core.schema import LabelSchema
-from annotator.gui.actions import SPECS, make_actions, shortcuts_html
+from annotator.gui.actions import SPECS, make_actions
 from annotator.gui.canvas import Z_LAYERS, LabelCanvas
 from annotator.gui.class_panel import ClassPanel
 from annotator.gui.contrast import ContrastDialog
 from annotator.gui.dispatch import GuiDispatcher
+from annotator.gui.file_menu import FileMenu
+from annotator.gui.first_run import ask_project_folder
+from annotator.gui.help_dialog import ShortcutsDialog
 from annotator.gui.image_list import ImageListPanel
 from annotator.gui.layers import colour_table
 from annotator.gui.loop_controller import LoopController
+from annotator.gui.settings_store import (
+    SettingsStore,
+    remember_window,
+    restore_project_class,
+    restore_window,
+)
+from annotator.gui.status_activity import StatusActivity
 from annotator.services.projects import open_project
 from annotator.services.session import AnnotationSession, Document
 
@@ -70,6 +79,7 @@ class MainWindow(QMainWindow):
         self._dispatch = GuiDispatcher(self)
         self._hidden: frozenset[int] = frozenset()
         self._opacity = 0.5
+        self.settings = SettingsStore()
 
         self.canvas = LabelCanvas(self)
         self.setCentralWidget(self.canvas)
@@ -91,7 +101,11 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
         self._connect_loop()
+        self.file_menu = FileMenu(self)
+        self.file_menu.install()
+        self.activity.connect_loop(self.loop)
         self._update_enabled()
+        restore_window(self, self.settings)
 
     # --- construction ----------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -135,6 +149,7 @@ class MainWindow(QMainWindow):
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(int(self._opacity * 100))
         self.opacity_slider.setFixedWidth(110)
+        self.opacity_slider.setToolTip("Opacity of the label overlay")
         bar.addWidget(self.opacity_slider)
         bar.addAction(a["toggle_labels"])
         bar.addSeparator()
@@ -175,6 +190,7 @@ class MainWindow(QMainWindow):
             shortcut.activated.connect(lambda i=i: self.class_panel.select_index(i))
 
     def _build_status_bar(self) -> None:
+        self.activity = StatusActivity(self.statusBar())
         self.pos_label = QLabel()
         self.value_label = QLabel()
         self.class_label = QLabel()
@@ -263,9 +279,9 @@ class MainWindow(QMainWindow):
         return self._hidden
 
     def ask_open_project(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open project folder")
-        if folder:
-            self.open_project(Path(folder))
+        folder = ask_project_folder(self)  # refuses a folder that is not a project
+        if folder is not None:
+            self.open_project(folder)
 
     def open_project(self, path: Path) -> None:
         """Open the project folder at ``path`` (closing the current one first)."""
@@ -277,6 +293,8 @@ class MainWindow(QMainWindow):
             return
         self.set_project(project)
         self._owned_project = project
+        self.file_menu.project_opened(project.root)
+        restore_project_class(self, self.settings, project.root)
 
     def set_project(self, project: Project) -> None:
         """Show ``project`` (the caller keeps ownership unless opened by the window)."""
@@ -285,6 +303,7 @@ class MainWindow(QMainWindow):
             project, dispatch=self._dispatch, on_save_error=self._save_failed
         )
         self.session.add_saved_listener(self._refresh_record)
+        self.session.add_saved_listener(self.activity.saved)
         self.setWindowTitle(f"Annotator — {project.root.name}")
         self.class_panel.set_schema(project.schema, self._hidden)
         self.canvas.set_current_value(self.class_panel.current_value() or 0)
@@ -314,6 +333,7 @@ class MainWindow(QMainWindow):
             return
         self.canvas.finish_gesture()
         self.autosave_timer.stop()
+        self.activity.loading(self.session.project.image(image_id).name)
         try:
             doc = self.session.open_image(image_id)
         except AnnotatorError as exc:
@@ -323,6 +343,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_document(doc, doc.display_image(), self._table())
         self.image_list.set_records(self.session.images(), image_id)
         self.loop.image_opened(doc)
+        self.activity.image_opened(doc.record.name)
         self.statusBar().showMessage(
             f"{doc.record.name}  {doc.record.width}x{doc.record.height}", 3000
         )
@@ -372,7 +393,8 @@ class MainWindow(QMainWindow):
         """Hand the current labels to the background writer (no wait)."""
         if self.session is not None:
             if self.document is not None and not self.document.in_stroke:
-                self.session.save()
+                if self.session.save():
+                    self.activity.saving()
             elif self.document is not None:
                 self.schedule_autosave()  # still painting: try again later
 
@@ -405,12 +427,14 @@ class MainWindow(QMainWindow):
     def _edit_schema(self, method: str, *args: object) -> None:
         if self.session is None:
             return
+        old = self.session.schema
         try:
             schema = getattr(self.session, method)(*args)
         except AnnotatorError as exc:
             QMessageBox.warning(self, "Class not changed", str(exc))
             return
         self.class_panel.set_schema(schema, self._hidden)
+        self.statusBar().showMessage(self.class_panel.explain_change(old, schema), 10000)
         self.canvas.set_colour_table(self._table())
 
     def show_contrast(self) -> None:
@@ -472,13 +496,20 @@ class MainWindow(QMainWindow):
         for name in ("next", "previous", "mark_done", "contrast", "save", "fit"):
             a[name].setEnabled(has_doc)
         self.loop.update_enabled()
+        if hasattr(self, "file_menu"):
+            self.file_menu.update_enabled()
 
     def show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html())
+        """The overview of every action's keys, read from the menus (non-modal)."""
+        dialog = ShortcutsDialog(self.menuBar(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.shortcuts_dialog = dialog
+        dialog.show()
 
     # --- quit ---------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         """Save synchronously (a stroke in progress is kept) and close; never asks."""
+        remember_window(self, self.settings)
         self.close_project()
         self.contrast_dialog.close()
         event.accept()

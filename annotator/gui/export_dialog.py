@@ -1,0 +1,162 @@
+"""File > Export: the options of ``annotator export`` in a dialog, run with progress.
+
+The dialog builds the same :class:`~annotator.services.exchange.ExportRequest` the CLI
+builds and :func:`run_export` calls the same ``export_project``, on a worker thread
+behind a progress dialog with Cancel. A cancelled or failed export leaves nothing at
+the output folder (the service writes into a staging folder and renames it at the end).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator.core.errors import AnnotatorError
+from annotator.formats.registry import FORMATS, export_formats
+from annotator.gui.progress_task import Progress, TaskOutcome, error_text, run_with_progress
+from annotator.services.exchange import ExportReport, ExportRequest, export_project
+from annotator.storage.project import Project
+
+
+def export_summary(report: ExportReport) -> str:
+    """The done message: what was written where (the CLI's summary, in sentences)."""
+    counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
+    text = (
+        f"Exported {sum(report.counts.values())} image(s) as {report.format} to {report.out}.\n"
+        f"Splits: {counts}; {len(report.files)} file(s) written."
+    )
+    if report.skipped:
+        text += f"\nLeft out {len(report.skipped)} image(s) without a label map."
+    return text
+
+
+def run_export(
+    parent: QWidget | None, project: Project, request: ExportRequest
+) -> TaskOutcome[ExportReport]:
+    """Export on a worker thread with a cancellable progress dialog."""
+
+    def work(progress: Progress) -> ExportReport:
+        return export_project(project, request, progress=progress)
+
+    return run_with_progress(parent, "Export", f"Exporting as {request.format}…", work)
+
+
+class ExportDialog(QDialog):
+    """Format, output folder, split, seed, which images, image mode, COCO mode."""
+
+    def __init__(self, parent: QWidget | None = None, default_out: Path | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.format_combo = QComboBox()
+        for name in export_formats():
+            self.format_combo.addItem(f"{name}: {FORMATS[name].description}", name)
+        self.out_edit = QLineEdit(str(default_out) if default_out else "")
+        self.out_edit.setPlaceholderText("a new or empty folder")
+        self.split_spins = [self._fraction(v) for v in (0.8, 0.1, 0.1)]
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.include_combo = QComboBox()
+        self.include_combo.addItem("done images only", "done")
+        self.include_combo.addItem("every image with a label map", "all")
+        self.images_combo = QComboBox()
+        for mode in ("copy", "hardlink", "symlink"):
+            self.images_combo.addItem(mode, mode)
+        self.coco_combo = QComboBox()
+        self.coco_combo.addItem("polygons (iscrowd 0)", "polygon")
+        self.coco_combo.addItem("RLE (iscrowd 1)", "rle")
+        self._build()
+        self.format_combo.currentIndexChanged.connect(self._format_changed)
+        self._format_changed()
+
+    @staticmethod
+    def _fraction(value: float) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setRange(0.0, 1.0)
+        spin.setSingleStep(0.05)
+        spin.setDecimals(2)
+        spin.setValue(value)
+        return spin
+
+    def _build(self) -> None:
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out_edit)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        out_row.addWidget(browse)
+        split_row = QHBoxLayout()
+        for name, spin in zip(("train", "val", "test"), self.split_spins):
+            spin.setPrefix(f"{name} ")
+            split_row.addWidget(spin)
+        form = QFormLayout()
+        form.addRow("Format", self.format_combo)
+        form.addRow("Output folder", out_row)
+        form.addRow("Split", split_row)
+        form.addRow("Split seed", self.seed_spin)
+        form.addRow("Images", self.include_combo)
+        form.addRow("Image files", self.images_combo)
+        form.addRow("COCO segmentation", self.coco_combo)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        buttons.accepted.connect(self._accept_if_valid)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.resize(620, 300)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export into folder")
+        if folder:
+            self.out_edit.setText(folder)
+
+    def _format_changed(self) -> None:
+        self.coco_combo.setEnabled(self.format_combo.currentData() == "coco")
+
+    def set_format(self, name: str) -> None:
+        index = self.format_combo.findData(name)
+        if index < 0:
+            raise AnnotatorError(f"unknown export format {name!r}")
+        self.format_combo.setCurrentIndex(index)
+
+    def request(self) -> ExportRequest:
+        """The request the form describes (AnnotatorError names what is missing)."""
+        from annotator.services.exchange import parse_split
+
+        out = self.out_edit.text().strip()
+        if not out:
+            raise AnnotatorError("choose an output folder")
+        split = parse_split(",".join(f"{s.value():g}" for s in self.split_spins))
+        return ExportRequest(
+            format=str(self.format_combo.currentData()),
+            out=Path(out).expanduser(),
+            split=split,
+            seed=self.seed_spin.value(),
+            include=str(self.include_combo.currentData()),
+            image_mode=str(self.images_combo.currentData()),
+            coco_mode=str(self.coco_combo.currentData()),
+        )
+
+    def _accept_if_valid(self) -> None:
+        try:
+            self.request()
+        except AnnotatorError as exc:
+            QMessageBox.warning(self, "Export", error_text(exc))
+            return
+        self.accept()

@@ -1,0 +1,221 @@
+"""The File menu's project work: new, open recent, add images, import, export, welcome.
+
+:class:`FileMenu` keeps these out of the main window (which only wires): each action
+opens its dialog, runs the service call with a progress dialog and reports the outcome
+in one message (errors as one line, never a traceback). Each feature calls its service
+in exactly one place: :func:`add_images_with_progress`, :func:`run_import`,
+:func:`run_export`.
+
+Dialogs are created by small factory methods, so tests can fill them programmatically
+(monkeypatch ``exec``) and still drive the real actions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox
+
+from annotator.gui.export_dialog import ExportDialog, export_summary, run_export
+from annotator.gui.first_run import FirstRunDialog, is_project
+from annotator.gui.import_dialog import ImportDialog, import_summary, run_import
+from annotator.gui.new_project_dialog import NewProjectDialog, add_images_with_progress
+from annotator.gui.progress_task import error_text
+
+if TYPE_CHECKING:
+    from annotator.gui.main_window import MainWindow
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
+
+
+class FileMenu(QObject):
+    """Owns the File menu's project actions and the Recent projects submenu."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.recent_menu = QMenu("Open &recent", window)
+        self.recent_menu.setObjectName("recentMenu")
+        #: The last summary shown (also in the status bar); tests read it.
+        self.last_message = ""
+
+    def install(self) -> None:
+        """Connect the actions and put Open recent under Open project."""
+        a = self.window.actions_
+        a["new_project"].triggered.connect(self.new_project)
+        a["add_images"].triggered.connect(self.add_image_files)
+        a["add_folder"].triggered.connect(self.add_image_folder)
+        a["import"].triggered.connect(self.import_labels)
+        a["export"].triggered.connect(self.export)
+        a["welcome"].triggered.connect(self.welcome)
+        menu = self._file_menu()
+        if menu is not None:
+            actions = menu.actions()
+            after = actions.index(a["open"]) + 1 if a["open"] in actions else len(actions)
+            before = actions[after] if after < len(actions) else None
+            if before is not None:
+                menu.insertMenu(before, self.recent_menu)
+            else:
+                menu.addMenu(self.recent_menu)
+        self.refresh_recent()
+        self.update_enabled()
+
+    def _file_menu(self) -> QMenu | None:
+        for action in self.window.menuBar().actions():
+            menu = cast("QMenu | None", action.menu())
+            if menu is not None and self.window.actions_["open"] in menu.actions():
+                return menu
+        return None
+
+    def update_enabled(self) -> None:
+        has_project = self.window.session is not None
+        for name in ("add_images", "add_folder", "import", "export"):
+            self.window.actions_[name].setEnabled(has_project)
+
+    # --- recent --------------------------------------------------------------------------------
+    def refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.window.settings.recent_projects()
+        for i, path in enumerate(recent):
+            label = f"&{i + 1} {path.name}" if i < 9 else path.name
+            action = self.recent_menu.addAction(label)
+            action.setToolTip(str(path))
+            action.setStatusTip(str(path))
+            action.triggered.connect(lambda _=False, p=path: self.open_recent(p))
+        if not recent:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear the list", self._clear_recent)
+
+    def _clear_recent(self) -> None:
+        for path in self.window.settings.recent_projects():
+            self.window.settings.remove_recent(path)
+        self.refresh_recent()
+
+    def project_opened(self, path: Path) -> None:
+        self.window.settings.add_recent(path)
+        self.refresh_recent()
+        self.update_enabled()
+
+    def open_recent(self, path: Path) -> None:
+        if not is_project(path):
+            QMessageBox.warning(self.window, "Cannot open project", f"{path}: no longer a project")
+            self.window.settings.remove_recent(path)
+            self.refresh_recent()
+            return
+        self.window.open_project(path)
+
+    # --- dialogs (factories, so tests can fill them) --------------------------------------------
+    def make_new_project_dialog(self) -> NewProjectDialog:
+        return NewProjectDialog(self.window)
+
+    def make_export_dialog(self) -> ExportDialog:
+        session = self.window.session
+        default = None
+        if session is not None:
+            root = session.project.root
+            default = root.parent / f"{root.name}-export"
+        return ExportDialog(self.window, default)
+
+    def make_import_dialog(self) -> ImportDialog:
+        session = self.window.session
+        names = session.schema.names if session is not None else []
+        return ImportDialog(self.window, names)
+
+    def make_first_run_dialog(self) -> FirstRunDialog:
+        return FirstRunDialog(self.window.settings, self.window)
+
+    # --- actions ---------------------------------------------------------------------------------
+    def welcome(self) -> bool:
+        """Show the first-run choices; open what the user picked. True if a project opened."""
+        dialog = self.make_first_run_dialog()
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.chosen is None:
+            return False
+        self.window.open_project(dialog.chosen)
+        if dialog.summary:
+            self._tell(dialog.summary)
+        return self.window.session is not None
+
+    def new_project(self) -> None:
+        dialog = self.make_new_project_dialog()
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.created is None:
+            return
+        self.window.open_project(dialog.created)
+        if dialog.add_outcome is not None:
+            self._tell(dialog.add_outcome.summary())
+
+    def add_image_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self.window, "Add images", "", IMAGE_FILTER)
+        if files:
+            self.add_paths([Path(f) for f in files])
+
+    def add_image_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Add a folder of images")
+        if folder:
+            self.add_paths([Path(folder)])
+
+    def add_paths(self, paths: list[Path]) -> None:
+        session = self.window.session
+        if session is None:
+            return
+        outcome = add_images_with_progress(self.window, session.project, paths)
+        self.window.image_list.set_records(
+            session.images(), session.document.image_id if session.document else None
+        )
+        if session.document is None and session.images():
+            self.window.open_image(session.images()[0].id)
+        self._tell(outcome.summary(), warn=outcome.failed or bool(outcome.errors))
+
+    def import_labels(self) -> None:
+        session = self.window.session
+        if session is None:
+            return
+        dialog = self.make_import_dialog()
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        request = dialog.request()
+        # The import may rewrite the open image's labels: save and close it first.
+        current = session.document.image_id if session.document else None
+        self.window.canvas.finish_gesture()
+        self.window.autosave_timer.stop()
+        session.close_document()
+        outcome = run_import(self.window, session.project, request)
+        self.window.class_panel.set_schema(session.schema, self.window.class_panel_hidden())
+        self.window.image_list.set_records(session.images(), current)
+        ids = [r.id for r in session.images()]
+        if current in ids or ids:
+            self.window.open_image(current if current in ids else ids[0])
+        if outcome.error is not None:
+            self._tell(f"Import failed: {error_text(outcome.error)}", warn=True)
+        elif outcome.cancelled:
+            self._tell("Import cancelled; the masks imported before are kept.")
+        elif outcome.result is not None:
+            self._tell(import_summary(outcome.result), warn=bool(outcome.result.skipped))
+
+    def export(self) -> None:
+        session = self.window.session
+        if session is None:
+            return
+        dialog = self.make_export_dialog()
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        request = dialog.request()
+        self.window.canvas.finish_gesture()
+        session.save(wait=True)  # the export reads the masks from disk
+        outcome = run_export(self.window, session.project, request)
+        if outcome.error is not None:
+            self._tell(f"Export failed: {error_text(outcome.error)}", warn=True)
+        elif outcome.cancelled:
+            self._tell("Export cancelled; nothing was written.")
+        elif outcome.result is not None:
+            self._tell(export_summary(outcome.result))
+
+    def _tell(self, message: str, warn: bool = False) -> None:
+        """The done message: status bar, and a box the user closes."""
+        self.last_message = message
+        self.window.statusBar().showMessage(message.splitlines()[0], 10000)
+        box = QMessageBox.warning if warn else QMessageBox.information
+        box(self.window, "Annotator", message)

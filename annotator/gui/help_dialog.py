@@ -1,0 +1,117 @@
+"""Help > Keyboard shortcuts (F1, ?): an overview read from the live menus.
+
+The rows come from the window's menu bar at the moment the dialog opens: every action
+of every menu with the keys Qt has bound to it. A key added, changed or removed in
+:mod:`annotator.gui.actions` shows up here by construction, so the overview cannot go
+stale. Keys that belong to no action (class keys 1-9, panning) come from
+:data:`annotator.gui.actions.EXTRA_KEYS`.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import cast
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLineEdit,
+    QMenu,
+    QMenuBar,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator.gui.actions import EXTRA_KEYS
+
+
+@dataclass(frozen=True)
+class ShortcutRow:
+    """One line of the overview."""
+
+    menu: str
+    text: str
+    keys: str
+    tip: str = ""
+
+
+def _plain(text: str) -> str:
+    return text.replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip("…").strip()
+
+
+def _keys(action: QAction) -> str:
+    return ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+
+
+def shortcut_rows(menubar: QMenuBar) -> list[ShortcutRow]:
+    """Every action of every menu, in menu order (a submenu is one row)."""
+    rows: list[ShortcutRow] = []
+
+    def walk(menu_title: str, actions: list[QAction]) -> None:
+        for action in actions:
+            if action.isSeparator():
+                continue
+            if action.menu() is not None:  # a submenu (e.g. the recent projects): one row
+                rows.append(ShortcutRow(menu_title, _plain(action.text()) + " ›", ""))
+                continue
+            tip = action.toolTip()
+            rows.append(ShortcutRow(menu_title, _plain(action.text()), _keys(action), tip))
+
+    for top in menubar.actions():
+        menu = cast("QMenu | None", top.menu())
+        if menu is not None:
+            walk(_plain(top.text()), menu.actions())
+    return rows
+
+
+def shortcuts_html(rows: list[ShortcutRow], only_with_keys: bool = False) -> str:
+    """The overview as an HTML table, grouped by menu."""
+    parts: list[str] = []
+    menu = None
+    for row in rows:
+        if only_with_keys and not row.keys:
+            continue
+        if row.menu != menu:
+            menu = row.menu
+            parts.append(f"<tr><td colspan='2'><h3>{html.escape(menu)}</h3></td></tr>")
+        keys = html.escape(row.keys) if row.keys else "<span style='color:gray'>menu only</span>"
+        parts.append(f"<tr><td><b>{keys}</b></td><td>{html.escape(row.text)}</td></tr>")
+    parts.append("<tr><td colspan='2'><h3>Mouse and other keys</h3></td></tr>")
+    for keys, text in EXTRA_KEYS:
+        parts.append(f"<tr><td><b>{html.escape(keys)}</b></td><td>{html.escape(text)}</td></tr>")
+    return f"<table cellspacing='4'>{''.join(parts)}</table>"
+
+
+class ShortcutsDialog(QDialog):
+    """A searchable table of every action and key."""
+
+    def __init__(self, menubar: QMenuBar, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.setObjectName("shortcutsDialog")
+        self.rows = shortcut_rows(menubar)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Type to filter, e.g. brush or Ctrl")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.browser = QTextBrowser()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.browser)
+        layout.addWidget(buttons)
+        self.filter_edit.textChanged.connect(self._refilter)
+        self._refilter("")
+        self.resize(520, 640)
+
+    def _refilter(self, text: str) -> None:
+        needle = text.strip().lower()
+        rows = [
+            r
+            for r in self.rows
+            if not needle or needle in f"{r.menu} {r.text} {r.keys} {r.tip}".lower()
+        ]
+        self.browser.setHtml(shortcuts_html(rows))

@@ -1,0 +1,156 @@
+"""File > Import labels: the options of ``annotator import`` in a dialog, with progress.
+
+Same request, same service call as the CLI (``import_into_project``). The import runs
+on a worker thread behind a progress dialog; the summary says what was matched, added,
+which classes were created and which labels were skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator.core.errors import AnnotatorError
+from annotator.formats.registry import FORMATS, import_formats
+from annotator.gui.progress_task import Progress, TaskOutcome, error_text, run_with_progress
+from annotator.services.exchange import ImportReport, ImportRequest, import_into_project
+from annotator.storage.project import Project
+
+AUTOMATIC = "(automatic: _background_ if the source has it, else unlabelled)"
+
+
+def import_summary(report: ImportReport) -> str:
+    """The done message, in the words of the CLI's summary."""
+    lines = [
+        f"Imported {len(report.imported)} mask(s) from {report.format}: "
+        f"{len(report.matched)} matched to project images, {len(report.added)} image(s) added."
+    ]
+    if report.classes_added:
+        lines.append("Classes added: " + ", ".join(report.classes_added) + ".")
+    if report.unknown_labels:
+        lines.append(
+            "Unknown labels (shapes skipped): "
+            + ", ".join(f"{k} ({v})" for k, v in sorted(report.unknown_labels.items()))
+        )
+    if report.skipped:
+        path, reason = report.skipped[0]
+        lines.append(f"Skipped {len(report.skipped)} file(s); first: {Path(path).name}: {reason}")
+    return "\n".join(lines)
+
+
+def run_import(
+    parent: QWidget | None, project: Project, request: ImportRequest
+) -> TaskOutcome[ImportReport]:
+    def work(progress: Progress) -> ImportReport:
+        return import_into_project(project, request, progress=progress)
+
+    return run_with_progress(parent, "Import", f"Importing {request.format}…", work)
+
+
+class ImportDialog(QDialog):
+    """Format, source (file or folder), strict, labels file, background class."""
+
+    def __init__(self, parent: QWidget | None = None, class_names: list[str] | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import labels")
+        self.format_combo = QComboBox()
+        for name in import_formats():
+            self.format_combo.addItem(f"{name}: {FORMATS[name].description}", name)
+        self.src_edit = QLineEdit()
+        self.src_edit.setPlaceholderText("an annotation file or folder")
+        self.labels_edit = QLineEdit()
+        self.labels_edit.setPlaceholderText("optional labels.txt / class_names.txt")
+        self.strict_check = QCheckBox("Stop if the source has classes the project lacks")
+        self.background_combo = QComboBox()
+        self.background_combo.setEditable(True)
+        self.background_combo.addItem(AUTOMATIC)
+        for name in class_names or []:
+            self.background_combo.addItem(name)
+        self.background_combo.setToolTip("The class of pixels no labelme shape covers")
+        self._build()
+
+    def _build(self) -> None:
+        src_row = QHBoxLayout()
+        src_row.addWidget(self.src_edit)
+        for text, slot in (("File…", self._browse_file), ("Folder…", self._browse_folder)):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            src_row.addWidget(button)
+        labels_row = QHBoxLayout()
+        labels_row.addWidget(self.labels_edit)
+        browse = QPushButton("File…")
+        browse.clicked.connect(self._browse_labels)
+        labels_row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Format", self.format_combo)
+        form.addRow("Source", src_row)
+        form.addRow("Class names", labels_row)
+        form.addRow("Uncovered pixels", self.background_combo)
+        form.addRow("", self.strict_check)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
+        buttons.accepted.connect(self._accept_if_valid)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.resize(640, 240)
+
+    def _browse_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Annotation file")
+        if path:
+            self.src_edit.setText(path)
+
+    def _browse_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Annotation folder")
+        if path:
+            self.src_edit.setText(path)
+
+    def _browse_labels(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Class names file", "", "Text (*.txt)")
+        if path:
+            self.labels_edit.setText(path)
+
+    def set_format(self, name: str) -> None:
+        index = self.format_combo.findData(name)
+        if index < 0:
+            raise AnnotatorError(f"unknown import format {name!r}")
+        self.format_combo.setCurrentIndex(index)
+
+    def request(self) -> ImportRequest:
+        src = self.src_edit.text().strip()
+        if not src:
+            raise AnnotatorError("choose a file or folder to import")
+        labels = self.labels_edit.text().strip()
+        background = self.background_combo.currentText().strip()
+        return ImportRequest(
+            format=str(self.format_combo.currentData()),
+            src=Path(src).expanduser(),
+            strict=self.strict_check.isChecked(),
+            labels_file=Path(labels).expanduser() if labels else None,
+            background=None if background in ("", AUTOMATIC) else background,
+        )
+
+    def _accept_if_valid(self) -> None:
+        try:
+            self.request()
+        except AnnotatorError as exc:
+            QMessageBox.warning(self, "Import", error_text(exc))
+            return
+        self.accept()

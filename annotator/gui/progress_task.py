@@ -1,0 +1,133 @@
+"""Run a long service call (add images, import, export) off the GUI thread, with a
+progress dialog that can cancel it.
+
+The services report progress through a plain callback ``(done, total, message)``; the
+callback runs on the worker thread, leaves the newest numbers for the GUI thread (which
+polls them every 50 ms) and raises :class:`Cancelled` once the user pressed Cancel, so
+the service stops at its next step (export cleans its staging folder on any exception,
+so a cancelled export leaves nothing behind). The caller waits in a local event loop:
+the window keeps painting, the dialog is window-modal, and the call returns the outcome
+like a normal function, which keeps the menu code and its tests straightforward.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from PySide6.QtCore import QEventLoop, Qt, QTimer
+from PySide6.QtWidgets import QProgressDialog, QWidget
+
+R = TypeVar("R")
+Progress = Callable[[int, int, str], None]
+POLL_MS = 50
+
+
+class Cancelled(Exception):
+    """Raised inside the worker's progress callback after the user pressed Cancel."""
+
+
+@dataclass(frozen=True)
+class TaskOutcome(Generic[R]):
+    """How a task ended: a result, an error, or cancelled by the user."""
+
+    result: R | None = None
+    error: BaseException | None = None
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.cancelled
+
+
+def run_with_progress(
+    parent: QWidget | None,
+    title: str,
+    label: str,
+    work: Callable[[Progress], R],
+    *,
+    cancellable: bool = True,
+) -> TaskOutcome[R]:
+    """Run ``work(progress)`` on a worker thread while a progress dialog shows it.
+
+    Returns when the work has finished, failed or been cancelled; never raises the
+    work's exception (it is in the outcome, for a one-line message box).
+    """
+    dialog = QProgressDialog(label, "Cancel" if cancellable else "", 0, 0, parent)
+    if not cancellable:
+        dialog.setCancelButton(None)  # type: ignore[arg-type]
+    dialog.setWindowTitle(title)
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(400)  # quick jobs finish before a dialog flashes up
+    dialog.setAutoReset(False)
+    dialog.setAutoClose(False)
+    dialog.setValue(0)
+    cancel = threading.Event()
+    dialog.canceled.connect(cancel.set)
+    loop = QEventLoop()
+    outcome: list[TaskOutcome[R]] = []  # appended once, by the worker
+    latest: list[tuple[int, int, str] | None] = [None]  # newest progress, replaced whole
+
+    def show(done: int, total: int, message: str) -> None:
+        if total > 0:
+            dialog.setMaximum(total)
+            dialog.setValue(min(done, total))
+        if message:
+            dialog.setLabelText(f"{label}\n{_shorten(message)}")
+
+    def progress(done: int, total: int, message: str) -> None:
+        if cancel.is_set():
+            raise Cancelled()
+        latest[0] = (done, total, message)
+
+    def poll() -> None:
+        if dialog.wasCanceled():  # Esc or the window's close button, not only Cancel
+            cancel.set()
+        news, latest[0] = latest[0], None
+        if news is not None:
+            show(*news)
+        if outcome:
+            loop.quit()
+
+    def run() -> None:
+        try:
+            result: TaskOutcome[R] = TaskOutcome(result=work(progress))
+        except Cancelled:
+            result = TaskOutcome(cancelled=True)
+        except Exception as exc:  # reported to the user as one line, never lost
+            result = TaskOutcome(error=exc)
+        outcome.append(result)
+
+    # The GUI thread polls: no signal per progress step crosses threads, so a fast
+    # worker cannot flood the event queue, and the dialog shows the newest step.
+    timer = QTimer()
+    timer.setInterval(POLL_MS)
+    timer.timeout.connect(poll)
+    thread = threading.Thread(target=run, name=f"task-{title}", daemon=True)
+    thread.start()
+    timer.start()
+    loop.exec()
+    timer.stop()
+    thread.join()
+    dialog.canceled.disconnect(cancel.set)
+    dialog.close()
+    dialog.deleteLater()
+    return outcome[0]
+
+
+def _shorten(text: str, limit: int = 70) -> str:
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for a message box: the message of an error meant for users, else the
+    exception's type and message (never a traceback)."""
+    from annotator.core.errors import AnnotatorError
+
+    if isinstance(exc, AnnotatorError | OSError):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split()) or type(exc).__name__

@@ -1,0 +1,188 @@
+"""What the app remembers between runs: recent projects, window layout, tool settings.
+
+A thin, typed wrapper over an INI-format :class:`QSettings` file. The file lives in the
+user's configuration folder (``$XDG_CONFIG_HOME/annotator/annotator.ini`` on Linux),
+resolved every time a store is made rather than through Qt's process-wide default
+paths, which Qt caches on first use: tests point ``XDG_CONFIG_HOME`` at a temporary
+folder per test and must never see each other's (or the user's) settings.
+
+Per-project state that belongs to the project itself (the last image) is stored in the
+project; what belongs to this user and machine (the class last painted in a project,
+window geometry) is stored here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt
+
+if TYPE_CHECKING:
+    from annotator.gui.main_window import MainWindow
+
+MAX_RECENT = 10
+FILE_NAME = "annotator.ini"
+
+
+def config_folder() -> Path:
+    """The folder of the settings file (created on the first write by QSettings)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or QStandardPaths.writableLocation(
+        QStandardPaths.StandardLocation.GenericConfigLocation
+    )
+    return Path(base) / "annotator"
+
+
+def data_folder() -> Path:
+    """Where the app keeps data of its own, such as the demo project."""
+    base = os.environ.get("XDG_DATA_HOME") or QStandardPaths.writableLocation(
+        QStandardPaths.StandardLocation.GenericDataLocation
+    )
+    return Path(base) / "annotator"
+
+
+@dataclass(frozen=True)
+class ToolSettings:
+    """The canvas settings restored on the next start."""
+
+    tool: str = "brush"
+    brush_radius: float = 6.0
+    opacity: int = 50  # percent
+
+
+def _project_key(path: Path) -> str:
+    # Group names in INI files cannot hold slashes; a hash of the path is stable and safe.
+    digest = hashlib.sha1(str(Path(path).absolute()).encode("utf-8")).hexdigest()[:16]
+    return f"project_{digest}"
+
+
+class SettingsStore:
+    """Recent projects, window geometry and state, tool settings, class per project."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path if path is not None else config_folder() / FILE_NAME
+        self._q = QSettings(str(self.path), QSettings.Format.IniFormat)
+
+    def sync(self) -> None:
+        """Write pending changes to disk now (QSettings otherwise writes lazily)."""
+        self._q.sync()
+
+    # --- recent projects -------------------------------------------------------------------
+    def recent_projects(self) -> list[Path]:
+        """Recently opened project folders, newest first, those that still exist."""
+        raw: Any = self._q.value("recent/projects", [])
+        items = [raw] if isinstance(raw, str) else list(raw or [])
+        return [Path(p) for p in items if p and Path(p).is_dir()]
+
+    def add_recent(self, path: Path) -> None:
+        """Put ``path`` first in the recent list (once), keeping at most MAX_RECENT."""
+        folder = str(Path(path).absolute())
+        items = [str(p) for p in self.recent_projects() if str(p) != folder]
+        self._q.setValue("recent/projects", [folder, *items][:MAX_RECENT])
+        self._q.sync()
+
+    def remove_recent(self, path: Path) -> None:
+        folder = str(Path(path).absolute())
+        items = [str(p) for p in self.recent_projects() if str(p) != folder]
+        self._q.setValue("recent/projects", items)
+        self._q.sync()
+
+    def last_project(self) -> Path | None:
+        """The project open when the app last quit (None after closing it by hand)."""
+        value = self._q.value("recent/last_open", "")
+        return Path(str(value)) if value and Path(str(value)).is_dir() else None
+
+    def set_last_project(self, path: Path | None) -> None:
+        self._q.setValue("recent/last_open", "" if path is None else str(Path(path).absolute()))
+
+    # --- window ------------------------------------------------------------------------------
+    def window_geometry(self) -> QByteArray | None:
+        value = self._q.value("window/geometry")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def window_state(self) -> QByteArray | None:
+        value = self._q.value("window/state")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
+        self._q.setValue("window/geometry", geometry)
+        self._q.setValue("window/state", state)
+
+    # --- tools -------------------------------------------------------------------------------
+    def tool_settings(self) -> ToolSettings | None:
+        """The saved tool settings; None before the first save (keep the app's defaults)."""
+        if not self._q.contains("tools/tool"):
+            return None
+        default = ToolSettings()
+        tool = str(self._q.value("tools/tool", default.tool))
+        try:
+            radius_value: Any = self._q.value("tools/brush_radius", default.brush_radius)
+            opacity_value: Any = self._q.value("tools/opacity", default.opacity)
+            radius, opacity = float(radius_value), int(opacity_value)
+        except (TypeError, ValueError):  # a hand-edited file: fall back, never crash
+            return default
+        return ToolSettings(tool, max(0.0, radius), min(max(opacity, 0), 100))
+
+    def save_tool_settings(self, settings: ToolSettings) -> None:
+        self._q.setValue("tools/tool", settings.tool)
+        self._q.setValue("tools/brush_radius", float(settings.brush_radius))
+        self._q.setValue("tools/opacity", int(settings.opacity))
+
+    # --- per project ---------------------------------------------------------------------------
+    def project_class(self, project: Path) -> int | None:
+        """The label value last painted in ``project`` on this machine."""
+        value: Any = self._q.value(f"{_project_key(project)}/class")
+        try:
+            return None if value is None else int(value)
+        except (TypeError, ValueError):
+            return None
+
+    def set_project_class(self, project: Path, value: int) -> None:
+        self._q.setValue(f"{_project_key(project)}/class", int(value))
+
+
+# --- the window's side: what is saved on quit and restored on start -------------------------
+
+
+def restore_window(window: MainWindow, store: SettingsStore) -> None:
+    """Window geometry and docks, and the tool settings of the last run."""
+    geometry, state = store.window_geometry(), store.window_state()
+    if geometry is not None:
+        window.restoreGeometry(geometry)
+    if state is not None:
+        window.restoreState(state)
+    tools = store.tool_settings()
+    if tools is not None:
+        if tools.tool in window.canvas.tools:
+            window.canvas.set_tool(tools.tool)
+        window.canvas.set_brush_radius(tools.brush_radius)
+        window.opacity_slider.setValue(tools.opacity)
+
+
+def restore_project_class(window: MainWindow, store: SettingsStore, root: Path) -> None:
+    """Select the class last painted in the project at ``root`` (if it still exists)."""
+    value = store.project_class(root)
+    if value is None:
+        return
+    rows = window.class_panel.list
+    for row in range(rows.count()):
+        if rows.item(row).data(Qt.ItemDataRole.UserRole) == value:
+            rows.setCurrentRow(row)
+            return
+
+
+def remember_window(window: MainWindow, store: SettingsStore) -> None:
+    """Save what :func:`restore_window` and :func:`restore_project_class` read, and
+    which project was open (None: the next start shows the first-run dialog)."""
+    store.save_window(window.saveGeometry(), window.saveState())
+    canvas = window.canvas
+    tool = next((n for n, t in canvas.tools.items() if t is canvas.tool), "brush")
+    store.save_tool_settings(ToolSettings(tool, canvas.brush_radius, window.opacity_slider.value()))
+    root = window.session.project.root if window.session is not None else None
+    store.set_last_project(root)
+    if root is not None:
+        store.set_project_class(root, canvas.current_value)
+    store.sync()

@@ -1,0 +1,106 @@
+"""The status bar's "what is the app doing" field: loading, proposing, training, saving.
+
+One label and one small progress bar, permanent at the left of the status bar. It
+listens to the loop controller's signals (round started/progress/finished, proposal
+shown, proposals idle) and to the window's own moments (opening an image, handing
+labels to the autosaver, the save landing on disk). Several things can run at once; a
+training round is the longest, so while one runs its progress wins over shorter news.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
+
+if TYPE_CHECKING:
+    from annotator.gui.loop_controller import LoopController
+    from annotator.services.model_service import RoundOutcome
+
+
+class StatusActivity:
+    """Owns the activity label and progress bar of a status bar."""
+
+    def __init__(self, bar: QStatusBar) -> None:
+        self.label = QLabel("Ready")
+        self.label.setObjectName("activityLabel")
+        self.label.setMinimumWidth(260)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setFixedWidth(120)
+        self.bar.setTextVisible(False)
+        self.bar.hide()
+        bar.insertPermanentWidget(0, self.label, 1)
+        bar.insertPermanentWidget(1, self.bar)
+        self._round: int | None = None  # the training round running, if any
+        self._other = "Ready"  # the latest non-training news
+
+    @property
+    def text(self) -> str:
+        return self.label.text()
+
+    def connect_loop(self, loop: LoopController) -> None:
+        self._loop = loop
+        loop.round_started.connect(self.round_started)
+        loop.round_finished.connect(self.round_finished)
+        loop.proposal_shown.connect(lambda _i, v: self.say(f"Proposal of model v{v} shown"))
+        loop.proposals_idle.connect(self._proposals_idle)
+        progress = getattr(loop, "training_progress", None)
+        if progress is not None:
+            progress.connect(self.training_progress)
+
+    # --- news ------------------------------------------------------------------------------
+    def say(self, text: str, now: bool = False) -> None:
+        """Show ``text`` unless a training round is showing its progress."""
+        self._other = text
+        if self._round is None:
+            self.label.setText(text)
+            if now:  # the GUI thread is about to block (loading): paint it first
+                self.label.repaint()
+
+    def loading(self, name: str) -> None:
+        self.say(f"Loading {name}…", now=True)
+
+    def image_opened(self, name: str) -> None:
+        service = getattr(getattr(self, "_loop", None), "service", None)
+        if service is not None and service.project.active_model() is not None:
+            self.say(f"Proposing for {name}…")
+        else:
+            self.say(f"{name} open")
+
+    def saving(self) -> None:
+        self.say("Saving…")
+
+    def saved(self, _image_id: int) -> None:
+        if self._other == "Saving…":
+            self.say("All changes saved")
+
+    def _proposals_idle(self) -> None:
+        if self._other.startswith("Proposing"):
+            self.say("Ready")
+
+    # --- training ----------------------------------------------------------------------------
+    def round_started(self) -> None:
+        service = getattr(getattr(self, "_loop", None), "service", None)
+        self._round = len(service.project.models()) + 1 if service is not None else 1
+        self.bar.setValue(0)
+        self.bar.show()
+        self.label.setText(f"Training round {self._round}: starting…")
+
+    def training_progress(self, progress: Any) -> None:
+        """``progress`` is an ``ml.train.TrainProgress`` (typed loosely: no torch here)."""
+        if self._round is None:
+            self._round = 1
+            self.bar.show()
+        fraction = float(progress.fraction)
+        self.bar.setValue(int(round(fraction * 1000)))
+        what = "validating" if progress.phase == "validate" else f"step {progress.step}"
+        self.label.setText(
+            f"Training round {self._round}: {fraction * 100:.0f} % ({what}, loss {progress.loss:.3f})"
+        )
+
+    def round_finished(self, outcome: RoundOutcome) -> None:
+        self._round = None
+        self.bar.hide()
+        self.label.setText(f"Training round done: {outcome.message}")
+        self._other = self.label.text()

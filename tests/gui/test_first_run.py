@@ -1,0 +1,231 @@
+"""First run: the welcome dialog's choices, creating a project from a folder, and what
+the app restores on the next start (recent projects, layout, tools, class, image)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QMessageBox
+
+from annotator.gui import first_run
+from annotator.gui.app import offer_first_run, open_start_project
+from annotator.gui.first_run import FirstRunDialog
+from annotator.gui.main_window import MainWindow
+from annotator.gui.new_project_dialog import NewProjectDialog
+from annotator.gui.settings_store import SettingsStore
+from annotator.storage.project import Project
+
+
+@pytest.fixture
+def images(tmp_path) -> Path:
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for i in range(3):
+        img = np.full((24, 32, 3), 40 * i, np.uint8)
+        cv2.imwrite(str(folder / f"p{i}.png"), img)
+    cv2.imwrite(str(folder / "sub" / "deep.png"), np.full((24, 32), 7, np.uint8))
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    """Message boxes are recorded instead of blocking the test."""
+    seen: list[tuple[str, str]] = []
+
+    def record(kind):
+        def box(_parent, _title, text, *a, **k):
+            seen.append((kind, text))
+            return QMessageBox.StandardButton.Ok
+
+        return box
+
+    monkeypatch.setattr(QMessageBox, "warning", record("warning"))
+    monkeypatch.setattr(QMessageBox, "information", record("information"))
+    return seen
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "data-home"
+    monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    return home
+
+
+def start_window(project: Path | None) -> MainWindow:
+    """What ``run_gui`` does before the event loop runs."""
+    window = MainWindow()
+    open_start_project(window, project)
+    window.show()
+    offer_first_run(window)
+    return window
+
+
+def fill_new_project(images: Path, project: Path, classes):
+    """An ``exec`` for NewProjectDialog that types the form and presses Create."""
+
+    def exec_(self):
+        self.images_edit.setText(str(images))
+        assert self.project_edit.text() == str(images.parent / f"{images.name}-project")
+        self.project_edit.setText(str(project))
+        self.classes.set_rows(classes)
+        self.create_project()
+        return self.result()
+
+    return exec_
+
+
+def test_new_project_from_a_folder_creates_classes_with_colours_and_adds_every_image(
+    qtbot, images, tmp_path, monkeypatch, boxes
+):
+    target = tmp_path / "labels-project"
+    monkeypatch.setattr(
+        NewProjectDialog,
+        "exec",
+        fill_new_project(images, target, [("sky", "#3366ff"), ("tree", None), ("road", "#808080")]),
+    )
+    dialog = FirstRunDialog(SettingsStore())
+    qtbot.addWidget(dialog)
+    dialog.choose_new()
+    assert dialog.chosen == target
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert "Added 4 image(s)" in dialog.summary
+    with Project.open(target) as project:
+        assert [c.name for c in project.schema.classes] == ["sky", "tree", "road"]
+        assert project.schema.classes[0].color == "#3366ff"
+        assert project.schema.classes[2].color == "#808080"
+        assert project.schema.classes[1].color.startswith("#")
+        names = sorted(r.name for r in project.images())
+        assert names == ["p0.png", "p1.png", "p2.png", "sub/deep.png"]
+
+
+def test_new_project_with_a_duplicate_class_says_so_in_one_line_and_creates_nothing(
+    qtbot, images, tmp_path, monkeypatch, boxes
+):
+    target = tmp_path / "dup"
+    monkeypatch.setattr(
+        NewProjectDialog, "exec", fill_new_project(images, target, [("a", None), ("A", None)])
+    )
+    dialog = FirstRunDialog(SettingsStore())
+    qtbot.addWidget(dialog)
+    dialog.choose_new()
+    assert dialog.chosen is None
+    assert not target.exists()
+    assert len(boxes) == 1 and boxes[0][0] == "warning"
+    assert "duplicate class names" in boxes[0][1] and "\n" not in boxes[0][1]
+
+
+def test_open_demo_creates_it_in_the_data_folder_once_and_chooses_it(qtbot, data_home, boxes):
+    dialog = FirstRunDialog(SettingsStore())
+    qtbot.addWidget(dialog)
+    dialog.choose_demo()
+    demo = data_home / "annotator" / "demo"
+    assert dialog.chosen == demo
+    with Project.open(demo) as project:
+        assert len(project.images()) == 8
+    mtime = (demo / "annotator.sqlite").stat().st_mtime_ns
+    again = FirstRunDialog(SettingsStore())
+    qtbot.addWidget(again)
+    again.choose_demo()  # reused, not recreated
+    assert again.chosen == demo
+    with Project.open(demo) as project:
+        assert len(project.images()) == 8
+    assert boxes == []
+    assert (demo / "annotator.sqlite").stat().st_mtime_ns >= mtime
+
+
+def test_open_refuses_a_folder_that_is_not_a_project(qtbot, tmp_path, monkeypatch, boxes):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(plain))
+    dialog = FirstRunDialog(SettingsStore())
+    qtbot.addWidget(dialog)
+    dialog.choose_open()
+    assert dialog.chosen is None
+    assert boxes and "not an Annotator project" in boxes[0][1]
+
+
+def test_recent_projects_are_listed_newest_first_and_open_on_activation(
+    qtbot, project_dir, tmp_path, boxes
+):
+    other = tmp_path / "other"
+    Project.create(other, Project.open(project_dir).schema).close()
+    settings = SettingsStore()
+    settings.add_recent(project_dir)
+    settings.add_recent(other)
+    settings.add_recent(tmp_path / "gone")  # does not exist: never listed
+    dialog = FirstRunDialog(settings)
+    qtbot.addWidget(dialog)
+    paths = [dialog.recent.item(i).data(first_run.PATH_ROLE) for i in range(dialog.recent.count())]
+    assert paths == [str(other), str(project_dir)]
+    dialog.recent.itemActivated.emit(dialog.recent.item(1))
+    assert dialog.chosen == project_dir
+
+
+def test_start_without_a_project_queues_the_welcome_and_its_choice_opens_in_the_window(
+    qtbot, data_home, monkeypatch, boxes
+):
+    def pick_demo(self):
+        self.choose_demo()
+        return self.result()
+
+    monkeypatch.setattr(FirstRunDialog, "exec", pick_demo)
+    window = start_window(None)
+    qtbot.addWidget(window)
+    assert window.session is None  # the dialog runs once the event loop does
+    qtbot.waitUntil(lambda: window.session is not None, timeout=10000)
+    assert window.session.project.root == data_home / "annotator" / "demo"
+    assert window.document is not None
+    assert SettingsStore().recent_projects() == [data_home / "annotator" / "demo"]
+    window.close()
+
+
+def test_the_next_start_restores_project_image_layout_tools_and_class(
+    qtbot, project_dir, monkeypatch
+):
+    monkeypatch.setattr(
+        FirstRunDialog, "exec", lambda self: pytest.fail("no welcome when a project is restored")
+    )
+    window = start_window(project_dir)
+    qtbot.addWidget(window)
+    window.resize(700, 500)
+    window.open_image(window.session.images()[2].id)
+    window.actions_["tool_fill"].trigger()
+    window.canvas.set_brush_radius(17)
+    window.opacity_slider.setValue(30)
+    window.class_panel.select_index(2)
+    window.findChild(QDockWidget, "dock_model").setFloating(True)
+    size = (window.width(), window.height())  # the height may be held up by minimum sizes
+    assert size[0] == 700
+    window.close()
+
+    again = start_window(None)
+    qtbot.addWidget(again)
+    assert again.session is not None and again.session.project.root == project_dir
+    assert again.document.image_id == again.session.images()[2].id
+    assert again.actions_["tool_fill"].isChecked()
+    assert again.canvas.brush_radius == 17
+    assert again.opacity_slider.value() == 30
+    assert again.canvas.current_value == 2
+    assert (again.width(), again.height()) == size  # not the default 1280 wide
+    assert again.findChild(QDockWidget, "dock_model").isFloating()
+    again.close()
+
+
+def test_closing_with_no_project_open_means_the_next_start_shows_the_welcome(
+    qtbot, project_dir, monkeypatch
+):
+    shown = []
+    monkeypatch.setattr(FirstRunDialog, "exec", lambda self: shown.append(1) or 0)
+    window = start_window(project_dir)
+    qtbot.addWidget(window)
+    window.close_project()
+    window.close()
+    again = start_window(None)
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: shown == [1], timeout=5000)
+    assert again.session is None
+    again.close()

@@ -1,0 +1,377 @@
+"""The File menu driven through its QActions (New project, Add images, Import, Export),
+the shortcut overview (F1, ?), the status bar's activity and the class-change words."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+from guihelpers import SIZE, center, drag
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox, QProgressDialog
+
+from annotator.gui.export_dialog import ExportDialog
+from annotator.gui.help_dialog import ShortcutsDialog, shortcut_rows
+from annotator.gui.import_dialog import ImportDialog
+from annotator.gui.main_window import MainWindow
+from annotator.gui.new_project_dialog import NewProjectDialog
+from annotator.gui.progress_task import run_with_progress
+from annotator.storage.project import Project
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    seen: list[tuple[str, str]] = []
+
+    def record(kind):
+        def box(_parent, _title, text, *a, **k):
+            seen.append((kind, text))
+            return QMessageBox.StandardButton.Ok
+
+        return box
+
+    monkeypatch.setattr(QMessageBox, "warning", record("warning"))
+    monkeypatch.setattr(QMessageBox, "information", record("information"))
+    return seen
+
+
+def write_images(folder: Path, values: list[int]) -> Path:
+    folder.mkdir(parents=True)
+    for v in values:
+        img = np.full((SIZE, SIZE), v, np.uint8)
+        cv2.imwrite(str(folder / f"img{v:03d}.png"), img)
+    return folder
+
+
+@pytest.fixture
+def empty_window(qtbot):
+    from annotator.services.model_service import ModelSettings
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.loop.settings_override = ModelSettings(train_on_done=False)  # no training rounds here
+    w.resize(900, 700)
+    with qtbot.waitActive(w):
+        w.show()
+        w.activateWindow()
+    yield w
+    w.close()
+
+
+def test_new_project_add_images_and_export_through_the_file_menu(
+    qtbot, empty_window, tmp_path, monkeypatch, boxes
+):
+    w, a = empty_window, empty_window.actions_
+    assert not a["export"].isEnabled() and not a["add_images"].isEnabled()
+    first = write_images(tmp_path / "batch1", [10, 20])
+    second = write_images(tmp_path / "batch2", [30, 40, 50])
+    root = tmp_path / "proj"
+
+    def fill_new(self):
+        self.images_edit.setText(str(first))
+        self.project_edit.setText(str(root))
+        self.classes.set_rows([("background", "#000000"), ("cell", "#ff0000")])
+        self.create_project()
+        return self.result()
+
+    monkeypatch.setattr(NewProjectDialog, "exec", fill_new)
+    a["new_project"].trigger()
+    assert w.session is not None and w.session.project.root == root
+    assert [c.name for c in w.session.schema.classes] == ["background", "cell"]
+    assert len(w.session.images()) == 2
+    assert w.file_menu.last_message.startswith("Added 2 image(s)")
+    assert a["export"].isEnabled() and a["add_folder"].isEnabled()
+    recent = [x for x in w.file_menu.recent_menu.actions() if x.toolTip() == str(root)]
+    assert len(recent) == 1 and recent[0].text() == "&1 proj"
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a_, **k: str(second))
+    a["add_folder"].trigger()
+    assert len(w.session.images()) == 5
+    assert w.image_list.visible_ids() == [r.id for r in w.session.images()]
+    assert w.file_menu.last_message.startswith("Added 3 image(s)")
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileNames", lambda *a_, **k: ([str(second / "img030.png")], "")
+    )
+    a["add_images"].trigger()  # the same file again: skipped, not duplicated
+    assert len(w.session.images()) == 5
+    assert "skipped 1" in w.file_menu.last_message
+
+    # label two images: paint class 1 (cell) in a square, mark done
+    done_names = []
+    for record in w.session.images()[:2]:
+        w.open_image(record.id)
+        center(w.canvas)
+        w.class_panel.select_index(1)
+        w.canvas.set_brush_radius(3)
+        drag(w.canvas, [(10, 10), (12, 10)])
+        a["mark_done"].trigger()
+        done_names.append(Path(record.name).stem)
+
+    out = tmp_path / "voc-out"
+
+    def fill_export(self):
+        self.set_format("voc")
+        self.out_edit.setText(str(out))
+        self.split_spins[0].setValue(1.0)
+        self.split_spins[1].setValue(0.0)
+        self.split_spins[2].setValue(0.0)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ExportDialog, "exec", fill_export)
+    a["export"].trigger()
+    assert "Exported 2 image(s) as voc" in w.file_menu.last_message
+    masks = sorted((out / "SegmentationClass").glob("*.png"))
+    assert [m.stem for m in masks] == sorted(done_names)
+    from PIL import Image
+
+    for m in masks:
+        values = np.array(Image.open(m))
+        assert values[10, 11] == 1  # painted cell
+        assert values[40, 40] == 255  # never labelled: the ignore value
+    assert (out / "ImageSets" / "Segmentation" / "train.txt").read_text().split() == sorted(
+        done_names
+    )
+
+    a["export"].trigger()  # the folder is not empty now: one line, nothing overwritten
+    kind, text = boxes[-1]
+    assert kind == "warning" and text.startswith("Export failed:") and "\n" not in text
+    assert "not an empty folder" in text
+    assert len(list((out / "SegmentationClass").glob("*.png"))) == 2
+
+
+def test_import_through_the_menu_adds_images_labels_and_classes(
+    qtbot, window, tmp_path, monkeypatch, boxes
+):
+    src = tmp_path / "masks"
+    (src / "images").mkdir(parents=True)
+    (src / "masks").mkdir()
+    img = np.full((SIZE, SIZE), 90, np.uint8)
+    cv2.imwrite(str(src / "images" / "new.png"), img)
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    mask[5:15, 5:15] = 2
+    cv2.imwrite(str(src / "masks" / "new.png"), mask)
+
+    def fill_import(self):
+        self.set_format("masks")
+        self.src_edit.setText(str(src))
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ImportDialog, "exec", fill_import)
+    before = len(window.session.images())
+    window.actions_["import"].trigger()
+    message = window.file_menu.last_message
+    assert message.startswith("Imported 1 mask(s) from masks"), message
+    assert len(window.session.images()) == before + 1
+    record = next(r for r in window.session.images() if r.name.endswith("new.png"))
+    saved = window.session.project.load_mask(record)
+    assert saved is not None and saved[10, 10] == 2 and saved[30, 30] == 0
+    assert window.document is not None  # the image that was open is open again
+
+
+def test_a_failed_import_says_why_in_one_line(qtbot, window, tmp_path, monkeypatch, boxes):
+    def fill_import(self):
+        self.set_format("coco")
+        self.src_edit.setText(str(tmp_path / "missing.json"))
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ImportDialog, "exec", fill_import)
+    window.actions_["import"].trigger()
+    kind, text = boxes[-1]
+    assert kind == "warning" and text.startswith("Import failed:") and "missing.json" in text
+    assert "\n" not in text and "Traceback" not in text
+
+
+def test_cancel_stops_the_work_and_reports_cancelled(qtbot):
+    started = threading.Event()
+    steps: list[int] = []
+
+    def work(progress):
+        for i in range(10_000):
+            started.set()
+            progress(i, 10_000, f"step {i}")
+            steps.append(i)
+            time.sleep(0.002)
+        return "finished"
+
+    def press_cancel():
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, QProgressDialog) and widget.isVisible():
+                widget.cancel()
+                return
+        QTimer.singleShot(50, press_cancel)
+
+    QTimer.singleShot(100, press_cancel)
+    outcome = run_with_progress(None, "Test", "Working…", work)
+    assert started.is_set()
+    assert outcome.cancelled and outcome.result is None and outcome.error is None
+    assert len(steps) < 10_000
+
+
+def test_f1_and_question_mark_open_an_overview_of_every_menu_action(qtbot, window):
+    rows = shortcut_rows(window.menuBar())
+    texts = {r.text: r.keys for r in rows}
+    for name, action in window.actions_.items():
+        plain = action.text().replace("&", "").rstrip("…").strip()
+        assert plain in texts, name
+        for key in action.shortcuts():
+            assert key.toString(QKeySequence.SequenceFormat.NativeText) in texts[plain]
+    assert texts["Export"] == "Ctrl+E" and texts["Keyboard shortcuts"] == "F1, ?"
+
+    # never stale: a key changed at run time shows up in the next overview
+    window.actions_["export"].setShortcut(QKeySequence("Ctrl+Shift+X"))
+    assert {r.text: r.keys for r in shortcut_rows(window.menuBar())}["Export"] == "Ctrl+Shift+X"
+
+    for key in (Qt.Key.Key_F1, "?"):
+        window.shortcuts_dialog = None
+        with qtbot.waitActive(window):
+            window.activateWindow()
+        QTest.keyClick(window.canvas, key)
+        qtbot.waitUntil(lambda: window.shortcuts_dialog is not None)
+        dialog = window.shortcuts_dialog
+        assert isinstance(dialog, ShortcutsDialog) and dialog.isVisible()
+        assert "Ctrl+Shift+X" in dialog.browser.toPlainText()
+        dialog.filter_edit.setText("brush")
+        shown = dialog.browser.toPlainText()
+        assert "Bigger brush" in shown and "Export" not in shown
+        dialog.close()
+
+
+def test_every_toolbar_button_has_a_tooltip_with_its_shortcut(window):
+    from PySide6.QtWidgets import QToolBar
+
+    for bar in window.findChildren(QToolBar):
+        for action in bar.actions():
+            if action.isSeparator() or not action.text():
+                continue
+            assert action.toolTip(), action.text()
+            keys = action.shortcuts()
+            if keys:
+                assert keys[0].toString() in action.toolTip(), action.text()
+
+
+def test_status_bar_says_loading_saving_and_shows_the_pixel_under_the_cursor(qtbot, window):
+    name = window.document.record.name
+    assert window.activity.text == f"{name} open"
+    drag(window.canvas, [(30, 30), (31, 30)])
+    window.save_now()
+    assert window.activity.text in ("Saving…", "All changes saved")
+    qtbot.waitUntil(lambda: window.activity.text == "All changes saved")
+    QTest.mouseMove(window.canvas.viewport(), window.canvas.mapFromScene(25.5, 25.5))
+    qtbot.waitUntil(lambda: window.pos_label.text() == "x 25  y 25")
+    assert window.value_label.text() == "value 200"
+    assert window.class_label.text() == "class background"
+
+
+def test_training_progress_reaches_the_status_bar_as_round_n(window):
+    # what ml.train.TrainProgress carries (built here without importing torch)
+    progress = SimpleNamespace(step=40, fraction=0.4, phase="train", loss=0.25)
+    window.activity.round_started()
+    window.activity.training_progress(progress)
+    assert window.activity.text.startswith("Training round 1: 40 %")
+    assert window.activity.bar.isVisible() or not window.isVisible()
+    window.activity.say("Loading x…")  # shorter news never hides a running round
+    assert window.activity.text.startswith("Training round 1")
+
+
+def test_adding_and_renaming_a_class_says_what_the_model_will_do(window, monkeypatch):
+    window._edit_schema("add_class", "nucleus", None)
+    note = window.class_panel.note.text()
+    assert "Added 'nucleus'" in note and "next training round" in note
+    window._edit_schema("rename_class", 1, "cell body")
+    note = window.class_panel.note.text()
+    assert "Renamed 'cell' to 'cell body'" in note and "Train from scratch" in note
+    assert window.statusBar().currentMessage() == note
+
+
+def test_hiding_a_class_makes_it_transparent_in_the_overlay_only(window):
+    from annotator.gui.class_panel import VALUE_ROLE
+
+    item = next(
+        window.class_panel.list.item(i)
+        for i in range(window.class_panel.list.count())
+        if window.class_panel.list.item(i).data(VALUE_ROLE) == 1
+    )
+    item.setCheckState(Qt.CheckState.Unchecked)
+    table = window._table()
+    assert table[1] >> 24 == 0 and table[0] >> 24 > 0  # alpha of cell 0, background kept
+    with Project.open(window.session.project.root) as p:
+        assert p.schema.names == window.session.schema.names  # the schema is untouched
+
+
+def test_status_bar_shows_raw_16_bit_values_of_every_channel(qtbot, tmp_path):
+    from annotator.core.schema import LabelSchema
+
+    img = np.zeros((SIZE, SIZE, 3), np.uint16)
+    img[33, 31] = (40000, 1234, 65535)  # BGR on disk; near the centre, so in view
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "rgb16.png"), img)
+    root = tmp_path / "p16"
+    with Project.create(root, LabelSchema.from_names(["a", "b"])) as p:
+        p.add_images([folder])
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(900, 700)
+    with qtbot.waitActive(w):
+        w.show()
+        w.activateWindow()
+    w.open_project(root)
+    center(w.canvas)
+    QTest.mouseMove(w.canvas.viewport(), w.canvas.mapFromScene(31.5, 33.5))
+    qtbot.waitUntil(lambda: w.pos_label.text() == "x 31  y 33")
+    assert w.value_label.text() == "value 65535, 1234, 40000"  # RGB, raw, not scaled to 8 bits
+    assert w.class_label.text() == "class unlabelled"
+    w.close()
+
+
+def test_a_cancelled_export_leaves_nothing_at_the_output_folder(
+    qtbot, window, tmp_path, monkeypatch, boxes
+):
+    import dataclasses
+
+    from annotator.core.status import ImageStatus
+    from annotator.formats import registry
+
+    project = window.session.project
+    for record in project.images():
+        mask = np.full((SIZE, SIZE), 1, np.uint8)
+        project.save_mask(record.id, mask, source="user", status=ImageStatus.DONE)
+    real = registry.FORMATS["masks"]
+    writing = threading.Event()
+
+    def slow_writer(stage, dataset, options, progress):
+        result = real.writer(stage, dataset, options, progress)  # every file is written...
+        for i in range(2000):  # ...then it is slow to finish: Cancel lands here
+            writing.set()
+            progress(i, 2000, "finishing")
+            time.sleep(0.005)
+        return result
+
+    monkeypatch.setitem(registry.FORMATS, "masks", dataclasses.replace(real, writer=slow_writer))
+    out = tmp_path / "cancelled-export"
+
+    def fill_export(self):
+        self.set_format("masks")
+        self.out_edit.setText(str(out))
+        return QDialog.DialogCode.Accepted
+
+    def press_cancel():
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, QProgressDialog) and widget.isVisible() and writing.is_set():
+                widget.cancel()
+                return
+        QTimer.singleShot(50, press_cancel)
+
+    monkeypatch.setattr(ExportDialog, "exec", fill_export)
+    QTimer.singleShot(50, press_cancel)
+    window.actions_["export"].trigger()
+    assert window.file_menu.last_message == "Export cancelled; nothing was written."
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cancelled-export")]
