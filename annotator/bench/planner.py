@@ -33,6 +33,10 @@ POLYGON_EPSILONS = (1.0, 2.5)
 #: Regions smaller than this are not worth a GrabCut box (two clicks and a wait).
 GRABCUT_MIN_AREA = 64
 
+#: GrabCut is for compact objects: a region must cover this share of its box (a thin
+#: network spanning the image is not something a person would box).
+GRABCUT_MIN_FILL = 0.3
+
 #: A superpixel joins a superpixel stroke when this share of its pixels is the class.
 SUPERPIXEL_PURITY = 0.9
 
@@ -143,7 +147,9 @@ def candidates(
     if "superpixel" in tools and scene.image is not None:
         yield from _superpixel_strokes(scene.segments, truth, cls, region, seed, wrong)
     if "grabcut" in tools and scene.image is not None and area >= GRABCUT_MIN_AREA:
-        yield Action("grabcut", cls, Cost(clicks=2), box=_box_around(region, 2))
+        box = _box_around(region, 2)
+        if area >= GRABCUT_MIN_FILL * box.height * box.width:
+            yield Action("grabcut", cls, Cost(clicks=2), box=box)
     if scene.proposal is not None:
         proposal = scene.proposal
         if "accept-region" in tools:
