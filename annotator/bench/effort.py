@@ -485,9 +485,10 @@ def _plot(runs: list[RunResult], path: Path) -> Path | None:
         tools = r.config.get("tools") or ()
         label = f"{r.mode} / {r.strategy}" + (" / brush only" if list(tools) == ["brush"] else "")
         ax.plot(range(1, len(ys) + 1), ys, marker="o", ms=3, label=label)
-        capped = [(i + 1, rec.actions) for i, rec in enumerate(r.images) if not rec.reached_target]
+        capped = [i for i, rec in enumerate(r.images) if not rec.reached_target]
         if capped:
-            ax.scatter(*zip(*capped), marker="x", s=40, color="black", zorder=3)
+            xs = [i + 1 for i in capped]
+            ax.scatter(xs, [ys[i] for i in capped], marker="x", s=40, color="black", zorder=3)
     ax.set_xlabel("images labelled (x: stopped at the budget, below target)")
     ax.set_ylabel("actions for this image")
     ax.set_yscale("log")

@@ -68,6 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from annotator.bench.effort import (
         BenchConfig,
+        RunResult,
         load_dataset,
         run_benchmark,
         summary_lines,
@@ -101,21 +102,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise AnnotatorError("--limit must be at least 1")
     dataset = load_dataset(args.dataset, args.classes)
     _seed_everything(args.seed)
-    runs: list = []
+    runs: list[RunResult] = []
     for config in configs:
         workdir = args.out / "projects" / f"{config.mode}-{config.strategy}"
         if workdir.exists():
             shutil.rmtree(workdir)
-        done = list(runs)
+        done: list[RunResult] = list(runs)
+
+        def checkpoint(partial: RunResult, done: list[RunResult] = done) -> None:
+            write_outputs([*done, partial], args.out, plot=False)
+
         runs.append(
             run_benchmark(
                 dataset,
                 config,
                 workdir,
                 report=lambda s: print(s, file=sys.stderr),
-                checkpoint=lambda partial, done=done: write_outputs(
-                    [*done, partial], args.out, plot=False
-                ),
+                checkpoint=checkpoint,
             )
         )
     json_path, plot_path = write_outputs(runs, args.out)
