@@ -17,6 +17,7 @@ label-map operations as the GUI.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import re
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from annotator.bench.actions import TOOLS
 from annotator.bench.robot import IGNORE, annotate
 from annotator.core.errors import AnnotatorError, ImageReadError
 from annotator.core.labelmap import LabelMap
@@ -54,6 +56,9 @@ class BenchConfig:
     target: float = 0.95
     max_strokes: int = 3000
     max_radius: float = 25.0
+    tools: tuple[str, ...] = TOOLS
+    last: str | None = None
+    stride: int = 1
     limit: int | None = None
     seed: int = 0
     frozen_after: int = 2
@@ -75,6 +80,15 @@ class BenchConfig:
             )
         if not 0 < self.target <= 1:
             raise AnnotatorError("--target must be in (0, 1]")
+        unknown = [t for t in self.tools if t not in TOOLS]
+        if unknown or not self.tools:
+            raise AnnotatorError(
+                f"--tools: unknown tool {unknown[0]!r}; choose from {', '.join(TOOLS)}"
+                if unknown
+                else "--tools: give at least one tool"
+            )
+        if self.stride < 1:
+            raise AnnotatorError("--stride must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -89,9 +103,16 @@ class Dataset:
 
 @dataclass
 class ImageRecordOut:
+    """One labelled image: its costs (``actions`` is the combined count, see
+    docs/simulated-annotator.md) and whether it reached the target."""
+
     name: str
+    actions: float
     strokes: int
-    brush_strokes: int
+    clicks: int
+    vertices: int
+    tools: dict[str, int]
+    reached_target: bool
     accepted: bool
     pixels_painted: int
     accuracy_before: float
@@ -115,6 +136,10 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def total_actions(self) -> float:
+        return float(sum(r.actions for r in self.images))
+
+    @property
     def total_strokes(self) -> int:
         return sum(r.strokes for r in self.images)
 
@@ -122,17 +147,36 @@ class RunResult:
     def total_pixels(self) -> int:
         return sum(r.pixels_painted for r in self.images)
 
-    def strokes_last_half(self) -> float:
-        half = self.images[len(self.images) // 2 :]
-        return float(np.mean([r.strokes for r in half])) if half else 0.0
+    def second_half(self) -> list[ImageRecordOut]:
+        """The images labelled in the second half of the run (the larger half when odd)."""
+        return self.images[len(self.images) // 2 :]
+
+    def actions_last_half(self) -> float:
+        half = self.second_half()
+        return float(np.mean([r.actions for r in half])) if half else 0.0
+
+    def capped(self, images: list[ImageRecordOut] | None = None) -> list[str]:
+        """Names of the images that stopped short of the target (hit the budget)."""
+        return [r.name for r in (self.images if images is None else images) if not r.reached_target]
 
     def to_dict(self) -> dict[str, Any]:
+        tools: dict[str, int] = {}
+        for r in self.images:
+            for k, v in r.tools.items():
+                tools[k] = tools.get(k, 0) + v
         return {
             "mode": self.mode,
             "strategy": self.strategy,
+            "total_actions": round(self.total_actions, 1),
             "total_strokes": self.total_strokes,
+            "total_clicks": sum(r.clicks for r in self.images),
+            "total_vertices": sum(r.vertices for r in self.images),
+            "tool_counts": tools,
             "total_pixels_painted": self.total_pixels,
-            "strokes_per_image_last_half": round(self.strokes_last_half(), 2),
+            "actions_per_image": round(self.total_actions / max(1, len(self.images)), 2),
+            "actions_per_image_last_half": round(self.actions_last_half(), 2),
+            "images_at_target": len(self.images) - len(self.capped()),
+            "images_capped": self.capped(),
             "images": [asdict(r) for r in self.images],
             "train_rounds_s": [round(s, 2) for s in self.train_rounds_s],
             "final_miou_unlabelled": self.final_miou,
@@ -215,10 +259,31 @@ def _miou(confusion: np.ndarray) -> tuple[float | None, list[float | None]]:
 Report = Callable[[str], None]
 
 
+def _is_last(name: str, pattern: str | None) -> bool:
+    return pattern is not None and fnmatch.fnmatchcase(name, pattern)
+
+
+def select_images(images: list[Path], config: BenchConfig) -> list[Path]:
+    """The images a run labels, in natural order: every ``stride``-th, the first
+    ``limit`` of those, then those matching ``last`` (a file-name glob) moved to the end."""
+    chosen = images[:: config.stride]
+    if config.limit:
+        chosen = chosen[: config.limit]
+    first = [p for p in chosen if not _is_last(p.name, config.last)]
+    return first + [p for p in chosen if _is_last(p.name, config.last)]
+
+
 def run_benchmark(
-    dataset: Dataset, config: BenchConfig, workdir: Path, report: Report | None = None
+    dataset: Dataset,
+    config: BenchConfig,
+    workdir: Path,
+    report: Report | None = None,
+    checkpoint: Callable[[RunResult], None] | None = None,
 ) -> RunResult:
-    """Label the dataset with the simulated annotator in one mode; return the costs."""
+    """Label the dataset with the simulated annotator in one mode; return the costs.
+
+    ``checkpoint`` gets the partial result after every image (to save it).
+    """
     from annotator.ml.networks import NetworkConfig
     from annotator.ml.strategies import RandomOrder
     from annotator.ml.train import TrainConfig
@@ -228,7 +293,7 @@ def run_benchmark(
     say = report or (lambda s: None)
     started = time.monotonic()
     images = list(dataset.images)
-    chosen = images[: config.limit] if config.limit else images
+    chosen = select_images(images, config)
     eval_paths = [p for p in images if p not in chosen]
     project = Project.create(workdir, LabelSchema.from_names(list(dataset.class_names)))
     result = RunResult(config.mode, config.strategy, asdict(config))
@@ -247,18 +312,19 @@ def run_benchmark(
         trains = config.mode != "manual"
         fell_back = False
         for k in range(len(chosen)):
-            # 1. What to label next.
+            # 1. What to label next (images matching --last only when no other is left).
+            pool = [r for r in remaining if not _is_last(r.name, config.last)] or remaining
             if config.strategy == "in-order" or (
                 config.strategy == "uncertainty" and not proposals
             ):
                 if config.strategy == "uncertainty" and not fell_back:
                     result.notes.append("uncertainty ranks in order until there is a model")
                     fell_back = True
-                rec = remaining[0]
+                rec = pool[0]
             elif config.strategy == "random":
-                rec = rng_order.rank(remaining, {})[0]
+                rec = rng_order.rank(pool, {})[0]
             else:
-                rec = max(remaining, key=lambda r: (proposals[r.id].score, -r.id))
+                rec = max(pool, key=lambda r: (proposals[r.id].score, -r.id))
             remaining.remove(rec)
             truth = dataset.truths[rec.stem]
             # 2. The robot labels it, from the proposal when the mode uses one.
@@ -272,6 +338,8 @@ def run_benchmark(
                 label_map,
                 truth,
                 proposal=proposal,
+                image=None if config.tools == ("brush",) else project.load_image(rec),
+                tools=config.tools,
                 target=config.target,
                 max_strokes=config.max_strokes,
                 max_radius=config.max_radius,
@@ -310,8 +378,12 @@ def run_benchmark(
             version = active.version if active else None
             out = ImageRecordOut(
                 name=rec.name,
-                strokes=robot.actions,
-                brush_strokes=robot.strokes,
+                actions=robot.actions,
+                strokes=robot.strokes,
+                clicks=robot.clicks,
+                vertices=robot.vertices,
+                tools=robot.tools,
+                reached_target=robot.reached,
                 accepted=robot.accepted,
                 pixels_painted=robot.pixels_painted,
                 accuracy_before=round(robot.accuracy_before, 5),
@@ -321,9 +393,12 @@ def run_benchmark(
                 robot_seconds=round(robot_s, 2),
             )
             result.images.append(out)
+            if checkpoint is not None:
+                result.wall_seconds = time.monotonic() - started
+                checkpoint(result)
             say(
                 f"[{config.mode}/{config.strategy}] {k + 1}/{len(chosen)} {rec.name}: "
-                f"{out.strokes} actions, accuracy {out.accuracy_before:.3f} -> "
+                f"{out.actions:g} actions, accuracy {out.accuracy_before:.3f} -> "
                 f"{out.accuracy_after:.3f}, train {train_s:.1f}s"
             )
         # 5. Final proposal quality on the dataset images that were not labelled.
@@ -341,29 +416,53 @@ def run_benchmark(
     return result
 
 
-def saving_factors(runs: list[RunResult]) -> dict[str, float | None]:
-    """Manual strokes / assisted strokes, over the whole set and over the last half."""
+def ratio_bound(numerator_capped: bool, denominator_capped: bool) -> str:
+    """How far a ratio of action counts can be trusted when some images hit the budget.
+
+    A capped image's count is a lower bound of its true cost: capped images on the
+    numerator side make the ratio a lower bound ("at least"), on the denominator side
+    an upper bound ("at most"), on both sides nothing ("unknown").
+    """
+    if numerator_capped and denominator_capped:
+        return "unknown"
+    if numerator_capped:
+        return "at least"
+    if denominator_capped:
+        return "at most"
+    return "exact"
+
+
+def saving_factors(runs: list[RunResult]) -> dict[str, Any]:
+    """Manual actions / assisted (and frozen) actions, over the whole set and over the
+    second half, each with its bound (:func:`ratio_bound`)."""
     by_mode = {r.mode: r for r in runs}
-    manual, assisted = by_mode.get("manual"), by_mode.get("assisted")
-    if manual is None or assisted is None:
+    manual = by_mode.get("manual")
+    if manual is None:
         return {}
 
     def ratio(a: float, b: float) -> float | None:
         return round(a / b, 3) if b > 0 else None
 
-    out = {
-        "saving_factor": ratio(manual.total_strokes, assisted.total_strokes),
-        "saving_factor_last_half": ratio(manual.strokes_last_half(), assisted.strokes_last_half()),
-    }
-    frozen = by_mode.get("frozen")
-    if frozen is not None:
-        out["saving_factor_frozen"] = ratio(manual.total_strokes, frozen.total_strokes)
+    out: dict[str, Any] = {}
+    for mode, key in (("assisted", "saving_factor"), ("frozen", "saving_factor_frozen")):
+        other = by_mode.get(mode)
+        if other is None:
+            continue
+        out[key] = ratio(manual.total_actions, other.total_actions)
+        out[key + "_bound"] = ratio_bound(bool(manual.capped()), bool(other.capped()))
+        out[key + "_last_half"] = ratio(manual.actions_last_half(), other.actions_last_half())
+        out[key + "_last_half_bound"] = ratio_bound(
+            bool(manual.capped(manual.second_half())), bool(other.capped(other.second_half()))
+        )
     return out
 
 
-def write_outputs(runs: list[RunResult], out_dir: Path) -> tuple[Path, Path | None]:
+def write_outputs(
+    runs: list[RunResult], out_dir: Path, *, plot: bool = True
+) -> tuple[Path, Path | None]:
     """``bench.json`` (the first run's keys at the top, every run under ``runs``), one
-    JSON per run, and ``bench.png`` (strokes per image, one line per run)."""
+    JSON per run, and ``bench.png`` (actions per image, one line per run). Called after
+    every image with ``plot=False`` so a long run that is stopped keeps what it did."""
     out_dir.mkdir(parents=True, exist_ok=True)
     dicts = [r.to_dict() for r in runs]
     for r, d in zip(runs, dicts):
@@ -373,7 +472,7 @@ def write_outputs(runs: list[RunResult], out_dir: Path) -> tuple[Path, Path | No
     top["comparison"] = saving_factors(runs)
     path = out_dir / "bench.json"
     atomic_write_json(path, top)
-    return path, _plot(runs, out_dir / "bench.png")
+    return path, (_plot(runs, out_dir / "bench.png") if plot else None)
 
 
 def _plot(runs: list[RunResult], path: Path) -> Path | None:
@@ -387,10 +486,16 @@ def _plot(runs: list[RunResult], path: Path) -> Path | None:
         return None
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     for r in runs:
-        ys = [i.strokes for i in r.images]
-        ax.plot(range(1, len(ys) + 1), ys, marker="o", ms=3, label=f"{r.mode} / {r.strategy}")
-    ax.set_xlabel("images labelled")
-    ax.set_ylabel("actions (strokes + accept) for this image")
+        ys = [i.actions for i in r.images]
+        tools = r.config.get("tools") or ()
+        label = f"{r.mode} / {r.strategy}" + (" / brush only" if list(tools) == ["brush"] else "")
+        ax.plot(range(1, len(ys) + 1), ys, marker="o", ms=3, label=label)
+        capped = [i for i, rec in enumerate(r.images) if not rec.reached_target]
+        if capped:
+            xs = [i + 1 for i in capped]
+            ax.scatter(xs, [ys[i] for i in capped], marker="x", s=40, color="black", zorder=3)
+    ax.set_xlabel("images labelled (x: stopped at the budget, below target)")
+    ax.set_ylabel("actions for this image")
     ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
     ax.legend()
@@ -401,25 +506,46 @@ def _plot(runs: list[RunResult], path: Path) -> Path | None:
     return path
 
 
+def _factor_text(factors: dict[str, Any], key: str) -> str:
+    value, bound = factors.get(key), factors.get(key + "_bound")
+    if value is None:
+        return "-"
+    if bound == "exact":
+        return f"{value}"
+    if bound == "unknown":
+        return f"{value} (not a bound: both sides hit the budget)"
+    return f"{bound} {value}"
+
+
 def summary_lines(runs: list[RunResult]) -> list[str]:
     """The printed summary table."""
     lines = [
-        f"{'mode':9} {'strategy':12} {'images':>6} {'strokes':>8} {'last half/img':>13} "
-        f"{'pixels':>9} {'final mIoU':>10} {'train s/round':>13} {'wall s':>7}"
+        f"{'mode':9} {'strategy':12} {'images':>6} {'at target':>9} {'actions':>9} "
+        f"{'strokes':>8} {'clicks':>7} {'vertices':>8} {'2nd half/img':>12} {'pixels':>9} "
+        f"{'final mIoU':>10} {'train s/round':>13} {'wall s':>7}"
     ]
     for r in runs:
         rounds = f"{np.mean(r.train_rounds_s):.1f}" if r.train_rounds_s else "-"
         miou = f"{r.final_miou:.3f}" if r.final_miou is not None else "-"
+        d = r.to_dict()
         lines.append(
-            f"{r.mode:9} {r.strategy:12} {len(r.images):6d} {r.total_strokes:8d} "
-            f"{r.strokes_last_half():13.1f} {r.total_pixels:9d} {miou:>10} {rounds:>13} "
-            f"{r.wall_seconds:7.0f}"
+            f"{r.mode:9} {r.strategy:12} {len(r.images):6d} {d['images_at_target']:9d} "
+            f"{r.total_actions:9.1f} {d['total_strokes']:8d} {d['total_clicks']:7d} "
+            f"{d['total_vertices']:8d} {r.actions_last_half():12.1f} {r.total_pixels:9d} "
+            f"{miou:>10} {rounds:>13} {r.wall_seconds:7.0f}"
         )
+    for r in runs:
+        if r.capped():
+            lines.append(
+                f"{r.mode}: {len(r.capped())} image(s) stopped at the budget below the target "
+                "(their counts are lower bounds): " + ", ".join(r.capped())
+            )
     factors = saving_factors(runs)
-    if factors:
+    if "saving_factor" in factors:
         lines.append(
-            "saving factor (manual / assisted strokes): whole set "
-            f"{factors['saving_factor']}, last half {factors['saving_factor_last_half']}"
+            "saving factor (manual / assisted actions): whole set "
+            f"{_factor_text(factors, 'saving_factor')}, second half "
+            f"{_factor_text(factors, 'saving_factor_last_half')}"
         )
     for r in runs:
         if r.train_rounds_s:

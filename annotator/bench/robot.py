@@ -1,275 +1,72 @@
 """The simulated annotator of the effort benchmark (rules in docs/simulated-annotator.md).
 
-It behaves like a careful user with a brush: look at the current label map, find the
-largest connected region of one true class that is labelled wrong (or not at all), and
-paint one stroke of that class through its interior. The brush radius is bounded by the
-distance to the border of that class, so a stroke never paints over pixels of another
-class; the stroke follows the longest path through the region that keeps the whole
-brush inside. Repeat until the pixel accuracy reaches the target or the stroke budget is
-spent. It paints through :class:`annotator.core.labelmap.LabelMap`, exactly as the GUI does.
+It behaves like a skilled user: look at the current label map, find the largest
+connected region of one true class that is labelled wrong (or not at all), consider
+each tool's best gesture on it (brush, protected brush, fill, magic wand, polygon,
+superpixel brush, GrabCut box, accept / accept region / proposal brush, fill holes,
+remove specks: :mod:`annotator.bench.planner`) and perform the one that fixes most
+pixels per unit of effort, through the same
+:class:`~annotator.core.labelmap.LabelMap` operation as the GUI's tool
+(:mod:`annotator.bench.actions`). Repeat until the pixel accuracy reaches the target
+or the action budget is spent.
+
+``tools=("brush",)`` is the first benchmark's robot, unchanged: accept the proposal
+when it helps, then brush strokes that never cross a class border
+(:mod:`annotator.bench.brush`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from annotator.bench.actions import TOOLS, WEIGHTS, Scene, apply
+from annotator.bench.brush import IGNORE, Stroke, _paint, pixel_accuracy, plan_stroke
 from annotator.core.labelmap import LabelMap
 
-IGNORE = 255  # value of pixels in a ground-truth mask that count nowhere
+__all__ = [
+    "IGNORE",
+    "TOOLS",
+    "RobotResult",
+    "Stroke",
+    "annotate",
+    "pixel_accuracy",
+    "plan_stroke",
+]
 
-
-@dataclass(frozen=True)
-class Stroke:
-    """One planned brush stroke: a polyline in pixel-centre ``(x, y)`` coordinates."""
-
-    points: tuple[tuple[float, float], ...]
-    radius: float
-    value: int
+#: The first robot's only tool (``--tools brush``).
+BRUSH_ONLY = ("brush",)
 
 
 @dataclass(frozen=True)
 class RobotResult:
-    """What labelling one image cost the robot."""
+    """What labelling one image cost the robot.
+
+    ``strokes`` are drags (any brush), ``clicks`` are clicks (fills, accepts, GrabCut
+    corners, fill holes / remove specks), ``vertices`` polygon corners; ``tools`` counts
+    the actions of each tool.
+    """
 
     strokes: int
     accepted: bool
     pixels_painted: int
     accuracy_before: float
     accuracy_after: float
+    clicks: int = 0
+    vertices: int = 0
+    tools: dict[str, int] = field(default_factory=dict)
+    reached: bool = False
 
     @property
-    def actions(self) -> int:
-        return self.strokes + int(self.accepted)
-
-
-def pixel_accuracy(labels: np.ndarray, truth: np.ndarray) -> float:
-    """Share of pixels (ignoring ``IGNORE`` in the truth) whose label equals the truth.
-
-    Unlabelled pixels count as wrong.
-    """
-    valid = truth != IGNORE
-    n = int(valid.sum())
-    if n == 0:
-        return 1.0
-    return float(((labels == truth) & valid).sum()) / n
-
-
-def _largest_error_region(labels: np.ndarray, truth: np.ndarray) -> tuple[int, np.ndarray] | None:
-    import cv2
-
-    error = (labels != truth) & (truth != IGNORE)
-    if not error.any():
-        return None
-    best: tuple[int, int, np.ndarray] | None = None
-    for c in np.unique(truth[error]):
-        comp = (error & (truth == c)).astype(np.uint8)
-        n, lab, stats, _ = cv2.connectedComponentsWithStats(comp, connectivity=8)
-        if n <= 1:
-            continue
-        idx = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-        area = int(stats[idx, cv2.CC_STAT_AREA])
-        if best is None or area > best[0]:
-            best = (area, int(c), lab == idx)
-    if best is None:
-        return None
-    return best[1], best[2]
-
-
-def _geodesic(free: np.ndarray, start: tuple[int, int]) -> np.ndarray:
-    """8-connected geodesic distance (in steps) from ``start`` inside ``free``; -1 elsewhere."""
-    import cv2
-
-    dist = np.full(free.shape, -1, np.int32)
-    front = np.zeros(free.shape, np.uint8)
-    front[start] = 1
-    reached = front.copy()
-    free_u8 = free.astype(np.uint8)
-    kernel = np.ones((3, 3), np.uint8)
-    step = 0
-    dist[start] = 0
-    while True:
-        step += 1
-        grown = np.bitwise_and(cv2.dilate(reached, kernel), free_u8)
-        new = grown & ~reached & 1
-        if not new.any():
-            return dist
-        dist[new.astype(bool)] = step
-        reached |= new
-
-
-def _trace_back(dist: np.ndarray, end: tuple[int, int]) -> list[tuple[int, int]]:
-    """Walk from ``end`` down the geodesic distance to its source (distance 0)."""
-    h, w = dist.shape
-    path = [end]
-    y, x = end
-    while dist[y, x] > 0:
-        d = dist[y, x]
-        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)):
-            ny, nx = y + dy, x + dx
-            if 0 <= ny < h and 0 <= nx < w and dist[ny, nx] == d - 1:
-                y, x = ny, nx
-                break
-        else:  # cannot happen for a distance map made by _geodesic
-            break
-        path.append((y, x))
-    return path
-
-
-def _simplify(
-    path: list[tuple[int, int]], border_dist: np.ndarray, radius: float, every: int
-) -> tuple[tuple[float, float], ...]:
-    """Keep every ``every``-th point of a pixel path, but only where the straight move
-    between kept points keeps the brush inside the class."""
-    pts = [(float(x), float(y)) for y, x in path]
-    kept = [pts[0]]
-    i = 0
-    while i < len(pts) - 1:
-        j = min(i + every, len(pts) - 1)
-        while j > i + 1 and not _segment_safe(border_dist, kept[-1], pts[j], radius):
-            j -= 1
-        kept.append(pts[j])
-        i = j
-    return tuple(kept)
-
-
-def _segment_safe(
-    border_dist: np.ndarray, p: tuple[float, float], q: tuple[float, float], radius: float
-) -> bool:
-    """True when a brush of ``radius`` dragged from ``p`` to ``q`` stays inside the class.
-
-    The border distance is 1-Lipschitz, so checking samples half a pixel apart with half
-    a pixel of margin is enough.
-    """
-    (x0, y0), (x1, y1) = p, q
-    n = max(2, int(np.hypot(x1 - x0, y1 - y0) * 2) + 1)
-    xs = np.rint(np.linspace(x0, x1, n)).astype(int)
-    ys = np.rint(np.linspace(y0, y1, n)).astype(int)
-    return bool((border_dist[ys, xs] > radius + 0.5).all())
-
-
-def _sweep_path(
-    free: np.ndarray, border_dist: np.ndarray, radius: float, start: tuple[int, int]
-) -> list[tuple[float, float]]:
-    """A back-and-forth "colouring in" path over the safe centres, as one drag.
-
-    Rows are ``~1.8 r`` apart so the brush covers the band between them; the path stops
-    where the next move would take the brush outside the class.
-    """
-    step = max(1, int(1.8 * radius))
-    rows = np.nonzero(free.any(axis=1))[0]
-    if rows.size == 0:
-        return [(float(start[1]), float(start[0]))]
-    path: list[tuple[float, float]] = []
-    forward = True
-    for y in range(int(rows[0]), int(rows[-1]) + 1, step):
-        xs = np.nonzero(free[y])[0]
-        if xs.size == 0:
-            continue
-        # Keep run ends and every step-th pixel so each row is a few straight moves.
-        keep = np.zeros(xs.size, bool)
-        keep[::step] = True
-        breaks = np.nonzero(np.diff(xs) > 1)[0]
-        keep[breaks] = True
-        keep[np.minimum(breaks + 1, xs.size - 1)] = True
-        keep[-1] = True
-        pts = [(float(x), float(y)) for x in xs[keep]]
-        if not forward:
-            pts.reverse()
-        forward = not forward
-        for pt in pts:
-            if path and not _segment_safe(border_dist, path[-1], pt, radius):
-                return path
-            path.append(pt)
-    return path
-
-
-def plan_stroke(
-    labels: np.ndarray, truth: np.ndarray, *, max_radius: float = 25.0
-) -> Stroke | None:
-    """The stroke a careful user would paint next, or ``None`` when nothing is wrong.
-
-    Candidates: for a few brush radii (the largest that fits the region, and smaller),
-    a stroke along the longest path through the region and a back-and-forth stroke that
-    colours it in. The candidate that fixes the most pixels wins.
-    """
-    import cv2
-
-    found = _largest_error_region(labels, truth)
-    if found is None:
-        return None
-    cls, region = found
-    ys, xs = np.nonzero(region)
-    pad = int(max_radius) + 2
-    h, w = truth.shape
-    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
-    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
-    t = truth[y0:y1, x0:x1]
-    lab = labels[y0:y1, x0:x1]
-    reg = region[y0:y1, x0:x1]
-    # Painting over ignored pixels is harmless, so they do not bound the brush.
-    allowed = ((t == cls) | (t == IGNORE)).astype(np.uint8)
-    # Pad with "allowed" so the image edge does not shrink the brush (it clips instead).
-    allowed_p = cv2.copyMakeBorder(allowed, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
-    border_dist = cv2.distanceTransform(allowed_p, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
-    inside = np.where(reg, border_dist, 0)
-    iy, ix = np.unravel_index(int(np.argmax(inside)), inside.shape)
-    sy, sx = int(iy), int(ix)
-    d_max = float(border_dist[sy, sx])
-    best: tuple[int, Stroke] | None = None
-    for factor in (1.0, 0.6, 0.35, 0.2):
-        radius = max(0.0, min(max_radius, d_max - 0.51) * factor)
-        safe = border_dist > radius + 0.5
-        size = 2 * int(np.ceil(radius)) + 1
-        near = cv2.dilate(
-            reg.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-        ).astype(bool)
-        free = safe & near
-        free[sy, sx] = True
-        first = _geodesic(free, (sy, sx))
-        ay, ax = np.unravel_index(int(np.argmax(first)), first.shape)
-        a = (int(ay), int(ax))
-        line = _simplify(_trace_back(first, a)[::-1], border_dist, radius, max(1, int(radius)))
-        sweep = tuple(_sweep_path(first >= 0, border_dist, radius, (sy, sx)))
-        dot = ((float(sx), float(sy)),)
-        for pts in (line, sweep, dot):
-            if not pts:
-                continue
-            stroke = Stroke(pts, radius, int(cls))
-            gain = _stroke_gain(lab, t, allowed.astype(bool), stroke)
-            if best is None or gain > best[0]:
-                best = (gain, stroke)
-        if radius < 0.5:
-            break
-    if best is None or best[0] <= 0:  # a one-pixel dot on the region always fits
-        best = (1, Stroke(((float(sx), float(sy)),), 0.0, int(cls)))
-    _, stroke = best
-    shifted = tuple((x + x0, y + y0) for x, y in stroke.points)
-    return Stroke(shifted, stroke.radius, stroke.value)
-
-
-def _stroke_gain(labels: np.ndarray, truth: np.ndarray, allowed: np.ndarray, stroke: Stroke) -> int:
-    """Pixels a stroke would make right, or -1 when it would paint outside ``allowed``."""
-    lm = LabelMap(labels.copy(), unlabelled=IGNORE, void=IGNORE - 1)
-    valid = truth != IGNORE
-    before = int(((lm.array == truth) & valid).sum())
-    _paint(lm, stroke)
-    if ((lm.array != labels) & ~allowed).any():
-        return -1
-    return int(((lm.array == truth) & valid).sum()) - before
-
-
-def _paint(label_map: LabelMap, stroke: Stroke) -> int:
-    """Paint segment by segment (as the GUI does per mouse move); return pixels changed."""
-    pts = stroke.points
-    if len(pts) == 1:
-        return int(label_map.paint_disk(*pts[0], stroke.radius, stroke.value).changed().sum())
-    changed = 0
-    for p, q in zip(pts[:-1], pts[1:]):
-        patch = label_map.paint_stroke([p, q], stroke.radius, stroke.value)
-        changed += int(patch.changed().sum()) if not patch.empty else 0
-    return changed
+    def actions(self) -> float:
+        """The combined action count (weights in :data:`annotator.bench.actions.WEIGHTS`)."""
+        return (
+            WEIGHTS["strokes"] * self.strokes
+            + WEIGHTS["clicks"] * self.clicks
+            + WEIGHTS["vertices"] * self.vertices
+        )
 
 
 def annotate(
@@ -277,22 +74,47 @@ def annotate(
     truth: np.ndarray,
     *,
     proposal: np.ndarray | None = None,
+    image: np.ndarray | None = None,
     target: float = 0.95,
     max_strokes: int = 300,
     max_radius: float = 25.0,
+    tools: tuple[str, ...] = BRUSH_ONLY,
 ) -> RobotResult:
-    """Label one image: accept the proposal if given (one action), then correct with
-    strokes until ``target`` pixel accuracy or ``max_strokes``."""
+    """Label one image until ``target`` pixel accuracy or ``max_strokes`` actions.
+
+    ``tools`` are names from :data:`annotator.bench.actions.TOOLS`; the brush alone is
+    the first robot (accept the proposal if it helps, then strokes; the budget counts
+    strokes). With more tools the budget counts combined actions.
+    """
+    unknown = [t for t in tools if t not in TOOLS]
+    if unknown:
+        raise ValueError(f"unknown tool {unknown[0]!r}; choose from {', '.join(TOOLS)}")
+    if tuple(tools) == BRUSH_ONLY:
+        return _annotate_brush(label_map, truth, proposal, target, max_strokes, max_radius)
+    return _annotate_tools(
+        label_map, truth, Scene(image, proposal), tuple(tools), target, max_strokes, max_radius
+    )
+
+
+def _annotate_brush(
+    label_map: LabelMap,
+    truth: np.ndarray,
+    proposal: np.ndarray | None,
+    target: float,
+    max_strokes: int,
+    max_radius: float,
+) -> RobotResult:
+    """The first robot: accept the proposal if given and useful (one action), then
+    correct with strokes until ``target`` or ``max_strokes``."""
     accepted = False
     painted = 0
     before = pixel_accuracy(label_map.array, truth)
     if proposal is not None:
         where = label_map.array == label_map.unlabelled
         if pixel_accuracy(np.where(where, proposal, label_map.array), truth) > before:
-            patch = label_map.assign(proposal.astype(label_map.dtype), where)
+            label_map.assign(proposal.astype(label_map.dtype), where)
             accepted = True
             before = pixel_accuracy(label_map.array, truth)
-            del patch
     strokes = 0
     accuracy = before
     while accuracy < target and strokes < max_strokes:
@@ -302,4 +124,58 @@ def annotate(
         painted += _paint(label_map, stroke)
         strokes += 1
         accuracy = pixel_accuracy(label_map.array, truth)
-    return RobotResult(strokes, accepted, painted, before, accuracy)
+    counts = {"brush": strokes} | ({"accept": 1} if accepted else {})
+    return RobotResult(
+        strokes,
+        accepted,
+        painted,
+        before,
+        accuracy,
+        clicks=int(accepted),
+        tools=counts,
+        reached=accuracy >= target,
+    )
+
+
+def _annotate_tools(
+    label_map: LabelMap,
+    truth: np.ndarray,
+    scene: Scene,
+    tools: tuple[str, ...],
+    target: float,
+    max_actions: int,
+    max_radius: float,
+) -> RobotResult:
+    """The skilled robot: the most efficient gesture of any tool, step after step."""
+    from annotator.bench.planner import choose
+
+    before = pixel_accuracy(label_map.array, truth)
+    accuracy = before
+    strokes = clicks = vertices = painted = 0
+    used: Counter[str] = Counter()
+    while accuracy < target and strokes + clicks + 0.5 * vertices < max_actions:
+        choice = choose(
+            label_map, truth, scene, tools, max_radius=max_radius, accepted=used["accept"] > 0
+        )
+        if choice is None:
+            break
+        action = choice.action
+        for patch in apply(action, label_map, scene):  # the truth is not passed: it is not read
+            if not patch.empty:
+                painted += int(patch.changed().sum())
+        strokes += action.cost.strokes
+        clicks += action.cost.clicks
+        vertices += action.cost.vertices
+        used[action.tool] += 1
+        accuracy = pixel_accuracy(label_map.array, truth)
+    return RobotResult(
+        strokes,
+        used["accept"] > 0,
+        painted,
+        before,
+        accuracy,
+        clicks=clicks,
+        vertices=vertices,
+        tools=dict(used),
+        reached=accuracy >= target,
+    )

@@ -11,6 +11,8 @@ from annotator.core.errors import AnnotatorError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from annotator.bench.actions import TOOLS
+
     p = sub.add_parser(
         "bench",
         help="measure labelling effort with a simulated annotator (docs/simulated-annotator.md)",
@@ -33,8 +35,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--train-seconds", type=float, help="seconds per training round (default 30)"
     )
     p.add_argument("--target", type=float, default=0.95, help="pixel accuracy to reach (0.95)")
-    p.add_argument("--max-strokes", type=int, default=3000, help="stroke budget per image (3000)")
+    p.add_argument(
+        "--max-strokes",
+        type=int,
+        default=3000,
+        help="action budget per image (3000; brush strokes with --tools brush)",
+    )
     p.add_argument("--limit", type=int, help="label only the first N images (natural order)")
+    p.add_argument(
+        "--tools",
+        default="all",
+        help="tools the simulated annotator may use: 'all' (default), 'brush' (the first "
+        "robot, brush strokes only) or a comma-separated list of: " + ", ".join(TOOLS),
+    )
+    p.add_argument(
+        "--last",
+        metavar="GLOB",
+        help="label the images whose file name matches GLOB after all others (e.g. 'val_*')",
+    )
+    p.add_argument(
+        "--stride", type=int, default=1, help="label every K-th image (natural order) (1)"
+    )
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frozen-after", type=int, default=2, help="frozen mode: images trained on (2)")
@@ -48,6 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from annotator.bench.effort import (
         BenchConfig,
+        RunResult,
         load_dataset,
         run_benchmark,
         summary_lines,
@@ -66,6 +88,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             target=args.target,
             max_strokes=args.max_strokes,
             max_radius=args.max_radius,
+            tools=_tools(args.tools),
+            last=args.last,
+            stride=args.stride,
             limit=args.limit,
             seed=args.seed,
             frozen_after=args.frozen_after,
@@ -79,18 +104,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise AnnotatorError("--limit must be at least 1")
     dataset = load_dataset(args.dataset, args.classes)
     _seed_everything(args.seed)
-    runs = []
+    runs: list[RunResult] = []
     for config in configs:
         workdir = args.out / "projects" / f"{config.mode}-{config.strategy}"
         if workdir.exists():
             shutil.rmtree(workdir)
+        done: list[RunResult] = list(runs)
+
+        def checkpoint(partial: RunResult, done: list[RunResult] = done) -> None:
+            write_outputs([*done, partial], args.out, plot=False)
+
         runs.append(
-            run_benchmark(dataset, config, workdir, report=lambda s: print(s, file=sys.stderr))
+            run_benchmark(
+                dataset,
+                config,
+                workdir,
+                report=lambda s: print(s, file=sys.stderr),
+                checkpoint=checkpoint,
+            )
         )
     json_path, plot_path = write_outputs(runs, args.out)
     print("\n".join(summary_lines(runs)))
     print(f"wrote {json_path}" + (f" and {plot_path}" if plot_path else ""))
     return 0
+
+
+def _tools(text: str) -> tuple[str, ...]:
+    """``--tools``: 'all', or names from the robot's list (checked by BenchConfig)."""
+    from annotator.bench.actions import TOOLS
+
+    if text.strip() == "all":
+        return TOOLS
+    return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
 def _seed_everything(seed: int) -> None:

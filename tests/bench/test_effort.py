@@ -6,7 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from annotator.bench.effort import BenchConfig, load_dataset, run_benchmark, saving_factors
+from annotator.bench.effort import (
+    BenchConfig,
+    load_dataset,
+    run_benchmark,
+    saving_factors,
+    summary_lines,
+)
 from annotator.cli import main
 from annotator.core.errors import AnnotatorError
 from annotator.core.synthetic import synthetic_cells
@@ -46,8 +52,10 @@ def test_robot_reaches_target_and_assisted_costs_fewer_strokes_than_manual(tmp_p
     assert manual.train_rounds_s == [] and len(assisted.train_rounds_s) == 4
     assert assisted.images[0].strokes == manual.images[0].strokes  # no model yet: same work
     assert any(r.accepted for r in assisted.images[1:])
-    assert assisted.total_strokes < manual.total_strokes
-    assert saving_factors([manual, assisted])["saving_factor"] > 1
+    assert assisted.total_actions < manual.total_actions
+    factors = saving_factors([manual, assisted])
+    assert factors["saving_factor"] > 1 and factors["saving_factor_bound"] == "exact"
+    assert all(r.reached_target for r in manual.images + assisted.images)
 
 
 @pytest.mark.slow
@@ -79,13 +87,29 @@ def test_bench_command_writes_json_plot_and_is_deterministic(tmp_path, capsys):
     assert "saving factor" not in out  # no assisted run to compare with
     b1 = json.loads((tmp_path / "o1" / "bench.json").read_text())
     b2 = json.loads((tmp_path / "o2" / "bench.json").read_text())
-    for key in ("mode", "strategy", "total_strokes", "total_pixels_painted", "images"):
+    for key in (
+        "mode",
+        "strategy",
+        "total_actions",
+        "total_strokes",
+        "total_clicks",
+        "total_vertices",
+        "images_at_target",
+        "images_capped",
+        "total_pixels_painted",
+        "images",
+    ):
         assert key in b1
     assert b1["mode"] == "manual" and [r["mode"] for r in b1["runs"]] == ["manual", "frozen"]
     rec = b1["runs"][1]["images"][0]
     for key in (
         "name",
+        "actions",
         "strokes",
+        "clicks",
+        "vertices",
+        "tools",
+        "reached_target",
         "pixels_painted",
         "accuracy_before",
         "accuracy_after",
@@ -95,7 +119,7 @@ def test_bench_command_writes_json_plot_and_is_deterministic(tmp_path, capsys):
 
     def costs(bench):
         return [
-            [(i["name"], i["strokes"], i["pixels_painted"]) for i in r["images"]]
+            [(i["name"], i["actions"], i["tools"], i["pixels_painted"]) for i in r["images"]]
             for r in bench["runs"]
         ]
 
@@ -126,3 +150,17 @@ def test_dataset_errors_are_clear(tmp_path):
         load_dataset(root, tmp_path / "one.txt")
     with pytest.raises(AnnotatorError, match="unknown mode"):
         BenchConfig(mode="lazy")
+
+
+def test_capped_images_make_the_ratio_a_bound(tmp_path):
+    ds = load_dataset(_dataset(tmp_path / "ds", n=2, size=64), tmp_path / "ds" / "classes.txt")
+    common = dict(strategy="in-order", tools=("brush",), train_steps=5, depth=2, width=8)
+    manual = run_benchmark(ds, BenchConfig(mode="manual", max_strokes=2, **common), tmp_path / "m")
+    assert manual.capped() == ["im0.png", "im1.png"]
+    assert all(r.actions == 2 and not r.reached_target for r in manual.images)
+    assisted = run_benchmark(ds, BenchConfig(mode="manual", **common), tmp_path / "a")
+    assisted.mode = "assisted"  # an uncapped run to compare with
+    factors = saving_factors([manual, assisted])
+    assert factors["saving_factor_bound"] == "at least"
+    assert factors["saving_factor_last_half_bound"] == "at least"
+    assert any("at least" in line for line in summary_lines([manual, assisted]))
