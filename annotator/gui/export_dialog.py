@@ -9,6 +9,7 @@ the output folder (the service writes into a staging folder and renames it at th
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -30,7 +31,9 @@ from annotator.core.errors import AnnotatorError
 from annotator.formats.registry import FORMATS, export_formats
 from annotator.gui.progress_task import Progress, TaskOutcome, error_text, run_with_progress
 from annotator.services.exchange import ExportReport, ExportRequest, export_project
-from annotator.storage.project import Project
+
+if TYPE_CHECKING:  # front ends reach projects through services only
+    from annotator.storage.project import Project
 
 
 def export_summary(report: ExportReport) -> str:

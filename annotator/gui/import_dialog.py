@@ -8,6 +8,7 @@ which classes were created and which labels were skipped.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -28,9 +29,11 @@ from annotator.core.errors import AnnotatorError
 from annotator.formats.registry import FORMATS, import_formats
 from annotator.gui.progress_task import Progress, TaskOutcome, error_text, run_with_progress
 from annotator.services.exchange import ImportReport, ImportRequest, import_into_project
-from annotator.storage.project import Project
 
 AUTOMATIC = "(automatic: _background_ if the source has it, else unlabelled)"
+
+if TYPE_CHECKING:  # front ends reach projects through services only
+    from annotator.storage.project import Project
 
 
 def import_summary(report: ImportReport) -> str:

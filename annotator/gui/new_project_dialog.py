@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -35,9 +36,11 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.schema import LabelClass, LabelSchema, default_color
 from annotator.gui.class_panel import swatch
 from annotator.gui.progress_task import Progress, error_text, run_with_progress
-from annotator.storage.project import AddReport, Project
 
 DEFAULT_CLASSES = ("background", "object")
+
+if TYPE_CHECKING:
+    from annotator.storage.project import AddReport, Project
 
 
 @dataclass
@@ -250,6 +253,8 @@ class NewProjectDialog(QDialog):
             self.accept()
 
     def _create(self) -> Path | None:
+        from annotator.storage.project import Project  # the one runtime use; see report
+
         project_text = self.project_edit.text().strip()
         if not project_text:
             raise AnnotatorError("choose a folder for the project")
