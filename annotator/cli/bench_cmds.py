@@ -139,11 +139,6 @@ def _tools(text: str) -> tuple[str, ...]:
 
 
 def _seed_everything(seed: int) -> None:
-    import random
+    from annotator.ml.device import seed_everything
 
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    seed_everything(seed)

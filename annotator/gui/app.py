@@ -25,7 +25,8 @@ def run_gui(
 
     from annotator.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("Annotator")
     app.setDesktopFileName("annotator")  # matches resources/annotator.desktop
 

@@ -53,9 +53,9 @@ def demo_folder() -> Path:
 
 
 def is_project(folder: Path) -> bool:
-    from annotator.storage.project import DB_NAME
+    from annotator.services.projects import is_project as holds_project
 
-    return (Path(folder) / DB_NAME).is_file()
+    return holds_project(folder)
 
 
 def ask_project_folder(parent: QWidget | None) -> Path | None:

@@ -253,7 +253,7 @@ class NewProjectDialog(QDialog):
             self.accept()
 
     def _create(self) -> Path | None:
-        from annotator.storage.project import Project  # the one runtime use; see report
+        from annotator.services.projects import create_project
 
         project_text = self.project_edit.text().strip()
         if not project_text:
@@ -264,7 +264,7 @@ class NewProjectDialog(QDialog):
             raise AnnotatorError(f"{images}: no such folder")
         schema = schema_from_rows(self.classes.rows())
         root = Path(project_text).expanduser().absolute()
-        with Project.create(root, schema) as project:
+        with create_project(root, schema) as project:
             self.created = root
             if images is not None:
                 self.add_outcome = add_images_with_progress(self, project, [images])

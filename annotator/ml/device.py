@@ -61,3 +61,14 @@ def limit_cpu_threads(n: int) -> None:
     core free for the interface)."""
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's generators (reproducible benchmarks and CLI runs)."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

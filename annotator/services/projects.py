@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from annotator.core.errors import AnnotatorError
 from annotator.core.schema import LabelSchema
-from annotator.storage.project import Project
+from annotator.storage.project import DB_NAME, Project
 
 
 def open_project(root: str | os.PathLike[str]) -> Project:
@@ -15,8 +16,18 @@ def open_project(root: str | os.PathLike[str]) -> Project:
     return Project.open(root)
 
 
-def create_project(root: str | os.PathLike[str], class_names: Sequence[str]) -> Project:
-    """Create a project folder with these classes (ids ``0 .. n-1`` in this order)."""
+def is_project(root: str | os.PathLike[str]) -> bool:
+    """Whether ``root`` is a project folder (holds the project database)."""
+    return (Path(root) / DB_NAME).is_file()
+
+
+def create_project(
+    root: str | os.PathLike[str], class_names: Sequence[str] | LabelSchema
+) -> Project:
+    """Create a project folder with these classes (ids ``0 .. n-1`` in this order), given
+    as names or as a whole schema (names and colours)."""
+    if isinstance(class_names, LabelSchema):
+        return Project.create(root, class_names)
     names = [n.strip() for n in class_names]
     if not names or any(not n for n in names):
         raise AnnotatorError(f"empty class name in {', '.join(class_names)!r}")
