@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from annotator.core.labelmap import LabelMap
-from annotator.core.smart import SuperpixelSettings, grabcut, superpixels, to_uint8_rgb
+from annotator.core.smart import (
+    Superpixels,
+    SuperpixelSettings,
+    grabcut,
+    superpixels,
+    to_uint8_rgb,
+)
 
 U, V = 255, 254
 
@@ -78,11 +84,13 @@ def test_superpixel_brush_paints_whole_segments():
     img[:, 20:] = 200
     segments = superpixels(img, SuperpixelSettings(size=10))
     assert segments.shape == (40, 40) and segments.dtype == np.int32
-    lm = blank()
-    lm.paint_segments(segments, [(5, 5)], 0, 1)
     touched = segments[5, 5]
-    assert (lm.array[segments == touched] == 1).all()
-    assert (lm.array[segments != touched] == U).all()
+    index = Superpixels.of(segments)
+    for boxes in (None, index.boxes):  # with and without the bounding-box index
+        lm = blank()
+        lm.paint_segments(segments, [(5, 5)], 0, 1, boxes=boxes)
+        assert (lm.array[segments == touched] == 1).all()
+        assert (lm.array[segments != touched] == U).all()
     # SLIC follows the edge: no segment crosses the intensity step
     for s in np.unique(segments):
         cols = np.nonzero(segments == s)[1]

@@ -316,12 +316,15 @@ class LabelMap:
         radius: float,
         value: int,
         *,
+        boxes: Sequence[tuple[slice, slice] | None] | None = None,
         only_unlabelled: bool = False,
         only_over: int | None = None,
     ) -> Patch:
         """The superpixel brush: paint every segment the stroke touches, whole.
 
-        ``segments`` is a full-size integer array of segment ids (superpixels).
+        ``segments`` is a full-size array of segment ids ``0 .. n-1`` (superpixels);
+        ``boxes[i]``, if given, is segment ``i``'s bounding box (``scipy.ndimage.
+        find_objects`` order), so the work follows the touched segments, not the image.
         """
         value = self._check_value(value)
         if segments.shape != self.shape:
@@ -330,11 +333,18 @@ class LabelMap:
         if touched_box.empty:
             return _empty_patch(self.dtype)
         ids = np.unique(segments[touched_box.slices][touched_mask])
-        where = np.isin(segments, ids)
-        box = _bounding_box(where)
+        if boxes is None:
+            box = _bounding_box(np.isin(segments, ids))
+        else:
+            box = touched_box
+            for i in ids:
+                b = boxes[int(i)] if 0 <= int(i) < len(boxes) else None
+                if b is not None:
+                    box = box.union(Box(b[0].start, b[1].start, b[0].stop, b[1].stop))
         if box.empty:
             return _empty_patch(self.dtype)
-        return self._write(box, where[box.slices], value, only_unlabelled, only_over)
+        where = np.isin(segments[box.slices], ids)
+        return self._write(box, where, value, only_unlabelled, only_over)
 
     def _check_source(self, source: np.ndarray) -> np.ndarray:
         if source.shape != self.shape:

@@ -54,6 +54,21 @@ class SuperpixelSettings:
         return max(1, (height * width) // max(1, self.size * self.size))
 
 
+@dataclass(frozen=True, eq=False)
+class Superpixels:
+    """Segment ids of an image (``0 .. n-1``) and each segment's bounding box."""
+
+    labels: np.ndarray
+    boxes: tuple[tuple[slice, slice] | None, ...]
+
+    @classmethod
+    def of(cls, labels: np.ndarray) -> Superpixels:
+        from scipy.ndimage import find_objects
+
+        found = find_objects(labels.astype(np.int32, copy=False) + 1)
+        return cls(labels, tuple(None if b is None else (b[0], b[1]) for b in found))
+
+
 def superpixels(image: np.ndarray, settings: SuperpixelSettings | None = None) -> np.ndarray:
     """SLIC superpixels of ``image``: an int32 array of segment ids, same height/width."""
     from skimage.segmentation import slic

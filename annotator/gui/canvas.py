@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.labelmap import Box, Point
 from annotator.gui.layers import ArrayImageItem, LabelOverlayItem
+from annotator.gui.smart_tools import SmartSupport, smart_tools
 from annotator.gui.tools import Tool, all_tools
 from annotator.services.session import Document
 
@@ -81,12 +82,14 @@ class LabelCanvas(QGraphicsView):
         for item in (self.image_item, self.overlay, self._preview, self._brush):
             self.scene().addItem(item)
 
-        self.tools: dict[str, Tool] = {t.name: t for t in all_tools()}
+        self.tools: dict[str, Tool] = {t.name: t for t in all_tools() + smart_tools()}
         self.tool: Tool = self.tools["brush"]
         self._document: Document | None = None
         self._value = 0
         self._radius = 8.0
-        self._only_unlabelled = False
+        self._protected: int | None = None
+        self._cleanup_area = 64
+        self.smart: SmartSupport | None = None
         self._fill_tolerance: float | None = None
         self._space = False
         self._pan_from: QPointF | None = None
@@ -108,8 +111,12 @@ class LabelCanvas(QGraphicsView):
         return self._radius
 
     @property
-    def only_unlabelled(self) -> bool:
-        return self._only_unlabelled
+    def protected_value(self) -> int | None:
+        return self._protected
+
+    @property
+    def cleanup_area(self) -> int:
+        return self._cleanup_area
 
     @property
     def fill_tolerance(self) -> float | None:
@@ -140,8 +147,13 @@ class LabelCanvas(QGraphicsView):
             self._update_brush_cursor()
             self.brush_radius_changed.emit(radius)
 
-    def set_only_unlabelled(self, on: bool) -> None:
-        self._only_unlabelled = bool(on)
+    def set_protected_value(self, value: int | None) -> None:
+        """Protected painting: edits change only pixels of this label (None: any)."""
+        self._protected = value
+
+    def set_cleanup_area(self, pixels: int) -> None:
+        """Largest hole or speck (pixels) the clean-up tool removes."""
+        self._cleanup_area = max(1, int(pixels))
 
     def set_fill_tolerance(self, tolerance: float | None) -> None:
         self._fill_tolerance = tolerance

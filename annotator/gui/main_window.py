@@ -32,11 +32,13 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSlider,
+    QSpinBox,
     QToolBar,
     QWidget,
 )
 
 from annotator.core.errors import AnnotatorError
+from annotator.core.proposal import Proposal
 from annotator.core.schema import LabelSchema
 from annotator.gui.actions import SPECS, make_actions
 from annotator.gui.canvas import Z_LAYERS, LabelCanvas
@@ -55,6 +57,7 @@ from annotator.gui.settings_store import (
     restore_project_class,
     restore_window,
 )
+from annotator.gui.smart_tools import ProtectionCombo, SmartSupport
 from annotator.gui.status_activity import StatusActivity
 from annotator.services.projects import open_project
 from annotator.services.session import AnnotationSession, Document
@@ -91,6 +94,12 @@ class MainWindow(QMainWindow):
         self.actions_ = make_actions(self)
         self.loop = LoopController(_LoopWorkspace(self), self._dispatch, self.actions_, self)
         self._dock("Model", self.loop.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.canvas.smart = SmartSupport(
+            self._dispatch,
+            self._proposal_of,
+            lambda text: self.statusBar().showMessage(text, 5000),
+            lambda: None if self.document is None else self.document.image_id,
+        )
 
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setSingleShot(True)
@@ -153,9 +162,15 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.opacity_slider)
         bar.addAction(a["toggle_labels"])
         bar.addSeparator()
-        self.protect_check = QCheckBox("Only unlabelled")
-        self.protect_check.setToolTip("Painting and filling leave already labelled pixels alone")
-        bar.addWidget(self.protect_check)
+        self.protection = ProtectionCombo()
+        bar.addWidget(self.protection)
+        self.cleanup_spin = QSpinBox()
+        self.cleanup_spin.setRange(1, 1_000_000)
+        self.cleanup_spin.setValue(self.canvas.cleanup_area)
+        self.cleanup_spin.setPrefix("clean-up ≤ ")
+        self.cleanup_spin.setSuffix(" px")
+        self.cleanup_spin.setToolTip("Largest hole or speck the clean-up tool (K) removes")
+        bar.addWidget(self.cleanup_spin)
         self.edges_check = QCheckBox("Fill stops at edges, tolerance")
         self.edges_check.setToolTip(
             "Fill only pixels whose intensity is close to the clicked pixel's"
@@ -195,6 +210,9 @@ class MainWindow(QMainWindow):
         self.value_label = QLabel()
         self.class_label = QLabel()
         self.zoom_label = QLabel()
+        self.protect_label = QLabel()
+        self.protect_label.setToolTip("Protected painting (X toggles)")
+        self.statusBar().addPermanentWidget(self.protect_label)
         for w in (self.pos_label, self.value_label, self.class_label, self.zoom_label):
             w.setMinimumWidth(110)
             self.statusBar().addPermanentWidget(w)
@@ -230,7 +248,10 @@ class MainWindow(QMainWindow):
         c.zoom_changed.connect(lambda z: self.zoom_label.setText(f"zoom {z * 100:.0f}%"))
         self.radius_spin.valueChanged.connect(c.set_brush_radius)
         self.opacity_slider.valueChanged.connect(self._set_opacity)
-        self.protect_check.toggled.connect(c.set_only_unlabelled)
+        self.protection.currentIndexChanged.connect(self._protection_changed)
+        a["toggle_protection"].triggered.connect(self.protection.toggle)
+        self.cleanup_spin.valueChanged.connect(c.set_cleanup_area)
+        a["cleanup_image"].triggered.connect(self._clean_up_image)
         self.edges_check.toggled.connect(self._update_tolerance)
         self.tolerance_spin.valueChanged.connect(self._update_tolerance)
         self.image_list.image_activated.connect(self.open_image)
@@ -306,6 +327,7 @@ class MainWindow(QMainWindow):
         self.session.add_saved_listener(self.activity.saved)
         self.setWindowTitle(f"Annotator — {project.root.name}")
         self.class_panel.set_schema(project.schema, self._hidden)
+        self.protection.set_classes(project.schema.names, project.schema.unlabelled)
         self.canvas.set_current_value(self.class_panel.current_value() or 0)
         self.image_list.set_records(project.images())
         self.loop.set_project(project)
@@ -434,6 +456,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Class not changed", str(exc))
             return
         self.class_panel.set_schema(schema, self._hidden)
+        self.protection.set_classes(schema.names, schema.unlabelled)
         self.statusBar().showMessage(self.class_panel.explain_change(old, schema), 10000)
         self.canvas.set_colour_table(self._table())
 
@@ -458,6 +481,21 @@ class MainWindow(QMainWindow):
             self.contrast_dialog.set_window(
                 lo, hi, (float(doc.image.min()), float(doc.image.max()))
             )
+
+    def _proposal_of(self, image_id: int) -> Proposal | None:
+        layers = self.loop.layers
+        return layers.proposal if layers.image_id == image_id else None
+
+    def _protection_changed(self) -> None:
+        self.canvas.set_protected_value(self.protection.value())
+        self.protect_label.setText(self.protection.describe())
+
+    def _clean_up_image(self) -> None:
+        doc = self.document
+        if doc is not None and not doc.clean_up(
+            self.canvas.current_value, self.canvas.cleanup_area
+        ):
+            self.statusBar().showMessage("No holes or specks of that size in this class", 4000)
 
     def _update_tolerance(self) -> None:
         self.canvas.set_fill_tolerance(
@@ -511,6 +549,8 @@ class MainWindow(QMainWindow):
         """Save synchronously (a stroke in progress is kept) and close; never asks."""
         remember_window(self, self.settings)
         self.close_project()
+        if self.canvas.smart is not None:
+            self.canvas.smart.shutdown()
         self.contrast_dialog.close()
         event.accept()
 

@@ -42,7 +42,9 @@ class ToolContext(Protocol):
     def brush_radius(self) -> float: ...
 
     @property
-    def only_unlabelled(self) -> bool: ...
+    def protected_value(self) -> int | None:
+        """Protected painting: the one label edits may overwrite (None: any)."""
+        ...
 
     @property
     def fill_tolerance(self) -> float | None: ...
@@ -51,6 +53,19 @@ class ToolContext(Protocol):
     def zoom(self) -> float: ...
 
     def set_preview(self, points: list[Point] | None, closed: bool = False) -> None: ...
+
+
+def protection(ctx: ToolContext, value: int) -> int | None:
+    """The label an edit writing ``value`` may overwrite (None: any).
+
+    Erasing under "only unlabelled" would change nothing, so erasing ignores that mode
+    (it still honours "only over class k").
+    """
+    keep = ctx.protected_value
+    doc = ctx.document
+    if doc is not None and value == keep == doc.label_map.unlabelled:
+        return None
+    return keep
 
 
 class Tool:
@@ -120,8 +135,9 @@ class BrushTool(Tool):
     def _paint(self, ctx: ToolContext, points: list[Point]) -> None:
         doc = ctx.document
         assert doc is not None
-        protect = ctx.only_unlabelled and self._value != doc.label_map.unlabelled
-        doc.paint_stroke(points, ctx.brush_radius, self._value, only_unlabelled=protect)
+        doc.paint_stroke(
+            points, ctx.brush_radius, self._value, only_over=protection(ctx, self._value)
+        )
 
     def release(self, ctx: ToolContext, p: Point) -> None:
         self.finish(ctx)
@@ -154,7 +170,7 @@ class FillTool(Tool):
         if doc is None:
             return
         value = doc.label_map.unlabelled if erase else ctx.current_value
-        doc.fill(p[0], p[1], value, tolerance=ctx.fill_tolerance)
+        doc.fill(p[0], p[1], value, tolerance=ctx.fill_tolerance, only_over=protection(ctx, value))
 
 
 class PolygonTool(Tool):
@@ -201,7 +217,7 @@ class PolygonTool(Tool):
         ctx.set_preview(None)
         if doc is None or len(points) < 3:
             return
-        doc.polygon(points, ctx.current_value, only_unlabelled=ctx.only_unlabelled)
+        doc.polygon(points, ctx.current_value, only_over=ctx.protected_value)
 
     def cancel(self, ctx: ToolContext) -> None:
         self.points = []
@@ -244,7 +260,7 @@ class LassoTool(Tool):
         doc = ctx.document
         if doc is None or len(points) < 3:
             return
-        doc.lasso(points, ctx.current_value, only_unlabelled=ctx.only_unlabelled)
+        doc.lasso(points, ctx.current_value, only_over=ctx.protected_value)
 
     def cancel(self, ctx: ToolContext) -> None:
         self.points, self._active = [], False

@@ -34,6 +34,7 @@ from annotator.core.labelmap import Box, LabelMap, Patch, Point
 from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
+from annotator.core.smart import Superpixels
 from annotator.core.status import ImageStatus
 from annotator.services.autosave import Autosaver, SaveRequest, SaveResult
 from annotator.services.jobs import Dispatcher, call_directly
@@ -197,16 +198,35 @@ class Document:
         value: int,
         *,
         only_unlabelled: bool = False,
+        only_over: int | None = None,
     ) -> Box | None:
-        """Paint the polyline through ``points`` (one segment per mouse move in a gesture)."""
+        """Paint the polyline through ``points`` (one segment per mouse move in a gesture).
+
+        Protected painting: ``only_over=k`` changes only pixels labelled ``k``
+        (``only_unlabelled`` is ``only_over=unlabelled``).
+        """
         return self.apply(
-            lambda lm: lm.paint_stroke(points, radius, value, only_unlabelled=only_unlabelled)
+            lambda lm: lm.paint_stroke(
+                points, radius, value, only_unlabelled=only_unlabelled, only_over=only_over
+            )
         )
 
-    def fill(self, x: float, y: float, value: int, *, tolerance: float | None = None) -> Box | None:
+    def fill(
+        self,
+        x: float,
+        y: float,
+        value: int,
+        *,
+        tolerance: float | None = None,
+        only_over: int | None = None,
+    ) -> Box | None:
         """Flood-fill the region around ``(x, y)``; with ``tolerance`` bounded by the image."""
         image = self.image if tolerance is not None else None
-        return self.apply(lambda lm: lm.flood_fill(x, y, value, image=image, tolerance=tolerance))
+        return self.apply(
+            lambda lm: lm.flood_fill(
+                x, y, value, image=image, tolerance=tolerance, only_over=only_over
+            )
+        )
 
     def polygon(
         self,
@@ -215,26 +235,98 @@ class Document:
         holes: Sequence[Sequence[Point]] = (),
         *,
         only_unlabelled: bool = False,
+        only_over: int | None = None,
     ) -> Box | None:
         """Fill a polygon (with optional holes)."""
         return self.apply(
-            lambda lm: lm.fill_polygon(exterior, holes, value, only_unlabelled=only_unlabelled)
+            lambda lm: lm.fill_polygon(
+                exterior, holes, value, only_unlabelled=only_unlabelled, only_over=only_over
+            )
         )
 
     def lasso(
-        self, points: Sequence[Point], value: int, *, only_unlabelled: bool = False
+        self,
+        points: Sequence[Point],
+        value: int,
+        *,
+        only_unlabelled: bool = False,
+        only_over: int | None = None,
     ) -> Box | None:
         """Fill the area enclosed by a freehand outline."""
-        return self.apply(lambda lm: lm.fill_lasso(points, value, only_unlabelled=only_unlabelled))
+        return self.apply(
+            lambda lm: lm.fill_lasso(
+                points, value, only_unlabelled=only_unlabelled, only_over=only_over
+            )
+        )
 
     def assign(
         self,
         values: np.ndarray | int,
         where: np.ndarray | None = None,
         tag: str | None = None,
+        *,
+        only_over: int | None = None,
     ) -> Box | None:
         """Set ``values`` (scalar or full-size array) where ``where`` is true, one step."""
-        return self.apply(lambda lm: lm.assign(values, where), tag)
+        return self.apply(lambda lm: lm.assign(values, where, only_over=only_over), tag)
+
+    def paint_proposal(
+        self,
+        points: Sequence[Point],
+        radius: float,
+        proposal: Proposal,
+        *,
+        only_over: int | None = None,
+    ) -> Box | None:
+        """The proposal brush: copy the proposal's classes where the brush passes."""
+        self._check_proposal(proposal)
+        return self.apply(
+            lambda lm: lm.paint_stroke_from(points, radius, proposal.mask, only_over=only_over),
+            _proposal_tag(proposal),
+        )
+
+    def accept_region(
+        self, proposal: Proposal, x: float, y: float, *, only_over: int | None = None
+    ) -> Box | None:
+        """Accept the proposal's connected region under ``(x, y)`` only: one undo step."""
+        self._check_proposal(proposal)
+        if self.history.in_stroke:
+            self.commit_stroke()
+        return self.apply(
+            lambda lm: lm.assign_region(proposal.mask, x, y, only_over=only_over),
+            _proposal_tag(proposal),
+        )
+
+    def paint_segments(
+        self,
+        segments: Superpixels,
+        points: Sequence[Point],
+        radius: float,
+        value: int,
+        *,
+        only_over: int | None = None,
+    ) -> Box | None:
+        """The superpixel brush: paint every superpixel the stroke touches, whole."""
+        return self.apply(
+            lambda lm: lm.paint_segments(
+                segments.labels, points, radius, value, boxes=segments.boxes, only_over=only_over
+            )
+        )
+
+    def clean_up(self, value: int, max_area: int, within: np.ndarray | None = None) -> bool:
+        """Fill the holes of class ``value`` and remove its specks (regions of at most
+        ``max_area`` pixels) inside ``within`` (default: the whole image): one undo step.
+        Returns whether any pixel changed."""
+        if self.history.in_stroke:
+            self.commit_stroke()
+        self.begin_stroke()
+        self.apply(lambda lm: lm.fill_holes(value, max_area, within=within))
+        self.apply(lambda lm: lm.remove_specks(value, max_area, within=within))
+        return self.commit_stroke()
+
+    def _check_proposal(self, proposal: Proposal) -> None:
+        if proposal.shape != self.label_map.shape:
+            raise EditError(f"the proposal is {proposal.shape}, the image {self.label_map.shape}")
 
     def accept(self, proposal: Proposal, class_id: int | None = None) -> bool:
         """Copy ``proposal`` into the labels where nothing is labelled yet: one undo step.
@@ -252,8 +344,7 @@ class Document:
             where &= proposal.mask == class_id
         if self.history.in_stroke:
             self.commit_stroke()
-        tag = f"proposal:v{proposal.model_version}+user"
-        return self.assign(proposal.mask, where, tag) is not None
+        return self.assign(proposal.mask, where, _proposal_tag(proposal)) is not None
 
     # --- undo / redo ----------------------------------------------------------------------
     def undo(self) -> Box | None:
@@ -483,3 +574,8 @@ class AnnotationSession:
         schema = self.schema.recoloured(class_id, color)
         self.project.set_schema(schema)
         return schema
+
+
+def _proposal_tag(proposal: Proposal) -> str:
+    """The label source of labels that came (in part) from a proposal."""
+    return f"proposal:v{proposal.model_version}+user"

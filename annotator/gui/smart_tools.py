@@ -1,0 +1,415 @@
+"""Tools that correct with one gesture: the proposal brush, accept region, the superpixel
+brush, GrabCut and clean-up, plus the protected-painting control.
+
+=============  ====  ================================================================
+tool           key   gesture
+=============  ====  ================================================================
+Proposal brush  W    drag copies the model's proposal where the brush passes
+Accept region   Q    click accepts the proposal's connected region under the cursor
+Superpixels     S    drag paints every superpixel the brush touches, whole
+GrabCut         G    drag a box; the object inside it gets the current class
+Clean up        K    drag an outline; holes in the current class inside it are filled
+                     and its specks removed (size: the toolbar's "Clean-up" value)
+=============  ====  ================================================================
+
+Every gesture is one undo step, and every tool honours protected painting (paint only
+over unlabelled pixels, or only over one chosen class). Superpixels and GrabCut are
+computed off the GUI thread (:class:`SmartSupport`), so the brush stays responsive on
+large images; their results land through the same :class:`Document` calls.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from PySide6.QtWidgets import QComboBox, QWidget
+
+from annotator.core.cancel import CancelToken
+from annotator.core.labelmap import Point
+from annotator.core.proposal import Proposal
+from annotator.core.smart import Superpixels, SuperpixelSettings, grabcut, superpixels
+from annotator.gui.tools import LassoTool, Tool, ToolContext, protection
+from annotator.services.jobs import CoalescingQueue, Dispatcher
+
+
+class SmartContext(ToolContext, Protocol):
+    """What the smart tools need beyond a plain tool's context."""
+
+    @property
+    def smart(self) -> SmartSupport | None: ...
+
+    @property
+    def cleanup_area(self) -> int: ...
+
+
+def _smart(ctx: ToolContext) -> SmartSupport | None:
+    return getattr(ctx, "smart", None)
+
+
+# --- background computation -----------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class _Job:
+    """One background computation: what to run, for which image, and where its result goes."""
+
+    image_id: int
+    kind: str
+    run: Callable[[], Any]
+    done: Callable[[Any], None]
+
+
+class SmartSupport:
+    """Where the smart tools get the proposal, superpixels and background work from.
+
+    ``proposal_of`` returns the proposal shown for an image id (or None); ``notify``
+    shows a short message (the status bar); ``current_image`` says which image is open.
+    Superpixels are computed once per image, on the worker thread, the first time a tool
+    asks; GrabCut runs there too (a newer box replaces one still waiting). A GrabCut
+    result for an image that is no longer open is dropped.
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        proposal_of: Callable[[int], Proposal | None],
+        notify: Callable[[str], None],
+        current_image: Callable[[], int | None],
+        settings: SuperpixelSettings | None = None,
+    ) -> None:
+        self._dispatch = dispatcher
+        self._proposal_of = proposal_of
+        self.notify = notify
+        self._current = current_image
+        self.settings = settings or SuperpixelSettings()
+        self._segments: dict[int, Superpixels] = {}
+        self._computing: set[int] = set()
+        self._queue: CoalescingQueue[tuple[str, int], _Job] = CoalescingQueue(
+            self._run, "annotator-smart"
+        )
+
+    def proposal(self, image_id: int) -> Proposal | None:
+        proposal = self._proposal_of(image_id)
+        if proposal is None:
+            self.notify("No proposal for this image yet: train a model or wait for it")
+        return proposal
+
+    def superpixels(self, image_id: int, image: np.ndarray) -> Superpixels | None:
+        """The image's superpixels, or None while they are being computed (asked once)."""
+        found = self._segments.get(image_id)
+        if found is not None:
+            return found
+        if image_id not in self._computing:
+            self._computing.add(image_id)
+            settings = self.settings
+            self.notify("Computing superpixels…")
+            self._queue.submit(
+                ("superpixels", image_id),
+                _Job(
+                    image_id,
+                    "superpixels",
+                    lambda: Superpixels.of(superpixels(image, settings)),
+                    lambda result: self._store_segments(image_id, result),
+                ),
+            )
+        return None
+
+    def submit(
+        self, image_id: int, kind: str, run: Callable[[], Any], done: Callable[[Any], None]
+    ) -> None:
+        """Run ``run()`` off the GUI thread; ``done(result)`` on it if the image is still open."""
+        self._queue.submit((kind, 0), _Job(image_id, kind, run, done))
+
+    def forget(self, image_id: int | None = None) -> None:
+        """Drop cached superpixels (of one image, or all: the settings changed)."""
+        if image_id is None:
+            self._segments.clear()
+        else:
+            self._segments.pop(image_id, None)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        return self._queue.wait_idle(timeout)
+
+    def shutdown(self) -> None:
+        self._queue.close(drop_pending=True, timeout=5.0)
+
+    def _run(self, _key: tuple[str, int], job: _Job, _token: CancelToken) -> None:
+        try:
+            result = job.run()
+        except Exception as exc:  # reaches the user as a message, never a traceback
+            self._dispatch(functools.partial(self._failed, job, exc))
+        else:
+            self._dispatch(functools.partial(self._finished, job, result))
+
+    def _store_segments(self, image_id: int, result: Superpixels) -> None:
+        self._computing.discard(image_id)
+        self._segments[image_id] = result
+        self.notify(f"Superpixels ready ({len(result.boxes)} segments)")
+
+    def _finished(self, job: _Job, result: Any) -> None:
+        if job.kind == "superpixels" or job.image_id == self._current():
+            job.done(result)
+
+    def _failed(self, job: _Job, exc: BaseException) -> None:
+        self._computing.discard(job.image_id)
+        self.notify(f"{job.kind} failed: {exc}")
+
+
+# --- tools ------------------------------------------------------------------------------------
+class ProposalBrushTool(Tool):
+    """Drag to copy the proposal's classes where the brush passes (one undo step)."""
+
+    name, label, shortcut, shows_brush = "proposal_brush", "Proposal brush", "W", True
+
+    def __init__(self) -> None:
+        self._last: Point | None = None
+        self._proposal: Proposal | None = None
+
+    def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
+        doc, smart = ctx.document, _smart(ctx)
+        if doc is None or smart is None:
+            return
+        self._proposal = smart.proposal(doc.image_id)
+        if self._proposal is None:
+            return
+        doc.begin_stroke()
+        self._last = p
+        self._paint(ctx, [p])
+
+    def move(self, ctx: ToolContext, p: Point) -> None:
+        if self._last is None:
+            return
+        self._paint(ctx, [self._last, p])
+        self._last = p
+
+    def _paint(self, ctx: ToolContext, points: list[Point]) -> None:
+        doc = ctx.document
+        if doc is None or self._proposal is None:
+            return
+        doc.paint_proposal(points, ctx.brush_radius, self._proposal, only_over=ctx.protected_value)
+
+    def release(self, ctx: ToolContext, p: Point) -> None:
+        self.finish(ctx)
+
+    def finish(self, ctx: ToolContext) -> None:
+        if self._last is not None and ctx.document is not None:
+            ctx.document.commit_stroke()
+        self._last, self._proposal = None, None
+
+    def cancel(self, ctx: ToolContext) -> None:
+        if self._last is not None and ctx.document is not None:
+            ctx.document.abort_stroke()
+        self._last, self._proposal = None, None
+
+
+class AcceptRegionTool(Tool):
+    """Click a region of the proposal to accept just that region (one undo step)."""
+
+    name, label, shortcut = "accept_region", "Accept region", "Q"
+
+    def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
+        doc, smart = ctx.document, _smart(ctx)
+        if doc is None or smart is None:
+            return
+        proposal = smart.proposal(doc.image_id)
+        if proposal is not None:
+            doc.accept_region(proposal, p[0], p[1], only_over=ctx.protected_value)
+
+
+class SuperpixelTool(Tool):
+    """Drag to paint every superpixel the brush touches (one undo step)."""
+
+    name, label, shortcut, shows_brush = "superpixel", "Superpixel brush", "S", True
+
+    def __init__(self) -> None:
+        self._last: Point | None = None
+        self._segments: Superpixels | None = None
+        self._value = 0
+
+    def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
+        doc, smart = ctx.document, _smart(ctx)
+        if doc is None or smart is None:
+            return
+        self._segments = smart.superpixels(doc.image_id, doc.image)
+        if self._segments is None:
+            return  # being computed; the status bar says so
+        self._value = doc.label_map.unlabelled if erase else ctx.current_value
+        doc.begin_stroke()
+        self._last = p
+        self._paint(ctx, [p])
+
+    def move(self, ctx: ToolContext, p: Point) -> None:
+        if self._last is None:
+            return
+        self._paint(ctx, [self._last, p])
+        self._last = p
+
+    def _paint(self, ctx: ToolContext, points: list[Point]) -> None:
+        doc = ctx.document
+        if doc is None or self._segments is None:
+            return
+        doc.paint_segments(
+            self._segments,
+            points,
+            ctx.brush_radius,
+            self._value,
+            only_over=protection(ctx, self._value),
+        )
+
+    def release(self, ctx: ToolContext, p: Point) -> None:
+        self.finish(ctx)
+
+    def finish(self, ctx: ToolContext) -> None:
+        if self._last is not None and ctx.document is not None:
+            ctx.document.commit_stroke()
+        self._last, self._segments = None, None
+
+    def cancel(self, ctx: ToolContext) -> None:
+        if self._last is not None and ctx.document is not None:
+            ctx.document.abort_stroke()
+        self._last, self._segments = None, None
+
+
+def _box_points(a: Point, b: Point) -> list[Point]:
+    (x0, y0), (x1, y1) = a, b
+    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+
+
+class GrabCutTool(Tool):
+    """Drag a box around an object: GrabCut finds it and it gets the current class.
+
+    Pixels already labelled with the current class inside the box are kept as sure
+    object, those of other classes as sure background. Runs off the GUI thread.
+    """
+
+    name, label, shortcut = "grabcut", "GrabCut box", "G"
+
+    def __init__(self) -> None:
+        self._start: Point | None = None
+
+    def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
+        if ctx.document is not None:
+            self._start = p
+            ctx.set_preview(_box_points(p, p), closed=True)
+
+    def move(self, ctx: ToolContext, p: Point) -> None:
+        if self._start is not None:
+            ctx.set_preview(_box_points(self._start, p), closed=True)
+
+    def release(self, ctx: ToolContext, p: Point) -> None:
+        start, self._start = self._start, None
+        ctx.set_preview(None)
+        doc, smart = ctx.document, _smart(ctx)
+        if start is None or doc is None or smart is None:
+            return
+        region = box_region(doc.label_map.shape, start, p)
+        if region is None:
+            return
+        value = ctx.current_value
+        only_over = protection(ctx, value)
+        image, labels = doc.image, doc.label_map.array.copy()
+        unlabelled = doc.label_map.unlabelled
+        smart.notify("GrabCut…")
+
+        def run() -> np.ndarray:
+            return grabcut(image, region, labels=labels, value=value, unlabelled=unlabelled)
+
+        def done(found: np.ndarray) -> None:
+            if ctx.document is doc:
+                changed = doc.assign(value, where=found, only_over=only_over) is not None
+                smart.notify("GrabCut done" if changed else "GrabCut found nothing to change")
+
+        smart.submit(doc.image_id, "GrabCut", run, done)
+
+    def cancel(self, ctx: ToolContext) -> None:
+        self._start = None
+        ctx.set_preview(None)
+
+    def finish(self, ctx: ToolContext) -> None:
+        self.cancel(ctx)
+
+
+def box_region(shape: tuple[int, int], a: Point, b: Point) -> np.ndarray | None:
+    """The full-size mask of the box between two pixel-centre points (None if < 2x2 px)."""
+    h, w = shape
+    x0, x1 = sorted((int(round(a[0])), int(round(b[0]))))
+    y0, y1 = sorted((int(round(a[1])), int(round(b[1]))))
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, w - 1), min(y1, h - 1)
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return None
+    region = np.zeros(shape, dtype=bool)
+    region[y0 : y1 + 1, x0 : x1 + 1] = True
+    return region
+
+
+class CleanUpTool(LassoTool):
+    """Drag an outline: fill the current class's holes and remove its specks inside."""
+
+    name, label, shortcut = "cleanup", "Clean up", "K"
+
+    def finish(self, ctx: ToolContext) -> None:
+        points, self.points, self._active = self.points, [], False
+        ctx.set_preview(None)
+        doc = ctx.document
+        if doc is None or len(points) < 3:
+            return
+        mask, box = doc.label_map.polygon_mask(points, ())
+        if mask is None:
+            return
+        within = np.zeros(doc.label_map.shape, dtype=bool)
+        within[box.slices] = mask
+        doc.clean_up(ctx.current_value, int(getattr(ctx, "cleanup_area", 64)), within)
+
+
+def smart_tools() -> list[Tool]:
+    """One instance of each smart tool, in menu order."""
+    return [ProposalBrushTool(), AcceptRegionTool(), SuperpixelTool(), GrabCutTool(), CleanUpTool()]
+
+
+# --- protected painting -----------------------------------------------------------------------
+class ProtectionCombo(QComboBox):
+    """Protected painting: paint over anything, only over unlabelled pixels, or only over
+    one class. ``toggle`` (key X) switches between "anything" and the last protected
+    choice."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setToolTip(
+            "Protected painting: which pixels brush, fill, polygon, lasso and the smart "
+            "tools may change (X toggles)"
+        )
+        self._unlabelled = 255
+        self._last_protected = 1
+        self.set_classes((), 255)
+
+    def set_classes(self, names: Sequence[str], unlabelled: int) -> None:
+        """Offer "only over <class>" for these classes (ids 0..n-1); keeps the choice."""
+        keep = self.currentData()
+        self._unlabelled = unlabelled
+        self.blockSignals(True)
+        self.clear()
+        self.addItem("Paint over anything", None)
+        self.addItem("Only unlabelled pixels", unlabelled)
+        for i, name in enumerate(names):
+            self.addItem(f"Only over “{name}”", i)
+        index = self.findData(keep) if keep is not None else 0
+        self.setCurrentIndex(max(index, 0))
+        self.blockSignals(False)
+
+    def value(self) -> int | None:
+        data = self.currentData()
+        return None if data is None else int(data)
+
+    def describe(self) -> str:
+        """For the status bar: empty when painting is not protected."""
+        return "" if self.value() is None else self.currentText()
+
+    def toggle(self) -> None:
+        if self.currentIndex() == 0:
+            self.setCurrentIndex(min(self._last_protected, self.count() - 1))
+        else:
+            self._last_protected = self.currentIndex()
+            self.setCurrentIndex(0)

@@ -1,0 +1,168 @@
+"""The one-gesture correction tools through the real canvas (issue 14).
+
+Protected painting leaves other classes alone; the proposal brush and accept region are
+one undo step each; superpixel and GrabCut results land in the label map; clean-up fills
+holes and removes specks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from guihelpers import SIZE, click, drag
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from annotator.core.proposal import Proposal
+
+U = 255
+
+
+def labels(window) -> np.ndarray:
+    return window.document.label_map.array
+
+
+def key(window, k) -> None:
+    QTest.keyClick(window.canvas, k)
+
+
+def show_proposal(window, mask: np.ndarray, version: int = 3) -> Proposal:
+    proposal = Proposal(None, mask, np.zeros(mask.shape, np.float32), 0.5, version)
+    window.loop.layers.show(window.document.image_id, proposal, window.session.schema)
+    return proposal
+
+
+def set_protection(window, data) -> None:
+    combo = window.protection
+    combo.setCurrentIndex(combo.findData(data))
+
+
+def test_protected_brush_paints_only_unlabelled_pixels_and_says_so(window):
+    lab = labels(window)
+    lab[:, 32:] = 2  # a membrane half the brush must not damage
+    set_protection(window, U)
+    assert "unlabelled" in window.protect_label.text()
+    window.canvas.set_brush_radius(12)
+    drag(window.canvas, [(20, 10), (40, 10), (40, 50)])
+    lab = labels(window)
+    assert (lab[:, 32:] == 2).all()
+    assert (lab[5:16, 10:32] == 0).all()
+    key(window, Qt.Key.Key_X)  # toggles protection off
+    assert window.canvas.protected_value is None and window.protect_label.text() == ""
+    drag(window.canvas, [(40, 30)])
+    assert (labels(window)[28:33, 38:43] == 0).all()  # now it paints over the membrane
+    key(window, Qt.Key.Key_X)  # and back to the last protection
+    assert window.canvas.protected_value == U
+
+
+def test_protection_over_one_class_changes_only_that_class(window):
+    lab = labels(window)
+    lab[:, :32] = 1
+    lab[:, 32:] = 2
+    key(window, Qt.Key.Key_F)
+    set_protection(window, 1)  # only over "cell"
+    key(window, Qt.Key.Key_1)  # background
+    click(window.canvas, 50, 50)  # a membrane pixel: protected, nothing happens
+    assert (labels(window)[:, 32:] == 2).all()
+    click(window.canvas, 10, 10)
+    assert (labels(window)[:, :32] == 0).all() and (labels(window)[:, 32:] == 2).all()
+
+
+def test_proposal_brush_copies_the_proposal_under_the_stroke_as_one_step(window):
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    mask[:, 32:] = 2
+    show_proposal(window, mask)
+    key(window, Qt.Key.Key_W)
+    assert window.canvas.tool.name == "proposal_brush"
+    window.canvas.set_brush_radius(3)
+    drag(window.canvas, [(10, 20), (30, 20), (50, 20)])
+    lab = labels(window)
+    assert (lab[20, 10:32] == 0).all() and (lab[20, 32:51] == 2).all()
+    assert lab[40, 40] == U
+    doc = window.document
+    assert doc.history.undo_count == 1 and doc.label_source == "proposal:v3+user"
+    doc.undo()
+    assert (labels(window) == U).all() and doc.label_source == "user"
+
+
+def test_accept_region_takes_the_clicked_object_only(window):
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    mask[5:15, 5:15] = 1
+    mask[40:50, 40:50] = 1
+    show_proposal(window, mask)
+    key(window, Qt.Key.Key_Q)
+    click(window.canvas, 8, 8)
+    lab = labels(window)
+    assert (lab[5:15, 5:15] == 1).all()
+    assert (lab == U).sum() == SIZE * SIZE - 100
+    assert window.document.history.undo_count == 1
+
+
+def test_tools_needing_a_proposal_say_so_when_there_is_none(window):
+    key(window, Qt.Key.Key_Q)
+    click(window.canvas, 8, 8)
+    assert (labels(window) == U).all()
+    assert "No proposal" in window.statusBar().currentMessage()
+
+
+def test_superpixel_brush_paints_whole_segments_computed_off_the_gui_thread(window, qtbot):
+    key(window, Qt.Key.Key_S)
+    key(window, Qt.Key.Key_2)
+    smart = window.canvas.smart
+    click(window.canvas, 30, 30)  # first press starts computing, paints nothing
+    assert (labels(window) == U).all()
+    assert smart.wait_idle(30)
+    qtbot.waitUntil(lambda: bool(smart._segments), timeout=5000)
+    click(window.canvas, 30, 30)
+    segments = smart._segments[window.document.image_id].labels
+    touched = segments[30, 30]
+    lab = labels(window)
+    assert (lab[segments == touched] == 1).all()
+    assert (lab[segments != touched] == U).all()
+    # the bright square's edge (conftest image) bounds the segments
+    inside = np.zeros((SIZE, SIZE), bool)
+    inside[20:40, 20:40] = True
+    assert (lab == 1).sum() > 0 and not (lab == 1)[~inside].any()
+    assert window.document.history.undo_count == 1
+
+
+def test_grabcut_box_labels_the_object_inside_it(window, qtbot):
+    key(window, Qt.Key.Key_G)
+    key(window, Qt.Key.Key_2)
+    drag(window.canvas, [(12, 12), (30, 30), (47, 47)])
+    smart = window.canvas.smart
+    assert smart.wait_idle(30)
+    qtbot.waitUntil(lambda: (labels(window) == 1).any(), timeout=5000)
+    lab = labels(window)
+    square = np.zeros((SIZE, SIZE), bool)
+    square[20:40, 20:40] = True
+    iou = ((lab == 1) & square).sum() / ((lab == 1) | square).sum()
+    assert iou > 0.9
+    assert window.document.history.undo_count == 1
+
+
+def test_clean_up_fills_holes_and_removes_specks_in_one_step(window):
+    lab = labels(window)
+    lab[10:50, 10:50] = 1
+    lab[20:22, 20:22] = U  # a hole
+    lab[55:57, 55:57] = 1  # a speck outside the object
+    lab[55:60, 0:10] = 0
+    window.cleanup_spin.setValue(10)
+    key(window, Qt.Key.Key_2)  # class "cell"
+    window.actions_["cleanup_image"].trigger()
+    lab = labels(window)
+    assert (lab[20:22, 20:22] == 1).all()
+    assert (lab[55:57, 55:57] == U).all()
+    assert (lab[10:50, 10:50] == 1).all()
+    assert window.document.history.undo_count == 1
+
+
+def test_clean_up_tool_works_inside_its_outline_only(window):
+    lab = labels(window)
+    lab[:, :] = 1
+    lab[10, 10] = U
+    lab[50, 50] = U
+    key(window, Qt.Key.Key_K)
+    key(window, Qt.Key.Key_2)
+    drag(window.canvas, [(2, 2), (25, 2), (25, 25), (2, 25)])
+    lab = labels(window)
+    assert lab[10, 10] == 1 and lab[50, 50] == U
