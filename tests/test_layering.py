@@ -50,9 +50,8 @@ def test_import_contracts_hold():
 
 
 def test_every_light_module_imports_with_torch_and_qt_blocked():
-    code = BLOCK + "import importlib\nfor name in %r:\n    importlib.import_module(name)\n" % (
-        LIGHT_MODULES,
-    )
+    code = BLOCK + f"import importlib\nfor name in {LIGHT_MODULES!r}:\n"
+    code += "    importlib.import_module(name)\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-4000:]
     assert len(LIGHT_MODULES) > 40  # the walk found the package, not an empty folder
