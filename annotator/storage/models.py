@@ -69,10 +69,14 @@ def write_version_folder(
 
     The files go into a hidden staging folder first (each flushed to disk); the staging
     folder is then renamed to ``folder``. A leftover ``folder`` (a crash after the rename
-    but before the database recorded it) is replaced.
+    but before the database recorded it) is replaced, and staging folders an interrupted
+    write of the same version left behind are removed.
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    for stale in folder.parent.glob(f".{folder.name}.*.tmp"):
+        log.warning("removing %s, left by an interrupted publish", stale)
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
         write_synced(staging / WEIGHTS_NAME, weights)

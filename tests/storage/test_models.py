@@ -71,6 +71,15 @@ def test_half_written_and_stray_folders_are_never_listed(project):
     assert models.version_folders(project) == [1]
 
 
+def test_staging_folders_an_interrupted_publish_left_are_cleared(project):
+    root = project.root / "models"
+    stale = root / ".v0001.k1ll3d.tmp"
+    stale.mkdir()
+    (stale / models.WEIGHTS_NAME).write_bytes(b"half")
+    models.publish_version(project, _card(1), b"w")
+    assert sorted(p.name for p in root.iterdir()) == ["v0001"]
+
+
 def test_a_leftover_folder_of_an_unrecorded_version_is_replaced(project):
     stale = project.root / "models" / "v0001"
     stale.mkdir()
