@@ -61,7 +61,7 @@ def _document(image: np.ndarray, label_map: LabelMap, history_bytes: int | None 
     """A :class:`Document` on an in-memory image (no project folder needed)."""
     from annotator.core.status import ImageStatus
     from annotator.services.session import DEFAULT_HISTORY_BYTES, Document
-    from annotator.storage.project import ImageRecord
+    from annotator.core.records import ImageRecord
 
     h, w = image.shape[:2]
     record = ImageRecord(
