@@ -112,8 +112,8 @@ def load_checkpoint(
         card = json.loads(payload["card"])
         network = NetworkConfig.from_dict(card["architecture"])
         state_dict = dict(payload["state_dict"])
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{weights}: the checkpoint's card is damaged ({exc})") from None
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        raise ModelError(f"{weights}: the checkpoint's card is damaged ({str(exc)[:80]})") from None
     loaded = LoadedCheckpoint(card, network, state_dict)
     if class_names is not None:
         check_classes(loaded, class_names, weights, allow_new_classes=allow_new_classes)

@@ -91,6 +91,23 @@ class AddReport:
     errors: list[ImageReadError] = field(default_factory=list)
 
 
+_CARD_OBJECTS = ("metrics", "training", "images", "architecture", "input")
+
+
+def _parse_card(text: str, where: str) -> dict[str, Any]:
+    """A model card from the index, refused in one line when damaged or crafted (a shared
+    project folder is untrusted): not JSON, too deep, huge numbers, or wrong types."""
+    try:
+        card = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ProjectError(f"{where}: the model card is damaged ({str(exc)[:80]})") from None
+    if not isinstance(card, dict) or any(
+        not isinstance(card.get(k, {}), dict) for k in _CARD_OBJECTS
+    ):
+        raise ProjectError(f"{where}: the model card is damaged (unexpected structure)")
+    return card
+
+
 def _row_to_image(row: Any) -> ImageRecord:
     return ImageRecord(
         id=row["id"],
@@ -455,7 +472,11 @@ class Project:
         rows = self._db.query("SELECT * FROM models ORDER BY version")
         return [
             ModelRecord(
-                r["version"], r["parent"], r["created_at"], r["checkpoint"], json.loads(r["card"])
+                r["version"],
+                r["parent"],
+                r["created_at"],
+                r["checkpoint"],
+                _parse_card(r["card"], f"{self.root / DB_NAME}: model version {r['version']}"),
             )
             for r in rows
         ]
