@@ -115,3 +115,50 @@ def snapshot_outside(root: Path) -> dict[str, tuple[int, int]]:
                 st = os.lstat(p)
                 out[p] = (st.st_size, st.st_mtime_ns)
     return out
+
+
+_WATCH: list[list[str]] = []
+
+
+def _audit(event: str, args: tuple) -> None:
+    if not _WATCH or event not in ("open", "os.listdir", "os.scandir", "sqlite3.connect"):
+        return
+    target = args[0] if args else None
+    if isinstance(target, (str, bytes, os.PathLike)):
+        _WATCH[-1].append(os.fsdecode(target))
+
+
+_HOOKED = False
+
+
+@contextlib.contextmanager
+def watch_opens():
+    """Collect every path Python opens or lists while the body runs (``sys`` audit hooks
+    see ``open``, ``os.scandir`` and friends; C libraries opening files on their own are
+    not seen, which is why the tests also check effects)."""
+    import sys
+
+    global _HOOKED
+    if not _HOOKED:
+        sys.addaudithook(_audit)
+        _HOOKED = True
+    seen: list[str] = []
+    _WATCH.append(seen)
+    try:
+        yield seen
+    finally:
+        _WATCH.pop()
+
+
+def touched_under(paths: list[str], folder: Path) -> list[str]:
+    """The paths (resolved through symbolic links) that lie in ``folder``."""
+    real = folder.resolve()
+    hits = []
+    for p in paths:
+        try:
+            r = Path(p).resolve()
+        except (OSError, RuntimeError):
+            continue
+        if r == real or real in r.parents:
+            hits.append(p)
+    return hits
