@@ -37,7 +37,7 @@ from annotator.formats.base import (
     ImportItem,
     ImportOptions,
 )
-from annotator.formats.paths import safe_join, safe_stem
+from annotator.formats.paths import links_leaving, safe_join, safe_stem
 from annotator.formats.registry import get_format
 from annotator.storage.project import ImageRecord, Project
 
@@ -430,6 +430,13 @@ def import_into_project(
     src = Path(request.src)
     if not src.exists():
         raise FormatError(f"{src}: no such file or folder")
+    leaving = links_leaving(src)
+    if leaving:
+        link, target = leaving[0]
+        raise FormatError(
+            f"{link}: a symbolic link leading outside the import folder (to {target}); "
+            "refused so that an import reads only what the folder holds"
+        )
     assert spec.reader is not None
     result = spec.reader(src, ImportOptions(request.labels_file, request.background))
     report = ImportReport(format=spec.name, unknown_labels=dict(result.unknown))
