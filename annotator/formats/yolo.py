@@ -89,7 +89,8 @@ def _yaml_names(root: Path) -> tuple[list[str], Path | None]:
         try:
             doc = yaml.safe_load(f.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise FormatError(f"{f}: cannot read the dataset YAML ({exc})") from None
+            why = " ".join(str(exc).split())  # YAML errors span lines; the CLI shows one
+            raise FormatError(f"{f}: cannot read the dataset YAML ({why})") from None
         if not isinstance(doc, dict) or "names" not in doc:
             continue
         names = doc["names"]

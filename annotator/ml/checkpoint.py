@@ -57,6 +57,7 @@ class LoadedCheckpoint:
     card: dict[str, Any]
     network: NetworkConfig
     state_dict: dict[str, torch.Tensor]
+    source: str = "the checkpoint"  # the file it came from, for error messages
 
     @property
     def class_names(self) -> list[str]:
@@ -69,8 +70,9 @@ class LoadedCheckpoint:
         try:
             model.load_state_dict(self.state_dict, strict=True)
         except RuntimeError as exc:
+            why = " ".join(str(exc).split())[:300]  # torch's message spans many lines
             raise ModelError(
-                f"the weights do not fit the architecture of their card: {exc}"
+                f"{self.source}: the weights do not fit the architecture of their card: {why}"
             ) from None
         return model.eval()
 
@@ -114,7 +116,7 @@ def load_checkpoint(
         state_dict = dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise ModelError(f"{weights}: the checkpoint's card is damaged ({str(exc)[:80]})") from None
-    loaded = LoadedCheckpoint(card, network, state_dict)
+    loaded = LoadedCheckpoint(card, network, state_dict, str(weights))
     if class_names is not None:
         check_classes(loaded, class_names, weights, allow_new_classes=allow_new_classes)
     return loaded

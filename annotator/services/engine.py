@@ -258,7 +258,8 @@ def rollback(project: Project, version: int) -> ModelRecord:
     from annotator.ml.checkpoint import load_checkpoint
 
     record = project.model(version)
-    load_checkpoint(project.root / record.checkpoint, project.schema.names)
+    # build_model too: a version whose weights do not fit its card must not become active
+    load_checkpoint(project.root / record.checkpoint, project.schema.names).build_model()
     return project.set_active_model(version)
 
 

@@ -417,6 +417,31 @@ def _import_item(
     report.imported.append(rec.name)
 
 
+def _with_images(
+    items: Sequence[ImportItem], index: _ImageIndex, report: ImportReport
+) -> list[ImportItem]:
+    """The items that have an image (in the project, next to them, or embedded); the
+    others are skipped before any class is added, so a failed import changes nothing."""
+    usable = []
+    for item in items:
+        try:
+            found = index.find(item) is not None
+        except FormatError as exc:
+            report.skipped.append((str(item.source), str(exc)))
+            continue
+        if found or item.image_file is not None or item.image_data is not None:
+            usable.append(item)
+        else:
+            report.skipped.append(
+                (
+                    str(item.source),
+                    f"{item.source}: no image {item.image_name!r} in the project or next to "
+                    "the annotation",
+                )
+            )
+    return usable
+
+
 def import_into_project(
     project: Project, request: ImportRequest, progress: Progress | None = None
 ) -> ImportReport:
@@ -451,12 +476,17 @@ def import_into_project(
             + ", ".join(sorted(result.unknown))
             + " (rerun without --strict to skip them)"
         )
-    report.classes_added = _ensure_classes(
-        project, _needed_names(result.items, result.declared), request.strict
-    )
     index = _ImageIndex(project)
-    total = len(result.items)
-    for i, item in enumerate(result.items):
+    items = _with_images(result.items, index, report)
+    if not items and report.skipped:  # nothing can be imported: change nothing
+        first = report.skipped[0][1]
+        more = f" (and {len(report.skipped) - 1} more file(s))" if len(report.skipped) > 1 else ""
+        raise FormatError(first + more)
+    report.classes_added = _ensure_classes(
+        project, _needed_names(items, result.declared), request.strict
+    )
+    total = len(items)
+    for i, item in enumerate(items):
         if progress:
             progress(i, total, item.source.name)
         try:

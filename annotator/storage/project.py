@@ -109,6 +109,12 @@ def _parse_card(text: str, where: str) -> dict[str, Any]:
 
 
 def _row_to_image(row: Any) -> ImageRecord:
+    try:
+        status = ImageStatus(row["status"])
+    except ValueError:
+        raise ProjectError(
+            f"the project database is damaged (image {row['id']} has status {row['status']!r})"
+        ) from None
     return ImageRecord(
         id=row["id"],
         name=row["name"],
@@ -118,7 +124,7 @@ def _row_to_image(row: Any) -> ImageRecord:
         height=row["height"],
         channels=row["channels"],
         bit_depth=row["bit_depth"],
-        status=ImageStatus(row["status"]),
+        status=status,
         label_source=row["label_source"],
         labelled_pixels=row["labelled_pixels"],
         score=row["score"],
@@ -204,9 +210,12 @@ class Project:
         """The current label schema (cached; changed only through :meth:`set_schema`)."""
         if self._schema is None:
             rows = self._db.query("SELECT id, name, color FROM classes ORDER BY id")
-            classes = tuple(LabelClass(r["id"], r["name"], r["color"]) for r in rows)
             dtype = self._meta("label_dtype")
-            schema = LabelSchema(classes)
+            try:
+                classes = tuple(LabelClass(r["id"], r["name"], r["color"]) for r in rows)
+                schema = LabelSchema(classes)
+            except (SchemaError, TypeError, ValueError, AttributeError) as exc:
+                raise ProjectError(f"{self.root}: the class table is damaged ({exc})") from None
             if dtype and str(schema.dtype) != dtype:
                 raise ProjectError(f"{self.root}: class table does not fit label type {dtype}")
             self._schema = schema
