@@ -75,7 +75,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         image_mode=args.images,
         coco_mode=args.coco_mode,
     )
-    with Project.open(args.project) as project:
+    with Project.open(args.project, lock=False) as project:  # read-only: runs beside a writer
         report = export_project(project, request, progress=ProgressLine("exporting"))
     counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())
     print(f"exported {sum(report.counts.values())} image(s) as {report.format} to {report.out}")

@@ -106,7 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
 
     try:
-        with Project.open(args.project) as project:
+        with Project.open(args.project, lock=main) as project:  # torchrun: rank 0 writes
             network = None
             new_model = args.from_scratch or project.active_model() is None
             if new_model and (args.depth is not None or args.width is not None):
@@ -186,7 +186,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     from annotator.services import engine
     from annotator.storage.project import Project
 
-    with Project.open(args.project) as project:
+    # listing is read-only and runs beside a writer; a rollback takes the write lock
+    with Project.open(args.project, lock=args.rollback is not None) as project:
         if args.rollback is not None:
             record = engine.rollback(project, args.rollback)
             print(f"active model is now v{record.version}")

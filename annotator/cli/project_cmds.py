@@ -75,7 +75,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from annotator.storage.project import Project
 
-    with Project.open(args.project) as project:
+    with Project.open(args.project, lock=False) as project:  # read-only: runs beside a writer
         summary = project.summary()
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -34,6 +34,7 @@ from annotator.core.status import ImageStatus
 from annotator.storage.atomic import atomic_write_bytes
 from annotator.storage.db import Database
 from annotator.storage.images import ImageInfo, is_image_path, read_image
+from annotator.storage.lock import ProjectLock
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ class Project:
         self.root = root
         self._db = db
         self._schema: LabelSchema | None = None
+        self._write_lock: ProjectLock | None = None
 
     # --- lifecycle -----------------------------------------------------------------
     @classmethod
@@ -188,15 +190,27 @@ class Project:
         return project
 
     @classmethod
-    def open(cls, root: str | os.PathLike[str]) -> Project:
-        """Open an existing project folder."""
+    def open(cls, root: str | os.PathLike[str], *, lock: bool = True) -> Project:
+        """Open an existing project folder; ``lock`` takes its write lock (see
+        ``storage/lock.py``): read-only commands pass ``False`` to run beside a writer."""
         folder = Path(root).absolute()
         if not folder.is_dir():
             raise ProjectError(f"{folder}: no such project folder")
-        return cls(folder, Database(folder / DB_NAME, create=False))
+        held = ProjectLock.acquire(folder) if lock and (folder / DB_NAME).exists() else None
+        try:
+            project = cls(folder, Database(folder / DB_NAME, create=False))
+        except BaseException:
+            if held is not None:
+                held.release()
+            raise
+        project._write_lock = held
+        return project
 
     def close(self) -> None:
         self._db.close()
+        held, self._write_lock = self._write_lock, None
+        if held is not None:
+            held.release()
 
     def __enter__(self) -> Project:
         return self
