@@ -114,6 +114,10 @@ def load_checkpoint(
         card = json.loads(payload["card"])
         network = NetworkConfig.from_dict(card["architecture"])
         state_dict = dict(payload["state_dict"])
+        if not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state_dict.items()
+        ):
+            raise TypeError("the weights are not all named tensors")
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise ModelError(f"{weights}: the checkpoint's card is damaged ({str(exc)[:80]})") from None
     loaded = LoadedCheckpoint(card, network, state_dict, str(weights))
