@@ -102,7 +102,7 @@ def project_hash(folder: Path) -> str:
     """Every file's path and bytes (the database by its logical dump when it has one)."""
     h = hashlib.sha1()
     for p in sorted(folder.rglob("*")):
-        if not p.is_file() or p.name.endswith(("-wal", "-shm")):
+        if not p.is_file() or p.name.endswith(("-wal", "-shm", ".annotator.lock")):
             continue
         h.update(p.relative_to(folder).as_posix().encode() + b"\0")
         if p.suffix == ".sqlite":

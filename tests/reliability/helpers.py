@@ -75,10 +75,10 @@ def make_project(root: Path, n_images: int = 3, size: int = 64, labelled: int = 
     return proj
 
 
-def tree_hash(folder: Path, skip: tuple[str, ...] = ("-wal", "-shm")) -> str:
+def tree_hash(folder: Path, skip: tuple[str, ...] = ("-wal", "-shm", ".annotator.lock")) -> str:
     """A SHA-1 over every file's relative path and bytes under ``folder``.
 
-    SQLite's ``-wal``/``-shm`` side files are skipped (a read-only open may create or
+    SQLite's ``-wal``/``-shm`` side files and the write lock are skipped (an open may create or
     checkpoint them); the database content itself is compared through ``db_dump``.
     """
     h = hashlib.sha1()
