@@ -165,7 +165,7 @@ def train_project(
         config=config,
         network=network,
     )
-    result = train_round(request, progress, cancel)
+    result = _train_within_memory(train_round, request, progress, cancel)
     info = distributed.current()
     record = None
     if result.publishable and (info is None or info.is_main):
@@ -174,6 +174,50 @@ def train_project(
         log.warning("training round not published: %s", result.message)
     distributed.barrier()
     return TrainOutcome(result, record)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for a CPU ``MemoryError`` or torch's "out of memory" errors (CUDA, MPS)."""
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
+def _release_memory() -> None:
+    import gc
+
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _train_within_memory(train_round: Any, request: Any, progress: Any, cancel: Any) -> Any:
+    """Run a round; when it runs out of memory, retry with half the batch (down to 1),
+    then give up with one line saying so. Nothing is published by a failed attempt."""
+    from dataclasses import replace
+
+    while True:
+        try:
+            return train_round(request, progress, cancel)
+        except (RuntimeError, MemoryError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            batch = request.config.batch_size
+            _release_memory()
+            if batch <= 1:
+                first = (
+                    str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "MemoryError"
+                )
+                raise ModelError(
+                    f"training ran out of memory on {request.device} even with batch size 1 "
+                    f"({first}); close other programs, train a smaller network, or use the CPU"
+                ) from None
+            log.warning(
+                "training ran out of memory with batch %d; retrying with %d", batch, batch // 2
+            )
+            request = replace(request, config=replace(request.config, batch_size=batch // 2))
 
 
 def make_card(project: Project, request: Any, result: TrainResult, version: int) -> dict[str, Any]:
@@ -369,9 +413,18 @@ def predict_images(
             raise Cancelled(f"prediction cancelled after {i} image(s)")
         if progress:
             progress(i, len(records), rec.name)
-        proposal = predictor.predict(
-            project.load_image(rec), cancel=cancel, keep_probabilities=False
-        )
+        try:
+            proposal = predictor.predict(
+                project.load_image(rec), cancel=cancel, keep_probabilities=False
+            )
+        except (RuntimeError, MemoryError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            _release_memory()
+            raise ModelError(
+                f"{rec.name}: proposing ran out of memory after {i} image(s) (those are saved); "
+                "close other programs or use the CPU"
+            ) from None
         mask_p = save_proposal(project, rec.id, proposal)
         exported = None
         if out_dir is not None:

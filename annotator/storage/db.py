@@ -123,13 +123,22 @@ class Database:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run the body as one write transaction; roll back if it raises."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if "disk is full" not in str(exc):
+                    raise
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise ProjectError(
+                    f"{self.path}: the disk is full; this change was not saved"
+                ) from None
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return all rows."""

@@ -142,7 +142,10 @@ class ProjectLock:
                 recovered = previous
             if recovered is not None and recovered.pid == os.getpid():
                 recovered = None
-            _write(fd, LockInfo.current())
+            try:
+                _write(fd, LockInfo.current())
+            except OSError:  # a full disk: the flock still holds; only the message is lost
+                log.warning("%s: could not record the lock holder (disk full?)", folder)
         except BaseException:
             os.close(fd)
             raise
