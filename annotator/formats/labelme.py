@@ -128,6 +128,10 @@ def shape_to_mask(size: tuple[int, int], shape: dict[str, Any], where: str) -> n
     canvas = Image.new("L", (w, h), 0)
     draw = ImageDraw.Draw(canvas)
     pts = _points(shape, where)
+    # Pillow's drawing time grows with a shape's extent: a circle of radius 1e6 hangs it
+    far = 16 * max(h, w) + 1024
+    if any(abs(v) > far for p in pts for v in p):
+        raise FormatError(f"{where}: coordinates far outside the {w}x{h} image")
     line_width, point_size = 10, 5
     if kind == "polygon":
         draw_pil_polygon(canvas, pts)

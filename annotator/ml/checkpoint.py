@@ -106,8 +106,9 @@ def load_checkpoint(
             f"{weights}: refused to load: the file needs arbitrary Python objects, "
             f"which a model checkpoint must not contain ({str(exc).splitlines()[0]})"
         ) from None
-    except (RuntimeError, OSError, EOFError, ValueError) as exc:
-        raise ModelError(f"{weights}: not a readable checkpoint ({exc})") from None
+    except Exception as exc:  # damaged bytes make torch raise nearly anything
+        why = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ModelError(f"{weights}: not a readable checkpoint ({why})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelError(f"{weights}: not an Annotator model checkpoint (expected format {FORMAT})")
     try:
