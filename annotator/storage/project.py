@@ -548,10 +548,11 @@ class Project:
     def summary(self) -> dict[str, Any]:
         """What ``annotator status`` reports."""
         active = self.active_model()
+        counts = self.status_counts()
         return {
             "project": str(self.root),
-            "images": len(self.images()),
-            "status": self.status_counts(),
+            "images": sum(counts.values()),  # not len(images()): 0.6 s at 20,000 images
+            "status": counts,
             "classes": [
                 {"id": c.id, "name": c.name, "color": c.color} for c in self.schema.classes
             ],
