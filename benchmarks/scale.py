@@ -142,9 +142,17 @@ def stage_list(proj: Path, out: Path | None) -> None:
     app.processEvents()
     _save(out, "gui_image_list_1000_scores_s", round(time.perf_counter() - t, 3))
     t = time.perf_counter()
-    panel.set_sort("score") if hasattr(panel, "set_sort") else None
+    panel.update_record(records[5])  # what every autosave of the shown image does
     app.processEvents()
-    _save(out, "gui_image_list_sort_s", round(time.perf_counter() - t, 3))
+    _save(out, "gui_image_list_update_one_record_s", round(time.perf_counter() - t, 3))
+    t = time.perf_counter()
+    panel.set_current(records[6].id)  # what every change of image does
+    app.processEvents()
+    _save(out, "gui_image_list_set_current_s", round(time.perf_counter() - t, 3))
+    t = time.perf_counter()
+    panel.set_sort("uncertainty")
+    app.processEvents()
+    _save(out, "gui_image_list_sort_by_uncertainty_s", round(time.perf_counter() - t, 3))
 
 
 def build_mask_project(work: Path, m: int, size: int, out: Path | None) -> Path:
