@@ -425,11 +425,19 @@ def _with_images(
     usable = []
     for item in items:
         try:
-            found = index.find(item) is not None
+            rec = index.find(item)
         except FormatError as exc:
             report.skipped.append((str(item.source), str(exc)))
             continue
-        if found or item.image_file is not None or item.image_data is not None:
+        if rec is not None and (rec.height, rec.width) != (item.height, item.width):
+            report.skipped.append(
+                (
+                    str(item.source),
+                    f"{item.source}: the mask is {item.width}x{item.height} but image "
+                    f"{rec.name!r} is {rec.width}x{rec.height}",
+                )
+            )
+        elif rec is not None or item.image_file is not None or item.image_data is not None:
             usable.append(item)
         else:
             report.skipped.append(
@@ -479,9 +487,7 @@ def import_into_project(
     index = _ImageIndex(project)
     items = _with_images(result.items, index, report)
     if not items and report.skipped:  # nothing can be imported: change nothing
-        first = report.skipped[0][1]
-        more = f" (and {len(report.skipped) - 1} more file(s))" if len(report.skipped) > 1 else ""
-        raise FormatError(first + more)
+        return report
     report.classes_added = _ensure_classes(
         project, _needed_names(items, result.declared), request.strict
     )
