@@ -407,7 +407,7 @@ def run(
             error_file = work / f"child-error-{child_seed}.txt"
             if error_file.exists():
                 problems.append(f"child failed on its own: {error_file.read_text()[:300]}")
-            partial_left += len(list(work.glob(".export-*.partial-*")))
+            partial_left = len(list(work.glob(".export-*.partial-*")))  # after the rerun
             if problems:
                 lost.append({"kill": k, "phase": phase, "problems": problems[:5]})
             if verbose:

@@ -9,7 +9,6 @@ listed version whose checkpoint is gone, and a half export.
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 from pathlib import Path
 
@@ -74,3 +73,18 @@ def test_the_checks_catch_damage(tmp_path):
     project_mask = proj / "masks" / f"{rec.id}.png"
     project_mask.write_bytes(project_mask.read_bytes()[:40])
     assert any("does not decode" in p for p in crash.verify(proj, [], tmp_path))
+
+
+def test_a_rerun_export_clears_what_a_killed_one_left(tmp_path):
+    from .helpers import cli, make_project
+
+    proj = make_project(tmp_path, n_images=2, size=32, labelled=2)
+    out = tmp_path / "out"
+    stale = tmp_path / ".out.partial-abc123"
+    (stale / "train").mkdir(parents=True)
+    (stale / "train" / "half.png").write_bytes(b"\x89PNG")
+    result = cli("export", proj, out, "--format", "masks", "--split", "1")
+    assert result.code == 0, result.err
+    assert not stale.exists()
+    assert (out / "class_names.txt").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
