@@ -57,6 +57,11 @@ SCHEMA_VERSION = len(MIGRATIONS)
 REQUIRED_TABLES = frozenset({"meta", "classes", "settings", "images", "models"})
 
 
+def _one_line(exc: BaseException) -> str:
+    """SQLite quotes damaged schema text, newlines included; the user gets one line."""
+    return " ".join(str(exc).split())[:300]
+
+
 class Database:
     """A locked, transactional SQLite connection with migrations applied on open."""
 
@@ -76,13 +81,17 @@ class Database:
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
-            raise ProjectError(f"{path}: cannot open the project database ({exc})") from None
+            raise ProjectError(
+                f"{path}: cannot open the project database ({_one_line(exc)})"
+            ) from None
         self._lock = threading.RLock()
         try:
             self._migrate(path)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise ProjectError(f"{path}: the project database is damaged ({exc})") from None
+            raise ProjectError(
+                f"{path}: the project database is damaged ({_one_line(exc)})"
+            ) from None
         except ProjectError:
             self._conn.close()
             raise
@@ -91,7 +100,9 @@ class Database:
         try:
             version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.DatabaseError as exc:
-            raise ProjectError(f"{path}: the project database is damaged ({exc})") from None
+            raise ProjectError(
+                f"{path}: the project database is damaged ({_one_line(exc)})"
+            ) from None
         if version == 0 and not self._create:
             raise ProjectError(f"{path}: not an Annotator project database (no tables)")
         if version > SCHEMA_VERSION:
@@ -147,7 +158,7 @@ class Database:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:  # a damaged or tampered file, not a bug
                 raise ProjectError(
-                    f"{self.path}: the project database is damaged ({exc})"
+                    f"{self.path}: the project database is damaged ({_one_line(exc)})"
                 ) from None
 
     def close(self) -> None:
