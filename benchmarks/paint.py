@@ -59,9 +59,9 @@ def random_walk(
 
 def _document(image: np.ndarray, label_map: LabelMap, history_bytes: int | None = None) -> Document:
     """A :class:`Document` on an in-memory image (no project folder needed)."""
+    from annotator.core.records import ImageRecord
     from annotator.core.status import ImageStatus
     from annotator.services.session import DEFAULT_HISTORY_BYTES, Document
-    from annotator.core.records import ImageRecord
 
     h, w = image.shape[:2]
     record = ImageRecord(

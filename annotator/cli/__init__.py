@@ -9,6 +9,7 @@ writes the traceback to a crash log and exits 70 - never a traceback on the term
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
@@ -79,13 +80,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # a bug: one line here, the traceback in the log
-        if args.debug:
-            raise
-        where = _crash_log(exc)
+    except MemoryError:
         print(
-            f"annotator: internal error: {type(exc).__name__}: {exc} (details in {where}; "
-            "rerun with --debug to see them)",
+            "annotator: error: out of memory; close other programs or work on fewer or "
+            "smaller images",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        if exc.errno not in _USER_ERRNOS:
+            return _internal(args, exc)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"annotator: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as exc:
+        if _disk_full(exc):  # SQLite says so in its own words
+            print(f"annotator: error: the disk is full ({exc})", file=sys.stderr)
+            return EXIT_USER_ERROR
+        return _internal(args, exc)
+
+
+# Operating-system errors that are the user's situation (full disk, read-only folder,
+# permissions), said in one line; other OSErrors are bugs and go to the crash log.
+_USER_ERRNOS = frozenset(
+    getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM") if hasattr(errno, n)
+)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    import sqlite3
+
+    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)
+
+
+def _internal(args: argparse.Namespace, exc: Exception) -> int:
+    """A bug: one line here, the traceback in the log."""
+    if args.debug:
+        raise exc
+    where = _crash_log(exc)
+    print(
+        f"annotator: internal error: {type(exc).__name__}: {exc} (details in {where}; "
+        "rerun with --debug to see them)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL

@@ -76,7 +76,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         image_mode=args.images,
         coco_mode=args.coco_mode,
     )
-    with open_project(args.project) as project:
+    with open_project(args.project, lock=False) as project:  # read-only: runs beside a writer
         report = export_project(project, request, progress=ProgressLine("exporting"))
     counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())
     print(f"exported {sum(report.counts.values())} image(s) as {report.format} to {report.out}")

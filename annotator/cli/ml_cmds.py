@@ -186,7 +186,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     from annotator.services import versions
     from annotator.services.projects import open_project
 
-    with open_project(args.project) as project:
+    # listing is read-only and runs beside a writer; a rollback takes the write lock
+    with open_project(args.project, lock=args.rollback is not None) as project:
         if args.rollback is not None:
             record = versions.rollback(project, args.rollback)
             print(f"active model is now v{record.version}")

@@ -86,7 +86,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from annotator.services.projects import open_project
 
-    with open_project(args.project) as project:
+    with open_project(args.project, lock=False) as project:  # read-only: runs beside a writer
         summary = project.summary()
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -257,8 +257,9 @@ class ModelCard:
         if isinstance(data, str | bytes):
             try:
                 data = json.loads(data)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise ModelError(f"{where}: the model card is not valid JSON ({exc})") from None
+            except (ValueError, RecursionError) as exc:  # also too deep, or huge integers
+                why = str(exc)[:80] or type(exc).__name__
+                raise ModelError(f"{where}: the model card is not valid JSON ({why})") from None
         r = _Reader(data, where, "")
         card_format = r.get_int("card_format", 1) or 1
         if card_format > CARD_FORMAT:

@@ -197,9 +197,21 @@ def encode_png(array: np.ndarray) -> bytes:
 
 
 def check_number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-        raise FormatError(f"{where}: expected a number, got {value!r}")
-    return float(value)
+    """A finite number from a JSON file (ints past float range are refused, not a crash)."""
+    number = float("nan")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            pass
+    if not np.isfinite(number):
+        shown = (
+            repr(value)[:40]
+            if not isinstance(value, int)
+            else f"an integer of {value.bit_length()} bits"
+        )
+        raise FormatError(f"{where}: expected a finite number, got {shown}")
+    return number
 
 
 def check_class_ids(

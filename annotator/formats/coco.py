@@ -157,7 +157,12 @@ def decode_segmentation(seg: Any, height: int, width: int, where: str) -> np.nda
                 raise FormatError(
                     f"{where}: polygon {k} must be a flat list of at least 3 x,y pairs"
                 )
-            polys.append([check_number(v, f"{where}: polygon {k}") for v in poly])
+            coords = [check_number(v, f"{where}: polygon {k}") for v in poly]
+            # pycocotools crashes (SIGSEGV) on coordinates near 2**64; real ones are near
+            far = 16 * max(width, height) + 1024
+            if any(abs(c) > far for c in coords):
+                raise FormatError(f"{where}: polygon {k} has coordinates far outside the image")
+            polys.append(coords)
         rle = mask_utils.merge(mask_utils.frPyObjects(polys, height, width))
     elif isinstance(seg, dict):
         size, counts = seg.get("size"), seg.get("counts")
@@ -242,6 +247,10 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
         w, h = _int(img.get("width"), where + ".width"), _int(img.get("height"), where + ".height")
         if w <= 0 or h <= 0:
             raise FormatError(f"{where}: invalid size {w}x{h}")
+        from annotator.storage.images import max_pixels
+
+        if w * h > max_pixels():
+            raise FormatError(f"{where}: {w}x{h} is more than the limit of {max_pixels():,} pixels")
         if not isinstance(img.get("file_name"), str):
             raise FormatError(f"{where}: 'file_name' is missing")
         try:

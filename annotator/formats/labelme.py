@@ -178,6 +178,10 @@ def shape_to_mask(size: tuple[int, int], shape: dict[str, Any], where: str) -> n
     canvas = Image.new("L", (w, h), 0)
     draw = ImageDraw.Draw(canvas)
     pts = _points(shape, where)
+    # Pillow's drawing time grows with a shape's extent: a circle of radius 1e6 hangs it
+    far = 16 * max(h, w) + 1024
+    if any(abs(v) > far for p in pts for v in p):
+        raise FormatError(f"{where}: coordinates far outside the {w}x{h} image")
     line_width, point_size = 10, 5
     if kind == "polygon":
         draw_pil_polygon(canvas, pts)
@@ -218,6 +222,16 @@ def shape_to_mask(size: tuple[int, int], shape: dict[str, Any], where: str) -> n
     return np.asarray(canvas, dtype=bool)
 
 
+def _check_pixels(width: int, height: int, where: str) -> None:
+    """Refuse sizes past the pixel limit before anything of that size is allocated."""
+    from annotator.storage.images import max_pixels
+
+    if width * height > max_pixels():
+        raise FormatError(
+            f"{where}: {width}x{height} is more than the limit of {max_pixels():,} pixels"
+        )
+
+
 def _b64(text: str, where: str) -> bytes:
     try:
         return base64.b64decode(text, validate=False)
@@ -230,6 +244,7 @@ def _decode_image_bytes(data: bytes, where: str):  # type: ignore[no-untyped-def
 
     try:
         im = Image.open(io.BytesIO(data))
+        _check_pixels(im.width, im.height, where)
         im.load()
         return im
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
@@ -284,6 +299,7 @@ def _read_one(
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise FormatError(f"{path}: '{key}' must be a positive integer, got {v!r}")
     h, w = int(h), int(w)  # type: ignore[arg-type]  # checked just above
+    _check_pixels(w, h, str(path))
     image_file = None
     if isinstance(image_path, str) and image_path:
         # Refuse names escaping the folder even when imageData would make them unneeded.

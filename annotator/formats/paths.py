@@ -44,3 +44,36 @@ def safe_stem(name: str) -> str:
     stem = PurePosixPath(name.replace("\\", "/")).stem
     stem = re.sub(r"[^\w.\-~+]", "_", stem).strip(".") or "image"
     return stem
+
+
+def links_leaving(src: str | os.PathLike[str], limit: int = 5) -> list[tuple[Path, Path]]:
+    """Symbolic links inside an import source that lead outside it: ``(link, target)``.
+
+    A downloaded dataset (a tar keeps links) could otherwise make an import read any file
+    the user can read. A folder is searched recursively without following links; for a
+    single file, the file and its siblings are checked (readers look next to it). Stops
+    after ``limit`` hits.
+    """
+    src = Path(src)
+    root = (src if src.is_dir() else src.parent).resolve()
+    found: list[tuple[Path, Path]] = []
+
+    def check(entry: Path) -> None:
+        if entry.is_symlink():
+            real = entry.resolve()
+            if real != root and root not in real.parents:
+                found.append((entry, real))
+
+    if src.is_dir():
+        check(src)
+        for dirpath, dirs, files in os.walk(src):
+            for name in dirs + files:
+                check(Path(dirpath) / name)
+                if len(found) >= limit:
+                    return found
+    else:
+        for entry in src.parent.iterdir():
+            check(entry)
+            if len(found) >= limit:
+                break
+    return found

@@ -89,7 +89,8 @@ def _yaml_names(root: Path) -> tuple[list[str], Path | None]:
         try:
             doc = yaml.safe_load(f.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise FormatError(f"{f}: cannot read the dataset YAML ({exc})") from None
+            why = " ".join(str(exc).split())  # YAML errors span lines; the CLI shows one
+            raise FormatError(f"{f}: cannot read the dataset YAML ({why})") from None
         if not isinstance(doc, dict) or "names" not in doc:
             continue
         names = doc["names"]
@@ -103,7 +104,10 @@ def _yaml_names(root: Path) -> tuple[list[str], Path | None]:
             names = [names[k] if k in names else names[str(k)] for k in ids]
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise FormatError(f"{f}: 'names' must be a list or a mapping of class names")
-        return [n.strip() for n in names], f
+        cleaned = [n.strip() for n in names]
+        if len({n.lower() for n in cleaned}) != len(cleaned) or not all(cleaned):
+            raise FormatError(f"{f}: 'names' has an empty or repeated class name")
+        return cleaned, f
     raise FormatError(f"{root}: no dataset YAML with 'names' found")
 
 

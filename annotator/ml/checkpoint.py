@@ -42,6 +42,7 @@ class LoadedCheckpoint:
     card: ModelCard
     network: NetworkConfig
     state_dict: dict[str, torch.Tensor]
+    source: str = "the checkpoint"  # the file it came from, for error messages
 
     @property
     def class_names(self) -> list[str]:
@@ -50,7 +51,10 @@ class LoadedCheckpoint:
 
     def build_model(self) -> nn.Module:
         """The card's network with these weights, in eval mode, on the CPU."""
-        return load_weights(build_network(self.network), self.state_dict).eval()
+        try:
+            return load_weights(build_network(self.network), self.state_dict).eval()
+        except ModelError as exc:
+            raise ModelError(f"{self.source}: {exc}") from None
 
 
 def load_checkpoint(
@@ -76,17 +80,22 @@ def load_checkpoint(
             f"{weights}: refused to load: the file needs arbitrary Python objects, "
             f"which a model checkpoint must not contain ({str(exc).splitlines()[0]})"
         ) from None
-    except (RuntimeError, OSError, EOFError, ValueError) as exc:
-        raise ModelError(f"{weights}: not a readable checkpoint ({exc})") from None
+    except Exception as exc:  # damaged bytes make torch raise nearly anything
+        why = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ModelError(f"{weights}: not a readable checkpoint ({why})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelError(f"{weights}: not an Annotator model checkpoint (expected format {FORMAT})")
     try:
         card = ModelCard.from_json(payload["card"], f"{weights}")
         network = NetworkConfig.from_dict(dict(card.architecture))
         state_dict = dict(payload["state_dict"])
-    except (KeyError, TypeError) as exc:
-        raise ModelError(f"{weights}: the checkpoint's card is damaged ({exc})") from None
-    loaded = LoadedCheckpoint(card, network, state_dict)
+        if not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state_dict.items()
+        ):
+            raise TypeError("the weights are not all named tensors")
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        raise ModelError(f"{weights}: the checkpoint's card is damaged ({str(exc)[:80]})") from None
+    loaded = LoadedCheckpoint(card, network, state_dict, str(weights))
     if class_names is not None:
         check_classes(loaded, class_names, weights, allow_new_classes=allow_new_classes)
     return loaded

@@ -72,3 +72,19 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for a CPU ``MemoryError`` or torch's "out of memory" errors (CUDA, MPS)."""
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
+def release_memory() -> None:
+    """Give back what a failed attempt held (Python garbage, the CUDA cache)."""
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -12,6 +12,7 @@ its label map is saved.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import shutil
@@ -37,7 +38,7 @@ from annotator.formats.base import (
     ImportItem,
     ImportOptions,
 )
-from annotator.formats.paths import safe_stem
+from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
 from annotator.storage.project import Project
 
@@ -188,6 +189,8 @@ def export_project(
         what = "done images" if request.include == "done" else "images with a label map"
         raise FormatError(f"nothing to export: the project has no {what}")
     out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{glob.escape(out.name)}.partial-*"):  # of a killed export
+        shutil.rmtree(stale, ignore_errors=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         options = ExportOptions(image_mode=request.image_mode, coco_mode=request.coco_mode)
@@ -404,6 +407,39 @@ def _import_item(
     report.imported.append(rec.name)
 
 
+def _with_images(
+    items: Sequence[ImportItem], index: _ImageIndex, report: ImportReport
+) -> list[ImportItem]:
+    """The items that have an image (in the project, next to them, or embedded); the
+    others are skipped before any class is added, so a failed import changes nothing."""
+    usable = []
+    for item in items:
+        try:
+            rec = index.find(item)
+        except FormatError as exc:
+            report.skipped.append((str(item.source), str(exc)))
+            continue
+        if rec is not None and (rec.height, rec.width) != (item.height, item.width):
+            report.skipped.append(
+                (
+                    str(item.source),
+                    f"{item.source}: the mask is {item.width}x{item.height} but image "
+                    f"{rec.name!r} is {rec.width}x{rec.height}",
+                )
+            )
+        elif rec is not None or item.image_file is not None or item.image_data is not None:
+            usable.append(item)
+        else:
+            report.skipped.append(
+                (
+                    str(item.source),
+                    f"{item.source}: no image {item.image_name!r} in the project or next to "
+                    "the annotation",
+                )
+            )
+    return usable
+
+
 def import_into_project(
     project: Project, request: ImportRequest, progress: Progress | None = None
 ) -> ImportReport:
@@ -417,6 +453,13 @@ def import_into_project(
     src = Path(request.src)
     if not src.exists():
         raise FormatError(f"{src}: no such file or folder")
+    leaving = links_leaving(src)
+    if leaving:
+        link, target = leaving[0]
+        raise FormatError(
+            f"{link}: a symbolic link leading outside the import folder (to {target}); "
+            "refused so that an import reads only what the folder holds"
+        )
     assert spec.reader is not None
     from annotator.formats.labelme import background_summary, project_background
 
@@ -440,12 +483,15 @@ def import_into_project(
             + ", ".join(sorted(result.unknown))
             + " (rerun without --strict to skip them)"
         )
-    report.classes_added = _ensure_classes(
-        project, _needed_names(result.items, result.declared), request.strict
-    )
     index = _ImageIndex(project)
-    total = len(result.items)
-    for i, item in enumerate(result.items):
+    items = _with_images(result.items, index, report)
+    if not items and report.skipped:  # nothing can be imported: change nothing
+        return report
+    report.classes_added = _ensure_classes(
+        project, _needed_names(items, result.declared), request.strict
+    )
+    total = len(items)
+    for i, item in enumerate(items):
         if progress:
             progress(i, total, item.source.name)
         try:

@@ -11,9 +11,13 @@ from annotator.core.schema import LabelSchema
 from annotator.storage.project import DB_NAME, Project
 
 
-def open_project(root: str | os.PathLike[str]) -> Project:
-    """Open an existing project folder (one-line :class:`ProjectError` when it is not one)."""
-    return Project.open(root)
+def open_project(root: str | os.PathLike[str], *, lock: bool = True) -> Project:
+    """Open an existing project folder (one-line :class:`ProjectError` when it is not one).
+
+    ``lock``: take the project's write lock (refused while another process writes);
+    read-only commands pass False and run beside a writer.
+    """
+    return Project.open(root, lock=lock)
 
 
 def is_project(root: str | os.PathLike[str]) -> bool:

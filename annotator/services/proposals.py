@@ -110,9 +110,20 @@ def predict_images(
             raise Cancelled(f"prediction cancelled after {i} image(s)")
         if progress:
             progress(i, len(records), rec.name)
-        proposal = predictor.predict(
-            project.load_image(rec), cancel=cancel, keep_probabilities=False
-        )
+        try:
+            proposal = predictor.predict(
+                project.load_image(rec), cancel=cancel, keep_probabilities=False
+            )
+        except (RuntimeError, MemoryError) as exc:
+            from annotator.ml.device import is_out_of_memory, release_memory
+
+            if not is_out_of_memory(exc):
+                raise
+            release_memory()
+            raise ModelError(
+                f"{rec.name}: proposing ran out of memory after {i} image(s) (those are saved); "
+                "close other programs or use the CPU"
+            ) from None
         mask_p = proposal_store.save_proposal(project, rec.id, proposal)
         exported = None
         if out_dir is not None:

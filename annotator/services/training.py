@@ -170,7 +170,7 @@ def train_project(
         config=config,
         network=network,
     )
-    result = train_round(request, progress, cancel)
+    result = _train_within_memory(train_round, request, progress, cancel)
     info = distributed.current()
     main = info is None or info.is_main
     record = None
@@ -180,6 +180,38 @@ def train_project(
         log.warning("training round not published: %s", result.message)
     distributed.barrier()
     return TrainOutcome(result, record, main)
+
+
+def _train_within_memory(
+    train_round: Callable[..., TrainResult],
+    request: TrainRequest,
+    progress: Callable[[TrainProgress], None] | None,
+    cancel: CancelToken | None,
+) -> TrainResult:
+    """Run a round; when it runs out of memory, retry with half the batch (down to 1),
+    then give up with one line saying so. Nothing is published by a failed attempt."""
+    from annotator.ml.device import is_out_of_memory, release_memory
+
+    while True:
+        try:
+            return train_round(request, progress, cancel)
+        except (RuntimeError, MemoryError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            batch = request.config.batch_size
+            release_memory()
+            if batch <= 1:
+                first = (
+                    str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "MemoryError"
+                )
+                raise ModelError(
+                    f"training ran out of memory on {request.device} even with batch size 1 "
+                    f"({first}); close other programs, train a smaller network, or use the CPU"
+                ) from None
+            log.warning(
+                "training ran out of memory with batch %d; retrying with %d", batch, batch // 2
+            )
+            request = replace(request, config=replace(request.config, batch_size=batch // 2))
 
 
 def make_card(request: TrainRequest, result: TrainResult, version: int) -> ModelCard:
@@ -292,7 +324,7 @@ def train_headless(
     main = info is None or info.is_main
     try:
         configure_cpu_threads(distributed.local_world_size())
-        with Project.open(root) as project:
+        with Project.open(root, lock=main) as project:  # torchrun: rank 0 writes
             network = None
             active = project.active_model()
             check_arch_change(active, options.arch, options.from_scratch)

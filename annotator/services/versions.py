@@ -13,7 +13,9 @@ def rollback(project: Project, version: int) -> ModelRecord:
     from annotator.ml.checkpoint import load_checkpoint
 
     record = project.model(version)
-    load_checkpoint(model_store.model_files(project, record).weights, project.schema.names)
+    weights = model_store.model_files(project, record).weights
+    # build_model too: a version whose weights do not fit its card must not become active
+    load_checkpoint(weights, project.schema.names).build_model()
     return project.set_active_model(version)
 
 

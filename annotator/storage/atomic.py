@@ -51,9 +51,11 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.filename is None:  # say which file (full disk...)
+            raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from exc
         raise
     fsync_dir(target.parent)
 

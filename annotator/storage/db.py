@@ -54,14 +54,24 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+REQUIRED_TABLES = frozenset({"meta", "classes", "settings", "images", "models"})
+
+
+def _one_line(exc: BaseException) -> str:
+    """SQLite quotes damaged schema text, newlines included; the user gets one line."""
+    return " ".join(str(exc).split())[:300]
 
 
 class Database:
     """A locked, transactional SQLite connection with migrations applied on open."""
 
     def __init__(self, path: Path, *, create: bool) -> None:
+        self.path = path
         if not create and not path.exists():
             raise ProjectError(f"{path.parent}: not an Annotator project (no {path.name})")
+        if not create and path.stat().st_size == 0:  # SQLite would make it a new, empty one
+            raise ProjectError(f"{path}: the project database is empty (damaged)")
+        self._create = create
         try:
             self._conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=30.0
@@ -71,15 +81,30 @@ class Database:
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
-            raise ProjectError(f"{path}: cannot open the project database ({exc})") from None
+            raise ProjectError(
+                f"{path}: cannot open the project database ({_one_line(exc)})"
+            ) from None
         self._lock = threading.RLock()
-        self._migrate(path)
+        try:
+            self._migrate(path)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise ProjectError(
+                f"{path}: the project database is damaged ({_one_line(exc)})"
+            ) from None
+        except ProjectError:
+            self._conn.close()
+            raise
 
     def _migrate(self, path: Path) -> None:
         try:
             version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.DatabaseError as exc:
-            raise ProjectError(f"{path}: the project database is damaged ({exc})") from None
+            raise ProjectError(
+                f"{path}: the project database is damaged ({_one_line(exc)})"
+            ) from None
+        if version == 0 and not self._create:
+            raise ProjectError(f"{path}: not an Annotator project database (no tables)")
         if version > SCHEMA_VERSION:
             raise ProjectError(
                 f"{path.parent}: this project was written by a newer Annotator "
@@ -91,23 +116,50 @@ class Database:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {target + 1}")
+        # A damaged file can hold NULLs and wrong types no constraint lets in; the quick
+        # check (a few ms even for 20,000 images) finds most damage before anything reads it.
+        check = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if check != "ok":
+            raise ProjectError(
+                f"{path}: the project database is damaged ({' '.join(check.split())[:200]})"
+            )
+        tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
+        missing = sorted(REQUIRED_TABLES - tables)
+        if missing:
+            raise ProjectError(
+                f"{path}: the project database is damaged (missing table {', '.join(missing)})"
+            )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run the body as one write transaction; roll back if it raises."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if "disk is full" not in str(exc):
+                    raise
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise ProjectError(
+                    f"{self.path}: the disk is full; this change was not saved"
+                ) from None
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return all rows."""
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:  # a damaged or tampered file, not a bug
+                raise ProjectError(
+                    f"{self.path}: the project database is damaged ({_one_line(exc)})"
+                ) from None
 
     def close(self) -> None:
         with self._lock:

@@ -106,7 +106,12 @@ def _normalise_channels(path: Path, array: np.ndarray) -> np.ndarray:
 
 
 def _read_tiff(path: Path) -> np.ndarray:
+    import logging
+
     import tifffile
+
+    # tifffile logs its own warnings about damaged files; ours is the one-line error below
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 
     try:
         with tifffile.TiffFile(path) as tif:

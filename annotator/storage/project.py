@@ -37,6 +37,7 @@ from annotator.core.status import ImageStatus
 from annotator.storage.atomic import atomic_write_bytes
 from annotator.storage.db import Database
 from annotator.storage.images import ImageInfo, is_image_path, read_image
+from annotator.storage.lock import ProjectLock
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,12 @@ class AddReport:
 
 
 def _row_to_image(row: Any) -> ImageRecord:
+    try:
+        status = ImageStatus(row["status"])
+    except ValueError:
+        raise ProjectError(
+            f"the project database is damaged (image {row['id']} has status {row['status']!r})"
+        ) from None
     return ImageRecord(
         id=row["id"],
         name=row["name"],
@@ -65,7 +72,7 @@ def _row_to_image(row: Any) -> ImageRecord:
         height=row["height"],
         channels=row["channels"],
         bit_depth=row["bit_depth"],
-        status=ImageStatus(row["status"]),
+        status=status,
         label_source=row["label_source"],
         labelled_pixels=row["labelled_pixels"],
         score=row["score"],
@@ -116,6 +123,7 @@ class Project:
         self.root = root
         self._db = db
         self._schema: LabelSchema | None = None
+        self._write_lock: ProjectLock | None = None
 
     # --- lifecycle -----------------------------------------------------------------
     @classmethod
@@ -137,15 +145,27 @@ class Project:
         return project
 
     @classmethod
-    def open(cls, root: str | os.PathLike[str]) -> Project:
-        """Open an existing project folder."""
+    def open(cls, root: str | os.PathLike[str], *, lock: bool = True) -> Project:
+        """Open an existing project folder; ``lock`` takes its write lock (see
+        ``storage/lock.py``): read-only commands pass ``False`` to run beside a writer."""
         folder = Path(root).absolute()
         if not folder.is_dir():
             raise ProjectError(f"{folder}: no such project folder")
-        return cls(folder, Database(folder / DB_NAME, create=False))
+        held = ProjectLock.acquire(folder) if lock and (folder / DB_NAME).exists() else None
+        try:
+            project = cls(folder, Database(folder / DB_NAME, create=False))
+        except BaseException:
+            if held is not None:
+                held.release()
+            raise
+        project._write_lock = held
+        return project
 
     def close(self) -> None:
         self._db.close()
+        held, self._write_lock = self._write_lock, None
+        if held is not None:
+            held.release()
 
     def __enter__(self) -> Project:
         return self
@@ -159,9 +179,12 @@ class Project:
         """The current label schema (cached; changed only through :meth:`set_schema`)."""
         if self._schema is None:
             rows = self._db.query("SELECT id, name, color FROM classes ORDER BY id")
-            classes = tuple(LabelClass(r["id"], r["name"], r["color"]) for r in rows)
             dtype = self._meta("label_dtype")
-            schema = LabelSchema(classes)
+            try:
+                classes = tuple(LabelClass(r["id"], r["name"], r["color"]) for r in rows)
+                schema = LabelSchema(classes)
+            except (SchemaError, TypeError, ValueError, AttributeError) as exc:
+                raise ProjectError(f"{self.root}: the class table is damaged ({exc})") from None
             if dtype and str(schema.dtype) != dtype:
                 raise ProjectError(f"{self.root}: class table does not fit label type {dtype}")
             self._schema = schema
@@ -496,10 +519,11 @@ class Project:
     def summary(self) -> dict[str, Any]:
         """What ``annotator status`` reports."""
         active = self.active_model()
+        counts = self.status_counts()
         return {
             "project": str(self.root),
-            "images": len(self.images()),
-            "status": self.status_counts(),
+            "images": sum(counts.values()),  # not len(images()): 0.6 s at 20,000 images
+            "status": counts,
             "classes": [
                 {"id": c.id, "name": c.name, "color": c.color} for c in self.schema.classes
             ],

@@ -1,0 +1,224 @@
+"""One writer per project: a lock file naming the process that holds it.
+
+Two processes writing one project (the GUI and ``annotator import``, or two training
+rounds) would each act on a stale view: two ``add`` runs give two images the same name,
+two rounds both publish "v3". SQLite alone serialises single transactions, not these
+read-decide-write sequences. So every process that changes a project takes
+``PROJECT/.annotator.lock`` for as long as it has the project open; read-only commands
+(``status``, ``models``, ``export``) do not, and run beside the holder (WAL mode lets
+them read while it writes).
+
+The lock is an ``flock`` on the file, which the kernel drops when the holder dies (even
+by SIGKILL), so a stale lock never blocks anyone: the next process takes it over and
+says so. The file's content (pid, host, time, command) is only for the message
+"project is open in another process (pid N)". Where ``flock`` does not exist (Windows)
+the content itself is the lock: a lock whose pid is dead on this host is stale. Within
+one process the lock is re-entrant, so the GUI and its worker threads share it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from annotator.core.errors import ProjectError
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".annotator.lock"
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+class ProjectLocked(ProjectError):
+    """Another live process holds the project's write lock."""
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds (or held) a lock."""
+
+    pid: int
+    host: str
+    since: str
+    command: str
+
+    @classmethod
+    def current(cls) -> LockInfo:
+        return cls(
+            os.getpid(),
+            socket.gethostname(),
+            time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:200],
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> LockInfo | None:
+        try:
+            d: dict[str, Any] = json.loads(text)
+            return cls(int(d["pid"]), str(d["host"]), str(d["since"]), str(d.get("command", "")))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def describe(self) -> str:
+        where = "" if self.host == socket.gethostname() else f" on {self.host}"
+        return f"pid {self.pid}{where}, since {self.since}"
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this pid exists on this host."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
+
+
+_HELD: dict[str, tuple[ProjectLock, int]] = {}
+_HELD_GUARD = threading.Lock()
+
+
+class ProjectLock:
+    """The write lock of one project folder; use :func:`acquire` and :meth:`release`."""
+
+    def __init__(self, root: Path, fd: int, recovered: LockInfo | None) -> None:
+        self.root = root
+        self.path = root / LOCK_NAME
+        self._fd = fd
+        self.recovered = recovered  # the dead holder whose lock was taken over, if any
+
+    @classmethod
+    def acquire(cls, root: str | os.PathLike[str]) -> ProjectLock:
+        """Take the lock of ``root`` (re-entrant within a process), or raise
+        :class:`ProjectLocked` naming the live holder."""
+        folder = Path(root).resolve()
+        key = str(folder)
+        with _HELD_GUARD:
+            if key in _HELD:
+                lock, count = _HELD[key]
+                _HELD[key] = (lock, count + 1)
+                return lock
+            lock = cls._take(folder)
+            _HELD[key] = (lock, 1)
+            return lock
+
+    @classmethod
+    def _take(cls, folder: Path) -> ProjectLock:
+        path = folder / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ProjectError(f"{path}: cannot create the project lock ({exc.strerror})") from None
+        try:
+            previous = LockInfo.parse(_read(fd))
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise ProjectLocked(_refusal(folder, LockInfo.parse(_read(fd)))) from None
+                # we hold it: whoever the file names is gone (the kernel dropped their lock)
+                recovered = previous
+            else:
+                if previous and previous.host == socket.gethostname() and pid_alive(previous.pid):
+                    raise ProjectLocked(_refusal(folder, previous))
+                recovered = previous
+            if recovered is not None and recovered.pid == os.getpid():
+                recovered = None
+            try:
+                _write(fd, LockInfo.current())
+            except OSError:  # a full disk: the flock still holds; only the message is lost
+                log.warning("%s: could not record the lock holder (disk full?)", folder)
+        except BaseException:
+            os.close(fd)
+            raise
+        if recovered is not None:
+            log.warning(
+                "%s: took over the lock of a process that is gone (%s)",
+                folder,
+                recovered.describe(),
+            )
+        return cls(folder, fd, recovered)
+
+    def release(self) -> None:
+        """Drop one hold; the last one empties the file and unlocks it. The file itself
+        stays: deleting it would let a waiting opener lock a file nobody else sees."""
+        key = str(self.root)
+        with _HELD_GUARD:
+            held = _HELD.get(key)
+            if held is None or held[0] is not self:
+                return
+            lock, count = held
+            if count > 1:
+                _HELD[key] = (lock, count - 1)
+                return
+            del _HELD[key]
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            if fcntl is not None:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+
+
+def holder(root: str | os.PathLike[str]) -> LockInfo | None:
+    """Who holds the project's lock now (``None`` when nobody does)."""
+    path = Path(root) / LOCK_NAME
+    if not path.exists():
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        info = LockInfo.parse(_read(fd))
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return info
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        return info if info and pid_alive(info.pid) else None
+    finally:
+        os.close(fd)
+
+
+def _refusal(folder: Path, info: LockInfo | None) -> str:
+    who = f" ({info.describe()})" if info else ""
+    return (
+        f"{folder}: project is open in another process{who}; close it there first "
+        "(read-only commands such as status, models and export can run beside it)"
+    )
+
+
+def _read(fd: int) -> str:
+    os.lseek(fd, 0, os.SEEK_SET)
+    return os.read(fd, 4096).decode("utf-8", "replace")
+
+
+def _write(fd: int, info: LockInfo) -> None:
+    data = json.dumps(info.__dict__).encode()
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, data)
+    with contextlib.suppress(OSError):
+        os.fsync(fd)

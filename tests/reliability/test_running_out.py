@@ -1,0 +1,243 @@
+"""Running out: memory during a training round or proposals, disk space during a save.
+
+Out of memory is simulated by a patched network forward (or predictor) raising what
+torch raises (``RuntimeError("CUDA out of memory ...")``) or a ``MemoryError``; a full
+disk by a failing ``fsync`` (ENOSPC), and, where this process may mount one, a real
+tiny tmpfs. Each must say so in one line, publish or lose nothing, and leave the app
+usable: the next round, proposal or save works.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from annotator.core.errors import ProjectError
+from annotator.ml.unet import UNet
+
+from .helpers import cli, make_project, tree_hash
+
+TRAIN = ["--steps", "2", "--depth", "2", "--width", "4", "--device", "cpu"]
+
+
+def _oom_above(batch: int, kind: str = "cuda"):
+    real = UNet.forward
+
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        if x.shape[0] > batch:
+            if kind == "cpu":
+                raise MemoryError()
+            raise RuntimeError(
+                "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 8 GiB total capacity)"
+            )
+        return real(self, x)
+
+    return forward
+
+
+def test_training_retries_with_a_smaller_batch(tmp_path, monkeypatch):
+    from annotator.ml.networks import NetworkConfig
+    from annotator.services import training
+    from annotator.storage.project import Project
+
+    proj = make_project(tmp_path, n_images=3, size=32, labelled=3)
+    monkeypatch.setattr(UNet, "forward", _oom_above(2))
+    with Project.open(proj) as project:
+        outcome = training.train_project(
+            project, steps=2, device="cpu", network=NetworkConfig(1, 3, 2, 4)
+        )
+        assert outcome.model is not None
+        assert outcome.model.card.training.config["batch_size"] == 2
+
+
+@pytest.mark.parametrize("kind", ["cuda", "cpu"])
+def test_training_out_of_memory_even_at_batch_one_says_so_and_app_stays_usable(
+    tmp_path, monkeypatch, kind
+):
+    proj = make_project(tmp_path, n_images=3, size=32, labelled=3)
+    before = tree_hash(proj)
+    monkeypatch.setattr(UNet, "forward", _oom_above(0, kind))
+    result = cli("train", proj, *TRAIN)
+    assert result.code == 1, result.err
+    lines = [x for x in result.err_lines if x.startswith("annotator:")]
+    assert len(lines) == 1 and "out of memory" in lines[0] and "Traceback" not in result.err
+    assert tree_hash(proj) == before, "a failed round published something"
+    monkeypatch.undo()
+    again = cli("train", proj, *TRAIN)
+    assert again.code == 0, again.err
+
+
+def test_proposals_out_of_memory_say_so_and_keep_what_was_done(tmp_path, monkeypatch):
+    from annotator.ml.predict import Predictor
+
+    proj = make_project(tmp_path, n_images=3, size=32, labelled=3)
+    assert cli("train", proj, *TRAIN).code == 0
+    real = Predictor.predict
+    calls = {"n": 0}
+
+    def predict(self, *a, **k):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] >= 2:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 1 GiB")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Predictor, "predict", predict)
+    result = cli("predict", proj, "--device", "cpu")
+    assert result.code == 1
+    assert len(result.err_lines) == 1 and "out of memory after 1 image" in result.err
+    assert len(list((proj / "proposals").glob("*"))) > 0  # the first one is kept
+    monkeypatch.undo()
+    assert cli("predict", proj, "--device", "cpu").code == 0
+
+
+def test_out_of_memory_anywhere_in_the_cli_is_one_line(tmp_path, monkeypatch):
+    from annotator.storage import project as project_mod
+
+    proj = make_project(tmp_path, n_images=1)
+
+    def boom(*a, **k):  # type: ignore[no-untyped-def]
+        raise MemoryError()
+
+    monkeypatch.setattr(project_mod.Project, "summary", boom)
+    result = cli("status", proj)
+    assert result.code == 1 and result.err_lines == [
+        "annotator: error: out of memory; close other programs or work on fewer or smaller images"
+    ]
+
+
+def _fail_fsync(monkeypatch, when=lambda fd: True):
+    real = os.fsync
+
+    def fsync(fd):  # type: ignore[no-untyped-def]
+        if when(fd):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_full_disk_during_autosave_keeps_the_saved_mask_and_tells_the_user(tmp_path, monkeypatch):
+    from annotator.services.session import AnnotationSession
+    from annotator.storage.project import Project
+
+    proj = make_project(tmp_path, n_images=1, size=32)
+    errors: list[tuple[int, Exception]] = []
+    with Project.open(proj) as project:
+        session = AnnotationSession(project, on_save_error=lambda i, e: errors.append((i, e)))
+        rec = project.images()[0]
+        doc = session.open_image(rec.id)
+        _edit(doc, 1)
+        session.save(wait=True)
+        saved = project.load_mask(rec).copy()
+        _fail_fsync(monkeypatch)
+        _edit(doc, 2)
+        session.save(wait=True)
+        assert errors and "No space left on device" in str(errors[0][1])
+        assert str(project.mask_path(rec.id)) in str(errors[0][1])  # names the file
+        monkeypatch.undo()
+        assert np.array_equal(project.load_mask(rec), saved)  # the last good state is whole
+        assert not list((proj / "masks").glob(".*.tmp"))  # no temporary file left behind
+        session.save(wait=True)  # space again: the pending edit is written
+        assert project.load_mask(rec)[4, 4] == 2
+        session.close()
+
+
+def _edit(doc, value: int) -> None:
+    doc.paint_stroke([(4, 4)], 2, value)
+
+
+def _fail_writes_after(monkeypatch, n: int) -> None:
+    """The export writer's file writes fail with ENOSPC after ``n`` files."""
+    from annotator.formats.base import OutputFolder
+
+    real = OutputFolder.write_bytes
+    count = {"n": 0}
+
+    def write_bytes(self, rel, data):  # type: ignore[no-untyped-def]
+        count["n"] += 1
+        if count["n"] > n:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.root / rel))
+        return real(self, rel, data)
+
+    monkeypatch.setattr(OutputFolder, "write_bytes", write_bytes)
+
+
+@pytest.mark.parametrize("command", ["import", "export"])
+def test_full_disk_in_cli_commands_is_one_line_and_loses_nothing(tmp_path, monkeypatch, command):
+    proj = make_project(tmp_path, n_images=3, size=32, labelled=2)
+    masks = tmp_path / "m"
+    assert cli("export", proj, masks, "--format", "masks", "--split", "1").code == 0
+    before = tree_hash(proj)
+    if command == "export":
+        _fail_writes_after(monkeypatch, 2)
+    else:
+        _fail_fsync(monkeypatch)
+    argv = {
+        "import": ("import", proj, masks, "--format", "masks"),
+        "export": ("export", proj, tmp_path / "out", "--format", "voc"),
+    }[command]
+    result = cli(*argv)
+    monkeypatch.undo()
+    assert result.code in (1, 2), result.err
+    assert "Traceback" not in result.err and "internal error" not in result.err, result.err
+    assert any("No space left on device" in x or "disk is full" in x for x in result.err_lines)
+    if command == "export":
+        assert tree_hash(proj) == before
+        assert not (tmp_path / "out").exists()
+        assert not list(tmp_path.glob(".out.partial-*"))  # the staging folder is removed
+    assert cli("status", proj).code == 0
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    """A real 2 MiB file system, where this process may mount one (root on Linux)."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("needs root to mount a tmpfs")
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True
+    )
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_a_real_full_disk_loses_nothing_saved(tiny_tmpfs, tmp_path):
+    """Fill a real 2 MiB disk with a project's masks until a save fails."""
+    import cv2
+
+    from annotator.core.schema import LabelSchema
+    from annotator.storage.project import Project
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        cv2.imwrite(str(imgs / f"i{i:02d}.png"), np.zeros((512, 512), np.uint8) + i)
+    proj = tiny_tmpfs / "proj"
+    saved: dict[int, np.ndarray] = {}
+    failure = None
+    with Project.create(proj, LabelSchema.from_names(["a", "b", "c"])) as project:
+        project.add_images([imgs])
+        for rec in project.images():
+            mask = rng.integers(0, 3, (512, 512), dtype=np.uint8)  # noise: compresses badly
+            try:
+                project.save_mask(rec.id, mask)
+            except (OSError, ProjectError) as exc:  # the mask file, or the database
+                failure = exc
+                break
+            saved[rec.id] = mask
+    assert failure is not None, "the disk never filled"
+    assert "No space left" in str(failure) or "disk is full" in str(failure), failure
+    with Project.open(proj) as project:
+        for image_id, mask in saved.items():
+            assert np.array_equal(project.load_mask(project.image(image_id)), mask)
+    result = cli("status", proj)
+    assert result.code == 0, result.err
