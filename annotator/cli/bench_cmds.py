@@ -64,6 +64,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=int, default=16, help="U-Net base width (16)")
     p.set_defaults(handler=cmd_bench)
 
+    c = sub.add_parser(
+        "bench-combine",
+        help="compare runs of annotator bench made separately (e.g. one process per mode)",
+        description="Reads per-run JSON files (bench-MODE-STRATEGY.json) and writes "
+        "bench.json, bench.png and the summary as if they had run together.",
+    )
+    c.add_argument("runs", type=Path, nargs="+", metavar="RUN_JSON")
+    c.add_argument("--out", type=Path, required=True, help="output folder")
+    c.set_defaults(handler=cmd_bench_combine)
+
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from annotator.bench.effort import (
@@ -121,6 +131,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 checkpoint=checkpoint,
             )
         )
+    json_path, plot_path = write_outputs(runs, args.out)
+    print("\n".join(summary_lines(runs)))
+    print(f"wrote {json_path}" + (f" and {plot_path}" if plot_path else ""))
+    return 0
+
+
+def cmd_bench_combine(args: argparse.Namespace) -> int:
+    import json
+
+    from annotator.bench.effort import run_from_dict, summary_lines, write_outputs
+
+    runs = []
+    for path in args.runs:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise AnnotatorError(f"{path}: cannot read a run from it ({exc})") from exc
+        try:
+            runs.append(run_from_dict(data))
+        except AnnotatorError as exc:
+            raise AnnotatorError(f"{path}: {exc}") from exc
     json_path, plot_path = write_outputs(runs, args.out)
     print("\n".join(summary_lines(runs)))
     print(f"wrote {json_path}" + (f" and {plot_path}" if plot_path else ""))
