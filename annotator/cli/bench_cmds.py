@@ -72,6 +72,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     c.add_argument("runs", type=Path, nargs="+", metavar="RUN_JSON")
     c.add_argument("--out", type=Path, required=True, help="output folder")
+    c.add_argument(
+        "--first",
+        type=int,
+        help="keep each run's first K labelled images only (to compare runs that were "
+        "stopped early at the same point of the labelling sequence)",
+    )
     c.set_defaults(handler=cmd_bench_combine)
 
 
@@ -152,6 +158,17 @@ def cmd_bench_combine(args: argparse.Namespace) -> int:
             runs.append(run_from_dict(data))
         except AnnotatorError as exc:
             raise AnnotatorError(f"{path}: {exc}") from exc
+    if args.first is not None:
+        if args.first < 1:
+            raise AnnotatorError("--first must be at least 1")
+        for run in runs:
+            if len(run.images) < args.first:
+                raise AnnotatorError(
+                    f"--first {args.first}: the {run.mode} run has only {len(run.images)} images"
+                )
+            run.images = run.images[: args.first]
+            run.train_rounds_s = run.train_rounds_s[: args.first]
+            run.notes.append(f"combined over the first {args.first} images of the run")
     json_path, plot_path = write_outputs(runs, args.out)
     print("\n".join(summary_lines(runs)))
     print(f"wrote {json_path}" + (f" and {plot_path}" if plot_path else ""))

@@ -183,6 +183,12 @@ def test_bench_combine_compares_runs_made_apart(tmp_path, capsys):
     assert combined["comparison"] == saving_factors(runs)
     assert combined["comparison"]["saving_factor_bound"] == "at least"
     assert "at least" in capsys.readouterr().out
+    first = ["bench-combine", *map(str, paths), "--out", str(tmp_path / "o1"), "--first", "1"]
+    assert main(first) == 0
+    one = json.loads((tmp_path / "o1" / "bench.json").read_text())
+    assert [len(r["images"]) for r in one["runs"]] == [1, 1]
+    assert main([*first[:-1], "3"]) == 1
+    capsys.readouterr()
     (tmp_path / "bad.json").write_text('{"mode": "manual"}')
     assert main(["bench-combine", str(tmp_path / "bad.json"), "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
