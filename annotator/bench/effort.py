@@ -188,6 +188,27 @@ class RunResult:
         }
 
 
+def run_from_dict(d: dict[str, Any]) -> RunResult:
+    """A run read back from its JSON (``bench-MODE-STRATEGY.json`` or an entry of
+    ``runs``), to combine runs made by separate processes."""
+    try:
+        images = [ImageRecordOut(**rec) for rec in d["images"]]
+        return RunResult(
+            mode=d["mode"],
+            strategy=d["strategy"],
+            config=d["config"],
+            images=images,
+            train_rounds_s=list(d.get("train_rounds_s", [])),
+            final_miou=d.get("final_miou_unlabelled"),
+            final_iou=d.get("final_iou_unlabelled"),
+            eval_images=int(d.get("eval_images", 0)),
+            wall_seconds=float(d.get("wall_seconds", 0.0)),
+            notes=list(d.get("notes", [])),
+        )
+    except (KeyError, TypeError) as exc:
+        raise AnnotatorError(f"not a run of this version of annotator bench ({exc})") from exc
+
+
 def _natural_key(path: Path) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.stem)]
 

@@ -65,6 +65,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", default=None, metavar="NAME", help="network architecture (unet)")
     p.set_defaults(handler=cmd_bench)
 
+    c = sub.add_parser(
+        "bench-combine",
+        help="compare runs of annotator bench made separately (e.g. one process per mode)",
+        description="Reads per-run JSON files (bench-MODE-STRATEGY.json) and writes "
+        "bench.json, bench.png and the summary as if they had run together.",
+    )
+    c.add_argument("runs", type=Path, nargs="+", metavar="RUN_JSON")
+    c.add_argument("--out", type=Path, required=True, help="output folder")
+    c.add_argument(
+        "--first",
+        type=int,
+        help="keep each run's first K labelled images only (to compare runs that were "
+        "stopped early at the same point of the labelling sequence)",
+    )
+    c.set_defaults(handler=cmd_bench_combine)
+
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from annotator.bench.effort import (
@@ -123,6 +139,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 checkpoint=checkpoint,
             )
         )
+    json_path, plot_path = write_outputs(runs, args.out)
+    print("\n".join(summary_lines(runs)))
+    print(f"wrote {json_path}" + (f" and {plot_path}" if plot_path else ""))
+    return 0
+
+
+def cmd_bench_combine(args: argparse.Namespace) -> int:
+    import json
+
+    from annotator.bench.effort import run_from_dict, summary_lines, write_outputs
+
+    runs = []
+    for path in args.runs:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise AnnotatorError(f"{path}: cannot read a run from it ({exc})") from exc
+        try:
+            runs.append(run_from_dict(data))
+        except AnnotatorError as exc:
+            raise AnnotatorError(f"{path}: {exc}") from exc
+    if args.first is not None:
+        if args.first < 1:
+            raise AnnotatorError("--first must be at least 1")
+        for run in runs:
+            if len(run.images) < args.first:
+                raise AnnotatorError(
+                    f"--first {args.first}: the {run.mode} run has only {len(run.images)} images"
+                )
+            run.images = run.images[: args.first]
+            run.train_rounds_s = run.train_rounds_s[: args.first]
+            run.notes.append(f"combined over the first {args.first} images of the run")
     json_path, plot_path = write_outputs(runs, args.out)
     print("\n".join(summary_lines(runs)))
     print(f"wrote {json_path}" + (f" and {plot_path}" if plot_path else ""))

@@ -164,3 +164,32 @@ def test_capped_images_make_the_ratio_a_bound(tmp_path):
     assert factors["saving_factor_bound"] == "at least"
     assert factors["saving_factor_last_half_bound"] == "at least"
     assert any("at least" in line for line in summary_lines([manual, assisted]))
+
+
+def test_bench_combine_compares_runs_made_apart(tmp_path, capsys):
+    ds = load_dataset(_dataset(tmp_path / "ds", n=2, size=64), tmp_path / "ds" / "classes.txt")
+    common = dict(strategy="in-order", tools=("brush",), train_steps=5, depth=2, width=8)
+    runs = [
+        run_benchmark(ds, BenchConfig(mode="manual", max_strokes=3, **common), tmp_path / "m"),
+        run_benchmark(ds, BenchConfig(mode="manual", **common), tmp_path / "a"),
+    ]
+    runs[1].mode = "assisted"
+    paths = []
+    for r in runs:
+        paths.append(tmp_path / f"{r.mode}.json")
+        paths[-1].write_text(json.dumps(r.to_dict()))
+    assert main(["bench-combine", *map(str, paths), "--out", str(tmp_path / "out")]) == 0
+    combined = json.loads((tmp_path / "out" / "bench.json").read_text())
+    assert combined["comparison"] == saving_factors(runs)
+    assert combined["comparison"]["saving_factor_bound"] == "at least"
+    assert "at least" in capsys.readouterr().out
+    first = ["bench-combine", *map(str, paths), "--out", str(tmp_path / "o1"), "--first", "1"]
+    assert main(first) == 0
+    one = json.loads((tmp_path / "o1" / "bench.json").read_text())
+    assert [len(r["images"]) for r in one["runs"]] == [1, 1]
+    assert main([*first[:-1], "3"]) == 1
+    capsys.readouterr()
+    (tmp_path / "bad.json").write_text('{"mode": "manual"}')
+    assert main(["bench-combine", str(tmp_path / "bad.json"), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "bad.json" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
