@@ -216,6 +216,23 @@ def print_table(data: Dataset, rows: list[dict[str, Any]]) -> None:
     sys.stdout.flush()
 
 
+def markdown_rows(report: dict[str, Any]) -> list[str]:
+    """README table rows (one per run) of a JSON report written by ``--out``."""
+    rows = []
+    for r in report["runs"]:
+        if "mean_iou" not in r:
+            rows.append(f"| {report['data']} | {r['arch']} | {r.get('status')} | | | | | |")
+            continue
+        ious = [v for v in r["iou"].values()]
+        worst = min((v for v in ious if v is not None), default=None)
+        rows.append(
+            f"| {report['data']} | {r['arch']} | {r['parameters'] / 1e6:.2f} M | "
+            f"{_fmt(r['mean_iou'])} | {_fmt(worst)} | {_fmt(r['pixel_accuracy'])} | "
+            f"{r['latency_512_ms_median_cpu']:.0f} | {r['steps_per_cpu_s']:.2f} |"
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     from annotator.ml.networks import architecture_names
 

@@ -93,7 +93,7 @@ def test_forward_and_backward_reach_every_parameter(arch, in_channels, n_classes
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("h,w", [(37, 61), (1, 1), (5, 130), (17, 16)])
+@pytest.mark.parametrize("h,w", [(37, 61), (1, 1), (5, 130)])
 def test_any_input_size_is_padded_and_cropped_back(arch, h, w):
     model = settled(build_network(tiny(arch)), 1)
     with torch.no_grad():
@@ -127,7 +127,7 @@ def test_multiple_is_what_the_network_needs(arch):
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("dtype,channels", [(np.uint16, 1), (np.uint16, 3), (np.uint8, 3)])
+@pytest.mark.parametrize("dtype,channels", [(np.uint16, 1), (np.uint16, 3)])
 def test_sixteen_bit_and_colour_images_give_proposals(arch, dtype, channels):
     torch.manual_seed(0)
     model = settled(build_network(tiny(arch, channels)), channels)
