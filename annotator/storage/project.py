@@ -114,7 +114,8 @@ def _row_to_image(row: Any) -> ImageRecord:
         status = ImageStatus(row["status"])
     except ValueError:
         raise ProjectError(
-            f"the project database is damaged (image {row['id']} has status {row['status']!r})"
+            f"{DB_NAME}: the project database is damaged "
+            f"(image {row['id']} has an unknown status {row['status']!r})"
         ) from None
     return ImageRecord(
         id=row["id"],
