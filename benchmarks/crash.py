@@ -46,6 +46,9 @@ GRID = 8  # paint centres lie on this grid with radius 2, so different centres n
 RADIUS = 2
 CLASSES = ("background", "cell", "nucleus")
 TRAIN_STEPS = 2
+# How often the child picks each operation (ANNOTATOR_CRASH_WEIGHTS=train=1,... changes
+# them, e.g. to aim the kills at mask writes rather than training rounds).
+WEIGHTS = {"paint": 60, "done": 5, "train": 10, "export": 10, "import": 8, "add": 7}
 
 
 # --- the child -------------------------------------------------------------------------------
@@ -74,14 +77,16 @@ def child(proj: Path, work: Path, log_path: Path, seed: int) -> None:
     from annotator.storage.project import Project
 
     rng = random.Random(seed)
+    weights = dict(WEIGHTS)
+    for part in filter(None, os.environ.get("ANNOTATOR_CRASH_WEIGHTS", "").split(",")):
+        name, value = part.split("=")
+        weights[name] = float(value)
     project = Project.open(proj)
     session = AnnotationSession(project)
     devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     with open(log_path, "a", encoding="utf-8") as log:
         for n in range(400):
-            op = rng.choices(
-                ["paint", "done", "train", "export", "import", "add"], [60, 5, 10, 10, 8, 7]
-            )[0]
+            op = rng.choices(list(weights), list(weights.values()))[0]
             ids = [r.id for r in project.images()]
             if op == "paint":
                 image_id = rng.choice(ids)

@@ -92,6 +92,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def needed() -> bool:
+    """False in the helper ranks of ``torchrun`` (``RANK`` > 0): they only read the
+    project while rank 0, which holds the lock, publishes."""
+    return os.environ.get("RANK", "0").strip() in ("", "0")
+
+
 _HELD: dict[str, tuple[ProjectLock, int]] = {}
 _HELD_GUARD = threading.Lock()
 

@@ -38,6 +38,7 @@ from annotator.storage.atomic import atomic_write_bytes
 from annotator.storage.db import Database
 from annotator.storage.images import ImageInfo, is_image_path, read_image
 from annotator.storage.lock import ProjectLock
+from annotator.storage.lock import needed as lock_needed
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ def _row_to_image(row: Any) -> ImageRecord:
         status = ImageStatus(row["status"])
     except ValueError:
         raise ProjectError(
-            f"the project database is damaged (image {row['id']} has status {row['status']!r})"
+            f"{DB_NAME}: the project database is damaged "
+            f"(image {row['id']} has an unknown status {row['status']!r})"
         ) from None
     return ImageRecord(
         id=row["id"],
@@ -151,7 +153,8 @@ class Project:
         folder = Path(root).absolute()
         if not folder.is_dir():
             raise ProjectError(f"{folder}: no such project folder")
-        held = ProjectLock.acquire(folder) if lock and (folder / DB_NAME).exists() else None
+        wanted = lock and lock_needed() and (folder / DB_NAME).exists()
+        held = ProjectLock.acquire(folder) if wanted else None
         try:
             project = cls(folder, Database(folder / DB_NAME, create=False))
         except BaseException:

@@ -230,3 +230,21 @@ def test_concurrent_commands_refuse_or_cooperate(tmp_path, pair):
         assert after["models"] == before["models"] + trains
         if pair in ("add+status", "train+export"):
             assert codes[1] == 0, "a read-only command must run beside a writer"
+
+
+def test_torchrun_helper_ranks_read_beside_rank_zero(tmp_path, monkeypatch):
+    """Under torchrun rank 0 holds the lock; ranks 1.. open the project without it."""
+    from annotator.storage.project import Project
+
+    proj = make_project(tmp_path, n_images=1)
+    p = _start_holder(proj, tmp_path / "log", 30)
+    try:
+        monkeypatch.setenv("RANK", "1")
+        with Project.open(proj) as project:
+            assert len(project.images()) == 1
+        monkeypatch.setenv("RANK", "0")
+        with pytest.raises(ProjectLocked):
+            Project.open(proj)
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
