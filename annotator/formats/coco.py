@@ -247,7 +247,7 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
         w, h = _int(img.get("width"), where + ".width"), _int(img.get("height"), where + ".height")
         if w <= 0 or h <= 0:
             raise FormatError(f"{where}: invalid size {w}x{h}")
-        from annotator.storage.images import max_pixels
+        from annotator.core.limits import max_pixels
 
         if w * h > max_pixels():
             raise FormatError(f"{where}: {w}x{h} is more than the limit of {max_pixels():,} pixels")

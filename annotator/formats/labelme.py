@@ -224,7 +224,7 @@ def shape_to_mask(size: tuple[int, int], shape: dict[str, Any], where: str) -> n
 
 def _check_pixels(width: int, height: int, where: str) -> None:
     """Refuse sizes past the pixel limit before anything of that size is allocated."""
-    from annotator.storage.images import max_pixels
+    from annotator.core.limits import max_pixels
 
     if width * height > max_pixels():
         raise FormatError(

@@ -18,20 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.errors import ImageReadError, ProjectError
+from annotator.core.limits import max_pixels
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
-DEFAULT_MAX_PIXELS = 1 << 30  # one gigapixel; override with ANNOTATOR_MAX_PIXELS
-
-
-def max_pixels() -> int:
-    """The largest pixel count accepted (``ANNOTATOR_MAX_PIXELS`` overrides the default)."""
-    env = os.environ.get("ANNOTATOR_MAX_PIXELS")
-    if env:
-        try:
-            return int(env)
-        except ValueError:
-            pass
-    return DEFAULT_MAX_PIXELS
 
 
 @dataclass(frozen=True)
