@@ -19,7 +19,13 @@ from torch import nn
 
 from annotator.core.card import CHECKPOINT_FORMAT, ModelCard
 from annotator.core.errors import ModelError
-from annotator.ml.networks import NetworkConfig, build_network, load_weights, widen_classes
+from annotator.ml.networks import (
+    NetworkConfig,
+    build_network,
+    load_weights,
+    network_of,
+    widen_classes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +131,6 @@ def check_classes(
 def widen_head(model: nn.Module, n_classes: int) -> nn.Module:
     """The same model with ``n_classes`` outputs (see :func:`networks.widen_classes`)."""
     return widen_classes(model, n_classes)
-
-
-def network_of(model: nn.Module) -> NetworkConfig:
-    """The configuration a network was built from (every registered network keeps it)."""
-    config = getattr(model, "config", None)
-    if not isinstance(config, NetworkConfig):
-        raise ModelError(f"{type(model).__name__} does not carry its NetworkConfig")
-    return config
 
 
 def onnx_bytes(model: nn.Module, example_size: int = 256) -> bytes:

@@ -228,8 +228,10 @@ class CropSampler:
         t = im.target[y0 : y0 + s, x0 : x0 + s]
         if x.shape[1] < s or x.shape[2] < s:  # image smaller than the crop
             py, px = s - x.shape[1], s - x.shape[2]
-            mode = "reflect" if py < x.shape[1] and px < x.shape[2] else "edge"
-            x = np.pad(x, ((0, 0), (0, py), (0, px)), mode=mode)
+            if py < x.shape[1] and px < x.shape[2]:
+                x = np.pad(x, ((0, 0), (0, py), (0, px)), mode="reflect")
+            else:
+                x = np.pad(x, ((0, 0), (0, py), (0, px)), mode="edge")
             t = np.pad(t, ((0, py), (0, px)), constant_values=IGNORE)
         if s != self.crop:
             x, t = _resize(x, t, self.crop)

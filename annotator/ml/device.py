@@ -56,6 +56,11 @@ def configure_cpu_threads(processes_per_machine: int = 1) -> int:
     return n
 
 
+def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """The model in channels-last memory format (faster convolutions on CUDA tensor cores)."""
+    return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+
 def limit_cpu_threads(n: int) -> None:
     """Give torch's process-wide intra-op pool ``n`` threads (GUI-launched work keeps a
     core free for the interface)."""

@@ -218,6 +218,14 @@ def build_network(config: NetworkConfig) -> nn.Module:
     return model
 
 
+def network_of(model: object) -> NetworkConfig:
+    """The configuration a network was built from (every registered network keeps it)."""
+    config = getattr(model, "config", None)
+    if not isinstance(config, NetworkConfig):
+        raise ModelError(f"{type(model).__name__} does not carry its NetworkConfig")
+    return config
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -28,8 +28,8 @@ import torch
 from annotator.core.errors import Cancelled
 from annotator.core.proposal import Proposal, image_score, normalised_entropy
 from annotator.ml.data import Normalizer, fit_normalizer
-from annotator.ml.device import choose_device
-from annotator.ml.networks import NetworkConfig
+from annotator.ml.device import choose_device, to_channels_last
+from annotator.ml.networks import NetworkConfig, network_of
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class TorchRunner:
         self.model = model.eval().to(device)
         self.cuda = device.type == "cuda"
         if self.cuda:
-            self.model = self.model.to(memory_format=torch.channels_last)
+            self.model = to_channels_last(self.model)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -101,8 +101,9 @@ def _pad_to(x: np.ndarray, h: int, w: int) -> np.ndarray:
     ph, pw = h - x.shape[1], w - x.shape[2]
     if ph == 0 and pw == 0:
         return x
-    mode = "reflect" if ph < x.shape[1] and pw < x.shape[2] else "edge"
-    return np.pad(x, ((0, 0), (0, ph), (0, pw)), mode=mode)
+    if ph < x.shape[1] and pw < x.shape[2]:
+        return np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect")
+    return np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="edge")
 
 
 def _round_up(n: int, m: int) -> int:
@@ -225,7 +226,7 @@ class Predictor:
     ) -> Predictor:
         """Wrap an in-memory model (torch backend)."""
         dev = choose_device(device)
-        return cls(TorchRunner(model, dev), model.config, version, f"torch-{dev.type}")
+        return cls(TorchRunner(model, dev), network_of(model), version, f"torch-{dev.type}")
 
     @classmethod
     def from_checkpoint(

@@ -14,6 +14,7 @@ the BatchNorm statistics of rank 0 are broadcast so every rank holds identical w
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -37,9 +38,9 @@ from annotator.ml.data import (
     prepare,
     to_target,
 )
-from annotator.ml.device import choose_device
+from annotator.ml.device import choose_device, to_channels_last
 from annotator.ml.loss import segmentation_loss
-from annotator.ml.networks import NetworkConfig, build_network, count_parameters
+from annotator.ml.networks import NetworkConfig, build_network, count_parameters, network_of
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ def build_model(request: TrainRequest) -> tuple[torch.nn.Module, NetworkConfig]:
         )
         # Classes added to the project since the parent version get new outputs.
         model = widen_head(loaded.build_model(), len(request.class_names))
-        return model, model.config
+        return model, network_of(model)
     if request.network.n_classes != len(request.class_names):
         raise ModelError("the network's class count does not match the class names")
     return build_network(request.network), request.network
@@ -355,7 +356,7 @@ def train_round(
     model.to(device)
     cuda = device.type == "cuda"
     if cuda:
-        model = model.to(memory_format=torch.channels_last)
+        model = to_channels_last(model)
     net: torch.nn.Module = model
     if info is not None:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -433,7 +434,8 @@ def train_round(
     final_loss = float(np.mean(recent)) if recent else float("nan")
     model.eval()
     train_ids = tuple(p.image_id for p in prepared)
-    common = dict(
+    result = functools.partial(
+        TrainResult,
         network=network,
         steps=step,
         seconds=seconds,
@@ -451,7 +453,7 @@ def train_round(
             if status == "cancelled"
             else f"the loss became {value} at step {step}; the round is discarded"
         )
-        return TrainResult(status=status, state_dict=None, metrics=None, message=msg, **common)
+        return result(status=status, state_dict=None, metrics=None, message=msg)
     if info is not None:
         for buf in model.buffers():  # BatchNorm statistics: rank 0's win everywhere
             torch.distributed.broadcast(buf, src=0)
@@ -467,12 +469,11 @@ def train_round(
             model, device, [(im.image_id, im.pixels, t) for im, t in val_pairs], n_classes
         )
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    return TrainResult(
+    return result(
         status="finished",
         state_dict=state,
         metrics=metrics,
         message=f"{step} steps in {seconds:.0f} s",
-        **common,
     )
 
 
@@ -511,14 +512,15 @@ def evaluate(
     from annotator.ml.predict import TorchRunner, predict_tiled
 
     runner = TorchRunner(model, device)
+    config = network_of(model)
     cm = np.zeros((n_classes, n_classes), np.int64)
     for _, pixels, target in items:
         out = predict_tiled(
             runner,
             pixels,
-            fit_normalizer(pixels, model.config.in_channels),
+            fit_normalizer(pixels, config.in_channels),
             n_classes,
-            model.config.multiple,
+            config.multiple,
             keep_probabilities=False,
         )
         cm += confusion(out.mask, target, n_classes)

@@ -26,6 +26,9 @@ from annotator.ml.networks import NetworkConfig
 class SegmentationNetwork(nn.Module):
     """Base class: normalise, pad, ``features_to_logits``, crop."""
 
+    input_mean: torch.Tensor
+    input_std: torch.Tensor
+
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = config
@@ -164,6 +167,15 @@ class Encoder(nn.Module):
             x = stage(x)
             feats.append(x)
         return feats
+
+
+def zero_last_scale(block: nn.Module) -> None:
+    """Start a residual branch at zero: zero the scale of its last layer (a BatchNorm)."""
+    last = list(block.children())[-1]
+    weight = getattr(last, "weight", None)
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"{type(last).__name__} has no weight to zero")
+    nn.init.zeros_(weight)
 
 
 def upsample(x: torch.Tensor, factor: int) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from annotator.ml.archs.common import Encoder, SegmentationNetwork, upsample
+from annotator.ml.archs.common import Encoder, SegmentationNetwork, upsample, zero_last_scale
 from annotator.ml.networks import NetworkConfig
 
 
@@ -77,7 +77,7 @@ class GCN(SegmentationNetwork):
         self.init_weights()
         for m in self.modules():  # residual refinements start as the identity
             if isinstance(m, BoundaryRefine):
-                nn.init.zeros_(m.body[-1].weight)
+                zero_last_scale(m.body)
 
     def features_to_logits(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.encoder(x)

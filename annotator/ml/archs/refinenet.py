@@ -16,7 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from annotator.ml.archs.common import Encoder, SegmentationNetwork, upsample_like
+from annotator.ml.archs.common import (
+    Encoder,
+    SegmentationNetwork,
+    upsample_like,
+    zero_last_scale,
+)
 from annotator.ml.networks import NetworkConfig
 
 
@@ -110,10 +115,10 @@ class RefineNet(SegmentationNetwork):
         # of a refine block do not blow the activations up at initialisation.
         for m in self.modules():
             if isinstance(m, RCU):
-                nn.init.zeros_(m.body[-1].weight)
+                zero_last_scale(m.body)
             elif isinstance(m, ChainedResidualPooling):
                 for conv in m.convs:
-                    nn.init.zeros_(conv[-1].weight)
+                    zero_last_scale(conv)
 
     def features_to_logits(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.encoder(x)
