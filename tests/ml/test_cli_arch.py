@@ -69,3 +69,17 @@ def test_train_with_arch_then_predict_list_and_roll_back(tmp_path, capsys):
     capsys.readouterr()
     assert main(["predict", root, "--images", "photo_3"]) == 0
     assert "from model v2" in capsys.readouterr().out
+
+
+def test_bench_refuses_an_unknown_architecture_in_one_line(tmp_path, capsys):
+    assert main(["bench", str(tmp_path), "--arch", "segformer", "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "unknown architecture 'segformer'; choose one of: fcn" in err
+    assert err.count("\n") == 1
+
+
+def test_bench_config_carries_the_architecture():
+    from annotator.services.effort import BenchConfig
+
+    assert BenchConfig(arch="deeplab").arch == "deeplab"
+    assert BenchConfig().arch == "unet"
