@@ -51,7 +51,14 @@ def _cli(*argv: object) -> tuple[float, float, subprocess.CompletedProcess]:
         "import resource, sys\n"
         "from annotator.cli import main\n"
         "rc = main(sys.argv[1:])\n"
-        "sys.stderr.write('\\nPEAK_RSS_KIB %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    # VmHWM: this process's own high-water mark; ru_maxrss can carry the parent's\n"
+        "    # across a vfork+exec (Linux keeps the old mm's peak), which made it read high\n"
+        "    peak = int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])\n"
+        "except (OSError, IndexError, ValueError):\n"
+        "    pass\n"
+        "sys.stderr.write('\\nPEAK_RSS_KIB %d\\n' % peak)\n"
         "sys.exit(rc)\n"
     )
     start = time.perf_counter()

@@ -30,10 +30,17 @@ def safe_join(root: str | os.PathLike[str], name: str, *, what: str = "file name
     parts = PurePosixPath(text).parts
     if any(p == ".." for p in parts):
         raise FormatError(f"{what} {name!r} points outside its folder ('..')")
+    if any(len(p.encode("utf-8", "surrogateescape")) > 255 for p in parts):
+        raise FormatError(f"{what} {name[:60]!r}...: a name in it is too long")
     base = Path(root)
     joined = base.joinpath(*[p for p in parts if p not in ("", ".")])
-    real_root = base.resolve()
-    real = joined.resolve()
+    try:
+        real_root = base.resolve()
+        real = joined.resolve()
+    except (OSError, RuntimeError) as exc:  # too long, a symlink loop...
+        raise FormatError(
+            f"{what} {name[:60]!r}: cannot be used ({exc.__class__.__name__})"
+        ) from None
     if real != real_root and real_root not in real.parents:
         raise FormatError(f"{what} {name!r} resolves outside {base} (symbolic link?)")
     return joined

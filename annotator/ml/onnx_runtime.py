@@ -34,7 +34,8 @@ class OnnxRunner:
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own unexported exception types
-            raise ModelError(f"{path}: onnxruntime cannot load this model ({exc})") from None
+            why = " ".join(str(exc).split())[:200]  # onnxruntime's messages span lines
+            raise ModelError(f"{path}: onnxruntime cannot load this model ({why})") from None
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
