@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -94,7 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     size = args.size
     image, truth = scene(size)
     rng = np.random.default_rng(1)
-    results: dict[str, Any] = {"size": size, "superpixel_size": args.sp_size}
+    # Timings scale with the machine's load: keep it with them.
+    results: dict[str, Any] = {
+        "size": size,
+        "superpixel_size": args.sp_size,
+        "load_average_start": round(os.getloadavg()[0], 1),
+        "cpus": os.cpu_count(),
+    }
 
     def record(key: str, value: float) -> None:
         results[key] = value
@@ -147,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     segments = superpixels(image, SuperpixelSettings(args.sp_size))
     record("superpixels_s", round(time.perf_counter() - t0, 2))
     record("superpixel_count", int(segments.max()) + 1)
+    results["load_average_end"] = round(os.getloadavg()[0], 1)
     lm = labelled()
     record(
         "superpixel_move_ms",
