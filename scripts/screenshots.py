@@ -13,6 +13,10 @@ so the tools, the overlay and the status bar do what they do for a user). Writes
 * ``guide-fill.png``          the background filled with the fill tool
 * ``guide-polygon.png``       a polygon being clicked around a nucleus
 * ``guide-lasso.png``         a lasso outline being dragged around a cell
+* ``guide-protected.png``     a wide brush with "only unlabelled" sweeping past a labelled cell
+* ``guide-superpixel.png``    the superpixel brush painting whole superpixels
+* ``guide-grabcut.png``       a GrabCut box around a cell and the cell it found
+* ``guide-cleanup.png``       holes and specks of a class removed in one gesture
 * ``guide-classes.png``       the class panel
 * ``guide-shortcuts.png``     the keyboard shortcuts (the table F1 shows)
 
@@ -148,6 +152,19 @@ def _shapes(recipe: dict):  # type: ignore[no-untyped-def]
     return truth, [(c, n) for _, c, n in cells]
 
 
+def _untouched(cells, label_map):  # type: ignore[no-untyped-def]
+    """The first cell outline none of whose pixels carries a label yet."""
+    import cv2
+    import numpy as np
+
+    for cell, _ in cells:
+        inside = np.zeros(label_map.shape, np.uint8)
+        cv2.drawContours(inside, [cell.reshape(-1, 1, 2)], -1, 1, thickness=-1)
+        if (label_map.array[inside.astype(bool)] == label_map.unlabelled).all():
+            return cell
+    raise SystemExit("no cell of the demo's first image is still unlabelled for GrabCut")
+
+
 def _every(points, n: int) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
     step = max(1, len(points) // n)
     return [(float(x), float(y)) for x, y in points[::step]]
@@ -165,9 +182,8 @@ def _ring(outline, centre, scale: float) -> list[tuple[float, float]]:  # type: 
 
 
 def render_guide(out: Path) -> None:
-    from PySide6.QtWidgets import QApplication, QLabel
+    from PySide6.QtWidgets import QApplication
 
-    from annotator.gui.actions import shortcuts_html
     from annotator.gui.main_window import MainWindow
     from annotator.services.demo import create_demo_project, demo_recipe
 
@@ -201,6 +217,23 @@ def render_guide(out: Path) -> None:
         d.click(float(centre[0]), float(centre[1]))
         d.hover(float(cell_a[:, 0].max()) + 10, float(centre[1]))
         d.save(window, out / "guide-brush.png")
+
+        # Protected painting: "only unlabelled", a wide brush sweeps across the labelled
+        # cell_a and the background; the cell's labels stay as they are.
+        window.protection.setCurrentIndex(
+            window.protection.findData(window.session.schema.unlabelled)
+        )
+        window.class_panel.select_index(0)
+        d.trigger("tool_brush")
+        canvas.set_brush_radius(25)
+        top = float(cell_a[:, 1].min()) - 30
+        left, right = float(cell_a[:, 0].min()) - 4, float(cell_a[:, 0].max()) + 4
+        d.drag([(left - 40, top), (right + 40, top), (right + 40, float(centre[1]) + 10)])
+        d.hover(right + 40, float(centre[1]) + 10)
+        d.save(window, out / "guide-protected.png")
+        window.protection.setCurrentIndex(0)
+        window.class_panel.select_index(1)
+        canvas.set_brush_radius(5)
 
         # Eraser: a stripe through the painted cell goes back to unlabelled.
         d.trigger("tool_eraser")
@@ -236,15 +269,40 @@ def render_guide(out: Path) -> None:
         d.mouse("release", *outline[-1])
         d.settle()
 
+        # Superpixel brush: computed in the background on first use, then whole segments.
+        smart = canvas.smart
+        window.class_panel.select_index(1)
+        d.trigger("tool_superpixel")
+        canvas.set_brush_radius(3)
+        cx, cy = (float(v) for v in cell_b.mean(axis=0))
+        d.click(cx, cy)  # starts computing the superpixels
+        smart.wait_idle(120)
+        d.settle(10)
+        d.drag([(cx - 8, cy), (cx + 8, cy)])
+        d.save(window, out / "guide-superpixel.png")
+
+        # GrabCut: a box around a cell; the cell it finds gets the current class.
+        cell_d = _untouched(cells[3:], window.document.label_map)
+        window.class_panel.select_index(1)
+        d.trigger("tool_grabcut")
+        x0, y0 = (float(v) - 8 for v in cell_d.min(axis=0))
+        x1, y1 = (float(v) + 8 for v in cell_d.max(axis=0))
+        d.drag([(x0, y0), (x1, y1)])
+        smart.wait_idle(120)
+        d.settle(10)
+        d.save(window, out / "guide-grabcut.png")
+
+        # Clean up: the whole image, current class (Shift+K).
+        window.cleanup_spin.setValue(200)
+        d.trigger("cleanup_image")
+        d.save(window, out / "guide-cleanup.png")
+
         d.save(window.class_panel, out / "guide-classes.png")
 
-        label = QLabel()
-        label.setText("<h3>Keyboard shortcuts (F1)</h3>" + shortcuts_html())
-        label.setMargin(16)
-        label.setStyleSheet("background: white; color: black;")
-        label.adjustSize()
-        d.save(label, out / "guide-shortcuts.png")
-        label.deleteLater()
+        window.show_shortcuts()
+        d.settle(10)
+        d.save(window.shortcuts_dialog, out / "guide-shortcuts.png")
+        window.shortcuts_dialog.close()
         window.close()
         window.deleteLater()
         d.settle()

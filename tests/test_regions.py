@@ -162,3 +162,22 @@ def test_to_uint8_rgb_handles_grey_multichannel_and_16_bit():
     assert to_uint8_rgb(np.zeros((4, 4, 5), np.uint8)).shape == (4, 4, 3)
     two = to_uint8_rgb(np.arange(32, dtype=np.float32).reshape(4, 4, 2))
     assert two.dtype == np.uint8 and two.shape == (4, 4, 3)
+
+
+def test_grabcut_smooths_a_noisy_image_first_and_still_finds_the_object():
+    from annotator.core.smart import NOISY, noise_ratio
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:80, :80]
+    disk = (yy - 40) ** 2 + (xx - 40) ** 2 <= 14**2
+    img = np.where(disk, 135.0, 70.0) + rng.normal(0, 30, (80, 80))
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    assert noise_ratio(to_uint8_rgb(img)) > NOISY
+    box = np.zeros((80, 80), bool)
+    box[18:63, 18:63] = True
+    fg = grabcut(img, box)
+    assert (fg & disk).sum() / (fg | disk).sum() > 0.8
+    unsmoothed = grabcut(img, box, smooth=0)
+    assert (unsmoothed & disk).sum() / max(1, (unsmoothed | disk).sum()) < (fg & disk).sum() / (
+        fg | disk
+    ).sum()

@@ -87,6 +87,22 @@ def superpixels(image: np.ndarray, settings: SuperpixelSettings | None = None) -
     return np.ascontiguousarray(segments, dtype=np.int32)
 
 
+#: Noise (robust sigma of the high-pass) above this share of the contrast counts as noisy.
+NOISY = 0.05
+
+
+def noise_ratio(rgb: np.ndarray) -> float:
+    """Pixel noise relative to contrast: the robust sigma of ``image - median3(image)``
+    divided by the 1-99 percentile range (0 for a flat image)."""
+    import cv2
+
+    grey = rgb.mean(axis=2).astype(np.float32)
+    residual = grey - cv2.medianBlur(grey, 3)
+    sigma = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    lo, hi = np.percentile(grey, (1, 99))
+    return sigma / float(hi - lo) if hi > lo else 0.0
+
+
 #: Pixels of margin GrabCut sees around the user's region, for its background model.
 GRABCUT_MARGIN = 16
 
@@ -99,6 +115,7 @@ def grabcut(
     value: int | None = None,
     unlabelled: int = 255,
     iterations: int = 3,
+    smooth: int | None = None,
 ) -> np.ndarray:
     """The object inside ``region`` (a full-size bool mask: a box or a lasso), by GrabCut.
 
@@ -106,6 +123,11 @@ def grabcut(
     labelled ``value`` inside the region are sure foreground and pixels of any other
     class are sure background, so a correction refines what is there. Returns a
     full-size bool mask, true only inside ``region``.
+
+    ``smooth`` (odd, pixels; 0 = off; default: 3 when the crop is noisy) blurs the crop
+    first: on noisy microscopy the per-pixel noise otherwise dominates GrabCut's colour
+    models and it returns nothing (the demo's cells: IoU 0 without, 0.92 with a 3x3
+    Gaussian), while on clean images the blur only softens the borders.
     """
     import cv2
 
@@ -124,6 +146,10 @@ def grabcut(
         min(w, int(cols[-1]) + 1 + GRABCUT_MARGIN),
     )
     crop = to_uint8_rgb(np.asarray(image)[box.slices])
+    if smooth is None:
+        smooth = 3 if noise_ratio(crop) > NOISY else 0
+    if smooth > 1:
+        crop = cv2.GaussianBlur(crop, (smooth | 1, smooth | 1), 0)
     inside = region[box.slices]
     mask = np.where(inside, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
     if labels is not None and value is not None:

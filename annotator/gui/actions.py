@@ -215,11 +215,3 @@ def make_actions(parent: QWidget) -> dict[str, QAction]:
         action.setStatusTip(tip)
         out[spec.name] = action
     return out
-
-
-def shortcuts_html() -> str:
-    """The help table of every key."""
-    rows = [(", ".join(s.keys), s.text.replace("&", "").rstrip("…")) for s in SPECS if s.keys]
-    rows += list(EXTRA_KEYS)
-    body = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
-    return f"<table cellspacing='6'>{body}</table>"
