@@ -79,7 +79,7 @@ def test_bench_refuses_an_unknown_architecture_in_one_line(tmp_path, capsys):
 
 
 def test_bench_config_carries_the_architecture():
-    from annotator.services.effort import BenchConfig
+    from annotator.bench.effort import BenchConfig
 
     assert BenchConfig(arch="deeplab").arch == "deeplab"
     assert BenchConfig().arch == "unet"

@@ -21,11 +21,6 @@ from annotator.ml.unet import UNet
 def model():
     torch.manual_seed(0)
     m = UNet(NetworkConfig(1, 3, depth=2, width=8))
-    # The head starts near zero (confident-free proposals from a new model); give it a
-    # random scale so this untrained model takes clear decisions the tiles can agree on.
-    with torch.no_grad():
-        for conv in m.classifiers():
-            conv.weight.normal_(0.0, 0.5)
     # A few train-mode passes give BatchNorm non-trivial statistics.
     m.train()
     with torch.no_grad():
