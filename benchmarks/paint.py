@@ -1,6 +1,6 @@
 """Painting speed and undo memory on a large label map, through the GUI's own path.
 
-Every edit goes through :class:`annotator.services.session.Document`, as the canvas's
+Every edit goes through :class:`annotator.services.document.Document`, as the canvas's
 tools do (``begin_stroke``, ``paint_stroke`` per mouse move, ``commit_stroke``), and the
 overlay is drawn from the document's repaint event, as the canvas's is. Measures, on a
 SIZE x SIZE map (4096 by default):
@@ -38,7 +38,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from annotator.core.labelmap import LabelMap
-    from annotator.services.session import Document
+    from annotator.services.document import Document
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -61,7 +61,7 @@ def _document(image: np.ndarray, label_map: LabelMap, history_bytes: int | None 
     """A :class:`Document` on an in-memory image (no project folder needed)."""
     from annotator.core.records import ImageRecord
     from annotator.core.status import ImageStatus
-    from annotator.services.session import DEFAULT_HISTORY_BYTES, Document
+    from annotator.services.document import DEFAULT_HISTORY_BYTES, Document
 
     h, w = image.shape[:2]
     record = ImageRecord(

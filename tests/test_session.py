@@ -275,7 +275,7 @@ def test_accept_for_one_class_commits_a_gesture_in_progress_first(project):
 
 
 def test_accept_of_a_proposal_of_another_size_is_refused(project):
-    from annotator.services.session import EditError
+    from annotator.services.document import EditError
 
     session = AnnotationSession(project)
     doc = session.open_image(eight(project)[0].id)

@@ -38,7 +38,7 @@ from annotator.core.labelmap import Box, Point
 from annotator.gui.layers import ArrayImageItem, LabelOverlayItem
 from annotator.gui.smart_tools import SmartSupport, smart_tools
 from annotator.gui.tools import Tool, all_tools
-from annotator.services.session import Document
+from annotator.services.document import Document
 
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
 Z_IMAGE, Z_LABELS, Z_LAYERS, Z_PREVIEW = 0.0, 10.0, 20.0, 100.0

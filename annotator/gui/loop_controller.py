@@ -35,7 +35,7 @@ from annotator.services.model_service import (
 
 if TYPE_CHECKING:
     from annotator.ml.train import TrainProgress
-    from annotator.services.session import Document
+    from annotator.services.document import Document
     from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)

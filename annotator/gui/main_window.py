@@ -59,8 +59,9 @@ from annotator.gui.settings_store import (
 )
 from annotator.gui.smart_tools import ProtectionCombo, SmartSupport
 from annotator.gui.status_activity import StatusActivity
+from annotator.services.document import Document
 from annotator.services.projects import open_project
-from annotator.services.session import AnnotationSession, Document
+from annotator.services.session import AnnotationSession
 
 if TYPE_CHECKING:
     from annotator.storage.project import Project

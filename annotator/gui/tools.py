@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from annotator.core.labelmap import Point
-from annotator.services.session import Document
+from annotator.services.document import Document
 
 
 class ToolContext(Protocol):

@@ -16,7 +16,7 @@ A proposal for an image that is no longer shown, or from a version that is no lo
 active, is dropped and counted in :attr:`ModelService.dropped`.
 
 Training never writes label masks and proposals are never ground truth: only
-:meth:`Document.accept <annotator.services.session.Document.accept>`, called by the
+:meth:`Document.accept <annotator.services.document.Document.accept>`, called by the
 user, copies a proposal into a label map, as one undoable step and only where nobody has
 labelled yet.
 
