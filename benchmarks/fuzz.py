@@ -215,6 +215,12 @@ JSON_POOL: list[Any] = [
 ]
 
 
+def _pool(rng: random.Random) -> Any:
+    """A fresh copy of a pool value: handing out the shared objects let later mutations
+    change the pool itself (cases stopped being reproducible; one grew without end)."""
+    return json.loads(json.dumps(rng.choice(JSON_POOL)))
+
+
 def _json_places(doc: Any) -> list[tuple[Any, Any]]:
     """Every ``(container, key)`` of a JSON document, depth first."""
     out: list[tuple[Any, Any]] = []
@@ -241,13 +247,13 @@ def mutate_json(rng: random.Random, doc: Any, n: int = 1) -> tuple[Any, str]:
     for _ in range(n):
         paths = _json_places(doc)
         if not paths:
-            return rng.choice(JSON_POOL), "replaced the whole document"
+            return _pool(rng), "replaced the whole document"
         parent, key = rng.choice(paths)
         op = rng.choice(("delete", "retype", "retype", "number", "duplicate", "wrap"))
         if op == "delete":
             del parent[key]
         elif op == "retype":
-            parent[key] = rng.choice(JSON_POOL)
+            parent[key] = _pool(rng)
         elif op == "number":
             parent[key] = rng.choice([rng.uniform(-1e6, 1e6), rng.randint(-(2**40), 2**40), -0.0])
         elif op == "duplicate" and isinstance(parent, list):
