@@ -106,15 +106,47 @@ def project_hash(folder: Path) -> str:
             continue
         h.update(p.relative_to(folder).as_posix().encode() + b"\0")
         if p.suffix == ".sqlite":
-            try:
-                conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
-                h.update("\n".join(conn.iterdump()).encode())
-                conn.close()
-                continue
-            except sqlite3.DatabaseError:
-                pass
+            h.update(_dump_digest(p).encode())
+            continue
         h.update(p.read_bytes())
     return h.hexdigest()
+
+
+def _dump_digest(path: Path, timeout: float = 10.0) -> str:
+    """SHA-1 of a database's logical dump, computed in a forked child: a damaged file
+    can make SQLite read without end (one run of this harness hung in its own hashing);
+    after ``timeout`` the raw bytes are hashed instead."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        digest = "raw"
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            dump = hashlib.sha1()
+            for line in conn.iterdump():
+                dump.update(line.encode("utf-8", "surrogateescape") + b"\n")
+            conn.close()
+            digest = dump.hexdigest()
+        except Exception:  # noqa: BLE001 - damaged: fall back to the bytes
+            pass
+        os.write(wfd, digest.encode())
+        os._exit(0)
+    os.close(wfd)
+    deadline = time.monotonic() + timeout
+    while not os.waitpid(pid, os.WNOHANG)[0]:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            break
+        time.sleep(0.002)
+    answer = ""
+    with contextlib.suppress(OSError):
+        answer = os.read(rfd, 64).decode()
+    os.close(rfd)
+    if not answer or answer == "raw":
+        return "raw:" + hashlib.sha1(path.read_bytes()).hexdigest()
+    return answer
 
 
 def integrity_problems(folder: Path) -> list[str]:
@@ -183,6 +215,12 @@ JSON_POOL: list[Any] = [
 ]
 
 
+def _pool(rng: random.Random) -> Any:
+    """A fresh copy of a pool value: handing out the shared objects let later mutations
+    change the pool itself (cases stopped being reproducible; one grew without end)."""
+    return json.loads(json.dumps(rng.choice(JSON_POOL)))
+
+
 def _json_places(doc: Any) -> list[tuple[Any, Any]]:
     """Every ``(container, key)`` of a JSON document, depth first."""
     out: list[tuple[Any, Any]] = []
@@ -209,13 +247,13 @@ def mutate_json(rng: random.Random, doc: Any, n: int = 1) -> tuple[Any, str]:
     for _ in range(n):
         paths = _json_places(doc)
         if not paths:
-            return rng.choice(JSON_POOL), "replaced the whole document"
+            return _pool(rng), "replaced the whole document"
         parent, key = rng.choice(paths)
         op = rng.choice(("delete", "retype", "retype", "number", "duplicate", "wrap"))
         if op == "delete":
             del parent[key]
         elif op == "retype":
-            parent[key] = rng.choice(JSON_POOL)
+            parent[key] = _pool(rng)
         elif op == "number":
             parent[key] = rng.choice([rng.uniform(-1e6, 1e6), rng.randint(-(2**40), 2**40), -0.0])
         elif op == "duplicate" and isinstance(parent, list):
@@ -984,6 +1022,7 @@ def run(
     mem_gb: float = 3.0,
     out: Path | None = None,
     progress: bool = True,
+    start: int = 0,
 ) -> dict[str, Any]:
     names = entrances or list(ENTRANCES)
     preload()
@@ -992,8 +1031,8 @@ def run(
         template = build_template(work / "template")
         counts: dict[str, Counter[str]] = defaultdict(Counter)
         failures = []
-        start = time.perf_counter()
-        for i in range(n_cases):
+        t0 = time.perf_counter()
+        for i in range(start, start + n_cases):
             entrance = names[i % len(names)]
             case_seed = seed * 1_000_000 + i
             case = make_case(entrance, case_seed)
@@ -1001,15 +1040,16 @@ def run(
             counts[entrance][record["verdict"]] += 1
             if record["verdict"] in FAIL:
                 failures.append(record)
-            if progress and (i + 1) % 50 == 0:
+            if progress and (i + 1 - start) % 50 == 0:
                 print(
-                    f"{i + 1}/{n_cases} cases, {len(failures)} failures, {time.perf_counter() - start:.0f} s",
+                    f"{i + 1 - start}/{n_cases} cases, {len(failures)} failures, "
+                    f"{time.perf_counter() - t0:.0f} s",
                     file=sys.stderr,
                     flush=True,
                 )
-            if out is not None and ((i + 1) % 200 == 0 or i + 1 == n_cases):
-                _write(out, counts, failures, i + 1, time.perf_counter() - start)
-        report = _report(counts, failures, n_cases, time.perf_counter() - start)
+            if out is not None and ((i + 1 - start) % 200 == 0 or i + 1 - start == n_cases):
+                _write(out, counts, failures, i + 1 - start, time.perf_counter() - t0)
+        report = _report(counts, failures, n_cases, time.perf_counter() - t0)
     if out is not None:
         out.write_text(json.dumps(report, indent=1) + "\n")
     return report
@@ -1042,6 +1082,7 @@ def main() -> int:
     parser.add_argument("--mem-gb", type=float, default=3.0, help="address space per case")
     parser.add_argument("--entrances", help="comma-separated subset of " + ",".join(ENTRANCES))
     parser.add_argument("--out", type=Path, help="write the JSON report here (updated as it runs)")
+    parser.add_argument("--start", type=int, default=0, help="index of the first case")
     parser.add_argument("--replay", metavar="ENTRANCE:SEED", help="run one case and print it")
     args = parser.parse_args()
     if args.replay:
@@ -1058,7 +1099,9 @@ def main() -> int:
         print(json.dumps(record, indent=1))
         return 0
     entrances = args.entrances.split(",") if args.entrances else None
-    report = run(args.cases, args.seed, entrances, args.timeout, args.mem_gb, args.out)
+    report = run(
+        args.cases, args.seed, entrances, args.timeout, args.mem_gb, args.out, start=args.start
+    )
     print(
         f"{report['cases']} cases in {report['seconds']} s; failures: {report['failures']} {report['failures_by_verdict']}"
     )

@@ -20,6 +20,7 @@ order (a later one wins where they overlap); the class of each is its category n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -78,6 +79,10 @@ def region_annotation(
     }
 
 
+def _compact(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
 def write_coco(
     out: Path,
     dataset: ExportDataset,
@@ -92,46 +97,50 @@ def write_coco(
     total = sum(len(v) for v in dataset.splits.values())
     done = 0
     for split, items in dataset.splits.items():
+        # The annotations are streamed into the file as they are traced, so memory holds
+        # one label map and its regions, not every annotation of the split.
+        rel = f"{split}.json"
+        head = {
+            "info": {"description": f"annotator export ({split})", "version": "1.0"},
+            "licenses": [],
+            "categories": categories,
+        }
         images: list[dict[str, Any]] = []
-        annotations: list[dict[str, Any]] = []
-        for image_id, s in enumerate(items, start=1):
-            if progress:
-                progress(done, total, s.stem)
-            done += 1
-            mask = s.load_mask()
-            shape = (int(mask.shape[0]), int(mask.shape[1]))
-            images.append(
-                {
-                    "id": image_id,
-                    "file_name": s.image_file_name,
-                    "width": shape[1],
-                    "height": shape[0],
-                }
-            )
-            traced: Iterable[tuple[Region, list[np.ndarray] | None]]
-            if options.coco_mode == "polygon":
-                traced = region_polygons(mask, class_ids, "corner")
-            else:
-                traced = ((r, None) for r in class_regions(mask, class_ids))
-            for region, polys in traced:
-                ann = {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": region.class_id + 1,
-                }
-                ann.update(region_annotation(region, shape, options.coco_mode, polys))
-                annotations.append(ann)
-            folder.place_image(f"images/{s.image_file_name}", s.image_path, options.image_mode)
-        folder.write_json(
-            f"{split}.json",
-            {
-                "info": {"description": f"annotator export ({split})", "version": "1.0"},
-                "licenses": [],
-                "images": images,
-                "annotations": annotations,
-                "categories": categories,
-            },
-        )
+        n_annotations = 0
+        with open(folder.path(rel), "w", encoding="utf-8") as fh:
+            fh.write(_compact(head)[:-1] + ',"annotations":[')
+            for image_id, s in enumerate(items, start=1):
+                if progress:
+                    progress(done, total, s.stem)
+                done += 1
+                mask = s.load_mask()
+                shape = (int(mask.shape[0]), int(mask.shape[1]))
+                images.append(
+                    {
+                        "id": image_id,
+                        "file_name": s.image_file_name,
+                        "width": shape[1],
+                        "height": shape[0],
+                    }
+                )
+                traced: Iterable[tuple[Region, list[np.ndarray] | None]]
+                if options.coco_mode == "polygon":
+                    traced = region_polygons(mask, class_ids, "corner")
+                else:
+                    traced = ((r, None) for r in class_regions(mask, class_ids))
+                for region, polys in traced:
+                    n_annotations += 1
+                    ann = {
+                        "id": n_annotations,
+                        "image_id": image_id,
+                        "category_id": region.class_id + 1,
+                    }
+                    ann.update(region_annotation(region, shape, options.coco_mode, polys))
+                    fh.write(("," if n_annotations > 1 else "") + _compact(ann))
+                del mask
+                folder.place_image(f"images/{s.image_file_name}", s.image_path, options.image_mode)
+            fh.write('],"images":' + _compact(images) + "}\n")
+        folder.files.append(rel)
     return folder.result()
 
 
