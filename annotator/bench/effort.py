@@ -502,6 +502,7 @@ def _plot(runs: list[RunResult], path: Path) -> Path | None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         log.warning("matplotlib is not installed: no plot")
         return None
@@ -518,6 +519,7 @@ def _plot(runs: list[RunResult], path: Path) -> Path | None:
     ax.set_xlabel("images labelled (x: stopped at the budget, below target)")
     ax.set_ylabel("actions for this image")
     ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
     ax.legend()
     ax.set_title("Labelling effort per image (simulated annotator)")
