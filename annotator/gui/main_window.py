@@ -364,7 +364,7 @@ class MainWindow(QMainWindow):
             return
         doc.add_commit_listener(self._labels_committed)
         self.canvas.set_document(doc, doc.display_image(), self._table())
-        self.image_list.set_records(self.session.images(), image_id)
+        self.image_list.set_current(image_id)
         self.loop.image_opened(doc)
         self.activity.image_opened(doc.record.name)
         self.statusBar().showMessage(

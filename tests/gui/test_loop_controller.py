@@ -160,7 +160,7 @@ def test_the_window_wires_the_loop_signals_to_its_status_bar_list_and_images(win
     loop.message.emit("a loop message", 5000)
     assert window.statusBar().currentMessage() == "a loop message"
     loop.scores_changed.emit({ids[2]: 0.75})
-    texts = [window.image_list.list.item(i).text() for i in range(window.image_list.list.count())]
+    texts = [window.image_list.text(i) for i in range(window.image_list.count())]
     assert any(t.endswith("0.75") for t in texts)
     loop.open_requested.emit(ids[2])
     assert window.document.image_id == ids[2]

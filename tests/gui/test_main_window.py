@@ -73,9 +73,7 @@ def test_autosave_writes_shortly_after_painting_stops(window, qtbot, project_dir
     window.session._saver.flush(5)
     saved = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED)
     assert (saved == doc.label_map.array).all()
-    qtbot.waitUntil(
-        lambda: "in progress" in window.image_list.list.currentItem().text(), timeout=3000
-    )
+    qtbot.waitUntil(lambda: "in progress" in (window.image_list.current_text() or ""), timeout=3000)
 
 
 def test_image_list_filter_and_next_follow_the_filter(window):
