@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from annotator.core.labelmap import LabelMap
-    from annotator.core.smart import SuperpixelSettings, grabcut, superpixels
+    from annotator.core.smart import Superpixels, SuperpixelSettings, grabcut, superpixels
 
     size = args.size
     image, truth = scene(size)
@@ -154,11 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     segments = superpixels(image, SuperpixelSettings(args.sp_size))
     record("superpixels_s", round(time.perf_counter() - t0, 2))
     record("superpixel_count", int(segments.max()) + 1)
+    index = Superpixels.of(segments)  # each segment's box, as the GUI keeps them
     results["load_average_end"] = round(os.getloadavg()[0], 1)
     lm = labelled()
     record(
         "superpixel_move_ms",
-        per_move_ms(lambda m: lm.paint_segments(segments, m, 10, 1), walk(rng, size, args.moves)),
+        per_move_ms(
+            lambda m: lm.paint_segments(segments, m, 10, 1, boxes=index.boxes),
+            walk(rng, size, args.moves),
+        ),
     )
     return 0
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from annotator.core.labelmap import Box, LabelMap, Patch, Point
+from annotator.core.smart import Superpixels
 
 #: Weight of each cost unit in the combined action count. A polygon vertex is a single
 #: click placed along an edge the eye is already following, so it counts half.
@@ -74,17 +75,24 @@ class Scene:
     image: np.ndarray | None = None
     proposal: np.ndarray | None = None
     superpixel_size: int = 12
-    _segments: np.ndarray | None = field(default=None, repr=False)
+    _superpixels: Superpixels | None = field(default=None, repr=False)
 
     @property
-    def segments(self) -> np.ndarray:
-        if self._segments is None:
+    def superpixels(self) -> Superpixels:
+        """The image's superpixels with their boxes (computed on first use, as the GUI)."""
+        if self._superpixels is None:
             from annotator.core.smart import SuperpixelSettings, superpixels
 
             if self.image is None:
                 raise ValueError("the superpixel brush needs the image")
-            self._segments = superpixels(self.image, SuperpixelSettings(self.superpixel_size))
-        return self._segments
+            labels = superpixels(self.image, SuperpixelSettings(self.superpixel_size))
+            self._superpixels = Superpixels.of(labels)
+        return self._superpixels
+
+    @property
+    def segments(self) -> np.ndarray:
+        """The superpixel id of every pixel."""
+        return self.superpixels.labels
 
 
 @dataclass(frozen=True)
@@ -139,7 +147,14 @@ def apply(action: Action, label_map: LabelMap, scene: Scene) -> list[Patch]:
                 )
             elif tool == "superpixel":
                 out.append(
-                    label_map.paint_segments(scene.segments, move, action.radius, v, only_over=over)
+                    label_map.paint_segments(
+                        scene.segments,
+                        move,
+                        action.radius,
+                        v,
+                        boxes=scene.superpixels.boxes,
+                        only_over=over,
+                    )
                 )
             else:
                 out.append(label_map.paint_stroke(move, action.radius, v, only_over=over))
