@@ -158,25 +158,26 @@ class SmartSupport:
 
 
 # --- tools ------------------------------------------------------------------------------------
-class ProposalBrushTool(Tool):
-    """Drag to copy the proposal's classes where the brush passes (one undo step)."""
-
-    name, label, shortcut, shows_brush = "proposal_brush", "Proposal brush", "W", True
+class _DragTool(Tool):
+    """A brush-like tool: press begins a gesture, each move paints one segment, release
+    commits it as one undo step, Esc aborts it. Subclasses prepare in ``press`` (then
+    call :meth:`_begin`), paint in ``_paint`` and drop their state in ``_reset``."""
 
     def __init__(self) -> None:
         self._last: Point | None = None
-        self._proposal: Proposal | None = None
 
-    def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
-        doc, smart = ctx.document, _smart(ctx)
-        if doc is None or smart is None:
-            return
-        self._proposal = smart.proposal(doc.image_id)
-        if self._proposal is None:
-            return
+    def _begin(self, ctx: ToolContext, p: Point) -> None:
+        doc = ctx.document
+        assert doc is not None
         doc.begin_stroke()
         self._last = p
         self._paint(ctx, [p])
+
+    def _paint(self, ctx: ToolContext, points: list[Point]) -> None:
+        raise NotImplementedError
+
+    def _reset(self) -> None:
+        """Forget the gesture's inputs (the proposal, the superpixels)."""
 
     def move(self, ctx: ToolContext, p: Point) -> None:
         if self._last is None:
@@ -184,24 +185,47 @@ class ProposalBrushTool(Tool):
         self._paint(ctx, [self._last, p])
         self._last = p
 
-    def _paint(self, ctx: ToolContext, points: list[Point]) -> None:
-        doc = ctx.document
-        if doc is None or self._proposal is None:
-            return
-        doc.paint_proposal(points, ctx.brush_radius, self._proposal, only_over=ctx.protected_value)
-
     def release(self, ctx: ToolContext, p: Point) -> None:
         self.finish(ctx)
 
     def finish(self, ctx: ToolContext) -> None:
         if self._last is not None and ctx.document is not None:
             ctx.document.commit_stroke()
-        self._last, self._proposal = None, None
+        self._last = None
+        self._reset()
 
     def cancel(self, ctx: ToolContext) -> None:
         if self._last is not None and ctx.document is not None:
             ctx.document.abort_stroke()
-        self._last, self._proposal = None, None
+        self._last = None
+        self._reset()
+
+
+class ProposalBrushTool(_DragTool):
+    """Drag to copy the proposal's classes where the brush passes (one undo step)."""
+
+    name, label, shortcut, shows_brush = "proposal_brush", "Proposal brush", "W", True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._proposal: Proposal | None = None
+
+    def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
+        doc, smart = ctx.document, _smart(ctx)
+        if doc is None or smart is None:
+            return
+        self._proposal = smart.proposal(doc.image_id)
+        if self._proposal is not None:
+            self._begin(ctx, p)
+
+    def _paint(self, ctx: ToolContext, points: list[Point]) -> None:
+        doc = ctx.document
+        if doc is None or self._proposal is None:
+            return
+        doc.paint_proposal(points, ctx.brush_radius, self._proposal, only_over=ctx.protected_value)
+
+    def _reset(self) -> None:
+        self._proposal = None
 
 
 class AcceptRegionTool(Tool):
@@ -218,13 +242,13 @@ class AcceptRegionTool(Tool):
             doc.accept_region(proposal, p[0], p[1], only_over=ctx.protected_value)
 
 
-class SuperpixelTool(Tool):
+class SuperpixelTool(_DragTool):
     """Drag to paint every superpixel the brush touches (one undo step)."""
 
     name, label, shortcut, shows_brush = "superpixel", "Superpixel brush", "S", True
 
     def __init__(self) -> None:
-        self._last: Point | None = None
+        super().__init__()
         self._segments: Superpixels | None = None
         self._value = 0
 
@@ -236,15 +260,7 @@ class SuperpixelTool(Tool):
         if self._segments is None:
             return  # being computed; the status bar says so
         self._value = doc.label_map.unlabelled if erase else ctx.current_value
-        doc.begin_stroke()
-        self._last = p
-        self._paint(ctx, [p])
-
-    def move(self, ctx: ToolContext, p: Point) -> None:
-        if self._last is None:
-            return
-        self._paint(ctx, [self._last, p])
-        self._last = p
+        self._begin(ctx, p)
 
     def _paint(self, ctx: ToolContext, points: list[Point]) -> None:
         doc = ctx.document
@@ -258,18 +274,8 @@ class SuperpixelTool(Tool):
             only_over=protection(ctx, self._value),
         )
 
-    def release(self, ctx: ToolContext, p: Point) -> None:
-        self.finish(ctx)
-
-    def finish(self, ctx: ToolContext) -> None:
-        if self._last is not None and ctx.document is not None:
-            ctx.document.commit_stroke()
-        self._last, self._segments = None, None
-
-    def cancel(self, ctx: ToolContext) -> None:
-        if self._last is not None and ctx.document is not None:
-            ctx.document.abort_stroke()
-        self._last, self._segments = None, None
+    def _reset(self) -> None:
+        self._segments = None
 
 
 def _box_points(a: Point, b: Point) -> list[Point]:
