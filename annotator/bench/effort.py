@@ -35,6 +35,7 @@ from annotator.core.errors import AnnotatorError, ImageReadError
 from annotator.core.labelmap import LabelMap
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
+from annotator.ml.networks import DEFAULT_ARCH
 from annotator.storage.atomic import atomic_write_json
 from annotator.storage.images import IMAGE_SUFFIXES, read_image
 from annotator.storage.project import Project
@@ -66,7 +67,7 @@ class BenchConfig:
     width: int = 16
     crop: int = 128
     batch_size: int = 8
-    arch: str = "unet"
+    arch: str = DEFAULT_ARCH
 
     def __post_init__(self) -> None:
         from annotator.ml.networks import architecture

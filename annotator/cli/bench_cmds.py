@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from annotator.core.errors import AnnotatorError
+from annotator.ml.networks import DEFAULT_ARCH
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,7 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-radius", type=float, default=25.0, help="largest brush radius (25)")
     p.add_argument("--depth", type=int, default=4, help="U-Net depth (4)")
     p.add_argument("--width", type=int, default=16, help="U-Net base width (16)")
-    p.add_argument("--arch", default=None, metavar="NAME", help="network architecture (unet)")
+    p.add_argument(
+        "--arch", default=None, metavar="NAME", help=f"network architecture ({DEFAULT_ARCH})"
+    )
     p.set_defaults(handler=cmd_bench)
 
     c = sub.add_parser(

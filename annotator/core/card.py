@@ -28,8 +28,8 @@ from annotator.core.errors import ModelError
 CARD_FORMAT = 1
 #: The checkpoint format a card is written with (kept as the card's ``format`` key).
 CHECKPOINT_FORMAT = "annotator-unet/1"
-#: Architecture of cards written before there was a choice.
-DEFAULT_ARCH = "unet"
+#: Architecture of cards written before there was a choice (they were all U-Nets).
+LEGACY_ARCH = "unet"
 
 T = TypeVar("T")
 
@@ -175,7 +175,7 @@ class ModelCard:
     def arch(self) -> str:
         """The architecture's registry name (``unet`` for cards older than the choice)."""
         value = self.architecture.get("arch")
-        return value if isinstance(value, str) and value else DEFAULT_ARCH
+        return value if isinstance(value, str) and value else LEGACY_ARCH
 
     @property
     def class_names(self) -> list[str]:

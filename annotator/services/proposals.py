@@ -225,18 +225,31 @@ class ProposalWorker:
         """The shown image's proposal, then scores; returns the number of images done."""
         done = 0
         if request.show is not None:
-            proposal, _ = self._proposal_for(request.show, request.version, request.pixels, cancel)
-            self._dispatch(lambda: self._events.on_proposal(request, proposal))
+            shown, computed = self._proposal_for(
+                request.show, request.version, request.pixels, cancel
+            )
+            self._dispatch(lambda: self._events.on_proposal(request, shown))
+            if computed:  # the stored score changed even if the window has moved on
+                self._send_scores({request.show: shown.score})
             done += 1
+        # Scores of stored proposals go out together (the project already holds them; a
+        # list that showed an older version's score catches up); new ones one by one.
+        stored: dict[int, float] = {}
         for image_id in request.rank:
             if cancel.is_set():
                 break
             proposal, computed = self._proposal_for(image_id, request.version, None, cancel)
             if computed:
-                score = {image_id: proposal.score}
-                self._dispatch(lambda s=score: self._events.on_scores(s))  # type: ignore[misc]
+                self._send_scores({image_id: proposal.score})
+            else:
+                stored[image_id] = proposal.score
             done += 1
+        if stored:
+            self._send_scores(stored)
         return done
+
+    def _send_scores(self, scores: dict[int, float]) -> None:
+        self._dispatch(lambda: self._events.on_scores(scores))
 
     def _proposal_for(
         self, image_id: int, version: int, pixels: np.ndarray | None, cancel: CancelToken

@@ -151,7 +151,8 @@ def test_label_train_propose_accept_correct_undo_retrain_next(qtbot, loop_projec
     # the image list shows the scores; sorted by uncertainty, that image comes first
     w.image_list.set_sort("uncertainty")
     assert w.image_list.visible_ids()[0] == most_uncertain.id
-    assert f"{most_uncertain.score:.2f}" in w.image_list.text(0)
+    # (the scores reach the list through a queued signal)
+    qtbot.waitUntil(lambda: f"{most_uncertain.score:.2f}" in w.image_list.text(0), timeout=5000)
     # the model panel plots both versions; rolling back brings v1's proposals back
     assert loop.panel.chart.versions == [1, 2]
     with qtbot.waitSignal(

@@ -82,4 +82,18 @@ def test_bench_config_carries_the_architecture():
     from annotator.bench.effort import BenchConfig
 
     assert BenchConfig(arch="deeplab").arch == "deeplab"
-    assert BenchConfig().arch == "unet"
+    from annotator.ml.networks import DEFAULT_ARCH
+
+    assert BenchConfig().arch == DEFAULT_ARCH == "fcn"
+
+
+def test_a_new_model_without_arch_gets_the_default_architecture(tmp_path, capsys):
+    from annotator.ml.networks import DEFAULT_ARCH
+
+    root = _colour_project(tmp_path)
+    tiny = ["--steps", "1", "--device", "cpu", "--depth", "2", "--width", "4"]
+    assert main(["train", root, *tiny]) == 0
+    capsys.readouterr()
+    assert main(["models", root, "--json"]) == 0
+    cards = [m["card"] for m in json.loads(capsys.readouterr().out)]
+    assert [c["architecture"]["arch"] for c in cards] == [DEFAULT_ARCH]

@@ -13,7 +13,7 @@ def test_ask_architecture_offers_the_registry_and_returns_the_chosen_name(monkey
     from PySide6.QtWidgets import QInputDialog
 
     from annotator.gui.model_panel import ask_architecture
-    from annotator.ml.networks import architecture_names
+    from annotator.ml.networks import DEFAULT_ARCH, architecture_names
 
     seen = {}
 
@@ -24,6 +24,6 @@ def test_ask_architecture_offers_the_registry_and_returns_the_chosen_name(monkey
     monkeypatch.setattr(QInputDialog, "getItem", staticmethod(fake_get_item))
     assert ask_architecture(None) == architecture_names()[3]
     assert [i.split(":")[0] for i in seen["items"]] == architecture_names()
-    assert seen["items"][seen["current"]].startswith("unet:")
+    assert seen["items"][seen["current"]].startswith(f"{DEFAULT_ARCH}:")
     monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a: ("", False)))
     assert ask_architecture(None, current="gcn") is None

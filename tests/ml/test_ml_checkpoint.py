@@ -100,7 +100,7 @@ def test_onnx_export_agrees_with_torch(tmp_path):
     from annotator.ml.predict import TorchRunner
 
     torch.manual_seed(3)
-    model = UNet(NetworkConfig(1, 3, depth=2, width=8)).eval()
+    model = UNet(NetworkConfig(1, 3, depth=2, width=8, arch="unet")).eval()
     path = tmp_path / "model.onnx"
     path.write_bytes(onnx_bytes(model))
     x = np.random.default_rng(0).normal(size=(2, 1, 48, 80)).astype(np.float32)
@@ -124,7 +124,7 @@ def test_widened_head_keeps_old_outputs_and_never_proposes_the_new_class_untrain
     from annotator.ml.checkpoint import widen_head
 
     torch.manual_seed(0)
-    model = UNet(NetworkConfig(1, 2, depth=2, width=4)).eval()
+    model = UNet(NetworkConfig(1, 2, depth=2, width=4, arch="unet")).eval()
     wider = widen_head(model, 3).eval()
     assert wider.config.n_classes == 3 and wider.head.out_channels == 3
     x = torch.rand(1, 1, 32, 32)

@@ -20,7 +20,7 @@ from annotator.ml.unet import UNet
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    m = UNet(NetworkConfig(1, 3, depth=2, width=8))
+    m = UNet(NetworkConfig(1, 3, depth=2, width=8, arch="unet"))
     # A few train-mode passes give BatchNorm non-trivial statistics.
     m.train()
     with torch.no_grad():

@@ -12,10 +12,9 @@ from conftest import FAST, TINY
 
 import annotator.ml.train as train_mod
 from annotator.core.errors import ModelError
-from annotator.ml.networks import NetworkConfig
+from annotator.ml.networks import DEFAULT_ARCH, NetworkConfig, build_network, load_weights
 from annotator.ml.predict import Predictor
 from annotator.ml.train import TrainImage, TrainRequest, train_round
-from annotator.ml.unet import UNet
 from annotator.services import proposals, training, versions
 
 
@@ -54,8 +53,8 @@ def test_a_few_strokes_per_class_are_enough_to_separate_two_textures():
     )
     result = train_round(request)
     assert result.status == "finished" and result.publishable
-    model = UNet(result.network)
-    model.load_state_dict(result.state_dict)
+    assert result.network.arch == DEFAULT_ARCH
+    model = load_weights(build_network(result.network), result.state_dict)
     test_image, test_truth = two_textures(1)  # unseen pixels of the same two textures
     proposal = Predictor.from_model(model, device="cpu").predict(test_image)
     accuracy = (proposal.mask == test_truth).mean()

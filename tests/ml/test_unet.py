@@ -18,7 +18,7 @@ def test_forward_and_backward_give_logits_per_class_and_gradients_everywhere(
     in_channels, n_classes
 ):
     torch.manual_seed(0)
-    model = UNet(NetworkConfig(in_channels, n_classes, depth=2, width=4))
+    model = UNet(NetworkConfig(in_channels, n_classes, depth=2, width=4, arch="unet"))
     x = torch.randn(2, in_channels, 32, 48)
     out = model(x)
     assert out.shape == (2, n_classes, 32, 48)
@@ -30,7 +30,7 @@ def test_forward_and_backward_give_logits_per_class_and_gradients_everywhere(
 
 @pytest.mark.parametrize("h,w", [(37, 61), (1, 1), (5, 130), (64, 64), (17, 16)])
 def test_odd_sizes_are_padded_and_cropped_back(h, w):
-    model = UNet(NetworkConfig(1, 3, depth=3, width=4)).eval()
+    model = UNet(NetworkConfig(1, 3, depth=3, width=4, arch="unet")).eval()
     with torch.no_grad():
         out = model(torch.randn(1, 1, h, w))
     assert out.shape == (1, 3, h, w)
@@ -41,7 +41,7 @@ def test_padding_does_not_change_the_aligned_part_much():
     # An odd-size input is the aligned input with its last rows cut: the top-left region,
     # far from the padded border, must give the same prediction.
     torch.manual_seed(1)
-    model = UNet(NetworkConfig(1, 2, depth=2, width=4)).eval()
+    model = UNet(NetworkConfig(1, 2, depth=2, width=4, arch="unet")).eval()
     x = torch.randn(1, 1, 64, 64)
     with torch.no_grad():
         full = model(x)
@@ -50,8 +50,8 @@ def test_padding_does_not_change_the_aligned_part_much():
 
 
 def test_width_and_depth_set_the_channels_and_parameter_count():
-    small = UNet(NetworkConfig(1, 2, depth=2, width=8))
-    large = UNet(NetworkConfig(1, 2, depth=4, width=16))
+    small = UNet(NetworkConfig(1, 2, depth=2, width=8, arch="unet"))
+    large = UNet(NetworkConfig(1, 2, depth=4, width=16, arch="unet"))
     assert NetworkConfig(1, 2, depth=3, width=8).channels() == [8, 16, 32, 64]
     assert count_parameters(small) < count_parameters(large)
     assert 1_000_000 < count_parameters(large) < 3_000_000
@@ -74,7 +74,7 @@ def test_config_round_trips_through_a_dict_and_rejects_unknown_keys():
 
 def test_save_and_load_round_trip_gives_identical_outputs(tmp_path):
     torch.manual_seed(2)
-    cfg = NetworkConfig(1, 3, depth=2, width=8)
+    cfg = NetworkConfig(1, 3, depth=2, width=8, arch="unet")
     model = UNet(cfg)
     # Train-mode steps so the BatchNorm statistics differ from their initial values.
     model.train()

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from annotator.core.errors import ProjectError
-from annotator.ml.unet import UNet
+from annotator.ml.archs.common import SegmentationNetwork
 
 from .helpers import cli, make_project, tree_hash
 
@@ -26,7 +26,7 @@ TRAIN = ["--steps", "2", "--depth", "2", "--width", "4", "--device", "cpu"]
 
 
 def _oom_above(batch: int, kind: str = "cuda"):
-    real = UNet.forward
+    real = SegmentationNetwork.forward
 
     def forward(self, x):  # type: ignore[no-untyped-def]
         if x.shape[0] > batch:
@@ -46,7 +46,7 @@ def test_training_retries_with_a_smaller_batch(tmp_path, monkeypatch):
     from annotator.storage.project import Project
 
     proj = make_project(tmp_path, n_images=3, size=32, labelled=3)
-    monkeypatch.setattr(UNet, "forward", _oom_above(2))
+    monkeypatch.setattr(SegmentationNetwork, "forward", _oom_above(2))
     with Project.open(proj) as project:
         outcome = training.train_project(
             project, steps=2, device="cpu", network=NetworkConfig(1, 3, 2, 4)
@@ -61,7 +61,7 @@ def test_training_out_of_memory_even_at_batch_one_says_so_and_app_stays_usable(
 ):
     proj = make_project(tmp_path, n_images=3, size=32, labelled=3)
     before = tree_hash(proj)
-    monkeypatch.setattr(UNet, "forward", _oom_above(0, kind))
+    monkeypatch.setattr(SegmentationNetwork, "forward", _oom_above(0, kind))
     result = cli("train", proj, *TRAIN)
     assert result.code == 1, result.err
     lines = [x for x in result.err_lines if x.startswith("annotator:")]
