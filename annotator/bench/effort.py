@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from annotator.bench.actions import TOOLS
-from annotator.bench.robot import IGNORE, annotate
+from annotator.bench.robot import IGNORE, annotate, pixel_accuracy
 from annotator.core.errors import AnnotatorError, ImageReadError
 from annotator.core.labelmap import LabelMap
 from annotator.core.schema import LabelSchema
@@ -121,6 +121,9 @@ class ImageRecordOut:
     train_seconds: float
     model_version: int | None
     robot_seconds: float
+    #: Pixel accuracy of the model's proposal on its own (measured, never shown to the
+    #: robot's tools); ``None`` without a proposal.
+    proposal_accuracy: float | None = None
 
 
 @dataclass
@@ -413,6 +416,9 @@ def run_benchmark(
                 train_seconds=round(train_s, 2),
                 model_version=version,
                 robot_seconds=round(robot_s, 2),
+                proposal_accuracy=(
+                    None if proposal is None else round(pixel_accuracy(proposal, truth), 5)
+                ),
             )
             result.images.append(out)
             if checkpoint is not None:

@@ -52,6 +52,9 @@ def test_robot_reaches_target_and_assisted_costs_fewer_strokes_than_manual(tmp_p
     assert manual.train_rounds_s == [] and len(assisted.train_rounds_s) == 4
     assert assisted.images[0].strokes == manual.images[0].strokes  # no model yet: same work
     assert any(r.accepted for r in assisted.images[1:])
+    # the proposal's own accuracy is reported once there is a model, never without one
+    assert all(r.proposal_accuracy is None for r in manual.images + assisted.images[:1])
+    assert all(0 < (r.proposal_accuracy or 0) <= 1 for r in assisted.images[1:])
     assert assisted.total_actions < manual.total_actions
     factors = saving_factors([manual, assisted])
     assert factors["saving_factor"] > 1 and factors["saving_factor_bound"] == "exact"
