@@ -173,6 +173,23 @@ def test_trains_on_partial_labels_and_stores_input_statistics(arch):
     assert mean.shape == (3,) and not torch.equal(std, torch.ones(3))
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("arch", ARCHS)
+def test_on_cuda_trains_with_mixed_precision_and_proposes_on_the_gpu(arch):
+    from dataclasses import replace
+
+    result = train_round(replace(_partial_request(arch), device="cuda"))
+    assert result.publishable and result.device.startswith("cuda")
+    model = load_weights(build_network(result.network), result.state_dict)
+    predictor = Predictor.from_model(model, device="cuda")
+    assert predictor.backend == "torch-cuda"
+    image = np.random.default_rng(1).integers(0, 255, size=(50, 70, 3), dtype=np.uint8)
+    proposal = predictor.predict(image)
+    assert proposal.mask.shape == (50, 70) and np.isfinite(proposal.uncertainty).all()
+    cpu = Predictor.from_model(model, device="cpu").predict(image)
+    assert (proposal.mask == cpu.mask).mean() > 0.95  # fp16 on the GPU, fp32 on the CPU
+
+
 def test_unlabelled_and_void_pixels_get_no_gradient():
     from annotator.ml.loss import segmentation_loss
 
