@@ -13,7 +13,8 @@ true mask, measures the core operations behind each tool (no GUI drawing):
 * ``proposal_move_ms``: one move of the proposal brush (``paint_stroke_from``), radius 20.
 * ``accept_region_ms``: one accept-region click (``assign_region``) on a disc.
 * ``grabcut_512_ms`` / ``grabcut_2048_ms``: GrabCut in a 512 / 2048 px box
-  (``core.smart.grabcut``) plus assigning its result.
+  (``core.smart.grabcut``, seeded by the labelled discs) plus assigning its result; a
+  crop over ``GRABCUT_MAX_PIXELS`` is cut at a lower resolution.
 * ``fill_holes_ms`` / ``remove_specks_ms``: over the whole image, max area 200 px.
 
 Usage: ``python benchmarks/paint_smart.py [--size 4096] [--out results.json]``. Not a

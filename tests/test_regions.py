@@ -181,3 +181,33 @@ def test_grabcut_smooths_a_noisy_image_first_and_still_finds_the_object():
     assert (unsmoothed & disk).sum() / max(1, (unsmoothed | disk).sum()) < (fg & disk).sum() / (
         fg | disk
     ).sum()
+
+
+def test_a_large_crop_is_cut_at_a_lower_resolution_with_the_same_answer():
+    rng = np.random.default_rng(0)
+    img = rng.normal(10000, 300, (120, 120)).astype(np.uint16)
+    yy, xx = np.mgrid[:120, :120]
+    disk = (yy - 60) ** 2 + (xx - 60) ** 2 <= 30**2
+    img[disk] = rng.normal(40000, 300, disk.sum()).astype(np.uint16)
+    box = np.zeros((120, 120), bool)
+    box[20:101, 20:101] = True
+    full = grabcut(img, box)
+    small = grabcut(img, box, max_pixels=60 * 60)  # about half the resolution
+    assert (small & full).sum() / (small | full).sum() > 0.9
+    assert (small & disk).sum() / (small | disk).sum() > 0.9
+    assert not small[~box].any()
+
+
+def test_a_lower_resolution_cut_still_keeps_the_sure_pixels():
+    img = np.zeros((90, 90, 3), np.uint8)
+    img[15:75, 15:75] = (200, 50, 50)
+    img[15:75, 15:45] = (200, 60, 60)
+    labels = np.full((90, 90), U, np.uint8)
+    labels[15:75, 15:45] = 2  # another class, already labelled
+    labels[40:42, 60:62] = 1  # two pixels of the class itself
+    box = np.zeros((90, 90), bool)
+    box[8:83, 8:83] = True
+    fg = grabcut(img, box, labels=labels, value=1, unlabelled=U, max_pixels=30 * 30)
+    assert not fg[labels == 2].any()
+    assert fg[labels == 1].all()
+    assert fg[25:65, 50:70].mean() > 0.9
