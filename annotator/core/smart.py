@@ -180,7 +180,9 @@ def grabcut(
         return out
     full = mask
     if scale < 1.0:
-        mask = cv2.resize(full, crop.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        mask = np.asarray(
+            cv2.resize(full, crop.shape[1::-1], interpolation=cv2.INTER_NEAREST), np.uint8
+        )
         if not (mask == cv2.GC_BGD).any():  # a thin frame can fall between the samples
             mask[[0, -1], :] = cv2.GC_BGD
             mask[:, [0, -1]] = cv2.GC_BGD
