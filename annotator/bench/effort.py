@@ -35,7 +35,7 @@ from annotator.core.errors import AnnotatorError, ImageReadError
 from annotator.core.labelmap import LabelMap
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.ml.networks import DEFAULT_ARCH
+from annotator.ml.networks import DEFAULT_ARCH, architecture
 from annotator.storage.atomic import atomic_write_json
 from annotator.storage.images import IMAGE_SUFFIXES, read_image
 from annotator.storage.project import Project
@@ -70,8 +70,6 @@ class BenchConfig:
     arch: str = DEFAULT_ARCH
 
     def __post_init__(self) -> None:
-        from annotator.ml.networks import architecture
-
         architecture(self.arch)  # one line listing the choices when unknown
         if self.mode not in MODES:
             raise AnnotatorError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")

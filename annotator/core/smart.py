@@ -105,7 +105,7 @@ def noise_ratio(rgb: np.ndarray) -> float:
 
 #: Pixels of margin GrabCut sees around the user's region, for its background model.
 GRABCUT_MARGIN = 16
-#: Larger crops are cut at a lower resolution (see :func:`grabcut`): about 0.3 s here.
+#: Larger crops are cut at a lower resolution (see :func:`grabcut`): about 2 s here.
 GRABCUT_MAX_PIXELS = 512 * 512
 
 
@@ -157,13 +157,11 @@ def grabcut(
     crop = to_uint8_rgb(np.asarray(image)[box.slices])
     ch, cw = crop.shape[:2]
     scale = min(1.0, (max_pixels / float(ch * cw)) ** 0.5)
-    if smooth is None:
-        smooth = 3 if noise_ratio(crop) > NOISY else 0
     if scale < 1.0:
         small = (max(1, round(cw * scale)), max(1, round(ch * scale)))
         crop = cv2.resize(crop, small, interpolation=cv2.INTER_AREA)
-        if scale < 1.0 / max(smooth, 1):
-            smooth = 0  # area averaging over >= smooth x smooth blocks already smoothed
+    if smooth is None:  # judged on what GrabCut sees: area averaging also lowers noise
+        smooth = 3 if noise_ratio(crop) > NOISY else 0
     if smooth > 1:
         crop = cv2.GaussianBlur(crop, (smooth | 1, smooth | 1), 0)
     inside = region[box.slices]
@@ -172,22 +170,18 @@ def grabcut(
         lab = labels[box.slices]
         mask[inside & (lab == value)] = cv2.GC_FGD
         mask[inside & (lab != value) & (lab != unlabelled)] = cv2.GC_BGD
-    if not (mask == cv2.GC_BGD).any():
-        # GrabCut needs background samples: the region fills the image; use its frame.
-        mask[[0, -1], :] = cv2.GC_BGD
-        mask[:, [0, -1]] = cv2.GC_BGD
-    if not np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
-        return out
     full = mask
     if scale < 1.0:
         mask = np.asarray(
             cv2.resize(full, crop.shape[1::-1], interpolation=cv2.INTER_NEAREST), np.uint8
         )
-        if not (mask == cv2.GC_BGD).any():  # a thin frame can fall between the samples
-            mask[[0, -1], :] = cv2.GC_BGD
-            mask[:, [0, -1]] = cv2.GC_BGD
-        if not np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
-            return out
+    if not (mask == cv2.GC_BGD).any():
+        # GrabCut needs background samples: the region fills the crop (or a thin frame of
+        # background fell between the samples of the smaller crop); use its frame.
+        mask[[0, -1], :] = cv2.GC_BGD
+        mask[:, [0, -1]] = cv2.GC_BGD
+    if not np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
+        return out
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
     cv2.grabCut(crop, mask, (0, 0, 0, 0), bgd, fgd, int(iterations), cv2.GC_INIT_WITH_MASK)

@@ -28,6 +28,7 @@ import importlib
 from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from annotator.core.card import LEGACY_ARCH
 from annotator.core.errors import ModelError
 
 if TYPE_CHECKING:
@@ -206,8 +207,6 @@ class NetworkConfig:
         extra = set(data) - known
         if extra:
             raise ModelError(f"unknown network settings in the model card: {sorted(extra)}")
-        from annotator.core.card import LEGACY_ARCH
-
         try:
             return cls(**{"arch": LEGACY_ARCH, **data})
         except TypeError as exc:
