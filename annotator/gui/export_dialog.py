@@ -14,21 +14,19 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
     QMessageBox,
-    QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from annotator.core.errors import AnnotatorError
 from annotator.formats.registry import FORMATS, export_formats
+from annotator.gui.forms import finish_form, path_row
 from annotator.gui.progress_task import Progress, TaskOutcome, error_text, run_with_progress
 from annotator.services.exchange import ExportReport, ExportRequest, export_project
 
@@ -96,11 +94,7 @@ class ExportDialog(QDialog):
         return spin
 
     def _build(self) -> None:
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.out_edit)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        out_row.addWidget(browse)
+        out_row = path_row(self.out_edit, ("Browse…", self._browse))
         split_row = QHBoxLayout()
         for name, spin in zip(("train", "val", "test"), self.split_spins):
             spin.setPrefix(f"{name} ")
@@ -113,15 +107,7 @@ class ExportDialog(QDialog):
         form.addRow("Images", self.include_combo)
         form.addRow("Image files", self.images_combo)
         form.addRow("COCO segmentation", self.coco_combo)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
-        buttons.accepted.connect(self._accept_if_valid)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
+        finish_form(self, form, "Export", self._accept_if_valid)
         self.resize(620, 300)
 
     def _browse(self) -> None:

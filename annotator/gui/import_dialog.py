@@ -14,19 +14,16 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLineEdit,
     QMessageBox,
-    QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
 from annotator.core.errors import AnnotatorError
 from annotator.formats.registry import FORMATS, import_formats
+from annotator.gui.forms import finish_form, path_row
 from annotator.gui.progress_task import Progress, TaskOutcome, error_text, run_with_progress
 from annotator.services.exchange import ImportReport, ImportRequest, import_into_project
 
@@ -87,32 +84,17 @@ class ImportDialog(QDialog):
         self._build()
 
     def _build(self) -> None:
-        src_row = QHBoxLayout()
-        src_row.addWidget(self.src_edit)
-        for text, slot in (("File…", self._browse_file), ("Folder…", self._browse_folder)):
-            button = QPushButton(text)
-            button.clicked.connect(slot)
-            src_row.addWidget(button)
-        labels_row = QHBoxLayout()
-        labels_row.addWidget(self.labels_edit)
-        browse = QPushButton("File…")
-        browse.clicked.connect(self._browse_labels)
-        labels_row.addWidget(browse)
+        src_row = path_row(
+            self.src_edit, ("File…", self._browse_file), ("Folder…", self._browse_folder)
+        )
+        labels_row = path_row(self.labels_edit, ("File…", self._browse_labels))
         form = QFormLayout()
         form.addRow("Format", self.format_combo)
         form.addRow("Source", src_row)
         form.addRow("Class names", labels_row)
         form.addRow("Uncovered pixels", self.background_combo)
         form.addRow("", self.strict_check)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
-        buttons.accepted.connect(self._accept_if_valid)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
+        finish_form(self, form, "Import", self._accept_if_valid)
         self.resize(640, 240)
 
     def _browse_file(self) -> None:
