@@ -61,6 +61,7 @@ class BenchConfig:
     last: str | None = None
     stride: int = 1
     limit: int | None = None
+    skip: int = 0
     seed: int = 0
     frozen_after: int = 2
     depth: int = 4
@@ -88,6 +89,8 @@ class BenchConfig:
             )
         if self.stride < 1:
             raise AnnotatorError("--stride must be at least 1")
+        if self.skip < 0:
+            raise AnnotatorError("--skip must be 0 or more")
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,39 @@ def run_from_dict(d: dict[str, Any]) -> RunResult:
         raise AnnotatorError(f"not a run of this version of annotator bench ({exc})") from exc
 
 
+def join_parts(runs: list[RunResult]) -> list[RunResult]:
+    """Join the runs that share a mode and strategy into one, in the order given.
+
+    Only manual runs can be joined: their images do not depend on each other, so a long
+    run split between processes with ``--skip`` is the same run. An assisted or frozen
+    run's costs depend on every image labelled before, so parts of one would not add up
+    to the whole, and asking for that is an error rather than a silently wrong report.
+    """
+    joined: dict[tuple[str, str], RunResult] = {}
+    for run in runs:
+        key = (run.mode, run.strategy)
+        first = joined.get(key)
+        if first is None:
+            joined[key] = run
+            continue
+        if run.mode != "manual":
+            raise AnnotatorError(
+                f"two {run.mode} runs: only manual runs can be joined (an {run.mode} run's "
+                "costs depend on the images labelled before, so its parts do not add up)"
+            )
+        seen = {r.name for r in first.images}
+        again = [r.name for r in run.images if r.name in seen]
+        if again:
+            raise AnnotatorError(f"the manual parts overlap: {again[0]} is in two of them")
+        first.images.extend(run.images)
+        first.wall_seconds += run.wall_seconds
+        first.notes.extend(n for n in run.notes if n not in first.notes)
+        part = "joined from parts made with --skip"
+        if part not in first.notes:
+            first.notes.append(part)
+    return list(joined.values())
+
+
 def _natural_key(path: Path) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.stem)]
 
@@ -288,12 +324,14 @@ def _is_last(name: str, pattern: str | None) -> bool:
 
 def select_images(images: list[Path], config: BenchConfig) -> list[Path]:
     """The images a run labels, in natural order: every ``stride``-th, the first
-    ``limit`` of those, then those matching ``last`` (a file-name glob) moved to the end."""
+    ``limit`` of those, then those matching ``last`` (a file-name glob) moved to the end;
+    the first ``skip`` of that sequence left out (to split a manual run, whose images
+    do not depend on each other, between processes)."""
     chosen = images[:: config.stride]
     if config.limit:
         chosen = chosen[: config.limit]
     first = [p for p in chosen if not _is_last(p.name, config.last)]
-    return first + [p for p in chosen if _is_last(p.name, config.last)]
+    return (first + [p for p in chosen if _is_last(p.name, config.last)])[config.skip :]
 
 
 def run_benchmark(

@@ -57,6 +57,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--stride", type=int, default=1, help="label every K-th image (natural order) (1)"
     )
+    p.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        metavar="N",
+        help="leave out the first N images of the labelling sequence: splits a long manual "
+        "run between processes (join the parts with bench-combine) (0)",
+    )
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frozen-after", type=int, default=2, help="frozen mode: images trained on (2)")
@@ -72,7 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "bench-combine",
         help="compare runs of annotator bench made separately (e.g. one process per mode)",
         description="Reads per-run JSON files (bench-MODE-STRATEGY.json) and writes "
-        "bench.json, bench.png and the summary as if they had run together.",
+        "bench.json, bench.png and the summary as if they had run together. Parts of one "
+        "manual run (made with --skip) are joined in the order given.",
     )
     c.add_argument("runs", type=Path, nargs="+", metavar="RUN_JSON")
     c.add_argument("--out", type=Path, required=True, help="output folder")
@@ -111,6 +120,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             last=args.last,
             stride=args.stride,
             limit=args.limit,
+            skip=args.skip,
             seed=args.seed,
             frozen_after=args.frozen_after,
             depth=args.depth,
@@ -151,7 +161,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_bench_combine(args: argparse.Namespace) -> int:
     import json
 
-    from annotator.bench.effort import run_from_dict, summary_lines, write_outputs
+    from annotator.bench.effort import join_parts, run_from_dict, summary_lines, write_outputs
 
     runs = []
     for path in args.runs:
@@ -163,6 +173,7 @@ def cmd_bench_combine(args: argparse.Namespace) -> int:
             runs.append(run_from_dict(data))
         except AnnotatorError as exc:
             raise AnnotatorError(f"{path}: {exc}") from exc
+    runs = join_parts(runs)
     if args.first is not None:
         if args.first < 1:
             raise AnnotatorError("--first must be at least 1")
