@@ -196,3 +196,35 @@ def test_bench_combine_compares_runs_made_apart(tmp_path, capsys):
     assert main(["bench-combine", str(tmp_path / "bad.json"), "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert "bad.json" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_bench_combine_joins_the_parts_of_a_manual_run(tmp_path, capsys):
+    ds = load_dataset(_dataset(tmp_path / "ds", n=3, size=64), tmp_path / "ds" / "classes.txt")
+    common = dict(mode="manual", strategy="in-order", tools=("brush",), depth=2, width=8)
+    whole = run_benchmark(ds, BenchConfig(**common), tmp_path / "w")
+    parts = [
+        run_benchmark(ds, BenchConfig(limit=1, **common), tmp_path / "p0"),
+        run_benchmark(ds, BenchConfig(skip=1, **common), tmp_path / "p1"),
+    ]
+    assert [len(p.images) for p in parts] == [1, 2]
+    paths = []
+    for i, r in enumerate(parts):
+        paths.append(tmp_path / f"part{i}.json")
+        paths[-1].write_text(json.dumps(r.to_dict()))
+    assert main(["bench-combine", *map(str, paths), "--out", str(tmp_path / "out")]) == 0
+    joined = json.loads((tmp_path / "out" / "bench.json").read_text())
+    assert len(joined["runs"]) == 1
+    run = joined["runs"][0]
+    assert [r["name"] for r in run["images"]] == [r.name for r in whole.images]
+    assert [r["actions"] for r in run["images"]] == [r.actions for r in whole.images]
+    assert run["total_actions"] == round(whole.total_actions, 1)
+    # The same part twice, or two parts of an assisted run, are refused in one line.
+    capsys.readouterr()
+    assert main(["bench-combine", str(paths[1]), str(paths[1]), "--out", str(tmp_path / "o")]) == 1
+    assert "overlap" in capsys.readouterr().err
+    assisted = [json.loads(p.read_text()) | {"mode": "assisted"} for p in paths]
+    for p, d in zip(paths, assisted):
+        p.write_text(json.dumps(d))
+    assert main(["bench-combine", *map(str, paths), "--out", str(tmp_path / "o2")]) == 1
+    err = capsys.readouterr().err
+    assert "only manual runs can be joined" in err and "Traceback" not in err

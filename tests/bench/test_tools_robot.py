@@ -202,6 +202,10 @@ def test_selection_puts_the_last_glob_at_the_end_and_strides(tmp_path):
     assert chosen == ["train_1.png", "train_3.png", "train_5.png", "val_0.png", "val_2.png"]
     limited = select_images(names, dataclasses.replace(config, limit=3))
     assert [p.name for p in limited] == ["train_1.png", "train_3.png", "val_0.png"]
+    skipped = select_images(names, dataclasses.replace(config, skip=2))
+    assert [p.name for p in skipped] == ["train_5.png", "val_0.png", "val_2.png"]
+    with pytest.raises(AnnotatorError, match="--skip"):
+        BenchConfig(skip=-1)
 
 
 def test_ratio_bounds_follow_the_capped_side():
