@@ -312,21 +312,27 @@ def build_model(request: TrainRequest) -> tuple[torch.nn.Module, NetworkConfig]:
     return build_network(request.network), request.network
 
 
-def train_round(
-    request: TrainRequest, progress: ProgressFn | None = None, cancel: CancelToken | None = None
-) -> TrainResult:
-    """Train for the request's budget; see the module docstring."""
-    cfg = request.config
-    info = distributed.current()
-    rank, world = (info.rank, info.world_size) if info else (0, 1)
-    device = choose_device(request.device)
-    if info is not None and device.type == "cuda":
-        device = torch.device("cuda", info.local_rank)
-    torch.manual_seed(cfg.seed)  # same initial weights on every rank
-    split_rng = np.random.default_rng(cfg.seed)  # same split on every rank
-    sample_rng = np.random.default_rng([cfg.seed, rank])  # different crops per rank
+@dataclass(frozen=True)
+class _Loop:
+    """How the optimisation loop of a round ended."""
 
-    model, network = build_model(request)
+    status: Literal["finished", "cancelled", "diverged"]
+    steps: int
+    seconds: float
+    final_loss: float  # mean of the last 20 steps
+    last_loss: float
+
+
+def _training_data(
+    request: TrainRequest,
+    network: NetworkConfig,
+    model: torch.nn.Module,
+    split_rng: np.random.Generator,
+    sample_rng: np.random.Generator,
+) -> tuple[list[Any], list[Any], CropSampler, np.ndarray | None]:
+    """The prepared training images, the held-out pairs, the crop sampler and the class
+    weights; a fresh model also learns the training images' channel statistics."""
+    cfg = request.config
     n_classes = network.n_classes
     train_pairs, val_pairs = _split(request, split_rng)
     prepared = [
@@ -347,33 +353,43 @@ def train_round(
     sampler = CropSampler(
         prepared, n_classes, cfg.crop, sample_rng, cfg.augment, cfg.balanced_fraction
     )
-    log.info(
-        "training %s params on %d images (%d held out) on %s, world %d",
-        f"{count_parameters(model):,}",
-        len(prepared),
-        len(val_pairs),
-        device,
-        world,
-    )
+    return prepared, val_pairs, sampler, weights
 
-    model.to(device)
+
+def _agree(
+    value: float, cancelled: bool, stop_time: bool, elapsed: float, device: torch.device, world: int
+) -> tuple[float, bool, bool, float]:
+    """Under DDP: one small all-reduce per step, so every rank takes the same decision
+    (mean loss, cancel and time stop from any rank, mean elapsed time)."""
+    flags = torch.tensor([value, float(cancelled), float(stop_time), elapsed], dtype=torch.float64)
+    flags = flags.to(device) if device.type == "cuda" else flags  # NCCL reduces GPU tensors only
+    torch.distributed.all_reduce(flags)
+    flags = flags.cpu()
+    return float(flags[0]) / world, bool(flags[1] > 0), bool(flags[2] > 0), float(flags[3]) / world
+
+
+def _optimise(
+    request: TrainRequest,
+    net: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    sampler: CropSampler,
+    device: torch.device,
+    cw: torch.Tensor | None,
+    world: int | None,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+) -> _Loop:
+    """Step until the budget is spent, the user cancels or the loss is not finite.
+
+    ``world`` is the DDP world size, None outside ``torchrun``.
+    """
+    cfg = request.config
     cuda = device.type == "cuda"
-    if cuda:
-        model = to_channels_last(model)
-    net: torch.nn.Module = model
-    if info is not None:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        net = DDP(model, device_ids=[device.index] if cuda else None)
-    opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
-    opt = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    cw = None if weights is None else torch.tensor(weights, dtype=torch.float32, device=device)
     clock = time.process_time if request.clock == "cpu" else time.monotonic
     scaler = torch.amp.GradScaler("cuda") if cuda else None
-
-    model.train()
     status: Literal["finished", "cancelled", "diverged"] = "finished"
     step = 0
+    value = float("nan")
     recent: list[float] = []
     start = clock()
     # The learning-rate schedule follows the budget; under DDP every rank must use the
@@ -410,17 +426,10 @@ def train_round(
         stop_steps = request.max_steps is not None and step >= request.max_steps
         stop_time = request.max_seconds is not None and elapsed >= request.max_seconds
         cancelled = cancel is not None and cancel.is_set()
-        if info is not None:
-            # One small all-reduce per step keeps every rank's decision identical.
-            flags = torch.tensor(
-                [value, float(cancelled), float(stop_time), elapsed], dtype=torch.float64
+        if world is not None:
+            value, cancelled, stop_time, shared_elapsed = _agree(
+                value, cancelled, stop_time, elapsed, device, world
             )
-            flags = flags.to(device) if cuda else flags  # NCCL reduces GPU tensors only
-            torch.distributed.all_reduce(flags)
-            flags = flags.cpu()
-            value = float(flags[0]) / world
-            cancelled, stop_time = bool(flags[1] > 0), bool(flags[2] > 0)
-            shared_elapsed = float(flags[3]) / world
         else:
             shared_elapsed = elapsed
         recent.append(value)
@@ -433,30 +442,75 @@ def train_round(
             break
         if stop_steps or stop_time:
             break
-    seconds = clock() - start
     final_loss = float(np.mean(recent)) if recent else float("nan")
+    return _Loop(status, step, clock() - start, final_loss, value)
+
+
+def train_round(
+    request: TrainRequest, progress: ProgressFn | None = None, cancel: CancelToken | None = None
+) -> TrainResult:
+    """Train for the request's budget; see the module docstring."""
+    cfg = request.config
+    info = distributed.current()
+    rank, world = (info.rank, info.world_size) if info else (0, 1)
+    device = choose_device(request.device)
+    if info is not None and device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+    torch.manual_seed(cfg.seed)  # same initial weights on every rank
+    split_rng = np.random.default_rng(cfg.seed)  # same split on every rank
+    sample_rng = np.random.default_rng([cfg.seed, rank])  # different crops per rank
+
+    model, network = build_model(request)
+    n_classes = network.n_classes
+    prepared, val_pairs, sampler, weights = _training_data(
+        request, network, model, split_rng, sample_rng
+    )
+    log.info(
+        "training %s params on %d images (%d held out) on %s, world %d",
+        f"{count_parameters(model):,}",
+        len(prepared),
+        len(val_pairs),
+        device,
+        world,
+    )
+
+    model.to(device)
+    if device.type == "cuda":
+        model = to_channels_last(model)
+    net: torch.nn.Module = model
+    if info is not None:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+    opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+    opt = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    cw = None if weights is None else torch.tensor(weights, dtype=torch.float32, device=device)
+
+    model.train()
+    loop = _optimise(
+        request, net, opt, sampler, device, cw, world if info else None, progress, cancel
+    )
     model.eval()
-    train_ids = tuple(p.image_id for p in prepared)
     result = functools.partial(
         TrainResult,
         network=network,
-        steps=step,
-        seconds=seconds,
-        final_loss=final_loss,
-        train_image_ids=train_ids,
+        steps=loop.steps,
+        seconds=loop.seconds,
+        final_loss=loop.final_loss,
+        train_image_ids=tuple(p.image_id for p in prepared),
         parent_version=request.parent_version,
         config=cfg,
         device=str(device),
         world_size=world,
         parameters=count_parameters(model),
     )
-    if status != "finished":
+    if loop.status != "finished":
         msg = (
             "cancelled: the model version is unchanged"
-            if status == "cancelled"
-            else f"the loss became {value} at step {step}; the round is discarded"
+            if loop.status == "cancelled"
+            else f"the loss became {loop.last_loss} at step {loop.steps}; the round is discarded"
         )
-        return result(status=status, state_dict=None, metrics=None, message=msg)
+        return result(status=loop.status, state_dict=None, metrics=None, message=msg)
     if info is not None:
         for buf in model.buffers():  # BatchNorm statistics: rank 0's win everywhere
             torch.distributed.broadcast(buf, src=0)
@@ -465,7 +519,12 @@ def train_round(
         if progress is not None:
             progress(
                 TrainProgress(
-                    step, request.max_steps, seconds, request.max_seconds, final_loss, "validate"
+                    loop.steps,
+                    request.max_steps,
+                    loop.seconds,
+                    request.max_seconds,
+                    loop.final_loss,
+                    "validate",
                 )
             )
         metrics = evaluate(
@@ -476,7 +535,7 @@ def train_round(
         status="finished",
         state_dict=state,
         metrics=metrics,
-        message=f"{step} steps in {seconds:.0f} s",
+        message=f"{loop.steps} steps in {loop.seconds:.0f} s",
     )
 
 
