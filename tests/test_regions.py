@@ -8,6 +8,9 @@ from annotator.core.smart import (
     Superpixels,
     SuperpixelSettings,
     grabcut,
+    nearest_tile,
+    superpixel_index,
+    superpixel_tiles,
     superpixels,
     to_uint8_rgb,
 )
@@ -211,3 +214,59 @@ def test_a_lower_resolution_cut_still_keeps_the_sure_pixels():
     assert not fg[labels == 2].any()
     assert fg[labels == 1].all()
     assert fg[25:65, 50:70].mean() > 0.9
+
+
+def test_superpixel_tiles_cover_big_images_and_number_segments_uniquely():
+    assert superpixel_tiles(1024, 700) == [(0, 0, 1024, 700)]  # up to 2 tiles: one piece
+    tiles = superpixel_tiles(1100, 600, tile=512)
+    assert tiles[0] == (0, 0, 512, 512) and tiles[-1] == (1024, 512, 1100, 600)
+    covered = np.zeros((1100, 600), int)
+    for y0, x0, y1, x1 in tiles:
+        covered[y0:y1, x0:x1] += 1
+    assert (covered == 1).all()
+    assert tiles[nearest_tile(tiles, 1090, 10)] == (1024, 0, 1100, 512)
+    assert tiles[nearest_tile(tiles, 5000, 5000)] == (1024, 512, 1100, 600)  # outside: nearest
+
+    img = np.zeros((1100, 600), np.uint8)
+    img[:, 300:] = 200
+    index = superpixel_index(img, SuperpixelSettings(size=32))
+    assert index.complete and (index.labels >= 0).all()
+    ids = np.unique(index.labels)
+    assert ids.tolist() == list(range(len(index.boxes)))
+    for i in (0, len(ids) // 2, len(ids) - 1):  # each box is its segment's bounding box
+        rows, cols = np.nonzero(index.labels == i)
+        r, c = index.boxes[i]
+        assert (r.start, r.stop, c.start, c.stop) == (
+            rows.min(),
+            rows.max() + 1,
+            cols.min(),
+            cols.max() + 1,
+        )
+    for y0, x0, y1, x1 in superpixel_tiles(1100, 600):  # no segment crosses a tile edge
+        inside = np.unique(index.labels[y0:y1, x0:x1])
+        outside = np.unique(
+            np.concatenate(
+                [
+                    index.labels[:y0].ravel(),
+                    index.labels[y1:].ravel(),
+                    index.labels[:, :x0].ravel(),
+                    index.labels[:, x1:].ravel(),
+                ]
+            )
+        )
+        assert not np.intersect1d(inside, outside).size
+    # Small images stay one piece: the same segments as SLIC of the whole image.
+    small = img[:200, :200]
+    assert (superpixel_index(small).labels == superpixels(small)).all()
+    with pytest.raises(ValueError, match="does not match"):
+        Superpixels.blank(10, 10, 1).add_tile((0, 0, 10, 10), np.zeros((5, 5), np.int32))
+
+
+def test_superpixel_brush_leaves_pixels_without_a_segment_alone():
+    segments = np.full((40, 40), -1, np.int32)
+    segments[:, :20] = 0
+    lm = blank()
+    lm.paint_segments(segments, [(25, 5)], 3, 1)  # only unsegmented pixels under the brush
+    assert (lm.array == U).all()
+    lm.paint_segments(segments, [(19, 5), (25, 5)], 3, 1, boxes=[(slice(0, 40), slice(0, 20))])
+    assert (lm.array[:, :20] == 1).all() and (lm.array[:, 20:] == U).all()

@@ -81,12 +81,12 @@ class Scene:
     def superpixels(self) -> Superpixels:
         """The image's superpixels with their boxes (computed on first use, as the GUI)."""
         if self._superpixels is None:
-            from annotator.core.smart import SuperpixelSettings, superpixels
+            from annotator.core.smart import SuperpixelSettings, superpixel_index
 
             if self.image is None:
                 raise ValueError("the superpixel brush needs the image")
-            labels = superpixels(self.image, SuperpixelSettings(self.superpixel_size))
-            self._superpixels = Superpixels.of(labels)
+            settings = SuperpixelSettings(self.superpixel_size)
+            self._superpixels = superpixel_index(self.image, settings)
         return self._superpixels
 
     @property

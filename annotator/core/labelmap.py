@@ -322,7 +322,8 @@ class LabelMap:
     ) -> Patch:
         """The superpixel brush: paint every segment the stroke touches, whole.
 
-        ``segments`` is a full-size array of segment ids ``0 .. n-1`` (superpixels);
+        ``segments`` is a full-size array of segment ids ``0 .. n-1`` (superpixels), -1
+        where there is no segment yet (a tile still being computed: never painted);
         ``boxes[i]``, if given, is segment ``i``'s bounding box (``scipy.ndimage.
         find_objects`` order), so the work follows the touched segments, not the image.
         """
@@ -333,6 +334,9 @@ class LabelMap:
         if touched_box.empty:
             return _empty_patch(self.dtype)
         ids = np.unique(segments[touched_box.slices][touched_mask])
+        ids = ids[ids >= 0]
+        if ids.size == 0:
+            return _empty_patch(self.dtype)
         if boxes is None:
             box = _bounding_box(np.isin(segments, ids))
         else:

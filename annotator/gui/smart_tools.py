@@ -31,7 +31,15 @@ from PySide6.QtWidgets import QComboBox, QWidget
 from annotator.core.cancel import CancelToken
 from annotator.core.labelmap import Point
 from annotator.core.proposal import Proposal
-from annotator.core.smart import Superpixels, SuperpixelSettings, grabcut, superpixels
+from annotator.core.smart import (
+    Superpixels,
+    SuperpixelSettings,
+    Tile,
+    grabcut,
+    nearest_tile,
+    superpixel_tiles,
+    tile_superpixels,
+)
 from annotator.gui.tools import LassoTool, Tool, ToolContext, protection
 from annotator.services.jobs import CoalescingQueue, Dispatcher
 
@@ -61,13 +69,37 @@ class _Job:
     done: Callable[[Any], None]
 
 
+class _TileWork:
+    """The superpixel tiles of one image still to compute, and where the brush is.
+
+    ``focus`` is set on the GUI thread and read on the worker (a tuple swap is atomic);
+    only the worker takes tiles out of ``remaining``.
+    """
+
+    def __init__(
+        self, image: np.ndarray, settings: SuperpixelSettings, tiles: list[Tile], focus: Point
+    ) -> None:
+        self.image = image
+        self.settings = settings
+        self.tiles = tiles
+        self.remaining = list(tiles)
+        self.focus = focus
+
+    def compute_next(self) -> tuple[Tile, np.ndarray]:
+        """SLIC of the remaining tile nearest the focus (on the worker thread)."""
+        x, y = self.focus
+        tile = self.remaining.pop(nearest_tile(self.remaining, y, x))
+        return tile, tile_superpixels(self.image, tile, self.settings)
+
+
 class SmartSupport:
     """Where the smart tools get the proposal, superpixels and background work from.
 
     ``proposal_of`` returns the proposal shown for an image id (or None); ``notify``
     shows a short message (the status bar); ``current_image`` says which image is open.
     Superpixels are computed once per image, on the worker thread, the first time a tool
-    asks; GrabCut runs there too (a newer box replaces one still waiting). A GrabCut
+    asks, tile by tile nearest the brush first (other jobs run between tiles); GrabCut
+    runs there too (a newer box replaces one still waiting). A GrabCut
     result for an image that is no longer open is dropped.
     """
 
@@ -85,7 +117,7 @@ class SmartSupport:
         self._current = current_image
         self.settings = settings or SuperpixelSettings()
         self._segments: dict[int, Superpixels] = {}
-        self._computing: set[int] = set()
+        self._tiling: dict[int, _TileWork] = {}  # images whose tiles are being computed
         self._queue: CoalescingQueue[tuple[str, int], _Job] = CoalescingQueue(
             self._run, "annotator-smart"
         )
@@ -96,25 +128,41 @@ class SmartSupport:
             self.notify("No proposal for this image yet: train a model or wait for it")
         return proposal
 
-    def superpixels(self, image_id: int, image: np.ndarray) -> Superpixels | None:
-        """The image's superpixels, or None while they are being computed (asked once)."""
+    def superpixels(
+        self, image_id: int, image: np.ndarray, near: Point | None = None
+    ) -> Superpixels | None:
+        """The image's superpixels, or None until the first tile is ready.
+
+        The first call starts computing them on the worker, one tile at a time (a big
+        image has many, see :func:`superpixel_tiles`), each time the tile nearest
+        ``near``, the brush's latest position; the index returned fills in as tiles
+        land (on the GUI thread), so a stroke paints the segments that exist.
+        """
+        work = self._tiling.get(image_id)
+        if work is not None and near is not None:
+            work.focus = near
         found = self._segments.get(image_id)
         if found is not None:
-            return found
-        if image_id not in self._computing:
-            self._computing.add(image_id)
-            settings = self.settings
-            self.notify("Computing superpixels…")
-            self._queue.submit(
-                ("superpixels", image_id),
-                _Job(
-                    image_id,
-                    "superpixels",
-                    lambda: Superpixels.of(superpixels(image, settings)),
-                    lambda result: self._store_segments(image_id, result),
-                ),
-            )
+            return found if found.boxes or found.complete else None
+        h, w = int(image.shape[0]), int(image.shape[1])
+        tiles = superpixel_tiles(h, w)
+        work = _TileWork(image, self.settings, tiles, near or (w / 2, h / 2))
+        self._tiling[image_id] = work
+        self._segments[image_id] = Superpixels.blank(h, w, len(tiles))
+        self.notify("Computing superpixels…")
+        self._next_tile(image_id, work)
         return None
+
+    def _next_tile(self, image_id: int, work: _TileWork) -> None:
+        self._queue.submit(
+            ("superpixels", image_id),
+            _Job(
+                image_id,
+                "superpixels",
+                work.compute_next,
+                lambda result: self._store_tile(image_id, work, result),
+            ),
+        )
 
     def submit(
         self, image_id: int, kind: str, run: Callable[[], Any], done: Callable[[Any], None]
@@ -126,8 +174,10 @@ class SmartSupport:
         """Drop cached superpixels (of one image, or all: the settings changed)."""
         if image_id is None:
             self._segments.clear()
+            self._tiling.clear()
         else:
             self._segments.pop(image_id, None)
+            self._tiling.pop(image_id, None)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         return self._queue.wait_idle(timeout)
@@ -143,17 +193,27 @@ class SmartSupport:
         else:
             self._dispatch(functools.partial(self._finished, job, result))
 
-    def _store_segments(self, image_id: int, result: Superpixels) -> None:
-        self._computing.discard(image_id)
-        self._segments[image_id] = result
-        self.notify(f"Superpixels ready ({len(result.boxes)} segments)")
+    def _store_tile(self, image_id: int, work: _TileWork, result: tuple[Tile, np.ndarray]) -> None:
+        segments = self._segments.get(image_id)
+        if self._tiling.get(image_id) is not work or segments is None:
+            return  # forgotten meanwhile (the settings changed): a stale tile
+        segments.add_tile(*result)
+        if work.remaining:
+            n = len(work.tiles)
+            self.notify(f"Computing superpixels… {n - len(work.remaining)} of {n} tiles ready")
+            self._next_tile(image_id, work)
+        else:
+            del self._tiling[image_id]
+            self.notify(f"Superpixels ready ({len(segments.boxes)} segments)")
 
     def _finished(self, job: _Job, result: Any) -> None:
         if job.kind == "superpixels" or job.image_id == self._current():
             job.done(result)
 
     def _failed(self, job: _Job, exc: BaseException) -> None:
-        self._computing.discard(job.image_id)
+        if job.kind == "superpixels":  # the next press starts over
+            self._tiling.pop(job.image_id, None)
+            self._segments.pop(job.image_id, None)
         self.notify(f"{job.kind} failed: {exc}")
 
 
@@ -256,16 +316,20 @@ class SuperpixelTool(_DragTool):
         doc, smart = ctx.document, _smart(ctx)
         if doc is None or smart is None:
             return
-        self._segments = smart.superpixels(doc.image_id, doc.image)
+        self._segments = smart.superpixels(doc.image_id, doc.image, near=p)
         if self._segments is None:
             return  # being computed; the status bar says so
+        if not self._segments.ready_at(*p):
+            smart.notify("Superpixels here are still being computed: the stroke paints those ready")
         self._value = doc.label_map.unlabelled if erase else ctx.current_value
         self._begin(ctx, p)
 
     def _paint(self, ctx: ToolContext, points: list[Point]) -> None:
-        doc = ctx.document
+        doc, smart = ctx.document, _smart(ctx)
         if doc is None or self._segments is None:
             return
+        if smart is not None and not self._segments.complete and points:
+            smart.superpixels(doc.image_id, doc.image, near=points[-1])  # tiles follow the brush
         doc.paint_segments(
             self._segments,
             points,

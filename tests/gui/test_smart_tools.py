@@ -111,7 +111,8 @@ def test_superpixel_brush_paints_whole_segments_computed_off_the_gui_thread(wind
     click(window.canvas, 30, 30)  # first press starts computing, paints nothing
     assert (labels(window) == U).all()
     assert smart.wait_idle(30)
-    qtbot.waitUntil(lambda: bool(smart._segments), timeout=5000)
+    image_id = window.document.image_id
+    qtbot.waitUntil(lambda: smart._segments[image_id].complete, timeout=5000)
     click(window.canvas, 30, 30)
     segments = smart._segments[window.document.image_id].labels
     touched = segments[30, 30]
@@ -166,3 +167,46 @@ def test_clean_up_tool_works_inside_its_outline_only(window):
     drag(window.canvas, [(2, 2), (25, 2), (25, 25), (2, 25)])
     lab = labels(window)
     assert lab[10, 10] == 1 and lab[50, 50] == U
+
+
+def test_superpixels_of_a_big_image_come_tile_by_tile_nearest_the_brush_first():
+    """A 1100 px image is 3 x 3 tiles: the tile under the press lands first, the next
+    one follows the brush, and the brush paints in a landed tile before the rest exist."""
+    from annotator.core.labelmap import LabelMap
+    from annotator.core.schema import LabelSchema
+    from annotator.gui.smart_tools import SmartSupport
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (1100, 1100), dtype=np.uint8)
+    pending: list = []
+    messages: list[str] = []
+    smart = SmartSupport(pending.append, lambda _i: None, messages.append, lambda: 1)
+    try:
+        assert smart.superpixels(1, image, near=(1050.0, 1050.0)) is None  # starts the work
+        assert messages[-1].startswith("Computing superpixels")
+        assert smart.superpixels(1, image) is None  # asked again: still none, not restarted
+        assert smart.wait_idle(60) and len(pending) == 1
+        smart.superpixels(1, image, near=(20.0, 20.0))  # the brush moved meanwhile
+        pending.pop()()  # the first tile lands on the "GUI thread"
+        segments = smart.superpixels(1, image)
+        assert segments is not None and not segments.complete
+        assert segments.ready_at(1050, 1050) and not segments.ready_at(20, 20)
+        assert (segments.labels[1024:, 1024:] >= 0).all() and segments.missing == 8
+        lm = LabelMap.blank(LabelSchema.from_names(["a", "b"]), 1100, 1100)
+        lm.paint_segments(segments.labels, [(1050, 1050), (1090, 1090)], 5, 1, boxes=segments.boxes)
+        assert (lm.array[1024:, 1024:] == 1).any() and (lm.array[:1024] == 255).all()
+        lm.paint_segments(segments.labels, [(20, 20)], 5, 0, boxes=segments.boxes)
+        assert not (lm.array == 0).any()  # no segment there yet: nothing painted
+        assert smart.wait_idle(60) and len(pending) == 1
+        pending.pop()()
+        assert segments.ready_at(20, 20)  # the tile the brush moved to came next
+        while not segments.complete:
+            assert smart.wait_idle(60) and len(pending) == 1
+            pending.pop()()
+        assert (segments.labels >= 0).all()
+        assert len(np.unique(segments.labels)) == len(segments.boxes)
+        assert messages[-1].startswith("Superpixels ready")
+        smart.forget(1)
+        assert smart.superpixels(1, image) is None  # forgotten: computed again
+    finally:
+        smart.shutdown()
