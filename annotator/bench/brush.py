@@ -268,6 +268,89 @@ def plan_region_stroke(
     return Stroke(shifted, stroke.radius, stroke.value)
 
 
+#: How far (pixels) beyond the worst region a chained drag may run on.
+CHAIN_REACH = 128
+
+#: Other wrong regions a chained drag may head for (the largest ones within reach).
+CHAIN_ENDS = 12
+
+#: Brush radii a chained drag tries (those that fit at its start).
+CHAIN_RADII = (0.5, 1.0, 2.0, 4.0)
+
+
+def plan_chain_stroke(
+    labels: np.ndarray,
+    truth: np.ndarray,
+    cls: int,
+    region: np.ndarray,
+    *,
+    max_radius: float = 25.0,
+) -> Stroke | None:
+    """One drag that starts in ``region`` and runs on along the class through the other
+    wrong pixels of class ``cls`` nearby: how a person fixes a row of slivers along one
+    border with a thin brush, instead of dabbing each sliver.
+
+    The path is a least-cost route (scikit-image's ``MCP_Geometric``) over the pixels
+    where the brush fits inside the class, cheaper where the brush would cover a wrong
+    pixel, towards the far side of each of the :data:`CHAIN_ENDS` largest wrong regions
+    within :data:`CHAIN_REACH` pixels; the one that fixes most wins. Like every stroke
+    of the robot it never paints over another class. ``None`` when none gains.
+    """
+    import cv2
+    from skimage.graph import MCP_Geometric
+
+    ys, xs = np.nonzero(region)
+    if ys.size == 0:
+        return None
+    h, w = truth.shape
+    margin = CHAIN_REACH + int(max_radius) + 2
+    y0, y1 = max(0, ys.min() - margin), min(h, ys.max() + margin + 1)
+    x0, x1 = max(0, xs.min() - margin), min(w, xs.max() + margin + 1)
+    t = truth[y0:y1, x0:x1]
+    lab = labels[y0:y1, x0:x1]
+    reg = region[y0:y1, x0:x1]
+    allowed_b = (t == cls) | (t == IGNORE)
+    wrong = (t == cls) & (lab != cls)
+    n, comps, stats, _ = cv2.connectedComponentsWithStats(
+        (wrong & ~reg).astype(np.uint8), connectivity=8
+    )
+    if n <= 1:
+        return None  # nothing else to chain to
+    others = 1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:CHAIN_ENDS]
+    allowed_p = cv2.copyMakeBorder(allowed_b.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+    border_dist = cv2.distanceTransform(allowed_p, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    inside = np.where(reg, border_dist, 0)
+    sy, sx = (int(v) for v in np.unravel_index(int(np.argmax(inside)), inside.shape))
+    paint = _plain_painter(cls)
+    best: tuple[int, Stroke] | None = None
+    for radius in CHAIN_RADII:
+        if radius > max_radius or border_dist[sy, sx] <= radius + 0.5:
+            break
+        safe = border_dist > radius + 0.5
+        size = 2 * int(np.ceil(radius)) + 3
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+        useful = cv2.dilate(wrong.astype(np.uint8), kernel).astype(bool)
+        costs = np.where(safe, np.where(useful, 0.25, 1.0), np.inf)
+        mcp = MCP_Geometric(costs)
+        cumulative, _ = mcp.find_costs([(sy, sx)])
+        for k in others:
+            near = cv2.dilate((comps == k).astype(np.uint8), kernel).astype(bool)
+            reach = np.where(near & np.isfinite(cumulative), cumulative, -1.0)
+            if reach.max() < 0:
+                continue
+            end = np.unravel_index(int(np.argmax(reach)), reach.shape)
+            path = [(int(y), int(x)) for y, x in mcp.traceback(end)]
+            pts = _simplify(path, border_dist, radius, max(2, int(2 * radius) + 2))
+            stroke = Stroke(pts, radius, int(cls))
+            gain = _stroke_gain(lab, t, allowed_b, stroke, paint)
+            if gain > 0 and (best is None or gain > best[0]):
+                best = (gain, stroke)
+    if best is None:
+        return None
+    stroke = best[1]
+    return Stroke(tuple((x + x0, y + y0) for x, y in stroke.points), stroke.radius, stroke.value)
+
+
 def _plain_painter(value: int) -> Painter:
     def paint(lm: LabelMap, pts: tuple[Point, ...], radius: float) -> None:
         _paint(lm, Stroke(pts, radius, value))

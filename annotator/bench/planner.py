@@ -16,7 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotator.bench.actions import CLICK, STROKE, Action, Cost, Scene, apply
-from annotator.bench.brush import IGNORE, Painter, Stroke, plan_region_stroke
+from annotator.bench.brush import (
+    IGNORE,
+    Painter,
+    Stroke,
+    plan_chain_stroke,
+    plan_region_stroke,
+)
 from annotator.core.labelmap import Box, LabelMap, Point
 
 #: A pixel turned from unlabelled into a wrong class counts against an action by this
@@ -134,6 +140,9 @@ def candidates(
         )
         if stroke is not None:
             yield _stroke_action("brush", stroke)
+        chained = plan_chain_stroke(labels, truth, cls, region, max_radius=max_radius)
+        if chained is not None:
+            yield _stroke_action("brush", chained)
     if "protected-brush" in tools:
         yield from _protected_brush(labels, truth, cls, region, wrong, max_radius)
     if "fill" in tools:
