@@ -274,7 +274,8 @@ CHAIN_REACH = 128
 #: Other wrong regions a chained drag may head for (the largest ones within reach).
 CHAIN_ENDS = 12
 
-#: Brush radii a chained drag tries (those that fit at its start).
+#: Brush radii a chained drag tries besides the widest that fits at its start (those
+#: narrower than that one).
 CHAIN_RADII = (0.5, 1.0, 2.0, 4.0)
 
 
@@ -323,10 +324,12 @@ def plan_chain_stroke(
     sy, sx = (int(v) for v in np.unravel_index(int(np.argmax(inside)), inside.shape))
     paint = _plain_painter(cls)
     best: tuple[int, Stroke] | None = None
-    for radius in CHAIN_RADII:
-        if radius > max_radius or border_dist[sy, sx] <= radius + 0.5:
-            break
+    fit = min(max_radius, float(border_dist[sy, sx]) - 0.51)  # the widest brush at the start
+    if fit < 0:
+        return None
+    for radius in sorted({fit, *(r for r in CHAIN_RADII if r < fit)}):
         safe = border_dist > radius + 0.5
+        safe[sy, sx] = True
         size = 2 * int(np.ceil(radius)) + 3
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
         useful = cv2.dilate(wrong.astype(np.uint8), kernel).astype(bool)

@@ -61,3 +61,30 @@ def test_nothing_to_do_when_labels_are_already_right():
     assert plan_stroke(lm.array, truth) is None
     result = annotate(lm, truth)
     assert result.strokes == 0 and result.accuracy_after == 1.0
+
+
+def test_a_chained_drag_fixes_a_row_of_slivers_in_one_stroke_inside_the_class():
+    from annotator.bench.brush import _paint, plan_chain_stroke, plan_region_stroke
+
+    truth = np.ones((120, 60), np.uint8)
+    truth[:, 28:33] = 0  # a membrane 5 px wide between two cells
+    labels = truth.copy()
+    for y in range(10, 110, 12):  # its left edge wrong in 1 px slivers, 8 px long
+        labels[y : y + 8, 28] = 1
+    region = np.zeros(truth.shape, bool)
+    region[10:18, 28] = True  # the first sliver: the robot's "largest wrong region"
+    single = plan_region_stroke(labels, truth, 0, region)
+    chained = plan_chain_stroke(labels, truth, 0, region)
+    assert single is not None and chained is not None
+    fixed = {}
+    for name, stroke in (("single", single), ("chained", chained)):
+        lm = LabelMap(labels.copy(), IGNORE, IGNORE - 1)
+        _paint(lm, stroke)
+        assert not ((lm.array != labels) & (truth != 0)).any()  # never over another class
+        fixed[name] = int(((lm.array == truth) & (labels != truth)).sum())
+    assert fixed["single"] <= 8 < fixed["chained"]
+    assert fixed["chained"] >= 5 * 8  # most of the row of slivers in one drag
+    # Nothing else wrong of the class: there is nothing to chain to.
+    alone = truth.copy()
+    alone[10:18, 28] = 1
+    assert plan_chain_stroke(alone, truth, 0, region) is None
