@@ -118,6 +118,7 @@ class SmartSupport:
         self.settings = settings or SuperpixelSettings()
         self._segments: dict[int, Superpixels] = {}
         self._tiling: dict[int, _TileWork] = {}  # images whose tiles are being computed
+        self._closed = False
         self._queue: CoalescingQueue[tuple[str, int], _Job] = CoalescingQueue(
             self._run, "annotator-smart"
         )
@@ -138,6 +139,8 @@ class SmartSupport:
         ``near``, the brush's latest position; the index returned fills in as tiles
         land (on the GUI thread), so a stroke paints the segments that exist.
         """
+        if self._closed:
+            return None
         work = self._tiling.get(image_id)
         if work is not None and near is not None:
             work.focus = near
@@ -183,6 +186,7 @@ class SmartSupport:
         return self._queue.wait_idle(timeout)
 
     def shutdown(self) -> None:
+        self._closed = True  # a tile landing after this starts no other
         self._queue.close(drop_pending=True, timeout=5.0)
 
     def _run(self, _key: tuple[str, int], job: _Job, _token: CancelToken) -> None:
@@ -195,8 +199,8 @@ class SmartSupport:
 
     def _store_tile(self, image_id: int, work: _TileWork, result: tuple[Tile, np.ndarray]) -> None:
         segments = self._segments.get(image_id)
-        if self._tiling.get(image_id) is not work or segments is None:
-            return  # forgotten meanwhile (the settings changed): a stale tile
+        if self._closed or self._tiling.get(image_id) is not work or segments is None:
+            return  # closed, or forgotten meanwhile (the settings changed): a stale tile
         segments.add_tile(*result)
         if work.remaining:
             n = len(work.tiles)

@@ -208,5 +208,8 @@ def test_superpixels_of_a_big_image_come_tile_by_tile_nearest_the_brush_first():
         assert messages[-1].startswith("Superpixels ready")
         smart.forget(1)
         assert smart.superpixels(1, image) is None  # forgotten: computed again
+        assert smart.wait_idle(60) and len(pending) == 1
     finally:
         smart.shutdown()
+    pending.pop()()  # a tile that lands after the window closed starts no other
+    assert not pending and smart.superpixels(2, image) is None
