@@ -18,6 +18,16 @@ from annotator.core.smart import (
 U, V = 255, 254
 
 
+def bright_disk(size, radius):
+    """A noisy 16-bit square image with a bright disk in its centre, and the disk."""
+    rng = np.random.default_rng(0)
+    img = rng.normal(10000, 300, (size, size)).astype(np.uint16)
+    yy, xx = np.mgrid[:size, :size]
+    disk = (yy - size // 2) ** 2 + (xx - size // 2) ** 2 <= radius**2
+    img[disk] = rng.normal(40000, 300, disk.sum()).astype(np.uint16)
+    return img, disk
+
+
 def blank(h=40, w=40):
     return LabelMap(np.full((h, w), U, np.uint8), U, V)
 
@@ -101,11 +111,7 @@ def test_superpixel_brush_paints_whole_segments():
 
 
 def test_grabcut_finds_the_object_in_a_box_on_16_bit_data():
-    rng = np.random.default_rng(0)
-    img = rng.normal(10000, 300, (80, 80)).astype(np.uint16)
-    yy, xx = np.mgrid[:80, :80]
-    disk = (yy - 40) ** 2 + (xx - 40) ** 2 <= 15**2
-    img[disk] = rng.normal(40000, 300, disk.sum()).astype(np.uint16)
+    img, disk = bright_disk(80, 15)
     box = np.zeros((80, 80), bool)
     box[15:66, 15:66] = True
     fg = grabcut(img, box)
@@ -187,11 +193,7 @@ def test_grabcut_smooths_a_noisy_image_first_and_still_finds_the_object():
 
 
 def test_a_large_crop_is_cut_at_a_lower_resolution_with_the_same_answer():
-    rng = np.random.default_rng(0)
-    img = rng.normal(10000, 300, (120, 120)).astype(np.uint16)
-    yy, xx = np.mgrid[:120, :120]
-    disk = (yy - 60) ** 2 + (xx - 60) ** 2 <= 30**2
-    img[disk] = rng.normal(40000, 300, disk.sum()).astype(np.uint16)
+    img, disk = bright_disk(120, 30)
     box = np.zeros((120, 120), bool)
     box[20:101, 20:101] = True
     full = grabcut(img, box)

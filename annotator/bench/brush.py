@@ -170,6 +170,61 @@ def _sweep_path(
     return path
 
 
+@dataclass(frozen=True)
+class _Crop:
+    """The part of the image a stroke is planned in: ``truth``, ``labels`` and the
+    region cut to ``box`` (``y0, y1, x0, x1``), the pixels the brush may cover, their
+    distance to the nearest pixel it may not, and the region's deepest such point."""
+
+    box: tuple[int, int, int, int]
+    truth: np.ndarray
+    labels: np.ndarray
+    region: np.ndarray
+    allowed: np.ndarray
+    border_dist: np.ndarray
+    start: tuple[int, int]
+
+
+def _crop(
+    labels: np.ndarray,
+    truth: np.ndarray,
+    cls: int,
+    region: np.ndarray,
+    margin: int,
+    harmless: np.ndarray | None = None,
+) -> _Crop | None:
+    """Cut the region's box grown by ``margin``; the brush may cover class ``cls``, void
+    and ``harmless`` pixels. ``None`` for an empty region."""
+    import cv2
+
+    ys, xs = np.nonzero(region)
+    if ys.size == 0:
+        return None
+    h, w = truth.shape
+    y0, y1 = max(0, ys.min() - margin), min(h, ys.max() + margin + 1)
+    x0, x1 = max(0, xs.min() - margin), min(w, xs.max() + margin + 1)
+    t = truth[y0:y1, x0:x1]
+    # Painting over ignored pixels is harmless, so they do not bound the brush.
+    allowed = (t == cls) | (t == IGNORE)
+    if harmless is not None:
+        allowed |= harmless[y0:y1, x0:x1]
+    # Pad with "allowed" so the image edge does not shrink the brush (it clips instead).
+    padded = cv2.copyMakeBorder(allowed.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+    border_dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    reg = region[y0:y1, x0:x1]
+    inside = np.where(reg, border_dist, 0)
+    sy, sx = (int(v) for v in np.unravel_index(int(np.argmax(inside)), inside.shape))
+    return _Crop(
+        (int(y0), int(y1), int(x0), int(x1)),
+        t,
+        labels[y0:y1, x0:x1],
+        reg,
+        allowed,
+        border_dist,
+        (sy, sx),
+    )
+
+
 def plan_stroke(
     labels: np.ndarray, truth: np.ndarray, *, max_radius: float = 25.0
 ) -> Stroke | None:
@@ -211,28 +266,13 @@ def plan_region_stroke(
     """
     import cv2
 
-    ys, xs = np.nonzero(region)
-    if ys.size == 0:
+    c = _crop(labels, truth, cls, region, int(max_radius) + 2, harmless)
+    if c is None:
         return None
-    pad = int(max_radius) + 2
-    h, w = truth.shape
-    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
-    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
-    t = truth[y0:y1, x0:x1]
-    lab = labels[y0:y1, x0:x1]
-    reg = region[y0:y1, x0:x1]
-    # Painting over ignored pixels is harmless, so they do not bound the brush.
-    allowed_b = (t == cls) | (t == IGNORE)
-    if harmless is not None:
-        allowed_b |= harmless[y0:y1, x0:x1]
-    allowed = allowed_b.astype(np.uint8)
-    paint = painter((y0, y1, x0, x1)) if painter is not None else _plain_painter(cls)
-    # Pad with "allowed" so the image edge does not shrink the brush (it clips instead).
-    allowed_p = cv2.copyMakeBorder(allowed, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
-    border_dist = cv2.distanceTransform(allowed_p, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
-    inside = np.where(reg, border_dist, 0)
-    iy, ix = np.unravel_index(int(np.argmax(inside)), inside.shape)
-    sy, sx = int(iy), int(ix)
+    y0, _, x0, _ = c.box
+    t, lab, reg, allowed_b, border_dist = c.truth, c.labels, c.region, c.allowed, c.border_dist
+    paint = painter(c.box) if painter is not None else _plain_painter(cls)
+    sy, sx = c.start
     d_max = float(border_dist[sy, sx])
     best: tuple[int, Stroke] | None = None
     for factor in (1.0, 0.6, 0.35, 0.2):
@@ -300,17 +340,11 @@ def plan_chain_stroke(
     import cv2
     from skimage.graph import MCP_Geometric
 
-    ys, xs = np.nonzero(region)
-    if ys.size == 0:
+    c = _crop(labels, truth, cls, region, CHAIN_REACH + int(max_radius) + 2)
+    if c is None:
         return None
-    h, w = truth.shape
-    margin = CHAIN_REACH + int(max_radius) + 2
-    y0, y1 = max(0, ys.min() - margin), min(h, ys.max() + margin + 1)
-    x0, x1 = max(0, xs.min() - margin), min(w, xs.max() + margin + 1)
-    t = truth[y0:y1, x0:x1]
-    lab = labels[y0:y1, x0:x1]
-    reg = region[y0:y1, x0:x1]
-    allowed_b = (t == cls) | (t == IGNORE)
+    y0, _, x0, _ = c.box
+    t, lab, reg, allowed_b, border_dist = c.truth, c.labels, c.region, c.allowed, c.border_dist
     wrong = (t == cls) & (lab != cls)
     n, comps, stats, _ = cv2.connectedComponentsWithStats(
         (wrong & ~reg).astype(np.uint8), connectivity=8
@@ -318,10 +352,7 @@ def plan_chain_stroke(
     if n <= 1:
         return None  # nothing else to chain to
     others = 1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:CHAIN_ENDS]
-    allowed_p = cv2.copyMakeBorder(allowed_b.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_REPLICATE)
-    border_dist = cv2.distanceTransform(allowed_p, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
-    inside = np.where(reg, border_dist, 0)
-    sy, sx = (int(v) for v in np.unravel_index(int(np.argmax(inside)), inside.shape))
+    sy, sx = c.start
     paint = _plain_painter(cls)
     best: tuple[int, Stroke] | None = None
     fit = min(max_radius, float(border_dist[sy, sx]) - 0.51)  # the widest brush at the start
