@@ -152,6 +152,14 @@ def test_unknown_keys_survive_a_round_trip():
         (lambda d: d["metrics"].update(mean_iou="high"), "'metrics.mean_iou' must be a number"),
         (lambda d: d["images"]["train"][0].pop("id"), "has no 'id'"),
         (lambda d: d.update(card_format=CARD_FORMAT + 1), "newer than this Annotator"),
+        (
+            lambda d: d["training"].update(class_weights=[1.0, -2.0, 1.0]),
+            "'training.class_weights' must be a list of positive numbers",
+        ),
+        (
+            lambda d: d["training"].update(class_weights="heavy"),
+            "'training.class_weights' must be a list",
+        ),
     ],
 )
 def test_a_damaged_card_raises_one_line_naming_the_file_and_the_problem(change, message):
@@ -168,3 +176,14 @@ def test_text_that_is_not_a_json_object_is_refused():
         ModelCard.from_json("{oops", "card.json")
     with pytest.raises(ModelError, match="not a JSON object"):
         ModelCard.from_json("[1, 2]", "card.json")
+
+
+def test_class_weights_round_trip_and_old_cards_have_none():
+    card = ModelCard.from_json(LEGACY_CARD)
+    assert card.training.class_weights is None
+    assert "class_weights" not in card.to_dict()["training"]
+    data = json.loads(LEGACY_CARD)
+    data["training"]["class_weights"] = [0.8, 1.5, 2]
+    card = ModelCard.from_json(data)
+    assert card.training.class_weights == (0.8, 1.5, 2.0)
+    assert ModelCard.from_json(card.to_json()).training.class_weights == (0.8, 1.5, 2.0)

@@ -17,6 +17,7 @@ problem.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -143,6 +144,9 @@ class CardTraining:
     world_size: int = 1
     #: The training configuration as JSON (``ml.train.TrainConfig`` fields).
     config: Mapping[str, Any] = field(default_factory=dict)
+    #: The round's cross-entropy class weights, in class order (``None``: unweighted);
+    #: proposals divide them out (ADR 0012).
+    class_weights: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,11 @@ class ModelCard:
                 "device": t.device,
                 "world_size": t.world_size,
                 "config": dict(t.config),
+                **(
+                    {}
+                    if t.class_weights is None
+                    else {"class_weights": [float(w) for w in t.class_weights]}
+                ),
             },
             "images": {
                 "train": [{"id": r.id, "name": r.name} for r in self.train_images],
@@ -332,7 +341,21 @@ def _training(r: _Reader) -> CardTraining:
         device=r.get_str("device"),
         world_size=r.get_int("world_size", 1) or 1,
         config=dict(r.get_obj("config").data),
+        class_weights=_class_weights(r),
     )
+
+
+def _class_weights(r: _Reader) -> tuple[float, ...] | None:
+    if r.data.get("class_weights") is None:
+        return None
+    values = r.get_list("class_weights")
+    ok = all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+        for v in values
+    )
+    if not values or not ok:
+        raise r._fail("class_weights", "a list of positive numbers")
+    return tuple(float(v) for v in values)
 
 
 def _image_refs(r: _Reader, key: str) -> tuple[ImageRef, ...]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -131,12 +131,15 @@ def predict_tiled(
     keep_probabilities: bool | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    class_weights: np.ndarray | None = None,
 ) -> TiledOutput:
     """Blend overlapping tile predictions into a mask, an uncertainty and (optionally)
     float16 probabilities, holding at most one band of tiles in memory.
 
     ``image`` is raw pixels ``(H, W)`` or ``(H, W, C)``; each tile is normalised on the
-    fly, so no float copy of a huge image is ever made.
+    fly, so no float copy of a huge image is ever made. ``class_weights``: the training
+    round's cross-entropy class weights, divided out of the probabilities (see
+    :func:`unweight`).
     """
     h, w = int(image.shape[0]), int(image.shape[1])
     tile = max(multiple, tile - tile % multiple)
@@ -154,7 +157,7 @@ def predict_tiled(
     if total == 1:
         x = _pad_to(normalizer.apply(image), th, tw)
         p = runner(x[None])[0, :, :h, :w]
-        _finalize(p, mask, unc, probs_out, 0)
+        _finalize(unweight(p, class_weights), mask, unc, probs_out, 0)
         if progress:
             progress(1, 1, "")
         return TiledOutput(mask, unc, probs_out)
@@ -168,7 +171,8 @@ def predict_tiled(
         if y != band_y:
             shift = y - band_y
             rows = slice(0, shift)
-            _finalize(acc[:, rows] / wacc[rows], mask, unc, probs_out, band_y)
+            p = unweight(acc[:, rows] / wacc[rows], class_weights)
+            _finalize(p, mask, unc, probs_out, band_y)
             acc[:, :-shift] = acc[:, shift:]
             acc[:, -shift:] = 0
             wacc[:-shift] = wacc[shift:]
@@ -191,8 +195,23 @@ def predict_tiled(
             if progress:
                 progress(done, total, "")
     rest = h - band_y
-    _finalize(acc[:, :rest] / wacc[:rest], mask, unc, probs_out, band_y)
+    _finalize(unweight(acc[:, :rest] / wacc[:rest], class_weights), mask, unc, probs_out, band_y)
     return TiledOutput(mask, unc, probs_out)
+
+
+def unweight(p: np.ndarray, class_weights: np.ndarray | None) -> np.ndarray:
+    """Class probabilities ``(C, H, W)`` with the training's class weights divided out.
+
+    A cross-entropy that weighs class ``c`` by ``w_c`` is minimised by probabilities
+    proportional to ``w_c * p_c``: the weights push every border ``log(w_c / w_k)`` logits
+    towards the rarer class. A proposal the user accepts with that push, trained on
+    again, pushes further each round (ADR 0012); dividing the weights out proposes each
+    class where the labels say it is.
+    """
+    if class_weights is None:
+        return p
+    q = p / class_weights.astype(p.dtype)[:, None, None]
+    return q / q.sum(axis=0, keepdims=True)
 
 
 def _finalize(
@@ -205,6 +224,20 @@ def _finalize(
         probs_out[:, rows] = p
 
 
+def fitted_weights(weights: Sequence[float] | None, n_classes: int) -> np.ndarray | None:
+    """A card's class weights for a network of ``n_classes`` outputs, or ``None``.
+
+    Weights of classes the round did not train (added to the project since) are 1. The
+    card reader has refused anything but positive numbers.
+    """
+    if not weights:
+        return None
+    w = np.ones(n_classes, np.float32)
+    k = min(n_classes, len(weights))
+    w[:k] = np.asarray(weights[:k], np.float32)
+    return w
+
+
 class Predictor:
     """A model version ready to propose masks for whole images.
 
@@ -213,20 +246,34 @@ class Predictor:
     """
 
     def __init__(
-        self, runner: TileRunner, network: NetworkConfig, version: int = 0, backend: str = "torch"
+        self,
+        runner: TileRunner,
+        network: NetworkConfig,
+        version: int = 0,
+        backend: str = "torch",
+        class_weights: np.ndarray | None = None,
     ) -> None:
         self.runner = runner
         self.network = network
         self.version = version
         self.backend = backend
+        #: The class weights the model was trained with, divided out of every proposal
+        #: (:func:`unweight`); ``None``: the probabilities as the network gives them.
+        self.class_weights = class_weights
 
     @classmethod
     def from_model(
-        cls, model: torch.nn.Module, version: int = 0, device: str = "auto"
+        cls,
+        model: torch.nn.Module,
+        version: int = 0,
+        device: str = "auto",
+        class_weights: np.ndarray | None = None,
     ) -> Predictor:
-        """Wrap an in-memory model (torch backend)."""
+        """Wrap an in-memory model (torch backend); ``class_weights``: see :func:`unweight`."""
         dev = choose_device(device)
-        return cls(TorchRunner(model, dev), network_of(model), version, f"torch-{dev.type}")
+        return cls(
+            TorchRunner(model, dev), network_of(model), version, f"torch-{dev.type}", class_weights
+        )
 
     @classmethod
     def from_checkpoint(
@@ -252,13 +299,20 @@ class Predictor:
         # A model from before classes were added still proposes the classes it knows.
         loaded = load_checkpoint(weights, class_names, allow_new_classes=True)
         version = loaded.card.version
+        class_weights = fitted_weights(loaded.card.training.class_weights, loaded.network.n_classes)
         onnx_path = onnx if onnx is not None and Path(onnx).is_file() else None
         dev = choose_device(device)
         if backend in ("auto", "onnx") and dev.type == "cpu" and onnx_path is not None:
             from annotator.ml.onnx_runtime import OnnxRunner, onnxruntime_available
 
             if onnxruntime_available():
-                return cls(OnnxRunner(onnx_path, threads), loaded.network, version, "onnxruntime")
+                return cls(
+                    OnnxRunner(onnx_path, threads),
+                    loaded.network,
+                    version,
+                    "onnxruntime",
+                    class_weights,
+                )
             if backend == "onnx":
                 from annotator.core.errors import ModelError
 
@@ -268,7 +322,11 @@ class Predictor:
 
             raise ModelError(f"{weights}: no ONNX export of this model version")
         return cls(
-            TorchRunner(loaded.build_model(), dev), loaded.network, version, f"torch-{dev.type}"
+            TorchRunner(loaded.build_model(), dev),
+            loaded.network,
+            version,
+            f"torch-{dev.type}",
+            class_weights,
         )
 
     def predict(
@@ -294,6 +352,7 @@ class Predictor:
             keep_probabilities=keep_probabilities,
             progress=progress,
             cancel=cancel,
+            class_weights=self.class_weights,
         )
         return Proposal(
             out.probabilities, out.mask, out.uncertainty, image_score(out.uncertainty), self.version

@@ -221,6 +221,9 @@ class TrainResult:
     message: str = ""
     #: Trainable parameters of the network (for the model card).
     parameters: int = 0
+    #: The cross-entropy class weights of the round (``None``: unweighted); proposals
+    #: divide them out (``ml.predict.unweight``).
+    class_weights: tuple[float, ...] | None = None
 
     @property
     def publishable(self) -> bool:
@@ -503,6 +506,7 @@ def train_round(
         device=str(device),
         world_size=world,
         parameters=count_parameters(model),
+        class_weights=None if weights is None else tuple(float(w) for w in weights),
     )
     if loop.status != "finished":
         msg = (
@@ -528,7 +532,11 @@ def train_round(
                 )
             )
         metrics = evaluate(
-            model, device, [(im.image_id, im.pixels, t) for im, t in val_pairs], n_classes
+            model,
+            device,
+            [(im.image_id, im.pixels, t) for im, t in val_pairs],
+            n_classes,
+            weights,
         )
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return result(
@@ -569,8 +577,10 @@ def evaluate(
     device: torch.device,
     items: list[tuple[int, np.ndarray, np.ndarray]],
     n_classes: int,
+    class_weights: np.ndarray | None = None,
 ) -> Metrics:
-    """Predict each ``(id, raw pixels, target)`` and score it on the target's labelled pixels."""
+    """Predict each ``(id, raw pixels, target)`` and score it on the target's labelled pixels,
+    as the proposals will be made (``class_weights`` divided out: ``ml.predict.unweight``)."""
     from annotator.ml.predict import TorchRunner, predict_tiled
 
     runner = TorchRunner(model, device)
@@ -584,6 +594,7 @@ def evaluate(
             n_classes,
             config.multiple,
             keep_probabilities=False,
+            class_weights=class_weights,
         )
         cm += confusion(out.mask, target, n_classes)
     return metrics_from_confusion(cm, tuple(i for i, _, _ in items))

@@ -247,6 +247,7 @@ def make_card(request: TrainRequest, result: TrainResult, version: int) -> Model
             device=result.device,
             world_size=result.world_size,
             config=asdict(result.config),
+            class_weights=result.class_weights,
         ),
         train_images=tuple(ImageRef(i, used[i]) for i in result.train_image_ids),
         validation_images=tuple(ImageRef(i, used[i]) for i in validation),

@@ -1,6 +1,9 @@
 """A small version of the effort benchmark on easy synthetic images, to keep it working."""
 
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,7 +18,7 @@ from annotator.bench.effort import (
 )
 from annotator.cli import main
 from annotator.core.errors import AnnotatorError
-from annotator.core.synthetic import synthetic_cells
+from annotator.core.synthetic import SYNTHETIC_EM_CLASSES, synthetic_cells, synthetic_em
 
 
 def _dataset(root, n=4, size=80):
@@ -142,6 +145,20 @@ def test_binary_0_255_masks_are_read_as_two_classes(tmp_path):
     ds = load_dataset(root)
     assert ds.class_names == ("class0", "class1")
     assert set(np.unique(ds.truths["0"]).tolist()) == {0, 1}
+
+
+def test_synthetic_em_data_set_is_written_for_the_bench(tmp_path, capsys):
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "synthetic_em.py"
+    spec = importlib.util.spec_from_file_location("annotator_bench_synthetic_em", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    root = tmp_path / "em"
+    assert module.main([str(root), "--images", "2", "--size", "96", "--seed", "3"]) == 0
+    assert "2 images of 96 px" in capsys.readouterr().out
+    ds = load_dataset(root, root / "classes.txt")
+    assert ds.class_names == SYNTHETIC_EM_CLASSES
+    assert np.array_equal(ds.truths["em_01"], synthetic_em(3001, size=96)[1])
 
 
 def test_dataset_errors_are_clear(tmp_path):

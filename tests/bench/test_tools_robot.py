@@ -14,7 +14,7 @@ from annotator.bench.planner import choose, gain, measure
 from annotator.bench.robot import annotate, pixel_accuracy
 from annotator.core.errors import AnnotatorError
 from annotator.core.labelmap import LabelMap
-from annotator.core.synthetic import synthetic_cells
+from annotator.core.synthetic import SYNTHETIC_EM_CLASSES, synthetic_cells, synthetic_em
 
 
 def _blank(shape):
@@ -63,6 +63,37 @@ def test_every_tool_reaches_the_target_with_fewer_actions_than_the_brush():
     assert tools.actions < brush.actions
     assert sum(tools.tools.values()) >= 1 and set(tools.tools) <= set(TOOLS)
     assert tools.actions == tools.strokes + tools.clicks + 0.5 * tools.vertices
+
+
+def test_synthetic_em_is_seeded_and_has_every_class_thin_membranes_and_small_vesicles():
+    image, truth = synthetic_em(seed=5, size=256)
+    again_image, again_truth = synthetic_em(seed=5, size=256)
+    assert np.array_equal(image, again_image) and np.array_equal(truth, again_truth)
+    assert not np.array_equal(truth, synthetic_em(seed=6, size=256)[1])
+    assert image.dtype == truth.dtype == np.uint8 and image.shape == truth.shape == (256, 256)
+    assert set(np.unique(truth).tolist()) == set(range(len(SYNTHETIC_EM_CLASSES)))
+    import cv2
+
+    membrane = (truth == SYNTHETIC_EM_CLASSES.index("membrane")).astype(np.uint8)
+    # Thin: eroding by a 5 x 5 square (2 px on each side) leaves only junctions.
+    assert cv2.erode(membrane, np.ones((5, 5), np.uint8)).sum() < 0.1 * membrane.sum()
+    vesicle = (truth == SYNTHETIC_EM_CLASSES.index("vesicle")).astype(np.uint8)
+    n = cv2.connectedComponents(vesicle, connectivity=8)[0] - 1
+    # Small: many separate regions (clusters of touching vesicles of radius 3-6 px),
+    # none holding a disc wider than 20 px.
+    assert n > 5 and cv2.distanceTransform(vesicle, cv2.DIST_L2, 5).max() <= 10
+
+
+def test_six_class_em_is_labelled_by_hand_within_the_cap_far_cheaper_than_with_the_brush():
+    """Issue 14's failure: by hand, a six-class EM image with thin membranes and small
+    vesicles cost hundreds of brush strokes. With every tool it reaches the target in a
+    fraction of them."""
+    image, truth = synthetic_em(seed=2, size=128)
+    brush = annotate(_blank(truth.shape), truth, image=image, target=0.95, tools=("brush",))
+    lm = _blank(truth.shape)
+    tools = annotate(lm, truth, image=image, target=0.95, max_strokes=3000, tools=TOOLS)
+    assert tools.reached and pixel_accuracy(lm.array, truth) >= 0.95
+    assert brush.reached and tools.actions * 3 < brush.actions
 
 
 def test_the_robot_never_reads_the_truth_while_it_paints(monkeypatch):

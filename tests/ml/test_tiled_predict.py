@@ -67,17 +67,21 @@ def test_many_overlapping_tiles_agree_with_one_big_tile(model):
     assert (one.mask == tiled.mask)[decided].mean() > 0.98
 
 
-def test_blending_is_seamless_for_a_constant_model():
-    class Constant:
-        def __call__(self, batch):
-            p = np.zeros((batch.shape[0], 2, *batch.shape[2:]), np.float32)
-            p[:, 0] = 0.3
-            p[:, 1] = 0.7
-            return p
+class Constant:
+    """A runner that answers the same class probabilities everywhere."""
 
+    def __init__(self, *probabilities: float) -> None:
+        self.probabilities = np.array(probabilities, np.float32)
+
+    def __call__(self, batch):
+        shape = (batch.shape[0], len(self.probabilities), *batch.shape[2:])
+        return np.broadcast_to(self.probabilities[None, :, None, None], shape).copy()
+
+
+def test_blending_is_seamless_for_a_constant_model():
     image = _image(130, 170)
     out = predict_tiled(
-        Constant(),
+        Constant(0.3, 0.7),
         image,
         fit_normalizer(image, 1),
         2,
@@ -213,3 +217,54 @@ def test_the_torch_runner_returns_probabilities(model):
     x = np.random.default_rng(0).normal(size=(2, 1, 32, 32)).astype(np.float32)
     p = TorchRunner(model, torch.device("cpu"))(x)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_class_weights_are_divided_out_of_every_tile():
+    """A model trained with class 1 weighted twice answers 0.6 for it where the labels
+    say 3:4 against it; the proposal divides the weight out: 0.6 / 2 < 0.4 / 1."""
+
+    image = _image(130, 170)
+    args = (Constant(0.4, 0.6), image, fit_normalizer(image, 1), 2, 4)
+    for tile in (48, 256):  # blended bands, and one tile
+        raw = predict_tiled(*args, tile=tile, overlap=16, keep_probabilities=True)
+        fair = predict_tiled(
+            *args,
+            tile=tile,
+            overlap=16,
+            keep_probabilities=True,
+            class_weights=np.array([1.0, 2.0], np.float32),
+        )
+        assert (raw.mask == 1).all() and (fair.mask == 0).all()
+        np.testing.assert_allclose(fair.probabilities.astype(np.float32)[0], 0.4 / 0.7, atol=1e-3)
+        np.testing.assert_allclose(fair.probabilities.astype(np.float32).sum(0), 1.0, atol=2e-3)
+
+
+def test_a_checkpoint_proposes_with_its_cards_class_weights_on_both_backends(tmp_path, model):
+    from annotator.core.card import CardTraining, ModelCard
+    from annotator.ml.checkpoint import checkpoint_bytes, onnx_bytes
+    from annotator.storage.models import write_version_folder
+
+    weights = (0.5, 1.0, 4.0)
+    card = ModelCard(
+        version=1,
+        architecture=model.config.to_dict(),
+        classes=("a", "b", "c"),
+        training=CardTraining(class_weights=weights),
+    )
+    files = write_version_folder(
+        tmp_path / "v0001", checkpoint_bytes(model.state_dict(), card), card, onnx_bytes(model)
+    )
+    image = _image(96, 80, seed=2)
+    expected = _untiled_probs(model, image) / np.array(weights, np.float32)[:, None, None]
+    expected /= expected.sum(0)
+    for backend in ("onnx", "torch"):
+        pred = Predictor.from_checkpoint(
+            files.weights, ["a", "b", "c"], onnx=files.onnx, device="cpu", backend=backend
+        )
+        assert pred.class_weights.tolist() == list(weights)
+        got = pred.predict(image, tile=128)
+        np.testing.assert_allclose(got.probabilities.astype(np.float32), expected, atol=3e-3)
+    # A project that has gained a class since: the model proposes the classes it knows,
+    # with their weights.
+    pred = Predictor.from_checkpoint(files.weights, ["a", "b", "c", "d"], device="cpu")
+    assert pred.class_weights.tolist() == list(weights)

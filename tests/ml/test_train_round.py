@@ -267,3 +267,37 @@ def test_a_parent_with_other_classes_is_refused(cells_project):
         export_onnx=False,
     )
     assert outcome.model.card.classes[1] == "debris"
+
+
+def test_the_card_keeps_the_rounds_class_weights_and_proposals_divide_them_out(cells_project):
+    """ADR 0012: a weighted loss pushes borders towards the rarer class; an accepted
+    proposal would carry that push into the next round's labels, so proposals divide the
+    weights out, and validation scores what the proposals will be."""
+    from annotator.ml.train import class_weights
+
+    first = training.train_project(
+        cells_project, steps=2, network=TINY, config=FAST, device="cpu", export_onnx=False
+    )
+    card = first.model.card
+    names = cells_project.schema.names
+    targets = []
+    for rec in cells_project.images():
+        m = cells_project.load_mask(rec)
+        if m is not None and rec.id in {i.id for i in card.train_images}:
+            targets.append(np.where(m < len(names), m, -1).astype(np.int16))
+    expected = class_weights(targets, len(names), FAST.class_weight_power)
+    assert card.training.class_weights == pytest.approx(tuple(expected))
+    counts = np.bincount(np.concatenate([t[t >= 0] for t in targets]), minlength=len(names))
+    assert np.argmax(card.training.class_weights) == np.argmin(counts)  # rarest weighs most
+    predictor = proposals.load_predictor(cells_project, device="cpu")
+    assert predictor.class_weights.tolist() == pytest.approx(list(expected))
+
+    unweighted = training.train_project(
+        cells_project,
+        steps=2,
+        config=replace(FAST, class_weight_power=0.0),
+        device="cpu",
+        export_onnx=False,
+    )
+    assert unweighted.model.card.training.class_weights is None
+    assert proposals.load_predictor(cells_project, device="cpu").class_weights is None
