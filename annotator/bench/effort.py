@@ -514,11 +514,26 @@ def saving_factors(runs: list[RunResult]) -> dict[str, Any]:
             continue
         out[key] = ratio(manual.total_actions, other.total_actions)
         out[key + "_bound"] = ratio_bound(bool(manual.capped()), bool(other.capped()))
-        out[key + "_last_half"] = ratio(manual.actions_last_half(), other.actions_last_half())
+        manual_half = _same_images(manual, other.second_half())
+        manual_mean = float(np.mean([r.actions for r in manual_half])) if manual_half else 0.0
+        out[key + "_last_half"] = ratio(manual_mean, other.actions_last_half())
         out[key + "_last_half_bound"] = ratio_bound(
-            bool(manual.capped(manual.second_half())), bool(other.capped(other.second_half()))
+            bool(manual.capped(manual_half)), bool(other.capped(other.second_half()))
         )
     return out
+
+
+def _same_images(manual: RunResult, images: list[ImageRecordOut]) -> list[ImageRecordOut]:
+    """The manual run's records of ``images`` (the second half of another run).
+
+    A manual run labels in its own order (without a model, ``uncertainty`` is the file
+    order), while an assisted run by uncertainty labels the doubtful images first: its
+    second half is another set of images, and its ratio must divide the manual costs of
+    those same images. When the manual run lacks one of them, its own second half."""
+    by_name = {r.name: r for r in manual.images}
+    if images and all(r.name in by_name for r in images):
+        return [by_name[r.name] for r in images]
+    return manual.second_half()
 
 
 def write_outputs(

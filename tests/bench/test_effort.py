@@ -186,6 +186,30 @@ def test_capped_images_make_the_ratio_a_bound(tmp_path):
     assert any("at least" in line for line in summary_lines([manual, assisted]))
 
 
+def _run(mode, costs, strategy="in-order"):
+    """A run labelling the named images in the given order at the given costs."""
+    from annotator.bench.effort import ImageRecordOut, RunResult
+
+    common = dict(strokes=0, clicks=0, vertices=0, tools={}, reached_target=True)
+    common.update(accepted=False, pixels_painted=0, accuracy_before=0.0, accuracy_after=0.95)
+    common.update(train_seconds=0.0, model_version=None, robot_seconds=0.0)
+    images = [ImageRecordOut(name=name, actions=cost, **common) for name, cost in costs]
+    return RunResult(mode, strategy, {}, images)
+
+
+def test_the_second_half_ratio_compares_the_same_images_in_any_order():
+    manual = _run("manual", [("a", 100), ("b", 100), ("c", 10), ("d", 10)])
+    # By uncertainty, the assisted run labels the costly images last.
+    assisted = _run("assisted", [("c", 5), ("d", 5), ("a", 10), ("b", 10)], "uncertainty")
+    factors = saving_factors([manual, assisted])
+    assert factors["saving_factor"] == pytest.approx(220 / 30, abs=1e-3)
+    # Manual cost of a and b (100 each) over assisted (10 each), not c and d (10 each).
+    assert factors["saving_factor_last_half"] == 10.0
+    # A manual run without those images: its own second half.
+    partial = _run("manual", [("a", 100), ("e", 100), ("c", 10), ("d", 10)])
+    assert saving_factors([partial, assisted])["saving_factor_last_half"] == 1.0
+
+
 def test_bench_combine_compares_runs_made_apart(tmp_path, capsys):
     ds = load_dataset(_dataset(tmp_path / "ds", n=2, size=64), tmp_path / "ds" / "classes.txt")
     common = dict(strategy="in-order", tools=("brush",), train_steps=5, depth=2, width=8)
