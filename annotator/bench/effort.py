@@ -157,8 +157,7 @@ class RunResult:
         return self.images[len(self.images) // 2 :]
 
     def actions_last_half(self) -> float:
-        half = self.second_half()
-        return float(np.mean([r.actions for r in half])) if half else 0.0
+        return mean_actions(self.second_half())
 
     def capped(self, images: list[ImageRecordOut] | None = None) -> list[str]:
         """Names of the images that stopped short of the target (hit the budget)."""
@@ -191,6 +190,11 @@ class RunResult:
             "config": self.config,
             "notes": self.notes,
         }
+
+
+def mean_actions(images: list[ImageRecordOut]) -> float:
+    """Actions per image over ``images`` (0 for none)."""
+    return float(np.mean([r.actions for r in images])) if images else 0.0
 
 
 def run_from_dict(d: dict[str, Any]) -> RunResult:
@@ -515,8 +519,7 @@ def saving_factors(runs: list[RunResult]) -> dict[str, Any]:
         out[key] = ratio(manual.total_actions, other.total_actions)
         out[key + "_bound"] = ratio_bound(bool(manual.capped()), bool(other.capped()))
         manual_half = _same_images(manual, other.second_half())
-        manual_mean = float(np.mean([r.actions for r in manual_half])) if manual_half else 0.0
-        out[key + "_last_half"] = ratio(manual_mean, other.actions_last_half())
+        out[key + "_last_half"] = ratio(mean_actions(manual_half), other.actions_last_half())
         out[key + "_last_half_bound"] = ratio_bound(
             bool(manual.capped(manual_half)), bool(other.capped(other.second_half()))
         )

@@ -157,7 +157,7 @@ def predict_tiled(
     if total == 1:
         x = _pad_to(normalizer.apply(image), th, tw)
         p = runner(x[None])[0, :, :h, :w]
-        _finalize(unweight(p, class_weights), mask, unc, probs_out, 0)
+        _finalize(p, class_weights, mask, unc, probs_out, 0)
         if progress:
             progress(1, 1, "")
         return TiledOutput(mask, unc, probs_out)
@@ -171,8 +171,7 @@ def predict_tiled(
         if y != band_y:
             shift = y - band_y
             rows = slice(0, shift)
-            p = unweight(acc[:, rows] / wacc[rows], class_weights)
-            _finalize(p, mask, unc, probs_out, band_y)
+            _finalize(acc[:, rows] / wacc[rows], class_weights, mask, unc, probs_out, band_y)
             acc[:, :-shift] = acc[:, shift:]
             acc[:, -shift:] = 0
             wacc[:-shift] = wacc[shift:]
@@ -195,7 +194,7 @@ def predict_tiled(
             if progress:
                 progress(done, total, "")
     rest = h - band_y
-    _finalize(unweight(acc[:, :rest] / wacc[:rest], class_weights), mask, unc, probs_out, band_y)
+    _finalize(acc[:, :rest] / wacc[:rest], class_weights, mask, unc, probs_out, band_y)
     return TiledOutput(mask, unc, probs_out)
 
 
@@ -215,8 +214,14 @@ def unweight(p: np.ndarray, class_weights: np.ndarray | None) -> np.ndarray:
 
 
 def _finalize(
-    p: np.ndarray, mask: np.ndarray, unc: np.ndarray, probs_out: np.ndarray | None, y0: int
+    p: np.ndarray,
+    class_weights: np.ndarray | None,
+    mask: np.ndarray,
+    unc: np.ndarray,
+    probs_out: np.ndarray | None,
+    y0: int,
 ) -> None:
+    p = unweight(p, class_weights)
     rows = slice(y0, y0 + p.shape[1])
     mask[rows] = p.argmax(axis=0).astype(np.uint8)
     unc[rows] = normalised_entropy(p, axis=0)
