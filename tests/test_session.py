@@ -274,6 +274,28 @@ def test_accept_for_one_class_commits_a_gesture_in_progress_first(project):
     session.close()
 
 
+def test_accept_only_over_a_class_replaces_that_class_and_keeps_every_other_label(project):
+    session = AnnotationSession(project)
+    doc = session.open_image(eight(project)[0].id)
+    lm = doc.label_map
+    over = np.zeros(lm.shape, bool)
+    over[:, :30] = True
+    doc.assign(0, over)  # a first fill that took too much
+    doc.paint_stroke([(40, 5)], 2, 2)
+    before = lm.array.copy()
+    proposal = _proposal(lm.shape, 6, value=1)
+    assert doc.accept(proposal, only_over=0)
+    assert (lm.array[:, :30] == 1).all()  # every pixel labelled 0 took the proposal
+    assert (lm.array[:, 30:] == before[:, 30:]).all()  # the stroke and the unlabelled stay
+    assert doc.label_source == "proposal:v6+user" and doc.history.undo_count == 3
+    assert not doc.accept(proposal, only_over=0)  # nothing labelled 0 is left
+    doc.undo()
+    assert (lm.array == before).all()
+    assert doc.accept(proposal, class_id=1, only_over=lm.unlabelled)  # as a plain accept
+    assert (lm.array[:, 30:][before[:, 30:] == lm.unlabelled] == 1).all()
+    session.close()
+
+
 def test_accept_of_a_proposal_of_another_size_is_refused(project):
     from annotator.services.document import EditError
 

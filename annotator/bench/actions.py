@@ -172,8 +172,7 @@ def apply(action: Action, label_map: LabelMap, scene: Scene) -> list[Patch]:
     if tool == "accept":
         if scene.proposal is None:
             raise ValueError("accept needs a proposal")
-        where = label_map.array == label_map.unlabelled
-        return [label_map.assign(scene.proposal.astype(label_map.dtype), where)]
+        return [label_map.accept(scene.proposal.astype(label_map.dtype), only_over=over)]
     if tool == "accept-region":
         if scene.proposal is None:
             raise ValueError("accept region needs a proposal")

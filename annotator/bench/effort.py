@@ -24,6 +24,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,9 @@ class BenchConfig:
     skip: int = 0
     seed: int = 0
     frozen_after: int = 2
+    #: assisted: on an image with no model yet, press "Train now" after this many
+    #: actions and go on from its proposal (0: never; not with ``--tools brush``).
+    first_round_after: int = 40
     depth: int = 4
     width: int = 16
     crop: int = 128
@@ -91,6 +95,8 @@ class BenchConfig:
             raise AnnotatorError("--stride must be at least 1")
         if self.skip < 0:
             raise AnnotatorError("--skip must be 0 or more")
+        if self.first_round_after < 0:
+            raise AnnotatorError("--first-round-after must be 0 or more")
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,9 @@ class ImageRecordOut:
     #: Pixel accuracy of the model's proposal on its own (measured, never shown to the
     #: robot's tools); ``None`` without a proposal.
     proposal_accuracy: float | None = None
+    #: Training rounds run while the image was being labelled ("Train now" on the first
+    #: image, before there was a model); ``train_seconds`` includes them.
+    rounds_during: int = 0
 
 
 @dataclass
@@ -376,6 +385,19 @@ def run_benchmark(
         proposals: dict[int, Any] = {}
         trains = config.mode != "manual"
         fell_back = False
+
+        def train_round(k: int) -> Any:
+            return training.train_project(
+                project,
+                steps=config.train_steps,
+                seconds=None if config.train_steps else config.train_seconds,
+                device="cpu",
+                network=network,
+                config=TrainConfig(
+                    crop=config.crop, batch_size=config.batch_size, seed=config.seed + k
+                ),
+            )
+
         for k in range(len(chosen)):
             # 1. What to label next (images matching --last only when no other is left).
             pool = [r for r in remaining if not _is_last(r.name, config.last)] or remaining
@@ -399,32 +421,55 @@ def run_benchmark(
                 proposal = prop.mask
             t0 = time.monotonic()
             label_map = LabelMap.blank(schema, rec.height, rec.width)
-            robot = annotate(
+            image = project.load_image(rec)
+
+            label = partial(
+                annotate,
                 label_map,
                 truth,
-                proposal=proposal,
-                image=None if config.tools == ("brush",) else project.load_image(rec),
+                image=None if config.tools == ("brush",) else image,
                 tools=config.tools,
                 target=config.target,
-                max_strokes=config.max_strokes,
                 max_radius=config.max_radius,
             )
-            robot_s = time.monotonic() - t0
+            mid_s = 0.0
+            rounds_during = 0
+            early = (
+                config.mode == "assisted"
+                and predictor is None
+                and config.first_round_after > 0
+                and config.tools != ("brush",)
+            )
+            robot = label(
+                proposal=proposal,
+                max_strokes=min(config.first_round_after, config.max_strokes)
+                if early
+                else config.max_strokes,
+            )
+            if early and not robot.reached and robot.actions < config.max_strokes:
+                # "Train now" on the labels so far (unlabelled pixels do not train), then
+                # go on from the new model's proposal of this very image.
+                project.save_mask(
+                    rec.id, label_map.array, source="robot", status=ImageStatus.IN_PROGRESS
+                )
+                t1 = time.monotonic()
+                if train_round(k).model is not None:
+                    predictor = load_predictor(project, device="cpu")
+                    proposal = predictor.predict(image).mask
+                mid_s = time.monotonic() - t1
+                result.train_rounds_s.append(mid_s)
+                rounds_during = 1
+                rest = label(
+                    proposal=proposal, max_strokes=int(config.max_strokes - robot.actions - 1)
+                )
+                robot = robot.then(rest, train_now=1)
+            robot_s = time.monotonic() - t0 - mid_s
             project.save_mask(rec.id, label_map.array, source="robot", status=ImageStatus.DONE)
             # 3. A training round, as the app does after "mark done".
             train_s = 0.0
             if trains and (config.mode == "assisted" or k < config.frozen_after):
                 t0 = time.monotonic()
-                outcome = training.train_project(
-                    project,
-                    steps=config.train_steps,
-                    seconds=None if config.train_steps else config.train_seconds,
-                    device="cpu",
-                    network=network,
-                    config=TrainConfig(
-                        crop=config.crop, batch_size=config.batch_size, seed=config.seed + k
-                    ),
-                )
+                outcome = train_round(k)
                 train_s = time.monotonic() - t0
                 result.train_rounds_s.append(train_s)
                 if outcome.model is not None:
@@ -453,12 +498,13 @@ def run_benchmark(
                 pixels_painted=robot.pixels_painted,
                 accuracy_before=round(robot.accuracy_before, 5),
                 accuracy_after=round(robot.accuracy_after, 5),
-                train_seconds=round(train_s, 2),
+                train_seconds=round(train_s + mid_s, 2),
                 model_version=version,
                 robot_seconds=round(robot_s, 2),
                 proposal_accuracy=(
                     None if proposal is None else round(pixel_accuracy(proposal, truth), 5)
                 ),
+                rounds_during=rounds_during,
             )
             result.images.append(out)
             if checkpoint is not None:

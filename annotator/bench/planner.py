@@ -161,6 +161,10 @@ def candidates(
             yield Action("grabcut", cls, Cost(clicks=2), box=box)
     if scene.proposal is not None:
         proposal = scene.proposal
+        if "accept" in tools and wrong != unl:
+            # Protected "only over w": the proposal replaces every pixel labelled w (a
+            # first fill that took too much before there was a proposal).
+            yield Action("accept", 0, CLICK, only_over=wrong)
         if "accept-region" in tools:
             on = region & (proposal == cls)
             if on.any():

@@ -59,6 +59,23 @@ class RobotResult:
     tools: dict[str, int] = field(default_factory=dict)
     reached: bool = False
 
+    def then(self, later: RobotResult, **steps: int) -> RobotResult:
+        """This part of an image followed by ``later`` (its other part), with ``steps``
+        (a tool name: clicks) between them, e.g. ``train_now=1``."""
+        tools = Counter(self.tools) + Counter(later.tools)
+        tools.update({name.replace("_", "-"): n for name, n in steps.items()})
+        return RobotResult(
+            self.strokes + later.strokes,
+            self.accepted or later.accepted,
+            self.pixels_painted + later.pixels_painted,
+            self.accuracy_before,
+            later.accuracy_after,
+            clicks=self.clicks + later.clicks + sum(steps.values()),
+            vertices=self.vertices + later.vertices,
+            tools=dict(tools),
+            reached=later.reached,
+        )
+
     @property
     def actions(self) -> float:
         """The combined action count (weights in :data:`annotator.bench.actions.WEIGHTS`)."""
@@ -153,13 +170,13 @@ def _annotate_tools(
     accuracy = before
     strokes = clicks = vertices = painted = 0
     used: Counter[str] = Counter()
+    accepted = False  # the plain accept (into the unlabelled pixels) is offered once
     while accuracy < target and strokes + clicks + 0.5 * vertices < max_actions:
-        choice = choose(
-            label_map, truth, scene, tools, max_radius=max_radius, accepted=used["accept"] > 0
-        )
+        choice = choose(label_map, truth, scene, tools, max_radius=max_radius, accepted=accepted)
         if choice is None:
             break
         action = choice.action
+        accepted |= action.tool == "accept" and action.only_over is None
         for patch in apply(action, label_map, scene):  # the truth is not passed: it is not read
             if not patch.empty:
                 painted += int(patch.changed().sum())

@@ -517,6 +517,19 @@ class LabelMap:
             region[local] = values_arr[box.slices][local].astype(self.dtype)
         return Patch(box, old, region.copy())
 
+    def accept(
+        self, source: np.ndarray, class_id: int | None = None, *, only_over: int | None = None
+    ) -> Patch:
+        """Accept a proposal: copy ``source`` into the unlabelled pixels, or with
+        protected painting "only over class k" (``only_over``) into the pixels labelled
+        k instead. ``class_id`` limits it to the pixels the proposal gives that class.
+        Accepting never overwrites other labels: they are the user's work."""
+        source = self._check_source(source)
+        where = self.array == (self.unlabelled if only_over is None else only_over)
+        if class_id is not None:
+            where &= source == class_id
+        return self.assign(source, where)
+
     def assign_region(
         self, source: np.ndarray, x: float, y: float, *, only_over: int | None = None
     ) -> Patch:

@@ -76,6 +76,10 @@ class LoopWorkspace(Protocol):
         """The label value the user paints with (a class id or void)."""
         ...
 
+    def protected_value(self) -> int | None:
+        """Protected painting: the one label edits may overwrite (None: any)."""
+        ...
+
     def finish_gesture(self) -> None:
         """Commit a gesture in progress (before an accept or a save)."""
         ...
@@ -225,9 +229,15 @@ class LoopController(QObject):
             class_id = ws.current_value()
             if class_id >= len(schema):
                 return  # void is not a class a model proposes
-        if doc.accept(proposal, class_id):
+        # Accept fills the unlabelled pixels; protected painting "only over class k"
+        # points it at the pixels labelled k instead (e.g. a first fill that was too big).
+        over = ws.protected_value()
+        if doc.accept(proposal, class_id, only_over=over):
+            where = ""
+            if over is not None and over != doc.label_map.unlabelled:
+                where = f" over {schema.names[over] if over < len(schema) else 'void'}"
             self.message.emit(
-                f"Accepted the proposal of model v{proposal.model_version}", MESSAGE_MS
+                f"Accepted the proposal of model v{proposal.model_version}{where}", MESSAGE_MS
             )
 
     # --- training -----------------------------------------------------------------------------

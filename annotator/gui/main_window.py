@@ -577,6 +577,9 @@ class _LoopWorkspace:
     def current_value(self) -> int:
         return self._window.canvas.current_value
 
+    def protected_value(self) -> int | None:
+        return self._window.canvas.protected_value
+
     def finish_gesture(self) -> None:
         self._window.canvas.finish_gesture()
 

@@ -319,23 +319,27 @@ class Document:
         if proposal.shape != self.label_map.shape:
             raise EditError(f"the proposal is {proposal.shape}, the image {self.label_map.shape}")
 
-    def accept(self, proposal: Proposal, class_id: int | None = None) -> bool:
+    def accept(
+        self, proposal: Proposal, class_id: int | None = None, *, only_over: int | None = None
+    ) -> bool:
         """Copy ``proposal`` into the labels where nothing is labelled yet: one undo step.
 
-        With ``class_id`` only the pixels the proposal gives that class. A gesture in
-        progress is committed first so the accept stays a step of its own. The label
-        source becomes ``proposal:v<N>+user`` until the step is undone. Returns whether
-        any pixel changed.
+        With ``class_id`` only the pixels the proposal gives that class; with protected
+        painting "only over class k" (``only_over``) the pixels labelled k instead of
+        the unlabelled ones. A gesture in progress is committed first so the accept
+        stays a step of its own. The label source becomes ``proposal:v<N>+user`` until
+        the step is undone. Returns whether any pixel changed.
         """
-        lm = self.label_map
-        if proposal.shape != lm.shape:
-            raise EditError(f"the proposal is {proposal.shape}, the image {lm.shape}")
-        where = lm.array == lm.unlabelled
-        if class_id is not None:
-            where &= proposal.mask == class_id
+        self._check_proposal(proposal)
         if self.history.in_stroke:
             self.commit_stroke()
-        return self.assign(proposal.mask, where, _proposal_tag(proposal)) is not None
+        return (
+            self.apply(
+                lambda lm: lm.accept(proposal.mask, class_id, only_over=only_over),
+                _proposal_tag(proposal),
+            )
+            is not None
+        )
 
     # --- undo / redo ----------------------------------------------------------------------
     def undo(self) -> Box | None:

@@ -214,6 +214,42 @@ def test_accept_region_and_proposal_brush_copy_the_proposal():
         assert (lm.array[10:30, 10:30] == 1).all() and (lm.array[0:5, 0:5] == 0).all()
 
 
+def test_accept_over_the_wrong_label_replaces_a_fill_that_took_too_much():
+    truth = np.zeros((40, 40), np.uint8)
+    truth[10:30, 10:30] = 1
+    truth[2:6, 2:6] = 1
+    lm = LabelMap(np.zeros((40, 40), np.uint8), 255, 254)  # one fill labelled it all 0
+    lm.array[2:6, 2:6] = 1  # the person painted this square already
+    proposal = truth.copy()
+    proposal[2:6, 2:6] = 0  # the proposal misses it
+    scene = Scene(proposal=proposal)
+    choice = choose(lm, truth, scene, ("accept",))
+    assert choice is not None and choice.action == Action("accept", 0, CLICK, only_over=0)
+    r = annotate(lm, truth, proposal=proposal, tools=("accept",), target=1.0)
+    assert (r.clicks, r.tools, r.reached) == (1, {"accept": 1}, True)
+    np.testing.assert_array_equal(lm.array, truth)  # the painted square was kept
+    # the plain accept (into unlabelled pixels) is still offered once after it
+    lm = _blank(truth.shape)
+    lm.array[:, :20] = 0
+    r = annotate(lm, truth, proposal=truth, tools=("accept",), target=1.0)
+    assert r.reached and r.clicks == 2
+
+
+def test_a_part_of_an_image_then_the_rest_adds_up_with_the_steps_between():
+    image, truth = _cells(3)
+    lm = _blank(truth.shape)
+    first = annotate(lm, truth, image=image, tools=TOOLS, max_strokes=1, target=1.0)
+    rest = annotate(lm, truth, image=image, proposal=truth, tools=TOOLS, target=1.0)
+    both = first.then(rest, train_now=1)
+    assert both.actions == first.actions + rest.actions + 1
+    assert both.tools["train-now"] == 1 and both.tools["accept"] == 1
+    assert (both.accuracy_before, both.accuracy_after) == (
+        first.accuracy_before,
+        rest.accuracy_after,
+    )
+    assert both.reached and both.accepted and not first.reached
+
+
 def test_unknown_tool_is_refused():
     with pytest.raises(ValueError, match="unknown tool 'laser'"):
         annotate(_blank((4, 4)), np.zeros((4, 4), np.uint8), tools=("laser",))

@@ -25,6 +25,7 @@ class FakeWorkspace:
         self.session = session
         self.hidden: frozenset[int] = frozenset()
         self.value = 0
+        self.protected: int | None = None
         self.finished = 0
         self.saved = 0
 
@@ -41,6 +42,9 @@ class FakeWorkspace:
 
     def current_value(self) -> int:
         return self.value
+
+    def protected_value(self) -> int | None:
+        return self.protected
 
     def finish_gesture(self) -> None:
         self.finished += 1
@@ -101,6 +105,41 @@ def test_accept_edits_the_document_and_reports_through_signals(setup, qtbot):
     ws.value = doc.label_map.void
     loop.accept(True)  # void is no class of the model: nothing happens
     assert doc.history.undo_count == 1
+
+
+def test_accept_under_protected_painting_writes_over_the_protected_class_only(setup, qtbot):
+    loop, ws, _actions = setup
+    doc = ws.session.open_image(ws.session.images()[0].id)
+    loop.image_opened(doc)
+    unl = doc.label_map.unlabelled
+    doc.assign(0, _columns(doc.label_map.shape, 0, 40))  # a fill too big
+    doc.paint_stroke([(50, 10)], 2, 1)
+    mask = np.zeros(doc.label_map.shape, np.uint8)
+    mask[:, 20:] = 1
+    loop.layers.show(
+        doc.image_id, Proposal(None, mask, np.zeros(mask.shape, np.float32), 0.2, 7), ws.schema
+    )
+    ws.protected = 0
+    with qtbot.waitSignal(loop.message) as shown:
+        loop.accept(False)
+    name = ws.schema.names[0]
+    assert shown.args == [f"Accepted the proposal of model v7 over {name}", 3000]
+    a = doc.label_map.array
+    assert (a[:, :20] == 0).all() and (a[:, 20:40] == 1).all()  # only over class 0
+    assert (a[:, 40:] != 0).all() and (a[:, 60:] == unl).all()  # the rest is untouched
+    assert a[10, 50] == 1  # the user's stroke stays
+    assert doc.history.undo_count == 3
+    doc.undo()
+    assert (a[:, 20:40] == 0).all()
+    ws.protected = unl  # "only unlabelled" is what a plain accept does
+    loop.accept(False)
+    assert (a[:, 40:] == 1).all() and (a[:, 20:40] == 0).all()
+
+
+def _columns(shape, x0, x1):
+    where = np.zeros(shape, bool)
+    where[:, x0:x1] = True
+    return where
 
 
 def test_next_suggested_asks_for_an_image_instead_of_opening_it(setup, qtbot):
