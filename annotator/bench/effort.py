@@ -65,9 +65,10 @@ class BenchConfig:
     skip: int = 0
     seed: int = 0
     frozen_after: int = 2
-    #: assisted: on an image with no model yet, press "Train now" after this many
-    #: actions and go on from its proposal (0: never; not with ``--tools brush``).
-    first_round_after: int = 40
+    #: assisted: on an image begun with no model yet (the first), press "Train now"
+    #: after every this many actions and go on from the new proposal (0: never; not
+    #: with ``--tools brush``).
+    train_now_every: int = 40
     depth: int = 4
     width: int = 16
     crop: int = 128
@@ -95,8 +96,8 @@ class BenchConfig:
             raise AnnotatorError("--stride must be at least 1")
         if self.skip < 0:
             raise AnnotatorError("--skip must be 0 or more")
-        if self.first_round_after < 0:
-            raise AnnotatorError("--first-round-after must be 0 or more")
+        if self.train_now_every < 0:
+            raise AnnotatorError("--train-now-every must be 0 or more")
 
 
 @dataclass(frozen=True)
@@ -386,7 +387,7 @@ def run_benchmark(
         trains = config.mode != "manual"
         fell_back = False
 
-        def train_round(k: int) -> Any:
+        def train_round(k: int) -> training.TrainOutcome:
             return training.train_project(
                 project,
                 steps=config.train_steps,
@@ -415,14 +416,12 @@ def run_benchmark(
             remaining.remove(rec)
             truth = dataset.truths[rec.stem]
             # 2. The robot labels it, from the proposal when the mode uses one.
+            image = project.load_image(rec)
             proposal = None
             if config.mode != "manual" and predictor is not None:
-                prop = proposals.get(rec.id) or predictor.predict(project.load_image(rec))
-                proposal = prop.mask
+                proposal = (proposals.get(rec.id) or predictor.predict(image)).mask
             t0 = time.monotonic()
             label_map = LabelMap.blank(schema, rec.height, rec.width)
-            image = project.load_image(rec)
-
             label = partial(
                 annotate,
                 label_map,
@@ -434,19 +433,19 @@ def run_benchmark(
             )
             mid_s = 0.0
             rounds_during = 0
+            first_proposal = proposal  # the proposal_accuracy reported is the first one's
             early = (
                 config.mode == "assisted"
                 and predictor is None
-                and config.first_round_after > 0
+                and config.train_now_every > 0
                 and config.tools != ("brush",)
             )
+            budget = config.max_strokes
             robot = label(
                 proposal=proposal,
-                max_strokes=min(config.first_round_after, config.max_strokes)
-                if early
-                else config.max_strokes,
+                max_strokes=min(config.train_now_every, budget) if early else budget,
             )
-            if early and not robot.reached and robot.actions < config.max_strokes:
+            while early and not robot.reached and robot.actions + 1 < budget:
                 # "Train now" on the labels so far (unlabelled pixels do not train), then
                 # go on from the new model's proposal of this very image.
                 project.save_mask(
@@ -456,13 +455,17 @@ def run_benchmark(
                 if train_round(k).model is not None:
                     predictor = load_predictor(project, device="cpu")
                     proposal = predictor.predict(image).mask
-                mid_s = time.monotonic() - t1
-                result.train_rounds_s.append(mid_s)
-                rounds_during = 1
-                rest = label(
-                    proposal=proposal, max_strokes=int(config.max_strokes - robot.actions - 1)
-                )
-                robot = robot.then(rest, train_now=1)
+                    if rounds_during == 0:
+                        first_proposal = proposal
+                round_s = time.monotonic() - t1
+                mid_s += round_s
+                result.train_rounds_s.append(round_s)
+                rounds_during += 1
+                left = int(budget - robot.actions - 1)
+                part = label(proposal=proposal, max_strokes=min(config.train_now_every, left))
+                robot = robot.then(part, train_now=1)
+                if part.actions == 0:
+                    break  # no gesture gains anything: the robot stops, as it does anyway
             robot_s = time.monotonic() - t0 - mid_s
             project.save_mask(rec.id, label_map.array, source="robot", status=ImageStatus.DONE)
             # 3. A training round, as the app does after "mark done".
@@ -502,7 +505,9 @@ def run_benchmark(
                 model_version=version,
                 robot_seconds=round(robot_s, 2),
                 proposal_accuracy=(
-                    None if proposal is None else round(pixel_accuracy(proposal, truth), 5)
+                    None
+                    if first_proposal is None
+                    else round(pixel_accuracy(first_proposal, truth), 5)
                 ),
                 rounds_during=rounds_during,
             )

@@ -69,12 +69,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frozen-after", type=int, default=2, help="frozen mode: images trained on (2)")
     p.add_argument(
-        "--first-round-after",
+        "--train-now-every",
         type=int,
         default=40,
         metavar="N",
-        help="assisted: on the first image (no model yet) press Train now after N actions "
-        "and go on from the proposal; 0 = label it all by hand first (40)",
+        help="assisted: on the first image (begun with no model) press Train now after every "
+        "N actions and go on from the new proposal; 0 = label it all by hand first (40)",
     )
     p.add_argument("--max-radius", type=float, default=25.0, help="largest brush radius (25)")
     p.add_argument("--depth", type=int, default=4, help="U-Net depth (4)")
@@ -131,7 +131,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             skip=args.skip,
             seed=args.seed,
             frozen_after=args.frozen_after,
-            first_round_after=args.first_round_after,
+            train_now_every=args.train_now_every,
             depth=args.depth,
             width=args.width,
             **({"arch": args.arch} if args.arch else {}),

@@ -64,28 +64,29 @@ def test_robot_reaches_target_and_assisted_costs_fewer_strokes_than_manual(tmp_p
     assert all(r.reached_target for r in manual.images + assisted.images)
 
 
-def test_the_first_image_trains_a_round_half_way_and_goes_on_from_its_proposal(tmp_path):
+def test_the_first_image_trains_rounds_as_it_goes_and_uses_their_proposals(tmp_path):
     ds = load_dataset(_dataset(tmp_path / "ds", n=2, size=64), tmp_path / "ds" / "classes.txt")
     common = dict(train_steps=10, depth=2, width=8, crop=64, batch_size=4, seed=1)
-    common |= dict(strategy="in-order", first_round_after=1, target=0.995)
+    common |= dict(strategy="in-order", train_now_every=1, target=0.995)
     run = run_benchmark(ds, BenchConfig(mode="assisted", **common), tmp_path / "a")
     first, second = run.images
-    assert first.rounds_during == 1 and first.tools["train-now"] == 1
-    assert first.model_version == 2 and len(run.train_rounds_s) == 3  # during, after, after
+    n = first.rounds_during
+    assert n >= 1 and first.tools["train-now"] == n  # one click per round
+    assert first.model_version == n + 1 and len(run.train_rounds_s) == n + 2
     assert first.proposal_accuracy is not None and first.reached_target
-    assert first.actions >= 1 + 1 and first.clicks >= 1
+    assert first.actions >= 2 * n + 1 and first.clicks >= n  # a gesture, then each round
     assert second.rounds_during == 0 and "train-now" not in second.tools
-    # by hand, or with the first round turned off, there is no round during an image
-    for mode, after in (("manual", 1), ("assisted", 0)):
+    # by hand, or with the rounds turned off, there is no round during an image
+    for mode, every in (("manual", 1), ("assisted", 0)):
         other = run_benchmark(
             ds,
-            BenchConfig(mode=mode, **(common | dict(first_round_after=after))),
-            tmp_path / f"{mode}{after}",
+            BenchConfig(mode=mode, **(common | dict(train_now_every=every))),
+            tmp_path / f"{mode}{every}",
         )
         assert all(r.rounds_during == 0 for r in other.images)
         assert other.images[0].proposal_accuracy is None
-    with pytest.raises(AnnotatorError, match="first-round-after"):
-        BenchConfig(first_round_after=-1)
+    with pytest.raises(AnnotatorError, match="train-now-every"):
+        BenchConfig(train_now_every=-1)
 
 
 @pytest.mark.slow
