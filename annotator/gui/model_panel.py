@@ -273,8 +273,8 @@ class ModelPanel(QWidget):
         """Versions, the active one's card, and the IoU chart."""
         if active is None:
             self.version_label.setText(
-                "<b>No model yet.</b> Scribble a few strokes of every class, then mark the "
-                "image done: the first round trains from scratch."
+                "<b>No model yet.</b> Scribble a few strokes of every class and press "
+                "Train now: the first round trains from scratch."
             )
             self.device_label.setText("")
         else:
