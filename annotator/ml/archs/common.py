@@ -106,6 +106,35 @@ class DoubleConv(nn.Sequential):
         )
 
 
+class ResidualConv(nn.Module):
+    """``x + conv(relu(conv(x)))`` at a constant width, the branch starting at zero.
+
+    RefineNet's residual conv unit activates first (``pre_activation``, ``x +
+    conv(relu(conv(relu(x))))``); GCN's boundary refinement does not. Both start as the
+    identity: the branch's last BatchNorm scale is zero, so a stack of them does not
+    blow the activations up at initialisation. (The layer indices inside ``body`` are
+    part of saved checkpoints.)
+    """
+
+    def __init__(self, c: int, *, pre_activation: bool = False) -> None:
+        super().__init__()
+        first: list[nn.Module] = [nn.ReLU()] if pre_activation else []
+        self.body = nn.Sequential(
+            *first,
+            nn.Conv2d(c, c, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c, c, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c),
+        )
+
+    def zero_branch(self) -> None:
+        zero_last_scale(self.body)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
 class ResBlock(nn.Module):
     """A ResNet basic block (two 3x3 convs and an identity or 1x1 shortcut), dilatable."""
 

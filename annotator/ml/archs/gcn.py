@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from annotator.ml.archs.common import Encoder, SegmentationNetwork, upsample, zero_last_scale
+from annotator.ml.archs.common import Encoder, ResidualConv, SegmentationNetwork, upsample
 from annotator.ml.networks import NetworkConfig
 
 
@@ -41,23 +41,6 @@ class GlobalConv(nn.Module):
         return self.norm(self.left(x) + self.right(x))
 
 
-class BoundaryRefine(nn.Module):
-    """x + conv(relu(conv(x))): sharpens the coarse maps near object boundaries."""
-
-    def __init__(self, c: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(c, c, 3, padding=1, bias=False),
-            nn.BatchNorm2d(c),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(c, c, 3, padding=1, bias=False),
-            nn.BatchNorm2d(c),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
 class GCN(SegmentationNetwork):
     """Global convolutional network with boundary refinement."""
 
@@ -70,14 +53,14 @@ class GCN(SegmentationNetwork):
         self.gcns = nn.ModuleList(
             GlobalConv(ch[level], g, 15 if level >= 3 else 7) for level in self.levels
         )
-        self.refine = nn.ModuleList(BoundaryRefine(g) for _ in self.levels)
-        self.merge = nn.ModuleList(BoundaryRefine(g) for _ in self.levels[1:])
-        self.final = BoundaryRefine(g)
+        self.refine = nn.ModuleList(ResidualConv(g) for _ in self.levels)
+        self.merge = nn.ModuleList(ResidualConv(g) for _ in self.levels[1:])
+        self.final = ResidualConv(g)
         self.head = nn.Conv2d(g, config.n_classes, 1)
         self.init_weights()
         for m in self.modules():  # residual refinements start as the identity
-            if isinstance(m, BoundaryRefine):
-                zero_last_scale(m.body)
+            if isinstance(m, ResidualConv):
+                m.zero_branch()
 
     def features_to_logits(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.encoder(x)

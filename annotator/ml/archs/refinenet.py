@@ -18,29 +18,12 @@ from torch import nn
 
 from annotator.ml.archs.common import (
     Encoder,
+    ResidualConv,
     SegmentationNetwork,
     upsample_like,
     zero_last_scale,
 )
 from annotator.ml.networks import NetworkConfig
-
-
-class RCU(nn.Module):
-    """Residual conv unit: x + conv(relu(conv(relu(x))))."""
-
-    def __init__(self, c: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.ReLU(),
-            nn.Conv2d(c, c, 3, padding=1, bias=False),
-            nn.BatchNorm2d(c),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(c, c, 3, padding=1, bias=False),
-            nn.BatchNorm2d(c),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
 
 
 class ChainedResidualPooling(nn.Module):
@@ -68,8 +51,8 @@ class RefineBlock(nn.Module):
     def __init__(self, c_in: int, c: int, c_coarse: int | None) -> None:
         super().__init__()
         self.adapt = nn.Sequential(nn.Conv2d(c_in, c, 1, bias=False), nn.BatchNorm2d(c))
-        self.rcu_fine = RCU(c)
-        self.rcu_coarse = RCU(c_coarse) if c_coarse else None
+        self.rcu_fine = ResidualConv(c, pre_activation=True)
+        self.rcu_coarse = ResidualConv(c_coarse, pre_activation=True) if c_coarse else None
         self.fuse_fine = (
             nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
             if c_coarse
@@ -81,7 +64,7 @@ class RefineBlock(nn.Module):
             else None
         )
         self.crp = ChainedResidualPooling(c)
-        self.out = RCU(c)
+        self.out = ResidualConv(c, pre_activation=True)
 
     def forward(self, feat: torch.Tensor, coarser: torch.Tensor | None) -> torch.Tensor:
         x = self.rcu_fine(self.adapt(feat))
@@ -114,8 +97,8 @@ class RefineNet(SegmentationNetwork):
         # Residual branches start at zero (the last BatchNorm's scale), so the many sums
         # of a refine block do not blow the activations up at initialisation.
         for m in self.modules():
-            if isinstance(m, RCU):
-                zero_last_scale(m.body)
+            if isinstance(m, ResidualConv):
+                m.zero_branch()
             elif isinstance(m, ChainedResidualPooling):
                 for conv in m.convs:
                     zero_last_scale(conv)
