@@ -463,7 +463,7 @@ def run_benchmark(
                 rounds_during += 1
                 left = int(budget - robot.actions - 1)
                 part = label(proposal=proposal, max_strokes=min(config.train_now_every, left))
-                robot = robot.then(part, train_now=1)
+                robot = robot.then(part, "train-now")
                 if part.actions == 0:
                     break  # no gesture gains anything: the robot stops, as it does anyway
             robot_s = time.monotonic() - t0 - mid_s

@@ -59,18 +59,17 @@ class RobotResult:
     tools: dict[str, int] = field(default_factory=dict)
     reached: bool = False
 
-    def then(self, later: RobotResult, **steps: int) -> RobotResult:
-        """This part of an image followed by ``later`` (its other part), with ``steps``
-        (a tool name: clicks) between them, e.g. ``train_now=1``."""
-        tools = Counter(self.tools) + Counter(later.tools)
-        tools.update({name.replace("_", "-"): n for name, n in steps.items()})
+    def then(self, later: RobotResult, step: str) -> RobotResult:
+        """This part of an image followed by ``later`` (its other part), with one click
+        of ``step`` (e.g. ``train-now``) between them."""
+        tools = Counter(self.tools) + Counter(later.tools) + Counter({step: 1})
         return RobotResult(
             self.strokes + later.strokes,
             self.accepted or later.accepted,
             self.pixels_painted + later.pixels_painted,
             self.accuracy_before,
             later.accuracy_after,
-            clicks=self.clicks + later.clicks + sum(steps.values()),
+            clicks=self.clicks + later.clicks + 1,
             vertices=self.vertices + later.vertices,
             tools=dict(tools),
             reached=later.reached,

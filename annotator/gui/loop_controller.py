@@ -233,9 +233,10 @@ class LoopController(QObject):
         # points it at the pixels labelled k instead (e.g. a first fill that was too big).
         over = ws.protected_value()
         if doc.accept(proposal, class_id, only_over=over):
-            where = ""
-            if over is not None and over != doc.label_map.unlabelled:
-                where = f" over {schema.names[over] if over < len(schema) else 'void'}"
+            # Protection is "only unlabelled" or "only over" one of the classes.
+            where = (
+                "" if over in (None, doc.label_map.unlabelled) else f" over {schema.names[over]}"
+            )
             self.message.emit(
                 f"Accepted the proposal of model v{proposal.model_version}{where}", MESSAGE_MS
             )

@@ -240,7 +240,7 @@ def test_a_part_of_an_image_then_the_rest_adds_up_with_the_steps_between():
     lm = _blank(truth.shape)
     first = annotate(lm, truth, image=image, tools=TOOLS, max_strokes=1, target=1.0)
     rest = annotate(lm, truth, image=image, proposal=truth, tools=TOOLS, target=1.0)
-    both = first.then(rest, train_now=1)
+    both = first.then(rest, "train-now")
     assert both.actions == first.actions + rest.actions + 1
     assert both.tools["train-now"] == 1 and both.tools["accept"] == 1
     assert (both.accuracy_before, both.accuracy_after) == (

@@ -107,13 +107,13 @@ class DoubleConv(nn.Sequential):
 
 
 class ResidualConv(nn.Module):
-    """``x + conv(relu(conv(x)))`` at a constant width, the branch starting at zero.
+    """``x + conv(relu(conv(x)))`` at a constant width.
 
     RefineNet's residual conv unit activates first (``pre_activation``, ``x +
-    conv(relu(conv(relu(x))))``); GCN's boundary refinement does not. Both start as the
-    identity: the branch's last BatchNorm scale is zero, so a stack of them does not
-    blow the activations up at initialisation. (The layer indices inside ``body`` are
-    part of saved checkpoints.)
+    conv(relu(conv(relu(x))))``); GCN's boundary refinement does not. Both networks call
+    :meth:`zero_branch` after initialising their weights, so each block starts as the
+    identity and a stack of them does not blow the activations up. (The layer indices
+    inside ``body`` are part of saved checkpoints.)
     """
 
     def __init__(self, c: int, *, pre_activation: bool = False) -> None:
@@ -129,6 +129,7 @@ class ResidualConv(nn.Module):
         )
 
     def zero_branch(self) -> None:
+        """Zero the branch's last BatchNorm scale: the block becomes the identity."""
         zero_last_scale(self.body)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
