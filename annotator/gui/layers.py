@@ -124,6 +124,11 @@ class LabelOverlayItem(QGraphicsItem):
             )
         self.set_table(table)
 
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The array shown (not a copy)."""
+        return self._labels
+
     def set_table(self, table: np.ndarray) -> None:
         """New colours (opacity, visibility, recolour): one cheap update of the item."""
         self._table = np.asarray(table, dtype=np.uint32)

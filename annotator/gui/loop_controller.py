@@ -80,6 +80,10 @@ class LoopWorkspace(Protocol):
         """Protected painting: the one label edits may overwrite (None: any)."""
         ...
 
+    def labels_visible(self) -> bool:
+        """Whether the label layer is shown."""
+        ...
+
     def finish_gesture(self) -> None:
         """Commit a gesture in progress (before an accept or a save)."""
         ...
@@ -241,6 +245,22 @@ class LoopController(QObject):
                 f"Accepted the proposal of model v{proposal.model_version}{where}", MESSAGE_MS
             )
 
+    def view_changed(self) -> None:
+        """Protection or the labels' visibility changed: redraw where the proposal shows."""
+        doc = self.workspace.document
+        if doc is not None:
+            self.layers.set_target(self._proposal_target(doc))
+
+    def _proposal_target(self, doc: Document) -> int | None:
+        """The label the proposal is drawn over: what accept would overwrite.
+
+        Everywhere while the labels are hidden, so the user can compare the two.
+        """
+        if not self.workspace.labels_visible():
+            return None
+        over = self.workspace.protected_value()
+        return doc.label_map.unlabelled if over is None else over
+
     # --- training -----------------------------------------------------------------------------
     def train_now(self, from_scratch: bool = False) -> None:
         if self.service is None:
@@ -302,7 +322,9 @@ class LoopController(QObject):
         doc, schema = self.workspace.document, self.workspace.schema
         if doc is None or doc.image_id != image_id or schema is None:
             return  # the window moved on before the service knew
-        self.layers.show(image_id, proposal, schema, self.workspace.hidden_classes())
+        self.layers.show(
+            doc, proposal, schema, self.workspace.hidden_classes(), self._proposal_target(doc)
+        )
         self.update_enabled()
         self.proposal_shown.emit(image_id, version)
 

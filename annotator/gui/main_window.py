@@ -282,6 +282,7 @@ class MainWindow(QMainWindow):
         a["cancel_training"].triggered.connect(loop.cancel_training)
         a["next_suggested"].triggered.connect(loop.open_next_suggested)
         self.class_panel.visibility_changed.connect(lambda _hidden: loop.recolour())
+        a["toggle_labels"].toggled.connect(lambda _shown: loop.view_changed())
         loop.message.connect(self.statusBar().showMessage)
         loop.scores_changed.connect(self.image_list.update_scores)
         loop.open_requested.connect(self.open_image)
@@ -490,6 +491,7 @@ class MainWindow(QMainWindow):
     def _protection_changed(self) -> None:
         self.canvas.set_protected_value(self.protection.value())
         self.protect_label.setText(self.protection.describe())
+        self.loop.view_changed()
 
     def _clean_up_image(self) -> None:
         doc = self.document
@@ -579,6 +581,9 @@ class _LoopWorkspace:
 
     def protected_value(self) -> int | None:
         return self._window.canvas.protected_value
+
+    def labels_visible(self) -> bool:
+        return self._window.canvas.labels_visible()
 
     def finish_gesture(self) -> None:
         self._window.canvas.finish_gesture()

@@ -10,6 +10,12 @@ drawn as class-coloured *outlines* (the borders between proposed regions) over d
 hatching of class ``c`` (``k`` classes), 255 transparent. With more than 127 classes the
 hatching is left out and only outlines are drawn.
 
+The proposal is drawn only where accepting it would write: over the unlabelled pixels, or
+with protected painting "only over class k" over the pixels labelled k (everywhere while
+the labels are hidden). The layer follows every edit of the open document through its
+repaint listener, so a stroke hides the proposal under it box by box, and undo brings it
+back.
+
 The uncertainty heat map quantises uncertainty to 0..255 and maps it through a table
 from transparent (sure) to opaque orange-red (unsure).
 """
@@ -18,9 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from annotator.core.labelmap import Box
 from annotator.core.proposal import Proposal
 from annotator.core.schema import LabelSchema
 from annotator.gui.layers import LabelOverlayItem
+from annotator.services.document import Document
 
 HATCH_PERIOD = 6  # pixels between hatch lines
 HATCH_WIDTH = 2
@@ -94,29 +102,81 @@ class ProposalLayers:
         self.uncertainty_item.setVisible(False)
         self.proposal: Proposal | None = None
         self.image_id: int | None = None
+        self._document: Document | None = None
+        self._codes: np.ndarray | None = None  # every pixel's display code
+        self._shown: np.ndarray | None = None  # the codes where the proposal is drawn
+        self._target: int | None = None  # the label under drawn pixels (None: any)
 
     def show(
         self,
-        image_id: int,
+        document: Document,
         proposal: Proposal,
         schema: LabelSchema,
         hidden: frozenset[int] = frozenset(),
+        target: int | None = None,
     ) -> None:
-        """Show ``proposal`` of ``image_id`` (arrays are built here, once)."""
-        self.image_id = image_id
+        """Show ``proposal`` of ``document``'s image over the pixels labelled ``target``.
+
+        ``target`` is the label value accept would overwrite (``None``: draw everywhere).
+        The arrays are built here, once; edits of ``document`` then update them per box.
+        """
+        self._follow(document)
+        self.image_id = document.image_id
         self.proposal = proposal
-        self.proposal_item.set_labels(
-            proposal_codes(proposal.mask, len(schema)), proposal_table(schema, hidden)
-        )
+        self._target = target
+        self._codes = proposal_codes(proposal.mask, len(schema))
+        self._shown = self._codes.copy()
+        self._mask_box(None)
+        self.proposal_item.set_labels(self._shown, proposal_table(schema, hidden))
         self.uncertainty_item.set_labels(uncertainty_codes(proposal.uncertainty), heat_table())
+
+    def set_target(self, target: int | None) -> None:
+        """Draw the proposal over the pixels labelled ``target`` from now on (None: all)."""
+        if target == self._target:
+            return
+        self._target = target
+        if self._shown is not None:
+            self._mask_box(None)
+            self.proposal_item.update_box(None)
 
     def recolour(self, schema: LabelSchema, hidden: frozenset[int] = frozenset()) -> None:
         if self.proposal is not None:
             self.proposal_item.set_table(proposal_table(schema, hidden))
 
     def clear(self) -> None:
+        self._follow(None)
         self.image_id = None
         self.proposal = None
+        self._codes = self._shown = None
         empty = np.zeros(256, np.uint32)
         self.proposal_item.set_labels(None, empty)
         self.uncertainty_item.set_labels(None, empty)
+
+    def _follow(self, document: Document | None) -> None:
+        if self._document is not None:
+            self._document.remove_repaint_listener(self._labels_changed)
+        self._document = document
+        if document is not None:
+            document.add_repaint_listener(self._labels_changed)
+
+    def _labels_changed(self, box: Box | None) -> None:
+        if self._shown is None:
+            return
+        self._mask_box(box)
+        self.proposal_item.update_box(box)
+
+    def _mask_box(self, box: Box | None) -> None:
+        """Recompute the drawn codes inside ``box`` (everything when None)."""
+        codes, shown, document = self._codes, self._shown, self._document
+        if codes is None or shown is None or document is None:
+            return
+        if box is None:
+            box = Box(0, 0, codes.shape[0], codes.shape[1])
+        elif box.empty:
+            return
+        region = box.slices
+        if self._target is None:
+            shown[region] = codes[region]
+        else:
+            labels = document.label_map.array[region]
+            shown[region] = np.where(labels == self._target, codes[region], TRANSPARENT)

@@ -14,6 +14,7 @@ from annotator.core.proposal import Proposal
 from annotator.gui.actions import make_actions
 from annotator.gui.dispatch import GuiDispatcher
 from annotator.gui.loop_controller import LoopController
+from annotator.gui.proposal_layers import TRANSPARENT, proposal_codes
 from annotator.services.session import AnnotationSession
 from annotator.storage.project import Project
 
@@ -26,6 +27,7 @@ class FakeWorkspace:
         self.hidden: frozenset[int] = frozenset()
         self.value = 0
         self.protected: int | None = None
+        self.shown = True
         self.finished = 0
         self.saved = 0
 
@@ -45,6 +47,9 @@ class FakeWorkspace:
 
     def protected_value(self) -> int | None:
         return self.protected
+
+    def labels_visible(self) -> bool:
+        return self.shown
 
     def finish_gesture(self) -> None:
         self.finished += 1
@@ -91,7 +96,7 @@ def test_accept_edits_the_document_and_reports_through_signals(setup, qtbot):
     mask = np.zeros(doc.label_map.shape, np.uint8)
     mask[:, 32:] = 1
     proposal = Proposal(None, mask, np.zeros(mask.shape, np.float32), 0.2, 4)
-    loop.layers.show(doc.image_id, proposal, ws.schema)
+    loop.layers.show(doc, proposal, ws.schema)
     loop.update_enabled()
     assert actions["accept"].isEnabled() and actions["accept_class"].isEnabled()
     ws.value = 1
@@ -116,9 +121,7 @@ def test_accept_under_protected_painting_writes_over_the_protected_class_only(se
     doc.paint_stroke([(50, 10)], 2, 1)
     mask = np.zeros(doc.label_map.shape, np.uint8)
     mask[:, 20:] = 1
-    loop.layers.show(
-        doc.image_id, Proposal(None, mask, np.zeros(mask.shape, np.float32), 0.2, 7), ws.schema
-    )
+    loop.layers.show(doc, Proposal(None, mask, np.zeros(mask.shape, np.float32), 0.2, 7), ws.schema)
     ws.protected = 0
     with qtbot.waitSignal(loop.message) as shown:
         loop.accept(False)
@@ -134,6 +137,35 @@ def test_accept_under_protected_painting_writes_over_the_protected_class_only(se
     ws.protected = unl  # "only unlabelled" is what a plain accept does
     loop.accept(False)
     assert (a[:, 40:] == 1).all() and (a[:, 20:40] == 0).all()
+
+
+def test_the_proposal_is_drawn_only_where_accept_would_write(setup):
+    loop, ws, _actions = setup
+    doc = ws.session.open_image(ws.session.images()[0].id)
+    loop.image_opened(doc)
+    a, unl = doc.label_map.array, doc.label_map.unlabelled
+    doc.assign(0, _columns(doc.label_map.shape, 0, 16))
+    mask = np.zeros(doc.label_map.shape, np.uint8)
+    mask[:, 32:] = 1
+    loop.layers.show(doc, Proposal(None, mask, np.zeros(mask.shape, np.float32), 0.2, 2), ws.schema)
+    codes = proposal_codes(mask, len(ws.schema))
+    shown = loop.layers.proposal_item.labels
+    assert shown is not None and (shown == codes).all()  # drawn everywhere until told
+    loop.view_changed()  # no protection: accept writes the unlabelled pixels
+    assert (shown[:, :16] == TRANSPARENT).all() and (shown[:, 16:] == codes[:, 16:]).all()
+    doc.paint_stroke([(40, 20)], 3, 1)  # a stroke hides the proposal under it, box by box
+    assert (shown[a != unl] == TRANSPARENT).all() and (shown[a == unl] == codes[a == unl]).all()
+    doc.undo()
+    assert (shown[:, 16:] == codes[:, 16:]).all()
+    ws.protected = 0  # "only over class 0": accept writes there, so the proposal shows there
+    loop.view_changed()
+    assert (shown[:, :16] == codes[:, :16]).all() and (shown[:, 16:] == TRANSPARENT).all()
+    ws.shown = False  # labels hidden: the whole proposal, to compare
+    loop.view_changed()
+    assert (shown == codes).all()
+    loop.image_opened(doc)  # the layers let go of the document
+    doc.paint_stroke([(10, 10)], 3, 1)
+    assert loop.layers.proposal is None and loop.layers.proposal_item.labels is None
 
 
 def _columns(shape, x0, x1):

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from annotator.core.proposal import Proposal
+from annotator.gui.proposal_layers import TRANSPARENT
 
 U = 255
 
@@ -27,7 +28,7 @@ def key(window, k) -> None:
 
 def show_proposal(window, mask: np.ndarray, version: int = 3) -> Proposal:
     proposal = Proposal(None, mask, np.zeros(mask.shape, np.float32), 0.5, version)
-    window.loop.layers.show(window.document.image_id, proposal, window.session.schema)
+    window.loop.layers.show(window.document, proposal, window.session.schema)
     return proposal
 
 
@@ -65,6 +66,22 @@ def test_protection_over_one_class_changes_only_that_class(window):
     assert (labels(window)[:, 32:] == 2).all()
     click(window.canvas, 10, 10)
     assert (labels(window)[:, :32] == 0).all() and (labels(window)[:, 32:] == 2).all()
+
+
+def test_the_proposal_follows_protection_and_the_labels_visibility(window):
+    lab = labels(window)
+    lab[:, :32] = 1
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    mask[:, 16:] = 2
+    show_proposal(window, mask)
+    shown = window.loop.layers.proposal_item.labels
+    set_protection(window, 1)  # accept would write over "cell": the proposal shows there
+    assert (shown[:, :32] != TRANSPARENT).any() and (shown[:, 32:] == TRANSPARENT).all()
+    set_protection(window, U)  # only unlabelled
+    assert (shown[:, :32] == TRANSPARENT).all() and (shown[:, 32:] != TRANSPARENT).any()
+    window.actions_["toggle_labels"].trigger()  # labels hidden: all of the proposal
+    assert not window.canvas.labels_visible()
+    assert (shown[:, :32] != TRANSPARENT).any()
 
 
 def test_proposal_brush_copies_the_proposal_under_the_stroke_as_one_step(window):
