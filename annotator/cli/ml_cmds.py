@@ -67,9 +67,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.set_defaults(handler=cmd_predict)
 
-    p = sub.add_parser("models", help="list model versions, or roll back to one")
+    p = sub.add_parser(
+        "models",
+        help="list model versions, roll back to one, or move one between projects",
+        description="Without an option, lists the project's model versions. A version "
+        "travels between projects as one checkpoint file: --export writes it, --import "
+        "stores it as the next version of another project with the same classes.",
+    )
     p.add_argument("project", type=Path)
-    p.add_argument("--rollback", type=int, metavar="VERSION", help="make VERSION the active model")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
+        "--rollback", type=int, metavar="VERSION", help="make VERSION the active model"
+    )
+    what.add_argument(
+        "--import",
+        dest="import_file",
+        type=Path,
+        metavar="FILE",
+        help="store the model checkpoint FILE as the next version and make it active "
+        "(its classes must be the project's, or the first of them)",
+    )
+    what.add_argument(
+        "--export",
+        dest="export_file",
+        type=Path,
+        metavar="FILE",
+        help="write the active version (or --from-version) as one checkpoint file",
+    )
+    p.add_argument(
+        "--from-version", type=int, metavar="VERSION", help="with --export: the version to write"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_models)
 
@@ -186,11 +213,25 @@ def cmd_models(args: argparse.Namespace) -> int:
     from annotator.services import versions
     from annotator.services.projects import open_project
 
-    # listing is read-only and runs beside a writer; a rollback takes the write lock
-    with open_project(args.project, lock=args.rollback is not None) as project:
+    if args.from_version is not None and args.export_file is None:
+        raise AnnotatorError("--from-version goes with --export FILE")
+    writes = args.rollback is not None or args.import_file is not None
+    # listing and export only read and run beside a writer; rollback and import take the lock
+    with open_project(args.project, lock=writes) as project:
         if args.rollback is not None:
             record = versions.rollback(project, args.rollback)
             print(f"active model is now v{record.version}")
+            return 0
+        if args.import_file is not None:
+            record = versions.import_model(project, args.import_file)
+            print(
+                f"imported {args.import_file} as v{record.version} "
+                f"({record.card.arch}, classes {', '.join(record.card.classes)}); it is active"
+            )
+            return 0
+        if args.export_file is not None:
+            record = versions.export_model(project, args.export_file, args.from_version)
+            print(f"wrote v{record.version} to {args.export_file}")
             return 0
         models, active_v = versions.listing(project)
     if args.json:
@@ -212,6 +253,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"{m.created_at:<26} {card.arch:<10} {_size(card.parameters):>9} {steps:>7} "
             f"{len(card.train_images):>6} {_fmt(card.pixel_accuracy):>8} {_fmt(card.mean_iou):>7}"
         )
+        if card.imported_from:
+            print(f"  {'':<8} imported from {card.imported_from}")
     return 0
 
 

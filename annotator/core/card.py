@@ -169,6 +169,9 @@ class ModelCard:
     metrics: CardMetrics = field(default_factory=CardMetrics)
     #: File name of the ONNX export in the version folder, if there is one.
     onnx: str | None = None
+    #: Where an imported version came from (a file, and its version where it was trained);
+    #: ``None`` for a version trained in this project.
+    imported_from: str | None = None
     format: str = CHECKPOINT_FORMAT
     card_format: int = CARD_FORMAT
     #: Keys this version of the app does not know (kept so a round trip loses nothing).
@@ -248,6 +251,8 @@ class ModelCard:
         }
         if self.onnx is not None:
             data["onnx"] = self.onnx
+        if self.imported_from is not None:
+            data["imported_from"] = self.imported_from
         return data
 
     def to_json(self) -> str:
@@ -290,6 +295,7 @@ class ModelCard:
             validation_images=_image_refs(r.get_obj("images"), "validation"),
             metrics=_metrics(r.get_obj("metrics")),
             onnx=r.get_str("onnx") or None,
+            imported_from=r.get_str("imported_from") or None,
             format=r.get_str("format", CHECKPOINT_FORMAT),
             card_format=CARD_FORMAT,
             extra={k: v for k, v in r.data.items() if k not in _KNOWN},
@@ -311,6 +317,7 @@ _KNOWN = frozenset(
         "images",
         "metrics",
         "onnx",
+        "imported_from",
     ]
 )
 

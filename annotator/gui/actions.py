@@ -179,6 +179,18 @@ SPECS: tuple[ActionSpec, ...] = (
         tip="Stop the running round (the model version stays as it is)",
     ),
     ActionSpec(
+        "import_model",
+        "&Import model…",
+        "&Model",
+        tip="Use a model exported from another project with the same classes (a new version)",
+    ),
+    ActionSpec(
+        "export_model",
+        "E&xport model…",
+        "&Model",
+        tip="Write the active model version as one file, for another project or a colleague",
+    ),
+    ActionSpec(
         "shortcuts",
         "&Keyboard shortcuts",
         "&Help",

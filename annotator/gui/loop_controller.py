@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from annotator.core.errors import AnnotatorError
+from annotator.core.errors import AnnotatorError, ModelError
 from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord, ModelRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.gui.model_panel import ModelPanel
+from annotator.gui.progress_task import run_with_progress
 from annotator.gui.proposal_layers import ProposalLayers
+from annotator.services import versions
 from annotator.services.jobs import Dispatcher
 from annotator.services.model_service import (
     ModelListener,
@@ -43,6 +46,8 @@ SCORE_REFRESH_MS = 300  # scores arriving one by one repaint the image list at m
 SHUTDOWN_TIMEOUT_S = 10.0
 MESSAGE_MS = 3000
 #: The actions the controller enables and disables (MainWindow connects their triggers).
+MODEL_FILTER = "Annotator models (*.pt);;All files (*)"
+
 LOOP_ACTIONS = (
     "accept",
     "accept_class",
@@ -52,6 +57,8 @@ LOOP_ACTIONS = (
     "train_scratch",
     "cancel_training",
     "next_suggested",
+    "import_model",
+    "export_model",
 )
 
 
@@ -261,6 +268,56 @@ class LoopController(QObject):
         over = self.workspace.protected_value()
         return doc.label_map.unlabelled if over is None else over
 
+    # --- model files ------------------------------------------------------------------------------
+    def import_model(self, path: Path | None = None) -> None:
+        """Store a model file (asked for when ``path`` is None) as the next version."""
+        service = self.service
+        if service is None:
+            return
+        parent = self.panel.window()
+        if path is None:
+            name, _ = QFileDialog.getOpenFileName(parent, "Import a model", "", MODEL_FILTER)
+            if not name:
+                return
+            path = Path(name)
+        if service.training:
+            self._error(
+                "import", ModelError("a training round is running: wait for it or cancel it")
+            )
+            return
+        project = service.project
+        outcome = run_with_progress(
+            parent,
+            "Import model",
+            f"Importing {path.name}…",
+            lambda _progress: versions.import_model(project, path),
+            cancellable=False,
+        )
+        if outcome.error is not None or outcome.result is None:
+            self._error("import", outcome.error or ModelError("nothing was imported"))
+            return
+        service.adopt(outcome.result)
+        self.message.emit(f"Imported {path.name} as model v{outcome.result.version}", 5000)
+
+    def export_model(self, path: Path | None = None) -> None:
+        """Write the active version as one file (asked for when ``path`` is None)."""
+        service = self.service
+        if service is None or service.project.active_model() is None:
+            return
+        if path is None:
+            name, _ = QFileDialog.getSaveFileName(
+                self.panel.window(), "Export the model", "model.pt", MODEL_FILTER
+            )
+            if not name:
+                return
+            path = Path(name)
+        try:
+            record = versions.export_model(service.project, path)
+        except AnnotatorError as exc:
+            self._error("export", exc)
+            return
+        self.message.emit(f"Wrote model v{record.version} to {path}", 5000)
+
     # --- training -----------------------------------------------------------------------------
     def train_now(self, from_scratch: bool = False) -> None:
         if self.service is None:
@@ -404,6 +461,10 @@ class LoopController(QObject):
         a["train_now"].setEnabled(service is not None)
         a["train_scratch"].setEnabled(service is not None)
         a["cancel_training"].setEnabled(service is not None and service.training)
+        a["import_model"].setEnabled(service is not None)
+        a["export_model"].setEnabled(
+            service is not None and service.project.active_model() is not None
+        )
         a["next_suggested"].setEnabled(has_doc)
         self.panel.train_button.setEnabled(service is not None)
         self.panel.cancel_button.setEnabled(

@@ -281,6 +281,8 @@ class MainWindow(QMainWindow):
         a["train_scratch"].triggered.connect(lambda: loop.train_now(from_scratch=True))
         a["cancel_training"].triggered.connect(loop.cancel_training)
         a["next_suggested"].triggered.connect(loop.open_next_suggested)
+        a["import_model"].triggered.connect(lambda: loop.import_model())
+        a["export_model"].triggered.connect(lambda: loop.export_model())
         self.class_panel.visibility_changed.connect(lambda _hidden: loop.recolour())
         a["toggle_labels"].toggled.connect(lambda _shown: loop.view_changed())
         loop.message.connect(self.statusBar().showMessage)

@@ -288,9 +288,14 @@ class ModelPanel(QWidget):
             self.version_label.setText(", ".join(parts))
             train = active.card.training
             arch = active.card.architecture
+            origin = (
+                f"imported from {active.card.imported_from}"
+                if active.card.imported_from
+                else f"trained on {train.device or '?'}, "
+                f"{'?' if train.steps is None else train.steps} steps"
+            )
             self.device_label.setText(
-                f"trained on {train.device or '?'}, "
-                f"{'?' if train.steps is None else train.steps} steps; "
+                f"{origin}; "
                 f"{active.card.arch}, depth {arch.get('depth', '?')}, width "
                 f"{arch.get('width', '?')}, {(active.card.parameters or 0) / 1e6:.1f} M parameters"
             )
@@ -300,9 +305,6 @@ class ModelPanel(QWidget):
         self.rollback_button.setEnabled(len(models) > 1)
         versions, series = iou_series(models, schema)
         self.chart.set_data(versions, series, active.version if active else None)
-
-    def set_predictor_info(self, text: str) -> None:
-        self.device_label.setText(text)
 
     def round_started(self) -> None:
         self.progress.setValue(0)

@@ -82,12 +82,16 @@ def load_checkpoint(
     try:
         payload = torch.load(weights, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        # torch's own text is several paragraphs; keep the line naming a global, if any
+        named = [ln.strip() for ln in str(exc).splitlines() if "GLOBAL" in ln]
         raise ModelError(
-            f"{weights}: refused to load: the file needs arbitrary Python objects, "
-            f"which a model checkpoint must not contain ({str(exc).splitlines()[0]})"
+            f"{weights}: refused to load: it does not read as plain data (a damaged file, "
+            "another kind of file, or one that needs Python code, which a model checkpoint "
+            "must never contain)" + (f": {named[0]}" if named else "")
         ) from None
     except Exception as exc:  # damaged bytes make torch raise nearly anything
-        why = " ".join(str(exc).split())[:200] or type(exc).__name__
+        text = " ".join(str(exc).split())[:200]
+        why = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
         raise ModelError(f"{weights}: not a readable checkpoint ({why})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelError(f"{weights}: not an Annotator model checkpoint (expected format {FORMAT})")

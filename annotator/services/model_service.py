@@ -254,6 +254,11 @@ class ModelService:
         self._set_active(record)
         return record
 
+    def adopt(self, record: ModelRecord) -> None:
+        """A version stored outside a round (``versions.import_model``) is now active:
+        proposals come from it."""
+        self._set_active(record)
+
     def _set_active(self, record: ModelRecord | None) -> None:
         self._active = record.version if record else None
         self.current_proposal = None

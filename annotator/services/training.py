@@ -259,21 +259,12 @@ def publish(
     project: Project, request: TrainRequest, result: TrainResult, *, export_onnx: bool = True
 ) -> ModelRecord:
     """Serialise a finished round (checkpoint, card, ONNX) and store it as the next version."""
-    from annotator.ml.checkpoint import LoadedCheckpoint, checkpoint_bytes, onnx_bytes
+    from annotator.services.versions import store_version
 
     if not result.publishable or result.state_dict is None:
         raise ModelError(f"this training round cannot be published: {result.message}")
     card = make_card(request, result, project.next_model_version())
-    onnx = None
-    if export_onnx:
-        model = LoadedCheckpoint(card, result.network, result.state_dict).build_model()
-        try:
-            onnx = onnx_bytes(model)
-            card = card.with_onnx(model_store.ONNX_NAME)
-        except Exception as exc:  # export is an optimisation; the torch path still works
-            log.warning("ONNX export failed, proposals will use torch: %s", exc)
-    weights = checkpoint_bytes(result.state_dict, card)
-    return model_store.publish_version(project, card, weights, onnx)
+    return store_version(project, card, result.network, result.state_dict, export_onnx=export_onnx)
 
 
 # --- the CLI's round ---------------------------------------------------------------------------

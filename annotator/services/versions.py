@@ -1,10 +1,26 @@
-"""Model versions: which one is active, and going back to an older one (rollback)."""
+"""Model versions: which one is active, going back to an older one (rollback), storing
+a new one, and moving a version between projects as one file (import, export)."""
 
 from __future__ import annotations
 
-from annotator.core.records import ModelRecord
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from annotator.core.card import CardMetrics, ModelCard
+from annotator.core.errors import ModelError
+from annotator.core.records import ModelRecord, now_iso
 from annotator.storage import models as model_store
+from annotator.storage.atomic import atomic_write_bytes
 from annotator.storage.project import Project
+
+if TYPE_CHECKING:
+    import torch
+
+    from annotator.ml.networks import NetworkConfig
+
+log = logging.getLogger(__name__)
 
 
 def rollback(project: Project, version: int) -> ModelRecord:
@@ -23,3 +39,89 @@ def listing(project: Project) -> tuple[list[ModelRecord], int | None]:
     """Every published version, oldest first, and the active version's number."""
     active = project.active_model()
     return project.models(), (active.version if active else None)
+
+
+def store_version(
+    project: Project,
+    card: ModelCard,
+    network: NetworkConfig,
+    state_dict: dict[str, torch.Tensor],
+    *,
+    export_onnx: bool = True,
+) -> ModelRecord:
+    """Write ``card``'s version (checkpoint, card, ONNX export) and make it active.
+
+    The ONNX export is an optimisation: when it fails the version is stored without it
+    and proposals use torch.
+    """
+    from annotator.ml.checkpoint import LoadedCheckpoint, checkpoint_bytes, onnx_bytes
+
+    onnx = None
+    if export_onnx:
+        model = LoadedCheckpoint(card, network, state_dict).build_model()
+        try:
+            onnx = onnx_bytes(model)
+            card = card.with_onnx(model_store.ONNX_NAME)
+        except Exception as exc:  # export is an optimisation; the torch path still works
+            log.warning("ONNX export failed, proposals will use torch: %s", exc)
+    weights = checkpoint_bytes(state_dict, card)
+    return model_store.publish_version(project, card, weights, onnx)
+
+
+def import_model(project: Project, path: Path | str, *, export_onnx: bool = True) -> ModelRecord:
+    """Store the checkpoint file ``path`` (a version exported from another project, or
+    its ``weights.pt``) as this project's next version and make it active.
+
+    Its classes must be the project's, in the same order, or the first of them (the next
+    round learns the others). The lineage, the images and the validation scores belong
+    to the project it was trained in, so the new version keeps none of them: it has no
+    parent, and ``imported_from`` says where it came from.
+    """
+    from annotator.ml.checkpoint import check_classes, load_checkpoint
+
+    path = Path(path)
+    loaded = load_checkpoint(path)
+    try:
+        check_classes(loaded, project.schema.names, path, allow_new_classes=True)
+    except ModelError:
+        raise ModelError(
+            f"{path}: the model's classes {list(loaded.class_names)} are not the project's "
+            f"{list(project.schema.names)}: a model fits a project whose classes are the "
+            "same, in the same order, or begin with them"
+        ) from None
+    loaded.build_model()  # weights that do not fit their card are refused here
+    source = loaded.card
+    card = replace(
+        source,
+        version=project.next_model_version(),
+        parent=None,
+        created_at=now_iso(),
+        train_images=(),
+        validation_images=(),
+        metrics=CardMetrics(loss=source.metrics.loss),
+        onnx=None,
+        imported_from=f"{path.name} (its v{source.version}, made {source.created_at[:19]})",
+    )
+    return store_version(project, card, loaded.network, loaded.state_dict, export_onnx=export_onnx)
+
+
+def export_model(project: Project, out: Path | str, version: int | None = None) -> ModelRecord:
+    """Write ``version`` (default: the active one) as one self-contained checkpoint file
+    ``out``, which :func:`import_model` reads in another project."""
+    if version is None:
+        record = project.active_model()
+        if record is None:
+            raise ModelError("the project has no model yet: train one first")
+    else:
+        record = project.model(version)
+    out = Path(out)
+    if out.is_dir():
+        raise ModelError(f"{out}: is a folder; give the file to write (e.g. {out / 'model.pt'})")
+    if not out.parent.is_dir():
+        raise ModelError(f"{out.parent}: no such folder")
+    weights = model_store.model_files(project, record).weights
+    try:
+        atomic_write_bytes(out, weights.read_bytes())
+    except OSError as exc:
+        raise ModelError(f"{out}: cannot write the model ({exc.strerror or exc})") from None
+    return record

@@ -1,0 +1,104 @@
+"""A model version travels between projects as one file: export, import, and the checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import FAST, TINY, make_cells_project
+
+from annotator.cli import main
+from annotator.core.errors import ModelError
+from annotator.core.schema import LabelSchema
+from annotator.ml.checkpoint import load_checkpoint
+from annotator.services import proposals, training, versions
+from annotator.storage import models as model_store
+from annotator.storage.project import Project
+
+
+@pytest.fixture
+def trained(tmp_path):
+    """A project with one trained version (v1) and a second, unlabelled project."""
+    source = make_cells_project(tmp_path / "source")
+    training.train_project(source, steps=3, network=TINY, config=FAST, device="cpu")
+    target = make_cells_project(tmp_path / "target", n_labelled=2)
+    yield source, target
+    source.close()
+    target.close()
+
+
+def test_an_exported_version_imports_as_the_next_version_with_the_same_weights(trained, tmp_path):
+    source, target = trained
+    exported = versions.export_model(source, tmp_path / "cells.pt")
+    assert exported.version == 1
+    record = versions.import_model(target, tmp_path / "cells.pt")
+    assert record.version == 1 and target.active_model().version == 1
+    card = record.card
+    assert card.parent is None and card.imported_from.startswith("cells.pt (its v1, made ")
+    # Images and scores belong to the project it was trained in.
+    assert card.train_images == () and card.validation_images == ()
+    assert card.mean_iou is None and card.metrics.loss is not None
+    assert card.architecture == TINY.to_dict() and card.onnx == model_store.ONNX_NAME
+    theirs = load_checkpoint(model_store.model_files(source, source.model(1)).weights)
+    ours = load_checkpoint(model_store.model_files(target, record).weights)
+    assert ours.state_dict.keys() == theirs.state_dict.keys()
+    assert all(torch.equal(ours.state_dict[k], theirs.state_dict[k]) for k in ours.state_dict)
+    # It proposes in the new project, and the next round continues from it.
+    image = target.load_image(target.images()[3])
+    predictor = proposals.load_predictor(target, device="cpu")
+    assert predictor.version == 1 and predictor.predict(image).mask.shape == (96, 96)
+    nxt = training.train_project(target, steps=2, config=FAST, device="cpu", export_onnx=False)
+    assert nxt.model.version == 2 and nxt.model.parent == 1
+    assert nxt.model.card.imported_from is None
+
+
+def test_a_model_with_other_classes_is_refused_and_one_with_fewer_is_taken(trained, tmp_path):
+    source, _target = trained
+    path = tmp_path / "cells.pt"
+    versions.export_model(source, path)
+    names = list(source.schema.names)
+    other = Project.create(tmp_path / "other", LabelSchema.from_names(["sky", *names[1:]]))
+    with pytest.raises(ModelError, match="are not the project's"):
+        versions.import_model(other, path)
+    assert other.models() == []
+    wider = Project.create(tmp_path / "wider", LabelSchema.from_names([*names, "debris"]))
+    record = versions.import_model(wider, path, export_onnx=False)
+    assert record.card.classes == tuple(names)  # the next round learns "debris"
+    other.close()
+    wider.close()
+
+
+def test_export_says_what_is_wrong(trained, tmp_path):
+    source, target = trained
+    with pytest.raises(ModelError, match="no model yet"):
+        versions.export_model(target, tmp_path / "none.pt")
+    with pytest.raises(ModelError, match="is a folder"):
+        versions.export_model(source, tmp_path)
+    with pytest.raises(ModelError, match="no such folder"):
+        versions.export_model(source, tmp_path / "missing" / "m.pt")
+    with pytest.raises(Exception, match="no model version 7"):
+        versions.export_model(source, tmp_path / "m.pt", version=7)
+    assert not (tmp_path / "none.pt").exists() and not (tmp_path / "m.pt").exists()
+
+
+def test_the_cli_exports_and_imports_and_refuses_junk(trained, tmp_path, capsys):
+    source, target = trained
+    src, dst, out = str(source.root), str(target.root), str(tmp_path / "m.pt")
+    assert main(["models", src, "--export", out, "--from-version", "1"]) == 0
+    assert f"wrote v1 to {out}" in capsys.readouterr().out
+    assert main(["models", dst, "--import", out]) == 0
+    assert "as v1" in capsys.readouterr().out
+    assert main(["models", dst]) == 0
+    assert "imported from m.pt (its v1" in capsys.readouterr().out
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model")
+    assert main(["models", dst, "--import", str(junk)]) != 0
+    err = capsys.readouterr().err
+    assert "refused to load: it does not read as plain data" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert main(["models", dst, "--from-version", "1"]) != 0
+    assert "--from-version goes with --export" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: one of --rollback, --import, --export
+        main(["models", dst, "--import", out, "--export", out])
+    assert [m.version for m in target.models()] == [1]
+    assert np.isfinite(target.active_model().card.metrics.loss)
