@@ -20,10 +20,11 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ from annotator.core.errors import AnnotatorError, ImageReadError
 from annotator.core.labelmap import LabelMap
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
+from annotator.formats.base import read_names_file
+from annotator.formats.masks import decode_mask_png
 from annotator.ml.networks import DEFAULT_ARCH, architecture
 from annotator.storage.atomic import atomic_write_json
 from annotator.storage.images import IMAGE_SUFFIXES, read_image
@@ -69,6 +72,9 @@ class BenchConfig:
     #: after every this many actions and go on from the new proposal (0: never; not
     #: with ``--tools brush``).
     train_now_every: int = 40
+    #: assisted and frozen: start from this model file (imported as version 1, as
+    #: Model > Import model does) instead of from no model; ``None``: from scratch.
+    init_model: str | None = None
     depth: int = 4
     width: int = 16
     crop: int = 128
@@ -98,6 +104,21 @@ class BenchConfig:
             raise AnnotatorError("--skip must be 0 or more")
         if self.train_now_every < 0:
             raise AnnotatorError("--train-now-every must be 0 or more")
+        # Refused here, before any labelling, instead of giving runs of 0 actions, a
+        # robot that ignores its brush size, or a budget read as "the default".
+        if self.max_strokes < 1:
+            raise AnnotatorError("--max-strokes must be at least 1")
+        if self.train_steps is not None and self.train_steps < 1:
+            raise AnnotatorError("--train-steps must be at least 1")
+        if self.train_seconds is not None and not 0 < self.train_seconds < math.inf:
+            raise AnnotatorError("--train-seconds must be a positive number")
+        if not 0 <= self.max_radius < math.inf:
+            raise AnnotatorError("--max-radius must be a number, 0 or more")
+        if self.frozen_after < 0 or (self.frozen_after == 0 and self.init_model is None):
+            raise AnnotatorError(
+                "--frozen-after must be at least 1 (0 only with --init-model: that model, "
+                "never updated)"
+            )
 
 
 @dataclass(frozen=True)
@@ -108,6 +129,8 @@ class Dataset:
     images: tuple[Path, ...]
     truths: dict[str, np.ndarray]  # by file stem
     note: str = ""
+    #: What was left out of the dataset and why (images without a mask...).
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -209,23 +232,79 @@ def mean_actions(images: list[ImageRecordOut]) -> float:
 
 def run_from_dict(d: dict[str, Any]) -> RunResult:
     """A run read back from its JSON (``bench-MODE-STRATEGY.json`` or an entry of
-    ``runs``), to combine runs made by separate processes."""
+    ``runs``), to combine runs made by separate processes. Every value is checked, so a
+    damaged or edited file is refused in one line instead of breaking the summary."""
     try:
-        images = [ImageRecordOut(**rec) for rec in d["images"]]
+        if not isinstance(d, dict):
+            raise TypeError("expected a JSON object")
+        if d["mode"] not in MODES or d["strategy"] not in STRATEGIES:
+            raise ValueError(f"unknown mode or strategy {d['mode']!r}, {d['strategy']!r}")
+        if not isinstance(d["config"], dict):
+            raise TypeError("'config' is not an object")
+        if not isinstance(d["images"], list):
+            raise TypeError("'images' is not a list")
+        images = [_image_record(k, rec) for k, rec in enumerate(d["images"])]
+        rounds = d.get("train_rounds_s", [])
+        if not isinstance(rounds, list) or not all(_is_number(x) for x in rounds):
+            raise TypeError("'train_rounds_s' is not a list of numbers")
+        notes = d.get("notes", [])
+        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            raise TypeError("'notes' is not a list of strings")
+        miou, iou = d.get("final_miou_unlabelled"), d.get("final_iou_unlabelled")
+        if not (miou is None or _is_number(miou)) or not (
+            iou is None or (isinstance(iou, list) and all(v is None or _is_number(v) for v in iou))
+        ):
+            raise TypeError("'final_miou_unlabelled' or 'final_iou_unlabelled' is not a number")
+        eval_images, wall = d.get("eval_images", 0), d.get("wall_seconds", 0.0)
+        if not _is_int(eval_images) or not _is_number(wall):
+            raise TypeError("'eval_images' or 'wall_seconds' is not a number")
         return RunResult(
             mode=d["mode"],
             strategy=d["strategy"],
             config=d["config"],
             images=images,
-            train_rounds_s=list(d.get("train_rounds_s", [])),
-            final_miou=d.get("final_miou_unlabelled"),
-            final_iou=d.get("final_iou_unlabelled"),
-            eval_images=int(d.get("eval_images", 0)),
-            wall_seconds=float(d.get("wall_seconds", 0.0)),
-            notes=list(d.get("notes", [])),
+            train_rounds_s=[float(x) for x in rounds],
+            final_miou=miou,
+            final_iou=iou,
+            eval_images=int(eval_images),
+            wall_seconds=float(wall),
+            notes=list(notes),
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise AnnotatorError(f"not a run of this version of annotator bench ({exc})") from exc
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# The value checks of ImageRecordOut's fields, by their annotation.
+_FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "str": lambda v: isinstance(v, str),
+    "int": _is_int,
+    "float": _is_number,
+    "bool": lambda v: isinstance(v, bool),
+    "int | None": lambda v: v is None or _is_int(v),
+    "float | None": lambda v: v is None or _is_number(v),
+    "dict[str, int]": lambda v: (
+        isinstance(v, dict) and all(isinstance(k, str) and _is_int(n) for k, n in v.items())
+    ),
+}
+
+
+def _image_record(k: int, rec: Any) -> ImageRecordOut:
+    if not isinstance(rec, dict):
+        raise TypeError(f"images[{k}] is not an object")
+    out = ImageRecordOut(**rec)  # a TypeError names missing or unknown keys
+    for f in fields(ImageRecordOut):
+        check = _FIELD_CHECKS.get(str(f.type))
+        if check is not None and not check(getattr(out, f.name)):
+            raise TypeError(f"images[{k}].{f.name} is {getattr(out, f.name)!r}, not a {f.type}")
+    return out
 
 
 def join_parts(runs: list[RunResult]) -> list[RunResult]:
@@ -272,32 +351,55 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     dataset whose masks hold only 0 and 255 is read as two classes with 255 -> 1 (as
     ``annotator import --format masks`` does for a two-class project); otherwise the
     classes are ``class0 .. classN`` up to the largest value below 255.
+
+    Refused with one line: two files of a folder with the same stem, a mask that is not
+    single-channel integer class ids in 0..255 (palette PNGs are read as their indices),
+    a mask whose size is not its image's, an unreadable image. Images without a mask
+    (and masks without an image) are left out and said in ``Dataset.warnings``.
     """
     root = Path(root)
     img_dir = root / "images"
     mask_dir = next((root / d for d in ("masks", "labels") if (root / d).is_dir()), None)
     if not img_dir.is_dir() or mask_dir is None:
         raise AnnotatorError(f"{root}: a dataset needs images/ and masks/ (or labels/) folders")
-    images = sorted(
-        (p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
-    )
-    masks = {p.stem: p for p in mask_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
-    images = [p for p in images if p.stem in masks]
+    names: list[str] | None = None
+    if classes_file is not None:  # before reading every mask: a bad list fails at once
+        names = read_names_file(Path(classes_file))
+        if not names:
+            raise AnnotatorError(f"{classes_file}: no class names in it")
+    by_stem = _files_by_stem(img_dir)
+    masks = _files_by_stem(mask_dir)
+    images = sorted((p for k, p in by_stem.items() if k in masks), key=_natural_key)
     if not images:
         raise AnnotatorError(f"{root}: no image has a mask with the same file stem")
+    warnings = []
+    no_mask = sorted((p.name for k, p in by_stem.items() if k not in masks), key=_natural_name)
+    if no_mask:
+        warnings.append(
+            f"{len(no_mask)} image(s) in {img_dir} have no mask in {mask_dir} and are left "
+            f"out: {_some(no_mask)}"
+        )
+    no_image = sorted((p.name for k, p in masks.items() if k not in by_stem), key=_natural_name)
+    if no_image:
+        warnings.append(
+            f"{len(no_image)} mask(s) in {mask_dir} have no image in {img_dir} and are "
+            f"ignored: {_some(no_image)}"
+        )
     raw: dict[str, np.ndarray] = {}
     for p in images:
-        m = read_image(masks[p.stem])
-        if m.ndim != 2:
-            raise ImageReadError(masks[p.stem], "a mask must be a single-channel image")
+        mask_file = masks[p.stem]
+        m = _read_truth(mask_file)
+        h, w = read_image(p).shape[:2]  # also refuses an unreadable image now, not later
+        if m.shape != (h, w):
+            raise ImageReadError(
+                mask_file,
+                f"the mask is {m.shape[1]}x{m.shape[0]} but its image {p.name} is {w}x{h}",
+            )
         raw[p.stem] = m
     values = np.unique(np.concatenate([np.unique(m) for m in raw.values()]))
     note = ""
-    if classes_file is not None:
-        names = [n.strip() for n in Path(classes_file).read_text().splitlines() if n.strip()]
-        if not names:
-            raise AnnotatorError(f"{classes_file}: no class names in it")
-        truths = {k: m.astype(np.uint8) for k, m in raw.items()}
+    if names is not None:
+        truths = raw
     elif set(values.tolist()) <= {0, 255}:
         names = ["class0", "class1"]
         truths = {k: (m > 127).astype(np.uint8) for k, m in raw.items()}
@@ -305,14 +407,56 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     else:
         top = int(values[values != IGNORE].max())
         names = [f"class{i}" for i in range(top + 1)]
-        truths = {k: m.astype(np.uint8) for k, m in raw.items()}
+        truths = raw
     for k, t in truths.items():
         bad = (t != IGNORE) & (t >= len(names))
         if bad.any():
             raise AnnotatorError(
                 f"{masks[k]}: value {int(t[bad].max())} is not a class id (0..{len(names) - 1})"
             )
-    return Dataset(tuple(names), tuple(images), truths, note)
+    return Dataset(tuple(names), tuple(images), truths, note, tuple(warnings))
+
+
+def _natural_name(name: str) -> list[Any]:
+    return _natural_key(Path(name))
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _files_by_stem(folder: Path) -> dict[str, Path]:
+    """The image files of ``folder`` by stem; two with one stem (``a.png`` and ``a.tif``)
+    are refused, since masks and images are matched by stem."""
+    out: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() not in IMAGE_SUFFIXES or not p.is_file():
+            continue
+        if p.stem in out:
+            raise AnnotatorError(
+                f"{folder}: {out[p.stem].name} and {p.name} have the same file stem; images "
+                "and masks are matched by stem, so keep one of them"
+            )
+        out[p.stem] = p
+    return out
+
+
+def _read_truth(path: Path) -> np.ndarray:
+    """A ground-truth mask as ``uint8`` class ids (255 = void), or a one-line error."""
+    m = decode_mask_png(path) if path.suffix.lower() == ".png" else read_image(path)
+    if m.ndim != 2:
+        raise ImageReadError(path, "a mask must be a single-channel image")
+    if m.dtype.kind not in "ui":
+        raise ImageReadError(path, f"a mask must hold integer class ids, not {m.dtype} values")
+    low, high = int(m.min()), int(m.max())
+    if low < 0 or high > IGNORE:
+        raise ImageReadError(
+            path,
+            f"value {low if low < 0 else high} is not a class id: a mask holds 0..254, "
+            f"and {IGNORE} for void",
+        )
+    return m.astype(np.uint8)
 
 
 def _iou(pred: np.ndarray, truth: np.ndarray, n: int, acc: np.ndarray) -> None:
@@ -362,18 +506,24 @@ def run_benchmark(
     from annotator.ml.networks import NetworkConfig
     from annotator.ml.strategies import RandomOrder
     from annotator.ml.train import TrainConfig
-    from annotator.services import training
+    from annotator.services import training, versions
     from annotator.services.proposals import load_predictor
 
     say = report or (lambda s: None)
     started = time.monotonic()
     images = list(dataset.images)
     chosen = select_images(images, config)
+    if not chosen:  # only --skip can empty it: --limit and --stride keep the first image
+        raise AnnotatorError(
+            f"--skip {config.skip} leaves no image to label: the run's sequence has "
+            f"{len(select_images(images, replace(config, skip=0)))} image(s)"
+        )
     eval_paths = [p for p in images if p not in chosen]
     project = Project.create(workdir, LabelSchema.from_names(list(dataset.class_names)))
     result = RunResult(config.mode, config.strategy, asdict(config))
     if dataset.note:
         result.notes.append(dataset.note)
+    result.notes.extend(dataset.warnings)
     try:
         project.add_images(chosen)
         by_stem = {r.stem: r for r in project.images()}
@@ -386,6 +536,10 @@ def run_benchmark(
         proposals: dict[int, Any] = {}
         trains = config.mode != "manual"
         fell_back = False
+        if config.init_model is not None and config.mode != "manual":
+            imported = versions.import_model(project, Path(config.init_model))
+            predictor = load_predictor(project, device="cpu")
+            result.notes.append(f"started from the model {imported.card.imported_from}")
 
         def train_round(k: int) -> training.TrainOutcome:
             return training.train_project(
@@ -399,6 +553,13 @@ def run_benchmark(
                 ),
             )
 
+        def rank_remaining() -> None:
+            # Proposals of the images still to label (for the strategy and step 2).
+            if predictor is not None and remaining and config.strategy == "uncertainty":
+                for r in remaining:
+                    proposals[r.id] = predictor.predict(project.load_image(r))
+
+        rank_remaining()
         for k in range(len(chosen)):
             # 1. What to label next (images matching --last only when no other is left).
             pool = [r for r in remaining if not _is_last(r.name, config.last)] or remaining
@@ -478,15 +639,7 @@ def run_benchmark(
                 if outcome.model is not None:
                     predictor = load_predictor(project, device="cpu")
                 proposals = {}
-            # 4. Proposals of the images still to label (for the strategy and step 2).
-            if (
-                predictor is not None
-                and remaining
-                and not proposals
-                and (config.strategy == "uncertainty")
-            ):
-                for r in remaining:
-                    proposals[r.id] = predictor.predict(project.load_image(r))
+                rank_remaining()  # 4. with the new model
             active = project.active_model()
             version = active.version if active else None
             out = ImageRecordOut(

@@ -76,6 +76,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="assisted: on the first image (begun with no model) press Train now after every "
         "N actions and go on from the new proposal; 0 = label it all by hand first (40)",
     )
+    p.add_argument(
+        "--init-model",
+        type=Path,
+        metavar="FILE",
+        help="assisted and frozen: start from this model file (imported as version 1, as "
+        "Model > Import model does) instead of from no model; its network replaces "
+        "--arch, --depth and --width",
+    )
     p.add_argument("--max-radius", type=float, default=25.0, help="largest brush radius (25)")
     p.add_argument("--depth", type=int, default=4, help="U-Net depth (4)")
     p.add_argument("--width", type=int, default=16, help="U-Net base width (16)")
@@ -120,7 +128,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             mode=m,
             strategy=args.strategy,
             train_steps=args.train_steps,
-            train_seconds=args.train_seconds if args.train_seconds else 30.0,
+            train_seconds=30.0 if args.train_seconds is None else args.train_seconds,
             target=args.target,
             max_strokes=args.max_strokes,
             max_radius=args.max_radius,
@@ -132,6 +140,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             seed=args.seed,
             frozen_after=args.frozen_after,
             train_now_every=args.train_now_every,
+            init_model=None if args.init_model is None else str(args.init_model),
             depth=args.depth,
             width=args.width,
             **({"arch": args.arch} if args.arch else {}),
@@ -140,7 +149,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     ]
     if args.limit is not None and args.limit < 1:
         raise AnnotatorError("--limit must be at least 1")
+    _check_out(args.out)
     dataset = load_dataset(args.dataset, args.classes)
+    for warning in dataset.warnings:
+        print(f"annotator: warning: {warning}", file=sys.stderr)
+    if args.init_model is not None:
+        from annotator.services.versions import check_model_file
+
+        # Refused now, not after an hour of manual labelling.
+        check_model_file(args.init_model, dataset.class_names)
     _seed_everything(args.seed)
     runs: list[RunResult] = []
     for config in configs:
@@ -172,6 +189,7 @@ def cmd_bench_combine(args: argparse.Namespace) -> int:
 
     from annotator.bench.effort import join_parts, run_from_dict, summary_lines, write_outputs
 
+    _check_out(args.out)
     runs = []
     for path in args.runs:
         try:
@@ -198,6 +216,12 @@ def cmd_bench_combine(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(runs)))
     print(f"wrote {json_path}" + (f" and {plot_path}" if plot_path else ""))
     return 0
+
+
+def _check_out(out: Path) -> None:
+    """``--out`` must be a folder (made if missing), refused before any work."""
+    if out.exists() and not out.is_dir():
+        raise AnnotatorError(f"--out {out}: is a file, not a folder")
 
 
 def _tools(text: str) -> tuple[str, ...]:

@@ -7,9 +7,13 @@ import sys
 from pathlib import Path
 
 from annotator.cli.progress import ProgressLine
+from annotator.core.errors import AnnotatorError
 
 _EXPORT = ("voc", "masks", "coco", "labelme", "yolo")
 _IMPORT = ("masks", "voc", "coco", "labelme", "yolo")
+# The import options each format reads; others would be ignored without a word.
+_TAKES_LABELS = ("masks", "voc", "labelme")
+_TAKES_BACKGROUND = ("labelme", "coco", "yolo")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -90,6 +94,21 @@ def cmd_import(args: argparse.Namespace) -> int:
     from annotator.services.exchange import ImportRequest, import_into_project
     from annotator.services.projects import open_project
 
+    if args.labels is not None and args.format not in _TAKES_LABELS:
+        raise AnnotatorError(
+            f"--labels: a {args.format} source names its own classes; --labels is for "
+            + ", ".join(_TAKES_LABELS)
+        )
+    if (
+        args.background is not None
+        and args.background.strip().lower() != "none"
+        and args.format not in _TAKES_BACKGROUND
+    ):
+        raise AnnotatorError(
+            f"--background: a {args.format} import takes every pixel's value from its masks "
+            "(no shapes leave pixels uncovered); --background is for "
+            + ", ".join(_TAKES_BACKGROUND)
+        )
     request = ImportRequest(
         format=args.format,
         src=args.src,

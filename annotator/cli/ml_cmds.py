@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import signal
 import threading
 from collections.abc import Iterator
@@ -115,8 +116,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.steps is not None and args.steps < 1:
         raise AnnotatorError("--steps must be at least 1")
-    if args.minutes is not None and args.minutes <= 0:
-        raise AnnotatorError("--minutes must be positive")
+    if args.minutes is not None and not 0 < args.minutes < math.inf:  # also refuses nan
+        raise AnnotatorError("--minutes must be a positive number")
     seconds = None if args.steps is not None else 60.0 * (args.minutes or DEFAULT_MINUTES)
     options = RoundOptions(
         steps=args.steps,

@@ -196,6 +196,33 @@ def encode_png(array: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
+def check_pixels(width: int, height: int, where: object) -> None:
+    """Refuse sizes past the pixel limit before anything of that size is allocated."""
+    from annotator.core.limits import max_pixels
+
+    if width * height > max_pixels():
+        raise FormatError(
+            f"{where}: {width}x{height} is more than the limit of {max_pixels():,} pixels "
+            "(set ANNOTATOR_MAX_PIXELS to allow it)"
+        )
+
+
+def open_pil(source: Any, where: object):  # type: ignore[no-untyped-def]
+    """``PIL.Image.open`` with our pixel limit (:func:`check_pixels`) instead of
+    Pillow's own, which would refuse images the project accepts with an exception no
+    caller expects. Pillow errors stay the caller's to word."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = None  # as annotator.storage.images does: we check it ourselves
+    im = Image.open(source)
+    try:
+        check_pixels(im.width, im.height, where)
+    except FormatError:
+        im.close()
+        raise
+    return im
+
+
 def check_number(value: Any, where: str) -> float:
     """A finite number from a JSON file (ints past float range are refused, not a crash)."""
     number = float("nan")

@@ -56,8 +56,10 @@ from annotator.formats.base import (
     ReadResult,
     WriteResult,
     check_number,
+    check_pixels,
     load_json,
     names_lut,
+    open_pil,
     read_names_file,
 )
 from annotator.formats.paths import safe_join
@@ -222,16 +224,6 @@ def shape_to_mask(size: tuple[int, int], shape: dict[str, Any], where: str) -> n
     return np.asarray(canvas, dtype=bool)
 
 
-def _check_pixels(width: int, height: int, where: str) -> None:
-    """Refuse sizes past the pixel limit before anything of that size is allocated."""
-    from annotator.core.limits import max_pixels
-
-    if width * height > max_pixels():
-        raise FormatError(
-            f"{where}: {width}x{height} is more than the limit of {max_pixels():,} pixels"
-        )
-
-
 def _b64(text: str, where: str) -> bytes:
     try:
         return base64.b64decode(text, validate=False)
@@ -240,11 +232,10 @@ def _b64(text: str, where: str) -> bytes:
 
 
 def _decode_image_bytes(data: bytes, where: str):  # type: ignore[no-untyped-def]
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     try:
-        im = Image.open(io.BytesIO(data))
-        _check_pixels(im.width, im.height, where)
+        im = open_pil(io.BytesIO(data), where)
         im.load()
         return im
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
@@ -299,7 +290,7 @@ def _read_one(
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise FormatError(f"{path}: '{key}' must be a positive integer, got {v!r}")
     h, w = int(h), int(w)  # type: ignore[arg-type]  # checked just above
-    _check_pixels(w, h, str(path))
+    check_pixels(w, h, path)
     image_file = None
     if isinstance(image_path, str) and image_path:
         # Refuse names escaping the folder even when imageData would make them unneeded.

@@ -36,6 +36,7 @@ from annotator.formats.base import (
     check_class_ids,
     encode_png,
     load_json,
+    open_pil,
     read_names_file,
 )
 
@@ -71,10 +72,10 @@ def write_masks(
 
 def decode_mask_png(path: Path) -> np.ndarray:
     """A single-channel 8/16-bit PNG (grey or palette indices) as an array."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with open_pil(path, path) as im:
             if im.format != "PNG":
                 raise FormatError(f"{path}: not a PNG file")
             if im.mode == "P":

@@ -36,6 +36,7 @@ from annotator.formats.base import (
     ReadResult,
     WriteResult,
     names_lut,
+    open_pil,
 )
 from annotator.formats.polygons import fill_centre_polygons, pad_to_three, region_polygons
 
@@ -159,7 +160,7 @@ def parse_label_file(
 
 
 def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     src = Path(src)
     if not src.is_dir():
@@ -184,7 +185,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
             if image is None:
                 raise FormatError(f"{f}: no image with the same stem next to it or under images/")
             try:
-                with Image.open(image) as im:
+                with open_pil(image, image) as im:
                     width, height = im.size
                     if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # shown rotated by 90
                         width, height = height, width

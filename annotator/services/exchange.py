@@ -37,6 +37,7 @@ from annotator.formats.base import (
     ExportSample,
     ImportItem,
     ImportOptions,
+    open_pil,
 )
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
@@ -138,6 +139,11 @@ def build_export_dataset(
         if not project.mask_path(rec.id).exists():
             skipped.append((rec.name, "has no label map"))
             continue
+        if not project.image_path(rec).is_file():
+            raise FormatError(
+                f"{project.image_path(rec)}: the image file of {rec.name!r} is missing (moved "
+                "or deleted?); put it back to export"
+            )
         chosen.append(rec)
     stems = _unique_stems(chosen)
     by_stem = {stems[r.id]: r for r in chosen}
@@ -343,10 +349,10 @@ def _image_size_of_file(path: Path) -> tuple[int, int]:
 def _image_size_of_bytes(data: bytes, where: str) -> tuple[str, tuple[int, int]]:
     import io
 
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with open_pil(io.BytesIO(data), where) as im:
             fmt = (im.format or "PNG").lower()
             w, h = im.size
             if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
@@ -453,6 +459,9 @@ def import_into_project(
     src = Path(request.src)
     if not src.exists():
         raise FormatError(f"{src}: no such file or folder")
+    if request.labels_file is not None and not Path(request.labels_file).is_file():
+        # a class list that is not there must not quietly turn names into raw ids
+        raise FormatError(f"{request.labels_file}: no such class names file")
     leaving = links_leaving(src)
     if leaving:
         link, target = leaving[0]

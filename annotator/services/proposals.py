@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from annotator.core.errors import Cancelled, ModelError
+from annotator.core.errors import AnnotatorError, Cancelled, ModelError
 from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord
 from annotator.core.status import ImageStatus
@@ -102,6 +102,11 @@ def predict_images(
     done, so a cancel keeps what was finished. With ``out_dir``, the masks are also
     written there as class-id PNG files named after the images.
     """
+    out_names: dict[int, str] = {}
+    if out_dir is not None:
+        if Path(out_dir).exists() and not Path(out_dir).is_dir():
+            raise AnnotatorError(f"{out_dir}: is a file, not a folder for the masks")
+        out_names = _out_file_names(project.images())
     predictor = predictor or load_predictor(project, device=device, backend=backend)
     records = project.images() if records is None else records
     done: list[PredictedImage] = []
@@ -127,7 +132,7 @@ def predict_images(
         mask_p = proposal_store.save_proposal(project, rec.id, proposal)
         exported = None
         if out_dir is not None:
-            exported = write_png(Path(out_dir) / Path(rec.name).with_suffix(".png"), proposal.mask)
+            exported = write_png(Path(out_dir) / out_names[rec.id], proposal.mask)
         project.set_scores({rec.id: proposal.score})
         done.append(
             PredictedImage(
@@ -137,6 +142,22 @@ def predict_images(
     if progress:
         progress(len(records), len(records), "")
     return done
+
+
+def _out_file_names(records: list[ImageRecord]) -> dict[int, str]:
+    """``STEM.png`` for each image's mask file; when two images would share one (``a.png``
+    and ``a.tif``), the later added gets ``STEM~2.png``, and so on. Decided over all the
+    project's images, so a name never depends on which images one call predicts."""
+    taken: set[str] = set()
+    names: dict[int, str] = {}
+    for rec in sorted(records, key=lambda r: r.id):
+        stem = base = Path(rec.name).stem
+        n = 2
+        while stem.lower() in taken:
+            stem, n = f"{base}~{n}", n + 1
+        taken.add(stem.lower())
+        names[rec.id] = stem + ".png"
+    return names
 
 
 def rank_next(

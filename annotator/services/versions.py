@@ -18,6 +18,7 @@ from annotator.storage.project import Project
 if TYPE_CHECKING:
     import torch
 
+    from annotator.ml.checkpoint import LoadedCheckpoint
     from annotator.ml.networks import NetworkConfig
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,27 @@ def store_version(
     return model_store.publish_version(project, card, weights, onnx)
 
 
+def check_model_file(
+    path: Path | str, class_names: tuple[str, ...] | list[str]
+) -> LoadedCheckpoint:
+    """Read the checkpoint file ``path`` and check it fits a project with ``class_names``
+    (the same classes in the same order, or the first of them); one-line errors."""
+    from annotator.ml.checkpoint import check_classes, load_checkpoint
+
+    path = Path(path)
+    loaded = load_checkpoint(path)
+    try:
+        check_classes(loaded, class_names, path, allow_new_classes=True)
+    except ModelError:
+        raise ModelError(
+            f"{path}: the model's classes {list(loaded.class_names)} are not the project's "
+            f"{list(class_names)}: a model fits a project whose classes are the "
+            "same, in the same order, or begin with them"
+        ) from None
+    loaded.build_model()  # weights that do not fit their card are refused here
+    return loaded
+
+
 def import_model(project: Project, path: Path | str, *, export_onnx: bool = True) -> ModelRecord:
     """Store the checkpoint file ``path`` (a version exported from another project, or
     its ``weights.pt``) as this project's next version and make it active.
@@ -77,19 +99,8 @@ def import_model(project: Project, path: Path | str, *, export_onnx: bool = True
     to the project it was trained in, so the new version keeps none of them: it has no
     parent, and ``imported_from`` says where it came from.
     """
-    from annotator.ml.checkpoint import check_classes, load_checkpoint
-
     path = Path(path)
-    loaded = load_checkpoint(path)
-    try:
-        check_classes(loaded, project.schema.names, path, allow_new_classes=True)
-    except ModelError:
-        raise ModelError(
-            f"{path}: the model's classes {list(loaded.class_names)} are not the project's "
-            f"{list(project.schema.names)}: a model fits a project whose classes are the "
-            "same, in the same order, or begin with them"
-        ) from None
-    loaded.build_model()  # weights that do not fit their card are refused here
+    loaded = check_model_file(path, project.schema.names)
     source = loaded.card
     card = replace(
         source,

@@ -188,6 +188,21 @@ def _sniff_tiff(path: Path) -> bool:
     return head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
+def _read_tiff_or_pillow(path: Path) -> np.ndarray:
+    """A TIFF through tifffile; when its compression needs the optional ``imagecodecs``
+    package (LZW and Deflate, as OpenCV, ImageJ and many scanners write), through Pillow,
+    which decodes those itself. The tifffile error is kept when Pillow fails too."""
+    try:
+        return _read_tiff(path)
+    except ImageReadError as exc:
+        if "imagecodecs" not in exc.problem:
+            raise
+        try:
+            return _read_pillow(path)
+        except ImageReadError:
+            raise exc from None
+
+
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Decode an image file into an array; raise :class:`ImageReadError` on any problem."""
     p = Path(path)
@@ -204,7 +219,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
                 f"unsupported file type {p.suffix or '(none)'!r}; supported: "
                 + ", ".join(sorted(IMAGE_SUFFIXES)),
             )
-        array = _read_tiff(p) if _sniff_tiff(p) else _read_pillow(p)
+        array = _read_tiff_or_pillow(p) if _sniff_tiff(p) else _read_pillow(p)
     except PermissionError:
         raise ImageReadError(p, "permission denied") from None
     except MemoryError:

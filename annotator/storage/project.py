@@ -383,8 +383,18 @@ class Project:
         return _row_to_image(rows[0])
 
     def load_image(self, record: ImageRecord) -> np.ndarray:
-        """Decode the image file of a record."""
-        return read_image(self.image_path(record))
+        """Decode the image file of a record; refuse a file that is no longer the size it
+        had when added (replaced on disk): its label map would not fit it."""
+        path = self.image_path(record)
+        array = read_image(path)
+        h, w = array.shape[:2]
+        if (h, w) != (record.height, record.width):
+            raise ImageReadError(
+                path,
+                f"the file is now {w}x{h} but was {record.width}x{record.height} when added "
+                f"to the project as {record.name!r} (replaced?); put the original back",
+            )
+        return array
 
     def status_counts(self) -> dict[str, int]:
         """Number of images per status (every status present, zero included)."""

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -87,6 +88,34 @@ def test_the_first_image_trains_rounds_as_it_goes_and_uses_their_proposals(tmp_p
         assert other.images[0].proposal_accuracy is None
     with pytest.raises(AnnotatorError, match="train-now-every"):
         BenchConfig(train_now_every=-1)
+
+
+def test_a_run_can_start_from_a_given_model_file(tmp_path, capsys):
+    from annotator.services import versions
+    from annotator.storage.project import Project
+
+    root = _dataset(tmp_path / "ds", n=3, size=64)
+    ds = load_dataset(root, root / "classes.txt")
+    common = dict(train_steps=20, depth=2, width=8, crop=64, batch_size=4, seed=1)
+    run_benchmark(ds, BenchConfig(mode="assisted", **common, limit=1), tmp_path / "before")
+    with Project.open(tmp_path / "before") as before:
+        versions.export_model(before, tmp_path / "given.pt")
+    config = BenchConfig(mode="assisted", init_model=str(tmp_path / "given.pt"), **common)
+    run = run_benchmark(ds, config, tmp_path / "a")
+    assert any(n.startswith("started from the model given.pt") for n in run.notes)
+    assert "uncertainty ranks in order until there is a model" not in run.notes
+    first = run.images[0]
+    assert first.proposal_accuracy is not None and first.rounds_during == 0
+    assert first.model_version == 2  # the imported v1, then the round after the image
+    # By hand the file plays no part; the command refuses a file of other classes at once.
+    manual = run_benchmark(ds, replace(config, mode="manual"), tmp_path / "m")
+    assert all(r.proposal_accuracy is None for r in manual.images)
+    (root / "classes.txt").write_text("sky\nroad\n")
+    out = tmp_path / "out"
+    argv = ["bench", str(root), "--classes", str(root / "classes.txt"), "--mode", "manual"]
+    assert main([*argv, "--init-model", str(tmp_path / "given.pt"), "--out", str(out)]) == 1
+    assert "are not the project's ['sky', 'road']" in capsys.readouterr().err
+    assert not out.exists()
 
 
 @pytest.mark.slow

@@ -1,0 +1,390 @@
+"""Bad or unusual input to the headless commands: one clear line and a non-zero exit,
+never a traceback (exit 70) and never a silently wrong result.
+
+Each test is a case found by a sweep of the CLI that used to crash or to go on quietly.
+"""
+
+import base64
+import json
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from annotator.bench.effort import ImageRecordOut, RunResult, load_dataset
+from annotator.cli import main
+from annotator.core.errors import AnnotatorError, ImageReadError
+from annotator.core.proposal import Proposal
+from annotator.services.projects import create_project, open_project
+from annotator.services.proposals import predict_images
+
+
+def _image(seed=0, h=12, w=12):
+    return np.random.default_rng(seed).integers(0, 255, (h, w), dtype=np.uint8)
+
+
+def _mask(h=12, w=12):
+    mask = np.zeros((h, w), np.uint8)
+    mask[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = 1
+    return mask
+
+
+def _dataset(root, n=2):
+    """A bench dataset: images/ and masks/ with the same stems, classes 0 and 1."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(n):
+        cv2.imwrite(str(root / "images" / f"im{i}.png"), _image(i))
+        cv2.imwrite(str(root / "masks" / f"im{i}.png"), _mask())
+    return root
+
+
+def _error(capsys):
+    """The one line the user sees on stderr (and no traceback)."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err, err
+    return err
+
+
+def _bench(root, out, *extra):
+    return main(["bench", str(root), "--mode", "manual", "--out", str(out), *extra])
+
+
+# --- bench: the dataset ------------------------------------------------------------------
+
+
+def test_bench_mask_of_another_size_than_its_image_is_refused(tmp_path, capsys):
+    root = _dataset(tmp_path / "ds")
+    cv2.imwrite(str(root / "masks" / "im1.png"), _mask(10, 12))
+    assert _bench(root, tmp_path / "out") == 1
+    assert "the mask is 12x10 but its image im1.png is 12x12" in _error(capsys)
+
+
+def test_bench_corrupt_image_is_refused_before_the_run(tmp_path, capsys):
+    root = _dataset(tmp_path / "ds")
+    data = (root / "images" / "im1.png").read_bytes()
+    (root / "images" / "im1.png").write_bytes(data[: len(data) // 2])
+    assert _bench(root, tmp_path / "out") == 1
+    assert "im1.png: corrupt or truncated image" in _error(capsys)
+    assert not (tmp_path / "out" / "projects").exists()
+
+
+@pytest.mark.parametrize(
+    "name,array,message",
+    [
+        ("im1.png", np.full((12, 12), 256, np.uint16), "value 256 is not a class id"),
+        ("im1.tif", np.full((12, 12), -1, np.int16), "value -1 is not a class id"),
+        ("im1.tif", np.full((12, 12), 0.5, np.float32), "integer class ids, not float32"),
+    ],
+)
+def test_bench_mask_values_that_are_no_class_id_are_refused_not_wrapped(
+    tmp_path, capsys, name, array, message
+):
+    root = _dataset(tmp_path / "ds")
+    (root / "masks" / "im1.png").unlink()
+    if name.endswith(".png"):
+        cv2.imwrite(str(root / "masks" / name), array)
+    else:
+        tifffile.imwrite(root / "masks" / name, array)
+    (tmp_path / "classes.txt").write_text("bg\ncell\n")
+    assert _bench(root, tmp_path / "out", "--classes", str(tmp_path / "classes.txt")) == 1
+    assert message in _error(capsys)
+
+
+def test_bench_two_images_with_one_stem_are_refused(tmp_path, capsys):
+    root = _dataset(tmp_path / "ds")
+    cv2.imwrite(str(root / "images" / "im1.jpg"), _image(5))
+    assert _bench(root, tmp_path / "out") == 1
+    assert "im1.jpg and im1.png have the same file stem" in _error(capsys)
+
+
+def test_bench_palette_masks_are_read_as_their_indices(tmp_path):
+    root = _dataset(tmp_path / "ds")
+    for p in (root / "masks").iterdir():
+        im = Image.fromarray(_mask(), "P")
+        im.putpalette([0, 0, 0, 128, 0, 0] + [0] * 762)
+        im.save(p)
+    ds = load_dataset(root)
+    assert ds.class_names == ("class0", "class1")
+    assert np.array_equal(ds.truths["im0"], _mask())
+
+
+def test_bench_images_without_masks_and_masks_without_images_are_reported(tmp_path):
+    root = _dataset(tmp_path / "ds", n=3)
+    (root / "masks" / "im1.png").unlink()
+    cv2.imwrite(str(root / "masks" / "extra.png"), _mask())
+    ds = load_dataset(root)
+    assert [p.name for p in ds.images] == ["im0.png", "im2.png"]
+    assert len(ds.warnings) == 2
+    assert "1 image(s)" in ds.warnings[0] and "left out: im1.png" in ds.warnings[0]
+    assert "1 mask(s)" in ds.warnings[1] and "ignored: extra.png" in ds.warnings[1]
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "not utf-8", "duplicate"])
+def test_bench_classes_file_that_cannot_be_used_is_one_line(tmp_path, capsys, kind):
+    root = _dataset(tmp_path / "ds")
+    classes = tmp_path / "classes.txt"
+    if kind == "folder":
+        classes.mkdir()
+    elif kind == "not utf-8":
+        classes.write_bytes(b"\xff\xfebg\n")
+    elif kind == "duplicate":
+        classes.write_text("bg\ncell\nBG\n")
+    assert _bench(root, tmp_path / "out", "--classes", str(classes)) == 1
+    err = _error(capsys)
+    assert str(classes) in err
+    assert ("listed twice" if kind == "duplicate" else "cannot read the class list") in err
+
+
+# --- bench: the numbers --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--max-strokes", "0"], "--max-strokes must be at least 1"),
+        (["--max-strokes", "-5"], "--max-strokes must be at least 1"),
+        (["--train-steps", "0"], "--train-steps must be at least 1"),
+        (["--train-seconds", "0"], "--train-seconds must be a positive number"),
+        (["--train-seconds", "nan"], "--train-seconds must be a positive number"),
+        (["--max-radius", "-3"], "--max-radius must be a number, 0 or more"),
+        (["--max-radius", "nan"], "--max-radius must be a number, 0 or more"),
+        (["--frozen-after", "0"], "--frozen-after must be at least 1"),
+    ],
+)
+def test_bench_numbers_that_make_no_sense_are_refused_before_any_work(
+    tmp_path, capsys, args, message
+):
+    root = _dataset(tmp_path / "ds")
+    assert _bench(root, tmp_path / "out", *args) == 1
+    assert message in _error(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_bench_skip_past_the_last_image_is_refused(tmp_path, capsys):
+    root = _dataset(tmp_path / "ds", n=2)
+    assert _bench(root, tmp_path / "out", "--skip", "5") == 1
+    assert "--skip 5 leaves no image to label: the run's sequence has 2 image(s)" in _error(capsys)
+
+
+def test_bench_and_bench_combine_refuse_an_out_that_is_a_file(tmp_path, capsys):
+    root = _dataset(tmp_path / "ds")
+    out = tmp_path / "out.txt"
+    out.write_text("not a folder")
+    assert _bench(root, out) == 1
+    assert f"--out {out}: is a file, not a folder" in _error(capsys)
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(_run_dict()))
+    assert main(["bench-combine", str(run), "--out", str(out)]) == 1
+    assert f"--out {out}: is a file, not a folder" in _error(capsys)
+
+
+# --- bench-combine -------------------------------------------------------------------------
+
+
+def _run_dict():
+    record = ImageRecordOut(
+        name="im0.png",
+        actions=3.0,
+        strokes=2,
+        clicks=1,
+        vertices=0,
+        tools={"brush": 2, "fill": 1},
+        reached_target=True,
+        accepted=False,
+        pixels_painted=100,
+        accuracy_before=0.0,
+        accuracy_after=0.97,
+        train_seconds=0.0,
+        model_version=None,
+        robot_seconds=0.1,
+    )
+    return RunResult("manual", "in-order", {"mode": "manual"}, images=[record]).to_dict()
+
+
+def _changed(path, value):
+    d = _run_dict()
+    *parents, last = path
+    target = d
+    for key in parents:
+        target = target[key]
+    target[last] = value
+    return d
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (_changed(["eval_images"], "abc"), "'eval_images' or 'wall_seconds' is not a number"),
+        (_changed(["images", 0, "actions"], "many"), "images[0].actions is 'many'"),
+        (_changed(["images", 0, "tools"], {"brush": "x"}), "images[0].tools is"),
+        (_changed(["config"], None), "'config' is not an object"),
+        (_changed(["notes"], "one note"), "'notes' is not a list of strings"),
+        (_changed(["mode"], "lazy"), "unknown mode or strategy 'lazy'"),
+        ([1, 2], "expected a JSON object"),
+    ],
+)
+def test_bench_combine_refuses_runs_with_values_of_the_wrong_kind(tmp_path, capsys, data, message):
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(data))
+    assert main(["bench-combine", str(run), "--out", str(tmp_path / "o")]) == 1
+    err = _error(capsys)
+    assert "not a run of this version of annotator bench" in err and message in err
+
+
+def test_bench_combine_still_reads_a_good_run(tmp_path, capsys):
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(_run_dict()))
+    assert main(["bench-combine", str(run), "--out", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o" / "bench.json").is_file()
+
+
+# --- projects: train, predict, export, import ------------------------------------------
+
+
+def _project(tmp_path, names=("im0.png",), size=(12, 12), labelled=True):
+    """A project whose images are labelled by an imported masks folder (if ``labelled``)."""
+    proj, images, masks = tmp_path / "P", tmp_path / "imgs", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i, name in enumerate(names):
+        cv2.imwrite(str(images / name), _image(i, *size))
+        cv2.imwrite(str(masks / (name.rsplit(".", 1)[0] + ".png")), _mask(*size))
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    assert main(["add", str(proj), str(images)]) == 0
+    if labelled:
+        assert main(["import", str(proj), str(masks), "--format", "masks"]) == 0
+    return proj, images, masks
+
+
+@pytest.mark.parametrize("minutes", ["nan", "inf", "0", "-1"])
+def test_train_minutes_must_be_a_positive_number(tmp_path, capsys, minutes):
+    assert main(["train", str(tmp_path / "P"), "--minutes", minutes]) == 1
+    assert "--minutes must be a positive number" in _error(capsys)
+
+
+def test_an_image_file_replaced_by_one_of_another_size_is_refused(tmp_path, capsys):
+    proj, images, _ = _project(tmp_path)
+    cv2.imwrite(str(images / "im0.png"), _image(0, 8, 20))
+    capsys.readouterr()
+    assert main(["train", str(proj), "--steps", "1", "--device", "cpu"]) == 1
+    assert "the file is now 20x8 but was 12x12 when added" in _error(capsys)
+    with open_project(proj, lock=False) as project, pytest.raises(ImageReadError):
+        project.load_image(project.images()[0])
+
+
+def test_export_with_an_image_file_gone_is_one_line(tmp_path, capsys):
+    proj, images, _ = _project(tmp_path)
+    (images / "im0.png").unlink()
+    capsys.readouterr()
+    assert main(["export", str(proj), str(tmp_path / "out"), "--format", "voc"]) == 1
+    assert "the image file of 'im0.png' is missing" in _error(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+class _FakePredictor:
+    """Proposes class 1 everywhere (no model needed)."""
+
+    def predict(self, image, cancel=None, keep_probabilities=True):
+        h, w = image.shape[:2]
+        mask = np.ones((h, w), np.uint8)
+        return Proposal(None, mask, np.zeros((h, w), np.float32), 0.5, 1)
+
+
+def test_predict_out_gives_images_sharing_a_stem_their_own_files(tmp_path):
+    proj, _, _ = _project(tmp_path, names=("a.png", "a.tif", "b.png"), labelled=False)
+    with open_project(proj) as project:
+        done = predict_images(project, out_dir=tmp_path / "out", predictor=_FakePredictor())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "a~2.png", "b.png"]
+    assert len({d.exported_path for d in done}) == 3
+
+
+def test_predict_out_that_is_a_file_is_refused_before_predicting(tmp_path):
+    proj, _, _ = _project(tmp_path, labelled=False)
+    out = tmp_path / "out.txt"
+    out.write_text("not a folder")
+    with open_project(proj) as project, pytest.raises(AnnotatorError, match="is a file"):
+        predict_images(project, out_dir=out, predictor=_FakePredictor())
+
+
+def test_import_with_a_labels_file_that_is_not_there_is_refused(tmp_path, capsys):
+    proj, _, masks = _project(tmp_path)
+    capsys.readouterr()
+    argv = ["import", str(proj), str(masks), "--format", "masks"]
+    assert main([*argv, "--labels", str(tmp_path / "nope.txt")]) == 1
+    assert "nope.txt: no such class names file" in _error(capsys)
+
+
+@pytest.mark.parametrize(
+    "fmt,option,message",
+    [
+        ("coco", ["--labels", "L"], "--labels: a coco source names its own classes"),
+        ("yolo", ["--labels", "L"], "--labels: a yolo source names its own classes"),
+        ("masks", ["--background", "bg"], "--background: a masks import takes every pixel"),
+        ("voc", ["--background", "bg"], "--background: a voc import takes every pixel"),
+    ],
+)
+def test_import_options_the_format_would_ignore_are_refused(tmp_path, capsys, fmt, option, message):
+    proj = tmp_path / "P"
+    create_project(proj, ["bg", "cell"]).close()
+    labels = tmp_path / "labels.txt"
+    labels.write_text("bg\ncell\n")
+    option = [str(labels) if o == "L" else o for o in option]
+    assert main(["import", str(proj), str(tmp_path), "--format", fmt, *option]) == 1
+    assert message in _error(capsys)
+
+
+def test_import_background_none_is_still_accepted_for_masks(tmp_path, capsys):
+    proj, _, masks = _project(tmp_path)
+    argv = ["import", str(proj), str(masks), "--format", "masks", "--background", "none"]
+    assert main(argv) == 0
+
+
+def test_import_masks_obey_the_project_pixel_limit_not_pillows(tmp_path, capsys, monkeypatch):
+    proj, _, masks = _project(tmp_path, size=(16, 16))
+    # Pillow refuses images past 2 x MAX_IMAGE_PIXELS with its own exception; the
+    # project's limit (ANNOTATOR_MAX_PIXELS) is the one that counts.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    assert main(["import", str(proj), str(masks), "--format", "masks"]) == 0
+    monkeypatch.setenv("ANNOTATOR_MAX_PIXELS", "100")
+    assert main(["import", str(proj), str(masks), "--format", "masks"]) == 1
+    assert "16x16 is more than the limit of 100 pixels" in _error(capsys)
+
+
+def test_import_labelme_embedded_image_obeys_the_project_pixel_limit(tmp_path, capsys, monkeypatch):
+    proj = tmp_path / "P"
+    create_project(proj, ["bg", "cell"]).close()
+    ok, png = cv2.imencode(".png", _image(0, 16, 16))
+    src = tmp_path / "lm"
+    src.mkdir()
+    shape = {"label": "cell", "points": [[2, 2], [12, 2], [12, 12]], "shape_type": "polygon"}
+    doc = {
+        "shapes": [shape],
+        "imagePath": "x.png",
+        "imageData": base64.b64encode(png.tobytes()).decode(),
+        "imageHeight": 16,
+        "imageWidth": 16,
+    }
+    (src / "x.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    assert main(["import", str(proj), str(src), "--format", "labelme"]) == 0
+    assert "imported 1 mask(s)" in capsys.readouterr().out
+
+
+def test_lzw_compressed_tiffs_are_read_without_imagecodecs(tmp_path, capsys):
+    from annotator.storage.images import read_image
+
+    folder = tmp_path / "tiffs"
+    folder.mkdir()
+    grey16 = (np.arange(40 * 48).reshape(40, 48) * 20).astype(np.uint16)
+    rgb = np.random.default_rng(0).integers(0, 255, (40, 48, 3), dtype=np.uint8)
+    cv2.imwrite(str(folder / "grey16.tif"), grey16)  # OpenCV writes LZW-compressed TIFF
+    cv2.imwrite(str(folder / "rgb.tif"), rgb[:, :, ::-1])
+    assert np.array_equal(read_image(folder / "grey16.tif"), grey16)
+    assert np.array_equal(read_image(folder / "rgb.tif"), rgb)
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    assert main(["add", str(proj), str(folder)]) == 0
+    assert "added 2 image(s), skipped 0, 0 unreadable" in capsys.readouterr().out
