@@ -75,6 +75,9 @@ class BenchConfig:
     #: assisted and frozen: start from this model file (imported as version 1, as
     #: Model > Import model does) instead of from no model; ``None``: from scratch.
     init_model: str | None = None
+    #: Where rounds train and proposals run, as the app chooses (``auto``: a CUDA GPU,
+    #: then Apple MPS, then the CPU); ``cpu`` for runs that must repeat exactly.
+    device: str = "auto"
     depth: int = 4
     width: int = 16
     crop: int = 128
@@ -102,6 +105,12 @@ class BenchConfig:
             raise AnnotatorError("--stride must be at least 1")
         if self.skip < 0:
             raise AnnotatorError("--skip must be 0 or more")
+        from annotator.ml.device import DEVICE_CHOICES
+
+        if self.device.split(":")[0] not in DEVICE_CHOICES:
+            raise AnnotatorError(
+                f"unknown device {self.device!r}; choose one of {', '.join(DEVICE_CHOICES)}"
+            )
         if self.train_now_every < 0:
             raise AnnotatorError("--train-now-every must be 0 or more")
         # Refused here, before any labelling, instead of giving runs of 0 actions, a
@@ -503,6 +512,7 @@ def run_benchmark(
 
     ``checkpoint`` gets the partial result after every image (to save it).
     """
+    from annotator.ml.device import choose_device
     from annotator.ml.networks import NetworkConfig
     from annotator.ml.strategies import RandomOrder
     from annotator.ml.train import TrainConfig
@@ -519,11 +529,14 @@ def run_benchmark(
             f"{len(select_images(images, replace(config, skip=0)))} image(s)"
         )
     eval_paths = [p for p in images if p not in chosen]
+    device = "cpu" if config.mode == "manual" else str(choose_device(config.device))
     project = Project.create(workdir, LabelSchema.from_names(list(dataset.class_names)))
     result = RunResult(config.mode, config.strategy, asdict(config))
     if dataset.note:
         result.notes.append(dataset.note)
     result.notes.extend(dataset.warnings)
+    if config.mode != "manual":
+        result.notes.append(f"rounds trained and proposals ran on {device}")
     try:
         project.add_images(chosen)
         by_stem = {r.stem: r for r in project.images()}
@@ -538,7 +551,7 @@ def run_benchmark(
         fell_back = False
         if config.init_model is not None and config.mode != "manual":
             imported = versions.import_model(project, Path(config.init_model))
-            predictor = load_predictor(project, device="cpu")
+            predictor = load_predictor(project, device=device)
             result.notes.append(f"started from the model {imported.card.imported_from}")
 
         def train_round(k: int) -> training.TrainOutcome:
@@ -546,7 +559,7 @@ def run_benchmark(
                 project,
                 steps=config.train_steps,
                 seconds=None if config.train_steps else config.train_seconds,
-                device="cpu",
+                device=device,
                 network=network,
                 config=TrainConfig(
                     crop=config.crop, batch_size=config.batch_size, seed=config.seed + k
@@ -614,7 +627,7 @@ def run_benchmark(
                 )
                 t1 = time.monotonic()
                 if train_round(k).model is not None:
-                    predictor = load_predictor(project, device="cpu")
+                    predictor = load_predictor(project, device=device)
                     proposal = predictor.predict(image).mask
                     if rounds_during == 0:
                         first_proposal = proposal
@@ -637,7 +650,7 @@ def run_benchmark(
                 train_s = time.monotonic() - t0
                 result.train_rounds_s.append(train_s)
                 if outcome.model is not None:
-                    predictor = load_predictor(project, device="cpu")
+                    predictor = load_predictor(project, device=device)
                 proposals = {}
                 rank_remaining()  # 4. with the new model
             active = project.active_model()

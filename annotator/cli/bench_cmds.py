@@ -84,6 +84,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Model > Import model does) instead of from no model; its network replaces "
         "--arch, --depth and --width",
     )
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help="where rounds train and proposals run, as in the app (default: cuda, then "
+        "mps, then cpu); cpu for runs that repeat exactly with --train-steps",
+    )
     p.add_argument("--max-radius", type=float, default=25.0, help="largest brush radius (25)")
     p.add_argument("--depth", type=int, default=4, help="U-Net depth (4)")
     p.add_argument("--width", type=int, default=16, help="U-Net base width (16)")
@@ -141,6 +148,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             frozen_after=args.frozen_after,
             train_now_every=args.train_now_every,
             init_model=None if args.init_model is None else str(args.init_model),
+            device=args.device,
             depth=args.depth,
             width=args.width,
             **({"arch": args.arch} if args.arch else {}),

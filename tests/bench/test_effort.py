@@ -118,6 +118,41 @@ def test_a_run_can_start_from_a_given_model_file(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_rounds_and_proposals_run_where_the_app_would_run_them(tmp_path):
+    import torch
+
+    from annotator.ml.device import choose_device
+
+    root = _dataset(tmp_path / "ds", n=2, size=64)
+    ds = load_dataset(root, root / "classes.txt")
+    common = dict(mode="assisted", train_steps=5, depth=2, width=8, crop=64, batch_size=4)
+    with pytest.raises(AnnotatorError, match="unknown device 'tpu'"):
+        BenchConfig(device="tpu")
+    run = run_benchmark(ds, BenchConfig(**common, limit=1), tmp_path / "auto")
+    assert f"rounds trained and proposals ran on {choose_device('auto')}" in run.notes
+    manual = run_benchmark(
+        ds, BenchConfig(**(common | dict(mode="manual")), limit=1), tmp_path / "m"
+    )
+    assert not any("ran on" in n for n in manual.notes)  # no model by hand
+    if not torch.cuda.is_available():
+        with pytest.raises(AnnotatorError, match="no CUDA GPU"):
+            run_benchmark(ds, BenchConfig(**common, device="cuda"), tmp_path / "cuda")
+        assert not (tmp_path / "cuda").exists()  # refused before anything is made
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_an_assisted_run_on_the_gpu_reaches_the_target(tmp_path):
+    root = _dataset(tmp_path / "ds", n=3, size=64)
+    ds = load_dataset(root, root / "classes.txt")
+    config = BenchConfig(
+        mode="assisted", device="cuda", train_steps=20, depth=2, width=8, crop=64, batch_size=4
+    )
+    run = run_benchmark(ds, config, tmp_path / "gpu")
+    assert "rounds trained and proposals ran on cuda" in run.notes
+    assert all(r.reached_target for r in run.images)
+    assert all(r.proposal_accuracy is not None for r in run.images[1:])
+
+
 @pytest.mark.slow
 def test_bench_command_writes_json_plot_and_is_deterministic(tmp_path, capsys):
     ds = _dataset(tmp_path / "ds", n=3, size=64)
@@ -140,6 +175,8 @@ def test_bench_command_writes_json_plot_and_is_deterministic(tmp_path, capsys):
         "2",
         "--seed",
         "3",
+        "--device",
+        "cpu",  # a GPU's kernels need not repeat bit for bit
     ]
     assert main(args + ["--out", str(tmp_path / "o1")]) == 0
     assert main(args + ["--out", str(tmp_path / "o2")]) == 0
