@@ -91,6 +91,10 @@ class LoopWorkspace(Protocol):
         """Whether the label layer is shown."""
         ...
 
+    def tool_writes_proposal(self) -> bool:
+        """Whether the current tool paints the proposal (proposal brush, accept region)."""
+        ...
+
     def finish_gesture(self) -> None:
         """Commit a gesture in progress (before an accept or a save)."""
         ...
@@ -253,19 +257,25 @@ class LoopController(QObject):
             )
 
     def view_changed(self) -> None:
-        """Protection or the labels' visibility changed: redraw where the proposal shows."""
+        """Protection, the tool or the labels' visibility changed: redraw where the
+        proposal shows."""
         doc = self.workspace.document
         if doc is not None:
             self.layers.set_target(self._proposal_target(doc))
 
     def _proposal_target(self, doc: Document) -> int | None:
-        """The label the proposal is drawn over: what accept would overwrite.
+        """The label the proposal is drawn over: what accept would overwrite, or with a
+        tool that paints the proposal, what that tool may overwrite (any label while
+        protection is off).
 
         Everywhere while the labels are hidden, so the user can compare the two.
         """
-        if not self.workspace.labels_visible():
+        ws = self.workspace
+        if not ws.labels_visible():
             return None
-        over = self.workspace.protected_value()
+        over = ws.protected_value()
+        if ws.tool_writes_proposal():
+            return over
         return doc.label_map.unlabelled if over is None else over
 
     # --- model files ------------------------------------------------------------------------------

@@ -285,6 +285,7 @@ class MainWindow(QMainWindow):
         a["export_model"].triggered.connect(lambda: loop.export_model())
         self.class_panel.visibility_changed.connect(lambda _hidden: loop.recolour())
         a["toggle_labels"].toggled.connect(lambda _shown: loop.view_changed())
+        self.canvas.tool_changed.connect(lambda _name: loop.view_changed())
         loop.message.connect(self.statusBar().showMessage)
         loop.scores_changed.connect(self.image_list.update_scores)
         loop.open_requested.connect(self.open_image)
@@ -586,6 +587,9 @@ class _LoopWorkspace:
 
     def labels_visible(self) -> bool:
         return self._window.canvas.labels_visible()
+
+    def tool_writes_proposal(self) -> bool:
+        return self._window.canvas.tool.writes_proposal
 
     def finish_gesture(self) -> None:
         self._window.canvas.finish_gesture()

@@ -269,6 +269,7 @@ class ProposalBrushTool(_DragTool):
     """Drag to copy the proposal's classes where the brush passes (one undo step)."""
 
     name, label, shortcut, shows_brush = "proposal_brush", "Proposal brush", "W", True
+    writes_proposal = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -296,6 +297,7 @@ class AcceptRegionTool(Tool):
     """Click a region of the proposal to accept just that region (one undo step)."""
 
     name, label, shortcut = "accept_region", "Accept region", "Q"
+    writes_proposal = True
 
     def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
         doc, smart = ctx.document, _smart(ctx)

@@ -75,6 +75,9 @@ class Tool:
     label = "Tool"
     shortcut = ""
     shows_brush = False
+    #: Writes the model's proposal (where protection lets it), so the proposal layer
+    #: shows over every pixel the tool may change, not only where accept writes.
+    writes_proposal = False
 
     def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
         pass

@@ -31,6 +31,7 @@ class FakeWorkspace:
         self.value = 0
         self.protected: int | None = None
         self.shown = True
+        self.proposal_tool = False
         self.finished = 0
         self.saved = 0
 
@@ -53,6 +54,9 @@ class FakeWorkspace:
 
     def labels_visible(self) -> bool:
         return self.shown
+
+    def tool_writes_proposal(self) -> bool:
+        return self.proposal_tool
 
     def finish_gesture(self) -> None:
         self.finished += 1
@@ -163,7 +167,13 @@ def test_the_proposal_is_drawn_only_where_accept_would_write(setup):
     ws.protected = 0  # "only over class 0": accept writes there, so the proposal shows there
     loop.view_changed()
     assert (shown[:, :16] == codes[:, :16]).all() and (shown[:, 16:] == TRANSPARENT).all()
-    ws.shown = False  # labels hidden: the whole proposal, to compare
+    ws.protected, ws.proposal_tool = None, True  # the proposal brush may write anywhere
+    loop.view_changed()
+    assert (shown == codes).all()
+    ws.protected = 0  # ... or, protected, over class 0 only, as accept
+    loop.view_changed()
+    assert (shown[:, 16:] == TRANSPARENT).all()
+    ws.protected, ws.proposal_tool, ws.shown = None, False, False  # labels hidden: all of it
     loop.view_changed()
     assert (shown == codes).all()
     loop.image_opened(doc)  # the layers let go of the document

@@ -79,6 +79,12 @@ def test_the_proposal_follows_protection_and_the_labels_visibility(window):
     assert (shown[:, :32] != TRANSPARENT).any() and (shown[:, 32:] == TRANSPARENT).all()
     set_protection(window, U)  # only unlabelled
     assert (shown[:, :32] == TRANSPARENT).all() and (shown[:, 32:] != TRANSPARENT).any()
+    key(window, Qt.Key.Key_W)  # the proposal brush writes where protection lets it
+    assert (shown[:, :32] == TRANSPARENT).all()  # still only unlabelled
+    set_protection(window, None)  # off: it may paint over anything, so all of it shows
+    assert (shown[:, :32] != TRANSPARENT).any()
+    key(window, Qt.Key.Key_B)  # the brush: back to where accept writes
+    assert (shown[:, :32] == TRANSPARENT).all()
     window.actions_["toggle_labels"].trigger()  # labels hidden: all of the proposal
     assert not window.canvas.labels_visible()
     assert (shown[:, :32] != TRANSPARENT).any()
