@@ -165,7 +165,7 @@ class ClassPanel(QWidget):
 
     def _ask_add(self) -> None:
         name, ok = QInputDialog.getText(self, "Add class", "Name of the new class:")
-        if ok and name.strip():
+        if ok:  # an empty name too: the schema's refusal says why nothing was added
             self.add_requested.emit(name.strip(), "")
 
     def _ask_rename(self) -> None:
@@ -175,7 +175,7 @@ class ClassPanel(QWidget):
         name, ok = QInputDialog.getText(
             self, "Rename class", "New name:", text=self._schema.classes[cid].name
         )
-        if ok and name.strip():
+        if ok:  # an empty name too: the schema's refusal says why nothing changed
             self.rename_requested.emit(cid, name.strip())
 
     def _ask_colour(self) -> None:

@@ -23,11 +23,12 @@ from annotator.gui.first_run import FirstRunDialog, is_project
 from annotator.gui.import_dialog import ImportDialog, import_summary, run_import
 from annotator.gui.new_project_dialog import NewProjectDialog, add_images_with_progress
 from annotator.gui.progress_task import error_text
+from annotator.services.projects import IMAGE_FILE_SUFFIXES
 
 if TYPE_CHECKING:
     from annotator.gui.main_window import MainWindow
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
+IMAGE_FILTER = f"Images ({' '.join('*' + s for s in IMAGE_FILE_SUFFIXES)});;All files (*)"
 
 
 class FileMenu(QObject):
@@ -145,7 +146,7 @@ class FileMenu(QObject):
             return
         self.window.open_project(dialog.created)
         if dialog.add_outcome is not None:
-            self._tell(dialog.add_outcome.summary())
+            self._tell(dialog.add_outcome.summary(), warn=dialog.add_outcome.worth_a_warning)
 
     def add_image_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self.window, "Add images", "", IMAGE_FILTER)
@@ -167,15 +168,15 @@ class FileMenu(QObject):
         )
         if session.document is None and session.images():
             self.window.open_image(session.images()[0].id)
-        self._tell(outcome.summary(), warn=outcome.failed or bool(outcome.errors))
+        self._tell(outcome.summary(), warn=outcome.worth_a_warning)
 
     def import_labels(self) -> None:
         session = self.window.session
         if session is None:
             return
         dialog = self.make_import_dialog()
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
+        if dialog.exec() != QDialog.DialogCode.Accepted or self.window.session is not session:
+            return  # cancelled, or the project was closed meanwhile
         request = dialog.request()
         # The import may rewrite the open image's labels: save and close it first.
         current = session.document.image_id if session.document else None
@@ -200,8 +201,8 @@ class FileMenu(QObject):
         if session is None:
             return
         dialog = self.make_export_dialog()
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
+        if dialog.exec() != QDialog.DialogCode.Accepted or self.window.session is not session:
+            return  # cancelled, or the project was closed meanwhile
         request = dialog.request()
         self.window.canvas.finish_gesture()
         session.save(wait=True)  # the export reads the masks from disk

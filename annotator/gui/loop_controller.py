@@ -287,7 +287,7 @@ class LoopController(QObject):
         parent = self.panel.window()
         if path is None:
             name, _ = QFileDialog.getOpenFileName(parent, "Import a model", "", MODEL_FILTER)
-            if not name:
+            if not name or self.service is not service:  # or the project closed meanwhile
                 return
             path = Path(name)
         if service.training:
@@ -318,7 +318,7 @@ class LoopController(QObject):
             name, _ = QFileDialog.getSaveFileName(
                 self.panel.window(), "Export the model", "model.pt", MODEL_FILTER
             )
-            if not name:
+            if not name or self.service is not service:  # or the project closed meanwhile
                 return
             path = Path(name)
         try:

@@ -313,8 +313,13 @@ class MainWindow(QMainWindow):
         """Open the project folder at ``path`` (closing the current one first)."""
         try:
             project = open_project(path)
+        except AnnotatorError as exc:
+            QMessageBox.warning(self, "Cannot open project", str(exc))
+            return
+        try:
             project.schema  # noqa: B018 (fail now on a damaged class table)
         except AnnotatorError as exc:
+            project.close()  # its lock too: another process may open it once repaired
             QMessageBox.warning(self, "Cannot open project", str(exc))
             return
         self.set_project(project)
@@ -360,11 +365,11 @@ class MainWindow(QMainWindow):
             return
         self.canvas.finish_gesture()
         self.autosave_timer.stop()
-        self.activity.loading(self.session.project.image(image_id).name)
         try:
+            self.activity.loading(self.session.project.image(image_id).name)
             doc = self.session.open_image(image_id)
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Cannot open image", str(exc))
+            self._open_failed(str(exc))
             return
         doc.add_commit_listener(self._labels_committed)
         self.canvas.set_document(doc, doc.display_image(), self._table())
@@ -375,6 +380,22 @@ class MainWindow(QMainWindow):
             f"{doc.record.name}  {doc.record.width}x{doc.record.height}", 3000
         )
         self._update_enabled()
+
+    def _open_failed(self, message: str) -> None:
+        """Show what the session has open after an image failed to open: the image that
+        was open before (the session keeps it when the new file cannot be read), or none
+        (so no edit goes to a document that is no longer saved)."""
+        doc = self.document
+        if doc is None:
+            self.canvas.set_document(None, None, self._table())
+            self.loop.layers.clear()
+            self.activity.say("No image open")
+        else:
+            self.schedule_autosave()  # the edits made before the attempt are kept
+            self.activity.say(f"{doc.record.name} open")
+        self.image_list.set_current(None if doc is None else doc.image_id)
+        self._update_enabled()
+        QMessageBox.warning(self, "Cannot open image", message)
 
     def go(self, step: int) -> None:
         """Open the next (``step`` 1) or previous (-1) image of the filtered list."""

@@ -36,6 +36,7 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.schema import LabelClass, LabelSchema, default_color
 from annotator.gui.class_panel import swatch
 from annotator.gui.progress_task import Progress, error_text, run_with_progress
+from annotator.services.projects import IMAGE_FILE_SUFFIXES
 
 DEFAULT_CLASSES = ("background", "object")
 
@@ -53,11 +54,22 @@ class AddOutcome:
     cancelled: bool = False
     failed: bool = False  # stopped by an error (the first entry of ``errors``)
 
+    @property
+    def nothing_found(self) -> bool:
+        """No image file was there to add (an empty folder, or one of other files)."""
+        return not (self.added or self.skipped or self.errors or self.cancelled or self.failed)
+
+    @property
+    def worth_a_warning(self) -> bool:
+        return self.failed or bool(self.errors) or self.nothing_found
+
     def summary(self) -> str:
         if self.cancelled:
             return f"Adding was cancelled; {self.added} image(s) were added before."
         if self.failed:
             return f"Adding stopped: {self.errors[0]} ({self.added} image(s) added before)."
+        if self.nothing_found:
+            return f"Added no images: no image files found ({', '.join(IMAGE_FILE_SUFFIXES)})."
         text = f"Added {self.added} image(s)"
         if self.skipped:
             text += f", skipped {self.skipped} already in the project"

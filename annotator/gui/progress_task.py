@@ -8,6 +8,11 @@ the service stops at its next step (export cleans its staging folder on any exce
 so a cancelled export leaves nothing behind). The caller waits in a local event loop:
 the window keeps painting, the dialog is window-modal, and the call returns the outcome
 like a normal function, which keeps the menu code and its tests straightforward.
+
+Closing the window while a task runs must not close the project under the worker and
+the caller's follow-up: :class:`_CloseGuard` holds the close back, cancels the task
+(a task that cannot be cancelled runs to its end), and closes the window once the task
+and the message about it are over.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer
-from PySide6.QtWidgets import QProgressDialog, QWidget
+from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
 
 R = TypeVar("R")
 Progress = Callable[[int, int, str], None]
@@ -66,6 +71,7 @@ def run_with_progress(
     dialog.setValue(0)
     cancel = threading.Event()
     dialog.canceled.connect(cancel.set)
+    guard = _CloseGuard(parent, cancel if cancellable else None)
     loop = QEventLoop()
     outcome: list[TaskOutcome[R]] = []  # appended once, by the worker
     latest: list[tuple[int, int, str] | None] = [None]  # newest progress, replaced whole
@@ -114,7 +120,55 @@ def run_with_progress(
     dialog.canceled.disconnect(cancel.set)
     dialog.close()
     dialog.deleteLater()
+    guard.release()
     return outcome[0]
+
+
+class _CloseGuard(QObject):
+    """Holds back closing ``parent``'s window while a task runs, and closes it after.
+
+    The close is refused (the window's ``closeEvent`` would close the project the
+    worker is using, and the caller's code after the task would find it gone); the
+    task is cancelled instead. Once the task has returned and no modal box (such as the
+    caller's "cancelled" message) is open, the window is closed as asked.
+    """
+
+    def __init__(self, parent: QWidget | None, cancel: threading.Event | None) -> None:
+        super().__init__()
+        self._window = parent.window() if parent is not None else None
+        self._cancel = cancel
+        self.close_wanted = False
+        if self._window is not None:
+            self._window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if watched is self._window and event.type() == QEvent.Type.Close:
+            event.ignore()
+            self.close_wanted = True
+            if self._cancel is not None:
+                self._cancel.set()
+            return True
+        return False
+
+    def release(self) -> None:
+        window = self._window
+        if window is None:
+            return
+        window.removeEventFilter(self)
+        if self.close_wanted:
+            _close_when_no_modal(window)
+
+
+def _close_when_no_modal(window: QWidget) -> None:
+    """Close ``window`` from the event loop, once no modal dialog is open."""
+
+    def close() -> None:
+        if QApplication.activeModalWidget() is not None:
+            QTimer.singleShot(POLL_MS, window, close)
+        else:
+            window.close()
+
+    QTimer.singleShot(0, window, close)  # the window as context: no call once it is gone
 
 
 def _shorten(text: str, limit: int = 70) -> str:

@@ -194,10 +194,17 @@ def export_project(
     if not any(dataset.splits.values()):
         what = "done images" if request.include == "done" else "images with a label map"
         raise FormatError(f"nothing to export: the project has no {what}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{glob.escape(out.name)}.partial-*"):  # of a killed export
-        shutil.rmtree(stale, ignore_errors=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for stale in out.parent.glob(f".{glob.escape(out.name)}.partial-*"):  # a killed export's
+            shutil.rmtree(stale, ignore_errors=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    except OSError as exc:  # read-only, no permission, a file where a folder should be
+        blocker = next((p for p in out.parents if p.exists()), None)
+        reason = exc.strerror or str(exc)
+        if blocker is not None and not blocker.is_dir():
+            reason = f"{blocker} is a file, not a folder"
+        raise FormatError(f"{out}: cannot create the export folder ({reason})") from None
     try:
         options = ExportOptions(image_mode=request.image_mode, coco_mode=request.coco_mode)
         assert spec.writer is not None

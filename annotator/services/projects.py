@@ -8,7 +8,11 @@ from pathlib import Path
 
 from annotator.core.errors import AnnotatorError
 from annotator.core.schema import LabelSchema
+from annotator.storage.images import IMAGE_SUFFIXES
 from annotator.storage.project import DB_NAME, Project
+
+#: The image file suffixes a project reads (for file dialogs and messages).
+IMAGE_FILE_SUFFIXES: tuple[str, ...] = tuple(sorted(IMAGE_SUFFIXES))
 
 
 def open_project(root: str | os.PathLike[str], *, lock: bool = True) -> Project:

@@ -69,10 +69,14 @@ class AnnotationSession:
 
     # --- documents ------------------------------------------------------------------------
     def open_image(self, image_id: int) -> Document:
-        """Save the current image (waiting for it), then open ``image_id``."""
-        self.close_document()
+        """Save the current image (waiting for it), then open ``image_id``.
+
+        The new image is read first: when its file cannot be read (deleted or replaced
+        on disk) the error is raised and the current image stays open, edits and all.
+        """
         record = self.project.image(image_id)
         image = self.project.load_image(record)
+        self.close_document()  # before reading the mask: it may be this image's own
         mask = self.project.load_mask(record)
         if mask is None:
             label_map = LabelMap.blank(self.schema, record.height, record.width)

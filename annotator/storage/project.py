@@ -134,7 +134,12 @@ class Project:
         folder = Path(root).absolute()
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise ProjectError(f"{folder}: already exists and is not an empty folder")
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # read-only, no permission, a file on the way...
+            raise ProjectError(
+                f"{folder}: cannot create the project folder ({exc.strerror or exc})"
+            ) from None
         project = cls(folder, Database(folder / DB_NAME, create=True))
         with project._db.transaction() as conn:
             conn.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", (now_iso(),))

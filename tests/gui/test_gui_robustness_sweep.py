@@ -1,0 +1,824 @@
+"""Bad or unusual input to the window's file and dialog flows: one clear line in a
+message box or the status bar, never a traceback, a frozen window, lost work or a
+silently wrong result.
+
+Each test is a case of a sweep of the GUI (File menu, class panel, Model menu, image
+list). An uncaught exception in a slot fails the test through pytest-qt.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from guihelpers import SIZE, drag
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+from annotator.core.card import ModelCard
+from annotator.core.schema import LabelSchema
+from annotator.gui.export_dialog import ExportDialog
+from annotator.gui.import_dialog import ImportDialog
+from annotator.gui.main_window import MainWindow
+from annotator.gui.new_project_dialog import NewProjectDialog
+from annotator.ml.checkpoint import checkpoint_bytes
+from annotator.ml.networks import NetworkConfig, build_network
+from annotator.storage.project import Project
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    """Message boxes are recorded (kind, title, text) instead of blocking the test."""
+    seen: list[tuple[str, str, str]] = []
+
+    def record(kind):
+        def box(_parent, title, text, *a, **k):
+            seen.append((kind, title, text))
+            return QMessageBox.StandardButton.Ok
+
+        return box
+
+    for kind in ("warning", "information", "critical", "question"):
+        monkeypatch.setattr(QMessageBox, kind, record(kind))
+    return seen
+
+
+def one_line(text: str) -> None:
+    assert "Traceback" not in text and "\n  File " not in text, text
+
+
+@pytest.fixture
+def bare_window(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+def write_images(folder: Path, values: list[int]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for v in values:
+        cv2.imwrite(str(folder / f"img{v:03d}.png"), np.full((SIZE, SIZE), v, np.uint8))
+    return folder
+
+
+def small_project(root: Path, names=("background", "cell")) -> Path:
+    images = write_images(root.parent / f"{root.name}-imgs", [10, 20])
+    with Project.create(root, LabelSchema.from_names(list(names))) as p:
+        p.add_images([images])
+    return root
+
+
+# --- opening projects ------------------------------------------------------------------------
+
+
+def test_open_a_folder_that_is_not_a_project(bare_window, tmp_path, monkeypatch, boxes):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(plain))
+    bare_window.actions_["open"].trigger()
+    assert bare_window.session is None
+    assert [b[:2] for b in boxes] == [("warning", "Not a project")]
+    assert "not an Annotator project" in boxes[0][2]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["garbage", "truncated", "newer", "no_tables", "bad_classes", "bad_status"],
+)
+def test_open_a_project_whose_database_is_damaged_or_too_new(bare_window, tmp_path, boxes, damage):
+    root = small_project(tmp_path / "proj")
+    db = root / "annotator.sqlite"
+    if damage == "garbage":
+        db.write_bytes(b"this is not a database at all" * 100)
+    elif damage == "truncated":
+        data = db.read_bytes()
+        db.write_bytes(data[: len(data) // 3])
+    else:
+        conn = sqlite3.connect(db)
+        if damage == "newer":
+            conn.execute("PRAGMA user_version = 99")
+        elif damage == "no_tables":
+            conn.execute("DROP TABLE images")
+        elif damage == "bad_classes":
+            conn.execute("UPDATE classes SET color = 'not a colour'")
+        elif damage == "bad_status":
+            conn.execute("PRAGMA ignore_check_constraints = ON")
+            conn.execute("UPDATE images SET status = 'weird'")
+        conn.commit()
+        conn.close()
+    bare_window.open_project(root)
+    assert len(boxes) == 1 and boxes[0][0] == "warning", boxes
+    one_line(boxes[0][2])
+    assert bare_window.session is None
+
+
+def test_a_project_that_fails_to_open_is_closed_again(bare_window, tmp_path, boxes):
+    """A damaged class table is found after the database opened: the project must be
+    closed (its lock released) so another process or a repaired copy can open it."""
+    from annotator.storage.lock import holder
+
+    root = small_project(tmp_path / "proj")
+    conn = sqlite3.connect(root / "annotator.sqlite")
+    conn.execute("UPDATE classes SET color = 'not a colour'")
+    conn.commit()
+    conn.close()
+    bare_window.open_project(root)
+    assert boxes and "damaged" in boxes[0][2]
+    assert holder(root) is None  # no lock left behind
+
+
+def test_a_project_open_in_another_process_is_refused_and_the_open_one_kept(
+    window, tmp_path, boxes
+):
+    other = small_project(tmp_path / "other")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from annotator.storage.project import Project
+        p = Project.open({str(other)!r})
+        print("ready", flush=True)
+        sys.stdin.read()
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ready"
+        before = window.session.project.root
+        window.open_project(other)
+    finally:
+        holder.communicate(b"", timeout=30)
+    assert len(boxes) == 1 and boxes[0][:2] == ("warning", "Cannot open project")
+    assert "open in another process" in boxes[0][2]
+    one_line(boxes[0][2])
+    assert window.session is not None and window.session.project.root == before
+
+
+def test_open_recent_of_a_folder_that_is_gone(bare_window, tmp_path, boxes):
+    root = small_project(tmp_path / "proj")
+    bare_window.open_project(root)
+    bare_window.close_project()
+    (root / "annotator.sqlite").unlink()
+    bare_window.file_menu.open_recent(root)
+    assert boxes and "no longer a project" in boxes[0][2]
+    assert root not in bare_window.settings.recent_projects()
+
+
+# --- adding images ---------------------------------------------------------------------------
+
+
+def test_adding_corrupt_truncated_and_unsupported_files(window, tmp_path, monkeypatch, boxes):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    good = bad / "good.png"
+    cv2.imwrite(str(good), np.full((SIZE, SIZE), 99, np.uint8))
+    truncated = bad / "half.png"
+    truncated.write_bytes(good.read_bytes()[:40])
+    garbage = bad / "garbage.jpg"
+    garbage.write_bytes(b"\x00\x01 definitely not a jpeg" * 20)
+    empty = bad / "empty.tif"
+    empty.write_bytes(b"")
+    text = bad / "notes.txt"
+    text.write_text("hello")
+    gone = bad / "deleted-meanwhile.png"
+    files = [good, truncated, garbage, empty, text, gone]
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(f) for f in files], "")
+    )
+    before = len(window.session.images())
+    window.actions_["add_images"].trigger()
+    assert len(window.session.images()) == before + 1
+    assert len(boxes) == 1 and boxes[0][0] == "warning"
+    message = boxes[0][2]
+    one_line(message)
+    assert message.startswith("Added 1 image(s), 5 unreadable")
+
+
+def test_adding_an_empty_folder_says_no_images_were_found(window, tmp_path, monkeypatch, boxes):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no images here")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(empty))
+    window.actions_["add_folder"].trigger()
+    assert len(boxes) == 1
+    kind, _title, message = boxes[0]
+    assert kind == "warning" and message.startswith("Added no images: no image files found")
+
+
+def test_adding_a_folder_already_in_the_project_says_skipped(
+    window, project_dir, monkeypatch, boxes
+):
+    monkeypatch.setattr(
+        QFileDialog, "getExistingDirectory", lambda *a, **k: str(project_dir.parent / "imgs")
+    )
+    window.actions_["add_folder"].trigger()
+    assert boxes and "skipped 3 already in the project" in boxes[0][2]
+
+
+# --- import labels ---------------------------------------------------------------------------
+
+
+def _fill_import(fmt: str, src: Path, **extra):
+    def exec_(self):
+        self.set_format(fmt)
+        self.src_edit.setText(str(src))
+        if "labels" in extra:
+            self.labels_edit.setText(str(extra["labels"]))
+        if "background" in extra:
+            self.background_combo.setEditText(extra["background"])
+        return ImportDialog.DialogCode.Accepted
+
+    return exec_
+
+
+@pytest.mark.parametrize("fmt", ["voc", "masks", "coco", "labelme", "yolo"])
+def test_import_from_a_folder_with_nothing_matching(window, tmp_path, monkeypatch, boxes, fmt):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "readme.txt").write_text("nothing to import")
+    monkeypatch.setattr(ImportDialog, "exec", _fill_import(fmt, src))
+    images = len(window.session.images())
+    window.actions_["import"].trigger()
+    assert len(boxes) == 1, boxes
+    kind, _t, message = boxes[0]
+    one_line(message)
+    assert kind == "warning" and ("Import failed" in message or "Imported 0" in message), message
+    assert len(window.session.images()) == images
+    assert window.document is not None  # the open image is open again
+
+
+@pytest.mark.parametrize(
+    ("fmt", "files"),
+    [
+        ("coco", {"ann.json": "{not json"}),
+        ("coco", {"ann.json": '{"images": 5, "annotations": "x"}'}),
+        ("labelme", {"a.json": "[1, 2, 3]"}),
+        ("labelme", {"a.json": '{"shapes": [{"label": "cell", "points": "zz"}]}'}),
+        ("voc", {"SegmentationClass/a.png": "not a png"}),
+        ("masks", {"masks/im0.png": "not a png", "images/im0.png": "not a png"}),
+        ("yolo", {"labels/im0.txt": "0 0.1 nan 0.3\nbanana\n", "images/im0.png": "x"}),
+        (
+            "yolo",
+            {
+                "data.yaml": "names: [cell]\n",
+                "labels/train/im0.txt": "0 0.1 nan 0.3\nbanana\n",
+                "images/train/im0.png": "<png>",
+            },
+        ),
+        ("yolo", {"data.yaml": "names: {unclosed\n"}),
+    ],
+)
+def test_import_of_malformed_files(window, tmp_path, monkeypatch, boxes, fmt, files):
+    src = tmp_path / "src"
+    for name, text in files.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        if text == "<png>":
+            cv2.imwrite(str(src / name), np.zeros((SIZE, SIZE), np.uint8))
+        else:
+            (src / name).write_text(text)
+    monkeypatch.setattr(ImportDialog, "exec", _fill_import(fmt, src))
+    window.actions_["import"].trigger()
+    assert len(boxes) == 1, boxes
+    kind, _t, message = boxes[0]
+    one_line(message)
+    assert kind == "warning", message
+
+
+def test_import_with_a_missing_labels_file_or_source(window, tmp_path, monkeypatch, boxes):
+    monkeypatch.setattr(
+        ImportDialog, "exec", _fill_import("voc", tmp_path / "gone", labels=tmp_path / "x.txt")
+    )
+    window.actions_["import"].trigger()
+    assert len(boxes) == 1 and boxes[0][0] == "warning"
+    assert "Import failed" in boxes[0][2] and "no such file or folder" in boxes[0][2]
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def _mark_one_done(window):
+    drag(window.canvas, [(10, 10), (30, 10)])
+    window.mark_done()
+
+
+def _fill_export(out: Path, fmt: str = "masks", include: str = "all"):
+    def exec_(self):
+        self.set_format(fmt)
+        self.out_edit.setText(str(out))
+        self.include_combo.setCurrentIndex(self.include_combo.findData(include))
+        return ExportDialog.DialogCode.Accepted
+
+    return exec_
+
+
+def test_export_into_a_non_empty_folder_is_refused_and_the_folder_untouched(
+    window, tmp_path, monkeypatch, boxes
+):
+    _mark_one_done(window)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    monkeypatch.setattr(ExportDialog, "exec", _fill_export(out))
+    window.actions_["export"].trigger()
+    assert len(boxes) == 1 and boxes[0][0] == "warning"
+    assert "not an empty folder" in boxes[0][2]
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_export_onto_an_existing_file(window, tmp_path, monkeypatch, boxes):
+    _mark_one_done(window)
+    out = tmp_path / "a-file"
+    out.write_text("mine")
+    monkeypatch.setattr(ExportDialog, "exec", _fill_export(out))
+    window.actions_["export"].trigger()
+    assert len(boxes) == 1 and boxes[0][0] == "warning", boxes
+    one_line(boxes[0][2])
+    assert out.read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_export_into_a_read_only_folder(window, tmp_path, monkeypatch, boxes):
+    _mark_one_done(window)
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        monkeypatch.setattr(ExportDialog, "exec", _fill_export(parent / "out"))
+        window.actions_["export"].trigger()
+    finally:
+        parent.chmod(0o755)
+    assert len(boxes) == 1 and boxes[0][0] == "warning", boxes
+    one_line(boxes[0][2])
+    assert "Export failed" in boxes[0][2]
+
+
+def test_export_of_a_project_with_nothing_done(window, tmp_path, monkeypatch, boxes):
+    out = tmp_path / "out"
+    monkeypatch.setattr(ExportDialog, "exec", _fill_export(out, include="done"))
+    window.actions_["export"].trigger()
+    assert len(boxes) == 1 and "nothing to export" in boxes[0][2]
+    assert not out.exists()
+
+
+# --- new project -----------------------------------------------------------------------------
+
+
+def _fill_new(project: Path, classes, images: Path | None = None):
+    def exec_(self):
+        if images is not None:
+            self.images_edit.setText(str(images))
+        self.project_edit.setText(str(project))
+        self.classes.set_rows(classes)
+        self.create_project()
+        return self.result()
+
+    return exec_
+
+
+@pytest.mark.parametrize(
+    ("classes", "words"),
+    [
+        ([("cell", None), ("Cell", None)], "duplicate class names"),
+        ([("", None), ("  ", None)], "at least one class"),
+        ([("a", None), ("new\nline", None)], "control character"),
+    ],
+)
+def test_new_project_with_bad_class_names(
+    bare_window, tmp_path, monkeypatch, boxes, classes, words
+):
+    root = tmp_path / "proj"
+    monkeypatch.setattr(NewProjectDialog, "exec", _fill_new(root, classes))
+    bare_window.actions_["new_project"].trigger()
+    assert len(boxes) == 1 and boxes[0][:2] == ("warning", "Cannot create the project")
+    assert words in boxes[0][2]
+    assert not root.exists() and bare_window.session is None
+
+
+def test_new_project_in_an_existing_non_empty_folder(bare_window, tmp_path, monkeypatch, boxes):
+    root = tmp_path / "busy"
+    root.mkdir()
+    (root / "thesis.tex").write_text("mine")
+    monkeypatch.setattr(NewProjectDialog, "exec", _fill_new(root, [("a", None)]))
+    bare_window.actions_["new_project"].trigger()
+    assert len(boxes) == 1 and "not an empty folder" in boxes[0][2]
+    assert sorted(p.name for p in root.iterdir()) == ["thesis.tex"]
+
+
+def test_new_project_with_images_that_are_a_file_or_missing(
+    bare_window, tmp_path, monkeypatch, boxes
+):
+    root = tmp_path / "proj"
+    monkeypatch.setattr(
+        NewProjectDialog, "exec", _fill_new(root, [("a", None)], images=tmp_path / "nope")
+    )
+    bare_window.actions_["new_project"].trigger()
+    assert len(boxes) == 1 and "no such folder" in boxes[0][2]
+    assert not root.exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_new_project_in_a_read_only_folder(bare_window, tmp_path, monkeypatch, boxes):
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        monkeypatch.setattr(NewProjectDialog, "exec", _fill_new(parent / "proj", [("a", None)]))
+        bare_window.actions_["new_project"].trigger()
+    finally:
+        parent.chmod(0o755)
+    assert len(boxes) == 1 and boxes[0][:2] == ("warning", "Cannot create the project"), boxes
+    one_line(boxes[0][2])
+    assert bare_window.session is None
+
+
+def test_new_project_whose_folder_is_a_file(bare_window, tmp_path, monkeypatch, boxes):
+    root = tmp_path / "a-file"
+    root.write_text("mine")
+    monkeypatch.setattr(NewProjectDialog, "exec", _fill_new(root, [("a", None)]))
+    bare_window.actions_["new_project"].trigger()
+    assert len(boxes) == 1 and boxes[0][:2] == ("warning", "Cannot create the project"), boxes
+    assert root.read_text() == "mine"
+
+
+# --- classes ---------------------------------------------------------------------------------
+
+
+def _answer(monkeypatch, text: str, ok: bool = True):
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (text, ok))
+
+
+@pytest.mark.parametrize("name", ["background", "CELL", " cell "])
+def test_renaming_a_class_to_an_existing_name(window, monkeypatch, boxes, name):
+    window.class_panel.select_index(2)
+    _answer(monkeypatch, name)
+    window.class_panel.rename_button.click()
+    assert len(boxes) == 1 and boxes[0][:2] == ("warning", "Class not changed")
+    assert "duplicate" in boxes[0][2]
+    assert window.session.schema.names == ["background", "cell", "membrane"]
+
+
+@pytest.mark.parametrize("button", ["rename_button", "add_button"])
+def test_an_empty_class_name_is_refused_in_words(window, monkeypatch, boxes, button):
+    window.class_panel.select_index(1)
+    _answer(monkeypatch, "   ")
+    getattr(window.class_panel, button).click()
+    assert len(boxes) == 1 and "empty" in boxes[0][2], boxes
+    assert window.session.schema.names == ["background", "cell", "membrane"]
+
+
+def test_cancelling_the_name_dialog_changes_nothing_and_says_nothing(window, monkeypatch, boxes):
+    _answer(monkeypatch, "new", ok=False)
+    window.class_panel.add_button.click()
+    assert boxes == [] and window.session.schema.names == ["background", "cell", "membrane"]
+
+
+def test_adding_an_existing_class_or_beyond_the_limit(window, monkeypatch, boxes):
+    _answer(monkeypatch, "Membrane")
+    window.class_panel.add_button.click()
+    assert boxes and "duplicate" in boxes[-1][2]
+    project = window.session.project
+    schema = project.schema
+    for i in range(len(schema), 254):
+        schema = schema.with_class(f"c{i}")
+    project.set_schema(schema)
+    _answer(monkeypatch, "one too many")
+    window.class_panel.add_button.click()
+    assert "cannot grow past" in boxes[-1][2]
+    assert len(window.session.schema) == 254
+
+
+def test_a_class_name_with_a_control_character(window, monkeypatch, boxes):
+    _answer(monkeypatch, "tab\there")
+    window.class_panel.add_button.click()
+    assert len(boxes) == 1 and "control character" in boxes[0][2]
+
+
+# --- model files -----------------------------------------------------------------------------
+
+
+def _model_file(path: Path, names) -> Path:
+    config = NetworkConfig(in_channels=1, n_classes=len(names), depth=2, width=4)
+    card = ModelCard(version=5, architecture=config.to_dict(), classes=tuple(names))
+    path.write_bytes(checkpoint_bytes(build_network(config).state_dict(), card))
+    return path
+
+
+@pytest.fixture
+def model_boxes(window, monkeypatch):
+    """The loop's non-modal error box, recorded."""
+    seen: list[str] = []
+    monkeypatch.setattr(QMessageBox, "show", lambda self: seen.append(self.text()))
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["garbage", "empty", "folder", "other_classes", "gone"])
+def test_importing_a_bad_model_file(window, tmp_path, monkeypatch, model_boxes, kind):
+    path = tmp_path / "model.pt"
+    if kind == "garbage":
+        path.write_bytes(b"PK\x03\x04 garbage" * 50)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "other_classes":
+        _model_file(path, ["road", "car", "sky"])
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    window.actions_["import_model"].trigger()
+    assert len(model_boxes) == 1, model_boxes
+    assert model_boxes[0].startswith("Import failed: ")
+    one_line(model_boxes[0])
+    assert window.session.project.models() == []
+
+
+def test_exporting_a_model_to_a_folder_or_a_missing_folder(
+    window, tmp_path, monkeypatch, model_boxes
+):
+    window.loop.import_model(_model_file(tmp_path / "lab.pt", window.session.schema.names))
+    assert window.actions_["export_model"].isEnabled()
+    for target, words in (
+        (tmp_path, "is a folder"),
+        (tmp_path / "nope" / "m.pt", "no such folder"),
+    ):
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, t=target, **k: (str(t), ""))
+        window.actions_["export_model"].trigger()
+        assert words in model_boxes[-1]
+    assert len(model_boxes) == 2
+
+
+# --- closing while a task runs ---------------------------------------------------------------
+
+
+def _close_when(qtbot, window, started, release):
+    """Close the window once the worker is inside the task, then let the worker go on."""
+
+    def poll():
+        if started.is_set():
+            window.close()
+            release.set()
+        else:
+            QTimer.singleShot(10, poll)
+
+    QTimer.singleShot(10, poll)
+
+
+def test_closing_the_window_while_an_export_runs_cancels_it_then_closes(
+    qtbot, window, project_dir, tmp_path, monkeypatch, boxes
+):
+    import dataclasses
+
+    from annotator.formats import registry
+    from annotator.storage.lock import holder
+
+    _mark_one_done(window)
+    started, release = threading.Event(), threading.Event()
+    real = registry.FORMATS["masks"]
+
+    def blocking_writer(out, dataset, options, progress=None):
+        started.set()
+        assert release.wait(10)
+        if progress:
+            progress(0, 1, "")  # the next step: raises once the task is cancelled
+        return real.writer(out, dataset, options, progress)
+
+    monkeypatch.setitem(
+        registry.FORMATS, "masks", dataclasses.replace(real, writer=blocking_writer)
+    )
+    out = tmp_path / "out"
+    monkeypatch.setattr(ExportDialog, "exec", _fill_export(out))
+    _close_when(qtbot, window, started, release)
+    window.actions_["export"].trigger()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+    assert boxes == [("information", "Annotator", "Export cancelled; nothing was written.")]
+    assert not out.exists()
+    assert window.session is None and holder(project_dir) is None
+
+
+def test_closing_the_window_while_an_import_runs_cancels_it_then_closes(
+    qtbot, window, project_dir, tmp_path, monkeypatch, boxes
+):
+    import annotator.services.exchange as exchange
+    from annotator.storage.lock import holder
+
+    src = tmp_path / "src"
+    (src / "masks").mkdir(parents=True)
+    (src / "images").mkdir()
+    for i in range(3):
+        cv2.imwrite(str(src / "images" / f"n{i}.png"), np.full((SIZE, SIZE), 100 + i, np.uint8))
+        cv2.imwrite(str(src / "masks" / f"n{i}.png"), np.ones((SIZE, SIZE), np.uint8))
+    started, release = threading.Event(), threading.Event()
+    real = exchange._import_item
+
+    def blocking(*a, **k):
+        started.set()
+        assert release.wait(10)
+        return real(*a, **k)
+
+    monkeypatch.setattr(exchange, "_import_item", blocking)
+    monkeypatch.setattr(ImportDialog, "exec", _fill_import("masks", src))
+    _close_when(qtbot, window, started, release)
+    window.actions_["import"].trigger()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+    assert [b[2] for b in boxes] == ["Import cancelled; the masks imported before are kept."]
+    assert window.session is None and holder(project_dir) is None
+    with Project.open(project_dir) as p:
+        assert len(p.images()) == 4  # the first item only, imported before the close
+
+
+def test_closing_the_window_while_a_model_import_runs_waits_for_it(
+    qtbot, window, project_dir, tmp_path, monkeypatch, model_boxes
+):
+    import annotator.services.versions as versions
+
+    path = _model_file(tmp_path / "lab.pt", window.session.schema.names)
+    started, release = threading.Event(), threading.Event()
+    real = versions.import_model
+
+    def blocking(*a, **k):
+        started.set()
+        assert release.wait(10)
+        return real(*a, **k)
+
+    monkeypatch.setattr(versions, "import_model", blocking)
+    _close_when(qtbot, window, started, release)
+    window.loop.import_model(path)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+    assert model_boxes == [] and window.session is None
+    with Project.open(project_dir) as p:
+        assert [m.version for m in p.models()] == [1]  # not cancellable: it completed
+
+
+def test_closing_the_window_while_the_import_dialog_is_open(
+    qtbot, window, tmp_path, monkeypatch, boxes
+):
+    def exec_(self):
+        self.set_format("masks")
+        self.src_edit.setText(str(tmp_path))
+        window.close()
+        return ImportDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ImportDialog, "exec", exec_)
+    window.actions_["import"].trigger()
+    assert boxes == [] and window.session is None and not window.isVisible()
+
+
+# --- images gone from disk -------------------------------------------------------------------
+
+
+def test_an_image_deleted_from_disk_keeps_the_open_image_and_its_edits(
+    qtbot, window, project_dir, boxes
+):
+    ids = [r.id for r in window.session.images()]
+    first = window.document.image_id
+    gone = next(i for i in ids if i != first)
+    window.session.project.image_path(window.session.project.image(gone)).unlink()
+    drag(window.canvas, [(10, 10), (30, 10)])
+    window.image_list.image_activated.emit(gone)
+    assert len(boxes) == 1 and boxes[0][:2] == ("warning", "Cannot open image")
+    assert "no such file" in boxes[0][2]
+    # The image shown is still the one the session edits and saves.
+    assert window.document is not None and window.document.image_id == first
+    assert window.canvas.document is window.document
+    drag(window.canvas, [(10, 40), (30, 40)])
+    window.save_now()
+    window.session.save(wait=True)
+    mask = window.session.project.load_mask(window.session.project.image(first))
+    assert mask is not None and mask[40, 20] == window.canvas.current_value
+
+
+def test_an_image_whose_mask_is_damaged_leaves_no_image_open_rather_than_a_stale_one(
+    qtbot, window, boxes
+):
+    project = window.session.project
+    first = window.document.image_id
+    other = next(r for r in window.session.images() if r.id != first)
+    project.mask_path(other.id).write_bytes(b"not a png")
+    window.image_list.image_activated.emit(other.id)
+    assert len(boxes) == 1 and "damaged label mask" in boxes[0][2]
+    # The session saved and closed the first image; the canvas must not keep showing it
+    # (strokes there would be edits nobody saves).
+    assert window.document is None and window.canvas.document is None
+    assert not window.actions_["mark_done"].isEnabled()
+    window.image_list.image_activated.emit(first)  # and the next one opens as usual
+    assert window.document is not None and window.document.image_id == first
+
+
+def test_export_below_a_file_instead_of_a_folder(window, tmp_path, monkeypatch, boxes):
+    """Like a read-only folder (which root, running these tests, can write into): the
+    export cannot create its folder."""
+    _mark_one_done(window)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("mine")
+    monkeypatch.setattr(ExportDialog, "exec", _fill_export(blocker / "out"))
+    window.actions_["export"].trigger()
+    assert len(boxes) == 1 and boxes[0][0] == "warning", boxes
+    one_line(boxes[0][2])
+    assert boxes[0][2] == (
+        f"Export failed: {blocker / 'out'}: cannot create the export folder "
+        f"({blocker} is a file, not a folder)"
+    )
+    assert blocker.read_text() == "mine"
+
+
+def test_export_where_creating_the_folder_is_not_permitted(window, tmp_path, monkeypatch, boxes):
+    """What a read-only parent folder does for a user who is not root."""
+    _mark_one_done(window)
+    real = Path.mkdir
+
+    def refuse(self, *a, **k):
+        if self.name == "parent":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    out = tmp_path / "parent" / "out"
+    monkeypatch.setattr(ExportDialog, "exec", _fill_export(out))
+    window.actions_["export"].trigger()
+    assert boxes == [
+        (
+            "warning",
+            "Annotator",
+            f"Export failed: {out}: cannot create the export folder (Permission denied)",
+        )
+    ]
+
+
+def test_new_project_below_a_file_instead_of_a_folder(bare_window, tmp_path, monkeypatch, boxes):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("mine")
+    monkeypatch.setattr(NewProjectDialog, "exec", _fill_new(blocker / "proj", [("a", None)]))
+    bare_window.actions_["new_project"].trigger()
+    assert len(boxes) == 1 and boxes[0][:2] == ("warning", "Cannot create the project"), boxes
+    one_line(boxes[0][2])
+    assert "cannot create the project folder (Not a directory)" in boxes[0][2]
+    assert bare_window.session is None
+
+
+def test_new_project_where_creating_the_folder_is_not_permitted(
+    bare_window, tmp_path, monkeypatch, boxes
+):
+    """What a read-only parent folder does for a user who is not root."""
+    real = Path.mkdir
+
+    def refuse(self, *a, **k):
+        if self.name == "proj":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    monkeypatch.setattr(NewProjectDialog, "exec", _fill_new(tmp_path / "proj", [("a", None)]))
+    bare_window.actions_["new_project"].trigger()
+    assert len(boxes) == 1 and "(Permission denied)" in boxes[0][2], boxes
+    assert bare_window.session is None
+
+
+def test_new_project_from_a_folder_without_images_says_so(
+    bare_window, tmp_path, monkeypatch, boxes
+):
+    images = tmp_path / "nothing"
+    images.mkdir()
+    (images / "notes.txt").write_text("x")
+    root = tmp_path / "proj"
+    monkeypatch.setattr(NewProjectDialog, "exec", _fill_new(root, [("a", None)], images=images))
+    bare_window.actions_["new_project"].trigger()
+    assert bare_window.session is not None  # the project exists; images can come later
+    assert boxes == [
+        (
+            "warning",
+            "Annotator",
+            "Added no images: no image files found (.bmp, .jpeg, .jpg, .png, .tif, .tiff).",
+        )
+    ]
+
+
+def test_reopening_the_open_project_keeps_the_edits(window, project_dir, boxes):
+    first = window.document.image_id
+    drag(window.canvas, [(10, 10), (30, 10)])
+    value = window.canvas.current_value
+    window.open_project(project_dir)
+    assert boxes == []
+    assert window.document is not None and window.document.image_id == first
+    assert window.document.label_map.array[10, 20] == value
+
+
+def test_export_when_an_image_file_was_deleted(window, tmp_path, monkeypatch, boxes):
+    _mark_one_done(window)
+    project = window.session.project
+    project.image_path(window.document.record).unlink()
+    out = tmp_path / "out"
+    monkeypatch.setattr(ExportDialog, "exec", _fill_export(out, include="done"))
+    window.actions_["export"].trigger()
+    assert len(boxes) == 1 and boxes[0][0] == "warning", boxes
+    one_line(boxes[0][2])
+    assert boxes[0][2].startswith("Export failed: ") and not out.exists()
