@@ -125,7 +125,7 @@ class ProposalLayers:
         self.proposal = proposal
         self._target = target
         self._codes = proposal_codes(proposal.mask, len(schema))
-        self._shown = self._codes.copy()
+        self._shown = np.empty_like(self._codes)  # filled whole by _mask_box(None)
         self._mask_box(None)
         self.proposal_item.set_labels(self._shown, proposal_table(schema, hidden))
         self.uncertainty_item.set_labels(uncertainty_codes(proposal.uncertainty), heat_table())

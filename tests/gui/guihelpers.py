@@ -31,3 +31,15 @@ def drag(canvas, points, button=Qt.MouseButton.LeftButton) -> None:
 
 def click(canvas, x, y, button=Qt.MouseButton.LeftButton) -> None:
     QTest.mouseClick(canvas.viewport(), button, Qt.KeyboardModifier.NoModifier, at(canvas, x, y))
+
+
+def model_file(path, names):
+    """A checkpoint of a tiny untrained network for classes ``names`` (as if exported)."""
+    from annotator.core.card import ModelCard
+    from annotator.ml.checkpoint import checkpoint_bytes
+    from annotator.ml.networks import NetworkConfig, build_network
+
+    config = NetworkConfig(in_channels=1, n_classes=len(names), depth=2, width=4)
+    card = ModelCard(version=5, architecture=config.to_dict(), classes=tuple(names))
+    path.write_bytes(checkpoint_bytes(build_network(config).state_dict(), card))
+    return path

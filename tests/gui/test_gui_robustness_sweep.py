@@ -19,18 +19,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from guihelpers import SIZE, drag
+from guihelpers import SIZE, drag, model_file
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
-from annotator.core.card import ModelCard
 from annotator.core.schema import LabelSchema
 from annotator.gui.export_dialog import ExportDialog
 from annotator.gui.import_dialog import ImportDialog
 from annotator.gui.main_window import MainWindow
 from annotator.gui.new_project_dialog import NewProjectDialog
-from annotator.ml.checkpoint import checkpoint_bytes
-from annotator.ml.networks import NetworkConfig, build_network
 from annotator.storage.project import Project
 
 
@@ -508,13 +505,6 @@ def test_a_class_name_with_a_control_character(window, monkeypatch, boxes):
 # --- model files -----------------------------------------------------------------------------
 
 
-def _model_file(path: Path, names) -> Path:
-    config = NetworkConfig(in_channels=1, n_classes=len(names), depth=2, width=4)
-    card = ModelCard(version=5, architecture=config.to_dict(), classes=tuple(names))
-    path.write_bytes(checkpoint_bytes(build_network(config).state_dict(), card))
-    return path
-
-
 @pytest.fixture
 def model_boxes(window, monkeypatch):
     """The loop's non-modal error box, recorded."""
@@ -533,7 +523,7 @@ def test_importing_a_bad_model_file(window, tmp_path, monkeypatch, model_boxes, 
     elif kind == "folder":
         path.mkdir()
     elif kind == "other_classes":
-        _model_file(path, ["road", "car", "sky"])
+        model_file(path, ["road", "car", "sky"])
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
     window.actions_["import_model"].trigger()
     assert len(model_boxes) == 1, model_boxes
@@ -545,7 +535,7 @@ def test_importing_a_bad_model_file(window, tmp_path, monkeypatch, model_boxes, 
 def test_exporting_a_model_to_a_folder_or_a_missing_folder(
     window, tmp_path, monkeypatch, model_boxes
 ):
-    window.loop.import_model(_model_file(tmp_path / "lab.pt", window.session.schema.names))
+    window.loop.import_model(model_file(tmp_path / "lab.pt", window.session.schema.names))
     assert window.actions_["export_model"].isEnabled()
     for target, words in (
         (tmp_path, "is a folder"),
@@ -558,6 +548,17 @@ def test_exporting_a_model_to_a_folder_or_a_missing_folder(
 
 
 # --- closing while a task runs ---------------------------------------------------------------
+
+
+def _held(real, started, release):
+    """``real`` that says when a worker is inside it, then waits until released."""
+
+    def held(*a, **k):
+        started.set()
+        assert release.wait(10)
+        return real(*a, **k)
+
+    return held
 
 
 def _close_when(qtbot, window, started, release):
@@ -618,14 +619,7 @@ def test_closing_the_window_while_an_import_runs_cancels_it_then_closes(
         cv2.imwrite(str(src / "images" / f"n{i}.png"), np.full((SIZE, SIZE), 100 + i, np.uint8))
         cv2.imwrite(str(src / "masks" / f"n{i}.png"), np.ones((SIZE, SIZE), np.uint8))
     started, release = threading.Event(), threading.Event()
-    real = exchange._import_item
-
-    def blocking(*a, **k):
-        started.set()
-        assert release.wait(10)
-        return real(*a, **k)
-
-    monkeypatch.setattr(exchange, "_import_item", blocking)
+    monkeypatch.setattr(exchange, "_import_item", _held(exchange._import_item, started, release))
     monkeypatch.setattr(ImportDialog, "exec", _fill_import("masks", src))
     _close_when(qtbot, window, started, release)
     window.actions_["import"].trigger()
@@ -641,16 +635,9 @@ def test_closing_the_window_while_a_model_import_runs_waits_for_it(
 ):
     import annotator.services.versions as versions
 
-    path = _model_file(tmp_path / "lab.pt", window.session.schema.names)
+    path = model_file(tmp_path / "lab.pt", window.session.schema.names)
     started, release = threading.Event(), threading.Event()
-    real = versions.import_model
-
-    def blocking(*a, **k):
-        started.set()
-        assert release.wait(10)
-        return real(*a, **k)
-
-    monkeypatch.setattr(versions, "import_model", blocking)
+    monkeypatch.setattr(versions, "import_model", _held(versions.import_model, started, release))
     _close_when(qtbot, window, started, release)
     window.loop.import_model(path)
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)

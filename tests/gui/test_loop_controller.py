@@ -7,17 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from guihelpers import model_file
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 import annotator.gui.loop_controller as loop_module
-from annotator.core.card import ModelCard
 from annotator.core.proposal import Proposal
 from annotator.gui.actions import make_actions
 from annotator.gui.dispatch import GuiDispatcher
 from annotator.gui.loop_controller import LoopController
 from annotator.gui.proposal_layers import TRANSPARENT, proposal_codes
-from annotator.ml.checkpoint import checkpoint_bytes, load_checkpoint
-from annotator.ml.networks import NetworkConfig, build_network
+from annotator.ml.checkpoint import load_checkpoint
 from annotator.services.session import AnnotationSession
 from annotator.storage.project import Project
 
@@ -181,18 +180,10 @@ def test_the_proposal_is_drawn_only_where_accept_would_write(setup):
     assert loop.layers.proposal is None and loop.layers.proposal_item.labels is None
 
 
-def _model_file(path, names):
-    """A checkpoint of a tiny untrained network for classes ``names`` (as if exported)."""
-    config = NetworkConfig(in_channels=1, n_classes=len(names), depth=2, width=4)
-    card = ModelCard(version=5, architecture=config.to_dict(), classes=tuple(names))
-    path.write_bytes(checkpoint_bytes(build_network(config).state_dict(), card))
-    return path
-
-
 def test_import_and_export_of_a_model_file(setup, qtbot, tmp_path, monkeypatch):
     loop, ws, actions = setup
     assert actions["import_model"].isEnabled() and not actions["export_model"].isEnabled()
-    given = _model_file(tmp_path / "lab.pt", ws.schema.names)
+    given = model_file(tmp_path / "lab.pt", ws.schema.names)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(given), ""))
     with qtbot.waitSignal(loop.version_changed) as changed:
         loop.import_model()  # asks for the file
@@ -205,7 +196,7 @@ def test_import_and_export_of_a_model_file(setup, qtbot, tmp_path, monkeypatch):
         loop.export_model()
     assert shown.args[0] == f"Wrote model v1 to {out}"
     assert load_checkpoint(out).card.imported_from.startswith("lab.pt")
-    wrong = _model_file(tmp_path / "roads.pt", ["road", "car", "sky"])
+    wrong = model_file(tmp_path / "roads.pt", ["road", "car", "sky"])
     with qtbot.waitSignal(loop.error) as failed:
         loop.import_model(wrong)
     assert "are not the project's" in failed.args[0]
@@ -284,7 +275,7 @@ def test_the_window_wires_the_loop_signals_to_its_status_bar_list_and_images(win
 
 
 def test_the_model_menu_imports_a_model_file(window, qtbot, tmp_path, monkeypatch):
-    given = _model_file(tmp_path / "lab.pt", window.session.schema.names)
+    given = model_file(tmp_path / "lab.pt", window.session.schema.names)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(given), ""))
     with qtbot.waitSignal(window.loop.version_changed):
         window.actions_["import_model"].trigger()
