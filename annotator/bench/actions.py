@@ -40,6 +40,9 @@ TOOLS = (
     "fill-holes",
     "remove-specks",
 )
+#: The tools that copy from the proposal: labels they wrote are the proposal's (the
+#: image's label source names it, as an accept in the app does).
+PROPOSAL_TOOLS = ("accept", "accept-region", "proposal-brush")
 
 
 @dataclass(frozen=True)

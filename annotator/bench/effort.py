@@ -31,10 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from annotator.bench.actions import TOOLS
-from annotator.bench.robot import IGNORE, annotate, pixel_accuracy
+from annotator.bench.actions import PROPOSAL_TOOLS, TOOLS
+from annotator.bench.robot import IGNORE, RobotResult, annotate, pixel_accuracy
 from annotator.core.errors import AnnotatorError, ImageReadError
 from annotator.core.labelmap import LabelMap
+from annotator.core.proposal import Proposal, proposal_source
+from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.formats.base import read_names_file
@@ -83,6 +85,9 @@ class BenchConfig:
     crop: int = 128
     batch_size: int = 8
     arch: str = DEFAULT_ARCH
+    #: Accepted proposal pixels this close to a label border do not train
+    #: (``TrainConfig.accepted_border``; 0: every label trains).
+    accepted_border: int = 1
 
     def __post_init__(self) -> None:
         architecture(self.arch)  # one line listing the choices when unknown
@@ -113,6 +118,8 @@ class BenchConfig:
             )
         if self.train_now_every < 0:
             raise AnnotatorError("--train-now-every must be 0 or more")
+        if self.accepted_border < 0:
+            raise AnnotatorError("--accepted-border must be 0 or more")
         # Refused here, before any labelling, instead of giving runs of 0 actions, a
         # robot that ignores its brush size, or a budget read as "the default".
         if self.max_strokes < 1:
@@ -562,8 +569,31 @@ def run_benchmark(
                 device=device,
                 network=network,
                 config=TrainConfig(
-                    crop=config.crop, batch_size=config.batch_size, seed=config.seed + k
+                    crop=config.crop,
+                    batch_size=config.batch_size,
+                    seed=config.seed + k,
+                    accepted_border=config.accepted_border,
                 ),
+            )
+
+        def save(
+            rec: ImageRecord,
+            labels: LabelMap,
+            accepted_from: Proposal | None,
+            status: ImageStatus,
+        ) -> None:
+            # As the app saves: labels the robot copied from a proposal name the newest
+            # such proposal, which is kept beside them (training leaves accepted borders
+            # out).
+            if accepted_from is not None:
+                source, accepted = (
+                    proposal_source(accepted_from.model_version),
+                    accepted_from.mask,
+                )
+            else:
+                source, accepted = "robot", None
+            project.save_mask(
+                rec.id, labels.array, source=source, status=status, accepted=accepted
             )
 
         def rank_remaining() -> None:
@@ -592,8 +622,10 @@ def run_benchmark(
             # 2. The robot labels it, from the proposal when the mode uses one.
             image = project.load_image(rec)
             proposal = None
+            shown: Proposal | None = None  # the proposal the robot works from
             if config.mode != "manual" and predictor is not None:
-                proposal = (proposals.get(rec.id) or predictor.predict(image)).mask
+                shown = proposals.get(rec.id) or predictor.predict(image)
+                proposal = shown.mask
             t0 = time.monotonic()
             label_map = LabelMap.blank(schema, rec.height, rec.width)
             label = partial(
@@ -619,16 +651,16 @@ def run_benchmark(
                 proposal=proposal,
                 max_strokes=min(config.train_now_every, budget) if early else budget,
             )
+            accepted_from = shown if _copied_proposal(robot) else None
             while early and not robot.reached and robot.actions + 1 < budget:
                 # "Train now" on the labels so far (unlabelled pixels do not train), then
                 # go on from the new model's proposal of this very image.
-                project.save_mask(
-                    rec.id, label_map.array, source="robot", status=ImageStatus.IN_PROGRESS
-                )
+                save(rec, label_map, accepted_from, ImageStatus.IN_PROGRESS)
                 t1 = time.monotonic()
                 if train_round(k).model is not None:
                     predictor = load_predictor(project, device=device)
-                    proposal = predictor.predict(image).mask
+                    shown = predictor.predict(image)
+                    proposal = shown.mask
                     if rounds_during == 0:
                         first_proposal = proposal
                 round_s = time.monotonic() - t1
@@ -637,11 +669,13 @@ def run_benchmark(
                 rounds_during += 1
                 left = int(budget - robot.actions - 1)
                 part = label(proposal=proposal, max_strokes=min(config.train_now_every, left))
+                if _copied_proposal(part):
+                    accepted_from = shown
                 robot = robot.then(part, "train-now")
                 if part.actions == 0:
                     break  # no gesture gains anything: the robot stops, as it does anyway
             robot_s = time.monotonic() - t0 - mid_s
-            project.save_mask(rec.id, label_map.array, source="robot", status=ImageStatus.DONE)
+            save(rec, label_map, accepted_from, ImageStatus.DONE)
             # 3. A training round, as the app does after "mark done".
             train_s = 0.0
             if trains and (config.mode == "assisted" or k < config.frozen_after):
@@ -699,6 +733,11 @@ def run_benchmark(
         project.close()
     result.wall_seconds = time.monotonic() - started
     return result
+
+
+def _copied_proposal(robot: RobotResult) -> bool:
+    """Whether the robot used a tool that copies from the proposal."""
+    return any(robot.tools.get(t) for t in PROPOSAL_TOOLS)
 
 
 def ratio_bound(numerator_capped: bool, denominator_capped: bool) -> str:

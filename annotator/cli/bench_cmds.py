@@ -91,6 +91,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="where rounds train and proposals run, as in the app (default: cuda, then "
         "mps, then cpu); cpu for runs that repeat exactly with --train-steps",
     )
+    p.add_argument(
+        "--accepted-border",
+        type=int,
+        default=1,
+        metavar="PX",
+        help="accepted proposal pixels this close to a label border do not train, as in "
+        "the app; 0 = every label trains (1)",
+    )
     p.add_argument("--max-radius", type=float, default=25.0, help="largest brush radius (25)")
     p.add_argument("--depth", type=int, default=4, help="U-Net depth (4)")
     p.add_argument("--width", type=int, default=16, help="U-Net base width (16)")
@@ -147,6 +155,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             seed=args.seed,
             frozen_after=args.frozen_after,
             train_now_every=args.train_now_every,
+            accepted_border=args.accepted_border,
             init_model=None if args.init_model is None else str(args.init_model),
             device=args.device,
             depth=args.depth,

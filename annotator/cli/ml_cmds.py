@@ -49,6 +49,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="start from random weights instead of the active model version",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--accepted-border",
+        type=int,
+        default=1,
+        metavar="PX",
+        help="labels accepted from a proposal this close to a label border do not train "
+        "(they keep the model's own offset); 0 = every label trains (default 1)",
+    )
     p.add_argument("--depth", type=int, help="network depth for a new model (default 4)")
     p.add_argument("--width", type=int, help="network base width for a new model (default 16)")
     from annotator.ml.networks import DEFAULT_ARCH, architecture_names
@@ -125,6 +133,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         from_scratch=args.from_scratch,
         seed=args.seed,
+        accepted_border=args.accepted_border,
         depth=args.depth,
         width=args.width,
         arch=args.arch,

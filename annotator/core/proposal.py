@@ -6,9 +6,12 @@ robot can read its mask without knowing where it came from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
+
+_SOURCE = re.compile(r"proposal:v(\d+)(\+|$)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,3 +76,14 @@ def image_score(uncertainty: np.ndarray) -> float:
     k = max(1, flat.size // 10)
     top = np.partition(flat, flat.size - k)[flat.size - k :]
     return float(top.mean())
+
+
+def proposal_source(version: int) -> str:
+    """The label source of labels that came (in part) from proposal ``version``."""
+    return f"proposal:v{version}+user"
+
+
+def source_version(label_source: str) -> int | None:
+    """The model version a label source names (``proposal:v3+user`` -> 3), else ``None``."""
+    match = _SOURCE.match(label_source)
+    return int(match.group(1)) if match else None

@@ -7,7 +7,8 @@
   grey images are repeated into 3 channels, colour images turned grey with the usual
   luminance weights, alpha is dropped. The same rule runs at training and prediction.
 * Targets: class ids ``0..n-1`` train; every other value (unlabelled, void, anything out
-  of range) becomes :data:`IGNORE` and never touches the loss.
+  of range) becomes :data:`IGNORE` and never touches the loss, and so do the labels
+  accepted from a proposal next to a label border (:func:`void_accepted_border`).
 * Sampling: for a share ``balanced`` of the crops a class is drawn uniformly among the
   classes that have labelled pixels (class balance: a few strokes of a rare class weigh
   as much as a whole background), then an image containing it (weighted by recency),
@@ -94,6 +95,35 @@ def to_target(mask: np.ndarray, n_classes: int) -> np.ndarray:
     target = m.astype(np.int16) if m.dtype == np.uint8 else m.astype(np.int32)
     target = np.where(m < n_classes, target, IGNORE).astype(np.int16)
     return target
+
+
+def void_accepted_border(
+    target: np.ndarray, mask: np.ndarray, accepted: np.ndarray | None, radius: int
+) -> np.ndarray:
+    """``target`` with :data:`IGNORE` where the label is the accepted proposal's class
+    and within ``radius`` pixels of a label border (a pixel whose 4-neighbour holds
+    another value, unlabelled included). The pixels a person corrected, and every
+    label away from borders, still train."""
+    if accepted is None or radius <= 0:
+        return target
+    import cv2
+
+    m = np.asarray(mask)
+    edge = np.zeros(m.shape, bool)
+    across = m[:, 1:] != m[:, :-1]
+    edge[:, 1:] |= across
+    edge[:, :-1] |= across
+    down = m[1:, :] != m[:-1, :]
+    edge[1:, :] |= down
+    edge[:-1, :] |= down
+    size = 2 * radius + 1
+    near = cv2.dilate(edge.view(np.uint8), np.ones((size, size), np.uint8)).view(bool)
+    drop = near & (m == accepted)
+    if not drop.any():
+        return target
+    out = target.copy()
+    out[drop] = IGNORE
+    return out
 
 
 @dataclass

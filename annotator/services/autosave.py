@@ -36,6 +36,9 @@ class SaveRequest:
     generation: int
     status: ImageStatus | None = None
     source: str = "user"  # the label source recorded with the mask
+    #: The mask of the proposal ``source`` names, when this session accepted from it
+    #: (kept beside the labels for training; never written to).
+    accepted: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class Autosaver:
         self._queue: CoalescingQueue[int, SaveRequest] = CoalescingQueue(
             self._write, "annotator-autosave"
         )
+        # The accepted proposal written last (image id, the very array), so the saves
+        # after an accept do not encode it again; touched by the worker thread only.
+        self._accepted_written: tuple[int, np.ndarray] | None = None
 
     def submit(self, request: SaveRequest) -> None:
         """Queue a snapshot; an older one of the same image still waiting is dropped."""
@@ -85,10 +91,21 @@ class Autosaver:
         self._queue.close(drop_pending=False, timeout=timeout)
 
     def _write(self, image_id: int, request: SaveRequest, _token: CancelToken) -> None:
+        accepted = request.accepted
+        last = self._accepted_written
+        if accepted is not None and last is not None and last[0] == image_id and last[1] is accepted:
+            accepted = None  # on disk already; save_mask keeps the file its source names
         try:
             self._project.save_mask(
-                request.image_id, request.mask, source=request.source, status=request.status
+                request.image_id,
+                request.mask,
+                source=request.source,
+                status=request.status,
+                accepted=accepted,
             )
+            # Any save without it may have removed the file (an undone accept).
+            kept = request.accepted
+            self._accepted_written = None if kept is None else (image_id, kept)
         except Exception as exc:  # any failure must reach the user, never kill the writer
             log.exception("autosave of image %s failed", image_id)
             if self._on_error is not None:

@@ -28,7 +28,7 @@ import numpy as np
 from annotator.core.errors import AnnotatorError
 from annotator.core.history import EditHistory
 from annotator.core.labelmap import Box, LabelMap, Patch, Point
-from annotator.core.proposal import Proposal
+from annotator.core.proposal import Proposal, proposal_source
 from annotator.core.records import ImageRecord
 from annotator.core.smart import Superpixels
 from annotator.storage.images import auto_window, to_display_uint8
@@ -73,6 +73,10 @@ class Document:
         self._undo_tags: list[str | None] = []
         self._redo_tags: list[str | None] = []
         self._stroke_tag: str | None = None
+        # The mask of each proposal an edit of this history copied from, by its tag: what
+        # the saver keeps beside the labels, so training can tell accepted pixels
+        # (docs/adr/0013). A reopened image's accepted mask is already on disk.
+        self._proposal_masks: dict[str, np.ndarray] = {}
         self._repaint_listeners: list[RepaintListener] = []
         self._commit_listeners: list[CommitListener] = []
         self._window: tuple[float, float] | None = None
@@ -94,6 +98,19 @@ class Document:
             if tag is not None:
                 return tag
         return self._base_source
+
+    @property
+    def accepted_mask(self) -> np.ndarray | None:
+        """The mask of the proposal the label source names, when an edit of this history
+        copied from it (``None`` for user labels, or when it was accepted before the
+        image was opened). Never written to: the proposal's own array."""
+        return self._proposal_masks.get(self.label_source)
+
+    def _proposal_tag(self, proposal: Proposal) -> str:
+        """The label source an edit copying from ``proposal`` gives the image."""
+        tag = proposal_source(proposal.model_version)
+        self._proposal_masks[tag] = proposal.mask
+        return tag
 
     # --- events ---------------------------------------------------------------------------
     def add_repaint_listener(self, fn: RepaintListener) -> None:
@@ -273,7 +290,7 @@ class Document:
         self._check_proposal(proposal)
         return self.apply(
             lambda lm: lm.paint_stroke_from(points, radius, proposal.mask, only_over=only_over),
-            _proposal_tag(proposal),
+            self._proposal_tag(proposal),
         )
 
     def accept_region(
@@ -285,7 +302,7 @@ class Document:
             self.commit_stroke()
         return self.apply(
             lambda lm: lm.assign_region(proposal.mask, x, y, only_over=only_over),
-            _proposal_tag(proposal),
+            self._proposal_tag(proposal),
         )
 
     def paint_segments(
@@ -336,7 +353,7 @@ class Document:
         return (
             self.apply(
                 lambda lm: lm.accept(proposal.mask, class_id, only_over=only_over),
-                _proposal_tag(proposal),
+                self._proposal_tag(proposal),
             )
             is not None
         )
@@ -417,6 +434,3 @@ class Document:
         return np.ascontiguousarray(to_display_uint8(image, lo, hi))
 
 
-def _proposal_tag(proposal: Proposal) -> str:
-    """The label source of labels that came (in part) from a proposal."""
-    return f"proposal:v{proposal.model_version}+user"

@@ -116,7 +116,11 @@ class AnnotationSession:
         submitted = False
         if doc is not None and doc.needs_save and not doc.in_stroke:
             request = SaveRequest(
-                doc.image_id, doc.label_map.copy_array(), doc.generation, source=doc.label_source
+                doc.image_id,
+                doc.label_map.copy_array(),
+                doc.generation,
+                source=doc.label_source,
+                accepted=doc.accepted_mask,
             )
             doc.submitted_generation = doc.generation
             self._saver.submit(request)

@@ -124,7 +124,16 @@ def build_request(
             continue
         recent = parent is None or rec.updated_at > parent.created_at
         weight = recent_weight if recent and parent is not None else 1.0
-        images.append(TrainImage(rec.id, rec.name, project.load_image(rec), mask, weight))
+        images.append(
+            TrainImage(
+                rec.id,
+                rec.name,
+                project.load_image(rec),
+                mask,
+                weight,
+                accepted=project.load_accepted(rec),
+            )
+        )
     if not images:
         raise ModelError("no label masks found for the labelled images")
     return TrainRequest(
@@ -280,6 +289,11 @@ class RoundOptions:
     depth: int | None = None
     width: int | None = None
     arch: str | None = None
+    accepted_border: int = 1
+
+    def __post_init__(self) -> None:
+        if self.accepted_border < 0:
+            raise ModelError("--accepted-border must be 0 or more")
 
 
 def check_arch_change(active: ModelRecord | None, arch: str | None, from_scratch: bool) -> None:
@@ -331,7 +345,9 @@ def train_headless(
                 progress=progress if main else None,
                 cancel=cancel,
                 from_scratch=options.from_scratch,
-                config=replace(TrainConfig(), seed=options.seed),
+                config=replace(
+                    TrainConfig(), seed=options.seed, accepted_border=options.accepted_border
+                ),
                 network=network,
             )
     finally:

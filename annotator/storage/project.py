@@ -5,6 +5,8 @@
     PROJECT/
       annotator.sqlite     the index: images, classes, statuses, model versions, settings
       masks/<id>.png       label maps as lossless PNG (8 or 16 bit, raw class ids)
+      accepted/<id>_v<N>.png  the proposal (of model version N) an image's labels were
+                           accepted from, kept while its label source names it
       proposals/           the model's latest proposals (``storage.proposals``)
       models/vNNNN/        one checkpoint + card per model version (``storage.models``)
       images/              images that came embedded in imported files, or generated
@@ -31,6 +33,7 @@ import numpy as np
 
 from annotator.core.card import ModelCard
 from annotator.core.errors import ImageReadError, ModelError, ProjectError, SchemaError
+from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.schema import LabelClass, LabelSchema
 from annotator.core.status import ImageStatus
@@ -43,6 +46,8 @@ from annotator.storage.lock import needed as lock_needed
 log = logging.getLogger(__name__)
 
 DB_NAME = "annotator.sqlite"
+#: The accepted proposals (``accepted/<id>_v<N>.png``, docs/adr/0013).
+ACCEPTED_DIR = "accepted"
 #: Images stored inside the project (embedded in imported files, or generated).
 IMAGES_DIR = "images"
 Progress = Callable[[int, int, str], None]
@@ -108,6 +113,16 @@ def collect_image_files(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[P
         else:
             found.append((p, p.name))
     return found
+
+
+def _encode_png(array: np.ndarray) -> bytes:
+    """A label array as a fast lossless PNG (8 or 16 bit)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise ProjectError(f"could not encode a {array.dtype} array of {array.shape} as PNG")
+    return buf.tobytes()
 
 
 def _sha1(path: Path) -> str:
@@ -450,10 +465,15 @@ class Project:
         *,
         source: str = "user",
         status: ImageStatus | None = None,
+        accepted: np.ndarray | None = None,
     ) -> ImageRecord:
         """Write a label map atomically, then record it (and the status) in one transaction.
 
         Without an explicit status, a new image with labelled pixels becomes in-progress.
+        ``accepted`` is the mask of the proposal that ``source`` names
+        (``proposal:v<N>...``), kept beside the labels so training can tell which pixels
+        were accepted (docs/adr/0013); without it a file kept for that version stays.
+        Files of proposals the source no longer names are removed after the record.
         """
         import cv2
 
@@ -466,10 +486,19 @@ class Project:
             )
         if mask.dtype != s.dtype:
             raise ProjectError(f"mask dtype {mask.dtype} is not the project's {s.dtype}")
-        ok, buf = cv2.imencode(".png", mask, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-        if not ok:
-            raise ProjectError(f"could not encode the mask of {record.name!r}")
-        atomic_write_bytes(self.mask_path(image_id), buf.tobytes())
+        version = source_version(source)
+        if accepted is not None:
+            if version is None:
+                raise ProjectError(f"an accepted proposal needs a proposal source, not {source!r}")
+            if accepted.shape != mask.shape or accepted.dtype != np.uint8:
+                raise ProjectError(
+                    f"the accepted proposal ({accepted.shape} {accepted.dtype}) does not "
+                    f"match image {record.name!r}"
+                )
+            # Written before the labels: a crash in between leaves a file the record does
+            # not name yet (unused), never a record naming a file that is not there.
+            atomic_write_bytes(self.accepted_path(image_id, version), _encode_png(accepted))
+        atomic_write_bytes(self.mask_path(image_id), _encode_png(mask))
         labelled = int(np.count_nonzero(mask != s.unlabelled))
         if status is None:
             status = record.status
@@ -481,7 +510,42 @@ class Project:
                 "updated_at = ? WHERE id = ?",
                 (labelled, source, status.value, now_iso(), image_id),
             )
+        self._drop_accepted(image_id, keep=version)
         return self.image(image_id)
+
+    def accepted_path(self, image_id: int, version: int) -> Path:
+        return self.root / ACCEPTED_DIR / f"{image_id}_v{version}.png"
+
+    def load_accepted(self, record: ImageRecord) -> np.ndarray | None:
+        """The proposal an image's labels were accepted from (the one its label source
+        names), or ``None``: user labels, or no readable file of that proposal (accepted
+        before the file was kept, or damaged: the labels then all count as the user's)."""
+        import cv2
+
+        version = source_version(record.label_source)
+        if version is None:
+            return None
+        path = self.accepted_path(record.id, version)
+        try:
+            data = np.fromfile(path, dtype=np.uint8)
+        except OSError:
+            return None
+        accepted = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        if accepted is None or accepted.shape != (record.height, record.width):
+            log.warning("%s: unreadable accepted proposal of %s; ignored", path, record.name)
+            return None
+        return accepted.astype(np.uint8, copy=False)
+
+    def _drop_accepted(self, image_id: int, keep: int | None) -> None:
+        """Remove the image's accepted proposals other than version ``keep``."""
+        folder = self.root / ACCEPTED_DIR
+        if not folder.is_dir():
+            return
+        wanted = None if keep is None else f"{image_id}_v{keep}.png"
+        for path in folder.glob(f"{image_id}_v*.png"):
+            if path.name != wanted:
+                with contextlib.suppress(OSError):  # a leftover is unused, never wrong
+                    path.unlink()
 
     # --- model versions ------------------------------------------------------------
     @property
