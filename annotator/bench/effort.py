@@ -592,9 +592,7 @@ def run_benchmark(
                 )
             else:
                 source, accepted = "robot", None
-            project.save_mask(
-                rec.id, labels.array, source=source, status=status, accepted=accepted
-            )
+            project.save_mask(rec.id, labels.array, source=source, status=status, accepted=accepted)
 
         def rank_remaining() -> None:
             # Proposals of the images still to label (for the strategy and step 2).

@@ -93,7 +93,12 @@ class Autosaver:
     def _write(self, image_id: int, request: SaveRequest, _token: CancelToken) -> None:
         accepted = request.accepted
         last = self._accepted_written
-        if accepted is not None and last is not None and last[0] == image_id and last[1] is accepted:
+        if (
+            accepted is not None
+            and last is not None
+            and last[0] == image_id
+            and last[1] is accepted
+        ):
             accepted = None  # on disk already; save_mask keeps the file its source names
         try:
             self._project.save_mask(

@@ -432,5 +432,3 @@ class Document:
             levels = np.arange(np.iinfo(image.dtype).max + 1, dtype=image.dtype)
             return np.ascontiguousarray(to_display_uint8(levels, lo, hi)[image])
         return np.ascontiguousarray(to_display_uint8(image, lo, hi))
-
-

@@ -475,7 +475,6 @@ class Project:
         were accepted (docs/adr/0013); without it a file kept for that version stays.
         Files of proposals the source no longer names are removed after the record.
         """
-        import cv2
 
         record = self.image(image_id)
         s = self.schema
