@@ -1,0 +1,242 @@
+"""Provenance of accepted labels (docs/adr/0013): the accepted proposal is kept beside the
+labels while the label source names it, and training leaves accepted pixels next to
+label borders out."""
+
+import cv2
+import numpy as np
+import pytest
+
+from annotator.cli import main
+from annotator.core.errors import AnnotatorError, ProjectError
+from annotator.core.proposal import Proposal, proposal_source, source_version
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.ml.data import IGNORE, to_target, void_accepted_border
+from annotator.services.autosave import Autosaver, SaveRequest
+from annotator.services.session import AnnotationSession
+from annotator.storage.project import ACCEPTED_DIR, Project
+
+
+@pytest.fixture
+def project(tmp_path):
+    images = tmp_path / "imgs"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        cv2.imwrite(str(images / f"im{i}.png"), rng.integers(0, 255, (24, 32), dtype=np.uint8))
+    p = Project.create(tmp_path / "proj", LabelSchema.from_names(["bg", "cell"]))
+    p.add_images([images])
+    yield p
+    p.close()
+
+
+def _proposal(shape, version):
+    mask = np.zeros(shape, np.uint8)
+    mask[:, shape[1] // 2 :] = 1  # left half bg, right half cell
+    return Proposal(None, mask, np.zeros(shape, np.float32), 0.5, version)
+
+
+def _kept(project):
+    folder = project.root / ACCEPTED_DIR
+    return sorted(p.name for p in folder.glob("*.png")) if folder.is_dir() else []
+
+
+def test_label_sources_name_their_model_version():
+    assert proposal_source(3) == "proposal:v3+user"
+    assert source_version("proposal:v3+user") == 3
+    assert source_version("proposal:v12") == 12
+    for other in ("user", "robot", "import:coco", "proposal:v", "proposal:v3x", ""):
+        assert source_version(other) is None
+
+
+def test_an_accept_keeps_its_proposal_and_undo_and_redo_move_the_file(project):
+    session = AnnotationSession(project)
+    rec = project.images()[0]
+    doc = session.open_image(rec.id)
+    assert doc.accepted_mask is None
+    doc.paint_stroke([(2, 2)], 1, 1)
+    proposal = _proposal(doc.label_map.shape, 3)
+    assert doc.accept(proposal)
+    assert doc.accepted_mask is proposal.mask  # the proposal's own array, not a copy
+    session.save(wait=True)
+    assert _kept(project) == [f"{rec.id}_v3.png"]
+    stored = project.load_accepted(project.image(rec.id))
+    assert stored is not None and (stored == proposal.mask).all()
+    doc.paint_stroke([(20, 10)], 2, 0)  # a later edit keeps it
+    session.save(wait=True)
+    assert _kept(project) == [f"{rec.id}_v3.png"]
+    doc.undo()
+    doc.undo()  # the accept is undone: user labels again, the file goes
+    assert doc.accepted_mask is None
+    session.save(wait=True)
+    assert _kept(project) == [] and project.load_accepted(project.image(rec.id)) is None
+    doc.redo()  # and comes back with the accept (written again, not remembered as kept)
+    session.save(wait=True)
+    assert _kept(project) == [f"{rec.id}_v3.png"]
+    # a newer version's proposal brush replaces it
+    newer = _proposal(doc.label_map.shape, 4)
+    doc.paint_stroke([(20, 10)], 2, 0)
+    assert doc.paint_proposal([(20, 10)], 2, newer) is not None  # over the user's bg
+    assert doc.accepted_mask is newer.mask
+    session.save(wait=True)
+    assert _kept(project) == [f"{rec.id}_v4.png"]
+    session.close()
+
+
+def test_a_reopened_image_keeps_the_file_its_source_names(project, tmp_path):
+    session = AnnotationSession(project)
+    rec = project.images()[1]
+    doc = session.open_image(rec.id)
+    assert doc.accept_region(_proposal(doc.label_map.shape, 2), 25, 5) is not None
+    session.close()
+    again = AnnotationSession(project)
+    doc = again.open_image(rec.id)
+    assert doc.label_source == "proposal:v2+user" and doc.accepted_mask is None
+    doc.paint_stroke([(3, 3)], 1, 1)
+    again.save(wait=True)  # saved without the array: the file on disk stays
+    assert _kept(project) == [f"{rec.id}_v2.png"]
+    assert project.load_accepted(project.image(rec.id)) is not None
+    again.close()
+
+
+def test_the_saver_encodes_an_accepted_proposal_once(project, monkeypatch):
+    rec = project.images()[0]
+    writes = []
+    original = Project.accepted_path
+
+    def counting(self, image_id, version):
+        writes.append(version)
+        return original(self, image_id, version)
+
+    monkeypatch.setattr(Project, "accepted_path", counting)
+    saver = Autosaver(project)
+    mask = np.zeros((rec.height, rec.width), np.uint8)
+    proposal = _proposal(mask.shape, 5).mask
+    source = proposal_source(5)
+    for generation in (1, 2, 3):
+        saver.submit(SaveRequest(rec.id, mask, generation, source=source, accepted=proposal))
+        saver.flush()
+    saver.close()
+    assert writes == [5]  # written by the first save only (load/drop do not name it)
+    assert _kept(project) == [f"{rec.id}_v5.png"]
+
+
+def test_stored_accepted_proposals_are_checked(project):
+    rec = project.images()[0]
+    mask = np.zeros((rec.height, rec.width), np.uint8)
+    with pytest.raises(ProjectError, match="proposal source"):
+        project.save_mask(rec.id, mask, source="user", accepted=mask)
+    with pytest.raises(ProjectError, match="does not match"):
+        project.save_mask(rec.id, mask, source="proposal:v1+user", accepted=mask[:5])
+    project.save_mask(rec.id, mask, source="proposal:v1+user", accepted=mask)
+    project.accepted_path(rec.id, 1).write_bytes(b"not a png")  # damaged: ignored, not fatal
+    assert project.load_accepted(project.image(rec.id)) is None
+    # a status change or an import saves without a proposal source: the file goes
+    project.save_mask(rec.id, mask, source="import:voc", status=ImageStatus.DONE)
+    assert _kept(project) == []
+
+
+def test_only_accepted_pixels_next_to_a_label_border_are_left_out():
+    labels = np.zeros((6, 8), np.uint8)
+    labels[:, 4:] = 1  # one border, between columns 3 and 4
+    labels[0, 0] = 255  # unlabelled
+    accepted = labels.copy()
+    accepted[:, 4] = 0  # the user corrected column 4 (the proposal said bg)
+    accepted[0, 0] = 0
+    target = to_target(labels, 2)
+    out = void_accepted_border(target, labels, accepted, 1)
+    voided = out == IGNORE
+    # within 1 px of a border pixel (columns 3 and 4, and the unlabelled corner's
+    # neighbours): columns 2-5, but column 4 was corrected, so it trains
+    expected = np.zeros_like(voided)
+    expected[:, [2, 3, 5]] = True
+    # the unlabelled pixel and its 4-neighbours are border pixels too; within 1 px of
+    # them (accepted as bg): rows and columns 0-2
+    expected[:3, :3] = True
+    assert (voided == expected).all()
+    assert (out[~voided] == target[~voided]).all()  # nothing else changes
+    assert (target == to_target(labels, 2)).all()  # the input is not written to
+    wider = void_accepted_border(target, labels, accepted, 2) == IGNORE
+    assert wider[:, 1].all() and wider[:, 6].all() and not wider[:, 4].any()
+    assert void_accepted_border(target, labels, None, 1) is target
+    assert void_accepted_border(target, labels, accepted, 0) is target
+
+
+def _split_targets(project, border):
+    from annotator.ml.train import TrainConfig, _split
+    from annotator.services.training import build_request
+
+    request = build_request(
+        project, steps=1, config=TrainConfig(val_fraction=0.0, accepted_border=border)
+    )
+    train, _val = _split(request, np.random.default_rng(0))
+    return {im.image_id: t for im, t in train}, request
+
+
+def test_training_leaves_accepted_borders_out_and_user_labels_in(project):
+    a, b = project.images()
+    labels = np.zeros((a.height, a.width), np.uint8)
+    labels[:, 16:] = 1
+    proposal = labels.copy()
+    project.save_mask(a.id, labels, source="proposal:v1+user", accepted=proposal)
+    project.save_mask(b.id, labels, source="user")
+    targets, request = _split_targets(project, 1)
+    assert {im.image_id: im.accepted is not None for im in request.images} == {
+        a.id: True,
+        b.id: False,
+    }
+    assert (targets[a.id][:, 14:18] == IGNORE).all()  # the accepted border: out
+    assert (targets[a.id][:, [13, 18]] != IGNORE).all()
+    assert (targets[b.id] != IGNORE).all()  # the user's own border trains
+    off, _ = _split_targets(project, 0)
+    assert (off[a.id] != IGNORE).all()
+
+
+def test_bench_runs_save_what_the_robot_accepted_and_pass_the_setting(tmp_path):
+    from annotator.bench.effort import BenchConfig, load_dataset, run_benchmark
+    from annotator.core.synthetic import synthetic_cells
+
+    root = tmp_path / "ds"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(2):
+        image, mask = synthetic_cells(seed=i, size=64, n_cells=3, noise=5)
+        mask[mask == 2] = 1
+        cv2.imwrite(str(root / "images" / f"im{i}.png"), image)
+        cv2.imwrite(str(root / "masks" / f"im{i}.png"), mask)
+    (root / "classes.txt").write_text("background\ncell\n")
+    ds = load_dataset(root, root / "classes.txt")
+    common = dict(train_steps=10, depth=2, width=8, crop=64, batch_size=4, seed=1)
+    config = BenchConfig(
+        mode="assisted",
+        strategy="in-order",
+        train_now_every=0,
+        tools=("brush", "accept"),
+        **common,
+    )
+    run = run_benchmark(ds, config, tmp_path / "run")
+    assert run.images[1].accepted
+    with Project.open(tmp_path / "run") as p:
+        first, second = p.images()
+        assert first.label_source == "robot"  # by hand: no model yet
+        assert second.label_source == f"proposal:v{run.images[0].model_version}+user"
+        assert p.load_accepted(second) is not None
+        cards = [m.card.training.config["accepted_border"] for m in p.models()]
+        assert cards == [1, 1]
+    off = run_benchmark(
+        ds, BenchConfig(**(config.__dict__ | {"accepted_border": 0})), tmp_path / "off"
+    )
+    with Project.open(tmp_path / "off") as p:
+        assert [m.card.training.config["accepted_border"] for m in p.models()] == [0, 0]
+    assert off.images[0].actions == run.images[0].actions  # same first image, by hand
+    with pytest.raises(AnnotatorError, match="accepted-border"):
+        BenchConfig(accepted_border=-1)
+
+
+def test_train_refuses_a_negative_accepted_border(tmp_path, capsys):
+    assert main(["new", str(tmp_path / "p"), "--classes", "a,b"]) == 0
+    capsys.readouterr()
+    code = main(["train", str(tmp_path / "p"), "--steps", "1", "--accepted-border", "-1"])
+    err = capsys.readouterr().err
+    assert code != 0 and "--accepted-border must be 0 or more" in err
+    assert "Traceback" not in err
