@@ -15,6 +15,7 @@ it as an Indexed8 image with no copy); with more it is ``uint16``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -65,12 +66,22 @@ class LabelClass:
         return hex_to_rgb(self.color)
 
 
+# Characters a class name may not hold: control characters (NUL, ESC, CR, tab, newline,
+# DEL, C1...) and the Unicode line and paragraph separators. Names are printed on one
+# line, written to labels.txt one per line and shown in the GUI; these would break all three.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+
+
 def _check_name(name: str) -> str:
     name = name.strip()
     if not name:
         raise SchemaError("a class name cannot be empty")
-    if any(c in name for c in "\n\r\t"):
-        raise SchemaError(f"class name {name!r} contains a control character")
+    bad = next((c for c in name if unicodedata.category(c) in _FORBIDDEN_CATEGORIES), None)
+    if bad is not None:
+        raise SchemaError(
+            f"class name {name!r} contains a control character (U+{ord(bad):04X}); "
+            "use printable characters only"
+        )
     return name
 
 

@@ -12,6 +12,10 @@ from annotator.resources import read_json
 from annotator.storage.images import encode_png
 from annotator.storage.project import DB_NAME, Project
 
+#: The most images ``annotator demo --images`` makes: a demo is a few minutes of
+#: labelling, and each image is generated and written one by one.
+MAX_DEMO_IMAGES = 1000
+
 
 def demo_recipe() -> dict:
     """resources/demo-recipe.json: the classes, image names, seeds and generator settings."""
@@ -30,13 +34,13 @@ def create_demo_project(
         n_images = int(images_spec["count"])
     if labelled is None:
         labelled = int(images_spec.get("labelled", 0))
+    if not 1 <= n_images <= MAX_DEMO_IMAGES:
+        raise ProjectError(f"--images {n_images}: must be between 1 and {MAX_DEMO_IMAGES}")
 
     folder = Path(folder).absolute()
     if (folder / DB_NAME).exists():
         Project.open(folder).close()
         return folder
-    if n_images < 1:
-        raise ProjectError("the demo needs at least one image")
     if not 0 <= labelled <= n_images:
         raise ProjectError(f"--labelled {labelled}: must be between 0 and {n_images}")
     schema = LabelSchema(

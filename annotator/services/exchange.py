@@ -41,7 +41,7 @@ from annotator.formats.base import (
 )
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
-from annotator.storage.project import Project
+from annotator.storage.project import Project, file_sha1
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,7 @@ def build_export_dataset(
                 f"{project.image_path(rec)}: the image file of {rec.name!r} is missing (moved "
                 "or deleted?); put it back to export"
             )
+        _check_unchanged(project, rec)
         chosen.append(rec)
     stems = _unique_stems(chosen)
     by_stem = {stems[r.id]: r for r in chosen}
@@ -169,6 +170,24 @@ def build_export_dataset(
         },
     )
     return dataset, skipped
+
+
+def _check_unchanged(project: Project, rec: ImageRecord) -> None:
+    """Refuse an image file whose content is no longer what was added (replaced on disk):
+    its label map belongs to the old picture. Hashing reads each exported file once more
+    (SHA-1 runs at over 1 GB/s, a small cost next to writing the export)."""
+    path = project.image_path(rec)
+    try:
+        digest = file_sha1(path)
+    except OSError as exc:
+        raise FormatError(
+            f"{path}: cannot read the image file of {rec.name!r} ({exc.strerror or exc})"
+        ) from None
+    if digest != rec.sha1:
+        raise FormatError(
+            f"{path}: the image file of {rec.name!r} is not the one that was labelled (its "
+            "content changed since it was added: replaced?); put the original back to export"
+        )
 
 
 def _load_mask(project: Project, rec: ImageRecord) -> np.ndarray:

@@ -51,6 +51,8 @@ ACCEPTED_DIR = "accepted"
 #: Images stored inside the project (embedded in imported files, or generated).
 IMAGES_DIR = "images"
 Progress = Callable[[int, int, str], None]
+#: ``add_images`` records this many images per database transaction.
+ADD_BATCH = 100
 
 
 @dataclass
@@ -125,7 +127,8 @@ def _encode_png(array: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def _sha1(path: Path) -> str:
+def file_sha1(path: Path) -> str:
+    """The SHA-1 of a file's bytes (how the project knows an image file again)."""
     h = hashlib.sha1()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -277,39 +280,56 @@ class Project:
         self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None
     ) -> AddReport:
         """Add image files and folders (recursively). Duplicates (same file or same
-        content) are skipped; unreadable files are reported and the rest are added."""
+        content) are skipped; unreadable files are reported and the rest are added.
+
+        Records are written in batches of :data:`ADD_BATCH` images, one transaction each
+        (a commit per image made adding thousands of small files mostly waiting for the
+        disk). A record is only ever written for a file that was read and hashed; when
+        the add stops on an error or a cancel, the files done so far are still recorded.
+        """
         report = AddReport()
         candidates = collect_image_files(paths)
         rows = self._db.query("SELECT name, path, sha1 FROM images")
         taken_names = {r["name"] for r in rows}
         known_paths = {r["path"] for r in rows}
         known_sha = {r["sha1"] for r in rows}
-        for i, (file, name) in enumerate(candidates):
-            if progress:
-                progress(i, len(candidates), str(file))
-            stored = self._stored_path(file) if file.exists() else str(file)
-            if stored in known_paths:
-                report.skipped.append((str(file), "already in the project"))
-                continue
-            try:
-                array = read_image(file)
-                digest = _sha1(file)
-            except ImageReadError as exc:
-                report.errors.append(exc)
-                continue
-            except OSError as exc:
-                report.errors.append(ImageReadError(file, str(exc)))
-                continue
-            if digest in known_sha:
-                report.skipped.append((str(file), "same content as an image already added"))
-                continue
-            info = ImageInfo.of(array)
-            name = self._unique_name(name, taken_names)
-            record = self._insert_image(name, stored, digest, info)
-            taken_names.add(name)
-            known_paths.add(stored)
-            known_sha.add(digest)
-            report.added.append(record)
+        pending: list[tuple[str, str, str, ImageInfo]] = []
+
+        def flush() -> None:
+            batch = pending[:]
+            pending.clear()
+            if batch:
+                report.added.extend(self._insert_images(batch))
+
+        try:
+            for i, (file, name) in enumerate(candidates):
+                if progress:
+                    progress(i, len(candidates), str(file))
+                stored = self._stored_path(file) if file.exists() else str(file)
+                if stored in known_paths:
+                    report.skipped.append((str(file), "already in the project"))
+                    continue
+                try:
+                    array = read_image(file)
+                    digest = file_sha1(file)
+                except ImageReadError as exc:
+                    report.errors.append(exc)
+                    continue
+                except OSError as exc:
+                    report.errors.append(ImageReadError(file, str(exc)))
+                    continue
+                if digest in known_sha:
+                    report.skipped.append((str(file), "same content as an image already added"))
+                    continue
+                name = self._unique_name(name, taken_names)
+                pending.append((name, stored, digest, ImageInfo.of(array)))
+                taken_names.add(name)
+                known_paths.add(stored)
+                known_sha.add(digest)
+                if len(pending) >= ADD_BATCH:
+                    flush()
+        finally:
+            flush()
         if progress:
             progress(len(candidates), len(candidates), "")
         return report
@@ -318,7 +338,7 @@ class Project:
         """Add one image file that is known to be readable; return its record (or the
         existing record when the same content is already present)."""
         array = read_image(file)
-        digest = _sha1(file)
+        digest = file_sha1(file)
         existing = self._db.query("SELECT * FROM images WHERE sha1 = ?", (digest,))
         if existing:
             return _row_to_image(existing[0])
@@ -356,25 +376,35 @@ class Project:
             raise
 
     def _insert_image(self, name: str, stored: str, digest: str, info: ImageInfo) -> ImageRecord:
+        return self._insert_images([(name, stored, digest, info)])[0]
+
+    def _insert_images(self, batch: Sequence[tuple[str, str, str, ImageInfo]]) -> list[ImageRecord]:
+        """Record ``(name, stored path, sha1, info)`` images in one transaction."""
         ts = now_iso()
+        ids: list[int] = []
         with self._db.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO images (name, path, sha1, width, height, channels, bit_depth, "
-                "added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    name,
-                    stored,
-                    digest,
-                    info.width,
-                    info.height,
-                    info.channels,
-                    info.bit_depth,
-                    ts,
-                    ts,
-                ),
-            )
-            image_id = cur.lastrowid
-        return self.image(int(image_id))  # type: ignore[arg-type]
+            for name, stored, digest, info in batch:
+                cur = conn.execute(
+                    "INSERT INTO images (name, path, sha1, width, height, channels, bit_depth, "
+                    "added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        stored,
+                        digest,
+                        info.width,
+                        info.height,
+                        info.channels,
+                        info.bit_depth,
+                        ts,
+                        ts,
+                    ),
+                )
+                ids.append(int(cur.lastrowid))  # type: ignore[arg-type]
+        rows = self._db.query(
+            "SELECT * FROM images WHERE id BETWEEN ? AND ? ORDER BY id", (ids[0], ids[-1])
+        )
+        wanted = set(ids)
+        return [_row_to_image(r) for r in rows if r["id"] in wanted]
 
     def images(self, status: ImageStatus | None = None) -> list[ImageRecord]:
         """All images in the order they were added, optionally of one status."""

@@ -1,0 +1,69 @@
+"""Class names with control characters are refused in one line wherever a name enters:
+the schema API, ``annotator new --classes`` and classes an import adds."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from annotator.cli import main
+from annotator.core.errors import SchemaError
+from annotator.core.schema import LabelSchema
+from annotator.services.projects import open_project
+
+# NUL, ESC, CR, BEL, DEL, a C1 control, the Unicode line separator
+CONTROL = ["\x00", "\x1b", "\r", "\x07", "\x7f", "\x85", "\u2028"]
+
+
+@pytest.mark.parametrize("char", CONTROL)
+def test_schema_refuses_a_control_character_inside_a_name(char):
+    name = f"ce{char}ll"
+    with pytest.raises(SchemaError, match="contains a control character") as err:
+        LabelSchema.from_names(["bg", name])
+    assert "\n" not in str(err.value) and f"U+{ord(char):04X}" in str(err.value)
+    schema = LabelSchema.from_names(["bg"])
+    with pytest.raises(SchemaError, match="contains a control character"):
+        schema.with_class(name)
+    with pytest.raises(SchemaError, match="contains a control character"):
+        schema.renamed(0, name)
+
+
+@pytest.mark.parametrize("name", ["cell nucleus", "Zelle-Kern_2", "núcleo", "細胞", "a/b (c)"])
+def test_printable_names_are_still_accepted(name):
+    assert LabelSchema.from_names(["bg", name]).names == ["bg", name]
+
+
+def _error_line(capsys):
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\r"])
+def test_cli_new_refuses_a_control_character_in_a_class_name(tmp_path, capsys, char):
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", f"bg,ce{char}ll"]) == 1
+    err = _error_line(capsys)
+    assert err.startswith("annotator: error: class name") and "control character" in err
+    assert not proj.exists() or not any(proj.iterdir())
+
+
+def test_cli_import_refuses_to_add_a_class_with_a_control_character(tmp_path, capsys):
+    proj, imgs, masks = tmp_path / "P", tmp_path / "imgs", tmp_path / "masks"
+    imgs.mkdir()
+    masks.mkdir()
+    Image.fromarray(np.full((8, 8), 40, np.uint8)).save(imgs / "a.png")
+    Image.fromarray(np.full((8, 8), 2, np.uint8)).save(masks / "a.png")
+    labels = tmp_path / "labels.txt"
+    labels.write_bytes(b"bg\ncell\nbad\x1bname\n")
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    assert main(["add", str(proj), str(imgs)]) == 0
+    capsys.readouterr()
+    assert (
+        main(["import", str(proj), str(masks), "--format", "masks", "--labels", str(labels)]) == 1
+    )
+    err = _error_line(capsys)
+    assert "'bad\\x1bname' contains a control character (U+001B)" in err
+    with open_project(proj, lock=False) as project:  # nothing changed
+        assert project.schema.names == ["bg", "cell"]
+        assert project.load_mask(project.images()[0]) is None

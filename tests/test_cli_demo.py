@@ -1,0 +1,46 @@
+"""``annotator demo --images N`` takes 1 to 1000 images and refuses the rest in one line,
+before it generates anything."""
+
+import pytest
+
+from annotator.cli import main
+from annotator.core.errors import ProjectError
+from annotator.services import demo
+
+
+@pytest.fixture
+def no_generation(monkeypatch):
+    """Generating an image is a failure here: the count must be refused before."""
+
+    def generate(**kwargs):
+        raise RuntimeError("an image was generated")
+
+    monkeypatch.setattr(demo, "synthetic_cells", generate)
+
+
+@pytest.mark.parametrize("images", ["1001", "1000000000", "0", "-5"])
+def test_demo_image_counts_out_of_range_are_one_line(tmp_path, capsys, no_generation, images):
+    folder = tmp_path / "demo"
+    assert main(["demo", str(folder), "--images", images]) == 1
+    err = capsys.readouterr().err
+    assert err == f"annotator: error: --images {images}: must be between 1 and 1000\n"
+    assert not folder.exists()
+
+
+def test_demo_service_refuses_too_many_images(tmp_path, no_generation):
+    with pytest.raises(ProjectError, match="between 1 and 1000"):
+        demo.create_demo_project(tmp_path / "demo", n_images=demo.MAX_DEMO_IMAGES + 1)
+    assert not (tmp_path / "demo").exists()
+
+
+def test_demo_of_one_image_is_still_made(tmp_path, monkeypatch):
+    made = []
+    real = demo.synthetic_cells
+
+    def counted(**kwargs):
+        made.append(kwargs["seed"])
+        return real(**{**kwargs, "size": 16})
+
+    monkeypatch.setattr(demo, "synthetic_cells", counted)
+    assert main(["demo", str(tmp_path / "one"), "--images", "1"]) == 0
+    assert len(made) == 1
