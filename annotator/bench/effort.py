@@ -25,9 +25,8 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
-from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,6 +44,10 @@ from annotator.ml.networks import DEFAULT_ARCH, architecture
 from annotator.storage.atomic import atomic_write_json
 from annotator.storage.images import IMAGE_SUFFIXES, read_image
 from annotator.storage.project import Project
+
+if TYPE_CHECKING:  # torch-dependent types, for annotations only
+    from annotator.ml.predict import Predictor
+    from annotator.services.training import TrainOutcome
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +89,8 @@ class BenchConfig:
     batch_size: int = 8
     arch: str = DEFAULT_ARCH
     #: Accepted proposal pixels this close to a label border do not train
-    #: (``TrainConfig.accepted_border``; 0: every label trains).
-    accepted_border: int = 1
+    #: (``TrainConfig.accepted_border``; 0, the default: every label trains).
+    accepted_border: int = 0
 
     def __post_init__(self) -> None:
         architecture(self.arch)  # one line listing the choices when unknown
@@ -520,11 +523,6 @@ def run_benchmark(
     ``checkpoint`` gets the partial result after every image (to save it).
     """
     from annotator.ml.device import choose_device
-    from annotator.ml.networks import NetworkConfig
-    from annotator.ml.strategies import RandomOrder
-    from annotator.ml.train import TrainConfig
-    from annotator.services import training, versions
-    from annotator.services.proposals import load_predictor
 
     say = report or (lambda s: None)
     started = time.monotonic()
@@ -545,171 +543,20 @@ def run_benchmark(
     if config.mode != "manual":
         result.notes.append(f"rounds trained and proposals ran on {device}")
     try:
-        project.add_images(chosen)
-        by_stem = {r.stem: r for r in project.images()}
-        remaining = [by_stem[p.stem] for p in chosen]
-        schema = project.schema
-        in_ch = 1 if all(r.channels == 1 for r in remaining) else 3
-        network = NetworkConfig(in_ch, len(schema), config.depth, config.width, arch=config.arch)
-        rng_order = RandomOrder(seed=config.seed)
-        predictor = None
-        proposals: dict[int, Any] = {}
-        trains = config.mode != "manual"
-        fell_back = False
-        if config.init_model is not None and config.mode != "manual":
-            imported = versions.import_model(project, Path(config.init_model))
-            predictor = load_predictor(project, device=device)
-            result.notes.append(f"started from the model {imported.card.imported_from}")
-
-        def train_round(k: int) -> training.TrainOutcome:
-            return training.train_project(
-                project,
-                steps=config.train_steps,
-                seconds=None if config.train_steps else config.train_seconds,
-                device=device,
-                network=network,
-                config=TrainConfig(
-                    crop=config.crop,
-                    batch_size=config.batch_size,
-                    seed=config.seed + k,
-                    accepted_border=config.accepted_border,
-                ),
-            )
-
-        def save(
-            rec: ImageRecord,
-            labels: LabelMap,
-            accepted_from: Proposal | None,
-            status: ImageStatus,
-        ) -> None:
-            # As the app saves: labels the robot copied from a proposal name the newest
-            # such proposal, which is kept beside them (training leaves accepted borders
-            # out).
-            if accepted_from is not None:
-                source, accepted = (
-                    proposal_source(accepted_from.model_version),
-                    accepted_from.mask,
-                )
-            else:
-                source, accepted = "robot", None
-            project.save_mask(rec.id, labels.array, source=source, status=status, accepted=accepted)
-
-        def rank_remaining() -> None:
-            # Proposals of the images still to label (for the strategy and step 2).
-            if predictor is not None and remaining and config.strategy == "uncertainty":
-                for r in remaining:
-                    proposals[r.id] = predictor.predict(project.load_image(r))
-
-        rank_remaining()
+        run = _BenchRun(dataset, config, project, device, result, chosen)
+        run.rank_remaining()
         for k in range(len(chosen)):
             # 1. What to label next (images matching --last only when no other is left).
-            pool = [r for r in remaining if not _is_last(r.name, config.last)] or remaining
-            if config.strategy == "in-order" or (
-                config.strategy == "uncertainty" and not proposals
-            ):
-                if config.strategy == "uncertainty" and not fell_back:
-                    result.notes.append("uncertainty ranks in order until there is a model")
-                    fell_back = True
-                rec = pool[0]
-            elif config.strategy == "random":
-                rec = rng_order.rank(pool, {})[0]
-            else:
-                rec = max(pool, key=lambda r: (proposals[r.id].score, -r.id))
-            remaining.remove(rec)
-            truth = dataset.truths[rec.stem]
+            rec = run.pick_next()
             # 2. The robot labels it, from the proposal when the mode uses one.
-            image = project.load_image(rec)
-            proposal = None
-            shown: Proposal | None = None  # the proposal the robot works from
-            if config.mode != "manual" and predictor is not None:
-                shown = proposals.get(rec.id) or predictor.predict(image)
-                proposal = shown.mask
-            t0 = time.monotonic()
-            label_map = LabelMap.blank(schema, rec.height, rec.width)
-            label = partial(
-                annotate,
-                label_map,
-                truth,
-                image=None if config.tools == ("brush",) else image,
-                tools=config.tools,
-                target=config.target,
-                max_radius=config.max_radius,
-            )
-            mid_s = 0.0
-            rounds_during = 0
-            first_proposal = proposal  # the proposal_accuracy reported is the first one's
-            early = (
-                config.mode == "assisted"
-                and predictor is None
-                and config.train_now_every > 0
-                and config.tools != ("brush",)
-            )
-            budget = config.max_strokes
-            robot = label(
-                proposal=proposal,
-                max_strokes=min(config.train_now_every, budget) if early else budget,
-            )
-            accepted_from = shown if _copied_proposal(robot) else None
-            while early and not robot.reached and robot.actions + 1 < budget:
-                # "Train now" on the labels so far (unlabelled pixels do not train), then
-                # go on from the new model's proposal of this very image.
-                save(rec, label_map, accepted_from, ImageStatus.IN_PROGRESS)
-                t1 = time.monotonic()
-                if train_round(k).model is not None:
-                    predictor = load_predictor(project, device=device)
-                    shown = predictor.predict(image)
-                    proposal = shown.mask
-                    if rounds_during == 0:
-                        first_proposal = proposal
-                round_s = time.monotonic() - t1
-                mid_s += round_s
-                result.train_rounds_s.append(round_s)
-                rounds_during += 1
-                left = int(budget - robot.actions - 1)
-                part = label(proposal=proposal, max_strokes=min(config.train_now_every, left))
-                if _copied_proposal(part):
-                    accepted_from = shown
-                robot = robot.then(part, "train-now")
-                if part.actions == 0:
-                    break  # no gesture gains anything: the robot stops, as it does anyway
-            robot_s = time.monotonic() - t0 - mid_s
-            save(rec, label_map, accepted_from, ImageStatus.DONE)
-            # 3. A training round, as the app does after "mark done".
+            work = run.label_image(k, rec)
             train_s = 0.0
-            if trains and (config.mode == "assisted" or k < config.frozen_after):
-                t0 = time.monotonic()
-                outcome = train_round(k)
-                train_s = time.monotonic() - t0
-                result.train_rounds_s.append(train_s)
-                if outcome.model is not None:
-                    predictor = load_predictor(project, device=device)
-                proposals = {}
-                rank_remaining()  # 4. with the new model
-            active = project.active_model()
-            version = active.version if active else None
-            out = ImageRecordOut(
-                name=rec.name,
-                actions=robot.actions,
-                strokes=robot.strokes,
-                clicks=robot.clicks,
-                vertices=robot.vertices,
-                tools=robot.tools,
-                reached_target=robot.reached,
-                accepted=robot.accepted,
-                pixels_painted=robot.pixels_painted,
-                accuracy_before=round(robot.accuracy_before, 5),
-                accuracy_after=round(robot.accuracy_after, 5),
-                train_seconds=round(train_s + mid_s, 2),
-                model_version=version,
-                robot_seconds=round(robot_s, 2),
-                proposal_accuracy=(
-                    None
-                    if first_proposal is None
-                    else round(pixel_accuracy(first_proposal, truth), 5)
-                ),
-                rounds_during=rounds_during,
-            )
-            result.images.append(out)
+            if run.trains_after(k):
+                # 3. A training round, as the app does after "mark done".
+                train_s = run.train_after(k)
+                # 4. The proposals of the images still to label, with the new model.
+                run.rank_remaining()
+            out = run.add_record(work, train_s)
             if checkpoint is not None:
                 result.wall_seconds = time.monotonic() - started
                 checkpoint(result)
@@ -719,18 +566,302 @@ def run_benchmark(
                 f"{out.accuracy_after:.3f}, train {train_s:.1f}s"
             )
         # 5. Final proposal quality on the dataset images that were not labelled.
-        if predictor is not None and eval_paths:
-            n = len(schema)
-            confusion = np.zeros((n, n), np.int64)
-            for p in eval_paths:
-                pred = predictor.predict(read_image(p)).mask
-                _iou(pred, dataset.truths[p.stem], n, confusion)
-            result.final_miou, result.final_iou = _miou(confusion)
-            result.eval_images = len(eval_paths)
+        run.evaluate(eval_paths)
     finally:
         project.close()
     result.wall_seconds = time.monotonic() - started
     return result
+
+
+@dataclass
+class _ImageWork:
+    """One image as the robot labels it (step 2), and what its record reports."""
+
+    rec: ImageRecord
+    image: np.ndarray
+    truth: np.ndarray
+    label_map: LabelMap
+    robot: RobotResult
+    #: The proposal the robot works from (``None``: by hand, or no model yet).
+    shown: Proposal | None
+    #: The newest proposal the robot copied from (its saved labels name it).
+    accepted_from: Proposal | None
+    #: The proposal_accuracy reported is the first proposal's.
+    first_proposal: np.ndarray | None
+    #: Seconds of the rounds trained while labelling ("Train now"), and their number.
+    mid_s: float = 0.0
+    rounds_during: int = 0
+    #: Seconds the robot itself took (the rounds during the image left out).
+    robot_s: float = 0.0
+
+
+def _mask(proposal: Proposal | None) -> np.ndarray | None:
+    """A proposal's label mask, or ``None`` for none (what the robot is given)."""
+    return None if proposal is None else proposal.mask
+
+
+class _BenchRun:
+    """The state of one run of :func:`run_benchmark` between its steps: the project, the
+    current model's predictor, the proposals of the images still to label and the
+    result so far. Goes through the same project store, engine and services as the app."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        config: BenchConfig,
+        project: Project,
+        device: str,
+        result: RunResult,
+        chosen: list[Path],
+    ) -> None:
+        from annotator.ml.networks import NetworkConfig
+        from annotator.ml.strategies import RandomOrder
+        from annotator.services import versions
+        from annotator.services.proposals import load_predictor
+
+        self.dataset = dataset
+        self.config = config
+        self.project = project
+        self.device = device
+        self.result = result
+        project.add_images(chosen)
+        by_stem = {r.stem: r for r in project.images()}
+        self.remaining = [by_stem[p.stem] for p in chosen]
+        self.schema = project.schema
+        in_ch = 1 if all(r.channels == 1 for r in self.remaining) else 3
+        self.network = NetworkConfig(
+            in_ch, len(self.schema), config.depth, config.width, arch=config.arch
+        )
+        self.rng_order = RandomOrder(seed=config.seed)
+        self.predictor: Predictor | None = None
+        self.proposals: dict[int, Proposal] = {}
+        self.fell_back = False
+        if config.init_model is not None and config.mode != "manual":
+            imported = versions.import_model(project, Path(config.init_model))
+            self.predictor = load_predictor(project, device=device)
+            result.notes.append(f"started from the model {imported.card.imported_from}")
+
+    def _load_predictor(self) -> Predictor:
+        """The predictor of the newest model, now the current one."""
+        from annotator.services.proposals import load_predictor
+
+        self.predictor = load_predictor(self.project, device=self.device)
+        return self.predictor
+
+    def rank_remaining(self) -> None:
+        """Proposals of the images still to label (for the strategy and step 2), by the
+        current model; none without one, or when the strategy does not need them."""
+        self.proposals = {}
+        if self.predictor is not None and self.remaining and self.config.strategy == "uncertainty":
+            for r in self.remaining:
+                self.proposals[r.id] = self.predictor.predict(self.project.load_image(r))
+
+    def pick_next(self) -> ImageRecord:
+        """Step 1: the next image by the strategy, images matching ``--last`` only when no
+        other is left; taken off the remaining ones."""
+        config, remaining = self.config, self.remaining
+        pool = [r for r in remaining if not _is_last(r.name, config.last)] or remaining
+        if config.strategy == "in-order" or (
+            config.strategy == "uncertainty" and not self.proposals
+        ):
+            if config.strategy == "uncertainty" and not self.fell_back:
+                self.result.notes.append("uncertainty ranks in order until there is a model")
+                self.fell_back = True
+            rec = pool[0]
+        elif config.strategy == "random":
+            rec = self.rng_order.rank(pool, {})[0]
+        else:
+            proposals = self.proposals
+            rec = max(pool, key=lambda r: (proposals[r.id].score, -r.id))
+        remaining.remove(rec)
+        return rec
+
+    def label_image(self, k: int, rec: ImageRecord) -> _ImageWork:
+        """Step 2: the robot labels the ``k``-th image, from the proposal when the mode
+        uses one (and on an image begun without a model, pressing "Train now" as it
+        goes, see :meth:`_train_now_rounds`); saved as done."""
+        config = self.config
+        truth = self.dataset.truths[rec.stem]
+        image = self.project.load_image(rec)
+        shown: Proposal | None = None  # the proposal the robot works from
+        if config.mode != "manual" and self.predictor is not None:
+            shown = self.proposals.get(rec.id) or self.predictor.predict(image)
+        t0 = time.monotonic()
+        label_map = LabelMap.blank(self.schema, rec.height, rec.width)
+        early = (
+            config.mode == "assisted"
+            and self.predictor is None
+            and config.train_now_every > 0
+            and config.tools != ("brush",)
+        )
+        budget = config.max_strokes
+        robot = self._annotate(
+            label_map,
+            truth,
+            image,
+            proposal=_mask(shown),
+            max_strokes=min(config.train_now_every, budget) if early else budget,
+        )
+        work = _ImageWork(
+            rec,
+            image,
+            truth,
+            label_map,
+            robot,
+            shown=shown,
+            accepted_from=shown if _copied_proposal(robot) else None,
+            first_proposal=_mask(shown),
+        )
+        if early:
+            self._train_now_rounds(k, work)
+        work.robot_s = time.monotonic() - t0 - work.mid_s
+        self._save(work, ImageStatus.DONE)
+        return work
+
+    def _train_now_rounds(self, k: int, work: _ImageWork) -> None:
+        """The rounds trained while labelling an image begun without a model, after every
+        ``train_now_every`` actions until the robot reaches the target, runs out of budget
+        or gains nothing more."""
+        config = self.config
+        budget = config.max_strokes
+        while not work.robot.reached and work.robot.actions + 1 < budget:
+            # "Train now" on the labels so far (unlabelled pixels do not train), then
+            # go on from the new model's proposal of this very image.
+            self._save(work, ImageStatus.IN_PROGRESS)
+            t1 = time.monotonic()
+            if self._train_round(k).model is not None:
+                work.shown = self._load_predictor().predict(work.image)
+                if work.rounds_during == 0:
+                    work.first_proposal = work.shown.mask
+            round_s = time.monotonic() - t1
+            work.mid_s += round_s
+            self.result.train_rounds_s.append(round_s)
+            work.rounds_during += 1
+            left = int(budget - work.robot.actions - 1)
+            part = self._annotate(
+                work.label_map,
+                work.truth,
+                work.image,
+                proposal=_mask(work.shown),
+                max_strokes=min(config.train_now_every, left),
+            )
+            if _copied_proposal(part):
+                work.accepted_from = work.shown
+            work.robot = work.robot.then(part, "train-now")
+            if part.actions == 0:
+                break  # no gesture gains anything: the robot stops, as it does anyway
+
+    def _annotate(
+        self,
+        label_map: LabelMap,
+        truth: np.ndarray,
+        image: np.ndarray,
+        *,
+        proposal: np.ndarray | None,
+        max_strokes: int,
+    ) -> RobotResult:
+        config = self.config
+        return annotate(
+            label_map,
+            truth,
+            image=None if config.tools == ("brush",) else image,
+            tools=config.tools,
+            target=config.target,
+            max_radius=config.max_radius,
+            proposal=proposal,
+            max_strokes=max_strokes,
+        )
+
+    def _save(self, work: _ImageWork, status: ImageStatus) -> None:
+        # As the app saves: labels the robot copied from a proposal name the newest
+        # such proposal, which is kept beside them (for --accepted-border).
+        accepted_from = work.accepted_from
+        if accepted_from is not None:
+            source, accepted = proposal_source(accepted_from.model_version), accepted_from.mask
+        else:
+            source, accepted = "robot", None
+        self.project.save_mask(
+            work.rec.id, work.label_map.array, source=source, status=status, accepted=accepted
+        )
+
+    def trains_after(self, k: int) -> bool:
+        """Whether a round runs after the ``k``-th image: after every one when assisted,
+        after the first ``frozen_after`` when frozen, never by hand."""
+        config = self.config
+        return config.mode != "manual" and (config.mode == "assisted" or k < config.frozen_after)
+
+    def train_after(self, k: int) -> float:
+        """Step 3: a training round after the ``k``-th image; its seconds."""
+        t0 = time.monotonic()
+        outcome = self._train_round(k)
+        train_s = time.monotonic() - t0
+        self.result.train_rounds_s.append(train_s)
+        if outcome.model is not None:
+            self._load_predictor()
+        return train_s
+
+    def _train_round(self, k: int) -> TrainOutcome:
+        """One round on everything labelled so far, seeded by the image's index."""
+        from annotator.ml.train import TrainConfig
+        from annotator.services import training
+
+        config = self.config
+        return training.train_project(
+            self.project,
+            steps=config.train_steps,
+            seconds=None if config.train_steps else config.train_seconds,
+            device=self.device,
+            network=self.network,
+            config=TrainConfig(
+                crop=config.crop,
+                batch_size=config.batch_size,
+                seed=config.seed + k,
+                accepted_border=config.accepted_border,
+            ),
+        )
+
+    def add_record(self, work: _ImageWork, train_s: float) -> ImageRecordOut:
+        """The image's record (with the model version after the round that followed it),
+        added to the result."""
+        active = self.project.active_model()
+        robot = work.robot
+        out = ImageRecordOut(
+            name=work.rec.name,
+            actions=robot.actions,
+            strokes=robot.strokes,
+            clicks=robot.clicks,
+            vertices=robot.vertices,
+            tools=robot.tools,
+            reached_target=robot.reached,
+            accepted=robot.accepted,
+            pixels_painted=robot.pixels_painted,
+            accuracy_before=round(robot.accuracy_before, 5),
+            accuracy_after=round(robot.accuracy_after, 5),
+            train_seconds=round(train_s + work.mid_s, 2),
+            model_version=active.version if active else None,
+            robot_seconds=round(work.robot_s, 2),
+            proposal_accuracy=(
+                None
+                if work.first_proposal is None
+                else round(pixel_accuracy(work.first_proposal, work.truth), 5)
+            ),
+            rounds_during=work.rounds_during,
+        )
+        self.result.images.append(out)
+        return out
+
+    def evaluate(self, eval_paths: list[Path]) -> None:
+        """Step 5: the final model's proposal quality (mIoU) on ``eval_paths``, the
+        dataset images that were not labelled; nothing without a model or such images."""
+        if self.predictor is None or not eval_paths:
+            return
+        n = len(self.schema)
+        confusion = np.zeros((n, n), np.int64)
+        for p in eval_paths:
+            pred = self.predictor.predict(read_image(p)).mask
+            _iou(pred, self.dataset.truths[p.stem], n, confusion)
+        self.result.final_miou, self.result.final_iou = _miou(confusion)
+        self.result.eval_images = len(eval_paths)
 
 
 def _copied_proposal(robot: RobotResult) -> bool:
