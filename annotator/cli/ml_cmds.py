@@ -52,10 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--accepted-border",
         type=int,
-        default=1,
-        metavar="PX",
-        help="labels accepted from a proposal this close to a label border do not train "
-        "(they keep the model's own offset); 0 = every label trains (default 1)",
+        default=0,
+        metavar="N",
+        help="labels accepted from a proposal among the N pixels nearest a label border "
+        "do not train: they keep the model's own offset. 2 suits a final model trained "
+        "--from-scratch on finished labels; in the loop it did not help (default 0: every "
+        "label trains; docs/adr/0013)",
     )
     p.add_argument("--depth", type=int, help="network depth for a new model (default 4)")
     p.add_argument("--width", type=int, help="network base width for a new model (default 16)")
@@ -251,7 +253,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print("no model versions yet: run `annotator train`")
         return 0
     print(
-        f"  {'version':<8} {'parent':<7} {'created':<26} {'arch':<10} {'params':>9} "
+        f"  {'version':<8} {'parent':<7} {'created':<20} {'arch':<10} {'params':>9} "
         f"{'steps':>7} {'images':>6} {'accuracy':>8} {'mIoU':>7}"
     )
     for m in models:
@@ -260,7 +262,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         mark = "*" if m.version == active_v else " "
         print(
             f"{mark} v{m.version:<7} {('v' + str(m.parent)) if m.parent else '-':<7} "
-            f"{m.created_at:<26} {card.arch:<10} {_size(card.parameters):>9} {steps:>7} "
+            f"{m.created_at[:19]:<20} {card.arch:<10} {_size(card.parameters):>9} {steps:>7} "
             f"{len(card.train_images):>6} {_fmt(card.pixel_accuracy):>8} {_fmt(card.mean_iou):>7}"
         )
         if card.imported_from:

@@ -100,7 +100,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if summary["models"]:
         for m in summary["models"]:
             mark = "*" if m["version"] == summary["active_model"] else " "
-            print(f"model  {mark} v{m['version']}  {m['created_at']}  {m['metrics']}")
+            print(f"model  {mark} v{m['version']}  {m['created_at'][:19]}  {m['metrics']}")
     else:
         print("models   none yet")
     return 0

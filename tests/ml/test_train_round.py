@@ -170,14 +170,26 @@ def test_a_round_continues_from_the_active_version_and_records_its_parent(cells_
     assert scratch.model.parent is None and scratch.model.card.training.from_scratch
 
 
-def test_recently_labelled_images_weigh_more_in_the_next_round(cells_project):
+def test_recently_labelled_images_weigh_more_in_the_next_round(cells_project, monkeypatch):
+    import datetime as dt
+
+    import annotator.core.records as records
+
+    class SameSecond(dt.datetime):
+        """Every event within one second: only the microseconds tell them apart."""
+
+        ticks = 0
+
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            cls.ticks += 1
+            return dt.datetime(2026, 11, 30, 12, 0, 0, cls.ticks, tzinfo=tz)
+
+    monkeypatch.setattr(records, "datetime", SameSecond)
     training.train_project(
         cells_project, steps=2, network=TINY, config=FAST, device="cpu", export_onnx=False
     )
-    # The fourth image gets labelled after version 1 was published.
-    import time
-
-    time.sleep(1.1)  # timestamps have a resolution of one second
+    # The fourth image gets labelled after version 1 was published, in the same second.
     rec = cells_project.images()[3]
     mask = cells_project.new_mask(rec)
     mask[:10, :10] = 0
