@@ -2,6 +2,8 @@
 labels while the label source names it, and training leaves accepted pixels next to
 label borders out."""
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -144,19 +146,22 @@ def test_only_accepted_pixels_next_to_a_label_border_are_left_out():
     accepted[:, 4] = 0  # the user corrected column 4 (the proposal said bg)
     accepted[0, 0] = 0
     target = to_target(labels, 2)
-    out = void_accepted_border(target, labels, accepted, 1)
+    # 1: the pixels touching a border (columns 3 and 4; the unlabelled corner and its
+    # 4-neighbours), but column 4 was corrected, so it trains
+    edge = void_accepted_border(target, labels, accepted, 1) == IGNORE
+    expected = np.zeros_like(edge)
+    expected[:, 3] = True
+    expected[0, :2] = expected[:2, 0] = True  # the corner is unlabelled: never trained
+    assert (edge == expected).all()
+    # 2: those and their 8-neighbours: columns 2-5, rows and columns 0-2 at the corner
+    out = void_accepted_border(target, labels, accepted, 2)
     voided = out == IGNORE
-    # within 1 px of a border pixel (columns 3 and 4, and the unlabelled corner's
-    # neighbours): columns 2-5, but column 4 was corrected, so it trains
-    expected = np.zeros_like(voided)
     expected[:, [2, 3, 5]] = True
-    # the unlabelled pixel and its 4-neighbours are border pixels too; within 1 px of
-    # them (accepted as bg): rows and columns 0-2
     expected[:3, :3] = True
     assert (voided == expected).all()
     assert (out[~voided] == target[~voided]).all()  # nothing else changes
     assert (target == to_target(labels, 2)).all()  # the input is not written to
-    wider = void_accepted_border(target, labels, accepted, 2) == IGNORE
+    wider = void_accepted_border(target, labels, accepted, 3) == IGNORE
     assert wider[:, 1].all() and wider[:, 6].all() and not wider[:, 4].any()
     assert void_accepted_border(target, labels, None, 1) is target
     assert void_accepted_border(target, labels, accepted, 0) is target
@@ -185,8 +190,8 @@ def test_training_leaves_accepted_borders_out_and_user_labels_in(project):
         a.id: True,
         b.id: False,
     }
-    assert (targets[a.id][:, 14:18] == IGNORE).all()  # the accepted border: out
-    assert (targets[a.id][:, [13, 18]] != IGNORE).all()
+    assert (targets[a.id][:, 15:17] == IGNORE).all()  # the accepted border: out
+    assert (targets[a.id][:, [14, 17]] != IGNORE).all()
     assert (targets[b.id] != IGNORE).all()  # the user's own border trains
     off, _ = _split_targets(project, 0)
     assert (off[a.id] != IGNORE).all()
@@ -208,6 +213,7 @@ def test_bench_runs_save_what_the_robot_accepted_and_pass_the_setting(tmp_path):
     ds = load_dataset(root, root / "classes.txt")
     common = dict(train_steps=10, depth=2, width=8, crop=64, batch_size=4, seed=1)
     config = BenchConfig(
+        accepted_border=2,
         mode="assisted",
         strategy="in-order",
         train_now_every=0,
@@ -222,10 +228,9 @@ def test_bench_runs_save_what_the_robot_accepted_and_pass_the_setting(tmp_path):
         assert second.label_source == f"proposal:v{run.images[0].model_version}+user"
         assert p.load_accepted(second) is not None
         cards = [m.card.training.config["accepted_border"] for m in p.models()]
-        assert cards == [1, 1]
-    off = run_benchmark(
-        ds, BenchConfig(**(config.__dict__ | {"accepted_border": 0})), tmp_path / "off"
-    )
+        assert cards == [2, 2]
+    assert BenchConfig().accepted_border == 0  # off by default, as in the app
+    off = run_benchmark(ds, replace(config, accepted_border=0), tmp_path / "off")
     with Project.open(tmp_path / "off") as p:
         assert [m.card.training.config["accepted_border"] for m in p.models()] == [0, 0]
     assert off.images[0].actions == run.images[0].actions  # same first image, by hand
@@ -240,3 +245,16 @@ def test_train_refuses_a_negative_accepted_border(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code != 0 and "--accepted-border must be 0 or more" in err
     assert "Traceback" not in err
+
+
+def test_train_from_the_command_line_uses_the_accepted_border(project, capsys):
+    a, _b = project.images()
+    labels = np.zeros((a.height, a.width), np.uint8)
+    labels[:, 16:] = 1
+    project.save_mask(a.id, labels, source="proposal:v1+user", accepted=labels)
+    root = project.root
+    project.close()
+    args = ["train", str(root), "--steps", "2", "--device", "cpu", "--accepted-border", "2"]
+    assert main(args) == 0
+    with Project.open(root) as p:
+        assert p.active_model().card.training.config["accepted_border"] == 2

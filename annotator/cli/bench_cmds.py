@@ -94,10 +94,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--accepted-border",
         type=int,
-        default=1,
-        metavar="PX",
-        help="accepted proposal pixels this close to a label border do not train, as in "
-        "the app; 0 = every label trains (1)",
+        default=0,
+        metavar="N",
+        help="labels accepted from a proposal among the N pixels nearest a label border "
+        "do not train (annotator train --accepted-border); 0 = every label trains (0)",
     )
     p.add_argument("--max-radius", type=float, default=25.0, help="largest brush radius (25)")
     p.add_argument("--depth", type=int, default=4, help="U-Net depth (4)")

@@ -55,9 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0,
         metavar="N",
         help="labels accepted from a proposal among the N pixels nearest a label border "
-        "do not train: they keep the model's own offset. 2 suits a final model trained "
-        "--from-scratch on finished labels; in the loop it did not help (default 0: every "
-        "label trains; docs/adr/0013)",
+        "do not train (they keep the model's own offset); measured, it did not help, in "
+        "the loop or for a final model (default 0: every label trains; docs/adr/0013)",
     )
     p.add_argument("--depth", type=int, help="network depth for a new model (default 4)")
     p.add_argument("--width", type=int, help="network base width for a new model (default 16)")

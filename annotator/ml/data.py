@@ -101,9 +101,10 @@ def void_accepted_border(
     target: np.ndarray, mask: np.ndarray, accepted: np.ndarray | None, radius: int
 ) -> np.ndarray:
     """``target`` with :data:`IGNORE` where the label is the accepted proposal's class
-    and within ``radius`` pixels of a label border (a pixel whose 4-neighbour holds
-    another value, unlabelled included). The pixels a person corrected, and every
-    label away from borders, still train."""
+    and among the ``radius`` pixels nearest a label border on either side (1: the pixels
+    whose 4-neighbour holds another value, unlabelled included; 2: those and their
+    8-neighbours; ...). The pixels a person corrected, and every label away from
+    borders, still train."""
     if accepted is None or radius <= 0:
         return target
     import cv2
@@ -116,8 +117,10 @@ def void_accepted_border(
     down = m[1:, :] != m[:-1, :]
     edge[1:, :] |= down
     edge[:-1, :] |= down
-    size = 2 * radius + 1
-    near = cv2.dilate(edge.view(np.uint8), np.ones((size, size), np.uint8)).view(bool)
+    near = edge
+    if radius > 1:
+        size = 2 * radius - 1
+        near = cv2.dilate(edge.view(np.uint8), np.ones((size, size), np.uint8)).view(bool)
     drop = near & (m == accepted)
     if not drop.any():
         return target

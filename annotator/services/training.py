@@ -117,6 +117,7 @@ def build_request(
     if not records:
         raise ModelError("no labelled images: label some pixels (or import masks) first")
     parent = None if from_scratch else project.active_model()
+    config = config or TrainConfig()
     images = []
     for rec in records:
         mask = project.load_mask(rec)
@@ -131,7 +132,7 @@ def build_request(
                 project.load_image(rec),
                 mask,
                 weight,
-                accepted=project.load_accepted(rec),
+                accepted=project.load_accepted(rec) if config.accepted_border > 0 else None,
             )
         )
     if not images:
@@ -144,7 +145,7 @@ def build_request(
         parent_version=parent.version if parent else None,
         max_steps=steps,
         max_seconds=seconds,
-        config=config or TrainConfig(),
+        config=config,
         device=device,
     )
 
@@ -289,7 +290,7 @@ class RoundOptions:
     depth: int | None = None
     width: int | None = None
     arch: str | None = None
-    accepted_border: int = 1
+    accepted_border: int = 0
 
     def __post_init__(self) -> None:
         if self.accepted_border < 0:
