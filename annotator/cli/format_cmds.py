@@ -91,7 +91,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from annotator.services.exchange import ImportRequest, import_into_project
+    from annotator.services.exchange import (
+        ImportRequest,
+        import_into_project,
+        unlabelled_summary,
+    )
     from annotator.services.projects import open_project
 
     if args.labels is not None and args.format not in _TAKES_LABELS:
@@ -126,6 +130,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     )
     if report.background:
         print(f"  {report.background}")
+    if report.unlabelled:
+        print(f"  {unlabelled_summary(report)}")
     if report.classes_added:
         print("  classes added: " + ", ".join(report.classes_added))
     if report.unknown_labels:

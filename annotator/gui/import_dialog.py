@@ -25,7 +25,12 @@ from annotator.core.errors import AnnotatorError
 from annotator.formats.registry import FORMATS, import_formats
 from annotator.gui.forms import finish_form, path_row
 from annotator.gui.progress_task import Progress, TaskOutcome, error_text, run_with_progress
-from annotator.services.exchange import ImportReport, ImportRequest, import_into_project
+from annotator.services.exchange import (
+    ImportReport,
+    ImportRequest,
+    import_into_project,
+    unlabelled_summary,
+)
 
 AUTOMATIC = "(automatic: _background_ if the source has it, else unlabelled)"
 
@@ -39,6 +44,8 @@ def import_summary(report: ImportReport) -> str:
         f"Imported {len(report.imported)} mask(s) from {report.format}: "
         f"{len(report.matched)} matched to project images, {len(report.added)} image(s) added."
     ]
+    if report.unlabelled:
+        lines.append(unlabelled_summary(report).capitalize() + ".")
     if report.classes_added:
         lines.append("Classes added: " + ", ".join(report.classes_added) + ".")
     if report.unknown_labels:

@@ -272,7 +272,20 @@ class ImportReport:
     classes_added: list[str] = field(default_factory=list)
     unknown_labels: dict[str, int] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: Images the source gives no labelled pixel (a COCO image without annotations and no
+    #: background class): their labels in the project are left as they were, never
+    #: replaced by nothing; new ones are added without labels.
+    unlabelled: list[str] = field(default_factory=list)
     background: str = ""  # where pixels no shape covers went (labelme), for the summary
+
+
+def unlabelled_summary(report: ImportReport) -> str:
+    """One line on the images the source left unlabelled (for the CLI and the GUI)."""
+    n, first = len(report.unlabelled), report.unlabelled[0]
+    return (
+        f"{n} image(s) without a labelled pixel in the source (first: {first}): their labels "
+        "were left as they were; images new to the project were added to label"
+    )
 
 
 def _needed_names(items: Sequence[ImportItem], declared: Sequence[str]) -> list[str]:
@@ -403,6 +416,7 @@ def _import_item(
 ) -> None:
     mask = _project_values(item, project.schema)
     rec = index.find(item)
+    matched = rec is not None
     shape = (item.height, item.width)
     if rec is not None:
         if (rec.height, rec.width) != shape:
@@ -410,7 +424,6 @@ def _import_item(
                 f"{item.source}: the mask is {item.width}x{item.height} but image {rec.name!r} "
                 f"is {rec.width}x{rec.height}"
             )
-        report.matched.append(rec.name)
     elif item.image_file is not None:
         size = _image_size_of_file(item.image_file)
         if size != shape:
@@ -435,6 +448,13 @@ def _import_item(
         raise FormatError(
             f"{item.source}: no image {item.image_name!r} in the project or next to the annotation"
         )
+    if not np.any(mask != project.schema.unlabelled):
+        # Nothing labelled (a COCO image without annotations, no background class): an
+        # empty map would replace the image's labels with nothing and call it done.
+        report.unlabelled.append(rec.name)
+        return
+    if matched:
+        report.matched.append(rec.name)
     project.save_mask(rec.id, mask, source=f"import:{fmt}", status=ImageStatus.DONE)
     report.imported.append(rec.name)
 

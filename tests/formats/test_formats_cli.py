@@ -24,10 +24,15 @@ def test_cli_export_then_import_prints_summaries(tmp_path, masks, capsys):
     code = main(["import", str(tmp_path / "again"), str(out), "--format", "labelme"])
     assert code == 0
     text = capsys.readouterr().out
-    assert "imported 4 mask(s) from labelme: 0 matched to project images, 4 image(s) added" in text
+    # the image with nothing labelled is added to label, not imported as done with nothing
+    assert "imported 3 mask(s) from labelme: 0 matched to project images, 4 image(s) added" in text
+    assert "1 image(s) without a labelled pixel in the source (first: empty.png)" in text
     with Project.open(tmp_path / "again") as again:
         for rec in again.images():
-            assert np.array_equal(again.load_mask(rec), masks[rec.stem])
+            if rec.stem == "empty":
+                assert again.load_mask(rec) is None and rec.status.value == "new"
+            else:
+                assert np.array_equal(again.load_mask(rec), masks[rec.stem])
 
 
 def test_cli_import_error_is_one_line_naming_the_file(tmp_path, capsys):

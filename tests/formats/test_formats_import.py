@@ -332,3 +332,31 @@ def test_include_all_exports_in_progress_images_and_done_only_the_done(tmp_path,
     assert done.counts == {"train": 3} and every.counts == {"train": 4}
     assert not (tmp_path / "done/train/masks/noise.png").exists()
     assert (tmp_path / "all/train/masks/noise.png").exists()
+
+
+def test_a_coco_image_without_annotations_never_replaces_labels_with_nothing(tmp_path, capsys):
+    from annotator.cli import main
+
+    doc = _coco()
+    doc["images"].append({"id": 2, "file_name": "b.png", "width": 4, "height": 4})
+    doc["images"].append({"id": 3, "file_name": "c.png", "width": 4, "height": 4})
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/ann.json").write_text(json.dumps(doc))
+    write_image(tmp_path / "src/c.png", (4, 4), seed=7)  # new to the project, unannotated
+    with new_project(tmp_path, CLASSES, {"a.png": (4, 4), "b.png": (4, 4)}) as project:
+        b = project.image("b.png")
+        painted = project.new_mask(b)
+        painted[1:3, 1:3] = 1
+        project.save_mask(b.id, painted, source="user")
+        report = import_into_project(project, ImportRequest("coco", tmp_path / "src/ann.json"))
+        assert report.imported == ["a.png"] and report.matched == ["a.png"]
+        assert report.unlabelled == ["b.png", "c.png"] and report.added == ["c.png"]
+        b = project.image("b.png")  # the user's labels and status stay
+        assert np.array_equal(project.load_mask(b), painted)
+        assert b.label_source == "user" and b.status is ImageStatus.IN_PROGRESS
+        c = project.image("c.png")  # added to label, not "done" with nothing
+        assert c.status is ImageStatus.NEW and project.load_mask(c) is None
+        root = project.root
+    assert main(["import", str(root), str(tmp_path / "src/ann.json"), "--format", "coco"]) == 0
+    out = capsys.readouterr().out
+    assert "2 image(s) without a labelled pixel in the source (first: b.png)" in out

@@ -80,15 +80,23 @@ def test_project_round_trip_gives_back_the_label_maps(tmp_path, masks, fmt, mode
         sources = [src]
     else:
         sources = [src]
+    # A map with nothing labelled after the trip (all unlabelled) is not imported: the
+    # image is added to label instead of becoming "done" with nothing.
+    nothing = {k for k, m in masks.items() if (expected_after(fmt, m) == U).all()}
     with Project.create(tmp_path / "again", LabelSchema.from_names(list(CLASSES))) as again:
-        imported = []
+        imported, unlabelled = [], []
         for s in sources:
             rep = import_into_project(again, ImportRequest(fmt, s))
             assert rep.skipped == []
             assert rep.classes_added == []
             imported += rep.imported
-        assert len(imported) == len(masks)
+            unlabelled += rep.unlabelled
+        assert len(imported) == len(masks) - len(nothing)
+        assert {Path(n).stem for n in unlabelled} == nothing
         for rec in again.images():
+            if rec.stem in nothing:
+                assert rec.status.value == "new" and again.load_mask(rec) is None
+                continue
             assert rec.status.value == "done"
             assert rec.label_source == f"import:{fmt}"
             got = again.load_mask(rec)
