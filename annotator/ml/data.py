@@ -7,7 +7,7 @@
   grey images are repeated into 3 channels, colour images turned grey with the usual
   luminance weights, alpha is dropped. The same rule runs at training and prediction.
 * Targets: class ids ``0..n-1`` train; every other value (unlabelled, void, anything out
-  of range) becomes :data:`IGNORE` and never touches the loss, and so do the labels
+  of range) becomes :data:`IGNORE` and never touches the loss; so, on request, do labels
   accepted from a proposal next to a label border (:func:`void_accepted_border`).
 * Sampling: for a share ``balanced`` of the crops a class is drawn uniformly among the
   classes that have labelled pixels (class balance: a few strokes of a rare class weigh

@@ -103,8 +103,8 @@ class TrainConfig:
     #: only one image is labelled). 0 turns validation off.
     val_fraction: float = 0.2
     #: Accepted proposal pixels (label == the proposal it was accepted from) among the
-    #: this many pixels nearest a label border do not train (0, the default: every
-    #: label trains). A person stops correcting when the labels look right, so an
+    #: ``accepted_border`` pixels nearest a label border do not train (0, the default:
+    #: every label trains). A person stops correcting when the labels look right, so an
     #: accepted border keeps the model's own slight offset. Measured, leaving it out
     #: did not help, in the loop or for a final model (docs/adr/0013).
     accepted_border: int = 0
