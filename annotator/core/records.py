@@ -45,6 +45,11 @@ class ImageRecord:
     score: float | None
     added_at: str
     updated_at: str
+    #: The file's size in bytes and ``st_mtime_ns`` when its content was last found to
+    #: have ``sha1`` (``None``: unknown); while they are unchanged, loading the image needs
+    #: no hashing (``Project.load_image``).
+    file_size: int | None = None
+    file_mtime_ns: int | None = None
 
     @property
     def stem(self) -> str:

@@ -52,6 +52,13 @@ MIGRATIONS: tuple[str, ...] = (
         card TEXT NOT NULL
     );
     """,
+    # 1 -> 2: each image file's size in bytes and modification time (st_mtime_ns) when its
+    # content was last found to have the recorded SHA-1; while both are unchanged, loading
+    # the image needs no hashing (``Project.load_image``). NULL: unknown, hash once.
+    """
+    ALTER TABLE images ADD COLUMN file_size INTEGER;
+    ALTER TABLE images ADD COLUMN file_mtime_ns INTEGER;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 REQUIRED_TABLES = frozenset({"meta", "classes", "settings", "images", "models"})

@@ -24,6 +24,8 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +55,13 @@ IMAGES_DIR = "images"
 Progress = Callable[[int, int, str], None]
 #: ``add_images`` records this many images per database transaction.
 ADD_BATCH = 100
+#: A file's ``(size in bytes, st_mtime_ns)``, recorded with the SHA-1 of its content.
+Stamp = tuple[int, int]
+#: A file modified less than this long (ns) before it was looked at cannot vouch for its
+#: content by its time stamp: a write later in the same tick of a coarse file system clock
+#: (2 s on FAT, 1 s on some network file systems, a few ms on older Linux kernels) keeps the
+#: time. Its stamp is not recorded; the next load hashes the file (as git's "racy clean").
+RACY_NS = 2_000_000_000
 
 
 @dataclass
@@ -87,6 +96,8 @@ def _row_to_image(row: Any) -> ImageRecord:
         score=row["score"],
         added_at=row["added_at"],
         updated_at=row["updated_at"],
+        file_size=row["file_size"],
+        file_mtime_ns=row["file_mtime_ns"],
     )
 
 
@@ -136,6 +147,26 @@ def file_sha1(path: Path) -> str:
     return h.hexdigest()
 
 
+def _vouching(st: os.stat_result, looked_ns: int) -> Stamp | None:
+    """The stamp of a file stat-ed at ``looked_ns`` (wall clock, taken just before), or
+    ``None`` when it was modified too recently for the stamp to vouch for the content."""
+    if st.st_mtime_ns < looked_ns - RACY_NS:
+        return (st.st_size, st.st_mtime_ns)
+    return None
+
+
+def file_stamp(path: Path) -> Stamp | None:
+    """The stamp to record with the SHA-1 of a file about to be hashed (take it *before*
+    reading: a change after it then always shows as another stamp). ``None``: unknown
+    (cannot stat, or modified moments ago); the first load hashes the file."""
+    looked = time.time_ns()
+    try:
+        st = path.stat()
+    except OSError:
+        return None  # reading the file says what is wrong
+    return _vouching(st, looked)
+
+
 class Project:
     """An open project folder. Thread-safe: the database is locked per call."""
 
@@ -144,6 +175,9 @@ class Project:
         self._db = db
         self._schema: LabelSchema | None = None
         self._write_lock: ProjectLock | None = None
+        # False when opened to read only (lock=False, or a helper rank of torchrun): such
+        # a process never writes, not even the stamp of a checked image file.
+        self._writer = True
 
     # --- lifecycle -----------------------------------------------------------------
     @classmethod
@@ -185,6 +219,7 @@ class Project:
                 held.release()
             raise
         project._write_lock = held
+        project._writer = lock and lock_needed()
         return project
 
     def close(self) -> None:
@@ -293,7 +328,7 @@ class Project:
         taken_names = {r["name"] for r in rows}
         known_paths = {r["path"] for r in rows}
         known_sha = {r["sha1"] for r in rows}
-        pending: list[tuple[str, str, str, ImageInfo]] = []
+        pending: list[tuple[str, str, str, ImageInfo, Stamp | None]] = []
 
         def flush() -> None:
             batch = pending[:]
@@ -310,6 +345,7 @@ class Project:
                     report.skipped.append((str(file), "already in the project"))
                     continue
                 try:
+                    stamp = file_stamp(file)
                     array = read_image(file)
                     digest = file_sha1(file)
                 except ImageReadError as exc:
@@ -322,7 +358,7 @@ class Project:
                     report.skipped.append((str(file), "same content as an image already added"))
                     continue
                 name = self._unique_name(name, taken_names)
-                pending.append((name, stored, digest, ImageInfo.of(array)))
+                pending.append((name, stored, digest, ImageInfo.of(array), stamp))
                 taken_names.add(name)
                 known_paths.add(stored)
                 known_sha.add(digest)
@@ -337,6 +373,7 @@ class Project:
     def add_image_array_file(self, file: Path, name: str | None = None) -> ImageRecord:
         """Add one image file that is known to be readable; return its record (or the
         existing record when the same content is already present)."""
+        stamp = file_stamp(file)
         array = read_image(file)
         digest = file_sha1(file)
         existing = self._db.query("SELECT * FROM images WHERE sha1 = ?", (digest,))
@@ -348,6 +385,7 @@ class Project:
             self._stored_path(file),
             digest,
             ImageInfo.of(array),
+            stamp,
         )
 
     def add_image_bytes(
@@ -375,18 +413,24 @@ class Project:
                 target.unlink()
             raise
 
-    def _insert_image(self, name: str, stored: str, digest: str, info: ImageInfo) -> ImageRecord:
-        return self._insert_images([(name, stored, digest, info)])[0]
+    def _insert_image(
+        self, name: str, stored: str, digest: str, info: ImageInfo, stamp: Stamp | None
+    ) -> ImageRecord:
+        return self._insert_images([(name, stored, digest, info, stamp)])[0]
 
-    def _insert_images(self, batch: Sequence[tuple[str, str, str, ImageInfo]]) -> list[ImageRecord]:
-        """Record ``(name, stored path, sha1, info)`` images in one transaction."""
+    def _insert_images(
+        self, batch: Sequence[tuple[str, str, str, ImageInfo, Stamp | None]]
+    ) -> list[ImageRecord]:
+        """Record ``(name, stored path, sha1, info, stamp)`` images in one transaction."""
         ts = now_iso()
         ids: list[int] = []
         with self._db.transaction() as conn:
-            for name, stored, digest, info in batch:
+            for name, stored, digest, info, stamp in batch:
+                size, mtime_ns = stamp or (None, None)
                 cur = conn.execute(
                     "INSERT INTO images (name, path, sha1, width, height, channels, bit_depth, "
-                    "added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "file_size, file_mtime_ns, added_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         name,
                         stored,
@@ -395,6 +439,8 @@ class Project:
                         info.height,
                         info.channels,
                         info.bit_depth,
+                        size,
+                        mtime_ns,
                         ts,
                         ts,
                     ),
@@ -433,9 +479,27 @@ class Project:
         return _row_to_image(rows[0])
 
     def load_image(self, record: ImageRecord) -> np.ndarray:
-        """Decode the image file of a record; refuse a file that is no longer the size it
-        had when added (replaced on disk): its label map would not fit it."""
+        """Decode the image file of a record; refuse a file that is no longer the one that
+        was added (replaced on disk): its label map belongs to the old picture.
+
+        A file of another pixel size is refused as such. Otherwise the content is known
+        by the SHA-1 recorded when the image was added; hashing every load would be slow
+        (training loads every labelled image each round), so the file's stamp (size in
+        bytes, modification time) is recorded with it, and while the stamp is unchanged
+        one ``stat`` vouches for the content (the record's stamp, or the database's when
+        the record object is older than a stamp recorded since). A changed or unknown
+        stamp (a ``touch``, a copy, a project from before database version 2, a file
+        modified moments before it was looked at) has the file hashed: the same content
+        records the new stamp (when it can vouch, see :data:`RACY_NS`), other content is
+        refused. The stamp is taken before the file is read, so a change while it is read
+        shows as another stamp next time.
+        """
         path = self.image_path(record)
+        looked = time.time_ns()
+        try:
+            st: os.stat_result | None = path.stat()
+        except OSError:
+            st = None  # read_image says what is wrong
         array = read_image(path)
         h, w = array.shape[:2]
         if (h, w) != (record.height, record.width):
@@ -444,7 +508,48 @@ class Project:
                 f"the file is now {w}x{h} but was {record.width}x{record.height} when added "
                 f"to the project as {record.name!r} (replaced?); put the original back",
             )
+        if st is None:
+            self._check_content(record, path, None)
+            return array
+        now = (st.st_size, st.st_mtime_ns)
+        if now != (record.file_size, record.file_mtime_ns) and now != self._recorded_stamp(record):
+            self._check_content(record, path, _vouching(st, looked))
         return array
+
+    def _recorded_stamp(self, record: ImageRecord) -> Stamp | None:
+        """The stamp recorded with the record's content, ``None`` when unknown."""
+        rows = self._db.query(
+            "SELECT file_size, file_mtime_ns FROM images WHERE id = ? AND sha1 = ?",
+            (record.id, record.sha1),
+        )
+        if not rows or rows[0]["file_size"] is None or rows[0]["file_mtime_ns"] is None:
+            return None
+        return (rows[0]["file_size"], rows[0]["file_mtime_ns"])
+
+    def _check_content(self, record: ImageRecord, path: Path, stamp: Stamp | None) -> None:
+        """Hash the image file: refuse other content than was added; record ``stamp``
+        (taken before hashing) for the same content, so the next load needs no hashing."""
+        try:
+            digest = file_sha1(path)
+        except OSError as exc:
+            raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from None
+        if digest != record.sha1:
+            raise ImageReadError(
+                path,
+                f"the file was replaced since it was added to the project as {record.name!r} "
+                "(same width and height, other content): its labels belong to the old picture; "
+                "put the original back",
+            )
+        if stamp is None or not self._writer:
+            return
+        try:  # only saves hashing next time: a failure to record it is no error
+            with self._db.transaction() as conn:
+                conn.execute(
+                    "UPDATE images SET file_size = ?, file_mtime_ns = ? WHERE id = ? AND sha1 = ?",
+                    (*stamp, record.id, record.sha1),
+                )
+        except (sqlite3.Error, ProjectError) as exc:
+            log.warning("%s: could not record the checked file's stamp (%s)", path, exc)
 
     def status_counts(self) -> dict[str, int]:
         """Number of images per status (every status present, zero included)."""
