@@ -126,16 +126,25 @@ def _unique_stems(records: Sequence[ImageRecord]) -> dict[int, str]:
 
 
 def build_export_dataset(
-    project: Project, request: ExportRequest
+    project: Project, request: ExportRequest, progress: Progress | None = None
 ) -> tuple[ExportDataset, list[tuple[str, str]]]:
-    """The samples to export, split, and the images left out with the reason."""
+    """The samples to export, split, and the images left out with the reason.
+
+    Every image file to export is hashed to check it is the one that was labelled;
+    ``progress`` follows that pass (``checking NAME``), which takes seconds on large
+    projects."""
     if request.include not in ("done", "all"):
         raise FormatError(f"--include {request.include!r}: use done or all")
     skipped: list[tuple[str, str]] = []
     chosen: list[ImageRecord] = []
-    for rec in project.images():
-        if request.include == "done" and rec.status is not ImageStatus.DONE:
-            continue
+    wanted = [
+        rec
+        for rec in project.images()
+        if request.include == "all" or rec.status is ImageStatus.DONE
+    ]
+    for i, rec in enumerate(wanted):
+        if progress:
+            progress(i, len(wanted), f"checking {rec.name}")
         if not project.mask_path(rec.id).exists():
             skipped.append((rec.name, "has no label map"))
             continue
@@ -209,7 +218,7 @@ def export_project(
     out = Path(request.out).absolute()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FormatError(f"{out}: already exists and is not an empty folder")
-    dataset, skipped = build_export_dataset(project, request)
+    dataset, skipped = build_export_dataset(project, request, progress)
     if not any(dataset.splits.values()):
         what = "done images" if request.include == "done" else "images with a label map"
         raise FormatError(f"nothing to export: the project has no {what}")

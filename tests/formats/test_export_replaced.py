@@ -62,3 +62,16 @@ def test_cli_export_with_a_replaced_image_is_one_line(tmp_path, masks, capsys):
     assert "the image file of 'crafted.png' is not the one that was labelled" in err
     assert "Traceback" not in err
     assert not out.exists()
+
+
+def test_the_check_of_the_image_files_reports_progress(tmp_path, masks):
+    project = make_project(tmp_path, masks)
+    calls = []
+    export_project(
+        project,
+        ExportRequest(format="voc", out=tmp_path / "out"),
+        progress=lambda i, n, msg: calls.append((i, n, msg)),
+    )
+    checking = [c for c in calls if c[2].startswith("checking ")]
+    assert [(i, n) for i, n, _ in checking] == [(i, len(masks)) for i in range(len(masks))]
+    assert calls.index(checking[-1]) < len(checking)  # before the files are written
