@@ -45,7 +45,7 @@ def import_summary(report: ImportReport) -> str:
         f"{len(report.matched)} matched to project images, {len(report.added)} image(s) added."
     ]
     if report.unlabelled:
-        lines.append(unlabelled_summary(report).capitalize() + ".")
+        lines.append(unlabelled_summary(report) + ".")
     if report.classes_added:
         lines.append("Classes added: " + ", ".join(report.classes_added) + ".")
     if report.unknown_labels:

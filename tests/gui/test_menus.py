@@ -375,3 +375,15 @@ def test_a_cancelled_export_leaves_nothing_at_the_output_folder(
     assert window.file_menu.last_message == "Export cancelled; nothing was written."
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cancelled-export")]
+
+
+def test_the_import_summary_counts_images_left_unlabelled_by_the_source():
+    from annotator.gui.import_dialog import import_summary
+    from annotator.services.exchange import ImportReport
+
+    report = ImportReport(format="coco", imported=["a.png"], matched=["a.png"])
+    assert "without a labelled pixel" not in import_summary(report)
+    report.unlabelled = ["IMG_B.png", "c.png"]
+    text = import_summary(report)
+    assert "2 image(s) without a labelled pixel in the source (first: IMG_B.png)" in text
+    assert "their labels were left as they were" in text
