@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from annotator.cli.ml_cmds import add_accepted_border_option
 from annotator.core.errors import AnnotatorError
 from annotator.ml.networks import DEFAULT_ARCH
 
@@ -91,14 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="where rounds train and proposals run, as in the app (default: cuda, then "
         "mps, then cpu); cpu for runs that repeat exactly with --train-steps",
     )
-    p.add_argument(
-        "--accepted-border",
-        type=int,
-        default=0,
-        metavar="N",
-        help="labels accepted from a proposal among the N pixels nearest a label border "
-        "do not train (annotator train --accepted-border); 0 = every label trains (0)",
-    )
+    add_accepted_border_option(p)
     p.add_argument("--max-radius", type=float, default=25.0, help="largest brush radius (25)")
     p.add_argument("--depth", type=int, default=4, help="U-Net depth (4)")
     p.add_argument("--width", type=int, default=16, help="U-Net base width (16)")

@@ -26,6 +26,19 @@ if TYPE_CHECKING:
 DEFAULT_MINUTES = 2.0
 
 
+def add_accepted_border_option(p: argparse.ArgumentParser) -> None:
+    """``--accepted-border N`` (``annotator train`` and ``annotator bench``)."""
+    p.add_argument(
+        "--accepted-border",
+        type=int,
+        default=0,
+        metavar="N",
+        help="labels accepted from a proposal among the N pixels nearest a label border "
+        "do not train (they keep the model's own offset); measured, it did not help, in "
+        "the loop or for a final model (default 0: every label trains; docs/adr/0013)",
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model round on the project's labels")
     p.add_argument("project", type=Path)
@@ -49,15 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="start from random weights instead of the active model version",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument(
-        "--accepted-border",
-        type=int,
-        default=0,
-        metavar="N",
-        help="labels accepted from a proposal among the N pixels nearest a label border "
-        "do not train (they keep the model's own offset); measured, it did not help, in "
-        "the loop or for a final model (default 0: every label trains; docs/adr/0013)",
-    )
+    add_accepted_border_option(p)
     p.add_argument("--depth", type=int, help="network depth for a new model (default 4)")
     p.add_argument("--width", type=int, help="network base width for a new model (default 16)")
     from annotator.ml.networks import DEFAULT_ARCH, architecture_names

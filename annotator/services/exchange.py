@@ -41,7 +41,7 @@ from annotator.formats.base import (
 )
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
-from annotator.storage.project import Project, file_sha1
+from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
 
@@ -183,16 +183,16 @@ def build_export_dataset(
 
 def _check_unchanged(project: Project, rec: ImageRecord) -> None:
     """Refuse an image file whose content is no longer what was added (replaced on disk):
-    its label map belongs to the old picture. Hashing reads each exported file once more
-    (SHA-1 runs at over 1 GB/s, a small cost next to writing the export)."""
+    its label map belongs to the old picture. The project's own check: one ``stat`` while
+    the file's stamp is unchanged, else a hash."""
     path = project.image_path(rec)
     try:
-        digest = file_sha1(path)
+        same = project.content_unchanged(rec)
     except OSError as exc:
         raise FormatError(
             f"{path}: cannot read the image file of {rec.name!r} ({exc.strerror or exc})"
         ) from None
-    if digest != rec.sha1:
+    if not same:
         raise FormatError(
             f"{path}: the image file of {rec.name!r} is not the one that was labelled (its "
             "content changed since it was added: replaced?); put the original back to export"

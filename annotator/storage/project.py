@@ -155,16 +155,22 @@ def _vouching(st: os.stat_result, looked_ns: int) -> Stamp | None:
     return None
 
 
+def _look(path: Path) -> tuple[os.stat_result | None, int]:
+    """``(stat, wall clock just before it)`` of a file; no stat when it cannot be had
+    (reading or hashing the file then says what is wrong)."""
+    looked = time.time_ns()
+    try:
+        return path.stat(), looked
+    except OSError:
+        return None, looked
+
+
 def file_stamp(path: Path) -> Stamp | None:
     """The stamp to record with the SHA-1 of a file about to be hashed (take it *before*
     reading: a change after it then always shows as another stamp). ``None``: unknown
     (cannot stat, or modified moments ago); the first load hashes the file."""
-    looked = time.time_ns()
-    try:
-        st = path.stat()
-    except OSError:
-        return None  # reading the file says what is wrong
-    return _vouching(st, looked)
+    st, looked = _look(path)
+    return None if st is None else _vouching(st, looked)
 
 
 class Project:
@@ -495,11 +501,7 @@ class Project:
         shows as another stamp next time.
         """
         path = self.image_path(record)
-        looked = time.time_ns()
-        try:
-            st: os.stat_result | None = path.stat()
-        except OSError:
-            st = None  # read_image says what is wrong
+        st, looked = _look(path)
         array = read_image(path)
         h, w = array.shape[:2]
         if (h, w) != (record.height, record.width):
@@ -508,13 +510,25 @@ class Project:
                 f"the file is now {w}x{h} but was {record.width}x{record.height} when added "
                 f"to the project as {record.name!r} (replaced?); put the original back",
             )
-        if st is None:
-            self._check_content(record, path, None)
-            return array
-        now = (st.st_size, st.st_mtime_ns)
-        if now != (record.file_size, record.file_mtime_ns) and now != self._recorded_stamp(record):
-            self._check_content(record, path, _vouching(st, looked))
+        try:
+            same = self._content_unchanged(record, path, st, looked)
+        except OSError as exc:
+            raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from None
+        if not same:
+            raise ImageReadError(
+                path,
+                f"the file was replaced since it was added to the project as {record.name!r} "
+                "(same width and height, other content): its labels belong to the old picture; "
+                "put the original back",
+            )
         return array
+
+    def content_unchanged(self, record: ImageRecord) -> bool:
+        """Whether the image file still holds the content that was added (the check of
+        :meth:`load_image`, without decoding: one ``stat`` while the stamp is unchanged,
+        else a hash). Raises ``OSError`` when the file cannot be read."""
+        path = self.image_path(record)
+        return self._content_unchanged(record, path, *_look(path))
 
     def _recorded_stamp(self, record: ImageRecord) -> Stamp | None:
         """The stamp recorded with the record's content, ``None`` when unknown."""
@@ -526,22 +540,24 @@ class Project:
             return None
         return (rows[0]["file_size"], rows[0]["file_mtime_ns"])
 
-    def _check_content(self, record: ImageRecord, path: Path, stamp: Stamp | None) -> None:
-        """Hash the image file: refuse other content than was added; record ``stamp``
-        (taken before hashing) for the same content, so the next load needs no hashing."""
-        try:
-            digest = file_sha1(path)
-        except OSError as exc:
-            raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from None
-        if digest != record.sha1:
-            raise ImageReadError(
-                path,
-                f"the file was replaced since it was added to the project as {record.name!r} "
-                "(same width and height, other content): its labels belong to the old picture; "
-                "put the original back",
-            )
+    def _content_unchanged(
+        self, record: ImageRecord, path: Path, st: os.stat_result | None, looked_ns: int
+    ) -> bool:
+        """Whether the file (stat-ed as ``st`` at ``looked_ns``) holds the content that was
+        added: its stamp vouches for it, or its hash. The same content found by hashing
+        records the new stamp (by a writer, when it can vouch), so the next look needs
+        no hashing."""
+        if st is not None:
+            now = (st.st_size, st.st_mtime_ns)
+            if now == (record.file_size, record.file_mtime_ns) or now == self._recorded_stamp(
+                record
+            ):
+                return True
+        if file_sha1(path) != record.sha1:
+            return False
+        stamp = None if st is None else _vouching(st, looked_ns)
         if stamp is None or not self._writer:
-            return
+            return True
         try:  # only saves hashing next time: a failure to record it is no error
             with self._db.transaction() as conn:
                 conn.execute(
@@ -550,6 +566,7 @@ class Project:
                 )
         except (sqlite3.Error, ProjectError) as exc:
             log.warning("%s: could not record the checked file's stamp (%s)", path, exc)
+        return True
 
     def status_counts(self) -> dict[str, int]:
         """Number of images per status (every status present, zero included)."""

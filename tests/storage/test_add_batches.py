@@ -28,13 +28,6 @@ def _images(folder, n, start=0):
 
 
 @pytest.fixture
-def project(tmp_path):
-    p = Project.create(tmp_path / "proj", LabelSchema.from_names(["background", "cell"]))
-    yield p
-    p.close()
-
-
-@pytest.fixture
 def transactions(monkeypatch):
     """Counts the write transactions of every project database."""
     count = [0]

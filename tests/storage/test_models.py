@@ -6,16 +6,7 @@ import pytest
 
 from annotator.core.card import ModelCard
 from annotator.core.errors import ModelError
-from annotator.core.schema import LabelSchema
 from annotator.storage import models
-from annotator.storage.project import Project
-
-
-@pytest.fixture
-def project(tmp_path):
-    p = Project.create(tmp_path / "proj", LabelSchema.from_names(["background", "cell"]))
-    yield p
-    p.close()
 
 
 def _card(version: int, parent: int | None = None) -> ModelCard:

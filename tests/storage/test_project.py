@@ -25,13 +25,6 @@ def _image_folder(folder, n=3, size=(20, 30)):
     return folder
 
 
-@pytest.fixture
-def project(tmp_path):
-    p = Project.create(tmp_path / "proj", LabelSchema.from_names(["background", "cell"]))
-    yield p
-    p.close()
-
-
 def test_new_project_records_classes_in_the_given_order(tmp_path):
     with Project.create(tmp_path / "p", LabelSchema.from_names(["bg", "cell", "nucleus"])) as p:
         assert [(c.id, c.name) for c in p.schema.classes] == [

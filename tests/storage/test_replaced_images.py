@@ -56,13 +56,6 @@ def _file_stamp(path):
 
 
 @pytest.fixture
-def project(tmp_path):
-    p = Project.create(tmp_path / "proj", LabelSchema.from_names(["bg", "cell"]))
-    yield p
-    p.close()
-
-
-@pytest.fixture
 def hashes(monkeypatch):
     """Counts the files ``Project`` hashes."""
     seen = []
