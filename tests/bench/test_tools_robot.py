@@ -84,6 +84,29 @@ def test_synthetic_em_is_seeded_and_has_every_class_thin_membranes_and_small_ves
     assert n > 5 and cv2.distanceTransform(vesicle, cv2.DIST_L2, 5).max() <= 10
 
 
+def test_synthetic_em_clutter_and_label_jitter_make_it_harder_and_leave_the_seed_alone():
+    image, truth = synthetic_em(seed=5, size=256)
+    cluttered, same_truth = synthetic_em(seed=5, size=256, clutter=200)
+    # Clutter changes the picture, never the labels: it is unlabelled cytoplasm.
+    assert np.array_equal(truth, same_truth) and not np.array_equal(image, cluttered)
+    changed = np.abs(image.astype(int) - cluttered.astype(int)) > 25
+    assert changed.sum() > 200 and (truth[changed] == 0).mean() > 0.9
+    # Jitter moves borders against the picture by at most about its amplitude, so the
+    # truth differs from the drawn classes along borders only; the picture is the same.
+    same_image, jittered = synthetic_em(seed=5, size=256, label_jitter=2.0)
+    assert np.array_equal(image, same_image)
+    moved = jittered != truth
+    assert 0.01 < moved.mean() < 0.2
+    import cv2
+
+    border = np.zeros(truth.shape, bool)
+    border[:, 1:] |= truth[:, 1:] != truth[:, :-1]
+    border[1:, :] |= truth[1:, :] != truth[:-1, :]
+    near = cv2.dilate(border.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert moved[~near].sum() == 0
+    assert set(np.unique(jittered).tolist()) == set(np.unique(truth).tolist())
+
+
 def test_six_class_em_is_labelled_by_hand_within_the_cap_far_cheaper_than_with_the_brush():
     """Issue 14's failure: by hand, a six-class EM image with thin membranes and small
     vesicles cost hundreds of brush strokes. With every tool it reaches the target in a
