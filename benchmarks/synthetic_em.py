@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--noise", type=float, default=14.0, help="grey-level noise, std")
     ap.add_argument(
-        "--clutter", type=int, default=0, help="unlabelled dark strokes and specks per image"
+        "--clutter", type=int, default=0, help="unlabelled dark strokes, rings and specks per image"
     )
     ap.add_argument(
         "--label-jitter",

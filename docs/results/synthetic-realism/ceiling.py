@@ -33,20 +33,50 @@ LEVELS = {  # name: (noise, clutter, label_jitter), as in the bench runs
 }
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--minutes", type=float, default=2.0)
-    ap.add_argument("--levels", nargs="+", default=list(LEVELS))
-    args = ap.parse_args()
+def train_and_propose(
+    images: list, minutes: float, seed: int, tests: list[np.ndarray]
+) -> tuple[int, list[np.ndarray]]:
+    """Train the default network from scratch on ``images`` (``TrainImage``) for
+    ``minutes`` of process CPU time at one thread; propose each of ``tests`` through the
+    ONNX export and onnxruntime, the class weights divided out as in the app's proposals.
+    Returns the steps trained and the proposed masks."""
     import torch
 
     from annotator.ml.checkpoint import onnx_bytes
     from annotator.ml.networks import NetworkConfig, build_network, load_weights
     from annotator.ml.onnx_runtime import OnnxRunner
     from annotator.ml.predict import Predictor
-    from annotator.ml.train import TrainImage, TrainRequest, recipe_config, train_round
+    from annotator.ml.train import TrainRequest, recipe_config, train_round
 
     torch.set_num_threads(1)
+    request = TrainRequest(
+        images=tuple(images),
+        class_names=SYNTHETIC_EM_CLASSES,
+        network=NetworkConfig(1, len(SYNTHETIC_EM_CLASSES)),
+        max_seconds=minutes * 60.0,
+        config=recipe_config("default", seed=seed, val_fraction=0.0),
+        clock="cpu",
+    )
+    result = train_round(request)
+    if result.state_dict is None:
+        raise SystemExit(f"training failed: {result.message}")
+    model = load_weights(build_network(result.network), result.state_dict).eval()
+    weights = None if result.class_weights is None else np.array(result.class_weights)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.onnx"
+        path.write_bytes(onnx_bytes(model))
+        predictor = Predictor(OnnxRunner(path, 1), result.network, 1, "onnxruntime", weights)
+        masks = [predictor.predict(im, keep_probabilities=False).mask for im in tests]
+    return result.steps, masks
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=2.0)
+    ap.add_argument("--levels", nargs="+", default=list(LEVELS))
+    args = ap.parse_args()
+    from annotator.ml.train import TrainImage
+
     print("level    noise clutter jitter  steps  vs truth  vs unjittered  ceiling")
     for name in args.levels:
         noise, clutter, jitter = LEVELS[name]
@@ -54,33 +84,14 @@ def main() -> int:
             synthetic_em(i, noise=noise, clutter=clutter, label_jitter=jitter) for i in range(16)
         ]
         clean = [synthetic_em(i, noise=noise, clutter=clutter)[1] for i in range(16)]
-        train = tuple(TrainImage(i, f"em_{i}", im, m) for i, (im, m) in enumerate(data[:8]))
-        request = TrainRequest(
-            images=train,
-            class_names=SYNTHETIC_EM_CLASSES,
-            network=NetworkConfig(1, len(SYNTHETIC_EM_CLASSES)),
-            max_seconds=args.minutes * 60.0,
-            config=recipe_config("default", seed=0, val_fraction=0.0),
-            clock="cpu",
-        )
-        result = train_round(request)
-        assert result.state_dict is not None, result.message
-        model = load_weights(build_network(result.network), result.state_dict).eval()
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "m.onnx"
-            path.write_bytes(onnx_bytes(model))
-            weights = None if result.class_weights is None else np.array(result.class_weights)
-            predictor = Predictor(  # the weights divided out, as the app's proposals
-                OnnxRunner(path, 1), result.network, 1, "onnxruntime", weights
-            )
-            vs_truth, vs_clean, ceiling = [], [], []
-            for (image, truth), plain in zip(data[8:], clean[8:]):
-                mask = predictor.predict(image, keep_probabilities=False).mask
-                vs_truth.append((mask == truth).mean())
-                vs_clean.append((mask == plain).mean())
-                ceiling.append((plain == truth).mean())
+        train = [TrainImage(i, f"em_{i}", im, m) for i, (im, m) in enumerate(data[:8])]
+        steps, masks = train_and_propose(train, args.minutes, 0, [im for im, _ in data[8:]])
+        truths = [m for _, m in data[8:]]
+        vs_truth = [(m == t).mean() for m, t in zip(masks, truths)]
+        vs_clean = [(m == c).mean() for m, c in zip(masks, clean[8:])]
+        ceiling = [(c == t).mean() for c, t in zip(clean[8:], truths)]
         print(
-            f"{name:<8} {noise:5.0f} {clutter:7d} {jitter:6.1f} {result.steps:6d}  "
+            f"{name:<8} {noise:5.0f} {clutter:7d} {jitter:6.1f} {steps:6d}  "
             f"{np.mean(vs_truth):8.4f}  {np.mean(vs_clean):13.4f}  {np.mean(ceiling):7.4f}",
             flush=True,
         )

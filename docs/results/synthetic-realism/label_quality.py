@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from annotator.core.synthetic import SYNTHETIC_EM_CLASSES, synthetic_em  # noqa: E402
+from ceiling import train_and_propose  # noqa: E402
+
+from annotator.core.synthetic import synthetic_em  # noqa: E402
 
 
 def main() -> int:
@@ -48,16 +50,12 @@ def main() -> int:
     args = ap.parse_args()
     import torch
 
-    from annotator.ml.checkpoint import onnx_bytes
     from annotator.ml.data import IGNORE
-    from annotator.ml.networks import NetworkConfig, build_network, load_weights
-    from annotator.ml.onnx_runtime import OnnxRunner
-    from annotator.ml.predict import Predictor
-    from annotator.ml.train import TrainImage, TrainRequest, recipe_config, train_round
+    from annotator.ml.train import TrainImage
     from annotator.services.proposals import load_predictor
     from annotator.storage.project import Project
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # the re-made proposals too
     knobs = dict(noise=args.noise, clutter=args.clutter, label_jitter=args.label_jitter)
     project = Project.open(args.project, lock=False)
     records = project.images()
@@ -107,31 +105,9 @@ def main() -> int:
         if args.only and name not in args.only:
             continue
         for seed in args.seeds:
-            request = TrainRequest(
-                images=tuple(images),
-                class_names=SYNTHETIC_EM_CLASSES,
-                network=NetworkConfig(1, len(SYNTHETIC_EM_CLASSES)),
-                max_seconds=args.minutes * 60.0,
-                config=recipe_config("default", seed=seed, val_fraction=0.0),
-                clock="cpu",
-            )
-            result = train_round(request)
-            assert result.state_dict is not None, result.message
-            model = load_weights(build_network(result.network), result.state_dict).eval()
-            weights = None if result.class_weights is None else np.array(result.class_weights)
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "m.onnx"
-                path.write_bytes(onnx_bytes(model))
-                predictor = Predictor(
-                    OnnxRunner(path, 1), result.network, 1, "onnxruntime", weights
-                )
-                acc = np.mean(
-                    [
-                        (predictor.predict(im, keep_probabilities=False).mask == m).mean()
-                        for im, m in held_out
-                    ]
-                )
-            print(f"{name:<15} {seed:4d} {result.steps:6d}  {acc:.4f}", flush=True)
+            steps, masks = train_and_propose(images, args.minutes, seed, [im for im, _ in held_out])
+            acc = np.mean([(p == m).mean() for p, (_, m) in zip(masks, held_out)])
+            print(f"{name:<15} {seed:4d} {steps:6d}  {acc:.4f}", flush=True)
     return 0
 
 
