@@ -211,6 +211,17 @@ class RunResult:
     def actions_last_half(self) -> float:
         return mean_actions(self.second_half())
 
+    def proposal_accuracy_last_half(self) -> tuple[float, float, float] | None:
+        """Mean, lowest and highest accuracy of the model's proposals over the second
+        half's images that had one (``None``: none had). What the assisted cost follows:
+        a proposal at the target costs about one accept."""
+        values = [
+            r.proposal_accuracy for r in self.second_half() if r.proposal_accuracy is not None
+        ]
+        if not values:
+            return None
+        return float(np.mean(values)), float(min(values)), float(max(values))
+
     def capped(self, images: list[ImageRecordOut] | None = None) -> list[str]:
         """Names of the images that stopped short of the target (hit the budget)."""
         return [r.name for r in (self.images if images is None else images) if not r.reached_target]
@@ -231,6 +242,7 @@ class RunResult:
             "total_pixels_painted": self.total_pixels,
             "actions_per_image": round(self.total_actions / max(1, len(self.images)), 2),
             "actions_per_image_last_half": round(self.actions_last_half(), 2),
+            "proposal_accuracy_last_half": _rounded(self.proposal_accuracy_last_half()),
             "images_at_target": len(self.images) - len(self.capped()),
             "images_capped": self.capped(),
             "images": [asdict(r) for r in self.images],
@@ -242,6 +254,10 @@ class RunResult:
             "config": self.config,
             "notes": self.notes,
         }
+
+
+def _rounded(values: tuple[float, ...] | None) -> list[float] | None:
+    return None if values is None else [round(v, 5) for v in values]
 
 
 def mean_actions(images: list[ImageRecordOut]) -> float:
@@ -1016,6 +1032,14 @@ def summary_lines(runs: list[RunResult]) -> list[str]:
             f"{_factor_text(factors, 'saving_factor')}, second half "
             f"{_factor_text(factors, 'saving_factor_last_half')}"
         )
+    for r in runs:
+        proposals = r.proposal_accuracy_last_half()
+        if proposals is not None:
+            mean, low, high = proposals
+            lines.append(
+                f"proposals ({r.mode}), second half: accuracy {mean:.3f} on average "
+                f"({low:.3f}-{high:.3f}) against the target {r.config.get('target', '?')}"
+            )
     for r in runs:
         if r.train_rounds_s:
             lines.append(

@@ -104,9 +104,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser(
         "bench-combine",
         help="compare runs of annotator bench made separately (e.g. one process per mode)",
-        description="Reads per-run JSON files (bench-MODE-STRATEGY.json) and writes "
-        "bench.json, bench.png and the summary as if they had run together. Parts of one "
-        "manual run (made with --skip) are joined in the order given.",
+        description="Reads per-run JSON files (bench-MODE-STRATEGY.json, or a bench.json "
+        "with every run it holds) and writes bench.json, bench.png and the summary as if "
+        "they had run together. Parts of one manual run (made with --skip) are joined in "
+        "the order given.",
     )
     c.add_argument("runs", type=Path, nargs="+", metavar="RUN_JSON")
     c.add_argument("--out", type=Path, required=True, help="output folder")
@@ -207,10 +208,21 @@ def cmd_bench_combine(args: argparse.Namespace) -> int:
             data = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
             raise AnnotatorError(f"{path}: cannot read a run from it ({exc})") from exc
-        try:
-            runs.append(run_from_dict(data))
-        except AnnotatorError as exc:
-            raise AnnotatorError(f"{path}: {exc}") from exc
+        # A report of runs made together (bench.json) holds them all under "runs"; its
+        # top level repeats the first, so reading it as one run would drop the others.
+        found = (
+            data["runs"]
+            if isinstance(data, dict) and isinstance(data.get("runs"), list)
+            else [data]
+        )
+        if not found:
+            raise AnnotatorError(f"{path}: holds no runs")
+        for i, entry in enumerate(found):
+            try:
+                runs.append(run_from_dict(entry))
+            except AnnotatorError as exc:
+                where = f"{path}, run {i + 1}" if len(found) > 1 else str(path)
+                raise AnnotatorError(f"{where}: {exc}") from exc
     runs = join_parts(runs)
     if args.first is not None:
         if args.first < 1:

@@ -323,11 +323,21 @@ def test_bench_combine_compares_runs_made_apart(tmp_path, capsys):
     one = json.loads((tmp_path / "o1" / "bench.json").read_text())
     assert [len(r["images"]) for r in one["runs"]] == [1, 1]
     assert main([*first[:-1], "3"]) == 1
+    # A combined report (bench.json) gives every run it holds, not just its first.
+    again = ["bench-combine", str(tmp_path / "out" / "bench.json"), "--out", str(tmp_path / "o2")]
+    assert main(again) == 0
+    assert (
+        json.loads((tmp_path / "o2" / "bench.json").read_text())["comparison"]
+        == (combined["comparison"])
+    )
     capsys.readouterr()
     (tmp_path / "bad.json").write_text('{"mode": "manual"}')
     assert main(["bench-combine", str(tmp_path / "bad.json"), "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert "bad.json" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "empty.json").write_text('{"runs": []}')
+    assert main(["bench-combine", str(tmp_path / "empty.json"), "--out", str(tmp_path / "o")]) == 1
+    assert "empty.json: holds no runs" in capsys.readouterr().err
 
 
 def test_bench_combine_joins_the_parts_of_a_manual_run(tmp_path, capsys):
@@ -360,3 +370,22 @@ def test_bench_combine_joins_the_parts_of_a_manual_run(tmp_path, capsys):
     assert main(["bench-combine", *map(str, paths), "--out", str(tmp_path / "o2")]) == 1
     err = capsys.readouterr().err
     assert "only manual runs can be joined" in err and "Traceback" not in err
+
+
+def test_the_report_gives_the_second_half_proposals_accuracy_that_the_cost_follows():
+    assisted = _run("assisted", [("a", 50), ("b", 40), ("c", 8), ("d", 1), ("e", 1)])
+    assisted.config = {"target": 0.95}
+    for record, acc in zip(assisted.images, (None, 0.90, 0.93, 0.96, 0.94)):
+        record.proposal_accuracy = acc
+    # The second half is c, d, e (the larger half when odd): a and b do not count.
+    assert assisted.proposal_accuracy_last_half() == pytest.approx((0.9433333, 0.93, 0.96))
+    assert assisted.to_dict()["proposal_accuracy_last_half"] == [0.94333, 0.93, 0.96]
+    lines = summary_lines([assisted])
+    assert (
+        "proposals (assisted), second half: accuracy 0.943 on average (0.930-0.960) "
+        "against the target 0.95" in lines
+    )
+    manual = _run("manual", [("a", 100), ("b", 100)])
+    assert manual.proposal_accuracy_last_half() is None
+    assert manual.to_dict()["proposal_accuracy_last_half"] is None
+    assert not any(line.startswith("proposals") for line in summary_lines([manual]))
