@@ -65,12 +65,12 @@ def synthetic_em(
     (radius 3-6 px) next to a dark synaptic density on the membrane, and thin tubes of
     reticulum, on a textured cytoplasm under noise and blur.
 
-    Two knobs make it more like a real micrograph and its hand-drawn truth, and leave the
-    picture of a seed unchanged when 0 (they draw from a generator of their own):
-    ``clutter`` dark structures nobody labels (short dark strokes and specks, labelled
-    cytoplasm), and ``label_jitter``, the amplitude in pixels of a smooth random shift of
-    the mask's borders against the picture, as a person's borders wander by a pixel or
-    two from the edges they trace.
+    Two knobs make it more like a real micrograph and its hand-drawn truth; at 0 a seed
+    gives the same pixels as without them (they draw from a generator of their own):
+    ``clutter`` dark structures nobody labels (short strokes, rings and specks, labelled
+    cytoplasm: the mask is unchanged), and ``label_jitter``, the amplitude in pixels of a
+    smooth random shift of the mask's borders against the picture, as a person's borders
+    wander by a pixel or two from the edges they trace (the picture is unchanged).
     """
     import cv2
 

@@ -326,10 +326,9 @@ def test_bench_combine_compares_runs_made_apart(tmp_path, capsys):
     # A combined report (bench.json) gives every run it holds, not just its first.
     again = ["bench-combine", str(tmp_path / "out" / "bench.json"), "--out", str(tmp_path / "o2")]
     assert main(again) == 0
-    assert (
-        json.loads((tmp_path / "o2" / "bench.json").read_text())["comparison"]
-        == (combined["comparison"])
-    )
+    again_report = json.loads((tmp_path / "o2" / "bench.json").read_text())
+    assert again_report["comparison"] == combined["comparison"]
+    assert [r["mode"] for r in again_report["runs"]] == ["manual", "assisted"]
     capsys.readouterr()
     (tmp_path / "bad.json").write_text('{"mode": "manual"}')
     assert main(["bench-combine", str(tmp_path / "bad.json"), "--out", str(tmp_path / "o")]) == 1
