@@ -576,10 +576,13 @@ def run_benchmark(
             if checkpoint is not None:
                 result.wall_seconds = time.monotonic() - started
                 checkpoint(result)
+            proposal = (
+                "" if out.proposal_accuracy is None else f" (proposal {out.proposal_accuracy:.3f})"
+            )
             say(
                 f"[{config.mode}/{config.strategy}] {k + 1}/{len(chosen)} {rec.name}: "
                 f"{out.actions:g} actions, accuracy {out.accuracy_before:.3f} -> "
-                f"{out.accuracy_after:.3f}, train {train_s:.1f}s"
+                f"{out.accuracy_after:.3f}{proposal}, train {train_s:.1f}s"
             )
         # 5. Final proposal quality on the dataset images that were not labelled.
         run.evaluate(eval_paths)

@@ -180,10 +180,21 @@ def test_bench_command_writes_json_plot_and_is_deterministic(tmp_path, capsys):
     ]
     assert main(args + ["--out", str(tmp_path / "o1")]) == 0
     assert main(args + ["--out", str(tmp_path / "o2")]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "saving factor" not in out  # no assisted run to compare with
     b1 = json.loads((tmp_path / "o1" / "bench.json").read_text())
     b2 = json.loads((tmp_path / "o2" / "bench.json").read_text())
+    # Each image's progress line gives its proposal's accuracy when it had one.
+    progress = [line for line in (out + captured.err).splitlines() if line.startswith("[")]
+    shown = 0
+    for run in b1["runs"]:
+        for record in run["images"]:
+            line = next(x for x in progress if f"[{run['mode']}/" in x and record["name"] in x)
+            acc = record["proposal_accuracy"]
+            assert ("(proposal" in line) == (acc is not None)
+            shown += acc is not None and f"(proposal {acc:.3f})" in line
+    assert shown >= 1
     for key in (
         "mode",
         "strategy",
