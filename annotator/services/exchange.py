@@ -130,8 +130,9 @@ def build_export_dataset(
 ) -> tuple[ExportDataset, list[tuple[str, str]]]:
     """The samples to export, split, and the images left out with the reason.
 
-    Every image file to export is hashed to check it is the one that was labelled;
-    ``progress`` follows that pass (``checking NAME``), which takes seconds on large
+    Every image file to export is checked to be the one that was labelled (one ``stat``
+    while its stamp is unchanged, else a hash: :meth:`Project.content_unchanged`);
+    ``progress`` follows that pass (``checking NAME``), which can take seconds on large
     projects."""
     if request.include not in ("done", "all"):
         raise FormatError(f"--include {request.include!r}: use done or all")
