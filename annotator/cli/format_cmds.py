@@ -94,6 +94,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from annotator.services.exchange import (
         ImportRequest,
         import_into_project,
+        namesakes_summary,
         unlabelled_summary,
     )
     from annotator.services.projects import open_project
@@ -132,11 +133,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"  {report.background}")
     if report.unlabelled:
         print(f"  {unlabelled_summary(report)}")
+    if report.namesakes:
+        print(f"  {namesakes_summary(report)}")
     if report.classes_added:
         print("  classes added: " + ", ".join(report.classes_added))
     if report.unknown_labels:
         print(
-            "  unknown labels (shapes skipped): "
+            "  unknown labels (shapes skipped, their pixels left unlabelled): "
             + ", ".join(f"{k} ({v})" for k, v in sorted(report.unknown_labels.items()))
         )
     if report.skipped:

@@ -1,8 +1,12 @@
-"""Limits every entrance shares: the largest image accepted, checked before allocating."""
+"""Limits every entrance shares: the image file types read, and the largest image
+accepted (checked before allocating)."""
 
 from __future__ import annotations
 
 import os
+
+#: Suffixes of the image files read (lower case); imports look for images by these too.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
 
 DEFAULT_MAX_PIXELS = 1 << 30  # one gigapixel; override with ANNOTATOR_MAX_PIXELS
 

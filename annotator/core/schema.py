@@ -72,6 +72,11 @@ class LabelClass:
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 
 
+#: Interchange files (labelme's labels.txt, VOC class lists) name void pixels so; a class
+#: of that name would come back from them as void, every later class shifted by one.
+RESERVED_NAME = "__ignore__"
+
+
 def _check_name(name: str) -> str:
     name = name.strip()
     if not name:
@@ -81,6 +86,11 @@ def _check_name(name: str) -> str:
         raise SchemaError(
             f"class name {name!r} contains a control character (U+{ord(bad):04X}); "
             "use printable characters only"
+        )
+    if name.lower() == RESERVED_NAME:
+        raise SchemaError(
+            f"{RESERVED_NAME!r} is labelme's and VOC's name for ignored pixels, so it cannot "
+            "name a class (use the void label for pixels to ignore)"
         )
     return name
 

@@ -27,6 +27,7 @@ VOID = -2
 
 IGNORE_LABEL = "__ignore__"  # labelme's name for void pixels
 BACKGROUND_LABEL = "_background_"  # labelme's name for the class of uncovered pixels
+NO_BACKGROUND = "none"  # --background none: uncovered pixels stay unlabelled
 
 SPLITS = ("train", "val", "test")
 
@@ -127,7 +128,7 @@ class ImportItem:
 class ReadResult:
     """Readable items, the class list the source declares (in its order), files that
     could not be read with the reason, and label names the class list does not know
-    (name -> number of shapes skipped). ``background``: the class given to pixels no
+    (name -> number of shapes skipped; their pixels stay unlabelled). ``background``: the class given to pixels no
     shape covers, when the reader filled them (labelme); ``kept_unlabelled``: files whose
     uncovered pixels stayed unlabelled because Annotator wrote them so."""
 
@@ -140,6 +141,50 @@ class ReadResult:
 
 
 # --- small helpers shared by the format modules ---------------------------------------
+
+
+class ImagesBeside:
+    """Finds the image an annotation names by its file stem, in a folder of the source.
+
+    The stem must match exactly: ``x`` finds ``x.jpg`` but never ``x.a.png``, and no
+    glob pattern is built from it, so ``scan[1]`` is a plain name. Two images with the
+    stem (``x.png`` and ``x.jpg``) are refused, since the annotation does not say which
+    it belongs to. Each folder is listed once per reader run.
+    """
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, dict[str, list[Path]]] = {}
+
+    def find(self, folder: Path, stem: str, where: Path) -> Path | None:
+        from annotator.core.limits import IMAGE_SUFFIXES
+
+        listing = self._folders.get(folder)
+        if listing is None:
+            listing = {}
+            if folder.is_dir():
+                for p in sorted(folder.iterdir()):
+                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+                        listing.setdefault(p.stem, []).append(p)
+            self._folders[folder] = listing
+        hits = listing.get(stem, [])
+        if len(hits) > 1:
+            raise FormatError(
+                f"{where}: {', '.join(p.name for p in hits)} in {folder} all have the stem "
+                f"{stem!r}; keep one of them, so it is clear which image the labels are for"
+            )
+        return hits[0] if hits else None
+
+
+def chosen_background(options: ImportOptions, names: Sequence[str], automatic: bool) -> str | None:
+    """The class given to pixels no shape covers: ``--background CLASS``; none with
+    ``--background none``; else, when ``automatic``, ``_background_`` if the source's
+    class list has it (labelme's convention, which its COCO export keeps)."""
+    chosen = options.background
+    if chosen is not None:
+        return None if chosen.strip().lower() == NO_BACKGROUND else chosen
+    if automatic and BACKGROUND_LABEL.lower() in names_lut(names):
+        return BACKGROUND_LABEL
+    return None
 
 
 def load_json(path: Path) -> Any:

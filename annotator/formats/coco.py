@@ -29,7 +29,6 @@ import numpy as np
 
 from annotator.core.errors import FormatError
 from annotator.formats.base import (
-    BACKGROUND_LABEL,
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
     UNLABELLED,
@@ -42,6 +41,7 @@ from annotator.formats.base import (
     ReadResult,
     WriteResult,
     check_number,
+    chosen_background,
     load_json,
     names_lut,
 )
@@ -153,6 +153,38 @@ def _int(value: Any, where: str) -> int:
     return value
 
 
+def compressed_counts(text: str, where: str) -> list[int]:
+    """The run lengths of a compressed COCO RLE string, checked.
+
+    pycocotools decodes a string that ends early by leaving the rest of the mask as
+    whatever memory held, so the runs are read here first (the format of its
+    ``rleFrString``: 5-bit groups offset by 48, bit 0x20 continues a number, bit 0x10 of
+    the last group is the sign; from the third run on, each is stored as the difference
+    to the run two before).
+    """
+    counts: list[int] = []
+    pos = 0
+    while pos < len(text):
+        value, shift, more = 0, 0, True
+        while more:
+            if pos >= len(text):
+                raise FormatError(f"{where}: RLE string ends inside a number")
+            c = ord(text[pos]) - 48
+            if not 0 <= c < 64:
+                raise FormatError(f"{where}: RLE string has the character {text[pos]!r}")
+            value |= (c & 0x1F) << shift
+            more = bool(c & 0x20)
+            pos, shift = pos + 1, shift + 5
+            if not more and c & 0x10:
+                value |= -1 << shift
+        if len(counts) > 2:
+            value += counts[-2]
+        if value < 0:
+            raise FormatError(f"{where}: RLE string gives a negative run length")
+        counts.append(value)
+    return counts
+
+
 def decode_segmentation(seg: Any, height: int, width: int, where: str) -> np.ndarray:
     """A COCO ``segmentation`` (polygons, RLE or compressed RLE) as a bool mask."""
     from pycocotools import mask as mask_utils
@@ -186,7 +218,10 @@ def decode_segmentation(seg: Any, height: int, width: int, where: str) -> np.nda
                 raise FormatError(f"{where}: RLE counts sum to {sum(counts)}, not {height * width}")
             rle = mask_utils.frPyObjects(seg, height, width)
         elif isinstance(counts, str):
-            rle = {"size": size, "counts": counts.encode("ascii", "replace")}
+            total = sum(compressed_counts(counts, where))
+            if total != height * width:
+                raise FormatError(f"{where}: RLE counts sum to {total}, not {height * width}")
+            rle = {"size": size, "counts": counts.encode("ascii")}
         else:
             raise FormatError(f"{where}: RLE counts must be a list or a string")
     else:
@@ -267,9 +302,12 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
         except FormatError as exc:
             raise FormatError(f"{where}: {exc}") from None
         images[iid] = {"file_name": img["file_name"], "w": w, "h": h, "file": image_file}
-    background = options.background
-    if background is None and BACKGROUND_LABEL.lower() in names_lut(names):
-        background = BACKGROUND_LABEL
+    info = data.get("info")
+    description = info.get("description") if isinstance(info, dict) else None
+    # Annotator's own export writes every labelled pixel as an annotation, _background_
+    # too: what no annotation covers was unlabelled, and comes back so.
+    ours = isinstance(description, str) and description.startswith("annotator export")
+    background = chosen_background(options, names, automatic=not ours)
     lut = names_lut(names)
     if background is not None and background.lower() not in lut:
         names.append(background)

@@ -45,6 +45,7 @@ from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
     IGNORE_LABEL,
+    NO_BACKGROUND,
     UNLABELLED,
     VOID,
     ExportDataset,
@@ -68,7 +69,6 @@ from annotator.formats.polygons import draw_pil_polygon, pad_to_three, region_po
 DESCRIPTION = "labelme JSON per image (polygons per region), plus labels.txt"
 LABELME_VERSION = "5.0.1"
 
-NO_BACKGROUND = "none"  # --background none: uncovered pixels stay unlabelled
 # A top-level key of the files we write: their uncovered pixels are unlabelled, not
 # background (labelme keeps keys it does not know when it saves a file again).
 UNCOVERED_KEY = "annotatorUncovered"
@@ -238,7 +238,9 @@ def _decode_image_bytes(data: bytes, where: str):  # type: ignore[no-untyped-def
         im = open_pil(io.BytesIO(data), where)
         im.load()
         return im
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError:  # its message names a BytesIO object, not the data
+        raise FormatError(f"{where}: embedded data is not an image of a known format") from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise FormatError(f"{where}: embedded image cannot be decoded ({exc})") from None
 
 
@@ -323,6 +325,7 @@ def _read_one(
         if label.lower() not in lut:
             if known is not None:  # a labels.txt was given and does not list it
                 local_unknown[label] = local_unknown.get(label, 0) + 1
+                mask[pixels] = UNLABELLED  # a class we cannot name, not the background
                 continue
             names.append(label)
             lut = names_lut(names)

@@ -23,10 +23,12 @@ from annotator.core.errors import FormatError
 from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
+    SPLITS,
     UNLABELLED,
     VOID,
     ExportDataset,
     ExportOptions,
+    ImagesBeside,
     ImportItem,
     ImportOptions,
     OutputFolder,
@@ -108,12 +110,24 @@ def _mask_files(src: Path) -> list[Path]:
     return sorted(p for p in src.rglob("masks/*.png") if p.is_file())
 
 
-def _find_image(mask_file: Path) -> Path | None:
+def _dataset_root(folder: Path) -> Path:
+    """The folder holding the class list and reserved values: ``folder``, or the export
+    around it when pointed at one of its ``SPLIT/masks`` (or ``SPLIT``) folders."""
+    candidates = [folder]
+    if folder.name == "masks":
+        candidates += [folder.parent, folder.parent.parent]
+    elif folder.name in SPLITS:
+        candidates.append(folder.parent)
+    for c in candidates:
+        if (c / "class_names.txt").is_file() or (c / "dataset.json").is_file():
+            return c
+    return folder
+
+
+def _find_image(mask_file: Path, beside: ImagesBeside) -> Path | None:
     folder = mask_file.parent
     if folder.name == "masks":
-        for p in sorted((folder.parent / "images").glob(mask_file.stem + ".*")):
-            if p.is_file():
-                return p
+        return beside.find(folder.parent / "images", mask_file.stem, mask_file)
     return None
 
 
@@ -121,7 +135,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     src = Path(src)
     if not src.exists():
         raise FormatError(f"{src}: no such file or folder")
-    root = src if src.is_dir() else src.parent
+    root = _dataset_root(src if src.is_dir() else src.parent)
     result = ReadResult()
     names: tuple[str, ...] | None = None
     names_file = options.labels_file or root / "class_names.txt"
@@ -139,6 +153,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     files = _mask_files(src)
     if not files:
         raise FormatError(f"{src}: no PNG masks found")
+    beside = ImagesBeside()
     for f in files:
         try:
             raw = decode_mask_png(f)
@@ -157,7 +172,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                     height=int(raw.shape[0]),
                     mask=mask,
                     names=names,
-                    image_file=_find_image(f),
+                    image_file=_find_image(f, beside),
                     raw_bits=0 if reserved or names is not None else raw.dtype.itemsize * 8,
                     match_by_stem=True,
                 )

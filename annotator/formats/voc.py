@@ -28,6 +28,7 @@ from annotator.formats.base import (
     VOID,
     ExportDataset,
     ExportOptions,
+    ImagesBeside,
     ImportItem,
     ImportOptions,
     OutputFolder,
@@ -104,13 +105,6 @@ def write_voc(
     return folder.result()
 
 
-def _find_image(root: Path, stem: str) -> Path | None:
-    for p in sorted((root / "JPEGImages").glob(stem + ".*")):
-        if p.is_file():
-            return p
-    return None
-
-
 def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
     if src.is_dir() and src.name == "SegmentationClass":
@@ -129,6 +123,7 @@ def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     files = sorted(p for p in seg.glob("*.png") if p.is_file())
     if not files:
         raise FormatError(f"{seg}: no PNG masks found")
+    beside = ImagesBeside()
     for f in files:
         try:
             raw = decode_mask_png(f)
@@ -145,7 +140,7 @@ def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
                     height=int(raw.shape[0]),
                     mask=mask,
                     names=names,
-                    image_file=_find_image(src, f.stem),
+                    image_file=beside.find(src / "JPEGImages", f.stem, f),
                     match_by_stem=True,
                 )
             )

@@ -29,12 +29,14 @@ from annotator.formats.base import (
     UNLABELLED,
     ExportDataset,
     ExportOptions,
+    ImagesBeside,
     ImportItem,
     ImportOptions,
     OutputFolder,
     Progress,
     ReadResult,
     WriteResult,
+    chosen_background,
     names_lut,
     open_pil,
 )
@@ -112,15 +114,17 @@ def _yaml_names(root: Path) -> tuple[list[str], Path | None]:
     raise FormatError(f"{root}: no dataset YAML with 'names' found")
 
 
-def _find_image(label_file: Path, labels_root: Path, root: Path) -> Path | None:
+def _find_image(
+    label_file: Path, labels_root: Path, root: Path, beside: ImagesBeside
+) -> Path | None:
     try:
         rel = label_file.parent.relative_to(labels_root)
     except ValueError:
         return None
     for folder in (root / "images" / rel, label_file.parent):
-        for p in sorted(folder.glob(label_file.stem + ".*")):
-            if p.is_file() and p.suffix.lower() != ".txt":
-                return p
+        found = beside.find(folder, label_file.stem, label_file)
+        if found is not None:
+            return found
     return None
 
 
@@ -171,7 +175,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
         root = src.parent
     names, _ = _yaml_names(root)
     result = ReadResult(declared=list(names))
-    background = options.background
+    background = chosen_background(options, names, automatic=False)
     all_names = list(names)
     if background is not None and background.lower() not in names_lut(all_names):
         all_names.append(background)
@@ -179,9 +183,10 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     files = sorted(p for p in labels_root.rglob("*.txt") if p.is_file())
     if not files:
         raise FormatError(f"{labels_root}: no YOLO label files found")
+    beside = ImagesBeside()
     for f in files:
         try:
-            image = _find_image(f, labels_root, root)
+            image = _find_image(f, labels_root, root, beside)
             if image is None:
                 raise FormatError(f"{f}: no image with the same stem next to it or under images/")
             try:

@@ -29,6 +29,7 @@ from annotator.services.exchange import (
     ImportReport,
     ImportRequest,
     import_into_project,
+    namesakes_summary,
     unlabelled_summary,
 )
 
@@ -46,11 +47,13 @@ def import_summary(report: ImportReport) -> str:
     ]
     if report.unlabelled:
         lines.append(unlabelled_summary(report) + ".")
+    if report.namesakes:
+        lines.append(namesakes_summary(report) + ".")
     if report.classes_added:
         lines.append("Classes added: " + ", ".join(report.classes_added) + ".")
     if report.unknown_labels:
         lines.append(
-            "Unknown labels (shapes skipped): "
+            "Unknown labels (shapes skipped, their pixels left unlabelled): "
             + ", ".join(f"{k} ({v})" for k, v in sorted(report.unknown_labels.items()))
         )
     if report.skipped:

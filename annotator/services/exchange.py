@@ -12,7 +12,9 @@ its label map is saved.
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import hashlib
 import logging
 import os
 import shutil
@@ -41,7 +43,7 @@ from annotator.formats.base import (
 )
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
-from annotator.storage.project import Project
+from annotator.storage.project import Project, file_sha1
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +289,9 @@ class ImportReport:
     #: replaced by nothing; new ones are added without labels.
     unlabelled: list[str] = field(default_factory=list)
     background: str = ""  # where pixels no shape covers went (labelme), for the summary
+    #: ``(added, namesake)``: pictures added as new images although a project image has
+    #: their file name, because that image shows another picture.
+    namesakes: list[tuple[str, str]] = field(default_factory=list)
 
 
 def unlabelled_summary(report: ImportReport) -> str:
@@ -295,6 +300,15 @@ def unlabelled_summary(report: ImportReport) -> str:
     return (
         f"{n} image(s) without a labelled pixel in the source (first: {first}): their labels "
         "were left as they were; images new to the project were added to label"
+    )
+
+
+def namesakes_summary(report: ImportReport) -> str:
+    """One line on pictures added beside a project image of the same file name."""
+    added, namesake = report.namesakes[0]
+    return (
+        f"{len(report.namesakes)} image(s) have the file name of a project image but show "
+        f"another picture, and were added as new images (first: {added}, beside {namesake})"
     )
 
 
@@ -361,12 +375,45 @@ def _project_values(item: ImportItem, schema: LabelSchema) -> np.ndarray:
     return out
 
 
+#: Two pictures of the same size whose grey levels differ by less than this share of
+#: their range on average are one picture saved twice (re-encoded by another tool: a JPEG
+#: saved again, labelme's embedded copy). Different pictures differ by far more.
+SAME_PICTURE_TOLERANCE = 0.02
+
+
+def _grey(array: np.ndarray) -> np.ndarray:
+    """``array`` as float grey levels in 0..1 (the first three channels averaged)."""
+    top = float(np.iinfo(array.dtype).max) if array.dtype.kind in "ui" else 1.0
+    a = array.astype(np.float32) / top
+    return a if a.ndim == 2 else a[..., : min(3, a.shape[2])].mean(axis=2)
+
+
+def same_picture(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two decoded images show the same picture (see :data:`SAME_PICTURE_TOLERANCE`)."""
+    if a.shape[:2] != b.shape[:2]:
+        return False
+    return float(np.mean(np.abs(_grey(a) - _grey(b)))) < SAME_PICTURE_TOLERANCE
+
+
 class _ImageIndex:
-    """Project images by file name and by stem."""
+    """Which project image an imported item's labels belong to.
+
+    An item that carries its picture (a file next to it, or embedded) belongs to the
+    project image with the same content, whatever either is called (an export renames
+    ``a b.png`` to ``a_b.png``). Otherwise to the project image of its file name (its stem
+    for mask files), but only if that image shows the same picture: two pictures called
+    ``0001.png`` (``scene1/``, ``scene2/``) are two images. An item with no picture is
+    matched by name alone.
+    """
 
     def __init__(self, project: Project) -> None:
+        self.project = project
         self.by_name: dict[str, list[ImageRecord]] = {}
         self.by_stem: dict[str, list[ImageRecord]] = {}
+        self.by_sha: dict[str, ImageRecord] = {}
+        self._digests: dict[int, str | None] = {}
+        self._same: dict[tuple[int, int], bool] = {}
+        self.imported: dict[int, Path] = {}  # image id -> the source its labels came from
         for rec in project.images():
             self.add(rec)
 
@@ -374,8 +421,22 @@ class _ImageIndex:
         base = Path(rec.name).name
         self.by_name.setdefault(base.lower(), []).append(rec)
         self.by_stem.setdefault(Path(base).stem.lower(), []).append(rec)
+        self.by_sha.setdefault(rec.sha1, rec)
 
-    def find(self, item: ImportItem) -> ImageRecord | None:
+    def digest(self, item: ImportItem) -> str | None:
+        """The SHA-1 of the picture the item carries (None without one, or unreadable)."""
+        key = id(item)
+        if key not in self._digests:
+            digest = None
+            if item.image_data is not None:
+                digest = hashlib.sha1(item.image_data).hexdigest()
+            elif item.image_file is not None:
+                with contextlib.suppress(OSError):
+                    digest = file_sha1(item.image_file)
+            self._digests[key] = digest
+        return self._digests[key]
+
+    def by_name_of(self, item: ImportItem) -> ImageRecord | None:
         if item.match_by_stem:  # image_name is a file stem (mask files)
             hits = self.by_stem.get(item.image_name.lower(), [])
         else:
@@ -386,6 +447,48 @@ class _ImageIndex:
                 + ", ".join(r.name for r in hits[:3])
             )
         return hits[0] if hits else None
+
+    def find(self, item: ImportItem) -> ImageRecord | None:
+        """The project image the item's labels belong to, or None: its picture is new."""
+        digest = self.digest(item)
+        if digest is not None and digest in self.by_sha:
+            return self.by_sha[digest]
+        rec = self.by_name_of(item)
+        if rec is None or digest is None:
+            return rec
+        return rec if self._shows_same(item, rec) else None
+
+    def _shows_same(self, item: ImportItem, rec: ImageRecord) -> bool:
+        key = (id(item), rec.id)
+        if key not in self._same:
+            from annotator.storage.images import read_image
+
+            try:
+                ours = read_image(self.project.image_path(rec))
+            except (AnnotatorError, OSError):  # the project's file is gone: trust the name
+                self._same[key] = True
+                return True
+            try:
+                theirs = _decode_carried(item)
+            except (AnnotatorError, OSError):  # said when it is added
+                self._same[key] = False
+                return False
+            self._same[key] = same_picture(ours, theirs)
+        return self._same[key]
+
+
+def _decode_carried(item: ImportItem) -> np.ndarray:
+    """The picture an item carries, decoded as project images are."""
+    from annotator.storage.images import read_image
+
+    if item.image_file is not None:
+        return read_image(item.image_file)
+    assert item.image_data is not None
+    suffix, _ = _image_size_of_bytes(item.image_data, f"{item.source}: imageData")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"embedded{suffix}"
+        path.write_bytes(item.image_data)
+        return read_image(path)
 
 
 def _image_size_of_file(path: Path) -> tuple[int, int]:
@@ -406,7 +509,9 @@ def _image_size_of_bytes(data: bytes, where: str) -> tuple[str, tuple[int, int]]
             w, h = im.size
             if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
                 w, h = h, w
-    except (UnidentifiedImageError, OSError) as exc:
+    except UnidentifiedImageError:  # its message names a BytesIO object, not the data
+        raise FormatError(f"{where}: embedded data is not an image of a known format") from None
+    except OSError as exc:
         raise FormatError(f"{where}: embedded image cannot be decoded ({exc})") from None
     suffix = {"jpeg": ".jpg", "mpo": ".jpg", "png": ".png", "bmp": ".bmp", "tiff": ".tif"}.get(fmt)
     if suffix is None:
@@ -424,40 +529,35 @@ def _add_embedded(project: Project, item: ImportItem, suffix: str) -> ImageRecor
 def _import_item(
     project: Project, index: _ImageIndex, item: ImportItem, fmt: str, report: ImportReport
 ) -> None:
+    """Save one item's labels (its image checked by :func:`_with_images`)."""
     mask = _project_values(item, project.schema)
     rec = index.find(item)
     matched = rec is not None
-    shape = (item.height, item.width)
     if rec is not None:
-        if (rec.height, rec.width) != shape:
+        first = index.imported.get(rec.id)
+        if first is not None:
+            raise FormatError(
+                f"{item.source}: image {rec.name!r} already got its labels from {first} in "
+                "this import; these were not imported"
+            )
+        if (rec.height, rec.width) != (item.height, item.width):
             raise FormatError(
                 f"{item.source}: the mask is {item.width}x{item.height} but image {rec.name!r} "
                 f"is {rec.width}x{rec.height}"
             )
-    elif item.image_file is not None:
-        size = _image_size_of_file(item.image_file)
-        if size != shape:
-            raise FormatError(
-                f"{item.source}: the mask is {item.width}x{item.height} but image "
-                f"{item.image_file} is {size[1]}x{size[0]}"
-            )
-        rec = project.add_image_array_file(item.image_file, name=item.image_file.name)
-        index.add(rec)
-        report.added.append(rec.name)
-    elif item.image_data is not None:
-        suffix, size = _image_size_of_bytes(item.image_data, f"{item.source}: imageData")
-        if size != shape:
-            raise FormatError(
-                f"{item.source}: the annotation is {item.width}x{item.height} but the embedded "
-                f"image is {size[1]}x{size[0]}"
-            )
-        rec = _add_embedded(project, item, suffix)
-        index.add(rec)
-        report.added.append(rec.name)
     else:
-        raise FormatError(
-            f"{item.source}: no image {item.image_name!r} in the project or next to the annotation"
-        )
+        namesake = index.by_name_of(item)
+        if item.image_file is not None:
+            rec = project.add_image_array_file(item.image_file, name=item.image_file.name)
+        else:
+            assert item.image_data is not None
+            suffix, _ = _image_size_of_bytes(item.image_data, f"{item.source}: imageData")
+            rec = _add_embedded(project, item, suffix)
+        index.add(rec)
+        report.added.append(rec.name)
+        if namesake is not None:
+            report.namesakes.append((rec.name, namesake.name))
+    index.imported[rec.id] = item.source
     if not np.any(mask != project.schema.unlabelled):
         # Nothing labelled (a COCO image without annotations, no background class): an
         # empty map would replace the image's labels with nothing and call it done.
@@ -469,36 +569,43 @@ def _import_item(
     report.imported.append(rec.name)
 
 
+def _carried_size(item: ImportItem) -> tuple[int, int]:
+    """``(height, width)`` of the picture an item carries (FormatError if unreadable)."""
+    if item.image_file is not None:
+        return _image_size_of_file(item.image_file)
+    assert item.image_data is not None
+    return _image_size_of_bytes(item.image_data, f"{item.source}: imageData")[1]
+
+
 def _with_images(
     items: Sequence[ImportItem], index: _ImageIndex, report: ImportReport
 ) -> list[ImportItem]:
-    """The items that have an image (in the project, next to them, or embedded); the
-    others are skipped before any class is added, so a failed import changes nothing."""
+    """The items that have a readable image of their size (in the project, next to them,
+    or embedded); the others are skipped before any class is added, so a failed import
+    changes nothing."""
     usable = []
     for item in items:
         try:
             rec = index.find(item)
-        except FormatError as exc:
+            if rec is not None:
+                size, name = (rec.height, rec.width), repr(rec.name)
+            elif item.image_file is not None or item.image_data is not None:
+                size = _carried_size(item)
+                name = str(item.image_file) if item.image_file is not None else "the embedded image"
+            else:
+                raise FormatError(
+                    f"{item.source}: no image {item.image_name!r} in the project or next to "
+                    "the annotation"
+                )
+            if size != (item.height, item.width):
+                raise FormatError(
+                    f"{item.source}: the mask is {item.width}x{item.height} but image {name} "
+                    f"is {size[1]}x{size[0]}"
+                )
+        except AnnotatorError as exc:
             report.skipped.append((str(item.source), str(exc)))
             continue
-        if rec is not None and (rec.height, rec.width) != (item.height, item.width):
-            report.skipped.append(
-                (
-                    str(item.source),
-                    f"{item.source}: the mask is {item.width}x{item.height} but image "
-                    f"{rec.name!r} is {rec.width}x{rec.height}",
-                )
-            )
-        elif rec is not None or item.image_file is not None or item.image_data is not None:
-            usable.append(item)
-        else:
-            report.skipped.append(
-                (
-                    str(item.source),
-                    f"{item.source}: no image {item.image_name!r} in the project or next to "
-                    "the annotation",
-                )
-            )
+        usable.append(item)
     return usable
 
 
@@ -531,8 +638,6 @@ def import_into_project(
     background, default = request.background, None
     if spec.name == "labelme":  # labelme's convention: uncovered pixels are background
         default = project_background(project.schema.names)
-    elif background is not None and background.strip().lower() == "none":
-        background = None
     result = spec.reader(src, ImportOptions(request.labels_file, background, default))
     report = ImportReport(format=spec.name, unknown_labels=dict(result.unknown))
     if spec.name == "labelme":

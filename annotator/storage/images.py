@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.errors import ImageReadError, ProjectError
+from annotator.core.limits import IMAGE_SUFFIXES as IMAGE_SUFFIXES
 from annotator.core.limits import max_pixels
-
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,9 @@ def test_labelme_unknown_labels_are_reported_and_strict_stops(tmp_path):
         report = import_into_project(project, ImportRequest("labelme", tmp_path / "src"))
         assert report.unknown_labels == {"alien": 1}
         mask = project.load_mask(project.image("x.png"))
-        assert mask[0, 0] == 1 and mask[3, 6] == 0 and mask[5, 0] == V  # 0: background
+        assert mask[0, 0] == 1 and mask[5, 0] == V and mask[1, 7] == 0  # 0: background
+        # the skipped shape's pixels are left unlabelled, not claimed as background
+        assert mask[3, 6] == project.schema.unlabelled
 
 
 def test_missing_classes_are_added_or_refused_in_strict_mode(tmp_path):

@@ -1,0 +1,244 @@
+"""Which project image an import's labels land on, and what a source cannot slip past
+the checks: same names for other pictures, stems that share a prefix, glob characters,
+short RLE strings, labelme's reserved names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fmthelpers import CLASSES, U, make_project, write_image
+
+from annotator.core.errors import FormatError, SchemaError
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.formats.coco import compressed_counts
+from annotator.services.exchange import (
+    ExportRequest,
+    ImportRequest,
+    export_project,
+    import_into_project,
+    same_picture,
+)
+from annotator.storage.project import Project
+
+
+def _labels(project: Project) -> dict[str, np.ndarray]:
+    return {rec.name: project.load_mask(rec) for rec in project.images()}
+
+
+def _coco_doc(images: list[tuple[str, int]], w: int = 12, h: int = 10) -> dict:
+    """One image per ``(file_name, category)``, its left half painted with the category."""
+    return {
+        "images": [
+            {"id": i + 1, "file_name": name, "width": w, "height": h}
+            for i, (name, _) in enumerate(images)
+        ],
+        "categories": [{"id": 1, "name": "cell"}, {"id": 2, "name": "nucleus"}],
+        "annotations": [
+            {
+                "id": i + 1,
+                "image_id": i + 1,
+                "category_id": cat,
+                "segmentation": [[0, 0, w // 2, 0, w // 2, h, 0, h]],
+            }
+            for i, (_, cat) in enumerate(images)
+        ],
+    }
+
+
+def test_two_pictures_with_one_file_name_become_two_images_each_with_its_labels(tmp_path):
+    src = tmp_path / "src"
+    write_image(src / "scene1/0001.png", (10, 12), seed=1)
+    write_image(src / "scene2/0001.png", (10, 12), seed=2)
+    doc = _coco_doc([("scene1/0001.png", 1), ("scene2/0001.png", 2)])
+    (src / "ann.json").write_text(json.dumps(doc))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        report = import_into_project(project, ImportRequest("coco", src / "ann.json"))
+        assert report.skipped == [] and len(report.added) == 2 and report.matched == []
+        assert report.namesakes == [("0001~2.png", "0001.png")]
+        by_path = {Path(r.path).parent.name: project.load_mask(r) for r in project.images()}
+    assert np.unique(by_path["scene1"][:, :6]).tolist() == [1]
+    assert np.unique(by_path["scene2"][:, :6]).tolist() == [2]
+
+
+def test_a_namesake_with_another_picture_is_not_overwritten(tmp_path):
+    """An export renames ``a b.png`` to ``a_b.png``; importing it back must not land on
+    the project's own, different ``a_b.png``: the picture decides, not the name."""
+    write_image(tmp_path / "imgs/a b.png", (10, 10), seed=1)
+    write_image(tmp_path / "imgs/a_b.png", (10, 10), seed=2)
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        project.add_images([tmp_path / "imgs"])
+        ours = {r.name: r for r in project.images()}
+        project.save_mask(ours["a b.png"].id, np.zeros((10, 10), np.uint8), status=ImageStatus.DONE)
+        project.save_mask(ours["a_b.png"].id, np.ones((10, 10), np.uint8))
+        for fmt in ("coco", "masks", "labelme"):
+            out = tmp_path / f"out-{fmt}"
+            export_project(project, ExportRequest(fmt, out, split=(1, 0, 0)))
+            report = import_into_project(project, ImportRequest(fmt, out))
+            assert report.matched == ["a b.png"] and report.added == [], fmt
+            labels = _labels(project)
+            assert np.all(labels["a b.png"] == 0) and np.all(labels["a_b.png"] == 1), fmt
+            assert project.image("a_b.png").status != ImageStatus.DONE
+
+
+def test_a_re_encoded_copy_of_a_project_image_still_matches_it_by_name(tmp_path):
+    """Another tool saved the picture again (through JPEG): not the project's file byte
+    for byte, but the same picture, so the labels belong to the project's image."""
+    noise = np.random.default_rng(3).integers(0, 255, (32, 32, 3), np.uint8)
+    picture = cv2.GaussianBlur(noise, (7, 7), 0)
+    (tmp_path / "imgs").mkdir()
+    cv2.imwrite(str(tmp_path / "imgs/x.png"), picture)
+    ok, jpeg = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    again = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    assert ok and not np.array_equal(again, picture)
+    (tmp_path / "src").mkdir()
+    cv2.imwrite(str(tmp_path / "src/x.png"), again)
+    assert same_picture(picture, again)
+    assert not same_picture(picture, 255 - picture)
+    assert not same_picture(picture, picture[:, :-1])
+    doc = _coco_doc([("x.png", 1)], w=32, h=32)
+    (tmp_path / "src/ann.json").write_text(json.dumps(doc))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        project.add_images([tmp_path / "imgs"])
+        report = import_into_project(project, ImportRequest("coco", tmp_path / "src/ann.json"))
+        assert report.matched == ["x.png"] and report.added == []
+        assert len(project.images()) == 1
+
+
+@pytest.mark.parametrize("fmt", ["masks", "voc", "yolo"])
+def test_labels_find_the_image_of_their_exact_stem(tmp_path, fmt):
+    """``x``'s labels belong to ``x.png``, never to ``x.a.png`` (which sorts first)."""
+    masks = {"x": np.zeros((8, 8), np.uint8), "x.a": np.full((8, 8), 2, np.uint8)}
+    masks["x"][:, 4:] = 1
+    with make_project(tmp_path / "orig", masks) as project:
+        export_project(project, ExportRequest(fmt, tmp_path / "out", split=(1, 0, 0)))
+    with Project.create(tmp_path / "fresh", LabelSchema.from_names(list(CLASSES))) as fresh:
+        report = import_into_project(fresh, ImportRequest(fmt, tmp_path / "out"))
+        assert report.skipped == [] and len(report.added) == 2
+        got = {Path(r.name).stem: fresh.load_mask(r) for r in fresh.images()}
+    assert set(got) == set(masks)
+    for stem, mask in masks.items():
+        assert np.array_equal(got[stem], mask), stem
+
+
+def test_brackets_in_a_stem_are_plain_characters(tmp_path):
+    """``scan[1]`` is a name: as a pattern it would match ``scan1.png``."""
+    src = tmp_path / "src"
+    write_image(src / "images/scan[1].png", (6, 6), seed=1)
+    write_image(src / "images/scan1.png", (6, 6), seed=2)
+    (src / "masks").mkdir()
+    cv2.imwrite(str(src / "masks/scan[1].png"), np.ones((6, 6), np.uint8))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        report = import_into_project(project, ImportRequest("masks", src / "masks"))
+        assert report.skipped == [] and report.added == ["scan[1].png"]
+        assert [r.name for r in project.images()] == ["scan[1].png"]
+
+
+def test_two_images_with_one_stem_beside_a_mask_are_refused_naming_both(tmp_path):
+    (tmp_path / "src/masks").mkdir(parents=True)
+    write_image(tmp_path / "src/images/x.png", (6, 6), seed=1)
+    write_image(tmp_path / "src/images/x.jpg", (6, 6), seed=2)
+    cv2.imwrite(str(tmp_path / "src/masks/x.png"), np.ones((6, 6), np.uint8))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        with pytest.raises(FormatError, match=r"x\.jpg, x\.png .*stem 'x'"):
+            import_into_project(project, ImportRequest("masks", tmp_path / "src/masks"))
+        assert project.images() == []
+
+
+def test_two_sources_for_one_image_import_the_first_and_skip_the_second(tmp_path):
+    src = tmp_path / "src"
+    write_image(src / "a.png", (10, 12), seed=1)
+    (src / "ann.json").write_text(json.dumps(_coco_doc([("a.png", 1), ("./a.png", 2)])))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        report = import_into_project(project, ImportRequest("coco", src / "ann.json"))
+        assert report.imported == ["a.png"] and len(report.added) == 1
+        assert len(report.skipped) == 1 and "already got its labels" in report.skipped[0][1]
+        assert np.unique(project.load_mask(project.images()[0])[:, :6]).tolist() == [1]
+
+
+def test_an_import_whose_images_cannot_be_read_adds_no_class(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/b.png").write_bytes(b"\x89PNG not really")
+    doc = _coco_doc([("b.png", 1)])
+    doc["categories"] = [{"id": 1, "name": "tumour"}]
+    (tmp_path / "src/ann.json").write_text(json.dumps(doc))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["x"])) as project:
+        report = import_into_project(project, ImportRequest("coco", tmp_path / "src/ann.json"))
+        assert report.imported == [] and len(report.skipped) == 1
+        assert project.schema.names == ["x"] and project.images() == []
+
+
+def test_compressed_rle_runs_are_read_and_a_short_string_is_refused(tmp_path):
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        h, w = (int(v) for v in rng.integers(1, 40, 2))
+        m = (rng.random((h, w)) < rng.random()).astype(np.uint8)
+        text = mask_utils.encode(np.asfortranarray(m))["counts"].decode()
+        runs, value, n = [], 0, 0  # column-major runs, starting with zeros
+        for v in m.flatten(order="F").tolist():
+            if v != value:
+                runs.append(n)
+                value, n = v, 0
+            n += 1
+        runs.append(n)
+        assert compressed_counts(text, "x") == runs
+    for bad, message in (
+        ("", "sum to 0"),
+        ("05", "sum to 5"),
+        ("0d", "ends inside"),
+        ("é", "character"),
+    ):
+        seg = {"size": [4, 4], "counts": bad}
+        doc = _coco_doc([("a.png", 1)], w=4, h=4)
+        doc["annotations"][0]["segmentation"] = seg
+        (tmp_path / "ann.json").write_text(json.dumps(doc))
+        write_image(tmp_path / "a.png", (4, 4))
+        project = Project.create(tmp_path / f"p{len(bad)}{bad}", LabelSchema.from_names(["c"]))
+        with project, pytest.raises(FormatError, match=message):
+            import_into_project(project, ImportRequest("coco", tmp_path / "ann.json"))
+
+
+def test_coco_background_none_and_annotators_own_export_keep_uncovered_pixels_unlabelled(tmp_path):
+    mask = np.full((12, 12), U, np.uint8)
+    mask[2:6, 2:6], mask[6:10, 6:10] = 0, 1
+    classes = ("_background_", "cell")
+    with make_project(tmp_path / "orig", {"img": mask}, classes) as project:
+        export_project(project, ExportRequest("coco", tmp_path / "out", split=(1, 0, 0)))
+    ours = tmp_path / "out/train.json"
+    doc = json.loads(ours.read_text())
+    doc["info"]["description"] = "another tool"
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs/ann.json").write_text(json.dumps(doc))
+    (tmp_path / "theirs/img.png").write_bytes((tmp_path / "out/images/img.png").read_bytes())
+    cases = [(ours, None, True), (tmp_path / "theirs/ann.json", None, False)]
+    cases.append((tmp_path / "theirs/ann.json", "none", True))
+    for k, (src, background, kept) in enumerate(cases):
+        with Project.create(tmp_path / f"p{k}", LabelSchema.from_names(list(classes))) as p:
+            import_into_project(p, ImportRequest("coco", src, background=background))
+            got = p.load_mask(p.images()[0])
+        want = mask if kept else np.where(mask == U, 0, mask)
+        assert np.array_equal(got, want), (src, background)
+
+
+def test_labelmes_void_name_cannot_name_a_class():
+    with pytest.raises(SchemaError, match="__ignore__"):
+        LabelSchema.from_names(["__IGNORE__", "cell"])
+    with pytest.raises(SchemaError, match="__ignore__"):
+        LabelSchema.from_names(["cell"]).with_class("__ignore__")
+
+
+def test_a_masks_import_of_one_split_reads_the_exports_class_list(tmp_path):
+    mask = np.zeros((6, 6), np.uint8)
+    mask[:, 3:] = 1
+    with make_project(tmp_path / "orig", {"m": mask}, ("cat", "dog")) as project:
+        export_project(project, ExportRequest("masks", tmp_path / "out", split=(1, 0, 0)))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["dog", "cat"])) as fresh:
+        import_into_project(fresh, ImportRequest("masks", tmp_path / "out/train/masks"))
+        got = fresh.load_mask(fresh.images()[0])
+    assert np.all(got[:, :3] == 1) and np.all(got[:, 3:] == 0)  # cat is 1, dog is 0 here
