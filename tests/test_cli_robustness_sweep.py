@@ -6,6 +6,7 @@ Each test is a case found by a sweep of the CLI that used to crash or to go on q
 
 import base64
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -388,3 +389,85 @@ def test_lzw_compressed_tiffs_are_read_without_imagecodecs(tmp_path, capsys):
     assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
     assert main(["add", str(proj), str(folder)]) == 0
     assert "added 2 image(s), skipped 0, 0 unreadable" in capsys.readouterr().out
+
+
+# --- found by the sweep of 2026-11-30 -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["export", "P", "out", "--format", "masks", "--seed", "-1"],
+        ["train", "P", "--seed", "99999999999999999999"],
+        ["bench", "D", "--seed", "-1"],
+    ],
+)
+def test_seeds_out_of_the_generators_range_are_refused_by_argparse(tmp_path, capsys, args):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    assert "argument --seed" in _error(capsys)
+
+
+def test_a_path_the_system_cannot_make_is_one_line(tmp_path, capsys):
+    long = tmp_path / ("x" * 300)
+    assert main(["new", str(long), "--classes", "a"]) == 1
+    assert "File name too long" in _error(capsys)
+    (tmp_path / "file").write_text("")
+    assert main(["bench-combine", str(tmp_path / "none.json"), "--out", str(tmp_path / "file/sub")])
+    _error(capsys)
+
+
+def test_split_fractions_that_overflow_their_sum_still_split(tmp_path, capsys):
+    proj, _, _ = _project(tmp_path, names=("a.png", "b.png"))
+    out = tmp_path / "out"
+    assert main(["export", str(proj), str(out), "--format", "masks", "--split", "1e308,1e308"]) == 0
+    assert {p.name for p in out.iterdir() if p.is_dir()} == {"train", "val"}
+
+
+def test_export_into_an_empty_drive_root_stages_inside_it(tmp_path, capsys, monkeypatch):
+    """The root of a mounted drive cannot be removed and replaced by a rename."""
+    import os.path
+
+    proj, _, _ = _project(tmp_path, names=("a.png", "b.png"))
+    drive = tmp_path / "usb"
+    drive.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: str(p) == str(drive) or real(p))
+    (drive / ".usb.partial-old").mkdir()  # a killed export's leftover
+    assert main(["export", str(proj), str(drive), "--format", "masks", "--split", "1"]) == 0
+    assert sorted(p.name for p in drive.iterdir()) == ["class_names.txt", "dataset.json", "train"]
+    assert len(list((drive / "train/masks").iterdir())) == 2
+
+
+def test_background_that_no_class_has_is_refused_not_added(tmp_path, capsys):
+    proj, images, _ = _project(tmp_path, labelled=False)
+    src = tmp_path / "lm"
+    src.mkdir()
+    shutil.copy(images / "im0.png", src / "im0.png")
+    shape = {"label": "cell", "points": [[1, 1], [8, 1], [8, 8]], "shape_type": "polygon"}
+    doc = {"shapes": [shape], "imagePath": "im0.png", "imageHeight": 12, "imageWidth": 12}
+    (src / "im0.json").write_text(json.dumps(doc))
+    args = ["import", str(proj), str(src), "--format", "labelme", "--background"]
+    assert main([*args, "backgroud"]) == 1
+    assert "--background backgroud: neither the project nor the source" in _error(capsys)
+    with open_project(proj, lock=False) as project:
+        assert (
+            project.schema.names == ["bg", "cell"]
+            and project.load_mask(project.images()[0]) is None
+        )
+    assert main([*args, "bg"]) == 0
+
+
+def test_depth_and_width_are_checked_and_never_silently_ignored(tmp_path, capsys):
+    proj, _, _ = _project(tmp_path)
+    train = ["train", str(proj), "--steps", "1", "--device", "cpu"]
+    assert main([*train, "--depth", "0", "--from-scratch"]) == 1
+    assert "depth must be between 1 and 7, not 0" in _error(capsys)
+    assert main([*train, "--depth", "1", "--width", "2"]) == 0
+    assert main([*train, "--depth", "1", "--width", "2"]) == 0  # the same network: fine
+    capsys.readouterr()
+    assert main([*train, "--depth", "2"]) == 1
+    assert "has depth 1; training continues from it, so --depth 2 needs --from-scratch" in _error(
+        capsys
+    )

@@ -101,9 +101,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # Operating-system errors that are the user's situation (full disk, read-only folder,
-# permissions), said in one line; other OSErrors are bugs and go to the crash log.
+# permissions, a path that cannot be: too long, through a file, missing), said in one
+# line; other OSErrors are bugs and go to the crash log.
 _USER_ERRNOS = frozenset(
-    getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM") if hasattr(errno, n)
+    getattr(errno, n)
+    for n in (
+        "ENOSPC",
+        "EDQUOT",
+        "EROFS",
+        "EACCES",
+        "EPERM",
+        "ENAMETOOLONG",
+        "ENOTDIR",
+        "EISDIR",
+        "ENOENT",
+        "ELOOP",
+    )
+    if hasattr(errno, n)
 )
 
 

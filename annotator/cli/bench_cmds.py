@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from annotator.cli.ml_cmds import add_accepted_border_option
+from annotator.cli.options import seed
 from annotator.core.errors import AnnotatorError
 from annotator.ml.networks import DEFAULT_ARCH
 
@@ -67,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run between processes (join the parts with bench-combine) (0)",
     )
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--frozen-after", type=int, default=2, help="frozen mode: images trained on (2)")
     p.add_argument(
         "--train-now-every",

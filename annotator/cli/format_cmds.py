@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from annotator.cli.options import seed
 from annotator.cli.progress import ProgressLine
 from annotator.core.errors import AnnotatorError
 
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--split", default="0.8,0.1,0.1", help="train,val,test fractions (default 0.8,0.1,0.1)"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the split (default 0)")
     p.add_argument(
         "--include",
         choices=("done", "all"),

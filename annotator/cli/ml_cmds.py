@@ -11,11 +11,13 @@ import contextlib
 import json
 import math
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from annotator.cli.options import seed
 from annotator.cli.progress import ProgressLine
 from annotator.core.errors import AnnotatorError
 
@@ -61,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="start from random weights instead of the active model version",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     add_accepted_border_option(p)
     p.add_argument("--depth", type=int, help="network depth for a new model (default 4)")
     p.add_argument("--width", type=int, help="network base width for a new model (default 16)")
@@ -79,6 +81,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("project", type=Path)
     p.add_argument("--images", nargs="+", metavar="NAME", help="only these images (default: all)")
     p.add_argument("--out", type=Path, metavar="DIR", help="also write class-id PNG masks here")
+    p.add_argument(
+        "--overwrite", action="store_true", help="with --out: replace masks already in DIR"
+    )
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.set_defaults(handler=cmd_predict)
 
@@ -111,6 +116,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--from-version", type=int, metavar="VERSION", help="with --export: the version to write"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="with --export: replace an existing FILE"
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_models)
@@ -156,6 +164,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     with _sigint_cancels() as cancel:
         outcome = train_headless(args.project, options, report, cancel)
     line.finish()
+    if outcome.result.status == "cancelled":  # Ctrl+C: what was asked for, not an error
+        from annotator.cli import EXIT_INTERRUPTED
+
+        if outcome.main_process:
+            print(f"annotator: training {outcome.result.message}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if outcome.main_process:
         _print_round(outcome)
     return 0
@@ -215,7 +229,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     with open_project(args.project) as project:
         records = [project.image(n) for n in args.images] if args.images else None
         line = ProgressLine("predicting")
-        done = predict_images(project, records, progress=line, out_dir=args.out, device=args.device)
+        done = predict_images(
+            project,
+            records,
+            progress=line,
+            out_dir=args.out,
+            device=args.device,
+            overwrite=args.overwrite,
+        )
         line.finish()
         version = done[0].model_version if done else None
         print(
@@ -246,7 +267,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             )
             return 0
         if args.export_file is not None:
-            record = versions.export_model(project, args.export_file, args.from_version)
+            record = versions.export_model(
+                project, args.export_file, args.from_version, overwrite=args.overwrite
+            )
             print(f"wrote v{record.version} to {args.export_file}")
             return 0
         models, active_v = versions.listing(project)

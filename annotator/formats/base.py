@@ -138,6 +138,9 @@ class ReadResult:
     unknown: dict[str, int] = field(default_factory=dict)
     background: str | None = None
     kept_unlabelled: int = 0
+    #: The class given by ``--background`` is named by nothing in the source: the
+    #: reader added it (a typo would otherwise become a class for good).
+    background_added: bool = False
 
 
 # --- small helpers shared by the format modules ---------------------------------------

@@ -311,6 +311,7 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
     lut = names_lut(names)
     if background is not None and background.lower() not in lut:
         names.append(background)
+        result.background_added = options.background is not None
         lut = names_lut(names)
     fill = lut[background.lower()] if background is not None else UNLABELLED
     masks = {iid: np.full((im["h"], im["w"]), fill, np.int32) for iid, im in images.items()}

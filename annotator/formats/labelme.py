@@ -378,6 +378,7 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
             known = names_lut(names)
     if background is not None and background.lower() not in names_lut(names):
         names.append(background)
+        result.background_added = not automatic
     result.declared = list(names)
     result.background = background
     items = []

@@ -179,6 +179,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     all_names = list(names)
     if background is not None and background.lower() not in names_lut(all_names):
         all_names.append(background)
+        result.background_added = True
     fill = names_lut(all_names)[background.lower()] if background is not None else UNLABELLED
     files = sorted(p for p in labels_root.rglob("*.txt") if p.is_file())
     if not files:

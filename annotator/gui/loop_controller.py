@@ -322,7 +322,9 @@ class LoopController(QObject):
                 return
             path = Path(name)
         try:
-            record = versions.export_model(service.project, path)
+            # the save dialog asked before replacing a file (a path given directly is a
+            # test's or a script's, which may replace too)
+            record = versions.export_model(service.project, path, overwrite=True)
         except AnnotatorError as exc:
             self._error("export", exc)
             return

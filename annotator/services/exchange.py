@@ -88,9 +88,11 @@ def parse_split(text: str) -> tuple[float, float, float]:
     if not 1 <= len(values) <= 3 or any(v < 0 or not np.isfinite(v) for v in values):
         raise FormatError(f"--split {text!r}: expected up to three non-negative fractions")
     values += [0.0] * (3 - len(values))
-    total = sum(values)
-    if total <= 0:
+    top = max(values)
+    if top <= 0:
         raise FormatError(f"--split {text!r}: the fractions sum to zero")
+    values = [v / top for v in values]  # 1e308,1e308 would sum to infinity
+    total = sum(values)
     return (values[0] / total, values[1] / total, values[2] / total)
 
 
@@ -215,11 +217,17 @@ def export_project(
     """Write the project's labelled images to ``request.out`` in ``request.format``.
 
     OUT must not exist or be an empty folder. Nothing appears at OUT unless every
-    file was written.
+    file was written (at the root of a drive, only a hidden staging folder does).
     """
     spec = get_format(request.format)
     out = Path(request.out).absolute()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    # The root of a drive (an empty USB stick) cannot be replaced by a rename: the files
+    # are staged inside it, and moved up when all are written.
+    inside = out.is_dir() and os.path.ismount(out)
+    partial = f".{out.name}.partial-"
+    if out.exists() and (
+        not out.is_dir() or any(not (inside and p.name.startswith(partial)) for p in out.iterdir())
+    ):
         raise FormatError(f"{out}: already exists and is not an empty folder")
     dataset, skipped = build_export_dataset(project, request, progress)
     if not any(dataset.splits.values()):
@@ -227,9 +235,10 @@ def export_project(
         raise FormatError(f"nothing to export: the project has no {what}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        for stale in out.parent.glob(f".{glob.escape(out.name)}.partial-*"):  # a killed export's
+        beside = out if inside else out.parent
+        for stale in beside.glob(f"{glob.escape(partial)}*"):  # a killed export's
             shutil.rmtree(stale, ignore_errors=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        stage = Path(tempfile.mkdtemp(prefix=partial, dir=beside))
     except OSError as exc:  # read-only, no permission, a file where a folder should be
         blocker = next((p for p in out.parents if p.exists()), None)
         reason = exc.strerror or str(exc)
@@ -240,9 +249,14 @@ def export_project(
         options = ExportOptions(image_mode=request.image_mode, coco_mode=request.coco_mode)
         assert spec.writer is not None
         result = spec.writer(stage, dataset, options, progress)
-        if out.exists():
-            out.rmdir()
-        os.replace(stage, out)
+        if inside:
+            for entry in sorted(stage.iterdir()):
+                os.replace(entry, out / entry.name)
+            stage.rmdir()
+        else:
+            if out.exists():
+                out.rmdir()
+            os.replace(stage, out)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -642,6 +656,12 @@ def import_into_project(
     report = ImportReport(format=spec.name, unknown_labels=dict(result.unknown))
     if spec.name == "labelme":
         report.background = background_summary(request.background, default, result)
+    chosen = request.background
+    if result.background_added and chosen is not None and not project.schema.has_name(chosen):
+        raise FormatError(
+            f"--background {chosen}: neither the project nor the source has a class of that "
+            f"name (the project's: {', '.join(project.schema.names)})"
+        )
     report.skipped.extend(result.errors)
     if not result.items and result.errors:
         first = result.errors[0][1]

@@ -40,3 +40,15 @@ def create_project(
     if not names or any(not n for n in names):
         raise AnnotatorError(f"empty class name in {', '.join(class_names)!r}")
     return Project.create(root, LabelSchema.from_names(names))
+
+
+def refuse_inside_project(project: Project, path: str | os.PathLike[str], what: str) -> None:
+    """Refuse writing ``path`` among the project's own files (its database, label maps,
+    models), which a command's output must never replace."""
+    root = project.root.resolve()
+    target = Path(path).resolve()
+    if target == root or root in target.parents:
+        raise AnnotatorError(
+            f"{path}: is inside the project folder {project.root}; write the {what} "
+            "somewhere else, so that no project file can be replaced"
+        )

@@ -26,6 +26,7 @@ from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord
 from annotator.core.status import ImageStatus
 from annotator.services.jobs import CancelToken, Dispatcher, LatestWinsWorker
+from annotator.services.projects import refuse_inside_project
 from annotator.storage import models as model_store
 from annotator.storage import proposals as proposal_store
 from annotator.storage.images import write_png
@@ -95,20 +96,29 @@ def predict_images(
     device: str = "auto",
     backend: str = "auto",
     predictor: Predictor | None = None,
+    overwrite: bool = False,
 ) -> list[PredictedImage]:
     """Propose masks for ``records`` (default: every image) with the active model.
 
     Each proposal is stored in the project and its score in the database as soon as it is
     done, so a cancel keeps what was finished. With ``out_dir``, the masks are also
-    written there as class-id PNG files named after the images.
+    written there as class-id PNG files named after the images; files already there
+    are replaced only with ``overwrite``, and never inside the project folder.
     """
     out_names: dict[int, str] = {}
+    records = project.images() if records is None else records
     if out_dir is not None:
         if Path(out_dir).exists() and not Path(out_dir).is_dir():
             raise AnnotatorError(f"{out_dir}: is a file, not a folder for the masks")
+        refuse_inside_project(project, out_dir, "masks")
         out_names = _out_file_names(project.images())
+        there = [out_names[r.id] for r in records if (Path(out_dir) / out_names[r.id]).exists()]
+        if there and not overwrite:
+            raise AnnotatorError(
+                f"{out_dir}: already holds {len(there)} of the masks to write (first: "
+                f"{there[0]}); choose an empty folder, or --overwrite to replace them"
+            )
     predictor = predictor or load_predictor(project, device=device, backend=backend)
-    records = project.images() if records is None else records
     done: list[PredictedImage] = []
     for i, rec in enumerate(records):
         if cancel is not None and cancel.is_set():

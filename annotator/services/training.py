@@ -90,8 +90,8 @@ def new_network(
     return NetworkConfig(
         choose_in_channels([r.channels for r in project.images()]),
         len(project.schema),
-        depth or spec.default_depth,
-        width or spec.default_width,
+        spec.default_depth if depth is None else depth,  # 0 is refused, not a default
+        spec.default_width if width is None else width,
         arch=spec.name,
     )
 
@@ -186,7 +186,7 @@ def train_project(
     record = None
     if result.publishable and main:
         record = publish(project, request, result, export_onnx=export_onnx)
-    elif not result.publishable:
+    elif not result.publishable and result.status != "cancelled":  # a cancel was asked for
         log.warning("training round not published: %s", result.message)
     distributed.barrier()
     return TrainOutcome(result, record, main)
@@ -311,6 +311,18 @@ def check_arch_change(active: ModelRecord | None, arch: str | None, from_scratch
         )
 
 
+def check_size_change(active: ModelRecord, depth: int | None, width: int | None) -> None:
+    """Refuse a ``--depth``/``--width`` that continuing the active model would ignore."""
+    network = active.card.architecture
+    for option, asked in (("depth", depth), ("width", width)):
+        has = network.get(option)
+        if asked is not None and has is not None and asked != has:
+            raise ModelError(
+                f"the active model v{active.version} has {option} {has}; training continues "
+                f"from it, so --{option} {asked} needs --from-scratch"
+            )
+
+
 def train_headless(
     root: Path,
     options: RoundOptions,
@@ -336,6 +348,9 @@ def train_headless(
             active = project.active_model()
             check_arch_change(active, options.arch, options.from_scratch)
             new_model = options.from_scratch or active is None
+            if not new_model:
+                assert active is not None
+                check_size_change(active, options.depth, options.width)
             if new_model and (options.depth, options.width, options.arch) != (None, None, None):
                 network = new_network(project, options.depth, options.width, options.arch)
             outcome = train_project(

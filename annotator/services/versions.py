@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from annotator.core.card import CardMetrics, ModelCard
 from annotator.core.errors import ModelError
 from annotator.core.records import ModelRecord, now_iso
+from annotator.services.projects import refuse_inside_project
 from annotator.storage import models as model_store
 from annotator.storage.atomic import atomic_write_bytes
 from annotator.storage.project import Project
@@ -116,9 +117,12 @@ def import_model(project: Project, path: Path | str, *, export_onnx: bool = True
     return store_version(project, card, loaded.network, loaded.state_dict, export_onnx=export_onnx)
 
 
-def export_model(project: Project, out: Path | str, version: int | None = None) -> ModelRecord:
+def export_model(
+    project: Project, out: Path | str, version: int | None = None, *, overwrite: bool = False
+) -> ModelRecord:
     """Write ``version`` (default: the active one) as one self-contained checkpoint file
-    ``out``, which :func:`import_model` reads in another project."""
+    ``out``, which :func:`import_model` reads in another project. An existing file is
+    replaced only with ``overwrite``; a file inside the project folder never is."""
     if version is None:
         record = project.active_model()
         if record is None:
@@ -130,6 +134,9 @@ def export_model(project: Project, out: Path | str, version: int | None = None) 
         raise ModelError(f"{out}: is a folder; give the file to write (e.g. {out / 'model.pt'})")
     if not out.parent.is_dir():
         raise ModelError(f"{out.parent}: no such folder")
+    refuse_inside_project(project, out, "model file")
+    if out.exists() and not overwrite:
+        raise ModelError(f"{out}: exists; give another file name, or --overwrite to replace it")
     weights = model_store.model_files(project, record).weights
     try:
         atomic_write_bytes(out, weights.read_bytes())

@@ -8,7 +8,7 @@ import torch
 from conftest import FAST, TINY, make_cells_project
 
 from annotator.cli import main
-from annotator.core.errors import ModelError
+from annotator.core.errors import AnnotatorError, ModelError
 from annotator.core.schema import LabelSchema
 from annotator.ml.checkpoint import load_checkpoint
 from annotator.services import proposals, training, versions
@@ -102,3 +102,29 @@ def test_the_cli_exports_and_imports_and_refuses_junk(trained, tmp_path, capsys)
         main(["models", dst, "--import", out, "--export", out])
     assert [m.version for m in target.models()] == [1]
     assert np.isfinite(target.active_model().card.metrics.loss)
+
+
+def test_outputs_never_replace_project_files_or_existing_ones_unasked(trained, tmp_path):
+    source, _ = trained
+    db = source.root / "annotator.sqlite"
+    before = db.read_bytes()
+    with pytest.raises(AnnotatorError, match="inside the project folder"):
+        versions.export_model(source, db, overwrite=True)
+    assert db.read_bytes() == before
+    versions.export_model(source, tmp_path / "m.pt")
+    with pytest.raises(ModelError, match="exists; .*--overwrite"):
+        versions.export_model(source, tmp_path / "m.pt")
+    versions.export_model(source, tmp_path / "m.pt", overwrite=True)
+    labelled = [r for r in source.images() if source.load_mask(r) is not None]
+    maps = {r.id: source.load_mask(r) for r in labelled}
+    with pytest.raises(AnnotatorError, match="inside the project folder"):
+        proposals.predict_images(source, out_dir=source.root / "masks", device="cpu")
+    assert all(np.array_equal(source.load_mask(r), maps[r.id]) for r in labelled)
+    out = tmp_path / "masks-out"
+    out.mkdir()
+    (out / "cells_0.png").write_bytes(b"mine")
+    with pytest.raises(AnnotatorError, match="already holds 1 of the masks"):
+        proposals.predict_images(source, out_dir=out, device="cpu")
+    assert (out / "cells_0.png").read_bytes() == b"mine"
+    proposals.predict_images(source, out_dir=out, device="cpu", overwrite=True)
+    assert (out / "cells_0.png").read_bytes() != b"mine"
