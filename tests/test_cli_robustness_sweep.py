@@ -471,3 +471,32 @@ def test_depth_and_width_are_checked_and_never_silently_ignored(tmp_path, capsys
     assert "has depth 1; training continues from it, so --depth 2 needs --from-scratch" in _error(
         capsys
     )
+
+
+def test_export_and_train_refuse_a_label_map_that_was_saved_and_is_gone(tmp_path, capsys):
+    proj, _, _ = _project(tmp_path, names=("a.png", "b.png"))
+    with open_project(proj, lock=False) as project:
+        gone = project.mask_path(project.images()[0].id)
+    gone.unlink()
+    capsys.readouterr()
+    assert main(["export", str(proj), str(tmp_path / "out"), "--format", "masks"]) == 1
+    assert "the label map of image 'a.png'" in _error(capsys)
+    assert main(["train", str(proj), "--steps", "1", "--device", "cpu"]) == 1
+    assert "is missing; restore it from a backup" in _error(capsys)
+
+
+def test_damaged_convenience_settings_fall_back_to_defaults(tmp_path):
+    import sqlite3
+
+    from annotator.services.model_settings import SETTINGS_KEY, ModelSettings, load_settings
+    from annotator.services.session import LAST_IMAGE_SETTING, AnnotationSession
+
+    proj, _, _ = _project(tmp_path, names=("a.png", "b.png"))
+    with sqlite3.connect(proj / "annotator.sqlite") as db:
+        for key in (LAST_IMAGE_SETTING, SETTINGS_KEY):
+            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, '{bad')", (key,))
+    with open_project(proj) as project:
+        assert load_settings(project) == ModelSettings()
+        session = AnnotationSession(project)
+        assert session.last_image_id() == project.images()[0].id
+        session.close()

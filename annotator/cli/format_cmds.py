@@ -44,8 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--coco-mode",
         choices=("polygon", "rle"),
-        default="polygon",
-        help="COCO segmentation: polygons (iscrowd 0) or RLE (iscrowd 1)",
+        help="COCO segmentation: polygons (iscrowd 0, the default) or RLE (iscrowd 1)",
     )
     p.set_defaults(handler=cmd_export)
 
@@ -72,6 +71,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from annotator.services.exchange import ExportRequest, export_project, parse_split
     from annotator.services.projects import open_project
 
+    if args.coco_mode is not None and args.format != "coco":
+        raise AnnotatorError(f"--coco-mode is for a coco export, not {args.format}")
     request = ExportRequest(
         format=args.format,
         out=args.out,
@@ -79,7 +80,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         seed=args.seed,
         include=args.include,
         image_mode=args.images,
-        coco_mode=args.coco_mode,
+        coco_mode=args.coco_mode or "polygon",
     )
     with open_project(args.project, lock=False) as project:  # read-only: runs beside a writer
         report = export_project(project, request, progress=ProgressLine("exporting"))

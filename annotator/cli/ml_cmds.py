@@ -225,6 +225,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from annotator.services.projects import open_project
     from annotator.services.proposals import predict_images, proposals_folder
 
+    if args.overwrite and args.out is None:
+        raise AnnotatorError("--overwrite goes with --out DIR")
     configure_cpu_threads()
     with open_project(args.project) as project:
         records = [project.image(n) for n in args.images] if args.images else None
@@ -252,6 +254,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     if args.from_version is not None and args.export_file is None:
         raise AnnotatorError("--from-version goes with --export FILE")
+    if args.overwrite and args.export_file is None:
+        raise AnnotatorError("--overwrite goes with --export FILE")
+    if args.json and (args.rollback, args.import_file, args.export_file) != (None, None, None):
+        raise AnnotatorError("--json is for the listing of versions (without an option)")
     writes = args.rollback is not None or args.import_file is not None
     # listing and export only read and run beside a writer; rollback and import take the lock
     with open_project(args.project, lock=writes) as project:

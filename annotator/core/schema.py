@@ -72,6 +72,9 @@ class LabelClass:
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 
 
+#: Longer class names are refused: they are shown in one row of the class list and legends.
+MAX_NAME_LENGTH = 200
+
 #: Interchange files (labelme's labels.txt, VOC class lists) name void pixels so; a class
 #: of that name would come back from them as void, every later class shifted by one.
 RESERVED_NAME = "__ignore__"
@@ -86,6 +89,11 @@ def _check_name(name: str) -> str:
         raise SchemaError(
             f"class name {name!r} contains a control character (U+{ord(bad):04X}); "
             "use printable characters only"
+        )
+    if len(name) > MAX_NAME_LENGTH:
+        raise SchemaError(
+            f"class name {name[:40]!r}... has {len(name)} characters; at most "
+            f"{MAX_NAME_LENGTH} fit the lists, file names and legends it appears in"
         )
     if name.lower() == RESERVED_NAME:
         raise SchemaError(

@@ -36,6 +36,7 @@ from annotator.formats.base import (
     ReadResult,
     WriteResult,
     check_class_ids,
+    check_pixels,
     encode_png,
     load_json,
     open_pil,
@@ -101,13 +102,53 @@ def decode_mask_png(path: Path) -> np.ndarray:
         raise FormatError(f"{path}: corrupt or unreadable PNG ({exc})") from None
 
 
+#: Lossless files a class-id mask comes in (microscopy labs keep theirs as TIFF).
+MASK_SUFFIXES = (".png", ".tif", ".tiff")
+
+
+def decode_mask_file(path: Path) -> np.ndarray:
+    """A class-id mask from a PNG (:func:`decode_mask_png`) or a single-channel integer
+    TIFF (any integer type whose values fit 16 bits)."""
+    if path.suffix.lower() == ".png":
+        return decode_mask_png(path)
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            shape = tuple(int(n) for n in page.shape if n != 1)  # type: ignore[union-attr]
+            if len(shape) != 2:
+                raise FormatError(
+                    f"{path}: a mask must be one single-channel image, this TIFF is "
+                    f"{'x'.join(map(str, page.shape))}"  # type: ignore[union-attr]
+                )
+            check_pixels(shape[1], shape[0], path)
+            arr = np.asarray(page.asarray()).reshape(shape)  # type: ignore[union-attr]
+    except FormatError:
+        raise
+    except Exception as exc:  # tifffile raises many kinds on a broken file
+        raise FormatError(f"{path}: corrupt or unreadable TIFF ({exc})") from None
+    if arr.dtype.kind not in "ui":
+        raise FormatError(f"{path}: a mask must hold integer class ids, not {arr.dtype} values")
+    if arr.dtype.itemsize == 1:
+        return arr.astype(np.uint8)
+    low, high = (int(v) for v in (arr.min(), arr.max())) if arr.size else (0, 0)
+    if low < 0 or high > 65535:
+        raise FormatError(f"{path}: value {low if low < 0 else high} is not a class id")
+    return arr.astype(np.uint16)
+
+
 def _mask_files(src: Path) -> list[Path]:
     if src.is_file():
         return [src]
-    direct = sorted(p for p in src.glob("*.png") if p.is_file())
+
+    def masks_in(found: list[Path]) -> list[Path]:
+        return sorted(p for p in found if p.suffix.lower() in MASK_SUFFIXES and p.is_file())
+
+    direct = masks_in(list(src.iterdir()))
     if direct:
         return direct
-    return sorted(p for p in src.rglob("masks/*.png") if p.is_file())
+    return masks_in(list(src.rglob("masks/*")))
 
 
 def _dataset_root(folder: Path) -> Path:
@@ -152,11 +193,11 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
             raise FormatError(f"{meta_file}: expected integer 'void' and 'unlabelled'") from None
     files = _mask_files(src)
     if not files:
-        raise FormatError(f"{src}: no PNG masks found")
+        raise FormatError(f"{src}: no PNG or TIFF masks found")
     beside = ImagesBeside()
     for f in files:
         try:
-            raw = decode_mask_png(f)
+            raw = decode_mask_file(f)
             mask = raw.astype(np.int32)
             marks = reserved
             if not marks and names is not None:  # a class list but no reserved values: max = void

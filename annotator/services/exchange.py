@@ -150,7 +150,7 @@ def build_export_dataset(
     for i, rec in enumerate(wanted):
         if progress:
             progress(i, len(wanted), f"checking {rec.name}")
-        if not project.mask_path(rec.id).exists():
+        if not project.has_mask(rec):  # one saved and then lost is an error, not a skip
             skipped.append((rec.name, "has no label map"))
             continue
         if not project.image_path(rec).is_file():

@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from annotator.core.errors import ProjectError
 from annotator.services.training import DEFAULT_DEPTH, DEFAULT_WIDTH
 from annotator.storage.project import Project
 
@@ -54,7 +55,11 @@ class ModelSettings:
 
 def load_settings(project: Project) -> ModelSettings:
     """The project's model settings (defaults when none are stored)."""
-    stored = project.get_setting(SETTINGS_KEY)
+    try:
+        stored = project.get_setting(SETTINGS_KEY)
+    except ProjectError as exc:  # the defaults are a fine answer; the next save repairs it
+        log.warning("ignoring damaged model settings: %s", exc)
+        return ModelSettings()
     if not isinstance(stored, dict):
         return ModelSettings()
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from annotator.core.errors import ProjectError
 from annotator.core.labelmap import LabelMap
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
@@ -88,7 +89,11 @@ class AnnotationSession:
 
     def last_image_id(self) -> int | None:
         """The image open when the project was last closed, if it still exists."""
-        wanted = self.project.get_setting(LAST_IMAGE_SETTING)
+        try:
+            wanted = self.project.get_setting(LAST_IMAGE_SETTING)
+        except ProjectError as exc:  # only a convenience: open the first image instead
+            log.warning("ignoring the damaged last-image setting: %s", exc)
+            wanted = None
         ids = [r.id for r in self.images()]
         if wanted in ids:
             return int(wanted)

@@ -110,6 +110,11 @@ class Database:
             raise ProjectError(
                 f"{path}: the project database is damaged ({_one_line(exc)})"
             ) from None
+        if version < 0:  # only a damaged or hand-edited file; MIGRATIONS[-3] would "work"
+            raise ProjectError(
+                f"{path}: the project database reports schema version {version}, which no "
+                "Annotator wrote (damaged?); restore the project from a backup"
+            )
         if version == 0 and not self._create:
             raise ProjectError(f"{path}: not an Annotator project database (no tables)")
         if version > SCHEMA_VERSION:

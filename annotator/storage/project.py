@@ -26,7 +26,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,11 @@ DB_NAME = "annotator.sqlite"
 ACCEPTED_DIR = "accepted"
 #: Images stored inside the project (embedded in imported files, or generated).
 IMAGES_DIR = "images"
+#: The folders of the project's own files: never images to add (a data folder that holds
+#: the project would otherwise offer its masks and proposals as pictures to label). Not
+#: IMAGES_DIR: users keep their own pictures there too, and the embedded ones in it are
+#: known by path and content already.
+OWN_DIRS = ("masks", "proposals", ACCEPTED_DIR, "models")
 Progress = Callable[[int, int, str], None]
 #: ``add_images`` records this many images per database transaction.
 ADD_BATCH = 100
@@ -109,20 +114,37 @@ def _row_to_model(row: Any, root: Path) -> ModelRecord:
     return ModelRecord(row["version"], row["parent"], row["created_at"], row["checkpoint"], card)
 
 
-def collect_image_files(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, str]]:
+def _touches(path: Path, folders: Collection[Path]) -> bool:
+    """Whether resolved ``path`` is one of ``folders``, inside one, or holds one."""
+    return any(path == f or f in path.parents or path in f.parents for f in folders)
+
+
+def collect_image_files(
+    paths: Iterable[str | os.PathLike[str]], exclude: Collection[Path] = ()
+) -> list[tuple[Path, str]]:
     """Expand files and folders (recursively) into ``(file, display name)`` pairs.
 
     A file given directly is named by its file name; a file found in a folder by its
     path relative to that folder. Non-image files inside folders are ignored; a
     non-image file given directly is kept so that reading it reports the problem.
+    Nothing inside the (resolved) folders ``exclude`` is collected.
     """
     found: list[tuple[Path, str]] = []
     for raw in paths:
         p = Path(raw)
+        resolved = p.resolve()
+        if any(resolved == f or f in resolved.parents for f in exclude):
+            continue
         if p.is_dir():
+            # Compared as parts relative to p: resolving every file would cost a
+            # readlink per path component.
+            inner = [f.relative_to(resolved).parts for f in exclude if resolved in f.parents]
             for sub in sorted(p.rglob("*")):
+                rel = sub.relative_to(p)
+                if any(rel.parts[: len(f)] == f for f in inner):
+                    continue
                 if sub.is_file() and is_image_path(sub) and not sub.name.startswith("."):
-                    found.append((sub, sub.relative_to(p).as_posix()))
+                    found.append((sub, rel.as_posix()))
         else:
             found.append((p, p.name))
     return found
@@ -282,10 +304,22 @@ class Project:
         rows = self._db.query("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0]["value"] if rows else None
 
-    def get_setting(self, key: str, default: Any = None) -> Any:
-        """A JSON-valued project setting."""
+    def get_setting(
+        self, key: str, default: Any = None, *, fix: str = "restore the project from a backup"
+    ) -> Any:
+        """A JSON-valued project setting; ``fix`` says what to do when it is damaged."""
         rows = self._db.query("SELECT value FROM settings WHERE key = ?", (key,))
-        return json.loads(rows[0]["value"]) if rows else default
+        if not rows:
+            return default
+        raw = rows[0]["value"]
+        try:
+            return json.loads(raw)
+        except (ValueError, TypeError, RecursionError):  # a damaged or hand-edited file
+            shown = repr(raw)[:60]
+            raise ProjectError(
+                f"{self._db.path}: the project setting {key!r} is damaged (not JSON: {shown}); "
+                f"{fix}"
+            ) from None
 
     def set_setting(self, key: str, value: Any) -> None:
         with self._db.transaction() as conn:
@@ -329,7 +363,13 @@ class Project:
         the add stops on an error or a cancel, the files done so far are still recorded.
         """
         report = AddReport()
-        candidates = collect_image_files(paths)
+        paths = list(paths)
+        own = [(self.root / d).resolve() for d in OWN_DIRS]
+        candidates = collect_image_files(paths, exclude=own)
+        if any(_touches(Path(p).resolve(), own) for p in paths):
+            report.skipped.append(
+                (str(self.root), "the project's own files (masks, proposals...) are not added")
+            )
         rows = self._db.query("SELECT name, path, sha1 FROM images")
         taken_names = {r["name"] for r in rows}
         known_paths = {r["path"] for r in rows}
@@ -598,17 +638,68 @@ class Project:
         s = self.schema
         return np.full((record.height, record.width), s.unlabelled, dtype=s.dtype)
 
+    def has_mask(self, record: ImageRecord) -> bool:
+        """Whether the image has a saved label map. A map the index says was saved (a
+        label source is recorded with every save) whose file is gone is an error: treated
+        as none, a done image would silently drop out of exports and training."""
+        if self.mask_path(record.id).exists():
+            return True
+        if record.label_source or record.labelled_pixels:
+            raise ProjectError(
+                f"the label map of image {record.name!r} ({self.mask_path(record.id)}) is "
+                "missing; restore it from a backup, or import the image's labels again"
+            )
+        return False
+
     def load_mask(self, record: ImageRecord) -> np.ndarray | None:
-        """The saved label map of an image, or ``None`` when it has none."""
+        """The saved label map of an image, or ``None`` when it never had one.
+
+        A file that is not a label map of the image (unreadable, empty, another size,
+        values that are no class id) is refused as damaged: exported or trained on, its
+        values would become wrong labels without a word.
+        """
         import cv2
 
-        path = self.mask_path(record.id)
-        if not path.exists():
+        if not self.has_mask(record):
             return None
-        mask = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-        if mask is None or mask.shape != (record.height, record.width):
-            raise ProjectError(f"{path}: damaged label mask for image {record.name!r}")
-        return mask.astype(self.schema.dtype, copy=False)
+        path = self.mask_path(record.id)
+        s, n = self.schema, len(self.schema)
+
+        def damaged(problem: str) -> ProjectError:
+            return ProjectError(
+                f"{path}: damaged label mask for image {record.name!r} ({problem}); restore "
+                "it from a backup, or import the image's labels again"
+            )
+
+        try:
+            data = np.fromfile(path, dtype=np.uint8)
+        except OSError as exc:
+            raise ProjectError(
+                f"{path}: cannot read the label mask of image {record.name!r} "
+                f"({exc.strerror or exc})"
+            ) from None
+        if not data.size:  # imdecode raises on an empty buffer instead of returning None
+            raise damaged("the file is empty")
+        try:
+            mask = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        except cv2.error:
+            mask = None
+        if mask is None:
+            raise damaged("not a readable PNG")
+        if mask.shape != (record.height, record.width):
+            raise damaged(f"shape {mask.shape}, the image is {record.height}x{record.width}")
+        if mask.dtype not in (np.uint8, np.uint16):  # PNG holds no other; a renamed file
+            raise damaged(f"values of type {mask.dtype}")
+        # A 16-bit file in an 8-bit project (rewritten by another tool) would wrap.
+        if mask.dtype.itemsize > s.dtype.itemsize and int(mask.max()) > s.unlabelled:
+            raise damaged(f"value {int(mask.max())} is no class id; the project has {n} classes")
+        mask = mask.astype(s.dtype, copy=False)
+        # Valid: 0..n-1, void (max-1) and unlabelled (max). Adding 2 wraps void and
+        # unlabelled to 0 and 1, so one max finds any other value (about 1 ms at 4096^2).
+        if int(np.max(mask + s.dtype.type(2))) >= n + 2:
+            bad = int(mask[(mask >= n) & (mask < s.void)][0])
+            raise damaged(f"value {bad} is no class id; the project has {n} classes")
+        return mask
 
     def save_mask(
         self,
@@ -737,10 +828,16 @@ class Project:
 
     def active_model(self) -> ModelRecord | None:
         """The model version proposals come from (the newest unless rolled back)."""
-        version = self.get_setting("active_model")
+        fix = f"make a version active again with: annotator models {self.root} --rollback VERSION"
+        version = self.get_setting("active_model", fix=fix)
         if version is None:
             return None
-        return self.model(int(version))
+        if type(version) is not int:  # int(True), int(1.5) would pick a version silently
+            raise ProjectError(
+                f"{self._db.path}: the project setting 'active_model' is damaged "
+                f"({version!r} is no model version); {fix}"
+            )
+        return self.model(version)
 
     def set_active_model(self, version: int) -> ModelRecord:
         """Roll back (or forward) to a published version."""

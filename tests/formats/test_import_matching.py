@@ -242,3 +242,35 @@ def test_a_masks_import_of_one_split_reads_the_exports_class_list(tmp_path):
         import_into_project(fresh, ImportRequest("masks", tmp_path / "out/train/masks"))
         got = fresh.load_mask(fresh.images()[0])
     assert np.all(got[:, :3] == 1) and np.all(got[:, 3:] == 0)  # cat is 1, dog is 0 here
+
+
+def test_tiff_masks_import_beside_png_ones_in_any_integer_type(tmp_path):
+    import tifffile
+
+    src = tmp_path / "src"
+    want = {}
+    for k, (name, dtype) in enumerate(
+        [("a.png", np.uint8), ("b.tif", np.uint16), ("c.tiff", np.int32)]
+    ):
+        write_image(src / "images" / (Path(name).stem + ".png"), (6, 8), seed=k)
+        mask = np.zeros((6, 8), dtype)
+        mask[:, k + 1 :] = k % 3
+        (src / "masks").mkdir(exist_ok=True)
+        if name.endswith(".png"):
+            cv2.imwrite(str(src / "masks" / name), mask)
+        else:
+            tifffile.imwrite(src / "masks" / name, mask)
+        want[Path(name).stem] = mask.astype(np.uint8)
+    tifffile.imwrite(src / "masks/rgb.tif", np.zeros((6, 8, 3), np.uint8))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        report = import_into_project(project, ImportRequest("masks", src / "masks"))
+        assert sorted(report.added) == ["a.png", "b.png", "c.png"]
+        assert len(report.skipped) == 1 and "single-channel" in report.skipped[0][1]
+        for rec in project.images():
+            assert np.array_equal(project.load_mask(rec), want[rec.stem])
+
+
+def test_class_names_have_a_length_limit():
+    LabelSchema.from_names(["x" * 200])
+    with pytest.raises(SchemaError, match="at most 200"):
+        LabelSchema.from_names(["x" * 201])

@@ -1,0 +1,167 @@
+"""A damaged or tampered project folder is one clear error naming the file, never a
+traceback and never silently wrong labels: missing or damaged label maps, impossible
+database versions, settings that are not JSON, and a project folder inside the folder
+being added."""
+
+import sqlite3
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from annotator.core.errors import ProjectError
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.storage.project import DB_NAME, Project
+
+
+def _image_folder(folder, n=2, size=(20, 30)):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        arr = np.full(size, i * 40, np.uint8)
+        arr[0, 0] = 255 - i  # make every file's content distinct
+        Image.fromarray(arr).save(folder / f"img{i}.png")
+    return folder
+
+
+@pytest.fixture
+def labelled(project, tmp_path):
+    """The project with two images; the first is done, with a saved label map."""
+    project.add_images([_image_folder(tmp_path / "imgs")])
+    rec = project.images()[0]
+    mask = project.new_mask(rec)
+    mask[:5] = 1
+    project.save_mask(rec.id, mask, status=ImageStatus.DONE)
+    return project
+
+
+# --- label maps -------------------------------------------------------------------------
+def test_a_saved_label_map_whose_file_is_gone_is_an_error_naming_it(labelled):
+    done, never = labelled.images()
+    labelled.mask_path(done.id).unlink()
+    with pytest.raises(ProjectError) as err:
+        labelled.load_mask(done)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "img0.png" in message and f"masks/{done.id}.png" in message and "missing" in message
+    assert "backup" in message
+    # an image whose labels were never saved simply has none
+    assert labelled.load_mask(never) is None
+
+
+def test_a_saved_label_map_of_no_labelled_pixels_is_still_missed(labelled):
+    rec = labelled.images()[1]
+    labelled.save_mask(rec.id, labelled.new_mask(rec))
+    labelled.mask_path(rec.id).unlink()
+    with pytest.raises(ProjectError, match="is missing"):
+        labelled.load_mask(labelled.image(rec.id))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_label_values_that_are_no_class_id_are_a_damaged_mask(labelled, dtype):
+    rec = labelled.images()[0]
+    mask = np.zeros((rec.height, rec.width), dtype)
+    mask[3, 4] = 77 if dtype == np.uint8 else 256 + 1  # 257 would wrap to class 1
+    cv2.imwrite(str(labelled.mask_path(rec.id)), mask)
+    with pytest.raises(ProjectError, match="damaged label mask") as err:
+        labelled.load_mask(rec)
+    assert str(labelled.mask_path(rec.id)) in str(err.value)
+    assert "is no class id" in str(err.value)
+
+
+def test_every_valid_label_value_loads(labelled):
+    rec = labelled.images()[0]
+    s = labelled.schema
+    mask = labelled.new_mask(rec)
+    mask[0, :4] = [0, 1, s.void, s.unlabelled]
+    labelled.save_mask(rec.id, mask)
+    np.testing.assert_array_equal(labelled.load_mask(rec), mask)
+    # a 16-bit file (rewritten by another tool) with values of an 8-bit project is fine
+    cv2.imwrite(str(labelled.mask_path(rec.id)), mask.astype(np.uint16))
+    loaded = labelled.load_mask(rec)
+    assert loaded.dtype == np.uint8
+    np.testing.assert_array_equal(loaded, mask)
+
+
+def test_the_last_class_of_a_16_bit_project_is_a_valid_value(tmp_path):
+    names = [f"c{i}" for i in range(300)]
+    with Project.create(tmp_path / "p", LabelSchema.from_names(names)) as p:
+        p.add_images([_image_folder(tmp_path / "imgs", n=1)])
+        rec = p.images()[0]
+        mask = p.new_mask(rec)
+        mask[0, :4] = [0, 299, p.schema.void, p.schema.unlabelled]
+        p.save_mask(rec.id, mask)
+        np.testing.assert_array_equal(p.load_mask(rec), mask)
+        mask[0, 0] = 300
+        cv2.imwrite(str(p.mask_path(rec.id)), mask)
+        with pytest.raises(ProjectError, match="value 300 is no class id"):
+            p.load_mask(rec)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a png"])
+def test_an_empty_or_garbage_mask_file_is_a_damaged_mask(labelled, content):
+    rec = labelled.images()[0]
+    labelled.mask_path(rec.id).write_bytes(content)
+    with pytest.raises(ProjectError, match="damaged label mask") as err:
+        labelled.load_mask(rec)
+    assert str(labelled.mask_path(rec.id)) in str(err.value)
+
+
+# --- database ---------------------------------------------------------------------------
+@pytest.mark.parametrize("version", [-3, -1])
+def test_a_negative_database_version_is_one_line(project, version):
+    root = project.root
+    project.close()
+    conn = sqlite3.connect(root / DB_NAME)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.close()
+    with pytest.raises(ProjectError, match=f"schema version {version}, which no Annotator"):
+        Project.open(root)
+
+
+def _set_raw_setting(root, key, raw):
+    conn = sqlite3.connect(root / DB_NAME)
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, raw),
+    )
+    conn.commit()
+    conn.close()
+
+
+def test_a_setting_that_is_not_json_names_the_key(project):
+    _set_raw_setting(project.root, "strategy", "{bad")
+    with pytest.raises(ProjectError, match="'strategy'") as err:
+        project.get_setting("strategy")
+    assert "\n" not in str(err.value) and "not JSON" in str(err.value)
+
+
+@pytest.mark.parametrize("raw", ["{bad", '"x"', "1.5", "true", "[1]"])
+def test_a_damaged_active_model_setting_is_one_line_that_says_how_to_fix_it(project, raw):
+    _set_raw_setting(project.root, "active_model", raw)
+    with pytest.raises(ProjectError, match="active_model") as err:
+        project.summary()
+    assert "--rollback" in str(err.value)
+
+
+# --- adding images ----------------------------------------------------------------------
+def test_adding_a_folder_that_holds_the_project_leaves_out_the_projects_own_files(tmp_path):
+    data = _image_folder(tmp_path / "data")
+    with Project.create(data / "proj", LabelSchema.from_names(["bg", "cell"])) as p:
+        p.add_image_bytes((data / "img0.png").read_bytes(), "embedded.png")
+        cv2.imwrite(str(p.mask_path(1)), np.full((20, 30), 255, np.uint8))
+        (p.root / "proposals" / "1_uncertainty.png").write_bytes(b"x")
+        _image_folder(p.root / "mine", n=1, size=(7, 9))  # the user's own images in it
+        report = p.add_images([data])
+        assert [r.name for r in report.added] == ["img1.png", "proj/mine/img0.png"]
+        own = [s for s in report.skipped if "the project's own" in s[1]]
+        assert [s[0] for s in own] == [str(p.root)]  # once, naming the project
+        embedded = str(p.root / "images" / "embedded.png")
+        assert (embedded, "already in the project") in report.skipped
+        assert not report.errors
+        # a file named explicitly in one of the project's folders: the same reason
+        again = p.add_images([p.mask_path(1), p.root / "proposals" / "1_uncertainty.png"])
+        assert not again.added and not again.errors
+        assert [s[0] for s in again.skipped] == [str(p.root)]
