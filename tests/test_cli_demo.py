@@ -44,3 +44,13 @@ def test_demo_of_one_image_is_still_made(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "synthetic_cells", counted)
     assert main(["demo", str(tmp_path / "one"), "--images", "1"]) == 0
     assert len(made) == 1
+
+
+def test_demo_on_an_existing_project_says_it_opened_it_as_it_is(tmp_path, capsys):
+    folder = tmp_path / "demo"
+    assert main(["demo", str(folder), "--images", "2"]) == 0
+    assert capsys.readouterr().out == f"demo project ready: {folder}\n"
+    assert main(["demo", str(folder), "--images", "5"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"opened the existing project {folder}: 2 image(s)")
+    assert "make a new demo only" in out

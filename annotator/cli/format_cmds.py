@@ -89,6 +89,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"  splits: {counts}; {len(report.files)} file(s) written")
     if report.skipped:
         print(f"  left out {len(report.skipped)} image(s) without a label map")
+    if args.images == "symlink":
+        print(
+            "  the images are symbolic links to the originals; `annotator import` refuses "
+            "links leading out of the folder it reads, so export with --images copy to "
+            "import this set again"
+        )
     return 0
 
 

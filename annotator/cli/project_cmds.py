@@ -120,9 +120,18 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from annotator.services.demo import create_demo_project
+    from annotator.services.projects import is_project, open_project
 
+    existed = is_project(args.project)
     project_dir = create_demo_project(args.project, n_images=args.images, labelled=args.labelled)
-    print(f"demo project ready: {project_dir}")
+    if existed:  # opened as it is: a demo made earlier (or stopped part-way), or any project
+        with open_project(project_dir, lock=False) as project:
+            n = len(project.images())
+        asked = args.images is not None or args.labelled is not None
+        given = " (--images and --labelled make a new demo only)" if asked else ""
+        print(f"opened the existing project {project_dir}: {n} image(s){given}")
+    else:
+        print(f"demo project ready: {project_dir}")
     if args.open:
         args.project = project_dir
         return cmd_gui(args)
