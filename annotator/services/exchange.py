@@ -389,24 +389,32 @@ def _project_values(item: ImportItem, schema: LabelSchema) -> np.ndarray:
     return out
 
 
-#: Two pictures of the same size whose grey levels differ by less than this share of
-#: their range on average are one picture saved twice (re-encoded by another tool: a JPEG
-#: saved again, labelme's embedded copy). Different pictures differ by far more.
-SAME_PICTURE_TOLERANCE = 0.02
+#: Two pictures of the same size whose grey levels correlate at least this well are one
+#: picture saved twice (re-encoded by another tool: a JPEG saved again, labelme's embedded
+#: copy, another bit depth). Different pictures correlate far less.
+SAME_PICTURE_CORRELATION = 0.95
 
 
 def _grey(array: np.ndarray) -> np.ndarray:
-    """``array`` as float grey levels in 0..1 (the first three channels averaged)."""
-    top = float(np.iinfo(array.dtype).max) if array.dtype.kind in "ui" else 1.0
-    a = array.astype(np.float32) / top
+    """``array`` as float grey levels (the first three channels averaged)."""
+    a = array.astype(np.float64)
     return a if a.ndim == 2 else a[..., : min(3, a.shape[2])].mean(axis=2)
 
 
 def same_picture(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether two decoded images show the same picture (see :data:`SAME_PICTURE_TOLERANCE`)."""
+    """Whether two decoded images show the same picture (:data:`SAME_PICTURE_CORRELATION`).
+
+    A correlation ignores the levels each file uses: a 12-bit camera picture in 16-bit
+    files, or the same picture saved at 8 bits, still matches; a low-contrast picture's
+    JPEG noise does not hide it."""
     if a.shape[:2] != b.shape[:2]:
         return False
-    return float(np.mean(np.abs(_grey(a) - _grey(b)))) < SAME_PICTURE_TOLERANCE
+    ga, gb = _grey(a), _grey(b)
+    sa, sb = float(ga.std()), float(gb.std())
+    if sa == 0.0 or sb == 0.0:  # a flat picture: the same only if both are flat
+        return sa == sb
+    r = float(np.mean((ga - ga.mean()) * (gb - gb.mean()))) / (sa * sb)
+    return r >= SAME_PICTURE_CORRELATION
 
 
 class _ImageIndex:

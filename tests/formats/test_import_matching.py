@@ -274,3 +274,14 @@ def test_class_names_have_a_length_limit():
     LabelSchema.from_names(["x" * 200])
     with pytest.raises(SchemaError, match="at most 200"):
         LabelSchema.from_names(["x" * 201])
+
+
+def test_same_picture_ignores_the_levels_each_file_uses():
+    rng = np.random.default_rng(5)
+    a = cv2.GaussianBlur(rng.integers(0, 4096, (32, 32)).astype(np.uint16), (5, 5), 0)
+    b = cv2.GaussianBlur(rng.integers(0, 4096, (32, 32)).astype(np.uint16), (5, 5), 0)
+    assert not same_picture(a, b)  # two 12-bit pictures
+    assert same_picture(a, a + 10)  # the same one, 10 levels brighter
+    assert same_picture(np.full((4, 4), 7, np.uint8), np.full((4, 4), 7, np.uint8))
+    assert not same_picture(np.full((4, 4), 7, np.uint8), a[:4, :4])
+    assert same_picture((a // 16).astype(np.uint8), (a * 16).astype(np.uint16) // 256 * 256)
