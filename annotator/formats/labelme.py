@@ -212,7 +212,7 @@ def shape_to_mask(size: tuple[int, int], shape: dict[str, Any], where: str) -> n
             raise FormatError(f"{where}: a mask shape needs a base64 'mask'")
         sub = _decode_image_bytes(_b64(data, where), where)
         arr = np.asarray(sub.convert("L")) > 0
-        x1, y1 = (int(round(v)) for v in pts[0])
+        x1, y1 = (int(v) for v in pts[0])  # where labelme puts it: its corner truncated
         out = np.zeros((h, w), bool)
         y2, x2 = min(h, y1 + arr.shape[0]), min(w, x1 + arr.shape[1])
         if x1 < 0 or y1 < 0 or y2 <= y1 or x2 <= x1:

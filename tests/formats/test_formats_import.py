@@ -362,3 +362,25 @@ def test_a_coco_image_without_annotations_never_replaces_labels_with_nothing(tmp
     assert main(["import", str(root), str(tmp_path / "src/ann.json"), "--format", "coco"]) == 0
     out = capsys.readouterr().out
     assert "2 image(s) without a labelled pixel in the source (first: b.png)" in out
+
+
+def test_labelme_mask_shape_sits_where_labelme_puts_it(tmp_path):
+    """labelme places a ``mask`` shape at its first corner truncated to integers."""
+    (tmp_path / "src").mkdir()
+    write_image(tmp_path / "src/x.png", (6, 8))
+    buf = io.BytesIO()
+    Image.fromarray(np.full((2, 3), 255, np.uint8)).save(buf, format="PNG")
+    shape = {
+        "label": "cell",
+        "points": [[3.6, 2.6], [5.6, 3.6]],
+        "shape_type": "mask",
+        "mask": base64.b64encode(buf.getvalue()).decode(),
+    }
+    (tmp_path / "src/x.json").write_text(json.dumps(_labelme_doc([shape])))
+    (tmp_path / "src/labels.txt").write_text("__ignore__\nbackground\ncell\n")
+    with new_project(tmp_path) as project:
+        import_into_project(project, ImportRequest("labelme", tmp_path / "src"))
+        mask = project.load_mask(project.image("x.png"))
+    want = np.zeros((6, 8), np.uint8)
+    want[2:4, 3:6] = 1
+    assert np.array_equal(mask, want)
