@@ -8,6 +8,7 @@ state. The connection is shared by the GUI thread and the I/O workers, guarded b
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -88,6 +89,12 @@ class Database:
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
+            if not os.access(path.parent, os.W_OK) or not os.access(path, os.W_OK):
+                raise ProjectError(  # SQLite's "unable to open database file" says nothing
+                    f"{path}: cannot open the project database: its folder or file is "
+                    "read-only, and SQLite writes beside the database even to read it; copy "
+                    "the project to a writable disk"
+                ) from None
             raise ProjectError(
                 f"{path}: cannot open the project database ({_one_line(exc)})"
             ) from None

@@ -120,6 +120,25 @@ def test_a_negative_database_version_is_one_line(project, version):
         Project.open(root)
 
 
+def test_a_project_on_read_only_media_says_so(project, monkeypatch):
+    """As root a folder is never read-only, so the system's answers are faked: SQLite
+    fails to open the file, and the folder is not writable."""
+    import os
+
+    from annotator.storage import db
+
+    root = project.root
+    project.close()
+
+    def refuse(*args, **kwargs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(db.sqlite3, "connect", refuse)
+    monkeypatch.setattr(os, "access", lambda path, mode: mode != os.W_OK)
+    with pytest.raises(ProjectError, match="read-only, and SQLite writes beside"):
+        Project.open(root)
+
+
 def _set_raw_setting(root, key, raw):
     conn = sqlite3.connect(root / DB_NAME)
     conn.execute(
