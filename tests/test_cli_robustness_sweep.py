@@ -500,3 +500,117 @@ def test_damaged_convenience_settings_fall_back_to_defaults(tmp_path):
         session = AnnotationSession(project)
         assert session.last_image_id() == project.images()[0].id
         session.close()
+
+
+# --- bench on odd sets (sweep of 2026-11-30) --------------------------------------------------
+
+
+def _record(name, actions, reached=True):
+    return ImageRecordOut(
+        name=name,
+        actions=actions,
+        strokes=int(actions),
+        clicks=0,
+        vertices=0,
+        tools={"brush": int(actions)},
+        reached_target=reached,
+        accepted=False,
+        pixels_painted=10,
+        accuracy_before=0.0,
+        accuracy_after=0.97 if reached else 0.5,
+        train_seconds=0.0,
+        model_version=None,
+        robot_seconds=0.1,
+    )
+
+
+def test_bench_duplicate_pictures_and_dot_files_are_left_out_with_a_word(tmp_path, capsys):
+    ds = tmp_path / "ds"
+    _dataset(ds, n=3)
+    shutil.copy(ds / "images/im0.png", ds / "images/im2.png")  # same picture, other mask
+    (ds / "images/._im1.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (ds / "masks/._im1.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    data = load_dataset(ds)
+    assert [p.name for p in data.images] == ["im0.png", "im1.png"]
+    assert any("im2.png (= im0.png)" in w for w in data.warnings)
+    assert _bench(ds, tmp_path / "out", "--max-strokes", "20") == 0
+    assert "byte for byte another image" in _error(capsys)
+
+
+def test_bench_names_with_unicode_digits_sort_without_a_crash(tmp_path):
+    ds = tmp_path / "ds"
+    _dataset(ds, n=1)
+    for folder in ("images", "masks"):
+        (ds / folder / "im0.png").rename(ds / folder / "scan_10².png")
+    assert [p.name for p in load_dataset(ds).images] == ["scan_10².png"]
+
+
+def test_bench_all_void_masks_are_refused_and_0_255_sets_stay_binary(tmp_path, capsys):
+    ds = tmp_path / "ds"
+    _dataset(ds, n=2)
+    for i in range(2):
+        cv2.imwrite(str(ds / "masks" / f"im{i}.png"), np.full((12, 12), 255, np.uint8))
+    with pytest.raises(AnnotatorError, match="every mask is void"):
+        load_dataset(ds)
+    cv2.imwrite(str(ds / "masks/im0.png"), _mask() * 255)
+    data = load_dataset(ds)
+    assert data.class_names == ("class0", "class1") and "255 -> 1" in data.note
+
+
+def test_bench_assisted_run_goes_on_past_a_first_image_with_nothing_to_label(tmp_path, capsys):
+    ds = tmp_path / "ds"
+    _dataset(ds, n=3)
+    cv2.imwrite(str(ds / "masks/im0.png"), np.full((12, 12), 255, np.uint8))
+    (ds / "classes.txt").write_text("bg\ncell\n")
+    args = ["--classes", str(ds / "classes.txt"), "--mode", "assisted", "--strategy", "in-order"]
+    tiny = ["--train-steps", "1", "--depth", "1", "--width", "2", "--device", "cpu"]
+    assert main(["bench", str(ds), "--out", str(tmp_path / "o"), *args, *tiny]) == 0
+    report = json.loads((tmp_path / "o/bench.json").read_text())
+    assert [r["name"] for r in report["images"]] == ["im0.png", "im1.png", "im2.png"]
+
+
+def test_bench_ratio_compares_the_images_both_runs_labelled():
+    from annotator.bench.effort import saving_factors, summary_lines
+
+    manual = RunResult("manual", "in-order", {"max_strokes": 100})
+    manual.images = [_record(f"im{i}.png", 4.0) for i in range(5)]
+    assisted = RunResult("assisted", "in-order", {"max_strokes": 100})
+    assisted.images = [_record(f"im{i}.png", 2.0 + i) for i in range(3)]  # stopped early
+    factors = saving_factors([manual, assisted])
+    assert factors["saving_factor"] == round(12 / 9, 3) and factors["saving_factor_images"] == 3
+    assert "the 3 image(s) both labelled" in "\n".join(summary_lines([manual, assisted]))
+
+
+def test_bench_tells_images_at_the_budget_from_images_no_gesture_helps():
+    from annotator.bench.effort import summary_lines
+
+    run = RunResult("manual", "in-order", {"max_strokes": 10})
+    run.images = [_record("a.png", 10, reached=False), _record("b.png", 1, reached=False)]
+    assert run.stuck() == ["b.png"] and run.capped() == ["a.png", "b.png"]
+    text = "\n".join(summary_lines([run]))
+    assert (
+        "1 image(s) stopped at the budget below the target (their counts are lower bounds): a.png"
+        in text
+    )
+    assert "1 image(s) stopped below the target with no gesture left that helps" in text
+
+
+def test_bench_combine_refuses_manual_parts_made_with_other_settings(tmp_path, capsys):
+    parts = []
+    for k, target in enumerate((0.95, 0.5)):
+        run = RunResult("manual", "in-order", {"mode": "manual", "target": target, "skip": 3 * k})
+        run.images = [_record(f"im{k}.png", 3.0)]
+        parts.append(tmp_path / f"p{k}.json")
+        parts[-1].write_text(json.dumps(run.to_dict()))
+    assert main(["bench-combine", *map(str, parts), "--out", str(tmp_path / "o")]) == 1
+    assert "different settings (target 0.95 and 0.5)" in _error(capsys)
+
+
+def test_bench_repeated_tools_and_modes_count_once(tmp_path, capsys):
+    from annotator.cli.bench_cmds import _tools
+
+    assert _tools("brush,brush") == ("brush",)
+    ds = tmp_path / "ds"
+    _dataset(ds, n=1)
+    assert main(["bench", str(ds), "--mode", "manual,manual", "--out", str(tmp_path / "o")]) == 0
+    assert len(json.loads((tmp_path / "o/bench.json").read_text())["runs"]) == 1

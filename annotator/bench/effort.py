@@ -223,8 +223,20 @@ class RunResult:
         return float(np.mean(values)), float(min(values)), float(max(values))
 
     def capped(self, images: list[ImageRecordOut] | None = None) -> list[str]:
-        """Names of the images that stopped short of the target (hit the budget)."""
+        """Names of the images that stopped short of the target: at the budget, or with
+        no gesture left that gains (:meth:`stuck`). Either way their counts are lower
+        bounds of what reaching the target costs."""
         return [r.name for r in (self.images if images is None else images) if not r.reached_target]
+
+    def stuck(self) -> list[str]:
+        """The images below the target that stopped before the budget: no gesture of the
+        tools allowed gained anything."""
+        budget = self.config.get("max_strokes")
+        return [
+            r.name
+            for r in self.images
+            if not r.reached_target and _is_number(budget) and r.actions < budget
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         tools: dict[str, int] = {}
@@ -245,6 +257,7 @@ class RunResult:
             "proposal_accuracy_last_half": _rounded(self.proposal_accuracy_last_half()),
             "images_at_target": len(self.images) - len(self.capped()),
             "images_capped": self.capped(),
+            "images_stuck": self.stuck(),
             "images": [asdict(r) for r in self.images],
             "train_rounds_s": [round(s, 2) for s in self.train_rounds_s],
             "final_miou_unlabelled": self.final_miou,
@@ -342,6 +355,10 @@ def _image_record(k: int, rec: Any) -> ImageRecordOut:
     return out
 
 
+#: What a manual image's cost depends on: parts made with other values are not one run.
+_PART_SETTINGS = ("target", "max_strokes", "max_radius", "tools", "last", "stride", "seed")
+
+
 def join_parts(runs: list[RunResult]) -> list[RunResult]:
     """Join the runs that share a mode and strategy into one, in the order given.
 
@@ -362,6 +379,13 @@ def join_parts(runs: list[RunResult]) -> list[RunResult]:
                 f"two {run.mode} runs: only manual runs can be joined (an {run.mode} run's "
                 "costs depend on the images labelled before, so its parts do not add up)"
             )
+        differ = [k for k in _PART_SETTINGS if first.config.get(k) != run.config.get(k)]
+        if differ:
+            k = differ[0]
+            raise AnnotatorError(
+                f"the manual parts were made with different settings ({k} "
+                f"{first.config.get(k)!r} and {run.config.get(k)!r}): their costs do not add up"
+            )
         seen = {r.name for r in first.images}
         again = [r.name for r in run.images if r.name in seen]
         if again:
@@ -376,7 +400,8 @@ def join_parts(runs: list[RunResult]) -> list[RunResult]:
 
 
 def _natural_key(path: Path) -> list[Any]:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.stem)]
+    # isdecimal, not isdigit: "²" is a digit that int() refuses
+    return [int(t) if t.isdecimal() else t for t in re.split(r"(\d+)", path.stem)]
 
 
 def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
@@ -414,6 +439,13 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
             f"{len(no_mask)} image(s) in {img_dir} have no mask in {mask_dir} and are left "
             f"out: {_some(no_mask)}"
         )
+    images, twins = _distinct_files(images)
+    if twins:
+        warnings.append(
+            f"{len(twins)} image(s) are byte for byte another image of the set and are left "
+            f"out (a project keeps one image per picture): "
+            + _some([f"{a.name} (= {b.name})" for a, b in twins])
+        )
     no_image = sorted((p.name for k, p in masks.items() if k not in by_stem), key=_natural_name)
     if no_image:
         warnings.append(
@@ -435,7 +467,12 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     note = ""
     if names is not None:
         truths = raw
-    elif set(values.tolist()) <= {0, 255}:
+    elif not (values != IGNORE).any():
+        raise AnnotatorError(
+            f"{mask_dir}: every mask is void (255) only: there is nothing to label "
+            "(give --classes to run on such a set anyway)"
+        )
+    elif set(values.tolist()) == {0, 255}:
         names = ["class0", "class1"]
         truths = {k: (m > 127).astype(np.uint8) for k, m in raw.items()}
         note = "masks hold only 0 and 255: read as two classes, 255 -> 1"
@@ -452,6 +489,23 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     return Dataset(tuple(names), tuple(images), truths, note, tuple(warnings))
 
 
+def _distinct_files(images: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:
+    """The images whose files differ, and ``(left out, kept)`` for those that repeat an
+    earlier one exactly."""
+    from annotator.storage.project import file_sha1
+
+    first: dict[str, Path] = {}
+    kept, twins = [], []
+    for p in images:
+        digest = file_sha1(p)
+        if digest in first:
+            twins.append((p, first[digest]))
+        else:
+            first[digest] = p
+            kept.append(p)
+    return kept, twins
+
+
 def _natural_name(name: str) -> list[Any]:
     return _natural_key(Path(name))
 
@@ -466,7 +520,8 @@ def _files_by_stem(folder: Path) -> dict[str, Path]:
     are refused, since masks and images are matched by stem."""
     out: dict[str, Path] = {}
     for p in sorted(folder.iterdir()):
-        if p.suffix.lower() not in IMAGE_SUFFIXES or not p.is_file():
+        # dot-files are not images: macOS's "._x.png" resource forks, editors' backups
+        if p.suffix.lower() not in IMAGE_SUFFIXES or not p.is_file() or p.name.startswith("."):
             continue
         if p.stem in out:
             raise AnnotatorError(
@@ -707,11 +762,11 @@ class _BenchRun:
             shown = self.proposals.get(rec.id) or self.predictor.predict(image)
         t0 = time.monotonic()
         label_map = LabelMap.blank(self.schema, rec.height, rec.width)
-        early = (
+        early = (  # Train now mid-image only pays with a tool that takes the proposal
             config.mode == "assisted"
             and self.predictor is None
             and config.train_now_every > 0
-            and config.tools != ("brush",)
+            and any(t in PROPOSAL_TOOLS for t in config.tools)
         )
         budget = config.max_strokes
         robot = self._annotate(
@@ -748,7 +803,8 @@ class _BenchRun:
             # go on from the new model's proposal of this very image.
             self._save(work, ImageStatus.IN_PROGRESS)
             t1 = time.monotonic()
-            if self._train_round(k).model is not None:
+            outcome = self._train_round(k)
+            if outcome is not None and outcome.model is not None:
                 work.shown = self._load_predictor().predict(work.image)
                 if work.rounds_during == 0:
                     work.first_proposal = work.shown.mask
@@ -813,17 +869,23 @@ class _BenchRun:
         """Step 3: a training round after the ``k``-th image; its seconds."""
         t0 = time.monotonic()
         outcome = self._train_round(k)
+        if outcome is None:
+            return 0.0
         train_s = time.monotonic() - t0
         self.result.train_rounds_s.append(train_s)
         if outcome.model is not None:
             self._load_predictor()
         return train_s
 
-    def _train_round(self, k: int) -> TrainOutcome:
-        """One round on everything labelled so far, seeded by the image's index."""
+    def _train_round(self, k: int) -> TrainOutcome | None:
+        """One round on everything labelled so far, seeded by the image's index; None
+        while nothing is labelled (an image whose truth is all void), as the app's Train
+        now would have nothing to train on."""
         from annotator.ml.train import TrainConfig
         from annotator.services import training
 
+        if not training.labelled_records(self.project):
+            return None
         config = self.config
         return training.train_project(
             self.project,
@@ -920,8 +982,16 @@ def saving_factors(runs: list[RunResult]) -> dict[str, Any]:
         other = by_mode.get(mode)
         if other is None:
             continue
-        out[key] = ratio(manual.total_actions, other.total_actions)
-        out[key + "_bound"] = ratio_bound(bool(manual.capped()), bool(other.capped()))
+        # Totals compare only over the images both runs labelled: a run stopped part-way
+        # (or a part of one) would otherwise divide the costs of different image counts.
+        theirs = {r.name for r in other.images}
+        mine = [r for r in manual.images if r.name in theirs]
+        common = {r.name for r in mine}
+        others = [r for r in other.images if r.name in common]
+        out[key] = ratio(sum(r.actions for r in mine), sum(r.actions for r in others))
+        out[key + "_bound"] = ratio_bound(bool(manual.capped(mine)), bool(other.capped(others)))
+        if len(common) != len(manual.images) or len(common) != len(other.images):
+            out[key + "_images"] = len(common)
         manual_half = _same_images(manual, other.second_half())
         out[key + "_last_half"] = ratio(mean_actions(manual_half), other.actions_last_half())
         out[key + "_last_half_bound"] = ratio_bound(
@@ -1023,18 +1093,29 @@ def summary_lines(runs: list[RunResult]) -> list[str]:
             f"{miou:>10} {rounds:>13} {r.wall_seconds:7.0f}"
         )
     for r in runs:
-        if r.capped():
+        stuck = set(r.stuck())
+        at_budget = [n for n in r.capped() if n not in stuck]
+        if at_budget:
             lines.append(
-                f"{r.mode}: {len(r.capped())} image(s) stopped at the budget below the target "
-                "(their counts are lower bounds): " + ", ".join(r.capped())
+                f"{r.mode}: {len(at_budget)} image(s) stopped at the budget below the target "
+                "(their counts are lower bounds): " + ", ".join(at_budget)
+            )
+        if stuck:
+            lines.append(
+                f"{r.mode}: {len(stuck)} image(s) stopped below the target with no gesture "
+                "left that helps, with these tools (their counts are lower bounds): "
+                + ", ".join(n for n in r.capped() if n in stuck)
             )
     factors = saving_factors(runs)
-    if "saving_factor" in factors:
-        lines.append(
-            "saving factor (manual / assisted actions): whole set "
-            f"{_factor_text(factors, 'saving_factor')}, second half "
-            f"{_factor_text(factors, 'saving_factor_last_half')}"
-        )
+    for key, mode in (("saving_factor", "assisted"), ("saving_factor_frozen", "frozen")):
+        if key in factors:
+            common = factors.get(key + "_images")
+            over = "whole set" if common is None else f"the {common} image(s) both labelled"
+            lines.append(
+                f"saving factor (manual / {mode} actions): {over} "
+                f"{_factor_text(factors, key)}, second half "
+                f"{_factor_text(factors, key + '_last_half')}"
+            )
     for r in runs:
         proposals = r.proposal_accuracy_last_half()
         if proposals is not None:

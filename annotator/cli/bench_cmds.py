@@ -131,7 +131,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         write_outputs,
     )
 
-    modes = [m.strip() for m in args.mode.split(",") if m.strip()]
+    modes = list(dict.fromkeys(m.strip() for m in args.mode.split(",") if m.strip()))
     if not modes:
         raise AnnotatorError("--mode: give at least one mode")
     configs = [
@@ -166,6 +166,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, args.classes)
     for warning in dataset.warnings:
         print(f"annotator: warning: {warning}", file=sys.stderr)
+    if dataset.note:
+        print(f"annotator: note: {dataset.note}", file=sys.stderr)
+    if any(c.mode != "manual" for c in configs):  # refused now, not after the manual run
+        from annotator.ml.device import choose_device
+
+        choose_device(args.device)
+        if len(dataset.class_names) > 254:
+            raise AnnotatorError(
+                f"{len(dataset.class_names)} classes: the embedded model supports at most "
+                "254, so only --mode manual can run on this set"
+            )
     if args.init_model is not None:
         from annotator.services.versions import check_model_file
 
@@ -254,7 +265,7 @@ def _tools(text: str) -> tuple[str, ...]:
 
     if text.strip() == "all":
         return TOOLS
-    return tuple(t.strip() for t in text.split(",") if t.strip())
+    return tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
 
 
 def _seed_everything(seed: int) -> None:

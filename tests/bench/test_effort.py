@@ -182,7 +182,8 @@ def test_bench_command_writes_json_plot_and_is_deterministic(tmp_path, capsys):
     assert main(args + ["--out", str(tmp_path / "o2")]) == 0
     captured = capsys.readouterr()
     out = captured.out
-    assert "saving factor" not in out  # no assisted run to compare with
+    assert "manual / assisted" not in out  # no assisted run to compare with
+    assert "saving factor (manual / frozen actions): whole set" in out
     b1 = json.loads((tmp_path / "o1" / "bench.json").read_text())
     b2 = json.loads((tmp_path / "o2" / "bench.json").read_text())
     # Each image's progress line gives its proposal's accuracy when it had one.
