@@ -93,11 +93,23 @@ def test_a_reopened_image_keeps_the_file_its_source_names(project, tmp_path):
     session.close()
     again = AnnotationSession(project)
     doc = again.open_image(rec.id)
-    assert doc.label_source == "proposal:v2+user" and doc.accepted_mask is None
+    assert doc.label_source == "proposal:v2+user"
+    kept = doc.accepted_mask  # read from the file it names
+    assert kept is not None and np.array_equal(kept, _proposal(kept.shape, 2).mask)
     doc.paint_stroke([(3, 3)], 1, 1)
-    again.save(wait=True)  # saved without the array: the file on disk stays
+    again.save(wait=True)
     assert _kept(project) == [f"{rec.id}_v2.png"]
     assert project.load_accepted(project.image(rec.id)) is not None
+    # Accepting a newer proposal replaces the file; undoing that accept brings the
+    # source back to v2, and with it v2's file (held since the image was opened).
+    assert doc.accept(_proposal(doc.label_map.shape, 5), only_over=1)
+    again.save(wait=True)
+    assert _kept(project) == [f"{rec.id}_v5.png"]
+    doc.undo()
+    again.save(wait=True)
+    assert project.image(rec.id).label_source == "proposal:v2+user"
+    assert _kept(project) == [f"{rec.id}_v2.png"]
+    assert np.array_equal(project.load_accepted(project.image(rec.id)), kept)
     again.close()
 
 

@@ -545,12 +545,20 @@ class LabelMap:
         region, box = _connected_region(source == seed, r, c)
         return self._write(box, region, seed, only_over=only_over)
 
-    def fill_holes(self, value: int, max_area: int, *, within: np.ndarray | None = None) -> Patch:
+    def fill_holes(
+        self,
+        value: int,
+        max_area: int,
+        *,
+        within: np.ndarray | None = None,
+        only_over: int | None = None,
+    ) -> Patch:
         """Give ``value`` to every region enclosed by ``value`` of at most ``max_area``
         pixels (holes left inside an object), inside ``within`` (default: everywhere).
 
         A region is enclosed when it touches neither the image border nor the edge of
         ``within``; regions of any other label, unlabelled included, count as holes.
+        Protected painting: with ``only_over`` only a hole's pixels of that label change.
         """
         import cv2
 
@@ -572,14 +580,20 @@ class LabelMap:
             outside[np.unique(comp[ring & other])] = True
         keep = (~outside) & (stats[:, cv2.CC_STAT_AREA] <= max_area)
         keep[0] = False  # component 0 is the non-candidate pixels
-        return self._write_tight(box, keep[comp], value)
+        return self._write_tight(box, keep[comp], value, only_over)
 
     def remove_specks(
-        self, value: int, max_area: int, *, within: np.ndarray | None = None
+        self,
+        value: int,
+        max_area: int,
+        *,
+        within: np.ndarray | None = None,
+        only_over: int | None = None,
     ) -> Patch:
         """Relabel every connected piece of ``value`` of at most ``max_area`` pixels
         (inside ``within``) with the label that surrounds it most, or unlabelled when it
-        is surrounded by nothing else."""
+        is surrounded by nothing else. Protected painting: with ``only_over`` other than
+        ``value`` nothing changes (specks are pixels of ``value``)."""
         import cv2
 
         value = self._check_value(value)
@@ -608,16 +622,18 @@ class LabelMap:
                 fill = self.unlabelled
             new[y0:y1, x0:x1][here] = fill
             changed[y0:y1, x0:x1] |= here
-        return self._write_tight(box, changed, new)
+        return self._write_tight(box, changed, new, only_over)
 
-    def _write_tight(self, box: Box, mask: np.ndarray, value: int | np.ndarray) -> Patch:
+    def _write_tight(
+        self, box: Box, mask: np.ndarray, value: int | np.ndarray, only_over: int | None = None
+    ) -> Patch:
         """:meth:`_write` with the box shrunk to the pixels that change (a small patch)."""
         inner = _bounding_box(mask)
         if inner.empty:
             return _empty_patch(self.dtype)
         values = value[inner.slices] if isinstance(value, np.ndarray) else value
         shifted = Box(box.y0 + inner.y0, box.x0 + inner.x0, box.y0 + inner.y1, box.x0 + inner.x1)
-        return self._write(shifted, mask[inner.slices], values)
+        return self._write(shifted, mask[inner.slices], values, only_over=only_over)
 
     def _area(self, within: np.ndarray | None) -> tuple[np.ndarray, Box]:
         """``within`` (full-size bool, default everything) cut to its bounding box."""

@@ -59,6 +59,7 @@ from annotator.gui.settings_store import (
 )
 from annotator.gui.smart_tools import ProtectionCombo, SmartSupport
 from annotator.gui.status_activity import StatusActivity
+from annotator.gui.tools import protection
 from annotator.services.document import Document
 from annotator.services.projects import open_project
 from annotator.services.session import AnnotationSession
@@ -338,6 +339,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Annotator — {project.root.name}")
         self.class_panel.set_schema(project.schema, self._hidden)
         self.protection.set_classes(project.schema.names, project.schema.unlabelled)
+        self.protect_label.setText(self.protection.describe())
         self.canvas.set_current_value(self.class_panel.current_value() or 0)
         self.image_list.set_records(project.images())
         self.loop.set_project(project)
@@ -483,6 +485,7 @@ class MainWindow(QMainWindow):
             return
         self.class_panel.set_schema(schema, self._hidden)
         self.protection.set_classes(schema.names, schema.unlabelled)
+        self.protect_label.setText(self.protection.describe())  # a renamed class shows
         self.statusBar().showMessage(self.class_panel.explain_change(old, schema), 10000)
         self.canvas.set_colour_table(self._table())
 
@@ -519,9 +522,12 @@ class MainWindow(QMainWindow):
 
     def _clean_up_image(self) -> None:
         doc = self.document
-        if doc is not None and not doc.clean_up(
-            self.canvas.current_value, self.canvas.cleanup_area
-        ):
+        if doc is None:
+            return
+        self.canvas.finish_gesture()  # a stroke held meanwhile ends as its own step
+        value = self.canvas.current_value
+        over = protection(self.canvas, value)
+        if not doc.clean_up(value, self.canvas.cleanup_area, only_over=over):
             self.statusBar().showMessage("No holes or specks of that size in this class", 4000)
 
     def _update_tolerance(self) -> None:

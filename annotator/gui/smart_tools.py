@@ -392,10 +392,13 @@ class GrabCutTool(Tool):
         def run() -> np.ndarray:
             return grabcut(image, region, labels=labels, value=value, unlabelled=unlabelled)
 
+        def land(found: np.ndarray) -> None:
+            changed = doc.assign(value, where=found, only_over=only_over) is not None
+            smart.notify("GrabCut done" if changed else "GrabCut found nothing to change")
+
         def done(found: np.ndarray) -> None:
-            if ctx.document is doc:
-                changed = doc.assign(value, where=found, only_over=only_over) is not None
-                smart.notify("GrabCut done" if changed else "GrabCut found nothing to change")
+            if ctx.document is doc:  # a stroke painted meanwhile stays a step of its own
+                doc.when_idle(lambda: land(found))
 
         smart.submit(doc.image_id, "GrabCut", run, done)
 
@@ -437,7 +440,13 @@ class CleanUpTool(LassoTool):
             return
         within = np.zeros(doc.label_map.shape, dtype=bool)
         within[box.slices] = mask
-        doc.clean_up(ctx.current_value, int(getattr(ctx, "cleanup_area", 64)), within)
+        value = ctx.current_value
+        doc.clean_up(
+            value,
+            int(getattr(ctx, "cleanup_area", 64)),
+            within,
+            only_over=protection(ctx, value),
+        )
 
 
 def smart_tools() -> list[Tool]:

@@ -55,6 +55,7 @@ class Document:
         image: np.ndarray,
         label_map: LabelMap,
         history_bytes: int = DEFAULT_HISTORY_BYTES,
+        accepted: np.ndarray | None = None,
     ) -> None:
         self.record = record
         self.image = image
@@ -77,8 +78,14 @@ class Document:
         # the saver keeps beside the labels, so training can tell accepted pixels
         # (docs/adr/0013). A reopened image's accepted mask is already on disk.
         self._proposal_masks: dict[str, np.ndarray] = {}
+        if accepted is not None and self._base_source != USER_SOURCE:
+            # The accepted proposal kept on disk for the opening source: held here too,
+            # so undoing back to that source after accepting a newer proposal (whose
+            # save removed the older file) writes it again.
+            self._proposal_masks[self._base_source] = accepted
         self._repaint_listeners: list[RepaintListener] = []
         self._commit_listeners: list[CommitListener] = []
+        self._after_gesture: list[Callable[[], object]] = []  # see when_idle
         self._window: tuple[float, float] | None = None
         self._auto: tuple[float, float] | None = None
 
@@ -101,9 +108,9 @@ class Document:
 
     @property
     def accepted_mask(self) -> np.ndarray | None:
-        """The mask of the proposal the label source names, when an edit of this history
-        copied from it (``None`` for user labels, or when it was accepted before the
-        image was opened). Never written to: the proposal's own array."""
+        """The mask of the proposal the label source names: one an edit of this history
+        copied from, or the one kept on disk when the image was opened (``None`` for user
+        labels). Never written to: the proposal's own array."""
         return self._proposal_masks.get(self.label_source)
 
     def _proposal_tag(self, proposal: Proposal) -> str:
@@ -162,9 +169,11 @@ class Document:
             return False
         tag, self._stroke_tag = self._stroke_tag, None
         if not self.history.commit_stroke():
+            self._run_deferred()
             return False
         self._pushed(tag)
         self._committed()
+        self._run_deferred()
         return True
 
     def abort_stroke(self) -> None:
@@ -173,6 +182,7 @@ class Document:
         box = self.history.abort_stroke(self.label_map)
         if box is not None:
             self._repaint(box)
+        self._run_deferred()
 
     # --- edits: one call changes the pixels and records them ------------------------------
     def apply(self, op: EditOp, tag: str | None = None) -> Box | None:
@@ -321,16 +331,39 @@ class Document:
             )
         )
 
-    def clean_up(self, value: int, max_area: int, within: np.ndarray | None = None) -> bool:
+    def clean_up(
+        self,
+        value: int,
+        max_area: int,
+        within: np.ndarray | None = None,
+        *,
+        only_over: int | None = None,
+    ) -> bool:
         """Fill the holes of class ``value`` and remove its specks (regions of at most
         ``max_area`` pixels) inside ``within`` (default: the whole image): one undo step.
-        Returns whether any pixel changed."""
+        Protected painting: with ``only_over`` only pixels of that label change. Returns
+        whether any pixel changed."""
         if self.history.in_stroke:
             self.commit_stroke()
         self.begin_stroke()
-        self.apply(lambda lm: lm.fill_holes(value, max_area, within=within))
-        self.apply(lambda lm: lm.remove_specks(value, max_area, within=within))
+        self.apply(lambda lm: lm.fill_holes(value, max_area, within=within, only_over=only_over))
+        self.apply(lambda lm: lm.remove_specks(value, max_area, within=within, only_over=only_over))
         return self.commit_stroke()
+
+    def when_idle(self, edit: Callable[[], object]) -> None:
+        """Run ``edit`` now, or when the gesture in progress ends (committed or aborted).
+
+        For results that arrive from the background (GrabCut): joining an open stroke
+        would make them undo, or be cancelled by Esc, with it."""
+        if self.history.in_stroke:
+            self._after_gesture.append(edit)
+        else:
+            edit()
+
+    def _run_deferred(self) -> None:
+        pending, self._after_gesture = self._after_gesture, []
+        for edit in pending:
+            edit()
 
     def _check_proposal(self, proposal: Proposal) -> None:
         if proposal.shape != self.label_map.shape:

@@ -236,3 +236,81 @@ def test_superpixels_of_a_big_image_come_tile_by_tile_nearest_the_brush_first():
         smart.shutdown()
     pending.pop()()  # a tile that lands after the window closed starts no other
     assert not pending and smart.superpixels(2, image) is None
+
+
+def test_a_grabcut_result_landing_during_a_stroke_is_a_step_of_its_own(window, qtbot):
+    """GrabCut runs in the background while the user keeps painting: its result waits
+    for the stroke to end, so Esc on the stroke keeps it and undo takes it alone."""
+    from guihelpers import at
+
+    key(window, Qt.Key.Key_2)
+    key(window, Qt.Key.Key_G)
+    drag(window.canvas, [(10, 10), (50, 50)])
+    key(window, Qt.Key.Key_B)
+    window.canvas.set_brush_radius(1)
+    view = window.canvas.viewport()
+    QTest.mousePress(
+        view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(window.canvas, 2, 60)
+    )
+    QTest.mouseMove(view, at(window.canvas, 10, 60))
+    assert window.canvas.smart.wait_idle(30)
+    qtbot.waitUntil(lambda: "GrabCut" in window.statusBar().currentMessage(), timeout=5000)
+    for _ in range(5):
+        qtbot.wait(10)
+    assert window.document.in_stroke and not (labels(window)[20:40, 20:40] == 1).any()
+    key(window, Qt.Key.Key_Escape)  # aborts the brush stroke only
+    QTest.mouseRelease(
+        view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(window.canvas, 10, 60)
+    )
+    assert (labels(window)[25:35, 25:35] == 1).all() and (labels(window)[60, 2:11] == U).all()
+    assert window.document.history.undo_count == 1
+    window.actions_["undo"].trigger()
+    assert not (labels(window) == 1).any()
+
+
+def test_clean_up_honours_protected_painting(window):
+    lab = labels(window)
+    lab[:, :] = 2  # membrane everywhere ...
+    lab[10:40, 10:40] = 1  # ... a cell ...
+    lab[20:23, 20:23] = 2  # ... with a membrane hole, which "only unlabelled" protects
+    lab[50:52, 50:52] = U
+    set_protection(window, U)
+    key(window, Qt.Key.Key_2)
+    window.cleanup_spin.setValue(20)
+    window.actions_["cleanup_image"].trigger()
+    assert (labels(window)[20:23, 20:23] == 2).all()
+    key(window, Qt.Key.Key_K)  # the outline tool too
+    drag(window.canvas, [(5, 5), (45, 5), (45, 45), (5, 45)])
+    assert (labels(window)[20:23, 20:23] == 2).all()
+    set_protection(window, 2)  # "only over membrane": now the hole may change
+    window.actions_["cleanup_image"].trigger()
+    assert (labels(window)[20:23, 20:23] == 1).all()
+
+
+def test_clean_up_while_the_brush_is_held_ends_the_stroke_first(window):
+    from guihelpers import at
+
+    key(window, Qt.Key.Key_3)
+    window.canvas.set_brush_radius(4)
+    view = window.canvas.viewport()
+    QTest.mousePress(
+        view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(window.canvas, 5, 5)
+    )
+    QTest.mouseMove(view, at(window.canvas, 30, 5))
+    window.cleanup_spin.setValue(4)
+    window.actions_["cleanup_image"].trigger()
+    for x in range(35, 60, 5):  # the button is still held, but the gesture is over
+        QTest.mouseMove(view, at(window.canvas, x, 5))
+    key(window, Qt.Key.Key_Escape)
+    QTest.mouseRelease(
+        view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(window.canvas, 55, 5)
+    )
+    assert window.document.history.undo_count == 1  # the stroke; clean-up found nothing
+    assert (labels(window)[3:8, 5:31] == 2).all() and (labels(window)[:, 40:] == U).all()
+
+
+def test_the_protection_label_follows_a_renamed_class(window):
+    set_protection(window, 1)
+    assert "cell" in window.protect_label.text()
+    window.class_panel.rename_requested.emit(1, "nucleus")
+    assert "nucleus" in window.protect_label.text() and "cell" not in window.protect_label.text()
