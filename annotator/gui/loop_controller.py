@@ -146,6 +146,7 @@ class LoopController(QObject):
         self.idle_timer.setSingleShot(True)
         self.idle_timer.timeout.connect(self._idle)
         self._error_box: QMessageBox | None = None
+        self._boxed = ""  # the message the box showed last: the same one is not shown again
         self._connect_panel()
         self.actions["toggle_proposal"].toggled.connect(self.layers.proposal_item.setVisible)
         self.actions["toggle_uncertainty"].toggled.connect(self.layers.uncertainty_item.setVisible)
@@ -394,6 +395,7 @@ class LoopController(QObject):
         self.layers.show(
             doc, proposal, schema, self.workspace.hidden_classes(), self._proposal_target(doc)
         )
+        self._boxed = ""  # proposals work again: a later failure is news
         self.update_enabled()
         self.proposal_shown.emit(image_id, version)
 
@@ -436,6 +438,10 @@ class LoopController(QObject):
         message = f"{what.capitalize()} failed: {text}"
         self.panel.show_error(message)
         self.message.emit(message, 10000)
+        if message == self._boxed:  # said already (e.g. on every image opened since)
+            self.error.emit(message)
+            return
+        self._boxed = message
         if self._error_box is None:  # one non-modal box: errors never block the loop
             self._error_box = QMessageBox(
                 QMessageBox.Icon.Warning, "Model", message, parent=self.panel.window()

@@ -281,3 +281,21 @@ def test_the_model_menu_imports_a_model_file(window, qtbot, tmp_path, monkeypatc
         window.actions_["import_model"].trigger()
     assert window.session.project.active_model().card.imported_from.startswith("lab.pt")
     assert window.statusBar().currentMessage() == "Imported lab.pt as model v1"
+
+
+def test_the_same_error_again_is_not_boxed_again(setup, qtbot):
+    """A proposal that fails on every image opened (classes renamed) tells the user once
+    in a box; the status bar and the model panel keep saying it."""
+    from annotator.core.errors import ModelError
+
+    loop, _ws, _actions = setup
+    said = []
+    loop.message.connect(lambda text, _ms: said.append(text))
+    loop._error("proposal", ModelError("the classes changed"))
+    box = loop._error_box
+    assert box is not None and box.isVisible()
+    box.hide()  # the user closes it
+    loop._error("proposal", ModelError("the classes changed"))
+    assert not box.isVisible() and len(said) == 2
+    loop._error("training", ModelError("something else"))
+    assert box.isVisible()
