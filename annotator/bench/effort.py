@@ -232,11 +232,9 @@ class RunResult:
         """The images below the target that stopped before the budget: no gesture of the
         tools allowed gained anything."""
         budget = self.config.get("max_strokes")
-        return [
-            r.name
-            for r in self.images
-            if not r.reached_target and _is_number(budget) and r.actions < budget
-        ]
+        if not _is_number(budget):
+            return []
+        return [r.name for r in self.images if not r.reached_target and r.actions < float(budget)]
 
     def to_dict(self) -> dict[str, Any]:
         tools: dict[str, int] = {}

@@ -6,11 +6,15 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from annotator.cli.ml_cmds import add_accepted_border_option
 from annotator.cli.options import seed
 from annotator.core.errors import AnnotatorError
 from annotator.ml.networks import DEFAULT_ARCH
+
+if TYPE_CHECKING:
+    from annotator.bench.effort import RunResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -124,7 +128,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from annotator.bench.effort import (
         BenchConfig,
-        RunResult,
         load_dataset,
         run_benchmark,
         summary_lines,
@@ -244,13 +247,28 @@ def cmd_bench_combine(args: argparse.Namespace) -> int:
                 raise AnnotatorError(
                     f"--first {args.first}: the {run.mode} run has only {len(run.images)} images"
                 )
-            run.images = run.images[: args.first]
-            run.train_rounds_s = run.train_rounds_s[: args.first]
-            run.notes.append(f"combined over the first {args.first} images of the run")
+            _keep_first(run, args.first)
     json_path, plot_path = write_outputs(runs, args.out)
     print("\n".join(summary_lines(runs)))
     print(f"wrote {json_path}" + (f" and {plot_path}" if plot_path else ""))
     return 0
+
+
+def _keep_first(run: RunResult, k: int) -> None:
+    """Cut a run to its first ``k`` images, with the figures that belong to them: the
+    rounds trained while and after labelling them, their time; the final mIoU is the
+    whole run's model's, so it goes."""
+    run.images = run.images[:k]
+    frozen_after = run.config.get("frozen_after", 0)
+    after = {"assisted": k, "frozen": min(k, frozen_after if isinstance(frozen_after, int) else 0)}
+    rounds = sum(r.rounds_during for r in run.images) + after.get(run.mode, 0)
+    run.train_rounds_s = run.train_rounds_s[:rounds]
+    run.wall_seconds = sum(r.robot_seconds + r.train_seconds for r in run.images)
+    run.final_miou, run.final_iou, run.eval_images = None, None, 0
+    run.notes.append(
+        f"combined over the first {k} images of the run (its final mIoU, of the whole run's "
+        "model, left out)"
+    )
 
 
 def _check_out(out: Path) -> None:

@@ -334,6 +334,10 @@ def test_bench_combine_compares_runs_made_apart(tmp_path, capsys):
     assert main(first) == 0
     one = json.loads((tmp_path / "o1" / "bench.json").read_text())
     assert [len(r["images"]) for r in one["runs"]] == [1, 1]
+    for run in one["runs"]:  # the figures of that one image, not of the whole run
+        image = run["images"][0]
+        assert run["wall_seconds"] == round(image["robot_seconds"] + image["train_seconds"], 1)
+        assert run["final_miou_unlabelled"] is None
     assert main([*first[:-1], "3"]) == 1
     # A combined report (bench.json) gives every run it holds, not just its first.
     again = ["bench-combine", str(tmp_path / "out" / "bench.json"), "--out", str(tmp_path / "o2")]
