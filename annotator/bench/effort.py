@@ -232,9 +232,9 @@ class RunResult:
         """The images below the target that stopped before the budget: no gesture of the
         tools allowed gained anything."""
         budget = self.config.get("max_strokes")
-        if not _is_number(budget):
+        if not isinstance(budget, int | float):
             return []
-        return [r.name for r in self.images if not r.reached_target and r.actions < float(budget)]
+        return [r.name for r in self.images if not r.reached_target and r.actions < budget]
 
     def to_dict(self) -> dict[str, Any]:
         tools: dict[str, int] = {}
