@@ -184,7 +184,7 @@ class FileMenu(QObject):
         self.window.autosave_timer.stop()
         session.close_document()
         outcome = run_import(self.window, session.project, request)
-        self.window.class_panel.set_schema(session.schema, self.window.class_panel_hidden())
+        self.window.show_schema(session.schema)  # the import may have added classes
         self.window.image_list.set_records(session.images(), current)
         ids = [r.id for r in session.images()]
         if current in ids or ids:

@@ -42,7 +42,7 @@ from annotator.core.proposal import Proposal
 from annotator.core.schema import LabelSchema
 from annotator.gui.actions import SPECS, make_actions
 from annotator.gui.canvas import Z_LAYERS, LabelCanvas
-from annotator.gui.class_panel import ClassPanel
+from annotator.gui.class_panel import MODEL_NOTE, ClassPanel
 from annotator.gui.contrast import ContrastDialog
 from annotator.gui.dispatch import GuiDispatcher
 from annotator.gui.file_menu import FileMenu
@@ -337,9 +337,9 @@ class MainWindow(QMainWindow):
         self.session.add_saved_listener(self._refresh_record)
         self.session.add_saved_listener(self.activity.saved)
         self.setWindowTitle(f"Annotator — {project.root.name}")
-        self.class_panel.set_schema(project.schema, self._hidden)
-        self.protection.set_classes(project.schema.names, project.schema.unlabelled)
-        self.protect_label.setText(self.protection.describe())
+        self._hidden = frozenset()  # hidden ids were the last project's classes
+        self.class_panel.note.setText(MODEL_NOTE)
+        self.show_schema(project.schema)
         self.canvas.set_current_value(self.class_panel.current_value() or 0)
         self.image_list.set_records(project.images())
         self.loop.set_project(project)
@@ -483,11 +483,18 @@ class MainWindow(QMainWindow):
         except AnnotatorError as exc:
             QMessageBox.warning(self, "Class not changed", str(exc))
             return
+        self.show_schema(schema)
+        self.statusBar().showMessage(self.class_panel.explain_change(old, schema), 10000)
+
+    def show_schema(self, schema: LabelSchema) -> None:
+        """Show the classes everywhere they appear: the class panel, the "Paint over"
+        choices (and what the canvas protects: the choice may have fallen back), the
+        status bar's words for it, and the overlay's colours."""
         self.class_panel.set_schema(schema, self._hidden)
         self.protection.set_classes(schema.names, schema.unlabelled)
-        self.protect_label.setText(self.protection.describe())  # a renamed class shows
-        self.statusBar().showMessage(self.class_panel.explain_change(old, schema), 10000)
-        self.canvas.set_colour_table(self._table())
+        self._protection_changed()
+        if self.session is not None:
+            self.canvas.set_colour_table(self._table())
 
     def show_contrast(self) -> None:
         doc = self.document

@@ -139,3 +139,50 @@ def test_window_without_project_offers_open(qtbot):
     drag(w.canvas, [(1, 1), (5, 5)])  # nothing to paint on: nothing happens
     assert w.document is None
     w.close()
+
+
+def test_another_project_starts_with_its_own_protection_and_visible_classes(window, tmp_path):
+    """Settings of the last project's class ids must not act on the next one's."""
+    combo = window.protection
+    combo.setCurrentIndex(combo.findData(2))  # "only over membrane"
+    window.class_panel.visibility_changed.emit(frozenset({1}))
+    assert window.canvas.protected_value == 2
+    images = tmp_path / "other-imgs"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.png"), np.full((64, 64), 90, np.uint8))
+    other = tmp_path / "other"
+    with Project.create(other, LabelSchema.from_names(["sky", "road"])) as p:
+        p.add_images([images])
+    window.open_project(other)
+    center(window.canvas)
+    assert window.canvas.protected_value == combo.value() is None
+    assert "anything" in combo.currentText() and window.protect_label.text() == ""
+    assert window.class_panel_hidden() == frozenset()
+    QTest.keyClick(window.canvas, Qt.Key.Key_2)  # road
+    drag(window.canvas, [(10, 10), (30, 10)])
+    assert (window.document.label_map.array == 1).any()  # the brush paints
+
+
+def test_classes_an_import_adds_are_offered_to_paint_over(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from annotator.gui.import_dialog import ImportDialog
+
+    src = tmp_path / "src"
+    (src / "masks").mkdir(parents=True)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[:, 32:] = 3
+    cv2.imwrite(str(src / "masks/im0.png"), mask)
+    (src / "class_names.txt").write_text("background\ncell\nmembrane\nnucleus\n")
+
+    def fill(self):
+        self.set_format("masks")
+        self.src_edit.setText(str(src / "masks"))
+        return ImportDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ImportDialog, "exec", fill)
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: None)
+    window.actions_["import"].trigger()
+    assert window.session.schema.names[-1] == "nucleus"
+    combo = window.protection
+    assert combo.findData(3) >= 0 and "nucleus" in combo.itemText(combo.findData(3))
