@@ -188,3 +188,29 @@ def test_uint16_maps_work_for_large_schemas():
     assert lm.dtype == np.uint16 and lm.unlabelled == 65535
     lm.paint_disk(5, 5, 2, 299)
     assert lm.array[5, 5] == 299
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [
+        ((30, 20), np.uint8),
+        ((30, 20, 3), np.uint8),
+        ((30, 20, 2), np.uint8),
+        ((30, 20), np.uint16),
+        ((30, 20, 4), np.uint8),
+        ((30, 20), np.float32),
+        ((30, 20, 3), np.float64),
+        ((30, 20, 5), np.uint8),
+        ((30, 20), np.int32),
+    ],
+)
+def test_the_wand_tolerance_matches_every_channel_within_it(shape, dtype):
+    from annotator.core.labelmap import _near
+
+    rng = np.random.default_rng(1)
+    scale = 1.0 if np.dtype(dtype).kind == "f" else 255
+    image = (rng.random(shape) * scale).astype(dtype)
+    for tolerance in (0.0, 0.1, 3.0, 10.5):
+        diff = np.abs(image.astype(np.float64) - image[7, 9].astype(np.float64))
+        want = (diff if diff.ndim == 2 else diff.max(axis=2)) <= tolerance
+        assert np.array_equal(_near(image, 7, 9, tolerance), want), (dtype, tolerance)
