@@ -83,6 +83,8 @@ class MainWindow(QMainWindow):
         self._owned_project: Project | None = None
         self._dispatch = GuiDispatcher(self)
         self._hidden: frozenset[int] = frozenset()
+        # Contrast windows chosen per image while the project is open (by image id).
+        self._windows: dict[int, tuple[float, float]] = {}
         self._opacity = 0.5
         self.settings = SettingsStore()
 
@@ -338,6 +340,7 @@ class MainWindow(QMainWindow):
         self.session.add_saved_listener(self.activity.saved)
         self.setWindowTitle(f"Annotator — {project.root.name}")
         self._hidden = frozenset()  # hidden ids were the last project's classes
+        self._windows = {}
         self.class_panel.note.setText(MODEL_NOTE)
         self.show_schema(project.schema)
         self.canvas.set_current_value(self.class_panel.current_value() or 0)
@@ -374,7 +377,12 @@ class MainWindow(QMainWindow):
             self._open_failed(str(exc))
             return
         doc.add_commit_listener(self._labels_committed)
+        window = self._windows.get(image_id)
+        if window is not None:  # the contrast chosen when it was last open
+            doc.set_window(window)
         self.canvas.set_document(doc, doc.display_image(), self._table())
+        if self.contrast_dialog.isVisible():
+            self._show_window_of(doc)  # the dialog speaks of the image shown
         self.image_list.set_current(image_id)
         self.loop.image_opened(doc)
         self.activity.image_opened(doc.record.name)
@@ -500,23 +508,30 @@ class MainWindow(QMainWindow):
         doc = self.document
         if doc is None:
             return
-        low, high = doc.window or doc.auto_window
-        data = (float(doc.image.min()), float(doc.image.max()))
-        self.contrast_dialog.set_window(low, high, data)
+        self._show_window_of(doc)
         self.contrast_dialog.show()
         self.contrast_dialog.raise_()
+
+    def _show_window_of(self, doc: Document) -> None:
+        """Put the window the image is shown with into the contrast dialog: its own, or
+        the automatic one (8-bit pictures are shown as they are, 0-255)."""
+        auto = doc.auto_window if doc.image.dtype != np.uint8 else (0.0, 255.0)
+        low, high = doc.window or auto
+        self.contrast_dialog.set_window(low, high, (float(doc.image.min()), float(doc.image.max())))
 
     def _set_window(self, low: float | None, high: float | None) -> None:
         doc = self.document
         if doc is None:
             return
-        doc.set_window(None if low is None or high is None else (low, high))
+        window = None if low is None or high is None else (low, high)
+        doc.set_window(window)
+        if window is None:
+            self._windows.pop(doc.image_id, None)
+        else:
+            self._windows[doc.image_id] = window
         self.canvas.set_display_image(doc.display_image())
         if low is None:
-            lo, hi = doc.auto_window if doc.image.dtype != np.uint8 else (0.0, 255.0)
-            self.contrast_dialog.set_window(
-                lo, hi, (float(doc.image.min()), float(doc.image.max()))
-            )
+            self._show_window_of(doc)
 
     def _proposal_of(self, image_id: int) -> Proposal | None:
         layers = self.loop.layers

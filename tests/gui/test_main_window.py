@@ -186,3 +186,28 @@ def test_classes_an_import_adds_are_offered_to_paint_over(window, tmp_path, monk
     assert window.session.schema.names[-1] == "nucleus"
     combo = window.protection
     assert combo.findData(3) >= 0 and "nucleus" in combo.itemText(combo.findData(3))
+
+
+def test_the_contrast_dialog_follows_the_image_shown_and_each_keeps_its_window(qtbot, tmp_path):
+    rng = np.random.default_rng(2)
+    cv2.imwrite(str(tmp_path / "dim.png"), rng.integers(1000, 1100, (48, 48)).astype(np.uint16))
+    cv2.imwrite(str(tmp_path / "lit.png"), rng.integers(30000, 60000, (48, 48)).astype(np.uint16))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as p:
+        p.add_images([tmp_path / "dim.png", tmp_path / "lit.png"])
+        dim, lit = (p.image(n).id for n in ("dim.png", "lit.png"))
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    w.open_project(tmp_path / "p")
+    w.open_image(dim)
+    w.show_contrast()
+    dialog = w.contrast_dialog
+    dialog.high.setValue(1050)
+    assert w.document.window == (dialog.low.value(), 1050)
+    w.open_image(lit)  # the dialog now speaks of the bright image
+    assert dialog.low.value() >= 29000 and w.document.window is None
+    dialog.low.setValue(dialog.low.value() + 100)  # one step applies to this image
+    assert 29000 < w.document.window[0] < w.document.window[1] <= 60000
+    w.open_image(dim)  # and the dim one comes back with the window chosen for it
+    assert w.document.window[1] == 1050 and dialog.high.value() == 1050
+    w.close()
