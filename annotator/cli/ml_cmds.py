@@ -161,12 +161,18 @@ def cmd_train(args: argparse.Namespace) -> int:
             total = int(p.max_seconds or 0)
             line(min(int(p.elapsed_s), total), total, f"step {p.step} loss {p.loss:.4f} {p.phase}")
 
-    with _sigint_cancels() as cancel:
-        outcome = train_headless(args.project, options, report, cancel)
+    from annotator.cli import EXIT_INTERRUPTED
+    from annotator.core.errors import Cancelled
+
+    try:
+        with _sigint_cancels() as cancel:
+            outcome = train_headless(args.project, options, report, cancel)
+    except Cancelled as exc:  # Ctrl+C while the labels were read
+        line.finish()
+        print(f"annotator: {exc}; the model version is unchanged", file=sys.stderr)
+        return EXIT_INTERRUPTED
     line.finish()
     if outcome.result.status == "cancelled":  # Ctrl+C: what was asked for, not an error
-        from annotator.cli import EXIT_INTERRUPTED
-
         if outcome.main_process:
             print(f"annotator: training {outcome.result.message}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from annotator.core.card import CardMetrics, CardTraining, ImageRef, ModelCard
-from annotator.core.errors import ModelError
+from annotator.core.errors import Cancelled, ModelError
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.status import ImageStatus
 from annotator.storage import models as model_store
@@ -106,8 +106,12 @@ def build_request(
     config: TrainConfig | None = None,
     network: NetworkConfig | None = None,
     recent_weight: float = RECENT_WEIGHT,
+    cancel: CancelToken | None = None,
 ) -> TrainRequest:
-    """The immutable :class:`~annotator.ml.train.TrainRequest` for the project's labels."""
+    """The immutable :class:`~annotator.ml.train.TrainRequest` for the project's labels.
+
+    Reading every labelled image can take a while on a big project: a ``cancel`` (the
+    window closing) stops it between images with :class:`Cancelled`."""
     from annotator.ml.train import TrainConfig, TrainImage, TrainRequest
 
     schema = project.schema
@@ -120,6 +124,8 @@ def build_request(
     config = config or TrainConfig()
     images = []
     for rec in records:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("training cancelled while reading the labels")
         mask = project.load_mask(rec)
         if mask is None:
             continue
@@ -179,6 +185,7 @@ def train_project(
         from_scratch=from_scratch,
         config=config,
         network=network,
+        cancel=cancel,
     )
     result = _train_within_memory(train_round, request, progress, cancel)
     info = distributed.current()

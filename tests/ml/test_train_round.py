@@ -222,6 +222,26 @@ def test_cancel_mid_round_keeps_the_previous_version(cells_project):
     assert not (cells_project.models_dir / "v0002").exists()
 
 
+def test_a_cancel_while_the_labels_are_read_stops_before_the_next_image(cells_project, monkeypatch):
+    """Reading a big project's images is most of a round's start: closing the window
+    then must not wait for all of them."""
+    from annotator.core.errors import Cancelled
+
+    cancel = threading.Event()
+    read = []
+    load = cells_project.load_image
+
+    def counted(rec):
+        read.append(rec.id)
+        cancel.set()  # the window closes while the first image is read
+        return load(rec)
+
+    monkeypatch.setattr(cells_project, "load_image", counted)
+    with pytest.raises(Cancelled):
+        training.train_project(cells_project, steps=1, cancel=cancel, device="cpu")
+    assert len(read) == 1 and cells_project.models() == []
+
+
 def test_a_nan_loss_does_not_publish(cells_project, monkeypatch):
     real = train_mod.segmentation_loss
     calls = []
