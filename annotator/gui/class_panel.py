@@ -150,6 +150,9 @@ class ClassPanel(QWidget):
 
     def _row_changed(self, row: int) -> None:
         value = self.current_value()
+        is_class = self._selected_class() is not None  # void has no name or colour to edit
+        self.rename_button.setEnabled(is_class)
+        self.colour_button.setEnabled(is_class)
         if value is not None and not self._filling:
             self.value_selected.emit(value)
 

@@ -131,6 +131,8 @@ class ExportDialog(QDialog):
         out = self.out_edit.text().strip()
         if not out:
             raise AnnotatorError("choose an output folder")
+        if not any(s.value() > 0 for s in self.split_spins):
+            raise AnnotatorError("give train, val or test a share above 0")
         split = parse_split(",".join(f"{s.value():g}" for s in self.split_spins))
         return ExportRequest(
             format=str(self.format_combo.currentData()),

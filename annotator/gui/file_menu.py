@@ -79,8 +79,12 @@ class FileMenu(QObject):
     def refresh_recent(self) -> None:
         self.recent_menu.clear()
         recent = self.window.settings.recent_projects()
+        names = [p.name for p in recent]
         for i, path in enumerate(recent):
-            label = f"&{i + 1} {path.name}" if i < 9 else path.name
+            # Two projects of one name show their folder; "&" would be read as a mnemonic.
+            shown = path.name if names.count(path.name) == 1 else f"{path.name} ({path.parent})"
+            shown = shown.replace("&", "&&")
+            label = f"&{i + 1} {shown}" if i < 9 else shown
             action = self.recent_menu.addAction(label)
             action.setToolTip(str(path))
             action.setStatusTip(str(path))

@@ -78,14 +78,15 @@ class SettingsStore:
         return [Path(p) for p in items if p and Path(p).is_dir()]
 
     def add_recent(self, path: Path) -> None:
-        """Put ``path`` first in the recent list (once), keeping at most MAX_RECENT."""
-        folder = str(Path(path).absolute())
+        """Put ``path`` first in the recent list (once), keeping at most MAX_RECENT.
+        Paths are stored resolved: ``/a/../b/p`` and ``/b/p`` are one project."""
+        folder = str(Path(path).resolve())
         items = [str(p) for p in self.recent_projects() if str(p) != folder]
         self._q.setValue("recent/projects", [folder, *items][:MAX_RECENT])
         self._q.sync()
 
     def remove_recent(self, path: Path) -> None:
-        folder = str(Path(path).absolute())
+        folder = str(Path(path).resolve())
         items = [str(p) for p in self.recent_projects() if str(p) != folder]
         self._q.setValue("recent/projects", items)
         self._q.sync()

@@ -809,3 +809,15 @@ def test_export_when_an_image_file_was_deleted(window, tmp_path, monkeypatch, bo
     assert len(boxes) == 1 and boxes[0][0] == "warning", boxes
     one_line(boxes[0][2])
     assert boxes[0][2].startswith("Export failed: ") and not out.exists()
+
+
+def test_an_export_split_of_all_zeros_is_said_in_the_dialogs_words(qtbot):
+    dialog = ExportDialog(None)
+    qtbot.addWidget(dialog)
+    dialog.out_edit.setText("/tmp/somewhere")
+    for spin in dialog.split_spins:
+        spin.setValue(0)
+    from annotator.core.errors import AnnotatorError
+
+    with pytest.raises(AnnotatorError, match="give train, val or test a share above 0"):
+        dialog.request()

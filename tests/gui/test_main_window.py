@@ -211,3 +211,11 @@ def test_the_contrast_dialog_follows_the_image_shown_and_each_keeps_its_window(q
     w.open_image(dim)  # and the dim one comes back with the window chosen for it
     assert w.document.window[1] == 1050 and dialog.high.value() == 1050
     w.close()
+
+
+def test_void_has_no_name_or_colour_to_edit(window):
+    panel = window.class_panel
+    panel.list.setCurrentRow(panel.list.count() - 1)  # "void (ignore)"
+    assert not panel.rename_button.isEnabled() and not panel.colour_button.isEnabled()
+    panel.list.setCurrentRow(0)
+    assert panel.rename_button.isEnabled() and panel.colour_button.isEnabled()

@@ -387,3 +387,20 @@ def test_the_import_summary_counts_images_left_unlabelled_by_the_source():
     text = import_summary(report)
     assert "2 image(s) without a labelled pixel in the source (first: IMG_B.png)" in text
     assert "their labels were left as they were" in text
+
+
+def test_recent_projects_are_told_apart_and_listed_once(empty_window, tmp_path):
+    w = empty_window
+    for folder in ("a/p", "b/p", "R&D"):
+        (tmp_path / folder).mkdir(parents=True)
+    w.settings.add_recent(tmp_path / "R&D")
+    w.settings.add_recent(tmp_path / "a" / "p")
+    w.settings.add_recent(tmp_path / "b" / "p")
+    w.settings.add_recent(tmp_path / "a" / ".." / "b" / "p")  # the same as b/p
+    w.file_menu.refresh_recent()
+    labels = [x.text() for x in w.file_menu.recent_menu.actions() if x.statusTip()]
+    assert labels == [
+        f"&1 p ({tmp_path / 'b'})",
+        f"&2 p ({tmp_path / 'a'})",
+        "&3 R&&D",  # shown as "R&D", not "RD"
+    ]
