@@ -36,7 +36,7 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.schema import LabelClass, LabelSchema, default_color
 from annotator.gui.class_panel import swatch
 from annotator.gui.progress_task import Progress, error_text, run_with_progress
-from annotator.services.projects import IMAGE_FILE_SUFFIXES
+from annotator.services.projects import IMAGE_FILE_SUFFIXES, OWN_FILES_SKIPPED
 
 DEFAULT_CLASSES = ("background", "object")
 
@@ -49,7 +49,8 @@ class AddOutcome:
     """What adding images did, in words for the done message."""
 
     added: int = 0
-    skipped: int = 0
+    skipped: int = 0  # files already in the project, or of a picture already in it
+    own_files: bool = False  # the project's own folder was among those given
     errors: list[str] = field(default_factory=list)
     cancelled: bool = False
     failed: bool = False  # stopped by an error (the first entry of ``errors``)
@@ -72,7 +73,9 @@ class AddOutcome:
             return f"Added no images: no image files found ({', '.join(IMAGE_FILE_SUFFIXES)})."
         text = f"Added {self.added} image(s)"
         if self.skipped:
-            text += f", skipped {self.skipped} already in the project"
+            text += f", skipped {self.skipped} already in the project (or repeating a picture)"
+        if self.own_files:
+            text += ", left out the project's own files (masks, proposals...)"
         if self.errors:
             text += f", {len(self.errors)} unreadable (first: {self.errors[0]})"
         return text + "."
@@ -102,9 +105,11 @@ def add_images_with_progress(
         return AddOutcome(added=count[0], errors=[error_text(outcome.error)], failed=True)
     report = outcome.result
     assert report is not None
+    own = [s for s in report.skipped if s[1] == OWN_FILES_SKIPPED]
     return AddOutcome(
         added=len(report.added),
-        skipped=len(report.skipped),
+        skipped=len(report.skipped) - len(own),
+        own_files=bool(own),
         errors=[str(e) for e in report.errors],
     )
 

@@ -10,6 +10,7 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.schema import LabelSchema
 from annotator.storage.images import IMAGE_SUFFIXES
 from annotator.storage.project import DB_NAME, Project
+from annotator.storage.project import OWN_FILES_SKIPPED as OWN_FILES_SKIPPED
 
 #: The image file suffixes a project reads (for file dialogs and messages).
 IMAGE_FILE_SUFFIXES: tuple[str, ...] = tuple(sorted(IMAGE_SUFFIXES))

@@ -57,6 +57,8 @@ IMAGES_DIR = "images"
 #: IMAGES_DIR: users keep their own pictures there too, and the embedded ones in it are
 #: known by path and content already.
 OWN_DIRS = ("masks", "proposals", ACCEPTED_DIR, "models")
+#: The reason ``add_images`` gives, once, when asked to add any of them.
+OWN_FILES_SKIPPED = "the project's own files (masks, proposals...) are not added"
 Progress = Callable[[int, int, str], None]
 #: ``add_images`` records this many images per database transaction.
 ADD_BATCH = 100
@@ -367,9 +369,7 @@ class Project:
         own = [(self.root / d).resolve() for d in OWN_DIRS]
         candidates = collect_image_files(paths, exclude=own)
         if any(_touches(Path(p).resolve(), own) for p in paths):
-            report.skipped.append(
-                (str(self.root), "the project's own files (masks, proposals...) are not added")
-            )
+            report.skipped.append((str(self.root), OWN_FILES_SKIPPED))
         rows = self._db.query("SELECT name, path, sha1 FROM images")
         taken_names = {r["name"] for r in rows}
         known_paths = {r["path"] for r in rows}

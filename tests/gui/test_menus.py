@@ -404,3 +404,13 @@ def test_recent_projects_are_told_apart_and_listed_once(empty_window, tmp_path):
         f"&2 p ({tmp_path / 'a'})",
         "&3 R&&D",  # shown as "R&D", not "RD"
     ]
+
+
+def test_the_add_summary_tells_repeats_from_the_projects_own_files():
+    from annotator.gui.new_project_dialog import AddOutcome
+
+    text = AddOutcome(added=2, skipped=1, own_files=True).summary()
+    assert text == (
+        "Added 2 image(s), skipped 1 already in the project (or repeating a picture), "
+        "left out the project's own files (masks, proposals...)."
+    )
