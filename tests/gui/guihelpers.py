@@ -29,6 +29,25 @@ def drag(canvas, points, button=Qt.MouseButton.LeftButton) -> None:
     QTest.mouseRelease(vp, button, Qt.KeyboardModifier.NoModifier, at(canvas, *points[-1]))
 
 
+def press(canvas, x: float, y: float) -> None:
+    """Press the left button on pixel (x, y) and keep it held (a gesture in progress)."""
+    QTest.mousePress(
+        canvas.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        at(canvas, x, y),
+    )
+
+
+def release(canvas, x: float, y: float) -> None:
+    QTest.mouseRelease(
+        canvas.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        at(canvas, x, y),
+    )
+
+
 def click(canvas, x, y, button=Qt.MouseButton.LeftButton) -> None:
     QTest.mouseClick(canvas.viewport(), button, Qt.KeyboardModifier.NoModifier, at(canvas, x, y))
 

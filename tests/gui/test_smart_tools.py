@@ -8,7 +8,7 @@ holes and removes specks.
 from __future__ import annotations
 
 import numpy as np
-from guihelpers import SIZE, click, drag
+from guihelpers import SIZE, at, click, drag, press, release
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -241,17 +241,13 @@ def test_superpixels_of_a_big_image_come_tile_by_tile_nearest_the_brush_first():
 def test_a_grabcut_result_landing_during_a_stroke_is_a_step_of_its_own(window, qtbot):
     """GrabCut runs in the background while the user keeps painting: its result waits
     for the stroke to end, so Esc on the stroke keeps it and undo takes it alone."""
-    from guihelpers import at
-
     key(window, Qt.Key.Key_2)
     key(window, Qt.Key.Key_G)
     drag(window.canvas, [(10, 10), (50, 50)])
     key(window, Qt.Key.Key_B)
     window.canvas.set_brush_radius(1)
     view = window.canvas.viewport()
-    QTest.mousePress(
-        view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(window.canvas, 2, 60)
-    )
+    press(window.canvas, 2, 60)
     QTest.mouseMove(view, at(window.canvas, 10, 60))
     assert window.canvas.smart.wait_idle(30)
     qtbot.waitUntil(lambda: "GrabCut" in window.statusBar().currentMessage(), timeout=5000)
@@ -259,9 +255,7 @@ def test_a_grabcut_result_landing_during_a_stroke_is_a_step_of_its_own(window, q
         qtbot.wait(10)
     assert window.document.in_stroke and not (labels(window)[20:40, 20:40] == 1).any()
     key(window, Qt.Key.Key_Escape)  # aborts the brush stroke only
-    QTest.mouseRelease(
-        view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(window.canvas, 10, 60)
-    )
+    release(window.canvas, 10, 60)
     assert (labels(window)[25:35, 25:35] == 1).all() and (labels(window)[60, 2:11] == U).all()
     assert window.document.history.undo_count == 1
     window.actions_["undo"].trigger()
@@ -288,23 +282,17 @@ def test_clean_up_honours_protected_painting(window):
 
 
 def test_clean_up_while_the_brush_is_held_ends_the_stroke_first(window):
-    from guihelpers import at
-
     key(window, Qt.Key.Key_3)
     window.canvas.set_brush_radius(4)
     view = window.canvas.viewport()
-    QTest.mousePress(
-        view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(window.canvas, 5, 5)
-    )
+    press(window.canvas, 5, 5)
     QTest.mouseMove(view, at(window.canvas, 30, 5))
     window.cleanup_spin.setValue(4)
     window.actions_["cleanup_image"].trigger()
     for x in range(35, 60, 5):  # the button is still held, but the gesture is over
         QTest.mouseMove(view, at(window.canvas, x, 5))
     key(window, Qt.Key.Key_Escape)
-    QTest.mouseRelease(
-        view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(window.canvas, 55, 5)
-    )
+    release(window.canvas, 55, 5)
     assert window.document.history.undo_count == 1  # the stroke; clean-up found nothing
     assert (labels(window)[3:8, 5:31] == 2).all() and (labels(window)[:, 40:] == U).all()
 

@@ -5,7 +5,7 @@ import sqlite3
 
 import numpy as np
 import pytest
-from PIL import Image
+from storehelpers import image_folder
 
 from annotator.core.card import CardMetrics, ModelCard
 from annotator.core.errors import ProjectError, SchemaError
@@ -14,15 +14,6 @@ from annotator.core.status import ImageStatus
 from annotator.storage import atomic
 from annotator.storage.db import SCHEMA_VERSION
 from annotator.storage.project import DB_NAME, Project
-
-
-def _image_folder(folder, n=3, size=(20, 30)):
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        arr = np.full(size, i * 40, np.uint8)
-        arr[0, 0] = 255 - i  # make every file's content distinct
-        Image.fromarray(arr).save(folder / f"img{i}.png")
-    return folder
 
 
 def test_new_project_records_classes_in_the_given_order(tmp_path):
@@ -53,7 +44,7 @@ def test_opening_a_folder_that_is_no_project_names_it(tmp_path):
 
 
 def test_add_folder_recursively_records_size_channels_depth_and_relative_paths(project):
-    folder = _image_folder(project.root / "imgs" / "sub")
+    folder = image_folder(project.root / "imgs" / "sub")
     report = project.add_images([project.root / "imgs"])
     assert len(report.added) == 3 and not report.errors
     rec = project.image("sub/img1.png")
@@ -65,7 +56,7 @@ def test_add_folder_recursively_records_size_channels_depth_and_relative_paths(p
 
 
 def test_add_skips_duplicates_by_path_and_by_content(project, tmp_path):
-    folder = _image_folder(tmp_path / "outside")
+    folder = image_folder(tmp_path / "outside")
     project.add_images([folder])
     (tmp_path / "copy").mkdir()
     (tmp_path / "copy" / "again.png").write_bytes((folder / "img0.png").read_bytes())
@@ -76,7 +67,7 @@ def test_add_skips_duplicates_by_path_and_by_content(project, tmp_path):
 
 
 def test_folder_with_bad_files_adds_the_good_ones_and_reports_the_bad(project, tmp_path):
-    folder = _image_folder(tmp_path / "mixed", n=2)
+    folder = image_folder(tmp_path / "mixed", n=2)
     (folder / "empty.png").write_bytes(b"")
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
     report = project.add_images([folder])
@@ -86,7 +77,7 @@ def test_folder_with_bad_files_adds_the_good_ones_and_reports_the_bad(project, t
 
 
 def test_mask_round_trip_and_status_provenance(project, tmp_path):
-    project.add_images([_image_folder(tmp_path / "i", n=1)])
+    project.add_images([image_folder(tmp_path / "i", n=1)])
     rec = project.images()[0]
     assert project.load_mask(rec) is None
     mask = project.new_mask(rec)
@@ -103,14 +94,14 @@ def test_mask_round_trip_and_status_provenance(project, tmp_path):
 
 
 def test_mask_of_wrong_shape_is_refused(project, tmp_path):
-    project.add_images([_image_folder(tmp_path / "i", n=1)])
+    project.add_images([image_folder(tmp_path / "i", n=1)])
     rec = project.images()[0]
     with pytest.raises(ProjectError, match="does not match image"):
         project.save_mask(rec.id, np.zeros((3, 3), np.uint8))
 
 
 def test_failed_mask_write_leaves_previous_mask_and_database_intact(project, tmp_path, monkeypatch):
-    project.add_images([_image_folder(tmp_path / "i", n=1)])
+    project.add_images([image_folder(tmp_path / "i", n=1)])
     rec = project.images()[0]
     first = project.new_mask(rec)
     first[:5] = 0
@@ -136,7 +127,7 @@ def test_failed_mask_write_leaves_previous_mask_and_database_intact(project, tmp
 
 
 def test_failed_transaction_rolls_back_every_change(project, tmp_path):
-    project.add_images([_image_folder(tmp_path / "i", n=2)])
+    project.add_images([image_folder(tmp_path / "i", n=2)])
     with pytest.raises(RuntimeError), project._db.transaction() as conn:
         conn.execute("UPDATE images SET status = 'done'")
         raise RuntimeError("crash in the middle")

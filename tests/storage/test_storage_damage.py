@@ -8,7 +8,7 @@ import sqlite3
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from storehelpers import image_folder
 
 from annotator.core.errors import ProjectError
 from annotator.core.schema import LabelSchema
@@ -16,19 +16,10 @@ from annotator.core.status import ImageStatus
 from annotator.storage.project import DB_NAME, Project
 
 
-def _image_folder(folder, n=2, size=(20, 30)):
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        arr = np.full(size, i * 40, np.uint8)
-        arr[0, 0] = 255 - i  # make every file's content distinct
-        Image.fromarray(arr).save(folder / f"img{i}.png")
-    return folder
-
-
 @pytest.fixture
 def labelled(project, tmp_path):
     """The project with two images; the first is done, with a saved label map."""
-    project.add_images([_image_folder(tmp_path / "imgs")])
+    project.add_images([image_folder(tmp_path / "imgs", n=2)])
     rec = project.images()[0]
     mask = project.new_mask(rec)
     mask[:5] = 1
@@ -87,7 +78,7 @@ def test_every_valid_label_value_loads(labelled):
 def test_the_last_class_of_a_16_bit_project_is_a_valid_value(tmp_path):
     names = [f"c{i}" for i in range(300)]
     with Project.create(tmp_path / "p", LabelSchema.from_names(names)) as p:
-        p.add_images([_image_folder(tmp_path / "imgs", n=1)])
+        p.add_images([image_folder(tmp_path / "imgs", n=1)])
         rec = p.images()[0]
         mask = p.new_mask(rec)
         mask[0, :4] = [0, 299, p.schema.void, p.schema.unlabelled]
@@ -167,12 +158,12 @@ def test_a_damaged_active_model_setting_is_one_line_that_says_how_to_fix_it(proj
 
 # --- adding images ----------------------------------------------------------------------
 def test_adding_a_folder_that_holds_the_project_leaves_out_the_projects_own_files(tmp_path):
-    data = _image_folder(tmp_path / "data")
+    data = image_folder(tmp_path / "data", n=2)
     with Project.create(data / "proj", LabelSchema.from_names(["bg", "cell"])) as p:
         p.add_image_bytes((data / "img0.png").read_bytes(), "embedded.png")
         cv2.imwrite(str(p.mask_path(1)), np.full((20, 30), 255, np.uint8))
         (p.root / "proposals" / "1_uncertainty.png").write_bytes(b"x")
-        _image_folder(p.root / "mine", n=1, size=(7, 9))  # the user's own images in it
+        image_folder(p.root / "mine", n=1, size=(7, 9))  # the user's own images in it
         report = p.add_images([data])
         assert [r.name for r in report.added] == ["img1.png", "proj/mine/img0.png"]
         own = [s for s in report.skipped if "the project's own" in s[1]]
