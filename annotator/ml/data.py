@@ -165,7 +165,7 @@ def block_holdout(
     """Split one image's labels into train and validation targets by square blocks.
 
     Blocks rather than single pixels, so validation pixels are not the direct
-    neighbours of training pixels. Used when only one image is labelled.
+    neighbours of training pixels. Used while few images are labelled.
     """
     h, w = target.shape
     bh, bw = -(-h // block), -(-w // block)

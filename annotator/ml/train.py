@@ -18,6 +18,7 @@ import functools
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -99,8 +100,9 @@ class TrainConfig:
     #: Standardise each input channel with statistics of the training images (stored in
     #: the network, so proposals use the same ones). Only for models started from scratch.
     normalise_channels: bool = True
-    #: Share of labelled images held out for validation (of labelled pixel blocks when
-    #: only one image is labelled). 0 turns validation off.
+    #: Share of labelled images held out for validation (of each image's labelled pixel
+    #: blocks while fewer than WHOLE_IMAGE_HOLDOUT_MIN are labelled; never a class's
+    #: every label). 0 turns validation off.
     val_fraction: float = 0.2
     #: Accepted proposal pixels (label == the proposal it was accepted from) among the
     #: ``accepted_border`` pixels nearest a label border do not train (0, the default:
@@ -285,10 +287,18 @@ def class_weights(targets: list[np.ndarray], n_classes: int, power: float) -> np
     return w / float((w * freq).sum())
 
 
-def _split(request: TrainRequest, rng: np.random.Generator):  # type: ignore[no-untyped-def]
-    """(train list, val list) of (TrainImage, target) pairs; see TrainConfig.val_fraction."""
-    from annotator.ml.data import block_holdout
+#: Below this many labelled images, validation holds out blocks of every image rather
+#: than whole images: holding out one image of two would train on half the labels.
+WHOLE_IMAGE_HOLDOUT_MIN = 5
 
+
+def _split(request: TrainRequest, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+    """(train list, val list) of (TrainImage, target) pairs; see TrainConfig.val_fraction.
+
+    Whole images are held out once there are :data:`WHOLE_IMAGE_HOLDOUT_MIN`; before,
+    blocks of each image. Either way a class is never held out whole: a class whose
+    every label fell to validation would not train at all (and with a seed fixed per
+    round, not in the next round either)."""
     n_classes = len(request.class_names)
     border = request.config.accepted_border
     pairs = [
@@ -301,16 +311,50 @@ def _split(request: TrainRequest, rng: np.random.Generator):  # type: ignore[no-
     frac = request.config.val_fraction
     if frac <= 0:
         return pairs, []
-    if len(pairs) == 1:
-        im, t = pairs[0]
-        train_t, val_t = block_holdout(t, frac, rng)
-        return [(im, train_t)], ([(im, val_t)] if (val_t != IGNORE).any() else [])
+    if len(pairs) < WHOLE_IMAGE_HOLDOUT_MIN:
+        train, val = [], []
+        for im, t in pairs:
+            train_t, val_t = _keep_every_class(*_block_split(t, frac, rng))
+            train.append((im, train_t))
+            if (val_t != IGNORE).any():
+                val.append((im, val_t))
+        return train, val
     n_val = min(len(pairs) - 1, max(1, int(round(len(pairs) * frac))))
-    order = rng.permutation(len(pairs))
-    val_idx = set(order[:n_val].tolist())
+    classes = [_classes(t) for _, t in pairs]
+    having = Counter(c for cs in classes for c in cs)  # training images with each class
+    val_idx: set[int] = set()
+    for i in rng.permutation(len(pairs)).tolist():
+        if len(val_idx) == n_val:
+            break
+        if all(having[c] > 1 for c in classes[i]):  # its classes still train elsewhere
+            val_idx.add(i)
+            having.subtract(classes[i])
     train = [p for i, p in enumerate(pairs) if i not in val_idx]
     val = [p for i, p in enumerate(pairs) if i in val_idx]
     return train, val
+
+
+def _block_split(
+    target: np.ndarray, frac: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    from annotator.ml.data import block_holdout
+
+    return block_holdout(target, frac, rng)
+
+
+def _classes(target: np.ndarray) -> set[int]:
+    return set(np.unique(target[target != IGNORE]).tolist())
+
+
+def _keep_every_class(train: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Give back to training the validation labels of classes training has none of."""
+    missing = _classes(val) - _classes(train)
+    if not missing:
+        return train, val
+    back = np.isin(val, list(missing))
+    return np.where(back, val, train).astype(train.dtype), np.where(back, IGNORE, val).astype(
+        val.dtype
+    )
 
 
 def build_model(request: TrainRequest) -> tuple[torch.nn.Module, NetworkConfig]:
@@ -474,7 +518,9 @@ def train_round(
     if info is not None and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
     torch.manual_seed(cfg.seed)  # same initial weights on every rank
-    split_rng = np.random.default_rng(cfg.seed)  # same split on every rank
+    # The same split on every rank, and another one each round (the parent version
+    # differs), so no image or block is left out of training round after round.
+    split_rng = np.random.default_rng([cfg.seed, request.parent_version or 0])
     sample_rng = np.random.default_rng([cfg.seed, rank])  # different crops per rank
 
     model, network = build_model(request)

@@ -12,6 +12,7 @@ from conftest import FAST, TINY
 
 import annotator.ml.train as train_mod
 from annotator.core.errors import ModelError
+from annotator.ml.data import IGNORE
 from annotator.ml.networks import DEFAULT_ARCH, NetworkConfig, build_network, load_weights
 from annotator.ml.predict import Predictor
 from annotator.ml.train import TrainImage, TrainRequest, train_round
@@ -307,15 +308,16 @@ def test_the_card_keeps_the_rounds_class_weights_and_proposals_divide_them_out(c
     weights out, and validation scores what the proposals will be."""
     from annotator.ml.train import class_weights
 
+    every_label = replace(FAST, val_fraction=0.0)  # the weights of all the labels
     first = training.train_project(
-        cells_project, steps=2, network=TINY, config=FAST, device="cpu", export_onnx=False
+        cells_project, steps=2, network=TINY, config=every_label, device="cpu", export_onnx=False
     )
     card = first.model.card
     names = cells_project.schema.names
     targets = []
     for rec in cells_project.images():
         m = cells_project.load_mask(rec)
-        if m is not None and rec.id in {i.id for i in card.train_images}:
+        if m is not None:
             targets.append(np.where(m < len(names), m, -1).astype(np.int16))
     expected = class_weights(targets, len(names), FAST.class_weight_power)
     assert card.training.class_weights == pytest.approx(tuple(expected))
@@ -333,3 +335,70 @@ def test_the_card_keeps_the_rounds_class_weights_and_proposals_divide_them_out(c
     )
     assert unweighted.model.card.training.class_weights is None
     assert proposals.load_predictor(cells_project, device="cpu").class_weights is None
+
+
+def _split_of(masks, val_fraction=0.2, seed=0):
+    from types import SimpleNamespace
+
+    from annotator.ml.train import _split
+
+    images = [SimpleNamespace(mask=m, accepted=None, image_id=i) for i, m in enumerate(masks)]
+    config = SimpleNamespace(val_fraction=val_fraction, accepted_border=0)
+    request = SimpleNamespace(images=images, class_names=("bg", "cell", "nucleus"), config=config)
+    return _split(request, np.random.default_rng(seed))
+
+
+def _trained_classes(train):
+    return set().union(*(set(np.unique(t[t >= 0]).tolist()) for _, t in train))
+
+
+def test_with_few_images_every_image_trains_and_validation_takes_blocks():
+    """Two images: holding one out would train on half the labels (and, with the only
+    labels of a class on it, never on that class)."""
+    a = np.zeros((96, 96), np.uint8)
+    a[40:60, 40:60] = 1  # the only cell labels
+    b = np.zeros((96, 96), np.uint8)
+    for seed in range(5):
+        train, val = _split_of([a, b], seed=seed)
+        assert [im.image_id for im, _ in train] == [0, 1] and val
+        assert _trained_classes(train) == {0, 1}
+        held = sum(int((t != IGNORE).sum()) for _, t in val)
+        assert 0 < held < 0.5 * 2 * 96 * 96
+
+
+def test_a_class_is_never_held_out_whole():
+    one = np.full((96, 96), 255, np.uint8)
+    one[:, :] = 0
+    one[5:9, 5:9] = 2  # a scribble of nucleus inside one 32 px block
+    for seed in range(20):  # whatever blocks are drawn, nucleus trains
+        train, _ = _split_of([one], val_fraction=0.5, seed=seed)
+        assert 2 in _trained_classes(train)
+    many = [np.zeros((40, 40), np.uint8) for _ in range(6)]
+    many[3][:10, :10] = 2  # only image 3 has nucleus
+    for seed in range(20):
+        train, val = _split_of(many, seed=seed)
+        assert 2 in _trained_classes(train) and len(val) >= 1
+        assert len(train) + len(val) == 6
+
+
+def test_each_round_holds_out_other_labels(cells_project):
+    """The split's seed includes the parent version: no label sits out every round."""
+    import annotator.ml.train as train_mod
+
+    seen = []
+    real = train_mod._split
+
+    def spy(request, rng):
+        out = real(request, rng)
+        seen.append(np.concatenate([(t != IGNORE).ravel() for _, t in out[1]]))
+        return out
+
+    train_mod._split = spy  # noqa: SLF001
+    try:
+        for _ in range(2):
+            training.train_project(
+                cells_project, steps=1, network=TINY, config=FAST, device="cpu", export_onnx=False
+            )
+    finally:
+        train_mod._split = real
+    assert not np.array_equal(seen[0], seen[1])
