@@ -43,6 +43,21 @@ def create_project(
     return Project.create(root, LabelSchema.from_names(names))
 
 
+def refuse_image_files(
+    project: Project, paths: Sequence[str | os.PathLike[str]], what: str
+) -> None:
+    """Refuse writing over one of the project's image files (a folder of pictures that is
+    also an output folder), which no option may replace."""
+    targets = {Path(p).resolve(): p for p in paths}
+    for rec in project.images():
+        hit = targets.get(project.image_path(rec).resolve())
+        if hit is not None:
+            raise AnnotatorError(
+                f"{hit}: is the image file of {rec.name!r} in the project; write the {what} "
+                "somewhere else"
+            )
+
+
 def refuse_inside_project(project: Project, path: str | os.PathLike[str], what: str) -> None:
     """Refuse writing ``path`` among the project's own files (its database, label maps,
     models), which a command's output must never replace."""

@@ -26,7 +26,7 @@ from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord
 from annotator.core.status import ImageStatus
 from annotator.services.jobs import CancelToken, Dispatcher, LatestWinsWorker
-from annotator.services.projects import refuse_inside_project
+from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
 from annotator.storage import proposals as proposal_store
 from annotator.storage.images import write_png
@@ -113,10 +113,11 @@ def predict_images(
         refuse_inside_project(project, out_dir, "masks")
         out_names = _out_file_names(project.images())
         there = [out_names[r.id] for r in records if (Path(out_dir) / out_names[r.id]).exists()]
+        refuse_image_files(project, [Path(out_dir) / n for n in there], "masks")
         if there and not overwrite:
             raise AnnotatorError(
-                f"{out_dir}: already holds {len(there)} of the masks to write (first: "
-                f"{there[0]}); choose an empty folder, or --overwrite to replace them"
+                f"{out_dir}: already holds {len(there)} file(s) named as the masks would be "
+                f"(first: {there[0]}); choose an empty folder, or --overwrite to replace them"
             )
     predictor = predictor or load_predictor(project, device=device, backend=backend)
     done: list[PredictedImage] = []

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from annotator.core.card import CardMetrics, ModelCard
 from annotator.core.errors import ModelError
 from annotator.core.records import ModelRecord, now_iso
-from annotator.services.projects import refuse_inside_project
+from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
 from annotator.storage.atomic import atomic_write_bytes
 from annotator.storage.project import Project
@@ -135,6 +135,7 @@ def export_model(
     if not out.parent.is_dir():
         raise ModelError(f"{out.parent}: no such folder")
     refuse_inside_project(project, out, "model file")
+    refuse_image_files(project, [out], "model file")
     if out.exists() and not overwrite:
         raise ModelError(f"{out}: exists; give another file name, or --overwrite to replace it")
     weights = model_store.model_files(project, record).weights

@@ -123,8 +123,22 @@ def test_outputs_never_replace_project_files_or_existing_ones_unasked(trained, t
     out = tmp_path / "masks-out"
     out.mkdir()
     (out / "cells_0.png").write_bytes(b"mine")
-    with pytest.raises(AnnotatorError, match="already holds 1 of the masks"):
+    with pytest.raises(AnnotatorError, match="already holds 1 file"):
         proposals.predict_images(source, out_dir=out, device="cpu")
     assert (out / "cells_0.png").read_bytes() == b"mine"
     proposals.predict_images(source, out_dir=out, device="cpu", overwrite=True)
     assert (out / "cells_0.png").read_bytes() != b"mine"
+    # A folder holding the project's own pictures: never replaced, not even when asked.
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    (pictures / "x.png").write_bytes((source.root / "images" / "cells_0.png").read_bytes())
+    import cv2
+
+    cv2.imwrite(str(pictures / "x.png"), 255 - cv2.imread(str(pictures / "x.png")))
+    source.add_images([pictures / "x.png"])
+    before = (pictures / "x.png").read_bytes()
+    with pytest.raises(AnnotatorError, match="is the image file of 'x.png'"):
+        proposals.predict_images(source, out_dir=pictures, device="cpu", overwrite=True)
+    with pytest.raises(AnnotatorError, match="is the image file of 'x.png'"):
+        versions.export_model(source, pictures / "x.png", overwrite=True)
+    assert (pictures / "x.png").read_bytes() == before
