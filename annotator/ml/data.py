@@ -49,7 +49,13 @@ class Normalizer:
         scale = 1.0 / max(self.high - self.low, 1e-6)
         # (v - low) / (high - low) in [0, 1], then centred to roughly zero mean, unit range.
         x = (x - np.float32(self.low)) * np.float32(scale * 4.0) - np.float32(2.0)
-        return np.ascontiguousarray(x, dtype=np.float32)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if np.asarray(pixels).dtype.kind == "f":
+            # NaN is "no data" in float TIFFs: it enters as the low end of the image's
+            # range rather than poisoning every output it reaches (a NaN loss, a
+            # proposal of noise); infinities as the ends.
+            np.nan_to_num(x, copy=False, nan=-2.0, posinf=2.0, neginf=-2.0)
+        return x
 
 
 def fit_normalizer(image: np.ndarray, in_channels: int) -> Normalizer:

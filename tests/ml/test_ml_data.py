@@ -158,3 +158,40 @@ def test_dice_is_zero_for_a_perfect_prediction_on_labelled_pixels():
     logits = torch.tensor([[[[50.0, -50.0], [0.0, -50.0]], [[-50.0, 50.0], [0.0, 50.0]]]])
     assert masked_dice(logits, target).item() < 1e-3
     assert masked_dice(-logits, target).item() > 0.5
+
+
+def test_no_data_values_of_float_images_reach_the_network_as_dark_pixels():
+    from annotator.ml.data import fit_normalizer
+
+    image = np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64)
+    image[10:20, 10:20] = np.nan
+    image[30, 30], image[31, 31] = np.inf, -np.inf
+    x = fit_normalizer(image, 1).apply(image)
+    assert np.isfinite(x).all()
+    assert x[0, 15, 15] == x[0, 31, 31] == -2.0 and x[0, 30, 30] == 2.0  # the range's ends
+
+
+def test_a_float_picture_with_no_data_trains_and_proposes(tmp_path):
+    import tifffile
+    from conftest import FAST, TINY
+
+    from annotator.core.schema import LabelSchema
+    from annotator.core.status import ImageStatus
+    from annotator.services import proposals, training
+    from annotator.storage.project import Project
+
+    image = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    image[:8, :] = np.nan  # a strip of no data
+    tifffile.imwrite(tmp_path / "x.tif", image)
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b", "c"])) as project:
+        project.add_images([tmp_path / "x.tif"])
+        rec = project.images()[0]
+        mask = np.zeros((64, 64), np.uint8)
+        mask[:, 32:] = 1
+        project.save_mask(rec.id, mask, status=ImageStatus.DONE)
+        outcome = training.train_project(
+            project, steps=2, network=TINY, config=FAST, device="cpu", export_onnx=False
+        )
+        assert outcome.model is not None, outcome.result.message
+        done = proposals.predict_images(project, device="cpu")
+        assert np.isfinite(done[0].score)
