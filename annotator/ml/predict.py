@@ -25,7 +25,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from annotator.core.errors import Cancelled
+from annotator.core.errors import Cancelled, ModelError
 from annotator.core.proposal import Proposal, image_score, normalised_entropy
 from annotator.ml.data import Normalizer, fit_normalizer
 from annotator.ml.device import choose_device, to_channels_last
@@ -311,20 +311,18 @@ class Predictor:
             from annotator.ml.onnx_runtime import OnnxRunner, onnxruntime_available
 
             if onnxruntime_available():
-                return cls(
-                    OnnxRunner(onnx_path, threads),
-                    loaded.network,
-                    version,
-                    "onnxruntime",
-                    class_weights,
-                )
-            if backend == "onnx":
-                from annotator.core.errors import ModelError
-
+                try:
+                    runner = OnnxRunner(onnx_path, threads)
+                except ModelError as exc:
+                    if backend == "onnx":
+                        raise
+                    # The export is only a faster copy of the weights: go on without it.
+                    log.warning("%s; proposing with torch instead", exc)
+                else:
+                    return cls(runner, loaded.network, version, "onnxruntime", class_weights)
+            elif backend == "onnx":
                 raise ModelError("onnxruntime is not installed")
         if backend == "onnx":
-            from annotator.core.errors import ModelError
-
             raise ModelError(f"{weights}: no ONNX export of this model version")
         return cls(
             TorchRunner(loaded.build_model(), dev),

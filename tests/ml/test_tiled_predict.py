@@ -268,3 +268,23 @@ def test_a_checkpoint_proposes_with_its_cards_class_weights_on_both_backends(tmp
     # with their weights.
     pred = Predictor.from_checkpoint(files.weights, ["a", "b", "c", "d"], device="cpu")
     assert pred.class_weights.tolist() == list(weights)
+
+
+def test_a_damaged_onnx_export_falls_back_to_the_weights(tmp_path, model):
+    """The ONNX file is only a faster copy of the weights: a damaged one must not stop
+    proposals (unless ONNX was asked for by name)."""
+    from annotator.core.card import ModelCard
+    from annotator.core.errors import ModelError
+    from annotator.ml.checkpoint import checkpoint_bytes, onnx_bytes
+    from annotator.storage.models import write_version_folder
+
+    card = ModelCard(version=1, architecture=model.config.to_dict(), classes=("a", "b", "c"))
+    files = write_version_folder(
+        tmp_path / "v0001", checkpoint_bytes(model.state_dict(), card), card, onnx_bytes(model)
+    )
+    files.onnx.write_bytes(files.onnx.read_bytes()[:100])  # truncated
+    predictor = Predictor.from_checkpoint(files.weights, onnx=files.onnx, device="cpu")
+    assert predictor.backend == "torch-cpu"
+    assert predictor.predict(_image(40, 40), tile=64).mask.shape == (40, 40)
+    with pytest.raises(ModelError, match="onnxruntime cannot load"):
+        Predictor.from_checkpoint(files.weights, onnx=files.onnx, device="cpu", backend="onnx")
