@@ -27,13 +27,14 @@ log = logging.getLogger(__name__)
 
 def rollback(project: Project, version: int) -> ModelRecord:
     """Make ``version`` the active model again (its checkpoint must still load and fit the
-    project's classes)."""
+    project's classes: the same, or the first of them, as proposals and training accept
+    from a version made before classes were added)."""
     from annotator.ml.checkpoint import load_checkpoint
 
     record = project.model(version)
     weights = model_store.model_files(project, record).weights
     # build_model too: a version whose weights do not fit its card must not become active
-    load_checkpoint(weights, project.schema.names).build_model()
+    load_checkpoint(weights, project.schema.names, allow_new_classes=True).build_model()
     return project.set_active_model(version)
 
 

@@ -280,6 +280,14 @@ def test_rollback_makes_an_older_version_active_and_proposals_follow(cells_proje
     assert third.model.version == 3 and third.model.parent == 1
     with pytest.raises(Exception, match="no model version 9"):
         versions.rollback(cells_project, 9)
+    # A version made before a class was added still proposes the classes it knows, so
+    # rolling back to it is fine; one whose class changed meaning is not.
+    cells_project.set_schema(cells_project.schema.with_class("debris"))
+    assert versions.rollback(cells_project, 2).version == 2
+    assert proposals.load_predictor(cells_project, device="cpu").version == 2
+    cells_project.set_schema(cells_project.schema.renamed(1, "blob"))
+    with pytest.raises(ModelError):
+        versions.rollback(cells_project, 1)
 
 
 def test_a_parent_with_other_classes_is_refused(cells_project):
