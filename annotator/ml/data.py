@@ -116,6 +116,8 @@ def void_accepted_border(
     import cv2
 
     m = np.asarray(mask)
+    radius = min(radius, max(m.shape))  # wider reaches no more pixels (a kernel that big
+    # would only exhaust the memory)
     edge = np.zeros(m.shape, bool)
     across = m[:, 1:] != m[:, :-1]
     edge[:, 1:] |= across

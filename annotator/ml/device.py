@@ -80,9 +80,12 @@ def seed_everything(seed: int) -> None:
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """True for a CPU ``MemoryError`` or torch's "out of memory" errors (CUDA, MPS)."""
+    """True for a CPU ``MemoryError`` or torch's out-of-memory errors (CUDA, MPS, and the
+    CPU allocator's "can't allocate memory")."""
+    text = str(exc).lower()
     return isinstance(exc, MemoryError) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+        isinstance(exc, RuntimeError)
+        and ("out of memory" in text or "can't allocate memory" in text)
     )
 
 

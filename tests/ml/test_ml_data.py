@@ -195,3 +195,23 @@ def test_a_float_picture_with_no_data_trains_and_proposes(tmp_path):
         assert outcome.model is not None, outcome.result.message
         done = proposals.predict_images(project, device="cpu")
         assert np.isfinite(done[0].score)
+
+
+def test_an_accepted_border_wider_than_the_image_leaves_every_accepted_label_out():
+    from annotator.ml.data import IGNORE, to_target, void_accepted_border
+
+    mask = np.zeros((20, 30), np.uint8)
+    mask[:, 15:] = 1
+    accepted = mask.copy()
+    target = to_target(mask, 2)
+    out = void_accepted_border(target, mask, accepted, 10**12)
+    assert (out == IGNORE).all()
+
+
+def test_the_cpu_allocators_words_count_as_out_of_memory():
+    from annotator.ml.device import is_out_of_memory
+
+    assert is_out_of_memory(
+        RuntimeError("[enforce fail] DefaultCPUAllocator: can't allocate memory")
+    )
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
