@@ -288,11 +288,14 @@ class ProposalWorker:
     ) -> tuple[Proposal, bool]:
         """(proposal, computed now?) from the stored one of this version or the model."""
         record = self.project.image(image_id)
+        # The version must still fit the classes (a renamed class changed its meaning)
+        # before a proposal of it is shown, stored or new; loading it checks that.
+        predictor = self._predictor(version)
         stored = proposal_store.load_proposal(self.project, record, version)
         if stored is not None:
             return stored, False
         image = pixels if pixels is not None else self.project.load_image(record)
-        proposal = self._predictor(version).predict(image, cancel=cancel, keep_probabilities=False)
+        proposal = predictor.predict(image, cancel=cancel, keep_probabilities=False)
         proposal_store.save_proposal(self.project, image_id, proposal)
         self.project.set_scores({image_id: proposal.score})
         return proposal, True

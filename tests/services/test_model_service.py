@@ -244,3 +244,21 @@ def test_after_a_class_changes_meaning_a_round_fails_clearly_and_from_scratch_re
     assert service.wait_training(60)
     assert rec.rounds[-1].model.card.training.from_scratch is True
     assert rec.rounds[-1].model.card.classes[2] == "debris"
+
+
+def test_a_stored_proposal_of_a_version_whose_class_changed_meaning_is_not_shown(
+    project, make_service
+):
+    service, rec = make_service()
+    second = project.images()[1].id
+    service.show_image(second)
+    service.train_now()
+    assert service.wait_training(60) and service.wait_proposals(60)
+    assert rec.proposals and not rec.errors  # stored for v1 now
+    project.set_schema(project.schema.renamed(2, "debris"))
+    shown = len(rec.proposals)
+    again, rec2 = make_service()  # as the window does when the project is opened again
+    again.show_image(second)
+    assert again.wait_proposals(60)
+    assert len(rec2.proposals) == 0 and rec2.errors  # said, not shown as "debris"
+    assert len(rec.proposals) == shown
