@@ -246,7 +246,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
         )
         line.finish()
-        version = done[0].model_version if done else None
+        if not done:
+            print("no images in the project to propose for: add some with `annotator add`")
+            return 0
+        version = done[0].model_version
         print(
             f"wrote {len(done)} proposal(s) from model v{version} into "
             f"{proposals_folder(project)}" + (f" and {args.out}" if args.out else "")
