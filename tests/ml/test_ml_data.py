@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from conftest import FAST, TINY
 
 from annotator.ml.data import (
     IGNORE,
@@ -173,7 +174,6 @@ def test_no_data_values_of_float_images_reach_the_network_as_dark_pixels():
 
 def test_a_float_picture_with_no_data_trains_and_proposes(tmp_path):
     import tifffile
-    from conftest import FAST, TINY
 
     from annotator.core.schema import LabelSchema
     from annotator.core.status import ImageStatus
