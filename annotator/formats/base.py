@@ -128,9 +128,10 @@ class ImportItem:
 class ReadResult:
     """Readable items, the class list the source declares (in its order), files that
     could not be read with the reason, and label names the class list does not know
-    (name -> number of shapes skipped; their pixels stay unlabelled). ``background``: the class given to pixels no
-    shape covers, when the reader filled them (labelme); ``kept_unlabelled``: files whose
-    uncovered pixels stayed unlabelled because Annotator wrote them so."""
+    (name -> number of shapes skipped; their pixels stay unlabelled). ``background``:
+    the class given to pixels no shape covers, when the reader filled them (labelme);
+    ``kept_unlabelled``: files whose uncovered pixels stayed unlabelled because
+    Annotator wrote them so."""
 
     items: list[ImportItem] = field(default_factory=list)
     declared: list[str] = field(default_factory=list)
