@@ -76,7 +76,7 @@ class Document:
         self._stroke_tag: str | None = None
         # The mask of each proposal an edit of this history copied from, by its tag: what
         # the saver keeps beside the labels, so training can tell accepted pixels
-        # (docs/adr/0013). A reopened image's accepted mask is already on disk.
+        # (docs/adr/0013), and that of the source the image was opened with.
         self._proposal_masks: dict[str, np.ndarray] = {}
         if accepted is not None and self._base_source != USER_SOURCE:
             # The accepted proposal kept on disk for the opening source: held here too,
