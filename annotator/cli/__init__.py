@@ -32,8 +32,8 @@ EXIT_INTERRUPTED = 130
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="annotator",
-        description="Per-pixel ground truth for semantic segmentation, with a U-Net that "
-        "learns while you label. Without a command, opens the GUI.",
+        description="Per-pixel ground truth for semantic segmentation, with a network (a "
+        "small FCN by default) that learns while you label. Without a command, opens the GUI.",
     )
     parser.add_argument("--version", action="version", version=f"annotator {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")

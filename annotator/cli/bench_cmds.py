@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
         help="measure labelling effort with a simulated annotator (docs/simulated-annotator.md)",
-        description="DATASET holds images/ and masks/ (class-id PNGs, same file stems, "
+        description="DATASET holds images/ and masks/ or labels/ (class-id PNGs or TIFFs, "
+        "same file stems, "
         "255 = void). Runs each --mode in turn and compares them.",
     )
     p.add_argument("dataset", type=Path, metavar="DATASET")
@@ -99,8 +100,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_accepted_border_option(p)
     p.add_argument("--max-radius", type=float, default=25.0, help="largest brush radius (25)")
-    p.add_argument("--depth", type=int, default=4, help="U-Net depth (4)")
-    p.add_argument("--width", type=int, default=16, help="U-Net base width (16)")
+    p.add_argument("--depth", type=int, default=4, help="network depth (4)")
+    p.add_argument("--width", type=int, default=16, help="network base width (16)")
     p.add_argument(
         "--arch", default=None, metavar="NAME", help=f"network architecture ({DEFAULT_ARCH})"
     )
