@@ -58,7 +58,9 @@ def import_summary(report: ImportReport) -> str:
         )
     if report.skipped:
         path, reason = report.skipped[0]
-        lines.append(f"Skipped {len(report.skipped)} file(s); first: {Path(path).name}: {reason}")
+        if not reason.startswith(path):  # most reasons name their file already
+            reason = f"{Path(path).name}: {reason}"
+        lines.append(f"Skipped {len(report.skipped)} file(s); first: {reason}")
     return "\n".join(lines)
 
 

@@ -414,3 +414,15 @@ def test_the_add_summary_tells_repeats_from_the_projects_own_files():
         "Added 2 image(s), skipped 1 already in the project (or repeating a picture), "
         "left out the project's own files (masks, proposals...)."
     )
+
+
+def test_the_import_summary_names_a_skipped_file_once():
+    from annotator.gui.import_dialog import import_summary
+    from annotator.services.exchange import ImportReport
+
+    report = ImportReport(format="masks")
+    report.skipped = [("/d/1.png", "/d/1.png: values [7] are not class ids"), ("/d/x.json", "bad")]
+    text = import_summary(report)
+    assert "Skipped 2 file(s); first: /d/1.png: values [7] are not class ids" in text
+    report.skipped.reverse()
+    assert "first: x.json: bad" in import_summary(report)
