@@ -43,7 +43,7 @@ from annotator.formats.base import (
 )
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
-from annotator.storage.project import Project, file_sha1
+from annotator.storage.project import OWN_DIRS, Project, file_sha1
 
 log = logging.getLogger(__name__)
 
@@ -644,6 +644,13 @@ def import_into_project(
     src = Path(request.src)
     if not src.exists():
         raise FormatError(f"{src}: no such file or folder")
+    own = [project.root.resolve()] + [(project.root / d).resolve() for d in OWN_DIRS]
+    where = src.resolve()
+    if where == own[0] or any(d == where or d in where.parents for d in own[1:]):
+        raise FormatError(
+            f"{src}: is the project's own folder; its label maps are already the project's "
+            "(import from a dataset's folder, or an export of another project)"
+        )
     if request.labels_file is not None and not Path(request.labels_file).is_file():
         # a class list that is not there must not quietly turn names into raw ids
         raise FormatError(f"{request.labels_file}: no such class names file")

@@ -285,3 +285,15 @@ def test_same_picture_ignores_the_levels_each_file_uses():
     assert same_picture(np.full((4, 4), 7, np.uint8), np.full((4, 4), 7, np.uint8))
     assert not same_picture(np.full((4, 4), 7, np.uint8), a[:4, :4])
     assert same_picture((a // 16).astype(np.uint8), (a * 16).astype(np.uint16) // 256 * 256)
+
+
+def test_the_projects_own_folder_is_not_a_source(tmp_path):
+    with make_project(tmp_path, {"m": np.zeros((6, 6), np.uint8)}) as project:
+        with pytest.raises(FormatError, match="the project's own folder"):
+            import_into_project(project, ImportRequest("masks", project.root / "masks"))
+        # a dataset the user keeps inside the project folder is a source like any other
+        data = project.root / "datasets" / "more"
+        data.mkdir(parents=True)
+        cv2.imwrite(str(data / "m.png"), np.ones((6, 6), np.uint8))
+        report = import_into_project(project, ImportRequest("masks", data))
+        assert report.imported == ["m.png"]
