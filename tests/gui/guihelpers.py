@@ -31,16 +31,15 @@ def drag(canvas, points, button=Qt.MouseButton.LeftButton) -> None:
 
 def press(canvas, x: float, y: float) -> None:
     """Press the left button on pixel (x, y) and keep it held (a gesture in progress)."""
-    QTest.mousePress(
-        canvas.viewport(),
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-        at(canvas, x, y),
-    )
+    _left(QTest.mousePress, canvas, x, y)
 
 
 def release(canvas, x: float, y: float) -> None:
-    QTest.mouseRelease(
+    _left(QTest.mouseRelease, canvas, x, y)
+
+
+def _left(event, canvas, x: float, y: float) -> None:
+    event(
         canvas.viewport(),
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
