@@ -30,6 +30,9 @@ MODELS_DIR = "models"
 WEIGHTS_NAME = "weights.pt"
 CARD_NAME = "card.json"
 ONNX_NAME = "model.onnx"
+#: The SHA-256 of ``weights.pt``, written with it: a file damaged on disk later would
+#: otherwise still load (a flipped byte in a tensor is valid data) and train on.
+CHECKSUM_NAME = "weights.sha256"
 _VERSION_DIR = re.compile(r"^v(\d{4,})$")
 
 
@@ -58,8 +61,34 @@ def files_in(folder: Path) -> ModelFiles:
 
 
 def model_files(project: Project, record: ModelRecord) -> ModelFiles:
-    """The files of a published version, resolved against the project folder."""
-    return files_in((project.root / record.checkpoint).parent)
+    """The files of a published version, resolved against the project folder; weights
+    that no longer match the checksum written with them are refused (versions written
+    before checksums were kept are taken as they are)."""
+    files = files_in((project.root / record.checkpoint).parent)
+    check = files.folder / CHECKSUM_NAME
+    if check.is_file() and files.weights.is_file():
+        try:
+            expected = check.read_text(encoding="ascii").strip()
+            actual = _sha256(files.weights)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelError(f"{files.weights}: cannot be checked ({exc})") from None
+        if actual != expected:
+            raise ModelError(
+                f"{files.weights}: the weights of model v{record.version} changed on disk since "
+                "they were written (damaged?); make another version active with `annotator "
+                f"models {project.root} --rollback N`, or restore the project from a backup"
+            )
+    return files
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def write_version_folder(
@@ -80,6 +109,9 @@ def write_version_folder(
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
         write_synced(staging / WEIGHTS_NAME, weights)
+        import hashlib
+
+        write_synced(staging / CHECKSUM_NAME, hashlib.sha256(weights).hexdigest().encode("ascii"))
         if onnx is not None:
             write_synced(staging / ONNX_NAME, onnx)
         write_synced(staging / CARD_NAME, card.to_json().encode("utf-8"))

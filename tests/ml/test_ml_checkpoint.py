@@ -11,7 +11,7 @@ from annotator.core.errors import ModelError
 from annotator.ml.checkpoint import checkpoint_bytes, load_checkpoint, onnx_bytes
 from annotator.ml.networks import NetworkConfig, build_network
 from annotator.ml.unet import UNet
-from annotator.storage.models import CARD_NAME, WEIGHTS_NAME, write_version_folder
+from annotator.storage.models import CARD_NAME, CHECKSUM_NAME, WEIGHTS_NAME, write_version_folder
 
 
 class Payload:
@@ -84,7 +84,7 @@ def test_checkpoint_and_card_are_written_without_temporary_leftovers(tmp_path):
     _save_tiny(tmp_path / "v1")
     assert [p.name for p in tmp_path.iterdir()] == ["v1"]
     names = sorted(p.name for p in (tmp_path / "v1").iterdir())
-    assert names == [CARD_NAME, WEIGHTS_NAME]
+    assert names == [CARD_NAME, WEIGHTS_NAME, CHECKSUM_NAME]
     card = ModelCard.from_json((tmp_path / "v1" / CARD_NAME).read_text())
     assert card.classes == ("bg", "fg") and card.format == "annotator-unet/1"
 

@@ -142,3 +142,23 @@ def test_outputs_never_replace_project_files_or_existing_ones_unasked(trained, t
     with pytest.raises(AnnotatorError, match="is the image file of 'x.png'"):
         versions.export_model(source, pictures / "x.png", overwrite=True)
     assert (pictures / "x.png").read_bytes() == before
+
+
+def test_weights_damaged_on_disk_are_refused_by_their_checksum(trained, tmp_path):
+    """A flipped byte inside a tensor is still a checkpoint that loads: only the checksum
+    written with the weights tells."""
+    from annotator.storage.models import CHECKSUM_NAME
+
+    source, _ = trained
+    record = source.active_model()
+    files = model_store.model_files(source, record)
+    assert (files.folder / CHECKSUM_NAME).is_file()
+    data = bytearray(files.weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    files.weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="changed on disk since they were written"):
+        proposals.load_predictor(source, device="cpu")
+    with pytest.raises(ModelError, match="--rollback"):
+        versions.export_model(source, tmp_path / "m.pt")
+    (files.folder / CHECKSUM_NAME).unlink()  # a version written before checksums were kept
+    assert model_store.model_files(source, record).weights == files.weights

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from annotator.ml.checkpoint import FORMAT
-from annotator.storage.models import CARD_NAME, ONNX_NAME, WEIGHTS_NAME
+from annotator.storage.models import CARD_NAME, CHECKSUM_NAME, ONNX_NAME, WEIGHTS_NAME
 
 from .helpers import cli, make_project
 
@@ -51,6 +51,15 @@ def _copy(trained: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "proj"
     shutil.copytree(trained, dst)
     return dst
+
+
+def _plant(weights: Path, data: bytes) -> None:
+    """Put ``data`` in place of a version's weights with a checksum that matches, as an
+    attacker who wrote the folder would: the loader itself must refuse what it holds."""
+    import hashlib
+
+    weights.write_bytes(data)
+    (weights.parent / CHECKSUM_NAME).write_text(hashlib.sha256(data).hexdigest())
 
 
 def _crafted_weights(kind: str, marker: Path, good: Path) -> bytes:
@@ -98,7 +107,7 @@ def test_crafted_checkpoint_never_runs(trained, tmp_path, kind, which):
     version = 2 if which == "active" else 1
     folder = proj / "models" / f"v{version:04d}"
     weights = folder / WEIGHTS_NAME
-    weights.write_bytes(_crafted_weights(kind, marker, weights))
+    _plant(weights, _crafted_weights(kind, marker, weights))
     (folder / ONNX_NAME).unlink()  # so proposals must go through the checkpoint
 
     for argv in (
@@ -127,7 +136,7 @@ def test_crafted_checkpoint_in_session_and_model_service(trained, tmp_path):
     proj = _copy(trained, tmp_path)
     marker = tmp_path / "MARKER"
     weights = proj / "models" / "v0002" / WEIGHTS_NAME
-    weights.write_bytes(_crafted_weights("torch-zip", marker, weights))
+    _plant(weights, _crafted_weights("torch-zip", marker, weights))
     (proj / "models" / "v0002" / ONNX_NAME).unlink()
     with Project.open(proj) as project:
         project.models()
@@ -165,6 +174,7 @@ def test_crafted_card_never_runs_and_is_refused_in_one_line(trained, tmp_path, n
     payload = torch.load(folder / WEIGHTS_NAME, weights_only=True)
     payload["card"] = text
     torch.save(payload, folder / WEIGHTS_NAME)
+    _plant(folder / WEIGHTS_NAME, (folder / WEIGHTS_NAME).read_bytes())
     conn = sqlite3.connect(proj / "annotator.sqlite")
     conn.execute("UPDATE models SET card = ? WHERE version = 1", (text,))
     conn.commit()
