@@ -55,7 +55,7 @@ class Document:
         image: np.ndarray,
         label_map: LabelMap,
         history_bytes: int = DEFAULT_HISTORY_BYTES,
-        accepted: np.ndarray | None = None,
+        accepted: Callable[[], np.ndarray | None] | None = None,
     ) -> None:
         self.record = record
         self.image = image
@@ -76,13 +76,12 @@ class Document:
         self._stroke_tag: str | None = None
         # The mask of each proposal an edit of this history copied from, by its tag: what
         # the saver keeps beside the labels, so training can tell accepted pixels
-        # (docs/adr/0013), and that of the source the image was opened with.
+        # (docs/adr/0013).
         self._proposal_masks: dict[str, np.ndarray] = {}
-        if accepted is not None and self._base_source != USER_SOURCE:
-            # The accepted proposal kept on disk for the opening source: held here too,
-            # so undoing back to that source after accepting a newer proposal (whose
-            # save removed the older file) writes it again.
-            self._proposal_masks[self._base_source] = accepted
+        # Reads the accepted proposal kept on disk for the opening source. Read only when a
+        # newer proposal is copied from (its save removes the older file): undoing back
+        # to the opening source then writes that file again. Never on opening an image.
+        self._read_base_accepted = accepted if self._base_source != USER_SOURCE else None
         self._repaint_listeners: list[RepaintListener] = []
         self._commit_listeners: list[CommitListener] = []
         self._after_gesture: list[Callable[[], object]] = []  # see when_idle
@@ -108,14 +107,20 @@ class Document:
 
     @property
     def accepted_mask(self) -> np.ndarray | None:
-        """The mask of the proposal the label source names: one an edit of this history
-        copied from, or the one kept on disk when the image was opened (``None`` for user
-        labels). Never written to: the proposal's own array."""
+        """The mask of the proposal the label source names, when an edit of this history
+        copied from it, or the opening source's once a newer proposal was copied from
+        (``None`` for user labels, and for the opening source before that: its file is on
+        disk). Never written to: the proposal's own array."""
         return self._proposal_masks.get(self.label_source)
 
     def _proposal_tag(self, proposal: Proposal) -> str:
         """The label source an edit copying from ``proposal`` gives the image."""
         tag = proposal_source(proposal.model_version)
+        if self._read_base_accepted is not None and tag != self._base_source:
+            base = self._read_base_accepted()
+            if base is not None:
+                self._proposal_masks[self._base_source] = base
+            self._read_base_accepted = None
         self._proposal_masks[tag] = proposal.mask
         return tag
 

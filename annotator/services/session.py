@@ -83,12 +83,13 @@ class AnnotationSession:
             label_map = LabelMap.blank(self.schema, record.height, record.width)
         else:
             label_map = LabelMap.for_schema(self.schema, mask)
-        accepted = (
-            self.project.load_accepted(record)
-            if record.label_source.startswith("proposal:")
-            else None
+        self.document = Document(
+            record,
+            image,
+            label_map,
+            self.history_bytes,
+            accepted=lambda: self.project.load_accepted(record),
         )
-        self.document = Document(record, image, label_map, self.history_bytes, accepted)
         self.project.set_setting(LAST_IMAGE_SETTING, record.id)
         return self.document
 
