@@ -49,6 +49,8 @@ def refuse_image_files(
     """Refuse writing over one of the project's image files (a folder of pictures that is
     also an output folder), which no option may replace."""
     targets = {Path(p).resolve(): p for p in paths}
+    if not targets:  # nothing would be replaced: no need to resolve every image's path
+        return
     for rec in project.images():
         hit = targets.get(project.image_path(rec).resolve())
         if hit is not None:

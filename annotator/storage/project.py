@@ -116,9 +116,14 @@ def _row_to_model(row: Any, root: Path) -> ModelRecord:
     return ModelRecord(row["version"], row["parent"], row["created_at"], row["checkpoint"], card)
 
 
+def _inside(path: Path, folders: Collection[Path]) -> bool:
+    """Whether resolved ``path`` is one of ``folders`` or inside one."""
+    return any(path == f or f in path.parents for f in folders)
+
+
 def _touches(path: Path, folders: Collection[Path]) -> bool:
     """Whether resolved ``path`` is one of ``folders``, inside one, or holds one."""
-    return any(path == f or f in path.parents or path in f.parents for f in folders)
+    return _inside(path, folders) or any(path in f.parents for f in folders)
 
 
 def collect_image_files(
@@ -135,7 +140,7 @@ def collect_image_files(
     for raw in paths:
         p = Path(raw)
         resolved = p.resolve()
-        if any(resolved == f or f in resolved.parents for f in exclude):
+        if _inside(resolved, exclude):
             continue
         if p.is_dir():
             # Compared as parts relative to p: resolving every file would cost a
