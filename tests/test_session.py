@@ -1,6 +1,7 @@
 """AnnotationSession and Autosaver with a real project folder and no event loop."""
 
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -330,3 +331,107 @@ def test_save_during_a_gesture_waits_for_its_commit(project):
     saved = project.load_mask(project.image(doc.image_id))
     assert saved[5, 5] == 1 and saved[20, 20] == doc.label_map.unlabelled
     session.close()
+
+
+# --- big pictures decoded on a worker thread (ADR 0016) -------------------------------------
+class _Owner:
+    """The owner's thread for a session: callbacks queue up until ``run`` is called."""
+
+    def __init__(self):
+        self.queued = []
+        self.read = []
+        self.failed = []
+
+    def dispatch(self, fn):
+        self.queued.append(fn)
+
+    def on_read(self, image_id, pixels):
+        self.read.append((image_id, pixels, threading.current_thread()))
+
+    def on_error(self, image_id, exc):
+        self.failed.append((image_id, str(exc)))
+
+    def run(self, session):
+        assert session._reader.wait_idle(10)
+        queued, self.queued = self.queued, []
+        for fn in queued:
+            fn()
+
+
+def test_read_soon_decodes_on_a_worker_and_leaves_the_open_image_alone(project):
+    owner = _Owner()
+    session = AnnotationSession(project, dispatch=owner.dispatch)
+    a, b, c = eight(project)
+    doc = session.open_image(a.id)
+    session.read_soon(b.id, owner.on_read, owner.on_error)
+    assert session.reading == b.id
+    assert session.document is doc  # still open, still editable
+    doc.assign(1)
+    assert session.neighbour(1) == c.id  # Next pressed again goes on from the image coming
+    owner.run(session)
+    [(image_id, pixels, thread)] = owner.read
+    assert image_id == b.id and thread is threading.current_thread()
+    assert session.reading is None
+    opened = session.open_image(b.id, pixels)
+    np.testing.assert_array_equal(opened.image, project.load_image(b))
+    assert (project.load_mask(a) == 1).all()  # the edit made meanwhile was saved
+    session.close()
+
+
+def test_only_the_newest_read_is_heard(project):
+    owner = _Owner()
+    session = AnnotationSession(project, dispatch=owner.dispatch)
+    a, b, c = eight(project)
+    session.open_image(a.id)
+    session.read_soon(b.id, owner.on_read, owner.on_error)
+    session.read_soon(c.id, owner.on_read, owner.on_error)
+    owner.run(session)
+    assert [r[0] for r in owner.read] == [c.id]
+    # an open, or closing the document, drops a read still on its way
+    session.read_soon(b.id, owner.on_read, owner.on_error)
+    session.open_image(a.id)
+    session.read_soon(c.id, owner.on_read, owner.on_error)
+    session.close_document()
+    owner.run(session)
+    assert [r[0] for r in owner.read] == [c.id] and owner.failed == []
+    session.close()
+
+
+def test_a_read_that_fails_is_told_and_the_open_image_stays(project):
+    owner = _Owner()
+    session = AnnotationSession(project, dispatch=owner.dispatch)
+    a, b = eight(project)[:2]
+    doc = session.open_image(a.id)
+    project.image_path(b).unlink()
+    session.read_soon(b.id, owner.on_read, owner.on_error)
+    owner.run(session)
+    [(image_id, message)] = owner.failed
+    assert image_id == b.id and "im1.png" in message and "Traceback" not in message
+    assert session.document is doc and session.reading is None
+    session.close()
+
+
+def test_closing_does_not_wait_for_a_decode(project, monkeypatch):
+    owner = _Owner()
+    session = AnnotationSession(project, dispatch=owner.dispatch)
+    a, b = eight(project)[:2]
+    session.open_image(a.id)
+    started, release = threading.Event(), threading.Event()
+    real = project.load_image
+
+    def slow(record):
+        started.set()
+        release.wait(10)
+        return real(record)
+
+    monkeypatch.setattr(project, "load_image", slow)
+    session.read_soon(b.id, owner.on_read, owner.on_error)
+    assert started.wait(5)
+    t = time.perf_counter()
+    session.close()
+    assert time.perf_counter() - t < 2
+    release.set()
+    assert session._reader.wait_idle(10)
+    for fn in owner.queued:
+        fn()
+    assert owner.read == [] and owner.failed == []  # ended unheard

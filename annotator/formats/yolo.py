@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.errors import FormatError
+from annotator.core.orientation import exif_orientation
 from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
@@ -193,7 +194,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
             try:
                 with open_pil(image, image) as im:
                     width, height = im.size
-                    if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # shown rotated by 90
+                    if exif_orientation(im) in (5, 6, 7, 8):  # shown rotated by 90
                         width, height = height, width
             except (UnidentifiedImageError, OSError) as exc:
                 raise FormatError(f"{image}: cannot read the image size ({exc})") from None

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.errors import AnnotatorError, FormatError
+from annotator.core.orientation import exif_orientation
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
@@ -529,7 +530,7 @@ def _image_size_of_bytes(data: bytes, where: str) -> tuple[str, tuple[int, int]]
         with open_pil(io.BytesIO(data), where) as im:
             fmt = (im.format or "PNG").lower()
             w, h = im.size
-            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+            if exif_orientation(im) in (5, 6, 7, 8):
                 w, h = h, w
     except UnidentifiedImageError:  # its message names a BytesIO object, not the data
         raise FormatError(f"{where}: embedded data is not an image of a known format") from None

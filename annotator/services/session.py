@@ -4,25 +4,46 @@
 :class:`~annotator.services.document.Document` (where every edit happens), saves them
 through an :class:`Autosaver` (snapshot on the caller's thread, write on the worker),
 moves to the next or previous image, marks images done and edits the class list.
+
+A big picture can be decoded on a worker thread first (:meth:`read_soon`), so the
+window stays live while a large PNG decodes (ADR 0016); the document itself is always
+made on the owner's thread.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from annotator.core.errors import ProjectError
+import numpy as np
+
+from annotator.core.cancel import CancelToken
+from annotator.core.errors import AnnotatorError, ProjectError
 from annotator.core.labelmap import LabelMap
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.services.autosave import Autosaver, SaveRequest, SaveResult
 from annotator.services.document import DEFAULT_HISTORY_BYTES, Document
-from annotator.services.jobs import Dispatcher, call_directly
+from annotator.services.jobs import Dispatcher, LatestWinsWorker, call_directly
 from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
 LAST_IMAGE_SETTING = "gui.last_image"
+
+#: ``on_read(image_id, pixels)``: a picture decoded by :meth:`AnnotationSession.read_soon`
+PixelsRead = Callable[[int, np.ndarray], None]
+#: ``on_error(image_id, error)``: the picture could not be read
+ReadFailed = Callable[[int, AnnotatorError], None]
+
+
+@dataclass(frozen=True)
+class _ReadRequest:
+    ticket: int
+    image_id: int
+    on_read: PixelsRead
+    on_error: ReadFailed
 
 
 class AnnotationSession:
@@ -43,6 +64,20 @@ class AnnotationSession:
         self._saved_listeners: list[Callable[[int], None]] = []
         self._saver = Autosaver(
             project, on_saved=self._saved, on_error=self._save_failed, dispatch=dispatch
+        )
+        # The newest open wins: every open, close and read bumps the ticket, and a read
+        # whose ticket is no longer the latest is dropped (before or after decoding).
+        self._ticket = 0
+        self._reading: int | None = None  # the image a background read is for
+        self._reader: LatestWinsWorker[_ReadRequest, np.ndarray | AnnotatorError | None] = (
+            LatestWinsWorker(
+                self._read,
+                self._pixels_read,
+                self._read_crashed,
+                dispatch,
+                "image-reader",
+                cancellable=True,
+            )
         )
 
     # --- project --------------------------------------------------------------------------
@@ -69,14 +104,17 @@ class AnnotationSession:
             self._on_save_error(request.image_id, exc)
 
     # --- documents ------------------------------------------------------------------------
-    def open_image(self, image_id: int) -> Document:
+    def open_image(self, image_id: int, pixels: np.ndarray | None = None) -> Document:
         """Save the current image (waiting for it), then open ``image_id``.
 
         The new image is read first: when its file cannot be read (deleted or replaced
         on disk) the error is raised and the current image stays open, edits and all.
+        ``pixels`` is the picture when :meth:`read_soon` has decoded it already.
         """
+        self._drop_reads()
         record = self.project.image(image_id)
-        image = self.project.load_image(record)
+        if pixels is None or pixels.shape[:2] != (record.height, record.width):
+            pixels = self.project.load_image(record)
         self.close_document()  # before reading the mask: it may be this image's own
         mask = self.project.load_mask(record)
         if mask is None:
@@ -85,13 +123,63 @@ class AnnotationSession:
             label_map = LabelMap.for_schema(self.schema, mask)
         self.document = Document(
             record,
-            image,
+            pixels,
             label_map,
             self.history_bytes,
             accepted=lambda: self.project.load_accepted(record),
         )
         self.project.set_setting(LAST_IMAGE_SETTING, record.id)
         return self.document
+
+    # --- reading big pictures off the owner's thread ----------------------------------------
+    def read_soon(self, image_id: int, on_read: PixelsRead, on_error: ReadFailed) -> None:
+        """Decode ``image_id``'s picture on a worker thread, then call
+        ``on_read(image_id, pixels)`` (or ``on_error(image_id, error)``) through the
+        dispatcher; the owner opens it with ``open_image(image_id, pixels)``.
+
+        Nothing changes meanwhile: the current image stays open and editable. A later
+        read or open, closing the document or the session drops this read unheard.
+        """
+        self._ticket += 1
+        self._reading = image_id
+        self._reader.submit(_ReadRequest(self._ticket, image_id, on_read, on_error))
+
+    @property
+    def reading(self) -> int | None:
+        """The image a background read is decoding for, if any."""
+        return self._reading
+
+    def _drop_reads(self) -> None:
+        self._ticket += 1
+        self._reading = None
+
+    def _read(
+        self, request: _ReadRequest, cancel: CancelToken
+    ) -> np.ndarray | AnnotatorError | None:
+        """On the worker thread: the decoded picture, the reason it cannot be read, or
+        None when the read was dropped before it began."""
+        if cancel.cancelled or request.ticket != self._ticket:
+            return None
+        try:
+            return self.project.load_image(self.project.image(request.image_id))
+        except AnnotatorError as exc:
+            return exc
+
+    def _pixels_read(
+        self, request: _ReadRequest, result: np.ndarray | AnnotatorError | None
+    ) -> None:
+        if result is None or request.ticket != self._ticket:
+            return  # dropped: another image was asked for, or the document was closed
+        self._reading = None
+        if isinstance(result, AnnotatorError):
+            request.on_error(request.image_id, result)
+        else:
+            request.on_read(request.image_id, result)
+
+    def _read_crashed(self, request: _ReadRequest, exc: BaseException) -> None:
+        if request.ticket == self._ticket:
+            self._reading = None
+            request.on_error(request.image_id, AnnotatorError(f"cannot read the image ({exc})"))
 
     def last_image_id(self) -> int | None:
         """The image open when the project was last closed, if it still exists."""
@@ -106,7 +194,9 @@ class AnnotationSession:
         return ids[0] if ids else None
 
     def close_document(self) -> None:
-        """Commit a gesture in progress, save synchronously and forget the document."""
+        """Commit a gesture in progress, save synchronously and forget the document (and
+        any image being read to replace it)."""
+        self._drop_reads()
         if self.document is None:
             return
         if self.document.in_stroke:
@@ -143,11 +233,15 @@ class AnnotationSession:
     def close(self) -> None:
         """Save everything and stop the saver (on quit). Never asks, never loses edits."""
         self.close_document()
+        # A decode running now cannot be stopped; it ends unheard (its ticket is stale)
+        # and must not hold up closing, nor reach a project closed under it.
+        self._reader.shutdown(timeout=0.0)
         self._saver.close()
 
     # --- navigation and status ------------------------------------------------------------
     def neighbour(self, step: int, among: Sequence[int] | None = None) -> int | None:
-        """The id ``step`` places after (or before, if negative) the current image.
+        """The id ``step`` places after (or before, if negative) the current image (the
+        one being read, while a read is on its way: Next pressed twice goes two on).
 
         ``among`` restricts and orders the candidates (e.g. the filtered image list);
         when the current image is not among them the first (or last) is returned.
@@ -155,9 +249,12 @@ class AnnotationSession:
         ids = list(among) if among is not None else [r.id for r in self.images()]
         if not ids:
             return None
-        if self.document is None or self.document.image_id not in ids:
+        here = self._reading
+        if here is None and self.document is not None:
+            here = self.document.image_id
+        if here is None or here not in ids:
             return ids[0] if step >= 0 else ids[-1]
-        i = ids.index(self.document.image_id) + step
+        i = ids.index(here) + step
         return ids[i] if 0 <= i < len(ids) else None
 
     def set_status(self, status: ImageStatus) -> ImageRecord | None:

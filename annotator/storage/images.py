@@ -20,6 +20,7 @@ import numpy as np
 from annotator.core.errors import ImageReadError, ProjectError
 from annotator.core.limits import IMAGE_SUFFIXES as IMAGE_SUFFIXES
 from annotator.core.limits import max_pixels
+from annotator.core.orientation import exif_orientation
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def _read_pillow(path: Path) -> np.ndarray:
             if fmt not in {"PNG", "JPEG", "MPO", "BMP", "DIB", "TIFF"}:
                 raise ImageReadError(path, f"unsupported image format {fmt}")
             _check_size(path, im.width, im.height)
-            orientation = int(im.getexif().get(0x0112, 1) or 1)
+            orientation = exif_orientation(im)  # a PNG's without decoding it twice
             if fmt == "PNG":
                 array = _decode_png(path)
             else:

@@ -663,15 +663,19 @@ def test_closing_the_window_while_the_import_dialog_is_open(
 # --- images gone from disk -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("background", [False, True], ids=["read-at-once", "read-by-a-worker"])
 def test_an_image_deleted_from_disk_keeps_the_open_image_and_its_edits(
-    qtbot, window, project_dir, boxes
+    qtbot, window, project_dir, boxes, background
 ):
+    if background:
+        window.background_open_pixels = 1  # read as a big picture is (ADR 0016)
     ids = [r.id for r in window.session.images()]
     first = window.document.image_id
     gone = next(i for i in ids if i != first)
     window.session.project.image_path(window.session.project.image(gone)).unlink()
     drag(window.canvas, [(10, 10), (30, 10)])
     window.image_list.image_activated.emit(gone)
+    qtbot.waitUntil(lambda: bool(boxes), timeout=5000)
     assert len(boxes) == 1 and boxes[0][:2] == ("warning", "Cannot open image")
     assert "no such file" in boxes[0][2]
     # The image shown is still the one the session edits and saves.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 from guihelpers import at, center, drag
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
@@ -219,3 +222,31 @@ def test_void_has_no_name_or_colour_to_edit(window):
     assert not panel.rename_button.isEnabled() and not panel.colour_button.isEnabled()
     panel.list.setCurrentRow(0)
     assert panel.rename_button.isEnabled() and panel.colour_button.isEnabled()
+
+
+def test_a_big_picture_is_read_by_a_worker_while_the_open_one_stays_editable(
+    window, qtbot, monkeypatch
+):
+    """ADR 0016: the window stays live while a big picture decodes; edits made meanwhile
+    land on the image still open, and Next pressed twice goes two images on."""
+    window.background_open_pixels = 1  # every picture counts as big
+    project = window.session.project
+    ids = window.image_list.visible_ids()
+    first = window.document.image_id
+    assert first == ids[0]
+    release, real = threading.Event(), project.load_image
+    monkeypatch.setattr(project, "load_image", lambda rec: release.wait(10) and real(rec))
+    QTest.keyClick(window.canvas, Qt.Key.Key_PageDown)  # next image
+    QApplication.processEvents()
+    assert window.document.image_id == first  # still decoding
+    assert window.activity.text.startswith("Loading ")
+    QTest.keyClick(window.canvas, Qt.Key.Key_2)  # class "cell"
+    drag(window.canvas, [(10, 10), (40, 20)])
+    painted = window.document.label_map.copy_array()
+    assert painted[10, 10] == 1
+    QTest.keyClick(window.canvas, Qt.Key.Key_PageDown)
+    release.set()
+    qtbot.waitUntil(lambda: window.document.image_id == ids[2], timeout=5000)
+    assert window.canvas.document is window.document
+    assert (project.load_mask(project.image(first)) == painted).all()
+    assert window.activity.text.endswith("open")

@@ -1,0 +1,108 @@
+"""A PNG's EXIF orientation, found without decoding the picture (Pillow's ``getexif``
+decodes a whole PNG to look for an ``eXIf`` chunk after the pixels)."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps, PngImagePlugin
+
+from annotator.core.orientation import png_orientation, tiff_orientation
+from annotator.storage.images import read_image
+
+
+def _picture() -> np.ndarray:
+    arr = np.zeros((16, 24, 3), np.uint8)
+    arr[:4, :8] = 255  # a marker in the top-left corner
+    arr[:, :, 1] = np.arange(24, dtype=np.uint8)[None, :] * 10
+    return arr
+
+
+def _png_with_exif(orientation: int) -> bytes:
+    im = Image.fromarray(_picture())
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    im.save(out, format="PNG", exif=exif)
+    return out.getvalue()
+
+
+def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    pos, out = 8, []
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        out.append((kind, data[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    return out
+
+
+def _join(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    parts = [b"\x89PNG\r\n\x1a\n"]
+    for kind, body in chunks:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        parts.append(struct.pack(">I4s", len(body), kind) + body + struct.pack(">I", crc))
+    return b"".join(parts)
+
+
+def _exif_after_pixels(data: bytes) -> bytes:
+    """The same PNG with its eXIf chunk moved after the pixel data (allowed by PNG 1.5)."""
+    chunks = _chunks(data)
+    exif = [c for c in chunks if c[0] == b"eXIf"]
+    rest = [c for c in chunks if c[0] != b"eXIf"]
+    assert len(exif) == 1
+    return _join(rest[:-1] + exif + rest[-1:])  # just before IEND
+
+
+@pytest.mark.parametrize("after_pixels", [False, True])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_png_orientation_matches_pillow(tmp_path, orientation, after_pixels):
+    data = _png_with_exif(orientation)
+    if after_pixels:
+        data = _exif_after_pixels(data)
+    path = tmp_path / "o.png"
+    path.write_bytes(data)
+    with Image.open(path) as im:
+        assert im.getexif().get(0x0112) == orientation  # what the file says, per Pillow
+        expected = np.asarray(ImageOps.exif_transpose(im))
+    assert png_orientation(io.BytesIO(data)) == orientation
+    out = read_image(path)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_png_is_decoded_once(tmp_path, monkeypatch):
+    """The pixels come from libpng alone: Pillow never loads them to find the EXIF."""
+    path = tmp_path / "a.png"
+    path.write_bytes(_exif_after_pixels(_png_with_exif(6)))
+
+    def refuse(self):
+        raise AssertionError("Pillow decoded the PNG")
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", refuse)
+    assert read_image(path).shape == (24, 16, 3)  # turned by 90 degrees
+
+
+def test_orientation_of_big_endian_and_damaged_blocks():
+    def block(order: str, kind: int, value: int) -> bytes:
+        head = (b"MM" if order == ">" else b"II") + struct.pack(order + "HI", 42, 8)
+        entry = struct.pack(order + "HHI", 0x0112, kind, 1)
+        entry += struct.pack(order + "H", value) + b"\0\0" if kind == 3 else struct.pack(
+            order + "I", value
+        )
+        return head + struct.pack(order + "H", 1) + entry + b"\0\0\0\0"
+
+    assert tiff_orientation(block(">", 3, 6)) == 6
+    assert tiff_orientation(b"Exif\0\0" + block("<", 3, 8)) == 8
+    assert tiff_orientation(block("<", 4, 3)) == 3
+    assert tiff_orientation(block("<", 3, 9)) == 1  # out of range
+    assert tiff_orientation(block("<", 2, 6)) == 1  # not a number type
+    assert tiff_orientation(block(">", 3, 6)[:20]) == 1  # cut short
+    assert tiff_orientation(b"XX*\0\0\0\0\x08") == 1
+    assert tiff_orientation(b"") == 1
+    assert png_orientation(io.BytesIO(b"not a png")) == 1
+    truncated = _png_with_exif(6)
+    cut = truncated[: truncated.index(b"eXIf") - 4]  # ends before the chunk
+    assert png_orientation(io.BytesIO(cut)) == 1
