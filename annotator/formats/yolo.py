@@ -172,8 +172,13 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
         raise FormatError(f"{src}: expected a YOLO dataset folder")
     root = src
     labels_root = src / "labels" if (src / "labels").is_dir() else src
-    if not (root / "data.yaml").is_file() and not list(root.glob("*.yaml")):
+    if not list(root.glob("*.yaml")):  # a split's folder: the YAML sits above it
         root = src.parent
+        if not list(root.glob("*.yaml")):
+            raise FormatError(
+                f"{src}: no dataset YAML naming the classes (data.yaml or *.yaml), in "
+                "this folder or the one above it"
+            )
     names, _ = _yaml_names(root)
     result = ReadResult(declared=list(names))
     background = chosen_background(options, names, automatic=False)

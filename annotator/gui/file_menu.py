@@ -196,7 +196,7 @@ class FileMenu(QObject):
         if outcome.error is not None:
             self._tell(f"Import failed: {error_text(outcome.error)}", warn=True)
         elif outcome.cancelled:
-            self._tell("Import cancelled; the masks imported before are kept.")
+            self._tell(import_cancelled_text(outcome.stopped_at))
         elif outcome.result is not None:
             self._tell(import_summary(outcome.result), warn=bool(outcome.result.skipped))
 
@@ -224,3 +224,12 @@ class FileMenu(QObject):
         self.window.statusBar().showMessage(message.splitlines()[0], 10000)
         box = QMessageBox.warning if warn else QMessageBox.information
         box(self.window, "Annotator", message)
+
+
+def import_cancelled_text(stopped_at: tuple[int, int] | None) -> str:
+    """What a cancelled import kept: the masks it wrote before the cancel (its progress
+    counts one step per mask, taken before the mask is written)."""
+    done, total = stopped_at or (0, 0)
+    if done == 0:
+        return "Import cancelled; no mask was imported."
+    return f"Import cancelled: {done} of {total} masks were imported, and are kept."

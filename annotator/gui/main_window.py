@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self._hidden: frozenset[int] = frozenset()
         # Contrast windows chosen per image while the project is open (by image id).
         self._windows: dict[int, tuple[float, float]] = {}
+        self._cursor: tuple[int, int] | None = None  # the pixel under the mouse, last seen
         self._opacity = 0.5
         self.settings = SettingsStore()
 
@@ -404,6 +405,7 @@ class MainWindow(QMainWindow):
         if window is not None:  # the contrast chosen when it was last open
             doc.set_window(window)
         self.canvas.set_document(doc, doc.display_image(), self._table())
+        self._show_cursor(-1, -1)  # the old image's pixel; blank until the mouse moves
         if self.contrast_dialog.isVisible():
             self._show_window_of(doc)  # the dialog speaks of the image shown
         self.image_list.set_current(image_id)
@@ -465,6 +467,13 @@ class MainWindow(QMainWindow):
         self.schedule_autosave()
         self.loop.labels_committed()
         self._update_enabled()
+        self._refresh_cursor()
+
+    def _refresh_cursor(self) -> None:
+        """Read the pixel under a cursor that did not move again: its label (or image,
+        or class name) may have changed under it."""
+        if self._cursor is not None:
+            self._show_cursor(*self._cursor)
 
     def schedule_autosave(self) -> None:
         """(Re)start the autosave timer: the save runs a second after the last commit."""
@@ -526,6 +535,7 @@ class MainWindow(QMainWindow):
         self._protection_changed()
         if self.session is not None:
             self.canvas.set_colour_table(self._table())
+        self._refresh_cursor()  # a renamed class
 
     def show_contrast(self) -> None:
         doc = self.document
@@ -581,6 +591,7 @@ class MainWindow(QMainWindow):
         )
 
     def _show_cursor(self, x: int, y: int) -> None:
+        self._cursor = (x, y)
         doc = self.document
         if doc is None or not (0 <= y < doc.label_map.height and 0 <= x < doc.label_map.width):
             for w in (self.pos_label, self.value_label, self.class_label):

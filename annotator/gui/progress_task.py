@@ -41,6 +41,9 @@ class TaskOutcome(Generic[R]):
     result: R | None = None
     error: BaseException | None = None
     cancelled: bool = False
+    #: Where a cancelled task stopped: the ``(done, total)`` of the progress call that
+    #: raised (the steps it finished, out of how many), or None before its first one.
+    stopped_at: tuple[int, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -83,7 +86,10 @@ def run_with_progress(
         if message:
             dialog.setLabelText(f"{label}\n{_shorten(message)}")
 
+    reached: list[tuple[int, int] | None] = [None]  # the newest (done, total), kept
+
     def progress(done: int, total: int, message: str) -> None:
+        reached[0] = (done, total)
         if cancel.is_set():
             raise Cancelled()
         latest[0] = (done, total, message)
@@ -101,7 +107,7 @@ def run_with_progress(
         try:
             result: TaskOutcome[R] = TaskOutcome(result=work(progress))
         except Cancelled:
-            result = TaskOutcome(cancelled=True)
+            result = TaskOutcome(cancelled=True, stopped_at=reached[0])
         except Exception as exc:  # reported to the user as one line, never lost
             result = TaskOutcome(error=exc)
         outcome.append(result)

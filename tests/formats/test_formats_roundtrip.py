@@ -235,3 +235,17 @@ def test_yolo_writes_normalised_polygons_and_a_dataset_yaml(tmp_path, masks):
         assert coords.size >= 6 and coords.size % 2 == 0
         assert coords.min() > 0 and coords.max() < 1
     assert (tmp_path / "y/labels/train/empty.txt").read_text() == ""
+
+
+def test_yolo_without_a_dataset_yaml_says_where_it_looked(tmp_path):
+    from annotator.core.errors import FormatError
+    from annotator.formats.yolo import read_yolo
+
+    split = tmp_path / "data" / "train"
+    (split / "labels").mkdir(parents=True)
+    (split / "labels" / "a.txt").write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n")
+    with pytest.raises(FormatError) as err:
+        read_yolo(split)
+    message = str(err.value)
+    assert message.startswith(f"{split}: no dataset YAML")
+    assert "the one above it" in message

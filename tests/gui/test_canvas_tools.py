@@ -220,6 +220,21 @@ def test_status_bar_shows_position_value_class_and_zoom(window):
     assert window.zoom_label.text().startswith("zoom ")
 
 
+def test_status_bar_reads_the_pixel_again_when_it_changes_under_a_still_cursor(window):
+    window.canvas.cursor_moved.emit(5, 5)  # the mouse stops over pixel (5, 5)
+    assert window.class_label.text() == "class unlabelled"
+    key(window, Qt.Key.Key_2)  # class "cell"
+    window.document.assign(1)  # e.g. a proposal accepted from the keyboard
+    assert window.class_label.text() == "class cell"
+    window.session.rename_class(1, "nucleus")
+    window.show_schema(window.session.schema)
+    assert window.class_label.text() == "class nucleus"
+    window.undo()
+    assert window.class_label.text() == "class unlabelled"
+    window.go(1)  # another image: the old pixel is not read on it
+    assert window.pos_label.text() == "" and window.class_label.text() == ""
+
+
 def test_fit_to_window_shows_the_whole_image(window):
     window.canvas.set_zoom(20)
     key(window, Qt.Key.Key_0)

@@ -624,7 +624,7 @@ def test_closing_the_window_while_an_import_runs_cancels_it_then_closes(
     _close_when(qtbot, window, started, release)
     window.actions_["import"].trigger()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
-    assert [b[2] for b in boxes] == ["Import cancelled; the masks imported before are kept."]
+    assert [b[2] for b in boxes] == ["Import cancelled: 1 of 3 masks were imported, and are kept."]
     assert window.session is None and holder(project_dir) is None
     with Project.open(project_dir) as p:
         assert len(p.images()) == 4  # the first item only, imported before the close
@@ -825,3 +825,11 @@ def test_an_export_split_of_all_zeros_is_said_in_the_dialogs_words(qtbot):
 
     with pytest.raises(AnnotatorError, match="give train, val or test a share above 0"):
         dialog.request()
+
+
+def test_a_cancelled_import_says_how_many_masks_it_kept():
+    from annotator.gui.file_menu import import_cancelled_text
+
+    assert import_cancelled_text(None) == "Import cancelled; no mask was imported."
+    assert import_cancelled_text((0, 5)) == "Import cancelled; no mask was imported."
+    assert "4 of 5 masks" in import_cancelled_text((4, 5))

@@ -89,8 +89,10 @@ def test_orientation_of_big_endian_and_damaged_blocks():
     def block(order: str, kind: int, value: int) -> bytes:
         head = (b"MM" if order == ">" else b"II") + struct.pack(order + "HI", 42, 8)
         entry = struct.pack(order + "HHI", 0x0112, kind, 1)
-        entry += struct.pack(order + "H", value) + b"\0\0" if kind == 3 else struct.pack(
-            order + "I", value
+        entry += (
+            struct.pack(order + "H", value) + b"\0\0"
+            if kind == 3
+            else struct.pack(order + "I", value)
         )
         return head + struct.pack(order + "H", 1) + entry + b"\0\0\0\0"
 
