@@ -108,6 +108,7 @@ class LoopController(QObject):
     """Owns the model service of the open project and its views."""
 
     proposal_shown = Signal(int, int)  # image id, model version
+    proposal_progress = Signal(int, int, int)  # image id, tiles done, tiles in all
     round_started = Signal()
     round_finished = Signal(object)  # RoundOutcome
     training_progress = Signal(object)  # TrainProgress (the status bar shows it)
@@ -170,6 +171,7 @@ class LoopController(QObject):
             on_proposal=self._proposal,
             on_scores=self._scores,
             on_proposals_idle=self.proposals_idle.emit,
+            on_proposal_progress=self.proposal_progress.emit,
             on_round_started=self._round_started,
             on_progress=self._progress,
             on_round_finished=self._round_finished,

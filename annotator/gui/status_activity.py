@@ -33,6 +33,7 @@ class StatusActivity:
         bar.insertPermanentWidget(0, self.label, 1)
         bar.insertPermanentWidget(1, self.bar)
         self._round: int | None = None  # the training round running, if any
+        self._name = ""  # the image open
         self._other = "Ready"  # the latest non-training news
 
     @property
@@ -44,6 +45,7 @@ class StatusActivity:
         loop.round_started.connect(self.round_started)
         loop.round_finished.connect(self.round_finished)
         loop.proposal_shown.connect(lambda _i, v: self.say(f"Proposal of model v{v} shown"))
+        loop.proposal_progress.connect(self.proposal_progress)
         loop.proposals_idle.connect(self._proposals_idle)
         progress = getattr(loop, "training_progress", None)
         if progress is not None:
@@ -54,6 +56,7 @@ class StatusActivity:
         """Show ``text`` unless a training round is showing its progress."""
         self._other = text
         if self._round is None:
+            self.bar.hide()  # news ends a proposal's progress
             self.label.setText(text)
             if now:  # the GUI thread is about to block (loading): paint it first
                 self.label.repaint()
@@ -62,11 +65,20 @@ class StatusActivity:
         self.say(f"Loading {name}…", now=True)
 
     def image_opened(self, name: str) -> None:
+        self._name = name
         service = getattr(getattr(self, "_loop", None), "service", None)
         if service is not None and service.project.active_model() is not None:
             self.say(f"Proposing for {name}…")
         else:
             self.say(f"{name} open")
+
+    def proposal_progress(self, _image_id: int, done: int, total: int) -> None:
+        """A big image's proposal, tile by tile (a training round's progress wins)."""
+        if self._round is not None or not self._other.startswith("Proposing"):
+            return
+        self.bar.setValue(int(round(done / total * 1000)))
+        self.bar.show()
+        self.label.setText(f"Proposing for {self._name}… {done} of {total} tiles")
 
     def saving(self) -> None:
         self.say("Saving…")

@@ -63,6 +63,9 @@ class ModelListener:
     on_proposal: Callable[[int, int, Proposal], None] | None = None
     #: New image scores (higher = label sooner), as they are computed.
     on_scores: Callable[[dict[int, float]], None] | None = None
+    #: ``(image_id, tiles done, tiles in all)`` of the proposal being computed for the
+    #: image on screen, when it is big enough to take several tiles.
+    on_proposal_progress: Callable[[int, int, int], None] | None = None
     #: A proposal request (the shown image and the ranking) finished.
     on_proposals_idle: Callable[[], None] | None = None
     on_round_started: Callable[[], None] | None = None
@@ -106,6 +109,7 @@ class ModelService:
                 on_scores=self._scores_ready,
                 on_idle=self._proposals_idle,
                 on_error=self._proposals_failed,
+                on_progress=self._proposal_progress,
             ),
             lambda: (self.settings.device, self.settings.cpu_threads()),
         )
@@ -186,6 +190,10 @@ class ModelService:
         self.current_proposal = proposal
         self._emit(self.listener.on_proposal, request.show, request.version, proposal)
         self._emit(self.listener.on_scores, {request.show: proposal.score})
+
+    def _proposal_progress(self, request: ProposalRequest, done: int, total: int) -> None:
+        if not self._closed and request.show == self._current and request.version == self._active:
+            self._emit(self.listener.on_proposal_progress, request.show, done, total)
 
     def _scores_ready(self, scores: dict[int, float]) -> None:
         if not self._closed:

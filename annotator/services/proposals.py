@@ -14,6 +14,7 @@ torch is imported only inside functions and on the worker thread.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +209,13 @@ class ProposalEvents:
     #: A request finished (all images done, or cancelled by a newer one).
     on_idle: Callable[[], None]
     on_error: Callable[[BaseException], None]
+    #: ``(request, tiles done, tiles in all)`` while the shown image's proposal is being
+    #: computed tile by tile (a big image; at most every :data:`PROGRESS_EVERY_S`).
+    on_progress: Callable[[ProposalRequest, int, int], None] | None = None
+
+
+#: How often the shown image's proposal reports its tiles (seconds).
+PROGRESS_EVERY_S = 0.25
 
 
 class ProposalWorker:
@@ -258,7 +266,7 @@ class ProposalWorker:
         done = 0
         if request.show is not None:
             shown, computed = self._proposal_for(
-                request.show, request.version, request.pixels, cancel
+                request.show, request.version, request.pixels, cancel, self._progress_of(request)
             )
             self._dispatch(lambda: self._events.on_proposal(request, shown))
             if computed:  # the stored score changed even if the window has moved on
@@ -283,8 +291,28 @@ class ProposalWorker:
     def _send_scores(self, scores: dict[int, float]) -> None:
         self._dispatch(lambda: self._events.on_scores(scores))
 
+    def _progress_of(self, request: ProposalRequest) -> Callable[[int, int, str], None] | None:
+        """Tile progress of the shown image, passed on at most every PROGRESS_EVERY_S."""
+        on_progress = self._events.on_progress
+        if on_progress is None:
+            return None
+        last = [time.monotonic()]
+
+        def progress(done: int, total: int, _message: str) -> None:
+            now = time.monotonic()
+            if total > 1 and done < total and now - last[0] >= PROGRESS_EVERY_S:
+                last[0] = now
+                self._dispatch(lambda: on_progress(request, done, total))
+
+        return progress
+
     def _proposal_for(
-        self, image_id: int, version: int, pixels: np.ndarray | None, cancel: CancelToken
+        self,
+        image_id: int,
+        version: int,
+        pixels: np.ndarray | None,
+        cancel: CancelToken,
+        progress: Callable[[int, int, str], None] | None = None,
     ) -> tuple[Proposal, bool]:
         """(proposal, computed now?) from the stored one of this version or the model."""
         record = self.project.image(image_id)
@@ -295,7 +323,9 @@ class ProposalWorker:
         if stored is not None:
             return stored, False
         image = pixels if pixels is not None else self.project.load_image(record)
-        proposal = predictor.predict(image, cancel=cancel, keep_probabilities=False)
+        proposal = predictor.predict(
+            image, cancel=cancel, keep_probabilities=False, progress=progress
+        )
         proposal_store.save_proposal(self.project, image_id, proposal)
         self.project.set_scores({image_id: proposal.score})
         return proposal, True

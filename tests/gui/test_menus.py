@@ -426,3 +426,16 @@ def test_the_import_summary_names_a_skipped_file_once():
     assert "Skipped 2 file(s); first: /d/1.png: values [7] are not class ids" in text
     report.skipped.reverse()
     assert "first: x.json: bad" in import_summary(report)
+
+
+def test_status_bar_counts_the_tiles_of_a_big_proposal(window):
+    activity = window.activity
+    activity.image_opened("big.tif")
+    activity.say("Proposing for big.tif…")  # as when the project has a model
+    window.loop.proposal_progress.emit(window.document.image_id, 3, 12)
+    assert activity.text == "Proposing for big.tif… 3 of 12 tiles"
+    assert activity.bar.isVisible() and activity.bar.value() == 250
+    window.loop.proposal_shown.emit(window.document.image_id, 1)
+    assert activity.text == "Proposal of model v1 shown" and not activity.bar.isVisible()
+    window.loop.proposal_progress.emit(window.document.image_id, 4, 12)  # a late one
+    assert activity.text == "Proposal of model v1 shown" and not activity.bar.isVisible()

@@ -262,3 +262,32 @@ def test_a_stored_proposal_of_a_version_whose_class_changed_meaning_is_not_shown
     assert again.wait_proposals(60)
     assert len(rec2.proposals) == 0 and rec2.errors  # said, not shown as "debris"
     assert len(rec.proposals) == shown
+
+
+def test_a_big_shown_image_reports_its_proposal_tile_by_tile(
+    project, make_service, tmp_path, monkeypatch
+):
+    import annotator.services.proposals as proposals_module
+
+    monkeypatch.setattr(proposals_module, "PROGRESS_EVERY_S", 0.0)  # every tile
+    image, _ = synthetic_cells(seed=9, size=1100, n_cells=40)
+    folder = tmp_path / "big"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "big.png"), image)
+    project.add_images([folder])
+    big = project.images()[-1].id
+    service, rec = make_service()
+    seen = []
+    service.listener = ModelListener(
+        on_proposal=lambda i, v, p: rec.proposals.append((i, v, p)),
+        on_proposal_progress=lambda i, done, total: seen.append((i, done, total)),
+    )
+    assert service.train_now() == "started" and service.wait_training(60)
+    service.show_image(big)
+    assert service.wait_proposals(60)
+    assert [p[0] for p in rec.proposals][-1] == big
+    assert seen, "no progress for a proposal of several tiles"
+    totals = {t for _, _, t in seen}
+    assert {i for i, _, _ in seen} == {big} and len(totals) == 1 and totals.pop() > 1
+    dones = [d for _, d, _ in seen]
+    assert dones == sorted(dones) and dones[-1] < seen[0][2]  # the end is the proposal
