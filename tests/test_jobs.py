@@ -3,6 +3,7 @@
 import threading
 import time
 
+from annotator.core.errors import Cancelled
 from annotator.services.jobs import JobCallbacks, LatestWinsWorker, SingleJobRunner, call_directly
 
 
@@ -34,7 +35,7 @@ def test_cancel_stops_a_job_at_its_next_check_and_reports_cancelled():
     def work(progress, cancel):
         while not cancel.cancelled:
             time.sleep(0.01)
-        return "partial"
+        raise Cancelled("stopped")
 
     runner = SingleJobRunner(call_directly)
     runner.start(
@@ -47,6 +48,33 @@ def test_cancel_stops_a_job_at_its_next_check_and_reports_cancelled():
     )
     assert runner.shutdown(5)
     assert events == ["cancelled"]
+
+
+def test_a_job_that_returns_after_a_cancel_reports_what_it_did():
+    """A cancel that came too late (a round already publishing) must not be told as one
+    that stopped the work: the result says what happened."""
+    events = []
+    started, cancelled = threading.Event(), threading.Event()
+
+    def work(progress, cancel):
+        started.set()
+        cancelled.wait(5)
+        return "published"
+
+    runner = SingleJobRunner(call_directly)
+    runner.start(
+        work,
+        JobCallbacks(
+            on_done=events.append,
+            on_error=lambda e: events.append("error"),
+            on_cancelled=lambda: events.append("cancelled"),
+        ),
+    )
+    assert started.wait(5)
+    runner.cancel()
+    cancelled.set()
+    assert runner.join(5)
+    assert events == ["published"]
 
 
 def test_errors_in_a_job_reach_the_owner():
@@ -199,3 +227,26 @@ def test_coalescing_queue_survives_a_failing_handler_and_refuses_work_after_clos
         assert "closed" in str(exc)
     else:
         raise AssertionError("a closed queue accepted work")
+
+
+def test_a_user_error_in_the_background_is_logged_as_one_line_and_a_bug_with_its_traceback(
+    caplog,
+):
+    from annotator.core.errors import AnnotatorError
+
+    for exc, traceback in ((AnnotatorError("image.png: no such file"), False), (KeyError(3), True)):
+        caplog.clear()
+        errors = []
+
+        def work(request, exc=exc):
+            raise exc
+
+        worker = LatestWinsWorker(
+            work, lambda r, res: None, lambda r, e, errors=errors: errors.append(e), call_directly
+        )
+        worker.submit("go")
+        assert worker.wait_idle(5)
+        worker.shutdown()
+        assert errors == [exc]
+        [record] = [r for r in caplog.records if "worker request failed" in r.getMessage()]
+        assert (record.exc_info is not None) is traceback

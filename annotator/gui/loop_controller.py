@@ -118,6 +118,7 @@ class LoopController(QObject):
     message = Signal(str, int)  # text for the status bar, milliseconds to show it
     scores_changed = Signal(object)  # dict[int, float]: image id -> score
     open_requested = Signal(int)  # image id the user asked for (next suggested)
+    closed = Signal()  # the project's model side closed: its round's news is void
 
     def __init__(
         self,
@@ -148,6 +149,7 @@ class LoopController(QObject):
         self.idle_timer.timeout.connect(self._idle)
         self._error_box: QMessageBox | None = None
         self._boxed = ""  # the message the box showed last: the same one is not shown again
+        self._names: tuple[str, ...] | None = None  # the classes the proposal is drawn for
         self._connect_panel()
         self.actions["toggle_proposal"].toggled.connect(self.layers.proposal_item.setVisible)
         self.actions["toggle_uncertainty"].toggled.connect(self.layers.uncertainty_item.setVisible)
@@ -177,8 +179,10 @@ class LoopController(QObject):
             on_round_finished=self._round_finished,
             on_version_changed=self._version_changed,
             on_error=self._error,
+            save_labels=self.workspace.save_labels,
         )
         self.service = ModelService(project, self._dispatch, listener, self.settings_override)
+        self._names = tuple(project.schema.names)
         s = self.service.settings
         self.panel.set_settings(s.strategy, s.seconds, s.train_on_done, s.idle_retrain_s)
         self.idle_timer.setInterval(max(1, s.idle_retrain_s) * 1000)
@@ -194,6 +198,9 @@ class LoopController(QObject):
             if not self.service.shutdown(SHUTDOWN_TIMEOUT_S):
                 log.warning("background model work did not stop in time; leaving it behind")
             self.service = None
+            self.panel.clear_round()
+            self._boxed = ""  # the next project's errors are news
+            self.closed.emit()
         self.layers.clear()
         self.update_enabled()
 
@@ -337,8 +344,7 @@ class LoopController(QObject):
     def train_now(self, from_scratch: bool = False) -> None:
         if self.service is None:
             return
-        self.workspace.finish_gesture()
-        self.workspace.save_labels()  # the round reads the labels from disk
+        self.workspace.finish_gesture()  # the round saves the labels before reading them
         arch = None
         if from_scratch:
             from annotator.gui.model_panel import ask_architecture
@@ -376,8 +382,9 @@ class LoopController(QObject):
             # the user at work, so wait for its end instead of training under it.
             self.idle_timer.start()
             return
-        self.workspace.save_labels()
-        self.service.train_if_dirty()
+        if self.service.training:
+            return  # the round's end re-arms the timer if edits are still untrained
+        self.service.train_if_dirty()  # a round saves the labels before reading them
 
     def _set_idle(self, seconds: int) -> None:
         self._update_settings(idle_retrain_s=int(seconds))
@@ -425,6 +432,15 @@ class LoopController(QObject):
             self.service.follow_up_queued or self.service.training
         )
         self.panel.round_finished(outcome.message, queued)
+        self._show_models()  # a version may be listed without becoming active
+        service = self.service
+        if (
+            service is not None
+            and not queued
+            and service.labels_dirty
+            and service.settings.idle_retrain_s > 0
+        ):
+            self.idle_timer.start()  # edits made during the round: retrain once idle
         self.message.emit(outcome.message, 5000)
         self.update_enabled()
         self.round_finished.emit(outcome)
@@ -459,6 +475,20 @@ class LoopController(QObject):
             return
         project = self.service.project
         self.panel.set_models(project.models(), project.active_model(), project.schema)
+
+    def schema_changed(self, schema: LabelSchema) -> None:
+        """The classes changed. Added or recoloured: redraw the proposal in their colours.
+        Renamed: the active version no longer fits them; drop its proposal and ask again,
+        which says so (ADR 0013: a version is shown only while it fits the classes)."""
+        old, self._names = self._names, tuple(schema.names)
+        if old is not None and self._names[: len(old)] != old:
+            self.layers.clear()
+            if self.service is not None:
+                self.service.current_proposal = None
+                self.service.refresh_proposals()
+        else:
+            self.recolour()
+        self.update_enabled()
 
     def recolour(self) -> None:
         """Redraw the proposal in the current class colours and visibility."""

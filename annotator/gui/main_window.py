@@ -364,6 +364,8 @@ class MainWindow(QMainWindow):
             self.canvas.finish_gesture()
             self.session.close()
             self.session = None
+        if self.canvas.smart is not None:
+            self.canvas.smart.forget()  # image ids mean other pictures in another project
         self.canvas.set_document(None, None, colour_table(_EMPTY_SCHEMA, 0))
         if self._owned_project is not None:
             self._owned_project.close()
@@ -405,6 +407,8 @@ class MainWindow(QMainWindow):
         if window is not None:  # the contrast chosen when it was last open
             doc.set_window(window)
         self.canvas.set_document(doc, doc.display_image(), self._table())
+        if self.canvas.smart is not None:
+            self.canvas.smart.keep_only(image_id)
         self._show_cursor(-1, -1)  # the old image's pixel; blank until the mouse moves
         if self.contrast_dialog.isVisible():
             self._show_window_of(doc)  # the dialog speaks of the image shown
@@ -535,6 +539,7 @@ class MainWindow(QMainWindow):
         self._protection_changed()
         if self.session is not None:
             self.canvas.set_colour_table(self._table())
+            self.loop.schema_changed(schema)
         self._refresh_cursor()  # a renamed class
 
     def show_contrast(self) -> None:

@@ -328,6 +328,13 @@ class ModelPanel(QWidget):
         self.error_label.setText(message)
         self.error_label.show()
 
+    def clear_round(self) -> None:
+        """Forget the last project's round (its progress, message and error)."""
+        self.progress.setValue(0)
+        self.round_label.setText("")
+        self.error_label.hide()
+        self.cancel_button.setEnabled(False)
+
 
 def ask_architecture(parent: QWidget | None, current: str | None = None) -> str | None:
     """Ask which architecture a model trained from scratch should have (None: cancelled)."""

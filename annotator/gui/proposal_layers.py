@@ -106,6 +106,7 @@ class ProposalLayers:
         self._codes: np.ndarray | None = None  # every pixel's display code
         self._shown: np.ndarray | None = None  # the codes where the proposal is drawn
         self._target: int | None = None  # the label under drawn pixels (None: any)
+        self._n_classes = 0  # the class count the codes were made for
 
     def show(
         self,
@@ -124,6 +125,7 @@ class ProposalLayers:
         self.image_id = document.image_id
         self.proposal = proposal
         self._target = target
+        self._n_classes = len(schema)
         self._codes = proposal_codes(proposal.mask, len(schema))
         self._shown = np.empty_like(self._codes)  # filled whole by _mask_box(None)
         self._mask_box(None)
@@ -140,7 +142,17 @@ class ProposalLayers:
             self.proposal_item.update_box(None)
 
     def recolour(self, schema: LabelSchema, hidden: frozenset[int] = frozenset()) -> None:
-        if self.proposal is not None:
+        """Draw the proposal in ``schema``'s colours; a class added since changes the
+        codes themselves (hatching codes follow the outline codes of every class)."""
+        if self.proposal is None:
+            return
+        if len(schema) != self._n_classes:
+            self._n_classes = len(schema)
+            self._codes = proposal_codes(self.proposal.mask, len(schema))
+            self._shown = np.empty_like(self._codes)
+            self._mask_box(None)
+            self.proposal_item.set_labels(self._shown, proposal_table(schema, hidden))
+        else:
             self.proposal_item.set_table(proposal_table(schema, hidden))
 
     def clear(self) -> None:

@@ -182,6 +182,13 @@ class SmartSupport:
             self._segments.pop(image_id, None)
             self._tiling.pop(image_id, None)
 
+    def keep_only(self, image_id: int) -> None:
+        """Drop the superpixels of every image but ``image_id`` (the one opened): a
+        4096 x 4096 image's index alone is 64 MB, and a tile of another still being
+        computed lands unused."""
+        for other in [i for i in self._segments if i != image_id]:
+            self.forget(other)
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
         return self._queue.wait_idle(timeout)
 

@@ -46,10 +46,17 @@ class StatusActivity:
         loop.round_finished.connect(self.round_finished)
         loop.proposal_shown.connect(lambda _i, v: self.say(f"Proposal of model v{v} shown"))
         loop.proposal_progress.connect(self.proposal_progress)
+        loop.closed.connect(self.reset)
         loop.proposals_idle.connect(self._proposals_idle)
         progress = getattr(loop, "training_progress", None)
         if progress is not None:
             progress.connect(self.training_progress)
+
+    def reset(self) -> None:
+        """The project closed: a round it ran will say nothing more."""
+        self._round = None
+        self.bar.hide()
+        self.say("Ready")
 
     # --- news ------------------------------------------------------------------------------
     def say(self, text: str, now: bool = False) -> None:

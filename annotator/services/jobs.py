@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from annotator.core.cancel import CancelToken
+from annotator.core.errors import AnnotatorError
 
 __all__ = [
     "CancelToken",
@@ -48,6 +49,15 @@ Dispatcher = Callable[[Callable[[], None]], None]
 K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
 T = TypeVar("T")
+
+
+def log_failure(logger: logging.Logger, what: str, exc: BaseException) -> None:
+    """Log a background failure: a user's error (:class:`AnnotatorError`, shown to them
+    as one line) without a traceback, anything else with one (a bug to report)."""
+    if isinstance(exc, AnnotatorError):
+        logger.warning("%s: %s", what, exc)
+    else:
+        logger.error("%s", what, exc_info=exc)
 
 
 def call_directly(fn: Callable[[], None]) -> None:
@@ -135,6 +145,7 @@ class JobCallbacks(Generic[R]):
     on_done: Callable[[R], None]
     on_error: Callable[[BaseException], None]
     on_progress: Callable[[Any], None] | None = None
+    #: The job raised after a cancel (it stopped); a job that returned gets ``on_done``.
     on_cancelled: Callable[[], None] | None = None
 
 
@@ -193,14 +204,13 @@ class SingleJobRunner:
             if token.cancelled and callbacks.on_cancelled is not None:
                 self._dispatch(callbacks.on_cancelled)
             else:
-                log.exception("%s failed", self._name)
+                log_failure(log, f"{self._name} failed", exc)
                 self._dispatch(functools.partial(callbacks.on_error, exc))
             return
         self._finished()
-        if token.cancelled and callbacks.on_cancelled is not None:
-            self._dispatch(callbacks.on_cancelled)
-        else:
-            self._dispatch(functools.partial(callbacks.on_done, result))
+        # A job that returned did its work, cancel or not (a cancel that came too late to
+        # stop it): its result says what happened.
+        self._dispatch(functools.partial(callbacks.on_done, result))
 
     def _finished(self) -> None:
         with self._lock:
@@ -285,7 +295,7 @@ class LatestWinsWorker(Generic[T, R]):
             if token.cancelled:
                 log.debug("superseded request ended: %s", exc)
             else:
-                log.exception("worker request failed")
+                log_failure(log, "worker request failed", exc)
                 self._dispatch(functools.partial(self._on_error, request, exc))
             return
         if not token.cancelled:

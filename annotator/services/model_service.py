@@ -75,6 +75,9 @@ class ModelListener:
     on_version_changed: Callable[[ModelRecord | None], None] | None = None
     #: ``(what failed, the exception)``; what is ``training`` or ``proposal``.
     on_error: Callable[[str, BaseException], None] | None = None
+    #: Save the labels held in memory (synchronously): a round is about to read them
+    #: from disk, a queued round included.
+    save_labels: Callable[[], None] | None = None
 
 
 class ModelService:
@@ -99,6 +102,7 @@ class ModelService:
                 on_progress=lambda info: self._emit(self.listener.on_progress, info),
                 on_finished=self._round_finished,
                 on_error=lambda exc: self._emit(self.listener.on_error, "training", exc),
+                save_labels=lambda: self._emit(self.listener.save_labels),
             ),
         )
         self._worker = ProposalWorker(
@@ -247,13 +251,11 @@ class ModelService:
 
     def _round_finished(self, outcome: RoundOutcome) -> None:
         self._emit(self.listener.on_round_finished, outcome)
-        if outcome.model is not None:
-            self._set_active(outcome.model)
-        elif outcome.status == "cancelled":
-            # A cancel that came after the round had finished may still have published.
-            active = self.project.active_model()
-            if active is not None and active.version != self._active:
-                self._set_active(active)
+        # The project says what is active: the round's version, or the one a rollback
+        # made active while it ran (the round's version is then only listed).
+        active = self.project.active_model()
+        if (active.version if active else None) != self._active:
+            self._set_active(active)
 
     # --- versions -------------------------------------------------------------------------------
     def rollback(self, version: int) -> ModelRecord:

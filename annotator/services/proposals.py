@@ -238,7 +238,7 @@ class ProposalWorker:
         self._dispatch = dispatcher
         self._events = events
         self._options = predictor_options
-        self._predictors: dict[int, Predictor] = {}
+        self._predictors: dict[tuple[int, tuple[str, ...]], Predictor] = {}
         self._worker: LatestWinsWorker[ProposalRequest, int] = LatestWinsWorker(
             self._propose,
             lambda _request, _done: events.on_idle(),
@@ -331,7 +331,10 @@ class ProposalWorker:
         return proposal, True
 
     def _predictor(self, version: int) -> Predictor:
-        predictor = self._predictors.get(version)
+        # Keyed by the project's classes too: loading checks the version fits them, and
+        # a class renamed since must be checked again (and refused).
+        key = (version, tuple(self.project.schema.names))
+        predictor = self._predictors.get(key)
         if predictor is None:
             device, threads = self._options()
             predictor = load_predictor(
@@ -341,5 +344,5 @@ class ProposalWorker:
                 from annotator.ml.device import limit_cpu_threads
 
                 limit_cpu_threads(threads)
-            self._predictors = {version: predictor}  # older versions are not needed again
+            self._predictors = {key: predictor}  # older versions are not needed again
         return predictor

@@ -67,6 +67,7 @@ class AnnotationSession:
         )
         # The newest open wins: every open, close and read bumps the ticket, and a read
         # whose ticket is no longer the latest is dropped (before or after decoding).
+        self._closed = False
         self._ticket = 0
         self._reading: int | None = None  # the image a background read is for
         self._reader: LatestWinsWorker[_ReadRequest, np.ndarray | AnnotatorError | None] = (
@@ -93,6 +94,8 @@ class AnnotationSession:
         self._saved_listeners.append(fn)
 
     def _saved(self, result: SaveResult) -> None:
+        if self._closed:  # landed after close: the listeners have another project now
+            return
         for fn in list(self._saved_listeners):
             fn(result.image_id)
 
@@ -237,6 +240,7 @@ class AnnotationSession:
         # and must not hold up closing, nor reach a project closed under it.
         self._reader.shutdown(timeout=0.0)
         self._saver.close()
+        self._closed = True
 
     # --- navigation and status ------------------------------------------------------------
     def neighbour(self, step: int, among: Sequence[int] | None = None) -> int | None:

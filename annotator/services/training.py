@@ -15,10 +15,10 @@ torch is imported only inside functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from annotator.core.card import CardMetrics, CardTraining, ImageRef, ModelCard
 from annotator.core.errors import Cancelled, ModelError
@@ -60,6 +60,9 @@ class TrainOutcome:
     result: TrainResult
     model: ModelRecord | None
     main_process: bool = True
+    #: The version that stayed active instead of ``model``: it was made active while
+    #: the round ran (a rollback), and the round does not undo that.
+    kept_active: int | None = None
 
 
 def labelled_records(project: Project) -> list[ImageRecord]:
@@ -177,6 +180,8 @@ def train_project(
     from annotator.ml import distributed
     from annotator.ml.train import train_round
 
+    active = project.active_model()
+    active_at_start = active.version if active else None
     request = build_request(
         project,
         steps=steps,
@@ -190,13 +195,30 @@ def train_project(
     result = _train_within_memory(train_round, request, progress, cancel)
     info = distributed.current()
     main = info is None or info.is_main
-    record = None
+    record, kept = None, None
     if result.publishable and main:
-        record = publish(project, request, result, export_onnx=export_onnx)
+        check_classes_unchanged(project, request.class_names)
+        record = publish(
+            project, request, result, export_onnx=export_onnx, replacing=active_at_start
+        )
+        now = project.active_model()
+        if now is not None and now.version != record.version:
+            kept = now.version
     elif not result.publishable and result.status != "cancelled":  # a cancel was asked for
         log.warning("training round not published: %s", result.message)
     distributed.barrier()
-    return TrainOutcome(result, record, main)
+    return TrainOutcome(result, record, main, kept)
+
+
+def check_classes_unchanged(project: Project, trained: Sequence[str]) -> None:
+    """Refuse to publish a round whose classes no longer fit the project's (one was
+    renamed, or removed, while it trained); classes added meanwhile are fine."""
+    names = project.schema.names
+    if list(names[: len(trained)]) != list(trained):
+        raise ModelError(
+            f"the classes changed while the round trained (it learnt {list(trained)}, the "
+            f"project now has {list(names)}); nothing was published: train from scratch"
+        )
 
 
 def _train_within_memory(
@@ -273,15 +295,28 @@ def make_card(request: TrainRequest, result: TrainResult, version: int) -> Model
 
 
 def publish(
-    project: Project, request: TrainRequest, result: TrainResult, *, export_onnx: bool = True
+    project: Project,
+    request: TrainRequest,
+    result: TrainResult,
+    *,
+    export_onnx: bool = True,
+    replacing: int | None | Literal["any"] = "any",
 ) -> ModelRecord:
-    """Serialise a finished round (checkpoint, card, ONNX) and store it as the next version."""
+    """Serialise a finished round (checkpoint, card, ONNX) and store it as the next version
+    (made active unless ``replacing`` is no longer the active version)."""
     from annotator.services.versions import store_version
 
     if not result.publishable or result.state_dict is None:
         raise ModelError(f"this training round cannot be published: {result.message}")
     card = make_card(request, result, project.next_model_version())
-    return store_version(project, card, result.network, result.state_dict, export_onnx=export_onnx)
+    return store_version(
+        project,
+        card,
+        result.network,
+        result.state_dict,
+        export_onnx=export_onnx,
+        replacing=replacing,
+    )
 
 
 # --- the CLI's round ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 #: Training progress reaches the owner at most this often (the last step always does).
 PROGRESS_INTERVAL_S = 0.1
+CANCELLED_MESSAGE = "cancelled: the model version is unchanged"
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,17 @@ class RoundEvents:
     on_progress: Callable[[TrainProgress], None]
     on_finished: Callable[[RoundOutcome], None]
     on_error: Callable[[BaseException], None]
+    #: Called on the owner's thread just before a round reads the labels from disk, a
+    #: queued one included: the owner saves the labels still in memory (ADR 0005).
+    save_labels: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class _Queued:
+    """The follow-up round asked for while one runs."""
+
+    from_scratch: bool = False
+    arch: str | None = None
 
 
 class TrainingRounds:
@@ -65,7 +77,7 @@ class TrainingRounds:
         self._settings = settings
         self._events = events
         self._runner = SingleJobRunner(dispatcher, "annotator-training")
-        self._follow_up = False
+        self._follow_up: _Queued | None = None
         self._dirty = False
         self._closed = False
         self._last_progress = 0.0
@@ -77,7 +89,7 @@ class TrainingRounds:
 
     @property
     def follow_up_queued(self) -> bool:
-        return self._follow_up
+        return self._follow_up is not None
 
     @property
     def labels_dirty(self) -> bool:
@@ -97,8 +109,10 @@ class TrainingRounds:
         if self._closed:
             raise ModelError("the project is closed")
         if self._runner.busy:
-            self._follow_up = True
+            self._queue(from_scratch, arch)
             return "queued"
+        if self._events.save_labels is not None:
+            self._events.save_labels()
         if not training.labelled_records(self.project):
             raise ModelError("no labelled images yet: paint some pixels of each class first")
         work = _round_work(self.project, self._settings(), from_scratch, arch)
@@ -112,12 +126,18 @@ class TrainingRounds:
             ),
         )
         if not started:  # pragma: no cover - busy was checked just above, on this thread
-            self._follow_up = True
+            self._queue(from_scratch, arch)
             return "queued"
         self._dirty = False
         self.started += 1
         self._events.on_started()
         return "started"
+
+    def _queue(self, from_scratch: bool, arch: str | None) -> None:
+        """Queue one follow-up; a round from scratch asked for wins over a plain one."""
+        queued = self._follow_up
+        if queued is None or from_scratch or not queued.from_scratch:
+            self._follow_up = _Queued(from_scratch, arch if from_scratch else None)
 
     def start_if_dirty(self) -> str | None:
         """Idle retraining: start a round only if labels changed since the last one."""
@@ -130,7 +150,7 @@ class TrainingRounds:
 
     def cancel(self) -> None:
         """Stop the running round (the model version stays) and forget a queued one."""
-        self._follow_up = False
+        self._follow_up = None
         self._runner.cancel()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -140,7 +160,7 @@ class TrainingRounds:
     def shutdown(self, timeout: float) -> bool:
         """Cancel the round and join its thread; late results are ignored."""
         self._closed = True
-        self._follow_up = False
+        self._follow_up = None
         return self._runner.shutdown(timeout)
 
     # --- results, on the owner's thread ---------------------------------------------------------
@@ -156,9 +176,17 @@ class TrainingRounds:
         if self._closed:
             return
         result = outcome.result
+        status: Literal["published", "not published", "cancelled"]
         if outcome.model is not None:
-            status: Literal["published", "not published"] = "published"
+            status = "published"
             message = f"published model v{outcome.model.version} ({result.message})"
+            if outcome.kept_active is not None:
+                message += (
+                    f"; v{outcome.kept_active} stays active: it was made active during "
+                    "the round (Roll back to use the new one)"
+                )
+        elif result.status == "cancelled":
+            status, message = "cancelled", CANCELLED_MESSAGE
         else:
             status = "not published"
             message = result.message or "the round was not published"
@@ -177,16 +205,14 @@ class TrainingRounds:
     def _cancelled(self) -> None:
         if self._closed:
             return
-        self._events.on_finished(
-            RoundOutcome("cancelled", None, "cancelled: the model version is unchanged")
-        )
+        self._events.on_finished(RoundOutcome("cancelled", None, CANCELLED_MESSAGE))
         self._start_follow_up()
 
     def _start_follow_up(self) -> None:
-        if self._follow_up and not self._closed:
-            self._follow_up = False
+        queued, self._follow_up = self._follow_up, None
+        if queued is not None and not self._closed:
             try:
-                self.start()
+                self.start(queued.from_scratch, queued.arch)
             except AnnotatorError as exc:
                 self._events.on_error(exc)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from annotator.core.card import CardMetrics, ModelCard
 from annotator.core.errors import ModelError
@@ -51,8 +51,10 @@ def store_version(
     state_dict: dict[str, torch.Tensor],
     *,
     export_onnx: bool = True,
+    replacing: int | None | Literal["any"] = "any",
 ) -> ModelRecord:
-    """Write ``card``'s version (checkpoint, card, ONNX export) and make it active.
+    """Write ``card``'s version (checkpoint, card, ONNX export) and make it active
+    (with ``replacing``: only if that version is still the active one).
 
     The ONNX export is an optimisation: when it fails the version is stored without it
     and proposals use torch.
@@ -68,7 +70,7 @@ def store_version(
         except Exception as exc:  # export is an optimisation; the torch path still works
             log.warning("ONNX export failed, proposals will use torch: %s", exc)
     weights = checkpoint_bytes(state_dict, card)
-    return model_store.publish_version(project, card, weights, onnx)
+    return model_store.publish_version(project, card, weights, onnx, replacing=replacing)
 
 
 def check_model_file(

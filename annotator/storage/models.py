@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from annotator.core.card import ModelCard
 from annotator.core.errors import ModelError
@@ -127,9 +128,16 @@ def write_version_folder(
 
 
 def publish_version(
-    project: Project, card: ModelCard, weights: bytes, onnx: bytes | None = None
+    project: Project,
+    card: ModelCard,
+    weights: bytes,
+    onnx: bytes | None = None,
+    *,
+    replacing: int | None | Literal["any"] = "any",
 ) -> ModelRecord:
-    """Write version ``card.version``'s folder, then record it as the active version."""
+    """Write version ``card.version``'s folder, then record it as the active version
+    (with ``replacing``: only if that version is still active, see
+    :meth:`Project.register_model`)."""
     if card.version != project.next_model_version():
         raise ModelError(
             f"model version {card.version} is not the next one ({project.next_model_version()})"
@@ -137,7 +145,7 @@ def publish_version(
     folder = project.root / MODELS_DIR / version_dir_name(card.version)
     files = write_version_folder(folder, weights, card, onnx)
     rel = files.weights.relative_to(project.root).as_posix()
-    return project.register_model(card.version, card.parent, rel, card)
+    return project.register_model(card.version, card.parent, rel, card, replacing=replacing)
 
 
 def version_folders(project: Project) -> list[int]:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -815,20 +815,38 @@ class Project:
         return int(rows[0]["v"]) + 1
 
     def register_model(
-        self, version: int, parent: int | None, checkpoint: str, card: ModelCard
+        self,
+        version: int,
+        parent: int | None,
+        checkpoint: str,
+        card: ModelCard,
+        *,
+        replacing: int | None | Literal["any"] = "any",
     ) -> ModelRecord:
-        """Record a model version whose files are already written; make it the active one."""
+        """Record a model version whose files are already written; make it the active one.
+
+        With ``replacing``, only while that version is still the active one (None: no
+        version was): a version made active since (a rollback during a training round)
+        stays active, and the new one is only listed. Checked in the same transaction.
+        """
         ts = now_iso()
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO models (version, parent, created_at, checkpoint, card) VALUES (?, ?, ?, ?, ?)",
                 (version, parent, ts, checkpoint, card.to_json()),
             )
-            conn.execute(
-                "INSERT INTO settings (key, value) VALUES ('active_model', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (json.dumps(version),),
-            )
+            activate = True
+            if replacing != "any":
+                row = conn.execute(
+                    "SELECT value FROM settings WHERE key = 'active_model'"
+                ).fetchone()
+                activate = (None if row is None else json.loads(row[0])) == replacing
+            if activate:
+                conn.execute(
+                    "INSERT INTO settings (key, value) VALUES ('active_model', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (json.dumps(version),),
+                )
         return self.model(version)
 
     def active_model(self) -> ModelRecord | None:

@@ -833,3 +833,61 @@ def test_a_cancelled_import_says_how_many_masks_it_kept():
     assert import_cancelled_text(None) == "Import cancelled; no mask was imported."
     assert import_cancelled_text((0, 5)) == "Import cancelled; no mask was imported."
     assert "4 of 5 masks" in import_cancelled_text((4, 5))
+
+
+# --- switching projects: nothing of the old one reaches the new one --------------------------
+def _other_project(tmp_path: Path, size: int = 2 * SIZE) -> Path:
+    images = tmp_path / "other_imgs"
+    images.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        cv2.imwrite(str(images / f"o{i}.png"), rng.integers(0, 255, (size, size), np.uint8))
+    root = tmp_path / "other"
+    with Project.create(root, LabelSchema.from_names(["background", "thing"])) as p:
+        p.add_images([images])
+    return root
+
+
+def _segments(qtbot, smart, doc):
+    qtbot.waitUntil(lambda: smart.superpixels(doc.image_id, doc.image) is not None, timeout=20000)
+    return smart.superpixels(doc.image_id, doc.image)
+
+
+def test_superpixels_are_never_another_project_s_or_another_image_s(qtbot, window, tmp_path):
+    smart = window.canvas.smart
+    first = window.document
+    assert _segments(qtbot, smart, first).labels.shape == first.label_map.shape
+    window.go(1)
+    assert first.image_id not in smart._segments  # only the open image's are kept
+    window.open_project(_other_project(tmp_path))
+    doc = window.document
+    assert doc.image_id == first.image_id  # the same id, another picture
+    assert _segments(qtbot, smart, doc).labels.shape == doc.label_map.shape == (128, 128)
+
+
+def test_a_save_landing_after_a_project_switch_touches_nothing_of_the_new_one(
+    qtbot, window, tmp_path, boxes
+):
+    errors = []
+    old_hook = sys.excepthook
+    sys.excepthook = lambda *exc: errors.append(exc)
+    try:
+        window.go(1)
+        window.go(1)  # image 3 of the first project: no such id in the other one
+        drag(window.canvas, [(10, 10), (30, 10)])
+        window.save_now()  # its "saved" news lands after the switch
+        window.open_project(_other_project(tmp_path))
+        for _ in range(20):
+            qtbot.wait(10)
+    finally:
+        sys.excepthook = old_hook
+    assert errors == [] and boxes == []
+    assert [r.name for r in window.session.images()] == ["o0.png", "o1.png"]
+
+
+def test_the_status_bar_forgets_the_old_project_s_round(window, tmp_path):
+    window.activity.round_started()
+    assert window.activity.text.startswith("Training round")
+    window.open_project(_other_project(tmp_path))
+    assert not window.activity.bar.isVisible()
+    assert window.activity.text == "o0.png open"  # news of the new project gets through

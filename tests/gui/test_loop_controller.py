@@ -246,18 +246,20 @@ def test_missing_actions_are_refused(qtbot, project_dir):
         LoopController(FakeWorkspace(None), GuiDispatcher(host), actions, host)  # type: ignore[arg-type]
 
 
-def test_idle_retraining_waits_for_a_stroke_in_progress(setup):
+def test_idle_retraining_waits_for_a_stroke_in_progress(setup, monkeypatch):
     loop, ws, _actions = setup
+    asked = []
+    monkeypatch.setattr(loop.service, "train_if_dirty", lambda: asked.append("round"))
     doc = ws.session.open_image(ws.session.images()[0].id)
     loop.image_opened(doc)
     doc.begin_stroke()
     doc.paint_stroke([(10, 10), (20, 10)], 3, 1)
     loop._idle()  # the timer fired in the middle of the stroke
-    assert loop.idle_timer.isActive() and ws.saved == 0
-    doc.commit_stroke()  # (the service is not told: no round starts in this test)
+    assert loop.idle_timer.isActive() and asked == []
+    doc.commit_stroke()
     loop.idle_timer.stop()
     loop._idle()
-    assert ws.saved == 1 and not loop.idle_timer.isActive()
+    assert asked == ["round"] and not loop.idle_timer.isActive()
 
 
 def test_the_window_wires_the_loop_signals_to_its_status_bar_list_and_images(window):
@@ -299,3 +301,68 @@ def test_the_same_error_again_is_not_boxed_again(setup, qtbot):
     assert not box.isVisible() and len(said) == 2
     loop._error("training", ModelError("something else"))
     assert box.isVisible()
+
+
+# --- class edits, project switches and idle rounds around a running round ---------------------
+def _shown_proposal(loop, ws, version=4):
+    doc = ws.session.open_image(ws.session.images()[0].id)
+    loop.image_opened(doc)
+    mask = np.zeros(doc.label_map.shape, np.uint8)
+    mask[:, 32:] = 1
+    loop.layers.show(
+        doc, Proposal(None, mask, np.zeros(mask.shape, np.float32), 0.2, version), ws.schema
+    )
+    loop.update_enabled()
+    return doc, mask
+
+
+def test_an_added_class_redraws_the_proposal_in_the_right_colours(setup):
+    loop, ws, _actions = setup
+    _doc, mask = _shown_proposal(loop, ws)
+    ws.session.add_class("debris")
+    loop.schema_changed(ws.schema)
+    n = len(ws.schema)
+    shown = loop.layers.proposal_item.labels
+    codes = proposal_codes(mask, n)
+    assert (shown == codes).all()  # the codes follow the new class count
+    assert loop.layers.proposal is not None  # the version still fits: still shown
+
+
+def test_a_renamed_class_takes_the_proposal_away(setup, monkeypatch):
+    loop, ws, actions = setup
+    _shown_proposal(loop, ws)
+    assert actions["accept"].isEnabled()
+    asked = []
+    monkeypatch.setattr(loop.service, "refresh_proposals", lambda: asked.append("again"))
+    ws.session.rename_class(1, "nucleus")
+    loop.schema_changed(ws.schema)
+    assert loop.layers.proposal is None and not actions["accept"].isEnabled()
+    assert asked == ["again"]  # asked again: the worker says why it cannot propose
+
+
+def test_closing_the_project_forgets_its_round(setup):
+    loop, ws, _actions = setup
+    loop.panel.round_started()
+    loop.panel.show_progress(14, 0.4, 3.0, 0.9, "train")
+    closed = []
+    loop.closed.connect(lambda: closed.append(True))
+    loop.close()
+    assert closed == [True]
+    assert loop.panel.round_label.text() == "" and loop.panel.progress.value() == 0
+    assert not loop.panel.cancel_button.isEnabled()
+
+
+def test_edits_made_during_a_round_are_retrained_once_idle(setup, monkeypatch):
+    from annotator.services.training_rounds import RoundOutcome
+
+    loop, ws, _actions = setup
+    loop.service.update_settings(idle_retrain_s=1)
+    service = loop.service
+    monkeypatch.setattr(type(service), "training", property(lambda self: True))
+    loop.labels_committed()  # an edit during the round
+    loop.idle_timer.stop()
+    loop._idle()  # fires while the round runs: skipped
+    assert not loop.idle_timer.isActive()
+    monkeypatch.setattr(type(service), "training", property(lambda self: False))
+    loop._round_finished(RoundOutcome("published", None, "published model v1"))
+    assert service.labels_dirty and loop.idle_timer.isActive()  # re-armed

@@ -291,3 +291,113 @@ def test_a_big_shown_image_reports_its_proposal_tile_by_tile(
     assert {i for i, _, _ in seen} == {big} and len(totals) == 1 and totals.pop() > 1
     dones = [d for _, d, _ in seen]
     assert dones == sorted(dones) and dones[-1] < seen[0][2]  # the end is the proposal
+
+
+# --- what the user does while a round runs (audit of 2026-11-30) -----------------------------
+def _held_round(monkeypatch):
+    """Hold every round once it has read the labels, before it trains, until the
+    returned event is set (what the user does meanwhile happens during the round)."""
+    import annotator.ml.train as train_module
+
+    release, real = threading.Event(), train_module.train_round
+    held_now = threading.Semaphore(0)
+
+    def held(*args, **kwargs):
+        held_now.release()
+        assert release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_round", held)
+    release.held = lambda: held_now.acquire(timeout=30)  # wait until a round is held
+    return release
+
+
+def test_train_from_scratch_asked_during_a_round_is_queued_as_such(
+    project, make_service, monkeypatch
+):
+    release = _held_round(monkeypatch)
+    service, rec = make_service()
+    assert service.train_now() == "started"
+    assert service.train_now(from_scratch=True, arch="unet") == "queued"
+    assert service.train_now() == "queued"  # a plain request does not downgrade it
+    release.set()
+    assert service.wait_training(60) and service.wait_training(60)
+    second = rec.rounds[1].model
+    assert second.card.training.from_scratch is True and second.parent is None
+    assert second.card.architecture["arch"] == "unet"
+
+
+def test_a_queued_round_saves_the_labels_in_memory_before_reading_them(
+    project, make_service, monkeypatch
+):
+    release = _held_round(monkeypatch)
+    service, rec = make_service()
+    saves = []
+    service.listener = ModelListener(
+        on_round_finished=rec.rounds.append, save_labels=lambda: saves.append("saved")
+    )
+    assert service.train_now() == "started" and saves == ["saved"]
+    assert service.train_now() == "queued" and saves == ["saved"]
+    release.set()
+    assert service.wait_training(60) and service.wait_training(60)
+    assert saves == ["saved", "saved"]  # the follow-up saved before it read
+
+
+def test_a_rollback_during_a_round_stays_active(project, make_service, monkeypatch):
+    service, rec = make_service()
+    service.train_now()
+    assert service.wait_training(60)
+    service.train_now()
+    assert service.wait_training(60)  # v1, v2; v2 active
+    release = _held_round(monkeypatch)
+    service.train_now()  # from v2
+    assert release.held()
+    service.rollback(1)
+    release.set()
+    assert service.wait_training(60)
+    assert [m.version for m in project.models()] == [1, 2, 3]
+    assert project.active_model().version == 1 and service.active_version == 1
+    assert rec.rounds[-1].status == "published"
+    assert "v1 stays active" in rec.rounds[-1].message
+
+
+def test_a_class_renamed_during_a_round_is_not_published_under_the_new_name(
+    project, make_service, monkeypatch
+):
+    release = _held_round(monkeypatch)
+    service, rec = make_service()
+    service.train_now()
+    assert release.held()
+    project.set_schema(project.schema.renamed(2, "debris"))
+    release.set()
+    assert service.wait_training(60)
+    assert project.models() == [] and service.active_version is None
+    assert rec.rounds[-1].status == "failed"
+    assert "classes changed while the round trained" in rec.rounds[-1].message
+
+
+def test_classes_added_during_a_round_still_publish(project, make_service, monkeypatch):
+    release = _held_round(monkeypatch)
+    service, rec = make_service()
+    service.train_now()
+    assert release.held()
+    project.set_schema(project.schema.with_class("debris"))
+    release.set()
+    assert service.wait_training(60)
+    assert rec.rounds[-1].status == "published" and service.active_version == 1
+
+
+def test_a_renamed_class_stops_the_proposals_of_the_version_that_no_longer_fits(
+    project, make_service
+):
+    service, rec = make_service()
+    second = project.images()[1].id
+    service.show_image(second)
+    service.train_now()
+    assert service.wait_training(60) and service.wait_proposals(60)
+    shown = len(rec.proposals)
+    project.set_schema(project.schema.renamed(2, "debris"))
+    service.refresh_proposals()  # as the window does after a rename
+    assert service.wait_proposals(60)
+    assert len(rec.proposals) == shown  # the cached predictor is checked again
+    assert rec.errors and "debris" in str(rec.errors[-1][1])
