@@ -614,3 +614,34 @@ def test_bench_repeated_tools_and_modes_count_once(tmp_path, capsys):
     _dataset(ds, n=1)
     assert main(["bench", str(ds), "--mode", "manual,manual", "--out", str(tmp_path / "o")]) == 0
     assert len(json.loads((tmp_path / "o/bench.json").read_text())["runs"]) == 1
+
+
+def test_a_rank_variable_alone_does_not_turn_the_project_lock_off(monkeypatch):
+    from annotator.storage import lock
+
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert lock.needed()  # a scheduler's leftover, not torchrun
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert not lock.needed()  # a helper rank of torchrun: rank 0 holds the lock
+    monkeypatch.setenv("RANK", "0")
+    assert lock.needed()
+
+
+def test_progress_whose_reader_went_away_does_not_stop_the_work():
+    from annotator.cli.progress import ProgressLine
+
+    class Gone:
+        def write(self, _text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+        def isatty(self):
+            return True
+
+    line = ProgressLine("training", delay=0, stream=Gone())
+    line(1, 10, "step 1")  # no exception: the round goes on
+    line(10, 10, "done")
+    line.finish()

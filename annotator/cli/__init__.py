@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Sequence
 
 from annotator import __version__
-from annotator.core.errors import AnnotatorError
+from annotator.core.errors import AnnotatorError, FailedOnMainRank
 
 # Modules under annotator.cli that add sub-commands, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = ("project_cmds", "ml_cmds", "format_cmds", "bench_cmds")
@@ -70,8 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = cmd_gui
     else:
         handler = args.handler
+    refusal = _torchrun_refusal(args.command)
+    if refusal is not None:
+        if refusal:  # rank 0 says it; the other ranks end quietly
+            print(f"annotator: error: {refusal}", file=sys.stderr)
+        return EXIT_USER_ERROR
     try:
         return int(handler(args) or 0)
+    except FailedOnMainRank:  # rank 0 of the torchrun group printed why
+        return EXIT_USER_ERROR
     except AnnotatorError as exc:
         print(f"annotator: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -98,6 +105,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"annotator: error: the disk is full ({exc})", file=sys.stderr)
             return EXIT_USER_ERROR
         return _internal(args, exc)
+
+
+def _torchrun_refusal(command: str | None) -> str | None:
+    """Under ``torchrun`` (``WORLD_SIZE`` > 1) only ``train`` runs: every other command
+    would run once per process, the helper ranks without the project's lock. Returns
+    None (run it), the message (rank 0), or "" (another rank: quiet)."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        world = 1
+    if world <= 1 or command == "train":
+        return None
+    if os.environ.get("RANK", "0").strip() not in ("", "0"):
+        return ""
+    shown = command or "gui"
+    return (
+        f"only 'annotator train' runs under torchrun; run 'annotator {shown}' once, "
+        "without torchrun"
+    )
 
 
 # Operating-system errors that are the user's situation (full disk, read-only folder,

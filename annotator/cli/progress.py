@@ -22,6 +22,12 @@ class ProgressLine:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
+        try:
+            self._show(done, total, message)
+        except (BrokenPipeError, ValueError):  # the reader went away (| head): the work
+            self.stream = _Nowhere()  # goes on; a progress line is no reason to stop it
+
+    def _show(self, done: int, total: int, message: str) -> None:
         now = time.monotonic()
         elapsed = now - self.start
         if elapsed < self.delay and done < total:
@@ -47,5 +53,18 @@ class ProgressLine:
     def finish(self) -> None:
         """End a redrawn line cleanly (only needed if the last call was not done == total)."""
         if self.tty and self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
+            try:
+                self.stream.write("\n")
+                self.stream.flush()
+            except (BrokenPipeError, ValueError):
+                self.stream = _Nowhere()
+
+
+class _Nowhere:
+    """Where progress goes once its reader has gone."""
+
+    def write(self, _text: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass

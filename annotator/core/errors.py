@@ -36,3 +36,7 @@ class ModelError(AnnotatorError):
 
 class Cancelled(AnnotatorError):
     """A long operation was cancelled by the user."""
+
+
+class FailedOnMainRank(AnnotatorError):
+    """Under ``torchrun``: rank 0 failed and said why; the other ranks end quietly."""

@@ -82,6 +82,17 @@ def barrier() -> None:
         dist.barrier()
 
 
+def share_failure(message: str | None) -> str | None:
+    """Rank 0's failure (its one-line message, or None) told to every rank: the ranks
+    wait for rank 0 here, as at a barrier, and learn whether it failed. Rank 0 must not
+    leave the group before, or the others' wait ends in a transport error."""
+    if current() is None:
+        return message
+    box = [message]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def shutdown() -> None:
     """Leave the process group if one was joined."""
     if dist.is_available() and dist.is_initialized():

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from annotator.core.card import CardMetrics, CardTraining, ImageRef, ModelCard
-from annotator.core.errors import Cancelled, ModelError
+from annotator.core.errors import Cancelled, FailedOnMainRank, ModelError
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.status import ImageStatus
 from annotator.storage import models as model_store
@@ -195,18 +195,28 @@ def train_project(
     result = _train_within_memory(train_round, request, progress, cancel)
     info = distributed.current()
     main = info is None or info.is_main
-    record, kept = None, None
+    record, kept, failure = None, None, None
     if result.publishable and main:
-        check_classes_unchanged(project, request.class_names)
-        record = publish(
-            project, request, result, export_onnx=export_onnx, replacing=active_at_start
-        )
-        now = project.active_model()
-        if now is not None and now.version != record.version:
-            kept = now.version
-    elif not result.publishable and result.status != "cancelled":  # a cancel was asked for
+        try:
+            check_classes_unchanged(project, request.class_names)
+            record = publish(
+                project, request, result, export_onnx=export_onnx, replacing=active_at_start
+            )
+        except Exception as exc:  # told to the other ranks before it is raised here
+            failure = exc
+        else:
+            now = project.active_model()
+            if now is not None and now.version != record.version:
+                kept = now.version
+    elif main and not result.publishable and result.status != "cancelled":
         log.warning("training round not published: %s", result.message)
-    distributed.barrier()
+    # Under torchrun every rank waits here for rank 0's publishing, and learns whether it
+    # failed: rank 0 says why, the others end quietly (not with a transport error).
+    told = distributed.share_failure(None if failure is None else str(failure) or "failed")
+    if failure is not None:
+        raise failure
+    if told is not None:
+        raise FailedOnMainRank(told)
     return TrainOutcome(result, record, main, kept)
 
 
@@ -229,6 +239,7 @@ def _train_within_memory(
 ) -> TrainResult:
     """Run a round; when it runs out of memory, retry with half the batch (down to 1),
     then give up with one line saying so. Nothing is published by a failed attempt."""
+    from annotator.ml import distributed
     from annotator.ml.device import is_out_of_memory, release_memory
 
     while True:
@@ -239,10 +250,15 @@ def _train_within_memory(
                 raise
             batch = request.config.batch_size
             release_memory()
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "MemoryError"
+            info = distributed.current()
+            if info is not None:  # one rank cannot retry alone: the others wait for it
+                raise ModelError(
+                    f"training ran out of memory on {request.device} in process {info.rank} "
+                    f"of {info.world_size} with batch size {batch} ({first}); run fewer "
+                    "processes per GPU, train a smaller network, or close other programs"
+                ) from None
             if batch <= 1:
-                first = (
-                    str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "MemoryError"
-                )
                 raise ModelError(
                     f"training ran out of memory on {request.device} even with batch size 1 "
                     f"({first}); close other programs, train a smaller network, or use the CPU"

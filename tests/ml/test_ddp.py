@@ -78,3 +78,33 @@ def test_annotator_train_runs_under_torchrun(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("published model v1") == 1  # rank 0 prints, rank 1 stays quiet
     assert "x2 processes" in proc.stdout
+
+
+TINY_TRAIN = ["--steps", "3", "--device", "cpu", "--depth", "2", "--width", "8"]
+
+
+@pytest.mark.slow
+def test_rank0_failing_to_publish_is_said_once_and_the_other_rank_ends_quietly(tmp_path):
+    make_cells_project(tmp_path / "project").close()
+    worker = HERE / "failing_publish_worker.py"
+    proc = _torchrun([str(worker), "train", str(tmp_path / "project"), *TINY_TRAIN], tmp_path)
+    assert proc.returncode != 0
+    assert proc.stderr.count("annotator: error: No space left on device") == 1, proc.stderr
+    assert "internal error" not in proc.stderr and "gloo" not in proc.stderr
+    from annotator.storage.project import Project
+
+    with Project.open(tmp_path / "project") as project:
+        assert project.models() == []
+
+
+@pytest.mark.slow
+def test_commands_other_than_train_are_refused_under_torchrun(tmp_path):
+    make_cells_project(tmp_path / "project").close()
+    out = tmp_path / "proposals"
+    proc = _torchrun(
+        ["-m", "annotator", "predict", str(tmp_path / "project"), "--out", str(out)], tmp_path
+    )
+    assert proc.returncode != 0
+    said = "annotator: error: only 'annotator train' runs under torchrun"
+    assert proc.stderr.count(said) == 1, proc.stderr
+    assert not out.exists()

@@ -55,6 +55,31 @@ def test_training_retries_with_a_smaller_batch(tmp_path, monkeypatch):
         assert outcome.model.card.training.config["batch_size"] == 2
 
 
+def test_one_process_of_torchrun_out_of_memory_does_not_retry_alone(tmp_path, monkeypatch):
+    """Under DDP the other processes wait in the gradient all-reduce for this one: a
+    retry with a smaller batch on one process alone hung the whole run."""
+    from annotator.core.errors import ModelError
+    from annotator.ml import distributed
+    from annotator.ml.networks import NetworkConfig
+    from annotator.services import training
+    from annotator.storage.project import Project
+
+    proj = make_project(tmp_path, n_images=3, size=32, labelled=3)
+    monkeypatch.setattr(SegmentationNetwork, "forward", _oom_above(2))
+    monkeypatch.setattr(distributed, "current", lambda: distributed.DistInfo(1, 2, 1))
+    with Project.open(proj) as project:
+        request = training.build_request(project, steps=2, network=NetworkConfig(1, 3, 2, 4))
+    with pytest.raises(ModelError, match="in process 1 of 2 with batch size 8"):
+        training._train_within_memory(
+            lambda request, progress, cancel: SegmentationNetwork.forward(
+                None, np.zeros((8, 1, 4, 4))
+            ),
+            request,
+            None,
+            None,
+        )
+
+
 @pytest.mark.parametrize("kind", ["cuda", "cpu"])
 def test_training_out_of_memory_even_at_batch_one_says_so_and_app_stays_usable(
     tmp_path, monkeypatch, kind
