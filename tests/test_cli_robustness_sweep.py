@@ -645,3 +645,17 @@ def test_progress_whose_reader_went_away_does_not_stop_the_work():
     line(1, 10, "step 1")  # no exception: the round goes on
     line(10, 10, "done")
     line.finish()
+
+
+def test_under_torchrun_a_peer_that_stopped_is_one_line_not_an_internal_error(monkeypatch):
+    from annotator.cli import _peer_gone
+
+    gloo = RuntimeError(
+        "[gloo/transport/tcp/pair.cc:553] Connection closed by peer [127.0.0.1]:15531. This "
+        "is typically caused by a remote worker crashing."
+    )
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert _peer_gone(gloo)
+    assert not _peer_gone(RuntimeError("shape mismatch"))  # a bug of its own stays one
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert not _peer_gone(gloo)  # no torchrun: nobody else said why

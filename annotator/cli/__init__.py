@@ -104,7 +104,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _disk_full(exc):  # SQLite says so in its own words
             print(f"annotator: error: the disk is full ({exc})", file=sys.stderr)
             return EXIT_USER_ERROR
+        if _peer_gone(exc):
+            print(
+                "annotator: error: another process of the torchrun group stopped; its "
+                "message above says why",
+                file=sys.stderr,
+            )
+            return EXIT_USER_ERROR
         return _internal(args, exc)
+
+
+#: How torch's process groups say that a peer process has gone (gloo, NCCL).
+_PEER_GONE = (
+    "Connection closed by peer",
+    "Connection reset by peer",
+    "remote worker crashing",
+    "NCCL communicator was aborted",
+)
+
+
+def _peer_gone(exc: BaseException) -> bool:
+    """Under torchrun: this process failed only because another one stopped (which
+    said why itself), not for a reason of its own."""
+    if os.environ.get("WORLD_SIZE", "1").strip() in ("", "0", "1"):
+        return False
+    return isinstance(exc, RuntimeError) and any(p in str(exc) for p in _PEER_GONE)
 
 
 def _torchrun_refusal(command: str | None) -> str | None:
