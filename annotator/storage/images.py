@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,6 +173,9 @@ def _decode_png(path: Path) -> np.ndarray:
     import cv2
 
     data = np.fromfile(path, dtype=np.uint8)
+    damage = png_damage(data.data)  # a view of the bytes read, not a copy
+    if damage:  # said here, in our words: libpng would print its own line on stderr
+        raise ImageReadError(path, f"corrupt or truncated PNG data ({damage})")
     array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if array is None:
         raise ImageReadError(path, "corrupt or truncated PNG data")
@@ -180,6 +184,28 @@ def _decode_png(path: Path) -> np.ndarray:
     elif array.ndim == 3 and array.shape[2] == 4:
         array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
     return array
+
+
+def png_damage(data: bytes | memoryview) -> str:
+    """What is wrong with a PNG's chunk structure ("" when nothing): a file cut short,
+    a chunk running past the end, a chunk whose CRC does not match (a flipped bit; zlib's
+    CRC runs at about 1 GB/s, a few percent of a decode)."""
+    if bytes(data[:8]) != b"\x89PNG\r\n\x1a\n":
+        return "no PNG signature"
+    at, end = 8, len(data)
+    while at + 12 <= end:
+        length = int.from_bytes(data[at : at + 4], "big")
+        kind = bytes(data[at + 4 : at + 8])
+        stop = at + 12 + length
+        if stop > end:
+            return f"the {kind.decode('latin-1')} chunk runs past the end of the file"
+        body = data[at + 4 : at + 8 + length]
+        if zlib.crc32(body) != int.from_bytes(data[stop - 4 : stop], "big"):
+            return f"the {kind.decode('latin-1')} chunk is damaged: its checksum does not match"
+        if kind == b"IEND":
+            return ""
+        at = stop
+    return "the file ends before its IEND chunk"
 
 
 def _sniff_tiff(path: Path) -> bool:

@@ -108,3 +108,20 @@ def test_orientation_of_big_endian_and_damaged_blocks():
     truncated = _png_with_exif(6)
     cut = truncated[: truncated.index(b"eXIf") - 4]  # ends before the chunk
     assert png_orientation(io.BytesIO(cut)) == 1
+
+
+@pytest.mark.parametrize("damage", ["cut", "flipped"])
+def test_a_damaged_png_is_one_line_and_libpng_prints_nothing(tmp_path, capfd, damage):
+    from annotator.core.errors import ImageReadError
+
+    data = bytearray(_png_with_exif(1))
+    if damage == "cut":
+        data = data[: len(data) - 30]
+    else:
+        idat = data.index(b"IDAT")
+        data[idat + 10] ^= 0xFF
+    path = tmp_path / "bad.png"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match="corrupt or truncated PNG data"):
+        read_image(path)
+    assert capfd.readouterr().err == ""  # nothing but our one line reaches the user
