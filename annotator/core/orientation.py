@@ -6,7 +6,9 @@ picture first: PNG allows the ``eXIf`` chunk after the pixel data, so Pillow loa
 pixels to be sure it has seen every chunk. On an 8000 x 6000 picture that load cost as
 much as the decode that follows (0.7-1.0 s). Here the PNG's chunk list is walked
 instead (a seek per chunk, a few milliseconds), and the one tag needed is read from the
-chunk's TIFF-structured payload.
+``eXIf`` chunk's TIFF-structured payload. A PNG that keeps its orientation in a text
+chunk instead (ImageMagick's raw EXIF profile, or XMP) is left to Pillow, which reads
+those too: rare files, read exactly as before.
 """
 
 from __future__ import annotations
@@ -16,39 +18,62 @@ from typing import Any, BinaryIO
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ORIENTATION_TAG = 0x0112
-_SHORT, _LONG = 3, 4
+#: Text chunks Pillow takes an orientation from (``Image.getexif``).
+_PILLOW_TEXT_KEYWORDS = (b"Raw profile type exif", b"XML:com.adobe.xmp")
+_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+_INTEGER_TYPES = {3: "H", 4: "I", 8: "h", 9: "i"}  # SHORT, LONG, SSHORT, SLONG
 
 
 def exif_orientation(im: Any) -> int:
     """The EXIF orientation (1-8; 1 when absent or unreadable) of an open Pillow image.
 
     A PNG's chunks are read from its file (the image's position in it is kept); other
-    formats ask Pillow, whose readers find EXIF in the file's header."""
+    formats, and PNGs that keep the orientation in a text chunk, ask Pillow."""
     if im.format == "PNG":
         fp = im.fp
         at = fp.tell()
         try:
             fp.seek(0)
-            return png_orientation(fp)
+            found = png_orientation(fp)
         finally:
             fp.seek(at)
+        if found is not None:
+            return found
     return int(im.getexif().get(ORIENTATION_TAG, 1) or 1)
 
 
-def png_orientation(fh: BinaryIO) -> int:
-    """The orientation in a PNG file's ``eXIf`` chunk, before or after the pixel data."""
+def png_orientation(fh: BinaryIO) -> int | None:
+    """The orientation in a PNG file's ``eXIf`` chunk, before or after the pixel data;
+    None when a text chunk may hold it instead (then Pillow must be asked).
+
+    Of several ``eXIf`` chunks the one Pillow uses counts: the last before the pixels,
+    else the last after them."""
     if fh.read(8) != PNG_SIGNATURE:
         return 1
+    before, after, pixels_seen = None, None, False
     while True:
         head = fh.read(8)
         if len(head) < 8:
-            return 1
+            break
         length, kind = struct.unpack(">I4s", head)
-        if kind == b"eXIf":
-            return tiff_orientation(fh.read(length))
         if kind == b"IEND":
-            return 1
-        fh.seek(length + 4, 1)  # the chunk's data and its CRC
+            break
+        if kind == b"eXIf":
+            if pixels_seen:
+                after = fh.read(length)
+            else:
+                before = fh.read(length)
+            fh.seek(4, 1)  # its CRC
+        elif kind in _TEXT_CHUNKS:
+            start = fh.read(min(length, 80))
+            if start.split(b"\0", 1)[0] in _PILLOW_TEXT_KEYWORDS:
+                return None
+            fh.seek(length - len(start) + 4, 1)
+        else:
+            pixels_seen = pixels_seen or kind == b"IDAT"
+            fh.seek(length + 4, 1)  # the chunk's data and its CRC
+    exif = before if before is not None else after
+    return 1 if exif is None else tiff_orientation(exif)
 
 
 def tiff_orientation(data: bytes) -> int:
@@ -69,11 +94,9 @@ def tiff_orientation(data: bytes) -> int:
         tag, kind = struct.unpack(order + "HH", data[entry : entry + 4])
         if tag != ORIENTATION_TAG:
             continue
-        if kind == _SHORT:
-            (value,) = struct.unpack(order + "H", data[entry + 8 : entry + 10])
-        elif kind == _LONG:
-            (value,) = struct.unpack(order + "I", data[entry + 8 : entry + 12])
-        else:
+        code = _INTEGER_TYPES.get(kind)
+        if code is None:
             return 1
+        (value,) = struct.unpack_from(order + code, data, entry + 8)
         return int(value) if 1 <= value <= 8 else 1
     return 1

@@ -184,9 +184,7 @@ class FileMenu(QObject):
         request = dialog.request()
         # The import may rewrite the open image's labels: save and close it first.
         current = session.document.image_id if session.document else None
-        self.window.canvas.finish_gesture()
-        self.window.autosave_timer.stop()
-        session.close_document()
+        self.window.close_image()
         outcome = run_import(self.window, session.project, request)
         self.window.show_schema(session.schema)  # the import may have added classes
         self.window.image_list.set_records(session.images(), current)

@@ -377,16 +377,38 @@ class MainWindow(QMainWindow):
         decoded it (ADR 0016); the current image stays open and editable meanwhile."""
         if self.session is None:
             return
+        session, doc = self.session, self.document
+        if session.reading is not None:  # a big picture is on its way
+            if image_id == session.reading:
+                return  # asked again (N twice, a second click): it is coming
+            if doc is not None and image_id == doc.image_id:
+                session.cancel_read()  # back to the image still open: keep it as it is
+                self.image_list.set_current(image_id)
+                self.activity.image_opened(doc.record.name)
+                return
         try:
-            record = self.session.project.image(image_id)
+            record = session.project.image(image_id)
         except AnnotatorError as exc:
             self._open_failed(str(exc))
             return
         self.activity.loading(record.name)
         if record.width * record.height >= self.background_open_pixels:
-            self.session.read_soon(image_id, self._open, self._read_failed)
+            session.read_soon(image_id, self._open, self._read_failed)
+            self.image_list.set_current(image_id)  # where the user is going
         else:
             self._open(image_id, None)
+
+    def close_image(self) -> None:
+        """Save and close the open image (an import may rewrite its labels); the canvas
+        shows nothing until an image is opened again, so no edit goes to a closed one."""
+        if self.session is None:
+            return
+        self.canvas.finish_gesture()
+        self.autosave_timer.stop()
+        self.session.close_document()
+        self.canvas.set_document(None, None, self._table())
+        self.loop.layers.clear()
+        self._update_enabled()
 
     def _read_failed(self, _image_id: int, exc: AnnotatorError) -> None:
         self._open_failed(str(exc))

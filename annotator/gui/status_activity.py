@@ -88,7 +88,8 @@ class StatusActivity:
         self.label.setText(f"Proposing for {self._name}… {done} of {total} tiles")
 
     def saving(self) -> None:
-        self.say("Saving…")
+        if not self._other.startswith("Loading"):  # a picture on its way is the news
+            self.say("Saving…")
 
     def saved(self, _image_id: int) -> None:
         if self._other == "Saving…":

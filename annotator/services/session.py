@@ -152,6 +152,10 @@ class AnnotationSession:
         """The image a background read is decoding for, if any."""
         return self._reading
 
+    def cancel_read(self) -> None:
+        """Forget a background read on its way (the user went back to the open image)."""
+        self._drop_reads()
+
     def _drop_reads(self) -> None:
         self._ticket += 1
         self._reading = None

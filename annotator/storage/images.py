@@ -188,8 +188,9 @@ def _decode_png(path: Path) -> np.ndarray:
 
 def png_damage(data: bytes | memoryview) -> str:
     """What is wrong with a PNG's chunk structure ("" when nothing): a file cut short,
-    a chunk running past the end, a chunk whose CRC does not match (a flipped bit; zlib's
-    CRC runs at about 1 GB/s, a few percent of a decode)."""
+    a chunk running past the end, a critical chunk whose CRC does not match (a flipped
+    bit; zlib's CRC runs at about 1 GB/s, a few percent of a decode). As libpng, an
+    ancillary chunk (lower-case first letter) with a bad CRC is no reason to refuse."""
     if bytes(data[:8]) != b"\x89PNG\r\n\x1a\n":
         return "no PNG signature"
     at, end = 8, len(data)
@@ -199,8 +200,9 @@ def png_damage(data: bytes | memoryview) -> str:
         stop = at + 12 + length
         if stop > end:
             return f"the {kind.decode('latin-1')} chunk runs past the end of the file"
+        critical = not kind[0] & 0x20  # as libpng: a damaged ancillary chunk is skipped
         body = data[at + 4 : at + 8 + length]
-        if zlib.crc32(body) != int.from_bytes(data[stop - 4 : stop], "big"):
+        if critical and zlib.crc32(body) != int.from_bytes(data[stop - 4 : stop], "big"):
             return f"the {kind.decode('latin-1')} chunk is damaged: its checksum does not match"
         if kind == b"IEND":
             return ""

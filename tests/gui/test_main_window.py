@@ -250,3 +250,39 @@ def test_a_big_picture_is_read_by_a_worker_while_the_open_one_stays_editable(
     assert window.canvas.document is window.document
     assert (project.load_mask(project.image(first)) == painted).all()
     assert window.activity.text.endswith("open")
+
+
+def test_going_back_to_the_open_image_during_a_read_keeps_it_as_it_is(window, qtbot, monkeypatch):
+    window.background_open_pixels = 1
+    project = window.session.project
+    ids = window.image_list.visible_ids()
+    doc = window.document
+    QTest.keyClick(window.canvas, Qt.Key.Key_2)
+    drag(window.canvas, [(10, 10), (40, 20)])
+    release, real = threading.Event(), project.load_image
+    monkeypatch.setattr(project, "load_image", lambda rec: release.wait(10) and real(rec))
+    QTest.keyClick(window.canvas, Qt.Key.Key_PageDown)
+    assert window.session.reading == ids[1]
+    name = {i: project.image(i).name for i in ids}
+    assert window.image_list.current_text().startswith(name[ids[1]])  # where it goes
+    window.image_list.image_activated.emit(ids[0])  # changed their mind: back
+    assert window.session.reading is None and window.document is doc
+    assert doc.history.undo_count == 1  # not reopened from disk: the undo history stays
+    assert window.image_list.current_text().startswith(name[ids[0]])
+    release.set()
+    for _ in range(20):
+        qtbot.wait(10)
+    assert window.document is doc  # the dropped read opened nothing
+
+
+def test_an_import_never_leaves_a_closed_image_on_the_canvas(window, monkeypatch):
+    """The import closes the open image (it may rewrite its labels) and opens it again;
+    a big picture comes back through the worker, and meanwhile nothing is editable."""
+    window.background_open_pixels = 1
+    project = window.session.project
+    release, real = threading.Event(), project.load_image
+    monkeypatch.setattr(project, "load_image", lambda rec: release.wait(10) and real(rec))
+    window.close_image()
+    assert window.document is None and window.canvas.document is None
+    drag(window.canvas, [(10, 10), (40, 20)])  # paints nothing anywhere, raises nothing
+    release.set()

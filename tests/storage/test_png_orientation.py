@@ -125,3 +125,76 @@ def test_a_damaged_png_is_one_line_and_libpng_prints_nothing(tmp_path, capfd, da
     with pytest.raises(ImageReadError, match="corrupt or truncated PNG data"):
         read_image(path)
     assert capfd.readouterr().err == ""  # nothing but our one line reaches the user
+
+
+def _png_with_text(key: str, text: str, itxt: bool = False) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    if itxt:
+        info.add_itxt(key, text)
+    else:
+        info.add_text(key, text)
+    out = io.BytesIO()
+    Image.fromarray(_picture()).save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def _raw_exif_profile(orientation: int) -> str:
+    """ImageMagick's way: the EXIF block as hex in a "Raw profile type exif" text chunk."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    blob = b"Exif\x00\x00" + exif.tobytes()
+    return f"\nexif\n{len(blob):8d}\n{blob.hex()}\n"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _png_with_text("Raw profile type exif", _raw_exif_profile(6)),
+        _png_with_text(
+            "XML:com.adobe.xmp",
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description '
+            'tiff:Orientation="8"/></rdf:RDF></x:xmpmeta>',
+            itxt=True,
+        ),
+    ],
+    ids=["imagemagick-raw-profile", "xmp"],
+)
+def test_orientation_kept_in_a_text_chunk_is_read_as_pillow_reads_it(tmp_path, data):
+    path = tmp_path / "t.png"
+    path.write_bytes(data)
+    assert png_orientation(io.BytesIO(data)) is None  # Pillow is asked for these
+    with Image.open(path) as im:
+        assert im.getexif().get(0x0112) in (6, 8)
+        expected = np.asarray(ImageOps.exif_transpose(im))
+    np.testing.assert_array_equal(read_image(path), expected)
+
+
+def test_of_several_exif_chunks_the_one_pillow_uses_counts(tmp_path):
+    three = [c for c in _chunks(_png_with_exif(3)) if c[0] == b"eXIf"]
+    chunks = _chunks(_png_with_exif(6))
+    before_and_after = _join(chunks[:-1] + three + chunks[-1:])  # 6 before, 3 after
+    bare = [c for c in chunks if c[0] != b"eXIf"]
+    six = [c for c in chunks if c[0] == b"eXIf"]
+    both_after = _join(bare[:-1] + six + three + bare[-1:])  # 6 then 3, after the pixels
+    for data in (before_and_after, both_after):
+        with Image.open(io.BytesIO(data)) as im:
+            pillow = im.getexif().get(0x0112)
+        assert png_orientation(io.BytesIO(data)) == pillow
+    assert png_orientation(io.BytesIO(before_and_after)) == 6
+    assert png_orientation(io.BytesIO(both_after)) == 3
+
+
+def test_signed_integer_orientations_are_numbers_too():
+    entry = struct.pack("<HHI", 0x0112, 8, 1) + struct.pack("<h", 5) + b"\0\0"
+    block = b"II" + struct.pack("<HI", 42, 8) + struct.pack("<H", 1) + entry + b"\0" * 4
+    assert tiff_orientation(block) == 5
+
+
+def test_a_bad_checksum_on_an_ancillary_chunk_is_no_reason_to_refuse(tmp_path):
+    chunks = _chunks(_png_with_exif(6))
+    png = bytearray(_exif_after_pixels(_join(chunks)))
+    exif = png.index(b"eXIf")
+    png[exif + 8] ^= 0x01  # inside the payload's header: the checksum no longer matches
+    path = tmp_path / "x.png"
+    path.write_bytes(bytes(png))
+    assert read_image(path).ndim == 3  # as libpng and Pillow: opened
