@@ -519,7 +519,7 @@ class MainWindow(QMainWindow):
             self.image_list.update_record(self.session.project.image(image_id))
 
     def _save_failed(self, image_id: int, exc: Exception) -> None:
-        self.statusBar().showMessage(f"Saving image {image_id} failed: {exc}")
+        self.statusBar().showMessage(f"Saving image {image_id} failed: {exc}", 10000)
         QMessageBox.warning(
             self, "Autosave failed", f"The labels of image {image_id} could not be saved:\n{exc}"
         )

@@ -1,6 +1,7 @@
 """The status bar's "what is the app doing" field: loading, proposing, training, saving.
 
-One label and one small progress bar, permanent at the left of the status bar. It
+One label at the left of the status bar (a short message of the window shows in its
+place for a few seconds) and one small progress bar, permanent, at the right. It
 listens to the loop controller's signals (round started/progress/finished, proposal
 shown, proposals idle) and to the window's own moments (opening an image, handing
 labels to the autosaver, the save landing on disk). Several things can run at once; a
@@ -30,8 +31,11 @@ class StatusActivity:
         self.bar.setFixedWidth(120)
         self.bar.setTextVisible(False)
         self.bar.hide()
-        bar.insertPermanentWidget(0, self.label, 1)
-        bar.insertPermanentWidget(1, self.bar)
+        # A normal widget, not a permanent one: the status bar's own short messages
+        # ("Accepted…", "No proposal yet…") take its place while they show. As a
+        # stretching permanent widget it left them no room: they were never seen.
+        bar.addWidget(self.label, 1)
+        bar.insertPermanentWidget(0, self.bar)
         self._round: int | None = None  # the training round running, if any
         self._name = ""  # the image open
         self._other = "Ready"  # the latest non-training news

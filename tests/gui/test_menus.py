@@ -439,3 +439,14 @@ def test_status_bar_counts_the_tiles_of_a_big_proposal(window):
     assert activity.text == "Proposal of model v1 shown" and not activity.bar.isVisible()
     window.loop.proposal_progress.emit(window.document.image_id, 4, 12)  # a late one
     assert activity.text == "Proposal of model v1 shown" and not activity.bar.isVisible()
+
+
+def test_the_window_s_short_messages_are_seen_over_the_activity(window, qtbot):
+    """The activity label gives way to a message for its few seconds, then comes back."""
+    bar = window.statusBar()
+    bar.clearMessage()  # the opened image's size, shown for 3 s
+    assert window.activity.label.isVisible()
+    bar.showMessage("No proposal for this image yet", 300)
+    assert bar.currentMessage() == "No proposal for this image yet"
+    assert not window.activity.label.isVisible()  # the message has the room
+    qtbot.waitUntil(lambda: window.activity.label.isVisible(), timeout=3000)
