@@ -54,3 +54,45 @@ def test_demo_on_an_existing_project_says_it_opened_it_as_it_is(tmp_path, capsys
     out = capsys.readouterr().out
     assert out.startswith(f"opened the existing project {folder}: 2 image(s)")
     assert "make a new demo only" in out
+
+
+def test_a_demo_cut_short_leaves_nothing_the_next_demo_would_take_as_finished(
+    tmp_path, monkeypatch
+):
+    from annotator.storage.project import Project
+
+    real, made = Project.add_image_bytes, []
+
+    def killed_after_two(self, *args, **kwargs):
+        if len(made) == 2:
+            raise KeyboardInterrupt  # Ctrl+C, or a kill, during the third image
+        made.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Project, "add_image_bytes", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        demo.create_demo_project(tmp_path / "demo", n_images=4)
+    assert not (tmp_path / "demo").exists()
+    assert [p.name for p in tmp_path.iterdir()] == []  # no staging folder left either
+    monkeypatch.undo()
+    demo.create_demo_project(tmp_path / "demo", n_images=4)
+    with Project.open(tmp_path / "demo") as project:
+        assert len(project.images()) == 4
+
+
+def test_a_project_creation_cut_short_can_be_created_again(tmp_path, monkeypatch):
+    import annotator.storage.project as project_module
+    from annotator.core.schema import LabelSchema
+    from annotator.storage.project import Project
+
+    def killed(*_args):
+        raise KeyboardInterrupt  # the database is whole, not yet in its place
+
+    monkeypatch.setattr(project_module.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"]))
+    monkeypatch.undo()
+    with pytest.raises(ProjectError, match="no such|not an Annotator project"):
+        Project.open(tmp_path / "p")  # no half project: nothing to open
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as project:
+        assert list(project.schema.names) == ["a", "b"]

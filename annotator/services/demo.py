@@ -46,8 +46,8 @@ def create_demo_project(
     schema = LabelSchema(
         tuple(LabelClass(i, c["name"], c["color"]) for i, c in enumerate(recipe["classes"]))
     )
-    project = Project.create(folder, schema)
-    try:
+
+    def fill(project: Project) -> None:
         for i in range(n_images):
             image, truth = synthetic_cells(
                 seed=int(images_spec["first_seed"]) + i,
@@ -59,6 +59,8 @@ def create_demo_project(
             record = project.add_image_bytes(encode_png(image), name)
             if i < labelled:
                 project.save_mask(record.id, truth, status=ImageStatus.DONE)
-    finally:
-        project.close()
+
+    # Made whole beside its folder, then renamed into it: a demo cut short leaves no
+    # project of fewer images that the next `annotator demo` would reuse as finished.
+    Project.create_whole(folder, schema, fill)
     return folder

@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -39,15 +40,20 @@ from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.schema import LabelClass, LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.storage.atomic import atomic_write_bytes
+from annotator.storage.atomic import atomic_write_bytes, fsync_dir
 from annotator.storage.db import Database
 from annotator.storage.images import ImageInfo, is_image_path, read_image
-from annotator.storage.lock import ProjectLock
+from annotator.storage.lock import LOCK_NAME, ProjectLock, pid_alive
 from annotator.storage.lock import needed as lock_needed
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "annotator.sqlite"
+_CREATING_NAME = ".annotator.sqlite.creating"
+#: What a process killed while creating a project leaves in its folder.
+_CREATION_LEFTOVERS = frozenset(
+    {LOCK_NAME, _CREATING_NAME, _CREATING_NAME + "-wal", _CREATING_NAME + "-shm"}
+)
 #: The accepted proposals (``accepted/<id>_v<N>.png``, docs/adr/0013).
 ACCEPTED_DIR = "accepted"
 #: Images stored inside the project (embedded in imported files, or generated).
@@ -217,9 +223,19 @@ class Project:
     # --- lifecycle -----------------------------------------------------------------
     @classmethod
     def create(cls, root: str | os.PathLike[str], schema: LabelSchema) -> Project:
-        """Create a new project folder (it must not exist or must be empty)."""
+        """Create a new project folder (it must not exist or must be empty), holding its
+        write lock.
+
+        The database is made whole under another name and renamed into place: a process
+        killed while creating leaves no half project (no tables, or no classes) that
+        could be neither opened nor created again. What such a kill leaves (the lock
+        file and the unfinished database) does not count as content: creating again
+        clears it.
+        """
         folder = Path(root).absolute()
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        if folder.exists() and (
+            not folder.is_dir() or any(e.name not in _CREATION_LEFTOVERS for e in folder.iterdir())
+        ):
             raise ProjectError(f"{folder}: already exists and is not an empty folder")
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -227,16 +243,67 @@ class Project:
             raise ProjectError(
                 f"{folder}: cannot create the project folder ({exc.strerror or exc})"
             ) from None
-        project = cls(folder, Database(folder / DB_NAME, create=True))
-        with project._db.transaction() as conn:
-            conn.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", (now_iso(),))
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('label_dtype', ?)", (str(schema.dtype),)
-            )
-            project._write_classes(conn, schema)
-        for sub in ("masks", "proposals", "models"):
-            (folder / sub).mkdir(exist_ok=True)
+        held = ProjectLock.acquire(folder)  # a second creator of the same folder waits out
+        try:
+            if (folder / DB_NAME).exists():  # made by another creator meanwhile
+                raise ProjectError(f"{folder}: already exists and is not an empty folder")
+            unfinished = folder / _CREATING_NAME
+            for leftover in _CREATION_LEFTOVERS - {LOCK_NAME}:
+                (folder / leftover).unlink(missing_ok=True)
+            db = Database(unfinished, create=True)
+            try:
+                with db.transaction() as conn:
+                    conn.execute(
+                        "INSERT INTO meta (key, value) VALUES ('created_at', ?)", (now_iso(),)
+                    )
+                    conn.execute(
+                        "INSERT INTO meta (key, value) VALUES ('label_dtype', ?)",
+                        (str(schema.dtype),),
+                    )
+                    cls._write_classes(conn, schema)
+            finally:
+                db.close()  # the last connection: SQLite folds its log into the file
+            os.replace(unfinished, folder / DB_NAME)
+            fsync_dir(folder)
+            for sub in ("masks", "proposals", "models"):
+                (folder / sub).mkdir(exist_ok=True)
+            project = cls(folder, Database(folder / DB_NAME, create=False))
+        except BaseException:
+            held.release()
+            raise
+        project._write_lock = held
         return project
+
+    @classmethod
+    def create_whole(
+        cls,
+        root: str | os.PathLike[str],
+        schema: LabelSchema,
+        fill: Callable[[Project], None],
+    ) -> None:
+        """Create a project, have ``fill`` add to it, and only then put it at ``root``
+        (which must not exist or be empty): it is made in a staging folder beside
+        ``root`` and renamed into place, so a process cut short leaves no partial
+        project there. A staging folder whose process is gone is cleared."""
+        folder = Path(root).absolute()
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ProjectError(f"{folder}: already exists and is not an empty folder")
+        for stale in folder.parent.glob(f".{folder.name}.staging-*"):
+            pid = stale.name.rsplit("-", 1)[-1]
+            if not pid.isdigit() or not pid_alive(int(pid)):
+                shutil.rmtree(stale, ignore_errors=True)
+        staging = folder.parent / f".{folder.name}.staging-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            with cls.create(staging, schema) as project:
+                fill(project)
+            if folder.is_dir():
+                folder.rmdir()  # empty (checked above): the rename takes its place
+            os.replace(staging, folder)
+            fsync_dir(folder.parent)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
     @classmethod
     def open(cls, root: str | os.PathLike[str], *, lock: bool = True) -> Project:
@@ -255,7 +322,72 @@ class Project:
             raise
         project._write_lock = held
         project._writer = lock and lock_needed()
+        if held is not None:
+            try:
+                project._clear_unfinished_writes()
+                project._count_interrupted_saves()
+            except BaseException:
+                project.close()
+                raise
         return project
+
+    def _clear_unfinished_writes(self) -> None:
+        """Remove the temporary files of atomic writes a killed process left (``.NAME.*.tmp``
+        beside masks, proposals, accepted proposals and generated images): with the lock
+        held nobody else is writing, so none is in use, and each would stay forever."""
+        for sub in ("masks", "proposals", ACCEPTED_DIR, IMAGES_DIR):
+            try:
+                entries = list(os.scandir(self.root / sub))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.startswith(".") and entry.name.endswith(".tmp") and entry.is_file():
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+    def _count_interrupted_saves(self) -> None:
+        """Count again the labels of masks whose save was cut short (the writer holds the
+        lock, so nothing else writes meanwhile).
+
+        A mask file is written before its record (ADR 0002). A process killed between
+        the two leaves a file whose record still says "no labelled pixel", and training
+        selects images by that count, so those labels would never train, even after the
+        image is marked done. Each image whose record counts no labelled pixel but whose
+        mask file exists is counted from the file here. One folder listing, and a decode
+        only of those masks: images fully erased, or cut short.
+        """
+        try:
+            names = {entry.name for entry in os.scandir(self.root / "masks")}
+        except OSError:
+            return
+        rows = self._db.query("SELECT id FROM images WHERE labelled_pixels = 0")
+        for row in rows:
+            if f"{row['id']}.png" not in names:
+                continue
+            record = self.image(int(row["id"]))
+            try:
+                mask = self.load_mask(record)
+            except ProjectError:
+                continue  # damaged: said, with what to do, when the image is opened
+            labelled = 0 if mask is None else int(np.count_nonzero(mask != self.schema.unlabelled))
+            if not labelled:
+                continue
+            status = ImageStatus.IN_PROGRESS if record.status is ImageStatus.NEW else record.status
+            try:
+                with self._db.transaction() as conn:
+                    conn.execute(
+                        "UPDATE images SET labelled_pixels = ?, status = ? WHERE id = ?",
+                        (labelled, status.value, record.id),
+                    )
+            except ProjectError as exc:  # a full disk: opening must still work; next time
+                log.warning("%s: its labels could not be counted again: %s", record.name, exc)
+                return
+            log.warning(
+                "%s: its labels (%d pixels) were saved but not recorded (the program was "
+                "stopped in between); they count again",
+                record.name,
+                labelled,
+            )
 
     def close(self) -> None:
         self._db.close()

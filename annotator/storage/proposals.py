@@ -1,14 +1,19 @@
-"""Stored proposals: ``PROJECT/proposals/<id>.png``, ``<id>_uncertainty.png``, ``<id>.json``.
+"""Stored proposals: ``PROJECT/proposals/<id>_v<N>.png``, ``<id>_v<N>_uncertainty.png``
+and ``<id>.json``.
 
 The newest proposal of each image is kept so that reopening an image (or the project)
-shows it without running the model again. The two PNGs are written first and the JSON
-last: the JSON commits the proposal, so a crash in between leaves the previous one (or
-none), never a mix. Probabilities are not stored (only the argmax mask and the
-uncertainty at 8 bits).
+shows it without running the model again. The two PNGs are written first, under names
+of the model version that made them, and the JSON last: the JSON commits the proposal by
+naming its files, so a crash in between leaves the previous proposal (or none), never a
+mix of two versions' pictures. The files of the version replaced are removed after the
+JSON. Proposals stored before the names carried the version (``<id>.png``,
+``<id>_uncertainty.png``, a JSON naming no file) are read as before. Probabilities are
+not stored (only the argmax mask and the uncertainty at 8 bits).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -32,21 +37,55 @@ def proposals_dir(project: Project) -> Path:
 
 
 def proposal_paths(project: Project, image_id: int) -> tuple[Path, Path, Path]:
-    """``(mask.png, uncertainty.png, meta.json)`` of an image's stored proposal."""
+    """``(mask.png, uncertainty.png, meta.json)`` of an image's stored proposal: the
+    files its JSON names (the names of old projects when it names none, or is gone)."""
     d = proposals_dir(project)
-    return d / f"{image_id}.png", d / f"{image_id}_uncertainty.png", d / f"{image_id}.json"
+    meta_p = d / f"{image_id}.json"
+    try:
+        meta = json.loads(meta_p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    return (*_named_files(d, image_id, meta), meta_p)
+
+
+def _named_files(folder: Path, image_id: int, meta: object) -> tuple[Path, Path]:
+    names = meta if isinstance(meta, dict) else {}
+    mask, unc = names.get("mask"), names.get("uncertainty")
+    if isinstance(mask, str) and isinstance(unc, str) and _plain(mask) and _plain(unc):
+        return folder / mask, folder / unc
+    return folder / f"{image_id}.png", folder / f"{image_id}_uncertainty.png"
+
+
+def _plain(name: str) -> bool:
+    """A file name of the proposals folder itself (a JSON naming another path is ignored)."""
+    return bool(name) and Path(name).name == name and name not in (".", "..")
 
 
 def save_proposal(project: Project, image_id: int, proposal: Proposal) -> Path:
-    """Store a proposal: mask and 8-bit uncertainty PNGs, then the JSON that commits them."""
-    mask_p, unc_p, meta_p = proposal_paths(project, image_id)
+    """Store a proposal: mask and 8-bit uncertainty PNGs named by its model version,
+    then the JSON that commits them, then the files of the proposal it replaced."""
+    d = proposals_dir(project)
+    stem = f"{image_id}_v{proposal.model_version}"
+    mask_p, unc_p, meta_p = d / f"{stem}.png", d / f"{stem}_uncertainty.png", d / f"{image_id}.json"
     atomic_write_bytes(mask_p, encode_png(proposal.mask))
     unc8 = np.round(proposal.uncertainty * 255).astype(np.uint8)
     atomic_write_bytes(unc_p, encode_png(unc8))
     atomic_write_json(
         meta_p,
-        {"model_version": proposal.model_version, "score": proposal.score, "created_at": now_iso()},
+        {
+            "model_version": proposal.model_version,
+            "score": proposal.score,
+            "created_at": now_iso(),
+            "mask": mask_p.name,
+            "uncertainty": unc_p.name,
+        },
     )
+    kept = {mask_p, unc_p}
+    replaced = [*d.glob(f"{image_id}_v*.png"), d / f"{image_id}.png"]
+    for old in [*replaced, d / f"{image_id}_uncertainty.png"]:
+        if old not in kept:
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
     return mask_p
 
 
@@ -61,7 +100,7 @@ def load_proposal(
     """
     import cv2
 
-    mask_p, unc_p, meta_p = proposal_paths(project, record.id)
+    meta_p = proposals_dir(project) / f"{record.id}.json"
     try:
         meta = json.loads(meta_p.read_text(encoding="utf-8"))
         stored_version = int(meta["model_version"])
@@ -73,6 +112,7 @@ def load_proposal(
         return None
     if version is not None and stored_version != version:
         return None
+    mask_p, unc_p = _named_files(meta_p.parent, record.id, meta)
     try:
         mask = cv2.imdecode(np.fromfile(mask_p, np.uint8), cv2.IMREAD_UNCHANGED)
         unc = cv2.imdecode(np.fromfile(unc_p, np.uint8), cv2.IMREAD_UNCHANGED)

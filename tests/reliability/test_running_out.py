@@ -266,3 +266,52 @@ def test_a_real_full_disk_loses_nothing_saved(tiny_tmpfs, tmp_path):
             assert np.array_equal(project.load_mask(project.image(image_id)), mask)
     result = cli("status", proj)
     assert result.code == 0, result.err
+
+
+def test_labels_saved_but_not_recorded_before_a_kill_count_again_on_the_next_open(
+    tmp_path, monkeypatch
+):
+    """A kill between the mask file's write and its record's commit left the record at
+    no labelled pixel: training never saw those labels, even once the image was done."""
+    from annotator.core.status import ImageStatus
+    from annotator.services.training import labelled_records
+    from annotator.storage.project import Project
+
+    proj = make_project(tmp_path, n_images=2, size=32, labelled=0)
+    with Project.open(proj) as project:
+        record = project.images()[0]
+        mask = project.new_mask(record)
+        mask[4:20, 4:20] = 1
+        real = project._db.transaction
+
+        def killed():
+            raise KeyboardInterrupt  # the file is on disk, the record never commits
+
+        monkeypatch.setattr(project._db, "transaction", killed)
+        with pytest.raises(KeyboardInterrupt):
+            project.save_mask(record.id, mask)
+        monkeypatch.setattr(project._db, "transaction", real)
+        assert project.image(record.id).labelled_pixels == 0
+    with Project.open(proj) as project:
+        again = project.image(record.id)
+        assert again.labelled_pixels == 256 and again.status is ImageStatus.IN_PROGRESS
+        assert [r.id for r in labelled_records(project)] == [record.id]
+    with Project.open(proj, lock=False) as reader:  # a reader changes nothing
+        assert reader.image(record.id).labelled_pixels == 256
+
+
+def test_temporary_files_of_writes_cut_short_are_cleared_by_the_next_writer(tmp_path):
+    from annotator.storage.project import Project
+
+    proj = make_project(tmp_path, n_images=1, size=32, labelled=1)
+    left = [proj / "masks" / ".1.png.k3j2.tmp", proj / "proposals" / ".1_v1.png.x9.tmp"]
+    for path in left:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"half a png")
+    keep = proj / "masks" / "notes.tmp"  # not ours: no leading dot
+    keep.write_text("mine")
+    with Project.open(proj, lock=False):
+        assert all(p.exists() for p in left)  # a reader leaves them (a writer may be busy)
+    with Project.open(proj):
+        pass
+    assert not any(p.exists() for p in left) and keep.exists()

@@ -239,6 +239,7 @@ def test_torchrun_helper_ranks_read_beside_rank_zero(tmp_path, monkeypatch):
     proj = make_project(tmp_path, n_images=1)
     p = _start_holder(proj, tmp_path / "log", 30)
     try:
+        monkeypatch.setenv("WORLD_SIZE", "2")  # RANK alone is no torchrun (a leftover)
         monkeypatch.setenv("RANK", "1")
         with Project.open(proj) as project:
             assert len(project.images()) == 1

@@ -222,8 +222,11 @@ def test_only_storage_writes_inside_the_project_folder(tmp_path, monkeypatch):
     assert recorder.outside_storage() == []
     written = {path for _, _, path in recorder.writes}
     # The flow did write every kind of file a project holds, all through storage.
-    for kind in ("p1/masks/", "p1/proposals/", "p1/models/v0001", "p2/images/", "demo/images/"):
+    for kind in ("p1/masks/", "p1/proposals/", "p1/models/v0001", "p2/images/"):
         assert any(p.startswith(kind) for p in written), kind
+    # the demo is made whole in a staging folder beside its own, then renamed into it
+    assert any(p.startswith(".demo.staging-") and "/images/" in p for p in written)
+    assert ("annotator.storage.project", "replace", "demo") in recorder.writes
     writers = {module for module, _, _ in recorder.writes}
     assert {"annotator.storage.atomic", "annotator.storage.models"} <= writers
     assert (outside / "predicted" / "cell0.png").is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,11 @@ def project(tmp_path):
 
 
 def _proposal(version: int) -> Proposal:
+    """A proposal whose pictures differ from one version to the next."""
     mask = np.zeros((6, 8), np.uint8)
     mask[2:4, 3:6] = 1
-    unc = np.linspace(0, 1, 48, dtype=np.float32).reshape(6, 8)
+    mask[0, version % 8] = 1
+    unc = np.roll(np.linspace(0, 1, 48, dtype=np.float32), version).reshape(6, 8)
     return Proposal(None, mask, unc, 0.25, version)
 
 
@@ -63,7 +66,7 @@ def test_asking_for_another_version_reads_the_json_once_and_no_image(project, mo
     assert reads == [f"{record.id}.json"]
     reads.clear()
     assert proposals.load_proposal(project, record, version=3) is not None
-    assert reads == [f"{record.id}.json", f"{record.id}.png", f"{record.id}_uncertainty.png"]
+    assert reads == [f"{record.id}.json", f"{record.id}_v3.png", f"{record.id}_v3_uncertainty.png"]
 
 
 def test_a_damaged_proposal_counts_as_none(project):
@@ -74,3 +77,43 @@ def test_a_damaged_proposal_counts_as_none(project):
     assert proposals.load_proposal(project, record) is None
     meta_p.write_text("{broken", encoding="utf-8")
     assert proposals.load_proposal(project, record) is None
+
+
+def test_a_save_cut_short_never_serves_one_version_s_pictures_as_another_s(project, monkeypatch):
+    """The JSON commits the proposal by naming the files of its own version: a crash
+    after the new pictures were written and before the JSON leaves the old proposal
+    whole (it used to overwrite the old pictures in place: v2's mask served as v1's)."""
+    from annotator.storage import atomic
+
+    record = project.images()[0]
+    proposals.save_proposal(project, record.id, _proposal(1))
+    before = proposals.load_proposal(project, record)
+    real = atomic.atomic_write_json
+
+    def crash(*_a, **_k):
+        raise KeyboardInterrupt  # killed before the JSON landed
+
+    monkeypatch.setattr(proposals, "atomic_write_json", crash)
+    with pytest.raises(KeyboardInterrupt):
+        proposals.save_proposal(project, record.id, _proposal(2))
+    monkeypatch.setattr(proposals, "atomic_write_json", real)
+    after = proposals.load_proposal(project, record, version=1)
+    assert after is not None and after.model_version == 1
+    np.testing.assert_array_equal(after.mask, before.mask)
+    np.testing.assert_array_equal(after.uncertainty, before.uncertainty)
+    proposals.save_proposal(project, record.id, _proposal(2))  # the next save tidies up
+    left = sorted(p.name for p in proposals.proposals_dir(project).glob(f"{record.id}_*"))
+    assert left == [f"{record.id}_v2.png", f"{record.id}_v2_uncertainty.png"]
+
+
+def test_proposals_stored_before_the_names_carried_the_version_still_load(project):
+    record = project.images()[0]
+    proposals.save_proposal(project, record.id, _proposal(4))
+    folder = proposals.proposals_dir(project)
+    (folder / f"{record.id}_v4.png").rename(folder / f"{record.id}.png")
+    (folder / f"{record.id}_v4_uncertainty.png").rename(folder / f"{record.id}_uncertainty.png")
+    meta = folder / f"{record.id}.json"
+    old = {k: v for k, v in json.loads(meta.read_text()).items() if k in ("model_version", "score")}
+    meta.write_text(json.dumps(old))
+    loaded = proposals.load_proposal(project, record, version=4)
+    assert loaded is not None and loaded.model_version == 4
