@@ -23,7 +23,16 @@ from annotator.resources import icon_names, read_json, resource_path, resources_
 
 REPO = Path(__file__).resolve().parents[1]
 TOOL_ICONS = ("brush", "eraser", "fill", "polygon", "lasso", "pan")
-ACTION_ICONS = ("undo", "redo", "accept", "propose", "train", "next")
+ACTION_ICONS = (
+    "undo",
+    "redo",
+    "accept",
+    "propose",
+    "train",
+    "next",
+    "image-previous",
+    "image-next",
+)
 
 
 def test_every_tool_and_main_action_has_an_svg_icon():

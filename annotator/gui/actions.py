@@ -24,6 +24,15 @@ class ActionSpec:
     tip: str = ""
 
 
+#: What a toolbar shows for an action without an icon (its menu text is too long there).
+TOOLBAR_TEXT = {
+    "accept": "Accept all",
+    "accept_class": "Accept class",
+    "toggle_uncertainty": "Uncertainty",
+    "cancel_training": "Cancel",
+}
+
+
 SPECS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "new_project",
@@ -36,7 +45,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "add_images", "&Add image files…", "&File", ("Ctrl+Shift+O",), tip="Add image files"
     ),
-    ActionSpec("add_folder", "Add image f&older…", "&File", tip="Add every image of a folder"),
+    ActionSpec("add_folder", "Add image fol&der…", "&File", tip="Add every image of a folder"),
     ActionSpec(
         "import",
         "&Import labels…",
@@ -112,7 +121,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec(
         "toggle_protection",
-        "&Protected painting",
+        "Pro&tected painting",
         "&Tools",
         ("X",),
         tip="Switch between painting over anything and the chosen protection",
@@ -124,8 +133,8 @@ SPECS: tuple[ActionSpec, ...] = (
         ("Shift+K",),
         tip="Fill holes and remove specks of the current class everywhere (one undo step)",
     ),
-    ActionSpec("brush_smaller", "Smaller brush", "&Tools", ("[",)),
-    ActionSpec("brush_bigger", "Bigger brush", "&Tools", ("]",)),
+    ActionSpec("brush_smaller", "S&maller brush", "&Tools", ("[",)),
+    ActionSpec("brush_bigger", "B&igger brush", "&Tools", ("]",)),
     ActionSpec("toggle_labels", "Show &labels", "&View", ("H",), True),
     ActionSpec("fit", "&Fit to window", "&View", ("0",)),
     ActionSpec("zoom_in", "Zoom &in", "&View", ("Ctrl++", "+")),
@@ -157,7 +166,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec(
         "accept_class",
-        "Accept proposal for the &current class",
+        "Accept proposal for the current c&lass",
         "&Model",
         ("Shift+A",),
         tip="Copy the proposal of the selected class into the unlabelled pixels",
@@ -220,6 +229,8 @@ def make_actions(parent: QWidget) -> dict[str, QAction]:
         action.setCheckable(spec.checkable)
         if (shown := action_icon(spec.name)) is not None:
             action.setIcon(shown)
+        if spec.name in TOOLBAR_TEXT:
+            action.setIconText(TOOLBAR_TEXT[spec.name])
         tip = spec.tip or spec.text.replace("&", "").rstrip("…")
         if spec.keys:
             tip += f" ({', '.join(spec.keys)})"

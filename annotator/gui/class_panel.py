@@ -88,11 +88,15 @@ class ClassPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list)
         layout.addLayout(buttons)
-        self.note = QLabel(MODEL_NOTE)
+        # What a class change means for the model, said under the list after a change
+        # (hidden until then: it took the room of the classes on a small screen).
+        self.note = QLabel("")
         self.note.setObjectName("classNote")
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: palette(mid); font-size: small;")
+        self.note.setStyleSheet("font-size: small;")
+        self.note.hide()
         layout.addWidget(self.note)
+        self.setWhatsThis(MODEL_NOTE)
         self.add_button.setToolTip("Add a class at the end of the list (the model learns it next)")
         self.rename_button.setToolTip("Rename the selected class (the model restarts from scratch)")
         self.colour_button.setToolTip("Change the colour of the selected class")
@@ -129,6 +133,7 @@ class ClassPanel(QWidget):
         """Say under the list what the change means for the model; return the words."""
         text = explain_schema_change(old, new)
         self.note.setText(text)
+        self.note.setVisible(bool(text))
         return text
 
     def current_value(self) -> int | None:

@@ -86,6 +86,8 @@ ACTION_ICONS: dict[str, str] = {
     "toggle_protection": "protect",
     "toggle_labels": "labels",
     "next_suggested": "next",
+    "previous": "image-previous",
+    "next": "image-next",
     "mark_done": "done",
     "accept": "accept",
     "toggle_proposal": "propose",

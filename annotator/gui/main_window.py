@@ -28,9 +28,11 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
     QDoubleSpinBox,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QToolBar,
@@ -40,9 +42,10 @@ from PySide6.QtWidgets import (
 from annotator.core.errors import AnnotatorError
 from annotator.core.proposal import Proposal
 from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
 from annotator.gui.actions import SPECS, make_actions
 from annotator.gui.canvas import Z_LAYERS, LabelCanvas
-from annotator.gui.class_panel import MODEL_NOTE, ClassPanel
+from annotator.gui.class_panel import ClassPanel
 from annotator.gui.contrast import ContrastDialog
 from annotator.gui.dispatch import GuiDispatcher
 from annotator.gui.file_menu import FileMenu
@@ -69,6 +72,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 AUTOSAVE_DELAY_MS = 1000
+DOCK_WIDTH = 270  # the side panels' width in a new window (px)
 _EMPTY_SCHEMA = LabelSchema()
 
 
@@ -97,12 +101,27 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.image_list = ImageListPanel()
         self.class_panel = ClassPanel()
-        self._dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Classes", self.class_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        images_dock = self._dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea)
+        classes_dock = self._dock(
+            "Classes", self.class_panel, Qt.DockWidgetArea.RightDockWidgetArea
+        )
         self.contrast_dialog = ContrastDialog(self)
         self.actions_ = make_actions(self)
         self.loop = LoopController(_LoopWorkspace(self), self._dispatch, self.actions_, self)
-        self._dock("Model", self.loop.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        # The model panel scrolls on a short screen instead of squeezing its chart.
+        model_scroll = QScrollArea()
+        model_scroll.setWidget(self.loop.panel)
+        model_scroll.setWidgetResizable(True)
+        model_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        model_dock = self._dock("Model", model_scroll, Qt.DockWidgetArea.RightDockWidgetArea)
+        # The image gets the room: side panels at their working width (a saved layout,
+        # restored below, wins). Left to Qt, the right column took 460 px of 1024.
+        self.resizeDocks(
+            [images_dock, classes_dock, model_dock],
+            [DOCK_WIDTH, DOCK_WIDTH, DOCK_WIDTH],
+            Qt.Orientation.Horizontal,
+        )
+        self.resizeDocks([classes_dock, model_dock], [240, 400], Qt.Orientation.Vertical)
         self.canvas.smart = SmartSupport(
             self._dispatch,
             self._proposal_of,
@@ -180,33 +199,36 @@ class MainWindow(QMainWindow):
         self.cleanup_spin.setSuffix(" px")
         self.cleanup_spin.setToolTip("Largest hole or speck the clean-up tool (K) removes")
         bar.addWidget(self.cleanup_spin)
-        self.edges_check = QCheckBox("Fill stops at edges, tolerance")
+        self.edges_check = QCheckBox("Fill to edges")
         self.edges_check.setToolTip(
-            "Fill only pixels whose intensity is close to the clicked pixel's"
+            "Fill only pixels whose intensity is close to the clicked pixel's (within the "
+            "tolerance beside)"
         )
         bar.addWidget(self.edges_check)
         self.tolerance_spin = QDoubleSpinBox()
         self.tolerance_spin.setRange(0, 65535)
         self.tolerance_spin.setValue(20)
+        self.tolerance_spin.setToolTip(
+            "Tolerance of the edge-stopped fill, in the image's own intensity units"
+        )
+        self.tolerance_spin.setEnabled(False)  # until "Fill to edges" is ticked
+        self.edges_check.toggled.connect(self.tolerance_spin.setEnabled)
         bar.addWidget(self.tolerance_spin)
-        bar.addSeparator()
-        bar.addAction(a["previous"])
-        bar.addAction(a["next"])
-        bar.addAction(a["mark_done"])
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        # Images and the model: moving on, and what the model proposes. (The navigation
+        # sat at the end of the tools bar, hidden behind its overflow even at 1400 px.)
         loop_bar = QToolBar("Model", self)
         loop_bar.setObjectName("toolbar_model")
-        for name in (
-            "accept",
-            "accept_class",
-            "toggle_proposal",
-            "toggle_uncertainty",
-            "next_suggested",
-            "train_now",
-            "cancel_training",
+        for group in (
+            ("previous", "next", "mark_done", "next_suggested"),
+            ("accept", "accept_class"),
+            ("toggle_proposal", "toggle_uncertainty"),
+            ("train_now", "cancel_training"),
         ):
-            loop_bar.addAction(a[name])
+            for name in group:
+                loop_bar.addAction(a[name])
+            loop_bar.addSeparator()
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, loop_bar)
 
         for i in range(9):
@@ -346,7 +368,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Annotator — {project.root.name}")
         self._hidden = frozenset()  # hidden ids were the last project's classes
         self._windows = {}
-        self.class_panel.note.setText(MODEL_NOTE)
+        self.class_panel.note.hide()  # the last project's class change is not news here
         self.show_schema(project.schema)
         self.canvas.set_current_value(self.class_panel.current_value() or 0)
         self.image_list.set_records(project.images())
@@ -370,6 +392,7 @@ class MainWindow(QMainWindow):
         if self._owned_project is not None:
             self._owned_project.close()
             self._owned_project = None
+        self._update_enabled()
 
     # --- images ---------------------------------------------------------------------------------
     def open_image(self, image_id: int) -> None:
@@ -472,6 +495,7 @@ class MainWindow(QMainWindow):
         self.canvas.finish_gesture()
         record = self.session.mark_done()
         if record is not None:
+            self._update_enabled()  # the action now says the other way
             self.image_list.update_record(record)
             self.statusBar().showMessage(
                 f"{record.name}: {record.status.value.replace('_', ' ')}", 3000
@@ -649,6 +673,11 @@ class MainWindow(QMainWindow):
         a["redo"].setEnabled(doc is not None and doc.history.can_redo)
         for name in ("next", "previous", "mark_done", "contrast", "save", "fit"):
             a[name].setEnabled(has_doc)
+        # Ctrl+D toggles: say which way it goes for the image open
+        done = doc is not None and doc.record.status is ImageStatus.DONE
+        a["mark_done"].setText("Mark not &done" if done else "Mark &done")
+        a["mark_done"].setIconText("Not done" if done else "Done")
+        self.class_panel.setEnabled(self.session is not None)
         self.loop.update_enabled()
         if hasattr(self, "file_menu"):
             self.file_menu.update_enabled()

@@ -161,6 +161,7 @@ class ModelPanel(QWidget):
         self.version_label = QLabel("No project")
         self.version_label.setWordWrap(True)
         self.device_label = QLabel("")
+        self.device_label.setWordWrap(True)  # else its one line sets the panel's width
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)

@@ -35,7 +35,7 @@ class StatusActivity:
         # ("Accepted…", "No proposal yet…") take its place while they show. As a
         # stretching permanent widget it left them no room: they were never seen.
         bar.addWidget(self.label, 1)
-        bar.insertPermanentWidget(0, self.bar)
+        bar.addPermanentWidget(self.bar)
         self._round: int | None = None  # the training round running, if any
         self._name = ""  # the image open
         self._other = "Ready"  # the latest non-training news

@@ -450,3 +450,46 @@ def test_the_window_s_short_messages_are_seen_over_the_activity(window, qtbot):
     assert bar.currentMessage() == "No proposal for this image yet"
     assert not window.activity.label.isVisible()  # the message has the room
     qtbot.waitUntil(lambda: window.activity.label.isVisible(), timeout=3000)
+
+
+def test_every_menu_entry_has_its_own_access_letter():
+    import re
+    from collections import defaultdict
+
+    from annotator.gui.actions import SPECS
+
+    letters = defaultdict(list)
+    for spec in SPECS:
+        found = re.search(r"&(\w)", spec.text)
+        assert found, f"{spec.text!r} has no access letter"
+        letters[(spec.menu, found.group(1).lower())].append(spec.text)
+    clashes = {k: v for k, v in letters.items() if len(v) > 1}
+    assert clashes == {}
+
+
+def test_a_new_window_gives_the_image_the_room(qtbot, project_dir):
+    from PySide6.QtWidgets import QDockWidget
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1024, 700)
+    w.show()
+    w.open_project(project_dir)
+    qtbot.wait(50)
+    docks = {d.windowTitle(): d.width() for d in w.findChildren(QDockWidget)}
+    assert all(width <= 320 for width in docks.values()), docks
+    assert w.canvas.width() >= 1024 - 2 * 320 - 40
+    w.close()
+
+
+def test_mark_done_says_which_way_it_goes_and_class_edits_need_a_project(window):
+    action = window.actions_["mark_done"]
+    assert action.text() == "Mark &done"
+    window.mark_done()
+    assert action.text() == "Mark not &done"
+    window.mark_done()
+    assert action.text() == "Mark &done"
+    assert window.class_panel.isEnabled()
+    window.close_project()
+    assert not window.class_panel.isEnabled()  # no "Add…" that silently does nothing
+    assert window.actions_["accept_class"].iconText() == "Accept class"
