@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QGraphicsPathItem,
     QGraphicsScene,
     QGraphicsView,
+    QLabel,
     QWidget,
 )
 
@@ -96,6 +97,13 @@ class LabelCanvas(QGraphicsView):
         self._tool_button: Qt.MouseButton | None = None
         self._cursor: Point | None = None
         self._fitted = True  # refit on resize until the user zooms
+        # What to do next, said on the empty canvas (no project, no images, no image open).
+        self.placeholder = QLabel(self.viewport())
+        self.placeholder.setObjectName("canvasPlaceholder")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet("color: #d0d0d0; font-size: 15px;")
+        self.placeholder.hide()
 
     # --- ToolContext -------------------------------------------------------------------
     @property
@@ -250,8 +258,15 @@ class LabelCanvas(QGraphicsView):
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
+        self.placeholder.setGeometry(self.viewport().rect().adjusted(40, 40, -40, -40))
         if self._fitted:
             self.fit_to_window()
+
+    def set_placeholder(self, text: str) -> None:
+        """Show ``text`` on the canvas while no image is open ("" hides it)."""
+        self.placeholder.setText(text)
+        self.placeholder.setGeometry(self.viewport().rect().adjusted(40, 40, -40, -40))
+        self.placeholder.setVisible(bool(text) and self._document is None)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
         steps = event.angleDelta().y() / 120.0

@@ -516,6 +516,7 @@ class LoopController(QObject):
             service is not None and service.project.active_model() is not None
         )
         a["next_suggested"].setEnabled(has_doc)
+        self.panel.setEnabled(service is not None)  # no project: nothing to set or roll back
         self.panel.train_button.setEnabled(service is not None)
         self.panel.cancel_button.setEnabled(
             service is not None and (service.training or service.follow_up_queued)

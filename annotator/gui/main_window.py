@@ -678,9 +678,30 @@ class MainWindow(QMainWindow):
         a["mark_done"].setText("Mark not &done" if done else "Mark &done")
         a["mark_done"].setIconText("Not done" if done else "Done")
         self.class_panel.setEnabled(self.session is not None)
+        self.canvas.set_placeholder(self._next_step())
         self.loop.update_enabled()
         if hasattr(self, "file_menu"):
             self.file_menu.update_enabled()
+
+    def _next_step(self) -> str:
+        """What the empty canvas tells the user to do ("" when an image is open)."""
+        session = self.session
+        if session is None:
+            return (
+                "No project open.\n\nFile > New project (Ctrl+N) makes one from a folder of "
+                "images; File > Open project (Ctrl+O) opens one; File > Welcome offers the "
+                "demo project."
+            )
+        if self.document is not None:
+            return ""
+        if session.reading is not None:
+            return "Loading…"
+        if not sum(session.project.status_counts().values()):
+            return (
+                "This project has no images yet.\n\nFile > Add image files (Ctrl+Shift+O) "
+                "or Add image folder."
+            )
+        return "No image open: pick one in the Images list."
 
     def show_shortcuts(self) -> None:
         """The overview of every action's keys, read from the menus (non-modal)."""

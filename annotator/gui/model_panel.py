@@ -185,6 +185,7 @@ class ModelPanel(QWidget):
         self.budget_spin.setRange(1, 3600)
         self.budget_spin.setDecimals(0)
         self.budget_spin.setSuffix(" s")
+        self.budget_spin.setValue(30)  # the setting's default, until a project says its own
         self.on_done_check = QCheckBox("Train when an image is marked done")
         self.idle_check = QCheckBox("Retrain when idle for")
         self.idle_spin = QSpinBox()

@@ -493,3 +493,23 @@ def test_mark_done_says_which_way_it_goes_and_class_edits_need_a_project(window)
     window.close_project()
     assert not window.class_panel.isEnabled()  # no "Add…" that silently does nothing
     assert window.actions_["accept_class"].iconText() == "Accept class"
+
+
+def test_the_empty_canvas_says_what_to_do_next(qtbot, project_dir, tmp_path):
+    from annotator.core.schema import LabelSchema
+    from annotator.storage.project import Project
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    hint = w.canvas.placeholder
+    assert hint.isVisible() and "No project open" in hint.text()
+    assert not w.loop.panel.isEnabled()  # no budget or rollback to set without a project
+    with Project.create(tmp_path / "bare", LabelSchema.from_names(["a", "b"])):
+        pass
+    w.open_project(tmp_path / "bare")
+    assert hint.isVisible() and "no images yet" in hint.text()
+    assert w.loop.panel.isEnabled()
+    w.open_project(project_dir)
+    assert not hint.isVisible()  # an image is open
+    w.close()
