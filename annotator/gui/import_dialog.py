@@ -34,6 +34,8 @@ from annotator.services.exchange import (
 )
 
 AUTOMATIC = "(automatic: _background_ if the source has it, else unlabelled)"
+#: The formats whose shapes leave pixels uncovered (``--background`` applies to them).
+BACKGROUND_FORMATS = frozenset({"labelme", "coco", "yolo"})
 
 if TYPE_CHECKING:  # front ends reach projects through services only
     from annotator.storage.project import Project
@@ -92,8 +94,13 @@ class ImportDialog(QDialog):
         self.background_combo.addItem(AUTOMATIC)
         for name in class_names or []:
             self.background_combo.addItem(name)
-        self.background_combo.setToolTip("The class of pixels no labelme shape covers")
+        self.background_combo.setToolTip(
+            "The class of the pixels no shape or polygon of the source covers (labelme, "
+            "COCO and YOLO; masks and VOC label every pixel themselves)"
+        )
+        self.format_combo.currentIndexChanged.connect(self._format_changed)
         self._build()
+        self._format_changed()
 
     def _build(self) -> None:
         src_row = path_row(
@@ -124,6 +131,11 @@ class ImportDialog(QDialog):
         if path:
             self.labels_edit.setText(path)
 
+    def _format_changed(self) -> None:
+        """Uncovered pixels exist only in formats of shapes (labelme, COCO, YOLO)."""
+        shapes = self.format_combo.currentData() in BACKGROUND_FORMATS
+        self.background_combo.setEnabled(shapes)
+
     def set_format(self, name: str) -> None:
         index = self.format_combo.findData(name)
         if index < 0:
@@ -136,6 +148,8 @@ class ImportDialog(QDialog):
             raise AnnotatorError("choose a file or folder to import")
         labels = self.labels_edit.text().strip()
         background = self.background_combo.currentText().strip()
+        if not self.background_combo.isEnabled():
+            background = ""  # the format labels every pixel itself
         return ImportRequest(
             format=str(self.format_combo.currentData()),
             src=Path(src).expanduser(),

@@ -159,6 +159,7 @@ class ModelPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.version_label = QLabel("No project")
+        self._has_model = False
         self.version_label.setWordWrap(True)
         self.device_label = QLabel("")
         self.device_label.setWordWrap(True)  # else its one line sets the panel's width
@@ -273,6 +274,7 @@ class ModelPanel(QWidget):
         self, models: list[ModelRecord], active: ModelRecord | None, schema: LabelSchema
     ) -> None:
         """Versions, the active one's card, and the IoU chart."""
+        self._has_model = active is not None
         if active is None:
             self.version_label.setText(
                 "<b>No model yet.</b> Scribble a few strokes of every class and press "
@@ -311,6 +313,10 @@ class ModelPanel(QWidget):
     def round_started(self) -> None:
         self.progress.setValue(0)
         self.round_label.setText("Training round started…")
+        if not self._has_model:  # "No model yet: press Train now" is no longer the news
+            self.version_label.setText(
+                "<b>Training the first model…</b> Its proposals appear when the round ends."
+            )
         self.error_label.hide()
         self.cancel_button.setEnabled(True)
 
@@ -323,7 +329,8 @@ class ModelPanel(QWidget):
 
     def round_finished(self, message: str, queued: bool) -> None:
         self.progress.setValue(1000 if message.startswith("published") else 0)
-        self.round_label.setText(message + ("; a follow-up round is queued" if queued else ""))
+        text = message[:1].upper() + message[1:]
+        self.round_label.setText(text + ("; a follow-up round is queued" if queued else ""))
         self.cancel_button.setEnabled(queued)
 
     def show_error(self, message: str) -> None:

@@ -126,5 +126,11 @@ class StatusActivity:
     def round_finished(self, outcome: RoundOutcome) -> None:
         self._round = None
         self.bar.hide()
-        self.label.setText(f"Training round done: {outcome.message}")
-        self._other = self.label.text()
+        if outcome.status == "cancelled":
+            text = "Training round cancelled; the model is unchanged"
+        elif outcome.status == "failed":
+            text = f"Training round failed: {outcome.message}"
+        else:
+            text = f"Training round done: {outcome.message}"
+        self.label.setText(text)
+        self._other = text

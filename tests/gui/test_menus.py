@@ -513,3 +513,21 @@ def test_the_empty_canvas_says_what_to_do_next(qtbot, project_dir, tmp_path):
     w.open_project(project_dir)
     assert not hint.isVisible()  # an image is open
     w.close()
+
+
+def test_round_news_reads_as_sentences(window):
+    from annotator.gui.import_dialog import ImportDialog
+    from annotator.services.training_rounds import RoundOutcome
+
+    panel, activity = window.loop.panel, window.activity
+    panel.round_started()
+    assert "Training the first model" in panel.version_label.text()  # no "press Train now"
+    activity.round_finished(RoundOutcome("cancelled", None, "cancelled: unchanged"))
+    assert activity.text == "Training round cancelled; the model is unchanged"
+    panel.round_finished("published model v1 (12 steps)", False)
+    assert panel.round_label.text() == "Published model v1 (12 steps)"
+    dialog = ImportDialog(window, ["background", "cell"])
+    dialog.set_format("masks")
+    assert not dialog.background_combo.isEnabled()  # a mask labels every pixel itself
+    dialog.set_format("labelme")
+    assert dialog.background_combo.isEnabled()
