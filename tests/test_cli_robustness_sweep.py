@@ -68,7 +68,7 @@ def test_bench_corrupt_image_is_refused_before_the_run(tmp_path, capsys):
     data = (root / "images" / "im1.png").read_bytes()
     (root / "images" / "im1.png").write_bytes(data[: len(data) // 2])
     assert _bench(root, tmp_path / "out") == 1
-    assert "im1.png: corrupt or truncated image" in _error(capsys)
+    assert "im1.png: corrupt or truncated" in _error(capsys)
     assert not (tmp_path / "out" / "projects").exists()
 
 
