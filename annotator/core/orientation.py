@@ -30,13 +30,18 @@ def exif_orientation(im: Any) -> int:
     A PNG's chunks are read from its file (the image's position in it is kept); other
     formats, and PNGs that keep the orientation in a text chunk, ask Pillow."""
     if im.format == "PNG":
-        fp = im.fp
-        at = fp.tell()
-        try:
-            fp.seek(0)
-            found = png_orientation(fp)
-        finally:
-            fp.seek(at)
+        name = getattr(im, "filename", "")
+        if name:  # unbuffered: a buffered reader would read every chunk to skip it
+            with open(name, "rb", buffering=0) as raw:
+                found = png_orientation(raw)
+        else:  # an image in memory (embedded in an imported file)
+            fp = im.fp
+            at = fp.tell()
+            try:
+                fp.seek(0)
+                found = png_orientation(fp)
+            finally:
+                fp.seek(at)
         if found is not None:
             return found
     return int(im.getexif().get(ORIENTATION_TAG, 1) or 1)

@@ -220,15 +220,18 @@ class MainWindow(QMainWindow):
         # sat at the end of the tools bar, hidden behind its overflow even at 1400 px.)
         loop_bar = QToolBar("Model", self)
         loop_bar.setObjectName("toolbar_model")
-        for group in (
-            ("previous", "next", "mark_done", "next_suggested"),
-            ("accept", "accept_class"),
-            ("toggle_proposal", "toggle_uncertainty"),
-            ("train_now", "cancel_training"),
+        for i, group in enumerate(
+            (
+                ("previous", "next", "mark_done", "next_suggested"),
+                ("accept", "accept_class"),
+                ("toggle_proposal", "toggle_uncertainty"),
+                ("train_now", "cancel_training"),
+            )
         ):
+            if i:
+                loop_bar.addSeparator()
             for name in group:
                 loop_bar.addAction(a[name])
-            loop_bar.addSeparator()
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, loop_bar)
 
         for i in range(9):
@@ -418,6 +421,7 @@ class MainWindow(QMainWindow):
         if record.width * record.height >= self.background_open_pixels:
             session.read_soon(image_id, self._open, self._read_failed)
             self.image_list.set_current(image_id)  # where the user is going
+            self._update_enabled()  # an empty canvas says "Loading…"
         else:
             self._open(image_id, None)
 
@@ -446,6 +450,10 @@ class MainWindow(QMainWindow):
             doc = self.session.open_image(image_id, pixels)
         except AnnotatorError as exc:
             self._open_failed(str(exc))
+            return
+        except Exception as exc:  # (memory, a bug): the canvas must not keep a closed image
+            log.exception("opening image %s failed", image_id)
+            self._open_failed(f"cannot open the image ({type(exc).__name__}: {exc})")
             return
         doc.add_commit_listener(self._labels_committed)
         window = self._windows.get(image_id)

@@ -92,7 +92,7 @@ class StatusActivity:
         self.label.setText(f"Proposing for {self._name}… {done} of {total} tiles")
 
     def saving(self) -> None:
-        if not self._other.startswith("Loading"):  # a picture on its way is the news
+        if not self._other.startswith(("Loading", "Proposing")):  # those are the news
             self.say("Saving…")
 
     def saved(self, _image_id: int) -> None:

@@ -15,7 +15,7 @@ torch is imported only inside functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -197,8 +197,7 @@ def train_project(
     main = info is None or info.is_main
     record, kept, failure = None, None, None
     if result.publishable and main:
-        try:
-            check_classes_unchanged(project, request.class_names)
+        try:  # (publishing refuses classes renamed meanwhile, in its transaction)
             record = publish(
                 project, request, result, export_onnx=export_onnx, replacing=active_at_start
             )
@@ -218,17 +217,6 @@ def train_project(
     if told is not None:
         raise FailedOnMainRank(told)
     return TrainOutcome(result, record, main, kept)
-
-
-def check_classes_unchanged(project: Project, trained: Sequence[str]) -> None:
-    """Refuse to publish a round whose classes no longer fit the project's (one was
-    renamed, or removed, while it trained); classes added meanwhile are fine."""
-    names = project.schema.names
-    if list(names[: len(trained)]) != list(trained):
-        raise ModelError(
-            f"the classes changed while the round trained (it learnt {list(trained)}, the "
-            f"project now has {list(names)}); nothing was published: train from scratch"
-        )
 
 
 def _train_within_memory(

@@ -149,6 +149,9 @@ def _read_pillow(path: Path) -> np.ndarray:
     except ImageReadError:
         raise
     except UnidentifiedImageError:
+        damage = _png_file_damage(path)  # Pillow refuses a PNG with a bad chunk as "not one"
+        if damage:
+            raise ImageReadError(path, f"corrupt or truncated PNG data ({damage})") from None
         raise ImageReadError(path, "not an image file, or an unsupported format") from None
     except (OSError, SyntaxError, ValueError, Warning) as exc:
         raise ImageReadError(path, f"corrupt or truncated image ({exc})") from None
@@ -186,7 +189,18 @@ def _decode_png(path: Path) -> np.ndarray:
     return array
 
 
-def png_damage(data: bytes | memoryview) -> str:
+def _png_file_damage(path: Path) -> str:
+    """:func:`png_damage` of a file that starts as a PNG ("" for any other file)."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(8) != b"\x89PNG\r\n\x1a\n":
+                return ""
+        return png_damage(np.fromfile(path, np.uint8).data, every_chunk=True)
+    except OSError:
+        return ""
+
+
+def png_damage(data: bytes | memoryview, *, every_chunk: bool = False) -> str:
     """What is wrong with a PNG's chunk structure ("" when nothing): a file cut short,
     a chunk running past the end, a critical chunk whose CRC does not match (a flipped
     bit; zlib's CRC runs at about 1 GB/s, a few percent of a decode). As libpng, an
@@ -200,7 +214,9 @@ def png_damage(data: bytes | memoryview) -> str:
         stop = at + 12 + length
         if stop > end:
             return f"the {kind.decode('latin-1')} chunk runs past the end of the file"
-        critical = not kind[0] & 0x20  # as libpng: a damaged ancillary chunk is skipped
+        # As libpng: a damaged ancillary chunk is skipped, a damaged end only warned of
+        # (``every_chunk``: as Pillow, which refuses any damaged chunk it reads).
+        critical = every_chunk or (not kind[0] & 0x20 and kind != b"IEND")
         body = data[at + 4 : at + 8 + length]
         if critical and zlib.crc32(body) != int.from_bytes(data[stop - 4 : stop], "big"):
             return f"the {kind.decode('latin-1')} chunk is damaged: its checksum does not match"

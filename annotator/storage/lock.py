@@ -107,6 +107,12 @@ _HELD: dict[str, tuple[ProjectLock, int]] = {}
 _HELD_GUARD = threading.Lock()
 
 
+def held_here(root: str | os.PathLike[str]) -> bool:
+    """Whether this process holds the lock of ``root`` already (re-entrant holds)."""
+    with _HELD_GUARD:
+        return str(Path(root).resolve()) in _HELD
+
+
 class ProjectLock:
     """The write lock of one project folder; use :func:`acquire` and :meth:`release`."""
 
@@ -140,11 +146,16 @@ class ProjectLock:
             raise ProjectError(f"{path}: cannot create the project lock ({exc.strerror})") from None
         try:
             previous = LockInfo.parse(_read(fd))
+            locked = False
             if fcntl is not None:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    locked = True
                 except BlockingIOError:
                     raise ProjectLocked(_refusal(folder, LockInfo.parse(_read(fd)))) from None
+                except OSError as exc:  # a file system without flock (some network shares)
+                    log.info("%s: no flock here (%s); the lock file's holder decides", folder, exc)
+            if locked:
                 # we hold it: whoever the file names is gone (the kernel dropped their lock)
                 recovered = previous
             else:

@@ -145,7 +145,11 @@ def publish_version(
     folder = project.root / MODELS_DIR / version_dir_name(card.version)
     files = write_version_folder(folder, weights, card, onnx)
     rel = files.weights.relative_to(project.root).as_posix()
-    return project.register_model(card.version, card.parent, rel, card, replacing=replacing)
+    try:
+        return project.register_model(card.version, card.parent, rel, card, replacing=replacing)
+    except ModelError:  # refused (the classes changed meanwhile): no folder left behind
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def version_folders(project: Project) -> list[int]:

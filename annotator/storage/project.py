@@ -43,7 +43,8 @@ from annotator.core.status import ImageStatus
 from annotator.storage.atomic import atomic_write_bytes, fsync_dir
 from annotator.storage.db import Database
 from annotator.storage.images import ImageInfo, is_image_path, read_image
-from annotator.storage.lock import LOCK_NAME, ProjectLock, pid_alive
+from annotator.storage.lock import LOCK_NAME, ProjectLock
+from annotator.storage.lock import held_here as lock_held_here
 from annotator.storage.lock import needed as lock_needed
 
 log = logging.getLogger(__name__)
@@ -284,14 +285,20 @@ class Project:
         """Create a project, have ``fill`` add to it, and only then put it at ``root``
         (which must not exist or be empty): it is made in a staging folder beside
         ``root`` and renamed into place, so a process cut short leaves no partial
-        project there. A staging folder whose process is gone is cleared."""
+        project there. A staging folder whose creator is gone (nobody holds its lock) is
+        cleared."""
         folder = Path(root).absolute()
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise ProjectError(f"{folder}: already exists and is not an empty folder")
         for stale in folder.parent.glob(f".{folder.name}.staging-*"):
-            pid = stale.name.rsplit("-", 1)[-1]
-            if not pid.isdigit() or not pid_alive(int(pid)):
-                shutil.rmtree(stale, ignore_errors=True)
+            if lock_held_here(stale):
+                continue  # this process's own
+            try:  # a live creator holds its staging project's lock
+                left = ProjectLock.acquire(stale)
+            except ProjectError:
+                continue
+            left.release()
+            shutil.rmtree(stale, ignore_errors=True)
         staging = folder.parent / f".{folder.name}.staging-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         try:
@@ -313,6 +320,7 @@ class Project:
         if not folder.is_dir():
             raise ProjectError(f"{folder}: no such project folder")
         wanted = lock and lock_needed() and (folder / DB_NAME).exists()
+        again = wanted and lock_held_here(folder)  # this process has it open already
         held = ProjectLock.acquire(folder) if wanted else None
         try:
             project = cls(folder, Database(folder / DB_NAME, create=False))
@@ -322,7 +330,7 @@ class Project:
             raise
         project._write_lock = held
         project._writer = lock and lock_needed()
-        if held is not None:
+        if held is not None and not again:  # (its own writers may be busy otherwise)
             try:
                 project._clear_unfinished_writes()
                 project._count_interrupted_saves()
@@ -959,10 +967,20 @@ class Project:
 
         With ``replacing``, only while that version is still the active one (None: no
         version was): a version made active since (a rollback during a training round)
-        stays active, and the new one is only listed. Checked in the same transaction.
+        stays active, and the new one is only listed. Checked in the same transaction,
+        as is that the card's classes still fit the project's (the same, in the same
+        order, or the first of them): a class renamed while the version was made (a
+        training round, its export) is refused, and nothing is recorded.
         """
         ts = now_iso()
         with self._db.transaction() as conn:
+            names = [r[0] for r in conn.execute("SELECT name FROM classes ORDER BY id")]
+            if names[: len(card.classes)] != list(card.classes):
+                raise ModelError(
+                    f"the classes changed while model v{version} was made (it knows "
+                    f"{list(card.classes)}, the project now has {names}); nothing was "
+                    "published: train from scratch"
+                )
             conn.execute(
                 "INSERT INTO models (version, parent, created_at, checkpoint, card) VALUES (?, ?, ?, ?, ?)",
                 (version, parent, ts, checkpoint, card.to_json()),

@@ -891,3 +891,21 @@ def test_the_status_bar_forgets_the_old_project_s_round(window, tmp_path):
     window.open_project(_other_project(tmp_path))
     assert not window.activity.bar.isVisible()
     assert window.activity.text == "o0.png open"  # news of the new project gets through
+
+
+def test_an_open_failing_past_the_close_of_the_old_image_leaves_nothing_editable(
+    window, monkeypatch, boxes
+):
+    """The session closes the open image before it reads the new mask; a failure after
+    that (memory, say) must not leave the closed image on the canvas, edits unsaved."""
+    session = window.session
+    other = next(r.id for r in session.images() if r.id != window.document.image_id)
+
+    def fails_late(image_id, pixels=None):
+        session.close_document()
+        raise MemoryError()
+
+    monkeypatch.setattr(session, "open_image", fails_late)
+    window.open_image(other)
+    assert window.document is None and window.canvas.document is None
+    assert boxes and boxes[0][1] == "Cannot open image" and "MemoryError" in boxes[0][2]

@@ -315,3 +315,33 @@ def test_temporary_files_of_writes_cut_short_are_cleared_by_the_next_writer(tmp_
     with Project.open(proj):
         pass
     assert not any(p.exists() for p in left) and keep.exists()
+
+
+def test_opening_a_project_this_process_has_open_leaves_its_writes_alone(tmp_path):
+    """The lock is re-entrant: a second open in the same process (Open recent on the
+    project shown) must not clear the temporary files of its own busy writers."""
+    from annotator.storage.project import Project
+
+    proj = make_project(tmp_path, n_images=1, size=32, labelled=1)
+    busy = proj / "masks" / ".1.png.busy.tmp"
+    with Project.open(proj):
+        busy.write_bytes(b"being written")
+        with Project.open(proj):
+            assert busy.exists()
+    with Project.open(proj):
+        assert not busy.exists()  # a fresh writer: nobody else was writing
+
+
+def test_a_file_system_without_flock_still_locks_by_the_holder_s_pid(tmp_path, monkeypatch):
+    import errno
+
+    from annotator.storage import lock as lock_module
+    from annotator.storage.project import Project
+
+    def unsupported(*_args):
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    monkeypatch.setattr(lock_module.fcntl, "flock", unsupported)
+    proj = make_project(tmp_path, n_images=1, size=32, labelled=0)
+    with Project.open(proj) as project:
+        assert len(project.images()) == 1

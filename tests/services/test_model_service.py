@@ -373,7 +373,7 @@ def test_a_class_renamed_during_a_round_is_not_published_under_the_new_name(
     assert service.wait_training(60)
     assert project.models() == [] and service.active_version is None
     assert rec.rounds[-1].status == "failed"
-    assert "classes changed while the round trained" in rec.rounds[-1].message
+    assert "the classes changed while model v1 was made" in rec.rounds[-1].message
 
 
 def test_classes_added_during_a_round_still_publish(project, make_service, monkeypatch):

@@ -198,3 +198,23 @@ def test_a_bad_checksum_on_an_ancillary_chunk_is_no_reason_to_refuse(tmp_path):
     path = tmp_path / "x.png"
     path.write_bytes(bytes(png))
     assert read_image(path).ndim == 3  # as libpng and Pillow: opened
+
+
+def test_a_bad_checksum_on_the_end_chunk_is_only_a_warning_as_in_libpng(tmp_path):
+    png = bytearray(_png_with_exif(1))
+    png[-1] ^= 0xFF  # IEND's CRC
+    path = tmp_path / "end.png"
+    path.write_bytes(bytes(png))
+    assert read_image(path).shape == (16, 24, 3)
+
+
+def test_a_bad_chunk_before_the_pixels_is_said_as_damage_not_as_not_an_image(tmp_path):
+    from annotator.core.errors import ImageReadError
+
+    chunks = _chunks(_png_with_exif(1))
+    png = bytearray(_join(chunks[:1] + [(b"tEXt", b"Comment\x00hello")] + chunks[1:]))
+    png[png.index(b"tEXt") + 8] ^= 0x01  # Pillow refuses the file at open
+    path = tmp_path / "text.png"
+    path.write_bytes(bytes(png))
+    with pytest.raises(ImageReadError, match="tEXt chunk is damaged"):
+        read_image(path)

@@ -117,3 +117,21 @@ def test_proposals_stored_before_the_names_carried_the_version_still_load(projec
     meta.write_text(json.dumps(old))
     loaded = proposals.load_proposal(project, record, version=4)
     assert loaded is not None and loaded.model_version == 4
+
+
+def test_a_version_whose_classes_were_renamed_while_it_was_made_is_not_recorded(project):
+    """The check is in the recording transaction: a rename after a round's last look
+    (during its ONNX export, say) still stops the version, and its folder goes."""
+    from annotator.core.card import ModelCard
+    from annotator.core.errors import ModelError
+    from annotator.storage import models
+
+    names = tuple(project.schema.names)
+    card = ModelCard(version=1, architecture={}, classes=names)
+    project.set_schema(project.schema.renamed(1, "renamed meanwhile"))
+    with pytest.raises(ModelError, match="the classes changed while model v1 was made"):
+        models.publish_version(project, card, b"weights")
+    assert project.models() == [] and project.active_model() is None
+    assert not (project.root / "models" / "v0001").exists()
+    added = ModelCard(version=1, architecture={}, classes=tuple(project.schema.names[:1]))
+    assert models.publish_version(project, added, b"weights").version == 1  # a prefix fits
