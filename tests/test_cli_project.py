@@ -118,3 +118,21 @@ def test_demo_project_is_created_with_generated_images(tmp_path, capsys):
     status = json.loads(out[out.index("{") :])
     assert status["images"] == 3
     assert [c["name"] for c in status["classes"]] == ["background", "cell", "nucleus"]
+
+
+def test_status_says_a_version_s_figures_in_words():
+    from annotator.cli.project_cmds import _metrics
+
+    figures = {"loss": 0.60728, "pixel_accuracy": 0.98411, "mean_iou": 0.8674, "iou": {}}
+    assert _metrics(figures) == "pixel accuracy 0.984, mean IoU 0.867, loss 0.6073"
+    assert _metrics({}) == "no validation figures"
+
+
+def test_the_gui_without_a_display_is_one_line_not_a_qt_abort():
+    from annotator.cli.project_cmds import no_display
+
+    assert "no display" in no_display({}, "linux")
+    assert no_display({"DISPLAY": ":0"}, "linux") == ""
+    assert no_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux") == ""
+    assert no_display({"QT_QPA_PLATFORM": "offscreen"}, "linux") == ""
+    assert no_display({}, "darwin") == "" and no_display({}, "win32") == ""

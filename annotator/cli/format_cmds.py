@@ -89,6 +89,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"  splits: {counts}; {len(report.files)} file(s) written")
     if report.skipped:
         print(f"  left out {len(report.skipped)} image(s) without a label map")
+    if report.format == "yolo" and report.counts.get("train") and not report.counts.get("val"):
+        print(
+            "  no validation images: data.yaml names no 'val' folder, and YOLO trainers "
+            "need one; give validation a larger --split share, or mark more images done"
+        )
     if args.images == "symlink":
         print(
             "  the images are symbolic links to the originals; `annotator import` refuses "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -100,13 +101,46 @@ def cmd_status(args: argparse.Namespace) -> int:
     if summary["models"]:
         for m in summary["models"]:
             mark = "*" if m["version"] == summary["active_model"] else " "
-            print(f"model  {mark} v{m['version']}  {m['created_at'][:19]}  {m['metrics']}")
+            print(
+                f"models {mark} v{m['version']}  {m['created_at'][:19]}  {_metrics(m['metrics'])}"
+            )
     else:
         print("models   none yet")
     return 0
 
 
+def no_display(environ: dict[str, str] | None = None, platform: str | None = None) -> str:
+    """Why the window cannot open here ("" when it can): on Linux without a display Qt
+    aborts the process (exit 134) with lines of its own instead of an error."""
+    env = os.environ if environ is None else environ
+    if not (platform or sys.platform).startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return ""
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return ""
+    return (
+        "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); "
+        "run it in a desktop session, under xvfb-run, or with QT_QPA_PLATFORM=offscreen "
+        "for scripts; every command but gui works without one"
+    )
+
+
+def _metrics(metrics: dict) -> str:
+    """A version's validation figures in words (``--json`` has them all)."""
+    words = []
+    for key, name in (("pixel_accuracy", "pixel accuracy"), ("mean_iou", "mean IoU")):
+        value = metrics.get(key)
+        if isinstance(value, int | float):
+            words.append(f"{name} {value:.3f}")
+    loss = metrics.get("loss")
+    if isinstance(loss, int | float):
+        words.append(f"loss {loss:.4f}")
+    return ", ".join(words) or "no validation figures"
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
+    refusal = no_display()
+    if refusal:
+        raise AnnotatorError(refusal)
     try:
         from annotator.gui.app import run_gui
     except ImportError as exc:

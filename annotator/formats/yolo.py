@@ -75,8 +75,10 @@ def write_yolo(
         folder.write_text(f"labels/{split}/{s.stem}.txt", "".join(x + "\n" for x in lines))
         folder.place_image(f"images/{split}/{s.image_file_name}", s.image_path, options.image_mode)
     doc: dict[str, Any] = {"path": "."}
+    used = {split for split, _ in samples}
     for split in dataset.splits:
-        doc[split] = f"images/{split}"
+        if split in used:  # a split with no image names no folder (trainers stop on it)
+            doc[split] = f"images/{split}"
     doc["names"] = {c.id: c.name for c in dataset.classes}
     folder.write_text("data.yaml", yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
     return folder.result()

@@ -26,9 +26,15 @@ class ActionSpec:
 
 #: What a toolbar shows for an action without an icon (its menu text is too long there).
 TOOLBAR_TEXT = {
+    "previous": "Previous",
+    "next": "Next",
+    "mark_done": "Done",
+    "next_suggested": "Suggested",
     "accept": "Accept all",
     "accept_class": "Accept class",
+    "toggle_proposal": "Proposal",
     "toggle_uncertainty": "Uncertainty",
+    "train_now": "Train",
     "cancel_training": "Cancel",
 }
 

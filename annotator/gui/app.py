@@ -34,12 +34,14 @@ def run_gui(
 
     app.setWindowIcon(app_icon())
     window = MainWindow()
-    open_start_project(window, project)
     if screenshot is not None or quit_after_paint:
         from annotator.gui.first_paint import watch_first_paint
 
         watch_first_paint(window, screenshot, quit_after_paint)
+    # Shown first, then the project: a status bar not yet shown draws its first
+    # message over the activity label (both stayed visible for seconds).
     window.show()
+    open_start_project(window, project)
     if not quit_after_paint:
         offer_first_run(window)
     return int(app.exec())

@@ -220,6 +220,8 @@ class MainWindow(QMainWindow):
         # sat at the end of the tools bar, hidden behind its overflow even at 1400 px.)
         loop_bar = QToolBar("Model", self)
         loop_bar.setObjectName("toolbar_model")
+        # Words beside the icons: icon-only buttons next to text-only ones read as one.
+        loop_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         for i, group in enumerate(
             (
                 ("previous", "next", "mark_done", "next_suggested"),
@@ -684,7 +686,7 @@ class MainWindow(QMainWindow):
         # Ctrl+D toggles: say which way it goes for the image open
         done = doc is not None and doc.record.status is ImageStatus.DONE
         a["mark_done"].setText("Mark not &done" if done else "Mark &done")
-        a["mark_done"].setIconText("Not done" if done else "Done")
+        a["mark_done"].setIconText("Not done" if done else "Done")  # (TOOLBAR_TEXT)
         self.class_panel.setEnabled(self.session is not None)
         self.canvas.set_placeholder(self._next_step())
         self.loop.update_enabled()

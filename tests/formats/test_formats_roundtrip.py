@@ -249,3 +249,13 @@ def test_yolo_without_a_dataset_yaml_says_where_it_looked(tmp_path):
     message = str(err.value)
     assert message.startswith(f"{split}: no dataset YAML")
     assert "the one above it" in message
+
+
+def test_yolo_names_only_the_splits_that_have_images(tmp_path, masks):
+    import yaml
+
+    with make_project(tmp_path, masks) as project:
+        report = export_project(project, ExportRequest("yolo", tmp_path / "y", split=(1, 0, 0)))
+    doc = yaml.safe_load((tmp_path / "y/data.yaml").read_text())
+    assert report.counts.get("val", 0) == 0
+    assert "train" in doc and "val" not in doc and "test" not in doc
