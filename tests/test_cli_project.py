@@ -136,3 +136,16 @@ def test_the_gui_without_a_display_is_one_line_not_a_qt_abort():
     assert no_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux") == ""
     assert no_display({"QT_QPA_PLATFORM": "offscreen"}, "linux") == ""
     assert no_display({}, "darwin") == "" and no_display({}, "win32") == ""
+
+
+def test_a_version_is_written_as_it_is_listed_too():
+    import argparse
+
+    import pytest
+
+    from annotator.cli.ml_cmds import _version_number
+
+    assert _version_number("2") == 2 and _version_number("v12") == 12
+    for bad in ("", "v", "two", "-1", "1.5"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _version_number(bad)

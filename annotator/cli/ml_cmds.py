@@ -97,7 +97,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("project", type=Path)
     what = p.add_mutually_exclusive_group()
     what.add_argument(
-        "--rollback", type=int, metavar="VERSION", help="make VERSION the active model"
+        "--rollback",
+        type=_version_number,
+        metavar="VERSION",
+        help="make VERSION (2, or v2 as listed) the active model",
     )
     what.add_argument(
         "--import",
@@ -130,6 +133,16 @@ def _size(parameters: int | None) -> str:
 
 def _fmt(v: object) -> str:
     return "n/a" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _version_number(text: str) -> int:
+    """A model version as the user writes it: ``2`` or ``v2`` (as the list shows it)."""
+    digits = text.strip()
+    if digits[:1] in ("v", "V"):
+        digits = digits[1:]
+    if not digits.isdecimal():
+        raise argparse.ArgumentTypeError(f"{text!r} is no model version (e.g. 2 or v2)")
+    return int(digits)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

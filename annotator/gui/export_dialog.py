@@ -146,8 +146,18 @@ class ExportDialog(QDialog):
 
     def _accept_if_valid(self) -> None:
         try:
-            self.request()
+            request = self.request()
         except AnnotatorError as exc:
             QMessageBox.warning(self, "Export", error_text(exc))
+            return
+        out = Path(request.out)
+        if out.is_file() or (out.is_dir() and any(out.iterdir())):
+            # said here, while the choices are still on screen (the export refuses it too)
+            QMessageBox.warning(
+                self,
+                "Export",
+                f"{out}: already exists and is not an empty folder; choose "
+                "a new folder (it is created) or an empty one",
+            )
             return
         self.accept()

@@ -909,3 +909,19 @@ def test_an_open_failing_past_the_close_of_the_old_image_leaves_nothing_editable
     window.open_image(other)
     assert window.document is None and window.canvas.document is None
     assert boxes and boxes[0][1] == "Cannot open image" and "MemoryError" in boxes[0][2]
+
+
+def test_the_export_dialog_refuses_a_full_folder_while_its_choices_are_on_screen(
+    window, tmp_path, boxes
+):
+    from PySide6.QtWidgets import QDialog
+
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("mine")
+    dialog = ExportDialog(window)
+    dialog.out_edit.setText(str(full))
+    dialog._accept_if_valid()
+    assert dialog.result() != QDialog.DialogCode.Accepted
+    assert boxes and "already exists and is not an empty folder" in boxes[0][2]
+    assert (full / "keep.txt").read_text() == "mine"
