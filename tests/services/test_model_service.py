@@ -246,14 +246,20 @@ def test_after_a_class_changes_meaning_a_round_fails_clearly_and_from_scratch_re
     assert rec.rounds[-1].model.card.classes[2] == "debris"
 
 
-def test_a_stored_proposal_of_a_version_whose_class_changed_meaning_is_not_shown(
-    project, make_service
-):
+def _v1_shown_on_the_second_image(project, make_service):
+    """A service whose first round published v1, with v1's proposal of image 2 shown."""
     service, rec = make_service()
     second = project.images()[1].id
     service.show_image(second)
     service.train_now()
     assert service.wait_training(60) and service.wait_proposals(60)
+    return service, rec, second
+
+
+def test_a_stored_proposal_of_a_version_whose_class_changed_meaning_is_not_shown(
+    project, make_service
+):
+    _service, rec, second = _v1_shown_on_the_second_image(project, make_service)
     assert rec.proposals and not rec.errors  # stored for v1 now
     project.set_schema(project.schema.renamed(2, "debris"))
     shown = len(rec.proposals)
@@ -390,11 +396,7 @@ def test_classes_added_during_a_round_still_publish(project, make_service, monke
 def test_a_renamed_class_stops_the_proposals_of_the_version_that_no_longer_fits(
     project, make_service
 ):
-    service, rec = make_service()
-    second = project.images()[1].id
-    service.show_image(second)
-    service.train_now()
-    assert service.wait_training(60) and service.wait_proposals(60)
+    service, rec, _second = _v1_shown_on_the_second_image(project, make_service)
     shown = len(rec.proposals)
     project.set_schema(project.schema.renamed(2, "debris"))
     service.refresh_proposals()  # as the window does after a rename
