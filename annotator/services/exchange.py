@@ -44,6 +44,7 @@ from annotator.formats.base import (
 )
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
+from annotator.storage.atomic import fsync_dir
 from annotator.storage.project import OWN_DIRS, Project, file_sha1
 
 log = logging.getLogger(__name__)
@@ -250,6 +251,11 @@ def export_project(
         options = ExportOptions(image_mode=request.image_mode, coco_mode=request.coco_mode)
         assert spec.writer is not None
         result = spec.writer(stage, dataset, options, progress)
+        # The rename says "complete": the files must be on disk before it, or a power cut
+        # could leave a complete-looking export of empty files. One sync for them all (a
+        # flush per file would cost seconds on thousands of masks).
+        if hasattr(os, "sync"):
+            os.sync()
         if inside:
             for entry in sorted(stage.iterdir()):
                 os.replace(entry, out / entry.name)
@@ -258,6 +264,7 @@ def export_project(
             if out.exists():
                 out.rmdir()
             os.replace(stage, out)
+        fsync_dir(out if inside else out.parent)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise

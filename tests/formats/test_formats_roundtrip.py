@@ -259,3 +259,19 @@ def test_yolo_names_only_the_splits_that_have_images(tmp_path, masks):
     doc = yaml.safe_load((tmp_path / "y/data.yaml").read_text())
     assert report.counts.get("val", 0) == 0
     assert "train" in doc and "val" not in doc and "test" not in doc
+
+
+def test_an_export_is_on_disk_before_its_rename_says_it_is_complete(tmp_path, masks, monkeypatch):
+    import os
+
+    import annotator.services.exchange as exchange
+
+    order = []
+    real_replace = os.replace
+    monkeypatch.setattr(exchange.os, "sync", lambda: order.append("sync"))
+    monkeypatch.setattr(
+        exchange.os, "replace", lambda a, b: (order.append("rename"), real_replace(a, b))[1]
+    )
+    with make_project(tmp_path, masks) as project:
+        export_project(project, ExportRequest("masks", tmp_path / "m"))
+    assert order[order.index("sync") + 1 :] == ["rename"]  # the folder's rename, last
