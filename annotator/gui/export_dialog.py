@@ -72,14 +72,19 @@ class ExportDialog(QDialog):
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
         self.include_combo = QComboBox()
-        self.include_combo.addItem("done images only", "done")
-        self.include_combo.addItem("every image with a label map", "all")
+        self.include_combo.addItem("Done images only", "done")
+        self.include_combo.addItem("Every image with labels", "all")
         self.images_combo = QComboBox()
-        for mode in ("copy", "hardlink", "symlink"):
-            self.images_combo.addItem(mode, mode)
+        for mode, text in (
+            ("copy", "Copies"),
+            ("hardlink", "Hard links (same disk, no extra space)"),
+            ("symlink", "Symbolic links to the originals"),
+        ):
+            self.images_combo.addItem(text, mode)
         self.coco_combo = QComboBox()
-        self.coco_combo.addItem("polygons (iscrowd 0)", "polygon")
+        self.coco_combo.addItem("Polygons (iscrowd 0)", "polygon")
         self.coco_combo.addItem("RLE (iscrowd 1)", "rle")
+        self.coco_combo.setToolTip("How COCO stores each region (COCO export only)")
         self._build()
         self.format_combo.currentIndexChanged.connect(self._format_changed)
         self._format_changed()
@@ -102,11 +107,13 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         form.addRow("Format", self.format_combo)
         form.addRow("Output folder", out_row)
-        form.addRow("Split", split_row)
+        form.addRow("Split (shares)", split_row)
         form.addRow("Split seed", self.seed_spin)
-        form.addRow("Images", self.include_combo)
-        form.addRow("Image files", self.images_combo)
-        form.addRow("COCO segmentation", self.coco_combo)
+        form.addRow("Which images", self.include_combo)
+        form.addRow("Images as", self.images_combo)
+        form.addRow("COCO regions", self.coco_combo)
+        for spin in self.split_spins:
+            spin.setToolTip("Shares of the images; they are scaled to add up to 1")
         finish_form(self, form, "Export", self._accept_if_valid)
         self.resize(620, 300)
 

@@ -350,9 +350,19 @@ def ask_architecture(parent: QWidget | None, current: str | None = None) -> str 
     from annotator.ml.networks import ARCHITECTURES, DEFAULT_ARCH
 
     names = list(ARCHITECTURES)
-    labels = [f"{n}: {ARCHITECTURES[n].summary}" for n in names]
+    labels = [
+        f"{n}{' (recommended)' if n == DEFAULT_ARCH else ''}: {ARCHITECTURES[n].summary}"
+        for n in names
+    ]
     start = names.index(current) if current in names else names.index(DEFAULT_ARCH)
     label, ok = QInputDialog.getItem(
-        parent, "Train from scratch", "Architecture of the new model:", labels, start, False
+        parent,
+        "Train from scratch",
+        "The network of the new model. The recommended one learnt best in minutes of a "
+        "laptop's CPU on both electron microscopy and street scenes, and proposes fastest; "
+        "the others are the classic designs, for comparison or a GPU's longer rounds.",
+        labels,
+        start,
+        False,
     )
     return names[labels.index(label)] if ok and label in labels else None
