@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from annotator.core.cancel import CancelToken
@@ -475,6 +476,11 @@ class ProtectionCombo(QComboBox):
         )
         self._unlabelled = 255
         self._last_protected = 1
+        # Wide enough for "Only over “background”" (the box sized itself to its first
+        # entries and cut class names); longer names show whole in the open list.
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(24)
+        self.view().setTextElideMode(Qt.TextElideMode.ElideNone)
         self.set_classes((), 255)
 
     def set_classes(self, names: Sequence[str], unlabelled: int) -> None:
