@@ -925,19 +925,3 @@ def test_the_export_dialog_refuses_a_full_folder_while_its_choices_are_on_screen
     assert dialog.result() != QDialog.DialogCode.Accepted
     assert boxes and "already exists and is not an empty folder" in boxes[0][2]
     assert (full / "keep.txt").read_text() == "mine"
-
-
-def test_train_from_scratch_offers_the_recommended_network_first(window, monkeypatch):
-    from annotator.gui.model_panel import ask_architecture
-    from annotator.ml.networks import DEFAULT_ARCH
-
-    seen = {}
-
-    def pick(_parent, _title, text, labels, start, _editable):
-        seen.update(text=text, labels=labels, start=start)
-        return labels[start], True
-
-    monkeypatch.setattr(QInputDialog, "getItem", pick)
-    assert ask_architecture(window) == DEFAULT_ARCH
-    assert seen["labels"][seen["start"]].startswith(f"{DEFAULT_ARCH} (recommended)")
-    assert sum("(recommended)" in label for label in seen["labels"]) == 1

@@ -23,7 +23,9 @@ def test_ask_architecture_offers_the_registry_and_returns_the_chosen_name(monkey
 
     monkeypatch.setattr(QInputDialog, "getItem", staticmethod(fake_get_item))
     assert ask_architecture(None) == architecture_names()[3]
-    assert [i.split(":")[0] for i in seen["items"]] == architecture_names()
-    assert seen["items"][seen["current"]].startswith(f"{DEFAULT_ARCH}:")
+    names = [i.split(":")[0].removesuffix(" (recommended)") for i in seen["items"]]
+    assert names == architecture_names()
+    assert seen["items"][seen["current"]].startswith(f"{DEFAULT_ARCH} (recommended):")
+    assert sum("(recommended)" in item for item in seen["items"]) == 1
     monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a: ("", False)))
     assert ask_architecture(None, current="gcn") is None
