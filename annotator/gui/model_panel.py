@@ -305,7 +305,7 @@ class ModelPanel(QWidget):
             )
         self.version_combo.clear()
         for rec in reversed(models):
-            self.version_combo.addItem(f"v{rec.version}  {rec.created_at[:16]}", rec.version)
+            self.version_combo.addItem(version_text(rec), rec.version)
         self.rollback_button.setEnabled(len(models) > 1)
         versions, series = iou_series(models, schema)
         self.chart.set_data(versions, series, active.version if active else None)
@@ -343,6 +343,18 @@ class ModelPanel(QWidget):
         self.round_label.setText("")
         self.error_label.hide()
         self.cancel_button.setEnabled(False)
+
+
+def version_text(rec: ModelRecord) -> str:
+    """A version in the list: its number, when it was made (local time), its mean IoU."""
+    from datetime import datetime
+
+    try:
+        made = datetime.fromisoformat(rec.created_at).astimezone().strftime("%d %b %H:%M")
+    except ValueError:
+        made = rec.created_at[:16]
+    miou = rec.card.mean_iou
+    return f"v{rec.version}  {made}" + ("" if miou is None else f"  mIoU {miou:.2f}")
 
 
 def ask_architecture(parent: QWidget | None, current: str | None = None) -> str | None:
