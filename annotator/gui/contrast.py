@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QLabel,
     QPushButton,
     QWidget,
 )
@@ -34,11 +35,15 @@ class ContrastDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         form = QFormLayout(self)
+        self.hint = QLabel("")  # the image's range, or why a change was not applied
+        self.hint.setWordWrap(True)
         form.addRow("Black at", self.low)
         form.addRow("White at", self.high)
+        form.addRow(self.hint)
         form.addRow(self.auto_button)
         form.addRow(buttons)
         self._setting = False
+        self._range_text = ""
 
     def set_window(self, low: float, high: float, data_range: tuple[float, float]) -> None:
         """Show ``(low, high)`` with steps suited to the image's value range."""
@@ -49,10 +54,15 @@ class ContrastDialog(QDialog):
         self.low.setValue(low)
         self.high.setValue(high)
         self._setting = False
+        self._range_text = f"The image's values run from {data_range[0]:g} to {data_range[1]:g}."
+        self.hint.setText(self._range_text)
 
     def _changed(self) -> None:
         if self._setting:
             return
         low, high = self.low.value(), self.high.value()
         if high > low:
+            self.hint.setText(self._range_text)
             self.window_changed.emit(low, high)
+        else:
+            self.hint.setText("White must be above black: the contrast was not changed.")

@@ -286,3 +286,18 @@ def test_an_import_never_leaves_a_closed_image_on_the_canvas(window, monkeypatch
     assert window.document is None and window.canvas.document is None
     drag(window.canvas, [(10, 10), (40, 20)])  # paints nothing anywhere, raises nothing
     release.set()
+
+
+def test_the_contrast_dialog_says_the_image_range_and_why_it_refused_a_window(qtbot):
+    from annotator.gui.contrast import ContrastDialog
+
+    dialog = ContrastDialog()
+    qtbot.addWidget(dialog)
+    seen = []
+    dialog.window_changed.connect(lambda lo, hi: seen.append((lo, hi)))
+    dialog.set_window(10.0, 200.0, (0.0, 4095.0))
+    assert "0 to 4095" in dialog.hint.text()
+    dialog.high.setValue(5.0)  # below black
+    assert seen == [] and "White must be above black" in dialog.hint.text()
+    dialog.high.setValue(300.0)
+    assert seen == [(10.0, 300.0)] and "0 to 4095" in dialog.hint.text()
