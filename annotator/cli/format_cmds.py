@@ -137,7 +137,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     with open_project(args.project) as project:
         report = import_into_project(project, request, progress=ProgressLine("importing"))
     for path, reason in report.skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+        # most reasons begin with the file they are about: name it once
+        said = reason if reason.startswith(str(path)) else f"{path}: {reason}"
+        print(f"skipped {said}", file=sys.stderr)
     print(
         f"imported {len(report.imported)} mask(s) from {report.format}: "
         f"{len(report.matched)} matched to project images, {len(report.added)} image(s) added"
@@ -156,6 +158,6 @@ def cmd_import(args: argparse.Namespace) -> int:
             + ", ".join(f"{k} ({v})" for k, v in sorted(report.unknown_labels.items()))
         )
     if report.skipped:
-        print(f"  skipped {len(report.skipped)} file(s) (reasons above)")
+        print(f"  skipped {len(report.skipped)} item(s) (reasons above)")
         return 2 if report.imported else 1
     return 0

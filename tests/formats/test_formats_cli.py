@@ -59,3 +59,24 @@ def test_cli_rejects_a_bad_split(tmp_path, capsys):
         ]
     )
     assert code == 1 and "--split" in capsys.readouterr().err
+
+
+def test_an_import_names_a_skipped_file_once(tmp_path, capsys):
+    """A reason that begins with its file is printed as it is, not after the path again."""
+    import cv2
+    import numpy as np
+
+    from annotator.cli import main
+
+    src = tmp_path / "masks"
+    (src / "masks").mkdir(parents=True)
+    (src / "images").mkdir()
+    cv2.imwrite(str(src / "images" / "paired.png"), np.full((8, 8), 90, np.uint8))
+    cv2.imwrite(str(src / "masks" / "paired.png"), np.ones((8, 8), np.uint8))
+    cv2.imwrite(str(src / "masks" / "lonely.png"), np.ones((8, 8), np.uint8))  # no image
+    project = tmp_path / "p"
+    assert main(["new", str(project), "--classes", "a,b"]) == 0
+    main(["import", str(project), str(src), "--format", "masks"])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("skipped ")]
+    assert lines and all(line.count("lonely.png") == 1 for line in lines), err
