@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Sequence
 
 from annotator import __version__
+from annotator.core import torchrun
 from annotator.core.errors import AnnotatorError, FailedOnMainRank
 
 # Modules under annotator.cli that add sub-commands, in the order they appear in --help.
@@ -126,7 +127,7 @@ _PEER_GONE = (
 def _peer_gone(exc: BaseException) -> bool:
     """Under torchrun: this process failed only because another one stopped (which
     said why itself), not for a reason of its own."""
-    if os.environ.get("WORLD_SIZE", "1").strip() in ("", "0", "1"):
+    if torchrun.world_size() <= 1:
         return False
     return isinstance(exc, RuntimeError) and any(p in str(exc) for p in _PEER_GONE)
 
@@ -135,13 +136,9 @@ def _torchrun_refusal(command: str | None) -> str | None:
     """Under ``torchrun`` (``WORLD_SIZE`` > 1) only ``train`` runs: every other command
     would run once per process, the helper ranks without the project's lock. Returns
     None (run it), the message (rank 0), or "" (another rank: quiet)."""
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        world = 1
-    if world <= 1 or command == "train":
+    if torchrun.world_size() <= 1 or command == "train":
         return None
-    if os.environ.get("RANK", "0").strip() not in ("", "0"):
+    if torchrun.is_helper_rank():
         return ""
     shown = command or "gui"
     return (

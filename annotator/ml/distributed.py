@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from annotator.core import torchrun
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -30,14 +32,11 @@ class DistInfo:
 
 def env_info() -> DistInfo | None:
     """The torchrun layout from the environment, or ``None`` for a single process."""
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        return None
+    world = torchrun.world_size()
     if world <= 1:
         return None
     return DistInfo(
-        rank=int(os.environ.get("RANK", "0")),
+        rank=torchrun.rank(),
         world_size=world,
         local_rank=int(os.environ.get("LOCAL_RANK", "0")),
     )

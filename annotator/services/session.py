@@ -114,7 +114,7 @@ class AnnotationSession:
         on disk) the error is raised and the current image stays open, edits and all.
         ``pixels`` is the picture when :meth:`read_soon` has decoded it already.
         """
-        self._drop_reads()
+        self.cancel_read()
         record = self.project.image(image_id)
         if pixels is None or pixels.shape[:2] != (record.height, record.width):
             pixels = self.project.load_image(record)
@@ -153,10 +153,8 @@ class AnnotationSession:
         return self._reading
 
     def cancel_read(self) -> None:
-        """Forget a background read on its way (the user went back to the open image)."""
-        self._drop_reads()
-
-    def _drop_reads(self) -> None:
+        """Forget a background read on its way (another open, a close, or the user went
+        back to the open image)."""
         self._ticket += 1
         self._reading = None
 
@@ -203,7 +201,7 @@ class AnnotationSession:
     def close_document(self) -> None:
         """Commit a gesture in progress, save synchronously and forget the document (and
         any image being read to replace it)."""
-        self._drop_reads()
+        self.cancel_read()
         if self.document is None:
             return
         if self.document.in_stroke:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from annotator.core import torchrun
 from annotator.core.errors import ProjectError
 
 log = logging.getLogger(__name__)
@@ -93,14 +94,9 @@ def pid_alive(pid: int) -> bool:
 
 
 def needed() -> bool:
-    """False in the helper ranks of ``torchrun`` (``RANK`` > 0 of ``WORLD_SIZE`` > 1):
-    they only read the project while rank 0, which holds the lock, publishes. A ``RANK``
-    left in the environment of a single process (a job scheduler's) changes nothing."""
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        world = 1
-    return world <= 1 or os.environ.get("RANK", "0").strip() in ("", "0")
+    """False in the helper ranks of ``torchrun``: they only read the project while rank
+    0, which holds the lock, publishes (see :mod:`annotator.core.torchrun`)."""
+    return not torchrun.is_helper_rank()
 
 
 _HELD: dict[str, tuple[ProjectLock, int]] = {}
