@@ -484,8 +484,7 @@ class LoopController(QObject):
         if old is not None and self._names[: len(old)] != old:
             self.layers.clear()
             if self.service is not None:
-                self.service.current_proposal = None
-                self.service.refresh_proposals()
+                self.service.classes_renamed()
         else:
             self.recolour()
         self.update_enabled()

@@ -166,6 +166,13 @@ class ModelService:
         self.current_proposal = None
         self.refresh_proposals()
 
+    def classes_renamed(self) -> None:
+        """A class was renamed: the proposal shown came from a version that may no longer
+        fit; forget it and ask again (the worker checks the version against the classes
+        and says why it cannot propose)."""
+        self.current_proposal = None
+        self.refresh_proposals()
+
     def refresh_proposals(self) -> None:
         """Ask for the current image's proposal and the scores of the images to label."""
         if self._closed or self._active is None:

@@ -135,8 +135,7 @@ class TrainingRounds:
 
     def _queue(self, from_scratch: bool, arch: str | None) -> None:
         """Queue one follow-up; a round from scratch asked for wins over a plain one."""
-        queued = self._follow_up
-        if queued is None or from_scratch or not queued.from_scratch:
+        if from_scratch or self._follow_up is None:
             self._follow_up = _Queued(from_scratch, arch if from_scratch else None)
 
     def start_if_dirty(self) -> str | None:

@@ -399,7 +399,7 @@ def test_a_renamed_class_stops_the_proposals_of_the_version_that_no_longer_fits(
     service, rec, _second = _v1_shown_on_the_second_image(project, make_service)
     shown = len(rec.proposals)
     project.set_schema(project.schema.renamed(2, "debris"))
-    service.refresh_proposals()  # as the window does after a rename
+    service.classes_renamed()  # as the window does after a rename
     assert service.wait_proposals(60)
     assert len(rec.proposals) == shown  # the cached predictor is checked again
     assert rec.errors and "debris" in str(rec.errors[-1][1])
