@@ -11,20 +11,26 @@ from __future__ import annotations
 import os
 
 
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, "").strip() or default)
+    except ValueError:
+        return default
+
+
 def world_size() -> int:
     """The processes of the group (1 outside ``torchrun``, or when unreadable)."""
-    try:
-        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
-    except ValueError:
-        return 1
+    return max(1, _env_int("WORLD_SIZE", 1))
+
+
+def local_world_size() -> int:
+    """The group's processes on this machine (they share its CPU threads)."""
+    return max(1, _env_int("LOCAL_WORLD_SIZE", 1))
 
 
 def rank() -> int:
     """This process's rank in the group (0 outside ``torchrun``, or when unreadable)."""
-    try:
-        return int(os.environ.get("RANK", "0").strip() or "0")
-    except ValueError:
-        return 0
+    return _env_int("RANK", 0)
 
 
 def is_helper_rank() -> bool:

@@ -67,12 +67,7 @@ def init_from_env(device: str = "auto") -> DistInfo | None:
     return info
 
 
-def local_world_size() -> int:
-    """Processes on this machine (for sharing CPU threads)."""
-    try:
-        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-    except ValueError:
-        return 1
+local_world_size = torchrun.local_world_size  # processes on this machine (CPU threads)
 
 
 def barrier() -> None:
