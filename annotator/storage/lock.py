@@ -8,17 +8,20 @@ read-decide-write sequences. So every process that changes a project takes
 (``status``, ``models``, ``export``) do not, and run beside the holder (WAL mode lets
 them read while it writes).
 
-The lock is an ``flock`` on the file, which the kernel drops when the holder dies (even
-by SIGKILL), so a stale lock never blocks anyone: the next process takes it over and
-says so. The file's content (pid, host, time, command) is only for the message
-"project is open in another process (pid N)". Where ``flock`` does not exist (Windows)
-the content itself is the lock: a lock whose pid is dead on this host is stale. Within
+The lock is an ``flock`` on the file (on Windows, ``msvcrt.locking`` of one byte far
+past the file's end, where it never blocks reading the content). The system drops it
+when its holder dies (even by SIGKILL), so a stale lock never blocks anyone: the next
+process takes it over and says so. The file's content (pid, host, time, command) is
+only for the message "project is open in another process (pid N)". Where the file
+system has no such locks (some network shares) the content itself is the lock: a lock
+whose pid is dead on this host is stale. Within
 one process the lock is re-entrant, so the GUI and its worker threads share it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -41,6 +44,15 @@ try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
+try:
+    import msvcrt
+except ImportError:  # POSIX
+    msvcrt = None  # type: ignore[assignment]
+
+#: Where the Windows lock byte sits: far past any content, because a Windows lock is
+#: mandatory (a locked byte cannot be read by anyone else), and locking past the end of
+#: a file is allowed.
+WINDOWS_LOCK_OFFSET = 1 << 30
 
 
 class ProjectLocked(ProjectError):
@@ -82,6 +94,8 @@ def pid_alive(pid: int) -> bool:
     """True when a process with this pid exists on this host."""
     if pid <= 0:
         return False
+    if sys.platform == "win32":
+        return _windows_pid_alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -90,6 +104,67 @@ def pid_alive(pid: int) -> bool:
         return True
     except OSError:
         return False
+    return True
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    # Not os.kill(pid, 0): on Windows signal 0 is CTRL_C_EVENT, sent to the console
+    # group ``pid`` (it would interrupt a command running there).
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined,unused-ignore]
+    process_query_limited_information, still_active, access_denied = 0x1000, 259, 5
+    handle = kernel32.OpenProcess(process_query_limited_information, False, pid)
+    if not handle:
+        return bool(kernel32.GetLastError() == access_denied)  # exists, someone else's
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return True
+        return code.value == still_active
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def _os_lock(fd: int, shared: bool = False) -> bool | None:
+    """Take the system's lock on ``fd`` without waiting (``shared``: a reader's, where
+    the system has them): True when taken, False when another process holds it, None
+    when this file system has no such locks."""
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return True
+        if msvcrt is not None:
+            return _windows_lock(fd, unlock=False)
+    except OSError as exc:  # a file system without locks (some network shares)
+        log.info("no file locks here (%s); the lock file's holder decides", exc)
+    return None
+
+
+def _os_unlock(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        elif msvcrt is not None:
+            _windows_lock(fd, unlock=True)
+
+
+def _windows_lock(fd: int, unlock: bool) -> bool:
+    """Lock (or unlock) the byte at :data:`WINDOWS_LOCK_OFFSET`; False when another
+    process holds it. Raises OSError when the file system cannot lock at all."""
+    windows: Any = msvcrt  # typeshed declares its names for win32 only
+    os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+    try:
+        windows.locking(fd, windows.LK_UNLCK if unlock else windows.LK_NBLCK, 1)
+    except OSError as exc:
+        if not unlock and exc.errno in (errno.EACCES, errno.EDEADLK):
+            return False
+        raise
+    finally:
+        os.lseek(fd, 0, os.SEEK_SET)
     return True
 
 
@@ -142,17 +217,11 @@ class ProjectLock:
             raise ProjectError(f"{path}: cannot create the project lock ({exc.strerror})") from None
         try:
             previous = LockInfo.parse(_read(fd))
-            locked = False
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    locked = True
-                except BlockingIOError:
-                    raise ProjectLocked(_refusal(folder, LockInfo.parse(_read(fd)))) from None
-                except OSError as exc:  # a file system without flock (some network shares)
-                    log.info("%s: no flock here (%s); the lock file's holder decides", folder, exc)
+            locked = _os_lock(fd)
+            if locked is False:
+                raise ProjectLocked(_refusal(folder, LockInfo.parse(_read(fd))))
             if locked:
-                # we hold it: whoever the file names is gone (the kernel dropped their lock)
+                # we hold it: whoever the file names is gone (the system dropped their lock)
                 recovered = previous
             else:
                 if previous and previous.host == socket.gethostname() and pid_alive(previous.pid):
@@ -190,9 +259,7 @@ class ProjectLock:
             del _HELD[key]
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, 0)
-            if fcntl is not None:
-                with contextlib.suppress(OSError):
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+            _os_unlock(self._fd)
             with contextlib.suppress(OSError):
                 os.close(self._fd)
 
@@ -208,12 +275,11 @@ def holder(root: str | os.PathLike[str]) -> LockInfo | None:
         return None
     try:
         info = LockInfo.parse(_read(fd))
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return info
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        locked = _os_lock(fd, shared=True)
+        if locked is False:
+            return info
+        if locked:
+            _os_unlock(fd)
             return None
         return info if info and pid_alive(info.pid) else None
     finally:
