@@ -212,6 +212,12 @@ SPECS: tuple[ActionSpec, ...] = (
         ("F1", "?"),
         tip="Every key of every action, read from the menus",
     ),
+    ActionSpec(
+        "about",
+        "&About Annotator",
+        "&Help",
+        tip="The version, the libraries it runs on, and where it keeps settings and its log",
+    ),
 )
 
 # Not actions of their own but listed in the help.

@@ -34,6 +34,13 @@ def run_gui(
 
     app.setWindowIcon(app_icon())
     window = MainWindow()
+    from annotator.gui.error_report import install
+
+    def save_open_image() -> bool:
+        window.save_now()
+        return window.document is not None
+
+    reporter = install(window, save_open_image)
     if screenshot is not None or quit_after_paint:
         from annotator.gui.first_paint import watch_first_paint
 
@@ -44,7 +51,10 @@ def run_gui(
     open_start_project(window, project)
     if not quit_after_paint:
         offer_first_run(window)
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        reporter.uninstall()
 
 
 def open_start_project(window: MainWindow, project: Path | None) -> None:

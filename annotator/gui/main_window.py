@@ -43,6 +43,7 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.proposal import Proposal
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
+from annotator.gui.about_dialog import AboutDialog
 from annotator.gui.actions import SPECS, make_actions
 from annotator.gui.canvas import Z_LAYERS, LabelCanvas
 from annotator.gui.class_panel import ClassPanel
@@ -278,6 +279,7 @@ class MainWindow(QMainWindow):
         a["previous"].triggered.connect(lambda: self.go(-1))
         a["mark_done"].triggered.connect(self.mark_done)
         a["shortcuts"].triggered.connect(self.show_shortcuts)
+        a["about"].triggered.connect(self.show_about)
         c.tool_changed.connect(lambda n: a[f"tool_{n}"].setChecked(True))
         c.brush_radius_changed.connect(self.radius_spin.setValue)
         c.cursor_moved.connect(self._show_cursor)
@@ -719,6 +721,10 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.shortcuts_dialog = dialog
         dialog.show()
+
+    def show_about(self) -> None:
+        """Help > About: the version and environment, for a bug report (modal)."""
+        AboutDialog(self).exec()
 
     # --- quit ---------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
