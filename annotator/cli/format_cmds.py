@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", type=Path, help="output folder (must not exist or be empty)")
     p.add_argument("--format", required=True, choices=_EXPORT)
     p.add_argument(
-        "--split", default="0.8,0.1,0.1", help="train,val,test fractions (default 0.8,0.1,0.1)"
+        "--split",
+        default="0.8,0.1,0.1",
+        help="train,val,test shares, scaled to sum 1 (default 0.8,0.1,0.1; 8,1,1 is the same)",
     )
     p.add_argument("--seed", type=seed, default=0, help="seed of the split (default 0)")
     p.add_argument(
@@ -87,6 +89,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())
     print(f"exported {sum(report.counts.values())} image(s) as {report.format} to {report.out}")
     print(f"  splits: {counts}; {len(report.files)} file(s) written")
+    given = [float(v) for v in args.split.split(",") if v.strip()]
+    if abs(sum(given) - 1.0) > 1e-6:
+        shares = ", ".join(f"{k} {v:.3g}" for k, v in zip(("train", "val", "test"), request.split))
+        print(f"  --split {args.split} does not sum to 1: read as shares ({shares})")
     if report.skipped:
         print(f"  left out {len(report.skipped)} image(s) without a label map")
     if report.format == "yolo" and report.counts.get("train") and not report.counts.get("val"):

@@ -20,6 +20,7 @@ def test_cli_export_then_import_prints_summaries(tmp_path, masks, capsys):
     assert code == 0
     text = capsys.readouterr().out
     assert "exported 4 image(s) as labelme" in text and "train: 2, val: 2" in text
+    assert "does not sum to 1" not in text
     Project.create(tmp_path / "again", LabelSchema.from_names(list(CLASSES))).close()
     code = main(["import", str(tmp_path / "again"), str(out), "--format", "labelme"])
     assert code == 0
@@ -59,6 +60,17 @@ def test_cli_rejects_a_bad_split(tmp_path, capsys):
         ]
     )
     assert code == 1 and "--split" in capsys.readouterr().err
+
+
+def test_a_split_that_does_not_sum_to_one_is_said_as_the_shares_used(tmp_path, masks, capsys):
+    make_project(tmp_path, masks).close()
+    args = ["export", str(tmp_path / "project"), str(tmp_path / "o"), "--format", "voc"]
+    assert main([*args, "--split", "0.5,0.25"]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "--split 0.5,0.25 does not sum to 1: read as shares (train 0.667, val 0.333, test 0)"
+        in text
+    )
 
 
 def test_an_import_names_a_skipped_file_once(tmp_path, capsys):
