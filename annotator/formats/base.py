@@ -95,11 +95,16 @@ class ImportOptions:
     """``labels_file``: a labelme-style ``labels.txt`` (default: the one in the source
     folder, if any). ``background``: class name given to pixels no shape covers, or
     ``"none"`` (default: ``default_background``, the project's background class, for
-    labelme; else ``_background_`` when the source's class list has it, else unlabelled)."""
+    labelme; else ``_background_`` when the source's class list has it, else unlabelled).
+    ``image_size``: see the field."""
 
     labels_file: Path | None = None
     background: str | None = None
     default_background: str | None = None
+    #: ``(height, width)`` of an image file as the project will read it (a format whose
+    #: coordinates are fractions of the image needs it: YOLO); ``None``: Pillow's
+    #: header, which misreads a TIFF of 5 channels or of floats.
+    image_size: Callable[[Path], tuple[int, int]] | None = None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from annotator.core.errors import FormatError
+from annotator.core.errors import AnnotatorError, FormatError
 from annotator.core.orientation import exif_orientation
 from annotator.formats.base import (
     DEFAULT_EXPORT,
@@ -166,9 +166,27 @@ def parse_label_file(
     return out
 
 
-def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
+def _image_size(image: Path, options: ImportOptions) -> tuple[int, int]:
+    """``(height, width)`` as the project reads ``image`` (``options.image_size``), else
+    from Pillow's header."""
     from PIL import UnidentifiedImageError
 
+    if options.image_size is not None:
+        try:
+            return options.image_size(image)
+        except AnnotatorError as exc:
+            raise FormatError(f"cannot read the image size: {exc}") from None
+    try:
+        with open_pil(image, image) as im:
+            width, height = im.size
+            if exif_orientation(im) in (5, 6, 7, 8):  # shown rotated by 90
+                width, height = height, width
+    except (UnidentifiedImageError, OSError) as exc:
+        raise FormatError(f"{image}: cannot read the image size ({exc})") from None
+    return height, width
+
+
+def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
     if not src.is_dir():
         raise FormatError(f"{src}: expected a YOLO dataset folder")
@@ -198,13 +216,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
             image = _find_image(f, labels_root, root, beside)
             if image is None:
                 raise FormatError(f"{f}: no image with the same stem next to it or under images/")
-            try:
-                with open_pil(image, image) as im:
-                    width, height = im.size
-                    if exif_orientation(im) in (5, 6, 7, 8):  # shown rotated by 90
-                        width, height = height, width
-            except (UnidentifiedImageError, OSError) as exc:
-                raise FormatError(f"{image}: cannot read the image size ({exc})") from None
+            height, width = _image_size(image, options)
             mask = np.full((height, width), fill, np.int32)
             for cls, pix in parse_label_file(f, width, height, len(names)):
                 mask[fill_centre_polygons((height, width), [pix])] = cls

@@ -675,7 +675,10 @@ def import_into_project(
     background, default = request.background, None
     if spec.name == "labelme":  # labelme's convention: uncovered pixels are background
         default = project_background(project.schema.names)
-    result = spec.reader(src, ImportOptions(request.labels_file, background, default))
+    from annotator.storage.images import image_size
+
+    options = ImportOptions(request.labels_file, background, default, image_size=image_size)
+    result = spec.reader(src, options)
     report = ImportReport(format=spec.name, unknown_labels=dict(result.unknown))
     if spec.name == "labelme":
         report.background = background_summary(request.background, default, result)

@@ -95,7 +95,14 @@ def _normalise_channels(path: Path, array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def _read_tiff(path: Path) -> np.ndarray:
+#: A TIFF whose planes nobody named (tifffile's Q and I axes) is read as channels up to
+#: this many (a 5-channel array saved from numpy), and as a stack of slices beyond it.
+MAX_UNNAMED_CHANNELS = 8
+
+
+def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
+    """A TIFF's first series as ``(H, W[, C])`` (:func:`_layout`); ``header_only``: an
+    array of that shape that reads nothing (for :func:`image_size`)."""
     import logging
 
     import tifffile
@@ -110,22 +117,66 @@ def _read_tiff(path: Path) -> np.ndarray:
             series = tif.series[0]
             shape = tuple(int(s) for s in series.shape)
             axes = series.axes
-            spatial = [s for s, a in zip(shape, axes, strict=False) if a in "YX"]
-            if len(spatial) == 2:
-                _check_size(path, spatial[1], spatial[0])
+            layout = _layout(path, shape, axes)
+            height, width = (layout[0][i] for i in layout[1][:2])
+            _check_size(path, width, height)
+            # Pages written one by one are series of their own: more of the first's size
+            # are slices of a stack (a thumbnail or a reduced copy has another size).
+            same = sum(1 for other in tif.series[1:] if tuple(other.shape) == shape)
+            if same:
+                raise ImageReadError(
+                    path, _stack_problem(same + 1, (height, width), "one per page")
+                )
+            if header_only:
+                return np.broadcast_to(np.zeros((), series.dtype), (height, width))
             array = series.asarray()
     except ImageReadError:
         raise
     except Exception as exc:  # tifffile raises many kinds for broken files
         raise ImageReadError(path, f"corrupt or unsupported TIFF ({exc})") from None
-    array = np.squeeze(array)
-    if array.ndim == 3 and array.shape[0] <= 8 and array.shape[2] > 8:
-        array = np.moveaxis(array, 0, -1)  # planar (C, H, W) -> (H, W, C)
-    if array.ndim > 3:
-        raise ImageReadError(
-            path, f"TIFF holds a {array.ndim}-D stack {array.shape}; only 2-D images are supported"
-        )
-    return array
+    return np.transpose(array.reshape(layout[0]), layout[1])
+
+
+def _layout(path: Path, shape: tuple[int, ...], axes: str) -> tuple[tuple[int, ...], list[int]]:
+    """How a TIFF series of ``shape`` along tifffile's ``axes`` becomes ``(H, W)`` or
+    ``(H, W, channels)``: the shape to reshape it to (lengths of 1 dropped), then the
+    order of those axes.
+
+    Y, X, S (samples) and C (channels) are taken as they say, so a 1-row or 1-pixel
+    image stays one and planar channels are moved last; Z or T of more than one plane is
+    a stack, refused in words. Q and I (planes nobody named: tifffile's own shape
+    record of a numpy array, or bare pages) follow numpy's image convention, as before:
+    ``(H, W, C)`` when the last length is at most :data:`MAX_UNNAMED_CHANNELS`, else
+    ``(C, H, W)`` when the first is, else a stack."""
+    if len(axes) != len(shape) or "Y" not in axes or "X" not in axes:
+        raise ImageReadError(path, f"unsupported TIFF layout (axes {axes}, shape {shape})")
+    keep = [i for i, a in enumerate(axes) if a in "YX" or shape[i] > 1]
+    kept = "".join(axes[i] for i in keep)
+    reshaped = tuple(shape[i] for i in keep)
+    sizes = dict(zip(kept, reshaped, strict=True))
+    if any(a in "ZT" for a in kept):
+        planes = int(np.prod([n for a, n in sizes.items() if a not in "YXSC"]))
+        raise ImageReadError(path, _stack_problem(planes, (sizes["Y"], sizes["X"]), f"axes {axes}"))
+    if any(a in "QI" for a in kept):  # planes nobody named
+        if len(reshaped) == 2 or (len(reshaped) == 3 and reshaped[2] <= MAX_UNNAMED_CHANNELS):
+            return reshaped, list(range(len(reshaped)))
+        if len(reshaped) == 3 and reshaped[0] <= MAX_UNNAMED_CHANNELS:
+            return reshaped, [1, 2, 0]
+        planes = int(np.prod(reshaped[:-2]))
+        raise ImageReadError(path, _stack_problem(planes, reshaped[-2:], f"axes {axes}"))
+    rest = [a for a in kept if a not in "YX"]
+    if len(rest) > 1:  # samples and channels both: no image this app can show
+        raise ImageReadError(path, f"unsupported TIFF layout (axes {axes}, shape {shape})")
+    return reshaped, [kept.index("Y"), kept.index("X")] + [kept.index(a) for a in rest]
+
+
+def _stack_problem(planes: int, yx: tuple[int, ...], how: str) -> str:
+    size = f"{yx[1]}x{yx[0]}" if len(yx) == 2 else "?"
+    return (
+        f"the TIFF is a stack of {planes} images of {size} ({how}), not one 2-D image; "
+        "save each slice as a file of its own (Fiji: Image > Stacks > Stack to Images) "
+        "and add those"
+    )
 
 
 def _read_pillow(path: Path) -> np.ndarray:
@@ -138,6 +189,8 @@ def _read_pillow(path: Path) -> np.ndarray:
             if fmt not in {"PNG", "JPEG", "MPO", "BMP", "DIB", "TIFF"}:
                 raise ImageReadError(path, f"unsupported image format {fmt}")
             _check_size(path, im.width, im.height)
+            if fmt == "TIFF" and getattr(im, "n_frames", 1) > 1:
+                _refuse_pillow_stack(path, im)
             orientation = exif_orientation(im)  # a PNG's without decoding it twice
             if fmt == "PNG":
                 array = _decode_png(path)
@@ -156,6 +209,18 @@ def _read_pillow(path: Path) -> np.ndarray:
     except (OSError, SyntaxError, ValueError, Warning) as exc:
         raise ImageReadError(path, f"corrupt or truncated image ({exc})") from None
     return apply_exif_orientation(array, orientation)
+
+
+def _refuse_pillow_stack(path: Path, im) -> None:  # type: ignore[no-untyped-def]
+    """As :func:`_read_tiff`: frames of the first one's size are slices of a stack."""
+    first = im.size
+    same = 0
+    for frame in range(1, im.n_frames):
+        im.seek(frame)
+        same += im.size == first
+    im.seek(0)
+    if same:
+        raise ImageReadError(path, _stack_problem(same + 1, (first[1], first[0]), "one per page"))
 
 
 def _pillow_to_array(path: Path, im) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -247,22 +312,57 @@ def _read_tiff_or_pillow(path: Path) -> np.ndarray:
             raise exc from None
 
 
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(height, width)`` of the array :func:`read_image` would return, from the
+    file's header (EXIF orientation applied); raises :class:`ImageReadError` as it."""
+    from PIL import Image, UnidentifiedImageError
+
+    p = _checked_path(Path(path))
+    try:
+        if _sniff_tiff(p):
+            try:
+                height, width = _read_tiff(p, header_only=True).shape[:2]
+                return int(height), int(width)
+            except ImageReadError as exc:
+                if "imagecodecs" not in exc.problem:
+                    raise
+        Image.MAX_IMAGE_PIXELS = None  # checked below, with our message
+        with Image.open(p) as im:
+            _check_size(p, im.width, im.height)
+            width, height = im.size
+            if exif_orientation(im) in (5, 6, 7, 8):  # shown turned by 90 degrees
+                width, height = height, width
+            return int(height), int(width)
+    except PermissionError:
+        raise ImageReadError(p, "permission denied") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(p, "not an image file, or an unsupported format") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(p, f"corrupt or truncated image ({exc})") from None
+
+
+def _checked_path(p: Path) -> Path:
+    """``p`` when it names a non-empty file of a supported type, else the error."""
+    if not p.exists():
+        raise ImageReadError(p, "no such file")
+    if p.is_dir():
+        raise ImageReadError(p, "is a folder, not an image file")
+    if p.stat().st_size == 0:
+        raise ImageReadError(p, "empty file")
+    if p.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ImageReadError(
+            p,
+            f"unsupported file type {p.suffix or '(none)'!r}; supported: "
+            + ", ".join(sorted(IMAGE_SUFFIXES)),
+        )
+    return p
+
+
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Decode an image file into an array; raise :class:`ImageReadError` on any problem."""
     p = Path(path)
     try:
-        if not p.exists():
-            raise ImageReadError(p, "no such file")
-        if p.is_dir():
-            raise ImageReadError(p, "is a folder, not an image file")
-        if p.stat().st_size == 0:
-            raise ImageReadError(p, "empty file")
-        if p.suffix.lower() not in IMAGE_SUFFIXES:
-            raise ImageReadError(
-                p,
-                f"unsupported file type {p.suffix or '(none)'!r}; supported: "
-                + ", ".join(sorted(IMAGE_SUFFIXES)),
-            )
+        _checked_path(p)
         array = _read_tiff_or_pillow(p) if _sniff_tiff(p) else _read_pillow(p)
     except PermissionError:
         raise ImageReadError(p, "permission denied") from None

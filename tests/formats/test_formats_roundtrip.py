@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
 from annotator.formats.base import (
     UNLABELLED,
     VOID,
@@ -275,3 +276,33 @@ def test_an_export_is_on_disk_before_its_rename_says_it_is_complete(tmp_path, ma
     with make_project(tmp_path, masks) as project:
         export_project(project, ExportRequest("masks", tmp_path / "m"))
     assert order[order.index("sync") + 1 :] == ["rename"]  # the folder's rename, last
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "labelme", "coco", "voc", "masks"])
+def test_tiffs_pillow_misreads_round_trip_in_every_format(tmp_path, fmt):
+    """A 5-channel and a float64 TIFF: the project reads them (tifffile); a YOLO import
+    took their size from Pillow's header, which refused one and turned the other."""
+    import tifffile
+
+    src = tmp_path / "src"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    tifffile.imwrite(
+        src / "c5.tif", rng.integers(0, 255, (48, 64, 5), np.uint8), photometric="minisblack"
+    )
+    tifffile.imwrite(src / "f64.tif", rng.random((40, 30)))
+    masks = {"c5": np.zeros((48, 64), np.uint8), "f64": np.zeros((40, 30), np.uint8)}
+    masks["c5"][10:30, 5:40] = 1
+    masks["f64"][3:20, 4:25] = 2
+    project = Project.create(tmp_path / "project", LabelSchema.from_names(list(CLASSES)))
+    with project:
+        project.add_images([src])
+        for rec in project.images():
+            project.save_mask(rec.id, masks[rec.stem], status=ImageStatus.DONE)
+        export_project(project, ExportRequest(fmt, tmp_path / "out", split=(1.0, 0.0, 0.0)))
+    source = tmp_path / "out" / "train.json" if fmt == "coco" else tmp_path / "out"
+    with Project.create(tmp_path / "again", LabelSchema.from_names(list(CLASSES))) as again:
+        report = import_into_project(again, ImportRequest(fmt, source))
+        assert report.skipped == [] and len(report.imported) == 2
+        for rec in again.images():
+            assert np.array_equal(again.load_mask(rec), masks[rec.stem])

@@ -63,6 +63,49 @@ def test_sixteen_bit_and_multichannel_tiff(tmp_path):
     assert ImageInfo.of(out) == ImageInfo(20, 30, 5, 16, "uint16")
 
 
+@pytest.mark.parametrize(
+    "array, kwargs, shape",
+    [
+        (np.arange(50, dtype=np.uint8).reshape(1, 50), {}, (1, 50)),  # one row
+        (np.full((1, 1), 7, np.uint8), {}, (1, 1)),  # one pixel
+        (np.zeros((1, 50, 3), np.uint8), {"photometric": "rgb"}, (1, 50, 3)),
+        (
+            np.zeros((3, 100, 5), np.uint8),
+            {"photometric": "rgb", "planarconfig": "separate"},
+            (100, 5, 3),
+        ),
+        (
+            np.zeros((5, 30, 20), np.uint8),
+            {"imagej": True, "metadata": {"axes": "CYX"}},
+            (30, 20, 5),
+        ),
+        (np.zeros((30, 20, 5), np.uint16), {"photometric": "minisblack"}, (30, 20, 5)),
+    ],
+)
+def test_tiff_axes_decide_rows_columns_and_channels(tmp_path, array, kwargs, shape):
+    """Shapes the old squeeze-and-guess read wrong (a 1x50 RGB as 50x3 grey) or refused."""
+    array = array + np.arange(array.size, dtype=array.dtype).reshape(array.shape) % 97
+    tifffile.imwrite(tmp_path / "a.tif", array, **kwargs)
+    out = read_image(tmp_path / "a.tif")
+    assert out.shape == shape
+    assert sorted(out.ravel().tolist()) == sorted(array.ravel().tolist())  # every value kept
+
+
+def test_tiff_stacks_are_refused_in_words_not_read_as_channels(tmp_path):
+    tifffile.imwrite(tmp_path / "z.tif", np.zeros((20, 48, 64), np.uint8))  # 20 unnamed planes
+    tifffile.imwrite(
+        tmp_path / "zj.tif", np.zeros((4, 48, 64), np.uint8), imagej=True, metadata={"axes": "ZYX"}
+    )
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as tif:  # pages written one by one
+        for i in range(3):
+            tif.write(np.full((48, 64), 50 * i, np.uint8))
+    for name, planes in (("z.tif", 20), ("zj.tif", 4), ("pages.tif", 3)):
+        with pytest.raises(
+            ImageReadError, match=f"stack of {planes} images of 64x48.*Stack to Images"
+        ):
+            read_image(tmp_path / name)
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_exif_orientation_matches_pillow(tmp_path, orientation):
     from PIL import ImageOps
@@ -158,3 +201,30 @@ def test_display_window_maps_sixteen_bit_to_full_eight_bit_range():
     assert out.dtype == np.uint8 and out.min() == 0 and out.max() == 255
     same = _grad()
     assert to_display_uint8(same) is same
+
+
+def test_image_size_from_the_header_is_the_shape_read_image_gives(tmp_path):
+    from annotator.storage.images import image_size
+
+    rng = np.random.default_rng(1)
+    tifffile.imwrite(
+        tmp_path / "c5.tif", rng.integers(0, 9, (30, 20, 5), np.uint8), photometric="minisblack"
+    )
+    tifffile.imwrite(
+        tmp_path / "planar.tif",
+        np.zeros((3, 100, 5), np.uint8),
+        photometric="rgb",
+        planarconfig="separate",
+    )
+    tifffile.imwrite(tmp_path / "row.tif", np.zeros((1, 70), np.uint16))
+    tifffile.imwrite(tmp_path / "f64.tif", rng.random((11, 13)))
+    im = Image.fromarray(np.zeros((16, 24, 3), np.uint8))
+    exif = im.getexif()
+    exif[0x0112] = 6  # shown turned by 90 degrees
+    im.save(tmp_path / "turned.jpg", exif=exif)
+    cv2.imwrite(str(tmp_path / "g16.png"), np.zeros((9, 7), np.uint16))
+    for path in sorted(tmp_path.iterdir()):
+        assert image_size(path) == read_image(path).shape[:2], path.name
+    tifffile.imwrite(tmp_path / "z.tif", np.zeros((20, 48, 64), np.uint8))
+    with pytest.raises(ImageReadError, match="stack of 20 images"):
+        image_size(tmp_path / "z.tif")
