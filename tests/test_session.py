@@ -435,3 +435,45 @@ def test_closing_does_not_wait_for_a_decode(project, monkeypatch):
     for fn in owner.queued:
         fn()
     assert owner.read == [] and owner.failed == []  # ended unheard
+
+
+def _opened(tmp_path, name, array):
+    import tifffile
+
+    from annotator.core.schema import LabelSchema
+    from annotator.storage.project import Project
+
+    tifffile.imwrite(tmp_path / name, array)
+    project = Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"]))
+    project.add_images([tmp_path / name])
+    session = AnnotationSession(project)
+    return session, session.open_image(project.images()[0].id)
+
+
+def test_an_image_of_five_channels_shows_its_first_three(tmp_path):
+    """It was handed to the canvas as (H, W, 5) and drawn as interleaved garbage."""
+    image = np.zeros((20, 30, 5), np.uint8)
+    image[:, :15, 0] = 255
+    image[..., 1], image[..., 2], image[..., 3:] = 100, 50, 7
+    session, doc = _opened(tmp_path, "c5.tif", image)
+    shown = doc.display_image()
+    assert shown.shape == (20, 30, 3)
+    assert np.array_equal(shown, image[..., :3])
+    session.close()
+    session.project.close()
+
+
+def test_a_float_image_with_nan_pixels_is_shown_not_black(tmp_path):
+    """One NaN made the automatic window (nan, nan) and the whole picture black."""
+    image = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (16, 1))
+    image[3, 5] = np.nan
+    image[4, 6] = np.inf
+    session, doc = _opened(tmp_path, "f.tif", image)
+    low, high = doc.auto_window
+    assert np.isfinite(low) and np.isfinite(high) and high > low
+    shown = doc.display_image()
+    assert shown.min() == 0 and shown.max() == 255 and len(np.unique(shown)) > 50
+    assert shown[3, 5] == 0  # no value: black
+    assert doc.value_range == (0.0, 1.0)
+    session.close()
+    session.project.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDialog,
@@ -12,6 +14,12 @@ from PySide6.QtWidgets import (
     QPushButton,
     QWidget,
 )
+
+
+def spin_step(data_range: tuple[float, float]) -> float:
+    """A hundredth of the image's value range, at least 1e-9 (a flat image: 1)."""
+    span = data_range[1] - data_range[0]
+    return max(span / 100.0, 1e-9) if span > 0 else 1.0
 
 
 class ContrastDialog(QDialog):
@@ -48,8 +56,10 @@ class ContrastDialog(QDialog):
     def set_window(self, low: float, high: float, data_range: tuple[float, float]) -> None:
         """Show ``(low, high)`` with steps suited to the image's value range."""
         self._setting = True
-        step = max((data_range[1] - data_range[0]) / 100.0, 0.1)
+        step = spin_step(data_range)
         for spin in (self.low, self.high):
+            # A step shows at least its first digit: 0..0.05 gets four decimals, not 0.0.
+            spin.setDecimals(max(1, min(10, math.ceil(-math.log10(step)) + 1)))
             spin.setSingleStep(step)
         self.low.setValue(low)
         self.high.setValue(high)

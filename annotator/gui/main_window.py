@@ -613,7 +613,7 @@ class MainWindow(QMainWindow):
         the automatic one (8-bit pictures are shown as they are, 0-255)."""
         auto = doc.auto_window if doc.image.dtype != np.uint8 else (0.0, 255.0)
         low, high = doc.window or auto
-        self.contrast_dialog.set_window(low, high, (float(doc.image.min()), float(doc.image.max())))
+        self.contrast_dialog.set_window(low, high, doc.value_range)
 
     def _set_window(self, low: float | None, high: float | None) -> None:
         doc = self.document

@@ -31,7 +31,7 @@ from annotator.core.labelmap import Box, LabelMap, Patch, Point
 from annotator.core.proposal import Proposal, proposal_source
 from annotator.core.records import ImageRecord
 from annotator.core.smart import Superpixels
-from annotator.storage.images import auto_window, to_display_uint8
+from annotator.storage.images import auto_window, to_display_uint8, value_range
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class Document:
         self._after_gesture: list[Callable[[], object]] = []  # see when_idle
         self._window: tuple[float, float] | None = None
         self._auto: tuple[float, float] | None = None
+        self._range: tuple[float, float] | None = None
 
     @property
     def image_id(self) -> int:
@@ -442,6 +443,13 @@ class Document:
         return self._auto
 
     @property
+    def value_range(self) -> tuple[float, float]:
+        """The image's lowest and highest value, NaN and infinities left out (cached)."""
+        if self._range is None:
+            self._range = value_range(self.image)
+        return self._range
+
+    @property
     def window(self) -> tuple[float, float] | None:
         """The user's contrast window, or None for the default."""
         return self._window
@@ -456,7 +464,7 @@ class Document:
         float) use the automatic window.
         """
         image = self.image
-        if image.ndim == 3 and image.shape[2] == 4:
+        if image.ndim == 3 and image.shape[2] >= 4:  # RGBA, or more channels: the first three
             image = image[:, :, :3]
         if self._window is None:
             if image.dtype == np.uint8:

@@ -387,6 +387,8 @@ def to_display_uint8(
         high = hi if high is None else high
     scale = 255.0 / max(float(high) - float(low), 1e-12)
     out = (image.astype(np.float32) - float(low)) * scale
+    if image.dtype.kind == "f":  # NaN (a pixel with no value) shows black, infinities clip
+        np.nan_to_num(out, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -395,12 +397,25 @@ def auto_window(image: np.ndarray) -> tuple[float, float]:
     flat = image.reshape(-1) if image.ndim == 2 else image.reshape(-1, image.shape[2])
     step = max(1, flat.shape[0] // 1_000_000)
     sample = flat[::step]
+    if image.dtype.kind == "f":  # NaN and infinities are no brightness
+        sample = sample[np.isfinite(sample)]
+        if sample.size == 0:
+            return 0.0, 1.0
     lo, hi = np.percentile(sample, [0.5, 99.5])
     if hi <= lo:
         lo, hi = float(sample.min()), float(sample.max())
         if hi <= lo:
             hi = lo + 1
     return float(lo), float(hi)
+
+
+def value_range(image: np.ndarray) -> tuple[float, float]:
+    """The lowest and highest value of an image, NaN and infinities left out
+    (``(0, 0)`` when no value is finite)."""
+    if image.dtype.kind != "f":
+        return float(image.min()), float(image.max())
+    finite = image[np.isfinite(image)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
 
 
 def encode_png(array: np.ndarray) -> bytes:

@@ -6,6 +6,7 @@ import threading
 
 import cv2
 import numpy as np
+import pytest
 from guihelpers import at, center, drag
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -301,3 +302,20 @@ def test_the_contrast_dialog_says_the_image_range_and_why_it_refused_a_window(qt
     assert seen == [] and "White must be above black" in dialog.hint.text()
     dialog.high.setValue(300.0)
     assert seen == [(10.0, 300.0)] and "0 to 4095" in dialog.hint.text()
+
+
+def test_the_contrast_dialog_steps_and_shows_small_float_ranges(qtbot):
+    """Values 0..0.05 showed as "0.0" with one decimal, and 0.04 could not be typed."""
+    from annotator.gui.contrast import ContrastDialog
+
+    dialog = ContrastDialog()
+    qtbot.addWidget(dialog)
+    seen = []
+    dialog.window_changed.connect(lambda lo, hi: seen.append((lo, hi)))
+    dialog.set_window(0.00025, 0.0497, (0.0, 0.05))
+    assert dialog.high.decimals() >= 4 and dialog.high.singleStep() == pytest.approx(0.0005)
+    assert dialog.low.value() == pytest.approx(0.00025)
+    dialog.high.setValue(0.04)
+    assert seen == [(pytest.approx(0.00025), pytest.approx(0.04))]
+    dialog.set_window(100.0, 4000.0, (0.0, 65535.0))  # 16-bit: few decimals, big steps
+    assert dialog.high.decimals() == 1 and dialog.high.singleStep() == pytest.approx(655.35)
