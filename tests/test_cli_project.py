@@ -45,6 +45,19 @@ def test_add_again_skips_duplicates(tmp_path, capsys):
     assert "already in the project" in out.err
 
 
+def test_add_of_a_folder_names_the_picture_types_it_left_out(tmp_path, capsys):
+    proj = tmp_path / "P"
+    main(["new", str(proj), "--classes", "a,b"])
+    imgs = _images(tmp_path / "imgs", n=1)
+    (imgs / "a.webp").write_bytes(b"RIFF")
+    (imgs / "notes.txt").write_text("x")
+    capsys.readouterr()
+    assert main(["add", str(proj), str(imgs)]) == 0
+    err = capsys.readouterr().err
+    assert "left out pictures of types not read: .webp (1); convert them to PNG or TIFF" in err
+    assert "notes.txt" not in err and ".txt" not in err
+
+
 def test_add_with_bad_files_reports_them_and_exits_nonzero(tmp_path, capsys):
     proj = tmp_path / "P"
     main(["new", str(proj), "--classes", "a,b"])

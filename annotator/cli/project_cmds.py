@@ -79,6 +79,12 @@ def cmd_add(args: argparse.Namespace) -> int:
             f"added {len(report.added)} image(s), skipped {len(report.skipped)}, "
             f"{len(report.errors)} unreadable; project has {len(project.images())} image(s)"
         )
+        if report.other_pictures:
+            print(
+                f"  left out pictures of types not read: {report.other_pictures_text()}; "
+                "convert them to PNG or TIFF to add them",
+                file=sys.stderr,
+            )
     if report.errors and not report.added and not report.skipped:
         return 1
     return 2 if report.errors else 0

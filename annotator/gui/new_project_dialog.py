@@ -54,6 +54,7 @@ class AddOutcome:
     errors: list[str] = field(default_factory=list)
     cancelled: bool = False
     failed: bool = False  # stopped by an error (the first entry of ``errors``)
+    other_pictures: str = ""  # pictures of types not read, ".webp (2)" (AddReport)
 
     @property
     def nothing_found(self) -> bool:
@@ -62,15 +63,24 @@ class AddOutcome:
 
     @property
     def worth_a_warning(self) -> bool:
-        return self.failed or bool(self.errors) or self.nothing_found
+        return self.failed or bool(self.errors) or self.nothing_found or bool(self.other_pictures)
 
     def summary(self) -> str:
         if self.cancelled:
             return f"Adding was cancelled; {self.added} image(s) were added before."
         if self.failed:
             return f"Adding stopped: {self.errors[0]} ({self.added} image(s) added before)."
+        others = (
+            f" Left out pictures of types not read: {self.other_pictures}; convert them "
+            "to PNG or TIFF to add them."
+            if self.other_pictures
+            else ""
+        )
         if self.nothing_found:
-            return f"Added no images: no image files found ({', '.join(IMAGE_FILE_SUFFIXES)})."
+            return (
+                f"Added no images: no image files found ({', '.join(IMAGE_FILE_SUFFIXES)})."
+                + others
+            )
         text = f"Added {self.added} image(s)"
         if self.skipped:
             text += f", skipped {self.skipped} already in the project (or repeating a picture)"
@@ -78,7 +88,7 @@ class AddOutcome:
             text += ", left out the project's own files (masks, proposals...)"
         if self.errors:
             text += f", {len(self.errors)} unreadable (first: {self.errors[0]})"
-        return text + "."
+        return text + "." + others
 
 
 def add_images_with_progress(
@@ -111,6 +121,7 @@ def add_images_with_progress(
         skipped=len(report.skipped) - len(own),
         own_files=bool(own),
         errors=[str(e) for e in report.errors],
+        other_pictures=report.other_pictures_text(),
     )
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from annotator.core.card import ModelCard
 from annotator.core.errors import ImageReadError, ModelError, ProjectError, SchemaError
+from annotator.core.limits import OTHER_PICTURE_SUFFIXES
 from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.schema import LabelClass, LabelSchema
@@ -85,6 +86,13 @@ class AddReport:
     added: list[ImageRecord] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     errors: list[ImageReadError] = field(default_factory=list)
+    #: Pictures in the folders given that are of a type not read, by suffix
+    #: (``OTHER_PICTURE_SUFFIXES``: ``{".webp": 2}``); other files pass unsaid.
+    other_pictures: dict[str, int] = field(default_factory=dict)
+
+    def other_pictures_text(self) -> str:
+        """``".gif (1), .webp (2)"``, or "" when there were none."""
+        return ", ".join(f"{k} ({v})" for k, v in sorted(self.other_pictures.items()))
 
 
 def _row_to_image(row: Any) -> ImageRecord:
@@ -134,14 +142,17 @@ def _touches(path: Path, folders: Collection[Path]) -> bool:
 
 
 def collect_image_files(
-    paths: Iterable[str | os.PathLike[str]], exclude: Collection[Path] = ()
+    paths: Iterable[str | os.PathLike[str]],
+    exclude: Collection[Path] = (),
+    other_pictures: dict[str, int] | None = None,
 ) -> list[tuple[Path, str]]:
     """Expand files and folders (recursively) into ``(file, display name)`` pairs.
 
     A file given directly is named by its file name; a file found in a folder by its
     path relative to that folder. Non-image files inside folders are ignored; a
     non-image file given directly is kept so that reading it reports the problem.
-    Nothing inside the (resolved) folders ``exclude`` is collected.
+    Nothing inside the (resolved) folders ``exclude`` is collected. Pictures of a type
+    not read found in folders are counted by suffix into ``other_pictures``.
     """
     found: list[tuple[Path, str]] = []
     for raw in paths:
@@ -157,8 +168,15 @@ def collect_image_files(
                 rel = sub.relative_to(p)
                 if any(rel.parts[: len(f)] == f for f in inner):
                     continue
-                if sub.is_file() and is_image_path(sub) and not sub.name.startswith("."):
+                if sub.name.startswith(".") or not sub.is_file():
+                    continue
+                if is_image_path(sub):
                     found.append((sub, rel.as_posix()))
+                elif (
+                    other_pictures is not None
+                    and (kind := sub.suffix.lower()) in OTHER_PICTURE_SUFFIXES
+                ):
+                    other_pictures[kind] = other_pictures.get(kind, 0) + 1
         else:
             found.append((p, p.name))
     return found
@@ -512,7 +530,7 @@ class Project:
         report = AddReport()
         paths = list(paths)
         own = [(self.root / d).resolve() for d in OWN_DIRS]
-        candidates = collect_image_files(paths, exclude=own)
+        candidates = collect_image_files(paths, exclude=own, other_pictures=report.other_pictures)
         if any(_touches(Path(p).resolve(), own) for p in paths):
             report.skipped.append((str(self.root), OWN_FILES_SKIPPED))
         rows = self._db.query("SELECT name, path, sha1 FROM images")

@@ -207,11 +207,15 @@ def test_adding_an_empty_folder_says_no_images_were_found(window, tmp_path, monk
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "readme.txt").write_text("no images here")
+    (empty / "movie.gif").write_bytes(b"GIF89a")
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(empty))
     window.actions_["add_folder"].trigger()
     assert len(boxes) == 1
     kind, _title, message = boxes[0]
     assert kind == "warning" and message.startswith("Added no images: no image files found")
+    assert message.endswith(
+        "Left out pictures of types not read: .gif (1); convert them to PNG or TIFF to add them."
+    )
 
 
 def test_adding_a_folder_already_in_the_project_says_skipped(

@@ -76,6 +76,16 @@ def test_folder_with_bad_files_adds_the_good_ones_and_reports_the_bad(project, t
     assert len(project.images()) == 2
 
 
+def test_pictures_of_types_not_read_are_counted_notes_pass_unsaid(project, tmp_path):
+    folder = image_folder(tmp_path / "mixed", n=1)
+    for name in ("a.webp", "b.WEBP", "c.gif", "notes.txt", "labels.json", ".hidden.gif"):
+        (folder / name).write_bytes(b"x")
+    report = project.add_images([folder])
+    assert [r.name for r in report.added] == ["img0.png"]
+    assert report.other_pictures == {".webp": 2, ".gif": 1}
+    assert report.other_pictures_text() == ".gif (1), .webp (2)"
+
+
 def test_mask_round_trip_and_status_provenance(project, tmp_path):
     project.add_images([image_folder(tmp_path / "i", n=1)])
     rec = project.images()[0]
