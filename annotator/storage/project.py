@@ -359,8 +359,9 @@ class Project:
 
     def _clear_unfinished_writes(self) -> None:
         """Remove the temporary files of atomic writes a killed process left (``.NAME.*.tmp``
-        beside masks, proposals, accepted proposals and generated images): with the lock
-        held nobody else is writing, so none is in use, and each would stay forever."""
+        beside masks, proposals, accepted proposals and generated images), and proposal
+        files no JSON names: with the lock held nobody else is writing, so none is in
+        use, and each would stay forever."""
         for sub in ("masks", "proposals", ACCEPTED_DIR, IMAGES_DIR):
             try:
                 entries = list(os.scandir(self.root / sub))
@@ -370,6 +371,10 @@ class Project:
                 if entry.name.startswith(".") and entry.name.endswith(".tmp") and entry.is_file():
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
+            if sub == "proposals":
+                from annotator.storage.proposals import clear_unnamed
+
+                clear_unnamed(self.root / sub, [e.name for e in entries])
 
     def _count_interrupted_saves(self) -> None:
         """Count again the labels of masks whose save was cut short (the writer holds the

@@ -5,8 +5,9 @@ The newest proposal of each image is kept so that reopening an image (or the pro
 shows it without running the model again. The two PNGs are written first, under names
 of the model version that made them, and the JSON last: the JSON commits the proposal by
 naming its files, so a crash in between leaves the previous proposal (or none), never a
-mix of two versions' pictures. The files of the version replaced are removed after the
-JSON. Proposals stored before the names carried the version (``<id>.png``,
+mix of two versions' pictures. The files of the version replaced (those the old JSON
+names) are removed after the JSON; what a killed save left is cleared by the next
+writer that opens the project (:func:`clear_unnamed`). Proposals stored before the names carried the version (``<id>.png``,
 ``<id>_uncertainty.png``, a JSON naming no file) are read as before. Probabilities are
 not stored (only the argmax mask and the uncertainty at 8 bits).
 """
@@ -67,6 +68,9 @@ def save_proposal(project: Project, image_id: int, proposal: Proposal) -> Path:
     d = proposals_dir(project)
     stem = f"{image_id}_v{proposal.model_version}"
     mask_p, unc_p, meta_p = d / f"{stem}.png", d / f"{stem}_uncertainty.png", d / f"{image_id}.json"
+    # The files to remove once the new JSON commits: those the old JSON names (not a
+    # listing of the folder, which costs in proportion to the whole project).
+    replaced = proposal_paths(project, image_id)[:2]
     atomic_write_bytes(mask_p, encode_png(proposal.mask))
     unc8 = np.round(proposal.uncertainty * 255).astype(np.uint8)
     atomic_write_bytes(unc_p, encode_png(unc8))
@@ -80,13 +84,37 @@ def save_proposal(project: Project, image_id: int, proposal: Proposal) -> Path:
             "uncertainty": unc_p.name,
         },
     )
-    kept = {mask_p, unc_p}
-    replaced = [*d.glob(f"{image_id}_v*.png"), d / f"{image_id}.png"]
-    for old in [*replaced, d / f"{image_id}_uncertainty.png"]:
-        if old not in kept:
+    for old in replaced:
+        if old not in (mask_p, unc_p):
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
     return mask_p
+
+
+def clear_unnamed(folder: Path, names: list[str]) -> int:
+    """Remove proposal files no JSON names, given the folder's file ``names``: those of
+    a save cut short after its JSON committed (the replaced version's) or before (the
+    new one's). Only images with files of two versions are looked at, by their JSON, so
+    this costs one folder listing. Returns how many files were removed."""
+    versions: dict[str, set[str]] = {}
+    for name in names:
+        head, sep, rest = name.partition("_v")
+        if sep and head.isdigit() and rest.endswith(".png"):
+            versions.setdefault(head, set()).add(name)
+    removed = 0
+    for image_id, files in versions.items():
+        if len(files) <= 2:  # one version: a mask and its uncertainty
+            continue
+        try:
+            meta = json.loads((folder / f"{image_id}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # no commit to judge by: leave them
+        named = {p.name for p in _named_files(folder, int(image_id), meta)}
+        for name in files - named:
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
+                removed += 1
+    return removed
 
 
 def load_proposal(

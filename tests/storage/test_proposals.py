@@ -135,3 +135,44 @@ def test_a_version_whose_classes_were_renamed_while_it_was_made_is_not_recorded(
     assert not (project.root / "models" / "v0001").exists()
     added = ModelCard(version=1, architecture={}, classes=tuple(project.schema.names[:1]))
     assert models.publish_version(project, added, b"weights").version == 1  # a prefix fits
+
+
+def test_a_save_never_lists_the_proposals_folder(project, monkeypatch):
+    """Listing the folder (a glob per save) made proposing 10,000 images quadratic: 18 ms
+    a save on an empty folder, 137 ms beside 30,000 files."""
+    import os
+
+    record = project.images()[0]
+    proposals.save_proposal(project, record.id, _proposal(1))
+
+    def listing(*_a, **_k):
+        raise AssertionError("the proposals folder was listed")
+
+    monkeypatch.setattr(Path, "glob", listing)
+    monkeypatch.setattr(Path, "iterdir", listing)
+    monkeypatch.setattr(os, "scandir", listing)
+    monkeypatch.setattr(os, "listdir", listing)
+    proposals.save_proposal(project, record.id, _proposal(2))
+    monkeypatch.undo()
+    left = sorted(p.name for p in proposals.proposals_dir(project).glob(f"{record.id}_*"))
+    assert left == [f"{record.id}_v2.png", f"{record.id}_v2_uncertainty.png"]
+
+
+def test_files_of_saves_cut_short_are_cleared_by_the_next_writer(project):
+    """A kill after the JSON (the replaced version's files stay) or before it (the new
+    version's stay): the next writer to open the project keeps only what the JSON names."""
+    record = project.images()[0]
+    folder = proposals.proposals_dir(project)
+    proposals.save_proposal(project, record.id, _proposal(3))
+    for stray in (1, 4):  # an older version's files, and a newer one never committed
+        for suffix in (".png", "_uncertainty.png"):
+            (folder / f"{record.id}_v{stray}{suffix}").write_bytes(b"left over")
+    (folder / "99_v1.png").write_bytes(b"no JSON names it, none to judge by")
+    root = project.root
+    project.close()
+    with Project.open(root) as again:
+        left = sorted(p.name for p in folder.glob(f"{record.id}_*"))
+        assert left == [f"{record.id}_v3.png", f"{record.id}_v3_uncertainty.png"]
+        assert (folder / "99_v1.png").exists()
+        loaded = proposals.load_proposal(again, again.images()[0], version=3)
+        assert loaded is not None
