@@ -3,6 +3,7 @@ labels while the label source names it, and training leaves accepted pixels next
 label borders out."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -269,3 +270,40 @@ def test_train_from_the_command_line_uses_the_accepted_border(project, capsys):
     assert main(args) == 0
     with Project.open(root) as p:
         assert p.active_model().card.training.config["accepted_border"] == 2
+
+
+def test_a_save_removes_the_accepted_file_its_record_named_without_listing_the_folder(
+    project, monkeypatch
+):
+    """It listed the accepted folder at every save (a glob growing with the project)."""
+    import os
+
+    rec = project.images()[0]
+    mask = np.zeros((24, 32), np.uint8)
+    accepted = np.ones((24, 32), np.uint8)
+    project.save_mask(rec.id, mask, source="proposal:v1", accepted=accepted)
+    assert _kept(project) == [f"{rec.id}_v1.png"]
+
+    def listing(*_a, **_k):
+        raise AssertionError("the accepted folder was listed")
+
+    monkeypatch.setattr(Path, "glob", listing)
+    monkeypatch.setattr(os, "scandir", listing)
+    project.save_mask(rec.id, mask, source="proposal:v2", accepted=accepted)
+    monkeypatch.undo()
+    assert _kept(project) == [f"{rec.id}_v2.png"]
+    project.save_mask(rec.id, mask, source="user")
+    assert _kept(project) == []
+
+
+def test_accepted_files_a_save_cut_short_left_are_cleared_by_the_next_writer(project):
+    rec = project.images()[0]
+    mask = np.zeros((24, 32), np.uint8)
+    project.save_mask(rec.id, mask, source="proposal:v2", accepted=np.ones((24, 32), np.uint8))
+    stray = project.accepted_path(rec.id, 3)  # written, then killed before the record
+    stray.write_bytes(project.accepted_path(rec.id, 2).read_bytes())
+    root = project.root
+    project.close()
+    with Project.open(root) as again:
+        assert _kept(again) == [f"{rec.id}_v2.png"]
+        assert again.load_accepted(again.image(rec.id)) is not None

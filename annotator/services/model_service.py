@@ -177,15 +177,16 @@ class ModelService:
         """Ask for the current image's proposal and the scores of the images to label."""
         if self._closed or self._active is None:
             return
-        rank = tuple(r.id for r in self._to_rank())
-        self._worker.submit(
-            ProposalRequest(self._active, self._current, self._current_pixels, rank)
-        )
+        current, strategy = self._current, self.settings.strategy
 
-    def _to_rank(self) -> list[ImageRecord]:
-        """Images not done, the one the strategy suggests first (it is prefetched)."""
-        ranked = proposals.rank_next(self.project, self.settings.strategy)
-        return [r for r in ranked if r.id != self._current]
+        def to_rank() -> list[int]:
+            """Images not done, the one the strategy suggests first (it is prefetched)."""
+            ranked = proposals.rank_next(self.project, strategy)
+            return [r.id for r in ranked if r.id != current]
+
+        self._worker.submit(
+            ProposalRequest(self._active, self._current, self._current_pixels, to_rank)
+        )
 
     def wait_proposals(self, timeout: float = 30.0) -> bool:
         """Block until the proposal worker is idle (tests, benchmarks)."""
@@ -220,8 +221,8 @@ class ModelService:
 
     def next_suggested(self) -> ImageRecord | None:
         """The image the strategy ranks first among those not done (not the shown one)."""
-        ranked = self._to_rank()
-        return ranked[0] if ranked else None
+        ranked = proposals.rank_next(self.project, self.settings.strategy)
+        return next((r for r in ranked if r.id != self._current), None)
 
     # --- training -------------------------------------------------------------------------------
     def labels_changed(self) -> None:

@@ -234,6 +234,7 @@ class Project:
         self.root = root
         self._db = db
         self._schema: LabelSchema | None = None
+        self._models: dict[int, tuple[tuple[Any, ...], ModelRecord]] = {}  # see _model_of
         self._write_lock: ProjectLock | None = None
         # False when opened to read only (lock=False, or a helper rank of torchrun): such
         # a process never writes, not even the stamp of a checked image file.
@@ -375,6 +376,8 @@ class Project:
                 from annotator.storage.proposals import clear_unnamed
 
                 clear_unnamed(self.root / sub, [e.name for e in entries])
+            elif sub == ACCEPTED_DIR:
+                self._clear_unnamed_accepted([e.name for e in entries])
 
     def _count_interrupted_saves(self) -> None:
         """Count again the labels of masks whose save was cut short (the writer holds the
@@ -920,7 +923,10 @@ class Project:
                 "updated_at = ? WHERE id = ?",
                 (labelled, source, status.value, now_iso(), image_id),
             )
-        self._drop_accepted(image_id, keep=version)
+        previous = source_version(record.label_source)
+        if previous is not None and previous != version:
+            with contextlib.suppress(OSError):  # a leftover is unused, never wrong
+                self.accepted_path(image_id, previous).unlink()
         return self.image(image_id)
 
     def accepted_path(self, image_id: int, version: int) -> Path:
@@ -946,16 +952,26 @@ class Project:
             return None
         return accepted.astype(np.uint8, copy=False)
 
-    def _drop_accepted(self, image_id: int, keep: int | None) -> None:
-        """Remove the image's accepted proposals other than version ``keep``."""
-        folder = self.root / ACCEPTED_DIR
-        if not folder.is_dir():
-            return
-        wanted = None if keep is None else f"{image_id}_v{keep}.png"
-        for path in folder.glob(f"{image_id}_v*.png"):
-            if path.name != wanted:
-                with contextlib.suppress(OSError):  # a leftover is unused, never wrong
-                    path.unlink()
+    def _clear_unnamed_accepted(self, names: list[str]) -> None:
+        """Remove accepted proposals their image's label source does not name, among the
+        images with more than one (what a save cut short between the file and the record
+        leaves; a save removes the file its record named before)."""
+        by_id: dict[int, list[str]] = {}
+        for name in names:
+            head, sep, rest = name.partition("_v")
+            if sep and head.isdigit() and rest.endswith(".png"):
+                by_id.setdefault(int(head), []).append(name)
+        for image_id, files in by_id.items():
+            if len(files) < 2:
+                continue
+            try:
+                version = source_version(self.image(image_id).label_source)
+            except ProjectError:  # no such image any more
+                version = None
+            for name in files:
+                if name != f"{image_id}_v{version}.png":
+                    with contextlib.suppress(OSError):
+                        os.unlink(self.root / ACCEPTED_DIR / name)
 
     # --- model versions ------------------------------------------------------------
     @property
@@ -965,13 +981,25 @@ class Project:
     def models(self) -> list[ModelRecord]:
         """All published model versions, oldest first."""
         rows = self._db.query("SELECT * FROM models ORDER BY version")
-        return [_row_to_model(r, self.root) for r in rows]
+        return [self._model_of(r) for r in rows]
 
     def model(self, version: int) -> ModelRecord:
-        for m in self.models():
-            if m.version == version:
-                return m
-        raise ProjectError(f"no model version {version} in {self.root}")
+        rows = self._db.query("SELECT * FROM models WHERE version = ?", (version,))
+        if not rows:
+            raise ProjectError(f"no model version {version} in {self.root}")
+        return self._model_of(rows[0])
+
+    def _model_of(self, row: Any) -> ModelRecord:
+        """A row as a record. A card lists every image it trained on, so parsing one
+        costs milliseconds, and the window asks for the active version at every image
+        it opens: records are kept while their row is the same (equal text, equal card;
+        the records are frozen)."""
+        key = (row["version"], row["parent"], row["created_at"], row["checkpoint"], row["card"])
+        cached = self._models.get(row["version"])
+        if cached is None or cached[0] != key:
+            cached = (key, _row_to_model(row, self.root))
+            self._models[row["version"]] = cached
+        return cached[1]
 
     def next_model_version(self) -> int:
         rows = self._db.query("SELECT COALESCE(MAX(version), 0) AS v FROM models")
