@@ -67,3 +67,22 @@ def test_cli_import_refuses_to_add_a_class_with_a_control_character(tmp_path, ca
     with open_project(proj, lock=False) as project:  # nothing changed
         assert project.schema.names == ["bg", "cell"]
         assert project.load_mask(project.images()[0]) is None
+
+
+def test_classes_past_the_palette_get_colours_of_their_own():
+    """The palette repeated: classes 0, 20 and 40 of a 60-class project were one blue."""
+    import cv2
+    import numpy as np
+
+    from annotator.core.schema import PALETTE, LabelSchema, hex_to_rgb
+
+    schema = LabelSchema.from_names([f"c{i}" for i in range(254)])
+    colours = [c.color for c in schema.classes]
+    assert colours[: len(PALETTE)] == list(PALETTE)  # the first ones as before
+    assert len(set(colours)) == 254
+    rgb = np.array([hex_to_rgb(c) for c in colours[:60]], np.uint8).reshape(1, -1, 3)
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[0].astype(float)
+    gaps = np.linalg.norm(lab[:, None] - lab[None], axis=2)
+    np.fill_diagonal(gaps, np.inf)
+    palette_gap = gaps[: len(PALETTE), : len(PALETTE)].min()
+    assert gaps.min() >= palette_gap - 1e-9  # no two of 60 closer than the palette's closest

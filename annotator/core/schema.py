@@ -14,6 +14,7 @@ it as an Indexed8 image with no copy); with more it is ``uint16``.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,7 @@ MAX_CLASSES = 65534
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-# A palette of clearly distinct colours; class i gets PALETTE[i % len]. The list is
+# A palette of clearly distinct colours; class i < len gets PALETTE[i]. The list is
 # resources/palette.json, so the desktop icon, docs and code share one source.
 def _load_palette() -> tuple[str, ...]:
     colors = read_json("palette.json").get("colors")
@@ -42,8 +43,40 @@ PALETTE: tuple[str, ...] = _load_palette()
 
 
 def default_color(class_id: int) -> str:
-    """The palette colour given to a new class with this id."""
-    return PALETTE[class_id % len(PALETTE)]
+    """The colour given to a new class with this id: the palette's, then (a project of
+    more classes than it has) :func:`more_colours` in turn."""
+    if class_id < len(PALETTE):
+        return PALETTE[class_id]
+    extra = more_colours()
+    return extra[(class_id - len(PALETTE)) % len(extra)]
+
+
+@functools.cache
+def more_colours() -> tuple[str, ...]:
+    """Colours past the palette, each as far as can be from every colour before it.
+
+    The palette repeating made classes 0, 20 and 40 of a 60-class project the same blue.
+    Candidates are a grid of hue (every 7.5 degrees), saturation and brightness; each
+    next colour is the candidate farthest, in CIELAB (distance as the eye judges it),
+    from the palette and the colours already chosen. Computed once (a few ms)."""
+    import cv2
+
+    hues = np.arange(0, 180, 3.75)  # OpenCV's hue is 0..180
+    grid = np.array(
+        [(h, s, v) for h in hues for s in (115, 180, 242) for v in (140, 200, 255)], np.float32
+    )
+    rgb = cv2.cvtColor(grid.reshape(1, -1, 3).astype(np.uint8), cv2.COLOR_HSV2RGB)[0]
+    lab = cv2.cvtColor(rgb.reshape(1, -1, 3), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+    taken = np.array([hex_to_rgb(c) for c in PALETTE], np.uint8).reshape(1, -1, 3)
+    taken_lab = cv2.cvtColor(taken, cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+    nearest = np.min(np.linalg.norm(lab[:, None] - taken_lab[None], axis=2), axis=1)
+    order: list[int] = []
+    for _ in range(len(lab)):
+        pick = int(np.argmax(nearest))
+        order.append(pick)
+        nearest = np.minimum(nearest, np.linalg.norm(lab - lab[pick], axis=1))
+        nearest[order] = -1.0
+    return tuple("#{:02x}{:02x}{:02x}".format(*map(int, rgb[i])) for i in order)
 
 
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
