@@ -162,3 +162,18 @@ def test_a_version_is_written_as_it_is_listed_too():
     for bad in ("", "v", "two", "-1", "1.5"):
         with pytest.raises(argparse.ArgumentTypeError):
             _version_number(bad)
+
+
+def test_a_project_of_more_classes_than_the_model_takes_is_told_at_creation(tmp_path, capsys):
+    """It was accepted in silence, and the first training said why it never could."""
+    proj = tmp_path / "P"
+    names = ",".join(f"c{i}" for i in range(300))
+    assert main(["new", str(proj), "--classes", names]) == 0
+    err = capsys.readouterr().err
+    assert "note: the embedded model trains on at most 254 classes and this project has 300" in err
+    assert main(["new", str(tmp_path / "Q"), "--classes", "a,b"]) == 0
+    assert "note:" not in capsys.readouterr().err
+    main(["add", str(proj), str(_images(tmp_path / "imgs", n=1))])
+    capsys.readouterr()
+    assert main(["train", str(proj), "--steps", "1", "--device", "cpu"]) == 1
+    assert "at most 254 classes and this project has 300" in capsys.readouterr().err

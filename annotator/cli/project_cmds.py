@@ -10,6 +10,7 @@ from pathlib import Path
 
 from annotator.cli.progress import ProgressLine
 from annotator.core.errors import AnnotatorError
+from annotator.core.schema import untrainable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,6 +63,8 @@ def cmd_new(args: argparse.Namespace) -> int:
     with create_project(args.project, names) as project:
         ids = ", ".join(f"{c.id}={c.name}" for c in project.schema.classes)
         print(f"created project {project.root} with classes {ids}")
+        if (why := untrainable(len(project.schema))) is not None:
+            print(f"note: {why}", file=sys.stderr)
     return 0
 
 

@@ -25,6 +25,20 @@ from annotator.core.errors import SchemaError
 from annotator.resources import read_json
 
 MAX_CLASSES_8BIT = 254
+#: The embedded networks write class ids in 8 bits too (proposals, ONNX outputs).
+MAX_TRAINABLE_CLASSES = MAX_CLASSES_8BIT
+
+
+def untrainable(n_classes: int) -> str | None:
+    """Why a project of ``n_classes`` cannot train the embedded model, or ``None``."""
+    if n_classes <= MAX_TRAINABLE_CLASSES:
+        return None
+    return (
+        f"the embedded model trains on at most {MAX_TRAINABLE_CLASSES} classes and this "
+        f"project has {n_classes}: it can be labelled, imported and exported, not trained"
+    )
+
+
 MAX_CLASSES = 65534
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")

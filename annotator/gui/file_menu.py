@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox
 
+from annotator.core.schema import untrainable
 from annotator.gui.export_dialog import ExportDialog, export_summary, run_export
 from annotator.gui.first_run import FirstRunDialog, is_project
 from annotator.gui.import_dialog import ImportDialog, import_summary, run_import
@@ -151,6 +152,9 @@ class FileMenu(QObject):
         self.window.open_project(dialog.created)
         if dialog.add_outcome is not None:
             self._tell(dialog.add_outcome.summary(), warn=dialog.add_outcome.worth_a_warning)
+        session = self.window.session
+        if session is not None and (why := untrainable(len(session.schema))) is not None:
+            self._tell(why[0].upper() + why[1:] + ".", warn=True)
 
     def add_image_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self.window, "Add images", "", IMAGE_FILTER)

@@ -35,6 +35,7 @@ import numpy as np
 from annotator.core.errors import ModelError
 from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord, ModelRecord
+from annotator.core.schema import untrainable
 from annotator.services import proposals, versions
 from annotator.services.jobs import Dispatcher
 from annotator.services.model_settings import ModelSettings, load_settings, save_settings
@@ -230,8 +231,10 @@ class ModelService:
         self._rounds.labels_changed()
 
     def image_done(self) -> str | None:
-        """An image was marked done: train if the settings say so (see :meth:`train_now`)."""
-        if not self.settings.train_on_done:
+        """An image was marked done: train if the settings say so (see :meth:`train_now`).
+        A project of more classes than the model takes is not trained (it was told at
+        creation, and Train now says why)."""
+        if not self.settings.train_on_done or untrainable(len(self.project.schema)):
             return None
         return self.train_now()
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 from annotator.core.card import CardMetrics, CardTraining, ImageRef, ModelCard
 from annotator.core.errors import Cancelled, FailedOnMainRank, ModelError
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
+from annotator.core.schema import untrainable
 from annotator.core.status import ImageStatus
 from annotator.storage import models as model_store
 from annotator.storage.project import Project
@@ -118,8 +119,8 @@ def build_request(
     from annotator.ml.train import TrainConfig, TrainImage, TrainRequest
 
     schema = project.schema
-    if len(schema) > 254:
-        raise ModelError("the embedded model supports at most 254 classes")
+    if (why := untrainable(len(schema))) is not None:
+        raise ModelError(why)
     records = labelled_records(project)
     if not records:
         raise ModelError("no labelled images: label some pixels (or import masks) first")

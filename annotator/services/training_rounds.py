@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from annotator.core.errors import AnnotatorError, ModelError
 from annotator.core.records import ModelRecord
+from annotator.core.schema import untrainable
 from annotator.services import training
 from annotator.services.jobs import CancelToken, Dispatcher, JobCallbacks, SingleJobRunner
 from annotator.services.model_settings import ModelSettings
@@ -108,6 +109,8 @@ class TrainingRounds:
         """
         if self._closed:
             raise ModelError("the project is closed")
+        if (why := untrainable(len(self.project.schema))) is not None:
+            raise ModelError(why)
         if self._runner.busy:
             self._queue(from_scratch, arch)
             return "queued"

@@ -425,3 +425,18 @@ def test_a_renamed_class_stops_the_proposals_of_the_version_that_no_longer_fits(
     assert service.wait_proposals(60)
     assert len(rec.proposals) == shown  # the cached predictor is checked again
     assert rec.errors and "debris" in str(rec.errors[-1][1])
+
+
+def test_marking_done_in_a_project_the_model_cannot_train_starts_no_round(tmp_path):
+    from annotator.core.schema import LabelSchema as Schema
+
+    project = Project.create(tmp_path / "many", Schema.from_names([f"c{i}" for i in range(300)]))
+    rec = Recorder()
+    service = ModelService(project, call_directly, rec.listener(), TINY)
+    try:
+        assert service.image_done() is None and rec.started == 0
+        with pytest.raises(ModelError, match="at most 254 classes"):
+            service.train_now()
+    finally:
+        service.shutdown(10)
+        project.close()
