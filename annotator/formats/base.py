@@ -105,6 +105,10 @@ class ImportOptions:
     #: coordinates are fractions of the image needs it: YOLO); ``None``: Pillow's
     #: header, which misreads a TIFF of 5 channels or of floats.
     image_size: Callable[[Path], tuple[int, int]] | None = None
+    #: The names of the project's classes: labelme's ``_background_`` is read as the
+    #: project's ``background`` (or the reverse) only when the project has no class of
+    #: that other name itself.
+    project_classes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

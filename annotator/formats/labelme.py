@@ -370,8 +370,9 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
     if background is not None and background.lower() in PROJECT_BACKGROUND_NAMES:
         # The project calls labelme's _background_ "background" (or the reverse): the
         # same class, so the source's name is read as the project's.
+        own = {n.lower() for n in options.project_classes}
         for other in PROJECT_BACKGROUND_NAMES:
-            if other != background.lower():
+            if other != background.lower() and other not in own:
                 aliases[other] = background
         names = [background if n.lower() in aliases else n for n in names]
         if known is not None:

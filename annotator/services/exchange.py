@@ -677,7 +677,13 @@ def import_into_project(
         default = project_background(project.schema.names)
     from annotator.storage.images import image_size
 
-    options = ImportOptions(request.labels_file, background, default, image_size=image_size)
+    options = ImportOptions(
+        request.labels_file,
+        background,
+        default,
+        image_size=image_size,
+        project_classes=tuple(project.schema.names),
+    )
     result = spec.reader(src, options)
     report = ImportReport(format=spec.name, unknown_labels=dict(result.unknown))
     if spec.name == "labelme":

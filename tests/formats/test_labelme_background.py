@@ -133,6 +133,21 @@ def test_labelmes_background_name_is_read_as_the_projects_background(tmp_path):
     assert mask[0, 0] == 1 and mask[1, 6] == 0 and mask[5, 0] == 0
 
 
+def test_a_project_with_both_background_names_keeps_them_apart(tmp_path):
+    """With classes background and _background_ both, a labelme round trip turned every
+    background pixel into _background_ (the names were read as one class)."""
+    shapes = [CELL, _poly("background", [[5, 0], [7, 0], [7, 2]])]
+    src = _source(tmp_path, shapes)
+    names = ["background", "_background_", "cell"]
+    with Project.create(tmp_path / "p", LabelSchema.from_names(names)) as p:
+        report = import_into_project(p, ImportRequest("labelme", src))
+        assert report.classes_added == []
+        mask = p.load_mask(p.image("x.png"))
+    assert mask[0, 0] == 2  # cell
+    assert mask[1, 6] == 0  # the shape labelled background: class background
+    assert mask[5, 0] == 1  # uncovered: labelme's _background_, the project's class of that name
+
+
 def test_labels_txt_background_is_used_when_the_project_has_none(tmp_path):
     src = _source(tmp_path, [CELL], labels="__ignore__\n_background_\ncell\n")
     with Project.create(tmp_path / "p", LabelSchema.from_names(["cell"])) as p:
