@@ -467,14 +467,25 @@ class _ImageIndex:
         return self._digests[key]
 
     def by_name_of(self, item: ImportItem) -> ImageRecord | None:
+        hint = ""
         if item.match_by_stem:  # image_name is a file stem (mask files)
-            hits = self.by_stem.get(item.image_name.lower(), [])
+            # A mask named after the whole file name (x.jpg.png) picks x.jpg beside x.png.
+            hits = self.by_name.get(item.image_name.lower(), [])
+            if not hits:
+                hits = self.by_stem.get(item.image_name.lower(), [])
+                hint = (
+                    f"; name the mask after the whole image name ({hits[0].name}"
+                    f"{Path(item.source).suffix}) to say which"
+                    if len(hits) > 1
+                    else ""
+                )
         else:
             hits = self.by_name.get(Path(item.image_name).name.lower(), [])
         if len(hits) > 1:
             raise FormatError(
                 f"{item.source}: image name {item.image_name!r} matches several project images: "
                 + ", ".join(r.name for r in hits[:3])
+                + hint
             )
         return hits[0] if hits else None
 

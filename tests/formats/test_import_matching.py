@@ -149,6 +149,27 @@ def test_two_images_with_one_stem_beside_a_mask_are_refused_naming_both(tmp_path
         assert project.images() == []
 
 
+def test_a_mask_named_after_the_whole_image_name_picks_one_of_two_with_a_stem(tmp_path):
+    """With x.png and x.jpg in the project a mask x.png could reach neither, and one
+    named x.jpg.png was said to have no image x.jpg."""
+    write_image(tmp_path / "imgs/x.png", (6, 6), seed=1)
+    write_image(tmp_path / "imgs/x.jpg", (6, 6), seed=2)
+    (tmp_path / "m1").mkdir()
+    cv2.imwrite(str(tmp_path / "m1/x.png"), np.ones((6, 6), np.uint8))
+    (tmp_path / "m2").mkdir()
+    cv2.imwrite(str(tmp_path / "m2/x.jpg.png"), np.full((6, 6), 2, np.uint8))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        project.add_images([tmp_path / "imgs"])
+        report = import_into_project(project, ImportRequest("masks", tmp_path / "m1"))
+        assert report.imported == []
+        assert "matches several project images" in report.skipped[0][1]
+        assert "name the mask after the whole image name (x.jpg.png)" in report.skipped[0][1]
+        report = import_into_project(project, ImportRequest("masks", tmp_path / "m2"))
+        assert report.imported == ["x.jpg"] and report.added == []
+        assert (project.load_mask(project.image("x.jpg")) == 2).all()
+        assert project.load_mask(project.image("x.png")) is None
+
+
 def test_two_sources_for_one_image_import_the_first_and_skip_the_second(tmp_path):
     src = tmp_path / "src"
     write_image(src / "a.png", (10, 12), seed=1)
