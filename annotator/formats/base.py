@@ -115,22 +115,44 @@ class ImportOptions:
 class ImportItem:
     """One decoded annotation file (or one image of a multi-image file).
 
-    ``mask`` is ``int32``: ``>= 0`` indexes ``names``, or with ``names is None`` is a
-    raw pixel value to be read as a class id of the project; :data:`VOID` and
-    :data:`UNLABELLED` mark the reserved values. ``raw_reserved`` tells the service how
-    to read the raw values 254/255 (or 65534/65535) of a mask file with no class list.
+    The labels (:meth:`labels`) are ``int32``: ``>= 0`` indexes ``names``, or with
+    ``names is None`` is a raw pixel value to be read as a class id of the project;
+    :data:`VOID` and :data:`UNLABELLED` mark the reserved values. ``raw_reserved`` tells
+    the service how to read the raw values 254/255 (or 65534/65535) of a mask file with
+    no class list.
+
+    ``mask`` holds them, or ``load`` decodes them again when asked (a source of many big
+    mask files would otherwise be held whole in memory until the last was read: 2,000
+    masks of 2048 x 2048 took 32 GB); ``used`` then lists the ``names`` indices they
+    hold, found when the file was checked.
     """
 
     source: Path
     image_name: str
     width: int
     height: int
-    mask: np.ndarray
+    mask: np.ndarray | None
     names: tuple[str, ...] | None
     image_file: Path | None = None
     image_data: bytes | None = None
     raw_bits: int = 0
     match_by_stem: bool = False
+    load: Callable[[], np.ndarray] | None = field(default=None, compare=False, repr=False)
+    used: tuple[int, ...] | None = None
+
+    def labels(self) -> np.ndarray:
+        """The item's labels (decoded now when the item holds only their file)."""
+        if self.mask is not None:
+            return self.mask
+        assert self.load is not None, "an ImportItem needs a mask or a load"
+        return self.load()
+
+    def used_names(self) -> tuple[int, ...]:
+        """The ``names`` indices the labels hold."""
+        if self.used is not None:
+            return self.used
+        labels = self.labels()
+        return tuple(np.unique(labels[labels >= 0]).tolist())
 
 
 @dataclass

@@ -15,6 +15,7 @@ values are the project's class ids (the service applies the 0/255 binary rule).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -197,27 +198,49 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     beside = ImagesBeside()
     for f in files:
         try:
-            raw = decode_mask_file(f)
-            mask = raw.astype(np.int32)
-            marks = reserved
-            if not marks and names is not None:  # a class list but no reserved values: max = void
-                marks = {int(np.iinfo(raw.dtype).max): VOID}
-            for value, marker in marks.items():
-                mask[raw == value] = marker
+            raw, mask = _labels_of(f, reserved, names)
             check_class_ids(mask, names, f, names_file)
+            # Only what the checks found is kept; the labels are decoded again when the
+            # item is imported, so a big import holds one mask at a time.
             result.items.append(
                 ImportItem(
                     source=f,
                     image_name=f.stem,
                     width=int(raw.shape[1]),
                     height=int(raw.shape[0]),
-                    mask=mask,
+                    mask=None,
                     names=names,
                     image_file=_find_image(f, beside),
                     raw_bits=0 if reserved or names is not None else raw.dtype.itemsize * 8,
                     match_by_stem=True,
+                    load=functools.partial(_reread, f, reserved, names, names_file),
+                    used=tuple(np.unique(mask[mask >= 0]).tolist()),
                 )
             )
+            del raw, mask
         except FormatError as exc:
             result.errors.append((str(f), str(exc)))
     return result
+
+
+def _labels_of(
+    path: Path, reserved: dict[int, int], names: tuple[str, ...] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The file's values and its labels (``int32``, the reserved values marked)."""
+    raw = decode_mask_file(path)
+    mask = raw.astype(np.int32)
+    marks = reserved
+    if not marks and names is not None:  # a class list but no reserved values: max = void
+        marks = {int(np.iinfo(raw.dtype).max): VOID}
+    for value, marker in marks.items():
+        mask[raw == value] = marker
+    return raw, mask
+
+
+def _reread(
+    path: Path, reserved: dict[int, int], names: tuple[str, ...] | None, names_file: Path
+) -> np.ndarray:
+    """The labels of a mask file checked before (a file changed since is refused)."""
+    mask = _labels_of(path, reserved, names)[1]
+    check_class_ids(mask, names, path, names_file)
+    return mask

@@ -340,8 +340,7 @@ def _needed_names(items: Sequence[ImportItem], declared: Sequence[str]) -> list[
     for item in items:
         if item.names is None:
             continue
-        used = np.unique(item.mask[item.mask >= 0])
-        for i in used.tolist():
+        for i in item.used_names():
             n = item.names[i]
             if n.lower() not in seen:
                 seen.add(n.lower())
@@ -367,7 +366,7 @@ def _ensure_classes(project: Project, names: Sequence[str], strict: bool) -> lis
 
 def _project_values(item: ImportItem, schema: LabelSchema) -> np.ndarray:
     """The item's mask in the project's class ids; FormatError if a value has no class."""
-    mask = item.mask
+    mask = item.labels()
     out = np.empty(mask.shape, schema.dtype)
     n = len(schema)
     if item.names is not None:
