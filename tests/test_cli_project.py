@@ -177,3 +177,21 @@ def test_a_project_of_more_classes_than_the_model_takes_is_told_at_creation(tmp_
     capsys.readouterr()
     assert main(["train", str(proj), "--steps", "1", "--device", "cpu"]) == 1
     assert "at most 254 classes and this project has 300" in capsys.readouterr().err
+
+
+def test_class_names_with_commas_come_from_a_file(tmp_path, capsys):
+    names = tmp_path / "classes.txt"
+    names.write_text("background\nvesicle, docked\n\nmitochondrion\n", encoding="utf-8")
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes-file", str(names)]) == 0
+    capsys.readouterr()
+    assert main(["status", str(proj), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in status["classes"]] == [
+        "background",
+        "vesicle, docked",
+        "mitochondrion",
+    ]
+    (tmp_path / "empty.txt").write_text("\n")
+    assert main(["new", str(tmp_path / "Q"), "--classes-file", str(tmp_path / "empty.txt")]) == 1
+    assert "no class names in it" in capsys.readouterr().err

@@ -16,8 +16,13 @@ from annotator.core.schema import untrainable
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("new", help="create a project")
     p.add_argument("project", type=Path, help="project folder to create")
-    p.add_argument(
-        "--classes", required=True, help="comma-separated class names; ids follow this order"
+    given = p.add_mutually_exclusive_group(required=True)
+    given.add_argument("--classes", help="comma-separated class names; ids follow this order")
+    given.add_argument(
+        "--classes-file",
+        type=Path,
+        metavar="FILE",
+        help="one class name per line (a name may hold commas); ids follow this order",
     )
     p.set_defaults(handler=cmd_new)
 
@@ -57,9 +62,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_new(args: argparse.Namespace) -> int:
     from annotator.services.projects import create_project
 
-    names = [n.strip() for n in args.classes.split(",")]
-    if any(not n for n in names):
-        raise AnnotatorError(f"--classes {args.classes!r}: empty class name")
+    if args.classes_file is not None:
+        from annotator.formats.base import read_names_file
+
+        names = read_names_file(args.classes_file)
+        if not names:
+            raise AnnotatorError(f"{args.classes_file}: no class names in it")
+    else:
+        names = [n.strip() for n in args.classes.split(",")]
+        if any(not n for n in names):
+            raise AnnotatorError(f"--classes {args.classes!r}: empty class name")
     with create_project(args.project, names) as project:
         ids = ", ".join(f"{c.id}={c.name}" for c in project.schema.classes)
         print(f"created project {project.root} with classes {ids}")
