@@ -176,6 +176,10 @@ def test_recently_labelled_images_weigh_more_in_the_next_round(cells_project, mo
 
     import annotator.core.records as records
 
+    # An hour from now, on a whole second: after the fixture's labels, whenever this runs
+    # (a fixed date here made every image "recent" once the real clock passed it).
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(hours=1)
+
     class SameSecond(dt.datetime):
         """Every event within one second: only the microseconds tell them apart."""
 
@@ -184,7 +188,7 @@ def test_recently_labelled_images_weigh_more_in_the_next_round(cells_project, mo
         @classmethod
         def now(cls, tz=None):  # type: ignore[override]
             cls.ticks += 1
-            return dt.datetime(2026, 11, 30, 12, 0, 0, cls.ticks, tzinfo=tz)
+            return (start + dt.timedelta(microseconds=cls.ticks)).astimezone(tz)
 
     monkeypatch.setattr(records, "datetime", SameSecond)
     training.train_project(
