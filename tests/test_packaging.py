@@ -45,12 +45,14 @@ def test_every_tool_and_main_action_has_an_svg_icon():
 
 
 def test_palette_resource_is_the_schema_default_colours():
-    from annotator.core.schema import PALETTE, LabelSchema
+    from annotator.core.schema import PALETTE, LabelSchema, more_colours
 
     colours = read_json("palette.json")["colors"]
     assert tuple(colours) == PALETTE
     schema = LabelSchema.from_names([f"c{i}" for i in range(len(colours) + 1)])
-    assert [c.color for c in schema.classes] == [*colours, colours[0]]
+    # past the palette, a colour of its own rather than the first one again
+    assert [c.color for c in schema.classes] == [*colours, more_colours()[0]]
+    assert more_colours()[0] not in colours
 
 
 def test_demo_project_follows_the_recipe(tmp_path):
