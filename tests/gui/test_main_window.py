@@ -289,13 +289,19 @@ def test_an_import_never_leaves_a_closed_image_on_the_canvas(window, monkeypatch
     release.set()
 
 
-def test_the_contrast_dialog_says_the_image_range_and_why_it_refused_a_window(qtbot):
+def _contrast_dialog(qtbot):
+    """A contrast dialog and the list of windows it emits."""
     from annotator.gui.contrast import ContrastDialog
 
     dialog = ContrastDialog()
     qtbot.addWidget(dialog)
-    seen = []
+    seen: list = []
     dialog.window_changed.connect(lambda lo, hi: seen.append((lo, hi)))
+    return dialog, seen
+
+
+def test_the_contrast_dialog_says_the_image_range_and_why_it_refused_a_window(qtbot):
+    dialog, seen = _contrast_dialog(qtbot)
     dialog.set_window(10.0, 200.0, (0.0, 4095.0))
     assert "0 to 4095" in dialog.hint.text()
     dialog.high.setValue(5.0)  # below black
@@ -306,12 +312,7 @@ def test_the_contrast_dialog_says_the_image_range_and_why_it_refused_a_window(qt
 
 def test_the_contrast_dialog_steps_and_shows_small_float_ranges(qtbot):
     """Values 0..0.05 showed as "0.0" with one decimal, and 0.04 could not be typed."""
-    from annotator.gui.contrast import ContrastDialog
-
-    dialog = ContrastDialog()
-    qtbot.addWidget(dialog)
-    seen = []
-    dialog.window_changed.connect(lambda lo, hi: seen.append((lo, hi)))
+    dialog, seen = _contrast_dialog(qtbot)
     dialog.set_window(0.00025, 0.0497, (0.0, 0.05))
     assert dialog.high.decimals() >= 4 and dialog.high.singleStep() == pytest.approx(0.0005)
     assert dialog.low.value() == pytest.approx(0.00025)

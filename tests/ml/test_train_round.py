@@ -178,7 +178,7 @@ def test_recently_labelled_images_weigh_more_in_the_next_round(cells_project, mo
 
     # An hour from now, on a whole second: after the fixture's labels, whenever this runs
     # (a fixed date here made every image "recent" once the real clock passed it).
-    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(hours=1)
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
 
     class SameSecond(dt.datetime):
         """Every event within one second: only the microseconds tell them apart."""
