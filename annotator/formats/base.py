@@ -122,9 +122,9 @@ class ImportItem:
     no class list.
 
     ``mask`` holds them, or ``load`` decodes them again when asked (a source of many big
-    mask files would otherwise be held whole in memory until the last was read: 2,000
-    masks of 2048 x 2048 took 32 GB); ``used`` then lists the ``names`` indices they
-    hold, found when the file was checked.
+    mask files would otherwise be held whole in memory until the last was read: 200
+    masks of 1024 x 1024 peaked at 891 MB); ``used`` then lists the ``names`` indices
+    they hold, found when the file was checked.
     """
 
     source: Path

@@ -7,9 +7,10 @@ of the model version that made them, and the JSON last: the JSON commits the pro
 naming its files, so a crash in between leaves the previous proposal (or none), never a
 mix of two versions' pictures. The files of the version replaced (those the old JSON
 names) are removed after the JSON; what a killed save left is cleared by the next
-writer that opens the project (:func:`clear_unnamed`). Proposals stored before the names carried the version (``<id>.png``,
-``<id>_uncertainty.png``, a JSON naming no file) are read as before. Probabilities are
-not stored (only the argmax mask and the uncertainty at 8 bits).
+writer that opens the project (:func:`clear_unnamed`). Proposals stored before the
+names carried the version (``<id>.png``, ``<id>_uncertainty.png``, a JSON naming no
+file) are read as before. Probabilities are not stored (only the argmax mask and the
+uncertainty at 8 bits).
 """
 
 from __future__ import annotations
