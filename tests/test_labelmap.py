@@ -214,3 +214,29 @@ def test_the_wand_tolerance_matches_every_channel_within_it(shape, dtype):
         diff = np.abs(image.astype(np.float64) - image[7, 9].astype(np.float64))
         want = (diff if diff.ndim == 2 else diff.max(axis=2)) <= tolerance
         assert np.array_equal(_near(image, 7, 9, tolerance), want), (dtype, tolerance)
+
+
+def test_a_fill_to_edges_clicked_on_a_nan_pixel_changes_nothing():
+    """A NaN seed is near nothing, itself included; the flood then filled the region of
+    pixels that were not eligible: the whole image, other classes too."""
+    lm = LabelMap.blank(LabelSchema.from_names(["a", "b"]), 6, 6)
+    lm.array[:, 3:] = 1
+    image = np.linspace(0, 1, 36, dtype=np.float32).reshape(6, 6)
+    image[2, 1] = np.nan
+    patch = lm.flood_fill(1, 2, 0, image=image, tolerance=0.5)
+    assert patch.empty and (lm.array[:, 3:] == 1).all() and (lm.array[:, :3] == 255).all()
+    lm.flood_fill(0, 0, 0, image=image, tolerance=0.5)  # a finite seed still fills
+    assert lm.array[0, 0] == 0 and lm.array[2, 1] == 255  # the NaN pixel is near nothing
+
+
+def test_a_radius_0_dab_on_a_pixel_corner_still_paints_one_pixel():
+    """Half a pixel from all four pixels around it, it painted none."""
+    lm = blank(4, 4)
+    lm.paint_disk(1.5, 1.5, 0, 1)
+    assert list(zip(*np.nonzero(lm.array == 1))) == [(2, 2)]
+    lm = blank(4, 4)
+    lm.paint_disk(3.5, 3.5, 0, 1)  # the image's own corner: its last pixel
+    assert list(zip(*np.nonzero(lm.array == 1))) == [(3, 3)]
+    lm = blank(4, 4)
+    lm.paint_disk(-0.9, 2, 0, 1)  # outside, nearer no pixel than a corner is: nothing
+    assert lm.labelled_count() == 0

@@ -266,7 +266,8 @@ class LabelMap:
         if len(points) == 0:
             return np.zeros((0, 0), dtype=bool), EMPTY_BOX
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        # Half a pixel of slack so that radius 0 still covers the nearest pixel.
+        # Half a pixel of slack so that radius 0 still covers the nearest pixel (a dab
+        # exactly on a pixel corner is within it of none: see below).
         r = max(float(radius), 0.5)
         r2 = r * r + 1e-9
         xs, ys = pts[:, 0], pts[:, 1]
@@ -283,6 +284,11 @@ class LabelMap:
         mask = np.zeros((box.height, box.width), dtype=bool)
         if len(pts) == 1:
             mask |= (yy - ys[0]) ** 2 + (xx - xs[0]) ** 2 <= r2
+            if not mask.any():  # on a corner: one of the four pixels there, in the image
+                row = min(max(int(np.floor(ys[0] + 0.5)) - box.y0, 0), box.height - 1)
+                col = min(max(int(np.floor(xs[0] + 0.5)) - box.x0, 0), box.width - 1)
+                dy, dx = ys[0] - (row + box.y0), xs[0] - (col + box.x0)
+                mask[row, col] = dy * dy + dx * dx <= 0.5 + 1e-9
         for i in range(len(pts) - 1):
             _capsule(mask, box, yy, xx, pts[i], pts[i + 1], r, r2)
         return mask, box
@@ -394,6 +400,8 @@ class LabelMap:
                     f"image shape {image.shape[:2]} differs from label map {self.shape}"
                 )
             eligible &= _near(image, r, c, float(tolerance))
+        if not eligible[r, c]:  # a seed with no value (NaN) is near nothing, itself included
+            return _empty_patch(self.dtype)
         region, box = _connected_region(eligible, r, c)
         return self._write(box, region, value, only_unlabelled=False)
 

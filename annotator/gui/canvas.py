@@ -11,11 +11,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QKeyEvent,
+    QKeySequence,
     QMouseEvent,
     QPainter,
     QPainterPath,
@@ -210,6 +213,14 @@ class LabelCanvas(QGraphicsView):
         item.setZValue(z)
         self.scene().addItem(item)
 
+    def undo_in_gesture(self) -> bool:
+        """Undo during a gesture takes back the gesture's own last part (see
+        :meth:`Tool.undo_in_gesture`); False when no gesture is in progress."""
+        done = self.tool.undo_in_gesture(self)
+        if done:
+            self._tool_button = None
+        return done
+
     def finish_gesture(self) -> None:
         """Keep a gesture in progress (commit a stroke); used before save and switch."""
         self.tool.finish(self)
@@ -276,7 +287,11 @@ class LabelCanvas(QGraphicsView):
 
     # --- pointer ------------------------------------------------------------------------------
     def _pixel(self, pos: QPointF) -> Point:
-        s = self.mapToScene(pos.toPoint())
+        """The label-map coordinates (pixel centres are whole numbers) of the screen pixel
+        under ``pos``, taken at its centre: ``mapToScene`` of a point gives the screen
+        pixel's top-left corner, so at zoom 1 a click fell between four image pixels."""
+        centre = QPointF(math.floor(pos.x()) + 0.5, math.floor(pos.y()) + 0.5)
+        s = self.viewportTransform().inverted()[0].map(centre)
         return (s.x() - 0.5, s.y() - 0.5)
 
     def _track(self, pos: QPointF) -> Point:
@@ -380,6 +395,10 @@ class LabelCanvas(QGraphicsView):
             event.accept()
             return
         name = self._KEYS.get(Qt.Key(key))
+        if event.matches(QKeySequence.StandardKey.Undo) and self.undo_in_gesture():
+            # Reaches the canvas while Edit > Undo is disabled: during the first gesture.
+            event.accept()
+            return
         if name is not None and self.tool.key(self, name):
             if name == "escape":
                 self._tool_button = None

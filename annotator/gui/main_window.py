@@ -516,7 +516,9 @@ class MainWindow(QMainWindow):
 
     # --- edits -------------------------------------------------------------------------------------
     def undo(self) -> None:
-        if self.document is not None:
+        """Undo the last step; during a gesture, the gesture's own last part instead (a
+        drag is aborted, an outline loses its last vertex)."""
+        if self.document is not None and not self.canvas.undo_in_gesture():
             self.canvas.finish_gesture()
             self.document.undo()
 

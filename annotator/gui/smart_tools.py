@@ -486,6 +486,10 @@ class ProtectionCombo(QComboBox):
     def set_classes(self, names: Sequence[str], unlabelled: int) -> None:
         """Offer "only over <class>" for these classes (ids 0..n-1); keeps the choice."""
         keep = self.currentData()
+        if keep is not None and keep == self._unlabelled:
+            keep = unlabelled  # "unlabelled" stays itself: 255 is a class in a 16-bit map
+        elif keep is not None and keep >= len(names):
+            keep = None  # a class the new list lacks (not the 8-bit unlabelled of the same id)
         self._unlabelled = unlabelled
         self.blockSignals(True)
         self.clear()

@@ -107,6 +107,19 @@ class Tool:
     def finish(self, ctx: ToolContext) -> None:
         """Keep what is in progress (e.g. before saving on quit)."""
 
+    def undo_in_gesture(self, ctx: ToolContext) -> bool:
+        """Undo pressed during a gesture: take back its own last part, True if there was
+        one (then nothing else is undone). A drag is aborted, as Esc does."""
+        if not self.busy:
+            return False
+        self.cancel(ctx)
+        return True
+
+    @property
+    def busy(self) -> bool:
+        """A gesture is in progress."""
+        return False
+
 
 class BrushTool(Tool):
     name, label, shortcut, shows_brush = "brush", "Brush", "B", True
@@ -154,6 +167,10 @@ class BrushTool(Tool):
         if self._last is not None and ctx.document is not None:
             ctx.document.abort_stroke()
         self._last = None
+
+    @property
+    def busy(self) -> bool:
+        return self._last is not None
 
 
 class EraserTool(BrushTool):
@@ -229,6 +246,10 @@ class PolygonTool(Tool):
     def finish(self, ctx: ToolContext) -> None:
         self.cancel(ctx)  # an unfinished outline is not an edit yet
 
+    def undo_in_gesture(self, ctx: ToolContext) -> bool:
+        """An outline in progress loses its last vertex (as Backspace), nothing else."""
+        return self.key(ctx, "backspace")
+
 
 class LassoTool(Tool):
     name, label, shortcut = "lasso", "Lasso", "L"
@@ -268,6 +289,10 @@ class LassoTool(Tool):
     def cancel(self, ctx: ToolContext) -> None:
         self.points, self._active = [], False
         ctx.set_preview(None)
+
+    @property
+    def busy(self) -> bool:
+        return self._active
 
 
 def all_tools() -> list[Tool]:

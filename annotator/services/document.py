@@ -402,17 +402,25 @@ class Document:
         """Undo the newest step; return the box that changed (None if nothing to undo).
 
         A gesture in progress is committed first (its own commit event), then undone.
+        Results held back until it ended (GrabCut's, :meth:`when_idle`) land after the
+        undo, as steps of their own: before, they landed first and were what was undone.
         """
+        held: list[Callable[[], object]] = []
         if self.history.in_stroke:
+            held, self._after_gesture = self._after_gesture, []
             self.commit_stroke()
-        patch = self.history.undo(self.label_map)
-        if patch is None:
-            return None
-        if self._undo_tags:
-            self._redo_tags.append(self._undo_tags.pop())
-        self._repaint(patch.box)
-        self._committed()
-        return patch.box
+        try:
+            patch = self.history.undo(self.label_map)
+            if patch is None:
+                return None
+            if self._undo_tags:
+                self._redo_tags.append(self._undo_tags.pop())
+            self._repaint(patch.box)
+            self._committed()
+            return patch.box
+        finally:
+            for edit in held:
+                edit()
 
     def redo(self) -> Box | None:
         """Redo the step undone last; return the box that changed."""
