@@ -154,3 +154,38 @@ def test_undo_then_redo_returns_patch_boxes_covering_the_change(points):
     outside = np.ones(lm.shape, bool)
     outside[patch.box.slices] = False
     assert (after[outside] == lm.array[outside]).all()
+
+
+def test_a_long_stroke_is_folded_into_bounded_memory_and_still_aborts_and_undoes_exactly(
+    monkeypatch,
+):
+    """One patch per mouse move was kept until the stroke ended: 767 MB for 400 moves of a
+    radius-500 brush on 4096 x 4096. Folded, they hold about twice their box."""
+    from annotator.core import history as history_module
+
+    monkeypatch.setattr(history_module, "STROKE_FOLD_BYTES", 20_000)  # fold often here
+    lm = blank(300, 300)
+    lm.array[100:200, :] = 0
+    start = lm.array.copy()
+    moves = [(10 + 2 * i, 150 + (i % 7)) for i in range(120)]
+    bound = 2 * (2 * lm.array.nbytes) + history_module.STROKE_FOLD_BYTES
+
+    def scrub(h):
+        h.begin_stroke()
+        for a, b in zip(moves, moves[1:]):
+            h.add(lm.paint_stroke([a, b], 40, 1), lm)
+            assert h._stroke_bytes <= bound
+
+    h = EditHistory()
+    scrub(h)
+    assert len(h._stroke) < 20  # folded, not one patch per move
+    painted = lm.array.copy()
+    h.abort_stroke(lm)
+    assert np.array_equal(lm.array, start)
+    scrub(h)
+    assert h.commit_stroke()
+    assert np.array_equal(lm.array, painted)
+    h.undo(lm)
+    assert np.array_equal(lm.array, start)
+    h.redo(lm)
+    assert np.array_equal(lm.array, painted)

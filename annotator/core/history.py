@@ -24,6 +24,8 @@ import numpy as np
 from annotator.core.labelmap import Box, LabelMap, Patch
 
 _STEP_OVERHEAD = 200  # bytes of Python objects per step, counted so the cap stays honest
+#: A stroke's patches are folded into one (:meth:`EditHistory.add`) past this many bytes.
+STROKE_FOLD_BYTES = 16 * 2**20
 
 
 def _compact_values(values: np.ndarray) -> np.ndarray:
@@ -138,6 +140,8 @@ class EditHistory:
         self._undo: list[Step] = []
         self._redo: list[Step] = []
         self._stroke: list[Patch] | None = None
+        self._stroke_bytes = 0  # held by the stroke's patches (see add)
+        self._folded_bytes = 0  # of the stroke's last fold
         self._bytes = 0
 
     # --- state ------------------------------------------------------------------------
@@ -179,14 +183,42 @@ class EditHistory:
         if self._stroke is not None:
             raise RuntimeError("a stroke is already in progress")
         self._stroke = []
+        self._stroke_bytes = self._folded_bytes = 0
 
-    def add(self, patch: Patch) -> None:
-        """Record an edit already applied: part of the current stroke, or a step of its own."""
+    def add(self, patch: Patch, label_map: LabelMap | None = None) -> None:
+        """Record an edit already applied: part of the current stroke, or a step of its own.
+
+        A stroke keeps one patch per mouse move until it ends (abort restores them). With
+        the ``label_map`` they were applied to, they are folded into one patch of their
+        box once they hold more than the last fold (and :data:`STROKE_FOLD_BYTES`): a
+        long scrub with a big brush held a patch per move (767 MB for 400 moves of
+        radius 500 on a 4096 x 4096 map) before its commit merged them."""
         if self._stroke is not None:
             if not patch.empty:
                 self._stroke.append(patch)
+                self._stroke_bytes += patch.old.nbytes + patch.new.nbytes
+                if label_map is not None and self._stroke_bytes > max(
+                    STROKE_FOLD_BYTES, 2 * self._folded_bytes
+                ):
+                    self._fold_stroke(label_map)
         else:
             self._push(merge_patches([patch]))
+
+    def _fold_stroke(self, label_map: LabelMap) -> None:
+        """Replace the stroke's patches by one over their box: its old values are the
+        earliest, its new ones what the map holds now (only the stroke wrote there)."""
+        assert self._stroke is not None
+        box = self._stroke[0].box
+        for p in self._stroke[1:]:
+            box = box.union(p.box)
+        after = label_map.array[box.slices].copy()
+        before = after.copy()
+        for p in reversed(self._stroke):  # the earliest patch's old value wins
+            before[p.box.y0 - box.y0 : p.box.y1 - box.y0, p.box.x0 - box.x0 : p.box.x1 - box.x0] = (
+                p.old
+            )
+        self._stroke = [Patch(box, before, after)]
+        self._folded_bytes = self._stroke_bytes = before.nbytes + after.nbytes
 
     def push(self, patch: Patch) -> bool:
         """Record one edit as one step; True if it changed anything."""

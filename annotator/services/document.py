@@ -203,7 +203,7 @@ class Document:
         if patch.empty:
             return None
         if self.history.in_stroke:
-            self.history.add(patch)
+            self.history.add(patch, self.label_map)
             if tag is not None:
                 self._stroke_tag = tag
             self._repaint(patch.box)
