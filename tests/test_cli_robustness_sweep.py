@@ -302,6 +302,32 @@ def test_predict_out_gives_images_sharing_a_stem_their_own_files(tmp_path):
     assert len({d.exported_path for d in done}) == 3
 
 
+def test_predict_skips_an_image_it_cannot_read_and_goes_on(tmp_path, capsys, monkeypatch):
+    """The first unreadable image stopped the run: the images after it got no proposal,
+    and a second run was refused for the files the first had written."""
+    from annotator.services import proposals
+
+    proj, images, _ = _project(tmp_path, names=("a.png", "b.png", "c.png"), labelled=False)
+    (images / "b.png").unlink()
+    monkeypatch.setattr(proposals, "load_predictor", lambda *a, **k: _FakePredictor())
+    capsys.readouterr()
+    assert main(["predict", str(proj), "--out", str(tmp_path / "out")]) == 2
+    out, err = capsys.readouterr()
+    assert "skipped b.png:" in err and "wrote 2 proposal(s)" in out
+    assert "1 image(s) could not be read" in out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png"]
+
+
+def test_predict_of_an_image_named_twice_proposes_it_once(tmp_path, capsys, monkeypatch):
+    from annotator.services import proposals
+
+    proj, _, _ = _project(tmp_path, names=("a.png", "b.png"), labelled=False)
+    monkeypatch.setattr(proposals, "load_predictor", lambda *a, **k: _FakePredictor())
+    capsys.readouterr()
+    assert main(["predict", str(proj), "--images", "a.png", "a.png", "a"]) == 0
+    assert "wrote 1 proposal(s)" in capsys.readouterr().out
+
+
 def test_predict_out_that_is_a_file_is_refused_before_predicting(tmp_path):
     proj, _, _ = _project(tmp_path, labelled=False)
     out = tmp_path / "out.txt"

@@ -248,8 +248,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise AnnotatorError("--overwrite goes with --out DIR")
     configure_cpu_threads()
     with open_project(args.project) as project:
-        records = [project.image(n) for n in args.images] if args.images else None
+        records = None
+        if args.images:  # each image once, in the order first named
+            records = list({r.id: r for r in (project.image(n) for n in args.images)}.values())
         line = ProgressLine("predicting")
+        skipped: list[tuple[str, str]] = []
         done = predict_images(
             project,
             records,
@@ -257,17 +260,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
             out_dir=args.out,
             device=args.device,
             overwrite=args.overwrite,
+            skipped=skipped,
         )
         line.finish()
-        if not done:
+        for name, reason in skipped:
+            print(f"skipped {name}: {reason}", file=sys.stderr)
+        if not done and not skipped:
             print("no images in the project to propose for: add some with `annotator add`")
             return 0
-        version = done[0].model_version
-        print(
-            f"wrote {len(done)} proposal(s) from model v{version} into "
-            f"{proposals_folder(project)}" + (f" and {args.out}" if args.out else "")
-        )
-    return 0
+        if done:
+            version = done[0].model_version
+            print(
+                f"wrote {len(done)} proposal(s) from model v{version} into "
+                f"{proposals_folder(project)}" + (f" and {args.out}" if args.out else "")
+            )
+        if skipped:
+            print(f"  {len(skipped)} image(s) could not be read and have no proposal")
+    if skipped and not done:
+        return 1
+    return 2 if skipped else 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from annotator.core.errors import AnnotatorError, Cancelled, ModelError
+from annotator.core.errors import AnnotatorError, Cancelled, ImageReadError, ModelError
 from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord
 from annotator.core.status import ImageStatus
@@ -98,13 +98,17 @@ def predict_images(
     backend: str = "auto",
     predictor: Predictor | None = None,
     overwrite: bool = False,
+    skipped: list[tuple[str, str]] | None = None,
 ) -> list[PredictedImage]:
     """Propose masks for ``records`` (default: every image) with the active model.
 
     Each proposal is stored in the project and its score in the database as soon as it is
     done, so a cancel keeps what was finished. With ``out_dir``, the masks are also
     written there as class-id PNG files named after the images; files already there
-    are replaced only with ``overwrite``, and never inside the project folder.
+    are replaced only with ``overwrite``, and never inside the project folder. With a
+    ``skipped`` list, an image that cannot be read (gone, damaged, replaced by another
+    picture) is added to it as ``(name, reason)`` and the others go on; without, its
+    error stops the run.
     """
     out_names: dict[int, str] = {}
     records = project.images() if records is None else records
@@ -128,9 +132,14 @@ def predict_images(
         if progress:
             progress(i, len(records), rec.name)
         try:
-            proposal = predictor.predict(
-                project.load_image(rec), cancel=cancel, keep_probabilities=False
-            )
+            pixels = project.load_image(rec)
+        except ImageReadError as exc:
+            if skipped is None:
+                raise
+            skipped.append((rec.name, exc.problem))
+            continue
+        try:
+            proposal = predictor.predict(pixels, cancel=cancel, keep_probabilities=False)
         except (RuntimeError, MemoryError) as exc:
             from annotator.ml.device import is_out_of_memory, release_memory
 
