@@ -118,7 +118,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write the active version (or --from-version) as one checkpoint file",
     )
     p.add_argument(
-        "--from-version", type=int, metavar="VERSION", help="with --export: the version to write"
+        "--from-version",
+        type=_version_number,
+        metavar="VERSION",
+        help="with --export: the version to write",
     )
     p.add_argument(
         "--overwrite", action="store_true", help="with --export: replace an existing FILE"

@@ -152,6 +152,20 @@ def architecture(name: str) -> Architecture:
         raise ModelError(f"unknown architecture {name!r}; choose one of: {choices}") from None
 
 
+#: Depth (levels) and base width (channels of the first level) a network may have. The
+#: widest networks of the literature start at 64; 256 is four times that (a U-Net of
+#: depth 4 at width 256 holds about 500 M parameters), past it only memory runs out.
+MAX_DEPTH, MAX_WIDTH = 7, 256
+
+
+def check_size(depth: int | None, width: int | None) -> None:
+    """Refuse a depth or width outside 1..:data:`MAX_DEPTH` / 1..:data:`MAX_WIDTH`."""
+    if depth is not None and not 1 <= depth <= MAX_DEPTH:
+        raise ModelError(f"depth must be between 1 and {MAX_DEPTH}, not {depth}")
+    if width is not None and not 1 <= width <= MAX_WIDTH:
+        raise ModelError(f"width must be between 1 and {MAX_WIDTH}, not {width}")
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """Architecture of a network; stored in every model card.
@@ -174,10 +188,9 @@ class NetworkConfig:
             raise ModelError(f"in_channels must be 1 or 3, not {self.in_channels}")
         if self.n_classes < 1:
             raise ModelError("a model needs at least one class")
-        if not 1 <= self.depth <= 7:
-            raise ModelError(f"depth must be between 1 and 7, not {self.depth}")
-        if self.width < 1 or self.growth < 1:
-            raise ModelError("width and growth must be positive")
+        check_size(self.depth, self.width)
+        if self.growth < 1:
+            raise ModelError(f"growth must be at least 1, not {self.growth}")
 
     @property
     def multiple(self) -> int:

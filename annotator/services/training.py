@@ -239,7 +239,7 @@ def _train_within_memory(
                 raise
             batch = request.config.batch_size
             release_memory()
-            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "MemoryError"
+            first = _first_words(exc)
             info = distributed.current()
             if info is not None:  # one rank cannot retry alone: the others wait for it
                 raise ModelError(
@@ -248,9 +248,10 @@ def _train_within_memory(
                     "processes per GPU, train a smaller network, or close other programs"
                 ) from None
             if batch <= 1:
+                elsewhere = "" if str(request.device).startswith("cpu") else ", or use the CPU"
                 raise ModelError(
                     f"training ran out of memory on {request.device} even with batch size 1 "
-                    f"({first}); close other programs, train a smaller network, or use the CPU"
+                    f"({first}); close other programs or train a smaller network{elsewhere}"
                 ) from None
             log.warning(
                 "training ran out of memory with batch %d; retrying with %d", batch, batch // 2
@@ -344,6 +345,16 @@ class RoundOptions:
             raise ModelError("--accepted-border must be 0 or more")
 
 
+def _first_words(exc: BaseException) -> str:
+    """The first line of an error, cut at a word past 160 characters ("MemoryError" when
+    it says nothing): torch's allocator messages run to several hundred."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    line = text.splitlines()[0]
+    return line if len(line) <= 160 else line[:160].rsplit(" ", 1)[0] + " …"
+
+
 def check_arch_change(active: ModelRecord | None, arch: str | None, from_scratch: bool) -> None:
     """Refuse to silently change architecture: continuing a model keeps its network."""
     from annotator.ml.networks import architecture
@@ -359,7 +370,11 @@ def check_arch_change(active: ModelRecord | None, arch: str | None, from_scratch
 
 
 def check_size_change(active: ModelRecord, depth: int | None, width: int | None) -> None:
-    """Refuse a ``--depth``/``--width`` that continuing the active model would ignore."""
+    """Refuse a ``--depth``/``--width`` out of range, or one that continuing the active
+    model would ignore (the range first: it is what --from-scratch would meet next)."""
+    from annotator.ml.networks import check_size
+
+    check_size(depth, width)
     network = active.card.architecture
     for option, asked in (("depth", depth), ("width", width)):
         has = network.get(option)

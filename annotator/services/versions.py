@@ -143,7 +143,13 @@ def export_model(
         raise ModelError(f"{out}: exists; give another file name, or --overwrite to replace it")
     weights = model_store.model_files(project, record).weights
     try:
-        atomic_write_bytes(out, weights.read_bytes())
+        data = weights.read_bytes()
+    except OSError as exc:  # the version's own file, not the destination
+        raise ModelError(
+            f"{weights}: cannot read model v{record.version} ({exc.strerror or exc})"
+        ) from None
+    try:
+        atomic_write_bytes(out, data)
     except OSError as exc:
         raise ModelError(f"{out}: cannot write the model ({exc.strerror or exc})") from None
     return record

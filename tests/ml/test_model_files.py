@@ -79,12 +79,16 @@ def test_export_says_what_is_wrong(trained, tmp_path):
     with pytest.raises(Exception, match="no model version 7"):
         versions.export_model(source, tmp_path / "m.pt", version=7)
     assert not (tmp_path / "none.pt").exists() and not (tmp_path / "m.pt").exists()
+    weights = model_store.model_files(source, source.model(1)).weights
+    weights.unlink()  # the version's own file is gone: said of it, not of the destination
+    with pytest.raises(ModelError, match=r"weights\.pt: cannot read model v1"):
+        versions.export_model(source, tmp_path / "m.pt")
 
 
 def test_the_cli_exports_and_imports_and_refuses_junk(trained, tmp_path, capsys):
     source, target = trained
     src, dst, out = str(source.root), str(target.root), str(tmp_path / "m.pt")
-    assert main(["models", src, "--export", out, "--from-version", "1"]) == 0
+    assert main(["models", src, "--export", out, "--from-version", "v1"]) == 0  # as listed
     assert f"wrote v1 to {out}" in capsys.readouterr().out
     assert main(["models", dst, "--import", out]) == 0
     assert "as v1" in capsys.readouterr().out
@@ -162,3 +166,20 @@ def test_weights_damaged_on_disk_are_refused_by_their_checksum(trained, tmp_path
         versions.export_model(source, tmp_path / "m.pt")
     (files.folder / CHECKSUM_NAME).unlink()  # a version written before checksums were kept
     assert model_store.model_files(source, record).weights == files.weights
+
+
+def test_depth_and_width_out_of_range_are_refused_before_anything_else(trained, capsys):
+    """--width 1000000 ran out of memory allocating 36 TB; --depth 0 with a model was told
+    to add --from-scratch, which then refused the depth."""
+    source, _ = trained
+    root = str(source.root)
+    cases = [
+        (["--width", "1000000"], "width must be between 1 and 256, not 1000000"),
+        (["--width", "0"], "width must be between 1 and 256, not 0"),
+        (["--depth", "0"], "depth must be between 1 and 7, not 0"),
+        (["--depth", "0", "--from-scratch"], "depth must be between 1 and 7, not 0"),
+    ]
+    for extra, said in cases:
+        assert main(["train", root, "--steps", "1", "--device", "cpu", *extra]) == 1
+        assert said in capsys.readouterr().err
+    assert [m.version for m in source.models()] == [1]
