@@ -197,11 +197,20 @@ def train_project(
     info = distributed.current()
     main = info is None or info.is_main
     record, kept, failure = None, None, None
+    if result.publishable and main and cancel is not None and cancel.is_set():
+        result = _cancelled(result)  # Ctrl+C during the validation: nothing is published
     if result.publishable and main:
         try:  # (publishing refuses classes renamed meanwhile, in its transaction)
             record = publish(
-                project, request, result, export_onnx=export_onnx, replacing=active_at_start
+                project,
+                request,
+                result,
+                export_onnx=export_onnx,
+                replacing=active_at_start,
+                cancel=cancel,
             )
+        except Cancelled:  # during the ONNX export, before anything was recorded
+            result = _cancelled(result)
         except Exception as exc:  # told to the other ranks before it is raised here
             failure = exc
         else:
@@ -218,6 +227,16 @@ def train_project(
     if told is not None:
         raise FailedOnMainRank(told)
     return TrainOutcome(result, record, main, kept)
+
+
+def _cancelled(result: TrainResult) -> TrainResult:
+    """A finished round that a cancel reached before it was published."""
+    return replace(
+        result,
+        status="cancelled",
+        state_dict=None,
+        message="cancelled: the model version is unchanged",
+    )
 
 
 def _train_within_memory(
@@ -307,9 +326,11 @@ def publish(
     *,
     export_onnx: bool = True,
     replacing: int | None | Literal["any"] = "any",
+    cancel: CancelToken | None = None,
 ) -> ModelRecord:
     """Serialise a finished round (checkpoint, card, ONNX) and store it as the next version
-    (made active unless ``replacing`` is no longer the active version)."""
+    (made active unless ``replacing`` is no longer the active version). A ``cancel`` set
+    before the version is recorded raises :class:`Cancelled` and records nothing."""
     from annotator.services.versions import store_version
 
     if not result.publishable or result.state_dict is None:
@@ -322,6 +343,7 @@ def publish(
         result.state_dict,
         export_onnx=export_onnx,
         replacing=replacing,
+        cancel=cancel,
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from annotator.core.card import CardMetrics, ModelCard
-from annotator.core.errors import ModelError
+from annotator.core.errors import Cancelled, ModelError
 from annotator.core.records import ModelRecord, now_iso
 from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from annotator.ml.checkpoint import LoadedCheckpoint
     from annotator.ml.networks import NetworkConfig
+    from annotator.ml.train import CancelToken
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,14 @@ def store_version(
     *,
     export_onnx: bool = True,
     replacing: int | None | Literal["any"] = "any",
+    cancel: CancelToken | None = None,
 ) -> ModelRecord:
     """Write ``card``'s version (checkpoint, card, ONNX export) and make it active
     (with ``replacing``: only if that version is still the active one).
 
     The ONNX export is an optimisation: when it fails the version is stored without it
-    and proposals use torch.
+    and proposals use torch. A ``cancel`` set by the end of the export (the slow part)
+    raises :class:`Cancelled` before anything is written.
     """
     from annotator.ml.checkpoint import LoadedCheckpoint, checkpoint_bytes, onnx_bytes
 
@@ -69,6 +72,8 @@ def store_version(
             card = card.with_onnx(model_store.ONNX_NAME)
         except Exception as exc:  # export is an optimisation; the torch path still works
             log.warning("ONNX export failed, proposals will use torch: %s", exc)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("training cancelled")
     weights = checkpoint_bytes(state_dict, card)
     return model_store.publish_version(project, card, weights, onnx, replacing=replacing)
 

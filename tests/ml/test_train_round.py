@@ -414,3 +414,45 @@ def test_each_round_holds_out_other_labels(cells_project):
     finally:
         train_mod._split = real
     assert not np.array_equal(seen[0], seen[1])
+
+
+@pytest.mark.parametrize("when", ["validate", "export"])
+def test_a_cancel_after_the_steps_publishes_nothing(cells_project, monkeypatch, when):
+    """Ctrl+C during the validation or the ONNX export was ignored: the round published
+    its version and the command ended with 0."""
+    from annotator.services import training
+
+    training.train_project(
+        cells_project, steps=1, network=TINY, config=FAST, device="cpu", export_onnx=False
+    )
+    cancel = threading.Event()
+
+    def progress(p):
+        if when == "validate" and p.phase == "validate":
+            cancel.set()
+
+    if when == "export":
+        import annotator.ml.checkpoint as checkpoint
+
+        real_onnx = checkpoint.onnx_bytes
+
+        def pressed_during_the_export(model):
+            cancel.set()
+            return real_onnx(model)
+
+        monkeypatch.setattr(checkpoint, "onnx_bytes", pressed_during_the_export)
+    outcome = training.train_project(
+        cells_project,
+        steps=2,
+        network=TINY,
+        config=replace(FAST, val_fraction=0.5) if when == "validate" else FAST,
+        device="cpu",
+        progress=progress,
+        cancel=cancel,
+        export_onnx=when == "export",
+    )
+    assert cancel.is_set()
+    assert outcome.model is None and outcome.result.status == "cancelled"
+    assert "unchanged" in outcome.result.message
+    assert [m.version for m in cells_project.models()] == [1]
+    assert sorted(p.name for p in (cells_project.root / "models").iterdir()) == ["v0001"]
