@@ -27,7 +27,13 @@ from PySide6.QtWidgets import (
 from annotator.core.errors import AnnotatorError
 from annotator.formats.registry import FORMATS, export_formats
 from annotator.gui.forms import finish_form, path_row
-from annotator.gui.progress_task import Progress, TaskOutcome, error_text, run_with_progress
+from annotator.gui.progress_task import (
+    Progress,
+    TaskOutcome,
+    error_text,
+    run_with_progress,
+    sentence,
+)
 from annotator.services.exchange import ExportReport, ExportRequest, export_project
 
 if TYPE_CHECKING:  # front ends reach projects through services only
@@ -155,7 +161,7 @@ class ExportDialog(QDialog):
         try:
             request = self.request()
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Export", error_text(exc))
+            QMessageBox.warning(self, "Export", sentence(error_text(exc)))
             return
         out = Path(request.out)
         if out.is_file() or (out.is_dir() and any(out.iterdir())):

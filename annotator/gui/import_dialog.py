@@ -24,7 +24,13 @@ from PySide6.QtWidgets import (
 from annotator.core.errors import AnnotatorError
 from annotator.formats.registry import FORMATS, import_formats
 from annotator.gui.forms import finish_form, path_row
-from annotator.gui.progress_task import Progress, TaskOutcome, error_text, run_with_progress
+from annotator.gui.progress_task import (
+    Progress,
+    TaskOutcome,
+    error_text,
+    run_with_progress,
+    sentence,
+)
 from annotator.services.exchange import (
     ImportReport,
     ImportRequest,
@@ -162,6 +168,6 @@ class ImportDialog(QDialog):
         try:
             self.request()
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Import", error_text(exc))
+            QMessageBox.warning(self, "Import", sentence(error_text(exc)))
             return
         self.accept()

@@ -55,6 +55,7 @@ from annotator.gui.help_dialog import ShortcutsDialog
 from annotator.gui.image_list import ImageListPanel
 from annotator.gui.layers import colour_table
 from annotator.gui.loop_controller import LoopController
+from annotator.gui.progress_task import sentence
 from annotator.gui.settings_store import (
     SettingsStore,
     remember_window,
@@ -351,13 +352,13 @@ class MainWindow(QMainWindow):
         try:
             project = open_project(path)
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Cannot open project", str(exc))
+            QMessageBox.warning(self, "Cannot open project", sentence(str(exc)))
             return
         try:
             project.schema  # noqa: B018 (fail now on a damaged class table)
         except AnnotatorError as exc:
             project.close()  # its lock too: another process may open it once repaired
-            QMessageBox.warning(self, "Cannot open project", str(exc))
+            QMessageBox.warning(self, "Cannot open project", sentence(str(exc)))
             return
         self.set_project(project)
         self._owned_project = project
@@ -491,7 +492,7 @@ class MainWindow(QMainWindow):
             self.activity.say(f"{doc.record.name} open")
         self.image_list.set_current(None if doc is None else doc.image_id)
         self._update_enabled()
-        QMessageBox.warning(self, "Cannot open image", message)
+        QMessageBox.warning(self, "Cannot open image", sentence(message))
 
     def go(self, step: int) -> None:
         """Open the next (``step`` 1) or previous (-1) image of the filtered list."""
@@ -585,7 +586,7 @@ class MainWindow(QMainWindow):
         try:
             schema = getattr(self.session, method)(*args)
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Class not changed", str(exc))
+            QMessageBox.warning(self, "Class not changed", sentence(str(exc)))
             return
         self.show_schema(schema)
         self.statusBar().showMessage(self.class_panel.explain_change(old, schema), 10000)

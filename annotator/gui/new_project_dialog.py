@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from annotator.core.errors import AnnotatorError
 from annotator.core.schema import LabelClass, LabelSchema, default_color
 from annotator.gui.class_panel import swatch
-from annotator.gui.progress_task import Progress, error_text, run_with_progress
+from annotator.gui.progress_task import Progress, error_text, run_with_progress, sentence
 from annotator.services.projects import IMAGE_FILE_SUFFIXES, OWN_FILES_SKIPPED
 
 DEFAULT_CLASSES = ("background", "object")
@@ -275,7 +275,7 @@ class NewProjectDialog(QDialog):
         try:
             path = self._create()
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Cannot create the project", error_text(exc))
+            QMessageBox.warning(self, "Cannot create the project", sentence(error_text(exc)))
             return
         if path is not None:
             self.accept()

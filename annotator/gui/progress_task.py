@@ -191,3 +191,15 @@ def error_text(exc: BaseException) -> str:
     else:
         text = f"{type(exc).__name__}: {exc}"
     return " ".join(text.split()) or type(exc).__name__
+
+
+def sentence(text: str) -> str:
+    """A message as a box shows it: a capital first letter, a full stop at the end. The
+    core's messages begin in lower case (they follow ``annotator: error:`` on the command
+    line); one that begins with a path, an option or a quote is left as it is."""
+    text = text.strip()
+    if text[:1].islower():
+        text = text[0].upper() + text[1:]
+    if text and text[-1] not in ".!?…":
+        text += "."
+    return text

@@ -115,7 +115,8 @@ def test_new_project_with_a_duplicate_class_says_so_in_one_line_and_creates_noth
     assert dialog.chosen is None
     assert not target.exists()
     assert len(boxes) == 1 and boxes[0][0] == "warning"
-    assert "duplicate class names" in boxes[0][1] and "\n" not in boxes[0][1]
+    assert boxes[0][1].startswith("Duplicate class names") and "\n" not in boxes[0][1]
+    assert boxes[0][1].endswith(".")  # a sentence, not the CLI's lower-case error line
 
 
 def test_open_demo_creates_it_in_the_data_folder_once_and_chooses_it(qtbot, data_home, boxes):
