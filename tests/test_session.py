@@ -477,3 +477,30 @@ def test_a_float_image_with_nan_pixels_is_shown_not_black(tmp_path):
     assert doc.value_range == (0.0, 1.0)
     session.close()
     session.project.close()
+
+
+def test_a_project_folder_moved_while_open_is_written_no_more(project, tmp_path):
+    """The autosave recreated the folders at the old path (a ghost project) while the
+    database went on in the moved file: the newest labels ended up in neither place."""
+    from annotator.core.errors import ProjectError
+
+    session = AnnotationSession(project, rescue_dir=tmp_path / "rescued")
+    rec = project.images()[0]
+    doc = session.open_image(rec.id)
+    doc.paint_stroke([(2, 2), (10, 2)], 2, 1)
+    session.save(wait=True)
+    old = project.root
+    moved = old.parent / "moved"
+    old.rename(moved)
+    doc.paint_stroke([(2, 8), (10, 8)], 2, 1)
+    with pytest.raises(ProjectError, match="is gone or was moved"):
+        project.save_mask(rec.id, doc.label_map.copy_array())
+    other = project.images()[1].id
+    with pytest.raises(ProjectError, match="could not be saved"):
+        session.open_image(other)  # the unsaved image stays open rather than being let go
+    assert session.document is doc
+    note = session.close()  # quitting: written elsewhere, and said where
+    assert not old.exists()  # no ghost folder at the old path
+    rescued = list((tmp_path / "rescued").iterdir())
+    assert len(rescued) == 1 and str(rescued[0]) in note
+    assert np.array_equal(cv2.imread(str(rescued[0]), cv2.IMREAD_UNCHANGED), doc.label_map.array)

@@ -58,6 +58,7 @@ from annotator.gui.loop_controller import LoopController
 from annotator.gui.progress_task import sentence
 from annotator.gui.settings_store import (
     SettingsStore,
+    data_folder,
     remember_window,
     restore_project_class,
     restore_window,
@@ -369,7 +370,10 @@ class MainWindow(QMainWindow):
         """Show ``project`` (the caller keeps ownership unless opened by the window)."""
         self.close_project()
         self.session = AnnotationSession(
-            project, dispatch=self._dispatch, on_save_error=self._save_failed
+            project,
+            dispatch=self._dispatch,
+            on_save_error=self._save_failed,
+            rescue_dir=data_folder() / "rescued",
         )
         self.session.add_saved_listener(self._refresh_record)
         self.session.add_saved_listener(self.activity.saved)
@@ -392,8 +396,10 @@ class MainWindow(QMainWindow):
         self.loop.close()  # cancel a round and join it (bounded) before the project closes
         if self.session is not None:
             self.canvas.finish_gesture()
-            self.session.close()
+            rescued = self.session.close()
             self.session = None
+            if rescued is not None:  # the labels could not be saved where they belong
+                QMessageBox.warning(self, "Labels not saved in the project", sentence(rescued))
         if self.canvas.smart is not None:
             self.canvas.smart.forget()  # image ids mean other pictures in another project
         self.canvas.set_document(None, None, colour_table(_EMPTY_SCHEMA, 0))

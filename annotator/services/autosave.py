@@ -70,6 +70,9 @@ class Autosaver:
         # The accepted proposal written last (image id, the very array), so the saves
         # after an accept do not encode it again; touched by the worker thread only.
         self._accepted_written: tuple[int, np.ndarray] | None = None
+        # The error of each image whose newest save failed (cleared by one that works):
+        # read after a flush, on the caller's thread, before the image is let go.
+        self._failed: dict[int, Exception] = {}
 
     def submit(self, request: SaveRequest) -> None:
         """Queue a snapshot; an older one of the same image still waiting is dropped."""
@@ -85,6 +88,10 @@ class Autosaver:
     @property
     def idle(self) -> bool:
         return self._queue.idle
+
+    def failure(self, image_id: int) -> Exception | None:
+        """Why the newest save of ``image_id`` failed, or None (saved, or never tried)."""
+        return self._failed.get(image_id)
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Write what is pending, then stop the worker."""
@@ -111,7 +118,9 @@ class Autosaver:
             # Any save without it may have removed the file (an undone accept).
             kept = request.accepted
             self._accepted_written = None if kept is None else (image_id, kept)
+            self._failed.pop(image_id, None)
         except Exception as exc:  # any failure must reach the user, never kill the writer
+            self._failed[image_id] = exc
             log.exception("autosave of image %s failed", image_id)
             if self._on_error is not None:
                 self._dispatch(functools.partial(self._on_error, request, exc))

@@ -13,8 +13,11 @@ made on the owner's thread.
 from __future__ import annotations
 
 import logging
+import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +30,7 @@ from annotator.core.status import ImageStatus
 from annotator.services.autosave import Autosaver, SaveRequest, SaveResult
 from annotator.services.document import DEFAULT_HISTORY_BYTES, Document
 from annotator.services.jobs import Dispatcher, LatestWinsWorker, call_directly
+from annotator.storage.images import encode_png
 from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
@@ -56,9 +60,13 @@ class AnnotationSession:
         history_bytes: int = DEFAULT_HISTORY_BYTES,
         dispatch: Dispatcher = call_directly,
         on_save_error: Callable[[int, Exception], None] | None = None,
+        rescue_dir: Path | None = None,
     ) -> None:
+        """``rescue_dir``: where :meth:`close` writes labels it could not save (default:
+        ``annotator-rescued`` in the system's temporary folder)."""
         self.project = project
         self.history_bytes = history_bytes
+        self.rescue_dir = rescue_dir or Path(tempfile.gettempdir()) / "annotator-rescued"
         self.document: Document | None = None
         self._on_save_error = on_save_error
         self._saved_listeners: list[Callable[[int], None]] = []
@@ -131,7 +139,10 @@ class AnnotationSession:
             self.history_bytes,
             accepted=lambda: self.project.load_accepted(record),
         )
-        self.project.set_setting(LAST_IMAGE_SETTING, record.id)
+        try:  # only where to start next time: a failure must not undo the open
+            self.project.set_setting(LAST_IMAGE_SETTING, record.id)
+        except (AnnotatorError, OSError) as exc:
+            log.warning("could not remember the open image: %s", exc)
         return self.document
 
     # --- reading big pictures off the owner's thread ----------------------------------------
@@ -207,6 +218,14 @@ class AnnotationSession:
         if self.document.in_stroke:
             self.document.commit_stroke()
         self.save(wait=True)
+        failure = self._saver.failure(self.document.image_id)
+        if failure is not None:  # let go now and its unsaved labels would be lost
+            self.document.submitted_generation = -1  # the next save tries again
+            raise ProjectError(
+                f"the labels of {self.document.record.name} could not be saved "
+                f"({_first_line(failure)}); the image stays open so that nothing is lost: "
+                "free some space (or fix the cause) and try again"
+            )
         self.document = None
 
     def save(self, *, wait: bool = False) -> bool:
@@ -235,14 +254,45 @@ class AnnotationSession:
             self._saver.flush()
         return submitted
 
-    def close(self) -> None:
-        """Save everything and stop the saver (on quit). Never asks, never loses edits."""
-        self.close_document()
+    def close(self) -> str | None:
+        """Save everything and stop the saver (on quit, or another project). Never asks.
+
+        When the open image's labels cannot be saved (a full disk, the project folder
+        gone), they are written as a class-id PNG into :attr:`rescue_dir` instead, and
+        the returned sentence says where (None when everything was saved)."""
+        rescued = None
+        try:
+            self.close_document()
+        except ProjectError as exc:
+            rescued = self._rescue(exc)
+            self.document = None
         # A decode running now cannot be stopped; it ends unheard (its ticket is stale)
         # and must not hold up closing, nor reach a project closed under it.
         self._reader.shutdown(timeout=0.0)
         self._saver.close()
         self._closed = True
+        return rescued
+
+    def _rescue(self, exc: ProjectError) -> str:
+        """Write the open image's labels somewhere else; the sentence that says where."""
+        doc = self.document
+        assert doc is not None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = (
+            self.rescue_dir / f"{self.project.root.name}-{Path(doc.record.name).stem}-{stamp}.png"
+        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(encode_png(doc.label_map.array))
+        except (OSError, ProjectError) as again:
+            log.error("could not rescue the labels of %s: %s", doc.record.name, again)
+            return f"{exc}. The labels could not be rescued either ({_first_line(again)})."
+        log.warning("labels of %s rescued to %s: %s", doc.record.name, path, exc)
+        return (
+            f"{exc}. They were written to {path} instead (class ids, as the project's masks): "
+            f"import that file into the project with `annotator import --format masks` once "
+            "it can be written again."
+        )
 
     # --- navigation and status ------------------------------------------------------------
     def neighbour(self, step: int, among: Sequence[int] | None = None) -> int | None:
@@ -298,3 +348,8 @@ class AnnotationSession:
         schema = self.schema.recoloured(class_id, color)
         self.project.set_schema(schema)
         return schema
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

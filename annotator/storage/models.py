@@ -138,6 +138,7 @@ def publish_version(
     """Write version ``card.version``'s folder, then record it as the active version
     (with ``replacing``: only if that version is still active, see
     :meth:`Project.register_model`)."""
+    project.check_in_place()
     if card.version != project.next_model_version():
         raise ModelError(
             f"model version {card.version} is not the next one ({project.next_model_version()})"

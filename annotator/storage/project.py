@@ -131,6 +131,15 @@ def _row_to_model(row: Any, root: Path) -> ModelRecord:
     return ModelRecord(row["version"], row["parent"], row["created_at"], row["checkpoint"], card)
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The (device, inode) of a file, or None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _inside(path: Path, folders: Collection[Path]) -> bool:
     """Whether resolved ``path`` is one of ``folders`` or inside one."""
     return any(path == f or f in path.parents for f in folders)
@@ -235,6 +244,7 @@ class Project:
         self._db = db
         self._schema: LabelSchema | None = None
         self._models: dict[int, tuple[tuple[Any, ...], ModelRecord]] = {}  # see _model_of
+        self._identity = _identity(root / DB_NAME)  # see check_in_place
         self._write_lock: ProjectLock | None = None
         # False when opened to read only (lock=False, or a helper rank of torchrun): such
         # a process never writes, not even the stamp of a checked image file.
@@ -890,6 +900,7 @@ class Project:
         Files of proposals the source no longer names are removed after the record.
         """
 
+        self.check_in_place()
         record = self.image(image_id)
         s = self.schema
         if mask.shape != (record.height, record.width):
@@ -972,6 +983,17 @@ class Project:
                 if name != f"{image_id}_v{version}.png":
                     with contextlib.suppress(OSError):
                         os.unlink(self.root / ACCEPTED_DIR / name)
+
+    def check_in_place(self) -> None:
+        """Refuse to write when the project folder is no longer where it was opened
+        (deleted, renamed, unmounted): the writes would recreate its folders at the old
+        path, a ghost project, while the database went on in the moved or deleted file."""
+        if self._identity is not None and _identity(self.root / DB_NAME) != self._identity:
+            raise ProjectError(
+                f"{self.root}: the project folder is gone or was moved while it was open; "
+                "nothing more is written there: open the project where it is now (the "
+                "labels not saved yet stay in the window until it closes)"
+            )
 
     # --- model versions ------------------------------------------------------------
     @property

@@ -66,6 +66,7 @@ def _plain(name: str) -> bool:
 def save_proposal(project: Project, image_id: int, proposal: Proposal) -> Path:
     """Store a proposal: mask and 8-bit uncertainty PNGs named by its model version,
     then the JSON that commits them, then the files of the proposal it replaced."""
+    project.check_in_place()
     d = proposals_dir(project)
     stem = f"{image_id}_v{proposal.model_version}"
     mask_p, unc_p, meta_p = d / f"{stem}.png", d / f"{stem}_uncertainty.png", d / f"{image_id}.json"
