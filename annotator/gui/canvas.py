@@ -287,10 +287,16 @@ class LabelCanvas(QGraphicsView):
 
     # --- pointer ------------------------------------------------------------------------------
     def _pixel(self, pos: QPointF) -> Point:
-        """The label-map coordinates (pixel centres are whole numbers) of the screen pixel
+        """The label-map coordinates (pixel centres are whole numbers) of the device pixel
         under ``pos``, taken at its centre: ``mapToScene`` of a point gives the screen
-        pixel's top-left corner, so at zoom 1 a click fell between four image pixels."""
-        centre = QPointF(math.floor(pos.x()) + 0.5, math.floor(pos.y()) + 0.5)
+        pixel's top-left corner, so at zoom 1 a click fell between four image pixels. On
+        a high-DPI screen a logical pixel holds several device pixels, and positions come
+        in fractions of one: the centre is that of the device pixel under the pointer
+        (the logical pixel's centre is an edge between device pixels at ratio 2)."""
+        ratio = self.viewport().devicePixelRatioF() or 1.0
+        centre = QPointF(
+            (math.floor(pos.x() * ratio) + 0.5) / ratio, (math.floor(pos.y() * ratio) + 0.5) / ratio
+        )
         s = self.viewportTransform().inverted()[0].map(centre)
         return (s.x() - 0.5, s.y() - 0.5)
 
