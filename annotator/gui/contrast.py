@@ -42,6 +42,12 @@ class ContrastDialog(QDialog):
         self.auto_button.clicked.connect(self.reset.emit)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
+        # Enter in a box applies its value and nothing else: as the default button,
+        # "Automatic" threw the typed value away (and Close would shut the dialog).
+        for button in (self.auto_button, *buttons.buttons()):
+            if isinstance(button, QPushButton):
+                button.setAutoDefault(False)
+                button.setDefault(False)
         form = QFormLayout(self)
         self.hint = QLabel("")  # the image's range, or why a change was not applied
         self.hint.setWordWrap(True)

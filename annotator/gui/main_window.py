@@ -55,6 +55,7 @@ from annotator.gui.help_dialog import ShortcutsDialog
 from annotator.gui.image_list import ImageListPanel
 from annotator.gui.layers import colour_table
 from annotator.gui.loop_controller import LoopController
+from annotator.gui.number_boxes import let_shortcuts_through
 from annotator.gui.progress_task import sentence
 from annotator.gui.settings_store import (
     SettingsStore,
@@ -144,6 +145,7 @@ class MainWindow(QMainWindow):
         self.file_menu = FileMenu(self)
         self.file_menu.install()
         self.activity.connect_loop(self.loop)
+        let_shortcuts_through(self, self.canvas)
         self._update_enabled()
         restore_window(self, self.settings)
 

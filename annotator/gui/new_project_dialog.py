@@ -140,6 +140,8 @@ class ClassTable(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, 2, parent)
+        # Tab leaves the table (for the buttons below it); arrows move between cells.
+        self.setTabKeyNavigation(False)
         self.setHorizontalHeaderLabels(["Class name", "Colour"])
         self.horizontalHeader().setStretchLastSection(True)
         self.verticalHeader().setVisible(False)

@@ -140,3 +140,47 @@ def test_on_a_high_dpi_screen_a_click_lands_on_the_pixel_under_the_device_pixel(
         centre = to_scene.map(QPointF((k + 0.5) / 2, (k + 1.5) / 2))  # the device pixel's
         x, y = c._pixel(pos)
         assert (round(x), round(y)) == (math.floor(centre.x()), math.floor(centre.y())), k
+
+
+def test_a_number_box_with_the_focus_leaves_letter_shortcuts_to_the_window(window, qtbot):
+    """After a click on the radius box's arrow, E did not choose the eraser and + did not
+    zoom until the canvas was clicked."""
+    spin = window.radius_spin
+    spin.setFocus()
+    spin.stepUp()
+    assert spin.hasFocus()
+    QTest.keyClick(spin, Qt.Key.Key_E)
+    assert window.canvas.tool.name == "eraser"
+    zoom = window.canvas.zoom
+    QTest.keyClick(spin, Qt.Key.Key_Plus)
+    assert window.canvas.zoom > zoom
+    QTest.keyClick(spin, Qt.Key.Key_Backspace)  # editing keys stay the box's
+    QTest.keyClicks(spin, "7")
+    QTest.keyClick(spin, Qt.Key.Key_Return)  # Enter applies and gives the canvas the focus
+    assert window.canvas.hasFocus()
+
+
+def test_enter_in_the_contrast_dialog_keeps_the_value_typed(qtbot):
+    """Enter also pressed the default button, Automatic, which threw the value away."""
+    from annotator.gui.contrast import ContrastDialog
+
+    dialog = ContrastDialog()
+    qtbot.addWidget(dialog)
+    events = []
+    dialog.window_changed.connect(lambda lo, hi: events.append(("window", lo, hi)))
+    dialog.reset.connect(lambda: events.append(("reset",)))
+    dialog.set_window(0.0, 255.0, (0.0, 255.0))
+    dialog.show()
+    dialog.low.setFocus()
+    dialog.low.selectAll()
+    QTest.keyClicks(dialog.low, "40")
+    QTest.keyClick(dialog.low, Qt.Key.Key_Return)
+    assert events == [("window", 40.0, 255.0)]
+
+
+def test_tab_leaves_the_class_table_of_a_new_project(qtbot):
+    from annotator.gui.new_project_dialog import ClassTable
+
+    table = ClassTable()
+    qtbot.addWidget(table)
+    assert not table.tabKeyNavigation()

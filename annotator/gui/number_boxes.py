@@ -1,0 +1,68 @@
+"""Number boxes in the window's toolbars and panels leave the single-key shortcuts alone.
+
+A spin box that has the focus (after a click on its arrows, say) claims every printable
+key for its text: E no longer chose the eraser and + no longer zoomed until the user
+clicked the canvas. A number box has no use for letters, so they (and ``+``) go to the
+window's shortcuts instead; digits, the decimal point and editing keys stay with the
+box. Enter or Esc in a box hands the focus back to the canvas.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QAbstractSpinBox, QWidget
+
+#: Keys a number box keeps: what one types into a number, and moves within it.
+_KEPT = {
+    Qt.Key.Key_Backspace,
+    Qt.Key.Key_Delete,
+    Qt.Key.Key_Left,
+    Qt.Key.Key_Right,
+    Qt.Key.Key_Up,
+    Qt.Key.Key_Down,
+    Qt.Key.Key_Home,
+    Qt.Key.Key_End,
+    Qt.Key.Key_PageUp,
+    Qt.Key.Key_PageDown,
+    Qt.Key.Key_Period,
+    Qt.Key.Key_Comma,
+    Qt.Key.Key_Minus,
+}
+
+
+def leaves_shortcuts(event: QKeyEvent) -> bool:
+    """Whether a key pressed in a number box belongs to the window's shortcuts."""
+    if event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
+        return False  # Ctrl+Z, Ctrl+A... keep their meaning in the box's text
+    key = Qt.Key(event.key())
+    if key in _KEPT or Qt.Key.Key_0 <= key <= Qt.Key.Key_9:
+        return False
+    return bool(event.text().strip())
+
+
+class _PassShortcuts(QObject):
+    def __init__(self, canvas: QWidget, parent: QObject) -> None:
+        super().__init__(parent)
+        self._canvas = canvas
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and leaves_shortcuts(event)
+        ):
+            event.ignore()  # not the box's: the window's shortcut map gets it
+            return True
+        return False
+
+
+def let_shortcuts_through(window: QWidget, canvas: QWidget) -> None:
+    """Install the pass-through on every number box of ``window`` itself (not of its
+    dialogs, which are windows of their own)."""
+    keeper = _PassShortcuts(canvas, window)
+    for box in window.findChildren(QAbstractSpinBox):
+        if box.window() is not window:
+            continue
+        box.installEventFilter(keeper)
+        box.editingFinished.connect(lambda: canvas.setFocus(Qt.FocusReason.OtherFocusReason))
