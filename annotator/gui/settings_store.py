@@ -74,8 +74,10 @@ class SettingsStore:
     def recent_projects(self) -> list[Path]:
         """Recently opened project folders, newest first, those that still exist."""
         raw: Any = self._q.value("recent/projects", [])
-        items = [raw] if isinstance(raw, str) else list(raw or [])
-        return [Path(p) for p in items if p and Path(p).is_dir()]
+        # A hand-edited or foreign file may hold anything here (a number, bytes): only
+        # strings are paths, the rest is left out rather than stopping the app.
+        items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list | tuple) else []
+        return [Path(p) for p in items if isinstance(p, str) and p and Path(p).is_dir()]
 
     def add_recent(self, path: Path) -> None:
         """Put ``path`` first in the recent list (once), keeping at most MAX_RECENT.
@@ -94,7 +96,7 @@ class SettingsStore:
     def last_project(self) -> Path | None:
         """The project open when the app last quit (None after closing it by hand)."""
         value = self._q.value("recent/last_open", "")
-        return Path(str(value)) if value and Path(str(value)).is_dir() else None
+        return Path(value) if isinstance(value, str) and value and Path(value).is_dir() else None
 
     def set_last_project(self, path: Path | None) -> None:
         self._q.setValue("recent/last_open", "" if path is None else str(Path(path).absolute()))

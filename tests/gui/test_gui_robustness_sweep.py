@@ -929,3 +929,19 @@ def test_the_export_dialog_refuses_a_full_folder_while_its_choices_are_on_screen
     assert dialog.result() != QDialog.DialogCode.Accepted
     assert boxes and "already exists and is not an empty folder" in boxes[0][2]
     assert (full / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "value", ["@Variant(\\0\\0\\0\\x2\\0\\0\\0\\x5)", "@ByteArray(/tmp)", "@Invalid()"]
+)
+def test_a_settings_file_with_recent_projects_of_another_type_still_starts(tmp_path, value):
+    """An int or bytes where the list of recent projects belongs stopped the app at start
+    (TypeError in recent_projects)."""
+    from annotator.gui.settings_store import SettingsStore
+
+    ini = tmp_path / "annotator.ini"
+    ini.write_text(f"[recent]\nprojects={value}\nlast_open={value}\n")
+    store = SettingsStore(ini)
+    assert store.recent_projects() == [] and store.last_project() is None
+    store.add_recent(tmp_path)  # and it can be written again
+    assert store.recent_projects() == [tmp_path.resolve()]
