@@ -13,6 +13,7 @@ its label map is saved.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import hashlib
 import logging
@@ -265,6 +266,14 @@ def export_project(
                 out.rmdir()
             os.replace(stage, out)
         fsync_dir(out if inside else out.parent)
+    except OSError as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the error names the file copied
+            raise FormatError(
+                f"{out}: the disk is full ({exc.strerror}); nothing was exported: free some "
+                "space there, or export elsewhere"
+            ) from None
+        raise
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise

@@ -213,6 +213,8 @@ def test_full_disk_in_cli_commands_is_one_line_and_loses_nothing(tmp_path, monke
     assert "Traceback" not in result.err and "internal error" not in result.err, result.err
     assert any("No space left on device" in x or "disk is full" in x for x in result.err_lines)
     if command == "export":
+        # said of the export's folder, not of a project image being copied there
+        assert f"{tmp_path / 'out'}: the disk is full" in result.err, result.err
         assert tree_hash(proj) == before
         assert not (tmp_path / "out").exists()
         assert not list(tmp_path.glob(".out.partial-*"))  # the staging folder is removed
