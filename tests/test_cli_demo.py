@@ -96,3 +96,49 @@ def test_a_project_creation_cut_short_can_be_created_again(tmp_path, monkeypatch
         Project.open(tmp_path / "p")  # no half project: nothing to open
     with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as project:
         assert list(project.schema.names) == ["a", "b"]
+
+
+@pytest.mark.parametrize("target", ["empty", "link", "cwd"])
+def test_a_demo_into_an_empty_folder_that_exists_fills_it_in_place(
+    tmp_path, monkeypatch, capsys, target
+):
+    """The demo was built beside the folder and renamed over it: a symlink to an empty
+    folder was refused ("Not a directory"), a mount point raised EBUSY, and `demo .`
+    left the shell in a deleted folder."""
+    from annotator.cli import main
+    from annotator.storage.project import Project
+
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    inode = folder.stat().st_ino
+    given = {"empty": folder, "link": tmp_path / "link", "cwd": "."}[target]
+    if target == "link":
+        (tmp_path / "link").symlink_to(folder)
+    if target == "cwd":
+        monkeypatch.chdir(folder)
+    assert main(["demo", str(given), "--images", "2", "--labelled", "1"]) == 0
+    assert folder.stat().st_ino == inode  # the same folder, filled: not replaced
+    assert not [p for p in folder.iterdir() if "staging" in p.name]
+    with Project.open(folder) as project:
+        assert len(project.images()) == 2
+    if target == "link":
+        assert (tmp_path / "link").is_symlink()
+
+
+def test_a_demo_cut_short_in_an_existing_folder_leaves_it_empty(tmp_path, monkeypatch):
+    from annotator.storage.project import Project
+
+    folder = tmp_path / "demo"
+    folder.mkdir()
+
+    def killed(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Project, "add_image_bytes", killed)
+    with pytest.raises(KeyboardInterrupt):
+        demo.create_demo_project(folder, n_images=2)
+    assert list(folder.iterdir()) == []
+    monkeypatch.undo()
+    demo.create_demo_project(folder, n_images=2)
+    with Project.open(folder) as project:
+        assert len(project.images()) == 2

@@ -214,7 +214,15 @@ class ProjectLock:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise ProjectError(f"{path}: cannot create the project lock ({exc.strerror})") from None
+            hint = (
+                "; a project on a read-only disk can be read (status, models, export) but not "
+                "changed: copy it to a writable disk to label or train"
+                if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+                else ""
+            )
+            raise ProjectError(
+                f"{path}: cannot create the project lock ({exc.strerror}){hint}"
+            ) from None
         try:
             previous = LockInfo.parse(_read(fd))
             locked = _os_lock(fd)

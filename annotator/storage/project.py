@@ -317,9 +317,18 @@ class Project:
         project there. A staging folder whose creator is gone (nobody holds its lock) is
         cleared."""
         folder = Path(root).absolute()
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        # An empty folder that exists (a mount point, a link to a folder, the current
+        # folder of a shell) is filled in place: removing it to rename the project over
+        # it fails there, or leaves a shell in a deleted folder. The staging folder is
+        # then made inside it, and its entries moved up, the database last.
+        in_place = folder.is_dir()
+        parent = folder if in_place else folder.parent
+        prefix = ".staging-" if in_place else f".{folder.name}.staging-"
+        if folder.exists() and (
+            not folder.is_dir() or any(not e.name.startswith(prefix) for e in folder.iterdir())
+        ):
             raise ProjectError(f"{folder}: already exists and is not an empty folder")
-        for stale in folder.parent.glob(f".{folder.name}.staging-*"):
+        for stale in parent.glob(f"{prefix}*"):
             if lock_held_here(stale):
                 continue  # this process's own
             try:  # a live creator holds its staging project's lock
@@ -328,15 +337,25 @@ class Project:
                 continue
             left.release()
             shutil.rmtree(stale, ignore_errors=True)
-        staging = folder.parent / f".{folder.name}.staging-{os.getpid()}"
+        staging = parent / f"{prefix}{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
+        try:
+            staging.mkdir(parents=True)
+        except OSError as exc:  # said of the folder asked for, not of a hidden one
+            raise ProjectError(
+                f"{folder}: cannot create the project there ({exc.strerror or exc})"
+            ) from None
         try:
             with cls.create(staging, schema) as project:
                 fill(project)
-            if folder.is_dir():
-                folder.rmdir()  # empty (checked above): the rename takes its place
-            os.replace(staging, folder)
-            fsync_dir(folder.parent)
+            if in_place:
+                for entry in sorted(staging.iterdir(), key=lambda e: e.name == DB_NAME):
+                    os.replace(entry, folder / entry.name)  # the database, last, says "done"
+                staging.rmdir()
+                fsync_dir(folder)
+            else:
+                os.replace(staging, folder)
+                fsync_dir(folder.parent)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
