@@ -217,3 +217,23 @@ def _card(version: int, parent: int | None, miou: float) -> ModelCard:
         classes=("background", "cell"),
         metrics=CardMetrics(loss=0.1, pixel_accuracy=0.9, mean_iou=miou, val_pixels=100),
     )
+
+
+def test_a_project_on_a_read_only_disk_says_what_still_works(tmp_path, monkeypatch):
+    """Opening to write said only "cannot create the project lock (Read-only file system)"."""
+    import errno
+
+    from annotator.core.errors import ProjectError
+    from annotator.storage import lock as lock_module
+
+    Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])).close()
+    real = lock_module.os.open
+
+    def read_only(path, flags, *args):
+        if str(path).endswith(lock_module.LOCK_NAME):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real(path, flags, *args)
+
+    monkeypatch.setattr(lock_module.os, "open", read_only)
+    with pytest.raises(ProjectError, match="read-only disk can be read .* copy it to a writable"):
+        Project.open(tmp_path / "p")
