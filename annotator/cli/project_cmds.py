@@ -94,6 +94,12 @@ def cmd_add(args: argparse.Namespace) -> int:
             f"added {len(report.added)} image(s), skipped {len(report.skipped)}, "
             f"{len(report.errors)} unreadable; project has {len(project.images())} image(s)"
         )
+        if report.relinked:
+            first, where = report.relinked[0]
+            print(
+                f"  found {len(report.relinked)} image(s) whose file had gone at a new place "
+                f"(first: {first} at {where}); their labels are kept"
+            )
         if report.other_pictures:
             print(
                 f"  left out pictures of types not read: {report.other_pictures_text()}; "

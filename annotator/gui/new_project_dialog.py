@@ -55,11 +55,19 @@ class AddOutcome:
     cancelled: bool = False
     failed: bool = False  # stopped by an error (the first entry of ``errors``)
     other_pictures: str = ""  # pictures of types not read, ".webp (2)" (AddReport)
+    relinked: int = 0  # images whose file had gone, found again at a new place
 
     @property
     def nothing_found(self) -> bool:
         """No image file was there to add (an empty folder, or one of other files)."""
-        return not (self.added or self.skipped or self.errors or self.cancelled or self.failed)
+        return not (
+            self.added
+            or self.skipped
+            or self.relinked
+            or self.errors
+            or self.cancelled
+            or self.failed
+        )
 
     @property
     def worth_a_warning(self) -> bool:
@@ -82,6 +90,8 @@ class AddOutcome:
                 + others
             )
         text = f"Added {self.added} image(s)"
+        if self.relinked:
+            text += f", found {self.relinked} whose file had gone at a new place"
         if self.skipped:
             text += f", skipped {self.skipped} already in the project (or repeating a picture)"
         if self.own_files:
@@ -122,6 +132,7 @@ def add_images_with_progress(
         own_files=bool(own),
         errors=[str(e) for e in report.errors],
         other_pictures=report.other_pictures_text(),
+        relinked=len(report.relinked),
     )
 
 

@@ -89,6 +89,8 @@ class AddReport:
     #: Pictures in the folders given that are of a type not read, by suffix
     #: (``OTHER_PICTURE_SUFFIXES``: ``{".webp": 2}``); other files pass unsaid.
     other_pictures: dict[str, int] = field(default_factory=dict)
+    #: Images whose file had gone, found again by content: (image name, its new file).
+    relinked: list[tuple[str, str]] = field(default_factory=list)
 
     def other_pictures_text(self) -> str:
         """``".gif (1), .webp (2)"``, or "" when there were none."""
@@ -544,6 +546,20 @@ class Project:
         p = Path(record.path)
         return p if p.is_absolute() else self.root / p
 
+    def _file_there(self, stored: str) -> bool:
+        p = Path(stored)
+        return (p if p.is_absolute() else self.root / p).is_file()
+
+    def _relink(self, image_id: int, stored: str, digest: str, stamp: Stamp | None) -> None:
+        """Point image ``image_id`` at its file's new place (the same content: ``digest``)."""
+        size, mtime = (None, None) if stamp is None else stamp
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE images SET path = ?, file_size = ?, file_mtime_ns = ? "
+                "WHERE id = ? AND sha1 = ?",
+                (stored, size, mtime, image_id, digest),
+            )
+
     def _unique_name(self, wanted: str, taken: set[str]) -> str:
         if wanted not in taken:
             return wanted
@@ -570,10 +586,13 @@ class Project:
         candidates = collect_image_files(paths, exclude=own, other_pictures=report.other_pictures)
         if any(_touches(Path(p).resolve(), own) for p in paths):
             report.skipped.append((str(self.root), OWN_FILES_SKIPPED))
-        rows = self._db.query("SELECT name, path, sha1 FROM images")
+        rows = self._db.query("SELECT id, name, path, sha1 FROM images")
         taken_names = {r["name"] for r in rows}
         known_paths = {r["path"] for r in rows}
         known_sha = {r["sha1"] for r in rows}
+        # Images whose file is gone (moved with their folder): the same content added
+        # again tells where it is now, and their labels stay theirs.
+        lost = {r["sha1"]: r for r in rows if not self._file_there(r["path"])}
         pending: list[tuple[str, str, str, ImageInfo, Stamp | None]] = []
 
         def flush() -> None:
@@ -599,6 +618,12 @@ class Project:
                     continue
                 except OSError as exc:
                     report.errors.append(ImageReadError(file, str(exc)))
+                    continue
+                if digest in lost:
+                    row = lost.pop(digest)
+                    self._relink(row["id"], stored, digest, stamp)
+                    known_paths.add(stored)
+                    report.relinked.append((row["name"], str(file)))
                     continue
                 if digest in known_sha:
                     report.skipped.append((str(file), "same content as an image already added"))

@@ -2,6 +2,7 @@
 
 import os
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,3 +238,24 @@ def test_a_project_on_a_read_only_disk_says_what_still_works(tmp_path, monkeypat
     monkeypatch.setattr(lock_module.os, "open", read_only)
     with pytest.raises(ProjectError, match="read-only disk can be read .* copy it to a writable"):
         Project.open(tmp_path / "p")
+
+
+def test_images_whose_folder_moved_are_found_again_by_adding_the_new_place(project, tmp_path):
+    """Adding the moved folder skipped every file as "same content as an image already
+    added", and the images stayed unreadable (export, training) until moved back."""
+    folder = image_folder(tmp_path / "data", n=2)
+    project.add_images([folder])
+    first = project.images()[0]
+    mask = project.new_mask(first)
+    mask[:2] = 1
+    project.save_mask(first.id, mask)
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    report = project.add_images([moved])
+    assert report.added == [] and report.skipped == [] and report.errors == []
+    assert sorted(name for name, _ in report.relinked) == ["img0.png", "img1.png"]
+    again = project.image(first.id)
+    assert Path(again.path) == (moved / "img0.png").resolve()
+    assert project.load_image(again).shape[:2] == (again.height, again.width)
+    assert (project.load_mask(again)[:2] == 1).all()  # the labels stay the image's
+    assert project.add_images([moved]).skipped  # now simply already in the project
