@@ -34,6 +34,7 @@ from annotator.bench.actions import PROPOSAL_TOOLS, TOOLS
 from annotator.bench.robot import IGNORE, RobotResult, annotate, pixel_accuracy
 from annotator.core.errors import AnnotatorError, ImageReadError
 from annotator.core.labelmap import LabelMap
+from annotator.core.naming import pair_masks
 from annotator.core.proposal import Proposal, proposal_source
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
@@ -402,8 +403,15 @@ def _natural_key(path: Path) -> list[Any]:
     return [int(t) if t.isdecimal() else t for t in re.split(r"(\d+)", path.stem)]
 
 
+#: Where a dataset keeps its pictures and its masks, in the order looked for.
+IMAGE_FOLDERS = ("images", "imgs", "img")
+MASK_FOLDERS = ("masks", "labels", "gt", "ground_truth", "groundtruth", "segmentations")
+
+
 def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
-    """Read ``root/images`` and ``root/masks`` (or ``root/labels``), matched by file stem.
+    """Read ``root/images`` and ``root/masks`` (or another of :data:`IMAGE_FOLDERS` and
+    :data:`MASK_FOLDERS`), matched by file stem, else by pair base (``x_mask.png`` is
+    ``x.png``'s mask: :mod:`annotator.core.naming`).
 
     Class names come from ``classes_file`` (one per line, in id order). Without one, a
     dataset whose masks hold only 0 and 255 is read as two classes with 255 -> 1 (as
@@ -416,17 +424,22 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     (and masks without an image) are left out and said in ``Dataset.warnings``.
     """
     root = Path(root)
-    img_dir = root / "images"
-    mask_dir = next((root / d for d in ("masks", "labels") if (root / d).is_dir()), None)
+    img_dir = next((root / d for d in IMAGE_FOLDERS if (root / d).is_dir()), root / "images")
+    mask_dir = next((root / d for d in MASK_FOLDERS if (root / d).is_dir()), None)
     if not img_dir.is_dir() or mask_dir is None:
-        raise AnnotatorError(f"{root}: a dataset needs images/ and masks/ (or labels/) folders")
+        raise AnnotatorError(
+            f"{root}: a dataset needs a folder of images ({', '.join(IMAGE_FOLDERS)}) and "
+            f"one of masks ({', '.join(MASK_FOLDERS)})"
+        )
     names: list[str] | None = None
     if classes_file is not None:  # before reading every mask: a bad list fails at once
         names = read_names_file(Path(classes_file))
         if not names:
             raise AnnotatorError(f"{classes_file}: no class names in it")
     by_stem = _files_by_stem(img_dir)
-    masks = _files_by_stem(mask_dir)
+    mask_files = _files_by_stem(mask_dir)
+    masks = pair_masks(by_stem, mask_files)  # by image stem (x_mask.png is x.png's)
+    paired = {p.stem for p in masks.values()}
     images = sorted((p for k, p in by_stem.items() if k in masks), key=_natural_key)
     if not images:
         raise AnnotatorError(f"{root}: no image has a mask with the same file stem")
@@ -444,7 +457,7 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
             f"out (a project keeps one image per picture): "
             + _some([f"{a.name} (= {b.name})" for a, b in twins])
         )
-    no_image = sorted((p.name for k, p in masks.items() if k not in by_stem), key=_natural_name)
+    no_image = sorted((p.name for k, p in mask_files.items() if k not in paired), key=_natural_name)
     if no_image:
         warnings.append(
             f"{len(no_image)} mask(s) in {mask_dir} have no image in {img_dir} and are "

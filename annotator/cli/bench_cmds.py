@@ -24,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "bench",
         help="measure labelling effort with a simulated annotator (docs/simulated-annotator.md)",
         description="DATASET holds images/ and masks/ or labels/ (class-id PNGs or TIFFs, "
-        "same file stems, "
-        "255 = void). Runs each --mode in turn and compares them.",
+        "255 = void), a mask named as its image or with an ending such as _mask, _label "
+        "or _L. Runs each --mode in turn and compares them.",
     )
     p.add_argument("dataset", type=Path, metavar="DATASET")
     p.add_argument("--classes", type=Path, help="class names, one per line, in id order")

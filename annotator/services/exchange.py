@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.errors import AnnotatorError, FormatError
+from annotator.core.naming import pair_base
 from annotator.core.orientation import exif_orientation
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
@@ -448,6 +449,7 @@ class _ImageIndex:
         self.project = project
         self.by_name: dict[str, list[ImageRecord]] = {}
         self.by_stem: dict[str, list[ImageRecord]] = {}
+        self.by_base: dict[str, list[ImageRecord]] = {}  # by pair base (core/naming.py)
         self.by_sha: dict[str, ImageRecord] = {}
         self._digests: dict[int, str | None] = {}
         self._same: dict[tuple[int, int], bool] = {}
@@ -459,6 +461,7 @@ class _ImageIndex:
         base = Path(rec.name).name
         self.by_name.setdefault(base.lower(), []).append(rec)
         self.by_stem.setdefault(Path(base).stem.lower(), []).append(rec)
+        self.by_base.setdefault(pair_base(Path(base).stem), []).append(rec)
         self.by_sha.setdefault(rec.sha1, rec)
 
     def digest(self, item: ImportItem) -> str | None:
@@ -481,11 +484,12 @@ class _ImageIndex:
             hits = self.by_name.get(item.image_name.lower(), [])
             if not hits:
                 hits = self.by_stem.get(item.image_name.lower(), [])
+            if not hits:  # x_mask.png, x_label.png, x_L.png: x's (core/naming.py)
+                hits = self.by_base.get(pair_base(item.image_name), [])
+            if len(hits) > 1:
                 hint = (
                     f"; name the mask after the whole image name ({hits[0].name}"
                     f"{Path(item.source).suffix}) to say which"
-                    if len(hits) > 1
-                    else ""
                 )
         else:
             hits = self.by_name.get(Path(item.image_name).name.lower(), [])

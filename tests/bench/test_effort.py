@@ -265,7 +265,7 @@ def test_synthetic_em_data_set_is_written_for_the_bench(tmp_path, capsys):
 
 
 def test_dataset_errors_are_clear(tmp_path):
-    with pytest.raises(AnnotatorError, match="needs images/ and masks/"):
+    with pytest.raises(AnnotatorError, match=r"needs a folder of images \(images, imgs"):
         load_dataset(tmp_path)
     root = _dataset(tmp_path / "ds", n=1, size=32)
     (tmp_path / "one.txt").write_text("only\n")
@@ -273,6 +273,22 @@ def test_dataset_errors_are_clear(tmp_path):
         load_dataset(root, tmp_path / "one.txt")
     with pytest.raises(AnnotatorError, match="unknown mode"):
         BenchConfig(mode="lazy")
+
+
+def test_masks_named_after_their_image_with_an_ending_are_paired(tmp_path):
+    """x_mask.png, x_label.png, CamVid's x_L.png, Cityscapes' gtFine_labelIds beside
+    leftImg8bit: a set whose masks carry such an ending had "no image with a mask"."""
+    root = _dataset(tmp_path / "ds", n=4, size=32)
+    (root / "masks").rename(root / "gt")
+    names = ["im0_mask", "IM1_Label", "im2_L", "im3_gtFine_labelIds"]
+    for i, name in enumerate(names):
+        (root / "gt" / f"im{i}.png").rename(root / "gt" / f"{name}.png")
+    (root / "images" / "im3.png").rename(root / "images" / "im3_leftImg8bit.png")
+    (root / "gt" / "stray_mask.png").write_bytes((root / "gt" / "im0_mask.png").read_bytes())
+    ds = load_dataset(root, root / "classes.txt")
+    assert [p.name for p in ds.images] == ["im0.png", "im1.png", "im2.png", "im3_leftImg8bit.png"]
+    assert set(ds.truths) == {"im0", "im1", "im2", "im3_leftImg8bit"}
+    assert any("stray_mask.png" in w for w in ds.warnings)  # no image: said, left out
 
 
 def test_capped_images_make_the_ratio_a_bound(tmp_path):

@@ -318,3 +318,28 @@ def test_the_projects_own_folder_is_not_a_source(tmp_path):
         cv2.imwrite(str(data / "m.png"), np.ones((6, 6), np.uint8))
         report = import_into_project(project, ImportRequest("masks", data))
         assert report.imported == ["m.png"]
+
+
+def test_a_mask_named_with_an_ending_finds_its_image(tmp_path):
+    """x_mask.png found no image x in the project ("no image 'x_mask'")."""
+    write_image(tmp_path / "imgs/cell_7.png", (6, 6), seed=1)
+    write_image(tmp_path / "imgs/other.png", (6, 6), seed=2)
+    (tmp_path / "m").mkdir()
+    cv2.imwrite(str(tmp_path / "m/cell_7_mask.png"), np.ones((6, 6), np.uint8))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        project.add_images([tmp_path / "imgs"])
+        report = import_into_project(project, ImportRequest("masks", tmp_path / "m"))
+        assert report.imported == ["cell_7.png"] and report.added == []
+        assert (project.load_mask(project.image("cell_7.png")) == 1).all()
+
+
+def test_pair_bases():
+    from annotator.core.naming import pair_base, pair_masks
+
+    assert pair_base("cell_7_mask") == pair_base("Cell_7") == "cell_7"
+    assert pair_base("0001TP_006690_L") == "0001tp_006690"
+    assert pair_base("a_gtFine_labelIds") == pair_base("a_leftImg8bit") == "a"
+    assert pair_base("_mask") == "_mask"  # an ending alone is a name
+    # exact stems first; an ending only where it decides one picture and one mask
+    assert pair_masks({"a": 1, "b": 2}, {"a": "A", "b_mask": "B"}) == {"a": "A", "b": "B"}
+    assert pair_masks({"x": 1, "x_img": 2}, {"x_mask": "M"}) == {}  # two pictures of base x
