@@ -42,10 +42,6 @@ def leaves_shortcuts(event: QKeyEvent) -> bool:
 
 
 class _PassShortcuts(QObject):
-    def __init__(self, canvas: QWidget, parent: QObject) -> None:
-        super().__init__(parent)
-        self._canvas = canvas
-
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
         if (
             event.type() == QEvent.Type.ShortcutOverride
@@ -60,7 +56,7 @@ class _PassShortcuts(QObject):
 def let_shortcuts_through(window: QWidget, canvas: QWidget) -> None:
     """Install the pass-through on every number box of ``window`` itself (not of its
     dialogs, which are windows of their own)."""
-    keeper = _PassShortcuts(canvas, window)
+    keeper = _PassShortcuts(window)
     for box in window.findChildren(QAbstractSpinBox):
         if box.window() is not window:
             continue
