@@ -601,10 +601,16 @@ class LabelMap:
         import cv2
 
         value = self._check_value(value)
-        area, box = self._area(within)
+        inner, box = self._area(within)
         if box.empty:
             return _empty_patch(self.dtype)
-        labels = self.array[box.slices]
+        # One pixel round the area is looked at too: a piece of ``value`` that goes on
+        # outside it is part of something bigger, not a speck (an outline across an
+        # object took the part it cut off).
+        outer = self.clip_box(box.y0 - 1, box.x0 - 1, box.y1 + 1, box.x1 + 1)
+        labels = self.array[outer.slices]
+        area = np.zeros(labels.shape, dtype=bool)
+        area[box.y0 - outer.y0 : box.y1 - outer.y0, box.x0 - outer.x0 : box.x1 - outer.x0] = inner
         piece = (labels == value) & area
         n, comp, stats, _ = cv2.connectedComponentsWithStats(piece.view(np.uint8), connectivity=8)
         new = labels.copy()
@@ -619,6 +625,8 @@ class LabelMap:
             here = comp[y0:y1, x0:x1] == i
             border = cv2.dilate(here.view(np.uint8), kernel).astype(bool) & ~here
             around = labels[y0:y1, x0:x1][border]
+            if (around == value).any():  # goes on outside the area
+                continue
             around = around[around != value]
             if around.size:
                 fill = int(np.bincount(around).argmax())
@@ -626,7 +634,7 @@ class LabelMap:
                 fill = self.unlabelled
             new[y0:y1, x0:x1][here] = fill
             changed[y0:y1, x0:x1] |= here
-        return self._write_tight(box, changed, new, only_over)
+        return self._write_tight(outer, changed, new, only_over)
 
     def _write_tight(
         self, box: Box, mask: np.ndarray, value: int | np.ndarray, only_over: int | None = None

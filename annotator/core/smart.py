@@ -36,9 +36,15 @@ def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
         img = img[:, :, :3]
     if img.dtype != np.uint8:
         data = img.astype(np.float32)
-        lo, hi = np.percentile(data, (0.5, 99.5))
+        # NaN and infinities are no brightness (one NaN made every percentile NaN, the
+        # whole picture black, and superpixels a plain grid); as the display does.
+        finite = data[np.isfinite(data)] if img.dtype.kind == "f" else data
+        lo, hi = np.percentile(finite, (0.5, 99.5)) if finite.size else (0.0, 1.0)
         scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        img = np.clip((data - lo) * scale, 0, 255).astype(np.uint8)
+        out = (data - lo) * scale
+        if img.dtype.kind == "f":
+            np.nan_to_num(out, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
+        img = np.clip(out, 0, 255).astype(np.uint8)
     if img.shape[2] == 1:
         img = np.repeat(img, 3, axis=2)
     elif img.shape[2] == 2:
@@ -214,6 +220,7 @@ def grabcut(
     labels: np.ndarray | None = None,
     value: int | None = None,
     unlabelled: int = 255,
+    open_label: int | None = None,
     iterations: int = 3,
     smooth: int | None = None,
     max_pixels: int = GRABCUT_MAX_PIXELS,
@@ -222,8 +229,10 @@ def grabcut(
 
     Outside the region is background. With ``labels`` and ``value``, pixels already
     labelled ``value`` inside the region are sure foreground and pixels of any other
-    class are sure background, so a correction refines what is there. Returns a
-    full-size bool mask, true only inside ``region``.
+    class are sure background, so a correction refines what is there; pixels of
+    ``open_label`` (protected painting "only over" that class: the pixels it may take)
+    are left to GrabCut, as unlabelled ones are. Returns a full-size bool mask, true
+    only inside ``region``.
 
     ``smooth`` (odd, pixels; 0 = off; default: 3 when the crop is noisy) blurs the crop
     first: on noisy microscopy the per-pixel noise otherwise dominates GrabCut's colour
@@ -267,7 +276,10 @@ def grabcut(
     if labels is not None and value is not None:
         lab = labels[box.slices]
         mask[inside & (lab == value)] = cv2.GC_FGD
-        mask[inside & (lab != value) & (lab != unlabelled)] = cv2.GC_BGD
+        others = (lab != value) & (lab != unlabelled)
+        if open_label is not None:
+            others &= lab != open_label
+        mask[inside & others] = cv2.GC_BGD
     full = mask
     if scale < 1.0:
         mask = np.asarray(

@@ -66,7 +66,9 @@ def proposal_table(schema: LabelSchema, hidden: frozenset[int] = frozenset()) ->
     table = np.zeros(256, np.uint32)
     k = len(schema)
     for c in schema.classes:
-        if c.id in hidden:
+        if c.id in hidden or c.id >= TRANSPARENT:
+            # Past 254 no model proposes (they train on at most 254 classes); a project
+            # that grew past it still shows the proposals of a model made before.
             continue
         table[c.id] = _argb(c.rgb, OUTLINE_ALPHA)
         if 2 * k <= 254:

@@ -272,6 +272,10 @@ class _DragTool(Tool):
         self._last = None
         self._reset()
 
+    @property
+    def busy(self) -> bool:
+        return self._last is not None
+
 
 class ProposalBrushTool(_DragTool):
     """Drag to copy the proposal's classes where the brush passes (one undo step)."""
@@ -398,9 +402,18 @@ class GrabCutTool(Tool):
         smart.notify("GrabCut…")
 
         def run() -> np.ndarray:
-            return grabcut(image, region, labels=labels, value=value, unlabelled=unlabelled)
+            return grabcut(
+                image,
+                region,
+                labels=labels,
+                value=value,
+                unlabelled=unlabelled,
+                open_label=only_over,  # "only over k": k's pixels are GrabCut's to decide
+            )
 
         def land(found: np.ndarray) -> None:
+            # Pixels painted while GrabCut ran are newer than what it saw: they stay.
+            found = found & (doc.label_map.array == labels)
             changed = doc.assign(value, where=found, only_over=only_over) is not None
             smart.notify("GrabCut done" if changed else "GrabCut found nothing to change")
 
@@ -416,6 +429,10 @@ class GrabCutTool(Tool):
 
     def finish(self, ctx: ToolContext) -> None:
         self.cancel(ctx)
+
+    @property
+    def busy(self) -> bool:
+        return self._start is not None
 
 
 def box_region(shape: tuple[int, int], a: Point, b: Point) -> np.ndarray | None:

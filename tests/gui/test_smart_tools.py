@@ -302,3 +302,111 @@ def test_the_protection_label_follows_a_renamed_class(window):
     assert "cell" in window.protect_label.text()
     window.class_panel.rename_requested.emit(1, "nucleus")
     assert "nucleus" in window.protect_label.text() and "cell" not in window.protect_label.text()
+
+
+# --- found by an audit of the smart tools on odd images (2026-11-30) ----------------------
+def test_a_grabcut_result_leaves_what_was_painted_while_it_ran(window, qtbot):
+    """GrabCut saw the labels of its release; a membrane stroke painted inside the box
+    meanwhile was turned into the GrabCut's class when the result landed."""
+    key(window, Qt.Key.Key_2)  # cell
+    key(window, Qt.Key.Key_G)
+    smart = window.canvas.smart
+    gate = __import__("threading").Event()
+    real = smart.submit
+
+    def held(image_id, what, run, done):  # GrabCut waits until the stroke is painted
+        def waiting():
+            gate.wait(10)
+            return run()
+
+        return real(image_id, what, waiting, done)
+
+    smart.submit = held
+    drag(window.canvas, [(12, 12), (30, 30), (47, 47)])
+    key(window, Qt.Key.Key_3)  # membrane
+    key(window, Qt.Key.Key_B)
+    window.canvas.set_brush_radius(1)
+    drag(window.canvas, [(25, 30), (35, 30)])
+    stroke = labels(window) == 2
+    assert stroke.sum() > 10
+    gate.set()
+    assert smart.wait_idle(30)
+    qtbot.waitUntil(lambda: (labels(window) == 1).any(), timeout=5000)
+    assert (labels(window)[stroke] == 2).all()
+
+
+def test_undo_while_dragging_a_smart_tool_takes_back_that_gesture_alone(window, qtbot):
+    """A GrabCut box, a superpixel or a proposal-brush drag had no gesture of its own to
+    Undo: it was dropped and the step before undone too (or the redo history lost)."""
+    window.canvas.set_brush_radius(1)
+    drag(window.canvas, [(2, 60), (6, 60)])  # a step before
+    before = labels(window).copy()
+    doc, smart = window.document, window.canvas.smart
+    # superpixels ready, so that a press starts a drag at once
+    qtbot.waitUntil(lambda: smart.superpixels(doc.image_id, doc.image) is not None, timeout=30000)
+    for tool in (Qt.Key.Key_G, Qt.Key.Key_S):
+        key(window, tool)
+        press(window.canvas, 12, 12)
+        QTest.mouseMove(window.canvas.viewport(), at(window.canvas, 40, 40))
+        QTest.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        release(window.canvas, 40, 40)
+        window.canvas.smart.wait_idle(30)
+        assert (labels(window) == before).all(), tool
+        assert window.document.history.undo_count == 1
+
+
+def test_clean_up_inside_an_outline_keeps_an_object_the_outline_cuts():
+    """The part of a big object inside the outline was taken for a speck and erased."""
+    from annotator.core.labelmap import LabelMap
+    from annotator.core.schema import LabelSchema
+
+    lm = LabelMap.blank(LabelSchema.from_names(["background", "cell"]), 64, 64)
+    lm.array[5:60, 0:40] = 1  # one object of 2,200 px
+    lm.array[50, 55] = 1  # and one speck
+    within = np.zeros((64, 64), bool)
+    within[20:56, 37:60] = True
+    lm.remove_specks(1, 64, within=within)
+    assert (lm.array[5:60, 0:40] == 1).all()
+    assert lm.array[50, 55] == U
+
+
+def test_smart_tools_see_a_float_picture_with_nan_pixels():
+    """One NaN made every percentile NaN: the picture turned black for GrabCut and the
+    superpixels (a plain grid)."""
+    from annotator.core.smart import grabcut, to_uint8_rgb
+
+    image = np.full((64, 64), 0.1, np.float32)
+    image[20:40, 20:40] = 0.9
+    image[0, 0] = np.nan
+    image[0, 1] = np.inf
+    shown = to_uint8_rgb(image)
+    assert shown[30, 30, 0] == 255 and shown[5, 5, 0] == 0 and shown[0, 0, 0] == 0
+    region = np.zeros((64, 64), bool)
+    region[10:50, 10:50] = True
+    found = grabcut(image, region)
+    square = np.zeros((64, 64), bool)
+    square[20:40, 20:40] = True
+    assert (found & square).sum() / (found | square).sum() > 0.9
+
+
+def test_grabcut_under_only_over_a_class_may_take_that_class_s_pixels():
+    """Pixels of every other class were sure background, those of the protected class
+    included: under "only over membrane" GrabCut could never change anything."""
+    from annotator.core.smart import grabcut
+
+    image = np.full((64, 64), 30, np.uint8)
+    image[20:40, 20:40] = 200
+    labels_ = np.full((64, 64), 2, np.uint8)  # all membrane
+    region = np.zeros((64, 64), bool)
+    region[10:50, 10:50] = True
+    assert not grabcut(image, region, labels=labels_, value=1).any()
+    found = grabcut(image, region, labels=labels_, value=1, open_label=2)
+    assert found[25:35, 25:35].all() and not found[12:15, 12:15].any()
+
+
+def test_a_project_past_256_classes_shows_a_proposal_of_an_older_model(window):
+    from annotator.core.schema import LabelSchema
+    from annotator.gui.proposal_layers import proposal_table
+
+    table = proposal_table(LabelSchema.from_names([f"k{i}" for i in range(300)]))
+    assert table.shape == (256,) and table[TRANSPARENT] == 0
