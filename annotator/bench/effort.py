@@ -475,6 +475,18 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
             )
         raw[p.stem] = m
     values = np.unique(np.concatenate([np.unique(m) for m in raw.values()]))
+    void_only = [k for k, m in raw.items() if not (m != IGNORE).any()]
+    if void_only and len(void_only) < len(raw):  # all void: refused below, in words
+        # Nothing to label there: each would count 0 actions at "accuracy 1.000" and
+        # pull every average (a proposal's too) towards a perfect score.
+        names_void = [p.name for p in images if p.stem in void_only]
+        images = [p for p in images if p.stem not in void_only]
+        for k in void_only:
+            del raw[k]
+        warnings.append(
+            f"{len(void_only)} mask(s) are void (255) only and their images are left out: "
+            + _some(names_void)
+        )
     note = ""
     if names is not None:
         truths = raw
@@ -496,6 +508,19 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
         if bad.any():
             raise AnnotatorError(
                 f"{masks[k]}: value {int(t[bad].max())} is not a class id (0..{len(names) - 1})"
+            )
+    if classes_file is not None:
+        used = {int(v) for v in values if v != IGNORE}
+        unused = [name for i, name in enumerate(names) if i not in used]
+        if unused and used <= {0}:
+            warnings.append(
+                f"the masks hold no class but {names[0]!r} (and 255, void): a run on them "
+                "measures nothing; if 255 marks a class in these masks, write it as its "
+                f"class id (as listed in {classes_file})"
+            )
+        elif unused:
+            warnings.append(
+                f"{len(unused)} class(es) of {classes_file} appear in no mask: {_some(unused)}"
             )
     return Dataset(tuple(names), tuple(images), truths, note, tuple(warnings))
 
@@ -809,7 +834,23 @@ class _BenchRun:
         or gains nothing more."""
         config = self.config
         budget = config.max_strokes
-        while not work.robot.reached and work.robot.actions + 1 < budget:
+        while not work.robot.reached:
+            if work.robot.actions + 1 >= budget:
+                # No room for Train now and a gesture after it: what is left of the
+                # budget goes on gestures (the image was reported stuck one short).
+                left = math.ceil(budget - work.robot.actions)  # a last gesture may end past it
+                if left > 0:
+                    part = self._annotate(
+                        work.label_map,
+                        work.truth,
+                        work.image,
+                        proposal=_mask(work.shown),
+                        max_strokes=left,
+                    )
+                    work.robot = work.robot.then(part, None)
+                break
+            if not (work.label_map.array != work.label_map.unlabelled).any():
+                break  # nothing labelled: Train now would train nothing (and costs a click)
             # "Train now" on the labels so far (unlabelled pixels do not train), then
             # go on from the new model's proposal of this very image.
             self._save(work, ImageStatus.IN_PROGRESS)
@@ -933,8 +974,8 @@ class _BenchRun:
             model_version=active.version if active else None,
             robot_seconds=round(work.robot_s, 2),
             proposal_accuracy=(
-                None
-                if work.first_proposal is None
+                None  # no proposal, or no pixel to judge it by (a void-only truth)
+                if work.first_proposal is None or not (work.truth != IGNORE).any()
                 else round(pixel_accuracy(work.first_proposal, work.truth), 5)
             ),
             rounds_during=work.rounds_during,
@@ -1003,8 +1044,18 @@ def saving_factors(runs: list[RunResult]) -> dict[str, Any]:
         out[key + "_bound"] = ratio_bound(bool(manual.capped(mine)), bool(other.capped(others)))
         if len(common) != len(manual.images) or len(common) != len(other.images):
             out[key + "_images"] = len(common)
+        if not common:  # runs of different images (other data sets): nothing compares
+            out[key + "_last_half"] = None
+            out[key + "_last_half_bound"] = "exact"
+            continue
         manual_half = _same_images(manual, other.second_half())
         out[key + "_last_half"] = ratio(mean_actions(manual_half), other.actions_last_half())
+        # The two figures divided (the manual one is over the other run's second-half
+        # images, not the manual run's own second half: the table's column can differ).
+        out[key + "_last_half_actions"] = [
+            round(mean_actions(manual_half), 2),
+            round(other.actions_last_half(), 2),
+        ]
         out[key + "_last_half_bound"] = ratio_bound(
             bool(manual.capped(manual_half)), bool(other.capped(other.second_half()))
         )
@@ -1082,7 +1133,7 @@ def _factor_text(factors: dict[str, Any], key: str) -> str:
     if bound == "exact":
         return f"{value}"
     if bound == "unknown":
-        return f"{value} (not a bound: both sides hit the budget)"
+        return f"{value} (not a bound: both sides left images below the target)"
     return f"{bound} {value}"
 
 
@@ -1122,10 +1173,17 @@ def summary_lines(runs: list[RunResult]) -> list[str]:
         if key in factors:
             common = factors.get(key + "_images")
             over = "whole set" if common is None else f"the {common} image(s) both labelled"
+            half = factors.get(key + "_last_half_actions")
+            of_half = (
+                f" ({half[0]} / {half[1]} actions per image, over the {mode} run's second-half "
+                "images)"
+                if half and factors.get(key + "_last_half") is not None
+                else ""
+            )
             lines.append(
                 f"saving factor (manual / {mode} actions): {over} "
                 f"{_factor_text(factors, key)}, second half "
-                f"{_factor_text(factors, key + '_last_half')}"
+                f"{_factor_text(factors, key + '_last_half')}{of_half}"
             )
     for r in runs:
         proposals = r.proposal_accuracy_last_half()

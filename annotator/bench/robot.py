@@ -59,17 +59,18 @@ class RobotResult:
     tools: dict[str, int] = field(default_factory=dict)
     reached: bool = False
 
-    def then(self, later: RobotResult, step: str) -> RobotResult:
+    def then(self, later: RobotResult, step: str | None) -> RobotResult:
         """This part of an image followed by ``later`` (its other part), with one click
-        of ``step`` (e.g. ``train-now``) between them."""
-        tools = Counter(self.tools) + Counter(later.tools) + Counter({step: 1})
+        of ``step`` (e.g. ``train-now``) between them (None: no click between)."""
+        between = 0 if step is None else 1
+        tools = Counter(self.tools) + Counter(later.tools) + Counter({step: 1} if step else {})
         return RobotResult(
             self.strokes + later.strokes,
             self.accepted or later.accepted,
             self.pixels_painted + later.pixels_painted,
             self.accuracy_before,
             later.accuracy_after,
-            clicks=self.clicks + later.clicks + 1,
+            clicks=self.clicks + later.clicks + between,
             vertices=self.vertices + later.vertices,
             tools=dict(tools),
             reached=later.reached,

@@ -58,16 +58,22 @@ def pair_masks(images: Mapping[str, T], masks: Mapping[str, U]) -> dict[str, U]:
     paired = {stem: masks[stem] for stem in images if stem in masks}
     left_images = [s for s in images if s not in paired]
     left_masks = [s for s in masks if s not in images]
+    used: set[str] = set()
     if not left_images or not left_masks:
         return paired
     by_base: dict[str, list[str]] = {}
     for stem in left_masks:
         by_base.setdefault(pair_base(stem), []).append(stem)
-    image_bases: dict[str, list[str]] = {}
-    for stem in left_images:
-        image_bases.setdefault(pair_base(stem), []).append(stem)
-    for base, stems in image_bases.items():
-        found = by_base.get(base, [])
-        if len(stems) == 1 and len(found) == 1:
-            paired[stems[0]] = masks[found[0]]
+    # A mask's base is matched to a picture's whole stem first (t0_img_mask.png is
+    # t0_img.png's), then to a picture's own base (x_gtFine_labelIds: x_leftImg8bit).
+    for key in (str.lower, pair_base):
+        image_keys: dict[str, list[str]] = {}
+        for stem in left_images:
+            if stem not in paired:
+                image_keys.setdefault(key(stem), []).append(stem)
+        for base, stems in image_keys.items():
+            found = [m for m in by_base.get(base, []) if m not in used]
+            if len(stems) == 1 and len(found) == 1:
+                paired[stems[0]] = masks[found[0]]
+                used.add(found[0])
     return paired

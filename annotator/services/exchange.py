@@ -485,7 +485,8 @@ class _ImageIndex:
             if not hits:
                 hits = self.by_stem.get(item.image_name.lower(), [])
             if not hits:  # x_mask.png, x_label.png, x_L.png: x's (core/naming.py)
-                hits = self.by_base.get(pair_base(item.image_name), [])
+                base = pair_base(item.image_name)
+                hits = self.by_stem.get(base, []) or self.by_base.get(base, [])
             if len(hits) > 1:
                 hint = (
                     f"; name the mask after the whole image name ({hits[0].name}"

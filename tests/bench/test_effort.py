@@ -420,3 +420,54 @@ def test_the_report_gives_the_second_half_proposals_accuracy_that_the_cost_follo
     assert manual.proposal_accuracy_last_half() is None
     assert manual.to_dict()["proposal_accuracy_last_half"] is None
     assert not any(line.startswith("proposals") for line in summary_lines([manual]))
+
+
+def test_a_class_no_mask_holds_is_warned_of(tmp_path):
+    """Binary masks kept as 0/255 with a two-class list: 255 is void, so the run measured
+    nothing, in silence."""
+    root = _dataset(tmp_path / "ds", n=2, size=32)
+    for mask in (root / "masks").iterdir():
+        m = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED)
+        cv2.imwrite(str(mask), np.where(m == 1, 255, m).astype(np.uint8))
+    ds = load_dataset(root, root / "classes.txt")
+    assert any("measures nothing" in w for w in ds.warnings)
+    (root / "classes.txt").write_text("background\ncell\nnucleus\n")
+    root2 = _dataset(tmp_path / "ds2", n=2, size=32)
+    (root2 / "classes.txt").write_text("background\ncell\nnucleus\nvesicle\n")
+    ds2 = load_dataset(root2, root2 / "classes.txt")
+    assert any("2 class(es)" in w and "nucleus, vesicle" in w for w in ds2.warnings)
+
+
+def test_train_now_is_not_pressed_on_nothing_and_the_budget_is_spent(tmp_path):
+    """With tools that only take proposals, Train now was pressed (and billed) on an
+    empty label map; and a first image stopped one action short of its budget, said to
+    have no gesture left."""
+    ds = load_dataset(_dataset(tmp_path / "ds", n=1, size=32), tmp_path / "ds" / "classes.txt")
+    common = dict(strategy="in-order", train_steps=2, depth=2, width=4, device="cpu")
+    only = run_benchmark(
+        ds, BenchConfig(mode="assisted", tools=("accept-region",), **common), tmp_path / "a"
+    )
+    rec = only.images[0]
+    assert rec.actions == 0 and "train-now" not in rec.tools and rec.rounds_during == 0
+    short = run_benchmark(
+        ds,
+        BenchConfig(mode="assisted", max_strokes=6, train_now_every=5, **common),
+        tmp_path / "b",
+    )
+    rec = short.images[0]
+    assert rec.actions >= 6 or rec.reached_target  # the last action was spent
+    assert short.stuck() == []
+
+
+def test_runs_of_different_images_give_no_second_half_ratio():
+    from annotator.bench.effort import ImageRecordOut, RunResult
+
+    common = dict(strokes=0, clicks=0, vertices=0, tools={}, reached_target=True)
+    common.update(accepted=False, pixels_painted=0, accuracy_before=0.0, accuracy_after=0.95)
+    common.update(train_seconds=0.0, model_version=None, robot_seconds=0.0)
+    manual = RunResult("manual", "in-order", {}, [ImageRecordOut("a.png", 4.0, **common)])
+    assisted = RunResult("assisted", "in-order", {}, [ImageRecordOut("b.png", 2.0, **common)])
+    factors = saving_factors([manual, assisted])
+    assert factors["saving_factor_last_half"] is None
+    manual.images.append(ImageRecordOut("b.png", 6.0, **common))
+    assert "(6.0 / 2.0 actions per image" in "\n".join(summary_lines([manual, assisted]))

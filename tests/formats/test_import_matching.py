@@ -342,4 +342,6 @@ def test_pair_bases():
     assert pair_base("_mask") == "_mask"  # an ending alone is a name
     # exact stems first; an ending only where it decides one picture and one mask
     assert pair_masks({"a": 1, "b": 2}, {"a": "A", "b_mask": "B"}) == {"a": "A", "b": "B"}
-    assert pair_masks({"x": 1, "x_img": 2}, {"x_mask": "M"}) == {}  # two pictures of base x
+    assert pair_masks({"x": 1, "x_img": 2}, {"x_mask": "M"}) == {"x": "M"}  # whole stem first
+    assert pair_masks({"t0_img": 1}, {"t0_img_mask": "M"}) == {"t0_img": "M"}
+    assert pair_masks({"a_img": 1, "a_image": 2}, {"a_mask": "M"}) == {}  # two of base a
