@@ -690,3 +690,15 @@ def test_under_torchrun_a_peer_that_stopped_is_one_line_not_an_internal_error(mo
     assert not _peer_gone(RuntimeError("shape mismatch"))  # a bug of its own stays one
     monkeypatch.setenv("WORLD_SIZE", "1")
     assert not _peer_gone(gloo)  # no torchrun: nobody else said why
+
+
+def test_bench_into_a_folder_of_an_earlier_run_says_its_files_stay(tmp_path, capsys):
+    ds = tmp_path / "ds"
+    _dataset(ds, n=2)
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "bench-assisted-uncertainty.json").write_text("{}")
+    tiny = ["--mode", "manual", "--max-strokes", "50", "--device", "cpu"]
+    assert main(["bench", str(ds), "--out", str(out), *tiny]) == 0
+    err = capsys.readouterr().err
+    assert "holds results of an earlier run (bench-assisted-uncertainty.json)" in err

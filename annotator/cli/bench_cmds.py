@@ -168,6 +168,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise AnnotatorError("--limit must be at least 1")
     _check_out(args.out)
     dataset = load_dataset(args.dataset, args.classes)
+    ours = {f"bench-{c.mode}-{c.strategy}.json" for c in configs}
+    earlier = sorted(p.name for p in args.out.glob("bench-*-*.json") if p.name not in ours)
+    if earlier:  # bench-combine over the folder would mix them with this run's
+        print(
+            f"annotator: warning: {args.out} holds results of an earlier run "
+            f"({', '.join(earlier)}); they stay, and `bench-combine` over this folder would "
+            "compare them with this run's: give a new --out to keep runs apart",
+            file=sys.stderr,
+        )
     for warning in dataset.warnings:
         print(f"annotator: warning: {warning}", file=sys.stderr)
     if dataset.note:
