@@ -307,3 +307,17 @@ def test_accepted_files_a_save_cut_short_left_are_cleared_by_the_next_writer(pro
     with Project.open(root) as again:
         assert _kept(again) == [f"{rec.id}_v2.png"]
         assert again.load_accepted(again.image(rec.id)) is not None
+
+
+def test_a_lone_accepted_file_no_record_names_is_cleared_by_the_next_writer(project):
+    """Only images with two or more files were looked at: one left by a kill between the
+    record and the unlink (or by a removed image) stayed for good."""
+    rec = project.images()[0]
+    project.save_mask(rec.id, np.zeros((24, 32), np.uint8), source="user")
+    lone = project.accepted_path(rec.id, 4)
+    lone.parent.mkdir(exist_ok=True)
+    lone.write_bytes(b"left over")
+    root = project.root
+    project.close()
+    with Project.open(root) as again:
+        assert _kept(again) == []

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -501,6 +502,8 @@ def test_a_project_folder_moved_while_open_is_written_no_more(project, tmp_path)
     assert session.document is doc
     note = session.close()  # quitting: written elsewhere, and said where
     assert not old.exists()  # no ghost folder at the old path
-    rescued = list((tmp_path / "rescued").iterdir())
+    rescued = list((tmp_path / "rescued").rglob("*.png"))
     assert len(rescued) == 1 and str(rescued[0]) in note
+    assert rescued[0].stem == Path(rec.name).stem  # named after its image: an import finds it
+    assert "could not be saved in the project (" in note and "stays open" not in note
     assert np.array_equal(cv2.imread(str(rescued[0]), cv2.IMREAD_UNCHANGED), doc.label_map.array)

@@ -9,7 +9,7 @@ box. Enter or Esc in a box hands the focus back to the canvas.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QWidget
 
@@ -41,24 +41,31 @@ def leaves_shortcuts(event: QKeyEvent) -> bool:
     return bool(event.text().strip())
 
 
+_DONE_KEYS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape}
+
+
 class _PassShortcuts(QObject):
+    def __init__(self, canvas: QWidget, parent: QObject) -> None:
+        super().__init__(parent)
+        self._canvas = canvas
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
-        if (
-            event.type() == QEvent.Type.ShortcutOverride
-            and isinstance(event, QKeyEvent)
-            and leaves_shortcuts(event)
-        ):
+        if not isinstance(event, QKeyEvent):
+            return False
+        if event.type() == QEvent.Type.ShortcutOverride and leaves_shortcuts(event):
             event.ignore()  # not the box's: the window's shortcut map gets it
             return True
+        if event.type() == QEvent.Type.KeyPress and event.key() in _DONE_KEYS:
+            # The box takes the key first (Enter applies the value), then the image the
+            # focus. Not on every focus-out: a click into another field must keep it.
+            QTimer.singleShot(0, self._canvas, self._canvas.setFocus)
         return False
 
 
 def let_shortcuts_through(window: QWidget, canvas: QWidget) -> None:
     """Install the pass-through on every number box of ``window`` itself (not of its
     dialogs, which are windows of their own)."""
-    keeper = _PassShortcuts(window)
+    keeper = _PassShortcuts(canvas, window)
     for box in window.findChildren(QAbstractSpinBox):
-        if box.window() is not window:
-            continue
-        box.installEventFilter(keeper)
-        box.editingFinished.connect(lambda: canvas.setFocus(Qt.FocusReason.OtherFocusReason))
+        if box.window() is window:
+            box.installEventFilter(keeper)

@@ -274,24 +274,31 @@ class AnnotationSession:
         return rescued
 
     def _rescue(self, exc: ProjectError) -> str:
-        """Write the open image's labels somewhere else; the sentence that says where."""
+        """Write the open image's labels somewhere else; the sentence that says where.
+
+        The file is named after the image (in a folder named after the project and the
+        time), so ``annotator import --format masks`` of that folder finds its image."""
         doc = self.document
         assert doc is not None
+        failure = self._saver.failure(doc.image_id)
+        why = _first_line(failure) if failure is not None else str(exc)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = (
-            self.rescue_dir / f"{self.project.root.name}-{Path(doc.record.name).stem}-{stamp}.png"
-        )
+        folder = self.rescue_dir / f"{self.project.root.name}-{stamp}"
+        path = folder / f"{Path(doc.record.name).stem}.png"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             path.write_bytes(encode_png(doc.label_map.array))
         except (OSError, ProjectError) as again:
             log.error("could not rescue the labels of %s: %s", doc.record.name, again)
-            return f"{exc}. The labels could not be rescued either ({_first_line(again)})."
-        log.warning("labels of %s rescued to %s: %s", doc.record.name, path, exc)
+            return (
+                f"the labels of {doc.record.name} could not be saved ({why}), nor rescued "
+                f"elsewhere ({_first_line(again)})"
+            )
+        log.warning("labels of %s rescued to %s: %s", doc.record.name, path, why)
         return (
-            f"{exc}. They were written to {path} instead (class ids, as the project's masks): "
-            f"import that file into the project with `annotator import --format masks` once "
-            "it can be written again."
+            f"the labels of {doc.record.name} could not be saved in the project ({why}). "
+            f"They were written to {path} instead: once the project can be written again, "
+            f"`annotator import PROJECT {folder} --format masks` puts them back"
         )
 
     # --- navigation and status ------------------------------------------------------------

@@ -146,8 +146,9 @@ def _layout(path: Path, shape: tuple[int, ...], axes: str) -> tuple[tuple[int, .
     image stays one and planar channels are moved last; Z or T of more than one plane is
     a stack, refused in words. Q and I (planes nobody named: tifffile's own shape
     record of a numpy array, or bare pages) follow numpy's image convention, as before:
-    ``(H, W, C)`` when the last length is at most :data:`MAX_UNNAMED_CHANNELS`, else
-    ``(C, H, W)`` when the first is, else a stack."""
+    ``(H, W, C)`` when the last length is at most :data:`MAX_UNNAMED_CHANNELS` or smaller
+    than both others (a 13-band satellite picture), else ``(C, H, W)`` when the first is
+    at most that, else a stack."""
     if len(axes) != len(shape) or "Y" not in axes or "X" not in axes:
         raise ImageReadError(path, f"unsupported TIFF layout (axes {axes}, shape {shape})")
     keep = [i for i, a in enumerate(axes) if a in "YX" or shape[i] > 1]
@@ -158,10 +159,14 @@ def _layout(path: Path, shape: tuple[int, ...], axes: str) -> tuple[tuple[int, .
         planes = int(np.prod([n for a, n in sizes.items() if a not in "YXSC"]))
         raise ImageReadError(path, _stack_problem(planes, (sizes["Y"], sizes["X"]), f"axes {axes}"))
     if any(a in "QI" for a in kept):  # planes nobody named
-        if len(reshaped) == 2 or (len(reshaped) == 3 and reshaped[2] <= MAX_UNNAMED_CHANNELS):
-            return reshaped, list(range(len(reshaped)))
-        if len(reshaped) == 3 and reshaped[0] <= MAX_UNNAMED_CHANNELS:
-            return reshaped, [1, 2, 0]
+        if len(reshaped) == 2:
+            return reshaped, [0, 1]
+        if len(reshaped) == 3:
+            first, second, last = reshaped
+            if last <= MAX_UNNAMED_CHANNELS or last < min(first, second):
+                return reshaped, [0, 1, 2]  # (H, W, C): fewer bands than rows and columns
+            if first <= MAX_UNNAMED_CHANNELS:
+                return reshaped, [1, 2, 0]  # (C, H, W)
         planes = int(np.prod(reshaped[:-2]))
         raise ImageReadError(path, _stack_problem(planes, reshaped[-2:], f"axes {axes}"))
     rest = [a for a in kept if a not in "YX"]

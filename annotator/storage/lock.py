@@ -283,6 +283,11 @@ def holder(root: str | os.PathLike[str]) -> LockInfo | None:
         return None
     try:
         info = LockInfo.parse(_read(fd))
+        if fcntl is None:
+            # Windows has no shared lock: a probe would take the holder's own exclusive
+            # byte for a moment, and a writer opening then would be refused. The file
+            # names its holder (emptied on release); ask whether that process lives.
+            return info if info and pid_alive(info.pid) else None
         locked = _os_lock(fd, shared=True)
         if locked is False:
             return info

@@ -351,6 +351,8 @@ class Project:
             with cls.create(staging, schema) as project:
                 fill(project)
             if in_place:
+                if any(e.name != staging.name for e in folder.iterdir()):  # filled meanwhile
+                    raise ProjectError(f"{folder}: already exists and is not an empty folder")
                 for entry in sorted(staging.iterdir(), key=lambda e: e.name == DB_NAME):
                     os.replace(entry, folder / entry.name)  # the database, last, says "done"
                 staging.rmdir()
@@ -1008,25 +1010,21 @@ class Project:
         return accepted.astype(np.uint8, copy=False)
 
     def _clear_unnamed_accepted(self, names: list[str]) -> None:
-        """Remove accepted proposals their image's label source does not name, among the
-        images with more than one (what a save cut short between the file and the record
-        leaves; a save removes the file its record named before)."""
-        by_id: dict[int, list[str]] = {}
+        """Remove accepted proposals whose image's label source does not name them (what
+        a save cut short between the file and the record leaves, or a removed image's):
+        a save removes only the file its record named before. One query for them all."""
+        if not names:
+            return
+        named = {
+            f"{row['id']}_v{version}.png"
+            for row in self._db.query("SELECT id, label_source FROM images")
+            if (version := source_version(row["label_source"])) is not None
+        }
         for name in names:
             head, sep, rest = name.partition("_v")
-            if sep and head.isdigit() and rest.endswith(".png"):
-                by_id.setdefault(int(head), []).append(name)
-        for image_id, files in by_id.items():
-            if len(files) < 2:
-                continue
-            try:
-                version = source_version(self.image(image_id).label_source)
-            except ProjectError:  # no such image any more
-                version = None
-            for name in files:
-                if name != f"{image_id}_v{version}.png":
-                    with contextlib.suppress(OSError):
-                        os.unlink(self.root / ACCEPTED_DIR / name)
+            if sep and head.isdigit() and rest.endswith(".png") and name not in named:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.root / ACCEPTED_DIR / name)
 
     def check_in_place(self) -> None:
         """Refuse to write when the project folder is no longer where it was opened

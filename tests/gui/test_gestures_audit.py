@@ -157,7 +157,12 @@ def test_a_number_box_with_the_focus_leaves_letter_shortcuts_to_the_window(windo
     QTest.keyClick(spin, Qt.Key.Key_Backspace)  # editing keys stay the box's
     QTest.keyClicks(spin, "7")
     QTest.keyClick(spin, Qt.Key.Key_Return)  # Enter applies and gives the canvas the focus
-    assert window.canvas.hasFocus()
+    qtbot.waitUntil(window.canvas.hasFocus, timeout=2000)
+    assert spin.value() == 7
+    spin.setFocus()
+    window.image_list.name_filter.setFocus()  # leaving the box otherwise keeps the focus
+    qtbot.wait(20)
+    assert window.image_list.name_filter.hasFocus()
 
 
 def test_enter_in_the_contrast_dialog_keeps_the_value_typed(qtbot):

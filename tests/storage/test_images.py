@@ -228,3 +228,11 @@ def test_image_size_from_the_header_is_the_shape_read_image_gives(tmp_path):
     tifffile.imwrite(tmp_path / "z.tif", np.zeros((20, 48, 64), np.uint8))
     with pytest.raises(ImageReadError, match="stack of 20 images"):
         image_size(tmp_path / "z.tif")
+
+
+def test_a_multispectral_tiff_saved_from_numpy_keeps_its_bands(tmp_path):
+    """(H, W, 13) from numpy was read as a stack of H images after the axes rule."""
+    bands = np.random.default_rng(0).integers(0, 4000, (50, 40, 13)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "s2.tif", bands, photometric="minisblack")
+    out = read_image(tmp_path / "s2.tif")
+    assert out.shape == (50, 40, 13) and np.array_equal(out, bands)

@@ -50,10 +50,10 @@ def windows_locks(monkeypatch):
     monkeypatch.setattr(lock_module, "fcntl", None)
     monkeypatch.setattr(lock_module, "msvcrt", fake_msvcrt(calls))
 
-    def no_pid_guess(pid):
-        raise AssertionError("the system lock decides; the pid is not needed")
+    def taking(pid):  # the holder is asked after by its pid (holder() takes no lock)
+        return pid == os.getpid()
 
-    monkeypatch.setattr(lock_module, "pid_alive", no_pid_guess)
+    monkeypatch.setattr(lock_module, "pid_alive", taking)
     return calls
 
 
@@ -62,6 +62,8 @@ def test_a_windows_lock_refuses_a_second_writer_and_is_free_after_release(tmp_pa
     try:
         # The byte far past the end is locked; the content stays readable at the start.
         assert windows_locks == [(LK_NBLCK, WINDOWS_LOCK_OFFSET)]
+        holder(tmp_path)
+        assert len(windows_locks) == 1  # asking who holds it takes no lock (no shared ones)
         content = (tmp_path / LOCK_NAME).read_bytes()
         assert json.loads(content)["pid"] == os.getpid()
         assert len(content) < 4096
