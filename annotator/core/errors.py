@@ -40,3 +40,16 @@ class Cancelled(AnnotatorError):
 
 class FailedOnMainRank(AnnotatorError):
     """Under ``torchrun``: rank 0 failed and said why; the other ranks end quietly."""
+
+
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """An error's message on one line: its first, cut at a word past ``limit`` characters
+    (torch's allocator messages run to several hundred); the type's name when it says
+    nothing."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    line = text.splitlines()[0]
+    if limit is None or len(line) <= limit:
+        return line
+    return line[:limit].rsplit(" ", 1)[0] + " …"

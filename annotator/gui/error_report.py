@@ -31,6 +31,7 @@ from types import TracebackType
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from annotator.core.errors import first_line
 from annotator.gui.settings_store import data_folder
 
 log = logging.getLogger("annotator.gui")
@@ -66,8 +67,8 @@ def add_log_file(path: Path) -> logging.Handler | None:
 
 def one_line(exc: BaseException) -> str:
     """``Type: message`` on one line (the message's first line only)."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    line = first_line(exc)
+    return type(exc).__name__ if line == type(exc).__name__ else f"{type(exc).__name__}: {line}"
 
 
 class ErrorReporter(QObject):

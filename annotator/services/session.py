@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.cancel import CancelToken
-from annotator.core.errors import AnnotatorError, ProjectError
+from annotator.core.errors import AnnotatorError, ProjectError, first_line
 from annotator.core.labelmap import LabelMap
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
@@ -223,7 +223,7 @@ class AnnotationSession:
             self.document.submitted_generation = -1  # the next save tries again
             raise ProjectError(
                 f"the labels of {self.document.record.name} could not be saved "
-                f"({_first_line(failure)}); the image stays open so that nothing is lost: "
+                f"({first_line(failure)}); the image stays open so that nothing is lost: "
                 "free some space (or fix the cause) and try again"
             )
         self.document = None
@@ -281,7 +281,7 @@ class AnnotationSession:
         doc = self.document
         assert doc is not None
         failure = self._saver.failure(doc.image_id)
-        why = _first_line(failure) if failure is not None else str(exc)
+        why = first_line(failure) if failure is not None else str(exc)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = self.rescue_dir / f"{self.project.root.name}-{stamp}"
         path = folder / f"{Path(doc.record.name).stem}.png"
@@ -292,7 +292,7 @@ class AnnotationSession:
             log.error("could not rescue the labels of %s: %s", doc.record.name, again)
             return (
                 f"the labels of {doc.record.name} could not be saved ({why}), nor rescued "
-                f"elsewhere ({_first_line(again)})"
+                f"elsewhere ({first_line(again)})"
             )
         log.warning("labels of %s rescued to %s: %s", doc.record.name, path, why)
         return (
@@ -355,8 +355,3 @@ class AnnotationSession:
         schema = self.schema.recoloured(class_id, color)
         self.project.set_schema(schema)
         return schema
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from annotator.core.card import CardMetrics, CardTraining, ImageRef, ModelCard
-from annotator.core.errors import Cancelled, FailedOnMainRank, ModelError
+from annotator.core.errors import Cancelled, FailedOnMainRank, ModelError, first_line
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.schema import untrainable
 from annotator.core.status import ImageStatus
@@ -258,7 +258,7 @@ def _train_within_memory(
                 raise
             batch = request.config.batch_size
             release_memory()
-            first = _first_words(exc)
+            first = first_line(exc, limit=160)
             info = distributed.current()
             if info is not None:  # one rank cannot retry alone: the others wait for it
                 raise ModelError(
@@ -365,16 +365,6 @@ class RoundOptions:
     def __post_init__(self) -> None:
         if self.accepted_border < 0:
             raise ModelError("--accepted-border must be 0 or more")
-
-
-def _first_words(exc: BaseException) -> str:
-    """The first line of an error, cut at a word past 160 characters ("MemoryError" when
-    it says nothing): torch's allocator messages run to several hundred."""
-    text = str(exc).strip()
-    if not text:
-        return type(exc).__name__
-    line = text.splitlines()[0]
-    return line if len(line) <= 160 else line[:160].rsplit(" ", 1)[0] + " …"
 
 
 def check_arch_change(active: ModelRecord | None, arch: str | None, from_scratch: bool) -> None:
