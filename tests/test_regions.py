@@ -272,3 +272,18 @@ def test_superpixel_brush_leaves_pixels_without_a_segment_alone():
     assert (lm.array == U).all()
     lm.paint_segments(segments, [(19, 5), (25, 5)], 3, 1, boxes=[(slice(0, 40), slice(0, 20))])
     assert (lm.array[:, :20] == 1).all() and (lm.array[:, 20:] == U).all()
+
+
+def test_a_patch_computed_on_a_copy_lands_only_where_the_pixels_are_unchanged():
+    lm = blank()
+    lm.array[5:15, 5:15] = 1
+    lm.array[8:10, 8:10] = U
+    work = LabelMap(lm.array.copy(), U, V)
+    patch = work.fill_holes(1, 10)
+    assert (work.array[8:10, 8:10] == 1).all()
+    lm.array[8, 8] = 2  # painted while the patch was computed
+    landed = lm.land(patch)
+    assert lm.array[8, 8] == 2 and (lm.array[9, 8:10] == 1).all() and lm.array[8, 9] == 1
+    assert int(landed.changed().sum()) == 3
+    with pytest.raises(ValueError, match="outside"):
+        blank(8, 8).land(patch)

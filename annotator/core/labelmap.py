@@ -657,6 +657,17 @@ class LabelMap:
         return within[box.slices], box
 
     # --- patches ---------------------------------------------------------------------------
+    def land(self, patch: Patch) -> Patch:
+        """Write a patch computed on an earlier copy of this map (off the GUI thread) where
+        the pixels still hold its old values: what was edited meanwhile is newer and stays.
+        Returns what changed."""
+        if patch.empty:
+            return _empty_patch(self.dtype)
+        if patch.box.y1 > self.height or patch.box.x1 > self.width:
+            raise ValueError(f"patch box {patch.box} lies outside the label map {self.shape}")
+        region = self.array[patch.box.slices]
+        return self._write_tight(patch.box, patch.changed() & (region == patch.old), patch.new)
+
     def apply(self, patch: Patch) -> None:
         """Write the patch's new values (redo)."""
         if not patch.empty:

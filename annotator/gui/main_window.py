@@ -64,9 +64,8 @@ from annotator.gui.settings_store import (
     restore_project_class,
     restore_window,
 )
-from annotator.gui.smart_tools import ProtectionCombo, SmartSupport
+from annotator.gui.smart_tools import ProtectionCombo, SmartSupport, clean_up
 from annotator.gui.status_activity import StatusActivity
-from annotator.gui.tools import protection
 from annotator.services.document import Document
 from annotator.services.projects import open_project
 from annotator.services.session import AnnotationSession
@@ -654,10 +653,7 @@ class MainWindow(QMainWindow):
         if doc is None:
             return
         self.canvas.finish_gesture()  # a stroke held meanwhile ends as its own step
-        value = self.canvas.current_value
-        over = protection(self.canvas, value)
-        if not doc.clean_up(value, self.canvas.cleanup_area, only_over=over):
-            self.statusBar().showMessage("No holes or specks of that size in this class", 4000)
+        clean_up(self.canvas)
 
     def _update_tolerance(self) -> None:
         self.canvas.set_fill_tolerance(

@@ -13,14 +13,16 @@ Clean up        K    drag an outline; holes in the current class inside it are f
 =============  ====  ================================================================
 
 Every gesture is one undo step, and every tool honours protected painting (paint only
-over unlabelled pixels, or only over one chosen class). Superpixels and GrabCut are
-computed off the GUI thread (:class:`SmartSupport`), so the brush stays responsive on
-large images; their results land through the same :class:`Document` calls.
+over unlabelled pixels, or only over one chosen class). Superpixels, GrabCut and the
+clean-up of a large area are computed off the GUI thread (:class:`SmartSupport`), so the
+brush stays responsive on large images; their results land through the same
+:class:`Document` calls.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,7 +32,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from annotator.core.cancel import CancelToken
-from annotator.core.labelmap import Point
+from annotator.core.labelmap import LabelMap, Patch, Point
 from annotator.core.proposal import Proposal
 from annotator.core.smart import (
     Superpixels,
@@ -120,6 +122,7 @@ class SmartSupport:
         self._segments: dict[int, Superpixels] = {}
         self._tiling: dict[int, _TileWork] = {}  # images whose tiles are being computed
         self._closed = False
+        self._serial = itertools.count(1)
         self._queue: CoalescingQueue[tuple[str, int], _Job] = CoalescingQueue(
             self._run, "annotator-smart"
         )
@@ -169,10 +172,21 @@ class SmartSupport:
         )
 
     def submit(
-        self, image_id: int, kind: str, run: Callable[[], Any], done: Callable[[Any], None]
+        self,
+        image_id: int,
+        kind: str,
+        run: Callable[[], Any],
+        done: Callable[[Any], None],
+        *,
+        replace: bool = True,
     ) -> None:
-        """Run ``run()`` off the GUI thread; ``done(result)`` on it if the image is still open."""
-        self._queue.submit((kind, 0), _Job(image_id, kind, run, done))
+        """Run ``run()`` off the GUI thread; ``done(result)`` on it if the image is still open.
+
+        With ``replace`` a job of the same kind still waiting is dropped for this one (a
+        newer GrabCut box); without, jobs of the kind run one after the other, in order
+        (each clean-up is a command of its own)."""
+        key = (kind, 0) if replace else (kind, next(self._serial))
+        self._queue.submit(key, _Job(image_id, kind, run, done))
 
     def forget(self, image_id: int | None = None) -> None:
         """Drop cached superpixels (of one image, or all: the settings changed)."""
@@ -449,6 +463,53 @@ def box_region(shape: tuple[int, int], a: Point, b: Point) -> np.ndarray | None:
     return region
 
 
+#: A clean-up of an area larger than this (pixels of the outline's box, or of the whole
+#: image) runs off the GUI thread: filling holes and removing specks took 0.6 s on a
+#: 4096 x 4096 map and 17 s on 16384 x 16384 (one core). Smaller ones land at once.
+BACKGROUND_CLEANUP_PIXELS = 1 << 22
+
+
+def clean_up(ctx: ToolContext, within: np.ndarray | None = None, pixels: int = 0) -> None:
+    """Fill the current class's holes and remove its specks (of at most the context's
+    ``cleanup_area`` pixels) inside ``within`` (default: the whole image), one undo step.
+
+    ``pixels`` is the size of ``within``'s box. Past :data:`BACKGROUND_CLEANUP_PIXELS`
+    the work runs on the smart tools' worker, on a copy of the labels, and lands like a
+    GrabCut result: pixels painted meanwhile keep their newer label.
+    """
+    doc, smart = ctx.document, _smart(ctx)
+    if doc is None:
+        return
+    value = ctx.current_value
+    only_over = protection(ctx, value)
+    max_area = int(getattr(ctx, "cleanup_area", 64))
+    lm = doc.label_map
+    if within is None:
+        pixels = lm.height * lm.width
+
+    def said(changed: bool) -> None:
+        if smart is not None:
+            smart.notify("Cleaned up" if changed else "No holes or specks of that size here")
+
+    if smart is None or pixels <= BACKGROUND_CLEANUP_PIXELS:
+        said(doc.clean_up(value, max_area, within, only_over=only_over))
+        return
+    work = LabelMap(lm.array.copy(), lm.unlabelled, lm.void)
+    smart.notify("Cleaning up…")
+
+    def run() -> list[Patch]:
+        return [
+            work.fill_holes(value, max_area, within=within, only_over=only_over),
+            work.remove_specks(value, max_area, within=within, only_over=only_over),
+        ]
+
+    def done(patches: list[Patch]) -> None:
+        if ctx.document is doc:  # a stroke painted meanwhile stays a step of its own
+            doc.when_idle(lambda: said(doc.land(patches)))
+
+    smart.submit(doc.image_id, "Clean-up", run, done, replace=False)
+
+
 class CleanUpTool(LassoTool):
     """Drag an outline: fill the current class's holes and remove its specks inside."""
 
@@ -465,13 +526,7 @@ class CleanUpTool(LassoTool):
             return
         within = np.zeros(doc.label_map.shape, dtype=bool)
         within[box.slices] = mask
-        value = ctx.current_value
-        doc.clean_up(
-            value,
-            int(getattr(ctx, "cleanup_area", 64)),
-            within,
-            only_over=protection(ctx, value),
-        )
+        clean_up(ctx, within, box.height * box.width)
 
 
 def smart_tools() -> list[Tool]:

@@ -20,6 +20,7 @@ the tag of the newest step still applied, so undoing an accept takes it back.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 
@@ -354,6 +355,17 @@ class Document:
         self.begin_stroke()
         self.apply(lambda lm: lm.fill_holes(value, max_area, within=within, only_over=only_over))
         self.apply(lambda lm: lm.remove_specks(value, max_area, within=within, only_over=only_over))
+        return self.commit_stroke()
+
+    def land(self, patches: Sequence[Patch]) -> bool:
+        """Land patches computed off the GUI thread on a copy of the label map (see
+        :meth:`LabelMap.land`), in order, as one undo step; pixels edited since the copy
+        keep their newer values. Returns whether any pixel changed."""
+        if self.history.in_stroke:
+            self.commit_stroke()
+        self.begin_stroke()
+        for patch in patches:
+            self.apply(functools.partial(LabelMap.land, patch=patch))
         return self.commit_stroke()
 
     def when_idle(self, edit: Callable[[], object]) -> None:

@@ -410,3 +410,98 @@ def test_a_project_past_256_classes_shows_a_proposal_of_an_older_model(window):
 
     table = proposal_table(LabelSchema.from_names([f"k{i}" for i in range(300)]))
     assert table.shape == (256,) and table[TRANSPARENT] == 0
+
+
+def hold_background_jobs(window):
+    """Make the smart tools' background jobs wait for the returned gate."""
+    smart = window.canvas.smart
+    gate = __import__("threading").Event()
+    real = smart.submit
+
+    def held(image_id, what, run, done, **kw):
+        def waiting():
+            gate.wait(10)
+            return run()
+
+        return real(image_id, what, waiting, done, **kw)
+
+    smart.submit = held
+    return gate
+
+
+def test_a_big_clean_up_runs_off_the_gui_thread_and_leaves_what_was_painted_meanwhile(
+    window, qtbot, monkeypatch
+):
+    """Clean-up of a 16384 x 16384 map froze the window 17 s. Past a size it now runs
+    on the worker, says so, and lands as one undo step; a stroke painted while it ran
+    keeps its pixels, the rest of the clean-up lands around it."""
+    monkeypatch.setattr("annotator.gui.smart_tools.BACKGROUND_CLEANUP_PIXELS", 100)
+    lab = labels(window)
+    lab[10:50, 10:50] = 1
+    lab[20:22, 20:22] = U  # a hole
+    lab[30:32, 30:32] = U  # another
+    lab[55:57, 55:57] = 1  # a speck
+    gate = hold_background_jobs(window)
+    window.cleanup_spin.setValue(10)
+    key(window, Qt.Key.Key_2)  # class "cell"
+    window.actions_["cleanup_image"].trigger()
+    assert "Cleaning up" in window.statusBar().currentMessage()
+    assert (labels(window)[20:22, 20:22] == U).all()  # nothing yet: the GUI went on
+    key(window, Qt.Key.Key_3)  # membrane, painted over the second hole meanwhile
+    key(window, Qt.Key.Key_B)
+    window.canvas.set_brush_radius(0)
+    drag(window.canvas, [(30, 30), (31, 30)])
+    assert (labels(window)[30, 30:32] == 2).all()
+    gate.set()
+    assert window.canvas.smart.wait_idle(30)
+    qtbot.waitUntil(lambda: (labels(window)[20:22, 20:22] == 1).all(), timeout=5000)
+    lab = labels(window)
+    assert (lab[55:57, 55:57] == U).all()
+    assert (lab[30, 30:32] == 2).all() and (lab[31, 30:32] == 1).all()
+    assert window.document.history.undo_count == 2  # the stroke, then the clean-up
+    assert "Cleaned up" in window.statusBar().currentMessage()
+    window.actions_["undo"].trigger()
+    assert (labels(window)[20:22, 20:22] == U).all() and (labels(window)[30, 30:32] == 2).all()
+
+
+def test_clean_ups_queued_in_the_background_each_land(window, qtbot, monkeypatch):
+    """A second clean-up asked while the first waits is a command of its own: it must
+    not replace the first, as a newer GrabCut box replaces an older one."""
+    monkeypatch.setattr("annotator.gui.smart_tools.BACKGROUND_CLEANUP_PIXELS", 100)
+    lab = labels(window)
+    lab[0:20, 0:20] = 0
+    lab[5:7, 5:7] = U
+    lab[10:30, 40:60] = 1
+    lab[15:17, 45:47] = U
+    lab[40:60, 40:60] = 2
+    lab[45:47, 45:47] = U
+    gate = hold_background_jobs(window)
+    window.cleanup_spin.setValue(10)
+    for k in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3):  # the first runs, two wait
+        key(window, k)
+        window.actions_["cleanup_image"].trigger()
+    gate.set()
+    assert window.canvas.smart.wait_idle(30)
+    qtbot.waitUntil(lambda: window.document.history.undo_count == 3, timeout=5000)
+    lab = labels(window)
+    assert (lab[5:7, 5:7] == 0).all() and (lab[15:17, 45:47] == 1).all()
+    assert (lab[45:47, 45:47] == 2).all()
+
+
+def test_a_background_clean_up_of_an_image_closed_meanwhile_is_dropped(window, qtbot, monkeypatch):
+    monkeypatch.setattr("annotator.gui.smart_tools.BACKGROUND_CLEANUP_PIXELS", 100)
+    lab = labels(window)
+    lab[10:30, 10:30] = 1
+    lab[15:17, 15:17] = U
+    first = window.document
+    gate = hold_background_jobs(window)
+    key(window, Qt.Key.Key_2)
+    window.actions_["cleanup_image"].trigger()
+    window.actions_["next"].trigger()
+    qtbot.waitUntil(lambda: window.document is not None and window.document is not first)
+    gate.set()
+    assert window.canvas.smart.wait_idle(30)
+    for _ in range(5):
+        qtbot.wait(10)
+    assert window.document.history.undo_count == 0
+    assert (first.label_map.array[15:17, 15:17] == U).all()
