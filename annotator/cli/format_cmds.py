@@ -97,8 +97,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"  left out {len(report.skipped)} image(s) without a label map")
     if report.format == "yolo" and report.counts.get("train") and not report.counts.get("val"):
         print(
-            "  no validation images: data.yaml names no 'val' folder, and YOLO trainers "
-            "need one; give validation a larger --split share, or mark more images done"
+            "  no validation images: data.yaml's 'val' names the training images (YOLO "
+            "trainers need one), so validation scores will flatter; give validation a "
+            "larger --split share, or mark more images done"
         )
     if args.images == "symlink":
         print(

@@ -340,6 +340,26 @@ def names_lut(names: Iterable[str]) -> dict[str, int]:
     return {n.lower(): i for i, n in enumerate(names)}
 
 
+def as_project_names(names: Sequence[str], project_classes: Sequence[str]) -> list[str]:
+    """The source's class names as the project calls them: labelme's ``_background_``
+    (what labelme2voc and labelme2coco write) is the project's ``background``, and the
+    reverse, when the project has that one name and not the other, and the source does
+    not list both as classes of their own."""
+    own = {n.lower(): n for n in project_classes}
+    listed = {n.lower() for n in names}
+    pair = (BACKGROUND_LABEL, "background")
+    if all(p in listed for p in pair):
+        return list(names)
+    out = list(names)
+    for i, n in enumerate(out):
+        low = n.lower()
+        if low in pair and low not in own:
+            other = pair[1 - pair.index(low)]
+            if other in own:
+                out[i] = own[other]
+    return out
+
+
 class OutputFolder:
     """Writes files under one folder, every name checked with ``safe_join``, and keeps
     the list of what it wrote."""

@@ -40,6 +40,7 @@ from annotator.formats.base import (
     Progress,
     ReadResult,
     WriteResult,
+    as_project_names,
     check_number,
     chosen_background,
     load_json,
@@ -308,6 +309,11 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
     # too: what no annotation covers was unlabelled, and comes back so.
     ours = isinstance(description, str) and description.startswith("annotator export")
     background = chosen_background(options, names, automatic=not ours)
+    renamed = as_project_names(names, options.project_classes)
+    alias = {a.lower(): b for a, b in zip(names, renamed, strict=True)}
+    names = renamed
+    if background is not None:
+        background = alias.get(background.lower(), background)
     lut = names_lut(names)
     if background is not None and background.lower() not in lut:
         names.append(background)

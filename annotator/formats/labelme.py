@@ -2,7 +2,9 @@
 
 Written::
 
-    OUT/labels.txt              __ignore__, then the class names (labelme2voc's input)
+    OUT/labels.txt              __ignore__, _background_, then the class names (the
+                                input labelme2voc requires; _background_ takes the
+                                pixels no shape covers, our unlabelled ones)
     OUT/<split>/<stem>.json     polygons per region; void regions as ``__ignore__``
     OUT/<split>/<stem>.<ext>    the image (``imagePath`` is this relative name)
 
@@ -63,7 +65,7 @@ from annotator.formats.base import (
     open_pil,
     read_names_file,
 )
-from annotator.formats.paths import safe_join
+from annotator.formats.paths import join_within
 from annotator.formats.polygons import draw_pil_polygon, pad_to_three, region_polygons
 
 DESCRIPTION = "labelme JSON per image (polygons per region), plus labels.txt"
@@ -99,6 +101,8 @@ def background_summary(requested: str | None, default: str | None, result: ReadR
         why = "the source's labels.txt lists _background_"
     else:
         why = "the project has no class named _background_ or background"
+    if kept and kept == len(result.items):
+        return "pixels no shape covers stay unlabelled (the files were written by Annotator)"
     if used is None:
         text = f"pixels no shape covers stay unlabelled ({why}; choose a class with --background)"
     else:
@@ -135,7 +139,10 @@ def write_labelme(
     progress: Progress | None = None,
 ) -> WriteResult:
     folder = OutputFolder(out)
-    folder.write_text("labels.txt", "".join(n + "\n" for n in [IGNORE_LABEL, *dataset.names]))
+    # labelme2voc's input: __ignore__ (void), _background_ (the pixels no shape covers,
+    # here the unlabelled ones), then the classes.
+    listed = [IGNORE_LABEL, BACKGROUND_LABEL, *(n for n in dataset.names if n != BACKGROUND_LABEL)]
+    folder.write_text("labels.txt", "".join(n + "\n" for n in listed))
     samples = dataset.samples()
     for i, (split, s) in enumerate(samples):
         if progress:
@@ -260,6 +267,7 @@ def _json_files(src: Path) -> list[Path]:
 
 
 def _read_one(
+    root: Path,
     path: Path,
     known: dict[str, int] | None,
     shared_names: list[str],
@@ -295,9 +303,16 @@ def _read_one(
     check_pixels(w, h, path)
     image_file = None
     if isinstance(image_path, str) and image_path:
-        # Refuse names escaping the folder even when imageData would make them unneeded.
-        candidate = safe_join(path.parent, image_path, what=f"{path.name}: imagePath")
-        if candidate.is_file():
+        try:
+            candidate = join_within(root, path.parent, image_path, what=f"{path}: imagePath")
+        except FormatError as exc:
+            if data_bytes is None:
+                raise FormatError(
+                    f"{exc}, and the file embeds no imageData: import the folder that holds "
+                    "both the JSON files and the images"
+                ) from None
+            candidate = None  # the embedded image is used; the name is never followed
+        if candidate is not None and candidate.is_file():
             image_file = candidate
         image_name = PurePosixPath(image_path.replace("\\", "/")).name
     elif data_bytes is not None:
@@ -370,9 +385,12 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
     if background is not None and background.lower() in PROJECT_BACKGROUND_NAMES:
         # The project calls labelme's _background_ "background" (or the reverse): the
         # same class, so the source's name is read as the project's.
+        # Not when the source's labels.txt lists both as classes of their own (ours
+        # does: labelme2voc requires _background_, and "background" is a class).
         own = {n.lower() for n in options.project_classes}
+        both = known is not None and all(n in known for n in PROJECT_BACKGROUND_NAMES)
         for other in PROJECT_BACKGROUND_NAMES:
-            if other != background.lower() and other not in own:
+            if other != background.lower() and other not in own and not both:
                 aliases[other] = background
         names = [background if n.lower() in aliases else n for n in names]
         if known is not None:
@@ -385,11 +403,23 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
     items = []
     for f in files:
         try:
-            item, kept = _read_one(f, known, names, background, result.unknown, aliases, automatic)
+            item, kept = _read_one(
+                root, f, known, names, background, result.unknown, aliases, automatic
+            )
             items.append(item)
             result.kept_unlabelled += kept
         except FormatError as exc:
             result.errors.append((str(f), str(exc)))
+    if BACKGROUND_LABEL in names:
+        # labels.txt's _background_ line (labelme2voc requires it) names the pixels no
+        # shape covers; when every such pixel stayed unlabelled it is not a class to add.
+        index = names.index(BACKGROUND_LABEL)
+        masks = [i.mask for i in items if i.mask is not None]
+        if not any((m == index).any() for m in masks):
+            for m in masks:
+                m[m > index] -= 1
+            del names[index]
+            result.declared.remove(BACKGROUND_LABEL)
     # Names grow as files are read (without labels.txt); indices never change, so every
     # item can share the final list.
     final = tuple(names)

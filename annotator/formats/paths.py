@@ -9,6 +9,7 @@ without further thought.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -44,6 +45,26 @@ def safe_join(root: str | os.PathLike[str], name: str, *, what: str = "file name
     if real != real_root and real_root not in real.parents:
         raise FormatError(f"{what} {name!r} resolves outside {base} (symbolic link?)")
     return joined
+
+
+def join_within(
+    root: str | os.PathLike[str],
+    folder: str | os.PathLike[str],
+    name: str,
+    *,
+    what: str = "file name",
+) -> Path:
+    """``folder / name`` for a ``folder`` inside ``root``: :func:`safe_join`, except that
+    ``..`` may climb out of ``folder`` while the name stays inside ``root`` (labelme run
+    with ``--output annotations/`` writes ``../images/x.jpg``)."""
+    text = name.replace("\\", "/") if isinstance(name, str) else ""
+    if ".." not in PurePosixPath(text).parts or text.startswith("/") or _DRIVE.match(text):
+        return safe_join(folder, name, what=what)
+    inner = Path(folder).relative_to(root).as_posix()
+    joined = posixpath.normpath(posixpath.join(inner, text))
+    if joined == ".." or joined.startswith("../"):
+        raise FormatError(f"{what} {name!r} points outside the imported folder {root}")
+    return safe_join(root, joined, what=what)
 
 
 def safe_stem(name: str) -> str:

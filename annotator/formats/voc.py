@@ -35,6 +35,7 @@ from annotator.formats.base import (
     Progress,
     ReadResult,
     WriteResult,
+    as_project_names,
     check_class_ids,
     read_names_file,
 )
@@ -119,6 +120,7 @@ def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
         names = tuple(read_names_file(names_file))
         if names and names[0] == "__ignore__":  # a labelme labels.txt: ids start at -1
             names = names[1:]
+        names = tuple(as_project_names(names, options.project_classes))
         result.declared = list(names)
     files = sorted(p for p in seg.glob("*.png") if p.is_file())
     if not files:

@@ -2,21 +2,30 @@
 
 Written::
 
-    OUT/data.yaml                     path, train/val/test image folders, names
+    OUT/data.yaml                     train/val/test image folders, names
     OUT/images/<split>/<stem>.<ext>
     OUT/labels/<split>/<stem>.txt     "class x1 y1 x2 y2 ..." per hole-free region piece
+
+``data.yaml`` has no ``path``: ultralytics then resolves the folders against the YAML's
+own folder (``path: .`` would be the current directory). Ultralytics needs ``train`` and
+``val``; an empty one names another split's images, with a comment saying so.
 
 Coordinates are pixel centres ``(c + 0.5) / width`` so that both ultralytics
 (``polygon * size`` truncated to int, then ``cv2.fillPoly``) and our reader land on
 pixel ``c`` again. Void and unlabelled pixels are not written. YOLO has no holes, so
 regions with holes are cut into hole-free pieces.
 
-Read: SRC is the dataset folder (with ``data.yaml`` or ``*.yaml`` naming the classes)
-or a labels folder; polygons are filled in file order with ``cv2.fillPoly``.
+Read: SRC is the dataset folder (with ``data.yaml`` or ``*.yaml`` naming the classes),
+a labels folder, or a split's folder (``train/`` holding ``images/`` and ``labels/``).
+A label file's image is where ultralytics looks: its path with the last ``labels``
+folder named ``images`` (``labels/train/x.txt``: ``images/train/x.*``;
+``train/labels/x.txt``: ``train/images/x.*``), else beside it. Polygons are filled in
+file order exactly as ultralytics' ``polygon2mask`` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +50,7 @@ from annotator.formats.base import (
     names_lut,
     open_pil,
 )
-from annotator.formats.polygons import fill_centre_polygons, pad_to_three, region_polygons
+from annotator.formats.polygons import pad_to_three, region_polygons
 
 DESCRIPTION = "YOLO segmentation: normalised polygons per region, data.yaml"
 
@@ -74,14 +83,36 @@ def write_yolo(
         lines = mask_to_lines(s.load_mask(), n)
         folder.write_text(f"labels/{split}/{s.stem}.txt", "".join(x + "\n" for x in lines))
         folder.place_image(f"images/{split}/{s.image_file_name}", s.image_path, options.image_mode)
-    doc: dict[str, Any] = {"path": "."}
-    used = {split for split, _ in samples}
-    for split in dataset.splits:
-        if split in used:  # a split with no image names no folder (trainers stop on it)
-            doc[split] = f"images/{split}"
+    doc, notes = _data_yaml(dataset.splits, {split for split, _ in samples})
     doc["names"] = {c.id: c.name for c in dataset.classes}
-    folder.write_text("data.yaml", yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    folder.write_text("data.yaml", "".join(f"# {n}\n" for n in notes) + text)
     return folder.result()
+
+
+def _data_yaml(splits: Iterable[str], used: set[str]) -> tuple[dict[str, Any], list[str]]:
+    """The split keys of ``data.yaml`` and comments on them. No ``path`` key: ultralytics
+    reads a missing one as the YAML's folder, but ``path: .`` as the current directory.
+    A split with no image names no folder (trainers stop on an empty one), except that
+    ultralytics refuses a YAML without ``train`` and ``val``: those name another split's
+    images instead, and a comment says so (else a user reads training-set scores as
+    validation ones)."""
+    doc: dict[str, Any] = {}
+    notes = []
+    for split in splits:
+        if split in used:
+            doc[split] = f"images/{split}"
+    stand_in = next((s for s in ("train", "val", "test") if s in used), None)
+    for split in ("train", "val"):
+        if split not in doc and stand_in is not None:
+            doc[split] = f"images/{stand_in}"
+            notes.append(
+                f"{split}: the export put no image in the {split} split, so '{split}' names "
+                f"the {stand_in} images (ultralytics needs a '{split}' folder)"
+                + ("; its validation scores are on those images" if split == "val" else "")
+            )
+    order = {"train": 0, "val": 1, "test": 2}
+    return dict(sorted(doc.items(), key=lambda kv: order.get(kv[0], 3))), notes
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -117,14 +148,34 @@ def _yaml_names(root: Path) -> tuple[list[str], Path | None]:
     raise FormatError(f"{root}: no dataset YAML with 'names' found")
 
 
+def _label_files(labels_root: Path) -> list[Path]:
+    """The ``*.txt`` files under ``labels_root``; when some sit in a ``labels`` folder
+    (``train/labels/x.txt``, the split-first layout), only those, so that the notes such
+    a dataset ships (Roboflow's ``README.dataset.txt``) are not read as labels."""
+    files = sorted(p for p in labels_root.rglob("*.txt") if p.is_file())
+    in_labels = [p for p in files if "labels" in p.relative_to(labels_root).parts[:-1]]
+    return in_labels or files
+
+
 def _find_image(
     label_file: Path, labels_root: Path, root: Path, beside: ImagesBeside
 ) -> Path | None:
+    """The image of ``label_file``. First ultralytics' pairing: an image's labels are at
+    its path with the last ``images`` folder named ``labels`` (so ``labels/train/x.txt``
+    and ``train/labels/x.txt`` both work); then ``images/`` + the labels' subfolder under
+    the dataset root; then beside the label file."""
     try:
+        parts = label_file.parent.relative_to(root).parts
         rel = label_file.parent.relative_to(labels_root)
     except ValueError:
         return None
-    for folder in (root / "images" / rel, label_file.parent):
+    folders = [
+        root.joinpath(*parts[:k], "images", *parts[k + 1 :])
+        for k in reversed(range(len(parts)))
+        if parts[k] == "labels" and "images" not in parts[k + 1 :]
+    ]
+    folders += [root / "images" / rel, label_file.parent]
+    for folder in dict.fromkeys(folders):
         found = beside.find(folder, label_file.stem, label_file)
         if found is not None:
             return found
@@ -134,7 +185,10 @@ def _find_image(
 def parse_label_file(
     path: Path, width: int, height: int, n_classes: int
 ) -> list[tuple[int, np.ndarray]]:
-    """``(class, (N, 2) int pixel points)`` per line; malformed lines raise FormatError."""
+    """``(class, (N, 2) int32 pixel points)`` per line, converted as ultralytics does
+    (float32 ``xy * (width, height)`` truncated towards zero, no clipping: a vertex at
+    1.0 lies just past the image and fillPoly clips the edge, not the vertex); malformed
+    lines raise FormatError."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -158,12 +212,18 @@ def parse_label_file(
             raise FormatError(f"{where}: a polygon needs x y pairs")
         if values.min() < -0.01 or values.max() > 1.01:
             raise FormatError(f"{where}: coordinates must be normalised to 0..1")
-        xy = values.reshape(-1, 2) * np.array([width, height])
-        pix = np.floor(xy).astype(np.int64)
-        pix[:, 0] = np.clip(pix[:, 0], 0, width - 1)
-        pix[:, 1] = np.clip(pix[:, 1], 0, height - 1)
-        out.append((cls, pix))
+        xy = values.astype(np.float32).reshape(-1, 2) * np.array([width, height], np.float32)
+        out.append((cls, xy.astype(np.int32)))
     return out
+
+
+def fill_polygon(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    """One polygon as ultralytics' ``polygon2mask`` fills it: a ``bool`` mask."""
+    import cv2
+
+    out = np.zeros(shape, np.uint8)
+    cv2.fillPoly(out, [np.asarray(points, np.int32).reshape(-1, 1, 2)], 1)
+    return out.astype(bool)
 
 
 def _image_size(image: Path, options: ImportOptions) -> tuple[int, int]:
@@ -207,7 +267,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
         all_names.append(background)
         result.background_added = True
     fill = names_lut(all_names)[background.lower()] if background is not None else UNLABELLED
-    files = sorted(p for p in labels_root.rglob("*.txt") if p.is_file())
+    files = _label_files(labels_root)
     if not files:
         raise FormatError(f"{labels_root}: no YOLO label files found")
     beside = ImagesBeside()
@@ -215,11 +275,14 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
         try:
             image = _find_image(f, labels_root, root, beside)
             if image is None:
-                raise FormatError(f"{f}: no image with the same stem next to it or under images/")
+                raise FormatError(
+                    f"{f}: no image with the same stem next to it or in the images/ folder "
+                    "matching its labels/ folder"
+                )
             height, width = _image_size(image, options)
             mask = np.full((height, width), fill, np.int32)
             for cls, pix in parse_label_file(f, width, height, len(names)):
-                mask[fill_centre_polygons((height, width), [pix])] = cls
+                mask[fill_polygon((height, width), pix)] = cls
             result.items.append(
                 ImportItem(
                     source=f,

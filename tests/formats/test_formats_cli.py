@@ -73,6 +73,15 @@ def test_a_split_that_does_not_sum_to_one_is_said_as_the_shares_used(tmp_path, m
     )
 
 
+def test_a_yolo_export_without_validation_images_says_val_names_the_training_ones(
+    tmp_path, masks, capsys
+):
+    make_project(tmp_path, masks).close()
+    args = ["export", str(tmp_path / "project"), str(tmp_path / "o"), "--format", "yolo"]
+    assert main([*args, "--split", "1,0,0"]) == 0
+    assert "data.yaml's 'val' names the training images" in capsys.readouterr().out
+
+
 def test_an_import_names_a_skipped_file_once(tmp_path, capsys):
     """A reason that begins with its file is printed as it is, not after the path again."""
     import cv2

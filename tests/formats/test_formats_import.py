@@ -284,6 +284,31 @@ def test_labelme_image_path_escaping_the_folder_is_refused(tmp_path):
         assert project.images() == []
 
 
+def test_labelme_image_path_may_climb_out_of_its_folder_but_not_out_of_the_import(tmp_path):
+    """labelme run with ``--output annotations/`` writes ``../images/x.png``: importing
+    the folder above finds the image. Importing annotations/ alone refuses the file,
+    unless it embeds the image, which is then used without following the name."""
+    ds = tmp_path / "ds"
+    (ds / "annotations").mkdir(parents=True)
+    write_image(ds / "images/x.png", (6, 8))
+    doc = _labelme_doc([_poly("cell", [[1, 1], [4, 1], [4, 3]])], image_path="../images/x.png")
+    (ds / "annotations/x.json").write_text(json.dumps(doc))
+    with new_project(tmp_path) as project:
+        report = import_into_project(project, ImportRequest("labelme", ds))
+        assert report.imported == ["x.png"] and project.images()[0].name == "x.png"
+    with new_project(tmp_path / "second") as project:
+        with pytest.raises(FormatError, match="outside the imported folder.*holds both"):
+            import_into_project(project, ImportRequest("labelme", ds / "annotations"))
+        assert project.images() == []
+    buf = io.BytesIO()
+    Image.fromarray(np.full((6, 8), 90, np.uint8)).save(buf, format="PNG")
+    doc["imageData"] = base64.b64encode(buf.getvalue()).decode()
+    (ds / "annotations/x.json").write_text(json.dumps(doc))
+    with new_project(tmp_path / "third") as project:
+        report = import_into_project(project, ImportRequest("labelme", ds / "annotations"))
+        assert report.imported == ["x.png"]
+
+
 # --- paths -----------------------------------------------------------------------------
 
 

@@ -119,7 +119,9 @@ def _to_ids(item, names):
         cls = mask >= 0
         out[cls] = mask[cls]
     else:
-        lut = np.array([names.index(n) for n in item.names])
+        # A name the project lacks (labels.txt's _background_) must hold no pixel: 253
+        # is in no expected map.
+        lut = np.array([names.index(n) if n in names else 253 for n in item.names])
         cls = mask >= 0
         out[cls] = lut[mask[cls]]
     return out
@@ -253,13 +255,16 @@ def test_yolo_without_a_dataset_yaml_says_where_it_looked(tmp_path):
 
 
 def test_yolo_names_only_the_splits_that_have_images(tmp_path, masks):
+    """Except 'val', which ultralytics requires: it names the training images then."""
     import yaml
 
     with make_project(tmp_path, masks) as project:
         report = export_project(project, ExportRequest("yolo", tmp_path / "y", split=(1, 0, 0)))
-    doc = yaml.safe_load((tmp_path / "y/data.yaml").read_text())
+    text = (tmp_path / "y/data.yaml").read_text()
+    doc = yaml.safe_load(text)
     assert report.counts.get("val", 0) == 0
-    assert "train" in doc and "val" not in doc and "test" not in doc
+    assert doc["train"] == doc["val"] == "images/train" and "test" not in doc
+    assert text.startswith("# val: ")
 
 
 def test_an_export_is_on_disk_before_its_rename_says_it_is_complete(tmp_path, masks, monkeypatch):

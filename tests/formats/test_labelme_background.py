@@ -162,7 +162,9 @@ def test_files_annotator_wrote_keep_their_unlabelled_pixels_unless_told(tmp_path
     schema = LabelSchema.from_names(["background", "cell"])
     with Project.create(tmp_path / "p", schema) as p:
         report = import_into_project(p, ImportRequest("labelme", src))
-        assert "1 file(s) written by Annotator keep their unlabelled pixels" in report.background
+        assert report.background == (
+            "pixels no shape covers stay unlabelled (the files were written by Annotator)"
+        )
         assert p.load_mask(p.image("x.png"))[5, 7] == U
     with Project.create(tmp_path / "q", schema) as q:
         import_into_project(q, ImportRequest("labelme", src, background="background"))
@@ -186,6 +188,34 @@ def test_export_then_import_keeps_unlabelled_and_void_pixels(tmp_path):
         assert np.array_equal(q.load_mask(q.image("x.png")), mask)
 
 
+def test_the_exported_labels_txt_is_what_labelme2voc_requires(tmp_path):
+    """labelme2voc asserts line 1 is __ignore__ and line 2 _background_, then looks up
+    every shape's label in the file: our labels.txt listed the classes after __ignore__
+    and stopped it. Importing the export back adds no _background_ class."""
+    schema = LabelSchema.from_names(["background", "cell"])
+    write_image(tmp_path / "imgs/x.png", (6, 8))
+    mask = np.full((6, 8), U, np.uint8)
+    mask[0:3, 0:3], mask[4:, 5:] = 1, 0
+    with Project.create(tmp_path / "p", schema) as p:
+        p.add_images([tmp_path / "imgs"])
+        p.save_mask(p.image("x.png").id, mask)
+        export_project(
+            p, ExportRequest("labelme", tmp_path / "out", split=(1, 0, 0), include="all")
+        )
+    lines = (tmp_path / "out/labels.txt").read_text().splitlines()
+    assert lines[:2] == ["__ignore__", "_background_"]
+    value = {name: i - 1 for i, name in enumerate(lines)}  # labelme2voc's class ids
+    shapes = json.loads((tmp_path / "out/train/x.json").read_text())["shapes"]
+    assert {s["label"] for s in shapes} == {"background", "cell"}
+    assert all(s["label"] in value for s in shapes)
+    with Project.create(tmp_path / "q", LabelSchema.from_names(["cell"])) as q:
+        report = import_into_project(q, ImportRequest("labelme", tmp_path / "out"))
+        assert q.schema.names == ["cell", "background"] and report.classes_added == ["background"]
+        back = q.load_mask(q.image("x.png"))
+        assert (back[0:3, 0:3] == 0).all() and (back[4:, 5:] == 1).all()
+        assert (back[mask == U] == U).all()
+
+
 def test_cli_import_summary_names_the_background_class(tmp_path, capsys):
     src = _source(tmp_path, [CELL])
     Project.create(tmp_path / "p", LabelSchema.from_names(["_background_", "cell"])).close()
@@ -197,3 +227,36 @@ def test_cli_import_summary_names_the_background_class(tmp_path, capsys):
         ["import", str(tmp_path / "p"), str(src), "--format", "labelme", "--background", "none"]
     )
     assert code == 0 and "stay unlabelled" in capsys.readouterr().out
+
+
+def test_labelme2voc_and_labelme2coco_outputs_give_background_to_the_projects_background(
+    tmp_path,
+):
+    """labelme's converters call the uncovered pixels _background_; a project whose
+    class is "background" got a second class, _background_, from VOC and COCO imports
+    (the labelme import already read it as "background")."""
+    classes = ["background" if n == "_background_" else n for n in _voc_classes()]
+    voc = tmp_path / "voc"
+    (voc / "SegmentationClass").mkdir(parents=True)
+    (voc / "JPEGImages").mkdir()
+    shutil.copy(EXAMPLE / "2011_000003_voc.png", voc / "SegmentationClass/2011_000003.png")
+    shutil.copy(EXAMPLE / "2011_000003.jpg", voc / "JPEGImages/2011_000003.jpg")
+    (voc / "class_names.txt").write_text("".join(n + "\n" for n in _voc_classes()))
+    ref = decode_mask_png(EXAMPLE / "2011_000003_voc.png")
+    with Project.create(tmp_path / "p", LabelSchema.from_names(classes)) as p:
+        report = import_into_project(p, ImportRequest("voc", voc))
+        assert report.classes_added == [] and p.schema.names == classes
+        mask = p.load_mask(p.image("2011_000003.jpg"))
+        assert (mask[ref == 0] == 0).all() and (mask == 0).mean() > 0.5
+    coco = tmp_path / "coco"
+    (coco / "JPEGImages").mkdir(parents=True)
+    shutil.copy(EXAMPLE / "2011_000003.jpg", coco / "JPEGImages/2011_000003.jpg")
+    doc = json.loads((DATA / "coco_instance/annotations.json").read_text())
+    doc["images"] = [i for i in doc["images"] if i["file_name"].endswith("2011_000003.jpg")]
+    doc["annotations"] = [a for a in doc["annotations"] if a["image_id"] == doc["images"][0]["id"]]
+    (coco / "annotations.json").write_text(json.dumps(doc))
+    with Project.create(tmp_path / "q", LabelSchema.from_names(classes)) as q:
+        report = import_into_project(q, ImportRequest("coco", coco / "annotations.json"))
+        assert report.classes_added == [] and q.schema.names == classes
+        mask = q.load_mask(q.image("2011_000003.jpg"))
+        assert (mask == 0).mean() > 0.5  # what no annotation covers is the background
