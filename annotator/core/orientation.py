@@ -16,6 +16,8 @@ from __future__ import annotations
 import struct
 from typing import Any, BinaryIO
 
+import numpy as np
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ORIENTATION_TAG = 0x0112
 #: Text chunks Pillow takes an orientation from (``Image.getexif``).
@@ -105,3 +107,24 @@ def tiff_orientation(data: bytes) -> int:
         (value,) = struct.unpack_from(order + code, data, entry + 8)
         return int(value) if 1 <= value <= 8 else 1
     return 1
+
+
+def apply_exif_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn ``array`` upright according to an EXIF orientation tag (1-8)."""
+    if orientation == 2:
+        out = array[:, ::-1]
+    elif orientation == 3:
+        out = array[::-1, ::-1]
+    elif orientation == 4:
+        out = array[::-1]
+    elif orientation == 5:
+        out = array.swapaxes(0, 1)
+    elif orientation == 6:
+        out = np.rot90(array, k=-1)
+    elif orientation == 7:
+        out = array.swapaxes(0, 1)[::-1, ::-1]
+    elif orientation == 8:
+        out = np.rot90(array, k=1)
+    else:
+        return array
+    return np.ascontiguousarray(out)

@@ -248,10 +248,19 @@ def read_names_file(path: Path) -> list[str]:
 
 
 def place_image(src: Path, dst: Path, mode: str) -> None:
-    """Put the image ``src`` at ``dst`` by copy, hard link or symbolic link."""
+    """Put the image ``src`` at ``dst`` by copy, hard link or symbolic link.
+
+    A picture an EXIF orientation turns is written upright instead (whatever ``mode``):
+    the project shows it upright and its labels are drawn so, but readers that ignore
+    the tag (torchvision's VOC dataset, a plain ``Image.open``) would pair the labels
+    with the picture as stored, turned."""
     import shutil
 
     dst.parent.mkdir(parents=True, exist_ok=True)
+    if mode not in ("copy", "hardlink", "symlink"):
+        raise FormatError(f"unknown image mode {mode!r}; use copy, hardlink or symlink")
+    if _write_upright(src, dst):
+        return
     if mode == "symlink":
         os.symlink(src.resolve(), dst)
         return
@@ -261,9 +270,49 @@ def place_image(src: Path, dst: Path, mode: str) -> None:
             return
         except OSError:  # another file system, or not allowed: fall back to a copy
             pass
-    elif mode != "copy":
-        raise FormatError(f"unknown image mode {mode!r}; use copy, hardlink or symlink")
     shutil.copyfile(src, dst)
+
+
+def _write_upright(src: Path, dst: Path) -> bool:
+    """Write ``src`` upright at ``dst`` when its EXIF orientation turns it (JPEG, PNG:
+    the pictures the project reads with their orientation); False when it does not.
+
+    A JPEG is encoded again (quality 95, no chroma subsampling), its other EXIF tags and
+    colour profile kept; a PNG is rewritten losslessly, 16-bit too."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from annotator.core.orientation import apply_exif_orientation, exif_orientation
+
+    try:
+        with Image.open(src) as im:
+            if im.format not in ("JPEG", "MPO", "PNG"):
+                return False
+            orientation = exif_orientation(im)
+            if orientation == 1:
+                return False
+            if im.format != "PNG":
+                upright = ImageOps.exif_transpose(im)
+                upright.save(
+                    dst,
+                    format="JPEG",
+                    quality=95,
+                    subsampling=0,
+                    exif=upright.info.get("exif", b""),
+                    icc_profile=im.info.get("icc_profile"),
+                )
+                return True
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return False  # not a picture Pillow reads whole: copied as it is
+    import cv2
+
+    array = cv2.imdecode(np.fromfile(src, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        return False
+    ok, buf = cv2.imencode(".png", apply_exif_orientation(array, orientation))
+    if not ok:
+        raise FormatError(f"{src}: could not write it upright as PNG")
+    dst.write_bytes(buf.tobytes())
+    return True
 
 
 def encode_png(array: np.ndarray) -> bytes:

@@ -9,7 +9,10 @@ Written::
 ``coco_mode="polygon"``: ``iscrowd`` 0, ``segmentation`` a list of corner-convention
 polygons (a region with holes is cut into hole-free pieces: COCO polygons cannot have
 holes), which pycocotools decodes back to exactly the region's pixels.
-``coco_mode="rle"``: ``iscrowd`` 1 and compressed RLE, as COCO defines for RLE.
+``coco_mode="rle"``: compressed RLE, also with ``iscrowd`` 0. COCO's own data gives RLE
+to crowds (``iscrowd`` 1), but a crowd is what COCOeval ignores and detectron2 and
+mmdetection leave out of training; pycocotools decodes RLE whatever ``iscrowd`` says,
+and so do those trainers (COCO-Stuff ships its regions so).
 ``area`` is the pixel count and ``bbox`` the pixel box ``[x, y, w, h]`` in both modes,
 equal to pycocotools' ``area`` and ``toBbox`` of the decoded mask. Void and unlabelled
 pixels are not annotated.
@@ -64,19 +67,17 @@ def region_annotation(
     if mode == "rle":
         rle = mask_utils.encode(np.asfortranarray(region.full(shape)))
         seg: Any = {"size": [int(shape[0]), int(shape[1])], "counts": rle["counts"].decode("ascii")}
-        crowd = 1
     elif mode == "polygon":
         if polygons is None:
             polygons = [p for _, ps in region_polygons(region.mask, [True], "corner") for p in ps]
             polygons = [p + np.array([region.x0, region.y0]) for p in polygons]
         seg = [pad_to_three(p).ravel().tolist() for p in polygons]
-        crowd = 0
     x, y, w, h = region.bbox
     return {
         "segmentation": seg,
         "area": float(region.area),
         "bbox": [float(x), float(y), float(w), float(h)],
-        "iscrowd": crowd,
+        "iscrowd": 0,
     }
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from annotator.core.errors import ImageReadError, ProjectError
 from annotator.core.limits import IMAGE_SUFFIXES as IMAGE_SUFFIXES
 from annotator.core.limits import max_pixels
-from annotator.core.orientation import exif_orientation
+from annotator.core.orientation import apply_exif_orientation, exif_orientation
 
 
 @dataclass(frozen=True)
@@ -56,27 +56,6 @@ def _check_size(path: Path, width: int, height: int) -> None:
             f"image is {width}x{height} = {width * height:,} pixels, more than the limit of "
             f"{limit:,} (a decompression bomb?); set ANNOTATOR_MAX_PIXELS to allow it",
         )
-
-
-def apply_exif_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
-    """Turn ``array`` upright according to an EXIF orientation tag (1-8)."""
-    if orientation == 2:
-        out = array[:, ::-1]
-    elif orientation == 3:
-        out = array[::-1, ::-1]
-    elif orientation == 4:
-        out = array[::-1]
-    elif orientation == 5:
-        out = array.swapaxes(0, 1)
-    elif orientation == 6:
-        out = np.rot90(array, k=-1)
-    elif orientation == 7:
-        out = array.swapaxes(0, 1)[::-1, ::-1]
-    elif orientation == 8:
-        out = np.rot90(array, k=1)
-    else:
-        return array
-    return np.ascontiguousarray(out)
 
 
 def _normalise_channels(path: Path, array: np.ndarray) -> np.ndarray:
