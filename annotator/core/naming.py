@@ -7,11 +7,17 @@ its own (ISBI, CamVid as shipped here, an Annotator export), but also
 (Cityscapes). A file's **pair base** is its stem without one such ending, in any case.
 A mask whose stem is no picture's is matched to the picture of the same pair base, when
 that base names exactly one picture and one mask.
+
+Files written for many images (an export, a folder of predictions) get names of their
+own: :func:`unique_stems` makes them unique, short enough for any suffix, and never equal
+to another image's real stem.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
 
 #: Endings that say which file of a pair a file is (compared in lower case); the longest
@@ -77,3 +83,57 @@ def pair_masks(images: Mapping[str, T], masks: Mapping[str, U]) -> dict[str, U]:
                 paired[stems[0]] = masks[found[0]]
                 used.add(found[0])
     return paired
+
+
+#: The longest file name, in bytes, that common file systems take (ext4, NTFS, APFS).
+NAME_MAX = 255
+#: How a generated name is told apart: ``STEM~2``, ``STEM~3``... (an export, a prediction
+#: folder, a second image of one name).
+_GENERATED = re.compile(r"^(.+)~\d+$", re.S)
+
+
+def fit_stem(stem: str, tail: str, limit: int) -> str:
+    """``stem + tail``, the stem cut (at a whole character) so that it fits ``limit``
+    bytes of UTF-8."""
+    room = limit - len(tail.encode("utf-8", "surrogateescape"))
+    cut = stem.encode("utf-8", "surrogateescape")[: max(room, 0)]
+    return cut.decode("utf-8", "ignore") + tail
+
+
+def short_stem(stem: str, limit: int) -> str:
+    """``stem`` when it fits ``limit`` bytes, else its start and ``~`` and 8 hex digits of
+    its SHA-1: the same name gives the same stem every time, and two long names that
+    start alike still differ."""
+    if len(stem.encode("utf-8", "surrogateescape")) <= limit:
+        return stem
+    digest = hashlib.sha1(stem.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return fit_stem(stem, f"~{digest}", limit)
+
+
+def generated_base(stem: str) -> str | None:
+    """``a`` for ``a~2`` (a name :func:`unique_stems` may have made), else None."""
+    found = _GENERATED.match(stem)
+    return found.group(1) if found else None
+
+
+def unique_stems(
+    stems: Sequence[tuple[int, str]], limit: int, reserved: Iterable[str] = ()
+) -> dict[int, str]:
+    """A file stem of at most ``limit`` bytes for each ``(key, stem)``, unique in any
+    case: the stem itself (:func:`short_stem` when too long), else ``STEM~2``,
+    ``STEM~3``... for the later ones, in the order given.
+
+    A name made here never equals a real stem of ``stems`` or ``reserved``: a mask file
+    ``a~2.png`` made for the second image of stem ``a`` would otherwise be read back as
+    the labels of an image really called ``a~2.png``."""
+    real = {s.lower() for _, s in stems} | {s.lower() for s in reserved}
+    taken: set[str] = set()
+    out: dict[int, str] = {}
+    for key, stem in stems:
+        base = short_stem(stem, limit)
+        name, n = base, 2
+        while name.lower() in taken or (name != stem and name.lower() in real):
+            name, n = fit_stem(base, f"~{n}", limit), n + 1
+        taken.add(name.lower())
+        out[key] = name
+    return out

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.errors import AnnotatorError, FormatError
-from annotator.core.naming import pair_base
+from annotator.core.limits import IMAGE_SUFFIXES
+from annotator.core.naming import NAME_MAX, generated_base, pair_base, short_stem, unique_stems
 from annotator.core.orientation import exif_orientation
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
@@ -47,7 +48,7 @@ from annotator.formats.base import (
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
 from annotator.storage.atomic import fsync_dir
-from annotator.storage.project import OWN_DIRS, Project, file_sha1
+from annotator.storage.project import OWN_DIRS, UNWRITABLE_ERRNOS, Project, file_sha1
 
 log = logging.getLogger(__name__)
 
@@ -120,17 +121,25 @@ def split_keys(keys: Sequence[str], fractions: Sequence[float], seed: int) -> di
     return out
 
 
-def _unique_stems(records: Sequence[ImageRecord]) -> dict[int, str]:
-    taken: set[str] = set()
-    stems = {}
-    for rec in sorted(records, key=lambda r: r.id):
-        base = safe_stem(rec.name)
-        stem, n = base, 2
-        while stem.lower() in taken:
-            stem, n = f"{base}~{n}", n + 1
-        taken.add(stem.lower())
-        stems[rec.id] = stem
-    return stems
+#: What writers put after a stem: labelme's ``.json``, YOLO's ``.txt``, a mask's ``.png``,
+#: a copied image's own suffix. An export's stems leave room for the longest.
+WRITER_SUFFIXES = (".json", ".txt", ".png", *sorted(IMAGE_SUFFIXES))
+EXPORT_STEM_BYTES = NAME_MAX - max(len(s) for s in WRITER_SUFFIXES)
+
+
+def _unique_stems(
+    records: Sequence[ImageRecord], others: Sequence[ImageRecord] = ()
+) -> dict[int, str]:
+    """Each record's file stem in an export: safe, unique in any case, at most
+    :data:`EXPORT_STEM_BYTES`, and a made-up ``~N`` never equal to the real stem of any
+    of ``records`` or ``others`` (the project's other images), which an import would
+    take for that image's (:func:`~annotator.core.naming.unique_stems`)."""
+    ordered = sorted(records, key=lambda r: r.id)
+    return unique_stems(
+        [(r.id, safe_stem(r.name)) for r in ordered],
+        EXPORT_STEM_BYTES,
+        reserved=[safe_stem(r.name) for r in others],
+    )
 
 
 def build_export_dataset(
@@ -146,11 +155,8 @@ def build_export_dataset(
         raise FormatError(f"--include {request.include!r}: use done or all")
     skipped: list[tuple[str, str]] = []
     chosen: list[ImageRecord] = []
-    wanted = [
-        rec
-        for rec in project.images()
-        if request.include == "all" or rec.status is ImageStatus.DONE
-    ]
+    everyone = project.images()
+    wanted = [rec for rec in everyone if request.include == "all" or rec.status is ImageStatus.DONE]
     for i, rec in enumerate(wanted):
         if progress:
             progress(i, len(wanted), f"checking {rec.name}")
@@ -164,7 +170,7 @@ def build_export_dataset(
             )
         _check_unchanged(project, rec)
         chosen.append(rec)
-    stems = _unique_stems(chosen)
+    stems = _unique_stems(chosen, everyone)
     by_stem = {stems[r.id]: r for r in chosen}
     parts = split_keys(list(by_stem), request.split, request.seed)
     schema = project.schema
@@ -434,21 +440,43 @@ def same_picture(a: np.ndarray, b: np.ndarray) -> bool:
     return r >= SAME_PICTURE_CORRELATION
 
 
+def _distinct(records: Sequence[ImageRecord]) -> list[ImageRecord]:
+    """``records`` without repeats, in their order."""
+    return list({r.id: r for r in records}.values())
+
+
+@dataclass(frozen=True)
+class _Named:
+    """The project images a name may mean: ``all`` of them, those it spells in every
+    letter (``exact``), and the one it means (``chosen``), when that is clear."""
+
+    all: list[ImageRecord]
+    exact: list[ImageRecord]
+    chosen: ImageRecord | None
+    #: ``a`` when the name (``a~2``) may be one an export made for an image of stem ``a``
+    generated: str = ""
+
+
 class _ImageIndex:
     """Which project image an imported item's labels belong to.
 
     An item that carries its picture (a file next to it, or embedded) belongs to the
     project image with the same content, whatever either is called (an export renames
-    ``a b.png`` to ``a_b.png``). Otherwise to the project image of its file name (its stem
-    for mask files), but only if that image shows the same picture: two pictures called
-    ``0001.png`` (``scene1/``, ``scene2/``) are two images. An item with no picture is
-    matched by name alone.
+    ``a b.png`` to ``a_b.png``). Otherwise to a project image its name may mean (its
+    stem for mask files) that shows the same picture: two pictures called ``0001.png``
+    (``scene1/``, ``scene2/``) are two images, and a third is compared with both. An item
+    with no picture is matched by name alone, and only where the name means one image:
+    ``a~2`` in a project of ``a.png``, ``a.tif`` and ``a~2.png`` may be an export's name
+    for ``a.tif``, so it is refused, with what to do.
     """
 
     def __init__(self, project: Project) -> None:
         self.project = project
         self.by_name: dict[str, list[ImageRecord]] = {}
         self.by_stem: dict[str, list[ImageRecord]] = {}
+        #: Stems that files written for an image have where they are not its own: an
+        #: export's safe stem (``a_b`` for ``a b.png``), a long stem shortened.
+        self.by_made: dict[str, list[ImageRecord]] = {}
         self.by_base: dict[str, list[ImageRecord]] = {}  # by pair base (core/naming.py)
         self.by_sha: dict[str, ImageRecord] = {}
         self._digests: dict[int, str | None] = {}
@@ -459,9 +487,17 @@ class _ImageIndex:
 
     def add(self, rec: ImageRecord) -> None:
         base = Path(rec.name).name
+        stem = Path(base).stem
         self.by_name.setdefault(base.lower(), []).append(rec)
-        self.by_stem.setdefault(Path(base).stem.lower(), []).append(rec)
-        self.by_base.setdefault(pair_base(Path(base).stem), []).append(rec)
+        self.by_stem.setdefault(stem.lower(), []).append(rec)
+        made = {
+            safe_stem(base),
+            short_stem(safe_stem(base), EXPORT_STEM_BYTES),
+            short_stem(stem, NAME_MAX - len(".png")),  # predict --out's mask files
+        }
+        for other in {m.lower() for m in made} - {stem.lower()}:
+            self.by_made.setdefault(other, []).append(rec)
+        self.by_base.setdefault(pair_base(stem), []).append(rec)
         self.by_sha.setdefault(rec.sha1, rec)
 
     def digest(self, item: ImportItem) -> str | None:
@@ -477,51 +513,119 @@ class _ImageIndex:
             self._digests[key] = digest
         return self._digests[key]
 
-    def by_name_of(self, item: ImportItem) -> ImageRecord | None:
-        hint = ""
-        if item.match_by_stem:  # image_name is a file stem (mask files)
-            # A mask named after the whole file name (x.jpg.png) picks x.jpg beside x.png.
-            hits = self.by_name.get(item.image_name.lower(), [])
-            if not hits:
-                hits = self.by_stem.get(item.image_name.lower(), [])
-            if not hits:  # x_mask.png, x_label.png, x_L.png: x's (core/naming.py)
-                base = pair_base(item.image_name)
-                hits = self.by_stem.get(base, []) or self.by_base.get(base, [])
-            if len(hits) > 1:
-                hint = (
-                    f"; name the mask after the whole image name ({hits[0].name}"
-                    f"{Path(item.source).suffix}) to say which"
-                )
+    def named(self, item: ImportItem) -> list[ImageRecord]:
+        """Every project image the item's name may mean (the first is its namesake)."""
+        return self._named(item.image_name, item.match_by_stem).all
+
+    def _named(self, name: str, by_stem: bool) -> _Named:
+        """What ``name`` may mean: for a mask file (``by_stem``) its stem, the image's
+        stem or whole name (``x.jpg.png`` is ``x.jpg``'s); else the image's file name.
+        The same name in other letters counts too (``X.png`` for ``x.png``), but a name
+        spelled exactly like one image is that image's."""
+        low = name.lower()
+        if by_stem:
+            stem = name
+            plain = self.by_name.get(low, []) + self.by_stem.get(low, [])
+            made = self.by_made.get(low, [])
+            exact = [r for r in plain if name in (Path(r.name).name, Path(r.name).stem)]
         else:
-            hits = self.by_name.get(Path(item.image_name).name.lower(), [])
-        if len(hits) > 1:
-            raise FormatError(
-                f"{item.source}: image name {item.image_name!r} matches several project images: "
-                + ", ".join(r.name for r in hits[:3])
-                + hint
-            )
-        return hits[0] if hits else None
+            stem, suffix = os.path.splitext(name)
+            plain = self.by_name.get(low, [])
+            made = [
+                r
+                for r in self.by_made.get(stem.lower(), [])
+                if Path(r.name).suffix.lower() == suffix.lower()
+            ]
+            exact = [r for r in plain if Path(r.name).name == name]
+        # ``a~2`` may be the name an export gave the second image of stem ``a``.
+        generated = generated_base(stem) or ""
+        sharing = _distinct(
+            self.by_stem.get(generated.lower(), []) + self.by_made.get(generated.lower(), [])
+        )
+        if len(sharing) < 2:
+            generated, sharing = "", []
+        plain, exact = _distinct(plain), _distinct(exact)
+        found = _distinct(plain + made + sharing)
+        if not found and by_stem:  # x_mask.png, x_label.png, x_L.png: x's (core/naming.py)
+            base = pair_base(name)
+            found = _distinct(self.by_stem.get(base, []) or self.by_base.get(base, []))
+        chosen = None
+        if len(found) == 1:
+            chosen = found[0]
+        elif len(exact) == 1 and all(r in plain for r in found):
+            chosen = exact[0]
+        return _Named(found, exact, chosen, generated)
 
     def find(self, item: ImportItem) -> ImageRecord | None:
         """The project image the item's labels belong to, or None: its picture is new."""
         digest = self.digest(item)
         if digest is not None and digest in self.by_sha:
             return self.by_sha[digest]
-        rec = self.by_name_of(item)
-        if rec is None or digest is None:
-            return rec
-        return rec if self._shows_same(item, rec) else None
+        named = self._named(item.image_name, item.match_by_stem)
+        if digest is None:
+            if named.chosen is None and named.all:
+                raise FormatError(self._ambiguous(item, named))
+            return named.chosen
+        same = [r for r in named.all if self._shows_same(item, r)]
+        if len(same) > 1:
+            same = [r for r in same if r in named.exact] or same
+        if len(same) > 1:
+            raise FormatError(
+                f"{item.source}: its picture is the picture of several project images ("
+                + ", ".join(r.name for r in same[:3])
+                + "); these labels were not imported"
+            )
+        return same[0] if same else None
+
+    def _ambiguous(self, item: ImportItem, named: _Named) -> str:
+        """Why an item without a picture matches none of the images its name may mean,
+        and what to do that works."""
+        text = (
+            f"{item.source}: image name {item.image_name!r} matches several project images: "
+            + ", ".join(r.name for r in named.all[:3])
+            + (f" and {len(named.all) - 3} more" if len(named.all) > 3 else "")
+        )
+        if named.generated:
+            text += (
+                f" ({item.image_name!r} may be the name an export gave one of the images of "
+                f"stem {named.generated!r})"
+            )
+        if not item.match_by_stem:
+            return text + "; put the picture where the annotation names it, so it decides"
+        suffix = item.source.suffix
+        fixes: list[tuple[ImageRecord, str]] = []
+        for rec in named.all[:3]:
+            for stem in (Path(rec.name).stem, Path(rec.name).name):
+                if self._named(stem, True).chosen == rec:
+                    fixes.append((rec, stem))
+                    break
+        if fixes and all(stem == Path(rec.name).name for rec, stem in fixes):
+            text += f"; name the mask after the whole image name ({fixes[0][1]}{suffix})"
+            text += " to say which, or"
+        elif fixes:
+            text += "; name the mask " + ", or ".join(f"{s}{suffix} for {r.name}" for r, s in fixes)
+            text += " to say which, or"
+        else:
+            text += ";"
+        folder = item.source.parent
+        pictures = {"masks": "images", "SegmentationClass": "JPEGImages"}.get(folder.name)
+        if pictures is None:
+            return text + (
+                " put the masks in a masks/ folder and their pictures in images/ beside it, "
+                "so that the pictures decide"
+            )
+        return text + f" put its picture in {folder.parent / pictures}, so that it decides"
 
     def _shows_same(self, item: ImportItem, rec: ImageRecord) -> bool:
         key = (id(item), rec.id)
         if key not in self._same:
-            from annotator.storage.images import read_image
-
-            try:
-                ours = read_image(self.project.image_path(rec))
-            except (AnnotatorError, OSError):  # the project's file is gone: trust the name
-                self._same[key] = True
-                return True
+            try:  # refused when the file is no longer the picture that was added
+                ours = self.project.load_image(rec)
+            except (AnnotatorError, OSError):
+                # The project's file is gone (a drive not mounted) or replaced: only the
+                # content recorded when it was added can say it is the same picture.
+                self._same[key] = self.digest(item) == rec.sha1
+                return self._same[key]
             try:
                 theirs = _decode_carried(item)
             except (AnnotatorError, OSError):  # said when it is added
@@ -600,7 +704,8 @@ def _import_item(
                 f"is {rec.width}x{rec.height}"
             )
     else:
-        namesake = index.by_name_of(item)
+        namesakes = index.named(item)
+        namesake = namesakes[0] if namesakes else None
         if item.image_file is not None:
             rec = project.add_image_array_file(item.image_file, name=item.image_file.name)
         else:
@@ -659,8 +764,17 @@ def _with_images(
         except AnnotatorError as exc:
             report.skipped.append((str(item.source), str(exc)))
             continue
+        except OSError as exc:
+            report.skipped.append((str(item.source), _os_reason(item, exc)))
+            continue
         usable.append(item)
     return usable
+
+
+def _os_reason(item: ImportItem, exc: OSError) -> str:
+    """One line on an ``OSError`` while importing ``item``, naming the file."""
+    where = exc.filename if exc.filename is not None else item.source
+    return f"{where}: {exc.strerror or exc}"
 
 
 def import_into_project(
@@ -744,6 +858,10 @@ def import_into_project(
             _import_item(project, index, item, spec.name, report)
         except AnnotatorError as exc:
             report.skipped.append((str(item.source), str(exc)))
+        except OSError as exc:  # a name too long here, a file not allowed...: this one only
+            if exc.errno in UNWRITABLE_ERRNOS:  # all would fail alike: one line, exit 1
+                raise
+            report.skipped.append((str(item.source), _os_reason(item, exc)))
     if progress:
         progress(total, total, "")
     return report

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.core.errors import AnnotatorError, Cancelled, ImageReadError, ModelError
+from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord
 from annotator.core.status import ImageStatus
@@ -167,18 +168,14 @@ def predict_images(
 
 def _out_file_names(records: list[ImageRecord]) -> dict[int, str]:
     """``STEM.png`` for each image's mask file; when two images would share one (``a.png``
-    and ``a.tif``), the later added gets ``STEM~2.png``, and so on. Decided over all the
-    project's images, so a name never depends on which images one call predicts."""
-    taken: set[str] = set()
-    names: dict[int, str] = {}
-    for rec in sorted(records, key=lambda r: r.id):
-        stem = base = Path(rec.name).stem
-        n = 2
-        while stem.lower() in taken:
-            stem, n = f"{base}~{n}", n + 1
-        taken.add(stem.lower())
-        names[rec.id] = stem + ".png"
-    return names
+    and ``a.tif``), the later added gets ``STEM~2.png`` (or ``~3``... so as never to take
+    another image's real stem: ``a~2.png`` in the project keeps ``a~2.png``), and a stem
+    too long for a file name is shortened (:func:`~annotator.core.naming.unique_stems`).
+    Decided over all the project's images, so a name never depends on which images one
+    call predicts."""
+    ordered = sorted(records, key=lambda r: r.id)
+    stems = unique_stems([(r.id, Path(r.name).stem) for r in ordered], NAME_MAX - len(".png"))
+    return {key: stem + ".png" for key, stem in stems.items()}
 
 
 def rank_next(

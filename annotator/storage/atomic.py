@@ -8,6 +8,7 @@ rename itself is durable.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -32,13 +33,17 @@ def fsync_dir(folder: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temporary file next to ``path``; on success it replaces ``path``.
+    """Open a temporary file next to ``path`` (``.HASH.XXXXXXXX.tmp``, 26 bytes whatever
+    the name); on success it replaces ``path``.
 
     If the body raises, the temporary file is removed and ``path`` is untouched.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # Named by a hash of the target's name, not the name itself: a legal 250-byte name
+    # plus ".NAME.XXXXXXXX.tmp" would pass the 255-byte limit of a file name.
+    tag = hashlib.sha1(os.fsencode(target.name)).hexdigest()[:12]
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{tag}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         # mkstemp creates 0600 files; keep the mode of the file we replace, else 0644.

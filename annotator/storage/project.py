@@ -20,6 +20,7 @@ leaves the previous state consistent.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -37,6 +38,7 @@ import numpy as np
 from annotator.core.card import ModelCard
 from annotator.core.errors import ImageReadError, ModelError, ProjectError, SchemaError
 from annotator.core.limits import OTHER_PICTURE_SUFFIXES
+from annotator.core.naming import NAME_MAX, fit_stem, short_stem
 from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.schema import LabelClass, LabelSchema
@@ -77,6 +79,11 @@ Stamp = tuple[int, int]
 #: (2 s on FAT, 1 s on some network file systems, a few ms on older Linux kernels) keeps the
 #: time. Its stamp is not recorded; the next load hashes the file (as git's "racy clean").
 RACY_NS = 2_000_000_000
+#: Errors that would fail every write alike (a full disk, a read-only or forbidden
+#: folder): they stop a whole import, said once, rather than skipping each file in turn.
+UNWRITABLE_ERRNOS = frozenset(
+    getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EROFS", "EACCES") if hasattr(errno, n)
+)
 
 
 @dataclass
@@ -392,7 +399,7 @@ class Project:
         return project
 
     def _clear_unfinished_writes(self) -> None:
-        """Remove the temporary files of atomic writes a killed process left (``.NAME.*.tmp``
+        """Remove the temporary files of atomic writes a killed process left (``.*.tmp``
         beside masks, proposals, accepted proposals and generated images), and proposal
         files no JSON names: with the lock held nobody else is writing, so none is in
         use, and each would stay forever."""
@@ -588,9 +595,10 @@ class Project:
         candidates = collect_image_files(paths, exclude=own, other_pictures=report.other_pictures)
         if any(_touches(Path(p).resolve(), own) for p in paths):
             report.skipped.append((str(self.root), OWN_FILES_SKIPPED))
-        rows = self._db.query("SELECT id, name, path, sha1 FROM images")
+        rows = self._db.query("SELECT * FROM images")
         taken_names = {r["name"] for r in rows}
         known_paths = {r["path"] for r in rows}
+        recorded = {r["path"]: r for r in rows}
         known_sha = {r["sha1"] for r in rows}
         # Images whose file is gone (moved with their folder): the same content added
         # again tells where it is now, and their labels stay theirs.
@@ -609,7 +617,15 @@ class Project:
                     progress(i, len(candidates), str(file))
                 stored = self._stored_path(file) if file.exists() else str(file)
                 if stored in known_paths:
-                    report.skipped.append((str(file), "already in the project"))
+                    row = recorded.get(stored)
+                    why = "already in the project"
+                    if row is not None and not self._still_added(_row_to_image(row), file):
+                        why = (
+                            f"not added: it replaced the picture added as {row['name']!r} "
+                            "(same file, other content); put the original back, or save the "
+                            "new picture under another name to add it"
+                        )
+                    report.skipped.append((str(file), why))
                     continue
                 try:
                     stamp = file_stamp(file)
@@ -643,6 +659,15 @@ class Project:
             progress(len(candidates), len(candidates), "")
         return report
 
+    def _still_added(self, record: ImageRecord, file: Path) -> bool:
+        """Whether ``file``, at the place of ``record``, still holds its picture (one
+        ``stat`` while the stamp is unchanged): a file replaced by another picture is not
+        "already in the project". A file that cannot be read is taken as added."""
+        try:
+            return self._content_unchanged(record, file, *_look(file))
+        except OSError:
+            return True
+
     def add_image_array_file(self, file: Path, name: str | None = None) -> ImageRecord:
         """Add one image file that is known to be readable; return its record (or the
         existing record when the same content is already present)."""
@@ -667,18 +692,32 @@ class Project:
         """Store an image that has no file of its own (embedded in an imported file, or
         generated) as ``PROJECT/images/<file_name>`` and add it.
 
-        An existing file of that name is kept: the new one gets ``~2``, ``~3``... A file
-        that turns out unreadable is removed again and :class:`ImageReadError` raised.
+        An existing file of that name is kept: the new one gets ``~2``, ``~3``... A name
+        too long for a file (with its ``~N``) is shortened; the image keeps its name. A
+        file that turns out unreadable is removed again and :class:`ImageReadError`
+        raised; a file that cannot be written raises :class:`ProjectError` (a full disk or
+        a read-only folder, :data:`UNWRITABLE_ERRNOS`, stays an ``OSError``: it stops the
+        whole import, not just this image).
         """
         if not file_name or Path(file_name).name != file_name or file_name.startswith("."):
             raise ProjectError(f"{file_name!r} is not a plain file name for an image")
         folder = self.root / IMAGES_DIR
-        folder.mkdir(exist_ok=True)
         stem, suffix = os.path.splitext(file_name)
-        target, n = folder / file_name, 2
-        while target.exists():
-            target, n = folder / f"{stem}~{n}{suffix}", n + 1
-        atomic_write_bytes(target, data)
+        limit = NAME_MAX - len(suffix.encode("utf-8", "surrogateescape"))
+        stem = short_stem(stem, limit)
+        target, n = folder / (stem + suffix), 2
+        try:
+            folder.mkdir(exist_ok=True)
+            while target.exists():
+                target, n = folder / (fit_stem(stem, f"~{n}", limit) + suffix), n + 1
+            atomic_write_bytes(target, data)
+        except OSError as exc:
+            if exc.errno in UNWRITABLE_ERRNOS:
+                raise
+            raise ProjectError(
+                f"{target}: cannot store the image {display_name or file_name!r} in the "
+                f"project ({exc.strerror or exc})"
+            ) from None
         try:
             return self.add_image_array_file(target, name=display_name or target.name)
         except ImageReadError:
