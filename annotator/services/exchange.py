@@ -104,18 +104,25 @@ def parse_split(text: str) -> tuple[float, float, float]:
 def split_keys(keys: Sequence[str], fractions: Sequence[float], seed: int) -> dict[str, list[str]]:
     """Assign each key to exactly one split, reproducibly for a seed.
 
-    Keys are sorted first, so the result does not depend on the order they come in;
-    split sizes are the rounded fractions, the last non-empty split taking the rest.
+    Keys are sorted first, so the result does not depend on the order they come in.
+    Split sizes are the fractions of the count apportioned by largest remainder (ties to
+    the earlier split): 5 images at 0.8/0.1/0.1 are 4/1/0. Rounding each share and
+    giving the rest to the last split made them 4/0/1, a test image but no validation.
     """
     ordered = sorted(keys)
     n = len(ordered)
     perm = np.random.default_rng(seed).permutation(n)
     shuffled = [ordered[i] for i in perm]
     used = [(name, f) for name, f in zip(SPLITS, fractions) if f > 0]
+    total = sum(f for _, f in used) or 1.0
+    quotas = [f / total * n for _, f in used]
+    sizes = [int(q) for q in quotas]
+    by_remainder = sorted(range(len(used)), key=lambda k: (-(quotas[k] - sizes[k]), k))
+    for k in by_remainder[: n - sum(sizes)]:
+        sizes[k] += 1
     out: dict[str, list[str]] = {}
     start = 0
-    for k, (name, f) in enumerate(used):
-        size = n - start if k == len(used) - 1 else min(n - start, int(round(f * n)))
+    for (name, _), size in zip(used, sizes, strict=True):
         out[name] = shuffled[start : start + size]
         start += size
     return out

@@ -54,6 +54,20 @@ def test_split_is_reproducible_disjoint_and_complete():
     assert set(split_keys(keys, (1.0, 0.0, 0.0), seed=0)) == {"train"}
 
 
+def test_split_sizes_are_the_shares_by_largest_remainder():
+    """5 images at 0.8/0.1/0.1 were 4/0/1: a test image and no validation."""
+
+    def sizes(n, fractions):
+        got = split_keys([f"k{i}" for i in range(n)], fractions, seed=0)
+        return [len(got.get(s, [])) for s in ("train", "val", "test")]
+
+    assert sizes(5, (0.8, 0.1, 0.1)) == [4, 1, 0]
+    assert sizes(10, (0.8, 0.1, 0.1)) == [8, 1, 1]
+    assert sizes(7, (0.7, 0.2, 0.1)) == [5, 1, 1]
+    assert sizes(3, (0.5, 0.5, 0.0)) == [2, 1, 0]
+    assert sizes(1, (0.8, 0.1, 0.1)) == [1, 0, 0]
+
+
 # --- masks import ----------------------------------------------------------------------
 
 
