@@ -24,6 +24,7 @@ from annotator.core.errors import AnnotatorError
 if TYPE_CHECKING:
     from annotator.core.records import ModelRecord
     from annotator.services.training import TrainOutcome
+    from annotator.services.versions import PruneReport
 
 DEFAULT_MINUTES = 2.0
 
@@ -117,6 +118,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="write the active version (or --from-version) as one checkpoint file",
     )
+    what.add_argument(
+        "--keep",
+        type=_count,
+        metavar="N",
+        help="keep the files of only the newest N versions and the active one, from now "
+        "on (each is about 15 MB, and every round makes one; default 20, 0 keeps all); "
+        "older versions stay listed with their scores",
+    )
     p.add_argument(
         "--from-version",
         type=_version_number,
@@ -136,6 +145,12 @@ def _size(parameters: int | None) -> str:
 
 def _fmt(v: object) -> str:
     return "n/a" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _count(text: str) -> int:
+    if not text.strip().isdecimal():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (0 or more)")
+    return int(text)
 
 
 def _version_number(text: str) -> int:
@@ -292,9 +307,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         raise AnnotatorError("--from-version goes with --export FILE")
     if args.overwrite and args.export_file is None:
         raise AnnotatorError("--overwrite goes with --export FILE")
-    if args.json and (args.rollback, args.import_file, args.export_file) != (None, None, None):
+    chosen = (args.rollback, args.import_file, args.export_file, args.keep)
+    if args.json and chosen != (None, None, None, None):
         raise AnnotatorError("--json is for the listing of versions (without an option)")
-    writes = args.rollback is not None or args.import_file is not None
+    writes = args.rollback is not None or args.import_file is not None or args.keep is not None
     # listing and export only read and run beside a writer; rollback and import take the lock
     with open_project(args.project, lock=writes) as project:
         if args.rollback is not None:
@@ -308,6 +324,10 @@ def cmd_models(args: argparse.Namespace) -> int:
                 f"({record.card.arch}, classes {', '.join(record.card.classes)}); it is active"
             )
             return 0
+        if args.keep is not None:
+            report = versions.set_keep_versions(project, args.keep)
+            print(_kept(report))
+            return 0
         if args.export_file is not None:
             record = versions.export_model(
                 project, args.export_file, args.from_version, overwrite=args.overwrite
@@ -315,8 +335,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"wrote v{record.version} to {args.export_file}")
             return 0
         models, active_v = versions.listing(project)
+        stored = versions.stored(project)
     if args.json:
-        print(json.dumps([_model_json(m, active_v) for m in models], indent=2))
+        print(json.dumps([_model_json(m, active_v, m.version in stored) for m in models], indent=2))
         return 0
     if not models:
         print("no model versions yet: run `annotator train`")
@@ -336,14 +357,27 @@ def cmd_models(args: argparse.Namespace) -> int:
         )
         if card.imported_from:
             print(f"  {'':<8} imported from {card.imported_from}")
+        if m.version not in stored:
+            print(f"  {'':<8} files removed to save space (models --keep)")
     return 0
 
 
-def _model_json(m: ModelRecord, active_v: int | None) -> dict[str, object]:
+def _kept(report: PruneReport) -> str:
+    if report.keep == 0:
+        return "every model version's files are kept from now on"
+    text = f"the newest {report.keep} model versions' files (and the active one's) are kept"
+    if not report.removed:
+        return text + "; nothing to remove now"
+    shown = ", ".join(f"v{v}" for v in report.removed)
+    return f"{text}; removed the files of {shown} ({report.freed / 1e6:.1f} MB freed)"
+
+
+def _model_json(m: ModelRecord, active_v: int | None, stored: bool) -> dict[str, object]:
     return {
         "version": m.version,
         "parent": m.parent,
         "created_at": m.created_at,
         "active": m.version == active_v,
+        "files": stored,
         "card": m.card.to_dict(),
     }

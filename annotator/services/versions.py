@@ -4,12 +4,12 @@ a new one, and moving a version between projects as one file (import, export).""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from annotator.core.card import CardMetrics, ModelCard
-from annotator.core.errors import Cancelled, ModelError
+from annotator.core.errors import Cancelled, ModelError, ProjectError
 from annotator.core.records import ModelRecord, now_iso
 from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
@@ -26,6 +26,70 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: The project setting that says how many versions keep their files (0: all).
+KEEP_SETTING = "keep_model_versions"
+#: Each version is about 15 MB (its weights and the ONNX export of the default model),
+#: and the loop makes one per image marked done: 200 images left 2.8 GB.
+DEFAULT_KEEP = 20
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What :func:`prune` did: versions whose files were removed, and the bytes freed."""
+
+    keep: int
+    removed: tuple[int, ...] = ()
+    freed: int = 0
+
+
+def keep_versions(project: Project) -> int:
+    """How many of the newest versions keep their files (0: every version)."""
+    value = project.get_setting(KEEP_SETTING, DEFAULT_KEEP)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return DEFAULT_KEEP  # a hand-edited setting: the default, never "remove all"
+    return value
+
+
+def set_keep_versions(project: Project, keep: int) -> PruneReport:
+    """Keep the files of the newest ``keep`` versions (0: all) from now on, and prune now."""
+    if keep < 0:
+        raise ModelError("the number of versions to keep is 0 (all) or more")
+    project.set_setting(KEEP_SETTING, int(keep))
+    return prune(project)
+
+
+def prune(project: Project) -> PruneReport:
+    """Remove the files of every version but the newest :func:`keep_versions` ones and
+    the active one. Their records stay, listed with their scores; only their weights go,
+    so they can no longer be rolled back to or exported."""
+    keep = keep_versions(project)
+    model_store.clear_removed(project)
+    if keep == 0:
+        return PruneReport(keep)
+    records = [r for r in project.models() if model_store.has_files(project, r)]
+    active = project.active_model()
+    spared = {r.version for r in records[-keep:]} | ({active.version} if active else set())
+    removed, freed = [], 0
+    for record in records:
+        if record.version not in spared:
+            freed += model_store.remove_version_files(project, record)
+            removed.append(record.version)
+    return PruneReport(keep, tuple(removed), freed)
+
+
+def _files_of(project: Project, record: ModelRecord) -> Path:
+    """The version's weights, or a ModelError when :func:`prune` removed them."""
+    weights = model_store.model_files(project, record).weights
+    if not weights.is_file():
+        raise ModelError(
+            f"{weights}: model v{record.version}'s weights are not on disk (old versions' "
+            f"files are removed to save space: the project keeps the newest "
+            f"{keep_versions(project)}, `annotator models --keep N` changes that); choose "
+            "a version that still has them"
+        )
+    return weights
+
+
 def rollback(project: Project, version: int) -> ModelRecord:
     """Make ``version`` the active model again (its checkpoint must still load and fit the
     project's classes: the same, or the first of them, as proposals and training accept
@@ -33,10 +97,15 @@ def rollback(project: Project, version: int) -> ModelRecord:
     from annotator.ml.checkpoint import load_checkpoint
 
     record = project.model(version)
-    weights = model_store.model_files(project, record).weights
+    weights = _files_of(project, record)
     # build_model too: a version whose weights do not fit its card must not become active
     load_checkpoint(weights, project.schema.names, allow_new_classes=True).build_model()
     return project.set_active_model(version)
+
+
+def stored(project: Project) -> set[int]:
+    """The versions whose files are on disk (the others were pruned, :func:`prune`)."""
+    return {r.version for r in project.models() if model_store.has_files(project, r)}
 
 
 def listing(project: Project) -> tuple[list[ModelRecord], int | None]:
@@ -75,7 +144,15 @@ def store_version(
     if cancel is not None and cancel.is_set():
         raise Cancelled("training cancelled")
     weights = checkpoint_bytes(state_dict, card)
-    return model_store.publish_version(project, card, weights, onnx, replacing=replacing)
+    record = model_store.publish_version(project, card, weights, onnx, replacing=replacing)
+    try:
+        report = prune(project)
+    except (OSError, ProjectError) as exc:  # space is not worth a failed round
+        log.warning("could not remove old model versions' files: %s", exc)
+    else:
+        if report.removed:
+            log.info("removed the files of model version(s) %s", report.removed)
+    return record
 
 
 def check_model_file(
@@ -146,7 +223,7 @@ def export_model(
     refuse_image_files(project, [out], "model file")
     if out.exists() and not overwrite:
         raise ModelError(f"{out}: exists; give another file name, or --overwrite to replace it")
-    weights = model_store.model_files(project, record).weights
+    weights = _files_of(project, record)
     try:
         data = weights.read_bytes()
     except OSError as exc:  # the version's own file, not the destination

@@ -164,3 +164,36 @@ def version_folders(project: Project) -> list[int]:
         if match and (sub / WEIGHTS_NAME).is_file() and (sub / CARD_NAME).is_file():
             found.append(int(match.group(1)))
     return sorted(found)
+
+
+def has_files(project: Project, record: ModelRecord) -> bool:
+    """Whether a version's weights are on disk (not removed to save space)."""
+    return model_files(project, record).weights.is_file()
+
+
+def remove_version_files(project: Project, record: ModelRecord) -> int:
+    """Delete a version's folder (weights, card copy, ONNX export) to save space; its
+    record, card and scores stay in the database. Returns the bytes freed.
+
+    The folder is renamed to a hidden name first, so a crash half-way through leaves no
+    half a version: a listing sees it removed, and :func:`clear_removed` finishes it."""
+    project.check_in_place()
+    folder = model_files(project, record).folder
+    if not folder.is_dir():
+        return 0
+    freed = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    doomed = folder.parent / f".{folder.name}.removed"
+    if doomed.exists():
+        shutil.rmtree(doomed)
+    os.replace(folder, doomed)
+    fsync_dir(folder.parent)
+    shutil.rmtree(doomed, ignore_errors=True)
+    return freed
+
+
+def clear_removed(project: Project) -> None:
+    """Finish removals a crash interrupted (hidden ``.vNNNN.removed`` folders)."""
+    root = project.root / MODELS_DIR
+    if root.is_dir():
+        for stale in root.glob(".v*.removed"):
+            shutil.rmtree(stale, ignore_errors=True)

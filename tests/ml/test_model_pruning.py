@@ -1,0 +1,96 @@
+"""Old model versions' files are removed to save space: every round makes a version of
+about 15 MB, and nothing removed them (200 rounds left 2.8 GB)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import FAST, TINY, make_cells_project
+
+from annotator.cli import main
+from annotator.core.errors import ModelError
+from annotator.services import training, versions
+from annotator.storage import models as model_store
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = make_cells_project(tmp_path / "p")
+    yield p
+    p.close()
+
+
+def _round(project):
+    return training.train_project(project, steps=1, network=TINY, config=FAST, device="cpu")
+
+
+def _folders(project):
+    return set(model_store.version_folders(project))
+
+
+def test_rounds_keep_the_newest_versions_files_and_the_active_ones(project, tmp_path):
+    assert versions.keep_versions(project) == versions.DEFAULT_KEEP == 20
+    versions.set_keep_versions(project, 2)
+    for _ in range(4):
+        _round(project)
+    assert [m.version for m in project.models()] == [1, 2, 3, 4]  # every record stays
+    assert _folders(project) == versions.stored(project) == {3, 4}
+    with pytest.raises(ModelError, match="v1's weights are not on disk.*newest 2"):
+        versions.rollback(project, 1)
+    with pytest.raises(ModelError, match="v2's weights are not on disk"):
+        versions.export_model(project, tmp_path / "m.pt", 2)
+    assert project.active_model().version == 4
+    versions.rollback(project, 3)
+    assert versions.set_keep_versions(project, 1).removed == ()  # v3 is active, v4 newest
+    assert _round(project).model.version == 5  # continues from v3
+    assert _folders(project) == {5}  # v3 is no longer active, v4 no longer newest
+
+
+def test_keep_zero_keeps_every_version_and_a_damaged_setting_is_the_default(project):
+    versions.set_keep_versions(project, 0)
+    for _ in range(3):
+        _round(project)
+    assert _folders(project) == {1, 2, 3}
+    project.set_setting(versions.KEEP_SETTING, "all")  # edited by hand
+    assert versions.keep_versions(project) == versions.DEFAULT_KEEP
+    project.set_setting(versions.KEEP_SETTING, -3)
+    assert versions.keep_versions(project) == versions.DEFAULT_KEEP
+    with pytest.raises(ModelError):
+        versions.set_keep_versions(project, -1)
+
+
+def test_a_removal_a_crash_interrupted_is_finished_and_never_listed(project):
+    versions.set_keep_versions(project, 0)
+    _round(project)
+    _round(project)
+    folder = model_store.model_files(project, project.model(1)).folder
+    hidden = folder.parent / f".{folder.name}.removed"
+    folder.rename(hidden)  # killed after the rename, before the files were deleted
+    assert versions.stored(project) == {2}
+    versions.set_keep_versions(project, 5)
+    assert not hidden.exists() and _folders(project) == {2}
+
+
+def test_the_cli_sets_the_number_kept_and_lists_removed_versions(project, capsys):
+    versions.set_keep_versions(project, 0)
+    for _ in range(3):
+        _round(project)
+    root = str(project.root)
+    project.close()
+    assert main(["models", root, "--keep", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "the newest 1 model versions' files (and the active one's) are kept" in out
+    assert "removed the files of v1, v2 (" in out and "MB freed)" in out
+    assert main(["models", root]) == 0
+    out = capsys.readouterr().out
+    assert out.count("files removed to save space") == 2
+    assert main(["models", root, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [m["files"] for m in listed] == [False, False, True]
+    with pytest.raises(SystemExit):  # a usage error
+        main(["models", root, "--keep", "x"])
+    assert main(["models", root, "--keep", "0"]) == 0
+    assert "every model version's files are kept" in capsys.readouterr().out
+    assert main(["models", root, "--rollback", "1"]) == 1
+    assert "v1's weights are not on disk" in capsys.readouterr().err
