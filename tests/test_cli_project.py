@@ -65,7 +65,7 @@ def test_add_with_bad_files_reports_them_and_exits_nonzero(tmp_path, capsys):
     (imgs / "bad.png").write_bytes(b"not a png")
     assert main(["add", str(proj), str(imgs)]) == 2
     out = capsys.readouterr()
-    assert f"error: {imgs / 'bad.png'}: not an image file" in out.err
+    assert f"unreadable {imgs / 'bad.png'}: not an image file" in out.err
     assert "added 2 image(s)" in out.out
 
 

@@ -89,7 +89,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         for path, reason in report.skipped:
             print(f"skipped {path}: {reason}", file=sys.stderr)
         for err in report.errors:
-            print(f"error: {err}", file=sys.stderr)
+            print(f"unreadable {err}", file=sys.stderr)
         print(
             f"added {len(report.added)} image(s), skipped {len(report.skipped)}, "
             f"{len(report.errors)} unreadable; project has {len(project.images())} image(s)"
