@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -320,6 +320,19 @@ _KNOWN = frozenset(
         "imported_from",
     ]
 )
+
+
+def classes_fit(
+    model: Sequence[str], project: Sequence[str], *, allow_new_classes: bool = True
+) -> bool:
+    """Whether a model trained for the classes ``model`` fits a project with ``project``:
+    the same names in the same order (any case), or, with ``allow_new_classes``, the first
+    of them (the next round learns the others)."""
+    have = [n.lower() for n in model]
+    want = [n.lower() for n in project]
+    if allow_new_classes and len(have) < len(want):
+        want = want[: len(have)]
+    return have == want
 
 
 def _architecture(r: _Reader) -> dict[str, Any]:

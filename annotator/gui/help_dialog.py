@@ -13,7 +13,8 @@ import html
 from dataclasses import dataclass
 from typing import cast
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -26,6 +27,17 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.gui.actions import EXTRA_KEYS
+
+#: The size the overview asks for; capped at the screen's free room (800x600 screens).
+DIALOG_SIZE = QSize(520, 640)
+#: Room kept for the window frame and title bar, which the window manager adds.
+FRAME_ROOM = 60
+
+
+def available_size(widget: QWidget) -> QSize:
+    """The free room of the screen ``widget`` is on (less panels and docks)."""
+    screen = widget.screen() or QGuiApplication.primaryScreen()
+    return screen.availableGeometry().size()
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,8 @@ class ShortcutsDialog(QDialog):
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Type to filter, e.g. brush or Ctrl")
         self.filter_edit.setClearButtonEnabled(True)
-        self.browser = QTextBrowser()
+        self.browser = QTextBrowser()  # scrolls: the rows need not fit the screen
+        self.browser.setMinimumHeight(120)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -105,7 +118,11 @@ class ShortcutsDialog(QDialog):
         layout.addWidget(buttons)
         self.filter_edit.textChanged.connect(self._refilter)
         self._refilter("")
-        self.resize(520, 640)
+        room = available_size(parent or self)
+        self.resize(
+            min(DIALOG_SIZE.width(), room.width() - FRAME_ROOM),
+            min(DIALOG_SIZE.height(), room.height() - FRAME_ROOM),
+        )
 
     def _refilter(self, text: str) -> None:
         needle = text.strip().lower()

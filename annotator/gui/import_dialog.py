@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.errors import AnnotatorError
+from annotator.formats.labelme import project_background
 from annotator.formats.registry import FORMATS, import_formats
 from annotator.gui.forms import finish_form, path_row
 from annotator.gui.progress_task import (
@@ -39,9 +40,26 @@ from annotator.services.exchange import (
     unlabelled_summary,
 )
 
-AUTOMATIC = "(automatic: _background_ if the source has it, else unlabelled)"
+AUTOMATIC = "(automatic)"
 #: The formats whose shapes leave pixels uncovered (``--background`` applies to them).
 BACKGROUND_FORMATS = frozenset({"labelme", "coco", "yolo"})
+
+
+def automatic_background(fmt: str, class_names: list[str]) -> str:
+    """The "Uncovered pixels" choice that leaves the class to the format: what each
+    reader does without ``--background`` (labelme: ``formats.labelme``'s docstring and
+    ``project_background``; COCO and YOLO: ``formats.base.chosen_background``)."""
+    if fmt == "labelme":
+        own = project_background(class_names)
+        if own is not None:
+            return f"(automatic: {own}, the project's background class)"
+        return "(automatic: _background_ if the source's labels.txt lists it, else unlabelled)"
+    if fmt == "coco":
+        return "(automatic: _background_ if the source has that category, else unlabelled)"
+    if fmt == "yolo":
+        return "(automatic: unlabelled)"
+    return AUTOMATIC  # the format labels every pixel itself (the field is disabled)
+
 
 if TYPE_CHECKING:  # front ends reach projects through services only
     from annotator.storage.project import Project
@@ -95,10 +113,11 @@ class ImportDialog(QDialog):
         self.labels_edit = QLineEdit()
         self.labels_edit.setPlaceholderText("optional labels.txt / class_names.txt")
         self.strict_check = QCheckBox("Stop if the source has classes the project lacks")
+        self.class_names = list(class_names or [])
         self.background_combo = QComboBox()
         self.background_combo.setEditable(True)
-        self.background_combo.addItem(AUTOMATIC)
-        for name in class_names or []:
+        self.background_combo.addItem(AUTOMATIC)  # its words follow the format
+        for name in self.class_names:
             self.background_combo.addItem(name)
         self.background_combo.setToolTip(
             "The class of the pixels no shape or polygon of the source covers (labelme, "
@@ -139,8 +158,18 @@ class ImportDialog(QDialog):
 
     def _format_changed(self) -> None:
         """Uncovered pixels exist only in formats of shapes (labelme, COCO, YOLO)."""
-        shapes = self.format_combo.currentData() in BACKGROUND_FORMATS
-        self.background_combo.setEnabled(shapes)
+        fmt = str(self.format_combo.currentData())
+        self.background_combo.setEnabled(fmt in BACKGROUND_FORMATS)
+        automatic = automatic_background(fmt, self.class_names)
+        typed = self.background_combo.currentText()
+        chosen_automatic = self._automatic_chosen()
+        self.background_combo.setItemText(0, automatic)
+        self.background_combo.setEditText(automatic if chosen_automatic else typed)
+
+    def _automatic_chosen(self) -> bool:
+        """Whether "Uncovered pixels" leaves the class to the format (as typed too)."""
+        text = self.background_combo.currentText().strip()
+        return text in ("", AUTOMATIC, self.background_combo.itemText(0))
 
     def set_format(self, name: str) -> None:
         index = self.format_combo.findData(name)
@@ -154,14 +183,14 @@ class ImportDialog(QDialog):
             raise AnnotatorError("choose a file or folder to import")
         labels = self.labels_edit.text().strip()
         background = self.background_combo.currentText().strip()
-        if not self.background_combo.isEnabled():
-            background = ""  # the format labels every pixel itself
+        if not self.background_combo.isEnabled() or self._automatic_chosen():
+            background = ""  # the format labels every pixel itself, or chooses
         return ImportRequest(
             format=str(self.format_combo.currentData()),
             src=Path(src).expanduser(),
             strict=self.strict_check.isChecked(),
             labels_file=Path(labels).expanduser() if labels else None,
-            background=None if background in ("", AUTOMATIC) else background,
+            background=background or None,
         )
 
     def _accept_if_valid(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,7 +25,7 @@ from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord, ModelRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.gui.model_panel import ModelPanel
+from annotator.gui.model_panel import ModelPanel, classes_changed_text, fits_classes
 from annotator.gui.progress_task import run_with_progress
 from annotator.gui.proposal_layers import ProposalLayers
 from annotator.services import versions
@@ -115,6 +116,7 @@ class LoopController(QObject):
     version_changed = Signal(int)  # the active version (0 = none)
     proposals_idle = Signal()
     error = Signal(str)
+    proposal_failed = Signal()  # the image open gets no proposal (the status bar stops waiting)
     message = Signal(str, int)  # text for the status bar, milliseconds to show it
     scores_changed = Signal(object)  # dict[int, float]: image id -> score
     open_requested = Signal(int)  # image id the user asked for (next suggested)
@@ -151,6 +153,7 @@ class LoopController(QObject):
         self._boxed = ""  # the message the box showed last: the same one is not shown again
         self._names: tuple[str, ...] | None = None  # the classes the proposal is drawn for
         self._connect_panel()
+        self._default_tips = {n: self.actions[n].toolTip() for n in ("accept", "accept_class")}
         self.actions["toggle_proposal"].toggled.connect(self.layers.proposal_item.setVisible)
         self.actions["toggle_uncertainty"].toggled.connect(self.layers.uncertainty_item.setVisible)
         self.actions["toggle_proposal"].setChecked(True)
@@ -158,6 +161,9 @@ class LoopController(QObject):
 
     def _connect_panel(self) -> None:
         p = self.panel
+        # The buttons say what their twins in the toolbar and the Model menu say, keys too.
+        p.train_button.setToolTip(self.actions["train_now"].toolTip())
+        p.cancel_button.setToolTip(self.actions["cancel_training"].toolTip())
         p.train_requested.connect(self.train_now)
         p.cancel_requested.connect(self.cancel_training)
         p.rollback_requested.connect(self.rollback)
@@ -221,6 +227,11 @@ class LoopController(QObject):
     def image_done(self, record: ImageRecord) -> None:
         if self.service is None or record.status is not ImageStatus.DONE:
             return
+        stale = self.stale_version()
+        if stale is not None:  # a round would fail to continue it
+            if self.service.settings.train_on_done:
+                self.message.emit(classes_changed_text(stale.version), 10000)
+            return
         try:
             started = self.service.image_done()
         except AnnotatorError as exc:
@@ -238,6 +249,18 @@ class LoopController(QObject):
             self.message.emit("Every image is done", 4000)
             return
         self.open_requested.emit(record.id)
+        if self.service.settings.strategy == "uncertainty" and record.score is None:
+            # Nothing to rank by: the strategy fell back to the order images were added.
+            why = (
+                "No model yet"
+                if self.service.project.active_model() is None
+                else "No uncertainty scores yet"
+            )
+            self.message.emit(
+                f"{why} to rank the images by: opened {record.name}, the next image not "
+                "done in the order they were added",
+                6000,
+            )
 
     # --- accept -------------------------------------------------------------------------------
     def accept(self, current_class_only: bool) -> None:
@@ -352,6 +375,15 @@ class LoopController(QObject):
             arch = ask_architecture(self.panel.window())
             if arch is None:
                 return
+        else:
+            stale = self.stale_version()
+            if stale is not None:
+                self.message.emit(
+                    f"The classes changed since model v{stale.version} was trained, so Train "
+                    "now cannot continue it: Train from scratch (Model menu) to use them.",
+                    10000,
+                )
+                return
         try:
             state = self.service.train_now(from_scratch=from_scratch, arch=arch)
         except AnnotatorError as exc:
@@ -384,6 +416,8 @@ class LoopController(QObject):
             return
         if self.service.training:
             return  # the round's end re-arms the timer if edits are still untrained
+        if self.stale_version() is not None:
+            return  # the round would fail: the panel says to train from scratch
         self.service.train_if_dirty()  # a round saves the labels before reading them
 
     def _set_idle(self, seconds: int) -> None:
@@ -428,6 +462,9 @@ class LoopController(QObject):
         self.training_progress.emit(p)
 
     def _round_finished(self, outcome: RoundOutcome) -> None:
+        stale = self.stale_version() if outcome.status == "failed" else None
+        if stale is not None:  # e.g. a follow-up queued before the rename: no file path
+            outcome = replace(outcome, message=classes_changed_text(stale.version))
         queued = self.service is not None and (
             self.service.follow_up_queued or self.service.training
         )
@@ -452,6 +489,14 @@ class LoopController(QObject):
         self.version_changed.emit(record.version if record else 0)
 
     def _error(self, what: str, exc: BaseException) -> None:
+        if what == "proposal":
+            self.proposal_failed.emit()
+        stale = self.stale_version() if isinstance(exc, ModelError) else None
+        if stale is not None and what in ("proposal", "training"):
+            # The checkpoint refused the renamed classes: expected, and the panel already
+            # says what to do (set_models). No box, no checkpoint path, no CLI hint.
+            self.message.emit(classes_changed_text(stale.version), 10000)
+            return
         text = str(exc) if isinstance(exc, AnnotatorError) else f"{type(exc).__name__}: {exc}"
         message = f"{what.capitalize()} failed: {text}"
         self.panel.show_error(message)
@@ -487,6 +532,7 @@ class LoopController(QObject):
                 self.service.classes_renamed()
         else:
             self.recolour()
+        self._show_models()  # the panel says whether the active version still fits
         self.update_enabled()
 
     def recolour(self) -> None:
@@ -494,6 +540,41 @@ class LoopController(QObject):
         schema = self.workspace.schema
         if schema is not None:
             self.layers.recolour(schema, self.workspace.hidden_classes())
+
+    def stale_version(self) -> ModelRecord | None:
+        """The active version when it no longer fits the classes (one was renamed): it
+        cannot propose, and a round cannot continue it. None otherwise."""
+        if self.service is None:
+            return None
+        project = self.service.project
+        active = project.active_model()
+        if active is None or fits_classes(active, project.schema.names):
+            return None
+        return active
+
+    def proposes(self) -> bool:
+        """Whether an image opened gets a proposal (a version that fits the classes)."""
+        return (
+            self.service is not None
+            and self.service.project.active_model() is not None
+            and self.stale_version() is None
+        )
+
+    def _accept_tips(self, has_doc: bool, has_proposal: bool) -> None:
+        """While Accept is disabled, its tooltip says why (A and Shift+A do nothing)."""
+        why = ""
+        if self.service is not None and has_doc and not has_proposal:
+            stale = self.stale_version()
+            if self.service.project.active_model() is None:
+                why = "No model yet: paint some pixels of each class, then Train now (Ctrl+T)."
+            elif stale is not None:
+                why = classes_changed_text(stale.version)
+            else:
+                why = "The proposal of this image is not ready yet."
+        for name, tip in self._default_tips.items():
+            text = f"{tip}. {why}" if why else tip
+            self.actions[name].setToolTip(text)
+            self.actions[name].setStatusTip(text)
 
     def update_enabled(self) -> None:
         a = self.actions
@@ -507,6 +588,7 @@ class LoopController(QObject):
         )
         a["accept"].setEnabled(has_proposal)
         a["accept_class"].setEnabled(has_proposal)
+        self._accept_tips(has_doc, has_proposal)
         a["train_now"].setEnabled(service is not None)
         a["train_scratch"].setEnabled(service is not None)
         a["cancel_training"].setEnabled(service is not None and service.training)

@@ -513,6 +513,16 @@ class MainWindow(QMainWindow):
         if self.session is None or self.document is None:
             return
         self.canvas.finish_gesture()
+        doc = self.document
+        if doc.record.status is not ImageStatus.DONE and not doc.label_map.labelled_count():
+            # A done image without a label map is left out of exports and training:
+            # marking it done would only hide it from "next suggested".
+            self.statusBar().showMessage(
+                f"{doc.record.name} has no labelled pixel, so it cannot be done yet: "
+                "paint or accept a proposal first",
+                5000,
+            )
+            return
         record = self.session.mark_done()
         if record is not None:
             self._update_enabled()  # the action now says the other way

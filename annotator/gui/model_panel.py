@@ -6,6 +6,8 @@ no model logic. The IoU chart is drawn with QPainter (no plotting library in the
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -22,12 +24,19 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSpinBox,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QVBoxLayout,
     QWidget,
 )
 
+from annotator.core.card import classes_fit
 from annotator.core.records import ModelRecord
 from annotator.core.schema import LabelSchema
+
+#: Characters per line of the "Train from scratch" explanation (about the list's width).
+ARCHITECTURE_TEXT_COLUMNS = 64
 
 STRATEGIES = (
     ("uncertainty", "Most uncertain first"),
@@ -145,6 +154,77 @@ class IouChart(QWidget):
         p.end()
 
 
+def fits_classes(record: ModelRecord, names: Sequence[str]) -> bool:
+    """Whether a version can propose for (and a round continue it with) the classes
+    ``names``: its classes are theirs, or the first of them (an added class is learnt by
+    the next round). The rule of ``ml.checkpoint.check_classes``, read from the card, so
+    the GUI thread needs no torch to know it."""
+    return classes_fit(record.card.class_names, names)
+
+
+def classes_changed_text(version: int) -> str:
+    """What the panel and the status bar say while the active version does not fit the
+    classes: an expected state after a rename, not an error."""
+    return (
+        f"The classes changed since model v{version} was trained: "
+        "Train from scratch (Model menu) to use them."
+    )
+
+
+class VersionCombo(QComboBox):
+    """The versions list: each entry whole in the open list; in the closed box, the date
+    gives way first (the version and its mIoU are what a rollback is chosen by), then the
+    text is elided, instead of cut in the middle of a number."""
+
+    SHORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # Its size must not follow the longest entry: that widened the whole dock.
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(8)
+        self.currentIndexChanged.connect(lambda _i: self.setToolTip(self.currentText()))
+
+    def shown_text(self, width: int | None = None) -> str:
+        """The text the closed box shows in ``width`` pixels (its own when None)."""
+        if width is None:
+            opt = QStyleOptionComboBox()
+            self.initStyleOption(opt)
+            width = (
+                self.style()
+                .subControlRect(
+                    QStyle.ComplexControl.CC_ComboBox,
+                    opt,
+                    QStyle.SubControl.SC_ComboBoxEditField,
+                    self,
+                )
+                .width()
+            )
+        fm = self.fontMetrics()
+        text = self.currentText()
+        if fm.horizontalAdvance(text) <= width:
+            return text
+        short = self.currentData(self.SHORT_ROLE)
+        if isinstance(short, str) and short:
+            text = short
+        return fm.elidedText(text, Qt.TextElideMode.ElideRight, width)
+
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
+        p = QStylePainter(self)
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        p.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
+        opt.currentText = self.shown_text()
+        p.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
+
+    def showPopup(self) -> None:  # noqa: N802 (Qt API)
+        """Open the list at least as wide as its longest entry."""
+        view = self.view()
+        frame = 2 * view.frameWidth() + view.verticalScrollBar().sizeHint().width()
+        view.setMinimumWidth(view.sizeHintForColumn(0) + frame)
+        super().showPopup()
+
+
 class ModelPanel(QWidget):
     """Version, device, progress, IoU chart; train, cancel, roll back; loop settings."""
 
@@ -172,11 +252,15 @@ class ModelPanel(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d04040")
         self.error_label.hide()
+        # Calm news, not an error: the active version no longer fits the classes.
+        self.notice_label = QLabel("")
+        self.notice_label.setWordWrap(True)
+        self.notice_label.hide()
         self.chart = IouChart()
         self.train_button = QPushButton("Train now")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        self.version_combo = QComboBox()
+        self.version_combo = VersionCombo()
         self.rollback_button = QPushButton("Roll back")
         self.rollback_button.setToolTip("Make the selected version the active one")
         self.strategy_combo = QComboBox()
@@ -214,6 +298,7 @@ class ModelPanel(QWidget):
             self.progress,
             self.round_label,
             self.error_label,
+            self.notice_label,
             self.chart,
         ):
             layout.addWidget(w)
@@ -303,9 +388,17 @@ class ModelPanel(QWidget):
                 f"{active.card.arch}, depth {arch.get('depth', '?')}, width "
                 f"{arch.get('width', '?')}, {(active.card.parameters or 0) / 1e6:.1f} M parameters"
             )
+        stale = active is not None and not fits_classes(active, schema.names)
+        self.notice_label.setText(classes_changed_text(active.version) if active and stale else "")
+        self.notice_label.setVisible(stale)
         self.version_combo.clear()
         for rec in reversed(models):
             self.version_combo.addItem(version_text(rec), rec.version)
+            self.version_combo.setItemData(
+                self.version_combo.count() - 1,
+                version_text(rec, when=False),
+                VersionCombo.SHORT_ROLE,
+            )
         self.rollback_button.setEnabled(len(models) > 1)
         versions, series = iou_series(models, schema)
         self.chart.set_data(versions, series, active.version if active else None)
@@ -342,11 +435,13 @@ class ModelPanel(QWidget):
         self.progress.setValue(0)
         self.round_label.setText("")
         self.error_label.hide()
+        self.notice_label.hide()
         self.cancel_button.setEnabled(False)
 
 
-def version_text(rec: ModelRecord) -> str:
-    """A version in the list: its number, when it was made (local time), its mean IoU."""
+def version_text(rec: ModelRecord, when: bool = True) -> str:
+    """A version in the list: its number, when it was made (local time, unless not
+    ``when``: the short form of a narrow box), its mean IoU."""
     from datetime import datetime
 
     try:
@@ -354,7 +449,8 @@ def version_text(rec: ModelRecord) -> str:
     except ValueError:
         made = rec.created_at[:16]
     miou = rec.card.mean_iou
-    return f"v{rec.version}  {made}" + ("" if miou is None else f"  mIoU {miou:.2f}")
+    head = f"v{rec.version}  {made}" if when else f"v{rec.version}"
+    return head + ("" if miou is None else f"  mIoU {miou:.2f}")
 
 
 def ask_architecture(parent: QWidget | None, current: str | None = None) -> str | None:
@@ -367,12 +463,18 @@ def ask_architecture(parent: QWidget | None, current: str | None = None) -> str 
         for n in names
     ]
     start = names.index(current) if current in names else names.index(DEFAULT_ARCH)
-    label, ok = QInputDialog.getItem(
-        parent,
-        "Train from scratch",
+    # getItem's label does not wrap: one line of this made the dialog 1477 px wide, its
+    # buttons off an 800 px screen. Lines of a fixed length keep it as wide as the list.
+    explanation = textwrap.fill(
         "The network of the new model. The recommended one learnt best in minutes of a "
         "laptop's CPU on both electron microscopy and street scenes, and proposes fastest; "
         "the others are the classic designs, for comparison or a GPU's longer rounds.",
+        ARCHITECTURE_TEXT_COLUMNS,
+    )
+    label, ok = QInputDialog.getItem(
+        parent,
+        "Train from scratch",
+        explanation,
         labels,
         start,
         False,

@@ -52,6 +52,9 @@ class StatusActivity:
         loop.proposal_progress.connect(self.proposal_progress)
         loop.closed.connect(self.reset)
         loop.proposals_idle.connect(self._proposals_idle)
+        failed = getattr(loop, "proposal_failed", None)
+        if failed is not None:
+            failed.connect(self.proposal_failed)
         progress = getattr(loop, "training_progress", None)
         if progress is not None:
             progress.connect(self.training_progress)
@@ -77,8 +80,8 @@ class StatusActivity:
 
     def image_opened(self, name: str) -> None:
         self._name = name
-        service = getattr(getattr(self, "_loop", None), "service", None)
-        if service is not None and service.project.active_model() is not None:
+        loop = getattr(self, "_loop", None)
+        if loop is not None and loop.proposes():  # (not a version of other classes)
             self.say(f"Proposing for {name}…")
         else:
             self.say(f"{name} open")
@@ -98,6 +101,12 @@ class StatusActivity:
     def saved(self, _image_id: int) -> None:
         if self._other == "Saving…":
             self.say("All changes saved")
+
+    def proposal_failed(self) -> None:
+        """No proposal comes for the image open: stop saying one is on its way (or shown:
+        a rename took it away). The failure itself is the window's message."""
+        if self._other.startswith(("Proposing", "Proposal of")):
+            self.say(f"{self._name} open" if self._name else "Ready")
 
     def _proposals_idle(self) -> None:
         if self._other.startswith("Proposing"):

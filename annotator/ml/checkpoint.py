@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from annotator.core.card import CHECKPOINT_FORMAT, ModelCard
+from annotator.core.card import CHECKPOINT_FORMAT, ModelCard, classes_fit
 from annotator.core.errors import ModelError
 from annotator.ml.networks import (
     NetworkConfig,
@@ -120,11 +120,8 @@ def check_classes(
 ) -> None:
     """Refuse a model whose classes are not exactly the project's, in the same order
     (or, with ``allow_new_classes``, the first of the project's)."""
-    have = [n.lower() for n in loaded.class_names]
-    want = [n.lower() for n in class_names]
-    if allow_new_classes and len(have) < len(want):
-        want = want[: len(have)]
-    if have != want or loaded.network.n_classes != len(have):
+    fits = classes_fit(loaded.class_names, class_names, allow_new_classes=allow_new_classes)
+    if not fits or loaded.network.n_classes != len(loaded.class_names):
         raise ModelError(
             f"{where}: the model was trained for classes {loaded.class_names} but the project "
             f"has {list(class_names)}; train a new model from scratch "

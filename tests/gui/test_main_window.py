@@ -82,6 +82,7 @@ def test_autosave_writes_shortly_after_painting_stops(window, qtbot, project_dir
 
 def test_image_list_filter_and_next_follow_the_filter(window):
     assert window.document is not None  # the first image is open
+    drag(window.canvas, [(10, 10), (20, 10)])  # an image with nothing labelled is not done
     QTest.keyClick(window.canvas, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
     window.image_list.status_filter.setCurrentIndex(1)  # "New" only
     ids = window.image_list.visible_ids()

@@ -485,6 +485,7 @@ def test_a_new_window_gives_the_image_the_room(qtbot, project_dir):
 def test_mark_done_says_which_way_it_goes_and_class_edits_need_a_project(window):
     action = window.actions_["mark_done"]
     assert action.text() == "Mark &done"
+    drag(window.canvas, [(10, 10), (20, 10)])  # an image with nothing labelled is not done
     window.mark_done()
     assert action.text() == "Mark not &done"
     window.mark_done()
