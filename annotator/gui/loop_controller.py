@@ -194,6 +194,24 @@ class LoopController(QObject):
         self.idle_timer.setInterval(max(1, s.idle_retrain_s) * 1000)
         self._show_models()
         self.update_enabled()
+        self._say_untrained()
+
+    def _say_untrained(self) -> None:
+        """Done images the active version never saw (the app was closed during a round,
+        or one was cancelled): said once at opening, and left to idle retraining."""
+        assert self.service is not None
+        untrained = self.service.untrained_done()
+        active = self.service.project.active_model()
+        if not untrained or active is None or active.card.imported_from:
+            return  # (an imported version saw none of this project's images)
+        if self.stale_version() is not None:
+            return
+        self.service.labels_changed()  # idle retraining (when on) includes them
+        self.message.emit(
+            f"{len(untrained)} done image(s) are not in model v{active.version} yet (first: "
+            f"{untrained[0].name}): Train now (Ctrl+T) adds them",
+            15000,
+        )
 
     def close(self) -> None:
         """Cancel a round and the proposals, join them (bounded), clear the layers."""

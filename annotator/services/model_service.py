@@ -36,6 +36,7 @@ from annotator.core.errors import ModelError
 from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord, ModelRecord
 from annotator.core.schema import untrainable
+from annotator.core.status import ImageStatus
 from annotator.services import proposals, versions
 from annotator.services.jobs import Dispatcher
 from annotator.services.model_settings import ModelSettings, load_settings, save_settings
@@ -226,6 +227,16 @@ class ModelService:
         return next((r for r in ranked if r.id != self._current), None)
 
     # --- training -------------------------------------------------------------------------------
+    def untrained_done(self) -> list[ImageRecord]:
+        """Done images the active version never saw (neither trained nor validated on):
+        a round was stopped, the app closed during one, or train-on-done was off. Empty
+        without a model (the first round is the user's to start)."""
+        active = self.project.active_model()
+        if active is None:
+            return []
+        seen = {ref.id for ref in (*active.card.train_images, *active.card.validation_images)}
+        return [r for r in self.project.images(ImageStatus.DONE) if r.id not in seen]
+
     def labels_changed(self) -> None:
         """The user changed labels (idle retraining only runs after changes)."""
         self._rounds.labels_changed()

@@ -80,6 +80,7 @@ class TrainingRounds:
         self._runner = SingleJobRunner(dispatcher, "annotator-training")
         self._follow_up: _Queued | None = None
         self._dirty = False
+        self._dropped = False  # a cancel forgot a queued round: its message says so
         self._closed = False
         self._last_progress = 0.0
         self.started = 0
@@ -152,8 +153,15 @@ class TrainingRounds:
 
     def cancel(self) -> None:
         """Stop the running round (the model version stays) and forget a queued one."""
+        self._dropped = self._follow_up is not None and self._runner.busy
         self._follow_up = None
         self._runner.cancel()
+
+    def _cancelled_message(self) -> str:
+        dropped, self._dropped = self._dropped, False
+        if dropped:  # the images marked done since the round began are in neither
+            return CANCELLED_MESSAGE + "; the round queued after it was dropped too"
+        return CANCELLED_MESSAGE
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until no round runs (tests, benchmarks)."""
@@ -188,7 +196,7 @@ class TrainingRounds:
                     "the round (Roll back to use the new one)"
                 )
         elif result.status == "cancelled":
-            status, message = "cancelled", CANCELLED_MESSAGE
+            status, message = "cancelled", self._cancelled_message()
         else:
             status = "not published"
             message = result.message or "the round was not published"
@@ -207,7 +215,7 @@ class TrainingRounds:
     def _cancelled(self) -> None:
         if self._closed:
             return
-        self._events.on_finished(RoundOutcome("cancelled", None, CANCELLED_MESSAGE))
+        self._events.on_finished(RoundOutcome("cancelled", None, self._cancelled_message()))
         self._start_follow_up()
 
     def _start_follow_up(self) -> None:

@@ -244,3 +244,45 @@ def test_idle_retraining_starts_a_round_after_edits_stop(qtbot, loop_project):
         pass
     assert finished.args[0].status == "published"
     w.close()
+
+
+def test_done_images_the_model_never_saw_are_said_when_the_project_opens(qtbot, loop_project):
+    """Closing the app during a round dropped it in silence: at the next opening nothing
+    said the image marked done was in no model."""
+    w = open_window(qtbot, loop_project)
+    scribble_two_classes(w)
+    with qtbot.waitSignal(w.loop.round_finished, timeout=ROUND_TIMEOUT_MS) as finished:
+        key(w, Qt.Key.Key_D, CTRL)
+    assert finished.args[0].status == "published"
+    w.close()
+    with Project.open(loop_project) as p:  # marked done while no round ran (a quit)
+        other = next(r for r in p.images() if r.status is not ImageStatus.DONE)
+        mask = np.full((SIZE, SIZE), U, np.uint8)
+        mask[:8] = 0
+        p.save_mask(other.id, mask)
+        p.set_status(other.id, ImageStatus.DONE)
+    again = MainWindow()
+    qtbot.addWidget(again)
+    again.loop.settings_override = TINY
+    said: list[str] = []
+    again.loop.message.connect(lambda text, _ms: said.append(text))
+    again.open_project(loop_project)
+    assert f"1 done image(s) are not in model v1 yet (first: {other.name})" in " ".join(said)
+    assert again.loop.service.labels_dirty  # idle retraining, when on, takes them
+    again.close()
+
+
+def test_cancel_says_when_it_dropped_the_queued_round_too(qtbot, loop_project):
+    w = open_window(qtbot, loop_project, LONG)
+    scribble_two_classes(w)
+    with qtbot.waitSignal(w.loop.round_started, timeout=5000):
+        key(w, Qt.Key.Key_D, CTRL)
+    w.loop.train_now()  # queued behind the running round
+    assert w.loop.service.follow_up_queued
+    with qtbot.waitSignal(w.loop.round_finished, timeout=ROUND_TIMEOUT_MS) as finished:
+        w.loop.cancel_training()
+    outcome = finished.args[0]
+    assert outcome.status == "cancelled"
+    assert outcome.message.endswith("; the round queued after it was dropped too")
+    assert not w.loop.service.training
+    w.close()
