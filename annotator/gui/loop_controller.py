@@ -537,7 +537,9 @@ class LoopController(QObject):
         if self.service is None:
             return
         project = self.service.project
-        self.panel.set_models(project.models(), project.active_model(), project.schema)
+        self.panel.set_models(
+            project.models(), project.active_model(), project.schema, versions.stored(project)
+        )
 
     def schema_changed(self, schema: LabelSchema) -> None:
         """The classes changed. Added or recoloured: redraw the proposal in their colours.

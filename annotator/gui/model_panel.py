@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -356,9 +356,14 @@ class ModelPanel(QWidget):
             w.blockSignals(False)
 
     def set_models(
-        self, models: list[ModelRecord], active: ModelRecord | None, schema: LabelSchema
+        self,
+        models: list[ModelRecord],
+        active: ModelRecord | None,
+        schema: LabelSchema,
+        stored: set[int] | None = None,
     ) -> None:
-        """Versions, the active one's card, and the IoU chart."""
+        """Versions, the active one's card, and the IoU chart. Versions not in ``stored``
+        (default: all are) had their files removed to save space: listed, not choosable."""
         self._has_model = active is not None
         if active is None:
             self.version_label.setText(
@@ -392,13 +397,17 @@ class ModelPanel(QWidget):
         self.notice_label.setText(classes_changed_text(active.version) if active and stale else "")
         self.notice_label.setVisible(stale)
         self.version_combo.clear()
+        items = self.version_combo.model()
         for rec in reversed(models):
-            self.version_combo.addItem(version_text(rec), rec.version)
+            removed = stored is not None and rec.version not in stored
+            tail = "  (files removed)" if removed else ""
+            self.version_combo.addItem(version_text(rec) + tail, rec.version)
+            row = self.version_combo.count() - 1
             self.version_combo.setItemData(
-                self.version_combo.count() - 1,
-                version_text(rec, when=False),
-                VersionCombo.SHORT_ROLE,
+                row, version_text(rec, when=False) + tail, VersionCombo.SHORT_ROLE
             )
+            if removed and isinstance(items, QStandardItemModel):
+                items.item(row).setEnabled(False)  # no weights to roll back to
         self.rollback_button.setEnabled(len(models) > 1)
         versions, series = iou_series(models, schema)
         self.chart.set_data(versions, series, active.version if active else None)
