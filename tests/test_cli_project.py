@@ -195,3 +195,36 @@ def test_class_names_with_commas_come_from_a_file(tmp_path, capsys):
     (tmp_path / "empty.txt").write_text("\n")
     assert main(["new", str(tmp_path / "Q"), "--classes-file", str(tmp_path / "empty.txt")]) == 1
     assert "no class names in it" in capsys.readouterr().err
+
+
+def test_classes_lists_adds_renames_and_recolours_as_the_class_panel_does(tmp_path, capsys):
+    """The GUI's class panel had no command: a headless project could not grow a class."""
+    proj = str(tmp_path / "P")
+    main(["new", proj, "--classes", "bg,cell"])
+    capsys.readouterr()
+    assert main(["classes", proj]) == 0
+    assert capsys.readouterr().out.split() == ["0", "#4363d8", "bg", "1", "#e6194b", "cell"]
+    assert main(["classes", proj, "--add", "nucleus", "mito chondria"]) == 0
+    assert "the next round learns them" in capsys.readouterr().out
+    assert main(["classes", proj, "--rename", "CELL", "membrane"]) == 0  # any case
+    assert "must train from scratch" in capsys.readouterr().out
+    assert main(["classes", proj, "--color", "2", "#ff0000"]) == 0  # by id
+    assert main(["classes", proj, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert [(c["id"], c["name"], c["color"]) for c in listed] == [
+        (0, "bg", "#4363d8"),
+        (1, "membrane", "#e6194b"),
+        (2, "nucleus", "#ff0000"),
+        (3, "mito chondria", "#ffe119"),
+    ]
+    for bad, said in (
+        (["--rename", "cell", "x"], "no class 'cell'; the classes are bg, membrane"),
+        (["--rename", "9", "x"], "no class '9'"),
+        (["--color", "bg", "red"], "invalid colour 'red'"),
+        (["--add", "bg"], "duplicate class names"),
+        (["--rename", "bg", ""], "annotator: error:"),
+    ):
+        assert main(["classes", proj, *bad]) == 1
+        assert said in capsys.readouterr().err
+    assert main(["classes", proj]) == 0
+    assert capsys.readouterr().out.split()[-3:] == ["#ffe119", "mito", "chondria"]

@@ -1,4 +1,4 @@
-"""Project commands: new, add, status, gui, demo."""
+"""Project commands: new, add, status, classes, gui, demo."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from annotator.cli.progress import ProgressLine
 from annotator.core.errors import AnnotatorError
-from annotator.core.schema import untrainable
+from annotator.core.schema import LabelClass, LabelSchema, untrainable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +35,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("project", type=Path)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser(
+        "classes",
+        help="list the classes, or add, rename or recolour one (as the class panel does)",
+        description="Without an option, lists the classes with their ids and colours. A "
+        "renamed class means something new to the model: the next round must train from "
+        "scratch (`annotator train --from-scratch`). An added class is learnt by the next "
+        "round.",
+    )
+    p.add_argument("project", type=Path)
+    change = p.add_mutually_exclusive_group()
+    change.add_argument(
+        "--add", nargs="+", metavar="NAME", help="add classes at the end (ids follow)"
+    )
+    change.add_argument(
+        "--rename", nargs=2, metavar=("CLASS", "NEW"), help="rename CLASS (name or id) to NEW"
+    )
+    change.add_argument(
+        "--color", nargs=2, metavar=("CLASS", "#RRGGBB"), help="give CLASS (name or id) a colour"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_classes)
 
     p = sub.add_parser("gui", help="open the GUI (on a project, if given)")
     p.add_argument("project", type=Path, nargs="?")
@@ -134,6 +156,51 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print("models   none yet")
     return 0
+
+
+def cmd_classes(args: argparse.Namespace) -> int:
+    from annotator.services.projects import open_project
+
+    changes = args.add is not None or args.rename is not None or args.color is not None
+    if args.json and changes:
+        raise AnnotatorError("--json is for the listing of classes (without an option)")
+    with open_project(args.project, lock=changes) as project:
+        schema = project.schema
+        if args.add is not None:
+            for name in args.add:
+                schema = schema.with_class(name)
+            project.set_schema(schema)
+            print(f"added {', '.join(args.add)}; the next round learns them")
+        elif args.rename is not None:
+            cls = _class_of(schema, args.rename[0])
+            project.set_schema(schema.renamed(cls.id, args.rename[1]))
+            print(
+                f"renamed {cls.name!r} to {args.rename[1]!r}; the next round must train from "
+                "scratch (annotator train --from-scratch)"
+            )
+        elif args.color is not None:
+            cls = _class_of(schema, args.color[0])
+            project.set_schema(schema.recoloured(cls.id, args.color[1]))
+            print(f"{cls.name!r} is now {args.color[1]}")
+        classes = project.schema.classes
+    if args.json:
+        print(json.dumps([{"id": c.id, "name": c.name, "color": c.color} for c in classes]))
+        return 0
+    if not changes:
+        for c in classes:
+            print(f"{c.id:>4}  {c.color}  {c.name}")
+    if (why := untrainable(len(classes))) is not None:
+        print(f"note: {why}", file=sys.stderr)
+    return 0
+
+
+def _class_of(schema: LabelSchema, given: str) -> LabelClass:
+    """A class by its name (any case) or its id; one line when there is none."""
+    if schema.has_name(given):
+        return schema.by_name(given)
+    if given.strip().isdecimal() and int(given) < len(schema.classes):
+        return schema.classes[int(given)]
+    raise AnnotatorError(f"no class {given!r}; the classes are {', '.join(schema.names)}")
 
 
 def no_display(environ: dict[str, str] | None = None, platform: str | None = None) -> str:
