@@ -86,3 +86,19 @@ def test_classes_past_the_palette_get_colours_of_their_own():
     np.fill_diagonal(gaps, np.inf)
     palette_gap = gaps[: len(PALETTE), : len(PALETTE)].min()
     assert gaps.min() >= palette_gap - 1e-9  # no two of 60 closer than the palette's closest
+
+
+def test_names_in_either_unicode_form_are_one_name():
+    """"é" typed as one character and as "e" + a combining accent look the same: two
+    classes of those names could not be told apart in any list."""
+    import unicodedata
+
+    from annotator.core.schema import LabelSchema, SchemaError
+
+    nfc, nfd = "caf\u00e9", unicodedata.normalize("NFD", "caf\u00e9")
+    assert nfc != nfd
+    with pytest.raises(SchemaError, match="duplicate"):
+        LabelSchema.from_names(["bg", nfc, nfd])
+    schema = LabelSchema.from_names(["bg", nfd])
+    assert schema.names[1] == nfc  # stored in one form
+    assert schema.by_name(nfd.upper()).id == 1 and schema.has_name(nfc)

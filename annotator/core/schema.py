@@ -127,8 +127,14 @@ MAX_NAME_LENGTH = 200
 RESERVED_NAME = "__ignore__"
 
 
+def name_key(name: str) -> str:
+    """What two class names are compared by: the same letters in any case, and in either
+    Unicode form ("é" typed as one character or as "e" and an accent look the same)."""
+    return unicodedata.normalize("NFC", name.strip()).lower()
+
+
 def _check_name(name: str) -> str:
-    name = name.strip()
+    name = unicodedata.normalize("NFC", name.strip())
     if not name:
         raise SchemaError("a class name cannot be empty")
     bad = next((c for c in name if unicodedata.category(c) in _FORBIDDEN_CATEGORIES), None)
@@ -158,7 +164,7 @@ class LabelSchema:
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.classes]
-        if len(set(n.lower() for n in names)) != len(names):
+        if len(set(name_key(n) for n in names)) != len(names):
             raise SchemaError(f"duplicate class names in {names}")
         for i, c in enumerate(self.classes):
             if c.id != i:
@@ -202,15 +208,15 @@ class LabelSchema:
 
     def by_name(self, name: str) -> LabelClass:
         """The class with this name (case-insensitive)."""
-        low = name.strip().lower()
+        low = name_key(name)
         for c in self.classes:
-            if c.name.lower() == low:
+            if name_key(c.name) == low:
                 return c
         raise SchemaError(f"no class named {name!r}; classes are {self.names}")
 
     def has_name(self, name: str) -> bool:
-        low = name.strip().lower()
-        return any(c.name.lower() == low for c in self.classes)
+        low = name_key(name)
+        return any(name_key(c.name) == low for c in self.classes)
 
     # --- edits return new schemas ---------------------------------------------------
     def with_class(self, name: str, color: str | None = None) -> LabelSchema:
