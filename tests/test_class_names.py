@@ -89,7 +89,7 @@ def test_classes_past_the_palette_get_colours_of_their_own():
 
 
 def test_names_in_either_unicode_form_are_one_name():
-    """"é" typed as one character and as "e" + a combining accent look the same: two
+    """ "é" typed as one character and as "e" + a combining accent look the same: two
     classes of those names could not be told apart in any list."""
     import unicodedata
 
