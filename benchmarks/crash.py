@@ -12,7 +12,8 @@ fsync'd). The parent kills it after a random delay, then checks the project:
 - it opens (the dead child's write lock is taken over), ``PRAGMA integrity_check`` is ok;
 - every mask decodes, at its image's size, with class ids of the schema only;
 - model versions are numbered 1..N without gaps, every listed version's checkpoint loads
-  and the active one builds a predictor (no half version listed);
+  (but those older than the newest kept ones, whose files are pruned, ADR 0019), and the
+  active one builds a predictor (no half version listed);
 - every painted edit logged *done* is on disk (the value at its centre is the last done
   one there, or one of an operation in flight when the kill came);
 - every export folder that exists is complete (its file count is what the finished
@@ -243,6 +244,7 @@ def verify(proj: Path, entries: list[dict[str, Any]], work: Path) -> list[str]:
 
     from annotator.ml.checkpoint import load_checkpoint
     from annotator.services import proposals
+    from annotator.services.versions import keep_versions
     from annotator.storage.project import Project
 
     problems: list[str] = []
@@ -271,7 +273,16 @@ def verify(proj: Path, entries: list[dict[str, Any]], work: Path) -> list[str]:
         versions = [m.version for m in project.models()]
         if versions != list(range(1, len(versions) + 1)):
             problems.append(f"model versions {versions} have gaps")
-        for m in project.models():
+        # Old versions' files are pruned (ADR 0019): a version outside the newest kept
+        # ones and not active may have none; any other must load.
+        models = project.models()
+        keep = keep_versions(project)
+        active = project.active_model()
+        kept = {m.version for m in (models[-keep:] if keep else models)}
+        kept |= {active.version} if active else set()
+        for m in models:
+            if m.version not in kept and not (proj / m.checkpoint).exists():
+                continue
             try:
                 load_checkpoint(proj / m.checkpoint, project.schema.names, allow_new_classes=True)
             except Exception as exc:
