@@ -102,3 +102,33 @@ def test_names_in_either_unicode_form_are_one_name():
     schema = LabelSchema.from_names(["bg", nfd])
     assert schema.names[1] == nfc  # stored in one form
     assert schema.by_name(nfd.upper()).id == 1 and schema.has_name(nfc)
+
+
+def test_every_class_name_comparison_takes_either_unicode_form(tmp_path):
+    """The schema knew both spellings of "café" as one name, the rest did not: a labelme
+    source spelling it both ways failed to import, and a model's card spelling it the
+    other way did not fit the project."""
+    import json
+    import unicodedata
+
+    import cv2
+    import numpy as np
+
+    from annotator.core.card import classes_fit
+    from annotator.core.naming import unique_stems
+    from annotator.formats.labelme import read_labelme
+
+    nfc, nfd = "caf\u00e9", unicodedata.normalize("NFD", "caf\u00e9")
+    assert classes_fit(["bg", nfd], ["bg", nfc, "dog"])
+    assert len(set(unique_stems([(1, nfc), (2, nfd)], 100).values())) == 2
+    assert unique_stems([(1, nfc), (2, nfd)], 100)[2].endswith("~2")
+    src = tmp_path / "src"
+    src.mkdir()
+    for i, label in enumerate((nfc, nfd)):
+        cv2.imwrite(str(src / f"{i}.png"), np.zeros((10, 10), np.uint8))
+        shape = {"label": label, "points": [[1, 1], [6, 6]], "shape_type": "rectangle"}
+        doc = {"shapes": [shape], "imagePath": f"{i}.png", "imageHeight": 10, "imageWidth": 10}
+        (src / f"{i}.json").write_text(json.dumps(doc))
+    result = read_labelme(src)
+    assert result.errors == []
+    assert all(item.names == (nfc,) for item in result.items)

@@ -208,6 +208,9 @@ def test_classes_lists_adds_renames_and_recolours_as_the_class_panel_does(tmp_pa
     assert "the next round learns them" in capsys.readouterr().out
     assert main(["classes", proj, "--rename", "CELL", "membrane"]) == 0  # any case
     assert "must train from scratch" in capsys.readouterr().out
+    assert main(["classes", proj, "--rename", "membrane", "Membrane"]) == 0
+    assert "the model still fits" in capsys.readouterr().out
+    assert main(["classes", proj, "--rename", "Membrane", "membrane"]) == 0
     assert main(["classes", proj, "--color", "2", "#ff0000"]) == 0  # by id
     assert main(["classes", proj, "--json"]) == 0
     listed = json.loads(capsys.readouterr().out.splitlines()[-1])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from annotator.cli.progress import ProgressLine
 from annotator.core.errors import AnnotatorError
-from annotator.core.schema import LabelClass, LabelSchema, untrainable
+from annotator.core.schema import LabelClass, LabelSchema, name_key, untrainable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -174,10 +174,12 @@ def cmd_classes(args: argparse.Namespace) -> int:
         elif args.rename is not None:
             cls = _class_of(schema, args.rename[0])
             project.set_schema(schema.renamed(cls.id, args.rename[1]))
-            print(
-                f"renamed {cls.name!r} to {args.rename[1]!r}; the next round must train from "
-                "scratch (annotator train --from-scratch)"
+            after = (
+                "the model still fits (the same name in other letters)"
+                if name_key(cls.name) == name_key(args.rename[1])
+                else "the next round must train from scratch (annotator train --from-scratch)"
             )
+            print(f"renamed {cls.name!r} to {args.rename[1]!r}; {after}")
         elif args.color is not None:
             cls = _class_of(schema, args.color[0])
             project.set_schema(schema.recoloured(cls.id, args.color[1]))

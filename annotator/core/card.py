@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from annotator.core.errors import ModelError
+from annotator.core.schema import name_key
 
 #: Version of the card layout (bump it, and migrate in :meth:`ModelCard.from_json`, when
 #: the layout changes).
@@ -328,8 +329,8 @@ def classes_fit(
     """Whether a model trained for the classes ``model`` fits a project with ``project``:
     the same names in the same order (any case), or, with ``allow_new_classes``, the first
     of them (the next round learns the others)."""
-    have = [n.lower() for n in model]
-    want = [n.lower() for n in project]
+    have = [name_key(n) for n in model]
+    want = [name_key(n) for n in project]
     if allow_new_classes and len(have) < len(want):
         want = want[: len(have)]
     return have == want

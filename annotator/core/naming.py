@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
 
@@ -116,6 +117,12 @@ def generated_base(stem: str) -> str | None:
     return found.group(1) if found else None
 
 
+def _key(stem: str) -> str:
+    """Stems that one file system may take for the same name: any case, either Unicode
+    form (macOS stores "é" decomposed, so the two spellings are one file there)."""
+    return unicodedata.normalize("NFC", stem).lower()
+
+
 def unique_stems(
     stems: Sequence[tuple[int, str]], limit: int, reserved: Iterable[str] = ()
 ) -> dict[int, str]:
@@ -126,14 +133,14 @@ def unique_stems(
     A name made here never equals a real stem of ``stems`` or ``reserved``: a mask file
     ``a~2.png`` made for the second image of stem ``a`` would otherwise be read back as
     the labels of an image really called ``a~2.png``."""
-    real = {s.lower() for _, s in stems} | {s.lower() for s in reserved}
+    real = {_key(s) for _, s in stems} | {_key(s) for s in reserved}
     taken: set[str] = set()
     out: dict[int, str] = {}
     for key, stem in stems:
         base = short_stem(stem, limit)
         name, n = base, 2
-        while name.lower() in taken or (name != stem and name.lower() in real):
+        while _key(name) in taken or (name != stem and _key(name) in real):
             name, n = fit_stem(base, f"~{n}", limit), n + 1
-        taken.add(name.lower())
+        taken.add(_key(name))
         out[key] = name
     return out

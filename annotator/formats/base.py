@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.errors import FormatError
+from annotator.core.schema import name_key
 
 Progress = Callable[[int, int, str], None]
 
@@ -384,9 +385,26 @@ def check_class_ids(
         )
 
 
-def names_lut(names: Iterable[str]) -> dict[str, int]:
-    """Lower-cased name -> index."""
-    return {n.lower(): i for i, n in enumerate(names)}
+class NameLut(dict[str, int]):
+    """Class name -> index, looked up by :func:`~annotator.core.schema.name_key` (any case,
+    either Unicode form): "café" typed two ways in two files is one class."""
+
+    def __getitem__(self, name: str) -> int:
+        return super().__getitem__(name_key(name))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name_key(name))
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name_key(name), default)
+
+
+def names_lut(names: Iterable[str]) -> NameLut:
+    """Name -> index, compared as class names are (:class:`NameLut`)."""
+    lut = NameLut()
+    for i, n in enumerate(names):
+        dict.__setitem__(lut, name_key(n), i)
+    return lut
 
 
 def as_project_names(names: Sequence[str], project_classes: Sequence[str]) -> list[str]:

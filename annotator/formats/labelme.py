@@ -419,7 +419,8 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
             for m in masks:
                 m[m > index] -= 1
             del names[index]
-            result.declared.remove(BACKGROUND_LABEL)
+            if BACKGROUND_LABEL in result.declared:  # (a shape's label is not declared)
+                result.declared.remove(BACKGROUND_LABEL)
     # Names grow as files are read (without labels.txt); indices never change, so every
     # item can share the final list.
     final = tuple(names)

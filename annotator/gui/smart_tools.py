@@ -487,9 +487,15 @@ def clean_up(ctx: ToolContext, within: np.ndarray | None = None, pixels: int = 0
     if within is None:
         pixels = lm.height * lm.width
 
-    def said(changed: bool) -> None:
-        if smart is not None:
-            smart.notify("Cleaned up" if changed else "No holes or specks of that size here")
+    def said(changed: bool, found: bool = False) -> None:
+        if smart is None:
+            return
+        if changed:
+            smart.notify("Cleaned up")
+        elif found:  # every pixel it would change was painted while it ran
+            smart.notify("Nothing cleaned up: the pixels it would change were edited meanwhile")
+        else:
+            smart.notify("No holes or specks of that size here")
 
     if smart is None or pixels <= BACKGROUND_CLEANUP_PIXELS:
         said(doc.clean_up(value, max_area, within, only_over=only_over))
@@ -505,7 +511,8 @@ def clean_up(ctx: ToolContext, within: np.ndarray | None = None, pixels: int = 0
 
     def done(patches: list[Patch]) -> None:
         if ctx.document is doc:  # a stroke painted meanwhile stays a step of its own
-            doc.when_idle(lambda: said(doc.land(patches)))
+            found = any(not p.empty for p in patches)
+            doc.when_idle(lambda: said(doc.land(patches), found))
 
     smart.submit(doc.image_id, "Clean-up", run, done, replace=False)
 

@@ -31,7 +31,7 @@ from annotator.core.limits import IMAGE_SUFFIXES
 from annotator.core.naming import NAME_MAX, generated_base, pair_base, short_stem, unique_stems
 from annotator.core.orientation import exif_orientation
 from annotator.core.records import ImageRecord
-from annotator.core.schema import LabelSchema
+from annotator.core.schema import LabelSchema, name_key
 from annotator.core.status import ImageStatus
 from annotator.formats.base import (
     SPLITS,
@@ -105,9 +105,10 @@ def split_keys(keys: Sequence[str], fractions: Sequence[float], seed: int) -> di
     """Assign each key to exactly one split, reproducibly for a seed.
 
     Keys are sorted first, so the result does not depend on the order they come in.
-    Split sizes are the fractions of the count apportioned by largest remainder (ties to
-    the earlier split): 5 images at 0.8/0.1/0.1 are 4/1/0. Rounding each share and
-    giving the rest to the last split made them 4/0/1, a test image but no validation.
+    Split sizes are the fractions of the count apportioned by largest remainder, a tie
+    going to the smaller share (then the earlier split): 5 images at 0.8/0.1/0.1 are
+    4/1/0, at 0.9/0.1 4/1. Rounding each share and giving the rest to the last split
+    made the first 4/0/1, a test image but no validation.
     """
     ordered = sorted(keys)
     n = len(ordered)
@@ -117,7 +118,9 @@ def split_keys(keys: Sequence[str], fractions: Sequence[float], seed: int) -> di
     total = sum(f for _, f in used) or 1.0
     quotas = [f / total * n for _, f in used]
     sizes = [int(q) for q in quotas]
-    by_remainder = sorted(range(len(used)), key=lambda k: (-(quotas[k] - sizes[k]), k))
+    by_remainder = sorted(
+        range(len(used)), key=lambda k: (-round(quotas[k] - sizes[k], 9), quotas[k], k)
+    )
     for k in by_remainder[: n - sum(sizes)]:
         sizes[k] += 1
     out: dict[str, list[str]] = {}
@@ -359,14 +362,14 @@ def namesakes_summary(report: ImportReport) -> str:
 
 def _needed_names(items: Sequence[ImportItem], declared: Sequence[str]) -> list[str]:
     names: list[str] = list(declared)
-    seen = {n.lower() for n in names}
+    seen = {name_key(n) for n in names}
     for item in items:
         if item.names is None:
             continue
         for i in item.used_names():
             n = item.names[i]
-            if n.lower() not in seen:
-                seen.add(n.lower())
+            if name_key(n) not in seen:
+                seen.add(name_key(n))
                 names.append(n)
     return names
 

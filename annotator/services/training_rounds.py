@@ -153,7 +153,8 @@ class TrainingRounds:
 
     def cancel(self) -> None:
         """Stop the running round (the model version stays) and forget a queued one."""
-        self._dropped = self._follow_up is not None and self._runner.busy
+        # (a second click while the round stops must not forget the first one's drop)
+        self._dropped = self._dropped or (self._follow_up is not None and self._runner.busy)
         self._follow_up = None
         self._runner.cancel()
 
@@ -186,6 +187,8 @@ class TrainingRounds:
         if self._closed:
             return
         result = outcome.result
+        if result.status != "cancelled":
+            self._dropped = False  # the cancel came too late to stop it
         status: Literal["published", "not published", "cancelled"]
         if outcome.model is not None:
             status = "published"
@@ -206,6 +209,7 @@ class TrainingRounds:
         self._start_follow_up()
 
     def _failed(self, exc: BaseException) -> None:
+        self._dropped = False
         if self._closed:
             return
         self._events.on_finished(RoundOutcome("failed", None, str(exc)))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from annotator.core.card import CardMetrics, ModelCard
-from annotator.core.errors import Cancelled, ModelError, ProjectError
+from annotator.core.errors import AnnotatorError, Cancelled, ModelError
 from annotator.core.records import ModelRecord, now_iso
 from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
@@ -71,7 +71,8 @@ def prune(project: Project) -> PruneReport:
     spared = {r.version for r in records[-keep:]} | ({active.version} if active else set())
     removed, freed = [], 0
     for record in records:
-        if record.version not in spared:
+        now = project.active_model()  # a rollback on another thread may have chosen it
+        if record.version not in spared and (now is None or now.version != record.version):
             freed += model_store.remove_version_files(project, record)
             removed.append(record.version)
     return PruneReport(keep, tuple(removed), freed)
@@ -147,7 +148,7 @@ def store_version(
     record = model_store.publish_version(project, card, weights, onnx, replacing=replacing)
     try:
         report = prune(project)
-    except (OSError, ProjectError) as exc:  # space is not worth a failed round
+    except (OSError, AnnotatorError) as exc:  # space is not worth a failed round
         log.warning("could not remove old model versions' files: %s", exc)
     else:
         if report.removed:

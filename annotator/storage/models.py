@@ -166,9 +166,14 @@ def version_folders(project: Project) -> list[int]:
     return sorted(found)
 
 
+def _folder_of(project: Project, record: ModelRecord) -> Path:
+    return (project.root / record.checkpoint).parent
+
+
 def has_files(project: Project, record: ModelRecord) -> bool:
-    """Whether a version's weights are on disk (not removed to save space)."""
-    return model_files(project, record).weights.is_file()
+    """Whether a version's weights are on disk (not removed to save space); a stat, not
+    the checksum :func:`model_files` verifies (a damaged version is still there)."""
+    return (project.root / record.checkpoint).is_file()
 
 
 def remove_version_files(project: Project, record: ModelRecord) -> int:
@@ -178,7 +183,7 @@ def remove_version_files(project: Project, record: ModelRecord) -> int:
     The folder is renamed to a hidden name first, so a crash half-way through leaves no
     half a version: a listing sees it removed, and :func:`clear_removed` finishes it."""
     project.check_in_place()
-    folder = model_files(project, record).folder
+    folder = _folder_of(project, record)
     if not folder.is_dir():
         return 0
     freed = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())

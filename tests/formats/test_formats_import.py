@@ -66,6 +66,8 @@ def test_split_sizes_are_the_shares_by_largest_remainder():
     assert sizes(7, (0.7, 0.2, 0.1)) == [5, 1, 1]
     assert sizes(3, (0.5, 0.5, 0.0)) == [2, 1, 0]
     assert sizes(1, (0.8, 0.1, 0.1)) == [1, 0, 0]
+    assert sizes(5, (0.9, 0.1, 0.0)) == [4, 1, 0]  # a tie goes to the smaller share
+    assert sizes(25, (0.9, 0.1, 0.0)) == [22, 3, 0]
 
 
 # --- masks import ----------------------------------------------------------------------

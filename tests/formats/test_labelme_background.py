@@ -260,3 +260,21 @@ def test_labelme2voc_and_labelme2coco_outputs_give_background_to_the_projects_ba
         assert report.classes_added == [] and q.schema.names == classes
         mask = q.load_mask(q.image("2011_000003.jpg"))
         assert (mask == 0).mean() > 0.5  # what no annotation covers is the background
+
+
+def test_a_background_shape_covered_by_a_later_one_is_read(tmp_path):
+    """_background_ named by a shape (no labels.txt), all of its pixels covered by a later
+    shape: its unused name was removed from a declared list that never held it."""
+    from annotator.formats.labelme import read_labelme
+
+    src = tmp_path / "lm"
+    write_image(src / "a.png", (20, 20))
+    shapes = [
+        {"label": "_background_", "points": [[2, 2], [8, 8]], "shape_type": "rectangle"},
+        {"label": "cat", "points": [[0, 0], [19, 19]], "shape_type": "rectangle"},
+    ]
+    doc = {"shapes": shapes, "imagePath": "a.png", "imageHeight": 20, "imageWidth": 20}
+    (src / "a.json").write_text(json.dumps(doc))
+    result = read_labelme(src)
+    assert result.errors == [] and result.items[0].names == ("cat",)
+    assert (result.items[0].labels() == 0).all()

@@ -281,6 +281,7 @@ def test_cancel_says_when_it_dropped_the_queued_round_too(qtbot, loop_project):
     assert w.loop.service.follow_up_queued
     with qtbot.waitSignal(w.loop.round_finished, timeout=ROUND_TIMEOUT_MS) as finished:
         w.loop.cancel_training()
+        w.loop.cancel_training()  # a second click while the round stops
     outcome = finished.args[0]
     assert outcome.status == "cancelled"
     assert outcome.message.endswith("; the round queued after it was dropped too")

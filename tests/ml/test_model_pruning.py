@@ -94,3 +94,17 @@ def test_the_cli_sets_the_number_kept_and_lists_removed_versions(project, capsys
     assert "every model version's files are kept" in capsys.readouterr().out
     assert main(["models", root, "--rollback", "1"]) == 1
     assert "v1's weights are not on disk" in capsys.readouterr().err
+
+
+def test_a_damaged_old_version_neither_fails_a_round_nor_the_listing(project):
+    """has_files verified the checksum: one damaged old version made every later round
+    report failure after publishing, and the window and `models` fail to list."""
+    versions.set_keep_versions(project, 0)
+    _round(project)
+    _round(project)
+    weights = model_store.model_files(project, project.model(1)).weights
+    weights.write_bytes(weights.read_bytes() + b"x")  # damaged on disk
+    assert versions.stored(project) == {1, 2}
+    assert _round(project).model.version == 3  # publishing prunes nothing at keep 0
+    assert versions.set_keep_versions(project, 1).removed == (1, 2)
+    assert _round(project).model.version == 4 and versions.stored(project) == {4}
