@@ -122,6 +122,9 @@ def cmd_add(args: argparse.Namespace) -> int:
                 f"  found {len(report.relinked)} image(s) whose file had gone at a new place "
                 f"(first: {first} at {where}); their labels are kept"
             )
+        if report.masks_left_out:
+            how = f"`annotator import {args.project} --format masks FOLDER`"
+            print(f"  {report.masks_text(how)}", file=sys.stderr)
         if report.other_pictures:
             print(
                 f"  left out pictures of types not read: {report.other_pictures_text()}; "

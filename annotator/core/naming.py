@@ -46,8 +46,43 @@ PAIR_ENDINGS = (
     "_p",
 )
 
+#: Endings that make a file the mask (or a sidecar of it) of the picture of its pair
+#: base, never a picture to label: the picture-side endings are left out, Cityscapes'
+#: colour and instance sidecars added.
+MASK_ENDINGS = tuple(e for e in PAIR_ENDINGS if e not in ("_leftimg8bit", "_image", "_img")) + (
+    "_gtfine_color",
+    "_gtfine_instanceids",
+)
+
 T = TypeVar("T")
 U = TypeVar("U")
+
+
+def masks_beside(stems: Sequence[str]) -> dict[int, int]:
+    """Among the files of one add (their stems), those that are the mask of another:
+    index of the mask -> index of its picture. A mask ends in one of
+    :data:`MASK_ENDINGS`, and a picture's stem, or its pair base, is what is left
+    (``x_mask`` of ``x``; ``x_gtFine_labelIds`` of ``x_leftImg8bit``)."""
+    ending_of = {
+        i: next((e for e in sorted(MASK_ENDINGS, key=len, reverse=True) if _ends(s, e)), None)
+        for i, s in enumerate(stems)
+    }
+    pictures: dict[str, int] = {}
+    for i, s in enumerate(stems):
+        if ending_of[i] is None:
+            pictures.setdefault(s.lower(), i)
+            pictures.setdefault(pair_base(s), i)
+    found: dict[int, int] = {}
+    for i, s in enumerate(stems):
+        e = ending_of[i]
+        if e is not None and (j := pictures.get(s.lower()[: -len(e)])) is not None:
+            found[i] = j
+    return found
+
+
+def _ends(stem: str, ending: str) -> bool:
+    low = stem.lower()
+    return low.endswith(ending) and len(low) > len(ending)
 
 
 def pair_base(stem: str) -> str:

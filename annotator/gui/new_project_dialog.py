@@ -56,6 +56,7 @@ class AddOutcome:
     failed: bool = False  # stopped by an error (the first entry of ``errors``)
     other_pictures: str = ""  # pictures of types not read, ".webp (2)" (AddReport)
     relinked: int = 0  # images whose file had gone, found again at a new place
+    masks: str = ""  # mask files left out beside their pictures (AddReport.masks_text)
 
     @property
     def nothing_found(self) -> bool:
@@ -64,6 +65,7 @@ class AddOutcome:
             self.added
             or self.skipped
             or self.relinked
+            or self.masks
             or self.errors
             or self.cancelled
             or self.failed
@@ -71,7 +73,13 @@ class AddOutcome:
 
     @property
     def worth_a_warning(self) -> bool:
-        return self.failed or bool(self.errors) or self.nothing_found or bool(self.other_pictures)
+        return (
+            self.failed
+            or bool(self.errors)
+            or self.nothing_found
+            or bool(self.other_pictures)
+            or bool(self.masks)
+        )
 
     def summary(self) -> str:
         if self.cancelled:
@@ -98,7 +106,8 @@ class AddOutcome:
             text += ", left out the project's own files (masks, proposals...)"
         if self.errors:
             text += f", {len(self.errors)} unreadable (first: {self.errors[0]})"
-        return text + "." + others
+        masks = f" {self.masks[0].upper()}{self.masks[1:]}." if self.masks else ""
+        return text + "." + masks + others
 
 
 def add_images_with_progress(
@@ -133,6 +142,7 @@ def add_images_with_progress(
         errors=[str(e) for e in report.errors],
         other_pictures=report.other_pictures_text(),
         relinked=len(report.relinked),
+        masks=report.masks_text("File > Import labels (format: masks)"),
     )
 
 

@@ -527,11 +527,12 @@ class _ImageIndex:
         """Every project image the item's name may mean (the first is its namesake)."""
         return self._named(item.image_name, item.match_by_stem).all
 
-    def _named(self, name: str, by_stem: bool) -> _Named:
+    def _named(self, name: str, by_stem: bool, source: Path | None = None) -> _Named:
         """What ``name`` may mean: for a mask file (``by_stem``) its stem, the image's
         stem or whole name (``x.jpg.png`` is ``x.jpg``'s); else the image's file name.
         The same name in other letters counts too (``X.png`` for ``x.png``), but a name
-        spelled exactly like one image is that image's."""
+        spelled exactly like one image is that image's. An image whose file is the
+        ``source`` itself (a mask added as an image) is never meant."""
         low = name.lower()
         if by_stem:
             stem = name
@@ -554,11 +555,17 @@ class _ImageIndex:
         )
         if len(sharing) < 2:
             generated, sharing = "", []
+        if source is not None:
+            plain, exact, made = (
+                [r for r in group if not self._is_file(r, source)] for group in (plain, exact, made)
+            )
         plain, exact = _distinct(plain), _distinct(exact)
         found = _distinct(plain + made + sharing)
         if not found and by_stem:  # x_mask.png, x_label.png, x_L.png: x's (core/naming.py)
             base = pair_base(name)
             found = _distinct(self.by_stem.get(base, []) or self.by_base.get(base, []))
+            if source is not None:
+                found = [r for r in found if not self._is_file(r, source)]
         chosen = None
         if len(found) == 1:
             chosen = found[0]
@@ -571,7 +578,7 @@ class _ImageIndex:
         digest = self.digest(item)
         if digest is not None and digest in self.by_sha:
             return self.by_sha[digest]
-        named = self._named(item.image_name, item.match_by_stem)
+        named = self._named(item.image_name, item.match_by_stem, item.source)
         if digest is None:
             if named.chosen is None and named.all:
                 raise FormatError(self._ambiguous(item, named))
@@ -586,6 +593,13 @@ class _ImageIndex:
                 + "); these labels were not imported"
             )
         return same[0] if same else None
+
+    def _is_file(self, rec: ImageRecord, source: Path) -> bool:
+        """Whether the image's file is ``source`` (the annotation being imported)."""
+        try:
+            return self.project.image_path(rec).resolve() == source.resolve()
+        except OSError:
+            return False
 
     def _ambiguous(self, item: ImportItem, named: _Named) -> str:
         """Why an item without a picture matches none of the images its name may mean,

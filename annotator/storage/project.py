@@ -38,7 +38,7 @@ import numpy as np
 from annotator.core.card import ModelCard
 from annotator.core.errors import ImageReadError, ModelError, ProjectError, SchemaError
 from annotator.core.limits import OTHER_PICTURE_SUFFIXES
-from annotator.core.naming import NAME_MAX, fit_stem, short_stem
+from annotator.core.naming import NAME_MAX, fit_stem, masks_beside, short_stem
 from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.schema import LabelClass, LabelSchema
@@ -98,6 +98,21 @@ class AddReport:
     other_pictures: dict[str, int] = field(default_factory=dict)
     #: Images whose file had gone, found again by content: (image name, its new file).
     relinked: list[tuple[str, str]] = field(default_factory=list)
+    #: Mask files left out because their picture was added beside them (``x_mask.png``
+    #: of ``x.jpg``, Cityscapes' ``_gtFine_*``): (mask file, picture file).
+    masks_left_out: list[tuple[str, str]] = field(default_factory=list)
+
+    def masks_text(self, how: str) -> str:
+        """One sentence on the mask files left out ("" when there were none); ``how``
+        says how to import them as labels."""
+        if not self.masks_left_out:
+            return ""
+        mask, picture = self.masks_left_out[0]
+        return (
+            f"left out {len(self.masks_left_out)} mask file(s) added with their pictures "
+            f"(first: {Path(mask).name}, the mask of {Path(picture).name}); import them "
+            f"as labels with {how}"
+        )
 
     def other_pictures_text(self) -> str:
         """``".gif (1), .webp (2)"``, or "" when there were none."""
@@ -593,6 +608,13 @@ class Project:
         paths = list(paths)
         own = [(self.root / d).resolve() for d in OWN_DIRS]
         candidates = collect_image_files(paths, exclude=own, other_pictures=report.other_pictures)
+        # A dataset added as it ships holds its masks beside the pictures (Roboflow's
+        # x_mask.png, Cityscapes' gtFine/): labelled as images, they took the labels an
+        # import meant for the pictures.
+        beside = masks_beside([f.stem for f, _ in candidates])
+        for i, j in beside.items():
+            report.masks_left_out.append((str(candidates[i][0]), str(candidates[j][0])))
+        candidates = [c for i, c in enumerate(candidates) if i not in beside]
         if any(_touches(Path(p).resolve(), own) for p in paths):
             report.skipped.append((str(self.root), OWN_FILES_SKIPPED))
         rows = self._db.query("SELECT * FROM images")

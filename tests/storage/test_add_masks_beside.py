@@ -1,0 +1,86 @@
+"""A dataset added as it ships holds its masks beside the pictures (Roboflow's
+``x_mask.png``, Cityscapes' ``gtFine/``): added as images, the masks took the labels an
+import meant for the pictures, which stayed new (exit 0, "2 matched")."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from annotator.cli import main
+from annotator.core.naming import masks_beside
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.services.exchange import ImportRequest, import_into_project
+from annotator.storage.project import Project
+
+
+def _picture(path, seed):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    cv2.imwrite(str(path), rng.integers(0, 255, (12, 16, 3), np.uint8))
+
+
+def _mask(path, value):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((12, 16), value, np.uint8))
+
+
+def test_which_files_are_masks_beside_their_pictures():
+    stems = [
+        "x",
+        "x_mask",
+        "a_leftImg8bit",
+        "a_gtFine_labelIds",
+        "a_gtFine_color",
+        "a_gtFine_instanceIds",
+        "0001TP_006690",
+        "0001TP_006690_L",
+        "lonely_mask",  # no picture of that base: a picture of its own
+        "frame_l",  # nor here
+    ]
+    found = masks_beside(stems)
+    assert {stems[i]: stems[j] for i, j in found.items()} == {
+        "x_mask": "x",
+        "a_gtFine_labelIds": "a_leftImg8bit",
+        "a_gtFine_color": "a_leftImg8bit",
+        "a_gtFine_instanceIds": "a_leftImg8bit",
+        "0001TP_006690_L": "0001TP_006690",
+    }
+
+
+def test_adding_a_dataset_as_it_ships_leaves_its_masks_out_and_says_so(tmp_path, capsys):
+    ds = tmp_path / "ds"
+    _picture(ds / "train/x.jpg", 0)
+    _mask(ds / "train/x_mask.png", 1)
+    _picture(ds / "leftImg8bit/train/aachen/a_leftImg8bit.png", 1)
+    _mask(ds / "gtFine/train/aachen/a_gtFine_labelIds.png", 1)
+    _picture(ds / "gtFine/train/aachen/a_gtFine_color.png", 2)
+    proj = str(tmp_path / "P")
+    assert main(["new", proj, "--classes", "bg,cell"]) == 0
+    assert main(["add", proj, str(ds)]) == 0
+    err = capsys.readouterr().err
+    assert "left out 3 mask file(s) added with their pictures" in err
+    assert f"annotator import {proj} --format masks FOLDER" in err
+    with Project.open(proj) as p:
+        assert sorted(r.name for r in p.images()) == [
+            "leftImg8bit/train/aachen/a_leftImg8bit.png",
+            "train/x.jpg",
+        ]
+
+
+def test_a_mask_added_as_an_image_never_takes_its_own_labels(tmp_path):
+    """Added separately (or before this rule), the mask file is an image of the project:
+    its labels must still go to its picture."""
+    ds = tmp_path / "ds"
+    _picture(ds / "x.jpg", 0)
+    _mask(ds / "x_mask.png", 1)
+    with Project.create(tmp_path / "P", LabelSchema.from_names(["bg", "cell"])) as p:
+        p.add_images([ds / "x.jpg"])
+        p.add_images([ds / "x_mask.png"])
+        report = import_into_project(p, ImportRequest("masks", ds))
+        by_name = {r.name: r for r in p.images()}
+        assert report.matched == ["x.jpg"]
+        assert by_name["x.jpg"].status is ImageStatus.DONE
+        assert (p.load_mask(by_name["x.jpg"]) == 1).all()
+        assert p.load_mask(by_name["x_mask.png"]) is None
