@@ -367,6 +367,7 @@ def test_import_background_none_is_still_accepted_for_masks(tmp_path, capsys):
     proj, _, masks = _project(tmp_path)
     argv = ["import", str(proj), str(masks), "--format", "masks", "--background", "none"]
     assert main(argv) == 0
+    assert "--background none changes nothing in a masks import" in capsys.readouterr().err
 
 
 def test_import_masks_obey_the_project_pixel_limit_not_pillows(tmp_path, capsys, monkeypatch):
