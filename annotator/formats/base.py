@@ -93,11 +93,12 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class ImportOptions:
-    """``labels_file``: a labelme-style ``labels.txt`` (default: the one in the source
-    folder, if any). ``background``: class name given to pixels no shape covers, or
-    ``"none"`` (default: ``default_background``, the project's background class, for
-    labelme; else ``_background_`` when the source's class list has it, else unlabelled).
-    ``image_size``: see the field."""
+    """``labels_file``: the source's class list or colour table (labelme's ``labels.txt``,
+    ``class_names.txt``, CVAT ``labelmap.txt``, CamVid ``class_dict.csv``...; default: the
+    one in the source folder, if any). ``background``: class name given to pixels no
+    shape covers, or ``"none"`` (default: ``default_background``, the project's
+    background class, for labelme; else ``_background_`` when the source's class list
+    has it, else unlabelled). ``image_size``: see the field."""
 
     labels_file: Path | None = None
     background: str | None = None
@@ -237,15 +238,13 @@ def load_json(path: Path) -> Any:
 
 
 def read_names_file(path: Path) -> list[str]:
-    """One class name per line (blank lines ignored)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{path}: cannot read the class list ({exc})") from None
-    names = [line.strip() for line in text.splitlines() if line.strip()]
-    if len({n.lower() for n in names}) != len(names):
-        raise FormatError(f"{path}: a class name is listed twice")
-    return names
+    """The class names a class list gives, in id order: one name per line, or a table
+    recognised by its content (CVAT ``labelmap.txt``, CamVid ``label_colors.txt``, a CSV
+    with a header), whose comments, header, colours and ids are never names
+    (:func:`~annotator.formats.colour_table.read_class_table` has the ids and colours)."""
+    from annotator.formats.colour_table import read_class_table
+
+    return list(read_class_table(path).names)
 
 
 def place_image(src: Path, dst: Path, mode: str) -> None:
@@ -369,20 +368,6 @@ def check_number(value: Any, where: str) -> float:
         )
         raise FormatError(f"{where}: expected a finite number, got {shown}")
     return number
-
-
-def check_class_ids(
-    mask: np.ndarray, names: Sequence[str] | None, source: Path, names_file: Path
-) -> None:
-    """Raise a FormatError naming ``source`` when ``mask`` holds values that are no class id."""
-    if names is None:
-        return
-    bad = np.unique(mask[mask >= len(names)])
-    if bad.size:
-        raise FormatError(
-            f"{source}: values {bad[:5].tolist()} are not ids of the {len(names)} "
-            f"classes in {names_file.name}"
-        )
 
 
 class NameLut(dict[str, int]):

@@ -8,9 +8,12 @@ Layout written::
     OUT/<split>/masks/<stem>.png   single channel, pixel = class id (16 bit past 254 classes)
 
 Read: every ``*.png`` directly in SRC, or else in any ``masks/`` folder below SRC,
-matched to a project image by file stem. With ``class_names.txt`` the ids are mapped by
-name; with ``dataset.json`` the reserved values are exact; without them the pixel
-values are the project's class ids (the service applies the 0/255 binary rule).
+matched to a project image by file stem. With a class table (``--labels FILE``, else the
+first of :data:`~annotator.formats.colour_table.TABLE_FILES` in SRC's folder or the one
+above it) the ids are mapped by name, and colour-coded masks (RGB, or palette PNGs of
+the table's colours) by colour; with ``dataset.json`` the reserved values are exact;
+without them the pixel values are the project's class ids (the service applies the
+0/255 binary rule).
 """
 
 from __future__ import annotations
@@ -36,13 +39,12 @@ from annotator.formats.base import (
     Progress,
     ReadResult,
     WriteResult,
-    check_class_ids,
     check_pixels,
     encode_png,
     load_json,
     open_pil,
-    read_names_file,
 )
+from annotator.formats.colour_table import Labelling, find_class_table, read_class_table
 
 DESCRIPTION = "class-id PNG masks (16-bit past 254 classes) next to the images"
 
@@ -139,6 +141,61 @@ def decode_mask_file(path: Path) -> np.ndarray:
     return arr.astype(np.uint16)
 
 
+def read_label_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """A mask file's pixels as they are stored: ``(values, None)`` for class ids (grey
+    PNG, TIFF), ``(indices, palette)`` for a palette PNG (``palette``: ``(n, 3) uint8``),
+    or ``(colours, None)`` with ``colours`` ``(h, w, 3)`` for an RGB PNG (RGBA too, when
+    no pixel is see-through: an alpha would be a fourth thing the colour says)."""
+    from PIL import UnidentifiedImageError
+
+    if path.suffix.lower() != ".png":
+        return decode_mask_file(path), None
+    try:
+        with open_pil(path, path) as im:
+            if im.format == "PNG" and im.mode in ("P", "RGB", "RGBA"):
+                if any(str(t.args).endswith(";16B") for t in im.tile):
+                    raise FormatError(
+                        f"{path}: a 16-bit {im.mode} image is not a mask; save it with 8 "
+                        "bits a channel, or as a grey class-id PNG"
+                    )
+                if im.mode == "P":
+                    palette = np.array(im.getpalette() or [], np.uint8).reshape(-1, 3)
+                    return np.asarray(im, dtype=np.uint8), palette
+                pixels = np.asarray(im, dtype=np.uint8)
+                if im.mode == "RGBA" and (pixels[..., 3] != 255).any():
+                    n = int((pixels[..., 3] != 255).sum())
+                    raise FormatError(
+                        f"{path}: {n} pixel(s) of this RGBA mask are see-through; a "
+                        "colour-coded mask needs every pixel opaque (save it as RGB)"
+                    )
+                return np.ascontiguousarray(pixels[..., :3]), None
+    except FormatError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise FormatError(f"{path}: corrupt or unreadable PNG ({exc})") from None
+    return decode_mask_png(path), None
+
+
+def _decode(path: Path, labelling: Labelling, reserved: dict[int, int]) -> tuple[np.ndarray, int]:
+    """A mask file's labels (``int32``: class ids through ``labelling``'s table, the
+    ``reserved`` values marked; colours by the table's colours) and its bits a value."""
+    pixels, palette = read_label_file(path)
+    bits = pixels.dtype.itemsize * 8
+    if pixels.ndim == 3:
+        return labelling.from_colours(pixels, path), bits
+    marks = reserved
+    if not marks and labelling.names is not None:  # a class list, no reserved values: max = void
+        marks = {int(np.iinfo(pixels.dtype).max): VOID}
+    if palette is not None:
+        return labelling.from_palette(pixels, palette, path, marks), bits
+    return labelling.from_ids(pixels, path, marks), bits
+
+
+def _labels(path: Path, labelling: Labelling, reserved: dict[int, int]) -> np.ndarray:
+    """The labels of a mask file checked before (a file changed since is refused)."""
+    return _decode(path, labelling, reserved)[0]
+
+
 def _mask_files(src: Path) -> list[Path]:
     if src.is_file():
         return [src]
@@ -166,6 +223,12 @@ def _dataset_root(folder: Path) -> Path:
     return folder
 
 
+def table_folders(folder: Path, root: Path) -> list[Path]:
+    """Where a class table of masks in ``folder`` may be: the dataset root, the folder,
+    and the one above it (CamVid's ``label_colors.txt`` beside ``labels/``)."""
+    return list(dict.fromkeys([root, folder, folder.parent]))
+
+
 def _find_image(mask_file: Path, beside: ImagesBeside) -> Path | None:
     folder = mask_file.parent
     if folder.name == "masks":
@@ -177,12 +240,14 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     src = Path(src)
     if not src.exists():
         raise FormatError(f"{src}: no such file or folder")
-    root = _dataset_root(src if src.is_dir() else src.parent)
+    folder = src if src.is_dir() else src.parent
+    root = _dataset_root(folder)
     result = ReadResult()
-    names: tuple[str, ...] | None = None
-    names_file = options.labels_file or root / "class_names.txt"
-    if names_file.is_file():
-        names = tuple(read_names_file(names_file))
+    table_file = options.labels_file or find_class_table(table_folders(folder, root))
+    table = read_class_table(table_file).without_leading_ignore() if table_file else None
+    labelling = Labelling(table, options.project_classes)
+    names = labelling.names
+    if names is not None:
         result.declared = list(names)
     reserved: dict[int, int] = {}
     meta_file = root / "dataset.json"
@@ -198,49 +263,25 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     beside = ImagesBeside()
     for f in files:
         try:
-            raw, mask = _labels_of(f, reserved, names)
-            check_class_ids(mask, names, f, names_file)
+            mask, bits = _decode(f, labelling, reserved)
             # Only what the checks found is kept; the labels are decoded again when the
             # item is imported, so a big import holds one mask at a time.
             result.items.append(
                 ImportItem(
                     source=f,
                     image_name=f.stem,
-                    width=int(raw.shape[1]),
-                    height=int(raw.shape[0]),
+                    width=int(mask.shape[1]),
+                    height=int(mask.shape[0]),
                     mask=None,
                     names=names,
                     image_file=_find_image(f, beside),
-                    raw_bits=0 if reserved or names is not None else raw.dtype.itemsize * 8,
+                    raw_bits=0 if reserved or names is not None else bits,
                     match_by_stem=True,
-                    load=functools.partial(_reread, f, reserved, names, names_file),
+                    load=functools.partial(_labels, f, labelling, reserved),
                     used=tuple(np.unique(mask[mask >= 0]).tolist()),
                 )
             )
-            del raw, mask
+            del mask
         except FormatError as exc:
             result.errors.append((str(f), str(exc)))
     return result
-
-
-def _labels_of(
-    path: Path, reserved: dict[int, int], names: tuple[str, ...] | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The file's values and its labels (``int32``, the reserved values marked)."""
-    raw = decode_mask_file(path)
-    mask = raw.astype(np.int32)
-    marks = reserved
-    if not marks and names is not None:  # a class list but no reserved values: max = void
-        marks = {int(np.iinfo(raw.dtype).max): VOID}
-    for value, marker in marks.items():
-        mask[raw == value] = marker
-    return raw, mask
-
-
-def _reread(
-    path: Path, reserved: dict[int, int], names: tuple[str, ...] | None, names_file: Path
-) -> np.ndarray:
-    """The labels of a mask file checked before (a file changed since is refused)."""
-    mask = _labels_of(path, reserved, names)[1]
-    check_class_ids(mask, names, path, names_file)
-    return mask

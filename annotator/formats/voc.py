@@ -10,8 +10,11 @@ Written::
 The palette is VOC's standard colour map (what VOC tools and labelme's ``labelme2voc``
 show), not the project's colours: the pixel values carry the meaning.
 
-Read: SRC is the VOC root (or its ``SegmentationClass`` folder). 255 becomes void. With
-``class_names.txt`` ids are mapped by name, else they are the project's class ids.
+Read: SRC is the VOC root (or its ``SegmentationClass`` folder). 255 becomes void. With a
+class table (``--labels FILE``, else the first of
+:data:`~annotator.formats.colour_table.TABLE_FILES` in the root) ids are mapped by name,
+else they are the project's class ids. RGB masks (CVAT's "Segmentation mask" export) and
+palette PNGs whose palette is not VOC's are read by the table's colours.
 """
 
 from __future__ import annotations
@@ -36,31 +39,21 @@ from annotator.formats.base import (
     ReadResult,
     WriteResult,
     as_project_names,
-    check_class_ids,
-    read_names_file,
 )
-from annotator.formats.masks import decode_mask_png
+from annotator.formats.colour_table import (
+    Labelling,
+    find_class_table,
+    read_class_table,
+    voc_colormap,
+)
+from annotator.formats.masks import read_label_file
 
 DESCRIPTION = "PASCAL VOC: JPEGImages/, SegmentationClass/ palette PNGs, ImageSets/"
 IGNORE = 255
 
 
-def voc_colormap(n: int = 256) -> np.ndarray:
-    """VOC's standard ``(n, 3) uint8`` colour map (bit-interleaved class ids)."""
-    cmap = np.zeros((n, 3), np.uint8)
-    for i in range(n):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        cmap[i] = (r, g, b)
-    return cmap
-
-
 _PALETTE = voc_colormap().reshape(-1).tolist()
+_IGNORE_COLOUR: tuple[int, int, int] = (224, 224, 192)  # voc_colormap()[IGNORE]
 
 
 def to_voc_values(mask: np.ndarray, n_classes: int) -> np.ndarray:
@@ -114,12 +107,12 @@ def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     if not seg.is_dir():
         raise FormatError(f"{src}: not a VOC folder (no SegmentationClass/ inside)")
     result = ReadResult()
-    names: tuple[str, ...] | None = None
-    names_file = options.labels_file or src / "class_names.txt"
-    if names_file.is_file():
-        names = tuple(read_names_file(names_file))
-        if names and names[0] == "__ignore__":  # a labelme labels.txt: ids start at -1
-            names = names[1:]
+    table_file = options.labels_file or find_class_table([src, src.parent])
+    table = read_class_table(table_file).without_leading_ignore() if table_file else None
+    # VOC's ignore colour (index 255's) is void, as the value 255 is
+    labelling = Labelling(table, options.project_classes, void_colours=[_IGNORE_COLOUR])
+    names = labelling.names
+    if names is not None:
         names = tuple(as_project_names(names, options.project_classes))
         result.declared = list(names)
     files = sorted(p for p in seg.glob("*.png") if p.is_file())
@@ -128,18 +121,21 @@ def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     beside = ImagesBeside()
     for f in files:
         try:
-            raw = decode_mask_png(f)
-            if raw.dtype != np.uint8:
-                raise FormatError(f"{f}: VOC masks are 8-bit, this one is {raw.dtype}")
-            mask = raw.astype(np.int32)
-            mask[raw == IGNORE] = VOID
-            check_class_ids(mask, names, f, names_file)
+            pixels, palette = read_label_file(f)
+            if pixels.dtype != np.uint8:
+                raise FormatError(f"{f}: VOC masks are 8-bit, this one is {pixels.dtype}")
+            if pixels.ndim == 3:
+                mask = labelling.from_colours(pixels, f)
+            elif palette is not None:
+                mask = labelling.from_palette(pixels, palette, f, {IGNORE: VOID})
+            else:
+                mask = labelling.from_ids(pixels, f, {IGNORE: VOID})
             result.items.append(
                 ImportItem(
                     source=f,
                     image_name=f.stem,
-                    width=int(raw.shape[1]),
-                    height=int(raw.shape[0]),
+                    width=int(mask.shape[1]),
+                    height=int(mask.shape[0]),
                     mask=mask,
                     names=names,
                     image_file=beside.find(src / "JPEGImages", f.stem, f),

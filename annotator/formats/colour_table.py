@@ -1,0 +1,375 @@
+"""Class tables: the files datasets name their classes (and colours) in, read by content.
+
+A mask file holds class ids (grey or palette indices) or colours (an RGB mask, or the
+same colours stored as a palette PNG by an optimiser). The table says what either means:
+
+- CVAT ``labelmap.txt``: ``name:r,g,b:parts:actions``, ``#`` comment lines.
+- CamVid ``label_colors.txt``: ``r g b name`` (tabs or spaces).
+- CSV with a header naming the name column (``name``, ``class``, ``class_name``,
+  ``label``), optionally ``r,g,b`` columns and an id column (``pixel value``, ``idx``,
+  ``id``): CamVid ``class_dict.csv``, Roboflow ``_classes.csv``, ADE20K
+  ``objectInfo150.csv`` (its ``;``-separated synonyms: the first is the name).
+- Anything else: one class name per line, line i = id i, read as it is (an export
+  writes any class name so, ``#1`` too).
+
+Ids are the line order unless an id column gives them. A table whose ids start at 1
+and do not list 0 (ADE20K) reads 0 as void: ADE20K's "other objects", which its
+benchmark ignores.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from annotator.core.errors import FormatError
+from annotator.core.schema import name_key
+
+RGB = tuple[int, int, int]
+
+#: Files a masks or VOC import takes as the source's class table when no ``--labels``
+#: is given, in this order: the ones that give colours first (a colour-coded mask needs
+#: them), then the plain name lists (Annotator's own ``class_names.txt``, labelme's).
+TABLE_FILES = (
+    "labelmap.txt",
+    "label_colors.txt",
+    "class_dict.csv",
+    "_classes.csv",
+    "class_names.txt",
+    "labels.txt",
+)
+
+#: Marks a colour two table entries share (Cityscapes' black), while decoding.
+AMBIGUOUS = -3
+#: Marks a colour or id the table does not list, while decoding.
+UNKNOWN = -4
+
+_NAME_COLUMNS = ("name", "class", "class_name", "classname", "label", "label_name")
+_ID_COLUMNS = ("pixel value", "pixel_value", "idx", "id", "class_id", "index", "value")
+_RGB_COLUMNS = (("r", "g", "b"), ("red", "green", "blue"))
+_LABELMAP = re.compile(r"^([^:]*):\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*(:.*)?$")
+_CAMVID = re.compile(r"^(\d+)[ \t]+(\d+)[ \t]+(\d+)[ \t]+(\S.*)$")
+_NAME_RGB = re.compile(r"^([^,]+),\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*$")
+#: Names a colour table gives the ignore colour (CamVid's "Void"): read as void.
+VOID_NAMES = ("void", "__ignore__")
+
+
+@dataclass(frozen=True)
+class ClassTable:
+    """A class list as its file gives it. ``ids``: each name's pixel value (the line
+    order unless the file has an id column); ``colours``: each name's colour, for
+    colour tables; ``kind``: what the file was read as, for messages."""
+
+    path: Path
+    kind: str
+    names: tuple[str, ...]
+    ids: tuple[int, ...]
+    colours: tuple[RGB, ...] | None = None
+
+    @property
+    def zero_is_void(self) -> bool:
+        """Ids from 1 with 0 unlisted (ADE20K): 0 is "other objects", ignored."""
+        return bool(self.ids) and min(self.ids) == 1
+
+    def without_leading_ignore(self) -> ClassTable:
+        """labelme's ``labels.txt`` lists ``__ignore__`` first (id -1, written 255)."""
+        if self.colours is None and self.names[:1] == ("__ignore__",):
+            return ClassTable(self.path, self.kind, self.names[1:], self.ids[:-1])
+        return self
+
+
+def read_class_table(path: Path) -> ClassTable:
+    """The class table in ``path``, recognised by its content (see the module)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormatError(f"{path}: cannot read the class list ({exc})") from None
+    lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    data = [(n, line) for n, line in lines if not line.startswith("#")]
+    if data and _LABELMAP.match(data[0][1]):
+        table = _colour_lines(path, data, _LABELMAP, "CVAT labelmap", "name:r,g,b:parts:actions")
+    elif data and _CAMVID.match(data[0][1]):
+        table = _colour_lines(path, data, _CAMVID, "CamVid colour list", "r g b name")
+    elif data and _csv_header(data[0][1]) is not None:
+        table = _csv_table(path, [line for _, line in data])
+    elif data and all(_NAME_RGB.match(line) for _, line in data):
+        table = _colour_lines(path, data, _NAME_RGB, "name,r,g,b list", "name,r,g,b")
+    else:  # a plain list, read as it always was: every line a name
+        names = tuple(line for _, line in lines)
+        table = ClassTable(Path(path), "class list", names, tuple(range(len(names))))
+    _check_unique(table)
+    return table
+
+
+def _colour_lines(
+    path: Path, data: list[tuple[int, str]], pattern: re.Pattern[str], kind: str, form: str
+) -> ClassTable:
+    names: list[str] = []
+    colours: list[RGB] = []
+    for n, line in data:
+        m = pattern.match(line)
+        if not m:
+            raise FormatError(f"{path}: line {n} is not '{form}' like the lines before it")
+        parts = m.groups()
+        if pattern is _CAMVID:
+            name, rgb = parts[3], parts[:3]
+        else:
+            name, rgb = parts[0], parts[1:4]
+        colours.append(_rgb(rgb, path, n))
+        names.append(name.strip())
+    return ClassTable(Path(path), kind, tuple(names), tuple(range(len(names))), tuple(colours))
+
+
+def _rgb(values: Sequence[str], path: Path, line: int | str) -> RGB:
+    try:
+        r, g, b = (int(str(v).strip()) for v in values)
+    except ValueError:
+        raise FormatError(f"{path}: line {line}: a colour needs three whole numbers") from None
+    if not all(0 <= c <= 255 for c in (r, g, b)):
+        raise FormatError(f"{path}: line {line}: colour ({r},{g},{b}) is not 0..255")
+    return r, g, b
+
+
+def _csv_header(line: str) -> list[str] | None:
+    """The header's column names when ``line`` is a CSV header naming a name column."""
+    if "," not in line:
+        return None
+    cols = [c.strip().lower() for c in next(csv.reader([line]))]
+    return cols if any(c in _NAME_COLUMNS for c in cols) else None
+
+
+def _csv_table(path: Path, data: list[str]) -> ClassTable:
+    rows = list(csv.reader(data))
+    header = [c.strip().lower() for c in rows[0]]
+    name_col = next(header.index(c) for c in _NAME_COLUMNS if c in header)
+    id_col = next((header.index(c) for c in _ID_COLUMNS if c in header), None)
+    rgb_cols = next(
+        (
+            [header.index(c) for c in cols]
+            for cols in _RGB_COLUMNS
+            if all(c in header for c in cols)
+        ),
+        None,
+    )
+    names: list[str] = []
+    ids: list[int] = []
+    colours: list[RGB] = []
+    for n, row in enumerate(rows[1:], 2):
+        if len(row) != len(header):
+            raise FormatError(f"{path}: row {n} has {len(row)} fields, the header {len(header)}")
+        # ADE20K lists synonyms: "windowpane;window" is the class windowpane
+        names.append(row[name_col].split(";")[0].strip())
+        if id_col is not None:
+            try:
+                ids.append(int(row[id_col].strip()))
+            except ValueError:
+                raise FormatError(
+                    f"{path}: row {n}: id {row[id_col].strip()!r} is not a whole number"
+                ) from None
+            if ids[-1] < 0:
+                raise FormatError(f"{path}: row {n}: id {ids[-1]} is negative")
+        if rgb_cols is not None:
+            colours.append(_rgb([row[c] for c in rgb_cols], path, f"{n}"))
+    if id_col is None:
+        ids = list(range(len(names)))
+    elif len(set(ids)) != len(ids):
+        raise FormatError(f"{path}: an id is listed twice")
+    order = sorted(range(len(names)), key=ids.__getitem__)  # names in id order
+    return ClassTable(
+        Path(path),
+        "CSV class table",
+        tuple(names[i] for i in order),
+        tuple(ids[i] for i in order),
+        tuple(colours[i] for i in order) if rgb_cols is not None else None,
+    )
+
+
+def _check_unique(table: ClassTable) -> None:
+    if any(not n for n in table.names):
+        raise FormatError(f"{table.path}: a class has no name")
+    seen: set[str] = set()
+    for n in table.names:
+        if name_key(n) in seen:
+            raise FormatError(f"{table.path}: the class name {n!r} is listed twice")
+        seen.add(name_key(n))
+
+
+def find_class_table(folders: Sequence[Path]) -> Path | None:
+    """The first of :data:`TABLE_FILES` in the first of ``folders`` holding one."""
+    for folder in folders:
+        for name in TABLE_FILES:
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+# --- reading mask pixels by the table ------------------------------------------------
+
+
+def voc_colormap(n: int = 256) -> np.ndarray:
+    """VOC's standard ``(n, 3) uint8`` colour map (bit-interleaved class ids)."""
+    cmap = np.zeros((n, 3), np.uint8)
+    for i in range(n):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        cmap[i] = (r, g, b)
+    return cmap
+
+
+_VOC = voc_colormap()
+
+
+def _keys(rgb: np.ndarray) -> np.ndarray:
+    """``(..., 3) uint8`` colours as one ``int64`` each."""
+    rgb = rgb.astype(np.int64)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+def _colour_of(key: int) -> str:
+    return f"({key >> 16 & 255},{key >> 8 & 255},{key & 255})"
+
+
+class Labelling:
+    """How one import reads mask pixels as labels: by the source's class table (ids;
+    colours for a colour-coded mask), or, without one, as the project's class ids.
+
+    ``names``: the classes the labels index. A colour table's ``Void`` entry (CamVid's)
+    is read as void, not a class, unless the project has a class of that name.
+    ``void_colours``: colours read as void when the table lists none
+    of them (VOC's ignore colour).
+    """
+
+    def __init__(
+        self,
+        table: ClassTable | None,
+        project_classes: Sequence[str] = (),
+        void_colours: Sequence[RGB] = (),
+    ) -> None:
+        from annotator.formats.base import VOID
+
+        self.table = table
+        self.names: tuple[str, ...] | None = None
+        self._by_id: dict[int, int] = {}
+        self._by_colour: dict[int, int] = {}
+        if table is None:
+            return
+        own = {name_key(n) for n in project_classes}
+        names: list[str] = []
+        for i, (name, value) in enumerate(zip(table.names, table.ids, strict=True)):
+            void = table.colours is not None and name_key(name) in VOID_NAMES
+            index = VOID if void and name_key(name) not in own else len(names)
+            if index != VOID:
+                names.append(name)
+            self._by_id[value] = index
+            if table.colours is not None:
+                key = int(_keys(np.array(table.colours[i], np.uint8)))
+                self._by_colour[key] = AMBIGUOUS if key in self._by_colour else index
+        if table.zero_is_void and 0 not in self._by_id:
+            self._by_id[0] = VOID
+        for colour in void_colours if table.colours is not None else ():
+            self._by_colour.setdefault(int(_keys(np.array(colour, np.uint8))), VOID)
+        self.names = tuple(names)
+
+    @property
+    def source(self) -> str:
+        return self.table.path.name if self.table is not None else "the class list"
+
+    def from_ids(self, raw: np.ndarray, where: Path, reserved: dict[int, int]) -> np.ndarray:
+        """Class-id pixels (grey or palette indices) as labels (``int32``); ``reserved``:
+        values read as void or unlabelled where the table lists no class for them."""
+        mask = raw.astype(np.int32)
+        if self.names is None:
+            for value, marker in reserved.items():
+                mask[raw == value] = marker
+            return mask
+        top = int(raw.max()) if raw.size else 0
+        lut = np.full(top + 1, UNKNOWN, np.int32)
+        for value, marker in reserved.items():
+            if value <= top:
+                lut[value] = marker
+        for value, index in self._by_id.items():
+            if value <= top:
+                lut[value] = index
+        mask = lut[raw]
+        bad = np.unique(raw[mask == UNKNOWN])
+        if bad.size:
+            raise FormatError(
+                f"{where}: values {bad[:5].tolist()} are not ids of the "
+                f"{len(self.names)} classes in {self.source}"
+            )
+        return mask
+
+    def from_colours(self, rgb: np.ndarray, where: Path) -> np.ndarray:
+        """An ``(h, w, 3)`` colour-coded mask as labels, by exact colour."""
+        self._need_colours(where, "an RGB colour-coded mask")
+        keys, inverse = np.unique(_keys(rgb.reshape(-1, 3)), return_inverse=True)
+        values = self._lookup(keys)
+        self._check(values, keys, np.bincount(inverse.reshape(-1), minlength=len(keys)), where)
+        return values[inverse.reshape(-1)].reshape(rgb.shape[:2])
+
+    def from_palette(
+        self, indices: np.ndarray, palette: np.ndarray, where: Path, reserved: dict[int, int]
+    ) -> np.ndarray:
+        """A palette PNG as labels: by its colours when the table gives colours; else its
+        indices as ids, only when the palette says they are (VOC's colour map, as VOC,
+        labelme2voc and Annotator write, or grey), since an optimiser or quantiser
+        storing a colour-coded mask makes the index the order of the colours."""
+        counts = np.bincount(indices.reshape(-1), minlength=256)
+        used = np.flatnonzero(counts)
+        if self._by_colour:
+            missing = used[used >= len(palette)]
+            if missing.size:
+                raise FormatError(f"{where}: palette index {int(missing[0])} has no colour")
+            keys = _keys(palette)
+            values = self._lookup(keys)
+            self._check(values, keys, counts[: len(palette)], where)
+            return values[indices]
+        coloured = used[used < len(palette)]
+        is_voc = np.array_equal(palette[coloured], _VOC[coloured])
+        is_grey = np.array_equal(palette[coloured], np.repeat(coloured[:, None], 3, 1))
+        if not (is_voc or is_grey):
+            self._need_colours(where, "a palette PNG whose colours are not VOC's colour map")
+        return self.from_ids(indices, where, reserved)
+
+    def _need_colours(self, where: Path, what: str) -> None:
+        if self._by_colour:
+            return
+        given = (
+            f"{self.table.path.name} gives no colours"
+            if self.table is not None
+            else "no table of its colours was found"
+        )
+        fix = "give the table of its colours with --labels FILE (CVAT labelmap.txt, CamVid "
+        fix += "label_colors.txt or class_dict.csv)"
+        if "palette" in what:
+            fix += ", or save the mask as a grey class-id PNG"
+        raise FormatError(f"{where}: {what}, and {given}: {fix}")
+
+    def _lookup(self, keys: np.ndarray) -> np.ndarray:
+        known = np.array(sorted(self._by_colour), np.int64)
+        value = np.array([self._by_colour[k] for k in sorted(self._by_colour)], np.int32)
+        at = np.searchsorted(known, keys).clip(0, len(known) - 1)
+        return np.where(known[at] == keys, value[at], UNKNOWN).astype(np.int32)
+
+    def _check(self, values: np.ndarray, keys: np.ndarray, counts: np.ndarray, where: Path) -> None:
+        """Refuse colours (present on ``counts`` pixels) that read as no one class."""
+        for marker, what in ((UNKNOWN, "not in"), (AMBIGUOUS, "listed for several classes in")):
+            bad = np.flatnonzero((values[: len(counts)] == marker) & (counts > 0))
+            if bad.size:
+                worst = bad[np.argsort(-counts[bad], kind="stable")]
+                more = f" (and {bad.size - 1} more colour(s))" if bad.size > 1 else ""
+                raise FormatError(
+                    f"{where}: colour {_colour_of(int(keys[worst[0]]))} on "
+                    f"{int(counts[worst[0]])} pixel(s) is {what} {self.source}{more}; "
+                    "add it to the table or correct the mask"
+                )
