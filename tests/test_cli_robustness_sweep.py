@@ -341,7 +341,7 @@ def test_import_with_a_labels_file_that_is_not_there_is_refused(tmp_path, capsys
     capsys.readouterr()
     argv = ["import", str(proj), str(masks), "--format", "masks"]
     assert main([*argv, "--labels", str(tmp_path / "nope.txt")]) == 1
-    assert "nope.txt: no such class names file" in _error(capsys)
+    assert "nope.txt: no such class list or colour table" in _error(capsys)
 
 
 @pytest.mark.parametrize(

@@ -390,8 +390,22 @@ def _ensure_classes(project: Project, names: Sequence[str], strict: bool) -> lis
     return missing
 
 
-def _project_values(item: ImportItem, schema: LabelSchema) -> np.ndarray:
-    """The item's mask in the project's class ids; FormatError if a value has no class."""
+def binary_255(items: Sequence[ImportItem], schema: LabelSchema) -> bool:
+    """Whether the raw masks of an import are a two-class project's 0/255 masks, so 255
+    is the second class: decided over the whole import, never per mask. Per mask, 0/1
+    masks whose 255 means "ignore" gave an image without foreground 255 = class 1."""
+    raw = [i for i in items if i.names is None and i.raw_bits]
+    if len(schema) != 2 or not raw:
+        return False
+    present: set[int] = set()
+    for item in raw:
+        present.update(item.used_names())
+    return 255 in present and present <= {0, 255}
+
+
+def _project_values(item: ImportItem, schema: LabelSchema, binary: bool = False) -> np.ndarray:
+    """The item's mask in the project's class ids (``binary``: see :func:`binary_255`);
+    FormatError if a value has no class."""
     mask = item.labels()
     out = np.empty(mask.shape, schema.dtype)
     n = len(schema)
@@ -402,9 +416,8 @@ def _project_values(item: ImportItem, schema: LabelSchema) -> np.ndarray:
     else:
         raw = mask.copy()
         if item.raw_bits:
-            present = set(np.unique(raw).tolist())
-            if n == 2 and present <= {0, 255} and 255 in present:
-                raw[raw == 255] = 1  # a binary 0/255 mask in a two-class project
+            if binary:
+                raw[raw == 255] = 1  # the import's 0/255 masks in a two-class project
             top = (1 << item.raw_bits) - 1
             raw[raw == top] = UNLABELLED
             raw[raw == top - 1] = VOID
@@ -709,10 +722,15 @@ def _add_embedded(project: Project, item: ImportItem, suffix: str) -> ImageRecor
 
 
 def _import_item(
-    project: Project, index: _ImageIndex, item: ImportItem, fmt: str, report: ImportReport
+    project: Project,
+    index: _ImageIndex,
+    item: ImportItem,
+    fmt: str,
+    report: ImportReport,
+    binary: bool = False,
 ) -> None:
     """Save one item's labels (its image checked by :func:`_with_images`)."""
-    mask = _project_values(item, project.schema)
+    mask = _project_values(item, project.schema, binary)
     rec = index.find(item)
     matched = rec is not None
     if rec is not None:
@@ -823,7 +841,7 @@ def import_into_project(
         )
     if request.labels_file is not None and not Path(request.labels_file).is_file():
         # a class list that is not there must not quietly turn names into raw ids
-        raise FormatError(f"{request.labels_file}: no such class names file")
+        raise FormatError(f"{request.labels_file}: no such class list or colour table")
     leaving = links_leaving(src)
     if leaving:
         link, target = leaving[0]
@@ -875,11 +893,12 @@ def import_into_project(
         project, _needed_names(items, result.declared), request.strict
     )
     total = len(items)
+    binary = binary_255(items, project.schema)
     for i, item in enumerate(items):
         if progress:
             progress(i, total, item.source.name)
         try:
-            _import_item(project, index, item, spec.name, report)
+            _import_item(project, index, item, spec.name, report, binary)
         except AnnotatorError as exc:
             report.skipped.append((str(item.source), str(exc)))
         except OSError as exc:  # a name too long here, a file not allowed...: this one only

@@ -1,0 +1,55 @@
+"""What 255 means in raw masks is decided over the whole import, never per mask.
+
+In a two-class project a dataset of 0/255 masks means 255 = the second class. Decided
+per mask, a 0/1 dataset whose 255 means "ignore" turned the ignored pixels of an image
+without foreground (only 0 and 255 in it) into foreground.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from annotator.core.schema import LabelSchema
+from annotator.services.exchange import ImportRequest, import_into_project
+from annotator.storage.project import Project
+
+U = 255
+
+
+def _dataset(tmp_path, masks: dict[str, np.ndarray]):
+    images, labels = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    labels.mkdir()
+    rng = np.random.default_rng(0)
+    for name, mask in masks.items():
+        cv2.imwrite(str(images / f"{name}.png"), rng.integers(0, 255, mask.shape, np.uint8))
+        cv2.imwrite(str(labels / f"{name}.png"), mask)
+    return images, labels
+
+
+def _imported(tmp_path, masks):
+    images, labels = _dataset(tmp_path, masks)
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["bg", "fg"])) as p:
+        p.add_images([images])
+        import_into_project(p, ImportRequest("masks", labels))
+        return {r.name: p.load_mask(r) for r in p.images()}
+
+
+def test_a_dataset_of_0_255_masks_is_binary(tmp_path):
+    a = np.zeros((8, 8), np.uint8)
+    a[2:5, 2:5] = 255
+    got = _imported(tmp_path, {"a": a, "b": np.zeros((8, 8), np.uint8)})
+    assert (got["a.png"][2:5, 2:5] == 1).all() and (got["a.png"][0] == 0).all()
+    assert (got["b.png"] == 0).all()
+
+
+def test_255_of_a_0_1_dataset_is_ignore_in_every_mask(tmp_path):
+    a = np.zeros((8, 8), np.uint8)
+    a[2:5, 2:5] = 1
+    a[7] = 255
+    b = np.zeros((8, 8), np.uint8)  # no foreground: only 0 and 255
+    b[7] = 255
+    got = _imported(tmp_path, {"a": a, "b": b})
+    assert (got["a.png"][7] == U).all() and (got["a.png"][2:5, 2:5] == 1).all()
+    assert (got["b.png"][7] == U).all() and (got["b.png"][:7] == 0).all()
