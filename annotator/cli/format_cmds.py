@@ -169,6 +169,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             "  unknown labels (shapes skipped, their pixels left unlabelled): "
             + ", ".join(f"{k} ({v})" for k, v in sorted(report.unknown_labels.items()))
         )
+    if report.boxes_only:
+        print(f"  left out {report.boxes_only} annotation(s) that are a box without a mask")
     if report.skipped:
         print(f"  skipped {len(report.skipped)} item(s) (reasons above)")
         return 2 if report.imported else 1

@@ -170,6 +170,9 @@ class ReadResult:
     declared: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     unknown: dict[str, int] = field(default_factory=dict)
+    #: Annotations with a box and no mask (COCO ``segmentation: []``, as CVAT and Label
+    #: Studio write rectangles): left out, counted; the rest of their file is read.
+    boxes_only: int = 0
     background: str | None = None
     kept_unlabelled: int = 0
     #: The class given by ``--background`` is named by nothing in the source: the

@@ -333,6 +333,9 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
         if cid not in cat_index:
             raise FormatError(f"{where}: category_id {cid} is not in 'categories'")
         im = images[iid]
+        if ann.get("segmentation") in ([], None, {}) and ann.get("bbox") is not None:
+            result.boxes_only += 1  # a box says no pixel: not labels
+            continue
         pixels = decode_segmentation(ann.get("segmentation"), im["h"], im["w"], where)
         masks[iid][pixels] = cat_index[cid]
     result.declared = list(dict.fromkeys(result.declared + names))

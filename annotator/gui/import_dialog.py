@@ -82,6 +82,8 @@ def import_summary(report: ImportReport) -> str:
             "Unknown labels (shapes skipped, their pixels left unlabelled): "
             + ", ".join(f"{k} ({v})" for k, v in sorted(report.unknown_labels.items()))
         )
+    if report.boxes_only:
+        lines.append(f"Left out {report.boxes_only} annotation(s) that are a box without a mask.")
     if report.skipped:
         path, reason = report.skipped[0]
         if not reason.startswith(path):  # most reasons name their file already

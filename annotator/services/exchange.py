@@ -331,6 +331,7 @@ class ImportReport:
     imported: list[str] = field(default_factory=list)
     classes_added: list[str] = field(default_factory=list)
     unknown_labels: dict[str, int] = field(default_factory=dict)
+    boxes_only: int = 0  # annotations with a box and no mask, left out (COCO)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     #: Images the source gives no labelled pixel (a COCO image without annotations and no
     #: background class): their labels in the project are left as they were, never
@@ -865,7 +866,9 @@ def import_into_project(
         project_classes=tuple(project.schema.names),
     )
     result = spec.reader(src, options)
-    report = ImportReport(format=spec.name, unknown_labels=dict(result.unknown))
+    report = ImportReport(
+        format=spec.name, unknown_labels=dict(result.unknown), boxes_only=result.boxes_only
+    )
     if spec.name == "labelme":
         report.background = background_summary(request.background, default, result)
     chosen = request.background

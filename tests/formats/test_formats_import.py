@@ -271,6 +271,21 @@ def test_malformed_or_unsafe_coco_file_is_refused_naming_file_and_problem(tmp_pa
         assert project.load_mask(project.image("a.png")) is None
 
 
+def test_a_box_without_a_mask_is_left_out_and_counted_not_the_whole_file(tmp_path):
+    """CVAT and Label Studio write a rectangle as ``segmentation: []``: one refused every
+    image of the file ("empty polygon list")."""
+    doc = _coco()
+    box = {**doc["annotations"][0], "id": 2, "segmentation": [], "bbox": [0, 0, 2, 2]}
+    doc["annotations"].append(box)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/boxes.json").write_text(json.dumps(doc))
+    with new_project(tmp_path, CLASSES, {"a.png": (4, 4)}) as project:
+        report = import_into_project(project, ImportRequest("coco", tmp_path / "src/boxes.json"))
+        assert report.boxes_only == 1 and report.imported == ["a.png"]
+        mask = project.load_mask(project.image("a.png"))
+        assert mask[0, 1] == project.schema.by_name("cell").id
+
+
 def test_a_bad_file_among_good_ones_is_skipped_whole_and_the_rest_imported(tmp_path):
     (tmp_path / "src").mkdir()
     write_image(tmp_path / "src/x.png", (6, 8))
