@@ -231,3 +231,11 @@ def test_classes_lists_adds_renames_and_recolours_as_the_class_panel_does(tmp_pa
         assert said in capsys.readouterr().err
     assert main(["classes", proj]) == 0
     assert capsys.readouterr().out.split()[-3:] == ["#ffe119", "mito", "chondria"]
+
+
+def test_new_takes_labelmes_labels_txt_as_its_class_list(tmp_path, capsys):
+    """labelme's labels.txt begins with __ignore__ (void), which no class may be called."""
+    listed = tmp_path / "labels.txt"
+    listed.write_text("__ignore__\n_background_\ncat\n")
+    assert main(["new", str(tmp_path / "P"), "--classes-file", str(listed)]) == 0
+    assert "0=_background_, 1=cat" in capsys.readouterr().out

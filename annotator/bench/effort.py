@@ -39,7 +39,7 @@ from annotator.core.proposal import Proposal, proposal_source
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.formats.base import read_names_file
+from annotator.formats.colour_table import read_class_table
 from annotator.formats.masks import decode_mask_png
 from annotator.ml.networks import DEFAULT_ARCH, architecture
 from annotator.storage.atomic import atomic_write_json
@@ -433,9 +433,16 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
         )
     names: list[str] | None = None
     if classes_file is not None:  # before reading every mask: a bad list fails at once
-        names = read_names_file(Path(classes_file))
+        table = read_class_table(Path(classes_file))
+        names = list(table.names)
         if not names:
             raise AnnotatorError(f"{classes_file}: no class names in it")
+        if list(table.ids) != list(range(len(names))) or table.colours is not None:
+            raise AnnotatorError(
+                f"{classes_file}: the bench reads a mask's value v as the v-th class, so it "
+                "takes a plain class list (one name per line, ids 0..n-1), not a table of "
+                "colours or of other ids; import such a dataset into a project instead"
+            )
     by_stem = _files_by_stem(img_dir)
     mask_files = _files_by_stem(mask_dir)
     masks = pair_masks(by_stem, mask_files)  # by image stem (x_mask.png is x.png's)

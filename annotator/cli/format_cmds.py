@@ -130,7 +130,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         # taken for "value 0 is unlabelled", which no option of a masks import means
         print(
             f"note: --background none changes nothing in a {args.format} import: every "
-            "pixel's class is its value in the mask (0 is the first class)",
+            "pixel's class comes from its mask (its value, or its colour, read through the "
+            "class table when there is one)",
             file=sys.stderr,
         )
     elif args.background is not None and args.format not in _TAKES_BACKGROUND:

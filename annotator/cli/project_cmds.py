@@ -88,6 +88,8 @@ def cmd_new(args: argparse.Namespace) -> int:
         from annotator.formats.base import read_names_file
 
         names = read_names_file(args.classes_file)
+        if names[:1] == ["__ignore__"]:  # labelme's labels.txt: void, not a class
+            names = names[1:]
         if not names:
             raise AnnotatorError(f"{args.classes_file}: no class names in it")
     else:

@@ -334,7 +334,17 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
             raise FormatError(f"{where}: category_id {cid} is not in 'categories'")
         im = images[iid]
         if ann.get("segmentation") in ([], None, {}) and ann.get("bbox") is not None:
-            result.boxes_only += 1  # a box says no pixel: not labels
+            # A box says no pixel is or is not its object: what the background fill gave
+            # its area goes back to unlabelled (objects painted there stay).
+            result.boxes_only += 1
+            box = ann["bbox"]
+            if not isinstance(box, list) or len(box) != 4:
+                raise FormatError(f"{where}.bbox: expected [x, y, width, height]")
+            bx, by, bw, bh = (check_number(v, where + ".bbox") for v in box)
+            y0, x0 = max(0, int(by)), max(0, int(bx))
+            y1, x1 = max(y0, int(np.ceil(by + bh))), max(x0, int(np.ceil(bx + bw)))
+            area = masks[iid][y0:y1, x0:x1]
+            area[area == fill] = UNLABELLED
             continue
         pixels = decode_segmentation(ann.get("segmentation"), im["h"], im["w"], where)
         masks[iid][pixels] = cat_index[cid]

@@ -505,6 +505,7 @@ class _ImageIndex:
         self.by_sha: dict[str, ImageRecord] = {}
         self._digests: dict[int, str | None] = {}
         self._same: dict[tuple[int, int], bool] = {}
+        self._source_sha: dict[Path, str] = {}  # an annotation file's own SHA-1
         self.imported: dict[int, Path] = {}  # image id -> the source its labels came from
         for rec in project.images():
             self.add(rec)
@@ -609,11 +610,14 @@ class _ImageIndex:
         return same[0] if same else None
 
     def _is_file(self, rec: ImageRecord, source: Path) -> bool:
-        """Whether the image's file is ``source`` (the annotation being imported)."""
-        try:
-            return self.project.image_path(rec).resolve() == source.resolve()
-        except OSError:
-            return False
+        """Whether the image is the annotation being imported (the same bytes: a mask
+        added as an image, there or as a copy extracted again)."""
+        if source not in self._source_sha:
+            try:
+                self._source_sha[source] = file_sha1(source)
+            except OSError:
+                self._source_sha[source] = ""
+        return rec.sha1 == self._source_sha[source]
 
     def _ambiguous(self, item: ImportItem, named: _Named) -> str:
         """Why an item without a picture matches none of the images its name may mean,

@@ -225,6 +225,27 @@ def _encode_png(array: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
+#: A picture of at most this many distinct values (grey levels or colours) may be a mask.
+MASK_MAX_VALUES = 64
+
+
+def looks_like_mask(array: np.ndarray) -> bool:
+    """Few distinct values (class ids, or a colour per class), as no photograph has:
+    counted on a grid of about 256 x 256 pixels, which a mask's classes still show."""
+    step = max(1, min(array.shape[0], array.shape[1]) // 256)
+    sample = array[::step, ::step]
+    if sample.ndim == 3:
+        if sample.shape[2] == 4:
+            sample = sample[..., :3]
+        if sample.dtype != np.uint8:
+            return False
+        sample = sample.astype(np.uint32)
+        sample = (sample[..., 0] << 16) | (sample[..., 1] << 8) | sample[..., 2]
+    elif not np.issubdtype(sample.dtype, np.integer):
+        return False
+    return np.unique(sample).size <= MASK_MAX_VALUES
+
+
 def file_sha1(path: Path) -> str:
     """The SHA-1 of a file's bytes (how the project knows an image file again)."""
     h = hashlib.sha1()
@@ -610,11 +631,9 @@ class Project:
         candidates = collect_image_files(paths, exclude=own, other_pictures=report.other_pictures)
         # A dataset added as it ships holds its masks beside the pictures (Roboflow's
         # x_mask.png, Cityscapes' gtFine/): labelled as images, they took the labels an
-        # import meant for the pictures.
+        # import meant for the pictures. The name proposes, the pixels decide: frame_l.png
+        # beside frame.png may be a stereo view.
         beside = masks_beside([f.stem for f, _ in candidates])
-        for i, j in beside.items():
-            report.masks_left_out.append((str(candidates[i][0]), str(candidates[j][0])))
-        candidates = [c for i, c in enumerate(candidates) if i not in beside]
         if any(_touches(Path(p).resolve(), own) for p in paths):
             report.skipped.append((str(self.root), OWN_FILES_SKIPPED))
         rows = self._db.query("SELECT * FROM images")
@@ -658,6 +677,9 @@ class Project:
                     continue
                 except OSError as exc:
                     report.errors.append(ImageReadError(file, str(exc)))
+                    continue
+                if i in beside and looks_like_mask(array):
+                    report.masks_left_out.append((str(file), str(candidates[beside[i]][0])))
                     continue
                 if digest in lost:
                     row = lost.pop(digest)

@@ -471,3 +471,21 @@ def test_runs_of_different_images_give_no_second_half_ratio():
     assert factors["saving_factor_last_half"] is None
     manual.images.append(ImageRecordOut("b.png", 6.0, **common))
     assert "(6.0 / 2.0 actions per image" in "\n".join(summary_lines([manual, assisted]))
+
+
+def test_a_class_table_of_other_ids_is_refused_not_shifted(tmp_path):
+    """An ADE20K objectInfo150.csv gives ids from 1; read as a plain list its names were
+    the ids 0.., so every class was the next one's."""
+    from annotator.bench.effort import load_dataset
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    cv2.imwrite(str(tmp_path / "images/a.png"), np.zeros((8, 8), np.uint8))
+    cv2.imwrite(str(tmp_path / "masks/a.png"), np.ones((8, 8), np.uint8))
+    table = tmp_path / "objectInfo150.csv"
+    table.write_text("Idx,Ratio,Train,Val,Name\n1,0.1,1,1,wall\n2,0.1,1,1,building\n")
+    with pytest.raises(AnnotatorError, match="takes a plain class list"):
+        load_dataset(tmp_path, table)
+    plain = tmp_path / "classes.txt"
+    plain.write_text("wall\nbuilding\n")
+    assert load_dataset(tmp_path, plain).class_names == ("wall", "building")

@@ -284,6 +284,15 @@ def test_a_box_without_a_mask_is_left_out_and_counted_not_the_whole_file(tmp_pat
         assert report.boxes_only == 1 and report.imported == ["a.png"]
         mask = project.load_mask(project.image("a.png"))
         assert mask[0, 1] == project.schema.by_name("cell").id
+    # With a background for uncovered pixels, a box's area is not background: unlabelled
+    doc["annotations"][1]["bbox"] = [1, 2, 2, 2]
+    (tmp_path / "src/boxes.json").write_text(json.dumps(doc))
+    with new_project(tmp_path / "again", CLASSES, {"a.png": (4, 4)}) as project:
+        request = ImportRequest("coco", tmp_path / "src/boxes.json", background="background")
+        import_into_project(project, request)
+        mask = project.load_mask(project.image("a.png"))
+        assert (mask[2:4, 1:3] == project.schema.unlabelled).all()
+        assert mask[3, 0] == project.schema.by_name("background").id
 
 
 def test_a_bad_file_among_good_ones_is_skipped_whole_and_the_rest_imported(tmp_path):

@@ -55,7 +55,12 @@ def test_adding_a_dataset_as_it_ships_leaves_its_masks_out_and_says_so(tmp_path,
     _mask(ds / "train/x_mask.png", 1)
     _picture(ds / "leftImg8bit/train/aachen/a_leftImg8bit.png", 1)
     _mask(ds / "gtFine/train/aachen/a_gtFine_labelIds.png", 1)
-    _picture(ds / "gtFine/train/aachen/a_gtFine_color.png", 2)
+    colours = np.zeros((12, 16, 3), np.uint8)
+    colours[:, 8:] = (128, 64, 128)  # Cityscapes' road
+    (ds / "gtFine/train/aachen/a_gtFine_color.png").parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(ds / "gtFine/train/aachen/a_gtFine_color.png"), colours)
+    _picture(ds / "stereo/frame.png", 3)  # views of a stereo pair: photographs, not masks
+    _picture(ds / "stereo/frame_l.png", 4)
     proj = str(tmp_path / "P")
     assert main(["new", proj, "--classes", "bg,cell"]) == 0
     assert main(["add", proj, str(ds)]) == 0
@@ -65,8 +70,23 @@ def test_adding_a_dataset_as_it_ships_leaves_its_masks_out_and_says_so(tmp_path,
     with Project.open(proj) as p:
         assert sorted(r.name for r in p.images()) == [
             "leftImg8bit/train/aachen/a_leftImg8bit.png",
+            "stereo/frame.png",
+            "stereo/frame_l.png",
             "train/x.jpg",
         ]
+
+
+def test_a_mask_added_as_an_image_never_takes_the_labels_of_its_copy(tmp_path):
+    """The dataset extracted again elsewhere: the mask image is the same bytes."""
+    ds, again = tmp_path / "ds", tmp_path / "again"
+    _picture(ds / "x.jpg", 0)
+    _mask(ds / "x_mask.png", 1)
+    _mask(again / "x_mask.png", 1)
+    with Project.create(tmp_path / "P", LabelSchema.from_names(["bg", "cell"])) as p:
+        p.add_images([ds / "x.jpg"])
+        p.add_images([ds / "x_mask.png"])
+        report = import_into_project(p, ImportRequest("masks", again))
+        assert report.matched == ["x.jpg"]
 
 
 def test_a_mask_added_as_an_image_never_takes_its_own_labels(tmp_path):
