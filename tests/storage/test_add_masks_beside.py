@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from annotator.cli import main
 from annotator.core.naming import masks_beside
@@ -76,29 +77,19 @@ def test_adding_a_dataset_as_it_ships_leaves_its_masks_out_and_says_so(tmp_path,
         ]
 
 
-def test_a_mask_added_as_an_image_never_takes_the_labels_of_its_copy(tmp_path):
-    """The dataset extracted again elsewhere: the mask image is the same bytes."""
-    ds, again = tmp_path / "ds", tmp_path / "again"
-    _picture(ds / "x.jpg", 0)
-    _mask(ds / "x_mask.png", 1)
-    _mask(again / "x_mask.png", 1)
-    with Project.create(tmp_path / "P", LabelSchema.from_names(["bg", "cell"])) as p:
-        p.add_images([ds / "x.jpg"])
-        p.add_images([ds / "x_mask.png"])
-        report = import_into_project(p, ImportRequest("masks", again))
-        assert report.matched == ["x.jpg"]
-
-
-def test_a_mask_added_as_an_image_never_takes_its_own_labels(tmp_path):
+@pytest.mark.parametrize("source", ["ds", "again"])
+def test_a_mask_added_as_an_image_never_takes_its_own_labels(tmp_path, source):
     """Added separately (or before this rule), the mask file is an image of the project:
-    its labels must still go to its picture."""
+    its labels must still go to its picture, imported from the file itself or from a
+    copy of it (the dataset extracted again elsewhere)."""
     ds = tmp_path / "ds"
     _picture(ds / "x.jpg", 0)
     _mask(ds / "x_mask.png", 1)
+    _mask(tmp_path / "again/x_mask.png", 1)
     with Project.create(tmp_path / "P", LabelSchema.from_names(["bg", "cell"])) as p:
         p.add_images([ds / "x.jpg"])
         p.add_images([ds / "x_mask.png"])
-        report = import_into_project(p, ImportRequest("masks", ds))
+        report = import_into_project(p, ImportRequest("masks", tmp_path / source))
         by_name = {r.name: r for r in p.images()}
         assert report.matched == ["x.jpg"]
         assert by_name["x.jpg"].status is ImageStatus.DONE
