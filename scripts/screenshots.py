@@ -18,7 +18,6 @@ so the tools, the overlay and the status bar do what they do for a user). Writes
 * ``guide-grabcut.png``       a GrabCut box around a cell and the cell it found
 * ``guide-cleanup.png``       holes and specks of a class removed in one gesture
 * ``guide-classes.png``       the class panel
-* ``guide-shortcuts.png``     the keyboard shortcuts (the table F1 shows)
 
 ``--readme`` also renders the README's pictures with ``scripts/screenshot.py``
 (``main-window.png``) and ``scripts/screenshot_loop.py`` (``proposal.png``,
@@ -299,10 +298,6 @@ def render_guide(out: Path) -> None:
 
         d.save(window.class_panel, out / "guide-classes.png")
 
-        window.show_shortcuts()
-        d.settle(10)
-        d.save(window.shortcuts_dialog, out / "guide-shortcuts.png")
-        window.shortcuts_dialog.close()
         window.close()
         window.deleteLater()
         d.settle()

@@ -54,12 +54,15 @@ def _plain(text: str) -> str:
     return text.replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip("…").strip()
 
 
-def _keys(action: QAction) -> str:
-    return ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+def _keys(action: QAction, portable: bool = False) -> str:
+    form = QKeySequence.SequenceFormat
+    fmt = form.PortableText if portable else form.NativeText
+    return ", ".join(k.toString(fmt) for k in action.shortcuts())
 
 
-def shortcut_rows(menubar: QMenuBar) -> list[ShortcutRow]:
-    """Every action of every menu, in menu order (a submenu is one row)."""
+def shortcut_rows(menubar: QMenuBar, portable: bool = False) -> list[ShortcutRow]:
+    """Every action of every menu, in menu order (a submenu is one row); keys as this
+    system writes them, or ``portable`` (Ctrl+N on every system: the user guide)."""
     rows: list[ShortcutRow] = []
 
     def walk(menu_title: str, actions: list[QAction]) -> None:
@@ -70,7 +73,8 @@ def shortcut_rows(menubar: QMenuBar) -> list[ShortcutRow]:
                 rows.append(ShortcutRow(menu_title, _plain(action.text()) + " ›", ""))
                 continue
             tip = action.toolTip()
-            rows.append(ShortcutRow(menu_title, _plain(action.text()), _keys(action), tip))
+            keys = _keys(action, portable)
+            rows.append(ShortcutRow(menu_title, _plain(action.text()), keys, tip))
 
     for top in menubar.actions():
         menu = cast("QMenu | None", top.menu())
@@ -95,6 +99,20 @@ def shortcuts_html(rows: list[ShortcutRow], only_with_keys: bool = False) -> str
     for keys, text in EXTRA_KEYS:
         parts.append(f"<tr><td><b>{html.escape(keys)}</b></td><td>{html.escape(text)}</td></tr>")
     return f"<table cellspacing='4'>{''.join(parts)}</table>"
+
+
+def shortcuts_markdown(rows: list[ShortcutRow]) -> str:
+    """The overview as the user guide's Markdown table: the actions that have keys, then
+    the keys of no action (written by ``scripts/shortcuts_table.py``; a test keeps the
+    guide equal to it)."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| Menu | Action | Keys |", "| --- | --- | --- |"]
+    lines += [f"| {r.menu} | {cell(r.text)} | {cell(r.keys)} |" for r in rows if r.keys]
+    lines += [f"| | {cell(text)} | {cell(keys)} |" for keys, text in EXTRA_KEYS]
+    return "\n".join(lines)
 
 
 class ShortcutsDialog(QDialog):

@@ -532,3 +532,21 @@ def test_round_news_reads_as_sentences(window):
     assert not dialog.background_combo.isEnabled()  # a mask labels every pixel itself
     dialog.set_format("labelme")
     assert dialog.background_combo.isEnabled()
+
+
+def test_the_user_guide_lists_every_shortcut_the_menus_have(window):
+    """The guide showed a picture of the F1 dialog, cut off half-way (View, Image, Model
+    and Help keys missing). Its table is now written from the menus; keep it so."""
+    import importlib.util
+    from pathlib import Path
+
+    from annotator.gui.help_dialog import shortcuts_markdown
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "shortcuts_table.py"
+    spec = importlib.util.spec_from_file_location("shortcuts_table", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = module.GUIDE.read_text(encoding="utf-8")
+    markdown = shortcuts_markdown(shortcut_rows(window.menuBar(), portable=True))
+    assert "| Model | Train now | Ctrl+T |" in markdown
+    assert module.with_table(text, markdown) == text, "run python scripts/shortcuts_table.py"
