@@ -46,16 +46,21 @@ PAIR_ENDINGS = (
     "_p",
 )
 
+#: Cityscapes' colour and instance files beside its class-id masks: not class ids.
+SIDECAR_ENDINGS = ("_gtfine_color", "_gtfine_instanceids")
 #: Endings that make a file the mask (or a sidecar of it) of the picture of its pair
-#: base, never a picture to label: the picture-side endings are left out, Cityscapes'
-#: colour and instance sidecars added.
-MASK_ENDINGS = tuple(e for e in PAIR_ENDINGS if e not in ("_leftimg8bit", "_image", "_img")) + (
-    "_gtfine_color",
-    "_gtfine_instanceids",
+#: base, never a picture to label: the picture-side endings are left out.
+MASK_ENDINGS = (
+    tuple(e for e in PAIR_ENDINGS if e not in ("_leftimg8bit", "_image", "_img")) + SIDECAR_ENDINGS
 )
 
 T = TypeVar("T")
 U = TypeVar("U")
+
+
+def mask_ending(stem: str) -> str | None:
+    """The longest of :data:`MASK_ENDINGS` that ``stem`` ends with (any case), if any."""
+    return next((e for e in sorted(MASK_ENDINGS, key=len, reverse=True) if _ends(stem, e)), None)
 
 
 def masks_beside(stems: Sequence[str]) -> dict[int, int]:
@@ -63,10 +68,7 @@ def masks_beside(stems: Sequence[str]) -> dict[int, int]:
     index of the mask -> index of its picture. A mask ends in one of
     :data:`MASK_ENDINGS`, and a picture's stem, or its pair base, is what is left
     (``x_mask`` of ``x``; ``x_gtFine_labelIds`` of ``x_leftImg8bit``)."""
-    ending_of = {
-        i: next((e for e in sorted(MASK_ENDINGS, key=len, reverse=True) if _ends(s, e)), None)
-        for i, s in enumerate(stems)
-    }
+    ending_of = {i: mask_ending(s) for i, s in enumerate(stems)}
     pictures: dict[str, int] = {}
     for i, s in enumerate(stems):
         if ending_of[i] is None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.errors import FormatError
+from annotator.core.naming import SIDECAR_ENDINGS, mask_ending
 from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
@@ -206,7 +207,16 @@ def _mask_files(src: Path) -> list[Path]:
     direct = masks_in(list(src.iterdir()))
     if direct:
         return direct
-    return masks_in(list(src.rglob("masks/*")))
+    nested = masks_in(list(src.rglob("masks/*")))
+    if nested:
+        return nested
+    # A dataset's tree of files named as masks (Cityscapes' gtFine/<split>/<city>/): the
+    # class-id ones, not the colour and instance sidecars beside them.
+    return [
+        p
+        for p in masks_in(list(src.rglob("*")))
+        if (ending := mask_ending(p.stem)) is not None and ending not in SIDECAR_ENDINGS
+    ]
 
 
 def _dataset_root(folder: Path) -> Path:
@@ -259,7 +269,10 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
             raise FormatError(f"{meta_file}: expected integer 'void' and 'unlabelled'") from None
     files = _mask_files(src)
     if not files:
-        raise FormatError(f"{src}: no PNG or TIFF masks found")
+        raise FormatError(
+            f"{src}: no PNG or TIFF masks found (in it, in masks/ folders below it, or "
+            "named as masks below it: x_mask.png, x_gtFine_labelIds.png)"
+        )
     beside = ImagesBeside()
     for f in files:
         try:

@@ -95,3 +95,22 @@ def test_a_mask_added_as_an_image_never_takes_its_own_labels(tmp_path, source):
         assert by_name["x.jpg"].status is ImageStatus.DONE
         assert (p.load_mask(by_name["x.jpg"]) == 1).all()
         assert p.load_mask(by_name["x_mask.png"]) is None
+
+
+def test_a_cityscapes_tree_imports_from_its_gtfine_folder(tmp_path):
+    """gtFine/ holds <split>/<city>/ folders of masks named x_gtFine_labelIds.png, with
+    colour and instance sidecars: importing gtFine/ found "no masks"."""
+    ds = tmp_path / "cityscapes"
+    _picture(ds / "leftImg8bit/train/aachen/a_leftImg8bit.png", 0)
+    city = ds / "gtFine/train/aachen"
+    _mask(city / "a_gtFine_labelIds.png", 1)
+    colours = np.zeros((12, 16, 3), np.uint8)
+    colours[:] = (128, 64, 128)
+    cv2.imwrite(str(city / "a_gtFine_color.png"), colours)
+    cv2.imwrite(str(city / "a_gtFine_instanceIds.png"), np.full((12, 16), 26001, np.uint16))
+    with Project.create(tmp_path / "P", LabelSchema.from_names(["bg", "road"])) as p:
+        p.add_images([ds])
+        assert [r.name for r in p.images()] == ["leftImg8bit/train/aachen/a_leftImg8bit.png"]
+        report = import_into_project(p, ImportRequest("masks", ds / "gtFine"))
+        assert report.matched == [p.images()[0].name] and report.skipped == []
+        assert (p.load_mask(p.images()[0]) == 1).all()
