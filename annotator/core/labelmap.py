@@ -25,7 +25,8 @@ value like a class id that means "ignore this pixel". Both come from the schema.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -677,6 +678,26 @@ class LabelMap:
         """Write the patch's old values back (undo)."""
         if not patch.empty:
             self.array[patch.box.slices] = patch.old
+
+
+def clean_up_edits(
+    value: int, max_area: int, within: np.ndarray | None = None, only_over: int | None = None
+) -> list[Callable[[LabelMap], Patch]]:
+    """The edits of a clean-up, in order: fill the holes of ``value``, then remove its
+    specks (:meth:`LabelMap.fill_holes`, :meth:`LabelMap.remove_specks`). Run on the
+    label map as one undo step, or on a copy off the GUI thread."""
+    return [
+        functools.partial(
+            LabelMap.fill_holes, value=value, max_area=max_area, within=within, only_over=only_over
+        ),
+        functools.partial(
+            LabelMap.remove_specks,
+            value=value,
+            max_area=max_area,
+            within=within,
+            only_over=only_over,
+        ),
+    ]
 
 
 def _capsule(

@@ -32,7 +32,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from annotator.core.cancel import CancelToken
-from annotator.core.labelmap import LabelMap, Patch, Point
+from annotator.core.labelmap import LabelMap, Patch, Point, clean_up_edits
 from annotator.core.proposal import Proposal
 from annotator.core.smart import (
     Superpixels,
@@ -504,10 +504,7 @@ def clean_up(ctx: ToolContext, within: np.ndarray | None = None, pixels: int = 0
     smart.notify("Cleaning up…")
 
     def run() -> list[Patch]:
-        return [
-            work.fill_holes(value, max_area, within=within, only_over=only_over),
-            work.remove_specks(value, max_area, within=within, only_over=only_over),
-        ]
+        return [edit(work) for edit in clean_up_edits(value, max_area, within, only_over)]
 
     def done(patches: list[Patch]) -> None:
         if ctx.document is doc:  # a stroke painted meanwhile stays a step of its own

@@ -28,7 +28,7 @@ import numpy as np
 
 from annotator.core.errors import AnnotatorError
 from annotator.core.history import EditHistory
-from annotator.core.labelmap import Box, LabelMap, Patch, Point
+from annotator.core.labelmap import Box, LabelMap, Patch, Point, clean_up_edits
 from annotator.core.proposal import Proposal, proposal_source
 from annotator.core.records import ImageRecord
 from annotator.core.smart import Superpixels
@@ -350,22 +350,22 @@ class Document:
         ``max_area`` pixels) inside ``within`` (default: the whole image): one undo step.
         Protected painting: with ``only_over`` only pixels of that label change. Returns
         whether any pixel changed."""
-        if self.history.in_stroke:
-            self.commit_stroke()
-        self.begin_stroke()
-        self.apply(lambda lm: lm.fill_holes(value, max_area, within=within, only_over=only_over))
-        self.apply(lambda lm: lm.remove_specks(value, max_area, within=within, only_over=only_over))
-        return self.commit_stroke()
+        return self._one_step(clean_up_edits(value, max_area, within, only_over))
 
     def land(self, patches: Sequence[Patch]) -> bool:
         """Land patches computed off the GUI thread on a copy of the label map (see
         :meth:`LabelMap.land`), in order, as one undo step; pixels edited since the copy
         keep their newer values. Returns whether any pixel changed."""
+        return self._one_step([functools.partial(LabelMap.land, patch=p) for p in patches])
+
+    def _one_step(self, edits: Sequence[EditOp]) -> bool:
+        """Run ``edits`` in order as one undo step of its own (a stroke in progress ends
+        first); whether any pixel changed."""
         if self.history.in_stroke:
             self.commit_stroke()
         self.begin_stroke()
-        for patch in patches:
-            self.apply(functools.partial(LabelMap.land, patch=patch))
+        for edit in edits:
+            self.apply(edit)
         return self.commit_stroke()
 
     def when_idle(self, edit: Callable[[], object]) -> None:

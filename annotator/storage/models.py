@@ -61,11 +61,15 @@ def files_in(folder: Path) -> ModelFiles:
     )
 
 
+def _folder_of(project: Project, record: ModelRecord) -> Path:
+    return (project.root / record.checkpoint).parent
+
+
 def model_files(project: Project, record: ModelRecord) -> ModelFiles:
     """The files of a published version, resolved against the project folder; weights
     that no longer match the checksum written with them are refused (versions written
     before checksums were kept are taken as they are)."""
-    files = files_in((project.root / record.checkpoint).parent)
+    files = files_in(_folder_of(project, record))
     check = files.folder / CHECKSUM_NAME
     if check.is_file() and files.weights.is_file():
         try:
@@ -164,10 +168,6 @@ def version_folders(project: Project) -> list[int]:
         if match and (sub / WEIGHTS_NAME).is_file() and (sub / CARD_NAME).is_file():
             found.append(int(match.group(1)))
     return sorted(found)
-
-
-def _folder_of(project: Project, record: ModelRecord) -> Path:
-    return (project.root / record.checkpoint).parent
 
 
 def has_files(project: Project, record: ModelRecord) -> bool:
