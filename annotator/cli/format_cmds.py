@@ -124,22 +124,22 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"--labels: a {args.format} source names its own classes; --labels is for "
             + ", ".join(_TAKES_LABELS)
         )
-    ignored_none = args.background is not None and args.background.strip().lower() == "none"
-    if args.background is not None and args.format not in _TAKES_BACKGROUND and ignored_none:
-        # accepted (scripts pass it to every format), but never in silence: it is easily
-        # taken for "value 0 is unlabelled", which no option of a masks import means
-        print(
-            f"note: --background none changes nothing in a {args.format} import: every "
-            "pixel's class comes from its mask (its value, or its colour, read through the "
-            "class table when there is one)",
-            file=sys.stderr,
-        )
-    elif args.background is not None and args.format not in _TAKES_BACKGROUND:
-        raise AnnotatorError(
-            f"--background: a {args.format} import takes every pixel's value from its masks "
-            "(no shapes leave pixels uncovered); --background is for "
-            + ", ".join(_TAKES_BACKGROUND)
-        )
+    if args.background is not None and args.format not in _TAKES_BACKGROUND:
+        if args.background.strip().lower() == "none":
+            # accepted (scripts pass it to every format), but never in silence: it is
+            # easily taken for "value 0 is unlabelled", which no option of a masks import means
+            print(
+                f"note: --background none changes nothing in a {args.format} import: every "
+                "pixel's class comes from its mask (its value, or its colour, read through "
+                "the class table when there is one)",
+                file=sys.stderr,
+            )
+        else:
+            raise AnnotatorError(
+                f"--background: a {args.format} import takes every pixel's value from its "
+                "masks (no shapes leave pixels uncovered); --background is for "
+                + ", ".join(_TAKES_BACKGROUND)
+            )
     request = ImportRequest(
         format=args.format,
         src=args.src,
