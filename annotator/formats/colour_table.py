@@ -9,8 +9,17 @@ same colours stored as a palette PNG by an optimiser). The table says what eithe
   ``label``), optionally ``r,g,b`` columns and an id column (``pixel value``, ``idx``,
   ``id``): CamVid ``class_dict.csv``, Roboflow ``_classes.csv``, ADE20K
   ``objectInfo150.csv`` (its ``;``-separated synonyms: the first is the name).
-- Anything else: one class name per line, line i = id i, read as it is (an export
-  writes any class name so, ``#1`` too).
+- Anything else: one class name per line, line i = id i (comments and blank lines not
+  counted).
+
+Comments (a comment never becomes a class: every later id would shift by one). In a
+table, a line beginning with ``#`` is a class when it has the table's full structure,
+colour or id fields that parse (CVAT's ``# x:1,2,3::`` is the class ``# x``), and a
+comment when it has none (CVAT's own ``# label:color_rgb:parts:actions``); one with part
+of it (``#x:1,2::``) could be either and is refused with its line number. In a CSV, a
+quoted name (``"#x",...``) is always a row. In a plain list, where no structure tells,
+``#`` alone or followed by a space or tab starts a comment (``# classes of my
+dataset``), and ``#`` followed by anything else is a name (``#1``, ``#ff0000``).
 
 Ids are the line order unless an id column gives them. A table whose ids start at 1
 and do not list 0 (ADE20K) reads 0 as void: ADE20K's "other objects", which its
@@ -55,6 +64,13 @@ _RGB_COLUMNS = (("r", "g", "b"), ("red", "green", "blue"))
 _LABELMAP = re.compile(r"^([^:]*):\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*(:.*)?$")
 _CAMVID = re.compile(r"^(\d+)[ \t]+(\d+)[ \t]+(\d+)[ \t]+(\S.*)$")
 _NAME_RGB = re.compile(r"^([^,]+),\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*$")
+#: A ``#`` line of those tables with a colour field of numbers that is no ``r,g,b``: a
+#: class with a broken colour or a comment, which no rule can tell.
+_NUMBERS = r"(?=[^:]*\d)(?=[^:]*[,;])[\d\s,;.]+"
+_LABELMAP_PART = re.compile(rf"^[^:]*:{_NUMBERS}(:.*)?$")
+_NAME_RGB_PART = re.compile(rf"^[^,]+,{_NUMBERS}$")
+#: A comment of a plain class list: ``#`` alone or followed by white space.
+_PLAIN_COMMENT = re.compile(r"^#+(\s|$)")
 #: Names a colour table gives the ignore colour (CamVid's "Void"): read as void.
 VOID_NAMES = ("void", "__ignore__")
 
@@ -90,31 +106,70 @@ def read_class_table(path: Path) -> ClassTable:
     except (OSError, UnicodeDecodeError) as exc:
         raise FormatError(f"{path}: cannot read the class list ({exc})") from None
     lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-    data = [(n, line) for n, line in lines if not line.startswith("#")]
-    if data and _LABELMAP.match(data[0][1]):
-        table = _colour_lines(path, data, _LABELMAP, "CVAT labelmap", "name:r,g,b:parts:actions")
-    elif data and _CAMVID.match(data[0][1]):
-        table = _colour_lines(path, data, _CAMVID, "CamVid colour list", "r g b name")
-    elif data and _csv_header(data[0][1]) is not None:
-        table = _csv_table(path, [line for _, line in data])
-    elif data and all(_NAME_RGB.match(line) for _, line in data):
-        table = _colour_lines(path, data, _NAME_RGB, "name,r,g,b list", "name,r,g,b")
-    else:  # a plain list, read as it always was: every line a name
-        names = tuple(line for _, line in lines)
+    # The form is that of the first line no comment: one not beginning with '#', or a
+    # labelmap class whose name does ('#x,1,2,3' before a CSV header is no name,r,g,b
+    # line; a CamVid line begins with its colour, never with '#').
+    first = next(
+        (line for _, line in lines if not line.startswith("#") or _LABELMAP.match(line)), None
+    )
+    data = [line for _, line in lines if not line.startswith("#")]
+    if first is not None and _LABELMAP.match(first):
+        table = _colour_lines(
+            path, lines, _LABELMAP, _LABELMAP_PART, "CVAT labelmap", "name:r,g,b:parts:actions"
+        )
+    elif first is not None and _CAMVID.match(first):
+        table = _colour_lines(path, lines, _CAMVID, None, "CamVid colour list", "r g b name")
+    elif first is not None and _csv_header(first) is not None:
+        table = _csv_table(path, lines)
+    elif data and all(_NAME_RGB.match(line) for line in data):
+        table = _colour_lines(
+            path, lines, _NAME_RGB, _NAME_RGB_PART, "name,r,g,b list", "name,r,g,b"
+        )
+    else:  # a plain list: every line a name but comments ('#' then a space)
+        names = tuple(line for _, line in lines if not _PLAIN_COMMENT.match(line))
         table = ClassTable(Path(path), "class list", names, tuple(range(len(names))))
     _check_unique(table)
     return table
 
 
+def _hash_line_refused(path: Path, n: int, what: str, fix: str) -> FormatError:
+    """The error for a ``#`` line that could be a class or a comment: ids would shift
+    by one whichever way it was guessed wrong."""
+    return FormatError(
+        f"{path}: line {n} begins with '#' and {what}: a class whose name begins with '#', "
+        f"or a comment? {fix}"
+    )
+
+
 def _colour_lines(
-    path: Path, data: list[tuple[int, str]], pattern: re.Pattern[str], kind: str, form: str
+    path: Path,
+    lines: list[tuple[int, str]],
+    pattern: re.Pattern[str],
+    part: re.Pattern[str] | None,
+    kind: str,
+    form: str,
 ) -> ClassTable:
+    """A table of one line per class; ``part``: a ``#`` line with part of a colour."""
     names: list[str] = []
     colours: list[RGB] = []
-    for n, line in data:
+    hash_first = ""  # the first class's line, when its name begins with '#'
+    for n, line in lines:
         m = pattern.match(line)
+        if m and not names and line.startswith("#"):
+            hash_first = f" (line {n}, a class whose name begins with '#', has that form)"
         if not m:
-            raise FormatError(f"{path}: line {n} is not '{form}' like the lines before it")
+            if line.startswith("#"):
+                if part is not None and part.match(line):
+                    raise _hash_line_refused(
+                        path,
+                        n,
+                        "has a colour that is not r,g,b",
+                        f"Give a class its whole '{form}' line; remove the numbers from a comment",
+                    )
+                continue  # a comment: no colour in it
+            raise FormatError(
+                f"{path}: line {n} is not '{form}' like the lines before it{hash_first}"
+            )
         parts = m.groups()
         if pattern is _CAMVID:
             name, rgb = parts[3], parts[:3]
@@ -143,9 +198,12 @@ def _csv_header(line: str) -> list[str] | None:
     return cols if any(c in _NAME_COLUMNS for c in cols) else None
 
 
-def _csv_table(path: Path, data: list[str]) -> ClassTable:
-    rows = list(csv.reader(data))
-    header = [c.strip().lower() for c in rows[0]]
+def _csv_table(path: Path, lines: list[tuple[int, str]]) -> ClassTable:
+    """The CSV table whose header is the first line not beginning with '#' (the lines
+    above it are comments); a '#' row below is a class or a comment by
+    :func:`_is_hash_row`."""
+    at = next(i for i, (_, line) in enumerate(lines) if not line.startswith("#"))
+    header = [c.strip().lower() for c in next(csv.reader([lines[at][1]]))]
     name_col = next(header.index(c) for c in _NAME_COLUMNS if c in header)
     id_col = next((header.index(c) for c in _ID_COLUMNS if c in header), None)
     rgb_cols = next(
@@ -156,12 +214,16 @@ def _csv_table(path: Path, data: list[str]) -> ClassTable:
         ),
         None,
     )
+    numeric = ([] if id_col is None else [id_col]) + (rgb_cols or [])
     names: list[str] = []
     ids: list[int] = []
     colours: list[RGB] = []
-    for n, row in enumerate(rows[1:], 2):
+    for n, line in lines[at + 1 :]:
+        row = next(csv.reader([line]))
+        if line.startswith("#") and not _is_hash_row(path, n, row, len(header), numeric):
+            continue
         if len(row) != len(header):
-            raise FormatError(f"{path}: row {n} has {len(row)} fields, the header {len(header)}")
+            raise FormatError(f"{path}: line {n} has {len(row)} fields, the header {len(header)}")
         # ADE20K lists synonyms: "windowpane;window" is the class windowpane
         names.append(row[name_col].split(";")[0].strip())
         if id_col is not None:
@@ -169,12 +231,12 @@ def _csv_table(path: Path, data: list[str]) -> ClassTable:
                 ids.append(int(row[id_col].strip()))
             except ValueError:
                 raise FormatError(
-                    f"{path}: row {n}: id {row[id_col].strip()!r} is not a whole number"
+                    f"{path}: line {n}: id {row[id_col].strip()!r} is not a whole number"
                 ) from None
             if ids[-1] < 0:
-                raise FormatError(f"{path}: row {n}: id {ids[-1]} is negative")
+                raise FormatError(f"{path}: line {n}: id {ids[-1]} is negative")
         if rgb_cols is not None:
-            colours.append(_rgb([row[c] for c in rgb_cols], path, f"{n}"))
+            colours.append(_rgb([row[c] for c in rgb_cols], path, n))
     if id_col is None:
         ids = list(range(len(names)))
     elif len(set(ids)) != len(ids):
@@ -187,6 +249,34 @@ def _csv_table(path: Path, data: list[str]) -> ClassTable:
         tuple(ids[i] for i in order),
         tuple(colours[i] for i in order) if rgb_cols is not None else None,
     )
+
+
+def _whole(value: str) -> bool:
+    try:
+        int(value.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _is_hash_row(path: Path, n: int, row: list[str], width: int, numeric: list[int]) -> bool:
+    """Whether a CSV line beginning with '#' is a row (True) or a comment (False): a row
+    has the header's fields, its ids and colours whole numbers; a comment has no number
+    where a row has them. Anything between, or a row's shape in a table with no numbers,
+    is refused."""
+    fix = 'Quote the name ("#x",...) of a class; remove the line if it is a comment'
+    if len(row) == width and numeric:
+        parsed = [_whole(row[c]) for c in numeric]
+        if all(parsed):
+            return True
+        if not any(parsed):
+            return False
+        raise _hash_line_refused(path, n, "part of a row's numbers", fix)
+    if len(row) == width:
+        raise _hash_line_refused(path, n, f"the {width} fields of a row", fix)
+    if numeric and any(_whole(v) for v in row[1:]):
+        raise _hash_line_refused(path, n, "numbers, not the header's fields", fix)
+    return False
 
 
 def _check_unique(table: ClassTable) -> None:
