@@ -132,3 +132,12 @@ def test_every_class_name_comparison_takes_either_unicode_form(tmp_path):
     result = read_labelme(src)
     assert result.errors == []
     assert all(item.names == (nfc,) for item in result.items)
+
+
+@pytest.mark.parametrize("name", ["#", "# x", "## notes"])
+def test_a_name_a_class_list_reads_as_a_comment_is_refused(name):
+    """Exports write class_names.txt, whose '#'-then-space lines read as comments: such a
+    class would vanish on re-import and every later id shift by one."""
+    with pytest.raises(SchemaError, match="read as a comment"):
+        LabelSchema.from_names(["background", name])
+    assert LabelSchema.from_names(["#1", "#x", "a # b"]).names == ["#1", "#x", "a # b"]

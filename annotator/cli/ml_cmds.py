@@ -357,6 +357,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         )
         if card.imported_from:
             print(f"  {'':<8} imported from {card.imported_from}")
+        if card.adapted:
+            print(f"  {'':<8} adapted from {card.adapted} (not trained since)")
         if m.version not in stored:
             print(f"  {'':<8} files removed to save space (models --keep)")
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from annotator.cli.progress import ProgressLine
 from annotator.core.errors import AnnotatorError
-from annotator.core.schema import LabelClass, LabelSchema, name_key, untrainable
+from annotator.core.schema import name_key, untrainable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Without an option, lists the classes with their ids and colours. A "
         "renamed class means something new to the model: the next round must train from "
         "scratch (`annotator train --from-scratch`). An added class is learnt by the next "
-        "round.",
+        "round. A removed or merged class rewrites every label map that holds later "
+        "classes (all or nothing, even if stopped), and makes a new model version without "
+        "the class's output, which the next rounds continue.",
     )
     p.add_argument("project", type=Path)
     change = p.add_mutually_exclusive_group()
@@ -54,6 +56,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     change.add_argument(
         "--color", nargs=2, metavar=("CLASS", "#RRGGBB"), help="give CLASS (name or id) a colour"
+    )
+    change.add_argument(
+        "--remove",
+        metavar="CLASS",
+        help="remove CLASS (name or id): its pixels become unlabelled, later classes move "
+        "down one id, and the active model loses its output",
+    )
+    change.add_argument(
+        "--merge",
+        nargs=2,
+        metavar=("CLASS", "INTO"),
+        help="merge CLASS into INTO (names or ids): its pixels become INTO, later classes "
+        "move down one id, and the active model loses its output",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_classes)
@@ -164,9 +179,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_classes(args: argparse.Namespace) -> int:
+    from annotator.services.class_changes import class_by_name
     from annotator.services.projects import open_project
 
-    changes = args.add is not None or args.rename is not None or args.color is not None
+    changes = any(
+        v is not None for v in (args.add, args.rename, args.color, args.remove, args.merge)
+    )
     if args.json and changes:
         raise AnnotatorError("--json is for the listing of classes (without an option)")
     with open_project(args.project, lock=changes) as project:
@@ -177,7 +195,7 @@ def cmd_classes(args: argparse.Namespace) -> int:
             project.set_schema(schema)
             print(f"added {', '.join(args.add)}; the next round learns them")
         elif args.rename is not None:
-            cls = _class_of(schema, args.rename[0])
+            cls = class_by_name(schema, args.rename[0])
             project.set_schema(schema.renamed(cls.id, args.rename[1]))
             after = (
                 "the model still fits (the same name in other letters)"
@@ -186,9 +204,18 @@ def cmd_classes(args: argparse.Namespace) -> int:
             )
             print(f"renamed {cls.name!r} to {args.rename[1]!r}; {after}")
         elif args.color is not None:
-            cls = _class_of(schema, args.color[0])
+            cls = class_by_name(schema, args.color[0])
             project.set_schema(schema.recoloured(cls.id, args.color[1]))
             print(f"{cls.name!r} is now {args.color[1]}")
+        elif changes:  # --remove or --merge
+            from annotator.services.class_changes import take_out_class
+
+            gone = class_by_name(schema, args.remove if args.merge is None else args.merge[0])
+            into = None if args.merge is None else class_by_name(schema, args.merge[1])
+            progress = ProgressLine("rewriting labels")
+            result = take_out_class(project, gone, into, progress)
+            progress.finish()
+            print(result.summary())
         classes = project.schema.classes
     if args.json:
         print(json.dumps([{"id": c.id, "name": c.name, "color": c.color} for c in classes]))
@@ -199,15 +226,6 @@ def cmd_classes(args: argparse.Namespace) -> int:
     if (why := untrainable(len(classes))) is not None:
         print(f"note: {why}", file=sys.stderr)
     return 0
-
-
-def _class_of(schema: LabelSchema, given: str) -> LabelClass:
-    """A class by its name (any case) or its id; one line when there is none."""
-    if schema.has_name(given):
-        return schema.by_name(given)
-    if given.strip().isdecimal() and int(given) < len(schema.classes):
-        return schema.classes[int(given)]
-    raise AnnotatorError(f"no class {given!r}; the classes are {', '.join(schema.names)}")
 
 
 def no_display(environ: dict[str, str] | None = None, platform: str | None = None) -> str:

@@ -173,6 +173,9 @@ class ModelCard:
     #: Where an imported version came from (a file, and its version where it was trained);
     #: ``None`` for a version trained in this project.
     imported_from: str | None = None
+    #: How a version made from its parent without training changed it (a class taken
+    #: out of the project); ``None`` for a trained or imported version.
+    adapted: str | None = None
     format: str = CHECKPOINT_FORMAT
     card_format: int = CARD_FORMAT
     #: Keys this version of the app does not know (kept so a round trip loses nothing).
@@ -254,6 +257,8 @@ class ModelCard:
             data["onnx"] = self.onnx
         if self.imported_from is not None:
             data["imported_from"] = self.imported_from
+        if self.adapted is not None:
+            data["adapted"] = self.adapted
         return data
 
     def to_json(self) -> str:
@@ -297,6 +302,7 @@ class ModelCard:
             metrics=_metrics(r.get_obj("metrics")),
             onnx=r.get_str("onnx") or None,
             imported_from=r.get_str("imported_from") or None,
+            adapted=r.get_str("adapted") or None,
             format=r.get_str("format", CHECKPOINT_FORMAT),
             card_format=CARD_FORMAT,
             extra={k: v for k, v in r.data.items() if k not in _KNOWN},
@@ -319,6 +325,7 @@ _KNOWN = frozenset(
         "metrics",
         "onnx",
         "imported_from",
+        "adapted",
     ]
 )
 

@@ -127,6 +127,10 @@ MAX_NAME_LENGTH = 200
 RESERVED_NAME = "__ignore__"
 
 
+#: A class list line read as a comment (``formats.colour_table``): '#' alone or then a space.
+_COMMENT_LIKE = re.compile(r"^#+(\s|$)")
+
+
 def name_key(name: str) -> str:
     """What two class names are compared by: the same letters in any case, and in either
     Unicode form ("é" typed as one character or as "e" and an accent look the same)."""
@@ -147,6 +151,11 @@ def _check_name(name: str) -> str:
         raise SchemaError(
             f"class name {name[:40]!r}... has {len(name)} characters; at most "
             f"{MAX_NAME_LENGTH} fit the lists, file names and legends it appears in"
+        )
+    if _COMMENT_LIKE.match(name):
+        raise SchemaError(
+            f"class name {name!r} would read as a comment in the class lists exports write "
+            "('#' then a space); write it without the space, or without the '#'"
         )
     if name.lower() == RESERVED_NAME:
         raise SchemaError(
@@ -246,3 +255,55 @@ class LabelSchema:
     def rgb_table(self) -> np.ndarray:
         """``(n, 3) uint8`` colours of the classes, in id order."""
         return np.array([c.rgb for c in self.classes], dtype=np.uint8).reshape(-1, 3)
+
+
+@dataclass(frozen=True, eq=False)
+class ClassRemoval:
+    """One class taken out of a schema: its pixels become unlabelled (removed) or
+    another class (merged into ``into``), and every later class moves down one id,
+    keeping its name and colour.
+
+    ``lut`` maps each label value of ``old`` (every class id, void and unlabelled) to the
+    value of ``new``: ``new_mask = lut[old_mask]``. The label type follows the class
+    count, so a 16-bit project that drops to 254 classes becomes 8-bit (void and
+    unlabelled move with it)."""
+
+    old: LabelSchema
+    new: LabelSchema
+    removed: LabelClass
+    into: LabelClass | None  # in ``new``'s ids; None: the pixels become unlabelled
+    lut: np.ndarray
+
+    @classmethod
+    def of(cls, old: LabelSchema, class_id: int, into: int | None = None) -> ClassRemoval:
+        """Take class ``class_id`` out of ``old``; ``into``: the class (an id of ``old``)
+        its pixels join, or ``None`` to leave them unlabelled."""
+        if not 0 <= class_id < len(old):
+            raise SchemaError(f"no class with id {class_id}; classes are {old.names}")
+        if len(old) == 1:
+            raise SchemaError("a project needs at least one class: this is its only one")
+        if into is not None and not 0 <= into < len(old):
+            raise SchemaError(f"no class with id {into}; classes are {old.names}")
+        if into == class_id:
+            raise SchemaError(f"cannot merge {old.classes[class_id].name!r} into itself")
+        kept = [c for c in old.classes if c.id != class_id]
+        new = LabelSchema(tuple(replace(c, id=i) for i, c in enumerate(kept)))
+        lut = np.empty(old.unlabelled + 1, dtype=new.dtype)
+        ids = np.arange(len(old))
+        lut[: len(old)] = ids - (ids > class_id)
+        lut[len(old) :] = new.unlabelled  # no class has those values; never in a valid map
+        lut[old.void] = new.void
+        lut[old.unlabelled] = new.unlabelled
+        target = None
+        if into is not None:
+            target = new.classes[int(lut[into])]
+            lut[class_id] = target.id
+        else:
+            lut[class_id] = new.unlabelled
+        return cls(old, new, old.classes[class_id], target, lut)
+
+    def describe(self) -> str:
+        """What the change does, in one sentence."""
+        if self.into is None:
+            return f"removed {self.removed.name!r}"
+        return f"merged {self.removed.name!r} into {self.into.name!r}"

@@ -1,4 +1,5 @@
-"""The class panel: pick the class to paint, show/hide classes, add, rename, recolour.
+"""The class panel: pick the class to paint, show/hide classes, add, rename, recolour,
+merge into another class, remove.
 
 Rows are the schema's classes in id order, then "void" (pixels to ignore). Each row has
 a colour swatch and a check box for visibility. Keys 1-9 select the first nine classes
@@ -7,7 +8,7 @@ a colour swatch and a check box for visibility. Keys 1-9 select the first nine c
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QColorDialog,
@@ -16,7 +17,10 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
+    QMessageBox,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -31,6 +35,8 @@ MODEL_NOTE = (
     "Adding a class: the model keeps what it learnt and learns the new class from the "
     "next training round. Renaming a class: the model cannot tell whether its meaning "
     "changed, so the next round must start over (Model > Train from scratch). "
+    "Removing a class, or merging it into another: every label map is rewritten, and the "
+    "model loses that class's output and goes on from what it learnt. "
     "Colours and hiding change only the display."
 )
 
@@ -73,6 +79,8 @@ class ClassPanel(QWidget):
     add_requested = Signal(str, str)  # name, colour
     rename_requested = Signal(int, str)
     recolour_requested = Signal(int, str)
+    remove_requested = Signal(int)  # class id
+    merge_requested = Signal(int, int)  # class id, into class id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,9 +89,19 @@ class ClassPanel(QWidget):
         self.add_button = QPushButton("Add…")
         self.rename_button = QPushButton("Rename…")
         self.colour_button = QPushButton("Colour…")
+        # Merge and remove rewrite every label map: one click further, in a menu.
+        self.more_button = QToolButton()
+        self.more_button.setText("More")
+        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        more = QMenu(self.more_button)
+        self.merge_action = more.addAction("Merge into another class…", self._ask_merge)
+        self.remove_action = more.addAction("Remove class…", self._ask_remove)
+        self.more_button.setMenu(more)
         buttons = QHBoxLayout()
-        for b in (self.add_button, self.rename_button, self.colour_button):
+        for b in (self.add_button, self.rename_button, self.colour_button, self.more_button):
             buttons.addWidget(b)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list)
@@ -100,6 +118,9 @@ class ClassPanel(QWidget):
         self.add_button.setToolTip("Add a class at the end of the list (the model learns it next)")
         self.rename_button.setToolTip("Rename the selected class (the model restarts from scratch)")
         self.colour_button.setToolTip("Change the colour of the selected class")
+        self.more_button.setToolTip(
+            "Merge the selected class into another, or remove it (every label map is rewritten)"
+        )
         self._schema: LabelSchema | None = None
         self._filling = False
         self.list.currentRowChanged.connect(self._row_changed)
@@ -158,6 +179,8 @@ class ClassPanel(QWidget):
         is_class = self._selected_class() is not None  # void has no name or colour to edit
         self.rename_button.setEnabled(is_class)
         self.colour_button.setEnabled(is_class)
+        several = self._schema is not None and len(self._schema) > 1
+        self.more_button.setEnabled(is_class and several)
         if value is not None and not self._filling:
             self.value_selected.emit(value)
 
@@ -193,3 +216,71 @@ class ClassPanel(QWidget):
         color = QColorDialog.getColor(QColor(self._schema.classes[cid].color), self, "Class colour")
         if color.isValid():
             self.recolour_requested.emit(cid, color.name())
+
+    def _context_menu(self, pos: QPoint) -> None:
+        item = self.list.itemAt(pos)
+        if item is None:
+            return
+        self.list.setCurrentItem(item)
+        if self._selected_class() is None:
+            return  # void: nothing to edit
+        menu = QMenu(self)
+        menu.addAction("Rename…", self._ask_rename)
+        menu.addAction("Colour…", self._ask_colour)
+        menu.addSeparator()
+        for action in (self.merge_action, self.remove_action):
+            menu.addAction(action)
+            action.setEnabled(self.more_button.isEnabled())
+        menu.exec(self.list.viewport().mapToGlobal(pos))
+
+    def _ask_merge(self) -> None:
+        cid = self._selected_class()
+        if cid is None or self._schema is None or len(self._schema) < 2:
+            return
+        name = self._schema.classes[cid].name
+        others = [c for c in self._schema.classes if c.id != cid]
+        picked, ok = QInputDialog.getItem(
+            self,
+            "Merge class",
+            f"Merge '{name}' into:\n(its pixels become that class; '{name}' is removed)",
+            [c.name for c in others],
+            0,
+            False,
+        )
+        if not ok:
+            return
+        into = next(c for c in others if c.name == picked)
+        if self._confirm(
+            f"Merge '{name}' into '{into.name}'?",
+            f"Every pixel of '{name}' becomes '{into.name}' in every image.",
+        ):
+            self.merge_requested.emit(cid, into.id)
+
+    def _ask_remove(self) -> None:
+        cid = self._selected_class()
+        if cid is None or self._schema is None or len(self._schema) < 2:
+            return
+        name = self._schema.classes[cid].name
+        if self._confirm(
+            f"Remove the class '{name}'?",
+            "Its pixels become unlabelled in every image. To keep them labelled as another "
+            "class, merge it instead.",
+        ):
+            self.remove_requested.emit(cid)
+
+    def _confirm(self, question: str, what: str) -> bool:
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Change classes",
+            question,
+            QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setInformativeText(
+            f"{what} The classes after it move up one place in the list (and the keys 1-9 "
+            "with them). Every label map is rewritten; stopped half-way, nothing changes. "
+            "The model loses this class's output and goes on from what it learnt. "
+            "This cannot be undone."
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Ok

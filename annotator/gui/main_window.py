@@ -307,6 +307,8 @@ class MainWindow(QMainWindow):
         self.class_panel.recolour_requested.connect(
             lambda i, col: self._edit_schema("recolour_class", i, col)
         )
+        self.class_panel.remove_requested.connect(lambda i: self.take_out_class(i, None))
+        self.class_panel.merge_requested.connect(self.take_out_class)
         self.contrast_dialog.window_changed.connect(self._set_window)
         self.contrast_dialog.reset.connect(lambda: self._set_window(None, None))
 
@@ -592,6 +594,11 @@ class MainWindow(QMainWindow):
         self._opacity = percent / 100.0
         self.canvas.set_colour_table(self._table())
 
+    def set_hidden(self, hidden: frozenset[int]) -> None:
+        """Hide the classes of these label values (the panel shows it from the next
+        :meth:`show_schema`)."""
+        self._set_hidden(hidden)
+
     def _set_hidden(self, hidden: frozenset[int]) -> None:
         self._hidden = hidden
         self.canvas.set_colour_table(self._table())
@@ -607,6 +614,13 @@ class MainWindow(QMainWindow):
             return
         self.show_schema(schema)
         self.statusBar().showMessage(self.class_panel.explain_change(old, schema), 10000)
+
+    def take_out_class(self, class_id: int, into: int | None) -> None:
+        """Remove a class (``into`` None) or merge it into ``into``: every label map is
+        rewritten (``gui.class_changes``)."""
+        from annotator.gui.class_changes import take_out
+
+        take_out(self, class_id, into)
 
     def show_schema(self, schema: LabelSchema) -> None:
         """Show the classes everywhere they appear: the class panel, the "Paint over"

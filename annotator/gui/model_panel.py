@@ -385,6 +385,8 @@ class ModelPanel(QWidget):
             origin = (
                 f"imported from {active.card.imported_from}"
                 if active.card.imported_from
+                else f"adapted from {active.card.adapted}"
+                if active.card.adapted
                 else f"trained on {train.device or '?'}, "
                 f"{'?' if train.steps is None else train.steps} steps"
             )

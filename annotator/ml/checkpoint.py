@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from annotator.ml.networks import (
     build_network,
     load_weights,
     network_of,
+    rearrange_classes,
     widen_classes,
 )
 
@@ -127,6 +129,22 @@ def check_classes(
             f"has {list(class_names)}; train a new model from scratch "
             "(`annotator train --from-scratch`, or Model > Train from scratch in the app)"
         )
+
+
+def rearranged(
+    loaded: LoadedCheckpoint, outputs: Sequence[int | None]
+) -> tuple[NetworkConfig, dict[str, torch.Tensor], tuple[float, ...] | None]:
+    """The network, weights and class weights of ``loaded`` whose output ``j`` is its
+    output ``outputs[j]`` (``None``: a new, silent one; see
+    :func:`networks.rearrange_classes`)."""
+    model = rearrange_classes(loaded.build_model(), outputs)
+    weights = loaded.card.training.class_weights
+    if weights is not None and len(weights) == loaded.network.n_classes:
+        weights = tuple(1.0 if j is None else float(weights[j]) for j in outputs)
+    else:
+        weights = None
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return network_of(model), state, weights
 
 
 def widen_head(model: nn.Module, n_classes: int) -> nn.Module:

@@ -25,6 +25,7 @@ for each one):
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
@@ -280,34 +281,52 @@ def classifier_convs(model: nn.Module) -> list[Any]:
 def widen_classes(model: nn.Module, n_classes: int) -> nn.Module:
     """The same network with ``n_classes`` outputs; the old classes keep their weights.
 
-    Every classifier convolution grows (FCN sums several). New output channels start at
-    zero weight and a bias well below the old ones, so the widened model proposes exactly
-    what it did until training teaches it the new classes.
+    New output channels start silent (see :func:`rearrange_classes`), so the widened
+    model proposes exactly what it did until training teaches it the new classes.
+    """
+    n_old = classifier_convs(model)[0].out_channels
+    if n_classes < n_old:
+        raise ModelError("a model's classes can only grow")
+    if n_classes == n_old:
+        return model
+    return rearrange_classes(model, [*range(n_old), *([None] * (n_classes - n_old))])
+
+
+def rearrange_classes(model: nn.Module, outputs: Sequence[int | None]) -> nn.Module:
+    """The same network whose output ``j`` is the old output ``outputs[j]`` (its weights
+    copied), or a new, silent one where ``outputs[j]`` is ``None``: old outputs left out
+    are dropped (a class taken out of the project), and the others keep what they learnt.
+
+    Every classifier convolution changes alike (FCN sums several). New channels start at
+    zero weight and a bias well below the old ones, so they win no pixel until trained.
     """
     import torch
 
     config: NetworkConfig = model.config  # type: ignore[assignment]
     old_convs = classifier_convs(model)
     n_old = old_convs[0].out_channels
-    if n_classes < n_old:
-        raise ModelError("a model's classes can only grow")
-    if n_classes == n_old:
-        return model
-    wider = build_network(config.with_classes(n_classes))
-    new_convs = classifier_convs(wider)
+    kept = [j for j in outputs if j is not None]
+    if not outputs or not all(0 <= j < n_old for j in kept) or len(set(kept)) != len(kept):
+        raise ModelError(f"cannot take outputs {list(outputs)} of a model of {n_old} classes")
+    reshaped = build_network(config.with_classes(len(outputs)))
+    new_convs = classifier_convs(reshaped)
     names = {id(m): name for name, m in model.named_modules()}
     skip = tuple(names[id(c)] + "." for c in old_convs)
     state = {k: v for k, v in model.state_dict().items() if not k.startswith(skip)}
-    missing, unexpected = wider.load_state_dict(state, strict=False)
+    missing, unexpected = reshaped.load_state_dict(state, strict=False)
     if unexpected or any(not k.startswith(skip) for k in missing):
-        raise ModelError("cannot widen the classifier: the network's layers do not match")
+        raise ModelError("cannot change the classifier: the network's layers do not match")
     share = 4.0 / len(old_convs)
     with torch.no_grad():
         for old, new in zip(old_convs, new_convs):
             new.weight.zero_()
-            new.weight[:n_old] = old.weight
             if new.bias is not None and old.bias is not None:
                 new.bias.fill_(float(old.bias.min()) - share)
-                new.bias[:n_old] = old.bias
-    wider.train(model.training)
-    return wider
+            for j, source in enumerate(outputs):
+                if source is None:
+                    continue
+                new.weight[j] = old.weight[source]
+                if new.bias is not None and old.bias is not None:
+                    new.bias[j] = old.bias[source]
+    reshaped.train(model.training)
+    return reshaped

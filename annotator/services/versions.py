@@ -78,7 +78,7 @@ def prune(project: Project) -> PruneReport:
     return PruneReport(keep, tuple(removed), freed)
 
 
-def _files_of(project: Project, record: ModelRecord) -> Path:
+def files_of(project: Project, record: ModelRecord) -> Path:
     """The version's weights, or a ModelError when :func:`prune` removed them."""
     weights = model_store.model_files(project, record).weights
     if not weights.is_file():
@@ -98,7 +98,7 @@ def rollback(project: Project, version: int) -> ModelRecord:
     from annotator.ml.checkpoint import load_checkpoint
 
     record = project.model(version)
-    weights = _files_of(project, record)
+    weights = files_of(project, record)
     # build_model too: a version whose weights do not fit its card must not become active
     load_checkpoint(weights, project.schema.names, allow_new_classes=True).build_model()
     return project.set_active_model(version)
@@ -224,7 +224,7 @@ def export_model(
     refuse_image_files(project, [out], "model file")
     if out.exists() and not overwrite:
         raise ModelError(f"{out}: exists; give another file name, or --overwrite to replace it")
-    weights = _files_of(project, record)
+    weights = files_of(project, record)
     try:
         data = weights.read_bytes()
     except OSError as exc:  # the version's own file, not the destination

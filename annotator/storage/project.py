@@ -45,7 +45,7 @@ from annotator.core.schema import LabelClass, LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.storage.atomic import atomic_write_bytes, fsync_dir
 from annotator.storage.db import Database
-from annotator.storage.images import ImageInfo, is_image_path, read_image
+from annotator.storage.images import ImageInfo, encode_png, is_image_path, read_image
 from annotator.storage.lock import LOCK_NAME, ProjectLock
 from annotator.storage.lock import held_here as lock_held_here
 from annotator.storage.lock import needed as lock_needed
@@ -213,16 +213,6 @@ def collect_image_files(
         else:
             found.append((p, p.name))
     return found
-
-
-def _encode_png(array: np.ndarray) -> bytes:
-    """A label array as a fast lossless PNG (8 or 16 bit)."""
-    import cv2
-
-    ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:
-        raise ProjectError(f"could not encode a {array.dtype} array of {array.shape} as PNG")
-    return buf.tobytes()
 
 
 #: A picture of at most this many distinct values (grey levels or colours) may be a mask.
@@ -425,6 +415,11 @@ class Project:
             raise
         project._write_lock = held
         project._writer = lock and lock_needed()
+        try:
+            project._finish_class_change(held is not None and not again)
+        except BaseException:
+            project.close()
+            raise
         if held is not None and not again:  # (its own writers may be busy otherwise)
             try:
                 project._clear_unfinished_writes()
@@ -433,6 +428,32 @@ class Project:
                 project.close()
                 raise
         return project
+
+    def _finish_class_change(self, writer: bool) -> None:
+        """Finish a class change a process was killed in the middle of (or clear what it
+        staged), before anything reads a mask: see ``storage.class_change``. A reader
+        finishes it when nobody holds the write lock, and is refused while the one who
+        holds it is swapping the files (every writer finishes it on opening, so the
+        holder is the one changing the classes)."""
+        from annotator.storage.class_change import PENDING_KEY, STAGING_DIR, finish_class_change
+
+        if writer:
+            finish_class_change(self)
+            return
+        if not self.has_meta(PENDING_KEY):
+            return  # a staging folder without the mark is the writer's, still staging
+        try:
+            held = ProjectLock.acquire(self.root)
+        except ProjectError:
+            raise ProjectError(
+                f"{self.root}: its classes are being changed right now; try again when "
+                "that has finished"
+            ) from None
+        try:
+            finish_class_change(self)
+        finally:
+            held.release()
+        assert not (self.root / STAGING_DIR).exists() or not self.has_meta(PENDING_KEY)
 
     def _clear_unfinished_writes(self) -> None:
         """Remove the temporary files of atomic writes a killed process left (``.*.tmp``
@@ -552,6 +573,34 @@ class Project:
     def _meta(self, key: str) -> str | None:
         rows = self._db.query("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0]["value"] if rows else None
+
+    def has_meta(self, key: str) -> bool:
+        return self._meta(key) is not None
+
+    def clear_meta(self, key: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    def commit_class_change(
+        self, schema: LabelSchema, updates: Sequence[tuple[int, str, int]], mark: str
+    ) -> None:
+        """The commit of a class change (``storage.class_change``): in one transaction
+        the new classes (and label type), ``(labelled pixels, status, image id)`` of each
+        rewritten map, and the meta key ``mark`` saying the staged files are the truth."""
+        self.check_in_place()
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM classes")
+            self._write_classes(conn, schema)
+            conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'label_dtype'", (str(schema.dtype),)
+            )
+            stamp = now_iso()
+            conn.executemany(
+                "UPDATE images SET labelled_pixels = ?, status = ?, updated_at = ? WHERE id = ?",
+                [(n, status, stamp, image_id) for n, status, image_id in updates],
+            )
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (mark, stamp))
+        self._schema = schema
 
     def get_setting(
         self, key: str, default: Any = None, *, fix: str = "restore the project from a backup"
@@ -1050,8 +1099,8 @@ class Project:
                 )
             # Written before the labels: a crash in between leaves a file the record does
             # not name yet (unused), never a record naming a file that is not there.
-            atomic_write_bytes(self.accepted_path(image_id, version), _encode_png(accepted))
-        atomic_write_bytes(self.mask_path(image_id), _encode_png(mask))
+            atomic_write_bytes(self.accepted_path(image_id, version), encode_png(accepted))
+        atomic_write_bytes(self.mask_path(image_id), encode_png(mask))
         labelled = int(np.count_nonzero(mask != s.unlabelled))
         if status is None:
             status = record.status

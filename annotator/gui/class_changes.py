@@ -1,0 +1,80 @@
+"""Removing a class, or merging it into another, from the class panel.
+
+The labels of every image are rewritten on a worker thread with a progress dialog
+(``services.class_changes``, all or nothing); the open image is saved and closed first
+and opened again after, so no edit lands in a map of the old ids. A training round must
+end first: it reads the labels it trains on while it runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QMessageBox
+
+from annotator.core.errors import AnnotatorError
+from annotator.gui.progress_task import Progress, error_text, run_with_progress, sentence
+from annotator.services.class_changes import TakeOutResult, plan, take_out_class
+
+if TYPE_CHECKING:
+    from annotator.gui.main_window import MainWindow
+
+
+def take_out(window: MainWindow, class_id: int, into: int | None) -> TakeOutResult | None:
+    """Take class ``class_id`` out of the window's project (into class ``into``, or
+    unlabelled) and show the result; ``None`` when nothing changed (said in a box)."""
+    session = window.session
+    if session is None:
+        return None
+    schema = session.schema
+    service = window.loop.service
+    if service is not None and service.training:
+        QMessageBox.warning(
+            window,
+            "Classes not changed",
+            "A training round is running, and it reads the labels: wait for it, or cancel "
+            "it (Model > Cancel training), then try again.",
+        )
+        return None
+    removed = schema.classes[class_id]
+    target = None if into is None else schema.classes[into]
+    try:
+        change = plan(schema, removed, target)
+    except AnnotatorError as exc:  # the only class, into itself...
+        QMessageBox.warning(window, "Classes not changed", sentence(str(exc)))
+        return None
+    current = session.document.image_id if session.document else None
+    window.close_image()  # saved first: the rewrite reads every map from disk
+    project = session.project
+
+    def work(progress: Progress) -> TakeOutResult:
+        if service is not None:
+            service.wait_proposals()  # a proposal being stored holds the old ids
+        return take_out_class(project, removed, target, progress)
+
+    verb = "Removing" if into is None else "Merging"
+    outcome = run_with_progress(window, "Change classes", f"{verb} '{removed.name}'…", work)
+    if project.schema == change.new:  # changed: hidden classes keep hiding, by their new ids
+        hidden = window.class_panel_hidden() - {removed.id}
+        window.set_hidden(frozenset(int(change.lut[v]) for v in hidden))
+    window.show_schema(session.schema)
+    window.image_list.set_records(session.images(), current)
+    if current is not None:
+        window.open_image(current)
+    if outcome.cancelled:
+        window.statusBar().showMessage("Cancelled: the classes are as they were.", 10000)
+        return None
+    if outcome.error is not None or outcome.result is None:
+        QMessageBox.warning(
+            window,
+            "Classes not changed",
+            sentence(error_text(outcome.error or RuntimeError("nothing happened"))),
+        )
+        return None
+    result = outcome.result
+    if result.model is not None and service is not None:
+        service.adopt(result.model)
+    window.class_panel.note.setText(result.summary())
+    window.class_panel.note.show()
+    window.statusBar().showMessage(result.labels.summary().capitalize(), 10000)
+    return result

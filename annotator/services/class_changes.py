@@ -1,0 +1,127 @@
+"""Removing a class, or merging it into another: the labels (``storage.class_change``),
+then the active model, adapted to the classes left so the loop goes on from what it
+learnt (docs/adr/0021). The class panel and ``annotator classes --remove/--merge`` both
+call :func:`take_out_class`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, replace
+
+from annotator.core.card import CardMetrics, classes_fit
+from annotator.core.errors import AnnotatorError, SchemaError
+from annotator.core.records import ModelRecord, now_iso
+from annotator.core.schema import ClassRemoval, LabelClass, LabelSchema
+from annotator.storage.class_change import ClassChangeReport, change_classes
+from annotator.storage.project import Progress, Project
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TakeOutResult:
+    """What :func:`take_out_class` did to the labels, and to the model."""
+
+    labels: ClassChangeReport
+    #: The new version adapted from the active one, if one was made.
+    model: ModelRecord | None
+    #: What happened to the model, in one sentence ("" without a model).
+    model_note: str
+
+    def summary(self) -> str:
+        text = self.labels.summary().capitalize() + "."
+        return f"{text} {self.model_note}" if self.model_note else text
+
+
+def plan(schema: LabelSchema, removed: LabelClass, into: LabelClass | None) -> ClassRemoval:
+    """The change of taking ``removed`` out (merged into ``into``, or unlabelled)."""
+    return ClassRemoval.of(schema, removed.id, None if into is None else into.id)
+
+
+def take_out_class(
+    project: Project,
+    removed: LabelClass,
+    into: LabelClass | None = None,
+    progress: Progress | None = None,
+) -> TakeOutResult:
+    """Take ``removed`` out of the project: its pixels join ``into``, or become
+    unlabelled; later classes move down one id. The labels change first (crash-safe,
+    all or nothing); then the active model becomes a new version without the class's
+    output, so proposals go on and the next round continues it (a failure there leaves
+    the labels changed and says so: training from scratch still works)."""
+    change = plan(project.schema, removed, into)
+    active = project.active_model()
+    labels = change_classes(project, change, progress)
+    if progress is not None and active is not None:
+        # Past the commit nothing is cancelled: a cancel raised by the callback is ignored.
+        with contextlib.suppress(Exception):
+            progress(1, 1, f"adapting model v{active.version}")
+    try:
+        model, note = _adapt(project, change, active)
+    except AnnotatorError as exc:  # a damaged checkpoint, a full disk...
+        log.warning("model v%s was not adapted: %s", active and active.version, exc)
+        model = None
+        note = (
+            f"Model v{active and active.version} could not be adapted ({exc}); train from "
+            "scratch to go on."
+        )
+    return TakeOutResult(labels, model, note)
+
+
+def _adapt(
+    project: Project, change: ClassRemoval, active: ModelRecord | None
+) -> tuple[ModelRecord | None, str]:
+    """A version of ``active`` whose outputs are the classes left (see the module)."""
+    if active is None:
+        return None, ""
+    known = active.card.class_names
+    if not classes_fit(known, change.old.names):
+        return None, (
+            f"Model v{active.version} was trained for other classes already; train from "
+            "scratch to use the new ones."
+        )
+    if change.removed.id >= len(known):
+        return None, (
+            f"Model v{active.version} never learnt {change.removed.name!r}; it is unchanged."
+        )
+    # The new class j was the old class j (before the removed one) or j + 1 (after it).
+    outputs: list[int | None] = [
+        old for j in range(len(change.new)) if (old := j + (j >= change.removed.id)) < len(known)
+    ]
+    if not outputs:
+        return None, f"Model v{active.version} knew no other class; train from scratch."
+    from annotator.ml.checkpoint import load_checkpoint, rearranged
+    from annotator.services.versions import files_of, store_version
+
+    loaded = load_checkpoint(files_of(project, active), known)
+    network, state, weights = rearranged(loaded, outputs)
+    how = change.describe()
+    card = replace(
+        loaded.card,
+        version=project.next_model_version(),
+        parent=active.version,
+        created_at=now_iso(),
+        classes=tuple(change.new.names[: len(outputs)]),
+        architecture=network.to_dict(),
+        training=replace(loaded.card.training, class_weights=weights),
+        metrics=CardMetrics(loss=loaded.card.metrics.loss),  # measured on the old classes
+        onnx=None,
+        imported_from=None,  # the parent says where it came from
+        adapted=f"v{active.version}, {how}",
+    )
+    record = store_version(project, card, network, state, replacing=active.version)
+    verb = "merged" if change.into is not None else "removed"
+    return record, (
+        f"Model v{record.version} is v{active.version} without the output of the "
+        f"{verb} class; the next rounds continue it."
+    )
+
+
+def class_by_name(schema: LabelSchema, given: str) -> LabelClass:
+    """A class by its name (any case) or its id, or a one-line error."""
+    if schema.has_name(given):
+        return schema.by_name(given)
+    if given.strip().isdecimal() and int(given) < len(schema.classes):
+        return schema.classes[int(given)]
+    raise SchemaError(f"no class {given!r}; the classes are {', '.join(schema.names)}")

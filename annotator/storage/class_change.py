@@ -1,0 +1,171 @@
+"""Taking a class out of a project (removed, or merged into another), crash-safe.
+
+Class ids are positions in the class list, so taking one out rewrites every label map
+whose values change (the class's own pixels, and every later class, which moves down one
+id), and the accepted proposals kept beside them (docs/adr/0013). A rewrite of hundreds
+of files cannot be one atomic step, so it is done in three (docs/adr/0021):
+
+1. **Stage.** Each changed map is read, checked and written, remapped, into
+   ``PROJECT/.class-change/`` (the live files are untouched). Cancelled, failed or
+   killed here, the project is as it was: the next writer to open it removes the folder.
+2. **Commit.** One database transaction writes the new class list, the label counts and
+   statuses of the changed images, and a ``class_change`` mark that says "the staged
+   files are the truth".
+3. **Swap.** Each staged file is renamed over its live one, the stored proposals (made
+   for the old ids) are removed, and the mark is cleared. Killed here, the next writer to
+   open the project finishes the swap before anything reads a mask
+   (:func:`finish_class_change`); a reader that opens it meanwhile is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from annotator.core.errors import ProjectError
+from annotator.core.proposal import source_version
+from annotator.core.records import ImageRecord
+from annotator.core.schema import ClassRemoval
+from annotator.core.status import ImageStatus
+from annotator.storage.atomic import fsync_dir, write_synced
+from annotator.storage.images import encode_png
+from annotator.storage.project import ACCEPTED_DIR, Progress, Project
+
+#: Where the remapped files wait for the commit.
+STAGING_DIR = ".class-change"
+#: The meta key whose presence says the staged files are committed (step 3 to finish).
+PENDING_KEY = "class_change"
+_SWAPPED = ("masks", ACCEPTED_DIR)
+
+
+@dataclass
+class ClassChangeReport:
+    """What a class change did."""
+
+    change: ClassRemoval
+    masks_rewritten: int = 0
+    #: Images that held pixels of the class taken out, and how many pixels.
+    images_with_class: int = 0
+    pixels: int = 0
+    #: Images left with no labelled pixel (they are "new" again).
+    emptied: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        what = self.change.describe()
+        if not self.images_with_class:
+            return f"{what}; no image had pixels of it"
+        moved = "became unlabelled" if self.change.into is None else "changed class"
+        text = (
+            f"{what}; {self.pixels:,} pixels in {self.images_with_class} image(s) {moved}, "
+            f"{self.masks_rewritten} label map(s) rewritten"
+        )
+        if self.emptied:
+            text += f"; {len(self.emptied)} image(s) have no labels left and are new again"
+        return text
+
+
+def change_classes(
+    project: Project, change: ClassRemoval, progress: Progress | None = None
+) -> ClassChangeReport:
+    """Take ``change.removed`` out of ``project`` (see the module's docstring).
+
+    ``progress(done, total, name)`` is called before each image; an exception it raises
+    (a cancel) stops the change with nothing changed. A damaged or missing label map
+    stops it too, naming the file: a partial remap would leave wrong ids behind."""
+    project.check_in_place()
+    if project.schema != change.old:
+        raise ProjectError("the classes changed meanwhile; look at them again and retry")
+    staging = project.root / STAGING_DIR
+    shutil.rmtree(staging, ignore_errors=True)
+    report = ClassChangeReport(change)
+    updates: list[tuple[int, str, int]] = []  # (labelled pixels, status, image id)
+    old, new, lut = change.old, change.new, change.lut
+    try:
+        for sub in _SWAPPED:
+            (staging / sub).mkdir(parents=True)
+        records = project.images()
+        for i, record in enumerate(records):
+            if progress is not None:
+                progress(i, len(records), record.name)
+            mask = project.load_mask(record)
+            if mask is None:
+                continue
+            remapped = lut[mask]
+            count = int(np.count_nonzero(mask == change.removed.id))
+            if count:
+                report.images_with_class += 1
+                report.pixels += count
+            accepted = project.load_accepted(record)
+            if accepted is not None:  # 8-bit class ids of a model: a project of <= 254
+                moved = lut[np.minimum(accepted, old.unlabelled)]  # no class id: unlabelled
+                if not np.array_equal(moved, accepted):
+                    name = project.accepted_path(record.id, _accepted_version(record)).name
+                    write_synced(staging / ACCEPTED_DIR / name, encode_png(moved))
+            if remapped.dtype == mask.dtype and np.array_equal(remapped, mask):
+                continue
+            write_synced(staging / "masks" / f"{record.id}.png", encode_png(remapped))
+            report.masks_rewritten += 1
+            labelled = int(np.count_nonzero(remapped != new.unlabelled))
+            status = record.status
+            if not labelled and record.labelled_pixels:
+                status = ImageStatus.NEW
+                report.emptied.append(record.name)
+            updates.append((labelled, status.value, record.id))
+        if progress is not None:
+            progress(len(records), len(records), "")
+        for sub in _SWAPPED:
+            fsync_dir(staging / sub)
+        fsync_dir(staging)
+        project.commit_class_change(new, updates, PENDING_KEY)
+    except BaseException:
+        if not project.has_meta(PENDING_KEY):  # not committed: the project is as it was
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finish_class_change(project)
+    return report
+
+
+def _accepted_version(record: ImageRecord) -> int:
+    version = source_version(record.label_source)
+    assert version is not None  # an accepted file was read, so the source names one
+    return version
+
+
+def finish_class_change(project: Project) -> None:
+    """Step 3 of a committed class change (renaming is idempotent: a swap cut short is
+    finished by running it again); an uncommitted one's staged files are removed."""
+    staging = project.root / STAGING_DIR
+    if not project.has_meta(PENDING_KEY):
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        return
+    for sub in _SWAPPED:
+        source = staging / sub
+        if not source.is_dir():
+            continue
+        target = project.root / sub
+        target.mkdir(exist_ok=True)
+        for entry in os.scandir(source):
+            os.replace(entry.path, target / entry.name)
+        fsync_dir(target)
+    _remove_stored_proposals(project.root / "proposals")
+    project.clear_meta(PENDING_KEY)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _remove_stored_proposals(folder: Path) -> None:
+    """Stored proposals hold the old class ids; they are a cache, made again on demand.
+    The JSON files commit a proposal, so they go first."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: not e.name.endswith(".json"))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_file():
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)

@@ -1,0 +1,112 @@
+"""Removing and merging classes from the class panel."""
+
+from __future__ import annotations
+
+import numpy as np
+from guihelpers import model_file
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMessageBox
+
+from annotator.ml.checkpoint import load_checkpoint
+
+
+def _paint_all(window):
+    """Rows of background, cell and membrane in the open image, saved."""
+    doc = window.document
+    labels = np.zeros(doc.label_map.shape, np.uint8)
+    labels[:, 10:20] = 1
+    labels[:, 20:30] = 2
+    doc.label_map.array[:] = labels
+    doc.generation += 1
+    window.session.save(wait=True)
+    return doc.image_id
+
+
+def _answer(monkeypatch, ok=True, item=None):
+    monkeypatch.setattr(
+        QMessageBox,
+        "exec",
+        lambda self: QMessageBox.StandardButton.Ok if ok else QMessageBox.StandardButton.Cancel,
+    )
+    if item is not None:
+        monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: (item, True))
+
+
+def test_merge_from_the_panel_rewrites_the_labels_and_adapts_the_model(
+    window, qtbot, tmp_path, monkeypatch
+):
+    given = model_file(tmp_path / "lab.pt", window.session.schema.names)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(given), ""))
+    with qtbot.waitSignal(window.loop.version_changed):
+        window.actions_["import_model"].trigger()
+    image_id = _paint_all(window)
+    panel = window.class_panel
+    panel.list.setCurrentRow(1)  # cell
+    _answer(monkeypatch, item="membrane")
+    assert panel.more_button.isEnabled()
+    panel.merge_action.trigger()
+    project = window.session.project
+    assert project.schema.names == ["background", "membrane"]
+    assert [panel.list.item(i).text().split()[-1] for i in range(2)] == ["background", "membrane"]
+    # the open image was closed and opened again: its labels are the new ids
+    doc = window.document
+    assert doc is not None and doc.image_id == image_id
+    assert np.unique(doc.label_map.array[:, 10:30]).tolist() == [1]
+    assert np.unique(doc.label_map.array[:, :10]).tolist() == [0]
+    active = project.active_model()
+    assert active.version == 2 and active.card.classes == ("background", "membrane")
+    assert "merged 'cell' into 'membrane'" in (active.card.adapted or "")
+    assert load_checkpoint(project.root / active.checkpoint).network.n_classes == 2
+    assert "adapted from v1" in window.loop.panel.device_label.text()
+    assert "Merged 'cell' into 'membrane'" in panel.note.text()
+    assert window.loop.stale_version() is None  # the new version fits: proposals go on
+
+
+def test_remove_from_the_panel_unlabels_and_keeps_hidden_classes_hidden(window, monkeypatch):
+    image_id = _paint_all(window)
+    window.class_panel.visibility_changed.emit(frozenset({2}))  # membrane hidden
+    window.class_panel.list.setCurrentRow(0)  # background
+    _answer(monkeypatch)
+    window.class_panel.remove_action.trigger()
+    project = window.session.project
+    assert project.schema.names == ["cell", "membrane"]
+    mask = project.load_mask(project.image(image_id))
+    assert np.unique(mask[:, :10]).tolist() == [255]
+    assert np.unique(mask[:, 20:30]).tolist() == [1]
+    assert window.class_panel_hidden() == frozenset({1})  # membrane, by its new id
+
+
+def test_a_cancelled_confirmation_changes_nothing(window, monkeypatch):
+    _paint_all(window)
+    window.class_panel.list.setCurrentRow(1)
+    _answer(monkeypatch, ok=False)
+    window.class_panel.remove_action.trigger()
+    assert window.session.project.schema.names == ["background", "cell", "membrane"]
+
+
+def test_the_last_class_cannot_be_removed_and_void_has_no_menu(qtbot):
+    from annotator.core.schema import LabelSchema
+    from annotator.gui.class_panel import ClassPanel
+
+    panel = ClassPanel()
+    qtbot.addWidget(panel)
+    panel.set_schema(LabelSchema.from_names(["only"]))
+    panel.list.setCurrentRow(0)
+    assert not panel.more_button.isEnabled()
+    panel.set_schema(LabelSchema.from_names(["a", "b"]))
+    panel.list.setCurrentRow(0)
+    assert panel.more_button.isEnabled()
+    panel.list.setCurrentRow(2)  # void
+    assert not panel.more_button.isEnabled()
+
+
+def test_no_change_while_a_round_trains(window, monkeypatch):
+    _paint_all(window)
+    service = window.loop.service
+    monkeypatch.setattr(type(service), "training", property(lambda self: True))
+    boxes = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: boxes.append(a[2]))
+    window.take_out_class(1, None)
+    assert "training round is running" in boxes[0]
+    assert window.session.project.schema.names == ["background", "cell", "membrane"]
+    QTimer.singleShot(0, QApplication.processEvents)
