@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,6 +47,9 @@ from annotator.formats.base import (
     open_pil,
 )
 from annotator.formats.colour_table import Labelling, find_class_table, read_class_table
+
+if TYPE_CHECKING:
+    from PIL.ImageFile import ImageFile
 
 DESCRIPTION = "class-id PNG masks (16-bit past 254 classes) next to the images"
 
@@ -79,23 +83,36 @@ def write_masks(
 
 def decode_mask_png(path: Path) -> np.ndarray:
     """A single-channel 8/16-bit PNG (grey or palette indices) as an array."""
+    return _read_png(path, colours=False)[0]
+
+
+def _read_png(path: Path, colours: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """A PNG mask's pixels from one opening of the file: what it holds (class ids, a
+    palette or colours) is told by the image Pillow opened, and its pixels are read from
+    that same image, not from the file opened a second time (which doubled the Pillow
+    opens of an import of grey masks).
+    ``colours``: a palette PNG comes with its palette, and an RGB(A) PNG is its colours
+    (:func:`read_label_file`); else a palette PNG is its indices and an RGB(A) one is
+    refused (:func:`decode_mask_png`)."""
     from PIL import UnidentifiedImageError
 
     try:
         with open_pil(path, path) as im:
+            if colours and im.format == "PNG" and im.mode in ("P", "RGB", "RGBA"):
+                return _colour_pixels(im, path)
             if im.format != "PNG":
                 raise FormatError(f"{path}: not a PNG file")
             if im.mode == "P":
-                return np.asarray(im, dtype=np.uint8)
+                return np.asarray(im, dtype=np.uint8), None
             if im.mode in ("L", "1"):
-                return np.asarray(im.convert("L"), dtype=np.uint8)
+                return np.asarray(im.convert("L"), dtype=np.uint8), None
             if im.mode.startswith("I"):
                 import cv2
 
                 arr = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
                 if arr is None or arr.ndim != 2:
                     raise FormatError(f"{path}: cannot decode the 16-bit mask")
-                return arr
+                return arr, None
             raise FormatError(
                 f"{path}: a {im.mode} image is not a class-id mask; expected one channel "
                 "(grey or palette) holding class ids"
@@ -104,6 +121,26 @@ def decode_mask_png(path: Path) -> np.ndarray:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise FormatError(f"{path}: corrupt or unreadable PNG ({exc})") from None
+
+
+def _colour_pixels(im: ImageFile, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """An open palette or RGB(A) PNG as :func:`read_label_file` gives it."""
+    if any(str(t.args).endswith(";16B") for t in im.tile):
+        raise FormatError(
+            f"{path}: a 16-bit {im.mode} image is not a mask; save it with 8 "
+            "bits a channel, or as a grey class-id PNG"
+        )
+    if im.mode == "P":
+        palette = np.array(im.getpalette() or [], np.uint8).reshape(-1, 3)
+        return np.asarray(im, dtype=np.uint8), palette
+    pixels = np.asarray(im, dtype=np.uint8)
+    if im.mode == "RGBA" and (pixels[..., 3] != 255).any():
+        n = int((pixels[..., 3] != 255).sum())
+        raise FormatError(
+            f"{path}: {n} pixel(s) of this RGBA mask are see-through; a "
+            "colour-coded mask needs every pixel opaque (save it as RGB)"
+        )
+    return np.ascontiguousarray(pixels[..., :3]), None
 
 
 #: Lossless files a class-id mask comes in (microscopy labs keep theirs as TIFF).
@@ -146,35 +183,11 @@ def read_label_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """A mask file's pixels as they are stored: ``(values, None)`` for class ids (grey
     PNG, TIFF), ``(indices, palette)`` for a palette PNG (``palette``: ``(n, 3) uint8``),
     or ``(colours, None)`` with ``colours`` ``(h, w, 3)`` for an RGB PNG (RGBA too, when
-    no pixel is see-through: an alpha would be a fourth thing the colour says)."""
-    from PIL import UnidentifiedImageError
-
+    no pixel is see-through: an alpha would be a fourth thing the colour says). The file
+    is opened once."""
     if path.suffix.lower() != ".png":
         return decode_mask_file(path), None
-    try:
-        with open_pil(path, path) as im:
-            if im.format == "PNG" and im.mode in ("P", "RGB", "RGBA"):
-                if any(str(t.args).endswith(";16B") for t in im.tile):
-                    raise FormatError(
-                        f"{path}: a 16-bit {im.mode} image is not a mask; save it with 8 "
-                        "bits a channel, or as a grey class-id PNG"
-                    )
-                if im.mode == "P":
-                    palette = np.array(im.getpalette() or [], np.uint8).reshape(-1, 3)
-                    return np.asarray(im, dtype=np.uint8), palette
-                pixels = np.asarray(im, dtype=np.uint8)
-                if im.mode == "RGBA" and (pixels[..., 3] != 255).any():
-                    n = int((pixels[..., 3] != 255).sum())
-                    raise FormatError(
-                        f"{path}: {n} pixel(s) of this RGBA mask are see-through; a "
-                        "colour-coded mask needs every pixel opaque (save it as RGB)"
-                    )
-                return np.ascontiguousarray(pixels[..., :3]), None
-    except FormatError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise FormatError(f"{path}: corrupt or unreadable PNG ({exc})") from None
-    return decode_mask_png(path), None
+    return _read_png(path, colours=True)
 
 
 def _decode(path: Path, labelling: Labelling, reserved: dict[int, int]) -> tuple[np.ndarray, int]:
