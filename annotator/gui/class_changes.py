@@ -54,26 +54,28 @@ def take_out(window: MainWindow, class_id: int, into: int | None) -> TakeOutResu
 
     verb = "Removing" if into is None else "Merging"
     outcome = run_with_progress(window, "Change classes", f"{verb} '{removed.name}'…", work)
-    if project.schema == change.new:  # changed: hidden classes keep hiding, by their new ids
+    result = outcome.result
+    changed = project.schema == change.new  # also when something failed after the commit
+    if result is not None and result.model is not None and service is not None:
+        service.adopt(result.model)  # before the classes are shown: proposals from it
+    if changed:  # hidden classes keep hiding, by their new ids
         hidden = window.class_panel_hidden() - {removed.id}
         window.set_hidden(frozenset(int(change.lut[v]) for v in hidden))
     window.show_schema(session.schema)
     window.image_list.set_records(session.images(), current)
     if current is not None:
         window.open_image(current)
-    if outcome.cancelled:
-        window.statusBar().showMessage("Cancelled: the classes are as they were.", 10000)
+    if result is None:
+        if outcome.cancelled and not changed:
+            window.statusBar().showMessage("Cancelled: the classes are as they were.", 10000)
+        else:
+            error = outcome.error or RuntimeError("cancelled after the labels were rewritten")
+            QMessageBox.warning(
+                window,
+                "Classes changed" if changed else "Classes not changed",
+                sentence(error_text(error)),
+            )
         return None
-    if outcome.error is not None or outcome.result is None:
-        QMessageBox.warning(
-            window,
-            "Classes not changed",
-            sentence(error_text(outcome.error or RuntimeError("nothing happened"))),
-        )
-        return None
-    result = outcome.result
-    if result.model is not None and service is not None:
-        service.adopt(result.model)
     window.class_panel.note.setText(result.summary())
     window.class_panel.note.show()
     window.statusBar().showMessage(result.labels.summary().capitalize(), 10000)

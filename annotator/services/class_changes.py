@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from annotator.core.card import CardMetrics, classes_fit
-from annotator.core.errors import AnnotatorError, SchemaError
+from annotator.core.errors import SchemaError
 from annotator.core.records import ModelRecord, now_iso
 from annotator.core.schema import ClassRemoval, LabelClass, LabelSchema
 from annotator.storage.class_change import ClassChangeReport, change_classes
@@ -59,8 +59,8 @@ def take_out_class(
             progress(1, 1, f"adapting model v{active.version}")
     try:
         model, note = _adapt(project, change, active)
-    except AnnotatorError as exc:  # a damaged checkpoint, a full disk...
-        log.warning("model v%s was not adapted: %s", active and active.version, exc)
+    except Exception as exc:  # a damaged checkpoint, a full disk: the labels changed anyway
+        log.warning("model v%s was not adapted: %s", active and active.version, exc, exc_info=True)
         model = None
         note = (
             f"Model v{active and active.version} could not be adapted ({exc}); train from "

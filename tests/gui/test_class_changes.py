@@ -110,3 +110,24 @@ def test_no_change_while_a_round_trains(window, monkeypatch):
     assert "training round is running" in boxes[0]
     assert window.session.project.schema.names == ["background", "cell", "membrane"]
     QTimer.singleShot(0, QApplication.processEvents)
+
+
+def test_a_failure_after_the_commit_says_the_classes_changed(window, monkeypatch):
+    from annotator.gui import class_changes
+
+    real = class_changes.take_out_class
+
+    def then_fail(*args, **kwargs):
+        real(*args, **kwargs)
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(class_changes, "take_out_class", then_fail)
+    boxes = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: boxes.append(a[1:3]))
+    image_id = _paint_all(window)
+    window.take_out_class(1, None)
+    assert boxes == [("Classes changed", "RuntimeError: disk gone.")] or (
+        boxes[0][0] == "Classes changed" and "disk gone" in boxes[0][1]
+    )
+    assert window.class_panel.list.count() == 3  # background, membrane, void
+    assert window.document is not None and window.document.image_id == image_id
