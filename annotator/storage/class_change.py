@@ -145,13 +145,17 @@ def finish_class_change(project: Project) -> None:
             shutil.rmtree(staging, ignore_errors=True)
         return
     for sub in _SWAPPED:
-        source = staging / sub
-        if not source.is_dir():
+        # Files (or the folder) gone meanwhile were moved by another finisher in this
+        # process: a second handle of the project opened during the swap.
+        try:
+            entries = list(os.scandir(staging / sub))
+        except FileNotFoundError:
             continue
         target = project.root / sub
         target.mkdir(exist_ok=True)
-        for entry in os.scandir(source):
-            os.replace(entry.path, target / entry.name)
+        for entry in entries:
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(entry.path, target / entry.name)
         fsync_dir(target)
     _remove_stored_proposals(project.root / "proposals")
     project.clear_meta(PENDING_KEY)
