@@ -134,8 +134,14 @@ def fit_stem(stem: str, tail: str, limit: int) -> str:
     """``stem + tail``, the stem cut (at a whole character) so that it fits ``limit``
     bytes of UTF-8."""
     room = limit - len(tail.encode("utf-8", "surrogateescape"))
-    cut = stem.encode("utf-8", "surrogateescape")[: max(room, 0)]
-    return cut.decode("utf-8", "ignore") + tail
+    kept, used = [], 0
+    for char in stem:  # a byte no UTF-8 (an escaped surrogate) is one byte, and kept
+        size = len(char.encode("utf-8", "surrogateescape"))
+        if used + size > room:
+            break
+        kept.append(char)
+        used += size
+    return "".join(kept) + tail
 
 
 def short_stem(stem: str, limit: int) -> str:
