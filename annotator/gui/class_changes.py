@@ -46,6 +46,13 @@ def take_out(window: MainWindow, class_id: int, into: int | None) -> TakeOutResu
     current = session.document.image_id if session.document else None
     window.close_image()  # saved first: the rewrite reads every map from disk
     project = session.project
+    # What follows a class by its value: the class painted, and the one painting may only
+    # write over. Through the change's table they stay on their class (or where its
+    # pixels went: the class merged into, or unlabelled).
+    painting, over = window.class_panel.current_value(), window.protection.value()
+    idle = window.loop.idle_timer
+    was_idle = idle.isActive()
+    idle.stop()  # an idle round would read the labels while they are rewritten
 
     def work(progress: Progress) -> TakeOutResult:
         if service is not None:
@@ -62,6 +69,15 @@ def take_out(window: MainWindow, class_id: int, into: int | None) -> TakeOutResu
         hidden = window.class_panel_hidden() - {removed.id}
         window.set_hidden(frozenset(int(change.lut[v]) for v in hidden))
     window.show_schema(session.schema)
+    if changed:
+        if painting is not None:
+            window.class_panel.select_value(int(change.lut[painting]))
+        if over is not None:
+            window.protection.setCurrentIndex(
+                max(window.protection.findData(int(change.lut[over])), 0)
+            )
+    if was_idle:
+        idle.start()
     window.image_list.set_records(session.images(), current)
     if current is not None:
         window.open_image(current)

@@ -161,6 +161,11 @@ class ClassPanel(QWidget):
         item = self.list.currentItem()
         return None if item is None else int(item.data(VALUE_ROLE))
 
+    def select_value(self, value: int) -> None:
+        """Select the row of this label value (a class id or void), else the first."""
+        rows = [i for i in range(self.list.count()) if self.list.item(i).data(VALUE_ROLE) == value]
+        self.list.setCurrentRow(rows[0] if rows else 0)
+
     def select_index(self, index: int) -> None:
         """Select the ``index``-th class (0-based), e.g. from the keys 1-9."""
         if self._schema is not None and 0 <= index < len(self._schema):

@@ -5,15 +5,15 @@ call :func:`take_out_class`."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass, replace
 
 from annotator.core.card import CardMetrics, classes_fit
-from annotator.core.errors import SchemaError
+from annotator.core.errors import AnnotatorError, SchemaError, first_line
 from annotator.core.records import ModelRecord, now_iso
 from annotator.core.schema import ClassRemoval, LabelClass, LabelSchema
-from annotator.storage.class_change import ClassChangeReport, change_classes
+from annotator.services.versions import prune
+from annotator.storage.class_change import ClassChangeReport, StagedModel, change_classes
 from annotator.storage.project import Progress, Project
 
 log = logging.getLogger(__name__)
@@ -46,33 +46,40 @@ def take_out_class(
     progress: Progress | None = None,
 ) -> TakeOutResult:
     """Take ``removed`` out of the project: its pixels join ``into``, or become
-    unlabelled; later classes move down one id. The labels change first (crash-safe,
-    all or nothing); then the active model becomes a new version without the class's
-    output, so proposals go on and the next round continues it (a failure there leaves
-    the labels changed and says so: training from scratch still works)."""
+    unlabelled; later classes move down one id. The active model is adapted first (a
+    new version without the class's output, so proposals go on and the next round
+    continues it); the labels and that version are then committed together, all or
+    nothing. A model that cannot be adapted (damaged) does not stop the change: the
+    result says to train from scratch."""
     change = plan(project.schema, removed, into)
     active = project.active_model()
-    labels = change_classes(project, change, progress)
     if progress is not None and active is not None:
-        # Past the commit nothing is cancelled: a cancel raised by the callback is ignored.
-        with contextlib.suppress(Exception):
-            progress(1, 1, f"adapting model v{active.version}")
+        progress(0, 0, f"adapting model v{active.version}")
     try:
-        model, note = _adapt(project, change, active)
-    except Exception as exc:  # a damaged checkpoint, a full disk: the labels changed anyway
+        staged, note = _adapted(project, change, active)
+    except Exception as exc:  # a damaged checkpoint...: the labels can change anyway
         log.warning("model v%s was not adapted: %s", active and active.version, exc, exc_info=True)
-        model = None
+        staged = None
         note = (
-            f"Model v{active and active.version} could not be adapted ({exc}); train from "
-            "scratch to go on."
+            f"Model v{active and active.version} could not be adapted "
+            f"({first_line(exc)}); train from scratch to go on."
         )
+    labels = change_classes(project, change, progress, staged)
+    model = None
+    if staged is not None:
+        model = project.model(staged.card.version)
+        try:
+            prune(project)
+        except (OSError, AnnotatorError) as exc:  # space is not worth a failed change
+            log.warning("could not remove old model versions' files: %s", exc)
     return TakeOutResult(labels, model, note)
 
 
-def _adapt(
+def _adapted(
     project: Project, change: ClassRemoval, active: ModelRecord | None
-) -> tuple[ModelRecord | None, str]:
-    """A version of ``active`` whose outputs are the classes left (see the module)."""
+) -> tuple[StagedModel | None, str]:
+    """The files of a version of ``active`` whose outputs are the classes left, and what
+    it means, in a sentence (see the module)."""
     if active is None:
         return None, ""
     known = active.card.class_names
@@ -91,15 +98,15 @@ def _adapt(
     ]
     if not outputs:
         return None, f"Model v{active.version} knew no other class; train from scratch."
-    from annotator.ml.checkpoint import load_checkpoint, rearranged
-    from annotator.services.versions import files_of, store_version
+    from annotator.ml.checkpoint import checkpoint_bytes, load_checkpoint, rearranged
+    from annotator.services.versions import files_of, onnx_export
 
     loaded = load_checkpoint(files_of(project, active), known)
     network, state, weights = rearranged(loaded, outputs)
-    how = change.describe()
+    version = project.next_model_version()
     card = replace(
         loaded.card,
-        version=project.next_model_version(),
+        version=version,
         parent=active.version,
         created_at=now_iso(),
         classes=tuple(change.new.names[: len(outputs)]),
@@ -108,13 +115,13 @@ def _adapt(
         metrics=CardMetrics(loss=loaded.card.metrics.loss),  # measured on the old classes
         onnx=None,
         imported_from=None,  # the parent says where it came from
-        adapted=f"v{active.version}, {how}",
+        adapted=f"v{active.version}, {change.describe()}",
     )
-    record = store_version(project, card, network, state, replacing=active.version)
+    card, onnx = onnx_export(card, network, state)
     verb = "merged" if change.into is not None else "removed"
-    return record, (
-        f"Model v{record.version} is v{active.version} without the output of the "
-        f"{verb} class; the next rounds continue it."
+    return StagedModel(card, checkpoint_bytes(state, card), onnx), (
+        f"Model v{version} is v{active.version} without the output of the {verb} class; "
+        "the next rounds continue it."
     )
 
 

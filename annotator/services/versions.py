@@ -132,16 +132,11 @@ def store_version(
     and proposals use torch. A ``cancel`` set by the end of the export (the slow part)
     raises :class:`Cancelled` before anything is written.
     """
-    from annotator.ml.checkpoint import LoadedCheckpoint, checkpoint_bytes, onnx_bytes
+    from annotator.ml.checkpoint import checkpoint_bytes
 
     onnx = None
     if export_onnx:
-        model = LoadedCheckpoint(card, network, state_dict).build_model()
-        try:
-            onnx = onnx_bytes(model)
-            card = card.with_onnx(model_store.ONNX_NAME)
-        except Exception as exc:  # export is an optimisation; the torch path still works
-            log.warning("ONNX export failed, proposals will use torch: %s", exc)
+        card, onnx = onnx_export(card, network, state_dict)
     if cancel is not None and cancel.is_set():
         raise Cancelled("training cancelled")
     weights = checkpoint_bytes(state_dict, card)
@@ -154,6 +149,22 @@ def store_version(
         if report.removed:
             log.info("removed the files of model version(s) %s", report.removed)
     return record
+
+
+def onnx_export(
+    card: ModelCard, network: NetworkConfig, state_dict: dict[str, torch.Tensor]
+) -> tuple[ModelCard, bytes | None]:
+    """The ONNX export of a version's weights and its card saying so; ``None`` and the
+    card as it is when the export fails (an optimisation: proposals then use torch)."""
+    from annotator.ml.checkpoint import LoadedCheckpoint, onnx_bytes
+
+    model = LoadedCheckpoint(card, network, state_dict).build_model()
+    try:
+        onnx = onnx_bytes(model)
+    except Exception as exc:  # export is an optimisation; the torch path still works
+        log.warning("ONNX export failed, proposals will use torch: %s", exc)
+        return card, None
+    return card.with_onnx(model_store.ONNX_NAME), onnx
 
 
 def check_model_file(

@@ -27,19 +27,21 @@ from pathlib import Path
 
 import numpy as np
 
+from annotator.core.card import ModelCard
 from annotator.core.errors import ProjectError
 from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord
 from annotator.core.schema import ClassRemoval
 from annotator.core.status import ImageStatus
+from annotator.storage import models as model_store
 from annotator.storage.atomic import fsync_dir, write_synced
 from annotator.storage.images import encode_png
-from annotator.storage.project import ACCEPTED_DIR, Progress, Project
+from annotator.storage.project import ACCEPTED_DIR, CLASS_CHANGE_KEY, Progress, Project
 
 #: Where the remapped files wait for the commit.
 STAGING_DIR = ".class-change"
 #: The meta key whose presence says the staged files are committed (step 3 to finish).
-PENDING_KEY = "class_change"
+PENDING_KEY = CLASS_CHANGE_KEY
 _SWAPPED = ("masks", ACCEPTED_DIR)
 
 
@@ -69,10 +71,25 @@ class ClassChangeReport:
         return text
 
 
+@dataclass(frozen=True)
+class StagedModel:
+    """A model version for the classes after the change (its parent adapted), recorded
+    as the active version in the change's own commit: never labels of the new ids with
+    only a model of the old, even after a crash."""
+
+    card: ModelCard
+    weights: bytes
+    onnx: bytes | None = None
+
+
 def change_classes(
-    project: Project, change: ClassRemoval, progress: Progress | None = None
+    project: Project,
+    change: ClassRemoval,
+    progress: Progress | None = None,
+    model: StagedModel | None = None,
 ) -> ClassChangeReport:
-    """Take ``change.removed`` out of ``project`` (see the module's docstring).
+    """Take ``change.removed`` out of ``project`` (see the module's docstring), and make
+    ``model`` the active version in the same commit.
 
     ``progress(done, total, name)`` is called before each image; an exception it raises
     (a cancel) stops the change with nothing changed. A damaged or missing label map
@@ -83,6 +100,7 @@ def change_classes(
     staging = project.root / STAGING_DIR
     shutil.rmtree(staging, ignore_errors=True)
     report = ClassChangeReport(change)
+    recorded: tuple[ModelCard, str] | None = None
     updates: list[tuple[int, str, int]] = []  # (labelled pixels, status, image id)
     old, new, lut = change.old, change.new, change.lut
     try:
@@ -121,10 +139,22 @@ def change_classes(
         for sub in _SWAPPED:
             fsync_dir(staging / sub)
         fsync_dir(staging)
-        project.commit_class_change(new, updates, PENDING_KEY)
+        recorded = None
+        if model is not None:  # a folder no record names, until the commit
+            folder = model_store.next_version_folder(project, model.card.version)
+            written = model_store.write_version_folder(
+                folder, model.weights, model.card, model.onnx
+            )
+            recorded = (model.card, written.weights.relative_to(project.root).as_posix())
+        project.commit_class_change(new, updates, recorded)
     except BaseException:
         if not project.has_meta(PENDING_KEY):  # not committed: the project is as it was
             shutil.rmtree(staging, ignore_errors=True)
+            # the model's folder is ours, unless a version of its number was recorded since
+            if recorded is not None and all(
+                m.version != recorded[0].version for m in project.models()
+            ):
+                shutil.rmtree((project.root / recorded[1]).parent, ignore_errors=True)
         raise
     finish_class_change(project)
     return report

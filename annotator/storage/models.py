@@ -42,6 +42,16 @@ def version_dir_name(version: int) -> str:
     return f"v{version:04d}"
 
 
+def next_version_folder(project: Project, version: int) -> Path:
+    """Where the next version's folder goes; a ModelError when ``version`` is not the
+    next one (its folder may be a published version's: writing it would replace it)."""
+    if version != project.next_model_version():
+        raise ModelError(
+            f"model version {version} is not the next one ({project.next_model_version()})"
+        )
+    return project.root / MODELS_DIR / version_dir_name(version)
+
+
 @dataclass(frozen=True)
 class ModelFiles:
     """Where one version's files are (``onnx`` is ``None`` when it was not exported)."""
@@ -143,11 +153,7 @@ def publish_version(
     (with ``replacing``: only if that version is still active, see
     :meth:`Project.register_model`)."""
     project.check_in_place()
-    if card.version != project.next_model_version():
-        raise ModelError(
-            f"model version {card.version} is not the next one ({project.next_model_version()})"
-        )
-    folder = project.root / MODELS_DIR / version_dir_name(card.version)
+    folder = next_version_folder(project, card.version)
     files = write_version_folder(folder, weights, card, onnx)
     rel = files.weights.relative_to(project.root).as_posix()
     try:

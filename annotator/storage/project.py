@@ -58,6 +58,10 @@ _CREATING_NAME = ".annotator.sqlite.creating"
 _CREATION_LEFTOVERS = frozenset(
     {LOCK_NAME, _CREATING_NAME, _CREATING_NAME + "-wal", _CREATING_NAME + "-shm"}
 )
+#: Meta keys of a class change (``storage.class_change``): present while one is committed
+#: and not yet swapped; and the generation of the ids, new with every change.
+CLASS_CHANGE_KEY = "class_change"
+IDS_KEY = "class_ids"
 #: The accepted proposals (``accepted/<id>_v<N>.png``, docs/adr/0013).
 ACCEPTED_DIR = "accepted"
 #: Images stored inside the project (embedded in imported files, or generated).
@@ -278,6 +282,7 @@ class Project:
         self.root = root
         self._db = db
         self._schema: LabelSchema | None = None
+        self._ids_read: str | None = None  # the generation of ids the schema was read with
         self._models: dict[int, tuple[tuple[Any, ...], ModelRecord]] = {}  # see _model_of
         self._identity = _identity(root / DB_NAME)  # see check_in_place
         self._write_lock: ProjectLock | None = None
@@ -547,7 +552,24 @@ class Project:
             if dtype and str(schema.dtype) != dtype:
                 raise ProjectError(f"{self.root}: class table does not fit label type {dtype}")
             self._schema = schema
+            self._ids_read = self._meta(IDS_KEY)
         return self._schema
+
+    def check_ids(self) -> None:
+        """Refuse to go on reading label maps when their ids no longer mean the classes
+        this handle read: a class was removed or merged (``storage.class_change``) by
+        another program since, or it is swapping the maps right now. Without this a
+        long reader (an export) would mix old and new ids under the old class list."""
+        schema = self.schema
+        rows = self._db.query(
+            "SELECT key, value FROM meta WHERE key IN (?, ?)", (IDS_KEY, CLASS_CHANGE_KEY)
+        )
+        now = {r["key"]: r["value"] for r in rows}
+        if CLASS_CHANGE_KEY in now or now.get(IDS_KEY) != self._ids_read:
+            raise ProjectError(
+                f"{self.root}: its classes were removed or merged by another program while "
+                f"this one read it (it knew {', '.join(schema.names)}); run it again"
+            )
 
     def set_schema(self, schema: LabelSchema) -> None:
         """Replace the schema. Existing ids keep their meaning: classes may be renamed,
@@ -582,25 +604,53 @@ class Project:
             conn.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     def commit_class_change(
-        self, schema: LabelSchema, updates: Sequence[tuple[int, str, int]], mark: str
+        self,
+        schema: LabelSchema,
+        updates: Sequence[tuple[int, str, int]],
+        model: tuple[ModelCard, str] | None = None,
     ) -> None:
         """The commit of a class change (``storage.class_change``): in one transaction
         the new classes (and label type), ``(labelled pixels, status, image id)`` of each
-        rewritten map, and the meta key ``mark`` saying the staged files are the truth."""
+        rewritten map, the mark saying the staged files are the truth, a new generation
+        of ids, and ``model``: the card and checkpoint path of a version whose folder is
+        written already, recorded as the active one (it must be the next version, its
+        parent the active one)."""
         self.check_in_place()
+        stamp = now_iso()
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM classes")
             self._write_classes(conn, schema)
             conn.execute(
                 "UPDATE meta SET value = ? WHERE key = 'label_dtype'", (str(schema.dtype),)
             )
-            stamp = now_iso()
             conn.executemany(
                 "UPDATE images SET labelled_pixels = ?, status = ?, updated_at = ? WHERE id = ?",
                 [(n, status, stamp, image_id) for n, status, image_id in updates],
             )
-            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (mark, stamp))
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (CLASS_CHANGE_KEY, stamp))
+            ids = f"{stamp} {os.getpid()}"
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (IDS_KEY, ids),
+            )
+            if model is not None:
+                card, checkpoint = model
+                row = conn.execute("SELECT MAX(version) FROM models").fetchone()
+                active = conn.execute(
+                    "SELECT value FROM settings WHERE key = 'active_model'"
+                ).fetchone()
+                if (row[0] or 0) + 1 != card.version or (
+                    active is None or json.loads(active[0]) != card.parent
+                ):
+                    raise ModelError(
+                        "another model version was published meanwhile; nothing was changed"
+                    )
+                self._record_model(
+                    conn, card.version, card.parent, checkpoint, card, stamp, activate=True
+                )
         self._schema = schema
+        self._ids_read = ids
 
     def get_setting(
         self, key: str, default: Any = None, *, fix: str = "restore the project from a backup"
@@ -1021,6 +1071,7 @@ class Project:
 
         if not self.has_mask(record):
             return None
+        self.check_ids()
         path = self.mask_path(record.id)
         s, n = self.schema, len(self.schema)
 
@@ -1228,23 +1279,35 @@ class Project:
                     f"{list(card.classes)}, the project now has {names}); nothing was "
                     "published: train from scratch"
                 )
-            conn.execute(
-                "INSERT INTO models (version, parent, created_at, checkpoint, card) VALUES (?, ?, ?, ?, ?)",
-                (version, parent, ts, checkpoint, card.to_json()),
-            )
             activate = True
             if replacing != "any":
                 row = conn.execute(
                     "SELECT value FROM settings WHERE key = 'active_model'"
                 ).fetchone()
                 activate = (None if row is None else json.loads(row[0])) == replacing
-            if activate:
-                conn.execute(
-                    "INSERT INTO settings (key, value) VALUES ('active_model', ?) "
-                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    (json.dumps(version),),
-                )
+            self._record_model(conn, version, parent, checkpoint, card, ts, activate)
         return self.model(version)
+
+    @staticmethod
+    def _record_model(
+        conn: Any,
+        version: int,
+        parent: int | None,
+        checkpoint: str,
+        card: ModelCard,
+        created_at: str,
+        activate: bool,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO models (version, parent, created_at, checkpoint, card) VALUES (?, ?, ?, ?, ?)",
+            (version, parent, created_at, checkpoint, card.to_json()),
+        )
+        if activate:
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES ('active_model', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (json.dumps(version),),
+            )
 
     def active_model(self) -> ModelRecord | None:
         """The model version proposals come from (the newest unless rolled back)."""

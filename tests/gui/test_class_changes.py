@@ -131,3 +131,49 @@ def test_a_failure_after_the_commit_says_the_classes_changed(window, monkeypatch
     )
     assert window.class_panel.list.count() == 3  # background, membrane, void
     assert window.document is not None and window.document.image_id == image_id
+
+
+def test_the_painted_and_protected_classes_follow_their_class(window, monkeypatch):
+    """By value they would land on another class (the ids after the removed one move)."""
+    _paint_all(window)
+    panel, protection = window.class_panel, window.protection
+    panel.list.setCurrentRow(2)  # membrane, id 2
+    protection.setCurrentIndex(protection.findData(2))  # only over membrane
+    window.take_out_class(1, None)  # remove cell: membrane is id 1 now
+    assert panel.current_value() == 1 and window.canvas.current_value == 1
+    assert protection.value() == 1 and "membrane" in protection.currentText()
+    protection.setCurrentIndex(protection.findData(1))
+    panel.list.setCurrentRow(1)
+    window.take_out_class(1, 0)  # merge membrane into background: its pixels are 0 now
+    assert panel.current_value() == 0 and protection.value() == 0
+    assert "background" in protection.currentText()
+
+
+def test_a_removed_class_painted_or_protected_falls_back_safely(window):
+    _paint_all(window)
+    panel, protection = window.class_panel, window.protection
+    panel.list.setCurrentRow(2)  # membrane, the last class
+    protection.setCurrentIndex(protection.findData(2))
+    window.take_out_class(2, None)
+    assert panel.current_value() == 0  # a class, not void (the row now void's)
+    # only over membrane's pixels: those are unlabelled now
+    assert protection.value() == window.session.schema.unlabelled
+
+
+def test_no_idle_round_starts_while_the_labels_are_rewritten(window, monkeypatch):
+    _paint_all(window)
+    idle = window.loop.idle_timer
+    idle.setInterval(60_000)
+    idle.start()
+    seen = []
+    from annotator.gui import class_changes
+
+    real = class_changes.take_out_class
+
+    def spy(*args, **kwargs):
+        seen.append(idle.isActive())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(class_changes, "take_out_class", spy)
+    window.take_out_class(1, None)
+    assert seen == [False] and idle.isActive()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import FAST, TINY, make_cells_project
@@ -98,8 +99,8 @@ def test_a_damaged_active_model_changes_the_labels_and_says_so(trained):
     assert "train from scratch" in result.model_note
 
 
-def test_a_cancel_after_the_commit_is_ignored(trained):
-    """The GUI's Cancel raises in the progress callback; past the commit it is too late."""
+def test_a_cancel_while_adapting_changes_nothing(trained):
+    """The model is adapted before the labels are staged: Cancel then stops it all."""
     project = trained
 
     class Stop(Exception):
@@ -109,8 +110,32 @@ def test_a_cancel_after_the_commit_is_ignored(trained):
         if message.startswith("adapting"):
             raise Stop
 
-    result = take_out_class(project, project.schema.by_name("nucleus"), progress=cancel)
-    assert project.schema.names == ["background", "cell"] and result.model is not None
+    with pytest.raises(Stop):
+        take_out_class(project, project.schema.by_name("nucleus"), progress=cancel)
+    assert project.schema.names == ["background", "cell", "nucleus"]
+    assert [m.version for m in project.models()] == [1]
+
+
+def test_the_labels_and_the_adapted_version_commit_together(trained, monkeypatch):
+    """A failed commit leaves neither (no unrecorded folder either); a good one both:
+    never labels of the new ids with only a model of the old (a crash in between used
+    to leave one)."""
+    project = trained
+    mask_before = project.load_mask(project.images()[0])
+
+    def refused(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(type(project), "commit_class_change", refused)
+    with pytest.raises(OSError):
+        take_out_class(project, project.schema.by_name("cell"))
+    monkeypatch.undo()
+    assert project.schema.names == ["background", "cell", "nucleus"]
+    assert [m.version for m in project.models()] == [1]
+    assert not (project.root / "models" / "v0002").exists()
+    assert np.array_equal(project.load_mask(project.images()[0]), mask_before)
+    take_out_class(project, project.schema.by_name("cell"))
+    assert project.active_model().version == 2 and project.schema.names == ["background", "nucleus"]
 
 
 def test_the_command_line_merges_and_removes(trained, capsys):

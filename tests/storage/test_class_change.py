@@ -185,3 +185,18 @@ def test_a_stale_change_is_refused(tmp_path):
         project.set_schema(project.schema.with_class("extra"))
         with pytest.raises(ProjectError, match="changed meanwhile"):
             change_classes(project, change)
+
+
+def test_a_reader_opened_before_a_change_refuses_to_read_maps_after_it(tmp_path):
+    """An export beside the change would mix old and new ids under the old classes."""
+    with _project(tmp_path) as project:
+        _maps(project)
+        a = project.images()[0]
+        with Project.open(tmp_path / "proj", lock=False) as reader:
+            assert reader.load_mask(reader.image(a.id)) is not None
+            change_classes(project, ClassRemoval.of(project.schema, 1))
+            with pytest.raises(ProjectError, match="removed or merged by another program"):
+                reader.load_mask(reader.image(a.id))
+        assert project.load_mask(project.image(a.id)) is not None  # the writer's own: fine
+        with Project.open(tmp_path / "proj", lock=False) as again:
+            assert again.load_mask(again.image(a.id))[1, :4].tolist() == [0, 255, 1, 2]
