@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -173,42 +173,50 @@ class MainWindow(QMainWindow):
         a["tool_brush"].setChecked(True)
         a["toggle_labels"].setChecked(True)
 
+        # Three bars: the tools with the brush and the overlay; the options of the tools
+        # (protection, clean-up size, edge-stopped fill); the images and the model. The
+        # first two share a row where the window is wide enough and the options take a
+        # row of their own where it is not (at 1024 px they hid behind the » button).
         bar = QToolBar("Tools", self)
         bar.setObjectName("toolbar_tools")
         for name in self.canvas.tools:
             bar.addAction(a[f"tool_{name}"])
         bar.addSeparator()
-        bar.addWidget(QLabel(" Radius "))
+        bar.addWidget(_toolbar_label("Radius"))
         self.radius_spin = QDoubleSpinBox()
         self.radius_spin.setRange(0, 500)
         self.radius_spin.setDecimals(0)
         self.radius_spin.setValue(self.canvas.brush_radius)
         self.radius_spin.setToolTip("Brush radius in image pixels ([ and ] change it)")
         bar.addWidget(self.radius_spin)
-        bar.addWidget(QLabel("  Opacity "))
+        bar.addWidget(_toolbar_label("Opacity"))
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(int(self._opacity * 100))
-        self.opacity_slider.setFixedWidth(110)
+        self.opacity_slider.setFixedWidth(90)
         self.opacity_slider.setToolTip("Opacity of the label overlay")
         bar.addWidget(self.opacity_slider)
         bar.addAction(a["toggle_labels"])
-        bar.addSeparator()
+
+        options = QToolBar("Tool options", self)
+        options.setObjectName("toolbar_options")
         self.protection = ProtectionCombo()
-        bar.addWidget(self.protection)
+        options.addWidget(self.protection)
+        options.addSeparator()
         self.cleanup_spin = QSpinBox()
         self.cleanup_spin.setRange(1, 1_000_000)
         self.cleanup_spin.setValue(self.canvas.cleanup_area)
         self.cleanup_spin.setPrefix("clean-up ≤ ")
         self.cleanup_spin.setSuffix(" px")
         self.cleanup_spin.setToolTip("Largest hole or speck the clean-up tool (K) removes")
-        bar.addWidget(self.cleanup_spin)
+        options.addWidget(self.cleanup_spin)
+        options.addSeparator()
         self.edges_check = QCheckBox("Fill to edges")
         self.edges_check.setToolTip(
             "Fill only pixels whose intensity is close to the clicked pixel's (within the "
             "tolerance beside)"
         )
-        bar.addWidget(self.edges_check)
+        options.addWidget(self.edges_check)
         self.tolerance_spin = QDoubleSpinBox()
         self.tolerance_spin.setRange(0, 65535)
         self.tolerance_spin.setValue(20)
@@ -217,9 +225,11 @@ class MainWindow(QMainWindow):
         )
         self.tolerance_spin.setEnabled(False)  # until "Fill to edges" is ticked
         self.edges_check.toggled.connect(self.tolerance_spin.setEnabled)
-        bar.addWidget(self.tolerance_spin)
+        options.addWidget(self.tolerance_spin)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, options)
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        self.toolbar_rows = ToolBarRows(self, bar, options)
         # Images and the model: moving on, and what the model proposes. (The navigation
         # sat at the end of the tools bar, hidden behind its overflow even at 1400 px.)
         loop_bar = QToolBar("Model", self)
@@ -766,6 +776,81 @@ class MainWindow(QMainWindow):
             self.canvas.smart.shutdown()
         self.contrast_dialog.close()
         event.accept()
+
+
+def _toolbar_label(text: str) -> QLabel:
+    """A caption for the toolbar control beside it, with room to either side."""
+    label = QLabel(text)
+    label.setContentsMargins(6, 0, 4, 0)
+    return label
+
+
+class ToolBarRows(QObject):
+    """Keeps ``follower`` in ``leader``'s row of the top toolbars while that row fits the
+    window's width, and alone in the row just below it where it does not.
+
+    A toolbar too short for its items hides the rest behind its » button, where nobody
+    finds them, and Qt never wraps a toolbar onto another row by itself. Runs when the
+    window is shown or resized, so a layout saved on quit at another width (or by a
+    version without ``follower``, which Qt appends to the last row) fits too. While
+    either bar is hidden, floating or docked elsewhere, it does nothing.
+    """
+
+    #: Room (px) kept free in a shared row: the bars' size hints hold their handles and
+    #: margins, so this is only a safety margin.
+    slack = 8
+
+    def __init__(self, window: QMainWindow, leader: QToolBar, follower: QToolBar) -> None:
+        super().__init__(window)
+        self._window, self._leader, self._follower = window, leader, follower
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        # Before the window lays itself out for the event, so its first layout at a size
+        # is already the right one (nothing moves under the mouse a moment later).
+        if watched is self._window and event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
+            self.reflow()
+        return False
+
+    def _rows(self) -> list[list[QToolBar]]:
+        """The top toolbars shown, row by row from the top, each left to right."""
+        window = self._window
+        top = Qt.ToolBarArea.TopToolBarArea
+        rows: dict[int, list[QToolBar]] = {}
+        for bar in sorted(window.findChildren(QToolBar), key=lambda b: (b.y(), b.x())):
+            if window.toolBarArea(bar) == top and bar.isVisible() and not bar.isFloating():
+                rows.setdefault(bar.y(), []).append(bar)
+        return list(rows.values())
+
+    def reflow(self) -> None:
+        """Move ``follower`` beside ``leader`` or onto the row below, as the width asks."""
+        window, leader, follower = self._window, self._leader, self._follower
+        if not window.isVisible():
+            return
+        layout = window.layout()
+        if layout is not None:
+            layout.activate()  # pending changes (a restored layout) placed: rows are known
+        # Rows as last laid out: a new width moves bars within their rows, not across.
+        rows = self._rows()
+        at = next((i for i, row in enumerate(rows) if leader in row), None)
+        if at is None or not any(follower in row for row in rows):
+            return
+        beside = [b for b in rows[at] if b is not follower]
+        width = sum(b.sizeHint().width() for b in beside) + follower.sizeHint().width()
+        if width + self.slack <= window.width():
+            if follower not in rows[at]:
+                window.insertToolBar(leader, follower)  # into leader's row, before it,
+                window.insertToolBar(follower, leader)  # then leader back in front
+            return
+        if rows[at + 1 : at + 2] == [[follower]]:
+            return
+        after = [b for row in rows[at + 1 :] for b in row if b is not follower]
+        if after:  # start the next row with follower, and break the row after it
+            window.insertToolBar(after[0], follower)
+            window.insertToolBarBreak(after[0])
+        else:  # leader's row is the last: follower starts a new one at the end
+            window.addToolBar(Qt.ToolBarArea.TopToolBarArea, follower)
+            window.insertToolBarBreak(follower)
 
 
 class _LoopWorkspace:
