@@ -212,9 +212,15 @@ def cmd_classes(args: argparse.Namespace) -> int:
 
             gone = class_by_name(schema, args.remove if args.merge is None else args.merge[0])
             into = None if args.merge is None else class_by_name(schema, args.merge[1])
-            progress = ProgressLine("rewriting labels")
+            line = ProgressLine("rewriting labels")
+
+            def progress(done: int, total: int, message: str) -> None:
+                if total:
+                    line(done, total, message)
+                else:  # a step of its own (the model), before the maps
+                    print(f"{message}…", file=sys.stderr, flush=True)
+
             result = take_out_class(project, gone, into, progress)
-            progress.finish()
             print(result.summary())
         classes = project.schema.classes
     if args.json:

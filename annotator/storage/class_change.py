@@ -60,7 +60,12 @@ class ClassChangeReport:
     def summary(self) -> str:
         what = self.change.describe()
         if not self.images_with_class:
-            return f"{what}; no image had pixels of it"
+            rewritten = (
+                f", {self.masks_rewritten} label map(s) rewritten for the ids that moved"
+                if self.masks_rewritten
+                else ""
+            )
+            return f"{what}; no image had pixels of it{rewritten}"
         moved = "became unlabelled" if self.change.into is None else "changed class"
         text = (
             f"{what}; {self.pixels:,} pixels in {self.images_with_class} image(s) {moved}, "
@@ -147,7 +152,7 @@ def change_classes(
             )
             recorded = (model.card, written.weights.relative_to(project.root).as_posix())
         project.commit_class_change(new, updates, recorded)
-    except BaseException:
+    except BaseException as exc:
         if not project.has_meta(PENDING_KEY):  # not committed: the project is as it was
             shutil.rmtree(staging, ignore_errors=True)
             # the model's folder is ours, unless a version of its number was recorded since
@@ -155,6 +160,11 @@ def change_classes(
                 m.version != recorded[0].version for m in project.models()
             ):
                 shutil.rmtree((project.root / recorded[1]).parent, ignore_errors=True)
+            if isinstance(exc, OSError):  # a full disk, a read-only folder...
+                raise ProjectError(
+                    f"{exc.filename or staging}: {exc.strerror or exc}; the classes and "
+                    "the labels are unchanged"
+                ) from None
         raise
     finish_class_change(project)
     return report

@@ -8,7 +8,7 @@ import torch
 from conftest import FAST, TINY, make_cells_project
 
 from annotator.cli import main
-from annotator.core.errors import ModelError
+from annotator.core.errors import ModelError, ProjectError
 from annotator.ml.checkpoint import load_checkpoint
 from annotator.ml.networks import build_network, rearrange_classes
 from annotator.services import proposals, training
@@ -127,7 +127,7 @@ def test_the_labels_and_the_adapted_version_commit_together(trained, monkeypatch
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(type(project), "commit_class_change", refused)
-    with pytest.raises(OSError):
+    with pytest.raises(ProjectError, match="No space left on device; the classes and"):
         take_out_class(project, project.schema.by_name("cell"))
     monkeypatch.undo()
     assert project.schema.names == ["background", "cell", "nucleus"]

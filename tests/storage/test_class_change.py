@@ -200,3 +200,28 @@ def test_a_reader_opened_before_a_change_refuses_to_read_maps_after_it(tmp_path)
         assert project.load_mask(project.image(a.id)) is not None  # the writer's own: fine
         with Project.open(tmp_path / "proj", lock=False) as again:
             assert again.load_mask(again.image(a.id))[1, :4].tolist() == [0, 255, 1, 2]
+
+
+def test_a_full_disk_while_staging_is_one_line_and_changes_nothing(tmp_path, monkeypatch):
+    with _project(tmp_path) as project:
+        first, _ = _maps(project)
+
+        def full(path, data):
+            raise OSError(28, "No space left on device", str(path))
+
+        monkeypatch.setattr(class_change, "write_synced", full)
+        with pytest.raises(ProjectError, match="No space left on device; the classes and"):
+            change_classes(project, ClassRemoval.of(project.schema, 1))
+        assert project.schema.names == NAMES
+        assert not (project.root / STAGING_DIR).exists()
+
+
+def test_the_summary_says_maps_were_rewritten_when_the_class_had_no_pixels(tmp_path):
+    with _project(tmp_path) as project:
+        a = project.images()[0]
+        project.save_mask(a.id, np.full((6, 8), 3, np.uint8))  # nucleus only
+        report = change_classes(project, ClassRemoval.of(project.schema, 1))
+        assert report.summary() == (
+            "removed 'cell'; no image had pixels of it, 1 label map(s) rewritten for the ids "
+            "that moved"
+        )
