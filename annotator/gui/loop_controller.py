@@ -31,10 +31,13 @@ from annotator.gui.proposal_layers import ProposalLayers
 from annotator.services import versions
 from annotator.services.jobs import Dispatcher
 from annotator.services.model_service import (
+    SCORED_STRATEGY,
     ModelListener,
     ModelService,
     ModelSettings,
+    Ranking,
     RoundOutcome,
+    Suggestion,
 )
 
 if TYPE_CHECKING:
@@ -46,6 +49,10 @@ log = logging.getLogger(__name__)
 SCORE_REFRESH_MS = 300  # scores arriving one by one repaint the image list at most this often
 SHUTDOWN_TIMEOUT_S = 10.0
 MESSAGE_MS = 3000
+#: N while a new model version is still scoring the images waits this long at most for
+#: its ranking (40 images of 512 x 512 px take 4 s on two CPU cores), then opens the
+#: most uncertain image it has scored so far and says so; N again opens that at once.
+NEXT_WAIT_S = 5.0
 #: The actions the controller enables and disables (MainWindow connects their triggers).
 MODEL_FILTER = "Annotator models (*.pt);;All files (*)"
 
@@ -150,6 +157,12 @@ class LoopController(QObject):
         self.idle_timer.setSingleShot(True)
         self.idle_timer.timeout.connect(self._idle)
         self._error_box: QMessageBox | None = None
+        #: N waits for the active version's ranking (the wait ends at the timer).
+        self._next_timer = QTimer(self)
+        self._next_timer.setSingleShot(True)
+        self._next_timer.setInterval(int(NEXT_WAIT_S * 1000))
+        self._next_timer.timeout.connect(lambda: self._next_ready(timed_out=True))
+        self._next_waiting = False
         self._boxed = ""  # the message the box showed last: the same one is not shown again
         self._names: tuple[str, ...] | None = None  # the classes the proposal is drawn for
         self._connect_panel()
@@ -179,6 +192,7 @@ class LoopController(QObject):
             on_proposal=self._proposal,
             on_scores=self._scores,
             on_proposals_idle=self.proposals_idle.emit,
+            on_ranking=self._ranking,
             on_proposal_progress=self.proposal_progress.emit,
             on_round_started=self._round_started,
             on_progress=self._progress,
@@ -218,6 +232,7 @@ class LoopController(QObject):
         self.idle_timer.stop()
         self._score_timer.stop()
         self._pending_scores.clear()
+        self._stop_waiting()
         if self.service is not None:
             if not self.service.shutdown(SHUTDOWN_TIMEOUT_S):
                 log.warning("background model work did not stop in time; leaving it behind")
@@ -230,6 +245,7 @@ class LoopController(QObject):
 
     # --- images -------------------------------------------------------------------------------
     def image_opened(self, document: Document) -> None:
+        self._stop_waiting()  # the user went to another image: N is answered
         self.layers.clear()
         if self.service is not None:
             self.service.show_image(document.image_id, document.image)
@@ -237,6 +253,13 @@ class LoopController(QObject):
 
     def labels_committed(self) -> None:
         """An edit was committed (once per gesture): the labels are dirty, idle restarts."""
+        if self._next_waiting:  # the user went on with this image: do not take it away
+            self._stop_waiting()
+            self.message.emit(
+                "Next suggested image: stopped waiting for the ranking, since you edited "
+                "this image (N asks again)",
+                MESSAGE_MS,
+            )
         if self.service is not None:
             self.service.labels_changed()
             if self.service.settings.idle_retrain_s > 0:
@@ -259,15 +282,105 @@ class LoopController(QObject):
             self.message.emit("A training round is running; one more is queued", 4000)
 
     def open_next_suggested(self) -> None:
-        """Ask (``open_requested``) for the image the strategy ranks first."""
-        if self.service is None:
+        """Ask (``open_requested``) for the image the strategy ranks first.
+
+        While the active version is still scoring the images (it was just published or
+        rolled back to), the project holds some of an older version's scores: N waits
+        for the ranking, without blocking, saying how far it got, at most
+        :data:`NEXT_WAIT_S`; N again, or the end of the wait, opens the most uncertain
+        image the active version scored so far and says so.
+        """
+        service = self.service
+        if service is None:
             return
-        record = self.service.next_suggested()
+        if self._next_waiting:  # N again: the best there is now
+            self._next_ready(timed_out=False)
+            return
+        suggestion = service.suggest()
+        if suggestion.complete or suggestion.record is None:
+            self._open_suggestion(suggestion)
+            return
+        if not service.ranking().busy:
+            # e.g. images added since the worker ranked, or its last request failed
+            service.refresh_proposals()
+        ranking = service.ranking()
+        if not ranking.busy:
+            self._open_suggestion(suggestion)
+            return
+        self._next_waiting = True
+        self._next_timer.start()
+        self._say_ranking(ranking)
+
+    def _ranking(self, ranking: Ranking) -> None:
+        """The active version scored more images (or finished, or stopped)."""
+        if not self._next_waiting:
+            return
+        if ranking.busy:
+            self._say_ranking(ranking)
+        else:
+            self._next_ready(timed_out=False)
+
+    def _say_ranking(self, ranking: Ranking) -> None:
+        counted = f" ({ranking.scored} of {ranking.total} scored)" if ranking.total else ""
+        self.message.emit(
+            f"Ranking the images with model v{ranking.version}…{counted}; N again opens "
+            "the most uncertain so far",
+            int(NEXT_WAIT_S * 1000) + MESSAGE_MS,
+        )
+
+    def _stop_waiting(self) -> None:
+        self._next_waiting = False
+        self._next_timer.stop()
+
+    def _next_ready(self, timed_out: bool) -> None:
+        """The wait of N ended: open what ranks first now."""
+        if not self._next_waiting:
+            return
+        self._stop_waiting()
+        service, doc = self.service, self.workspace.document
+        if service is None:
+            return
+        if doc is not None and doc.in_stroke:  # never switch images under the brush
+            self.message.emit(
+                "Next suggested image: not opened during a stroke (N asks again)", MESSAGE_MS
+            )
+            return
+        suggestion = service.suggest()
+        if timed_out and not suggestion.complete:
+            log.info(
+                "next suggested: model v%s scored %d of %d images in %.0f s",
+                suggestion.version,
+                suggestion.scored,
+                suggestion.total,
+                NEXT_WAIT_S,
+            )
+        self._open_suggestion(suggestion)
+
+    def _open_suggestion(self, suggestion: Suggestion) -> None:
+        """Ask for ``suggestion``'s image; say what ranked it when it was not the active
+        version's scores of every image."""
+        assert self.service is not None
+        record = suggestion.record
         if record is None:
             self.message.emit("Every image is done", 4000)
             return
         self.open_requested.emit(record.id)
-        if self.service.settings.strategy == "uncertainty" and record.score is None:
+        if self.service.settings.strategy != SCORED_STRATEGY:
+            return
+        if not suggestion.complete and suggestion.scored:
+            self.message.emit(
+                f"Opened {record.name}: the most uncertain of the {suggestion.scored} of "
+                f"{suggestion.total} images model v{suggestion.version} has scored so far "
+                "(it has not scored the others yet)",
+                8000,
+            )
+        elif not suggestion.complete and record.score is not None:
+            self.message.emit(
+                f"Model v{suggestion.version} has not scored the images yet: opened "
+                f"{record.name} by an older version's scores",
+                8000,
+            )
+        elif record.score is None:
             # Nothing to rank by: the strategy fell back to the order images were added.
             why = (
                 "No model yet"

@@ -8,7 +8,17 @@
   screen first, then the scores of the images still to label; a newer request (the user
   opened another image, a new version was published) cancels the running one,
 * the project's :class:`~annotator.services.model_settings.ModelSettings`,
-* which model version is active (published rounds and rollbacks change it).
+* which model version is active (published rounds and rollbacks change it),
+* which images the active version has scored (the worker keeps that record).
+
+Scores are stored per image in the project (``images.score``) without the version that
+made them. When a version becomes active the worker scores every image to label again,
+which takes a while (4 s for 40 images of 512 x 512 px on two CPU cores; a request of
+the shown image restarts it, keeping what was scored): meanwhile the project holds a
+mix of the two versions' scores. :meth:`ModelService.suggest` says how far the active
+version got (:class:`Suggestion`) and ranks the images it scored first, so the caller
+(the window's N) can wait for :meth:`ModelService.ranking` to finish, or say that it
+suggests by what was scored so far; it never suggests by an older version silently.
 
 Every event reaches the owner through the injected dispatcher (the GUI passes one that
 runs on its event loop; tests pass :func:`~annotator.services.jobs.call_directly`).
@@ -53,8 +63,47 @@ __all__ = [
     "ModelListener",
     "ModelService",
     "ModelSettings",
+    "Ranking",
     "RoundOutcome",
+    "Suggestion",
 ]
+
+#: The strategy that ranks by scores (the others ignore them, so never wait for them).
+SCORED_STRATEGY = "uncertainty"
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How far the active version has scored the images the worker was asked to rank."""
+
+    #: The active version (None: no model, nothing to score).
+    version: int | None
+    #: Of the images below, those the active version has scored since it became active.
+    scored: int
+    #: The images to label the worker was last asked to rank (the one shown left out);
+    #: 0 until the worker has listed them.
+    total: int
+    #: The worker is still scoring for the active version.
+    busy: bool
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What "next suggested" opens, and what ranked it."""
+
+    #: The image to open (None: every image is done).
+    record: ImageRecord | None
+    #: The active version (None: no model yet).
+    version: int | None
+    #: The images to label (the one shown left out) the active version has scored.
+    scored: int
+    #: The images to label (the one shown left out).
+    total: int
+    #: The strategy's order does not depend on scores the active version has not made
+    #: yet: every image to label has its score, or the strategy ignores scores, or no
+    #: model exists. Otherwise the images it scored come first, then the others by an
+    #: older version's scores.
+    complete: bool
 
 
 @dataclass(frozen=True)
@@ -70,6 +119,9 @@ class ModelListener:
     on_proposal_progress: Callable[[int, int, int], None] | None = None
     #: A proposal request (the shown image and the ranking) finished.
     on_proposals_idle: Callable[[], None] | None = None
+    #: The active version scored more of the images to rank, finished or stopped (see
+    #: :meth:`ModelService.ranking`); also when the version changes.
+    on_ranking: Callable[[Ranking], None] | None = None
     on_round_started: Callable[[], None] | None = None
     on_progress: Callable[[TrainProgress], None] | None = None
     on_round_finished: Callable[[RoundOutcome], None] | None = None
@@ -125,6 +177,8 @@ class ModelService:
         self._current_pixels: np.ndarray | None = None
         self.current_proposal: Proposal | None = None
         self._closed = False
+        #: The request submitted last, until it reports its end (idle or error).
+        self._in_flight: ProposalRequest | None = None
         #: Stale proposals dropped (an image no longer shown, or an older version).
         self.dropped = 0
 
@@ -186,9 +240,9 @@ class ModelService:
             ranked = proposals.rank_next(self.project, strategy)
             return [r.id for r in ranked if r.id != current]
 
-        self._worker.submit(
-            ProposalRequest(self._active, self._current, self._current_pixels, to_rank)
-        )
+        request = ProposalRequest(self._active, self._current, self._current_pixels, to_rank)
+        self._in_flight = request
+        self._worker.submit(request)
 
     def wait_proposals(self, timeout: float = 30.0) -> bool:
         """Block until the proposal worker is idle (tests, benchmarks)."""
@@ -209,22 +263,66 @@ class ModelService:
         if not self._closed and request.show == self._current and request.version == self._active:
             self._emit(self.listener.on_proposal_progress, request.show, done, total)
 
-    def _scores_ready(self, scores: dict[int, float]) -> None:
-        if not self._closed:
-            self._emit(self.listener.on_scores, scores)
+    def _scores_ready(self, request: ProposalRequest, scores: dict[int, float]) -> None:
+        if self._closed:
+            return
+        self._emit(self.listener.on_scores, scores)  # the project holds them, any version
+        if request.version == self._active:
+            self._emit(self.listener.on_ranking, self.ranking())
 
-    def _proposals_idle(self) -> None:
+    def _request_ended(self, request: ProposalRequest) -> None:
+        if request is self._in_flight:
+            self._in_flight = None
+            self._emit(self.listener.on_ranking, self.ranking())
+
+    def _proposals_idle(self, request: ProposalRequest) -> None:
         if not self._closed:
+            self._request_ended(request)
             self._emit(self.listener.on_proposals_idle)
 
-    def _proposals_failed(self, exc: BaseException) -> None:
+    def _proposals_failed(self, request: ProposalRequest, exc: BaseException) -> None:
         if not self._closed:
+            self._request_ended(request)
             self._emit(self.listener.on_error, "proposal", exc)
 
+    def ranking(self) -> Ranking:
+        """How far the active version has scored the images the worker was asked to rank
+        (cheap: nothing is read). Busy until the request submitted last reports its end,
+        so a caller that waits while busy always hears of the end (``on_ranking``)."""
+        if self._active is None:
+            return Ranking(None, 0, 0, False)
+        scored, total = self._worker.progress_of(self._active)
+        busy = (
+            not self._closed
+            and self._in_flight is not None
+            and self._in_flight.version == self._active
+        )
+        return Ranking(self._active, scored, total, busy)
+
+    def suggest(self) -> Suggestion:
+        """The image to label next (not the one shown), and whether the active version's
+        scores ranked it alone (see :class:`Suggestion`). Reads every image's record,
+        like the ranking always did."""
+        strategy = self.settings.strategy
+        records = [
+            r
+            for r in self.project.images()
+            if r.status != ImageStatus.DONE and r.id != self._current
+        ]
+        if self._active is None or strategy != SCORED_STRATEGY:
+            ranked = proposals.rank_records(records, strategy)
+            first = ranked[0] if ranked else None
+            return Suggestion(first, self._active, 0, len(records), True)
+        made = self._worker.scores_by(self._active)  # as far as the worker got, right now
+        fresh = {r.id: made[r.id] for r in records if r.id in made}
+        ranked = proposals.rank_records(records, strategy, fresh)
+        first = ranked[0] if ranked else None
+        return Suggestion(first, self._active, len(fresh), len(records), len(fresh) == len(records))
+
     def next_suggested(self) -> ImageRecord | None:
-        """The image the strategy ranks first among those not done (not the shown one)."""
-        ranked = proposals.rank_next(self.project, self.settings.strategy)
-        return next((r for r in ranked if r.id != self._current), None)
+        """The image the strategy ranks first among those not done (not the shown one):
+        by the active version's scores first (see :meth:`suggest`)."""
+        return self.suggest().record
 
     # --- training -------------------------------------------------------------------------------
     def untrained_done(self) -> list[ImageRecord]:
@@ -296,6 +394,7 @@ class ModelService:
         self.current_proposal = None
         self._emit(self.listener.on_version_changed, record)
         self.refresh_proposals()
+        self._emit(self.listener.on_ranking, self.ranking())
 
     # --- lifecycle ----------------------------------------------------------------------------
     def shutdown(self, timeout: float = 10.0) -> bool:

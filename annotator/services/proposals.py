@@ -3,19 +3,24 @@
 * :func:`load_predictor`: a :class:`~annotator.ml.predict.Predictor` for a model version.
 * :func:`predict_images`: proposals for images (stored in the project, optionally also
   written as class-id PNG files to another folder); updates the ranking scores.
-* :func:`rank_next`: the images still to label in the order a strategy prefers.
+* :func:`rank_next`: the images still to label in the order a strategy prefers;
+  :func:`rank_records` ranks given records, those a version scored first when given its
+  scores (the others hold an older version's scores until it has scored them).
 * :class:`ProposalWorker`: the GUI's background proposals. One request asks for the
   proposal of the image on screen first, then scores the images still to label; a
-  newer request cancels the running one at its next check (latest wins).
+  newer request cancels the running one at its next check (latest wins). Every event
+  names its request, so the owner knows which model version made a score.
 
 torch is imported only inside functions and on the worker thread.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -181,12 +186,54 @@ def _out_file_names(records: list[ImageRecord]) -> dict[int, str]:
 def rank_next(
     project: Project, strategy: Strategy | str = "uncertainty", include_done: bool = False
 ) -> list[ImageRecord]:
-    """Images still to label (not done, unless ``include_done``), best next first."""
+    """Images still to label (not done, unless ``include_done``), best next first, by the
+    scores the project holds (see :func:`rank_records` for a version's own)."""
+    records = [r for r in project.images() if include_done or r.status != ImageStatus.DONE]
+    return rank_records(records, strategy)
+
+
+def rank_records(
+    records: Sequence[ImageRecord],
+    strategy: Strategy | str = "uncertainty",
+    fresh: Mapping[int, float] | None = None,
+) -> list[ImageRecord]:
+    """``records`` in the strategy's order.
+
+    ``fresh``: the scores the active model version made so far. The project's scores
+    (``ImageRecord.score``) are replaced one by one as it makes them, so until it has
+    scored every image some are an older version's, which rank by what that version was
+    unsure of. With ``fresh`` the images it scored come first, in the strategy's order
+    of its scores, then the others in the order of their stored (older) scores.
+    """
     from annotator.ml.strategies import get_strategy
 
     strat = get_strategy(strategy) if isinstance(strategy, str) else strategy
-    candidates = [r for r in project.images() if include_done or r.status != ImageStatus.DONE]
-    return strat.rank(candidates, {r.id: r.score for r in candidates})
+    if fresh is None:
+        return strat.rank(records, {r.id: r.score for r in records})
+    scored = [r for r in records if r.id in fresh]
+    older = [r for r in records if r.id not in fresh]
+    return strat.rank(scored, fresh) + strat.rank(older, {r.id: r.score for r in older})
+
+
+def stored_score(project: Project, image_id: int, version: int) -> float | None:
+    """The score of the image's stored proposal when ``version`` made it, else None.
+
+    Reads only the proposal's JSON (the pictures are read when the image is shown), so
+    confirming that every image already holds a version's score costs a small file read
+    per image instead of decoding two PNGs.
+    """
+    # The JSON's layout is storage.proposals' (``model_version``, ``score``).
+    meta_p = proposal_store.proposals_dir(project) / f"{image_id}.json"
+    try:
+        meta = json.loads(meta_p.read_text(encoding="utf-8"))
+        if int(meta["model_version"]) != version:
+            return None
+        return float(meta["score"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("unreadable proposal of image %s: %s", image_id, exc)
+        return None
 
 
 # --- the GUI's background proposals ------------------------------------------------------------
@@ -198,7 +245,8 @@ class ProposalRequest:
     data when the caller already has it (read only). ``rank`` gives the images to score
     only, best first; it is called on the worker thread, after the shown image's
     proposal, since ranking reads every image's record (0.1 s at 10,000 images, which
-    the window paid at every image it opened).
+    the window paid at every image it opened). Every score the request sends was made
+    by ``version``.
     """
 
     version: int
@@ -213,11 +261,12 @@ class ProposalEvents:
 
     #: The shown image's proposal (the owner checks it is still the one shown).
     on_proposal: Callable[[ProposalRequest, Proposal], None]
-    #: A newly computed score of an image to rank.
-    on_scores: Callable[[dict[int, float]], None]
-    #: A request finished (all images done, or cancelled by a newer one).
-    on_idle: Callable[[], None]
-    on_error: Callable[[BaseException], None]
+    #: Scores of images to rank, made by the request's version: newly computed ones one
+    #: by one, those its stored proposals hold in batches.
+    on_scores: Callable[[ProposalRequest, dict[int, float]], None]
+    #: A request went through every image (one cancelled by a newer one says nothing).
+    on_idle: Callable[[ProposalRequest], None]
+    on_error: Callable[[ProposalRequest, BaseException], None]
     #: ``(request, tiles done, tiles in all)`` while the shown image's proposal is being
     #: computed tile by tile (a big image; at most every :data:`PROGRESS_EVERY_S`).
     on_progress: Callable[[ProposalRequest, int, int], None] | None = None
@@ -233,6 +282,11 @@ class ProposalWorker:
     It keeps one :class:`~annotator.ml.predict.Predictor` (of the newest version asked
     for), touched only on the worker thread since predictors are not thread-safe. A
     proposal already stored for the requested version is reused, never recomputed.
+
+    It also keeps which images the version of its latest request scored (computed, or
+    found stored), readable from any thread as it goes (:meth:`scores_by`,
+    :meth:`progress_of`): the project's scores do not say which version made them, and
+    the events saying so may still wait in the owner's queue.
     """
 
     def __init__(
@@ -248,10 +302,15 @@ class ProposalWorker:
         self._events = events
         self._options = predictor_options
         self._predictors: dict[tuple[int, tuple[str, ...]], Predictor] = {}
+        self._lock = threading.Lock()
+        self._made_by: int | None = None  # the version the record below is of
+        self._made: dict[int, float] = {}  # image id -> the score it made
+        self._listed: frozenset[int] = frozenset()  # the images its last request ranks
+        self._listed_made = 0  # how many of those are in _made
         self._worker: LatestWinsWorker[ProposalRequest, int] = LatestWinsWorker(
             self._propose,
-            lambda _request, _done: events.on_idle(),
-            lambda _request, exc: events.on_error(exc),
+            lambda request, _done: events.on_idle(request),
+            events.on_error,
             dispatcher,
             "annotator-proposals",
             cancellable=True,
@@ -265,6 +324,38 @@ class ProposalWorker:
         """Block until no request runs (tests, benchmarks)."""
         return self._worker.wait_idle(timeout)
 
+    def scores_by(self, version: int) -> dict[int, float]:
+        """Image id -> score, of the images ``version`` scored since the worker began to
+        work for it (forgotten when a request of another version starts). Any thread."""
+        with self._lock:
+            return dict(self._made) if version == self._made_by else {}
+
+    def progress_of(self, version: int) -> tuple[int, int]:
+        """``(scored, listed)``: of the images the latest request of ``version`` ranks
+        (the shown one left out), how many that version scored; ``(0, 0)`` before it
+        listed them. Any thread."""
+        with self._lock:
+            return (self._listed_made, len(self._listed)) if version == self._made_by else (0, 0)
+
+    def _note(
+        self,
+        version: int,
+        scores: Mapping[int, float] | None = None,
+        listed: Sequence[int] | None = None,
+    ) -> None:
+        """Record what ``version`` scored, or the images it is about to rank."""
+        with self._lock:
+            if version != self._made_by:
+                self._made_by, self._made = version, {}
+                self._listed, self._listed_made = frozenset(), 0
+            if listed is not None:
+                self._listed = frozenset(listed)
+                self._listed_made = sum(1 for i in self._listed if i in self._made)
+            for image_id, score in (scores or {}).items():
+                if image_id not in self._made and image_id in self._listed:
+                    self._listed_made += 1
+                self._made[image_id] = score
+
     def shutdown(self, timeout: float) -> bool:
         """Cancel the running request and join the thread."""
         return self._worker.shutdown(timeout)
@@ -273,32 +364,55 @@ class ProposalWorker:
     def _propose(self, request: ProposalRequest, cancel: CancelToken) -> int:
         """The shown image's proposal, then scores; returns the number of images done."""
         done = 0
+        self._note(request.version)  # a new version: what the previous one scored is void
         if request.show is not None:
             shown, computed = self._proposal_for(
                 request.show, request.version, request.pixels, cancel, self._progress_of(request)
             )
+            self._note(request.version, {request.show: shown.score})
             self._dispatch(lambda: self._events.on_proposal(request, shown))
             if computed:  # the stored score changed even if the window has moved on
-                self._send_scores({request.show: shown.score})
+                self._send_scores(request, {request.show: shown.score})
             done += 1
-        # Scores of stored proposals go out together (the project already holds them; a
-        # list that showed an older version's score catches up); new ones one by one.
+        ids = list(request.rank()) if not cancel.is_set() else []
+        if cancel.is_set() or not ids:
+            return done
+        self._note(request.version, listed=ids)
+        # The version must still fit the classes before any score of it counts (loading
+        # checks that), stored or new.
+        self._predictor(request.version)
+        # First the scores the version already stored (their JSON only: a small read per
+        # image), in batches: the project already holds them, a list that showed an older
+        # version's score catches up. Then the missing ones, computed in the order given
+        # (the one ranked first is prefetched), each sent as soon as it is made.
+        missing: list[int] = []
         stored: dict[int, float] = {}
-        for image_id in request.rank() if not cancel.is_set() else ():
+        last = time.monotonic()
+        for image_id in ids:
+            if cancel.is_set():
+                return done
+            score = stored_score(self.project, image_id, request.version)
+            if score is None:
+                missing.append(image_id)
+                continue
+            stored[image_id] = score
+            done += 1
+            if time.monotonic() - last >= PROGRESS_EVERY_S:
+                self._send_scores(request, stored)
+                stored, last = {}, time.monotonic()
+        if stored:
+            self._send_scores(request, stored)
+        for image_id in missing:
             if cancel.is_set():
                 break
-            proposal, computed = self._proposal_for(image_id, request.version, None, cancel)
-            if computed:
-                self._send_scores({image_id: proposal.score})
-            else:
-                stored[image_id] = proposal.score
+            proposal, _computed = self._proposal_for(image_id, request.version, None, cancel)
+            self._send_scores(request, {image_id: proposal.score})
             done += 1
-        if stored:
-            self._send_scores(stored)
         return done
 
-    def _send_scores(self, scores: dict[int, float]) -> None:
-        self._dispatch(lambda: self._events.on_scores(scores))
+    def _send_scores(self, request: ProposalRequest, scores: dict[int, float]) -> None:
+        self._note(request.version, scores)  # before the owner hears of them
+        self._dispatch(lambda: self._events.on_scores(request, scores))
 
     def _progress_of(self, request: ProposalRequest) -> Callable[[int, int, str], None] | None:
         """Tile progress of the shown image, passed on at most every PROGRESS_EVERY_S."""
