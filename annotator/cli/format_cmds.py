@@ -11,10 +11,10 @@ from annotator.cli.progress import ProgressLine
 from annotator.core.errors import AnnotatorError
 
 _EXPORT = ("voc", "masks", "coco", "labelme", "yolo")
-_IMPORT = ("masks", "voc", "coco", "labelme", "yolo")
+_IMPORT = ("masks", "voc", "coco", "labelme", "yolo", "labelstudio")
 # The import options each format reads; others would be ignored without a word.
 _TAKES_LABELS = ("masks", "voc", "labelme")
-_TAKES_BACKGROUND = ("labelme", "coco", "yolo")
+_TAKES_BACKGROUND = ("labelme", "coco", "yolo", "labelstudio")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,7 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(handler=cmd_export)
 
-    p = sub.add_parser("import", help="import label maps from masks, voc, coco, labelme or yolo")
+    p = sub.add_parser(
+        "import", help="import label maps from masks, voc, coco, labelme, yolo or labelstudio"
+    )
     p.add_argument("project", type=Path)
     p.add_argument("src", type=Path, help="file or folder to import")
     p.add_argument("--format", required=True, choices=_IMPORT)
@@ -172,6 +174,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
     if report.boxes_only:
         print(f"  left out {report.boxes_only} annotation(s) that are a box without a mask")
+    for note in report.notes:
+        print(f"  {note}")
     if report.skipped:
         print(f"  skipped {len(report.skipped)} item(s) (reasons above)")
         return 2 if report.imported else 1

@@ -141,6 +141,9 @@ class ImportItem:
     match_by_stem: bool = False
     load: Callable[[], np.ndarray] | None = field(default=None, compare=False, repr=False)
     used: tuple[int, ...] | None = None
+    #: Other file names the picture may have, tried in order when ``image_name`` names
+    #: no project image (Label Studio's uploads: the name with its 8-hex-digit prefix).
+    other_names: tuple[str, ...] = ()
 
     def labels(self) -> np.ndarray:
         """The item's labels (decoded now when the item holds only their file)."""
@@ -178,6 +181,8 @@ class ReadResult:
     #: The class given by ``--background`` is named by nothing in the source: the
     #: reader added it (a typo would otherwise become a class for good).
     background_added: bool = False
+    #: Lines the import summary adds, in the reader's words (what it left out and why).
+    notes: list[str] = field(default_factory=list)
 
 
 # --- small helpers shared by the format modules ---------------------------------------

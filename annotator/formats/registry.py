@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annotator.core.errors import FormatError
-from annotator.formats import coco, labelme, masks, voc, yolo
+from annotator.formats import coco, labelme, labelstudio, masks, voc, yolo
 from annotator.formats.base import (
     ExportDataset,
     ExportOptions,
@@ -47,6 +47,9 @@ FORMATS: dict[str, FormatSpec] = {
         "labelme", labelme.read_labelme, labelme.write_labelme, labelme.DESCRIPTION
     ),
     "yolo": FormatSpec("yolo", yolo.read_yolo, yolo.write_yolo, yolo.DESCRIPTION),
+    "labelstudio": FormatSpec(
+        "labelstudio", labelstudio.read_labelstudio, None, labelstudio.DESCRIPTION
+    ),
 }
 
 

@@ -42,7 +42,7 @@ from annotator.services.exchange import (
 
 AUTOMATIC = "(automatic)"
 #: The formats whose shapes leave pixels uncovered (``--background`` applies to them).
-BACKGROUND_FORMATS = frozenset({"labelme", "coco", "yolo"})
+BACKGROUND_FORMATS = frozenset({"labelme", "coco", "yolo", "labelstudio"})
 
 
 def automatic_background(fmt: str, class_names: list[str]) -> str:
@@ -56,7 +56,7 @@ def automatic_background(fmt: str, class_names: list[str]) -> str:
         return "(automatic: _background_ if the source's labels.txt lists it, else unlabelled)"
     if fmt == "coco":
         return "(automatic: _background_ if the source has that category, else unlabelled)"
-    if fmt == "yolo":
+    if fmt in ("yolo", "labelstudio"):
         return "(automatic: unlabelled)"
     return AUTOMATIC  # the format labels every pixel itself (the field is disabled)
 
@@ -84,6 +84,7 @@ def import_summary(report: ImportReport) -> str:
         )
     if report.boxes_only:
         lines.append(f"Left out {report.boxes_only} annotation(s) that are a box without a mask.")
+    lines.extend(note[:1].upper() + note[1:] + "." for note in report.notes)
     if report.skipped:
         path, reason = report.skipped[0]
         if not reason.startswith(path):  # most reasons name their file already

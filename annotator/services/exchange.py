@@ -341,6 +341,7 @@ class ImportReport:
     #: ``(added, namesake)``: pictures added as new images although a project image has
     #: their file name, because that image shows another picture.
     namesakes: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the reader's own summary lines
 
 
 def unlabelled_summary(report: ImportReport) -> str:
@@ -595,6 +596,10 @@ class _ImageIndex:
             return self.by_sha[digest]
         named = self._named(item.image_name, item.match_by_stem, item.source)
         if digest is None:
+            for other in item.other_names:  # another name it may have, if this names none
+                if named.all:
+                    break
+                named = self._named(other, item.match_by_stem, item.source)
             if named.chosen is None and named.all:
                 raise FormatError(self._ambiguous(item, named))
             return named.chosen
@@ -871,7 +876,10 @@ def import_into_project(
     )
     result = spec.reader(src, options)
     report = ImportReport(
-        format=spec.name, unknown_labels=dict(result.unknown), boxes_only=result.boxes_only
+        format=spec.name,
+        unknown_labels=dict(result.unknown),
+        boxes_only=result.boxes_only,
+        notes=list(result.notes),
     )
     if spec.name == "labelme":
         report.background = background_summary(request.background, default, result)
