@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--coco-mode",
         choices=("polygon", "rle"),
-        help="COCO segmentation: polygons (iscrowd 0, the default) or RLE (iscrowd 1)",
+        help="COCO segmentation: polygons (the default) or compressed RLE; iscrowd 0 in both",
     )
     p.set_defaults(handler=cmd_export)
 

@@ -88,9 +88,12 @@ class ExportDialog(QDialog):
         ):
             self.images_combo.addItem(text, mode)
         self.coco_combo = QComboBox()
-        self.coco_combo.addItem("Polygons (iscrowd 0)", "polygon")
-        self.coco_combo.addItem("RLE (iscrowd 1)", "rle")
-        self.coco_combo.setToolTip("How COCO stores each region (COCO export only)")
+        self.coco_combo.addItem("Polygons", "polygon")
+        self.coco_combo.addItem("RLE (compressed masks)", "rle")
+        self.coco_combo.setToolTip(
+            "How COCO stores each region (COCO export only); both as iscrowd 0, which "
+            "trainers learn from"
+        )
         self._build()
         self.format_combo.currentIndexChanged.connect(self._format_changed)
         self._format_changed()
