@@ -64,6 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "down one id, and the active model loses its output",
     )
     change.add_argument(
+        "--move",
+        nargs=2,
+        metavar=("CLASS", "ID"),
+        help="give CLASS (name or id) the id ID, the classes between shifting one place "
+        "(to match another dataset's ids); label maps and the active model follow",
+    )
+    change.add_argument(
         "--merge",
         nargs=2,
         metavar=("CLASS", "INTO"),
@@ -183,7 +190,8 @@ def cmd_classes(args: argparse.Namespace) -> int:
     from annotator.services.projects import open_project
 
     changes = any(
-        v is not None for v in (args.add, args.rename, args.color, args.remove, args.merge)
+        v is not None
+        for v in (args.add, args.rename, args.color, args.remove, args.merge, args.move)
     )
     if args.json and changes:
         raise AnnotatorError("--json is for the listing of classes (without an option)")
@@ -207,11 +215,9 @@ def cmd_classes(args: argparse.Namespace) -> int:
             cls = class_by_name(schema, args.color[0])
             project.set_schema(schema.recoloured(cls.id, args.color[1]))
             print(f"{cls.name!r} is now {args.color[1]}")
-        elif changes:  # --remove or --merge
-            from annotator.services.class_changes import take_out_class
+        elif changes:  # --remove, --merge or --move
+            from annotator.services.class_changes import move_class, take_out_class
 
-            gone = class_by_name(schema, args.remove if args.merge is None else args.merge[0])
-            into = None if args.merge is None else class_by_name(schema, args.merge[1])
             line = ProgressLine("rewriting labels")
 
             def progress(done: int, total: int, message: str) -> None:
@@ -220,7 +226,19 @@ def cmd_classes(args: argparse.Namespace) -> int:
                 else:  # a step of its own (the model), before the maps
                     print(f"{message}…", file=sys.stderr, flush=True)
 
-            result = take_out_class(project, gone, into, progress)
+            if args.move is not None:
+                to = args.move[1].strip()
+                if not to.isdecimal() or int(to) >= len(schema):
+                    raise AnnotatorError(
+                        f"--move: {args.move[1]!r} is no id of this project (0 to "
+                        f"{len(schema) - 1})"
+                    )
+                moved = class_by_name(schema, args.move[0])
+                result = move_class(project, moved, int(to), progress)
+            else:
+                gone = class_by_name(schema, args.remove or args.merge[0])
+                into = None if args.merge is None else class_by_name(schema, args.merge[1])
+                result = take_out_class(project, gone, into, progress)
             print(result.summary())
         classes = project.schema.classes
     if args.json:

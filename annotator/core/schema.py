@@ -258,52 +258,91 @@ class LabelSchema:
 
 
 @dataclass(frozen=True, eq=False)
-class ClassRemoval:
-    """One class taken out of a schema: its pixels become unlabelled (removed) or
-    another class (merged into ``into``), and every later class moves down one id,
-    keeping its name and colour.
+class ClassChange:
+    """A change of the class list that moves ids: one class taken out (its pixels
+    unlabelled, or merged into another; every later class moves down one id), or one
+    class moved to another place in the list. Names and colours stay with their class.
 
     ``lut`` maps each label value of ``old`` (every class id, void and unlabelled) to the
-    value of ``new``: ``new_mask = lut[old_mask]``. The label type follows the class
-    count, so a 16-bit project that drops to 254 classes becomes 8-bit (void and
-    unlabelled move with it)."""
+    value of ``new``: ``new_mask = lut[old_mask]``. ``sources[j]`` is the old id of the
+    new class ``j``. The label type follows the class count, so a 16-bit project that
+    drops to 254 classes becomes 8-bit (void and unlabelled move with it)."""
 
     old: LabelSchema
     new: LabelSchema
-    removed: LabelClass
-    into: LabelClass | None  # in ``new``'s ids; None: the pixels become unlabelled
     lut: np.ndarray
+    sources: tuple[int, ...]
+    #: The class taken out (None: a move).
+    removed: LabelClass | None = None
+    #: In ``new``'s ids: the class the removed one's pixels join (None: unlabelled).
+    into: LabelClass | None = None
+    #: The class moved, in ``new``'s ids (None: a removal).
+    moved: LabelClass | None = None
 
     @classmethod
-    def of(cls, old: LabelSchema, class_id: int, into: int | None = None) -> ClassRemoval:
+    def removal(cls, old: LabelSchema, class_id: int, into: int | None = None) -> ClassChange:
         """Take class ``class_id`` out of ``old``; ``into``: the class (an id of ``old``)
         its pixels join, or ``None`` to leave them unlabelled."""
-        if not 0 <= class_id < len(old):
-            raise SchemaError(f"no class with id {class_id}; classes are {old.names}")
+        _check_id(old, class_id)
         if len(old) == 1:
             raise SchemaError("a project needs at least one class: this is its only one")
-        if into is not None and not 0 <= into < len(old):
-            raise SchemaError(f"no class with id {into}; classes are {old.names}")
+        if into is not None:
+            _check_id(old, into)
         if into == class_id:
             raise SchemaError(f"cannot merge {old.classes[class_id].name!r} into itself")
-        kept = [c for c in old.classes if c.id != class_id]
-        new = LabelSchema(tuple(replace(c, id=i) for i, c in enumerate(kept)))
-        lut = np.empty(old.unlabelled + 1, dtype=new.dtype)
-        ids = np.arange(len(old))
-        lut[: len(old)] = ids - (ids > class_id)
-        lut[len(old) :] = new.unlabelled  # no class has those values; never in a valid map
-        lut[old.void] = new.void
-        lut[old.unlabelled] = new.unlabelled
+        sources = tuple(c.id for c in old.classes if c.id != class_id)
+        new, lut = _remapped(old, sources)
         target = None
         if into is not None:
             target = new.classes[int(lut[into])]
             lut[class_id] = target.id
-        else:
-            lut[class_id] = new.unlabelled
-        return cls(old, new, old.classes[class_id], target, lut)
+        return cls(old, new, lut, sources, removed=old.classes[class_id], into=target)
+
+    @classmethod
+    def move(cls, old: LabelSchema, class_id: int, to: int) -> ClassChange:
+        """Move class ``class_id`` of ``old`` to place ``to`` (0-based) of the list; the
+        classes between move one place towards where it was."""
+        _check_id(old, class_id)
+        if not 0 <= to < len(old):
+            raise SchemaError(f"place {to + 1} is not in the list of {len(old)} classes")
+        order = [c.id for c in old.classes if c.id != class_id]
+        order.insert(to, class_id)
+        new, lut = _remapped(old, tuple(order))
+        return cls(old, new, lut, tuple(order), moved=new.classes[to])
+
+    @property
+    def subject(self) -> LabelClass:
+        """The class removed or moved."""
+        found = self.removed or self.moved
+        assert found is not None  # made by removal() or move()
+        return found
+
+    @property
+    def identity(self) -> bool:
+        """Whether no id changes (a class moved to where it is)."""
+        return self.removed is None and self.sources == tuple(range(len(self.old)))
 
     def describe(self) -> str:
-        """What the change does, in one sentence."""
+        """What the change does, in a few words."""
+        if self.moved is not None:
+            return f"moved {self.moved.name!r} to id {self.moved.id}"
+        assert self.removed is not None
         if self.into is None:
             return f"removed {self.removed.name!r}"
         return f"merged {self.removed.name!r} into {self.into.name!r}"
+
+
+def _check_id(schema: LabelSchema, class_id: int) -> None:
+    if not 0 <= class_id < len(schema):
+        raise SchemaError(f"no class with id {class_id}; classes are {schema.names}")
+
+
+def _remapped(old: LabelSchema, sources: tuple[int, ...]) -> tuple[LabelSchema, np.ndarray]:
+    """The schema of ``old``'s classes ``sources`` in that order, and the table from
+    ``old``'s values to it (a class left out becomes unlabelled)."""
+    new = LabelSchema(tuple(replace(old.classes[o], id=j) for j, o in enumerate(sources)))
+    lut = np.full(old.unlabelled + 1, new.unlabelled, dtype=new.dtype)  # no class: never valid
+    lut[list(sources)] = np.arange(len(sources))
+    lut[old.void] = new.void
+    lut[old.unlabelled] = new.unlabelled
+    return new, lut

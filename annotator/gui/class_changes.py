@@ -1,4 +1,5 @@
-"""Removing a class, or merging it into another, from the class panel.
+"""Removing a class, merging it into another, or moving it in the list, from the class
+panel.
 
 The labels of every image are rewritten on a worker thread with a progress dialog
 (``services.class_changes``, all or nothing); the open image is saved and closed first
@@ -8,25 +9,46 @@ end first: it reads the labels it trains on while it runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QMessageBox
 
 from annotator.core.errors import AnnotatorError
+from annotator.core.schema import ClassChange
 from annotator.gui.progress_task import Progress, error_text, run_with_progress, sentence
-from annotator.services.class_changes import TakeOutResult, plan, take_out_class
+from annotator.services.class_changes import ClassChangeResult, apply_change, plan
 
 if TYPE_CHECKING:
     from annotator.gui.main_window import MainWindow
 
 
-def take_out(window: MainWindow, class_id: int, into: int | None) -> TakeOutResult | None:
+def take_out(window: MainWindow, class_id: int, into: int | None) -> ClassChangeResult | None:
     """Take class ``class_id`` out of the window's project (into class ``into``, or
     unlabelled) and show the result; ``None`` when nothing changed (said in a box)."""
     session = window.session
     if session is None:
         return None
     schema = session.schema
+    target = None if into is None else schema.classes[into]
+    verb = "Removing" if into is None else "Merging"
+    return _change(window, lambda: plan(schema, schema.classes[class_id], target), verb)
+
+
+def move(window: MainWindow, class_id: int, to: int) -> ClassChangeResult | None:
+    """Move class ``class_id`` to place ``to`` (0-based) of the list (see :func:`take_out`)."""
+    session = window.session
+    if session is None:
+        return None
+    schema = session.schema
+    return _change(window, lambda: ClassChange.move(schema, class_id, to), "Moving")
+
+
+def _change(
+    window: MainWindow, planned: Callable[[], ClassChange], verb: str
+) -> ClassChangeResult | None:
+    session = window.session
+    assert session is not None
     service = window.loop.service
     if service is not None and service.training:
         QMessageBox.warning(
@@ -36,13 +58,14 @@ def take_out(window: MainWindow, class_id: int, into: int | None) -> TakeOutResu
             "it (Model > Cancel training), then try again.",
         )
         return None
-    removed = schema.classes[class_id]
-    target = None if into is None else schema.classes[into]
     try:
-        change = plan(schema, removed, target)
+        change = planned()
     except AnnotatorError as exc:  # the only class, into itself...
         QMessageBox.warning(window, "Classes not changed", sentence(str(exc)))
         return None
+    if change.identity:
+        return None  # moved to where it is: nothing to rewrite
+    name = change.subject.name
     current = session.document.image_id if session.document else None
     window.close_image()  # saved first: the rewrite reads every map from disk
     project = session.project
@@ -54,19 +77,19 @@ def take_out(window: MainWindow, class_id: int, into: int | None) -> TakeOutResu
     was_idle = idle.isActive()
     idle.stop()  # an idle round would read the labels while they are rewritten
 
-    def work(progress: Progress) -> TakeOutResult:
+    def work(progress: Progress) -> ClassChangeResult:
         if service is not None:
             service.wait_proposals()  # a proposal being stored holds the old ids
-        return take_out_class(project, removed, target, progress)
+        return apply_change(project, change, progress)
 
-    verb = "Removing" if into is None else "Merging"
-    outcome = run_with_progress(window, "Change classes", f"{verb} '{removed.name}'…", work)
+    outcome = run_with_progress(window, "Change classes", f"{verb} '{name}'…", work)
     result = outcome.result
     changed = project.schema == change.new  # also when something failed after the commit
     if result is not None and result.model is not None and service is not None:
         service.adopt(result.model)  # before the classes are shown: proposals from it
     if changed:  # hidden classes keep hiding, by their new ids
-        hidden = window.class_panel_hidden() - {removed.id}
+        gone = {change.removed.id} if change.removed is not None else set()
+        hidden = window.class_panel_hidden() - gone
         window.set_hidden(frozenset(int(change.lut[v]) for v in hidden))
     window.show_schema(session.schema)
     if changed:

@@ -1,5 +1,5 @@
 """The class panel: pick the class to paint, show/hide classes, add, rename, recolour,
-merge into another class, remove.
+merge into another class, remove, move up or down.
 
 Rows are the schema's classes in id order, then "void" (pixels to ignore). Each row has
 a colour swatch and a check box for visibility. Keys 1-9 select the first nine classes
@@ -81,6 +81,7 @@ class ClassPanel(QWidget):
     recolour_requested = Signal(int, str)
     remove_requested = Signal(int)  # class id
     merge_requested = Signal(int, int)  # class id, into class id
+    move_requested = Signal(int, int)  # class id, its new id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -96,6 +97,9 @@ class ClassPanel(QWidget):
         more = QMenu(self.more_button)
         self.merge_action = more.addAction("Merge into another class…", self._ask_merge)
         self.remove_action = more.addAction("Remove class…", self._ask_remove)
+        more.addSeparator()
+        self.up_action = more.addAction("Move up", lambda: self._move(-1))
+        self.down_action = more.addAction("Move down", lambda: self._move(+1))
         self.more_button.setMenu(more)
         buttons = QHBoxLayout()
         for b in (self.add_button, self.rename_button, self.colour_button, self.more_button):
@@ -119,7 +123,8 @@ class ClassPanel(QWidget):
         self.rename_button.setToolTip("Rename the selected class (the model restarts from scratch)")
         self.colour_button.setToolTip("Change the colour of the selected class")
         self.more_button.setToolTip(
-            "Merge the selected class into another, or remove it (every label map is rewritten)"
+            "Merge the selected class into another, remove it, or move it in the list (every "
+            "label map is rewritten)"
         )
         self._schema: LabelSchema | None = None
         self._filling = False
@@ -186,6 +191,11 @@ class ClassPanel(QWidget):
         self.colour_button.setEnabled(is_class)
         several = self._schema is not None and len(self._schema) > 1
         self.more_button.setEnabled(is_class and several)
+        cid = self._selected_class()
+        self.up_action.setEnabled(cid is not None and cid > 0)
+        self.down_action.setEnabled(
+            cid is not None and self._schema is not None and cid < len(self._schema) - 1
+        )
         if value is not None and not self._filling:
             self.value_selected.emit(value)
 
@@ -236,6 +246,9 @@ class ClassPanel(QWidget):
         for action in (self.merge_action, self.remove_action):
             menu.addAction(action)
             action.setEnabled(self.more_button.isEnabled())
+        menu.addSeparator()
+        menu.addAction(self.up_action)
+        menu.addAction(self.down_action)
         menu.exec(self.list.viewport().mapToGlobal(pos))
 
     def _ask_merge(self) -> None:
@@ -272,6 +285,14 @@ class ClassPanel(QWidget):
             "class, merge it instead.",
         ):
             self.remove_requested.emit(cid)
+
+    def _move(self, step: int) -> None:
+        """Move the selected class one place (its id and the neighbour's swap; every
+        label map is rewritten, so no confirmation: moving back undoes it)."""
+        cid = self._selected_class()
+        if cid is None or self._schema is None or not 0 <= cid + step < len(self._schema):
+            return
+        self.move_requested.emit(cid, cid + step)
 
     def _confirm(self, question: str, what: str) -> bool:
         box = QMessageBox(

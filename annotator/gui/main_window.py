@@ -319,6 +319,7 @@ class MainWindow(QMainWindow):
         )
         self.class_panel.remove_requested.connect(lambda i: self.take_out_class(i, None))
         self.class_panel.merge_requested.connect(self.take_out_class)
+        self.class_panel.move_requested.connect(self.move_class)
         self.contrast_dialog.window_changed.connect(self._set_window)
         self.contrast_dialog.reset.connect(lambda: self._set_window(None, None))
 
@@ -631,6 +632,13 @@ class MainWindow(QMainWindow):
         from annotator.gui.class_changes import take_out
 
         take_out(self, class_id, into)
+
+    def move_class(self, class_id: int, to: int) -> None:
+        """Give class ``class_id`` the id ``to``, the classes between shifting one place:
+        every label map is rewritten (``gui.class_changes``)."""
+        from annotator.gui.class_changes import move
+
+        move(self, class_id, to)
 
     def show_schema(self, schema: LabelSchema) -> None:
         """Show the classes everywhere they appear: the class panel, the "Paint over"

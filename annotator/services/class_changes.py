@@ -1,7 +1,8 @@
-"""Removing a class, or merging it into another: the labels (``storage.class_change``),
-then the active model, adapted to the classes left so the loop goes on from what it
-learnt (docs/adr/0021). The class panel and ``annotator classes --remove/--merge`` both
-call :func:`take_out_class`."""
+"""Removing a class, merging it into another, or moving it in the list: the labels
+(``storage.class_change``) and the active model, adapted to the new class list so the
+loop goes on from what it learnt, committed together (docs/adr/0021). The class panel
+and ``annotator classes --remove/--merge/--move`` call :func:`take_out_class` and
+:func:`move_class`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass, replace
 from annotator.core.card import CardMetrics, classes_fit
 from annotator.core.errors import AnnotatorError, SchemaError, first_line
 from annotator.core.records import ModelRecord, now_iso
-from annotator.core.schema import ClassRemoval, LabelClass, LabelSchema
+from annotator.core.schema import ClassChange, LabelClass, LabelSchema
 from annotator.services.versions import prune
 from annotator.storage.class_change import ClassChangeReport, StagedModel, change_classes
 from annotator.storage.project import Progress, Project
@@ -20,8 +21,8 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TakeOutResult:
-    """What :func:`take_out_class` did to the labels, and to the model."""
+class ClassChangeResult:
+    """What :func:`apply_change` did to the labels, and to the model."""
 
     labels: ClassChangeReport
     #: The new version adapted from the active one, if one was made.
@@ -34,9 +35,9 @@ class TakeOutResult:
         return f"{text} {self.model_note}" if self.model_note else text
 
 
-def plan(schema: LabelSchema, removed: LabelClass, into: LabelClass | None) -> ClassRemoval:
+def plan(schema: LabelSchema, removed: LabelClass, into: LabelClass | None) -> ClassChange:
     """The change of taking ``removed`` out (merged into ``into``, or unlabelled)."""
-    return ClassRemoval.of(schema, removed.id, None if into is None else into.id)
+    return ClassChange.removal(schema, removed.id, None if into is None else into.id)
 
 
 def take_out_class(
@@ -44,14 +45,31 @@ def take_out_class(
     removed: LabelClass,
     into: LabelClass | None = None,
     progress: Progress | None = None,
-) -> TakeOutResult:
+) -> ClassChangeResult:
     """Take ``removed`` out of the project: its pixels join ``into``, or become
-    unlabelled; later classes move down one id. The active model is adapted first (a
-    new version without the class's output, so proposals go on and the next round
-    continues it); the labels and that version are then committed together, all or
-    nothing. A model that cannot be adapted (damaged) does not stop the change: the
-    result says to train from scratch."""
-    change = plan(project.schema, removed, into)
+    unlabelled; later classes move down one id (see :func:`apply_change`)."""
+    return apply_change(project, plan(project.schema, removed, into), progress)
+
+
+def move_class(
+    project: Project, moved: LabelClass, to: int, progress: Progress | None = None
+) -> ClassChangeResult:
+    """Move ``moved`` to place ``to`` (0-based) of the class list: its id becomes ``to``
+    and the classes between shift one place (see :func:`apply_change`)."""
+    change = ClassChange.move(project.schema, moved.id, to)
+    if change.identity:
+        raise SchemaError(f"{moved.name!r} is at place {to + 1} already")
+    return apply_change(project, change, progress)
+
+
+def apply_change(
+    project: Project, change: ClassChange, progress: Progress | None = None
+) -> ClassChangeResult:
+    """Make ``change`` (planned on the project's classes as they are). The active model
+    is adapted first (a new version whose outputs follow the classes, so proposals go on
+    and the next round continues it); the labels and that version are then committed
+    together, all or nothing. A model that cannot be adapted (damaged) does not stop the
+    change: the result says to train from scratch."""
     active = project.active_model()
     if progress is not None and active is not None:
         progress(0, 0, f"adapting model v{active.version}")
@@ -72,11 +90,11 @@ def take_out_class(
             prune(project)
         except (OSError, AnnotatorError) as exc:  # space is not worth a failed change
             log.warning("could not remove old model versions' files: %s", exc)
-    return TakeOutResult(labels, model, note)
+    return ClassChangeResult(labels, model, note)
 
 
 def _adapted(
-    project: Project, change: ClassRemoval, active: ModelRecord | None
+    project: Project, change: ClassChange, active: ModelRecord | None
 ) -> tuple[StagedModel | None, str]:
     """The files of a version of ``active`` whose outputs are the classes left, and what
     it means, in a sentence (see the module)."""
@@ -88,15 +106,18 @@ def _adapted(
             f"Model v{active.version} was trained for other classes already; train from "
             "scratch to use the new ones."
         )
-    if change.removed.id >= len(known):
-        return None, (
-            f"Model v{active.version} never learnt {change.removed.name!r}; it is unchanged."
+    # Output j of the new version: the old output of the class now at j, if it had one.
+    outputs: list[int | None] = [o if o < len(known) else None for o in change.sources]
+    while outputs and outputs[-1] is None:
+        outputs.pop()  # classes added after it: the next round adds them, as ever
+    if outputs == list(range(len(known))):
+        what = (
+            f"never learnt {change.removed.name!r}"
+            if change.removed is not None
+            else "keeps its classes' ids"
         )
-    # The new class j was the old class j (before the removed one) or j + 1 (after it).
-    outputs: list[int | None] = [
-        old for j in range(len(change.new)) if (old := j + (j >= change.removed.id)) < len(known)
-    ]
-    if not outputs:
+        return None, f"Model v{active.version} {what}; it is unchanged."
+    if all(o is None for o in outputs):
         return None, f"Model v{active.version} knew no other class; train from scratch."
     from annotator.ml.checkpoint import checkpoint_bytes, load_checkpoint, rearranged
     from annotator.services.versions import files_of, onnx_export
@@ -112,16 +133,22 @@ def _adapted(
         classes=tuple(change.new.names[: len(outputs)]),
         architecture=network.to_dict(),
         training=replace(loaded.card.training, class_weights=weights),
-        metrics=CardMetrics(loss=loaded.card.metrics.loss),  # measured on the old classes
+        # Scores are kept by class name: a move keeps their meaning, a removal does not.
+        metrics=loaded.card.metrics
+        if change.removed is None
+        else CardMetrics(loss=loaded.card.metrics.loss),
         onnx=None,
         imported_from=None,  # the parent says where it came from
         adapted=f"v{active.version}, {change.describe()}",
     )
     card, onnx = onnx_export(card, network, state)
-    verb = "merged" if change.into is not None else "removed"
+    if change.removed is None:
+        how = "with its outputs in the classes' new order"
+    else:
+        verb = "merged" if change.into is not None else "removed"
+        how = f"without the output of the {verb} class"
     return StagedModel(card, checkpoint_bytes(state, card), onnx), (
-        f"Model v{version} is v{active.version} without the output of the {verb} class; "
-        "the next rounds continue it."
+        f"Model v{version} is v{active.version} {how}; the next rounds continue it."
     )
 
 

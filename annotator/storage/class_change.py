@@ -1,8 +1,9 @@
-"""Taking a class out of a project (removed, or merged into another), crash-safe.
+"""Taking a class out of a project (removed, or merged into another), or moving one in
+the list, crash-safe.
 
 Class ids are positions in the class list, so taking one out rewrites every label map
 whose values change (the class's own pixels, and every later class, which moves down one
-id), and the accepted proposals kept beside them (docs/adr/0013). A rewrite of hundreds
+id), and the accepted proposals kept beside them (docs/adr/0013); a move likewise. A rewrite of hundreds
 of files cannot be one atomic step, so it is done in three (docs/adr/0021):
 
 1. **Stage.** Each changed map is read, checked and written, remapped, into
@@ -31,7 +32,7 @@ from annotator.core.card import ModelCard
 from annotator.core.errors import ProjectError
 from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord
-from annotator.core.schema import ClassRemoval
+from annotator.core.schema import ClassChange
 from annotator.core.status import ImageStatus
 from annotator.storage import models as model_store
 from annotator.storage.atomic import fsync_dir, write_synced
@@ -49,7 +50,7 @@ _SWAPPED = ("masks", ACCEPTED_DIR)
 class ClassChangeReport:
     """What a class change did."""
 
-    change: ClassRemoval
+    change: ClassChange
     masks_rewritten: int = 0
     #: Images that held pixels of the class taken out, and how many pixels.
     images_with_class: int = 0
@@ -59,6 +60,8 @@ class ClassChangeReport:
 
     def summary(self) -> str:
         what = self.change.describe()
+        if self.change.removed is None:  # a move: every pixel keeps its class
+            return f"{what}; {self.masks_rewritten} label map(s) rewritten for the ids that moved"
         if not self.images_with_class:
             rewritten = (
                 f", {self.masks_rewritten} label map(s) rewritten for the ids that moved"
@@ -89,12 +92,12 @@ class StagedModel:
 
 def change_classes(
     project: Project,
-    change: ClassRemoval,
+    change: ClassChange,
     progress: Progress | None = None,
     model: StagedModel | None = None,
 ) -> ClassChangeReport:
-    """Take ``change.removed`` out of ``project`` (see the module's docstring), and make
-    ``model`` the active version in the same commit.
+    """Make ``change`` (a class taken out, or moved) in ``project`` (see the module's
+    docstring), and ``model`` the active version in the same commit.
 
     ``progress(done, total, name)`` is called before each image; an exception it raises
     (a cancel) stops the change with nothing changed. A damaged or missing label map
@@ -119,7 +122,8 @@ def change_classes(
             if mask is None:
                 continue
             remapped = lut[mask]
-            count = int(np.count_nonzero(mask == change.removed.id))
+            gone = change.removed
+            count = 0 if gone is None else int(np.count_nonzero(mask == gone.id))
             if count:
                 report.images_with_class += 1
                 report.pixels += count

@@ -115,13 +115,13 @@ def test_no_change_while_a_round_trains(window, monkeypatch):
 def test_a_failure_after_the_commit_says_the_classes_changed(window, monkeypatch):
     from annotator.gui import class_changes
 
-    real = class_changes.take_out_class
+    real = class_changes.apply_change
 
     def then_fail(*args, **kwargs):
         real(*args, **kwargs)
         raise RuntimeError("disk gone")
 
-    monkeypatch.setattr(class_changes, "take_out_class", then_fail)
+    monkeypatch.setattr(class_changes, "apply_change", then_fail)
     boxes = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: boxes.append(a[1:3]))
     image_id = _paint_all(window)
@@ -168,12 +168,30 @@ def test_no_idle_round_starts_while_the_labels_are_rewritten(window, monkeypatch
     seen = []
     from annotator.gui import class_changes
 
-    real = class_changes.take_out_class
+    real = class_changes.apply_change
 
     def spy(*args, **kwargs):
         seen.append(idle.isActive())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(class_changes, "take_out_class", spy)
+    monkeypatch.setattr(class_changes, "apply_change", spy)
     window.take_out_class(1, None)
     assert seen == [False] and idle.isActive()
+
+
+def test_move_up_and_down_reorder_the_classes_and_the_painted_class_follows(window):
+    image_id = _paint_all(window)
+    panel = window.class_panel
+    panel.list.setCurrentRow(2)  # membrane
+    assert panel.up_action.isEnabled() and not panel.down_action.isEnabled()
+    panel.up_action.trigger()
+    project = window.session.project
+    assert project.schema.names == ["background", "membrane", "cell"]
+    assert panel.current_value() == 1  # still membrane
+    mask = project.load_mask(project.image(image_id))
+    assert np.unique(mask[:, 20:30]).tolist() == [1] and np.unique(mask[:, 10:20]).tolist() == [2]
+    panel.down_action.trigger()
+    assert project.schema.names == ["background", "cell", "membrane"]
+    assert "Moved 'membrane' to id 2" in panel.note.text()
+    panel.list.setCurrentRow(0)
+    assert not panel.up_action.isEnabled()

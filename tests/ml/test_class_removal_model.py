@@ -8,7 +8,7 @@ import torch
 from conftest import FAST, TINY, make_cells_project
 
 from annotator.cli import main
-from annotator.core.errors import ModelError, ProjectError
+from annotator.core.errors import ModelError, ProjectError, SchemaError
 from annotator.ml.checkpoint import load_checkpoint
 from annotator.ml.networks import build_network, rearrange_classes
 from annotator.services import proposals, training
@@ -160,3 +160,36 @@ def test_the_command_line_merges_and_removes(trained, capsys):
     assert "at least one class" in capsys.readouterr().err
     assert main(["classes", root]) == 0
     assert capsys.readouterr().out.split()[-1] == "cell"
+
+
+def test_a_move_permutes_the_model_s_outputs_and_keeps_its_scores(trained):
+    from annotator.services.class_changes import move_class
+
+    project = trained
+    parent = project.active_model()
+    x = torch.rand(1, 1, 64, 64)
+    before = _logits(project, parent, x)
+    result = move_class(project, project.schema.by_name("nucleus"), 0)
+    child = result.model
+    assert child.card.classes == ("nucleus", "background", "cell")
+    assert torch.allclose(_logits(project, child, x), before[:, [2, 0, 1]], atol=1e-5)
+    assert child.card.metrics == parent.card.metrics  # kept by class name
+    assert "with its outputs in the classes' new order" in result.model_note
+    with pytest.raises(SchemaError, match="at place 1 already"):
+        move_class(project, project.schema.by_name("nucleus"), 0)
+
+
+def test_a_class_the_model_never_learnt_moved_before_the_others_gets_a_silent_output(trained):
+    from annotator.services.class_changes import move_class
+
+    project = trained
+    project.set_schema(project.schema.with_class("organelle"))
+    parent = project.active_model()
+    x = torch.rand(1, 1, 64, 64)
+    before = _logits(project, parent, x)
+    child = move_class(project, project.schema.by_name("organelle"), 1).model
+    assert child.card.classes == ("background", "organelle", "cell", "nucleus")
+    after = _logits(project, child, x)
+    assert torch.allclose(after[:, [0, 2, 3]], before, atol=1e-5)
+    assert torch.equal(after.argmax(1), torch.tensor([0, 2, 3])[before.argmax(1)])
+    assert main(["classes", str(project.root), "--move", "organelle", "7"]) == 1

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from annotator.core.schema import ClassRemoval, LabelSchema
+from annotator.core.schema import ClassChange, LabelSchema
 from annotator.storage.project import Project
 
 from .helpers import write_cells
@@ -27,13 +27,13 @@ NAMES = ["background", "cell", "debris", "nucleus"]
 N_MAPS = 60
 CHILD = """
 import sys
-from annotator.core.schema import ClassRemoval
+from annotator.core.schema import ClassChange
 from annotator.storage.class_change import change_classes
 from annotator.storage.project import Project
 
 with Project.open(sys.argv[1]) as project:
     print("open", flush=True)
-    change_classes(project, ClassRemoval.of(project.schema, 1, into=3))
+    change_classes(project, ClassChange.removal(project.schema, 1, into=3))
 """
 
 
@@ -53,7 +53,7 @@ def _project(root: Path, size: int) -> None:
 
 
 def _check(root: Path, size: int) -> str:
-    change = ClassRemoval.of(LabelSchema.from_names(NAMES), 1, into=3)
+    change = ClassChange.removal(LabelSchema.from_names(NAMES), 1, into=3)
     with Project.open(root) as project:
         new = project.schema.names == change.new.names
         assert new or project.schema.names == NAMES

@@ -7,7 +7,7 @@ import pytest
 from storehelpers import image_folder
 
 from annotator.core.errors import ProjectError, SchemaError
-from annotator.core.schema import MAX_CLASSES_8BIT, ClassRemoval, LabelSchema
+from annotator.core.schema import MAX_CLASSES_8BIT, ClassChange, LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.storage import class_change
 from annotator.storage.class_change import PENDING_KEY, STAGING_DIR, change_classes
@@ -39,25 +39,25 @@ def _maps(project):
 
 def test_schema_removal_moves_later_ids_down_and_keeps_names_and_colours():
     old = LabelSchema.from_names(NAMES)
-    change = ClassRemoval.of(old, 1, into=3)
+    change = ClassChange.removal(old, 1, into=3)
     assert change.new.names == ["background", "debris", "nucleus"]
     assert [c.color for c in change.new.classes] == [old.classes[i].color for i in (0, 2, 3)]
     assert change.into is not None and change.into.name == "nucleus" and change.into.id == 2
     assert change.lut[:4].tolist() == [0, 2, 1, 2]
     assert change.lut[old.void] == change.new.void
     assert change.lut[old.unlabelled] == change.new.unlabelled
-    removed = ClassRemoval.of(old, 0)
+    removed = ClassChange.removal(old, 0)
     assert removed.lut[:4].tolist() == [removed.new.unlabelled, 0, 1, 2]
     for bad in ((9, None), (1, 1), (1, 9)):
         with pytest.raises(SchemaError):
-            ClassRemoval.of(old, *bad)
+            ClassChange.removal(old, *bad)
     with pytest.raises(SchemaError, match="only one"):
-        ClassRemoval.of(LabelSchema.from_names(["x"]), 0)
+        ClassChange.removal(LabelSchema.from_names(["x"]), 0)
 
 
 def test_a_sixteen_bit_project_that_drops_to_254_classes_becomes_eight_bit():
     old = LabelSchema.from_names([f"c{i}" for i in range(MAX_CLASSES_8BIT + 1)])
-    change = ClassRemoval.of(old, 3)
+    change = ClassChange.removal(old, 3)
     assert old.dtype == np.uint16 and change.new.dtype == np.uint8
     assert change.lut[old.void] == 254 and change.lut[old.unlabelled] == 255
     assert change.lut[MAX_CLASSES_8BIT] == MAX_CLASSES_8BIT - 1
@@ -67,7 +67,7 @@ def test_merge_rewrites_every_map_and_its_record(tmp_path):
     with _project(tmp_path) as project:
         first, second = _maps(project)
         a, b, c = project.images()
-        report = change_classes(project, ClassRemoval.of(project.schema, 2, into=1))
+        report = change_classes(project, ClassChange.removal(project.schema, 2, into=1))
         assert project.schema.names == ["background", "cell", "nucleus"]
         assert (report.images_with_class, report.pixels, report.masks_rewritten) == (2, 16, 2)
         want = np.array([[0, 1, 1, 2] * 2] * 6, np.uint8)
@@ -86,7 +86,7 @@ def test_removal_unlabels_its_pixels_and_empties_images_to_new(tmp_path):
     with _project(tmp_path) as project:
         _maps(project)
         a, b, _ = project.images()
-        report = change_classes(project, ClassRemoval.of(project.schema, 2))
+        report = change_classes(project, ClassChange.removal(project.schema, 2))
         assert report.emptied == [b.name]
         assert project.image(b.id).status is ImageStatus.NEW
         assert project.image(b.id).labelled_pixels == 0
@@ -106,7 +106,7 @@ def test_accepted_proposals_and_stored_proposals_follow(tmp_path):
         accepted = labels.copy()
         project.save_mask(a.id, labels, source="proposal:v4", accepted=accepted)
         save_proposal(project, a.id, Proposal(None, labels, np.zeros((6, 8), np.float32), 0.5, 4))
-        change_classes(project, ClassRemoval.of(project.schema, 1))
+        change_classes(project, ClassChange.removal(project.schema, 1))
         moved = project.load_accepted(project.image(a.id))
         assert moved is not None and moved[0, :4].tolist() == [2, 1, 255, 0]
         # made for the old ids: stored proposals are dropped (a cache, made again)
@@ -124,7 +124,7 @@ def test_cancel_or_damage_while_staging_changes_nothing(tmp_path):
                 raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
-            change_classes(project, ClassRemoval.of(project.schema, 1), cancel)
+            change_classes(project, ClassChange.removal(project.schema, 1), cancel)
         assert project.schema.names == NAMES
         assert np.array_equal(project.load_mask(project.image(a.id)), first)
         assert not (project.root / STAGING_DIR).exists()
@@ -132,7 +132,7 @@ def test_cancel_or_damage_while_staging_changes_nothing(tmp_path):
         b = project.images()[1]
         project.mask_path(b.id).write_bytes(b"not a png")
         with pytest.raises(ProjectError, match="damaged"):
-            change_classes(project, ClassRemoval.of(project.schema, 1))
+            change_classes(project, ClassChange.removal(project.schema, 1))
         assert project.schema.names == NAMES
         assert np.array_equal(project.load_mask(project.image(a.id)), first)
 
@@ -142,7 +142,7 @@ def test_a_change_killed_after_its_commit_is_finished_on_opening(tmp_path, monke
         _maps(project)
         a = project.images()[0]
         monkeypatch.setattr(class_change, "finish_class_change", lambda p: None)
-        change_classes(project, ClassRemoval.of(project.schema, 1))
+        change_classes(project, ClassChange.removal(project.schema, 1))
         # committed, not swapped: the live map still holds the old ids
         assert project.has_meta(PENDING_KEY) and (project.root / STAGING_DIR).is_dir()
     monkeypatch.undo()
@@ -155,7 +155,7 @@ def test_a_reader_is_refused_while_the_writer_swaps(tmp_path, monkeypatch):
     with _project(tmp_path) as project:
         _maps(project)
         monkeypatch.setattr(class_change, "finish_class_change", lambda p: None)
-        change_classes(project, ClassRemoval.of(project.schema, 1))
+        change_classes(project, ClassChange.removal(project.schema, 1))
         monkeypatch.undo()
         # another process holds the lock: simulate by failing to take it
         monkeypatch.setattr(
@@ -181,7 +181,7 @@ def test_staged_files_of_an_uncommitted_change_are_cleared_on_opening(tmp_path):
 
 def test_a_stale_change_is_refused(tmp_path):
     with _project(tmp_path) as project:
-        change = ClassRemoval.of(project.schema, 1)
+        change = ClassChange.removal(project.schema, 1)
         project.set_schema(project.schema.with_class("extra"))
         with pytest.raises(ProjectError, match="changed meanwhile"):
             change_classes(project, change)
@@ -194,7 +194,7 @@ def test_a_reader_opened_before_a_change_refuses_to_read_maps_after_it(tmp_path)
         a = project.images()[0]
         with Project.open(tmp_path / "proj", lock=False) as reader:
             assert reader.load_mask(reader.image(a.id)) is not None
-            change_classes(project, ClassRemoval.of(project.schema, 1))
+            change_classes(project, ClassChange.removal(project.schema, 1))
             with pytest.raises(ProjectError, match="removed or merged by another program"):
                 reader.load_mask(reader.image(a.id))
         assert project.load_mask(project.image(a.id)) is not None  # the writer's own: fine
@@ -211,7 +211,7 @@ def test_a_full_disk_while_staging_is_one_line_and_changes_nothing(tmp_path, mon
 
         monkeypatch.setattr(class_change, "write_synced", full)
         with pytest.raises(ProjectError, match="No space left on device; the classes and"):
-            change_classes(project, ClassRemoval.of(project.schema, 1))
+            change_classes(project, ClassChange.removal(project.schema, 1))
         assert project.schema.names == NAMES
         assert not (project.root / STAGING_DIR).exists()
 
@@ -220,8 +220,29 @@ def test_the_summary_says_maps_were_rewritten_when_the_class_had_no_pixels(tmp_p
     with _project(tmp_path) as project:
         a = project.images()[0]
         project.save_mask(a.id, np.full((6, 8), 3, np.uint8))  # nucleus only
-        report = change_classes(project, ClassRemoval.of(project.schema, 1))
+        report = change_classes(project, ClassChange.removal(project.schema, 1))
         assert report.summary() == (
             "removed 'cell'; no image had pixels of it, 1 label map(s) rewritten for the ids "
             "that moved"
+        )
+
+
+def test_a_move_permutes_the_ids_and_keeps_every_pixel_s_class(tmp_path):
+    old = LabelSchema.from_names(NAMES)
+    change = ClassChange.move(old, 3, 0)
+    assert change.new.names == ["nucleus", "background", "cell", "debris"]
+    assert change.lut[:4].tolist() == [1, 2, 3, 0] and change.sources == (3, 0, 1, 2)
+    assert [c.color for c in change.new.classes] == [old.classes[i].color for i in (3, 0, 1, 2)]
+    assert ClassChange.move(old, 2, 2).identity and not change.identity
+    with pytest.raises(SchemaError, match="place 5 is not in the list"):
+        ClassChange.move(old, 0, 4)
+    with _project(tmp_path) as project:
+        first, second = _maps(project)
+        a, b, _ = project.images()
+        report = change_classes(project, change)
+        assert project.schema.names == change.new.names
+        assert np.array_equal(project.load_mask(project.image(a.id)), change.lut[first])
+        assert project.image(a.id).labelled_pixels == 47
+        assert report.summary() == (
+            "moved 'nucleus' to id 0; 2 label map(s) rewritten for the ids that moved"
         )
