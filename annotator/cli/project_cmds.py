@@ -11,6 +11,7 @@ from pathlib import Path
 from annotator.cli.progress import ProgressLine
 from annotator.core.errors import AnnotatorError
 from annotator.core.schema import name_key, untrainable
+from annotator.core.status import ImageStatus
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +32,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.set_defaults(handler=cmd_add)
 
+    p = sub.add_parser(
+        "remove",
+        help="remove images from the project (their label maps are kept in PROJECT/removed/)",
+        description="Removes images, given by name or id, from the project: their records, "
+        "label maps and proposals. The picture files are not touched. The label maps of "
+        "images with labels are first copied into PROJECT/removed/<time>/ as a masks "
+        "dataset: `annotator import P --format masks` of that folder brings them back once "
+        "the pictures are added again.",
+    )
+    p.add_argument("project", type=Path)
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="image names (or ids)")
+    p.add_argument(
+        "--status",
+        choices=[s.value for s in ImageStatus],
+        help="remove every image of this status (with IMAGE names: those of them only)",
+    )
+    p.set_defaults(handler=cmd_remove)
+
     p = sub.add_parser("status", help="counts per status, classes, model versions")
     p.add_argument("project", type=Path)
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -38,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "classes",
-        help="list the classes, or add, rename or recolour one (as the class panel does)",
+        help="list the classes, or add, rename, recolour, remove, merge or move one (as the class panel does)",
         description="Without an option, lists the classes with their ids and colours. A "
         "renamed class means something new to the model: the next round must train from "
         "scratch (`annotator train --from-scratch`). An added class is learnt by the next "
@@ -123,6 +142,26 @@ def cmd_new(args: argparse.Namespace) -> int:
         print(f"created project {project.root} with classes {ids}")
         if (why := untrainable(len(project.schema))) is not None:
             print(f"note: {why}", file=sys.stderr)
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from annotator.services.projects import image_of, open_project, remove_images
+
+    if not args.images and args.status is None:
+        raise AnnotatorError("name the images to remove, or give --status")
+    with open_project(args.project) as project:
+        keys: list[str | int] = list(args.images)
+        if args.status is not None:
+            status = ImageStatus(args.status)
+            of_status = {r.id for r in project.images(status)}
+            if keys:  # those of the named images that have the status
+                named = {image_of(project, k).id for k in keys}
+                keys = sorted(named & of_status)
+            else:
+                keys = sorted(of_status)
+        report = remove_images(project, keys)
+        print(report.summary())
     return 0
 
 

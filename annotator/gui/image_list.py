@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     Qt,
     Signal,
 )
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QLineEdit,
     QListView,
+    QMenu,
     QVBoxLayout,
     QWidget,
 )
@@ -110,6 +112,8 @@ class ImageListPanel(QWidget):
     """Images with a status filter and a name filter; emits the id the user picks."""
 
     image_activated = Signal(int)
+    #: The user asked to remove these images from the project (the window confirms).
+    remove_requested = Signal(list)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -144,6 +148,8 @@ class ImageListPanel(QWidget):
         self.name_filter.textChanged.connect(self._refill)
         self.sort_combo.currentIndexChanged.connect(self._refill)
         self.list.selectionModel().currentChanged.connect(self._picked)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
 
     # --- what the window tells it ------------------------------------------------------------
     def set_records(self, records: list[ImageRecord], current: int | None = None) -> None:
@@ -185,6 +191,29 @@ class ImageListPanel(QWidget):
             self._refill()  # the image left may drop out of the filter now
         else:
             self._select_current()
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.list.indexAt(pos)
+        menu = self.context_menu(index.row() if index.isValid() else None)
+        if not menu.isEmpty():
+            menu.exec(self.list.viewport().mapToGlobal(pos))
+
+    def context_menu(self, row: int | None) -> QMenu:
+        """The right-click menu of a shown row (None: below the rows)."""
+        menu = QMenu(self)
+        if row is not None:
+            record = self.model.rows[row]
+            menu.addAction(
+                f"Remove “{record.name}” from the project…",
+                lambda: self.remove_requested.emit([record.id]),
+            )
+        shown = self.visible_ids()
+        if self._filtered() and shown:
+            menu.addAction(
+                f"Remove the {len(shown)} image(s) shown from the project…",
+                lambda: self.remove_requested.emit(shown),
+            )
+        return menu
 
     # --- what the window asks -----------------------------------------------------------------
     def visible_ids(self) -> list[int]:

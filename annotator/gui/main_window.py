@@ -306,6 +306,7 @@ class MainWindow(QMainWindow):
         self.edges_check.toggled.connect(self._update_tolerance)
         self.tolerance_spin.valueChanged.connect(self._update_tolerance)
         self.image_list.image_activated.connect(self.open_image)
+        self.image_list.remove_requested.connect(self.remove_images)
         self.class_panel.value_selected.connect(c.set_current_value)
         self.class_panel.visibility_changed.connect(self._set_hidden)
         self.class_panel.add_requested.connect(
@@ -632,6 +633,12 @@ class MainWindow(QMainWindow):
         from annotator.gui.class_changes import take_out
 
         take_out(self, class_id, into)
+
+    def remove_images(self, ids: list[int]) -> None:
+        """Ask, then remove these images from the project (``gui.image_removal``)."""
+        from annotator.gui.image_removal import remove
+
+        remove(self, ids)
 
     def move_class(self, class_id: int, to: int) -> None:
         """Give class ``class_id`` the id ``to``, the classes between shifting one place:

@@ -48,7 +48,13 @@ from annotator.formats.base import (
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
 from annotator.storage.atomic import fsync_dir
-from annotator.storage.project import OWN_DIRS, UNWRITABLE_ERRNOS, Project, file_sha1
+from annotator.storage.project import (
+    OWN_DIRS,
+    REMOVED_DIR,
+    UNWRITABLE_ERRNOS,
+    Project,
+    file_sha1,
+)
 
 log = logging.getLogger(__name__)
 
@@ -842,7 +848,10 @@ def import_into_project(
     src = Path(request.src)
     if not src.exists():
         raise FormatError(f"{src}: no such file or folder")
-    own = [project.root.resolve()] + [(project.root / d).resolve() for d in OWN_DIRS]
+    # (the label maps of removed images are kept to be imported again)
+    own = [project.root.resolve()] + [
+        (project.root / d).resolve() for d in OWN_DIRS if d != REMOVED_DIR
+    ]
     where = src.resolve()
     if where == own[0] or any(d == where or d in where.parents for d in own[1:]):
         raise FormatError(

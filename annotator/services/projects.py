@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from annotator.core.errors import AnnotatorError
+from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
+from annotator.storage.image_removal import RemovalReport as RemovalReport
+from annotator.storage.image_removal import remove_images as storage_remove_images
 from annotator.storage.images import IMAGE_SUFFIXES
 from annotator.storage.project import DB_NAME, Project
 from annotator.storage.project import OWN_FILES_SKIPPED as OWN_FILES_SKIPPED
@@ -70,3 +73,22 @@ def refuse_inside_project(project: Project, path: str | os.PathLike[str], what: 
             f"{path}: is inside the project folder {project.root}; write the {what} "
             "somewhere else, so that no project file can be replaced"
         )
+
+
+def remove_images(project: Project, keys: Sequence[str | int]) -> RemovalReport:
+    """Remove images, given by name (or unambiguous file stem) or id, from the project;
+    their label maps are kept in ``PROJECT/removed/`` (``storage.image_removal``). Every
+    key is found before anything is removed."""
+    return storage_remove_images(project, [image_of(project, k).id for k in keys])
+
+
+def image_of(project: Project, key: str | int) -> ImageRecord:
+    """An image by name (a name of digits wins over an id) or id."""
+    if isinstance(key, int):
+        return project.image(key)
+    try:
+        return project.image(key)
+    except AnnotatorError:
+        if key.strip().isdecimal():
+            return project.image(int(key))
+        raise

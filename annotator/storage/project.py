@@ -70,7 +70,9 @@ IMAGES_DIR = "images"
 #: the project would otherwise offer its masks and proposals as pictures to label). Not
 #: IMAGES_DIR: users keep their own pictures there too, and the embedded ones in it are
 #: known by path and content already.
-OWN_DIRS = ("masks", "proposals", ACCEPTED_DIR, "models")
+#: The label maps of images removed from the project (``storage.image_removal``).
+REMOVED_DIR = "removed"
+OWN_DIRS = ("masks", "proposals", ACCEPTED_DIR, "models", REMOVED_DIR)
 #: The reason ``add_images`` gives, once, when asked to add any of them.
 OWN_FILES_SKIPPED = "the project's own files (masks, proposals...) are not added"
 Progress = Callable[[int, int, str], None]
@@ -429,6 +431,9 @@ class Project:
             try:
                 project._clear_unfinished_writes()
                 project._count_interrupted_saves()
+                from annotator.storage.image_removal import clear_orphans
+
+                clear_orphans(project)  # of images removed by a process killed meanwhile
             except BaseException:
                 project.close()
                 raise
@@ -1030,6 +1035,13 @@ class Project:
                 "UPDATE images SET status = ?, updated_at = ? WHERE id = ?",
                 (status.value, now_iso(), image_id),
             )
+
+    def delete_image_records(self, ids: Sequence[int]) -> None:
+        """Delete the records of these images, in one transaction (``storage.
+        image_removal`` keeps their labels first and removes their files after)."""
+        self.check_in_place()
+        with self._db.transaction() as conn:
+            conn.executemany("DELETE FROM images WHERE id = ?", [(i,) for i in ids])
 
     def set_scores(self, scores: dict[int, float | None]) -> None:
         """Record image-level uncertainty scores (used to rank what to label next)."""

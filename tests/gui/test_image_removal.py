@@ -1,0 +1,73 @@
+"""Removing images from the image list."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import QMessageBox
+
+
+def _ok(monkeypatch, ok=True):
+    monkeypatch.setattr(
+        QMessageBox,
+        "exec",
+        lambda self: QMessageBox.StandardButton.Ok if ok else QMessageBox.StandardButton.Cancel,
+    )
+
+
+def _paint(window):
+    doc = window.document
+    doc.label_map.array[:10] = 1
+    doc.generation += 1
+    window.session.save(wait=True)
+    return doc.image_id
+
+
+def test_removing_the_open_image_opens_the_next_and_keeps_its_labels(window, monkeypatch):
+    first = _paint(window)
+    ids = [r.id for r in window.session.images()]
+    _ok(monkeypatch)
+    window.image_list.remove_requested.emit([first])
+    project = window.session.project
+    assert [r.id for r in project.images()] == ids[1:]
+    assert window.document is not None and window.document.image_id == ids[1]
+    assert window.image_list.count() == 2
+    kept = list((project.root / "removed").glob("*/masks/*.png"))
+    assert [p.name for p in kept] == ["im0.png"]
+    assert "the picture files were not touched" in window.statusBar().currentMessage()
+
+
+def test_removing_another_image_keeps_the_open_one_and_its_unsaved_edit(window, monkeypatch):
+    ids = [r.id for r in window.session.images()]
+    doc = window.document
+    doc.label_map.array[:5] = 2
+    doc.generation += 1  # not saved yet
+    _ok(monkeypatch)
+    window.image_list.remove_requested.emit([ids[2]])
+    project = window.session.project
+    assert [r.id for r in project.images()] == ids[:2]
+    assert window.document is doc
+    assert np.unique(project.load_mask(project.image(ids[0]))[:5]).tolist() == [2]
+
+
+def test_a_cancelled_confirmation_or_a_running_round_removes_nothing(window, monkeypatch):
+    ids = [r.id for r in window.session.images()]
+    _ok(monkeypatch, ok=False)
+    window.image_list.remove_requested.emit(ids[:1])
+    service = window.loop.service
+    monkeypatch.setattr(type(service), "training", property(lambda self: True))
+    boxes = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: boxes.append(a[2]))
+    window.image_list.remove_requested.emit(ids[:1])
+    assert "training round is running" in boxes[0]
+    assert [r.id for r in window.session.images()] == ids
+
+
+def test_the_filtered_list_offers_to_remove_the_images_shown(window):
+    panel = window.image_list
+    texts = [a.text() for a in panel.context_menu(0).actions()]
+    assert texts == ["Remove “im0.png” from the project…"]
+    panel.name_filter.setText("im")
+    menu = panel.context_menu(None)
+    assert [a.text() for a in menu.actions()] == ["Remove the 3 image(s) shown from the project…"]
+    with_row = panel.context_menu(1).actions()
+    assert with_row[0].text() == "Remove “im1.png” from the project…"

@@ -1,0 +1,108 @@
+"""Removing images from a project: their records and files go, their labels are kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from storehelpers import image_folder
+
+from annotator.cli import main
+from annotator.core.errors import ProjectError
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.storage import image_removal
+from annotator.storage.image_removal import clear_orphans, remove_images
+from annotator.storage.project import Project
+
+
+def _project(tmp_path):
+    project = Project.create(tmp_path / "proj", LabelSchema.from_names(["bg", "cell"]))
+    project.add_images([image_folder(tmp_path / "pics", n=3, size=(6, 8))])
+    return project
+
+
+def _label(project, record, value=1):
+    mask = np.full((6, 8), 255, np.uint8)
+    mask[:3] = value
+    project.save_mask(record.id, mask, source="proposal:v2", accepted=mask.copy())
+    return mask
+
+
+def test_removed_images_leave_the_project_and_their_labels_are_kept_to_import(tmp_path):
+    with _project(tmp_path) as project:
+        a, b, c = project.images()
+        mask = _label(project, a)
+        (project.root / "proposals" / f"{a.id}.json").write_text("{}")
+        report = remove_images(project, [a.id, b.id])
+        assert [r.name for r in project.images()] == [c.name]
+        assert report.removed == [a.name, b.name] and report.with_labels == 1
+        assert not project.mask_path(a.id).exists()
+        assert not any((project.root / "accepted").iterdir())
+        assert not (project.root / "proposals" / f"{a.id}.json").exists()
+        kept = report.kept_in
+        assert kept is not None and kept.parent == project.root / "removed"
+        assert np.array_equal(np.asarray(Image.open(kept / "masks" / "img0.png")), mask)
+        assert (kept / "class_names.txt").read_text() == "bg\ncell\n"
+        assert (tmp_path / "pics" / a.name).is_file()  # the picture is the user's
+        assert "the picture files were not touched" in report.summary()
+        with pytest.raises(ProjectError, match="no image"):
+            project.image(a.id)
+    # added again and imported from the kept folder, the labels come back exactly
+    root = str(tmp_path / "proj")
+    assert main(["add", root, str(tmp_path / "pics")]) == 0
+    assert main(["import", root, "--format", "masks", str(kept)]) == 0
+    with Project.open(root) as project:
+        back = project.image(a.name)
+        assert np.array_equal(project.load_mask(back), mask)
+        assert back.id > c.id  # ids are never reused
+        assert project.image(b.name).status is ImageStatus.NEW
+
+
+def test_nothing_is_removed_when_the_labels_cannot_be_kept(tmp_path, monkeypatch):
+    with _project(tmp_path) as project:
+        a = project.images()[0]
+        _label(project, a)
+
+        def full(*args, **kwargs):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(image_removal, "atomic_write_text", full)
+        with pytest.raises(ProjectError, match="nothing was removed"):
+            remove_images(project, [a.id])
+        assert len(project.images()) == 3 and project.load_mask(a) is not None
+
+
+def test_files_of_a_removal_killed_after_its_commit_are_cleared_on_opening(tmp_path):
+    with _project(tmp_path) as project:
+        a = project.images()[0]
+        _label(project, a)
+        project.delete_image_records([a.id])  # the commit; killed before the files went
+        assert project.mask_path(a.id).exists()
+    with Project.open(tmp_path / "proj") as project:
+        assert not project.mask_path(a.id).exists()
+        assert not any((project.root / "accepted").iterdir())
+        assert clear_orphans(project) == 0
+
+
+def test_the_command_removes_by_name_id_and_status(tmp_path, capsys):
+    with _project(tmp_path) as project:
+        a, b, c = project.images()
+        _label(project, a)
+        project.set_status(a.id, ImageStatus.DONE)
+    root = str(tmp_path / "proj")
+    assert main(["remove", root, "img0", "--status", "new"]) == 0  # img0 is done: kept
+    assert "no image removed" in capsys.readouterr().out
+    assert main(["remove", root, str(b.id)]) == 0
+    assert "removed 1 image(s)" in capsys.readouterr().out
+    assert main(["remove", root, "--status", "done"]) == 0
+    assert "the label maps of the 1 with labels are in" in capsys.readouterr().out
+    assert main(["remove", root, "nosuch"]) == 1
+    assert "no image 'nosuch'" in capsys.readouterr().err
+    assert main(["remove", root]) == 1
+    with Project.open(root) as project:
+        assert [r.name for r in project.images()] == [c.name]
+    # the kept label maps are never added back as pictures
+    assert main(["add", root, root]) == 0
+    with Project.open(root) as project:
+        assert len(project.images()) == 1
