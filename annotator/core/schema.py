@@ -128,7 +128,7 @@ RESERVED_NAME = "__ignore__"
 
 
 #: A class list line read as a comment (``formats.colour_table``): '#' alone or then a space.
-_COMMENT_LIKE = re.compile(r"^#+(\s|$)")
+COMMENT_LIKE = re.compile(r"^#+(\s|$)")
 
 
 def name_key(name: str) -> str:
@@ -152,7 +152,7 @@ def _check_name(name: str) -> str:
             f"class name {name[:40]!r}... has {len(name)} characters; at most "
             f"{MAX_NAME_LENGTH} fit the lists, file names and legends it appears in"
         )
-    if _COMMENT_LIKE.match(name):
+    if COMMENT_LIKE.match(name):
         raise SchemaError(
             f"class name {name!r} would read as a comment in the class lists exports write "
             "('#' then a space); write it without the space, or without the '#'"

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.errors import FormatError
-from annotator.core.schema import name_key
+from annotator.core.schema import COMMENT_LIKE, name_key
 
 RGB = tuple[int, int, int]
 
@@ -69,8 +69,6 @@ _NAME_RGB = re.compile(r"^([^,]+),\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*$")
 _NUMBERS = r"(?=[^:]*\d)(?=[^:]*[,;])[\d\s,;.]+"
 _LABELMAP_PART = re.compile(rf"^[^:]*:{_NUMBERS}(:.*)?$")
 _NAME_RGB_PART = re.compile(rf"^[^,]+,{_NUMBERS}$")
-#: A comment of a plain class list: ``#`` alone or followed by white space.
-_PLAIN_COMMENT = re.compile(r"^#+(\s|$)")
 #: Names a colour table gives the ignore colour (CamVid's "Void"): read as void.
 VOID_NAMES = ("void", "__ignore__")
 
@@ -126,7 +124,7 @@ def read_class_table(path: Path) -> ClassTable:
             path, lines, _NAME_RGB, _NAME_RGB_PART, "name,r,g,b list", "name,r,g,b"
         )
     else:  # a plain list: every line a name but comments ('#' then a space)
-        names = tuple(line for _, line in lines if not _PLAIN_COMMENT.match(line))
+        names = tuple(line for _, line in lines if not COMMENT_LIKE.match(line))
         table = ClassTable(Path(path), "class list", names, tuple(range(len(names))))
     _check_unique(table)
     return table

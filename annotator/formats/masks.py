@@ -90,7 +90,9 @@ def _read_png(path: Path, colours: bool) -> tuple[np.ndarray, np.ndarray | None]
     """A PNG mask's pixels from one opening of the file: what it holds (class ids, a
     palette or colours) is told by the image Pillow opened, and its pixels are read from
     that same image, not from the file opened a second time (which doubled the Pillow
-    opens of an import of grey masks).
+    opens of an import of grey masks). A 16-bit mask is the exception: OpenCV decodes
+    its pixels from the file's bytes, read again (Pillow's 16-bit modes vary with its
+    version).
     ``colours``: a palette PNG comes with its palette, and an RGB(A) PNG is its colours
     (:func:`read_label_file`); else a palette PNG is its indices and an RGB(A) one is
     refused (:func:`decode_mask_png`)."""
