@@ -16,7 +16,13 @@ from PySide6.QtWidgets import QMessageBox
 
 from annotator.core.errors import AnnotatorError
 from annotator.core.schema import ClassChange
-from annotator.gui.progress_task import Progress, error_text, run_with_progress, sentence
+from annotator.gui.progress_task import (
+    Progress,
+    error_text,
+    run_with_progress,
+    sentence,
+    training_refuses,
+)
 from annotator.services.class_changes import ClassChangeResult, apply_change, plan
 
 if TYPE_CHECKING:
@@ -50,13 +56,7 @@ def _change(
     session = window.session
     assert session is not None
     service = window.loop.service
-    if service is not None and service.training:
-        QMessageBox.warning(
-            window,
-            "Classes not changed",
-            "A training round is running, and it reads the labels: wait for it, or cancel "
-            "it (Model > Cancel training), then try again.",
-        )
+    if training_refuses(window, service, "Classes not changed", "the labels"):
         return None
     try:
         change = planned()

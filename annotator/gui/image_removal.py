@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QMessageBox
 
-from annotator.gui.progress_task import error_text, run_with_progress, sentence
+from annotator.gui.progress_task import (
+    error_text,
+    run_with_progress,
+    sentence,
+    training_refuses,
+)
 from annotator.services.projects import RemovalReport, remove_images
 
 if TYPE_CHECKING:
@@ -24,13 +29,7 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
     if session is None or not ids:
         return None
     service = window.loop.service
-    if service is not None and service.training:
-        QMessageBox.warning(
-            window,
-            "Images not removed",
-            "A training round is running, and it reads the images: wait for it, or cancel "
-            "it (Model > Cancel training), then try again.",
-        )
+    if training_refuses(window, service, "Images not removed", "the images"):
         return None
     project = session.project
     records = {r.id: r for r in project.images()}

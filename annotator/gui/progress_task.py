@@ -203,3 +203,20 @@ def sentence(text: str) -> str:
     if text and text[-1] not in ".!?…":
         text += "."
     return text
+
+
+def training_refuses(parent: QWidget, service: object, title: str, what: str) -> bool:
+    """Say, and return True, when ``service`` (the model service, or None) runs a training
+    round: it reads ``what`` (the labels, the images) as it trains, so a change of them
+    must wait."""
+    if not getattr(service, "training", False):
+        return False
+    from PySide6.QtWidgets import QMessageBox
+
+    QMessageBox.warning(
+        parent,
+        title,
+        f"A training round is running, and it reads {what}: wait for it, or cancel it "
+        "(Model > Cancel training), then try again.",
+    )
+    return True
