@@ -104,8 +104,9 @@ class ImportOptions:
     background: str | None = None
     default_background: str | None = None
     #: ``(height, width)`` of an image file as the project will read it (a format whose
-    #: coordinates are fractions of the image needs it: YOLO); ``None``: Pillow's
-    #: header, which misreads a TIFF of 5 channels or of floats.
+    #: coordinates are fractions of the image needs it: YOLO, Label Studio; see
+    #: :func:`image_size`); ``None``: Pillow's header, which misreads a TIFF of 5
+    #: channels or of floats.
     image_size: Callable[[Path], tuple[int, int]] | None = None
     #: The names of the project's classes: labelme's ``_background_`` is read as the
     #: project's ``background`` (or the reverse) only when the project has no class of
@@ -358,6 +359,25 @@ def open_pil(source: Any, where: object):  # type: ignore[no-untyped-def]
         im.close()
         raise
     return im
+
+
+def image_size(path: Path, options: ImportOptions, where: object) -> tuple[int, int]:
+    """``(height, width)`` of a picture as the project will read it: the project's own
+    size reader (``options.image_size``), else Pillow's header, swapped when the EXIF
+    orientation (5-8) shows the picture turned by 90 degrees. What cannot be read is a
+    FormatError: ``where: cannot read the size of PATH (why)``."""
+    from annotator.core.errors import AnnotatorError
+    from annotator.core.orientation import exif_orientation
+
+    try:
+        if options.image_size is not None:
+            return options.image_size(path)
+        with open_pil(path, path) as im:
+            width, height = im.size
+            turned = exif_orientation(im) in (5, 6, 7, 8)
+    except (AnnotatorError, OSError, SyntaxError, ValueError) as exc:
+        raise FormatError(f"{where}: cannot read the size of {path} ({exc})") from None
+    return (width, height) if turned else (height, width)
 
 
 def check_number(value: Any, where: str) -> float:

@@ -6,9 +6,9 @@ has a ``result``, a list of regions, and may be ``was_cancelled``. ``predictions
 model's suggestions, never read as labels. Region coordinates are percentages of the
 image's ``original_width`` and ``original_height``, which every region carries.
 
-What is read, per task, from its latest annotation (the one marked ``ground_truth``,
-else the latest by ``updated_at``, then ``created_at``, else the last one; cancelled
-ones never count; the others are counted and left out):
+What is read, per task, from one annotation (the one marked ``ground_truth``, else the
+latest by ``updated_at``, then ``created_at``, else the last one; cancelled ones never
+count; the others are counted and left out):
 
 * ``polygonlabels``: the points scaled to pixels are rasterised as pycocotools
   rasterises a COCO polygon of those coordinates (corner convention: pixel ``(r, c)``
@@ -27,10 +27,13 @@ ones never count; the others are counted and left out):
 
 Regions are painted in order, a later one over an earlier one where they overlap (as
 the COCO and labelme readers do). Results without an area (rectangles, keypoints,
-choices, text, relations) are left out and counted in ``boxes_only``; their pixels stay
-unlabelled, and with ``--background`` a rectangle gives back to unlabelled what the
-background fill gave its box (as COCO's box-only annotations do). A region without a
-label is left out and counted. A region of several labels takes the first.
+choices, text, relations; open polygons) are left out and counted by type in
+``left_out``, rectangles also in ``boxes_only`` (the summary's "box without a mask");
+their pixels stay unlabelled. With ``--background``, the background class is given
+last, to the pixels no region covers outside every rectangle's box (a box says no pixel
+is or is not its object, as COCO's box-only annotations do), so a region named as the
+background class keeps its pixels wherever it lies. A region without a label is left
+out and counted. A region of several labels takes the first.
 
 Images: the task's reference is ``/data/upload/<project>/<8 hex digits>-<name>`` (a file
 uploaded to Label Studio, which prefixes the name), ``/data/local-files/?d=<path>``
@@ -46,9 +49,10 @@ beside the export is counted, not an error; with a picture, the picture is added
 JSON-MIN (a list of flat records, one per annotation, with ``annotation_id``; older
 ones without it hold lists of regions with their ``*labels``) is read the same way: the
 picture is the ``image`` key (else the one value naming a picture), the regions are the
-lists of value dicts; a single choice or text is a plain string there, which cannot be
-told from task data, so those are not counted. Regions without ``original_width`` and
-``original_height`` (older exports) take the size of the picture beside the export.
+lists of value dicts; a single choice or text is a plain string there, and an object
+of no known result type may be task data: neither is counted. Regions without
+``original_width`` and ``original_height`` (older exports) take the size of the picture
+beside the export (:func:`~annotator.formats.base.image_size`).
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 
-from annotator.core.errors import AnnotatorError, FormatError
+from annotator.core.errors import FormatError
 from annotator.core.limits import IMAGE_SUFFIXES, OTHER_PICTURE_SUFFIXES
 from annotator.formats.base import (
     DEFAULT_IMPORT,
@@ -76,9 +80,9 @@ from annotator.formats.base import (
     check_number,
     check_pixels,
     chosen_background,
+    image_size,
     load_json,
     names_lut,
-    open_pil,
 )
 from annotator.formats.coco import decode_segmentation
 from annotator.formats.paths import safe_join
@@ -109,18 +113,10 @@ _AREAS = ("polygon", "brush", "ellipse")
 _DEEPEST = 8  # folders of a reference's path tried as tails
 
 
-@dataclass(frozen=True)
-class LabelStudioItem(ImportItem):
-    """An item whose picture may also go by ``other_names`` (an uploaded file's name as
-    Label Studio stored it, with its prefix), tried when ``image_name`` matches no
-    project image."""
-
-    other_names: tuple[str, ...] = ()
-
-
 @dataclass
 class LabelStudioResult(ReadResult):
-    """A :class:`ReadResult` with what an import summary says of a Label Studio export."""
+    """A :class:`ReadResult` with what an import summary says of a Label Studio export
+    (:meth:`summary`, once every file is read, gives its ``notes``)."""
 
     tasks: int = 0
     #: Annotations of a task other than the one read (older, or not ground truth).
@@ -134,16 +130,14 @@ class LabelStudioResult(ReadResult):
     left_out: dict[str, int] = field(default_factory=dict)
     no_label: int = 0  # regions with an area and no label: left out
     several_labels: int = 0  # regions of several labels: the first was used
-    #: :meth:`summary`, once every file is read: lines for the import summary.
-    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> list[str]:
         """Lines for an import summary, beyond what :class:`ReadResult` says."""
         lines = []
         if self.annotations_ignored:
             lines.append(
-                f"read the latest annotation of each task; {self.annotations_ignored} other "
-                "annotation(s) left out"
+                "read the ground-truth annotation of each task, else the latest; "
+                f"{self.annotations_ignored} other annotation(s) left out"
             )
         if self.cancelled:
             lines.append(f"left out {self.cancelled} cancelled (skipped) annotation(s)")
@@ -151,11 +145,12 @@ class LabelStudioResult(ReadResult):
             lines.append(
                 f"left out {self.predictions} prediction(s): a model's suggestions, not labels"
             )
-        if set(self.left_out) - {"rectangle"}:  # rectangles alone: boxes_only says it
-            kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.left_out.items()))
+        others = {k: n for k, n in self.left_out.items() if k != "rectangle"}
+        if others:  # rectangles: boxes_only says them ("a box without a mask")
+            kinds = ", ".join(f"{k} {n}" for k, n in sorted(others.items()))
             lines.append(
-                f"the {sum(self.left_out.values())} result(s) left out without an area: "
-                f"{kinds} (their pixels stay unlabelled)"
+                f"left out {sum(others.values())} result(s) without an area: {kinds} "
+                "(their pixels stay unlabelled)"
             )
         if self.no_label:
             lines.append(f"left out {self.no_label} region(s) without a label")
@@ -294,7 +289,7 @@ def ellipse_mask(
 @dataclass(frozen=True)
 class _Region:
     """One region to paint: ``kind`` polygon | brush | ellipse | box (a rectangle's box,
-    given back to unlabelled under a background fill); ``label`` indexes the names."""
+    which the background fill leaves unlabelled); ``label`` indexes the names."""
 
     kind: str
     label: int
@@ -303,12 +298,17 @@ class _Region:
 
 
 def _paint(regions: Sequence[_Region], h: int, w: int, fill: int) -> np.ndarray:
-    mask = np.full((h, w), fill, np.int32)
+    """The regions painted in order; then ``fill`` (the background class, or
+    UNLABELLED) is given to the pixels no region covers outside every box. Filling last
+    keeps the pixels a region named as the background class, whatever the order."""
+    mask = np.full((h, w), UNLABELLED, np.int32)
+    boxed: np.ndarray | None = None
     for r in regions:
         if r.kind == "box":
+            if boxed is None:
+                boxed = np.zeros((h, w), bool)
             x0, y0, x1, y1 = r.data
-            area = mask[y0:y1, x0:x1]
-            area[area == fill] = UNLABELLED
+            boxed[y0:y1, x0:x1] = True
             continue
         if r.kind == "polygon":
             pixels = decode_segmentation([r.data], h, w, r.where)
@@ -317,6 +317,11 @@ def _paint(regions: Sequence[_Region], h: int, w: int, fill: int) -> np.ndarray:
         else:
             pixels = ellipse_mask((h, w), *r.data)
         mask[pixels] = r.label
+    if fill != UNLABELLED:
+        uncovered = mask == UNLABELLED
+        if boxed is not None:
+            uncovered &= ~boxed
+        mask[uncovered] = fill
     return mask
 
 
@@ -327,6 +332,12 @@ def _size(value: Any, key: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise FormatError(f"{where}: '{key}' must be a positive integer, got {value!r}")
     return value
+
+
+def _check_finite(values: Sequence[float], where: str) -> None:
+    """Pixel coordinates a percentage gave: refused when too large for a float."""
+    if not all(math.isfinite(v) for v in values):
+        raise FormatError(f"{where}: its coordinates are too large (past a float's range)")
 
 
 def _kind(kind: Any, value: Any) -> str:
@@ -389,7 +400,7 @@ class _Reader:
         if self.background is not None:
             self.names.append(self.background)
             self.fill = 0
-        self.items: list[LabelStudioItem] = []
+        self.items: list[ImportItem] = []
         self.used: set[int] = set()
 
     def label_index(self, name: str) -> int:
@@ -417,11 +428,11 @@ class _Reader:
         raws = chosen or []
         if file is not None and any(r.width is None and r.height is None for r in raws):
             # older exports give no original size: the percentages are of the picture's
-            h, w = self.picture_size(file, where)
+            h, w = image_size(file, self.options, where)
             raws = [_Raw(r.kind, r.value, w, h) if r.width is r.height is None else r for r in raws]
         regions, size = self.regions(raws, ids, where)
         if size is None and file is not None:
-            size = self.picture_size(file, where)
+            size = image_size(file, self.options, where)
         if size is None:
             self.result.nothing_to_import += 1
             return
@@ -436,7 +447,7 @@ class _Reader:
             return
         self.used.update(used)
         self.items.append(
-            LabelStudioItem(
+            ImportItem(
                 source=path,
                 image_name=names[0],
                 width=w,
@@ -458,20 +469,6 @@ class _Reader:
             self.task(path, where, _reference(data, where), None)
         except FormatError:
             self.result.nothing_to_import += 1
-
-    def picture_size(self, file: Path, where: str) -> tuple[int, int]:
-        """``(height, width)`` of a picture beside the export."""
-        from annotator.core.orientation import exif_orientation
-
-        try:
-            if self.options.image_size is not None:
-                return self.options.image_size(file)
-            with open_pil(file, file) as im:
-                w, h = im.size
-                turned = exif_orientation(im) in (5, 6, 7, 8)
-                return (w, h) if turned else (h, w)
-        except (AnnotatorError, OSError, SyntaxError, ValueError) as exc:
-            raise FormatError(f"{where}: cannot read the size of {file} ({exc})") from None
 
     def regions(
         self, raws: list[_Raw], ids: list[Any] | None, where: str
@@ -531,7 +528,8 @@ class _Reader:
 
     def left_out(self, kind: str) -> None:
         self.result.left_out[kind] = self.result.left_out.get(kind, 0) + 1
-        self.result.boxes_only += 1
+        if kind == "rectangle":  # the summary's "box without a mask"
+            self.result.boxes_only += 1
 
     def shape(self, kind: str, value: dict[str, Any], h: int, w: int, at: str) -> Any:
         """What :func:`_paint` needs to draw a region, checked; None when it has no area
@@ -547,7 +545,9 @@ class _Reader:
             ry = check_number(value.get("radiusY"), f"{at}: radiusY")
             rot = check_number(value.get("rotation", 0), f"{at}: rotation")
             x, y, rx = nums
-            return (x * w / 100, y * h / 100, rx * w / 100, ry * h / 100, rot)
+            scaled = (x * w / 100, y * h / 100, rx * w / 100, ry * h / 100)
+            _check_finite(scaled, at)
+            return (*scaled, rot)
         points = value.get("points")
         if not isinstance(points, list):
             raise FormatError(f"{at}: a polygon needs 'points', a list of [x, y] percentages")
@@ -564,6 +564,8 @@ class _Reader:
     def box(self, raw: _Raw, at: str) -> _Region:
         """A rectangle's pixel box (its rotation about the top-left corner included)."""
         v = raw.value
+        if not isinstance(v, dict):
+            raise FormatError(f"{at}: 'value' must be an object")
         h = _size(raw.height, "original_height", at)
         w = _size(raw.width, "original_width", at)
         x, y, bw, bh = (check_number(v.get(k), f"{at}: {k}") for k in ("x", "y", "width", "height"))
@@ -576,6 +578,7 @@ class _Reader:
         ]
         xs = [x * w / 100 + cx * math.cos(t) - cy * math.sin(t) for cx, cy in corners]
         ys = [y * h / 100 + cx * math.sin(t) + cy * math.cos(t) for cx, cy in corners]
+        _check_finite([*xs, *ys], at)
         x0, y0 = max(0, math.floor(min(xs))), max(0, math.floor(min(ys)))
         x1, y1 = min(w, math.ceil(max(xs))), min(h, math.ceil(max(ys)))
         return _Region("box", -1, (x0, y0, max(x0, x1), max(y0, y1)), at)
@@ -608,7 +611,12 @@ def parse_reference(ref: str, where: str) -> tuple[list[str], str, str | None]:
             f"{where}: the picture is embedded in the task (a data: URI); only tasks that "
             "name a picture file are read"
         )
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # "http://[abc/x.png": Invalid IPv6 URL
+        raise FormatError(
+            f"{where}: the picture reference {ref!r} cannot be read as a URL ({exc})"
+        ) from None
     query = parse_qs(parts.query)
     if "d" in query:  # /data/local-files/?d=folder/x.jpg
         path = query["d"][0]
@@ -636,7 +644,10 @@ def _names_picture(value: Any) -> bool:
     text = value.strip()
     if text.lower().startswith(("data:image/", "/data/")):
         return True
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # not a URL it can read: its suffix says (parse_reference refuses it)
+        return PurePosixPath(text.split("?", 1)[0]).suffix.lower() in _PICTURES
     query = parse_qs(parts.query)
     path = (query.get("d") or query.get("filepath") or [parts.path])[0]
     return PurePosixPath(unquote(path)).suffix.lower() in _PICTURES
@@ -758,8 +769,16 @@ def _is_min_record(rec: Any) -> bool:
     )
 
 
+def _is_min_result(value: dict[str, Any]) -> bool:
+    """Whether an object in a JSON-MIN record is a result: of a known type (by its keys),
+    or with labels; any other may be task data (``tags: [{"name": ...}]``)."""
+    return _kind(None, value) != "unknown" or any(
+        isinstance(k, str) and k.endswith("labels") for k in value
+    )
+
+
 def _read_min(path: Path, records: list[Any], reader: _Reader) -> None:
-    """JSON-MIN: one record per annotation; a task's latest is read."""
+    """JSON-MIN: one record per annotation; a task's ground-truth one, else its latest, is read."""
     result = reader.result
     by_task: dict[Any, list[int]] = {}
     for k, rec in enumerate(records):
@@ -796,6 +815,7 @@ def _read_min(path: Path, records: list[Any], reader: _Reader) -> None:
                 for n, values in data.items()
                 if isinstance(values, list) and all(isinstance(v, dict) for v in values)
                 for v in values
+                if _is_min_result(v)
             ]
             reader.task(path, where, ref, raws)
         except FormatError as exc:

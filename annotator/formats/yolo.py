@@ -31,8 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from annotator.core.errors import AnnotatorError, FormatError
-from annotator.core.orientation import exif_orientation
+from annotator.core.errors import FormatError
 from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
@@ -47,8 +46,8 @@ from annotator.formats.base import (
     ReadResult,
     WriteResult,
     chosen_background,
+    image_size,
     names_lut,
-    open_pil,
 )
 from annotator.formats.polygons import pad_to_three, region_polygons
 
@@ -226,26 +225,6 @@ def fill_polygon(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
     return out.astype(bool)
 
 
-def _image_size(image: Path, options: ImportOptions) -> tuple[int, int]:
-    """``(height, width)`` as the project reads ``image`` (``options.image_size``), else
-    from Pillow's header."""
-    from PIL import UnidentifiedImageError
-
-    if options.image_size is not None:
-        try:
-            return options.image_size(image)
-        except AnnotatorError as exc:
-            raise FormatError(f"cannot read the image size: {exc}") from None
-    try:
-        with open_pil(image, image) as im:
-            width, height = im.size
-            if exif_orientation(im) in (5, 6, 7, 8):  # shown rotated by 90
-                width, height = height, width
-    except (UnidentifiedImageError, OSError) as exc:
-        raise FormatError(f"{image}: cannot read the image size ({exc})") from None
-    return height, width
-
-
 def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
     if not src.is_dir():
@@ -279,7 +258,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
                     f"{f}: no image with the same stem next to it or in the images/ folder "
                     "matching its labels/ folder"
                 )
-            height, width = _image_size(image, options)
+            height, width = image_size(image, options, f)
             mask = np.full((height, width), fill, np.int32)
             for cls, pix in parse_label_file(f, width, height, len(names)):
                 mask[fill_polygon((height, width), pix)] = cls

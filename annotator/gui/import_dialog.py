@@ -124,7 +124,7 @@ class ImportDialog(QDialog):
             self.background_combo.addItem(name)
         self.background_combo.setToolTip(
             "The class of the pixels no shape or polygon of the source covers (labelme, "
-            "COCO and YOLO; masks and VOC label every pixel themselves)"
+            "COCO, YOLO and Label Studio; masks and VOC label every pixel themselves)"
         )
         self.format_combo.currentIndexChanged.connect(self._format_changed)
         self._build()

@@ -21,7 +21,7 @@ from pycocotools import mask as mask_utils
 from annotator.cli import main
 from annotator.core.errors import FormatError
 from annotator.core.schema import LabelSchema
-from annotator.formats.base import UNLABELLED, ImportOptions
+from annotator.formats.base import UNLABELLED, ImportOptions, image_size
 from annotator.formats.labelstudio import (
     brush_mask,
     decode_brush_alpha,
@@ -362,13 +362,50 @@ def test_rectangles_keypoints_and_choices_are_left_out_and_counted(tmp_path):
     result = read(src)
     (item,) = result.items
     assert item.names == ("a",)  # "car" names only a box: no class for it
-    assert result.boxes_only == 4
+    assert result.boxes_only == 1  # the rectangle: the only box
     assert result.left_out == {"rectangle": 1, "keypoint": 1, "choices": 1, "relation": 1}
     assert (item.labels()[5:15, 20:30] == UNLABELLED).all()
+    # the others are named in the reader's note; the rectangle has the box line
     assert (
-        "the 4 result(s) left out without an area: choices 1, keypoint 1, rectangle 1, "
-        "relation 1 (their pixels stay unlabelled)" in result.notes
+        "left out 3 result(s) without an area: choices 1, keypoint 1, relation 1 (their "
+        "pixels stay unlabelled)" in result.notes
     )
+    assert not any("rectangle" in n for n in result.notes)
+
+
+def test_a_choice_and_a_keypoint_are_not_called_boxes(tmp_path):
+    """The import summary says "a box without a mask" of ``boxes_only``: rectangles only."""
+    write_image(tmp_path / "x.png", (H, W))
+    keypoint = _result(
+        "keypointlabels", {"x": 50, "y": 50, "width": 1, "keypointlabels": ["k"]}, W, H
+    )
+    choice = {"id": "c1", "type": "choices", "value": {"choices": ["sunny"]}}
+    src = write(
+        tmp_path / "e.json",
+        [task(1, "/data/upload/3/0a1b2c3d-x.png", [annotation([choice, keypoint])])],
+    )
+    result = read(src)
+    assert result.boxes_only == 0 and result.errors == []
+    assert result.left_out == {"choices": 1, "keypoint": 1}
+    assert (
+        "left out 2 result(s) without an area: choices 1, keypoint 1 (their pixels stay "
+        "unlabelled)" in result.notes
+    )
+
+
+def test_task_data_of_a_json_min_record_is_not_a_result_left_out(tmp_path):
+    """A list of objects in JSON-MIN's task data (not regions) is neither a box nor a
+    result left out."""
+    region = polygon(square(0, 0, 10, 10), "a")["value"] | {
+        "original_width": W,
+        "original_height": H,
+    }
+    record = {"image": "/data/upload/3/0a1b2c3d-a.png", "id": 1, "annotation_id": 3,
+              "label": [region], "tags": [{"name": "t"}]}  # fmt: skip
+    result = read(write(tmp_path / "min.json", [record]))
+    (item,) = result.items
+    assert item.names == ("a",) and result.errors == []
+    assert result.boxes_only == 0 and result.left_out == {} and result.notes == []
 
 
 def test_under_a_background_a_rectangle_gives_its_box_back_to_unlabelled(tmp_path):
@@ -383,6 +420,26 @@ def test_under_a_background_a_rectangle_gives_its_box_back_to_unlabelled(tmp_pat
     assert got[6, 21] is None  # in the box, not painted
     assert (got[7:11, 22:26] == "wheel").all()
     assert result.background_added  # no region is named "ground"
+
+
+@pytest.mark.parametrize("box_first", [True, False])
+def test_a_rectangle_never_takes_back_pixels_a_region_labelled_background(tmp_path, box_first):
+    """Under ``--background``, a region named as the background class keeps its pixels
+    whatever the order of the regions; only pixels no region covers stay unlabelled in a
+    box."""
+    ground = polygon(square(0, 0, 40, 15), "ground")  # the top half, drawn explicitly
+    box = rectangle(20, 6, 10, 18, "car")  # across both halves: rows 6-23
+    results = [box, ground] if box_first else [ground, box]
+    src = write(
+        tmp_path / "e.json", [task(1, "/data/upload/3/0a1b2c3d-x.png", [annotation(results)])]
+    )
+    result = read(src, background="ground")
+    (item,) = result.items
+    got = labels(item)
+    assert (got[0:15, :] == "ground").all()  # drawn: kept, in the box too
+    assert (got[15:24, 20:30] == None).all()  # noqa: E711 - the box, below: unlabelled
+    assert (got[24:, :] == "ground").all() and (got[15:24, :20] == "ground").all()
+    assert not result.background_added  # a region is named "ground"
 
 
 def test_predictions_are_never_labels(tmp_path):
@@ -428,10 +485,16 @@ def test_the_latest_annotation_not_cancelled_is_read(tmp_path):
     assert result.annotations_ignored == 1 and result.cancelled == 1
     # ground truth, where a reviewer marked one, comes first
     older["ground_truth"] = True
-    (item,) = read(
+    chosen = read(
         write(tmp_path / "g.json", [task(1, "/data/upload/3/0a1b2c3d-a.png", [newer, older])])
-    ).items
+    )
+    (item,) = chosen.items
     assert item.names == ("old",)
+    # the summary says so: not "the latest"
+    assert chosen.notes == [
+        "read the ground-truth annotation of each task, else the latest; 1 other "
+        "annotation(s) left out"
+    ]
     # without times, the last one
     for a in (older, newer):
         del a["updated_at"], a["created_at"]
@@ -482,6 +545,7 @@ def test_open_polygons_and_regions_without_a_label_are_left_out(tmp_path):
     )
     assert result.items == [] and result.nothing_to_import == 1
     assert result.left_out == {"open polygon": 1, "polygon < 3 points": 1} and result.no_label == 1
+    assert result.boxes_only == 0  # no box among them
 
 
 def test_a_brush_of_the_wrong_size_is_refused_with_its_task(tmp_path):
@@ -496,6 +560,62 @@ def test_a_brush_of_the_wrong_size_is_refused_with_its_task(tmp_path):
     ((source, reason),) = result.errors
     assert source.endswith("e.json") and "task 42" in reason
     assert f"{W + 1} x {H} x 4" in reason and "brush code holds" in reason
+
+
+@pytest.mark.parametrize(
+    ("region", "ref", "message"),
+    [
+        (_result("rectanglelabels", None, W, H), None, "'value' must be an object"),
+        (_result("rectanglelabels", [1, 2], W, H), None, "'value' must be an object"),
+        (
+            _result("rectanglelabels", {"x": 1e308, "y": 0, "width": 1e308, "height": 5,
+                                         "rectanglelabels": ["c"]}, W, H),
+            None,
+            "too large",
+        ),
+        (
+            _result("ellipselabels", {"x": 1e308, "y": 0, "radiusX": 1e308, "radiusY": 5,
+                                       "ellipselabels": ["c"]}, W, H),
+            None,
+            "too large",
+        ),
+        (None, "http://[abc/x.png", "cannot be read as a URL"),
+        (None, "http://a\uff03b/x.png", "cannot be read as a URL"),
+    ],
+)  # fmt: skip
+def test_malformed_regions_and_references_are_one_line_naming_their_task(
+    tmp_path, region, ref, message
+):
+    results = [polygon(square(0, 0, 5, 5), "a")] + ([region] if region else [])
+    tasks = [
+        task(7, ref or "/data/upload/3/0a1b2c3d-a.png", [annotation(results)]),
+        _one_polygon_task(8, "/data/upload/3/0a1b2c3d-b.png"),
+    ]
+    result = read(write(tmp_path / "e.json", tasks), background="ground")
+    assert [i.image_name for i in result.items] == ["b.png"]
+    ((_, reason),) = result.errors
+    assert "task 7" in reason and message in reason and "\n" not in reason
+
+
+@pytest.mark.parametrize(
+    ("ref", "region", "message"),
+    [
+        ("http://[abc/x.png", None, "cannot be read as a URL (Invalid IPv6 URL)"),
+        ("/data/upload/1/1a2b3c4d-cells_00.png", _result("rectanglelabels", None, 256, 256),
+         "result 1: 'value' must be an object"),
+    ],
+)  # fmt: skip
+def test_a_malformed_task_stops_a_cli_import_in_one_line(tmp_path, capsys, ref, region, message):
+    demo = tmp_path / "demo"
+    assert main(["demo", str(demo)]) == 0
+    results = [polygon(square(0, 0, 5, 5), "cell", w=256, h=256)] + ([region] if region else [])
+    export = write(tmp_path / "ls" / "e.json", [task(3, ref, [annotation(results)])])
+    capsys.readouterr()
+    code = main(["import", str(demo), str(export), "--format", "labelstudio",
+                 "--background", "background"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "internal error" not in err, err
+    assert err.count("\n") == 1 and "task 3, annotation 1" in err and message in err
 
 
 def test_regions_of_different_sizes_in_one_task_are_refused(tmp_path):
@@ -562,6 +682,25 @@ def test_older_json_min_without_sizes_takes_the_size_of_the_picture_beside(tmp_p
     assert (item.width, item.height) == (W, H) and (item.labels()[0:10, 0:10] == 0).all()
     ((_, reason),) = result.errors
     assert "needs 'original_width' and 'original_height', or its picture beside" in reason
+
+
+def test_a_picture_turned_by_its_exif_orientation_gives_its_size_as_shown(tmp_path):
+    """Sizes of pictures beside the export come from formats.base.image_size (YOLO's
+    reader uses it too): the project's reader, else Pillow's header, turned by 5-8."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned by 90 degrees
+    Image.new("RGB", (H, W)).save(tmp_path / "a.jpg", exif=exif)  # stored H wide, W tall
+    assert image_size(tmp_path / "a.jpg", ImportOptions(), "x") == (H, W)  # shown W x H
+    asked = ImportOptions(image_size=lambda path: (7, 9))
+    assert image_size(tmp_path / "a.jpg", asked, "x") == (7, 9)
+    (tmp_path / "bad.png").write_bytes(b"not a picture")
+    with pytest.raises(FormatError, match=r"^task 2: cannot read the size of .*bad\.png \("):
+        image_size(tmp_path / "bad.png", ImportOptions(), "task 2")
+    region = polygon(square(0, 0, 10, 10), "a")["value"]  # percentages of the shown size
+    (item,) = read(write(tmp_path / "min.json", [{"image": "a.jpg", "tag": [region]}])).items
+    assert (item.height, item.width) == (H, W) and (item.labels()[0:10, 0:10] == 0).all()
 
 
 # --- pictures ----------------------------------------------------------------------------
