@@ -246,6 +246,19 @@ def load_json(path: Path) -> Any:
         raise FormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
+def json_files(src: Path, what: str, *, below: bool = False) -> list[Path]:
+    """``src`` itself when it is a file, else the ``*.json`` files in it (``below``: in
+    it and its subfolders), sorted; a FormatError saying no ``what`` was found."""
+    if src.is_file():
+        return [src]
+    if src.is_dir():
+        found = src.rglob("*.json") if below else src.glob("*.json")
+        files = sorted(p for p in found if p.is_file())
+        if files:
+            return files
+    raise FormatError(f"{src}: no {what} found")
+
+
 def read_names_file(path: Path) -> list[str]:
     """The class names a class list gives, in id order: one name per line, or a table
     recognised by its content (CVAT ``labelmap.txt``, CamVid ``label_colors.txt``, a CSV

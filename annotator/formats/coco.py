@@ -46,6 +46,7 @@ from annotator.formats.base import (
     as_project_names,
     check_number,
     chosen_background,
+    json_files,
     load_json,
     names_lut,
 )
@@ -239,16 +240,6 @@ def decode_segmentation(seg: Any, height: int, width: int, where: str) -> np.nda
     return decoded.astype(bool)
 
 
-def _coco_files(src: Path) -> list[Path]:
-    if src.is_file():
-        return [src]
-    if src.is_dir():
-        files = sorted(p for p in src.glob("*.json") if p.is_file())
-        if files:
-            return files
-    raise FormatError(f"{src}: no COCO JSON file found")
-
-
 def _find_image(root: Path, file_name: str) -> Path | None:
     base = PurePosixPath(file_name.replace("\\", "/")).name
     for rel, folder in ((file_name, root), (base, root / "images"), (base, root)):
@@ -321,7 +312,11 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
         result.background_added = options.background is not None
         lut = names_lut(names)
     fill = lut[background.lower()] if background is not None else UNLABELLED
-    masks = {iid: np.full((im["h"], im["w"]), fill, np.int32) for iid, im in images.items()}
+    # Regions are painted on unlabelled maps; the background fills what they left, but
+    # not a box's area: a box says no pixel is or is not its object. Filled last, so a
+    # box never takes back pixels an annotation labelled (background ones too).
+    masks = {iid: np.full((im["h"], im["w"]), UNLABELLED, np.int32) for iid, im in images.items()}
+    boxed: dict[int, np.ndarray] = {}
     for k, ann in enumerate(data["annotations"]):
         where = f"{path}: annotations[{k}]"
         if not isinstance(ann, dict):
@@ -334,8 +329,6 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
             raise FormatError(f"{where}: category_id {cid} is not in 'categories'")
         im = images[iid]
         if ann.get("segmentation") in ([], None, {}) and ann.get("bbox") is not None:
-            # A box says no pixel is or is not its object: what the background fill gave
-            # its area goes back to unlabelled (objects painted there stay).
             result.boxes_only += 1
             box = ann["bbox"]
             if not isinstance(box, list) or len(box) != 4:
@@ -343,11 +336,17 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
             bx, by, bw, bh = (check_number(v, where + ".bbox") for v in box)
             y0, x0 = max(0, int(by)), max(0, int(bx))
             y1, x1 = max(y0, int(np.ceil(by + bh))), max(x0, int(np.ceil(bx + bw)))
-            area = masks[iid][y0:y1, x0:x1]
-            area[area == fill] = UNLABELLED
+            if fill != UNLABELLED:
+                boxed.setdefault(iid, np.zeros((im["h"], im["w"]), bool))[y0:y1, x0:x1] = True
             continue
         pixels = decode_segmentation(ann.get("segmentation"), im["h"], im["w"], where)
         masks[iid][pixels] = cat_index[cid]
+    if fill != UNLABELLED:
+        for iid, mask in masks.items():
+            left = mask == UNLABELLED
+            if iid in boxed:
+                left &= ~boxed[iid]
+            mask[left] = fill
     result.declared = list(dict.fromkeys(result.declared + names))
     return [
         ImportItem(
@@ -365,7 +364,7 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
 
 def read_coco(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     result = ReadResult()
-    for path in _coco_files(Path(src)):
+    for path in json_files(Path(src), "COCO JSON file"):
         try:
             # Decode the whole file before handing anything over: all or nothing.
             result.items.extend(_read_one(path, options, result))

@@ -60,6 +60,7 @@ from annotator.formats.base import (
     WriteResult,
     check_number,
     check_pixels,
+    json_files,
     load_json,
     names_lut,
     open_pil,
@@ -256,16 +257,6 @@ def read_labels_file(path: Path) -> list[str]:
     return read_names_file(path)
 
 
-def _json_files(src: Path) -> list[Path]:
-    if src.is_file():
-        return [src]
-    if src.is_dir():
-        files = sorted(p for p in src.rglob("*.json") if p.is_file())
-        if files:
-            return files
-    raise FormatError(f"{src}: no labelme JSON files found")
-
-
 def _read_one(
     root: Path,
     path: Path,
@@ -364,7 +355,7 @@ def _read_one(
 def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
     root = src if src.is_dir() else src.parent
-    files = _json_files(src)
+    files = json_files(src, "labelme JSON files", below=True)
     result = ReadResult()
     labels_file = options.labels_file or (root / "labels.txt")
     known: dict[str, int] | None = None

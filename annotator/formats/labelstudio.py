@@ -81,6 +81,7 @@ from annotator.formats.base import (
     check_pixels,
     chosen_background,
     image_size,
+    json_files,
     load_json,
     names_lut,
 )
@@ -822,22 +823,12 @@ def _read_min(path: Path, records: list[Any], reader: _Reader) -> None:
             result.errors.append((str(path), str(exc)))
 
 
-def _export_files(src: Path) -> list[Path]:
-    if src.is_file():
-        return [src]
-    if src.is_dir():
-        files = sorted(p for p in src.glob("*.json") if p.is_file())
-        if files:
-            return files
-    raise FormatError(f"{src}: no Label Studio export (a .json file) found")
-
-
 def read_labelstudio(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> LabelStudioResult:
     src = Path(src)
     root = src if src.is_dir() else src.parent
     result = LabelStudioResult()
     reader = _Reader(root, options, result)
-    for path in _export_files(src):
+    for path in json_files(src, "Label Studio export (a .json file)"):
         try:
             data = load_json(path)
             if isinstance(data, dict) and _is_task(data):

@@ -295,6 +295,29 @@ def test_a_box_without_a_mask_is_left_out_and_counted_not_the_whole_file(tmp_pat
         assert mask[3, 0] == project.schema.by_name("background").id
 
 
+@pytest.mark.parametrize("box_first", [False, True])
+def test_a_box_never_takes_back_pixels_annotated_as_background(tmp_path, box_first):
+    """The box gave back "what the background fill gave": also pixels an annotation of
+    the background category labelled, when that annotation came before the box."""
+    doc = _coco(category_id=2, segmentation=[[0, 0, 4, 0, 4, 4, 0, 4]])  # all background
+    doc["categories"].append({"id": 2, "name": "background"})
+    box = {
+        **doc["annotations"][0],
+        "id": 2,
+        "category_id": 1,
+        "segmentation": [],
+        "bbox": [1, 1, 2, 2],
+    }
+    doc["annotations"] = [box, doc["annotations"][0]] if box_first else [*doc["annotations"], box]
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/b.json").write_text(json.dumps(doc))
+    with new_project(tmp_path, CLASSES, {"a.png": (4, 4)}) as project:
+        request = ImportRequest("coco", tmp_path / "src/b.json", background="background")
+        import_into_project(project, request)
+        mask = project.load_mask(project.image("a.png"))
+        assert (mask == project.schema.by_name("background").id).all()
+
+
 def test_a_bad_file_among_good_ones_is_skipped_whole_and_the_rest_imported(tmp_path):
     (tmp_path / "src").mkdir()
     write_image(tmp_path / "src/x.png", (6, 8))
