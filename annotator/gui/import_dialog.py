@@ -48,7 +48,7 @@ BACKGROUND_FORMATS = frozenset({"labelme", "coco", "yolo", "labelstudio"})
 def automatic_background(fmt: str, class_names: list[str]) -> str:
     """The "Uncovered pixels" choice that leaves the class to the format: what each
     reader does without ``--background`` (labelme: ``formats.labelme``'s docstring and
-    ``project_background``; COCO and YOLO: ``formats.base.chosen_background``)."""
+    ``project_background``; COCO, YOLO and Label Studio: ``formats.base.chosen_background``)."""
     if fmt == "labelme":
         own = project_background(class_names)
         if own is not None:
@@ -160,7 +160,7 @@ class ImportDialog(QDialog):
             self.labels_edit.setText(path)
 
     def _format_changed(self) -> None:
-        """Uncovered pixels exist only in formats of shapes (labelme, COCO, YOLO)."""
+        """Uncovered pixels exist only in formats of shapes (labelme, COCO, YOLO, Label Studio)."""
         fmt = str(self.format_combo.currentData())
         self.background_combo.setEnabled(fmt in BACKGROUND_FORMATS)
         automatic = automatic_background(fmt, self.class_names)
