@@ -10,14 +10,16 @@ them back once the pictures are added again.
 Order, for a crash at any moment: the copies first (a crash leaves the images in the
 project and a spare copy), then one transaction that deletes the records, then the
 project's files of those images (a crash leaves files no record names; the next writer
-to open the project removes them, :func:`clear_orphans`). Image ids are never reused
+to open the project removes them: the commit records their ids, :func:`clear_orphans`). Image ids are never reused
 (``AUTOINCREMENT``), so such a file can never be taken for a later image's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from annotator.core.errors import ProjectError
 from annotator.core.naming import NAME_MAX, unique_stems
-from annotator.storage.atomic import atomic_write_json, atomic_write_text, fsync_dir
+from annotator.storage.atomic import fsync_dir, write_synced
 from annotator.storage.project import ACCEPTED_DIR, REMOVED_DIR, Project
 
 _OWN = ("masks", ACCEPTED_DIR, "proposals")
@@ -60,34 +62,44 @@ def remove_images(project: Project, ids: Iterable[int]) -> RemovalReport:
     report = RemovalReport()
     if not records:
         return report
-    labelled = [r for r in records if project.has_mask(r)]
+    # A map the record names but the disk lacks is no reason to keep the image.
+    labelled = [r for r in records if project.mask_path(r.id).is_file()]
     if labelled:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = project.root / REMOVED_DIR / stamp
         n = 2
-        while folder.exists():  # two removals within a second
+        while folder.exists() or _partial(folder).exists():  # two removals in a second
             folder = project.root / REMOVED_DIR / f"{stamp}-{n}"
             n += 1
-        stems = unique_stems([(r.id, Path(r.name).stem) for r in labelled], NAME_MAX - 4)
+        # Named by the whole image name (``x.jpg.png``): the masks import then finds
+        # ``x.jpg`` and never ``x.png``, which a bare stem would name as well.
+        names = unique_stems([(r.id, r.name) for r in labelled], NAME_MAX - 4)
+        staging = _partial(folder)  # renamed whole once complete: never a half folder
         try:
-            (folder / "masks").mkdir(parents=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            (staging / "masks").mkdir(parents=True)
             for record in labelled:
                 data = project.mask_path(record.id).read_bytes()
-                (folder / "masks" / f"{stems[record.id]}.png").write_bytes(data)
+                write_synced(staging / "masks" / f"{names[record.id]}.png", data)
             # the layout of a masks export (formats/masks.py), which its import reads
             schema = project.schema
-            atomic_write_text(folder / "class_names.txt", "".join(n + "\n" for n in schema.names))
-            atomic_write_json(
-                folder / "dataset.json",
-                {
-                    "format": "annotator-masks",
-                    "void": schema.void,
-                    "unlabelled": schema.unlabelled,
-                    "classes": schema.names,
-                },
+            write_synced(
+                staging / "class_names.txt", "".join(n + "\n" for n in schema.names).encode()
             )
-            fsync_dir(folder / "masks")
+            meta = {
+                "format": "annotator-masks",
+                "void": schema.void,
+                "unlabelled": schema.unlabelled,
+                "classes": schema.names,
+            }
+            write_synced(staging / "dataset.json", (json.dumps(meta, indent=2) + "\n").encode())
+            fsync_dir(staging / "masks")
+            fsync_dir(staging)
+            os.replace(staging, folder)
+            fsync_dir(folder.parent)
+            fsync_dir(project.root)
         except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
             raise ProjectError(
                 f"{exc.filename or folder}: cannot keep the labels of the images to remove "
                 f"({exc.strerror or exc}); nothing was removed"
@@ -99,10 +111,19 @@ def remove_images(project: Project, ids: Iterable[int]) -> RemovalReport:
     return report
 
 
+def _partial(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}.partial")
+
+
 def clear_orphans(project: Project) -> int:
-    """Remove the project's files of images it no longer has (masks, accepted and stored
-    proposals named ``<id>.png``, ``<id>_v<N>.png``, ``<id>.json``...); returns how many."""
-    known = {str(r.id) for r in project.images()}
+    """Remove the project's files of the images removed (masks, accepted and stored
+    proposals named ``<id>.png``, ``<id>_v<N>.png``, ``<id>.json``...), as the removal's
+    commit recorded them, then forget that record; returns how many files went. Files of
+    ids the record does not name stay: a database restored from an older backup must
+    never cost the label maps it does not list."""
+    gone = {str(i) for i in project.removed_image_ids()}
+    if not gone:
+        return 0
     removed = 0
     for sub in _OWN:
         try:
@@ -111,8 +132,9 @@ def clear_orphans(project: Project) -> int:
             continue
         for entry in entries:
             head = entry.name.split(".", 1)[0].split("_", 1)[0]
-            if head.isdigit() and head not in known and entry.is_file():
+            if head in gone and entry.is_file():
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
                     removed += 1
+    project.forget_removed_image_ids()
     return removed

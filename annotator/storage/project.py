@@ -61,6 +61,8 @@ _CREATION_LEFTOVERS = frozenset(
 #: Meta keys of a class change (``storage.class_change``): present while one is committed
 #: and not yet swapped; and the generation of the ids, new with every change.
 CLASS_CHANGE_KEY = "class_change"
+#: The ids of images removed whose files may be left (``storage.image_removal``).
+REMOVED_IDS_KEY = "removed_image_ids"
 IDS_KEY = "class_ids"
 #: The accepted proposals (``accepted/<id>_v<N>.png``, docs/adr/0013).
 ACCEPTED_DIR = "accepted"
@@ -1037,11 +1039,30 @@ class Project:
             )
 
     def delete_image_records(self, ids: Sequence[int]) -> None:
-        """Delete the records of these images, in one transaction (``storage.
-        image_removal`` keeps their labels first and removes their files after)."""
+        """Delete the records of these images, and record their ids as removed, in one
+        transaction (``storage.image_removal`` keeps their labels first and removes their
+        files after, by that record)."""
         self.check_in_place()
+        gone = sorted(set(self.removed_image_ids()) | set(ids))
         with self._db.transaction() as conn:
             conn.executemany("DELETE FROM images WHERE id = ?", [(i,) for i in ids])
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (REMOVED_IDS_KEY, json.dumps(gone)),
+            )
+
+    def removed_image_ids(self) -> list[int]:
+        """Images removed whose files may still be on disk (see delete_image_records)."""
+        raw = self._meta(REMOVED_IDS_KEY)
+        try:
+            ids = json.loads(raw) if raw else []
+        except ValueError:
+            return []
+        return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
+
+    def forget_removed_image_ids(self) -> None:
+        self.clear_meta(REMOVED_IDS_KEY)
 
     def set_scores(self, scores: dict[int, float | None]) -> None:
         """Record image-level uncertainty scores (used to rank what to label next)."""
@@ -1065,6 +1086,13 @@ class Project:
         as none, a done image would silently drop out of exports and training."""
         if self.mask_path(record.id).exists():
             return True
+        if (record.label_source or record.labelled_pixels) and not self._db.query(
+            "SELECT 1 FROM images WHERE id = ?", (record.id,)
+        ):
+            raise ProjectError(
+                f"image {record.name!r} was removed from the project while this ran "
+                "(by another program); run it again"
+            )
         if record.label_source or record.labelled_pixels:
             raise ProjectError(
                 f"the label map of image {record.name!r} ({self.mask_path(record.id)}) is "

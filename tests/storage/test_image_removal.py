@@ -42,7 +42,8 @@ def test_removed_images_leave_the_project_and_their_labels_are_kept_to_import(tm
         assert not (project.root / "proposals" / f"{a.id}.json").exists()
         kept = report.kept_in
         assert kept is not None and kept.parent == project.root / "removed"
-        assert np.array_equal(np.asarray(Image.open(kept / "masks" / "img0.png")), mask)
+        assert np.array_equal(np.asarray(Image.open(kept / "masks" / "img0.png.png")), mask)
+        assert not list(kept.parent.glob(".*partial"))
         assert (kept / "class_names.txt").read_text() == "bg\ncell\n"
         assert (tmp_path / "pics" / a.name).is_file()  # the picture is the user's
         assert "the picture files were not touched" in report.summary()
@@ -67,7 +68,7 @@ def test_nothing_is_removed_when_the_labels_cannot_be_kept(tmp_path, monkeypatch
         def full(*args, **kwargs):
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(image_removal, "atomic_write_text", full)
+        monkeypatch.setattr(image_removal, "write_synced", full)
         with pytest.raises(ProjectError, match="nothing was removed"):
             remove_images(project, [a.id])
         assert len(project.images()) == 3 and project.load_mask(a) is not None
@@ -82,7 +83,52 @@ def test_files_of_a_removal_killed_after_its_commit_are_cleared_on_opening(tmp_p
     with Project.open(tmp_path / "proj") as project:
         assert not project.mask_path(a.id).exists()
         assert not any((project.root / "accepted").iterdir())
-        assert clear_orphans(project) == 0
+        assert clear_orphans(project) == 0 and project.removed_image_ids() == []
+
+
+def test_a_label_map_no_record_names_is_never_deleted(tmp_path):
+    """A database restored from an older backup lists fewer images: their maps stay."""
+    with _project(tmp_path) as project:
+        a = project.images()[0]
+        _label(project, a)
+        stray = project.root / "masks" / "77.png"
+        stray.write_bytes(project.mask_path(a.id).read_bytes())
+    with Project.open(tmp_path / "proj") as project:
+        assert stray.exists()
+        remove_images(project, [project.images()[1].id])
+        assert stray.exists()
+
+
+def test_an_image_whose_map_is_missing_can_still_be_removed(tmp_path):
+    with _project(tmp_path) as project:
+        a = project.images()[0]
+        _label(project, a)
+        project.mask_path(a.id).unlink()
+        report = remove_images(project, [a.id])
+        assert report.removed == [a.name] and report.kept_in is None
+
+
+def test_namesakes_come_back_to_their_own_image(tmp_path):
+    """x.jpg removed beside x.png: its labels must come back to x.jpg, never to x.png."""
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for name, value in (("x.png", 10), ("x.jpg", 200)):
+        Image.fromarray(np.full((6, 8), value, np.uint8)).save(pics / name, quality=100)
+    with Project.create(tmp_path / "proj", LabelSchema.from_names(["bg", "cell"])) as project:
+        project.add_images([pics])
+        png, jpg = project.image("x.png"), project.image("x.jpg")
+        _label(project, png, value=0)
+        mask = _label(project, jpg, value=1)
+        report = remove_images(project, [jpg.id])
+    root = str(tmp_path / "proj")
+    assert main(["import", root, "--format", "masks", str(report.kept_in)]) in (1, 2)
+    with Project.open(root) as project:  # x.jpg is not back yet: x.png keeps its labels
+        assert (project.load_mask(project.image("x.png"))[:3] == 0).all()
+    assert main(["add", root, str(pics)]) == 0
+    assert main(["import", root, "--format", "masks", str(report.kept_in)]) == 0
+    with Project.open(root) as project:
+        assert np.array_equal(project.load_mask(project.image("x.jpg")), mask)
+        assert (project.load_mask(project.image("x.png"))[:3] == 0).all()
 
 
 def test_the_command_removes_by_name_id_and_status(tmp_path, capsys):
@@ -106,3 +152,15 @@ def test_the_command_removes_by_name_id_and_status(tmp_path, capsys):
     assert main(["add", root, root]) == 0
     with Project.open(root) as project:
         assert len(project.images()) == 1
+
+
+def test_a_reader_meeting_an_image_removed_meanwhile_says_so(tmp_path):
+    """An export beside `annotator remove` said 'missing; restore it from a backup'."""
+    with _project(tmp_path) as project:
+        a = project.images()[0]
+        _label(project, a)
+        with Project.open(tmp_path / "proj", lock=False) as reader:
+            record = reader.image(a.id)
+            remove_images(project, [a.id])
+            with pytest.raises(ProjectError, match="was removed from the project while this"):
+                reader.load_mask(record)
