@@ -95,10 +95,7 @@ def _change(
     if changed:
         if painting is not None:
             window.class_panel.select_value(int(change.lut[painting]))
-        if over is not None:
-            window.protection.setCurrentIndex(
-                max(window.protection.findData(int(change.lut[over])), 0)
-            )
+        window.protection.remap(over, lambda v: int(change.lut[v]))
     if was_idle:
         idle.start()
     window.image_list.set_records(session.images(), current)

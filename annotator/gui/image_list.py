@@ -10,6 +10,7 @@ only, so a project of 20,000 images updates as fast as one of 20.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -207,7 +208,9 @@ class ImageListPanel(QWidget):
                 f"Remove “{record.name}” from the project…",
                 lambda: self.remove_requested.emit([record.id]),
             )
-        shown = self.visible_ids()
+        # the images the filter shows: not the open one, listed whatever the filter says
+        passes = self._filter()
+        shown = [r.id for r in self.model.rows if r.id != self._current or passes(r)]
         if self._filtered() and shown:
             menu.addAction(
                 f"Remove the {len(shown)} image(s) shown from the project…",
@@ -241,16 +244,23 @@ class ImageListPanel(QWidget):
             return False
         return self._filtered() or self.sort_combo.currentData() == "uncertainty"
 
-    def _refill(self) -> None:
+    def _filter(self) -> Callable[[ImageRecord], bool]:
+        """Whether the filter (status and name) lets a record through (read once)."""
         wanted = self.status_filter.currentData()
         text = self.name_filter.text().strip().lower()
 
-        def accepts(record: ImageRecord) -> bool:
-            if record.id == self._current:
-                return True  # the open image is always listed
+        def passes(record: ImageRecord) -> bool:
             if wanted != ALL and record.status.value != wanted:
                 return False
             return not text or text in record.name.lower()
+
+        return passes
+
+    def _refill(self) -> None:
+        passes = self._filter()
+
+        def accepts(record: ImageRecord) -> bool:
+            return record.id == self._current or passes(record)  # the open one: listed
 
         records = list(self._records.values())
         if self.sort_combo.currentData() == "uncertainty":

@@ -56,10 +56,30 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     if box.exec() != QMessageBox.StandardButton.Ok:
         return None
+    # A round may have started while the box was open (idle retraining).
+    if window.session is not session or training_refuses(
+        window, service, "Images not removed", "the images"
+    ):
+        return None
+    idle = window.loop.idle_timer
+    was_idle = idle.isActive()
+    idle.stop()  # an idle round would read the images while they go
     current = session.document.image_id if session.document else None
     gone = {r.id for r in chosen}
+    # The image to open after, if the open one goes: the next one listed, else the one
+    # before (the list as it is now, with the removed ones still in it).
+    listed = window.image_list.visible_ids()
+    following = None
+    if current in gone and current in listed:
+        at = listed.index(current)
+        rest = [i for i in listed[at + 1 :] + listed[:at][::-1] if i not in gone]
+        following = rest[0] if rest else None
+    if session.reading in gone:
+        session.cancel_read()  # a picture on its way for an image about to go
     if current in gone:
         window.close_image()  # saved first: its labels are kept with the others
+        if service is not None:
+            service.show_image(None)  # no proposal for an image that is going
     else:
         window.canvas.finish_gesture()
         session.save(wait=True)
@@ -75,10 +95,11 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
     if window.canvas.smart is not None:
         for image_id in gone:
             window.canvas.smart.forget(image_id)
+    if was_idle:
+        idle.start()
     left = [r.id for r in session.images()]
-    if current in gone:
-        after = [i for i in window.image_list.visible_ids() if i not in gone and i in left]
-        current = after[0] if after else (left[0] if left else None)
+    if current in gone or current not in left:
+        current = following if following in left else (left[0] if left else None)
     window.image_list.set_records(session.images(), current)
     if current is not None and (session.document is None or session.document.image_id != current):
         window.open_image(current)

@@ -551,7 +551,9 @@ class ProtectionCombo(QComboBox):
             "tools may change (X toggles)"
         )
         self._unlabelled = 255
-        self._last_protected = 1
+        # What X brings back: the last protection chosen, by its value (a row would be
+        # another class once the classes move). None: "only unlabelled", the first.
+        self._last_protected: int | None = None
         # Wide enough for "Only over “background”" (the box sized itself to its first
         # entries and cut class names); longer names show whole in the open list.
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -587,7 +589,17 @@ class ProtectionCombo(QComboBox):
 
     def toggle(self) -> None:
         if self.currentIndex() == 0:
-            self.setCurrentIndex(min(self._last_protected, self.count() - 1))
+            index = self.findData(self._last_protected) if self._last_protected is not None else -1
+            self.setCurrentIndex(index if index > 0 else min(1, self.count() - 1))
         else:
-            self._last_protected = self.currentIndex()
+            self._last_protected = self.value()
             self.setCurrentIndex(0)
+
+    def remap(self, before: int | None, table: Callable[[int], int]) -> None:
+        """The classes' ids changed (``table``: old value -> new; ``before``: the value
+        chosen before, in old ids): keep protecting the same pixels, and X bringing back
+        the same choice."""
+        if self._last_protected is not None:
+            self._last_protected = table(self._last_protected)
+        if before is not None:
+            self.setCurrentIndex(max(self.findData(table(before)), 0))

@@ -58,7 +58,7 @@ def move_class(
     and the classes between shift one place (see :func:`apply_change`)."""
     change = ClassChange.move(project.schema, moved.id, to)
     if change.identity:
-        raise SchemaError(f"{moved.name!r} is at place {to + 1} already")
+        raise SchemaError(f"{moved.name!r} has id {to} already")
     return apply_change(project, change, progress)
 
 

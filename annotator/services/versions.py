@@ -59,16 +59,20 @@ def set_keep_versions(project: Project, keep: int) -> PruneReport:
 
 
 def prune(project: Project) -> PruneReport:
-    """Remove the files of every version but the newest :func:`keep_versions` ones and
-    the active one. Their records stay, listed with their scores; only their weights go,
-    so they can no longer be rolled back to or exported."""
+    """Remove the files of every version but the newest :func:`keep_versions` trained ones
+    and the active one: versions adapted to a class change (never trained) do not count,
+    and lose their files once no longer active. Records stay, listed with their scores;
+    only their weights go, so they can no longer be rolled back to or exported."""
     keep = keep_versions(project)
     model_store.clear_removed(project)
     if keep == 0:
         return PruneReport(keep)
     records = [r for r in project.models() if model_store.has_files(project, r)]
     active = project.active_model()
-    spared = {r.version for r in records[-keep:]} | ({active.version} if active else set())
+    # Versions adapted to a class change (never trained) do not count: moving a class up
+    # and down made one per step, and pushed out the trained versions they came from.
+    trained = [r for r in records if not r.card.adapted]
+    spared = {r.version for r in trained[-keep:]} | ({active.version} if active else set())
     removed, freed = [], 0
     for record in records:
         now = project.active_model()  # a rollback on another thread may have chosen it

@@ -195,3 +195,14 @@ def test_move_up_and_down_reorder_the_classes_and_the_painted_class_follows(wind
     assert "Moved 'membrane' to id 2" in panel.note.text()
     panel.list.setCurrentRow(0)
     assert not panel.up_action.isEnabled()
+
+
+def test_x_brings_back_the_same_class_after_a_move(window):
+    _paint_all(window)
+    protection = window.protection
+    protection.setCurrentIndex(protection.findData(1))  # only over cell
+    protection.toggle()  # X: paint over anything, cell remembered
+    window.class_panel.list.setCurrentRow(1)
+    window.class_panel.up_action.trigger()  # cell is id 0 now
+    protection.toggle()
+    assert protection.value() == 0 and "cell" in protection.currentText()

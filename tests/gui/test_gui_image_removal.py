@@ -32,7 +32,7 @@ def test_removing_the_open_image_opens_the_next_and_keeps_its_labels(window, mon
     assert window.document is not None and window.document.image_id == ids[1]
     assert window.image_list.count() == 2
     kept = list((project.root / "removed").glob("*/masks/*.png"))
-    assert [p.name for p in kept] == ["im0.png"]
+    assert [p.name for p in kept] == ["im0.png.png"]
     assert "the picture files were not touched" in window.statusBar().currentMessage()
 
 
@@ -71,3 +71,48 @@ def test_the_filtered_list_offers_to_remove_the_images_shown(window):
     assert [a.text() for a in menu.actions()] == ["Remove the 3 image(s) shown from the project…"]
     with_row = panel.context_menu(1).actions()
     assert with_row[0].text() == "Remove “im1.png” from the project…"
+
+
+def test_a_round_started_while_the_box_was_open_stops_the_removal(window, monkeypatch):
+    service = window.loop.service
+    started = []
+
+    def ok_and_a_round_starts(self):
+        started.append(True)
+        monkeypatch.setattr(type(service), "training", property(lambda s: True))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "exec", ok_and_a_round_starts)
+    boxes = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: boxes.append(a[2]))
+    ids = [r.id for r in window.session.images()]
+    window.image_list.remove_requested.emit(ids[:1])
+    assert started and "training round is running" in boxes[0]
+    assert [r.id for r in window.session.images()] == ids
+
+
+def test_removing_the_open_image_opens_the_one_after_it(window, monkeypatch):
+    ids = [r.id for r in window.session.images()]
+    window.open_image(ids[1])
+    _ok(monkeypatch)
+    window.image_list.remove_requested.emit([ids[1]])
+    assert window.document.image_id == ids[2]
+    window.image_list.remove_requested.emit([ids[2]])  # the last: the one before it
+    assert window.document.image_id == ids[0]
+
+
+def test_the_images_shown_leave_out_the_open_one_the_filter_does_not_match(window, monkeypatch):
+    _ok(monkeypatch, ok=False)
+    panel = window.image_list
+    ids = [r.id for r in window.session.images()]
+    panel.name_filter.setText("im2")  # im0 is open: listed, but not matched
+    assert panel.visible_ids() == [ids[0], ids[2]] or set(panel.visible_ids()) == {
+        ids[0],
+        ids[2],
+    }
+    emitted = []
+    panel.remove_requested.connect(emitted.append)
+    action = panel.context_menu(None).actions()[-1]
+    assert action.text() == "Remove the 1 image(s) shown from the project…"
+    action.trigger()
+    assert emitted == [[ids[2]]]

@@ -175,7 +175,7 @@ def test_a_move_permutes_the_model_s_outputs_and_keeps_its_scores(trained):
     assert torch.allclose(_logits(project, child, x), before[:, [2, 0, 1]], atol=1e-5)
     assert child.card.metrics == parent.card.metrics  # kept by class name
     assert "with its outputs in the classes' new order" in result.model_note
-    with pytest.raises(SchemaError, match="at place 1 already"):
+    with pytest.raises(SchemaError, match="has id 0 already"):
         move_class(project, project.schema.by_name("nucleus"), 0)
 
 
@@ -193,3 +193,18 @@ def test_a_class_the_model_never_learnt_moved_before_the_others_gets_a_silent_ou
     assert torch.allclose(after[:, [0, 2, 3]], before, atol=1e-5)
     assert torch.equal(after.argmax(1), torch.tensor([0, 2, 3])[before.argmax(1)])
     assert main(["classes", str(project.root), "--move", "organelle", "7"]) == 1
+
+
+def test_moves_back_and_forth_never_push_out_the_trained_versions(trained):
+    """One adapted version per step: 22 steps removed the files of v1 they came from."""
+    from annotator.services import versions
+    from annotator.services.class_changes import move_class
+
+    project = trained
+    versions.set_keep_versions(project, 2)
+    for _ in range(3):
+        move_class(project, project.schema.by_name("nucleus"), 0)
+        move_class(project, project.schema.by_name("nucleus"), 2)
+    kept = versions.stored(project)
+    active = project.active_model().version
+    assert 1 in kept and active in kept and len(kept) == 2
