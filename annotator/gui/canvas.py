@@ -221,6 +221,15 @@ class LabelCanvas(QGraphicsView):
             self._tool_button = None
         return done
 
+    def gesture_in_progress(self) -> bool:
+        """Whether the user is in the middle of a gesture: the tool's (a drag with the
+        button held, polygon vertices clicked, a GrabCut box), a button held on the
+        canvas, or a stroke open on the document."""
+        doc = self._document
+        return (
+            self.tool.busy or self._tool_button is not None or (doc is not None and doc.in_stroke)
+        )
+
     def finish_gesture(self) -> None:
         """Keep a gesture in progress (commit a stroke); used before save and switch."""
         self.tool.finish(self)

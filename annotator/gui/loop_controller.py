@@ -53,6 +53,9 @@ MESSAGE_MS = 3000
 #: its ranking (40 images of 512 x 512 px take 4 s on two CPU cores), then opens the
 #: most uncertain image it has scored so far and says so; N again opens that at once.
 NEXT_WAIT_S = 5.0
+#: When N's wait ends during a gesture (a lasso dragged, polygon vertices clicked), the
+#: image opens once it ends; it is looked at this often (ms) meanwhile.
+GESTURE_POLL_MS = 100
 #: The actions the controller enables and disables (MainWindow connects their triggers).
 MODEL_FILTER = "Annotator models (*.pt);;All files (*)"
 
@@ -111,6 +114,12 @@ class LoopWorkspace(Protocol):
         """Write the current labels to disk and wait (a round reads them from there)."""
         ...
 
+    def gesture_in_progress(self) -> bool:
+        """Whether the user is in the middle of a gesture on the open image: a drag with
+        the button held (brush, lasso, GrabCut box...), polygon vertices clicked, a
+        stroke open. Switching images now would commit it half-drawn or drop it."""
+        ...
+
 
 class LoopController(QObject):
     """Owns the model service of the open project and its views."""
@@ -163,6 +172,10 @@ class LoopController(QObject):
         self._next_timer.setInterval(int(NEXT_WAIT_S * 1000))
         self._next_timer.timeout.connect(lambda: self._next_ready(timed_out=True))
         self._next_waiting = False
+        #: The wait of N ended during a gesture: the image opens when the gesture ends.
+        self._gesture_timer = QTimer(self)
+        self._gesture_timer.setInterval(GESTURE_POLL_MS)
+        self._gesture_timer.timeout.connect(self._gesture_check)
         self._boxed = ""  # the message the box showed last: the same one is not shown again
         self._names: tuple[str, ...] | None = None  # the classes the proposal is drawn for
         self._connect_panel()
@@ -193,6 +206,7 @@ class LoopController(QObject):
             on_scores=self._scores,
             on_proposals_idle=self.proposals_idle.emit,
             on_ranking=self._ranking,
+            on_stored_scores=self._stored_scores,
             on_proposal_progress=self.proposal_progress.emit,
             on_round_started=self._round_started,
             on_progress=self._progress,
@@ -288,12 +302,14 @@ class LoopController(QObject):
         rolled back to), the project holds some of an older version's scores: N waits
         for the ranking, without blocking, saying how far it got, at most
         :data:`NEXT_WAIT_S`; N again, or the end of the wait, opens the most uncertain
-        image the active version scored so far and says so.
+        image the active version scored so far and says so. The image never opens from
+        the wait during a gesture in progress: it waits for its end (an edit ends the
+        wait, as any edit of the image shown does; Esc opens it).
         """
         service = self.service
         if service is None:
             return
-        if self._next_waiting:  # N again: the best there is now
+        if self._next_waiting:  # N again: the best there is now (after a gesture)
             self._next_ready(timed_out=False)
             return
         suggestion = service.suggest()
@@ -313,11 +329,20 @@ class LoopController(QObject):
 
     def _ranking(self, ranking: Ranking) -> None:
         """The active version scored more images (or finished, or stopped)."""
-        if not self._next_waiting:
-            return
+        if not self._next_waiting or self._gesture_timer.isActive():
+            return  # (after a gesture, whatever ranks first then opens)
         if ranking.busy:
             self._say_ranking(ranking)
         else:
+            self._next_ready(timed_out=False)
+
+    def _stored_scores(self, version: int) -> None:
+        """The active version's stored scores are read: they may rank every image (one
+        reading of the images' records, once per version)."""
+        service = self.service
+        if not self._next_waiting or self._gesture_timer.isActive() or service is None:
+            return
+        if service.suggest().complete:
             self._next_ready(timed_out=False)
 
     def _say_ranking(self, ranking: Ranking) -> None:
@@ -331,20 +356,28 @@ class LoopController(QObject):
     def _stop_waiting(self) -> None:
         self._next_waiting = False
         self._next_timer.stop()
+        self._gesture_timer.stop()
 
     def _next_ready(self, timed_out: bool) -> None:
-        """The wait of N ended: open what ranks first now."""
+        """The wait of N ended: open what ranks first now, or after the gesture in
+        progress (never under the user's hand: it would be committed half-drawn on the
+        image left, or dropped)."""
         if not self._next_waiting:
             return
-        self._stop_waiting()
-        service, doc = self.service, self.workspace.document
+        service = self.service
         if service is None:
+            self._stop_waiting()
             return
-        if doc is not None and doc.in_stroke:  # never switch images under the brush
+        if self.gesture_in_progress():
+            self._next_timer.stop()
+            self._gesture_timer.start()
             self.message.emit(
-                "Next suggested image: not opened during a stroke (N asks again)", MESSAGE_MS
+                "Next suggested image: not opened while you draw. Esc drops the drawing "
+                "and opens it; finishing the drawing stays on this image",
+                8000,
             )
             return
+        self._stop_waiting()
         suggestion = service.suggest()
         if timed_out and not suggestion.complete:
             log.info(
@@ -355,6 +388,19 @@ class LoopController(QObject):
                 NEXT_WAIT_S,
             )
         self._open_suggestion(suggestion)
+
+    def _gesture_check(self) -> None:
+        """While N's image waits for a gesture's end: open it once the gesture ended
+        without an edit (an edit ended the wait: :meth:`labels_committed`)."""
+        if not self._next_waiting:
+            self._gesture_timer.stop()
+        elif not self.gesture_in_progress():
+            self._next_ready(timed_out=False)
+
+    def gesture_in_progress(self) -> bool:
+        """Whether the user is in the middle of a gesture on the open image."""
+        doc = self.workspace.document
+        return (doc is not None and doc.in_stroke) or self.workspace.gesture_in_progress()
 
     def _open_suggestion(self, suggestion: Suggestion) -> None:
         """Ask for ``suggestion``'s image; say what ranked it when it was not the active
@@ -375,11 +421,18 @@ class LoopController(QObject):
                 8000,
             )
         elif not suggestion.complete and record.score is not None:
-            self.message.emit(
-                f"Model v{suggestion.version} has not scored the images yet: opened "
-                f"{record.name} by an older version's scores",
-                8000,
-            )
+            by = suggestion.ranked_by
+            if by is not None and by != suggestion.version:
+                text = (
+                    f"Model v{suggestion.version} has not scored the images yet: opened "
+                    f"{record.name} by model v{by}'s scores"
+                )
+            else:  # (its stored scores are still being read)
+                text = (
+                    f"Opened {record.name} by the scores stored so far (model "
+                    f"v{suggestion.version} is still ranking the images)"
+                )
+            self.message.emit(text, 8000)
         elif record.score is None:
             # Nothing to rank by: the strategy fell back to the order images were added.
             why = (

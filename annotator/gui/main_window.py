@@ -904,3 +904,6 @@ class _LoopWorkspace:
     def save_labels(self) -> None:
         if self._window.session is not None:
             self._window.session.save(wait=True)
+
+    def gesture_in_progress(self) -> bool:
+        return self._window.canvas.gesture_in_progress()

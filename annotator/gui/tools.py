@@ -117,7 +117,8 @@ class Tool:
 
     @property
     def busy(self) -> bool:
-        """A gesture is in progress."""
+        """A gesture is in progress (begun and not yet finished or cancelled): switching
+        images now would commit it half-done or drop it."""
         return False
 
 
@@ -249,6 +250,11 @@ class PolygonTool(Tool):
     def undo_in_gesture(self, ctx: ToolContext) -> bool:
         """An outline in progress loses its last vertex (as Backspace), nothing else."""
         return self.key(ctx, "backspace")
+
+    @property
+    def busy(self) -> bool:
+        """Vertices are clicked (the button is up between them)."""
+        return bool(self.points)
 
 
 class LassoTool(Tool):

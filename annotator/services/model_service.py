@@ -9,7 +9,10 @@
   opened another image, a new version was published) cancels the running one,
 * the project's :class:`~annotator.services.model_settings.ModelSettings`,
 * which model version is active (published rounds and rollbacks change it),
-* which images the active version has scored (the worker keeps that record).
+* which images the active version has scored (the worker keeps that record, starting
+  from the scores the version stored before: an earlier session's, read from its
+  proposals' JSON off the owner's thread when the service starts or the version
+  changes).
 
 Scores are stored per image in the project (``images.score``) without the version that
 made them. When a version becomes active the worker scores every image to label again,
@@ -52,6 +55,7 @@ from annotator.services.jobs import Dispatcher
 from annotator.services.model_settings import ModelSettings, load_settings, save_settings
 from annotator.services.proposals import ProposalEvents, ProposalRequest, ProposalWorker
 from annotator.services.training_rounds import RoundEvents, RoundOutcome, TrainingRounds
+from annotator.storage import proposals as proposal_store
 from annotator.storage.project import Project
 
 if TYPE_CHECKING:
@@ -101,9 +105,12 @@ class Suggestion:
     total: int
     #: The strategy's order does not depend on scores the active version has not made
     #: yet: every image to label has its score, or the strategy ignores scores, or no
-    #: model exists. Otherwise the images it scored come first, then the others by an
-    #: older version's scores.
+    #: model exists. Otherwise the images it scored come first, then the others by the
+    #: scores the project holds (another version's, as far as known).
     complete: bool
+    #: The version whose score ranked ``record``: the active one's when it scored it,
+    #: else the one its stored proposal names (None: no score, or none known).
+    ranked_by: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,10 @@ class ModelListener:
     #: The active version scored more of the images to rank, finished or stopped (see
     #: :meth:`ModelService.ranking`); also when the version changes.
     on_ranking: Callable[[Ranking], None] | None = None
+    #: The scores the active version stored before (an earlier session's) are read:
+    #: :meth:`ModelService.suggest` may be complete although the worker still works
+    #: (e.g. on the shown image's proposal). ``(version)``
+    on_stored_scores: Callable[[int], None] | None = None
     on_round_started: Callable[[], None] | None = None
     on_progress: Callable[[TrainProgress], None] | None = None
     on_round_finished: Callable[[RoundOutcome], None] | None = None
@@ -168,6 +179,7 @@ class ModelService:
                 on_idle=self._proposals_idle,
                 on_error=self._proposals_failed,
                 on_progress=self._proposal_progress,
+                on_stored=self._stored_read,
             ),
             lambda: (self.settings.device, self.settings.cpu_threads()),
         )
@@ -181,6 +193,8 @@ class ModelService:
         self._in_flight: ProposalRequest | None = None
         #: Stale proposals dropped (an image no longer shown, or an older version).
         self.dropped = 0
+        if self._active is not None:  # what it scored in an earlier session counts
+            self._worker.read_stored(self._active)
 
     # --- state ---------------------------------------------------------------------------------
     @property
@@ -285,6 +299,10 @@ class ModelService:
             self._request_ended(request)
             self._emit(self.listener.on_error, "proposal", exc)
 
+    def _stored_read(self, version: int) -> None:
+        if not self._closed and version == self._active:
+            self._emit(self.listener.on_stored_scores, version)
+
     def ranking(self) -> Ranking:
         """How far the active version has scored the images the worker was asked to rank
         (cheap: nothing is read). Busy until the request submitted last reports its end,
@@ -317,7 +335,20 @@ class ModelService:
         fresh = {r.id: made[r.id] for r in records if r.id in made}
         ranked = proposals.rank_records(records, strategy, fresh)
         first = ranked[0] if ranked else None
-        return Suggestion(first, self._active, len(fresh), len(records), len(fresh) == len(records))
+        complete = len(fresh) == len(records)
+        return Suggestion(
+            first, self._active, len(fresh), len(records), complete, self._ranked_by(first, fresh)
+        )
+
+    def _ranked_by(self, record: ImageRecord | None, fresh: dict[int, float]) -> int | None:
+        """The version whose score ranked ``record``: the active one's, or the one its
+        stored proposal names (its JSON alone, one small file)."""
+        if record is None or record.score is None:
+            return None
+        if record.id in fresh:
+            return self._active
+        stored = proposal_store.version_and_score(self.project, record.id)
+        return None if stored is None else stored[0]
 
     def next_suggested(self) -> ImageRecord | None:
         """The image the strategy ranks first among those not done (not the shown one):

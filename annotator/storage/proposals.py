@@ -119,6 +119,27 @@ def clear_unnamed(folder: Path, names: list[str]) -> int:
     return removed
 
 
+def version_and_score(project: Project, image_id: int) -> tuple[int, float] | None:
+    """``(model version, score)`` of the image's stored proposal, read from its JSON
+    alone (no picture decoded: a small file read), or ``None`` when there is none or it
+    is unreadable."""
+    found = _read_meta(proposals_dir(project) / f"{image_id}.json", f"image {image_id}")
+    return None if found is None else (found[0], found[1])
+
+
+def _read_meta(meta_p: Path, what: str) -> tuple[int, float, dict[str, object]] | None:
+    """``(model version, score, the whole JSON)`` of a stored proposal's JSON; ``None``
+    when it is missing, or unreadable (logged, naming ``what``)."""
+    try:
+        meta = json.loads(meta_p.read_text(encoding="utf-8"))
+        return int(meta["model_version"]), float(meta["score"]), meta
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("unreadable proposal for %s: %s", what, exc)
+        return None
+
+
 def load_proposal(
     project: Project, record: ImageRecord, version: int | None = None
 ) -> Proposal | None:
@@ -131,15 +152,10 @@ def load_proposal(
     import cv2
 
     meta_p = proposals_dir(project) / f"{record.id}.json"
-    try:
-        meta = json.loads(meta_p.read_text(encoding="utf-8"))
-        stored_version = int(meta["model_version"])
-        score = float(meta["score"])
-    except FileNotFoundError:
+    found = _read_meta(meta_p, record.name)
+    if found is None:
         return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("unreadable proposal for %s: %s", record.name, exc)
-        return None
+    stored_version, score, meta = found
     if version is not None and stored_version != version:
         return None
     mask_p, unc_p = _named_files(meta_p.parent, record.id, meta)

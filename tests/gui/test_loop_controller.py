@@ -67,6 +67,9 @@ class FakeWorkspace:
         self.saved += 1
         self.session.save(wait=True)
 
+    def gesture_in_progress(self) -> bool:
+        return False
+
 
 @pytest.fixture
 def setup(qtbot, project_dir):

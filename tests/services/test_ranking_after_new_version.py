@@ -212,6 +212,99 @@ def test_a_second_pass_of_the_same_version_reads_only_the_stored_scores(project,
     assert suggestion.complete and suggestion.record.id == ids(project)["a"]
 
 
+def wait_until(condition, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def reopened_with_v1(project, scorer, monkeypatch, tmp_path) -> int:
+    """v1 scored (and stored) every image in a first session; an image ``e`` was added
+    since; the project is reopened with v1 active. Returns ``e``'s id. The next v1
+    proposal computed (``e``'s, the image the window shows) is held."""
+    first = ModelService(project, call_directly, ModelListener(), SETTINGS)
+    first.adopt(version(1))
+    assert first.wait_proposals(30)
+    first.shutdown(10)
+    more = tmp_path / "more"
+    more.mkdir()
+    cv2.imwrite(str(more / "e.png"), np.full((SIZE, SIZE), 99, np.uint8))
+    project.add_images([more])
+    # the fake versions are not in the project's model table: v1 is the active one
+    card = SimpleNamespace(
+        class_names=tuple(project.schema.names),
+        train_images=(),
+        validation_images=(),
+        imported_from="elsewhere",  # (no "done images not in v1" note at opening)
+    )
+    monkeypatch.setattr(project, "active_model", lambda: SimpleNamespace(version=1, card=card))
+    scorer.hold(1, after=sum(1 for v, _ in scorer.calls if v == 1))
+    return project.image("e.png").id
+
+
+def test_after_reopening_the_active_versions_stored_scores_count(
+    project, scorer, monkeypatch, tmp_path
+):
+    """The record of what the active version scored lived only in the worker's memory:
+    after reopening, suggest() said v1 had scored nothing although every image held
+    its stored proposal, until the shown image's proposal was done (seconds for a big
+    one). It is read from the stored proposals, off the owner's thread."""
+    e = reopened_with_v1(project, scorer, monkeypatch, tmp_path)
+    owner = threading.current_thread()
+    read_on_owner = []
+    real = proposal_store.version_and_score
+
+    def counted(project_, image_id):
+        if threading.current_thread() is owner:
+            read_on_owner.append(image_id)
+        return real(project_, image_id)
+
+    monkeypatch.setattr(proposal_store, "version_and_score", counted)
+    service = ModelService(project, call_directly, ModelListener(), SETTINGS)
+    try:
+        service.show_image(e)  # its proposal is computed (held)
+        assert scorer.reached.wait(30)
+        assert wait_until(lambda: service.suggest().complete, 10)
+        suggestion = service.suggest()
+        assert (suggestion.scored, suggestion.total, suggestion.version) == (4, 4, 1)
+        assert suggestion.record.id == ids(project)["a"]  # v1's most uncertain
+        assert suggestion.ranked_by == 1
+        assert read_on_owner == []  # the owner read no proposal's JSON
+        assert scorer.loads == []  # nor any picture: the JSON alone says it
+    finally:
+        scorer.release.set()
+        service.shutdown(10)
+
+
+def test_suggest_names_the_version_that_made_the_score_it_opens_by(
+    project, scorer, monkeypatch, tmp_path
+):
+    """While the active version has scored nothing, suggest() says whose stored score
+    ranked the image (one JSON read): an older version's, or after a rollback a newer."""
+    service = ModelService(project, call_directly, ModelListener(), SETTINGS)
+    try:
+        service.adopt(version(1))
+        assert service.wait_proposals(30)
+        scorer.hold(2, after=0)
+        service.adopt(version(2))
+        assert scorer.reached.wait(30)
+        assert service.suggest().ranked_by == 1
+        scorer.release.set()
+        assert service.wait_proposals(30)
+        scorer.hold(1, after=0)
+        service.adopt(version(1))  # a rollback: the images hold v2's proposals
+        assert scorer.reached.wait(30)
+        suggestion = service.suggest()
+        assert (suggestion.scored, suggestion.complete) == (0, False)
+        assert suggestion.ranked_by == 2
+    finally:
+        scorer.release.set()
+        service.shutdown(10)
+
+
 def test_real_rounds_v2_ranks_by_what_it_scored_until_it_scored_all(tmp_path, monkeypatch):
     """Two real rounds of a tiny network; v2's scoring is held after two images."""
     import sys
@@ -285,6 +378,9 @@ class NoDocument:
 
     def save_labels(self) -> None:
         pass
+
+    def gesture_in_progress(self) -> bool:
+        return False
 
 
 @pytest.fixture
@@ -371,7 +467,24 @@ def test_a_version_that_scored_nothing_yet_says_it_opened_by_older_scores(
     loop.open_next_suggested()  # N again: do not wait
     assert loop.opened == [ids(project)["a"]]
     assert loop.messages[-1] == (
-        "Model v2 has not scored the images yet: opened a.png by an older version's scores"
+        "Model v2 has not scored the images yet: opened a.png by model v1's scores"
+    )
+
+
+def test_after_a_rollback_n_says_the_scores_it_opened_by_are_the_newer_versions(
+    qtbot, project, scorer, loop
+):
+    for v in (1, 2):
+        loop.service.adopt(version(v))
+        settle(qtbot, loop)
+    scorer.hold(1, after=0)
+    loop.service.adopt(version(1))  # every image holds v2's proposal
+    assert scorer.reached.wait(30)
+    loop.open_next_suggested()
+    loop.open_next_suggested()  # N again: do not wait
+    assert loop.opened == [ids(project)["a"]]  # v2: a .5 first
+    assert loop.messages[-1] == (
+        "Model v1 has not scored the images yet: opened a.png by model v2's scores"
     )
 
 
@@ -392,3 +505,132 @@ def test_n_opens_at_once_when_the_active_version_ranked_every_image(qtbot, proje
     loop.messages.clear()
     loop.open_next_suggested()
     assert loop.opened == [ids(project)["a"]] and loop.messages == []
+
+
+def reopening_loop(qtbot, monkeypatch):
+    """A controller for the reopened project: (controller, images opened, messages)."""
+    monkeypatch.setattr(LoopController, "_show_models", lambda self: None)  # (fake versions)
+    host = QWidget()
+    qtbot.addWidget(host)
+    loop = LoopController(NoDocument(), GuiDispatcher(host), make_actions(host), host)
+    loop.settings_override = SETTINGS
+    loop.host = host  # (the widget lives as long as the controller, its child)
+    opened, messages = [], []
+    loop.open_requested.connect(opened.append)
+    loop.message.connect(lambda text, _ms: messages.append(text))
+    return loop, opened, messages
+
+
+def test_n_after_reopening_opens_at_once_by_the_stored_scores(
+    qtbot, project, scorer, monkeypatch, tmp_path
+):
+    """Reopened with v1 active and every image holding v1's stored proposal, while the
+    shown (new) image's proposal is computed: N waited 5 s, then said v1 had not scored
+    the images and opened 'by an older version's scores'."""
+    e = reopened_with_v1(project, scorer, monkeypatch, tmp_path)
+    loop, opened, messages = reopening_loop(qtbot, monkeypatch)
+    try:
+        loop.set_project(project)
+        loop.service.show_image(e)  # its proposal is computed (held)
+        assert scorer.reached.wait(30)
+        qtbot.waitUntil(lambda: loop.service.suggest().complete, timeout=10_000)
+        messages.clear()
+        loop.open_next_suggested()
+        assert opened == [ids(project)["a"]]  # at once, v1's most uncertain
+        assert messages == []  # nothing to explain: v1 ranked every image
+    finally:
+        scorer.release.set()
+        loop.close()
+
+
+def test_n_pressed_while_the_stored_scores_are_read_opens_when_they_are(
+    qtbot, project, scorer, monkeypatch, tmp_path
+):
+    e = reopened_with_v1(project, scorer, monkeypatch, tmp_path)
+    reading = threading.Event()
+    real = proposal_store.version_and_score
+    owner = threading.current_thread()
+
+    def slow(project_, image_id):
+        if threading.current_thread() is not owner:  # the reading of every image's
+            assert reading.wait(30)
+        return real(project_, image_id)
+
+    monkeypatch.setattr(proposal_store, "version_and_score", slow)
+    loop, opened, messages = reopening_loop(qtbot, monkeypatch)
+    try:
+        loop.set_project(project)
+        loop.service.show_image(e)
+        assert scorer.reached.wait(30)
+        start = time.perf_counter()
+        loop.open_next_suggested()
+        assert time.perf_counter() - start < 0.5  # the owner does not wait for the reading
+        assert opened == []  # v1's stored scores are not read yet: N waits
+        reading.set()
+        qtbot.waitUntil(lambda: bool(opened), timeout=3000)  # long before the limit
+        assert opened == [ids(project)["a"]]
+        assert not any("older" in m or "has not scored" in m for m in messages)
+    finally:
+        reading.set()
+        scorer.release.set()
+        loop.close()
+
+
+class Drawing(NoDocument):
+    """A workspace whose canvas says whether a gesture is in progress."""
+
+    def __init__(self) -> None:
+        self.drawing = False
+
+    def gesture_in_progress(self) -> bool:
+        return self.drawing
+
+
+@pytest.fixture
+def drawing_loop(qtbot, project, scorer):
+    host = QWidget()
+    qtbot.addWidget(host)
+    workspace = Drawing()
+    controller = LoopController(workspace, GuiDispatcher(host), make_actions(host), host)
+    controller.settings_override = SETTINGS
+    controller.set_project(project)
+    controller.workspace_ = workspace
+    controller.opened = []
+    controller.messages = []
+    controller.open_requested.connect(controller.opened.append)
+    controller.message.connect(lambda text, _ms: controller.messages.append(text))
+    yield controller
+    scorer.release.set()
+    controller.close()
+
+
+def test_the_end_of_the_wait_never_opens_during_a_gesture(qtbot, project, scorer, drawing_loop):
+    loop = drawing_loop
+    loop._next_timer.setInterval(200)
+    press_n_with_v2_held(qtbot, loop, scorer)
+    loop.workspace_.drawing = True  # e.g. a lasso dragged, or polygon vertices clicked
+    qtbot.wait(400)  # the limit passes
+    scorer.release.set()
+    settle(qtbot, loop)  # and the ranking ends
+    assert loop.opened == []
+    assert "while you draw" in loop.messages[-1]
+    loop.open_next_suggested()  # N again: still not under the gesture
+    assert loop.opened == []
+    loop.workspace_.drawing = False  # cancelled: nothing was edited
+    qtbot.waitUntil(lambda: bool(loop.opened), timeout=3000)
+    assert loop.opened == [ids(project)["a"]]
+
+
+def test_a_gesture_that_edits_ends_the_wait(qtbot, project, scorer, drawing_loop):
+    loop = drawing_loop
+    loop._next_timer.setInterval(200)
+    press_n_with_v2_held(qtbot, loop, scorer)
+    loop.workspace_.drawing = True
+    qtbot.wait(400)
+    loop.workspace_.drawing = False
+    loop.labels_committed()  # the gesture ended as an edit of this image
+    scorer.release.set()
+    settle(qtbot, loop)
+    qtbot.wait(300)
+    assert loop.opened == []
+    assert "stopped waiting for the ranking" in loop.messages[-1]

@@ -1,0 +1,180 @@
+"""N's delayed open never switches images under a gesture in progress.
+
+N right after a new model version waits for its ranking (``LoopController``); when the
+wait ends (the ranking finished, or the limit) the suggested image opens. A gesture the
+user began meanwhile was committed half-drawn (a lasso with the button still held
+labelled its outline so far on the image left behind) or silently dropped (clicked
+polygon vertices): only the brush's stroke was checked. Now the open waits for the
+gesture to end: cancelled (Esc), the image opens; finished (an edit), the user went on
+with this image and N's request ends, as after any edit made while N waits.
+
+The proposals come from a fake scorer (the worker's model call is replaced): v1 scores
+every image, v2 computes the shown image's proposal and is then held, so N waits.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from guihelpers import at, click, press, release
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from annotator.core.errors import Cancelled
+from annotator.core.proposal import Proposal
+from annotator.services.proposals import ProposalWorker
+from annotator.storage import proposals as proposal_store
+
+WAIT_MS = 200  # NEXT_WAIT_S, shortened
+
+
+class Gate:
+    """Replaces the worker's model call; holds ``version`` after ``after`` proposals."""
+
+    def __init__(self) -> None:
+        self.version: int | None = None
+        self.after = 0
+        self.made = 0
+        self.release = threading.Event()
+        self.reached = threading.Event()
+
+    def propose(self, worker, image_id, version, pixels, cancel, progress=None):
+        project = worker.project
+        record = project.image(image_id)
+        stored = proposal_store.load_proposal(project, record, version)
+        if stored is not None:
+            return stored, False
+        if version == self.version:
+            if self.made >= self.after:
+                self.reached.set()
+                while not self.release.wait(0.01):
+                    if cancel.is_set():
+                        raise Cancelled("superseded")
+            self.made += 1
+        score = 0.1 * version + 0.01 * image_id
+        shape = (record.height, record.width)
+        proposal = Proposal(
+            None, np.zeros(shape, np.uint8), np.full(shape, score, np.float32), score, version
+        )
+        proposal_store.save_proposal(project, image_id, proposal)
+        project.set_scores({image_id: score})
+        return proposal, True
+
+
+@pytest.fixture
+def gate(monkeypatch):
+    g = Gate()
+
+    def proposal_for(worker, image_id, version, pixels, cancel, progress=None):
+        return g.propose(worker, image_id, version, pixels, cancel, progress)
+
+    monkeypatch.setattr(ProposalWorker, "_proposal_for", proposal_for)
+    monkeypatch.setattr(ProposalWorker, "_predictor", lambda worker, version: None)
+    yield g
+    g.release.set()  # never leave the worker held
+
+
+@pytest.fixture
+def waiting(qtbot, window, gate):
+    """v2 active, its ranking held after the shown image; N pressed and waiting."""
+    loop = window.loop
+    loop.service.adopt(SimpleNamespace(version=1))
+    assert loop.service.wait_proposals(30)
+    qtbot.wait(50)
+    gate.version, gate.after = 2, 1  # v2 computes the shown image's proposal, then waits
+    loop.service.adopt(SimpleNamespace(version=2))
+    assert gate.reached.wait(30)
+    qtbot.wait(50)
+    loop._next_timer.setInterval(WAIT_MS)
+    window.messages = []
+    loop.message.connect(lambda text, _ms: window.messages.append(text))
+    window.shown = window.document.image_id
+    window.actions_["next_suggested"].trigger()  # N
+    assert window.document.image_id == window.shown  # it waits
+    assert window.messages[-1].startswith("Ranking the images with model v2")
+    return window
+
+
+def start(window, tool: str) -> None:
+    """Begin a gesture of ``tool`` (its key) on the image shown and leave it unfinished."""
+    QTest.keyClick(window, getattr(Qt.Key, f"Key_{tool}"))
+    canvas = window.canvas
+    if tool == "P":  # three clicked vertices of an outline
+        for x, y in [(10, 10), (50, 10), (50, 50)]:
+            click(canvas, x, y)
+        assert len(canvas.tool.points) == 3
+    else:  # a drag, the button still held
+        press(canvas, 10, 10)
+        for x, y in [(50, 10), (50, 50)]:
+            QTest.mouseMove(canvas.viewport(), at(canvas, x, y))
+    assert canvas.gesture_in_progress()
+
+
+def labelled(window, image_id: int) -> int:
+    """Pixels labelled in the saved map of ``image_id``."""
+    window.session.save(wait=True)
+    project = window.session.project
+    labels = project.load_mask(project.image(image_id))
+    return 0 if labels is None else int((labels != project.schema.unlabelled).sum())
+
+
+def end_the_wait(qtbot, window, gate) -> None:
+    """The limit of the wait passes, then the ranking finishes: both would open."""
+    qtbot.wait(WAIT_MS + 200)
+    gate.release.set()
+    assert window.loop.service.wait_proposals(30)
+    qtbot.wait(200)
+
+
+TOOLS = ["L", "P", "B", "G", "K"]  # lasso, polygon, brush, GrabCut box, clean-up outline
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_the_wait_ending_during_a_gesture_keeps_the_image_and_the_gesture(
+    qtbot, waiting, gate, tool
+):
+    window = waiting
+    before = window.document.label_map.array.copy()
+    start(window, tool)
+    end_the_wait(qtbot, window, gate)
+    assert window.document.image_id == window.shown  # not switched under the hand
+    assert window.canvas.gesture_in_progress()  # the gesture goes on
+    if tool == "P":
+        assert len(window.canvas.tool.points) == 3  # no vertex lost
+    if tool != "B":  # (a brush paints as it goes, and commits on release)
+        assert np.array_equal(window.document.label_map.array, before)
+    assert "while you draw" in window.messages[-1]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_a_gesture_cancelled_then_opens_the_suggested_image(qtbot, waiting, gate, tool):
+    window = waiting
+    start(window, tool)
+    end_the_wait(qtbot, window, gate)
+    assert window.document.image_id == window.shown
+    suggested = window.loop.service.suggest()
+    assert suggested.complete  # v2 ranked every image meanwhile
+    QTest.keyClick(window.canvas, Qt.Key.Key_Escape)  # drops the gesture
+    if tool != "P":
+        release(window.canvas, 50, 50)
+    qtbot.waitUntil(lambda: window.document.image_id != window.shown, timeout=3000)
+    assert window.document.image_id == suggested.record.id
+    assert labelled(window, window.shown) == 0  # nothing of the gesture was kept
+
+
+@pytest.mark.parametrize("tool", ["L", "P", "B"])
+def test_a_gesture_finished_keeps_the_image_and_its_edit(qtbot, waiting, gate, tool):
+    window = waiting
+    start(window, tool)
+    end_the_wait(qtbot, window, gate)
+    if tool == "P":
+        QTest.keyClick(window.canvas, Qt.Key.Key_Return)  # closes the outline
+    else:
+        release(window.canvas, 50, 50)
+    qtbot.wait(300)
+    assert window.document.image_id == window.shown  # the user went on with this image
+    assert "stopped waiting for the ranking" in window.messages[-1]
+    assert labelled(window, window.shown) > 0
