@@ -385,11 +385,17 @@ class NoDocument:
 
 @pytest.fixture
 def loop(qtbot, project, scorer):
+    yield from _controller(qtbot, project, scorer, NoDocument())
+
+
+def _controller(qtbot, project, scorer, workspace):
+    """A loop controller over ``workspace`` that records what it opens and says."""
     host = QWidget()
     qtbot.addWidget(host)
-    controller = LoopController(NoDocument(), GuiDispatcher(host), make_actions(host), host)
+    controller = LoopController(workspace, GuiDispatcher(host), make_actions(host), host)
     controller.settings_override = SETTINGS
     controller.set_project(project)
+    controller.workspace_ = workspace
     controller.opened = []
     controller.messages = []
     controller.open_requested.connect(controller.opened.append)
@@ -588,20 +594,7 @@ class Drawing(NoDocument):
 
 @pytest.fixture
 def drawing_loop(qtbot, project, scorer):
-    host = QWidget()
-    qtbot.addWidget(host)
-    workspace = Drawing()
-    controller = LoopController(workspace, GuiDispatcher(host), make_actions(host), host)
-    controller.settings_override = SETTINGS
-    controller.set_project(project)
-    controller.workspace_ = workspace
-    controller.opened = []
-    controller.messages = []
-    controller.open_requested.connect(controller.opened.append)
-    controller.message.connect(lambda text, _ms: controller.messages.append(text))
-    yield controller
-    scorer.release.set()
-    controller.close()
+    yield from _controller(qtbot, project, scorer, Drawing())
 
 
 def test_the_end_of_the_wait_never_opens_during_a_gesture(qtbot, project, scorer, drawing_loop):
