@@ -61,9 +61,9 @@ _CREATION_LEFTOVERS = frozenset(
 #: Meta keys of a class change (``storage.class_change``): present while one is committed
 #: and not yet swapped; and the generation of the ids, new with every change.
 CLASS_CHANGE_KEY = "class_change"
+IDS_KEY = "class_ids"
 #: The ids of images removed whose files may be left (``storage.image_removal``).
 REMOVED_IDS_KEY = "removed_image_ids"
-IDS_KEY = "class_ids"
 #: The accepted proposals (``accepted/<id>_v<N>.png``, docs/adr/0013).
 ACCEPTED_DIR = "accepted"
 #: Images stored inside the project (embedded in imported files, or generated).
@@ -564,7 +564,7 @@ class Project:
 
     def check_ids(self) -> None:
         """Refuse to go on reading label maps when their ids no longer mean the classes
-        this handle read: a class was removed or merged (``storage.class_change``) by
+        this handle read: a class was removed, merged or moved (``storage.class_change``) by
         another program since, or it is swapping the maps right now. Without this a
         long reader (an export) would mix old and new ids under the old class list."""
         schema = self.schema
@@ -574,8 +574,9 @@ class Project:
         now = {r["key"]: r["value"] for r in rows}
         if CLASS_CHANGE_KEY in now or now.get(IDS_KEY) != self._ids_read:
             raise ProjectError(
-                f"{self.root}: its classes were removed or merged by another program while "
-                f"this one read it (it knew {', '.join(schema.names)}); run it again"
+                f"{self.root}: its classes were changed (removed, merged or moved) by another "
+                f"program while this one read it (it knew {', '.join(schema.names)}); run it "
+                "again"
             )
 
     def set_schema(self, schema: LabelSchema) -> None:

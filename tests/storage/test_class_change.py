@@ -195,7 +195,7 @@ def test_a_reader_opened_before_a_change_refuses_to_read_maps_after_it(tmp_path)
         with Project.open(tmp_path / "proj", lock=False) as reader:
             assert reader.load_mask(reader.image(a.id)) is not None
             change_classes(project, ClassChange.removal(project.schema, 1))
-            with pytest.raises(ProjectError, match="removed or merged by another program"):
+            with pytest.raises(ProjectError, match="removed, merged or moved"):
                 reader.load_mask(reader.image(a.id))
         assert project.load_mask(project.image(a.id)) is not None  # the writer's own: fine
         with Project.open(tmp_path / "proj", lock=False) as again:
