@@ -399,14 +399,19 @@ class ProposalWorker:
                 return count
             if record.status == ImageStatus.DONE or record.id in known:
                 continue
-            stored = proposal_store.version_and_score(self.project, record.id)
-            if stored is not None and stored[0] == version:
-                found[record.id] = stored[1]
+            score = self._stored_score(version, record.id)
+            if score is not None:
+                found[record.id] = score
             if found and time.monotonic() - last >= PROGRESS_EVERY_S:
                 self._note(version, found)
                 count, found, last = count + len(found), {}, time.monotonic()
         self._note(version, found)
         return count + len(found)
+
+    def _stored_score(self, version: int, image_id: int) -> float | None:
+        """The score ``version``'s stored proposal of the image holds (its JSON only)."""
+        found = proposal_store.version_and_score(self.project, image_id)
+        return found[1] if found is not None and found[0] == version else None
 
     def _stored_read(self, version: int) -> None:
         if self._events.on_stored is not None:
@@ -454,8 +459,7 @@ class ProposalWorker:
                 return done
             score = known.get(image_id)
             if score is None:
-                found = proposal_store.version_and_score(self.project, image_id)
-                score = found[1] if found is not None and found[0] == request.version else None
+                score = self._stored_score(request.version, image_id)
             if score is None:
                 missing.append(image_id)
                 continue
