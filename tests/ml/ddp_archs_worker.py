@@ -1,5 +1,6 @@
 """Run by ``torchrun`` from test_architectures.py: a short round of every architecture per
-rank (``train_round`` directly), weights saved per architecture and rank."""
+rank (``train_round`` directly), weights saved per architecture and rank; after leaving
+the group no gloo thread may be left."""
 
 from __future__ import annotations
 
@@ -40,6 +41,13 @@ def main() -> None:
         assert result.publishable and result.world_size == 2, result.message
         torch.save(result.state_dict, out_dir / f"{arch}-rank{info.rank}.pt")
     distributed.shutdown()
+    # Leaving the group must end gloo's threads now: left to interpreter exit, they
+    # aborted the process now and then after a successful round.
+    tasks = Path("/proc/self/task")
+    if tasks.is_dir():
+        names = [(t / "comm").read_text().strip() for t in tasks.iterdir()]
+        gloo = [n for n in names if "gloo" in n]
+        assert not gloo, f"process group still alive after shutdown: {gloo}"
 
 
 if __name__ == "__main__":
