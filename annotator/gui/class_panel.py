@@ -306,7 +306,9 @@ class ClassPanel(QWidget):
             f"{what} The classes after it move up one place in the list (and the keys 1-9 "
             "with them). Every label map is rewritten; stopped half-way, nothing changes. "
             "The model loses this class's output and goes on from what it learnt. "
-            "This cannot be undone."
+            "It cannot be undone here: the label maps that held this class are kept, as "
+            "they are now, in the project's removed folder, and File > Import (masks) of "
+            "that folder brings the class back."
         )
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         return box.exec() == QMessageBox.StandardButton.Ok

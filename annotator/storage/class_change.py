@@ -16,6 +16,10 @@ of files cannot be one atomic step, so it is done in three (docs/adr/0021):
    for the old ids) are removed, and the mark is cleared. Killed here, the next writer to
    open the project finishes the swap before anything reads a mask
    (:func:`finish_class_change`); a reader that opens it meanwhile is refused.
+
+A class removed or merged takes labels away, so before the commit the label maps that
+held its pixels are kept, as they were, in ``PROJECT/removed/<time>-classes/``
+(:mod:`annotator.storage.kept_labels`): importing that folder brings the class back.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from annotator.core.status import ImageStatus
 from annotator.storage import models as model_store
 from annotator.storage.atomic import fsync_dir, write_synced
 from annotator.storage.images import encode_png
+from annotator.storage.kept_labels import KeptLabels
 from annotator.storage.project import ACCEPTED_DIR, CLASS_CHANGE_KEY, Progress, Project
 
 #: Where the remapped files wait for the commit.
@@ -57,6 +62,9 @@ class ClassChangeReport:
     pixels: int = 0
     #: Images left with no labelled pixel (they are "new" again).
     emptied: list[str] = field(default_factory=list)
+    #: The folder keeping, as a masks dataset of the old classes, the label maps of the
+    #: images that held pixels of the class taken out (:mod:`kept_labels`).
+    kept_in: Path | None = None
 
     def summary(self) -> str:
         what = self.change.describe()
@@ -76,6 +84,11 @@ class ClassChangeReport:
         )
         if self.emptied:
             text += f"; {len(self.emptied)} image(s) have no labels left and are new again"
+        if self.kept_in is not None:
+            text += (
+                f"; their label maps as they were are kept in {self.kept_in} (import them "
+                "with --format masks to bring the class back)"
+            )
         return text
 
 
@@ -111,10 +124,12 @@ def change_classes(
     recorded: tuple[ModelCard, str] | None = None
     updates: list[tuple[int, str, int]] = []  # (labelled pixels, status, image id)
     old, new, lut = change.old, change.new, change.lut
+    records = project.images()
+    # The maps that lose the pixels of a class taken out are kept as they are now.
+    kept = None if change.removed is None else KeptLabels(project, records, old, "classes")
     try:
         for sub in _SWAPPED:
             (staging / sub).mkdir(parents=True)
-        records = project.images()
         for i, record in enumerate(records):
             if progress is not None:
                 progress(i, len(records), record.name)
@@ -127,6 +142,8 @@ def change_classes(
             if count:
                 report.images_with_class += 1
                 report.pixels += count
+                assert kept is not None
+                kept.add(record)
             accepted = project.load_accepted(record)
             if accepted is not None:  # 8-bit class ids of a model: a project of <= 254
                 moved = lut[np.minimum(accepted, old.unlabelled)]  # no class id: unlabelled
@@ -148,6 +165,8 @@ def change_classes(
         for sub in _SWAPPED:
             fsync_dir(staging / sub)
         fsync_dir(staging)
+        if kept is not None:
+            report.kept_in = kept.finish()
         recorded = None
         if model is not None:  # a folder no record names, until the commit
             folder = model_store.next_version_folder(project, model.card.version)
@@ -159,6 +178,9 @@ def change_classes(
     except BaseException as exc:
         if not project.has_meta(PENDING_KEY):  # not committed: the project is as it was
             shutil.rmtree(staging, ignore_errors=True)
+            if kept is not None:
+                kept.discard()
+                report.kept_in = None
             # the model's folder is ours, unless a version of its number was recorded since
             if recorded is not None and all(
                 m.version != recorded[0].version for m in project.models()

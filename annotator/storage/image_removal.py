@@ -3,9 +3,9 @@
 An image removed leaves the project: its record (status, score, label counts), its label
 map, its accepted and stored proposals. The picture file is the user's and is never
 touched. Labels are work, so the label maps of removed images are first copied, as a
-masks dataset (``<stem>.png`` class-id PNGs, ``class_names.txt`` and ``dataset.json``), into
-``PROJECT/removed/<time>/``: ``annotator import P --format masks`` of that folder brings
-them back once the pictures are added again.
+masks dataset, into ``PROJECT/removed/<time>/`` (:mod:`annotator.storage.kept_labels`):
+``annotator import P --format masks`` of that folder brings them back once the pictures
+are added again.
 
 Order, for a crash at any moment: the copies first (a crash leaves the images in the
 project and a spare copy), then one transaction that deletes the records, then the
@@ -17,18 +17,14 @@ to open the project removes them: the commit records their ids, :func:`clear_orp
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotator.core.errors import ProjectError
-from annotator.core.naming import NAME_MAX, unique_stems
-from annotator.storage.atomic import fsync_dir, write_synced
-from annotator.storage.project import ACCEPTED_DIR, REMOVED_DIR, Project
+from annotator.storage.kept_labels import KeptLabels
+from annotator.storage.project import ACCEPTED_DIR, Project
 
 _OWN = ("masks", ACCEPTED_DIR, "proposals")
 
@@ -65,54 +61,22 @@ def remove_images(project: Project, ids: Iterable[int]) -> RemovalReport:
     # A map the record names but the disk lacks is no reason to keep the image.
     labelled = [r for r in records if project.mask_path(r.id).is_file()]
     if labelled:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        folder = project.root / REMOVED_DIR / stamp
-        n = 2
-        while folder.exists() or _partial(folder).exists():  # two removals in a second
-            folder = project.root / REMOVED_DIR / f"{stamp}-{n}"
-            n += 1
-        # Named by the whole image name (``x.jpg.png``): the masks import then finds
-        # ``x.jpg`` and never ``x.png``, which a bare stem would name as well.
-        names = unique_stems([(r.id, r.name) for r in labelled], NAME_MAX - 4)
-        staging = _partial(folder)  # renamed whole once complete: never a half folder
+        kept = KeptLabels(project, labelled, project.schema)
         try:
-            shutil.rmtree(staging, ignore_errors=True)
-            (staging / "masks").mkdir(parents=True)
             for record in labelled:
-                data = project.mask_path(record.id).read_bytes()
-                write_synced(staging / "masks" / f"{names[record.id]}.png", data)
-            # the layout of a masks export (formats/masks.py), which its import reads
-            schema = project.schema
-            write_synced(
-                staging / "class_names.txt", "".join(n + "\n" for n in schema.names).encode()
-            )
-            meta = {
-                "format": "annotator-masks",
-                "void": schema.void,
-                "unlabelled": schema.unlabelled,
-                "classes": schema.names,
-            }
-            write_synced(staging / "dataset.json", (json.dumps(meta, indent=2) + "\n").encode())
-            fsync_dir(staging / "masks")
-            fsync_dir(staging)
-            os.replace(staging, folder)
-            fsync_dir(folder.parent)
-            fsync_dir(project.root)
+                kept.add(record)
+            folder = kept.finish()
         except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
+            kept.discard()
             raise ProjectError(
-                f"{exc.filename or folder}: cannot keep the labels of the images to remove "
-                f"({exc.strerror or exc}); nothing was removed"
+                f"{exc.filename or kept.folder}: cannot keep the labels of the images to "
+                f"remove ({exc.strerror or exc}); nothing was removed"
             ) from None
         report.kept_in, report.with_labels = folder, len(labelled)
     project.delete_image_records([r.id for r in records])
     report.removed = [r.name for r in records]
     clear_orphans(project)
     return report
-
-
-def _partial(folder: Path) -> Path:
-    return folder.with_name(f".{folder.name}.partial")
 
 
 def clear_orphans(project: Project) -> int:

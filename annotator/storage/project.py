@@ -434,8 +434,10 @@ class Project:
                 project._clear_unfinished_writes()
                 project._count_interrupted_saves()
                 from annotator.storage.image_removal import clear_orphans
+                from annotator.storage.kept_labels import clear_partial
 
                 clear_orphans(project)  # of images removed by a process killed meanwhile
+                clear_partial(project)  # copies of labels such a process never finished
             except BaseException:
                 project.close()
                 raise

@@ -135,6 +135,39 @@ def test_cancel_or_damage_while_staging_changes_nothing(tmp_path):
             change_classes(project, ClassChange.removal(project.schema, 1))
         assert project.schema.names == NAMES
         assert np.array_equal(project.load_mask(project.image(a.id)), first)
+        assert not any((project.root / "removed").glob("*"))  # no copy of a change not made
+
+
+def test_the_maps_a_merge_takes_pixels_from_are_kept_and_import_brings_the_class_back(
+    tmp_path,
+):
+    from annotator.services.exchange import ImportRequest, import_into_project
+
+    with _project(tmp_path) as project:
+        first, second = _maps(project)
+        a, b, c = project.images()
+        project.save_mask(c.id, np.full((6, 8), 3, np.uint8))  # nucleus only: not kept
+        report = change_classes(project, ClassChange.removal(project.schema, 2, into=1))
+        kept = report.kept_in
+        assert kept is not None and kept.parent == project.root / "removed"
+        assert kept.name.endswith("-classes") and str(kept) in report.summary()
+        assert sorted(p.name for p in (kept / "masks").iterdir()) == sorted(
+            f"{r.name}.png" for r in (a, b)
+        )
+        assert (kept / "class_names.txt").read_text().split() == NAMES
+        import_into_project(project, ImportRequest(format="masks", src=kept))
+        assert project.schema.names == ["background", "cell", "nucleus", "debris"]
+        back = np.arange(256, dtype=np.uint8)
+        back[2], back[3] = 3, 2  # debris is back, after nucleus
+        assert np.array_equal(project.load_mask(project.image(a.id)), back[first])
+        assert np.array_equal(project.load_mask(project.image(b.id)), back[second])
+
+
+def test_a_move_keeps_no_copy(tmp_path):
+    with _project(tmp_path) as project:
+        _maps(project)
+        report = change_classes(project, ClassChange.move(project.schema, 1, 3))
+        assert report.kept_in is None and not (project.root / "removed").exists()
 
 
 def test_a_change_killed_after_its_commit_is_finished_on_opening(tmp_path, monkeypatch):

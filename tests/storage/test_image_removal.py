@@ -11,7 +11,7 @@ from annotator.cli import main
 from annotator.core.errors import ProjectError
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.storage import image_removal
+from annotator.storage import kept_labels
 from annotator.storage.image_removal import clear_orphans, remove_images
 from annotator.storage.project import Project
 
@@ -68,9 +68,26 @@ def test_nothing_is_removed_when_the_labels_cannot_be_kept(tmp_path, monkeypatch
         def full(*args, **kwargs):
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(image_removal, "write_synced", full)
+        monkeypatch.setattr(kept_labels, "write_synced", full)
         with pytest.raises(ProjectError, match="nothing was removed"):
             remove_images(project, [a.id])
+        assert len(project.images()) == 3 and project.load_mask(a) is not None
+        assert not any((project.root / "removed").iterdir())  # no half copy left
+
+
+def test_copies_of_a_removal_killed_while_keeping_them_are_cleared_on_opening(tmp_path):
+    with _project(tmp_path) as project:
+        a, b = project.images()[:2]
+        _label(project, a)
+        _label(project, b)
+        kept = kept_labels.KeptLabels(project, [a, b], project.schema)
+        kept.add(a)  # killed here: before the rename, before the commit
+        partial = next((project.root / "removed").iterdir())
+        assert partial.name.startswith(".") and partial.name.endswith(".partial")
+    with Project.open(tmp_path / "proj", lock=False) as project:  # a reader leaves it
+        assert partial.exists()
+    with Project.open(tmp_path / "proj") as project:
+        assert not partial.exists()
         assert len(project.images()) == 3 and project.load_mask(a) is not None
 
 
