@@ -1,4 +1,4 @@
-"""Model commands: train, predict, models.
+"""Model commands: train, predict, suggest, models.
 
 ``annotator train`` also runs under ``torchrun --nproc_per_node=N`` (DistributedDataParallel;
 gloo on CPU, NCCL on GPUs); only rank 0 prints and publishes.
@@ -87,6 +87,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.set_defaults(handler=cmd_predict)
+
+    p = sub.add_parser(
+        "suggest",
+        help="rank the images to label next, as the GUI's N key does",
+        description="Lists the images not yet done, best to label next first. With the "
+        "uncertainty strategy (the default setting) they rank by the active model's "
+        "uncertainty: scores it stored are read, the others are computed now (their "
+        "proposals stored, as predict does; skip that with --stored-only).",
+    )
+    p.add_argument("project", type=Path)
+    many = p.add_mutually_exclusive_group()
+    many.add_argument(
+        "-n", "--count", type=_count, default=10, metavar="N", help="how many (default 10)"
+    )
+    many.add_argument("--all", action="store_true", help="every image not done")
+    from annotator.ml.strategies import STRATEGIES
+
+    p.add_argument(
+        "--strategy",
+        choices=sorted(STRATEGIES),
+        help="the order (default: the project's setting, as in the GUI's Model panel)",
+    )
+    p.add_argument(
+        "--stored-only",
+        action="store_true",
+        help="rank by the scores already stored; compute none (the images the active "
+        "model has not scored come after, by older scores)",
+    )
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_suggest)
 
     p = sub.add_parser(
         "models",
@@ -297,6 +328,66 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if skipped and not done:
         return 1
     return 2 if skipped else 0
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    from annotator.ml.device import configure_cpu_threads
+    from annotator.services.projects import open_project
+    from annotator.services.suggestions import SCORED, suggest_images
+
+    configure_cpu_threads()
+    with open_project(args.project) as project:
+        line = ProgressLine("scoring")
+        found = suggest_images(
+            project,
+            None if args.all else args.count,
+            args.strategy,
+            score_missing=not args.stored_only,
+            device=args.device,
+            progress=line,
+        )
+        line.finish()
+    for name, reason in found.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "strategy": found.strategy,
+                    "active_version": found.active_version,
+                    "candidates": found.candidates,
+                    "scored_now": found.scored_now,
+                    "images": [vars(i) for i in found.images],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    if not found.candidates:
+        print("every image is done: nothing left to label")
+        return 0
+    if found.strategy != SCORED:
+        how = f"{found.strategy} order"
+    elif found.active_version is None:
+        how = "no model yet: in the order added; train a round for the model's choice"
+    else:
+        how = f"uncertainty of model v{found.active_version}"
+        if found.scored_now:
+            how += f", {found.scored_now} scored now"
+    print(f"{len(found.images)} of {found.candidates} image(s) to label, best first ({how}):")
+    width = max(len(i.name) for i in found.images)
+    for rank, item in enumerate(found.images, 1):
+        score = "" if item.score is None or found.strategy != SCORED else f"{item.score:.3f}"
+        if score and item.version != found.active_version:
+            score += f" (v{item.version})" if item.version is not None else " (older model)"
+        print(f"{rank:4d}  {item.name:<{width}}  {item.status:<11} {score}".rstrip())
+    stale = found.stale()
+    if stale:
+        print(
+            f"  {stale} of them rank by an older model's score (the active one has not "
+            "scored them: run without --stored-only)"
+        )
+    return 2 if found.skipped else 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
