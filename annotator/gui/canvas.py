@@ -224,10 +224,13 @@ class LabelCanvas(QGraphicsView):
     def gesture_in_progress(self) -> bool:
         """Whether the user is in the middle of a gesture: the tool's (a drag with the
         button held, polygon vertices clicked, a GrabCut box), a button held on the
-        canvas, or a stroke open on the document."""
+        canvas, a pan (middle or Space drag), or a stroke open on the document."""
         doc = self._document
         return (
-            self.tool.busy or self._tool_button is not None or (doc is not None and doc.in_stroke)
+            self.tool.busy
+            or self._tool_button is not None
+            or self._pan_from is not None
+            or (doc is not None and doc.in_stroke)
         )
 
     def finish_gesture(self) -> None:

@@ -53,8 +53,8 @@ MESSAGE_MS = 3000
 #: its ranking (40 images of 512 x 512 px take 4 s on two CPU cores), then opens the
 #: most uncertain image it has scored so far and says so; N again opens that at once.
 NEXT_WAIT_S = 5.0
-#: When N's wait ends during a gesture (a lasso dragged, polygon vertices clicked), the
-#: image opens once it ends; it is looked at this often (ms) meanwhile.
+#: When N's wait ends during a gesture (a lasso dragged, polygon vertices clicked, the
+#: view panned), the image opens once it ends; it is looked at this often (ms) meanwhile.
 GESTURE_POLL_MS = 100
 #: The actions the controller enables and disables (MainWindow connects their triggers).
 MODEL_FILTER = "Annotator models (*.pt);;All files (*)"
@@ -117,7 +117,8 @@ class LoopWorkspace(Protocol):
     def gesture_in_progress(self) -> bool:
         """Whether the user is in the middle of a gesture on the open image: a drag with
         the button held (brush, lasso, GrabCut box...), polygon vertices clicked, a
-        stroke open. Switching images now would commit it half-drawn or drop it."""
+        stroke open, a pan. Switching images now would commit it half-drawn or drop it
+        (or, for a pan, move another image under the hand)."""
         ...
 
 
@@ -372,8 +373,8 @@ class LoopController(QObject):
             self._next_timer.stop()
             self._gesture_timer.start()
             self.message.emit(
-                "Next suggested image: not opened while you draw. Esc drops the drawing "
-                "and opens it; finishing the drawing stays on this image",
+                "Next suggested image: not opened while you draw or pan. Esc drops a "
+                "drawing and opens it; finishing a drawing stays on this image",
                 8000,
             )
             return

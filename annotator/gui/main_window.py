@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QSlider,
     QSpinBox,
     QToolBar,
+    QToolButton,
     QWidget,
 )
 
@@ -248,6 +249,12 @@ class MainWindow(QMainWindow):
                 loop_bar.addSeparator()
             for name in group:
                 loop_bar.addAction(a[name])
+        # Previous and Next are arrows alone (their tips name them and their keys): with
+        # words the bar needed 1049 px at an 11 pt font, and hid Cancel in a 1024 px window.
+        for name in ("previous", "next"):
+            button = loop_bar.widgetForAction(a[name])
+            assert isinstance(button, QToolButton)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, loop_bar)
 
         for i in range(9):

@@ -6,7 +6,9 @@ user began meanwhile was committed half-drawn (a lasso with the button still hel
 labelled its outline so far on the image left behind) or silently dropped (clicked
 polygon vertices): only the brush's stroke was checked. Now the open waits for the
 gesture to end: cancelled (Esc), the image opens; finished (an edit), the user went on
-with this image and N's request ends, as after any edit made while N waits.
+with this image and N's request ends, as after any edit made while N waits. A pan (the
+middle button, or Space and the left, dragged) is a gesture too: the image opened under
+the hand that moved the view; now it opens when the button is let go.
 
 The proposals come from a fake scorer (the worker's model call is replaced): v1 scores
 every image, v2 computes the shown image's proposal and is then held, so N waits.
@@ -178,3 +180,77 @@ def test_a_gesture_finished_keeps_the_image_and_its_edit(qtbot, waiting, gate, t
     assert window.document.image_id == window.shown  # the user went on with this image
     assert "stopped waiting for the ranking" in window.messages[-1]
     assert labelled(window, window.shown) > 0
+
+
+PANS = ["middle", "space"]  # a middle-button drag; Space held and a left-button drag
+
+
+def view_centre(canvas):
+    """The scene point at the centre of the view (a pan moves it)."""
+    return canvas.mapToScene(canvas.viewport().rect().center())
+
+
+def pan_to(canvas, x: float, y: float) -> None:
+    """Move the mouse to pixel (x, y) as it is now: with the pan on, the view follows."""
+    seen = view_centre(canvas)
+    QTest.mouseMove(canvas.viewport(), at(canvas, x, y))
+    assert view_centre(canvas) != seen  # the view moved
+
+
+def start_pan(window, how: str) -> Qt.MouseButton:
+    """Drag the view with the button of ``how`` and keep it held (a pan in progress)."""
+    canvas = window.canvas
+    button = Qt.MouseButton.MiddleButton
+    if how == "space":
+        QTest.keyPress(canvas, Qt.Key.Key_Space)
+        button = Qt.MouseButton.LeftButton
+    QTest.mousePress(canvas.viewport(), button, Qt.KeyboardModifier.NoModifier, at(canvas, 10, 10))
+    pan_to(canvas, 20, 15)
+    return button
+
+
+def end_pan(window, how: str, button: Qt.MouseButton) -> None:
+    canvas = window.canvas
+    QTest.mouseRelease(
+        canvas.viewport(), button, Qt.KeyboardModifier.NoModifier, at(canvas, 20, 15)
+    )
+    if how == "space":
+        QTest.keyRelease(canvas, Qt.Key.Key_Space)
+
+
+@pytest.mark.parametrize("how", PANS)
+def test_a_pan_is_a_gesture_until_its_button_is_let_go(window, how):
+    canvas = window.canvas
+    assert not canvas.gesture_in_progress()
+    button = start_pan(window, how)
+    assert canvas.gesture_in_progress()
+    end_pan(window, how, button)
+    assert not canvas.gesture_in_progress()
+    assert labelled(window, window.document.image_id) == 0  # a pan labels nothing
+
+
+def test_space_let_go_during_a_pan_ends_it(window):
+    # (A pan that never ended would hold N's image back for good.)
+    canvas = window.canvas
+    start_pan(window, "space")
+    QTest.keyRelease(canvas, Qt.Key.Key_Space)
+    assert not canvas.gesture_in_progress()
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton)
+    assert not canvas.gesture_in_progress()
+
+
+@pytest.mark.parametrize("how", PANS)
+def test_the_wait_ending_during_a_pan_opens_the_image_when_the_pan_ends(qtbot, waiting, gate, how):
+    window = waiting
+    button = start_pan(window, how)
+    end_the_wait(qtbot, window, gate)
+    assert window.document.image_id == window.shown  # not switched under the hand
+    assert window.canvas.gesture_in_progress()
+    pan_to(window.canvas, 30, 20)  # the pan goes on
+    assert "while you draw or pan" in window.messages[-1]
+    suggested = window.loop.service.suggest()
+    assert suggested.complete
+    end_pan(window, how, button)
+    qtbot.waitUntil(lambda: window.document.image_id != window.shown, timeout=3000)
+    assert window.document.image_id == suggested.record.id
+    assert labelled(window, window.shown) == 0  # a pan labels nothing

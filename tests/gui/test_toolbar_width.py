@@ -2,8 +2,9 @@
 
 A QToolBar that is too short hides what does not fit behind its overflow (») button,
 where nobody finds it: at 1024 px the clean-up size, "Fill to edges" and its tolerance
-were hidden so. These tests open the window at each width and look at where each
-toolbar item really is.
+were hidden so, and at an 11 pt font (a common desktop setting) the Model bar's Cancel
+up to 1048 px. These tests open the window at each width and font and look at where
+each toolbar item really is.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import pytest
 from guihelpers import center, drag
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QToolBar, QToolButton, QWidgetAction
 
 from annotator.gui.main_window import MainWindow
 
 WIDTHS = (1024, 1280, 1366, 1920)
 HEIGHT = 700
+#: Application fonts (points; None: the platform's, 9 pt offscreen) of desktops we support.
+FONTS = (None, 10, 11, 12)
 
 #: What the toolbars offer; a fix that drops one of them is no fix.
 TOOLBAR_ACTIONS = {
@@ -102,7 +106,22 @@ def settle(qtbot, window: MainWindow, width: int) -> None:
 
 
 @pytest.fixture
-def open_window(qtbot, project_dir):
+def ui_font(request):
+    """The application font at ``request.param`` points while the test runs (None, or
+    not parametrized: the font as it is); the font before is restored afterwards."""
+    app = QApplication.instance()
+    before = QFont(app.font())
+    size = getattr(request, "param", None)
+    if size is not None:
+        font = QFont(before)
+        font.setPointSizeF(size)
+        app.setFont(font)
+    yield size
+    app.setFont(before)
+
+
+@pytest.fixture
+def open_window(qtbot, project_dir, ui_font):
     w = MainWindow()
     qtbot.addWidget(w)
     w.resize(1024, HEIGHT)
@@ -113,6 +132,7 @@ def open_window(qtbot, project_dir):
     w.close()
 
 
+@pytest.mark.parametrize("ui_font", FONTS, indirect=True)
 @pytest.mark.parametrize("width", WIDTHS)
 def test_no_toolbar_control_is_pushed_into_the_overflow_menu(qtbot, open_window, width):
     settle(qtbot, open_window, width)
@@ -120,6 +140,19 @@ def test_no_toolbar_control_is_pushed_into_the_overflow_menu(qtbot, open_window,
     assert out_of_sight(open_window) == []
 
 
+@pytest.mark.parametrize("ui_font", FONTS[1:], indirect=True)
+def test_nothing_overflows_at_any_width_from_1024_to_1920_px(qtbot, open_window, ui_font):
+    # (At 11 pt the Model bar hid Cancel from 1024 to 1048 px: between the widths above.)
+    assert QApplication.font().pointSizeF() == ui_font
+    hidden = {}
+    for width in range(1024, 1921, 8):
+        settle(qtbot, open_window, width)
+        if out := out_of_sight(open_window):
+            hidden[width] = out
+    assert hidden == {}
+
+
+@pytest.mark.parametrize("ui_font", FONTS, indirect=True)
 def test_at_1024_px_nothing_overflows_when_the_button_says_not_done(qtbot, open_window):
     center(open_window.canvas)
     drag(open_window.canvas, [(10, 10), (20, 10)])  # an image with nothing labelled is not done
