@@ -250,3 +250,61 @@ def test_a_user_error_in_the_background_is_logged_as_one_line_and_a_bug_with_its
         assert errors == [exc]
         [record] = [r for r in caplog.records if "worker request failed" in r.getMessage()]
         assert (record.exc_info is not None) is traceback
+
+
+def test_cancel_stops_the_running_request_and_the_worker_goes_on():
+    started = threading.Event()
+    seen = []
+    errors = []
+
+    def work(request, cancel):
+        if request == "slow":
+            started.set()
+            while not cancel.is_set():  # a long request: it checks between its steps
+                time.sleep(0.005)
+            raise Cancelled("stopped early")
+        return request.upper()
+
+    worker = LatestWinsWorker(
+        work,
+        lambda req, res: seen.append((req, res)),
+        lambda req, e: errors.append((req, e)),
+        call_directly,
+        cancellable=True,
+    )
+    assert not worker.cancel(), "an idle worker had nothing to cancel"
+    worker.submit("slow")
+    assert started.wait(5)
+    began = time.monotonic()
+    assert worker.cancel(), "a running request was cancelled"
+    assert worker.wait_idle(5)
+    assert time.monotonic() - began < 2, "the running request did not stop at its next check"
+    assert seen == [] and errors == [], "a cancelled request reports nothing"
+    worker.submit("after")  # cancel is no shutdown: later requests run
+    assert worker.wait_idle(5)
+    assert seen == [("after", "AFTER")] and errors == []
+    assert worker.shutdown(5)
+
+
+def test_cancel_drops_a_waiting_request_and_the_result_of_one_that_cannot_stop():
+    started = threading.Event()
+    release = threading.Event()
+    seen = []
+
+    def work(request):  # not cancellable: the running request runs to its end
+        if request == "running":
+            started.set()
+            release.wait(5)
+        return request
+
+    worker = LatestWinsWorker(work, lambda req, res: seen.append(req), seen.append, call_directly)
+    worker.submit("running")
+    assert started.wait(5)
+    worker.submit("waiting")
+    assert worker.cancel()
+    release.set()
+    assert worker.wait_idle(5)
+    assert seen == [], "neither the dropped request ran nor the cancelled one's result came"
+    worker.submit("next")
+    assert worker.wait_idle(5) and seen == ["next"]
+    assert worker.shutdown(5)

@@ -2,7 +2,10 @@
 
 Confirmed first (it cannot be undone from the window, though the labels are kept in
 ``PROJECT/removed/`` to import again); refused while a training round runs (it reads the
-images); the open image, if removed, is saved and closed first and the next one opened.
+images); the open image, if removed, is saved and closed first and the next one opened
+(the same one again when the removal fails: nothing was removed). Proposals pause
+meanwhile: the worker stops the request it runs (the ranking of every image may take
+minutes) and ranks the images left once they are gone.
 """
 
 from __future__ import annotations
@@ -74,37 +77,48 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
         at = listed.index(current)
         rest = [i for i in listed[at + 1 :] + listed[:at][::-1] if i not in gone]
         following = rest[0] if rest else None
-    if session.reading in gone:
-        session.cancel_read()  # a picture on its way for an image about to go
-    if current in gone:
-        window.close_image()  # saved first: its labels are kept with the others
-        if service is not None:
-            service.show_image(None)  # no proposal for an image that is going
-    else:
-        window.canvas.finish_gesture()
-        session.save(wait=True)
-
-    def work(_progress: object) -> RemovalReport:
-        if service is not None:
-            service.wait_proposals()  # a proposal for one of them may be on its way
-        return remove_images(project, [r.id for r in chosen])
-
-    outcome = run_with_progress(
-        window, "Remove images", f"Removing {len(chosen)} image(s)…", work, cancellable=False
-    )
-    if window.canvas.smart is not None:
-        for image_id in gone:
-            window.canvas.smart.forget(image_id)
-    if was_idle:
-        idle.start()
-    left = [r.id for r in session.images()]
-    if current in gone or current not in left:
-        current = following if following in left else (left[0] if left else None)
-    window.image_list.set_records(session.images(), current)
-    if current is not None and (session.document is None or session.document.image_id != current):
-        window.open_image(current)
     if service is not None:
-        service.refresh_proposals()  # the ranking forgets them
+        # The proposal worker may be writing a proposal of one of them, or ranking every
+        # image (a model call each, for minutes in a big project): it stops at its next
+        # check, and asks for nothing until the removal is over.
+        service.pause_proposals()
+    try:
+        if session.reading in gone:
+            session.cancel_read()  # a picture on its way for an image about to go
+        if current in gone:
+            window.close_image()  # saved first: its labels are kept with the others
+            if service is not None:
+                service.show_image(None)  # no proposal for an image that is going
+        else:
+            window.canvas.finish_gesture()
+            session.save(wait=True)
+
+        def work(_progress: object) -> RemovalReport:
+            if service is not None:
+                service.wait_proposals()  # for the stopped request's next check only
+            return remove_images(project, [r.id for r in chosen])
+
+        outcome = run_with_progress(
+            window, "Remove images", f"Removing {len(chosen)} image(s)…", work, cancellable=False
+        )
+        left = [r.id for r in session.images()]
+        # Those that went (none when the removal failed: the open image comes back).
+        removed = gone.difference(left)
+        if window.canvas.smart is not None:
+            for image_id in removed:
+                window.canvas.smart.forget(image_id)
+        if current not in left:
+            current = following if following in left else (left[0] if left else None)
+        window.image_list.set_records(session.images(), current)
+        if current is not None and (
+            session.document is None or session.document.image_id != current
+        ):
+            window.open_image(current)
+    finally:
+        if was_idle:
+            idle.start()
+        if service is not None:
+            service.resume_proposals()  # ranks the images left, for the image open
     if outcome.error is not None or outcome.result is None:
         QMessageBox.warning(
             window,

@@ -11,7 +11,8 @@ executors:
 * :class:`SingleJobRunner`: at most one job at a time, refused while busy (a training
   round).
 * :class:`LatestWinsWorker`: requests where only the newest matters (proposals); a newer
-  request replaces one still waiting and may cancel the running one.
+  request replaces one still waiting and may cancel the running one; ``cancel`` drops
+  both.
 * :class:`CoalescingQueue`: requests keyed by an id, newest per key wins, all processed
   in turn (the autosaver: one pending snapshot per image).
 
@@ -106,14 +107,23 @@ class CoalescingQueue(Generic[K, T]):
         with self._cond:
             return self._cond.wait_for(lambda: not self._scheduled, timeout)
 
+    def cancel(self) -> bool:
+        """Drop every item waiting and set the running handler's token (it stops at its
+        next check); the queue takes new items as before. True when anything was
+        waiting or running."""
+        with self._cond:
+            found = bool(self._pending) or self._running is not None
+            self._pending.clear()
+            if self._running is not None:
+                self._running[1].cancel()
+            return found
+
     def close(self, *, drop_pending: bool, timeout: float | None = None) -> bool:
         """Refuse new items; drop or finish what is pending; True when the thread is idle."""
         with self._cond:
             self._closed = True
-            if drop_pending:
-                self._pending.clear()
-                if self._running is not None:
-                    self._running[1].cancel()
+        if drop_pending:
+            self.cancel()
         idle = self.wait_idle(timeout)
         self._executor.shutdown(wait=False)
         return idle
@@ -252,9 +262,10 @@ class LatestWinsWorker(Generic[T, R]):
     request back with the result so the owner can tell).
 
     With ``cancellable=True`` the work is called as ``work(request, cancel)`` and a newer
-    ``submit`` (or ``shutdown``) sets the running request's :class:`CancelToken`, so a
-    long request (a batch of proposals) gives way at its next check. A request that
-    raises after its token was set ends silently: it was superseded, not broken.
+    ``submit`` (or ``cancel``, or ``shutdown``) sets the running request's
+    :class:`CancelToken`, so a long request (a batch of proposals) gives way at its next
+    check. A request that raises after its token was set ends silently: it was
+    superseded, not broken.
     """
 
     _KEY = "latest"
@@ -279,6 +290,13 @@ class LatestWinsWorker(Generic[T, R]):
     def submit(self, request: T) -> None:
         """Queue ``request``, replacing any request still waiting."""
         self._queue.submit(self._KEY, request, cancel_running=self._cancellable)
+
+    def cancel(self) -> bool:
+        """Drop the request waiting and stop the running one: at its next check with
+        ``cancellable``, else once it returns; either way its result is not delivered,
+        nor its error. Later requests run as before. True when a request was waiting or
+        running."""
+        return self._queue.cancel()
 
     @property
     def idle(self) -> bool:

@@ -193,6 +193,8 @@ class ModelService:
         self._in_flight: ProposalRequest | None = None
         #: Stale proposals dropped (an image no longer shown, or an older version).
         self.dropped = 0
+        #: Proposals held (:meth:`pause_proposals`): nothing is asked of the worker.
+        self._paused = False
         if self._active is not None:  # what it scored in an earlier session counts
             self._worker.read_stored(self._active)
 
@@ -244,8 +246,9 @@ class ModelService:
         self.refresh_proposals()
 
     def refresh_proposals(self) -> None:
-        """Ask for the current image's proposal and the scores of the images to label."""
-        if self._closed or self._active is None:
+        """Ask for the current image's proposal and the scores of the images to label
+        (held while proposals are paused: :meth:`resume_proposals` asks)."""
+        if self._closed or self._active is None or self._paused:
             return
         current, strategy = self._current, self.settings.strategy
 
@@ -259,8 +262,24 @@ class ModelService:
         self._worker.submit(request)
 
     def wait_proposals(self, timeout: float = 30.0) -> bool:
-        """Block until the proposal worker is idle (tests, benchmarks)."""
+        """Block until the proposal worker is idle (tests, benchmarks; after
+        :meth:`pause_proposals`, until the request it stopped has ended)."""
         return self._worker.wait_idle(timeout)
+
+    def pause_proposals(self) -> None:
+        """Stop the running proposal request (the shown image's proposal, the ranking)
+        at its next check and ask for none until :meth:`resume_proposals`: e.g. while
+        images are removed, which must not wait for a ranking of every image (one model
+        call each). :meth:`wait_proposals` then waits for that check only. What was
+        scored stays; the ranking shows busy until it is asked again."""
+        self._paused = True
+        self._worker.cancel()
+
+    def resume_proposals(self) -> None:
+        """Ask again, after :meth:`pause_proposals`, for the shown image's proposal and
+        the ranking of the images to label as they are now (what was scored is kept)."""
+        self._paused = False
+        self.refresh_proposals()
 
     def _proposal_ready(self, request: ProposalRequest, proposal: Proposal) -> None:
         if self._closed:

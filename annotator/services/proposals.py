@@ -8,7 +8,8 @@
   scores (the others hold an older version's scores until it has scored them).
 * :class:`ProposalWorker`: the GUI's background proposals. One request asks for the
   proposal of the image on screen first, then scores the images still to label; a
-  newer request cancels the running one at its next check (latest wins). Every event
+  newer request cancels the running one at its next check (latest wins), and so does
+  :meth:`ProposalWorker.cancel` without a newer one (images about to go). Every event
   names its request, so the owner knows which model version made a score. Beside it,
   the scores a version stored before (an earlier session's) are read once per version.
 
@@ -299,6 +300,7 @@ class ProposalWorker:
         self._made: dict[int, float] = {}  # image id -> the score it made
         self._listed: frozenset[int] = frozenset()  # the images its last request ranks
         self._listed_made = 0  # how many of those are in _made
+        self._unread: int | None = None  # the version whose reading cancel() cut short
         self._worker: LatestWinsWorker[ProposalRequest, int] = LatestWinsWorker(
             self._propose,
             lambda request, _done: events.on_idle(request),
@@ -327,13 +329,26 @@ class ProposalWorker:
         """Keep the record for ``version`` from now on (what another version scored is
         void), starting from the scores it stored: its proposals' JSON, read on a thread
         of their own (``on_stored`` says when they are). Nothing when the record is
-        ``version``'s already. Any thread."""
+        ``version``'s already, unless :meth:`cancel` cut its reading short: it then reads
+        on (what was read stays recorded). Any thread."""
         with self._lock:
-            if version == self._made_by:
+            if version == self._made_by and version != self._unread:
                 return
-            self._made_by, self._made = version, {}
-            self._listed, self._listed_made = frozenset(), 0
+            if version != self._made_by:
+                self._made_by, self._made = version, {}
+                self._listed, self._listed_made = frozenset(), 0
+            self._unread = None
         self._reader.submit(version)
+
+    def cancel(self) -> None:
+        """Stop the running request and the reading of stored scores at their next
+        check, and drop any request waiting; what was scored stays recorded. Nothing is
+        reported of the request stopped (neither its end nor an error). The next
+        :meth:`submit` starts again, the reading too if it was cut short. Any thread."""
+        with self._lock:
+            if self._reader.cancel():
+                self._unread = self._made_by
+        self._worker.cancel()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until no request runs and the stored scores are read (tests, benchmarks)."""
@@ -396,7 +411,7 @@ class ProposalWorker:
         count, last = 0, time.monotonic()
         for record in self.project.images():
             if cancel.is_set():
-                return count
+                break  # what was read counts: the next reading skips it
             if record.status == ImageStatus.DONE or record.id in known:
                 continue
             score = self._stored_score(version, record.id)

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from guihelpers import ranked_project, slow_model_calls, timed_proposal_waits
 from PySide6.QtWidgets import QMessageBox
+
+import annotator.gui.image_removal as removal_module
+from annotator.core.errors import ProjectError
+from annotator.core.status import ImageStatus
+from annotator.gui.main_window import MainWindow
+from annotator.services.model_service import ModelSettings
 
 
 def _ok(monkeypatch, ok=True):
@@ -116,3 +124,98 @@ def test_the_images_shown_leave_out_the_open_one_the_filter_does_not_match(windo
     assert action.text() == "Remove the 1 image(s) shown from the project…"
     action.trigger()
     assert emitted == [[ids[2]]]
+
+
+def _failing_removal(monkeypatch):
+    def remove_images(project, keys):
+        raise ProjectError(
+            f"{project.root / 'removed'}: cannot keep the labels of the images to remove "
+            "(Read-only file system); nothing was removed"
+        )
+
+    monkeypatch.setattr(removal_module, "remove_images", remove_images)
+    boxes = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: boxes.append(a[2]))
+    return boxes
+
+
+@pytest.mark.parametrize("idle_before", [True, False])
+def test_a_failed_removal_of_the_open_image_leaves_the_window_as_it_was(
+    window, monkeypatch, idle_before
+):
+    ids = [r.id for r in window.session.images()]
+    window.open_image(ids[1])
+    doc = window.document
+    doc.label_map.array[:7] = 2
+    doc.generation += 1  # not saved yet: the removal saves it before it closes the image
+    idle = window.loop.idle_timer
+    if idle_before:
+        idle.start(60_000)
+    names = [r.name for r in window.session.images()]
+    _ok(monkeypatch)
+    boxes = _failing_removal(monkeypatch)
+    window.image_list.remove_requested.emit([ids[1], ids[2]])
+    assert [r.id for r in window.session.images()] == ids
+    assert window.document is not None and window.document.image_id == ids[1], (
+        "nothing was removed: the image open before must be open again"
+    )
+    assert np.unique(window.document.label_map.array[:7]).tolist() == [2], "its edit is kept"
+    listed = [window.image_list.text(i) for i in range(window.image_list.count())]
+    assert [text.split()[0] for text in listed] == names
+    assert window.image_list.current_text() == listed[1]
+    assert idle.isActive() is idle_before
+    assert len(boxes) == 1 and "nothing was removed" in boxes[0]
+
+
+def test_a_failed_removal_of_another_image_keeps_the_open_one(window, monkeypatch):
+    ids = [r.id for r in window.session.images()]
+    doc = window.document
+    _ok(monkeypatch)
+    boxes = _failing_removal(monkeypatch)
+    window.image_list.remove_requested.emit([ids[2]])
+    assert window.document is doc and window.image_list.count() == 3
+    assert len(boxes) == 1 and "nothing was removed" in boxes[0]
+
+
+#: Images of the project whose ranking is under way when images are removed.
+RANKED_IMAGES = 40
+#: One model call on a CPU, about (the tiny model's own call takes a few ms).
+MODEL_CALL_S = 0.25
+
+
+@pytest.fixture
+def trained_dir(tmp_path):
+    return ranked_project(tmp_path, RANKED_IMAGES)
+
+
+def test_removing_images_while_the_model_ranks_waits_for_one_model_call_then_ranks_anew(
+    qtbot, trained_dir, monkeypatch
+):
+    delay = slow_model_calls(monkeypatch, MODEL_CALL_S)
+    waits = timed_proposal_waits(monkeypatch)
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.loop.settings_override = ModelSettings(device="cpu", threads=1, train_on_done=False)
+    w.show()
+    w.open_project(trained_dir)
+    service = w.loop.service
+    ids = [r.id for r in w.session.images()]
+    opened = w.document.image_id
+    qtbot.waitUntil(lambda: service.ranking().scored >= 3, timeout=30_000)
+    _ok(monkeypatch)
+    gone = [opened, ids[-1]]  # the open one, and one the ranking has not reached
+    w.image_list.remove_requested.emit(gone)
+    # About 35 model calls (9 s) were left to rank; the removal waits for one at most.
+    assert len(waits) == 1 and waits[0] < 3, f"the removal waited {waits[0]:.1f} s"
+    assert not set(gone) & {r.id for r in w.session.images()}
+    now_open = w.document.image_id
+    assert now_open not in gone
+    delay[0] = 0.0
+    qtbot.waitUntil(lambda: not service.ranking().busy, timeout=60_000)
+    ranked = [r.id for r in w.session.images() if r.status != ImageStatus.DONE and r.id != now_open]
+    ranking = service.ranking()
+    assert ranking.scored == ranking.total == len(ranked), ranking
+    assert service.suggest().complete
+    qtbot.waitUntil(lambda: service.current_proposal is not None, timeout=10_000)
+    assert w.image_list.count() == RANKED_IMAGES - 2
+    w.close()
