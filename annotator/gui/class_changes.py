@@ -67,6 +67,24 @@ def _change(
         return None  # moved to where it is: nothing to rewrite
     name = change.subject.name
     current = session.document.image_id if session.document else None
+    if service is not None:
+        # A proposal being stored holds the old ids, and the ranking of every image may
+        # run for minutes: the worker stops at its next check and is asked for nothing
+        # until the change is over.
+        service.pause_proposals()
+    try:
+        return _rewrite(window, change, verb, name, current)
+    finally:
+        if service is not None:
+            service.resume_proposals()  # with the model adopted, for the classes now
+
+
+def _rewrite(
+    window: MainWindow, change: ClassChange, verb: str, name: str, current: int | None
+) -> ClassChangeResult | None:
+    session = window.session
+    assert session is not None
+    service = window.loop.service
     window.close_image()  # saved first: the rewrite reads every map from disk
     project = session.project
     # What follows a class by its value: the class painted, and the one painting may only
@@ -79,7 +97,7 @@ def _change(
 
     def work(progress: Progress) -> ClassChangeResult:
         if service is not None:
-            service.wait_proposals()  # a proposal being stored holds the old ids
+            service.wait_proposals()  # the stopped request's next check only
         return apply_change(project, change, progress)
 
     outcome = run_with_progress(window, "Change classes", f"{verb} '{name}'…", work)

@@ -206,3 +206,37 @@ def test_x_brings_back_the_same_class_after_a_move(window):
     window.class_panel.up_action.trigger()  # cell is id 0 now
     protection.toggle()
     assert protection.value() == 0 and "cell" in protection.currentText()
+
+
+def test_a_class_change_while_the_model_ranks_waits_for_one_model_call(
+    qtbot, tmp_path, monkeypatch
+):
+    from guihelpers import ranked_project, slow_model_calls, timed_proposal_waits
+
+    from annotator.core.status import ImageStatus
+    from annotator.gui.main_window import MainWindow
+    from annotator.services.model_service import ModelSettings
+
+    root = ranked_project(tmp_path, 40)
+    delay = slow_model_calls(monkeypatch, 0.25)
+    waits = timed_proposal_waits(monkeypatch)
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.loop.settings_override = ModelSettings(device="cpu", threads=1, train_on_done=False)
+    w.show()
+    w.open_project(root)
+    service = w.loop.service
+    qtbot.waitUntil(lambda: service.ranking().scored >= 3, timeout=30_000)
+    w.class_panel.move_requested.emit(1, 2)  # cell after nucleus: no question asked
+    # About 34 model calls (8 s) were left to rank; the change waits for one at most.
+    assert w.session.project.schema.names == ["background", "nucleus", "cell"]
+    assert len(waits) == 1 and waits[0] < 3, f"the class change waited {waits[0]:.1f} s"
+    delay[0] = 0.0
+    qtbot.waitUntil(lambda: not service.ranking().busy, timeout=60_000)
+    ranking = service.ranking()
+    shown = w.document.image_id
+    left = [r for r in w.session.images() if r.status != ImageStatus.DONE and r.id != shown]
+    assert ranking.version == 2 and ranking.scored == ranking.total == len(left), ranking
+    qtbot.waitUntil(lambda: service.current_proposal is not None, timeout=10_000)
+    assert service.current_proposal.model_version == 2
+    w.close()
