@@ -185,6 +185,8 @@ def cmd_add(args: argparse.Namespace) -> int:
                 f"  found {len(report.relinked)} image(s) whose file had gone at a new place "
                 f"(first: {first} at {where}); their labels are kept"
             )
+        if report.stacks:
+            print(f"  {report.stacks_text()}")
         if report.masks_left_out:
             how = f"`annotator import {args.project} --format masks FOLDER`"
             print(f"  {report.masks_text(how)}", file=sys.stderr)

@@ -57,6 +57,7 @@ class AddOutcome:
     other_pictures: str = ""  # pictures of types not read, ".webp (2)" (AddReport)
     relinked: int = 0  # images whose file had gone, found again at a new place
     masks: str = ""  # mask files left out beside their pictures (AddReport.masks_text)
+    stacks: str = ""  # TIFF stacks split into slices (AddReport.stacks_text)
 
     @property
     def nothing_found(self) -> bool:
@@ -107,7 +108,8 @@ class AddOutcome:
         if self.errors:
             text += f", {len(self.errors)} unreadable (first: {self.errors[0]})"
         masks = f" {self.masks[0].upper()}{self.masks[1:]}." if self.masks else ""
-        return text + "." + masks + others
+        stacks = f" {self.stacks[0].upper()}{self.stacks[1:]}." if self.stacks else ""
+        return text + "." + stacks + masks + others
 
 
 def add_images_with_progress(
@@ -143,6 +145,7 @@ def add_images_with_progress(
         other_pictures=report.other_pictures_text(),
         relinked=len(report.relinked),
         masks=report.masks_text("File > Import labels (format: masks)"),
+        stacks=report.stacks_text(),
     )
 
 

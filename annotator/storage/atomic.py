@@ -88,3 +88,28 @@ def write_synced(path: str | os.PathLike[str], data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+#: A folder being written whole is ``.<name>.partial`` until it is renamed to ``<name>``.
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_folder(folder: Path) -> Path:
+    """Where ``folder`` is written before it is renamed into place in one step."""
+    return folder.with_name(f".{folder.name}{PARTIAL_SUFFIX}")
+
+
+def clear_partial_folders(parent: Path) -> int:
+    """Remove the ``.partial`` folders a killed process left in ``parent`` (see
+    :func:`partial_folder`); returns how many went. Only for a writer holding the
+    project's lock: another writer's folder is never half-written meanwhile."""
+    import shutil
+
+    removed = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(parent):
+            name = entry.name
+            if name.startswith(".") and name.endswith(PARTIAL_SUFFIX) and entry.is_dir():
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed += 1
+    return removed

@@ -158,9 +158,112 @@ def _stack_problem(planes: int, yx: tuple[int, ...], how: str) -> str:
     size = f"{yx[1]}x{yx[0]}" if len(yx) == 2 else "?"
     return (
         f"the TIFF is a stack of {planes} images of {size} ({how}), not one 2-D image; "
-        "save each slice as a file of its own (Fiji: Image > Stacks > Stack to Images) "
-        "and add those"
+        "adding it to a project adds each slice, or save each slice as a file of its own "
+        "(Fiji: Image > Stacks > Stack to Images)"
     )
+
+
+#: A stack is split into its slices only when all its pixels fit in this many bytes
+#: (it is read whole); a larger one is refused in words.
+MAX_STACK_BYTES = 4 << 30
+
+
+def tiff_stack(path: str | os.PathLike[str]) -> int:
+    """How many 2-D images the TIFF at ``path`` holds as a stack (Z or T planes, unnamed
+    planes beyond what :func:`read_image` takes for channels, or pages of one size
+    written one by one): 0 when it is one image, or not a stack this app can split
+    (:func:`read_image` then says what it is). Reads the header only."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            plan = _stack_plan(Path(path), tif)
+    except Exception:  # not a TIFF, damaged, too large: read_image says so
+        return 0
+    return 0 if plan is None else plan[0]
+
+
+def read_tiff_stack(path: str | os.PathLike[str]) -> list[np.ndarray]:
+    """The slices of the TIFF stack at ``path`` (see :func:`tiff_stack`), each as
+    :func:`read_image` gives an image: ``(H, W)`` or ``(H, W, C)`` in the file's dtype.
+    :class:`ImageReadError` when it is not a stack, is damaged, or is larger than
+    :data:`MAX_STACK_BYTES`."""
+    import logging
+
+    import tifffile
+
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+    p = Path(path)
+    try:
+        with tifffile.TiffFile(p) as tif:
+            plan = _stack_plan(p, tif)
+            if plan is None:
+                raise ImageReadError(p, "not a stack of images")
+            planes, series, shape, order, image_ndim = plan
+            itemsize = np.dtype(series[0].dtype).itemsize
+            size = int(np.prod(series[0].shape)) * itemsize * len(series)
+            if size > MAX_STACK_BYTES:
+                raise ImageReadError(
+                    p,
+                    f"the stack of {planes} images is {size / 2**30:.1f} GiB, more than the "
+                    f"{MAX_STACK_BYTES / 2**30:.0f} GiB split here at once; save each slice as "
+                    "a file of its own (Fiji: Image > Stacks > Stack to Images) and add those",
+                )
+            arrays = [s.asarray() for s in series]
+    except ImageReadError:
+        raise
+    except Exception as exc:  # tifffile raises many kinds for broken files
+        raise ImageReadError(p, f"corrupt or unsupported TIFF ({exc})") from None
+    if len(arrays) > 1:  # pages written one by one: one image each
+        slices = [np.transpose(a.reshape(shape), order) for a in arrays]
+    else:
+        whole = np.transpose(arrays[0].reshape(shape), order)
+        slices = list(whole.reshape((planes, *whole.shape[whole.ndim - image_ndim :])))
+    if len(slices) != planes:  # a plan this code made wrong, not the user's file
+        raise ImageReadError(p, f"read {len(slices)} slices where {planes} were expected")
+    return [_normalise_channels(p, s) for s in slices]
+
+
+def _stack_plan(
+    path: Path, tif: object
+) -> tuple[int, list, tuple[int, ...], list[int], int] | None:  # type: ignore[type-arg]
+    """How to read the stack in ``tif`` (an open ``tifffile.TiffFile``): ``(planes,
+    series, shape, order, image_ndim)``, where each series' array is reshaped to
+    ``shape`` and transposed by ``order`` to ``(planes..., H, W[, C])`` (one series: the
+    plane axes first, merged by the caller; several: one image each), ``image_ndim``
+    being 2, or 3 with channels. ``None`` when it holds one image or is no stack this
+    app can split."""
+    all_series = list(getattr(tif, "series", []))
+    if not all_series:
+        return None
+    first = all_series[0]
+    shape = tuple(int(n) for n in first.shape)
+    axes = first.axes
+    try:
+        one = _layout(path, shape, axes)
+    except ImageReadError:
+        one = None
+    if one is not None:
+        same = [s for s in all_series[1:] if tuple(int(n) for n in s.shape) == shape]
+        if not same:
+            return None
+        series = [first, *same]
+        height, width = (one[0][i] for i in one[1][:2])
+        _check_size(path, width, height)
+        return len(series), series, one[0], one[1], len(one[1])
+    if len(axes) != len(shape) or "Y" not in axes or "X" not in axes:
+        return None
+    keep = [i for i, a in enumerate(axes) if a in "YX" or shape[i] > 1]
+    kept = "".join(axes[i] for i in keep)
+    reshaped = tuple(shape[i] for i in keep)
+    channels = [i for i, a in enumerate(kept) if a in "SC"]
+    plane_axes = [i for i, a in enumerate(kept) if a not in "YXSC"]
+    if len(channels) > 1 or not plane_axes:
+        return None  # samples and channels both: no image this app can show
+    y, x = kept.index("Y"), kept.index("X")
+    _check_size(path, reshaped[x], reshaped[y])
+    planes = int(np.prod([reshaped[i] for i in plane_axes]))
+    return planes, [first], reshaped, plane_axes + [y, x] + channels, 2 + len(channels)
 
 
 def _read_pillow(path: Path) -> np.ndarray:

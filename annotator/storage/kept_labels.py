@@ -11,12 +11,11 @@ name and replaces the maps of those images).
 The copies are written into a hidden ``removed/.<name>.partial`` folder, synced, and
 renamed whole, so a kept folder is never half written; a process killed meanwhile leaves
 the hidden folder, which the next writer to open the project removes
-(:func:`clear_partial`).
+(:func:`~annotator.storage.atomic.clear_partial_folders`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -27,10 +26,8 @@ from pathlib import Path
 from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
-from annotator.storage.atomic import fsync_dir, write_synced
+from annotator.storage.atomic import fsync_dir, partial_folder, write_synced
 from annotator.storage.project import REMOVED_DIR, Project
-
-_PARTIAL = ".partial"
 
 
 class KeptLabels:
@@ -51,11 +48,11 @@ class KeptLabels:
         stamp = time.strftime("%Y%m%d-%H%M%S") + (f"-{what}" if what else "")
         root = project.root / REMOVED_DIR
         folder, n = root / stamp, 2
-        while folder.exists() or _partial(folder).exists():  # two in one second
+        while folder.exists() or partial_folder(folder).exists():  # two in one second
             folder = root / f"{stamp}-{n}"
             n += 1
         self.folder = folder
-        self._staging = _partial(folder)
+        self._staging = partial_folder(folder)
         # Named by the whole image name (``x.jpg.png``): the masks import then finds
         # ``x.jpg`` and never ``x.png``, which a bare stem would name as well.
         self._names = unique_stems([(r.id, r.name) for r in records], NAME_MAX - 4)
@@ -100,20 +97,3 @@ class KeptLabels:
         if self._finished:
             shutil.rmtree(self.folder, ignore_errors=True)
             self._finished = False
-
-
-def _partial(folder: Path) -> Path:
-    return folder.with_name(f".{folder.name}{_PARTIAL}")
-
-
-def clear_partial(project: Project) -> int:
-    """Remove the hidden folders of copies a killed process never finished (the
-    operation they were for never happened: its commit comes after them); returns how
-    many went. Only for a writer, who holds the project's lock."""
-    removed = 0
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(project.root / REMOVED_DIR):
-            if entry.name.startswith(".") and entry.name.endswith(_PARTIAL) and entry.is_dir():
-                shutil.rmtree(entry.path, ignore_errors=True)
-                removed += 1
-    return removed

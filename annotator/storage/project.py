@@ -43,9 +43,9 @@ from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.schema import LabelClass, LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.storage.atomic import atomic_write_bytes, fsync_dir
+from annotator.storage.atomic import atomic_write_bytes, clear_partial_folders, fsync_dir
 from annotator.storage.db import Database
-from annotator.storage.images import ImageInfo, encode_png, is_image_path, read_image
+from annotator.storage.images import ImageInfo, encode_png, is_image_path, read_image, tiff_stack
 from annotator.storage.lock import LOCK_NAME, ProjectLock
 from annotator.storage.lock import held_here as lock_held_here
 from annotator.storage.lock import needed as lock_needed
@@ -74,7 +74,9 @@ IMAGES_DIR = "images"
 #: known by path and content already.
 #: The label maps of images removed from the project (``storage.image_removal``).
 REMOVED_DIR = "removed"
-OWN_DIRS = ("masks", "proposals", ACCEPTED_DIR, "models", REMOVED_DIR)
+#: The slices of TIFF stacks added to the project (``storage/stacks.py``).
+SLICES_DIR = "slices"
+OWN_DIRS = ("masks", "proposals", ACCEPTED_DIR, "models", REMOVED_DIR, SLICES_DIR)
 #: The reason ``add_images`` gives, once, when asked to add any of them.
 OWN_FILES_SKIPPED = "the project's own files (masks, proposals...) are not added"
 Progress = Callable[[int, int, str], None]
@@ -109,6 +111,20 @@ class AddReport:
     #: Mask files left out because their picture was added beside them (``x_mask.png``
     #: of ``x.jpg``, Cityscapes' ``_gtFine_*``): (mask file, picture file).
     masks_left_out: list[tuple[str, str]] = field(default_factory=list)
+    #: TIFF stacks split into their slices, each added as an image: (stack file, slices,
+    #: the folder holding the slice files).
+    stacks: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def stacks_text(self) -> str:
+        """One sentence on the stacks split into slices ("" when there were none)."""
+        if not self.stacks:
+            return ""
+        stack, planes, folder = self.stacks[0]
+        more = f" and {len(self.stacks) - 1} more" if len(self.stacks) > 1 else ""
+        return (
+            f"split {Path(stack).name} ({planes} slices){more} into one image per slice; "
+            f"the slice files are in {Path(folder).parent}"
+        )
 
     def masks_text(self, how: str) -> str:
         """One sentence on the mask files left out ("" when there were none); ``how``
@@ -434,10 +450,10 @@ class Project:
                 project._clear_unfinished_writes()
                 project._count_interrupted_saves()
                 from annotator.storage.image_removal import clear_orphans
-                from annotator.storage.kept_labels import clear_partial
 
                 clear_orphans(project)  # of images removed by a process killed meanwhile
-                clear_partial(project)  # copies of labels such a process never finished
+                for own in (REMOVED_DIR, SLICES_DIR):  # what such a process half wrote
+                    clear_partial_folders(project.root / own)
             except BaseException:
                 project.close()
                 raise
@@ -738,6 +754,7 @@ class Project:
         paths = list(paths)
         own = [(self.root / d).resolve() for d in OWN_DIRS]
         candidates = collect_image_files(paths, exclude=own, other_pictures=report.other_pictures)
+        candidates = self._split_stacks(candidates, report, progress)
         # A dataset added as it ships holds its masks beside the pictures (Roboflow's
         # x_mask.png, Cityscapes' gtFine/): labelled as images, they took the labels an
         # import meant for the pictures. The name proposes, the pixels decide: frame_l.png
@@ -811,6 +828,34 @@ class Project:
         if progress:
             progress(len(candidates), len(candidates), "")
         return report
+
+    def _split_stacks(
+        self,
+        candidates: list[tuple[Path, str]],
+        report: AddReport,
+        progress: Progress | None,
+    ) -> list[tuple[Path, str]]:
+        """``candidates`` with each TIFF stack replaced by its slices' files
+        (``storage/stacks.py``); a stack that cannot be split is an error of the report."""
+        from annotator.storage.stacks import split_stack
+
+        out: list[tuple[Path, str]] = []
+        for file, name in candidates:
+            planes = tiff_stack(file) if file.suffix.lower() in (".tif", ".tiff") else 0
+            if not planes:
+                out.append((file, name))
+                continue
+            if progress:
+                progress(0, 1, f"splitting {file.name} ({planes} slices)")
+            try:
+                folder, slices, written = split_stack(self.root, file)
+            except ImageReadError as exc:
+                report.errors.append(exc)
+                continue
+            if written:  # (split before: its slices are added, or "already in the project")
+                report.stacks.append((str(file), len(slices), str(folder)))
+            out.extend((s, s.name) for s in slices)
+        return out
 
     def _still_added(self, record: ImageRecord, file: Path) -> bool:
         """Whether ``file``, at the place of ``record``, still holds its picture (one

@@ -416,6 +416,24 @@ def test_the_add_summary_tells_repeats_from_the_projects_own_files():
     )
 
 
+def test_adding_a_stack_from_the_window_says_it_was_split(qapp, tmp_path):
+    import numpy as np
+    import tifffile
+
+    from annotator.core.schema import LabelSchema
+    from annotator.gui.new_project_dialog import add_images_with_progress
+    from annotator.storage.project import Project
+
+    volume = np.random.default_rng(0).integers(0, 255, (6, 16, 16)).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "vol.tif", volume, imagej=True, metadata={"axes": "ZYX"})
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as project:
+        outcome = add_images_with_progress(None, project, [tmp_path / "vol.tif"])
+    assert outcome.added == 6
+    assert "Added 6 image(s). Split vol.tif (6 slices) into one image per slice" in (
+        outcome.summary()
+    )
+
+
 def test_the_import_summary_names_a_skipped_file_once():
     from annotator.gui.import_dialog import import_summary
     from annotator.services.exchange import ImportReport

@@ -1,0 +1,98 @@
+"""TIFF stacks added to a project: each slice becomes an image of its own.
+
+Microscopes and EM pipelines write volumes and time series as one multi-page TIFF. The
+project's images are 2-D pictures, each its own file, so a stack is split: its slices
+are written, losslessly and in their own dtype, as TIFF files into
+``PROJECT/slices/<stem>/<stem>_z000.tif``... (numbered from 0, as napari and numpy count
+planes), and those files are added. Every other part of the app then treats a slice as
+any picture; masks named ``<stem>_z000.png`` import onto it, and exports name it so.
+
+The folder is written as a hidden ``.partial`` folder and renamed whole, so a split is
+never half there; a ``source.json`` in it records the stack (path, size, modification
+time), and adding the same unchanged stack again finds its slices instead of writing
+them twice. The stack's own file is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from annotator.core.errors import ImageReadError
+from annotator.storage.atomic import fsync_dir, partial_folder
+from annotator.storage.images import read_tiff_stack
+from annotator.storage.project import SLICES_DIR
+
+_SOURCE = "source.json"
+
+
+def slice_names(stem: str, planes: int) -> list[str]:
+    """The file names of a stack's slices: ``<stem>_z000.tif``... (wider for more)."""
+    width = max(3, len(str(planes - 1)))
+    return [f"{stem}_z{i:0{width}d}.tif" for i in range(planes)]
+
+
+def split_stack(root: Path, stack: Path) -> tuple[Path, list[Path], bool]:
+    """Write the slices of the TIFF stack ``stack`` into the project at ``root`` (see the
+    module's docstring); ``(folder, slice files, whether they were written now)``. An
+    unchanged stack split before gives its files again. :class:`ImageReadError` naming the stack when it cannot be read or
+    its slices cannot be written (nothing is left behind then)."""
+    source = _source_of(stack)
+    base = root / SLICES_DIR
+    folder, n = base / stack.stem, 2
+    while folder.exists():
+        found = _split_before(folder, source)
+        if found is not None:
+            return folder, found, False
+        folder = base / f"{stack.stem}~{n}"  # another stack of the same name
+        n += 1
+    slices = read_tiff_stack(stack)
+    names = slice_names(stack.stem, len(slices))
+    staging = partial_folder(folder)
+    try:
+        import tifffile
+
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for name, array in zip(names, slices, strict=True):
+            rgb = array.ndim == 3 and array.shape[2] in (3, 4) and array.dtype == np.uint8
+            with open(staging / name, "wb") as fh:
+                tifffile.imwrite(fh, array, photometric="rgb" if rgb else "minisblack")
+                fh.flush()
+                os.fsync(fh.fileno())
+        record = {**source, "planes": len(slices), "files": names}
+        (staging / _SOURCE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        fsync_dir(staging)
+        os.replace(staging, folder)
+        fsync_dir(base)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ImageReadError(
+            stack,
+            f"cannot write its slices into {folder} ({exc.strerror or exc}); nothing was added",
+        ) from None
+    return folder, [folder / name for name in names], True
+
+
+def _source_of(stack: Path) -> dict[str, object]:
+    st = stack.stat()
+    return {"stack": str(stack.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _split_before(folder: Path, source: dict[str, object]) -> list[Path] | None:
+    """The slice files of ``folder`` when it holds this very stack's split, complete."""
+    try:
+        record = json.loads((folder / _SOURCE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or any(record.get(k) != v for k, v in source.items()):
+        return None
+    names = record.get("files")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    files = [folder / n for n in names]
+    return files if all(f.is_file() for f in files) else None

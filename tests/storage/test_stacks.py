@@ -1,0 +1,159 @@
+"""TIFF stacks added to a project: one image per slice, every pixel kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from annotator.cli import main
+from annotator.core.errors import ImageReadError
+from annotator.core.schema import LabelSchema
+from annotator.storage import images, stacks
+from annotator.storage.images import read_tiff_stack, tiff_stack
+from annotator.storage.project import Project
+
+RNG = np.random.default_rng(0)
+#: An ImageJ stack of Z planes (3 or 4 unnamed planes are read as channels).
+ZYX = {"imagej": True, "metadata": {"axes": "ZYX"}}
+
+
+def _volume(shape, first=0):
+    """Random slices (identical ones would be one picture) whose first pixel is ``first``."""
+    volume = RNG.integers(0, 255, shape).astype(np.uint8)
+    volume[:, 0, 0] = first
+    return volume
+
+
+def _project(tmp_path):
+    return Project.create(tmp_path / "proj", LabelSchema.from_names(["bg", "membrane"]))
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "kwargs", "planes"),
+    [
+        ((12, 40, 56), np.uint8, {"imagej": True, "metadata": {"axes": "ZYX"}}, 12),
+        ((2, 3, 40, 56), np.uint16, {"imagej": True, "metadata": {"axes": "TZYX"}}, 6),
+        ((20, 40, 56), np.uint8, {}, 20),  # planes nobody named
+        ((5, 40, 56, 3), np.uint8, {"photometric": "rgb"}, 5),
+        ((4, 40, 56), np.uint8, {"photometric": "minisblack"}, 0),  # 4 planes: channels
+        ((40, 56), np.uint16, {}, 0),
+    ],
+)
+def test_stacks_are_split_into_their_slices_in_order(tmp_path, shape, dtype, kwargs, planes):
+    top = 60000 if dtype == np.uint16 else 255
+    volume = RNG.integers(0, top, shape).astype(dtype)
+    tifffile.imwrite(tmp_path / "v.tif", volume, **kwargs)
+    assert tiff_stack(tmp_path / "v.tif") == planes
+    if not planes:
+        with pytest.raises(ImageReadError, match="not a stack"):
+            read_tiff_stack(tmp_path / "v.tif")
+        return
+    slices = read_tiff_stack(tmp_path / "v.tif")
+    want = volume.reshape((planes, *shape[-3 if len(shape) == 4 and shape[-1] == 3 else -2 :]))
+    assert len(slices) == planes
+    for got, expected in zip(slices, want, strict=True):
+        assert got.dtype == dtype and np.array_equal(got, expected)
+
+
+def test_pages_written_one_by_one_are_slices_too(tmp_path):
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as tif:
+        for i in range(3):
+            tif.write(np.full((30, 20), 50 * i, np.uint16))
+    assert tiff_stack(tmp_path / "pages.tif") == 3
+    assert [int(s[0, 0]) for s in read_tiff_stack(tmp_path / "pages.tif")] == [0, 50, 100]
+
+
+def test_adding_a_stack_adds_one_image_per_slice_and_the_same_stack_again_adds_none(tmp_path):
+    volume = RNG.integers(0, 60000, (11, 40, 56)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "vol.tif", volume, imagej=True, metadata={"axes": "ZYX"})
+    before = (tmp_path / "vol.tif").read_bytes()
+    with _project(tmp_path) as project:
+        report = project.add_images([tmp_path / "vol.tif"])
+        names = [f"vol_z{i:03d}.tif" for i in range(11)]
+        assert [r.name for r in report.added] == names
+        assert report.stacks == [(str(tmp_path / "vol.tif"), 11, str(project.root / "slices/vol"))]
+        assert "split vol.tif (11 slices)" in report.stacks_text()
+        for i, record in enumerate(project.images()):
+            assert record.bit_depth == 16
+            assert np.array_equal(project.load_image(record), volume[i])
+        written = {p.name: p.stat().st_mtime_ns for p in (project.root / "slices/vol").iterdir()}
+        again = project.add_images([tmp_path])  # the folder holding it: found, not rewritten
+        assert again.added == [] and again.stacks == []
+        assert sum(why == "already in the project" for _, why in again.skipped) == 11
+        assert {
+            p.name: p.stat().st_mtime_ns for p in (project.root / "slices/vol").iterdir()
+        } == written
+    assert (tmp_path / "vol.tif").read_bytes() == before  # the user's file is untouched
+
+
+def test_another_stack_of_the_same_name_gets_its_own_folder(tmp_path):
+    for folder, value in (("a", 1), ("b", 2)):
+        (tmp_path / folder).mkdir()
+        tifffile.imwrite(tmp_path / folder / "vol.tif", _volume((3, 8, 8), value), **ZYX)
+    with _project(tmp_path) as project:
+        project.add_images([tmp_path / "a", tmp_path / "b"])
+        assert len(project.images()) == 6
+        assert sorted(p.name for p in (project.root / "slices").iterdir()) == ["vol", "vol~2"]
+        values = sorted(int(project.load_image(r)[0, 0]) for r in project.images())
+        assert values == [1, 1, 1, 2, 2, 2]  # (each slice's first pixel: its stack's value)
+
+
+def test_a_stack_too_large_to_split_is_one_error_and_leaves_nothing(tmp_path, monkeypatch):
+    tifffile.imwrite(tmp_path / "big.tif", np.zeros((6, 32, 32), np.uint8), **ZYX)
+    tifffile.imwrite(tmp_path / "one.tif", np.zeros((32, 32), np.uint8))
+    monkeypatch.setattr(images, "MAX_STACK_BYTES", 1000)
+    with _project(tmp_path) as project:
+        report = project.add_images([tmp_path])
+        assert [r.name for r in report.added] == ["one.tif"]
+        assert len(report.errors) == 1 and "Stack to Images" in str(report.errors[0])
+        assert not (project.root / "slices").exists() or not any(
+            (project.root / "slices").iterdir()
+        )
+
+
+def test_a_split_killed_half_way_is_cleared_by_the_next_writer(tmp_path, monkeypatch):
+    tifffile.imwrite(tmp_path / "vol.tif", _volume((4, 16, 16)), **ZYX)
+    with _project(tmp_path) as project:
+        calls = []
+        real = tifffile.imwrite
+
+        def killed(*args, **kwargs):
+            if len(calls) == 2:
+                raise KeyboardInterrupt  # the process dies here
+            calls.append(1)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(tifffile, "imwrite", killed)
+        with pytest.raises(KeyboardInterrupt):
+            project.add_images([tmp_path / "vol.tif"])
+        assert [p.name for p in (project.root / "slices").iterdir()] == [".vol.partial"]
+        assert project.images() == []
+    monkeypatch.undo()
+    with Project.open(tmp_path / "proj") as project:
+        assert not any((project.root / "slices").iterdir())
+        assert len(project.add_images([tmp_path / "vol.tif"]).added) == 4
+
+
+def test_masks_named_after_a_slice_import_onto_it(tmp_path, capsys):
+    tifffile.imwrite(
+        tmp_path / "vol.tif", RNG.integers(0, 255, (3, 16, 24)).astype(np.uint8), **ZYX
+    )
+    root = str(tmp_path / "proj")
+    assert main(["new", root, "--classes", "bg,membrane"]) == 0
+    assert main(["add", root, str(tmp_path / "vol.tif")]) == 0
+    assert "split vol.tif (3 slices)" in capsys.readouterr().out
+    (tmp_path / "labels" / "masks").mkdir(parents=True)
+    mask = np.zeros((16, 24), np.uint8)
+    mask[:, 12:] = 1
+    images.write_png(tmp_path / "labels" / "masks" / "vol_z001.png", mask)
+    assert main(["import", root, "--format", "masks", str(tmp_path / "labels")]) == 0
+    with Project.open(tmp_path / "proj") as project:
+        record = project.image("vol_z001.tif")
+        assert np.array_equal(project.load_mask(record), mask)
+        assert project.load_mask(project.image("vol_z000.tif")) is None
+
+
+def test_slice_names_widen_for_long_stacks():
+    assert stacks.slice_names("s", 3) == ["s_z000.tif", "s_z001.tif", "s_z002.tif"]
+    assert stacks.slice_names("s", 1001)[-1] == "s_z1000.tif"
