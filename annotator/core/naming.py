@@ -187,3 +187,11 @@ def unique_stems(
         taken.add(_key(name))
         out[key] = name
     return out
+
+
+def slice_stems(stem: str, planes: int) -> list[str]:
+    """The stems of a stack's slices, ``<stem>_z000``... (numbered from 0, as napari and
+    numpy count planes; zero-padded to 3 digits, wider for longer stacks): the image
+    names of a TIFF stack's slices and the names its label stack's slices match."""
+    width = max(3, len(str(planes - 1)))
+    return [f"{stem}_z{i:0{width}d}" for i in range(planes)]

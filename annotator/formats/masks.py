@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from annotator.core.errors import FormatError
-from annotator.core.naming import SIDECAR_ENDINGS, mask_ending
+from annotator.core.naming import SIDECAR_ENDINGS, mask_ending, slice_stems
 from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
@@ -149,24 +149,50 @@ def _colour_pixels(im: ImageFile, path: Path) -> tuple[np.ndarray, np.ndarray | 
 MASK_SUFFIXES = (".png", ".tif", ".tiff")
 
 
-def decode_mask_file(path: Path) -> np.ndarray:
+def mask_stack_pages(path: Path) -> int:
+    """How many masks of one size a TIFF of masks holds one per page (a label stack,
+    as Fiji and ISBI write them: slice ``i`` is page ``i``); 0 for one mask, for another
+    file, or for pages of other sizes (a thumbnail)."""
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return 0
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            pages = tif.pages
+            if len(pages) < 2:
+                return 0
+            shape = pages[0].shape  # type: ignore[union-attr]
+            same = sum(1 for p in pages if p.shape == shape)  # type: ignore[union-attr]
+    except Exception:  # unreadable: decoding it says so, with the file's name
+        return 0
+    return same if same > 1 else 0
+
+
+def decode_mask_file(path: Path, page: int | None = None) -> np.ndarray:
     """A class-id mask from a PNG (:func:`decode_mask_png`) or a single-channel integer
-    TIFF (any integer type whose values fit 16 bits)."""
+    TIFF (any integer type whose values fit 16 bits); ``page``: the slice of a label
+    stack (:func:`mask_stack_pages`)."""
     if path.suffix.lower() == ".png":
         return decode_mask_png(path)
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:
-            page = tif.pages[0]
-            shape = tuple(int(n) for n in page.shape if n != 1)  # type: ignore[union-attr]
+            if page is None and mask_stack_pages(path):
+                raise FormatError(
+                    f"{path}: a stack of {len(tif.pages)} masks, not one: import the folder "
+                    "holding it, whose slices are named <stem>_z000..."
+                )
+            page_of = tif.pages[0 if page is None else page]
+            shape = tuple(int(n) for n in page_of.shape if n != 1)  # type: ignore[union-attr]
             if len(shape) != 2:
                 raise FormatError(
                     f"{path}: a mask must be one single-channel image, this TIFF is "
-                    f"{'x'.join(map(str, page.shape))}"  # type: ignore[union-attr]
+                    f"{'x'.join(map(str, page_of.shape))}"  # type: ignore[union-attr]
                 )
             check_pixels(shape[1], shape[0], path)
-            arr = np.asarray(page.asarray()).reshape(shape)  # type: ignore[union-attr]
+            arr = np.asarray(page_of.asarray()).reshape(shape)  # type: ignore[union-attr]
     except FormatError:
         raise
     except Exception as exc:  # tifffile raises many kinds on a broken file
@@ -181,21 +207,23 @@ def decode_mask_file(path: Path) -> np.ndarray:
     return arr.astype(np.uint16)
 
 
-def read_label_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+def read_label_file(path: Path, page: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """A mask file's pixels as they are stored: ``(values, None)`` for class ids (grey
-    PNG, TIFF), ``(indices, palette)`` for a palette PNG (``palette``: ``(n, 3) uint8``),
-    or ``(colours, None)`` with ``colours`` ``(h, w, 3)`` for an RGB PNG (RGBA too, when
-    no pixel is see-through: an alpha would be a fourth thing the colour says). The file
-    is opened once."""
+    PNG, TIFF; ``page``: a label stack's slice), ``(indices, palette)`` for a palette PNG
+    (``palette``: ``(n, 3) uint8``), or ``(colours, None)`` with ``colours`` ``(h, w,
+    3)`` for an RGB PNG (RGBA too, when no pixel is see-through: an alpha would be a
+    fourth thing the colour says). The file is opened once."""
     if path.suffix.lower() != ".png":
-        return decode_mask_file(path), None
+        return decode_mask_file(path, page), None
     return _read_png(path, colours=True)
 
 
-def _decode(path: Path, labelling: Labelling, reserved: dict[int, int]) -> tuple[np.ndarray, int]:
+def _decode(
+    path: Path, labelling: Labelling, reserved: dict[int, int], page: int | None = None
+) -> tuple[np.ndarray, int]:
     """A mask file's labels (``int32``: class ids through ``labelling``'s table, the
     ``reserved`` values marked; colours by the table's colours) and its bits a value."""
-    pixels, palette = read_label_file(path)
+    pixels, palette = read_label_file(path, page)
     bits = pixels.dtype.itemsize * 8
     if pixels.ndim == 3:
         return labelling.from_colours(pixels, path), bits
@@ -207,9 +235,11 @@ def _decode(path: Path, labelling: Labelling, reserved: dict[int, int]) -> tuple
     return labelling.from_ids(pixels, path, marks), bits
 
 
-def _labels(path: Path, labelling: Labelling, reserved: dict[int, int]) -> np.ndarray:
+def _labels(
+    path: Path, labelling: Labelling, reserved: dict[int, int], page: int | None = None
+) -> np.ndarray:
     """The labels of a mask file checked before (a file changed since is refused)."""
-    return _decode(path, labelling, reserved)[0]
+    return _decode(path, labelling, reserved, page)[0]
 
 
 def _mask_files(src: Path) -> list[Path]:
@@ -254,10 +284,10 @@ def table_folders(folder: Path, root: Path) -> list[Path]:
     return list(dict.fromkeys([root, folder, folder.parent]))
 
 
-def _find_image(mask_file: Path, beside: ImagesBeside) -> Path | None:
+def _find_image(mask_file: Path, beside: ImagesBeside, stem: str) -> Path | None:
     folder = mask_file.parent
     if folder.name == "masks":
-        return beside.find(folder.parent / "images", mask_file.stem, mask_file)
+        return beside.find(folder.parent / "images", stem, mask_file)
     return None
 
 
@@ -290,26 +320,32 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         )
     beside = ImagesBeside()
     for f in files:
-        try:
-            mask, bits = _decode(f, labelling, reserved)
-            # Only what the checks found is kept; the labels are decoded again when the
-            # item is imported, so a big import holds one mask at a time.
-            result.items.append(
-                ImportItem(
-                    source=f,
-                    image_name=f.stem,
-                    width=int(mask.shape[1]),
-                    height=int(mask.shape[0]),
-                    mask=None,
-                    names=names,
-                    image_file=_find_image(f, beside),
-                    raw_bits=0 if reserved or names is not None else bits,
-                    match_by_stem=True,
-                    load=functools.partial(_labels, f, labelling, reserved),
-                    used=tuple(np.unique(mask[mask >= 0]).tolist()),
+        # A label stack's slice i is the mask of image <stem>_z00i, as a stack added to
+        # a project names its slices (storage/stacks.py).
+        pages = mask_stack_pages(f)
+        slices = list(enumerate(slice_stems(f.stem, pages))) if pages else [(None, f.stem)]
+        for page, stem in slices:
+            where = f if page is None else f"{f} (slice {page})"
+            try:
+                mask, bits = _decode(f, labelling, reserved, page)
+                # Only what the checks found is kept; the labels are decoded again when
+                # the item is imported, so a big import holds one mask at a time.
+                result.items.append(
+                    ImportItem(
+                        source=f,
+                        image_name=stem,
+                        width=int(mask.shape[1]),
+                        height=int(mask.shape[0]),
+                        mask=None,
+                        names=names,
+                        image_file=_find_image(f, beside, stem),
+                        raw_bits=0 if reserved or names is not None else bits,
+                        match_by_stem=True,
+                        load=functools.partial(_labels, f, labelling, reserved, page),
+                        used=tuple(np.unique(mask[mask >= 0]).tolist()),
+                    )
                 )
-            )
-            del mask
-        except FormatError as exc:
-            result.errors.append((str(f), str(exc)))
+                del mask
+            except FormatError as exc:
+                result.errors.append((str(where), str(exc)))
     return result

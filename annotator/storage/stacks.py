@@ -23,17 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.errors import ImageReadError
+from annotator.core.naming import slice_stems
 from annotator.storage.atomic import fsync_dir, partial_folder
 from annotator.storage.images import read_tiff_stack
 from annotator.storage.project import SLICES_DIR
 
 _SOURCE = "source.json"
-
-
-def slice_names(stem: str, planes: int) -> list[str]:
-    """The file names of a stack's slices: ``<stem>_z000.tif``... (wider for more)."""
-    width = max(3, len(str(planes - 1)))
-    return [f"{stem}_z{i:0{width}d}.tif" for i in range(planes)]
 
 
 def split_stack(root: Path, stack: Path) -> tuple[Path, list[Path], bool]:
@@ -51,7 +46,7 @@ def split_stack(root: Path, stack: Path) -> tuple[Path, list[Path], bool]:
         folder = base / f"{stack.stem}~{n}"  # another stack of the same name
         n += 1
     slices = read_tiff_stack(stack)
-    names = slice_names(stack.stem, len(slices))
+    names = [f"{stem}.tif" for stem in slice_stems(stack.stem, len(slices))]
     staging = partial_folder(folder)
     try:
         import tifffile

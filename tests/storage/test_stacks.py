@@ -8,8 +8,9 @@ import tifffile
 
 from annotator.cli import main
 from annotator.core.errors import ImageReadError
+from annotator.core.naming import slice_stems
 from annotator.core.schema import LabelSchema
-from annotator.storage import images, stacks
+from annotator.storage import images
 from annotator.storage.images import read_tiff_stack, tiff_stack
 from annotator.storage.project import Project
 
@@ -155,5 +156,32 @@ def test_masks_named_after_a_slice_import_onto_it(tmp_path, capsys):
 
 
 def test_slice_names_widen_for_long_stacks():
-    assert stacks.slice_names("s", 3) == ["s_z000.tif", "s_z001.tif", "s_z002.tif"]
-    assert stacks.slice_names("s", 1001)[-1] == "s_z1000.tif"
+    assert slice_stems("s", 3) == ["s_z000", "s_z001", "s_z002"]
+    assert slice_stems("s", 1001)[-1] == "s_z1000"
+
+
+def test_a_label_stack_named_as_the_image_stack_imports_slice_by_slice(tmp_path, capsys):
+    volume = _volume((5, 16, 24))
+    tifffile.imwrite(tmp_path / "vol.tif", volume, **ZYX)
+    labels = (volume > 127).astype(np.uint8) * 255  # ISBI's labels: 0 and 255
+    (tmp_path / "labels").mkdir()
+    tifffile.imwrite(tmp_path / "labels" / "vol.tif", labels, **ZYX)
+    root = str(tmp_path / "proj")
+    assert main(["new", root, "--classes", "membrane,cell"]) == 0
+    assert main(["add", root, str(tmp_path / "vol.tif")]) == 0
+    assert main(["import", root, "--format", "masks", str(tmp_path / "labels")]) == 0
+    assert "imported 5" in capsys.readouterr().out
+    with Project.open(tmp_path / "proj") as project:
+        for i in range(5):
+            mask = project.load_mask(project.image(f"vol_z{i:03d}.tif"))
+            assert np.array_equal(mask, (labels[i] == 255).astype(np.uint8)), i
+
+
+def test_a_label_stack_is_never_read_as_its_first_slice(tmp_path):
+    from annotator.core.errors import FormatError
+    from annotator.formats.masks import decode_mask_file
+
+    tifffile.imwrite(tmp_path / "m.tif", np.zeros((4, 8, 8), np.uint8), **ZYX)
+    with pytest.raises(FormatError, match="a stack of 4 masks"):
+        decode_mask_file(tmp_path / "m.tif")
+    assert decode_mask_file(tmp_path / "m.tif", 3).shape == (8, 8)
