@@ -151,17 +151,20 @@ def test_a_jobs_final_callback_can_start_the_next_job():
     assert runs == [0, 1]
 
 
-def test_a_newer_request_cancels_the_running_one_in_a_cancellable_worker():
+def _cancellable_worker(stopped: Exception):
+    """A cancellable worker whose ``"slow"`` request runs until cancelled, then raises
+    ``stopped``, and whose others return at once, upper-cased; with the event set when
+    "slow" starts, and the lists of results and errors it reports."""
     started = threading.Event()
-    seen = []
-    errors = []
+    seen: list = []
+    errors: list = []
 
     def work(request, cancel):
         if request == "slow":
             started.set()
-            while not cancel.is_set():
+            while not cancel.is_set():  # a long request: it checks between its steps
                 time.sleep(0.005)
-            raise RuntimeError("stopped early")  # superseded: not reported as an error
+            raise stopped  # after a cancel: never reported as an error
         return request.upper()
 
     worker = LatestWinsWorker(
@@ -171,6 +174,11 @@ def test_a_newer_request_cancels_the_running_one_in_a_cancellable_worker():
         call_directly,
         cancellable=True,
     )
+    return worker, started, seen, errors
+
+
+def test_a_newer_request_cancels_the_running_one_in_a_cancellable_worker():
+    worker, started, seen, errors = _cancellable_worker(RuntimeError("stopped early"))
     worker.submit("slow")
     assert started.wait(5)
     worker.submit("fast")
@@ -253,25 +261,7 @@ def test_a_user_error_in_the_background_is_logged_as_one_line_and_a_bug_with_its
 
 
 def test_cancel_stops_the_running_request_and_the_worker_goes_on():
-    started = threading.Event()
-    seen = []
-    errors = []
-
-    def work(request, cancel):
-        if request == "slow":
-            started.set()
-            while not cancel.is_set():  # a long request: it checks between its steps
-                time.sleep(0.005)
-            raise Cancelled("stopped early")
-        return request.upper()
-
-    worker = LatestWinsWorker(
-        work,
-        lambda req, res: seen.append((req, res)),
-        lambda req, e: errors.append((req, e)),
-        call_directly,
-        cancellable=True,
-    )
+    worker, started, seen, errors = _cancellable_worker(Cancelled("stopped early"))
     assert not worker.cancel(), "an idle worker had nothing to cancel"
     worker.submit("slow")
     assert started.wait(5)

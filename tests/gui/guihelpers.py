@@ -1,5 +1,5 @@
-"""Helpers for GUI tests: pixel positions on the canvas and mouse gestures, and a
-project whose ranking takes a while."""
+"""Helpers for GUI tests: pixel positions on the canvas and mouse gestures, and the
+proposal worker's waits."""
 
 from __future__ import annotations
 
@@ -64,59 +64,6 @@ def model_file(path, names):
     return path
 
 
-def ranked_project(tmp_path, n_images=40):
-    """A project of ``n_images`` synthetic cell pictures, the first two labelled and done,
-    with a tiny model v1: the ranking has ``n_images - 3`` images to score."""
-    import cv2
-
-    from annotator.core.schema import LabelSchema
-    from annotator.core.status import ImageStatus
-    from annotator.core.synthetic import synthetic_cells
-    from annotator.ml.networks import NetworkConfig
-    from annotator.ml.train import TrainConfig
-    from annotator.services import training
-    from annotator.storage.project import Project
-
-    folder = tmp_path / "imgs"
-    folder.mkdir()
-    for i in range(n_images):
-        image, _ = synthetic_cells(seed=i, size=SIZE, n_cells=3)
-        cv2.imwrite(str(folder / f"cells_{i:02d}.png"), image)
-    root = tmp_path / "proj"
-    with Project.create(root, LabelSchema.from_names(["background", "cell", "nucleus"])) as p:
-        p.add_images([folder])
-        for i, record in enumerate(p.images()[:2]):
-            _, truth = synthetic_cells(seed=i, size=SIZE, n_cells=3)
-            p.save_mask(record.id, truth, status=ImageStatus.DONE)
-        training.train_project(
-            p,
-            steps=2,
-            device="cpu",
-            network=NetworkConfig(in_channels=1, n_classes=3, depth=2, width=8),
-            config=TrainConfig(crop=64, batch_size=4, lr=5e-3, val_fraction=0.25, seed=0),
-            export_onnx=False,
-        )
-    return root
-
-
-def slow_model_calls(monkeypatch, seconds):
-    """Every model call sleeps ``seconds`` first, without looking at its cancel token (a
-    CPU inference); returns a one-item list whose value can be changed meanwhile."""
-    import time
-
-    from annotator.ml.predict import Predictor
-
-    delay = [seconds]
-    real_predict = Predictor.predict
-
-    def predict(self, image, **kwargs):
-        time.sleep(delay[0])
-        return real_predict(self, image, **kwargs)
-
-    monkeypatch.setattr(Predictor, "predict", predict)
-    return delay
-
-
 def timed_proposal_waits(monkeypatch):
     """The seconds each ``ModelService.wait_proposals`` call waited, as they come."""
     import time
@@ -134,3 +81,19 @@ def timed_proposal_waits(monkeypatch):
 
     monkeypatch.setattr(ModelService, "wait_proposals", timed_wait)
     return waits
+
+
+def window_ranking(qtbot, root, scored=3):
+    """A window on the project at ``root`` (proposals on the CPU, no idle rounds) once
+    the proposal worker has scored ``scored`` images of its ranking."""
+    from annotator.gui.main_window import MainWindow
+    from annotator.services.model_service import ModelSettings
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.loop.settings_override = ModelSettings(device="cpu", threads=1, train_on_done=False)
+    w.show()
+    w.open_project(root)
+    service = w.loop.service
+    qtbot.waitUntil(lambda: service.ranking().scored >= scored, timeout=30_000)
+    return w

@@ -211,22 +211,16 @@ def test_x_brings_back_the_same_class_after_a_move(window):
 def test_a_class_change_while_the_model_ranks_waits_for_one_model_call(
     qtbot, tmp_path, monkeypatch
 ):
-    from guihelpers import ranked_project, slow_model_calls, timed_proposal_waits
+    from guihelpers import timed_proposal_waits, window_ranking
+    from modelhelpers import ranked_project, slow_model_calls
 
     from annotator.core.status import ImageStatus
-    from annotator.gui.main_window import MainWindow
-    from annotator.services.model_service import ModelSettings
 
     root = ranked_project(tmp_path, 40)
     delay = slow_model_calls(monkeypatch, 0.25)
     waits = timed_proposal_waits(monkeypatch)
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.loop.settings_override = ModelSettings(device="cpu", threads=1, train_on_done=False)
-    w.show()
-    w.open_project(root)
+    w = window_ranking(qtbot, root)
     service = w.loop.service
-    qtbot.waitUntil(lambda: service.ranking().scored >= 3, timeout=30_000)
     w.class_panel.move_requested.emit(1, 2)  # cell after nucleus: no question asked
     # About 34 model calls (8 s) were left to rank; the change waits for one at most.
     assert w.session.project.schema.names == ["background", "nucleus", "cell"]

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from guihelpers import ranked_project, slow_model_calls, timed_proposal_waits
+from guihelpers import timed_proposal_waits, window_ranking
+from modelhelpers import ranked_project, slow_model_calls
 from PySide6.QtWidgets import QMessageBox
 
 import annotator.gui.image_removal as removal_module
 from annotator.core.errors import ProjectError
 from annotator.core.status import ImageStatus
-from annotator.gui.main_window import MainWindow
-from annotator.services.model_service import ModelSettings
 
 
 def _ok(monkeypatch, ok=True):
@@ -193,15 +192,10 @@ def test_removing_images_while_the_model_ranks_waits_for_one_model_call_then_ran
 ):
     delay = slow_model_calls(monkeypatch, MODEL_CALL_S)
     waits = timed_proposal_waits(monkeypatch)
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.loop.settings_override = ModelSettings(device="cpu", threads=1, train_on_done=False)
-    w.show()
-    w.open_project(trained_dir)
+    w = window_ranking(qtbot, trained_dir)
     service = w.loop.service
     ids = [r.id for r in w.session.images()]
     opened = w.document.image_id
-    qtbot.waitUntil(lambda: service.ranking().scored >= 3, timeout=30_000)
     _ok(monkeypatch)
     gone = [opened, ids[-1]]  # the open one, and one the ranking has not reached
     w.image_list.remove_requested.emit(gone)

@@ -12,54 +12,24 @@ from __future__ import annotations
 import threading
 import time
 
-import cv2
 import pytest
+from modelhelpers import ranked_project, slow_model_calls, wait_until
 
-from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.core.synthetic import SYNTHETIC_CLASSES, synthetic_cells
-from annotator.ml.networks import NetworkConfig
-from annotator.ml.predict import Predictor
-from annotator.ml.train import TrainConfig
-from annotator.services import training
 from annotator.services.jobs import call_directly
 from annotator.services.model_service import ModelListener, ModelService, ModelSettings
 from annotator.services.projects import remove_images
 from annotator.services.proposals import ProposalEvents, ProposalWorker
 from annotator.storage.project import Project
 
-SIZE = 64
 N_IMAGES = 30
 MODEL_CALL_S = 0.2  # one model call on a CPU, about
 SETTINGS = ModelSettings(device="cpu", threads=1)
 
 
-def trained_project(root) -> Project:
-    """Synthetic cells, the first two labelled and done, and a tiny model (v1)."""
-    project = Project.create(root, LabelSchema.from_names(list(SYNTHETIC_CLASSES)))
-    folder = root / "images"
-    folder.mkdir()
-    for i in range(N_IMAGES):
-        image, _ = synthetic_cells(seed=i, size=SIZE, n_cells=3)
-        cv2.imwrite(str(folder / f"cells_{i:02d}.png"), image)
-    project.add_images([folder])
-    for i, record in enumerate(project.images()[:2]):
-        _, truth = synthetic_cells(seed=i, size=SIZE, n_cells=3)
-        project.save_mask(record.id, truth, status=ImageStatus.DONE)
-    training.train_project(
-        project,
-        steps=2,
-        device="cpu",
-        network=NetworkConfig(in_channels=1, n_classes=3, depth=2, width=8),
-        config=TrainConfig(crop=64, batch_size=4, lr=5e-3, val_fraction=0.25, seed=0),
-        export_onnx=False,
-    )
-    return project
-
-
 @pytest.fixture
 def project(tmp_path):
-    p = trained_project(tmp_path / "proj")
+    p = Project.open(ranked_project(tmp_path, N_IMAGES))
     yield p
     p.close()
 
@@ -67,24 +37,7 @@ def project(tmp_path):
 @pytest.fixture
 def slow_model(monkeypatch):
     """Every model call takes ``delay[0]`` seconds more (0 to let the ranking run)."""
-    delay = [MODEL_CALL_S]
-    real = Predictor.predict
-
-    def predict(self, image, **kwargs):
-        time.sleep(delay[0])
-        return real(self, image, **kwargs)
-
-    monkeypatch.setattr(Predictor, "predict", predict)
-    return delay
-
-
-def _until(condition, timeout=30.0) -> bool:
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.01)
-    return True
+    return slow_model_calls(monkeypatch, MODEL_CALL_S)
 
 
 def _files_of(project, image_ids) -> list[str]:
@@ -116,7 +69,7 @@ def test_a_pause_stops_the_ranking_at_once_and_the_resume_ranks_the_images_left(
     try:
         ids = [r.id for r in project.images()]
         service.show_image(ids[2])
-        assert _until(lambda: service.ranking().scored >= 3), service.ranking()
+        assert wait_until(lambda: service.ranking().scored >= 3, 30), service.ranking()
         began = time.monotonic()
         service.pause_proposals()
         assert service.wait_proposals(10)
@@ -187,7 +140,7 @@ def test_a_reading_of_stored_scores_cut_short_reads_on_at_the_next_request(proje
     )
     try:
         worker.read_stored(1)
-        assert _until(lambda: len(read) > 5)
+        assert wait_until(lambda: len(read) > 5, 30)
         worker.cancel()
         gate.set()
         assert worker.wait_idle(10)

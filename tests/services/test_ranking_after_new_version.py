@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
+from modelhelpers import wait_until
 from PySide6.QtWidgets import QWidget
 
 import annotator.gui.loop_controller as loop_module
@@ -210,15 +211,6 @@ def test_a_second_pass_of_the_same_version_reads_only_the_stored_scores(project,
     assert scorer.loads == [(1, "b")]
     suggestion = service.suggest()
     assert suggestion.complete and suggestion.record.id == ids(project)["a"]
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def reopened_with_v1(project, scorer, monkeypatch, tmp_path) -> int:
