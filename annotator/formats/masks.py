@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from annotator.core.errors import FormatError
 from annotator.core.naming import SIDECAR_ENDINGS, mask_ending, slice_stems
+from annotator.core.tiff_layout import stack_plan
 from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
@@ -150,23 +151,33 @@ MASK_SUFFIXES = (".png", ".tif", ".tiff")
 
 
 def mask_stack_pages(path: Path) -> int:
-    """How many masks of one size a TIFF of masks holds one per page (a label stack,
-    as Fiji and ISBI write them: slice ``i`` is page ``i``); 0 for one mask, for another
-    file, or for pages of other sizes (a thumbnail)."""
+    """How many masks a TIFF of masks holds as a stack (a label stack, as Fiji and ISBI
+    write them), by the rules a picture stack is cut by
+    (:func:`~annotator.core.tiff_layout.stack_plan`), so slice ``i`` of the labels is
+    the mask of slice ``i`` of the pictures; 0 for one mask or another file."""
     if path.suffix.lower() not in (".tif", ".tiff"):
         return 0
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:
-            pages = tif.pages
-            if len(pages) < 2:
-                return 0
-            shape = pages[0].shape  # type: ignore[union-attr]
-            same = sum(1 for p in pages if p.shape == shape)  # type: ignore[union-attr]
-    except Exception:  # unreadable: decoding it says so, with the file's name
+            plan = stack_plan(path, tif.series)
+    except Exception:  # unreadable, or no stack of pictures: decoding it says so
         return 0
-    return same if same > 1 else 0
+    return 0 if plan is None else plan.planes
+
+
+def _stack_slice(path: Path, tif: Any, page: int) -> np.ndarray:
+    """Slice ``page`` of the label stack in ``tif`` (an open ``tifffile.TiffFile``)."""
+    plan = stack_plan(path, tif.series)
+    if plan is None or not 0 <= page < plan.planes:
+        raise FormatError(f"{path}: no slice {page} in it")
+    if len(plan.series) > 1:  # pages written one by one: a series each
+        return plan.slices([plan.series[page].asarray()])[0]
+    pages = plan.series[0].pages
+    if plan.image_ndim == 2 and len(pages) == plan.planes:  # one page a slice: read it alone
+        return np.asarray(pages[page].asarray()).reshape(plan.height, plan.width)
+    return plan.slices([plan.series[0].asarray()])[page]
 
 
 def decode_mask_file(path: Path, page: int | None = None) -> np.ndarray:
@@ -179,20 +190,30 @@ def decode_mask_file(path: Path, page: int | None = None) -> np.ndarray:
 
     try:
         with tifffile.TiffFile(path) as tif:
-            if page is None and mask_stack_pages(path):
-                raise FormatError(
-                    f"{path}: a stack of {len(tif.pages)} masks, not one: import the folder "
-                    "holding it, whose slices are named <stem>_z000..."
-                )
-            page_of = tif.pages[0 if page is None else page]
-            shape = tuple(int(n) for n in page_of.shape if n != 1)  # type: ignore[union-attr]
-            if len(shape) != 2:
-                raise FormatError(
-                    f"{path}: a mask must be one single-channel image, this TIFF is "
-                    f"{'x'.join(map(str, page_of.shape))}"  # type: ignore[union-attr]
-                )
-            check_pixels(shape[1], shape[0], path)
-            arr = np.asarray(page_of.asarray()).reshape(shape)  # type: ignore[union-attr]
+            if page is not None:
+                arr = _stack_slice(path, tif, page)
+                if arr.ndim != 2:
+                    raise FormatError(
+                        f"{path}: a mask must be single-channel, these slices are "
+                        f"{'x'.join(map(str, arr.shape))}"
+                    )
+                check_pixels(arr.shape[1], arr.shape[0], path)
+            else:
+                planes = mask_stack_pages(path)
+                if planes:
+                    raise FormatError(
+                        f"{path}: a stack of {planes} masks, not one (the masks import reads "
+                        "it slice by slice, as <stem>_z000...)"
+                    )
+                first = tif.pages[0]
+                shape = tuple(int(n) for n in first.shape if n != 1)  # type: ignore[union-attr]
+                if len(shape) != 2:
+                    raise FormatError(
+                        f"{path}: a mask must be one single-channel image, this TIFF is "
+                        f"{'x'.join(map(str, first.shape))}"  # type: ignore[union-attr]
+                    )
+                check_pixels(shape[1], shape[0], path)
+                arr = np.asarray(first.asarray()).reshape(shape)  # type: ignore[union-attr]
     except FormatError:
         raise
     except Exception as exc:  # tifffile raises many kinds on a broken file

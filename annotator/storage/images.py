@@ -22,6 +22,7 @@ from annotator.core.errors import ImageReadError, ProjectError
 from annotator.core.limits import IMAGE_SUFFIXES as IMAGE_SUFFIXES
 from annotator.core.limits import max_pixels
 from annotator.core.orientation import apply_exif_orientation, exif_orientation
+from annotator.core.tiff_layout import layout, stack_plan, stack_problem
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,9 @@ def _normalise_channels(path: Path, array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-#: A TIFF whose planes nobody named (tifffile's Q and I axes) is read as channels up to
-#: this many (a 5-channel array saved from numpy), and as a stack of slices beyond it.
-MAX_UNNAMED_CHANNELS = 8
-
-
 def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
-    """A TIFF's first series as ``(H, W[, C])`` (:func:`_layout`); ``header_only``: an
+    """A TIFF's first series as ``(H, W[, C])`` (:func:`~annotator.core.tiff_layout.layout`);
+    ``header_only``: an
     array of that shape that reads nothing (for :func:`image_size`)."""
     import logging
 
@@ -96,16 +93,14 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
             series = tif.series[0]
             shape = tuple(int(s) for s in series.shape)
             axes = series.axes
-            layout = _layout(path, shape, axes)
-            height, width = (layout[0][i] for i in layout[1][:2])
+            shape_order = layout(path, shape, axes)
+            height, width = (shape_order[0][i] for i in shape_order[1][:2])
             _check_size(path, width, height)
             # Pages written one by one are series of their own: more of the first's size
             # are slices of a stack (a thumbnail or a reduced copy has another size).
             same = sum(1 for other in tif.series[1:] if tuple(other.shape) == shape)
             if same:
-                raise ImageReadError(
-                    path, _stack_problem(same + 1, (height, width), "one per page")
-                )
+                raise ImageReadError(path, stack_problem(same + 1, (height, width), "one per page"))
             if header_only:
                 return np.broadcast_to(np.zeros((), series.dtype), (height, width))
             array = series.asarray()
@@ -113,54 +108,7 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
         raise
     except Exception as exc:  # tifffile raises many kinds for broken files
         raise ImageReadError(path, f"corrupt or unsupported TIFF ({exc})") from None
-    return np.transpose(array.reshape(layout[0]), layout[1])
-
-
-def _layout(path: Path, shape: tuple[int, ...], axes: str) -> tuple[tuple[int, ...], list[int]]:
-    """How a TIFF series of ``shape`` along tifffile's ``axes`` becomes ``(H, W)`` or
-    ``(H, W, channels)``: the shape to reshape it to (lengths of 1 dropped), then the
-    order of those axes.
-
-    Y, X, S (samples) and C (channels) are taken as they say, so a 1-row or 1-pixel
-    image stays one and planar channels are moved last; Z or T of more than one plane is
-    a stack, refused in words. Q and I (planes nobody named: tifffile's own shape
-    record of a numpy array, or bare pages) follow numpy's image convention, as before:
-    ``(H, W, C)`` when the last length is at most :data:`MAX_UNNAMED_CHANNELS` or smaller
-    than both others (a 13-band satellite picture), else ``(C, H, W)`` when the first is
-    at most that, else a stack."""
-    if len(axes) != len(shape) or "Y" not in axes or "X" not in axes:
-        raise ImageReadError(path, f"unsupported TIFF layout (axes {axes}, shape {shape})")
-    keep = [i for i, a in enumerate(axes) if a in "YX" or shape[i] > 1]
-    kept = "".join(axes[i] for i in keep)
-    reshaped = tuple(shape[i] for i in keep)
-    sizes = dict(zip(kept, reshaped, strict=True))
-    if any(a in "ZT" for a in kept):
-        planes = int(np.prod([n for a, n in sizes.items() if a not in "YXSC"]))
-        raise ImageReadError(path, _stack_problem(planes, (sizes["Y"], sizes["X"]), f"axes {axes}"))
-    if any(a in "QI" for a in kept):  # planes nobody named
-        if len(reshaped) == 2:
-            return reshaped, [0, 1]
-        if len(reshaped) == 3:
-            first, second, last = reshaped
-            if last <= MAX_UNNAMED_CHANNELS or last < min(first, second):
-                return reshaped, [0, 1, 2]  # (H, W, C): fewer bands than rows and columns
-            if first <= MAX_UNNAMED_CHANNELS:
-                return reshaped, [1, 2, 0]  # (C, H, W)
-        planes = int(np.prod(reshaped[:-2]))
-        raise ImageReadError(path, _stack_problem(planes, reshaped[-2:], f"axes {axes}"))
-    rest = [a for a in kept if a not in "YX"]
-    if len(rest) > 1:  # samples and channels both: no image this app can show
-        raise ImageReadError(path, f"unsupported TIFF layout (axes {axes}, shape {shape})")
-    return reshaped, [kept.index("Y"), kept.index("X")] + [kept.index(a) for a in rest]
-
-
-def _stack_problem(planes: int, yx: tuple[int, ...], how: str) -> str:
-    size = f"{yx[1]}x{yx[0]}" if len(yx) == 2 else "?"
-    return (
-        f"the TIFF is a stack of {planes} images of {size} ({how}), not one 2-D image; "
-        "adding it to a project adds each slice, or save each slice as a file of its own "
-        "(Fiji: Image > Stacks > Stack to Images)"
-    )
+    return np.transpose(array.reshape(shape_order[0]), shape_order[1])
 
 
 #: A stack is split into its slices only when all its pixels fit in this many bytes
@@ -171,21 +119,29 @@ MAX_STACK_BYTES = 4 << 30
 def tiff_stack(path: str | os.PathLike[str]) -> int:
     """How many 2-D images the TIFF at ``path`` holds as a stack (Z or T planes, unnamed
     planes beyond what :func:`read_image` takes for channels, or pages of one size
-    written one by one): 0 when it is one image, or not a stack this app can split
-    (:func:`read_image` then says what it is). Reads the header only."""
+    written one by one): 0 when it is one image, or unreadable (:func:`read_image` then
+    says what it is). A stack that cannot be split is refused in words
+    (:class:`ImageReadError`). Reads the header only."""
     import tifffile
 
+    p = Path(path)
     try:
-        with tifffile.TiffFile(path) as tif:
-            plan = _stack_plan(Path(path), tif)
-    except Exception:  # not a TIFF, damaged, too large: read_image says so
+        with tifffile.TiffFile(p) as tif:
+            plan = stack_plan(p, tif.series)
+    except ImageReadError:
+        raise
+    except Exception:  # not a TIFF, or damaged: read_image says so
         return 0
-    return 0 if plan is None else plan[0]
+    if plan is None:
+        return 0
+    _check_size(p, plan.width, plan.height)
+    return plan.planes
 
 
 def read_tiff_stack(path: str | os.PathLike[str]) -> list[np.ndarray]:
-    """The slices of the TIFF stack at ``path`` (see :func:`tiff_stack`), each as
-    :func:`read_image` gives an image: ``(H, W)`` or ``(H, W, C)`` in the file's dtype.
+    """The slices of the TIFF stack at ``path`` (see :func:`tiff_stack`) as stored:
+    ``(H, W)`` or ``(H, W, C)`` in the file's dtype, every channel kept (a slice file
+    written from one is then read as :func:`read_image` reads any picture).
     :class:`ImageReadError` when it is not a stack, is damaged, or is larger than
     :data:`MAX_STACK_BYTES`."""
     import logging
@@ -196,74 +152,57 @@ def read_tiff_stack(path: str | os.PathLike[str]) -> list[np.ndarray]:
     p = Path(path)
     try:
         with tifffile.TiffFile(p) as tif:
-            plan = _stack_plan(p, tif)
+            plan = stack_plan(p, tif.series)
             if plan is None:
                 raise ImageReadError(p, "not a stack of images")
-            planes, series, shape, order, image_ndim = plan
-            itemsize = np.dtype(series[0].dtype).itemsize
-            size = int(np.prod(series[0].shape)) * itemsize * len(series)
+            _check_size(p, plan.width, plan.height)
+            itemsize = np.dtype(plan.series[0].dtype).itemsize
+            size = int(np.prod(plan.series[0].shape)) * itemsize * len(plan.series)
             if size > MAX_STACK_BYTES:
                 raise ImageReadError(
                     p,
-                    f"the stack of {planes} images is {size / 2**30:.1f} GiB, more than the "
-                    f"{MAX_STACK_BYTES / 2**30:.0f} GiB split here at once; save each slice as "
-                    "a file of its own (Fiji: Image > Stacks > Stack to Images) and add those",
+                    f"the stack of {plan.planes} images is {size / 2**30:.1f} GiB, more than "
+                    f"the {MAX_STACK_BYTES / 2**30:.0f} GiB split here at once; save each "
+                    "slice as a file of its own (Fiji: Image > Stacks > Stack to Images) and "
+                    "add those",
                 )
-            arrays = [s.asarray() for s in series]
+            try:
+                slices = plan.slices([s.asarray() for s in plan.series])
+            except Exception as exc:
+                # A compression tifffile leaves to the imagecodecs package (LZW...): Pillow
+                # decodes such pages itself, one image per page.
+                slices = _pillow_pages(p, plan.planes, exc)
     except ImageReadError:
         raise
     except Exception as exc:  # tifffile raises many kinds for broken files
         raise ImageReadError(p, f"corrupt or unsupported TIFF ({exc})") from None
-    if len(arrays) > 1:  # pages written one by one: one image each
-        slices = [np.transpose(a.reshape(shape), order) for a in arrays]
-    else:
-        whole = np.transpose(arrays[0].reshape(shape), order)
-        slices = list(whole.reshape((planes, *whole.shape[whole.ndim - image_ndim :])))
-    if len(slices) != planes:  # a plan this code made wrong, not the user's file
-        raise ImageReadError(p, f"read {len(slices)} slices where {planes} were expected")
-    return [_normalise_channels(p, s) for s in slices]
+    if len(slices) != plan.planes:  # a plan this code made wrong, not the user's file
+        raise ImageReadError(p, f"read {len(slices)} slices where {plan.planes} were expected")
+    for s in slices:
+        if s.dtype.kind not in "uifb":
+            raise ImageReadError(p, f"unsupported pixel type {s.dtype}")
+    return slices
 
 
-def _stack_plan(
-    path: Path, tif: object
-) -> tuple[int, list, tuple[int, ...], list[int], int] | None:  # type: ignore[type-arg]
-    """How to read the stack in ``tif`` (an open ``tifffile.TiffFile``): ``(planes,
-    series, shape, order, image_ndim)``, where each series' array is reshaped to
-    ``shape`` and transposed by ``order`` to ``(planes..., H, W[, C])`` (one series: the
-    plane axes first, merged by the caller; several: one image each), ``image_ndim``
-    being 2, or 3 with channels. ``None`` when it holds one image or is no stack this
-    app can split."""
-    all_series = list(getattr(tif, "series", []))
-    if not all_series:
-        return None
-    first = all_series[0]
-    shape = tuple(int(n) for n in first.shape)
-    axes = first.axes
+def _pillow_pages(path: Path, planes: int, why: Exception) -> list[np.ndarray]:
+    """The pages of a stack tifffile cannot decode, by Pillow, when there is one per
+    slice; else the reason tifffile gave."""
+    from PIL import Image
+
     try:
-        one = _layout(path, shape, axes)
+        with Image.open(path) as im:
+            if getattr(im, "n_frames", 1) != planes:
+                raise why
+            pages = []
+            for frame in range(planes):
+                im.seek(frame)
+                im.load()
+                pages.append(_pillow_to_array(path, im))
     except ImageReadError:
-        one = None
-    if one is not None:
-        same = [s for s in all_series[1:] if tuple(int(n) for n in s.shape) == shape]
-        if not same:
-            return None
-        series = [first, *same]
-        height, width = (one[0][i] for i in one[1][:2])
-        _check_size(path, width, height)
-        return len(series), series, one[0], one[1], len(one[1])
-    if len(axes) != len(shape) or "Y" not in axes or "X" not in axes:
-        return None
-    keep = [i for i, a in enumerate(axes) if a in "YX" or shape[i] > 1]
-    kept = "".join(axes[i] for i in keep)
-    reshaped = tuple(shape[i] for i in keep)
-    channels = [i for i, a in enumerate(kept) if a in "SC"]
-    plane_axes = [i for i, a in enumerate(kept) if a not in "YXSC"]
-    if len(channels) > 1 or not plane_axes:
-        return None  # samples and channels both: no image this app can show
-    y, x = kept.index("Y"), kept.index("X")
-    _check_size(path, reshaped[x], reshaped[y])
-    planes = int(np.prod([reshaped[i] for i in plane_axes]))
-    return planes, [first], reshaped, plane_axes + [y, x] + channels, 2 + len(channels)
+        raise
+    except Exception:
+        raise ImageReadError(path, f"corrupt or unsupported TIFF ({why})") from None
+    return pages
 
 
 def _read_pillow(path: Path) -> np.ndarray:
@@ -307,7 +246,7 @@ def _refuse_pillow_stack(path: Path, im) -> None:  # type: ignore[no-untyped-def
         same += im.size == first
     im.seek(0)
     if same:
-        raise ImageReadError(path, _stack_problem(same + 1, (first[1], first[0]), "one per page"))
+        raise ImageReadError(path, stack_problem(same + 1, (first[1], first[0]), "one per page"))
 
 
 def _pillow_to_array(path: Path, im) -> np.ndarray:  # type: ignore[no-untyped-def]

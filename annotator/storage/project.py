@@ -260,6 +260,17 @@ def looks_like_mask(array: np.ndarray) -> bool:
     return np.unique(sample).size <= MASK_MAX_VALUES
 
 
+def _first_page_is_mask(path: Path) -> bool:
+    """Whether a TIFF stack's first page holds few values, as a label stack's does."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return looks_like_mask(np.asarray(tif.pages[0].asarray()))  # type: ignore[union-attr]
+    except Exception:  # unreadable here: splitting it says why
+        return False
+
+
 def file_sha1(path: Path) -> str:
     """The SHA-1 of a file's bytes (how the project knows an image file again)."""
     h = hashlib.sha1()
@@ -827,7 +838,22 @@ class Project:
             flush()
         if progress:
             progress(len(candidates), len(candidates), "")
+        self._drop_unused_splits(report)
         return report
+
+    def _drop_unused_splits(self, report: AddReport) -> None:
+        """Remove the slice files just written of stacks none of whose slices was added
+        (each the same picture as an image already there), and their mention."""
+        from annotator.storage.stacks import discard_split
+
+        used = {self.image_path(r).parent for r in report.added}
+        kept = []
+        for stack, planes, folder in report.stacks:
+            if Path(folder) in used:
+                kept.append((stack, planes, folder))
+            else:
+                discard_split(Path(folder))
+        report.stacks = kept
 
     def _split_stacks(
         self,
@@ -839,11 +865,19 @@ class Project:
         (``storage/stacks.py``); a stack that cannot be split is an error of the report."""
         from annotator.storage.stacks import split_stack
 
+        pictures_of = masks_beside([f.stem for f, _ in candidates])  # vol_mask.tif: vol.tif's
         out: list[tuple[Path, str]] = []
-        for file, name in candidates:
-            planes = tiff_stack(file) if file.suffix.lower() in (".tif", ".tiff") else 0
+        for i, (file, name) in enumerate(candidates):
+            try:
+                planes = tiff_stack(file) if file.suffix.lower() in (".tif", ".tiff") else 0
+            except ImageReadError as exc:  # a stack that cannot be cut into pictures
+                report.errors.append(exc)
+                continue
             if not planes:
                 out.append((file, name))
+                continue
+            if i in pictures_of and _first_page_is_mask(file):  # a label stack beside
+                report.masks_left_out.append((str(file), str(candidates[pictures_of[i]][0])))
                 continue
             if progress:
                 progress(0, 1, f"splitting {file.name} ({planes} slices)")
@@ -851,6 +885,9 @@ class Project:
                 folder, slices, written = split_stack(self.root, file)
             except ImageReadError as exc:
                 report.errors.append(exc)
+                continue
+            except OSError as exc:  # the stack went meanwhile
+                report.errors.append(ImageReadError(file, exc.strerror or str(exc)))
                 continue
             if written:  # (split before: its slices are added, or "already in the project")
                 report.stacks.append((str(file), len(slices), str(folder)))

@@ -8,9 +8,9 @@ planes), and those files are added. Every other part of the app then treats a sl
 any picture; masks named ``<stem>_z000.png`` import onto it, and exports name it so.
 
 The folder is written as a hidden ``.partial`` folder and renamed whole, so a split is
-never half there; a ``source.json`` in it records the stack (path, size, modification
-time), and adding the same unchanged stack again finds its slices instead of writing
-them twice. The stack's own file is never touched.
+never half there; a ``source.json`` in it records the stack (path, size, SHA-1), and
+adding a stack of the same content again (touched, or moved) finds its slices instead of
+writing them twice. The stack's own file is never touched.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,27 +27,31 @@ from annotator.core.errors import ImageReadError
 from annotator.core.naming import slice_stems
 from annotator.storage.atomic import fsync_dir, partial_folder
 from annotator.storage.images import read_tiff_stack
-from annotator.storage.project import SLICES_DIR
+from annotator.storage.project import SLICES_DIR, file_sha1
 
 _SOURCE = "source.json"
 
 
 def split_stack(root: Path, stack: Path) -> tuple[Path, list[Path], bool]:
     """Write the slices of the TIFF stack ``stack`` into the project at ``root`` (see the
-    module's docstring); ``(folder, slice files, whether they were written now)``. An
-    unchanged stack split before gives its files again. :class:`ImageReadError` naming the stack when it cannot be read or
-    its slices cannot be written (nothing is left behind then)."""
-    source = _source_of(stack)
+    module's docstring); ``(folder, slice files, whether they were written now)``. A
+    stack split before (the same content, wherever it is now) gives its files again.
+    :class:`ImageReadError` naming the stack when it cannot be read or its slices cannot
+    be written (nothing is left behind then)."""
+    st = stack.stat()
+    digest = file_sha1(stack)
     base = root / SLICES_DIR
     folder, n = base / stack.stem, 2
     while folder.exists():
-        found = _split_before(folder, source)
+        found = _split_before(folder, st.st_size, digest)
         if found is not None:
             return folder, found, False
         folder = base / f"{stack.stem}~{n}"  # another stack of the same name
         n += 1
     slices = read_tiff_stack(stack)
-    names = [f"{stem}.tif" for stem in slice_stems(stack.stem, len(slices))]
+    # Named after the folder: the second stack named vol.tif gives vol~2_z000.tif, which a
+    # label stack named vol~2.tif is read into (formats/masks.py).
+    names = [f"{stem}.tif" for stem in slice_stems(folder.name, len(slices))]
     staging = partial_folder(folder)
     try:
         import tifffile
@@ -54,12 +59,17 @@ def split_stack(root: Path, stack: Path) -> tuple[Path, list[Path], bool]:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         for name, array in zip(names, slices, strict=True):
-            rgb = array.ndim == 3 and array.shape[2] in (3, 4) and array.dtype == np.uint8
             with open(staging / name, "wb") as fh:
-                tifffile.imwrite(fh, array, photometric="rgb" if rgb else "minisblack")
+                tifffile.imwrite(fh, array, **_as_picture(array))
                 fh.flush()
                 os.fsync(fh.fileno())
-        record = {**source, "planes": len(slices), "files": names}
+        record = {
+            "stack": str(stack.resolve()),
+            "size": st.st_size,
+            "sha1": digest,
+            "planes": len(slices),
+            "files": names,
+        }
         (staging / _SOURCE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         fsync_dir(staging)
         os.replace(staging, folder)
@@ -73,21 +83,32 @@ def split_stack(root: Path, stack: Path) -> tuple[Path, list[Path], bool]:
     return folder, [folder / name for name in names], True
 
 
-def _source_of(stack: Path) -> dict[str, object]:
-    st = stack.stat()
-    return {"stack": str(stack.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+def _as_picture(array: np.ndarray) -> dict[str, Any]:
+    """tifffile's options that store ``array`` as one picture: grey, RGB(A) of any
+    depth, or other channel counts interleaved (never one page per row)."""
+    if array.ndim == 2:
+        return {"photometric": "minisblack"}
+    if array.shape[2] in (3, 4):
+        return {"photometric": "rgb", "planarconfig": "contig"}
+    return {"photometric": "minisblack", "planarconfig": "contig"}
 
 
-def _split_before(folder: Path, source: dict[str, object]) -> list[Path] | None:
-    """The slice files of ``folder`` when it holds this very stack's split, complete."""
+def _split_before(folder: Path, size: int, digest: str) -> list[Path] | None:
+    """The slice files of ``folder`` when it holds the split of a stack of this content,
+    complete."""
     try:
         record = json.loads((folder / _SOURCE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(record, dict) or any(record.get(k) != v for k, v in source.items()):
+    if not isinstance(record, dict) or (record.get("size"), record.get("sha1")) != (size, digest):
         return None
     names = record.get("files")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         return None
     files = [folder / n for n in names]
     return files if all(f.is_file() for f in files) else None
+
+
+def discard_split(folder: Path) -> None:
+    """Remove a split just written whose slices were all already in the project."""
+    shutil.rmtree(folder, ignore_errors=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import tifffile
@@ -185,3 +187,112 @@ def test_a_label_stack_is_never_read_as_its_first_slice(tmp_path):
     with pytest.raises(FormatError, match="a stack of 4 masks"):
         decode_mask_file(tmp_path / "m.tif")
     assert decode_mask_file(tmp_path / "m.tif", 3).shape == (8, 8)
+
+
+def test_a_thumbnail_among_the_pages_of_a_label_stack_moves_no_slice(tmp_path):
+    from annotator.formats.masks import decode_mask_file, mask_stack_pages
+
+    labels = RNG.integers(0, 3, (4, 16, 24)).astype(np.uint8)
+    with tifffile.TiffWriter(tmp_path / "m.tif") as tif:
+        for i, page in enumerate(labels):
+            tif.write(page)
+            if i == 1:
+                tif.write(np.zeros((4, 6), np.uint8))  # a thumbnail between slices
+    assert mask_stack_pages(tmp_path / "m.tif") == 4
+    for i in range(4):
+        assert np.array_equal(decode_mask_file(tmp_path / "m.tif", i), labels[i]), i
+
+
+def test_the_second_stack_of_one_name_takes_the_label_stack_of_its_folder_name(tmp_path):
+    volumes = {}
+    for folder in ("sample1", "sample2"):
+        (tmp_path / folder).mkdir()
+        volumes[folder] = _volume((3, 16, 24))
+        tifffile.imwrite(tmp_path / folder / "image.tif", volumes[folder], **ZYX)
+    root = str(tmp_path / "proj")
+    assert main(["new", root, "--classes", "a,b"]) == 0
+    assert main(["add", root, str(tmp_path / "sample1"), str(tmp_path / "sample2")]) == 0
+    with Project.open(tmp_path / "proj") as project:
+        names = sorted(r.name for r in project.images())
+        pictures = {r.name: project.load_image(r) for r in project.images()}
+    assert names == [f"image{k}_z00{i}.tif" for k in ("", "~2") for i in range(3)]
+    assert np.array_equal(pictures["image~2_z001.tif"], volumes["sample2"][1])
+    (tmp_path / "labels").mkdir()
+    labels = np.ones((3, 16, 24), np.uint8)
+    tifffile.imwrite(tmp_path / "labels" / "image~2.tif", labels, **ZYX)
+    assert main(["import", root, "--format", "masks", str(tmp_path / "labels")]) == 0
+    with Project.open(tmp_path / "proj") as project:
+        assert project.load_mask(project.image("image_z000.tif")) is None
+        assert project.load_mask(project.image("image~2_z002.tif")) is not None
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "kwargs"),
+    [
+        ((5, 20, 30, 3), np.uint16, {"photometric": "rgb"}),  # 16-bit RGB
+        ((5, 20, 30, 3), np.float32, {"photometric": "rgb"}),
+        ((3, 2, 20, 30), np.uint8, {"imagej": True, "metadata": {"axes": "ZCYX"}}),  # 2 channels
+    ],
+)
+def test_every_slice_file_is_one_picture_with_every_channel(tmp_path, shape, dtype, kwargs):
+    volume = (RNG.random(shape) * 1000).astype(dtype)
+    tifffile.imwrite(tmp_path / "v.tif", volume, **kwargs)
+    with _project(tmp_path) as project:
+        project.add_images([tmp_path / "v.tif"])
+        files = sorted((project.root / "slices" / "v").glob("*.tif"))
+        assert len(files) == shape[0]
+        for i, f in enumerate(files):
+            with tifffile.TiffFile(f) as tif:
+                assert len(tif.pages) == 1  # never a page per row
+                stored = tif.asarray()
+            want = volume[i] if kwargs.get("imagej") is None else np.moveaxis(volume[i], 0, -1)
+            assert np.array_equal(stored, want), f.name
+
+
+def test_a_file_of_several_stacks_is_refused_in_words(tmp_path):
+    with tifffile.TiffWriter(tmp_path / "two.tif") as tif:
+        tif.write(_volume((5, 16, 24)), photometric="minisblack", metadata={"axes": "ZYX"})
+        tif.write(_volume((4, 16, 24)), photometric="minisblack", metadata={"axes": "ZYX"})
+    with _project(tmp_path) as project:
+        report = project.add_images([tmp_path / "two.tif"])
+        assert report.added == [] and "holds 2 stacks" in str(report.errors[0])
+
+
+def test_a_stack_touched_or_moved_is_found_by_its_content_not_copied_again(tmp_path):
+    tifffile.imwrite(tmp_path / "vol.tif", _volume((4, 16, 24)), **ZYX)
+    with _project(tmp_path) as project:
+        assert len(project.add_images([tmp_path / "vol.tif"]).added) == 4
+        (tmp_path / "elsewhere").mkdir()
+        (tmp_path / "vol.tif").rename(tmp_path / "elsewhere" / "vol.tif")
+        os.utime(tmp_path / "elsewhere" / "vol.tif")  # touched too
+        again = project.add_images([tmp_path / "elsewhere" / "vol.tif"])
+        assert again.added == [] and again.stacks == []
+        assert [p.name for p in (project.root / "slices").iterdir()] == ["vol"]
+        other = _volume((4, 16, 24))
+        other[:2] = tifffile.imread(project.root / "slices/vol/vol_z000.tif")  # 2 repeats
+        tifffile.imwrite(tmp_path / "vol.tif", other, **ZYX)  # another stack, same name
+        third = project.add_images([tmp_path / "vol.tif"])
+        assert len(third.added) == 2 and len(third.stacks) == 1
+
+
+def test_a_label_stack_beside_its_volume_is_left_out_as_a_mask(tmp_path):
+    tifffile.imwrite(tmp_path / "vol.tif", _volume((4, 16, 24)), **ZYX)
+    tifffile.imwrite(tmp_path / "vol_mask.tif", np.ones((4, 16, 24), np.uint8), **ZYX)
+    with _project(tmp_path) as project:
+        report = project.add_images([tmp_path])
+        assert len(report.added) == 4
+        assert report.masks_left_out == [
+            (str(tmp_path / "vol_mask.tif"), str(tmp_path / "vol.tif"))
+        ]
+
+
+def test_an_lzw_stack_is_split_by_pillow_when_tifffile_needs_a_codec(tmp_path):
+    from PIL import Image
+
+    volume = _volume((9, 16, 24))  # (3 bare pages would be read as channels)
+    frames = [Image.fromarray(s) for s in volume]
+    frames[0].save(
+        tmp_path / "lzw.tif", save_all=True, append_images=frames[1:], compression="tiff_lzw"
+    )
+    assert tiff_stack(tmp_path / "lzw.tif") == 9
+    assert all(np.array_equal(a, b) for a, b in zip(read_tiff_stack(tmp_path / "lzw.tif"), volume))
