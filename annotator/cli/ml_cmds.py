@@ -99,7 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("project", type=Path)
     many = p.add_mutually_exclusive_group()
     many.add_argument(
-        "-n", "--count", type=_count, default=10, metavar="N", help="how many (default 10)"
+        "-n", "--count", type=_positive, default=10, metavar="N", help="how many (default 10)"
     )
     many.add_argument("--all", action="store_true", help="every image not done")
     from annotator.ml.strategies import STRATEGIES
@@ -181,6 +181,12 @@ def _fmt(v: object) -> str:
 def _count(text: str) -> int:
     if not text.strip().isdecimal():
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (0 or more)")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.strip().isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
     return int(text)
 
 
@@ -358,11 +364,12 @@ def cmd_suggest(args: argparse.Namespace) -> int:
                     "candidates": found.candidates,
                     "scored_now": found.scored_now,
                     "images": [vars(i) for i in found.images],
+                    "skipped": [{"name": n, "reason": r} for n, r in found.skipped],
                 },
                 indent=2,
             )
         )
-        return 0
+        return 2 if found.skipped else 0
     if not found.candidates:
         print("every image is done: nothing left to label")
         return 0
@@ -381,6 +388,12 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         if score and item.version != found.active_version:
             score += f" (v{item.version})" if item.version is not None else " (older model)"
         print(f"{rank:4d}  {item.name:<{width}}  {item.status:<11} {score}".rstrip())
+    unscored = found.unscored()
+    if unscored:
+        print(
+            f"  {unscored} of them have no score of any model yet (listed in the order "
+            "added): run without --stored-only to score them"
+        )
     stale = found.stale()
     if stale:
         print(

@@ -49,6 +49,12 @@ class Suggestions:
     scored_now: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
+    def unscored(self) -> int:
+        """How many listed images have no score at all, where the model's scores rank."""
+        if self.strategy != SCORED or self.active_version is None:
+            return 0
+        return sum(1 for i in self.images if i.score is None)
+
     def stale(self) -> int:
         """How many listed images rank by a score of another version than the active one."""
         if self.strategy != SCORED or self.active_version is None:

@@ -95,3 +95,18 @@ def test_cli_suggest_prints_the_ranking_and_json(project, capsys):
         project.set_status(record.id, ImageStatus.DONE)
     assert main(["suggest", root]) == 0
     assert "every image is done" in capsys.readouterr().out
+
+
+def test_cli_suggest_refuses_zero_and_json_names_what_it_skipped(project, capsys, tmp_path):
+    root = str(project.root)
+    with pytest.raises(SystemExit) as exit_:
+        main(["suggest", root, "-n", "0"])
+    assert exit_.value.code == 2 and "1 or more" in capsys.readouterr().err
+    _train(project)
+    gone = project.images()[4]
+    project.image_path(gone).rename(tmp_path / "moved.png")
+    assert main(["suggest", root, "--json", "--device", "cpu"]) == 2
+    data = json.loads(capsys.readouterr().out)
+    assert [s["name"] for s in data["skipped"]] == [gone.name]
+    assert main(["suggest", root, "--stored-only", "--all"]) == 0
+    assert "1 of them have no score of any model yet" in capsys.readouterr().out
