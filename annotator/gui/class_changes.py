@@ -132,5 +132,5 @@ def _rewrite(
         return None
     window.class_panel.note.setText(result.summary())
     window.class_panel.note.show()
-    window.statusBar().showMessage(result.labels.summary().capitalize(), 10000)
+    window.statusBar().showMessage(sentence(result.labels.summary()), 10000)
     return result

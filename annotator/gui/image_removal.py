@@ -126,5 +126,5 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
             sentence(error_text(outcome.error or RuntimeError("nothing happened"))),
         )
         return None
-    window.statusBar().showMessage(outcome.result.summary().capitalize(), 15000)
+    window.statusBar().showMessage(sentence(outcome.result.summary()), 15000)
     return outcome.result

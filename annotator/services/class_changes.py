@@ -31,7 +31,8 @@ class ClassChangeResult:
     model_note: str
 
     def summary(self) -> str:
-        text = self.labels.summary().capitalize() + "."
+        said = self.labels.summary()  # (capitalize() would lower-case its paths and names)
+        text = said[:1].upper() + said[1:] + "."
         return f"{text} {self.model_note}" if self.model_note else text
 
 

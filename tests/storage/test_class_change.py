@@ -279,3 +279,17 @@ def test_a_move_permutes_the_ids_and_keeps_every_pixel_s_class(tmp_path):
         assert report.summary() == (
             "moved 'nucleus' to id 0; 2 label map(s) rewritten for the ids that moved"
         )
+
+
+def test_the_summary_keeps_the_case_of_the_kept_folder_and_the_class_names(tmp_path):
+    from annotator.services.class_changes import apply_change
+
+    names = ["Background", "Cell", "Debris", "Nucleus"]
+    project = Project.create(tmp_path / "MyProject", LabelSchema.from_names(names))
+    project.add_images([image_folder(tmp_path / "pics", n=3, size=(6, 8))])
+    with project:
+        _maps(project)
+        result = apply_change(project, ClassChange.removal(project.schema, 2, into=1))
+        text = result.summary()
+        assert result.labels.kept_in is not None and str(result.labels.kept_in) in text
+        assert "'Debris' into 'Cell'" in text and text[0].isupper()
