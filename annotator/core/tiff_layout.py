@@ -50,6 +50,8 @@ def layout(path: Path, shape: tuple[int, ...], axes: str) -> tuple[tuple[int, ..
     kept = "".join(axes[i] for i in keep)
     reshaped = tuple(shape[i] for i in keep)
     sizes = dict(zip(kept, reshaped, strict=True))
+    if "S" in kept and "C" in kept:  # samples and channels both: no image this app can show
+        raise ImageReadError(path, f"unsupported TIFF layout (axes {axes}, shape {shape})")
     if any(a in "ZT" for a in kept):
         planes = int(np.prod([n for a, n in sizes.items() if a not in "YXSC"]))
         raise ImageReadError(path, stack_problem(planes, (sizes["Y"], sizes["X"]), f"axes {axes}"))

@@ -293,3 +293,13 @@ def test_the_summary_keeps_the_case_of_the_kept_folder_and_the_class_names(tmp_p
         text = result.summary()
         assert result.labels.kept_in is not None and str(result.labels.kept_in) in text
         assert "'Debris' into 'Cell'" in text and text[0].isupper()
+
+
+def test_the_kept_maps_of_a_project_that_drops_to_eight_bit_promise_no_plain_import(tmp_path):
+    names = [f"c{i}" for i in range(MAX_CLASSES_8BIT + 1)]
+    with _project(tmp_path, names) as project:
+        a = project.images()[0]
+        project.save_mask(a.id, np.full((6, 8), 3, np.uint16))
+        report = change_classes(project, ClassChange.removal(project.schema, 3))
+        assert report.kept_in is not None and project.schema.dtype == np.uint8
+        assert "a project created with as many" in report.summary()

@@ -296,3 +296,13 @@ def test_an_lzw_stack_is_split_by_pillow_when_tifffile_needs_a_codec(tmp_path):
     )
     assert tiff_stack(tmp_path / "lzw.tif") == 9
     assert all(np.array_equal(a, b) for a, b in zip(read_tiff_stack(tmp_path / "lzw.tif"), volume))
+
+
+def test_a_stack_with_samples_and_channels_is_refused_as_such_everywhere(tmp_path):
+    hyper = np.zeros((3, 2, 16, 24, 3), np.uint8)  # ZCYXS: no picture this app can show
+    tifffile.imwrite(tmp_path / "h.tif", hyper, imagej=True, metadata={"axes": "ZCYXS"})
+    with pytest.raises(ImageReadError, match="both samples and channels"):
+        tiff_stack(tmp_path / "h.tif")
+    with pytest.raises(ImageReadError, match="unsupported TIFF layout") as refused:
+        images.read_image(tmp_path / "h.tif")
+    assert "add the stack to a project" not in str(refused.value)  # it would be refused
