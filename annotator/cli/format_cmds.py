@@ -48,6 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=("polygon", "rle"),
         help="COCO segmentation: polygons (the default) or compressed RLE; iscrowd 0 in both",
     )
+    p.add_argument(
+        "--stacks",
+        action="store_true",
+        help="masks format: also write one label stack (a multi-page TIFF, as Fiji opens "
+        "it) per TIFF stack the images were split from, page i the labels of slice i "
+        "(<split>/stacks/<stack>.tif; slices not exported are unlabelled)",
+    )
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser(
@@ -85,6 +92,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         include=args.include,
         image_mode=args.images,
         coco_mode=args.coco_mode or "polygon",
+        stacks=args.stacks,
     )
     with open_project(args.project, lock=False) as project:  # read-only: runs beside a writer
         report = export_project(project, request, progress=ProgressLine("exporting"))
@@ -95,6 +103,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     if abs(sum(given) - 1.0) > 1e-6:
         shares = ", ".join(f"{k} {v:.3g}" for k, v in zip(("train", "val", "test"), request.split))
         print(f"  --split {args.split} does not sum to 1: read as shares ({shares})")
+    if args.stacks:
+        stacks = report.label_stacks
+        print(
+            f"  {len(stacks)} label stack(s), page i the labels of slice i (first: {stacks[0]})"
+            if stacks
+            else "  no label stack: none of the images exported is a slice of a stack"
+        )
     if report.skipped:
         print(f"  left out {len(report.skipped)} image(s) without a label map")
     if report.format == "yolo" and report.counts.get("train") and not report.counts.get("val"):

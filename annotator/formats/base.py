@@ -43,6 +43,16 @@ class ClassInfo:
 
 
 @dataclass(frozen=True)
+class StackSlice:
+    """Where an exported image sits in the TIFF stack it was split from (a project's
+    ``slices/<stack>/``): slice ``index`` of ``planes``, of the label stack ``stack``."""
+
+    stack: str
+    index: int
+    planes: int
+
+
+@dataclass(frozen=True)
 class ExportSample:
     """One image to export. ``stem`` is unique within the export."""
 
@@ -51,6 +61,7 @@ class ExportSample:
     width: int
     height: int
     load_mask: Callable[[], np.ndarray] = field(compare=False, repr=False)
+    stack: StackSlice | None = None
 
     @property
     def image_file_name(self) -> str:
@@ -82,6 +93,9 @@ class ExportOptions:
 
     image_mode: str = "copy"
     coco_mode: str = "polygon"
+    #: Also one label stack (multi-page TIFF) per TIFF stack the images were split from,
+    #: page i the labels of slice i (masks format).
+    stacks: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ Layout written::
     OUT/dataset.json               {"format": "annotator-masks", "void": 254, "unlabelled": 255}
     OUT/<split>/images/<stem>.<ext>
     OUT/<split>/masks/<stem>.png   single channel, pixel = class id (16 bit past 254 classes)
+    OUT/<split>/stacks/<stack>.tif with ``--stacks``: one label stack per TIFF stack the
+                                   images were split from (page i = slice i's labels)
 
 Read: every ``*.png`` directly in SRC, or else in any ``masks/`` folder below SRC,
 matched to a project image by file stem. With a class table (``--labels FILE``, else the
@@ -73,13 +75,39 @@ def write_masks(
         },
     )
     samples = dataset.samples()
+    # (split, label stack) -> its pages so far; the slices of a stack may fall into
+    # several splits: each split's stack holds its own, the other pages unlabelled.
+    stacks: dict[tuple[str, str], tuple[int, dict[int, np.ndarray]]] = {}
     for i, (split, s) in enumerate(samples):
         if progress:
             progress(i, len(samples), s.stem)
         mask = s.load_mask()
         folder.write_bytes(f"{split}/masks/{s.stem}.png", encode_png(mask))
         folder.place_image(f"{split}/images/{s.image_file_name}", s.image_path, options.image_mode)
+        if options.stacks and s.stack is not None:
+            key = (split, s.stack.stack)
+            stacks.setdefault(key, (s.stack.planes, {}))[1][s.stack.index] = mask
+    for (split, name), (planes, pages) in stacks.items():
+        folder.write_bytes(
+            f"{split}/stacks/{name}.tif", _label_stack(pages, planes, dataset.unlabelled)
+        )
     return folder.result()
+
+
+def _label_stack(pages: dict[int, np.ndarray], planes: int, unlabelled: int) -> bytes:
+    """An ImageJ stack (Fiji opens it as one) of ``planes`` pages: page i the labels of
+    slice i, those not given all ``unlabelled``."""
+    import io
+
+    import tifffile
+
+    first = next(iter(pages.values()))
+    volume = np.full((planes, *first.shape), unlabelled, first.dtype)
+    for index, mask in pages.items():
+        volume[index] = mask
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, volume, imagej=True, metadata={"axes": "ZYX"})
+    return buffer.getvalue()
 
 
 def decode_mask_png(path: Path) -> np.ndarray:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDoubleSpinBox,
@@ -64,7 +65,8 @@ def run_export(
 
 
 class ExportDialog(QDialog):
-    """Format, output folder, split, seed, which images, image mode, COCO mode."""
+    """Format, output folder, split, seed, which images, image mode, COCO mode, label
+    stacks."""
 
     def __init__(self, parent: QWidget | None = None, default_out: Path | None = None) -> None:
         super().__init__(parent)
@@ -94,6 +96,12 @@ class ExportDialog(QDialog):
             "How COCO stores each region (COCO export only); both as iscrowd 0, which "
             "trainers learn from"
         )
+        self.stacks_check = QCheckBox("Also one label stack per TIFF stack (page i: slice i)")
+        self.stacks_check.setToolTip(
+            "Masks export only: for images split from a TIFF stack, a multi-page TIFF of "
+            "their labels in <split>/stacks/, as Fiji opens it; slices not exported are "
+            "unlabelled"
+        )
         self._build()
         self.format_combo.currentIndexChanged.connect(self._format_changed)
         self._format_changed()
@@ -121,6 +129,7 @@ class ExportDialog(QDialog):
         form.addRow("Which images", self.include_combo)
         form.addRow("Images as", self.images_combo)
         form.addRow("COCO regions", self.coco_combo)
+        form.addRow("Label stacks", self.stacks_check)
         for spin in self.split_spins:
             spin.setToolTip("Shares of the images; they are scaled to add up to 1")
         finish_form(self, form, "Export", self._accept_if_valid)
@@ -133,6 +142,10 @@ class ExportDialog(QDialog):
 
     def _format_changed(self) -> None:
         self.coco_combo.setEnabled(self.format_combo.currentData() == "coco")
+        masks = self.format_combo.currentData() == "masks"
+        self.stacks_check.setEnabled(masks)
+        if not masks:
+            self.stacks_check.setChecked(False)
 
     def set_format(self, name: str) -> None:
         index = self.format_combo.findData(name)
@@ -158,6 +171,7 @@ class ExportDialog(QDialog):
             include=str(self.include_combo.currentData()),
             image_mode=str(self.images_combo.currentData()),
             coco_mode=str(self.coco_combo.currentData()),
+            stacks=self.stacks_check.isChecked(),
         )
 
     def _accept_if_valid(self) -> None:

@@ -43,6 +43,7 @@ from annotator.formats.base import (
     ExportSample,
     ImportItem,
     ImportOptions,
+    StackSlice,
     open_pil,
 )
 from annotator.formats.paths import links_leaving, safe_stem
@@ -55,6 +56,7 @@ from annotator.storage.project import (
     Project,
     file_sha1,
 )
+from annotator.storage.stacks import SliceIndex
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,8 @@ class ExportRequest:
     include: str = "done"
     image_mode: str = "copy"
     coco_mode: str = "polygon"
+    #: Also a label stack per TIFF stack the images were split from (masks format).
+    stacks: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,11 @@ class ExportReport:
     counts: dict[str, int]
     files: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label_stacks(self) -> list[str]:
+        """The label stacks written (``<split>/stacks/<stack>.tif``)."""
+        return [f for f in self.files if "/stacks/" in f]
 
 
 def parse_split(text: str) -> tuple[float, float, float]:
@@ -169,6 +178,8 @@ def build_export_dataset(
     projects."""
     if request.include not in ("done", "all"):
         raise FormatError(f"--include {request.include!r}: use done or all")
+    if request.stacks and request.format != "masks":
+        raise FormatError(f"label stacks are written by the masks format, not {request.format}")
     skipped: list[tuple[str, str]] = []
     chosen: list[ImageRecord] = []
     everyone = project.images()
@@ -191,13 +202,18 @@ def build_export_dataset(
     parts = split_keys(list(by_stem), request.split, request.seed)
     schema = project.schema
 
+    slice_of = SliceIndex(project.root) if request.stacks else None
+
     def sample(rec: ImageRecord) -> ExportSample:
+        image = project.image_path(rec)
+        where = slice_of(image) if slice_of is not None else None
         return ExportSample(
             stem=stems[rec.id],
-            image_path=project.image_path(rec),
+            image_path=image,
             width=rec.width,
             height=rec.height,
             load_mask=lambda: _load_mask(project, rec),
+            stack=None if where is None else StackSlice(*where),
         )
 
     dataset = ExportDataset(
@@ -272,7 +288,9 @@ def export_project(
             reason = f"{blocker} is a file, not a folder"
         raise FormatError(f"{out}: cannot create the export folder ({reason})") from None
     try:
-        options = ExportOptions(image_mode=request.image_mode, coco_mode=request.coco_mode)
+        options = ExportOptions(
+            image_mode=request.image_mode, coco_mode=request.coco_mode, stacks=request.stacks
+        )
         assert spec.writer is not None
         result = spec.writer(stage, dataset, options, progress)
         # The rename says "complete": the files must be on disk before it, or a power cut

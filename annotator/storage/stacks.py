@@ -112,3 +112,32 @@ def _split_before(folder: Path, size: int, digest: str) -> list[Path] | None:
 def discard_split(folder: Path) -> None:
     """Remove a split just written whose slices were all already in the project."""
     shutil.rmtree(folder, ignore_errors=True)
+
+
+class SliceIndex:
+    """Which slice of which split stack an image file of the project is: ``(stack,
+    index, planes)`` by the ``source.json`` of its folder (read once per folder), or
+    ``None`` for a picture that is no slice."""
+
+    def __init__(self, root: Path) -> None:
+        self._base = (root / SLICES_DIR).resolve()
+        self._folders: dict[Path, list[str] | None] = {}
+
+    def __call__(self, image_file: Path) -> tuple[str, int, int] | None:
+        folder = image_file.resolve().parent
+        if folder.parent != self._base:
+            return None
+        if folder not in self._folders:
+            self._folders[folder] = _files_of(folder)
+        names = self._folders[folder]
+        if names is None or image_file.name not in names:
+            return None
+        return folder.name, names.index(image_file.name), len(names)
+
+
+def _files_of(folder: Path) -> list[str] | None:
+    try:
+        names = json.loads((folder / _SOURCE).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return names if isinstance(names, list) and all(isinstance(n, str) for n in names) else None

@@ -568,3 +568,17 @@ def test_the_user_guide_lists_every_shortcut_the_menus_have(window):
     markdown = shortcuts_markdown(shortcut_rows(window.menuBar(), portable=True))
     assert "| Model | Train now | Ctrl+T |" in markdown
     assert module.with_table(text, markdown) == text, "run python scripts/shortcuts_table.py"
+
+
+def test_the_export_dialog_asks_for_label_stacks_only_of_a_masks_export(qtbot):
+    from annotator.gui.export_dialog import ExportDialog
+
+    dialog = ExportDialog(None)
+    qtbot.addWidget(dialog)
+    dialog.out_edit.setText("/tmp/somewhere")
+    dialog.set_format("masks")
+    assert dialog.stacks_check.isEnabled()
+    dialog.stacks_check.setChecked(True)
+    assert dialog.request().stacks
+    dialog.set_format("voc")
+    assert not dialog.stacks_check.isEnabled() and not dialog.request().stacks

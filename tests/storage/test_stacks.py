@@ -12,6 +12,7 @@ from annotator.cli import main
 from annotator.core.errors import ImageReadError
 from annotator.core.naming import slice_stems
 from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
 from annotator.storage import images
 from annotator.storage.images import read_tiff_stack, tiff_stack
 from annotator.storage.project import Project
@@ -306,3 +307,51 @@ def test_a_stack_with_samples_and_channels_is_refused_as_such_everywhere(tmp_pat
     with pytest.raises(ImageReadError, match="unsupported TIFF layout") as refused:
         images.read_image(tmp_path / "h.tif")
     assert "add the stack to a project" not in str(refused.value)  # it would be refused
+
+
+def test_label_stacks_export_page_by_slice_and_import_back_exactly(tmp_path, capsys):
+    volume = _volume((6, 16, 24))
+    tifffile.imwrite(tmp_path / "vol.tif", volume, **ZYX)
+    tifffile.imwrite(tmp_path / "one.tif", _volume((1, 16, 24))[0])  # a picture, no slice
+    root = str(tmp_path / "proj")
+    assert main(["new", root, "--classes", "bg,membrane"]) == 0
+    assert main(["add", root, str(tmp_path / "vol.tif"), str(tmp_path / "one.tif")]) == 0
+    labelled = {}
+    with Project.open(tmp_path / "proj") as project:
+        for i in (0, 2, 5):  # slices 1, 3 and 4 stay unlabelled
+            record = project.image(f"vol_z00{i}.tif")
+            labelled[i] = (volume[i] > 127).astype(np.uint8)
+            project.save_mask(record.id, labelled[i], status=ImageStatus.DONE)
+        project.save_mask(project.image("one.tif").id, np.ones((16, 24), np.uint8))
+    out = tmp_path / "out"
+    args = ["export", root, str(out), "--format", "masks", "--split", "1", "--include", "all"]
+    assert main([*args, "--stacks"]) == 0
+    assert "1 label stack(s), page i the labels of slice i (first: train/stacks/vol.tif)" in (
+        capsys.readouterr().out
+    )
+    stack = tifffile.imread(out / "train" / "stacks" / "vol.tif")
+    assert stack.shape == (6, 16, 24)
+    for i in range(6):
+        want = labelled[i] if i in labelled else np.full((16, 24), 255, np.uint8)
+        assert np.array_equal(stack[i], want), i
+    # into a fresh project of the same volume, the label stack gives the labels back
+    again = str(tmp_path / "again")
+    assert main(["new", again, "--classes", "bg,membrane"]) == 0
+    assert main(["add", again, str(tmp_path / "vol.tif")]) == 0
+    (tmp_path / "labels").mkdir()
+    (out / "train" / "stacks" / "vol.tif").rename(tmp_path / "labels" / "vol.tif")
+    assert main(["import", again, "--format", "masks", str(tmp_path / "labels")]) == 0
+    with Project.open(tmp_path / "again") as project:
+        for i in range(6):
+            mask = project.load_mask(project.image(f"vol_z00{i}.tif"))
+            if i in labelled:
+                assert np.array_equal(mask, labelled[i]), i
+            else:  # an unlabelled page gives no labels, never an empty "done" map
+                assert mask is None or not (mask != 255).any(), i
+
+
+def test_label_stacks_are_for_the_masks_format_only(tmp_path):
+    root = str(tmp_path / "proj")
+    assert main(["new", root, "--classes", "a,b"]) == 0
+    args = ["export", root, str(tmp_path / "out"), "--format", "voc", "--stacks"]
+    assert main(args) == 1
