@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.core.errors import FormatError
-from annotator.core.naming import SIDECAR_ENDINGS, mask_ending, slice_stems
+from annotator.core.naming import SIDECAR_ENDINGS, mask_ending, pair_base, slice_stems
 from annotator.core.tiff_layout import stack_plan
 from annotator.formats.base import (
     DEFAULT_EXPORT,
@@ -300,7 +300,12 @@ def _mask_files(src: Path) -> list[Path]:
 
     direct = masks_in(list(src.iterdir()))
     if direct:
-        return direct
+        # Pictures beside their masks (x.png by x_mask.png, as `annotator add` leaves
+        # them) are not masks themselves.
+        masked = {pair_base(p.stem) for p in direct if mask_ending(p.stem) is not None}
+        return [
+            p for p in direct if mask_ending(p.stem) is not None or p.stem.lower() not in masked
+        ]
     nested = masks_in(list(src.rglob("masks/*")))
     if nested:
         return nested
@@ -372,7 +377,9 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         # A label stack's slice i is the mask of image <stem>_z00i, as a stack added to
         # a project names its slices (storage/stacks.py).
         pages = mask_stack_pages(f)
-        slices = list(enumerate(slice_stems(f.stem, pages))) if pages else [(None, f.stem)]
+        # vol_mask.tif holds the labels of vol.tif's slices, vol_z000...
+        base = f.stem[: len(pair_base(f.stem))]
+        slices = list(enumerate(slice_stems(base, pages))) if pages else [(None, f.stem)]
         for page, stem in slices:
             where = f if page is None else f"{f} (slice {page})"
             try:

@@ -10,9 +10,13 @@ channels in RGB(A) order, in the file's own dtype (``uint8``, ``uint16``, ``floa
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import threading
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,19 +79,55 @@ def _normalise_channels(path: Path, array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+class _TiffDamage(logging.Handler):
+    """tifffile's errors about the file being read, per thread: tifffile logs damage
+    (a page chain cut short, ImageJ metadata naming pages that are not there) and goes
+    on with what it could read, which must not pass as the whole file."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self._seen = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = getattr(self._seen, "messages", None)
+        if found is not None:
+            found.append(record.getMessage())
+
+    @contextlib.contextmanager
+    def watching(self, path: Path) -> Iterator[None]:
+        """Raise ImageReadError naming the first damage tifffile logs meanwhile."""
+        found: list[str] = []
+        self._seen.messages = found
+        try:
+            yield
+        finally:
+            self._seen.messages = None
+        if found:
+            why = found[0].split("> ", 1)[-1]  # without tifffile's <object @offset>
+            raise ImageReadError(path, f"corrupt or truncated TIFF ({why})")
+
+
+def _tiff_damage() -> _TiffDamage:
+    """The one handler on tifffile's logger (which prints nothing of its own)."""
+    log = logging.getLogger("tifffile")
+    for handler in log.handlers:
+        if isinstance(handler, _TiffDamage):
+            return handler
+    handler = _TiffDamage()
+    log.setLevel(logging.ERROR)
+    log.propagate = False  # ours is the one-line error
+    log.addHandler(handler)
+    return handler
+
+
 def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
     """A TIFF's first series as ``(H, W[, C])`` (:func:`~annotator.core.tiff_layout.layout`);
     ``header_only``: an
     array of that shape that reads nothing (for :func:`image_size`)."""
-    import logging
-
     import tifffile
 
-    # tifffile logs its own warnings about damaged files; ours is the one-line error below
-    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
-
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _tiff_damage().watching(path), tifffile.TiffFile(path) as tif:
             if not tif.series:
                 raise ImageReadError(path, "corrupt or unsupported TIFF (no image in it)")
             series = tif.series[0]
@@ -126,7 +166,7 @@ def tiff_stack(path: str | os.PathLike[str]) -> int:
 
     p = Path(path)
     try:
-        with tifffile.TiffFile(p) as tif:
+        with _tiff_damage().watching(p), tifffile.TiffFile(p) as tif:
             plan = stack_plan(p, tif.series)
     except ImageReadError:
         raise
@@ -144,14 +184,11 @@ def read_tiff_stack(path: str | os.PathLike[str]) -> list[np.ndarray]:
     written from one is then read as :func:`read_image` reads any picture).
     :class:`ImageReadError` when it is not a stack, is damaged, or is larger than
     :data:`MAX_STACK_BYTES`."""
-    import logging
-
     import tifffile
 
-    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     p = Path(path)
     try:
-        with tifffile.TiffFile(p) as tif:
+        with _tiff_damage().watching(p), tifffile.TiffFile(p) as tif:
             plan = stack_plan(p, tif.series)
             if plan is None:
                 raise ImageReadError(p, "not a stack of images")

@@ -863,7 +863,7 @@ class Project:
     ) -> list[tuple[Path, str]]:
         """``candidates`` with each TIFF stack replaced by its slices' files
         (``storage/stacks.py``); a stack that cannot be split is an error of the report."""
-        from annotator.storage.stacks import split_stack
+        from annotator.storage.stacks import StackReplaced, split_stack
 
         pictures_of = masks_beside([f.stem for f, _ in candidates])  # vol_mask.tif: vol.tif's
         out: list[tuple[Path, str]] = []
@@ -883,6 +883,9 @@ class Project:
                 progress(0, 1, f"splitting {file.name} ({planes} slices)")
             try:
                 folder, slices, written = split_stack(self.root, file)
+            except StackReplaced as exc:  # as a picture file replaced by another
+                report.skipped.append((str(file), exc.problem))
+                continue
             except ImageReadError as exc:
                 report.errors.append(exc)
                 continue

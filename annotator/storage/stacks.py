@@ -25,7 +25,7 @@ import numpy as np
 
 from annotator.core.errors import ImageReadError
 from annotator.core.naming import slice_stems
-from annotator.storage.atomic import fsync_dir, partial_folder
+from annotator.storage.atomic import atomic_write_text, fsync_dir, partial_folder
 from annotator.storage.images import read_tiff_stack
 from annotator.storage.project import SLICES_DIR, file_sha1
 
@@ -45,7 +45,15 @@ def split_stack(root: Path, stack: Path) -> tuple[Path, list[Path], bool]:
     while folder.exists():
         found = _split_before(folder, st.st_size, digest)
         if found is not None:
+            _moved_to(folder, stack)  # found where it lies now
             return folder, found, False
+        if _stack_of(folder) == str(stack.resolve()):
+            raise StackReplaced(
+                stack,
+                f"not added: it replaced the stack split into {folder} (same file, other "
+                "content); put the original back, or save the new stack under another name "
+                "to add it",
+            )
         folder = base / f"{stack.stem}~{n}"  # another stack of the same name
         n += 1
     slices = read_tiff_stack(stack)
@@ -81,6 +89,32 @@ def split_stack(root: Path, stack: Path) -> tuple[Path, list[Path], bool]:
             f"cannot write its slices into {folder} ({exc.strerror or exc}); nothing was added",
         ) from None
     return folder, [folder / name for name in names], True
+
+
+class StackReplaced(ImageReadError):
+    """The stack file split before holds another stack now (as a picture file replaced
+    by another picture, it is not added: its slices' labels are the old stack's)."""
+
+
+def _moved_to(folder: Path, stack: Path) -> None:
+    """Record that the stack split into ``folder`` now lies at ``stack`` (best effort:
+    the record only tells a replaced stack from another stack of the same name)."""
+    where = str(stack.resolve())
+    try:
+        record = json.loads((folder / _SOURCE).read_text(encoding="utf-8"))
+        if record.get("stack") != where:
+            record["stack"] = where
+            atomic_write_text(folder / _SOURCE, json.dumps(record, indent=2) + "\n")
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _stack_of(folder: Path) -> str | None:
+    try:
+        stack = json.loads((folder / _SOURCE).read_text(encoding="utf-8")).get("stack")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return stack if isinstance(stack, str) else None
 
 
 def _as_picture(array: np.ndarray) -> dict[str, Any]:

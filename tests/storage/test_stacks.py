@@ -271,9 +271,14 @@ def test_a_stack_touched_or_moved_is_found_by_its_content_not_copied_again(tmp_p
         assert [p.name for p in (project.root / "slices").iterdir()] == ["vol"]
         other = _volume((4, 16, 24))
         other[:2] = tifffile.imread(project.root / "slices/vol/vol_z000.tif")  # 2 repeats
-        tifffile.imwrite(tmp_path / "vol.tif", other, **ZYX)  # another stack, same name
-        third = project.add_images([tmp_path / "vol.tif"])
+        (tmp_path / "other").mkdir()
+        tifffile.imwrite(tmp_path / "other" / "vol.tif", other, **ZYX)  # same name only
+        third = project.add_images([tmp_path / "other" / "vol.tif"])
         assert len(third.added) == 2 and len(third.stacks) == 1
+        # the stack split first, edited where it lies: refused, as a replaced picture is
+        tifffile.imwrite(tmp_path / "elsewhere" / "vol.tif", _volume((4, 16, 24)), **ZYX)
+        fourth = project.add_images([tmp_path / "elsewhere" / "vol.tif"])
+        assert fourth.added == [] and "it replaced the stack split into" in fourth.skipped[0][1]
 
 
 def test_a_label_stack_beside_its_volume_is_left_out_as_a_mask(tmp_path):
@@ -355,3 +360,33 @@ def test_label_stacks_are_for_the_masks_format_only(tmp_path):
     assert main(["new", root, "--classes", "a,b"]) == 0
     args = ["export", root, str(tmp_path / "out"), "--format", "voc", "--stacks"]
     assert main(args) == 1
+
+
+def test_a_truncated_stack_is_refused_not_added_as_what_was_left(tmp_path):
+    tifffile.imwrite(tmp_path / "full.tif", _volume((5, 128, 128)), **ZYX)
+    whole = (tmp_path / "full.tif").read_bytes()
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "vol.tif").write_bytes(whole[: len(whole) // 2])
+    with _project(tmp_path) as project:
+        report = project.add_images([tmp_path / "cut" / "vol.tif"])
+        assert report.added == []
+        assert "corrupt or truncated TIFF" in str(report.errors[0])
+
+
+def test_the_label_stack_add_leaves_out_imports_as_add_says(tmp_path, capsys):
+    volume = _volume((4, 16, 24))
+    labels = (volume > 127).astype(np.uint8)
+    (tmp_path / "bes").mkdir()
+    tifffile.imwrite(tmp_path / "bes" / "vol.tif", volume, **ZYX)
+    tifffile.imwrite(tmp_path / "bes" / "vol_mask.tif", labels, **ZYX)
+    root = str(tmp_path / "proj")
+    assert main(["new", root, "--classes", "bg,membrane"]) == 0
+    assert main(["add", root, str(tmp_path / "bes")]) == 0
+    assert "import them as labels with" in capsys.readouterr().err
+    assert main(["import", root, "--format", "masks", str(tmp_path / "bes")]) == 0
+    out = capsys.readouterr()
+    assert "imported 4" in out.out and "skipped" not in out.err + out.out
+    with Project.open(tmp_path / "proj") as project:
+        for i in range(4):
+            mask = project.load_mask(project.image(f"vol_z00{i}.tif"))
+            assert np.array_equal(mask, labels[i]), i
