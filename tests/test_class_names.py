@@ -141,3 +141,13 @@ def test_a_name_a_class_list_reads_as_a_comment_is_refused(name):
     with pytest.raises(SchemaError, match="read as a comment"):
         LabelSchema.from_names(["background", name])
     assert LabelSchema.from_names(["#1", "#x", "a # b"]).names == ["#1", "#x", "a # b"]
+
+
+def test_a_class_added_after_a_removal_never_wears_a_colour_in_use():
+    from annotator.core.schema import ClassChange, LabelSchema
+
+    schema = ClassChange.removal(LabelSchema.from_names(["a", "b", "c"]), 1).new  # a, c
+    added = schema.with_class("d")
+    colours = [c.color for c in added.classes]
+    assert len(set(colours)) == 3, colours
+    assert added.classes[-1].color == LabelSchema.from_names(["a", "b"]).classes[1].color

@@ -236,8 +236,18 @@ class LabelSchema:
             raise SchemaError(
                 f"a project created with at most {MAX_CLASSES_8BIT} classes cannot grow past it"
             )
-        cls = LabelClass(new_id, _check_name(name), color or default_color(new_id))
+        cls = LabelClass(new_id, _check_name(name), color or self._free_color(new_id))
         return LabelSchema(self.classes + (cls,))
+
+    def _free_color(self, new_id: int) -> str:
+        """The colour of a new class: its id's, unless a class wears it already (after a
+        removal, ids moved down with their colours), else the first of the palette's
+        and then the further colours that none wears."""
+        worn = {c.color.lower() for c in self.classes}
+        for k in (new_id, *range(len(PALETTE) + len(more_colours()))):
+            if default_color(k).lower() not in worn:
+                return default_color(k)
+        return default_color(new_id)
 
     def renamed(self, class_id: int, name: str) -> LabelSchema:
         return LabelSchema(
