@@ -342,7 +342,8 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     from annotator.services.suggestions import SCORED, suggest_images
 
     configure_cpu_threads()
-    with open_project(args.project) as project:
+    # --stored-only writes nothing: it runs beside a writer (the app, a training round)
+    with open_project(args.project, lock=not args.stored_only) as project:
         line = ProgressLine("scoring")
         found = suggest_images(
             project,
@@ -388,6 +389,8 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         if score and item.version != found.active_version:
             score += f" (v{item.version})" if item.version is not None else " (older model)"
         print(f"{rank:4d}  {item.name:<{width}}  {item.status:<11} {score}".rstrip())
+    if found.skipped:
+        print(f"  {len(found.skipped)} image(s) could not be read and are not listed")
     unscored = found.unscored()
     if unscored:
         print(

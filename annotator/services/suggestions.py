@@ -8,6 +8,7 @@ when that version made it (a small JSON read), else computed now by proposing th
 (stored, as ``annotator predict`` does, so the GUI and a later call find it). Images the
 active version has not scored (``score_missing=False``, or an unreadable picture) come
 after, ranked by the older score the project holds, and say which version made it.
+An image whose picture cannot be read is not listed (``skipped`` says why).
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ def suggest_images(
                 fresh[p.image_id] = p.score
                 stored[p.image_id] = (p.model_version, p.score)
             out.scored_now = len(done)
-            records = [project.image(r.id) for r in records]  # their new scores
+            unreadable = {name for name, _ in out.skipped}  # no picture to label: not listed
+            records = [project.image(r.id) for r in records if r.name not in unreadable]
     ranked = rank_records(records, strategy, fresh)
     for r in ranked if count is None else ranked[:count]:
         score: float | None

@@ -108,5 +108,8 @@ def test_cli_suggest_refuses_zero_and_json_names_what_it_skipped(project, capsys
     assert main(["suggest", root, "--json", "--device", "cpu"]) == 2
     data = json.loads(capsys.readouterr().out)
     assert [s["name"] for s in data["skipped"]] == [gone.name]
+    assert gone.name not in [i["name"] for i in data["images"]]  # nothing to label there
+    assert main(["suggest", root, "--device", "cpu"]) == 2
+    assert "1 image(s) could not be read and are not listed" in capsys.readouterr().out
     assert main(["suggest", root, "--stored-only", "--all"]) == 0
     assert "1 of them have no score of any model yet" in capsys.readouterr().out
