@@ -305,7 +305,7 @@ class ClassPanel(QWidget):
         box.setInformativeText(
             f"{what} The classes after it move up one place in the list (and the keys 1-9 "
             "with them). Every label map is rewritten; stopped half-way, nothing changes. "
-            "The model loses this class's output and goes on from what it learnt. "
+            "A model loses this class's output and goes on from what it learnt. "
             "It cannot be undone here: the label maps that held this class are kept, as "
             "they are now, in the project's removed folder, and File > Import (masks) of "
             "that folder brings the class back."

@@ -87,7 +87,7 @@ class ClassChangeReport:
         if self.kept_in is not None:
             text += f"; their label maps as they were are kept in {self.kept_in}"
             if self.change.new.dtype == self.change.old.dtype:
-                text += " (import them with --format masks to bring the class back)"
+                text += " (import that folder as masks to bring the class back)"
             else:  # 255 classes became 254: the project is 8-bit now, and cannot grow back
                 text += (
                     f" (with {len(self.change.old)} classes: import them into a project "

@@ -45,7 +45,7 @@ class RemovalReport:
         if self.kept_in is not None:
             text += (
                 f"; the label maps of the {self.with_labels} with labels are in "
-                f"{self.kept_in} (import them with --format masks after adding the "
+                f"{self.kept_in} (import that folder as masks after adding the "
                 "pictures again)"
             )
         return text + "; the picture files were not touched"
