@@ -159,6 +159,11 @@ class ImportItem:
     #: Other file names the picture may have, tried in order when ``image_name`` names
     #: no project image (Label Studio's uploads: the name with its 8-hex-digit prefix).
     other_names: tuple[str, ...] = ()
+    #: A label stack's slice: the picture stack beside it (``images/vol.tif`` for
+    #: ``masks/vol.tif``, ``vol.tif`` for ``vol_mask.tif``), whose slices the service adds
+    #: when the project lacks them, and the number of slices the labels hold.
+    picture_stack: Path | None = None
+    stack_planes: int = 0
 
     def labels(self) -> np.ndarray:
         """The item's labels (decoded now when the item holds only their file)."""

@@ -338,6 +338,21 @@ def table_folders(folder: Path, root: Path) -> list[Path]:
     return list(dict.fromkeys([root, folder, folder.parent]))
 
 
+def _picture_stack(label_stack: Path, base: str) -> Path | None:
+    """The TIFF beside a label stack that may be its picture stack: ``images/<base>.tif``
+    for ``masks/<base>.tif``, or ``<base>.tif`` in its own folder (``vol.tif`` for
+    ``vol_mask.tif``); the service checks that it is a stack of as many slices."""
+    folders = [label_stack.parent]
+    if label_stack.parent.name == "masks":
+        folders.insert(0, label_stack.parent.parent / "images")
+    for folder in folders:
+        for suffix in (".tif", ".tiff", ".TIF", ".TIFF"):
+            candidate = folder / f"{base}{suffix}"
+            if candidate != label_stack and candidate.is_file():
+                return candidate
+    return None
+
+
 def _find_image(mask_file: Path, beside: ImagesBeside, stem: str) -> Path | None:
     folder = mask_file.parent
     if folder.name == "masks":
@@ -380,6 +395,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         # vol_mask.tif holds the labels of vol.tif's slices, vol_z000...
         base = f.stem[: len(pair_base(f.stem))]
         slices = list(enumerate(slice_stems(base, pages))) if pages else [(None, f.stem)]
+        pictures = _picture_stack(f, base) if pages else None
         for page, stem in slices:
             where = f if page is None else f"{f} (slice {page})"
             try:
@@ -399,6 +415,8 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                         match_by_stem=True,
                         load=functools.partial(_labels, f, labelling, reserved, page),
                         used=tuple(np.unique(mask[mask >= 0]).tolist()),
+                        picture_stack=pictures,
+                        stack_planes=pages,
                     )
                 )
                 del mask

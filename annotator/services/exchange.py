@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotator.core.errors import AnnotatorError, FormatError
+from annotator.core.errors import AnnotatorError, FormatError, ImageReadError
 from annotator.core.limits import IMAGE_SUFFIXES
 from annotator.core.naming import NAME_MAX, generated_base, pair_base, short_stem, unique_stems
 from annotator.core.orientation import exif_orientation
@@ -49,6 +49,7 @@ from annotator.formats.base import (
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
 from annotator.storage.atomic import fsync_dir
+from annotator.storage.images import tiff_stack
 from annotator.storage.project import (
     OWN_DIRS,
     REMOVED_DIR,
@@ -812,6 +813,34 @@ def _carried_size(item: ImportItem) -> tuple[int, int]:
     return _image_size_of_bytes(item.image_data, f"{item.source}: imageData")[1]
 
 
+def _add_picture_stacks(
+    project: Project, items: Sequence[ImportItem], report: ImportReport
+) -> None:
+    """Add the picture stacks beside label stacks whose slices the project lacks, split
+    as ``annotator add`` splits them, when they hold as many slices as the labels (a
+    dataset shipped as ``images/vol.tif`` + ``masks/vol.tif``)."""
+    index = _ImageIndex(project)
+    wanted: dict[Path, int] = {}
+    for item in items:
+        if item.picture_stack is not None and index.find(item) is None:
+            wanted[item.picture_stack] = item.stack_planes
+    for stack, planes in wanted.items():
+        try:
+            slices = tiff_stack(stack)
+        except ImageReadError as exc:
+            report.notes.append(f"{stack}: not added ({exc.problem})")
+            continue
+        if slices != planes:
+            if slices:
+                report.notes.append(
+                    f"{stack}: not added: it holds {slices} slices where its labels hold {planes}"
+                )
+            continue
+        added = project.add_images([stack])
+        report.added.extend(r.name for r in added.added)
+        report.notes.extend(f"{e.path}: {e.problem}" for e in added.errors)
+
+
 def _with_images(
     items: Sequence[ImportItem], index: _ImageIndex, report: ImportReport
 ) -> list[ImportItem]:
@@ -927,6 +956,7 @@ def import_into_project(
             + ", ".join(sorted(result.unknown))
             + " (rerun without --strict to skip them)"
         )
+    _add_picture_stacks(project, result.items, report)
     index = _ImageIndex(project)
     items = _with_images(result.items, index, report)
     if not items and report.skipped:  # nothing can be imported: change nothing

@@ -390,3 +390,25 @@ def test_the_label_stack_add_leaves_out_imports_as_add_says(tmp_path, capsys):
         for i in range(4):
             mask = project.load_mask(project.image(f"vol_z00{i}.tif"))
             assert np.array_equal(mask, labels[i]), i
+
+
+def test_a_dataset_shipped_as_stacks_imports_into_an_empty_project(tmp_path, capsys):
+    volume = _volume((5, 16, 24))
+    labels = (volume > 127).astype(np.uint8)
+    for sub, data in (("images", volume), ("masks", labels)):
+        (tmp_path / "ds" / sub).mkdir(parents=True)
+        tifffile.imwrite(tmp_path / "ds" / sub / "vol.tif", data, **ZYX)
+    tifffile.imwrite(tmp_path / "ds" / "masks" / "short.tif", labels[:3], **ZYX)
+    tifffile.imwrite(tmp_path / "ds" / "images" / "short.tif", volume[:4], **ZYX)
+    root = str(tmp_path / "proj")
+    assert main(["new", root, "--classes", "bg,membrane"]) == 0
+    assert main(["import", root, "--format", "masks", str(tmp_path / "ds")]) == 2
+    out = capsys.readouterr().out
+    assert "imported 5 mask(s)" in out and "5 image(s) added" in out
+    assert "holds 4 slices where its labels hold 3" in out
+    with Project.open(tmp_path / "proj") as project:
+        assert len(project.images()) == 5  # the short stack's pictures were not added
+        for i in range(5):
+            record = project.image(f"vol_z00{i}.tif")
+            assert np.array_equal(project.load_image(record), volume[i])
+            assert np.array_equal(project.load_mask(record), labels[i])
