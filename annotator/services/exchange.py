@@ -815,11 +815,13 @@ def _carried_size(item: ImportItem) -> tuple[int, int]:
 
 def _add_picture_stacks(
     project: Project, items: Sequence[ImportItem], report: ImportReport
-) -> None:
+) -> list[str]:
     """Add the picture stacks beside label stacks whose slices the project lacks, split
     as ``annotator add`` splits them, when they hold as many slices as the labels (a
-    dataset shipped as ``images/vol.tif`` + ``masks/vol.tif``)."""
+    dataset shipped as ``images/vol.tif`` + ``masks/vol.tif``); the names of the images
+    added."""
     index = _ImageIndex(project)
+    names: list[str] = []
     wanted: dict[Path, int] = {}
     for item in items:
         if item.picture_stack is not None and index.find(item) is None:
@@ -837,8 +839,10 @@ def _add_picture_stacks(
                 )
             continue
         added = project.add_images([stack])
-        report.added.extend(r.name for r in added.added)
+        names.extend(r.name for r in added.added)
         report.notes.extend(f"{e.path}: {e.problem}" for e in added.errors)
+    report.added.extend(names)
+    return names
 
 
 def _with_images(
@@ -956,7 +960,7 @@ def import_into_project(
             + ", ".join(sorted(result.unknown))
             + " (rerun without --strict to skip them)"
         )
-    _add_picture_stacks(project, result.items, report)
+    from_stacks = set(_add_picture_stacks(project, result.items, report))
     index = _ImageIndex(project)
     items = _with_images(result.items, index, report)
     if not items and report.skipped:  # nothing can be imported: change nothing
@@ -979,4 +983,6 @@ def import_into_project(
             report.skipped.append((str(item.source), _os_reason(item, exc)))
     if progress:
         progress(total, total, "")
+    # the slices of picture stacks added for their labels are new, not matched
+    report.matched = [name for name in report.matched if name not in from_stacks]
     return report

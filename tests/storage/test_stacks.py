@@ -404,7 +404,7 @@ def test_a_dataset_shipped_as_stacks_imports_into_an_empty_project(tmp_path, cap
     assert main(["new", root, "--classes", "bg,membrane"]) == 0
     assert main(["import", root, "--format", "masks", str(tmp_path / "ds")]) == 2
     out = capsys.readouterr().out
-    assert "imported 5 mask(s)" in out and "5 image(s) added" in out
+    assert "imported 5 mask(s)" in out and "0 matched to project images, 5 image(s) added" in out
     assert "holds 4 slices where its labels hold 3" in out
     with Project.open(tmp_path / "proj") as project:
         assert len(project.images()) == 5  # the short stack's pictures were not added
