@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from annotator.core.errors import FormatError
+from annotator.core.errors import FormatError, ImageReadError
 from annotator.core.naming import SIDECAR_ENDINGS, mask_ending, pair_base, slice_stems
-from annotator.core.tiff_layout import stack_plan
+from annotator.core.tiff_layout import StackPlan, stack_plan
 from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
@@ -189,15 +189,24 @@ def mask_stack_pages(path: Path) -> int:
 
     try:
         with tifffile.TiffFile(path) as tif:
-            plan = stack_plan(path, tif.series)
-    except Exception:  # unreadable, or no stack of pictures: decoding it says so
+            plan = _label_plan(path, tif)
+    except Exception:  # unreadable: decoding it says so
         return 0
     return 0 if plan is None else plan.planes
 
 
+def _label_plan(path: Path, tif: Any) -> StackPlan | None:
+    """The stack plan of an open ``tifffile.TiffFile`` of masks; ``None`` also for a
+    stack cut into no pictures (decoding it then says what it holds)."""
+    try:
+        return stack_plan(path, tif.series)
+    except ImageReadError:
+        return None
+
+
 def _stack_slice(path: Path, tif: Any, page: int) -> np.ndarray:
     """Slice ``page`` of the label stack in ``tif`` (an open ``tifffile.TiffFile``)."""
-    plan = stack_plan(path, tif.series)
+    plan = _label_plan(path, tif)
     if plan is None or not 0 <= page < plan.planes:
         raise FormatError(f"{path}: no slice {page} in it")
     if len(plan.series) > 1:  # pages written one by one: a series each
@@ -227,11 +236,11 @@ def decode_mask_file(path: Path, page: int | None = None) -> np.ndarray:
                     )
                 check_pixels(arr.shape[1], arr.shape[0], path)
             else:
-                planes = mask_stack_pages(path)
-                if planes:
+                plan = _label_plan(path, tif)  # (the file open already)
+                if plan is not None:
                     raise FormatError(
-                        f"{path}: a stack of {planes} masks, not one (the masks import reads "
-                        "it slice by slice, as <stem>_z000...)"
+                        f"{path}: a stack of {plan.planes} masks, not one (the masks import "
+                        "reads it slice by slice, as <stem>_z000...)"
                     )
                 first = tif.pages[0]
                 shape = tuple(int(n) for n in first.shape if n != 1)  # type: ignore[union-attr]

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from annotator.core.status import ImageStatus
+from annotator.services.model_service import SCORED_STRATEGY
 from annotator.services.model_settings import load_settings
 from annotator.services.proposals import predict_images, rank_records
 from annotator.storage import proposals as proposal_store
 from annotator.storage.project import Project
 
-SCORED = "uncertainty"  # the strategy that ranks by the model's scores
+SCORED = SCORED_STRATEGY  # the strategy that ranks by the model's scores
 
 
 @dataclass(frozen=True)

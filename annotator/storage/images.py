@@ -138,9 +138,11 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
             _check_size(path, width, height)
             # Pages written one by one are series of their own: more of the first's size
             # are slices of a stack (a thumbnail or a reduced copy has another size).
-            same = sum(1 for other in tif.series[1:] if tuple(other.shape) == shape)
-            if same:
-                raise ImageReadError(path, stack_problem(same + 1, (height, width), "one per page"))
+            plan = stack_plan(path, tif.series)
+            if plan is not None:
+                raise ImageReadError(
+                    path, stack_problem(plan.planes, (height, width), "one per page")
+                )
             if header_only:
                 return np.broadcast_to(np.zeros((), series.dtype), (height, width))
             array = series.asarray()

@@ -15,6 +15,8 @@ writing them twice. The stack's own file is never touched.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -25,7 +27,7 @@ import numpy as np
 
 from annotator.core.errors import ImageReadError
 from annotator.core.naming import slice_stems
-from annotator.storage.atomic import atomic_write_text, fsync_dir, partial_folder
+from annotator.storage.atomic import atomic_write_text, fsync_dir, partial_folder, write_synced
 from annotator.storage.images import read_tiff_stack
 from annotator.storage.project import SLICES_DIR, file_sha1
 
@@ -43,11 +45,12 @@ def split_stack(root: Path, stack: Path) -> tuple[Path, list[Path], bool]:
     base = root / SLICES_DIR
     folder, n = base / stack.stem, 2
     while folder.exists():
-        found = _split_before(folder, st.st_size, digest)
+        record = _record(folder)
+        found = _split_before(folder, record, st.st_size, digest)
         if found is not None:
-            _moved_to(folder, stack)  # found where it lies now
+            _moved_to(folder, record, stack)  # found where it lies now
             return folder, found, False
-        if _stack_of(folder) == str(stack.resolve()):
+        if record.get("stack") == str(stack.resolve()):
             raise StackReplaced(
                 stack,
                 f"not added: it replaced the stack split into {folder} (same file, other "
@@ -67,10 +70,9 @@ def split_stack(root: Path, stack: Path) -> tuple[Path, list[Path], bool]:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         for name, array in zip(names, slices, strict=True):
-            with open(staging / name, "wb") as fh:
-                tifffile.imwrite(fh, array, **_as_picture(array))
-                fh.flush()
-                os.fsync(fh.fileno())
+            buffer = io.BytesIO()
+            tifffile.imwrite(buffer, array, **_as_picture(array))
+            write_synced(staging / name, buffer.getvalue())
         record = {
             "stack": str(stack.resolve()),
             "size": st.st_size,
@@ -78,7 +80,7 @@ def split_stack(root: Path, stack: Path) -> tuple[Path, list[Path], bool]:
             "planes": len(slices),
             "files": names,
         }
-        (staging / _SOURCE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        write_synced(staging / _SOURCE, (json.dumps(record, indent=2) + "\n").encode())
         fsync_dir(staging)
         os.replace(staging, folder)
         fsync_dir(base)
@@ -96,25 +98,30 @@ class StackReplaced(ImageReadError):
     by another picture, it is not added: its slices' labels are the old stack's)."""
 
 
-def _moved_to(folder: Path, stack: Path) -> None:
+def _record(folder: Path) -> dict[str, Any]:
+    """The ``source.json`` of a split (empty when it is missing or unreadable)."""
+    try:
+        record = json.loads((folder / _SOURCE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _files(record: dict[str, Any]) -> list[str] | None:
+    """The slice file names a split's record lists, in slice order."""
+    names = record.get("files")
+    return names if isinstance(names, list) and all(isinstance(n, str) for n in names) else None
+
+
+def _moved_to(folder: Path, record: dict[str, Any], stack: Path) -> None:
     """Record that the stack split into ``folder`` now lies at ``stack`` (best effort:
     the record only tells a replaced stack from another stack of the same name)."""
     where = str(stack.resolve())
-    try:
-        record = json.loads((folder / _SOURCE).read_text(encoding="utf-8"))
-        if record.get("stack") != where:
-            record["stack"] = where
-            atomic_write_text(folder / _SOURCE, json.dumps(record, indent=2) + "\n")
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
-def _stack_of(folder: Path) -> str | None:
-    try:
-        stack = json.loads((folder / _SOURCE).read_text(encoding="utf-8")).get("stack")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return stack if isinstance(stack, str) else None
+    if record.get("stack") != where:
+        with contextlib.suppress(OSError):
+            atomic_write_text(
+                folder / _SOURCE, json.dumps({**record, "stack": where}, indent=2) + "\n"
+            )
 
 
 def _as_picture(array: np.ndarray) -> dict[str, Any]:
@@ -127,17 +134,13 @@ def _as_picture(array: np.ndarray) -> dict[str, Any]:
     return {"photometric": "minisblack", "planarconfig": "contig"}
 
 
-def _split_before(folder: Path, size: int, digest: str) -> list[Path] | None:
-    """The slice files of ``folder`` when it holds the split of a stack of this content,
-    complete."""
-    try:
-        record = json.loads((folder / _SOURCE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or (record.get("size"), record.get("sha1")) != (size, digest):
-        return None
-    names = record.get("files")
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+def _split_before(
+    folder: Path, record: dict[str, Any], size: int, digest: str
+) -> list[Path] | None:
+    """The slice files of ``folder`` when its ``record`` is the split of a stack of this
+    content, complete."""
+    names = _files(record)
+    if names is None or (record.get("size"), record.get("sha1")) != (size, digest):
         return None
     files = [folder / n for n in names]
     return files if all(f.is_file() for f in files) else None
@@ -162,16 +165,8 @@ class SliceIndex:
         if folder.parent != self._base:
             return None
         if folder not in self._folders:
-            self._folders[folder] = _files_of(folder)
+            self._folders[folder] = _files(_record(folder))
         names = self._folders[folder]
         if names is None or image_file.name not in names:
             return None
         return folder.name, names.index(image_file.name), len(names)
-
-
-def _files_of(folder: Path) -> list[str] | None:
-    try:
-        names = json.loads((folder / _SOURCE).read_text(encoding="utf-8")).get("files")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return names if isinstance(names, list) and all(isinstance(n, str) for n in names) else None
