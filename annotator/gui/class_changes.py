@@ -19,6 +19,7 @@ from annotator.core.schema import ClassChange
 from annotator.gui.progress_task import (
     Progress,
     error_text,
+    loop_held,
     run_with_progress,
     sentence,
     training_refuses,
@@ -67,16 +68,8 @@ def _change(
         return None  # moved to where it is: nothing to rewrite
     name = change.subject.name
     current = session.document.image_id if session.document else None
-    if service is not None:
-        # A proposal being stored holds the old ids, and the ranking of every image may
-        # run for minutes: the worker stops at its next check and is asked for nothing
-        # until the change is over.
-        service.pause_proposals()
-    try:
+    with loop_held(window):  # a proposal being stored would hold the old ids
         return _rewrite(window, change, verb, name, current)
-    finally:
-        if service is not None:
-            service.resume_proposals()  # with the model adopted, for the classes now
 
 
 def _rewrite(
@@ -91,9 +84,6 @@ def _rewrite(
     # write over. Through the change's table they stay on their class (or where its
     # pixels went: the class merged into, or unlabelled).
     painting, over = window.class_panel.current_value(), window.protection.value()
-    idle = window.loop.idle_timer
-    was_idle = idle.isActive()
-    idle.stop()  # an idle round would read the labels while they are rewritten
 
     def work(progress: Progress) -> ClassChangeResult:
         if service is not None:
@@ -114,8 +104,6 @@ def _rewrite(
         if painting is not None:
             window.class_panel.select_value(int(change.lut[painting]))
         window.protection.remap(over, lambda v: int(change.lut[v]))
-    if was_idle:
-        idle.start()
     window.image_list.set_records(session.images(), current)
     if current is not None:
         window.open_image(current)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from annotator.gui.progress_task import (
     error_text,
+    loop_held,
     run_with_progress,
     sentence,
     training_refuses,
@@ -64,9 +65,6 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
         window, service, "Images not removed", "the images"
     ):
         return None
-    idle = window.loop.idle_timer
-    was_idle = idle.isActive()
-    idle.stop()  # an idle round would read the images while they go
     current = session.document.image_id if session.document else None
     gone = {r.id for r in chosen}
     # The image to open after, if the open one goes: the next one listed, else the one
@@ -77,12 +75,7 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
         at = listed.index(current)
         rest = [i for i in listed[at + 1 :] + listed[:at][::-1] if i not in gone]
         following = rest[0] if rest else None
-    if service is not None:
-        # The proposal worker may be writing a proposal of one of them, or ranking every
-        # image (a model call each, for minutes in a big project): it stops at its next
-        # check, and asks for nothing until the removal is over.
-        service.pause_proposals()
-    try:
+    with loop_held(window):
         if session.reading in gone:
             session.cancel_read()  # a picture on its way for an image about to go
         if current in gone:
@@ -114,11 +107,6 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
             session.document is None or session.document.image_id != current
         ):
             window.open_image(current)
-    finally:
-        if was_idle:
-            idle.start()
-        if service is not None:
-            service.resume_proposals()  # ranks the images left, for the image open
     if outcome.error is not None or outcome.result is None:
         QMessageBox.warning(
             window,

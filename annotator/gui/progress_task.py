@@ -17,13 +17,17 @@ and the message about it are over.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
+
+if TYPE_CHECKING:
+    from annotator.gui.main_window import MainWindow
 
 R = TypeVar("R")
 Progress = Callable[[int, int, str], None]
@@ -220,3 +224,23 @@ def training_refuses(parent: QWidget, service: object, title: str, what: str) ->
         "(Model > Cancel training), then try again.",
     )
     return True
+
+
+@contextlib.contextmanager
+def loop_held(window: MainWindow) -> Iterator[None]:
+    """While images or labels are removed or rewritten: no idle training round starts
+    (it would read them), and the proposal worker stops its running request at its next
+    check (it may be storing a proposal of them, or ranking every image for minutes)
+    and is asked for nothing; both go on after, the ranking for what is there then."""
+    idle, service = window.loop.idle_timer, window.loop.service
+    was_idle = idle.isActive()
+    idle.stop()
+    if service is not None:
+        service.pause_proposals()
+    try:
+        yield
+    finally:
+        if was_idle:
+            idle.start()
+        if service is not None:
+            service.resume_proposals()
