@@ -32,6 +32,12 @@ def stack_problem(planes: int, yx: Sequence[int], how: str) -> str:
     )
 
 
+def _squeezed(shape: tuple[int, ...], axes: str) -> tuple[str, tuple[int, ...]]:
+    """The axes and lengths left when axes of length 1 go (Y and X always stay)."""
+    keep = [i for i, a in enumerate(axes) if a in "YX" or shape[i] > 1]
+    return "".join(axes[i] for i in keep), tuple(shape[i] for i in keep)
+
+
 def layout(path: Path, shape: tuple[int, ...], axes: str) -> tuple[tuple[int, ...], list[int]]:
     """How a TIFF series of ``shape`` along tifffile's ``axes`` becomes ``(H, W)`` or
     ``(H, W, channels)``: the shape to reshape it to (lengths of 1 dropped), then the
@@ -46,9 +52,7 @@ def layout(path: Path, shape: tuple[int, ...], axes: str) -> tuple[tuple[int, ..
     at most that, else a stack."""
     if len(axes) != len(shape) or "Y" not in axes or "X" not in axes:
         raise ImageReadError(path, f"unsupported TIFF layout (axes {axes}, shape {shape})")
-    keep = [i for i, a in enumerate(axes) if a in "YX" or shape[i] > 1]
-    kept = "".join(axes[i] for i in keep)
-    reshaped = tuple(shape[i] for i in keep)
+    kept, reshaped = _squeezed(shape, axes)
     sizes = dict(zip(kept, reshaped, strict=True))
     if "S" in kept and "C" in kept:  # samples and channels both: no image this app can show
         raise ImageReadError(path, f"unsupported TIFF layout (axes {axes}, shape {shape})")
@@ -123,9 +127,7 @@ def stack_plan(path: Path, all_series: Sequence[Any]) -> StackPlan | None:
         return StackPlan(len(series), series, one[0], tuple(one[1]), len(one[1]), height, width)
     if len(axes) != len(shape) or "Y" not in axes or "X" not in axes:
         return None
-    keep = [i for i, a in enumerate(axes) if a in "YX" or shape[i] > 1]
-    kept = "".join(axes[i] for i in keep)
-    reshaped = tuple(shape[i] for i in keep)
+    kept, reshaped = _squeezed(shape, axes)
     channels = [i for i, a in enumerate(kept) if a in "SC"]
     plane_axes = [i for i, a in enumerate(kept) if a not in "YXSC"]
     if not plane_axes:
