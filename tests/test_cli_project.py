@@ -151,6 +151,18 @@ def test_the_gui_without_a_display_is_one_line_not_a_qt_abort():
     assert no_display({}, "darwin") == "" and no_display({}, "win32") == ""
 
 
+def test_the_gui_without_qt_says_what_to_install_in_one_line(tmp_path, monkeypatch, capsys):
+    """Seen on a GPU server: PySide6 was not installed and ``annotator gui`` ended in an
+    internal error; a server without a desktop lacks Qt's system libraries the same way."""
+    monkeypatch.setitem(sys.modules, "PySide6.QtWidgets", None)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert main(["gui", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err and "internal error" not in err
+    assert "the GUI cannot start: Qt cannot be loaded" in err
+    assert "pip install 'PySide6-Essentials" in err
+
+
 def test_a_version_is_written_as_it_is_listed_too():
     import argparse
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -325,6 +326,17 @@ def cmd_gui(args: argparse.Namespace) -> int:
     refusal = no_display()
     if refusal:
         raise AnnotatorError(refusal)
+    try:
+        # Qt is loaded here, not where the window is made: a missing PySide6 or a system
+        # library Qt needs (a server without a desktop) is then one line.
+        importlib.import_module("PySide6.QtWidgets")
+    except ImportError as exc:
+        raise AnnotatorError(
+            f"the GUI cannot start: Qt cannot be loaded ({exc}); install it with "
+            "`pip install 'PySide6-Essentials>=6.6,<6.12'`, and on a machine without a "
+            "desktop the system libraries it needs (libEGL, libxkbcommon, libfontconfig); "
+            "every command but gui works without Qt"
+        ) from None
     try:
         from annotator.gui.app import run_gui
     except ImportError as exc:

@@ -330,7 +330,7 @@ def test_the_card_keeps_the_rounds_class_weights_and_proposals_divide_them_out(c
     for rec in cells_project.images():
         m = cells_project.load_mask(rec)
         if m is not None:
-            targets.append(np.where(m < len(names), m, -1).astype(np.int16))
+            targets.append(np.where(m < len(names), m.astype(np.int16), -1))
     expected = class_weights(targets, len(names), FAST.class_weight_power)
     assert card.training.class_weights == pytest.approx(tuple(expected))
     counts = np.bincount(np.concatenate([t[t >= 0] for t in targets]), minlength=len(names))
