@@ -19,6 +19,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import PurePath
 from typing import TypeVar
 
 #: Endings that say which file of a pair a file is (compared in lower case); the longest
@@ -54,6 +55,31 @@ MASK_ENDINGS = (
     tuple(e for e in PAIR_ENDINGS if e not in ("_leftimg8bit", "_image", "_img")) + SIDECAR_ENDINGS
 )
 
+#: Folders that datasets keep their masks in, beside a folder of the pictures (compared
+#: in lower case): ISBI's ``labels/``, ADE20K's ``annotations/``, VOC's
+#: ``SegmentationClass/``, CamVid's (SegNet's) ``trainannot/``, Cityscapes' ``gtFine/``.
+MASK_FOLDERS = (
+    "labels",
+    "label",
+    "masks",
+    "mask",
+    "annotations",
+    "annotation",
+    "gt",
+    "groundtruth",
+    "ground_truth",
+    "segmentations",
+    "segmentation",
+    "segmentationclass",
+    "segmentationclassaug",
+    "segmentationobject",
+    "gtfine",
+    "gtcoarse",
+    "trainannot",
+    "valannot",
+    "testannot",
+)
+
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -79,6 +105,54 @@ def masks_beside(stems: Sequence[str]) -> dict[int, int]:
         e = ending_of[i]
         if e is not None and (j := pictures.get(s.lower()[: -len(e)])) is not None:
             found[i] = j
+    return found
+
+
+def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
+    """Among the files of one add (their paths, all absolute or all relative to one
+    folder), those in a mask folder that may be the mask of a picture outside one:
+    index of the mask -> index of its picture.
+
+    A file is in a mask folder when a folder between it and the folder holding all the
+    files is named one of :data:`MASK_FOLDERS` (``labels/0.png`` beside ``images/0.png``,
+    ``SegmentationClass/x.png`` of ``JPEGImages/x.jpg``, ``annotations/training/x.png``):
+    so the files of one such folder added alone are none. Its picture is a file outside
+    such folders, without a mask ending, whose stem or pair base is the mask's stem, or
+    its stem without a mask ending; of several, the first in a folder named as the
+    deepest of the mask's other folders that has one (``images/val/x.png`` for
+    ``labels/val/x.png``, ``s1/images/x.png`` for ``s1/masks/x.png``), else the first."""
+    folders = [p.parent.parts for p in paths]
+    common = len(folders[0]) if folders else 0
+    for parts in folders:
+        while common and parts[:common] != folders[0][:common]:
+            common -= 1
+    below = [[f.lower() for f in parts[common:]] for parts in folders]
+    in_mask_folder = [not set(names).isdisjoint(MASK_FOLDERS) for names in below]
+    endings = [mask_ending(p.stem) for p in paths]
+    pictures: dict[str, list[int]] = {}
+    in_folder: dict[tuple[str, str], list[int]] = {}  # (key, a folder's name): pictures
+    for i, p in enumerate(paths):
+        if not in_mask_folder[i] and endings[i] is None:
+            for key in dict.fromkeys((p.stem.lower(), pair_base(p.stem))):
+                pictures.setdefault(key, []).append(i)
+                for name in dict.fromkeys(below[i]):
+                    in_folder.setdefault((key, name), []).append(i)
+    found: dict[int, int] = {}
+    for i, p in enumerate(paths):
+        if not in_mask_folder[i]:
+            continue
+        low, ending = p.stem.lower(), endings[i]
+        keys = (low,) if ending is None else (low, low[: -len(ending)])
+        near = [pictures[key] for key in keys if key in pictures]  # each in order
+        if not near:
+            continue
+        found[i] = min(js[0] for js in near)
+        if sum(len(js) for js in near) > 1:  # (no list walked: 0.png in 10,000 folders)
+            for name in reversed(below[i]):
+                same = [in_folder[key, name] for key in keys if (key, name) in in_folder]
+                if same and name not in MASK_FOLDERS:
+                    found[i] = min(js[0] for js in same)
+                    break
     return found
 
 

@@ -38,7 +38,13 @@ import numpy as np
 from annotator.core.card import ModelCard
 from annotator.core.errors import ImageReadError, ModelError, ProjectError, SchemaError
 from annotator.core.limits import OTHER_PICTURE_SUFFIXES
-from annotator.core.naming import NAME_MAX, fit_stem, masks_beside, short_stem
+from annotator.core.naming import (
+    NAME_MAX,
+    fit_stem,
+    masks_beside,
+    masks_in_mask_folders,
+    short_stem,
+)
 from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.schema import LabelClass, LabelSchema
@@ -108,8 +114,9 @@ class AddReport:
     other_pictures: dict[str, int] = field(default_factory=dict)
     #: Images whose file had gone, found again by content: (image name, its new file).
     relinked: list[tuple[str, str]] = field(default_factory=list)
-    #: Mask files left out because their picture was added beside them (``x_mask.png``
-    #: of ``x.jpg``, Cityscapes' ``_gtFine_*``): (mask file, picture file).
+    #: Mask files left out because their picture was added with them (``x_mask.png``
+    #: of ``x.jpg``, Cityscapes' ``_gtFine_*``, ``labels/0.png`` of ``images/0.png``):
+    #: (mask file, picture file).
     masks_left_out: list[tuple[str, str]] = field(default_factory=list)
     #: TIFF stacks split into their slices, each added as an image: (stack file, slices,
     #: the folder holding the slice files).
@@ -128,14 +135,29 @@ class AddReport:
 
     def masks_text(self, how: str) -> str:
         """One sentence on the mask files left out ("" when there were none); ``how``
-        says how to import them as labels."""
+        says how to import them as labels, from the folder of the masks: ``FOLDER`` in
+        it is that folder when they are in one, else their folders are named after it."""
         if not self.masks_left_out:
             return ""
-        mask, picture = self.masks_left_out[0]
+        mask, picture = (Path(f).absolute() for f in self.masks_left_out[0])
+        try:  # named from the folder holding both: labels/0.png, the mask of images/0.png
+            top = Path(os.path.commonpath([mask.parent, picture.parent]))
+            mask_name, picture_name = (f.relative_to(top).as_posix() for f in (mask, picture))
+        except ValueError:  # on two drives
+            mask_name, picture_name = mask.name, picture.name
+        folders = list(dict.fromkeys(str(Path(m).parent) for m, _ in self.masks_left_out))
+        if len(folders) == 1 and "FOLDER" in how:
+            head, _, tail = how.rpartition("FOLDER")
+            how = head + folders[0] + tail
+        elif len(folders) == 1:
+            how = f"{how} from {folders[0]}"
+        else:  # (VOC's SegmentationObject/ holds instances: the user picks)
+            more = f" and {len(folders) - 3} more" if len(folders) > 3 else ""
+            how = f"{how}; they are in {len(folders)} folders: {', '.join(folders[:3])}{more}"
         return (
             f"left out {len(self.masks_left_out)} mask file(s) added with their pictures "
-            f"(first: {Path(mask).name}, the mask of {Path(picture).name}); import them "
-            f"as labels with {how}"
+            f"(first: {mask_name}, the mask of {picture_name}); "
+            f"import them as labels with {how}"
         )
 
     def other_pictures_text(self) -> str:
@@ -236,6 +258,15 @@ def collect_image_files(
                     other_pictures[kind] = other_pictures.get(kind, 0) + 1
         else:
             found.append((p, p.name))
+    return found
+
+
+def _masks_among(candidates: Sequence[tuple[Path, str]]) -> dict[int, int]:
+    """The files of an add that may be the mask of another, index -> its picture's:
+    named as one beside it (``x_mask.png`` of ``x.jpg``) or in a mask folder
+    (``labels/0.png`` of ``images/0.png``). Their pixels decide (:func:`looks_like_mask`)."""
+    found = masks_in_mask_folders([f.absolute() for f, _ in candidates])
+    found.update(masks_beside([f.stem for f, _ in candidates]))
     return found
 
 
@@ -767,10 +798,10 @@ class Project:
         candidates = collect_image_files(paths, exclude=own, other_pictures=report.other_pictures)
         candidates = self._split_stacks(candidates, report, progress)
         # A dataset added as it ships holds its masks beside the pictures (Roboflow's
-        # x_mask.png, Cityscapes' gtFine/): labelled as images, they took the labels an
-        # import meant for the pictures. The name proposes, the pixels decide: frame_l.png
-        # beside frame.png may be a stereo view.
-        beside = masks_beside([f.stem for f, _ in candidates])
+        # x_mask.png, Cityscapes' gtFine/, ISBI's labels/): labelled as images, they took
+        # the labels an import meant for the pictures. The name proposes, the pixels
+        # decide: frame_l.png beside frame.png may be a stereo view.
+        beside = _masks_among(candidates)
         if any(_touches(Path(p).resolve(), own) for p in paths):
             report.skipped.append((str(self.root), OWN_FILES_SKIPPED))
         rows = self._db.query("SELECT * FROM images")
@@ -865,7 +896,7 @@ class Project:
         (``storage/stacks.py``); a stack that cannot be split is an error of the report."""
         from annotator.storage.stacks import StackReplaced, split_stack
 
-        pictures_of = masks_beside([f.stem for f, _ in candidates])  # vol_mask.tif: vol.tif's
+        pictures_of = _masks_among(candidates)  # vol_mask.tif, masks/vol.tif: vol.tif's
         out: list[tuple[Path, str]] = []
         for i, (file, name) in enumerate(candidates):
             try:

@@ -1,0 +1,218 @@
+"""A dataset added as it ships often keeps its masks in a folder of their own beside the
+pictures' (ISBI's ``images/`` and ``labels/``, VOC's ``JPEGImages/`` and
+``SegmentationClass/``): adding the dataset's folder added the masks as images too, 60
+images for ISBI's 30 pictures. The folder's name proposes, the pixels decide."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from annotator.cli import main
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.storage.project import Project
+
+
+def _picture(path, seed, size=(24, 32)):
+    """A photograph: random grey levels, far more than a mask's few."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    cv2.imwrite(str(path), rng.integers(0, 256, (*size, 3), np.uint8))
+
+
+def _membranes(path, seed, size=(24, 32)):
+    """An ISBI label map: 0 (membrane) and 255 (cell)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    cv2.imwrite(str(path), np.where(rng.random(size) < 0.3, 0, 255).astype(np.uint8))
+
+
+def _isbi(root, n=3):
+    for i in range(n):
+        _picture(root / f"images/{i}.png", i)
+        _membranes(root / f"labels/{i}.png", 100 + i)
+    return root
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = Project.create(tmp_path / "P", LabelSchema.from_names(["membrane", "cell"]))
+    yield p
+    p.close()
+
+
+def test_an_isbi_folder_adds_its_pictures_and_leaves_its_labels_out(tmp_path, project):
+    ds = _isbi(tmp_path / "isbi")
+    report = project.add_images([ds])
+    assert sorted(r.name for r in project.images()) == [f"images/{i}.png" for i in range(3)]
+    assert sorted(report.masks_left_out) == [
+        (str(ds / f"labels/{i}.png"), str(ds / f"images/{i}.png")) for i in range(3)
+    ]
+    assert report.errors == [] and report.skipped == []
+
+
+@pytest.mark.parametrize("kind", ["palette", "class ids"])
+def test_a_voc_folder_leaves_its_segmentation_pngs_out(tmp_path, project, kind):
+    voc = tmp_path / "VOC2012"
+    values = np.zeros((24, 32), np.uint8)
+    values[4:20, 6:26] = 15  # a person
+    values[4, 6:26] = 255  # VOC's void border
+    for stem, seed in (("2007_000032", 0), ("2007_000039", 1)):
+        _picture(voc / f"JPEGImages/{stem}.jpg", seed)
+        for folder in ("SegmentationClass", "SegmentationObject"):
+            (voc / folder).mkdir(parents=True, exist_ok=True)
+            png = Image.fromarray(np.where(values < 255, values + seed, 255).astype(np.uint8))
+            if kind == "palette":  # (an L image given a palette is a P image of those indices)
+                png.putpalette([c for i in range(256) for c in (i, 128 - i // 2, 255 - i)])
+            png.save(voc / f"{folder}/{stem}.png")
+    report = project.add_images([voc])
+    assert sorted(r.name for r in project.images()) == [
+        "JPEGImages/2007_000032.jpg",
+        "JPEGImages/2007_000039.jpg",
+    ]
+    assert len(report.masks_left_out) == 4
+    assert {picture for _, picture in report.masks_left_out} == {
+        str(voc / "JPEGImages/2007_000032.jpg"),
+        str(voc / "JPEGImages/2007_000039.jpg"),
+    }
+    # SegmentationObject/ holds instances, not classes: both folders are named, to pick.
+    assert report.masks_text("`annotator import P --format masks FOLDER`").endswith(
+        "with `annotator import P --format masks FOLDER`; they are in 2 folders: "
+        f"{voc / 'SegmentationClass'}, {voc / 'SegmentationObject'}"
+    )
+
+
+def test_a_mask_named_as_one_in_a_masks_folder_is_left_out_and_its_folder_named(tmp_path, project):
+    ds = tmp_path / "ds"
+    _picture(ds / "images/x.png", 0)
+    _membranes(ds / "masks/x_mask.png", 1)
+    report = project.add_images([ds])
+    assert [r.name for r in project.images()] == ["images/x.png"]
+    assert report.masks_left_out == [(str(ds / "masks/x_mask.png"), str(ds / "images/x.png"))]
+    assert report.masks_text("`annotator import P --format masks FOLDER`") == (
+        "left out 1 mask file(s) added with their pictures (first: masks/x_mask.png, the "
+        "mask of images/x.png); import them as labels with "
+        f"`annotator import P --format masks {ds / 'masks'}`"
+    )
+
+
+def test_the_pixels_decide_a_photograph_in_a_labels_folder_is_added(tmp_path, project):
+    ds = tmp_path / "ds"
+    _picture(ds / "images/a.png", 0)
+    _picture(ds / "images/b.png", 1)
+    _membranes(ds / "labels/a.png", 2)
+    _picture(ds / "labels/b.png", 3)  # a photograph, whatever its folder says
+    _membranes(ds / "labels/lonely.png", 4)  # no picture of its stem: a picture itself
+    report = project.add_images([ds])
+    assert sorted(r.name for r in project.images()) == [
+        "images/a.png",
+        "images/b.png",
+        "labels/b.png",
+        "labels/lonely.png",
+    ]
+    assert report.masks_left_out == [(str(ds / "labels/a.png"), str(ds / "images/a.png"))]
+
+
+def test_a_labels_folder_added_alone_is_added_and_beside_its_pictures_left_out(tmp_path):
+    """Nothing to pair a folder's files with when it is all that is added: its name
+    counts only against the pictures of the same add (given as a folder apart, too)."""
+    ds = _isbi(tmp_path / "isbi")
+    schema = LabelSchema.from_names(["membrane", "cell"])
+    with Project.create(tmp_path / "alone", schema) as p:
+        report = p.add_images([ds / "labels"])
+        assert sorted(r.name for r in p.images()) == ["0.png", "1.png", "2.png"]
+        assert report.masks_left_out == []
+    with Project.create(tmp_path / "both", schema) as p:
+        report = p.add_images([ds / "images", ds / "labels"])
+        assert sorted(p.image_path(r).resolve() for r in p.images()) == [
+            (ds / f"images/{i}.png").resolve() for i in range(3)
+        ]
+        assert len(report.masks_left_out) == 3
+
+
+def test_labels_nested_by_split_are_paired_with_the_picture_of_their_split(tmp_path, project):
+    """ADE20K's ``images/training/x.jpg`` and ``annotations/training/x.png``; the same
+    stem in two splits is each split's own picture."""
+    ds = tmp_path / "ade"
+    for split, seed in (("training", 0), ("validation", 1)):
+        _picture(ds / f"images/{split}/x.jpg", seed)
+        _membranes(ds / f"annotations/{split}/x.png", 10 + seed)
+    report = project.add_images([ds])
+    assert sorted(r.name for r in project.images()) == [
+        "images/training/x.jpg",
+        "images/validation/x.jpg",
+    ]
+    assert sorted(report.masks_left_out) == [
+        (str(ds / f"annotations/{s}/x.png"), str(ds / f"images/{s}/x.jpg"))
+        for s in ("training", "validation")
+    ]
+
+
+def test_a_label_stack_in_a_masks_folder_is_not_split(tmp_path, project):
+    zyx = {"imagej": True, "metadata": {"axes": "ZYX"}}
+    rng = np.random.default_rng(0)
+    (tmp_path / "ds/images").mkdir(parents=True)
+    (tmp_path / "ds/masks").mkdir()
+    tifffile.imwrite(
+        tmp_path / "ds/images/vol.tif", rng.integers(0, 255, (4, 16, 24), np.uint8), **zyx
+    )
+    tifffile.imwrite(tmp_path / "ds/masks/vol.tif", np.ones((4, 16, 24), np.uint8), **zyx)
+    report = project.add_images([tmp_path / "ds"])
+    assert len(report.added) == 4 and len(report.stacks) == 1
+    assert report.masks_left_out == [
+        (str(tmp_path / "ds/masks/vol.tif"), str(tmp_path / "ds/images/vol.tif"))
+    ]
+
+
+def test_the_cli_names_the_labels_left_out_and_the_import_that_brings_them(tmp_path, capsys):
+    ds = _isbi(tmp_path / "isbi")
+    proj = str(tmp_path / "P")
+    assert main(["new", proj, "--classes", "membrane,cell"]) == 0
+    capsys.readouterr()
+    assert main(["add", proj, str(ds)]) == 0
+    out, err = capsys.readouterr()
+    assert "added 3 image(s), skipped 0, 0 unreadable; project has 3 image(s)" in out
+    command = f"annotator import {proj} --format masks {ds / 'labels'}"
+    assert (
+        "left out 3 mask file(s) added with their pictures (first: labels/0.png, the mask "
+        f"of images/0.png); import them as labels with `{command}`"
+    ) in err
+    # The command said is the one that brings the labels onto the pictures.
+    assert main(command.split()[1:]) == 0
+    with Project.open(proj) as p:
+        assert {r.status for r in p.images()} == {ImageStatus.DONE}
+
+
+def test_which_files_are_masks_in_mask_folders():
+    from pathlib import PurePosixPath
+
+    from annotator.core.naming import masks_in_mask_folders
+
+    files = [
+        "/d/JPEGImages/x.jpg",
+        "/d/SegmentationClass/x.png",
+        "/d/SegmentationObject/X.png",
+        "/d/Labels/y_mask.png",  # any case; the stem without its ending names y
+        "/d/pictures/y.png",
+        "/d/gt/train/z.png",  # nested below the mask folder
+        "/d/pictures/train/z.png",
+        "/d/pictures/val/z.png",
+        "/d/masks/alone.png",  # no picture of that stem
+        "/d/masks/labels.png",  # the folder's name is no stem
+    ]
+    found = masks_in_mask_folders([PurePosixPath(f) for f in files])
+    assert {files[i]: files[j] for i, j in found.items()} == {
+        "/d/SegmentationClass/x.png": "/d/JPEGImages/x.jpg",
+        "/d/SegmentationObject/X.png": "/d/JPEGImages/x.jpg",
+        "/d/Labels/y_mask.png": "/d/pictures/y.png",
+        "/d/gt/train/z.png": "/d/pictures/train/z.png",
+    }
+    # The folder that holds them all is no mask folder: a labels/ folder added alone.
+    alone = [PurePosixPath(f"/d/labels/{s}.png") for s in ("a", "b")]
+    assert masks_in_mask_folders(alone) == {}
+    mixed = [PurePosixPath("/d/labels/images/a.png"), PurePosixPath("/d/labels/gt/a.png")]
+    assert masks_in_mask_folders(mixed) == {1: 0}
