@@ -31,6 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("add", help="add image files or folders (recursively)")
     p.add_argument("project", type=Path)
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument(
+        "--pages",
+        choices=("auto", "slices"),
+        default="auto",
+        help="a TIFF of 2 to 8 bare pages (no axes recorded) is one picture of that many "
+        "channels (auto, the default); slices: the slices of a short stack, one image each "
+        "(Z, T and more than 8 pages are split either way)",
+    )
     p.set_defaults(handler=cmd_add)
 
     p = sub.add_parser(
@@ -171,7 +179,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     with open_project(args.project) as project:
         progress = ProgressLine("adding")
-        report = project.add_images(args.paths, progress=progress)
+        report = project.add_images(
+            args.paths, progress=progress, unnamed_slices=args.pages == "slices"
+        )
         for path, reason in report.skipped:
             print(f"skipped {path}: {reason}", file=sys.stderr)
         for err in report.errors:
@@ -188,6 +198,9 @@ def cmd_add(args: argparse.Namespace) -> int:
             )
         if report.stacks:
             print(f"  {report.stacks_text()}")
+        if report.pages_as_channels:
+            how = f"`annotator add {args.project} FILE --pages slices`"
+            print(f"  {report.pages_as_channels_text(how)}")
         if report.masks_left_out:
             how = f"`annotator import {args.project} --format masks FOLDER`"
             print(f"  {report.masks_text(how)}", file=sys.stderr)

@@ -104,16 +104,41 @@ def _shape(series: Any) -> tuple[int, ...]:
     return tuple(int(n) for n in series.shape)
 
 
-def stack_plan(path: Path, all_series: Sequence[Any]) -> StackPlan | None:
+def unnamed_channels(shape: tuple[int, ...], axes: str) -> int:
+    """How many planes nobody named (Q or I) :func:`layout` reads as the channels of one
+    picture, ``(C, H, W)``: 2 to :data:`MAX_UNNAMED_CHANNELS` bare pages of one size, or
+    a numpy array saved channels first. 0 for any other layout. Whether they are
+    channels or the slices of a short stack no file says; the user tells
+    (``annotator add --pages slices``)."""
+    if len(axes) != len(shape) or "Y" not in axes or "X" not in axes:
+        return 0
+    kept, reshaped = _squeezed(shape, axes)
+    if len(kept) != 3 or kept[0] not in "QI" or kept[1:] != "YX":
+        return 0
+    try:
+        order = layout(Path(), shape, axes)[1]
+    except ImageReadError:
+        return 0
+    return reshaped[0] if order == [1, 2, 0] else 0
+
+
+def stack_plan(
+    path: Path, all_series: Sequence[Any], unnamed_slices: bool = False
+) -> StackPlan | None:
     """The :class:`StackPlan` of a TIFF whose series (tifffile's, each with ``shape``
     and ``axes``) are ``all_series``; ``None`` when it holds one image (or nothing this
     rule reads: :func:`layout` then says what). A stack that cannot be cut into
     pictures is refused in words (:class:`ImageReadError`): several stacks in one file,
-    or samples and channels both."""
+    or samples and channels both. ``unnamed_slices``: the planes :func:`layout` reads as
+    channels for want of a name (:func:`unnamed_channels`) are slices instead (a label
+    stack; a short stack the user says is one)."""
     if not all_series:
         return None
     first = all_series[0]
     shape, axes = _shape(first), str(first.axes)
+    if unnamed_slices and (planes := unnamed_channels(shape, axes)):
+        _, (_, height, width) = _squeezed(shape, axes)
+        return StackPlan(planes, (first,), (planes, height, width), (0, 1, 2), 2, height, width)
     try:
         one: tuple[tuple[int, ...], list[int]] | None = layout(path, shape, axes)
     except ImageReadError:

@@ -197,9 +197,11 @@ def mask_stack_pages(path: Path) -> int:
 
 def _label_plan(path: Path, tif: Any) -> StackPlan | None:
     """The stack plan of an open ``tifffile.TiffFile`` of masks; ``None`` also for a
-    stack cut into no pictures (decoding it then says what it holds)."""
+    stack cut into no pictures (decoding it then says what it holds). Planes nobody
+    named are slices here, however few: a mask has one channel, so 2 to 8 bare pages of
+    labels are a short label stack, never the channels of one mask."""
     try:
-        return stack_plan(path, tif.series)
+        return stack_plan(path, tif.series, unnamed_slices=True)
     except ImageReadError:
         return None
 

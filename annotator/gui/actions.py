@@ -53,6 +53,13 @@ SPECS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec("add_folder", "Add image fol&der…", "&File", tip="Add every image of a folder"),
     ActionSpec(
+        "add_slices",
+        "Add TIFF pages as s&lices…",
+        "&File",
+        tip="Add TIFF files whose 2 to 8 bare pages are the slices of a short stack, one "
+        "image each (Add image files reads them as the channels of one picture)",
+    ),
+    ActionSpec(
         "import",
         "&Import labels…",
         "&File",

@@ -49,6 +49,7 @@ class FileMenu(QObject):
         a["new_project"].triggered.connect(self.new_project)
         a["add_images"].triggered.connect(self.add_image_files)
         a["add_folder"].triggered.connect(self.add_image_folder)
+        a["add_slices"].triggered.connect(self.add_tiff_slices)
         a["import"].triggered.connect(self.import_labels)
         a["export"].triggered.connect(self.export)
         a["welcome"].triggered.connect(self.welcome)
@@ -73,7 +74,7 @@ class FileMenu(QObject):
 
     def update_enabled(self) -> None:
         has_project = self.window.session is not None
-        for name in ("add_images", "add_folder", "import", "export"):
+        for name in ("add_images", "add_folder", "add_slices", "import", "export"):
             self.window.actions_[name].setEnabled(has_project)
 
     # --- recent --------------------------------------------------------------------------------
@@ -166,11 +167,18 @@ class FileMenu(QObject):
         if folder:
             self.add_paths([Path(folder)])
 
-    def add_paths(self, paths: list[Path]) -> None:
+    def add_tiff_slices(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self.window, "Add TIFF pages as slices", "", "TIFF stacks (*.tif *.tiff)"
+        )
+        if files:
+            self.add_paths([Path(f) for f in files], unnamed_slices=True)
+
+    def add_paths(self, paths: list[Path], unnamed_slices: bool = False) -> None:
         session = self.window.session
         if session is None:
             return
-        outcome = add_images_with_progress(self.window, session.project, paths)
+        outcome = add_images_with_progress(self.window, session.project, paths, unnamed_slices)
         self.window.image_list.set_records(
             session.images(), session.document.image_id if session.document else None
         )

@@ -58,6 +58,7 @@ class AddOutcome:
     relinked: int = 0  # images whose file had gone, found again at a new place
     masks: str = ""  # mask files left out beside their pictures (AddReport.masks_text)
     stacks: str = ""  # TIFF stacks split into slices (AddReport.stacks_text)
+    channels: str = ""  # bare TIFF pages read as channels (AddReport.pages_as_channels_text)
 
     @property
     def nothing_found(self) -> bool:
@@ -80,6 +81,7 @@ class AddOutcome:
             or self.nothing_found
             or bool(self.other_pictures)
             or bool(self.masks)
+            or bool(self.channels)
         )
 
     def summary(self) -> str:
@@ -109,13 +111,15 @@ class AddOutcome:
             text += f", {len(self.errors)} unreadable (first: {self.errors[0]})"
         masks = f" {self.masks[0].upper()}{self.masks[1:]}." if self.masks else ""
         stacks = f" {self.stacks[0].upper()}{self.stacks[1:]}." if self.stacks else ""
-        return text + "." + stacks + masks + others
+        channels = f" {self.channels[0].upper()}{self.channels[1:]}." if self.channels else ""
+        return text + "." + stacks + channels + masks + others
 
 
 def add_images_with_progress(
-    parent: QWidget | None, project: Project, paths: list[Path]
+    parent: QWidget | None, project: Project, paths: list[Path], unnamed_slices: bool = False
 ) -> AddOutcome:
-    """Add ``paths`` (files or folders) to ``project`` on a worker thread.
+    """Add ``paths`` (files or folders) to ``project`` on a worker thread
+    (``unnamed_slices``: see :meth:`~annotator.storage.project.Project.add_images`).
 
     The project's database serialises its calls under a lock, so the window may keep
     using the same project meanwhile. Errors end up in the outcome, never raised.
@@ -124,7 +128,7 @@ def add_images_with_progress(
 
     def work(progress: Progress) -> AddReport:
         try:
-            return project.add_images(paths, progress=progress)
+            return project.add_images(paths, progress=progress, unnamed_slices=unnamed_slices)
         finally:
             count[0] = len(project.images()) - before
 
@@ -146,6 +150,7 @@ def add_images_with_progress(
         relinked=len(report.relinked),
         masks=report.masks_text("File > Import labels (format: masks)"),
         stacks=report.stacks_text(),
+        channels=report.pages_as_channels_text("File > Add TIFF pages as slices"),
     )
 
 

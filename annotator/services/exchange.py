@@ -827,8 +827,8 @@ def _add_picture_stacks(
         if item.picture_stack is not None and index.find(item) is None:
             wanted[item.picture_stack] = item.stack_planes
     for stack, planes in wanted.items():
-        try:
-            slices = tiff_stack(stack)
+        try:  # (bare pages are slices here, as its labels' are: formats/masks.py)
+            slices = tiff_stack(stack, unnamed_slices=True)
         except ImageReadError as exc:
             report.notes.append(f"{stack}: not added ({exc.problem})")
             continue
@@ -838,7 +838,7 @@ def _add_picture_stacks(
                     f"{stack}: not added: it holds {slices} slices where its labels hold {planes}"
                 )
             continue
-        added = project.add_images([stack])
+        added = project.add_images([stack], unnamed_slices=True)
         names.extend(r.name for r in added.added)
         report.notes.extend(f"{e.path}: {e.problem}" for e in added.errors)
     report.added.extend(names)

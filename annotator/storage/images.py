@@ -26,7 +26,7 @@ from annotator.core.errors import ImageReadError, ProjectError
 from annotator.core.limits import IMAGE_SUFFIXES as IMAGE_SUFFIXES
 from annotator.core.limits import max_pixels
 from annotator.core.orientation import apply_exif_orientation, exif_orientation
-from annotator.core.tiff_layout import layout, stack_plan, stack_problem
+from annotator.core.tiff_layout import layout, stack_plan, stack_problem, unnamed_channels
 
 
 @dataclass(frozen=True)
@@ -158,18 +158,19 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
 MAX_STACK_BYTES = 4 << 30
 
 
-def tiff_stack(path: str | os.PathLike[str]) -> int:
+def tiff_stack(path: str | os.PathLike[str], unnamed_slices: bool = False) -> int:
     """How many 2-D images the TIFF at ``path`` holds as a stack (Z or T planes, unnamed
     planes beyond what :func:`read_image` takes for channels, or pages of one size
     written one by one): 0 when it is one image, or unreadable (:func:`read_image` then
     says what it is). A stack that cannot be split is refused in words
-    (:class:`ImageReadError`). Reads the header only."""
+    (:class:`ImageReadError`). Reads the header only. ``unnamed_slices``: the planes
+    read as channels for want of a name are slices (:func:`tiff_unnamed_channels`)."""
     import tifffile
 
     p = Path(path)
     try:
         with _tiff_damage().watching(p), tifffile.TiffFile(p) as tif:
-            plan = stack_plan(p, tif.series)
+            plan = stack_plan(p, tif.series, unnamed_slices)
     except ImageReadError:
         raise
     except Exception:  # not a TIFF, or damaged: read_image says so
@@ -180,7 +181,27 @@ def tiff_stack(path: str | os.PathLike[str]) -> int:
     return plan.planes
 
 
-def read_tiff_stack(path: str | os.PathLike[str]) -> list[np.ndarray]:
+def tiff_unnamed_channels(path: str | os.PathLike[str]) -> int:
+    """How many planes nobody named the TIFF at ``path`` holds that :func:`read_image`
+    reads as the channels of one picture (2 to 8 bare pages; see
+    :func:`~annotator.core.tiff_layout.unnamed_channels`); 0 for any other file. Reads
+    the header only."""
+    import tifffile
+
+    p = Path(path)
+    if p.suffix.lower() not in (".tif", ".tiff"):
+        return 0
+    try:
+        with _tiff_damage().watching(p), tifffile.TiffFile(p) as tif:
+            if not tif.series:
+                return 0
+            series = tif.series[0]
+            return unnamed_channels(tuple(int(n) for n in series.shape), str(series.axes))
+    except Exception:  # not a TIFF, or damaged: read_image says so
+        return 0
+
+
+def read_tiff_stack(path: str | os.PathLike[str], unnamed_slices: bool = False) -> list[np.ndarray]:
     """The slices of the TIFF stack at ``path`` (see :func:`tiff_stack`) as stored:
     ``(H, W)`` or ``(H, W, C)`` in the file's dtype, every channel kept (a slice file
     written from one is then read as :func:`read_image` reads any picture).
@@ -191,7 +212,7 @@ def read_tiff_stack(path: str | os.PathLike[str]) -> list[np.ndarray]:
     p = Path(path)
     try:
         with _tiff_damage().watching(p), tifffile.TiffFile(p) as tif:
-            plan = stack_plan(p, tif.series)
+            plan = stack_plan(p, tif.series, unnamed_slices)
             if plan is None:
                 raise ImageReadError(p, "not a stack of images")
             _check_size(p, plan.width, plan.height)

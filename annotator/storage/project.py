@@ -51,7 +51,14 @@ from annotator.core.schema import LabelClass, LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.storage.atomic import atomic_write_bytes, clear_partial_folders, fsync_dir
 from annotator.storage.db import Database
-from annotator.storage.images import ImageInfo, encode_png, is_image_path, read_image, tiff_stack
+from annotator.storage.images import (
+    ImageInfo,
+    encode_png,
+    is_image_path,
+    read_image,
+    tiff_stack,
+    tiff_unnamed_channels,
+)
 from annotator.storage.lock import LOCK_NAME, ProjectLock
 from annotator.storage.lock import held_here as lock_held_here
 from annotator.storage.lock import needed as lock_needed
@@ -121,6 +128,25 @@ class AddReport:
     #: TIFF stacks split into their slices, each added as an image: (stack file, slices,
     #: the folder holding the slice files).
     stacks: list[tuple[str, int, str]] = field(default_factory=list)
+    #: TIFF files added as one picture whose 2 to 8 bare pages were read as its channels
+    #: (no file says whether they are channels or a short stack): (file, pages).
+    pages_as_channels: list[tuple[str, int]] = field(default_factory=list)
+
+    def pages_as_channels_text(self, how: str) -> str:
+        """One sentence on the files whose bare pages were read as channels ("" when
+        none was); ``how`` says how to add such a file as slices instead."""
+        if not self.pages_as_channels:
+            return ""
+        file, pages = self.pages_as_channels[0]
+        more = (
+            f" (and {len(self.pages_as_channels) - 1} more file(s))"
+            if (len(self.pages_as_channels) > 1)
+            else ""
+        )
+        return (
+            f"read the {pages} bare pages of {Path(file).name} as the channels of one "
+            f"picture{more}; if they are the slices of a volume, add it with {how}"
+        )
 
     def stacks_text(self) -> str:
         """One sentence on the stacks split into slices ("" when there were none)."""
@@ -782,10 +808,16 @@ class Project:
         return f"{stem}~{n}{suffix}"
 
     def add_images(
-        self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        progress: Progress | None = None,
+        unnamed_slices: bool = False,
     ) -> AddReport:
         """Add image files and folders (recursively). Duplicates (same file or same
         content) are skipped; unreadable files are reported and the rest are added.
+        TIFF stacks are split into one image per slice (``storage/stacks.py``);
+        ``unnamed_slices``: 2 to 8 bare pages are the slices of a short stack too, not
+        the channels of one picture (``annotator add --pages slices``).
 
         Records are written in batches of :data:`ADD_BATCH` images, one transaction each
         (a commit per image made adding thousands of small files mostly waiting for the
@@ -796,7 +828,8 @@ class Project:
         paths = list(paths)
         own = [(self.root / d).resolve() for d in OWN_DIRS]
         candidates = collect_image_files(paths, exclude=own, other_pictures=report.other_pictures)
-        candidates = self._split_stacks(candidates, report, progress)
+        channels: dict[Path, int] = {}  # files whose bare pages are read as channels
+        candidates = self._split_stacks(candidates, report, progress, unnamed_slices, channels)
         # A dataset added as it ships holds its masks beside the pictures (Roboflow's
         # x_mask.png, Cityscapes' gtFine/, ISBI's labels/): labelled as images, they took
         # the labels an import meant for the pictures. The name proposes, the pixels
@@ -860,6 +893,8 @@ class Project:
                     continue
                 name = self._unique_name(name, taken_names)
                 pending.append((name, stored, digest, ImageInfo.of(array), stamp))
+                if file in channels:
+                    report.pages_as_channels.append((str(file), channels[file]))
                 taken_names.add(name)
                 known_paths.add(stored)
                 known_sha.add(digest)
@@ -891,18 +926,34 @@ class Project:
         candidates: list[tuple[Path, str]],
         report: AddReport,
         progress: Progress | None,
+        unnamed_slices: bool,
+        channels: dict[Path, int],
     ) -> list[tuple[Path, str]]:
         """``candidates`` with each TIFF stack replaced by its slices' files
-        (``storage/stacks.py``); a stack that cannot be split is an error of the report."""
-        from annotator.storage.stacks import StackReplaced, split_stack
+        (``storage/stacks.py``); a stack that cannot be split is an error of the report.
+        ``unnamed_slices``: see :meth:`add_images`. Files whose bare pages will be read
+        as channels go into ``channels`` (file -> pages), unless a split of the same
+        content is in the project already: added once as slices, such a file stays
+        slices when its folder is added again."""
+        from annotator.storage.stacks import StackReplaced, earlier_split, split_stack
 
         pictures_of = _masks_among(candidates)  # vol_mask.tif, masks/vol.tif: vol.tif's
         out: list[tuple[Path, str]] = []
         for i, (file, name) in enumerate(candidates):
+            as_slices = unnamed_slices
             try:
-                planes = tiff_stack(file) if file.suffix.lower() in (".tif", ".tiff") else 0
+                tiff = file.suffix.lower() in (".tif", ".tiff")
+                planes = tiff_stack(file, as_slices) if tiff else 0
+                if tiff and not planes and (pages := tiff_unnamed_channels(file)):
+                    if earlier_split(self.root, file):
+                        planes, as_slices = pages, True
+                    else:
+                        channels[file] = pages
             except ImageReadError as exc:  # a stack that cannot be cut into pictures
                 report.errors.append(exc)
+                continue
+            except OSError as exc:  # the file went meanwhile
+                report.errors.append(ImageReadError(file, exc.strerror or str(exc)))
                 continue
             if not planes:
                 out.append((file, name))
@@ -913,7 +964,7 @@ class Project:
             if progress:
                 progress(0, 1, f"splitting {file.name} ({planes} slices)")
             try:
-                folder, slices, written = split_stack(self.root, file)
+                folder, slices, written = split_stack(self.root, file, as_slices)
             except StackReplaced as exc:  # as a picture file replaced by another
                 report.skipped.append((str(file), exc.problem))
                 continue

@@ -34,12 +34,15 @@ from annotator.storage.project import SLICES_DIR, file_sha1
 _SOURCE = "source.json"
 
 
-def split_stack(root: Path, stack: Path) -> tuple[Path, list[Path], bool]:
+def split_stack(
+    root: Path, stack: Path, unnamed_slices: bool = False
+) -> tuple[Path, list[Path], bool]:
     """Write the slices of the TIFF stack ``stack`` into the project at ``root`` (see the
     module's docstring); ``(folder, slice files, whether they were written now)``. A
     stack split before (the same content, wherever it is now) gives its files again.
     :class:`ImageReadError` naming the stack when it cannot be read or its slices cannot
-    be written (nothing is left behind then)."""
+    be written (nothing is left behind then). ``unnamed_slices``: bare pages read as
+    channels are slices (``annotator add --pages slices``)."""
     st = stack.stat()
     digest = file_sha1(stack)
     base = root / SLICES_DIR
@@ -59,7 +62,7 @@ def split_stack(root: Path, stack: Path) -> tuple[Path, list[Path], bool]:
             )
         folder = base / f"{stack.stem}~{n}"  # another stack of the same name
         n += 1
-    slices = read_tiff_stack(stack)
+    slices = read_tiff_stack(stack, unnamed_slices)
     # Named after the folder: the second stack named vol.tif gives vol~2_z000.tif, which a
     # label stack named vol~2.tif is read into (formats/masks.py).
     names = [f"{stem}.tif" for stem in slice_stems(folder.name, len(slices))]
@@ -144,6 +147,24 @@ def _split_before(
         return None
     files = [folder / n for n in names]
     return files if all(f.is_file() for f in files) else None
+
+
+def earlier_split(root: Path, stack: Path) -> bool:
+    """Whether the project at ``root`` holds a complete split of a stack of this
+    content, under the stack's name (the name again with ``~N`` when several stacks had
+    it). Asked of a short stack added without ``--pages slices``: split once, its
+    pages are slices from then on."""
+    base = root / SLICES_DIR
+    folder, n = base / stack.stem, 2
+    if not folder.exists():
+        return False
+    size, digest = stack.stat().st_size, file_sha1(stack)
+    while folder.exists():
+        if _split_before(folder, _record(folder), size, digest) is not None:
+            return True
+        folder = base / f"{stack.stem}~{n}"
+        n += 1
+    return False
 
 
 def discard_split(folder: Path) -> None:

@@ -434,6 +434,29 @@ def test_adding_a_stack_from_the_window_says_it_was_split(qapp, tmp_path):
     )
 
 
+def test_bare_tiff_pages_are_channels_by_default_and_slices_from_their_own_action(
+    window, monkeypatch, boxes, tmp_path
+):
+    import tifffile
+
+    volume = np.random.default_rng(0).integers(0, 255, (5, 16, 16)).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "short.tif", volume, photometric="minisblack")
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileNames", lambda *a_, **k: ([str(tmp_path / "short.tif")], "")
+    )
+    before = len(window.session.images())
+    window.actions_["add_images"].trigger()
+    assert len(window.session.images()) == before + 1
+    kind, text = boxes[-1]
+    assert kind == "warning"  # no file says which it is: the user is told
+    assert "Read the 5 bare pages of short.tif as the channels of one picture" in text
+    assert "add it with File > Add TIFF pages as slices" in text
+    window.actions_["add_slices"].trigger()
+    names = [r.name for r in window.session.images()]
+    assert names[-5:] == [f"short_z{i:03d}.tif" for i in range(5)]
+    assert "Split short.tif (5 slices)" in boxes[-1][1]
+
+
 def test_the_import_summary_names_a_skipped_file_once():
     from annotator.gui.import_dialog import import_summary
     from annotator.services.exchange import ImportReport

@@ -1,0 +1,136 @@
+"""Two to eight bare TIFF pages: the channels of one picture, or a short stack when the
+user says so (``annotator add --pages slices``); label pages are always slices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from annotator.cli import main
+from annotator.core.schema import LabelSchema
+from annotator.core.tiff_layout import unnamed_channels
+from annotator.formats.masks import decode_mask_file, mask_stack_pages
+from annotator.storage.images import tiff_stack, tiff_unnamed_channels
+from annotator.storage.project import Project
+
+RNG = np.random.default_rng(3)
+
+
+def _pillow_pages(path, volume):
+    """Bare pages as Pillow (and many scripts) write them: no shape, no axes."""
+    pages = [Image.fromarray(p) for p in volume]
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+
+
+def _volume(n=5, h=24, w=32):
+    volume = RNG.integers(0, 255, (n, h, w)).astype(np.uint8)
+    volume[:, 0, 0] = np.arange(n)  # no two slices alike
+    return volume
+
+
+def _project(tmp_path):
+    return Project.create(tmp_path / "proj", LabelSchema.from_names(["bg", "cell"]))
+
+
+@pytest.mark.parametrize(
+    ("shape", "axes", "channels"),
+    [
+        ((5, 24, 32), "QYX", 5),
+        ((2, 24, 32), "IYX", 2),
+        ((8, 24, 32), "IYX", 8),
+        ((9, 24, 32), "IYX", 0),  # a stack already
+        ((24, 32, 5), "YXQ", 0),  # a numpy (H, W, C) picture
+        ((5, 24, 32), "ZYX", 0),  # named: a stack already
+        ((3, 24, 32), "CYX", 0),  # named channels
+        ((24, 32, 3), "YXS", 0),
+        ((1, 5, 24, 32), "QQYX", 5),  # lengths of 1 dropped
+        ((2, 5, 24, 32), "QQYX", 0),
+    ],
+)
+def test_which_layouts_hold_unnamed_channels(shape, axes, channels):
+    assert unnamed_channels(shape, axes) == channels
+
+
+@pytest.mark.parametrize("writer", ["pillow", "tifffile"])
+def test_bare_pages_are_channels_unless_the_add_is_told_they_are_slices(tmp_path, writer):
+    volume = _volume()
+    path = tmp_path / "vol.tif"
+    if writer == "pillow":
+        _pillow_pages(path, volume)
+    else:
+        tifffile.imwrite(path, volume, photometric="minisblack")
+    assert tiff_unnamed_channels(path) == 5 and tiff_stack(path) == 0
+    assert tiff_stack(path, unnamed_slices=True) == 5
+    with _project(tmp_path) as project:
+        report = project.add_images([path])
+        assert [r.name for r in report.added] == ["vol.tif"]
+        assert report.pages_as_channels == [(str(path), 5)]
+        text = report.pages_as_channels_text("annotator add --pages slices")
+        assert "read the 5 bare pages of vol.tif as the channels of one picture" in text
+        assert "annotator add --pages slices" in text
+    with Project.create(tmp_path / "p2", LabelSchema.from_names(["bg", "cell"])) as project:
+        report = project.add_images([path], unnamed_slices=True)
+        assert [r.name for r in report.added] == [f"vol_z{i:03d}.tif" for i in range(5)]
+        assert report.pages_as_channels == [] and report.stacks[0][1] == 5
+        for i, rec in enumerate(report.added):
+            assert np.array_equal(project.load_image(rec), volume[i])
+
+
+def test_a_short_stack_split_once_is_split_when_added_again_without_being_told(tmp_path):
+    """Adding the folder again (for new files) must not add the stack as one picture of
+    five channels beside its own slices."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    tifffile.imwrite(folder / "vol.tif", _volume())
+    with _project(tmp_path) as project:
+        first = project.add_images([folder / "vol.tif"], unnamed_slices=True)
+        assert len(first.added) == 5
+        again = project.add_images([folder])
+        assert again.added == [] and again.pages_as_channels == []
+        assert len(project.images()) == 5
+
+
+def test_a_file_of_a_few_channels_is_added_as_one_picture_and_named(tmp_path, capsys):
+    """The default stays: a numpy array of channels saved first is one picture."""
+    tifffile.imwrite(tmp_path / "four.tif", _volume(4), photometric="minisblack")
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    capsys.readouterr()
+    assert main(["add", str(proj), str(tmp_path / "four.tif")]) == 0
+    out = capsys.readouterr().out
+    assert "added 1 image(s)" in out
+    assert "read the 4 bare pages of four.tif as the channels of one picture" in out
+    assert f"annotator add {proj} FILE --pages slices" in out
+    assert main(["add", str(proj), str(tmp_path / "four.tif"), "--pages", "slices"]) == 0
+    out = capsys.readouterr().out
+    # The picture of four channels is already in the project (same file): the slices
+    # are added beside it; removing it is the user's choice.
+    assert "split four.tif (4 slices)" in out and "added 4 image(s)" in out
+
+
+def test_a_short_label_stack_is_read_page_by_slice_never_as_channels(tmp_path):
+    labels = RNG.integers(0, 2, (3, 24, 32)).astype(np.uint8)
+    _pillow_pages(tmp_path / "vol.tif", labels)
+    assert mask_stack_pages(tmp_path / "vol.tif") == 3
+    for i in range(3):
+        assert np.array_equal(decode_mask_file(tmp_path / "vol.tif", i), labels[i])
+
+
+def test_short_stacks_with_their_labels_import_into_an_empty_project(tmp_path, capsys):
+    """A dataset shipped as images/vol.tif + masks/vol.tif, five bare pages each."""
+    volume, labels = _volume(), RNG.integers(0, 2, (5, 24, 32)).astype(np.uint8)
+    (tmp_path / "ds/images").mkdir(parents=True)
+    (tmp_path / "ds/masks").mkdir()
+    _pillow_pages(tmp_path / "ds/images/vol.tif", volume)
+    tifffile.imwrite(tmp_path / "ds/masks/vol.tif", labels)
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    assert main(["import", str(proj), "--format", "masks", str(tmp_path / "ds")]) == 0
+    with Project.open(proj) as project:
+        records = project.images()
+        assert [r.name for r in records] == [f"vol_z{i:03d}.tif" for i in range(5)]
+        for i, rec in enumerate(records):
+            assert np.array_equal(project.load_image(rec), volume[i])
+            assert np.array_equal(project.load_mask(rec), labels[i])
