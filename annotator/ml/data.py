@@ -20,6 +20,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -298,6 +300,58 @@ class CropSampler:
         """``(n, C, crop, crop)`` inputs and ``(n, crop, crop)`` targets."""
         xs, ts = zip(*(self.sample() for _ in range(n)))
         return np.stack(xs), np.stack(ts)
+
+
+class BatchPrefetcher:
+    """Draws a sampler's next batches on a thread of its own while the caller trains on
+    the current one (on a GPU the training loop otherwise waits for each batch's crops
+    and augmentation on the CPU). The batches are the sampler's, in its order: only
+    this thread draws from it, so a round is the same with or without prefetching.
+    Use as a context manager; leaving it stops the thread (batches drawn ahead are
+    dropped: the sampler's generator serves nothing after the round)."""
+
+    def __init__(self, sampler: CropSampler, batch_size: int, depth: int = 2) -> None:
+        self._sampler = sampler
+        self._batch_size = batch_size
+        self._queue: queue.Queue[tuple[np.ndarray, np.ndarray] | BaseException] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="annotator-batches", daemon=True)
+
+    def __enter__(self) -> BatchPrefetcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a put waiting on a full queue
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+    def _run(self) -> None:
+        item: tuple[np.ndarray, np.ndarray] | BaseException
+        while not self._stop.is_set():
+            try:
+                item = self._sampler.batch(self._batch_size)
+            except BaseException as exc:  # handed to the loop, which raises it
+                item = exc
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.05)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, BaseException):
+                return
+
+    def batch(self) -> tuple[np.ndarray, np.ndarray]:
+        """The next batch, as :meth:`CropSampler.batch` would have drawn it."""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
 
 def _resize(x: np.ndarray, t: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ the BatchNorm statistics of rank 0 are broadcast so every rank holds identical w
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -33,6 +34,7 @@ from annotator.ml.data import (
     IGNORE,
     PLAIN_AUGMENT,
     AugmentConfig,
+    BatchPrefetcher,
     CropSampler,
     channel_statistics,
     fit_normalizer,
@@ -439,10 +441,13 @@ def _optimise(
     world: int | None,
     progress: ProgressFn | None,
     cancel: CancelToken | None,
+    prefetch: bool = False,
 ) -> _Loop:
     """Step until the budget is spent, the user cancels or the loss is not finite.
 
-    ``world`` is the DDP world size, None outside ``torchrun``.
+    ``world`` is the DDP world size, None outside ``torchrun``. ``prefetch``: the next
+    batches are drawn on a thread while this one trains (:class:`BatchPrefetcher`; on a
+    GPU, where the CPU's crops are the bottleneck), the same batches in the same order.
     """
     cfg = request.config
     cuda = device.type == "cuda"
@@ -456,53 +461,60 @@ def _optimise(
     # The learning-rate schedule follows the budget; under DDP every rank must use the
     # same rate, so the elapsed time it is computed from is agreed on every step.
     shared_elapsed = 0.0
-    while True:
-        fraction = max(
-            step / request.max_steps if request.max_steps else 0.0,
-            shared_elapsed / request.max_seconds if request.max_seconds else 0.0,
-        )
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr * _lr_factor(fraction, cfg)
-        xb, tb = sampler.batch(cfg.batch_size)
-        x = torch.from_numpy(xb).to(device, non_blocking=True)
-        t = torch.from_numpy(tb).to(device, non_blocking=True)
-        if cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=cuda):
-            logits = net(x)
-        loss = segmentation_loss(logits, t, cfg.dice_weight, cw)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+    with contextlib.ExitStack() as stack:
+        if prefetch:
+            next_batch = stack.enter_context(BatchPrefetcher(sampler, cfg.batch_size)).batch
         else:
-            loss.backward()
-            opt.step()
-        step += 1
-        value = float(loss.detach())
-        elapsed = clock() - start
-        if progress is not None:
-            progress(TrainProgress(step, request.max_steps, elapsed, request.max_seconds, value))
-        stop_steps = request.max_steps is not None and step >= request.max_steps
-        stop_time = request.max_seconds is not None and elapsed >= request.max_seconds
-        cancelled = cancel is not None and cancel.is_set()
-        if world is not None:
-            value, cancelled, stop_time, shared_elapsed = _agree(
-                value, cancelled, stop_time, elapsed, device, world
+            next_batch = functools.partial(sampler.batch, cfg.batch_size)
+        while True:
+            fraction = max(
+                step / request.max_steps if request.max_steps else 0.0,
+                shared_elapsed / request.max_seconds if request.max_seconds else 0.0,
             )
-        else:
-            shared_elapsed = elapsed
-        recent.append(value)
-        del recent[:-20]
-        if not math.isfinite(value):
-            status = "diverged"
-            break
-        if cancelled:
-            status = "cancelled"
-            break
-        if stop_steps or stop_time:
-            break
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * _lr_factor(fraction, cfg)
+            xb, tb = next_batch()
+            x = torch.from_numpy(xb).to(device, non_blocking=True)
+            t = torch.from_numpy(tb).to(device, non_blocking=True)
+            if cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=cuda):
+                logits = net(x)
+            loss = segmentation_loss(logits, t, cfg.dice_weight, cw)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
+            step += 1
+            value = float(loss.detach())
+            elapsed = clock() - start
+            if progress is not None:
+                progress(
+                    TrainProgress(step, request.max_steps, elapsed, request.max_seconds, value)
+                )
+            stop_steps = request.max_steps is not None and step >= request.max_steps
+            stop_time = request.max_seconds is not None and elapsed >= request.max_seconds
+            cancelled = cancel is not None and cancel.is_set()
+            if world is not None:
+                value, cancelled, stop_time, shared_elapsed = _agree(
+                    value, cancelled, stop_time, elapsed, device, world
+                )
+            else:
+                shared_elapsed = elapsed
+            recent.append(value)
+            del recent[:-20]
+            if not math.isfinite(value):
+                status = "diverged"
+                break
+            if cancelled:
+                status = "cancelled"
+                break
+            if stop_steps or stop_time:
+                break
     final_loss = float(np.mean(recent)) if recent else float("nan")
     return _Loop(status, step, clock() - start, final_loss, value)
 
@@ -550,8 +562,11 @@ def train_round(
     cw = None if weights is None else torch.tensor(weights, dtype=torch.float32, device=device)
 
     model.train()
+    # On a GPU the step waits for the CPU's crops: drawn ahead on a thread (not under a
+    # CPU-time budget, which would count that thread's time too).
+    prefetch = device.type == "cuda" and request.clock != "cpu"
     loop = _optimise(
-        request, net, opt, sampler, device, cw, world if info else None, progress, cancel
+        request, net, opt, sampler, device, cw, world if info else None, progress, cancel, prefetch
     )
     model.eval()
     result = functools.partial(

@@ -318,3 +318,24 @@ def test_every_architecture_trains_under_torchrun_with_identical_weights(tmp_pat
         assert a.keys() == b.keys()
         for k in a:
             assert torch.equal(a[k], b[k]), f"{arch}: {k} differs between ranks"
+
+
+def test_a_round_with_batches_drawn_ahead_ends_with_the_same_weights(monkeypatch):
+    """On a GPU the crops are drawn on a thread (train.BatchPrefetcher): forced on the
+    CPU, where rounds are deterministic, it must change nothing."""
+    from annotator.ml import train
+
+    plain = train_round(_partial_request("fcn", steps=6))
+    real = train._optimise
+    used = []
+
+    def with_prefetch(*args):
+        used.append(args[-1])
+        return real(*args[:-1], True)
+
+    monkeypatch.setattr(train, "_optimise", with_prefetch)
+    ahead = train_round(_partial_request("fcn", steps=6))
+    assert used == [False]  # the CPU draws its own crops; forced here
+    assert plain.state_dict is not None and ahead.state_dict is not None
+    for key, value in plain.state_dict.items():
+        assert torch.equal(value, ahead.state_dict[key]), key

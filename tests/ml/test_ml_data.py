@@ -9,6 +9,7 @@ from conftest import FAST, TINY
 from annotator.ml.data import (
     IGNORE,
     AugmentConfig,
+    BatchPrefetcher,
     CropSampler,
     augment,
     block_holdout,
@@ -215,3 +216,45 @@ def test_the_cpu_allocators_words_count_as_out_of_memory():
         RuntimeError("[enforce fail] DefaultCPUAllocator: can't allocate memory")
     )
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
+
+
+def _sampler(seed: int) -> CropSampler:
+    rng = np.random.default_rng(seed)
+    pixels = rng.random((1, 60, 60)).astype(np.float32)
+    target = rng.integers(0, 2, (60, 60)).astype(np.int16)
+    return CropSampler([prepare(1, pixels, target, 1.0, 2, rng)], 2, 16, rng, AugmentConfig())
+
+
+def test_batches_drawn_ahead_on_a_thread_are_the_samplers_in_its_order():
+    direct = _sampler(5)
+    want = [direct.batch(4) for _ in range(6)]
+    with BatchPrefetcher(_sampler(5), 4, depth=2) as ahead:
+        got = [ahead.batch() for _ in range(6)]
+    for (xa, ta), (xb, tb) in zip(want, got, strict=True):
+        assert np.array_equal(xa, xb) and np.array_equal(ta, tb)
+
+
+def test_leaving_the_prefetcher_stops_its_thread_and_its_errors_reach_the_loop():
+    import threading
+
+    ahead = BatchPrefetcher(_sampler(6), 4, depth=1)
+    with ahead:
+        ahead.batch()
+        time_for_the_queue_to_fill = threading.Event()
+        time_for_the_queue_to_fill.wait(0.2)  # the thread now waits on a full queue
+    assert not ahead._thread.is_alive()
+    assert not any(t.name == "annotator-batches" for t in threading.enumerate())
+
+    broken = _sampler(7)
+
+    def fail(n):
+        raise MemoryError("no memory for the crops")
+
+    broken.batch = fail  # type: ignore[method-assign]
+    with BatchPrefetcher(broken, 4) as ahead:
+        try:
+            ahead.batch()
+        except MemoryError as exc:
+            assert "no memory" in str(exc)
+        else:
+            raise AssertionError("the sampler's error was swallowed")
