@@ -201,6 +201,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         if report.pages_as_channels:
             how = f"`annotator add {args.project} FILE --pages slices`"
             print(f"  {report.pages_as_channels_text(how)}")
+        if pages := report.pages_split_text(f"`annotator remove {args.project} NAME`"):
+            print(f"  {pages}")
         if report.masks_left_out:
             how = f"`annotator import {args.project} --format masks FOLDER`"
             print(f"  {report.masks_text(how)}", file=sys.stderr)

@@ -150,7 +150,16 @@ def add_images_with_progress(
         relinked=len(report.relinked),
         masks=report.masks_text("File > Import labels (format: masks)"),
         stacks=report.stacks_text(),
-        channels=report.pages_as_channels_text("File > Add TIFF pages as slices"),
+        channels=". ".join(
+            text[0].upper() + text[1:]
+            for text in (
+                report.pages_as_channels_text("File > Add TIFF pages as slices"),
+                report.pages_split_text(
+                    "the image list's right-click menu (Remove … from the project)"
+                ),
+            )
+            if text
+        ),
     )
 
 

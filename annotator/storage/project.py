@@ -131,6 +131,12 @@ class AddReport:
     #: TIFF files added as one picture whose 2 to 8 bare pages were read as its channels
     #: (no file says whether they are channels or a short stack): (file, pages).
     pages_as_channels: list[tuple[str, int]] = field(default_factory=list)
+    #: Files of a few bare pages split as slices without being told, because a split of
+    #: the same content is in the project (``add --pages slices`` before).
+    pages_split_before: list[str] = field(default_factory=list)
+    #: Stacks split whose file is also an image of the project, one picture of its pages
+    #: as channels (added before without ``--pages slices``): (stack file, image name).
+    also_one_picture: list[tuple[str, str]] = field(default_factory=list)
 
     def pages_as_channels_text(self, how: str) -> str:
         """One sentence on the files whose bare pages were read as channels ("" when
@@ -143,10 +149,38 @@ class AddReport:
             if (len(self.pages_as_channels) > 1)
             else ""
         )
-        return (
-            f"read the {pages} bare pages of {Path(file).name} as the channels of one "
-            f"picture{more}; if they are the slices of a volume, add it with {how}"
+        # Two channels are grey and alpha (storage/images.py): the second page is dropped.
+        read = (
+            "as one picture, the first page (the second taken for its transparency is not shown)"
+            if pages == 2
+            else "as the channels of one picture"
         )
+        return (
+            f"read the {pages} bare pages of {Path(file).name} {read}{more}; if they are "
+            f"the slices of a volume, add it with {how}"
+        )
+
+    def pages_split_text(self, how_remove: str) -> str:
+        """Sentences on files whose bare pages were split because they were before, and
+        on stacks split that are also one picture in the project ("" when neither);
+        ``how_remove`` says how to remove an image."""
+        parts = []
+        if self.pages_split_before:
+            more = len(self.pages_split_before) - 1
+            parts.append(
+                f"split {Path(self.pages_split_before[0]).name}"
+                f"{f' (and {more} more file(s))' if more else ''} into slices, as it was "
+                "split before (added with its pages as slices)"
+            )
+        if self.also_one_picture:
+            file, name = self.also_one_picture[0]
+            more = len(self.also_one_picture) - 1
+            parts.append(
+                f"{Path(file).name} is also in the project as the image {name!r}, its "
+                f"pages read as channels{f' (and {more} more)' if more else ''}; if its "
+                f"pages are slices, remove that image with {how_remove}"
+            )
+        return "; ".join(parts)
 
     def stacks_text(self) -> str:
         """One sentence on the stacks split into slices ("" when there were none)."""
@@ -291,7 +325,13 @@ def _masks_among(candidates: Sequence[tuple[Path, str]]) -> dict[int, int]:
     """The files of an add that may be the mask of another, index -> its picture's:
     named as one beside it (``x_mask.png`` of ``x.jpg``) or in a mask folder
     (``labels/0.png`` of ``images/0.png``). Their pixels decide (:func:`looks_like_mask`)."""
-    found = masks_in_mask_folders([f.absolute() for f, _ in candidates])
+    found = {
+        i: j
+        for i, j in masks_in_mask_folders([f.absolute() for f, _ in candidates]).items()
+        # only files the masks import reads: a JPEG in masks/ is added as a picture, as
+        # before, rather than left out with an import that cannot read it
+        if candidates[i][0].suffix.lower() in (".png", ".tif", ".tiff")
+    }
     found.update(masks_beside([f.stem for f, _ in candidates]))
     return found
 
@@ -828,13 +868,16 @@ class Project:
         paths = list(paths)
         own = [(self.root / d).resolve() for d in OWN_DIRS]
         candidates = collect_image_files(paths, exclude=own, other_pictures=report.other_pictures)
-        channels: dict[Path, int] = {}  # files whose bare pages are read as channels
-        candidates = self._split_stacks(candidates, report, progress, unnamed_slices, channels)
         # A dataset added as it ships holds its masks beside the pictures (Roboflow's
         # x_mask.png, Cityscapes' gtFine/, ISBI's labels/): labelled as images, they took
         # the labels an import meant for the pictures. The name proposes, the pixels
-        # decide: frame_l.png beside frame.png may be a stereo view.
-        beside = _masks_among(candidates)
+        # decide: frame_l.png beside frame.png may be a stereo view. Found among the files
+        # as given, before stacks are split (a label stack's picture stack is then gone).
+        beside = {candidates[i][0]: candidates[j][0] for i, j in _masks_among(candidates).items()}
+        channels: dict[Path, int] = {}  # files whose bare pages are read as channels
+        candidates = self._split_stacks(
+            candidates, report, progress, unnamed_slices, channels, beside
+        )
         if any(_touches(Path(p).resolve(), own) for p in paths):
             report.skipped.append((str(self.root), OWN_FILES_SKIPPED))
         rows = self._db.query("SELECT * FROM images")
@@ -879,8 +922,10 @@ class Project:
                 except OSError as exc:
                     report.errors.append(ImageReadError(file, str(exc)))
                     continue
-                if i in beside and looks_like_mask(array):
-                    report.masks_left_out.append((str(file), str(candidates[beside[i]][0])))
+                # (a few bare pages read as channels: the first page decides, in any dtype)
+                page = array[..., 0] if file in channels and array.ndim == 3 else array
+                if file in beside and looks_like_mask(page):
+                    report.masks_left_out.append((str(file), str(beside[file])))
                     continue
                 if digest in lost:
                     row = lost.pop(digest)
@@ -928,6 +973,7 @@ class Project:
         progress: Progress | None,
         unnamed_slices: bool,
         channels: dict[Path, int],
+        pictures_of: dict[Path, Path],
     ) -> list[tuple[Path, str]]:
         """``candidates`` with each TIFF stack replaced by its slices' files
         (``storage/stacks.py``); a stack that cannot be split is an error of the report.
@@ -937,9 +983,8 @@ class Project:
         slices when its folder is added again."""
         from annotator.storage.stacks import StackReplaced, earlier_split, split_stack
 
-        pictures_of = _masks_among(candidates)  # vol_mask.tif, masks/vol.tif: vol.tif's
         out: list[tuple[Path, str]] = []
-        for i, (file, name) in enumerate(candidates):
+        for file, name in candidates:
             as_slices = unnamed_slices
             try:
                 tiff = file.suffix.lower() in (".tif", ".tiff")
@@ -947,6 +992,7 @@ class Project:
                 if tiff and not planes and (pages := tiff_unnamed_channels(file)):
                     if earlier_split(self.root, file):
                         planes, as_slices = pages, True
+                        report.pages_split_before.append(str(file))
                     else:
                         channels[file] = pages
             except ImageReadError as exc:  # a stack that cannot be cut into pictures
@@ -958,11 +1004,17 @@ class Project:
             if not planes:
                 out.append((file, name))
                 continue
-            if i in pictures_of and _first_page_is_mask(file):  # a label stack beside
-                report.masks_left_out.append((str(file), str(candidates[pictures_of[i]][0])))
+            if file in pictures_of and _first_page_is_mask(file):  # a label stack beside
+                report.masks_left_out.append((str(file), str(pictures_of[file])))
                 continue
             if progress:
                 progress(0, 1, f"splitting {file.name} ({planes} slices)")
+            if file.exists() and (
+                one := self._db.query(
+                    "SELECT name FROM images WHERE path = ?", (self._stored_path(file),)
+                )
+            ):
+                report.also_one_picture.append((str(file), one[0]["name"]))
             try:
                 folder, slices, written = split_stack(self.root, file, as_slices)
             except StackReplaced as exc:  # as a picture file replaced by another

@@ -216,3 +216,41 @@ def test_which_files_are_masks_in_mask_folders():
     assert masks_in_mask_folders(alone) == {}
     mixed = [PurePosixPath("/d/labels/images/a.png"), PurePosixPath("/d/labels/gt/a.png")]
     assert masks_in_mask_folders(mixed) == {1: 0}
+
+
+def test_a_mask_folder_name_above_the_dataset_does_not_hide_its_pictures(tmp_path):
+    """Found by an audit: the slices of a stack split in the same add lie in the
+    project, so the folder shared by every file moved up to one named segmentation/."""
+    import tifffile
+
+    ds = tmp_path / "segmentation" / "em"
+    (ds / "images").mkdir(parents=True)
+    (ds / "labels").mkdir()
+    rng = np.random.default_rng(4)
+    cv2.imwrite(str(ds / "images/a.png"), rng.integers(0, 255, (32, 32), dtype=np.uint8))
+    cv2.imwrite(str(ds / "labels/a.png"), (rng.random((32, 32)) > 0.5).astype(np.uint8))
+    tifffile.imwrite(
+        ds / "images/vol.tif",
+        rng.integers(0, 255, (12, 32, 32), dtype=np.uint8),
+        imagej=True,
+        metadata={"axes": "ZYX"},
+    )
+    with Project.create(tmp_path / "P", LabelSchema.from_names(["bg", "fg"])) as project:
+        report = project.add_images([ds])
+        names = [r.name for r in report.added]
+        assert "images/a.png" in names and "labels/a.png" not in names
+        assert len(names) == 13
+        assert [m for m, _ in report.masks_left_out] == [str(ds / "labels/a.png")]
+
+
+def test_jpeg_masks_the_import_cannot_read_are_not_left_out(tmp_path):
+    ds = tmp_path / "kvasir"
+    (ds / "images").mkdir(parents=True)
+    (ds / "masks").mkdir()
+    rng = np.random.default_rng(5)
+    cv2.imwrite(str(ds / "images/a.jpg"), rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    cv2.imwrite(str(ds / "masks/a.jpg"), np.zeros((32, 32), np.uint8))
+    with Project.create(tmp_path / "P", LabelSchema.from_names(["bg", "fg"])) as project:
+        report = project.add_images([ds])
+        assert report.masks_left_out == []  # no import would read it: not promised
+        assert len(report.added) == 2

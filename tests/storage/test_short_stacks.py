@@ -134,3 +134,58 @@ def test_short_stacks_with_their_labels_import_into_an_empty_project(tmp_path, c
         for i, rec in enumerate(records):
             assert np.array_equal(project.load_image(rec), volume[i])
             assert np.array_equal(project.load_mask(rec), labels[i])
+
+
+def _dataset_of_short_stacks(root, dtype=np.uint8, n=5):
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    top = 60000 if dtype == np.uint16 else 255
+    volume = RNG.integers(0, top, (n, 24, 32)).astype(dtype)
+    volume[:, 0, 0] = np.arange(n)
+    labels = RNG.integers(0, 2, (n, 24, 32)).astype(dtype)
+    tifffile.imwrite(root / "images/vol.tif", volume, photometric="minisblack")
+    tifffile.imwrite(root / "masks/vol.tif", labels, photometric="minisblack")
+    return volume, labels
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_short_label_stack_in_a_mask_folder_is_left_out_however_the_pages_are_read(
+    tmp_path, dtype
+):
+    """Found by an audit: with its picture stack split first, masks/vol.tif had no
+    picture left and was added as a five-channel image (and 16-bit pages never looked
+    like a mask)."""
+    _dataset_of_short_stacks(tmp_path / "ds", dtype)
+    with _project(tmp_path) as project:
+        report = project.add_images([tmp_path / "ds"])  # pages read as channels
+        assert [r.name for r in report.added] == ["images/vol.tif"]
+        assert [m for m, _ in report.masks_left_out] == [str(tmp_path / "ds/masks/vol.tif")]
+    with Project.create(tmp_path / "p2", LabelSchema.from_names(["bg", "cell"])) as project:
+        first = project.add_images([tmp_path / "ds"], unnamed_slices=True)
+        assert [r.name for r in first.added] == [f"vol_z{i:03d}.tif" for i in range(5)]
+        assert len(first.masks_left_out) == 1
+        again = project.add_images([tmp_path / "ds"])  # later, without being told
+        assert again.added == [] and len(again.masks_left_out) == 1
+        assert again.pages_split_before == [str(tmp_path / "ds/images/vol.tif")]
+        assert "split vol.tif into slices, as it was split before" in again.pages_split_text("x")
+
+
+def test_a_file_split_after_it_was_added_as_one_picture_is_named(tmp_path, capsys):
+    tifffile.imwrite(tmp_path / "five.tif", _volume(), photometric="minisblack")
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    assert main(["add", str(proj), str(tmp_path / "five.tif")]) == 0
+    capsys.readouterr()
+    assert main(["add", str(proj), str(tmp_path / "five.tif"), "--pages", "slices"]) == 0
+    out = capsys.readouterr().out
+    assert "five.tif is also in the project as the image 'five.tif', its pages read as " in out
+    assert f"remove that image with `annotator remove {proj} NAME`" in out
+
+
+def test_two_bare_pages_are_said_to_be_read_as_they_are(tmp_path):
+    _pillow_pages(tmp_path / "two.tif", _volume(2))
+    with _project(tmp_path) as project:
+        report = project.add_images([tmp_path / "two.tif"])
+        assert project.load_image(report.added[0]).ndim == 2  # grey and its alpha
+        text = report.pages_as_channels_text("--pages slices")
+        assert "read the 2 bare pages of two.tif as one picture, the first page" in text
