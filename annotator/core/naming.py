@@ -80,6 +80,20 @@ MASK_FOLDERS = (
     "testannot",
 )
 
+#: Folders that datasets keep their pictures in, beside a mask folder (lower case).
+PICTURE_FOLDERS = (
+    "images",
+    "image",
+    "imgs",
+    "img",
+    "jpegimages",
+    "leftimg8bit",
+    "pictures",
+    "photos",
+    "frames",
+    "raw",
+)
+
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -154,6 +168,30 @@ def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
                     found[i] = min(js[0] for js in same)
                     break
     return found
+
+
+def mirrored(mask: PurePath, pictures: Sequence[PurePath]) -> int | None:
+    """Which of ``pictures`` (files of one stem) the mask file ``mask`` sits beside in
+    the dataset's layout: the one whose folders, mask and picture folder names left out,
+    end as the mask's do for longest (``labels/val/0.png`` is ``images/val/0.png``'s,
+    not ``images/train/0.png``'s; ``s1/masks/x.png`` is ``s1/images/x.png``'s). ``None``
+    when no picture is nearer than the others."""
+
+    def folders(path: PurePath) -> list[str]:
+        names = [p.lower() for p in path.parent.parts]
+        return [n for n in names if n not in MASK_FOLDERS and n not in PICTURE_FOLDERS]
+
+    own = folders(mask)
+
+    def shared_end(path: PurePath) -> int:
+        other, n = folders(path), 0
+        while n < min(len(own), len(other)) and own[-1 - n] == other[-1 - n]:
+            n += 1
+        return n
+
+    scores = [shared_end(p) for p in pictures]
+    best = max(scores, default=0)
+    return scores.index(best) if best > 0 and scores.count(best) == 1 else None
 
 
 def _ends(stem: str, ending: str) -> bool:

@@ -28,7 +28,14 @@ import numpy as np
 
 from annotator.core.errors import AnnotatorError, FormatError, ImageReadError
 from annotator.core.limits import IMAGE_SUFFIXES
-from annotator.core.naming import NAME_MAX, generated_base, pair_base, short_stem, unique_stems
+from annotator.core.naming import (
+    NAME_MAX,
+    generated_base,
+    mirrored,
+    pair_base,
+    short_stem,
+    unique_stems,
+)
 from annotator.core.orientation import exif_orientation
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema, name_key
@@ -626,7 +633,14 @@ class _ImageIndex:
                     break
                 named = self._named(other, item.match_by_stem, item.source)
             if named.chosen is None and named.all:
-                raise FormatError(self._ambiguous(item, named))
+                # labels/val/0.png beside images/val/0.png and images/train/0.png: the
+                # dataset's layout says which (as the add pairs them, core/naming.py)
+                near = mirrored(
+                    item.source.absolute(), [self.project.image_path(r) for r in named.all]
+                )
+                if near is None:
+                    raise FormatError(self._ambiguous(item, named))
+                return named.all[near]
             return named.chosen
         same = [r for r in named.all if self._shows_same(item, r)]
         if len(same) > 1:

@@ -254,3 +254,49 @@ def test_jpeg_masks_the_import_cannot_read_are_not_left_out(tmp_path):
         report = project.add_images([ds])
         assert report.masks_left_out == []  # no import would read it: not promised
         assert len(report.added) == 2
+
+
+@pytest.mark.parametrize("layout", ["split", "sites"])
+def test_labels_left_out_import_onto_their_own_pictures_when_stems_repeat(tmp_path, layout, capsys):
+    """Found by an audit: images/train/0.png and images/val/0.png; the add left out
+    labels/train/0.png and labels/val/0.png and named their folders, but importing
+    them skipped every file ("matches several project images")."""
+    ds = tmp_path / "ds"
+    rng = np.random.default_rng(6)
+    folders = (
+        [("images/train", "labels/train"), ("images/val", "labels/val")]
+        if layout == "split"
+        else [("s1/images", "s1/labels"), ("s2/images", "s2/labels")]
+    )
+    truth = {}
+    for pictures, labels in folders:
+        (ds / pictures).mkdir(parents=True)
+        (ds / labels).mkdir(parents=True)
+        for stem in ("0", "1"):
+            cv2.imwrite(str(ds / pictures / f"{stem}.png"), rng.integers(0, 255, (24, 24)))
+            mask = (rng.random((24, 24)) > 0.5).astype(np.uint8)
+            cv2.imwrite(str(ds / labels / f"{stem}.png"), mask)
+            truth[f"{pictures}/{stem}.png"] = mask
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,fg"]) == 0
+    assert main(["add", str(proj), str(ds)]) == 0
+    assert "left out 4 mask file(s)" in capsys.readouterr().err
+    for _, labels in folders:
+        assert main(["import", str(proj), "--format", "masks", str(ds / labels)]) == 0
+    with Project.open(proj) as project:
+        records = project.images()
+        assert sorted(r.name for r in records) == sorted(truth)
+        for rec in records:
+            assert np.array_equal(project.load_mask(rec), truth[rec.name]), rec.name
+
+
+def test_which_picture_a_mask_mirrors():
+    from pathlib import PurePosixPath as P
+
+    from annotator.core.naming import mirrored
+
+    pictures = [P("/d/images/train/0.png"), P("/d/images/val/0.png")]
+    assert mirrored(P("/d/labels/val/0.png"), pictures) == 1
+    assert mirrored(P("/d/labels/train/0.png"), pictures) == 0
+    assert mirrored(P("/elsewhere/0.png"), pictures) is None  # nothing says which
+    assert mirrored(P("/d/labels/0.png"), pictures) is None  # both as near
