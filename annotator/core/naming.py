@@ -171,27 +171,25 @@ def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
 
 
 def mirrored(mask: PurePath, pictures: Sequence[PurePath]) -> int | None:
-    """Which of ``pictures`` (files of one stem) the mask file ``mask`` sits beside in
-    the dataset's layout: the one whose folders, mask and picture folder names left out,
-    end as the mask's do for longest (``labels/val/0.png`` is ``images/val/0.png``'s,
-    not ``images/train/0.png``'s; ``s1/masks/x.png`` is ``s1/images/x.png``'s). ``None``
-    when no picture is nearer than the others."""
+    """Which of ``pictures`` (files of the mask's stem) the mask file ``mask`` sits beside
+    in the dataset's layout: the one whose folders, below the folder holding them all,
+    are the mask's once mask and picture folder names are left out (``labels/val/0.png``
+    is ``images/val/0.png``'s, not ``images/train/0.png``'s; ``s1/masks/x.png`` is
+    ``s1/images/x.png``'s). ``None`` unless exactly one mirrors it whole: an export's
+    ``train/masks/0.png`` is no project folder's, and ``A/labels/val/0.png`` is not
+    ``B/images/val/0.png``'s."""
+    parents = [mask.parent.parts, *(p.parent.parts for p in pictures)]
+    common = min(len(p) for p in parents)
+    while common and any(p[:common] != parents[0][:common] for p in parents):
+        common -= 1
 
-    def folders(path: PurePath) -> list[str]:
-        names = [p.lower() for p in path.parent.parts]
+    def below(parts: tuple[str, ...]) -> list[str]:
+        names = [n.lower() for n in parts[common:]]
         return [n for n in names if n not in MASK_FOLDERS and n not in PICTURE_FOLDERS]
 
-    own = folders(mask)
-
-    def shared_end(path: PurePath) -> int:
-        other, n = folders(path), 0
-        while n < min(len(own), len(other)) and own[-1 - n] == other[-1 - n]:
-            n += 1
-        return n
-
-    scores = [shared_end(p) for p in pictures]
-    best = max(scores, default=0)
-    return scores.index(best) if best > 0 and scores.count(best) == 1 else None
+    own = below(parents[0])
+    same = [i for i, parts in enumerate(parents[1:]) if below(parts) == own]
+    return same[0] if len(same) == 1 else None
 
 
 def _ends(stem: str, ending: str) -> bool:

@@ -634,9 +634,15 @@ class _ImageIndex:
                 named = self._named(other, item.match_by_stem, item.source)
             if named.chosen is None and named.all:
                 # labels/val/0.png beside images/val/0.png and images/train/0.png: the
-                # dataset's layout says which (as the add pairs them, core/naming.py)
-                near = mirrored(
-                    item.source.absolute(), [self.project.image_path(r) for r in named.all]
+                # dataset's layout says which (core/naming.py), when every image meant
+                # has the mask's very stem (no export's ~N name, no whole-name rule)
+                stem = item.image_name.lower()
+                near = (
+                    mirrored(item.source.resolve(), [self.project.image_path(r) for r in named.all])
+                    if item.match_by_stem
+                    and not named.generated
+                    and all(Path(r.name).stem.lower() == stem for r in named.all)
+                    else None
                 )
                 if near is None:
                     raise FormatError(self._ambiguous(item, named))

@@ -300,3 +300,12 @@ def test_which_picture_a_mask_mirrors():
     assert mirrored(P("/d/labels/train/0.png"), pictures) == 0
     assert mirrored(P("/elsewhere/0.png"), pictures) is None  # nothing says which
     assert mirrored(P("/d/labels/0.png"), pictures) is None  # both as near
+    assert mirrored(P("/d/s1/masks/x.png"), [P("/d/s2/images/x.png"), P("/d/s1/x.png")]) == 1
+    # Found by an audit, each once put on the wrong image: an export's split folder is
+    # no dataset's, a folder named alike in another dataset is not this one's, and a
+    # folder named val outside the dataset is not its val/.
+    project = [P("/w/data/test/images/0.png"), P("/w/data/train/images/0.png")]
+    assert mirrored(P("/w/out/train/masks/0.png"), project) is None
+    other = [P("/w/A/images/train/0.png"), P("/w/B/images/val/0.png")]
+    assert mirrored(P("/w/A/labels/val/0.png"), other) is None
+    assert mirrored(P("/x/ext/val/0.png"), pictures) is None
