@@ -164,6 +164,8 @@ class ImportItem:
     #: when the project lacks them, and the number of slices the labels hold.
     picture_stack: Path | None = None
     stack_planes: int = 0
+    #: Which slice of the label stack the item is (page of the file), None for a mask.
+    stack_page: int | None = None
 
     def labels(self) -> np.ndarray:
         """The item's labels (decoded now when the item holds only their file)."""

@@ -428,6 +428,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                         used=tuple(np.unique(mask[mask >= 0]).tolist()),
                         picture_stack=pictures,
                         stack_planes=pages,
+                        stack_page=page,
                     )
                 )
                 del mask

@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +64,7 @@ from annotator.storage.project import (
     Project,
     file_sha1,
 )
-from annotator.storage.stacks import SliceIndex
+from annotator.storage.stacks import SliceIndex, split_files
 
 log = logging.getLogger(__name__)
 
@@ -840,12 +840,18 @@ def _add_picture_stacks(
     as ``annotator add`` splits them, when they hold as many slices as the labels (a
     dataset shipped as ``images/vol.tif`` + ``masks/vol.tif``); the names of the images
     added."""
-    index = _ImageIndex(project)
     names: list[str] = []
     wanted: dict[Path, int] = {}
+    split: dict[Path, bool] = {}  # whether the project holds a split of that content
     for item in items:
-        if item.picture_stack is not None and index.find(item) is None:
-            wanted[item.picture_stack] = item.stack_planes
+        stack = item.picture_stack
+        if stack is not None and stack not in split:
+            try:
+                split[stack] = split_files(project.root, stack) is not None
+            except OSError:
+                split[stack] = True  # unreadable: nothing to add (the names decide)
+            if not split[stack]:
+                wanted[stack] = item.stack_planes
     for stack, planes in wanted.items():
         try:  # (bare pages are slices here, as its labels' are: formats/masks.py)
             slices = tiff_stack(stack, unnamed_slices=True)
@@ -861,8 +867,32 @@ def _add_picture_stacks(
         added = project.add_images([stack], unnamed_slices=True)
         names.extend(r.name for r in added.added)
         report.notes.extend(f"{e.path}: {e.problem}" for e in added.errors)
+        # (its pages added before as one picture of channels: that image stays unlabelled)
+        if also := added.pages_split_text("`annotator remove` (or the image list's menu)"):
+            report.notes.append(also)
     report.added.extend(names)
     return names
+
+
+def _on_their_slices(project: Project, items: Sequence[ImportItem]) -> list[ImportItem]:
+    """The items of label stacks beside their picture stack, named after the slices the
+    project holds of that very stack (found by content: ``vol~2_z000`` when another
+    stack named ``vol.tif`` was split first, whose ``vol_z000`` the name alone meant)."""
+    files: dict[Path, list[Path] | None] = {}
+    out = []
+    for item in items:
+        stack, page = item.picture_stack, item.stack_page
+        if stack is not None and page is not None:
+            if stack not in files:
+                try:
+                    files[stack] = split_files(project.root, stack)
+                except OSError:
+                    files[stack] = None
+            slices = files[stack]
+            if slices is not None and len(slices) == item.stack_planes:
+                item = replace(item, image_name=slices[page].stem)
+        out.append(item)
+    return out
 
 
 def _with_images(
@@ -982,7 +1012,7 @@ def import_into_project(
         )
     from_stacks = set(_add_picture_stacks(project, result.items, report))
     index = _ImageIndex(project)
-    items = _with_images(result.items, index, report)
+    items = _with_images(_on_their_slices(project, result.items), index, report)
     if not items and report.skipped:  # nothing can be imported: change nothing
         return report
     report.classes_added = _ensure_classes(

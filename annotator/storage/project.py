@@ -981,7 +981,7 @@ class Project:
         as channels go into ``channels`` (file -> pages), unless a split of the same
         content is in the project already: added once as slices, such a file stays
         slices when its folder is added again."""
-        from annotator.storage.stacks import StackReplaced, earlier_split, split_stack
+        from annotator.storage.stacks import StackReplaced, split_files, split_stack
 
         out: list[tuple[Path, str]] = []
         for file, name in candidates:
@@ -990,7 +990,7 @@ class Project:
                 tiff = file.suffix.lower() in (".tif", ".tiff")
                 planes = tiff_stack(file, as_slices) if tiff else 0
                 if tiff and not planes and (pages := tiff_unnamed_channels(file)):
-                    if earlier_split(self.root, file):
+                    if split_files(self.root, file) is not None:
                         planes, as_slices = pages, True
                         report.pages_split_before.append(str(file))
                     else:

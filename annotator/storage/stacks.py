@@ -149,22 +149,25 @@ def _split_before(
     return files if all(f.is_file() for f in files) else None
 
 
-def earlier_split(root: Path, stack: Path) -> bool:
-    """Whether the project at ``root`` holds a complete split of a stack of this
-    content, under the stack's name (the name again with ``~N`` when several stacks had
-    it). Asked of a short stack added without ``--pages slices``: split once, its
-    pages are slices from then on."""
+def split_files(root: Path, stack: Path) -> list[Path] | None:
+    """The slice files of the project's split of a stack of this content, whatever its
+    folder is called (``vol~2/`` when another stack named ``vol.tif`` came first), or
+    ``None`` when the project holds none. Reads each split's ``source.json``; the stack
+    is hashed only when the project has splits."""
     base = root / SLICES_DIR
-    folder, n = base / stack.stem, 2
-    if not folder.exists():
-        return False
+    folders = (
+        sorted(f for f in base.iterdir() if f.is_dir() and not f.name.startswith("."))
+        if base.is_dir()
+        else []
+    )
+    if not folders:
+        return None
     size, digest = stack.stat().st_size, file_sha1(stack)
-    while folder.exists():
-        if _split_before(folder, _record(folder), size, digest) is not None:
-            return True
-        folder = base / f"{stack.stem}~{n}"
-        n += 1
-    return False
+    for folder in folders:
+        found = _split_before(folder, _record(folder), size, digest)
+        if found is not None:
+            return found
+    return None
 
 
 def discard_split(folder: Path) -> None:

@@ -189,3 +189,50 @@ def test_two_bare_pages_are_said_to_be_read_as_they_are(tmp_path):
         assert project.load_image(report.added[0]).ndim == 2  # grey and its alpha
         text = report.pages_as_channels_text("--pages slices")
         assert "read the 2 bare pages of two.tif as one picture, the first page" in text
+
+
+@pytest.mark.parametrize("short", [False, True])
+def test_a_label_stack_beside_its_picture_stack_never_lands_on_another_stack_of_its_name(
+    tmp_path, short
+):
+    """Found by an audit: with a/vol.tif split first (vol_z000...), the labels of
+    b/masks/vol.tif beside b/images/vol.tif went onto a's slices, by name."""
+    a = _volume(6)
+    (tmp_path / "a").mkdir()
+    tifffile.imwrite(tmp_path / "a/vol.tif", a, imagej=True, metadata={"axes": "ZYX"})
+    b = _volume(3 if short else 5) + 7
+    labels = RNG.integers(0, 2, b.shape).astype(np.uint8)
+    (tmp_path / "b/images").mkdir(parents=True)
+    (tmp_path / "b/masks").mkdir()
+    if short:
+        _pillow_pages(tmp_path / "b/images/vol.tif", b)
+        _pillow_pages(tmp_path / "b/masks/vol.tif", labels)
+    else:
+        zyx = {"imagej": True, "metadata": {"axes": "ZYX"}}
+        tifffile.imwrite(tmp_path / "b/images/vol.tif", b, **zyx)
+        tifffile.imwrite(tmp_path / "b/masks/vol.tif", labels, **zyx)
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    assert main(["add", str(proj), str(tmp_path / "a/vol.tif")]) == 0
+    assert main(["import", str(proj), "--format", "masks", str(tmp_path / "b/masks")]) == 0
+    with Project.open(proj) as project:
+        by_name = {r.name: r for r in project.images()}
+        for i in range(len(a)):  # a's slices keep no labels
+            assert project.load_mask(by_name[f"vol_z{i:03d}.tif"]) is None
+        for i in range(len(b)):
+            rec = by_name[f"vol~2_z{i:03d}.tif"]
+            assert np.array_equal(project.load_image(rec), b[i])
+            assert np.array_equal(project.load_mask(rec), labels[i])
+
+
+def test_labels_of_a_short_stack_added_as_one_picture_say_that_picture_stays(tmp_path, capsys):
+    volume, _ = _dataset_of_short_stacks(tmp_path / "ds")
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    assert main(["add", str(proj), str(tmp_path / "ds")]) == 0  # one picture, 5 channels
+    capsys.readouterr()
+    assert main(["import", str(proj), "--format", "masks", str(tmp_path / "ds/masks")]) == 0
+    out = capsys.readouterr()
+    assert "vol.tif is also in the project as the image 'images/vol.tif'" in out.out + out.err
+    with Project.open(proj) as project:
+        assert len(project.images()) == 6  # the picture of channels, and its 5 slices
