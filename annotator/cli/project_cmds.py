@@ -33,11 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument(
         "--pages",
-        choices=("auto", "slices"),
+        choices=("auto", "slices", "channels"),
         default="auto",
         help="a TIFF of 2 to 8 bare pages (no axes recorded) is one picture of that many "
-        "channels (auto, the default); slices: the slices of a short stack, one image each "
-        "(Z, T and more than 8 pages are split either way)",
+        "channels (auto, the default, unless the file was split before); slices: the slices "
+        "of a short stack, one image each; channels: one picture even if split before "
+        "(Z, T and more than 8 pages are split in every case)",
     )
     p.set_defaults(handler=cmd_add)
 
@@ -180,7 +181,10 @@ def cmd_add(args: argparse.Namespace) -> int:
     with open_project(args.project) as project:
         progress = ProgressLine("adding")
         report = project.add_images(
-            args.paths, progress=progress, unnamed_slices=args.pages == "slices"
+            args.paths,
+            progress=progress,
+            unnamed_slices=args.pages == "slices",
+            pages_as_channels=args.pages == "channels",
         )
         for path, reason in report.skipped:
             print(f"skipped {path}: {reason}", file=sys.stderr)

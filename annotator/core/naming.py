@@ -185,6 +185,10 @@ def mirrored(mask: PurePath, pictures: Sequence[PurePath]) -> int | None:
 
     def below(parts: tuple[str, ...]) -> list[str]:
         names = [n.lower() for n in parts[common:]]
+        # SegNet's trainannot/ holds the masks of train/: the split is named by both
+        names = [
+            n[: -len("annot")] if n in MASK_FOLDERS and n.endswith("annot") else n for n in names
+        ]
         return [n for n in names if n not in MASK_FOLDERS and n not in PICTURE_FOLDERS]
 
     own = below(parents[0])

@@ -170,7 +170,8 @@ class AddReport:
             parts.append(
                 f"split {Path(self.pages_split_before[0]).name}"
                 f"{f' (and {more} more file(s))' if more else ''} into slices, as it was "
-                "split before (added with its pages as slices)"
+                "split before (added with its pages as slices; `annotator add --pages "
+                "channels` adds it as one picture)"
             )
         if self.also_one_picture:
             file, name = self.also_one_picture[0]
@@ -852,12 +853,15 @@ class Project:
         paths: Iterable[str | os.PathLike[str]],
         progress: Progress | None = None,
         unnamed_slices: bool = False,
+        pages_as_channels: bool = False,
     ) -> AddReport:
         """Add image files and folders (recursively). Duplicates (same file or same
         content) are skipped; unreadable files are reported and the rest are added.
         TIFF stacks are split into one image per slice (``storage/stacks.py``);
         ``unnamed_slices``: 2 to 8 bare pages are the slices of a short stack too, not
-        the channels of one picture (``annotator add --pages slices``).
+        the channels of one picture (``annotator add --pages slices``);
+        ``pages_as_channels``: they are channels even when the file was split before
+        (``--pages channels``, to take back a split made by mistake).
 
         Records are written in batches of :data:`ADD_BATCH` images, one transaction each
         (a commit per image made adding thousands of small files mostly waiting for the
@@ -876,7 +880,7 @@ class Project:
         beside = {candidates[i][0]: candidates[j][0] for i, j in _masks_among(candidates).items()}
         channels: dict[Path, int] = {}  # files whose bare pages are read as channels
         candidates = self._split_stacks(
-            candidates, report, progress, unnamed_slices, channels, beside
+            candidates, report, progress, unnamed_slices, channels, beside, pages_as_channels
         )
         if any(_touches(Path(p).resolve(), own) for p in paths):
             report.skipped.append((str(self.root), OWN_FILES_SKIPPED))
@@ -974,6 +978,7 @@ class Project:
         unnamed_slices: bool,
         channels: dict[Path, int],
         pictures_of: dict[Path, Path],
+        pages_as_channels: bool = False,
     ) -> list[tuple[Path, str]]:
         """``candidates`` with each TIFF stack replaced by its slices' files
         (``storage/stacks.py``); a stack that cannot be split is an error of the report.
@@ -990,7 +995,7 @@ class Project:
                 tiff = file.suffix.lower() in (".tif", ".tiff")
                 planes = tiff_stack(file, as_slices) if tiff else 0
                 if tiff and not planes and (pages := tiff_unnamed_channels(file)):
-                    if split_files(self.root, file) is not None:
+                    if not pages_as_channels and split_files(self.root, file) is not None:
                         planes, as_slices = pages, True
                         report.pages_split_before.append(str(file))
                     else:

@@ -309,3 +309,5 @@ def test_which_picture_a_mask_mirrors():
     other = [P("/w/A/images/train/0.png"), P("/w/B/images/val/0.png")]
     assert mirrored(P("/w/A/labels/val/0.png"), other) is None
     assert mirrored(P("/x/ext/val/0.png"), pictures) is None
+    segnet = [P("/c/train/0001.png"), P("/c/test/0001.png")]
+    assert mirrored(P("/c/testannot/0001.png"), segnet) == 1

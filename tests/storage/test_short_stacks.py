@@ -236,3 +236,24 @@ def test_labels_of_a_short_stack_added_as_one_picture_say_that_picture_stays(tmp
     assert "vol.tif is also in the project as the image 'images/vol.tif'" in out.out + out.err
     with Project.open(proj) as project:
         assert len(project.images()) == 6  # the picture of channels, and its 5 slices
+
+
+def test_a_split_made_by_mistake_is_taken_back_with_pages_as_channels(tmp_path, capsys):
+    """Five bands of one picture split by mistake: the slices removed, the file added
+    again comes back as slices (split before), unless --pages channels says otherwise."""
+    tifffile.imwrite(tmp_path / "bands.tif", _volume(), photometric="minisblack")
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    assert main(["add", str(proj), str(tmp_path / "bands.tif"), "--pages", "slices"]) == 0
+    names = [f"bands_z{i:03d}.tif" for i in range(5)]
+    assert main(["remove", str(proj), *names]) == 0
+    capsys.readouterr()
+    assert main(["add", str(proj), str(tmp_path / "bands.tif")]) == 0
+    out = capsys.readouterr().out
+    assert "split bands.tif into slices, as it was split before" in out
+    assert "--pages channels" in out
+    assert main(["remove", str(proj), *names]) == 0
+    assert main(["add", str(proj), str(tmp_path / "bands.tif"), "--pages", "channels"]) == 0
+    with Project.open(proj) as project:
+        (record,) = project.images()
+        assert record.name == "bands.tif" and project.load_image(record).shape == (24, 32, 5)
