@@ -205,7 +205,9 @@ def cmd_add(args: argparse.Namespace) -> int:
         if report.pages_as_channels:
             how = f"`annotator add {args.project} FILE --pages slices`"
             print(f"  {report.pages_as_channels_text(how)}")
-        if pages := report.pages_split_text(f"`annotator remove {args.project} NAME`"):
+        if pages := report.pages_split_text(
+            f"`annotator remove {args.project} NAME`", "`annotator add --pages channels`"
+        ):
             print(f"  {pages}")
         if report.masks_left_out:
             how = f"`annotator import {args.project} --format masks FOLDER`"

@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +56,11 @@ from annotator.formats.base import (
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
 from annotator.storage.atomic import fsync_dir
-from annotator.storage.images import tiff_stack
+from annotator.storage.images import read_tiff_stack, tiff_stack
 from annotator.storage.project import (
     OWN_DIRS,
     REMOVED_DIR,
+    SLICES_DIR,
     UNWRITABLE_ERRNOS,
     Project,
     file_sha1,
@@ -540,6 +541,13 @@ class _ImageIndex:
         self._same: dict[tuple[int, int], bool] = {}
         self._source_sha: dict[Path, str] = {}  # an annotation file's own SHA-1
         self.imported: dict[int, Path] = {}  # image id -> the source its labels came from
+        #: Label stack slices bound to the project image of their own picture stack's
+        #: slice (by ``id`` of the item; None: that slice is not in the project).
+        self.pinned: dict[int, ImageRecord | None] = {}
+        #: Label stack slices whose picture stack beside them has no slices here: their
+        #: name must not find another stack's slice (by ``id`` of the item).
+        self.no_slices: set[int] = set()
+        self._slices_root = (project.root / SLICES_DIR).resolve()
         for rec in project.images():
             self.add(rec)
 
@@ -621,12 +629,22 @@ class _ImageIndex:
             chosen = exact[0]
         return _Named(found, exact, chosen, generated)
 
+    def is_slice(self, rec: ImageRecord) -> bool:
+        """Whether the image is a slice of a stack split into the project."""
+        return self._slices_root in self.project.image_path(rec).resolve().parents
+
     def find(self, item: ImportItem) -> ImageRecord | None:
         """The project image the item's labels belong to, or None: its picture is new."""
+        if id(item) in self.pinned:
+            return self.pinned[id(item)]
         digest = self.digest(item)
         if digest is not None and digest in self.by_sha:
             return self.by_sha[digest]
         named = self._named(item.image_name, item.match_by_stem, item.source)
+        if id(item) in self.no_slices:  # not another stack's slice of the same name
+            found = [r for r in named.all if not self.is_slice(r)]
+            exact = [r for r in named.exact if r in found]
+            named = _Named(found, exact, found[0] if len(found) == 1 else None, named.generated)
         if digest is None:
             for other in item.other_names:  # another name it may have, if this names none
                 if named.all:
@@ -839,19 +857,35 @@ def _add_picture_stacks(
     """Add the picture stacks beside label stacks whose slices the project lacks, split
     as ``annotator add`` splits them, when they hold as many slices as the labels (a
     dataset shipped as ``images/vol.tif`` + ``masks/vol.tif``); the names of the images
-    added."""
+    added. A stack lacks its slices when the project holds no split of its content, or
+    holds one whose images were removed; but not when images of the slices' names are
+    there that are no split's slices (the user's own files: the names decide, as before).
+    """
+    index = _ImageIndex(project)
+    recorded = {project.image_path(r).resolve() for r in project.images()}
     names: list[str] = []
     wanted: dict[Path, int] = {}
-    split: dict[Path, bool] = {}  # whether the project holds a split of that content
+    seen: set[Path] = set()
     for item in items:
         stack = item.picture_stack
-        if stack is not None and stack not in split:
-            try:
-                split[stack] = split_files(project.root, stack) is not None
-            except OSError:
-                split[stack] = True  # unreadable: nothing to add (the names decide)
-            if not split[stack]:
+        if stack is None or stack in seen:
+            continue
+        seen.add(stack)
+        try:
+            files = split_files(project.root, stack)
+        except OSError:
+            continue  # unreadable: nothing to add (the names decide)
+        if files is not None:
+            if any(f.resolve() not in recorded for f in files):  # removed since
                 wanted[stack] = item.stack_planes
+            continue
+        try:
+            rec = index.find(item)
+        except AnnotatorError:
+            rec = None  # several of that name
+        # none, another stack's slice, or a file of that name showing another picture
+        if rec is None or index.is_slice(rec) or not _shows_slice(project, rec, item):
+            wanted[stack] = item.stack_planes
     for stack, planes in wanted.items():
         try:  # (bare pages are slices here, as its labels' are: formats/masks.py)
             slices = tiff_stack(stack, unnamed_slices=True)
@@ -859,14 +893,16 @@ def _add_picture_stacks(
             report.notes.append(f"{stack}: not added ({exc.problem})")
             continue
         if slices != planes:
-            if slices:
-                report.notes.append(
-                    f"{stack}: not added: it holds {slices} slices where its labels hold {planes}"
-                )
+            report.notes.append(
+                f"{stack}: not added: it holds {slices or 'no'} slices where its labels hold "
+                f"{planes}"
+            )
             continue
         added = project.add_images([stack], unnamed_slices=True)
         names.extend(r.name for r in added.added)
         report.notes.extend(f"{e.path}: {e.problem}" for e in added.errors)
+        # (an edited stack: refused as by `annotator add`, and said)
+        report.notes.extend(f"{p}: {why}" for p, why in added.skipped if Path(p) == stack)
         # (its pages added before as one picture of channels: that image stays unlabelled)
         if also := added.pages_split_text("`annotator remove` (or the image list's menu)"):
             report.notes.append(also)
@@ -874,25 +910,45 @@ def _add_picture_stacks(
     return names
 
 
-def _on_their_slices(project: Project, items: Sequence[ImportItem]) -> list[ImportItem]:
-    """The items of label stacks beside their picture stack, named after the slices the
-    project holds of that very stack (found by content: ``vol~2_z000`` when another
-    stack named ``vol.tif`` was split first, whose ``vol_z000`` the name alone meant)."""
+def _shows_slice(project: Project, rec: ImageRecord, item: ImportItem) -> bool:
+    """Whether the project image shows the slice of the picture stack beside the label
+    stack item (the user's own slice files of a volume do; pictures that only share
+    the slices' names do not)."""
+    if item.picture_stack is None or item.stack_page is None:
+        return True
+    try:
+        page = read_tiff_stack(item.picture_stack, unnamed_slices=True)[item.stack_page]
+        return bool(np.array_equal(project.load_image(rec), page))
+    except (ImageReadError, OSError, IndexError):
+        return True  # unreadable here: the names decide, as before
+
+
+def _pin_label_stacks(project: Project, items: Sequence[ImportItem], index: _ImageIndex) -> None:
+    """Bind each slice of a label stack beside its picture stack to the project image of
+    that very stack's slice, found by content (``vol~2_z000`` when another stack named
+    ``vol.tif`` was split first, whose ``vol_z000`` the name alone meant; a slice the
+    add skipped as the picture of an image already there, to that image). When the
+    project holds no slices of it, the name may not mean another stack's slice."""
+    by_file = {project.image_path(r).resolve(): r for r in project.images()}
     files: dict[Path, list[Path] | None] = {}
-    out = []
     for item in items:
         stack, page = item.picture_stack, item.stack_page
-        if stack is not None and page is not None:
-            if stack not in files:
-                try:
-                    files[stack] = split_files(project.root, stack)
-                except OSError:
-                    files[stack] = None
-            slices = files[stack]
-            if slices is not None and len(slices) == item.stack_planes:
-                item = replace(item, image_name=slices[page].stem)
-        out.append(item)
-    return out
+        if stack is None or page is None:
+            continue
+        if stack not in files:
+            try:
+                files[stack] = split_files(project.root, stack)
+            except OSError:
+                files[stack] = None
+        slices = files[stack]
+        if slices is None or len(slices) != item.stack_planes:
+            index.no_slices.add(id(item))
+            continue
+        rec = by_file.get(slices[page].resolve())
+        if rec is None:
+            with contextlib.suppress(OSError):
+                rec = index.by_sha.get(file_sha1(slices[page]))
+        index.pinned[id(item)] = rec
 
 
 def _with_images(
@@ -1012,7 +1068,8 @@ def import_into_project(
         )
     from_stacks = set(_add_picture_stacks(project, result.items, report))
     index = _ImageIndex(project)
-    items = _with_images(_on_their_slices(project, result.items), index, report)
+    _pin_label_stacks(project, result.items, index)
+    items = _with_images(result.items, index, report)
     if not items and report.skipped:  # nothing can be imported: change nothing
         return report
     report.classes_added = _ensure_classes(

@@ -160,18 +160,19 @@ class AddReport:
             f"the slices of a volume, add it with {how}"
         )
 
-    def pages_split_text(self, how_remove: str) -> str:
+    def pages_split_text(self, how_remove: str, how_channels: str = "") -> str:
         """Sentences on files whose bare pages were split because they were before, and
         on stacks split that are also one picture in the project ("" when neither);
-        ``how_remove`` says how to remove an image."""
+        ``how_remove`` says how to remove an image, ``how_channels`` (if any) how to add
+        such a file as one picture after all."""
         parts = []
         if self.pages_split_before:
             more = len(self.pages_split_before) - 1
             parts.append(
                 f"split {Path(self.pages_split_before[0]).name}"
                 f"{f' (and {more} more file(s))' if more else ''} into slices, as it was "
-                "split before (added with its pages as slices; `annotator add --pages "
-                "channels` adds it as one picture)"
+                "split before (added with its pages as slices"
+                + (f"; {how_channels} adds it as one picture)" if how_channels else ")")
             )
         if self.also_one_picture:
             file, name = self.also_one_picture[0]
@@ -962,6 +963,7 @@ class Project:
         from annotator.storage.stacks import discard_split
 
         used = {self.image_path(r).parent for r in report.added}
+        used |= {Path(file).parent for _, file in report.relinked}  # images found there
         kept = []
         for stack, planes, folder in report.stacks:
             if Path(folder) in used:

@@ -257,3 +257,92 @@ def test_a_split_made_by_mistake_is_taken_back_with_pages_as_channels(tmp_path, 
     with Project.open(proj) as project:
         (record,) = project.images()
         assert record.name == "bands.tif" and project.load_image(record).shape == (24, 32, 5)
+
+
+def _label_dataset(root, volume, labels):
+    """images/vol.tif + masks/vol.tif, ImageJ Z stacks."""
+    zyx = {"imagej": True, "metadata": {"axes": "ZYX"}}
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "masks").mkdir(exist_ok=True)
+    tifffile.imwrite(root / "images/vol.tif", volume, **zyx)
+    tifffile.imwrite(root / "masks/vol.tif", labels, **zyx)
+
+
+def _import(proj, folder):
+    return main(["import", str(proj), "--format", "masks", str(folder)])
+
+
+def test_label_stack_slices_find_their_own_picture_stack_whatever_else_is_named_so(tmp_path):
+    """Found by an audit, each once silent: pictures of the slices' names added by hand
+    took the labels; slices removed from the project refused them; an edited stack's
+    labels went onto the old content's slices; a stack of another slice count, or no
+    stack at all, let the labels onto another stack of the name."""
+    volume, labels = _volume(3) + 9, RNG.integers(0, 2, (3, 24, 32)).astype(np.uint8)
+    _label_dataset(tmp_path / "ds", volume, labels)
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    (tmp_path / "other").mkdir()
+    for i, page in enumerate(_volume(3)):  # other pictures that share the slices' names
+        tifffile.imwrite(tmp_path / f"other/vol_z{i:03d}.tif", page)
+    assert main(["add", str(proj), str(tmp_path / "other")]) == 0
+    assert _import(proj, tmp_path / "ds/masks") == 0
+    with Project.open(proj) as project:
+        for rec in project.images():
+            if rec.name.startswith("vol_z") and "~" not in rec.name:
+                assert project.load_mask(rec) is None  # the other pictures: untouched
+            else:  # the stack's own slices, added for its labels
+                i = int(rec.name[5:8])
+                assert np.array_equal(project.load_image(rec), volume[i])
+                assert np.array_equal(project.load_mask(rec), labels[i])
+        names = sorted(r.name for r in project.images() if "~" in r.name)
+    assert names == ["vol_z000~2.tif", "vol_z001~2.tif", "vol_z002~2.tif"]
+    assert main(["remove", str(proj), *names]) == 0  # its slice files stay in slices/
+    assert _import(proj, tmp_path / "ds/masks") == 0  # added back, and labelled
+    with Project.open(proj) as project:
+        back = [r for r in project.images() if r.name.startswith("vol_z") and "~" in r.name]
+        assert len(back) == 3 and all(project.load_mask(r) is not None for r in back)
+
+
+@pytest.mark.parametrize("case", ["edited", "count", "single"])
+def test_labels_of_a_stack_that_cannot_be_theirs_are_refused_not_put_on_a_namesake(
+    tmp_path, case, capsys
+):
+    a = _volume(4)
+    (tmp_path / "a").mkdir()
+    zyx = {"imagej": True, "metadata": {"axes": "ZYX"}}
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    labels = RNG.integers(0, 2, (4, 24, 32)).astype(np.uint8)
+    if case == "edited":  # ds/images/vol.tif split, then edited where it lies
+        _label_dataset(tmp_path / "ds", a, labels)
+        assert main(["add", str(proj), str(tmp_path / "ds/images/vol.tif")]) == 0
+        tifffile.imwrite(tmp_path / "ds/images/vol.tif", a + 1, **zyx)
+    else:  # a/vol.tif split; ds's picture stack has 3 slices, or is one picture
+        tifffile.imwrite(tmp_path / "a/vol.tif", a, **zyx)
+        assert main(["add", str(proj), str(tmp_path / "a/vol.tif")]) == 0
+        _label_dataset(tmp_path / "ds", _volume(3), labels[:3])
+        tifffile.imwrite(tmp_path / "ds/masks/vol.tif", labels, **zyx)
+        if case == "single":
+            tifffile.imwrite(tmp_path / "ds/images/vol.tif", _volume(1)[0])
+    capsys.readouterr()
+    assert _import(proj, tmp_path / "ds/masks") == 1
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert "not added" in text
+    with Project.open(proj) as project:
+        assert all(project.load_mask(r) is None for r in project.images())
+
+
+def test_a_moved_stack_whose_slice_files_were_deleted_is_found_again_with_its_files(tmp_path):
+    """Found by an audit: the images were relinked to the slices written again, which
+    were then removed as a split none of whose slices was added."""
+    (tmp_path / "ds").mkdir()
+    tifffile.imwrite(tmp_path / "ds/vol.tif", _volume(3), imagej=True, metadata={"axes": "ZYX"})
+    with _project(tmp_path) as project:
+        project.add_images([tmp_path / "ds/vol.tif"])
+        for f in (project.root / "slices/vol").glob("vol_z*.tif"):
+            f.unlink()
+        (tmp_path / "ds").rename(tmp_path / "ds2")
+        report = project.add_images([tmp_path / "ds2/vol.tif"])
+        assert len(report.relinked) == 3
+        assert all(project.image_path(r).is_file() for r in project.images())
