@@ -56,11 +56,10 @@ from annotator.formats.base import (
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
 from annotator.storage.atomic import fsync_dir
-from annotator.storage.images import read_tiff_stack, tiff_stack
+from annotator.storage.images import read_image, read_tiff_stack
 from annotator.storage.project import (
     OWN_DIRS,
     REMOVED_DIR,
-    SLICES_DIR,
     UNWRITABLE_ERRNOS,
     Project,
     file_sha1,
@@ -542,12 +541,8 @@ class _ImageIndex:
         self._source_sha: dict[Path, str] = {}  # an annotation file's own SHA-1
         self.imported: dict[int, Path] = {}  # image id -> the source its labels came from
         #: Label stack slices bound to the project image of their own picture stack's
-        #: slice (by ``id`` of the item; None: that slice is not in the project).
+        #: slice (by ``id`` of the item; None: refused; :func:`_bind_label_stacks`).
         self.pinned: dict[int, ImageRecord | None] = {}
-        #: Label stack slices whose picture stack beside them has no slices here: their
-        #: name must not find another stack's slice (by ``id`` of the item).
-        self.no_slices: set[int] = set()
-        self._slices_root = (project.root / SLICES_DIR).resolve()
         for rec in project.images():
             self.add(rec)
 
@@ -629,10 +624,6 @@ class _ImageIndex:
             chosen = exact[0]
         return _Named(found, exact, chosen, generated)
 
-    def is_slice(self, rec: ImageRecord) -> bool:
-        """Whether the image is a slice of a stack split into the project."""
-        return self._slices_root in self.project.image_path(rec).resolve().parents
-
     def find(self, item: ImportItem) -> ImageRecord | None:
         """The project image the item's labels belong to, or None: its picture is new."""
         if id(item) in self.pinned:
@@ -641,10 +632,6 @@ class _ImageIndex:
         if digest is not None and digest in self.by_sha:
             return self.by_sha[digest]
         named = self._named(item.image_name, item.match_by_stem, item.source)
-        if id(item) in self.no_slices:  # not another stack's slice of the same name
-            found = [r for r in named.all if not self.is_slice(r)]
-            exact = [r for r in named.exact if r in found]
-            named = _Named(found, exact, found[0] if len(found) == 1 else None, named.generated)
         if digest is None:
             for other in item.other_names:  # another name it may have, if this names none
                 if named.all:
@@ -851,52 +838,54 @@ def _carried_size(item: ImportItem) -> tuple[int, int]:
     return _image_size_of_bytes(item.image_data, f"{item.source}: imageData")[1]
 
 
-def _add_picture_stacks(
+def _bind_label_stacks(
     project: Project, items: Sequence[ImportItem], report: ImportReport
-) -> list[str]:
-    """Add the picture stacks beside label stacks whose slices the project lacks, split
-    as ``annotator add`` splits them, when they hold as many slices as the labels (a
-    dataset shipped as ``images/vol.tif`` + ``masks/vol.tif``); the names of the images
-    added. A stack lacks its slices when the project holds no split of its content, or
-    holds one whose images were removed; but not when images of the slices' names are
-    there that are no split's slices (the user's own files: the names decide, as before).
-    """
-    index = _ImageIndex(project)
-    recorded = {project.image_path(r).resolve() for r in project.images()}
-    names: list[str] = []
-    wanted: dict[Path, int] = {}
-    seen: set[Path] = set()
+) -> tuple[list[str], dict[int, ImageRecord | None]]:
+    """Bind each slice of a label stack beside its picture stack (``masks/vol.tif`` by
+    ``images/vol.tif``, ``vol_mask.tif`` by ``vol.tif``) to the project image of that
+    stack's slice: the image of its split's slice file (found by content: ``vol~2_z000``
+    when another ``vol.tif`` was split first), else the image its name means if that
+    shows the slice's picture (the user's own slice files, a stack saved again). Slices
+    bound to none are added by splitting the stack, when it holds as many slices as the
+    labels; a stack that cannot be added is named and its unbound slices are refused,
+    never left to their names. Returns the names of the images added and the bindings
+    (by ``id`` of the item; None: refused)."""
+    groups: dict[Path, list[ImportItem]] = {}
     for item in items:
-        stack = item.picture_stack
-        if stack is None or stack in seen:
+        if item.picture_stack is not None and item.stack_page is not None:
+            groups.setdefault(item.picture_stack, []).append(item)
+    pins: dict[int, ImageRecord | None] = {}
+    names: list[str] = []
+    if not groups:  # (the indexes below cost a pass over every image)
+        return names, pins
+    index = _ImageIndex(project)
+    for stack, group in groups.items():
+        planes = group[0].stack_planes
+        left = _pin_to_split(project, stack, group, pins)
+        if not left:
             continue
-        seen.add(stack)
-        try:
-            files = split_files(project.root, stack)
-        except OSError:
-            continue  # unreadable: nothing to add (the names decide)
-        if files is not None:
-            if any(f.resolve() not in recorded for f in files):  # removed since
-                wanted[stack] = item.stack_planes
+        pictures = _stack_pictures(stack)
+        unbound = []
+        for item in left:
+            try:
+                rec = index.find(item)
+            except AnnotatorError:
+                rec = None  # several of that name
+            if rec is not None and _shows(project, rec, pictures, item.stack_page or 0):
+                pins[id(item)] = rec
+            else:
+                unbound.append(item)
+        if not unbound or pictures is None:
             continue
-        try:
-            rec = index.find(item)
-        except AnnotatorError:
-            rec = None  # several of that name
-        # none, another stack's slice, or a file of that name showing another picture
-        if rec is None or index.is_slice(rec) or not _shows_slice(project, rec, item):
-            wanted[stack] = item.stack_planes
-    for stack, planes in wanted.items():
-        try:  # (bare pages are slices here, as its labels' are: formats/masks.py)
-            slices = tiff_stack(stack, unnamed_slices=True)
-        except ImageReadError as exc:
-            report.notes.append(f"{stack}: not added ({exc.problem})")
-            continue
-        if slices != planes:
-            report.notes.append(
-                f"{stack}: not added: it holds {slices or 'no'} slices where its labels hold "
-                f"{planes}"
+        if len(pictures) != planes:
+            holds = (
+                "it is one picture" if len(pictures) == 1 else f"it holds {len(pictures)} slices"
             )
+            report.notes.append(
+                f"{stack}: not added: {holds} where its labels hold {planes} slices; the "
+                "labels of slices not in the project were not imported"
+            )
+            pins.update((id(item), None) for item in unbound)
             continue
         added = project.add_images([stack], unnamed_slices=True)
         names.extend(r.name for r in added.added)
@@ -906,49 +895,64 @@ def _add_picture_stacks(
         # (its pages added before as one picture of channels: that image stays unlabelled)
         if also := added.pages_split_text("`annotator remove` (or the image list's menu)"):
             report.notes.append(also)
+        pins.update((id(item), None) for item in _pin_to_split(project, stack, unbound, pins))
     report.added.extend(names)
-    return names
+    return names, pins
 
 
-def _shows_slice(project: Project, rec: ImageRecord, item: ImportItem) -> bool:
-    """Whether the project image shows the slice of the picture stack beside the label
-    stack item (the user's own slice files of a volume do; pictures that only share
-    the slices' names do not)."""
-    if item.picture_stack is None or item.stack_page is None:
-        return True
+def _stack_pictures(stack: Path) -> list[np.ndarray] | None:
+    """The slices of the picture stack beside a label stack (bare pages are slices, as
+    its labels' are: formats/masks.py); one picture if it is no stack; None when it
+    cannot be read (the names decide then, as for any mask)."""
     try:
-        page = read_tiff_stack(item.picture_stack, unnamed_slices=True)[item.stack_page]
-        return bool(np.array_equal(project.load_image(rec), page))
-    except (ImageReadError, OSError, IndexError):
-        return True  # unreadable here: the names decide, as before
+        return read_tiff_stack(stack, unnamed_slices=True)
+    except (ImageReadError, OSError):
+        pass
+    try:
+        return [read_image(stack)]
+    except (ImageReadError, OSError):
+        return None
 
 
-def _pin_label_stacks(project: Project, items: Sequence[ImportItem], index: _ImageIndex) -> None:
-    """Bind each slice of a label stack beside its picture stack to the project image of
-    that very stack's slice, found by content (``vol~2_z000`` when another stack named
-    ``vol.tif`` was split first, whose ``vol_z000`` the name alone meant; a slice the
-    add skipped as the picture of an image already there, to that image). When the
-    project holds no slices of it, the name may not mean another stack's slice."""
-    by_file = {project.image_path(r).resolve(): r for r in project.images()}
-    files: dict[Path, list[Path] | None] = {}
+def _pin_to_split(
+    project: Project,
+    stack: Path,
+    items: Sequence[ImportItem],
+    pins: dict[int, ImageRecord | None],
+) -> list[ImportItem]:
+    """Bind the label stack ``items`` to the images of the slice files of the project's
+    split of ``stack`` (by content; complete, of their slice count); those left."""
+    try:
+        files = split_files(project.root, stack)
+    except OSError:
+        return list(items)
+    if files is None or len(files) != items[0].stack_planes:
+        return list(items)
+    wanted = set(files)
+    by_file = {path: rec for rec in project.images() if (path := project.image_path(rec)) in wanted}
+    left = []
     for item in items:
-        stack, page = item.picture_stack, item.stack_page
-        if stack is None or page is None:
-            continue
-        if stack not in files:
-            try:
-                files[stack] = split_files(project.root, stack)
-            except OSError:
-                files[stack] = None
-        slices = files[stack]
-        if slices is None or len(slices) != item.stack_planes:
-            index.no_slices.add(id(item))
-            continue
-        rec = by_file.get(slices[page].resolve())
+        rec = by_file.get(files[item.stack_page or 0])
         if rec is None:
-            with contextlib.suppress(OSError):
-                rec = index.by_sha.get(file_sha1(slices[page]))
-        index.pinned[id(item)] = rec
+            left.append(item)
+        else:
+            pins[id(item)] = rec
+    return left
+
+
+def _shows(
+    project: Project, rec: ImageRecord, pictures: list[np.ndarray] | None, page: int
+) -> bool:
+    """Whether the project image shows slice ``page`` of the stack's ``pictures`` (True
+    when either cannot be read: the name decides)."""
+    if pictures is None:
+        return True
+    if page >= len(pictures):
+        return False
+    try:
+        return bool(np.array_equal(project.load_image(rec), pictures[page]))
+    except (ImageReadError, OSError):
+        return True
 
 
 def _with_images(
@@ -1066,9 +1070,10 @@ def import_into_project(
             + ", ".join(sorted(result.unknown))
             + " (rerun without --strict to skip them)"
         )
-    from_stacks = set(_add_picture_stacks(project, result.items, report))
+    added_names, pins = _bind_label_stacks(project, result.items, report)
+    from_stacks = set(added_names)
     index = _ImageIndex(project)
-    _pin_label_stacks(project, result.items, index)
+    index.pinned = pins
     items = _with_images(result.items, index, report)
     if not items and report.skipped:  # nothing can be imported: change nothing
         return report

@@ -346,3 +346,42 @@ def test_a_moved_stack_whose_slice_files_were_deleted_is_found_again_with_its_fi
         report = project.add_images([tmp_path / "ds2/vol.tif"])
         assert len(report.relinked) == 3
         assert all(project.image_path(r).is_file() for r in project.images())
+
+
+def test_each_label_slice_is_checked_against_the_users_own_slice_file_of_its_name(tmp_path):
+    """Found by an audit: only slice 0 was compared; page 1 went onto a file of its
+    name that shows another picture."""
+    volume, labels = _volume(3) + 3, RNG.integers(0, 2, (3, 24, 32)).astype(np.uint8)
+    _label_dataset(tmp_path / "ds", volume, labels)
+    (tmp_path / "hand").mkdir()
+    for i in range(3):
+        page = volume[i] if i != 1 else _volume(1)[0]  # slice 1: another picture
+        tifffile.imwrite(tmp_path / f"hand/vol_z{i:03d}.tif", page)
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    assert main(["add", str(proj), str(tmp_path / "hand")]) == 0
+    assert _import(proj, tmp_path / "ds/masks") == 0
+    with Project.open(proj) as project:
+        by_name = {r.name: r for r in project.images()}
+        assert project.load_mask(by_name["vol_z001.tif"]) is None
+        for name, i in (("vol_z000.tif", 0), ("vol_z001~2.tif", 1), ("vol_z002.tif", 2)):
+            assert np.array_equal(project.load_image(by_name[name]), volume[i])
+            assert np.array_equal(project.load_mask(by_name[name]), labels[i])
+
+
+def test_labels_reach_slices_whose_files_were_deleted_by_hand(tmp_path):
+    """Found by an audit: a split with slice files missing was no split, and the
+    labels of its images were refused."""
+    volume, labels = _volume(3), RNG.integers(0, 2, (3, 24, 32)).astype(np.uint8)
+    _label_dataset(tmp_path / "ds", volume, labels)
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    assert main(["add", str(proj), str(tmp_path / "ds/images/vol.tif")]) == 0
+    for f in (proj / "slices/vol").glob("vol_z*.tif"):
+        f.unlink()
+    assert _import(proj, tmp_path / "ds/masks") == 0
+    with Project.open(proj) as project:
+        records = sorted(project.images(), key=lambda r: r.name)
+        assert [r.name for r in records] == [f"vol_z{i:03d}.tif" for i in range(3)]
+        for i, rec in enumerate(records):
+            assert np.array_equal(project.load_mask(rec), labels[i])
