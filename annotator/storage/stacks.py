@@ -39,7 +39,8 @@ def split_stack(
 ) -> tuple[Path, list[Path], bool]:
     """Write the slices of the TIFF stack ``stack`` into the project at ``root`` (see the
     module's docstring); ``(folder, slice files, whether they were written now)``. A
-    stack split before (the same content, wherever it is now) gives its files again.
+    stack split before (the same content, wherever it is now) gives its files again;
+    those deleted since are written again (as they were: the same stack, the same rule).
     :class:`ImageReadError` naming the stack when it cannot be read or its slices cannot
     be written (nothing is left behind then). ``unnamed_slices``: bare pages read as
     channels are slices (``annotator add --pages slices``)."""
@@ -47,12 +48,16 @@ def split_stack(
     digest = file_sha1(stack)
     base = root / SLICES_DIR
     folder, n = base / stack.stem, 2
+    restore = False
     while folder.exists():
         record = _record(folder)
         found = _split_before(folder, record, st.st_size, digest)
         if found is not None:
             _moved_to(folder, record, stack)  # found where it lies now
             return folder, found, False
+        if (record.get("size"), record.get("sha1")) == (st.st_size, digest):
+            restore = True  # this stack's split, slice files deleted: written again
+            break
         if record.get("stack") == str(stack.resolve()):
             raise StackReplaced(
                 stack,
@@ -85,6 +90,8 @@ def split_stack(
         }
         write_synced(staging / _SOURCE, (json.dumps(record, indent=2) + "\n").encode())
         fsync_dir(staging)
+        if restore:  # the folder left: its record and the slice files still there
+            shutil.rmtree(folder)
         os.replace(staging, folder)
         fsync_dir(base)
     except OSError as exc:
@@ -93,7 +100,8 @@ def split_stack(
             stack,
             f"cannot write its slices into {folder} ({exc.strerror or exc}); nothing was added",
         ) from None
-    return folder, [folder / name for name in names], True
+    # (restored: the images of these slices are in the project already, as before)
+    return folder, [folder / name for name in names], not restore
 
 
 class StackReplaced(ImageReadError):

@@ -412,3 +412,19 @@ def test_a_dataset_shipped_as_stacks_imports_into_an_empty_project(tmp_path, cap
             record = project.image(f"vol_z00{i}.tif")
             assert np.array_equal(project.load_image(record), volume[i])
             assert np.array_equal(project.load_mask(record), labels[i])
+
+
+def test_slice_files_deleted_by_hand_are_written_again_when_the_stack_is_added(tmp_path):
+    """Found by an audit: the stack was then called "same file, other content" and
+    refused, its images left without files."""
+    volume = _volume((3, 40, 56))
+    tifffile.imwrite(tmp_path / "vol.tif", volume, imagej=True, metadata={"axes": "ZYX"})
+    with _project(tmp_path) as project:
+        project.add_images([tmp_path / "vol.tif"])
+        for f in (project.root / "slices/vol").glob("vol_z*.tif"):
+            f.unlink()
+        report = project.add_images([tmp_path / "vol.tif"])
+        assert report.errors == [] and report.added == []
+        assert not any("other content" in why for _, why in report.skipped)
+        for i, record in enumerate(sorted(project.images(), key=lambda r: r.name)):
+            assert np.array_equal(project.load_image(record), volume[i])
