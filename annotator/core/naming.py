@@ -136,10 +136,7 @@ def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
     deepest of the mask's other folders that has one (``images/val/x.png`` for
     ``labels/val/x.png``, ``s1/images/x.png`` for ``s1/masks/x.png``), else the first."""
     folders = [p.parent.parts for p in paths]
-    common = len(folders[0]) if folders else 0
-    for parts in folders:
-        while common and parts[:common] != folders[0][:common]:
-            common -= 1
+    common = _shared_depth(folders)
     below = [[f.lower() for f in parts[common:]] for parts in folders]
     in_mask_folder = [not set(names).isdisjoint(MASK_FOLDERS) for names in below]
     endings = [mask_ending(p.stem) for p in paths]
@@ -170,6 +167,14 @@ def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
     return found
 
 
+def _shared_depth(folders: Sequence[tuple[str, ...]]) -> int:
+    """How many leading parts all ``folders`` share (the folder holding them all)."""
+    common = min((len(parts) for parts in folders), default=0)
+    while common and any(parts[:common] != folders[0][:common] for parts in folders):
+        common -= 1
+    return common
+
+
 def mirrored(mask: PurePath, pictures: Sequence[PurePath]) -> int | None:
     """Which of ``pictures`` (files of the mask's stem) the mask file ``mask`` sits beside
     in the dataset's layout: the one whose folders, below the folder holding them all,
@@ -179,9 +184,7 @@ def mirrored(mask: PurePath, pictures: Sequence[PurePath]) -> int | None:
     ``train/masks/0.png`` is no project folder's, and ``A/labels/val/0.png`` is not
     ``B/images/val/0.png``'s."""
     parents = [mask.parent.parts, *(p.parent.parts for p in pictures)]
-    common = min(len(p) for p in parents)
-    while common and any(p[:common] != parents[0][:common] for p in parents):
-        common -= 1
+    common = _shared_depth(parents)
 
     def below(parts: tuple[str, ...]) -> list[str]:
         names = [n.lower() for n in parts[common:]]

@@ -322,12 +322,7 @@ class BatchPrefetcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        while self._thread.is_alive():  # unblock a put waiting on a full queue
-            try:
-                self._queue.get(timeout=0.05)
-            except queue.Empty:
-                pass
+        self._stop.set()  # a put waiting on a full queue sees it within 50 ms
         self._thread.join()
 
     def _run(self) -> None:

@@ -527,7 +527,9 @@ class _ImageIndex:
     for ``a.tif``, so it is refused, with what to do.
     """
 
-    def __init__(self, project: Project) -> None:
+    def __init__(
+        self, project: Project, pinned: dict[int, ImageRecord | None] | None = None
+    ) -> None:
         self.project = project
         self.by_name: dict[str, list[ImageRecord]] = {}
         self.by_stem: dict[str, list[ImageRecord]] = {}
@@ -542,7 +544,7 @@ class _ImageIndex:
         self.imported: dict[int, Path] = {}  # image id -> the source its labels came from
         #: Label stack slices bound to the project image of their own picture stack's
         #: slice (by ``id`` of the item; None: refused; :func:`_bind_label_stacks`).
-        self.pinned: dict[int, ImageRecord | None] = {}
+        self.pinned = pinned or {}
         for rec in project.images():
             self.add(rec)
 
@@ -1072,8 +1074,7 @@ def import_into_project(
         )
     added_names, pins = _bind_label_stacks(project, result.items, report)
     from_stacks = set(added_names)
-    index = _ImageIndex(project)
-    index.pinned = pins
+    index = _ImageIndex(project, pins)
     items = _with_images(result.items, index, report)
     if not items and report.skipped:  # nothing can be imported: change nothing
         return report

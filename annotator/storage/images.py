@@ -158,46 +158,48 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
 MAX_STACK_BYTES = 4 << 30
 
 
-def tiff_stack(path: str | os.PathLike[str], unnamed_slices: bool = False) -> int:
-    """How many 2-D images the TIFF at ``path`` holds as a stack (Z or T planes, unnamed
-    planes beyond what :func:`read_image` takes for channels, or pages of one size
-    written one by one): 0 when it is one image, or unreadable (:func:`read_image` then
-    says what it is). A stack that cannot be split is refused in words
-    (:class:`ImageReadError`). Reads the header only. ``unnamed_slices``: the planes
-    read as channels for want of a name are slices (:func:`tiff_unnamed_channels`)."""
+def tiff_planes(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """One read of a TIFF's header: how many 2-D images it holds as a stack (Z or T
+    planes, unnamed planes beyond what :func:`read_image` takes for channels, or pages of
+    one size written one by one; 0 when it is one image, or unreadable: :func:`read_image`
+    then says what it is), and how many planes nobody named it holds that are read as
+    the channels of one picture (2 to 8 bare pages;
+    :func:`~annotator.core.tiff_layout.unnamed_channels`). A stack that cannot be split
+    is refused in words (:class:`ImageReadError`)."""
     import tifffile
 
     p = Path(path)
     try:
         with _tiff_damage().watching(p), tifffile.TiffFile(p) as tif:
-            plan = stack_plan(p, tif.series, unnamed_slices)
+            plan = stack_plan(p, tif.series)
+            first = tif.series[0] if tif.series else None
+            shape = () if first is None else tuple(int(n) for n in first.shape)
+            channels = 0 if first is None else unnamed_channels(shape, str(first.axes))
     except ImageReadError:
         raise
     except Exception:  # not a TIFF, or damaged: read_image says so
-        return 0
+        return 0, 0
     if plan is None:
-        return 0
+        return 0, channels
     _check_size(p, plan.width, plan.height)
-    return plan.planes
+    return plan.planes, channels
+
+
+def tiff_stack(path: str | os.PathLike[str], unnamed_slices: bool = False) -> int:
+    """How many 2-D images the TIFF at ``path`` holds as a stack (:func:`tiff_planes`);
+    ``unnamed_slices``: the planes read as channels for want of a name are slices."""
+    planes, channels = tiff_planes(path)
+    return channels if unnamed_slices and channels else planes
 
 
 def tiff_unnamed_channels(path: str | os.PathLike[str]) -> int:
     """How many planes nobody named the TIFF at ``path`` holds that :func:`read_image`
-    reads as the channels of one picture (2 to 8 bare pages; see
-    :func:`~annotator.core.tiff_layout.unnamed_channels`); 0 for any other file. Reads
-    the header only."""
-    import tifffile
-
-    p = Path(path)
-    if p.suffix.lower() not in (".tif", ".tiff"):
+    reads as the channels of one picture (:func:`tiff_planes`); 0 for any other file."""
+    if Path(path).suffix.lower() not in (".tif", ".tiff"):
         return 0
     try:
-        with _tiff_damage().watching(p), tifffile.TiffFile(p) as tif:
-            if not tif.series:
-                return 0
-            series = tif.series[0]
-            return unnamed_channels(tuple(int(n) for n in series.shape), str(series.axes))
-    except Exception:  # not a TIFF, or damaged: read_image says so
+        return tiff_planes(path)[1]
+    except ImageReadError:
         return 0
 
 

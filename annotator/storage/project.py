@@ -56,8 +56,7 @@ from annotator.storage.images import (
     encode_png,
     is_image_path,
     read_image,
-    tiff_stack,
-    tiff_unnamed_channels,
+    tiff_planes,
 )
 from annotator.storage.lock import LOCK_NAME, ProjectLock
 from annotator.storage.lock import held_here as lock_held_here
@@ -995,8 +994,10 @@ class Project:
             as_slices = unnamed_slices
             try:
                 tiff = file.suffix.lower() in (".tif", ".tiff")
-                planes = tiff_stack(file, as_slices) if tiff else 0
-                if tiff and not planes and (pages := tiff_unnamed_channels(file)):
+                planes, pages = tiff_planes(file) if tiff else (0, 0)
+                if pages and as_slices:
+                    planes = pages
+                elif pages and not planes:
                     if not pages_as_channels and split_files(self.root, file) is not None:
                         planes, as_slices = pages, True
                         report.pages_split_before.append(str(file))
