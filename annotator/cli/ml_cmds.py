@@ -382,6 +382,13 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         how = f"uncertainty of model v{found.active_version}"
         if found.scored_now:
             how += f", {found.scored_now} scored now"
+    if not found.images:  # every candidate was skipped: each is named above
+        print(
+            f"none of the {found.candidates} image(s) left to label could be read: "
+            "nothing to suggest",
+            file=sys.stderr,
+        )
+        return 2
     print(f"{len(found.images)} of {found.candidates} image(s) to label, best first ({how}):")
     width = max(len(i.name) for i in found.images)
     for rank, item in enumerate(found.images, 1):

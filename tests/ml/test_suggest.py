@@ -113,3 +113,14 @@ def test_cli_suggest_refuses_zero_and_json_names_what_it_skipped(project, capsys
     assert "1 image(s) could not be read and are not listed" in capsys.readouterr().out
     assert main(["suggest", root, "--stored-only", "--all"]) == 0
     assert "1 of them have no score of any model yet" in capsys.readouterr().out
+
+
+def test_cli_suggest_when_no_image_left_to_label_can_be_read_says_so(project, capsys, tmp_path):
+    _train(project)
+    for record in project.images():
+        if record.status != ImageStatus.DONE:
+            project.image_path(record).rename(tmp_path / record.name)
+    assert main(["suggest", str(project.root), "--device", "cpu"]) == 2
+    out, err = capsys.readouterr()
+    assert "none of the 5 image(s) left to label could be read: nothing to suggest" in err
+    assert err.count("skipped ") == 5 and "internal error" not in err
