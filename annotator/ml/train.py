@@ -72,7 +72,7 @@ class TrainConfig:
     """Optimisation settings (stored in the card).
 
     The defaults are the project's recipe (ADR 0009 says how it was chosen):
-    per-channel input normalisation, colour and scale augmentation, class-weighted
+    per-channel input normalisation, colour augmentation (no zoom: ADR 0023), class-weighted
     cross-entropy plus soft Dice, half the crops centred on a uniformly drawn class, and
     a warm-up then cosine learning rate over each round's budget. :func:`plain_recipe`
     is the textbook baseline it is measured against.

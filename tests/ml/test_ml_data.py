@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from conftest import FAST, TINY
 
@@ -258,3 +259,24 @@ def test_leaving_the_prefetcher_stops_its_thread_and_its_errors_reach_the_loop()
             assert "no memory" in str(exc)
         else:
             raise AssertionError("the sampler's error was swallowed")
+
+
+def test_the_default_recipe_cuts_crops_at_the_pictures_own_scale(monkeypatch):
+    """ADR 0023: zooming cost held-out accuracy on every data set measured."""
+    from dataclasses import replace
+
+    import annotator.ml.data as data
+    from annotator.ml.train import TrainConfig
+
+    def zoomed(*args):
+        raise AssertionError("a crop was resized")
+
+    monkeypatch.setattr(data, "_resize", zoomed)
+    rng = np.random.default_rng(0)
+    pixels = rng.random((1, 60, 60)).astype(np.float32)
+    target = rng.integers(0, 2, (60, 60)).astype(np.int16)
+    image = prepare(1, pixels, target, 1.0, 2, rng)
+    default = TrainConfig().augment
+    CropSampler([image], 2, 16, rng, default).batch(50)
+    with pytest.raises(AssertionError, match="resized"):  # zoom on request still zooms
+        CropSampler([image], 2, 16, rng, replace(default, scale=0.3)).batch(50)
