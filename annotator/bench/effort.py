@@ -41,6 +41,7 @@ from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.formats.colour_table import read_class_table
 from annotator.formats.masks import decode_mask_png
+from annotator.ml.data import check_zoom
 from annotator.ml.networks import DEFAULT_ARCH, architecture
 from annotator.storage.atomic import atomic_write_json
 from annotator.storage.images import IMAGE_SUFFIXES, read_image
@@ -92,6 +93,8 @@ class BenchConfig:
     #: Accepted proposal pixels this close to a label border do not train
     #: (``TrainConfig.accepted_border``; 0, the default: every label trains).
     accepted_border: int = 0
+    #: Zoom of the training crops (``ml.train.with_zoom``; 0, the default: none).
+    zoom: float = 0.0
 
     def __post_init__(self) -> None:
         architecture(self.arch)  # one line listing the choices when unknown
@@ -124,6 +127,7 @@ class BenchConfig:
             raise AnnotatorError("--train-now-every must be 0 or more")
         if self.accepted_border < 0:
             raise AnnotatorError("--accepted-border must be 0 or more")
+        check_zoom(self.zoom)
         # Refused here, before any labelling, instead of giving runs of 0 actions, a
         # robot that ignores its brush size, or a budget read as "the default".
         if self.max_strokes < 1:
@@ -940,7 +944,7 @@ class _BenchRun:
         """One round on everything labelled so far, seeded by the image's index; None
         while nothing is labelled (an image whose truth is all void), as the app's Train
         now would have nothing to train on."""
-        from annotator.ml.train import TrainConfig
+        from annotator.ml.train import TrainConfig, with_zoom
         from annotator.services import training
 
         if not training.labelled_records(self.project):
@@ -952,11 +956,14 @@ class _BenchRun:
             seconds=None if config.train_steps else config.train_seconds,
             device=self.device,
             network=self.network,
-            config=TrainConfig(
-                crop=config.crop,
-                batch_size=config.batch_size,
-                seed=config.seed + k,
-                accepted_border=config.accepted_border,
+            config=with_zoom(
+                TrainConfig(
+                    crop=config.crop,
+                    batch_size=config.batch_size,
+                    seed=config.seed + k,
+                    accepted_border=config.accepted_border,
+                ),
+                config.zoom,
             ),
         )
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from annotator.cli.ml_cmds import add_accepted_border_option
+from annotator.cli.ml_cmds import add_accepted_border_option, add_zoom_option
 from annotator.cli.options import seed
 from annotator.core.errors import AnnotatorError
 from annotator.ml.networks import DEFAULT_ARCH
@@ -99,6 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "mps, then cpu); cpu for runs that repeat exactly with --train-steps",
     )
     add_accepted_border_option(p)
+    add_zoom_option(p)
     p.add_argument("--max-radius", type=float, default=25.0, help="largest brush radius (25)")
     p.add_argument("--depth", type=int, default=4, help="network depth (4)")
     p.add_argument("--width", type=int, default=16, help="network base width (16)")
@@ -156,6 +157,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             frozen_after=args.frozen_after,
             train_now_every=args.train_now_every,
             accepted_border=args.accepted_border,
+            zoom=args.zoom,
             init_model=None if args.init_model is None else str(args.init_model),
             device=args.device,
             depth=args.depth,

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from annotator.core.errors import ModelError
+
 IGNORE = -1
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _MAX_COORDS_PER_CLASS = 200_000
@@ -212,6 +214,16 @@ class AugmentConfig:
     #: Colour images: +- per-channel gain (a hue-like shift) and saturation jitter.
     colour: float = 0.1
     saturation: float = 0.3
+
+
+#: The widest zoom asked for (``--zoom``): crops at e^-1 to e^1 (0.37x to 2.7x).
+MAX_ZOOM = 1.0
+
+
+def check_zoom(zoom: float) -> None:
+    """Refuse a zoom range outside ``[0, MAX_ZOOM]`` (nan included) in one line."""
+    if not 0 <= zoom <= MAX_ZOOM:
+        raise ModelError(f"--zoom must be between 0 and {MAX_ZOOM:g}")
 
 
 #: The textbook baseline's augmentation: flips and 90-degree rotations only.

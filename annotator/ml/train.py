@@ -21,7 +21,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -37,6 +37,7 @@ from annotator.ml.data import (
     BatchPrefetcher,
     CropSampler,
     channel_statistics,
+    check_zoom,
     fit_normalizer,
     prepare,
     to_target,
@@ -140,6 +141,13 @@ def plain_recipe(seed: int = 0, val_fraction: float = 0.0) -> TrainConfig:
 
 
 RECIPES = ("default", "plain")
+
+
+def with_zoom(config: TrainConfig, zoom: float) -> TrainConfig:
+    """``config`` whose crops are zoomed by up to +-``zoom`` (log scale; 0: not at all,
+    the default since ADR 0023). For pictures whose objects appear at many sizes."""
+    check_zoom(zoom)
+    return replace(config, augment=replace(config.augment, scale=float(zoom)))
 
 
 def recipe_config(name: str, seed: int = 0, val_fraction: float = 0.0) -> TrainConfig:

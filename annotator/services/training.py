@@ -25,6 +25,7 @@ from annotator.core.errors import Cancelled, FailedOnMainRank, ModelError, first
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.schema import untrainable
 from annotator.core.status import ImageStatus
+from annotator.ml.data import check_zoom
 from annotator.storage import models as model_store
 from annotator.storage.project import Project
 
@@ -361,10 +362,13 @@ class RoundOptions:
     width: int | None = None
     arch: str | None = None
     accepted_border: int = 0
+    #: Zoom of the training crops (``ml.train.with_zoom``; 0, the default: none).
+    zoom: float = 0.0
 
     def __post_init__(self) -> None:
         if self.accepted_border < 0:
             raise ModelError("--accepted-border must be 0 or more")
+        check_zoom(self.zoom)
 
 
 def check_arch_change(active: ModelRecord | None, arch: str | None, from_scratch: bool) -> None:
@@ -411,7 +415,7 @@ def train_headless(
     """
     from annotator.ml import distributed
     from annotator.ml.device import configure_cpu_threads
-    from annotator.ml.train import TrainConfig
+    from annotator.ml.train import TrainConfig, with_zoom
 
     info = distributed.init_from_env(options.device)
     main = info is None or info.is_main
@@ -435,8 +439,11 @@ def train_headless(
                 progress=progress if main else None,
                 cancel=cancel,
                 from_scratch=options.from_scratch,
-                config=replace(
-                    TrainConfig(), seed=options.seed, accepted_border=options.accepted_border
+                config=with_zoom(
+                    replace(
+                        TrainConfig(), seed=options.seed, accepted_border=options.accepted_border
+                    ),
+                    options.zoom,
                 ),
                 network=network,
             )

@@ -489,3 +489,26 @@ def test_a_class_table_of_other_ids_is_refused_not_shifted(tmp_path):
     plain = tmp_path / "classes.txt"
     plain.write_text("wall\nbuilding\n")
     assert load_dataset(tmp_path, plain).class_names == ("wall", "building")
+
+
+def test_the_bench_zooms_its_rounds_crops_only_when_asked(tmp_path, capsys):
+    from annotator.storage.project import Project
+
+    root = _dataset(tmp_path / "ds", n=2, size=64)
+    common = ["--mode", "assisted", "--train-steps", "2", "--device", "cpu", "--depth", "2"]
+    common += ["--width", "4", "--tools", "brush", "--train-now-every", "0"]
+    runs = {}
+    for zoom in ("0", "0.3"):
+        out = tmp_path / f"zoom{zoom}"
+        assert main(["bench", str(root), *common, "--zoom", zoom, "--out", str(out)]) == 0
+        runs[zoom] = json.loads((out / "bench.json").read_text())["runs"][0]
+        with Project.open(out / "projects" / "assisted-uncertainty", lock=False) as project:
+            scales = {m.card.training.config["augment"]["scale"] for m in project.models()}
+        assert scales == {float(zoom)}  # every round of the run
+    assert runs["0.3"]["config"]["zoom"] == 0.3 and runs["0"]["config"]["zoom"] == 0.0
+    assert BenchConfig().zoom == 0.0  # off by default, as in the app (ADR 0023)
+    with pytest.raises(AnnotatorError, match="--zoom must be between 0 and 1"):
+        BenchConfig(zoom=1.5)
+    capsys.readouterr()
+    assert main(["bench", str(root), *common, "--zoom", "-1", "--out", str(tmp_path / "x")]) == 1
+    assert "--zoom must be between 0 and 1" in capsys.readouterr().err

@@ -100,6 +100,21 @@ def test_cli_rejects_two_budgets_and_bad_values(cells_project, capsys):
     assert "--steps must be at least 1" in capsys.readouterr().err
 
 
+def test_cli_train_zooms_its_crops_only_when_asked(cells_project, capsys):
+    root = str(cells_project.root)
+    tiny = ["--steps", "1", "--device", "cpu", "--depth", "2", "--width", "4"]
+    assert main(["train", root, *tiny]) == 0
+    assert main(["train", root, "--steps", "1", "--device", "cpu", "--zoom", "0.3"]) == 0
+    with Project.open(cells_project.root, lock=False) as project:
+        zooms = [m.card.training.config["augment"]["scale"] for m in project.models()]
+    assert sorted(zooms) == [0.0, 0.3]  # off by default (ADR 0023); the card says which
+    capsys.readouterr()
+    for bad in ("-0.1", "1.5", "nan"):
+        assert main(["train", root, *tiny, "--zoom", bad]) == 1
+        err = capsys.readouterr().err
+        assert "--zoom must be between 0 and 1" in err and "Traceback" not in err
+
+
 def test_importing_the_cli_and_engine_service_does_not_import_torch():
     code = (
         "import sys, annotator, annotator.services.training, annotator.services.proposals, "
