@@ -51,7 +51,7 @@ def add_zoom_option(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="zoom the training crops by up to +-S on a log scale (0.3: 0.74x to 1.35x), "
         "for pictures whose objects appear at many sizes; measured, it cost accuracy on "
-        "microscopy and road scenes alike (default 0: off; docs/adr/0023)",
+        "micrographs, and on road scenes trained briefly (default 0: off; docs/adr/0023)",
     )
 
 

@@ -22,11 +22,18 @@ Many runs at once (the GPU machine), appending to ``OUT/sweep.jsonl``::
     python zoom_scan.py sweep harder,isbi,camvid --seeds 0 1 2 3 --steps 600 --workers 15
     python zoom_scan.py table sweep.jsonl
 
+``--correct`` (``run`` and ``sweep``) also lets the simulated annotator label each
+held-out image from its proposal, with every tool, to the bench's 95 % target, and
+records the actions per image (``actions``): the cost of correcting those proposals,
+without a loop and its path around them.
+
 The files beside it: ``cpu-90s.jsonl`` (90 s of process CPU time at one thread on the
 2-core development machine; its first rows also try other knobs of the recipe, with the
 zoom of the time), ``gpu-600-steps.jsonl`` and ``gpu-3000-steps.jsonl`` (the H200, 14-15
-runs at once; 600 steps is what 90 CPU seconds train here). They were made by a first
-draft of this script with the same training and measurement.
+runs at once; 600 steps is what 90 CPU seconds train here), ``gpu-600-steps-correction.jsonl``
+(the same with ``--correct``, 16 runs at once), ``tables.txt`` (``table`` of the two GPU
+sweeps). All but the last were made by drafts of this script with the same training and
+measurement.
 """
 
 from __future__ import annotations
@@ -108,7 +115,8 @@ def run(args: argparse.Namespace) -> None:
     assert result.state_dict is not None, result.message
     model = load_weights(build_network(result.network), result.state_dict).eval()
     weights = None if result.class_weights is None else np.array(result.class_weights)
-    accuracy, inter, union = [], np.zeros(len(classes)), np.zeros(len(classes))
+    accuracy, actions = [], []
+    inter, union = np.zeros(len(classes)), np.zeros(len(classes))
     with tempfile.TemporaryDirectory() as tmp:
         if args.device == "cpu":
             path = Path(tmp) / "m.onnx"
@@ -123,6 +131,8 @@ def run(args: argparse.Namespace) -> None:
             for c in range(len(classes)):
                 inter[c] += ((mask == c) & (truth == c) & valid).sum()
                 union[c] += (((mask == c) | (truth == c)) & valid).sum()
+            if args.correct:  # the simulated annotator, every tool, from this proposal
+                actions.append(correct(classes, image, truth, mask))
     miou = float(np.mean([i / u for i, u in zip(inter, union) if u > 0]))
     line = {
         "data": args.data,
@@ -133,7 +143,25 @@ def run(args: argparse.Namespace) -> None:
         "miou": round(miou, 4),
         "per": [round(a, 4) for a in accuracy],
     }
+    if args.correct:
+        line["actions"] = actions
     print(json.dumps(line), flush=True)
+
+
+def correct(classes: tuple[str, ...], image: np.ndarray, truth: np.ndarray, proposal) -> float:
+    """Actions the simulated annotator takes, every tool, to bring one image from an
+    empty label map with ``proposal`` on offer to the bench's 95 % target: the cost of
+    correcting that proposal, with no loop (and none of its path) around it."""
+    from annotator.bench.actions import TOOLS
+    from annotator.bench.robot import annotate
+    from annotator.core.labelmap import LabelMap
+    from annotator.core.schema import LabelSchema
+
+    label_map = LabelMap.blank(LabelSchema.from_names(classes), *truth.shape)
+    result = annotate(
+        label_map, truth, image=image, proposal=proposal, tools=TOOLS, max_strokes=3000
+    )
+    return result.actions
 
 
 def sweep(args: argparse.Namespace) -> None:
@@ -143,6 +171,7 @@ def sweep(args: argparse.Namespace) -> None:
     def one(job: tuple[str, str, int]) -> None:
         d, v, s = job
         cmd = [sys.executable, __file__, "run", d, v, f"--seed={s}", f"--steps={args.steps}"]
+        cmd += ["--correct"] if args.correct else []
         done = subprocess.run(
             [*cmd, f"--device={args.device}"], capture_output=True, text=True, timeout=args.timeout
         )
@@ -188,6 +217,7 @@ def main() -> None:
     one.add_argument("--seconds", type=float, default=90.0, help="process CPU time")
     one.add_argument("--steps", type=int)
     one.add_argument("--device", default="cpu")
+    one.add_argument("--correct", action="store_true", help="also count correction actions")
     many = sub.add_parser("sweep")
     many.add_argument("data")
     many.add_argument("--variants", nargs="+", default=list(VARIANTS))
@@ -196,6 +226,7 @@ def main() -> None:
     many.add_argument("--workers", type=int, default=15)
     many.add_argument("--device", default="cuda")
     many.add_argument("--timeout", type=int, default=400)
+    many.add_argument("--correct", action="store_true")
     show = sub.add_parser("table")
     show.add_argument("file")
     args = ap.parse_args()
