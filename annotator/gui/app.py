@@ -51,10 +51,26 @@ def run_gui(
     open_start_project(window, project)
     if not quit_after_paint:
         offer_first_run(window)
+        warm_up_torch_later()
     try:
         return int(app.exec())
     finally:
         reporter.uninstall()
+
+
+#: How long after the window appears torch starts loading on a thread: long enough for
+#: the window and its project to be drawn first.
+TORCH_WARM_UP_DELAY_MS = 1000
+
+
+def warm_up_torch_later(delay_ms: int = TORCH_WARM_UP_DELAY_MS) -> None:
+    """Import torch on a thread once the window is up (``annotator.ml.preload``), so that
+    the first training round does not freeze the window while torch loads."""
+    from PySide6.QtCore import QTimer
+
+    from annotator.ml.preload import warm_up_torch
+
+    QTimer.singleShot(delay_ms, warm_up_torch)
 
 
 def open_start_project(window: MainWindow, project: Path | None) -> None:

@@ -1,0 +1,82 @@
+"""Loading torch off the GUI thread (annotator.ml.preload). Each test runs in a fresh
+interpreter, where torch is not imported yet."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the preload is for Linux's loader"
+)
+
+
+def run(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_libraries_load_without_importing_torch() -> None:
+    out = run(
+        """
+        import sys
+        from annotator.ml.preload import preload_torch_libraries
+        loaded = preload_torch_libraries()
+        maps = open("/proc/self/maps").read()
+        print(loaded, "torch" in sys.modules, "libtorch_cpu.so" in maps)
+        import torch
+        print(float(torch.ones(2).sum()), preload_torch_libraries())
+        """
+    )
+    assert out.split("\n")[:2] == ["['libtorch_python.so'] False True", "2.0 []"]
+
+
+def test_the_main_thread_runs_while_the_libraries_load() -> None:
+    """The loader's work is done without Python's lock: the main thread is not held up
+    for the whole of it (a plain ctypes.CDLL would hold it for all of it)."""
+    out = run(
+        """
+        import threading, time
+        from annotator.ml.preload import preload_torch_libraries
+        took = []
+        def load():
+            t = time.perf_counter(); preload_torch_libraries()
+            took.append(time.perf_counter() - t)
+        thread = threading.Thread(target=load)
+        last, longest = time.perf_counter(), 0.0
+        thread.start()
+        while thread.is_alive():
+            time.sleep(0.001)
+            now = time.perf_counter(); longest = max(longest, now - last); last = now
+        print(took[0], longest)
+        """
+    )
+    took, longest = map(float, out.split())
+    if took < 0.05:
+        pytest.skip(f"the libraries loaded in {took * 1000:.0f} ms: too fast to tell")
+    assert longest < took / 2, (took, longest)
+
+
+def test_the_warm_up_imports_what_a_first_round_needs() -> None:
+    """torch, and what the first optimizer imports (torch._dynamo): the round that
+    follows imports nothing more of that kind."""
+    out = run(
+        """
+        import sys
+        from annotator.ml.preload import warm_up_torch
+        assert "torch" not in sys.modules
+        warm_up_torch().join()
+        print("torch" in sys.modules, "torch._dynamo" in sys.modules)
+        """
+    )
+    assert out.split() == ["True", "True"]
