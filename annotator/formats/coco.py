@@ -32,6 +32,7 @@ import numpy as np
 
 from annotator.core.errors import FormatError
 from annotator.formats.base import (
+    BACKGROUND_LABEL,
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
     UNLABELLED,
@@ -312,6 +313,12 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
         result.background_added = options.background is not None
         lut = names_lut(names)
     fill = lut[background.lower()] if background is not None else UNLABELLED
+    if background is not None and options.background is None:
+        result.notes.append(
+            f"pixels no annotation covers became class {background!r}: the source has a "
+            f"category {BACKGROUND_LABEL!r}, as labelme2coco writes (--background none "
+            "keeps them unlabelled)"
+        )
     # Regions are painted on unlabelled maps; the background fills what they left, but
     # not a box's area: a box says no pixel is or is not its object. Filled last, so a
     # box never takes back pixels an annotation labelled (background ones too).

@@ -43,7 +43,8 @@ RGB = tuple[int, int, int]
 
 #: Files a masks or VOC import takes as the source's class table when no ``--labels``
 #: is given, in this order: the ones that give colours first (a colour-coded mask needs
-#: them), then the plain name lists (Annotator's own ``class_names.txt``, labelme's).
+#: them), then the plain name lists (Annotator's own ``class_names.txt``, labelme's, and
+#: the ``classes.txt`` many datasets and YOLO tools keep: line i names the value i).
 TABLE_FILES = (
     "labelmap.txt",
     "label_colors.txt",
@@ -51,6 +52,7 @@ TABLE_FILES = (
     "_classes.csv",
     "class_names.txt",
     "labels.txt",
+    "classes.txt",
 )
 
 #: Marks a colour two table entries share (Cityscapes' black), while decoding.
@@ -294,6 +296,23 @@ def find_class_table(folders: Sequence[Path]) -> Path | None:
             if (folder / name).is_file():
                 return folder / name
     return None
+
+
+def table_note(table_file: Path | None, given: bool, folders: Sequence[Path]) -> str:
+    """The import summary's line on how the masks' values were read: by the class table
+    found in ``folders`` (named, so that a table above the source folder, or one of
+    another dataset, shows), or as the project's own ids when none was found. ``""``
+    when the user gave the table."""
+    if given:
+        return ""
+    if table_file is not None:
+        return f"classes read from {table_file}: the masks' values are mapped by name"
+    looked = ", ".join(str(f) for f in dict.fromkeys(folders))
+    return (
+        f"no class list found (none of {', '.join(TABLE_FILES)} in {looked}): the masks' "
+        "values were taken as the project's class ids (give --labels FILE if they mean "
+        "other classes)"
+    )
 
 
 # --- reading mask pixels by the table ------------------------------------------------

@@ -49,7 +49,12 @@ from annotator.formats.base import (
     load_json,
     open_pil,
 )
-from annotator.formats.colour_table import Labelling, find_class_table, read_class_table
+from annotator.formats.colour_table import (
+    Labelling,
+    find_class_table,
+    read_class_table,
+    table_note,
+)
 
 if TYPE_CHECKING:
     from PIL.ImageFile import ImageFile
@@ -378,7 +383,8 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     folder = src if src.is_dir() else src.parent
     root = _dataset_root(folder)
     result = ReadResult()
-    table_file = options.labels_file or find_class_table(table_folders(folder, root))
+    folders = table_folders(folder, root)
+    table_file = options.labels_file or find_class_table(folders)
     table = read_class_table(table_file).without_leading_ignore() if table_file else None
     labelling = Labelling(table, options.project_classes)
     names = labelling.names
@@ -393,6 +399,8 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         except (KeyError, TypeError, ValueError):
             raise FormatError(f"{meta_file}: expected integer 'void' and 'unlabelled'") from None
     files = _mask_files(src)
+    if note := table_note(table_file, options.labels_file is not None, folders):
+        result.notes.append(note)
     if not files:
         raise FormatError(
             f"{src}: no PNG or TIFF masks found (in it, in masks/ folders below it, or "

@@ -58,6 +58,7 @@ from annotator.formats.registry import get_format
 from annotator.storage.atomic import fsync_dir
 from annotator.storage.images import read_image, read_tiff_stack
 from annotator.storage.project import (
+    DB_NAME,
     OWN_DIRS,
     REMOVED_DIR,
     UNWRITABLE_ERRNOS,
@@ -497,6 +498,12 @@ def same_picture(a: np.ndarray, b: np.ndarray) -> bool:
     return r >= SAME_PICTURE_CORRELATION
 
 
+def _names_of(rec: ImageRecord) -> tuple[str, ...]:
+    """The file names an image goes by: its name in the project, and its file's own
+    name when the project renamed it (``0001~2.png`` for a second ``0001.png``)."""
+    return tuple(dict.fromkeys((Path(rec.name).name, Path(rec.path).name)))
+
+
 def _distinct(records: Sequence[ImageRecord]) -> list[ImageRecord]:
     """``records`` without repeats, in their order."""
     return list({r.id: r for r in records}.values())
@@ -553,6 +560,12 @@ class _ImageIndex:
         stem = Path(base).stem
         self.by_name.setdefault(base.lower(), []).append(rec)
         self.by_stem.setdefault(stem.lower(), []).append(rec)
+        # An image renamed when added (``0001~2.png``: a file ``s2/0001.png`` added beside
+        # an image ``0001.png``) is meant by its file's own name too.
+        own = Path(rec.path).name
+        if own.lower() != base.lower():
+            self.by_name.setdefault(own.lower(), []).append(rec)
+            self.by_stem.setdefault(Path(own).stem.lower(), []).append(rec)
         made = {
             safe_stem(base),
             short_stem(safe_stem(base), EXPORT_STEM_BYTES),
@@ -591,7 +604,9 @@ class _ImageIndex:
             stem = name
             plain = self.by_name.get(low, []) + self.by_stem.get(low, [])
             made = self.by_made.get(low, [])
-            exact = [r for r in plain if name in (Path(r.name).name, Path(r.name).stem)]
+            exact = [
+                r for r in plain if name in (*_names_of(r), *(Path(n).stem for n in _names_of(r)))
+            ]
         else:
             stem, suffix = os.path.splitext(name)
             plain = self.by_name.get(low, [])
@@ -600,7 +615,7 @@ class _ImageIndex:
                 for r in self.by_made.get(stem.lower(), [])
                 if Path(r.name).suffix.lower() == suffix.lower()
             ]
-            exact = [r for r in plain if Path(r.name).name == name]
+            exact = [r for r in plain if name in _names_of(r)]
         # ``a~2`` may be the name an export gave the second image of stem ``a``.
         generated = generated_base(stem) or ""
         sharing = _distinct(
@@ -648,7 +663,7 @@ class _ImageIndex:
                     mirrored(item.source.resolve(), [self.project.image_path(r) for r in named.all])
                     if item.match_by_stem
                     and not named.generated
-                    and all(Path(r.name).stem.lower() == stem for r in named.all)
+                    and all(stem in (Path(n).stem.lower() for n in _names_of(r)) for r in named.all)
                     else None
                 )
                 if near is None:
@@ -998,6 +1013,14 @@ def _os_reason(item: ImportItem, exc: OSError) -> str:
     return f"{where}: {exc.strerror or exc}"
 
 
+def _in_project_files(where: Path, root: Path) -> bool:
+    """Whether ``where`` is the project folder ``root`` or in one of its own folders of
+    label maps and models (not ``removed/``: the label maps of removed images are kept
+    by image name, to be imported again)."""
+    own = [(root / d) for d in OWN_DIRS if d != REMOVED_DIR]
+    return where == root or any(d == where or d in where.parents for d in own)
+
+
 def import_into_project(
     project: Project, request: ImportRequest, progress: Progress | None = None
 ) -> ImportReport:
@@ -1011,15 +1034,18 @@ def import_into_project(
     src = Path(request.src)
     if not src.exists():
         raise FormatError(f"{src}: no such file or folder")
-    # (the label maps of removed images are kept to be imported again)
-    own = [project.root.resolve()] + [
-        (project.root / d).resolve() for d in OWN_DIRS if d != REMOVED_DIR
-    ]
     where = src.resolve()
-    if where == own[0] or any(d == where or d in where.parents for d in own[1:]):
+    if _in_project_files(where, project.root.resolve()):
         raise FormatError(
             f"{src}: is the project's own folder; its label maps are already the project's "
             "(import from a dataset's folder, or an export of another project)"
+        )
+    other = next((p for p in (where, *where.parents) if (p / DB_NAME).is_file()), None)
+    if other is not None and _in_project_files(where, other):
+        raise FormatError(
+            f"{src}: is the folder of another Annotator project ({other}), whose label maps "
+            "are named by image id, not by picture: they would land on the wrong images "
+            "(export that project with 'annotator export' and import the export)"
         )
     if request.labels_file is not None and not Path(request.labels_file).is_file():
         # a class list that is not there must not quietly turn names into raw ids
@@ -1083,6 +1109,12 @@ def import_into_project(
     )
     total = len(items)
     binary = binary_255(items, project.schema)
+    if binary:
+        one = project.schema.classes[1].name
+        report.notes.append(
+            f"the masks hold only the values 0 and 255, as a two-class project's do: 255 "
+            f"was read as class {one!r} (id 1), not as unlabelled"
+        )
     for i, item in enumerate(items):
         if progress:
             progress(i, total, item.source.name)

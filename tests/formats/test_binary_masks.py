@@ -28,20 +28,25 @@ def _dataset(tmp_path, masks: dict[str, np.ndarray]):
     return images, labels
 
 
-def _imported(tmp_path, masks):
+def _imported(tmp_path, masks, notes=None):
     images, labels = _dataset(tmp_path, masks)
     with Project.create(tmp_path / "p", LabelSchema.from_names(["bg", "fg"])) as p:
         p.add_images([images])
-        import_into_project(p, ImportRequest("masks", labels))
+        report = import_into_project(p, ImportRequest("masks", labels))
+        if notes is not None:
+            notes.extend(report.notes)
         return {r.name: p.load_mask(r) for r in p.images()}
 
 
 def test_a_dataset_of_0_255_masks_is_binary(tmp_path):
     a = np.zeros((8, 8), np.uint8)
     a[2:5, 2:5] = 255
-    got = _imported(tmp_path, {"a": a, "b": np.zeros((8, 8), np.uint8)})
+    notes: list[str] = []
+    got = _imported(tmp_path, {"a": a, "b": np.zeros((8, 8), np.uint8)}, notes)
     assert (got["a.png"][2:5, 2:5] == 1).all() and (got["a.png"][0] == 0).all()
     assert (got["b.png"] == 0).all()
+    # the summary says so: 255 means "unlabelled" in Annotator's own masks
+    assert any("255 was read as class 'fg' (id 1)" in n for n in notes), notes
 
 
 def test_255_of_a_0_1_dataset_is_ignore_in_every_mask(tmp_path):
@@ -50,6 +55,8 @@ def test_255_of_a_0_1_dataset_is_ignore_in_every_mask(tmp_path):
     a[7] = 255
     b = np.zeros((8, 8), np.uint8)  # no foreground: only 0 and 255
     b[7] = 255
-    got = _imported(tmp_path, {"a": a, "b": b})
+    notes: list[str] = []
+    got = _imported(tmp_path, {"a": a, "b": b}, notes)
+    assert not any("255 was read as" in n for n in notes)
     assert (got["a.png"][7] == U).all() and (got["a.png"][2:5, 2:5] == 1).all()
     assert (got["b.png"][7] == U).all() and (got["b.png"][:7] == 0).all()

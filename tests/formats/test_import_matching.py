@@ -241,10 +241,13 @@ def test_coco_background_none_and_annotators_own_export_keep_uncovered_pixels_un
     cases.append((tmp_path / "theirs/ann.json", "none", True))
     for k, (src, background, kept) in enumerate(cases):
         with Project.create(tmp_path / f"p{k}", LabelSchema.from_names(list(classes))) as p:
-            import_into_project(p, ImportRequest("coco", src, background=background))
+            report = import_into_project(p, ImportRequest("coco", src, background=background))
             got = p.load_mask(p.images()[0])
         want = mask if kept else np.where(mask == U, 0, mask)
         assert np.array_equal(got, want), (src, background)
+        # filled without being asked: the summary says so (it said nothing)
+        filled = [n for n in report.notes if n.startswith("pixels no annotation covers")]
+        assert len(filled) == (0 if kept else 1) and all("'_background_'" in n for n in filled)
 
 
 def test_labelmes_void_name_cannot_name_a_class():
@@ -345,3 +348,60 @@ def test_pair_bases():
     assert pair_masks({"x": 1, "x_img": 2}, {"x_mask": "M"}) == {"x": "M"}  # whole stem first
     assert pair_masks({"t0_img": 1}, {"t0_img_mask": "M"}) == {"t0_img": "M"}
     assert pair_masks({"a_img": 1, "a_image": 2}, {"a_mask": "M"}) == {}  # two of base a
+
+
+def test_another_projects_folder_is_not_a_source(tmp_path):
+    """Its label maps are named by image id (masks/1.png): imported by name they landed
+    on the images that happened to be called 1.png, 2.png... (an audit's find)."""
+    masks = {str(i): np.full((6, 6), i % 2, np.uint8) for i in range(4)}
+    with make_project(tmp_path / "a", masks) as project:
+        root = project.root
+    with make_project(tmp_path / "b", masks) as project:
+        for src in (root, root / "masks", root / "accepted"):
+            (src).mkdir(exist_ok=True)
+            with pytest.raises(FormatError, match="another Annotator project"):
+                import_into_project(project, ImportRequest("masks", src))
+        assert {r.name: int(project.load_mask(r)[0, 0]) for r in project.images()} == {
+            f"{i}.png": i % 2 for i in range(4)
+        }
+
+
+def _two_files_of_one_name(tmp_path: Path, project: Project) -> dict[str, str]:
+    """``dd/s1/0001.png`` and ``dd/s2/0001.png`` added as two files (not a folder): the
+    project names them ``0001.png`` and ``0001~2.png``. Returns folder -> image name."""
+    files = [
+        write_image(tmp_path / f"dd/{s}/0001.png", (10, 12), seed=i)
+        for i, s in enumerate(("s1", "s2"))
+    ]
+    project.add_images(files)
+    return {Path(r.path).parent.name: r.name for r in project.images()}
+
+
+def test_labels_without_their_picture_do_not_land_on_a_namesake_of_another_file(tmp_path):
+    """``s2/0001.png`` (no picture beside it) went onto s1's ``0001.png``, though the
+    project's ``0001~2.png`` is a file called 0001.png too: both are meant, so refused."""
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        names = _two_files_of_one_name(tmp_path, project)
+        assert sorted(names.values()) == ["0001.png", "0001~2.png"]
+        doc = _coco_doc([("s2/0001.png", 1)])
+        (tmp_path / "ann.json").write_text(json.dumps(doc))
+        report = import_into_project(project, ImportRequest("coco", tmp_path / "ann.json"))
+        assert report.imported == [] and "matches several project images" in report.skipped[0][1]
+        (tmp_path / "mk/s2").mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "mk/s2/0001.png"), np.ones((10, 12), np.uint8))
+        report = import_into_project(project, ImportRequest("masks", tmp_path / "mk/s2"))
+        assert report.imported == [] and "matches several project images" in report.skipped[0][1]
+        assert all(r.labelled_pixels == 0 for r in project.images())
+
+
+def test_the_layout_says_which_of_two_files_of_one_name_a_mask_belongs_to(tmp_path):
+    """dd/s2/masks/0001.png mirrors dd/s2/0001.png: the one added as 0001~2.png."""
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        names = _two_files_of_one_name(tmp_path, project)
+        for i, s in enumerate(("s1", "s2")):
+            (tmp_path / f"dd/{s}/masks").mkdir(parents=True)
+            cv2.imwrite(str(tmp_path / f"dd/{s}/masks/0001.png"), np.full((10, 12), i, np.uint8))
+        report = import_into_project(project, ImportRequest("masks", tmp_path / "dd"))
+        assert report.skipped == [] and sorted(report.imported) == ["0001.png", "0001~2.png"]
+        got = {r.name: int(project.load_mask(r)[0, 0]) for r in project.images()}
+        assert got == {names["s1"]: 0, names["s2"]: 1}
