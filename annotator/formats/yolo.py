@@ -19,8 +19,9 @@ Read: SRC is the dataset folder (with ``data.yaml`` or ``*.yaml`` naming the cla
 a labels folder, or a split's folder (``train/`` holding ``images/`` and ``labels/``).
 A label file's image is where ultralytics looks: its path with the last ``labels``
 folder named ``images`` (``labels/train/x.txt``: ``images/train/x.*``;
-``train/labels/x.txt``: ``train/images/x.*``), else beside it. Polygons are filled in
-file order exactly as ultralytics' ``polygon2mask`` does.
+``train/labels/x.txt``: ``train/images/x.*``), else beside it. Polygons are filled
+exactly as ultralytics' ``polygon2mask`` does; where two overlap, the smaller wins, as
+in the masks ultralytics trains on (it draws them largest first).
 """
 
 from __future__ import annotations
@@ -225,6 +226,20 @@ def fill_polygon(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
     return out.astype(bool)
 
 
+def polygon_pixels(shape: tuple[int, int], points: np.ndarray) -> int:
+    """How many pixels :func:`fill_polygon` fills, counted within the polygon's box."""
+    import cv2
+
+    pts = np.asarray(points, np.int32).reshape(-1, 2)
+    x0, y0 = np.maximum(pts.min(axis=0), 0)
+    x1, y1 = np.minimum(pts.max(axis=0), (shape[1] - 1, shape[0] - 1))
+    if x1 < x0 or y1 < y0:
+        return 0
+    out = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
+    cv2.fillPoly(out, [(pts - (x0, y0)).reshape(-1, 1, 2)], 1)
+    return int(np.count_nonzero(out))
+
+
 def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
     if not src.is_dir():
@@ -260,7 +275,11 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
                 )
             height, width = image_size(image, options, f)
             mask = np.full((height, width), fill, np.int32)
-            for cls, pix in parse_label_file(f, width, height, len(names)):
+            shapes = list(parse_label_file(f, width, height, len(names)))
+            # Where objects overlap, the smaller one wins, as in the masks ultralytics
+            # trains on (``polygons2masks_overlap`` draws the largest first).
+            shapes.sort(key=lambda shape: -polygon_pixels((height, width), shape[1]))
+            for cls, pix in shapes:
                 mask[fill_polygon((height, width), pix)] = cls
             result.items.append(
                 ImportItem(

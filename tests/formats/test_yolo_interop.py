@@ -13,7 +13,13 @@ from fmthelpers import CLASSES, write_image
 
 from annotator.core.errors import FormatError
 from annotator.formats.base import ClassInfo, ExportDataset, ExportSample
-from annotator.formats.yolo import fill_polygon, parse_label_file, read_yolo, write_yolo
+from annotator.formats.yolo import (
+    fill_polygon,
+    parse_label_file,
+    polygon_pixels,
+    read_yolo,
+    write_yolo,
+)
 
 U = 255
 
@@ -202,3 +208,20 @@ def test_pixel_centre_polygons_come_back_exactly_on_wide_images(tmp_path):
         for cls, pix in parse_label_file(f, w, 3, 2):
             got[fill_polygon((3, w), pix)] = cls
         assert np.array_equal(got, mask), w
+
+
+def test_where_objects_overlap_the_smaller_wins_as_in_ultralytics_training_masks(tmp_path):
+    """Filled in file order, a big object listed after a small one buried it; ultralytics
+    draws the largest first (``polygons2masks_overlap``), so the small one shows."""
+    small, big = "1 0.2 0.2 0.4 0.2 0.4 0.4 0.2 0.4", "0 0.0 0.0 0.9 0.0 0.9 0.9 0.0 0.9"
+    for lines in ([small, big], [big, small]):
+        root = tmp_path / str(len(list(tmp_path.iterdir())))
+        write_image(root / "images/train/a.png", (20, 20))
+        (root / "labels/train").mkdir(parents=True)
+        (root / "labels/train/a.txt").write_text("\n".join(lines) + "\n")
+        (root / "data.yaml").write_text("train: images/train\nval: images/train\nnames: [a, b]\n")
+        (item,) = read_yolo(root).items
+        mask = item.labels()
+        assert mask[6, 6] == 1 and mask[2, 2] == 0 and mask[15, 15] == 0, lines
+    assert polygon_pixels((20, 20), np.array([[4, 4], [8, 4], [8, 8], [4, 8]])) == 25
+    assert polygon_pixels((20, 20), np.array([[30, 30], [40, 30], [40, 40]])) == 0
