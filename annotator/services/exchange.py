@@ -625,7 +625,7 @@ class _ImageIndex:
             generated, sharing = "", []
         if source is not None:
             plain, exact, made = (
-                [r for r in group if not self._is_file(r, source)] for group in (plain, exact, made)
+                [r for r in group if not self.is_file(r, source)] for group in (plain, exact, made)
             )
         plain, exact = _distinct(plain), _distinct(exact)
         found = _distinct(plain + made + sharing)
@@ -633,7 +633,7 @@ class _ImageIndex:
             base = pair_base(name)
             found = _distinct(self.by_stem.get(base, []) or self.by_base.get(base, []))
             if source is not None:
-                found = [r for r in found if not self._is_file(r, source)]
+                found = [r for r in found if not self.is_file(r, source)]
         chosen = None
         if len(found) == 1:
             chosen = found[0]
@@ -681,7 +681,7 @@ class _ImageIndex:
             )
         return same[0] if same else None
 
-    def _is_file(self, rec: ImageRecord, source: Path) -> bool:
+    def is_file(self, rec: ImageRecord, source: Path) -> bool:
         """Whether the image is the annotation being imported (the same bytes: a mask
         added as an image, there or as a copy extracted again)."""
         if source not in self._source_sha:
@@ -988,6 +988,14 @@ def _with_images(
                 size = _carried_size(item)
                 name = str(item.image_file) if item.image_file is not None else "the embedded image"
             else:
+                mistaken = [r for r in index.named(item) if index.is_file(r, item.source)]
+                if mistaken:  # a blank picture and its blank mask are the same bytes
+                    raise FormatError(
+                        f"{item.source}: image {mistaken[0].name!r} has the very bytes of "
+                        "this mask, so it was taken for the mask added as an image and left "
+                        "alone; if it is the picture, put it in an images/ folder beside the "
+                        "masks/ folder, so that the picture decides"
+                    )
                 raise FormatError(
                     f"{item.source}: no image {item.image_name!r} in the project or next to "
                     "the annotation"

@@ -405,3 +405,20 @@ def test_the_layout_says_which_of_two_files_of_one_name_a_mask_belongs_to(tmp_pa
         assert report.skipped == [] and sorted(report.imported) == ["0001.png", "0001~2.png"]
         got = {r.name: int(project.load_mask(r)[0, 0]) for r in project.images()}
         assert got == {names["s1"]: 0, names["s2"]: 1}
+
+
+def test_a_blank_mask_of_a_blank_picture_says_why_it_was_not_imported(tmp_path):
+    """The two files are the same bytes: the image was taken for the mask added as an
+    image, and the import said there was no image of that name."""
+    blank = np.zeros((6, 6), np.uint8)
+    for folder in ("imgs", "m", "d/masks", "d/images"):
+        (tmp_path / folder).mkdir(parents=True)
+    for path in ("imgs/blank.png", "m/blank.png", "d/masks/blank.png", "d/images/blank.png"):
+        cv2.imwrite(str(tmp_path / path), blank)
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        project.add_images([tmp_path / "imgs"])
+        report = import_into_project(project, ImportRequest("masks", tmp_path / "m"))
+        assert report.imported == [] and "has the very bytes of this mask" in report.skipped[0][1]
+        # with its picture beside it, the picture decides
+        report = import_into_project(project, ImportRequest("masks", tmp_path / "d"))
+        assert report.imported == ["blank.png"] and report.skipped == []
