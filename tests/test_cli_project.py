@@ -251,3 +251,26 @@ def test_new_takes_labelmes_labels_txt_as_its_class_list(tmp_path, capsys):
     listed.write_text("__ignore__\n_background_\ncat\n")
     assert main(["new", str(tmp_path / "P"), "--classes-file", str(listed)]) == 0
     assert "0=_background_, 1=cat" in capsys.readouterr().out
+
+
+def test_classes_refuses_a_name_that_is_another_class_s_id(tmp_path, capsys):
+    """With classes 1,0,x, "--remove 1" took out the class named "1" (id 0), not id 1."""
+    proj = str(tmp_path / "P")
+    main(["new", proj, "--classes", "1,0,x"])
+    capsys.readouterr()
+    assert main(["classes", proj, "--remove", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "annotator: error: '1' is both the name of class 0 and the id of class '0'; say "
+        "'id:0' for the class named '1', or 'id:1' for class 1"
+    )
+    assert main(["classes", proj, "--rename", "x", "2"]) == 0  # id 2 is itself
+    assert main(["classes", proj, "--remove", "id:1"]) == 0
+    capsys.readouterr()
+    assert main(["classes", proj]) == 0
+    assert capsys.readouterr().out.split()[2::3] == ["1", "2"]
+    main(["new", str(tmp_path / "Q"), "--classes", "bg,cell,1"])
+    capsys.readouterr()
+    for option in (["--rename", "1", "y"], ["--merge", "bg", "1"], ["--move", "1", "0"]):
+        assert main(["classes", str(tmp_path / "Q"), *option]) == 1
+        assert "say '2' for the class named '1', or 'cell' for class 1" in capsys.readouterr().err

@@ -73,7 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "scratch (`annotator train --from-scratch`). An added class is learnt by the next "
         "round. A removed or merged class rewrites every label map that holds later "
         "classes (all or nothing, even if stopped), and makes a new model version without "
-        "the class's output, which the next rounds continue.",
+        "the class's output, which the next rounds continue. A CLASS is its name or its "
+        "id; id:N says an id where a class is named like another's id.",
     )
     p.add_argument("project", type=Path)
     change = p.add_mutually_exclusive_group()
