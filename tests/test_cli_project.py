@@ -274,3 +274,26 @@ def test_classes_refuses_a_name_that_is_another_class_s_id(tmp_path, capsys):
     for option in (["--rename", "1", "y"], ["--merge", "bg", "1"], ["--move", "1", "0"]):
         assert main(["classes", str(tmp_path / "Q"), *option]) == 1
         assert "say '2' for the class named '1', or 'cell' for class 1" in capsys.readouterr().err
+
+
+def test_add_of_a_folder_without_images_says_so_and_fails(tmp_path, capsys):
+    """It said "added 0 image(s)" and exit 0, as if the folder had been added."""
+    proj = str(tmp_path / "P")
+    main(["new", proj, "--classes", "a,b"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("x")
+    capsys.readouterr()
+    assert main(["add", proj, str(empty)]) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err == (
+        f"annotator: error: {empty}: no images found (the kinds read: .bmp, .jpeg, .jpg, "
+        ".png, .tif, .tiff)\n"
+    )
+    (empty / "a.webp").write_bytes(b"RIFF")
+    assert main(["add", proj, str(empty)]) == 1
+    assert capsys.readouterr().err.endswith(
+        "; left out pictures of types not read: .webp (1); convert them to PNG or TIFF to "
+        "add them\n"
+    )

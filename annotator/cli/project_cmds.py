@@ -177,7 +177,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from annotator.services.projects import open_project
+    from annotator.services.projects import IMAGE_FILE_SUFFIXES, open_project
 
     with open_project(args.project) as project:
         progress = ProgressLine("adding")
@@ -187,6 +187,19 @@ def cmd_add(args: argparse.Namespace) -> int:
             unnamed_slices=args.pages == "slices",
             pages_as_channels=args.pages == "channels",
         )
+        found = report.added, report.skipped, report.errors, report.relinked, report.masks_left_out
+        if not any(found):  # nothing to add there: an error, as an import finding no masks
+            given = ", ".join(str(p) for p in args.paths)
+            others = (
+                f"; left out pictures of types not read: {report.other_pictures_text()}; "
+                "convert them to PNG or TIFF to add them"
+                if report.other_pictures
+                else ""
+            )
+            raise AnnotatorError(
+                f"{given}: no images found (the kinds read: {', '.join(IMAGE_FILE_SUFFIXES)})"
+                + others
+            )
         for path, reason in report.skipped:
             print(f"skipped {path}: {reason}", file=sys.stderr)
         for err in report.errors:
