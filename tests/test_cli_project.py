@@ -297,3 +297,34 @@ def test_add_of_a_folder_without_images_says_so_and_fails(tmp_path, capsys):
         "; left out pictures of types not read: .webp (1); convert them to PNG or TIFF to "
         "add them\n"
     )
+
+
+def test_an_interrupted_add_says_how_many_were_added_and_a_rerun_adds_the_rest(
+    tmp_path, capsys, monkeypatch
+):
+    """Ctrl+C part-way said only "interrupted", not that some images were in already."""
+    import annotator.storage.project as storage_project
+
+    proj = str(tmp_path / "P")
+    main(["new", proj, "--classes", "a,b"])
+    imgs = _images(tmp_path / "imgs", n=5)
+    real, calls = storage_project.read_image, []
+
+    def read_then_interrupt(path):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(path)
+
+    monkeypatch.setattr(storage_project, "read_image", read_then_interrupt)
+    capsys.readouterr()
+    assert main(["add", proj, str(imgs)]) == 130
+    assert capsys.readouterr().err == (
+        "annotator: interrupted after adding 2 image(s), which stay in the project; run the "
+        "same command again to add the rest\n"
+    )
+    monkeypatch.setattr(storage_project, "read_image", real)
+    assert main(["add", proj, str(imgs)]) == 0
+    out = capsys.readouterr()
+    assert "added 3 image(s), skipped 2, 0 unreadable; project has 5 image(s)" in out.out
+    assert out.err.count("already in the project") == 2

@@ -181,12 +181,25 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     with open_project(args.project) as project:
         progress = ProgressLine("adding")
-        report = project.add_images(
-            args.paths,
-            progress=progress,
-            unnamed_slices=args.pages == "slices",
-            pages_as_channels=args.pages == "channels",
-        )
+        before = len(project.images())
+        try:
+            report = project.add_images(
+                args.paths,
+                progress=progress,
+                unnamed_slices=args.pages == "slices",
+                pages_as_channels=args.pages == "channels",
+            )
+        except KeyboardInterrupt:  # the images read so far are recorded (add_images)
+            from annotator.cli import EXIT_INTERRUPTED
+
+            progress.finish()
+            added = len(project.images()) - before
+            print(
+                f"annotator: interrupted after adding {added} image(s), which stay in the "
+                "project; run the same command again to add the rest",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
         found = report.added, report.skipped, report.errors, report.relinked, report.masks_left_out
         if not any(found):  # nothing to add there: an error, as an import finding no masks
             given = ", ".join(str(p) for p in args.paths)
