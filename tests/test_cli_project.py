@@ -328,3 +328,33 @@ def test_an_interrupted_add_says_how_many_were_added_and_a_rerun_adds_the_rest(
     out = capsys.readouterr()
     assert "added 3 image(s), skipped 2, 0 unreadable; project has 5 image(s)" in out.out
     assert out.err.count("already in the project") == 2
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["status", "{tmp}/a.txt"], "{tmp}/a.txt: is a file, not a project folder\n"),
+        (
+            ["status", "{tmp}/P/annotator.sqlite"],
+            "{tmp}/P/annotator.sqlite: is a file, not a project folder; the project is its "
+            "folder, {tmp}/P\n",
+        ),
+        (
+            ["export", "{tmp}/P", "{tmp}/a.txt", "--format", "masks"],
+            "{tmp}/a.txt: is a file, not a folder; give a new or empty folder to export to\n",
+        ),
+        (
+            ["models", "{tmp}/P", "--import", "{tmp}/folder"],
+            "{tmp}/folder: is a folder, not a model checkpoint file\n",
+        ),
+    ],
+)
+def test_a_path_of_the_wrong_kind_is_called_what_it_is(tmp_path, capsys, argv, message):
+    """They said "no such project folder", "already exists and is not an empty folder",
+    "no such model checkpoint": true of no file or folder, not of these."""
+    main(["new", str(tmp_path / "P"), "--classes", "a,b"])
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "folder").mkdir()
+    capsys.readouterr()
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 1
+    assert capsys.readouterr().err == "annotator: error: " + message.replace("{tmp}", str(tmp_path))
