@@ -251,3 +251,110 @@ def test_new_takes_labelmes_labels_txt_as_its_class_list(tmp_path, capsys):
     listed.write_text("__ignore__\n_background_\ncat\n")
     assert main(["new", str(tmp_path / "P"), "--classes-file", str(listed)]) == 0
     assert "0=_background_, 1=cat" in capsys.readouterr().out
+
+
+def test_classes_refuses_a_name_that_is_another_class_s_id(tmp_path, capsys):
+    """With classes 1,0,x, "--remove 1" took out the class named "1" (id 0), not id 1."""
+    proj = str(tmp_path / "P")
+    main(["new", proj, "--classes", "1,0,x"])
+    capsys.readouterr()
+    assert main(["classes", proj, "--remove", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "annotator: error: '1' is both the name of class 0 and the id of class '0'; say "
+        "'id:0' for the class named '1', or 'id:1' for class 1"
+    )
+    assert main(["classes", proj, "--rename", "x", "2"]) == 0  # id 2 is itself
+    assert main(["classes", proj, "--remove", "id:1"]) == 0
+    capsys.readouterr()
+    assert main(["classes", proj]) == 0
+    assert capsys.readouterr().out.split()[2::3] == ["1", "2"]
+    main(["new", str(tmp_path / "Q"), "--classes", "bg,cell,1"])
+    capsys.readouterr()
+    for option in (["--rename", "1", "y"], ["--merge", "bg", "1"], ["--move", "1", "0"]):
+        assert main(["classes", str(tmp_path / "Q"), *option]) == 1
+        assert "say '2' for the class named '1', or 'cell' for class 1" in capsys.readouterr().err
+
+
+def test_add_of_a_folder_without_images_says_so_and_fails(tmp_path, capsys):
+    """It said "added 0 image(s)" and exit 0, as if the folder had been added."""
+    proj = str(tmp_path / "P")
+    main(["new", proj, "--classes", "a,b"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("x")
+    capsys.readouterr()
+    assert main(["add", proj, str(empty)]) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err == (
+        f"annotator: error: {empty}: no images found (the kinds read: .bmp, .jpeg, .jpg, "
+        ".png, .tif, .tiff)\n"
+    )
+    (empty / "a.webp").write_bytes(b"RIFF")
+    assert main(["add", proj, str(empty)]) == 1
+    assert capsys.readouterr().err.endswith(
+        "; left out pictures of types not read: .webp (1); convert them to PNG or TIFF to "
+        "add them\n"
+    )
+
+
+def test_an_interrupted_add_says_how_many_were_added_and_a_rerun_adds_the_rest(
+    tmp_path, capsys, monkeypatch
+):
+    """Ctrl+C part-way said only "interrupted", not that some images were in already."""
+    import annotator.storage.project as storage_project
+
+    proj = str(tmp_path / "P")
+    main(["new", proj, "--classes", "a,b"])
+    imgs = _images(tmp_path / "imgs", n=5)
+    real, calls = storage_project.read_image, []
+
+    def read_then_interrupt(path):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(path)
+
+    monkeypatch.setattr(storage_project, "read_image", read_then_interrupt)
+    capsys.readouterr()
+    assert main(["add", proj, str(imgs)]) == 130
+    assert capsys.readouterr().err == (
+        "annotator: interrupted after adding 2 image(s), which stay in the project; run the "
+        "same command again to add the rest\n"
+    )
+    monkeypatch.setattr(storage_project, "read_image", real)
+    assert main(["add", proj, str(imgs)]) == 0
+    out = capsys.readouterr()
+    assert "added 3 image(s), skipped 2, 0 unreadable; project has 5 image(s)" in out.out
+    assert out.err.count("already in the project") == 2
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["status", "{tmp}/a.txt"], "{tmp}/a.txt: is a file, not a project folder\n"),
+        (
+            ["status", "{tmp}/P/annotator.sqlite"],
+            "{tmp}/P/annotator.sqlite: is a file, not a project folder; the project is its "
+            "folder, {tmp}/P\n",
+        ),
+        (
+            ["export", "{tmp}/P", "{tmp}/a.txt", "--format", "masks"],
+            "{tmp}/a.txt: is a file, not a folder; give a new or empty folder to export to\n",
+        ),
+        (
+            ["models", "{tmp}/P", "--import", "{tmp}/folder"],
+            "{tmp}/folder: is a folder, not a model checkpoint file\n",
+        ),
+    ],
+)
+def test_a_path_of_the_wrong_kind_is_called_what_it_is(tmp_path, capsys, argv, message):
+    """They said "no such project folder", "already exists and is not an empty folder",
+    "no such model checkpoint": true of no file or folder, not of these."""
+    main(["new", str(tmp_path / "P"), "--classes", "a,b"])
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "folder").mkdir()
+    capsys.readouterr()
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 1
+    assert capsys.readouterr().err == "annotator: error: " + message.replace("{tmp}", str(tmp_path))

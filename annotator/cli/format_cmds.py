@@ -84,6 +84,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.coco_mode is not None and args.format != "coco":
         raise AnnotatorError(f"--coco-mode is for a coco export, not {args.format}")
+    if args.out.exists() and not args.out.is_dir():
+        raise AnnotatorError(
+            f"{args.out.absolute()}: is a file, not a folder; give a new or empty folder to "
+            "export to"
+        )
     request = ExportRequest(
         format=args.format,
         out=args.out,

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -22,6 +23,7 @@ from annotator.cli.progress import ProgressLine
 from annotator.core.errors import AnnotatorError
 
 if TYPE_CHECKING:
+    from annotator.core.errors import ImageReadError
     from annotator.core.records import ModelRecord
     from annotator.services.training import TrainOutcome
     from annotator.services.versions import PruneReport
@@ -245,7 +247,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             line(min(int(p.elapsed_s), total), total, f"step {p.step} loss {p.loss:.4f} {p.phase}")
 
     from annotator.cli import EXIT_INTERRUPTED
-    from annotator.core.errors import Cancelled
+    from annotator.core.errors import Cancelled, ImageReadError
 
     try:
         with _sigint_cancels() as cancel:
@@ -254,6 +256,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         line.finish()
         print(f"annotator: {exc}; the model version is unchanged", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except ImageReadError as exc:
+        if exc.problem != "no such file":
+            raise
+        line.finish()
+        raise AnnotatorError(_missing_image(args.project, exc)) from None
     line.finish()
     if outcome.result.status == "cancelled":  # Ctrl+C: what was asked for, not an error
         if outcome.main_process:
@@ -262,6 +269,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     if outcome.main_process:
         _print_round(outcome)
     return 0
+
+
+def _missing_image(root: Path, exc: ImageReadError) -> str:
+    """What to do about an image whose file is gone (the round stopped on it), in a line."""
+    import shlex
+
+    from annotator.services.projects import open_project
+
+    with open_project(root, lock=False) as project:
+        records = project.images()
+        gone = [r for r in records if not project.image_path(r).is_file()]
+        name = next((r.name for r in gone if str(project.image_path(r)) == exc.path), None)
+    if name is None:
+        return str(exc)
+    others = f" ({len(gone) - 1} other image(s) have no file either)" if len(gone) > 1 else ""
+    return (
+        f"{exc}{others}; put the file back, or remove the image from the project with "
+        f"`annotator remove {shlex.quote(str(root))} {shlex.quote(name)}` (its labels are "
+        f"kept in {root / 'removed'}{os.sep})"
+    )
 
 
 def _print_round(outcome: TrainOutcome) -> None:

@@ -73,7 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "scratch (`annotator train --from-scratch`). An added class is learnt by the next "
         "round. A removed or merged class rewrites every label map that holds later "
         "classes (all or nothing, even if stopped), and makes a new model version without "
-        "the class's output, which the next rounds continue.",
+        "the class's output, which the next rounds continue. A CLASS is its name or its "
+        "id; id:N says an id where a class is named like another's id.",
     )
     p.add_argument("project", type=Path)
     change = p.add_mutually_exclusive_group()
@@ -176,16 +177,42 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from annotator.services.projects import open_project
+    from annotator.services.projects import IMAGE_FILE_SUFFIXES, open_project
 
     with open_project(args.project) as project:
         progress = ProgressLine("adding")
-        report = project.add_images(
-            args.paths,
-            progress=progress,
-            unnamed_slices=args.pages == "slices",
-            pages_as_channels=args.pages == "channels",
-        )
+        before = len(project.images())
+        try:
+            report = project.add_images(
+                args.paths,
+                progress=progress,
+                unnamed_slices=args.pages == "slices",
+                pages_as_channels=args.pages == "channels",
+            )
+        except KeyboardInterrupt:  # the images read so far are recorded (add_images)
+            from annotator.cli import EXIT_INTERRUPTED
+
+            progress.finish()
+            added = len(project.images()) - before
+            print(
+                f"annotator: interrupted after adding {added} image(s), which stay in the "
+                "project; run the same command again to add the rest",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
+        found = report.added, report.skipped, report.errors, report.relinked, report.masks_left_out
+        if not any(found):  # nothing to add there: an error, as an import finding no masks
+            given = ", ".join(str(p) for p in args.paths)
+            others = (
+                f"; left out pictures of types not read: {report.other_pictures_text()}; "
+                "convert them to PNG or TIFF to add them"
+                if report.other_pictures
+                else ""
+            )
+            raise AnnotatorError(
+                f"{given}: no images found (the kinds read: {', '.join(IMAGE_FILE_SUFFIXES)})"
+                + others
+            )
         for path, reason in report.skipped:
             print(f"skipped {path}: {reason}", file=sys.stderr)
         for err in report.errors:

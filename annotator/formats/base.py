@@ -255,9 +255,10 @@ def chosen_background(options: ImportOptions, names: Sequence[str], automatic: b
 
 
 def load_json(path: Path) -> Any:
-    """Parse a JSON file; a malformed one raises a FormatError naming the file."""
+    """Parse a JSON file (UTF-8, with or without the BOM Windows editors write); a
+    malformed one raises a FormatError naming the file."""
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:
             return json.load(fh)
     except json.JSONDecodeError as exc:
         raise FormatError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None

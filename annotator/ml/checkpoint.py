@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import pickle
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,9 @@ def load_checkpoint(
     if not weights.is_file():
         raise ModelError(f"{weights}: no such model checkpoint")
     try:
-        payload = torch.load(weights, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a plain pickle: a warning before the refusal
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            payload = torch.load(weights, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # torch's own text is several paragraphs; keep the line naming a global, if any
         named = [ln.strip() for ln in str(exc).splitlines() if "GLOBAL" in ln]
@@ -92,9 +95,15 @@ def load_checkpoint(
             "must never contain)" + (f": {named[0]}" if named else "")
         ) from None
     except Exception as exc:  # damaged bytes make torch raise nearly anything
-        text = " ".join(str(exc).split())[:200]
+        # its first sentence (torch goes on about "an internal miniz error"), whole
+        text = " ".join(str(exc).split()).split(". ")[0].rstrip(".")
+        if len(text) > 200:
+            text = text[:200].rsplit(" ", 1)[0] + "..."
         why = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-        raise ModelError(f"{weights}: not a readable checkpoint ({why})") from None
+        raise ModelError(
+            f"{weights}: not a readable checkpoint: a damaged or incomplete file, or another "
+            f"kind of file ({why})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelError(f"{weights}: not an Annotator model checkpoint (expected format {FORMAT})")
     try:

@@ -154,9 +154,39 @@ def _adapted(
 
 
 def class_by_name(schema: LabelSchema, given: str) -> LabelClass:
-    """A class by its name (any case) or its id, or a one-line error."""
-    if schema.has_name(given):
-        return schema.by_name(given)
-    if given.strip().isdecimal() and int(given) < len(schema.classes):
-        return schema.classes[int(given)]
-    raise SchemaError(f"no class {given!r}; the classes are {', '.join(schema.names)}")
+    """A class by its name (any case) or its id (``id:N`` names an id in so many words),
+    or a one-line error. Text that is one class's name and another's id is refused: the
+    error says how to name each of them."""
+    named = schema.by_name(given) if schema.has_name(given) else None
+    numbered = _class_of_id(schema, given)
+    if named is not None and numbered is not None and named.id != numbered.id:
+        raise SchemaError(
+            f"{given!r} is both the name of class {named.id} and the id of class "
+            f"{numbered.name!r}; say {_unambiguous(schema, named)} for the class named "
+            f"{named.name!r}, or {_unambiguous(schema, numbered)} for class {numbered.id}"
+        )
+    found = named or numbered
+    if found is None:
+        raise SchemaError(f"no class {given!r}; the classes are {', '.join(schema.names)}")
+    return found
+
+
+def _class_of_id(schema: LabelSchema, given: str) -> LabelClass | None:
+    """The class whose id ``given`` is ("3" or "id:3"), if any."""
+    text = given.strip()
+    if text[:3].lower() == "id:":
+        text = text[3:].strip()
+    if text.isdecimal() and int(text) < len(schema.classes):
+        return schema.classes[int(text)]
+    return None
+
+
+def _unambiguous(schema: LabelSchema, cls: LabelClass) -> str:
+    """What to type for ``cls`` that no other class answers to: its name, its id, or
+    ``id:N``."""
+    for said in (cls.name, str(cls.id)):
+        named = schema.by_name(said) if schema.has_name(said) else None
+        numbered = _class_of_id(schema, said)
+        if {c.id for c in (named, numbered) if c is not None} == {cls.id}:
+            return repr(said)
+    return repr(f"id:{cls.id}")

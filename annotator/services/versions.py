@@ -179,6 +179,12 @@ def check_model_file(
     from annotator.ml.checkpoint import check_classes, load_checkpoint
 
     path = Path(path)
+    if path.is_dir():  # a version's folder, or the folder a file was exported to
+        inside = path / model_store.WEIGHTS_NAME
+        raise ModelError(
+            f"{path}: is a folder, not a model checkpoint file"
+            + (f"; its checkpoint is {inside}" if inside.is_file() else "")
+        )
     loaded = load_checkpoint(path)
     try:
         check_classes(loaded, class_names, path, allow_new_classes=True)

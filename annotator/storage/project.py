@@ -536,6 +536,11 @@ class Project:
         """Open an existing project folder; ``lock`` takes its write lock (see
         ``storage/lock.py``): read-only commands pass ``False`` to run beside a writer."""
         folder = Path(root).absolute()
+        if folder.exists() and not folder.is_dir():
+            inside = (
+                f"; the project is its folder, {folder.parent}" if folder.name == DB_NAME else ""
+            )
+            raise ProjectError(f"{folder}: is a file, not a project folder{inside}")
         if not folder.is_dir():
             raise ProjectError(f"{folder}: no such project folder")
         wanted = lock and lock_needed() and (folder / DB_NAME).exists()

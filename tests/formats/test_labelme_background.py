@@ -278,3 +278,13 @@ def test_a_background_shape_covered_by_a_later_one_is_read(tmp_path):
     result = read_labelme(src)
     assert result.errors == [] and result.items[0].names == ("cat",)
     assert (result.items[0].labels() == 0).all()
+
+
+def test_a_labelme_file_saved_with_a_byte_order_mark_is_read(tmp_path, capsys):
+    """Windows editors save UTF-8 with a BOM; it was refused as "not valid JSON"."""
+    src = _source(tmp_path, [CELL])
+    (src / "x.json").write_bytes(b"\xef\xbb\xbf" + (src / "x.json").read_bytes())
+    root = str(tmp_path / "P")
+    assert main(["new", root, "--classes", "_background_,cell"]) == 0
+    assert main(["import", root, str(src), "--format", "labelme"]) == 0
+    assert "imported 1 mask(s) from labelme" in capsys.readouterr().out

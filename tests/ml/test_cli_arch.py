@@ -97,3 +97,19 @@ def test_a_new_model_without_arch_gets_the_default_architecture(tmp_path, capsys
     assert main(["models", root, "--json"]) == 0
     cards = [m["card"] for m in json.loads(capsys.readouterr().out)]
     assert [c["architecture"]["arch"] for c in cards] == [DEFAULT_ARCH]
+
+
+def test_train_stopping_on_a_missing_file_says_what_to_do_about_it(tmp_path, capsys):
+    """It said only "...: no such file", and stopped on the first one."""
+    root = _colour_project(tmp_path)
+    (tmp_path / "src" / "photo_1.png").rename(tmp_path / "elsewhere.png")
+    (tmp_path / "src" / "photo_3.png").unlink()
+    capsys.readouterr()
+    assert main(["train", root, "--steps", "1", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"annotator: error: {tmp_path / 'src' / 'photo_1.png'}: no such file (1 other "
+        "image(s) have no file either); put the file back, or remove the image from the "
+        f"project with `annotator remove {root} photo_1.png` (its labels are kept in "
+        f"{root}/removed/)\n"
+    )

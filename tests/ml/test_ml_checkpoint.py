@@ -134,3 +134,31 @@ def test_widened_head_keeps_old_outputs_and_never_proposes_the_new_class_untrain
     assert (new.argmax(1) == old.argmax(1)).all()
     with pytest.raises(ModelError, match="only grow"):
         widen_head(model, 1)
+
+
+def test_a_plain_pickle_and_a_truncated_checkpoint_are_refused_in_one_whole_sentence(
+    tmp_path, recwarn
+):
+    """A pickle printed torch's 2-line UserWarning before the refusal; a truncated file's
+    message ended mid-sentence ("...that your checkpoint file is)")."""
+    import pickle
+    import warnings
+
+    plain = tmp_path / "plain.pkl"
+    plain.write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    warnings.simplefilter("always")
+    with pytest.raises(ModelError, match="refused to load"):
+        load_checkpoint(plain)
+    assert [str(w.message) for w in recwarn] == []
+    whole = tmp_path / "whole.pt"
+    torch.save({"state_dict": {"w": torch.zeros(1000)}}, whole)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(ModelError) as refused:
+        load_checkpoint(truncated)
+    said = str(refused.value)
+    assert said.startswith(
+        f"{truncated}: not a readable checkpoint: a damaged or incomplete file, or another "
+        "kind of file (RuntimeError: "
+    )
+    assert said.endswith(")") and "internal miniz error" not in said  # torch's first sentence
