@@ -55,7 +55,7 @@ from annotator.formats.base import (
 )
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
-from annotator.storage.atomic import fsync_dir
+from annotator.storage.atomic import put_in_place
 from annotator.storage.images import read_image, read_tiff_stack
 from annotator.storage.project import (
     OWN_DIRS,
@@ -306,15 +306,7 @@ def export_project(
         # flush per file would cost seconds on thousands of masks).
         if hasattr(os, "sync"):
             os.sync()
-        if inside:
-            for entry in sorted(stage.iterdir()):
-                os.replace(entry, out / entry.name)
-            stage.rmdir()
-        else:
-            if out.exists():
-                out.rmdir()
-            os.replace(stage, out)
-        fsync_dir(out if inside else out.parent)
+        put_in_place(stage, out, inside)
     except OSError as exc:
         shutil.rmtree(stage, ignore_errors=True)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the error names the file copied
