@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write the labelled images as a training set (voc, masks, coco, labelme, yolo)",
     )
     p.add_argument("project", type=Path)
-    p.add_argument("out", type=Path, help="output folder (must not exist or be empty)")
+    p.add_argument(
+        "out", type=Path, help="output folder outside the project (must not exist or be empty)"
+    )
     p.add_argument("--format", required=True, choices=_EXPORT)
     p.add_argument(
         "--split",

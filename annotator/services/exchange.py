@@ -55,6 +55,7 @@ from annotator.formats.base import (
 )
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
+from annotator.services.projects import refuse_inside_project
 from annotator.storage.atomic import put_in_place
 from annotator.storage.images import read_image, read_tiff_stack
 from annotator.storage.project import (
@@ -266,11 +267,13 @@ def export_project(
 ) -> ExportReport:
     """Write the project's labelled images to ``request.out`` in ``request.format``.
 
-    OUT must not exist or be an empty folder. Nothing appears at OUT unless every
-    file was written (at the root of a drive, only a hidden staging folder does).
+    OUT must not exist or be an empty folder, outside the project folder. Nothing
+    appears at OUT unless every file was written (at the root of a drive, only a hidden
+    staging folder does).
     """
     spec = get_format(request.format)
     out = Path(request.out).absolute()
+    refuse_inside_project(project, out, "export")
     # The root of a drive (an empty USB stick) cannot be replaced by a rename: the files
     # are staged inside it, and moved up when all are written.
     inside = out.is_dir() and os.path.ismount(out)
