@@ -81,7 +81,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from annotator.services.exchange import ExportRequest, export_project, parse_split
+    from annotator.services.exchange import (
+        ExportRequest,
+        export_project,
+        losses_summary,
+        parse_split,
+    )
     from annotator.services.projects import open_project
 
     if args.coco_mode is not None and args.format != "coco":
@@ -114,6 +119,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
     if report.skipped:
         print(f"  left out {len(report.skipped)} image(s) without a label map")
+    for line in losses_summary(report):
+        print(f"  {line}")
     if report.format == "yolo" and report.counts.get("train") and not report.counts.get("val"):
         print(
             "  no validation images: data.yaml's 'val' names the training images (YOLO "
