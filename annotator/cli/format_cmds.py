@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write the labelled images as a training set (voc, masks, coco, labelme, yolo)",
     )
     p.add_argument("project", type=Path)
-    p.add_argument("out", type=Path, help="output folder (must not exist or be empty)")
+    p.add_argument(
+        "out", type=Path, help="output folder outside the project (must not exist or be empty)"
+    )
     p.add_argument("--format", required=True, choices=_EXPORT)
     p.add_argument(
         "--split",
@@ -79,7 +81,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from annotator.services.exchange import ExportRequest, export_project, parse_split
+    from annotator.services.exchange import (
+        ExportRequest,
+        export_project,
+        losses_summary,
+        parse_split,
+    )
     from annotator.services.projects import open_project
 
     if args.coco_mode is not None and args.format != "coco":
@@ -117,6 +124,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
     if report.skipped:
         print(f"  left out {len(report.skipped)} image(s) without a label map")
+    for line in losses_summary(report):
+        print(f"  {line}")
     if report.format == "yolo" and report.counts.get("train") and not report.counts.get("val"):
         print(
             "  no validation images: data.yaml's 'val' names the training images (YOLO "

@@ -23,12 +23,15 @@ Writer = Callable[[Path, ExportDataset, ExportOptions, "Progress | None"], Write
 
 @dataclass(frozen=True)
 class FormatSpec:
-    """One interchange format: its reader and writer (None when not supported)."""
+    """One interchange format: its reader and writer (None when not supported), and the
+    reserved value its files cannot hold: ``"unlabelled"`` (written as void, VOC's one
+    ignore value) or ``"void"`` (left out, so read back unlabelled)."""
 
     name: str
     reader: Reader | None
     writer: Writer | None
     description: str
+    loses: str | None = None
 
     @property
     def can_import(self) -> bool:
@@ -40,13 +43,13 @@ class FormatSpec:
 
 
 FORMATS: dict[str, FormatSpec] = {
-    "voc": FormatSpec("voc", voc.read_voc, voc.write_voc, voc.DESCRIPTION),
+    "voc": FormatSpec("voc", voc.read_voc, voc.write_voc, voc.DESCRIPTION, "unlabelled"),
     "masks": FormatSpec("masks", masks.read_masks, masks.write_masks, masks.DESCRIPTION),
-    "coco": FormatSpec("coco", coco.read_coco, coco.write_coco, coco.DESCRIPTION),
+    "coco": FormatSpec("coco", coco.read_coco, coco.write_coco, coco.DESCRIPTION, "void"),
     "labelme": FormatSpec(
         "labelme", labelme.read_labelme, labelme.write_labelme, labelme.DESCRIPTION
     ),
-    "yolo": FormatSpec("yolo", yolo.read_yolo, yolo.write_yolo, yolo.DESCRIPTION),
+    "yolo": FormatSpec("yolo", yolo.read_yolo, yolo.write_yolo, yolo.DESCRIPTION, "void"),
     "labelstudio": FormatSpec(
         "labelstudio", labelstudio.read_labelstudio, None, labelstudio.DESCRIPTION
     ),

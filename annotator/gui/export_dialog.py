@@ -35,7 +35,12 @@ from annotator.gui.progress_task import (
     run_with_progress,
     sentence,
 )
-from annotator.services.exchange import ExportReport, ExportRequest, export_project
+from annotator.services.exchange import (
+    ExportReport,
+    ExportRequest,
+    export_project,
+    losses_summary,
+)
 
 if TYPE_CHECKING:  # front ends reach projects through services only
     from annotator.storage.project import Project
@@ -50,6 +55,8 @@ def export_summary(report: ExportReport) -> str:
     )
     if report.skipped:
         text += f"\nLeft out {len(report.skipped)} image(s) without a label map."
+    for line in losses_summary(report):
+        text += "\n" + sentence(line)
     return text
 
 

@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +55,8 @@ from annotator.formats.base import (
 )
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
-from annotator.storage.atomic import fsync_dir
+from annotator.services.projects import refuse_inside_project
+from annotator.storage.atomic import put_in_place
 from annotator.storage.images import read_image, read_tiff_stack
 from annotator.storage.project import (
     DB_NAME,
@@ -101,11 +102,36 @@ class ExportReport:
     counts: dict[str, int]
     files: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...] = ()
+    #: ``(images, pixels)`` of unlabelled pixels written as void (VOC: no unlabelled value).
+    unlabelled_as_void: tuple[int, int] = (0, 0)
+    #: ``(images, pixels)`` of void pixels left out (COCO, YOLO: no void value).
+    void_left_out: tuple[int, int] = (0, 0)
 
     @property
     def label_stacks(self) -> list[str]:
         """The label stacks written (``<split>/stacks/<stack>.tif``)."""
         return [f for f in self.files if "/stacks/" in f]
+
+
+def losses_summary(report: ExportReport) -> list[str]:
+    """One line per reserved value the format could not keep, for the CLI and the GUI."""
+    lines = []
+    name = report.format.upper()
+    images, pixels = report.unlabelled_as_void
+    if images:
+        lines.append(
+            f"{images} image(s) have unlabelled pixels ({pixels:,} in all), written as 255 "
+            f"(void) since {name} has no unlabelled value: imported again they are void; "
+            "export as masks to keep them unlabelled"
+        )
+    images, pixels = report.void_left_out
+    if images:
+        lines.append(
+            f"{images} image(s) have void pixels ({pixels:,} in all), left out since {name} "
+            "has no void value: imported again they are unlabelled; export as masks to keep "
+            "them void"
+        )
+    return lines
 
 
 def parse_split(text: str) -> tuple[float, float, float]:
@@ -267,11 +293,13 @@ def export_project(
 ) -> ExportReport:
     """Write the project's labelled images to ``request.out`` in ``request.format``.
 
-    OUT must not exist or be an empty folder. Nothing appears at OUT unless every
-    file was written (at the root of a drive, only a hidden staging folder does).
+    OUT must not exist or be an empty folder, outside the project folder. Nothing
+    appears at OUT unless every file was written (at the root of a drive, only a hidden
+    staging folder does).
     """
     spec = get_format(request.format)
     out = Path(request.out).absolute()
+    refuse_inside_project(project, out, "export")
     # The root of a drive (an empty USB stick) cannot be replaced by a rename: the files
     # are staged inside it, and moved up when all are written.
     inside = out.is_dir() and os.path.ismount(out)
@@ -296,6 +324,10 @@ def export_project(
         if blocker is not None and not blocker.is_dir():
             reason = f"{blocker} is a file, not a folder"
         raise FormatError(f"{out}: cannot create the export folder ({reason})") from None
+    lost: dict[str, int] = {}  # stem -> pixels of the value the format cannot keep
+    if spec.loses is not None:
+        value = dataset.unlabelled if spec.loses == "unlabelled" else dataset.void
+        dataset = _counting(dataset, value, lost)
     try:
         options = ExportOptions(
             image_mode=request.image_mode, coco_mode=request.coco_mode, stacks=request.stacks
@@ -307,15 +339,7 @@ def export_project(
         # flush per file would cost seconds on thousands of masks).
         if hasattr(os, "sync"):
             os.sync()
-        if inside:
-            for entry in sorted(stage.iterdir()):
-                os.replace(entry, out / entry.name)
-            stage.rmdir()
-        else:
-            if out.exists():
-                out.rmdir()
-            os.replace(stage, out)
-        fsync_dir(out if inside else out.parent)
+        put_in_place(stage, out, inside)
     except OSError as exc:
         shutil.rmtree(stage, ignore_errors=True)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the error names the file copied
@@ -330,13 +354,32 @@ def export_project(
     total = sum(len(v) for v in dataset.splits.values())
     if progress:
         progress(total, total, "")
+    losses = (sum(1 for n in lost.values() if n), sum(lost.values()))
     return ExportReport(
         format=spec.name,
         out=out,
         counts={k: len(v) for k, v in dataset.splits.items()},
         files=result.files,
         skipped=tuple(skipped),
+        unlabelled_as_void=losses if spec.loses == "unlabelled" else (0, 0),
+        void_left_out=losses if spec.loses == "void" else (0, 0),
     )
+
+
+def _counting(dataset: ExportDataset, value: int, counts: dict[str, int]) -> ExportDataset:
+    """``dataset`` whose samples count the pixels of ``value`` in ``counts`` (by stem)
+    as the writer loads their label maps: no second read."""
+
+    def counted(sample: ExportSample) -> ExportSample:
+        def load() -> np.ndarray:
+            mask = sample.load_mask()
+            counts[sample.stem] = int(np.count_nonzero(mask == value))
+            return mask
+
+        return replace(sample, load_mask=load)
+
+    splits = {k: tuple(counted(s) for s in v) for k, v in dataset.splits.items()}
+    return replace(dataset, splits=splits)
 
 
 # --- import ----------------------------------------------------------------------------

@@ -18,7 +18,11 @@ torch is imported only inside functions and on the worker thread.
 
 from __future__ import annotations
 
+import errno
+import glob
 import logging
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +48,7 @@ from annotator.services.jobs import CancelToken, Dispatcher, LatestWinsWorker
 from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
 from annotator.storage import proposals as proposal_store
+from annotator.storage.atomic import put_in_place
 from annotator.storage.images import write_png
 from annotator.storage.project import Project
 
@@ -118,8 +123,9 @@ def predict_images(
 
     Each proposal is stored in the project and its score in the database as soon as it is
     done, so a cancel keeps what was finished. With ``out_dir``, the masks are also
-    written there as class-id PNG files named after the images; files already there
-    are replaced only with ``overwrite``, and never inside the project folder. With a
+    written there as class-id PNG files named after the images, all at once when every
+    one is done (a cancel writes none there); files already there are replaced only with
+    ``overwrite``, and never inside the project folder. With a
     ``skipped`` list, an image that cannot be read (gone, damaged, replaced by another
     picture) is added to it as ``(name, reason)`` and the others go on; without, its
     error stops the run.
@@ -139,44 +145,85 @@ def predict_images(
                 f"(first: {there[0]}); choose an empty folder, or --overwrite to replace them"
             )
     predictor = predictor or load_predictor(project, device=device, backend=backend)
+    out = Path(out_dir).absolute() if out_dir is not None else None
+    stage = _out_stage(out) if out is not None else None
     done: list[PredictedImage] = []
-    for i, rec in enumerate(records):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled(f"prediction cancelled after {i} image(s)")
-        if progress:
-            progress(i, len(records), rec.name)
-        try:
-            pixels = project.load_image(rec)
-        except ImageReadError as exc:
-            if skipped is None:
-                raise
-            skipped.append((rec.name, exc.problem))
-            continue
-        try:
-            proposal = predictor.predict(pixels, cancel=cancel, keep_probabilities=False)
-        except (RuntimeError, MemoryError) as exc:
-            from annotator.ml.device import is_out_of_memory, release_memory
+    try:
+        for i, rec in enumerate(records):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"prediction cancelled after {i} image(s)")
+            if progress:
+                progress(i, len(records), rec.name)
+            try:
+                pixels = project.load_image(rec)
+            except ImageReadError as exc:
+                if skipped is None:
+                    raise
+                skipped.append((rec.name, exc.problem))
+                continue
+            try:
+                proposal = predictor.predict(pixels, cancel=cancel, keep_probabilities=False)
+            except (RuntimeError, MemoryError) as exc:
+                from annotator.ml.device import is_out_of_memory, release_memory
 
-            if not is_out_of_memory(exc):
-                raise
-            release_memory()
-            raise ModelError(
-                f"{rec.name}: proposing ran out of memory after {i} image(s) (those are saved); "
-                "close other programs or use the CPU"
-            ) from None
-        mask_p = proposal_store.save_proposal(project, rec.id, proposal)
-        exported = None
-        if out_dir is not None:
-            exported = write_png(Path(out_dir) / out_names[rec.id], proposal.mask)
-        project.set_scores({rec.id: proposal.score})
-        done.append(
-            PredictedImage(
-                rec.id, rec.name, proposal.score, proposal.model_version, mask_p, exported
+                if not is_out_of_memory(exc):
+                    raise
+                release_memory()
+                raise ModelError(
+                    f"{rec.name}: proposing ran out of memory after {i} image(s) (those are "
+                    "saved); close other programs or use the CPU"
+                ) from None
+            mask_p = proposal_store.save_proposal(project, rec.id, proposal)
+            exported = None
+            if stage is not None and out is not None:
+                write_png(stage / out_names[rec.id], proposal.mask)
+                exported = out / out_names[rec.id]
+            project.set_scores({rec.id: proposal.score})
+            done.append(
+                PredictedImage(
+                    rec.id, rec.name, proposal.score, proposal.model_version, mask_p, exported
+                )
             )
-        )
+        if stage is not None and out is not None:
+            if any(stage.iterdir()):
+                put_in_place(stage, out, inside=stage.parent == out)
+            else:
+                stage.rmdir()
+    except OSError as exc:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            if full and stage in Path(str(exc.filename)).parents:  # a name in the hidden folder
+                raise AnnotatorError(
+                    f"{out}: the disk is full ({exc.strerror}); no mask was written there (the "
+                    "proposals made are stored in the project): free some space, or write "
+                    "them elsewhere"
+                ) from None
+        raise
+    except BaseException:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+        raise
     if progress:
         progress(len(records), len(records), "")
     return done
+
+
+def _out_stage(out: Path) -> Path:
+    """A new hidden folder to write the masks for ``out`` in, moved into place when all
+    are written: in ``out`` when it exists (it may hold other files), else beside it.
+    Those a killed run left are removed."""
+    beside = out if out.is_dir() else out.parent
+    partial = f".{out.name}.partial-"
+    try:
+        beside.mkdir(parents=True, exist_ok=True)
+        for stale in beside.glob(f"{glob.escape(partial)}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix=partial, dir=beside))
+    except OSError as exc:  # read-only, no permission, a file where a folder should be
+        raise AnnotatorError(
+            f"{out}: cannot create the folder for the masks ({exc.strerror or exc})"
+        ) from None
 
 
 def _out_file_names(records: list[ImageRecord]) -> dict[int, str]:

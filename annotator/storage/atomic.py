@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,6 +89,32 @@ def write_synced(path: str | os.PathLike[str], data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def put_in_place(stage: Path, out: Path, inside: bool) -> None:
+    """Move a complete staging folder to ``out``: renamed over ``out`` (missing, or an
+    empty folder), or, when ``inside`` (the stage is in ``out``: the root of a drive, a
+    folder holding other files), its entries moved up into ``out`` one by one.
+
+    Renamed, it first gets the mode of the empty folder it replaces, else the one
+    ``mkdir`` gives (0o777 less the umask): ``tempfile.mkdtemp`` makes it 0o700."""
+    if inside:
+        for entry in sorted(stage.iterdir()):
+            os.replace(entry, out / entry.name)
+        stage.rmdir()
+    else:
+        if out.is_dir():
+            mode = stat.S_IMODE(out.stat().st_mode)
+        else:  # the umask, read without os.umask (which would set it for every thread)
+            probe = stage / ".mode"
+            probe.mkdir()
+            mode = stat.S_IMODE(probe.stat().st_mode)
+            probe.rmdir()
+        os.chmod(stage, mode)
+        if out.exists():
+            out.rmdir()
+        os.replace(stage, out)
+    fsync_dir(out if inside else out.parent)
 
 
 #: A folder being written whole is ``.<name>.partial`` until it is renamed to ``<name>``.

@@ -233,8 +233,10 @@ def test_only_storage_writes_inside_the_project_folder(tmp_path, monkeypatch):
 
 
 def test_the_recorder_catches_a_writer_outside_storage(tmp_path, monkeypatch):
-    """Control: an export pointed into the project is written by ``formats``, and noticed."""
-    from annotator.services.exchange import ExportRequest, export_project
+    """Control: a format's writer pointed into the project (which export itself refuses)
+    writes through ``formats``, and is noticed."""
+    from annotator.formats.voc import write_voc
+    from annotator.services.exchange import ExportRequest, build_export_dataset
     from annotator.services.projects import create_project
 
     _png(tmp_path / "images" / "a.png", synthetic_cells(1, 32)[0])
@@ -244,7 +246,8 @@ def test_the_recorder_catches_a_writer_outside_storage(tmp_path, monkeypatch):
         project.save_mask(record.id, np.zeros((32, 32), np.uint8), status=ImageStatus.DONE)
         recorder = WriteRecorder(project.root)
         recorder.install(monkeypatch)
-        export_project(project, ExportRequest(format="voc", out=project.root / "voc"))
+        dataset, _ = build_export_dataset(project, ExportRequest(format="voc", out=tmp_path))
+        write_voc(project.root / "voc", dataset)
         monkeypatch.undo()
     offenders = {module for module, _, _ in recorder.outside_storage()}
     assert "annotator.formats.base" in offenders

@@ -1,0 +1,69 @@
+"""The output folder of an export: its mode, and never a folder inside the project."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from fmthelpers import make_project
+
+from annotator.cli import main
+from annotator.core.errors import AnnotatorError
+from annotator.services.exchange import ExportRequest, export_project
+
+
+@pytest.fixture
+def umask_027():
+    previous = os.umask(0o027)
+    yield
+    os.umask(previous)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes")
+def test_a_new_export_folder_gets_the_mode_mkdir_gives(tmp_path, masks, umask_027):
+    """It came from tempfile.mkdtemp and kept its 0o700."""
+    project = make_project(tmp_path, masks)
+    out = tmp_path / "out"
+    export_project(project, ExportRequest(format="voc", out=out))
+    assert _mode(out) == 0o750
+    assert _mode(out / "SegmentationClass") == 0o750
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes")
+def test_an_empty_folder_given_keeps_its_mode(tmp_path, masks, umask_027):
+    project = make_project(tmp_path, masks)
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chmod(out, 0o755)
+    export_project(project, ExportRequest(format="masks", out=out))
+    assert _mode(out) == 0o755
+    assert (out / "class_names.txt").is_file()
+
+
+@pytest.mark.parametrize("inside", ["", "models", "proposals", "new/folder"])
+def test_an_export_inside_the_project_folder_is_refused(tmp_path, masks, inside, capsys):
+    """``predict --out`` refused it; export wrote its files among the project's."""
+    make_project(tmp_path, masks).close()
+    root = tmp_path / "project"
+    out = root / inside if inside else root
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    capsys.readouterr()
+    assert main(["export", str(root), str(out), "--format", "masks"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{out}: is inside the project folder {root}; write the export somewhere else" in err
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
+def test_an_export_through_a_link_into_the_project_is_refused(tmp_path, masks):
+    project = make_project(tmp_path, masks)
+    link = tmp_path / "link"
+    link.symlink_to(project.root, target_is_directory=True)
+    with pytest.raises(AnnotatorError, match="is inside the project folder"):
+        export_project(project, ExportRequest(format="voc", out=link / "export"))
+    assert not (project.root / "export").exists()

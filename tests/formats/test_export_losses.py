@@ -1,0 +1,76 @@
+"""An export says what its format cannot keep: VOC writes unlabelled pixels as void (255),
+COCO and YOLO leave void pixels out (read back unlabelled); masks and labelme keep both."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fmthelpers import CLASSES, U, V, make_project
+
+from annotator.cli import main
+from annotator.core.schema import LabelSchema
+from annotator.services.exchange import ExportRequest, export_project, losses_summary
+from annotator.storage.project import Project
+
+
+def _with(masks, value):
+    """(images, pixels) holding ``value``."""
+    counts = [int(np.count_nonzero(m == value)) for m in masks.values()]
+    return sum(1 for n in counts if n), sum(counts)
+
+
+@pytest.mark.parametrize("fmt", ["voc", "masks", "coco", "labelme", "yolo"])
+def test_the_report_counts_the_pixels_the_format_cannot_keep(tmp_path, masks, fmt):
+    project = make_project(tmp_path, masks)
+    report = export_project(project, ExportRequest(format=fmt, out=tmp_path / "out"))
+    assert report.unlabelled_as_void == (_with(masks, U) if fmt == "voc" else (0, 0))
+    assert report.void_left_out == (_with(masks, V) if fmt in ("coco", "yolo") else (0, 0))
+    assert len(losses_summary(report)) == (0 if fmt in ("masks", "labelme") else 1)
+
+
+def test_a_voc_export_says_unlabelled_pixels_come_back_void(tmp_path, masks, capsys):
+    """It said nothing, and a re-import made partly labelled images wholly labelled."""
+    make_project(tmp_path, masks).close()
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "project"), str(out), "--format", "voc"]) == 0
+    text = capsys.readouterr().out
+    images, pixels = _with(masks, U)
+    line = (
+        f"  {images} image(s) have unlabelled pixels ({pixels:,} in all), written as 255 "
+        "(void) since VOC has no unlabelled value: imported again they are void; export as "
+        "masks to keep them unlabelled\n"
+    )
+    assert line in text and "void pixels" not in text
+    # what the line says: imported again, they are void
+    Project.create(tmp_path / "again", LabelSchema.from_names(list(CLASSES))).close()
+    assert main(["import", str(tmp_path / "again"), str(out), "--format", "voc"]) == 0
+    with Project.open(tmp_path / "again") as again:
+        back = {r.stem: again.load_mask(r) for r in again.images()}
+    assert all(((back[k] == V) == ((m == U) | (m == V))).all() for k, m in masks.items())
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo"])
+def test_a_coco_or_yolo_export_says_void_pixels_come_back_unlabelled(tmp_path, masks, capsys, fmt):
+    make_project(tmp_path, masks).close()
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert main(["export", str(tmp_path / "project"), str(out), "--format", fmt]) == 0
+    text = capsys.readouterr().out
+    images, pixels = _with(masks, V)
+    assert (
+        f"  {images} image(s) have void pixels ({pixels:,} in all), left out since "
+        f"{fmt.upper()} has no void value: imported again they are unlabelled; export as "
+        "masks to keep them void\n"
+    ) in text
+    assert "unlabelled pixels" not in text
+
+
+def test_an_export_without_those_pixels_says_nothing_of_them(tmp_path, capsys):
+    full = {"full": np.zeros((9, 7), np.uint8)}
+    make_project(tmp_path, full).close()
+    for fmt in ("voc", "coco"):
+        out = tmp_path / f"out-{fmt}"
+        assert main(["export", str(tmp_path / "project"), str(out), "--format", fmt]) == 0
+        text = capsys.readouterr().out
+        assert "void" not in text and "unlabelled" not in text

@@ -1,0 +1,117 @@
+"""``predict --out DIR`` is all or nothing, as export is: an interrupted run leaves DIR
+as it was (the proposals it finished stay in the project), and a rerun needs no
+``--overwrite``."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+import cv2
+import numpy as np
+import pytest
+
+from annotator.cli import main
+from annotator.core.errors import AnnotatorError
+from annotator.core.proposal import Proposal
+from annotator.services import proposals
+from annotator.services.projects import create_project, open_project
+
+
+class _Predictor:
+    """Proposes class 1 everywhere; Ctrl+C (KeyboardInterrupt) at image ``stop``."""
+
+    def __init__(self, stop: int | None = None) -> None:
+        self.stop, self.calls = stop, 0
+
+    def predict(self, image, cancel=None, keep_probabilities=True):
+        self.calls += 1
+        if self.calls == self.stop:
+            raise KeyboardInterrupt
+        h, w = image.shape[:2]
+        return Proposal(None, np.ones((h, w), np.uint8), np.zeros((h, w), np.float32), 0.5, 1)
+
+
+@pytest.fixture
+def project_root(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(5):
+        cv2.imwrite(str(images / f"im{i}.png"), np.full((8, 8), i * 40, np.uint8))
+    with create_project(tmp_path / "P", ["bg", "cell"]) as project:
+        project.add_images([images])
+    return tmp_path / "P"
+
+
+def _hidden(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_an_interrupted_predict_out_writes_no_mask(project_root, tmp_path):
+    """It left 2 of 5 masks, and the rerun was refused for them without --overwrite."""
+    out = tmp_path / "out"
+    with open_project(project_root) as project, pytest.raises(KeyboardInterrupt):
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor(stop=3))
+    assert not out.exists() and _hidden(tmp_path) == []
+    with open_project(project_root) as project:
+        done = proposals.predict_images(project, out_dir=out, predictor=_Predictor())
+    assert sorted(p.name for p in out.iterdir()) == [f"im{i}.png" for i in range(5)]
+    assert all(d.exported_path == out / f"{d.name}" for d in done)
+
+
+def test_an_interrupted_predict_leaves_a_folder_holding_files_as_it_was(project_root, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "im0.png").write_bytes(b"older")
+    with open_project(project_root) as project, pytest.raises(KeyboardInterrupt):
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor(stop=3), overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["im0.png", "notes.txt"]
+    assert (out / "im0.png").read_bytes() == b"older"
+    with open_project(project_root) as project:
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor(), overwrite=True)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [*(f"im{i}.png" for i in range(5)), "notes.txt"]
+    assert (out / "im0.png").read_bytes() != b"older"
+
+
+def test_the_cli_says_an_interrupted_predict_wrote_nothing_to_out(
+    project_root, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(proposals, "load_predictor", lambda *a, **k: _Predictor(stop=3))
+    out = tmp_path / "out"
+    assert main(["predict", str(project_root), "--out", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not out.exists()
+    monkeypatch.setattr(proposals, "load_predictor", lambda *a, **k: _Predictor())
+    assert main(["predict", str(project_root), "--out", str(out)]) == 0  # no --overwrite
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes")
+def test_the_masks_folder_gets_the_mode_mkdir_gives(project_root, tmp_path):
+    previous = os.umask(0o027)
+    try:
+        with open_project(project_root) as project:
+            proposals.predict_images(project, out_dir=tmp_path / "out", predictor=_Predictor())
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o750
+
+
+def test_a_full_disk_names_the_out_folder_and_writes_no_mask_there(
+    project_root, tmp_path, monkeypatch
+):
+    write_png = proposals.write_png
+
+    def filling(path, array):
+        if path.name == "im2.png":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return write_png(path, array)
+
+    monkeypatch.setattr(proposals, "write_png", filling)
+    out = tmp_path / "out"
+    with open_project(project_root) as project, pytest.raises(AnnotatorError) as err:
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor())
+    assert str(err.value).startswith(f"{out}: the disk is full (No space left on device)")
+    assert not out.exists() and _hidden(tmp_path) == []
