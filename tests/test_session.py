@@ -464,6 +464,24 @@ def test_an_image_of_five_channels_shows_its_first_three(tmp_path):
     session.project.close()
 
 
+def test_an_image_of_two_channels_shows_them_in_magenta_and_green(tmp_path):
+    """Two channels (DAPI + GFP) were read as grey + alpha and the second never shown."""
+    import tifffile
+
+    image = np.zeros((2, 20, 30), np.uint8)
+    image[0, :, :15], image[1, 5:15, :] = 255, 100
+    tifffile.imwrite(tmp_path / "c2.tif", image, imagej=True, metadata={"axes": "CYX"})
+    project = Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"]))
+    project.add_images([tmp_path / "c2.tif"])
+    session = AnnotationSession(project)
+    shown = session.open_image(project.images()[0].id).display_image()
+    assert shown.shape == (20, 30, 3)
+    assert np.array_equal(shown[..., 0], image[0]) and np.array_equal(shown[..., 1], image[1])
+    assert np.array_equal(shown[..., 2], image[0])  # magenta: the first in red and blue
+    session.close()
+    project.close()
+
+
 def test_a_float_image_with_nan_pixels_is_shown_not_black(tmp_path):
     """One NaN made the automatic window (nan, nan) and the whole picture black."""
     image = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (16, 1))

@@ -5,7 +5,10 @@
   often fill only 12 of 16 bits, and a fixed scale would leave them black).
 * Channels: the model takes 1 channel when every image of the project is grey, else 3;
   grey images are repeated into 3 channels, colour images turned grey with the usual
-  luminance weights, alpha is dropped. The same rule runs at training and prediction.
+  luminance weights, alpha is dropped; two channels (DAPI + GFP) are the magenta and
+  green picture shown (the first in red and blue: never a constant channel, which the
+  network's per-channel standardisation would blow up), and channels past the third are
+  not used. The same rule runs at training and prediction.
 * Targets: class ids ``0..n-1`` train; every other value (unlabelled, void, anything out
   of range) becomes :data:`IGNORE` and never touches the loss; so, on request, do labels
   accepted from a proposal next to a label border (:func:`void_accepted_border`).
@@ -35,8 +38,9 @@ _MAX_COORDS_PER_CLASS = 200_000
 
 
 def choose_in_channels(channel_counts: Sequence[int]) -> int:
-    """1 when every image is grey (or grey + alpha), else 3."""
-    return 1 if all(c in (1, 2) for c in channel_counts) else 3
+    """1 when every image is grey, else 3 (two channels are two, never grey + alpha:
+    the reader drops a grey picture's alpha)."""
+    return 1 if all(c == 1 for c in channel_counts) else 3
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ def fit_normalizer(image: np.ndarray, in_channels: int) -> Normalizer:
     step = max(1, int(np.ceil(np.sqrt(h * w / 1_000_000))))
     sample = image[::step, ::step]
     if sample.ndim == 3:
-        sample = sample[..., : 1 if sample.shape[2] == 2 else min(3, sample.shape[2])]
+        sample = sample[..., : min(3, sample.shape[2])]
     flat = sample.reshape(-1)
     flat = flat[np.isfinite(flat)] if flat.dtype.kind == "f" else flat
     if flat.size == 0:
@@ -88,8 +92,8 @@ def to_channels(pixels: np.ndarray, in_channels: int) -> np.ndarray:
     x = np.asarray(pixels)
     if x.ndim == 3 and x.shape[2] == 1:
         x = x[..., 0]
-    if x.ndim == 3 and x.shape[2] == 2:  # grey + alpha
-        x = x[..., 0]
+    if x.ndim == 3 and x.shape[2] == 2:  # two channels: magenta and green, as shown
+        x = x[..., [0, 1, 0]]
     if x.ndim == 2:
         g = x.astype(np.float32, copy=False)[None]
         return np.repeat(g, 3, axis=0) if in_channels == 3 else g

@@ -481,20 +481,24 @@ class Document:
         """The image as ``uint8`` (grey or RGB) with the current contrast window.
 
         8-bit images are shown as they are unless the user set a window; others (16-bit,
-        float) use the automatic window.
+        float) use the automatic window. Two channels (DAPI + GFP) are shown in magenta
+        (the first) and green, as the model and the smart tools see them; of more, the
+        first three.
         """
         image = self.image
         if image.ndim == 3 and image.shape[2] >= 4:  # RGBA, or more channels: the first three
             image = image[:, :, :3]
-        if self._window is None:
-            if image.dtype == np.uint8:
-                return np.ascontiguousarray(image)
-            lo, hi = self.auto_window
+        if self._window is None and image.dtype == np.uint8:
+            shown = image
         else:
-            lo, hi = self._window
-        if image.dtype in (np.uint8, np.uint16):
-            # A look-up table over every possible value: ~20x faster than the float path
-            # on an 8192x8192 16-bit image, and the same result.
-            levels = np.arange(np.iinfo(image.dtype).max + 1, dtype=image.dtype)
-            return np.ascontiguousarray(to_display_uint8(levels, lo, hi)[image])
-        return np.ascontiguousarray(to_display_uint8(image, lo, hi))
+            lo, hi = self.auto_window if self._window is None else self._window
+            if image.dtype in (np.uint8, np.uint16):
+                # A look-up table over every possible value: ~20x faster than the float
+                # path on an 8192x8192 16-bit image, and the same result.
+                levels = np.arange(np.iinfo(image.dtype).max + 1, dtype=image.dtype)
+                shown = to_display_uint8(levels, lo, hi)[image]
+            else:
+                shown = to_display_uint8(image, lo, hi)
+        if shown.ndim == 3 and shown.shape[2] == 2:  # magenta and green
+            shown = shown[..., [0, 1, 0]]
+        return np.ascontiguousarray(shown)

@@ -6,6 +6,9 @@ decompression bomb costs nothing.
 
 Arrays come back as ``(H, W)`` for single-channel images and ``(H, W, C)`` otherwise,
 channels in RGB(A) order, in the file's own dtype (``uint8``, ``uint16``, ``float32``...).
+Transparency is only what a file records as such (a PNG's alpha, a TIFF's ExtraSamples
+alpha; a grey picture's is dropped); two channels of any other kind (a TIFF's C or S
+axis, two bare pages: DAPI + GFP) are both kept, ``(H, W, 2)``.
 """
 
 from __future__ import annotations
@@ -65,8 +68,6 @@ def _check_size(path: Path, width: int, height: int) -> None:
 
 def _normalise_channels(path: Path, array: np.ndarray) -> np.ndarray:
     if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim == 3 and array.shape[2] == 2:  # grey + alpha: keep the grey
         array = array[:, :, 0]
     if array.ndim not in (2, 3):
         raise ImageReadError(path, f"unsupported array shape {array.shape}: expected a 2-D image")
@@ -146,11 +147,15 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
             if header_only:
                 return np.broadcast_to(np.zeros((), series.dtype), (height, width))
             array = series.asarray()
+            # Grey and the alpha the file records (ExtraSamples): the grey alone, as a
+            # PNG's. Two samples or channels of any other kind are two channels.
+            grey_alpha = "S" in axes and tuple(series.keyframe.extrasamples) in ((1,), (2,))
     except ImageReadError:
         raise
     except Exception as exc:  # tifffile raises many kinds for broken files
         raise ImageReadError(path, f"corrupt or unsupported TIFF ({exc})") from None
-    return np.transpose(array.reshape(shape_order[0]), shape_order[1])
+    array = np.transpose(array.reshape(shape_order[0]), shape_order[1])
+    return array[..., 0] if grey_alpha and array.ndim == 3 and array.shape[2] == 2 else array
 
 
 #: A stack is split into its slices only when all its pixels fit in this many bytes

@@ -148,15 +148,9 @@ class AddReport:
             if (len(self.pages_as_channels) > 1)
             else ""
         )
-        # Two channels are grey and alpha (storage/images.py): the second page is dropped.
-        read = (
-            "as one picture, the first page (the second taken for its transparency is not shown)"
-            if pages == 2
-            else "as the channels of one picture"
-        )
         return (
-            f"read the {pages} bare pages of {Path(file).name} {read}{more}; if they are "
-            f"the slices of a volume, add it with {how}"
+            f"read the {pages} bare pages of {Path(file).name} as the channels of one "
+            f"picture{more}; if they are the slices of a volume, add it with {how}"
         )
 
     def pages_split_text(self, how_remove: str, how_channels: str = "") -> str:
@@ -347,6 +341,8 @@ def looks_like_mask(array: np.ndarray) -> bool:
     step = max(1, min(array.shape[0], array.shape[1]) // 256)
     sample = array[::step, ::step]
     if sample.ndim == 3:
+        if sample.shape[2] == 2:  # two channels: the magenta and green shown
+            sample = sample[..., [0, 1, 0]]
         if sample.shape[2] == 4:
             sample = sample[..., :3]
         if sample.dtype != np.uint8:

@@ -48,7 +48,7 @@ def test_float_images_with_nan_still_get_a_finite_range():
 
 
 def test_channel_choice_and_conversion_are_consistent():
-    assert choose_in_channels([1, 1, 2]) == 1
+    assert choose_in_channels([1, 1]) == 1
     assert choose_in_channels([1, 3]) == 3
     grey = np.full((4, 5), 10, np.uint8)
     rgb = np.zeros((4, 5, 3), np.uint8)
@@ -58,6 +58,18 @@ def test_channel_choice_and_conversion_are_consistent():
     assert (to_channels(grey, 3) == 10).all()
     assert np.allclose(to_channels(rgb, 1), 58.7)  # luminance of pure green 100
     assert np.array_equal(to_channels(rgba, 3), to_channels(rgb, 3))
+
+
+def test_two_channels_train_as_magenta_and_green_never_as_grey_and_alpha():
+    """A DAPI + GFP image was taken for grey + alpha: the model saw the DAPI alone."""
+    assert choose_in_channels([1, 2]) == 3
+    two = np.zeros((4, 5, 2), np.uint16)
+    two[..., 0], two[..., 1] = 100, 3000
+    x = to_channels(two, 3)
+    assert x.shape == (3, 4, 5)
+    assert (x[0] == 100).all() and (x[1] == 3000).all() and (x[2] == 100).all()
+    assert np.allclose(to_channels(two, 1), (0.299 + 0.114) * 100 + 0.587 * 3000)  # as shown
+    assert fit_normalizer(two, 3).high == 3000  # the second channel's range counts
 
 
 def test_unlabelled_void_and_out_of_range_values_become_ignore():

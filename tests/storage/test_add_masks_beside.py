@@ -114,3 +114,20 @@ def test_a_cityscapes_tree_imports_from_its_gtfine_folder(tmp_path):
         report = import_into_project(p, ImportRequest("masks", ds / "gtFine"))
         assert report.matched == [p.images()[0].name] and report.skipped == []
         assert (p.load_mask(p.images()[0]) == 1).all()
+
+
+def test_a_two_channel_picture_named_like_a_mask_is_judged_by_both_channels(tmp_path):
+    """Two channels are no longer grey + alpha: the mask check must take (H, W, 2)."""
+    import tifffile
+
+    _picture(tmp_path / "ds" / "x.png", 0)
+    two = np.zeros((2, 12, 16), np.uint8)
+    two[1] = np.random.default_rng(1).integers(0, 255, (12, 16))  # a micrograph's GFP
+    tifffile.imwrite(tmp_path / "ds" / "x_mask.tif", two, imagej=True, metadata={"axes": "CYX"})
+    two[1] = 0
+    tifffile.imwrite(tmp_path / "ds" / "y.tif", two, imagej=True, metadata={"axes": "CYX"})
+    tifffile.imwrite(tmp_path / "ds" / "y_mask.tif", two, imagej=True, metadata={"axes": "CYX"})
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as project:
+        report = project.add_images([tmp_path / "ds"])
+        assert sorted(r.name for r in report.added) == ["x.png", "x_mask.tif", "y.tif"]
+        assert [m for m, _ in report.masks_left_out] == [str(tmp_path / "ds" / "y_mask.tif")]

@@ -236,3 +236,29 @@ def test_a_multispectral_tiff_saved_from_numpy_keeps_its_bands(tmp_path):
     tifffile.imwrite(tmp_path / "s2.tif", bands, photometric="minisblack")
     out = read_image(tmp_path / "s2.tif")
     assert out.shape == (50, 40, 13) and np.array_equal(out, bands)
+
+
+def test_two_channels_a_tiff_names_are_both_read_and_only_recorded_alpha_is_dropped(tmp_path):
+    """A DAPI + GFP micrograph (ImageJ CYX, or two samples) was read as grey and alpha:
+    its second channel was never shown nor trained on, without a word."""
+    dapi, gfp = _grad(), np.zeros((24, 32), np.uint8)
+    gfp[5:15, 10:30] = 200
+    tifffile.imwrite(
+        tmp_path / "cyx.tif", np.stack([dapi, gfp]), imagej=True, metadata={"axes": "CYX"}
+    )
+    tifffile.imwrite(tmp_path / "yxs.tif", np.dstack([dapi, gfp]), photometric="minisblack")
+    for name in ("cyx.tif", "yxs.tif"):
+        out = read_image(tmp_path / name)
+        assert out.shape == (24, 32, 2), name
+        assert np.array_equal(out[..., 0], dapi) and np.array_equal(out[..., 1], gfp), name
+        assert ImageInfo.of(out).channels == 2
+    # Transparency is what the file records as such: a TIFF's ExtraSamples alpha, a PNG LA
+    tifffile.imwrite(
+        tmp_path / "la.tif",
+        np.dstack([dapi, gfp]),
+        photometric="minisblack",
+        extrasamples=["unassalpha"],
+    )
+    assert np.array_equal(read_image(tmp_path / "la.tif"), dapi)
+    Image.fromarray(np.dstack([dapi, gfp]), "LA").save(tmp_path / "la.png")
+    assert np.array_equal(read_image(tmp_path / "la.png")[..., 0], dapi)

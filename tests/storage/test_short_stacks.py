@@ -182,13 +182,17 @@ def test_a_file_split_after_it_was_added_as_one_picture_is_named(tmp_path, capsy
     assert f"remove that image with `annotator remove {proj} NAME`" in out
 
 
-def test_two_bare_pages_are_said_to_be_read_as_they_are(tmp_path):
-    _pillow_pages(tmp_path / "two.tif", _volume(2))
+def test_two_bare_pages_are_two_channels_as_more_are(tmp_path):
+    """They were read as grey and its transparency, the second page never shown; a page
+    is never a picture's alpha (only a PNG's LA or a TIFF's recorded ExtraSamples are)."""
+    volume = _volume(2)
+    _pillow_pages(tmp_path / "two.tif", volume)
     with _project(tmp_path) as project:
         report = project.add_images([tmp_path / "two.tif"])
-        assert project.load_image(report.added[0]).ndim == 2  # grey and its alpha
+        assert report.added[0].channels == 2
+        assert np.array_equal(project.load_image(report.added[0]), np.moveaxis(volume, 0, -1))
         text = report.pages_as_channels_text("--pages slices")
-        assert "read the 2 bare pages of two.tif as one picture, the first page" in text
+        assert "read the 2 bare pages of two.tif as the channels of one picture" in text
 
 
 @pytest.mark.parametrize("short", [False, True])

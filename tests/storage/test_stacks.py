@@ -428,3 +428,18 @@ def test_slice_files_deleted_by_hand_are_written_again_when_the_stack_is_added(t
         assert not any("other content" in why for _, why in report.skipped)
         for i, record in enumerate(sorted(project.images(), key=lambda r: r.name)):
             assert np.array_equal(project.load_image(record), volume[i])
+
+
+def test_the_slices_of_a_two_channel_hyperstack_keep_both_channels(tmp_path):
+    """Slices of a TZCYX stack with C=2 were recorded as 1 channel, the second lost."""
+    volume = np.zeros((1, 3, 2, 20, 30), np.uint8)
+    volume[:, :, 0] = 40
+    volume[0, :, 1, 5:15, 5:25] = 200
+    volume[0, :, 0, 0, :3] = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]  # no two slices alike
+    tifffile.imwrite(tmp_path / "h.tif", volume, imagej=True, metadata={"axes": "TZCYX"})
+    with _project(tmp_path) as project:
+        project.add_images([tmp_path / "h.tif"])
+        records = sorted(project.images(), key=lambda r: r.name)
+        assert [r.channels for r in records] == [2, 2, 2]
+        for z, r in enumerate(records):
+            assert np.array_equal(project.load_image(r), np.moveaxis(volume[0, z], 0, -1))
