@@ -232,6 +232,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         if report.pages_as_channels:
             how = f"`annotator add {args.project} FILE --pages slices`"
             print(f"  {report.pages_as_channels_text(how)}")
+        if report.channels_unused:
+            print(f"  {report.channels_unused_text()}", file=sys.stderr)
         if pages := report.pages_split_text(
             f"`annotator remove {args.project} NAME`", "`annotator add --pages channels`"
         ):

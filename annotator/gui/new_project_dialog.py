@@ -154,6 +154,7 @@ def add_images_with_progress(
             text[0].upper() + text[1:]
             for text in (
                 report.pages_as_channels_text("File > Add TIFF pages as slices"),
+                report.channels_unused_text(),
                 report.pages_split_text(
                     "the image list's right-click menu (Remove … from the project)"
                 ),

@@ -158,6 +158,29 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
     return array[..., 0] if grey_alpha and array.ndim == 3 and array.shape[2] == 2 else array
 
 
+#: Channels a picture may have that are shown and trained on (``ml.data.to_channels``).
+CHANNELS_USED = 3
+
+
+def unused_channels(path: Path, array: np.ndarray) -> int:
+    """How many channels of ``path``'s picture ``array`` are neither shown nor trained on:
+    those past the third, less a recorded alpha (a PNG's fourth channel; a TIFF's only
+    when its ExtraSamples say so: a fourth channel of a C axis is a channel)."""
+    if array.ndim != 3 or array.shape[2] <= CHANNELS_USED:
+        return 0
+    extra = array.shape[2] - CHANNELS_USED
+    if Path(path).suffix.lower() not in (".tif", ".tiff"):
+        return extra - 1 if array.shape[2] == 4 else extra
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            alpha = any(s in (1, 2) for s in tif.series[0].keyframe.extrasamples)
+    except Exception:  # read once already: only the alpha question is left open
+        alpha = False
+    return extra - 1 if alpha else extra
+
+
 #: A stack is split into its slices only when all its pixels fit in this many bytes
 #: (it is read whole); a larger one is refused in words.
 MAX_STACK_BYTES = 4 << 30

@@ -57,6 +57,7 @@ from annotator.storage.images import (
     is_image_path,
     read_image,
     tiff_planes,
+    unused_channels,
 )
 from annotator.storage.lock import LOCK_NAME, ProjectLock
 from annotator.storage.lock import held_here as lock_held_here
@@ -130,12 +131,31 @@ class AddReport:
     #: TIFF files added as one picture whose 2 to 8 bare pages were read as its channels
     #: (no file says whether they are channels or a short stack): (file, pages).
     pages_as_channels: list[tuple[str, int]] = field(default_factory=list)
+    #: Pictures with channels past the third (not alpha), which are neither shown nor
+    #: trained on: (file, channels, unused).
+    channels_unused: list[tuple[str, int, int]] = field(default_factory=list)
     #: Files of a few bare pages split as slices without being told, because a split of
     #: the same content is in the project (``add --pages slices`` before).
     pages_split_before: list[str] = field(default_factory=list)
     #: Stacks split whose file is also an image of the project, one picture of its pages
     #: as channels (added before without ``--pages slices``): (stack file, image name).
     also_one_picture: list[tuple[str, str]] = field(default_factory=list)
+
+    def channels_unused_text(self) -> str:
+        """One sentence on the pictures whose channels past the third go unused ("" when
+        none)."""
+        if not self.channels_unused:
+            return ""
+        file, channels, unused = self.channels_unused[0]
+        more = len(self.channels_unused) - 1
+        which = (
+            f"channel {channels}" if unused == 1 else f"channels {channels - unused + 1}-{channels}"
+        )
+        return (
+            f"{Path(file).name} has {channels} channels: the first three are shown and "
+            f"trained on, {which} not used"
+            + (f" (and {more} more file(s) with channels past the third)" if more else "")
+        )
 
     def pages_as_channels_text(self, how: str) -> str:
         """One sentence on the files whose bare pages were read as channels ("" when
@@ -945,6 +965,8 @@ class Project:
                 pending.append((name, stored, digest, ImageInfo.of(array), stamp))
                 if file in channels:
                     report.pages_as_channels.append((str(file), channels[file]))
+                if unused := unused_channels(file, array):
+                    report.channels_unused.append((str(file), int(array.shape[2]), unused))
                 taken_names.add(name)
                 known_paths.add(stored)
                 known_sha.add(digest)

@@ -262,3 +262,37 @@ def test_two_channels_a_tiff_names_are_both_read_and_only_recorded_alpha_is_drop
     assert np.array_equal(read_image(tmp_path / "la.tif"), dapi)
     Image.fromarray(np.dstack([dapi, gfp]), "LA").save(tmp_path / "la.png")
     assert np.array_equal(read_image(tmp_path / "la.png")[..., 0], dapi)
+
+
+def test_channels_past_the_third_are_said_to_go_unused_and_alpha_is_not(tmp_path):
+    """A 5-channel micrograph showed and trained on its first three channels without a
+    word; an RGBA picture's alpha is no unused channel."""
+    from annotator.core.schema import LabelSchema
+    from annotator.storage.images import unused_channels
+    from annotator.storage.project import Project
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for c in (4, 5):
+        tifffile.imwrite(
+            folder / f"c{c}.tif",
+            rng.integers(0, 255, (c, 20, 30), np.uint8),
+            imagej=True,
+            metadata={"axes": "CYX"},
+        )
+    rgba = rng.integers(0, 255, (20, 30, 4), np.uint8)
+    tifffile.imwrite(folder / "rgba.tif", rgba, photometric="rgb", extrasamples=["unassalpha"])
+    cv2.imwrite(str(folder / "rgba.png"), rgba)
+    cv2.imwrite(str(folder / "rgb.png"), rgba[..., :3])
+    got = {p.name: unused_channels(p, read_image(p)) for p in sorted(folder.iterdir())}
+    assert got == {"c4.tif": 1, "c5.tif": 2, "rgb.png": 0, "rgba.png": 0, "rgba.tif": 0}
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as project:
+        report = project.add_images([folder])
+    assert sorted(report.channels_unused) == [
+        (str(folder / "c4.tif"), 4, 1),
+        (str(folder / "c5.tif"), 5, 2),
+    ]
+    text = report.channels_unused_text()
+    assert "has 4 channels" in text or "has 5 channels" in text
+    assert "(and 1 more file(s) with channels past the third)" in text
