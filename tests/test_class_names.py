@@ -97,7 +97,7 @@ def test_names_in_either_unicode_form_are_one_name():
 
     nfc, nfd = "caf\u00e9", unicodedata.normalize("NFD", "caf\u00e9")
     assert nfc != nfd
-    with pytest.raises(SchemaError, match="duplicate"):
+    with pytest.raises(SchemaError, match="is there already"):
         LabelSchema.from_names(["bg", nfc, nfd])
     schema = LabelSchema.from_names(["bg", nfd])
     assert schema.names[1] == nfc  # stored in one form

@@ -75,7 +75,10 @@ def test_add_with_bad_files_reports_them_and_exits_nonzero(tmp_path, capsys):
         (["status", "{tmp}/nothing"], "no such project folder"),
         (["add", "{tmp}/nothing", "x.png"], "no such project folder"),
         (["new", "{tmp}/p", "--classes", "a,,b"], "empty class name"),
-        (["new", "{tmp}/p", "--classes", "a,A"], "duplicate class names"),
+        (
+            ["new", "{tmp}/p", "--classes", "a,A"],
+            "a class named 'A' is there already ('a': names are compared in any case)",
+        ),
     ],
 )
 def test_user_errors_print_one_line_and_exit_1(tmp_path, capsys, argv, message):
@@ -236,7 +239,7 @@ def test_classes_lists_adds_renames_and_recolours_as_the_class_panel_does(tmp_pa
         (["--rename", "cell", "x"], "no class 'cell'; the classes are bg, membrane"),
         (["--rename", "9", "x"], "no class '9'"),
         (["--color", "bg", "red"], "invalid colour 'red'"),
-        (["--add", "bg"], "duplicate class names"),
+        (["--add", "bg"], "a class named 'bg' is there already"),
         (["--rename", "bg", ""], "annotator: error:"),
     ):
         assert main(["classes", proj, *bad]) == 1

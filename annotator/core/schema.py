@@ -173,8 +173,16 @@ class LabelSchema:
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.classes]
-        if len(set(name_key(n) for n in names)) != len(names):
-            raise SchemaError(f"duplicate class names in {names}")
+        seen: dict[str, str] = {}
+        for n in names:
+            if name_key(n) in seen:
+                same = (
+                    ""
+                    if seen[name_key(n)] == n
+                    else f" ({seen[name_key(n)]!r}: names are compared in any case)"
+                )
+                raise SchemaError(f"a class named {n!r} is there already{same}")
+            seen[name_key(n)] = n
         for i, c in enumerate(self.classes):
             if c.id != i:
                 raise SchemaError(f"class ids must be 0..n-1 in order; {c.name!r} has id {c.id}")

@@ -135,8 +135,11 @@ class ClassPanel(QWidget):
         self.colour_button.clicked.connect(self._ask_colour)
 
     def set_schema(self, schema: LabelSchema, hidden: frozenset[int] = frozenset()) -> None:
-        """Fill the list from ``schema``, keeping the selected row."""
+        """Fill the list from ``schema``, keeping the selected row; void only when it was
+        void (a row past the classes, from fewer classes, is the last class: void is
+        chosen on purpose, never by a shift). No row selected: the first class."""
         row = max(self.list.currentRow(), 0)
+        was_void = self._schema is not None and self.current_value() == self._schema.void
         self._schema = schema
         self._filling = True
         self.list.clear()
@@ -153,7 +156,8 @@ class ClassPanel(QWidget):
             item.setToolTip("Tick to show this class; untick to hide it")
             self.list.addItem(item)
         self._filling = False
-        self.list.setCurrentRow(min(row, self.list.count() - 1))
+        classes = len(schema.classes)
+        self.list.setCurrentRow(classes if was_void else min(row, max(classes - 1, 0)))
 
     def explain_change(self, old: LabelSchema, new: LabelSchema) -> str:
         """Say under the list what the change means for the model; return the words."""

@@ -403,6 +403,7 @@ class MainWindow(QMainWindow):
         self._hidden = frozenset()  # hidden ids were the last project's classes
         self._windows = {}
         self.class_panel.note.hide()  # the last project's class change is not news here
+        self.class_panel.list.setCurrentRow(-1)  # the last project's row means another class
         self.show_schema(project.schema)
         self.canvas.set_current_value(self.class_panel.current_value() or 0)
         self.image_list.set_records(project.images())
@@ -418,6 +419,8 @@ class MainWindow(QMainWindow):
         self.loop.close()  # cancel a round and join it (bounded) before the project closes
         if self.session is not None:
             self.canvas.finish_gesture()
+            # (the class painted in it, for when it is opened again: not only on quit)
+            self.settings.set_project_class(self.session.project.root, self.canvas.current_value)
             rescued = self.session.close()
             self.session = None
             if rescued is not None:  # the labels could not be saved where they belong

@@ -234,3 +234,32 @@ def test_a_class_change_while_the_model_ranks_waits_for_one_model_call(
     qtbot.waitUntil(lambda: service.current_proposal is not None, timeout=10_000)
     assert service.current_proposal.model_version == 2
     w.close()
+
+
+def test_a_project_opened_after_another_never_starts_on_void(window, tmp_path):
+    """The class panel kept the last project's row: class 4 of a bigger project landed
+    on a two-class project's void, and the first stroke painted void. Each project
+    starts on its first class, or the class last painted in it, also after a switch
+    (it was saved on quit only)."""
+    import cv2
+
+    from annotator.core.schema import LabelSchema
+    from annotator.storage.project import Project
+
+    images = tmp_path / "small"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.png"), np.full((16, 16), 90, np.uint8))
+    with Project.create(tmp_path / "two", LabelSchema.from_names(["bg", "fg"])) as small:
+        small.add_images([images])
+        void = small.schema.void
+    big = window.session.project.root
+    window.class_panel.select_index(2)  # membrane, the last class of three
+    assert window.canvas.current_value == 2
+    window.open_project(tmp_path / "two")
+    assert window.class_panel.current_value() == 0 != void
+    assert window.canvas.current_value == 0
+    window.class_panel.select_index(1)
+    window.open_project(big)
+    assert window.canvas.current_value == 2  # its own class, saved when it was left
+    window.open_project(tmp_path / "two")
+    assert window.canvas.current_value == 1

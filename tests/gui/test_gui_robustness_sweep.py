@@ -391,7 +391,7 @@ def _fill_new(project: Path, classes, images: Path | None = None):
 @pytest.mark.parametrize(
     ("classes", "words"),
     [
-        ([("cell", None), ("Cell", None)], "duplicate class names"),
+        ([("cell", None), ("Cell", None)], "a class named 'cell' is there already"),
         ([("", None), ("  ", None)], "at least one class"),
         ([("a", None), ("new\nline", None)], "control character"),
     ],
@@ -466,7 +466,7 @@ def test_renaming_a_class_to_an_existing_name(window, monkeypatch, boxes, name):
     _answer(monkeypatch, name)
     window.class_panel.rename_button.click()
     assert len(boxes) == 1 and boxes[0][:2] == ("warning", "Class not changed")
-    assert "duplicate" in boxes[0][2].lower()
+    assert "is there already" in boxes[0][2].lower()
     assert window.session.schema.names == ["background", "cell", "membrane"]
 
 
@@ -488,7 +488,7 @@ def test_cancelling_the_name_dialog_changes_nothing_and_says_nothing(window, mon
 def test_adding_an_existing_class_or_beyond_the_limit(window, monkeypatch, boxes):
     _answer(monkeypatch, "Membrane")
     window.class_panel.add_button.click()
-    assert boxes and "duplicate" in boxes[-1][2].lower()
+    assert boxes and "is there already" in boxes[-1][2].lower()
     project = window.session.project
     schema = project.schema
     for i in range(len(schema), 254):
