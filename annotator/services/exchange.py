@@ -58,6 +58,7 @@ from annotator.formats.registry import get_format
 from annotator.services.projects import refuse_inside_project
 from annotator.storage.atomic import put_in_place
 from annotator.storage.images import read_image, read_tiff_stack
+from annotator.storage.kept_labels import KeptLabels
 from annotator.storage.project import (
     DB_NAME,
     OWN_DIRS,
@@ -418,6 +419,10 @@ class ImportReport:
     #: their file name, because that image shows another picture.
     namesakes: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # the reader's own summary lines
+    #: Images whose labels the import replaced with other ones; those labels are kept
+    #: in ``kept`` (a masks dataset in ``removed/``: importing it brings them back).
+    replaced: list[str] = field(default_factory=list)
+    kept: str = ""
 
 
 def unlabelled_summary(report: ImportReport) -> str:
@@ -848,8 +853,10 @@ def _import_item(
     fmt: str,
     report: ImportReport,
     binary: bool = False,
+    kept: KeptLabels | None = None,
 ) -> None:
-    """Save one item's labels (its image checked by :func:`_with_images`)."""
+    """Save one item's labels (its image checked by :func:`_with_images`); labels of
+    the image that it replaces with other ones are first copied to ``kept``."""
     mask = _project_values(item, project.schema, binary)
     rec = index.find(item)
     matched = rec is not None
@@ -886,6 +893,11 @@ def _import_item(
         return
     if matched:
         report.matched.append(rec.name)
+        if kept is not None and rec.labelled_pixels:
+            old = project.load_mask(rec)
+            if old is not None and not np.array_equal(old, mask):
+                kept.add(rec)  # labels are work: an import never destroys them
+                report.replaced.append(rec.name)
     project.save_mask(rec.id, mask, source=f"import:{fmt}", status=ImageStatus.DONE)
     report.imported.append(rec.name)
 
@@ -1160,23 +1172,34 @@ def import_into_project(
     )
     total = len(items)
     binary = binary_255(items, project.schema)
+    kept = KeptLabels(project, project.images(), project.schema, "import")
     if binary:
         one = project.schema.classes[1].name
         report.notes.append(
             f"the masks hold only the values 0 and 255, as a two-class project's do: 255 "
             f"was read as class {one!r} (id 1), not as unlabelled"
         )
-    for i, item in enumerate(items):
-        if progress:
-            progress(i, total, item.source.name)
-        try:
-            _import_item(project, index, item, spec.name, report, binary)
-        except AnnotatorError as exc:
-            report.skipped.append((str(item.source), str(exc)))
-        except OSError as exc:  # a name too long here, a file not allowed...: this one only
-            if exc.errno in UNWRITABLE_ERRNOS:  # all would fail alike: one line, exit 1
-                raise
-            report.skipped.append((str(item.source), _os_reason(item, exc)))
+    try:
+        for i, item in enumerate(items):
+            if progress:
+                progress(i, total, item.source.name)
+            try:
+                _import_item(project, index, item, spec.name, report, binary, kept)
+            except AnnotatorError as exc:
+                report.skipped.append((str(item.source), str(exc)))
+            except OSError as exc:  # a name too long here, a file not allowed...: this one
+                if exc.errno in UNWRITABLE_ERRNOS:  # all would fail alike: one line, exit 1
+                    raise
+                report.skipped.append((str(item.source), _os_reason(item, exc)))
+    finally:  # (what was replaced before a failure stays kept)
+        folder = kept.finish()
+    if folder is not None:
+        report.kept = str(folder)
+        report.notes.append(
+            f"{len(report.replaced)} image(s) had other labels, which the import replaced "
+            f"(first: {report.replaced[0]}); they are kept in {folder}: importing that "
+            "folder brings them back"
+        )
     if progress:
         progress(total, total, "")
     # the slices of picture stacks added for their labels are new, not matched

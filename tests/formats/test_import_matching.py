@@ -422,3 +422,26 @@ def test_a_blank_mask_of_a_blank_picture_says_why_it_was_not_imported(tmp_path):
         # with its picture beside it, the picture decides
         report = import_into_project(project, ImportRequest("masks", tmp_path / "d"))
         assert report.imported == ["blank.png"] and report.skipped == []
+
+
+def test_labels_an_import_replaces_are_kept_and_can_be_brought_back(tmp_path):
+    """An old export imported over corrected labels replaced them without a copy and
+    without a word (an audit's find): labels are work, kept as class changes keep them."""
+    first = np.zeros((6, 6), np.uint8)
+    with make_project(tmp_path, {"a": first, "b": first}) as project:
+        export_project(project, ExportRequest("masks", tmp_path / "old", split=(1, 0, 0)))
+        fixed = first.copy()
+        fixed[:3] = 1  # corrected after the export
+        a, b = (project.image(f"{n}.png") for n in "ab")
+        project.save_mask(a.id, fixed, status=ImageStatus.DONE)
+        report = import_into_project(project, ImportRequest("masks", tmp_path / "old"))
+        assert sorted(report.imported) == ["a.png", "b.png"] and report.replaced == ["a.png"]
+        assert report.kept and any("1 image(s) had other labels" in n for n in report.notes)
+        assert np.array_equal(project.load_mask(a), first)
+        back = import_into_project(project, ImportRequest("masks", Path(report.kept)))
+        assert back.imported == ["a.png"] and back.skipped == []
+        assert np.array_equal(project.load_mask(a), fixed)
+        assert np.array_equal(project.load_mask(b), first)
+        # nothing replaced, nothing kept
+        again = import_into_project(project, ImportRequest("masks", Path(report.kept)))
+        assert again.replaced == [] and again.kept == ""
