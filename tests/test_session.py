@@ -4,6 +4,7 @@ import json
 import re
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -570,3 +571,36 @@ def test_rescued_labels_come_back_exactly_with_the_printed_command(project, tmp_
     assert (folder / "class_names.txt").read_text() == "bg\ncell\n"
     meta = json.loads((folder / "dataset.json").read_text())
     assert (meta["void"], meta["unlabelled"]) == (254, 255)
+
+
+@pytest.mark.parametrize(
+    "files", [("scene1/0001.png", "scene2/0001.png"), ("x.png", "x.tif")], ids=["folders", "ext"]
+)
+def test_rescued_labels_go_back_on_their_own_image_among_namesakes(tmp_path, files):
+    """Rescue files were named by stem (``0001.png``, ``x.png``), so the printed import
+    refused them: the name matched several project images."""
+    import tifffile
+
+    pics = tmp_path / "pics"
+    rng = np.random.default_rng(1)
+    for name in files:
+        (pics / name).parent.mkdir(parents=True, exist_ok=True)
+        picture = rng.integers(0, 255, (24, 30), dtype=np.uint8)
+        if name.endswith(".tif"):
+            tifffile.imwrite(pics / name, picture)
+        else:
+            cv2.imwrite(str(pics / name), picture)
+    project = Project.create(tmp_path / "proj", LabelSchema.from_names(["bg", "a", "b"]))
+    project.add_images([pics])
+    assert sorted(r.name for r in project.images()) == sorted(files)
+    first, second = (project.image(name) for name in files)
+    project.save_mask(first.id, np.full((24, 30), 1, np.uint8))
+
+    def paint(doc):
+        doc.paint_stroke([(2, 2), (25, 2)], 2, 2)
+
+    painted, note = rescue_and_import(project, tmp_path, second, paint)
+    assert f"{Path(files[1]).name}.png" in note  # the whole name: x.tif.png
+    with Project.open(project.root) as back:
+        assert np.array_equal(back.load_mask(back.image(second.id)), painted)
+        assert (back.load_mask(back.image(first.id)) == 1).all()  # the other one untouched

@@ -13,6 +13,7 @@ made on the owner's thread.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -280,7 +281,12 @@ class AnnotationSession:
         They are written as the project keeps removed labels (a masks dataset in a
         folder named after the project and the time, with the class list and the
         reserved values: :class:`~annotator.storage.kept_labels.LabelsFolder`), so
-        ``annotator import --format masks`` of that folder puts them back exactly."""
+        ``annotator import --format masks`` of that folder puts them back exactly, on
+        their image: the file is named after the image's whole name (``x.tif.png``),
+        and where that name is another image's too (``scene1/0001.png`` and
+        ``scene2/0001.png``) a copy of the picture beside it says which."""
+        from annotator.services.exchange import named_alone
+
         doc = self.document
         assert doc is not None
         record = doc.record
@@ -290,6 +296,15 @@ class AnnotationSession:
         rescue = LabelsFolder(self.rescue_dir, stamp, [record], self.schema)
         try:
             path = rescue.write(record, encode_png(doc.label_map.array))
+            try:
+                alone = named_alone(self.project, Path(path).stem, record)
+            except (AnnotatorError, OSError, sqlite3.Error):
+                alone = False
+            if not alone:
+                try:  # only a help to the import: the labels are rescued without it
+                    rescue.add_picture(record, self.project.image_path(record))
+                except (AnnotatorError, OSError) as missing:
+                    log.warning("no copy of the picture of %s: %s", record.name, missing)
             folder = rescue.finish()
         except (OSError, ProjectError) as again:
             rescue.discard()

@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.records import ImageRecord
@@ -58,8 +58,9 @@ class LabelsFolder:
         self.folder = folder
         self._staging = partial_folder(folder)
         # Named by the whole image name (``x.jpg.png``): the masks import then finds
-        # ``x.jpg`` and never ``x.png``, which a bare stem would name as well.
-        self._names = unique_stems([(r.id, r.name) for r in records], NAME_MAX - 4)
+        # ``x.jpg`` and never ``x.png``, which a bare stem would name as well. Only the
+        # file's name: ``scene2/0001.png`` is ``0001.png.png``, no folder.
+        self._names = unique_stems([(r.id, PurePath(r.name).name) for r in records], NAME_MAX - 4)
         self.count = 0
         self._finished = False
 
@@ -75,6 +76,20 @@ class LabelsFolder:
         self.count += 1
         return self.folder / "masks" / f"{name}.png"
 
+    def add_picture(self, record: ImageRecord, picture: Path) -> None:
+        """Copy ``picture``, the file of ``record`` (written first), into ``images/``
+        beside the masks: the import then finds the image by its content where its name
+        alone does not say which (``scene1/0001.png`` and ``scene2/0001.png``). Leaves
+        nothing of it when the copy fails (the ``OSError`` is raised)."""
+        images = self._staging / "images"
+        target = images / f"{self._names[record.id]}{picture.suffix}"
+        try:
+            images.mkdir(exist_ok=True)
+            write_synced(target, picture.read_bytes())
+        except OSError:
+            target.unlink(missing_ok=True)
+            raise
+
     def finish(self) -> Path | None:
         """Write the class list and rename the folder into place; the folder, or
         ``None`` when no map was added."""
@@ -89,7 +104,9 @@ class LabelsFolder:
             "classes": schema.names,
         }
         write_synced(staging / "dataset.json", (json.dumps(meta, indent=2) + "\n").encode())
-        fsync_dir(staging / "masks")
+        for sub in ("masks", "images"):
+            if (staging / sub).is_dir():
+                fsync_dir(staging / sub)
         fsync_dir(staging)
         os.replace(staging, self.folder)
         fsync_dir(self.folder.parent)
