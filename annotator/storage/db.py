@@ -63,11 +63,34 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 REQUIRED_TABLES = frozenset({"meta", "classes", "settings", "images", "models"})
+#: How long a statement waits for another process's lock on the database.
+BUSY_TIMEOUT_S = 30.0
 
 
 def _one_line(exc: BaseException) -> str:
     """SQLite quotes damaged schema text, newlines included; the user gets one line."""
     return " ".join(str(exc).split())[:300]
+
+
+def _trouble(exc: sqlite3.Error) -> str | None:
+    """What stops SQLite writing (or reading) the database, in plain words, when it is
+    the user's situation rather than a damaged file or a bug: a read-only, locked or
+    full database. None otherwise."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    if primary == sqlite3.SQLITE_FULL:
+        return "the disk is full"
+    if primary == sqlite3.SQLITE_READONLY:
+        return (
+            "the database file or its folder is read-only (file permissions, a file made "
+            "immutable, or a read-only disk)"
+        )
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return (
+            f"another program kept the database locked for {BUSY_TIMEOUT_S:g} s (a "
+            "database browser, a sync tool?); close it and try again"
+        )
+    return None
 
 
 class Database:
@@ -82,7 +105,7 @@ class Database:
         self._create = create
         try:
             self._conn = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=30.0
+                path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
             )
             self._conn.row_factory = sqlite3.Row
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -96,13 +119,15 @@ class Database:
                     "the project to a writable disk"
                 ) from None
             raise ProjectError(
-                f"{path}: cannot open the project database ({_one_line(exc)})"
+                f"{path}: cannot open the project database ({_trouble(exc) or _one_line(exc)})"
             ) from None
         self._lock = threading.RLock()
         try:
             self._migrate(path)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
+            if why := _trouble(exc):
+                raise ProjectError(f"{path}: cannot open the project database ({why})") from None
             raise ProjectError(
                 f"{path}: the project database is damaged ({_one_line(exc)})"
             ) from None
@@ -162,13 +187,12 @@ class Database:
                     raise
                 self._conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                if "disk is full" not in str(exc):
+                why = _trouble(exc)
+                if why is None:
                     raise
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
-                raise ProjectError(
-                    f"{self.path}: the disk is full; this change was not saved"
-                ) from None
+                raise ProjectError(f"{self.path}: {why}; this change was not saved") from None
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return all rows."""
@@ -176,6 +200,8 @@ class Database:
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:  # a damaged or tampered file, not a bug
+                if why := _trouble(exc):
+                    raise ProjectError(f"{self.path}: cannot read the database ({why})") from None
                 raise ProjectError(
                     f"{self.path}: the project database is damaged ({_one_line(exc)})"
                 ) from None
