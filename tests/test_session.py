@@ -1,5 +1,7 @@
 """AnnotationSession and Autosaver with a real project folder and no event loop."""
 
+import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -46,7 +48,6 @@ def test_edit_save_close_reopen_gives_the_same_pixels(project, tmp_path):
     with Project.open(tmp_path / "proj") as reopened:
         rec = reopened.image(first.id)
         assert (reopened.load_mask(rec) == expected).all()
-        assert rec.status is ImageStatus.IN_PROGRESS
         again = AnnotationSession(reopened)
         assert again.last_image_id() == first.id
         assert (again.open_image(first.id).label_map.array == expected).all()
@@ -522,6 +523,84 @@ def test_a_project_folder_moved_while_open_is_written_no_more(project, tmp_path)
     assert not old.exists()  # no ghost folder at the old path
     rescued = list((tmp_path / "rescued").rglob("*.png"))
     assert len(rescued) == 1 and str(rescued[0]) in note
-    assert rescued[0].stem == Path(rec.name).stem  # named after its image: an import finds it
+    assert rescued[0].stem == rec.name  # named after its image: an import finds it
     assert "could not be saved in the project (" in note and "stays open" not in note
     assert np.array_equal(cv2.imread(str(rescued[0]), cv2.IMREAD_UNCHANGED), doc.label_map.array)
+
+
+def rescue_and_import(project, tmp_path, record, paint):
+    """Labels a session cannot save (the project folder was moved away) are rescued when it
+    closes; with the folder back, the import command the note prints is run. Returns the
+    labels as painted and the note."""
+    from annotator.cli import main
+
+    session = AnnotationSession(project, rescue_dir=tmp_path / "rescued")
+    doc = session.open_image(record.id)
+    paint(doc)
+    painted = doc.label_map.copy_array()
+    root = project.root
+    root.rename(root.parent / "moved")
+    note = session.close()
+    project.close()
+    (root.parent / "moved").rename(root)
+    command = re.search(r"`annotator import PROJECT (.+) --format masks`", note)
+    assert command is not None, note
+    assert main(["import", str(root), command.group(1), "--format", "masks"]) == 0
+    return painted, note
+
+
+@pytest.mark.parametrize("void", [False, True])
+def test_rescued_labels_come_back_exactly_with_the_printed_command(project, tmp_path, void):
+    """A two-class project whose open image held only class 0 and unlabelled pixels: the
+    rescued mask (0 and 255) was read by the 0/255 binary rule, so every unpainted pixel
+    became the second class and the image counted as fully labelled."""
+    record = eight(project)[0]
+
+    def paint(doc):
+        doc.paint_stroke([(2, 2), (20, 2)], 2, 0)
+        if void:
+            doc.paint_stroke([(2, 20), (20, 20)], 2, project.schema.void)
+
+    painted, _ = rescue_and_import(project, tmp_path, record, paint)
+    assert (painted == project.schema.unlabelled).sum() > 1000
+    with Project.open(project.root) as back:
+        rec = back.image(record.id)
+        assert np.array_equal(back.load_mask(rec), painted)  # unlabelled and void too
+        assert rec.labelled_pixels == int((painted != back.schema.unlabelled).sum())
+    (folder,) = (tmp_path / "rescued").iterdir()  # a masks dataset, as removed/ holds
+    assert (folder / "class_names.txt").read_text() == "bg\ncell\n"
+    meta = json.loads((folder / "dataset.json").read_text())
+    assert (meta["void"], meta["unlabelled"]) == (254, 255)
+
+
+@pytest.mark.parametrize(
+    "files", [("scene1/0001.png", "scene2/0001.png"), ("x.png", "x.tif")], ids=["folders", "ext"]
+)
+def test_rescued_labels_go_back_on_their_own_image_among_namesakes(tmp_path, files):
+    """Rescue files were named by stem (``0001.png``, ``x.png``), so the printed import
+    refused them: the name matched several project images."""
+    import tifffile
+
+    pics = tmp_path / "pics"
+    rng = np.random.default_rng(1)
+    for name in files:
+        (pics / name).parent.mkdir(parents=True, exist_ok=True)
+        picture = rng.integers(0, 255, (24, 30), dtype=np.uint8)
+        if name.endswith(".tif"):
+            tifffile.imwrite(pics / name, picture)
+        else:
+            cv2.imwrite(str(pics / name), picture)
+    project = Project.create(tmp_path / "proj", LabelSchema.from_names(["bg", "a", "b"]))
+    project.add_images([pics])
+    assert sorted(r.name for r in project.images()) == sorted(files)
+    first, second = (project.image(name) for name in files)
+    project.save_mask(first.id, np.full((24, 30), 1, np.uint8))
+
+    def paint(doc):
+        doc.paint_stroke([(2, 2), (25, 2)], 2, 2)
+
+    painted, note = rescue_and_import(project, tmp_path, second, paint)
+    assert f"{Path(files[1]).name}.png" in note  # the whole name: x.tif.png
+    with Project.open(project.root) as back:
+        assert np.array_equal(back.load_mask(back.image(second.id)), painted)
+        assert (back.load_mask(back.image(first.id)) == 1).all()  # the other one untouched

@@ -99,7 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.errno not in _USER_ERRNOS:
             return _internal(args, exc)
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"annotator: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        why = exc.strerror or str(exc)
+        if exc.errno == errno.ENOSPC:  # "No space left on device" is not how people say it
+            why = f"the disk is full ({why})"
+        print(f"annotator: error: {where}{why}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Exception as exc:
         if _disk_full(exc):  # SQLite says so in its own words

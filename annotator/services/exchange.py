@@ -797,6 +797,13 @@ class _ImageIndex:
         return self._same[key]
 
 
+def named_alone(project: Project, stem: str, record: ImageRecord) -> bool:
+    """Whether a masks import puts a mask file of ``stem`` with no picture beside it on
+    ``record``: its name means that image and no other."""
+    chosen = _ImageIndex(project)._named(stem, True).chosen
+    return chosen is not None and chosen.id == record.id
+
+
 def _decode_carried(item: ImportItem) -> np.ndarray:
     """The picture an item carries, decoded as project images are."""
     from annotator.storage.images import read_image

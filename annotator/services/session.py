@@ -13,6 +13,7 @@ made on the owner's thread.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ from annotator.services.autosave import Autosaver, SaveRequest, SaveResult
 from annotator.services.document import DEFAULT_HISTORY_BYTES, Document
 from annotator.services.jobs import Dispatcher, LatestWinsWorker, call_directly
 from annotator.storage.images import encode_png
+from annotator.storage.kept_labels import LabelsFolder
 from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
@@ -276,27 +278,44 @@ class AnnotationSession:
     def _rescue(self, exc: ProjectError) -> str:
         """Write the open image's labels somewhere else; the sentence that says where.
 
-        The file is named after the image (in a folder named after the project and the
-        time), so ``annotator import --format masks`` of that folder finds its image."""
+        They are written as the project keeps removed labels (a masks dataset in a
+        folder named after the project and the time, with the class list and the
+        reserved values: :class:`~annotator.storage.kept_labels.LabelsFolder`), so
+        ``annotator import --format masks`` of that folder puts them back exactly, on
+        their image: the file is named after the image's whole name (``x.tif.png``),
+        and where that name is another image's too (``scene1/0001.png`` and
+        ``scene2/0001.png``) a copy of the picture beside it says which."""
+        from annotator.services.exchange import named_alone
+
         doc = self.document
         assert doc is not None
+        record = doc.record
         failure = self._saver.failure(doc.image_id)
         why = first_line(failure) if failure is not None else str(exc)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        folder = self.rescue_dir / f"{self.project.root.name}-{stamp}"
-        path = folder / f"{Path(doc.record.name).stem}.png"
+        stamp = f"{self.project.root.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        rescue = LabelsFolder(self.rescue_dir, stamp, [record], self.schema)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(encode_png(doc.label_map.array))
+            path = rescue.write(record, encode_png(doc.label_map.array))
+            try:
+                alone = named_alone(self.project, Path(path).stem, record)
+            except (AnnotatorError, OSError, sqlite3.Error):
+                alone = False
+            if not alone:
+                try:  # only a help to the import: the labels are rescued without it
+                    rescue.add_picture(record, self.project.image_path(record))
+                except (AnnotatorError, OSError) as missing:
+                    log.warning("no copy of the picture of %s: %s", record.name, missing)
+            folder = rescue.finish()
         except (OSError, ProjectError) as again:
-            log.error("could not rescue the labels of %s: %s", doc.record.name, again)
+            rescue.discard()
+            log.error("could not rescue the labels of %s: %s", record.name, again)
             return (
-                f"the labels of {doc.record.name} could not be saved ({why}), nor rescued "
+                f"the labels of {record.name} could not be saved ({why}), nor rescued "
                 f"elsewhere ({first_line(again)})"
             )
-        log.warning("labels of %s rescued to %s: %s", doc.record.name, path, why)
+        log.warning("labels of %s rescued to %s: %s", record.name, path, why)
         return (
-            f"the labels of {doc.record.name} could not be saved in the project ({why}). "
+            f"the labels of {record.name} could not be saved in the project ({why}). "
             f"They were written to {path} instead: once the project can be written again, "
             f"`annotator import PROJECT {folder} --format masks` puts them back"
         )

@@ -85,10 +85,15 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
 def write_synced(path: str | os.PathLike[str], data: bytes) -> None:
     """Write a new file and flush it to disk (for files in a staging folder that is
     renamed into place as a whole afterwards)."""
-    with open(path, "xb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with open(path, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        if exc.filename is None:  # say which file (a write on a full disk names none)
+            raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(path)) from exc
+        raise
 
 
 def put_in_place(stage: Path, out: Path, inside: bool) -> None:

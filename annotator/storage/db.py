@@ -8,13 +8,17 @@ state. The connection is shared by the GUI thread and the I/O workers, guarded b
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from annotator.core.errors import ProjectError
+
+log = logging.getLogger(__name__)
 
 # Each entry upgrades the database from version i to i+1. Append; never edit a released one.
 MIGRATIONS: tuple[str, ...] = (
@@ -63,6 +67,8 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 REQUIRED_TABLES = frozenset({"meta", "classes", "settings", "images", "models"})
+#: How long a statement waits for another process's lock on the database.
+BUSY_TIMEOUT_S = 30.0
 
 
 def _one_line(exc: BaseException) -> str:
@@ -70,10 +76,88 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300]
 
 
+#: Below this many bytes free, SQLite's "disk I/O error" is a full disk (it says so only
+#: when a write of the database itself fails, not one of its -wal and -shm files).
+_FULL_BELOW = 1 << 20
+
+
+def _trouble(exc: sqlite3.Error, path: Path) -> str | None:
+    """What stops SQLite writing (or reading) the database ``path``, in plain words, when
+    it is the user's situation rather than a damaged file or a bug: a read-only, locked
+    or full database. None otherwise."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    if primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN):
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(path.parent).free < _FULL_BELOW:
+                primary = sqlite3.SQLITE_FULL
+    if primary == sqlite3.SQLITE_FULL:
+        return "the disk it is on is full"
+    if primary == sqlite3.SQLITE_READONLY:
+        return (
+            "the database file or its folder is read-only (file permissions, a file made "
+            "immutable, or a read-only disk)"
+        )
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return (
+            f"another program kept the database locked for {BUSY_TIMEOUT_S:g} s (a "
+            "database browser, a sync tool?); close it and try again"
+        )
+    return None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """The usual connection: read and write, WAL, every commit synced."""
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
+    )
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _open_reading(path: Path) -> sqlite3.Connection | None:
+    """A connection that only reads, for a reader where :func:`_connect` failed; None if
+    SQLite cannot make one either.
+
+    With no ``-wal`` file beside the database, or an empty one (no connection has it
+    open, or every commit was copied into the database: a failed open leaves an empty
+    one), the database file holds every commit and is opened immutable: SQLite then
+    writes nothing, not even its ``-shm`` file or a lock. Otherwise it is opened
+    read-only, through the ``-wal`` and ``-shm`` files that are there."""
+    try:
+        pending = path.with_name(path.name + "-wal").stat().st_size > 0
+    except OSError:
+        pending = False
+    uri = f"{path.absolute().as_uri()}?{'mode=ro' if pending else 'immutable=1'}"
+    try:
+        conn = sqlite3.connect(
+            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
+        )
+    except sqlite3.DatabaseError:
+        return None
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError:
+        conn.close()
+        return None
+    return conn
+
+
 class Database:
     """A locked, transactional SQLite connection with migrations applied on open."""
 
-    def __init__(self, path: Path, *, create: bool) -> None:
+    def __init__(self, path: Path, *, create: bool, reader: bool = False) -> None:
+        """``reader``: only read (a command that takes no lock), so that where the
+        database cannot be opened as usual (a full or read-only disk: SQLite writes
+        beside it even to read it) it is opened read-only (:func:`_open_reading`)."""
         self.path = path
         if not create and not path.exists():
             raise ProjectError(f"{path.parent}: not an Annotator project (no {path.name})")
@@ -81,28 +165,30 @@ class Database:
             raise ProjectError(f"{path}: the project database is empty (damaged)")
         self._create = create
         try:
-            self._conn = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn = _connect(path)
         except sqlite3.DatabaseError as exc:
-            if not os.access(path.parent, os.W_OK) or not os.access(path, os.W_OK):
+            reading = _open_reading(path) if reader else None
+            if reading is not None:
+                log.info("%s: opened read-only (%s)", path, _one_line(exc))
+                self._conn = reading
+            elif not os.access(path.parent, os.W_OK) or not os.access(path, os.W_OK):
                 raise ProjectError(  # SQLite's "unable to open database file" says nothing
                     f"{path}: cannot open the project database: its folder or file is "
                     "read-only, and SQLite writes beside the database even to read it; copy "
                     "the project to a writable disk"
                 ) from None
-            raise ProjectError(
-                f"{path}: cannot open the project database ({_one_line(exc)})"
-            ) from None
+            else:
+                raise ProjectError(
+                    f"{path}: cannot open the project database "
+                    f"({_trouble(exc, path) or _one_line(exc)})"
+                ) from None
         self._lock = threading.RLock()
         try:
             self._migrate(path)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
+            if why := _trouble(exc, path):
+                raise ProjectError(f"{path}: cannot open the project database ({why})") from None
             raise ProjectError(
                 f"{path}: the project database is damaged ({_one_line(exc)})"
             ) from None
@@ -129,12 +215,13 @@ class Database:
                 f"{path.parent}: this project was written by a newer Annotator "
                 f"(database version {version}, this program knows {SCHEMA_VERSION}); upgrade"
             )
-        with self.transaction() as conn:
-            for target in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {target + 1}")
+        if version < SCHEMA_VERSION:  # (a reader may not write: no empty transaction)
+            with self.transaction() as conn:
+                for target in range(version, SCHEMA_VERSION):
+                    for statement in MIGRATIONS[target].split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {target + 1}")
         # A damaged file can hold NULLs and wrong types no constraint lets in; the quick
         # check (a few ms even for 20,000 images) finds most damage before anything reads it.
         check = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
@@ -162,13 +249,12 @@ class Database:
                     raise
                 self._conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                if "disk is full" not in str(exc):
+                why = _trouble(exc, self.path)
+                if why is None:
                     raise
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
-                raise ProjectError(
-                    f"{self.path}: the disk is full; this change was not saved"
-                ) from None
+                raise ProjectError(f"{self.path}: {why}; this change was not saved") from None
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return all rows."""
@@ -176,6 +262,8 @@ class Database:
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:  # a damaged or tampered file, not a bug
+                if why := _trouble(exc, self.path):
+                    raise ProjectError(f"{self.path}: cannot read the database ({why})") from None
                 raise ProjectError(
                     f"{self.path}: the project database is damaged ({_one_line(exc)})"
                 ) from None

@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.records import ImageRecord
@@ -30,44 +30,65 @@ from annotator.storage.atomic import fsync_dir, partial_folder, write_synced
 from annotator.storage.project import REMOVED_DIR, Project
 
 
-class KeptLabels:
-    """The label maps kept before an operation: :meth:`add` each one, then
-    :meth:`finish` (the folder appears whole) or :meth:`discard` (nothing is left)."""
+class LabelsFolder:
+    """Label maps written as a masks dataset into a new folder ``PARENT/<stamp>``:
+    ``masks/<image name>.png``, ``class_names.txt`` and ``dataset.json``, as a masks
+    export writes them, so that ``annotator import P --format masks`` of the folder
+    puts each map back on its image, unlabelled and void included. :meth:`write` each
+    map, then :meth:`finish` (the folder appears whole) or :meth:`discard`.
+
+    Used for the maps an operation is about to take out of the project
+    (:class:`KeptLabels`) and for those a session could not save in it (the rescue)."""
 
     def __init__(
         self,
-        project: Project,
+        parent: Path,
+        stamp: str,
         records: Iterable[ImageRecord],
         schema: LabelSchema,
-        what: str = "",
     ) -> None:
         """``records``: every image that may be added (they are named together, so that
-        two images of one stem never share a file); ``schema``: the classes the maps'
-        ids are of; ``what`` ends the folder's name (``<time>-<what>``)."""
-        self._project, self._schema = project, schema
-        stamp = time.strftime("%Y%m%d-%H%M%S") + (f"-{what}" if what else "")
-        root = project.root / REMOVED_DIR
-        folder, n = root / stamp, 2
+        two images of one name never share a file); ``schema``: the classes the maps'
+        ids are of."""
+        self._schema = schema
+        folder, n = parent / stamp, 2
         while folder.exists() or partial_folder(folder).exists():  # two in one second
-            folder = root / f"{stamp}-{n}"
+            folder = parent / f"{stamp}-{n}"
             n += 1
         self.folder = folder
         self._staging = partial_folder(folder)
         # Named by the whole image name (``x.jpg.png``): the masks import then finds
-        # ``x.jpg`` and never ``x.png``, which a bare stem would name as well.
-        self._names = unique_stems([(r.id, r.name) for r in records], NAME_MAX - 4)
+        # ``x.jpg`` and never ``x.png``, which a bare stem would name as well. Only the
+        # file's name: ``scene2/0001.png`` is ``0001.png.png``, no folder.
+        self._names = unique_stems([(r.id, PurePath(r.name).name) for r in records], NAME_MAX - 4)
         self.count = 0
         self._finished = False
 
-    def add(self, record: ImageRecord) -> None:
-        """Copy ``record``'s label map (its file's bytes, synced)."""
+    def write(self, record: ImageRecord, data: bytes) -> Path:
+        """Write ``data``, a PNG of ``record``'s label map (synced); the path it will
+        have once the folder is finished."""
         masks = self._staging / "masks"
         if not self.count:
             shutil.rmtree(self._staging, ignore_errors=True)
             masks.mkdir(parents=True)
-        data = self._project.mask_path(record.id).read_bytes()
-        write_synced(masks / f"{self._names[record.id]}.png", data)
+        name = self._names[record.id]
+        write_synced(masks / f"{name}.png", data)
         self.count += 1
+        return self.folder / "masks" / f"{name}.png"
+
+    def add_picture(self, record: ImageRecord, picture: Path) -> None:
+        """Copy ``picture``, the file of ``record`` (written first), into ``images/``
+        beside the masks: the import then finds the image by its content where its name
+        alone does not say which (``scene1/0001.png`` and ``scene2/0001.png``). Leaves
+        nothing of it when the copy fails (the ``OSError`` is raised)."""
+        images = self._staging / "images"
+        target = images / f"{self._names[record.id]}{picture.suffix}"
+        try:
+            images.mkdir(exist_ok=True)
+            write_synced(target, picture.read_bytes())
+        except OSError:
+            target.unlink(missing_ok=True)
+            raise
 
     def finish(self) -> Path | None:
         """Write the class list and rename the folder into place; the folder, or
@@ -83,17 +104,47 @@ class KeptLabels:
             "classes": schema.names,
         }
         write_synced(staging / "dataset.json", (json.dumps(meta, indent=2) + "\n").encode())
-        fsync_dir(staging / "masks")
+        for sub in ("masks", "images"):
+            if (staging / sub).is_dir():
+                fsync_dir(staging / sub)
         fsync_dir(staging)
         os.replace(staging, self.folder)
         fsync_dir(self.folder.parent)
-        fsync_dir(self._project.root)
         self._finished = True
         return self.folder
 
     def discard(self) -> None:
-        """Remove what was kept (the operation did not happen), finished or not."""
+        """Remove what was written (the operation did not happen), finished or not."""
         shutil.rmtree(self._staging, ignore_errors=True)
         if self._finished:
             shutil.rmtree(self.folder, ignore_errors=True)
             self._finished = False
+
+
+class KeptLabels(LabelsFolder):
+    """The label maps kept before an operation, in ``PROJECT/removed/<time>[-what]/``:
+    :meth:`add` each one, then :meth:`finish` (the folder appears whole) or
+    :meth:`discard` (nothing is left)."""
+
+    def __init__(
+        self,
+        project: Project,
+        records: Iterable[ImageRecord],
+        schema: LabelSchema,
+        what: str = "",
+    ) -> None:
+        """``records``, ``schema``: as :class:`LabelsFolder`'s; ``what`` ends the
+        folder's name (``<time>-<what>``)."""
+        stamp = time.strftime("%Y%m%d-%H%M%S") + (f"-{what}" if what else "")
+        super().__init__(project.root / REMOVED_DIR, stamp, records, schema)
+        self._project = project
+
+    def add(self, record: ImageRecord) -> None:
+        """Copy ``record``'s label map (its file's bytes, synced)."""
+        self.write(record, self._project.mask_path(record.id).read_bytes())
+
+    def finish(self) -> Path | None:
+        folder = super().finish()
+        if folder is not None:
+            fsync_dir(self._project.root)
+        return folder

@@ -563,7 +563,9 @@ class Project:
         again = wanted and lock_held_here(folder)  # this process has it open already
         held = ProjectLock.acquire(folder) if wanted else None
         try:
-            project = cls(folder, Database(folder / DB_NAME, create=False))
+            # a reader opens read-only where it cannot as usual (a full or read-only disk)
+            reader = not (lock and lock_needed())
+            project = cls(folder, Database(folder / DB_NAME, create=False, reader=reader))
         except BaseException:
             if held is not None:
                 held.release()

@@ -9,6 +9,7 @@ usable: the next round, proposal or save works.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -348,3 +349,51 @@ def test_a_file_system_without_flock_still_locks_by_the_holder_s_pid(tmp_path, m
     proj = make_project(tmp_path, n_images=1, size=32, labelled=0)
     with Project.open(proj) as project:
         assert len(project.images()) == 1
+
+
+def _fill(disk) -> None:
+    """Leave not one byte free on ``disk``."""
+    with open(disk / "filler", "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+    for n in (4096, 512, 1):  # what a last whole chunk did not fill
+        with open(disk / f"filler{n}", "wb", buffering=0) as fh, contextlib.suppress(OSError):
+            while fh.write(b"\0" * n):
+                pass
+    assert shutil.disk_usage(disk).free == 0
+
+
+def test_a_full_disk_still_reads_the_project_and_says_what_is_full(tiny_tmpfs, tmp_path):
+    """At 0 bytes free, status, models and export said only "cannot open the project
+    database (disk I/O error)" (SQLite could not make its -shm file), and a write on a
+    full disk said "No space left on device" naming no file."""
+    import cv2
+
+    from annotator.storage.atomic import write_synced
+
+    proj = make_project(tiny_tmpfs, n_images=3, size=32, labelled=2)
+    _fill(tiny_tmpfs)
+    status = cli("status", proj)
+    assert status.code == 0 and "done: 2" in status.out, status.err
+    assert cli("models", proj).code == 0
+    out = tmp_path / "out"  # another disk
+    exported = cli("export", proj, out, "--format", "masks", "--split", "1")
+    assert exported.code == 0, exported.err
+    assert len(list(out.rglob("masks/*.png"))) == 2
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    cv2.imwrite(str(pics / "new.png"), np.full((32, 32), 7, np.uint8))
+    for command in (("add", proj, pics), ("train", proj, *TRAIN)):
+        refused = cli(*command)
+        assert refused.code == 1 and "internal error" not in refused.err, refused.err
+        assert (
+            f"{proj / 'annotator.sqlite'}: cannot open the project database (the disk it is on is full)"
+            in refused.err
+        )
+    with pytest.raises(OSError) as err:  # a file the disk has no room for is named
+        write_synced(tiny_tmpfs / "weights.pt", b"w" * 65536)
+    assert err.value.filename == str(tiny_tmpfs / "weights.pt")

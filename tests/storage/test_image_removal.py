@@ -181,3 +181,19 @@ def test_a_reader_meeting_an_image_removed_meanwhile_says_so(tmp_path):
             remove_images(project, [a.id])
             with pytest.raises(ProjectError, match="was removed from the project while this"):
                 reader.load_mask(record)
+
+
+def test_an_image_named_with_its_folder_is_kept_by_its_file_name(tmp_path):
+    """``scene2/0001.png``'s kept map was written to ``masks/scene2/0001.png.png``, a folder
+    never made: the removal failed ("No such file or directory")."""
+    for value, scene in enumerate(("scene1", "scene2")):
+        (tmp_path / "pics" / scene).mkdir(parents=True)
+        Image.fromarray(np.full((6, 8), value, np.uint8)).save(tmp_path / "pics" / scene / "0.png")
+    with Project.create(tmp_path / "proj", LabelSchema.from_names(["bg", "cell"])) as project:
+        project.add_images([tmp_path / "pics"])
+        record = project.image("scene2/0.png")
+        mask = _label(project, record)
+        report = remove_images(project, [record.id])
+        assert report.kept_in is not None
+        kept = np.asarray(Image.open(report.kept_in / "masks" / "0.png.png"))
+        assert np.array_equal(kept, mask)

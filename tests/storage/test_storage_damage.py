@@ -130,6 +130,55 @@ def test_a_project_on_read_only_media_says_so(project, monkeypatch):
         Project.open(root)
 
 
+def _add_says(project, tmp_path, capsys):
+    """Run `annotator add` of two new pictures; its exit code and what it said."""
+    from annotator.cli import main
+
+    root = project.root
+    project.close()
+    code = main(["add", str(root), str(image_folder(tmp_path / "more", n=2))])
+    return code, capsys.readouterr().err.strip()
+
+
+@pytest.fixture
+def immutable(project):
+    """The project's database made immutable (``chattr +i``: even root cannot write it)."""
+    import shutil
+    import subprocess
+
+    path = project.root / DB_NAME
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", path]).returncode:
+        pytest.skip("chattr +i is not available here")
+    yield path
+    subprocess.run(["chattr", "-i", path], check=True)
+
+
+def test_a_read_only_database_is_one_line_naming_it(project, immutable, tmp_path, capsys):
+    """It was an internal error: sqlite3.OperationalError 'attempt to write a readonly
+    database' (exit 70)."""
+    code, said = _add_says(project, tmp_path, capsys)
+    assert code == 1 and "\n" not in said
+    assert f"{immutable}: the database file or its folder is read-only" in said
+    assert "internal" not in said
+
+
+def test_a_database_locked_by_another_program_is_one_line_naming_it(
+    project, tmp_path, capsys, monkeypatch
+):
+    from annotator.storage import db
+
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_S", 0.1)
+    other = sqlite3.connect(project.root / DB_NAME, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a browser holding a write transaction open
+    try:
+        code, said = _add_says(project, tmp_path, capsys)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert code == 1 and "\n" not in said
+    assert f"{project.root / DB_NAME}: another program kept the database locked" in said
+
+
 def _set_raw_setting(root, key, raw):
     conn = sqlite3.connect(root / DB_NAME)
     conn.execute(
