@@ -304,6 +304,8 @@ def _print_round(outcome: TrainOutcome) -> None:
         + (f" x{result.world_size} processes" if result.world_size > 1 else "")
         + f", loss {result.final_loss:.4f}"
     )
+    for note in outcome.notes:
+        print(f"note: {note} (`annotator train --from-scratch`)", file=sys.stderr)
     if result.metrics is None:
         print("no validation: too few labelled pixels to hold some out")
         return
@@ -492,6 +494,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             return 0
         models, active_v = versions.listing(project)
         stored = versions.stored(project)
+        stale = versions.stale_note(project)
     if args.json:
         print(json.dumps([_model_json(m, active_v, m.version in stored) for m in models], indent=2))
         return 0
@@ -517,6 +520,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"  {'':<8} adapted from {card.adapted} (not trained since)")
         if m.version not in stored:
             print(f"  {'':<8} files removed to save space (models --keep)")
+    if stale:
+        print(f"note: {stale}", file=sys.stderr)
     return 0
 
 

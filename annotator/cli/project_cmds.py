@@ -254,9 +254,11 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from annotator.services.projects import open_project
+    from annotator.services.versions import stale_note
 
     with open_project(args.project, lock=False) as project:  # read-only: runs beside a writer
         summary = project.summary()
+        stale = stale_note(project)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -274,6 +276,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
     else:
         print("models   none yet")
+    if stale:
+        print(f"note: {stale}", file=sys.stderr)
     return 0
 
 

@@ -65,6 +65,8 @@ class TrainOutcome:
     #: The version that stayed active instead of ``model``: it was made active while
     #: the round ran (a rollback), and the round does not undo that.
     kept_active: int | None = None
+    #: What the caller should tell the user about the round (one line each).
+    notes: tuple[str, ...] = ()
 
 
 def labelled_records(project: Project) -> list[ImageRecord]:
@@ -227,7 +229,23 @@ def train_project(
         raise failure
     if told is not None:
         raise FailedOnMainRank(told)
-    return TrainOutcome(result, record, main, kept)
+    return TrainOutcome(result, record, main, kept, _notes(project, active, from_scratch))
+
+
+def _notes(project: Project, parent: ModelRecord | None, from_scratch: bool) -> tuple[str, ...]:
+    """A grey model continued on a project that now has colour images trains (and
+    proposes) them as grey: it is said, since only a round from scratch changes it."""
+    from annotator.ml.data import choose_in_channels
+
+    if from_scratch or parent is None or parent.card.input_channels != 1:
+        return ()
+    if choose_in_channels([r.channels for r in project.images()]) == 1:
+        return ()
+    return (
+        f"model v{parent.version} takes grey pictures (it was made when every image was "
+        "grey): colour images are trained and proposed as grey; a round from scratch uses "
+        "their colour",
+    )
 
 
 def _cancelled(result: TrainResult) -> TrainResult:

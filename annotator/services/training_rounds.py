@@ -198,6 +198,8 @@ class TrainingRounds:
                     f"; v{outcome.kept_active} stays active: it was made active during "
                     "the round (Roll back to use the new one)"
                 )
+            for note in outcome.notes:  # (the window: Model > Train from scratch)
+                message += f"; {note}"
         elif result.status == "cancelled":
             status, message = "cancelled", self._cancelled_message()
         else:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from annotator.core.card import CardMetrics, ModelCard
+from annotator.core.card import CardMetrics, ModelCard, classes_fit
 from annotator.core.errors import AnnotatorError, Cancelled, ModelError
 from annotator.core.records import ModelRecord, now_iso
 from annotator.services.projects import refuse_image_files, refuse_inside_project
@@ -257,3 +257,17 @@ def export_model(
     except OSError as exc:
         raise ModelError(f"{out}: cannot write the model ({exc.strerror or exc})") from None
     return record
+
+
+def stale_note(project: Project) -> str:
+    """One line when the active version no longer fits the project's classes (a class
+    was renamed since it was trained): it cannot propose, and a round cannot continue
+    it. ``""`` otherwise."""
+    active = project.active_model()
+    if active is None or classes_fit(active.card.class_names, project.schema.names):
+        return ""
+    return (
+        f"the classes changed since model v{active.version} was trained (it knows "
+        f"{', '.join(active.card.class_names)}): it cannot propose; train from scratch "
+        f"(`annotator train {project.root} --from-scratch`) to use them"
+    )

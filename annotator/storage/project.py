@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from annotator.core.card import ModelCard
+from annotator.core.card import ModelCard, classes_fit
 from annotator.core.errors import ImageReadError, ModelError, ProjectError, SchemaError
 from annotator.core.limits import OTHER_PICTURE_SUFFIXES
 from annotator.core.naming import (
@@ -1568,7 +1568,7 @@ class Project:
         ts = now_iso()
         with self._db.transaction() as conn:
             names = [r[0] for r in conn.execute("SELECT name FROM classes ORDER BY id")]
-            if names[: len(card.classes)] != list(card.classes):
+            if not classes_fit(card.classes, names):  # (any case: a rename of case fits)
                 raise ModelError(
                     f"the classes changed while model v{version} was made (it knows "
                     f"{list(card.classes)}, the project now has {names}); nothing was "

@@ -64,8 +64,15 @@ def test_a_model_with_other_classes_is_refused_and_one_with_fewer_is_taken(train
     wider = Project.create(tmp_path / "wider", LabelSchema.from_names([*names, "debris"]))
     record = versions.import_model(wider, path, export_onnx=False)
     assert record.card.classes == tuple(names)  # the next round learns "debris"
+    # The same names in other letters fit, as they do for a rename (it was refused with
+    # "the classes changed while model v1 was made")
+    shouted = Project.create(
+        tmp_path / "shouted", LabelSchema.from_names([n.upper() for n in names])
+    )
+    assert versions.import_model(shouted, path, export_onnx=False).version == 1
     other.close()
     wider.close()
+    shouted.close()
 
 
 def test_export_says_what_is_wrong(trained, tmp_path):
@@ -183,3 +190,35 @@ def test_depth_and_width_out_of_range_are_refused_before_anything_else(trained, 
         assert main(["train", root, "--steps", "1", "--device", "cpu", *extra]) == 1
         assert said in capsys.readouterr().err
     assert [m.version for m in source.models()] == [1]
+
+
+def test_status_and_models_say_when_the_active_version_no_longer_fits(trained, capsys):
+    """After a rename the active version cannot propose; status and models listed it
+    with its scores as if nothing had changed (the window says so; the CLI did not)."""
+    source, _target = trained
+    root = str(source.root)
+    assert main(["status", root]) == 0 and "note:" not in capsys.readouterr().err
+    source.set_schema(source.schema.renamed(1, "nucleus body"))
+    for argv in (["status", root], ["models", root]):
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        assert "the classes changed since model v1 was trained" in err
+        assert "--from-scratch" in err
+
+
+def test_a_grey_model_continued_on_colour_images_says_they_train_as_grey(trained, tmp_path, capsys):
+    """Colour images labelled after a grey model existed were trained and proposed as
+    grey, without a word; a round from scratch takes their colour."""
+    import cv2
+
+    source, _target = trained
+    picture, mask = source.load_image(source.images()[0]), source.load_mask(source.images()[0])
+    colour = np.dstack([picture, np.roll(picture, 3, axis=1), 255 - picture])
+    cv2.imwrite(str(tmp_path / "colour.png"), colour)
+    (rec,) = source.add_images([tmp_path / "colour.png"]).added
+    source.save_mask(rec.id, mask)
+    assert main(["train", str(source.root), "--steps", "1", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "model v1 takes grey pictures" in err and "--from-scratch" in err
+    out = training.train_project(source, steps=1, config=FAST, device="cpu", from_scratch=True)
+    assert out.notes == () and out.model.card.input_channels == 3
