@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.card import classes_fit
 from annotator.core.records import ModelRecord
-from annotator.core.schema import LabelSchema
+from annotator.core.schema import ClassRename, LabelSchema, name_key, name_now
 
 #: Characters per line of the "Train from scratch" explanation (about the list's width).
 ARCHITECTURE_TEXT_COLUMNS = 64
@@ -54,15 +54,21 @@ class IouSeries:
     values: tuple[float | None, ...]
 
 
-def iou_series(models: list[ModelRecord], schema: LabelSchema) -> tuple[list[int], list[IouSeries]]:
-    """Versions and per-class IoU series read from the model cards."""
+def iou_series(
+    models: list[ModelRecord], schema: LabelSchema, renames: Sequence[ClassRename] = ()
+) -> tuple[list[int], list[IouSeries]]:
+    """Versions and per-class IoU series read from the model cards. A card keeps the
+    names its version was trained with: a class renamed since keeps its past under its
+    new name (``renames``, oldest first); a class taken out has no series."""
     versions = [m.version for m in models]
+    scores = [
+        {name_key(name_now(n, m.version, renames)): v for n, v in m.card.metrics.iou.items()}
+        for m in models
+    ]
     series = []
     for c in schema.classes:
-        values = []
-        for m in models:
-            values.append(m.card.iou(c.name))
-        series.append(IouSeries(c.name, QColor(*c.rgb), tuple(values)))
+        values = tuple(by_name.get(name_key(c.name)) for by_name in scores)
+        series.append(IouSeries(c.name, QColor(*c.rgb), values))
     return versions, series
 
 
@@ -361,9 +367,11 @@ class ModelPanel(QWidget):
         active: ModelRecord | None,
         schema: LabelSchema,
         stored: set[int] | None = None,
+        renames: Sequence[ClassRename] = (),
     ) -> None:
         """Versions, the active one's card, and the IoU chart. Versions not in ``stored``
-        (default: all are) had their files removed to save space: listed, not choosable."""
+        (default: all are) had their files removed to save space: listed, not choosable.
+        ``renames``: the project's classes renamed, oldest first (the chart follows them)."""
         self._has_model = active is not None
         if active is None:
             self.version_label.setText(
@@ -411,7 +419,7 @@ class ModelPanel(QWidget):
             if removed and isinstance(items, QStandardItemModel):
                 items.item(row).setEnabled(False)  # no weights to roll back to
         self.rollback_button.setEnabled(len(models) > 1)
-        versions, series = iou_series(models, schema)
+        versions, series = iou_series(models, schema, renames)
         self.chart.set_data(versions, series, active.version if active else None)
 
     def round_started(self) -> None:

