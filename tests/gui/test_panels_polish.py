@@ -4,7 +4,11 @@ names stay readable, and the edge-bounded fill on 16-bit pictures."""
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 from guihelpers import center
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QStyleOptionViewItem
 
 from annotator.core.card import CardMetrics, ModelCard
 from annotator.core.schema import LabelSchema
@@ -114,3 +118,85 @@ def test_the_stale_model_after_a_rename_logs_no_warning(window, qtbot, tmp_path,
     warned = [r.getMessage() for r in caplog.records if r.levelno >= 30]
     assert warned == []
     assert not loop.service.ranking().busy
+
+
+# --- 2. long class lists and long image names stay readable -------------------------------------
+CAMVID = [
+    "sky",
+    "road",
+    "car",
+    "building",
+    "pole",
+    "pavement",
+    "tree",
+    "sign",
+    "fence",
+    "pedestrian",
+    "bicyclist",
+]
+
+
+def test_the_iou_legend_shows_every_class_at_the_default_window_size(qtbot, tmp_path):
+    """CamVid's 11 classes: the legend used to stop at the chart's bottom ("sign")."""
+    images = tmp_path / "imgs"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.png"), np.full((64, 64), 90, np.uint8))
+    root = tmp_path / "camvid"
+    with Project.create(root, LabelSchema.from_names(CAMVID)) as p:
+        p.add_images([images])
+        # IoU never measured: the only pixels of a class's colour are its legend swatch
+        card = _card(1, CAMVID, [None] * len(CAMVID))
+        p.register_model(1, None, "models/v1/model.pt", card, replacing=-1)
+        schema = p.schema
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1280, 820)  # the window's size on a first start
+    window.show()
+    window.open_project(root)
+    chart = window.loop.panel.chart
+    qtbot.waitUntil(lambda: len(chart.series) == len(CAMVID))
+    qtbot.wait(50)  # the layout follows the chart's new least height
+    shot = chart.grab().toImage()
+    colours = {
+        shot.pixelColor(x, y).rgb() for x in range(shot.width()) for y in range(shot.height())
+    }
+    missing = [c.name for c in schema.classes if QColor(*c.rgb).rgb() not in colours]
+    assert missing == []
+    window.close()
+
+
+def test_an_image_row_elides_the_name_and_keeps_status_and_score_whole(qtbot):
+    """A done row used to read "[done] 0..." behind a sideways scroll bar."""
+    from annotator.core.records import ImageRecord
+    from annotator.core.status import ImageStatus
+    from annotator.gui.image_list import ImageListPanel
+
+    def record(i, status, score):
+        name = f"train_0001TP_00{6690 + 30 * i}.png"
+        return ImageRecord(i, name, name, "", 480, 360, 3, 8, status, "user", 0, score, "", "")
+
+    panel = ImageListPanel()
+    qtbot.addWidget(panel)
+    panel.resize(270, 400)  # the Images dock's width on a first start
+    panel.show()
+    panel.set_records(
+        [
+            record(1, ImageStatus.DONE, 0.7123),
+            record(2, ImageStatus.NEW, 0.67),
+            record(3, ImageStatus.IN_PROGRESS, None),
+        ]
+    )
+    qtbot.wait(50)
+    view = panel.list
+    assert not view.horizontalScrollBar().isVisible()
+    for row, tail in enumerate(("[done]   0.71", "[new]   0.67", "[in progress]")):
+        index = panel.model.index(row)
+        option = QStyleOptionViewItem()
+        option.initFrom(view)
+        option.rect = view.visualRect(index)
+        option.widget = view
+        view.itemDelegate().initStyleOption(option, index)
+        assert option.text.endswith(tail)
+        assert option.fontMetrics.horizontalAdvance(option.text) <= view.viewport().width()
+        assert option.text.endswith(".png   " + tail)
+        assert option.text.startswith("train_0001")  # the name elided in its middle
