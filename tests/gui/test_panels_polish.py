@@ -200,3 +200,49 @@ def test_an_image_row_elides_the_name_and_keeps_status_and_score_whole(qtbot):
         assert option.fontMetrics.horizontalAdvance(option.text) <= view.viewport().width()
         assert option.text.endswith(".png   " + tail)
         assert option.text.startswith("train_0001")  # the name elided in its middle
+
+
+# --- 3. the edge-bounded fill on a 16-bit picture -----------------------------------------------
+def test_the_fill_tolerance_follows_a_16_bit_images_range(qtbot, tmp_path):
+    """30 grey levels set on an 8-bit image filled 1 pixel of a 16-bit EM picture (values
+    1000..4000): the tolerance is carried over as the same share of the image's range."""
+    from guihelpers import SIZE, click
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    eight = np.full((SIZE, SIZE), 40, np.uint8)
+    eight[20:40, 20:40] = 200
+    cv2.imwrite(str(folder / "a8.png"), eight)
+    rng = np.random.default_rng(0)
+    deep = (1000 + rng.integers(-100, 101, (SIZE, SIZE))).astype(np.uint16)  # noisy
+    deep[20:40, 20:40] = 4000
+    cv2.imwrite(str(folder / "b16.png"), deep)
+    root = tmp_path / "proj"
+    with Project.create(root, LabelSchema.from_names(list(NAMES))) as p:
+        p.add_images([folder])
+        ids = {r.name: r.id for r in p.images()}
+    window = _window(qtbot, root)
+    window.open_image(ids["a8.png"])
+    window.canvas.set_tool("fill")
+    window.edges_check.setChecked(True)
+    window.tolerance_spin.setValue(30)
+    window.open_image(ids["b16.png"])
+    center(window.canvas)
+    lo, hi = np.percentile(deep, (0.5, 99.5))  # the simulated annotator's rule
+    scale = (hi - lo) / 255
+    assert window.tolerance_spin.value() == round(30 * scale)
+    assert window.canvas.fill_tolerance == round(30 * scale)
+    click(window.canvas, 5, 5)  # the noisy background, not the square
+    lab = window.document.label_map.array
+    assert (lab == 0).sum() == SIZE * SIZE - 400 and (lab[20:40, 20:40] != 0).all()
+    window.tolerance_spin.setValue(0)  # too small for the noise: the fill says so
+    window.canvas.set_current_value(1)
+    click(window.canvas, 5, 5)
+    assert (window.document.label_map.array == 1).sum() <= 4
+    said = window.statusBar().currentMessage()
+    assert said.startswith("Fill to edges changed only a few pixels")
+    assert "(0)" in said and "span 900 to 4000" in said
+    window.tolerance_spin.setValue(600)  # the user's value, in this image's units
+    window.open_image(ids["a8.png"])
+    assert window.tolerance_spin.value() == round(600 / scale, 2)
+    window.close()
