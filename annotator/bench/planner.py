@@ -23,7 +23,7 @@ from annotator.bench.brush import (
     plan_chain_stroke,
     plan_region_stroke,
 )
-from annotator.core.labelmap import Box, LabelMap, Point
+from annotator.core.labelmap import Box, LabelMap, Point, tolerance_scale
 
 #: A pixel turned from unlabelled into a wrong class counts against an action by this
 #: much: it is still wrong, and no longer protected by "paint only unlabelled".
@@ -148,7 +148,7 @@ def candidates(
     if "fill" in tools:
         yield Action("fill", cls, CLICK, points=(seed,))
     if "wand" in tools and scene.image is not None:
-        scale = _tolerance_scale(scene.image)
+        scale = tolerance_scale(scene.image)  # given for 8-bit data
         for tol in WAND_TOLERANCES:
             yield Action("wand", cls, CLICK, points=(seed,), tolerance=tol * scale)
     if "polygon" in tools:
@@ -260,14 +260,6 @@ def _deepest(region: np.ndarray) -> Point:
     dist = cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1]
     iy, ix = np.unravel_index(int(np.argmax(dist)), dist.shape)
     return float(ix + x0), float(iy + y0)
-
-
-def _tolerance_scale(image: np.ndarray) -> float:
-    """Wand tolerances are given for 8-bit data; other depths scale with their range."""
-    if image.dtype == np.uint8:
-        return 1.0
-    lo, hi = np.percentile(image, (0.5, 99.5))
-    return float(hi - lo) / 255.0 if hi > lo else 1.0
 
 
 def _box_around(region: np.ndarray, margin: int) -> Box:

@@ -343,6 +343,16 @@ def classes_fit(
     return have == want
 
 
+def classes_refused(model: Sequence[str], project: Sequence[str], where: str) -> str:
+    """Why a model trained for the classes ``model`` cannot serve a project with
+    ``project`` (see :func:`classes_fit`): one line, saying what to do."""
+    return (
+        f"{where}: the model was trained for classes {list(model)} but the project "
+        f"has {list(project)}; train a new model from scratch "
+        "(`annotator train --from-scratch`, or Model > Train from scratch in the app)"
+    )
+
+
 def _architecture(r: _Reader) -> dict[str, Any]:
     if not r.has("architecture"):
         raise ModelError(f"{r.where}: the card has no 'architecture'")

@@ -734,6 +734,20 @@ def _capsule(
     mask[y0 - box.y0 : y1 - box.y0, x0 - box.x0 : x1 - box.x0] |= inside
 
 
+def tolerance_scale(image: np.ndarray, max_pixels: int | None = None) -> float:
+    """What an image-bounded fill's tolerance given for 8-bit data is multiplied by for
+    ``image``: 1 for 8-bit data, else its range (0.5 to 99.5 percentile) over 255, so 30
+    grey levels of an 8-bit picture are as many tenths of a 16-bit one's contrast.
+    ``max_pixels``: read an even sample of at most about that many pixels (a big image)."""
+    if image.dtype == np.uint8:
+        return 1.0
+    if max_pixels is not None and image.shape[0] * image.shape[1] > max_pixels:
+        step = int(np.ceil(np.sqrt(image.shape[0] * image.shape[1] / max_pixels)))
+        image = image[::step, ::step]
+    lo, hi = np.percentile(image, (0.5, 99.5))
+    return float(hi - lo) / 255.0 if hi > lo else 1.0
+
+
 def _near(image: np.ndarray, r: int, c: int, tolerance: float) -> np.ndarray:
     """Pixels every channel of which is within ``tolerance`` of pixel ``(r, c)``'s.
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -273,6 +274,25 @@ class LabelSchema:
     def rgb_table(self) -> np.ndarray:
         """``(n, 3) uint8`` colours of the classes, in id order."""
         return np.array([c.rgb for c in self.classes], dtype=np.uint8).reshape(-1, 3)
+
+
+@dataclass(frozen=True)
+class ClassRename:
+    """A class renamed (its id kept): model versions up to ``version`` (0: none) were
+    trained when it was ``old``; their cards keep that name, scores included."""
+
+    old: str
+    new: str
+    version: int
+
+
+def name_now(name: str, version: int, renames: Sequence[ClassRename]) -> str:
+    """The name the class model ``version`` knew as ``name`` has now: ``renames``, in the
+    order they were made, followed from the first made after the version."""
+    for r in renames:
+        if r.version >= version and name_key(r.old) == name_key(name):
+            name = r.new
+    return name
 
 
 @dataclass(frozen=True, eq=False)

@@ -55,6 +55,7 @@ class LabelCanvas(QGraphicsView):
     zoom_changed = Signal(float)
     brush_radius_changed = Signal(float)
     tool_changed = Signal(str)
+    notice = Signal(str)  # a tool's short message (the status bar)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -136,6 +137,9 @@ class LabelCanvas(QGraphicsView):
     @property
     def zoom(self) -> float:
         return float(self.transform().m11())
+
+    def say(self, text: str) -> None:
+        self.notice.emit(text)
 
     def set_preview(self, points: list[Point] | None, closed: bool = False) -> None:
         path = QPainterPath()

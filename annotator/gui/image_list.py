@@ -25,10 +25,14 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QLineEdit,
     QListView,
     QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -38,6 +42,9 @@ from annotator.core.status import ImageStatus
 from annotator.gui.class_panel import swatch
 
 ID_ROLE = Qt.ItemDataRole.UserRole
+#: A row's image name, and what follows it (status and score), for the row's delegate.
+NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+TAIL_ROLE = Qt.ItemDataRole.UserRole + 2
 STATUS_LABEL = {
     ImageStatus.NEW: "new",
     ImageStatus.IN_PROGRESS: "in progress",
@@ -52,11 +59,35 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 ALL = "all"
 
 
-def row_text(record: ImageRecord) -> str:
-    text = f"{record.name}   [{STATUS_LABEL[record.status]}]"
+def row_tail(record: ImageRecord) -> str:
+    """What a row says after the image's name: its status and score."""
+    text = f"   [{STATUS_LABEL[record.status]}]"
     if record.score is not None:
         text += f"   {record.score:.2f}"
     return text
+
+
+def row_text(record: ImageRecord) -> str:
+    return record.name + row_tail(record)
+
+
+class RowDelegate(QStyledItemDelegate):
+    """Draws a row in the width of the list: a long name is elided in its middle (where
+    numbered names differ least), never the status and score after it."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: AnyIndex) -> None:  # noqa: N802 (Qt API)
+        super().initStyleOption(option, index)
+        name, tail = index.data(NAME_ROLE), index.data(TAIL_ROLE)
+        if not isinstance(name, str) or not isinstance(tail, str):
+            return
+        widget = option.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        box = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, option, widget)
+        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, widget) + 1
+        fm = option.fontMetrics
+        room = box.width() - 2 * margin - fm.horizontalAdvance(tail)
+        elided = fm.elidedText(name, Qt.TextElideMode.ElideMiddle, max(room, 0))
+        option.text = elided + tail
 
 
 class ImageListModel(QAbstractListModel):
@@ -106,6 +137,10 @@ class ImageListModel(QAbstractListModel):
             )
         if role == ID_ROLE:
             return r.id
+        if role == NAME_ROLE:
+            return r.name
+        if role == TAIL_ROLE:
+            return row_tail(r)
         return None
 
 
@@ -136,6 +171,10 @@ class ImageListPanel(QWidget):
         self.list.setObjectName("imageList")
         self.list.setUniformItemSizes(True)  # lets Qt lay out 20,000 rows without asking each
         self.list.setModel(self.model)
+        # Rows fit the list's width (names elided, status and score whole): no scrolling
+        # sideways to read a score.
+        self.list.setItemDelegate(RowDelegate(self.list))
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.status_filter)

@@ -705,7 +705,11 @@ class LoopController(QObject):
             return
         project = self.service.project
         self.panel.set_models(
-            project.models(), project.active_model(), project.schema, versions.stored(project)
+            project.models(),
+            project.active_model(),
+            project.schema,
+            versions.stored(project),
+            project.class_renames(),
         )
 
     def schema_changed(self, schema: LabelSchema) -> None:

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.errors import AnnotatorError
+from annotator.core.labelmap import tolerance_scale
 from annotator.core.proposal import Proposal
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
@@ -222,8 +223,14 @@ class MainWindow(QMainWindow):
         self.tolerance_spin.setRange(0, 65535)
         self.tolerance_spin.setValue(20)
         self.tolerance_spin.setToolTip(
-            "Tolerance of the edge-stopped fill, in the image's own intensity units"
+            "Tolerance of the edge-stopped fill, in the image's own intensity units "
+            "(carried to an image of another bit depth in proportion to its range)"
         )
+        #: The tolerance in 8-bit grey levels, and the factor to the open image's units
+        #: (``core.labelmap.tolerance_scale``, the simulated annotator's rule): 30 of an
+        #: 8-bit image is about 350 of a 16-bit one of values 1000..4000, not 30.
+        self._tolerance_8bit = self.tolerance_spin.value()
+        self._tolerance_scale = 1.0
         self.tolerance_spin.setEnabled(False)  # until "Fill to edges" is ticked
         self.edges_check.toggled.connect(self.tolerance_spin.setEnabled)
         options.addWidget(self.tolerance_spin)
@@ -303,6 +310,7 @@ class MainWindow(QMainWindow):
         c.tool_changed.connect(lambda n: a[f"tool_{n}"].setChecked(True))
         c.brush_radius_changed.connect(self.radius_spin.setValue)
         c.cursor_moved.connect(self._show_cursor)
+        c.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
         c.zoom_changed.connect(lambda z: self.zoom_label.setText(f"zoom {z * 100:.0f}%"))
         self.radius_spin.valueChanged.connect(c.set_brush_radius)
         self.opacity_slider.valueChanged.connect(self._set_opacity)
@@ -311,7 +319,7 @@ class MainWindow(QMainWindow):
         self.cleanup_spin.valueChanged.connect(c.set_cleanup_area)
         a["cleanup_image"].triggered.connect(self._clean_up_image)
         self.edges_check.toggled.connect(self._update_tolerance)
-        self.tolerance_spin.valueChanged.connect(self._update_tolerance)
+        self.tolerance_spin.valueChanged.connect(self._tolerance_edited)
         self.image_list.image_activated.connect(self.open_image)
         self.image_list.remove_requested.connect(self.remove_images)
         self.class_panel.value_selected.connect(c.set_current_value)
@@ -496,6 +504,7 @@ class MainWindow(QMainWindow):
         if window is not None:  # the contrast chosen when it was last open
             doc.set_window(window)
         self.canvas.set_document(doc, doc.display_image(), self._table())
+        self._fit_tolerance(doc.image)
         if self.canvas.smart is not None:
             self.canvas.smart.keep_only(image_id)
         self._show_cursor(-1, -1)  # the old image's pixel; blank until the mouse moves
@@ -713,6 +722,26 @@ class MainWindow(QMainWindow):
             return
         self.canvas.finish_gesture()  # a stroke held meanwhile ends as its own step
         clean_up(self.canvas)
+
+    def _tolerance_edited(self) -> None:
+        self._tolerance_8bit = self.tolerance_spin.value() / self._tolerance_scale
+        self._update_tolerance()
+
+    def _fit_tolerance(self, image: np.ndarray) -> None:
+        """Show the fill's tolerance in the units of ``image``, just opened: the same
+        share of its range as the user set (8-bit images: the value set)."""
+        scale = tolerance_scale(image, max_pixels=1 << 20)
+        if scale == self._tolerance_scale:
+            return
+        self._tolerance_scale = scale
+        spin = self.tolerance_spin
+        spin.blockSignals(True)
+        spin.setMaximum(float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else 65535.0)
+        spin.setValue(
+            self._tolerance_8bit * scale if scale == 1.0 else round(self._tolerance_8bit * scale)
+        )
+        spin.blockSignals(False)
+        self._update_tolerance()
 
     def _update_tolerance(self) -> None:
         self.canvas.set_fill_tolerance(

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QStandardItemModel
+from PySide6.QtGui import (
+    QColor,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,7 +40,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.card import classes_fit
 from annotator.core.records import ModelRecord
-from annotator.core.schema import LabelSchema
+from annotator.core.schema import ClassRename, LabelSchema, name_key, name_now
 
 #: Characters per line of the "Train from scratch" explanation (about the list's width).
 ARCHITECTURE_TEXT_COLUMNS = 64
@@ -54,24 +61,55 @@ class IouSeries:
     values: tuple[float | None, ...]
 
 
-def iou_series(models: list[ModelRecord], schema: LabelSchema) -> tuple[list[int], list[IouSeries]]:
-    """Versions and per-class IoU series read from the model cards."""
+def iou_series(
+    models: list[ModelRecord], schema: LabelSchema, renames: Sequence[ClassRename] = ()
+) -> tuple[list[int], list[IouSeries]]:
+    """Versions and per-class IoU series read from the model cards. A card keeps the
+    names its version was trained with: a class renamed since keeps its past under its
+    new name (``renames``, oldest first); a class taken out has no series."""
     versions = [m.version for m in models]
+    scores = [
+        {name_key(name_now(n, m.version, renames)): v for n, v in m.card.metrics.iou.items()}
+        for m in models
+    ]
     series = []
     for c in schema.classes:
-        values = []
-        for m in models:
-            values.append(m.card.iou(c.name))
-        series.append(IouSeries(c.name, QColor(*c.rgb), tuple(values)))
+        values = tuple(by_name.get(name_key(c.name)) for by_name in scores)
+        series.append(IouSeries(c.name, QColor(*c.rgb), values))
     return versions, series
+
+
+@dataclass(frozen=True)
+class LegendLayout:
+    """Where the chart's legend goes: beside the plot (one column) while every class
+    fits the chart's least height, else under it in as many columns as the width takes
+    (the chart grows to show every class)."""
+
+    beside: bool
+    #: The width of one entry (swatch and name; a long name is elided to it).
+    entry_width: int
+    columns: int
+    rows: int
+    #: The height of one row.
+    line: int
+
+    @property
+    def height(self) -> int:
+        """The height the legend takes under the plot (0 beside it)."""
+        return 0 if self.beside else self.rows * self.line + 4
 
 
 class IouChart(QWidget):
     """A small line chart: validation IoU (0..1) of each class over model versions."""
 
+    MIN_HEIGHT = 130
+    #: An entry of the legend is at most this wide (a longer name is elided; the
+    #: tooltip names every class whole).
+    MAX_ENTRY_WIDTH = 130
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumSize(220, 130)
+        self.setMinimumSize(220, self.MIN_HEIGHT)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.versions: list[int] = []
         self.series: list[IouSeries] = []
@@ -79,7 +117,41 @@ class IouChart(QWidget):
 
     def set_data(self, versions: list[int], series: list[IouSeries], active: int | None) -> None:
         self.versions, self.series, self.active = versions, series, active
+        self._fit_height()
+        self.setToolTip(self._tooltip())
         self.update()
+
+    def legend(self) -> LegendLayout:
+        fm = self.fontMetrics()
+        widest = max((fm.horizontalAdvance(s.name) for s in self.series), default=0)
+        entry = min(widest + 22, self.MAX_ENTRY_WIDTH)
+        line = fm.height() + 2
+        n = len(self.series)
+        if 8 + n * line <= self.MIN_HEIGHT:
+            return LegendLayout(True, entry, 1, n, line)
+        columns = max(1, min(n, (self.width() - 16) // entry))
+        return LegendLayout(False, entry, columns, -(-n // columns), line)
+
+    def _fit_height(self) -> None:
+        """Grow to show every class of a legend under the plot."""
+        extra = self.legend().height if self.versions else 0
+        if self.minimumHeight() != self.MIN_HEIGHT + extra:
+            self.setMinimumHeight(self.MIN_HEIGHT + extra)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self._fit_height()  # the columns follow the width
+
+    def _tooltip(self) -> str:
+        """Every class with its IoU in the active version (or the newest)."""
+        if not self.versions:
+            return ""
+        at = self.versions.index(self.active) if self.active in self.versions else -1
+        lines = [f"Validation IoU of v{self.versions[at]}:"]
+        for s in self.series:
+            v = s.values[at]
+            lines.append(f"{s.name}: {'not measured' if v is None else f'{v:.2f}'}")
+        return "\n".join(lines)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
         p = QPainter(self)
@@ -87,9 +159,13 @@ class IouChart(QWidget):
         p.fillRect(self.rect(), self.palette().base())
         fm = p.fontMetrics()
         left, top, right, bottom = fm.horizontalAdvance("1.0") + 8, 8, 8, fm.height() + 6
-        legend_w = max((fm.horizontalAdvance(s.name) for s in self.series), default=0) + 22
+        legend = self.legend()
+        legend_w = legend.entry_width if legend.beside else 0
         plot = QRectF(
-            left, top, self.width() - left - right - legend_w, self.height() - top - bottom
+            left,
+            top,
+            self.width() - left - right - legend_w,
+            self.height() - top - bottom - legend.height,
         )
         text = self.palette().text().color()
         grid = QColor(text)
@@ -146,11 +222,16 @@ class IouChart(QWidget):
                 p.setBrush(s.colour)
                 p.drawEllipse(pt, 2.5, 2.5)
                 last = pt
-            ly = top + row * (fm.height() + 2)
-            lx = plot.right() + 8
+            if legend.beside:
+                lx, ly = plot.right() + 8, float(top + row * legend.line)
+            else:
+                column, line = divmod(row, legend.rows)
+                lx = 8.0 + column * legend.entry_width
+                ly = plot.bottom() + bottom + line * legend.line
             p.fillRect(QRectF(lx, ly + 3, 10, fm.height() - 6), s.colour)
             p.setPen(text)
-            p.drawText(QPointF(lx + 14, ly + fm.ascent()), s.name)
+            name = fm.elidedText(s.name, Qt.TextElideMode.ElideRight, legend.entry_width - 20)
+            p.drawText(QPointF(lx + 14, ly + fm.ascent()), name)
         p.end()
 
 
@@ -361,9 +442,11 @@ class ModelPanel(QWidget):
         active: ModelRecord | None,
         schema: LabelSchema,
         stored: set[int] | None = None,
+        renames: Sequence[ClassRename] = (),
     ) -> None:
         """Versions, the active one's card, and the IoU chart. Versions not in ``stored``
-        (default: all are) had their files removed to save space: listed, not choosable."""
+        (default: all are) had their files removed to save space: listed, not choosable.
+        ``renames``: the project's classes renamed, oldest first (the chart follows them)."""
         self._has_model = active is not None
         if active is None:
             self.version_label.setText(
@@ -411,7 +494,7 @@ class ModelPanel(QWidget):
             if removed and isinstance(items, QStandardItemModel):
                 items.item(row).setEnabled(False)  # no weights to roll back to
         self.rollback_button.setEnabled(len(models) > 1)
-        versions, series = iou_series(models, schema)
+        versions, series = iou_series(models, schema, renames)
         self.chart.set_data(versions, series, active.version if active else None)
 
     def round_started(self) -> None:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
+
 from annotator.core.labelmap import Point
 from annotator.services.document import Document
 
@@ -53,6 +55,10 @@ class ToolContext(Protocol):
     def zoom(self) -> float: ...
 
     def set_preview(self, points: list[Point] | None, closed: bool = False) -> None: ...
+
+    def say(self, text: str) -> None:
+        """Show a short message (the status bar)."""
+        ...
 
 
 def protection(ctx: ToolContext, value: int) -> int | None:
@@ -191,7 +197,26 @@ class FillTool(Tool):
         if doc is None:
             return
         value = doc.label_map.unlabelled if erase else ctx.current_value
-        doc.fill(p[0], p[1], value, tolerance=ctx.fill_tolerance, only_over=protection(ctx, value))
+        tolerance = ctx.fill_tolerance
+        box = doc.fill(p[0], p[1], value, tolerance=tolerance, only_over=protection(ctx, value))
+        if tolerance is not None and box is not None and box.height * box.width <= FEW_PIXELS:
+            ctx.say(few_filled_text(doc.image, tolerance))
+
+
+#: A fill bounded by the image that changes no more pixels than this is said (its
+#: tolerance is likely too small for the image: a click seemed to do nothing).
+FEW_PIXELS = 4
+
+
+def few_filled_text(image: np.ndarray, tolerance: float) -> str:
+    """Why an image-bounded fill changed only a few pixels, with what to do."""
+    low, high = float(image.min()), float(image.max())
+    return (
+        f"Fill to edges changed only a few pixels: the pixels around the one clicked "
+        f"differ from it by more than the tolerance ({tolerance:g}), or hold another "
+        f"label. This image's values span {low:g} to {high:g}; raise the tolerance "
+        "beside Fill to edges."
+    )
 
 
 class PolygonTool(Tool):

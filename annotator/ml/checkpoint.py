@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from annotator.core.card import CHECKPOINT_FORMAT, ModelCard, classes_fit
+from annotator.core.card import CHECKPOINT_FORMAT, ModelCard, classes_fit, classes_refused
 from annotator.core.errors import ModelError
 from annotator.ml.networks import (
     NetworkConfig,
@@ -133,11 +133,7 @@ def check_classes(
     (or, with ``allow_new_classes``, the first of the project's)."""
     fits = classes_fit(loaded.class_names, class_names, allow_new_classes=allow_new_classes)
     if not fits or loaded.network.n_classes != len(loaded.class_names):
-        raise ModelError(
-            f"{where}: the model was trained for classes {loaded.class_names} but the project "
-            f"has {list(class_names)}; train a new model from scratch "
-            "(`annotator train --from-scratch`, or Model > Train from scratch in the app)"
-        )
+        raise ModelError(classes_refused(loaded.class_names, class_names, str(where)))
 
 
 def rearranged(

@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from annotator.core.errors import ModelError
+from annotator.core.card import classes_fit, classes_refused
+from annotator.core.errors import ModelError, ProjectError
 from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord, ModelRecord
 from annotator.core.schema import untrainable
@@ -240,8 +241,8 @@ class ModelService:
 
     def classes_renamed(self) -> None:
         """A class was renamed: the proposal shown came from a version that may no longer
-        fit; forget it and ask again (the worker checks the version against the classes
-        and says why it cannot propose)."""
+        fit; forget it and ask again (the version is checked against the classes first,
+        and ``on_error`` says why it cannot propose)."""
         self.current_proposal = None
         self.refresh_proposals()
 
@@ -249,6 +250,17 @@ class ModelService:
         """Ask for the current image's proposal and the scores of the images to label
         (held while proposals are paused: :meth:`resume_proposals` asks)."""
         if self._closed or self._active is None or self._paused:
+            return
+        stale = self._stale(self._active)
+        if stale is not None:
+            # Expected until a round from scratch (a class renamed: ADR 0021), so said to
+            # the listener, not asked of the worker: its failures are logged as warnings
+            # (the log a bug report attaches), and loading the version would only refuse.
+            self._worker.cancel()  # a request of before the rename must not run into it
+            self._in_flight = None
+            log.info("no proposals: %s", stale)
+            self._emit(self.listener.on_error, "proposal", stale)
+            self._emit(self.listener.on_ranking, self.ranking())
             return
         current, strategy = self._current, self.settings.strategy
 
@@ -260,6 +272,19 @@ class ModelService:
         request = ProposalRequest(self._active, self._current, self._current_pixels, to_rank)
         self._in_flight = request
         self._worker.submit(request)
+
+    def _stale(self, version: int) -> ModelError | None:
+        """Why ``version`` cannot propose for the project's classes, read from its card
+        (a class renamed since it was trained); None when it fits (or is not found:
+        loading it says so)."""
+        try:
+            card = self.project.model(version).card
+        except ProjectError:
+            return None
+        names = self.project.schema.names
+        if classes_fit(card.class_names, names):
+            return None
+        return ModelError(classes_refused(card.class_names, names, f"model v{version}"))
 
     def wait_proposals(self, timeout: float = 30.0) -> bool:
         """Block until the proposal worker is idle (tests, benchmarks; after

@@ -47,7 +47,7 @@ from annotator.core.naming import (
 )
 from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
-from annotator.core.schema import LabelClass, LabelSchema
+from annotator.core.schema import ClassRename, LabelClass, LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.storage.atomic import atomic_write_bytes, clear_partial_folders, fsync_dir
 from annotator.storage.db import Database
@@ -77,6 +77,9 @@ CLASS_CHANGE_KEY = "class_change"
 IDS_KEY = "class_ids"
 #: The ids of images removed whose files may be left (``storage.image_removal``).
 REMOVED_IDS_KEY = "removed_image_ids"
+#: The classes renamed, oldest first: ``[[old, new, newest model version then], ...]``
+#: (model cards keep the names they were trained with; the IoU chart follows renames).
+RENAMES_KEY = "class_renames"
 #: The accepted proposals (``accepted/<id>_v<N>.png``, docs/adr/0013).
 ACCEPTED_DIR = "accepted"
 #: Images stored inside the project (embedded in imported files, or generated).
@@ -737,10 +740,33 @@ class Project:
             raise SchemaError("classes cannot be removed from a project")
         if schema.dtype != old.dtype:
             raise SchemaError("this change would alter the label value range of the project")
+        renamed = [
+            (a.name, b.name) for a, b in zip(old.classes, schema.classes) if a.name != b.name
+        ]
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM classes")
             self._write_classes(conn, schema)
+            if renamed:
+                row = conn.execute("SELECT MAX(version) FROM models").fetchone()
+                found = conn.execute("SELECT value FROM meta WHERE key = ?", (RENAMES_KEY,))
+                kept = found.fetchone()
+                made = json.loads(kept[0]) if kept is not None else []
+                made.extend([a, b, row[0] or 0] for a, b in renamed)
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (RENAMES_KEY, json.dumps(made)),
+                )
         self._schema = schema
+
+    def class_renames(self) -> list[ClassRename]:
+        """The classes renamed in this project, oldest first (a damaged record: none)."""
+        raw = self._meta(RENAMES_KEY)
+        try:
+            return [ClassRename(str(a), str(b), int(v)) for a, b, v in json.loads(raw or "[]")]
+        except (ValueError, TypeError):
+            log.warning("%s: the record of renamed classes is damaged; ignored", self.root)
+            return []
 
     @staticmethod
     def _write_classes(conn: Any, schema: LabelSchema) -> None:
