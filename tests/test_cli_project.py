@@ -103,7 +103,11 @@ def test_internal_error_prints_no_traceback_and_writes_crash_log(tmp_path, capsy
     log = os.path.join(os.environ["ANNOTATOR_LOG_DIR"], "annotator-crash.log")
     assert log in err
     with open(log) as fh:
-        assert "ZeroDivisionError: boom" in fh.read()
+        text = fh.read()
+    assert "ZeroDivisionError: boom" in text
+    # each entry says when and which command wrote it (the file is shared by every run)
+    header = text[: text.index("Traceback")].strip().splitlines()[-1]
+    assert header.startswith("--- ") and f"pid {os.getpid()}" in header
 
 
 def test_help_imports_neither_torch_nor_qt():

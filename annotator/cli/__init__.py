@@ -13,8 +13,10 @@ import errno
 import importlib
 import logging
 import os
+import shlex
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Sequence
 
@@ -50,6 +52,9 @@ def _crash_log(exc: BaseException) -> str:
     path = os.path.join(folder, "annotator-crash.log")
     try:
         with open(path, "a", encoding="utf-8") as fh:
+            # which run wrote it: the file is shared by every run (and user) of the machine
+            when = time.strftime("%Y-%m-%d %H:%M:%S")
+            fh.write(f"--- {when}  pid {os.getpid()}  {shlex.join(sys.argv)}\n")
             fh.write("".join(traceback.format_exception(exc)))
             fh.write("\n")
     except OSError:

@@ -419,7 +419,9 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         print("every image is done: nothing left to label")
         return 0
     if found.strategy != SCORED:
-        how = f"{found.strategy} order"
+        how = {"in-order": "in the order added", "random": "in random order"}.get(
+            found.strategy, f"{found.strategy} order"
+        )
     elif found.active_version is None:
         how = "no model yet: in the order added; train a round for the model's choice"
     else:
@@ -433,7 +435,8 @@ def cmd_suggest(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    print(f"{len(found.images)} of {found.candidates} image(s) to label, best first ({how}):")
+    first = "best first" if found.strategy == SCORED else "next first"
+    print(f"{len(found.images)} of {found.candidates} image(s) to label, {first} ({how}):")
     width = max(len(i.name) for i in found.images)
     for rank, item in enumerate(found.images, 1):
         score = "" if item.score is None or found.strategy != SCORED else f"{item.score:.3f}"

@@ -79,7 +79,13 @@ def test_cli_suggest_prints_the_ranking_and_json(project, capsys):
     _train(project)
     assert main(["suggest", root, "-n", "3", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert "uncertainty of model v1, 5 scored now" in out
+    assert "uncertainty of model v1, 5 scored now" in out and "best first" in out
+    for strategy, said in (("in-order", "in the order added"), ("random", "in random order")):
+        assert main(["suggest", root, "-n", "1", "--strategy", strategy]) == 0
+        head = capsys.readouterr().out.splitlines()[0]  # (it said "in-order order", "best")
+        assert head.endswith(f"next first ({said}):"), head
+    assert main(["suggest", root, "-n", "3", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
     lines = [line.split() for line in out.splitlines()[1:]]
     assert [line[0] for line in lines] == ["1", "2", "3"]
     assert [float(line[3]) for line in lines] == sorted((float(x[3]) for x in lines), reverse=True)
