@@ -116,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _peer_gone(exc):
             print(
                 "annotator: error: another process of the torchrun group stopped; its "
-                "message above says why",
+                "message above says why, unless it was killed (out of memory, kill -9): "
+                "then torchrun's report below names its exit code",
                 file=sys.stderr,
             )
             return EXIT_USER_ERROR
