@@ -115,7 +115,7 @@ def test_new_project_with_a_duplicate_class_says_so_in_one_line_and_creates_noth
     assert dialog.chosen is None
     assert not target.exists()
     assert len(boxes) == 1 and boxes[0][0] == "warning"
-    assert boxes[0][1].startswith("Duplicate class names") and "\n" not in boxes[0][1]
+    assert boxes[0][1].startswith("A class named 'A' is there already") and "\n" not in boxes[0][1]
     assert boxes[0][1].endswith(".")  # a sentence, not the CLI's lower-case error line
 
 

@@ -89,7 +89,9 @@ def test_rank0_failing_to_publish_is_said_once_and_the_other_rank_ends_quietly(t
     worker = HERE / "failing_publish_worker.py"
     proc = _torchrun([str(worker), "train", str(tmp_path / "project"), *TINY_TRAIN], tmp_path)
     assert proc.returncode != 0
-    assert proc.stderr.count("annotator: error: No space left on device") == 1, proc.stderr
+    assert proc.stderr.count("annotator: error: the disk is full (No space left on device)") == 1, (
+        proc.stderr
+    )
     assert "internal error" not in proc.stderr and "gloo" not in proc.stderr
     from annotator.storage.project import Project
 
