@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
         self.autosave_delay_ms = AUTOSAVE_DELAY_MS
         self.autosave_max_delay_ms = AUTOSAVE_MAX_DELAY_MS
         self._unsaved_since: float | None = None  # the first commit not yet saved
+        self._save_failing = False  # a save failed, none worked since: said once
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
@@ -471,17 +472,26 @@ class MainWindow(QMainWindow):
         else:
             self._open(image_id, None)
 
-    def close_image(self) -> None:
+    def close_image(self) -> bool:
         """Save and close the open image (an import may rewrite its labels); the canvas
-        shows nothing until an image is opened again, so no edit goes to a closed one."""
+        shows nothing until an image is opened again, so no edit goes to a closed one.
+
+        False when its labels could not be saved (said in a box): the image stays open,
+        and the caller must not go on as if it were closed."""
         if self.session is None:
-            return
+            return True
         self.canvas.finish_gesture()
         self._stop_autosave()
-        self.session.close_document()
+        try:
+            self.session.close_document()
+        except AnnotatorError as exc:
+            self.schedule_autosave()  # kept open, and saved again
+            QMessageBox.warning(self, "Labels not saved", sentence(str(exc)))
+            return False
         self.canvas.set_document(None, None, self._table())
         self.loop.layers.clear()
         self._update_enabled()
+        return True
 
     def _read_failed(self, _image_id: int, exc: AnnotatorError) -> None:
         self._open_failed(str(exc))
@@ -557,7 +567,12 @@ class MainWindow(QMainWindow):
                 5000,
             )
             return
-        record = self.session.mark_done()
+        try:
+            record = self.session.mark_done()
+        except AnnotatorError as exc:  # a database locked by another program, say
+            self.schedule_autosave()
+            QMessageBox.warning(self, "Status not changed", sentence(str(exc)))
+            return
         if record is not None:
             self._update_enabled()  # the action now says the other way
             self.image_list.update_record(record)
@@ -628,11 +643,17 @@ class MainWindow(QMainWindow):
         self.session.save(wait=True)
 
     def _refresh_record(self, image_id: int) -> None:
+        self._save_failing = False
         if self.session is not None:
             self.image_list.update_record(self.session.project.image(image_id))
 
     def _save_failed(self, image_id: int, exc: Exception) -> None:
+        """An autosave failed: said in the status bar, and in a box once until a save
+        works again (a database locked for a minute fails a save every few seconds)."""
         self.statusBar().showMessage(f"Saving image {image_id} failed: {exc}", 10000)
+        if self._save_failing:
+            return
+        self._save_failing = True
         QMessageBox.warning(
             self, "Autosave failed", f"The labels of image {image_id} could not be saved:\n{exc}"
         )

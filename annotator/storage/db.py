@@ -11,6 +11,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,6 +64,19 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 REQUIRED_TABLES = frozenset({"meta", "classes", "settings", "images", "models"})
+#: How long a write waits, by default, for another connection's write transaction
+#: (another program holding the database, such as a database browser), and a read for
+#: one of SQLite's rare exclusive moments.
+BUSY_TIMEOUT_S = 30.0
+#: A write waits in steps of this many ms, the connection's lock released between them,
+#: so the other threads of this process (the GUI's reads) are not held up meanwhile.
+_BUSY_STEP_MS = 50
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite gave up waiting for another connection's lock."""
+    text = str(exc)
+    return "database is locked" in text or "database is busy" in text
 
 
 def _one_line(exc: BaseException) -> str:
@@ -82,7 +96,7 @@ class Database:
         self._create = create
         try:
             self._conn = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=30.0
+                path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
             )
             self._conn.row_factory = sqlite3.Row
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -150,25 +164,75 @@ class Database:
             )
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run the body as one write transaction; roll back if it raises."""
-        with self._lock:
+    def transaction(self, *, timeout: float | None = None) -> Iterator[sqlite3.Connection]:
+        """Run the body as one write transaction; roll back if it raises.
+
+        While another connection holds the write lock, wait up to ``timeout`` seconds
+        (default :data:`BUSY_TIMEOUT_S`) for it, letting this process's other threads
+        use the connection meanwhile; then a :class:`ProjectError` says the database is
+        locked. A full disk and a read-only database are refused in one line too."""
+        self._begin(BUSY_TIMEOUT_S if timeout is None else timeout)
+        try:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            refusal = self._refusal(exc)
+            if refusal is None:
+                raise
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise refusal from None
+        finally:
+            self._lock.release()
+
+    def _begin(self, timeout: float) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to ``timeout`` s for another connection's write
+        lock in short steps; returns holding :attr:`_lock`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            self._lock.acquire()
+            try:
+                self._conn.execute(f"PRAGMA busy_timeout = {max(0, min(_BUSY_STEP_MS, left_ms))}")
                 try:
-                    yield self._conn
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
+                    self._conn.execute("BEGIN IMMEDIATE")
+                finally:
+                    self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                return
             except sqlite3.OperationalError as exc:
-                if "disk is full" not in str(exc):
+                self._lock.release()
+                if _busy(exc) and left_ms > 0:
+                    continue  # the lock was let go: another thread may use it now
+                refusal = self._refusal(exc)
+                if refusal is None:
                     raise
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("ROLLBACK")
-                raise ProjectError(
-                    f"{self.path}: the disk is full; this change was not saved"
-                ) from None
+                raise refusal from None
+            except BaseException:
+                self._lock.release()
+                raise
+
+    def _refusal(self, exc: sqlite3.OperationalError) -> ProjectError | None:
+        """The one-line refusal of a write SQLite could not do for a known reason: a
+        full disk, a database locked by another program, a read-only one (else None)."""
+        text = str(exc)
+        if "disk is full" in text:
+            return ProjectError(f"{self.path}: the disk is full; this change was not saved")
+        if _busy(exc):
+            return ProjectError(
+                f"{self.path}: the project database is locked by another program (a "
+                "database browser?), so this change was not saved; close that program and "
+                "try again"
+            )
+        if "readonly" in text:
+            return ProjectError(
+                f"{self.path}: the project database is read-only (its file or folder cannot "
+                "be written), so this change was not saved"
+            )
+        return None
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return all rows."""
