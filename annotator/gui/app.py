@@ -41,6 +41,9 @@ def run_gui(
         return window.document is not None
 
     reporter = install(window, save_open_image)
+    from annotator.gui import quit_signals
+
+    ends = quit_signals.install(app, window)  # SIGTERM, a logout: save, then quit
     if screenshot is not None or quit_after_paint:
         from annotator.gui.first_paint import watch_first_paint
 
@@ -55,6 +58,7 @@ def run_gui(
     try:
         return int(app.exec())
     finally:
+        ends.uninstall()
         reporter.uninstall()
 
 

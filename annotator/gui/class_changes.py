@@ -78,7 +78,8 @@ def _rewrite(
     session = window.session
     assert session is not None
     service = window.loop.service
-    window.close_image()  # saved first: the rewrite reads every map from disk
+    if not window.close_image():  # saved first: the rewrite reads every map from disk
+        return None  # (said why: the labels could not be saved)
     project = session.project
     # What follows a class by its value: the class painted, and the one painting may only
     # write over. Through the change's table they stay on their class (or where its

@@ -196,7 +196,8 @@ class FileMenu(QObject):
         request = dialog.request()
         # The import may rewrite the open image's labels: save and close it first.
         current = session.document.image_id if session.document else None
-        self.window.close_image()
+        if not self.window.close_image():
+            return  # its labels could not be saved (said why): import nothing over them
         outcome = run_import(self.window, session.project, request)
         self.window.show_schema(session.schema)  # the import may have added classes
         self.window.image_list.set_records(session.images(), current)

@@ -79,7 +79,8 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
         if session.reading in gone:
             session.cancel_read()  # a picture on its way for an image about to go
         if current in gone:
-            window.close_image()  # saved first: its labels are kept with the others
+            if not window.close_image():  # saved first: its labels are kept with the others
+                return None  # (said why: they could not be saved)
             if service is not None:
                 service.show_image(None)  # no proposal for an image that is going
         else:

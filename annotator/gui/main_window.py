@@ -3,9 +3,11 @@
 It holds no labelling logic: edits live in :mod:`annotator.core`, the open image and
 saving in :class:`annotator.services.session.AnnotationSession`, pointer handling in the
 canvas and its tools. Autosave: every committed edit (a stroke on release, a fill, an
-accept, an undo) restarts a one-second timer; when it fires the session hands a snapshot
-to its background writer. Mouse moves only repaint (docs/adr/0008). Switching image and
-closing the window save synchronously, so quitting never asks and never loses a stroke.
+accept, an undo) restarts a one-second timer, but the save never waits more than three
+seconds after the first edit not yet saved, so steady painting is saved too; when it
+fires the session hands a snapshot to its background writer. Mouse moves only repaint
+(docs/adr/0008). Switching image and closing the window save synchronously, so quitting
+never asks and never loses a stroke.
 
 The active-learning loop (proposal layers, accept, training rounds, the model panel,
 "next suggested") lives in :class:`annotator.gui.loop_controller.LoopController`. The two
@@ -18,6 +20,7 @@ the loop when a project or image opens, an edit is committed, or an image is don
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,7 +79,11 @@ if TYPE_CHECKING:
     from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
+#: Autosave runs this long after the last committed edit (a quiet moment)...
 AUTOSAVE_DELAY_MS = 1000
+#: ...and at the latest this long after the first edit not yet saved, however steadily
+#: the user paints (a save of a 48-megapixel map costs the GUI thread about 10-20 ms).
+AUTOSAVE_MAX_DELAY_MS = 3000
 DOCK_WIDTH = 270  # the side panels' width in a new window (px)
 _EMPTY_SCHEMA = LabelSchema()
 
@@ -134,6 +141,10 @@ class MainWindow(QMainWindow):
             lambda: None if self.document is None else self.document.image_id,
         )
 
+        self.autosave_delay_ms = AUTOSAVE_DELAY_MS
+        self.autosave_max_delay_ms = AUTOSAVE_MAX_DELAY_MS
+        self._unsaved_since: float | None = None  # the first commit not yet saved
+        self._save_failing = False  # a save failed, none worked since: said once
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
@@ -423,7 +434,7 @@ class MainWindow(QMainWindow):
 
     def close_project(self) -> None:
         """Save everything and close the session (and the project if the window opened it)."""
-        self.autosave_timer.stop()
+        self._stop_autosave()
         self.loop.close()  # cancel a round and join it (bounded) before the project closes
         if self.session is not None:
             self.canvas.finish_gesture()
@@ -469,17 +480,26 @@ class MainWindow(QMainWindow):
         else:
             self._open(image_id, None)
 
-    def close_image(self) -> None:
+    def close_image(self) -> bool:
         """Save and close the open image (an import may rewrite its labels); the canvas
-        shows nothing until an image is opened again, so no edit goes to a closed one."""
+        shows nothing until an image is opened again, so no edit goes to a closed one.
+
+        False when its labels could not be saved (said in a box): the image stays open,
+        and the caller must not go on as if it were closed."""
         if self.session is None:
-            return
+            return True
         self.canvas.finish_gesture()
-        self.autosave_timer.stop()
-        self.session.close_document()
+        self._stop_autosave()
+        try:
+            self.session.close_document()
+        except AnnotatorError as exc:
+            self.schedule_autosave()  # kept open, and saved again
+            QMessageBox.warning(self, "Labels not saved", sentence(str(exc)))
+            return False
         self.canvas.set_document(None, None, self._table())
         self.loop.layers.clear()
         self._update_enabled()
+        return True
 
     def _read_failed(self, _image_id: int, exc: AnnotatorError) -> None:
         self._open_failed(str(exc))
@@ -489,7 +509,7 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         self.canvas.finish_gesture()
-        self.autosave_timer.stop()
+        self._stop_autosave()
         try:
             doc = self.session.open_image(image_id, pixels)
         except AnnotatorError as exc:
@@ -556,7 +576,12 @@ class MainWindow(QMainWindow):
                 5000,
             )
             return
-        record = self.session.mark_done()
+        try:
+            record = self.session.mark_done()
+        except AnnotatorError as exc:  # a database locked by another program, say
+            self.schedule_autosave()
+            QMessageBox.warning(self, "Status not changed", sentence(str(exc)))
+            return
         if record is not None:
             self._update_enabled()  # the action now says the other way
             self.image_list.update_record(record)
@@ -591,24 +616,53 @@ class MainWindow(QMainWindow):
             self._show_cursor(*self._cursor)
 
     def schedule_autosave(self) -> None:
-        """(Re)start the autosave timer: the save runs a second after the last commit."""
-        self.autosave_timer.start()
+        """(Re)start the autosave timer: the save runs :attr:`autosave_delay_ms` after
+        the last commit, and at the latest :attr:`autosave_max_delay_ms` after the first
+        commit not yet saved (a user who never pauses is saved too)."""
+        now = time.monotonic()
+        if self._unsaved_since is None:
+            self._unsaved_since = now
+        left_ms = self.autosave_max_delay_ms - (now - self._unsaved_since) * 1000
+        self.autosave_timer.start(int(max(0.0, min(self.autosave_delay_ms, left_ms))))
+
+    def _stop_autosave(self) -> None:
+        """No autosave pending: the caller saves synchronously now."""
+        self.autosave_timer.stop()
+        self._unsaved_since = None
 
     def save_now(self) -> None:
         """Hand the current labels to the background writer (no wait)."""
         if self.session is not None:
             if self.document is not None and not self.document.in_stroke:
+                self._stop_autosave()
                 if self.session.save():
                     self.activity.saving()
             elif self.document is not None:
-                self.schedule_autosave()  # still painting: try again later
+                # Still painting: the stroke's commit saves at once when overdue; this
+                # retry is for a stroke taken back (Esc), which commits nothing.
+                self.autosave_timer.start(self.autosave_delay_ms)
+
+    def save_and_wait(self) -> None:
+        """Save the open image's labels, a stroke in progress included, and wait until
+        they are on disk (a session ending: logout, shutdown). The image stays open."""
+        if self.session is None:
+            return
+        self.canvas.finish_gesture()
+        self._stop_autosave()
+        self.session.save(wait=True)
 
     def _refresh_record(self, image_id: int) -> None:
+        self._save_failing = False
         if self.session is not None:
             self.image_list.update_record(self.session.project.image(image_id))
 
     def _save_failed(self, image_id: int, exc: Exception) -> None:
+        """An autosave failed: said in the status bar, and in a box once until a save
+        works again (a database locked for a minute fails a save every few seconds)."""
         self.statusBar().showMessage(f"Saving image {image_id} failed: {exc}", 10000)
+        if self._save_failing:
+            return
+        self._save_failing = True
         QMessageBox.warning(
             self, "Autosave failed", f"The labels of image {image_id} could not be saved:\n{exc}"
         )

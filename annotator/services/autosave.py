@@ -25,6 +25,11 @@ from annotator.services.jobs import CoalescingQueue, Dispatcher, call_directly
 from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
+#: How long a save waits for another program's write lock on the project database before
+#: it fails (and is reported; the next save tries again). Short, because leaving an image
+#: or quitting waits for the save: a database browser holding the lock must not freeze
+#: the window for the database's default 30 s.
+SAVE_BUSY_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +119,7 @@ class Autosaver:
                 source=request.source,
                 status=request.status,
                 accepted=accepted,
+                timeout=SAVE_BUSY_TIMEOUT_S,
             )
             # Any save without it may have removed the file (an undone accept).
             kept = request.accepted

@@ -28,7 +28,7 @@ from annotator.core.labelmap import LabelMap
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.services.autosave import Autosaver, SaveRequest, SaveResult
+from annotator.services.autosave import SAVE_BUSY_TIMEOUT_S, Autosaver, SaveRequest, SaveResult
 from annotator.services.document import DEFAULT_HISTORY_BYTES, Document
 from annotator.services.jobs import Dispatcher, LatestWinsWorker, call_directly
 from annotator.storage.images import encode_png
@@ -37,6 +37,9 @@ from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
 LAST_IMAGE_SETTING = "gui.last_image"
+#: How long remembering the open image waits for another program's write lock: it is
+#: only where to start next time, never worth holding up the open.
+REMEMBER_TIMEOUT_S = 0.2
 
 #: ``on_read(image_id, pixels)``: a picture decoded by :meth:`AnnotationSession.read_soon`
 PixelsRead = Callable[[int, np.ndarray], None]
@@ -120,21 +123,23 @@ class AnnotationSession:
     def open_image(self, image_id: int, pixels: np.ndarray | None = None) -> Document:
         """Save the current image (waiting for it), then open ``image_id``.
 
-        The new image is read first: when its file cannot be read (deleted or replaced
-        on disk) the error is raised and the current image stays open, edits and all.
-        ``pixels`` is the picture when :meth:`read_soon` has decoded it already.
+        Everything that can fail comes before the switch: when the new picture or mask
+        cannot be read (deleted, replaced or damaged on disk), or the current labels
+        cannot be saved, the error is raised and the current image stays open, edits
+        and all, and saved as before. ``pixels`` is the picture when :meth:`read_soon`
+        has decoded it already.
         """
         self.cancel_read()
         record = self.project.image(image_id)
         if pixels is None or pixels.shape[:2] != (record.height, record.width):
             pixels = self.project.load_image(record)
-        self.close_document()  # before reading the mask: it may be this image's own
+        self._save_to_leave()  # before reading the mask: it may be this image's own
         mask = self.project.load_mask(record)
         if mask is None:
             label_map = LabelMap.blank(self.schema, record.height, record.width)
         else:
             label_map = LabelMap.for_schema(self.schema, mask)
-        self.document = Document(
+        document = Document(
             record,
             pixels,
             label_map,
@@ -142,10 +147,11 @@ class AnnotationSession:
             accepted=lambda: self.project.load_accepted(record),
         )
         try:  # only where to start next time: a failure must not undo the open
-            self.project.set_setting(LAST_IMAGE_SETTING, record.id)
-        except (AnnotatorError, OSError) as exc:
+            self.project.set_setting(LAST_IMAGE_SETTING, record.id, timeout=REMEMBER_TIMEOUT_S)
+        except (AnnotatorError, OSError, sqlite3.Error) as exc:
             log.warning("could not remember the open image: %s", exc)
-        return self.document
+        self.document = document
+        return document
 
     # --- reading big pictures off the owner's thread ----------------------------------------
     def read_soon(self, image_id: int, on_read: PixelsRead, on_error: ReadFailed) -> None:
@@ -215,6 +221,12 @@ class AnnotationSession:
         """Commit a gesture in progress, save synchronously and forget the document (and
         any image being read to replace it)."""
         self.cancel_read()
+        self._save_to_leave()
+        self.document = None
+
+    def _save_to_leave(self) -> None:
+        """Commit a gesture in progress and save synchronously, before the document is
+        let go; raise :class:`ProjectError` (the document kept) if the save failed."""
         if self.document is None:
             return
         if self.document.in_stroke:
@@ -228,7 +240,6 @@ class AnnotationSession:
                 f"({first_line(failure)}); the image stays open so that nothing is lost: "
                 "free some space (or fix the cause) and try again"
             )
-        self.document = None
 
     def save(self, *, wait: bool = False) -> bool:
         """Hand a snapshot of the current labels to the saver if they changed.
@@ -241,7 +252,12 @@ class AnnotationSession:
         """
         doc = self.document
         submitted = False
-        if doc is not None and doc.needs_save and not doc.in_stroke:
+        if (
+            doc is not None
+            and not doc.in_stroke
+            # (a failed save's news may still be on its way to ``_save_failed``)
+            and (doc.needs_save or self._saver.failure(doc.image_id) is not None)
+        ):
             request = SaveRequest(
                 doc.image_id,
                 doc.label_map.copy_array(),
@@ -345,7 +361,7 @@ class AnnotationSession:
         if doc is None:
             return None
         self.save(wait=True)
-        self.project.set_status(doc.image_id, status)
+        self.project.set_status(doc.image_id, status, timeout=SAVE_BUSY_TIMEOUT_S)
         doc.record = self.project.image(doc.image_id)
         return doc.record
 

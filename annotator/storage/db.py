@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,8 +68,19 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 REQUIRED_TABLES = frozenset({"meta", "classes", "settings", "images", "models"})
-#: How long a statement waits for another process's lock on the database.
+#: How long a write waits, by default, for another connection's write transaction
+#: (another program holding the database, such as a database browser), and a read for
+#: one of SQLite's rare exclusive moments.
 BUSY_TIMEOUT_S = 30.0
+#: A write waits in steps of this many ms, the connection's lock released between them,
+#: so the other threads of this process (the GUI's reads) are not held up meanwhile.
+_BUSY_STEP_MS = 50
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite gave up waiting for another connection's lock."""
+    text = str(exc)
+    return "database is locked" in text or "database is busy" in text
 
 
 def _one_line(exc: BaseException) -> str:
@@ -98,10 +110,10 @@ def _trouble(exc: sqlite3.Error, path: Path) -> str | None:
             "the database file or its folder is read-only (file permissions, a file made "
             "immutable, or a read-only disk)"
         )
-    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or _busy(exc):
         return (
-            f"another program kept the database locked for {BUSY_TIMEOUT_S:g} s (a "
-            "database browser, a sync tool?); close it and try again"
+            "the project database is locked by another program (a database browser, a "
+            "sync tool?); close that program and try again"
         )
     return None
 
@@ -237,24 +249,65 @@ class Database:
             )
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run the body as one write transaction; roll back if it raises."""
-        with self._lock:
+    def transaction(self, *, timeout: float | None = None) -> Iterator[sqlite3.Connection]:
+        """Run the body as one write transaction; roll back if it raises.
+
+        While another connection holds the write lock, wait up to ``timeout`` seconds
+        (default :data:`BUSY_TIMEOUT_S`) for it, letting this process's other threads
+        use the connection meanwhile; then a :class:`ProjectError` says the database is
+        locked. A full disk and a read-only database are refused in one line too."""
+        self._begin(BUSY_TIMEOUT_S if timeout is None else timeout)
+        try:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            refusal = self._refusal(exc)
+            if refusal is None:
+                raise
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise refusal from None
+        finally:
+            self._lock.release()
+
+    def _begin(self, timeout: float) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to ``timeout`` s for another connection's write
+        lock in short steps; returns holding :attr:`_lock`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            self._lock.acquire()
+            try:
+                self._conn.execute(f"PRAGMA busy_timeout = {max(0, min(_BUSY_STEP_MS, left_ms))}")
                 try:
-                    yield self._conn
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
+                    self._conn.execute("BEGIN IMMEDIATE")
+                finally:
+                    self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                return
             except sqlite3.OperationalError as exc:
-                why = _trouble(exc, self.path)
-                if why is None:
+                self._lock.release()
+                if _busy(exc) and left_ms > 0:
+                    continue  # the lock was let go: another thread may use it now
+                refusal = self._refusal(exc)
+                if refusal is None:
                     raise
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("ROLLBACK")
-                raise ProjectError(f"{self.path}: {why}; this change was not saved") from None
+                raise refusal from None
+            except BaseException:
+                self._lock.release()
+                raise
+
+    def _refusal(self, exc: sqlite3.OperationalError) -> ProjectError | None:
+        """The one-line refusal of a write SQLite could not do for a known reason: a
+        full disk, a database locked by another program, a read-only one (else None;
+        :func:`_trouble` words them)."""
+        why = _trouble(exc, self.path)
+        return (
+            None if why is None else ProjectError(f"{self.path}: {why}; this change was not saved")
+        )
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return all rows."""

@@ -64,6 +64,9 @@ from annotator.storage.lock import held_here as lock_held_here
 from annotator.storage.lock import needed as lock_needed
 
 log = logging.getLogger(__name__)
+#: How long a write that only saves work later (a checked file's stamp) waits for another
+#: program's lock on the database before it is skipped: opening an image waits for it.
+BEST_EFFORT_WAIT_S = 0.2
 
 DB_NAME = "annotator.sqlite"
 _CREATING_NAME = ".annotator.sqlite.creating"
@@ -853,8 +856,10 @@ class Project:
                 f"{fix}"
             ) from None
 
-    def set_setting(self, key: str, value: Any) -> None:
-        with self._db.transaction() as conn:
+    def set_setting(self, key: str, value: Any, *, timeout: float | None = None) -> None:
+        """Store a JSON-valued setting; ``timeout``: how long to wait for another
+        program's write lock (seconds; the database's default when None)."""
+        with self._db.transaction(timeout=timeout) as conn:
             conn.execute(
                 "INSERT INTO settings (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -1296,7 +1301,7 @@ class Project:
         if stamp is None or not self._writer:
             return True
         try:  # only saves hashing next time: a failure to record it is no error
-            with self._db.transaction() as conn:
+            with self._db.transaction(timeout=BEST_EFFORT_WAIT_S) as conn:
                 conn.execute(
                     "UPDATE images SET file_size = ?, file_mtime_ns = ? WHERE id = ? AND sha1 = ?",
                     (*stamp, record.id, record.sha1),
@@ -1312,8 +1317,10 @@ class Project:
             counts[r["status"]] = r["n"]
         return counts
 
-    def set_status(self, image_id: int, status: ImageStatus) -> None:
-        with self._db.transaction() as conn:
+    def set_status(
+        self, image_id: int, status: ImageStatus, *, timeout: float | None = None
+    ) -> None:
+        with self._db.transaction(timeout=timeout) as conn:
             conn.execute(
                 "UPDATE images SET status = ?, updated_at = ? WHERE id = ?",
                 (status.value, now_iso(), image_id),
@@ -1440,6 +1447,7 @@ class Project:
         source: str = "user",
         status: ImageStatus | None = None,
         accepted: np.ndarray | None = None,
+        timeout: float | None = None,
     ) -> ImageRecord:
         """Write a label map atomically, then record it (and the status) in one transaction.
 
@@ -1448,6 +1456,7 @@ class Project:
         (``proposal:v<N>...``), kept beside the labels so training can tell which pixels
         were accepted (docs/adr/0013); without it a file kept for that version stays.
         Files of proposals the source no longer names are removed after the record.
+        ``timeout``: how long the record waits for another program's write lock.
         """
 
         self.check_in_place()
@@ -1478,7 +1487,7 @@ class Project:
             status = record.status
             if status is ImageStatus.NEW and labelled:
                 status = ImageStatus.IN_PROGRESS
-        with self._db.transaction() as conn:
+        with self._db.transaction(timeout=timeout) as conn:
             conn.execute(
                 "UPDATE images SET labelled_pixels = ?, label_source = ?, status = ?, "
                 "updated_at = ? WHERE id = ?",

@@ -692,21 +692,24 @@ def test_an_image_deleted_from_disk_keeps_the_open_image_and_its_edits(
     assert mask is not None and mask[40, 20] == window.canvas.current_value
 
 
-def test_an_image_whose_mask_is_damaged_leaves_no_image_open_rather_than_a_stale_one(
-    qtbot, window, boxes
-):
+def test_an_image_whose_mask_is_damaged_keeps_the_open_image_shown_and_saved(qtbot, window, boxes):
     project = window.session.project
     first = window.document.image_id
     other = next(r for r in window.session.images() if r.id != first)
     project.mask_path(other.id).write_bytes(b"not a png")
+    drag(window.canvas, [(10, 10), (30, 10)])
     window.image_list.image_activated.emit(other.id)
     assert len(boxes) == 1 and "damaged label mask" in boxes[0][2]
-    # The session saved and closed the first image; the canvas must not keep showing it
-    # (strokes there would be edits nobody saves).
-    assert window.document is None and window.canvas.document is None
-    assert not window.actions_["mark_done"].isEnabled()
-    window.image_list.image_activated.emit(first)  # and the next one opens as usual
+    # The mask is read before the session lets the first image go: it stays open, the
+    # one the canvas shows, and strokes on it are saved.
     assert window.document is not None and window.document.image_id == first
+    assert window.canvas.document is window.document
+    assert window.actions_["mark_done"].isEnabled()
+    drag(window.canvas, [(10, 40), (30, 40)])
+    window.close()
+    with Project.open(project.root) as p:
+        mask = p.load_mask(p.image(first))
+        assert mask[10, 20] == mask[40, 20] == window.canvas.current_value
 
 
 def test_export_below_a_file_instead_of_a_folder(window, tmp_path, monkeypatch, boxes):

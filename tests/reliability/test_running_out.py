@@ -288,7 +288,7 @@ def test_labels_saved_but_not_recorded_before_a_kill_count_again_on_the_next_ope
         mask[4:20, 4:20] = 1
         real = project._db.transaction
 
-        def killed():
+        def killed(**_wait):
             raise KeyboardInterrupt  # the file is on disk, the record never commits
 
         monkeypatch.setattr(project._db, "transaction", killed)

@@ -259,3 +259,41 @@ def test_images_whose_folder_moved_are_found_again_by_adding_the_new_place(proje
     assert project.load_image(again).shape[:2] == (again.height, again.width)
     assert (project.load_mask(again)[:2] == 1).all()  # the labels stay the image's
     assert project.add_images([moved]).skipped  # now simply already in the project
+
+
+def test_a_write_while_another_program_holds_the_database_is_refused_in_words(project):
+    """A database browser's open write transaction: the write waits its timeout, then is
+    refused in one line (it was sqlite3.OperationalError "database is locked", an
+    internal error), and meanwhile this process's other threads still read."""
+    import threading
+    import time
+
+    other = sqlite3.connect(project.root / DB_NAME, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        began = time.monotonic()
+        with pytest.raises(ProjectError, match="locked by another program"):
+            project.set_setting("k", 1, timeout=0.3)
+        assert 0.25 < time.monotonic() - began < 2
+        waiting = threading.Thread(
+            target=lambda: pytest.raises(ProjectError, project.set_setting, "k", 2, timeout=2)
+        )
+        waiting.start()
+        time.sleep(0.2)
+        began = time.monotonic()
+        assert project.get_setting("k") is None  # not held up by the write waiting
+        assert time.monotonic() - began < 0.5
+        waiting.join()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    project.set_setting("k", 3, timeout=0)  # released: written at once
+    assert project.get_setting("k") == 3
+
+
+def test_a_write_to_a_read_only_database_is_refused_in_words(project):
+    project._db._conn.execute("PRAGMA query_only = ON")  # SQLite's own read-only refusal
+    with pytest.raises(ProjectError, match="read-only"):
+        project.set_setting("k", 1)
+    project._db._conn.execute("PRAGMA query_only = OFF")
+    project.set_setting("k", 1)  # no transaction left open by the refusal

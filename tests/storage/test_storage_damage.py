@@ -176,7 +176,7 @@ def test_a_database_locked_by_another_program_is_one_line_naming_it(
         other.execute("ROLLBACK")
         other.close()
     assert code == 1 and "\n" not in said
-    assert f"{project.root / DB_NAME}: another program kept the database locked" in said
+    assert f"{project.root / DB_NAME}: the project database is locked by another program" in said
 
 
 def _set_raw_setting(root, key, raw):

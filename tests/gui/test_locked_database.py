@@ -1,0 +1,136 @@
+"""Another program (a database browser) holds the project database's write lock while
+the window works: switching image, saving, marking done and quitting must keep every
+stroke (on disk or rescued), say why in plain words, and not freeze the window for the
+database's 30 s."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+
+import pytest
+from guihelpers import drag
+from PySide6.QtWidgets import QMessageBox
+
+from annotator.services import autosave
+from annotator.storage.project import Project
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    seen: list[tuple[str, str]] = []
+
+    def box(_parent, title, text, *a, **k):
+        seen.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    for kind in ("warning", "information", "critical", "question"):
+        monkeypatch.setattr(QMessageBox, kind, box)
+    return seen
+
+
+@contextlib.contextmanager
+def held(project_dir):
+    """Another connection holding the write lock, as ``BEGIN IMMEDIATE`` in a browser."""
+    other = sqlite3.connect(project_dir / "annotator.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def _mask(project_dir, image_id):
+    with Project.open(project_dir) as p:
+        return p.load_mask(p.image(image_id))
+
+
+def test_switching_image_while_the_database_is_locked_opens_it_without_freezing(
+    window, project_dir, boxes
+):
+    """Remembering the open image, and the new stamp of a picture file that was touched,
+    are the switch's only writes: the first waited 30 s, then failed the switch after the
+    session had let the shown image go (the canvas kept it, its strokes saved nowhere);
+    the second waited 30 s too."""
+    first = window.document.image_id
+    project = window.session.project
+    for record in project.images():  # copied or touched: opening hashes, then records
+        path = project.image_path(record)
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns - 3600 * 10**9))
+    with held(project_dir):
+        began = time.monotonic()
+        window.go(1)
+        took = time.monotonic() - began
+    assert took < 3, took
+    assert boxes == []
+    assert window.document is not None and window.document.image_id != first
+    assert window.canvas.document is window.document  # what is shown is what is saved
+    second = window.document.image_id
+    drag(window.canvas, [(10, 10), (30, 10)])
+    window.close()
+    assert _mask(project_dir, second)[10, 20] == window.canvas.current_value
+
+
+def test_a_switch_whose_save_meets_a_locked_database_keeps_the_image_and_says_why(
+    window, project_dir, boxes, monkeypatch
+):
+    monkeypatch.setattr(autosave, "SAVE_BUSY_TIMEOUT_S", 0.3)
+    first = window.document.image_id
+    value = window.canvas.current_value
+    drag(window.canvas, [(10, 10), (30, 10)])
+    with held(project_dir):
+        began = time.monotonic()
+        window.go(1)
+        took = time.monotonic() - began
+        assert took < 3, took
+        assert len(boxes) == 1 and boxes[0][0] == "Cannot open image", boxes
+        assert "locked by another program" in boxes[0][1]
+        # The image is still the one open, shown and saved.
+        assert window.document is not None and window.document.image_id == first
+        assert window.canvas.document is window.document
+        drag(window.canvas, [(10, 40), (30, 40)])  # painted while still locked
+        window.mark_done()  # refused in words, not an unexpected error
+        assert boxes[-1][0] == "Status not changed" and "locked" in boxes[-1][1]
+    window.go(1)  # released: the switch saves and goes on
+    assert window.document.image_id != first
+    mask = _mask(project_dir, first)
+    assert mask[10, 20] == mask[40, 20] == value
+
+
+def test_quitting_while_the_database_is_locked_rescues_the_labels_and_says_why(
+    window, project_dir, boxes, monkeypatch, tmp_path
+):
+    monkeypatch.setattr(autosave, "SAVE_BUSY_TIMEOUT_S", 0.3)
+    window.session.rescue_dir = tmp_path / "rescued"
+    drag(window.canvas, [(10, 10), (30, 10)])
+    name = window.document.record.name
+    with held(project_dir):
+        window.close()
+    assert len(boxes) == 1 and boxes[0][0] == "Labels not saved in the project", boxes
+    assert "locked by another program" in boxes[0][1]
+    rescued = list((tmp_path / "rescued").glob(f"*/masks/{name}.png"))
+    assert len(rescued) == 1
+
+
+def test_an_autosave_meeting_a_locked_database_is_said_once_and_retried(
+    window, project_dir, boxes, monkeypatch, qtbot
+):
+    monkeypatch.setattr(autosave, "SAVE_BUSY_TIMEOUT_S", 0.1)
+    doc, value = window.document, window.canvas.current_value
+    with held(project_dir):
+        for y in (10, 20, 30):
+            drag(window.canvas, [(10, y), (30, y)])
+            window.save_now()
+            window.session.save(wait=True)
+            qtbot.wait(20)  # the failure's news, through the dispatcher
+    assert [b[0] for b in boxes] == ["Autosave failed"], boxes
+    assert "locked by another program" in boxes[0][1]
+    drag(window.canvas, [(10, 40), (30, 40)])
+    window.save_now()
+    window.session.save(wait=True)
+    qtbot.waitUntil(lambda: not doc.needs_save, timeout=3000)
+    mask = _mask(project_dir, doc.image_id)
+    assert all(mask[y, 20] == value for y in (10, 20, 30, 40))
