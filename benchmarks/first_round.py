@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -155,18 +154,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"({r['ticks_over_50_ms']} > 50 ms)",
                 flush=True,
             )
+    sys.path.insert(0, str(Path(__file__).parent))
+    from responsiveness import machine, write_result  # type: ignore[import-not-found]
+
     result = {
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "qt_platform": os.environ.get("QT_QPA_PLATFORM", "xcb"),
+        **machine(),
         "probe_ms": args.probe_ms,
         "train_after_s": args.train_after,
         "runs": rows,
     }
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-        print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

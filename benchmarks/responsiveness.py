@@ -44,6 +44,23 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else 0.0
 
 
+def machine() -> dict[str, object]:
+    """What a result ran on (for the JSON files of the GUI benchmarks)."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "qt_platform": os.environ.get("QT_QPA_PLATFORM", "xcb"),
+    }
+
+
+def write_result(out: Path | None, result: dict[str, object]) -> None:
+    """Write ``result`` as JSON to ``out`` (if given) and say so."""
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+        print(f"wrote {out}")
+
+
 def build_project(root: Path, n_images: int, size: int):  # type: ignore[no-untyped-def]
     import cv2
 
@@ -287,18 +304,13 @@ def main(argv: list[str] | None = None) -> int:
         "p99_ms": loaded["p99_ms"],
         "target_p99_ms": 50,
         "threads": settings.cpu_threads(),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "qt_platform": os.environ.get("QT_QPA_PLATFORM", "xcb"),
+        **machine(),
         "image_size": args.size,
         "images": args.images,
         "round_budget_s": args.seconds,
         "phases": rows,
     }
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-        print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 
