@@ -169,9 +169,12 @@ def predict_images(
                 if not is_out_of_memory(exc):
                     raise
                 release_memory()
+                kept = "their proposals are kept in the project"
+                if out is not None:  # (the staged --out folder is removed: all or nothing)
+                    kept += f", {out} was not written"
                 raise ModelError(
-                    f"{rec.name}: proposing ran out of memory after {i} image(s) (those are "
-                    "saved); close other programs or use the CPU"
+                    f"{rec.name}: proposing ran out of memory after {i} image(s) ({kept}); "
+                    "close other programs or use the CPU"
                 ) from None
             mask_p = proposal_store.save_proposal(project, rec.id, proposal)
             exported = None

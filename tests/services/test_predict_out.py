@@ -115,3 +115,22 @@ def test_a_full_disk_names_the_out_folder_and_writes_no_mask_there(
         proposals.predict_images(project, out_dir=out, predictor=_Predictor())
     assert str(err.value).startswith(f"{out}: the disk is full (No space left on device)")
     assert not out.exists() and _hidden(tmp_path) == []
+
+
+class _OutOfMemory(_Predictor):
+    def predict(self, image, cancel=None, keep_probabilities=True):
+        if self.calls == 2:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return super().predict(image, cancel, keep_probabilities)
+
+
+def test_running_out_of_memory_says_what_was_kept_and_writes_no_mask(project_root, tmp_path):
+    """It said "(those are saved)" of the images proposed before, though --out's masks
+    of them are not written (all or nothing)."""
+    out = tmp_path / "out"
+    with open_project(project_root) as project, pytest.raises(AnnotatorError) as err:
+        proposals.predict_images(project, out_dir=out, predictor=_OutOfMemory())
+    said = str(err.value)
+    assert "ran out of memory after 2 image(s)" in said
+    assert f"their proposals are kept in the project, {out} was not written" in said
+    assert not out.exists() and _hidden(tmp_path) == []
