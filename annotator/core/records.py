@@ -45,7 +45,8 @@ class ImageRecord:
     score: float | None
     added_at: str
     updated_at: str
-    #: The file's size in bytes and ``st_mtime_ns`` when its content was last found to
+    #: The file's size in bytes and the time it last changed (the later of ``st_mtime_ns``
+    #: and ``st_ctime_ns``: a rename moves the latter) when its content was last found to
     #: have ``sha1`` (``None``: unknown); while they are unchanged, loading the image needs
     #: no hashing (``Project.load_image``).
     file_size: int | None = None

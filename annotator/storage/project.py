@@ -101,7 +101,8 @@ OWN_FILES_SKIPPED = "the project's own files (masks, proposals...) are not added
 Progress = Callable[[int, int, str], None]
 #: ``add_images`` records this many images per database transaction.
 ADD_BATCH = 100
-#: A file's ``(size in bytes, st_mtime_ns)``, recorded with the SHA-1 of its content.
+#: A file's ``(size in bytes, when it last changed)`` (:func:`_changed_ns`), recorded with
+#: the SHA-1 of its content (the column keeps its first name, ``file_mtime_ns``).
 Stamp = tuple[int, int]
 #: A file modified less than this long (ns) before it was looked at cannot vouch for its
 #: content by its time stamp: a write later in the same tick of a coarse file system clock
@@ -400,11 +401,20 @@ def file_sha1(path: Path) -> str:
     return h.hexdigest()
 
 
+def _changed_ns(st: os.stat_result) -> int:
+    """When a file last changed: its modification time, or, when later, its status
+    change time, which a rename, a copy over it or a reset modification time also
+    moves on (POSIX): two files of one size and time swapped by ``mv`` are told apart.
+    (On Windows ``st_ctime`` is the creation time: a new file there.)"""
+    return max(st.st_mtime_ns, st.st_ctime_ns)
+
+
 def _vouching(st: os.stat_result, looked_ns: int) -> Stamp | None:
     """The stamp of a file stat-ed at ``looked_ns`` (wall clock, taken just before), or
-    ``None`` when it was modified too recently for the stamp to vouch for the content."""
-    if st.st_mtime_ns < looked_ns - RACY_NS:
-        return (st.st_size, st.st_mtime_ns)
+    ``None`` when it changed too recently for the stamp to vouch for the content."""
+    changed = _changed_ns(st)
+    if changed < looked_ns - RACY_NS:
+        return (st.st_size, changed)
     return None
 
 
@@ -1290,7 +1300,7 @@ class Project:
         records the new stamp (by a writer, when it can vouch), so the next look needs
         no hashing."""
         if st is not None:
-            now = (st.st_size, st.st_mtime_ns)
+            now = (st.st_size, _changed_ns(st))
             if now == (record.file_size, record.file_mtime_ns) or now == self._recorded_stamp(
                 record
             ):

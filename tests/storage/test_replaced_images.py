@@ -51,8 +51,10 @@ def _stamp(project, image_id):
 
 
 def _file_stamp(path):
+    """The stamp the project records: the size, and the later of the modification and
+    status change times (a rename or ``os.utime`` moves the latter to now)."""
     st = path.stat()
-    return (st.st_size, st.st_mtime_ns)
+    return (st.st_size, max(st.st_mtime_ns, st.st_ctime_ns))
 
 
 @pytest.fixture
@@ -83,9 +85,11 @@ def later(monkeypatch):
 
 
 @pytest.mark.parametrize("old_file", [True, False], ids=["stamp-recorded", "stamp-unknown"])
-def test_a_picture_replaced_by_one_of_the_same_size_is_refused(project, tmp_path, old_file):
+def test_a_picture_replaced_by_one_of_the_same_size_is_refused(project, tmp_path, old_file, later):
     src = tmp_path / "imgs" / "a.png"
     original = _write(src, 0, mtime_ns=time.time_ns() - HOUR_NS if old_file else None)
+    if old_file:
+        later()  # (its status change time is that of the write: now)
     (rec,) = project.add_images([src]).added
     assert (project.load_image(rec) == original).all()
     kept, stamp = src.read_bytes(), _file_stamp(src)
@@ -116,7 +120,8 @@ def test_a_replacement_in_the_same_clock_tick_as_the_add_is_still_found(project,
         project.load_image(rec)
 
 
-def test_a_touched_file_is_hashed_once_then_loads_without_hashing(project, tmp_path, hashes):
+def test_a_touched_file_is_hashed_once_then_loads_without_hashing(project, tmp_path, hashes, later):
+    later()  # every file written here is old enough to vouch for its content
     src = tmp_path / "imgs" / "a.png"
     old = time.time_ns() - HOUR_NS
     original = _write(src, 0, mtime_ns=old)
@@ -155,8 +160,9 @@ def test_a_file_modified_moments_ago_is_hashed_until_its_stamp_can_vouch(
 
 
 @pytest.mark.parametrize("replaced", [False, True])
-def test_a_row_with_no_stamp_is_checked_once(project, tmp_path, hashes, replaced):
+def test_a_row_with_no_stamp_is_checked_once(project, tmp_path, hashes, replaced, later):
     """Rows of projects from before the stamp was recorded: hashed on the first load."""
+    later()
     src = tmp_path / "imgs" / "a.png"
     _write(src, 0, mtime_ns=time.time_ns() - HOUR_NS)
     (rec,) = project.add_images([src]).added
@@ -177,9 +183,10 @@ def test_a_row_with_no_stamp_is_checked_once(project, tmp_path, hashes, replaced
     assert len(hashes) == 1
 
 
-def test_threads_loading_images_of_unknown_stamp_at_once_all_get_them(project, tmp_path):
+def test_threads_loading_images_of_unknown_stamp_at_once_all_get_them(project, tmp_path, later):
     """The GUI's workers and training load from several threads; the first loads of
     each image hash it and record its stamp, each in its own locked transaction."""
+    later()
     old = time.time_ns() - HOUR_NS
     pixels = [_write(tmp_path / "imgs" / f"{i:02d}.png", i, mtime_ns=old) for i in range(12)]
     project.add_images([tmp_path / "imgs"])
@@ -206,6 +213,13 @@ def test_threads_loading_images_of_unknown_stamp_at_once_all_get_them(project, t
 
 
 def test_every_way_of_adding_an_image_records_its_stamp(project, tmp_path, later):
+    # an embedded image is written into the project just before it is added: unknown
+    # until its time stamp can vouch (then the first load records it); with a clock
+    # moved on, the add records it
+    data = cv2.imencode(".png", np.full((5, 7), 9, np.uint8))[1].tobytes()
+    c = project.add_image_bytes(data, "c.png")
+    assert _stamp(project, c.id) == (None, None)
+    later()
     old = time.time_ns() - HOUR_NS
     by_folder, single = tmp_path / "imgs" / "a.png", tmp_path / "other" / "b.png"
     _write(by_folder, 0, mtime_ns=old)
@@ -214,13 +228,6 @@ def test_every_way_of_adding_an_image_records_its_stamp(project, tmp_path, later
     b = project.add_image_array_file(single)
     assert _stamp(project, a.id) == _file_stamp(by_folder)
     assert _stamp(project, b.id) == _file_stamp(single)
-    # an embedded image is written into the project just before it is added: unknown
-    # until its time stamp can vouch (then the first load records it); with a clock
-    # moved on, the add records it
-    data = cv2.imencode(".png", np.full((5, 7), 9, np.uint8))[1].tobytes()
-    c = project.add_image_bytes(data, "c.png")
-    assert _stamp(project, c.id) == (None, None)
-    later()
     data = cv2.imencode(".png", np.ones((5, 7), np.uint8))[1].tobytes()
     d = project.add_image_bytes(data, "d.png")
     assert _stamp(project, d.id) == _file_stamp(project.image_path(d))
@@ -267,8 +274,9 @@ def test_train_with_an_image_replaced_by_one_of_the_same_size_is_one_line(tmp_pa
 # --- the migration ---------------------------------------------------------------------------
 
 
-def test_a_database_of_version_1_is_upgraded_and_its_images_checked_once(tmp_path, hashes):
+def test_a_database_of_version_1_is_upgraded_and_its_images_checked_once(tmp_path, hashes, later):
     """A project written before the stamp existed: its rows get an unknown stamp."""
+    later()
     src = tmp_path / "imgs" / "a.png"
     original = _write(src, 0, mtime_ns=time.time_ns() - HOUR_NS)
     root = tmp_path / "old"
@@ -306,7 +314,8 @@ def test_a_database_of_version_1_is_upgraded_and_its_images_checked_once(tmp_pat
         project.load_image(project.images()[0])
 
 
-def test_a_read_only_opening_checks_but_never_records(tmp_path):
+def test_a_read_only_opening_checks_but_never_records(tmp_path, later):
+    later()
     src = tmp_path / "imgs"
     src.mkdir()
     cv2.imwrite(str(src / "a.png"), np.full((8, 8), 7, np.uint8))
@@ -314,11 +323,36 @@ def test_a_read_only_opening_checks_but_never_records(tmp_path):
     os.utime(src / "a.png", ns=(old, old))
     with Project.create(tmp_path / "p", LabelSchema.from_names(["x", "y"])) as p:
         p.add_images([src])
+    added = _file_stamp(src / "a.png")
+    time.sleep(0.01)  # (a status change time that differs from the add's)
     os.utime(src / "a.png", ns=(old + 10**9, old + 10**9))  # a touch: same content
+    touched = _file_stamp(src / "a.png")
+    assert touched != added
     with Project.open(tmp_path / "p", lock=False) as reader:
         rec = reader.images()[0]
         reader.load_image(rec)  # hashed and found the same ...
-        assert reader.image(rec.id).file_mtime_ns == old  # ... but nothing written
+        assert reader.image(rec.id).file_mtime_ns == added[1]  # ... but nothing written
     with Project.open(tmp_path / "p") as writer:
         writer.load_image(writer.images()[0])
-        assert writer.images()[0].file_mtime_ns == old + 10**9
+        assert writer.images()[0].file_mtime_ns == touched[1]
+
+
+def test_two_files_of_one_size_and_time_swapped_are_told_apart(project, tmp_path, later):
+    """Unpacked from an archive, two pictures have one size and one modification time;
+    swapped with mv, their stamps were the same, nothing was hashed, and each image's
+    labels went out with the other picture (an audit's find). A rename moves the file's
+    status change time on, so the swap is hashed and refused."""
+    old = time.time_ns() - HOUR_NS
+    a, b = tmp_path / "imgs" / "a.png", tmp_path / "imgs" / "b.png"
+    _write(a, 0, mtime_ns=old)
+    _write(b, 1, mtime_ns=old)
+    later()
+    rec_a, rec_b = project.add_images([tmp_path / "imgs"]).added
+    assert _stamp(project, rec_a.id) != (None, None)
+    time.sleep(0.01)
+    os.rename(a, tmp_path / "swap.png")
+    os.rename(b, a)
+    os.rename(tmp_path / "swap.png", b)
+    assert (a.stat().st_size, a.stat().st_mtime_ns) == (b.stat().st_size, old)
+    with pytest.raises(ImageReadError, match="was replaced since it was added"):
+        project.load_image(rec_a)
