@@ -5,7 +5,7 @@
 The table between ``<!-- shortcuts:begin -->`` and ``<!-- shortcuts:end -->`` in
 ``docs/user-guide.md`` is what F1 shows (every action with keys, then the keys of no
 action), with keys written portably (Ctrl+N). ``--check`` only says whether the guide
-is up to date (exit 1 if not); ``tests/gui/test_help_dialog.py`` runs the same check.
+is up to date (exit 1 if not); ``tests/gui/test_menus.py`` runs the same check.
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--background",
         help="class for pixels no shape covers, or 'none' to leave them unlabelled (labelme "
         "default: the project's class named _background_ or background, else _background_ "
-        "if labels.txt lists it, else unlabelled)",
+        "if a labels.txt in SRC (or given with --labels) lists it, else unlabelled)",
     )
     p.set_defaults(handler=cmd_import)
 
