@@ -589,6 +589,9 @@ class LoopController(QObject):
             self.service.rollback(version)
         except AnnotatorError as exc:
             self._error("rollback", exc)
+            return
+        self.panel.rolled_back(version)
+        self.message.emit(f"Rolled back to model v{version}", 5000)
 
     def _idle(self) -> None:
         if self.service is None:

@@ -493,6 +493,9 @@ class ModelPanel(QWidget):
             )
             if removed and isinstance(items, QStandardItemModel):
                 items.item(row).setEnabled(False)  # no weights to roll back to
+        # the list shows the active version (after a rollback it showed the newest)
+        current = self.version_combo.findData(active.version) if active is not None else -1
+        self.version_combo.setCurrentIndex(max(current, 0))
         self.rollback_button.setEnabled(len(models) > 1)
         versions, series = iou_series(models, schema, renames)
         self.chart.set_data(versions, series, active.version if active else None)
@@ -519,6 +522,11 @@ class ModelPanel(QWidget):
         text = message[:1].upper() + message[1:]
         self.round_label.setText(text + ("; a follow-up round is queued" if queued else ""))
         self.cancel_button.setEnabled(queued)
+
+    def rolled_back(self, version: int) -> None:
+        """Say what a rollback did where the last round's news was ("Published v3")."""
+        self.progress.setValue(0)
+        self.round_label.setText(f"Rolled back to model v{version}: its proposals are shown.")
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)

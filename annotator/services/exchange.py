@@ -1053,8 +1053,8 @@ def _with_images(
                 mistaken = [r for r in index.named(item) if index.is_file(r, item.source)]
                 if mistaken:  # a blank picture and its blank mask are the same bytes
                     raise FormatError(
-                        f"{item.source}: image {mistaken[0].name!r} has the very bytes of "
-                        "this mask, so it was taken for the mask added as an image and left "
+                        f"{item.source}: image {mistaken[0].name!r} {MISTAKEN}, so it was "
+                        "taken for the mask added as an image and left "
                         "alone; if it is the picture, put it in an images/ folder beside the "
                         "masks/ folder, so that the picture decides"
                     )
@@ -1075,6 +1075,10 @@ def _with_images(
             continue
         usable.append(item)
     return usable
+
+
+#: Said of a mask whose only image has its very bytes (see :func:`_with_images`).
+MISTAKEN = "has the very bytes of this mask"
 
 
 def _os_reason(item: ImportItem, exc: OSError) -> str:
@@ -1172,6 +1176,13 @@ def import_into_project(
     from_stacks = set(added_names)
     index = _ImageIndex(project, pins)
     items = _with_images(result.items, index, report)
+    if not items and report.skipped and all(MISTAKEN in why for _, why in report.skipped):
+        raise FormatError(  # (the folder of the pictures chosen instead of the masks')
+            f"{src}: its files are the project's own pictures (the same bytes), not label "
+            "masks; choose the folder that holds the masks (masks that are the very bytes of "
+            "their pictures, blank ones: put the pictures in an images/ folder beside a "
+            "masks/ folder, so that they decide)"
+        )
     if not items and report.skipped:  # nothing can be imported: change nothing
         return report
     report.classes_added = _ensure_classes(

@@ -417,8 +417,8 @@ def test_a_blank_mask_of_a_blank_picture_says_why_it_was_not_imported(tmp_path):
         cv2.imwrite(str(tmp_path / path), blank)
     with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
         project.add_images([tmp_path / "imgs"])
-        report = import_into_project(project, ImportRequest("masks", tmp_path / "m"))
-        assert report.imported == [] and "has the very bytes of this mask" in report.skipped[0][1]
+        with pytest.raises(FormatError, match="put the pictures in an images/ folder beside"):
+            import_into_project(project, ImportRequest("masks", tmp_path / "m"))
         # with its picture beside it, the picture decides
         report = import_into_project(project, ImportRequest("masks", tmp_path / "d"))
         assert report.imported == ["blank.png"] and report.skipped == []
@@ -445,3 +445,13 @@ def test_labels_an_import_replaces_are_kept_and_can_be_brought_back(tmp_path):
         # nothing replaced, nothing kept
         again = import_into_project(project, ImportRequest("masks", Path(report.kept)))
         assert again.replaced == [] and again.kept == ""
+
+
+def test_the_folder_of_the_pictures_chosen_as_masks_is_said_to_be_so(tmp_path):
+    """Every "mask" was a project picture: the summary spoke of class tables and masks
+    added as images; one line says the folder holds the pictures, and nothing changes."""
+    with (
+        make_project(tmp_path, {"a": np.zeros((6, 6), np.uint8)}) as project,
+        pytest.raises(FormatError, match="its files are the project's own pictures"),
+    ):
+        import_into_project(project, ImportRequest("masks", tmp_path / "src"))

@@ -166,6 +166,9 @@ def test_label_train_propose_accept_correct_undo_retrain_next(qtbot, loop_projec
     ):
         loop.rollback(1)
     assert project.active_model().version == 1 and loop.layers.proposal.model_version == 1
+    # the panel says so where "Published model v2" was, and lists v1 as the current one
+    assert loop.panel.round_label.text().startswith("Rolled back to model v1")
+    assert loop.panel.version_combo.currentData() == 1
     w.close()
 
 

@@ -72,6 +72,9 @@ def test_model_panel_plots_iou_per_class_over_versions(qtbot):
         panel.rollback_button.click()
     assert asked.args == [1]
     assert not panel.grab().isNull()  # the chart paints without error
+    # after a rollback the list shows the active version (it showed the newest, v2)
+    panel.set_models(models, models[0], SCHEMA)
+    assert panel.version_combo.currentData() == 1
     panel.set_models(models, models[1], SCHEMA, stored={2})  # v1's files were pruned
     assert panel.version_combo.itemText(1).endswith("(files removed)")
     assert not panel.version_combo.model().item(1).isEnabled()
