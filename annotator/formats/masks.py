@@ -9,7 +9,8 @@ Layout written::
     OUT/<split>/stacks/<stack>.tif with ``--stacks``: one label stack per TIFF stack the
                                    images were split from (page i = slice i's labels)
 
-Read: every ``*.png`` directly in SRC, or else in any ``masks/`` folder below SRC,
+Read: every ``*.png`` directly in SRC, or else in any ``masks/`` folder below SRC (else
+in a mask folder beside a picture folder: ISBI's ``labels/`` by ``images/``),
 matched to a project image by file stem. With a class table (``--labels FILE``, else the
 first of :data:`~annotator.formats.colour_table.TABLE_FILES` in SRC's folder or the one
 above it) the ids are mapped by name, and colour-coded masks (RGB, or palette PNGs of
@@ -27,7 +28,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.core.errors import FormatError, ImageReadError
-from annotator.core.naming import SIDECAR_ENDINGS, mask_ending, pair_base, slice_stems
+from annotator.core.naming import (
+    MASK_FOLDERS,
+    PICTURE_FOLDERS,
+    SIDECAR_ENDINGS,
+    mask_ending,
+    pair_base,
+    slice_stems,
+)
 from annotator.core.tiff_layout import StackPlan, stack_plan
 from annotator.formats.base import (
     DEFAULT_EXPORT,
@@ -325,6 +333,17 @@ def _mask_files(src: Path) -> list[Path]:
     nested = masks_in(list(src.rglob("masks/*")))
     if nested:
         return nested
+    # A dataset's folder of masks beside its folder of pictures under another name
+    # (ISBI's labels/ beside images/): what importing that folder itself reads.
+    beside_pictures = [
+        d
+        for d in sorted(src.rglob("*"))
+        if d.is_dir()
+        and d.name.lower() in MASK_FOLDERS
+        and any(p.is_dir() and p.name.lower() in PICTURE_FOLDERS for p in d.parent.iterdir())
+    ]
+    if beside_pictures:
+        return masks_in([p for d in beside_pictures for p in d.rglob("*")])
     # A dataset's tree of files named as masks (Cityscapes' gtFine/<split>/<city>/): the
     # class-id ones, not the colour and instance sidecars beside them.
     return [
@@ -403,8 +422,9 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         result.notes.append(note)
     if not files:
         raise FormatError(
-            f"{src}: no PNG or TIFF masks found (in it, in masks/ folders below it, or "
-            "named as masks below it: x_mask.png, x_gtFine_labelIds.png)"
+            f"{src}: no PNG or TIFF masks found (in it, in masks/ folders below it, in a "
+            "labels/ folder beside images/, or named as masks below it: x_mask.png, "
+            "x_gtFine_labelIds.png)"
         )
     beside = ImagesBeside()
     for f in files:

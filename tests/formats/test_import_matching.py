@@ -455,3 +455,21 @@ def test_the_folder_of_the_pictures_chosen_as_masks_is_said_to_be_so(tmp_path):
         pytest.raises(FormatError, match="its files are the project's own pictures"),
     ):
         import_into_project(project, ImportRequest("masks", tmp_path / "src"))
+
+
+def test_a_dataset_root_of_labels_beside_images_imports_its_labels(tmp_path):
+    """ISBI's layout (images/0.png, labels/0.png): the root was refused with "no PNG or
+    TIFF masks found", though its labels/ folder imports; the root reads that folder."""
+    root = tmp_path / "isbi"
+    for i in range(2):
+        write_image(root / f"images/{i}.png", (6, 6), seed=i)
+        (root / "labels").mkdir(exist_ok=True)
+        cv2.imwrite(str(root / f"labels/{i}.png"), np.full((6, 6), i, np.uint8))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        project.add_images([root / "images"])
+        report = import_into_project(project, ImportRequest("masks", root))
+        assert sorted(report.imported) == ["0.png", "1.png"] and report.skipped == []
+        assert {r.name: int(project.load_mask(r)[0, 0]) for r in project.images()} == {
+            "0.png": 0,
+            "1.png": 1,
+        }
