@@ -139,6 +139,7 @@ class MainWindow(QMainWindow):
             self._proposal_of,
             lambda text: self.statusBar().showMessage(text, 5000),
             lambda: None if self.document is None else self.document.image_id,
+            progress=lambda text: self.activity.say(text),  # (beside, not over, results)
         )
 
         self.autosave_delay_ms = AUTOSAVE_DELAY_MS

@@ -113,10 +113,15 @@ class SmartSupport:
         notify: Callable[[str], None],
         current_image: Callable[[], int | None],
         settings: SuperpixelSettings | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
+        """``notify``: a tool's result ("GrabCut found nothing to change"), for a few
+        seconds; ``progress``: the superpixels' background work (default: ``notify``),
+        where it does not replace a result (it did within a second on big images)."""
         self._dispatch = dispatcher
         self._proposal_of = proposal_of
         self.notify = notify
+        self.progress = progress or notify
         self._current = current_image
         self.settings = settings or SuperpixelSettings()
         self._segments: dict[int, Superpixels] = {}
@@ -156,7 +161,7 @@ class SmartSupport:
         work = _TileWork(image, self.settings, tiles, near or (w / 2, h / 2))
         self._tiling[image_id] = work
         self._segments[image_id] = Superpixels.blank(h, w, len(tiles))
-        self.notify("Computing superpixels…")
+        self.progress("Computing superpixels…")
         self._next_tile(image_id, work)
         return None
 
@@ -226,11 +231,11 @@ class SmartSupport:
         segments.add_tile(*result)
         if work.remaining:
             n = len(work.tiles)
-            self.notify(f"Computing superpixels… {n - len(work.remaining)} of {n} tiles ready")
+            self.progress(f"Computing superpixels… {n - len(work.remaining)} of {n} tiles ready")
             self._next_tile(image_id, work)
         else:
             del self._tiling[image_id]
-            self.notify(f"Superpixels ready ({len(segments.boxes)} segments)")
+            self.progress(f"Superpixels ready ({len(segments.boxes)} segments)")
 
     def _finished(self, job: _Job, result: Any) -> None:
         if job.kind == "superpixels" or job.image_id == self._current():

@@ -505,3 +505,14 @@ def test_a_background_clean_up_of_an_image_closed_meanwhile_is_dropped(window, q
         qtbot.wait(10)
     assert window.document.history.undo_count == 0
     assert (first.label_map.array[15:17, 15:17] == U).all()
+
+
+def test_superpixel_progress_does_not_replace_a_tools_result(window):
+    """On a big image the tiles' progress overwrote "GrabCut found nothing to change" or
+    a clean-up's result within a second: a result was never seen. Progress goes to the
+    activity field beside the status bar's message."""
+    smart = window.canvas.smart
+    smart.notify("GrabCut found nothing to change")
+    smart.progress("Computing superpixels… 3 of 192 tiles ready")
+    assert window.statusBar().currentMessage() == "GrabCut found nothing to change"
+    assert window.activity.text == "Computing superpixels… 3 of 192 tiles ready"
