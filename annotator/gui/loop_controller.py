@@ -25,7 +25,7 @@ from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord, ModelRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.gui.model_panel import ModelPanel, classes_changed_text, fits_classes
+from annotator.gui.model_panel import ModelPanel, classes_changed_text
 from annotator.gui.progress_task import run_with_progress
 from annotator.gui.proposal_layers import ProposalLayers
 from annotator.services import versions
@@ -738,13 +738,7 @@ class LoopController(QObject):
     def stale_version(self) -> ModelRecord | None:
         """The active version when it no longer fits the classes (one was renamed): it
         cannot propose, and a round cannot continue it. None otherwise."""
-        if self.service is None:
-            return None
-        project = self.service.project
-        active = project.active_model()
-        if active is None or fits_classes(active, project.schema.names):
-            return None
-        return active
+        return None if self.service is None else versions.stale_active(self.service.project)
 
     def proposes(self) -> bool:
         """Whether an image opened gets a proposal (a version that fits the classes)."""

@@ -8,8 +8,8 @@ dynamic loader does: mapping ``libtorch_cpu`` (400 MB) and resolving its symbols
 torch's libraries that way first; the ``import torch`` that follows finds them loaded.
 The first optimizer made in a process imports about 800 more modules
 (``torch._dynamo`` and what it needs: 0.9 s here), which froze the window again, in
-bursts of 100-400 ms. The GUI starts :func:`warm_up_torch` once its window is shown: it
-does both ahead, so the first round (or a proposal without an ONNX file) pays for
+bursts of 100-400 ms. The GUI starts :func:`warm_up_torch` once its window is shown (ADR 0025):
+it does both ahead, so the first round (or a proposal without an ONNX file) pays for
 neither. This module does not import torch itself at import time.
 """
 

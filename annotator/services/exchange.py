@@ -652,9 +652,7 @@ class _ImageIndex:
             stem = name
             plain = self.by_name.get(low, []) + self.by_stem.get(low, [])
             made = self.by_made.get(low, [])
-            exact = [
-                r for r in plain if name in (*_names_of(r), *(Path(n).stem for n in _names_of(r)))
-            ]
+            exact = [r for r in plain if any(name in (n, Path(n).stem) for n in _names_of(r))]
         else:
             stem, suffix = os.path.splitext(name)
             plain = self.by_name.get(low, [])

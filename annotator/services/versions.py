@@ -259,12 +259,20 @@ def export_model(
     return record
 
 
-def stale_note(project: Project) -> str:
-    """One line when the active version no longer fits the project's classes (a class
-    was renamed since it was trained): it cannot propose, and a round cannot continue
-    it. ``""`` otherwise."""
+def stale_active(project: Project) -> ModelRecord | None:
+    """The active version when it no longer fits the project's classes (a class was
+    renamed since it was trained): it cannot propose, and a round cannot continue it.
+    None otherwise."""
     active = project.active_model()
     if active is None or classes_fit(active.card.class_names, project.schema.names):
+        return None
+    return active
+
+
+def stale_note(project: Project) -> str:
+    """One line on :func:`stale_active` for the command line (``""`` when it fits)."""
+    active = stale_active(project)
+    if active is None:
         return ""
     return (
         f"the classes changed since model v{active.version} was trained (it knows "

@@ -405,7 +405,7 @@ def _changed_ns(st: os.stat_result) -> int:
     """When a file last changed: its modification time, or, when later, its status
     change time, which a rename, a copy over it or a reset modification time also
     moves on (POSIX): two files of one size and time swapped by ``mv`` are told apart.
-    (On Windows ``st_ctime`` is the creation time: a new file there.)"""
+    (On Windows ``st_ctime`` is the creation time: a new file there.) ADR 0024."""
     return max(st.st_mtime_ns, st.st_ctime_ns)
 
 
