@@ -604,3 +604,22 @@ def test_rescued_labels_go_back_on_their_own_image_among_namesakes(tmp_path, fil
     with Project.open(project.root) as back:
         assert np.array_equal(back.load_mask(back.image(second.id)), painted)
         assert (back.load_mask(back.image(first.id)) == 1).all()  # the other one untouched
+
+
+@pytest.mark.parametrize("status", [ImageStatus.IN_PROGRESS, ImageStatus.DONE])
+def test_rescued_labels_come_back_with_the_status_their_image_had(project, tmp_path, status):
+    """The printed import made the rescued image done, however far it was labelled."""
+    record = eight(project)[0]
+    start = np.full((record.height, record.width), project.schema.unlabelled, np.uint8)
+    start[:4] = 1
+    record = project.save_mask(record.id, start, status=status)
+    assert record.status is status
+
+    def paint(doc):
+        doc.paint_stroke([(2, 10), (20, 10)], 2, 0)
+
+    painted, _ = rescue_and_import(project, tmp_path, record, paint)
+    with Project.open(project.root) as back:
+        rec = back.image(record.id)
+        assert rec.status is status
+        assert np.array_equal(back.load_mask(rec), painted)

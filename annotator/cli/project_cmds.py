@@ -177,7 +177,11 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from annotator.services.projects import IMAGE_FILE_SUFFIXES, open_project
+    from annotator.services.projects import (
+        IMAGE_FILE_SUFFIXES,
+        masks_left_out_text,
+        open_project,
+    )
 
     with open_project(args.project) as project:
         progress = ProgressLine("adding")
@@ -240,7 +244,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(f"  {pages}")
         if report.masks_left_out:
             how = f"`annotator import {args.project} --format masks FOLDER`"
-            print(f"  {report.masks_text(how)}", file=sys.stderr)
+            print(f"  {masks_left_out_text(report, how)}", file=sys.stderr)
         if report.other_pictures:
             print(
                 f"  left out pictures of types not read: {report.other_pictures_text()}; "

@@ -9,3 +9,13 @@ class ImageStatus(StrEnum):
     NEW = "new"
     IN_PROGRESS = "in_progress"
     DONE = "done"
+
+
+#: The file of a Kept Labels or Rescued Labels folder (a masks dataset the project wrote
+#: itself) that names, per mask file (``masks/<file>``), the image it holds the labels
+#: of: ``{"image": name, "sha1": SHA-1 of its picture, "status": its status}``. Written
+#: by ``storage/kept_labels.py``, read by the masks import (``formats/masks.py``), which
+#: then finds each image by its picture and gives it back that status.
+KEPT_IMAGES_FILE = "images.json"
+#: Its ``"format"``: a file of that name written by anything else is not read.
+KEPT_IMAGES_FORMAT = "annotator-kept-labels"

@@ -19,6 +19,7 @@ import numpy as np
 
 from annotator.core.errors import FormatError
 from annotator.core.schema import name_key
+from annotator.core.status import ImageStatus
 
 Progress = Callable[[int, int, str], None]
 
@@ -166,6 +167,13 @@ class ImportItem:
     stack_planes: int = 0
     #: Which slice of the label stack the item is (page of the file), None for a mask.
     stack_page: int | None = None
+    #: Labels the project kept itself (a Kept Labels or Rescued Labels folder's
+    #: ``images.json``): the SHA-1 of their image's picture, which finds it whatever the
+    #: names say, that image's name then, and the status it had (an import otherwise
+    #: makes the images it labels done).
+    image_sha1: str | None = None
+    kept_name: str | None = None
+    status: ImageStatus | None = None
 
     def labels(self) -> np.ndarray:
         """The item's labels (decoded now when the item holds only their file)."""

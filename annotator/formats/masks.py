@@ -16,12 +16,17 @@ first of :data:`~annotator.formats.colour_table.TABLE_FILES` in SRC's folder or 
 above it) the ids are mapped by name, and colour-coded masks (RGB, or palette PNGs of
 the table's colours) by colour; with ``dataset.json`` the reserved values are exact;
 without them the pixel values are the project's class ids (the service applies the
-0/255 binary rule).
+0/255 binary rule). A folder of labels the project kept itself (Kept Labels, Rescued
+Labels: ``storage/kept_labels.py``) names each mask's image in ``images.json``: the
+SHA-1 of its picture and its status go with the item, so the service finds the image by
+its picture and gives it back that status.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +41,7 @@ from annotator.core.naming import (
     pair_base,
     slice_stems,
 )
+from annotator.core.status import KEPT_IMAGES_FILE, KEPT_IMAGES_FORMAT, ImageStatus
 from annotator.core.tiff_layout import StackPlan, stack_plan
 from annotator.formats.base import (
     DEFAULT_EXPORT,
@@ -316,9 +322,17 @@ def _labels(
 
 
 def _mask_files(src: Path) -> list[Path]:
+    """The mask files a masks import of ``src`` reads (see the module's docstring);
+    Cityscapes' colour and instance files beside its class-id masks are left alone
+    (unless they are all there is: then their reasons are said)."""
     if src.is_file():
         return [src]
+    found = _mask_files_in(src)
+    labels = [p for p in found if mask_ending(p.stem) not in SIDECAR_ENDINGS]
+    return labels or found
 
+
+def _mask_files_in(src: Path) -> list[Path]:
     def masks_in(found: list[Path]) -> list[Path]:
         return sorted(p for p in found if p.suffix.lower() in MASK_SUFFIXES and p.is_file())
 
@@ -344,13 +358,45 @@ def _mask_files(src: Path) -> list[Path]:
     ]
     if beside_pictures:
         return masks_in([p for d in beside_pictures for p in d.rglob("*")])
-    # A dataset's tree of files named as masks (Cityscapes' gtFine/<split>/<city>/): the
-    # class-id ones, not the colour and instance sidecars beside them.
-    return [
-        p
-        for p in masks_in(list(src.rglob("*")))
-        if (ending := mask_ending(p.stem)) is not None and ending not in SIDECAR_ENDINGS
+    # A dataset's tree of files named as masks (Cityscapes' gtFine/<split>/<city>/).
+    return [p for p in masks_in(list(src.rglob("*"))) if mask_ending(p.stem) is not None]
+
+
+def import_folder(masks: Sequence[Path], pictures: Sequence[Path]) -> Path | None:
+    """The one folder a masks import of which reads every class-id mask of ``masks``
+    (mask files an add left out beside their ``pictures``, one each), when they lie in
+    several folders (Cityscapes' ``gtFine/<split>/<city>/``: ``gtFine``; ADE20K's
+    ``annotations/<split>/``: the dataset's folder, which holds ``images/`` beside it):
+    the nearest folder above them all, up to the one holding the pictures too, whose
+    import reads them all and none of the colour and instance files among them. None
+    when they are in one folder, or when a picture has several masks (VOC's
+    ``SegmentationClass/`` and ``SegmentationObject/``: the user picks), or when no
+    such folder is found."""
+    pairs = [
+        (m.absolute(), p.absolute())
+        for m, p in zip(masks, pictures, strict=True)
+        if mask_ending(m.stem) not in SIDECAR_ENDINGS
     ]
+    folders = {m.parent for m, _ in pairs}
+    if len(folders) < 2 or len({p for _, p in pairs}) != len(pairs):
+        return None
+    try:
+        top = Path(os.path.commonpath([*folders, *(p.parent for _, p in pairs)]))
+        here = Path(os.path.commonpath(list(folders)))
+    except ValueError:  # on two drives
+        return None
+    labels = {m for m, _ in pairs}
+    others = {m.absolute() for m in masks} - labels
+    while True:
+        try:
+            read = set(_mask_files(here))
+        except OSError:
+            read = set()
+        if labels <= read and not read & others:
+            return here
+        if here == top or here.parent == here:
+            return None
+        here = here.parent
 
 
 def _dataset_root(folder: Path) -> Path:
@@ -386,6 +432,37 @@ def _picture_stack(label_stack: Path, base: str) -> Path | None:
             if candidate != label_stack and candidate.is_file():
                 return candidate
     return None
+
+
+def _kept_images(root: Path) -> dict[Path, tuple[str, str, ImageStatus]]:
+    """What the ``images.json`` of a folder of labels the project kept itself says of
+    its mask files: mask file -> (its image's name, the SHA-1 of its picture, the
+    image's status). Empty for any other dataset (no such file, or one of another
+    format)."""
+    file = root / KEPT_IMAGES_FILE
+    if not file.is_file():
+        return {}
+    data = load_json(file)
+    if not isinstance(data, dict) or data.get("format") != KEPT_IMAGES_FORMAT:
+        return {}
+    damaged = FormatError(
+        f"{file}: damaged (it names, per mask file, its image, the SHA-1 of its picture "
+        "and its status); move it away to import the masks by their file names, as done "
+        "images"
+    )
+    masks = data.get("masks")
+    if not isinstance(masks, dict):
+        raise damaged
+    out = {}
+    for rel, entry in masks.items():
+        try:
+            name, sha1, status = entry["image"], entry["sha1"], ImageStatus(entry["status"])
+        except (TypeError, KeyError, ValueError):
+            raise damaged from None
+        if not isinstance(name, str) or not isinstance(sha1, str):
+            raise damaged
+        out[root / rel] = (name, sha1.lower(), status)
+    return out
 
 
 def _find_image(mask_file: Path, beside: ImagesBeside, stem: str) -> Path | None:
@@ -426,6 +503,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
             "labels/ folder beside images/, or named as masks below it: x_mask.png, "
             "x_gtFine_labelIds.png)"
         )
+    kept = _kept_images(root)
     beside = ImagesBeside()
     for f in files:
         # A label stack's slice i is the mask of image <stem>_z00i, as a stack added to
@@ -435,6 +513,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         base = f.stem[: len(pair_base(f.stem))]
         slices = list(enumerate(slice_stems(base, pages))) if pages else [(None, f.stem)]
         pictures = _picture_stack(f, base) if pages else None
+        kept_name, kept_sha1, status = kept.get(f, (None, None, None))
         for page, stem in slices:
             where = f if page is None else f"{f} (slice {page})"
             try:
@@ -457,6 +536,9 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                         picture_stack=pictures,
                         stack_planes=pages,
                         stack_page=page,
+                        image_sha1=kept_sha1,
+                        kept_name=kept_name,
+                        status=status,
                     )
                 )
                 del mask

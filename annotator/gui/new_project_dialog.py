@@ -36,7 +36,11 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.schema import LabelClass, LabelSchema, default_color
 from annotator.gui.class_panel import swatch
 from annotator.gui.progress_task import Progress, error_text, run_with_progress, sentence
-from annotator.services.projects import IMAGE_FILE_SUFFIXES, OWN_FILES_SKIPPED
+from annotator.services.projects import (
+    IMAGE_FILE_SUFFIXES,
+    OWN_FILES_SKIPPED,
+    masks_left_out_text,
+)
 
 DEFAULT_CLASSES = ("background", "object")
 
@@ -148,7 +152,7 @@ def add_images_with_progress(
         errors=[str(e) for e in report.errors],
         other_pictures=report.other_pictures_text(),
         relinked=len(report.relinked),
-        masks=report.masks_text("File > Import labels (format: masks)"),
+        masks=masks_left_out_text(report, "File > Import labels (format: masks)"),
         stacks=report.stacks_text(),
         channels=". ".join(
             text[0].upper() + text[1:]

@@ -423,6 +423,9 @@ class ImportReport:
     #: in ``kept`` (a masks dataset in ``removed/``: importing it brings them back).
     replaced: list[str] = field(default_factory=list)
     kept: str = ""
+    #: Images given back the status recorded with labels the project kept itself
+    #: (``images.json``), by status: ``{"in_progress": 2, "done": 1}``.
+    statuses: dict[str, int] = field(default_factory=dict)
 
 
 def unlabelled_summary(report: ImportReport) -> str:
@@ -506,9 +509,13 @@ def _project_values(item: ImportItem, schema: LabelSchema, binary: bool = False)
             raw[raw == top - 1] = VOID
         bad = np.unique(raw[raw >= n])
         if bad.size:
+            where = (
+                item.source
+                if item.stack_page is None
+                else f"{item.source} (slice {item.stack_page})"
+            )
             raise FormatError(
-                f"{item.source}: values {bad[:5].tolist()} are not class ids of this project "
-                f"(0..{n - 1})"
+                f"{where}: values {bad[:5].tolist()} are not class ids of this project (0..{n - 1})"
             )
         cls = raw >= 0
         out[cls] = raw[cls]
@@ -691,6 +698,10 @@ class _ImageIndex:
         """The project image the item's labels belong to, or None: its picture is new."""
         if id(item) in self.pinned:
             return self.pinned[id(item)]
+        # Labels the project kept itself name their picture by its SHA-1: the image of
+        # that picture, whatever the names say (scene1/0001.png, scene2/0001.png).
+        if item.image_sha1 is not None and item.image_sha1 in self.by_sha:
+            return self.by_sha[item.image_sha1]
         digest = self.digest(item)
         if digest is not None and digest in self.by_sha:
             return self.by_sha[digest]
@@ -713,6 +724,8 @@ class _ImageIndex:
                     else None
                 )
                 if near is None:
+                    if item.kept_name is not None:
+                        raise FormatError(_kept_missing(item))
                     raise FormatError(self._ambiguous(item, named))
                 return named.all[near]
             return named.chosen
@@ -793,6 +806,15 @@ class _ImageIndex:
                 return False
             self._same[key] = same_picture(ours, theirs)
         return self._same[key]
+
+
+def _kept_missing(item: ImportItem) -> str:
+    """Why labels the project kept of an image are not imported: no image of the
+    picture they were kept with, and their name says no one image."""
+    return (
+        f"{item.source}: the labels of {item.kept_name!r}, whose picture is not in the "
+        "project (removed?): add that picture again, then import this folder again"
+    )
 
 
 def named_alone(project: Project, stem: str, record: ImageRecord) -> bool:
@@ -903,8 +925,19 @@ def _import_item(
             if old is not None and not np.array_equal(old, mask):
                 kept.add(rec)  # labels are work: an import never destroys them
                 report.replaced.append(rec.name)
-    project.save_mask(rec.id, mask, source=f"import:{fmt}", status=ImageStatus.DONE)
+    status = _status_of(item)
+    project.save_mask(rec.id, mask, source=f"import:{fmt}", status=status)
     report.imported.append(rec.name)
+    if item.status is not None:
+        report.statuses[status.value] = report.statuses.get(status.value, 0) + 1
+
+
+def _status_of(item: ImportItem) -> ImageStatus:
+    """The status an imported image gets: done, or for labels the project kept itself
+    the status the image had then (labelled, so never new)."""
+    if item.status is None:
+        return ImageStatus.DONE
+    return ImageStatus.IN_PROGRESS if item.status is ImageStatus.NEW else item.status
 
 
 def _carried_size(item: ImportItem) -> tuple[int, int]:
@@ -916,39 +949,54 @@ def _carried_size(item: ImportItem) -> tuple[int, int]:
 
 
 def _bind_label_stacks(
-    project: Project, items: Sequence[ImportItem], report: ImportReport
-) -> tuple[list[str], dict[int, ImageRecord | None]]:
+    project: Project, items: Sequence[ImportItem], report: ImportReport, binary: bool = False
+) -> tuple[list[str], dict[int, ImageRecord | None], set[int]]:
     """Bind each slice of a label stack beside its picture stack (``masks/vol.tif`` by
     ``images/vol.tif``, ``vol_mask.tif`` by ``vol.tif``) to the project image of that
     stack's slice: the image of its split's slice file (found by content: ``vol~2_z000``
     when another ``vol.tif`` was split first), else the image its name means if that
-    shows the slice's picture (the user's own slice files, a stack saved again). Slices
-    bound to none are added by splitting the stack, when it holds as many slices as the
-    labels; a stack that cannot be added is named and its unbound slices are refused,
-    never left to their names. Returns the names of the images added and the bindings
-    (by ``id`` of the item; None: refused)."""
+    shows the slice's picture (the user's own slice files, a stack saved again), else
+    the slice of any split that shows it (the same pictures saved in other bytes, split
+    as ``vol~2`` while the name means ``vol``'s slices).
+
+    Slices bound to none are added for their labels, when the stack holds as many
+    slices as the labels and only for pages that can be imported (their size, their
+    values: ``binary`` as :func:`binary_255`); the others are refused with the reason,
+    and a stack none of whose pages can be imported is not added. A stack split before,
+    whose missing slices were removed from the project, gets back only the slices its
+    labels label (a page all unlabelled, as an export writes the slices it left out, is
+    no reason to add a removed slice again). A stack that cannot be added is named and
+    its unbound slices are refused, never left to their names.
+
+    Returns the names of the images added, the bindings (by ``id`` of the item; None:
+    refused) and the ``id`` s of the items that are not to be imported (said already)."""
     groups: dict[Path, list[ImportItem]] = {}
     for item in items:
         if item.picture_stack is not None and item.stack_page is not None:
             groups.setdefault(item.picture_stack, []).append(item)
     pins: dict[int, ImageRecord | None] = {}
     names: list[str] = []
+    dropped: set[int] = set()
     if not groups:  # (the indexes below cost a pass over every image)
-        return names, pins
+        return names, pins, dropped
     index = _ImageIndex(project)
+    splits = _SplitSlices(project)
     for stack, group in groups.items():
         planes = group[0].stack_planes
-        left = _pin_to_split(project, stack, group, pins)
+        left, files = _pin_to_split(project, stack, group, pins)
         if not left:
             continue
         pictures = _stack_pictures(stack)
         unbound = []
         for item in left:
+            page = item.stack_page or 0
             try:
                 rec = index.find(item)
             except AnnotatorError:
                 rec = None  # several of that name
-            if rec is not None and _shows(project, rec, pictures, item.stack_page or 0):
+            if rec is None or not _shows(project, rec, pictures, page):
+                rec = splits.showing(pictures, page, planes)
+            if rec is not None:
                 pins[id(item)] = rec
             else:
                 unbound.append(item)
@@ -964,6 +1012,19 @@ def _bind_label_stacks(
             )
             pins.update((id(item), None) for item in unbound)
             continue
+        usable: list[tuple[ImportItem, bool]] = []  # (item, whether it labels a pixel)
+        for item in unbound:
+            why, labelled = _page_check(item, pictures, stack, project.schema, binary)
+            if why is None:
+                usable.append((item, labelled))
+            else:
+                report.skipped.append((str(item.source), why))
+                dropped.add(id(item))
+        if not usable:  # nothing to import onto them: the slices are not added
+            continue
+        if files is not None:  # split before: the slices missing were removed since
+            names.extend(_slices_back(project, stack, files, usable, pins, dropped, report))
+            continue
         added = project.add_images([stack], unnamed_slices=True)
         names.extend(r.name for r in added.added)
         report.notes.extend(f"{e.path}: {e.problem}" for e in added.errors)
@@ -972,9 +1033,104 @@ def _bind_label_stacks(
         # (its pages added before as one picture of channels: that image stays unlabelled)
         if also := added.pages_split_text("`annotator remove` (or the image list's menu)"):
             report.notes.append(also)
-        pins.update((id(item), None) for item in _pin_to_split(project, stack, unbound, pins))
+        still = _pin_to_split(project, stack, [item for item, _ in usable], pins)[0]
+        pins.update((id(item), None) for item in still)
     report.added.extend(names)
-    return names, pins
+    return names, pins, dropped
+
+
+class _SplitSlices:
+    """The project's images that are slices of a split stack, by ``(slice, slices)``;
+    found on first use (a pass over every image)."""
+
+    def __init__(self, project: Project) -> None:
+        self._project = project
+        self._by_page: dict[tuple[int, int], list[ImageRecord]] | None = None
+
+    def showing(
+        self, pictures: list[np.ndarray] | None, page: int, planes: int
+    ) -> ImageRecord | None:
+        """The slice ``page`` of a split of ``planes`` slices that shows exactly
+        ``pictures[page]``, if any."""
+        if pictures is None or page >= len(pictures):
+            return None
+        if self._by_page is None:
+            where = SliceIndex(self._project.root)
+            self._by_page = {}
+            for rec in self._project.images():
+                found = where(self._project.image_path(rec))
+                if found is not None:
+                    self._by_page.setdefault((found[1], found[2]), []).append(rec)
+        for rec in self._by_page.get((page, planes), []):
+            try:
+                if np.array_equal(self._project.load_image(rec), pictures[page]):
+                    return rec
+            except (AnnotatorError, OSError):  # gone or replaced: not this slice
+                continue
+        return None
+
+
+def _page_check(
+    item: ImportItem,
+    pictures: list[np.ndarray],
+    stack: Path,
+    schema: LabelSchema,
+    binary: bool,
+) -> tuple[str | None, bool]:
+    """Whether a label stack page can be imported onto its slice of ``pictures`` (the
+    reason it cannot, or None) and whether it labels any pixel."""
+    page = item.stack_page or 0
+    h, w = pictures[page].shape[:2]
+    if (item.height, item.width) != (h, w):
+        return (
+            f"{item.source}: slice {page} of the labels is {item.width}x{item.height} but "
+            f"slice {page} of {stack} is {w}x{h}; its labels were not imported"
+        ), False
+    if item.names is not None:  # class names: any class is added (or --strict refused)
+        return None, bool(np.any(item.labels() != UNLABELLED))
+    try:
+        values = _project_values(item, schema, binary)
+    except FormatError as exc:
+        return str(exc), False
+    return None, bool(np.any(values != schema.unlabelled))
+
+
+def _slices_back(
+    project: Project,
+    stack: Path,
+    files: list[Path],
+    usable: list[tuple[ImportItem, bool]],
+    pins: dict[int, ImageRecord | None],
+    dropped: set[int],
+    report: ImportReport,
+) -> list[str]:
+    """Add again the slice files of a split whose images were removed, for the pages
+    that label them (those that label nothing are left out, and counted in a note); the
+    names of the images added."""
+    known = {r.id for r in project.images()}
+    names, empty = [], 0
+    for item, labelled in usable:
+        if not labelled:
+            dropped.add(id(item))
+            empty += 1
+            continue
+        file = files[item.stack_page or 0]
+        try:
+            rec = project.add_image_array_file(file, name=file.name)
+        except (AnnotatorError, OSError) as exc:
+            reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+            report.skipped.append((str(item.source), f"{file}: {reason}"))
+            dropped.add(id(item))
+            continue
+        pins[id(item)] = rec
+        if rec.id not in known:
+            names.append(rec.name)
+    if empty:
+        report.notes.append(
+            f"{usable[0][0].source}: {empty} page(s) label nothing; their slices of {stack}, "
+            "removed from the project, were not added again"
+        )
+    return names
 
 
 def _stack_pictures(stack: Path) -> list[np.ndarray] | None:
@@ -996,15 +1152,16 @@ def _pin_to_split(
     stack: Path,
     items: Sequence[ImportItem],
     pins: dict[int, ImageRecord | None],
-) -> list[ImportItem]:
+) -> tuple[list[ImportItem], list[Path] | None]:
     """Bind the label stack ``items`` to the images of the slice files of the project's
-    split of ``stack`` (by content; complete, of their slice count); those left."""
+    split of ``stack`` (by content; complete, of their slice count); those left, and the
+    split's slice files (None when the project holds no such split)."""
     try:
         files = split_files(project.root, stack)
     except OSError:
-        return list(items)
+        return list(items), None
     if files is None or len(files) != items[0].stack_planes:
-        return list(items)
+        return list(items), None
     wanted = set(files)
     by_file = {path: rec for rec in project.images() if (path := project.image_path(rec)) in wanted}
     left = []
@@ -1014,7 +1171,7 @@ def _pin_to_split(
             left.append(item)
         else:
             pins[id(item)] = rec
-    return left
+    return left, files
 
 
 def _shows(
@@ -1056,6 +1213,8 @@ def _with_images(
                         "alone; if it is the picture, put it in an images/ folder beside the "
                         "masks/ folder, so that the picture decides"
                     )
+                if item.kept_name is not None:
+                    raise FormatError(_kept_missing(item))
                 raise FormatError(
                     f"{item.source}: no image {item.image_name!r} in the project or next to "
                     "the annotation"
@@ -1099,8 +1258,10 @@ def import_into_project(
     """Read ``request.src`` in ``request.format`` and save its label maps into the project.
 
     Classes the source names and the project lacks are appended (or, with ``strict``,
-    the import stops before writing anything). Imported images become done. A file that
-    cannot be imported is skipped with its reason; the rest are imported.
+    the import stops before writing anything). Imported images become done, except
+    those of labels the project kept itself (a Kept Labels or Rescued Labels folder),
+    which get back the status recorded with them. A file that cannot be imported is
+    skipped with its reason; the rest are imported.
     """
     spec = get_format(request.format, for_import=True)
     src = Path(request.src)
@@ -1170,10 +1331,14 @@ def import_into_project(
             + ", ".join(sorted(result.unknown))
             + " (rerun without --strict to skip them)"
         )
-    added_names, pins = _bind_label_stacks(project, result.items, report)
+    if request.strict:  # refused before any slice is added for these labels
+        _ensure_classes(project, _needed_names(result.items, result.declared), strict=True)
+    added_names, pins, dropped = _bind_label_stacks(
+        project, result.items, report, binary_255(result.items, project.schema)
+    )
     from_stacks = set(added_names)
     index = _ImageIndex(project, pins)
-    items = _with_images(result.items, index, report)
+    items = _with_images([i for i in result.items if id(i) not in dropped], index, report)
     if not items and report.skipped and all(MISTAKEN in why for _, why in report.skipped):
         raise FormatError(  # (the folder of the pictures chosen instead of the masks')
             f"{src}: its files are the project's own pictures (the same bytes), not label "
@@ -1215,6 +1380,12 @@ def import_into_project(
             f"{len(report.replaced)} image(s) had other labels, which the import replaced "
             f"(first: {report.replaced[0]}); they are kept in {folder}: importing that "
             "folder brings them back"
+        )
+    if report.statuses:
+        n = sum(report.statuses.values())
+        each = ", ".join(f"{k} {v.replace('_', ' ')}" for v, k in sorted(report.statuses.items()))
+        report.notes.append(
+            f"{n} image(s) got back the status they had when their labels were kept: {each}"
         )
     if progress:
         progress(total, total, "")

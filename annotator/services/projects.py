@@ -12,7 +12,7 @@ from annotator.core.schema import LabelSchema
 from annotator.storage.image_removal import RemovalReport as RemovalReport
 from annotator.storage.image_removal import remove_images as storage_remove_images
 from annotator.storage.images import IMAGE_SUFFIXES
-from annotator.storage.project import DB_NAME, Project
+from annotator.storage.project import DB_NAME, AddReport, Project
 from annotator.storage.project import OWN_FILES_SKIPPED as OWN_FILES_SKIPPED
 
 #: The image file suffixes a project reads (for file dialogs and messages).
@@ -92,3 +92,15 @@ def image_of(project: Project, key: str | int) -> ImageRecord:
         if key.strip().isdecimal():
             return project.image(int(key))
         raise
+
+
+def masks_left_out_text(report: AddReport, how: str) -> str:
+    """:meth:`AddReport.masks_text`, with the one folder whose masks import reads the
+    masks left out when they lie in several (Cityscapes' ``gtFine/``:
+    :func:`~annotator.formats.masks.import_folder`)."""
+    from annotator.formats.masks import import_folder
+
+    if not report.masks_left_out:
+        return ""
+    masks, pictures = zip(*((Path(m), Path(p)) for m, p in report.masks_left_out), strict=True)
+    return report.masks_text(how, import_folder(masks, pictures))

@@ -3,10 +3,12 @@
 Removing images, or removing or merging a class, destroys labels. Labels are work, so
 before either the label maps it loses are copied, as they are on disk, into
 ``PROJECT/removed/<time>[-what]/`` as a masks dataset (class-id PNGs in ``masks/``,
-``class_names.txt`` and ``dataset.json`` with the classes of that moment): ``annotator
-import P --format masks`` of that folder brings them back (the pictures added again
-first, for removed images; for a class taken out, the import adds the class again by
-name and replaces the maps of those images).
+``class_names.txt`` and ``dataset.json`` with the classes of that moment, and
+``images.json`` naming each map's image, the SHA-1 of its picture and its status):
+``annotator import P --format masks`` of that folder brings them back, each on the image
+of its picture and with the status it had (the pictures added again first, for removed
+images; for a class taken out, the import adds the class again by name and replaces the
+maps of those images).
 
 The copies are written into a hidden ``removed/.<name>.partial`` folder, synced, and
 renamed whole, so a kept folder is never half written; a process killed meanwhile leaves
@@ -26,6 +28,7 @@ from pathlib import Path, PurePath
 from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
+from annotator.core.status import KEPT_IMAGES_FILE, KEPT_IMAGES_FORMAT
 from annotator.storage.atomic import fsync_dir, partial_folder, write_synced
 from annotator.storage.project import REMOVED_DIR, Project
 
@@ -33,9 +36,13 @@ from annotator.storage.project import REMOVED_DIR, Project
 class LabelsFolder:
     """Label maps written as a masks dataset into a new folder ``PARENT/<stamp>``:
     ``masks/<image name>.png``, ``class_names.txt`` and ``dataset.json``, as a masks
-    export writes them, so that ``annotator import P --format masks`` of the folder
-    puts each map back on its image, unlabelled and void included. :meth:`write` each
-    map, then :meth:`finish` (the folder appears whole) or :meth:`discard`.
+    export writes them, and ``images.json`` (:data:`KEPT_IMAGES_FILE`): per mask file,
+    its image's name, the SHA-1 of its picture and its status. ``annotator import P
+    --format masks`` of the folder puts each map back on its image, found by its picture
+    (two images called ``0001.png`` in ``scene1/`` and ``scene2/`` are told apart), with
+    its status (an image in progress is not made done), unlabelled and void included.
+    :meth:`write` each map, then :meth:`finish` (the folder appears whole) or
+    :meth:`discard`.
 
     Used for the maps an operation is about to take out of the project
     (:class:`KeptLabels`) and for those a session could not save in it (the rescue)."""
@@ -61,6 +68,8 @@ class LabelsFolder:
         # ``x.jpg`` and never ``x.png``, which a bare stem would name as well. Only the
         # file's name: ``scene2/0001.png`` is ``0001.png.png``, no folder.
         self._names = unique_stems([(r.id, PurePath(r.name).name) for r in records], NAME_MAX - 4)
+        #: ``masks/<file>`` -> the image it holds the labels of (``images.json``).
+        self._images: dict[str, dict[str, str]] = {}
         self.count = 0
         self._finished = False
 
@@ -73,6 +82,11 @@ class LabelsFolder:
             masks.mkdir(parents=True)
         name = self._names[record.id]
         write_synced(masks / f"{name}.png", data)
+        self._images[f"masks/{name}.png"] = {
+            "image": record.name,
+            "sha1": record.sha1,
+            "status": record.status.value,
+        }
         self.count += 1
         return self.folder / "masks" / f"{name}.png"
 
@@ -104,6 +118,11 @@ class LabelsFolder:
             "classes": schema.names,
         }
         write_synced(staging / "dataset.json", (json.dumps(meta, indent=2) + "\n").encode())
+        # Which image each map is of, by its picture, and the status it had: the names
+        # alone cannot tell scene1/0001.png from scene2/0001.png, nor a masks dataset
+        # say that an image was in progress (an import makes the images it labels done).
+        images = {"format": KEPT_IMAGES_FORMAT, "masks": self._images}
+        write_synced(staging / KEPT_IMAGES_FILE, (json.dumps(images, indent=2) + "\n").encode())
         for sub in ("masks", "images"):
             if (staging / sub).is_dir():
                 fsync_dir(staging / sub)

@@ -40,7 +40,9 @@ from annotator.core.errors import ImageReadError, ModelError, ProjectError, Sche
 from annotator.core.limits import OTHER_PICTURE_SUFFIXES
 from annotator.core.naming import (
     NAME_MAX,
+    SIDECAR_ENDINGS,
     fit_stem,
+    mask_ending,
     masks_beside,
     masks_in_mask_folders,
     short_stem,
@@ -215,19 +217,27 @@ class AddReport:
             f"the slice files are in {Path(folder).parent}"
         )
 
-    def masks_text(self, how: str) -> str:
+    def masks_text(self, how: str, folder: str | os.PathLike[str] | None = None) -> str:
         """One sentence on the mask files left out ("" when there were none); ``how``
         says how to import them as labels, from the folder of the masks: ``FOLDER`` in
-        it is that folder when they are in one, else their folders are named after it."""
+        it is that folder when they are in one, or ``folder`` when they are in several
+        that one import of ``folder`` reads (Cityscapes' ``gtFine/<split>/<city>/``:
+        ``formats.masks.import_folder``); else their folders are named after it.
+        Cityscapes' colour and instance files are counted apart: no import reads them
+        as labels."""
         if not self.masks_left_out:
             return ""
-        mask, picture = (Path(f).absolute() for f in self.masks_left_out[0])
+        sidecars = [m for m, _ in self.masks_left_out if _sidecar(m)]
+        labels = [(m, p) for m, p in self.masks_left_out if not _sidecar(m)]
+        mask, picture = (Path(f).absolute() for f in (labels or self.masks_left_out)[0])
         try:  # named from the folder holding both: labels/0.png, the mask of images/0.png
             top = Path(os.path.commonpath([mask.parent, picture.parent]))
             mask_name, picture_name = (f.relative_to(top).as_posix() for f in (mask, picture))
         except ValueError:  # on two drives
             mask_name, picture_name = mask.name, picture.name
-        folders = list(dict.fromkeys(str(Path(m).parent) for m, _ in self.masks_left_out))
+        folders = list(dict.fromkeys(str(Path(m).parent) for m, _ in labels or self.masks_left_out))
+        if len(folders) > 1 and folder is not None:
+            folders = [str(folder)]
         if len(folders) == 1 and "FOLDER" in how:
             head, _, tail = how.rpartition("FOLDER")
             how = head + folders[0] + tail
@@ -236,15 +246,26 @@ class AddReport:
         else:  # (VOC's SegmentationObject/ holds instances: the user picks)
             more = f" and {len(folders) - 3} more" if len(folders) > 3 else ""
             how = f"{how}; they are in {len(folders)} folders: {', '.join(folders[:3])}{more}"
+        what = f"left out {len(self.masks_left_out)} mask file(s) added with their pictures"
+        if sidecars and labels:
+            what += (
+                f": {len(labels)} mask(s) (first: {mask_name}, the mask of {picture_name}) and "
+                f"{len(sidecars)} colour and instance file(s) beside them, which are not labels"
+            )
+            return f"{what}; import the masks as labels with {how}"
         return (
-            f"left out {len(self.masks_left_out)} mask file(s) added with their pictures "
-            f"(first: {mask_name}, the mask of {picture_name}); "
+            f"{what} (first: {mask_name}, the mask of {picture_name}); "
             f"import them as labels with {how}"
         )
 
     def other_pictures_text(self) -> str:
         """``".gif (1), .webp (2)"``, or "" when there were none."""
         return ", ".join(f"{k} ({v})" for k, v in sorted(self.other_pictures.items()))
+
+
+def _sidecar(file: str) -> bool:
+    """Whether a mask file left out is Cityscapes' colour or instance file of a mask."""
+    return mask_ending(Path(file).stem) in SIDECAR_ENDINGS
 
 
 def _row_to_image(row: Any) -> ImageRecord:

@@ -131,3 +131,83 @@ def test_a_two_channel_picture_named_like_a_mask_is_judged_by_both_channels(tmp_
         report = project.add_images([tmp_path / "ds"])
         assert sorted(r.name for r in report.added) == ["x.png", "x_mask.tif", "y.tif"]
         assert [m for m, _ in report.masks_left_out] == [str(tmp_path / "ds" / "y_mask.tif")]
+
+
+def _cityscapes(ds, cities=(("train", "aachen"), ("train", "bochum"), ("val", "frankfurt"))):
+    for k, (split, city) in enumerate(cities):
+        stem = f"{city}_000000_0000{k}9"
+        _picture(ds / f"leftImg8bit/{split}/{city}/{stem}_leftImg8bit.png", k)
+        folder = ds / f"gtFine/{split}/{city}"
+        _mask(folder / f"{stem}_gtFine_labelIds.png", 1)
+        colours = np.zeros((12, 16, 3), np.uint8)
+        colours[:] = (128, 64, 128)
+        cv2.imwrite(str(folder / f"{stem}_gtFine_color.png"), colours)
+        cv2.imwrite(
+            str(folder / f"{stem}_gtFine_instanceIds.png"), np.full((12, 16), 26001, np.uint16)
+        )
+
+
+def test_a_cityscapes_tree_added_says_to_import_its_gtfine_folder(tmp_path, capsys):
+    """Adding a Cityscapes tree said 'they are in 3 folders: .../gtFine/train/aachen,
+    .../gtFine/train/bochum, ...', one import per city, and counted the colour and
+    instance files as masks to import (each import of a city then skipped them)."""
+    ds = tmp_path / "cityscapes"
+    _cityscapes(ds)
+    proj = str(tmp_path / "P")
+    assert main(["new", proj, "--classes", "bg,road"]) == 0
+    capsys.readouterr()
+    assert main(["add", proj, str(ds)]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "left out 9 mask file(s) added with their pictures: 3 mask(s) (first: "
+        "gtFine/train/aachen/aachen_000000_000009_gtFine_labelIds.png, the mask of "
+        "leftImg8bit/train/aachen/aachen_000000_000009_leftImg8bit.png) and 6 colour and "
+        "instance file(s) beside them, which are not labels; import the masks as labels "
+        f"with `annotator import {proj} --format masks {ds / 'gtFine'}`"
+    ) in err
+    assert "folders:" not in err
+    command = err.split("`annotator import ")[1].split("`")[0].split()
+    assert main(["import", command[0], *command[1:]]) == 0  # every mask, nothing skipped
+    with Project.open(proj) as p:
+        assert len(p.images()) == 3
+        assert all((p.load_mask(r) == 1).all() for r in p.images())
+
+
+def test_one_city_of_cityscapes_imports_without_its_colour_and_instance_files(tmp_path, capsys):
+    """The folder the add names for one city held the colour and instance files beside
+    the masks: its import skipped them all, exit 2."""
+    ds = tmp_path / "cityscapes"
+    _cityscapes(ds, cities=(("val", "lindau"),))
+    proj = str(tmp_path / "P")
+    assert main(["new", proj, "--classes", "bg,road"]) == 0
+    capsys.readouterr()
+    assert main(["add", proj, str(ds)]) == 0
+    err = capsys.readouterr().err
+    assert f"`annotator import {proj} --format masks {ds / 'gtFine/val/lindau'}`" in err
+    assert main(["import", proj, "--format", "masks", str(ds / "gtFine/val/lindau")]) == 0
+    assert main(["import", proj, "--format", "masks", str(ds)]) == 0  # the root too
+    assert "skipped" not in capsys.readouterr().err
+
+
+def test_the_folder_named_for_masks_in_split_folders_is_one_that_reads_them_all(tmp_path):
+    from annotator.services.projects import masks_left_out_text
+
+    ade = tmp_path / "ade"  # annotations/<split>/x.png: the dataset's folder reads them
+    for split, seed in (("training", 0), ("validation", 1)):
+        _picture(ade / f"images/{split}/x.jpg", seed)
+        _mask(ade / f"annotations/{split}/x.png", 1)
+    with Project.create(tmp_path / "P", LabelSchema.from_names(["bg", "cell"])) as p:
+        report = p.add_images([ade])
+        assert len(report.masks_left_out) == 2
+        assert masks_left_out_text(report, "import FOLDER").endswith(f"with import {ade}")
+        report = import_into_project(p, ImportRequest("masks", ade))
+        assert sorted(report.matched) == ["images/training/x.jpg", "images/validation/x.jpg"]
+    voc = tmp_path / "voc"  # two masks a picture (classes, instances): the user picks
+    _picture(voc / "JPEGImages/a.jpg", 2)
+    for folder in ("SegmentationClass", "SegmentationObject"):
+        _mask(voc / f"{folder}/a.png", 1)
+    with Project.create(tmp_path / "Q", LabelSchema.from_names(["bg", "cell"])) as p:
+        report = p.add_images([voc])
+        assert masks_left_out_text(report, "import FOLDER").endswith(
+            f"they are in 2 folders: {voc / 'SegmentationClass'}, {voc / 'SegmentationObject'}"
+        )

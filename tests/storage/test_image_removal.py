@@ -197,3 +197,85 @@ def test_an_image_named_with_its_folder_is_kept_by_its_file_name(tmp_path):
         assert report.kept_in is not None
         kept = np.asarray(Image.open(report.kept_in / "masks" / "0.png.png"))
         assert np.array_equal(kept, mask)
+
+
+def _scenes(tmp_path):
+    """Two different pictures called 0001.png, in scene1/ and scene2/."""
+    rng = np.random.default_rng(5)
+    for scene in ("scene1", "scene2"):
+        (tmp_path / "pics" / scene).mkdir(parents=True)
+        picture = rng.integers(0, 255, (6, 8), dtype=np.uint8)
+        Image.fromarray(picture).save(tmp_path / "pics" / scene / "0001.png")
+    project = Project.create(tmp_path / "proj", LabelSchema.from_names(["bg", "cell"]))
+    project.add_images([tmp_path / "pics"])
+    return project
+
+
+def test_removed_images_come_back_with_the_status_they_had(tmp_path, capsys):
+    """Every import made its images done: an image removed half labelled came back done
+    from its kept folder, and would have trained as finished."""
+    with _project(tmp_path) as project:
+        a, b, _ = project.images()
+        half = _label(project, a)  # labelled, not marked done: in progress
+        whole = _label(project, b, value=0)
+        project.set_status(b.id, ImageStatus.DONE)
+        assert project.image(a.id).status is ImageStatus.IN_PROGRESS
+        kept = remove_images(project, [a.id, b.id]).kept_in
+    root = str(tmp_path / "proj")
+    assert main(["add", root, str(tmp_path / "pics")]) == 0
+    capsys.readouterr()
+    assert main(["import", root, "--format", "masks", str(kept)]) == 0
+    assert "2 image(s) got back the status they had when their labels were kept" in (
+        capsys.readouterr().out
+    )
+    with Project.open(root) as project:
+        back_a, back_b = project.image(a.name), project.image(b.name)
+        assert back_a.status is ImageStatus.IN_PROGRESS
+        assert back_b.status is ImageStatus.DONE
+        assert np.array_equal(project.load_mask(back_a), half)
+        assert np.array_equal(project.load_mask(back_b), whole)
+
+
+def test_the_kept_maps_of_namesakes_in_two_folders_come_back_each_to_its_own(tmp_path):
+    """scene1/0001.png and scene2/0001.png removed together were kept as 0001.png.png and
+    0001.png~2.png: both names meant both images added again, and the import refused
+    them."""
+    with _scenes(tmp_path) as project:
+        one, two = project.image("scene1/0001.png"), project.image("scene2/0001.png")
+        first, second = _label(project, one, value=1), _label(project, two, value=0)
+        kept = remove_images(project, [one.id, two.id]).kept_in
+    root = str(tmp_path / "proj")
+    assert main(["add", root, str(tmp_path / "pics")]) == 0
+    assert main(["import", root, "--format", "masks", str(kept)]) == 0
+    with Project.open(root) as project:
+        assert np.array_equal(project.load_mask(project.image("scene1/0001.png")), first)
+        assert np.array_equal(project.load_mask(project.image("scene2/0001.png")), second)
+
+
+def test_kept_labels_whose_picture_is_not_back_say_to_add_it(tmp_path, capsys):
+    with _scenes(tmp_path) as project:
+        one, two = project.image("scene1/0001.png"), project.image("scene2/0001.png")
+        _label(project, one)
+        _label(project, two)
+        kept = remove_images(project, [one.id, two.id]).kept_in
+    root = str(tmp_path / "proj")
+    capsys.readouterr()
+    assert main(["import", root, "--format", "masks", str(kept)]) == 1
+    err = capsys.readouterr().err
+    assert "the labels of 'scene2/0001.png', whose picture is not in the project" in err
+    assert "add that picture again, then import this folder again" in err
+
+
+def test_a_damaged_list_of_kept_images_is_refused_in_one_line(tmp_path, capsys):
+    with _project(tmp_path) as project:
+        a = project.images()[0]
+        _label(project, a)
+        kept = remove_images(project, [a.id]).kept_in
+    (kept / "images.json").write_text('{"format": "annotator-kept-labels", "masks": []}')
+    root = str(tmp_path / "proj")
+    assert main(["add", root, str(tmp_path / "pics")]) == 0
+    capsys.readouterr()
+    assert main(["import", root, "--format", "masks", str(kept)]) == 1
+    err = capsys.readouterr().err
+    assert "images.json: damaged" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

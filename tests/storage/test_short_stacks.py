@@ -272,8 +272,8 @@ def _label_dataset(root, volume, labels):
     tifffile.imwrite(root / "masks/vol.tif", labels, **zyx)
 
 
-def _import(proj, folder):
-    return main(["import", str(proj), "--format", "masks", str(folder)])
+def _import(proj, folder, *more):
+    return main(["import", str(proj), "--format", "masks", str(folder), *more])
 
 
 def test_label_stack_slices_find_their_own_picture_stack_whatever_else_is_named_so(tmp_path):
@@ -389,4 +389,93 @@ def test_labels_reach_slices_whose_files_were_deleted_by_hand(tmp_path):
         records = sorted(project.images(), key=lambda r: r.name)
         assert [r.name for r in records] == [f"vol_z{i:03d}.tif" for i in range(3)]
         for i, rec in enumerate(records):
+            assert np.array_equal(project.load_mask(rec), labels[i])
+
+
+@pytest.mark.parametrize("case", ["values", "size", "strict"])
+def test_a_label_stack_whose_every_page_is_refused_adds_no_slice(tmp_path, case, capsys):
+    """Found by an audit: the slices were added for the labels first, and the labels
+    refused after: values no class has, pages of another size, or --strict and a class
+    the project lacks left the stack's slices in the project, unlabelled (exit 1)."""
+    volume, labels = _volume(3), RNG.integers(0, 2, (3, 24, 32)).astype(np.uint8)
+    if case == "values":
+        labels[:, 0, 0] = 7
+    elif case == "size":
+        labels = labels[:, :12, :16]
+    _label_dataset(tmp_path / "ds", volume, labels)
+    args = []
+    if case == "strict":
+        (tmp_path / "ds/labels.txt").write_text("bg\ncell\ntumour\n")
+        args = ["--strict"]
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    capsys.readouterr()
+    assert _import(proj, tmp_path / "ds/masks", *args) == 1
+    err = capsys.readouterr().err
+    said = {
+        "values": "(slice 2): values [7] are not class ids of this project",
+        "size": "slice 2 of the labels is 16x12 but slice 2 of",
+        "strict": "classes not in the project: tumour",
+    }[case]
+    assert said in err
+    with Project.open(proj) as project:
+        assert project.images() == []
+    assert not list((proj / "slices").glob("*/*.tif"))
+
+
+def test_labels_find_their_slices_in_the_second_split_of_a_name_by_their_pictures(tmp_path):
+    """Found by an audit: a/vol.tif and b/vol.tif split as vol/ and vol~2/; the labels of
+    b's pictures, beside a copy of b's stack saved in other bytes (compressed), were
+    matched by name to vol's slices, which show other pictures, and refused as having
+    'no image' in the project, though vol~2's slices show them."""
+    zyx = {"imagej": True, "metadata": {"axes": "ZYX"}}
+    a, b = _volume(3), _volume(3) + 5
+    for name, volume in (("a", a), ("b", b)):
+        (tmp_path / name).mkdir()
+        tifffile.imwrite(tmp_path / name / "vol.tif", volume, **zyx)
+    labels = RNG.integers(0, 2, b.shape).astype(np.uint8)
+    (tmp_path / "ds/images").mkdir(parents=True)
+    (tmp_path / "ds/masks").mkdir()
+    tifffile.imwrite(
+        tmp_path / "ds/images/vol.tif",
+        b,
+        photometric="minisblack",
+        metadata={"axes": "ZYX"},
+        compression="zlib",
+    )
+    tifffile.imwrite(tmp_path / "ds/masks/vol.tif", labels, **zyx)
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    assert main(["add", str(proj), str(tmp_path / "a/vol.tif"), str(tmp_path / "b/vol.tif")]) == 0
+    assert _import(proj, tmp_path / "ds/masks") == 0
+    with Project.open(proj) as project:
+        assert len(project.images()) == 6  # none added
+        for i in range(3):
+            assert project.load_mask(project.image(f"vol_z{i:03d}.tif")) is None
+            second = project.image(f"vol~2_z{i:03d}.tif")
+            assert np.array_equal(project.load_mask(second), labels[i])
+
+
+def test_removed_slices_come_back_only_for_the_labels_of_their_pages(tmp_path, capsys):
+    """Found by an audit: removed slices all came back as new images to label, also
+    those whose page of the label stack labels nothing (as an export writes the slices
+    it left out). A removed slice whose page holds labels comes back with them, as any
+    picture an import brings."""
+    volume, labels = _volume(4), RNG.integers(0, 2, (4, 24, 32)).astype(np.uint8)
+    labels[2:] = 255  # unlabelled pages
+    _label_dataset(tmp_path / "ds", volume, labels)
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
+    assert main(["add", str(proj), str(tmp_path / "ds/images/vol.tif")]) == 0
+    assert main(["remove", str(proj), "vol_z001.tif", "vol_z002.tif", "vol_z003.tif"]) == 0
+    capsys.readouterr()
+    assert _import(proj, tmp_path / "ds/masks") == 0
+    out = capsys.readouterr().out
+    assert "2 page(s) label nothing; their slices of" in out
+    assert "removed from the project, were not added again" in out
+    with Project.open(proj) as project:
+        records = sorted(project.images(), key=lambda r: r.name)
+        assert [r.name for r in records] == ["vol_z000.tif", "vol_z001.tif"]
+        for i, rec in enumerate(records):
+            assert np.array_equal(project.load_image(rec), volume[i])
             assert np.array_equal(project.load_mask(rec), labels[i])
