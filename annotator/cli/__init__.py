@@ -21,9 +21,10 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from annotator import __version__
+from annotator.cli.progress import end_open_line
 from annotator.core import torchrun
 from annotator.core.errors import AnnotatorError, InterruptedAfterPublish, SaidElsewhere
 
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"annotator: error: {refusal}", file=sys.stderr)
         return EXIT_USER_ERROR
     try:
-        return int(handler(args) or 0)
+        return _call(handler, args)
     except SaidElsewhere as exc:  # another process of the torchrun group printed why
         return EXIT_INTERRUPTED if exc.interrupted else EXIT_USER_ERROR
     except AnnotatorError as exc:
@@ -136,6 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             return EXIT_USER_ERROR
         return _internal(args, exc)
+
+
+def _call(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    try:
+        return int(handler(args) or 0)
+    finally:  # what is said next (an error, Ctrl+C) starts on a line of its own
+        end_open_line()
 
 
 #: How torch's process groups say that a peer process has gone (gloo, NCCL).

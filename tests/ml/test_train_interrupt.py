@@ -4,8 +4,10 @@ published (no folder, no record) or published whole, and then the line says so."
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+import sys
 
 import pytest
 from conftest import make_cells_project
@@ -138,3 +140,38 @@ def test_ctrl_c_during_the_record_says_the_version_was_published(root, capsys, m
     assert out.err.strip().splitlines()[-1] == "annotator: interrupted after model v1 was published"
     assert "published model v1" not in out.out  # not the summary of a finished command
     assert _state(root)[:2] == ([1], 1)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "error"])
+def test_what_stops_a_command_is_said_on_a_line_of_its_own(root, capsys, monkeypatch, stop):
+    """On a terminal, "annotator: interrupted" (or the error) was written after the
+    progress line being redrawn, on the same line: `predicting: 0/4 ...annotator: ...`."""
+    import annotator.services.proposals as proposals
+    from annotator.cli.progress import ProgressLine
+    from annotator.core.errors import ModelError
+
+    assert _train(root, capsys)[0] == 0
+    monkeypatch.setitem(ProgressLine.__init__.__kwdefaults__, "delay", 0)
+    real = proposals.proposal_store.save_proposal
+    calls = []
+
+    def save(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt if stop == "ctrl-c" else ModelError("the model went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(proposals.proposal_store, "save_proposal", save)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    code = main(["predict", str(root), "--device", "cpu"])
+    assert code == (EXIT_INTERRUPTED if stop == "ctrl-c" else 1)
+    lines = terminal.getvalue().split("\n")
+    said = "annotator: interrupted" if stop == "ctrl-c" else "annotator: error: the model went"
+    assert lines[-1] == "" and lines[-2].startswith(said), lines
+    assert "predicting: " in lines[-3]  # the progress line, ended
