@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 from annotator.core import torchrun
-from annotator.core.errors import AnnotatorError, Cancelled, SaidElsewhere
+from annotator.core.errors import AnnotatorError, Cancelled, ModelError, SaidElsewhere
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,9 @@ def init_from_env(device: str = "auto") -> DistInfo | None:
     if info is None:
         return None
     if not dist.is_initialized():
+        use_cuda = device != "cpu" and torch.cuda.is_available()
+        if use_cuda:
+            _check_gpu_of(info)
         # DistributedDataParallel imports torch._dynamo on first use. Imported after
         # the group exists, it keeps a reference to the group that outlives
         # destroy_process_group, so gloo's threads were torn down at interpreter exit
@@ -72,11 +75,25 @@ def init_from_env(device: str = "auto") -> DistInfo | None:
         # in about 1 run in 7 after a successful round. Imported first, it does not.
         importlib.import_module("torch._dynamo")
 
-        use_cuda = device != "cpu" and torch.cuda.is_available()
         if use_cuda:
             torch.cuda.set_device(info.local_rank)
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     return info
+
+
+def _check_gpu_of(info: DistInfo) -> None:
+    """Each process of a machine trains on its own GPU (``LOCAL_RANK``): more processes
+    than GPUs failed in ``torch.cuda.set_device`` ("invalid device ordinal"), an internal
+    error. The first process without a GPU says so; those after it end quietly."""
+    gpus = torch.cuda.device_count()
+    if info.local_rank < gpus:
+        return
+    if info.local_rank > gpus:
+        raise SaidElsewhere()
+    raise ModelError(
+        f"this machine has {gpus} GPU(s) and torchrun started more processes on it: start "
+        f"one per GPU (torchrun --nproc_per_node={gpus}), or train on the CPU (--device cpu)"
+    )
 
 
 local_world_size = torchrun.local_world_size  # processes on this machine (CPU threads)

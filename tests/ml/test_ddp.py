@@ -178,3 +178,23 @@ def test_each_failure_of_a_step_is_said_once_by_the_first_process_that_met_it():
     said = [who_says(r, [None, cancel, cancel]) for r in range(3)]
     assert isinstance(said[0], Cancelled) and str(said[0]) == cancel[0]
     assert all(isinstance(s, SaidElsewhere) and s.interrupted for s in said[1:])
+
+
+@pytest.mark.parametrize(("local_rank", "said"), [(1, True), (2, False)])
+def test_more_processes_than_gpus_is_said_once_in_a_line(monkeypatch, local_rank, said):
+    """``torchrun --nproc_per_node=3`` on a machine with one GPU: each process past the
+    first failed in torch.cuda.set_device, an internal error (exit 70, crash log)."""
+    from annotator.core.errors import ModelError, SaidElsewhere
+    from annotator.ml import distributed
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for name, value in (("WORLD_SIZE", 3), ("RANK", local_rank), ("LOCAL_RANK", local_rank)):
+        monkeypatch.setenv(name, str(value))
+    with pytest.raises(ModelError if said else SaidElsewhere) as caught:
+        distributed.init_from_env("auto")
+    if said:
+        assert str(caught.value) == (
+            "this machine has 1 GPU(s) and torchrun started more processes on it: start one "
+            "per GPU (torchrun --nproc_per_node=1), or train on the CPU (--device cpu)"
+        )
