@@ -27,6 +27,7 @@ from annotator.core.errors import AnnotatorError, InterruptedAfterPublish, SaidE
 if TYPE_CHECKING:
     from annotator.core.errors import ImageReadError
     from annotator.core.records import ModelRecord
+    from annotator.services.proposals import PredictedImage
     from annotator.services.training import RoundOptions, TrainOutcome
     from annotator.services.versions import PruneReport
 
@@ -380,15 +381,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
             records = list({r.id: r for r in (project.image(n) for n in args.images)}.values())
         line = ProgressLine("predicting")
         skipped: list[tuple[str, str]] = []
-        done = predict_images(
-            project,
-            records,
-            progress=line,
-            out_dir=args.out,
-            device=args.device,
-            overwrite=args.overwrite,
-            skipped=skipped,
-        )
+        made: list[PredictedImage] = []
+        try:
+            done = predict_images(
+                project,
+                records,
+                progress=line,
+                out_dir=args.out,
+                device=args.device,
+                overwrite=args.overwrite,
+                skipped=skipped,
+                made=made,
+            )
+        except KeyboardInterrupt:  # the proposals made so far are stored
+            from annotator.cli import EXIT_INTERRUPTED
+
+            line.finish()
+            total = len(project.images()) if records is None else len(records)
+            print(
+                f"annotator: interrupted after {len(made)} of {total} image(s), whose "
+                "proposals stay in the project"
+                + (f"; nothing was written to {args.out}" if args.out else ""),
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
         line.finish()
         for name, reason in skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)
