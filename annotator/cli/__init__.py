@@ -4,11 +4,14 @@ Each area of commands lives in its own module with a ``register(subparsers)`` fu
 handlers import heavy libraries (torch, Qt) only when they run, so ``annotator --help``
 stays fast. User errors print one line on stderr and exit 1; a bug prints one line,
 writes the traceback to a crash log and exits 70 - never a traceback on the terminal.
+Ctrl+C exits 130. Under ``torchrun`` each message is said once: by rank 0, or by the
+helper rank that alone met the failure.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import logging
@@ -18,11 +21,12 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from annotator import __version__
+from annotator.cli.progress import end_open_line
 from annotator.core import torchrun
-from annotator.core.errors import AnnotatorError, FailedOnMainRank
+from annotator.core.errors import AnnotatorError, InterruptedAfterPublish, SaidElsewhere
 
 # Modules under annotator.cli that add sub-commands, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = ("project_cmds", "ml_cmds", "format_cmds", "bench_cmds")
@@ -64,7 +68,15 @@ def _crash_log(exc: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if torchrun.is_helper_rank():  # the same command line in every process: rank 0
+        with (  # prints its usage, --help or error
+            open(os.devnull, "w") as null,
+            contextlib.redirect_stdout(null),
+            contextlib.redirect_stderr(null),
+        ):
+            args = parser.parse_args(argv)
+    else:
+        args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -82,14 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"annotator: error: {refusal}", file=sys.stderr)
         return EXIT_USER_ERROR
     try:
-        return int(handler(args) or 0)
-    except FailedOnMainRank:  # rank 0 of the torchrun group printed why
-        return EXIT_USER_ERROR
+        return _call(handler, args)
+    except SaidElsewhere as exc:  # another process of the torchrun group printed why
+        return EXIT_INTERRUPTED if exc.interrupted else EXIT_USER_ERROR
     except AnnotatorError as exc:
-        print(f"annotator: error: {exc}", file=sys.stderr)
+        print(f"annotator: error: {_from_process(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("annotator: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if not torchrun.is_helper_rank():  # Ctrl+C reaches every process: rank 0 says it
+            said = str(exc) if isinstance(exc, InterruptedAfterPublish) else "interrupted"
+            print(f"annotator: {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
@@ -114,14 +128,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"annotator: error: the disk is full ({exc})", file=sys.stderr)
             return EXIT_USER_ERROR
         if _peer_gone(exc):
-            print(
-                "annotator: error: another process of the torchrun group stopped; its "
-                "message above says why, unless it was killed (out of memory, kill -9): "
-                "then torchrun's report below names its exit code",
-                file=sys.stderr,
-            )
+            if not torchrun.is_helper_rank():  # (the process that stopped said why)
+                print(
+                    "annotator: error: another process of the torchrun group stopped; its "
+                    "message above says why, unless it was killed (out of memory, kill -9): "
+                    "then torchrun's report below names its exit code",
+                    file=sys.stderr,
+                )
             return EXIT_USER_ERROR
         return _internal(args, exc)
+
+
+def _call(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    try:
+        return int(handler(args) or 0)
+    finally:  # what is said next (an error, Ctrl+C) starts on a line of its own
+        end_open_line()
 
 
 #: How torch's process groups say that a peer process has gone (gloo, NCCL).
@@ -139,6 +161,15 @@ def _peer_gone(exc: BaseException) -> bool:
     if torchrun.world_size() <= 1:
         return False
     return isinstance(exc, RuntimeError) and any(p in str(exc) for p in _PEER_GONE)
+
+
+def _from_process(message: str) -> str:
+    """An error a helper rank of a torchrun group says (one only it met): it names the
+    process, unless the message does."""
+    if not torchrun.is_helper_rank():
+        return message
+    process = f"process {torchrun.rank()} of {torchrun.world_size()}"
+    return message if process in message else f"{process}: {message}"
 
 
 def _torchrun_refusal(command: str | None) -> str | None:

@@ -1,7 +1,8 @@
 """Model commands: train, predict, suggest, models.
 
 ``annotator train`` also runs under ``torchrun --nproc_per_node=N`` (DistributedDataParallel;
-gloo on CPU, NCCL on GPUs); only rank 0 prints and publishes.
+gloo on CPU, NCCL on GPUs); only rank 0 prints and publishes (a failure that only
+another rank meets is said by that rank).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from typing import TYPE_CHECKING
 
 from annotator.cli.options import seed
 from annotator.cli.progress import ProgressLine
-from annotator.core.errors import AnnotatorError
+from annotator.core import torchrun
+from annotator.core.errors import AnnotatorError, InterruptedAfterPublish, SaidElsewhere
 
 if TYPE_CHECKING:
     from annotator.core.errors import ImageReadError
     from annotator.core.records import ModelRecord
-    from annotator.services.training import TrainOutcome
+    from annotator.services.proposals import PredictedImage
+    from annotator.services.training import RoundOptions, TrainOutcome
     from annotator.services.versions import PruneReport
 
 DEFAULT_MINUTES = 2.0
@@ -217,26 +220,42 @@ def _version_number(text: str) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from annotator.ml.train import TrainProgress
-    from annotator.services.training import RoundOptions, train_headless
+    from annotator.services.training import RoundOptions
 
-    if args.steps is not None and args.steps < 1:
-        raise AnnotatorError("--steps must be at least 1")
-    if args.minutes is not None and not 0 < args.minutes < math.inf:  # also refuses nan
-        raise AnnotatorError("--minutes must be a positive number")
-    seconds = None if args.steps is not None else 60.0 * (args.minutes or DEFAULT_MINUTES)
-    options = RoundOptions(
-        steps=args.steps,
-        seconds=seconds,
-        device=args.device,
-        from_scratch=args.from_scratch,
-        seed=args.seed,
-        accepted_border=args.accepted_border,
-        zoom=args.zoom,
-        depth=args.depth,
-        width=args.width,
-        arch=args.arch,
-    )
+    try:
+        if args.steps is not None and args.steps < 1:
+            raise AnnotatorError("--steps must be at least 1")
+        if args.minutes is not None and not 0 < args.minutes < math.inf:  # also refuses nan
+            raise AnnotatorError("--minutes must be a positive number")
+        seconds = None if args.steps is not None else 60.0 * (args.minutes or DEFAULT_MINUTES)
+        options = RoundOptions(
+            steps=args.steps,
+            seconds=seconds,
+            device=args.device,
+            from_scratch=args.from_scratch,
+            seed=args.seed,
+            accepted_border=args.accepted_border,
+            zoom=args.zoom,
+            depth=args.depth,
+            width=args.width,
+            arch=args.arch,
+        )
+    except AnnotatorError as exc:
+        if torchrun.is_helper_rank():  # torchrun: the same options everywhere; rank 0 says
+            raise SaidElsewhere(str(exc)) from None
+        raise
+    with _sigint_cancels() as cancel:  # also while the result is printed
+        return _train(args, options, cancel)
+
+
+def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Event) -> int:
+    """The round ``cmd_train`` asked for, and what it says about it; a ``cancel`` (Ctrl+C)
+    set however late exits 130, saying whether the round had published its version."""
+    from annotator.cli import EXIT_INTERRUPTED
+    from annotator.core.errors import Cancelled, ImageReadError
+    from annotator.ml.train import TrainProgress
+    from annotator.services.training import train_headless
+
     line = ProgressLine("training")
 
     def report(p: TrainProgress) -> None:
@@ -246,28 +265,38 @@ def cmd_train(args: argparse.Namespace) -> int:
             total = int(p.max_seconds or 0)
             line(min(int(p.elapsed_s), total), total, f"step {p.step} loss {p.loss:.4f} {p.phase}")
 
-    from annotator.cli import EXIT_INTERRUPTED
-    from annotator.core.errors import Cancelled, ImageReadError
-
+    main = not torchrun.is_helper_rank()
     try:
-        with _sigint_cancels() as cancel:
-            outcome = train_headless(args.project, options, report, cancel)
+        outcome = train_headless(args.project, options, report, cancel)
     except Cancelled as exc:  # Ctrl+C while the labels were read
         line.finish()
-        print(f"annotator: {exc}; the model version is unchanged", file=sys.stderr)
+        if main:
+            print(f"annotator: {exc}; the model version is unchanged", file=sys.stderr)
         return EXIT_INTERRUPTED
     except ImageReadError as exc:
         if exc.problem != "no such file":
             raise
         line.finish()
         raise AnnotatorError(_missing_image(args.project, exc)) from None
+    except BaseException:
+        line.finish()  # the message goes on a line of its own
+        raise
     line.finish()
     if outcome.result.status == "cancelled":  # Ctrl+C: what was asked for, not an error
         if outcome.main_process:
             print(f"annotator: training {outcome.result.message}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if outcome.main_process:
+    if not cancel.is_set() and outcome.main_process:
         _print_round(outcome)
+    if cancel.is_set():  # Ctrl+C came too late to stop the round (or while it was said)
+        if outcome.main_process:
+            said = (
+                "training cancelled: the model version is unchanged"
+                if outcome.model is None
+                else str(InterruptedAfterPublish(outcome.model.version))
+            )
+            print(f"annotator: {said}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 
@@ -352,15 +381,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
             records = list({r.id: r for r in (project.image(n) for n in args.images)}.values())
         line = ProgressLine("predicting")
         skipped: list[tuple[str, str]] = []
-        done = predict_images(
-            project,
-            records,
-            progress=line,
-            out_dir=args.out,
-            device=args.device,
-            overwrite=args.overwrite,
-            skipped=skipped,
-        )
+        made: list[PredictedImage] = []
+        try:
+            done = predict_images(
+                project,
+                records,
+                progress=line,
+                out_dir=args.out,
+                device=args.device,
+                overwrite=args.overwrite,
+                skipped=skipped,
+                made=made,
+            )
+        except KeyboardInterrupt:  # the proposals made so far are stored
+            from annotator.cli import EXIT_INTERRUPTED
+
+            line.finish()
+            total = len(project.images()) if records is None else len(records)
+            print(
+                f"annotator: interrupted after {len(made)} of {total} image(s), whose "
+                "proposals stay in the project"
+                + (f"; nothing was written to {args.out}" if args.out else ""),
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
         line.finish()
         for name, reason in skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)

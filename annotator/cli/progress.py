@@ -43,6 +43,7 @@ class ProgressLine:
         text = f"{self.label}: {done}/{total} {pct}{eta} {message}"[:120]
         if self.tty:
             self.stream.write("\r\x1b[2K" + text)
+            self._redrawn(done < total)
             if done >= total:
                 self.stream.write("\n")
         elif done < total or self.shown:
@@ -50,14 +51,34 @@ class ProgressLine:
         self.shown = True
         self.stream.flush()
 
+    def _redrawn(self, still_open: bool) -> None:
+        global _open_line
+        if still_open:
+            _open_line = self
+        elif _open_line is self:
+            _open_line = None
+
     def finish(self) -> None:
         """End a redrawn line cleanly (only needed if the last call was not done == total)."""
         if self.tty and self.shown:
+            self._redrawn(False)
             try:
                 self.stream.write("\n")
                 self.stream.flush()
             except (BrokenPipeError, ValueError):
                 self.stream = _Nowhere()
+
+
+#: The line a :class:`ProgressLine` is redrawing on a terminal (None once it ended).
+_open_line: ProgressLine | None = None
+
+
+def end_open_line() -> None:
+    """End a progress line still being redrawn, so that what is printed now (an error,
+    Ctrl+C's message) starts on a line of its own instead of after the progress."""
+    line = _open_line
+    if line is not None:
+        line.finish()
 
 
 class _Nowhere:

@@ -38,8 +38,27 @@ class Cancelled(AnnotatorError):
     """A long operation was cancelled by the user."""
 
 
-class FailedOnMainRank(AnnotatorError):
+class SaidElsewhere(AnnotatorError):
+    """Under ``torchrun``: the group failed, and another of its processes said why (rank
+    0, or the one a failure of its own stopped); this one ends quietly, exit 1, or 130
+    when the group was ``interrupted`` (Ctrl+C)."""
+
+    def __init__(self, message: str = "", *, interrupted: bool = False) -> None:
+        self.interrupted = interrupted
+        super().__init__(message)
+
+
+class FailedOnMainRank(SaidElsewhere):
     """Under ``torchrun``: rank 0 failed and said why; the other ranks end quietly."""
+
+
+class InterruptedAfterPublish(KeyboardInterrupt):
+    """Ctrl+C reached a training round after it had published model ``version`` (its
+    files and its record committed, whole): the interrupt goes on, and says so."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        super().__init__(f"interrupted after model v{version} was published")
 
 
 def first_line(exc: BaseException, limit: int | None = None) -> str:

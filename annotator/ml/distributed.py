@@ -7,14 +7,18 @@ environment. Backend: NCCL on GPUs, gloo on CPU. Only rank 0 writes anything.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.distributed as dist
 
 from annotator.core import torchrun
+from annotator.core.errors import AnnotatorError, Cancelled, ModelError, SaidElsewhere
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ def init_from_env(device: str = "auto") -> DistInfo | None:
     if info is None:
         return None
     if not dist.is_initialized():
+        use_cuda = device != "cpu" and torch.cuda.is_available()
+        if use_cuda:
+            _check_gpu_of(info)
         # DistributedDataParallel imports torch._dynamo on first use. Imported after
         # the group exists, it keeps a reference to the group that outlives
         # destroy_process_group, so gloo's threads were torn down at interpreter exit
@@ -68,11 +75,25 @@ def init_from_env(device: str = "auto") -> DistInfo | None:
         # in about 1 run in 7 after a successful round. Imported first, it does not.
         importlib.import_module("torch._dynamo")
 
-        use_cuda = device != "cpu" and torch.cuda.is_available()
         if use_cuda:
             torch.cuda.set_device(info.local_rank)
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     return info
+
+
+def _check_gpu_of(info: DistInfo) -> None:
+    """Each process of a machine trains on its own GPU (``LOCAL_RANK``): more processes
+    than GPUs failed in ``torch.cuda.set_device`` ("invalid device ordinal"), an internal
+    error. The first process without a GPU says so; those after it end quietly."""
+    gpus = torch.cuda.device_count()
+    if info.local_rank < gpus:
+        return
+    if info.local_rank > gpus:
+        raise SaidElsewhere()
+    raise ModelError(
+        f"this machine has {gpus} GPU(s) and torchrun started more processes on it: start "
+        f"one per GPU (torchrun --nproc_per_node={gpus}), or train on the CPU (--device cpu)"
+    )
 
 
 local_world_size = torchrun.local_world_size  # processes on this machine (CPU threads)
@@ -82,6 +103,65 @@ def barrier() -> None:
     """Wait for every rank (no-op when not distributed)."""
     if current() is not None:
         dist.barrier()
+
+
+@contextlib.contextmanager
+def together() -> Iterator[None]:
+    """A step that every rank takes before the group next talks (opening the project,
+    reading the labels, building the network): if it fails on any rank, it fails on
+    every rank, and each failure is said once.
+
+    Most of these failures are the same on every rank (a wrong path, no labelled
+    images): printed by each, the user read them N times. After the step the ranks
+    tell each other how it went (no-op for one process). The first rank that met a
+    failure raises it (rank 0 also raises a cancel a helper met); every other rank
+    raises a quiet :class:`SaidElsewhere` (its ``interrupted`` set when the failure
+    said is a cancel), so that a failure only one helper rank met is said by it."""
+    info = current()
+    if info is None:
+        yield
+        return
+    failure: Exception | None = None
+    try:
+        yield
+    except Exception as exc:  # told to the others first: they would wait for this rank
+        failure = exc
+    mine = None if failure is None else (str(failure), isinstance(failure, Cancelled))
+    everyone: list[tuple[str, bool] | None] = [None] * info.world_size
+    dist.all_gather_object(everyone, mine)
+    said = who_says(info.rank, everyone)
+    if said is None:
+        return
+    if said == "mine":
+        assert failure is not None
+        raise failure
+    raise said
+
+
+def who_says(
+    rank: int, failures: list[tuple[str, bool] | None]
+) -> Literal["mine"] | AnnotatorError | None:
+    """What rank ``rank`` raises after a step of :func:`together`, given every rank's
+    failure (its message, and whether it is a cancel): None when none failed, "mine"
+    (its own failure: it says it), or the error to raise instead (quiet, unless rank
+    0 says a cancel that a helper met)."""
+    if not any(failures):
+        return None
+    own = failures[rank]
+    first_cancel = next((f[0] for f in failures if f is not None and f[1]), None)
+    main = failures[0]
+    interrupted = main[1] if main is not None else first_cancel is not None
+    if rank == 0:
+        if own is not None:
+            return "mine"
+        if first_cancel is not None:  # Ctrl+C: process 0 says so, whoever noticed first
+            return Cancelled(first_cancel)
+        return SaidElsewhere(interrupted=False)  # only helpers failed: they say why
+    if own is None or own[1]:  # (a cancel: process 0 says it)
+        return SaidElsewhere(interrupted=interrupted)
+    if any(f is not None and f[0] == own[0] for f in failures[:rank]):
+        return SaidElsewhere(interrupted=interrupted)  # a lower rank says the same
+    return "mine"
 
 
 def share_failure(message: str | None) -> str | None:

@@ -534,32 +534,32 @@ def train_round(
     cfg = request.config
     info = distributed.current()
     rank, world = (info.rank, info.world_size) if info else (0, 1)
-    device = choose_device(request.device)
-    if info is not None and device.type == "cuda":
-        device = torch.device("cuda", info.local_rank)
-    torch.manual_seed(cfg.seed)  # same initial weights on every rank
-    # The same split on every rank, and another one each round (the parent version
-    # differs), so no image or block is left out of training round after round.
-    split_rng = np.random.default_rng([cfg.seed, request.parent_version or 0])
-    sample_rng = np.random.default_rng([cfg.seed, rank])  # different crops per rank
+    with distributed.together():  # torchrun: a failure every rank meets is said once
+        device = choose_device(request.device)
+        if info is not None and device.type == "cuda":
+            device = torch.device("cuda", info.local_rank)
+        torch.manual_seed(cfg.seed)  # same initial weights on every rank
+        # The same split on every rank, and another one each round (the parent version
+        # differs), so no image or block is left out of training round after round.
+        split_rng = np.random.default_rng([cfg.seed, request.parent_version or 0])
+        sample_rng = np.random.default_rng([cfg.seed, rank])  # different crops per rank
 
-    model, network = build_model(request)
-    n_classes = network.n_classes
-    prepared, val_pairs, sampler, weights = _training_data(
-        request, network, model, split_rng, sample_rng
-    )
-    log.info(
-        "training %s params on %d images (%d held out) on %s, world %d",
-        f"{count_parameters(model):,}",
-        len(prepared),
-        len(val_pairs),
-        device,
-        world,
-    )
-
-    model.to(device)
-    if device.type == "cuda":
-        model = to_channels_last(model)
+        model, network = build_model(request)
+        n_classes = network.n_classes
+        prepared, val_pairs, sampler, weights = _training_data(
+            request, network, model, split_rng, sample_rng
+        )
+        log.info(
+            "training %s params on %d images (%d held out) on %s, world %d",
+            f"{count_parameters(model):,}",
+            len(prepared),
+            len(val_pairs),
+            device,
+            world,
+        )
+        model.to(device)
+        if device.type == "cuda":
+            model = to_channels_last(model)
     net: torch.nn.Module = model
     if info is not None:
         from torch.nn.parallel import DistributedDataParallel as DDP

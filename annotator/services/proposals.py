@@ -118,6 +118,7 @@ def predict_images(
     predictor: Predictor | None = None,
     overwrite: bool = False,
     skipped: list[tuple[str, str]] | None = None,
+    made: list[PredictedImage] | None = None,
 ) -> list[PredictedImage]:
     """Propose masks for ``records`` (default: every image) with the active model.
 
@@ -128,7 +129,8 @@ def predict_images(
     ``overwrite``, and never inside the project folder. With a
     ``skipped`` list, an image that cannot be read (gone, damaged, replaced by another
     picture) is added to it as ``(name, reason)`` and the others go on; without, its
-    error stops the run.
+    error stops the run. With a ``made`` list, each image's result is added to it as
+    soon as its proposal is stored (what a caller that was interrupted can still say).
     """
     out_names: dict[int, str] = {}
     records = project.images() if records is None else records
@@ -147,7 +149,7 @@ def predict_images(
     predictor = predictor or load_predictor(project, device=device, backend=backend)
     out = Path(out_dir).absolute() if out_dir is not None else None
     stage = _out_stage(out) if out is not None else None
-    done: list[PredictedImage] = []
+    done: list[PredictedImage] = [] if made is None else made
     try:
         for i, rec in enumerate(records):
             if cancel is not None and cancel.is_set():

@@ -14,6 +14,7 @@ torch is imported only inside functions, so importing this module stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -21,7 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from annotator.core.card import CardMetrics, CardTraining, ImageRef, ModelCard
-from annotator.core.errors import Cancelled, FailedOnMainRank, ModelError, first_line
+from annotator.core.errors import (
+    Cancelled,
+    FailedOnMainRank,
+    InterruptedAfterPublish,
+    ModelError,
+    first_line,
+)
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.schema import untrainable
 from annotator.core.status import ImageStatus
@@ -67,6 +74,9 @@ class TrainOutcome:
     kept_active: int | None = None
     #: What the caller should tell the user about the round (one line each).
     notes: tuple[str, ...] = ()
+    #: A cancel (Ctrl+C, the Cancel button) came only once ``model`` was published: the
+    #: version stays, whole, and the caller says so.
+    cancelled_after_publish: bool = False
 
 
 def labelled_records(project: Project) -> list[ImageRecord]:
@@ -184,18 +194,19 @@ def train_project(
     from annotator.ml import distributed
     from annotator.ml.train import train_round
 
-    active = project.active_model()
+    with distributed.together():  # torchrun: a failure every rank meets is said once
+        active = project.active_model()
+        request = build_request(
+            project,
+            steps=steps,
+            seconds=seconds,
+            device=device,
+            from_scratch=from_scratch,
+            config=config,
+            network=network,
+            cancel=cancel,
+        )
     active_at_start = active.version if active else None
-    request = build_request(
-        project,
-        steps=steps,
-        seconds=seconds,
-        device=device,
-        from_scratch=from_scratch,
-        config=config,
-        network=network,
-        cancel=cancel,
-    )
     result = _train_within_memory(train_round, request, progress, cancel)
     info = distributed.current()
     main = info is None or info.is_main
@@ -212,24 +223,31 @@ def train_project(
                 replacing=active_at_start,
                 cancel=cancel,
             )
-        except Cancelled:  # during the ONNX export, before anything was recorded
+        except Cancelled:  # during the ONNX export or the files' write: nothing recorded
             result = _cancelled(result)
         except Exception as exc:  # told to the other ranks before it is raised here
             failure = exc
-        else:
+    elif main and not result.publishable and result.status != "cancelled":
+        log.warning("training round not published: %s", result.message)
+    try:
+        if record is not None:
             now = project.active_model()
             if now is not None and now.version != record.version:
                 kept = now.version
-    elif main and not result.publishable and result.status != "cancelled":
-        log.warning("training round not published: %s", result.message)
-    # Under torchrun every rank waits here for rank 0's publishing, and learns whether it
-    # failed: rank 0 says why, the others end quietly (not with a transport error).
-    told = distributed.share_failure(None if failure is None else str(failure) or "failed")
+        # Under torchrun every rank waits here for rank 0's publishing, and learns whether
+        # it failed: rank 0 says why, the others end quietly (not with a transport error).
+        told = distributed.share_failure(None if failure is None else str(failure) or "failed")
+        notes = _notes(project, active, from_scratch)
+    except KeyboardInterrupt:
+        if record is not None:  # the interrupt came too late to stop it: say so
+            raise InterruptedAfterPublish(record.version) from None
+        raise
     if failure is not None:
         raise failure
     if told is not None:
         raise FailedOnMainRank(told)
-    return TrainOutcome(result, record, main, kept, _notes(project, active, from_scratch))
+    late = record is not None and cancel is not None and cancel.is_set()
+    return TrainOutcome(result, record, main, kept, notes, cancelled_after_publish=late)
 
 
 def _notes(project: Project, parent: ModelRecord | None, from_scratch: bool) -> tuple[str, ...]:
@@ -437,34 +455,51 @@ def train_headless(
 
     info = distributed.init_from_env(options.device)
     main = info is None or info.is_main
+    outcome: TrainOutcome | None = None
     try:
-        configure_cpu_threads(distributed.local_world_size())
-        with Project.open(root, lock=main) as project:  # torchrun: rank 0 writes
-            network = None
-            active = project.active_model()
-            check_arch_change(active, options.arch, options.from_scratch)
-            new_model = options.from_scratch or active is None
-            if not new_model:
-                assert active is not None
-                check_size_change(active, options.depth, options.width)
-            if new_model and (options.depth, options.width, options.arch) != (None, None, None):
-                network = new_network(project, options.depth, options.width, options.arch)
-            outcome = train_project(
-                project,
-                steps=options.steps,
-                seconds=options.seconds,
-                device=options.device,
-                progress=progress if main else None,
-                cancel=cancel,
-                from_scratch=options.from_scratch,
-                config=with_zoom(
-                    replace(
-                        TrainConfig(), seed=options.seed, accepted_border=options.accepted_border
+        try:
+            configure_cpu_threads(distributed.local_world_size())
+            with contextlib.ExitStack() as stack:
+                # torchrun: a failure every rank meets here is said once (ml.distributed)
+                with distributed.together():
+                    project = stack.enter_context(Project.open(root, lock=main))  # rank 0 writes
+                    network = _checked_network(project, options)
+                outcome = train_project(
+                    project,
+                    steps=options.steps,
+                    seconds=options.seconds,
+                    device=options.device,
+                    progress=progress if main else None,
+                    cancel=cancel,
+                    from_scratch=options.from_scratch,
+                    config=with_zoom(
+                        replace(
+                            TrainConfig(),
+                            seed=options.seed,
+                            accepted_border=options.accepted_border,
+                        ),
+                        options.zoom,
                     ),
-                    options.zoom,
-                ),
-                network=network,
-            )
-    finally:
-        distributed.shutdown()
+                    network=network,
+                )
+        finally:
+            distributed.shutdown()
+    except KeyboardInterrupt:  # closing the project, leaving the group: after the publish
+        if outcome is not None and outcome.model is not None:
+            raise InterruptedAfterPublish(outcome.model.version) from None
+        raise
     return outcome
+
+
+def _checked_network(project: Project, options: RoundOptions) -> NetworkConfig | None:
+    """The network of a new model the options ask for (None: the default one, or the
+    active model's); refuses options that continuing the active model would ignore."""
+    active = project.active_model()
+    check_arch_change(active, options.arch, options.from_scratch)
+    new_model = options.from_scratch or active is None
+    if not new_model:
+        assert active is not None
+        check_size_change(active, options.depth, options.width)
+    if new_model and (options.depth, options.width, options.arch) != (None, None, None):
+        return new_network(project, options.depth, options.width, options.arch)
+    return None

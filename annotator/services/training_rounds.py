@@ -193,6 +193,8 @@ class TrainingRounds:
         if outcome.model is not None:
             status = "published"
             message = f"published model v{outcome.model.version} ({result.message})"
+            if outcome.cancelled_after_publish:
+                message += "; the cancel came after it was published"
             if outcome.kept_active is not None:
                 message += (
                     f"; v{outcome.kept_active} stays active: it was made active during "

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from annotator.core.card import CardMetrics, ModelCard, classes_fit
-from annotator.core.errors import AnnotatorError, Cancelled, ModelError
+from annotator.core.errors import AnnotatorError, Cancelled, InterruptedAfterPublish, ModelError
 from annotator.core.records import ModelRecord, now_iso
 from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
@@ -133,8 +133,10 @@ def store_version(
     (with ``replacing``: only if that version is still the active one).
 
     The ONNX export is an optimisation: when it fails the version is stored without it
-    and proposals use torch. A ``cancel`` set by the end of the export (the slow part)
-    raises :class:`Cancelled` before anything is written.
+    and proposals use torch. A ``cancel`` set before the version is recorded (by the end
+    of the export, the slow part, or during the write of its files) raises
+    :class:`Cancelled` and leaves nothing behind; an interrupt (KeyboardInterrupt) once
+    it is recorded raises :class:`InterruptedAfterPublish`.
     """
     from annotator.ml.checkpoint import checkpoint_bytes
 
@@ -144,11 +146,15 @@ def store_version(
     if cancel is not None and cancel.is_set():
         raise Cancelled("training cancelled")
     weights = checkpoint_bytes(state_dict, card)
-    record = model_store.publish_version(project, card, weights, onnx, replacing=replacing)
+    record = model_store.publish_version(
+        project, card, weights, onnx, replacing=replacing, cancel=cancel
+    )
     try:
         report = prune(project)
     except (OSError, AnnotatorError) as exc:  # space is not worth a failed round
         log.warning("could not remove old model versions' files: %s", exc)
+    except KeyboardInterrupt:  # (a version whose files were being removed is finished later)
+        raise InterruptedAfterPublish(record.version) from None
     else:
         if report.removed:
             log.info("removed the files of model version(s) %s", report.removed)

@@ -296,8 +296,13 @@ class Database:
                 if refusal is None:
                     raise
                 raise refusal from None
-            except BaseException:
-                self._lock.release()
+            except BaseException:  # (an interrupt once BEGIN ran: no transaction stays open)
+                try:
+                    if self._conn.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._conn.execute("ROLLBACK")
+                finally:
+                    self._lock.release()
                 raise
 
     def _refusal(self, exc: sqlite3.OperationalError) -> ProjectError | None:

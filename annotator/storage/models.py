@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from annotator.core.cancel import Cancellable
 from annotator.core.card import ModelCard
-from annotator.core.errors import ModelError
+from annotator.core.errors import Cancelled, InterruptedAfterPublish, ModelError
 from annotator.core.records import ModelRecord
 from annotator.storage.atomic import fsync_dir, write_synced
 from annotator.storage.project import Project
@@ -148,19 +149,43 @@ def publish_version(
     onnx: bytes | None = None,
     *,
     replacing: int | None | Literal["any"] = "any",
+    cancel: Cancellable | None = None,
 ) -> ModelRecord:
     """Write version ``card.version``'s folder, then record it as the active version
     (with ``replacing``: only if that version is still active, see
-    :meth:`Project.register_model`)."""
+    :meth:`Project.register_model`).
+
+    All or nothing, whatever stops it: until the record is committed, a ``cancel`` set
+    meanwhile (Ctrl+C during the write) raises :class:`Cancelled`, and any error or
+    interrupt removes the folder again. An interrupt that comes once the record is
+    committed raises :class:`InterruptedAfterPublish`: the version stays, whole."""
     project.check_in_place()
     folder = next_version_folder(project, card.version)
-    files = write_version_folder(folder, weights, card, onnx)
-    rel = files.weights.relative_to(project.root).as_posix()
     try:
+        files = write_version_folder(folder, weights, card, onnx)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("training cancelled")
+        rel = files.weights.relative_to(project.root).as_posix()
         return project.register_model(card.version, card.parent, rel, card, replacing=replacing)
-    except ModelError:  # refused (the classes changed meanwhile): no folder left behind
+    except BaseException as exc:
+        recorded = _recorded(project, card.version)
+        if recorded is None:  # the database cannot say: the folder stays (it may be used)
+            raise
+        if recorded:
+            if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, InterruptedAfterPublish):
+                raise InterruptedAfterPublish(card.version) from None
+            raise
+        # refused (the classes changed meanwhile), cancelled, interrupted: no folder left
         shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+def _recorded(project: Project, version: int) -> bool | None:
+    """Whether the database records ``version`` (None when it cannot be read)."""
+    try:
+        return project.next_model_version() > version
+    except Exception:
+        return None
 
 
 def version_folders(project: Project) -> list[int]:

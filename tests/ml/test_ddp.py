@@ -110,3 +110,91 @@ def test_commands_other_than_train_are_refused_under_torchrun(tmp_path):
     said = "annotator: error: only 'annotator train' runs under torchrun"
     assert proc.stderr.count(said) == 1, proc.stderr
     assert not out.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        ("no project", "annotator: error: {missing}: no such project folder"),
+        ("no labels", "annotator: error: no labelled images: label some pixels"),
+        ("bad option", "annotator: error: --steps must be at least 1"),
+        ("no device", "annotator: error: --device mps was asked for, but Apple MPS"),
+    ],
+)
+def test_an_error_every_process_meets_is_said_once(tmp_path, case, said):
+    """Each process printed it: with 2 processes the user read every error twice."""
+    project = tmp_path / "project"
+    make_cells_project(project, n_labelled=0 if case == "no labels" else 3).close()
+    args = ["-m", "annotator", "train", str(project), *TINY_TRAIN]
+    if case == "no project":
+        args[3] = str(tmp_path / "missing")
+    elif case == "bad option":
+        args += ["--steps", "0"]
+    elif case == "no device":
+        args += ["--device", "mps"]
+    proc = _torchrun(args, tmp_path)
+    assert proc.returncode != 0
+    said = said.format(missing=tmp_path / "missing")
+    assert proc.stderr.count(said) == 1, proc.stderr
+    mine = [ln for ln in proc.stderr.splitlines() if ln.startswith("annotator:")]
+    assert len(mine) == 1, proc.stderr  # nothing else of Annotator's, from neither process
+    assert str(REPO / "annotator") not in proc.stderr  # no traceback of Annotator's
+    assert "exitcode  : 0" not in proc.stderr  # each process failed (or torchrun ended it)
+
+
+@pytest.mark.slow
+def test_a_failure_only_a_helper_process_meets_is_said_by_it(tmp_path):
+    make_cells_project(tmp_path / "project").close()
+    worker = HERE / "helper_rank_failure_worker.py"
+    proc = _torchrun([str(worker), "train", str(tmp_path / "project"), *TINY_TRAIN], tmp_path)
+    assert proc.returncode != 0
+    said = "annotator: error: process 1 of 2: /data/cells_2.png: no such file"
+    assert proc.stderr.count(said) == 1, proc.stderr
+    assert [ln for ln in proc.stderr.splitlines() if ln.startswith("annotator:")] == [
+        said + " (mounted on this node only?)"
+    ], proc.stderr  # process 0, which read its labels, ends quietly
+    from annotator.storage.project import Project
+
+    with Project.open(tmp_path / "project") as project:
+        assert project.models() == []
+
+
+def test_each_failure_of_a_step_is_said_once_by_the_first_process_that_met_it():
+    from annotator.core.errors import Cancelled, SaidElsewhere
+    from annotator.ml.distributed import who_says
+
+    assert who_says(1, [None, None, None]) is None
+    same, other = ("no labelled images", False), ("cells_2.png: no such file", False)
+    failures = [None, same, same, other]
+    said = [who_says(r, failures) for r in range(4)]
+    assert said[1] == "mine" and said[3] == "mine"  # two distinct failures, each once
+    assert isinstance(said[0], SaidElsewhere) and isinstance(said[2], SaidElsewhere)
+    assert not said[0].interrupted
+    said = [who_says(r, [same, same, other, None]) for r in range(4)]
+    assert said[0] == "mine" and said[2] == "mine" and isinstance(said[1], SaidElsewhere)
+    # Ctrl+C: process 0 says it, whichever process noticed; every process exits 130
+    cancel = ("training cancelled while reading the labels", True)
+    said = [who_says(r, [None, cancel, cancel]) for r in range(3)]
+    assert isinstance(said[0], Cancelled) and str(said[0]) == cancel[0]
+    assert all(isinstance(s, SaidElsewhere) and s.interrupted for s in said[1:])
+
+
+@pytest.mark.parametrize(("local_rank", "said"), [(1, True), (2, False)])
+def test_more_processes_than_gpus_is_said_once_in_a_line(monkeypatch, local_rank, said):
+    """``torchrun --nproc_per_node=3`` on a machine with one GPU: each process past the
+    first failed in torch.cuda.set_device, an internal error (exit 70, crash log)."""
+    from annotator.core.errors import ModelError, SaidElsewhere
+    from annotator.ml import distributed
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for name, value in (("WORLD_SIZE", 3), ("RANK", local_rank), ("LOCAL_RANK", local_rank)):
+        monkeypatch.setenv(name, str(value))
+    with pytest.raises(ModelError if said else SaidElsewhere) as caught:
+        distributed.init_from_env("auto")
+    if said:
+        assert str(caught.value) == (
+            "this machine has 1 GPU(s) and torchrun started more processes on it: start one "
+            "per GPU (torchrun --nproc_per_node=1), or train on the CPU (--device cpu)"
+        )

@@ -154,6 +154,51 @@ def test_cancel_stops_the_round_and_keeps_the_version(project, make_service):
     assert rec.errors == []
 
 
+def test_cancel_during_the_files_write_publishes_nothing(project, make_service, monkeypatch):
+    """Cancel clicked while the version's files were written (after the ONNX export) was
+    ignored: the round published, and the panel said so as if nobody had cancelled."""
+    import os
+
+    import annotator.storage.models as model_store
+
+    service, rec = make_service()
+    real = model_store.write_synced
+
+    def write(path, data):
+        real(path, data)
+        if os.path.basename(path) == model_store.CARD_NAME:
+            service.cancel_training()
+
+    monkeypatch.setattr(model_store, "write_synced", write)
+    service.train_now()
+    assert service.wait_training(60)
+    assert [(r.status, r.message) for r in rec.rounds] == [
+        ("cancelled", "cancelled: the model version is unchanged")
+    ]
+    assert service.active_version is None and project.models() == []
+    assert not any((project.root / "models").iterdir())  # no folder, no staging folder
+    assert rec.errors == []
+
+
+def test_a_cancel_after_the_record_says_the_version_was_published(
+    project, make_service, monkeypatch
+):
+    service, rec = make_service()
+    real = Project.register_model
+
+    def record(self, *args, **kwargs):
+        service.cancel_training()  # too late: the version is being recorded
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Project, "register_model", record)
+    service.train_now()
+    assert service.wait_training(60)
+    (done,) = rec.rounds
+    assert done.status == "published" and done.model.version == 1
+    assert done.message.endswith("; the cancel came after it was published")
+    assert [m.version for m in project.models()] == [1]
+
+
 def test_an_error_in_a_round_reaches_the_listener(project, make_service):
     service, rec = make_service(ModelSettings(**{**TINY.to_dict(), "device": "no-such-device"}))
     service.train_now()

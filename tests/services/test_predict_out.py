@@ -82,8 +82,14 @@ def test_the_cli_says_an_interrupted_predict_wrote_nothing_to_out(
     monkeypatch.setattr(proposals, "load_predictor", lambda *a, **k: _Predictor(stop=3))
     out = tmp_path / "out"
     assert main(["predict", str(project_root), "--out", str(out)]) == 130
-    assert "interrupted" in capsys.readouterr().err
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"annotator: interrupted after 2 of 5 image(s), whose proposals stay in the project; "
+        f"nothing was written to {out}"
+    )
     assert not out.exists()
+    with open_project(project_root) as project:  # as it says
+        kept = [proposals.proposal_store.version_and_score(project, r.id) for r in project.images()]
+        assert sum(k is not None for k in kept) == 2
     monkeypatch.setattr(proposals, "load_predictor", lambda *a, **k: _Predictor())
     assert main(["predict", str(project_root), "--out", str(out)]) == 0  # no --overwrite
 

@@ -184,6 +184,41 @@ def test_migrations_run_from_an_empty_database(tmp_path):
     db.close()
 
 
+def test_an_interrupt_just_after_begin_leaves_no_transaction_open(tmp_path):
+    """Ctrl+C between ``BEGIN IMMEDIATE`` and the body left the transaction open: the
+    next write failed ("cannot start a transaction within a transaction") and the
+    database stayed locked for every other process."""
+    from annotator.storage.db import Database
+
+    db = Database(tmp_path / "x.sqlite", create=True)
+    real = db._conn  # noqa: SLF001
+
+    class InterruptedAfterBegin:
+        """The connection, with an interrupt arriving right after ``BEGIN IMMEDIATE``."""
+
+        armed = True
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def execute(self, sql, *args):
+            out = real.execute(sql, *args)
+            if sql == "BEGIN IMMEDIATE" and self.armed:
+                self.armed = False
+                raise KeyboardInterrupt
+            return out
+
+    db._conn = InterruptedAfterBegin()  # noqa: SLF001
+    with pytest.raises(KeyboardInterrupt), db.transaction() as conn:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('a', '1')")
+    assert not real.in_transaction
+    with db.transaction() as conn:  # the next write works, and the first one did nothing
+        conn.execute("INSERT INTO meta (key, value) VALUES ('b', '2')")
+    assert [r[0] for r in db.query("SELECT key FROM meta WHERE key IN ('a', 'b')")] == ["b"]
+    db._conn = real  # noqa: SLF001
+    db.close()
+
+
 def test_schema_changes_keep_ids_and_refuse_removal(project):
     s = project.schema.with_class("nucleus").renamed(1, "Cell").recoloured(0, "#000000")
     project.set_schema(s)
