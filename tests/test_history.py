@@ -189,3 +189,28 @@ def test_a_long_stroke_is_folded_into_bounded_memory_and_still_aborts_and_undoes
     assert np.array_equal(lm.array, start)
     h.redo(lm)
     assert np.array_equal(lm.array, painted)
+
+
+def test_a_step_keeps_one_value_for_a_big_uniform_change_and_every_value_otherwise():
+    """The bit-mask encoding finds equal values without taking them out (OpenCV's lowest
+    and highest under the mask): a 48-megapixel fill took them out twice for one value."""
+    from annotator.core.history import Step
+    from annotator.core.labelmap import Box
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        before = rng.integers(0, 5, (60, 70)).astype(dtype)
+        after = before.copy()
+        after[before == 2] = 4  # uniform: 2 -> 4, about a fifth of the box (bit mask)
+        step = Step.from_arrays(Box(0, 0, 60, 70), before, after)
+        assert step.bits is not None and step.old.ndim == 0 and step.new.ndim == 0
+        assert int(step.old) == 2 and int(step.new) == 4 and step.old.dtype == dtype
+        after[10:20, 10:20] = 3  # and a block of another value: per-pixel values
+        step = Step.from_arrays(Box(0, 0, 60, 70), before, after)
+        changed = before != after
+        assert step.bits is not None and step.count == changed.sum()
+        assert np.array_equal(step.old, before[changed])
+        assert np.array_equal(step.new, after[changed])
+        lm = LabelMap(after.copy(), int(np.iinfo(dtype).max), int(np.iinfo(dtype).max) - 1)
+        step.revert(lm)
+        assert np.array_equal(lm.array, before)

@@ -35,6 +35,22 @@ def _compact_values(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def _values_where(values: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """``values[changed]``, as a 0-d array when they are all equal (the usual case).
+
+    Equal values are found without taking them out first: OpenCV's lowest and highest
+    value under the mask, one pass that allocates nothing. A fill of a 48-megapixel
+    region took them out twice (old and new, 18 ms each) only to find one value in each.
+    """
+    if values.dtype in (np.uint8, np.uint16) and values.ndim == 2:
+        import cv2
+
+        low, high, _, _ = cv2.minMaxLoc(values, changed.view(np.uint8))
+        if low == high:
+            return np.array(low, dtype=values.dtype)
+    return _compact_values(values[changed])
+
+
 @dataclass(frozen=True, eq=False)
 class Step:
     """One undoable edit, holding only the changed pixels of its box."""
@@ -64,11 +80,11 @@ class Step:
         if count * 2 * index_dtype().itemsize < (area + 7) // 8:
             r, c = np.nonzero(changed)
             rows, cols = r.astype(index_dtype), c.astype(index_dtype)
-            old, new = before[r, c], after[r, c]
+            old, new = _compact_values(before[r, c]), _compact_values(after[r, c])
         else:
             bits = np.packbits(changed, axis=None)
-            old, new = before[changed], after[changed]
-        return cls(box, count, rows, cols, bits, _compact_values(old), _compact_values(new))
+            old, new = _values_where(before, changed), _values_where(after, changed)
+        return cls(box, count, rows, cols, bits, old, new)
 
     @property
     def nbytes(self) -> int:
