@@ -542,13 +542,11 @@ class LabelMap:
         """Accept region: copy the 4-connected region of equal ``source`` label around
         ``(x, y)`` (a click on one object of a proposal) into the label map."""
         source = self._check_source(source)
-        c, r = int(round(x)), int(round(y))
-        if not (0 <= r < self.height and 0 <= c < self.width):
+        found = region_at(source, x, y, self.unlabelled)
+        if found is None:
             return _empty_patch(self.dtype)
-        seed = int(source[r, c])
-        if seed == self.unlabelled:
-            return _empty_patch(self.dtype)
-        region, box = _connected_region(source, r, c)
+        region, box = found
+        seed = int(source[int(round(y)), int(round(x))])
         return self._write(box, region, seed, only_over=only_over)
 
     def fill_holes(
@@ -766,6 +764,23 @@ def _near(image: np.ndarray, r: int, c: int, tolerance: float) -> np.ndarray:
         return cv2.inRange(image, bounds[0], bounds[1]).view(bool)
     diff = np.abs(image.astype(np.float64) - seed.reshape((1, 1, -1))[..., :channels].squeeze())
     return (diff if diff.ndim == 2 else diff.max(axis=2)) <= tolerance
+
+
+def region_at(
+    values: np.ndarray, x: float, y: float, unlabelled: int | None = None
+) -> tuple[np.ndarray, Box] | None:
+    """The 4-connected region of equal value in ``values`` (a proposal's classes, a label
+    map) around the pixel at ``(x, y)``: (box-shaped mask, box). None where there is
+    none: outside the array, or on a pixel of the ``unlabelled`` value.
+
+    The mask is a view into a buffer of the array's size: use it at once."""
+    c, r = int(round(x)), int(round(y))
+    h, w = values.shape
+    if not (0 <= r < h and 0 <= c < w):
+        return None
+    if unlabelled is not None and int(values[r, c]) == unlabelled:
+        return None
+    return _connected_region(values, r, c)
 
 
 def _near_region(
