@@ -313,3 +313,23 @@ def test_a_fill_on_a_16_bit_map_covers_the_same_region():
     patch = lm.flood_fill(2, 2, 280)
     assert (lm.array[:5, :10] == 280).all() and (lm.array != labels).sum() == 50
     assert patch.box == Box(0, 0, 5, 10)
+
+
+def test_has_labels_says_whether_any_pixel_is_labelled():
+    from annotator.core.status import ImageStatus, status_after_save
+
+    lm = blank()
+    assert not lm.has_labels()
+    lm.array[39, 49] = 254  # void counts as labelled, as in labelled_count
+    assert lm.has_labels()
+    lm.array[39, 49] = 0
+    assert lm.has_labels()
+    wide = LabelMap(np.full((4, 5), 65535, np.uint16), 65535, 65534)
+    assert not wide.has_labels()
+    wide.array[0, 0] = 300
+    assert wide.has_labels()
+    assert not LabelMap(np.zeros((0, 5), np.uint8), U, 254).has_labels()
+    assert status_after_save(ImageStatus.NEW, True) is ImageStatus.IN_PROGRESS
+    assert status_after_save(ImageStatus.NEW, False) is ImageStatus.NEW
+    assert status_after_save(ImageStatus.IN_PROGRESS, False) is ImageStatus.IN_PROGRESS
+    assert status_after_save(ImageStatus.DONE, True) is ImageStatus.DONE

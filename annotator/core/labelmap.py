@@ -179,6 +179,12 @@ class LabelMap:
         """Number of pixels that are not unlabelled (void counts as labelled)."""
         return int(np.count_nonzero(self.array != self.unlabelled))
 
+    def has_labels(self) -> bool:
+        """Whether any pixel is labelled (void counts): the lowest and highest value, two
+        passes that allocate nothing (``labelled_count`` makes a mask of the map)."""
+        a = self.array
+        return bool(a.size) and not (int(a.min()) == int(a.max()) == self.unlabelled)
+
     def clip_box(self, y0: int, x0: int, y1: int, x1: int) -> Box:
         """The box clipped to the map; empty when nothing is left."""
         y0, x0 = max(0, int(y0)), max(0, int(x0))
