@@ -393,13 +393,35 @@ class LabelMap:
         area stops at the edges of the object the user clicked. With ``only_over=k`` a
         region whose label is not ``k`` is left alone.
         """
+        found = self.flood_region(
+            x, y, value, image=image, tolerance=tolerance, only_over=only_over
+        )
+        if found is None:
+            return _empty_patch(self.dtype)
+        region, box, _ = found
+        return self._write(box, region, value, only_unlabelled=False)
+
+    def flood_region(
+        self,
+        x: float,
+        y: float,
+        value: int,
+        *,
+        image: np.ndarray | None = None,
+        tolerance: float | None = None,
+        only_over: int | None = None,
+    ) -> tuple[np.ndarray, Box, int] | None:
+        """What :meth:`flood_fill` would change, changing nothing: (box-shaped mask of
+        the pixels, box, the label they hold), or None when it changes no pixel.
+
+        The mask is a view into a buffer of the map's size: use it at once."""
         value = self._check_value(value)
         c, r = int(round(x)), int(round(y))
         if not (0 <= r < self.height and 0 <= c < self.width):
-            return _empty_patch(self.dtype)
+            return None
         seed_label = int(self.array[r, c])
         if seed_label == value or (only_over is not None and seed_label != only_over):
-            return _empty_patch(self.dtype)
+            return None
         if image is not None and tolerance is not None:
             if image.shape[:2] != self.shape:
                 raise ValueError(
@@ -407,11 +429,11 @@ class LabelMap:
                 )
             found = _near_region(image, self.array, r, c, float(tolerance))
             if found is None:  # a seed with no value (NaN) is near nothing, itself too
-                return _empty_patch(self.dtype)
+                return None
             region, box = found
         else:  # the region of equal label: flooded on the map itself, no full-size compare
             region, box = _connected_region(self.array, r, c)
-        return self._write(box, region, value, only_unlabelled=False)
+        return region, box, seed_label
 
     def fill_polygon(
         self,
