@@ -189,3 +189,105 @@ def test_a_long_stroke_is_folded_into_bounded_memory_and_still_aborts_and_undoes
     assert np.array_equal(lm.array, start)
     h.redo(lm)
     assert np.array_equal(lm.array, painted)
+
+
+def test_a_step_keeps_one_value_for_a_big_uniform_change_and_every_value_otherwise():
+    """The bit-mask encoding finds equal values without taking them out (OpenCV's lowest
+    and highest under the mask): a 48-megapixel fill took them out twice for one value."""
+    from annotator.core.history import Step
+    from annotator.core.labelmap import Box
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        before = rng.integers(0, 5, (60, 70)).astype(dtype)
+        after = before.copy()
+        after[before == 2] = 4  # uniform: 2 -> 4, about a fifth of the box (bit mask)
+        step = Step.from_arrays(Box(0, 0, 60, 70), before, after)
+        assert step.bits is not None and step.old.ndim == 0 and step.new.ndim == 0
+        assert int(step.old) == 2 and int(step.new) == 4 and step.old.dtype == dtype
+        after[10:20, 10:20] = 3  # and a block of another value: per-pixel values
+        step = Step.from_arrays(Box(0, 0, 60, 70), before, after)
+        changed = before != after
+        assert step.bits is not None and step.count == changed.sum()
+        assert np.array_equal(step.old, before[changed])
+        assert np.array_equal(step.new, after[changed])
+        lm = LabelMap(after.copy(), int(np.iinfo(dtype).max), int(np.iinfo(dtype).max) - 1)
+        step.revert(lm)
+        assert np.array_equal(lm.array, before)
+
+
+def _doc(labels, image=None):
+    from annotator.core.records import ImageRecord
+    from annotator.core.status import ImageStatus
+    from annotator.services.document import Document
+
+    h, w = labels.shape
+    record = ImageRecord(1, "a", "a.png", "", w, h, 1, 8, ImageStatus.NEW, "user", 0, None, "", "")
+    image = np.zeros((h, w), np.uint8) if image is None else image
+    lm = LabelMap(labels, int(np.iinfo(labels.dtype).max), int(np.iinfo(labels.dtype).max) - 1)
+    return Document(record, image, lm)
+
+
+def test_a_fill_makes_its_undo_step_from_the_region_as_the_patch_would():
+    """Document.fill makes the step from the flooded region (one label to the new one)
+    without arrays of the box's values before and after: undo and redo give back the
+    same pixels as the step of the fill's patch, in both encodings (few pixels of a big
+    box: offsets; most of it: a bit mask), on 8- and 16-bit maps, with a tolerance."""
+    rng = np.random.default_rng(4)
+    for dtype in (np.uint8, np.uint16):
+        u = int(np.iinfo(dtype).max)
+        for trial in range(10):
+            labels = rng.choice(np.array([0, 1, u], dtype), size=(50, 60), p=[0.1, 0.1, 0.8])
+            if trial % 2:  # a thin path across a big box: offsets, not a bit mask
+                labels[:] = 0
+                labels[25, :] = u
+                labels[:, 30] = u
+            image = (rng.random((50, 60)) * 50).astype(np.uint8)
+            x, y = 30, 25
+            tolerance = None if trial % 3 else 30.0
+            doc = _doc(labels.copy(), image)
+            box = doc.fill(x, y, 2, tolerance=tolerance)
+            after = doc.label_map.array.copy()
+            reference = LabelMap(labels.copy(), u, u - 1)
+            patch = reference.flood_fill(x, y, 2, image=image, tolerance=tolerance)
+            assert np.array_equal(after, reference.array) and box == patch.box
+            step, want = doc.history._undo[-1], merge_patches([patch])
+            assert step.count == want.count and (step.bits is None) == (want.bits is None)
+            assert step.old.ndim == step.new.ndim == 0 and step.old.dtype == dtype
+            assert doc.history.undo_count == 1
+            doc.undo()
+            assert np.array_equal(doc.label_map.array, labels)
+            doc.redo()
+            assert np.array_equal(doc.label_map.array, after)
+
+
+def test_a_fill_during_a_gesture_is_part_of_it_and_esc_takes_it_back():
+    labels = np.full((20, 20), 255, np.uint8)
+    labels[:, 10] = 0
+    doc = _doc(labels.copy())
+    doc.begin_stroke()
+    doc.paint_stroke([(15, 5)], 1, 1)
+    assert doc.fill(2, 2, 2) is not None and (doc.label_map.array[:, :10] == 2).all()
+    doc.abort_stroke()
+    assert np.array_equal(doc.label_map.array, labels) and doc.history.undo_count == 0
+    assert doc.fill(2, 2, 255) is None and doc.fill(10, 5, 0) is None  # nothing changes
+    assert doc.history.undo_count == 0
+
+
+def test_a_fill_compares_no_values_before_and_after(monkeypatch):
+    """A fill of a whole 8000 x 6000 map spent 25 ms of its 70 copying the box's values
+    before and after and comparing them: its step comes from the region now."""
+    from annotator.core.history import Step
+
+    def compared(*_args, **_kw):
+        raise AssertionError("the fill's values before and after were compared")
+
+    monkeypatch.setattr(Step, "from_arrays", compared)
+    labels = np.full((30, 40), 255, np.uint8)
+    labels[10:20, 10:20] = 1
+    doc = _doc(labels.copy())
+    assert doc.fill(0, 0, 2) is not None and doc.fill(15, 15, 0) is not None
+    assert doc.history.undo_count == 2
+    doc.undo()
+    doc.undo()
+    assert np.array_equal(doc.label_map.array, labels)

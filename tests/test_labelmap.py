@@ -240,3 +240,96 @@ def test_a_radius_0_dab_on_a_pixel_corner_still_paints_one_pixel():
     lm = blank(4, 4)
     lm.paint_disk(-0.9, 2, 0, 1)  # outside, nearer no pixel than a corner is: nothing
     assert lm.labelled_count() == 0
+
+
+def _reference_fill(labels, image, r, c, tolerance):
+    """What a fill covers, computed the plain way: the 4-connected component around
+    (r, c) of the pixels labelled as it is (and, with a picture, near it in every
+    channel)."""
+    import cv2
+
+    eligible = labels == labels[r, c]
+    if image is not None:
+        seed = image[r, c].astype(np.float64)
+        diff = np.abs(image.astype(np.float64) - seed)
+        eligible &= (diff if diff.ndim == 2 else diff.max(axis=2)) <= tolerance
+    _, components = cv2.connectedComponents(eligible.astype(np.uint8), connectivity=4)
+    return components == components[r, c]
+
+
+@pytest.mark.parametrize("shape", [(40, 50), (40, 50, 3)])
+@pytest.mark.parametrize("tolerance", [None, 0.0, 0.5, 7.0, 10.5, 300.0])
+def test_a_fill_covers_the_region_a_plain_comparison_finds(shape, tolerance):
+    """The fill floods the 8-bit label map, or the 8-bit picture with the other labels
+    masked off, without comparing every pixel first: the same pixels as the plain way
+    (blobs of labels, a noisy picture), 4-connected (a diagonal does not join)."""
+    rng = np.random.default_rng(3)
+    for trial in range(12):
+        labels = rng.choice(np.array([0, 1, U], np.uint8), size=shape[:2], p=[0.2, 0.2, 0.6])
+        bright = np.kron(rng.random((8, 10)) < 0.5, np.ones((5, 5))) * 60  # 5 px blocks
+        noise = rng.random(shape) * 12
+        image = (noise + (bright if len(shape) == 2 else bright[..., None])).astype(np.uint8)
+        r, c = (int(v) for v in rng.integers(0, 40, 2))
+        lm = LabelMap(labels.copy(), U, 254)
+        want = _reference_fill(labels, None if tolerance is None else image, r, c, tolerance)
+        patch = lm.flood_fill(
+            c, r, 2, image=None if tolerance is None else image, tolerance=tolerance
+        )
+        changed = lm.array != labels
+        assert np.array_equal(changed, want if labels[r, c] != 2 else np.zeros_like(want)), trial
+        assert patch.box == Box(*_box_of(want)), trial
+
+
+def _box_of(mask):
+    rows, cols = np.nonzero(mask)
+    return int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1
+
+
+def test_a_fill_to_edges_of_an_8_bit_picture_compares_only_the_region(monkeypatch):
+    """On an 8000 x 6000 RGB picture comparing every pixel with the seed first took
+    30-40 ms of a fill's 50-60 (fill to edges): an 8-bit grey or RGB picture is now
+    flooded by OpenCV itself, never compared whole."""
+    import annotator.core.labelmap as labelmap
+
+    def whole(*_args, **_kw):
+        raise AssertionError("the whole picture was compared with the seed")
+
+    monkeypatch.setattr(labelmap, "_near", whole)
+    for image in (np.zeros((30, 30), np.uint8), np.zeros((30, 30, 3), np.uint8)):
+        image[10:20, 10:20] = 200
+        lm = blank(30, 30)
+        lm.flood_fill(15, 15, 1, image=image, tolerance=20)
+        assert (lm.array[10:20, 10:20] == 1).all() and lm.labelled_count() == 100
+    with pytest.raises(AssertionError, match="whole picture"):  # (16-bit: compared whole)
+        blank(30, 30).flood_fill(15, 15, 1, image=image.astype(np.uint16), tolerance=20)
+
+
+def test_a_fill_on_a_16_bit_map_covers_the_same_region():
+    schema = LabelSchema.from_names([f"k{i}" for i in range(300)])
+    labels = np.full((20, 30), schema.unlabelled, np.uint16)
+    labels[:, 10] = 299  # a wall
+    labels[5, :] = 299
+    lm = LabelMap(labels.copy(), schema.unlabelled, schema.void)
+    patch = lm.flood_fill(2, 2, 280)
+    assert (lm.array[:5, :10] == 280).all() and (lm.array != labels).sum() == 50
+    assert patch.box == Box(0, 0, 5, 10)
+
+
+def test_has_labels_says_whether_any_pixel_is_labelled():
+    from annotator.core.status import ImageStatus, status_after_save
+
+    lm = blank()
+    assert not lm.has_labels()
+    lm.array[39, 49] = 254  # void counts as labelled, as in labelled_count
+    assert lm.has_labels()
+    lm.array[39, 49] = 0
+    assert lm.has_labels()
+    wide = LabelMap(np.full((4, 5), 65535, np.uint16), 65535, 65534)
+    assert not wide.has_labels()
+    wide.array[0, 0] = 300
+    assert wide.has_labels()
+    assert not LabelMap(np.zeros((0, 5), np.uint8), U, 254).has_labels()
+    assert status_after_save(ImageStatus.NEW, True) is ImageStatus.IN_PROGRESS
+    assert status_after_save(ImageStatus.NEW, False) is ImageStatus.NEW
+    assert status_after_save(ImageStatus.IN_PROGRESS, False) is ImageStatus.IN_PROGRESS
+    assert status_after_save(ImageStatus.DONE, True) is ImageStatus.DONE

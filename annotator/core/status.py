@@ -19,3 +19,12 @@ class ImageStatus(StrEnum):
 KEPT_IMAGES_FILE = "images.json"
 #: Its ``"format"``: a file of that name written by anything else is not read.
 KEPT_IMAGES_FORMAT = "annotator-kept-labels"
+
+
+def status_after_save(status: ImageStatus, labelled: bool) -> ImageStatus:
+    """The status saving an image's labels gives it (``status``: its status before):
+    a new image with a labelled pixel is in progress; any other keeps its status (an
+    image in progress whose labels were all erased stays in progress)."""
+    if status is ImageStatus.NEW and labelled:
+        return ImageStatus.IN_PROGRESS
+    return status

@@ -198,6 +198,10 @@ class ImageListPanel(QWidget):
             self._current = current
         self._refill()
 
+    def record(self, image_id: int) -> ImageRecord | None:
+        """The record listed for ``image_id`` (None if not listed)."""
+        return self._records.get(image_id)
+
     def update_record(self, record: ImageRecord) -> None:
         """Show a changed status (after autosave or "mark done")."""
         old = self._records.get(record.id)

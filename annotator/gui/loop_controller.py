@@ -73,6 +73,47 @@ LOOP_ACTIONS = (
 )
 
 
+def nothing_to_accept_text(
+    doc: Document,
+    proposal: Proposal,
+    schema: LabelSchema,
+    class_id: int | None,
+    over: int | None,
+) -> str:
+    """Why an accept (of the whole proposal, or of ``class_id``'s pixels; ``over``: the
+    label protected painting points it at) changed no pixel, in one line."""
+    lm = doc.label_map
+    target = lm.unlabelled if over is None else over
+
+    def name(value: int) -> str:
+        if value == lm.void:
+            return "void"
+        return schema.names[value] if value < len(schema) else f"#{value}"
+
+    of = "" if class_id is None else f" for “{name(class_id)}”"
+    if class_id is not None and not (proposal.mask == class_id).any():
+        return f"Nothing to accept{of}: the proposal gives that class no pixel"
+    if target == lm.unlabelled:
+        if class_id is None:
+            return "Nothing left to accept: every pixel the proposal covers is already labelled"
+        return (
+            f"Nothing left to accept{of}: every pixel the proposal gives that class is "
+            "already labelled"
+        )
+    k = name(target)
+    if not (lm.array == target).any():
+        return f"Nothing to accept{of} over “{k}”: no pixel is labelled “{k}”"
+    if class_id is None or class_id == target:
+        return (
+            f"Nothing to accept{of} over “{k}”: the proposal says “{k}” too wherever the "
+            f"pixels are labelled “{k}”"
+        )
+    return (
+        f"Nothing to accept{of} over “{k}”: the proposal gives that class none of the "
+        f"pixels labelled “{k}”"
+    )
+
+
 class LoopWorkspace(Protocol):
     """What the loop needs of the open image and the canvas (MainWindow provides it)."""
 
@@ -461,7 +502,12 @@ class LoopController(QObject):
         if current_class_only:
             class_id = ws.current_value()
             if class_id >= len(schema):
-                return  # void is not a class a model proposes
+                self.message.emit(
+                    "Nothing accepted: void is not a class a model proposes; pick a class "
+                    "(1-9) to accept its proposal",
+                    MESSAGE_MS,
+                )
+                return
         # Accept fills the unlabelled pixels; protected painting "only over class k"
         # points it at the pixels labelled k instead (e.g. a first fill that was too big).
         over = ws.protected_value()
@@ -472,6 +518,10 @@ class LoopController(QObject):
             )
             self.message.emit(
                 f"Accepted the proposal of model v{proposal.model_version}{where}", MESSAGE_MS
+            )
+        else:  # no undo step either: the user would wonder whether A did anything
+            self.message.emit(
+                nothing_to_accept_text(doc, proposal, schema, class_id, over), MESSAGE_MS
             )
 
     def view_changed(self) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -604,11 +605,22 @@ class MainWindow(QMainWindow):
             self.document.redo()
 
     def _labels_committed(self) -> None:
-        """Once per committed gesture (never per mouse move): save soon, tell the loop."""
+        """Once per committed gesture (never per mouse move): save soon, tell the loop,
+        list the image's status (in progress once labelled) without waiting for the save."""
         self.schedule_autosave()
         self.loop.labels_committed()
         self._update_enabled()
         self._refresh_cursor()
+        self._list_open_status()
+
+    def _list_open_status(self) -> None:
+        """Show the open image in the list with the status its next save stores."""
+        doc, session = self.document, self.session
+        if doc is None or session is None:
+            return
+        shown, status = self.image_list.record(doc.image_id), session.listed_status()
+        if shown is not None and status is not None and shown.status is not status:
+            self.image_list.update_record(replace(shown, status=status))
 
     def _refresh_cursor(self) -> None:
         """Read the pixel under a cursor that did not move again: its label (or image,
@@ -654,8 +666,15 @@ class MainWindow(QMainWindow):
 
     def _refresh_record(self, image_id: int) -> None:
         self._save_failing = False
-        if self.session is not None:
-            self.image_list.update_record(self.session.project.image(image_id))
+        session = self.session
+        if session is not None:
+            record = session.project.image(image_id)
+            doc = self.document
+            if doc is not None and doc.image_id == image_id:  # edits since that save count
+                status = session.listed_status()
+                if status is not None and status is not record.status:
+                    record = replace(record, status=status)
+            self.image_list.update_record(record)
 
     def _save_failed(self, image_id: int, exc: Exception) -> None:
         """An autosave failed: said in the status bar, and in a box once until a save

@@ -1,16 +1,22 @@
-"""Number boxes in the window's toolbars and panels leave the single-key shortcuts alone.
+"""Number boxes in the window's toolbars and panels leave the window's shortcuts alone.
 
 A spin box that has the focus (after a click on its arrows, say) claims every printable
 key for its text: E no longer chose the eraser and + no longer zoomed until the user
 clicked the canvas. A number box has no use for letters, so they (and ``+``) go to the
 window's shortcuts instead; digits, the decimal point and editing keys stay with the
 box. Enter or Esc in a box hands the focus back to the canvas.
+
+Its line edit also claims some Ctrl keys, as the platform's key bindings say: under the
+X11, KDE and GNOME schemes (Linux) Ctrl+E is "end of line", so Ctrl+E (Export) did
+nothing while a box had the focus. Every Ctrl or Alt key goes to the window's shortcuts
+too, except the box's own editing (undo, redo, cut, copy, paste, select all); a key the
+window has no shortcut for still reaches the box (Ctrl+Left moves by a word).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QAbstractSpinBox, QWidget
 
 #: Keys a number box keeps: what one types into a number, and moves within it.
@@ -31,10 +37,23 @@ _KEPT = {
 }
 
 
+#: Ctrl keys that keep their meaning in the box's text (as the platform binds them).
+_EDITING = (
+    QKeySequence.StandardKey.Undo,
+    QKeySequence.StandardKey.Redo,
+    QKeySequence.StandardKey.Cut,
+    QKeySequence.StandardKey.Copy,
+    QKeySequence.StandardKey.Paste,
+    QKeySequence.StandardKey.SelectAll,
+)
+
+
 def leaves_shortcuts(event: QKeyEvent) -> bool:
     """Whether a key pressed in a number box belongs to the window's shortcuts."""
     if event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
-        return False  # Ctrl+Z, Ctrl+A... keep their meaning in the box's text
+        # Ctrl+Z, Ctrl+A... edit the box's text; Ctrl+E (Export) and the others are the
+        # window's, whatever the platform binds them to in a text field.
+        return not any(event.matches(k) for k in _EDITING)
     key = Qt.Key(event.key())
     if key in _KEPT or Qt.Key.Key_0 <= key <= Qt.Key.Key_9:
         return False

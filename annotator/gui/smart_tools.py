@@ -32,7 +32,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from annotator.core.cancel import CancelToken
-from annotator.core.labelmap import LabelMap, Patch, Point, clean_up_edits
+from annotator.core.labelmap import LabelMap, Patch, Point, clean_up_edits, region_at
 from annotator.core.proposal import Proposal
 from annotator.core.smart import (
     Superpixels,
@@ -280,10 +280,14 @@ class _DragTool(Tool):
         self.finish(ctx)
 
     def finish(self, ctx: ToolContext) -> None:
-        if self._last is not None and ctx.document is not None:
-            ctx.document.commit_stroke()
+        doc = ctx.document
+        if self._last is not None and doc is not None and not doc.commit_stroke():
+            self._changed_nothing(ctx)  # (and no undo step)
         self._last = None
         self._reset()
+
+    def _changed_nothing(self, ctx: ToolContext) -> None:
+        """The gesture ended without changing a pixel (say so where it is not obvious)."""
 
     def cancel(self, ctx: ToolContext) -> None:
         if self._last is not None and ctx.document is not None:
@@ -320,6 +324,15 @@ class ProposalBrushTool(_DragTool):
             return
         doc.paint_proposal(points, ctx.brush_radius, self._proposal, only_over=ctx.protected_value)
 
+    def _changed_nothing(self, ctx: ToolContext) -> None:
+        smart = _smart(ctx)
+        if smart is not None and self._proposal is not None:
+            smart.notify(
+                "The proposal brush changed nothing: where it passed the labels already "
+                "match the proposal"
+                + ("" if ctx.protected_value is None else ", or protected painting kept them")
+            )
+
     def _reset(self) -> None:
         self._proposal = None
 
@@ -335,8 +348,28 @@ class AcceptRegionTool(Tool):
         if doc is None or smart is None:
             return
         proposal = smart.proposal(doc.image_id)
-        if proposal is not None:
-            doc.accept_region(proposal, p[0], p[1], only_over=ctx.protected_value)
+        if proposal is None:
+            return
+        if doc.accept_region(proposal, p[0], p[1], only_over=ctx.protected_value) is None:
+            smart.notify(nothing_in_region_text(doc.label_map, proposal, p))
+
+
+def nothing_in_region_text(labels: LabelMap, proposal: Proposal, p: Point) -> str:
+    """Why accepting the proposal's region under ``p`` changed no pixel, in one line."""
+    found = region_at(proposal.mask, p[0], p[1], labels.unlabelled)
+    if found is None:
+        h, w = labels.shape
+        if not (0 <= round(p[0]) < w and 0 <= round(p[1]) < h):
+            return "Nothing to accept there: click inside the image, on a region of the proposal"
+        return "Nothing to accept there: the proposal has no region under the click"
+    region, box = found
+    seed = proposal.mask[int(round(p[1])), int(round(p[0]))]
+    if (labels.array[box.slices][region] == seed).all():
+        return "Nothing to accept there: this region is already labelled as the proposal says"
+    return (
+        "Nothing to accept there: protected painting keeps the labels of this region "
+        "(X switches it off)"
+    )
 
 
 class SuperpixelTool(_DragTool):

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from annotator.core.errors import AnnotatorError
-from annotator.core.history import EditHistory
+from annotator.core.history import EditHistory, Step
 from annotator.core.labelmap import Box, LabelMap, Patch, Point, clean_up_edits
 from annotator.core.proposal import Proposal, proposal_source
 from annotator.core.records import ImageRecord
@@ -245,13 +245,30 @@ class Document:
         tolerance: float | None = None,
         only_over: int | None = None,
     ) -> Box | None:
-        """Flood-fill the region around ``(x, y)``; with ``tolerance`` bounded by the image."""
+        """Flood-fill the region around ``(x, y)``; with ``tolerance`` bounded by the image.
+
+        Outside a gesture the undo step is made from the region itself (every pixel of
+        it goes from one label to ``value``): no copies of the box's values before and
+        after, which cost a fill of a whole 8000 x 6000 map about 25 ms of its 70."""
         image = self.image if tolerance is not None else None
-        return self.apply(
-            lambda lm: lm.flood_fill(
-                x, y, value, image=image, tolerance=tolerance, only_over=only_over
+        if self.history.in_stroke:  # joins the gesture as a patch (Esc restores it)
+            return self.apply(
+                lambda lm: lm.flood_fill(
+                    x, y, value, image=image, tolerance=tolerance, only_over=only_over
+                )
             )
-        )
+        lm = self.label_map
+        found = lm.flood_region(x, y, value, image=image, tolerance=tolerance, only_over=only_over)
+        if found is None:
+            return None
+        region, box, seed = found
+        np.copyto(lm.array[box.slices], lm.dtype.type(value), where=region)
+        if not self.history.push_step(Step.from_mask(box, region, seed, value, lm.dtype)):
+            return None  # (an empty region: floodFill always takes the seed)
+        self._pushed(None)
+        self._repaint(box)
+        self._committed()
+        return box
 
     def polygon(
         self,

@@ -27,7 +27,7 @@ from annotator.core.errors import AnnotatorError, ProjectError, first_line
 from annotator.core.labelmap import LabelMap
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
-from annotator.core.status import ImageStatus
+from annotator.core.status import ImageStatus, status_after_save
 from annotator.services.autosave import SAVE_BUSY_TIMEOUT_S, Autosaver, SaveRequest, SaveResult
 from annotator.services.document import DEFAULT_HISTORY_BYTES, Document
 from annotator.services.jobs import Dispatcher, LatestWinsWorker, call_directly
@@ -109,8 +109,28 @@ class AnnotationSession:
     def _saved(self, result: SaveResult) -> None:
         if self._closed:  # landed after close: the listeners have another project now
             return
+        doc = self.document
+        if doc is not None and doc.image_id == result.image_id:
+            try:  # the open image's record as stored now (its status, see listed_status)
+                doc.record = self.project.image(result.image_id)
+            except AnnotatorError as exc:
+                log.warning("could not read the record of image %s: %s", result.image_id, exc)
         for fn in list(self._saved_listeners):
             fn(result.image_id)
+
+    def listed_status(self) -> ImageStatus | None:
+        """The open image's status as its next save will store it (None: no image open).
+
+        What the image list shows as soon as an edit is committed, whatever tool made it:
+        a new image with a labelled pixel is in progress at once, not when the autosave
+        lands a second later (or, after a smart tool's background work, later still)."""
+        doc = self.document
+        if doc is None:
+            return None
+        status = doc.record.status  # as stored by the last save (or set by mark done)
+        if status is not ImageStatus.NEW:
+            return status  # (no need to look at the labels)
+        return status_after_save(status, doc.label_map.has_labels())
 
     def _save_failed(self, request: SaveRequest, exc: Exception) -> None:
         doc = self.document

@@ -50,7 +50,7 @@ from annotator.core.naming import (
 from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.schema import ClassRename, LabelClass, LabelSchema
-from annotator.core.status import ImageStatus
+from annotator.core.status import ImageStatus, status_after_save
 from annotator.storage.atomic import atomic_write_bytes, clear_partial_folders, fsync_dir
 from annotator.storage.db import Database
 from annotator.storage.images import (
@@ -702,7 +702,7 @@ class Project:
             labelled = 0 if mask is None else int(np.count_nonzero(mask != self.schema.unlabelled))
             if not labelled:
                 continue
-            status = ImageStatus.IN_PROGRESS if record.status is ImageStatus.NEW else record.status
+            status = status_after_save(record.status, labelled > 0)
             try:
                 with self._db.transaction() as conn:
                     conn.execute(
@@ -1515,9 +1515,7 @@ class Project:
         atomic_write_bytes(self.mask_path(image_id), encode_png(mask))
         labelled = int(np.count_nonzero(mask != s.unlabelled))
         if status is None:
-            status = record.status
-            if status is ImageStatus.NEW and labelled:
-                status = ImageStatus.IN_PROGRESS
+            status = status_after_save(record.status, labelled > 0)
         with self._db.transaction(timeout=timeout) as conn:
             conn.execute(
                 "UPDATE images SET labelled_pixels = ?, label_source = ?, status = ?, "

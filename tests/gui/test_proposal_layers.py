@@ -79,3 +79,38 @@ def test_model_panel_plots_iou_per_class_over_versions(qtbot):
     assert panel.version_combo.itemText(1).endswith("(files removed)")
     assert not panel.version_combo.model().item(1).isEnabled()
     assert panel.version_combo.model().item(0).isEnabled()
+
+
+def test_the_proposal_shows_where_accept_would_write_after_every_edit(qtbot):
+    """The layer's drawn codes are the proposal's where the label is the target and
+    transparent elsewhere, box by box as edits land: on 8- and 16-bit label maps (the
+    update runs in OpenCV, into the layer's array)."""
+    from annotator.core.labelmap import LabelMap
+    from annotator.core.proposal import Proposal
+    from annotator.core.records import ImageRecord
+    from annotator.core.status import ImageStatus
+    from annotator.gui.proposal_layers import ProposalLayers
+    from annotator.services.document import Document
+
+    rng = np.random.default_rng(2)
+    for schema in (SCHEMA, LabelSchema.from_names([f"k{i}" for i in range(300)])):
+        u = schema.unlabelled
+        labels = np.full((40, 50), u, schema.dtype)
+        labels[:, :20] = 1
+        record = ImageRecord(
+            1, "a", "a.png", "", 50, 40, 1, 8, ImageStatus.NEW, "user", 0, None, "", ""
+        )
+        doc = Document(record, np.zeros((40, 50), np.uint8), LabelMap(labels, u, schema.void))
+        mask = rng.integers(0, 2, (40, 50)).astype(np.uint8)
+        layers = ProposalLayers()
+        layers.show(doc, Proposal(None, mask, np.zeros((40, 50), np.float32), 0.5, 1), schema)
+        codes = proposal_codes(mask, len(schema))
+        for target in (u, 1, None):
+            layers.set_target(target)
+            doc.paint_stroke([(25, 5), (45, 30)], 4, 0)  # a stroke over the unlabelled part
+            doc.fill(5, 5, 0 if target != 0 else 1)  # and a fill of the class-1 half
+            doc.undo()  # the fill taken back: its box is drawn again
+            shown = layers.proposal_item.labels
+            lab = doc.label_map.array
+            want = codes if target is None else np.where(lab == target, codes, TRANSPARENT)
+            assert np.array_equal(shown, want), (schema.dtype, target)
