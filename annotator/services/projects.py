@@ -163,9 +163,22 @@ def masks_left_out_text(report: AddReport, how: str) -> str:
     """:meth:`AddReport.masks_text`, with the one folder whose masks import reads the
     masks left out when they lie in several (Cityscapes' ``gtFine/``:
     :func:`~annotator.formats.masks.import_folder`)."""
+    if not report.masks_left_out:
+        return ""
+    return report.masks_text(how, _masks_import_folder(report))
+
+
+def masks_left_out_folder(report: AddReport) -> Path | None:
+    """The folder a masks import of which reads the masks an add left out (what
+    :func:`masks_left_out_text` names), or None when no one folder does."""
+    folder = report.masks_folder(_masks_import_folder(report))
+    return Path(folder) if folder is not None else None
+
+
+def _masks_import_folder(report: AddReport) -> Path | None:
     from annotator.formats.masks import import_folder
 
     if not report.masks_left_out:
-        return ""
+        return None
     masks, pictures = zip(*((Path(m), Path(p)) for m, p in report.masks_left_out), strict=True)
-    return report.masks_text(how, import_folder(masks, pictures))
+    return import_folder(masks, pictures)
