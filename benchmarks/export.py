@@ -3,7 +3,8 @@
     python benchmarks/export.py [--n 1000] [--size 512] [--formats voc,coco,...] [--out FILE]
 
 The project (images and label maps) is built first and not timed; then each format is
-exported (images copied) and timed. Reports images per second per format.
+exported (images copied; VOC's as JPEG, then kept as they are) and timed. Reports images
+per second per format.
 """
 
 from __future__ import annotations
@@ -66,12 +67,18 @@ def run(n: int, size: int, formats: list[str]) -> dict:
         setup = time.perf_counter() - t0
         with project:
             for fmt in formats:
-                modes = ["polygon", "rle"] if fmt == "coco" else [""]
+                modes = {"coco": ["polygon", "rle"], "voc": ["jpg", "keep"]}.get(fmt, [""])
                 for mode in modes:
                     out = root / f"out_{fmt}_{mode}"
                     t0 = time.perf_counter()
                     report = export_project(
-                        project, ExportRequest(fmt, out, coco_mode=mode or "polygon")
+                        project,
+                        ExportRequest(
+                            fmt,
+                            out,
+                            coco_mode=mode if fmt == "coco" else "polygon",
+                            voc_images=mode if fmt == "voc" else "jpg",
+                        ),
                     )
                     dt = time.perf_counter() - t0
                     name = f"{fmt}-{mode}" if mode else fmt

@@ -24,6 +24,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from annotator import __version__
+from annotator.cli.options import CommandParser
 from annotator.cli.progress import end_open_line
 from annotator.core import torchrun
 from annotator.core.errors import AnnotatorError, InterruptedAfterPublish, SaidElsewhere
@@ -45,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"annotator {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # each command refuses an argument it does not know with its own usage
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for name in COMMAND_MODULES:
         importlib.import_module(f"annotator.cli.{name}").register(sub)
     return parser

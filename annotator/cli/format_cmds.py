@@ -51,6 +51,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="COCO segmentation: polygons (the default) or compressed RLE; iscrowd 0 in both",
     )
     p.add_argument(
+        "--voc-images",
+        choices=("jpg", "keep"),
+        help="voc: what JPEGImages/ holds; jpg (the default): <name>.jpg, what VOC loaders "
+        "read (torchvision, mmsegmentation): JPEG files copied as they are, other 8-bit grey "
+        "or colour pictures written as JPEG (quality 95), pictures JPEG cannot hold "
+        "(16-bit, 4 channels...) kept as they are; keep: every picture copied as it is",
+    )
+    p.add_argument(
         "--stacks",
         action="store_true",
         help="masks format: also write one label stack (a multi-page TIFF, as Fiji opens "
@@ -81,16 +89,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from annotator.services.exchange import (
-        ExportRequest,
-        export_project,
-        losses_summary,
-        parse_split,
-    )
+    from annotator.services.exchange import ExportRequest, export_project, parse_split
     from annotator.services.projects import open_project
 
     if args.coco_mode is not None and args.format != "coco":
         raise AnnotatorError(f"--coco-mode is for a coco export, not {args.format}")
+    if args.voc_images is not None and args.format != "voc":
+        raise AnnotatorError(f"--voc-images is for a voc export, not {args.format}")
     if args.out.exists() and not args.out.is_dir():
         raise AnnotatorError(
             f"{args.out.absolute()}: is a file, not a folder; give a new or empty folder to "
@@ -105,6 +110,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         image_mode=args.images,
         coco_mode=args.coco_mode or "polygon",
         stacks=args.stacks,
+        voc_images=args.voc_images or "jpg",
     )
     with open_project(args.project, lock=False) as project:  # read-only: runs beside a writer
         report = export_project(project, request, progress=ProgressLine("exporting"))
@@ -115,29 +121,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if abs(sum(given) - 1.0) > 1e-6:
         shares = ", ".join(f"{k} {v:.3g}" for k, v in zip(("train", "val", "test"), request.split))
         print(f"  --split {args.split} does not sum to 1: read as shares ({shares})")
-    if args.stacks:
-        stacks = report.label_stacks
-        print(
-            f"  {len(stacks)} label stack(s), page i the labels of slice i (first: {stacks[0]})"
-            if stacks
-            else "  no label stack: none of the images exported is a slice of a stack"
-        )
-    if report.skipped:
-        print(f"  left out {len(report.skipped)} image(s) without a label map")
-    for line in losses_summary(report):
+    for line in report.notes:
         print(f"  {line}")
-    if report.format == "yolo" and report.counts.get("train") and not report.counts.get("val"):
-        print(
-            "  no validation images: data.yaml's 'val' names the training images (YOLO "
-            "trainers need one), so validation scores will flatter; give validation a "
-            "larger --split share, or mark more images done"
-        )
-    if args.images == "symlink":
-        print(
-            "  the images are symbolic links to the originals; `annotator import` refuses "
-            "links leading out of the folder it reads, so export with --images copy to "
-            "import this set again"
-        )
     return 0
 
 

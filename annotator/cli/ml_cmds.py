@@ -369,7 +369,7 @@ def _sigint_cancels() -> Iterator[threading.Event]:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from annotator.ml.device import configure_cpu_threads
-    from annotator.services.projects import open_project
+    from annotator.services.projects import images_of, open_project
     from annotator.services.proposals import predict_images, proposals_folder
 
     if args.overwrite and args.out is None:
@@ -378,7 +378,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     with open_project(args.project) as project:
         records = None
         if args.images:  # each image once, in the order first named
-            records = list({r.id: r for r in (project.image(n) for n in args.images)}.values())
+            records = list({r.id: r for r in images_of(project, args.images)}.values())
         line = ProgressLine("predicting")
         skipped: list[tuple[str, str]] = []
         made: list[PredictedImage] = []

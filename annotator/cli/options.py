@@ -4,6 +4,39 @@ command's usage, before any work starts."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of one sub-command (``annotator train``...): an argument it does not
+    know (``--stepz 3``) is refused with this command's usage, exit code 2.
+
+    argparse hands a sub-command's unknown arguments back to the top-level parser, which
+    refused them with its own usage (``annotator [-h] ... COMMAND ...``), leaving out the
+    options the user was looking for."""
+
+    def parse_known_args(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        namespace: argparse.Namespace | None = None,
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}{self._near(extras)}")
+        return parsed, extras
+
+    def _near(self, extras: Sequence[str]) -> str:
+        """`` (did you mean --steps?)`` for the first unknown option near a known one."""
+        import difflib
+
+        known = list(self._option_string_actions)
+        for extra in extras:
+            if extra.startswith("--"):
+                near = difflib.get_close_matches(extra.partition("=")[0], known, n=1)
+                if near:
+                    return f" (did you mean {near[0]}?)"
+        return ""
+
 
 #: numpy's and torch's generators take seeds in 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1

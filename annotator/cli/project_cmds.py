@@ -157,7 +157,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from annotator.services.projects import image_of, open_project, remove_images
+    from annotator.services.projects import images_of, open_project, remove_images
 
     if not args.images and args.status is None:
         raise AnnotatorError("name the images to remove, or give --status")
@@ -167,7 +167,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
             status = ImageStatus(args.status)
             of_status = {r.id for r in project.images(status)}
             if keys:  # those of the named images that have the status
-                named = {image_of(project, k).id for k in keys}
+                named = {r.id for r in images_of(project, keys)}
                 keys = sorted(named & of_status)
             else:
                 keys = sorted(of_status)

@@ -63,6 +63,9 @@ class ExportSample:
     height: int
     load_mask: Callable[[], np.ndarray] = field(compare=False, repr=False)
     stack: StackSlice | None = None
+    #: The picture as the project reads it (upright, a TIFF by its axes), for a writer
+    #: that writes it in another file format (VOC's JPEG); None: the file is all it has.
+    load_image: Callable[[], np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     @property
     def image_file_name(self) -> str:
@@ -97,13 +100,18 @@ class ExportOptions:
     #: Also one label stack (multi-page TIFF) per TIFF stack the images were split from,
     #: page i the labels of slice i (masks format).
     stacks: bool = False
+    #: VOC's ``JPEGImages/``: ``jpg`` writes every picture JPEG can hold as
+    #: ``<stem>.jpg`` (what VOC loaders read), ``keep`` copies each as it is.
+    voc_images: str = "jpg"
 
 
 @dataclass(frozen=True)
 class WriteResult:
-    """The files a writer wrote (paths relative to the output folder)."""
+    """The files a writer wrote (paths relative to the output folder), and lines for the
+    export's summary in the writer's words (what it changed or could not keep, and why)."""
 
     files: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -521,8 +529,8 @@ class OutputFolder:
         self.files.append(rel)
         return p
 
-    def result(self) -> WriteResult:
-        return WriteResult(tuple(self.files))
+    def result(self, notes: Iterable[str] = ()) -> WriteResult:
+        return WriteResult(tuple(self.files), tuple(notes))
 
 
 DEFAULT_EXPORT = ExportOptions()

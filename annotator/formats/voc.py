@@ -2,10 +2,19 @@
 
 Written::
 
-    OUT/JPEGImages/<stem>.<ext>          the images, in their original format
+    OUT/JPEGImages/<stem>.jpg            the images (see below)
     OUT/SegmentationClass/<stem>.png     palette PNG: pixel = class id, 255 = void/unlabelled
     OUT/ImageSets/Segmentation/{train,val,test}.txt
     OUT/class_names.txt                  line i = name of class id i
+
+VOC loaders build ``JPEGImages/<name>.jpg`` from the names the split lists
+(torchvision's ``VOCSegmentation``, mmsegmentation's ``img_suffix='.jpg'``), so by
+default (``voc_images="jpg"``) every picture JPEG can hold is a ``.jpg`` there: a JPEG
+file is copied (or linked) byte for byte, whatever its ending (``.jpeg``, ``.JPG``); an
+8-bit grey or colour picture of another format is written as JPEG (quality 95, no
+chroma subsampling, its colour profile kept). A picture JPEG cannot hold (16-bit or
+float pixels, 2 or 4 and more channels) is copied as it is, with its own ending, and
+the summary says so. ``voc_images="keep"`` copies every picture as it is (ADR 0026).
 
 The palette is VOC's standard colour map (what VOC tools and labelme's ``labelme2voc``
 show), not the project's colours: the pixel values carry the meaning.
@@ -31,6 +40,7 @@ from annotator.formats.base import (
     VOID,
     ExportDataset,
     ExportOptions,
+    ExportSample,
     ImagesBeside,
     ImportItem,
     ImportOptions,
@@ -49,7 +59,7 @@ from annotator.formats.colour_table import (
 )
 from annotator.formats.masks import read_label_file
 
-DESCRIPTION = "PASCAL VOC: JPEGImages/, SegmentationClass/ palette PNGs, ImageSets/"
+DESCRIPTION = "PASCAL VOC: JPEGImages/ (JPEG), SegmentationClass/ palette PNGs, ImageSets/"
 IGNORE = 255
 
 
@@ -90,14 +100,146 @@ def write_voc(
         folder.write_text(
             f"ImageSets/Segmentation/{split}.txt", "".join(s.stem + "\n" for s in items)
         )
+    if options.voc_images not in VOC_IMAGES:
+        raise FormatError(f"unknown VOC image mode {options.voc_images!r}; use jpg or keep")
+    if options.image_mode not in ("copy", "hardlink", "symlink"):  # (JPEGs written need none)
+        raise FormatError(
+            f"unknown image mode {options.image_mode!r}; use copy, hardlink or symlink"
+        )
     samples = dataset.samples()
+    pictures = _Pictures(options)
     for i, (_split, s) in enumerate(samples):
         if progress:
             progress(i, len(samples), s.stem)
         values = to_voc_values(s.load_mask(), n)
         folder.write_bytes(f"SegmentationClass/{s.stem}.png", encode_palette_png(values))
-        folder.place_image(f"JPEGImages/{s.image_file_name}", s.image_path, options.image_mode)
-    return folder.result()
+        pictures.place(folder, s)
+    return folder.result(pictures.notes())
+
+
+#: ``--voc-images``: what ``JPEGImages/`` holds (the module's docstring).
+VOC_IMAGES = ("jpg", "keep")
+JPEG_QUALITY = 95
+_JPEG_SIGNATURE = b"\xff\xd8\xff"
+
+
+def _is_jpeg(path: Path) -> bool:
+    """Whether the file is a JPEG by its content (its ending may be ``.jpeg``, ``.JPG``)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(3) == _JPEG_SIGNATURE
+    except OSError:
+        return False
+
+
+def jpeg_cannot_hold(picture: np.ndarray) -> str | None:
+    """Why JPEG cannot hold the picture ("16-bit", "4-channel"), or None: it can
+    (8-bit grey or colour)."""
+    if picture.dtype != np.uint8:
+        kind = (
+            "float" if picture.dtype.kind == "f" else "signed" if picture.dtype.kind == "i" else ""
+        )
+        return f"{picture.dtype.itemsize * 8}-bit{' ' + kind if kind else ''}"
+    channels = 1 if picture.ndim == 2 else int(picture.shape[2])
+    if channels not in (1, 3):
+        return f"{channels}-channel"
+    return None
+
+
+def encode_jpeg(picture: np.ndarray, icc_profile: bytes | None = None) -> bytes:
+    """JPEG bytes of an 8-bit grey or RGB picture: quality 95, no chroma subsampling (a
+    class border in colour stays as sharp as in grey)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(
+        buf, format="JPEG", quality=JPEG_QUALITY, subsampling=0, icc_profile=icc_profile
+    )
+    return buf.getvalue()
+
+
+def _icc_profile(path: Path) -> bytes | None:
+    """The colour profile a picture file carries (PNG's iCCP, TIFF's tag), if Pillow finds
+    one; the pixels are not decoded."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            profile = im.info.get("icc_profile")
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return None
+    return profile if isinstance(profile, bytes) and profile else None
+
+
+class _Pictures:
+    """Puts each picture into ``JPEGImages/`` as :data:`VOC_IMAGES` says, and counts what
+    it did for the summary."""
+
+    def __init__(self, options: ExportOptions) -> None:
+        self.options = options
+        self.copied_jpeg = 0
+        self.encoded = 0
+        #: (why JPEG cannot hold it, or "" under keep; the file's format) -> pictures
+        self.kept: dict[tuple[str, str], int] = {}
+
+    def place(self, folder: OutputFolder, s: ExportSample) -> None:
+        mode = self.options.image_mode
+        if self.options.voc_images == "keep":
+            folder.place_image(f"JPEGImages/{s.image_file_name}", s.image_path, mode)
+            if s.image_path.suffix.lower() != ".jpg":
+                self._keep("", s)
+            return
+        if _is_jpeg(s.image_path):
+            folder.place_image(f"JPEGImages/{s.stem}.jpg", s.image_path, mode)
+            self.copied_jpeg += 1
+            return
+        picture = s.load_image() if s.load_image is not None else None
+        why = "unread" if picture is None else jpeg_cannot_hold(picture)
+        if picture is None or why is not None:
+            folder.place_image(f"JPEGImages/{s.image_file_name}", s.image_path, mode)
+            self._keep(why or "", s)
+            return
+        data = encode_jpeg(picture, _icc_profile(s.image_path))
+        folder.write_bytes(f"JPEGImages/{s.stem}.jpg", data)
+        self.encoded += 1
+
+    def _keep(self, why: str, s: ExportSample) -> None:
+        ext = s.image_path.suffix.lower().lstrip(".")
+        kind = {"jpg": "JPEG", "jpeg": "JPEG", "tif": "TIFF"}.get(ext, ext.upper())
+        self.kept[(why, kind)] = self.kept.get((why, kind), 0) + 1
+
+    def notes(self) -> list[str]:
+        """One line on what ``JPEGImages/`` holds, when it is not only the JPEG files the
+        pictures were (nothing to say then)."""
+        kept = sum(self.kept.values())
+        if self.options.voc_images == "keep":
+            if not kept:
+                return []
+            kinds = ", ".join(f"{n} {kind}" for (_, kind), n in sorted(self.kept.items()))
+            return [
+                f"{kept} picture(s) kept in their own format in JPEGImages/ ({kinds}), as "
+                "--voc-images keep asks: loaders that build JPEGImages/<name>.jpg "
+                "(torchvision, mmsegmentation) will not find them"
+            ]
+        parts = []
+        if self.encoded:
+            linked = "" if self.options.image_mode == "copy" else ", written, not linked"
+            parts.append(
+                f"{self.encoded} picture(s) written as JPEG (quality {JPEG_QUALITY}{linked}) "
+                "for VOC loaders, which read JPEGImages/<name>.jpg"
+            )
+        if kept:
+            kinds = ", ".join(f"{n} {why} {kind}" for (why, kind), n in sorted(self.kept.items()))
+            parts.append(
+                f"{kept} picture(s) that JPEG cannot hold kept as they are ({kinds}): "
+                "loaders that expect .jpg will not find them"
+            )
+        if self.encoded:
+            parts.append(
+                "export with --voc-images keep (VOC pictures: as they are) for lossless "
+                "copies of every picture"
+            )
+        return ["; ".join(parts)] if parts else []
 
 
 def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:

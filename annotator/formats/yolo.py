@@ -87,7 +87,14 @@ def write_yolo(
     doc["names"] = {c.id: c.name for c in dataset.classes}
     text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
     folder.write_text("data.yaml", "".join(f"# {n}\n" for n in notes) + text)
-    return folder.result()
+    summary = []
+    if samples and "val" not in {split for split, _ in samples}:
+        summary.append(
+            "no validation images: data.yaml's 'val' names the training images (YOLO "
+            "trainers need one), so validation scores will flatter; give validation a "
+            "larger share of the split, or mark more images done"
+        )
+    return folder.result(summary)
 
 
 def _data_yaml(splits: Iterable[str], used: set[str]) -> tuple[dict[str, Any], list[str]]:

@@ -35,27 +35,21 @@ from annotator.gui.progress_task import (
     run_with_progress,
     sentence,
 )
-from annotator.services.exchange import (
-    ExportReport,
-    ExportRequest,
-    export_project,
-    losses_summary,
-)
+from annotator.services.exchange import ExportReport, ExportRequest, export_project
 
 if TYPE_CHECKING:  # front ends reach projects through services only
     from annotator.storage.project import Project
 
 
 def export_summary(report: ExportReport) -> str:
-    """The done message: what was written where (the CLI's summary, in sentences)."""
+    """The done message: what was written where, and the export's notes (the lines the
+    CLI prints after its counts, from the same report), in sentences."""
     counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
     text = (
         f"Exported {sum(report.counts.values())} image(s) as {report.format} to {report.out}.\n"
         f"Splits: {counts}; {len(report.files)} file(s) written."
     )
-    if report.skipped:
-        text += f"\nLeft out {len(report.skipped)} image(s) without a label map."
-    for line in losses_summary(report):
+    for line in report.notes:
         text += "\n" + sentence(line)
     return text
 
@@ -72,8 +66,8 @@ def run_export(
 
 
 class ExportDialog(QDialog):
-    """Format, output folder, split, seed, which images, image mode, COCO mode, label
-    stacks."""
+    """Format, output folder, split, seed, which images, image mode, COCO mode, VOC
+    pictures, label stacks."""
 
     def __init__(self, parent: QWidget | None = None, default_out: Path | None = None) -> None:
         super().__init__(parent)
@@ -102,6 +96,16 @@ class ExportDialog(QDialog):
         self.coco_combo.setToolTip(
             "How COCO stores each region (COCO export only); both as iscrowd 0, which "
             "trainers learn from"
+        )
+        self.voc_images_combo = QComboBox()
+        self.voc_images_combo.addItem("JPEG, as VOC loaders expect (<name>.jpg)", "jpg")
+        self.voc_images_combo.addItem("As they are (lossless copies)", "keep")
+        self.voc_images_combo.setToolTip(
+            "VOC export only: what JPEGImages/ holds. JPEG: JPEG files copied as they are, "
+            "other 8-bit grey or colour pictures written as JPEG (quality 95), which "
+            "torchvision and mmsegmentation look for; pictures JPEG cannot hold (16-bit, "
+            "4 channels...) stay as they are. As they are: every picture copied, in its "
+            "own format"
         )
         self.stacks_check = QCheckBox("Also one label stack per TIFF stack (page i: slice i)")
         self.stacks_check.setToolTip(
@@ -136,6 +140,7 @@ class ExportDialog(QDialog):
         form.addRow("Which images", self.include_combo)
         form.addRow("Images as", self.images_combo)
         form.addRow("COCO regions", self.coco_combo)
+        form.addRow("VOC pictures", self.voc_images_combo)
         form.addRow("Label stacks", self.stacks_check)
         for spin in self.split_spins:
             spin.setToolTip("Shares of the images; they are scaled to add up to 1")
@@ -149,6 +154,7 @@ class ExportDialog(QDialog):
 
     def _format_changed(self) -> None:
         self.coco_combo.setEnabled(self.format_combo.currentData() == "coco")
+        self.voc_images_combo.setEnabled(self.format_combo.currentData() == "voc")
         masks = self.format_combo.currentData() == "masks"
         self.stacks_check.setEnabled(masks)
         if not masks:
@@ -179,6 +185,7 @@ class ExportDialog(QDialog):
             image_mode=str(self.images_combo.currentData()),
             coco_mode=str(self.coco_combo.currentData()),
             stacks=self.stacks_check.isChecked(),
+            voc_images=str(self.voc_images_combo.currentData()),
         )
 
     def _accept_if_valid(self) -> None:

@@ -22,12 +22,19 @@ from annotator.core.schema import untrainable
 from annotator.gui.export_dialog import ExportDialog, export_summary, run_export
 from annotator.gui.first_run import FirstRunDialog, is_project
 from annotator.gui.import_dialog import ImportDialog, import_summary, run_import
-from annotator.gui.new_project_dialog import NewProjectDialog, add_images_with_progress
+from annotator.gui.new_project_dialog import (
+    AddOutcome,
+    NewProjectDialog,
+    add_images_with_progress,
+)
 from annotator.gui.progress_task import error_text
 from annotator.services.projects import IMAGE_FILE_SUFFIXES
 
 if TYPE_CHECKING:
     from annotator.gui.main_window import MainWindow
+
+#: The button of an add's summary that opens the import of the masks it left out.
+IMPORT_MASKS_BUTTON = "Import these masks…"
 
 IMAGE_FILTER = f"Images ({' '.join('*' + s for s in IMAGE_FILE_SUFFIXES)});;All files (*)"
 
@@ -152,7 +159,7 @@ class FileMenu(QObject):
             return
         self.window.open_project(dialog.created)
         if dialog.add_outcome is not None:
-            self._tell(dialog.add_outcome.summary(), warn=dialog.add_outcome.worth_a_warning)
+            self._tell_added(dialog.add_outcome)
         session = self.window.session
         if session is not None and (why := untrainable(len(session.schema))) is not None:
             self._tell(why[0].upper() + why[1:] + ".", warn=True)
@@ -184,13 +191,30 @@ class FileMenu(QObject):
         )
         if session.document is None and session.images():
             self.window.open_image(session.images()[0].id)
-        self._tell(outcome.summary(), warn=outcome.worth_a_warning)
+        self._tell_added(outcome)
 
-    def import_labels(self) -> None:
+    def _tell_added(self, outcome: AddOutcome) -> None:
+        """An add's summary; when it left out masks that one import reads, the box
+        offers that import (the Import labels dialog, format and source filled in)."""
+        folder = outcome.masks_folder
+        if folder is None or self.window.session is None:
+            self._tell(outcome.summary(), warn=outcome.worth_a_warning)
+        elif self._tell(outcome.summary(), warn=True, action=IMPORT_MASKS_BUTTON):
+            self.import_masks_from(folder)
+
+    def import_masks_from(self, folder: Path) -> None:
+        """File > Import labels with the format (masks) and the source given: the masks
+        an add left out beside their pictures."""
+        self.import_labels(preset=("masks", folder))
+
+    def import_labels(self, *_checked: object, preset: tuple[str, Path] | None = None) -> None:
         session = self.window.session
         if session is None:
             return
         dialog = self.make_import_dialog()
+        if preset is not None:  # the rest of the form keeps its defaults
+            dialog.set_format(preset[0])
+            dialog.src_edit.setText(str(preset[1]))
         if dialog.exec() != QDialog.DialogCode.Accepted or self.window.session is not session:
             return  # cancelled, or the project was closed meanwhile
         request = dialog.request()
@@ -229,12 +253,24 @@ class FileMenu(QObject):
         elif outcome.result is not None:
             self._tell(export_summary(outcome.result))
 
-    def _tell(self, message: str, warn: bool = False) -> None:
-        """The done message: status bar, and a box the user closes."""
+    def _tell(self, message: str, warn: bool = False, action: str | None = None) -> bool:
+        """The done message: status bar, and a box the user closes. With ``action``, the
+        box has a button of that text besides Close: True when the user pressed it."""
         self.last_message = message
         self.window.statusBar().showMessage(message.splitlines()[0], 10000)
-        box = QMessageBox.warning if warn else QMessageBox.information
-        box(self.window, "Annotator", message)
+        if action is None:
+            show = QMessageBox.warning if warn else QMessageBox.information
+            show(self.window, "Annotator", message)
+            return False
+        icon = QMessageBox.Icon.Warning if warn else QMessageBox.Icon.Information
+        box = QMessageBox(
+            icon, "Annotator", message, QMessageBox.StandardButton.NoButton, self.window
+        )
+        button = box.addButton(action, QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Close)
+        box.setDefaultButton(button)
+        box.exec()
+        return box.clickedButton() is button
 
 
 def import_cancelled_text(stopped_at: tuple[int, int] | None) -> str:

@@ -39,6 +39,7 @@ from annotator.gui.progress_task import Progress, error_text, run_with_progress,
 from annotator.services.projects import (
     IMAGE_FILE_SUFFIXES,
     OWN_FILES_SKIPPED,
+    masks_left_out_folder,
     masks_left_out_text,
 )
 
@@ -61,6 +62,8 @@ class AddOutcome:
     other_pictures: str = ""  # pictures of types not read, ".webp (2)" (AddReport)
     relinked: int = 0  # images whose file had gone, found again at a new place
     masks: str = ""  # mask files left out beside their pictures (AddReport.masks_text)
+    #: The folder a masks import of which reads them (the summary offers that import).
+    masks_folder: Path | None = None
     stacks: str = ""  # TIFF stacks split into slices (AddReport.stacks_text)
     channels: str = ""  # bare TIFF pages read as channels (AddReport.pages_as_channels_text)
 
@@ -153,6 +156,7 @@ def add_images_with_progress(
         other_pictures=report.other_pictures_text(),
         relinked=len(report.relinked),
         masks=masks_left_out_text(report, "File > Import labels (format: masks)"),
+        masks_folder=masks_left_out_folder(report),
         stacks=report.stacks_text(),
         channels=". ".join(
             text[0].upper() + text[1:]

@@ -92,6 +92,9 @@ class ExportRequest:
     coco_mode: str = "polygon"
     #: Also a label stack per TIFF stack the images were split from (masks format).
     stacks: bool = False
+    #: What VOC's ``JPEGImages/`` holds: ``jpg`` (JPEG where it can) or ``keep``
+    #: (``formats.voc``).
+    voc_images: str = "jpg"
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,10 @@ class ExportReport:
     unlabelled_as_void: tuple[int, int] = (0, 0)
     #: ``(images, pixels)`` of void pixels left out (COCO, YOLO: no void value).
     void_left_out: tuple[int, int] = (0, 0)
+    #: The summary's lines after the counts, for the CLI and the GUI alike: label stacks,
+    #: images left out, values and pictures the format could not keep, the writer's
+    #: warnings (:func:`export_notes`).
+    notes: tuple[str, ...] = ()
 
     @property
     def label_stacks(self) -> list[str]:
@@ -131,6 +138,32 @@ def losses_summary(report: ExportReport) -> list[str]:
             f"{images} image(s) have void pixels ({pixels:,} in all), left out since {name} "
             "has no void value: imported again they are unlabelled; export as masks to keep "
             "them void"
+        )
+    return lines
+
+
+def export_notes(
+    report: ExportReport, request: ExportRequest, writer_notes: Sequence[str]
+) -> list[str]:
+    """The lines both front ends show after an export's counts (``ExportReport.notes``),
+    in lower case without a full stop, as the CLI prints them."""
+    lines = []
+    if request.stacks:
+        stacks = report.label_stacks
+        lines.append(
+            f"{len(stacks)} label stack(s), page i the labels of slice i (first: {stacks[0]})"
+            if stacks
+            else "no label stack: none of the images exported is a slice of a stack"
+        )
+    if report.skipped:
+        lines.append(f"left out {len(report.skipped)} image(s) without a label map")
+    lines.extend(losses_summary(report))
+    lines.extend(writer_notes)
+    if request.image_mode == "symlink":
+        lines.append(
+            "the images are symbolic links to the originals; an import refuses links "
+            "leading out of the folder it reads, so export with copies (--images copy) to "
+            "import this set again"
         )
     return lines
 
@@ -216,6 +249,8 @@ def build_export_dataset(
         raise FormatError(f"--include {request.include!r}: use done or all")
     if request.stacks and request.format != "masks":
         raise FormatError(f"label stacks are written by the masks format, not {request.format}")
+    if request.voc_images not in ("jpg", "keep"):
+        raise FormatError(f"--voc-images {request.voc_images!r}: use jpg or keep")
     skipped: list[tuple[str, str]] = []
     chosen: list[ImageRecord] = []
     everyone = project.images()
@@ -250,6 +285,7 @@ def build_export_dataset(
             height=rec.height,
             load_mask=lambda: _load_mask(project, rec),
             stack=None if where is None else StackSlice(*where),
+            load_image=lambda: read_image(image),  # checked unchanged above
         )
 
     dataset = ExportDataset(
@@ -331,7 +367,10 @@ def export_project(
         dataset = _counting(dataset, value, lost)
     try:
         options = ExportOptions(
-            image_mode=request.image_mode, coco_mode=request.coco_mode, stacks=request.stacks
+            image_mode=request.image_mode,
+            coco_mode=request.coco_mode,
+            stacks=request.stacks,
+            voc_images=request.voc_images,
         )
         assert spec.writer is not None
         result = spec.writer(stage, dataset, options, progress)
@@ -356,7 +395,7 @@ def export_project(
     if progress:
         progress(total, total, "")
     losses = (sum(1 for n in lost.values() if n), sum(lost.values()))
-    return ExportReport(
+    report = ExportReport(
         format=spec.name,
         out=out,
         counts={k: len(v) for k, v in dataset.splits.items()},
@@ -365,6 +404,7 @@ def export_project(
         unlabelled_as_void=losses if spec.loses == "unlabelled" else (0, 0),
         void_left_out=losses if spec.loses == "void" else (0, 0),
     )
+    return replace(report, notes=tuple(export_notes(report, request, result.notes)))
 
 
 def _counting(dataset: ExportDataset, value: int, counts: dict[str, int]) -> ExportDataset:

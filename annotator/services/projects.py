@@ -76,31 +76,109 @@ def refuse_inside_project(project: Project, path: str | os.PathLike[str], what: 
 
 
 def remove_images(project: Project, keys: Sequence[str | int]) -> RemovalReport:
-    """Remove images, given by name (or unambiguous file stem) or id, from the project;
-    their label maps are kept in ``PROJECT/removed/`` (``storage.image_removal``). Every
-    key is found before anything is removed."""
-    return storage_remove_images(project, [image_of(project, k).id for k in keys])
+    """Remove images, given as :func:`images_of` finds them, from the project; their label
+    maps are kept in ``PROJECT/removed/`` (``storage.image_removal``). Every key is found
+    before anything is removed."""
+    return storage_remove_images(project, [r.id for r in images_of(project, keys)])
 
 
 def image_of(project: Project, key: str | int) -> ImageRecord:
-    """An image by name (a name of digits wins over an id) or id."""
-    if isinstance(key, int):
-        return project.image(key)
-    try:
-        return project.image(key)
-    except AnnotatorError:
-        if key.strip().isdecimal():
+    """One image as :func:`images_of` finds it."""
+    return images_of(project, [key])[0]
+
+
+def images_of(project: Project, keys: Sequence[str | int]) -> list[ImageRecord]:
+    """The images the front ends' keys name (``annotator predict --images``, ``remove``),
+    in the keys' order. A key is, in this order: an image's name (``images/5.png``); the
+    file name (``5.png``) or file stem (``5``) of one image only; an id (a name of digits
+    wins over an id). A key that names no image, or several, is refused in one line that
+    names the images meant (``did you mean 'images/5.png'?``)."""
+    records = project.images()
+    found: list[ImageRecord] = []
+    for key in keys:
+        if isinstance(key, int):
+            found.append(project.image(key))
+            continue
+        found.append(_image_named(project, records, key))
+    return found
+
+
+def _image_named(project: Project, records: Sequence[ImageRecord], key: str) -> ImageRecord:
+    from pathlib import PurePosixPath
+
+    def parts(rec: ImageRecord) -> PurePosixPath:
+        return PurePosixPath(rec.name)
+
+    exact = [r for r in records if r.name == key]
+    if exact:
+        return exact[0]
+    by_file = [r for r in records if parts(r).name == key]
+    by_stem = [r for r in records if parts(r).stem == key]
+    for same in (by_file, by_stem):
+        if len(same) == 1:
+            return same[0]
+    if key.strip().isdecimal():
+        try:
             return project.image(int(key))
-        raise
+        except AnnotatorError:
+            pass
+    several = by_file or by_stem
+    if several:
+        shown = ", ".join(repr(r.name) for r in several[:3])
+        more = f" and {len(several) - 3} more" if len(several) > 3 else ""
+        raise AnnotatorError(
+            f"image name {key!r} is the file name of several images ({shown}{more}); "
+            "give the whole name"
+        )
+    return _no_image(project, records, key)
+
+
+def _no_image(project: Project, records: Sequence[ImageRecord], key: str) -> ImageRecord:
+    """Refuse ``key``, naming the image meant when one is near: the same name, file name
+    or stem in another case, else the closest name (a typo)."""
+    import difflib
+    from pathlib import PurePosixPath
+
+    low = key.lower()
+    near = [
+        r.name
+        for r in records
+        if low
+        in (r.name.lower(), PurePosixPath(r.name).name.lower(), PurePosixPath(r.name).stem.lower())
+    ]
+    if not near:
+        names = {r.name: r.name for r in records}
+        names.update({PurePosixPath(r.name).name: r.name for r in records})
+        near = [names[n] for n in difflib.get_close_matches(key, list(names), n=3, cutoff=0.8)]
+    near = list(dict.fromkeys(near))
+    hint = ""
+    if len(near) == 1:
+        hint = f"; did you mean {near[0]!r}?"
+    elif near:
+        hint = "; did you mean one of " + ", ".join(repr(n) for n in near[:3]) + "?"
+    raise AnnotatorError(f"no image {key!r} in project {project.root}{hint}")
 
 
 def masks_left_out_text(report: AddReport, how: str) -> str:
     """:meth:`AddReport.masks_text`, with the one folder whose masks import reads the
     masks left out when they lie in several (Cityscapes' ``gtFine/``:
     :func:`~annotator.formats.masks.import_folder`)."""
+    if not report.masks_left_out:
+        return ""
+    return report.masks_text(how, _masks_import_folder(report))
+
+
+def masks_left_out_folder(report: AddReport) -> Path | None:
+    """The folder a masks import of which reads the masks an add left out (what
+    :func:`masks_left_out_text` names), or None when no one folder does."""
+    folder = report.masks_folder(_masks_import_folder(report))
+    return Path(folder) if folder is not None else None
+
+
+def _masks_import_folder(report: AddReport) -> Path | None:
     from annotator.formats.masks import import_folder
 
     if not report.masks_left_out:
-        return ""
+        return None
     masks, pictures = zip(*((Path(m), Path(p)) for m, p in report.masks_left_out), strict=True)
-    return report.masks_text(how, import_folder(masks, pictures))
+    return import_folder(masks, pictures)

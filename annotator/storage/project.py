@@ -217,6 +217,20 @@ class AddReport:
             f"the slice files are in {Path(folder).parent}"
         )
 
+    def masks_folder(self, folder: str | os.PathLike[str] | None = None) -> str | None:
+        """The one folder whose masks import reads the mask files left out: theirs when
+        they are in one, else ``folder`` (one that reads them in several:
+        ``formats.masks.import_folder``); None when there is no such folder (none left
+        out, or in several folders and no ``folder``). Cityscapes' colour and instance
+        files count only when nothing else was left out."""
+        if not self.masks_left_out:
+            return None
+        labels = [(m, p) for m, p in self.masks_left_out if not _sidecar(m)]
+        folders = list(dict.fromkeys(str(Path(m).parent) for m, _ in labels or self.masks_left_out))
+        if len(folders) > 1 and folder is not None:
+            return str(folder)
+        return folders[0] if len(folders) == 1 else None
+
     def masks_text(self, how: str, folder: str | os.PathLike[str] | None = None) -> str:
         """One sentence on the mask files left out ("" when there were none); ``how``
         says how to import them as labels, from the folder of the masks: ``FOLDER`` in
@@ -235,28 +249,32 @@ class AddReport:
             mask_name, picture_name = (f.relative_to(top).as_posix() for f in (mask, picture))
         except ValueError:  # on two drives
             mask_name, picture_name = mask.name, picture.name
-        folders = list(dict.fromkeys(str(Path(m).parent) for m, _ in labels or self.masks_left_out))
-        if len(folders) > 1 and folder is not None:
-            folders = [str(folder)]
-        if len(folders) == 1 and "FOLDER" in how:
+        one = self.masks_folder(folder)
+        if one is not None and "FOLDER" in how:
             head, _, tail = how.rpartition("FOLDER")
-            how = head + folders[0] + tail
-        elif len(folders) == 1:
-            how = f"{how} from {folders[0]}"
+            how = head + one + tail
+        elif one is not None:
+            how = f"{how} from {one}"
         else:  # (VOC's SegmentationObject/ holds instances: the user picks)
+            folders = list(
+                dict.fromkeys(str(Path(m).parent) for m, _ in labels or self.masks_left_out)
+            )
             more = f" and {len(folders) - 3} more" if len(folders) > 3 else ""
             how = f"{how}; they are in {len(folders)} folders: {', '.join(folders[:3])}{more}"
-        what = f"left out {len(self.masks_left_out)} mask file(s) added with their pictures"
+        # Said as what was found and left out: "left out ... added with their pictures"
+        # read as if the masks had been added.
+        what = (
+            f"found {len(self.masks_left_out)} mask file(s) beside the pictures and left "
+            "them out of the images"
+        )
         if sidecars and labels:
             what += (
                 f": {len(labels)} mask(s) (first: {mask_name}, the mask of {picture_name}) and "
                 f"{len(sidecars)} colour and instance file(s) beside them, which are not labels"
             )
-            return f"{what}; import the masks as labels with {how}"
-        return (
-            f"{what} (first: {mask_name}, the mask of {picture_name}); "
-            f"import them as labels with {how}"
-        )
+            return f"{what}; to import the masks as labels: {how}"
+        first = f"(first: {mask_name}, the mask of {picture_name})"
+        return f"{what} {first}; to import them as labels: {how}"
 
     def other_pictures_text(self) -> str:
         """``".gif (1), .webp (2)"``, or "" when there were none."""

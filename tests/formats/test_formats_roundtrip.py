@@ -218,7 +218,7 @@ def test_voc_export_is_a_palette_png_with_255_for_void_and_unlabelled(tmp_path, 
         assert im.mode == "P"
         values = np.asarray(im)
     assert np.array_equal(values, np.where(masks["crafted"] >= V, 255, masks["crafted"]))
-    assert (out / "JPEGImages/crafted.png").is_file()
+    assert (out / "JPEGImages/crafted.jpg").is_file()  # what VOC loaders open
 
 
 def test_yolo_writes_normalised_polygons_and_a_dataset_yaml(tmp_path, masks):

@@ -81,7 +81,7 @@ def test_a_voc_folder_leaves_its_segmentation_pngs_out(tmp_path, project, kind):
     }
     # SegmentationObject/ holds instances, not classes: both folders are named, to pick.
     assert report.masks_text("`annotator import P --format masks FOLDER`").endswith(
-        "with `annotator import P --format masks FOLDER`; they are in 2 folders: "
+        "labels: `annotator import P --format masks FOLDER`; they are in 2 folders: "
         f"{voc / 'SegmentationClass'}, {voc / 'SegmentationObject'}"
     )
 
@@ -94,8 +94,8 @@ def test_a_mask_named_as_one_in_a_masks_folder_is_left_out_and_its_folder_named(
     assert [r.name for r in project.images()] == ["images/x.png"]
     assert report.masks_left_out == [(str(ds / "masks/x_mask.png"), str(ds / "images/x.png"))]
     assert report.masks_text("`annotator import P --format masks FOLDER`") == (
-        "left out 1 mask file(s) added with their pictures (first: masks/x_mask.png, the "
-        "mask of images/x.png); import them as labels with "
+        "found 1 mask file(s) beside the pictures and left them out of the images (first: "
+        "masks/x_mask.png, the mask of images/x.png); to import them as labels: "
         f"`annotator import P --format masks {ds / 'masks'}`"
     )
 
@@ -178,8 +178,8 @@ def test_the_cli_names_the_labels_left_out_and_the_import_that_brings_them(tmp_p
     assert "added 3 image(s), skipped 0, 0 unreadable; project has 3 image(s)" in out
     command = f"annotator import {proj} --format masks {ds / 'labels'}"
     assert (
-        "left out 3 mask file(s) added with their pictures (first: labels/0.png, the mask "
-        f"of images/0.png); import them as labels with `{command}`"
+        "found 3 mask file(s) beside the pictures and left them out of the images (first: "
+        f"labels/0.png, the mask of images/0.png); to import them as labels: `{command}`"
     ) in err
     # The command said is the one that brings the labels onto the pictures.
     assert main(command.split()[1:]) == 0
@@ -280,7 +280,7 @@ def test_labels_left_out_import_onto_their_own_pictures_when_stems_repeat(tmp_pa
     proj = tmp_path / "P"
     assert main(["new", str(proj), "--classes", "bg,fg"]) == 0
     assert main(["add", str(proj), str(ds)]) == 0
-    assert "left out 4 mask file(s)" in capsys.readouterr().err
+    assert "found 4 mask file(s) beside the pictures and left them out" in capsys.readouterr().err
     for _, labels in folders:
         assert main(["import", str(proj), "--format", "masks", str(ds / labels)]) == 0
     with Project.open(proj) as project:

@@ -66,7 +66,7 @@ def test_adding_a_dataset_as_it_ships_leaves_its_masks_out_and_says_so(tmp_path,
     assert main(["new", proj, "--classes", "bg,cell"]) == 0
     assert main(["add", proj, str(ds)]) == 0
     err = capsys.readouterr().err
-    assert "left out 3 mask file(s) added with their pictures" in err
+    assert "found 3 mask file(s) beside the pictures and left them out of the images" in err
     assert f"annotator import {proj} --format masks FOLDER" in err
     with Project.open(proj) as p:
         assert sorted(r.name for r in p.images()) == [
@@ -159,11 +159,12 @@ def test_a_cityscapes_tree_added_says_to_import_its_gtfine_folder(tmp_path, caps
     assert main(["add", proj, str(ds)]) == 0
     err = capsys.readouterr().err
     assert (
-        "left out 9 mask file(s) added with their pictures: 3 mask(s) (first: "
+        "found 9 mask file(s) beside the pictures and left them out of the images: 3 mask(s) "
+        "(first: "
         "gtFine/train/aachen/aachen_000000_000009_gtFine_labelIds.png, the mask of "
         "leftImg8bit/train/aachen/aachen_000000_000009_leftImg8bit.png) and 6 colour and "
-        "instance file(s) beside them, which are not labels; import the masks as labels "
-        f"with `annotator import {proj} --format masks {ds / 'gtFine'}`"
+        "instance file(s) beside them, which are not labels; to import the masks as labels: "
+        f"`annotator import {proj} --format masks {ds / 'gtFine'}`"
     ) in err
     assert "folders:" not in err
     command = err.split("`annotator import ")[1].split("`")[0].split()
@@ -190,7 +191,7 @@ def test_one_city_of_cityscapes_imports_without_its_colour_and_instance_files(tm
 
 
 def test_the_folder_named_for_masks_in_split_folders_is_one_that_reads_them_all(tmp_path):
-    from annotator.services.projects import masks_left_out_text
+    from annotator.services.projects import masks_left_out_folder, masks_left_out_text
 
     ade = tmp_path / "ade"  # annotations/<split>/x.png: the dataset's folder reads them
     for split, seed in (("training", 0), ("validation", 1)):
@@ -199,7 +200,8 @@ def test_the_folder_named_for_masks_in_split_folders_is_one_that_reads_them_all(
     with Project.create(tmp_path / "P", LabelSchema.from_names(["bg", "cell"])) as p:
         report = p.add_images([ade])
         assert len(report.masks_left_out) == 2
-        assert masks_left_out_text(report, "import FOLDER").endswith(f"with import {ade}")
+        assert masks_left_out_text(report, "import FOLDER").endswith(f"as labels: import {ade}")
+        assert masks_left_out_folder(report) == ade  # what the app's summary offers to import
         report = import_into_project(p, ImportRequest("masks", ade))
         assert sorted(report.matched) == ["images/training/x.jpg", "images/validation/x.jpg"]
     voc = tmp_path / "voc"  # two masks a picture (classes, instances): the user picks
@@ -211,3 +213,4 @@ def test_the_folder_named_for_masks_in_split_folders_is_one_that_reads_them_all(
         assert masks_left_out_text(report, "import FOLDER").endswith(
             f"they are in 2 folders: {voc / 'SegmentationClass'}, {voc / 'SegmentationObject'}"
         )
+        assert masks_left_out_folder(report) is None  # no one import: nothing offered

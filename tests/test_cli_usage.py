@@ -1,0 +1,75 @@
+"""A mistyped option is refused with the usage of the command it was given to."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from annotator.cli import build_parser, main
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def _valid_args(command: argparse.ArgumentParser) -> list[str]:
+    """Arguments the command accepts as far as parsing goes: each positional, each
+    required option, one option of each required group."""
+    args: list[str] = []
+    grouped = {
+        a for g in command._mutually_exclusive_groups if g.required for a in g._group_actions
+    }
+    for group in command._mutually_exclusive_groups:
+        if group.required:
+            action = group._group_actions[0]
+            args += [action.option_strings[0], "a,b"]
+    for action in command._actions:
+        if action in grouped or isinstance(action, argparse._HelpAction):
+            continue
+        if not action.option_strings:
+            args.append("x")
+        elif action.required:
+            args += [action.option_strings[0], str(next(iter(action.choices or ["x"])))]
+    return args
+
+
+@pytest.mark.parametrize("name", sorted(_commands()))
+def test_every_command_refuses_an_unknown_option_with_its_own_usage(name, capsys):
+    command = _commands()[name]
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([name, *_valid_args(command), "--no-such-option"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: annotator {name} "), err
+    assert f"annotator {name}: error: unrecognized arguments: --no-such-option" in err
+
+
+def test_train_with_a_mistyped_option_shows_trains_usage_and_the_near_option(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", str(tmp_path / "em"), "--stepz", "3"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: annotator train ")
+    assert "--steps N" in err  # the option the user was looking for is in the usage
+    assert err.rstrip().endswith(
+        "annotator train: error: unrecognized arguments: --stepz 3 (did you mean --steps?)"
+    )
+
+
+def test_export_with_an_unknown_option_shows_exports_usage(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["export", str(tmp_path / "P"), str(tmp_path / "o"), "--format", "voc", "--bogus"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: annotator export ") and "--format" in err
+    assert err.rstrip().endswith("annotator export: error: unrecognized arguments: --bogus")
+
+
+def test_an_unknown_option_before_the_command_keeps_the_top_level_usage(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--bogus", "status", "P"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith("usage: annotator [-h]")
