@@ -114,7 +114,7 @@ def test_sixteen_bit_image_is_displayed_with_an_automatic_window(project):
     shown = doc.display_image()
     assert shown.dtype == np.uint8
     assert shown.max() > 200 and shown.min() < 50  # stretched to the full range
-    doc.set_window((0, 65535))
+    doc.set_windows([(0, 65535)])
     assert doc.display_image().max() < 10
     session.close()
 
@@ -489,7 +489,7 @@ def test_a_float_image_with_nan_pixels_is_shown_not_black(tmp_path):
     image[3, 5] = np.nan
     image[4, 6] = np.inf
     session, doc = _opened(tmp_path, "f.tif", image)
-    low, high = doc.auto_window
+    ((low, high),) = doc.auto_windows
     assert np.isfinite(low) and np.isfinite(high) and high > low
     shown = doc.display_image()
     assert shown.min() == 0 and shown.max() == 255 and len(np.unique(shown)) > 50

@@ -32,9 +32,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from annotator.core.contrast import channel_count, channel_windows, even_sample, percentile_window
 from annotator.core.schema import LabelSchema
 
 Point = tuple[float, float]
+#: An image-bounded fill's tolerance in the image's units: one for every channel, or one
+#: per channel (a picture of several channels of more than 8 bits, each of its own range).
+Tolerance = float | tuple[float, ...]
 
 
 class Box(NamedTuple):
@@ -382,16 +386,19 @@ class LabelMap:
         value: int,
         *,
         image: np.ndarray | None = None,
-        tolerance: float | None = None,
+        tolerance: Tolerance | None = None,
         only_over: int | None = None,
     ) -> Patch:
         """Fill the 4-connected region of equal label around ``(x, y)`` with ``value``.
 
         With an ``image`` and a ``tolerance`` the region is also bounded by the image:
         a pixel joins only when every channel of its intensity is within ``tolerance``
-        of the seed pixel's (a "magic wand" on the picture), so a fill of an unlabelled
-        area stops at the edges of the object the user clicked. With ``only_over=k`` a
-        region whose label is not ``k`` is left alone.
+        (or the channel's own, given one per channel) of the seed pixel's (a "magic
+        wand" on the picture), so a fill of an unlabelled area stops at the edges of the
+        object the user clicked. A pixel with no value (NaN in a channel) never joins,
+        and a fill clicked on a pixel that is not finite (NaN, an infinity) fills
+        nothing. A float tolerance is used as given (0.004 on a float picture of values
+        0..1). With ``only_over=k`` a region whose label is not ``k`` is left alone.
         """
         found = self.flood_region(
             x, y, value, image=image, tolerance=tolerance, only_over=only_over
@@ -427,7 +434,7 @@ class LabelMap:
                 raise ValueError(
                     f"image shape {image.shape[:2]} differs from label map {self.shape}"
                 )
-            found = _near_region(image, self.array, r, c, float(tolerance))
+            found = _near_region(image, self.array, r, c, tolerance)
             if found is None:  # a seed with no value (NaN) is near nothing, itself too
                 return None
             region, box = found
@@ -763,35 +770,53 @@ def _capsule(
 
 def tolerance_scale(image: np.ndarray, max_pixels: int | None = None) -> float:
     """What an image-bounded fill's tolerance given for 8-bit data is multiplied by for
-    ``image``: 1 for 8-bit data, else its range (0.5 to 99.5 percentile) over 255, so 30
-    grey levels of an 8-bit picture are as many tenths of a 16-bit one's contrast.
+    ``image``: 1 for 8-bit data, else its range (0.5 to 99.5 percentile of its finite
+    values, every channel together) over 255, so 30 grey levels of an 8-bit picture are
+    as many tenths of a 16-bit one's contrast (1 when the range is empty).
     ``max_pixels``: read an even sample of at most about that many pixels (a big image)."""
     if image.dtype == np.uint8:
         return 1.0
-    if max_pixels is not None and image.shape[0] * image.shape[1] > max_pixels:
-        step = int(np.ceil(np.sqrt(image.shape[0] * image.shape[1] / max_pixels)))
-        image = image[::step, ::step]
-    lo, hi = np.percentile(image, (0.5, 99.5))
-    return float(hi - lo) / 255.0 if hi > lo else 1.0
+    return _scale_of(percentile_window(even_sample(image, max_pixels)))
 
 
-def _near(image: np.ndarray, r: int, c: int, tolerance: float) -> np.ndarray:
-    """Pixels every channel of which is within ``tolerance`` of pixel ``(r, c)``'s.
+def tolerance_scales(image: np.ndarray, max_pixels: int | None = None) -> tuple[float, ...]:
+    """:func:`tolerance_scale` of each channel of ``image`` on its own (one for a grey
+    picture): the factors that carry a tolerance in 8-bit grey levels to each channel's
+    automatic contrast window (``core.contrast``). All 1 for 8-bit data."""
+    if image.dtype == np.uint8:
+        return (1.0,) * channel_count(image)
+    return tuple(_scale_of(w) for w in channel_windows(image, max_pixels=max_pixels))
+
+
+def _scale_of(window: tuple[float, float] | None) -> float:
+    if window is None or not window[1] > window[0]:
+        return 1.0
+    return (window[1] - window[0]) / 255.0
+
+
+def _near(image: np.ndarray, r: int, c: int, tolerance: Tolerance) -> np.ndarray:
+    """Pixels every channel of which is within ``tolerance`` (or its channel's, given one
+    per channel) of pixel ``(r, c)``'s. NaN is near nothing, and a seed that is not finite
+    (NaN or an infinity: no value to measure from) is near nothing, itself included.
 
     OpenCV's ``inRange`` compares in place, where numpy would make float copies of the
     whole image (seconds and gigabytes for a 48-megapixel RGB picture)."""
     import cv2
 
     seed = np.atleast_1d(image[r, c]).astype(np.float64)
-    channels = 1 if image.ndim == 2 else image.shape[2]
+    if not np.isfinite(seed).all():
+        return np.zeros(image.shape[:2], dtype=bool)
+    channels = channel_count(image)
+    tol = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), seed.shape)
     if image.dtype in (np.uint8, np.uint16, np.int16, np.float32) and channels <= 4:
-        low, high = seed - tolerance, seed + tolerance
+        low, high = seed - tol, seed + tol
         if image.dtype.kind in "ui":  # integers p with |p - seed| <= tolerance
             low, high = np.ceil(low), np.floor(high)
         bounds = [tuple(float(v) for v in b) + (0.0,) * (4 - channels) for b in (low, high)]
         return cv2.inRange(image, bounds[0], bounds[1]).view(bool)
-    diff = np.abs(image.astype(np.float64) - seed.reshape((1, 1, -1))[..., :channels].squeeze())
-    return (diff if diff.ndim == 2 else diff.max(axis=2)) <= tolerance
+    diff = np.abs(image.astype(np.float64) - (seed if channels > 1 else seed[0]))
+    near: np.ndarray = diff <= (tol if channels > 1 else tol[0])  # NaN compares false
+    return near if near.ndim == 2 else np.logical_and.reduce(near, axis=2)
 
 
 def region_at(
@@ -812,7 +837,7 @@ def region_at(
 
 
 def _near_region(
-    image: np.ndarray, labels: np.ndarray, r: int, c: int, tolerance: float
+    image: np.ndarray, labels: np.ndarray, r: int, c: int, tolerance: Tolerance
 ) -> tuple[np.ndarray, Box] | None:
     """The 4-connected region around ``(r, c)`` of the pixels labelled as it is whose
     every channel is within ``tolerance`` of its own (:func:`_near`): (box-shaped mask,
@@ -824,7 +849,8 @@ def _near_region(
     import cv2
 
     channels = 1 if image.ndim == 2 else image.shape[2]
-    if image.dtype != np.uint8 or channels not in (1, 3) or not tolerance >= 0:
+    tol = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), (channels,))
+    if image.dtype != np.uint8 or channels not in (1, 3) or not (tol >= 0).all():
         eligible = labels == labels[r, c]
         eligible &= _near(image, r, c, tolerance)
         return _connected_region(eligible, r, c) if eligible[r, c] else None
@@ -834,7 +860,7 @@ def _near_region(
     flood[:, [0, -1]] = 1
     np.not_equal(labels, labels[r, c], out=flood[1:-1, 1:-1].view(bool))  # 1: another label
     # 8-bit values differ from the seed's by whole numbers: within the floor of it.
-    diff = (float(np.floor(tolerance)),) * 3
+    diff = tuple(float(np.floor(t)) for t in tol) + (0.0,) * (4 - channels)
     flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (2 << 8)
     _, _, _, rect = cv2.floodFill(np.ascontiguousarray(image), flood, (c, r), 0, diff, diff, flags)
     x, y, bw, bh = rect

@@ -20,14 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from annotator.core.contrast import channel_windows
 from annotator.core.labelmap import Box
 
 
 def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
     """Any image (grey/RGB/RGBA/multi-channel, 8/16-bit/float) as 8-bit, 3 channels.
 
-    Non-8-bit data is stretched between its 0.5 and 99.5 percentiles (what the user
-    sees with the default contrast window).
+    Non-8-bit data is stretched between its 0.5 and 99.5 percentiles, each channel's own
+    when it has several (what the user sees with the automatic contrast, ``core.contrast``).
     """
     img = np.asarray(image)
     if img.ndim == 2:
@@ -38,9 +39,9 @@ def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
         data = img.astype(np.float32)
         # NaN and infinities are no brightness (one NaN made every percentile NaN, the
         # whole picture black, and superpixels a plain grid); as the display does.
-        finite = data[np.isfinite(data)] if img.dtype.kind == "f" else data
-        lo, hi = np.percentile(finite, (0.5, 99.5)) if finite.size else (0.0, 1.0)
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        windows = channel_windows(img, max_pixels=None)
+        lo, hi = np.array([w if w is not None else (0.0, 1.0) for w in windows]).T
+        scale = np.where(hi > lo, 255.0 / np.where(hi > lo, hi - lo, 1.0), 0.0)
         out = (data - lo) * scale
         if img.dtype.kind == "f":
             np.nan_to_num(out, copy=False, nan=0.0, posinf=255.0, neginf=0.0)

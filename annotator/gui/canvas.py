@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.core.labelmap import Box, Point
+from annotator.core.labelmap import Box, Point, Tolerance
 from annotator.gui.layers import ArrayImageItem, LabelOverlayItem
 from annotator.gui.smart_tools import SmartSupport, smart_tools
 from annotator.gui.tools import Tool, all_tools
@@ -95,7 +95,7 @@ class LabelCanvas(QGraphicsView):
         self._protected: int | None = None
         self._cleanup_area = 64
         self.smart: SmartSupport | None = None
-        self._fill_tolerance: float | None = None
+        self._fill_tolerance: Tolerance | None = None
         self._space = False
         self._pan_from: QPointF | None = None
         self._tool_button: Qt.MouseButton | None = None
@@ -131,7 +131,7 @@ class LabelCanvas(QGraphicsView):
         return self._cleanup_area
 
     @property
-    def fill_tolerance(self) -> float | None:
+    def fill_tolerance(self) -> Tolerance | None:
         return self._fill_tolerance
 
     @property
@@ -170,7 +170,7 @@ class LabelCanvas(QGraphicsView):
         """Largest hole or speck (pixels) the clean-up tool removes."""
         self._cleanup_area = max(1, int(pixels))
 
-    def set_fill_tolerance(self, tolerance: float | None) -> None:
+    def set_fill_tolerance(self, tolerance: Tolerance | None) -> None:
         self._fill_tolerance = tolerance
 
     def set_tool(self, name: str) -> None:

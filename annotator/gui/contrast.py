@@ -1,19 +1,27 @@
-"""A small dialog to adjust the display contrast window (low / high intensity)."""
+"""A small dialog to adjust the display contrast: the values shown black and white, one
+pair per channel shown (a grey picture has one; docs/adr/0027)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
-    QFormLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
+    QVBoxLayout,
     QWidget,
 )
+
+Window = tuple[float, float]
+
+#: The most channels shown (of more, the first three).
+MAX_CHANNELS = 3
 
 
 def spin_step(data_range: tuple[float, float]) -> float:
@@ -22,23 +30,47 @@ def spin_step(data_range: tuple[float, float]) -> float:
     return max(span / 100.0, 1e-9) if span > 0 else 1.0
 
 
-class ContrastDialog(QDialog):
-    """Edits ``(low, high)``; emits ``window_changed`` live, ``reset`` for automatic."""
+def channel_names(count: int) -> tuple[str, ...]:
+    """What the rows of ``count`` channels are called: as they are shown."""
+    if count == 2:
+        return ("Magenta (1)", "Green (2)")
+    if count == 3:
+        return ("Red", "Green", "Blue")
+    return ("",) * count
 
-    window_changed = Signal(float, float)
+
+class ContrastDialog(QDialog):
+    """Edits one ``(low, high)`` per channel shown; emits ``windows_changed`` live with
+    all of them (a tuple of pairs), ``reset`` for the automatic ones."""
+
+    windows_changed = Signal(object)
     reset = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Contrast")
-        self.low = QDoubleSpinBox()
-        self.high = QDoubleSpinBox()
-        for spin in (self.low, self.high):
-            spin.setDecimals(1)
-            spin.setRange(-1e9, 1e9)
-            spin.setKeyboardTracking(False)
-            spin.valueChanged.connect(self._changed)
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Black at"), 0, 1)
+        grid.addWidget(QLabel("White at"), 0, 2)
+        #: One row per channel: its name, the value shown black, the value shown white.
+        self.rows: list[tuple[QLabel, QDoubleSpinBox, QDoubleSpinBox]] = []
+        for row in range(1, MAX_CHANNELS + 1):
+            name = QLabel("")
+            low, high = QDoubleSpinBox(), QDoubleSpinBox()
+            for spin in (low, high):
+                spin.setDecimals(1)
+                spin.setRange(-1e9, 1e9)
+                spin.setKeyboardTracking(False)
+                spin.valueChanged.connect(self._changed)
+            grid.addWidget(name, row, 0)
+            grid.addWidget(low, row, 1)
+            grid.addWidget(high, row, 2)
+            self.rows.append((name, low, high))
         self.auto_button = QPushButton("Automatic")
+        self.auto_button.setToolTip(
+            "The values of each channel between its 0.5 and 99.5 percentiles, black to white "
+            "(8-bit pictures: as they are)"
+        )
         self.auto_button.clicked.connect(self.reset.emit)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
@@ -48,37 +80,90 @@ class ContrastDialog(QDialog):
             if isinstance(button, QPushButton):
                 button.setAutoDefault(False)
                 button.setDefault(False)
-        form = QFormLayout(self)
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid)
         self.hint = QLabel("")  # the image's range, or why a change was not applied
         self.hint.setWordWrap(True)
-        form.addRow("Black at", self.low)
-        form.addRow("White at", self.high)
-        form.addRow(self.hint)
-        form.addRow(self.auto_button)
-        form.addRow(buttons)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.auto_button)
+        layout.addWidget(buttons)
         self._setting = False
+        self._count = 1
+        self._names: tuple[str, ...] = ("",)
         self._range_text = ""
+        self._show_rows(1)
+
+    @property
+    def low(self) -> QDoubleSpinBox:
+        """The first channel's (a grey picture's) "Black at" box."""
+        return self.rows[0][1]
+
+    @property
+    def high(self) -> QDoubleSpinBox:
+        """The first channel's (a grey picture's) "White at" box."""
+        return self.rows[0][2]
+
+    @property
+    def channel_count(self) -> int:
+        """How many channels the dialog shows a window of."""
+        return self._count
 
     def set_window(self, low: float, high: float, data_range: tuple[float, float]) -> None:
-        """Show ``(low, high)`` with steps suited to the image's value range."""
+        """Show the one window of a grey picture."""
+        self.set_windows([(low, high)], [data_range])
+
+    def set_windows(
+        self, windows: Sequence[Window], data_ranges: Sequence[tuple[float, float]]
+    ) -> None:
+        """Show one ``(low, high)`` per channel, with steps suited to each channel's value
+        range (``data_ranges``, one per channel)."""
+        count = min(len(windows), MAX_CHANNELS)
         self._setting = True
-        step = spin_step(data_range)
-        for spin in (self.low, self.high):
-            # A step shows at least its first digit: 0..0.05 gets four decimals, not 0.0.
-            spin.setDecimals(max(1, min(10, math.ceil(-math.log10(step)) + 1)))
-            spin.setSingleStep(step)
-        self.low.setValue(low)
-        self.high.setValue(high)
+        self._show_rows(count)
+        for (_, low_spin, high_spin), (low, high), data_range in zip(
+            self.rows, windows[:count], data_ranges, strict=False
+        ):
+            step = spin_step(data_range)
+            for spin in (low_spin, high_spin):
+                # A step shows at least its first digit: 0..0.05 gets four decimals.
+                spin.setDecimals(max(1, min(10, math.ceil(-math.log10(step)) + 1)))
+                spin.setSingleStep(step)
+            low_spin.setValue(low)
+            high_spin.setValue(high)
         self._setting = False
-        self._range_text = f"The image's values run from {data_range[0]:g} to {data_range[1]:g}."
+        if count == 1:
+            lo, hi = data_ranges[0]
+            self._range_text = f"The image's values run from {lo:g} to {hi:g}."
+        else:
+            spans = "; ".join(
+                f"{name.lower()} {lo:g} to {hi:g}"
+                for name, (lo, hi) in zip(self._names, data_ranges, strict=False)
+            )
+            self._range_text = f"Each channel has its own window. Their values run: {spans}."
         self.hint.setText(self._range_text)
+        self.adjustSize()
+
+    def _show_rows(self, count: int) -> None:
+        self._count = count
+        self._names = channel_names(count)
+        for i, (name, low, high) in enumerate(self.rows):
+            visible = i < count
+            name.setText(self._names[i] if visible else "")
+            for widget in (name, low, high):
+                widget.setVisible(visible)
+
+    def windows(self) -> tuple[Window, ...]:
+        """The windows the boxes show, one per channel."""
+        return tuple((low.value(), high.value()) for _, low, high in self.rows[: self._count])
 
     def _changed(self) -> None:
         if self._setting:
             return
-        low, high = self.low.value(), self.high.value()
-        if high > low:
-            self.hint.setText(self._range_text)
-            self.window_changed.emit(low, high)
-        else:
-            self.hint.setText("White must be above black: the contrast was not changed.")
+        windows = self.windows()
+        wrong = [i for i, (low, high) in enumerate(windows) if not high > low]
+        if wrong:
+            which = f" ({self._names[wrong[0]].lower()})" if self._count > 1 else ""
+            self.hint.setText(f"White must be above black{which}: the contrast was not changed.")
+            return
+        self.hint.setText(self._range_text)
+        self.windows_changed.emit(windows)

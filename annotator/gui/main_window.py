@@ -20,6 +20,7 @@ the loop when a project or image opens, an edit is committed, or an image is don
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -44,8 +45,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.core.contrast import Window, per_channel
 from annotator.core.errors import AnnotatorError
-from annotator.core.labelmap import tolerance_scale
+from annotator.core.labelmap import Tolerance, tolerance_scales
 from annotator.core.proposal import Proposal
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
@@ -86,6 +88,10 @@ AUTOSAVE_DELAY_MS = 1000
 #: the user paints (a save of a 48-megapixel map costs the GUI thread about 10-20 ms).
 AUTOSAVE_MAX_DELAY_MS = 3000
 DOCK_WIDTH = 270  # the side panels' width in a new window (px)
+TOLERANCE_TIP = (
+    "Tolerance of the edge-stopped fill, in the image's own intensity units "
+    "(carried to an image of another bit depth in proportion to its range)"
+)
 _EMPTY_SCHEMA = LabelSchema()
 
 
@@ -104,8 +110,9 @@ class MainWindow(QMainWindow):
         self._owned_project: Project | None = None
         self._dispatch = GuiDispatcher(self)
         self._hidden: frozenset[int] = frozenset()
-        # Contrast windows chosen per image while the project is open (by image id).
-        self._windows: dict[int, tuple[float, float]] = {}
+        # Contrast windows chosen per image while the project is open (by image id), one
+        # per channel shown.
+        self._windows: dict[int, tuple[Window, ...]] = {}
         self._cursor: tuple[int, int] | None = None  # the pixel under the mouse, last seen
         self._opacity = 0.5
         self.settings = SettingsStore()
@@ -235,15 +242,17 @@ class MainWindow(QMainWindow):
         self.tolerance_spin = QDoubleSpinBox()
         self.tolerance_spin.setRange(0, 65535)
         self.tolerance_spin.setValue(20)
-        self.tolerance_spin.setToolTip(
-            "Tolerance of the edge-stopped fill, in the image's own intensity units "
-            "(carried to an image of another bit depth in proportion to its range)"
-        )
+        self.tolerance_spin.setToolTip(TOLERANCE_TIP)
         #: The tolerance in 8-bit grey levels, and the factor to the open image's units
-        #: (``core.labelmap.tolerance_scale``, the simulated annotator's rule): 30 of an
+        #: (``core.labelmap.tolerance_scales``, the simulated annotator's rule): 30 of an
         #: 8-bit image is about 350 of a 16-bit one of values 1000..4000, not 30.
         self._tolerance_8bit = self.tolerance_spin.value()
         self._tolerance_scale = 1.0
+        #: A picture whose channels have contrast windows of their own (16-bit RGB): the
+        #: box is in 8-bit levels and each channel's tolerance is its factor times it
+        #: (None: the box is in the image's units).
+        self._channel_scales: tuple[float, ...] | None = None
+        self._tolerance_fit: tuple[object, ...] = (1.0, None, False)
         self.tolerance_spin.setEnabled(False)  # until "Fill to edges" is ticked
         self.edges_check.toggled.connect(self.tolerance_spin.setEnabled)
         options.addWidget(self.tolerance_spin)
@@ -349,8 +358,8 @@ class MainWindow(QMainWindow):
         self.class_panel.remove_requested.connect(lambda i: self.take_out_class(i, None))
         self.class_panel.merge_requested.connect(self.take_out_class)
         self.class_panel.move_requested.connect(self.move_class)
-        self.contrast_dialog.window_changed.connect(self._set_window)
-        self.contrast_dialog.reset.connect(lambda: self._set_window(None, None))
+        self.contrast_dialog.windows_changed.connect(self._set_windows)
+        self.contrast_dialog.reset.connect(lambda: self._set_windows(None))
 
     def _connect_loop(self) -> None:
         """All wiring of the loop controller: its layers, actions and signals."""
@@ -522,9 +531,9 @@ class MainWindow(QMainWindow):
             self._open_failed(f"cannot open the image ({type(exc).__name__}: {exc})")
             return
         doc.add_commit_listener(self._labels_committed)
-        window = self._windows.get(image_id)
-        if window is not None:  # the contrast chosen when it was last open
-            doc.set_window(window)
+        windows = self._windows.get(image_id)
+        if windows is not None:  # the contrast chosen when it was last open
+            doc.set_windows(windows)
         self.canvas.set_document(doc, doc.display_image(), self._table())
         self._fit_tolerance(doc.image)
         if self.canvas.smart is not None:
@@ -761,24 +770,22 @@ class MainWindow(QMainWindow):
         self.contrast_dialog.raise_()
 
     def _show_window_of(self, doc: Document) -> None:
-        """Put the window the image is shown with into the contrast dialog: its own, or
-        the automatic one (8-bit pictures are shown as they are, 0-255)."""
-        auto = doc.auto_window if doc.image.dtype != np.uint8 else (0.0, 255.0)
-        low, high = doc.window or auto
-        self.contrast_dialog.set_window(low, high, doc.value_range)
+        """Put the windows the image is shown with into the contrast dialog, one per
+        channel shown: its own, or the automatic ones (8-bit pictures are shown as they
+        are, 0-255)."""
+        self.contrast_dialog.set_windows(doc.windows or doc.auto_windows, doc.channel_ranges)
 
-    def _set_window(self, low: float | None, high: float | None) -> None:
+    def _set_windows(self, windows: tuple[Window, ...] | None) -> None:
         doc = self.document
         if doc is None:
             return
-        window = None if low is None or high is None else (low, high)
-        doc.set_window(window)
-        if window is None:
+        doc.set_windows(windows)
+        if windows is None:
             self._windows.pop(doc.image_id, None)
         else:
-            self._windows[doc.image_id] = window
+            self._windows[doc.image_id] = windows
         self.canvas.set_display_image(doc.display_image())
-        if low is None:
+        if windows is None:
             self._show_window_of(doc)
 
     def _proposal_of(self, image_id: int) -> Proposal | None:
@@ -803,24 +810,43 @@ class MainWindow(QMainWindow):
 
     def _fit_tolerance(self, image: np.ndarray) -> None:
         """Show the fill's tolerance in the units of ``image``, just opened: the same
-        share of its range as the user set (8-bit images: the value set)."""
-        scale = tolerance_scale(image, max_pixels=1 << 20)
-        if scale == self._tolerance_scale:
+        share of its range as the user set (8-bit images: the value set; a float picture
+        keeps its fraction). A picture whose channels have windows of their own (16-bit
+        RGB) takes it in 8-bit levels, each channel scaled by its window (ADR 0027)."""
+        scales = tolerance_scales(image, max_pixels=1 << 20)
+        channels = scales if per_channel(image) else None
+        scale = 1.0 if channels is not None else scales[0]
+        floats = image.dtype.kind == "f" and channels is None
+        fit = (scale, channels, floats)
+        if fit == self._tolerance_fit:
             return
-        self._tolerance_scale = scale
+        self._tolerance_fit, self._tolerance_scale, self._channel_scales = fit, scale, channels
         spin = self.tolerance_spin
         spin.blockSignals(True)
-        spin.setMaximum(float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else 65535.0)
-        spin.setValue(
-            self._tolerance_8bit * scale if scale == 1.0 else round(self._tolerance_8bit * scale)
+        # A float picture's tolerance is a fraction (0.37 of values 0.25..5): shown with
+        # two digits of one 8-bit level, never rounded to 0.
+        spin.setDecimals(max(2, math.ceil(-math.log10(scale)) + 2) if floats else 2)
+        spin.setSingleStep(scale if floats else 1.0)
+        top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else 65535.0
+        spin.setMaximum(255.0 if channels is not None else max(top, 255.0 * scale))
+        value = self._tolerance_8bit * scale
+        spin.setValue(value if scale == 1.0 or floats else round(value))
+        spin.setToolTip(
+            "Tolerance of the edge-stopped fill, in 8-bit levels of each channel's contrast "
+            "window (this picture's channels have ranges of their own)"
+            if channels is not None
+            else TOLERANCE_TIP
         )
         spin.blockSignals(False)
         self._update_tolerance()
 
     def _update_tolerance(self) -> None:
-        self.canvas.set_fill_tolerance(
-            self.tolerance_spin.value() if self.edges_check.isChecked() else None
-        )
+        value = self.tolerance_spin.value()
+        tolerance: Tolerance | None = None
+        if self.edges_check.isChecked():
+            scales = self._channel_scales
+            tolerance = value if scales is None else tuple(value * s for s in scales)
+        self.canvas.set_fill_tolerance(tolerance)
 
     def _show_cursor(self, x: int, y: int) -> None:
         self._cursor = (x, y)

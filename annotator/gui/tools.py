@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from annotator.core.labelmap import Point
+from annotator.core.labelmap import Point, Tolerance
 from annotator.services.document import Document
 
 
@@ -49,7 +49,7 @@ class ToolContext(Protocol):
         ...
 
     @property
-    def fill_tolerance(self) -> float | None: ...
+    def fill_tolerance(self) -> Tolerance | None: ...
 
     @property
     def zoom(self) -> float: ...
@@ -199,8 +199,15 @@ class FillTool(Tool):
         value = doc.label_map.unlabelled if erase else ctx.current_value
         tolerance = ctx.fill_tolerance
         box = doc.fill(p[0], p[1], value, tolerance=tolerance, only_over=protection(ctx, value))
-        if tolerance is not None and box is not None and box.height * box.width <= FEW_PIXELS:
-            ctx.say(few_filled_text(doc.image, tolerance))
+        if tolerance is None:
+            return
+        if box is None and _no_value(doc.image, p):
+            ctx.say(
+                "Fill to edges filled nothing: the pixel clicked has no value (NaN or "
+                "infinite); click another pixel."
+            )
+        elif box is not None and box.height * box.width <= FEW_PIXELS:
+            ctx.say(few_filled_text(doc.value_range, tolerance))
 
 
 #: A fill bounded by the image that changes no more pixels than this is said (its
@@ -208,12 +215,26 @@ class FillTool(Tool):
 FEW_PIXELS = 4
 
 
-def few_filled_text(image: np.ndarray, tolerance: float) -> str:
-    """Why an image-bounded fill changed only a few pixels, with what to do."""
-    low, high = float(image.min()), float(image.max())
+def _no_value(image: np.ndarray, p: Point) -> bool:
+    """Whether the pixel at ``p`` is in ``image`` and not finite (a fill to edges never
+    starts from it: ``LabelMap.flood_fill``)."""
+    r, c = round(p[1]), round(p[0])
+    inside = 0 <= r < image.shape[0] and 0 <= c < image.shape[1]
+    return inside and not bool(np.isfinite(image[r, c]).all())
+
+
+def few_filled_text(value_range: tuple[float, float], tolerance: Tolerance) -> str:
+    """Why an image-bounded fill changed only a few pixels, with what to do.
+    ``value_range``: the image's, NaN and infinities left out."""
+    low, high = value_range
+    if isinstance(tolerance, tuple):  # one per channel
+        said = ", ".join(f"{t:.3g}" for t in tolerance) + " by channel"
+    else:
+        said = f"{tolerance:g}"
+
     return (
         f"Fill to edges changed only a few pixels: the pixels around the one clicked "
-        f"differ from it by more than the tolerance ({tolerance:g}), or hold another "
+        f"differ from it by more than the tolerance ({said}), or hold another "
         f"label. This image's values span {low:g} to {high:g}; raise the tolerance "
         "beside Fill to edges."
     )

@@ -26,13 +26,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from annotator.core.contrast import Window, shown_channels
 from annotator.core.errors import AnnotatorError
 from annotator.core.history import EditHistory, Step
-from annotator.core.labelmap import Box, LabelMap, Patch, Point, clean_up_edits
+from annotator.core.labelmap import Box, LabelMap, Patch, Point, Tolerance, clean_up_edits
 from annotator.core.proposal import Proposal, proposal_source
 from annotator.core.records import ImageRecord
 from annotator.core.smart import Superpixels
-from annotator.storage.images import auto_window, to_display_uint8, value_range
+from annotator.storage.images import auto_windows, channel_ranges, to_display_uint8, value_range
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,10 @@ class Document:
         self._repaint_listeners: list[RepaintListener] = []
         self._commit_listeners: list[CommitListener] = []
         self._after_gesture: list[Callable[[], object]] = []  # see when_idle
-        self._window: tuple[float, float] | None = None
-        self._auto: tuple[float, float] | None = None
+        self._windows: tuple[Window, ...] | None = None
+        self._auto: tuple[Window, ...] | None = None
         self._range: tuple[float, float] | None = None
+        self._channel_ranges: tuple[tuple[float, float], ...] | None = None
 
     @property
     def image_id(self) -> int:
@@ -242,10 +244,11 @@ class Document:
         y: float,
         value: int,
         *,
-        tolerance: float | None = None,
+        tolerance: Tolerance | None = None,
         only_over: int | None = None,
     ) -> Box | None:
-        """Flood-fill the region around ``(x, y)``; with ``tolerance`` bounded by the image.
+        """Flood-fill the region around ``(x, y)``; with ``tolerance`` (one, or one per
+        channel) bounded by the image.
 
         Outside a gesture the undo step is made from the region itself (every pixel of
         it goes from one label to ``value``): no copies of the box's values before and
@@ -473,10 +476,21 @@ class Document:
 
     # --- display --------------------------------------------------------------------------
     @property
-    def auto_window(self) -> tuple[float, float]:
-        """The automatic contrast window of the image (percentiles; cached)."""
+    def shown_channels(self) -> int:
+        """How many channels are shown, each with a contrast window of its own: grey 1,
+        two channels 2 (magenta and green), else the first three."""
+        return shown_channels(self.image)
+
+    @property
+    def auto_windows(self) -> tuple[Window, ...]:
+        """The contrast window of each channel shown when the user has set none (cached):
+        8-bit pictures as they are, ``(0, 255)``; a grey picture's percentiles; a
+        picture of several channels of more than 8 bits, each channel's own."""
         if self._auto is None:
-            self._auto = auto_window(self.image)
+            if self.image.dtype == np.uint8:
+                self._auto = ((0.0, 255.0),) * self.shown_channels
+            else:
+                self._auto = auto_windows(self.image)
         return self._auto
 
     @property
@@ -487,35 +501,59 @@ class Document:
         return self._range
 
     @property
-    def window(self) -> tuple[float, float] | None:
-        """The user's contrast window, or None for the default."""
-        return self._window
+    def channel_ranges(self) -> tuple[tuple[float, float], ...]:
+        """:attr:`value_range` of each channel shown (cached)."""
+        if self._channel_ranges is None:
+            self._channel_ranges = channel_ranges(self.image)
+        return self._channel_ranges
 
-    def set_window(self, window: tuple[float, float] | None) -> None:
-        self._window = window
+    @property
+    def windows(self) -> tuple[Window, ...] | None:
+        """The user's contrast windows, one per channel shown, or None for automatic."""
+        return self._windows
+
+    def set_windows(self, windows: Sequence[Window] | None) -> None:
+        """Show the image with ``windows`` (one ``(low, high)`` per channel shown), or
+        with the automatic ones (None)."""
+        if windows is None:
+            self._windows = None
+            return
+        chosen = tuple((float(lo), float(hi)) for lo, hi in windows)
+        if len(chosen) != self.shown_channels:
+            raise ValueError(f"{len(chosen)} contrast windows for {self.shown_channels} channels")
+        self._windows = chosen
 
     def display_image(self) -> np.ndarray:
-        """The image as ``uint8`` (grey or RGB) with the current contrast window.
+        """The image as ``uint8`` (grey or RGB) with the current contrast windows.
 
-        8-bit images are shown as they are unless the user set a window; others (16-bit,
-        float) use the automatic window. Two channels (DAPI + GFP) are shown in magenta
-        (the first) and green, as the model and the smart tools see them; of more, the
-        first three.
+        8-bit images are shown as they are unless the user set windows; others (16-bit,
+        float) use the automatic ones, one per channel (docs/adr/0027). Two channels
+        (DAPI + GFP) are shown in magenta (the first) and green, as the model and the
+        smart tools see them; of more, the first three.
         """
         image = self.image
         if image.ndim == 3 and image.shape[2] >= 4:  # RGBA, or more channels: the first three
             image = image[:, :, :3]
-        if self._window is None and image.dtype == np.uint8:
+        if self._windows is None and image.dtype == np.uint8:
             shown = image
         else:
-            lo, hi = self.auto_window if self._window is None else self._window
-            if image.dtype in (np.uint8, np.uint16):
-                # A look-up table over every possible value: ~20x faster than the float
-                # path on an 8192x8192 16-bit image, and the same result.
-                levels = np.arange(np.iinfo(image.dtype).max + 1, dtype=image.dtype)
-                shown = to_display_uint8(levels, lo, hi)[image]
+            windows = self.auto_windows if self._windows is None else self._windows
+            if len(set(windows)) == 1:  # grey, or one window for every channel
+                shown = _windowed(image, *windows[0])
             else:
-                shown = to_display_uint8(image, lo, hi)
+                shown = np.empty(image.shape, dtype=np.uint8)
+                for c, (lo, hi) in enumerate(windows):
+                    shown[..., c] = _windowed(image[..., c], lo, hi)
         if shown.ndim == 3 and shown.shape[2] == 2:  # magenta and green
             shown = shown[..., [0, 1, 0]]
         return np.ascontiguousarray(shown)
+
+
+def _windowed(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``image`` as ``uint8``, ``low`` black and ``high`` white."""
+    if image.dtype in (np.uint8, np.uint16):
+        # A look-up table over every possible value: ~20x faster than the float path on
+        # an 8192x8192 16-bit image, and the same result.
+        levels = np.arange(np.iinfo(image.dtype).max + 1, dtype=image.dtype)
+        return to_display_uint8(levels, low, high)[image]
+    return to_display_uint8(image, low, high)

@@ -25,6 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from annotator.core.contrast import (
+    HIGH_PERCENTILE,
+    LOW_PERCENTILE,
+    Window,
+    channel_count,
+    even_sample,
+    finite_values,
+    shown_channels,
+)
 from annotator.core.errors import ImageReadError, ProjectError
 from annotator.core.limits import IMAGE_SUFFIXES as IMAGE_SUFFIXES
 from annotator.core.limits import max_pixels
@@ -509,17 +518,31 @@ def to_display_uint8(
 
 
 def auto_window(image: np.ndarray) -> tuple[float, float]:
-    """A robust contrast window (0.5 / 99.5 percentiles, on a subsample for speed)."""
+    """A robust contrast window (0.5 / 99.5 percentiles, on a subsample for speed) over
+    every value of ``image``, NaN and infinities left out."""
     flat = image.reshape(-1) if image.ndim == 2 else image.reshape(-1, image.shape[2])
     step = max(1, flat.shape[0] // 1_000_000)
-    sample = flat[::step]
-    if image.dtype.kind == "f":  # NaN and infinities are no brightness
-        sample = sample[np.isfinite(sample)]
-        if sample.size == 0:
-            return 0.0, 1.0
-    lo, hi = np.percentile(sample, [0.5, 99.5])
+    return _window_of(finite_values(flat[::step]))
+
+
+def auto_windows(image: np.ndarray) -> tuple[Window, ...]:
+    """The automatic contrast window of each channel shown (``core.contrast``): the one
+    :func:`auto_window` of a grey picture; one per channel of the first three of a picture
+    of several, each of its own values (as Fiji's auto contrast)."""
+    if channel_count(image) == 1:
+        return (auto_window(image),)
+    sample = even_sample(image, 1_000_000)
+    return tuple(_window_of(finite_values(sample[..., c])) for c in range(shown_channels(image)))
+
+
+def _window_of(values: np.ndarray) -> tuple[float, float]:
+    """The percentile window of finite ``values``; their extremes when it is empty (a
+    flat picture: one above its value), ``(0, 1)`` when there are none."""
+    if values.size == 0:
+        return 0.0, 1.0
+    lo, hi = np.percentile(values, [LOW_PERCENTILE, HIGH_PERCENTILE])
     if hi <= lo:
-        lo, hi = float(sample.min()), float(sample.max())
+        lo, hi = float(values.min()), float(values.max())
         if hi <= lo:
             hi = lo + 1
     return float(lo), float(hi)
@@ -532,6 +555,13 @@ def value_range(image: np.ndarray) -> tuple[float, float]:
         return float(image.min()), float(image.max())
     finite = image[np.isfinite(image)]
     return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+
+
+def channel_ranges(image: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """:func:`value_range` of each channel shown (one for a grey picture)."""
+    if channel_count(image) == 1:
+        return (value_range(image),)
+    return tuple(value_range(image[..., c]) for c in range(shown_channels(image)))
 
 
 def encode_png(array: np.ndarray) -> bytes:

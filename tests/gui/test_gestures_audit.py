@@ -172,7 +172,7 @@ def test_enter_in_the_contrast_dialog_keeps_the_value_typed(qtbot):
     dialog = ContrastDialog()
     qtbot.addWidget(dialog)
     events = []
-    dialog.window_changed.connect(lambda lo, hi: events.append(("window", lo, hi)))
+    dialog.windows_changed.connect(lambda ws: events.append(("window", *ws[0])))
     dialog.reset.connect(lambda: events.append(("reset",)))
     dialog.set_window(0.0, 255.0, (0.0, 255.0))
     dialog.show()

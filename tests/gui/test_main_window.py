@@ -208,13 +208,13 @@ def test_the_contrast_dialog_follows_the_image_shown_and_each_keeps_its_window(q
     w.show_contrast()
     dialog = w.contrast_dialog
     dialog.high.setValue(1050)
-    assert w.document.window == (dialog.low.value(), 1050)
+    assert w.document.windows == ((dialog.low.value(), 1050),)
     w.open_image(lit)  # the dialog now speaks of the bright image
-    assert dialog.low.value() >= 29000 and w.document.window is None
+    assert dialog.low.value() >= 29000 and w.document.windows is None
     dialog.low.setValue(dialog.low.value() + 100)  # one step applies to this image
-    assert 29000 < w.document.window[0] < w.document.window[1] <= 60000
+    assert 29000 < w.document.windows[0][0] < w.document.windows[0][1] <= 60000
     w.open_image(dim)  # and the dim one comes back with the window chosen for it
-    assert w.document.window[1] == 1050 and dialog.high.value() == 1050
+    assert w.document.windows[0][1] == 1050 and dialog.high.value() == 1050
     w.close()
 
 
@@ -297,7 +297,7 @@ def _contrast_dialog(qtbot):
     dialog = ContrastDialog()
     qtbot.addWidget(dialog)
     seen: list = []
-    dialog.window_changed.connect(lambda lo, hi: seen.append((lo, hi)))
+    dialog.windows_changed.connect(lambda windows: seen.append(*windows))
     return dialog, seen
 
 

@@ -1,0 +1,75 @@
+"""Contrast windows: the values a picture's channel is shown from black to white. No Qt.
+
+The automatic window of a channel is its 0.5 and 99.5 percentiles, robust to a few hot
+pixels; NaN and infinities are no brightness and are left out. A picture of more than 8
+bits with several channels gets one window per channel (as Fiji's auto contrast does):
+one window over all of them showed a 16-bit RGB picture whose blue sat at 30000 and red
+at 1000-1400 as solid blue (docs/adr/0027). The same windows carry the fill's
+tolerance, given in 8-bit grey levels, to such a picture's channels
+(:func:`annotator.core.labelmap.tolerance_scales`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: ``(low, high)``: the value shown black and the value shown white.
+Window = tuple[float, float]
+
+#: The automatic window's percentiles.
+LOW_PERCENTILE, HIGH_PERCENTILE = 0.5, 99.5
+
+
+def even_sample(image: np.ndarray, max_pixels: int | None) -> np.ndarray:
+    """Every n-th row and column of ``image``: at most about ``max_pixels`` pixels (all
+    of them with None). A view, never a copy."""
+    h, w = image.shape[:2]
+    if max_pixels is None or h * w <= max_pixels:
+        return image
+    step = int(np.ceil(np.sqrt(h * w / max_pixels)))
+    return image[::step, ::step]
+
+
+def finite_values(values: np.ndarray) -> np.ndarray:
+    """``values`` as one row, without NaN and infinities (integers have none)."""
+    flat = values.reshape(-1)
+    return flat[np.isfinite(flat)] if flat.dtype.kind == "f" else flat
+
+
+def percentile_window(values: np.ndarray) -> Window | None:
+    """The 0.5 and 99.5 percentiles of the finite ``values``; None when none is finite."""
+    finite = finite_values(values)
+    if finite.size == 0:
+        return None
+    low, high = np.percentile(finite, (LOW_PERCENTILE, HIGH_PERCENTILE))
+    return float(low), float(high)
+
+
+def channel_count(image: np.ndarray) -> int:
+    """How many channels ``image`` has (1 for a 2-D picture)."""
+    return 1 if image.ndim == 2 else int(image.shape[2])
+
+
+def shown_channels(image: np.ndarray) -> int:
+    """How many channels of ``image`` are shown: grey 1, two channels 2 (magenta and
+    green), else the first three."""
+    return min(channel_count(image), 3)
+
+
+def channel_windows(
+    image: np.ndarray, channels: int | None = None, max_pixels: int | None = 1_000_000
+) -> tuple[Window | None, ...]:
+    """The percentile window of each of the first ``channels`` channels (all with None) of
+    ``image``, on an even sample of at most about ``max_pixels`` pixels; None for a
+    channel with no finite value."""
+    sample = even_sample(image, max_pixels)
+    count = channel_count(image) if channels is None else channels
+    if sample.ndim == 2:
+        return (percentile_window(sample),)
+    return tuple(percentile_window(sample[..., c]) for c in range(count))
+
+
+def per_channel(image: np.ndarray) -> bool:
+    """Whether ``image`` is shown with a window per channel: several channels of more
+    than 8 bits. 8-bit pictures are shown as they are; grey ones have one window."""
+    return image.dtype != np.uint8 and shown_channels(image) > 1
