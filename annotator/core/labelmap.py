@@ -415,7 +415,7 @@ class LabelMap:
         value: int,
         *,
         image: np.ndarray | None = None,
-        tolerance: float | None = None,
+        tolerance: Tolerance | None = None,
         only_over: int | None = None,
     ) -> tuple[np.ndarray, Box, int] | None:
         """What :meth:`flood_fill` would change, changing nothing: (box-shaped mask of
