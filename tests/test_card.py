@@ -187,3 +187,77 @@ def test_class_weights_round_trip_and_old_cards_have_none():
     card = ModelCard.from_json(data)
     assert card.training.class_weights == (0.8, 1.5, 2.0)
     assert ModelCard.from_json(card.to_json()).training.class_weights == (0.8, 1.5, 2.0)
+
+
+# --- a score over too few validation labels is no score -----------------------------------------
+def _validated(iou, class_pixels=None, mean_iou=1.0, accuracy=1.0):
+    pixels = sum((class_pixels or {}).values()) if class_pixels else 3
+    return ModelCard(
+        version=1,
+        architecture={},
+        classes=tuple(iou),
+        metrics=CardMetrics(
+            loss=0.5,
+            pixel_accuracy=accuracy,
+            mean_iou=mean_iou,
+            iou=iou,
+            val_pixels=pixels,
+            class_pixels=class_pixels or {},
+        ),
+    )
+
+
+def test_three_validation_pixels_of_one_class_are_not_a_score():
+    """The audit's round: one stroke of background, 3 pixels held out, "mIoU 1.00"."""
+    card = _validated(
+        {"background": 1.0, "cell": None, "nucleus": None},
+        {"background": 3, "cell": 0, "nucleus": 0},
+    )
+    assert card.mean_iou is None and card.pixel_accuracy is None
+    why = "too few validation labels (3 pixels of 1 class)"
+    assert card.metrics.not_scored == why
+    assert card.metrics.score_text() == f"not scored: {why}"
+    written = card.to_dict()["metrics"]
+    assert written["not_scored"] == why
+    assert written["class_pixels"] == {"background": 3, "cell": 0, "nucleus": 0}
+    assert ModelCard.from_json(card.to_json()) == card
+
+
+def test_an_old_card_of_few_pixels_or_one_class_is_not_scored_either():
+    """Cards written before class_pixels count the classes with an IoU."""
+    tiny = _validated({"background": 1.0, "cell": None}, None)  # 3 pixels
+    assert tiny.mean_iou is None
+    assert tiny.metrics.not_scored == "too few validation labels (3 pixels of 1 class)"
+    data = json.loads(LEGACY_CARD)
+    data["metrics"]["iou"] = {"background": 0.9, "cell": None, "nucleus": None}
+    one_class = ModelCard.from_json(data)
+    assert one_class.metrics.not_scored == "too few validation labels (4,096 pixels of 1 class)"
+    assert one_class.mean_iou is None
+
+
+def test_enough_labels_of_two_classes_score_and_say_over_how_many_classes():
+    card = _validated(
+        {"background": 0.9, "cell": 0.7, "nucleus": None},
+        {"background": 300, "cell": 100, "nucleus": 0},
+        mean_iou=0.8,
+        accuracy=0.95,
+    )
+    assert card.metrics.not_scored is None
+    assert card.mean_iou == 0.8 and card.pixel_accuracy == 0.95
+    assert card.metrics.score_text() == "mIoU 0.80 over 2 of 3 classes"
+    every = _validated(
+        {"background": 0.9, "cell": 0.7}, {"background": 300, "cell": 100}, mean_iou=0.8
+    )
+    assert every.metrics.score_text(3, "mean IoU") == "mean IoU 0.800"
+    assert "not_scored" not in every.to_dict()["metrics"]
+
+
+@pytest.mark.parametrize(
+    ("pixels", "classes", "scored"),
+    [(199, 3, False), (200, 1, False), (200, 2, True), (10_000, 2, True), (0, 0, False)],
+)
+def test_the_threshold_of_a_score(pixels, classes, scored):
+    from annotator.core.card import MIN_SCORED_CLASSES, MIN_SCORED_PIXELS, not_scored_reason
+
+    assert (MIN_SCORED_PIXELS, MIN_SCORED_CLASSES) == (200, 2)
+    assert (not_scored_reason(pixels, classes) is None) == scored

@@ -148,6 +148,49 @@ def test_status_says_a_version_s_figures_in_words():
     assert _metrics({}) == "no validation figures"
 
 
+def test_models_and_status_say_a_round_of_a_few_validation_pixels_was_not_scored(tmp_path, capsys):
+    """An audit's round on one stroke of one class: 3 validation pixels, "mIoU 1.000"."""
+    from annotator.core.card import CardMetrics, ModelCard
+    from annotator.core.schema import LabelSchema
+    from annotator.storage.project import Project
+
+    names = ("background", "cell", "nucleus")
+    tiny = CardMetrics(
+        loss=0.7,
+        pixel_accuracy=1.0,  # (as cards were written before: the figures themselves)
+        mean_iou=1.0,
+        iou={"background": 1.0, "cell": None, "nucleus": None},
+        val_pixels=3,
+        class_pixels={"background": 3, "cell": 0, "nucleus": 0},
+    )
+    fair = CardMetrics(
+        loss=0.3,
+        pixel_accuracy=0.9,
+        mean_iou=0.75,
+        iou={"background": 0.9, "cell": 0.6, "nucleus": None},
+        val_pixels=5000,
+        class_pixels={"background": 4000, "cell": 1000, "nucleus": 0},
+    )
+    root = tmp_path / "p"
+    with Project.create(root, LabelSchema.from_names(list(names))) as project:
+        for version, metrics in ((1, tiny), (2, fair)):
+            card = ModelCard(version=version, architecture={}, classes=names, metrics=metrics)
+            project.register_model(version, None, f"models/v{version}/model.pt", card)
+    capsys.readouterr()
+    assert main(["models", str(root)]) == 0
+    out = capsys.readouterr().out
+    v1 = out[out.index("v1 ") : out.index("v2 ")]
+    assert "1.0000" not in v1 and v1.count("n/a") == 2
+    assert "not scored: too few validation labels (3 pixels of 1 class)" in v1
+    assert "mIoU 0.7500 over 2 of 3 classes" in out[out.index("v2 ") :]
+    assert main(["status", str(root)]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("models")]
+    assert "not scored: too few validation labels (3 pixels of 1 class), loss 0.7000" in lines[0]
+    assert "accuracy" not in lines[0] and "IoU" not in lines[0]
+    assert "pixel accuracy 0.900, mean IoU 0.750 over 2 of 3 classes, loss 0.3000" in lines[1]
+
+
 def test_the_gui_without_a_display_is_one_line_not_a_qt_abort():
     from annotator.cli.project_cmds import no_display
 

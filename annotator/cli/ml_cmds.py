@@ -259,11 +259,15 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
     line = ProgressLine("training")
 
     def report(p: TrainProgress) -> None:
+        # What a phase between the steps does (loading, scoring, writing), in words; the
+        # round's own time left (ProgressLine's own counts the start-up as steps' time).
+        what = f"loss {p.loss:.4f} {p.phase}" if p.phase == "train" or not p.detail else p.detail
         if p.max_steps:
-            line(p.step, p.max_steps, f"loss {p.loss:.4f} {p.phase}")
+            line(p.step, p.max_steps, what, p.eta_s)
         else:
             total = int(p.max_seconds or 0)
-            line(min(int(p.elapsed_s), total), total, f"step {p.step} loss {p.loss:.4f} {p.phase}")
+            done = min(int(p.elapsed_s), total)
+            line(done, total, f"step {p.step} {what}" if p.phase == "train" else what, p.eta_s)
 
     main = not torchrun.is_helper_rank()
     try:
@@ -335,13 +339,18 @@ def _print_round(outcome: TrainOutcome) -> None:
     )
     for note in outcome.notes:
         print(f"note: {note} (`annotator train --from-scratch`)", file=sys.stderr)
+    for warning in outcome.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if result.metrics is None:
         print("no validation: too few labelled pixels to hold some out")
         return
     met = result.metrics
+    if (why := m.card.metrics.not_scored) is not None:
+        print(f"validation: not scored: {why}")
+        return
     print(
         f"validation on {met.pixels:,} labelled pixels: pixel accuracy "
-        f"{met.pixel_accuracy:.4f}, mean IoU {_fmt(met.mean_iou)}"
+        f"{met.pixel_accuracy:.4f}, {m.card.metrics.score_text(4, 'mean IoU')}"
     )
     for name, iou in zip(m.card.classes, met.iou):
         print(f"  IoU {name:<20} {_fmt(iou)}")
@@ -567,6 +576,10 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"  {'':<8} adapted from {card.adapted} (not trained since)")
         if m.version not in stored:
             print(f"  {'':<8} files removed to save space (models --keep)")
+        if (why := card.metrics.not_scored) is not None:
+            print(f"  {'':<8} not scored: {why}")
+        elif card.mean_iou is not None and card.metrics.iou_classes < len(card.metrics.iou):
+            print(f"  {'':<8} {card.metrics.score_text(4)}")
     if stale:
         print(f"note: {stale}", file=sys.stderr)
     return 0

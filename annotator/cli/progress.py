@@ -21,13 +21,18 @@ class ProgressLine:
         self.shown = False
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
-    def __call__(self, done: int, total: int, message: str = "") -> None:
+    def __call__(
+        self, done: int, total: int, message: str = "", eta: float | None | str = "auto"
+    ) -> None:
+        """Show ``done`` of ``total``. ``eta``: the seconds left when the caller knows
+        better than ``auto`` (the time so far, per unit done, times the units left;
+        ``None``: not known, not shown)."""
         try:
-            self._show(done, total, message)
+            self._show(done, total, message, eta)
         except (BrokenPipeError, ValueError):  # the reader went away (| head): the work
             self.stream = _Nowhere()  # goes on; a progress line is no reason to stop it
 
-    def _show(self, done: int, total: int, message: str) -> None:
+    def _show(self, done: int, total: int, message: str, eta_s: float | None | str) -> None:
         now = time.monotonic()
         elapsed = now - self.start
         if elapsed < self.delay and done < total:
@@ -38,8 +43,10 @@ class ProgressLine:
         self.last = now
         pct = f"{100 * done / total:5.1f}%" if total else ""
         eta = ""
-        if total and done and done < total:
-            eta = f" eta {elapsed * (total - done) / done:5.0f}s"
+        if eta_s == "auto" and total and done and done < total:
+            eta_s = elapsed * (total - done) / done
+        if isinstance(eta_s, float | int) and done < total:
+            eta = f" eta {eta_s:5.0f}s"
         text = f"{self.label}: {done}/{total} {pct}{eta} {message}"[:120]
         if self.tty:
             self.stream.write("\r\x1b[2K" + text)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from annotator.cli.progress import ProgressLine
+from annotator.core.card import CardMetrics
 from annotator.core.errors import AnnotatorError
 from annotator.core.schema import name_key, untrainable
 from annotator.core.status import ImageStatus
@@ -370,13 +371,16 @@ def no_display(environ: dict[str, str] | None = None, platform: str | None = Non
 def _metrics(metrics: dict) -> str:
     """A version's validation figures in words (``--json`` has them all)."""
     words = []
-    for key, name in (("pixel_accuracy", "pixel accuracy"), ("mean_iou", "mean IoU")):
-        value = metrics.get(key)
-        if isinstance(value, int | float):
-            words.append(f"{name} {value:.3f}")
-    loss = metrics.get("loss")
-    if isinstance(loss, int | float):
-        words.append(f"loss {loss:.4f}")
+    m = CardMetrics.from_dict(metrics)
+    if m.not_scored is not None:
+        words.append(f"not scored: {m.not_scored}")
+    else:
+        if m.pixel_accuracy is not None:
+            words.append(f"pixel accuracy {m.pixel_accuracy:.3f}")
+        if (score := m.score_text(3, "mean IoU")) is not None:
+            words.append(score)
+    if m.loss is not None:
+        words.append(f"loss {m.loss:.4f}")
     return ", ".join(words) or "no validation figures"
 
 

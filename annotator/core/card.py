@@ -32,8 +32,36 @@ CARD_FORMAT = 1
 CHECKPOINT_FORMAT = "annotator-unet/1"
 #: Architecture of cards written before there was a choice (they were all U-Nets).
 LEGACY_ARCH = "unet"
+#: A round's validation is a score of its model only over at least this many labelled
+#: pixels of at least :data:`MIN_SCORED_CLASSES` classes. Fewer pixels than one dab of the
+#: default brush (radius 8, about 200 px) are one click's worth of labels, neighbours of
+#: each other, and one wrong pixel in fewer would move the accuracy by more than half
+#: the 0.01 the panel shows. With one class, a model that paints that class everywhere
+#: scores 1.0: nothing tells it apart from a good one.
+MIN_SCORED_PIXELS = 200
+MIN_SCORED_CLASSES = 2
 
 T = TypeVar("T")
+
+
+def not_scored_reason(pixels: int, classes: int) -> str | None:
+    """Why validation over ``pixels`` labelled pixels of ``classes`` classes is no score of
+    the model (``None``: it is one); see :data:`MIN_SCORED_PIXELS`."""
+    if pixels >= MIN_SCORED_PIXELS and classes >= MIN_SCORED_CLASSES:
+        return None
+    return (
+        f"too few validation labels ({pixels:,} pixel{'' if pixels == 1 else 's'} of "
+        f"{classes} class{'' if classes == 1 else 'es'})"
+    )
+
+
+def iou_text(
+    mean_iou: float, scored: int, classes: int, digits: int = 2, name: str = "mIoU"
+) -> str:
+    """``mIoU 0.85``, or ``mIoU 0.85 over 2 of 3 classes`` when some classes had no IoU
+    (no validation labels, and not predicted there either)."""
+    text = f"{name} {mean_iou:.{digits}f}"
+    return text if scored >= classes else f"{text} over {scored} of {classes} classes"
 
 
 class _Reader:
@@ -126,10 +154,50 @@ class CardMetrics:
     iou: Mapping[str, float | None] = field(default_factory=dict)
     #: Validation pixels; ``None`` when nothing was held out (then only ``loss`` is set).
     val_pixels: int | None = None
+    #: Validation pixels of each class name (empty on cards made before it was recorded).
+    class_pixels: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "model card") -> CardMetrics:
+        """The metrics of a card's ``metrics`` object (as :meth:`ModelCard.to_dict` writes)."""
+        return _metrics(_Reader(data, where, "metrics"))
 
     @property
     def validated(self) -> bool:
         return self.val_pixels is not None
+
+    @property
+    def labelled_classes(self) -> int:
+        """How many classes had validation labels. Cards made before ``class_pixels``
+        was recorded count the classes with an IoU (also those the model painted where
+        they had no labels: a count as high or higher)."""
+        if self.class_pixels:
+            return sum(1 for n in self.class_pixels.values() if n > 0)
+        return sum(1 for v in self.iou.values() if v is not None)
+
+    @property
+    def not_scored(self) -> str | None:
+        """Why the validation figures are no score of the model (too few labels held
+        out, :func:`not_scored_reason`); ``None`` when they are, or nothing was held out."""
+        if self.val_pixels is None:
+            return None
+        return not_scored_reason(self.val_pixels, self.labelled_classes)
+
+    @property
+    def iou_classes(self) -> int:
+        """How many classes the mean IoU is over (those with an IoU)."""
+        return sum(1 for v in self.iou.values() if v is not None)
+
+    def score_text(self, digits: int = 2, name: str = "mIoU") -> str | None:
+        """The version's score in words: ``mIoU 0.85`` (``over 2 of 3 classes`` when
+        not every class was scored), ``not scored: too few validation labels (...)``,
+        or ``None`` without validation figures."""
+        if (why := self.not_scored) is not None:
+            return f"not scored: {why}"
+        if self.mean_iou is None:
+            return None
+        classes = len(self.iou)
+        return iou_text(self.mean_iou, self.iou_classes, classes, digits, name)
 
 
 @dataclass(frozen=True)
@@ -195,11 +263,14 @@ class ModelCard:
 
     @property
     def mean_iou(self) -> float | None:
-        return self.metrics.mean_iou
+        """The validation mean IoU; ``None`` when there is none or it is no score of the
+        model (``metrics.not_scored`` says why)."""
+        return None if self.metrics.not_scored else self.metrics.mean_iou
 
     @property
     def pixel_accuracy(self) -> float | None:
-        return self.metrics.pixel_accuracy
+        """The validation pixel accuracy; ``None`` as for :attr:`mean_iou`."""
+        return None if self.metrics.not_scored else self.metrics.pixel_accuracy
 
     def iou(self, class_name: str) -> float | None:
         """Validation IoU of one class, ``None`` when unknown."""
@@ -221,6 +292,10 @@ class ModelCard:
                 iou=dict(m.iou),
                 val_pixels=m.val_pixels,
             )
+            if m.class_pixels:
+                metrics["class_pixels"] = dict(m.class_pixels)
+            if (why := m.not_scored) is not None:  # (written for readers; read, it is derived)
+                metrics["not_scored"] = why
         t = self.training
         data: dict[str, Any] = {
             **self.extra,
@@ -409,10 +484,13 @@ def _metrics(r: _Reader) -> CardMetrics:
     iou: dict[str, float | None] = {}
     for name in iou_r.data:
         iou[str(name)] = iou_r.get_num(name)
+    pixels_r = r.get_obj("class_pixels")
+    class_pixels = {str(name): pixels_r.get_int(name) or 0 for name in pixels_r.data}
     return CardMetrics(
         loss=r.get_num("loss"),
         pixel_accuracy=r.get_num("pixel_accuracy"),
         mean_iou=r.get_num("mean_iou"),
         iou=iou,
         val_pixels=r.get_int("val_pixels"),
+        class_pixels=class_pixels,
     )

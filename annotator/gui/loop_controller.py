@@ -16,9 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from annotator.core.errors import AnnotatorError, ModelError
 from annotator.core.proposal import Proposal
@@ -226,6 +226,8 @@ class LoopController(QObject):
         self.actions["toggle_uncertainty"].toggled.connect(self.layers.uncertainty_item.setVisible)
         self.actions["toggle_proposal"].setChecked(True)
         self.actions["toggle_uncertainty"].setChecked(False)
+        if isinstance(parent, QWidget):  # the window: A while Accept is disabled says why
+            parent.installEventFilter(self)
 
     def _connect_panel(self) -> None:
         p = self.panel
@@ -696,7 +698,7 @@ class LoopController(QObject):
         self.update_enabled()
 
     def _progress(self, p: TrainProgress) -> None:
-        self.panel.show_progress(p.step, p.fraction, p.elapsed_s, p.loss, p.phase)
+        self.panel.show_progress(p.step, p.fraction, p.elapsed_s, p.loss, p.phase, p.detail)
         self.training_progress.emit(p)
 
     def _round_finished(self, outcome: RoundOutcome) -> None:
@@ -798,17 +800,37 @@ class LoopController(QObject):
             and self.stale_version() is None
         )
 
+    def _no_accept_why(self) -> str:
+        """Why Accept cannot run on the open image ("" when it can, or nothing is open)."""
+        doc = self.workspace.document
+        if self.service is None or doc is None:
+            return ""
+        if self.layers.proposal is not None and self.layers.image_id == doc.image_id:
+            return ""
+        stale = self.stale_version()
+        if self.service.project.active_model() is None:
+            return "No model yet: paint some pixels of each class, then Train now (Ctrl+T)."
+        if stale is not None:
+            return classes_changed_text(stale.version)
+        return "The proposal of this image is not ready yet."
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        """A or Shift+A while Accept is disabled (its key then reaches the window as a
+        plain key press): say why in the status bar instead of nothing."""
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            pressed = QKeySequence(event.keyCombination())
+            for name in ("accept", "accept_class"):
+                action = self.actions[name]
+                disabled = not action.isEnabled() and pressed in action.shortcuts()
+                if disabled and (why := self._no_accept_why()):
+                    self.message.emit(why, MESSAGE_MS)
+                    return True
+        return super().eventFilter(watched, event)
+
     def _accept_tips(self, has_doc: bool, has_proposal: bool) -> None:
-        """While Accept is disabled, its tooltip says why (A and Shift+A do nothing)."""
-        why = ""
-        if self.service is not None and has_doc and not has_proposal:
-            stale = self.stale_version()
-            if self.service.project.active_model() is None:
-                why = "No model yet: paint some pixels of each class, then Train now (Ctrl+T)."
-            elif stale is not None:
-                why = classes_changed_text(stale.version)
-            else:
-                why = "The proposal of this image is not ready yet."
+        """While Accept is disabled, its tooltip says why (A and Shift+A say it too:
+        :meth:`eventFilter`)."""
+        why = self._no_accept_why() if has_doc and not has_proposal else ""
         for name, tip in self._default_tips.items():
             text = f"{tip}. {why}" if why else tip
             self.actions[name].setToolTip(text)

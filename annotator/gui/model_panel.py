@@ -6,6 +6,7 @@ no model logic. The IoU chart is drawn with QPainter (no plotting library in the
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,8 +69,11 @@ def iou_series(
     names its version was trained with: a class renamed since keeps its past under its
     new name (``renames``, oldest first); a class taken out has no series."""
     versions = [m.version for m in models]
+    # A version whose validation is no score (too few labels held out) has no points.
     scores = [
-        {name_key(name_now(n, m.version, renames)): v for n, v in m.card.metrics.iou.items()}
+        {}
+        if m.card.metrics.not_scored
+        else {name_key(name_now(n, m.version, renames)): v for n, v in m.card.metrics.iou.items()}
         for m in models
     ]
     series = []
@@ -250,6 +254,12 @@ def classes_changed_text(version: int) -> str:
         f"The classes changed since model v{version} was trained: "
         "Train from scratch (Model menu) to use them."
     )
+
+
+def starting_text() -> str:
+    """What a round does before its first report: the first of a session loads torch
+    (on the round's thread) unless the window's warm-up has already (ADR 0025)."""
+    return "starting" if "torch" in sys.modules else "loading torch"
 
 
 class VersionCombo(QComboBox):
@@ -455,13 +465,13 @@ class ModelPanel(QWidget):
             )
             self.device_label.setText("")
         else:
-            miou = active.card.mean_iou
             parts = [
                 f"<b>Model v{active.version}</b> (active, {len(models)} version"
                 f"{'s' if len(models) != 1 else ''})"
             ]
-            if miou is not None:
-                parts.append(f"validation mean IoU {miou:.2f}")
+            score = active.card.metrics.score_text(name="validation mean IoU")
+            if score is not None:
+                parts.append(score)
             self.version_label.setText(", ".join(parts))
             train = active.card.training
             arch = active.card.architecture
@@ -502,7 +512,7 @@ class ModelPanel(QWidget):
 
     def round_started(self) -> None:
         self.progress.setValue(0)
-        self.round_label.setText("Training round started…")
+        self.round_label.setText(f"Training round: {starting_text()}…")
         if not self._has_model:  # "No model yet: press Train now" is no longer the news
             self.version_label.setText(
                 "<b>Training the first model…</b> Its proposals appear when the round ends."
@@ -511,11 +521,21 @@ class ModelPanel(QWidget):
         self.cancel_button.setEnabled(True)
 
     def show_progress(
-        self, step: int, fraction: float, elapsed_s: float, loss: float, phase: str
+        self,
+        step: int,
+        fraction: float,
+        elapsed_s: float,
+        loss: float,
+        phase: str,
+        detail: str = "",
     ) -> None:
+        """A step's progress, or what the round does between them (``detail``: loading
+        the labelled images, scoring on the validation pixels, writing the version)."""
         self.progress.setValue(int(round(fraction * 1000)))
-        what = "validating" if phase == "validate" else f"step {step}"
-        self.round_label.setText(f"Training: {what}, {elapsed_s:.0f} s, loss {loss:.3f}")
+        if phase != "train" and detail:
+            self.round_label.setText(f"Training: {detail}…")
+            return
+        self.round_label.setText(f"Training: step {step}, {elapsed_s:.0f} s, loss {loss:.3f}")
 
     def round_finished(self, message: str, queued: bool) -> None:
         self.progress.setValue(1000 if message.startswith("published") else 0)
@@ -550,9 +570,12 @@ def version_text(rec: ModelRecord, when: bool = True) -> str:
         made = datetime.fromisoformat(rec.created_at).astimezone().strftime("%d %b %H:%M")
     except ValueError:
         made = rec.created_at[:16]
-    miou = rec.card.mean_iou
     head = f"v{rec.version}  {made}" if when else f"v{rec.version}"
-    return head + ("" if miou is None else f"  mIoU {miou:.2f}")
+    metrics = rec.card.metrics
+    if metrics.not_scored:  # (the panel's line says why)
+        return f"{head}  not scored"
+    score = metrics.score_text()
+    return head + ("" if score is None else f"  {score}")
 
 
 def ask_architecture(parent: QWidget | None, current: str | None = None) -> str | None:

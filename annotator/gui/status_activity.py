@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
+from annotator.gui.model_panel import starting_text
+
 if TYPE_CHECKING:
     from annotator.gui.loop_controller import LoopController
     from annotator.services.model_service import RoundOutcome
@@ -118,7 +120,7 @@ class StatusActivity:
         self._round = len(service.project.models()) + 1 if service is not None else 1
         self.bar.setValue(0)
         self.bar.show()
-        self.label.setText(f"Training round {self._round}: starting…")
+        self.label.setText(f"Training round {self._round}: {starting_text()}…")
 
     def training_progress(self, progress: Any) -> None:
         """``progress`` is an ``ml.train.TrainProgress`` (typed loosely: no torch here)."""
@@ -127,9 +129,12 @@ class StatusActivity:
             self.bar.show()
         fraction = float(progress.fraction)
         self.bar.setValue(int(round(fraction * 1000)))
-        what = "validating" if progress.phase == "validate" else f"step {progress.step}"
+        if progress.phase != "train" and progress.detail:  # loading, scoring, writing...
+            self.label.setText(f"Training round {self._round}: {progress.detail}…")
+            return
         self.label.setText(
-            f"Training round {self._round}: {fraction * 100:.0f} % ({what}, loss {progress.loss:.3f})"
+            f"Training round {self._round}: {fraction * 100:.0f} % "
+            f"(step {progress.step}, loss {progress.loss:.3f})"
         )
 
     def round_finished(self, outcome: RoundOutcome) -> None:

@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import torch
 
+from annotator.core.card import not_scored_reason
 from annotator.core.errors import ModelError
 from annotator.ml import distributed
 from annotator.ml.data import (
@@ -46,6 +47,7 @@ from annotator.ml.data import (
 from annotator.ml.device import choose_device, to_channels_last
 from annotator.ml.loss import segmentation_loss
 from annotator.ml.networks import NetworkConfig, build_network, count_parameters, network_of
+from annotator.ml.progress import TrainProgress, eta
 
 log = logging.getLogger(__name__)
 
@@ -188,28 +190,6 @@ class TrainRequest:
 
 
 @dataclass(frozen=True)
-class TrainProgress:
-    """Reported after every step (and once when validation starts)."""
-
-    step: int
-    max_steps: int | None
-    elapsed_s: float
-    max_seconds: float | None
-    loss: float
-    phase: Literal["train", "validate"] = "train"
-
-    @property
-    def fraction(self) -> float:
-        """How much of the budget is used, in ``[0, 1]``."""
-        parts = []
-        if self.max_steps:
-            parts.append(self.step / self.max_steps)
-        if self.max_seconds:
-            parts.append(self.elapsed_s / self.max_seconds)
-        return float(min(1.0, max(parts))) if parts else 0.0
-
-
-@dataclass(frozen=True)
 class Metrics:
     """Validation metrics on held-out labelled pixels."""
 
@@ -218,6 +198,14 @@ class Metrics:
     mean_iou: float | None
     pixels: int
     images: tuple[int, ...]  # held-out image ids (the one image, for a pixel holdout)
+    #: Validation pixels of each class (the labels, not the predictions).
+    class_pixels: tuple[int, ...] = ()
+
+    @property
+    def not_scored(self) -> str | None:
+        """Why these figures are no score of the model (too few labels held out:
+        ``core.card.not_scored_reason``), or ``None``."""
+        return not_scored_reason(self.pixels, sum(1 for n in self.class_pixels if n > 0))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -246,6 +234,8 @@ class TrainResult:
     #: The cross-entropy class weights of the round (``None``: unweighted); proposals
     #: divide them out (``ml.predict.unweight``).
     class_weights: tuple[float, ...] | None = None
+    #: Labelled pixels of each class the round trained on (0: a class it never saw).
+    class_pixels: tuple[int, ...] = ()
 
     @property
     def publishable(self) -> bool:
@@ -281,11 +271,7 @@ def class_weights(targets: list[np.ndarray], n_classes: int, power: float) -> np
     """
     if power <= 0:
         return None
-    counts = np.zeros(n_classes, np.float64)
-    for t in targets:
-        counts += np.bincount(t[t != IGNORE].ravel().astype(np.int64), minlength=n_classes)[
-            :n_classes
-        ]
+    counts = label_counts(targets, n_classes).astype(np.float64)
     if counts.sum() == 0:
         return None
     freq = counts / counts.sum()
@@ -295,6 +281,16 @@ def class_weights(targets: list[np.ndarray], n_classes: int, power: float) -> np
     w = np.minimum(w, w[present].min() * 20)
     w[~present] = w[present].max()
     return w / float((w * freq).sum())
+
+
+def label_counts(targets: list[np.ndarray], n_classes: int) -> np.ndarray:
+    """Labelled pixels of each class in ``targets`` (training targets: IGNORE not counted)."""
+    counts = np.zeros(n_classes, np.int64)
+    for t in targets:
+        counts += np.bincount(t[t != IGNORE].ravel().astype(np.int64), minlength=n_classes)[
+            :n_classes
+        ]
+    return counts
 
 
 #: Below this many labelled images, validation holds out blocks of every image rather
@@ -465,6 +461,7 @@ def _optimise(
     step = 0
     value = float("nan")
     recent: list[float] = []
+    first_step = 0.0  # seconds the first step took (its one-off costs: not a pace)
     start = clock()
     # The learning-rate schedule follows the budget; under DDP every rank must use the
     # same rate, so the elapsed time it is computed from is agreed on every step.
@@ -500,9 +497,14 @@ def _optimise(
             step += 1
             value = float(loss.detach())
             elapsed = clock() - start
+            if step == 1:
+                first_step = elapsed
             if progress is not None:
+                left = eta(step, elapsed, first_step, request.max_steps, request.max_seconds)
                 progress(
-                    TrainProgress(step, request.max_steps, elapsed, request.max_seconds, value)
+                    TrainProgress(
+                        step, request.max_steps, elapsed, request.max_seconds, value, eta_s=left
+                    )
                 )
             stop_steps = request.max_steps is not None and step >= request.max_steps
             stop_time = request.max_seconds is not None and elapsed >= request.max_seconds
@@ -544,6 +546,16 @@ def train_round(
         split_rng = np.random.default_rng([cfg.seed, request.parent_version or 0])
         sample_rng = np.random.default_rng([cfg.seed, rank])  # different crops per rank
 
+        if progress is not None:
+            n = len(request.images)
+            progress(
+                TrainProgress.starting(
+                    "prepare",
+                    f"preparing {n} labelled image{'' if n == 1 else 's'} and the network",
+                    request.max_steps,
+                    request.max_seconds,
+                )
+            )
         model, network = build_model(request)
         n_classes = network.n_classes
         prepared, val_pairs, sampler, weights = _training_data(
@@ -590,6 +602,7 @@ def train_round(
         world_size=world,
         parameters=count_parameters(model),
         class_weights=None if weights is None else tuple(float(w) for w in weights),
+        class_pixels=tuple(int(n) for n in label_counts([p.target for p in prepared], n_classes)),
     )
     if loop.status != "finished":
         msg = (
@@ -604,6 +617,7 @@ def train_round(
     metrics = None
     if val_pairs:
         if progress is not None:
+            held_out = sum(int((t != IGNORE).sum()) for _, t in val_pairs)
             progress(
                 TrainProgress(
                     loop.steps,
@@ -612,6 +626,7 @@ def train_round(
                     request.max_seconds,
                     loop.final_loss,
                     "validate",
+                    detail=f"scoring on {held_out:,} validation pixels",
                 )
             )
         metrics = evaluate(
@@ -652,6 +667,7 @@ def metrics_from_confusion(cm: np.ndarray, images: tuple[int, ...] = ()) -> Metr
         mean_iou=float(np.mean(present)) if present else None,
         pixels=total,
         images=images,
+        class_pixels=tuple(int(n) for n in cm.sum(axis=1)),
     )
 
 

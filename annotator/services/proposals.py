@@ -509,9 +509,11 @@ class ProposalWorker:
         if cancel.is_set() or not ids:
             return done
         self._note(request.version, listed=ids)
-        # The version must still fit the classes before any score of it counts (loading
-        # checks that), stored or new.
-        self._predictor(request.version)
+        # The version must still fit the classes before any score of it counts, stored
+        # or new (its card says; loading it refuses it in words). The model itself is
+        # loaded only when a score is missing.
+        if not self._fits(request.version):
+            self._predictor(request.version)
         # First the scores the version already stored, in batches: the project already
         # holds them, a list that showed an older version's score catches up. Those the
         # record holds (read at the version's start) are not read again; the others'
@@ -575,11 +577,14 @@ class ProposalWorker:
         """(proposal, computed now?) from the stored one of this version or the model."""
         record = self.project.image(image_id)
         # The version must still fit the classes (a renamed class changed its meaning)
-        # before a proposal of it is shown, stored or new; loading it checks that.
-        predictor = self._predictor(version)
-        stored = proposal_store.load_proposal(self.project, record, version)
-        if stored is not None:
-            return stored, False
+        # before a proposal of it is shown, stored or new. A stored one is shown without
+        # the model: its card says whether it fits (loading the model, which checks the
+        # same, kept a reopened project's stored proposal waiting 2-12 s for torch).
+        if self._fits(version):
+            stored = proposal_store.load_proposal(self.project, record, version)
+            if stored is not None:
+                return stored, False
+        predictor = self._predictor(version)  # (refuses a version that does not fit)
         image = pixels if pixels is not None else self.project.load_image(record)
         proposal = predictor.predict(
             image, cancel=cancel, keep_probabilities=False, progress=progress

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -74,6 +74,9 @@ class TrainOutcome:
     kept_active: int | None = None
     #: What the caller should tell the user about the round (one line each).
     notes: tuple[str, ...] = ()
+    #: What the user should know is wrong with the round's labels (one line each):
+    #: classes it had no labels of (:func:`unlabelled_classes_warning`).
+    warnings: tuple[str, ...] = ()
     #: A cancel (Ctrl+C, the Cancel button) came only once ``model`` was published: the
     #: version stays, whole, and the caller says so.
     cancelled_after_publish: bool = False
@@ -124,19 +127,23 @@ def build_request(
     network: NetworkConfig | None = None,
     recent_weight: float = RECENT_WEIGHT,
     cancel: CancelToken | None = None,
+    progress: Callable[[TrainProgress], None] | None = None,
 ) -> TrainRequest:
     """The immutable :class:`~annotator.ml.train.TrainRequest` for the project's labels.
 
     Reading every labelled image can take a while on a big project: a ``cancel`` (the
-    window closing) stops it between images with :class:`Cancelled`."""
-    from annotator.ml.train import TrainConfig, TrainImage, TrainRequest
-
+    window closing) stops it between images with :class:`Cancelled`; ``progress`` hears
+    how many it reads."""
     schema = project.schema
     if (why := untrainable(len(schema))) is not None:
         raise ModelError(why)
     records = labelled_records(project)
     if not records:
         raise ModelError("no labelled images: label some pixels (or import masks) first")
+    if progress is not None:
+        _say_loading(progress, len(records), steps, seconds)
+    from annotator.ml.train import TrainConfig, TrainImage, TrainRequest
+
     parent = None if from_scratch else project.active_model()
     config = config or TrainConfig()
     images = []
@@ -173,6 +180,18 @@ def build_request(
     )
 
 
+def _say_loading(
+    progress: Callable[[TrainProgress], None],
+    images: int,
+    steps: int | None,
+    seconds: float | None,
+) -> None:
+    from annotator.ml.progress import TrainProgress
+
+    what = f"loading {images} labelled image{'' if images == 1 else 's'}"
+    progress(TrainProgress.starting("load", what, steps, seconds))
+
+
 def train_project(
     project: Project,
     *,
@@ -205,6 +224,7 @@ def train_project(
             config=config,
             network=network,
             cancel=cancel,
+            progress=progress,
         )
     active_at_start = active.version if active else None
     result = _train_within_memory(train_round, request, progress, cancel)
@@ -214,6 +234,8 @@ def train_project(
     if result.publishable and main and cancel is not None and cancel.is_set():
         result = _cancelled(result)  # Ctrl+C during the validation: nothing is published
     if result.publishable and main:
+        if progress is not None:
+            progress(_writing(request, result, project.next_model_version()))
         try:  # (publishing refuses classes renamed meanwhile, in its transaction)
             record = publish(
                 project,
@@ -246,8 +268,47 @@ def train_project(
         raise failure
     if told is not None:
         raise FailedOnMainRank(told)
+    warning = unlabelled_classes_warning(request.class_names, result.class_pixels)
     late = record is not None and cancel is not None and cancel.is_set()
-    return TrainOutcome(result, record, main, kept, notes, cancelled_after_publish=late)
+    return TrainOutcome(
+        result,
+        record,
+        main,
+        kept,
+        notes,
+        () if warning is None or not main else (warning,),
+        cancelled_after_publish=late,
+    )
+
+
+def unlabelled_classes_warning(names: Sequence[str], class_pixels: Sequence[int]) -> str | None:
+    """What to say when a round trained with classes it had no labelled pixel of (the
+    model learns nothing of them, so it cannot propose them); ``None`` when it had all."""
+    missing = [n for n, count in zip(names, class_pixels) if count == 0]
+    if not class_pixels or not missing:
+        return None
+    which = ", ".join(missing)
+    return (
+        f"{'class' if len(missing) == 1 else 'classes'} {which} "
+        f"{'has' if len(missing) == 1 else 'have'} no labels yet: the model cannot propose "
+        f"{'it' if len(missing) == 1 else 'them'} until you paint some pixels of "
+        f"{'it' if len(missing) == 1 else 'each'}"
+    )
+
+
+def _writing(request: TrainRequest, result: TrainResult, version: int) -> TrainProgress:
+    """The report of a finished round while its version is written (ONNX export included)."""
+    from annotator.ml.progress import TrainProgress
+
+    return TrainProgress(
+        result.steps,
+        request.max_steps,
+        result.seconds,
+        request.max_seconds,
+        result.final_loss,
+        "write",
+        detail=f"writing model v{version}",
+    )
 
 
 def _notes(project: Project, parent: ModelRecord | None, from_scratch: bool) -> tuple[str, ...]:
@@ -322,12 +383,14 @@ def make_card(request: TrainRequest, result: TrainResult, version: int) -> Model
     metrics = CardMetrics(loss=round(result.final_loss, 5))
     if result.metrics is not None:
         m = result.metrics
+        scored = m.not_scored is None  # (else the card says why, not a score of 1.0)
         metrics = CardMetrics(
             loss=metrics.loss,
-            pixel_accuracy=round(m.pixel_accuracy, 5),
-            mean_iou=None if m.mean_iou is None else round(m.mean_iou, 5),
+            pixel_accuracy=round(m.pixel_accuracy, 5) if scored else None,
+            mean_iou=None if m.mean_iou is None or not scored else round(m.mean_iou, 5),
             iou={n: (None if v is None else round(v, 5)) for n, v in zip(names, m.iou)},
             val_pixels=m.pixels,
+            class_pixels=dict(zip(names, m.class_pixels)),
         )
     validation = result.metrics.images if result.metrics else ()
     return ModelCard(

@@ -200,7 +200,7 @@ class TrainingRounds:
                     f"; v{outcome.kept_active} stays active: it was made active during "
                     "the round (Roll back to use the new one)"
                 )
-            for note in outcome.notes:  # (the window: Model > Train from scratch)
+            for note in (*outcome.notes, *outcome.warnings):  # (notes: Model > Train from scratch)
                 message += f"; {note}"
         elif result.status == "cancelled":
             status, message = "cancelled", self._cancelled_message()

@@ -24,7 +24,7 @@ def _card(version: int, names, ious) -> ModelCard:
         version=version,
         architecture={"arch": "fcn", "depth": 2, "width": 4},
         classes=tuple(names),
-        metrics=CardMetrics(mean_iou=0.5, iou=dict(zip(names, ious, strict=True)), val_pixels=9),
+        metrics=CardMetrics(mean_iou=0.5, iou=dict(zip(names, ious, strict=True)), val_pixels=4096),
     )
 
 

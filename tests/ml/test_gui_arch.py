@@ -34,11 +34,12 @@ def test_ask_architecture_offers_the_registry_and_returns_the_chosen_name(monkey
 def test_a_version_in_the_list_says_when_it_was_made_and_how_good_it_is():
     from types import SimpleNamespace
 
+    from annotator.core.card import CardMetrics
     from annotator.gui.model_panel import version_text
 
     made = SimpleNamespace(version=3, created_at="2026-11-30T11:01:22", card=None)
-    made.card = SimpleNamespace(mean_iou=0.7912)
+    made.card = SimpleNamespace(metrics=CardMetrics(mean_iou=0.7912))
     text = version_text(made)
     assert text.startswith("v3  30 Nov ") and text.endswith("mIoU 0.79")
-    made.card.mean_iou = None
+    made.card.metrics = CardMetrics()
     assert "mIoU" not in version_text(made)
