@@ -21,7 +21,6 @@ import fnmatch
 import json
 import logging
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -34,7 +33,7 @@ from annotator.bench.actions import PROPOSAL_TOOLS, TOOLS
 from annotator.bench.robot import IGNORE, RobotResult, annotate, pixel_accuracy
 from annotator.core.errors import AnnotatorError, ImageReadError
 from annotator.core.labelmap import LabelMap
-from annotator.core.naming import pair_masks
+from annotator.core.naming import natural_key, pair_masks
 from annotator.core.proposal import Proposal, proposal_source
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
@@ -403,8 +402,7 @@ def join_parts(runs: list[RunResult]) -> list[RunResult]:
 
 
 def _natural_key(path: Path) -> list[Any]:
-    # isdecimal, not isdigit: "²" is a digit that int() refuses
-    return [int(t) if t.isdecimal() else t for t in re.split(r"(\d+)", path.stem)]
+    return natural_key(path.stem)
 
 
 #: Where a dataset keeps its pictures and its masks, in the order looked for.

@@ -98,6 +98,20 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 
+def natural_key(text: str) -> list[str | int]:
+    """Sort key that orders the numbers in ``text`` as numbers: ``2.png`` before
+    ``10.png``, as a series of slices or time points is meant to be read (Fiji's image
+    sequences do the same). Strings and numbers alternate, starting with a string, so
+    two keys always compare."""
+    # isdecimal, not isdigit: "²" is a digit that int() refuses
+    return [int(t) if t.isdecimal() else t for t in re.split(r"(\d+)", text)]
+
+
+def natural_path_key(path: PurePath) -> tuple[list[str | int], ...]:
+    """:func:`natural_key` of each part of ``path``: folders first, then the name."""
+    return tuple(natural_key(part) for part in path.parts)
+
+
 def mask_ending(stem: str) -> str | None:
     """The longest of :data:`MASK_ENDINGS` that ``stem`` ends with (any case), if any."""
     return next((e for e in sorted(MASK_ENDINGS, key=len, reverse=True) if _ends(stem, e)), None)

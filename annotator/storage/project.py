@@ -45,6 +45,7 @@ from annotator.core.naming import (
     mask_ending,
     masks_beside,
     masks_in_mask_folders,
+    natural_path_key,
     short_stem,
 )
 from annotator.core.proposal import source_version
@@ -364,7 +365,7 @@ def collect_image_files(
             # Compared as parts relative to p: resolving every file would cost a
             # readlink per path component.
             inner = [f.relative_to(resolved).parts for f in exclude if resolved in f.parents]
-            for sub in sorted(p.rglob("*")):
+            for sub in sorted(p.rglob("*"), key=lambda f: natural_path_key(f.relative_to(p))):
                 rel = sub.relative_to(p)
                 if any(rel.parts[: len(f)] == f for f in inner):
                     continue

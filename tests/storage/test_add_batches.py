@@ -172,3 +172,18 @@ def test_a_process_killed_mid_add_leaves_only_complete_records(tmp_path):
         _check_records(project)
         report = project.add_images([folder])  # adding again picks up the rest
         assert len(report.added) == 50 and len(report.skipped) == 100
+
+
+def test_a_folder_is_added_in_the_order_of_its_numbers(tmp_path):
+    """A series named without leading zeros (ISBI's 0.png .. 29.png, slices, time
+    points) is added as it is meant to be read: 2 before 10, in folders too."""
+    src = tmp_path / "src"
+    for i, name in enumerate(["10.png", "2.png", "1.png", "0.png", "z9/3.png", "z10/1.png"]):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        arr = np.zeros((4, 6), np.uint8)
+        arr.flat[0] = i  # distinct content
+        Image.fromarray(arr).save(src / name)
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as project:
+        project.add_images([src])
+        names = [r.name for r in project.images()]
+    assert names == ["0.png", "1.png", "2.png", "10.png", "z9/3.png", "z10/1.png"]

@@ -382,7 +382,7 @@ def test_the_label_stack_add_leaves_out_imports_as_add_says(tmp_path, capsys):
     root = str(tmp_path / "proj")
     assert main(["new", root, "--classes", "bg,membrane"]) == 0
     assert main(["add", root, str(tmp_path / "bes")]) == 0
-    assert "import them as labels with" in capsys.readouterr().err
+    assert "to import them as labels: `annotator import" in capsys.readouterr().err
     assert main(["import", root, "--format", "masks", str(tmp_path / "bes")]) == 0
     out = capsys.readouterr()
     assert "imported 4" in out.out and "skipped" not in out.err + out.out
