@@ -82,16 +82,30 @@ SPECS: tuple[ActionSpec, ...] = (
         "tool_brush", "&Brush", "&Tools", ("B",), True, "Drag to paint; right button erases"
     ),
     ActionSpec("tool_eraser", "&Eraser", "&Tools", ("E",), True, "Drag to unlabel"),
-    ActionSpec("tool_fill", "&Fill", "&Tools", ("F",), True, "Click to fill a connected region"),
+    ActionSpec(
+        "tool_fill",
+        "&Fill",
+        "&Tools",
+        ("F",),
+        True,
+        "Click to fill a connected region; right click erases",
+    ),
     ActionSpec(
         "tool_polygon",
         "&Polygon",
         "&Tools",
         ("P",),
         True,
-        "Click vertices; double-click or Enter closes",
+        "Click vertices; double-click or Enter closes; right clicks erase",
     ),
-    ActionSpec("tool_lasso", "&Lasso", "&Tools", ("L",), True, "Drag an outline; release fills it"),
+    ActionSpec(
+        "tool_lasso",
+        "&Lasso",
+        "&Tools",
+        ("L",),
+        True,
+        "Drag an outline; release fills it; right drag erases",
+    ),
     ActionSpec(
         "tool_proposal_brush",
         "Pr&oposal brush",
@@ -133,6 +147,13 @@ SPECS: tuple[ActionSpec, ...] = (
         "Drag an outline: fill holes and remove specks of the current class inside it",
     ),
     ActionSpec(
+        "pick_class",
+        "Pi&ck class under the cursor",
+        "&Tools",
+        ("I",),
+        tip="Paint with the class of the pixel under the cursor; Alt+click picks too",
+    ),
+    ActionSpec(
         "toggle_protection",
         "Pro&tected painting",
         "&Tools",
@@ -150,8 +171,20 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("brush_bigger", "B&igger brush", "&Tools", ("]",)),
     ActionSpec("toggle_labels", "Show &labels", "&View", ("H",), True),
     ActionSpec("fit", "&Fit to window", "&View", ("0",)),
-    ActionSpec("zoom_in", "Zoom &in", "&View", ("Ctrl++", "+")),
-    ActionSpec("zoom_out", "Zoom &out", "&View", ("Ctrl+-", "-")),
+    ActionSpec(
+        "zoom_in",
+        "Zoom &in",
+        "&View",
+        ("Ctrl++", "+"),
+        tip="Zoom in around the cursor when it is over the image, else around the centre",
+    ),
+    ActionSpec(
+        "zoom_out",
+        "Zoom &out",
+        "&View",
+        ("Ctrl+-", "-"),
+        tip="Zoom out around the cursor when it is over the image, else around the centre",
+    ),
     ActionSpec("zoom_1", "&Actual pixels", "&View", ("Ctrl+1",)),
     ActionSpec("contrast", "&Contrast…", "&View", ("Ctrl+K",)),
     ActionSpec("next", "&Next image", "&Image", ("PgDown",), tip="Next image of the list"),
@@ -230,11 +263,14 @@ SPECS: tuple[ActionSpec, ...] = (
 # Not actions of their own but listed in the help.
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("1 … 9", "Select class 1 to 9"),
-    ("Space + drag, middle drag", "Pan"),
+    ("Space + drag, middle drag", "Pan (Space wherever the focus is, but a text field)"),
     ("Wheel", "Zoom around the cursor"),
+    ("Horizontal wheel, trackpad sideways", "Pan sideways"),
+    ("Shift+Wheel", "Brush radius"),
+    ("Alt+click", "Pick the class under the cursor (as I)"),
     ("Esc", "Abort the stroke in progress / cancel an outline"),
     ("Enter, Backspace", "Close the polygon / remove its last vertex"),
-    ("Right button", "Erase with the brush or fill tool"),
+    ("Right button", "Erase with the brush, fill, polygon or lasso"),
 )
 
 

@@ -1,10 +1,18 @@
 """The canvas: image, label overlay, tools, zoom and pan in a QGraphicsView.
 
-* Wheel zooms around the cursor; ``fit_to_window`` shows the whole image; at high zoom
+* Wheel zooms around the cursor, a horizontal wheel (or a trackpad's sideways swipe)
+  pans sideways, Shift+wheel changes the brush radius; ``+`` and ``-`` zoom around the
+  cursor when it is over the image; ``fit_to_window`` shows the whole image; at high zoom
   each image pixel is an exact square (no smoothing).
-* Middle button, or Space held with the left button, pans.
-* The left button drives the current tool; the right button erases with the brush and
-  the fill tool.
+* Middle button, or Space held with the left button, pans. Space pans wherever the
+  keyboard focus is (a class row just clicked, a check box) while the pointer is over the
+  image, except in a text field, where it types a space.
+* The left button drives the current tool; the right button erases with every tool that
+  paints (brush, fill, polygon, lasso, superpixel brush). Alt+click picks the class under
+  the cursor (as the I key does).
+* A tool that shows the brush gets the centre of the image pixel under the pointer (whole
+  numbers), so a dab of radius r is the same symmetric disc wherever in the pixel the
+  click falls.
 * Extra layers (a proposal overlay, an uncertainty map) go in with :meth:`add_layer`
   above the labels and below the tool previews.
 """
@@ -12,10 +20,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
+    QBrush,
     QColor,
     QKeyEvent,
     QKeySequence,
@@ -28,6 +38,9 @@ from PySide6.QtGui import (
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
     QFrame,
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -35,17 +48,180 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsView,
     QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QStyleOptionGraphicsItem,
+    QTextEdit,
     QWidget,
 )
 
 from annotator.core.labelmap import Box, Point, Tolerance
 from annotator.gui.layers import ArrayImageItem, LabelOverlayItem
 from annotator.gui.smart_tools import SmartSupport, smart_tools
-from annotator.gui.tools import Tool, all_tools
+from annotator.gui.tools import PolygonTool, Tool, all_tools
 from annotator.services.document import Document
 
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
 Z_IMAGE, Z_LABELS, Z_LAYERS, Z_PREVIEW = 0.0, 10.0, 20.0, 100.0
+#: Screen pixels a horizontal wheel notch (120 eighths of a degree) pans sideways.
+PAN_PER_NOTCH = 60
+PREVIEW_RGB = (255, 255, 0)  # outlines in progress
+OUTLINE = QColor(0, 0, 0, 200)  # the dark edge that keeps a mark visible on bright pictures
+
+
+def _cosmetic(color: QColor, width: float) -> QPen:
+    pen = QPen(color, width)
+    pen.setCosmetic(True)  # in screen pixels, at any zoom
+    return pen
+
+
+class BrushRing(QGraphicsEllipseItem):
+    """The brush outline: a ring in the colour the brush paints (white for the eraser),
+    edged dark on both sides so it shows on a bright picture as on a dark one (a 1-px
+    white line vanished over bright cytoplasm)."""
+
+    WIDTH, EDGE = 2.0, 1.5  # screen pixels: the colour, and the dark edge each side
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.colour = QColor(255, 255, 255)
+        self._margin = 4.0  # scene units the screen-width pens reach past the rect
+
+    def set_ring(self, rect: QRectF, zoom: float, colour: QColor) -> None:
+        self.prepareGeometryChange()
+        self._margin = (self.WIDTH / 2 + self.EDGE + 1) / max(zoom, 1e-6)
+        self.colour = colour
+        self.setRect(rect)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        m = self._margin
+        return self.rect().adjusted(-m, -m, m, m)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        painter.save()
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(_cosmetic(OUTLINE, self.WIDTH + 2 * self.EDGE))
+        painter.drawEllipse(self.rect())
+        painter.setPen(_cosmetic(self.colour, self.WIDTH))
+        painter.drawEllipse(self.rect())
+        painter.restore()
+
+
+class VertexMarks(QGraphicsItem):
+    """A polygon's vertices, drawn at a fixed screen size: a small square on each, and
+    round the first a ring as wide as the click that closes the polygon (filled once the
+    polygon has enough vertices to close)."""
+
+    SQUARE = 6.0  # screen pixels
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._points: list[Point] = []
+        self._zoom = 1.0
+        self.close_px = PolygonTool.close_distance_px
+
+    def set_points(self, points: list[Point], zoom: float) -> None:
+        if points == self._points and zoom == self._zoom:
+            return
+        self.prepareGeometryChange()
+        self._points, self._zoom = list(points), zoom
+        self.update()
+
+    @property
+    def points(self) -> list[Point]:
+        return list(self._points)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        if not self._points:
+            return QRectF()
+        xs = [x + 0.5 for x, _ in self._points]
+        ys = [y + 0.5 for _, y in self._points]
+        m = (self.close_px + self.SQUARE + 4) / max(self._zoom, 1e-6)
+        return QRectF(
+            min(xs) - m, min(ys) - m, max(xs) - min(xs) + 2 * m, max(ys) - min(ys) + 2 * m
+        )
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        if not self._points:
+            return
+        to_screen = painter.worldTransform()
+        on_screen = [to_screen.map(QPointF(x + 0.5, y + 0.5)) for x, y in self._points]
+        yellow = QColor(*PREVIEW_RGB)
+        painter.save()
+        painter.resetTransform()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        first, r = on_screen[0], self.close_px
+        painter.setPen(_cosmetic(OUTLINE, 4.0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawEllipse(first, r, r)
+        closable = QColor(*PREVIEW_RGB, 90) if len(on_screen) >= 3 else None
+        painter.setBrush(QBrush(closable) if closable is not None else Qt.BrushStyle.NoBrush)
+        painter.setPen(_cosmetic(yellow, 2.0))
+        painter.drawEllipse(first, r, r)
+        half = self.SQUARE / 2
+        painter.setPen(_cosmetic(OUTLINE, 1.0))
+        painter.setBrush(QBrush(yellow))
+        for q in on_screen:
+            painter.drawRect(QRectF(q.x() - half, q.y() - half, self.SQUARE, self.SQUARE))
+        painter.restore()
+
+
+def _types_text(widget: QWidget) -> bool:
+    """Whether a space typed into ``widget`` is text (a name filter, a class name): a line
+    edit outside a number box, a text editor, an editable combo box."""
+    if isinstance(widget, QLineEdit):
+        return not isinstance(widget.parent(), QAbstractSpinBox) and not widget.isReadOnly()
+    if isinstance(widget, (QTextEdit, QPlainTextEdit)):
+        return not widget.isReadOnly()
+    return isinstance(widget, QComboBox) and widget.isEditable()
+
+
+class SpaceRouter(QObject):
+    """Space held while the pointer is over the canvas pans, wherever the keyboard focus
+    is in the canvas's window. Without it a click in the class list kept the focus
+    there, so Space ticked a class's "shown" box off and the drag painted instead of
+    panning. A text field with the focus keeps its spaces."""
+
+    def __init__(self, canvas: LabelCanvas) -> None:
+        super().__init__(canvas)
+        self._canvas = canvas
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        kind = event.type()
+        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            return False
+        if not isinstance(event, QKeyEvent) or event.key() != Qt.Key.Key_Space:
+            return False
+        canvas = self._canvas
+        if watched is canvas or not isinstance(watched, QWidget):
+            return False  # the canvas's own (keyPressEvent), or not a widget's
+        if kind == QEvent.Type.KeyRelease:
+            if not canvas.space_held:
+                return False
+            if not event.isAutoRepeat():
+                canvas.hold_space(False)
+            return True
+        if (
+            watched.window() is not canvas.window()
+            or _types_text(watched)
+            or not canvas.pointer_over()
+            or event.modifiers()
+            & (
+                Qt.KeyboardModifier.ControlModifier
+                | Qt.KeyboardModifier.AltModifier
+                | Qt.KeyboardModifier.MetaModifier
+            )
+        ):
+            return False
+        if not event.isAutoRepeat():
+            canvas.hold_space(True)
+        return True  # (auto-repeats too: the row under the focus must not toggle)
 
 
 class LabelCanvas(QGraphicsView):
@@ -56,6 +232,8 @@ class LabelCanvas(QGraphicsView):
     brush_radius_changed = Signal(float)
     tool_changed = Signal(str)
     notice = Signal(str)  # a tool's short message (the status bar)
+    painting = Signal(int)  # a gesture begins that writes this label value (the class)
+    pick_requested = Signal(int, int)  # Alt+click: the class under pixel (column, row)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,14 +256,16 @@ class LabelCanvas(QGraphicsView):
         self.overlay.setZValue(Z_LABELS)
         self._preview = QGraphicsPathItem()
         self._preview.setZValue(Z_PREVIEW)
-        pen = QPen(QColor(255, 255, 0), 0)  # width 0 = cosmetic, one screen pixel
+        pen = QPen(QColor(*PREVIEW_RGB), 0)  # width 0 = cosmetic, one screen pixel
         self._preview.setPen(pen)
-        self._brush = QGraphicsEllipseItem()
+        self._vertices = VertexMarks()
+        self._vertices.setZValue(Z_PREVIEW + 0.5)
+        self._brush = BrushRing()
         self._brush.setZValue(Z_PREVIEW + 1)
-        self._brush.setPen(QPen(QColor(255, 255, 255), 0))
         self._brush.setVisible(False)
-        for item in (self.image_item, self.overlay, self._preview, self._brush):
+        for item in (self.image_item, self.overlay, self._preview, self._vertices, self._brush):
             self.scene().addItem(item)
+        self._table = np.zeros(256, dtype=np.uint32)  # the overlay's colours (the brush's)
 
         self.tools: dict[str, Tool] = {t.name: t for t in all_tools() + smart_tools()}
         self.tool: Tool = self.tools["brush"]
@@ -99,7 +279,9 @@ class LabelCanvas(QGraphicsView):
         self._space = False
         self._pan_from: QPointF | None = None
         self._tool_button: Qt.MouseButton | None = None
-        self._cursor: Point | None = None
+        self._cursor: Point | None = None  # the pixel under the pointer (None: not over)
+        self._pointer: QPointF | None = None  # the pointer in the viewport (None: not over)
+        self._radius_steps = 0.0  # Shift+wheel notches not yet a radius step (trackpads)
         self._fitted = True  # refit on resize until the user zooms
         # What to do next, said on the empty canvas (no project, no images, no image open).
         self.placeholder = QLabel(self.viewport())
@@ -108,6 +290,10 @@ class LabelCanvas(QGraphicsView):
         self.placeholder.setWordWrap(True)
         self.placeholder.setStyleSheet("color: #d0d0d0; font-size: 15px;")
         self.placeholder.hide()
+        # Listens to the application's keys only while the pointer is over the canvas (or
+        # Space is held): no Python call per event of the application otherwise.
+        self.space_router = SpaceRouter(self)
+        self._routing = False
 
     # --- ToolContext -------------------------------------------------------------------
     @property
@@ -141,7 +327,9 @@ class LabelCanvas(QGraphicsView):
     def say(self, text: str) -> None:
         self.notice.emit(text)
 
-    def set_preview(self, points: list[Point] | None, closed: bool = False) -> None:
+    def set_preview(
+        self, points: list[Point] | None, closed: bool = False, vertices: Sequence[Point] = ()
+    ) -> None:
         path = QPainterPath()
         if points:
             path.moveTo(points[0][0] + 0.5, points[0][1] + 0.5)
@@ -150,10 +338,16 @@ class LabelCanvas(QGraphicsView):
             if closed:
                 path.closeSubpath()
         self._preview.setPath(path)
+        self._vertices.set_points(list(vertices), self.zoom)
+
+    def vertex_marks(self) -> list[Point]:
+        """The vertices marked on the canvas (a polygon in progress), first the close target."""
+        return self._vertices.points
 
     # --- settings -------------------------------------------------------------------------
     def set_current_value(self, value: int) -> None:
         self._value = int(value)
+        self._update_brush_cursor()  # its colour
 
     def set_brush_radius(self, radius: float) -> None:
         radius = float(min(max(radius, 0.0), 500.0))
@@ -178,7 +372,7 @@ class LabelCanvas(QGraphicsView):
             return
         self.tool.finish(self)
         self.tool = self.tools[name]
-        self._brush.setVisible(self.tool.shows_brush and self._cursor is not None)
+        self._update_brush_cursor()
         self.viewport().setCursor(Qt.CursorShape.CrossCursor)
         self.tool_changed.emit(name)
 
@@ -204,7 +398,23 @@ class LabelCanvas(QGraphicsView):
         self.image_item.set_array(display)
 
     def set_colour_table(self, table: np.ndarray) -> None:
+        self._table = np.asarray(table, dtype=np.uint32)
         self.overlay.set_table(table)
+        self._update_brush_cursor()
+
+    def brush_colour(self) -> QColor:
+        """What the brush outline is drawn in: the colour the tool paints, the current
+        class's (shown or hidden), white for a tool that erases or paints the proposal."""
+        value = self._value
+        doc = self._document
+        if (
+            not self.tool.paints_current
+            or value >= self._table.size
+            or (doc is not None and value == doc.label_map.unlabelled)
+        ):
+            return QColor(255, 255, 255)
+        rgb = int(self._table[value]) & 0xFFFFFF
+        return QColor((rgb >> 16) & 255, (rgb >> 8) & 255, rgb & 255)
 
     def set_labels_visible(self, visible: bool) -> None:
         self.overlay.setVisible(visible)
@@ -273,6 +483,22 @@ class LabelCanvas(QGraphicsView):
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         self.set_zoom(self.zoom * factor, anchor)
 
+    def zoom_step(self, factor: float) -> None:
+        """Zoom by ``factor`` around the pointer when it is over the image (as the wheel
+        does), else around the view's centre (the keys + and -, the View menu)."""
+        self.zoom_by(factor, self._pointer)
+
+    def pointer_over(self) -> bool:
+        """Whether the pointer is over the canvas (no popup open over it)."""
+        return self._pointer is not None and QApplication.activePopupWidget() is None
+
+    def pixel_under_pointer(self) -> tuple[int, int] | None:
+        """The pixel (column, row) under the pointer, or None when it is not over the
+        canvas (it may lie outside the image)."""
+        if self._cursor is None or not self.pointer_over():
+            return None
+        return int(self._cursor[0]), int(self._cursor[1])
+
     def _clamp_zoom(self) -> None:
         z = self.zoom
         if not MIN_ZOOM <= z <= MAX_ZOOM:
@@ -281,6 +507,7 @@ class LabelCanvas(QGraphicsView):
 
     def _after_zoom(self) -> None:
         self._update_brush_cursor()
+        self._vertices.set_points(self._vertices.points, self.zoom)
         self.zoom_changed.emit(self.zoom)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
@@ -296,10 +523,32 @@ class LabelCanvas(QGraphicsView):
         self.placeholder.setVisible(bool(text) and self._document is None)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
-        steps = event.angleDelta().y() / 120.0
+        """Vertical: zoom around the cursor (Ctrl too). Horizontal (a tilt wheel, a
+        trackpad's sideways swipe): pan sideways. Shift+wheel: the brush radius, one
+        step of ``[``/``]`` a notch (macOS sends Shift+wheel as horizontal: taken too)."""
+        angle = event.angleDelta()
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self._wheel_radius((angle.y() or angle.x()) / 120.0)
+            event.accept()
+            return
+        if angle.x():
+            pixels = event.pixelDelta().x()
+            dx = pixels if pixels else angle.x() / 120.0 * PAN_PER_NOTCH
+            bar = self.horizontalScrollBar()
+            bar.setValue(bar.value() - int(round(dx)))
+        steps = angle.y() / 120.0
         if steps:
             self.zoom_by(1.25**steps, event.position())
         event.accept()
+
+    def _wheel_radius(self, notches: float) -> None:
+        """Grow (wheel away) or shrink the brush by whole notches; a trackpad's fractions
+        add up to one first."""
+        self._radius_steps += notches
+        while abs(self._radius_steps) >= 1.0:
+            up = self._radius_steps > 0
+            self._radius_steps -= 1.0 if up else -1.0
+            self.set_brush_radius(radius_step(self._radius, up))
 
     # --- pointer ------------------------------------------------------------------------------
     def _pixel(self, pos: QPointF) -> Point:
@@ -317,11 +566,20 @@ class LabelCanvas(QGraphicsView):
         return (s.x() - 0.5, s.y() - 0.5)
 
     def _track(self, pos: QPointF) -> Point:
+        """Where the pointer is, for the tool: for a tool that shows the brush, the centre
+        of the pixel under it in whole numbers, so a dab is the same symmetric disc
+        wherever in the pixel the pointer is (a dab of radius 1 was 3 or 5 pixels, leaning
+        right and down, as the pointer sat nearer one side of the pixel or the other).
+        Outlines (polygon, lasso, boxes) keep the position within the pixel: their
+        fill takes the pixel of each vertex whatever its place in it."""
         p = self._pixel(pos)
-        self._cursor = p
+        pixel = (float(math.floor(p[0] + 0.5)), float(math.floor(p[1] + 0.5)))
+        self._cursor = pixel
+        self._pointer = QPointF(pos)
+        self._route_space()
         self._update_brush_cursor()
-        self.cursor_moved.emit(int(round(p[0])), int(round(p[1])))
-        return p
+        self.cursor_moved.emit(int(pixel[0]), int(pixel[1]))
+        return pixel if self.tool.shows_brush else p
 
     def _update_brush_cursor(self) -> None:
         if self._cursor is None or not self.tool.shows_brush:
@@ -329,7 +587,8 @@ class LabelCanvas(QGraphicsView):
             return
         r = max(self._radius, 0.5)
         x, y = self._cursor
-        self._brush.setRect(QRectF(x + 0.5 - r, y + 0.5 - r, 2 * r, 2 * r))
+        rect = QRectF(x + 0.5 - r, y + 0.5 - r, 2 * r, 2 * r)
+        self._brush.set_ring(rect, self.zoom, self.brush_colour())
         self._brush.setVisible(True)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
@@ -342,13 +601,25 @@ class LabelCanvas(QGraphicsView):
             event.accept()
             return
         if (
+            button == Qt.MouseButton.LeftButton
+            and event.modifiers() & Qt.KeyboardModifier.AltModifier
+            and self._tool_button is None
+        ):
+            self._track(event.position())  # the eyedropper: no gesture
+            assert self._cursor is not None
+            self.pick_requested.emit(int(self._cursor[0]), int(self._cursor[1]))
+            event.accept()
+            return
+        if (
             button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton)
             and self._tool_button is None
         ):
             self._tool_button = button
-            self.tool.press(
-                self, self._track(event.position()), erase=button == Qt.MouseButton.RightButton
-            )
+            erase = button == Qt.MouseButton.RightButton
+            p = self._track(event.position())
+            if not erase and self.tool.paints_current and self._document is not None:
+                self.painting.emit(self._value)
+            self.tool.press(self, p, erase=erase)
             event.accept()
             return
         super().mousePressEvent(event)
@@ -389,7 +660,11 @@ class LabelCanvas(QGraphicsView):
         super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
-        if event.button() == Qt.MouseButton.LeftButton and not self._space:
+        if (
+            event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton)
+            and not self._space
+            and not event.modifiers() & Qt.KeyboardModifier.AltModifier
+        ):
             self.tool.double_click(self, self._track(event.position()))
             event.accept()
             return
@@ -397,8 +672,23 @@ class LabelCanvas(QGraphicsView):
 
     def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt API)
         self._cursor = None
+        self._pointer = None
+        self._route_space()
         self._brush.setVisible(False)
         super().leaveEvent(event)
+
+    def _route_space(self) -> None:
+        """Listen for Space wherever the focus is while the pointer is over the canvas,
+        and until a Space held is let go."""
+        wanted = self._pointer is not None or self._space
+        app = QApplication.instance()
+        if wanted == self._routing or app is None:
+            return
+        if wanted:
+            app.installEventFilter(self.space_router)
+        else:
+            app.removeEventFilter(self.space_router)
+        self._routing = wanted
 
     # --- keys --------------------------------------------------------------------------------
     _KEYS = {
@@ -408,12 +698,25 @@ class LabelCanvas(QGraphicsView):
         Qt.Key.Key_Backspace: "backspace",
     }
 
+    @property
+    def space_held(self) -> bool:
+        return self._space
+
+    def hold_space(self, held: bool) -> None:
+        """Space pressed (a left drag pans) or let go (a pan in progress ends)."""
+        self._space = held
+        if not held:
+            self._pan_from = None
+        self._route_space()
+        self.viewport().setCursor(
+            Qt.CursorShape.OpenHandCursor if held else Qt.CursorShape.CrossCursor
+        )
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
         key = event.key()
         if key == Qt.Key.Key_Space:
             if not event.isAutoRepeat():
-                self._space = True
-                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+                self.hold_space(True)
             event.accept()
             return
         name = self._KEYS.get(Qt.Key(key))
@@ -430,9 +733,14 @@ class LabelCanvas(QGraphicsView):
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space = False
-            self._pan_from = None
-            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+            self.hold_space(False)
             event.accept()
             return
         super().keyReleaseEvent(event)
+
+
+def radius_step(radius: float, bigger: bool) -> float:
+    """The brush radius one step (``]``, ``[``, a Shift+wheel notch) from ``radius``:
+    a fifth of it, at least 1 pixel; never below 0."""
+    step = max(1.0, float(radius // 5))
+    return radius + step if bigger else max(radius - step, 0.0)

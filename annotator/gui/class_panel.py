@@ -180,6 +180,18 @@ class ClassPanel(QWidget):
         if self._schema is not None and 0 <= index < len(self._schema):
             self.list.setCurrentRow(index)
 
+    def show_value(self, value: int) -> None:
+        """Tick the "shown" box of this label value's row (no signal: the caller shows
+        it)."""
+        self._filling = True
+        try:
+            for i in range(self.list.count()):
+                item = self.list.item(i)
+                if item.data(VALUE_ROLE) == value:
+                    item.setCheckState(Qt.CheckState.Checked)
+        finally:
+            self._filling = False
+
     def hidden(self) -> frozenset[int]:
         out = set()
         for i in range(self.list.count()):

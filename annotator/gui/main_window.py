@@ -53,7 +53,7 @@ from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.gui.about_dialog import AboutDialog
 from annotator.gui.actions import SPECS, make_actions
-from annotator.gui.canvas import Z_LAYERS, LabelCanvas
+from annotator.gui.canvas import Z_LAYERS, LabelCanvas, radius_step
 from annotator.gui.class_panel import ClassPanel
 from annotator.gui.contrast import ContrastDialog
 from annotator.gui.dispatch import GuiDispatcher
@@ -209,7 +209,9 @@ class MainWindow(QMainWindow):
         self.radius_spin.setRange(0, 500)
         self.radius_spin.setDecimals(0)
         self.radius_spin.setValue(self.canvas.brush_radius)
-        self.radius_spin.setToolTip("Brush radius in image pixels ([ and ] change it)")
+        self.radius_spin.setToolTip(
+            "Brush radius in image pixels ([ and ], or Shift+wheel over the image)"
+        )
         bar.addWidget(self.radius_spin)
         bar.addWidget(_toolbar_label("Opacity"))
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
@@ -313,15 +315,18 @@ class MainWindow(QMainWindow):
         for name in c.tools:
             a[f"tool_{name}"].triggered.connect(lambda _=False, n=name: c.set_tool(n))
         a["brush_smaller"].triggered.connect(
-            lambda: c.set_brush_radius(max(c.brush_radius - max(1, c.brush_radius // 5), 0))
+            lambda: c.set_brush_radius(radius_step(c.brush_radius, bigger=False))
         )
         a["brush_bigger"].triggered.connect(
-            lambda: c.set_brush_radius(c.brush_radius + max(1, c.brush_radius // 5))
+            lambda: c.set_brush_radius(radius_step(c.brush_radius, bigger=True))
         )
+        a["pick_class"].triggered.connect(self._pick_under_pointer)
+        c.pick_requested.connect(self.pick_class)
+        c.painting.connect(self._painting_with)
         a["toggle_labels"].toggled.connect(c.set_labels_visible)
         a["fit"].triggered.connect(c.fit_to_window)
-        a["zoom_in"].triggered.connect(lambda: c.zoom_by(1.25))
-        a["zoom_out"].triggered.connect(lambda: c.zoom_by(0.8))
+        a["zoom_in"].triggered.connect(lambda: c.zoom_step(1.25))  # around the pointer
+        a["zoom_out"].triggered.connect(lambda: c.zoom_step(0.8))
         a["zoom_1"].triggered.connect(lambda: c.set_zoom(1.0))
         a["contrast"].triggered.connect(self.show_contrast)
         a["next"].triggered.connect(lambda: self.go(1))
@@ -860,17 +865,67 @@ class MainWindow(QMainWindow):
         self.value_label.setText(
             "value " + (", ".join(str(int(c)) for c in v) if np.ndim(v) else f"{v}")
         )
-        label = int(doc.label_map.array[y, x])
-        lm, schema = doc.label_map, self.session.schema if self.session else None
-        if label == lm.unlabelled:
-            name = "unlabelled"
-        elif label == lm.void:
-            name = "void"
-        elif schema is not None and label < len(schema):
-            name = schema.classes[label].name
+        self.class_label.setText(f"class {self._label_name(int(doc.label_map.array[y, x]))}")
+
+    def _label_name(self, label: int) -> str:
+        """A label value in words: its class's name, "unlabelled", "void" or "#k"."""
+        doc = self.document
+        schema = self.session.schema if self.session else None
+        if doc is not None and label == doc.label_map.unlabelled:
+            return "unlabelled"
+        if schema is not None and label == schema.void:
+            return "void"
+        if schema is not None and 0 <= label < len(schema):
+            return schema.classes[label].name
+        return f"#{label}"
+
+    def pick_class(self, x: int, y: int) -> None:
+        """The eyedropper (I, Alt+click): the label of pixel (x, y) becomes the one to
+        paint with (a class, or void); an unlabelled pixel changes nothing. Said in the
+        status bar either way."""
+        doc, session = self.document, self.session
+        if doc is None or session is None:
+            return
+        lm = doc.label_map
+        current = self._label_name(self.canvas.current_value)
+        if not (0 <= y < lm.height and 0 <= x < lm.width):
+            text = "Nothing to pick there: point at a pixel of the image"
         else:
-            name = f"#{label}"
-        self.class_label.setText(f"class {name}")
+            label = int(lm.array[y, x])
+            if label == lm.unlabelled:
+                text = f"The pixel under the cursor is unlabelled: still painting “{current}”"
+            elif label != session.schema.void and label >= len(session.schema):
+                text = f"Label {label} is no class of this project: still painting “{current}”"
+            else:
+                self.class_panel.select_value(label)
+                text = f"Picked “{self._label_name(label)}” from the image: painting with it"
+        self.statusBar().showMessage(text, 6000)
+
+    def _pick_under_pointer(self) -> None:
+        """Tools > Pick class (I): the class under the pointer, if it is over the image."""
+        pixel = self.canvas.pixel_under_pointer()
+        if pixel is None:
+            if self.document is not None:
+                self.statusBar().showMessage(
+                    "Point at the image, then press I: it picks the class under the cursor",
+                    6000,
+                )
+            return
+        self.pick_class(*pixel)
+
+    def _painting_with(self, value: int) -> None:
+        """A gesture begins that paints ``value``: a class the user hid is shown again
+        (it painted unseen, as if nothing happened), and the status bar says so."""
+        if value not in self._hidden or self.session is None:
+            return
+        self.class_panel.show_value(value)
+        self._set_hidden(self._hidden - {value})
+        self.loop.recolour()
+        self.statusBar().showMessage(
+            f"“{self._label_name(value)}” was hidden: shown again to paint with it (untick "
+            "it under Classes to hide it)",
+            10000,
+        )
 
     def _update_enabled(self) -> None:
         doc = self.document

@@ -376,6 +376,7 @@ class SuperpixelTool(_DragTool):
     """Drag to paint every superpixel the brush touches (one undo step)."""
 
     name, label, shortcut, shows_brush = "superpixel", "Superpixel brush", "S", True
+    paints_current = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -425,6 +426,7 @@ class GrabCutTool(Tool):
     """
 
     name, label, shortcut = "grabcut", "GrabCut box", "G"
+    paints_current = True
 
     def __init__(self) -> None:
         self._start: Point | None = None

@@ -10,7 +10,7 @@ them for undo and tells the view which box to repaint; a gesture (press to relea
 =========  ========  ========================================================
 tool       key       gesture
 =========  ========  ========================================================
-Brush      B         drag paints the current class (right button erases)
+Brush      B         drag paints the current class
 Eraser     E         drag sets pixels back to unlabelled
 Fill       F         click fills the connected region of equal label
 Polygon    P         click vertices; double-click, Enter or click the first
@@ -18,11 +18,14 @@ Polygon    P         click vertices; double-click, Enter or click the first
 Lasso      L         drag a freehand outline; release fills it
 =========  ========  ========================================================
 
-Esc aborts a stroke in progress (its pixels are restored) or cancels an outline.
+The right button erases with every one of them (brush, fill, polygon and lasso set their
+pixels to unlabelled): a polygon erases when its first vertex was a right click. Esc
+aborts a stroke in progress (its pixels are restored) or cancels an outline.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -54,7 +57,12 @@ class ToolContext(Protocol):
     @property
     def zoom(self) -> float: ...
 
-    def set_preview(self, points: list[Point] | None, closed: bool = False) -> None: ...
+    def set_preview(
+        self, points: list[Point] | None, closed: bool = False, vertices: Sequence[Point] = ()
+    ) -> None:
+        """Draw the outline through ``points``; ``vertices`` get a marker each, the first
+        one a ring: the close target of a polygon."""
+        ...
 
     def say(self, text: str) -> None:
         """Show a short message (the status bar)."""
@@ -81,6 +89,9 @@ class Tool:
     label = "Tool"
     shortcut = ""
     shows_brush = False
+    #: Writes the current class (with the left button): painting with a class the user
+    #: hid shows it again (the window listens).
+    paints_current = False
     #: Writes the model's proposal (where protection lets it), so the proposal layer
     #: shows over every pixel the tool may change, not only where accept writes.
     writes_proposal = False
@@ -130,6 +141,7 @@ class Tool:
 
 class BrushTool(Tool):
     name, label, shortcut, shows_brush = "brush", "Brush", "B", True
+    paints_current = True
 
     def __init__(self) -> None:
         self._last: Point | None = None
@@ -182,6 +194,7 @@ class BrushTool(Tool):
 
 class EraserTool(BrushTool):
     name, label, shortcut = "eraser", "Eraser", "E"
+    paints_current = False
 
     def _value_for(self, ctx: ToolContext, erase: bool) -> int:
         doc = ctx.document
@@ -191,6 +204,7 @@ class EraserTool(BrushTool):
 
 class FillTool(Tool):
     name, label, shortcut = "fill", "Fill", "F"
+    paints_current = True
 
     def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
         doc = ctx.document
@@ -242,10 +256,12 @@ def few_filled_text(value_range: tuple[float, float], tolerance: Tolerance) -> s
 
 class PolygonTool(Tool):
     name, label, shortcut = "polygon", "Polygon", "P"
+    paints_current = True
     close_distance_px = 8.0  # on screen: a click this close to the first vertex closes
 
     def __init__(self) -> None:
         self.points: list[Point] = []
+        self._erase = False  # the first vertex was a right click: the polygon erases
 
     def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
         if ctx.document is None:
@@ -256,12 +272,25 @@ class PolygonTool(Tool):
             if dist <= self.close_distance_px:
                 self.close(ctx)
                 return
+        if not self.points:
+            self._erase = erase
+            if erase:
+                ctx.say("Erasing polygon: closing it sets the pixels inside to unlabelled")
         self.points.append(p)
-        ctx.set_preview(self.points + [p])
+        self._show(ctx, p)
+
+    def _show(self, ctx: ToolContext, hover: Point | None = None) -> None:
+        """The outline so far (to the pointer), each vertex marked, the first as the
+        close target."""
+        if not self.points:
+            ctx.set_preview(None)
+            return
+        tail = [] if hover is None else [hover]
+        ctx.set_preview(self.points + tail, vertices=self.points)
 
     def hover(self, ctx: ToolContext, p: Point) -> None:
         if self.points:
-            ctx.set_preview(self.points + [p])
+            self._show(ctx, p)
 
     def double_click(self, ctx: ToolContext, p: Point) -> None:
         # The double click's first press already added the vertex.
@@ -273,25 +302,35 @@ class PolygonTool(Tool):
             return True
         if key == "backspace" and self.points:
             self.points.pop()
-            ctx.set_preview(self.points or None)
+            self._show(ctx)
             return True
         return super().key(ctx, key)
 
     def close(self, ctx: ToolContext) -> None:
-        """Fill the outline drawn so far (3 or more vertices) as one undo step."""
+        """Fill the outline drawn so far (3 or more vertices) as one undo step: with the
+        current class, or with unlabelled when it was begun with the right button."""
         doc = ctx.document
         points, self.points = self.points, []
         ctx.set_preview(None)
         if doc is None or len(points) < 3:
             return
-        doc.polygon(points, ctx.current_value, only_over=ctx.protected_value)
+        value = doc.label_map.unlabelled if self._erase else ctx.current_value
+        doc.polygon(points, value, only_over=protection(ctx, value))
 
     def cancel(self, ctx: ToolContext) -> None:
         self.points = []
         ctx.set_preview(None)
 
     def finish(self, ctx: ToolContext) -> None:
-        self.cancel(ctx)  # an unfinished outline is not an edit yet
+        """An unfinished outline is not an edit yet: dropped (another tool, another
+        image), and said, so the vertices do not vanish without a word."""
+        if self.points:
+            n = len(self.points)
+            ctx.say(
+                f"The polygon not closed ({n} {'vertex' if n == 1 else 'vertices'}) was dropped: "
+                "close a polygon with Enter, a double-click or a click on its first vertex"
+            )
+        self.cancel(ctx)
 
     def undo_in_gesture(self, ctx: ToolContext) -> bool:
         """An outline in progress loses its last vertex (as Backspace), nothing else."""
@@ -305,16 +344,19 @@ class PolygonTool(Tool):
 
 class LassoTool(Tool):
     name, label, shortcut = "lasso", "Lasso", "L"
+    paints_current = True
 
     def __init__(self) -> None:
         self.points: list[Point] = []
         self._active = False
+        self._erase = False  # dragged with the right button: the outline erases
 
     def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
         if ctx.document is None:
             return
         self.points = [p]
         self._active = True
+        self._erase = erase
         ctx.set_preview(self.points, closed=True)
 
     def move(self, ctx: ToolContext, p: Point) -> None:
@@ -336,7 +378,8 @@ class LassoTool(Tool):
         doc = ctx.document
         if doc is None or len(points) < 3:
             return
-        doc.lasso(points, ctx.current_value, only_over=ctx.protected_value)
+        value = doc.label_map.unlabelled if self._erase else ctx.current_value
+        doc.lasso(points, value, only_over=protection(ctx, value))
 
     def cancel(self, ctx: ToolContext) -> None:
         self.points, self._active = [], False
