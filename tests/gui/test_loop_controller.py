@@ -272,7 +272,7 @@ def test_the_window_wires_the_loop_signals_to_its_status_bar_list_and_images(win
     assert window.statusBar().currentMessage() == "a loop message"
     loop.scores_changed.emit({ids[2]: 0.75})
     texts = [window.image_list.text(i) for i in range(window.image_list.count())]
-    assert any(t.endswith("0.75") for t in texts)
+    assert any(t.endswith("0.750") for t in texts)
     loop.open_requested.emit(ids[2])
     assert window.document.image_id == ids[2]
     assert loop.layers.uncertainty_item.scene() is window.canvas.scene()
