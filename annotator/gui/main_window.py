@@ -66,6 +66,7 @@ from annotator.gui.progress_task import sentence
 from annotator.gui.settings_store import (
     SettingsStore,
     data_folder,
+    place_first,
     remember_window,
     restore_project_class,
     restore_window,
@@ -99,7 +100,7 @@ class MainWindow(QMainWindow):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Annotator")
-        self.resize(1280, 820)
+        place_first(self)  # (a geometry saved on quit is restored below, kept on screen)
         self.session: AnnotationSession | None = None
         self._owned_project: Project | None = None
         self._dispatch = GuiDispatcher(self)
@@ -134,7 +135,9 @@ class MainWindow(QMainWindow):
             [DOCK_WIDTH, DOCK_WIDTH, DOCK_WIDTH],
             Qt.Orientation.Horizontal,
         )
-        self.resizeDocks([classes_dock, model_dock], [240, 400], Qt.Orientation.Vertical)
+        # The class list scrolls in little room; the Model panel's rows need theirs (at
+        # 240 : 400 its last row was cut on a 1600 x 1000 screen, the list half empty).
+        self.resizeDocks([classes_dock, model_dock], [180, 470], Qt.Orientation.Vertical)
         self.canvas.smart = SmartSupport(
             self._dispatch,
             self._proposal_of,
