@@ -197,7 +197,7 @@ class LoopController(QObject):
         self.service: ModelService | None = None
         #: Settings for the next project opened (tests and benchmarks pass a tiny model).
         self.settings_override: ModelSettings | None = None
-        self.layers = ProposalLayers()
+        self.layers = ProposalLayers(dispatcher)
         self.panel = ModelPanel()
         self._pending_scores: dict[int, float] = {}
         self._score_timer = QTimer(self)
@@ -673,9 +673,18 @@ class LoopController(QObject):
         doc, schema = self.workspace.document, self.workspace.schema
         if doc is None or doc.image_id != image_id or schema is None:
             return  # the window moved on before the service knew
+        # A big proposal's codes are made on a worker: shown (and acceptable) after.
         self.layers.show(
-            doc, proposal, schema, self.workspace.hidden_classes(), self._proposal_target(doc)
+            doc,
+            proposal,
+            schema,
+            self.workspace.hidden_classes(),
+            self._proposal_target(doc),
+            then=lambda: self._proposal_drawn(image_id, version),
+            failed=lambda exc: self._error("proposal", exc),
         )
+
+    def _proposal_drawn(self, image_id: int, version: int) -> None:
         self._boxed = ""  # proposals work again: a later failure is news
         self.update_enabled()
         self.proposal_shown.emit(image_id, version)

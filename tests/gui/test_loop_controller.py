@@ -306,6 +306,42 @@ def test_the_same_error_again_is_not_boxed_again(setup, qtbot):
     assert box.isVisible()
 
 
+def test_a_big_proposal_is_drawn_from_codes_made_off_the_gui_thread(setup, qtbot, monkeypatch):
+    """At 100 MP the proposal's codes took the GUI thread 1.5-2 s when it arrived."""
+    import threading
+
+    from annotator.gui import proposal_layers
+
+    loop, ws, actions = setup
+    doc = ws.session.open_image(ws.session.images()[0].id)
+    loop.image_opened(doc)
+    loop.layers.background_pixels = 1  # (as a 4 MP proposal)
+    made = []
+    real = proposal_layers.proposal_codes
+    monkeypatch.setattr(
+        proposal_layers,
+        "proposal_codes",
+        lambda *a: made.append(threading.current_thread()) or real(*a),
+    )
+    mask = np.zeros(doc.label_map.shape, np.uint8)
+    mask[:, 32:] = 1
+    proposal = Proposal(None, mask, np.zeros(mask.shape, np.float32), 0.2, 4)
+    shown = []
+    loop.proposal_shown.connect(lambda image_id, version: shown.append((image_id, version)))
+    loop._proposal(doc.image_id, 4, proposal)
+    assert loop.layers.proposal is None and not actions["accept"].isEnabled()  # not yet
+    qtbot.waitUntil(lambda: shown == [(doc.image_id, 4)], timeout=5000)
+    assert made and threading.current_thread() not in made
+    assert loop.layers.proposal is proposal and actions["accept"].isEnabled()
+    np.testing.assert_array_equal(loop.layers.proposal_item.labels, real(mask, len(ws.schema)))
+    # Another image opened while the codes are made: they are dropped.
+    loop._proposal(doc.image_id, 5, Proposal(None, mask, proposal.uncertainty, 0.2, 5))
+    loop.image_opened(ws.session.open_image(ws.session.images()[1].id))
+    assert loop.layers._worker is not None and loop.layers._worker.wait_idle(5)
+    qtbot.wait(50)
+    assert shown == [(doc.image_id, 4)] and loop.layers.proposal is None
+
+
 # --- class edits, project switches and idle rounds around a running round ---------------------
 def _shown_proposal(loop, ws, version=4):
     doc = ws.session.open_image(ws.session.images()[0].id)
