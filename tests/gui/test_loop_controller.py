@@ -306,6 +306,29 @@ def test_the_same_error_again_is_not_boxed_again(setup, qtbot):
     assert box.isVisible()
 
 
+def test_a_box_of_a_failed_round_closes_when_a_later_round_starts_or_publishes(setup):
+    """ "Training failed: no labelled images yet" stayed over the canvas, non-modal, after
+    the next round had published a model."""
+    from annotator.core.errors import ModelError
+
+    loop, _ws, _actions = setup
+    loop._error("training", ModelError("no labelled images yet"))
+    box = loop._error_box
+    assert box is not None and box.isVisible()
+    loop._round_started()
+    assert not box.isVisible()
+    loop._error("training", ModelError("no labelled images yet"))  # again: news again
+    assert box.isVisible()
+    loop._version_changed(None)  # published (or rolled back): no longer true
+    assert not box.isVisible()
+    loop._error("proposal", ModelError("cannot propose"))
+    loop._version_changed(None)
+    assert not box.isVisible()
+    loop._error("import", ModelError("not a model file"))  # the user's own action: stays
+    loop._round_started()
+    assert box.isVisible()
+
+
 def test_a_big_proposal_is_drawn_from_codes_made_off_the_gui_thread(setup, qtbot, monkeypatch):
     """At 100 MP the proposal's codes took the GUI thread 1.5-2 s when it arrived."""
     import threading
