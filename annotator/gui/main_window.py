@@ -6,8 +6,9 @@ canvas and its tools. Autosave: every committed edit (a stroke on release, a fil
 accept, an undo) restarts a one-second timer, but the save never waits more than three
 seconds after the first edit not yet saved, so steady painting is saved too; when it
 fires the session hands a snapshot to its background writer. Mouse moves only repaint
-(docs/adr/0008). Switching image and closing the window save synchronously, so quitting
-never asks and never loses a stroke.
+(docs/adr/0008). Switching image hands the labels left to that writer without waiting
+(the session keeps them until written, and rescues them if it cannot); closing the
+window saves synchronously, so quitting never asks and never loses a stroke.
 
 The active-learning loop (proposal layers, accept, training rounds, the model panel,
 "next suggested") lives in :class:`annotator.gui.loop_controller.LoopController`. The two
@@ -682,12 +683,21 @@ class MainWindow(QMainWindow):
     def _save_failed(self, image_id: int, exc: Exception) -> None:
         """An autosave failed: said in the status bar, and in a box once until a save
         works again (a database locked for a minute fails a save every few seconds)."""
-        self.statusBar().showMessage(f"Saving image {image_id} failed: {exc}", 10000)
+        listed = self.image_list.record(image_id)
+        name = listed.name if listed is not None else f"image {image_id}"
+        self.statusBar().showMessage(f"Saving {name} failed: {exc}", 10000)
         if self._save_failing:
             return
         self._save_failing = True
+        left = self.document is None or self.document.image_id != image_id
+        kept = (
+            "\nThey are kept: saved again with the next save, or, if the app closes "
+            "first, written to a rescue folder that it names."
+            if left  # (handed to the writer when you went on to another image)
+            else ""
+        )
         QMessageBox.warning(
-            self, "Autosave failed", f"The labels of image {image_id} could not be saved:\n{exc}"
+            self, "Autosave failed", f"The labels of {name} could not be saved:\n{exc}{kept}"
         )
 
     # --- display ---------------------------------------------------------------------------------------

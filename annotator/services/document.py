@@ -87,6 +87,7 @@ class Document:
         self._commit_listeners: list[CommitListener] = []
         self._after_gesture: list[Callable[[], object]] = []  # see when_idle
         self._window: tuple[float, float] | None = None
+        self._ready: np.ndarray | None = None  # a display made off this thread (use_display)
         self._auto: tuple[float, float] | None = None
         self._range: tuple[float, float] | None = None
 
@@ -493,29 +494,50 @@ class Document:
 
     def set_window(self, window: tuple[float, float] | None) -> None:
         self._window = window
+        self._ready = None
+
+    def use_display(self, display: np.ndarray, auto: tuple[float, float] | None) -> None:
+        """Take the display image of the default window (:func:`display_pixels` of the
+        image and ``None``) and the automatic window (``None``: not made), made on a
+        worker with the pixels (ADR 0016); the next :meth:`display_image` returns it."""
+        if auto is not None:
+            self._auto = auto
+        self._ready = display
 
     def display_image(self) -> np.ndarray:
-        """The image as ``uint8`` (grey or RGB) with the current contrast window.
+        """The image as ``uint8`` (grey or RGB) with the current contrast window
+        (:func:`display_pixels`)."""
+        ready, self._ready = self._ready, None
+        if ready is not None and self._window is None:
+            return ready
+        return display_pixels(self.image, self._window, lambda: self.auto_window)
 
-        8-bit images are shown as they are unless the user set a window; others (16-bit,
-        float) use the automatic window. Two channels (DAPI + GFP) are shown in magenta
-        (the first) and green, as the model and the smart tools see them; of more, the
-        first three.
-        """
-        image = self.image
-        if image.ndim == 3 and image.shape[2] >= 4:  # RGBA, or more channels: the first three
-            image = image[:, :, :3]
-        if self._window is None and image.dtype == np.uint8:
-            shown = image
+
+def display_pixels(
+    image: np.ndarray,
+    window: tuple[float, float] | None,
+    auto: Callable[[], tuple[float, float]],
+) -> np.ndarray:
+    """``image`` as ``uint8`` (grey or RGB) with the contrast ``window``, any thread.
+
+    8-bit images are shown as they are unless the user set a window; others (16-bit,
+    float) use the automatic window (``auto()``). Two channels (DAPI + GFP) are shown in
+    magenta (the first) and green, as the model and the smart tools see them; of more,
+    the first three.
+    """
+    if image.ndim == 3 and image.shape[2] >= 4:  # RGBA, or more channels: the first three
+        image = image[:, :, :3]
+    if window is None and image.dtype == np.uint8:
+        shown = image
+    else:
+        lo, hi = auto() if window is None else window
+        if image.dtype in (np.uint8, np.uint16):
+            # A look-up table over every possible value: ~20x faster than the float
+            # path on an 8192x8192 16-bit image, and the same result.
+            levels = np.arange(np.iinfo(image.dtype).max + 1, dtype=image.dtype)
+            shown = to_display_uint8(levels, lo, hi)[image]
         else:
-            lo, hi = self.auto_window if self._window is None else self._window
-            if image.dtype in (np.uint8, np.uint16):
-                # A look-up table over every possible value: ~20x faster than the float
-                # path on an 8192x8192 16-bit image, and the same result.
-                levels = np.arange(np.iinfo(image.dtype).max + 1, dtype=image.dtype)
-                shown = to_display_uint8(levels, lo, hi)[image]
-            else:
-                shown = to_display_uint8(image, lo, hi)
-        if shown.ndim == 3 and shown.shape[2] == 2:  # magenta and green
-            shown = shown[..., [0, 1, 0]]
-        return np.ascontiguousarray(shown)
+            shown = to_display_uint8(image, lo, hi)
+    if shown.ndim == 3 and shown.shape[2] == 2:  # magenta and green
+        shown = shown[..., [0, 1, 0]]
+    return np.ascontiguousarray(shown)
