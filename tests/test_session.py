@@ -60,7 +60,8 @@ def test_switching_image_saves_and_a_stroke_in_progress_is_kept(project):
     doc = session.open_image(a.id)
     doc.begin_stroke()
     doc.paint_stroke([(10, 10)], 4, 0)  # not committed yet
-    session.open_image(b.id)
+    session.open_image(b.id)  # handed to the saver, not waited for
+    session.save(wait=True)
     assert project.load_mask(project.image(a.id))[10, 10] == 0
     session.close()
 
@@ -376,6 +377,7 @@ def test_read_soon_decodes_on_a_worker_and_leaves_the_open_image_alone(project):
     assert session.reading is None
     opened = session.open_image(b.id, pixels)
     np.testing.assert_array_equal(opened.image, project.load_image(b))
+    session.save(wait=True)  # (the switch handed a's labels to the saver)
     assert (project.load_mask(a) == 1).all()  # the edit made meanwhile was saved
     session.close()
 
@@ -515,17 +517,29 @@ def test_a_project_folder_moved_while_open_is_written_no_more(project, tmp_path)
     doc.paint_stroke([(2, 8), (10, 8)], 2, 1)
     with pytest.raises(ProjectError, match="is gone or was moved"):
         project.save_mask(rec.id, doc.label_map.copy_array())
-    other = project.images()[1].id
+    painted = doc.label_map.copy_array()
+    other, third = project.images()[1].id, project.images()[2].id
+    # Going on hands the labels to the saver without waiting; its write fails, and the
+    # saver keeps them: the image cannot be opened again from the older mask on disk.
+    session.open_image(other)
+    session._saver.flush()
     with pytest.raises(ProjectError, match="could not be saved"):
-        session.open_image(other)  # the unsaved image stays open rather than being let go
+        session.open_image(rec.id)
+    # A save known to fail: going on waits again, and the unsaved image stays open.
+    doc = session.document
+    doc.paint_stroke([(2, 2), (10, 2)], 2, 1)
+    with pytest.raises(ProjectError, match="could not be saved.*stays open"):
+        session.open_image(third)
     assert session.document is doc
-    note = session.close()  # quitting: written elsewhere, and said where
+    note = session.close()  # quitting: both written elsewhere, and said where
     assert not old.exists()  # no ghost folder at the old path
-    rescued = list((tmp_path / "rescued").rglob("*.png"))
-    assert len(rescued) == 1 and str(rescued[0]) in note
-    assert rescued[0].stem == rec.name  # named after its image: an import finds it
+    rescued = sorted((tmp_path / "rescued").rglob("*.png"))
+    assert len(rescued) == 2 and str(rescued[0].parent) in note
+    names = {project.image(other).name: doc.label_map.array, rec.name: painted}
+    assert {r.stem for r in rescued} == set(names)  # named after its image: an import finds it
     assert "could not be saved in the project (" in note and "stays open" not in note
-    assert np.array_equal(cv2.imread(str(rescued[0]), cv2.IMREAD_UNCHANGED), doc.label_map.array)
+    for r in rescued:
+        assert np.array_equal(cv2.imread(str(r), cv2.IMREAD_UNCHANGED), names[r.stem])
 
 
 def rescue_and_import(project, tmp_path, record, paint):
@@ -623,3 +637,148 @@ def test_rescued_labels_come_back_with_the_status_their_image_had(project, tmp_p
         rec = back.image(record.id)
         assert rec.status is status
         assert np.array_equal(back.load_mask(rec), painted)
+
+
+# --- going on without waiting for the write of the labels left -------------------------------
+def _held_saves(project, monkeypatch):
+    """Make the project's mask writes wait for the returned event (at most 10 s)."""
+    release, started = threading.Event(), threading.Event()
+    real = project.save_mask
+
+    def held(image_id, mask, **kw):
+        started.set()
+        release.wait(10)
+        return real(image_id, mask, **kw)
+
+    monkeypatch.setattr(project, "save_mask", held)
+    return release, started
+
+
+def test_going_on_does_not_wait_for_the_labels_left_and_opening_them_again_does(
+    project, monkeypatch
+):
+    """Switching from a big image waited for the PNG encode of its labels (0.6 s at
+    8000 x 6000, 1.9 s at 100 MP) on the GUI thread."""
+    session = AnnotationSession(project)
+    a, b = eight(project)[:2]
+    doc = session.open_image(a.id)
+    doc.paint_stroke([(3, 3), (30, 3)], 2, 1)
+    painted = doc.label_map.copy_array()
+    release, started = _held_saves(project, monkeypatch)
+    t = time.perf_counter()
+    session.open_image(b.id)
+    assert time.perf_counter() - t < 2  # (the write is held for 10 s)
+    assert started.wait(5) and project.load_mask(project.image(a.id)) is None  # not yet
+    threading.Timer(0.3, release.set).start()
+    again = session.open_image(a.id)  # waits for the labels handed over, then reads them
+    np.testing.assert_array_equal(again.label_map.array, painted)
+    assert again.record.status is ImageStatus.IN_PROGRESS  # the record as that save left it
+    session.close()
+
+
+def test_labels_handed_over_are_written_before_the_session_closes(project, monkeypatch):
+    session = AnnotationSession(project)
+    a, b = eight(project)[:2]
+    session.open_image(a.id).paint_stroke([(3, 3), (30, 3)], 2, 1)
+    release, _started = _held_saves(project, monkeypatch)
+    session.open_image(b.id)
+    threading.Timer(0.3, release.set).start()
+    assert session.close() is None
+    assert (project.load_mask(project.image(a.id))[3, 3:31] == 1).all()
+
+
+def test_a_failed_write_of_labels_left_is_told_kept_and_written_again(project, monkeypatch):
+    from annotator.core.errors import ProjectError
+
+    failures = []
+    session = AnnotationSession(project, on_save_error=lambda i, e: failures.append(i))
+    a, b, c = eight(project)
+    doc = session.open_image(a.id)
+    doc.paint_stroke([(3, 3), (30, 3)], 2, 1)
+    painted = doc.label_map.copy_array()
+    real = project.save_mask
+    full = [True]
+
+    def save_mask(image_id, mask, **kw):
+        if full[0]:
+            raise OSError(28, "No space left on device")
+        return real(image_id, mask, **kw)
+
+    monkeypatch.setattr(project, "save_mask", save_mask)
+    session.open_image(b.id)
+    session._saver.flush()
+    assert failures == [a.id]  # said as any autosave failure is
+    with pytest.raises(ProjectError, match="could not be saved.*No space left"):
+        session.close_document()  # (an import or a class change would read the masks)
+    with pytest.raises(ProjectError, match="could not be saved.*No space left"):
+        session.open_image(a.id)  # never from the older mask on disk
+    assert session.document.image_id == b.id
+    full[0] = False  # space again: the next save writes them
+    session.save(wait=True)
+    np.testing.assert_array_equal(project.load_mask(project.image(a.id)), painted)
+    np.testing.assert_array_equal(session.open_image(a.id).label_map.array, painted)
+    session.open_image(c.id)
+    assert session.close() is None
+
+
+def test_a_mask_read_with_the_picture_is_used_unless_written_since(project, monkeypatch):
+    """ADR 0016: the mask of a big picture is read on the worker with its pixels; the
+    switch reads it again only when a save of it was handed over since."""
+    owner = _Owner()
+    session = AnnotationSession(project, dispatch=owner.dispatch)
+    a, b = eight(project)[:2]
+    doc = session.open_image(a.id)
+    doc.paint_stroke([(3, 3), (30, 3)], 2, 1)
+    session.save(wait=True)
+    session.open_image(b.id)
+    reads = []
+    real = project.load_mask
+    monkeypatch.setattr(
+        project, "load_mask", lambda r: reads.append(threading.current_thread()) or real(r)
+    )
+    session.read_soon(a.id, owner.on_read, owner.on_error)
+    owner.run(session)
+    [(_, pixels, _)] = owner.read
+    opened = session.open_image(a.id, pixels)
+    assert reads and threading.current_thread() not in reads  # read on the worker only
+    assert (opened.label_map.array[3, 3:31] == 1).all()
+    # The image open asked for again: its labels in memory are newer than the file.
+    opened.paint_stroke([(3, 10), (30, 10)], 2, 1)
+    session.read_soon(a.id, owner.on_read, owner.on_error)
+    owner.run(session)
+    reads.clear()
+    again = session.open_image(a.id, owner.read[-1][1])
+    assert threading.current_thread() in reads
+    assert (again.label_map.array[10, 3:31] == 1).all()
+    session.close()
+
+
+def test_the_display_of_a_big_picture_is_made_with_its_read(project, monkeypatch):
+    """The 16-bit to 8-bit display of an 8000 x 6000 picture took the switch 60-150 ms of
+    the GUI thread; it is made on the worker with the pixels."""
+    from annotator.services import document as document_module
+    from annotator.storage.images import auto_window
+
+    made = []
+    real = document_module.to_display_uint8
+    monkeypatch.setattr(
+        document_module,
+        "to_display_uint8",
+        lambda *a: made.append(threading.current_thread()) or real(*a),
+    )
+    owner = _Owner()
+    session = AnnotationSession(project, dispatch=owner.dispatch)
+    deep = next(r for r in project.images() if r.bit_depth == 16)
+    session.open_image(eight(project)[0].id)
+    session.read_soon(deep.id, owner.on_read, owner.on_error)
+    owner.run(session)
+    opened = session.open_image(deep.id, owner.read[-1][1])
+    shown = opened.display_image()
+    assert made and threading.current_thread() not in made  # made on the worker only
+    lo, hi = auto_window(opened.image)
+    assert opened.auto_window == (lo, hi)
+    np.testing.assert_array_equal(shown, real(opened.image, lo, hi))
+    opened.set_window((1000.0, 1100.0))  # a window of the user's: made for it, here
+    assert not np.array_equal(opened.display_image(), shown)
+    assert threading.current_thread() in made
+    session.close()

@@ -2,8 +2,9 @@
 
 * Wheel zooms around the cursor, a horizontal wheel (or a trackpad's sideways swipe)
   pans sideways, Shift+wheel changes the brush radius; ``+`` and ``-`` zoom around the
-  cursor when it is over the image; ``fit_to_window`` shows the whole image; at high zoom
-  each image pixel is an exact square (no smoothing).
+  cursor when it is over the image; ``fit_to_window`` shows the whole image (a strip,
+  such as 20000 x 300, from its start at a zoom that keeps its short side readable); at
+  high zoom each image pixel is an exact square (no smoothing).
 * Middle button, or Space held with the left button, pans. Space pans wherever the
   keyboard focus is (a class row just clicked, a check box) while the pointer is over the
   image, except in a text field, where it types a space.
@@ -62,6 +63,10 @@ from annotator.gui.tools import PolygonTool, Tool, all_tools
 from annotator.services.document import Document
 
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
+#: Fit to window shows the whole image, unless its short side would then take less than
+#: this share of the window (20000 x 300 was a 602 x 9 px strip): then it zooms up to
+#: that share (at most 1:1) and shows the image from its start.
+MIN_FIT_SHARE = 0.25
 Z_IMAGE, Z_LABELS, Z_LAYERS, Z_PREVIEW = 0.0, 10.0, 20.0, 100.0
 #: Screen pixels a horizontal wheel notch (120 eighths of a degree) pans sideways.
 PAN_PER_NOTCH = 60
@@ -463,7 +468,23 @@ class LabelCanvas(QGraphicsView):
         self.resetTransform()
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         self._clamp_zoom()
-        self.centerOn(rect.center())
+        zoom = fit_zoom(
+            self.zoom,
+            rect.width(),
+            rect.height(),
+            self.viewport().width(),
+            self.viewport().height(),
+        )
+        if zoom > self.zoom:  # a strip: its start, at a zoom that shows something
+            self.setTransform(QTransform.fromScale(zoom, zoom))
+            view = self.viewport().rect()
+            half_w, half_h = view.width() / (2 * zoom), view.height() / (2 * zoom)
+            wide = rect.width() * self.viewport().height() >= rect.height() * view.width()
+            x = min(half_w, rect.center().x()) if wide else rect.center().x()
+            y = rect.center().y() if wide else min(half_h, rect.center().y())
+            self.centerOn(QPointF(x, y))
+        else:
+            self.centerOn(rect.center())
         self._fitted = True
         self._after_zoom()
 
@@ -744,3 +765,14 @@ def radius_step(radius: float, bigger: bool) -> float:
     a fifth of it, at least 1 pixel; never below 0."""
     step = max(1.0, float(radius // 5))
     return radius + step if bigger else max(radius - step, 0.0)
+
+
+def fit_zoom(fitted: float, width: float, height: float, view_w: float, view_h: float) -> float:
+    """The zoom of Fit to window for an image of ``width`` x ``height`` in a view of
+    ``view_w`` x ``view_h``, given ``fitted``, the zoom that shows it whole: that one,
+    unless the image's short side then takes less than :data:`MIN_FIT_SHARE` of the
+    view, which zooms up to that share (at most 1:1, never below ``fitted``)."""
+    if width <= 0 or height <= 0 or view_w <= 0 or view_h <= 0:
+        return fitted
+    across = max(view_w / width, view_h / height)  # the zoom that fills the short side
+    return max(fitted, min(1.0, MIN_FIT_SHARE * across))

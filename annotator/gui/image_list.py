@@ -60,10 +60,12 @@ ALL = "all"
 
 
 def row_tail(record: ImageRecord) -> str:
-    """What a row says after the image's name: its status and score."""
+    """What a row says after the image's name: its status and score, with three
+    decimals as ``annotator suggest`` prints it (with two, every ISBI image read 0.99 or
+    1.00: "most uncertain first" could not be read)."""
     text = f"   [{STATUS_LABEL[record.status]}]"
     if record.score is not None:
-        text += f"   {record.score:.2f}"
+        text += f"   {record.score:.3f}"
     return text
 
 

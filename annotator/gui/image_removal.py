@@ -86,6 +86,16 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
         else:
             window.canvas.finish_gesture()
             session.save(wait=True)
+            stuck = [r for r in chosen if r.id in session.unsaved_ids()]
+            if stuck:  # labels left on a switch, kept: removed now, they would be lost
+                QMessageBox.warning(
+                    window,
+                    "Images not removed",
+                    f"The labels of {stuck[0].name} could not be saved yet, so it is not "
+                    "removed (they are kept, and saved with the next save): free some space "
+                    "(or fix the cause) and try again.",
+                )
+                return None
 
         def work(_progress: object) -> RemovalReport:
             if service is not None:

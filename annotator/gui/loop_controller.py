@@ -197,7 +197,7 @@ class LoopController(QObject):
         self.service: ModelService | None = None
         #: Settings for the next project opened (tests and benchmarks pass a tiny model).
         self.settings_override: ModelSettings | None = None
-        self.layers = ProposalLayers()
+        self.layers = ProposalLayers(dispatcher)
         self.panel = ModelPanel()
         self._pending_scores: dict[int, float] = {}
         self._score_timer = QTimer(self)
@@ -208,6 +208,7 @@ class LoopController(QObject):
         self.idle_timer.setSingleShot(True)
         self.idle_timer.timeout.connect(self._idle)
         self._error_box: QMessageBox | None = None
+        self._box_about = ""  # what failed, as the box says it ("training", "proposal"...)
         #: N waits for the active version's ranking (the wait ends at the timer).
         self._next_timer = QTimer(self)
         self._next_timer.setSingleShot(True)
@@ -675,10 +676,20 @@ class LoopController(QObject):
         doc, schema = self.workspace.document, self.workspace.schema
         if doc is None or doc.image_id != image_id or schema is None:
             return  # the window moved on before the service knew
+        # A big proposal's codes are made on a worker: shown (and acceptable) after.
         self.layers.show(
-            doc, proposal, schema, self.workspace.hidden_classes(), self._proposal_target(doc)
+            doc,
+            proposal,
+            schema,
+            self.workspace.hidden_classes(),
+            self._proposal_target(doc),
+            then=lambda: self._proposal_drawn(image_id, version),
+            failed=lambda exc: self._error("proposal", exc),
         )
+
+    def _proposal_drawn(self, image_id: int, version: int) -> None:
         self._boxed = ""  # proposals work again: a later failure is news
+        self._close_box("proposal")
         self.update_enabled()
         self.proposal_shown.emit(image_id, version)
 
@@ -693,6 +704,7 @@ class LoopController(QObject):
             self.scores_changed.emit(scores)
 
     def _round_started(self) -> None:
+        self._close_box("training")  # an earlier round's failure is no longer the news
         self.panel.round_started()
         self.round_started.emit()
         self.update_enabled()
@@ -723,6 +735,7 @@ class LoopController(QObject):
         self.round_finished.emit(outcome)
 
     def _version_changed(self, record: ModelRecord | None) -> None:
+        self._close_box("training", "proposal")  # a round published, or a rollback
         self.layers.clear()  # its proposal came from the previous version
         self._show_models()
         self.update_enabled()
@@ -751,8 +764,19 @@ class LoopController(QObject):
             )
             self._error_box.setModal(False)
         self._error_box.setText(message)
+        self._box_about = what
         self._error_box.show()
         self.error.emit(message)
+
+    def _close_box(self, *about: str) -> None:
+        """Close the error box when it says that one of ``about`` failed: a later round
+        started or published, or a proposal was shown, so it is no longer true (it stayed
+        over the canvas after the next round succeeded). The same failure again is news."""
+        if self._box_about not in about:
+            return
+        if self._error_box is not None:
+            self._error_box.hide()
+        self._boxed = self._box_about = ""
 
     # --- display ---------------------------------------------------------------------------------
     def _show_models(self) -> None:

@@ -6,8 +6,9 @@ canvas and its tools. Autosave: every committed edit (a stroke on release, a fil
 accept, an undo) restarts a one-second timer, but the save never waits more than three
 seconds after the first edit not yet saved, so steady painting is saved too; when it
 fires the session hands a snapshot to its background writer. Mouse moves only repaint
-(docs/adr/0008). Switching image and closing the window save synchronously, so quitting
-never asks and never loses a stroke.
+(docs/adr/0008). Switching image hands the labels left to that writer without waiting
+(the session keeps them until written, and rescues them if it cannot); closing the
+window saves synchronously, so quitting never asks and never loses a stroke.
 
 The active-learning loop (proposal layers, accept, training rounds, the model panel,
 "next suggested") lives in :class:`annotator.gui.loop_controller.LoopController`. The two
@@ -68,6 +69,7 @@ from annotator.gui.progress_task import sentence
 from annotator.gui.settings_store import (
     SettingsStore,
     data_folder,
+    place_first,
     remember_window,
     restore_project_class,
     restore_window,
@@ -105,7 +107,7 @@ class MainWindow(QMainWindow):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Annotator")
-        self.resize(1280, 820)
+        place_first(self)  # (a geometry saved on quit is restored below, kept on screen)
         self.session: AnnotationSession | None = None
         self._owned_project: Project | None = None
         self._dispatch = GuiDispatcher(self)
@@ -141,7 +143,9 @@ class MainWindow(QMainWindow):
             [DOCK_WIDTH, DOCK_WIDTH, DOCK_WIDTH],
             Qt.Orientation.Horizontal,
         )
-        self.resizeDocks([classes_dock, model_dock], [240, 400], Qt.Orientation.Vertical)
+        # The class list scrolls in little room; the Model panel's rows need theirs (at
+        # 240 : 400 its last row was cut on a 1600 x 1000 screen, the list half empty).
+        self.resizeDocks([classes_dock, model_dock], [180, 470], Qt.Orientation.Vertical)
         self.canvas.smart = SmartSupport(
             self._dispatch,
             self._proposal_of,
@@ -693,12 +697,21 @@ class MainWindow(QMainWindow):
     def _save_failed(self, image_id: int, exc: Exception) -> None:
         """An autosave failed: said in the status bar, and in a box once until a save
         works again (a database locked for a minute fails a save every few seconds)."""
-        self.statusBar().showMessage(f"Saving image {image_id} failed: {exc}", 10000)
+        listed = self.image_list.record(image_id)
+        name = listed.name if listed is not None else f"image {image_id}"
+        self.statusBar().showMessage(f"Saving {name} failed: {exc}", 10000)
         if self._save_failing:
             return
         self._save_failing = True
+        left = self.document is None or self.document.image_id != image_id
+        kept = (
+            "\nThey are kept: saved again with the next save, or, if the app closes "
+            "first, written to a rescue folder that it names."
+            if left  # (handed to the writer when you went on to another image)
+            else ""
+        )
         QMessageBox.warning(
-            self, "Autosave failed", f"The labels of image {image_id} could not be saved:\n{exc}"
+            self, "Autosave failed", f"The labels of {name} could not be saved:\n{exc}{kept}"
         )
 
     # --- display ---------------------------------------------------------------------------------------

@@ -19,13 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt
+from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, QStandardPaths, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QWidget
 
 if TYPE_CHECKING:
     from annotator.gui.main_window import MainWindow
 
 MAX_RECENT = 10
 FILE_NAME = "annotator.ini"
+#: A new window takes this share of the screen's free area (its status bar was off a
+#: 1366 x 768 screen at the fixed 1280 x 820)...
+FIRST_SHARE = 0.9
+#: ...up to this size (px): the panels need no more, the image gets the rest anyway.
+FIRST_MAX = QSize(1920, 1200)
 
 
 def config_folder() -> Path:
@@ -150,11 +157,58 @@ class SettingsStore:
 # --- the window's side: what is saved on quit and restored on start -------------------------
 
 
+def first_size(available: QRect) -> QSize:
+    """The size of a window opened for the first time on a screen whose free area (less
+    task bars and docks) is ``available``: :data:`FIRST_SHARE` of it, at most
+    :data:`FIRST_MAX`."""
+    return QSize(
+        min(FIRST_MAX.width(), int(available.width() * FIRST_SHARE)),
+        min(FIRST_MAX.height(), int(available.height() * FIRST_SHARE)),
+    )
+
+
+def place_first(window: QWidget) -> None:
+    """Size ``window`` for its screen (:func:`first_size`) and centre it there."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        return
+    available = screen.availableGeometry()
+    window.resize(first_size(available))
+    frame = window.frameGeometry()
+    frame.moveCenter(available.center())
+    window.move(frame.topLeft())
+
+
+def keep_on_screen(window: QWidget) -> None:
+    """Fit ``window`` (a geometry restored from another screen: bigger, or a monitor
+    gone) into the free area of the screen it is on, or the main one: shrunk to it
+    and moved inside it, title bar and status bar included."""
+    if window.isMaximized() or window.isFullScreen():
+        return
+    frame = window.frameGeometry()
+    screen = QGuiApplication.screenAt(frame.center()) or QGuiApplication.primaryScreen()
+    if screen is None:
+        return
+    available = screen.availableGeometry()
+    inner = window.geometry()
+    extra_w, extra_h = frame.width() - inner.width(), frame.height() - inner.height()
+    width = min(inner.width(), available.width() - extra_w)
+    height = min(inner.height(), available.height() - extra_h)
+    if (width, height) != (inner.width(), inner.height()):
+        window.resize(width, height)
+        frame = window.frameGeometry()
+    x = max(available.left(), min(frame.left(), available.right() + 1 - frame.width()))
+    y = max(available.top(), min(frame.top(), available.bottom() + 1 - frame.height()))
+    if (x, y) != (frame.left(), frame.top()):
+        window.move(x, y)
+
+
 def restore_window(window: MainWindow, store: SettingsStore) -> None:
-    """Window geometry and docks, and the tool settings of the last run."""
+    """Window geometry (kept on the screen as it is now) and docks, and the tool
+    settings of the last run."""
     geometry, state = store.window_geometry(), store.window_state()
-    if geometry is not None:
-        window.restoreGeometry(geometry)
+    if geometry is not None and window.restoreGeometry(geometry):
+        keep_on_screen(window)
     if state is not None:
         window.restoreState(state)
     tools = store.tool_settings()

@@ -4,7 +4,13 @@ The caller takes a snapshot copy of the label map on its own (GUI) thread and ha
 to :meth:`Autosaver.submit`; one worker thread encodes and writes it through
 :meth:`Project.save_mask` (atomic file write, then the database). When several
 snapshots of one image are queued only the newest is written. :meth:`Autosaver.flush`
-blocks until everything submitted is on disk (used when leaving an image and on quit).
+blocks until everything submitted is on disk (on quit, before a round or an export
+reads the masks); :meth:`Autosaver.wait_written` until one image's labels are.
+
+Until the newest snapshot of an image is written, the autosaver keeps it
+(:meth:`Autosaver.unwritten`): after a failure too, so that labels of an image no longer
+open (handed over when the user went on to another image, without waiting) can be
+written again or rescued, never lost.
 
 Errors never pass silently: they go to ``on_error`` through the injected ``dispatch``
 (the GUI passes a function that runs the callback on its own thread).
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -78,9 +85,15 @@ class Autosaver:
         # The error of each image whose newest save failed (cleared by one that works):
         # read after a flush, on the caller's thread, before the image is let go.
         self._failed: dict[int, Exception] = {}
+        # The newest request of each image not written yet (waiting, being written, or
+        # failed), dropped once written; both dicts change under the lock.
+        self._unwritten: dict[int, SaveRequest] = {}
+        self._lock = threading.Lock()
 
     def submit(self, request: SaveRequest) -> None:
         """Queue a snapshot; an older one of the same image still waiting is dropped."""
+        with self._lock:
+            self._unwritten[request.image_id] = request
         try:
             self._queue.submit(request.image_id, request)
         except RuntimeError:
@@ -94,9 +107,26 @@ class Autosaver:
     def idle(self) -> bool:
         return self._queue.idle
 
+    def wait_written(self, image_id: int, timeout: float | None = None) -> bool:
+        """Wait until no snapshot of ``image_id`` is waiting or being written (any
+        thread); False on timeout. Whether it was written: :meth:`failure`."""
+        return self._queue.wait_key(image_id, timeout)
+
     def failure(self, image_id: int) -> Exception | None:
         """Why the newest save of ``image_id`` failed, or None (saved, or never tried)."""
-        return self._failed.get(image_id)
+        with self._lock:
+            return self._failed.get(image_id)
+
+    def failed_ids(self) -> list[int]:
+        """The images whose newest save failed."""
+        with self._lock:
+            return list(self._failed)
+
+    def unwritten(self, image_id: int) -> SaveRequest | None:
+        """The newest snapshot of ``image_id`` not written yet (waiting, being written or
+        failed), or None when its labels handed over are on disk."""
+        with self._lock:
+            return self._unwritten.get(image_id)
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Write what is pending, then stop the worker."""
@@ -124,9 +154,13 @@ class Autosaver:
             # Any save without it may have removed the file (an undone accept).
             kept = request.accepted
             self._accepted_written = None if kept is None else (image_id, kept)
-            self._failed.pop(image_id, None)
+            with self._lock:
+                self._failed.pop(image_id, None)
+                if self._unwritten.get(image_id) is request:  # (not a newer one)
+                    del self._unwritten[image_id]
         except Exception as exc:  # any failure must reach the user, never kill the writer
-            self._failed[image_id] = exc
+            with self._lock:
+                self._failed[image_id] = exc
             log.exception("autosave of image %s failed", image_id)
             if self._on_error is not None:
                 self._dispatch(functools.partial(self._on_error, request, exc))

@@ -88,6 +88,7 @@ class Document:
         self._commit_listeners: list[CommitListener] = []
         self._after_gesture: list[Callable[[], object]] = []  # see when_idle
         self._windows: tuple[Window, ...] | None = None
+        self._ready: np.ndarray | None = None  # a display made off this thread (use_display)
         self._auto: tuple[Window, ...] | None = None
         self._range: tuple[float, float] | None = None
         self._channel_ranges: tuple[tuple[float, float], ...] | None = None
@@ -515,6 +516,7 @@ class Document:
     def set_windows(self, windows: Sequence[Window] | None) -> None:
         """Show the image with ``windows`` (one ``(low, high)`` per channel shown), or
         with the automatic ones (None)."""
+        self._ready = None
         if windows is None:
             self._windows = None
             return
@@ -523,30 +525,51 @@ class Document:
             raise ValueError(f"{len(chosen)} contrast windows for {self.shown_channels} channels")
         self._windows = chosen
 
-    def display_image(self) -> np.ndarray:
-        """The image as ``uint8`` (grey or RGB) with the current contrast windows.
+    def use_display(self, display: np.ndarray, auto: tuple[Window, ...] | None) -> None:
+        """Take the display image of the automatic windows (:func:`display_pixels` of the
+        image and ``None``) and those windows (``None``: not made), made on a worker with
+        the pixels (ADR 0016); the next :meth:`display_image` returns it."""
+        if auto is not None:
+            self._auto = auto
+        self._ready = display
 
-        8-bit images are shown as they are unless the user set windows; others (16-bit,
-        float) use the automatic ones, one per channel (docs/adr/0027). Two channels
-        (DAPI + GFP) are shown in magenta (the first) and green, as the model and the
-        smart tools see them; of more, the first three.
-        """
-        image = self.image
-        if image.ndim == 3 and image.shape[2] >= 4:  # RGBA, or more channels: the first three
-            image = image[:, :, :3]
-        if self._windows is None and image.dtype == np.uint8:
-            shown = image
+    def display_image(self) -> np.ndarray:
+        """The image as ``uint8`` (grey or RGB) with the current contrast windows
+        (:func:`display_pixels`)."""
+        ready, self._ready = self._ready, None
+        if ready is not None and self._windows is None:
+            return ready
+        return display_pixels(self.image, self._windows, lambda: self.auto_windows)
+
+
+def display_pixels(
+    image: np.ndarray,
+    windows: Sequence[Window] | None,
+    auto: Callable[[], Sequence[Window]],
+) -> np.ndarray:
+    """``image`` as ``uint8`` (grey or RGB) with the contrast ``windows`` (one per
+    channel shown), any thread.
+
+    8-bit images are shown as they are unless the user set windows; others (16-bit,
+    float) use the automatic ones (``auto()``), one per channel (docs/adr/0027). Two
+    channels (DAPI + GFP) are shown in magenta (the first) and green, as the model and
+    the smart tools see them; of more, the first three.
+    """
+    if image.ndim == 3 and image.shape[2] >= 4:  # RGBA, or more channels: the first three
+        image = image[:, :, :3]
+    if windows is None and image.dtype == np.uint8:
+        shown = image
+    else:
+        chosen = auto() if windows is None else windows
+        if len(set(chosen)) == 1:  # grey, or one window for every channel
+            shown = _windowed(image, *chosen[0])
         else:
-            windows = self.auto_windows if self._windows is None else self._windows
-            if len(set(windows)) == 1:  # grey, or one window for every channel
-                shown = _windowed(image, *windows[0])
-            else:
-                shown = np.empty(image.shape, dtype=np.uint8)
-                for c, (lo, hi) in enumerate(windows):
-                    shown[..., c] = _windowed(image[..., c], lo, hi)
-        if shown.ndim == 3 and shown.shape[2] == 2:  # magenta and green
-            shown = shown[..., [0, 1, 0]]
-        return np.ascontiguousarray(shown)
+            shown = np.empty(image.shape, dtype=np.uint8)
+            for c, (lo, hi) in enumerate(chosen):
+                shown[..., c] = _windowed(image[..., c], lo, hi)
+    if shown.ndim == 3 and shown.shape[2] == 2:  # magenta and green
+        shown = shown[..., [0, 1, 0]]
+    return np.ascontiguousarray(shown)
 
 
 def _windowed(image: np.ndarray, low: float, high: float) -> np.ndarray:

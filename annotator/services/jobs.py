@@ -107,6 +107,16 @@ class CoalescingQueue(Generic[K, T]):
         with self._cond:
             return self._cond.wait_for(lambda: not self._scheduled, timeout)
 
+    def wait_key(self, key: K, timeout: float | None = None) -> bool:
+        """Block until no item of ``key`` is pending or running; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: (
+                    key not in self._pending and (self._running is None or self._running[0] != key)
+                ),
+                timeout,
+            )
+
     def cancel(self) -> bool:
         """Drop every item waiting and set the running handler's token (it stops at its
         next check); the queue takes new items as before. True when anything was
@@ -146,6 +156,7 @@ class CoalescingQueue(Generic[K, T]):
             finally:
                 with self._cond:
                     self._running = None
+                    self._cond.notify_all()  # (wait_key)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from guihelpers import SIZE, at, center, click, drag
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 
@@ -233,6 +234,34 @@ def test_status_bar_reads_the_pixel_again_when_it_changes_under_a_still_cursor(w
     assert window.class_label.text() == "class unlabelled"
     window.go(1)  # another image: the old pixel is not read on it
     assert window.pos_label.text() == "" and window.class_label.text() == ""
+
+
+def test_fit_to_window_shows_a_strip_from_its_start_at_a_readable_zoom(qtbot):
+    """A 20000 x 300 picture was fitted whole: a 602 x 9 px strip."""
+    from annotator.gui.canvas import MIN_FIT_SHARE, LabelCanvas, fit_zoom
+
+    assert fit_zoom(602 / 20000, 20000, 300, 602, 620) == pytest.approx(MIN_FIT_SHARE * 620 / 300)
+    assert fit_zoom(600 / 8000, 8000, 6000, 600, 620) == 600 / 8000  # not a strip: whole
+    assert fit_zoom(30.0, 20, 16, 600, 480) == 30.0  # a tiny picture: whole, magnified
+    assert fit_zoom(0.05, 20000, 50, 1000, 600) == 1.0  # a thinner strip: at most 1:1
+    canvas = LabelCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(400, 300)
+    canvas.show()
+    for shape in ((200, 8000), (8000, 200)):  # wide, then tall
+        canvas.image_item.set_array(np.zeros(shape, np.uint8))
+        h, w = shape
+        canvas.setSceneRect(QRectF(-w, -h, 3 * w, 3 * h))  # as set_document gives it
+        canvas.fit_to_window()
+        vp = canvas.viewport().rect()
+        short = vp.height() if shape[0] < shape[1] else vp.width()
+        assert canvas.zoom * min(shape) >= MIN_FIT_SHARE * short - 1  # not a sliver
+        top_left = canvas.mapToScene(vp.topLeft())
+        near = 2 / canvas.zoom  # (two screen pixels, in image pixels)
+        assert abs(top_left.x() if shape[0] < shape[1] else top_left.y()) <= near  # its start
+        middle = canvas.mapToScene(vp.center())
+        across = middle.y() if shape[0] < shape[1] else middle.x()
+        assert abs(across - min(shape) / 2) <= near  # centred across
 
 
 def test_fit_to_window_shows_the_whole_image(window):

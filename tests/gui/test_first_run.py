@@ -230,3 +230,33 @@ def test_closing_with_no_project_open_means_the_next_start_shows_the_welcome(
     qtbot.waitUntil(lambda: shown == [1], timeout=5000)
     assert again.session is None
     again.close()
+
+
+def test_a_first_window_fits_its_screen_and_a_saved_one_is_kept_on_it(qtbot):
+    """The window opened at a fixed 1280 x 820: on a 1366 x 768 screen its status bar was
+    below the screen's edge, and a geometry saved on a bigger monitor came back as it was."""
+    from annotator.gui.settings_store import remember_window
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    free = window.screen().availableGeometry()
+    assert window.width() <= free.width() * 0.9 + 1 and window.height() <= free.height() * 0.9 + 1
+    assert free.contains(window.frameGeometry())
+    window.resize(free.width() * 2, free.height() * 2)  # as on a bigger monitor, to the right
+    window.move(free.right() + 500, free.top() + 100)
+    remember_window(window, window.settings)
+    window.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert free.contains(again.frameGeometry()), (free, again.frameGeometry())
+    again.close()
+
+
+def test_a_first_window_takes_most_of_the_screen_up_to_a_limit():
+    from PySide6.QtCore import QRect, QSize
+
+    from annotator.gui.settings_store import FIRST_MAX, first_size
+
+    assert first_size(QRect(0, 0, 1366, 740)) == QSize(1229, 666)
+    assert first_size(QRect(0, 0, 1600, 1000)) == QSize(1440, 900)
+    assert first_size(QRect(0, 0, 3840, 2160)) == FIRST_MAX

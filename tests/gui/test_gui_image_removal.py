@@ -213,3 +213,29 @@ def test_removing_images_while_the_model_ranks_waits_for_one_model_call_then_ran
     qtbot.waitUntil(lambda: service.current_proposal is not None, timeout=10_000)
     assert w.image_list.count() == RANKED_IMAGES - 2
     w.close()
+
+
+def test_an_image_whose_labels_left_are_not_saved_yet_is_not_removed(window, monkeypatch, qtbot):
+    """A switch hands the labels left to the saver without waiting (ADR 0028): removing
+    that image while their write fails would lose them."""
+    ids = [r.id for r in window.session.images()]
+    project = window.session.project
+    doc = window.document
+    doc.paint_stroke([(3, 3), (30, 3)], 2, 1)
+    real = project.save_mask
+    monkeypatch.setattr(
+        project, "save_mask", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "disk full"))
+    )
+    boxes = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _p, title, text: boxes.append(title))
+    window.open_image(ids[1])
+    qtbot.waitUntil(lambda: "Autosave failed" in boxes, timeout=5000)
+    _ok(monkeypatch)
+    window.image_list.remove_requested.emit([ids[0]])
+    assert boxes[-1] == "Images not removed"
+    assert [r.id for r in project.images()] == ids
+    monkeypatch.setattr(project, "save_mask", real)
+    window.image_list.remove_requested.emit([ids[0]])  # saved first, then kept and removed
+    assert [r.id for r in project.images()] == ids[1:]
+    kept = list((project.root / "removed").glob("*/masks/*.png"))
+    assert len(kept) == 1

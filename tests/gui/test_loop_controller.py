@@ -272,7 +272,7 @@ def test_the_window_wires_the_loop_signals_to_its_status_bar_list_and_images(win
     assert window.statusBar().currentMessage() == "a loop message"
     loop.scores_changed.emit({ids[2]: 0.75})
     texts = [window.image_list.text(i) for i in range(window.image_list.count())]
-    assert any(t.endswith("0.75") for t in texts)
+    assert any(t.endswith("0.750") for t in texts)
     loop.open_requested.emit(ids[2])
     assert window.document.image_id == ids[2]
     assert loop.layers.uncertainty_item.scene() is window.canvas.scene()
@@ -304,6 +304,65 @@ def test_the_same_error_again_is_not_boxed_again(setup, qtbot):
     assert not box.isVisible() and len(said) == 2
     loop._error("training", ModelError("something else"))
     assert box.isVisible()
+
+
+def test_a_box_of_a_failed_round_closes_when_a_later_round_starts_or_publishes(setup):
+    """ "Training failed: no labelled images yet" stayed over the canvas, non-modal, after
+    the next round had published a model."""
+    from annotator.core.errors import ModelError
+
+    loop, _ws, _actions = setup
+    loop._error("training", ModelError("no labelled images yet"))
+    box = loop._error_box
+    assert box is not None and box.isVisible()
+    loop._round_started()
+    assert not box.isVisible()
+    loop._error("training", ModelError("no labelled images yet"))  # again: news again
+    assert box.isVisible()
+    loop._version_changed(None)  # published (or rolled back): no longer true
+    assert not box.isVisible()
+    loop._error("proposal", ModelError("cannot propose"))
+    loop._version_changed(None)
+    assert not box.isVisible()
+    loop._error("import", ModelError("not a model file"))  # the user's own action: stays
+    loop._round_started()
+    assert box.isVisible()
+
+
+def test_a_big_proposal_is_drawn_from_codes_made_off_the_gui_thread(setup, qtbot, monkeypatch):
+    """At 100 MP the proposal's codes took the GUI thread 1.5-2 s when it arrived."""
+    import threading
+
+    from annotator.gui import proposal_layers
+
+    loop, ws, actions = setup
+    doc = ws.session.open_image(ws.session.images()[0].id)
+    loop.image_opened(doc)
+    loop.layers.background_pixels = 1  # (as a 4 MP proposal)
+    made = []
+    real = proposal_layers.proposal_codes
+    monkeypatch.setattr(
+        proposal_layers,
+        "proposal_codes",
+        lambda *a: made.append(threading.current_thread()) or real(*a),
+    )
+    mask = np.zeros(doc.label_map.shape, np.uint8)
+    mask[:, 32:] = 1
+    proposal = Proposal(None, mask, np.zeros(mask.shape, np.float32), 0.2, 4)
+    shown = []
+    loop.proposal_shown.connect(lambda image_id, version: shown.append((image_id, version)))
+    loop._proposal(doc.image_id, 4, proposal)
+    assert loop.layers.proposal is None and not actions["accept"].isEnabled()  # not yet
+    qtbot.waitUntil(lambda: shown == [(doc.image_id, 4)], timeout=5000)
+    assert made and threading.current_thread() not in made
+    assert loop.layers.proposal is proposal and actions["accept"].isEnabled()
+    np.testing.assert_array_equal(loop.layers.proposal_item.labels, real(mask, len(ws.schema)))
+    # Another image opened while the codes are made: they are dropped.
+    loop._proposal(doc.image_id, 5, Proposal(None, mask, proposal.uncertainty, 0.2, 5))
+    loop.image_opened(ws.session.open_image(ws.session.images()[1].id))
+    assert loop.layers._worker is not None and loop.layers._worker.wait_idle(5)
+    qtbot.wait(50)
+    assert shown == [(doc.image_id, 4)] and loop.layers.proposal is None
 
 
 # --- class edits, project switches and idle rounds around a running round ---------------------

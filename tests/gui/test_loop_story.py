@@ -158,7 +158,7 @@ def test_label_train_propose_accept_correct_undo_retrain_next(qtbot, loop_projec
         timeout=5000,
     )
     assert w.image_list.visible_ids()[0] == most_uncertain.id
-    assert f"{most_uncertain.score:.2f}" in w.image_list.text(0)
+    assert f"{most_uncertain.score:.3f}" in w.image_list.text(0)
     # the model panel plots both versions; rolling back brings v1's proposals back
     assert loop.panel.chart.versions == [1, 2]
     with qtbot.waitSignal(

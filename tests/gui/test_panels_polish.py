@@ -189,7 +189,7 @@ def test_an_image_row_elides_the_name_and_keeps_status_and_score_whole(qtbot):
     qtbot.wait(50)
     view = panel.list
     assert not view.horizontalScrollBar().isVisible()
-    for row, tail in enumerate(("[done]   0.71", "[new]   0.67", "[in progress]")):
+    for row, tail in enumerate(("[done]   0.712", "[new]   0.670", "[in progress]")):
         index = panel.model.index(row)
         option = QStyleOptionViewItem()
         option.initFrom(view)
@@ -200,6 +200,22 @@ def test_an_image_row_elides_the_name_and_keeps_status_and_score_whole(qtbot):
         assert option.fontMetrics.horizontalAdvance(option.text) <= view.viewport().width()
         assert option.text.endswith(".png   " + tail)
         assert option.text.startswith("train_0001")  # the name elided in its middle
+
+
+def test_image_rows_tell_close_scores_apart_as_the_cli_does():
+    """On ISBI every row read 0.99 or 1.00 while `annotator suggest` said 0.997, 0.996 and
+    0.995: "most uncertain first" could not be read."""
+    from annotator.core.records import ImageRecord
+    from annotator.core.status import ImageStatus
+    from annotator.gui.image_list import row_tail
+
+    def record(i, score):
+        return ImageRecord(
+            i, f"{i}.png", f"{i}.png", "", 8, 8, 1, 8, ImageStatus.NEW, "user", 0, score, "", ""
+        )
+
+    tails = [row_tail(record(i, s)) for i, s in enumerate((0.9971, 0.9962, 0.9954))]
+    assert [t.split()[-1] for t in tails] == ["0.997", "0.996", "0.995"]  # f"{s:.3f}", as suggest
 
 
 # --- 3. the edge-bounded fill on a 16-bit picture -----------------------------------------------

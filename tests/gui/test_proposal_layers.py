@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from annotator.core.card import ModelCard
 from annotator.core.records import ModelRecord
@@ -30,6 +31,30 @@ def test_proposal_codes_outline_region_borders_and_hatch_the_inside():
     assert (inside[hatched] == 2 + 0).all()  # hatch code of class 0
     assert 0 < hatched.mean() < 0.5  # stripes, not a solid fill like the labels
     assert hatched[0, 0] and not hatched[0, HATCH_PERIOD // 2]
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (2, 3), (13, 29), (40, 33)])
+@pytest.mark.parametrize("n_classes", [3, 127, 128])
+def test_proposal_codes_follow_their_definition_pixel_by_pixel(shape, n_classes):
+    """The codes are made without boolean indexing (3x faster): the same codes."""
+    from annotator.gui.proposal_layers import HATCH_WIDTH
+
+    mask = np.random.default_rng(sum(shape)).integers(0, 3, shape).astype(np.uint8)
+    h, w = shape
+    want = np.full(shape, TRANSPARENT, np.uint8)
+    for y in range(h):
+        for x in range(w):
+            v = mask[y, x]
+            near = [
+                mask[j, i]
+                for j, i in ((y, x - 1), (y, x + 1), (y - 1, x), (y + 1, x))
+                if 0 <= j < h and 0 <= i < w
+            ]
+            if any(n != v for n in near):
+                want[y, x] = v
+            elif 2 * n_classes <= 254 and (y + x) % HATCH_PERIOD < HATCH_WIDTH:
+                want[y, x] = v + n_classes
+    np.testing.assert_array_equal(proposal_codes(mask, n_classes), want)
 
 
 def test_proposal_table_is_transparent_for_hidden_classes_and_unused_codes():
