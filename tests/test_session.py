@@ -776,9 +776,9 @@ def test_the_display_of_a_big_picture_is_made_with_its_read(project, monkeypatch
     shown = opened.display_image()
     assert made and threading.current_thread() not in made  # made on the worker only
     lo, hi = auto_window(opened.image)
-    assert opened.auto_window == (lo, hi)
+    assert opened.auto_windows == ((lo, hi),)
     np.testing.assert_array_equal(shown, real(opened.image, lo, hi))
-    opened.set_window((1000.0, 1100.0))  # a window of the user's: made for it, here
+    opened.set_windows([(1000.0, 1100.0)])  # a window of the user's: made for it, here
     assert not np.array_equal(opened.display_image(), shown)
     assert threading.current_thread() in made
     session.close()
