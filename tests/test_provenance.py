@@ -187,7 +187,7 @@ def _split_targets(project, border):
         project, steps=1, config=TrainConfig(val_fraction=0.0, accepted_border=border)
     )
     train, _val = _split(request, np.random.default_rng(0))
-    return {im.image_id: t for im, t in train}, request
+    return {im.image_id: t.full() for im, t in train}, request
 
 
 def test_training_leaves_accepted_borders_out_and_user_labels_in(project):

@@ -9,6 +9,11 @@
   green picture shown (the first in red and blue: never a constant channel, which the
   network's per-channel standardisation would blow up), and channels past the third are
   not used. The same rule runs at training and prediction.
+* Memory: a round holds each picture as it was read (its own dtype and channels) and
+  normalises each crop when a batch is drawn; its targets are held only for the
+  rectangle around its labels (:class:`Targets`: the labelled pixels' bounding box and
+  a margin that holds every crop around them). A picture labelled in one corner costs
+  no more than its corner, and no float copy of a whole picture is ever made.
 * Targets: class ids ``0..n-1`` train; every other value (unlabelled, void, anything out
   of range) becomes :data:`IGNORE` and never touches the loss; so, on request, do labels
   accepted from a proposal next to a label border (:func:`void_accepted_border`).
@@ -53,17 +58,26 @@ class Normalizer:
 
     def apply(self, pixels: np.ndarray) -> np.ndarray:
         """``(H, W)`` or ``(H, W, C)`` raw pixels -> ``(in_channels, H, W)`` float32."""
-        x = to_channels(pixels, self.in_channels)
+        raw = np.asarray(pixels)
+        # A grey picture is scaled in its one channel, then repeated: a third of the
+        # work (the sampler normalises every crop it cuts).
+        grey = raw.ndim == 2 or (raw.ndim == 3 and raw.shape[2] == 1)
+        x = to_channels(raw, 1 if grey else self.in_channels)
         scale = 1.0 / max(self.high - self.low, 1e-6)
-        # (v - low) / (high - low) in [0, 1], then centred to roughly zero mean, unit range.
-        x = (x - np.float32(self.low)) * np.float32(scale * 4.0) - np.float32(2.0)
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        if np.asarray(pixels).dtype.kind == "f":
+        # (v - low) / (high - low) in [0, 1], then centred to roughly zero mean, unit range
+        # (in place, in a new C-ordered array: the operations and the values of before).
+        out = np.empty(x.shape, np.float32)
+        np.subtract(x, np.float32(self.low), out=out)
+        out *= np.float32(scale * 4.0)
+        out -= np.float32(2.0)
+        if raw.dtype.kind == "f":
             # NaN is "no data" in float TIFFs: it enters as the low end of the image's
             # range rather than poisoning every output it reaches (a NaN loss, a
             # proposal of noise); infinities as the ends.
-            np.nan_to_num(x, copy=False, nan=-2.0, posinf=2.0, neginf=-2.0)
-        return x
+            np.nan_to_num(out, copy=False, nan=-2.0, posinf=2.0, neginf=-2.0)
+        if grey and self.in_channels == 3:
+            return np.repeat(out, 3, axis=0)
+        return out
 
 
 def fit_normalizer(image: np.ndarray, in_channels: int) -> Normalizer:
@@ -100,14 +114,18 @@ def to_channels(pixels: np.ndarray, in_channels: int) -> np.ndarray:
     rgb = x[..., :3].astype(np.float32, copy=False)
     if in_channels == 3:
         return np.moveaxis(rgb, 2, 0)
-    return (rgb @ _LUMA)[None]
+    # Element by element (not a matrix product, whose rounding may follow the array's
+    # size and layout): a crop, a tile and the whole picture give the same values.
+    return (rgb[..., 0] * _LUMA[0] + rgb[..., 1] * _LUMA[1] + rgb[..., 2] * _LUMA[2])[None]
 
 
 def to_target(mask: np.ndarray, n_classes: int) -> np.ndarray:
     """Label map -> int16 target with :data:`IGNORE` for everything that is not a class."""
     m = np.asarray(mask)
-    target = m.astype(np.int16) if m.dtype == np.uint8 else m.astype(np.int32)
-    target = np.where(m < n_classes, target, IGNORE).astype(np.int16)
+    target = m.astype(np.int16)  # (values that do not fit are no class: IGNORE below)
+    other = m < n_classes
+    np.logical_not(other, out=other)
+    target[other] = IGNORE  # in place: no more picture-sized arrays than these two
     return target
 
 
@@ -145,49 +163,217 @@ def void_accepted_border(
     return out
 
 
+#: Side of the square blocks :func:`block_holdout` holds out; a :class:`Targets`
+#: rectangle starts on this grid, so the blocks are those of the whole picture.
+HOLDOUT_BLOCK = 32
+
+
+@dataclass(frozen=True)
+class Targets:
+    """One picture's targets where it has labels: ``values`` (int16, :data:`IGNORE`
+    where nothing trains) of the rectangle whose top-left pixel is ``(y, x)``; every
+    pixel outside it is :data:`IGNORE`. ``shape`` is the picture's ``(H, W)``."""
+
+    values: np.ndarray
+    y: int
+    x: int
+    shape: tuple[int, int]
+
+    @classmethod
+    def whole(cls, target: np.ndarray) -> Targets:
+        """The targets of a whole picture (no margin to trust: the rectangle is all of it)."""
+        t = np.asarray(target)
+        return cls(t, 0, 0, (int(t.shape[0]), int(t.shape[1])))
+
+    def with_values(self, values: np.ndarray) -> Targets:
+        """The same rectangle holding other values (a split of these)."""
+        return Targets(values, self.y, self.x, self.shape)
+
+    def full(self) -> np.ndarray:
+        """The picture-sized target (small pictures and tests only)."""
+        out = np.full(self.shape, IGNORE, np.int16)
+        h, w = self.values.shape
+        out[self.y : self.y + h, self.x : self.x + w] = self.values
+        return out
+
+
+def class_counts(target: np.ndarray, n_classes: int) -> np.ndarray:
+    """Pixels of each class ``0..n-1`` in ``target`` (int64), with no copy of its labels."""
+    t = np.asarray(target)
+    return np.array([np.count_nonzero(t == c) for c in range(n_classes)], np.int64)
+
+
+def crop_margin(crop: int, zoom: float = 0.0) -> int:
+    """Pixels around the labels that every crop centred on one of them stays within:
+    the widest crop (``crop`` zoomed out by ``e**zoom``) and its centre's jitter."""
+    widest = max(8, int(round(crop * float(np.exp(zoom))))) + 1
+    return widest + widest // 4 + 1
+
+
+def labelled_box(mask: np.ndarray, n_classes: int) -> tuple[int, int, int, int] | None:
+    """``(y0, y1, x0, x1)`` of the pixels of ``mask`` that hold a class, or ``None``.
+    Read in bands of rows, so no picture-sized array is made."""
+    m = np.asarray(mask)
+    h, w = m.shape[:2]
+    rows = np.zeros(h, bool)
+    cols = np.zeros(w, bool)
+    band = max(1, 4_000_000 // max(w, 1))
+    for y in range(0, h, band):
+        inside = m[y : y + band] < n_classes
+        rows[y : y + band] = inside.any(axis=1)
+        cols |= inside.any(axis=0)
+    if not rows.any():
+        return None
+    ys, xs = np.flatnonzero(rows), np.flatnonzero(cols)
+    return int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
+
+
+def labelled_targets(
+    mask: np.ndarray,
+    n_classes: int,
+    margin: int,
+    accepted: np.ndarray | None = None,
+    border: int = 0,
+) -> Targets | None:
+    """The :class:`Targets` of a label map around its labels (``None`` when it has
+    none): ``margin`` pixels around them (see :func:`crop_margin`), and the rectangle's
+    corner moved back onto the :data:`HOLDOUT_BLOCK` grid. The values are
+    :func:`to_target`'s, with :func:`void_accepted_border`'s ``border`` applied: the
+    same as cutting the whole picture's target."""
+    m = np.asarray(mask)
+    box = labelled_box(m, n_classes)
+    if box is None:
+        return None
+    h, w = m.shape[:2]
+    pad = margin + (border + 1 if accepted is not None and border > 0 else 0)
+    y0, y1, x0, x1 = box
+    y0 = max(0, y0 - pad) // HOLDOUT_BLOCK * HOLDOUT_BLOCK
+    x0 = max(0, x0 - pad) // HOLDOUT_BLOCK * HOLDOUT_BLOCK
+    y1, x1 = min(h, y1 + pad), min(w, x1 + pad)
+    part = m[y0:y1, x0:x1]
+    values = to_target(part, n_classes)
+    if accepted is not None:
+        values = void_accepted_border(values, part, np.asarray(accepted)[y0:y1, x0:x1], border)
+    return Targets(values, y0, x0, (h, w))
+
+
 @dataclass
 class PreparedImage:
-    """One labelled image ready for sampling: normalised pixels and targets."""
+    """One labelled image ready for sampling: its pixels and its targets.
+
+    ``pixels`` is the picture as read, ``(H, W)`` or ``(H, W, C)`` in its own dtype,
+    which ``normalizer`` turns into the network's input crop by crop; without a
+    normalizer it is already the network's input, ``(C, H, W)`` float32. ``target``
+    holds the targets of the rectangle at ``(y, x)`` (everything outside is
+    :data:`IGNORE`); ``coords`` index its labelled pixels."""
 
     image_id: int
-    pixels: np.ndarray  # (C, H, W) float32, normalised
-    target: np.ndarray  # (H, W) int16, IGNORE where not used for training
+    pixels: np.ndarray
+    target: np.ndarray  # (h, w) int16, IGNORE where not used for training
     weight: float
-    coords: list[np.ndarray]  # per class: flat indices of labelled pixels
+    coords: list[np.ndarray]  # per class: flat indices into ``target``
+    normalizer: Normalizer | None = None
+    y: int = 0
+    x: int = 0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The picture's ``(H, W)``."""
+        if self.normalizer is None:
+            return int(self.pixels.shape[1]), int(self.pixels.shape[2])
+        return int(self.pixels.shape[0]), int(self.pixels.shape[1])
+
+    def crop(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """The network's input ``(C, h, w)`` float32 of rows ``y0:y1``, columns ``x0:x1``."""
+        if self.normalizer is None:
+            return self.pixels[:, y0:y1, x0:x1]
+        return self.normalizer.apply(self.pixels[y0:y1, x0:x1])
+
+    def target_crop(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """The targets of rows ``y0:y1``, columns ``x0:x1`` of the picture (which hold them)."""
+        h, w = self.target.shape
+        ty0, ty1, tx0, tx1 = y0 - self.y, y1 - self.y, x0 - self.x, x1 - self.x
+        if ty0 >= 0 and tx0 >= 0 and ty1 <= h and tx1 <= w:
+            return self.target[ty0:ty1, tx0:tx1]
+        out = np.full((y1 - y0, x1 - x0), IGNORE, np.int16)  # past the labelled rectangle
+        cy0, cy1, cx0, cx1 = max(ty0, 0), min(ty1, h), max(tx0, 0), min(tx1, w)
+        if cy0 < cy1 and cx0 < cx1:
+            out[cy0 - ty0 : cy1 - ty0, cx0 - tx0 : cx1 - tx0] = self.target[cy0:cy1, cx0:cx1]
+        return out
+
+    def statistics_sample(self) -> np.ndarray:
+        """The regular sample of the whole picture's network input that
+        :func:`channel_statistics` takes (about 65,536 pixels)."""
+        h, w = self.size
+        step = _statistics_step(h, w)
+        if self.normalizer is None:
+            return self.pixels[:, ::step, ::step]
+        return self.normalizer.apply(self.pixels[::step, ::step])
 
 
 def prepare(
     image_id: int,
     pixels: np.ndarray,
-    target: np.ndarray,
+    target: np.ndarray | Targets,
     weight: float,
     n_classes: int,
     rng: np.random.Generator,
+    normalizer: Normalizer | None = None,
 ) -> PreparedImage:
-    """Index the labelled pixels of each class (subsampled on huge images)."""
-    flat = target.ravel()
-    coords = []
-    for c in range(n_classes):
-        idx = np.flatnonzero(flat == c)
-        if idx.size > _MAX_COORDS_PER_CLASS:
-            idx = rng.choice(idx, _MAX_COORDS_PER_CLASS, replace=False)
-        coords.append(idx)
-    return PreparedImage(image_id, pixels, target, float(weight), coords)
+    """Index the labelled pixels of each class (subsampled on huge images).
+
+    ``pixels``: the picture as read with its ``normalizer``, or without one the
+    network's input ``(C, H, W)``; ``target``: the whole picture's, or its
+    :class:`Targets`."""
+    t = target if isinstance(target, Targets) else Targets.whole(target)
+    coords = [_class_coords(t.values, c, rng) for c in range(n_classes)]
+    return PreparedImage(image_id, pixels, t.values, float(weight), coords, normalizer, t.y, t.x)
+
+
+def _class_coords(target: np.ndarray, c: int, rng: np.random.Generator) -> np.ndarray:
+    """Flat indices of the pixels of class ``c`` in ``target``, at most
+    :data:`_MAX_COORDS_PER_CLASS` of them drawn at random (as
+    ``rng.choice(all of them, _MAX_COORDS_PER_CLASS, replace=False)`` would draw them),
+    found band by band: a class covering a big picture never has its every index made
+    (8 bytes a pixel)."""
+    h, w = target.shape
+    band = max(1, 4_000_000 // max(w, 1))
+    starts = range(0, h, band)
+    counts = np.array([np.count_nonzero(target[y : y + band] == c) for y in starts], np.int64)
+    total = int(counts.sum())
+    if total <= _MAX_COORDS_PER_CLASS:
+        parts = [np.flatnonzero(target[y : y + band] == c) + y * w for y in starts]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    # Which of the class's pixels (their rank in reading order), then where each one is.
+    picks = rng.choice(total, _MAX_COORDS_PER_CLASS, replace=False)
+    order = np.argsort(picks, kind="stable")
+    ranks = picks[order]
+    out = np.empty(picks.size, np.int64)
+    first = np.concatenate([[0], np.cumsum(counts)])
+    for k, y in enumerate(starts):
+        a, b = np.searchsorted(ranks, first[k : k + 2])
+        if a < b:
+            where = np.flatnonzero(target[y : y + band] == c)
+            out[order[a:b]] = where[ranks[a:b] - first[k]] + y * w
+    return out
 
 
 def block_holdout(
-    target: np.ndarray, fraction: float, rng: np.random.Generator, block: int = 32
+    target: np.ndarray, fraction: float, rng: np.random.Generator, block: int = HOLDOUT_BLOCK
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split one image's labels into train and validation targets by square blocks.
 
     Blocks rather than single pixels, so validation pixels are not the direct
-    neighbours of training pixels. Used while few images are labelled.
+    neighbours of training pixels. Used while few images are labelled. The blocks of
+    a :class:`Targets` rectangle are those of the whole picture (it starts on their
+    grid), and so is the split: the labelled blocks are drawn in the same order.
     """
     h, w = target.shape
     bh, bw = -(-h // block), -(-w // block)
-    labelled_blocks = np.zeros((bh, bw), bool)
-    ys, xs = np.nonzero(target != IGNORE)
-    labelled_blocks[ys // block, xs // block] = True
+    # Which blocks hold a label: OR over each block's rows, then its columns (the
+    # coordinates of every labelled pixel would cost 16 bytes each).
+    rows = np.logical_or.reduceat(target != IGNORE, np.arange(0, h, block), axis=0)
+    labelled_blocks = np.logical_or.reduceat(rows, np.arange(0, w, block), axis=1)
     candidates = np.flatnonzero(labelled_blocks)
     n_val = int(round(candidates.size * fraction))
     if candidates.size < 2 or n_val == 0:
@@ -196,8 +382,8 @@ def block_holdout(
     chosen[rng.choice(candidates, n_val, replace=False)] = True
     val_blocks = chosen.reshape(bh, bw)
     val_pixels = np.kron(val_blocks, np.ones((block, block), bool))[:h, :w]
-    train = np.where(val_pixels, IGNORE, target).astype(np.int16)
-    val = np.where(val_pixels, target, IGNORE).astype(np.int16)
+    train = np.where(val_pixels, IGNORE, target).astype(np.int16, copy=False)
+    val = np.where(val_pixels, target, IGNORE).astype(np.int16, copy=False)
     return train, val
 
 
@@ -273,8 +459,9 @@ class CropSampler:
         """One ``(C, crop, crop)`` float32 input and ``(crop, crop)`` int16 target."""
         rng = self.rng
         im, idx = self._centre()
-        h, w = im.target.shape
-        cy, cx = divmod(int(idx), w)
+        h, w = im.size
+        ty, tx = divmod(int(idx), im.target.shape[1])
+        cy, cx = ty + im.y, tx + im.x
         # Scale augmentation: cut ``s`` source pixels and resize them to the crop size.
         zoom = 1.0
         if self.augment is not None and self.augment.scale > 0:
@@ -285,8 +472,9 @@ class CropSampler:
         cx += int(rng.integers(-jitter, jitter + 1))
         y0 = int(np.clip(cy - s // 2, 0, max(0, h - s)))
         x0 = int(np.clip(cx - s // 2, 0, max(0, w - s)))
-        x = im.pixels[:, y0 : y0 + s, x0 : x0 + s]
-        t = im.target[y0 : y0 + s, x0 : x0 + s]
+        y1, x1 = min(y0 + s, h), min(x0 + s, w)
+        x = im.crop(y0, y1, x0, x1)  # normalised here, crop by crop
+        t = im.target_crop(y0, y1, x0, x1)
         if x.shape[1] < s or x.shape[2] < s:  # image smaller than the crop
             py, px = s - x.shape[1], s - x.shape[2]
             if py < x.shape[1] and px < x.shape[2]:
@@ -383,16 +571,25 @@ def _resize(x: np.ndarray, t: np.ndarray, size: int) -> tuple[np.ndarray, np.nda
     return xs, ts
 
 
+def _statistics_step(h: int, w: int) -> int:
+    """The sampling step of :func:`channel_statistics`: about 65,536 pixels a picture."""
+    return max(1, int(np.sqrt(h * w / 65_536)))
+
+
 def channel_statistics(images: Sequence[np.ndarray]) -> tuple[list[float], list[float]]:
     """Per-channel mean and standard deviation of normalised ``(C, H, W)`` images.
 
     Subsampled (every image contributes about the same number of pixels), so a few huge
     images cost no more than small ones.
     """
-    parts = []
-    for x in images:
-        step = max(1, int(np.sqrt(x.shape[1] * x.shape[2] / 65_536)))
-        parts.append(x[:, ::step, ::step].reshape(x.shape[0], -1))
+    return sampled_statistics(
+        [x[:, :: _statistics_step(*x.shape[1:]), :: _statistics_step(*x.shape[1:])] for x in images]
+    )
+
+
+def sampled_statistics(samples: Sequence[np.ndarray]) -> tuple[list[float], list[float]]:
+    """:func:`channel_statistics` of samples already taken (``PreparedImage.statistics_sample``)."""
+    parts = [x.reshape(x.shape[0], -1) for x in samples]
     allx = np.concatenate(parts, axis=1).astype(np.float64)
     return allx.mean(axis=1).tolist(), np.maximum(allx.std(axis=1), 1e-3).tolist()
 

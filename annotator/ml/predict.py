@@ -8,6 +8,9 @@ the argmax mask and the uncertainty, and the band moves down. Memory is therefor
 outputs plus one band, whatever the image size. An image that fits in one tile is a
 single forward pass with no blending.
 
+:func:`predict_where` gives the same classes at chosen pixels (a validation's held-out
+labels) running only the tiles that cover one of them.
+
 Backends: onnxruntime on CPU when an exported model is there (about 3x faster than
 eager torch on a laptop CPU), torch otherwise (CUDA with mixed precision and
 channels_last, MPS, or CPU).
@@ -142,13 +145,9 @@ def predict_tiled(
     :func:`unweight`).
     """
     h, w = int(image.shape[0]), int(image.shape[1])
-    tile = max(multiple, tile - tile % multiple)
-    overlap = max(0, min(overlap, tile // 2))
     if keep_probabilities is None:
         keep_probabilities = n_classes * h * w <= KEEP_PROBABILITIES_LIMIT
-    # Tiles are never larger than the (aligned) image itself.
-    th, tw = min(tile, _round_up(h, multiple)), min(tile, _round_up(w, multiple))
-    ys, xs = tile_starts(h, th, overlap), tile_starts(w, tw, overlap)
+    th, tw, overlap, ys, xs = _grid(h, w, multiple, tile, overlap)
     mask = np.empty((h, w), np.uint8)
     unc = np.empty((h, w), np.float32)
     probs_out = np.empty((n_classes, h, w), np.float16) if keep_probabilities else None
@@ -198,8 +197,149 @@ def predict_tiled(
     return TiledOutput(mask, unc, probs_out)
 
 
+def _grid(
+    h: int, w: int, multiple: int, tile: int, overlap: int
+) -> tuple[int, int, int, list[int], list[int]]:
+    """The tile grid of an ``h`` x ``w`` image: tile height and width, overlap, and the
+    tiles' row and column starts."""
+    tile = max(multiple, tile - tile % multiple)
+    overlap = max(0, min(overlap, tile // 2))
+    # Tiles are never larger than the (aligned) image itself.
+    th, tw = min(tile, _round_up(h, multiple)), min(tile, _round_up(w, multiple))
+    return th, tw, overlap, tile_starts(h, th, overlap), tile_starts(w, tw, overlap)
+
+
+def tiles_where(
+    shape: tuple[int, ...],
+    multiple: int,
+    wanted: np.ndarray,
+    origin: tuple[int, int] = (0, 0),
+    *,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+) -> list[tuple[int, int]]:
+    """The ``(row, column)`` of each tile of an image of ``shape`` that covers a pixel
+    of ``wanted`` (a boolean array whose top-left pixel is ``origin`` of the image): the
+    tiles :func:`predict_where` runs."""
+    h, w = int(shape[0]), int(shape[1])
+    th, tw, _, ys, xs = _grid(h, w, multiple, tile, overlap)
+    oy, ox = origin
+    rh, rw = wanted.shape
+    # Which rows and columns of each band of tiles hold a wanted pixel, then the tiles.
+    rows: np.ndarray = np.asarray(wanted.any(axis=1))
+    out = []
+    for i, y in enumerate(ys):
+        a, b = max(y - oy, 0), min(y + th - oy, rh)
+        if a >= b or not rows[a:b].any():
+            continue
+        cols: np.ndarray = np.asarray(wanted[a:b].any(axis=0))
+        for j, x0 in enumerate(xs):
+            c, d = max(x0 - ox, 0), min(x0 + tw - ox, rw)
+            if c < d and cols[c:d].any():
+                out.append((i, j))
+    return out
+
+
+def predict_where(
+    runner: TileRunner,
+    image: np.ndarray,
+    normalizer: Normalizer,
+    n_classes: int,
+    multiple: int,
+    wanted: np.ndarray,
+    origin: tuple[int, int] = (0, 0),
+    *,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    class_weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """The classes :func:`predict_tiled` proposes at the ``wanted`` pixels (a boolean
+    array whose top-left pixel is ``origin`` of the image), as a uint8 array of
+    ``wanted``'s shape (255 where not wanted).
+
+    Only the tiles that cover a wanted pixel run (:func:`tiles_where`); those are all
+    the tiles a wanted pixel's proposal blends, added in the same order, so its class
+    is the whole picture's proposal's. A validation scoring a few labelled strokes of
+    a big picture predicts their tiles, not the picture. ``cancel`` is checked before
+    every tile (:class:`Cancelled`), ``progress(done, total, "")`` after each.
+    """
+    h, w = int(image.shape[0]), int(image.shape[1])
+    th, tw, overlap, ys, xs = _grid(h, w, multiple, tile, overlap)
+    out = np.full(wanted.shape, 255, np.uint8)
+    need = tiles_where(image.shape, multiple, wanted, origin, tile=tile, overlap=overlap)
+    if not need:
+        return out
+    oy, ox = origin
+    rh = wanted.shape[0]
+
+    def finalize(acc: np.ndarray, wacc: np.ndarray | None, y0: int, x0: int) -> None:
+        """Classes of the wanted pixels among the finished rows ``acc`` (image rows from
+        ``y0``, columns from ``x0``), as :func:`_finalize` makes them."""
+        r0, r1 = max(y0, oy), min(y0 + acc.shape[1], oy + rh)
+        if r0 >= r1:
+            return
+        ry, rx = np.nonzero(wanted[r0 - oy : r1 - oy])
+        if ry.size == 0:
+            return
+        by, bx = ry + (r0 - y0), rx + (ox - x0)
+        p = acc[:, by, bx]
+        if wacc is not None:
+            p = p / wacc[by, bx]
+        out[ry + (r0 - oy), rx] = unweight(p, class_weights).argmax(axis=0).astype(np.uint8)
+
+    if len(ys) * len(xs) == 1:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("prediction cancelled")
+        x = _pad_to(normalizer.apply(image), th, tw)
+        finalize(runner(x[None])[0, :, :h, :w], None, 0, 0)
+        if progress:
+            progress(1, 1, "")
+        return out
+
+    needed = set(need)
+    total = len(need)
+    # The band spans only the columns of the tiles that run.
+    bx0 = xs[min(j for _, j in need)]
+    bx1 = min(xs[max(j for _, j in need)] + tw, w)
+    band_h = min(th, h)
+    acc = np.zeros((n_classes, band_h, bx1 - bx0), np.float32)
+    wacc = np.zeros((band_h, bx1 - bx0), np.float32)
+    band_y = 0
+    done = 0
+    for i, y in enumerate(ys):
+        if y != band_y:
+            shift = y - band_y
+            finalize(acc[:, :shift], wacc[:shift], band_y, bx0)
+            acc[:, :-shift] = acc[:, shift:]
+            acc[:, -shift:] = 0
+            wacc[:-shift] = wacc[shift:]
+            wacc[-shift:] = 0
+            band_y = y
+        y1 = min(y + th, h)
+        wy = _window(y1 - y, overlap, at_start=i == 0, at_end=i == len(ys) - 1)
+        for j, x0 in enumerate(xs):
+            if (i, j) not in needed:
+                continue
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("prediction cancelled")
+            x1 = min(x0 + tw, w)
+            x = _pad_to(normalizer.apply(image[y:y1, x0:x1]), th, tw)
+            p = runner(x[None])[0, :, : y1 - y, : x1 - x0]
+            wx = _window(x1 - x0, overlap, at_start=j == 0, at_end=j == len(xs) - 1)
+            win = wy[:, None] * wx[None, :]
+            acc[:, : y1 - y, x0 - bx0 : x1 - bx0] += p * win
+            wacc[: y1 - y, x0 - bx0 : x1 - bx0] += win
+            done += 1
+            if progress:
+                progress(done, total, "")
+    finalize(acc[:, : h - band_y], wacc[: h - band_y], band_y, bx0)
+    return out
+
+
 def unweight(p: np.ndarray, class_weights: np.ndarray | None) -> np.ndarray:
-    """Class probabilities ``(C, H, W)`` with the training's class weights divided out.
+    """Class probabilities ``(C, ...)`` with the training's class weights divided out.
 
     A cross-entropy that weighs class ``c`` by ``w_c`` is minimised by probabilities
     proportional to ``w_c * p_c``: the weights push every border ``log(w_c / w_k)`` logits
@@ -209,7 +349,8 @@ def unweight(p: np.ndarray, class_weights: np.ndarray | None) -> np.ndarray:
     """
     if class_weights is None:
         return p
-    q = p / class_weights.astype(p.dtype)[:, None, None]
+    # (any shape after the classes: ``(C, H, W)``, or ``(C, N)`` for chosen pixels)
+    q = p / class_weights.astype(p.dtype).reshape((-1,) + (1,) * (p.ndim - 1))
     return q / q.sum(axis=0, keepdims=True)
 
 

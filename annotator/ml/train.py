@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from annotator.core.card import not_scored_reason
-from annotator.core.errors import ModelError
+from annotator.core.errors import Cancelled, ModelError
 from annotator.ml import distributed
 from annotator.ml.data import (
     IGNORE,
@@ -37,12 +37,14 @@ from annotator.ml.data import (
     AugmentConfig,
     BatchPrefetcher,
     CropSampler,
-    channel_statistics,
+    Targets,
     check_zoom,
+    class_counts,
+    crop_margin,
     fit_normalizer,
+    labelled_targets,
     prepare,
-    to_target,
-    void_accepted_border,
+    sampled_statistics,
 )
 from annotator.ml.device import choose_device, to_channels_last
 from annotator.ml.loss import segmentation_loss
@@ -236,6 +238,8 @@ class TrainResult:
     class_weights: tuple[float, ...] | None = None
     #: Labelled pixels of each class the round trained on (0: a class it never saw).
     class_pixels: tuple[int, ...] = ()
+    #: Seconds the validation took (the held-out labels predicted and scored).
+    validation_seconds: float = 0.0
 
     @property
     def publishable(self) -> bool:
@@ -287,9 +291,7 @@ def label_counts(targets: list[np.ndarray], n_classes: int) -> np.ndarray:
     """Labelled pixels of each class in ``targets`` (training targets: IGNORE not counted)."""
     counts = np.zeros(n_classes, np.int64)
     for t in targets:
-        counts += np.bincount(t[t != IGNORE].ravel().astype(np.int64), minlength=n_classes)[
-            :n_classes
-        ]
+        counts += class_counts(t, n_classes)
     return counts
 
 
@@ -298,35 +300,43 @@ def label_counts(targets: list[np.ndarray], n_classes: int) -> np.ndarray:
 WHOLE_IMAGE_HOLDOUT_MIN = 5
 
 
-def _split(request: TrainRequest, rng: np.random.Generator):  # type: ignore[no-untyped-def]
-    """(train list, val list) of (TrainImage, target) pairs; see TrainConfig.val_fraction.
+def _split(  # type: ignore[no-untyped-def]
+    request: TrainRequest, rng: np.random.Generator, cancel: CancelToken | None = None
+):
+    """(train list, val list) of (TrainImage, :class:`Targets`) pairs; see
+    TrainConfig.val_fraction.
 
     Whole images are held out once there are :data:`WHOLE_IMAGE_HOLDOUT_MIN`; before,
     blocks of each image. Either way a class is never held out whole: a class whose
     every label fell to validation would not train at all (and with a seed fixed per
-    round, not in the next round either)."""
+    round, not in the next round either). Each image's targets cover only its labels
+    and the margin its crops reach (``ml.data.labelled_targets``); a ``cancel`` stops
+    between images with :class:`Cancelled`."""
     n_classes = len(request.class_names)
-    border = request.config.accepted_border
-    pairs = [
-        (im, void_accepted_border(to_target(im.mask, n_classes), im.mask, im.accepted, border))
-        for im in request.images
-    ]
-    pairs = [(im, t) for im, t in pairs if (t != IGNORE).any()]
+    cfg = request.config
+    margin = crop_margin(cfg.crop, cfg.augment.scale)
+    pairs = []
+    for im in request.images:
+        _check(cancel)
+        t = labelled_targets(im.mask, n_classes, margin, im.accepted, cfg.accepted_border)
+        if t is not None and (t.values != IGNORE).any():
+            pairs.append((im, t))
     if not pairs:
         raise ModelError("no labelled pixels to train on: label some pixels first")
-    frac = request.config.val_fraction
+    frac = cfg.val_fraction
     if frac <= 0:
         return pairs, []
     if len(pairs) < WHOLE_IMAGE_HOLDOUT_MIN:
         train, val = [], []
         for im, t in pairs:
-            train_t, val_t = _keep_every_class(*_block_split(t, frac, rng))
-            train.append((im, train_t))
+            _check(cancel)
+            train_t, val_t = _keep_every_class(*_block_split(t.values, frac, rng))
+            train.append((im, t.with_values(train_t)))
             if (val_t != IGNORE).any():
-                val.append((im, val_t))
+                val.append((im, t.with_values(val_t)))
         return train, val
     n_val = min(len(pairs) - 1, max(1, int(round(len(pairs) * frac))))
-    classes = [_classes(t) for _, t in pairs]
+    classes = [_classes(t.values) for _, t in pairs]
     having = Counter(c for cs in classes for c in cs)  # training images with each class
     val_idx: set[int] = set()
     for i in rng.permutation(len(pairs)).tolist():
@@ -340,6 +350,13 @@ def _split(request: TrainRequest, rng: np.random.Generator):  # type: ignore[no-
     return train, val
 
 
+def _check(cancel: CancelToken | None) -> None:
+    """Raise :class:`Cancelled` once ``cancel`` is set (between the parts of a round's
+    preparation that take seconds on big pictures)."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("training cancelled while preparing the labels")
+
+
 def _block_split(
     target: np.ndarray, frac: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -349,7 +366,9 @@ def _block_split(
 
 
 def _classes(target: np.ndarray) -> set[int]:
-    return set(np.unique(target[target != IGNORE]).tolist())
+    """The classes a target holds (class by class: no copy of its labels to sort)."""
+    top = int(target.max()) if target.size else IGNORE
+    return {c for c in range(top + 1) if (target == c).any()}
 
 
 def _keep_every_class(train: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -396,25 +415,25 @@ def _training_data(
     model: torch.nn.Module,
     split_rng: np.random.Generator,
     sample_rng: np.random.Generator,
+    cancel: CancelToken | None = None,
 ) -> tuple[list[Any], list[Any], CropSampler, np.ndarray | None]:
     """The prepared training images, the held-out pairs, the crop sampler and the class
-    weights; a fresh model also learns the training images' channel statistics."""
+    weights; a fresh model also learns the training images' channel statistics.
+
+    The pictures stay as read (the sampler normalises each crop), so preparing costs
+    no float copy of a picture."""
     cfg = request.config
     n_classes = network.n_classes
-    train_pairs, val_pairs = _split(request, split_rng)
-    prepared = [
-        prepare(
-            im.image_id,
-            fit_normalizer(im.pixels, network.in_channels).apply(im.pixels),
-            t,
-            im.weight,
-            n_classes,
-            sample_rng,
+    train_pairs, val_pairs = _split(request, split_rng, cancel)
+    prepared = []
+    for im, t in train_pairs:
+        _check(cancel)
+        normalizer = fit_normalizer(im.pixels, network.in_channels)
+        prepared.append(
+            prepare(im.image_id, im.pixels, t, im.weight, n_classes, sample_rng, normalizer)
         )
-        for im, t in train_pairs
-    ]
     if request.init_checkpoint is None and cfg.normalise_channels:
-        mean, std = channel_statistics([p.pixels for p in prepared])
+        mean, std = sampled_statistics([p.statistics_sample() for p in prepared])
         model.set_input_statistics(mean, std)  # type: ignore[operator]
     weights = class_weights([p.target for p in prepared], n_classes, cfg.class_weight_power)
     sampler = CropSampler(
@@ -559,7 +578,7 @@ def train_round(
         model, network = build_model(request)
         n_classes = network.n_classes
         prepared, val_pairs, sampler, weights = _training_data(
-            request, network, model, split_rng, sample_rng
+            request, network, model, split_rng, sample_rng, cancel
         )
         log.info(
             "training %s params on %d images (%d held out) on %s, world %d",
@@ -615,33 +634,56 @@ def train_round(
         for buf in model.buffers():  # BatchNorm statistics: rank 0's win everywhere
             torch.distributed.broadcast(buf, src=0)
     metrics = None
+    validated = 0.0
     if val_pairs:
-        if progress is not None:
-            held_out = sum(int((t != IGNORE).sum()) for _, t in val_pairs)
+        started = time.monotonic()
+        last = [float("-inf")]
+        held_out = sum(int((t.values != IGNORE).sum()) for _, t in val_pairs)
+
+        def validating(done: int, total: int) -> None:
+            """The validate phase's progress: its seconds count on in ``elapsed_s``."""
+            now = time.monotonic()
+            if progress is None or (now - last[0] < 0.25 and 0 < done < total):
+                return
+            last[0] = now
             progress(
                 TrainProgress(
                     loop.steps,
                     request.max_steps,
-                    loop.seconds,
+                    loop.seconds + now - started,
                     request.max_seconds,
                     loop.final_loss,
                     "validate",
                     detail=f"scoring on {held_out:,} validation pixels",
                 )
             )
-        metrics = evaluate(
-            model,
-            device,
-            [(im.image_id, im.pixels, t) for im, t in val_pairs],
-            n_classes,
-            weights,
-        )
+
+        try:
+            metrics = evaluate(
+                model,
+                device,
+                [(im.image_id, im.pixels, t) for im, t in val_pairs],
+                n_classes,
+                weights,
+                cancel=cancel,
+                progress=validating,
+            )
+        except Cancelled:
+            return result(
+                status="cancelled",
+                state_dict=None,
+                metrics=None,
+                message="cancelled: the model version is unchanged",
+            )
+        validated = time.monotonic() - started
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return result(
         status="finished",
         state_dict=state,
         metrics=metrics,
-        message=f"{loop.steps} steps in {loop.seconds:.0f} s",
+        message=f"{loop.steps} steps in {loop.seconds:.0f} s"
+        + (f", validated in {validated:.0f} s" if val_pairs else ""),
+        validation_seconds=validated,
     )
 
 
@@ -674,26 +716,53 @@ def metrics_from_confusion(cm: np.ndarray, images: tuple[int, ...] = ()) -> Metr
 def evaluate(
     model: torch.nn.Module,
     device: torch.device,
-    items: list[tuple[int, np.ndarray, np.ndarray]],
+    items: list[tuple[int, np.ndarray, np.ndarray | Targets]],
     n_classes: int,
     class_weights: np.ndarray | None = None,
+    *,
+    cancel: CancelToken | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Metrics:
     """Predict each ``(id, raw pixels, target)`` and score it on the target's labelled pixels,
-    as the proposals will be made (``class_weights`` divided out: ``ml.predict.unweight``)."""
-    from annotator.ml.predict import TorchRunner, predict_tiled
+    as the proposals will be made (``class_weights`` divided out: ``ml.predict.unweight``).
+
+    Only the proposal's tiles that hold a labelled pixel of the target are predicted
+    (``ml.predict.predict_where``: the same classes there as the whole picture's
+    proposal). ``cancel`` is checked before every tile (:class:`Cancelled`);
+    ``progress(done, total)`` follows the tiles."""
+    from annotator.ml.predict import TorchRunner, predict_where, tiles_where
 
     runner = TorchRunner(model, device)
     config = network_of(model)
     cm = np.zeros((n_classes, n_classes), np.int64)
+    plans = []
     for _, pixels, target in items:
-        out = predict_tiled(
+        t = target if isinstance(target, Targets) else Targets.whole(target)
+        wanted = (t.values >= 0) & (t.values < n_classes)
+        plans.append((pixels, t, wanted))
+    total = sum(len(tiles_where(p.shape[:2], config.multiple, w, (t.y, t.x))) for p, t, w in plans)
+    done = 0
+    if progress is not None:
+        progress(0, total)
+
+    def tile_done(_i: int, _n: int, _what: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    for pixels, t, wanted in plans:
+        pred = predict_where(
             runner,
             pixels,
             fit_normalizer(pixels, config.in_channels),
             n_classes,
             config.multiple,
-            keep_probabilities=False,
+            wanted,
+            (t.y, t.x),
+            cancel=cancel,
+            progress=tile_done,
             class_weights=class_weights,
         )
-        cm += confusion(out.mask, target, n_classes)
+        cm += confusion(pred, t.values, n_classes)
     return metrics_from_confusion(cm, tuple(i for i, _, _ in items))

@@ -292,3 +292,167 @@ def test_the_default_recipe_cuts_crops_at_the_pictures_own_scale(monkeypatch):
     CropSampler([image], 2, 16, rng, default).batch(50)
     with pytest.raises(AssertionError, match="resized"):  # zoom on request still zooms
         CropSampler([image], 2, 16, rng, replace(default, scale=0.3)).batch(50)
+
+
+def _labelled_picture(shape, dtype, seed=0):
+    """A picture with labels near its edges and in its middle (class 0, 1 and void)."""
+    rng = np.random.default_rng(seed)
+    top = 60000 if dtype == np.uint16 else 255
+    pixels = rng.integers(0, top, shape).astype(dtype)
+    h, w = shape[:2]
+    mask = np.full((h, w), 255, np.uint8)
+    mask[3:9, w - 40 : w - 2] = 0  # by the top right corner
+    mask[h // 2 : h // 2 + 5, 100:180] = 1
+    mask[h // 2 + 20 : h // 2 + 60, 150:160] = 0
+    mask[h // 2 + 70 : h // 2 + 75, 150:160] = 254  # void
+    return pixels, mask
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "channels", "zoom"),
+    [
+        ((400, 300), np.uint16, 3, 0.0),  # grey in a project that has colour: the audit's case
+        ((400, 300), np.uint8, 1, 0.3),
+        ((300, 420, 3), np.uint16, 3, 0.3),
+        ((300, 420, 3), np.uint8, 1, 0.0),  # colour in a grey model
+        ((40, 500), np.uint8, 3, 0.3),  # thinner than a zoomed-out crop
+    ],
+)
+def test_crops_normalised_one_by_one_are_those_of_the_normalised_picture(
+    shape, dtype, channels, zoom
+):
+    """A round held every labelled picture whole, as float32 in 3 channels (5.7-6.4 GB
+    for four big pictures); it now keeps the picture as read and normalises each crop,
+    and the targets only around the labels. The batches are the same, to the bit."""
+    from dataclasses import replace
+
+    from annotator.ml.data import Targets, crop_margin, labelled_targets
+
+    pixels, mask = _labelled_picture(shape, dtype)
+    norm = fit_normalizer(pixels, channels)
+    cfg = replace(AugmentConfig(), scale=zoom)
+    targets = labelled_targets(mask, 2, crop_margin(32, zoom))
+    assert targets is not None and targets.values.size <= mask.size
+    assert np.array_equal(targets.full(), to_target(mask, 2))
+    old = prepare(1, norm.apply(pixels), to_target(mask, 2), 1.0, 2, np.random.default_rng(5))
+    new = prepare(1, pixels, targets, 1.0, 2, np.random.default_rng(5), norm)
+    assert new.pixels is pixels  # no copy
+    a = CropSampler([old], 2, 32, np.random.default_rng(7), cfg, 0.5)
+    b = CropSampler([new], 2, 32, np.random.default_rng(7), cfg, 0.5)
+    for _ in range(20):
+        (xa, ta), (xb, tb) = a.batch(4), b.batch(4)
+        assert np.array_equal(xa, xb) and np.array_equal(ta, tb)
+    assert old.statistics_sample().shape == new.statistics_sample().shape
+    assert np.array_equal(old.statistics_sample(), new.statistics_sample())
+    assert Targets.whole(mask).shape == mask.shape
+
+
+def test_the_split_of_the_labelled_rectangle_is_the_whole_pictures():
+    """The held-out blocks are those of the whole picture's 32 px grid, drawn alike."""
+    from types import SimpleNamespace
+
+    from annotator.ml.train import TrainConfig, _keep_every_class, _split
+
+    masks = [_labelled_picture((500, 700), np.uint8, seed)[1] for seed in range(3)]
+    masks[1][444:480, 333:390] = 1
+    images = [SimpleNamespace(mask=m, accepted=None, image_id=i) for i, m in enumerate(masks)]
+    request = SimpleNamespace(
+        images=images, class_names=("a", "b"), config=TrainConfig(val_fraction=0.3)
+    )
+    train, val = _split(request, np.random.default_rng(4))
+    rng = np.random.default_rng(4)
+    for i, m in enumerate(masks):
+        want_train, want_val = _keep_every_class(*block_holdout(to_target(m, 2), 0.3, rng))
+        assert np.array_equal(train[i][1].full(), want_train)
+        assert np.array_equal(val[i][1].full(), want_val)
+        assert train[i][1].y % 32 == 0 and train[i][1].x % 32 == 0
+
+
+def test_preparing_a_round_copies_no_picture(tmp_path):
+    """Preparing cost a float32 x 3 copy of each labelled picture (12 bytes a pixel:
+    np.repeat holding the GIL for seconds, 2.3 GB for 54 MP of labels)."""
+    import tracemalloc
+
+    from annotator.ml.networks import build_network
+    from annotator.ml.train import TrainImage, TrainRequest, _training_data
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 4096, (3000, 2000)).astype(np.uint16)  # 6 MP, 12 MB
+    mask = np.full(pixels.shape, 255, np.uint8)
+    mask[1000:1200, 500:700] = 0
+    mask[1200:1300, 500:700] = 1
+    net = TINY.__class__(3, 2, 2, 4)
+    request = TrainRequest(
+        (TrainImage(1, "a", pixels, mask),), ("a", "b"), net, max_steps=1, config=FAST
+    )
+    model = build_network(net)
+    tracemalloc.start()
+    try:
+        prepared, _, sampler, _ = _training_data(
+            request, net, model, np.random.default_rng(0), np.random.default_rng(1)
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # A float copy in 3 channels would be 72 MB; the labelled rectangle's targets
+    # (int16, with the crops' margin) and its split are well under 1 MB each.
+    assert peak < 8 * 2**20, peak / 2**20
+    assert prepared[0].pixels is pixels
+    assert prepared[0].target.size < 0.05 * pixels.size
+    x, t = sampler.batch(2)
+    assert x.shape == (2, 3, 64, 64) and x.dtype == np.float32 and (t != IGNORE).any()
+
+
+def test_the_pixels_of_a_class_are_indexed_and_drawn_as_before_band_by_band(monkeypatch):
+    """A class covering a big picture had every index made (8 bytes a pixel: 0.4 GB for
+    a labelled 48 MP picture) before 200,000 of them were drawn; the draw is the same."""
+    import annotator.ml.data as data
+
+    rng = np.random.default_rng(0)
+    target = rng.integers(-1, 3, (301, 257)).astype(np.int16)
+    for limit in (10**6, 5000):  # all of them, and a draw
+        monkeypatch.setattr(data, "_MAX_COORDS_PER_CLASS", limit)
+        a, b = np.random.default_rng(1), np.random.default_rng(1)
+        for c in range(3):
+            want = np.flatnonzero(target.ravel() == c)
+            if want.size > limit:
+                want = a.choice(want, limit, replace=False)
+            got = data._class_coords(target, c, b)
+            assert np.array_equal(got, want)
+    monkeypatch.setattr(data, "_MAX_COORDS_PER_CLASS", 5000)
+    # A wide picture is read in bands of 20 rows (4,000,000 values): three here.
+    wide = rng.integers(0, 2, (50, 200_000)).astype(np.int16)
+    a, b = np.random.default_rng(2), np.random.default_rng(2)
+    want = a.choice(np.flatnonzero(wide.ravel() == 1), 5000, replace=False)
+    assert np.array_equal(data._class_coords(wide, 1, b), want)
+
+
+def test_targets_held_out_blocks_and_class_counts_take_no_copy_of_the_labels():
+    """A fully labelled picture's targets, held-out blocks and class counts made the
+    coordinates of every labelled pixel (16 bytes each) and its labels as int64 (8)."""
+    import tracemalloc
+
+    def peak_of(work):
+        tracemalloc.start()
+        try:
+            out = work()
+            return out, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    rng = np.random.default_rng(0)
+    mask = rng.integers(0, 3, (2000, 3000)).astype(np.uint8)  # 6 MP, every pixel labelled
+    mask[:10] = 255
+    (target, (train, val)), peak = peak_of(
+        lambda: (t := to_target(mask, 2), block_holdout(t, 0.2, np.random.default_rng(0)))
+    )
+    assert np.array_equal(target, np.where(mask < 2, mask.astype(np.int16), IGNORE))
+    assert ((train == IGNORE) | (val == IGNORE)).all() and (val != IGNORE).any()
+    # The three int16 targets (12 MB each) and a mask or two; the labelled pixels'
+    # coordinates would be 96 MB.
+    assert peak < 48 * 2**20, peak / 2**20
+    from annotator.ml.data import class_counts
+
+    counts, peak = peak_of(lambda: class_counts(train, 2))
+    assert counts.tolist() == [int((train == c).sum()) for c in range(2)]
+    assert peak < 8 * 2**20, peak / 2**20  # one mask of 6 MB; int64 labels would be 48 MB

@@ -13,7 +13,14 @@ from annotator.core.errors import Cancelled
 from annotator.core.proposal import Proposal, image_score, normalised_entropy
 from annotator.ml.data import fit_normalizer
 from annotator.ml.networks import NetworkConfig
-from annotator.ml.predict import Predictor, TorchRunner, predict_tiled, tile_starts
+from annotator.ml.predict import (
+    Predictor,
+    TorchRunner,
+    predict_tiled,
+    predict_where,
+    tile_starts,
+    tiles_where,
+)
 from annotator.ml.unet import UNet
 
 
@@ -288,3 +295,98 @@ def test_a_damaged_onnx_export_falls_back_to_the_weights(tmp_path, model):
     assert predictor.predict(_image(40, 40), tile=64).mask.shape == (40, 40)
     with pytest.raises(ModelError, match="onnxruntime cannot load"):
         Predictor.from_checkpoint(files.weights, onnx=files.onnx, device="cpu", backend="onnx")
+
+
+class Counting:
+    """A runner that counts the tiles it is given."""
+
+    def __init__(self, runner) -> None:
+        self.runner, self.calls = runner, 0
+
+    def __call__(self, batch):
+        self.calls += 1
+        return self.runner(batch)
+
+
+@pytest.mark.parametrize("channels", [None, 3])
+def test_predicting_only_where_labels_are_gives_the_whole_pictures_classes_there(channels):
+    """A validation predicts only the tiles over its held-out labels: at each of those
+    pixels the class is the whole picture's proposal's, bit for bit (the same tiles
+    blended in the same order), class weights divided out as there."""
+    torch.manual_seed(1)
+    net = UNet(NetworkConfig(3 if channels else 1, 3, depth=2, width=8, arch="unet"))
+    net.train()
+    with torch.no_grad():
+        net(torch.randn(2, 3 if channels else 1, 64, 64))
+        net.head.weight.mul_(3.0)  # near ties as well as decided pixels
+    runner = Counting(TorchRunner(net.eval(), torch.device("cpu")))
+    image = _image(230, 310, seed=4, channels=channels)
+    norm = fit_normalizer(image, 3 if channels else 1)
+    weights = np.array([0.5, 1.0, 2.0], np.float32)
+    multiple = net.config.multiple
+    whole = predict_tiled(
+        runner,
+        image,
+        norm,
+        3,
+        multiple,
+        tile=64,
+        overlap=16,
+        keep_probabilities=False,
+        class_weights=weights,
+    ).mask
+    every_tile, runner.calls = runner.calls, 0
+    rng = np.random.default_rng(0)
+    wanted = rng.random((100, 120)) < 0.01  # a few scattered labels ...
+    wanted[10:20, 30:40] = True  # ... and a stroke
+    origin = (37, 150)  # the rectangle of the labels in the picture
+    got = predict_where(
+        runner,
+        image,
+        norm,
+        3,
+        multiple,
+        wanted,
+        origin,
+        tile=64,
+        overlap=16,
+        class_weights=weights,
+    )
+    there = whole[37:137, 150:270]
+    assert np.array_equal(got[wanted], there[wanted])
+    assert (got[~wanted] == 255).all()
+    assert runner.calls == len(
+        tiles_where(image.shape, multiple, wanted, origin, tile=64, overlap=16)
+    )
+    assert 0 < runner.calls < every_tile / 2, (runner.calls, every_tile)
+    # One tile only (the picture fits in it): the same classes too.
+    small = _image(50, 60, seed=6, channels=channels)
+    one = predict_tiled(
+        runner, small, fit_normalizer(small, norm.in_channels), 3, multiple, class_weights=weights
+    ).mask
+    mask = np.zeros(small.shape[:2], bool)
+    mask[::7, ::5] = True
+    got = predict_where(
+        runner,
+        small,
+        fit_normalizer(small, norm.in_channels),
+        3,
+        multiple,
+        mask,
+        class_weights=weights,
+    )
+    assert np.array_equal(got[mask], one[mask])
+
+
+def test_predicting_where_nothing_is_wanted_runs_no_tile_and_a_cancel_stops_it(model):
+    runner = Counting(TorchRunner(model, torch.device("cpu")))
+    image = _image(200, 200)
+    norm = fit_normalizer(image, 1)
+    nothing = np.zeros((50, 50), bool)
+    assert (predict_where(runner, image, norm, 3, 4, nothing, (10, 10), tile=64) == 255).all()
+    assert runner.calls == 0
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        predict_where(runner, image, norm, 3, 4, ~nothing, (10, 10), tile=64, cancel=cancel)
+    assert runner.calls == 0

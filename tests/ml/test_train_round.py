@@ -12,7 +12,7 @@ from conftest import FAST, TINY
 
 import annotator.ml.train as train_mod
 from annotator.core.errors import ModelError
-from annotator.ml.data import IGNORE
+from annotator.ml.data import IGNORE, fit_normalizer
 from annotator.ml.networks import DEFAULT_ARCH, NetworkConfig, build_network, load_weights
 from annotator.ml.predict import Predictor
 from annotator.ml.train import TrainImage, TrainRequest, train_round
@@ -352,16 +352,16 @@ def test_the_card_keeps_the_rounds_class_weights_and_proposals_divide_them_out(c
 def _split_of(masks, val_fraction=0.2, seed=0):
     from types import SimpleNamespace
 
-    from annotator.ml.train import _split
+    from annotator.ml.train import TrainConfig, _split
 
     images = [SimpleNamespace(mask=m, accepted=None, image_id=i) for i, m in enumerate(masks)]
-    config = SimpleNamespace(val_fraction=val_fraction, accepted_border=0)
+    config = TrainConfig(val_fraction=val_fraction, accepted_border=0)
     request = SimpleNamespace(images=images, class_names=("bg", "cell", "nucleus"), config=config)
     return _split(request, np.random.default_rng(seed))
 
 
 def _trained_classes(train):
-    return set().union(*(set(np.unique(t[t >= 0]).tolist()) for _, t in train))
+    return set().union(*(set(np.unique(t.values[t.values >= 0]).tolist()) for _, t in train))
 
 
 def test_with_few_images_every_image_trains_and_validation_takes_blocks():
@@ -374,7 +374,7 @@ def test_with_few_images_every_image_trains_and_validation_takes_blocks():
         train, val = _split_of([a, b], seed=seed)
         assert [im.image_id for im, _ in train] == [0, 1] and val
         assert _trained_classes(train) == {0, 1}
-        held = sum(int((t != IGNORE).sum()) for _, t in val)
+        held = sum(int((t.values != IGNORE).sum()) for _, t in val)
         assert 0 < held < 0.5 * 2 * 96 * 96
 
 
@@ -400,9 +400,9 @@ def test_each_round_holds_out_other_labels(cells_project):
     seen = []
     real = train_mod._split
 
-    def spy(request, rng):
-        out = real(request, rng)
-        seen.append(np.concatenate([(t != IGNORE).ravel() for _, t in out[1]]))
+    def spy(request, rng, *rest):
+        out = real(request, rng, *rest)
+        seen.append(np.concatenate([(t.full() != IGNORE).ravel() for _, t in out[1]]))
         return out
 
     train_mod._split = spy  # noqa: SLF001
@@ -456,3 +456,128 @@ def test_a_cancel_after_the_steps_publishes_nothing(cells_project, monkeypatch, 
     assert "unchanged" in outcome.result.message
     assert [m.version for m in cells_project.models()] == [1]
     assert sorted(p.name for p in (cells_project.root / "models").iterdir()) == ["v0001"]
+
+
+def _big_round(val_fraction=0.5, size=2200, seed=0):
+    """A picture of several 1024 px tiles, labelled in strokes over all of it."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (size, size), dtype=np.uint8)
+    mask = np.full((size, size), 255, np.uint8)
+    for y in range(60, size - 60, 300):
+        mask[y : y + 40, 50 : size - 50] = (y // 300) % 2
+    return TrainRequest(
+        (TrainImage(1, "a", image, mask),),
+        ("a", "b"),
+        NetworkConfig(1, 2, 2, 4),
+        max_steps=1,
+        config=replace(FAST, val_fraction=val_fraction),
+        device="cpu",
+    )
+
+
+class _Tiles:
+    """Counts (and may slow down) the tiles the torch runner predicts."""
+
+    def __init__(self, monkeypatch, delay=0.0):
+        import time
+
+        from annotator.ml.predict import TorchRunner
+
+        self.calls = 0
+        real = TorchRunner.__call__
+
+        def call(runner, batch):
+            self.calls += 1
+            if delay:
+                time.sleep(delay)
+            return real(runner, batch)
+
+        monkeypatch.setattr(TorchRunner, "__call__", call)
+
+
+def test_validation_predicts_only_the_tiles_of_its_labels_and_scores_as_the_whole_picture(
+    monkeypatch,
+):
+    """Validation predicted every pixel of every picture holding a held-out block: on a
+    48 MP picture labelled at 0.5 %, minutes of a round spent on unlabelled pixels."""
+    from annotator.ml.predict import TorchRunner, predict_tiled
+    from annotator.ml.train import confusion, evaluate, metrics_from_confusion
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (2200, 2300), dtype=np.uint8)
+    target = np.full(image.shape, IGNORE, np.int16)
+    target[300:330, 400:500] = 0  # held-out labels under 3 tiles of 9
+    target[340:360, 400:500] = 1
+    target[2000:2010, 900:1100] = 1  # across the seam of two tiles of the bottom row
+    torch.manual_seed(0)
+    model = build_network(NetworkConfig(1, 2, 2, 4)).eval()
+    weights = np.array([0.7, 1.6], np.float32)
+    cpu = torch.device("cpu")
+    tiles = _Tiles(monkeypatch)
+    whole = predict_tiled(
+        TorchRunner(model, cpu),
+        image,
+        fit_normalizer(image, 1),
+        2,
+        model.config.multiple,
+        keep_probabilities=False,
+        class_weights=weights,
+    )
+    every_tile, tiles.calls = tiles.calls, 0
+    expected = metrics_from_confusion(confusion(whole.mask, target, 2), (1,))
+    got = evaluate(model, cpu, [(1, image, target)], 2, weights)
+    assert got == expected
+    assert every_tile == 9 and tiles.calls == 3
+
+
+def test_a_cancel_during_validation_stops_it_before_the_next_tile(monkeypatch):
+    """Cancel (and closing the window) waited for the whole validation: 189 s on the
+    audit's big pictures."""
+    tiles = _Tiles(monkeypatch)
+    cancel = threading.Event()
+
+    def progress(p):
+        if p.phase == "validate":
+            cancel.set()
+
+    result = train_round(_big_round(), progress, cancel)
+    assert result.status == "cancelled" and result.state_dict is None
+    assert "unchanged" in result.message
+    assert tiles.calls == 0
+
+
+def test_validation_reports_its_progress_and_its_time(monkeypatch):
+    _Tiles(monkeypatch, delay=0.3)
+    seen = []
+    result = train_round(_big_round(), seen.append)
+    validating = [p.elapsed_s for p in seen if p.phase == "validate"]
+    assert len(validating) >= 3, validating
+    assert validating == sorted(validating) and validating[-1] - validating[0] >= 0.5
+    assert result.status == "finished" and result.validation_seconds >= 0.9
+    assert "validated in" in result.message
+
+
+def test_a_cancel_while_the_labels_are_prepared_ends_the_round_before_any_step(monkeypatch):
+    from annotator.core.errors import Cancelled
+
+    cancel = threading.Event()
+    real = train_mod.fit_normalizer
+
+    def pressed_meanwhile(*args):
+        cancel.set()
+        return real(*args)
+
+    monkeypatch.setattr(train_mod, "fit_normalizer", pressed_meanwhile)
+    image, _ = two_textures(0)
+    request = TrainRequest(
+        tuple(TrainImage(i, str(i), image, strokes()) for i in range(3)),
+        ("a", "b"),
+        NetworkConfig(1, 2, 2, 4),
+        max_steps=5,
+        config=FAST,
+        device="cpu",
+    )
+    seen = []
+    with pytest.raises(Cancelled, match="preparing"):
+        train_round(request, seen.append, cancel)
+    assert not [p for p in seen if p.phase == "train"]
