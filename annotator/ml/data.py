@@ -2,7 +2,10 @@
 
 * Normalisation: 8-bit images are scaled by their dtype (so every 8-bit image means the
   same thing); 16-bit and float images by robust per-image percentiles (microscopes
-  often fill only 12 of 16 bits, and a fixed scale would leave them black).
+  often fill only 12 of 16 bits, and a fixed scale would leave them black). A model
+  version records how (``NetworkConfig.normalisation``): ``per-channel`` (new models)
+  gives each channel of a colour or two-channel picture its own window, as the display
+  does (ADR 0027); ``pooled`` (versions made before) one window over the first three.
 * Channels: the model takes 1 channel when every image of the project is grey, else 3;
   grey images are repeated into 3 channels, colour images turned grey with the usual
   luminance weights, alpha is dropped; two channels (DAPI + GFP) are the magenta and
@@ -36,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotator.core.errors import ModelError
+from annotator.ml.networks import NORMALISATIONS, NORMALISE_PER_CHANNEL, NORMALISE_POOLED
 
 IGNORE = -1
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -50,11 +54,17 @@ def choose_in_channels(channel_counts: Sequence[int]) -> int:
 
 @dataclass(frozen=True)
 class Normalizer:
-    """Maps raw pixel values of one image to the network's input range."""
+    """Maps raw pixel values of one image to the network's input range.
+
+    ``(low, high)`` is the window of every channel, unless ``windows`` holds one per
+    channel of the picture (its first three, or two: magenta and green), which the
+    ``per-channel`` rule gives a picture of several channels of more than 8 bits; then
+    ``(low, high)`` only spans them."""
 
     low: float
     high: float
     in_channels: int
+    windows: tuple[tuple[float, float], ...] = ()
 
     def apply(self, pixels: np.ndarray) -> np.ndarray:
         """``(H, W)`` or ``(H, W, C)`` raw pixels -> ``(in_channels, H, W)`` float32."""
@@ -62,6 +72,8 @@ class Normalizer:
         # A grey picture is scaled in its one channel, then repeated: a third of the
         # work (the sampler normalises every crop it cuts).
         grey = raw.ndim == 2 or (raw.ndim == 3 and raw.shape[2] == 1)
+        if self.windows and not grey:
+            return self._apply_per_channel(raw)
         x = to_channels(raw, 1 if grey else self.in_channels)
         scale = 1.0 / max(self.high - self.low, 1e-6)
         # (v - low) / (high - low) in [0, 1], then centred to roughly zero mean, unit range
@@ -79,9 +91,30 @@ class Normalizer:
             return np.repeat(out, 3, axis=0)
         return out
 
+    def _apply_per_channel(self, raw: np.ndarray) -> np.ndarray:
+        """Each channel in its own window, then (a grey model) the luminance of those:
+        the grey of the picture as shown, in the range a grey picture enters with."""
+        x = to_channels(raw, 3)  # two channels: [0, 1, 0], magenta and green
+        windows = self.windows if len(self.windows) == 3 else self.windows[:2] + self.windows[:1]
+        out = np.empty(x.shape, np.float32)
+        for c, (low, high) in enumerate(windows):
+            np.subtract(x[c], np.float32(low), out=out[c])
+            out[c] *= np.float32(1.0 / max(high - low, 1e-6) * 4.0)
+            out[c] -= np.float32(2.0)
+        if raw.dtype.kind == "f":
+            np.nan_to_num(out, copy=False, nan=-2.0, posinf=2.0, neginf=-2.0)
+        if self.in_channels == 1:
+            return (out[0] * _LUMA[0] + out[1] * _LUMA[1] + out[2] * _LUMA[2])[None]
+        return out
 
-def fit_normalizer(image: np.ndarray, in_channels: int) -> Normalizer:
-    """The normaliser of one image (see the module docstring for the rule)."""
+
+def fit_normalizer(
+    image: np.ndarray, in_channels: int, rule: str = NORMALISE_PER_CHANNEL
+) -> Normalizer:
+    """The normaliser of one image under ``rule``, the model version's
+    ``NetworkConfig.normalisation`` (see the module docstring)."""
+    if rule not in NORMALISATIONS:
+        raise ModelError(f"unknown input normalisation {rule!r}")
     if image.dtype == np.uint8:
         return Normalizer(0.0, 255.0, in_channels)
     # Percentiles of a regular sample (about a million values) are accurate enough, and
@@ -89,16 +122,32 @@ def fit_normalizer(image: np.ndarray, in_channels: int) -> Normalizer:
     h, w = image.shape[:2]
     step = max(1, int(np.ceil(np.sqrt(h * w / 1_000_000))))
     sample = image[::step, ::step]
+    if sample.ndim == 3 and sample.shape[2] == 1:
+        sample = sample[..., 0]
     if sample.ndim == 3:
         sample = sample[..., : min(3, sample.shape[2])]
-    flat = sample.reshape(-1)
+        if rule == NORMALISE_POOLED:
+            return _fitted(sample.reshape(-1), in_channels)
+        windows = tuple(_window(sample[..., c].reshape(-1)) for c in range(sample.shape[2]))
+        low, high = min(w[0] for w in windows), max(w[1] for w in windows)
+        return Normalizer(low, high, in_channels, windows)
+    return _fitted(sample.reshape(-1), in_channels)
+
+
+def _window(flat: np.ndarray) -> tuple[float, float]:
+    """The 0.5-99.5 percentile window of the finite values (``(0, 1)`` without any)."""
     flat = flat[np.isfinite(flat)] if flat.dtype.kind == "f" else flat
     if flat.size == 0:
-        return Normalizer(0.0, 1.0, in_channels)
+        return 0.0, 1.0
     low, high = np.percentile(flat, [0.5, 99.5])
     if high <= low:
         high = low + 1.0
-    return Normalizer(float(low), float(high), in_channels)
+    return float(low), float(high)
+
+
+def _fitted(flat: np.ndarray, in_channels: int) -> Normalizer:
+    low, high = _window(flat)
+    return Normalizer(low, high, in_channels)
 
 
 def to_channels(pixels: np.ndarray, in_channels: int) -> np.ndarray:

@@ -153,6 +153,16 @@ def architecture(name: str) -> Architecture:
         raise ModelError(f"unknown architecture {name!r}; choose one of: {choices}") from None
 
 
+#: How a version's input is normalised (``ml.data.fit_normalizer``): ``pooled``, one
+#: 0.5-99.5 percentile window over the first three channels of a picture of more than
+#: 8 bits (every version made before the rule was recorded: a card without it); or
+#: ``per-channel``, a window per channel (ADR 0027), what a new model takes. A version
+#: keeps its rule for ever: its network learnt what it saw.
+NORMALISE_POOLED = "pooled"
+NORMALISE_PER_CHANNEL = "per-channel"
+NORMALISATIONS = (NORMALISE_POOLED, NORMALISE_PER_CHANNEL)
+
+
 #: Depth (levels) and base width (channels of the first level) a network may have. The
 #: widest networks of the literature start at 64; 256 is four times that (a U-Net of
 #: depth 4 at width 256 holds about 500 M parameters), past it only memory runs out.
@@ -182,9 +192,16 @@ class NetworkConfig:
     #: Width multiplier per level: level ``i`` has ``width * growth**i`` channels.
     growth: float = 2.0
     arch: str = DEFAULT_ARCH
+    #: The input normalisation the network learnt (:data:`NORMALISATIONS`).
+    normalisation: str = NORMALISE_PER_CHANNEL
 
     def __post_init__(self) -> None:
         architecture(self.arch)  # raises on an unknown name
+        if self.normalisation not in NORMALISATIONS:
+            raise ModelError(
+                f"unknown input normalisation {self.normalisation!r} (this Annotator knows "
+                f"{', '.join(NORMALISATIONS)}): a model from a newer Annotator? update it"
+            )
         if self.in_channels not in (1, 3):
             raise ModelError(f"in_channels must be 1 or 3, not {self.in_channels}")
         if self.n_classes < 1:
@@ -215,14 +232,15 @@ class NetworkConfig:
         """Build from a card dict; unknown keys are an error (a newer card format).
 
         Cards written before there was a choice of architecture have no ``arch``: they are
-        U-Nets.
+        U-Nets; those written before the input normalisation was recorded have no
+        ``normalisation``: theirs was pooled.
         """
         known = {f.name for f in fields(cls)}
         extra = set(data) - known
         if extra:
             raise ModelError(f"unknown network settings in the model card: {sorted(extra)}")
         try:
-            return cls(**{"arch": LEGACY_ARCH, **data})
+            return cls(**{"arch": LEGACY_ARCH, "normalisation": NORMALISE_POOLED, **data})
         except TypeError as exc:
             raise ModelError(f"invalid network settings in the model card: {exc}") from None
 

@@ -484,7 +484,7 @@ class Predictor:
         cancel: CancelToken | threading.Event | None = None,
     ) -> Proposal:
         """The proposal for one raw image ``(H, W)`` or ``(H, W, C)``."""
-        normalizer = fit_normalizer(image, self.network.in_channels)
+        normalizer = fit_normalizer(image, self.network.in_channels, self.network.normalisation)
         out = predict_tiled(
             self.runner,
             image,

@@ -428,7 +428,7 @@ def _training_data(
     prepared = []
     for im, t in train_pairs:
         _check(cancel)
-        normalizer = fit_normalizer(im.pixels, network.in_channels)
+        normalizer = fit_normalizer(im.pixels, network.in_channels, network.normalisation)
         prepared.append(
             prepare(im.image_id, im.pixels, t, im.weight, n_classes, sample_rng, normalizer)
         )
@@ -755,7 +755,7 @@ def evaluate(
         pred = predict_where(
             runner,
             pixels,
-            fit_normalizer(pixels, config.in_channels),
+            fit_normalizer(pixels, config.in_channels, config.normalisation),
             n_classes,
             config.multiple,
             wanted,

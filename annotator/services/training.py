@@ -54,8 +54,14 @@ DEFAULT_DEPTH = 4
 DEFAULT_WIDTH = 16
 #: Images labelled since the parent version are sampled this many times more often.
 RECENT_WEIGHT = 3.0
-#: How the card describes input normalisation (what ``ml.data.fit_normalizer`` does).
+#: How the card describes input normalisation (what ``ml.data.fit_normalizer`` does);
+#: the rule itself is the network's ``normalisation`` (what the card's absence of it
+#: means: pooled, the first text).
 NORMALISATION = "uint8 / 255; other dtypes: per-image 0.5-99.5 percentiles"
+NORMALISATION_TEXTS = {
+    "pooled": NORMALISATION,
+    "per-channel": NORMALISATION + ", each channel its own (first three)",
+}
 
 
 @dataclass(frozen=True)
@@ -401,7 +407,7 @@ def make_card(request: TrainRequest, result: TrainResult, version: int) -> Model
         parameters=result.parameters,
         classes=tuple(names),
         input_channels=result.network.in_channels,
-        normalisation=NORMALISATION,
+        normalisation=NORMALISATION_TEXTS.get(result.network.normalisation, NORMALISATION),
         training=CardTraining(
             steps=result.steps,
             seconds=round(result.seconds, 2),

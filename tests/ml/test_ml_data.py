@@ -69,7 +69,10 @@ def test_two_channels_train_as_magenta_and_green_never_as_grey_and_alpha():
     assert x.shape == (3, 4, 5)
     assert (x[0] == 100).all() and (x[1] == 3000).all() and (x[2] == 100).all()
     assert np.allclose(to_channels(two, 1), (0.299 + 0.114) * 100 + 0.587 * 3000)  # as shown
-    assert fit_normalizer(two, 3).high == 3000  # the second channel's range counts
+    assert fit_normalizer(two, 3, "pooled").high == 3000  # the second channel's range counts
+    # each its own window (flat here: each one's low end), red and blue the first's
+    assert fit_normalizer(two, 3).windows == ((100, 101), (3000, 3001))
+    assert np.array_equal(fit_normalizer(two, 3).apply(two), np.full((3, 4, 5), -2, np.float32))
 
 
 def test_unlabelled_void_and_out_of_range_values_become_ignore():
