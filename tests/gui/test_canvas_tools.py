@@ -237,7 +237,7 @@ def test_status_bar_reads_the_pixel_again_when_it_changes_under_a_still_cursor(w
 
 def test_fit_to_window_shows_the_whole_image(window):
     window.canvas.set_zoom(20)
-    key(window, Qt.Key.Key_0)
+    key(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)  # (0 is the tenth class)
     vp = window.canvas.viewport().rect()
     tl = window.canvas.mapToScene(vp.topLeft())
     br = window.canvas.mapToScene(vp.bottomRight())
