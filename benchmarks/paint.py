@@ -13,6 +13,14 @@ SIZE x SIZE map (4096 by default):
 * ``full_refresh_ms``: drawing the whole overlay at 1:1 into a SIZE x SIZE target (what a
   full repaint costs; the view only ever repaints what is visible), and
   ``fit_refresh_ms`` for the whole map scaled into a 1024 x 1024 view.
+* ``segment_outline_ms_median`` and ``segment_outline_zoom4_ms_median``: the same stroke
+  segments with the labels drawn as outlines (View > Labels as outlines), the dirty box
+  and its one-pixel margin drawn into a 1600 x 1000 view at zoom 1 and 4 (the outlines
+  are found on the screen's grid: 16 times the pixels at zoom 4).
+* ``view_refresh_ms``, ``view_refresh_outline_ms`` (zoom 1) and
+  ``view_refresh_zoom4_outline_ms``: a whole 1600 x 1000 view of the labels painted by
+  those strokes, filled and as outlines; ``fit_refresh_outline_ms`` the whole map
+  scaled into 1024 x 1024, as outlines.
 * ``history_mb_200``: memory of the undo history after 200 strokes of 20 segments each
   (radius 20, random walks, classes alternating), counted from the stored arrays
   (``EditHistory.nbytes``), plus ``history_mb_200_traced`` measured by tracemalloc.
@@ -40,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -52,6 +61,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from annotator.core.labelmap import LabelMap
+    from annotator.core.schema import LabelSchema
     from annotator.services.document import Document
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -166,6 +176,82 @@ def fill_timings(height: int, width: int, repeat: int) -> dict[str, float]:
     return dict(rows)
 
 
+def outline_timings(schema: LabelSchema, size: int, radius: float, segments: int) -> dict:
+    """The ``*outline*`` and ``view_refresh_*`` rows (see the module docstring)."""
+    from PySide6.QtGui import QImage, QPainter, QTransform
+
+    from annotator.core.labelmap import Box, LabelMap
+    from annotator.gui.layers import LabelOverlayItem, colour_table
+
+    view_w, view_h = 1600, 1000
+    image = np.zeros((size, size), np.uint8)
+    rows: dict[str, float] = {}
+    for zoom in (1, 4):
+        rng = np.random.default_rng(0)  # the strokes of segment_ms
+        doc = _document(image, LabelMap.blank(schema, size, size))
+        overlay = LabelOverlayItem()
+        overlay.set_labels(doc.label_map.array, colour_table(schema, 0.5))
+        overlay.set_outline(True)
+        target = QImage(view_w, view_h, QImage.Format.Format_ARGB32_Premultiplied)
+        target.fill(0)
+        painter = QPainter(target)
+
+        def repaint(
+            b: Box | None, z: float = zoom, p: QPainter = painter, o: LabelOverlayItem = overlay
+        ) -> None:
+            if b is None:
+                return
+            cx, cy = (b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2  # the box in the view's middle
+            p.setWorldTransform(QTransform(z, 0, 0, z, view_w / 2 - z * cx, view_h / 2 - z * cy))
+            o.render_region(p, b.x0 - 1, b.y0 - 1, b.width + 2, b.height + 2)
+
+        doc.add_repaint_listener(repaint)
+        times = []
+        pts = random_walk(rng, size, segments)
+        doc.begin_stroke()
+        for i in range(1, len(pts)):
+            t0 = time.perf_counter()
+            doc.paint_stroke([pts[i - 1], pts[i]], radius, 1 + i % 3)
+            times.append(time.perf_counter() - t0)
+            if i % 100 == 0:
+                doc.commit_stroke()
+                doc.begin_stroke()
+        doc.commit_stroke()
+        name = "segment_outline_ms_median" if zoom == 1 else "segment_outline_zoom4_ms_median"
+        rows[name] = round(statistics.median(times) * 1000, 4)
+        doc.remove_repaint_listener(repaint)
+
+        # a whole view over the painted strokes (centred on their middle)
+        ys, xs = np.nonzero(doc.label_map.array != schema.unlabelled)
+        cx, cy = float(np.median(xs)), float(np.median(ys))
+        w, h = math.ceil(view_w / zoom), math.ceil(view_h / zoom)
+        x0 = int(min(max(cx - w / 2, 0), size - w))
+        y0 = int(min(max(cy - h / 2, 0), size - h))
+        painter.setWorldTransform(QTransform(zoom, 0, 0, zoom, -zoom * x0, -zoom * y0))
+        for outline in (False, True) if zoom == 1 else (True,):
+            overlay.set_outline(outline)
+            full = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                overlay.render_region(painter, x0, y0, w, h)
+                full.append(time.perf_counter() - t0)
+            name = "view_refresh" + ("_zoom4" if zoom == 4 else "") + ("_outline" * outline)
+            rows[name + "_ms"] = round(statistics.median(full) * 1000, 3)
+        painter.end()
+        if zoom == 1:
+            view = QImage(1024, 1024, QImage.Format.Format_ARGB32_Premultiplied)
+            vp = QPainter(view)
+            vp.scale(1024 / size, 1024 / size)
+            fit = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                overlay.render_region(vp, 0, 0, size, size)
+                fit.append(time.perf_counter() - t0)
+            vp.end()
+            rows["fit_refresh_outline_ms"] = round(statistics.median(fit) * 1000, 3)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=4096)
@@ -277,11 +363,21 @@ def main(argv: list[str] | None = None) -> int:
         "commit_events_200": commit_events,
         "commit_ms_median": round(statistics.median(commit_times) * 1000, 3),
         "undo_200_ms": round(undo_all_ms, 2),
+        **outline_timings(schema, size, radius, args.segments),
         "fill_size": f"{fill_width}x{fill_height}",
         "load_average_start": round(os.getloadavg()[0], 1),  # fills' timings follow the load
         **fill_timings(fill_height, fill_width, args.fill_repeat),
     }
-    targets = {"segment_ms_median": 1.0, "full_refresh_ms": 16.0, "history_mb_200": 64.0}
+    targets = {
+        "segment_ms_median": 1.0,
+        "full_refresh_ms": 16.0,
+        "history_mb_200": 64.0,
+        "segment_outline_ms_median": 1.0,
+        "segment_outline_zoom4_ms_median": 4.0,
+        "view_refresh_outline_ms": 16.0,
+        "view_refresh_zoom4_outline_ms": 16.0,
+        "fit_refresh_outline_ms": 16.0,
+    }
     targets.update(
         {key: 100.0 for key in results if key.startswith("fill_") and key != "fill_size"}
     )

@@ -7,6 +7,10 @@ opens the real MainWindow and saves a picture of it.
 Usage::
 
     python scripts/screenshot.py [--data DIR] [--out docs/images/main-window.png]
+                                 [--outlines docs/images/guide-outlines.png]
+
+``--outlines`` also saves the canvas at zoom 3 with the labels drawn as outlines (View >
+Labels as outlines), for the user guide.
 
 Runs offscreen by default; under ``xvfb-run`` (``QT_QPA_PLATFORM=xcb``) it shows a real
 window first. ``--data`` defaults to ``../shared/data/isbi2012-membrane`` next to the
@@ -31,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images" / "main-window.png")
     parser.add_argument("--size", default="1400x860", help="window size WxH")
+    parser.add_argument("--outlines", type=Path, help="also the outline view's picture here")
     args = parser.parse_args(argv)
     if "DISPLAY" not in os.environ:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -100,8 +105,19 @@ def main(argv: list[str] | None = None) -> int:
         if not window.grab().save(str(args.out)):
             print(f"could not write {args.out}", file=sys.stderr)
             return 1
-        window.close()
         print(f"wrote {args.out}")
+        if args.outlines is not None:
+            # The labelled part and its front, each region's border over the membranes.
+            window.actions_["toggle_outlines"].setChecked(True)
+            window.canvas.set_zoom(3.0)
+            window.canvas.centerOn(250, 250)
+            for _ in range(5):
+                app.processEvents()
+            if not window.canvas.grab().save(str(args.outlines)):
+                print(f"could not write {args.outlines}", file=sys.stderr)
+                return 1
+            print(f"wrote {args.outlines}")
+        window.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

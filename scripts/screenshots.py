@@ -20,7 +20,8 @@ so the tools, the overlay and the status bar do what they do for a user). Writes
 * ``guide-classes.png``       the class panel
 
 ``--readme`` also renders the README's pictures with ``scripts/screenshot.py``
-(``main-window.png``) and ``scripts/screenshot_loop.py`` (``proposal.png``,
+(``main-window.png``, and the guide's ``guide-outlines.png``: labels as outlines on an
+electron micrograph) and ``scripts/screenshot_loop.py`` (``proposal.png``,
 ``uncertainty.png``, ``model-panel.png``; it trains a model, minutes of CPU), from the
 ISBI 2012 images in ``--data``.
 """
@@ -310,7 +311,16 @@ def render_readme(out: Path, data: Path) -> int:
     import screenshot
     import screenshot_loop
 
-    code = screenshot.main(["--data", str(data), "--out", str(out / "main-window.png")])
+    code = screenshot.main(
+        [
+            "--data",
+            str(data),
+            "--out",
+            str(out / "main-window.png"),
+            "--outlines",
+            str(out / "guide-outlines.png"),
+        ]
+    )
     return code or screenshot_loop.main(["--data", str(data), "--out", str(out)])
 
 

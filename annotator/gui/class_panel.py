@@ -2,8 +2,9 @@
 merge into another class, remove, move up or down.
 
 Rows are the schema's classes in id order, then "void" (pixels to ignore). Each row has
-a colour swatch and a check box for visibility. Keys 1-9 select the first nine classes
-(the main window owns those shortcuts and calls :meth:`ClassPanel.select_index`).
+a colour swatch and a check box for visibility. Keys 1-9 and 0 select the first ten
+classes, V void (the main window owns those shortcuts and calls
+:meth:`ClassPanel.select_index`); C lists them all (:mod:`annotator.gui.class_picker`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,18 @@ def explain_schema_change(old: LabelSchema, new: LabelSchema) -> str:
         if a.color != b.color:
             return f"Recoloured '{b.name}'. Only the display changes; the model is unaffected."
     return "No class changed."
+
+
+#: The key of void's row (Tools > Paint void).
+VOID_KEY = "V"
+
+
+def class_key(row: int, void: bool = False) -> str:
+    """The key that selects the class list's ``row`` (from 0): 1-9, then 0 for the
+    tenth class, V for void, none past the tenth."""
+    if void:
+        return VOID_KEY
+    return str(row + 1) if row < 9 else "0" if row == 9 else ""
 
 
 def swatch(color: QColor, size: int = 14) -> QIcon:
@@ -146,8 +159,8 @@ class ClassPanel(QWidget):
         entries = [(c.id, c.name, QColor(c.color)) for c in schema.classes]
         entries.append((schema.void, "void (ignore)", QColor(*VOID_RGB)))
         for i, (value, name, color) in enumerate(entries):
-            key = f"{i + 1}  " if i < 9 and value != schema.void else "   "
-            item = QListWidgetItem(swatch(color), f"{key}{name}")
+            key = class_key(i, value == schema.void)
+            item = QListWidgetItem(swatch(color), f"{key:<3}{name}")
             item.setData(VALUE_ROLE, value)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(
@@ -176,7 +189,7 @@ class ClassPanel(QWidget):
         self.list.setCurrentRow(rows[0] if rows else 0)
 
     def select_index(self, index: int) -> None:
-        """Select the ``index``-th class (0-based), e.g. from the keys 1-9."""
+        """Select the ``index``-th class (0-based), e.g. from the keys 1-9 and 0."""
         if self._schema is not None and 0 <= index < len(self._schema):
             self.list.setCurrentRow(index)
 
@@ -319,7 +332,7 @@ class ClassPanel(QWidget):
             self,
         )
         box.setInformativeText(
-            f"{what} The classes after it move up one place in the list (and the keys 1-9 "
+            f"{what} The classes after it move up one place in the list (and the keys 1-9, 0 "
             "with them). Every label map is rewritten; stopped half-way, nothing changes. "
             "A model loses this class's output and goes on from what it learnt. "
             "It cannot be undone here: the label maps that held this class are kept, as "

@@ -3,7 +3,7 @@
 The rows come from the window's menu bar at the moment the dialog opens: every action
 of every menu with the keys Qt has bound to it. A key added, changed or removed in
 :mod:`annotator.gui.actions` shows up here by construction, so the overview cannot go
-stale. Keys that belong to no action (class keys 1-9, panning) come from
+stale. Keys that belong to no action (class keys 1-9 and 0, panning) come from
 :data:`annotator.gui.actions.EXTRA_KEYS`.
 """
 

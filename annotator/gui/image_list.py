@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.core.naming import natural_key
 from annotator.core.records import ImageRecord
 from annotator.core.status import ImageStatus
 from annotator.gui.class_panel import swatch
@@ -167,7 +168,11 @@ class ImageListPanel(QWidget):
         self.sort_combo = QComboBox()
         self.sort_combo.addItem("Order added", "added")
         self.sort_combo.addItem("Most uncertain first", "uncertainty")
-        self.sort_combo.setToolTip("Sort by the model's uncertainty score")
+        self.sort_combo.addItem("Name (2 before 10)", "name")
+        self.sort_combo.setToolTip(
+            "The order of the list: as added, by the model's uncertainty score, or by name "
+            "with numbers in order (2 before 10)"
+        )
         self.model = ImageListModel()
         self.list = QListView()
         self.list.setObjectName("imageList")
@@ -226,7 +231,7 @@ class ImageListPanel(QWidget):
                     self.model.replace_row(self._records[image_id])
 
     def set_sort(self, key: str) -> None:
-        """``added`` or ``uncertainty``."""
+        """``added``, ``uncertainty`` or ``name``."""
         self.sort_combo.setCurrentIndex(max(0, self.sort_combo.findData(key)))
 
     def set_current(self, image_id: int | None) -> None:
@@ -287,7 +292,9 @@ class ImageListPanel(QWidget):
         """Whether a change moves the record in or out of the filter or in the order."""
         if old.status is new.status and old.score == new.score and old.name == new.name:
             return False
-        return self._filtered() or self.sort_combo.currentData() == "uncertainty"
+        order = self.sort_combo.currentData()
+        renamed = order == "name" and old.name != new.name
+        return self._filtered() or order == "uncertainty" or renamed
 
     def _filter(self) -> Callable[[ImageRecord], bool]:
         """Whether the filter (status and name) lets a record through (read once)."""
@@ -318,6 +325,9 @@ class ImageListPanel(QWidget):
                     r.id,
                 )
             )
+        elif self.sort_combo.currentData() == "name":
+            # as a file browser lists them: case aside, then upper case first
+            records.sort(key=lambda r: (natural_key(r.name.casefold()), natural_key(r.name), r.id))
         self._filling = True
         self.model.set_rows([r for r in records if accepts(r)])
         self._filling = False

@@ -507,7 +507,7 @@ class LoopController(QObject):
             if class_id >= len(schema):
                 self.message.emit(
                     "Nothing accepted: void is not a class a model proposes; pick a class "
-                    "(1-9) to accept its proposal",
+                    "(1-9, 0, or C for the list) to accept its proposal",
                     MESSAGE_MS,
                 )
                 return

@@ -35,8 +35,10 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QDoubleSpinBox,
     QFrame,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QScrollArea,
     QSlider,
@@ -44,6 +46,7 @@ from PySide6.QtWidgets import (
     QToolBar,
     QToolButton,
     QWidget,
+    QWidgetAction,
 )
 
 from annotator.core.contrast import Window, per_channel
@@ -56,6 +59,7 @@ from annotator.gui.about_dialog import AboutDialog
 from annotator.gui.actions import SPECS, make_actions
 from annotator.gui.canvas import Z_LAYERS, LabelCanvas, radius_step
 from annotator.gui.class_panel import ClassPanel
+from annotator.gui.class_picker import ClassPicker
 from annotator.gui.contrast import ContrastDialog
 from annotator.gui.dispatch import GuiDispatcher
 from annotator.gui.file_menu import FileMenu
@@ -117,6 +121,7 @@ class MainWindow(QMainWindow):
         self._windows: dict[int, tuple[Window, ...]] = {}
         self._cursor: tuple[int, int] | None = None  # the pixel under the mouse, last seen
         self._opacity = 0.5
+        self.class_picker: ClassPicker | None = None  # made the first time C is pressed
         self.settings = SettingsStore()
 
         self.canvas = LabelCanvas(self)
@@ -222,7 +227,7 @@ class MainWindow(QMainWindow):
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(int(self._opacity * 100))
         self.opacity_slider.setFixedWidth(90)
-        self.opacity_slider.setToolTip("Opacity of the label overlay")
+        self.opacity_slider.setToolTip("Opacity of the label overlay (, and .)")
         bar.addWidget(self.opacity_slider)
         bar.addAction(a["toggle_labels"])
 
@@ -290,24 +295,66 @@ class MainWindow(QMainWindow):
             button = loop_bar.widgetForAction(a[name])
             assert isinstance(button, QToolButton)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self._add_proposal_opacity(loop_bar)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, loop_bar)
 
-        for i in range(9):
-            shortcut = QShortcut(QKeySequence(str(i + 1)), self)
+        for i in range(10):  # 1-9, then 0 for the tenth class
+            shortcut = QShortcut(QKeySequence(str((i + 1) % 10)), self)
             shortcut.activated.connect(lambda i=i: self.class_panel.select_index(i))
+
+    def _add_proposal_opacity(self, loop_bar: QToolBar) -> None:
+        """The opacity of the proposal and the uncertainty map: a slider in the menu of
+        the Proposal button (its arrow), with the keys < and >. The Model bar has no
+        room for a slider of its own at 1024 px, nor the tools bar beside the tool
+        options at 1280 px."""
+        a = self.actions_
+        self.proposal_opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.proposal_opacity_slider.setRange(0, 100)
+        self.proposal_opacity_slider.setValue(100)
+        self.proposal_opacity_slider.setMinimumWidth(140)
+        self.proposal_opacity_slider.setToolTip(
+            "Opacity of the proposal (hatching and outlines) and of the uncertainty map (< and >)"
+        )
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.addWidget(QLabel("Opacity"))
+        layout.addWidget(self.proposal_opacity_slider)
+        menu = QMenu(self)
+        slider_action = QWidgetAction(menu)
+        slider_action.setDefaultWidget(row)
+        menu.addAction(slider_action)
+        menu.addAction(a["proposal_fainter"])
+        menu.addAction(a["proposal_stronger"])
+        button = loop_bar.widgetForAction(a["toggle_proposal"])
+        assert isinstance(button, QToolButton)
+        button.setMenu(menu)
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
 
     def _build_status_bar(self) -> None:
         self.activity = StatusActivity(self.statusBar())
         self.pos_label = QLabel()
         self.value_label = QLabel()
         self.class_label = QLabel()
+        # The proposal's class and uncertainty under the cursor, while one is shown.
+        self.proposal_label = QLabel()
+        self.proposal_label.setToolTip("The proposal under the cursor: its class and uncertainty")
+        self.proposal_label.setContentsMargins(0, 0, 12, 0)  # (the zoom follows)
         self.zoom_label = QLabel()
         self.protect_label = QLabel()
         self.protect_label.setToolTip("Protected painting (X toggles)")
         self.statusBar().addPermanentWidget(self.protect_label)
         for w in (self.pos_label, self.value_label, self.class_label, self.zoom_label):
             w.setMinimumWidth(110)
+        for w in (
+            self.pos_label,
+            self.value_label,
+            self.class_label,
+            self.proposal_label,
+            self.zoom_label,
+        ):
             self.statusBar().addPermanentWidget(w)
+        self.proposal_label.hide()
 
     def _connect(self) -> None:
         a, c = self.actions_, self.canvas
@@ -328,6 +375,17 @@ class MainWindow(QMainWindow):
         c.pick_requested.connect(self.pick_class)
         c.painting.connect(self._painting_with)
         a["toggle_labels"].toggled.connect(c.set_labels_visible)
+        a["toggle_outlines"].toggled.connect(c.overlay.set_outline)
+        a["labels_fainter"].triggered.connect(lambda: self._step(self.opacity_slider, -1))
+        a["labels_stronger"].triggered.connect(lambda: self._step(self.opacity_slider, 1))
+        a["proposal_fainter"].triggered.connect(
+            lambda: self._step(self.proposal_opacity_slider, -1)
+        )
+        a["proposal_stronger"].triggered.connect(
+            lambda: self._step(self.proposal_opacity_slider, 1)
+        )
+        a["choose_class"].triggered.connect(self.choose_class)
+        a["paint_void"].triggered.connect(self._paint_void)
         a["fit"].triggered.connect(c.fit_to_window)
         a["zoom_in"].triggered.connect(lambda: c.zoom_step(1.25))  # around the pointer
         a["zoom_out"].triggered.connect(lambda: c.zoom_step(0.8))
@@ -345,6 +403,9 @@ class MainWindow(QMainWindow):
         c.zoom_changed.connect(lambda z: self.zoom_label.setText(f"zoom {z * 100:.0f}%"))
         self.radius_spin.valueChanged.connect(c.set_brush_radius)
         self.opacity_slider.valueChanged.connect(self._set_opacity)
+        self.proposal_opacity_slider.valueChanged.connect(
+            lambda percent: self.loop.layers.set_opacity(percent / 100.0)
+        )
         self.protection.currentIndexChanged.connect(self._protection_changed)
         a["toggle_protection"].triggered.connect(self.protection.toggle)
         self.cleanup_spin.valueChanged.connect(c.set_cleanup_area)
@@ -389,6 +450,9 @@ class MainWindow(QMainWindow):
         loop.message.connect(self.statusBar().showMessage)
         loop.scores_changed.connect(self.image_list.update_scores)
         loop.open_requested.connect(self.open_image)
+        loop.proposal_shown.connect(lambda *_: self._refresh_cursor())
+        for name in ("toggle_proposal", "toggle_uncertainty"):
+            a[name].toggled.connect(lambda _shown: self._refresh_cursor())
 
     # --- project ---------------------------------------------------------------------------------
     @property
@@ -722,6 +786,12 @@ class MainWindow(QMainWindow):
         size = 256 if doc is None or doc.label_map.dtype == np.uint8 else 65536
         return colour_table(self.session.schema, self._opacity, self._hidden, size)
 
+    def _step(self, slider: QSlider, steps: int) -> None:
+        """Move an opacity slider ``steps`` tenths, and say where it is now."""
+        slider.setValue(slider.value() + 10 * steps)
+        what = "Labels" if slider is self.opacity_slider else "Proposal and uncertainty"
+        self.statusBar().showMessage(f"{what}: opacity {slider.value()} %", 2000)
+
     def _set_opacity(self, percent: int) -> None:
         self._opacity = percent / 100.0
         self.canvas.set_colour_table(self._table())
@@ -870,8 +940,9 @@ class MainWindow(QMainWindow):
         self._cursor = (x, y)
         doc = self.document
         if doc is None or not (0 <= y < doc.label_map.height and 0 <= x < doc.label_map.width):
-            for w in (self.pos_label, self.value_label, self.class_label):
+            for w in (self.pos_label, self.value_label, self.class_label, self.proposal_label):
                 w.setText("")
+            self.proposal_label.hide()
             return
         self.pos_label.setText(f"x {x}  y {y}")
         v = doc.image[y, x]
@@ -879,6 +950,26 @@ class MainWindow(QMainWindow):
             "value " + (", ".join(str(int(c)) for c in v) if np.ndim(v) else f"{v}")
         )
         self.class_label.setText(f"class {self._label_name(int(doc.label_map.array[y, x]))}")
+        self._show_proposal_at(x, y)
+
+    def _show_proposal_at(self, x: int, y: int) -> None:
+        """The proposal's class and uncertainty at pixel (x, y) of the open image, while
+        its layer or the uncertainty map is shown; nothing otherwise."""
+        doc, label = self.document, self.proposal_label
+        proposal = None if doc is None else self._proposal_of(doc.image_id)
+        a = self.actions_
+        shown = a["toggle_proposal"].isChecked() or a["toggle_uncertainty"].isChecked()
+        if (
+            proposal is None
+            or not shown
+            or not (0 <= y < proposal.shape[0] and 0 <= x < proposal.shape[1])
+        ):
+            label.setText("")
+            label.hide()
+            return
+        name = self._label_name(int(proposal.mask[y, x]))
+        label.setText(f"proposal {name}, uncertainty {float(proposal.uncertainty[y, x]):.2f}")
+        label.show()
 
     def _label_name(self, label: int) -> str:
         """A label value in words: its class's name, "unlabelled", "void" or "#k"."""
@@ -913,6 +1004,33 @@ class MainWindow(QMainWindow):
                 self.class_panel.select_value(label)
                 text = f"Picked “{self._label_name(label)}” from the image: painting with it"
         self.statusBar().showMessage(text, 6000)
+
+    def choose_class(self) -> None:
+        """Tools > Choose class from a list (C): the quick picker at the pointer (at the
+        image's centre when the pointer is elsewhere)."""
+        session = self.session
+        if session is None:
+            return
+        if self.class_picker is None:
+            self.class_picker = ClassPicker(self)
+            self.class_picker.picked.connect(self._class_chosen)
+        canvas = self.canvas
+        pixel = canvas.pixel_under_pointer()
+        if pixel is None:
+            where = canvas.mapToGlobal(canvas.rect().center())
+        else:
+            at = canvas.mapFromScene(pixel[0] + 0.5, pixel[1] + 0.5)
+            where = canvas.viewport().mapToGlobal(at)
+        self.class_picker.open_at(session.schema, canvas.current_value, where)
+
+    def _class_chosen(self, value: int) -> None:
+        self.class_panel.select_value(value)
+        self.statusBar().showMessage(f"Painting with “{self._label_name(value)}”", 4000)
+
+    def _paint_void(self) -> None:
+        """Tools > Paint void (V): void becomes the label to paint with."""
+        if self.session is not None:
+            self._class_chosen(self.session.schema.void)
 
     def _pick_under_pointer(self) -> None:
         """Tools > Pick class (I): the class under the pointer, if it is over the image."""

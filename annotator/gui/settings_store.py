@@ -58,6 +58,8 @@ class ToolSettings:
     tool: str = "brush"
     brush_radius: float = 6.0
     opacity: int = 50  # percent
+    proposal_opacity: int = 100  # percent of the proposal layers' own alphas
+    outlines: bool = False  # labels drawn as outlines (View > Labels as outlines)
 
 
 def _project_key(path: Path) -> str:
@@ -131,15 +133,27 @@ class SettingsStore:
         try:
             radius_value: Any = self._q.value("tools/brush_radius", default.brush_radius)
             opacity_value: Any = self._q.value("tools/opacity", default.opacity)
+            proposal_value: Any = self._q.value("tools/proposal_opacity", default.proposal_opacity)
             radius, opacity = float(radius_value), int(opacity_value)
+            proposal = int(proposal_value)
         except (TypeError, ValueError):  # a hand-edited file: fall back, never crash
             return default
-        return ToolSettings(tool, max(0.0, radius), min(max(opacity, 0), 100))
+        outlines_value: Any = self._q.value("tools/outlines", default.outlines)
+        outlines = str(outlines_value).lower() in ("true", "1")  # (INI stores text)
+        return ToolSettings(
+            tool,
+            max(0.0, radius),
+            min(max(opacity, 0), 100),
+            min(max(proposal, 0), 100),
+            outlines,
+        )
 
     def save_tool_settings(self, settings: ToolSettings) -> None:
         self._q.setValue("tools/tool", settings.tool)
         self._q.setValue("tools/brush_radius", float(settings.brush_radius))
         self._q.setValue("tools/opacity", int(settings.opacity))
+        self._q.setValue("tools/proposal_opacity", int(settings.proposal_opacity))
+        self._q.setValue("tools/outlines", bool(settings.outlines))
 
     # --- per project ---------------------------------------------------------------------------
     def project_class(self, project: Path) -> int | None:
@@ -217,6 +231,8 @@ def restore_window(window: MainWindow, store: SettingsStore) -> None:
             window.canvas.set_tool(tools.tool)
         window.canvas.set_brush_radius(tools.brush_radius)
         window.opacity_slider.setValue(tools.opacity)
+        window.proposal_opacity_slider.setValue(tools.proposal_opacity)
+        window.actions_["toggle_outlines"].setChecked(tools.outlines)
 
 
 def restore_project_class(window: MainWindow, store: SettingsStore, root: Path) -> None:
@@ -237,7 +253,15 @@ def remember_window(window: MainWindow, store: SettingsStore) -> None:
     store.save_window(window.saveGeometry(), window.saveState())
     canvas = window.canvas
     tool = next((n for n, t in canvas.tools.items() if t is canvas.tool), "brush")
-    store.save_tool_settings(ToolSettings(tool, canvas.brush_radius, window.opacity_slider.value()))
+    store.save_tool_settings(
+        ToolSettings(
+            tool,
+            canvas.brush_radius,
+            window.opacity_slider.value(),
+            window.proposal_opacity_slider.value(),
+            window.actions_["toggle_outlines"].isChecked(),
+        )
+    )
     root = window.session.project.root if window.session is not None else None
     store.set_last_project(root)
     if root is not None:

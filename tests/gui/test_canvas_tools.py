@@ -266,7 +266,7 @@ def test_fit_to_window_shows_a_strip_from_its_start_at_a_readable_zoom(qtbot):
 
 def test_fit_to_window_shows_the_whole_image(window):
     window.canvas.set_zoom(20)
-    key(window, Qt.Key.Key_0)
+    key(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)  # (0 is the tenth class)
     vp = window.canvas.viewport().rect()
     tl = window.canvas.mapToScene(vp.topLeft())
     br = window.canvas.mapToScene(vp.bottomRight())
