@@ -327,7 +327,7 @@ EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("Alt+click", "Pick the class under the cursor (as I)"),
     ("Esc", "Abort the stroke in progress / cancel an outline"),
     ("Enter, Backspace", "Close the polygon / remove its last vertex"),
-    ("Right button", "Erase with the brush, fill, polygon or lasso"),
+    ("Right button", "Erase with the brush, fill, polygon, lasso or superpixel brush"),
 )
 
 

@@ -90,9 +90,10 @@ def image_of(project: Project, key: str | int) -> ImageRecord:
 def images_of(project: Project, keys: Sequence[str | int]) -> list[ImageRecord]:
     """The images the front ends' keys name (``annotator predict --images``, ``remove``),
     in the keys' order. A key is, in this order: an image's name (``images/5.png``); the
-    file name (``5.png``) or file stem (``5``) of one image only; an id (a name of digits
-    wins over an id). A key that names no image, or several, is refused in one line that
-    names the images meant (``did you mean 'images/5.png'?``)."""
+    file name (``5.png``) or file stem (``5``) of one image only; an id (``7``, or
+    ``id:7``). A key of digits that is both a file name or stem and the id of another
+    image, or that names several images, or none, is refused in one line that names the
+    images meant."""
     records = project.images()
     found: list[ImageRecord] = []
     for key in keys:
@@ -112,24 +113,36 @@ def _image_named(project: Project, records: Sequence[ImageRecord], key: str) -> 
     exact = [r for r in records if r.name == key]
     if exact:
         return exact[0]
+    if key.startswith("id:") and key[3:].strip().isdecimal():  # an id, said as one
+        return project.image(int(key[3:]))
     by_file = [r for r in records if parts(r).name == key]
     by_stem = [r for r in records if parts(r).stem == key]
-    for same in (by_file, by_stem):
-        if len(same) == 1:
-            return same[0]
+    named = next((same[0] for same in (by_file, by_stem) if len(same) == 1), None)
+    by_id = None
     if key.strip().isdecimal():
         try:
-            return project.image(int(key))
+            by_id = project.image(int(key))
         except AnnotatorError:
             pass
+    if named is not None and by_id is not None and named.id != by_id.id:
+        # `remove P 1` with images/1.png and the image of id 1 both there: either could be
+        # meant, and removing the other one is not undone by a word
+        raise AnnotatorError(
+            f"image name {key!r} is the file name or stem of {named.name!r} and the id of "
+            f"{by_id.name!r}; give the whole name, or id:{by_id.id} for the id"
+        )
+    if named is not None:
+        return named
     several = by_file or by_stem
     if several:
         shown = ", ".join(repr(r.name) for r in several[:3])
         more = f" and {len(several) - 3} more" if len(several) > 3 else ""
         raise AnnotatorError(
             f"image name {key!r} is the file name of several images ({shown}{more}); "
-            "give the whole name"
+            f"give the whole name{'' if by_id is None else f', or id:{by_id.id} for the id'}"
         )
+    if by_id is not None:
+        return by_id
     return _no_image(project, records, key)
 
 

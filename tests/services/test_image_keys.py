@@ -84,3 +84,38 @@ def test_predict_and_remove_take_the_file_name_and_hint_at_the_image_meant(tmp_p
             "b/6.png",
             "images/Cell_7.png",
         ]
+
+
+def test_a_number_that_is_a_stem_and_another_images_id_is_refused(tmp_path):
+    """ISBI-style names (0.png, 1.png...) are numbers: `remove P 1` once removed the
+    image of id 1 (0.png) when two images had the stem 1, and would pick either silently
+    when a stem and an id disagree. Both are refused, naming the way to say each."""
+    ds = tmp_path / "ds"
+    for i, name in enumerate(("images/0.png", "images/1.png", "other/1.tif", "images/2.png")):
+        (ds / name).parent.mkdir(parents=True, exist_ok=True)
+        noise = np.random.default_rng(i).integers(0, 255, (8, 8), np.uint8)
+        Image.fromarray(noise).save(ds / name)
+    with create_project(tmp_path / "P", ["bg", "cell"]) as project:
+        project.add_images([ds])
+        ids = {r.name: r.id for r in project.images()}
+        assert ids["images/0.png"] == 1 and ids["images/1.png"] == 2 and ids["images/2.png"] == 3
+        with pytest.raises(AnnotatorError) as exc:  # stem of two images, and an id
+            image_of(project, "1")
+        assert str(exc.value) == (
+            "image name '1' is the file name of several images ('images/1.png', 'other/1.tif'); "
+            "give the whole name, or id:1 for the id"
+        )
+        with pytest.raises(AnnotatorError) as exc:  # stem of one image, id of another
+            image_of(project, "2")
+        assert str(exc.value) == (
+            "image name '2' is the file name or stem of 'images/2.png' and the id of "
+            "'images/1.png'; give the whole name, or id:2 for the id"
+        )
+        assert image_of(project, "id:1").name == "images/0.png"
+        assert image_of(project, "id:2").name == "images/1.png"
+        assert image_of(project, "0").name == "images/0.png"  # stem 0, no image of id 0
+    with open_project(tmp_path / "P", lock=False) as project:
+        before = len(project.images())
+    assert main(["remove", str(tmp_path / "P"), "1"]) == 1
+    with open_project(tmp_path / "P", lock=False) as project:
+        assert len(project.images()) == before
