@@ -108,6 +108,7 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
         left = [r.id for r in session.images()]
         # Those that went (none when the removal failed: the open image comes back).
         removed = gone.difference(left)
+        session.forget_histories(removed)  # (an id may come back with another image)
         if window.canvas.smart is not None:
             for image_id in removed:
                 window.canvas.smart.forget(image_id)

@@ -21,8 +21,10 @@ the tag of the newest step still applied, so undoing an accept takes it back.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,6 +48,34 @@ USER_SOURCE = "user"
 
 class EditError(AnnotatorError):
     """An edit that cannot apply to this document (e.g. a proposal of another size)."""
+
+
+def labels_digest(labels: np.ndarray) -> bytes:
+    """A digest of a label map's shape, type and every pixel (SHA-1: 45 ms for 48 MP of
+    ``uint8`` on the 2-core machine): equal digests, the same map."""
+    h = hashlib.sha1(usedforsecurity=False)
+    h.update(f"{labels.shape}{labels.dtype.str}".encode())
+    h.update(np.ascontiguousarray(labels).data.cast("B"))
+    return h.digest()
+
+
+@dataclass(eq=False)
+class KeptHistory:
+    """The Edit History of an image left (:meth:`Document.let_go_history`), with the
+    digest of the label map it was left at: it applies to that map only."""
+
+    history: EditHistory
+    digest: bytes
+    base_source: str
+    undo_tags: list[str | None]
+    redo_tags: list[str | None]
+    proposal_masks: dict[str, np.ndarray]
+    read_base_accepted: Callable[[], np.ndarray | None] | None
+
+    @property
+    def nbytes(self) -> int:
+        """Memory it holds: its steps, and the proposal masks only it may still hold."""
+        return self.history.nbytes + sum(m.nbytes for m in self.proposal_masks.values())
 
 
 class Document:
@@ -465,6 +495,44 @@ class Document:
         self._repaint(patch.box)
         self._committed()
         return patch.box
+
+    # --- the history of an image left ----------------------------------------------------
+    def let_go_history(self) -> KeptHistory | None:
+        """This document's Edit History, to be taken back by the document of the same
+        image opened again (:meth:`take_history`); None when there is nothing to undo or
+        redo. A gesture in progress is committed first. The digest of the labels costs a
+        pass over them (see :func:`labels_digest`)."""
+        if self.history.in_stroke:
+            self.commit_stroke()
+        if not (self.history.undo_count or self.history.redo_count):
+            return None
+        return KeptHistory(
+            self.history,
+            labels_digest(self.label_map.array),
+            self._base_source,
+            self._undo_tags,
+            self._redo_tags,
+            self._proposal_masks,
+            self._read_base_accepted,
+        )
+
+    def take_history(self, kept: KeptHistory) -> bool:
+        """Take back the Edit History of this image left earlier, only when the labels
+        opened are exactly those it was left at (its patches never go to another map);
+        True if taken. Right after opening, before any edit; nothing is repainted or
+        committed (the labels do not change)."""
+        if self.generation or self.history.undo_count or self.history.redo_count:
+            raise RuntimeError("take_history() after an edit")
+        if kept.digest != labels_digest(self.label_map.array):
+            return False
+        kept.history.max_bytes = self.history.max_bytes
+        self.history = kept.history
+        self._base_source = kept.base_source
+        self._undo_tags = kept.undo_tags
+        self._redo_tags = kept.redo_tags
+        self._proposal_masks = kept.proposal_masks
+        self._read_base_accepted = kept.read_base_accepted
+        return True
 
     def _pushed(self, tag: str | None) -> None:
         """Keep the tags in step with a new history step (and with the memory cap)."""

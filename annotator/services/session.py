@@ -21,6 +21,14 @@ writes them again with each later save, and:
 * closing the session writes those it still cannot save as Rescued Labels.
 
 While a save is known to fail, going on waits as before, so the image open stays open.
+
+The Edit History of an image left is kept (:class:`~annotator.services.document.KeptHistory`)
+and taken back when it is opened again, if its labels are then exactly those it was left
+at (a digest of the map, taken when leaving and on opening) and the classes are the same.
+All kept histories and the open one's share the one memory cap (``history_bytes``); the
+least recently left go first. A failed save of an image left, closing the document (an
+import, a class change, removing the open image) and :meth:`forget_histories` (images
+removed) drop them.
 """
 
 from __future__ import annotations
@@ -30,7 +38,8 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +52,12 @@ from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus, status_after_save
 from annotator.services.autosave import SAVE_BUSY_TIMEOUT_S, Autosaver, SaveRequest, SaveResult
-from annotator.services.document import DEFAULT_HISTORY_BYTES, Document, display_pixels
+from annotator.services.document import (
+    DEFAULT_HISTORY_BYTES,
+    Document,
+    KeptHistory,
+    display_pixels,
+)
 from annotator.services.jobs import Dispatcher, LatestWinsWorker, call_directly
 from annotator.storage.images import auto_windows, encode_png
 from annotator.storage.kept_labels import LabelsFolder
@@ -135,6 +149,9 @@ class AnnotationSession:
         self._submitted: dict[int, int] = {}
         #: The records of images let go whose labels the saver may still hold.
         self._left: dict[int, ImageRecord] = {}
+        #: The Edit Histories of images left, least recently left first, and the classes
+        #: they were left with.
+        self._histories: OrderedDict[int, tuple[KeptHistory, LabelSchema]] = OrderedDict()
         self._reader: LatestWinsWorker[_ReadRequest, _Read | AnnotatorError | None] = (
             LatestWinsWorker(
                 self._read,
@@ -187,6 +204,8 @@ class AnnotationSession:
         return status_after_save(status, doc.label_map.has_labels())
 
     def _save_failed(self, request: SaveRequest, exc: Exception) -> None:
+        if self._histories.pop(request.image_id, None) is not None:
+            log.info("the undo history of image %s is dropped: its save failed", request.image_id)
         doc = self.document
         if doc is not None and doc.image_id == request.image_id:
             doc.submitted_generation = -1  # so the next save tries again
@@ -224,7 +243,9 @@ class AnnotationSession:
             label_map = LabelMap.blank(self.schema, record.height, record.width)
         else:
             label_map = LabelMap.for_schema(self.schema, mask)
-        if not wait:
+        if wait:
+            self._keep_history()  # (saved: the image may be this one)
+        else:
             self._let_go()
         document = Document(
             record,
@@ -233,6 +254,10 @@ class AnnotationSession:
             self.history_bytes,
             accepted=lambda: self.project.load_accepted(record),
         )
+        kept = self._histories.pop(image_id, None)
+        if kept is not None and not (kept[1] == self.schema and document.take_history(kept[0])):
+            log.info("the undo history of image %s is dropped: its labels changed", image_id)
+        document.add_commit_listener(self._fit_histories)
         if read is not None and read.pixels is pixels:
             document.use_display(read.display, read.auto)
         try:  # only where to start next time: a failure must not undo the open
@@ -296,7 +321,46 @@ class AnnotationSession:
         if doc.needs_save or self._saver.failure(doc.image_id) is not None:
             self._left[doc.image_id] = doc.record
             self._submit(doc, doc.label_map.array)
+        self._keep_history()
         self.document = None
+
+    def _keep_history(self) -> None:
+        """Keep the open document's Edit History, as it is being let go."""
+        doc = self.document
+        if doc is None:
+            return
+        kept = doc.let_go_history()
+        if kept is not None:
+            self._histories[doc.image_id] = (kept, self.schema)
+            self._histories.move_to_end(doc.image_id)
+            self._fit_histories(open_bytes=0)
+
+    def _fit_histories(self, open_bytes: int | None = None) -> None:
+        """Drop the histories of images left longest ago until they and the open
+        document's (``open_bytes``, default its size now) fit in ``history_bytes``."""
+        if open_bytes is None:
+            open_bytes = self.document.history.nbytes if self.document is not None else 0
+        while self._histories and self.kept_history_bytes + open_bytes > self.history_bytes:
+            image_id, _ = self._histories.popitem(last=False)
+            log.info("the undo history of image %s is dropped: over the memory cap", image_id)
+
+    @property
+    def kept_history_bytes(self) -> int:
+        """Memory held by the Edit Histories of images left."""
+        return sum(kept.nbytes for kept, _schema in self._histories.values())
+
+    def kept_history_ids(self) -> list[int]:
+        """The images left whose Edit History is kept, least recently left first."""
+        return list(self._histories)
+
+    def forget_histories(self, image_ids: Iterable[int] | None = None) -> None:
+        """Drop the kept Edit Histories of ``image_ids`` (default: all), when something
+        else changed or removed their labels."""
+        if image_ids is None:
+            self._histories.clear()
+            return
+        for image_id in image_ids:
+            self._histories.pop(image_id, None)
 
     def _submit(self, doc: Document, labels: np.ndarray) -> None:
         request = SaveRequest(
@@ -430,6 +494,7 @@ class AnnotationSession:
                 "again"
             )
         self.document = None
+        self._histories.clear()  # (what comes next may rewrite any label map)
 
     def _save_to_leave(self) -> None:
         """Commit a gesture in progress and save synchronously (labels of images let go
