@@ -782,3 +782,63 @@ def test_the_display_of_a_big_picture_is_made_with_its_read(project, monkeypatch
     assert not np.array_equal(opened.display_image(), shown)
     assert threading.current_thread() in made
     session.close()
+
+
+def _failing_saves(project, monkeypatch, times):
+    """The next ``times`` mask writes of ``project`` raise ENOSPC."""
+    real = project.save_mask
+    left = [times]
+
+    def save_mask(image_id, mask, **kw):
+        if left[0] > 0:
+            left[0] -= 1
+            raise OSError(28, "No space left on device")
+        return real(image_id, mask, **kw)
+
+    monkeypatch.setattr(project, "save_mask", save_mask)
+
+
+def test_back_to_an_image_whose_save_failed_once_keeps_its_accepted_proposal(
+    project, monkeypatch
+):
+    """The switch back waits for the retry of the labels left; the image opened with its
+    record from before that write lost the accepted proposal's source (its undo history,
+    which would carry it, was dropped by the failure), so the next stroke recorded
+    'user' and deleted the accepted file training relies on (ADR 0013). The 'Autosave
+    failed' news of that first try, landing after the retry wrote the labels, is not
+    told either."""
+    from annotator.core.proposal import Proposal
+
+    owner = _Owner()
+    session = AnnotationSession(project, dispatch=owner.dispatch, on_save_error=owner.on_error)
+    a, b = eight(project)[:2]
+    doc = session.open_image(a.id)
+    shape = doc.label_map.shape
+    assert doc.accept(Proposal(None, np.ones(shape, np.uint8), np.zeros(shape, np.float32), 0.5, 3))
+    _failing_saves(project, monkeypatch, 1)
+    session.open_image(b.id)  # A handed to the saver: its write fails
+    session._saver.flush()
+    again = session.open_image(a.id)  # waits: the retry writes A
+    owner.run(session)  # the first try's failure lands now
+    assert owner.failed == []  # written since: nothing to tell
+    assert again.label_source.startswith("proposal:v3")
+    again.paint_stroke([(2, 2)], 1, 0)
+    session.save(wait=True)
+    assert project.image(a.id).label_source.startswith("proposal:v3")
+    assert project.accepted_path(a.id, 3).exists()
+    session.close()
+
+
+def test_a_save_failing_after_close_is_not_told(project, monkeypatch):
+    """Close writes or rescues every label; a failure landing after it must not raise an
+    'Autosave failed' box that contradicts the rescue."""
+    owner = _Owner()
+    session = AnnotationSession(project, dispatch=owner.dispatch, on_save_error=owner.on_error)
+    a, b = eight(project)[:2]
+    session.open_image(a.id).paint_stroke([(2, 2)], 1, 0)
+    _failing_saves(project, monkeypatch, 1)
+    session.open_image(b.id)
+    session._saver.flush()
+    session.close()  # retries A's labels: written
+    owner.run(session)
+    assert owner.failed == []

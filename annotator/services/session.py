@@ -206,6 +206,12 @@ class AnnotationSession:
     def _save_failed(self, request: SaveRequest, exc: Exception) -> None:
         if self._histories.pop(request.image_id, None) is not None:
             log.info("the undo history of image %s is dropped: its save failed", request.image_id)
+        if self._closed:  # landed after close: its labels were written or rescued there
+            return
+        if self._saver.unwritten(request.image_id) is None:
+            # a later try wrote them before this news landed (going back to an image left
+            # waits for that write): nothing to tell, nothing to try again
+            return
         doc = self.document
         if doc is not None and doc.image_id == request.image_id:
             doc.submitted_generation = -1  # so the next save tries again
@@ -234,6 +240,9 @@ class AnnotationSession:
         wait = doc is not None and (doc.image_id == image_id or bool(self._saver.failed_ids()))
         if wait:
             self._save_to_leave()  # before reading the mask: it may be this image's own
+            # as those saves recorded it: its label source (an accepted proposal) comes
+            # from the record when its undo history was dropped by a failed save
+            record = self.project.image(image_id)
         if self._settle(image_id):
             record = self.project.image(image_id)  # (as its save recorded it)
         fresh, mask = self._mask_read(read, image_id, pixels)
