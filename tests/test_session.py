@@ -798,9 +798,7 @@ def _failing_saves(project, monkeypatch, times):
     monkeypatch.setattr(project, "save_mask", save_mask)
 
 
-def test_back_to_an_image_whose_save_failed_once_keeps_its_accepted_proposal(
-    project, monkeypatch
-):
+def test_back_to_an_image_whose_save_failed_once_keeps_its_accepted_proposal(project, monkeypatch):
     """The switch back waits for the retry of the labels left; the image opened with its
     record from before that write lost the accepted proposal's source (its undo history,
     which would carry it, was dropped by the failure), so the next stroke recorded
