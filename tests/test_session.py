@@ -840,3 +840,26 @@ def test_a_save_failing_after_close_is_not_told(project, monkeypatch):
     session.close()  # retries A's labels: written
     owner.run(session)
     assert owner.failed == []
+
+
+def test_a_write_failing_once_while_close_waits_is_tried_again(project, monkeypatch, tmp_path):
+    """A switch hands the labels left to the saver; its write, under way when the
+    session closes, fails once (a passing lock). Close tries it again, as it does a
+    failure known before, instead of rescuing labels the project can take."""
+    real, left = project.save_mask, [1]
+
+    def once(image_id, mask, **kw):
+        time.sleep(0.2)  # still under way when close starts waiting
+        if left[0]:
+            left[0] -= 1
+            raise OSError(11, "database is locked")
+        return real(image_id, mask, **kw)
+
+    monkeypatch.setattr(project, "save_mask", once)
+    session = AnnotationSession(project, rescue_dir=tmp_path / "rescue")
+    a, b = eight(project)[:2]
+    session.open_image(a.id).paint_stroke([(3, 3), (30, 3)], 1, 1)
+    session.open_image(b.id)
+    assert session.close() is None  # nothing rescued
+    assert not (tmp_path / "rescue").exists()
+    assert project.load_mask(project.image(a.id))[3, 10] == 1

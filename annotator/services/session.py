@@ -544,9 +544,17 @@ class AnnotationSession:
         ):
             self._submit(doc, doc.label_map.copy_array())
             submitted = True
-        self._retry(self._left_failed())
+        retried = self._left_failed()
+        self._retry(retried)
         if wait:
             self._saver.flush()
+            # A write of an image let go that was under way and failed during this wait
+            # (a passing lock) gets its try again now, as one known before did: without it
+            # a close rescued labels that a second try writes into the project.
+            fresh = [i for i in self._left_failed() if i not in retried]
+            if fresh:
+                self._retry(fresh)
+                self._saver.flush()
         return submitted
 
     def close(self) -> str | None:
