@@ -1,6 +1,7 @@
 """AnnotationSession and Autosaver with a real project folder and no event loop."""
 
 import json
+import os
 import re
 import threading
 import time
@@ -863,3 +864,21 @@ def test_a_write_failing_once_while_close_waits_is_tried_again(project, monkeypa
     assert session.close() is None  # nothing rescued
     assert not (tmp_path / "rescue").exists()
     assert project.load_mask(project.image(a.id))[3, 10] == 1
+
+
+def test_a_mask_rewritten_in_place_with_its_old_time_is_read_again(tmp_path):
+    """The stamp that lets a background read's mask be used: another program rewriting
+    the mask in place (same inode and size) and setting its modification time back must
+    still change it (ADR 0024: the status change time moves)."""
+    from annotator.services.session import _stamp
+
+    mask = tmp_path / "1.png"
+    mask.write_bytes(b"a" * 64)
+    st = os.stat(mask)
+    before = _stamp(mask)
+    time.sleep(0.01)
+    with open(mask, "r+b") as f:  # in place: the same inode
+        f.write(b"b" * 64)
+    os.utime(mask, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(mask).st_mtime_ns == st.st_mtime_ns and os.stat(mask).st_ino == st.st_ino
+    assert _stamp(mask) != before

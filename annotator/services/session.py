@@ -94,7 +94,9 @@ def _stamp(path: Path) -> _Stamp:
         st = os.stat(path)
     except FileNotFoundError:
         return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
+    # the later of the modification and status change times (ADR 0024): a rewrite in
+    # place that sets the modification time back still moves the latter
+    return (st.st_ino, st.st_size, max(st.st_mtime_ns, st.st_ctime_ns))
 
 
 @dataclass(frozen=True, eq=False)
