@@ -36,9 +36,10 @@ SIZE x SIZE map (4096 by default):
   px), ``fill_small_ms`` (a 1000 px disc), ``fill_protected_ms`` and
   ``fill_protected_class_ms`` (the first and third under protected painting, "only
   unlabelled" and "only over" that class), ``fill_edges_object_ms`` and
-  ``fill_edges_background_ms`` (fill to edges, tolerance 20, in an object of the
-  picture and in its shaded background), ``fill_unlabelled_proposal_ms`` (the first
-  with a proposal shown, whose layer the fill hides where it labels).
+  ``fill_edges_background_ms`` (fill to edges, tolerance 20 from the app's 5 x 5 mean,
+  in an object of the picture and in its shaded background),
+  ``fill_unlabelled_proposal_ms`` (the first with a proposal shown, whose layer the
+  fill hides where it labels).
 
 Usage: ``python benchmarks/paint.py [--size 4096] [--fill-size 8000x6000]
 [--out results.json]``. Not a test: it prints a table and never fails on a timing.
@@ -131,6 +132,9 @@ def fill_timings(height: int, width: int, repeat: int) -> dict[str, float]:
     from annotator.core.proposal import Proposal
     from annotator.core.schema import LabelSchema
     from annotator.gui.proposal_layers import ProposalLayers
+    from annotator.gui.tools import FILL_SAMPLE
+
+    sample = FILL_SAMPLE  # the app's fill to edges
 
     picture, labels = fill_scene(height, width)
     schema = LabelSchema.from_names(["background", "cell", "membrane", "nucleus"])
@@ -169,8 +173,10 @@ def fill_timings(height: int, width: int, repeat: int) -> dict[str, float]:
         click("fill_small_ms", lambda d: d.fill(*small, 2)),
         click("fill_protected_ms", lambda d: d.fill(*corner, 3, only_over=255)),
         click("fill_protected_class_ms", lambda d: d.fill(*disc, 2, only_over=1)),
-        click("fill_edges_object_ms", lambda d: d.fill(*inside, 3, tolerance=20)),
-        click("fill_edges_background_ms", lambda d: d.fill(*corner, 3, tolerance=20)),
+        click("fill_edges_object_ms", lambda d: d.fill(*inside, 3, tolerance=20, sample=sample)),
+        click(
+            "fill_edges_background_ms", lambda d: d.fill(*corner, 3, tolerance=20, sample=sample)
+        ),
         click("fill_unlabelled_proposal_ms", lambda d: d.fill(*corner, 3), shown=True),
     ]
     return dict(rows)

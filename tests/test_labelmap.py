@@ -333,3 +333,117 @@ def test_has_labels_says_whether_any_pixel_is_labelled():
     assert status_after_save(ImageStatus.NEW, False) is ImageStatus.NEW
     assert status_after_save(ImageStatus.IN_PROGRESS, False) is ImageStatus.IN_PROGRESS
     assert status_after_save(ImageStatus.DONE, True) is ImageStatus.DONE
+
+
+def _sampled_fill(labels, image, r, c, tolerance, sample):
+    """What a fill to edges measured from the mean of the sample x sample square around
+    (r, c) covers, the plain way: the pixels near that mean (and the seed, clicked)."""
+    import cv2
+
+    half = sample // 2
+    window = image[max(r - half, 0) : r + half + 1, max(c - half, 0) : c + half + 1]
+    values = window.reshape(window.shape[0] * window.shape[1], -1).astype(np.float64)
+    ref = values[np.isfinite(values).all(axis=1)].mean(axis=0)
+    diff = np.abs(image.astype(np.float64).reshape(*image.shape[:2], -1) - ref)
+    eligible = (labels == labels[r, c]) & (diff <= tolerance).all(axis=2)
+    eligible[r, c] = True
+    _, components = cv2.connectedComponents(eligible.astype(np.uint8), connectivity=4)
+    return components == components[r, c]
+
+
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [
+        ((40, 50), np.uint8),
+        ((40, 50, 3), np.uint8),
+        ((40, 50), np.uint16),
+        ((40, 50, 3), np.uint16),
+        ((40, 50), np.float32),
+        ((40, 50, 2), np.uint8),
+    ],
+)
+@pytest.mark.parametrize("sample", [3, 5])
+def test_a_fill_to_edges_measures_from_the_mean_around_the_click(shape, dtype, sample):
+    """The tolerance is measured from the mean of the sample x sample pixels around the
+    click (cut by the border, NaN left out), not from the clicked pixel: the same pixels
+    as the plain way, on the 8-bit flood and the compared path alike, clicked pixels
+    outside the range included (they join; the region spreads from them)."""
+    rng = np.random.default_rng(5)
+    scale = 1.0 if np.dtype(dtype).kind == "f" else 255
+    for trial in range(30):
+        labels = rng.choice(np.array([0, 1, U], np.uint8), size=shape[:2], p=[0.1, 0.1, 0.8])
+        bright = np.kron(rng.random((8, 10)) < 0.5, np.ones((5, 5))) * 0.4 * scale
+        noise = rng.normal(0, 0.08 * scale, shape)
+        image = np.clip(
+            noise + 0.3 * scale + (bright if len(shape) == 2 else bright[..., None]), 0, scale
+        )
+        image = image.astype(dtype)
+        if dtype == np.float32:
+            image[rng.random(shape[:2]) < 0.05] = np.nan
+        r, c = int(rng.integers(0, 40)), int(rng.integers(0, 50))
+        if r < 3:
+            r = 0  # a square cut by the border
+        if not np.isfinite(image[r, c]).all():
+            continue
+        tolerance = 0.0799 * scale  # (no ties with a mean of whole numbers)
+        want = _sampled_fill(labels, image, r, c, tolerance, sample)
+        lm = LabelMap(labels.copy(), U, 254)
+        patch = lm.flood_fill(c, r, 2, image=image, tolerance=tolerance, sample=sample)
+        changed = lm.array != labels
+        assert np.array_equal(changed, want if labels[r, c] != 2 else np.zeros_like(want)), trial
+        if labels[r, c] != 2:
+            assert patch.box == Box(*_box_of(want)), trial
+
+
+def test_a_clicked_pixel_far_from_the_mean_around_it_joins_and_the_fill_spreads():
+    """A noisy pixel clicked: it joins, and its neighbours near the mean fill, on the
+    8-bit flood (which measures its range from the pixel it starts at) and elsewhere."""
+    for dtype in (np.uint8, np.uint16):
+        for channels in ((), (3,)):
+            image = np.full((9, 9, *channels), 100, dtype)
+            image[:, 6:] = 30  # another object
+            image[4, 2] = 200  # the clicked pixel: 100 from the mean's 104
+            lm = blank(9, 9)
+            lm.flood_fill(2, 4, 1, image=image, tolerance=10, sample=5)
+            want = np.zeros((9, 9), bool)
+            want[:, :6] = True
+            assert np.array_equal(lm.array == 1, want), (dtype, channels)
+            lm = blank(9, 9)
+            lm.flood_fill(2, 4, 1, image=image, tolerance=10)  # the pixel alone: itself
+            assert lm.labelled_count() == 1, (dtype, channels)
+
+
+def test_a_sampled_fill_to_edges_leaves_nan_out_and_starts_on_no_nan():
+    lm = blank(6, 6)
+    image = np.full((6, 6), 0.5, np.float32)
+    image[1, 1] = np.nan  # in the window: left out of the mean, never joins
+    image[4, 4] = np.nan
+    lm.flood_fill(2, 2, 1, image=image, tolerance=0.01, sample=5)
+    assert lm.labelled_count() == 34 and lm.array[1, 1] == U
+    assert lm.flood_fill(4, 4, 0, image=image, tolerance=0.5, sample=5).empty
+    with pytest.raises(ValueError, match="odd"):
+        lm.flood_fill(0, 0, 0, image=image, tolerance=0.5, sample=4)
+
+
+def test_a_sampled_fill_to_edges_covers_a_noisy_object_at_every_click():
+    """A bright disc on a darker background, noise of about the tolerance: measured from
+    the clicked pixel the fill was a speck or most of the disc depending on that pixel's
+    noise; from the 5 x 5 mean it covers most of the disc at every click."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:160, :160]
+    disc = (yy - 80) ** 2 + (xx - 80) ** 2 <= 50**2
+    image = np.clip(np.where(disc, 160.0, 60.0) + rng.normal(0, 15, disc.shape), 0, 255)
+    image = image.astype(np.uint8)
+    inner = np.argwhere((yy - 80) ** 2 + (xx - 80) ** 2 <= 40**2)
+    clicks = inner[rng.choice(len(inner), 40, replace=False)]
+    areas = {}
+    for sample in (1, 5):
+        filled = []
+        for r, c in clicks:
+            lm = blank(160, 160)
+            lm.flood_fill(int(c), int(r), 1, image=image, tolerance=20, sample=sample)
+            assert not (lm.array[~disc] == 1).any()  # never through the edge
+            filled.append((lm.array == 1).sum() / disc.sum())
+        areas[sample] = np.array(filled)
+    assert areas[5].min() > 0.7 and areas[5].std() < 0.03
+    assert areas[1].min() < 0.1 and areas[1].std() > 5 * areas[5].std()

@@ -388,20 +388,26 @@ class LabelMap:
         image: np.ndarray | None = None,
         tolerance: Tolerance | None = None,
         only_over: int | None = None,
+        sample: int = 1,
     ) -> Patch:
         """Fill the 4-connected region of equal label around ``(x, y)`` with ``value``.
 
         With an ``image`` and a ``tolerance`` the region is also bounded by the image:
         a pixel joins only when every channel of its intensity is within ``tolerance``
-        (or the channel's own, given one per channel) of the seed pixel's (a "magic
-        wand" on the picture), so a fill of an unlabelled area stops at the edges of the
-        object the user clicked. A pixel with no value (NaN in a channel) never joins,
-        and a fill clicked on a pixel that is not finite (NaN, an infinity) fills
-        nothing. A float tolerance is used as given (0.004 on a float picture of values
-        0..1). With ``only_over=k`` a region whose label is not ``k`` is left alone.
+        (or the channel's own, given one per channel) of the reference (a "magic wand"
+        on the picture), so a fill of an unlabelled area stops at the edges of the
+        object the user clicked. The reference is the mean of the finite pixels in the
+        ``sample`` x ``sample`` square around the click (odd; 1: the clicked pixel
+        itself), so one noisy pixel does not decide the fill. The clicked pixel always
+        joins (it was clicked), even when it is farther than the tolerance from the
+        mean; the fill spreads from it through the pixels near the reference. A pixel
+        with no value (NaN in a channel) never joins, and a fill clicked on a pixel that
+        is not finite (NaN, an infinity) fills nothing. A float tolerance is used as
+        given (0.004 on a float picture of values 0..1). With ``only_over=k`` a region
+        whose label is not ``k`` is left alone.
         """
         found = self.flood_region(
-            x, y, value, image=image, tolerance=tolerance, only_over=only_over
+            x, y, value, image=image, tolerance=tolerance, only_over=only_over, sample=sample
         )
         if found is None:
             return _empty_patch(self.dtype)
@@ -417,12 +423,15 @@ class LabelMap:
         image: np.ndarray | None = None,
         tolerance: Tolerance | None = None,
         only_over: int | None = None,
+        sample: int = 1,
     ) -> tuple[np.ndarray, Box, int] | None:
         """What :meth:`flood_fill` would change, changing nothing: (box-shaped mask of
         the pixels, box, the label they hold), or None when it changes no pixel.
 
         The mask is a view into a buffer of the map's size: use it at once."""
         value = self._check_value(value)
+        if sample < 1 or sample % 2 == 0:
+            raise ValueError(f"sample must be an odd number of pixels >= 1, not {sample}")
         c, r = int(round(x)), int(round(y))
         if not (0 <= r < self.height and 0 <= c < self.width):
             return None
@@ -434,7 +443,7 @@ class LabelMap:
                 raise ValueError(
                     f"image shape {image.shape[:2]} differs from label map {self.shape}"
                 )
-            found = _near_region(image, self.array, r, c, tolerance)
+            found = _near_region(image, self.array, r, c, tolerance, sample)
             if found is None:  # a seed with no value (NaN) is near nothing, itself too
                 return None
             region, box = found
@@ -794,27 +803,45 @@ def _scale_of(window: tuple[float, float] | None) -> float:
     return (window[1] - window[0]) / 255.0
 
 
-def _near(image: np.ndarray, r: int, c: int, tolerance: Tolerance) -> np.ndarray:
+def _reference(image: np.ndarray, r: int, c: int, sample: int = 1) -> np.ndarray | None:
+    """What a fill to edges clicked at pixel ``(r, c)`` measures from: one value per
+    channel, the mean of the pixels finite in every channel in the ``sample`` x
+    ``sample`` square around it (cut by the image's border; 1: the pixel itself). None
+    when the clicked pixel is not finite (NaN or an infinity): no fill starts there."""
+    seed = np.atleast_1d(image[r, c]).astype(np.float64)
+    if not np.isfinite(seed).all():
+        return None
+    if sample == 1:
+        return seed
+    half = sample // 2
+    window = image[max(r - half, 0) : r + half + 1, max(c - half, 0) : c + half + 1]
+    values = window.reshape(-1, seed.size).astype(np.float64)
+    mean: np.ndarray = values[np.isfinite(values).all(axis=1)].mean(axis=0)  # (the seed's in)
+    return mean
+
+
+def _near(image: np.ndarray, r: int, c: int, tolerance: Tolerance, sample: int = 1) -> np.ndarray:
     """Pixels every channel of which is within ``tolerance`` (or its channel's, given one
-    per channel) of pixel ``(r, c)``'s. NaN is near nothing, and a seed that is not finite
+    per channel) of the reference measured around pixel ``(r, c)`` (:func:`_reference`:
+    its own value with ``sample`` 1). NaN is near nothing, and a seed that is not finite
     (NaN or an infinity: no value to measure from) is near nothing, itself included.
 
     OpenCV's ``inRange`` compares in place, where numpy would make float copies of the
     whole image (seconds and gigabytes for a 48-megapixel RGB picture)."""
     import cv2
 
-    seed = np.atleast_1d(image[r, c]).astype(np.float64)
-    if not np.isfinite(seed).all():
+    ref = _reference(image, r, c, sample)
+    if ref is None:
         return np.zeros(image.shape[:2], dtype=bool)
     channels = channel_count(image)
-    tol = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), seed.shape)
+    tol = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), ref.shape)
     if image.dtype in (np.uint8, np.uint16, np.int16, np.float32) and channels <= 4:
-        low, high = seed - tol, seed + tol
-        if image.dtype.kind in "ui":  # integers p with |p - seed| <= tolerance
+        low, high = ref - tol, ref + tol
+        if image.dtype.kind in "ui":  # integers p with |p - ref| <= tolerance
             low, high = np.ceil(low), np.floor(high)
         bounds = [tuple(float(v) for v in b) + (0.0,) * (4 - channels) for b in (low, high)]
         return cv2.inRange(image, bounds[0], bounds[1]).view(bool)
-    diff = np.abs(image.astype(np.float64) - (seed if channels > 1 else seed[0]))
+    diff = np.abs(image.astype(np.float64) - (ref if channels > 1 else ref[0]))
     near: np.ndarray = diff <= (tol if channels > 1 else tol[0])  # NaN compares false
     return near if near.ndim == 2 else np.logical_and.reduce(near, axis=2)
 
@@ -837,34 +864,74 @@ def region_at(
 
 
 def _near_region(
-    image: np.ndarray, labels: np.ndarray, r: int, c: int, tolerance: Tolerance
+    image: np.ndarray,
+    labels: np.ndarray,
+    r: int,
+    c: int,
+    tolerance: Tolerance,
+    sample: int = 1,
 ) -> tuple[np.ndarray, Box] | None:
     """The 4-connected region around ``(r, c)`` of the pixels labelled as it is whose
-    every channel is within ``tolerance`` of its own (:func:`_near`): (box-shaped mask,
-    box), or None when the seed has no value (NaN).
+    every channel is within ``tolerance`` of the reference (:func:`_reference`, the
+    mean of the ``sample`` x ``sample`` square around the seed): (box-shaped mask, box),
+    or None when the seed has no value (NaN) or the tolerance is negative. The seed
+    always joins, near the reference or not: the region spreads from it.
 
     An 8-bit grey or RGB picture is flooded by OpenCV itself, the other labels masked
-    off: only the region's pixels are compared with the seed. Comparing every pixel of
-    an 8000 x 6000 RGB picture first took 30-40 ms, most of a fill's time."""
+    off: only the region's pixels are compared. Comparing every pixel of an 8000 x 6000
+    RGB picture first took 30-40 ms, most of a fill's time."""
     import cv2
 
     channels = 1 if image.ndim == 2 else image.shape[2]
     tol = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), (channels,))
-    if image.dtype != np.uint8 or channels not in (1, 3) or not (tol >= 0).all():
+    if not (tol >= 0).all():  # nothing is near anything
+        return None
+    if image.dtype != np.uint8 or channels not in (1, 3):
         eligible = labels == labels[r, c]
-        eligible &= _near(image, r, c, tolerance)
-        return _connected_region(eligible, r, c) if eligible[r, c] else None
+        eligible &= _near(image, r, c, tolerance, sample)
+        if not eligible[r, c]:
+            if _reference(image, r, c) is None:  # a seed with no value
+                return None
+            eligible[r, c] = True  # clicked: joins, however far from the reference
+        return _connected_region(eligible, r, c)
+    ref = _reference(image, r, c, sample)
+    assert ref is not None  # (8-bit values are finite)
+    # 8-bit values p with |p - ref| <= tol: whole numbers from ceil(ref - tol) to
+    # floor(ref + tol). OpenCV's fixed range is measured from the pixel it starts at.
+    low = np.clip(np.ceil(ref - tol), 0, 255)
+    high = np.clip(np.floor(ref + tol), 0, 255)
     h, w = labels.shape
     flood = np.empty((h + 2, w + 2), dtype=np.uint8)
     flood[[0, -1], :] = 1
     flood[:, [0, -1]] = 1
     np.not_equal(labels, labels[r, c], out=flood[1:-1, 1:-1].view(bool))  # 1: another label
-    # 8-bit values differ from the seed's by whole numbers: within the floor of it.
-    diff = tuple(float(np.floor(t)) for t in tol) + (0.0,) * (4 - channels)
     flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (2 << 8)
-    _, _, _, rect = cv2.floodFill(np.ascontiguousarray(image), flood, (c, r), 0, diff, diff, flags)
-    x, y, bw, bh = rect
-    return flood[1 + y : 1 + y + bh, 1 + x : 1 + x + bw] == 2, Box(y, x, y + bh, x + bw)
+    picture = np.ascontiguousarray(image)
+
+    def near(y: int, x: int) -> bool:
+        v = np.atleast_1d(picture[y, x])
+        return bool(((low <= v) & (v <= high)).all())
+
+    # A seed outside the range (a noisy pixel clicked) joins, and the region spreads
+    # from its neighbours that are near the reference, each flooded from its own value.
+    starts = [(r, c)]
+    if not near(r, c):
+        flood[1 + r, 1 + c] = 2
+        starts = [
+            (y, x)
+            for y, x in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1))
+            if 0 <= y < h and 0 <= x < w and flood[1 + y, 1 + x] == 0 and near(y, x)
+        ]
+    y0, x0, y1, x1 = r, c, r + 1, c + 1
+    for y, x in starts:
+        if flood[1 + y, 1 + x] != 0:  # taken by a flood from another neighbour
+            continue
+        v = np.atleast_1d(picture[y, x]).astype(np.float64)
+        lo = tuple(float(d) for d in v - low) + (0.0,) * (4 - channels)
+        up = tuple(float(d) for d in high - v) + (0.0,) * (4 - channels)
+        _, _, _, (rx, ry, rw, rh) = cv2.floodFill(picture, flood, (x, y), 0, lo, up, flags)
+        y0, x0, y1, x1 = min(y0, ry), min(x0, rx), max(y1, ry + rh), max(x1, rx + rw)
+    return flood[1 + y0 : 1 + y1, 1 + x0 : 1 + x1] == 2, Box(y0, x0, y1, x1)
 
 
 def _connected_region(values: np.ndarray, r: int, c: int) -> tuple[np.ndarray, Box]:

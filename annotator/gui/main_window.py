@@ -80,6 +80,7 @@ from annotator.gui.settings_store import (
 )
 from annotator.gui.smart_tools import ProtectionCombo, SmartSupport, clean_up
 from annotator.gui.status_activity import StatusActivity
+from annotator.gui.tools import FILL_SAMPLE
 from annotator.services.document import Document
 from annotator.services.projects import open_project
 from annotator.services.session import AnnotationSession
@@ -246,8 +247,8 @@ class MainWindow(QMainWindow):
         options.addSeparator()
         self.edges_check = QCheckBox("Fill to edges")
         self.edges_check.setToolTip(
-            "Fill only pixels whose intensity is close to the clicked pixel's (within the "
-            "tolerance beside)"
+            "Fill only pixels whose intensity is close to that around the click (the mean "
+            f"of the {FILL_SAMPLE} x {FILL_SAMPLE} pixels there, within the tolerance beside)"
         )
         options.addWidget(self.edges_check)
         self.tolerance_spin = QDoubleSpinBox()

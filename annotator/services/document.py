@@ -277,9 +277,11 @@ class Document:
         *,
         tolerance: Tolerance | None = None,
         only_over: int | None = None,
+        sample: int = 1,
     ) -> Box | None:
         """Flood-fill the region around ``(x, y)``; with ``tolerance`` (one, or one per
-        channel) bounded by the image.
+        channel) bounded by the image, measured from the mean of the ``sample`` x
+        ``sample`` pixels around the click (``LabelMap.flood_fill``).
 
         Outside a gesture the undo step is made from the region itself (every pixel of
         it goes from one label to ``value``): no copies of the box's values before and
@@ -288,11 +290,19 @@ class Document:
         if self.history.in_stroke:  # joins the gesture as a patch (Esc restores it)
             return self.apply(
                 lambda lm: lm.flood_fill(
-                    x, y, value, image=image, tolerance=tolerance, only_over=only_over
+                    x,
+                    y,
+                    value,
+                    image=image,
+                    tolerance=tolerance,
+                    only_over=only_over,
+                    sample=sample,
                 )
             )
         lm = self.label_map
-        found = lm.flood_region(x, y, value, image=image, tolerance=tolerance, only_over=only_over)
+        found = lm.flood_region(
+            x, y, value, image=image, tolerance=tolerance, only_over=only_over, sample=sample
+        )
         if found is None:
             return None
         region, box, seed = found

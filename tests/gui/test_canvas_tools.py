@@ -64,6 +64,21 @@ def test_fill_click_fills_the_region_and_edge_mode_stops_at_the_image_edges(wind
     assert (labels(window) != U).all()
 
 
+def test_fill_to_edges_measures_from_the_mean_around_the_click(window):
+    """A noisy pixel clicked (here 60 brighter than the square it is in): the fill
+    measured from it alone filled that pixel; from the 5 x 5 mean around the click it
+    fills the square, the clicked pixel too."""
+    image = window.document.image
+    image[30, 30] = 255  # a bright speck in the square of 200
+    key(window, Qt.Key.Key_F)
+    window.edges_check.setChecked(True)
+    window.tolerance_spin.setValue(20)
+    key(window, Qt.Key.Key_3)  # membrane, id 2
+    click(window.canvas, 30, 30)
+    lab = labels(window)
+    assert (lab[20:40, 20:40] == 2).all() and (lab != U).sum() == 400
+
+
 def test_polygon_clicks_then_enter_fills_the_outline(window):
     key(window, Qt.Key.Key_P)
     for x, y in [(10, 10), (40, 10), (40, 30), (10, 30)]:
