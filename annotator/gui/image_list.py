@@ -6,6 +6,13 @@ puts the images the model is least sure of at the top.
 A model/view list: the rows are an index into the records, rebuilt in milliseconds when
 the filter, the sort or a status changes, and Qt asks for the text of the visible rows
 only, so a project of 20,000 images updates as fast as one of 20.
+
+The order holds still while scores land: a score (the open image's proposal scores it)
+or a status shown changes the row's text where it is, so Page Down walks the list as the
+user saw it and never comes back to images already seen. The list sorts again when the
+user chooses a sort or a filter (the same sort again: by the latest scores), when the
+window lists the images anew, and when a model version has scored the images
+(:meth:`ImageListPanel.resort`).
 """
 
 from __future__ import annotations
@@ -70,6 +77,16 @@ def row_tail(record: ImageRecord) -> str:
     return text
 
 
+def uncertainty_key(record: ImageRecord) -> tuple[bool, bool, float, int]:
+    """Images to label, most uncertain first; never scored after them; done last."""
+    return (
+        record.status is ImageStatus.DONE,
+        record.score is None,
+        -(record.score or 0.0),
+        record.id,
+    )
+
+
 def row_text(record: ImageRecord) -> str:
     return record.name + row_tail(record)
 
@@ -110,6 +127,18 @@ class ImageListModel(QAbstractListModel):
 
     def row_of(self, image_id: int) -> int | None:
         return self._row_of.get(image_id)
+
+    def replace_rows(self, records: list[ImageRecord]) -> None:
+        """Show changed records in place (those not shown are left out): one repaint
+        of the rows between the first and last changed, not one per row."""
+        rows = []
+        for record in records:
+            row = self._row_of.get(record.id)
+            if row is not None:
+                self.rows[row] = record
+                rows.append(row)
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
 
     def replace_row(self, record: ImageRecord) -> bool:
         """Show a changed record in place; False if it is not shown."""
@@ -171,7 +200,9 @@ class ImageListPanel(QWidget):
         self.sort_combo.addItem("Name (2 before 10)", "name")
         self.sort_combo.setToolTip(
             "The order of the list: as added, by the model's uncertainty score, or by name "
-            "with numbers in order (2 before 10)"
+            "with numbers in order (2 before 10). The rows hold still while scores arrive "
+            "(Page Down walks the list as shown); choose the order again to sort by the "
+            "latest scores"
         )
         self.model = ImageListModel()
         self.list = QListView()
@@ -191,9 +222,19 @@ class ImageListPanel(QWidget):
         self._records: dict[int, ImageRecord] = {}
         self._current: int | None = None
         self._filling = False
-        self.status_filter.currentIndexChanged.connect(self._refill)
-        self.name_filter.textChanged.connect(self._refill)
-        self.sort_combo.currentIndexChanged.connect(self._refill)
+        #: Each listed id's place in the order as last sorted: refills between two sorts
+        #: keep it (a score or status landing moves no row).
+        self._rank: dict[int, int] = {}
+        #: Whether scores or statuses changed since the last sort (the order may be old).
+        self._order_stale = False
+        #: Refills so far, and how many sorted (tests and benchmarks count them).
+        self.refills = 0
+        self.sorts = 0
+        self.status_filter.currentIndexChanged.connect(self.resort)
+        self.name_filter.textChanged.connect(self.resort)
+        self.sort_combo.currentIndexChanged.connect(self.resort)
+        # the same order chosen again (no index change): sort by the latest scores
+        self.sort_combo.activated.connect(self._order_chosen)
         self.list.selectionModel().currentChanged.connect(self._picked)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._context_menu)
@@ -203,7 +244,12 @@ class ImageListPanel(QWidget):
         self._records = {r.id: r for r in records}
         if current is not None:
             self._current = current
-        self._refill()
+        self.resort()
+
+    def resort(self) -> None:
+        """Sort the rows again by the records' present scores, statuses and names (the
+        user chose a sort or filter, or a model version has scored the images)."""
+        self._refill(resort=True)
 
     def record(self, image_id: int) -> ImageRecord | None:
         """The record listed for ``image_id`` (None if not listed)."""
@@ -213,22 +259,26 @@ class ImageListPanel(QWidget):
         """Show a changed status (after autosave or "mark done")."""
         old = self._records.get(record.id)
         self._records[record.id] = record
+        if old is not None and self._orders_by_state() and old.status is not record.status:
+            self._order_stale = True
         if old is not None and not self._placement_changes(old, record):
             self.model.replace_row(record)
         else:
             self._refill()
 
     def update_scores(self, scores: dict[int, float]) -> None:
-        """Show new uncertainty scores (computed by the model in the background)."""
+        """Show new uncertainty scores (computed by the model in the background) in
+        their rows, which stay where they are (see the module's docstring): a score never
+        changes what the filter shows, so no row is added, dropped or moved."""
+        changed = []
         for image_id, score in scores.items():
-            if image_id in self._records:
-                self._records[image_id] = replace(self._records[image_id], score=score)
-        if self.sort_combo.currentData() == "uncertainty":
-            self._refill()  # the order changes
-        else:
-            for image_id in scores:
-                if image_id in self._records:
-                    self.model.replace_row(self._records[image_id])
+            old = self._records.get(image_id)
+            if old is not None and old.score != score:
+                self._records[image_id] = new = replace(old, score=score)
+                changed.append(new)
+        if changed and self._orders_by_state():
+            self._order_stale = True
+        self.model.replace_rows(changed)
 
     def set_sort(self, key: str) -> None:
         """``added``, ``uncertainty`` or ``name``."""
@@ -292,9 +342,17 @@ class ImageListPanel(QWidget):
         """Whether a change moves the record in or out of the filter or in the order."""
         if old.status is new.status and old.score == new.score and old.name == new.name:
             return False
-        order = self.sort_combo.currentData()
-        renamed = order == "name" and old.name != new.name
-        return self._filtered() or order == "uncertainty" or renamed
+        # (by uncertainty, a new status or score keeps its place until the next sort)
+        renamed = self.sort_combo.currentData() == "name" and old.name != new.name
+        return self._filtered() or renamed
+
+    def _orders_by_state(self) -> bool:
+        """Whether the order depends on scores and statuses (they change while listed)."""
+        return self.sort_combo.currentData() == "uncertainty"
+
+    def _order_chosen(self, _index: int) -> None:
+        if self._order_stale:  # (a new choice has sorted already: its index changed)
+            self.resort()
 
     def _filter(self) -> Callable[[ImageRecord], bool]:
         """Whether the filter (status and name) lets a record through (read once)."""
@@ -308,28 +366,42 @@ class ImageListPanel(QWidget):
 
         return passes
 
-    def _refill(self) -> None:
+    def _refill(self, resort: bool = False) -> None:
+        """List the records the filter lets through: sorted anew (``resort``), or, by
+        uncertainty, in the order of the last sort (images it did not list after those
+        it did, in their own order)."""
         passes = self._filter()
 
         def accepts(record: ImageRecord) -> bool:
             return record.id == self._current or passes(record)  # the open one: listed
 
-        records = list(self._records.values())
-        if self.sort_combo.currentData() == "uncertainty":
-            # images to label, most uncertain first; never scored after them; done last
-            records.sort(
-                key=lambda r: (
-                    r.status is ImageStatus.DONE,
-                    r.score is None,
-                    -(r.score or 0.0),
-                    r.id,
+        self.refills += 1
+        if self._orders_by_state() and not resort:
+            records = [r for r in self._records.values() if accepts(r)]
+            last, rank = len(self._rank), self._rank
+            new = [r for r in records if r.id not in rank]
+            records = [r for r in records if r.id in rank]
+            records.sort(key=lambda r: rank[r.id])
+            records += sorted(new, key=uncertainty_key)
+            if new:
+                rank.update((r.id, last + i) for i, r in enumerate(new))
+        else:
+            self.sorts += 1
+            records = list(self._records.values())
+            if self._orders_by_state():
+                records.sort(key=uncertainty_key)
+            elif self.sort_combo.currentData() == "name":
+                # as a file browser lists them: case aside, then upper case first
+                records.sort(
+                    key=lambda r: (natural_key(r.name.casefold()), natural_key(r.name), r.id)
                 )
-            )
-        elif self.sort_combo.currentData() == "name":
-            # as a file browser lists them: case aside, then upper case first
-            records.sort(key=lambda r: (natural_key(r.name.casefold()), natural_key(r.name), r.id))
+            # every record ranked, the filtered-out too: one the filter lets through
+            # later (its status changed) takes its place in this order
+            self._rank = {r.id: i for i, r in enumerate(records)}
+            self._order_stale = False
+            records = [r for r in records if accepts(r)]
         self._filling = True
-        self.model.set_rows([r for r in records if accepts(r)])
+        self.model.set_rows(records)
         self._filling = False
         self._select_current()
 

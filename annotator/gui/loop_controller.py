@@ -177,6 +177,9 @@ class LoopController(QObject):
     proposal_failed = Signal()  # the image open gets no proposal (the status bar stops waiting)
     message = Signal(str, int)  # text for the status bar, milliseconds to show it
     scores_changed = Signal(object)  # dict[int, float]: image id -> score
+    #: A version's ranking ended (once per active version), after its last scores were
+    #: sent (``scores_changed``): the image list sorts by them again.
+    ranked = Signal()
     open_requested = Signal(int)  # image id the user asked for (next suggested)
     closed = Signal()  # the project's model side closed: its round's news is void
 
@@ -200,6 +203,8 @@ class LoopController(QObject):
         self.layers = ProposalLayers(dispatcher)
         self.panel = ModelPanel()
         self._pending_scores: dict[int, float] = {}
+        self._ranked_version: int | None = None  # the last version whose ranking ended
+        self._ranked_due = False  # ``ranked`` goes with the next scores sent
         self._score_timer = QTimer(self)
         self._score_timer.setSingleShot(True)
         self._score_timer.setInterval(SCORE_REFRESH_MS)
@@ -291,6 +296,7 @@ class LoopController(QObject):
         self.idle_timer.stop()
         self._score_timer.stop()
         self._pending_scores.clear()
+        self._ranked_version, self._ranked_due = None, False
         self._stop_waiting()
         if self.service is not None:
             if not self.service.shutdown(SHUTDOWN_TIMEOUT_S):
@@ -374,6 +380,10 @@ class LoopController(QObject):
 
     def _ranking(self, ranking: Ranking) -> None:
         """The active version scored more images (or finished, or stopped)."""
+        if not ranking.busy and ranking.version not in (None, self._ranked_version):
+            self._ranked_version, self._ranked_due = ranking.version, True
+            if not self._score_timer.isActive():
+                self._score_timer.start()  # ``ranked`` after the scores still pending
         if not self._next_waiting or self._gesture_timer.isActive():
             return  # (after a gesture, whatever ranks first then opens)
         if ranking.busy:
@@ -702,6 +712,9 @@ class LoopController(QObject):
         if self._pending_scores:
             scores, self._pending_scores = self._pending_scores, {}
             self.scores_changed.emit(scores)
+        if self._ranked_due:
+            self._ranked_due = False
+            self.ranked.emit()
 
     def _round_started(self) -> None:
         self._close_box("training")  # an earlier round's failure is no longer the news

@@ -450,6 +450,7 @@ class MainWindow(QMainWindow):
         self.canvas.tool_changed.connect(lambda _name: loop.view_changed())
         loop.message.connect(self.statusBar().showMessage)
         loop.scores_changed.connect(self.image_list.update_scores)
+        loop.ranked.connect(self.image_list.resort)  # rows hold still until then
         loop.open_requested.connect(self.open_image)
         loop.proposal_shown.connect(lambda *_: self._refresh_cursor())
         for name in ("toggle_proposal", "toggle_uncertainty"):
