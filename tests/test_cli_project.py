@@ -45,6 +45,96 @@ def test_add_again_skips_duplicates(tmp_path, capsys):
     assert "already in the project" in out.err
 
 
+def _distinct_images(folder, n):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def _skip_lines(err):
+    return [line for line in err.splitlines() if line.startswith(("skipped", "unreadable", "..."))]
+
+
+def test_add_again_of_a_folder_says_one_line_not_one_a_file(tmp_path, capsys):
+    """A folder of 5,000 pictures added again printed 5,001 lines, one a file."""
+    proj = tmp_path / "P"
+    main(["new", str(proj), "--classes", "a,b"])
+    imgs = _distinct_images(tmp_path / "imgs", 30)
+    assert main(["add", str(proj), str(imgs)]) == 0
+    capsys.readouterr()
+    assert main(["add", str(proj), str(imgs)]) == 0
+    out = capsys.readouterr()
+    assert "added 0 image(s), skipped 30, 0 unreadable" in out.out
+    (line,) = _skip_lines(out.err)
+    head = "skipped 30 file(s) already in the project (first: "
+    assert line.startswith(head) and line.endswith(" and 27 more)"), line
+    first = line[len(head) : -len(" and 27 more)")].split(", ")
+    assert len(set(first)) == 3 and all(name in {str(f) for f in imgs.iterdir()} for name in first)
+    # a copy of the folder: the same pictures, under other names
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in imgs.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    assert main(["add", str(proj), str(copy)]) == 0
+    (line,) = _skip_lines(capsys.readouterr().err)
+    assert line.startswith(
+        "skipped 30 file(s) with the same content as an image already added (first: "
+    )
+
+
+def test_add_again_verbose_names_every_file_skipped(tmp_path, capsys):
+    proj = tmp_path / "P"
+    main(["new", str(proj), "--classes", "a,b"])
+    imgs = _distinct_images(tmp_path / "imgs", 30)
+    main(["add", str(proj), str(imgs)])
+    capsys.readouterr()
+    assert main(["-v", "add", str(proj), str(imgs)]) == 0
+    lines = _skip_lines(capsys.readouterr().err)
+    assert sorted(lines) == sorted(f"skipped {f}: already in the project" for f in imgs.iterdir())
+
+
+def test_add_again_names_a_replaced_picture_on_its_own_line(tmp_path, capsys):
+    proj = tmp_path / "P"
+    main(["new", str(proj), "--classes", "a,b"])
+    imgs = _distinct_images(tmp_path / "imgs", 30)
+    main(["add", str(proj), str(imgs)])
+    Image.fromarray(np.full((12, 12), 99, np.uint8)).save(imgs / "7.png")
+    capsys.readouterr()
+    assert main(["add", str(proj), str(imgs)]) == 0
+    lines = _skip_lines(capsys.readouterr().err)
+    assert len(lines) == 2 and lines[0].startswith("skipped 29 file(s) already in the project")
+    assert lines[1].startswith(f"skipped {imgs / '7.png'}: not added: it replaced the picture")
+
+
+def test_add_names_the_first_20_unreadable_files_and_counts_the_rest(tmp_path, capsys):
+    proj = tmp_path / "P"
+    main(["new", str(proj), "--classes", "a,b"])
+    imgs = _distinct_images(tmp_path / "imgs", 2)
+    for i in range(25):
+        (imgs / f"bad{i}.png").write_bytes(b"not a png")
+    capsys.readouterr()
+    assert main(["add", str(proj), str(imgs)]) == 2  # done, some files unreadable
+    out = capsys.readouterr()
+    assert "added 2 image(s), skipped 0, 25 unreadable" in out.out
+    lines = _skip_lines(out.err)
+    assert len(lines) == 21
+    assert all(x.startswith("unreadable ") and "not an image file" in x for x in lines[:20])
+    assert lines[20] == f"... and 5 more (`annotator -v add {proj} {imgs}` lists them)"
+    assert main(["-v", "add", str(proj), str(imgs)]) == 2  # every one named
+    lines = _skip_lines(capsys.readouterr().err)
+    assert sorted(x.split(": ")[0] for x in lines) == sorted(
+        [f"skipped {imgs / f'{i}.png'}" for i in range(2)]
+        + [f"unreadable {imgs / f'bad{i}.png'}" for i in range(25)]
+    )
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    for i in range(25):
+        (only_bad / f"{i}.png").write_bytes(b"not a png")
+    assert main(["add", str(proj), str(only_bad)]) == 1  # nothing could be added
+    assert len(_skip_lines(capsys.readouterr().err)) == 21
+
+
 def test_add_of_a_folder_names_the_picture_types_it_left_out(tmp_path, capsys):
     proj = tmp_path / "P"
     main(["new", str(proj), "--classes", "a,b"])
@@ -377,7 +467,7 @@ def test_an_interrupted_add_says_how_many_were_added_and_a_rerun_adds_the_rest(
     assert main(["add", proj, str(imgs)]) == 0
     out = capsys.readouterr()
     assert "added 3 image(s), skipped 2, 0 unreadable; project has 5 image(s)" in out.out
-    assert out.err.count("already in the project") == 2
+    assert out.err.count("skipped 2 file(s) already in the project (first: ") == 1
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -218,10 +219,16 @@ def cmd_add(args: argparse.Namespace) -> int:
                 f"{given}: no images found (the kinds read: {', '.join(IMAGE_FILE_SUFFIXES)})"
                 + others
             )
-        for path, reason in report.skipped:
-            print(f"skipped {path}: {reason}", file=sys.stderr)
-        for err in report.errors:
-            print(f"unreadable {err}", file=sys.stderr)
+        # a folder added again skips each file: counted, every name only with -v
+        pages_option = [] if args.pages == "auto" else ["--pages", args.pages]
+        again = ["annotator", "-v", "add", str(args.project), *map(str, args.paths), *pages_option]
+        how = (
+            f"`{shlex.join(again)}`"
+            if len(args.paths) <= 3  # (a command to copy; a long list is not retyped)
+            else "the same command as `annotator -v add ...`"
+        )
+        for line in report.skipped_lines(every=getattr(args, "verbose", False), how=how):
+            print(line, file=sys.stderr)
         print(
             f"added {len(report.added)} image(s), skipped {len(report.skipped)}, "
             f"{len(report.errors)} unreadable; project has {len(project.images())} image(s)"

@@ -39,6 +39,7 @@ from annotator.gui.progress_task import Progress, error_text, run_with_progress,
 from annotator.services.projects import (
     IMAGE_FILE_SUFFIXES,
     OWN_FILES_SKIPPED,
+    ROUTINE_SKIPS,
     masks_left_out_folder,
     masks_left_out_text,
 )
@@ -55,6 +56,9 @@ class AddOutcome:
 
     added: int = 0
     skipped: int = 0  # files already in the project, or of a picture already in it
+    #: Files skipped for a reason that needs the user's look ("path: reason"): a picture
+    #: file replaced by another, a stack changed since it was split.
+    left_out: list[str] = field(default_factory=list)
     own_files: bool = False  # the project's own folder was among those given
     errors: list[str] = field(default_factory=list)
     cancelled: bool = False
@@ -73,6 +77,7 @@ class AddOutcome:
         return not (
             self.added
             or self.skipped
+            or self.left_out
             or self.relinked
             or self.masks
             or self.errors
@@ -85,6 +90,7 @@ class AddOutcome:
         return (
             self.failed
             or bool(self.errors)
+            or bool(self.left_out)
             or self.nothing_found
             or bool(self.other_pictures)
             or bool(self.masks)
@@ -112,6 +118,8 @@ class AddOutcome:
             text += f", found {self.relinked} whose file had gone at a new place"
         if self.skipped:
             text += f", skipped {self.skipped} already in the project (or repeating a picture)"
+        if self.left_out:
+            text += f", left out {len(self.left_out)} (first: {self.left_out[0]})"
         if self.own_files:
             text += ", left out the project's own files (masks, proposals...)"
         if self.errors:
@@ -150,7 +158,12 @@ def add_images_with_progress(
     own = [s for s in report.skipped if s[1] == OWN_FILES_SKIPPED]
     return AddOutcome(
         added=len(report.added),
-        skipped=len(report.skipped) - len(own),
+        skipped=report.routine_skips(),
+        left_out=[
+            f"{path}: {why}"
+            for path, why in report.skipped
+            if why not in ROUTINE_SKIPS and why != OWN_FILES_SKIPPED
+        ],
         own_files=bool(own),
         errors=[str(e) for e in report.errors],
         other_pictures=report.other_pictures_text(),

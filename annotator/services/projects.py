@@ -14,6 +14,7 @@ from annotator.storage.image_removal import remove_images as storage_remove_imag
 from annotator.storage.images import IMAGE_SUFFIXES
 from annotator.storage.project import DB_NAME, AddReport, Project
 from annotator.storage.project import OWN_FILES_SKIPPED as OWN_FILES_SKIPPED
+from annotator.storage.project import ROUTINE_SKIPS as ROUTINE_SKIPS
 
 #: The image file suffixes a project reads (for file dialogs and messages).
 IMAGE_FILE_SUFFIXES: tuple[str, ...] = tuple(sorted(IMAGE_SUFFIXES))

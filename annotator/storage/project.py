@@ -101,6 +101,19 @@ SLICES_DIR = "slices"
 OWN_DIRS = ("masks", "proposals", ACCEPTED_DIR, "models", REMOVED_DIR, SLICES_DIR)
 #: The reason ``add_images`` gives, once, when asked to add any of them.
 OWN_FILES_SKIPPED = "the project's own files (masks, proposals...) are not added"
+#: The reasons ``add_images`` gives for files that need nothing of the user (a folder
+#: added again): an add's summary counts them, one line a reason, naming a few.
+ALREADY_ADDED = "already in the project"
+SAME_CONTENT_ADDED = "same content as an image already added"
+ROUTINE_SKIPS = {
+    ALREADY_ADDED: "already in the project",
+    SAME_CONTENT_ADDED: "with the same content as an image already added",
+}
+#: An add's summary names this many files skipped for other reasons or unreadable (they
+#: need the user's look), one line each; a line counts the rest.
+NAMED_SKIPS = 20
+#: The files a summary's count of routine skips names first.
+FIRST_NAMED = 3
 Progress = Callable[[int, int, str], None]
 #: ``add_images`` records this many images per database transaction.
 ADD_BATCH = 100
@@ -206,6 +219,35 @@ class AddReport:
                 f"pages are slices, remove that image with {how_remove}"
             )
         return "; ".join(parts)
+
+    def routine_skips(self) -> int:
+        """How many files were skipped for a reason that needs nothing of the user
+        (:data:`ROUTINE_SKIPS`: already in the project, a picture repeated)."""
+        return sum(why in ROUTINE_SKIPS for _, why in self.skipped)
+
+    def skipped_lines(self, every: bool, how: str, limit: int = NAMED_SKIPS) -> list[str]:
+        """The lines that say which files were skipped or unreadable. A folder added
+        again skips each of its files: one line a routine reason counts them and names
+        the first few. Files skipped for other reasons, and unreadable ones, need the
+        user's look: one line each, the first ``limit``, then one line counting the
+        rest, which ``how`` lists. ``every``: one line for every file (no counting)."""
+        if every:
+            return [f"skipped {path}: {why}" for path, why in self.skipped] + [
+                f"unreadable {err}" for err in self.errors
+            ]
+        lines = []
+        for why, said in ROUTINE_SKIPS.items():
+            paths = [path for path, reason in self.skipped if reason == why]
+            if paths:
+                first = ", ".join(paths[:FIRST_NAMED])
+                more = f" and {len(paths) - FIRST_NAMED} more" if len(paths) > FIRST_NAMED else ""
+                lines.append(f"skipped {len(paths)} file(s) {said} (first: {first}{more})")
+        looks = [f"skipped {path}: {why}" for path, why in self.skipped if why not in ROUTINE_SKIPS]
+        looks += [f"unreadable {err}" for err in self.errors]
+        lines += looks[:limit]
+        if len(looks) > limit:
+            lines.append(f"... and {len(looks) - limit} more ({how} lists them)")
+        return lines
 
     def stacks_text(self) -> str:
         """One sentence on the stacks split into slices ("" when there were none)."""
@@ -1011,7 +1053,7 @@ class Project:
                 stored = self._stored_path(file) if file.exists() else str(file)
                 if stored in known_paths:
                     row = recorded.get(stored)
-                    why = "already in the project"
+                    why = ALREADY_ADDED
                     if row is not None and not self._still_added(_row_to_image(row), file):
                         why = (
                             f"not added: it replaced the picture added as {row['name']!r} "
@@ -1042,7 +1084,7 @@ class Project:
                     report.relinked.append((row["name"], str(file)))
                     continue
                 if digest in known_sha:
-                    report.skipped.append((str(file), "same content as an image already added"))
+                    report.skipped.append((str(file), SAME_CONTENT_ADDED))
                     continue
                 name = self._unique_name(name, taken_names)
                 pending.append((name, stored, digest, ImageInfo.of(array), stamp))

@@ -437,6 +437,27 @@ def test_adding_a_stack_from_the_window_says_it_was_split(qapp, tmp_path):
     )
 
 
+def test_the_add_summary_tells_a_replaced_picture_from_the_files_added_before(qapp, tmp_path):
+    """Every file skipped was said "already in the project (or repeating a picture)",
+    a picture file replaced by another too, which needs the user's look."""
+    from annotator.core.schema import LabelSchema
+    from annotator.gui.new_project_dialog import add_images_with_progress
+    from annotator.storage.project import Project
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(src / f"{i}.png"), np.full((8, 8), i, np.uint8))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as project:
+        add_images_with_progress(None, project, [src])
+        cv2.imwrite(str(src / "0.png"), np.full((12, 12), 99, np.uint8))
+        outcome = add_images_with_progress(None, project, [src])
+    text = outcome.summary()
+    assert "skipped 2 already in the project" in text, text
+    assert f"left out 1 (first: {src / '0.png'}: not added: it replaced the picture" in text
+    assert outcome.worth_a_warning and len(text.splitlines()) == 1
+
+
 def test_bare_tiff_pages_are_channels_by_default_and_slices_from_their_own_action(
     window, monkeypatch, boxes, tmp_path
 ):
