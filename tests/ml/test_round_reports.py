@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import FAST, TINY
+from conftest import FAST, TINY, make_cells_project
 
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
@@ -85,7 +85,6 @@ def test_a_round_on_one_stroke_of_one_class_is_not_scored_and_says_what_is_unlab
 
 
 def test_a_round_with_a_label_of_every_class_warns_of_nothing(tmp_path):
-    from conftest import make_cells_project
 
     with make_cells_project(tmp_path / "p") as project:
         outcome = training.train_project(
@@ -109,7 +108,6 @@ def test_the_time_left_leaves_out_the_first_steps_one_off_costs():
 
 
 def test_a_rounds_reports_never_promise_more_than_its_time_budget(tmp_path):
-    from conftest import make_cells_project
 
     seen: list[TrainProgress] = []
     with make_cells_project(tmp_path / "p") as project:
