@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from guihelpers import SIZE, center
+from guihelpers import SIZE, center, shown_window
+from PySide6.QtWidgets import QMessageBox
 
 from annotator.core.schema import LabelSchema
-from annotator.gui.main_window import MainWindow
 from annotator.storage.project import Project
 
 
@@ -28,13 +28,25 @@ def project_dir(tmp_path):
 
 @pytest.fixture
 def window(qtbot, project_dir):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(900, 700)
-    with qtbot.waitActive(w):  # window shortcuts need an active window
-        w.show()
-        w.activateWindow()
-    w.open_project(project_dir)
+    w = shown_window(qtbot, project_dir)
     center(w.canvas)
     yield w
     w.close()
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    """Message boxes are recorded as (kind, text) instead of blocking the test (warning
+    and information; a test file may record more with its own ``boxes``)."""
+    seen: list[tuple[str, str]] = []
+
+    def record(kind):
+        def box(_parent, _title, text, *a, **k):
+            seen.append((kind, text))
+            return QMessageBox.StandardButton.Ok
+
+        return box
+
+    monkeypatch.setattr(QMessageBox, "warning", record("warning"))
+    monkeypatch.setattr(QMessageBox, "information", record("information"))
+    return seen

@@ -10,6 +10,20 @@ SIZE = 64
 ZOOM = 5.0
 
 
+def shown_window(qtbot, root, size=(900, 700)):
+    """The main window, shown, active (window shortcuts need it) and on project ``root``."""
+    from annotator.gui.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(*size)
+    with qtbot.waitActive(w):
+        w.show()
+        w.activateWindow()
+    w.open_project(root)
+    return w
+
+
 def center(canvas) -> None:
     """A fixed, known zoom with the image centred, so pixel positions are predictable."""
     canvas.set_zoom(ZOOM)

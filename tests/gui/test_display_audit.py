@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from guihelpers import SIZE, at, center, drag
+from guihelpers import SIZE, at, center, drag, shown_window
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QTransform
 from PySide6.QtTest import QTest
@@ -284,13 +284,7 @@ def street(qtbot, tmp_path):
     root = tmp_path / "camvid"
     with Project.create(root, LabelSchema.from_names(CAMVID)) as p:
         p.add_images([images])
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(900, 700)
-    with qtbot.waitActive(w):
-        w.show()
-        w.activateWindow()
-    w.open_project(root)
+    w = shown_window(qtbot, root)
     center(w.canvas)
     yield w
     w.close()

@@ -17,22 +17,6 @@ from annotator.gui.import_dialog import ImportDialog
 from annotator.gui.progress_task import sentence
 
 
-@pytest.fixture
-def boxes(monkeypatch):
-    seen: list[tuple[str, str]] = []
-
-    def record(kind):
-        def box(_parent, _title, text, *a, **k):
-            seen.append((kind, text))
-            return QMessageBox.StandardButton.Ok
-
-        return box
-
-    monkeypatch.setattr(QMessageBox, "warning", record("warning"))
-    monkeypatch.setattr(QMessageBox, "information", record("information"))
-    return seen
-
-
 def _fill_export(out, fmt, **choices):
     def exec_(self):
         self.set_format(fmt)

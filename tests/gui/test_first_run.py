@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog
 
 from annotator.gui import first_run
 from annotator.gui.app import offer_first_run, open_start_project
@@ -29,23 +29,6 @@ def images(tmp_path) -> Path:
     cv2.imwrite(str(folder / "sub" / "deep.png"), np.full((24, 32), 7, np.uint8))
     (folder / "notes.txt").write_text("not an image")
     return folder
-
-
-@pytest.fixture
-def boxes(monkeypatch):
-    """Message boxes are recorded instead of blocking the test."""
-    seen: list[tuple[str, str]] = []
-
-    def record(kind):
-        def box(_parent, _title, text, *a, **k):
-            seen.append((kind, text))
-            return QMessageBox.StandardButton.Ok
-
-        return box
-
-    monkeypatch.setattr(QMessageBox, "warning", record("warning"))
-    monkeypatch.setattr(QMessageBox, "information", record("information"))
-    return seen
 
 
 @pytest.fixture

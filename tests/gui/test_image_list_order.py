@@ -14,6 +14,7 @@ import time
 import cv2
 import numpy as np
 import pytest
+from guihelpers import shown_window
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -21,7 +22,6 @@ from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.gui.image_list import ImageListPanel
-from annotator.gui.main_window import MainWindow
 from annotator.services.model_service import Ranking
 from annotator.storage.project import Project
 
@@ -37,13 +37,7 @@ def window12(qtbot, tmp_path):
     root = tmp_path / "proj"
     with Project.create(root, LabelSchema.from_names(["background", "cell"])) as p:
         p.add_images([images])
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(900, 700)
-    with qtbot.waitActive(w):
-        w.show()
-        w.activateWindow()
-    w.open_project(root)
+    w = shown_window(qtbot, root)
     yield w
     w.close()
 

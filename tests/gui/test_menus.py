@@ -11,11 +11,11 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
-from guihelpers import SIZE, center, drag
+from guihelpers import SIZE, center, drag, shown_window
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox, QProgressDialog
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QProgressDialog
 
 from annotator.gui.export_dialog import ExportDialog
 from annotator.gui.help_dialog import ShortcutsDialog, shortcut_rows
@@ -24,22 +24,6 @@ from annotator.gui.main_window import MainWindow
 from annotator.gui.new_project_dialog import NewProjectDialog
 from annotator.gui.progress_task import run_with_progress
 from annotator.storage.project import Project
-
-
-@pytest.fixture
-def boxes(monkeypatch):
-    seen: list[tuple[str, str]] = []
-
-    def record(kind):
-        def box(_parent, _title, text, *a, **k):
-            seen.append((kind, text))
-            return QMessageBox.StandardButton.Ok
-
-        return box
-
-    monkeypatch.setattr(QMessageBox, "warning", record("warning"))
-    monkeypatch.setattr(QMessageBox, "information", record("information"))
-    return seen
 
 
 def write_images(folder: Path, values: list[int]) -> Path:
@@ -319,13 +303,7 @@ def test_status_bar_shows_raw_16_bit_values_of_every_channel(qtbot, tmp_path):
     root = tmp_path / "p16"
     with Project.create(root, LabelSchema.from_names(["a", "b"])) as p:
         p.add_images([folder])
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(900, 700)
-    with qtbot.waitActive(w):
-        w.show()
-        w.activateWindow()
-    w.open_project(root)
+    w = shown_window(qtbot, root)
     center(w.canvas)
     QTest.mouseMove(w.canvas.viewport(), w.canvas.mapFromScene(31.5, 33.5))
     qtbot.waitUntil(lambda: w.pos_label.text() == "x 31  y 33")
