@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from annotator.core.contrast import even_sample, percentile_window
 from annotator.core.errors import ModelError
 from annotator.ml.networks import NORMALISATIONS, NORMALISE_PER_CHANNEL, NORMALISE_POOLED
 
@@ -118,10 +119,9 @@ def fit_normalizer(
     if image.dtype == np.uint8:
         return Normalizer(0.0, 255.0, in_channels)
     # Percentiles of a regular sample (about a million values) are accurate enough, and
-    # sampling before any reshaping never copies a huge image.
-    h, w = image.shape[:2]
-    step = max(1, int(np.ceil(np.sqrt(h * w / 1_000_000))))
-    sample = image[::step, ::step]
+    # sampling before any reshaping never copies a huge image: the display's own rule
+    # (``core.contrast``), so the model sees each channel as the window shows it.
+    sample = even_sample(image, 1_000_000)
     if sample.ndim == 3 and sample.shape[2] == 1:
         sample = sample[..., 0]
     if sample.ndim == 3:
@@ -136,10 +136,10 @@ def fit_normalizer(
 
 def _window(flat: np.ndarray) -> tuple[float, float]:
     """The 0.5-99.5 percentile window of the finite values (``(0, 1)`` without any)."""
-    flat = flat[np.isfinite(flat)] if flat.dtype.kind == "f" else flat
-    if flat.size == 0:
+    window = percentile_window(flat)
+    if window is None:
         return 0.0, 1.0
-    low, high = np.percentile(flat, [0.5, 99.5])
+    low, high = window
     if high <= low:
         high = low + 1.0
     return float(low), float(high)
