@@ -242,11 +242,10 @@ class AnnotationSession:
         wait = doc is not None and (doc.image_id == image_id or bool(self._saver.failed_ids()))
         if wait:
             self._save_to_leave()  # before reading the mask: it may be this image's own
+        if self._settle(image_id) or wait:
             # as those saves recorded it: its label source (an accepted proposal) comes
             # from the record when its undo history was dropped by a failed save
             record = self.project.image(image_id)
-        if self._settle(image_id):
-            record = self.project.image(image_id)  # (as its save recorded it)
         fresh, mask = self._mask_read(read, image_id, pixels)
         if not fresh:
             mask = self.project.load_mask(record)
