@@ -16,7 +16,8 @@ fill would cover). The borders are found on the screen's grid, not the image's: 
 screen pixel of the repainted rectangle takes the label of the image pixel under its
 centre, and one whose label differs from a 4-neighbour's is drawn in its class colour,
 so a border is one screen pixel on each side of it (two between two classes, one next
-to unlabelled pixels) at every zoom. Only the repainted rectangle is computed, plus a
+to unlabelled pixels) at every zoom. Outside the image counts as a label of its own, so a
+region that reaches the image's edge is closed there by a border too. Only the repainted rectangle is computed, plus a
 margin of one screen pixel for its neighbours; an edit repaints its box grown by one
 image pixel, whose borders may have changed too.
 """
@@ -86,7 +87,7 @@ def _screen_samples(
     screen = np.arange(start - 1, stop + 1, dtype=np.float64)
     pixel = np.floor((screen + 0.5 - offset) / scale).astype(np.intp)
     inside = (pixel >= 0) & (pixel < size)
-    return np.clip(pixel, 0, size - 1), inside[1:-1]
+    return np.clip(pixel, 0, size - 1), inside
 
 
 def _source_rect(exposed: QRectF, width: int, height: int) -> tuple[int, int, int, int] | None:
@@ -248,8 +249,11 @@ class LabelOverlayItem(QGraphicsItem):
         cols, cols_in = _screen_samples(u0, u1, t.dx(), t.m11(), labels.shape[1])
         sampled = labels.take(rows, axis=0).take(cols, axis=1)
         edge = border_mask(sampled)
-        edge &= rows_in[:, None]
-        edge &= cols_in[None, :]
+        # A neighbour outside the image is a border too: a region is closed at the edge.
+        edge |= ~(rows_in[:-2] & rows_in[2:])[:, None]
+        edge |= ~(cols_in[:-2] & cols_in[2:])[None, :]
+        edge &= rows_in[1:-1, None]
+        edge &= cols_in[None, 1:-1]
         inner = sampled[1:-1, 1:-1]
         table = self._outline_table
         if table.size <= int(inner.max(initial=0)):

@@ -106,11 +106,45 @@ def test_outlines_are_one_screen_pixel_each_side_of_a_border_at_any_zoom(qapp, d
         row = 3 * s + 1
         assert QColor.fromRgba(img.pixel(6 * s - 1, row)).name() == schema.classes[0].color
         assert QColor.fromRgba(img.pixel(6 * s, row)).name() == schema.classes[1].color
-        assert a[row, 6 * s - 2] == 0 and a[row, 6 * s + 1] == 0
-        assert a[row, 8 * s - 1] == 0  # the image's edge is no border
+        assert a[row, 6 * s - 2] == 0
+        assert a[row, 8 * s - 1] == 255  # b reaches the image's edge: closed there
+        if s > 1:  # (at zoom 1, b's two columns are both border)
+            assert a[row, 6 * s + 1] == 0 and a[row, 8 * s - 2] == 0  # one pixel wide
     # zoomed out, a border is still one screen pixel, never a blur of the whole region
     a = alphas(render(item, labels.shape, 0.5))
     assert a.shape == (4, 4) and a[0].sum() == 0 and (a > 0).sum() >= 3
+
+
+@pytest.mark.parametrize("zoom", [4.0, 1.0, 0.5])
+def test_a_region_at_the_images_edge_is_closed_there(qapp, zoom):
+    """A region that reaches the image's edge gets a border along it: its outline is a
+    closed line, not one open at the edge (where nothing was drawn before)."""
+    schema = LabelSchema.from_names(["a"])
+    labels = np.full((8, 8), schema.unlabelled, np.uint8)
+    labels[0:4, 0:8] = 0  # the top half: along the top, left and right edges
+    item = LabelOverlayItem()
+    item.set_labels(labels, colour_table(schema, 0.5))
+    item.set_outline(True)
+    a = alphas(render(item, labels.shape, zoom))
+    n = a.shape[1]  # screen pixels across the image
+    half = a.shape[0] // 2
+    assert (a[0, :] == 255).all()  # the top edge
+    assert (a[:half, 0] == 255).all() and (a[:half, n - 1] == 255).all()  # left, right
+    assert (a[half - 1, :] == 255).all()  # the border to unlabelled
+    if zoom >= 1:
+        assert (a[1 : half - 1, 1 : n - 1] == 0).all()  # the inside stays clear
+        assert (a[half:, :] == 0).all()  # unlabelled: nothing drawn
+
+    # A repaint of a small box at the edge (as after a stroke) draws the same pixels.
+    out = QImage(a.shape[1], a.shape[0], QImage.Format.Format_ARGB32)
+    out.fill(0)
+    painter = QPainter(out)
+    painter.scale(zoom, zoom)
+    item.render_region(painter, 6, 0, 2, 2)
+    painter.end()
+    part = alphas(out)
+    box = (slice(0, int(2 * zoom)), slice(int(6 * zoom), n))
+    assert (part[box] == a[box]).all() and part[box].any()
 
 
 def test_outlines_follow_the_painters_transform_offset(qapp):
