@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -165,10 +166,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     )
     with open_project(args.project) as project:
         report = import_into_project(project, request, progress=ProgressLine("importing"))
-    for path, reason in report.skipped:
-        # most reasons begin with the file they are about: name it once
-        said = reason if reason.startswith(str(path)) else f"{path}: {reason}"
-        print(f"skipped {said}", file=sys.stderr)
+    # as an add's: the first files skipped named, one line counting the rest, all with -v
+    options = ["--strict"] if args.strict else []
+    options += [] if args.labels is None else ["--labels", str(args.labels)]
+    options += [] if args.background is None else ["--background", args.background]
+    again = ["annotator", "-v", "import", str(args.project), str(args.src)]
+    again += ["--format", args.format, *options]
+    for line in report.skipped_lines(
+        every=getattr(args, "verbose", False), how=f"`{shlex.join(again)}`"
+    ):
+        print(line, file=sys.stderr)
     print(
         f"imported {len(report.imported)} mask(s) from {report.format}: "
         f"{len(report.matched)} matched to project images, {len(report.added)} image(s) added"

@@ -1,9 +1,10 @@
-"""Limits every entrance shares: the image file types read, and the largest image
-accepted (checked before allocating)."""
+"""Limits every entrance shares: the image file types read, the largest image accepted
+(checked before allocating), and how many skipped files a summary names."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 #: Suffixes of the image files read (lower case); imports look for images by these too.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
@@ -32,3 +33,16 @@ def max_pixels() -> int:
         except ValueError:
             pass
     return DEFAULT_MAX_PIXELS
+
+
+#: A summary (``add``'s, ``import``'s) names this many files skipped or unreadable for a
+#: reason that needs the user's look, one line each; a line counts the rest.
+NAMED_SKIPS = 20
+
+
+def named_first(lines: Sequence[str], how: str, limit: int = NAMED_SKIPS) -> list[str]:
+    """``lines`` (one a file that needs the user's look) capped for a summary: the first
+    ``limit``, then one line counting the rest, which ``how`` (a command) lists."""
+    if len(lines) <= limit:
+        return list(lines)
+    return [*lines[:limit], f"... and {len(lines) - limit} more ({how} lists them)"]

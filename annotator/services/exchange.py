@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.errors import AnnotatorError, FormatError, ImageReadError
-from annotator.core.limits import IMAGE_SUFFIXES
+from annotator.core.limits import IMAGE_SUFFIXES, NAMED_SKIPS, named_first
 from annotator.core.naming import (
     NAME_MAX,
     generated_base,
@@ -466,6 +466,17 @@ class ImportReport:
     #: Images given back the status recorded with labels the project kept itself
     #: (``images.json``), by status: ``{"in_progress": 2, "done": 1}``.
     statuses: dict[str, int] = field(default_factory=dict)
+
+    def skipped_lines(self, every: bool, how: str, limit: int = NAMED_SKIPS) -> list[str]:
+        """The lines that name the files skipped, one each, with its reason: the first
+        ``limit``, then one line counting the rest, which ``how`` lists (as an add's,
+        :func:`annotator.core.limits.named_first`). ``every``: all of them."""
+        lines = []
+        for path, reason in self.skipped:
+            # most reasons begin with the file they are about: name it once
+            said = reason if reason.startswith(str(path)) else f"{path}: {reason}"
+            lines.append(f"skipped {said}")
+        return lines if every else named_first(lines, how, limit)
 
 
 def unlabelled_summary(report: ImportReport) -> str:

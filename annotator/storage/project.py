@@ -37,7 +37,7 @@ import numpy as np
 
 from annotator.core.card import ModelCard, classes_fit
 from annotator.core.errors import ImageReadError, ModelError, ProjectError, SchemaError
-from annotator.core.limits import OTHER_PICTURE_SUFFIXES
+from annotator.core.limits import NAMED_SKIPS, OTHER_PICTURE_SUFFIXES, named_first
 from annotator.core.naming import (
     NAME_MAX,
     SIDECAR_ENDINGS,
@@ -109,9 +109,6 @@ ROUTINE_SKIPS = {
     ALREADY_ADDED: "already in the project",
     SAME_CONTENT_ADDED: "with the same content as an image already added",
 }
-#: An add's summary names this many files skipped for other reasons or unreadable (they
-#: need the user's look), one line each; a line counts the rest.
-NAMED_SKIPS = 20
 #: The files a summary's count of routine skips names first.
 FIRST_NAMED = 3
 Progress = Callable[[int, int, str], None]
@@ -244,10 +241,7 @@ class AddReport:
                 lines.append(f"skipped {len(paths)} file(s) {said} (first: {first}{more})")
         looks = [f"skipped {path}: {why}" for path, why in self.skipped if why not in ROUTINE_SKIPS]
         looks += [f"unreadable {err}" for err in self.errors]
-        lines += looks[:limit]
-        if len(looks) > limit:
-            lines.append(f"... and {len(looks) - limit} more ({how} lists them)")
-        return lines
+        return lines + named_first(looks, how, limit)
 
     def stacks_text(self) -> str:
         """One sentence on the stacks split into slices ("" when there were none)."""

@@ -101,3 +101,33 @@ def test_an_import_names_a_skipped_file_once(tmp_path, capsys):
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("skipped ")]
     assert lines and all(line.count("lonely.png") == 1 for line in lines), err
+
+
+def test_an_import_names_the_first_20_skipped_files_and_counts_the_rest(tmp_path, capsys):
+    """As an add's summary: many files skipped are not a wall of lines; -v lists each."""
+    import cv2
+
+    src = tmp_path / "masks"
+    (src / "masks").mkdir(parents=True)
+    (src / "images").mkdir()
+    cv2.imwrite(str(src / "images" / "paired.png"), np.full((8, 8), 90, np.uint8))
+    cv2.imwrite(str(src / "masks" / "paired.png"), np.ones((8, 8), np.uint8))
+    for i in range(25):  # masks without their image
+        cv2.imwrite(str(src / "masks" / f"lonely{i}.png"), np.ones((8, 8), np.uint8))
+    project = tmp_path / "p"
+    assert main(["new", str(project), "--classes", "a,b"]) == 0
+    capsys.readouterr()
+    args = ["import", str(project), str(src), "--format", "masks"]
+    assert main(args) == 2  # imported, some skipped
+    out = capsys.readouterr()
+    lines = [x for x in out.err.splitlines() if x.startswith(("skipped ", "... and"))]
+    assert len(lines) == 21, out.err
+    assert all(x.startswith("skipped ") and "lonely" in x for x in lines[:20])
+    again = f"annotator -v import {project} {src} --format masks"
+    assert lines[20] == f"... and 5 more (`{again}` lists them)"
+    assert "imported 1 mask(s)" in out.out and "skipped 25 item(s)" in out.out
+    assert main(["-v", *args]) == 2  # every one named
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("skipped ")]
+    assert len(lines) == 25
+    assert sorted(x for x in lines if "lonely" in x) == sorted(lines)
+    assert len({x.split(":")[0] for x in lines}) == 25
