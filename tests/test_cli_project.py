@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -279,6 +280,49 @@ def test_models_and_status_say_a_round_of_a_few_validation_pixels_was_not_scored
     assert "not scored: too few validation labels (3 pixels of 1 class), loss 0.7000" in lines[0]
     assert "accuracy" not in lines[0] and "IoU" not in lines[0]
     assert "pixel accuracy 0.900, mean IoU 0.750 over 2 of 3 classes, loss 0.3000" in lines[1]
+
+
+def test_models_notes_a_pooled_version_where_deep_colour_pictures_make_it_matter(tmp_path, capsys):
+    """A version made before the per-channel rule normalises a picture of several channels
+    of more than 8 bits otherwise than a new one (ADR 0027): the listing says so, only
+    where the project has such pictures, and is otherwise as it was."""
+    import cv2
+
+    from annotator.core.card import ModelCard
+    from annotator.core.schema import LabelSchema
+    from annotator.storage.project import Project
+
+    note = "pooled input normalisation (made before the per-channel rule)"
+    names = ("background", "cell")
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    cv2.imwrite(str(imgs / "rgb8.png"), np.full((8, 8, 3), (10, 90, 200), np.uint8))
+    cv2.imwrite(str(imgs / "grey16.png"), np.full((8, 8), 3000, np.uint16))
+    root = tmp_path / "p"
+    with Project.create(root, LabelSchema.from_names(list(names))) as project:
+        project.add_images([imgs])
+        rules: list[dict[str, str]] = [{}, {"normalisation": "pooled"}]  # (old card; kept)
+        rules.append({"normalisation": "per-channel"})
+        for version, rule in enumerate(rules, 1):
+            card = ModelCard(version=version, architecture={"arch": "unet", **rule}, classes=names)
+            project.register_model(version, None, f"models/v{version}/model.pt", card)
+    capsys.readouterr()
+    assert main(["models", str(root)]) == 0
+    plain = capsys.readouterr().out
+    assert note not in plain  # 8-bit colour and 16-bit grey: the rules agree
+
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    cv2.imwrite(str(deep / "rgb16.png"), np.full((8, 8, 3), (30000, 1200, 600), np.uint16))
+    assert main(["add", str(root), str(deep)]) == 0
+    capsys.readouterr()
+    assert main(["models", str(root)]) == 0
+    out = capsys.readouterr().out
+    # each version's row and the lines under it (the active one's row begins with "*")
+    v1, v2, v3 = re.split(r"\n[* ] v\d", out[out.index("v1 ") :])
+    assert v1.count(note) == v2.count(note) == 1  # made before the rule, or trained on
+    assert note not in v3  # per-channel
+    assert [x for x in out.splitlines() if x.strip() != note] == plain.splitlines()
 
 
 def test_the_gui_without_a_display_is_one_line_not_a_qt_abort():

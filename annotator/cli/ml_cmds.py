@@ -551,6 +551,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         models, active_v = versions.listing(project)
         stored = versions.stored(project)
         stale = versions.stale_note(project)
+        pooled_matters = versions.pooled_matters(project.images())
     if args.json:
         print(json.dumps([_model_json(m, active_v, m.version in stored) for m in models], indent=2))
         return 0
@@ -576,6 +577,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"  {'':<8} adapted from {card.adapted} (not trained since)")
         if m.version not in stored:
             print(f"  {'':<8} files removed to save space (models --keep)")
+        if note := versions.normalisation_note(card, pooled_matters):
+            print(f"  {'':<8} {note}")
         if (why := card.metrics.not_scored) is not None:
             print(f"  {'':<8} not scored: {why}")
         elif card.mean_iou is not None and card.metrics.iou_classes < len(card.metrics.iou):

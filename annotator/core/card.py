@@ -32,6 +32,9 @@ CARD_FORMAT = 1
 CHECKPOINT_FORMAT = "annotator-unet/1"
 #: Architecture of cards written before there was a choice (they were all U-Nets).
 LEGACY_ARCH = "unet"
+#: Input normalisation of cards written before it was recorded in their ``architecture``:
+#: one 0.5-99.5 percentile window over the first three channels (ADR 0027).
+LEGACY_NORMALISATION = "pooled"
 #: A round's validation is a score of its model only over at least this many labelled
 #: pixels of at least :data:`MIN_SCORED_CLASSES` classes. Fewer pixels than one dab of the
 #: default brush (radius 8, about 200 px) are one click's worth of labels, neighbours of
@@ -255,6 +258,13 @@ class ModelCard:
         """The architecture's registry name (``unet`` for cards older than the choice)."""
         value = self.architecture.get("arch")
         return value if isinstance(value, str) and value else LEGACY_ARCH
+
+    @property
+    def input_normalisation(self) -> str:
+        """The rule the network's input is normalised by (``ml.networks.NORMALISATIONS``;
+        ``pooled`` for cards older than the per-channel rule)."""
+        value = self.architecture.get("normalisation")
+        return value if isinstance(value, str) and value else LEGACY_NORMALISATION
 
     @property
     def class_names(self) -> list[str]:

@@ -802,6 +802,7 @@ class LoopController(QObject):
             project.schema,
             versions.stored(project),
             project.class_renames(),
+            versions.pooled_matters(project.images()),
         )
 
     def schema_changed(self, schema: LabelSchema) -> None:

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from annotator.core.card import classes_fit
 from annotator.core.records import ModelRecord
 from annotator.core.schema import ClassRename, LabelSchema, name_key, name_now
+from annotator.services.versions import normalisation_note
 
 #: Characters per line of the "Train from scratch" explanation (about the list's width).
 ARCHITECTURE_TEXT_COLUMNS = 64
@@ -453,10 +454,14 @@ class ModelPanel(QWidget):
         schema: LabelSchema,
         stored: set[int] | None = None,
         renames: Sequence[ClassRename] = (),
+        pooled_matters: bool = False,
     ) -> None:
         """Versions, the active one's card, and the IoU chart. Versions not in ``stored``
         (default: all are) had their files removed to save space: listed, not choosable.
-        ``renames``: the project's classes renamed, oldest first (the chart follows them)."""
+        ``renames``: the project's classes renamed, oldest first (the chart follows them).
+        ``pooled_matters``: the project has pictures whose input normalisation depends on
+        the version's rule (``services.versions.pooled_matters``); the card says so of an
+        active version made before the per-channel rule."""
         self._has_model = active is not None
         if active is None:
             self.version_label.setText(
@@ -487,6 +492,7 @@ class ModelPanel(QWidget):
                 f"{origin}; "
                 f"{active.card.arch}, depth {arch.get('depth', '?')}, width "
                 f"{arch.get('width', '?')}, {(active.card.parameters or 0) / 1e6:.1f} M parameters"
+                + (f"; {note}" if (note := normalisation_note(active.card, pooled_matters)) else "")
             )
         stale = active is not None and not fits_classes(active, schema.names)
         self.notice_label.setText(classes_changed_text(active.version) if active and stale else "")

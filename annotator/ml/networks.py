@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from annotator.core.card import LEGACY_ARCH
+from annotator.core.card import LEGACY_ARCH, LEGACY_NORMALISATION
 from annotator.core.errors import ModelError
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def architecture(name: str) -> Architecture:
 #: 8 bits (every version made before the rule was recorded: a card without it); or
 #: ``per-channel``, a window per channel (ADR 0027), what a new model takes. A version
 #: keeps its rule for ever: its network learnt what it saw.
-NORMALISE_POOLED = "pooled"
+NORMALISE_POOLED = LEGACY_NORMALISATION
 NORMALISE_PER_CHANNEL = "per-channel"
 NORMALISATIONS = (NORMALISE_POOLED, NORMALISE_PER_CHANNEL)
 

@@ -4,13 +4,14 @@ a new one, and moving a version between projects as one file (import, export).""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from annotator.core.card import CardMetrics, ModelCard, classes_fit
+from annotator.core.card import LEGACY_NORMALISATION, CardMetrics, ModelCard, classes_fit
 from annotator.core.errors import AnnotatorError, Cancelled, InterruptedAfterPublish, ModelError
-from annotator.core.records import ModelRecord, now_iso
+from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
 from annotator.storage.atomic import atomic_write_bytes
@@ -273,6 +274,24 @@ def stale_active(project: Project) -> ModelRecord | None:
     if active is None or classes_fit(active.card.class_names, project.schema.names):
         return None
     return active
+
+
+#: What the listing and the model panel say of a version whose input normalisation is
+#: ``pooled`` (ADR 0027), where that matters.
+POOLED_NOTE = "pooled input normalisation (made before the per-channel rule)"
+
+
+def pooled_matters(images: Sequence[ImageRecord]) -> bool:
+    """Whether the input normalisation rule changes what a network sees of ``images``:
+    only pictures of several channels of more than 8 bits are normalised by a window per
+    channel (``per-channel``) rather than one over the first three (``pooled``)."""
+    return any(r.channels > 1 and r.bit_depth > 8 for r in images)
+
+
+def normalisation_note(card: ModelCard, matters: bool) -> str:
+    """:data:`POOLED_NOTE` for a version made before the per-channel rule when it
+    ``matters`` (:func:`pooled_matters` of the project's images); ``""`` otherwise."""
+    return POOLED_NOTE if matters and card.input_normalisation == LEGACY_NORMALISATION else ""
 
 
 def stale_note(project: Project) -> str:

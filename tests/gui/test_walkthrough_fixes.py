@@ -98,7 +98,7 @@ def test_a_renamed_class_is_said_calmly_without_a_box_or_a_path(with_model, qtbo
     assert "annotator" not in window.statusBar().currentMessage()
 
 
-def test_a_version_of_other_classes_is_noted_in_the_panel_and_a_fitting_one_is_not():
+def test_a_version_of_other_classes_is_noted_in_the_panel_and_a_fitting_one_is_not(qapp):
     panel = ModelPanel()
     schema = LabelSchema.from_names(["background", "cytoplasm", "nucleus"])
     old = _record(2, ("background", "cell", "nucleus"))
@@ -108,6 +108,27 @@ def test_a_version_of_other_classes_is_noted_in_the_panel_and_a_fitting_one_is_n
     fits = _record(3, ("background", "cytoplasm"))  # a class added since: still fits
     panel.set_models([old, fits], fits, schema)
     assert panel.notice_label.isHidden()
+
+
+def test_the_panel_notes_a_pooled_active_version_where_it_matters(qtbot):
+    """The active version's line says its input normalisation is pooled (a card made
+    before the per-channel rule), when the project has pictures where that matters."""
+    from dataclasses import replace
+
+    note = "pooled input normalisation (made before the per-channel rule)"
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    names = ("background", "cell")
+    schema = LabelSchema.from_names(list(names))
+    old = _record(2, names)  # (a card without a rule: made before it was recorded)
+    panel.set_models([old], old, schema, pooled_matters=True)
+    assert panel.device_label.text().endswith(f"M parameters; {note}")
+    panel.set_models([old], old, schema, pooled_matters=False)
+    assert panel.device_label.text().endswith("M parameters")
+    arch = {**old.card.architecture, "normalisation": "per-channel"}
+    new = replace(old, version=3, card=replace(old.card, version=3, architecture=arch))
+    panel.set_models([old, new], new, schema, pooled_matters=True)
+    assert note not in panel.device_label.text()
 
 
 # --- 3. the activity stops saying "Proposing…" when the proposal failed -------------------------
