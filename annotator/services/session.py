@@ -24,7 +24,8 @@ While a save is known to fail, going on waits as before, so the image open stays
 
 The Edit History of an image left is kept (:class:`~annotator.services.document.KeptHistory`)
 and taken back when it is opened again, if its labels are then exactly those it was left
-at (a digest of the map, taken when leaving and on opening) and the classes are the same.
+at (a digest of the map, taken when leaving and on opening) and the classes are the same
+(up to a rename or a new colour, which move no id).
 All kept histories and the open one's share the one memory cap (``history_bytes``); the
 least recently left go first. A failed save of an image left, closing the document (an
 import, a class change, removing the open image) and :meth:`forget_histories` (images
@@ -698,11 +699,28 @@ class AnnotationSession:
         return schema
 
     def rename_class(self, class_id: int, name: str) -> LabelSchema:
-        schema = self.schema.renamed(class_id, name)
+        """Rename a class (its id kept); return the new schema. The Edit Histories of
+        images left stay: no label value changed its meaning."""
+        old = self.schema
+        schema = old.renamed(class_id, name)
         self.project.set_schema(schema)
+        self._carry_histories(old, schema)
         return schema
 
     def recolour_class(self, class_id: int, color: str) -> LabelSchema:
-        schema = self.schema.recoloured(class_id, color)
+        """Give a class another colour; return the new schema (histories kept, as for a
+        rename)."""
+        old = self.schema
+        schema = old.recoloured(class_id, color)
         self.project.set_schema(schema)
+        self._carry_histories(old, schema)
         return schema
+
+    def _carry_histories(self, old: LabelSchema, new: LabelSchema) -> None:
+        """The classes went from ``old`` to ``new`` without any id moving (a rename, a
+        colour): the Edit Histories kept under ``old`` are taken back under ``new``. Any
+        other change of the classes leaves them under the classes they were kept with,
+        so opening their image drops them (a Class Change moves ids)."""
+        for image_id, (kept, schema) in self._histories.items():
+            if schema == old:
+                self._histories[image_id] = (kept, new)

@@ -53,3 +53,26 @@ def test_undo_and_redo_after_page_down_and_page_up(window, qtbot):
     np.testing.assert_array_equal(window.document.label_map.array, second)
     assert window.image_list.record(first).status is ImageStatus.IN_PROGRESS
     qtbot.waitUntil(lambda: np.array_equal(_on_disk(window, first), second), timeout=5000)
+
+
+def test_undo_comes_back_after_a_rename_or_a_new_colour_but_not_after_a_move(window):
+    """Renaming or recolouring a class moves no label value: the image left keeps its
+    undo. Moving a class in the list rewrites every map: its undo is dropped."""
+    c, panel = window.canvas, window.class_panel
+    first = window.document.image_id
+    QTest.keyClick(c, Qt.Key.Key_2)  # class "cell"
+    drag(c, [(10, 10), (40, 20)])
+    QTest.keyClick(c, Qt.Key.Key_PageDown)
+    panel.rename_requested.emit(1, "cells")
+    panel.recolour_requested.emit(0, "#123456")
+    assert window.session.schema.names[1] == "cells"
+    QTest.keyClick(c, Qt.Key.Key_PageUp)
+    assert window.document.image_id == first
+    assert window.actions_["undo"].isEnabled()
+    QTest.keyClick(c, Qt.Key.Key_PageDown)
+    panel.list.setCurrentRow(1)  # cells, moved up to id 0: every map rewritten
+    panel.up_action.trigger()
+    assert window.session.schema.names[0] == "cells"
+    QTest.keyClick(c, Qt.Key.Key_PageUp)
+    assert window.document.image_id == first
+    assert not window.actions_["undo"].isEnabled()

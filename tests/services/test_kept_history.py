@@ -150,6 +150,34 @@ def test_a_class_change_a_close_and_a_removal_drop_the_histories(project):
     assert session.close() is None
 
 
+def test_a_rename_or_a_colour_keeps_the_histories_and_a_move_of_ids_drops_them(project):
+    """A rename or a new colour moves no label value: undo goes on on the images left.
+    A Class Change that moves ids (here made behind the session's back, without the close
+    the window does first) leaves them under the old classes, dropped on return."""
+    from annotator.core.schema import ClassChange
+    from annotator.services.class_changes import apply_change
+
+    session = AnnotationSession(project)
+    a, b, c = project.images()
+    session.open_image(a.id).paint_stroke([(3, 3), (40, 3)], 2, 1)
+    session.open_image(b.id).paint_stroke([(3, 3), (40, 3)], 2, 1)
+    session.open_image(c.id)
+    session.rename_class(1, "cells")
+    session.recolour_class(0, "#123456")
+    assert session.kept_history_ids() == [a.id, b.id]
+    back = session.open_image(a.id)
+    assert back.history.undo_count == 1
+    back.undo()
+    assert (back.label_map.array == project.schema.unlabelled).all()
+    session.open_image(c.id)
+    session.save(wait=True)
+    apply_change(project, ClassChange.move(project.schema, 1, 0))  # ids move
+    assert project.schema.names == ["cells", "bg"]
+    assert not session.open_image(b.id).history.can_undo
+    assert not session.open_image(a.id).history.can_undo  # (its map was blank: unchanged)
+    assert session.close() is None
+
+
 def test_a_failed_save_of_the_image_left_drops_its_history(project, monkeypatch):
     session = AnnotationSession(project, on_save_error=lambda i, e: None)
     a, b, _ = project.images()
