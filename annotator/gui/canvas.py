@@ -118,27 +118,40 @@ class BrushRing(QGraphicsEllipseItem):
 
 class VertexMarks(QGraphicsItem):
     """A polygon's vertices, drawn at a fixed screen size: a small square on each, and
-    round the first a ring as wide as the click that closes the polygon (filled once the
-    polygon has enough vertices to close)."""
+    round the first a ring as wide as the click that closes the polygon (filled faintly once
+    the polygon has enough vertices to close, and lit, filled and thicker, while the pointer
+    is on it: a click there closes the polygon)."""
 
     SQUARE = 6.0  # screen pixels
+    FILL_ALPHA = 90  # the ring's fill once the polygon can close
+    LIT_ALPHA = 210  # ... and while the pointer is on it
+    LIT_WIDTH = 3.5  # the lit ring's line (screen pixels; 2 otherwise)
 
     def __init__(self) -> None:
         super().__init__()
         self._points: list[Point] = []
         self._zoom = 1.0
+        self._closing = False
         self.close_px = PolygonTool.close_distance_px
 
-    def set_points(self, points: list[Point], zoom: float) -> None:
-        if points == self._points and zoom == self._zoom:
+    def set_points(self, points: list[Point], zoom: float, closing: bool | None = None) -> None:
+        """The vertices at ``zoom``; ``closing``: whether the close target is lit (None:
+        as it was, for a change of zoom only)."""
+        closing = self._closing if closing is None else bool(closing) and bool(points)
+        if points == self._points and zoom == self._zoom and closing == self._closing:
             return
         self.prepareGeometryChange()
-        self._points, self._zoom = list(points), zoom
+        self._points, self._zoom, self._closing = list(points), zoom, closing
         self.update()
 
     @property
     def points(self) -> list[Point]:
         return list(self._points)
+
+    @property
+    def closing(self) -> bool:
+        """Whether the close target is lit: the pointer is on it, a click closes."""
+        return self._closing
 
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
         if not self._points:
@@ -162,12 +175,14 @@ class VertexMarks(QGraphicsItem):
         painter.resetTransform()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         first, r = on_screen[0], self.close_px
-        painter.setPen(_cosmetic(OUTLINE, 4.0))
+        width = self.LIT_WIDTH if self._closing else 2.0
+        painter.setPen(_cosmetic(OUTLINE, width + 2.0))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawEllipse(first, r, r)
-        closable = QColor(*PREVIEW_RGB, 90) if len(on_screen) >= 3 else None
+        alpha = self.LIT_ALPHA if self._closing else self.FILL_ALPHA
+        closable = QColor(*PREVIEW_RGB, alpha) if len(on_screen) >= 3 else None
         painter.setBrush(QBrush(closable) if closable is not None else Qt.BrushStyle.NoBrush)
-        painter.setPen(_cosmetic(yellow, 2.0))
+        painter.setPen(_cosmetic(yellow, width))
         painter.drawEllipse(first, r, r)
         half = self.SQUARE / 2
         painter.setPen(_cosmetic(OUTLINE, 1.0))
@@ -333,7 +348,11 @@ class LabelCanvas(QGraphicsView):
         self.notice.emit(text)
 
     def set_preview(
-        self, points: list[Point] | None, closed: bool = False, vertices: Sequence[Point] = ()
+        self,
+        points: list[Point] | None,
+        closed: bool = False,
+        vertices: Sequence[Point] = (),
+        closing: bool = False,
     ) -> None:
         path = QPainterPath()
         if points:
@@ -343,11 +362,16 @@ class LabelCanvas(QGraphicsView):
             if closed:
                 path.closeSubpath()
         self._preview.setPath(path)
-        self._vertices.set_points(list(vertices), self.zoom)
+        self._vertices.set_points(list(vertices), self.zoom, closing)
 
     def vertex_marks(self) -> list[Point]:
         """The vertices marked on the canvas (a polygon in progress), first the close target."""
         return self._vertices.points
+
+    def close_target_lit(self) -> bool:
+        """Whether the polygon's close target is lit: the pointer is on it, so a click
+        there closes the polygon."""
+        return self._vertices.closing
 
     # --- settings -------------------------------------------------------------------------
     def set_current_value(self, value: int) -> None:

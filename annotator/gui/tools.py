@@ -58,10 +58,15 @@ class ToolContext(Protocol):
     def zoom(self) -> float: ...
 
     def set_preview(
-        self, points: list[Point] | None, closed: bool = False, vertices: Sequence[Point] = ()
+        self,
+        points: list[Point] | None,
+        closed: bool = False,
+        vertices: Sequence[Point] = (),
+        closing: bool = False,
     ) -> None:
         """Draw the outline through ``points``; ``vertices`` get a marker each, the first
-        one a ring: the close target of a polygon."""
+        one a ring: the close target of a polygon, lit when ``closing`` (the pointer is
+        on it: a click there closes the polygon)."""
         ...
 
     def say(self, text: str) -> None:
@@ -280,12 +285,9 @@ class PolygonTool(Tool):
     def press(self, ctx: ToolContext, p: Point, erase: bool = False) -> None:
         if ctx.document is None:
             return
-        if len(self.points) >= 3:
-            fx, fy = self.points[0]
-            dist = ((p[0] - fx) ** 2 + (p[1] - fy) ** 2) ** 0.5 * max(ctx.zoom, 1e-6)
-            if dist <= self.close_distance_px:
-                self.close(ctx)
-                return
+        if self.closes_at(ctx, p):
+            self.close(ctx)
+            return
         if not self.points:
             self._erase = erase
             if erase:
@@ -293,14 +295,24 @@ class PolygonTool(Tool):
         self.points.append(p)
         self._show(ctx, p)
 
+    def closes_at(self, ctx: ToolContext, p: Point) -> bool:
+        """Whether a click at ``p`` closes the polygon: it has 3 vertices or more and
+        ``p`` is within :attr:`close_distance_px` screen pixels of the first."""
+        if len(self.points) < 3:
+            return False
+        fx, fy = self.points[0]
+        dist = ((p[0] - fx) ** 2 + (p[1] - fy) ** 2) ** 0.5 * max(ctx.zoom, 1e-6)
+        return dist <= self.close_distance_px
+
     def _show(self, ctx: ToolContext, hover: Point | None = None) -> None:
         """The outline so far (to the pointer), each vertex marked, the first as the
-        close target."""
+        close target, lit while the pointer is on it (a click there closes)."""
         if not self.points:
             ctx.set_preview(None)
             return
         tail = [] if hover is None else [hover]
-        ctx.set_preview(self.points + tail, vertices=self.points)
+        closing = hover is not None and self.closes_at(ctx, hover)
+        ctx.set_preview(self.points + tail, vertices=self.points, closing=closing)
 
     def hover(self, ctx: ToolContext, p: Point) -> None:
         if self.points:

@@ -424,6 +424,50 @@ def test_polygon_vertices_are_marked_and_the_first_shows_where_to_close(window, 
     assert c.vertex_marks() == []
 
 
+def test_the_close_target_lights_up_while_the_pointer_is_on_it(window, qtbot):
+    """Over the first vertex's ring a click closes the polygon: the ring says so, filled
+    nearly solid and drawn thicker, and goes back when the pointer leaves it."""
+    c = window.canvas
+    window.opacity_slider.setValue(0)
+    QTest.keyClick(c, Qt.Key.Key_P)
+    ring = c.tools["polygon"].close_distance_px
+    assert ring / c.zoom > 1  # (at this zoom, one pixel beside the vertex is on the ring)
+    click(c, 10, 10)
+    QTest.qWait(350)
+    click(c, 50, 12)
+    QTest.qWait(350)
+    hover(c, 11, 10)
+    assert not c.close_target_lit()  # two vertices: a click there adds a third
+    click(c, 45, 50)
+    QTest.qWait(350)
+
+    def yellowness() -> float:
+        """How yellow the inside of the ring is, between its line and the vertex's square,
+        on the side away from the outline (R + G - 2B, the same over any grey)."""
+        qtbot.wait(20)
+        image = c.viewport().grab().toImage()
+        first = c.viewportTransform().map(QPointF(10.5, 10.5))
+        spots = [first + QPointF(-4.5, d) for d in (-1, 0, 1)]
+        spots += [first + QPointF(d, -4.5) for d in (-1, 0, 1)]
+        colours = [QColor(image.pixel(round(q.x() - 0.5), round(q.y() - 0.5))) for q in spots]
+        return float(np.mean([q.red() + q.green() - 2 * q.blue() for q in colours]))
+
+    hover(c, 20, 45)
+    assert not c.close_target_lit()
+    unlit = yellowness()
+    hover(c, 11, 10)
+    assert c.close_target_lit()
+    lit = yellowness()
+    assert lit > 350 > 250 > unlit, (lit, unlit)  # nearly solid yellow, was faint
+    hover(c, 14, 10)  # 4 pixels away: 20 screen pixels, off the ring
+    assert not c.close_target_lit()
+    hover(c, 10, 11)
+    assert c.close_target_lit()
+    click(c, 10, 11)  # ... and the click there closes it
+    assert (labels(window)[20:40, 30:40] == window.canvas.current_value).any()
+    assert c.vertex_marks() == [] and not c.close_target_lit()
+
+
 # --- 7. zoom keys around the pointer, sideways scrolling pans --------------------------------------
 def test_plus_and_minus_zoom_around_the_pointer_over_the_image(window):
     c = window.canvas
