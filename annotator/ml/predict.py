@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -142,35 +142,71 @@ def predict_tiled(
     ``image`` is raw pixels ``(H, W)`` or ``(H, W, C)``; each tile is normalised on the
     fly, so no float copy of a huge image is ever made. ``class_weights``: the training
     round's cross-entropy class weights, divided out of the probabilities (see
-    :func:`unweight`).
+    :func:`unweight`). ``cancel`` is checked before every tile (:class:`Cancelled`),
+    ``progress(done, total, "")`` after each.
     """
     h, w = int(image.shape[0]), int(image.shape[1])
     if keep_probabilities is None:
         keep_probabilities = n_classes * h * w <= KEEP_PROBABILITIES_LIMIT
-    th, tw, overlap, ys, xs = _grid(h, w, multiple, tile, overlap)
     mask = np.empty((h, w), np.uint8)
     unc = np.empty((h, w), np.float32)
     probs_out = np.empty((n_classes, h, w), np.float16) if keep_probabilities else None
-    total = len(ys) * len(xs)
+    for acc, wacc, y0, _ in _blended_rows(
+        runner, image, normalizer, n_classes, multiple, tile, overlap, None, progress, cancel
+    ):
+        p = acc if wacc is None else acc / wacc
+        _finalize(p, class_weights, mask, unc, probs_out, y0)
+    return TiledOutput(mask, unc, probs_out)
 
-    if total == 1:
+
+def _blended_rows(
+    runner: TileRunner,
+    image: np.ndarray,
+    normalizer: Normalizer,
+    n_classes: int,
+    multiple: int,
+    tile: int,
+    overlap: int,
+    only: Collection[tuple[int, int]] | None,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+) -> Iterator[tuple[np.ndarray, np.ndarray | None, int, int]]:
+    """Run the tiles of the image's grid (of them only the ``(row, column)`` in ``only``,
+    when given) row of tiles by row of tiles, blending them in one band, and yield each
+    run of image rows that no later tile reaches, as ``(acc, wacc, y0, x0)``: the
+    window-weighted sum of the class probabilities ``(C, rows, columns)`` and the sum of
+    the weights ``(rows, columns)`` of the image's rows from ``y0`` and columns from
+    ``x0``. The probabilities are ``acc / wacc``; ``wacc`` is ``None`` when the image
+    fits one tile (``acc`` is then that tile's probabilities, unblended). Both are views
+    of the band: use them before asking for the next.
+
+    The band spans only the columns of the tiles that run. ``cancel`` is checked before
+    every tile (:class:`Cancelled`), ``progress(done, total, "")`` after each.
+    """
+    h, w = int(image.shape[0]), int(image.shape[1])
+    th, tw, overlap, ys, xs = _grid(h, w, multiple, tile, overlap)
+    if len(ys) * len(xs) == 1:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("prediction cancelled")
         x = _pad_to(normalizer.apply(image), th, tw)
-        p = runner(x[None])[0, :, :h, :w]
-        _finalize(p, class_weights, mask, unc, probs_out, 0)
+        yield runner(x[None])[0, :, :h, :w], None, 0, 0
         if progress:
             progress(1, 1, "")
-        return TiledOutput(mask, unc, probs_out)
-
+        return
+    every = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
+    needed = set(every if only is None else only)
+    total = len(needed)
+    bx0 = xs[min(j for _, j in needed)]
+    bx1 = min(xs[max(j for _, j in needed)] + tw, w)
     band_h = min(th, h)
-    acc = np.zeros((n_classes, band_h, w), np.float32)
-    wacc = np.zeros((band_h, w), np.float32)
+    acc = np.zeros((n_classes, band_h, bx1 - bx0), np.float32)
+    wacc = np.zeros((band_h, bx1 - bx0), np.float32)
     band_y = 0
     done = 0
     for i, y in enumerate(ys):
         if y != band_y:
             shift = y - band_y
-            rows = slice(0, shift)
-            _finalize(acc[:, rows] / wacc[rows], class_weights, mask, unc, probs_out, band_y)
+            yield acc[:, :shift], wacc[:shift], band_y, bx0
             acc[:, :-shift] = acc[:, shift:]
             acc[:, -shift:] = 0
             wacc[:-shift] = wacc[shift:]
@@ -179,22 +215,21 @@ def predict_tiled(
         y1 = min(y + th, h)
         wy = _window(y1 - y, overlap, at_start=i == 0, at_end=i == len(ys) - 1)
         for j, x0 in enumerate(xs):
+            if (i, j) not in needed:
+                continue
             if cancel is not None and cancel.is_set():
                 raise Cancelled("prediction cancelled")
             x1 = min(x0 + tw, w)
-            raw = image[y:y1, x0:x1]
-            x = _pad_to(normalizer.apply(raw), th, tw)
+            x = _pad_to(normalizer.apply(image[y:y1, x0:x1]), th, tw)
             p = runner(x[None])[0, :, : y1 - y, : x1 - x0]
             wx = _window(x1 - x0, overlap, at_start=j == 0, at_end=j == len(xs) - 1)
             win = wy[:, None] * wx[None, :]
-            acc[:, : y1 - y, x0:x1] += p * win
-            wacc[: y1 - y, x0:x1] += win
+            acc[:, : y1 - y, x0 - bx0 : x1 - bx0] += p * win
+            wacc[: y1 - y, x0 - bx0 : x1 - bx0] += win
             done += 1
             if progress:
                 progress(done, total, "")
-    rest = h - band_y
-    _finalize(acc[:, :rest] / wacc[:rest], class_weights, mask, unc, probs_out, band_y)
-    return TiledOutput(mask, unc, probs_out)
+    yield acc[:, : h - band_y], wacc[: h - band_y], band_y, bx0
 
 
 def _grid(
@@ -265,76 +300,27 @@ def predict_where(
     a big picture predicts their tiles, not the picture. ``cancel`` is checked before
     every tile (:class:`Cancelled`), ``progress(done, total, "")`` after each.
     """
-    h, w = int(image.shape[0]), int(image.shape[1])
-    th, tw, overlap, ys, xs = _grid(h, w, multiple, tile, overlap)
     out = np.full(wanted.shape, 255, np.uint8)
     need = tiles_where(image.shape, multiple, wanted, origin, tile=tile, overlap=overlap)
     if not need:
         return out
     oy, ox = origin
     rh = wanted.shape[0]
-
-    def finalize(acc: np.ndarray, wacc: np.ndarray | None, y0: int, x0: int) -> None:
-        """Classes of the wanted pixels among the finished rows ``acc`` (image rows from
-        ``y0``, columns from ``x0``), as :func:`_finalize` makes them."""
+    for acc, wacc, y0, x0 in _blended_rows(
+        runner, image, normalizer, n_classes, multiple, tile, overlap, need, progress, cancel
+    ):
+        # The classes of the wanted pixels among these rows, as :func:`_finalize` makes them.
         r0, r1 = max(y0, oy), min(y0 + acc.shape[1], oy + rh)
         if r0 >= r1:
-            return
+            continue
         ry, rx = np.nonzero(wanted[r0 - oy : r1 - oy])
         if ry.size == 0:
-            return
+            continue
         by, bx = ry + (r0 - y0), rx + (ox - x0)
         p = acc[:, by, bx]
         if wacc is not None:
             p = p / wacc[by, bx]
         out[ry + (r0 - oy), rx] = unweight(p, class_weights).argmax(axis=0).astype(np.uint8)
-
-    if len(ys) * len(xs) == 1:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("prediction cancelled")
-        x = _pad_to(normalizer.apply(image), th, tw)
-        finalize(runner(x[None])[0, :, :h, :w], None, 0, 0)
-        if progress:
-            progress(1, 1, "")
-        return out
-
-    needed = set(need)
-    total = len(need)
-    # The band spans only the columns of the tiles that run.
-    bx0 = xs[min(j for _, j in need)]
-    bx1 = min(xs[max(j for _, j in need)] + tw, w)
-    band_h = min(th, h)
-    acc = np.zeros((n_classes, band_h, bx1 - bx0), np.float32)
-    wacc = np.zeros((band_h, bx1 - bx0), np.float32)
-    band_y = 0
-    done = 0
-    for i, y in enumerate(ys):
-        if y != band_y:
-            shift = y - band_y
-            finalize(acc[:, :shift], wacc[:shift], band_y, bx0)
-            acc[:, :-shift] = acc[:, shift:]
-            acc[:, -shift:] = 0
-            wacc[:-shift] = wacc[shift:]
-            wacc[-shift:] = 0
-            band_y = y
-        y1 = min(y + th, h)
-        wy = _window(y1 - y, overlap, at_start=i == 0, at_end=i == len(ys) - 1)
-        for j, x0 in enumerate(xs):
-            if (i, j) not in needed:
-                continue
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("prediction cancelled")
-            x1 = min(x0 + tw, w)
-            x = _pad_to(normalizer.apply(image[y:y1, x0:x1]), th, tw)
-            p = runner(x[None])[0, :, : y1 - y, : x1 - x0]
-            wx = _window(x1 - x0, overlap, at_start=j == 0, at_end=j == len(xs) - 1)
-            win = wy[:, None] * wx[None, :]
-            acc[:, : y1 - y, x0 - bx0 : x1 - bx0] += p * win
-            wacc[: y1 - y, x0 - bx0 : x1 - bx0] += win
-            done += 1
-            if progress:
-                progress(done, total, "")
-    finalize(acc[:, : h - band_y], wacc[: h - band_y], band_y, bx0)
     return out
 
 

@@ -390,3 +390,70 @@ def test_predicting_where_nothing_is_wanted_runs_no_tile_and_a_cancel_stops_it(m
     with pytest.raises(Cancelled):
         predict_where(runner, image, norm, 3, 4, ~nothing, (10, 10), tile=64, cancel=cancel)
     assert runner.calls == 0
+
+
+def test_predicting_where_every_pixel_is_wanted_is_the_whole_proposal_bit_for_bit(model):
+    """predict_where and predict_tiled blend their tiles in one loop: wanting every pixel
+    runs every tile, in the same order, and gives the proposal's mask exactly."""
+    weights = np.array([0.5, 1.0, 2.0], np.float32)
+    for shape, tile, overlap in [((230, 310), 64, 16), ((130, 97), 48, 0), ((50, 60), 64, 8)]:
+        image = _image(*shape, seed=7)
+        norm = fit_normalizer(image, 1)
+        runner = Counting(TorchRunner(model, torch.device("cpu")))
+        ticks: list[tuple[int, int, str]] = []
+        whole = predict_tiled(
+            runner,
+            image,
+            norm,
+            3,
+            4,
+            tile=tile,
+            overlap=overlap,
+            keep_probabilities=False,
+            class_weights=weights,
+            progress=lambda *a, seen=ticks: seen.append(a),
+        )
+        every_tile, runner.calls = runner.calls, 0
+        where_ticks: list[tuple[int, int, str]] = []
+        got = predict_where(
+            runner,
+            image,
+            norm,
+            3,
+            4,
+            np.ones(shape, bool),
+            tile=tile,
+            overlap=overlap,
+            class_weights=weights,
+            progress=lambda *a, seen=where_ticks: seen.append(a),
+        )
+        assert np.array_equal(got, whole.mask), shape
+        assert runner.calls == every_tile and where_ticks == ticks
+        assert ticks[-1][:2] == (every_tile, every_tile)
+
+
+@pytest.mark.parametrize("where", [False, True])
+@pytest.mark.parametrize("after", [0, 3])
+def test_a_cancel_stops_a_prediction_before_its_next_tile(model, where, after):
+    """Checked before every tile, the first (and only one: a picture in one tile) too."""
+    shape = (200, 200) if after else (40, 50)
+    image = _image(*shape)
+    norm = fit_normalizer(image, 1)
+    cancel = threading.Event()
+
+    class Cancelling(Counting):
+        def __call__(self, batch):
+            out = super().__call__(batch)
+            if self.calls == after:
+                cancel.set()
+            return out
+
+    runner = Cancelling(TorchRunner(model, torch.device("cpu")))
+    if after == 0:
+        cancel.set()
+    with pytest.raises(Cancelled):
+        if where:
+            predict_where(runner, image, norm, 3, 4, np.ones(shape, bool), tile=64, cancel=cancel)
+        else:
+            predict_tiled(runner, image, norm, 3, 4, tile=64, cancel=cancel)
+    assert runner.calls == after
