@@ -40,6 +40,11 @@ DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 64
 #: Probabilities are kept in the Proposal up to this many values (C * H * W) unless asked.
 KEEP_PROBABILITIES_LIMIT = 64_000_000
+#: Finished rows are handed on in strips of at most this many rows: what is made of them
+#: (the probabilities divided out, unweighted, their argmax and entropy) takes several
+#: float copies of a strip, not of a band (8 classes on a 4000 px wide picture: 66 MB
+#: per copy of a 512 row band, 8 MB of a strip).
+STRIP_ROWS = 64
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -176,9 +181,10 @@ def _blended_rows(
     run of image rows that no later tile reaches, as ``(acc, wacc, y0, x0)``: the
     window-weighted sum of the class probabilities ``(C, rows, columns)`` and the sum of
     the weights ``(rows, columns)`` of the image's rows from ``y0`` and columns from
-    ``x0``. The probabilities are ``acc / wacc``; ``wacc`` is ``None`` when the image
-    fits one tile (``acc`` is then that tile's probabilities, unblended). Both are views
-    of the band: use them before asking for the next.
+    ``x0``, in strips of at most :data:`STRIP_ROWS` rows. The probabilities are ``acc /
+    wacc``; ``wacc`` is ``None`` when the image fits one tile (``acc`` is then that
+    tile's probabilities, unblended). Both are views of the band: use them before asking
+    for the next.
 
     The band spans only the columns of the tiles that run. ``cancel`` is checked before
     every tile (:class:`Cancelled`), ``progress(done, total, "")`` after each.
@@ -189,7 +195,7 @@ def _blended_rows(
         if cancel is not None and cancel.is_set():
             raise Cancelled("prediction cancelled")
         x = _pad_to(normalizer.apply(image), th, tw)
-        yield runner(x[None])[0, :, :h, :w], None, 0, 0
+        yield from _strips(runner(x[None])[0, :, :h, :w], None, 0, 0)
         if progress:
             progress(1, 1, "")
         return
@@ -206,11 +212,9 @@ def _blended_rows(
     for i, y in enumerate(ys):
         if y != band_y:
             shift = y - band_y
-            yield acc[:, :shift], wacc[:shift], band_y, bx0
-            acc[:, :-shift] = acc[:, shift:]
-            acc[:, -shift:] = 0
-            wacc[:-shift] = wacc[shift:]
-            wacc[-shift:] = 0
+            yield from _strips(acc[:, :shift], wacc[:shift], band_y, bx0)
+            _shift_up(acc, shift)
+            _shift_up(wacc, shift)
             band_y = y
         y1 = min(y + th, h)
         wy = _window(y1 - y, overlap, at_start=i == 0, at_end=i == len(ys) - 1)
@@ -224,12 +228,37 @@ def _blended_rows(
             p = runner(x[None])[0, :, : y1 - y, : x1 - x0]
             wx = _window(x1 - x0, overlap, at_start=j == 0, at_end=j == len(xs) - 1)
             win = wy[:, None] * wx[None, :]
-            acc[:, : y1 - y, x0 - bx0 : x1 - bx0] += p * win
+            # (weighted in place: no second copy of the tile's probabilities)
+            pw = np.multiply(p, win, out=p if p.flags.writeable else None)
+            acc[:, : y1 - y, x0 - bx0 : x1 - bx0] += pw
             wacc[: y1 - y, x0 - bx0 : x1 - bx0] += win
+            del p, pw  # (not held while the next tile runs)
             done += 1
             if progress:
                 progress(done, total, "")
-    yield acc[:, : h - band_y], wacc[: h - band_y], band_y, bx0
+    yield from _strips(acc[:, : h - band_y], wacc[: h - band_y], band_y, bx0)
+
+
+def _shift_up(band: np.ndarray, shift: int) -> None:
+    """Move the rows (the second last axis) of ``band`` up by ``shift`` and zero the rows
+    left below. Moved a strip at a time: numpy copies the source of an overlapping
+    assignment first, and one assignment of the whole band made a copy of it.
+    """
+    rows = band.shape[-2]
+    step = min(shift, STRIP_ROWS)  # (a step no longer than the shift never overlaps)
+    for a in range(0, rows - shift, step):
+        b = min(a + step, rows - shift)
+        band[..., a:b, :] = band[..., a + shift : b + shift, :]
+    band[..., rows - shift :, :] = 0
+
+
+def _strips(
+    acc: np.ndarray, wacc: np.ndarray | None, y0: int, x0: int
+) -> Iterator[tuple[np.ndarray, np.ndarray | None, int, int]]:
+    """Finished rows ``(acc, wacc, y0, x0)`` as strips of at most :data:`STRIP_ROWS` rows."""
+    for a in range(0, acc.shape[1], STRIP_ROWS):
+        strip = slice(a, a + STRIP_ROWS)
+        yield acc[:, strip], None if wacc is None else wacc[strip], y0 + a, x0
 
 
 def _grid(
