@@ -10,6 +10,10 @@ Under ``torchrun`` (a process group initialised by :mod:`annotator.ml.distribute
 the model is wrapped in DistributedDataParallel; every rank samples its own crops, the
 ranks agree every step on stopping (budget, cancel, non-finite loss), and at the end
 the BatchNorm statistics of rank 0 are broadcast so every rank holds identical weights.
+Only rank 0, which publishes, then validates: the other ranks hold the same weights and
+the same held-out labels, so their scores were copies of its own (each rank predicted
+every held-out tile again, with the memory that takes), and a single-process round's
+validation is what rank 0 runs. The others return ``metrics=None``.
 """
 
 from __future__ import annotations
@@ -224,6 +228,7 @@ class TrainResult:
     steps: int
     seconds: float
     final_loss: float
+    #: ``None``: nothing held out, or a helper rank of ``torchrun`` (rank 0 validates).
     metrics: Metrics | None
     train_image_ids: tuple[int, ...]
     parent_version: int | None
@@ -635,7 +640,8 @@ def train_round(
             torch.distributed.broadcast(buf, src=0)
     metrics = None
     validated = 0.0
-    if val_pairs:
+    validates = bool(val_pairs) and (info is None or info.is_main)
+    if validates:
         started = time.monotonic()
         last = [float("-inf")]
         held_out = sum(int((t.values != IGNORE).sum()) for _, t in val_pairs)
@@ -682,7 +688,7 @@ def train_round(
         state_dict=state,
         metrics=metrics,
         message=f"{loop.steps} steps in {loop.seconds:.0f} s"
-        + (f", validated in {validated:.0f} s" if val_pairs else ""),
+        + (f", validated in {validated:.0f} s" if validates else ""),
         validation_seconds=validated,
     )
 
