@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -40,6 +40,11 @@ DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 64
 #: Probabilities are kept in the Proposal up to this many values (C * H * W) unless asked.
 KEEP_PROBABILITIES_LIMIT = 64_000_000
+#: Finished rows are handed on in strips of at most this many rows: what is made of them
+#: (the probabilities divided out, unweighted, their argmax and entropy) takes several
+#: float copies of a strip, not of a band (8 classes on a 4000 px wide picture: 66 MB
+#: per copy of a 512 row band, 8 MB of a strip).
+STRIP_ROWS = 64
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -142,59 +147,118 @@ def predict_tiled(
     ``image`` is raw pixels ``(H, W)`` or ``(H, W, C)``; each tile is normalised on the
     fly, so no float copy of a huge image is ever made. ``class_weights``: the training
     round's cross-entropy class weights, divided out of the probabilities (see
-    :func:`unweight`).
+    :func:`unweight`). ``cancel`` is checked before every tile (:class:`Cancelled`),
+    ``progress(done, total, "")`` after each.
     """
     h, w = int(image.shape[0]), int(image.shape[1])
     if keep_probabilities is None:
         keep_probabilities = n_classes * h * w <= KEEP_PROBABILITIES_LIMIT
-    th, tw, overlap, ys, xs = _grid(h, w, multiple, tile, overlap)
     mask = np.empty((h, w), np.uint8)
     unc = np.empty((h, w), np.float32)
     probs_out = np.empty((n_classes, h, w), np.float16) if keep_probabilities else None
-    total = len(ys) * len(xs)
+    for acc, wacc, y0, _ in _blended_rows(
+        runner, image, normalizer, n_classes, multiple, tile, overlap, None, progress, cancel
+    ):
+        p = acc if wacc is None else acc / wacc
+        _finalize(p, class_weights, mask, unc, probs_out, y0)
+    return TiledOutput(mask, unc, probs_out)
 
-    if total == 1:
+
+def _blended_rows(
+    runner: TileRunner,
+    image: np.ndarray,
+    normalizer: Normalizer,
+    n_classes: int,
+    multiple: int,
+    tile: int,
+    overlap: int,
+    only: Collection[tuple[int, int]] | None,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+) -> Iterator[tuple[np.ndarray, np.ndarray | None, int, int]]:
+    """Run the tiles of the image's grid (of them only the ``(row, column)`` in ``only``,
+    when given) row of tiles by row of tiles, blending them in one band, and yield each
+    run of image rows that no later tile reaches, as ``(acc, wacc, y0, x0)``: the
+    window-weighted sum of the class probabilities ``(C, rows, columns)`` and the sum of
+    the weights ``(rows, columns)`` of the image's rows from ``y0`` and columns from
+    ``x0``, in strips of at most :data:`STRIP_ROWS` rows. The probabilities are ``acc /
+    wacc``; ``wacc`` is ``None`` when the image fits one tile (``acc`` is then that
+    tile's probabilities, unblended). Both are views of the band: use them before asking
+    for the next.
+
+    The band spans only the columns of the tiles that run. ``cancel`` is checked before
+    every tile (:class:`Cancelled`), ``progress(done, total, "")`` after each.
+    """
+    h, w = int(image.shape[0]), int(image.shape[1])
+    th, tw, overlap, ys, xs = _grid(h, w, multiple, tile, overlap)
+    if len(ys) * len(xs) == 1:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("prediction cancelled")
         x = _pad_to(normalizer.apply(image), th, tw)
-        p = runner(x[None])[0, :, :h, :w]
-        _finalize(p, class_weights, mask, unc, probs_out, 0)
+        yield from _strips(runner(x[None])[0, :, :h, :w], None, 0, 0)
         if progress:
             progress(1, 1, "")
-        return TiledOutput(mask, unc, probs_out)
-
+        return
+    every = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
+    needed = set(every if only is None else only)
+    total = len(needed)
+    bx0 = xs[min(j for _, j in needed)]
+    bx1 = min(xs[max(j for _, j in needed)] + tw, w)
     band_h = min(th, h)
-    acc = np.zeros((n_classes, band_h, w), np.float32)
-    wacc = np.zeros((band_h, w), np.float32)
+    acc = np.zeros((n_classes, band_h, bx1 - bx0), np.float32)
+    wacc = np.zeros((band_h, bx1 - bx0), np.float32)
     band_y = 0
     done = 0
     for i, y in enumerate(ys):
         if y != band_y:
             shift = y - band_y
-            rows = slice(0, shift)
-            _finalize(acc[:, rows] / wacc[rows], class_weights, mask, unc, probs_out, band_y)
-            acc[:, :-shift] = acc[:, shift:]
-            acc[:, -shift:] = 0
-            wacc[:-shift] = wacc[shift:]
-            wacc[-shift:] = 0
+            yield from _strips(acc[:, :shift], wacc[:shift], band_y, bx0)
+            _shift_up(acc, shift)
+            _shift_up(wacc, shift)
             band_y = y
         y1 = min(y + th, h)
         wy = _window(y1 - y, overlap, at_start=i == 0, at_end=i == len(ys) - 1)
         for j, x0 in enumerate(xs):
+            if (i, j) not in needed:
+                continue
             if cancel is not None and cancel.is_set():
                 raise Cancelled("prediction cancelled")
             x1 = min(x0 + tw, w)
-            raw = image[y:y1, x0:x1]
-            x = _pad_to(normalizer.apply(raw), th, tw)
+            x = _pad_to(normalizer.apply(image[y:y1, x0:x1]), th, tw)
             p = runner(x[None])[0, :, : y1 - y, : x1 - x0]
             wx = _window(x1 - x0, overlap, at_start=j == 0, at_end=j == len(xs) - 1)
             win = wy[:, None] * wx[None, :]
-            acc[:, : y1 - y, x0:x1] += p * win
-            wacc[: y1 - y, x0:x1] += win
+            # (weighted in place: no second copy of the tile's probabilities)
+            pw = np.multiply(p, win, out=p if p.flags.writeable else None)
+            acc[:, : y1 - y, x0 - bx0 : x1 - bx0] += pw
+            wacc[: y1 - y, x0 - bx0 : x1 - bx0] += win
+            del p, pw  # (not held while the next tile runs)
             done += 1
             if progress:
                 progress(done, total, "")
-    rest = h - band_y
-    _finalize(acc[:, :rest] / wacc[:rest], class_weights, mask, unc, probs_out, band_y)
-    return TiledOutput(mask, unc, probs_out)
+    yield from _strips(acc[:, : h - band_y], wacc[: h - band_y], band_y, bx0)
+
+
+def _shift_up(band: np.ndarray, shift: int) -> None:
+    """Move the rows (the second last axis) of ``band`` up by ``shift`` and zero the rows
+    left below. Moved a strip at a time: numpy copies the source of an overlapping
+    assignment first, and one assignment of the whole band made a copy of it.
+    """
+    rows = band.shape[-2]
+    step = min(shift, STRIP_ROWS)  # (a step no longer than the shift never overlaps)
+    for a in range(0, rows - shift, step):
+        b = min(a + step, rows - shift)
+        band[..., a:b, :] = band[..., a + shift : b + shift, :]
+    band[..., rows - shift :, :] = 0
+
+
+def _strips(
+    acc: np.ndarray, wacc: np.ndarray | None, y0: int, x0: int
+) -> Iterator[tuple[np.ndarray, np.ndarray | None, int, int]]:
+    """Finished rows ``(acc, wacc, y0, x0)`` as strips of at most :data:`STRIP_ROWS` rows."""
+    for a in range(0, acc.shape[1], STRIP_ROWS):
+        strip = slice(a, a + STRIP_ROWS)
+        yield acc[:, strip], None if wacc is None else wacc[strip], y0 + a, x0
 
 
 def _grid(
@@ -265,76 +329,27 @@ def predict_where(
     a big picture predicts their tiles, not the picture. ``cancel`` is checked before
     every tile (:class:`Cancelled`), ``progress(done, total, "")`` after each.
     """
-    h, w = int(image.shape[0]), int(image.shape[1])
-    th, tw, overlap, ys, xs = _grid(h, w, multiple, tile, overlap)
     out = np.full(wanted.shape, 255, np.uint8)
     need = tiles_where(image.shape, multiple, wanted, origin, tile=tile, overlap=overlap)
     if not need:
         return out
     oy, ox = origin
     rh = wanted.shape[0]
-
-    def finalize(acc: np.ndarray, wacc: np.ndarray | None, y0: int, x0: int) -> None:
-        """Classes of the wanted pixels among the finished rows ``acc`` (image rows from
-        ``y0``, columns from ``x0``), as :func:`_finalize` makes them."""
+    for acc, wacc, y0, x0 in _blended_rows(
+        runner, image, normalizer, n_classes, multiple, tile, overlap, need, progress, cancel
+    ):
+        # The classes of the wanted pixels among these rows, as :func:`_finalize` makes them.
         r0, r1 = max(y0, oy), min(y0 + acc.shape[1], oy + rh)
         if r0 >= r1:
-            return
+            continue
         ry, rx = np.nonzero(wanted[r0 - oy : r1 - oy])
         if ry.size == 0:
-            return
+            continue
         by, bx = ry + (r0 - y0), rx + (ox - x0)
         p = acc[:, by, bx]
         if wacc is not None:
             p = p / wacc[by, bx]
         out[ry + (r0 - oy), rx] = unweight(p, class_weights).argmax(axis=0).astype(np.uint8)
-
-    if len(ys) * len(xs) == 1:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("prediction cancelled")
-        x = _pad_to(normalizer.apply(image), th, tw)
-        finalize(runner(x[None])[0, :, :h, :w], None, 0, 0)
-        if progress:
-            progress(1, 1, "")
-        return out
-
-    needed = set(need)
-    total = len(need)
-    # The band spans only the columns of the tiles that run.
-    bx0 = xs[min(j for _, j in need)]
-    bx1 = min(xs[max(j for _, j in need)] + tw, w)
-    band_h = min(th, h)
-    acc = np.zeros((n_classes, band_h, bx1 - bx0), np.float32)
-    wacc = np.zeros((band_h, bx1 - bx0), np.float32)
-    band_y = 0
-    done = 0
-    for i, y in enumerate(ys):
-        if y != band_y:
-            shift = y - band_y
-            finalize(acc[:, :shift], wacc[:shift], band_y, bx0)
-            acc[:, :-shift] = acc[:, shift:]
-            acc[:, -shift:] = 0
-            wacc[:-shift] = wacc[shift:]
-            wacc[-shift:] = 0
-            band_y = y
-        y1 = min(y + th, h)
-        wy = _window(y1 - y, overlap, at_start=i == 0, at_end=i == len(ys) - 1)
-        for j, x0 in enumerate(xs):
-            if (i, j) not in needed:
-                continue
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("prediction cancelled")
-            x1 = min(x0 + tw, w)
-            x = _pad_to(normalizer.apply(image[y:y1, x0:x1]), th, tw)
-            p = runner(x[None])[0, :, : y1 - y, : x1 - x0]
-            wx = _window(x1 - x0, overlap, at_start=j == 0, at_end=j == len(xs) - 1)
-            win = wy[:, None] * wx[None, :]
-            acc[:, : y1 - y, x0 - bx0 : x1 - bx0] += p * win
-            wacc[: y1 - y, x0 - bx0 : x1 - bx0] += win
-            done += 1
-            if progress:
-                progress(done, total, "")
-    finalize(acc[:, : h - band_y], wacc[: h - band_y], band_y, bx0)
     return out
 
 

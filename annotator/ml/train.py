@@ -10,6 +10,10 @@ Under ``torchrun`` (a process group initialised by :mod:`annotator.ml.distribute
 the model is wrapped in DistributedDataParallel; every rank samples its own crops, the
 ranks agree every step on stopping (budget, cancel, non-finite loss), and at the end
 the BatchNorm statistics of rank 0 are broadcast so every rank holds identical weights.
+Only rank 0, which publishes, then validates: the other ranks hold the same weights and
+the same held-out labels, so their scores were copies of its own (each rank predicted
+every held-out tile again, with the memory that takes), and a single-process round's
+validation is what rank 0 runs. The others return ``metrics=None``.
 """
 
 from __future__ import annotations
@@ -224,6 +228,7 @@ class TrainResult:
     steps: int
     seconds: float
     final_loss: float
+    #: ``None``: nothing held out, or a helper rank of ``torchrun`` (rank 0 validates).
     metrics: Metrics | None
     train_image_ids: tuple[int, ...]
     parent_version: int | None
@@ -635,7 +640,8 @@ def train_round(
             torch.distributed.broadcast(buf, src=0)
     metrics = None
     validated = 0.0
-    if val_pairs:
+    validates = bool(val_pairs) and (info is None or info.is_main)
+    if validates:
         started = time.monotonic()
         last = [float("-inf")]
         held_out = sum(int((t.values != IGNORE).sum()) for _, t in val_pairs)
@@ -682,16 +688,28 @@ def train_round(
         state_dict=state,
         metrics=metrics,
         message=f"{loop.steps} steps in {loop.seconds:.0f} s"
-        + (f", validated in {validated:.0f} s" if val_pairs else ""),
+        + (f", validated in {validated:.0f} s" if validates else ""),
         validation_seconds=validated,
     )
 
 
+#: :func:`confusion` counts this many pixels at a time: its int64 indices of a whole
+#: 16 MP picture took 0.5 GB.
+CONFUSION_CHUNK = 1 << 20
+
+
 def confusion(pred: np.ndarray, target: np.ndarray, n_classes: int) -> np.ndarray:
-    """``(n, n)`` counts [true, predicted] over pixels whose target is a class."""
-    keep = (target >= 0) & (target < n_classes)
-    idx = target[keep].astype(np.int64) * n_classes + pred[keep].astype(np.int64)
-    return np.bincount(idx, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    """``(n, n)`` counts [true, predicted] over pixels whose target is a class (counted
+    :data:`CONFUSION_CHUNK` pixels at a time, in bounded memory)."""
+    cm = np.zeros(n_classes * n_classes, np.int64)
+    row = max(1, target.size // max(1, len(target)))  # pixels per row
+    step = max(1, CONFUSION_CHUNK // row)
+    for a in range(0, len(target), step):
+        t, p = target[a : a + step], pred[a : a + step]
+        keep = (t >= 0) & (t < n_classes)
+        idx = t[keep].astype(np.int64) * n_classes + p[keep].astype(np.int64)
+        cm += np.bincount(idx, minlength=n_classes * n_classes)
+    return cm.reshape(n_classes, n_classes)
 
 
 def metrics_from_confusion(cm: np.ndarray, images: tuple[int, ...] = ()) -> Metrics:
@@ -735,12 +753,18 @@ def evaluate(
     runner = TorchRunner(model, device)
     config = network_of(model)
     cm = np.zeros((n_classes, n_classes), np.int64)
-    plans = []
-    for _, pixels, target in items:
-        t = target if isinstance(target, Targets) else Targets.whole(target)
-        wanted = (t.values >= 0) & (t.values < n_classes)
-        plans.append((pixels, t, wanted))
-    total = sum(len(tiles_where(p.shape[:2], config.multiple, w, (t.y, t.x))) for p, t, w in plans)
+    plans = [
+        (pixels, target if isinstance(target, Targets) else Targets.whole(target))
+        for _, pixels, target in items
+    ]
+
+    def wanted(t: Targets) -> np.ndarray:
+        """The target's labelled pixels (made again per picture: one mask at a time)."""
+        return (t.values >= 0) & (t.values < n_classes)
+
+    total = sum(
+        len(tiles_where(p.shape[:2], config.multiple, wanted(t), (t.y, t.x))) for p, t in plans
+    )
     done = 0
     if progress is not None:
         progress(0, total)
@@ -751,14 +775,14 @@ def evaluate(
         if progress is not None:
             progress(done, total)
 
-    for pixels, t, wanted in plans:
+    for pixels, t in plans:
         pred = predict_where(
             runner,
             pixels,
             fit_normalizer(pixels, config.in_channels, config.normalisation),
             n_classes,
             config.multiple,
-            wanted,
+            wanted(t),
             (t.y, t.x),
             cancel=cancel,
             progress=tile_done,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 from pathlib import Path
 
 import torch
 
+import annotator.ml.train as train_mod
 from annotator.ml import distributed
 from annotator.ml.networks import NetworkConfig
 from annotator.ml.train import TrainConfig
@@ -19,6 +21,17 @@ def main() -> None:
     info = distributed.init_from_env("cpu")
     assert info is not None, "expected to run under torchrun"
     torch.set_num_threads(1)
+    # Each validation this rank runs: what it scored and the scores, for the test to
+    # score again in one process.
+    real_evaluate = train_mod.evaluate
+    validations = []
+
+    def evaluate(model, device, items, n_classes, class_weights=None, **kw):
+        metrics = real_evaluate(model, device, items, n_classes, class_weights, **kw)
+        validations.append((items, n_classes, class_weights, metrics))
+        return metrics
+
+    train_mod.evaluate = evaluate
     with Project.open(project_dir) as project:
         outcome = training.train_project(
             project,
@@ -39,6 +52,8 @@ def main() -> None:
         )
     torch.save(outcome.result.state_dict, out_dir / f"rank{info.rank}.pt")
     torch.save(timed.result.state_dict, out_dir / f"timed{info.rank}.pt")
+    with open(out_dir / f"validations{info.rank}.pkl", "wb") as f:
+        pickle.dump(validations, f)
     published = "none" if outcome.model is None else str(outcome.model.version)
     (out_dir / f"rank{info.rank}.txt").write_text(
         f"{outcome.result.world_size} {outcome.result.steps} {published} {timed.result.steps}\n"

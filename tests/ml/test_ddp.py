@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import make_cells_project
+
+from annotator.ml.checkpoint import load_checkpoint
+from annotator.ml.train import evaluate
+from annotator.storage import models as model_store
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent
@@ -53,6 +58,21 @@ def test_two_gloo_processes_end_with_identical_weights_and_rank0_publishes_once(
         assert [m.version for m in project.models()] == [1, 2]
         assert project.model(1).card.training.world_size == 2
         assert project.model(2).parent == 1
+        # Only rank 0 validates (each rank predicted every held-out tile again), and its
+        # scores are a single process's on the published weights.
+        with open(out / "validations1.pkl", "rb") as f:
+            assert not pickle.load(f), "process 1 validated too"
+        with open(out / "validations0.pkl", "rb") as f:
+            validations = pickle.load(f)
+        assert len(validations) == 2
+        for version, (items, n_classes, weights, metrics) in zip((1, 2), validations):
+            record = project.model(version)
+            model = load_checkpoint(model_store.model_files(project, record).weights).build_model()
+            alone = evaluate(model, torch.device("cpu"), items, n_classes, weights)
+            assert alone == metrics and metrics.pixels > 0
+            card = record.card.metrics
+            assert card.val_pixels == metrics.pixels
+            assert card.pixel_accuracy == round(metrics.pixel_accuracy, 5)
 
 
 @pytest.mark.slow

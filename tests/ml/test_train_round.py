@@ -581,3 +581,44 @@ def test_a_cancel_while_the_labels_are_prepared_ends_the_round_before_any_step(m
     with pytest.raises(Cancelled, match="preparing"):
         train_round(request, seen.append, cancel)
     assert not [p for p in seen if p.phase == "train"]
+
+
+def test_validation_counts_its_pixels_in_bounded_memory():
+    """The confusion of a densely labelled 16 MP picture made int64 indices of every
+    labelled pixel at once (0.5 GB), and the validation held every picture's mask of
+    labelled pixels together; the counts are the same a chunk and a picture at a time."""
+    import tracemalloc
+
+    from annotator.ml.train import confusion, evaluate
+
+    rng = np.random.default_rng(5)
+    n = 4
+    target = rng.integers(-1, n + 1, (2000, 2000)).astype(np.int16)  # -1 and n: not labels
+    pred = rng.integers(0, n, target.shape).astype(np.uint8)
+    tracemalloc.start()
+    try:
+        got = confusion(pred, target, n)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    expected = np.array([[((target == t) & (pred == p)).sum() for p in range(n)] for t in range(n)])
+    assert np.array_equal(got, expected) and got.sum() == ((target >= 0) & (target < n)).sum()
+    assert peak < 30 * 2**20, peak / 2**20  # all at once: 49 MB
+    assert np.array_equal(confusion(pred[0], target[0], n), confusion(pred[:1], target[:1], n))
+
+    torch.manual_seed(0)
+    model = build_network(NetworkConfig(1, 2, 2, 4)).eval()
+    items = [
+        (i, rng.integers(0, 256, (500, 500), dtype=np.uint8), rng.integers(-1, 2, (500, 500)))
+        for i in range(30)
+    ]
+    held = sum(t.nbytes for _, _, t in items)
+    tracemalloc.start()
+    try:
+        metrics = evaluate(model, torch.device("cpu"), items, 2)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert metrics.pixels == sum(int((t >= 0).sum()) for _, _, t in items)
+    # One picture's mask and probabilities at a time (all 30 masks: 11 MB).
+    assert peak < 6 * 2**20, (peak / 2**20, held / 2**20)
