@@ -635,7 +635,15 @@ class Project:
                 staging.rmdir()
                 fsync_dir(folder)
             else:
-                os.replace(staging, folder)
+                try:
+                    os.replace(staging, folder)
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                        raise
+                    # made meanwhile by another creator (two demos racing on one name)
+                    raise ProjectError(
+                        f"{folder}: already exists and is not an empty folder"
+                    ) from None
                 fsync_dir(folder.parent)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
