@@ -53,7 +53,13 @@ def test_demo_on_an_existing_project_says_it_opened_it_as_it_is(tmp_path, capsys
     assert main(["demo", str(folder), "--images", "5"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"opened the existing project {folder}: 2 image(s)")
-    assert "make a new demo only" in out
+    assert out.rstrip().endswith("(--images 5 not applied: they apply only to a new demo project)")
+    assert main(["demo", str(folder), "--images", "20", "--labelled", "5"]) == 0
+    out = capsys.readouterr().out
+    assert out == (
+        f"opened the existing project {folder}: 2 image(s) (--images 20 and --labelled 5 "
+        "not applied: they apply only to a new demo project)\n"
+    )
 
 
 def test_a_demo_cut_short_leaves_nothing_the_next_demo_would_take_as_finished(
