@@ -298,7 +298,12 @@ def test_predict_out_gives_images_sharing_a_stem_their_own_files(tmp_path):
     proj, _, _ = _project(tmp_path, names=("a.png", "a.tif", "b.png"), labelled=False)
     with open_project(proj) as project:
         done = predict_images(project, out_dir=tmp_path / "out", predictor=_FakePredictor())
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "a~2.png", "b.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a.png",
+        "a~2.png",
+        "b.png",
+        "images.json",
+    ]
     assert len({d.exported_path for d in done}) == 3
 
 
@@ -315,7 +320,7 @@ def test_predict_skips_an_image_it_cannot_read_and_goes_on(tmp_path, capsys, mon
     out, err = capsys.readouterr()
     assert "skipped b.png:" in err and "wrote 2 proposal(s)" in out
     assert "1 image(s) could not be read" in out
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png", "images.json"]
 
 
 def test_predict_of_an_image_named_twice_proposes_it_once(tmp_path, capsys, monkeypatch):

@@ -100,7 +100,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="write the active model's proposals")
     p.add_argument("project", type=Path)
     p.add_argument("--images", nargs="+", metavar="NAME", help="only these images (default: all)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="also write class-id PNG masks here")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="also write class-id PNG masks here, with images.json naming each one's image",
+    )
     p.add_argument(
         "--overwrite", action="store_true", help="with --out: replace masks already in DIR"
     )
