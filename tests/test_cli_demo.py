@@ -53,7 +53,13 @@ def test_demo_on_an_existing_project_says_it_opened_it_as_it_is(tmp_path, capsys
     assert main(["demo", str(folder), "--images", "5"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"opened the existing project {folder}: 2 image(s)")
-    assert "make a new demo only" in out
+    assert out.rstrip().endswith("(--images 5 not applied: they apply only to a new demo project)")
+    assert main(["demo", str(folder), "--images", "20", "--labelled", "5"]) == 0
+    out = capsys.readouterr().out
+    assert out == (
+        f"opened the existing project {folder}: 2 image(s) (--images 20 and --labelled 5 "
+        "not applied: they apply only to a new demo project)\n"
+    )
 
 
 def test_a_demo_cut_short_leaves_nothing_the_next_demo_would_take_as_finished(
@@ -142,3 +148,23 @@ def test_a_demo_cut_short_in_an_existing_folder_leaves_it_empty(tmp_path, monkey
     demo.create_demo_project(folder, n_images=2)
     with Project.open(folder) as project:
         assert len(project.images()) == 2
+
+
+def test_two_demos_racing_on_one_new_folder_the_second_says_it_exists(
+    tmp_path, monkeypatch, capsys
+):
+    folder = tmp_path / "DD"
+    real = demo.synthetic_cells
+
+    def other_demo_finishes_first(**kwargs):
+        if not folder.exists():  # the other demo renames its whole project into place
+            folder.mkdir()
+            (folder / "annotator.sqlite").write_bytes(b"the other demo's")
+        return real(**{**kwargs, "size": 16})
+
+    monkeypatch.setattr(demo, "synthetic_cells", other_demo_finishes_first)
+    assert main(["demo", str(folder), "--images", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"annotator: error: {folder}: already exists and is not an empty folder\n"
+    assert (folder / "annotator.sqlite").read_bytes() == b"the other demo's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["DD"]  # no staging folder left

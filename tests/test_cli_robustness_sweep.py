@@ -298,7 +298,12 @@ def test_predict_out_gives_images_sharing_a_stem_their_own_files(tmp_path):
     proj, _, _ = _project(tmp_path, names=("a.png", "a.tif", "b.png"), labelled=False)
     with open_project(proj) as project:
         done = predict_images(project, out_dir=tmp_path / "out", predictor=_FakePredictor())
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "a~2.png", "b.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a.png",
+        "a~2.png",
+        "b.png",
+        "images.json",
+    ]
     assert len({d.exported_path for d in done}) == 3
 
 
@@ -315,7 +320,7 @@ def test_predict_skips_an_image_it_cannot_read_and_goes_on(tmp_path, capsys, mon
     out, err = capsys.readouterr()
     assert "skipped b.png:" in err and "wrote 2 proposal(s)" in out
     assert "1 image(s) could not be read" in out
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png", "images.json"]
 
 
 def test_predict_of_an_image_named_twice_proposes_it_once(tmp_path, capsys, monkeypatch):
@@ -703,3 +708,44 @@ def test_bench_into_a_folder_of_an_earlier_run_says_its_files_stay(tmp_path, cap
     assert main(["bench", str(ds), "--out", str(out), *tiny]) == 0
     err = capsys.readouterr().err
     assert "holds results of an earlier run (bench-assisted-uncertainty.json)" in err
+
+
+def test_bench_again_into_its_own_results_is_refused_unless_overwrite(tmp_path, capsys):
+    ds = tmp_path / "ds"
+    _dataset(ds, n=2)
+    out = tmp_path / "o"
+    argv = ["bench", str(ds), "--out", str(out), "--mode", "manual", "--max-strokes", "50"]
+    assert main(argv) == 0
+    mine = out / "bench-manual-uncertainty.json"
+    first = mine.read_text()
+    (out / "projects" / "manual-uncertainty" / "keep.txt").write_text("an earlier run's")
+    capsys.readouterr()
+    assert main(argv) == 1
+    assert _error(capsys) == (
+        f"annotator: error: --out {out}: already holds bench-manual-uncertainty.json, "
+        "projects/manual-uncertainty of an earlier run; give a new folder, or --overwrite "
+        "to replace them\n"
+    )
+    assert mine.read_text() == first
+    assert (out / "projects" / "manual-uncertainty" / "keep.txt").is_file()
+    assert main([*argv, "--overwrite"]) == 0
+    assert not (out / "projects" / "manual-uncertainty" / "keep.txt").exists()
+    assert json.loads(mine.read_text())["mode"] == "manual"
+
+
+def test_bench_combine_refuses_to_replace_results_unless_overwrite(tmp_path, capsys):
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(_run_dict()))
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "notes.txt").write_text("not a result: nothing replaces it")
+    assert main(["bench-combine", str(run), "--out", str(out)]) == 0
+    combined = (out / "bench.json").read_text()
+    (out / "bench.json").write_text("an earlier combination")
+    capsys.readouterr()
+    assert main(["bench-combine", str(run), "--out", str(out)]) == 1
+    err = _error(capsys)
+    assert f"--out {out}: already holds bench.json, " in err and "--overwrite" in err
+    assert (out / "bench.json").read_text() == "an earlier combination"
+    assert main(["bench-combine", str(run), "--out", str(out), "--overwrite"]) == 0
+    assert (out / "bench.json").read_text() == combined

@@ -106,6 +106,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--arch", default=None, metavar="NAME", help=f"network architecture ({DEFAULT_ARCH})"
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the results of an earlier run of the same mode and strategy in --out "
+        "(bench-MODE-STRATEGY.json and projects/MODE-STRATEGY/), which are otherwise refused; "
+        "other runs' results there stay either way",
+    )
     p.set_defaults(handler=cmd_bench)
 
     c = sub.add_parser(
@@ -123,6 +130,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="keep each run's first K labelled images only (to compare runs that were "
         "stopped early at the same point of the labelling sequence)",
+    )
+    c.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the files of the same names in --out (bench.json, bench.png, "
+        "bench-MODE-STRATEGY.json), which are otherwise refused",
     )
     c.set_defaults(handler=cmd_bench_combine)
 
@@ -169,6 +182,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise AnnotatorError("--limit must be at least 1")
     _check_out(args.out)
+    _refuse_replacing(
+        args.out,
+        [
+            *(f"bench-{c.mode}-{c.strategy}.json" for c in configs),
+            *(f"projects/{c.mode}-{c.strategy}" for c in configs),
+        ],
+        args.overwrite,
+    )
     dataset = load_dataset(args.dataset, args.classes)
     ours = {f"bench-{c.mode}-{c.strategy}.json" for c in configs}
     earlier = sorted(p.name for p in args.out.glob("bench-*-*.json") if p.name not in ours)
@@ -260,6 +281,11 @@ def cmd_bench_combine(args: argparse.Namespace) -> int:
                     f"--first {args.first}: the {run.mode} run has only {len(run.images)} images"
                 )
             _keep_first(run, args.first)
+    _refuse_replacing(
+        args.out,
+        ["bench.json", "bench.png", *(f"bench-{r.mode}-{r.strategy}.json" for r in runs)],
+        args.overwrite,
+    )
     json_path, plot_path = write_outputs(runs, args.out)
     print("\n".join(summary_lines(runs)))
     print(f"wrote {json_path}" + (f" and {plot_path}" if plot_path else ""))
@@ -287,6 +313,17 @@ def _check_out(out: Path) -> None:
     """``--out`` must be a folder (made if missing), refused before any work."""
     if out.exists() and not out.is_dir():
         raise AnnotatorError(f"--out {out}: is a file, not a folder")
+
+
+def _refuse_replacing(out: Path, names: list[str], overwrite: bool) -> None:
+    """Refuse, before any work, to replace the results ``names`` (files or folders in
+    ``out``) of an earlier run unless ``overwrite``."""
+    there = [n for n in dict.fromkeys(names) if (out / n).exists()]
+    if there and not overwrite:
+        raise AnnotatorError(
+            f"--out {out}: already holds {', '.join(there)} of an earlier run; give a new "
+            "folder, or --overwrite to replace them"
+        )
 
 
 def _tools(text: str) -> tuple[str, ...]:

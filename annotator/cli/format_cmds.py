@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("project", type=Path)
     p.add_argument(
-        "out", type=Path, help="output folder outside the project (must not exist or be empty)"
+        "out",
+        type=Path,
+        help="output folder outside the project (must not exist or be empty, unless --overwrite)",
     )
     p.add_argument("--format", required=True, choices=_EXPORT)
     p.add_argument(
@@ -65,6 +67,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="masks format: also write one label stack (a multi-page TIFF, as Fiji opens "
         "it) per TIFF stack the images were split from, page i the labels of slice i "
         "(<split>/stacks/<stack>.tif; slices not exported are unlabelled)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an OUT folder that holds files: the new export is written whole "
+        "beside it first, and the old folder removed only once the new one is in its place "
+        "(refused when OUT holds the project or its image files)",
     )
     p.set_defaults(handler=cmd_export)
 
@@ -112,6 +121,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         coco_mode=args.coco_mode or "polygon",
         stacks=args.stacks,
         voc_images=args.voc_images or "jpg",
+        overwrite=args.overwrite,
     )
     with open_project(args.project, lock=False) as project:  # read-only: runs beside a writer
         report = export_project(project, request, progress=ProgressLine("exporting"))

@@ -100,7 +100,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="write the active model's proposals")
     p.add_argument("project", type=Path)
     p.add_argument("--images", nargs="+", metavar="NAME", help="only these images (default: all)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="also write class-id PNG masks here")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="also write class-id PNG masks here, with images.json naming each one's image",
+    )
     p.add_argument(
         "--overwrite", action="store_true", help="with --out: replace masks already in DIR"
     )
@@ -184,6 +189,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--overwrite", action="store_true", help="with --export: replace an existing FILE"
+    )
+    p.add_argument(
+        "--again",
+        action="store_true",
+        help="with --import: store FILE as a new version even if a file of the same "
+        "content was imported before (otherwise that import says so and does nothing)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_models)
@@ -521,6 +532,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         raise AnnotatorError("--from-version goes with --export FILE")
     if args.overwrite and args.export_file is None:
         raise AnnotatorError("--overwrite goes with --export FILE")
+    if args.again and args.import_file is None:
+        raise AnnotatorError("--again goes with --import FILE")
     chosen = (args.rollback, args.import_file, args.export_file, args.keep)
     if args.json and chosen != (None, None, None, None):
         raise AnnotatorError("--json is for the listing of versions (without an option)")
@@ -532,6 +545,24 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"active model is now v{record.version}")
             return 0
         if args.import_file is not None:
+            before = (
+                versions.imported_before(project, args.import_file)
+                if not args.again and args.import_file.is_file()
+                else None
+            )
+            if before is not None:
+                active = project.active_model()
+                how = (
+                    "it is active"
+                    if active is not None and active.version == before.version
+                    else f"'annotator models {args.project} --rollback {before.version}' "
+                    "makes it active"
+                )
+                print(
+                    f"{args.import_file}: already imported as v{before.version} (the same "
+                    f"file content), nothing changed; {how} (--again imports it once more)"
+                )
+                return 0
             record = versions.import_model(project, args.import_file)
             print(
                 f"imported {args.import_file} as v{record.version} "

@@ -426,8 +426,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if existed:  # opened as it is: a demo made earlier (or stopped part-way), or any project
         with open_project(project_dir, lock=False) as project:
             n = len(project.images())
-        asked = args.images is not None or args.labelled is not None
-        given = " (--images and --labelled make a new demo only)" if asked else ""
+        asked = [
+            f"--{name} {value}"
+            for name, value in (("images", args.images), ("labelled", args.labelled))
+            if value is not None
+        ]
+        given = (
+            f" ({' and '.join(asked)} not applied: they apply only to a new demo project)"
+            if asked
+            else ""
+        )
         print(f"opened the existing project {project_dir}: {n} image(s){given}")
     else:
         print(f"demo project ready: {project_dir}")

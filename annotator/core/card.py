@@ -244,6 +244,10 @@ class ModelCard:
     #: Where an imported version came from (a file, and its version where it was trained);
     #: ``None`` for a version trained in this project.
     imported_from: str | None = None
+    #: The SHA-1 of the model file an imported version was read from (``None`` for a
+    #: version trained or adapted in this project, and for imports made before it was
+    #: recorded): importing the same file again finds it.
+    imported_sha1: str | None = None
     #: How a version made from its parent without training changed it (a class taken
     #: out of the project); ``None`` for a trained or imported version.
     adapted: str | None = None
@@ -342,6 +346,8 @@ class ModelCard:
             data["onnx"] = self.onnx
         if self.imported_from is not None:
             data["imported_from"] = self.imported_from
+        if self.imported_sha1 is not None:
+            data["imported_sha1"] = self.imported_sha1
         if self.adapted is not None:
             data["adapted"] = self.adapted
         return data
@@ -387,6 +393,7 @@ class ModelCard:
             metrics=_metrics(r.get_obj("metrics")),
             onnx=r.get_str("onnx") or None,
             imported_from=r.get_str("imported_from") or None,
+            imported_sha1=r.get_str("imported_sha1") or None,
             adapted=r.get_str("adapted") or None,
             format=r.get_str("format", CHECKPOINT_FORMAT),
             card_format=CARD_FORMAT,
@@ -410,6 +417,7 @@ _KNOWN = frozenset(
         "metrics",
         "onnx",
         "imported_from",
+        "imported_sha1",
         "adapted",
     ]
 )

@@ -19,6 +19,12 @@ class ImageStatus(StrEnum):
 KEPT_IMAGES_FILE = "images.json"
 #: Its ``"format"``: a file of that name written by anything else is not read.
 KEPT_IMAGES_FORMAT = "annotator-kept-labels"
+#: The ``"format"`` of the ``images.json`` that ``annotator predict --out`` writes beside
+#: its masks (their names are flat: ``a/x.png`` and ``b/x.png`` give ``x.png`` and
+#: ``x~2.png``): per mask file, its image's name, picture file and the SHA-1 of its
+#: picture, which the masks import reads to find each image (no status: an import makes
+#: the images it labels done, as usual).
+PREDICTED_IMAGES_FORMAT = "annotator-predicted-masks"
 
 
 def status_after_save(status: ImageStatus, labelled: bool) -> ImageStatus:

@@ -19,7 +19,8 @@ without them the pixel values are the project's class ids (the service applies t
 0/255 binary rule). A folder of labels the project kept itself (Kept Labels, Rescued
 Labels: ``storage/kept_labels.py``) names each mask's image in ``images.json``: the
 SHA-1 of its picture and its status go with the item, so the service finds the image by
-its picture and gives it back that status.
+its picture and gives it back that status. The masks ``annotator predict --out`` wrote
+name theirs there too (no status: those images become done, as usual).
 """
 
 from __future__ import annotations
@@ -41,7 +42,12 @@ from annotator.core.naming import (
     pair_base,
     slice_stems,
 )
-from annotator.core.status import KEPT_IMAGES_FILE, KEPT_IMAGES_FORMAT, ImageStatus
+from annotator.core.status import (
+    KEPT_IMAGES_FILE,
+    KEPT_IMAGES_FORMAT,
+    PREDICTED_IMAGES_FORMAT,
+    ImageStatus,
+)
 from annotator.core.tiff_layout import StackPlan, stack_plan
 from annotator.formats.base import (
     DEFAULT_EXPORT,
@@ -434,29 +440,32 @@ def _picture_stack(label_stack: Path, base: str) -> Path | None:
     return None
 
 
-def _kept_images(root: Path) -> dict[Path, tuple[str, str, ImageStatus]]:
-    """What the ``images.json`` of a folder of labels the project kept itself says of
-    its mask files: mask file -> (its image's name, the SHA-1 of its picture, the
-    image's status). Empty for any other dataset (no such file, or one of another
-    format)."""
+def _kept_images(root: Path) -> dict[Path, tuple[str, str, ImageStatus | None]]:
+    """What the ``images.json`` of a folder of labels the project kept itself, or of
+    masks ``annotator predict --out`` wrote, says of its mask files: mask file -> (its
+    image's name, the SHA-1 of its picture, the image's status: ``None`` for predicted
+    masks). Empty for any other dataset (no such file, or one of another format)."""
     file = root / KEPT_IMAGES_FILE
     if not file.is_file():
         return {}
     data = load_json(file)
-    if not isinstance(data, dict) or data.get("format") != KEPT_IMAGES_FORMAT:
+    kinds = (KEPT_IMAGES_FORMAT, PREDICTED_IMAGES_FORMAT)
+    if not isinstance(data, dict) or data.get("format") not in kinds:
         return {}
+    predicted = data["format"] == PREDICTED_IMAGES_FORMAT
     damaged = FormatError(
-        f"{file}: damaged (it names, per mask file, its image, the SHA-1 of its picture "
-        "and its status); move it away to import the masks by their file names, as done "
-        "images"
+        f"{file}: damaged (it names, per mask file, its image, the SHA-1 of its picture"
+        + ("" if predicted else " and its status")
+        + "); move it away to import the masks by their file names, as done images"
     )
     masks = data.get("masks")
     if not isinstance(masks, dict):
         raise damaged
-    out = {}
+    out: dict[Path, tuple[str, str, ImageStatus | None]] = {}
     for rel, entry in masks.items():
         try:
-            name, sha1, status = entry["image"], entry["sha1"], ImageStatus(entry["status"])
+            name, sha1 = entry["image"], entry["sha1"]
+            status = None if predicted else ImageStatus(entry["status"])
         except (TypeError, KeyError, ValueError):
             raise damaged from None
         if not isinstance(name, str) or not isinstance(sha1, str):

@@ -140,6 +140,7 @@ def _adapted(
         else CardMetrics(loss=loaded.card.metrics.loss),
         onnx=None,
         imported_from=None,  # the parent says where it came from
+        imported_sha1=None,
         adapted=f"v{active.version}, {change.describe()}",
     )
     card, onnx = onnx_export(card, network, state)

@@ -56,7 +56,7 @@ from annotator.formats.base import (
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import get_format
 from annotator.services.projects import refuse_inside_project
-from annotator.storage.atomic import put_in_place
+from annotator.storage.atomic import clear_replaced_folders, put_in_place, replace_folder
 from annotator.storage.images import read_image, read_tiff_stack
 from annotator.storage.kept_labels import KeptLabels
 from annotator.storage.project import (
@@ -95,6 +95,9 @@ class ExportRequest:
     #: What VOC's ``JPEGImages/`` holds: ``jpg`` (JPEG where it can) or ``keep``
     #: (``formats.voc``).
     voc_images: str = "jpg"
+    #: Replace an OUT that holds files (``export --overwrite``): the new folder is
+    #: written whole beside it, then swapped in, and only then the old one removed.
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -330,9 +333,11 @@ def export_project(
 ) -> ExportReport:
     """Write the project's labelled images to ``request.out`` in ``request.format``.
 
-    OUT must not exist or be an empty folder, outside the project folder. Nothing
-    appears at OUT unless every file was written (at the root of a drive, only a hidden
-    staging folder does).
+    OUT must not exist or be an empty folder, outside the project folder; with
+    ``request.overwrite`` a folder holding files is replaced, once the new one is
+    complete (:func:`~annotator.storage.atomic.replace_folder`), unless it holds the
+    project or one of its image files. Nothing appears at OUT unless every file was
+    written (at the root of a drive, only a hidden staging folder does).
     """
     spec = get_format(request.format)
     out = Path(request.out).absolute()
@@ -341,10 +346,16 @@ def export_project(
     # are staged inside it, and moved up when all are written.
     inside = out.is_dir() and os.path.ismount(out)
     partial = f".{out.name}.partial-"
-    if out.exists() and (
+    replacing = out.exists() and (
         not out.is_dir() or any(not (inside and p.name.startswith(partial)) for p in out.iterdir())
-    ):
-        raise FormatError(f"{out}: already exists and is not an empty folder")
+    )
+    if replacing:
+        if not request.overwrite or not out.is_dir():
+            raise FormatError(
+                f"{out}: already exists and is not an empty folder; give a new or empty "
+                "folder" + ("" if out.is_file() else ", or --overwrite to replace it")
+            )
+        _refuse_replacing(project, out, inside)
     dataset, skipped = build_export_dataset(project, request, progress)
     if not any(dataset.splits.values()):
         what = "done images" if request.include == "done" else "images with a label map"
@@ -379,7 +390,11 @@ def export_project(
         # flush per file would cost seconds on thousands of masks).
         if hasattr(os, "sync"):
             os.sync()
-        put_in_place(stage, out, inside)
+        if replacing:
+            replace_folder(stage, out)
+        else:
+            put_in_place(stage, out, inside)
+        clear_replaced_folders(out)
     except OSError as exc:
         shutil.rmtree(stage, ignore_errors=True)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the error names the file copied
@@ -405,6 +420,32 @@ def export_project(
         void_left_out=losses if spec.loses == "void" else (0, 0),
     )
     return replace(report, notes=tuple(export_notes(report, request, result.notes)))
+
+
+def _refuse_replacing(project: Project, out: Path, drive_root: bool) -> None:
+    """Refuse an ``--overwrite`` that would remove what is not an export: the project
+    folder, or one of the project's image files, inside ``out``; and the root of a
+    drive, which no rename can replace whole."""
+    real = out.resolve()
+    root = project.root.resolve()
+    if real in root.parents:
+        raise FormatError(
+            f"{out}: holds the project folder {project.root}; --overwrite would remove it: "
+            "export somewhere else"
+        )
+    if drive_root:
+        raise FormatError(
+            f"{out}: is the root of a drive, which cannot be replaced at once; export to a "
+            "new folder on it"
+        )
+    for rec in project.images():
+        path = project.image_path(rec)
+        # as recorded too: a link there to a picture elsewhere is how the project finds it
+        if real in path.resolve().parents or out in path.absolute().parents:
+            raise FormatError(
+                f"{out}: holds the image file of {rec.name!r} in the project; --overwrite "
+                "would remove it: export somewhere else"
+            )
 
 
 def _counting(dataset: ExportDataset, value: int, counts: dict[str, int]) -> ExportDataset:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import glob
+import json
 import logging
 import shutil
 import tempfile
@@ -43,7 +44,7 @@ from annotator.core.errors import (
 from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord
-from annotator.core.status import ImageStatus
+from annotator.core.status import KEPT_IMAGES_FILE, PREDICTED_IMAGES_FORMAT, ImageStatus
 from annotator.services.jobs import CancelToken, Dispatcher, LatestWinsWorker
 from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
@@ -126,7 +127,11 @@ def predict_images(
     done, so a cancel keeps what was finished. With ``out_dir``, the masks are also
     written there as class-id PNG files named after the images, all at once when every
     one is done (a cancel writes none there); files already there are replaced only with
-    ``overwrite``, and never inside the project folder. With a
+    ``overwrite``, and never inside the project folder; an ``images.json`` beside them
+    (:data:`~annotator.core.status.PREDICTED_IMAGES_FORMAT`) names each mask file's image,
+    its picture file and the SHA-1 of its picture, since the flat file names cannot tell
+    ``a/x.png`` from ``b/x.png`` (entries of masks written there before and not
+    replaced are kept). With a
     ``skipped`` list, an image that cannot be read (gone, damaged, replaced by another
     picture) is added to it as ``(name, reason)`` and the others go on; without, its
     error stops the run. With a ``made`` list, each image's result is added to it as
@@ -140,6 +145,9 @@ def predict_images(
         refuse_inside_project(project, out_dir, "masks")
         out_names = _out_file_names(project.images())
         there = [out_names[r.id] for r in records if (Path(out_dir) / out_names[r.id]).exists()]
+        index = Path(out_dir) / KEPT_IMAGES_FILE
+        if index.exists() and _earlier_index(index) is None:  # a file of the user's
+            there.append(KEPT_IMAGES_FILE)
         refuse_image_files(project, [Path(out_dir) / n for n in there], "masks")
         if there and not overwrite:
             raise AnnotatorError(
@@ -191,6 +199,7 @@ def predict_images(
             )
         if stage is not None and out is not None:
             if any(stage.iterdir()):
+                _write_index(project, stage, out, done, out_names)
                 put_in_place(stage, out, inside=stage.parent == out)
             else:
                 stage.rmdir()
@@ -229,6 +238,46 @@ def _out_stage(out: Path) -> Path:
         raise AnnotatorError(
             f"{out}: cannot create the folder for the masks ({exc.strerror or exc})"
         ) from None
+
+
+def _earlier_index(file: Path) -> dict[str, Any] | None:
+    """The mask entries of the ``images.json`` an earlier ``predict --out`` wrote at
+    ``file`` (``{}`` when there is none), or ``None`` for a file of another kind."""
+    if not file.exists():
+        return {}
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != PREDICTED_IMAGES_FORMAT:
+        return None
+    masks = data.get("masks")
+    return dict(masks) if isinstance(masks, dict) else None
+
+
+def _write_index(
+    project: Project,
+    stage: Path,
+    out: Path,
+    done: Sequence[PredictedImage],
+    out_names: Mapping[int, str],
+) -> None:
+    """``images.json`` in ``stage``: each mask file written (and each an earlier run
+    wrote to ``out`` that stays) -> its image's name, picture file and picture's SHA-1."""
+    masks = _earlier_index(out / KEPT_IMAGES_FILE) or {}
+    records = {r.id: r for r in project.images()}
+    for made in done:
+        rec = records.get(made.image_id)
+        if rec is None:
+            continue
+        masks[out_names[rec.id]] = {
+            "image": rec.name,
+            "file": str(project.image_path(rec)),
+            "sha1": rec.sha1,
+            "model_version": made.model_version,
+        }
+    data = {"format": PREDICTED_IMAGES_FORMAT, "masks": dict(sorted(masks.items()))}
+    (stage / KEPT_IMAGES_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def _out_file_names(records: list[ImageRecord]) -> dict[int, str]:

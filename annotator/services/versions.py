@@ -205,6 +205,35 @@ def check_model_file(
     return loaded
 
 
+def model_file_sha1(path: Path | str) -> str:
+    """The SHA-1 of a model file's content, which an imported version's card records."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the model file ({exc.strerror or exc})") from None
+    return digest.hexdigest()
+
+
+def imported_before(project: Project, path: Path | str) -> ModelRecord | None:
+    """The newest version imported from a file of the same content as ``path`` whose
+    files are still on disk (one pruned is no use: importing again restores it), or
+    ``None``. Imports made before the file's SHA-1 was recorded are not found."""
+    digest = model_file_sha1(path)
+    return next(
+        (
+            r
+            for r in reversed(project.models())
+            if r.card.imported_sha1 == digest and model_store.has_files(project, r)
+        ),
+        None,
+    )
+
+
 def import_model(project: Project, path: Path | str, *, export_onnx: bool = True) -> ModelRecord:
     """Store the checkpoint file ``path`` (a version exported from another project, or
     its ``weights.pt``) as this project's next version and make it active.
@@ -216,6 +245,7 @@ def import_model(project: Project, path: Path | str, *, export_onnx: bool = True
     """
     path = Path(path)
     loaded = check_model_file(path, project.schema.names)
+    digest = model_file_sha1(path)
     source = loaded.card
     card = replace(
         source,
@@ -227,6 +257,7 @@ def import_model(project: Project, path: Path | str, *, export_onnx: bool = True
         metrics=CardMetrics(loss=source.metrics.loss),
         onnx=None,
         imported_from=f"{path.name} (its v{source.version}, made {source.created_at[:19]})",
+        imported_sha1=digest,
     )
     return store_version(project, card, loaded.network, loaded.state_dict, export_onnx=export_onnx)
 

@@ -8,6 +8,7 @@ rename itself is durable.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -120,6 +121,47 @@ def put_in_place(stage: Path, out: Path, inside: bool) -> None:
             out.rmdir()
         os.replace(stage, out)
     fsync_dir(out if inside else out.parent)
+
+
+def replaced_prefix(out: Path) -> str:
+    """The name's beginning of the hidden folder :func:`replace_folder` moves an old
+    ``out`` to until the new one is in place."""
+    return f".{out.name}.replaced-"
+
+
+def replace_folder(stage: Path, out: Path) -> None:
+    """Put the complete folder ``stage`` (beside ``out``) in the place of the folder
+    ``out``, which holds files: ``out`` is first renamed to a hidden folder beside it
+    (:func:`replaced_prefix`), ``stage`` renamed to ``out``, and only then the old folder
+    removed. If the second rename fails the old folder is put back, so the old folder is
+    never removed before the new one is in place. Old folders that a killed process left
+    beside ``out`` are removed once ``out`` is there again."""
+    import shutil
+
+    old = Path(tempfile.mkdtemp(prefix=replaced_prefix(out), dir=out.parent))
+    old.rmdir()  # a free name on the same file system; a rename onto it makes it
+    os.chmod(stage, stat.S_IMODE(out.stat().st_mode))
+    os.rename(out, old)
+    try:
+        os.rename(stage, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    fsync_dir(out.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def clear_replaced_folders(out: Path) -> None:
+    """Remove the old folders :func:`replace_folder` left beside ``out`` when killed
+    after its new folder was in place; none while ``out`` is missing (a kill between the
+    two renames: the hidden one is then the only copy)."""
+    import shutil
+
+    if not out.is_dir():
+        return
+    with contextlib.suppress(OSError):
+        for entry in out.parent.glob(f"{glob.escape(replaced_prefix(out))}*"):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 #: A folder being written whole is ``.<name>.partial`` until it is renamed to ``<name>``.

@@ -37,6 +37,7 @@ import numpy as np
 
 from annotator.core.card import ModelCard, classes_fit
 from annotator.core.errors import ImageReadError, ModelError, ProjectError, SchemaError
+from annotator.core.folders import files_below
 from annotator.core.limits import NAMED_SKIPS, OTHER_PICTURE_SUFFIXES, named_first
 from annotator.core.naming import (
     NAME_MAX,
@@ -386,9 +387,10 @@ def collect_image_files(
     """Expand files and folders (recursively) into ``(file, display name)`` pairs.
 
     A file given directly is named by its file name; a file found in a folder by its
-    path relative to that folder. Non-image files inside folders are ignored; a
-    non-image file given directly is kept so that reading it reports the problem.
-    Nothing inside the (resolved) folders ``exclude`` is collected. Pictures of a type
+    path relative to that folder. Symbolic links to folders and files are followed,
+    each real folder and file once (:func:`~annotator.core.folders.files_below`).
+    Non-image files inside folders are ignored; a non-image file given directly is
+    kept so that reading it reports the problem. Nothing inside the (resolved) folders ``exclude`` is collected. Pictures of a type
     not read found in folders are counted by suffix into ``other_pictures``.
     """
     found: list[tuple[Path, str]] = []
@@ -398,14 +400,14 @@ def collect_image_files(
         if _inside(resolved, exclude):
             continue
         if p.is_dir():
-            # Compared as parts relative to p: resolving every file would cost a
-            # readlink per path component.
-            inner = [f.relative_to(resolved).parts for f in exclude if resolved in f.parents]
-            for sub in sorted(p.rglob("*"), key=lambda f: natural_path_key(f.relative_to(p))):
+            # Linked folders are followed (each real folder once); the project's own
+            # folders are left out wherever a link leads into them.
+            below = files_below(p, skip_dir=lambda d: _inside(d, exclude))
+            for sub in sorted(below, key=lambda f: natural_path_key(f.relative_to(p))):
                 rel = sub.relative_to(p)
-                if any(rel.parts[: len(f)] == f for f in inner):
-                    continue
                 if sub.name.startswith(".") or not sub.is_file():
+                    continue
+                if sub.is_symlink() and _inside(sub.resolve(), exclude):
                     continue
                 if is_image_path(sub):
                     found.append((sub, rel.as_posix()))
@@ -633,7 +635,15 @@ class Project:
                 staging.rmdir()
                 fsync_dir(folder)
             else:
-                os.replace(staging, folder)
+                try:
+                    os.replace(staging, folder)
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                        raise
+                    # made meanwhile by another creator (two demos racing on one name)
+                    raise ProjectError(
+                        f"{folder}: already exists and is not an empty folder"
+                    ) from None
                 fsync_dir(folder.parent)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

@@ -67,3 +67,48 @@ def test_an_export_through_a_link_into_the_project_is_refused(tmp_path, masks):
     with pytest.raises(AnnotatorError, match="is inside the project folder"):
         export_project(project, ExportRequest(format="voc", out=link / "export"))
     assert not (project.root / "export").exists()
+
+
+def test_overwrite_replaces_a_folder_holding_files_only_once_the_new_one_is_complete(
+    tmp_path, masks, capsys, monkeypatch
+):
+    make_project(tmp_path, masks).close()
+    root, out = tmp_path / "project", tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("an older export")
+    args = ["export", str(root), str(out), "--format", "masks"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"annotator: error: {out}: already exists and is not an empty folder; give a new or "
+        "empty folder, or --overwrite to replace it\n"
+    )
+
+    def cut_short():  # the export stops after writing its files, before the swap
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "sync", cut_short)
+    assert main([*args, "--overwrite"]) != 0
+    capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]  # kept whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "project", "src"]
+    monkeypatch.undo()
+    assert main([*args, "--overwrite"]) == 0
+    assert f"to {out}" in capsys.readouterr().out
+    assert not (out / "old.txt").exists() and (out / "class_names.txt").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "project", "src"]
+
+
+@pytest.mark.parametrize("holds", ["project", "pictures"])
+def test_overwrite_never_replaces_a_folder_holding_the_project_or_its_pictures(
+    tmp_path, masks, holds, capsys
+):
+    make_project(tmp_path, masks).close()
+    root = tmp_path / "project"
+    out = tmp_path if holds == "project" else tmp_path / "src"
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main(["export", str(root), str(out), "--format", "masks", "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    what = f"the project folder {root}" if holds == "project" else "the image file of "
+    assert f"{out}: holds {what}" in err and err.count("\n") == 1
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

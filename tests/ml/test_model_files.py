@@ -222,3 +222,34 @@ def test_a_grey_model_continued_on_colour_images_says_they_train_as_grey(trained
     assert "model v1 takes grey pictures" in err and "--from-scratch" in err
     out = training.train_project(source, steps=1, config=FAST, device="cpu", from_scratch=True)
     assert out.notes == () and out.model.card.input_channels == 3
+
+
+def test_importing_the_same_file_again_does_nothing_unless_again(trained, tmp_path, capsys):
+    source, target = trained
+    src, dst, out = str(source.root), str(target.root), tmp_path / "m.pt"
+    assert main(["models", src, "--export", str(out)]) == 0
+    assert main(["models", dst, "--import", str(out)]) == 0
+    capsys.readouterr()
+    copy = tmp_path / "copy.pt"  # the same content under another name is the same model
+    copy.write_bytes(out.read_bytes())
+    for again in (out, copy):
+        assert main(["models", dst, "--import", str(again)]) == 0
+        said = capsys.readouterr().out
+        assert said == (
+            f"{again}: already imported as v1 (the same file content), nothing changed; "
+            "it is active (--again imports it once more)\n"
+        )
+    assert [m.version for m in target.models()] == [1]
+    assert target.model(1).card.imported_sha1 == versions.model_file_sha1(out)
+    assert main(["models", dst, "--import", str(out), "--again"]) == 0
+    assert "as v2" in capsys.readouterr().out
+    assert [m.version for m in target.models()] == [1, 2]
+    assert main(["models", dst, "--rollback", "1"]) == 0
+    capsys.readouterr()
+    assert main(["models", dst, "--import", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "already imported as v2 (the same file content), nothing changed; " in said
+    assert f"'annotator models {dst} --rollback 2' makes it active" in said
+    assert [m.version for m in target.models()] == [1, 2]
+    assert main(["models", dst, "--again"]) != 0
+    assert "--again goes with --import FILE" in capsys.readouterr().err

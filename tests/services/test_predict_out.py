@@ -56,7 +56,10 @@ def test_an_interrupted_predict_out_writes_no_mask(project_root, tmp_path):
     assert not out.exists() and _hidden(tmp_path) == []
     with open_project(project_root) as project:
         done = proposals.predict_images(project, out_dir=out, predictor=_Predictor())
-    assert sorted(p.name for p in out.iterdir()) == [f"im{i}.png" for i in range(5)]
+    assert sorted(p.name for p in out.iterdir()) == [
+        *(f"im{i}.png" for i in range(5)),
+        "images.json",
+    ]
     assert all(d.exported_path == out / f"{d.name}" for d in done)
 
 
@@ -72,7 +75,7 @@ def test_an_interrupted_predict_leaves_a_folder_holding_files_as_it_was(project_
     with open_project(project_root) as project:
         proposals.predict_images(project, out_dir=out, predictor=_Predictor(), overwrite=True)
     names = sorted(p.name for p in out.iterdir())
-    assert names == [*(f"im{i}.png" for i in range(5)), "notes.txt"]
+    assert names == [*(f"im{i}.png" for i in range(5)), "images.json", "notes.txt"]
     assert (out / "im0.png").read_bytes() != b"older"
 
 
@@ -140,3 +143,60 @@ def test_running_out_of_memory_says_what_was_kept_and_writes_no_mask(project_roo
     assert "ran out of memory after 2 image(s)" in said
     assert f"their proposals are kept in the project, {out} was not written" in said
     assert not out.exists() and _hidden(tmp_path) == []
+
+
+def _scenes(tmp_path):
+    """A project of a/x.png and b/x.png (one file name, two pictures) and c.png."""
+    src = tmp_path / "scenes"
+    for i, rel in enumerate(("a/x.png", "b/x.png", "c.png")):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(src / rel), np.full((8, 8), 30 + i * 60, np.uint8))
+    with create_project(tmp_path / "S", ["bg", "cell"]) as project:
+        project.add_images([src])
+    return tmp_path / "S", src
+
+
+def test_predict_out_names_each_masks_image_in_images_json(tmp_path):
+    """The flat names (x.png, x~2.png) said no more which picture each mask is of."""
+    import json
+
+    root, src = _scenes(tmp_path)
+    out = tmp_path / "out"
+    with open_project(root) as project:
+        by_name = {r.name: r for r in project.images()}
+        proposals.predict_images(
+            project, [by_name["a/x.png"], by_name["b/x.png"]], out_dir=out, predictor=_Predictor()
+        )
+    index = json.loads((out / "images.json").read_text())
+    assert index["format"] == "annotator-predicted-masks"
+    assert {f: (e["image"], e["file"], e["sha1"]) for f, e in index["masks"].items()} == {
+        "x.png": ("a/x.png", str(src / "a" / "x.png"), by_name["a/x.png"].sha1),
+        "x~2.png": ("b/x.png", str(src / "b" / "x.png"), by_name["b/x.png"].sha1),
+    }
+    # a later run into the folder keeps the entries of the masks it does not replace
+    with open_project(root) as project:
+        proposals.predict_images(project, [by_name["c.png"]], out_dir=out, predictor=_Predictor())
+    index = json.loads((out / "images.json").read_text())
+    assert sorted(index["masks"]) == ["c.png", "x.png", "x~2.png"]
+    assert index["masks"]["x~2.png"]["image"] == "b/x.png"
+
+
+def test_predicted_masks_import_back_onto_their_own_images(tmp_path, capsys):
+    """x~2.png named no image: the import found b/x.png through images.json."""
+    root, _src = _scenes(tmp_path)
+    out = tmp_path / "out"
+    with open_project(root) as project:
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor())
+    assert main(["import", str(root), str(out), "--format", "masks"]) == 0
+    with open_project(root) as project:
+        labelled = {r.name for r in project.images() if project.load_mask(r) is not None}
+    assert labelled == {"a/x.png", "b/x.png", "c.png"}
+
+
+def test_a_users_own_images_json_in_out_is_not_replaced_unasked(project_root, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "images.json").write_text('{"mine": true}')
+    with open_project(project_root) as project, pytest.raises(AnnotatorError, match="images.json"):
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor())
+    assert (out / "images.json").read_text() == '{"mine": true}'

@@ -1,5 +1,7 @@
 """Atomic writes: the target is either the old or the new file, never a mix."""
 
+import os
+
 import pytest
 
 from annotator.storage.atomic import atomic_open, atomic_write_bytes, atomic_write_json
@@ -30,3 +32,34 @@ def test_new_files_are_world_readable_and_replacements_keep_their_mode(tmp_path)
     path.chmod(0o600)
     atomic_write_bytes(path, b"b")
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_replace_folder_puts_the_old_folder_back_when_the_new_cannot_go_in(tmp_path, monkeypatch):
+    from annotator.storage.atomic import clear_replaced_folders, replace_folder
+
+    out, stage = tmp_path / "out", tmp_path / ".out.partial-1"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    stage.mkdir()
+    (stage / "new.txt").write_text("new")
+    real, calls = os.rename, []
+
+    def second_fails(src, dst):
+        calls.append(src)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "rename", second_fails)
+    with pytest.raises(OSError):
+        replace_folder(stage, out)
+    monkeypatch.undo()
+    assert (out / "old.txt").read_text() == "old" and (stage / "new.txt").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.partial-1", "out"]
+    replace_folder(stage, out)
+    assert [p.name for p in out.iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    left = tmp_path / ".out.replaced-killed"  # a run killed before it removed the old one
+    left.mkdir()
+    clear_replaced_folders(out)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]

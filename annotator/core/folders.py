@@ -1,0 +1,44 @@
+"""Walking a folder the user gives: every file below it, linked folders included."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+
+def files_below(
+    folder: str | os.PathLike[str],
+    skip_dir: Callable[[Path], bool] | None = None,
+) -> Iterator[Path]:
+    """Every file below ``folder``, reached through symbolic links to folders and files
+    too (a dataset assembled from links is the user's folder as much as a copied one).
+
+    Each folder is entered once by its real path, so a link to an ancestor or a second
+    link to one folder does not walk it again (nor forever), and each file is yielded
+    once, at the first path that reaches it (a link to a file also found in a folder
+    walked counts once). Names are visited in sorted order, so which path reaches a
+    file first does not change from run to run. ``skip_dir(real_path)`` leaves a folder out. Paths are yielded
+    as reached (``folder / ...``), unresolved.
+    """
+    root = Path(folder)
+    seen_dirs = {os.path.realpath(root)}
+    seen_files: set[str] = set()
+    for dirpath, dirs, files in os.walk(root, followlinks=True):
+        real_dir = os.path.realpath(dirpath)
+        kept = []
+        for name in sorted(dirs):
+            real = os.path.realpath(os.path.join(dirpath, name))
+            if real in seen_dirs or (skip_dir is not None and skip_dir(Path(real))):
+                continue
+            seen_dirs.add(real)
+            kept.append(name)
+        dirs[:] = kept
+        for name in sorted(files):
+            path = os.path.join(dirpath, name)
+            # a plain file's real path is its real folder's; only a link needs resolving
+            real = os.path.realpath(path) if os.path.islink(path) else os.path.join(real_dir, name)
+            if real in seen_files:
+                continue
+            seen_files.add(real)
+            yield Path(path)
