@@ -577,6 +577,8 @@ class LoopController(QObject):
             )
             return
         project = service.project
+        if path.is_file() and not self._import_anew(path):
+            return
         outcome = run_with_progress(
             parent,
             "Import model",
@@ -589,6 +591,42 @@ class LoopController(QObject):
             return
         service.adopt(outcome.result)
         self.message.emit(f"Imported {path.name} as model v{outcome.result.version}", 5000)
+
+    def _import_anew(self, path: Path) -> bool:
+        """Whether to import ``path``: yes when no version was imported from a file of
+        its content; otherwise the user chooses between that version (made active, as the
+        CLI's ``--rollback`` would), importing it once more, and nothing."""
+        service = self.service
+        if service is None:
+            return False
+        try:
+            before = versions.imported_before(service.project, path)
+        except AnnotatorError:
+            return True  # the import itself says what is wrong with the file
+        if before is None:
+            return True
+        active = service.project.active_model()
+        is_active = active is not None and active.version == before.version
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Import model",
+            f"{path.name} was imported already, as model v{before.version}"
+            + (" (the active version)." if is_active else "."),
+            parent=self.panel.window(),
+        )
+        use = (
+            None
+            if is_active
+            else box.addButton(f"Use v{before.version}", QMessageBox.ButtonRole.AcceptRole)
+        )
+        again = box.addButton("Import once more", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        chosen = box.clickedButton()
+        if use is not None and chosen is use:
+            self.rollback(before.version)
+            return False
+        return chosen is again
 
     def export_model(self, path: Path | None = None) -> None:
         """Write the active version as one file (asked for when ``path`` is None)."""

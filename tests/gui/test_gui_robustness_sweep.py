@@ -948,3 +948,40 @@ def test_a_settings_file_with_recent_projects_of_another_type_still_starts(tmp_p
     assert store.recent_projects() == [] and store.last_project() is None
     store.add_recent(tmp_path)  # and it can be written again
     assert store.recent_projects() == [tmp_path.resolve()]
+
+
+def _answer_import_box(monkeypatch, button_text):
+    """The re-import question answered with the button whose text starts so (None:
+    asserts it is never asked); the texts asked are returned."""
+    asked: list[str] = []
+
+    def answer(box):
+        asked.append(box.text())
+        assert button_text is not None, box.text()
+        [button] = [b for b in box.buttons() if b.text().startswith(button_text)]
+        button.click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", answer)
+    return asked
+
+
+@pytest.mark.parametrize("choice", ["Use v", "Import once more", "Cancel"])
+def test_importing_the_same_model_file_again_asks(window, tmp_path, monkeypatch, choice):
+    """Model > Import of a file imported already (the CLI says so and changes nothing
+    unless --again): the app asks whether to use that version or import it once more."""
+    names = window.session.schema.names
+    path = model_file(tmp_path / "lab.pt", names)
+    asked = _answer_import_box(monkeypatch, None)
+    window.loop.import_model(path)
+    window.loop.import_model(model_file(tmp_path / "other.pt", [*names[:1], *names[1:]]))
+    assert [m.version for m in window.session.project.models()] == [1, 2]
+    assert asked == []  # other.pt holds other weights: a new file, no question
+    asked = _answer_import_box(monkeypatch, choice)
+    window.loop.import_model(path)  # the content of v1, while v2 is active
+    assert asked == ["lab.pt was imported already, as model v1."]
+    project = window.session.project
+    expected = {"Use v": ([1, 2], 1), "Import once more": ([1, 2, 3], 3), "Cancel": ([1, 2], 2)}
+    assert ([m.version for m in project.models()], project.active_model().version) == (
+        expected[choice]
+    )
