@@ -7,8 +7,9 @@ Written::
     OUT/images/<stem>.<ext>
 
 ``coco_mode="polygon"``: ``iscrowd`` 0, ``segmentation`` a list of corner-convention
-polygons (a region with holes is cut into hole-free pieces: COCO polygons cannot have
-holes), which pycocotools decodes back to exactly the region's pixels.
+polygons (a region with holes is cut into hole-free pieces, along the fewest columns or
+rows that meet every hole: COCO polygons cannot have holes, and an annotation decodes
+alone), which pycocotools decodes back to exactly the region's pixels.
 ``coco_mode="rle"``: compressed RLE, also with ``iscrowd`` 0. COCO's own data gives RLE
 to crowds (``iscrowd`` 1), but a crowd is what COCOeval ignores and detectron2 and
 mmdetection leave out of training; pycocotools decodes RLE whatever ``iscrowd`` says,

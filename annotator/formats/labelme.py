@@ -9,9 +9,12 @@ Written::
     OUT/<split>/<stem>.<ext>    the image (``imagePath`` is this relative name)
 
 labelme draws a polygon with ``PIL.ImageDraw.polygon(outline=1, fill=1)``, so polygons
-run through the centres of the region's boundary pixels; labelme polygons have no holes,
-so regions with holes are cut into hole-free pieces. Re-rasterised as labelme does,
-the pieces give back exactly the region.
+run through the centres of the region's boundary pixels. labelme polygons have no holes
+but are drawn in list order, a later shape over an earlier one: shapes are listed
+largest first, and a hole filled by other regions (void ones included) stays inside its
+region's outline, to be painted over by the smaller shapes that follow; a hole holding
+unlabelled pixels is cut open (:func:`~annotator.formats.polygons.painted_polygons`).
+Re-rasterised as labelme does, in order, the shapes give back exactly the label map.
 
 Read: shapes are rasterised the way labelme's ``shapes_to_label`` does (polygon,
 rectangle, circle, line, linestrip, point, mask), later shapes over earlier ones.
@@ -67,7 +70,7 @@ from annotator.formats.base import (
     read_names_file,
 )
 from annotator.formats.paths import join_within
-from annotator.formats.polygons import draw_pil_polygon, pad_to_three, region_polygons
+from annotator.formats.polygons import draw_pil_polygon, pad_to_three, painted_polygons
 
 DESCRIPTION = "labelme JSON per image (polygons per region), plus labels.txt"
 LABELME_VERSION = "5.0.1"
@@ -114,23 +117,23 @@ def background_summary(requested: str | None, default: str | None, result: ReadR
 
 
 def mask_to_shapes(mask: np.ndarray, names: list[str], void: int) -> list[dict[str, Any]]:
-    """labelme ``shapes`` for a label map: one polygon per hole-free piece of each region."""
-    shapes: list[dict[str, Any]] = []
+    """labelme ``shapes`` for a label map: one polygon per region (or per piece, for a
+    region around unlabelled pixels), largest first, so that the smaller shapes inside
+    a region's outline are drawn over it (labelme draws later shapes over earlier ones).
+    """
     label_of = {i: n for i, n in enumerate(names)}
     label_of[void] = IGNORE_LABEL
-    for region, polys in region_polygons(mask, [*range(len(names)), void], "centre"):
-        for poly in polys:
-            shapes.append(
-                {
-                    "label": label_of[region.class_id],
-                    "points": pad_to_three(poly).astype(float).tolist(),
-                    "group_id": None,
-                    "description": "",
-                    "shape_type": "polygon",
-                    "flags": {},
-                }
-            )
-    return shapes
+    return [
+        {
+            "label": label_of[class_id],
+            "points": pad_to_three(poly).astype(float).tolist(),
+            "group_id": None,
+            "description": "",
+            "shape_type": "polygon",
+            "flags": {},
+        }
+        for class_id, poly in painted_polygons(mask, [*range(len(names)), void])
+    ]
 
 
 def write_labelme(
