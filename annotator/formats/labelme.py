@@ -148,10 +148,12 @@ def write_labelme(
     listed = [IGNORE_LABEL, BACKGROUND_LABEL, *(n for n in dataset.names if n != BACKGROUND_LABEL)]
     folder.write_text("labels.txt", "".join(n + "\n" for n in listed))
     samples = dataset.samples()
+    unlabelled_images = 0
     for i, (split, s) in enumerate(samples):
         if progress:
             progress(i, len(samples), s.stem)
         mask = s.load_mask()
+        unlabelled_images += bool(np.any(mask == dataset.unlabelled))
         doc: dict[str, Any] = {
             "version": LABELME_VERSION,
             "flags": {},
@@ -164,7 +166,32 @@ def write_labelme(
         }
         folder.place_image(f"{split}/{s.image_file_name}", s.image_path, options.image_mode)
         folder.write_json(f"{split}/{s.stem}.json", doc)
-    return folder.result()
+    return folder.result([labels_note(dataset.names, unlabelled_images)])
+
+
+def labels_note(names: Sequence[str], unlabelled_images: int) -> str:
+    """The summary's line on what labelme2voc makes of the export: ``labels.txt`` puts
+    ``__ignore__`` and ``_background_`` first, so its class ids are not the project's,
+    and the pixels no shape covers (the unlabelled ones) become ``_background_``."""
+    if BACKGROUND_LABEL in names:
+        text = (
+            "labels.txt lists __ignore__ and _background_ before the other classes, as "
+            "labelme2voc requires: converted with it, class ids follow labels.txt "
+            "(_background_ is 0), not the project"
+        )
+    else:
+        text = (
+            "labels.txt lists __ignore__ and _background_ before the classes, as "
+            "labelme2voc requires: converted with it, class ids are the project's plus 1 "
+            "(_background_ is 0)"
+        )
+    if unlabelled_images:
+        text += (
+            f"; {unlabelled_images} image(s) have unlabelled pixels, which labelme2voc "
+            "makes _background_, so they train as that class: label them, or export as "
+            "masks or voc to keep them out of training"
+        )
+    return text
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -74,3 +74,28 @@ def test_an_export_without_those_pixels_says_nothing_of_them(tmp_path, capsys):
         assert main(["export", str(tmp_path / "project"), str(out), "--format", fmt]) == 0
         text = capsys.readouterr().out
         assert "void" not in text and "unlabelled" not in text
+
+
+def test_a_labelme_export_says_labelme2voc_shifts_ids_and_trains_unlabelled(
+    tmp_path, masks, capsys
+):
+    """labels.txt starts __ignore__, _background_: labelme2voc shifts the class ids by
+    one and gives the unlabelled pixels to _background_ (class 0). The summary said
+    nothing of it."""
+    make_project(tmp_path, masks).close()
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert main(["export", str(tmp_path / "project"), str(out), "--format", "labelme"]) == 0
+    text = capsys.readouterr().out
+    images, _ = _with(masks, U)
+    assert (out / "labels.txt").read_text().splitlines()[:2] == ["__ignore__", "_background_"]
+    (line,) = [ln for ln in text.splitlines() if "labelme2voc" in ln]
+    assert "class ids are the project's plus 1" in line
+    assert f"{images} image(s) have unlabelled pixels" in line and "masks or voc" in line
+
+
+def test_the_labelme_note_leaves_out_unlabelled_pixels_when_there_are_none(tmp_path, masks):
+    project = make_project(tmp_path, {"full": masks["full"]})
+    report = export_project(project, ExportRequest(format="labelme", out=tmp_path / "out"))
+    (line,) = [n for n in report.notes if "labelme2voc" in n]
+    assert "unlabelled" not in line
