@@ -97,10 +97,14 @@ def write_masks(
     # (split, label stack) -> its pages so far; the slices of a stack may fall into
     # several splits: each split's stack holds its own, the other pages unlabelled.
     stacks: dict[tuple[str, str], tuple[int, dict[int, np.ndarray]]] = {}
+    void_images = void_pixels = 0
     for i, (split, s) in enumerate(samples):
         if progress:
             progress(i, len(samples), s.stem)
         mask = s.load_mask()
+        n_void = int(np.count_nonzero(mask == dataset.void))
+        void_images += bool(n_void)
+        void_pixels += n_void
         folder.write_bytes(f"{split}/masks/{s.stem}.png", encode_png(mask))
         folder.place_image(f"{split}/images/{s.image_file_name}", s.image_path, options.image_mode)
         if options.stacks and s.stack is not None:
@@ -110,7 +114,22 @@ def write_masks(
         folder.write_bytes(
             f"{split}/stacks/{name}.tif", _label_stack(pages, planes, dataset.unlabelled)
         )
-    return folder.result()
+    notes = [void_note(void_images, void_pixels, dataset.void, dataset.unlabelled)]
+    return folder.result(notes if void_images else [])
+
+
+def void_note(images: int, pixels: int, void: int, unlabelled: int) -> str:
+    """The summary's line on void pixels: written as their own value, which a loader
+    that ignores one value (the unlabelled one) reads as a class."""
+    text = (
+        f"{images} image(s) have void pixels ({pixels:,} in all), written as {void} "
+        f"(unlabelled as {unlabelled}; dataset.json records both): a loader that ignores "
+        f"only {unlabelled} (mmsegmentation, CrossEntropyLoss(ignore_index={unlabelled})) "
+        f"fails on {void} or trains it as a class; map {void} to {unlabelled} first"
+    )
+    if void == 254:
+        text += ", or export as voc (255 for both)"
+    return text
 
 
 def _label_stack(pages: dict[int, np.ndarray], planes: int, unlabelled: int) -> bytes:
