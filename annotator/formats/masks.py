@@ -330,7 +330,20 @@ def _decode(
         marks = {int(np.iinfo(pixels.dtype).max): VOID}
     if palette is not None:
         return labelling.from_palette(pixels, palette, path, marks), bits
-    return labelling.from_ids(pixels, path, marks), bits
+    try:
+        return labelling.from_ids(pixels, path, marks), bits
+    except FormatError as exc:
+        # An export of ours without its dataset.json: void (max - 1) is no class id.
+        top = int(np.iinfo(pixels.dtype).max)
+        table = labelling.table
+        if reserved or table is None or top - 1 in table.ids or not np.any(pixels == top - 1):
+            raise
+        raise FormatError(
+            f"{exc}; an Annotator masks export writes void as {top - 1} and unlabelled as "
+            f"{top} and records them in its dataset.json, missing here: put the export's "
+            f"dataset.json beside {table.path.name} (or write one holding "
+            f'{{"void": {top - 1}, "unlabelled": {top}}})'
+        ) from None
 
 
 def _labels(
