@@ -10,7 +10,9 @@ Layout written::
                                    images were split from (page i = slice i's labels)
 
 Read: every ``*.png`` directly in SRC, or else in any ``masks/`` folder below SRC (else
-in a mask folder beside a picture folder: ISBI's ``labels/`` by ``images/``),
+in a mask folder beside a picture folder: ISBI's ``labels/`` by ``images/``; else the
+files below SRC named as masks; else, when SRC is itself a mask folder such as
+``masks/``, every mask below it, outside picture folders),
 matched to a project image by file stem. With a class table (``--labels FILE``, else the
 first of :data:`~annotator.formats.colour_table.TABLE_FILES` in SRC's folder or the one
 above it) the ids are mapped by name, and colour-coded masks (RGB, or palette PNGs of
@@ -368,14 +370,19 @@ def _mask_files_in(src: Path) -> list[Path]:
     def masks_in(found: list[Path]) -> list[Path]:
         return sorted(p for p in found if p.suffix.lower() in MASK_SUFFIXES and p.is_file())
 
-    direct = masks_in(list(src.iterdir()))
-    if direct:
+    def without_pictures(found: list[Path]) -> list[Path]:
         # Pictures beside their masks (x.png by x_mask.png, as `annotator add` leaves
         # them) are not masks themselves.
-        masked = {pair_base(p.stem) for p in direct if mask_ending(p.stem) is not None}
+        masked = {(p.parent, pair_base(p.stem)) for p in found if mask_ending(p.stem) is not None}
         return [
-            p for p in direct if mask_ending(p.stem) is not None or p.stem.lower() not in masked
+            p
+            for p in found
+            if mask_ending(p.stem) is not None or (p.parent, p.stem.lower()) not in masked
         ]
+
+    direct = masks_in(list(src.iterdir()))
+    if direct:
+        return without_pictures(direct)
     nested = masks_in(list(src.rglob("masks/*")))
     if nested:
         return nested
@@ -391,7 +398,18 @@ def _mask_files_in(src: Path) -> list[Path]:
     if beside_pictures:
         return masks_in([p for d in beside_pictures for p in d.rglob("*")])
     # A dataset's tree of files named as masks (Cityscapes' gtFine/<split>/<city>/).
-    return [p for p in masks_in(list(src.rglob("*"))) if mask_ending(p.stem) is not None]
+    below = masks_in(list(src.rglob("*")))
+    named = [p for p in below if mask_ending(p.stem) is not None]
+    if named or src.name.lower() not in MASK_FOLDERS:
+        return named
+    # A mask folder given itself, its masks in subfolders (masks/a/x.png, masks/b/x.png);
+    # not the files of a picture folder below it. (None is named as a mask, so none is
+    # a picture beside its mask.)
+    return [
+        p
+        for p in below
+        if not any(d.lower() in PICTURE_FOLDERS for d in p.relative_to(src).parts[:-1])
+    ]
 
 
 def import_folder(masks: Sequence[Path], pictures: Sequence[Path]) -> Path | None:
