@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.errors import FormatError
+from annotator.core.schema import name_key
 from annotator.formats.base import (
     BACKGROUND_LABEL,
     DEFAULT_EXPORT,
@@ -260,6 +261,7 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
             raise FormatError(f"{path}: not a COCO file ('{key}' is missing or not a list)")
     names: list[str] = []
     cat_index: dict[int, int] = {}
+    seen: dict[str, tuple[int, str]] = {}  # name_key -> (id, name) of the first category
     for k, cat in enumerate(data["categories"]):
         where = f"{path}: categories[{k}]"
         if (
@@ -271,10 +273,16 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
         cid = _int(cat.get("id"), where + ".id")
         if cid in cat_index:
             raise FormatError(f"{where}: category id {cid} appears twice")
+        name = cat["name"].strip()
+        first = seen.setdefault(name_key(name), (cid, name))
+        if first[0] != cid:
+            same = repr(name) if name == first[1] else f"{first[1]!r} and {name!r}, in any case"
+            raise FormatError(
+                f"{path}: categories {first[0]} and {cid} have the same name ({same}): "
+                "rename one, or give their annotations one category"
+            )
         cat_index[cid] = len(names)
-        names.append(cat["name"].strip())
-    if len(names_lut(names)) != len(names):
-        raise FormatError(f"{path}: two categories have the same name")
+        names.append(name)
     images: dict[int, dict[str, Any]] = {}
     for k, img in enumerate(data["images"]):
         where = f"{path}: images[{k}]"
