@@ -7,8 +7,9 @@ Written::
     OUT/images/<stem>.<ext>
 
 ``coco_mode="polygon"``: ``iscrowd`` 0, ``segmentation`` a list of corner-convention
-polygons (a region with holes is cut into hole-free pieces: COCO polygons cannot have
-holes), which pycocotools decodes back to exactly the region's pixels.
+polygons (a region with holes is cut into hole-free pieces, along the fewest columns or
+rows that meet every hole: COCO polygons cannot have holes, and an annotation decodes
+alone), which pycocotools decodes back to exactly the region's pixels.
 ``coco_mode="rle"``: compressed RLE, also with ``iscrowd`` 0. COCO's own data gives RLE
 to crowds (``iscrowd`` 1), but a crowd is what COCOeval ignores and detectron2 and
 mmdetection leave out of training; pycocotools decodes RLE whatever ``iscrowd`` says,
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.errors import FormatError
+from annotator.core.schema import name_key
 from annotator.formats.base import (
     BACKGROUND_LABEL,
     DEFAULT_EXPORT,
@@ -259,6 +261,7 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
             raise FormatError(f"{path}: not a COCO file ('{key}' is missing or not a list)")
     names: list[str] = []
     cat_index: dict[int, int] = {}
+    seen: dict[str, tuple[int, str]] = {}  # name_key -> (id, name) of the first category
     for k, cat in enumerate(data["categories"]):
         where = f"{path}: categories[{k}]"
         if (
@@ -270,10 +273,16 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
         cid = _int(cat.get("id"), where + ".id")
         if cid in cat_index:
             raise FormatError(f"{where}: category id {cid} appears twice")
+        name = cat["name"].strip()
+        first = seen.setdefault(name_key(name), (cid, name))
+        if first[0] != cid:
+            same = repr(name) if name == first[1] else f"{first[1]!r} and {name!r}, in any case"
+            raise FormatError(
+                f"{path}: categories {first[0]} and {cid} have the same name ({same}): "
+                "rename one, or give their annotations one category"
+            )
         cat_index[cid] = len(names)
-        names.append(cat["name"].strip())
-    if len(names_lut(names)) != len(names):
-        raise FormatError(f"{path}: two categories have the same name")
+        names.append(name)
     images: dict[int, dict[str, Any]] = {}
     for k, img in enumerate(data["images"]):
         where = f"{path}: images[{k}]"

@@ -9,9 +9,12 @@ Written::
     OUT/<split>/<stem>.<ext>    the image (``imagePath`` is this relative name)
 
 labelme draws a polygon with ``PIL.ImageDraw.polygon(outline=1, fill=1)``, so polygons
-run through the centres of the region's boundary pixels; labelme polygons have no holes,
-so regions with holes are cut into hole-free pieces. Re-rasterised as labelme does,
-the pieces give back exactly the region.
+run through the centres of the region's boundary pixels. labelme polygons have no holes
+but are drawn in list order, a later shape over an earlier one: shapes are listed
+largest first, and a hole filled by other regions (void ones included) stays inside its
+region's outline, to be painted over by the smaller shapes that follow; a hole holding
+unlabelled pixels is cut open (:func:`~annotator.formats.polygons.painted_polygons`).
+Re-rasterised as labelme does, in order, the shapes give back exactly the label map.
 
 Read: shapes are rasterised the way labelme's ``shapes_to_label`` does (polygon,
 rectangle, circle, line, linestrip, point, mask), later shapes over earlier ones.
@@ -67,7 +70,7 @@ from annotator.formats.base import (
     read_names_file,
 )
 from annotator.formats.paths import join_within
-from annotator.formats.polygons import draw_pil_polygon, pad_to_three, region_polygons
+from annotator.formats.polygons import draw_pil_polygon, pad_to_three, painted_polygons
 
 DESCRIPTION = "labelme JSON per image (polygons per region), plus labels.txt"
 LABELME_VERSION = "5.0.1"
@@ -114,23 +117,23 @@ def background_summary(requested: str | None, default: str | None, result: ReadR
 
 
 def mask_to_shapes(mask: np.ndarray, names: list[str], void: int) -> list[dict[str, Any]]:
-    """labelme ``shapes`` for a label map: one polygon per hole-free piece of each region."""
-    shapes: list[dict[str, Any]] = []
+    """labelme ``shapes`` for a label map: one polygon per region (or per piece, for a
+    region around unlabelled pixels), largest first, so that the smaller shapes inside
+    a region's outline are drawn over it (labelme draws later shapes over earlier ones).
+    """
     label_of = {i: n for i, n in enumerate(names)}
     label_of[void] = IGNORE_LABEL
-    for region, polys in region_polygons(mask, [*range(len(names)), void], "centre"):
-        for poly in polys:
-            shapes.append(
-                {
-                    "label": label_of[region.class_id],
-                    "points": pad_to_three(poly).astype(float).tolist(),
-                    "group_id": None,
-                    "description": "",
-                    "shape_type": "polygon",
-                    "flags": {},
-                }
-            )
-    return shapes
+    return [
+        {
+            "label": label_of[class_id],
+            "points": pad_to_three(poly).astype(float).tolist(),
+            "group_id": None,
+            "description": "",
+            "shape_type": "polygon",
+            "flags": {},
+        }
+        for class_id, poly in painted_polygons(mask, [*range(len(names)), void])
+    ]
 
 
 def write_labelme(
@@ -145,10 +148,12 @@ def write_labelme(
     listed = [IGNORE_LABEL, BACKGROUND_LABEL, *(n for n in dataset.names if n != BACKGROUND_LABEL)]
     folder.write_text("labels.txt", "".join(n + "\n" for n in listed))
     samples = dataset.samples()
+    unlabelled_images = 0
     for i, (split, s) in enumerate(samples):
         if progress:
             progress(i, len(samples), s.stem)
         mask = s.load_mask()
+        unlabelled_images += bool(np.any(mask == dataset.unlabelled))
         doc: dict[str, Any] = {
             "version": LABELME_VERSION,
             "flags": {},
@@ -161,7 +166,32 @@ def write_labelme(
         }
         folder.place_image(f"{split}/{s.image_file_name}", s.image_path, options.image_mode)
         folder.write_json(f"{split}/{s.stem}.json", doc)
-    return folder.result()
+    return folder.result([labels_note(dataset.names, unlabelled_images)])
+
+
+def labels_note(names: Sequence[str], unlabelled_images: int) -> str:
+    """The summary's line on what labelme2voc makes of the export: ``labels.txt`` puts
+    ``__ignore__`` and ``_background_`` first, so its class ids are not the project's,
+    and the pixels no shape covers (the unlabelled ones) become ``_background_``."""
+    if BACKGROUND_LABEL in names:
+        text = (
+            "labels.txt lists __ignore__ and _background_ before the other classes, as "
+            "labelme2voc requires: converted with it, class ids follow labels.txt "
+            "(_background_ is 0), not the project"
+        )
+    else:
+        text = (
+            "labels.txt lists __ignore__ and _background_ before the classes, as "
+            "labelme2voc requires: converted with it, class ids are the project's plus 1 "
+            "(_background_ is 0)"
+        )
+    if unlabelled_images:
+        text += (
+            f"; {unlabelled_images} image(s) have unlabelled pixels, which labelme2voc "
+            "makes _background_, so they train as that class: label them, or export as "
+            "masks or voc to keep them out of training"
+        )
+    return text
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -10,7 +10,9 @@ Layout written::
                                    images were split from (page i = slice i's labels)
 
 Read: every ``*.png`` directly in SRC, or else in any ``masks/`` folder below SRC (else
-in a mask folder beside a picture folder: ISBI's ``labels/`` by ``images/``),
+in a mask folder beside a picture folder: ISBI's ``labels/`` by ``images/``; else the
+files below SRC named as masks; else, when SRC is itself a mask folder such as
+``masks/``, every mask below it, outside picture folders),
 matched to a project image by file stem. With a class table (``--labels FILE``, else the
 first of :data:`~annotator.formats.colour_table.TABLE_FILES` in SRC's folder or the one
 above it) the ids are mapped by name, and colour-coded masks (RGB, or palette PNGs of
@@ -103,10 +105,14 @@ def write_masks(
     # (split, label stack) -> its pages so far; the slices of a stack may fall into
     # several splits: each split's stack holds its own, the other pages unlabelled.
     stacks: dict[tuple[str, str], tuple[int, dict[int, np.ndarray]]] = {}
+    void_images = void_pixels = 0
     for i, (split, s) in enumerate(samples):
         if progress:
             progress(i, len(samples), s.stem)
         mask = s.load_mask()
+        n_void = int(np.count_nonzero(mask == dataset.void))
+        void_images += bool(n_void)
+        void_pixels += n_void
         folder.write_bytes(f"{split}/masks/{s.stem}.png", encode_png(mask))
         folder.place_image(f"{split}/images/{s.image_file_name}", s.image_path, options.image_mode)
         if options.stacks and s.stack is not None:
@@ -116,7 +122,22 @@ def write_masks(
         folder.write_bytes(
             f"{split}/stacks/{name}.tif", _label_stack(pages, planes, dataset.unlabelled)
         )
-    return folder.result()
+    notes = [void_note(void_images, void_pixels, dataset.void, dataset.unlabelled)]
+    return folder.result(notes if void_images else [])
+
+
+def void_note(images: int, pixels: int, void: int, unlabelled: int) -> str:
+    """The summary's line on void pixels: written as their own value, which a loader
+    that ignores one value (the unlabelled one) reads as a class."""
+    text = (
+        f"{images} image(s) have void pixels ({pixels:,} in all), written as {void} "
+        f"(unlabelled as {unlabelled}; dataset.json records both): a loader that ignores "
+        f"only {unlabelled} (mmsegmentation, CrossEntropyLoss(ignore_index={unlabelled})) "
+        f"fails on {void} or trains it as a class; map {void} to {unlabelled} first"
+    )
+    if void == 254:
+        text += ", or export as voc (255 for both)"
+    return text
 
 
 def _label_stack(pages: dict[int, np.ndarray], planes: int, unlabelled: int) -> bytes:
@@ -317,7 +338,20 @@ def _decode(
         marks = {int(np.iinfo(pixels.dtype).max): VOID}
     if palette is not None:
         return labelling.from_palette(pixels, palette, path, marks), bits
-    return labelling.from_ids(pixels, path, marks), bits
+    try:
+        return labelling.from_ids(pixels, path, marks), bits
+    except FormatError as exc:
+        # An export of ours without its dataset.json: void (max - 1) is no class id.
+        top = int(np.iinfo(pixels.dtype).max)
+        table = labelling.table
+        if reserved or table is None or top - 1 in table.ids or not np.any(pixels == top - 1):
+            raise
+        raise FormatError(
+            f"{exc}; an Annotator masks export writes void as {top - 1} and unlabelled as "
+            f"{top} and records them in its dataset.json, missing here: put the export's "
+            f"dataset.json beside {table.path.name} (or write one holding "
+            f'{{"void": {top - 1}, "unlabelled": {top}}})'
+        ) from None
 
 
 def _labels(
@@ -342,14 +376,19 @@ def _mask_files_in(src: Path) -> list[Path]:
     def masks_in(found: list[Path]) -> list[Path]:
         return sorted(p for p in found if p.suffix.lower() in MASK_SUFFIXES and p.is_file())
 
-    direct = masks_in(list(src.iterdir()))
-    if direct:
+    def without_pictures(found: list[Path]) -> list[Path]:
         # Pictures beside their masks (x.png by x_mask.png, as `annotator add` leaves
         # them) are not masks themselves.
-        masked = {pair_base(p.stem) for p in direct if mask_ending(p.stem) is not None}
+        masked = {(p.parent, pair_base(p.stem)) for p in found if mask_ending(p.stem) is not None}
         return [
-            p for p in direct if mask_ending(p.stem) is not None or p.stem.lower() not in masked
+            p
+            for p in found
+            if mask_ending(p.stem) is not None or (p.parent, p.stem.lower()) not in masked
         ]
+
+    direct = masks_in(list(src.iterdir()))
+    if direct:
+        return without_pictures(direct)
     nested = masks_in(list(src.rglob("masks/*")))
     if nested:
         return nested
@@ -365,7 +404,18 @@ def _mask_files_in(src: Path) -> list[Path]:
     if beside_pictures:
         return masks_in([p for d in beside_pictures for p in d.rglob("*")])
     # A dataset's tree of files named as masks (Cityscapes' gtFine/<split>/<city>/).
-    return [p for p in masks_in(list(src.rglob("*"))) if mask_ending(p.stem) is not None]
+    below = masks_in(list(src.rglob("*")))
+    named = [p for p in below if mask_ending(p.stem) is not None]
+    if named or src.name.lower() not in MASK_FOLDERS:
+        return named
+    # A mask folder given itself, its masks in subfolders (masks/a/x.png, masks/b/x.png);
+    # not the files of a picture folder below it. (None is named as a mask, so none is
+    # a picture beside its mask.)
+    return [
+        p
+        for p in below
+        if not any(d.lower() in PICTURE_FOLDERS for d in p.relative_to(src).parts[:-1])
+    ]
 
 
 def import_folder(masks: Sequence[Path], pictures: Sequence[Path]) -> Path | None:

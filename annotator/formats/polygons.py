@@ -10,11 +10,19 @@ Two polygon conventions are in use by the formats we write:
   (labelme) and ``cv2.fillPoly`` (ultralytics), which both draw the outline pixels
   too. A region one pixel wide traces to a degenerate polygon that still draws exactly.
 
-None of these formats has polygon *holes* (COCO and labelme union or overpaint their
-polygons). So a region with holes is first cut into hole-free pieces: a vertical cut
-at the left edge of a hole opens it, and the cut repeats until no piece has a hole.
-Each piece traces to one simple outline, and the union of the re-rasterised pieces is
-the region again, pixel for pixel. Tests check this exactness on generated masks.
+None of these formats has polygon *holes*. Two ways round that:
+
+* **painted** (labelme, YOLO: :func:`painted_polygons`): their readers paint the
+  polygons one after another, a later one winning where they overlap (labelme keeps the
+  list order; ultralytics' overlap masks draw the largest first). A hole filled with
+  pixels that other polygons paint is left in the outline, and those smaller polygons,
+  drawn later, paint over it. Only a hole holding pixels nothing paints (unlabelled, or
+  void where the format does not write it) is cut open.
+* **cut** (COCO, whose annotations each decode alone): a region with holes is cut
+  along the fewest columns (or rows) that meet every hole into hole-free pieces.
+
+Each piece traces to one simple outline, and the re-rasterised pieces give back the
+region, pixel for pixel. Tests check this exactness on generated masks.
 """
 
 from __future__ import annotations
@@ -76,43 +84,77 @@ def _components(mask: np.ndarray, x0: int, y0: int) -> list[tuple[np.ndarray, in
     return out
 
 
-def _hole_cut_columns(piece: np.ndarray) -> list[int]:
-    """The leftmost column of every hole of ``piece`` (one 8-connected component);
-    empty when it has none."""
+def _hole_labels(piece: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The holes of ``piece`` (one 8-connected component): an int label map of its crop
+    (0 outside holes, ``k`` on hole ``k``, holes 4-connected) and each hole's
+    ``(x, y, w, h)`` box (row ``k - 1``)."""
     padded = np.pad(piece.astype(np.uint8), 1)
     contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None or not np.any(hierarchy[0, :, 3] >= 0):
-        return []
+        return np.zeros(piece.shape, np.int32), np.zeros((0, 4), np.int64)
     # The holes are the background pixels inside the filled outer outline.
     filled = np.zeros_like(padded)
     outer = [c for c, h in zip(contours, hierarchy[0]) if h[3] < 0]
     cv2.drawContours(filled, outer, -1, 1, thickness=-1)
     holes = ((filled > 0) & (padded == 0)).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
-    return sorted({int(stats[k, 0]) - 1 for k in range(1, n)})  # back to unpadded columns
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
+    boxes = stats[1:, :4].astype(np.int64)
+    boxes[:, :2] -= 1  # back to unpadded coordinates
+    return labels[1:-1, 1:-1].astype(np.int32), boxes
+
+
+def _stabbing(intervals: list[tuple[int, int]]) -> list[int]:
+    """The fewest positions that hit every closed interval ``[a, b]`` (greedy by the
+    right ends)."""
+    cuts: list[int] = []
+    for a, b in sorted(intervals, key=lambda ab: ab[1]):
+        if not cuts or cuts[-1] < a:
+            cuts.append(b)
+    return cuts
+
+
+def _hole_cuts(piece: np.ndarray) -> tuple[int, list[int]]:
+    """Where to cut ``piece`` so that every hole opens: ``(axis, positions)``, axis 1 for
+    columns, 0 for rows; no positions when it has no hole.
+
+    A cut at column ``c`` (columns ``< c`` and ``>= c`` go to different slabs) opens
+    every hole that has pixels in column ``c``: each part of such a hole either touches
+    column ``c`` (its left neighbour then lies outside its slab) or reaches it through a
+    4-connected path that crosses the slabs' border. So the cuts are the fewest columns
+    (or rows, when fewer) that meet every hole, not one per hole.
+    """
+    _, boxes = _hole_labels(piece)
+    if not len(boxes):
+        return 1, []
+    columns = _stabbing([(int(x), int(x + w - 1)) for x, _, w, _ in boxes])
+    rows = _stabbing([(int(y), int(y + h - 1)) for _, y, _, h in boxes])
+    return (0, rows) if len(rows) < len(columns) else (1, columns)
 
 
 def hole_free_pieces(region: Region) -> list[tuple[np.ndarray, int, int]]:
     """Cut a region into 8-connected pieces without holes: ``(crop, x0, y0)`` each.
 
-    Vertical cuts at the leftmost column of every hole: within each slab between cuts,
-    every part of a hole touches a cut it continues across (a 4-connected path between
-    slabs crosses their border), so it is open; a whole hole inside one slab starts at
-    that slab's left cut. Cutting never closes a new hole, so one pass suffices; the
-    loop re-checks anyway. A region without holes comes back whole.
+    Straight cuts through the region's box, along the fewest columns (or rows) that
+    meet every hole (:func:`_hole_cuts`): every hole then touches a cut and is open.
+    Cutting never closes a new hole, so one pass suffices; the loop re-checks anyway.
+    A region without holes comes back whole.
     """
     todo = [(region.mask, region.x0, region.y0)]
     done: list[tuple[np.ndarray, int, int]] = []
     while todo:
         mask, x0, y0 = todo.pop()
-        cuts = _hole_cut_columns(mask)
+        axis, cuts = _hole_cuts(mask)
         if not cuts:
             done.append((mask, x0, y0))
             continue
-        edges = [0, *[c for c in cuts if c > 0], mask.shape[1]]
+        edges = [0, *[c for c in cuts if c > 0], mask.shape[axis]]
         for a, b in zip(edges[:-1], edges[1:]):
-            if b > a:
+            if b <= a:
+                continue
+            if axis == 1:
                 todo.extend(_components(mask[:, a:b], x0 + a, y0))
+            else:
+                todo.extend(_components(mask[a:b, :], x0, y0 + a))
     done.sort(key=lambda t: (t[2], t[1]))
     return done
 
@@ -227,6 +269,88 @@ def region_polygons(
                 yield region, region_corner_polygons(region)
             else:
                 yield region, region_centre_polygons(region)
+
+
+@dataclass
+class _Overpainted:
+    """A region of a painted export and the holes it leaves to be painted over."""
+
+    region: Region
+    holes: np.ndarray  # int hole labels of the region's crop (0: not a hole)
+    filled: set[int]  # holes covered by the region's outline, painted over later
+
+    def pieces(self) -> list[tuple[np.ndarray, int, int]]:
+        r = self.region
+        if not self.filled:
+            return hole_free_pieces(r)
+        grown = r.mask | np.isin(self.holes, sorted(self.filled))
+        return hole_free_pieces(Region(r.class_id, grown, r.x0, r.y0))
+
+
+def painted_polygons(
+    label_map: np.ndarray, class_ids: Sequence[int]
+) -> list[tuple[int, np.ndarray]]:
+    """Centre outlines ``(class_id, points)`` of every region of ``class_ids`` for a
+    reader that paints polygons one after another, a later one winning where they
+    overlap, in the order returned: largest filled area first (labelme keeps the list
+    order; ultralytics' ``polygons2masks_overlap`` sorts by area, largest first).
+
+    A hole whose pixels all belong to ``class_ids`` is painted over by the regions that
+    fill it, which are smaller and so come later: the region's outline need not open it,
+    and stays whole instead of being cut into slabs (a one-pixel diagonal line of
+    another class inside a region would otherwise cut it at every column). A hole with
+    any other pixel (unlabelled, or void where void is not written) is cut open as in
+    :func:`hole_free_pieces`. Painting the result in order gives back exactly the
+    pixels of ``class_ids``, and nothing elsewhere: this is checked on the masks (the
+    outline of a hole-free piece draws exactly the piece), and a hole whose pixels
+    would come out wrong (e.g. a region that fills it is not smaller) is cut open.
+    """
+    paintable = np.isin(label_map, list(class_ids))
+    nothing = np.iinfo(np.int64).min
+    target = np.where(paintable, label_map.astype(np.int64), nothing)
+    regions: list[_Overpainted] = []
+    for region in class_regions(label_map, class_ids):
+        holes, _ = _hole_labels(region.mask)
+        h, w = region.mask.shape
+        crop = paintable[region.y0 : region.y0 + h, region.x0 : region.x0 + w]
+        unpaintable = set(np.unique(holes[(holes > 0) & ~crop]).tolist())
+        filled = set(np.unique(holes[holes > 0]).tolist()) - unpaintable
+        regions.append(_Overpainted(region, holes, filled))
+    while regions:
+        pieces = [(i, piece) for i, r in enumerate(regions) for piece in r.pieces()]
+        areas = [int(np.count_nonzero(m)) for _, (m, _, _) in pieces]
+        order = sorted(range(len(pieces)), key=lambda k: -areas[k])
+        # Equal areas may be drawn in either order (numpy's argsort is not stable).
+        ties_reversed = sorted(range(len(pieces)), key=lambda k: (-areas[k], -k))
+        wrong: dict[int, set[int]] = {}
+        for painting in (order, ties_reversed):
+            owner = np.full(label_map.shape, -1, np.int64)
+            for k in painting:
+                m, x0, y0 = pieces[k][1]
+                h, w = m.shape
+                owner[y0 : y0 + h, x0 : x0 + w][m] = k
+            piece_class = np.array([regions[i].region.class_id for i, _ in pieces], np.int64)
+            got = np.where(owner >= 0, piece_class[np.maximum(owner, 0)], nothing)
+            for y, x in zip(*np.nonzero(got != target)):
+                # Only an overpainted hole can come out wrong: every other pixel a piece
+                # covers is its own, and every pixel of class_ids is some piece's own.
+                i = pieces[int(owner[y, x])][0]
+                r = regions[i].region
+                wrong.setdefault(i, set()).add(int(regions[i].holes[y - r.y0, x - r.x0]))
+        if not wrong:
+            break
+        progress = False
+        for i, holes_wrong in wrong.items():
+            progress |= bool(regions[i].filled & holes_wrong)
+            regions[i].filled -= holes_wrong
+        if not progress:  # cannot happen (see above); cut every hole open, as exact
+            if not any(o.filled for o in regions):
+                break
+            for o in regions:
+                o.filled.clear()
+    if not regions:
+        return []
+    return [(regions[pieces[k][0]].region.class_id, centre_outline(*pieces[k][1])) for k in order]
 
 
 def pad_to_three(points: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ Written::
 
     OUT/JPEGImages/<stem>.jpg            the images (see below)
     OUT/SegmentationClass/<stem>.png     palette PNG: pixel = class id, 255 = void/unlabelled
-    OUT/ImageSets/Segmentation/{train,val,test}.txt
+    OUT/ImageSets/Segmentation/{train,val,test}.txt, and trainval.txt (train + val)
     OUT/class_names.txt                  line i = name of class id i
 
 VOC loaders build ``JPEGImages/<name>.jpg`` from the names the split lists
@@ -100,6 +100,12 @@ def write_voc(
         folder.write_text(
             f"ImageSets/Segmentation/{split}.txt", "".join(s.stem + "\n" for s in items)
         )
+    # VOC's own lists include trainval (torchvision's VOCSegmentation(image_set=
+    # "trainval") and mmsegmentation's configs read it): train then val.
+    trainval = [s for split in ("train", "val") for s in dataset.splits.get(split, [])]
+    folder.write_text(
+        "ImageSets/Segmentation/trainval.txt", "".join(s.stem + "\n" for s in trainval)
+    )
     if options.voc_images not in VOC_IMAGES:
         raise FormatError(f"unknown VOC image mode {options.voc_images!r}; use jpg or keep")
     if options.image_mode not in ("copy", "hardlink", "symlink"):  # (JPEGs written need none)

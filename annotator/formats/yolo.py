@@ -12,8 +12,12 @@ own folder (``path: .`` would be the current directory). Ultralytics needs ``tra
 
 Coordinates are pixel centres ``(c + 0.5) / width`` so that both ultralytics
 (``polygon * size`` truncated to int, then ``cv2.fillPoly``) and our reader land on
-pixel ``c`` again. Void and unlabelled pixels are not written. YOLO has no holes, so
-regions with holes are cut into hole-free pieces.
+pixel ``c`` again. Void and unlabelled pixels are not written. YOLO has no holes, but
+ultralytics' overlap masks (``overlap_mask=True``, its default for segmentation) draw
+the polygons largest first, a smaller one winning: a hole filled by other regions stays
+inside its region's outline and they paint over it; a hole holding void or unlabelled
+pixels is cut open (:func:`~annotator.formats.polygons.painted_polygons`). Lines are
+written largest first.
 
 Read: SRC is the dataset folder (with ``data.yaml`` or ``*.yaml`` naming the classes),
 a labels folder, or a split's folder (``train/`` holding ``images/`` and ``labels/``).
@@ -50,7 +54,7 @@ from annotator.formats.base import (
     image_size,
     names_lut,
 )
-from annotator.formats.polygons import pad_to_three, region_polygons
+from annotator.formats.polygons import pad_to_three, painted_polygons
 
 DESCRIPTION = "YOLO segmentation: normalised polygons per region, data.yaml"
 
@@ -59,10 +63,9 @@ def mask_to_lines(mask: np.ndarray, n_classes: int) -> list[str]:
     h, w = mask.shape
     scale = np.array([w, h], np.float64)
     lines = []
-    for region, polys in region_polygons(mask, range(n_classes), "centre"):
-        for poly in polys:
-            xy = (pad_to_three(poly).astype(np.float64) + 0.5) / scale
-            lines.append(f"{region.class_id} " + " ".join(f"{v:.6f}" for v in xy.ravel()))
+    for class_id, poly in painted_polygons(mask, range(n_classes)):
+        xy = (pad_to_three(poly).astype(np.float64) + 0.5) / scale
+        lines.append(f"{class_id} " + " ".join(f"{v:.6f}" for v in xy.ravel()))
     return lines
 
 

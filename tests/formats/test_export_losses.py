@@ -74,3 +74,51 @@ def test_an_export_without_those_pixels_says_nothing_of_them(tmp_path, capsys):
         assert main(["export", str(tmp_path / "project"), str(out), "--format", fmt]) == 0
         text = capsys.readouterr().out
         assert "void" not in text and "unlabelled" not in text
+
+
+def test_a_labelme_export_says_labelme2voc_shifts_ids_and_trains_unlabelled(
+    tmp_path, masks, capsys
+):
+    """labels.txt starts __ignore__, _background_: labelme2voc shifts the class ids by
+    one and gives the unlabelled pixels to _background_ (class 0). The summary said
+    nothing of it."""
+    make_project(tmp_path, masks).close()
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert main(["export", str(tmp_path / "project"), str(out), "--format", "labelme"]) == 0
+    text = capsys.readouterr().out
+    images, _ = _with(masks, U)
+    assert (out / "labels.txt").read_text().splitlines()[:2] == ["__ignore__", "_background_"]
+    (line,) = [ln for ln in text.splitlines() if "labelme2voc" in ln]
+    assert "class ids are the project's plus 1" in line
+    assert f"{images} image(s) have unlabelled pixels" in line and "masks or voc" in line
+
+
+def test_the_labelme_note_leaves_out_unlabelled_pixels_when_there_are_none(tmp_path, masks):
+    project = make_project(tmp_path, {"full": masks["full"]})
+    report = export_project(project, ExportRequest(format="labelme", out=tmp_path / "out"))
+    (line,) = [n for n in report.notes if "labelme2voc" in n]
+    assert "unlabelled" not in line
+
+
+def test_a_masks_export_says_void_is_254_which_loaders_ignoring_255_do_not_skip(
+    tmp_path, masks, capsys
+):
+    """Only dataset.json said void is 254: mmsegmentation and CrossEntropyLoss with
+    ignore_index=255 fail on it."""
+    make_project(tmp_path, masks).close()
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert main(["export", str(tmp_path / "project"), str(out), "--format", "masks"]) == 0
+    text = capsys.readouterr().out
+    images, pixels = _with(masks, V)
+    line = (
+        f"  {images} image(s) have void pixels ({pixels:,} in all), written as 254 "
+        "(unlabelled as 255; dataset.json records both): a loader that ignores only 255 "
+        "(mmsegmentation, CrossEntropyLoss(ignore_index=255)) fails on 254 or trains it as "
+        "a class; map 254 to 255 first, or export as voc (255 for both)\n"
+    )
+    assert line in text
+    project = make_project(tmp_path / "novoid", {"full": masks["full"]})
+    report = export_project(project, ExportRequest(format="masks", out=tmp_path / "o2"))
+    assert not any("void" in n for n in report.notes)

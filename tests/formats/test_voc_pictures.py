@@ -14,7 +14,7 @@ import os
 import numpy as np
 import pytest
 import tifffile
-from fmthelpers import CLASSES, U
+from fmthelpers import CLASSES, U, make_project
 from PIL import Image, ImageCms
 
 from annotator.cli import main
@@ -228,3 +228,16 @@ def test_jpeg_encoding_is_quality_95_without_chroma_subsampling():
     assert jpeg_cannot_hold(np.zeros((2, 2, 2), np.uint8)) == "2-channel"
     assert jpeg_cannot_hold(np.zeros((2, 2), np.float32)) == "32-bit float"
     assert jpeg_cannot_hold(np.zeros((2, 2, 3), np.uint8)) is None
+
+
+def test_a_voc_export_lists_trainval_as_train_then_val(tmp_path, masks):
+    """torchvision's VOCSegmentation(image_set="trainval") needs trainval.txt; it was
+    not written."""
+    with make_project(tmp_path, masks) as project:
+        export_project(project, ExportRequest("voc", tmp_path / "voc", split=(0.5, 0.5, 0)))
+    sets = tmp_path / "voc" / "ImageSets" / "Segmentation"
+    train, val, trainval = (
+        (sets / f"{s}.txt").read_text().split() for s in ("train", "val", "trainval")
+    )
+    assert train and val
+    assert trainval == train + val
