@@ -263,11 +263,12 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
         # round's own time left (ProgressLine's own counts the start-up as steps' time).
         what = f"loss {p.loss:.4f} {p.phase}" if p.phase == "train" or not p.detail else p.detail
         if p.max_steps:
-            line(p.step, p.max_steps, what, p.eta_s)
+            line(p.step, p.max_steps, what, p.eta_s, phase=p.phase)
         else:
             total = int(p.max_seconds or 0)
             done = min(int(p.elapsed_s), total)
-            line(done, total, f"step {p.step} {what}" if p.phase == "train" else what, p.eta_s)
+            text = f"step {p.step} {what}" if p.phase == "train" else what
+            line(done, total, text, p.eta_s, phase=p.phase)
 
     main = not torchrun.is_helper_rank()
     try:
