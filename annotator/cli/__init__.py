@@ -4,7 +4,8 @@ Each area of commands lives in its own module with a ``register(subparsers)`` fu
 handlers import heavy libraries (torch, Qt) only when they run, so ``annotator --help``
 stays fast. User errors print one line on stderr and exit 1; a bug prints one line,
 writes the traceback to a crash log and exits 70 - never a traceback on the terminal.
-Ctrl+C exits 130. Under ``torchrun`` each message is said once: by rank 0, or by the
+Ctrl+C exits 130; SIGTERM (a batch system's time limit, ``kill``) stops a command as
+Ctrl+C does and exits 143. Under ``torchrun`` each message is said once: by rank 0, or by the
 helper rank that alone met the failure.
 """
 
@@ -24,6 +25,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from annotator import __version__
+from annotator.cli import interrupts
 from annotator.cli.options import CommandParser
 from annotator.cli.progress import end_open_line
 from annotator.core import torchrun
@@ -34,7 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = ("project_cmds", "ml_cmds", "format_cmds", "b
 
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 70
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = interrupts.EXIT_INTERRUPTED  # 143 instead after a SIGTERM
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,8 +97,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if refusal:  # rank 0 says it; the other ranks end quietly
             print(f"annotator: error: {refusal}", file=sys.stderr)
         return EXIT_USER_ERROR
+    interrupts.reset()
+    code = _run(handler, args)
+    return interrupts.exit_code() if code == EXIT_INTERRUPTED else code
+
+
+def _run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """The command's exit code; its errors said in one line."""
     try:
-        return _call(handler, args)
+        if args.command in (None, "gui"):  # the app saves on SIGTERM, its own way
+            return _call(handler, args)
+        with interrupts.sigterm_interrupts():
+            return _call(handler, args)
     except SaidElsewhere as exc:  # another process of the torchrun group printed why
         return EXIT_INTERRUPTED if exc.interrupted else EXIT_USER_ERROR
     except AnnotatorError as exc:
@@ -104,7 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:
         if not torchrun.is_helper_rank():  # Ctrl+C reaches every process: rank 0 says it
-            said = str(exc) if isinstance(exc, InterruptedAfterPublish) else "interrupted"
+            said = (
+                str(exc)
+                if isinstance(exc, InterruptedAfterPublish | interrupts.Terminated)
+                else "interrupted by SIGTERM"
+                if interrupts.terminated()
+                else "interrupted"
+            )
             print(f"annotator: {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:

@@ -276,7 +276,7 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
     except Cancelled as exc:  # Ctrl+C while the labels were read
         line.finish()
         if main:
-            print(f"annotator: {exc}; the model version is unchanged", file=sys.stderr)
+            print(f"annotator: {exc}{_by()}; the model version is unchanged", file=sys.stderr)
         return EXIT_INTERRUPTED
     except ImageReadError as exc:
         if exc.problem != "no such file":
@@ -289,20 +289,28 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
     line.finish()
     if outcome.result.status == "cancelled":  # Ctrl+C: what was asked for, not an error
         if outcome.main_process:
-            print(f"annotator: training {outcome.result.message}", file=sys.stderr)
+            said = outcome.result.message.replace("cancelled", f"cancelled{_by()}", 1)
+            print(f"annotator: training {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not cancel.is_set() and outcome.main_process:
         _print_round(outcome)
     if cancel.is_set():  # Ctrl+C came too late to stop the round (or while it was said)
         if outcome.main_process:
             said = (
-                "training cancelled: the model version is unchanged"
+                f"training cancelled{_by()}: the model version is unchanged"
                 if outcome.model is None
-                else str(InterruptedAfterPublish(outcome.model.version))
+                else f"{InterruptedAfterPublish(outcome.model.version)}{_by()}"
             )
             print(f"annotator: {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def _by() -> str:
+    """`` by SIGTERM`` when that stopped the round (a log then says why), else ``""``."""
+    from annotator.cli import interrupts
+
+    return " by SIGTERM" if interrupts.terminated() else ""
 
 
 def _missing_image(root: Path, exc: ImageReadError) -> str:
@@ -359,22 +367,27 @@ def _print_round(outcome: TrainOutcome) -> None:
 
 @contextlib.contextmanager
 def _sigint_cancels() -> Iterator[threading.Event]:
-    """Ctrl+C ends the round at its next step (a second one interrupts at once)."""
+    """Ctrl+C, or SIGTERM (a batch system's time limit, ``kill``), ends the round at its
+    next step (a second one interrupts at once)."""
+    from annotator.cli import interrupts
+
     cancel = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield cancel
         return
 
-    def on_sigint(signum, frame):  # type: ignore[no-untyped-def]
+    def on_signal(signum, frame):  # type: ignore[no-untyped-def]
+        interrupts.note(signum)
         if cancel.is_set():
-            raise KeyboardInterrupt
+            raise interrupts.Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         cancel.set()
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield cancel
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
