@@ -472,6 +472,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "strategy": found.strategy,
+                    "ordered_by": found.ordered_by,
                     "active_version": found.active_version,
                     "candidates": found.candidates,
                     "scored_now": found.scored_now,
@@ -509,9 +510,16 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         score = "" if item.score is None or found.strategy != SCORED else f"{item.score:.3f}"
         if score and item.version != found.active_version:
             score += f" (v{item.version})" if item.version is not None else " (older model)"
-        print(f"{rank:4d}  {item.name:<{width}}  {item.status:<11} {score}".rstrip())
+        gone = "  (picture missing)" if item.missing else ""
+        print(f"{rank:4d}  {item.name:<{width}}  {item.status:<11} {score}".rstrip() + gone)
     if found.skipped:
         print(f"  {len(found.skipped)} image(s) could not be read and are not listed")
+    if missing := found.missing():
+        print(
+            f"  {missing} of them have no picture on disk (moved or deleted; ranked by a "
+            "score stored before): put the file back, or remove the image with "
+            "`annotator remove`"
+        )
     unscored = found.unscored()
     if unscored:
         print(

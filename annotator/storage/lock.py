@@ -5,8 +5,8 @@ rounds) would each act on a stale view: two ``add`` runs give two images the sam
 two rounds both publish "v3". SQLite alone serialises single transactions, not these
 read-decide-write sequences. So every process that changes a project takes
 ``PROJECT/.annotator.lock`` for as long as it has the project open; read-only commands
-(``status``, ``models``, ``export``) do not, and run beside the holder (WAL mode lets
-them read while it writes).
+(``status``, ``models``, ``export``, ``suggest --stored-only``) do not, and run beside
+the holder (WAL mode lets them read while it writes).
 
 The lock is an ``flock`` on the file (on Windows, ``msvcrt.locking`` of one byte far
 past the file's end, where it never blocks reading the content). The system drops it
@@ -303,7 +303,8 @@ def _refusal(folder: Path, info: LockInfo | None) -> str:
     who = f" ({info.describe()})" if info else ""
     return (
         f"{folder}: project is open in another process{who}; close it there first "
-        "(read-only commands such as status, models and export can run beside it)"
+        "(read-only commands such as status, models, export and suggest --stored-only can "
+        "run beside it)"
     )
 
 
