@@ -95,6 +95,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"architecture of a new model ({', '.join(architecture_names())}; "
         f"default {DEFAULT_ARCH}); with an existing model it needs --from-scratch",
     )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object at the end: the version published (or null, and why), "
+        "steps, loss and validation metrics (progress stays on stderr)",
+    )
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("predict", help="write the active model's proposals")
@@ -276,7 +282,10 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
     except Cancelled as exc:  # Ctrl+C while the labels were read
         line.finish()
         if main:
-            print(f"annotator: {exc}{_by()}; the model version is unchanged", file=sys.stderr)
+            said = f"{exc}{_by()}; the model version is unchanged"
+            if args.json:
+                print(json.dumps(_round_json(None, cancel, said), indent=2))
+            print(f"annotator: {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except ImageReadError as exc:
         if exc.problem != "no such file":
@@ -290,9 +299,19 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
     if outcome.result.status == "cancelled":  # Ctrl+C: what was asked for, not an error
         if outcome.main_process:
             said = outcome.result.message.replace("cancelled", f"cancelled{_by()}", 1)
+            if args.json:
+                print(json.dumps(_round_json(outcome, cancel, f"training {said}"), indent=2))
             print(f"annotator: training {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if not cancel.is_set() and outcome.main_process:
+    if args.json and outcome.main_process:
+        print(json.dumps(_round_json(outcome, cancel), indent=2))
+        for note in outcome.notes:
+            print(f"note: {note} (`annotator train --from-scratch`)", file=sys.stderr)
+        for warning in outcome.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if outcome.model is None and not cancel.is_set():  # said in the JSON, and here
+            raise AnnotatorError(f"training round not published: {outcome.result.message}")
+    elif not cancel.is_set() and outcome.main_process:
         _print_round(outcome)
     if cancel.is_set():  # Ctrl+C came too late to stop the round (or while it was said)
         if outcome.main_process:
@@ -304,6 +323,49 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
             print(f"annotator: {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def _round_json(
+    outcome: TrainOutcome | None, cancel: threading.Event, reason: str | None = None
+) -> dict[str, object]:
+    """What ``train --json`` prints: one object, whether or not a version was published
+    (``published``: its number, or null and ``reason`` says why)."""
+    result = None if outcome is None else outcome.result
+    model = None if outcome is None else outcome.model
+    if model is None and reason is None:
+        reason = (
+            "training cancelled: the model version is unchanged"
+            if cancel.is_set()
+            else result.message
+            if result is not None and result.message
+            else "not published"
+        )
+    metrics: dict[str, object] | None = None
+    if model is not None and result is not None and result.metrics is not None:
+        card = model.card.metrics
+        metrics = {
+            "pixels": card.val_pixels,
+            "pixel_accuracy": card.pixel_accuracy,
+            "mean_iou": card.mean_iou,
+            "iou": dict(card.iou),
+            "not_scored": card.not_scored,
+        }
+    loss = None if result is None else result.final_loss
+    return {
+        "published": None if model is None else model.version,
+        "parent": model.parent if model is not None else None,
+        "status": "cancelled" if result is None else result.status,
+        "steps": 0 if result is None else result.steps,
+        "seconds": None if result is None else round(result.seconds, 3),
+        "device": None if result is None else result.device,
+        "processes": 1 if result is None else result.world_size,
+        "loss": loss if loss is not None and math.isfinite(loss) else None,
+        "metrics": metrics,
+        "reason": None if model is not None else reason,
+        "interrupted": cancel.is_set(),
+        "notes": [] if outcome is None else list(outcome.notes),
+        "warnings": [] if outcome is None else list(outcome.warnings),
+    }
 
 
 def _by() -> str:
