@@ -197,6 +197,12 @@ def cmd_add(args: argparse.Namespace) -> int:
     )
 
     with open_project(args.project) as project:
+        gone = [p for p in args.paths if not os.path.lexists(p)]
+        if len(gone) == len(args.paths):  # nothing to read: said before any work
+            raise AnnotatorError(
+                f"{', '.join(map(str, gone))}: no such file or folder"
+                + ("" if len(gone) == 1 else " (none of them)")
+            )
         progress = ProgressLine("adding")
         before = len(project.images())
         try:
@@ -271,7 +277,10 @@ def cmd_add(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     if report.errors and not report.added and not report.skipped:
-        return 1
+        raise AnnotatorError(
+            f"nothing added: the {len(report.errors)} file(s) found could not be read "
+            "(each named above)"
+        )
     return 2 if report.errors else 0
 
 
