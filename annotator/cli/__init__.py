@@ -2,9 +2,11 @@
 
 Each area of commands lives in its own module with a ``register(subparsers)`` function;
 handlers import heavy libraries (torch, Qt) only when they run, so ``annotator --help``
-stays fast. User errors print one line on stderr and exit 1; a bug prints one line,
+stays fast. User errors print one line on stderr and exit 1 (75 when the project is busy:
+another process holds its lock; ``--wait SECONDS`` waits for it); a bug prints one line,
 writes the traceback to a crash log and exits 70 - never a traceback on the terminal.
-Ctrl+C exits 130. Under ``torchrun`` each message is said once: by rank 0, or by the
+Ctrl+C exits 130; SIGTERM (a batch system's time limit, ``kill``) stops a command as
+Ctrl+C does and exits 143. Under ``torchrun`` each message is said once: by rank 0, or by the
 helper rank that alone met the failure.
 """
 
@@ -24,17 +26,20 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from annotator import __version__
-from annotator.cli.options import CommandParser
+from annotator.cli import interrupts
+from annotator.cli.options import CommandParser, wait_seconds
 from annotator.cli.progress import end_open_line
 from annotator.core import torchrun
 from annotator.core.errors import AnnotatorError, InterruptedAfterPublish, SaidElsewhere
+from annotator.services.project_lock import LockInfo, ProjectLocked, wait_for_locks
 
 # Modules under annotator.cli that add sub-commands, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = ("project_cmds", "ml_cmds", "format_cmds", "bench_cmds")
 
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 70
-EXIT_INTERRUPTED = 130
+EXIT_BUSY = 75  # EX_TEMPFAIL: another process holds the project's lock; try again later
+EXIT_INTERRUPTED = interrupts.EXIT_INTERRUPTED  # 143 instead after a SIGTERM
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,11 +51,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"annotator {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument(
+        "--wait", type=wait_seconds, default=0.0, metavar="SECONDS", help=_WAIT_HELP
+    )
     # each command refuses an argument it does not know with its own usage
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for name in COMMAND_MODULES:
         importlib.import_module(f"annotator.cli.{name}").register(sub)
+    for name, command in sub.choices.items():  # also after the command: `train P --wait 60`
+        if not name.startswith("bench"):  # (SUPPRESS: not given keeps the one before it)
+            command.add_argument(
+                "--wait",
+                type=wait_seconds,
+                default=argparse.SUPPRESS,
+                metavar="SECONDS",
+                help=_WAIT_HELP,
+            )
     return parser
+
+
+_WAIT_HELP = (
+    "when another process has the project open (its lock), wait up to SECONDS for it "
+    "to close instead of refusing at once (exit code 75 if it still has it)"
+)
+
+
+def _waiting(seconds: float, holder: object) -> None:
+    """What ``--wait`` says, once, as it starts to wait for the project's lock."""
+    who = f" ({holder.describe()})" if isinstance(holder, LockInfo) else ""
+    print(
+        f"annotator: the project is open in another process{who}; waiting up to "
+        f"{seconds:g} s for it to close",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _crash_log(exc: BaseException) -> str:
@@ -95,16 +129,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         if refusal:  # rank 0 says it; the other ranks end quietly
             print(f"annotator: error: {refusal}", file=sys.stderr)
         return EXIT_USER_ERROR
+    interrupts.reset()
+    wait_for_locks(args.wait, _waiting)
     try:
-        return _call(handler, args)
+        code = _run(handler, args)
+    finally:
+        wait_for_locks(0)
+    return interrupts.exit_code() if code == EXIT_INTERRUPTED else code
+
+
+def _run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """The command's exit code; its errors said in one line."""
+    try:
+        if args.command in (None, "gui"):  # the app saves on SIGTERM, its own way
+            return _call(handler, args)
+        with interrupts.sigterm_interrupts():
+            return _call(handler, args)
     except SaidElsewhere as exc:  # another process of the torchrun group printed why
         return EXIT_INTERRUPTED if exc.interrupted else EXIT_USER_ERROR
+    except ProjectLocked as exc:  # busy, not wrong: the same command works later
+        print(f"annotator: error: {_from_process(str(exc))}", file=sys.stderr)
+        return EXIT_BUSY
     except AnnotatorError as exc:
         print(f"annotator: error: {_from_process(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:
         if not torchrun.is_helper_rank():  # Ctrl+C reaches every process: rank 0 says it
-            said = str(exc) if isinstance(exc, InterruptedAfterPublish) else "interrupted"
+            said = (
+                str(exc)
+                if isinstance(exc, InterruptedAfterPublish | interrupts.Terminated)
+                else "interrupted by SIGTERM"
+                if interrupts.terminated()
+                else "interrupted"
+            )
             print(f"annotator: {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:

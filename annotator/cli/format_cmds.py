@@ -131,7 +131,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     given = [float(v) for v in args.split.split(",") if v.strip()]
     if abs(sum(given) - 1.0) > 1e-6:
         shares = ", ".join(f"{k} {v:.3g}" for k, v in zip(("train", "val", "test"), request.split))
-        print(f"  --split {args.split} does not sum to 1: read as shares ({shares})")
+        print(
+            f"note: --split {args.split} does not sum to 1: read as shares ({shares})",
+            file=sys.stderr,
+        )
     for line in report.notes:
         print(f"  {line}")
     return 0
@@ -208,6 +211,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     for note in report.notes:
         print(f"  {note}")
     if report.skipped:
-        print(f"  skipped {len(report.skipped)} item(s) (reasons above)")
+        print(f"{len(report.skipped)} item(s) skipped (reasons above)", file=sys.stderr)
         return 2 if report.imported else 1
     return 0

@@ -95,6 +95,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"architecture of a new model ({', '.join(architecture_names())}; "
         f"default {DEFAULT_ARCH}); with an existing model it needs --from-scratch",
     )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object at the end: the version published (or null, and why), "
+        "steps, loss and validation metrics (progress stays on stderr)",
+    )
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("predict", help="write the active model's proposals")
@@ -274,11 +280,12 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
         # round's own time left (ProgressLine's own counts the start-up as steps' time).
         what = f"loss {p.loss:.4f} {p.phase}" if p.phase == "train" or not p.detail else p.detail
         if p.max_steps:
-            line(p.step, p.max_steps, what, p.eta_s)
+            line(p.step, p.max_steps, what, p.eta_s, phase=p.phase)
         else:
             total = int(p.max_seconds or 0)
             done = min(int(p.elapsed_s), total)
-            line(done, total, f"step {p.step} {what}" if p.phase == "train" else what, p.eta_s)
+            text = f"step {p.step} {what}" if p.phase == "train" else what
+            line(done, total, text, p.eta_s, phase=p.phase)
 
     main = not torchrun.is_helper_rank()
     try:
@@ -286,7 +293,10 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
     except Cancelled as exc:  # Ctrl+C while the labels were read
         line.finish()
         if main:
-            print(f"annotator: {exc}; the model version is unchanged", file=sys.stderr)
+            said = f"{exc}{_by()}; the model version is unchanged"
+            if args.json:
+                print(json.dumps(_round_json(None, cancel, said), indent=2))
+            print(f"annotator: {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except ImageReadError as exc:
         if exc.problem != "no such file":
@@ -299,20 +309,81 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
     line.finish()
     if outcome.result.status == "cancelled":  # Ctrl+C: what was asked for, not an error
         if outcome.main_process:
-            print(f"annotator: training {outcome.result.message}", file=sys.stderr)
+            said = outcome.result.message.replace("cancelled", f"cancelled{_by()}", 1)
+            if args.json:
+                print(json.dumps(_round_json(outcome, cancel, f"training {said}"), indent=2))
+            print(f"annotator: training {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if not cancel.is_set() and outcome.main_process:
+    if args.json and outcome.main_process:
+        print(json.dumps(_round_json(outcome, cancel), indent=2))
+        for note in outcome.notes:
+            print(f"note: {note} (`annotator train --from-scratch`)", file=sys.stderr)
+        for warning in outcome.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if outcome.model is None and not cancel.is_set():  # said in the JSON, and here
+            raise AnnotatorError(f"training round not published: {outcome.result.message}")
+    elif not cancel.is_set() and outcome.main_process:
         _print_round(outcome)
     if cancel.is_set():  # Ctrl+C came too late to stop the round (or while it was said)
         if outcome.main_process:
             said = (
-                "training cancelled: the model version is unchanged"
+                f"training cancelled{_by()}: the model version is unchanged"
                 if outcome.model is None
-                else str(InterruptedAfterPublish(outcome.model.version))
+                else f"{InterruptedAfterPublish(outcome.model.version)}{_by()}"
             )
             print(f"annotator: {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def _round_json(
+    outcome: TrainOutcome | None, cancel: threading.Event, reason: str | None = None
+) -> dict[str, object]:
+    """What ``train --json`` prints: one object, whether or not a version was published
+    (``published``: its number, or null and ``reason`` says why)."""
+    result = None if outcome is None else outcome.result
+    model = None if outcome is None else outcome.model
+    if model is None and reason is None:
+        reason = (
+            "training cancelled: the model version is unchanged"
+            if cancel.is_set()
+            else result.message
+            if result is not None and result.message
+            else "not published"
+        )
+    metrics: dict[str, object] | None = None
+    if model is not None and result is not None and result.metrics is not None:
+        card = model.card.metrics
+        metrics = {
+            "pixels": card.val_pixels,
+            "pixel_accuracy": card.pixel_accuracy,
+            "mean_iou": card.mean_iou,
+            "iou": dict(card.iou),
+            "not_scored": card.not_scored,
+        }
+    loss = None if result is None else result.final_loss
+    return {
+        "published": None if model is None else model.version,
+        "parent": model.parent if model is not None else None,
+        "status": "cancelled" if result is None else result.status,
+        "steps": 0 if result is None else result.steps,
+        "seconds": None if result is None else round(result.seconds, 3),
+        "device": None if result is None else result.device,
+        "processes": 1 if result is None else result.world_size,
+        "loss": loss if loss is not None and math.isfinite(loss) else None,
+        "metrics": metrics,
+        "reason": None if model is not None else reason,
+        "interrupted": cancel.is_set(),
+        "notes": [] if outcome is None else list(outcome.notes),
+        "warnings": [] if outcome is None else list(outcome.warnings),
+    }
+
+
+def _by() -> str:
+    """`` by SIGTERM`` when that stopped the round (a log then says why), else ``""``."""
+    from annotator.cli import interrupts
+
+    return " by SIGTERM" if interrupts.terminated() else ""
 
 
 def _missing_image(root: Path, exc: ImageReadError) -> str:
@@ -369,22 +440,27 @@ def _print_round(outcome: TrainOutcome) -> None:
 
 @contextlib.contextmanager
 def _sigint_cancels() -> Iterator[threading.Event]:
-    """Ctrl+C ends the round at its next step (a second one interrupts at once)."""
+    """Ctrl+C, or SIGTERM (a batch system's time limit, ``kill``), ends the round at its
+    next step (a second one interrupts at once)."""
+    from annotator.cli import interrupts
+
     cancel = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield cancel
         return
 
-    def on_sigint(signum, frame):  # type: ignore[no-untyped-def]
+    def on_signal(signum, frame):  # type: ignore[no-untyped-def]
+        interrupts.note(signum)
         if cancel.is_set():
-            raise KeyboardInterrupt
+            raise interrupts.Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         cancel.set()
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield cancel
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -469,6 +545,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "strategy": found.strategy,
+                    "ordered_by": found.ordered_by,
                     "active_version": found.active_version,
                     "candidates": found.candidates,
                     "scored_now": found.scored_now,
@@ -506,9 +583,16 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         score = "" if item.score is None or found.strategy != SCORED else f"{item.score:.3f}"
         if score and item.version != found.active_version:
             score += f" (v{item.version})" if item.version is not None else " (older model)"
-        print(f"{rank:4d}  {item.name:<{width}}  {item.status:<11} {score}".rstrip())
+        gone = "  (picture missing)" if item.missing else ""
+        print(f"{rank:4d}  {item.name:<{width}}  {item.status:<11} {score}".rstrip() + gone)
     if found.skipped:
         print(f"  {len(found.skipped)} image(s) could not be read and are not listed")
+    if missing := found.missing():
+        print(
+            f"  {missing} of them have no picture on disk (moved or deleted; ranked by a "
+            "score stored before): put the file back, or remove the image with "
+            "`annotator remove`"
+        )
     unscored = found.unscored()
     if unscored:
         print(

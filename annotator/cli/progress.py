@@ -1,4 +1,5 @@
-"""Progress on stderr: a redrawn line on a terminal, a line every few seconds otherwise."""
+"""Progress on stderr: a redrawn line on a terminal, a line every few seconds otherwise
+(and one as each phase starts, and at the end, so that a log shows every phase once)."""
 
 from __future__ import annotations
 
@@ -19,27 +20,47 @@ class ProgressLine:
         self.start = time.monotonic()
         self.last = 0.0
         self.shown = False
+        #: The phase last shown, and whether it was at the end (done == total).
+        self.key: tuple[str | None, bool] | None = None
+        #: A line is being redrawn on the terminal (not ended yet).
+        self.open = False
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def __call__(
-        self, done: int, total: int, message: str = "", eta: float | None | str = "auto"
+        self,
+        done: int,
+        total: int,
+        message: str = "",
+        eta: float | None | str = "auto",
+        phase: str | None = None,
     ) -> None:
         """Show ``done`` of ``total``. ``eta``: the seconds left when the caller knows
         better than ``auto`` (the time so far, per unit done, times the units left;
-        ``None``: not known, not shown)."""
+        ``None``: not known, not shown). ``phase``: what the work does now (a round's
+        ``train``, ``validate``, ``write``); a new one is shown at once, as is the end."""
         try:
-            self._show(done, total, message, eta)
+            self._show(done, total, message, eta, phase)
         except (BrokenPipeError, ValueError):  # the reader went away (| head): the work
             self.stream = _Nowhere()  # goes on; a progress line is no reason to stop it
 
-    def _show(self, done: int, total: int, message: str, eta_s: float | None | str) -> None:
+    def _show(
+        self, done: int, total: int, message: str, eta_s: float | None | str, phase: str | None
+    ) -> None:
         now = time.monotonic()
         elapsed = now - self.start
         if elapsed < self.delay and done < total:
             return
+        # A new phase, or the end, is shown at once; the rest (a phase's steps, or calls
+        # at the end while a round validates and writes) once per interval, so that a
+        # log gets a line every few seconds, not one per call.
+        key = (phase, done >= total)
+        new = key != self.key
         interval = 0.1 if self.tty else 5.0
-        if now - self.last < interval and done < total:
+        if not new and now - self.last < interval:
             return
+        if self.tty and not new and not self.open:  # its line has ended: not redrawn
+            return
+        self.key = key
         self.last = now
         pct = f"{100 * done / total:5.1f}%" if total else ""
         eta = ""
@@ -50,8 +71,9 @@ class ProgressLine:
         text = f"{self.label}: {done}/{total} {pct}{eta} {message}"[:120]
         if self.tty:
             self.stream.write("\r\x1b[2K" + text)
-            self._redrawn(done < total)
-            if done >= total:
+            self.open = done < total
+            self._redrawn(self.open)
+            if not self.open:
                 self.stream.write("\n")
         elif done < total or self.shown:
             self.stream.write(text + "\n")
@@ -66,8 +88,10 @@ class ProgressLine:
             _open_line = None
 
     def finish(self) -> None:
-        """End a redrawn line cleanly (only needed if the last call was not done == total)."""
-        if self.tty and self.shown:
+        """End a redrawn line cleanly (only needed if the last call was not done == total:
+        a line that ended there is not ended twice)."""
+        if self.tty and self.open:
+            self.open = False
             self._redrawn(False)
             try:
                 self.stream.write("\n")

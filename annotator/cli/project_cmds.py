@@ -9,12 +9,17 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from annotator.cli.progress import ProgressLine
 from annotator.core.card import CardMetrics
 from annotator.core.errors import AnnotatorError
 from annotator.core.schema import name_key, untrainable
 from annotator.core.status import ImageStatus
+
+if TYPE_CHECKING:
+    from annotator.core.records import ImageRecord
+    from annotator.services.projects import Project
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,6 +70,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="counts per status, classes, model versions")
     p.add_argument("project", type=Path)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--images",
+        action="store_true",
+        help="also list every image: id, status, label source, score, name (with --json: "
+        "an image_list, with each picture's path)",
+    )
     p.set_defaults(handler=cmd_status)
 
     p = sub.add_parser(
@@ -186,6 +197,12 @@ def cmd_add(args: argparse.Namespace) -> int:
     )
 
     with open_project(args.project) as project:
+        gone = [p for p in args.paths if not os.path.lexists(p)]
+        if len(gone) == len(args.paths):  # nothing to read: said before any work
+            raise AnnotatorError(
+                f"{', '.join(map(str, gone))}: no such file or folder"
+                + ("" if len(gone) == 1 else " (none of them)")
+            )
         progress = ProgressLine("adding")
         before = len(project.images())
         try:
@@ -260,7 +277,10 @@ def cmd_add(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     if report.errors and not report.added and not report.skipped:
-        return 1
+        raise AnnotatorError(
+            f"nothing added: the {len(report.errors)} file(s) found could not be read "
+            "(each named above)"
+        )
     return 2 if report.errors else 0
 
 
@@ -271,8 +291,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     with open_project(args.project, lock=False) as project:  # read-only: runs beside a writer
         summary = project.summary()
         stale = stale_note(project)
+        images = [_image_json(project, r) for r in project.images()] if args.images else []
     if args.json:
-        print(json.dumps(summary, indent=2))
+        # ("images" is the count already: the list is "image_list")
+        print(json.dumps({**summary, "image_list": images} if args.images else summary, indent=2))
         return 0
     print(f"project  {summary['project']}")
     counts = summary["status"]
@@ -288,9 +310,34 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
     else:
         print("models   none yet")
+    if images:
+        width = max(len(str(i["id"])) for i in images)
+        print(f"{'id':>{width}}  {'status':<11} {'labels':<10} {'score':>6}  name")
+        for i in images:
+            score = "" if i["score"] is None else f"{i['score']:.3f}"
+            gone = "  (picture missing)" if i["missing"] else ""
+            print(
+                f"{i['id']:>{width}}  {i['status']:<11} {i['label_source'] or '-':<10} {score:>6}  "
+                f"{i['name']}{gone}"
+            )
     if stale:
         print(f"note: {stale}", file=sys.stderr)
     return 0
+
+
+def _image_json(project: Project, record: ImageRecord) -> dict[str, object]:
+    """One image of ``status --images``: what a script needs to pick and open it."""
+    path = project.image_path(record)
+    return {
+        "id": record.id,
+        "name": record.name,
+        "path": str(path),
+        "missing": not path.is_file(),
+        "status": record.status.value,
+        "label_source": record.label_source or None,  # (None: no labels yet)
+        "labelled_pixels": record.labelled_pixels,
+        "score": record.score,
+    }
 
 
 def cmd_classes(args: argparse.Namespace) -> int:

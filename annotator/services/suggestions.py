@@ -8,7 +8,9 @@ when that version made it (a small JSON read), else computed now by proposing th
 (stored, as ``annotator predict`` does, so the GUI and a later call find it). Images the
 active version has not scored (``score_missing=False``, or an unreadable picture) come
 after, ranked by the older score the project holds, and say which version made it.
-An image whose picture cannot be read is not listed (``skipped`` says why).
+An image whose picture cannot be read is not listed (``skipped`` says why); one whose
+picture is not on disk, but that ranks by a score stored before, is listed and marked
+``missing``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ class SuggestedImage:
     score: float | None
     #: The model version whose score this is (``None``: no score, or not known).
     version: int | None
+    #: The image's id in the project.
+    id: int = 0
+    #: Where its picture is (absolute).
+    path: str = ""
+    #: Its picture is not there (moved or deleted): nothing to label until it is back.
+    missing: bool = False
 
 
 @dataclass
@@ -50,6 +58,19 @@ class Suggestions:
     #: How many scores were computed now (the others were stored, or not needed).
     scored_now: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ordered_by(self) -> str:
+        """What the order follows: ``uncertainty`` (the active model's scores), ``added``
+        (the order the images were added: the in-order strategy, or uncertainty without
+        a model yet) or ``random``."""
+        if self.strategy == SCORED:
+            return "uncertainty" if self.active_version is not None else "added"
+        return {"in-order": "added"}.get(self.strategy, self.strategy)
+
+    def missing(self) -> int:
+        """How many listed images have no picture on disk."""
+        return sum(1 for i in self.images if i.missing)
 
     def unscored(self) -> int:
         """How many listed images have no score at all, where the model's scores rank."""
@@ -111,5 +132,10 @@ def suggest_images(
             score = r.score
             kept = stored.get(r.id)
             made_by = kept[0] if kept is not None and kept[1] == score else None
-        out.images.append(SuggestedImage(r.name, r.status.value, score, made_by))
+        path = project.image_path(r)
+        out.images.append(
+            SuggestedImage(
+                r.name, r.status.value, score, made_by, r.id, str(path), not path.is_file()
+            )
+        )
     return out

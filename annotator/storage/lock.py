@@ -5,8 +5,8 @@ rounds) would each act on a stale view: two ``add`` runs give two images the sam
 two rounds both publish "v3". SQLite alone serialises single transactions, not these
 read-decide-write sequences. So every process that changes a project takes
 ``PROJECT/.annotator.lock`` for as long as it has the project open; read-only commands
-(``status``, ``models``, ``export``) do not, and run beside the holder (WAL mode lets
-them read while it writes).
+(``status``, ``models``, ``export``, ``suggest --stored-only``) do not, and run beside
+the holder (WAL mode lets them read while it writes).
 
 The lock is an ``flock`` on the file (on Windows, ``msvcrt.locking`` of one byte far
 past the file's end, where it never blocks reading the content). The system drops it
@@ -29,6 +29,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,11 @@ WINDOWS_LOCK_OFFSET = 1 << 30
 
 
 class ProjectLocked(ProjectError):
-    """Another live process holds the project's write lock."""
+    """Another live process holds the project's write lock (``holder``, when known)."""
+
+    def __init__(self, message: str, holder: LockInfo | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ class LockInfo:
             os.getpid(),
             socket.gethostname(),
             time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:200],
+            " ".join(_program(a) if i == 0 else a for i, a in enumerate(sys.argv))[:200],
         )
 
     @classmethod
@@ -87,7 +92,31 @@ class LockInfo:
 
     def describe(self) -> str:
         where = "" if self.host == socket.gethostname() else f" on {self.host}"
-        return f"pid {self.pid}{where}, since {self.since}"
+        what = f", running `{self.command}`" if self.command else ""
+        return f"pid {self.pid}{where}{what}, since {self.since}"
+
+
+def _program(argv0: str) -> str:
+    """The program's name as the user typed it: ``annotator`` also for ``python -m
+    annotator`` (whose ``argv[0]`` is the package's ``__main__.py``)."""
+    name = os.path.basename(argv0)
+    return "annotator" if name == "__main__.py" else name
+
+
+#: How long :meth:`ProjectLock.acquire` waits for a lock another process holds
+#: (``annotator --wait SECONDS``), and what it calls once as it starts waiting.
+_wait_seconds = 0.0
+_on_wait: Callable[[float, LockInfo | None], None] | None = None
+
+
+def wait_for_locks(
+    seconds: float, on_wait: Callable[[float, LockInfo | None], None] | None = None
+) -> None:
+    """From now on, in this process, wait up to ``seconds`` for a project's lock that
+    another process holds, instead of refusing at once; ``on_wait(seconds, holder)`` is
+    called as a wait starts (to say so). ``0``: refuse at once (the default)."""
+    global _wait_seconds, _on_wait
+    _wait_seconds, _on_wait = max(0.0, seconds), on_wait
 
 
 def pid_alive(pid: int) -> bool:
@@ -196,17 +225,35 @@ class ProjectLock:
     @classmethod
     def acquire(cls, root: str | os.PathLike[str]) -> ProjectLock:
         """Take the lock of ``root`` (re-entrant within a process), or raise
-        :class:`ProjectLocked` naming the live holder."""
+        :class:`ProjectLocked` naming the live holder (after waiting for it to end, up
+        to the seconds :func:`wait_for_locks` set)."""
         folder = Path(root).resolve()
         key = str(folder)
-        with _HELD_GUARD:
-            if key in _HELD:
-                lock, count = _HELD[key]
-                _HELD[key] = (lock, count + 1)
-                return lock
-            lock = cls._take(folder)
-            _HELD[key] = (lock, 1)
-            return lock
+        deadline: float | None = None
+        while True:
+            with _HELD_GUARD:
+                if key in _HELD:
+                    lock, count = _HELD[key]
+                    _HELD[key] = (lock, count + 1)
+                    return lock
+                try:
+                    lock = cls._take(folder)
+                except ProjectLocked as exc:
+                    refused = exc
+                else:
+                    _HELD[key] = (lock, 1)
+                    return lock
+            now = time.monotonic()
+            if deadline is None:
+                if _wait_seconds <= 0:
+                    raise refused
+                deadline = now + _wait_seconds
+                if _on_wait is not None:
+                    _on_wait(_wait_seconds, refused.holder)
+            elif now >= deadline:
+                waited = _refusal(folder, refused.holder, _wait_seconds)
+                raise ProjectLocked(waited, refused.holder)
+            time.sleep(min(0.25, max(0.0, deadline - now)))
 
     @classmethod
     def _take(cls, folder: Path) -> ProjectLock:
@@ -227,13 +274,14 @@ class ProjectLock:
             previous = LockInfo.parse(_read(fd))
             locked = _os_lock(fd)
             if locked is False:
-                raise ProjectLocked(_refusal(folder, LockInfo.parse(_read(fd))))
+                info = LockInfo.parse(_read(fd))
+                raise ProjectLocked(_refusal(folder, info), info)
             if locked:
                 # we hold it: whoever the file names is gone (the system dropped their lock)
                 recovered = previous
             else:
                 if previous and previous.host == socket.gethostname() and pid_alive(previous.pid):
-                    raise ProjectLocked(_refusal(folder, previous))
+                    raise ProjectLocked(_refusal(folder, previous), previous)
                 recovered = previous
             if recovered is not None and recovered.pid == os.getpid():
                 recovered = None
@@ -299,11 +347,13 @@ def holder(root: str | os.PathLike[str]) -> LockInfo | None:
         os.close(fd)
 
 
-def _refusal(folder: Path, info: LockInfo | None) -> str:
+def _refusal(folder: Path, info: LockInfo | None, waited: float = 0.0) -> str:
     who = f" ({info.describe()})" if info else ""
+    still = f" still, after waiting {waited:g} s" if waited else ""
     return (
-        f"{folder}: project is open in another process{who}; close it there first "
-        "(read-only commands such as status, models and export can run beside it)"
+        f"{folder}: project is open in another process{who}{still}; close it there first "
+        "(read-only commands such as status, models, export and suggest --stored-only can "
+        "run beside it)"
     )
 
 

@@ -514,6 +514,18 @@ def file_stamp(path: Path) -> Stamp | None:
     return None if st is None else _vouching(st, looked)
 
 
+def _tidy(folder: Path) -> Path:
+    """``folder`` without ``..`` and ``.`` (``/x/sub/../P`` is ``/x/P``, as messages show
+    it), where that is the same folder (a ``..`` after a link to a folder is not)."""
+    tidy = Path(os.path.normpath(folder))
+    if tidy == folder:
+        return folder
+    try:
+        return tidy if os.path.samefile(tidy, folder) else folder
+    except OSError:  # one of them is not there: the path as given says so
+        return folder
+
+
 class Project:
     """An open project folder. Thread-safe: the database is locked per call."""
 
@@ -653,7 +665,7 @@ class Project:
     def open(cls, root: str | os.PathLike[str], *, lock: bool = True) -> Project:
         """Open an existing project folder; ``lock`` takes its write lock (see
         ``storage/lock.py``): read-only commands pass ``False`` to run beside a writer."""
-        folder = Path(root).absolute()
+        folder = _tidy(Path(root).absolute())
         if folder.exists() and not folder.is_dir():
             inside = (
                 f"; the project is its folder, {folder.parent}" if folder.name == DB_NAME else ""

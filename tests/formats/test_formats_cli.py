@@ -66,11 +66,11 @@ def test_a_split_that_does_not_sum_to_one_is_said_as_the_shares_used(tmp_path, m
     make_project(tmp_path, masks).close()
     args = ["export", str(tmp_path / "project"), str(tmp_path / "o"), "--format", "voc"]
     assert main([*args, "--split", "0.5,0.25"]) == 0
-    text = capsys.readouterr().out
-    assert (
-        "--split 0.5,0.25 does not sum to 1: read as shares (train 0.667, val 0.333, test 0)"
-        in text
-    )
+    said = capsys.readouterr()
+    assert said.err.splitlines() == [  # a note, on stderr (it was on stdout)
+        "note: --split 0.5,0.25 does not sum to 1: read as shares (train 0.667, val 0.333, test 0)"
+    ]
+    assert "does not sum" not in said.out
 
 
 def test_a_yolo_export_without_validation_images_says_val_names_the_training_ones(
@@ -125,7 +125,8 @@ def test_an_import_names_the_first_20_skipped_files_and_counts_the_rest(tmp_path
     assert all(x.startswith("skipped ") and "lonely" in x for x in lines[:20])
     again = f"annotator -v import {project} {src} --format masks"
     assert lines[20] == f"... and 5 more (`{again}` lists them)"
-    assert "imported 1 mask(s)" in out.out and "skipped 25 item(s)" in out.out
+    assert "imported 1 mask(s)" in out.out and "skipped" not in out.out
+    assert out.err.splitlines()[-1] == "25 item(s) skipped (reasons above)"  # with them
     assert main(["-v", *args]) == 2  # every one named
     lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("skipped ")]
     assert len(lines) == 25

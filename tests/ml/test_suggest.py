@@ -130,3 +130,53 @@ def test_cli_suggest_when_no_image_left_to_label_can_be_read_says_so(project, ca
     out, err = capsys.readouterr()
     assert "none of the 5 image(s) left to label could be read: nothing to suggest" in err
     assert err.count("skipped ") == 5 and "internal error" not in err
+
+
+def test_json_says_the_order_used_and_each_image_s_id_and_path(project, capsys):
+    """Without a model, --json said "strategy": "uncertainty" while the order was the
+    order added; the entries had no id or path for a script to open the picture."""
+    root = str(project.root)
+    assert main(["suggest", root, "-n", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["strategy"], data["ordered_by"]) == ("uncertainty", "added")
+    records = {r.name: r for r in project.images()}
+    for item in data["images"]:
+        record = records[item["name"]]
+        assert item["id"] == record.id
+        assert item["path"] == str(project.image_path(record)) and item["missing"] is False
+    for strategy, order in (("in-order", "added"), ("random", "random")):
+        assert main(["suggest", root, "-n", "1", "--json", "--strategy", strategy]) == 0
+        assert json.loads(capsys.readouterr().out)["ordered_by"] == order
+    _train(project)
+    assert main(["suggest", root, "-n", "1", "--json", "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["ordered_by"] == "uncertainty"
+
+
+def test_an_image_whose_picture_was_moved_away_is_marked_missing(project, capsys, tmp_path):
+    """Ranked from its stored score, it was listed like any other, exit 0: a script sent
+    it to be labelled."""
+    root = str(project.root)
+    _train(project)
+    assert main(["suggest", root, "--all", "--device", "cpu"]) == 0  # every score stored
+    capsys.readouterr()
+    gone = project.images()[4]
+    project.image_path(gone).rename(tmp_path / "moved.png")
+    assert main(["suggest", root, "--all", "--json", "--device", "cpu"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    marked = {i["name"]: i["missing"] for i in data["images"]}
+    assert marked.pop(gone.name) is True and not any(marked.values())
+    for argv in (["--device", "cpu"], ["--stored-only"]):
+        assert main(["suggest", root, "--all", *argv]) == 0
+        out = capsys.readouterr().out
+        row = next(line for line in out.splitlines() if gone.name in line)
+        assert row.endswith("(picture missing)"), out
+        assert sum("(picture missing)" in line for line in out.splitlines()) == 1
+        assert "1 of them have no picture on disk" in out
+
+
+def test_the_lock_refusal_names_suggest_stored_only_as_running_beside(project):
+    from annotator.storage.lock import ProjectLock, ProjectLocked
+
+    # the fixture's project holds the lock; a second take is what another process meets
+    with pytest.raises(ProjectLocked, match="suggest --stored-only can run beside it"):
+        ProjectLock._take(project.root.resolve())

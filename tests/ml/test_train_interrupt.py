@@ -175,3 +175,95 @@ def test_what_stops_a_command_is_said_on_a_line_of_its_own(root, capsys, monkeyp
     said = "annotator: interrupted" if stop == "ctrl-c" else "annotator: error: the model went"
     assert lines[-1] == "" and lines[-2].startswith(said), lines
     assert "predicting: " in lines[-3]  # the progress line, ended
+
+
+def _sigterm():
+    """What a batch system's time limit (SLURM, scancel) or ``kill`` does: SIGTERM."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_during_the_last_file_write_cancels_as_ctrl_c_does(root, capsys, monkeypatch):
+    """SIGTERM killed the round at once: exit 143 without a line, the lock file naming a
+    dead process, half a version's files in models/."""
+    from annotator.storage.lock import holder
+
+    real = model_store.write_synced
+
+    def write(path, data):
+        real(path, data)
+        if os.path.basename(path) == model_store.CARD_NAME:
+            _sigterm()
+
+    monkeypatch.setattr(model_store, "write_synced", write)
+    code, out = _train(root, capsys)
+    assert code == 128 + signal.SIGTERM, out
+    assert out.err.strip().splitlines()[-1] == (
+        "annotator: training cancelled by SIGTERM: the model version is unchanged"
+    )
+    assert _state(root) == ([], None, [])
+    assert holder(root) is None  # the lock released
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # given back
+
+
+def test_sigterm_once_the_version_is_recorded_says_it_was_published(root, capsys, monkeypatch):
+    real = Project.register_model
+
+    def record(self, *args, **kwargs):
+        _sigterm()
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Project, "register_model", record)
+    code, out = _train(root, capsys)
+    assert code == 128 + signal.SIGTERM, out
+    assert out.err.strip().splitlines()[-1] == (
+        "annotator: interrupted after model v1 was published by SIGTERM"
+    )
+    assert _state(root)[:2] == ([1], 1)
+
+
+def test_ctrl_c_still_exits_130(root, capsys, monkeypatch):
+    real = Project.register_model
+
+    def record(self, *args, **kwargs):
+        _ctrl_c()
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Project, "register_model", record)
+    code, _out = _train(root, capsys)
+    assert code == 130
+
+
+def test_sigterm_in_predict_says_what_is_kept_and_releases_the_lock(root, capsys, monkeypatch):
+    """predict (like add, import, export, bench) stops on SIGTERM as on Ctrl+C."""
+    import annotator.services.proposals as proposals
+    from annotator.storage.lock import holder
+
+    assert main(["train", str(root), *TINY_TRAIN]) == 0
+    capsys.readouterr()
+    real = proposals.predict_images
+
+    def predict(project, *args, **kwargs):
+        assert holder(root) is not None and holder(root).pid == os.getpid()
+        _sigterm()
+        return real(project, *args, **kwargs)
+
+    monkeypatch.setattr(proposals, "predict_images", predict)
+    code = main(["predict", str(root), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines() == [
+        "annotator: interrupted after 0 of 4 image(s), whose proposals stay in the project"
+    ], err
+    assert holder(root) is None
+
+
+def test_sigterm_in_a_read_only_command_gives_one_line(root, capsys, monkeypatch):
+    import annotator.services.versions as versions
+
+    def listing(*_args, **_kwargs):
+        _sigterm()
+
+    monkeypatch.setattr(versions, "listing", listing)
+    code = main(["models", str(root)])
+    assert code == 143
+    assert capsys.readouterr().err.strip().splitlines() == ["annotator: interrupted by SIGTERM"]
