@@ -276,8 +276,9 @@ class LabelCanvas(QGraphicsView):
         self.overlay.setZValue(Z_LABELS)
         self._preview = QGraphicsPathItem()
         self._preview.setZValue(Z_PREVIEW)
-        pen = QPen(QColor(*PREVIEW_RGB), 0)  # width 0 = cosmetic, one screen pixel
-        self._preview.setPen(pen)
+        # one logical pixel at any zoom (cosmetic): on a high-density screen as wide as the
+        # vertex marks drawn beside it, not a hairline of one device pixel (a width of 0)
+        self._preview.setPen(_cosmetic(QColor(*PREVIEW_RGB), 1.0))
         self._vertices = VertexMarks()
         self._vertices.setZValue(Z_PREVIEW + 0.5)
         self._brush = BrushRing()

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, QRectF
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF
 from PySide6.QtGui import QImage, QPainter, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
@@ -240,6 +240,12 @@ class LabelOverlayItem(QGraphicsItem):
         )
         if not on_screen:  # turned or mirrored (never in the app): on the image's grid
             t = QTransform()
+        # on a high-density screen (device pixel ratio 1.5, 2) a screen pixel is a device
+        # pixel, not a logical one: sample on the device's grid
+        device = painter.device()
+        ratio = device.devicePixelRatioF() if on_screen and device is not None else 1.0
+        if ratio != 1.0:
+            t = t * QTransform.fromScale(ratio, ratio)
         rect = t.mapRect(QRectF(x, y, w, h))
         u0, v0 = math.floor(rect.left()), math.floor(rect.top())
         u1, v1 = math.ceil(rect.right()), math.ceil(rect.bottom())
@@ -265,8 +271,12 @@ class LabelOverlayItem(QGraphicsItem):
             painter.drawImage(QPoint(u0, v0), img)
             return
         painter.save()
-        painter.setWorldTransform(QTransform())  # screen pixels
-        painter.drawImage(QPoint(u0, v0), img)
+        painter.setWorldTransform(QTransform())  # logical screen pixels
+        if ratio != 1.0:
+            img.setDevicePixelRatio(ratio)  # one image pixel per device pixel
+            painter.drawImage(QPointF(u0 / ratio, v0 / ratio), img)
+        else:
+            painter.drawImage(QPoint(u0, v0), img)
         painter.restore()
 
     def paint(

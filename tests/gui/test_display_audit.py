@@ -115,6 +115,35 @@ def test_outlines_are_one_screen_pixel_each_side_of_a_border_at_any_zoom(qapp, d
     assert a.shape == (4, 4) and a[0].sum() == 0 and (a > 0).sum() >= 3
 
 
+@pytest.mark.parametrize("ratio", [2.0, 1.5])
+def test_outlines_are_one_device_pixel_on_a_high_density_screen(qapp, ratio):
+    """At a device pixel ratio of 1.5 or 2 (QT_SCALE_FACTOR, a HiDPI screen), a border
+    is one device pixel wide, as at ratio 1: not one logical pixel stretched to 2 (or
+    alternately 1 and 2) device pixels."""
+    schema = LabelSchema.from_names(["a"])
+    labels = np.full((16, 16), schema.unlabelled, np.uint8)
+    labels[4:12, 4:12] = 0
+    item = LabelOverlayItem()
+    item.set_labels(labels, colour_table(schema, 0.5))
+    item.set_outline(True)
+    zoom = 4
+    side = round(16 * zoom * ratio)
+    out = QImage(side, side, QImage.Format.Format_ARGB32)
+    out.setDevicePixelRatio(ratio)
+    out.fill(0)
+    painter = QPainter(out)
+    painter.scale(zoom, zoom)
+    item.render_region(painter, 0, 0, 16, 16)
+    painter.end()
+    a = alphas(out)
+    middle = side // 2
+    widths = [int((a[middle, : side // 2] > 0).sum()), int((a[middle, side // 2 :] > 0).sum())]
+    widths += [int((a[: side // 2, middle] > 0).sum()), int((a[side // 2 :, middle] > 0).sum())]
+    assert widths == [1, 1, 1, 1]  # left, right, top and bottom borders: a device pixel
+    left = int(np.argmax(a[middle] > 0))
+    assert abs(left - 4 * zoom * ratio) <= 1  # where the region begins, on the device
+
+
 @pytest.mark.parametrize("zoom", [4.0, 1.0, 0.5])
 def test_a_region_at_the_images_edge_is_closed_there(qapp, zoom):
     """A region that reaches the image's edge gets a border along it: its outline is a
@@ -433,3 +462,11 @@ def test_the_image_list_sorts_by_name_with_the_numbers_in_order(qapp):
         "slice2.png",
         "slice10.png",
     ]
+
+
+def test_the_outline_in_progress_is_a_logical_pixel_wide(window):
+    """The polygon's and lasso's line in progress is one logical pixel at any zoom, so on
+    a high-density screen it is as wide as the vertex marks beside it (a pen of width 0
+    is one device pixel: a faint hairline at a device pixel ratio of 2)."""
+    pen = window.canvas._preview.pen()
+    assert pen.isCosmetic() and pen.widthF() == 1.0
