@@ -184,8 +184,15 @@ class ModelService:
             ),
             lambda: (self.settings.device, self.settings.cpu_threads()),
         )
-        active = project.active_model()
-        self._active: int | None = active.version if active else None
+        #: The active version's record as this service knows it: read once here, then
+        #: changed only by what changes it in this process (a round's end, a rollback, a
+        #: version adopted: :meth:`_hold`). The window asks for it at every event; read
+        #: from the database, it waited for a round's transaction (0.8 s at 5,000 images).
+        #: No other process can change it meanwhile: the window holds the project's
+        #: write lock (``storage.lock``), which ``annotator models --rollback`` needs.
+        self._active_record: ModelRecord | None = None
+        self._active: int | None = None
+        self._hold(project.active_model())
         self._current: int | None = None
         self._current_pixels: np.ndarray | None = None
         self.current_proposal: Proposal | None = None
@@ -203,6 +210,16 @@ class ModelService:
     @property
     def active_version(self) -> int | None:
         return self._active
+
+    @property
+    def active_record(self) -> ModelRecord | None:
+        """The active version's record (no database read: see ``_active_record``)."""
+        return self._active_record
+
+    def stale_active(self) -> ModelRecord | None:
+        """The active version when it no longer fits the project's classes (a class was
+        renamed): :func:`versions.stale_active` without reading the database."""
+        return versions.stale_of(self._active_record, self.project.schema.names)
 
     @property
     def training(self) -> bool:
@@ -277,8 +294,9 @@ class ModelService:
         """Why ``version`` cannot propose for the project's classes, read from its card
         (a class renamed since it was trained); None when it fits (or is not found:
         loading it says so)."""
-        try:
-            card = self.project.model(version).card
+        try:  # (the active version's record is held: no database read per image opened)
+            held = self._active_record
+            card = (held if held and held.version == version else self.project.model(version)).card
         except ProjectError:
             return None
         names = self.project.schema.names
@@ -404,7 +422,7 @@ class ModelService:
         """Done images the active version never saw (neither trained nor validated on):
         a round was stopped, the app closed during one, or train-on-done was off. Empty
         without a model (the first round is the user's to start)."""
-        active = self.project.active_model()
+        active = self._active_record
         if active is None:
             return []
         seen = {ref.id for ref in (*active.card.train_images, *active.card.validation_images)}
@@ -445,12 +463,17 @@ class ModelService:
         return self._rounds.wait(timeout)
 
     def _round_finished(self, outcome: RoundOutcome) -> None:
-        self._emit(self.listener.on_round_finished, outcome)
         # The project says what is active: the round's version, or the one a rollback
-        # made active while it ran (the round's version is then only listed).
+        # made active while it ran (the round's version is then only listed). Read once
+        # per round, here, where its thread is done (a follow-up starts after), and held
+        # before the news, so its listeners see the version the project has.
         active = self.project.active_model()
-        if (active.version if active else None) != self._active:
-            self._set_active(active)
+        changed = (active.version if active else None) != self._active
+        if changed:
+            self._hold(active)
+        self._emit(self.listener.on_round_finished, outcome)
+        if changed:
+            self._announce(active)
 
     # --- versions -------------------------------------------------------------------------------
     def rollback(self, version: int) -> ModelRecord:
@@ -464,8 +487,23 @@ class ModelService:
         proposals come from it."""
         self._set_active(record)
 
-    def _set_active(self, record: ModelRecord | None) -> None:
+    def reread_active(self) -> None:
+        """Read which version the project has active and adopt it if it is another: after
+        an import or a class change that failed once it may have recorded a version."""
+        active = self.project.active_model()
+        if (active.version if active else None) != self._active:
+            self._set_active(active)
+
+    def _hold(self, record: ModelRecord | None) -> None:
+        self._active_record = record
         self._active = record.version if record else None
+
+    def _set_active(self, record: ModelRecord | None) -> None:
+        self._hold(record)
+        self._announce(record)
+
+    def _announce(self, record: ModelRecord | None) -> None:
+        """Proposals come from the version held now: say so, and ask them again."""
         self.current_proposal = None
         self._emit(self.listener.on_version_changed, record)
         self.refresh_proposals()
