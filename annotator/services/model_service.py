@@ -48,7 +48,7 @@ import numpy as np
 from annotator.core.card import classes_fit, classes_refused
 from annotator.core.errors import ModelError, ProjectError
 from annotator.core.proposal import Proposal
-from annotator.core.records import ImageRecord, ModelRecord
+from annotator.core.records import ImageRecord, ImageScore, ModelRecord
 from annotator.core.schema import untrainable
 from annotator.core.status import ImageStatus
 from annotator.services import proposals, versions
@@ -283,7 +283,7 @@ class ModelService:
 
         def to_rank() -> list[int]:
             """Images not done, the one the strategy suggests first (it is prefetched)."""
-            ranked = proposals.rank_next(self.project, strategy)
+            ranked = proposals.rank_records(self.project.image_scores(), strategy)
             return [r.id for r in ranked if r.id != current]
 
         request = ProposalRequest(self._active, self._current, self._current_pixels, to_rank)
@@ -381,26 +381,38 @@ class ModelService:
 
     def suggest(self) -> Suggestion:
         """The image to label next (not the one shown), and whether the active version's
-        scores ranked it alone (see :class:`Suggestion`). Reads every image's record,
-        like the ranking always did."""
+        scores ranked it alone (see :class:`Suggestion`). Ranks the ids and scores of the
+        images not done and reads the record of the first alone (reading every record
+        took 0.2-0.4 s of the window's thread at 5,000 images)."""
         strategy = self.settings.strategy
-        records = [
-            r
-            for r in self.project.images()
-            if r.status != ImageStatus.DONE and r.id != self._current
-        ]
+        candidates = [c for c in self.project.image_scores() if c.id != self._current]
         if self._active is None or strategy != SCORED_STRATEGY:
-            ranked = proposals.rank_records(records, strategy)
-            first = ranked[0] if ranked else None
-            return Suggestion(first, self._active, 0, len(records), True)
+            ranked = proposals.rank_records(candidates, strategy)
+            return Suggestion(self._first(ranked), self._active, 0, len(candidates), True)
         made = self._worker.scores_by(self._active)  # as far as the worker got, right now
-        fresh = {r.id: made[r.id] for r in records if r.id in made}
-        ranked = proposals.rank_records(records, strategy, fresh)
-        first = ranked[0] if ranked else None
-        complete = len(fresh) == len(records)
+        fresh = {c.id: made[c.id] for c in candidates if c.id in made}
+        ranked = proposals.rank_records(candidates, strategy, fresh)
+        first = self._first(ranked)
+        complete = len(fresh) == len(candidates)
         return Suggestion(
-            first, self._active, len(fresh), len(records), complete, self._ranked_by(first, fresh)
+            first,
+            self._active,
+            len(fresh),
+            len(candidates),
+            complete,
+            self._ranked_by(first, fresh),
         )
+
+    def _first(self, ranked: list[ImageScore]) -> ImageRecord | None:
+        """The record of the first image of ``ranked`` still in the project (one read,
+        unless images were removed since their scores were)."""
+        for candidate in ranked:
+            try:
+                return self.project.image(candidate.id)
+            except ProjectError:  # removed meanwhile: the next one (damaged: said)
+                if any(c.id == candidate.id for c in self.project.image_scores()):
+                    raise
+        return None
 
     def _ranked_by(self, record: ImageRecord | None, fresh: dict[int, float]) -> int | None:
         """The version whose score ranked ``record``: the active one's, or the one its
