@@ -1302,6 +1302,11 @@ class Project:
             )
         return [_row_to_image(r) for r in rows]
 
+    def image_ids(self) -> list[int]:
+        """Every image's id, in the order they were added (``images`` without reading
+        the records: 5 ms instead of 0.1-0.15 s at 5,000 images)."""
+        return [r[0] for r in self._db.query("SELECT id FROM images ORDER BY id")]
+
     def image_scores(self) -> list[ImageScore]:
         """The id and score of every image not done, in the order they were added: what
         ranking the next image needs (the window's N), a tenth of the time of reading
