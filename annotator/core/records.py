@@ -28,6 +28,15 @@ def now_iso() -> str:
 
 
 @dataclass(frozen=True)
+class ImageScore:
+    """An image's id and score alone: all that ranking the images to label needs
+    (``Project.image_scores``), without reading whole records."""
+
+    id: int
+    score: float | None
+
+
+@dataclass(frozen=True)
 class ImageRecord:
     """One image as the project knows it."""
 

@@ -96,6 +96,8 @@ def _rewrite(
     changed = project.schema == change.new  # also when something failed after the commit
     if result is not None and result.model is not None and service is not None:
         service.adopt(result.model)  # before the classes are shown: proposals from it
+    elif changed and service is not None:  # failed after the commit: it may hold a version
+        service.reread_active()
     if changed:  # hidden classes keep hiding, by their new ids
         gone = {change.removed.id} if change.removed is not None else set()
         hidden = window.class_panel_hidden() - gone

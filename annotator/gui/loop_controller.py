@@ -279,7 +279,7 @@ class LoopController(QObject):
         or one was cancelled): said once at opening, and left to idle retraining."""
         assert self.service is not None
         untrained = self.service.untrained_done()
-        active = self.service.project.active_model()
+        active = self.service.active_record
         if not untrained or active is None or active.card.imported_from:
             return  # (an imported version saw none of this project's images)
         if self.stale_version() is not None:
@@ -492,7 +492,7 @@ class LoopController(QObject):
             # Nothing to rank by: the strategy fell back to the order images were added.
             why = (
                 "No model yet"
-                if self.service.project.active_model() is None
+                if self.service.active_record is None
                 else "No uncertainty scores yet"
             )
             self.message.emit(
@@ -587,6 +587,7 @@ class LoopController(QObject):
             cancellable=False,
         )
         if outcome.error is not None or outcome.result is None:
+            service.reread_active()  # it may have failed once the version was recorded
             self._error("import", outcome.error or ModelError("nothing was imported"))
             return
         service.adopt(outcome.result)
@@ -631,8 +632,9 @@ class LoopController(QObject):
     def export_model(self, path: Path | None = None) -> None:
         """Write the active version as one file (asked for when ``path`` is None)."""
         service = self.service
-        if service is None or service.project.active_model() is None:
+        if service is None or service.active_record is None:
             return
+        version = service.active_record.version  # (the one the panel shows)
         if path is None:
             name, _ = QFileDialog.getSaveFileName(
                 self.panel.window(), "Export the model", "model.pt", MODEL_FILTER
@@ -643,7 +645,7 @@ class LoopController(QObject):
         try:
             # the save dialog asked before replacing a file (a path given directly is a
             # test's or a script's, which may replace too)
-            record = versions.export_model(service.project, path, overwrite=True)
+            record = versions.export_model(service.project, path, version, overwrite=True)
         except AnnotatorError as exc:
             self._error("export", exc)
             return
@@ -836,7 +838,7 @@ class LoopController(QObject):
         project = self.service.project
         self.panel.set_models(
             project.models(),
-            project.active_model(),
+            self.service.active_record,
             project.schema,
             versions.stored(project),
             project.class_renames(),
@@ -866,13 +868,13 @@ class LoopController(QObject):
     def stale_version(self) -> ModelRecord | None:
         """The active version when it no longer fits the classes (one was renamed): it
         cannot propose, and a round cannot continue it. None otherwise."""
-        return None if self.service is None else versions.stale_active(self.service.project)
+        return None if self.service is None else self.service.stale_active()
 
     def proposes(self) -> bool:
         """Whether an image opened gets a proposal (a version that fits the classes)."""
         return (
             self.service is not None
-            and self.service.project.active_model() is not None
+            and self.service.active_record is not None
             and self.stale_version() is None
         )
 
@@ -884,7 +886,7 @@ class LoopController(QObject):
         if self.layers.proposal is not None and self.layers.image_id == doc.image_id:
             return ""
         stale = self.stale_version()
-        if self.service.project.active_model() is None:
+        if self.service.active_record is None:
             return "No model yet: paint some pixels of each class, then Train now (Ctrl+T)."
         if stale is not None:
             return classes_changed_text(stale.version)
@@ -929,9 +931,7 @@ class LoopController(QObject):
         a["train_scratch"].setEnabled(service is not None)
         a["cancel_training"].setEnabled(service is not None and service.training)
         a["import_model"].setEnabled(service is not None)
-        a["export_model"].setEnabled(
-            service is not None and service.project.active_model() is not None
-        )
+        a["export_model"].setEnabled(service is not None and service.active_record is not None)
         a["next_suggested"].setEnabled(has_doc)
         self.panel.setEnabled(service is not None)  # no project: nothing to set or roll back
         self.panel.train_button.setEnabled(service is not None)

@@ -20,6 +20,7 @@ the loop when a project or image opens, an edit is committed, or an image is don
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -69,7 +70,7 @@ from annotator.gui.image_list import ImageListPanel
 from annotator.gui.layers import colour_table
 from annotator.gui.loop_controller import LoopController
 from annotator.gui.number_boxes import let_shortcuts_through
-from annotator.gui.progress_task import sentence
+from annotator.gui.progress_task import loop_held, sentence
 from annotator.gui.settings_store import (
     SettingsStore,
     data_folder,
@@ -811,12 +812,16 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         old = self.session.schema
-        try:
-            schema = getattr(self.session, method)(*args)
-        except AnnotatorError as exc:
-            QMessageBox.warning(self, "Class not changed", sentence(str(exc)))
-            return
-        self.show_schema(schema)
+        # A rename stops the proposal worker first: a request running into the renamed
+        # classes before the loop hears of them failed, a warning in the log.
+        held = loop_held(self) if method == "rename_class" else contextlib.nullcontext()
+        with held:
+            try:
+                schema = getattr(self.session, method)(*args)
+            except AnnotatorError as exc:
+                QMessageBox.warning(self, "Class not changed", sentence(str(exc)))
+                return
+            self.show_schema(schema)
         self.statusBar().showMessage(self.class_panel.explain_change(old, schema), 10000)
 
     def take_out_class(self, class_id: int, into: int | None) -> None:

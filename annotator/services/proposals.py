@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -301,12 +301,25 @@ def rank_next(
     return rank_records(records, strategy)
 
 
+class _Scored(Protocol):
+    """What ranking looks at: an :class:`ImageRecord`, or an :class:`ImageScore`."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def score(self) -> float | None: ...
+
+
+_R = TypeVar("_R", bound=_Scored)
+
+
 def rank_records(
-    records: Sequence[ImageRecord],
+    records: Sequence[_R],
     strategy: Strategy | str = "uncertainty",
     fresh: Mapping[int, float] | None = None,
-) -> list[ImageRecord]:
-    """``records`` in the strategy's order.
+) -> list[_R]:
+    """``records`` (whole records, or only their ids and scores) in the strategy's order.
 
     ``fresh``: the scores the active model version made so far. The project's scores
     (``ImageRecord.score``) are replaced one by one as it makes them, so until it has

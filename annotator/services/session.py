@@ -481,7 +481,7 @@ class AnnotationSession:
         except ProjectError as exc:  # only a convenience: open the first image instead
             log.warning("ignoring the damaged last-image setting: %s", exc)
             wanted = None
-        ids = [r.id for r in self.images()]
+        ids = self.project.image_ids()
         if wanted in ids:
             return int(wanted)
         return ids[0] if ids else None

@@ -301,8 +301,13 @@ def stale_active(project: Project) -> ModelRecord | None:
     """The active version when it no longer fits the project's classes (a class was
     renamed since it was trained): it cannot propose, and a round cannot continue it.
     None otherwise."""
-    active = project.active_model()
-    if active is None or classes_fit(active.card.class_names, project.schema.names):
+    return stale_of(project.active_model(), project.schema.names)
+
+
+def stale_of(active: ModelRecord | None, names: Sequence[str]) -> ModelRecord | None:
+    """``active`` when it no longer fits the classes ``names`` (:func:`stale_active`, of a
+    record the caller holds already: the window's, read without the database)."""
+    if active is None or classes_fit(active.card.class_names, names):
         return None
     return active
 

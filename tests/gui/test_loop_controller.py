@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from guihelpers import model_file
+from guihelpers import FakeWorkspace, model_file
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 import annotator.gui.loop_controller as loop_module
@@ -19,56 +19,6 @@ from annotator.gui.proposal_layers import TRANSPARENT, proposal_codes
 from annotator.ml.checkpoint import load_checkpoint
 from annotator.services.session import AnnotationSession
 from annotator.storage.project import Project
-
-
-class FakeWorkspace:
-    """The LoopWorkspace protocol with a plain session behind it."""
-
-    def __init__(self, session: AnnotationSession) -> None:
-        self.session = session
-        self.hidden: frozenset[int] = frozenset()
-        self.value = 0
-        self.protected: int | None = None
-        self.shown = True
-        self.proposal_tool = False
-        self.finished = 0
-        self.saved = 0
-
-    @property
-    def document(self):
-        return self.session.document
-
-    @property
-    def schema(self):
-        return self.session.schema
-
-    def hidden_classes(self) -> frozenset[int]:
-        return self.hidden
-
-    def current_value(self) -> int:
-        return self.value
-
-    def protected_value(self) -> int | None:
-        return self.protected
-
-    def labels_visible(self) -> bool:
-        return self.shown
-
-    def tool_writes_proposal(self) -> bool:
-        return self.proposal_tool
-
-    def finish_gesture(self) -> None:
-        self.finished += 1
-        doc = self.session.document
-        if doc is not None:
-            doc.commit_stroke()
-
-    def save_labels(self) -> None:
-        self.saved += 1
-        self.session.save(wait=True)
-
-    def gesture_in_progress(self) -> bool:
-        return False
 
 
 @pytest.fixture

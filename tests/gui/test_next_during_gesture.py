@@ -17,7 +17,6 @@ every image, v2 computes the shown image's proposal and is then held, so N waits
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -25,8 +24,10 @@ from guihelpers import at, click, press, release
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
+from annotator.core.card import ModelCard
 from annotator.core.errors import Cancelled
 from annotator.core.proposal import Proposal
+from annotator.core.records import ModelRecord
 from annotator.services.proposals import ProposalWorker
 from annotator.storage import proposals as proposal_store
 
@@ -79,15 +80,21 @@ def gate(monkeypatch):
     g.release.set()  # never leave the worker held
 
 
+def version(n: int, names) -> ModelRecord:
+    """A version to make active, not in the project's model table (the gate proposes)."""
+    card = ModelCard(n, {}, tuple(names), imported_from="elsewhere")
+    return ModelRecord(n, None, "", f"models/v{n}/weights.pt", card)
+
+
 @pytest.fixture
 def waiting(qtbot, window, gate):
     """v2 active, its ranking held after the shown image; N pressed and waiting."""
     loop = window.loop
-    loop.service.adopt(SimpleNamespace(version=1))
+    loop.service.adopt(version(1, window.session.schema.names))
     assert loop.service.wait_proposals(30)
     qtbot.wait(50)
     gate.version, gate.after = 2, 1  # v2 computes the shown image's proposal, then waits
-    loop.service.adopt(SimpleNamespace(version=2))
+    loop.service.adopt(version(2, window.session.schema.names))
     assert gate.reached.wait(30)
     qtbot.wait(50)
     loop._next_timer.setInterval(WAIT_MS)

@@ -262,3 +262,47 @@ def test_the_fill_tolerance_follows_a_16_bit_images_range(qtbot, tmp_path):
     window.open_image(ids["a8.png"])
     assert window.tolerance_spin.value() == round(600 / scale, 2)
     window.close()
+
+
+def test_a_rename_while_the_worker_scores_an_image_logs_no_warning(
+    window, qtbot, tmp_path, caplog, monkeypatch
+):
+    """The worker stops before the rename is stored: a request that ran into the renamed
+    classes before the loop heard of them (the window still drawing the class panel)
+    failed, a warning in the log, whenever the worker was between two images then."""
+    import threading
+
+    from guihelpers import model_file
+
+    from annotator.services.proposals import ProposalWorker
+
+    loop = window.loop
+    shown = window.document.image_id
+    reached, release = threading.Event(), threading.Event()
+    real_proposal_for = ProposalWorker._proposal_for
+
+    def gated(worker, image_id, version, *args, **kwargs):
+        if image_id != shown:  # the ranking's first image waits
+            reached.set()
+            release.wait(10)
+        return real_proposal_for(worker, image_id, version, *args, **kwargs)
+
+    monkeypatch.setattr(ProposalWorker, "_proposal_for", gated)
+    with qtbot.waitSignal(loop.proposal_shown, timeout=30000):
+        loop.import_model(model_file(tmp_path / "lab.pt", window.session.schema.names))
+    assert reached.wait(30)
+    real_show = window.show_schema
+
+    def show_schema(schema):  # the rename is stored: the worker goes on before the loop hears
+        release.set()
+        assert loop.service.wait_proposals(30)
+        real_show(schema)
+
+    monkeypatch.setattr(window, "show_schema", show_schema)
+    caplog.set_level("INFO")
+    window._edit_schema("rename_class", 1, "cell body")
+    monkeypatch.setattr(window, "show_schema", real_show)
+    assert loop.service.wait_proposals(30)
+    qtbot.wait(50)  # what the worker dispatched
+    assert [r.getMessage() for r in caplog.records if r.levelno >= 30] == []
+    assert loop.stale_version() is not None and not loop.proposes()

@@ -247,20 +247,21 @@ def test_stale_proposals_are_dropped(project, make_service):
 
 
 def test_showing_an_image_leaves_the_ranking_to_the_worker(project, make_service, monkeypatch):
-    """Ranking reads every image's record (0.1 s at 10,000 images); the window paid it at
-    every image it opened. Only the worker thread reads them now."""
+    """Ranking reads every image's score (it read their records: 0.1 s at 10,000
+    images); the window paid it at every image it opened. Only the worker thread reads
+    them now."""
     service, rec = make_service()
     service.train_now()
     assert service.wait_training(60) and service.wait_proposals(60)
     second = project.images()[1].id
     readers = []
-    real = type(project).images
+    real = type(project).image_scores
 
-    def images(self, *args, **kwargs):
+    def image_scores(self, *args, **kwargs):
         readers.append(threading.current_thread())
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(type(project), "images", images)
+    monkeypatch.setattr(type(project), "image_scores", image_scores)
     service.show_image(second)
     assert threading.main_thread() not in readers  # show_image itself read none
     assert service.wait_proposals(60)

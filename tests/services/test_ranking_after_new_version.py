@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -25,8 +24,10 @@ from modelhelpers import wait_until
 from PySide6.QtWidgets import QWidget
 
 import annotator.gui.loop_controller as loop_module
+from annotator.core.card import ModelCard
 from annotator.core.errors import Cancelled
 from annotator.core.proposal import Proposal
+from annotator.core.records import ModelRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.gui.actions import make_actions
@@ -124,9 +125,12 @@ def ids(project) -> dict[str, int]:
     return {name: project.image(f"{name}.png").id for name in NAMES}
 
 
-def version(n: int):
-    """What the service needs of a model record to make a version active."""
-    return SimpleNamespace(version=n)
+def version(n: int) -> ModelRecord:
+    """A model record to make a version active, not in the project's model table (its
+    proposals come from :class:`FakeScorer`): it fits the project's classes, saw none of
+    its images (no "done images not in v1" note at opening), and has no file."""
+    card = ModelCard(n, {}, ("background", "cell"), imported_from="elsewhere")
+    return ModelRecord(n, None, "", f"models/v{n}/weights.pt", card)
 
 
 def v2_held_after_two(service, scorer) -> None:
@@ -226,13 +230,7 @@ def reopened_with_v1(project, scorer, monkeypatch, tmp_path) -> int:
     cv2.imwrite(str(more / "e.png"), np.full((SIZE, SIZE), 99, np.uint8))
     project.add_images([more])
     # the fake versions are not in the project's model table: v1 is the active one
-    card = SimpleNamespace(
-        class_names=tuple(project.schema.names),
-        train_images=(),
-        validation_images=(),
-        imported_from="elsewhere",  # (no "done images not in v1" note at opening)
-    )
-    monkeypatch.setattr(project, "active_model", lambda: SimpleNamespace(version=1, card=card))
+    monkeypatch.setattr(project, "active_model", lambda: version(1))
     scorer.hold(1, after=sum(1 for v, _ in scorer.calls if v == 1))
     return project.image("e.png").id
 
