@@ -250,6 +250,8 @@ def test_a_big_picture_is_read_by_a_worker_while_the_open_one_stays_editable(
     release.set()
     qtbot.waitUntil(lambda: window.document.image_id == ids[2], timeout=5000)
     assert window.canvas.document is window.document
+    # the labels left are handed to the saver without waiting (ADR 0028): they land soon
+    qtbot.waitUntil(lambda: project.load_mask(project.image(first)) is not None, timeout=5000)
     assert (project.load_mask(project.image(first)) == painted).all()
     assert window.activity.text.endswith("open")
 
