@@ -666,7 +666,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         models, active_v = versions.listing(project)
         stored = versions.stored(project)
         stale = versions.stale_note(project)
-        pooled_matters = versions.pooled_matters(project.images())
+        pooled_matters = versions.pooled_matters(project)
     if args.json:
         print(json.dumps([_model_json(m, active_v, m.version in stored) for m in models], indent=2))
         return 0

@@ -842,7 +842,7 @@ class LoopController(QObject):
             project.schema,
             versions.stored(project),
             project.class_renames(),
-            versions.pooled_matters(project.images()),
+            versions.pooled_matters(project),
         )
 
     def schema_changed(self, schema: LabelSchema) -> None:

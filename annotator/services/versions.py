@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from annotator.core.card import LEGACY_NORMALISATION, CardMetrics, ModelCard, classes_fit
 from annotator.core.errors import AnnotatorError, Cancelled, InterruptedAfterPublish, ModelError
-from annotator.core.records import ImageRecord, ModelRecord, now_iso
+from annotator.core.records import ModelRecord, now_iso
 from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
 from annotator.storage.atomic import atomic_write_bytes
@@ -317,11 +317,12 @@ def stale_of(active: ModelRecord | None, names: Sequence[str]) -> ModelRecord | 
 POOLED_NOTE = "pooled input normalisation (made before the per-channel rule)"
 
 
-def pooled_matters(images: Sequence[ImageRecord]) -> bool:
-    """Whether the input normalisation rule changes what a network sees of ``images``:
-    only pictures of several channels of more than 8 bits are normalised by a window per
-    channel (``per-channel``) rather than one over the first three (``pooled``)."""
-    return any(r.channels > 1 and r.bit_depth > 8 for r in images)
+def pooled_matters(project: Project) -> bool:
+    """Whether the input normalisation rule changes what a network sees of the project's
+    images: only pictures of several channels of more than 8 bits are normalised by a
+    window per channel (``per-channel``) rather than one over the first three
+    (``pooled``). One narrow query (the window asks on every model change)."""
+    return project.has_deep_colour_images()
 
 
 def normalisation_note(card: ModelCard, matters: bool) -> str:
