@@ -987,7 +987,9 @@ def classify(case: Case, res: dict[str, Any], proj: Path, before: str) -> dict[s
         if project_hash(proj) != before:
             return {"verdict": "changed-on-refusal", "detail": (lines or ["?"])[-1][:300]}
         if not lines or not all(
-            x.startswith(("annotator: error:", "skipped ", "unreadable ")) for x in lines
+            x.startswith(("annotator: error:", "skipped ", "unreadable "))
+            or x.endswith("item(s) skipped (reasons above)")  # an import's count of them
+            for x in lines
         ):
             return {"verdict": "bad-message", "detail": " | ".join(lines)[:300]}
         named = (case.target, str(proj.parent)) if case.target else (str(proj.parent),)

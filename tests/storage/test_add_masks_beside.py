@@ -200,9 +200,14 @@ def test_the_folder_named_for_masks_in_split_folders_is_one_that_reads_them_all(
     with Project.create(tmp_path / "P", LabelSchema.from_names(["bg", "cell"])) as p:
         report = p.add_images([ade])
         assert len(report.masks_left_out) == 2
-        assert masks_left_out_text(report, "import FOLDER").endswith(f"as labels: import {ade}")
-        assert masks_left_out_folder(report) == ade  # what the app's summary offers to import
-        report = import_into_project(p, ImportRequest("masks", ade))
+        # the mask folder itself reads the masks of every split below it (each onto the
+        # picture of its mirrored split folder)
+        assert masks_left_out_text(report, "import FOLDER").endswith(
+            f"as labels: import {ade / 'annotations'}"
+        )
+        offered = masks_left_out_folder(report)  # what the app's summary offers to import
+        assert offered == ade / "annotations"
+        report = import_into_project(p, ImportRequest("masks", offered))
         assert sorted(report.matched) == ["images/training/x.jpg", "images/validation/x.jpg"]
     voc = tmp_path / "voc"  # two masks a picture (classes, instances): the user picks
     _picture(voc / "JPEGImages/a.jpg", 2)
