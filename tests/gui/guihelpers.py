@@ -130,6 +130,7 @@ class FakeWorkspace:
         self.proposal_tool = False
         self.finished = 0
         self.saved = 0
+        self.host: object = None
 
     @property
     def document(self):
@@ -166,3 +167,21 @@ class FakeWorkspace:
 
     def gesture_in_progress(self) -> bool:
         return False
+
+
+def loop_on(qtbot, project):
+    """The loop controller on ``project`` with a :class:`FakeWorkspace` and real actions,
+    no MainWindow: ``(loop, workspace, actions)``."""
+    from PySide6.QtWidgets import QWidget
+
+    from annotator.gui.actions import make_actions
+    from annotator.gui.dispatch import GuiDispatcher
+    from annotator.gui.loop_controller import LoopController
+    from annotator.services.session import AnnotationSession
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    actions = make_actions(host)
+    ws = FakeWorkspace(AnnotationSession(project))
+    ws.host = host  # the loop's parent widget lives as long as the workspace is held
+    return LoopController(ws, GuiDispatcher(host), actions, host), ws, actions

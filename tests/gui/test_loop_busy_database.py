@@ -16,17 +16,12 @@ import threading
 import time
 
 import pytest
-from guihelpers import FakeWorkspace, model_file
-from PySide6.QtWidgets import QWidget
+from guihelpers import loop_on, model_file
 
 from annotator.core.schema import LabelSchema
-from annotator.gui.actions import make_actions
-from annotator.gui.dispatch import GuiDispatcher
-from annotator.gui.loop_controller import LoopController
 from annotator.gui.model_panel import classes_changed_text
 from annotator.services import versions
 from annotator.services.model_service import ModelSettings
-from annotator.services.session import AnnotationSession
 from annotator.storage.project import Project
 
 #: How long the other thread holds the database: the old reads waited all of it.
@@ -38,12 +33,8 @@ def setup(qtbot, project_dir, tmp_path):
     project = Project.open(project_dir)
     for name in ("a.pt", "b.pt"):  # v1 and v2 (active), without training
         versions.import_model(project, model_file(tmp_path / name, project.schema.names))
-    session = AnnotationSession(project)
-    host = QWidget()
-    qtbot.addWidget(host)
-    actions = make_actions(host)
-    ws = FakeWorkspace(session)
-    loop = LoopController(ws, GuiDispatcher(host), actions, host)
+    loop, ws, actions = loop_on(qtbot, project)
+    session = ws.session
     loop.settings_override = ModelSettings(device="cpu", threads=1, train_on_done=False)
     loop.set_project(project)
     loop.image_opened(session.open_image(session.images()[0].id))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from guihelpers import FakeWorkspace, model_file
+from guihelpers import FakeWorkspace, loop_on, model_file
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 import annotator.gui.loop_controller as loop_module
@@ -17,23 +17,17 @@ from annotator.gui.dispatch import GuiDispatcher
 from annotator.gui.loop_controller import LoopController
 from annotator.gui.proposal_layers import TRANSPARENT, proposal_codes
 from annotator.ml.checkpoint import load_checkpoint
-from annotator.services.session import AnnotationSession
 from annotator.storage.project import Project
 
 
 @pytest.fixture
 def setup(qtbot, project_dir):
     project = Project.open(project_dir)
-    session = AnnotationSession(project)
-    host = QWidget()
-    qtbot.addWidget(host)
-    actions = make_actions(host)
-    ws = FakeWorkspace(session)
-    loop = LoopController(ws, GuiDispatcher(host), actions, host)
+    loop, ws, actions = loop_on(qtbot, project)
     loop.set_project(project)
     yield loop, ws, actions
     loop.close()
-    session.close()
+    ws.session.close()
     project.close()
 
 

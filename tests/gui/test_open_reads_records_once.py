@@ -13,7 +13,8 @@ from guihelpers import shown_window
 from annotator.storage import db as db_module
 
 
-def test_opening_a_project_reads_the_image_records_once(qtbot, project_dir, monkeypatch):
+def traced_statements(monkeypatch) -> list[str]:
+    """Every SQL statement the projects opened from now on run, as they run."""
     statements: list[str] = []
     real_connect = db_module._connect
 
@@ -23,6 +24,11 @@ def test_opening_a_project_reads_the_image_records_once(qtbot, project_dir, monk
         return conn
 
     monkeypatch.setattr(db_module, "_connect", traced)
+    return statements
+
+
+def test_opening_a_project_reads_the_image_records_once(qtbot, project_dir, monkeypatch):
+    statements = traced_statements(monkeypatch)
     window = shown_window(qtbot, project_dir)
     try:
         assert window.document is not None  # the first image is open
@@ -40,15 +46,7 @@ def test_the_model_panel_reads_no_image_record(qtbot, project_dir, monkeypatch):
     """The model panel is refreshed on every model change (a round's publish, a rollback,
     an import); whether a pooled version needs its note is one narrow query, not a read
     of every image's record (0.1-0.15 s of the window's thread at 5,000 images)."""
-    statements: list[str] = []
-    real_connect = db_module._connect
-
-    def traced(path):
-        conn: sqlite3.Connection = real_connect(path)
-        conn.set_trace_callback(statements.append)
-        return conn
-
-    monkeypatch.setattr(db_module, "_connect", traced)
+    statements = traced_statements(monkeypatch)
     window = shown_window(qtbot, project_dir)
     try:
         statements.clear()
