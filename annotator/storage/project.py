@@ -537,8 +537,10 @@ class Project:
     def __init__(self, root: Path, db: Database) -> None:
         self.root = root
         self._db = db
-        self._schema: LabelSchema | None = None
-        self._ids_read: str | None = None  # the generation of ids the schema was read with
+        #: The schema read and the generation of ids it was read with, set together (one
+        #: assignment): ``check_ids`` on another thread (``load_mask``) compares the two,
+        #: and must never see one of them new and the other old.
+        self._schema_read: tuple[LabelSchema, str | None] | None = None
         self._models: dict[int, tuple[tuple[Any, ...], ModelRecord]] = {}  # see _model_of
         self._identity = _identity(root / DB_NAME)  # see check_in_place
         self._write_lock: ProjectLock | None = None
@@ -854,7 +856,16 @@ class Project:
     @property
     def schema(self) -> LabelSchema:
         """The current label schema (cached; changed only through :meth:`set_schema`)."""
-        if self._schema is None:
+        return self._read_schema()[0]
+
+    def _read_schema(self) -> tuple[LabelSchema, str | None]:
+        """The schema and the generation of ids it was read with, as one pair."""
+        held = self._schema_read
+        if held is None:
+            # The ids first: a class change committed between the two reads then pairs
+            # the new classes with the old ids, which check_ids refuses (the other order
+            # would pair the old classes with the new ids, and pass).
+            ids = self._meta(IDS_KEY)
             rows = self._db.query("SELECT id, name, color FROM classes ORDER BY id")
             dtype = self._meta("label_dtype")
             try:
@@ -864,21 +875,20 @@ class Project:
                 raise ProjectError(f"{self.root}: the class table is damaged ({exc})") from None
             if dtype and str(schema.dtype) != dtype:
                 raise ProjectError(f"{self.root}: class table does not fit label type {dtype}")
-            self._schema = schema
-            self._ids_read = self._meta(IDS_KEY)
-        return self._schema
+            held = self._schema_read = (schema, ids)
+        return held
 
     def check_ids(self) -> None:
         """Refuse to go on reading label maps when their ids no longer mean the classes
         this handle read: a class was removed, merged or moved (``storage.class_change``) by
         another program since, or it is swapping the maps right now. Without this a
         long reader (an export) would mix old and new ids under the old class list."""
-        schema = self.schema
+        schema, ids_read = self._read_schema()
         rows = self._db.query(
             "SELECT key, value FROM meta WHERE key IN (?, ?)", (IDS_KEY, CLASS_CHANGE_KEY)
         )
         now = {r["key"]: r["value"] for r in rows}
-        if CLASS_CHANGE_KEY in now or now.get(IDS_KEY) != self._ids_read:
+        if CLASS_CHANGE_KEY in now or now.get(IDS_KEY) != ids_read:
             raise ProjectError(
                 f"{self.root}: its classes were changed (removed, merged or moved) by another "
                 f"program while this one read it (it knew {', '.join(schema.names)}); run it "
@@ -888,7 +898,7 @@ class Project:
     def set_schema(self, schema: LabelSchema) -> None:
         """Replace the schema. Existing ids keep their meaning: classes may be renamed,
         recoloured or appended, never removed or reordered."""
-        old = self.schema
+        old, ids_read = self._read_schema()
         if len(schema) < len(old):
             raise SchemaError("classes cannot be removed from a project")
         if schema.dtype != old.dtype:
@@ -910,7 +920,7 @@ class Project:
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (RENAMES_KEY, json.dumps(made)),
                 )
-        self._schema = schema
+        self._schema_read = (schema, ids_read)  # the ids keep their meaning
 
     def class_renames(self) -> list[ClassRename]:
         """The classes renamed in this project, oldest first (a damaged record: none)."""
@@ -986,8 +996,7 @@ class Project:
                 self._record_model(
                     conn, card.version, card.parent, checkpoint, card, stamp, activate=True
                 )
-        self._schema = schema
-        self._ids_read = ids
+        self._schema_read = (schema, ids)  # one assignment: see __init__
 
     def get_setting(
         self, key: str, default: Any = None, *, fix: str = "restore the project from a backup"
