@@ -27,11 +27,12 @@ from annotator.gui.new_project_dialog import (
     NewProjectDialog,
     add_images_with_progress,
 )
-from annotator.gui.progress_task import error_text
+from annotator.gui.progress_task import error_text, loop_held, training_refuses
 from annotator.services.projects import IMAGE_FILE_SUFFIXES
 
 if TYPE_CHECKING:
     from annotator.gui.main_window import MainWindow
+    from annotator.services.session import AnnotationSession
 
 #: The button of an add's summary that opens the import of the masks it left out.
 IMPORT_MASKS_BUTTON = "Import these masks…"
@@ -208,24 +209,51 @@ class FileMenu(QObject):
         self.import_labels(preset=("masks", folder))
 
     def import_labels(self, *_checked: object, preset: tuple[str, Path] | None = None) -> None:
+        """Ask for a dataset and import its labels. Refused while a training round runs
+        (it reads the labels the import rewrites, and would count the images as seen);
+        the loop is held from the form to the end (no idle round starts, no proposal is
+        stored meanwhile), and the images whose labels it wrote count as not in the
+        active model version yet: idle retraining, when on, trains on them next."""
         session = self.window.session
         if session is None:
             return
+        service = self.window.loop.service
+        if training_refuses(self.window, service, "Labels not imported", "the labels"):
+            return
+        with loop_held(self.window):  # the form's own event loop would run the idle timer
+            written = self._import_held(session, preset)
+        if written:
+            self.window.loop.labels_replaced(written)
+
+    def _import_held(self, session: AnnotationSession, preset: tuple[str, Path] | None) -> set[int]:
+        """The import, the loop held; the ids of the images whose labels it wrote."""
         dialog = self.make_import_dialog()
         if preset is not None:  # the rest of the form keeps its defaults
             dialog.set_format(preset[0])
             dialog.src_edit.setText(str(preset[1]))
         if dialog.exec() != QDialog.DialogCode.Accepted or self.window.session is not session:
-            return  # cancelled, or the project was closed meanwhile
+            return set()  # cancelled, or the project was closed meanwhile
+        if training_refuses(  # (Train now stays the user's while the form is open)
+            self.window, self.window.loop.service, "Labels not imported", "the labels"
+        ):
+            return set()
         request = dialog.request()
         # The import may rewrite the open image's labels: save and close it first.
         current = session.document.image_id if session.document else None
         if not self.window.close_image():
-            return  # its labels could not be saved (said why): import nothing over them
+            return set()  # its labels could not be saved (said why): import nothing over them
+        before = {r.id: r.updated_at for r in session.images()}
         outcome = run_import(self.window, session.project, request)
         self.window.show_schema(session.schema)  # the import may have added classes
-        self.window.image_list.set_records(session.images(), current)
-        ids = [r.id for r in session.images()]
+        records = session.images()
+        # Written: by a finished import, and by one cancelled or failed midway alike.
+        written = {
+            r.id
+            for r in records
+            if (before[r.id] != r.updated_at if r.id in before else r.labelled_pixels > 0)
+        }
+        self.window.image_list.set_records(records, current)
+        ids = [r.id for r in records]
         if current in ids or ids:
             self.window.open_image(current if current in ids else ids[0])
         if outcome.error is not None:
@@ -234,6 +262,7 @@ class FileMenu(QObject):
             self._tell(import_cancelled_text(outcome.stopped_at))
         elif outcome.result is not None:
             self._tell(import_summary(outcome.result), warn=bool(outcome.result.skipped))
+        return written
 
     def export(self) -> None:
         session = self.window.session

@@ -330,6 +330,16 @@ class LoopController(QObject):
             if self.service.settings.idle_retrain_s > 0:
                 self.idle_timer.start()  # restarts: fires after N s without edits
 
+    def labels_replaced(self, image_ids: set[int]) -> None:
+        """An import wrote the labels of ``image_ids``: they count as not in the active
+        version yet (even those a round saw with other labels), and idle retraining (when
+        on) trains on them."""
+        if self.service is None or not image_ids:
+            return
+        self.service.labels_replaced(image_ids)
+        if self.service.settings.idle_retrain_s > 0:
+            self.idle_timer.start()
+
     def image_done(self, record: ImageRecord) -> None:
         if self.service is None or record.status is not ImageStatus.DONE:
             return

@@ -108,13 +108,18 @@ def run_with_progress(
             loop.quit()
 
     def run() -> None:
+        # Whatever the work raises is an outcome (a KeyboardInterrupt or SystemExit
+        # from a library too): with none, the loop below would wait for ever, the
+        # window stuck behind the dialog.
+        result: TaskOutcome[R] = TaskOutcome(error=RuntimeError("the task ended unheard"))
         try:
-            result: TaskOutcome[R] = TaskOutcome(result=work(progress))
+            result = TaskOutcome(result=work(progress))
         except Cancelled:
             result = TaskOutcome(cancelled=True, stopped_at=reached[0])
-        except Exception as exc:  # reported to the user as one line, never lost
+        except BaseException as exc:  # reported to the user as one line, never lost
             result = TaskOutcome(error=exc)
-        outcome.append(result)
+        finally:
+            outcome.append(result)
 
     # The GUI thread polls: no signal per progress step crosses threads, so a fast
     # worker cannot flood the event queue, and the dialog shows the newest step.

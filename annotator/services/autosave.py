@@ -28,7 +28,7 @@ import numpy as np
 
 from annotator.core.cancel import CancelToken
 from annotator.core.status import ImageStatus
-from annotator.services.jobs import CoalescingQueue, Dispatcher, call_directly
+from annotator.services.jobs import CoalescingQueue, Dispatcher, call_directly, log_failure
 from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,9 @@ class Autosaver:
         except Exception as exc:  # any failure must reach the user, never kill the writer
             with self._lock:
                 self._failed[image_id] = exc
-            log.exception("autosave of image %s failed", image_id)
+            # One line for a save the user can fix (a locked database, a full disk): it
+            # comes back every few seconds while it lasts; a traceback for a bug.
+            log_failure(log, f"autosave of image {image_id} failed", exc)
             if self._on_error is not None:
                 self._dispatch(functools.partial(self._on_error, request, exc))
         else:

@@ -53,9 +53,10 @@ T = TypeVar("T")
 
 
 def log_failure(logger: logging.Logger, what: str, exc: BaseException) -> None:
-    """Log a background failure: a user's error (:class:`AnnotatorError`, shown to them
-    as one line) without a traceback, anything else with one (a bug to report)."""
-    if isinstance(exc, AnnotatorError):
+    """Log a background failure: a user's error (:class:`AnnotatorError`, or an
+    :class:`OSError` such as a full disk: shown to them as one line) without a traceback,
+    anything else with one (a bug to report)."""
+    if isinstance(exc, AnnotatorError | OSError):
         logger.warning("%s: %s", what, exc)
     else:
         logger.error("%s", what, exc_info=exc)

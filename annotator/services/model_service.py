@@ -39,7 +39,7 @@ torch is imported only on the worker threads, so importing this module stays che
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -191,6 +191,9 @@ class ModelService:
         #: No other process can change it meanwhile: the window holds the project's
         #: write lock (``storage.lock``), which ``annotator models --rollback`` needs.
         self._active_record: ModelRecord | None = None
+        #: Images whose labels were replaced outside the user's edits (an import) since
+        #: the last round published: the versions saw other labels of them, if any.
+        self._relabelled: set[int] = set()
         self._active: int | None = None
         self._hold(project.active_model())
         self._current: int | None = None
@@ -437,11 +440,19 @@ class ModelService:
         active = self._active_record
         if active is None:
             return []
-        seen = {ref.id for ref in (*active.card.train_images, *active.card.validation_images)}
+        seen = _seen(active) - self._relabelled
         return [r for r in self.project.images(ImageStatus.DONE) if r.id not in seen]
 
     def labels_changed(self) -> None:
         """The user changed labels (idle retraining only runs after changes)."""
+        self._rounds.labels_changed()
+
+    def labels_replaced(self, image_ids: Iterable[int]) -> None:
+        """An import replaced the labels of ``image_ids`` (no round ran meanwhile: the
+        window refuses an import during one): they count as untrained, by
+        :meth:`untrained_done` too, until a round that read them publishes a version;
+        idle retraining runs after."""
+        self._relabelled.update(image_ids)
         self._rounds.labels_changed()
 
     def image_done(self) -> str | None:
@@ -483,6 +494,9 @@ class ModelService:
         changed = (active.version if active else None) != self._active
         if changed:
             self._hold(active)
+        published = outcome.model.version if outcome.model is not None else None
+        if active is not None and active.version == published:  # it read those replaced
+            self._relabelled -= _seen(active)
         self._emit(self.listener.on_round_finished, outcome)
         if changed:
             self._announce(active)
@@ -538,3 +552,9 @@ class ModelService:
     def _emit(self, callback: Callable[..., None] | None, *args: Any) -> None:
         if callback is not None:
             callback(*args)
+
+
+def _seen(record: ModelRecord) -> set[int]:
+    """The ids of the images a version trained or validated on."""
+    card = record.card
+    return {ref.id for ref in (*card.train_images, *card.validation_images)}

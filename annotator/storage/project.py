@@ -89,6 +89,11 @@ REMOVED_IDS_KEY = "removed_image_ids"
 RENAMES_KEY = "class_renames"
 #: The accepted proposals (``accepted/<id>_v<N>.png``, docs/adr/0013).
 ACCEPTED_DIR = "accepted"
+#: The ending of the file ``masks/<id>.saving`` a save of image ``<id>``'s labels writes
+#: before the mask and removes once the record is written: the record it means to write
+#: (labelled pixels, status, label source), as JSON. One left behind says the record may
+#: be older than the mask (the program stopped, or the database refused the record).
+SAVING_SUFFIX = ".saving"
 #: Images stored inside the project (embedded in imported files, or generated).
 IMAGES_DIR = "images"
 #: The folders of the project's own files: never images to add (a data folder that holds
@@ -532,8 +537,10 @@ class Project:
     def __init__(self, root: Path, db: Database) -> None:
         self.root = root
         self._db = db
-        self._schema: LabelSchema | None = None
-        self._ids_read: str | None = None  # the generation of ids the schema was read with
+        #: The schema read and the generation of ids it was read with, set together (one
+        #: assignment): ``check_ids`` on another thread (``load_mask``) compares the two,
+        #: and must never see one of them new and the other old.
+        self._schema_read: tuple[LabelSchema, str | None] | None = None
         self._models: dict[int, tuple[tuple[Any, ...], ModelRecord]] = {}  # see _model_of
         self._identity = _identity(root / DB_NAME)  # see check_in_place
         self._write_lock: ProjectLock | None = None
@@ -693,8 +700,10 @@ class Project:
             raise
         if held is not None and not again:  # (its own writers may be busy otherwise)
             try:
-                project._clear_unfinished_writes()
+                # (first: the record it restores may name an accepted proposal's file,
+                # which the clearing would take for one no record names)
                 project._count_interrupted_saves()
+                project._clear_unfinished_writes()
                 from annotator.storage.image_removal import clear_orphans
 
                 clear_orphans(project)  # of images removed by a process killed meanwhile
@@ -753,48 +762,83 @@ class Project:
                 self._clear_unnamed_accepted([e.name for e in entries])
 
     def _count_interrupted_saves(self) -> None:
-        """Count again the labels of masks whose save was cut short (the writer holds the
-        lock, so nothing else writes meanwhile).
+        """Bring the records of masks whose save was cut short up to date (the writer
+        holds the lock, so nothing else writes meanwhile).
 
         A mask file is written before its record (ADR 0002). A process killed between
-        the two leaves a file whose record still says "no labelled pixel", and training
-        selects images by that count, so those labels would never train, even after the
-        image is marked done. Each image whose record counts no labelled pixel but whose
-        mask file exists is counted from the file here. One folder listing, and a decode
-        only of those masks: images fully erased, or cut short.
+        the two, or a record the database refused (locked by another program) while the
+        program then quit, leaves a file newer than its record: its labelled pixels,
+        status and label source are an older save's (training selects images by that
+        count: a record saying "no labelled pixel" would never train). Each save leaves
+        a marker (``masks/<id>.saving``, the record it means to write) from before the
+        file until the record is written; each image with a marker left is counted from
+        its file here, and given the marker's status and source when the file is the
+        one that save wrote. So is each image whose record counts no labelled pixel but
+        whose mask file exists (cut short before markers were written). One folder
+        listing, and a decode only of those masks.
         """
         try:
             names = {entry.name for entry in os.scandir(self.root / "masks")}
         except OSError:
             return
+        marked = {
+            int(name[: -len(SAVING_SUFFIX)])
+            for name in names
+            if name.endswith(SAVING_SUFFIX) and name[: -len(SAVING_SUFFIX)].isdigit()
+        }
         rows = self._db.query("SELECT id FROM images WHERE labelled_pixels = 0")
-        for row in rows:
-            if f"{row['id']}.png" not in names:
+        zero = {int(row["id"]) for row in rows if f"{row['id']}.png" in names}
+        known = {int(r["id"]) for r in self._db.query("SELECT id FROM images")} if marked else zero
+        for image_id in sorted(marked | zero):
+            marker = self._saving_marker(image_id)
+            if image_id not in known:  # removed meanwhile: nothing to record
+                with contextlib.suppress(OSError):
+                    marker.unlink()
                 continue
-            record = self.image(int(row["id"]))
             try:
-                mask = self.load_mask(record)
+                if not self._recount(image_id, marker if image_id in marked else None):
+                    return  # the database refused (a full disk): opening still works
             except ProjectError:
                 continue  # damaged: said, with what to do, when the image is opened
-            labelled = 0 if mask is None else int(np.count_nonzero(mask != self.schema.unlabelled))
-            if not labelled:
-                continue
-            status = status_after_save(record.status, labelled > 0)
-            try:
-                with self._db.transaction() as conn:
-                    conn.execute(
-                        "UPDATE images SET labelled_pixels = ?, status = ? WHERE id = ?",
-                        (labelled, status.value, record.id),
-                    )
-            except ProjectError as exc:  # a full disk: opening must still work; next time
-                log.warning("%s: its labels could not be counted again: %s", record.name, exc)
-                return
-            log.warning(
-                "%s: its labels (%d pixels) were saved but not recorded (the program was "
-                "stopped in between); they count again",
-                record.name,
-                labelled,
-            )
+            with contextlib.suppress(OSError):
+                marker.unlink()
+
+    def _recount(self, image_id: int, marker: Path | None) -> bool:
+        """Record image ``image_id``'s labels as its mask file has them (see
+        :meth:`_count_interrupted_saves`); False when the database refused."""
+        record = self.image(image_id)
+        mask = self.load_mask(record)
+        labelled = 0 if mask is None else int(np.count_nonzero(mask != self.schema.unlabelled))
+        status, source = status_after_save(record.status, labelled > 0), record.label_source
+        meant = _read_marker(marker) if marker is not None and mask is not None else None
+        if meant is not None and meant[0] == labelled:  # the file that save wrote
+            status, source = meant[1], meant[2]
+        if (labelled, status, source) == (
+            record.labelled_pixels,
+            record.status,
+            record.label_source,
+        ):
+            return True
+        try:
+            with self._db.transaction() as conn:
+                conn.execute(
+                    "UPDATE images SET labelled_pixels = ?, status = ?, label_source = ?, "
+                    "updated_at = ? WHERE id = ?",
+                    (labelled, status.value, source, now_iso(), image_id),
+                )
+        except ProjectError as exc:
+            log.warning("%s: its labels could not be counted again: %s", record.name, exc)
+            return False
+        log.warning(
+            "%s: its labels (%d pixels) were saved but not recorded (the program was "
+            "stopped, or the database refused the record, in between); they count again",
+            record.name,
+            labelled,
+        )
+        return True
+
+    def _saving_marker(self, image_id: int) -> Path:
+        return self.root / "masks" / f"{image_id}{SAVING_SUFFIX}"
 
     def close(self) -> None:
         self._db.close()
@@ -812,7 +856,16 @@ class Project:
     @property
     def schema(self) -> LabelSchema:
         """The current label schema (cached; changed only through :meth:`set_schema`)."""
-        if self._schema is None:
+        return self._read_schema()[0]
+
+    def _read_schema(self) -> tuple[LabelSchema, str | None]:
+        """The schema and the generation of ids it was read with, as one pair."""
+        held = self._schema_read
+        if held is None:
+            # The ids first: a class change committed between the two reads then pairs
+            # the new classes with the old ids, which check_ids refuses (the other order
+            # would pair the old classes with the new ids, and pass).
+            ids = self._meta(IDS_KEY)
             rows = self._db.query("SELECT id, name, color FROM classes ORDER BY id")
             dtype = self._meta("label_dtype")
             try:
@@ -822,21 +875,20 @@ class Project:
                 raise ProjectError(f"{self.root}: the class table is damaged ({exc})") from None
             if dtype and str(schema.dtype) != dtype:
                 raise ProjectError(f"{self.root}: class table does not fit label type {dtype}")
-            self._schema = schema
-            self._ids_read = self._meta(IDS_KEY)
-        return self._schema
+            held = self._schema_read = (schema, ids)
+        return held
 
     def check_ids(self) -> None:
         """Refuse to go on reading label maps when their ids no longer mean the classes
         this handle read: a class was removed, merged or moved (``storage.class_change``) by
         another program since, or it is swapping the maps right now. Without this a
         long reader (an export) would mix old and new ids under the old class list."""
-        schema = self.schema
+        schema, ids_read = self._read_schema()
         rows = self._db.query(
             "SELECT key, value FROM meta WHERE key IN (?, ?)", (IDS_KEY, CLASS_CHANGE_KEY)
         )
         now = {r["key"]: r["value"] for r in rows}
-        if CLASS_CHANGE_KEY in now or now.get(IDS_KEY) != self._ids_read:
+        if CLASS_CHANGE_KEY in now or now.get(IDS_KEY) != ids_read:
             raise ProjectError(
                 f"{self.root}: its classes were changed (removed, merged or moved) by another "
                 f"program while this one read it (it knew {', '.join(schema.names)}); run it "
@@ -846,7 +898,7 @@ class Project:
     def set_schema(self, schema: LabelSchema) -> None:
         """Replace the schema. Existing ids keep their meaning: classes may be renamed,
         recoloured or appended, never removed or reordered."""
-        old = self.schema
+        old, ids_read = self._read_schema()
         if len(schema) < len(old):
             raise SchemaError("classes cannot be removed from a project")
         if schema.dtype != old.dtype:
@@ -868,7 +920,7 @@ class Project:
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (RENAMES_KEY, json.dumps(made)),
                 )
-        self._schema = schema
+        self._schema_read = (schema, ids_read)  # the ids keep their meaning
 
     def class_renames(self) -> list[ClassRename]:
         """The classes renamed in this project, oldest first (a damaged record: none)."""
@@ -944,8 +996,7 @@ class Project:
                 self._record_model(
                     conn, card.version, card.parent, checkpoint, card, stamp, activate=True
                 )
-        self._schema = schema
-        self._ids_read = ids
+        self._schema_read = (schema, ids)  # one assignment: see __init__
 
     def get_setting(
         self, key: str, default: Any = None, *, fix: str = "restore the project from a backup"
@@ -1454,6 +1505,12 @@ class Project:
                 "UPDATE images SET status = ?, updated_at = ? WHERE id = ?",
                 (status.value, now_iso(), image_id),
             )
+        marker = self._saving_marker(image_id)
+        if marker.exists():  # a save whose record was refused: its record takes it too
+            meant = _read_marker(marker)
+            if meant is not None:
+                with contextlib.suppress(OSError):
+                    marker.write_text(json.dumps([meant[0], status.value, meant[2]]))
 
     def delete_image_records(self, ids: Sequence[int]) -> None:
         """Delete the records of these images, and record their ids as removed, in one
@@ -1607,19 +1664,36 @@ class Project:
                     f"the accepted proposal ({accepted.shape} {accepted.dtype}) does not "
                     f"match image {record.name!r}"
                 )
-            # Written before the labels: a crash in between leaves a file the record does
-            # not name yet (unused), never a record naming a file that is not there.
-            atomic_write_bytes(self.accepted_path(image_id, version), encode_png(accepted))
-        atomic_write_bytes(self.mask_path(image_id), encode_png(mask))
+        encoded = encode_png(mask)
         labelled = int(np.count_nonzero(mask != s.unlabelled))
         if status is None:
             status = status_after_save(record.status, labelled > 0)
+        # Before the file, removed after the record: left behind, it tells the next
+        # writer to open the project that the record may be older than the file.
+        marker = self._saving_marker(image_id)
+        left = _read_marker(marker)  # an earlier save's whose record was refused
+        marker.write_text(json.dumps([labelled, status.value, source]), encoding="utf-8")
+        try:
+            if accepted is not None and version is not None:  # (checked above)
+                # Written before the labels: a crash in between leaves a file the record
+                # does not name yet (unused), never a record naming a file not there.
+                atomic_write_bytes(self.accepted_path(image_id, version), encode_png(accepted))
+            atomic_write_bytes(self.mask_path(image_id), encoded)
+        except BaseException:  # the file is the one before: so is the marker
+            with contextlib.suppress(OSError):
+                if left is None:
+                    marker.unlink()
+                else:
+                    marker.write_text(json.dumps([left[0], left[1].value, left[2]]))
+            raise
         with self._db.transaction(timeout=timeout) as conn:
             conn.execute(
                 "UPDATE images SET labelled_pixels = ?, label_source = ?, status = ?, "
                 "updated_at = ? WHERE id = ?",
                 (labelled, source, status.value, now_iso(), image_id),
             )
+        with contextlib.suppress(OSError):  # a marker left costs one decode at opening
+            marker.unlink()
         previous = source_version(record.label_source)
         if previous is not None and previous != version:
             with contextlib.suppress(OSError):  # a leftover is unused, never wrong
@@ -1819,3 +1893,12 @@ def open_or_create(root: Path, class_names: Sequence[str] | None) -> Project:
     if not class_names:
         raise ProjectError(f"{root}: not a project, and no classes were given to create one")
     return Project.create(root, LabelSchema.from_names(list(class_names)))
+
+
+def _read_marker(path: Path) -> tuple[int, ImageStatus, str] | None:
+    """The record a save meant to write, from its marker (None: gone, or cut short)."""
+    try:
+        labelled, status, source = json.loads(path.read_text(encoding="utf-8"))
+        return int(labelled), ImageStatus(status), str(source)
+    except (OSError, ValueError, TypeError):
+        return None
