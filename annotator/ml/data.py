@@ -605,7 +605,9 @@ class BatchPrefetcher:
 
 
 def _resize(x: np.ndarray, t: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Resize a ``(C, s, s)`` crop (linear) and its target (nearest) to ``size``."""
+    """Resize a ``(C, s, s)`` crop (linear) and its target (nearest) to ``size``. Both
+    map pixel centres alike (OpenCV's ``INTER_NEAREST`` floors the source coordinate
+    instead: the labels lay up to half a pixel off their picture)."""
     import cv2
 
     xs = np.stack(
@@ -614,9 +616,9 @@ def _resize(x: np.ndarray, t: np.ndarray, size: int) -> tuple[np.ndarray, np.nda
             for ch in x
         ]
     )
-    ts = cv2.resize(np.ascontiguousarray(t), (size, size), interpolation=cv2.INTER_NEAREST).astype(
-        np.int16
-    )
+    ts = cv2.resize(
+        np.ascontiguousarray(t), (size, size), interpolation=cv2.INTER_NEAREST_EXACT
+    ).astype(np.int16)
     return xs, ts
 
 

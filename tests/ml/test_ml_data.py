@@ -136,6 +136,26 @@ def test_augmentation_moves_pixels_and_labels_together():
     assert np.mean(np.abs(np.round(xa[0][keep]) - ta[keep]) < 1) > 0.5
 
 
+@pytest.mark.parametrize("src, size", [(47, 128), (128, 47), (100, 128), (128, 96), (50, 64)])
+def test_zoomed_labels_stay_on_their_picture(src, size):
+    """The crop zoom resizes picture and labels alike: a labelled square's centre stays on
+    its picture's (nearest labels used to floor the source coordinate, 0.3-0.5 px off).
+    Averaged over the square's positions, whose own rounding goes either way."""
+    from annotator.ml.data import _resize
+
+    yy = np.mgrid[0:size, 0:size][0]
+    offsets = []
+    for a in range(2, src // 2):
+        x = np.zeros((1, src, src), np.float32)
+        t = np.zeros((src, src), np.int16)
+        x[0, a : a + src // 3, a : a + src // 3] = 1
+        t[a : a + src // 3, a : a + src // 3] = 1
+        xs, ts = _resize(x, t, size)
+        assert ts.dtype == np.int16 and set(np.unique(ts)) == {0, 1}
+        offsets.append(yy[ts == 1].mean() - (xs[0] * yy).sum() / xs[0].sum())
+    assert abs(np.mean(offsets)) < 0.05, np.mean(offsets)
+
+
 def test_block_holdout_splits_labels_without_overlap():
     rng = np.random.default_rng(4)
     target = np.zeros((128, 128), np.int16)
