@@ -61,14 +61,22 @@ def normalised_entropy(probabilities: np.ndarray, axis: int = 0) -> np.ndarray:
     return np.clip(ent / np.log(n), 0.0, 1.0).astype(np.float32)
 
 
-def image_score(uncertainty: np.ndarray) -> float:
+def image_score(uncertainty: np.ndarray, unlabelled: np.ndarray | None = None) -> float:
     """Image-level score: the mean of the most uncertain 10% of pixels.
 
     The plain mean is dominated by the easy majority (and by thin borders that are
     always a little uncertain); the top decile reacts to regions the model has not
     learned yet, which is what should be labelled next.
+
+    ``unlabelled``: where the image is partly labelled, a boolean map of the pixels
+    nobody has labelled yet; only those count (the model's doubt where the user has
+    labelled, or painted void, is no reason to label the image). None of them: 0.
+    Without it (nothing labelled), every pixel counts.
     """
-    flat = np.asarray(uncertainty, dtype=np.float32).ravel()
+    flat = np.asarray(uncertainty, dtype=np.float32)
+    if unlabelled is not None and not unlabelled.all():
+        flat = flat[unlabelled]
+    flat = flat.ravel()
     if flat.size == 0:
         return 0.0
     if flat.size > 1_000_000:  # a sample is enough to rank images

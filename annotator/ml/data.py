@@ -450,7 +450,8 @@ class AugmentConfig:
     #: 0 (the default): off. A project's pictures share one pixel size, and zooming cost
     #: held-out accuracy on every data set measured (ADR 0023).
     scale: float = 0.0
-    #: Colour images: +- per-channel gain (a hue-like shift) and saturation jitter.
+    #: Colour images: +- per-channel gain (a hue-like shift) and saturation jitter
+    #: (not of a grey picture in a colour model: it stays grey).
     colour: float = 0.1
     saturation: float = 0.3
 
@@ -605,7 +606,9 @@ class BatchPrefetcher:
 
 
 def _resize(x: np.ndarray, t: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Resize a ``(C, s, s)`` crop (linear) and its target (nearest) to ``size``."""
+    """Resize a ``(C, s, s)`` crop (linear) and its target (nearest) to ``size``. Both
+    map pixel centres alike (OpenCV's ``INTER_NEAREST`` floors the source coordinate
+    instead: the labels lay up to half a pixel off their picture)."""
     import cv2
 
     xs = np.stack(
@@ -614,9 +617,9 @@ def _resize(x: np.ndarray, t: np.ndarray, size: int) -> tuple[np.ndarray, np.nda
             for ch in x
         ]
     )
-    ts = cv2.resize(np.ascontiguousarray(t), (size, size), interpolation=cv2.INTER_NEAREST).astype(
-        np.int16
-    )
+    ts = cv2.resize(
+        np.ascontiguousarray(t), (size, size), interpolation=cv2.INTER_NEAREST_EXACT
+    ).astype(np.int16)
     return xs, ts
 
 
@@ -662,14 +665,25 @@ def augment(
         a = 1.0 + rng.uniform(-cfg.intensity, cfg.intensity)
         b = rng.uniform(-cfg.intensity, cfg.intensity)
         x = x * np.float32(a) + np.float32(b)
+    # A grey picture in a colour model enters as three equal channels, and stays grey:
+    # no colour jitter, the same noise in every channel. Its random numbers are drawn
+    # all the same, so the crops after it are those a colour picture would get.
+    colourless = x.shape[0] == 3 and _all_channels_equal(x)
     if x.shape[0] == 3 and (cfg.colour > 0 or cfg.saturation > 0):
         gain = 1.0 + rng.uniform(-cfg.colour, cfg.colour, (3, 1, 1))
         grey = x.mean(axis=0, keepdims=True)
         sat = 1.0 + rng.uniform(-cfg.saturation, cfg.saturation)
-        x = (grey + (x - grey) * np.float32(sat)) * gain.astype(np.float32)
+        if not colourless:
+            x = (grey + (x - grey) * np.float32(sat)) * gain.astype(np.float32)
     if cfg.noise > 0:
-        x = x + rng.normal(0, cfg.noise, x.shape).astype(np.float32)
+        noise = rng.normal(0, cfg.noise, x.shape).astype(np.float32)
+        x = x + (noise[:1] if colourless else noise)
     return x, t
+
+
+def _all_channels_equal(x: np.ndarray) -> bool:
+    """Whether every channel of a ``(C, H, W)`` crop holds the same values (grey)."""
+    return all(np.array_equal(x[0], x[c]) for c in range(1, x.shape[0]))
 
 
 def _elastic(

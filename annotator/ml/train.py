@@ -553,6 +553,14 @@ def _optimise(
     return _Loop(status, step, clock() - start, final_loss, value)
 
 
+def _crop_seed(seed: int, rank: int, parent_version: int | None) -> list[int]:
+    """The seed of a round's crops and augmentations: other crops on every rank, and
+    other ones each round (the app trains every round with seed 0, so rounds on the
+    same labels drew the very same batches); a round started from scratch keeps the
+    crops it always drew for its seed. The same seed and parent give the same crops."""
+    return [seed, rank] if parent_version is None else [seed, rank, parent_version]
+
+
 def train_round(
     request: TrainRequest, progress: ProgressFn | None = None, cancel: CancelToken | None = None
 ) -> TrainResult:
@@ -568,7 +576,7 @@ def train_round(
         # The same split on every rank, and another one each round (the parent version
         # differs), so no image or block is left out of training round after round.
         split_rng = np.random.default_rng([cfg.seed, request.parent_version or 0])
-        sample_rng = np.random.default_rng([cfg.seed, rank])  # different crops per rank
+        sample_rng = np.random.default_rng(_crop_seed(cfg.seed, rank, request.parent_version))
 
         if progress is not None:
             n = len(request.images)

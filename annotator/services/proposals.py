@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -42,7 +42,7 @@ from annotator.core.errors import (
     ProjectError,
 )
 from annotator.core.naming import NAME_MAX, unique_stems
-from annotator.core.proposal import Proposal
+from annotator.core.proposal import Proposal, image_score
 from annotator.core.records import ImageRecord
 from annotator.core.status import KEPT_IMAGES_FILE, PREDICTED_IMAGES_FORMAT, ImageStatus
 from annotator.services.jobs import CancelToken, Dispatcher, LatestWinsWorker
@@ -72,6 +72,24 @@ class PredictedImage:
     model_version: int
     mask_path: Path
     exported_path: Path | None
+
+
+def _scored_where_unlabelled(project: Project, record: ImageRecord, proposal: Proposal) -> Proposal:
+    """``proposal`` with its score over the image's pixels not labelled yet (its label
+    map as saved; an image with none, or a damaged one, keeps the score of every
+    pixel): the uncertainty where the user labelled, or painted void, is no reason to
+    label the image next, and an image labelled all over scores 0."""
+    try:
+        labels = project.load_mask(record)
+    except ProjectError as exc:  # said where the labels are opened, trained or exported
+        log.warning("scored %s over every pixel: %s", record.name, exc)
+        return proposal
+    if labels is None or labels.shape != proposal.shape:
+        return proposal
+    unlabelled = labels == project.schema.unlabelled
+    if unlabelled.all():
+        return proposal
+    return replace(proposal, score=image_score(proposal.uncertainty, unlabelled))
 
 
 def proposals_folder(project: Project) -> Path:
@@ -173,6 +191,7 @@ def predict_images(
                 continue
             try:
                 proposal = predictor.predict(pixels, cancel=cancel, keep_probabilities=False)
+                proposal = _scored_where_unlabelled(project, rec, proposal)
             except (RuntimeError, MemoryError) as exc:
                 from annotator.ml.device import is_out_of_memory, release_memory
 
@@ -651,6 +670,7 @@ class ProposalWorker:
         proposal = predictor.predict(
             image, cancel=cancel, keep_probabilities=False, progress=progress
         )
+        proposal = _scored_where_unlabelled(self.project, record, proposal)
         proposal_store.save_proposal(self.project, image_id, proposal)
         self.project.set_scores({image_id: proposal.score})
         return proposal, True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -134,6 +136,47 @@ def test_augmentation_moves_pixels_and_labels_together():
     keep = ta != IGNORE
     # Linear interpolation of the image vs nearest labels: they agree where values are smooth.
     assert np.mean(np.abs(np.round(xa[0][keep]) - ta[keep]) < 1) > 0.5
+
+
+@pytest.mark.parametrize("src, size", [(47, 128), (128, 47), (100, 128), (128, 96), (50, 64)])
+def test_zoomed_labels_stay_on_their_picture(src, size):
+    """The crop zoom resizes picture and labels alike: a labelled square's centre stays on
+    its picture's (nearest labels used to floor the source coordinate, 0.3-0.5 px off).
+    Averaged over the square's positions, whose own rounding goes either way."""
+    from annotator.ml.data import _resize
+
+    yy = np.mgrid[0:size, 0:size][0]
+    offsets = []
+    for a in range(2, src // 2):
+        x = np.zeros((1, src, src), np.float32)
+        t = np.zeros((src, src), np.int16)
+        x[0, a : a + src // 3, a : a + src // 3] = 1
+        t[a : a + src // 3, a : a + src // 3] = 1
+        xs, ts = _resize(x, t, size)
+        assert ts.dtype == np.int16 and set(np.unique(ts)) == {0, 1}
+        offsets.append(yy[ts == 1].mean() - (xs[0] * yy).sum() / xs[0].sum())
+    assert abs(np.mean(offsets)) < 0.05, np.mean(offsets)
+
+
+def test_a_grey_picture_in_a_colour_model_stays_grey_and_a_colour_one_is_jittered():
+    rng = np.random.default_rng(5)
+    t = np.zeros((32, 32), np.int16)
+    grey = np.repeat(rng.normal(0, 1, (1, 32, 32)).astype(np.float32), 3, axis=0)
+    colour = rng.normal(0, 1, (3, 32, 32)).astype(np.float32)
+    cfg = AugmentConfig()  # the default: colour and saturation jitter, noise
+    tinted = 0
+    for seed in range(20):
+        xg, _ = augment(grey, t, cfg, np.random.default_rng(seed))
+        assert np.array_equal(xg[0], xg[1]) and np.array_equal(xg[0], xg[2]), seed
+        xc, _ = augment(colour, t, replace(cfg, noise=0.0), np.random.default_rng(seed))
+        # A channel's gain differs from the others': the colour picture is still jittered.
+        ratios = [np.median(xc[c] / colour[c]) for c in range(3)]
+        tinted += np.ptp(ratios) > 1e-3
+    assert tinted == 20
+    # The grey crop's random numbers are drawn all the same: the next ones match.
+    a, b = np.random.default_rng(0), np.random.default_rng(0)
+    augment(grey, t, cfg, a), augment(colour, t, cfg, b)
+    assert a.random() == b.random()
 
 
 def test_block_holdout_splits_labels_without_overlap():
@@ -278,7 +321,6 @@ def test_leaving_the_prefetcher_stops_its_thread_and_its_errors_reach_the_loop()
 
 def test_the_default_recipe_cuts_crops_at_the_pictures_own_scale(monkeypatch):
     """ADR 0023: zooming cost held-out accuracy on every data set measured."""
-    from dataclasses import replace
 
     import annotator.ml.data as data
     from annotator.ml.train import TrainConfig
@@ -327,7 +369,6 @@ def test_crops_normalised_one_by_one_are_those_of_the_normalised_picture(
     """A round held every labelled picture whole, as float32 in 3 channels (5.7-6.4 GB
     for four big pictures); it now keeps the picture as read and normalises each crop,
     and the targets only around the labels. The batches are the same, to the bit."""
-    from dataclasses import replace
 
     from annotator.ml.data import Targets, crop_margin, labelled_targets
 

@@ -416,6 +416,63 @@ def test_each_round_holds_out_other_labels(cells_project):
     assert not np.array_equal(seen[0], seen[1])
 
 
+def _batches_drawn(monkeypatch):
+    """Fingerprints of every batch of crops drawn, one list per round (a spy)."""
+    import hashlib
+
+    from annotator.ml.data import CropSampler
+
+    rounds: list[list[str]] = []
+    real = CropSampler.batch
+
+    def spy(self, n):
+        x, t = real(self, n)
+        rounds[-1].append(hashlib.sha1(x.tobytes() + t.tobytes()).hexdigest())
+        return x, t
+
+    monkeypatch.setattr(CropSampler, "batch", spy)
+    return rounds
+
+
+def test_consecutive_rounds_draw_other_crops(cells_project, monkeypatch):
+    """The app trains every round with seed 0: the parent version in the crops' seed
+    keeps two rounds on the same labels from training on the very same batches."""
+    rounds = _batches_drawn(monkeypatch)
+    config = replace(FAST, val_fraction=0.0)  # the same labels train in both rounds
+    for _ in range(2):
+        rounds.append([])
+        training.train_project(
+            cells_project, steps=3, network=TINY, config=config, device="cpu", export_onnx=False
+        )
+    versions_ = [m.version for m in cells_project.models()]
+    assert len(versions_) == 2 and len(rounds[0]) == len(rounds[1]) == 3
+    assert not set(rounds[0]) & set(rounds[1])
+
+
+def test_the_same_seed_and_parent_draw_the_same_crops(monkeypatch):
+    rounds = _batches_drawn(monkeypatch)
+    images = tuple(TrainImage(i + 1, f"c{i}", *two_textures(i)) for i in range(2))
+
+    def draw(parent, seed=0):
+        rounds.append([])
+        request = TrainRequest(
+            images,
+            ("grainy", "smooth"),
+            NetworkConfig(1, 2, 2, 4),
+            parent_version=parent,
+            max_steps=3,
+            config=replace(FAST, val_fraction=0.0, seed=seed),
+            device="cpu",
+        )
+        assert train_round(request).status == "finished"
+        return rounds[-1]
+
+    assert draw(1) == draw(1)  # reproducible: same seed, same parent
+    assert draw(None) == draw(None)
+    assert not set(draw(1)) & set(draw(2))  # another parent: other crops
+    assert not set(draw(2, seed=0)) & set(draw(2, seed=1))  # another seed: other crops
+
+
 @pytest.mark.parametrize("when", ["validate", "export"])
 def test_a_cancel_after_the_steps_publishes_nothing(cells_project, monkeypatch, when):
     """Ctrl+C during the validation or the ONNX export was ignored: the round published
