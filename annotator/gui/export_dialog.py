@@ -72,11 +72,13 @@ class ExportDialog(QDialog):
     def __init__(self, parent: QWidget | None = None, default_out: Path | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export")
+        #: Replace a folder that holds files (the user said so when asked on OK).
+        self.overwrite = False
         self.format_combo = QComboBox()
         for name in export_formats():
             self.format_combo.addItem(f"{name}: {FORMATS[name].description}", name)
         self.out_edit = QLineEdit(str(default_out) if default_out else "")
-        self.out_edit.setPlaceholderText("a new or empty folder")
+        self.out_edit.setPlaceholderText("a new or empty folder (one with files is replaced)")
         self.split_spins = [self._fraction(v) for v in (0.8, 0.1, 0.1)]
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
@@ -186,6 +188,7 @@ class ExportDialog(QDialog):
             coco_mode=str(self.coco_combo.currentData()),
             stacks=self.stacks_check.isChecked(),
             voc_images=str(self.voc_images_combo.currentData()),
+            overwrite=self.overwrite,
         )
 
     def _accept_if_valid(self) -> None:
@@ -195,13 +198,26 @@ class ExportDialog(QDialog):
             QMessageBox.warning(self, "Export", sentence(error_text(exc)))
             return
         out = Path(request.out)
-        if out.is_file() or (out.is_dir() and any(out.iterdir())):
+        self.overwrite = False
+        if out.is_file():
             # said here, while the choices are still on screen (the export refuses it too)
             QMessageBox.warning(
                 self,
                 "Export",
-                f"{out}: already exists and is not an empty folder; choose "
-                "a new folder (it is created) or an empty one",
+                f"{out}: is a file; choose a new folder (it is created) or an empty one",
             )
             return
+        if out.is_dir() and any(out.iterdir()):
+            # as `export --overwrite`: the old folder goes only once the new one is whole
+            answer = QMessageBox.question(
+                self,
+                "Export",
+                f"{out} already holds files. Replace the folder with this export? It is "
+                "replaced only once the export is complete; until then it stays as it is.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            self.overwrite = True
         self.accept()

@@ -430,8 +430,8 @@ def _refuse_replacing(project: Project, out: Path, drive_root: bool) -> None:
     root = project.root.resolve()
     if real in root.parents:
         raise FormatError(
-            f"{out}: holds the project folder {project.root}; --overwrite would remove it: "
-            "export somewhere else"
+            f"{out}: holds the project folder {project.root}; replacing it would remove "
+            "the project: export somewhere else"
         )
     if drive_root:
         raise FormatError(
@@ -443,8 +443,8 @@ def _refuse_replacing(project: Project, out: Path, drive_root: bool) -> None:
         # as recorded too: a link there to a picture elsewhere is how the project finds it
         if real in path.resolve().parents or out in path.absolute().parents:
             raise FormatError(
-                f"{out}: holds the image file of {rec.name!r} in the project; --overwrite "
-                "would remove it: export somewhere else"
+                f"{out}: holds the image file of {rec.name!r} in the project; replacing "
+                "the folder would remove it: export somewhere else"
             )
 
 

@@ -918,20 +918,44 @@ def test_an_open_failing_past_the_close_of_the_old_image_leaves_nothing_editable
     assert boxes and boxes[0][1] == "Cannot open image" and "MemoryError" in boxes[0][2]
 
 
-def test_the_export_dialog_refuses_a_full_folder_while_its_choices_are_on_screen(
-    window, tmp_path, boxes
+def test_the_export_dialog_asks_before_it_replaces_a_full_folder(
+    window, tmp_path, boxes, monkeypatch
 ):
+    """A folder that holds files is replaced only when the user says so on OK (as
+    `export --overwrite`, once the new export is whole); No keeps the dialog and the
+    folder; a file is refused while the choices are on screen."""
     from PySide6.QtWidgets import QDialog
+
+    from annotator.gui.export_dialog import run_export
 
     full = tmp_path / "full"
     full.mkdir()
     (full / "keep.txt").write_text("mine")
     dialog = ExportDialog(window)
     dialog.out_edit.setText(str(full))
+    dialog.include_combo.setCurrentIndex(dialog.include_combo.findData("all"))
+    dialog._accept_if_valid()  # the recorded question answers Ok: not Yes
+    assert dialog.result() != QDialog.DialogCode.Accepted
+    assert boxes[-1][0] == "question" and "already holds files" in boxes[-1][2]
+    assert not dialog.request().overwrite
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    dialog._accept_if_valid()
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    request = dialog.request()
+    assert request.overwrite
+    assert (full / "keep.txt").read_text() == "mine"  # nothing replaced before the export
+    drag(window.canvas, [(10, 10), (40, 20)])  # labels to export
+    window.session.save(wait=True)
+    outcome = run_export(window, window.session.project, request)
+    assert outcome.error is None, outcome.error
+    assert not (full / "keep.txt").exists() and any(full.iterdir())
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    dialog = ExportDialog(window)
+    dialog.out_edit.setText(str(a_file))
     dialog._accept_if_valid()
     assert dialog.result() != QDialog.DialogCode.Accepted
-    assert boxes and "already exists and is not an empty folder" in boxes[0][2]
-    assert (full / "keep.txt").read_text() == "mine"
+    assert boxes[-1][0] == "warning" and "is a file" in boxes[-1][2]
 
 
 @pytest.mark.parametrize(
