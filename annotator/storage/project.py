@@ -49,6 +49,7 @@ from annotator.core.naming import (
     natural_path_key,
     short_stem,
 )
+from annotator.core.nodata import nodata_label
 from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord, ImageScore, ModelRecord, now_iso
 from annotator.core.schema import ClassRename, LabelClass, LabelSchema
@@ -59,6 +60,7 @@ from annotator.storage.images import (
     ImageInfo,
     encode_png,
     is_image_path,
+    nodata_value,
     read_image,
     tiff_planes,
     unused_channels,
@@ -160,6 +162,9 @@ class AddReport:
     #: Pictures with channels past the third (not alpha), which are neither shown nor
     #: trained on: (file, channels, unused).
     channels_unused: list[tuple[str, int, int]] = field(default_factory=list)
+    #: Pictures with nodata pixels (the value their GDAL_NODATA tag names), read as no
+    #: value and left out of display windows, training and proposals: (file, value).
+    nodata: list[tuple[str, str]] = field(default_factory=list)
     #: Files of a few bare pages split as slices without being told, because a split of
     #: the same content is in the project (``add --pages slices`` before).
     pages_split_before: list[str] = field(default_factory=list)
@@ -181,6 +186,18 @@ class AddReport:
             f"{Path(file).name} has {channels} channels: the first three are shown and "
             f"trained on, {which} not used"
             + (f" (and {more} more file(s) with channels past the third)" if more else "")
+        )
+
+    def nodata_text(self) -> str:
+        """One sentence on the pictures with nodata pixels ("" when none)."""
+        if not self.nodata:
+            return ""
+        values = sorted({value for _, value in self.nodata})
+        n = len(self.nodata)
+        return (
+            f"{n} picture{'' if n == 1 else 's'} ha{'s' if n == 1 else 've'} nodata pixels "
+            f"(value {', '.join(values)}, first: {Path(self.nodata[0][0]).name}): they have "
+            "no value and are left out of contrast, training and proposals"
         )
 
     def pages_as_channels_text(self, how: str) -> str:
@@ -1159,6 +1176,9 @@ class Project:
                     report.pages_as_channels.append((str(file), channels[file]))
                 if unused := unused_channels(file, array):
                     report.channels_unused.append((str(file), int(array.shape[2]), unused))
+                value = nodata_value(file) if array.dtype.kind == "f" else None
+                if value is not None and np.isnan(array).any():
+                    report.nodata.append((str(file), nodata_label(value)))
                 taken_names.add(name)
                 known_paths.add(stored)
                 known_sha.add(digest)
