@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from annotator.core.labelmap import LabelMap
-from annotator.core.nodata import nodata_label, no_value_pixels, parse_nodata, with_nodata
+from annotator.core.nodata import no_value_pixels, nodata_label, parse_nodata, with_nodata
 from annotator.core.proposal import NO_CLASS, image_score
 
 

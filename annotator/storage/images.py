@@ -514,7 +514,8 @@ def nodata_value(path: str | os.PathLike[str]) -> float | None:
 
     try:
         with tifffile.TiffFile(path) as tif:
-            tag = tif.pages[0].tags.get(GDAL_NODATA_TAG)
+            page = tif.pages[0]
+            tag = page.tags.get(GDAL_NODATA_TAG) if isinstance(page, tifffile.TiffPage) else None
             return None if tag is None else parse_nodata(tag.value)
     except Exception:  # read (or refused) in full by the reader already
         return None

@@ -90,9 +90,7 @@ def test_an_8bit_picture_with_the_tag_but_no_such_pixel_stays_8bit(tmp_path, nod
     np.testing.assert_array_equal(got, u8)
 
 
-def test_the_add_summary_counts_pictures_with_nodata_and_load_reads_them_alike(
-    tmp_path, project
-):
+def test_the_add_summary_counts_pictures_with_nodata_and_load_reads_them_alike(tmp_path, project):
     _geotiff(tmp_path / "a.tif", _reflectance(seed=4), -9999)
     _geotiff(tmp_path / "b.tif", _reflectance(seed=5), -9999)
     u8 = np.random.default_rng(6).integers(0, 256, (20, 30)).astype(np.uint8)
