@@ -324,7 +324,7 @@ def _split(  # type: ignore[no-untyped-def]
     for im in request.images:
         _check(cancel)
         t = labelled_targets(
-            im.mask, n_classes, margin, im.accepted, cfg.accepted_border, np.asarray(im.pixels)
+            im.mask, n_classes, margin, im.accepted, cfg.accepted_border, im.pixels
         )
         if t is not None and (t.values != IGNORE).any():
             pairs.append((im, t))

@@ -196,7 +196,8 @@ class AddReport:
         n = len(self.nodata)
         return (
             f"{n} picture{'' if n == 1 else 's'} ha{'s' if n == 1 else 've'} nodata pixels "
-            f"(value {', '.join(values)}, first: {Path(self.nodata[0][0]).name}): they have "
+            f"(value{'s' if len(values) > 1 else ''} {', '.join(values)}, first: "
+            f"{Path(self.nodata[0][0]).name}): they have "
             "no value and are left out of contrast, training and proposals"
         )
 
