@@ -486,18 +486,19 @@ def _checked_path(p: Path) -> Path:
     return p
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+def read_image(path: str | os.PathLike[str], *, nodata: bool = True) -> np.ndarray:
     """Decode an image file into an array; raise :class:`ImageReadError` on any problem.
 
     A TIFF's pixels that hold the nodata value its GDAL_NODATA tag names come back as
     NaN, the picture as float (:func:`~annotator.core.nodata.with_nodata`): every reader
-    (add, display, training, proposals) leaves them out the same way."""
+    (add, display, training, proposals) leaves them out the same way. ``nodata=False``:
+    the values the file holds (an export writes the picture as it is)."""
     p = Path(path)
     try:
         _checked_path(p)
         tiff = _sniff_tiff(p)
         array = _read_tiff_or_pillow(p) if tiff else _read_pillow(p)
-        if tiff:
+        if tiff and nodata:
             array = with_nodata(array, nodata_value(p))
     except PermissionError:
         raise ImageReadError(p, "permission denied") from None
