@@ -482,6 +482,18 @@ def looks_like_mask(array: np.ndarray) -> bool:
     return np.unique(sample).size <= MASK_MAX_VALUES
 
 
+def _beside_is_mask(
+    file: Path, array: np.ndarray, pages_as_channels: bool, nodata: float | None
+) -> bool:
+    """Whether a picture named as a mask beside its picture holds a mask's few values:
+    those of the file (a label GeoTIFF naming a nodata value is read with NaN there);
+    of a few bare pages read as channels, the first page's, in any dtype."""
+    if nodata is not None:
+        array = read_image(file, nodata=False)
+    page = array[..., 0] if pages_as_channels and array.ndim == 3 else array
+    return looks_like_mask(page)
+
+
 def _first_page_is_mask(path: Path) -> bool:
     """Whether a TIFF stack's first page holds few values, as a label stack's does."""
     import tifffile
@@ -1157,9 +1169,8 @@ class Project:
                 except OSError as exc:
                     report.errors.append(ImageReadError(file, str(exc)))
                     continue
-                # (a few bare pages read as channels: the first page decides, in any dtype)
-                page = array[..., 0] if file in channels and array.ndim == 3 else array
-                if file in beside and looks_like_mask(page):
+                value = nodata_value(file) if array.dtype.kind == "f" else None
+                if file in beside and _beside_is_mask(file, array, file in channels, value):
                     report.masks_left_out.append((str(file), str(beside[file])))
                     continue
                 if digest in lost:
@@ -1177,7 +1188,6 @@ class Project:
                     report.pages_as_channels.append((str(file), channels[file]))
                 if unused := unused_channels(file, array):
                     report.channels_unused.append((str(file), int(array.shape[2]), unused))
-                value = nodata_value(file) if array.dtype.kind == "f" else None
                 if value is not None and np.isnan(array).any():
                     report.nodata.append((str(file), nodata_label(value)))
                 taken_names.add(name)

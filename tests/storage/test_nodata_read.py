@@ -3,6 +3,8 @@ leave the contrast window, the fill and the add summary alone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tifffile
@@ -104,3 +106,17 @@ def test_the_add_summary_counts_pictures_with_nodata_and_load_reads_them_alike(t
     loaded = project.load_image(record)
     np.testing.assert_array_equal(loaded, read_image(tmp_path / "a.tif"))  # NaN alike
     assert np.isnan(loaded[:16]).all()
+
+
+def test_a_label_geotiff_with_nodata_beside_its_picture_is_still_left_out(tmp_path, project):
+    rng = np.random.default_rng(7)
+    picture = rng.integers(479, 7000, (40, 50, 4)).astype(np.uint16)
+    picture[:8] = 0
+    _geotiff(tmp_path / "tile.tif", picture, 0)
+    labels = np.zeros((40, 50), np.uint8)
+    labels[:, 25:] = 1
+    labels[:8] = 255  # the label raster's own nodata
+    _geotiff(tmp_path / "tile_mask.tif", labels, 255)
+    report = project.add_images([tmp_path])
+    assert [r.name for r in report.added] == ["tile.tif"]
+    assert [Path(m).name for m, _ in report.masks_left_out] == ["tile_mask.tif"]
