@@ -579,7 +579,8 @@ def _files_by_stem(folder: Path) -> dict[str, Path]:
 
 def _read_truth(path: Path) -> np.ndarray:
     """A ground-truth mask as ``uint8`` class ids (255 = void), or a one-line error."""
-    m = decode_mask_png(path) if path.suffix.lower() == ".png" else read_image(path)
+    # (a label GeoTIFF's nodata value is one of its ids here: the file's values)
+    m = decode_mask_png(path) if path.suffix.lower() == ".png" else read_image(path, nodata=False)
     if m.ndim != 2:
         raise ImageReadError(path, "a mask must be a single-channel image")
     if m.dtype.kind not in "ui":

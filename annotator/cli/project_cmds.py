@@ -263,6 +263,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(f"  {report.pages_as_channels_text(how)}")
         if report.channels_unused:
             print(f"  {report.channels_unused_text()}", file=sys.stderr)
+        if report.nodata:
+            print(f"  {report.nodata_text()}")
         if pages := report.pages_split_text(
             f"`annotator remove {args.project} NAME`", "`annotator add --pages channels`"
         ):

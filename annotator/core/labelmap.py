@@ -573,9 +573,11 @@ class LabelMap:
         """Accept a proposal: copy ``source`` into the unlabelled pixels, or with
         protected painting "only over class k" (``only_over``) into the pixels labelled
         k instead. ``class_id`` limits it to the pixels the proposal gives that class.
-        Accepting never overwrites other labels: they are the user's work."""
+        Accepting never overwrites other labels: they are the user's work, and never
+        writes where ``source`` is unlabelled (a proposal's pixels with no value)."""
         source = self._check_source(source)
         where = self.array == (self.unlabelled if only_over is None else only_over)
+        where &= source != self.unlabelled
         if class_id is not None:
             where &= source == class_id
         return self.assign(source, where)

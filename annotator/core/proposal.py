@@ -13,6 +13,11 @@ import numpy as np
 
 _SOURCE = re.compile(r"proposal:v(\d+)(\+|$)")
 
+#: The mask's value where a proposal gives no class: a pixel with no value (nodata,
+#: ``core.nodata``); the unlabelled value of 8-bit label maps, so accepting it and the
+#: proposal brush write nothing there.
+NO_CLASS = 255
+
 
 @dataclass(frozen=True, eq=False)
 class Proposal:
@@ -20,9 +25,10 @@ class Proposal:
 
     * ``probabilities``: ``(C, H, W)`` float16/float32 class probabilities, or ``None``
       when they were not kept (large images, or proposals read back from disk).
-    * ``mask``: ``(H, W)`` uint8 argmax class ids.
+    * ``mask``: ``(H, W)`` uint8 argmax class ids; :data:`NO_CLASS` at pixels with no
+      value.
     * ``uncertainty``: ``(H, W)`` float32 in ``[0, 1]`` (normalised entropy: 0 = sure,
-      1 = all classes equally likely).
+      1 = all classes equally likely); 0 at pixels with no value.
     * ``score``: one number per image; higher means "label this one sooner".
     * ``model_version``: the model version that produced it (0 for an unsaved model).
     """
@@ -61,22 +67,21 @@ def normalised_entropy(probabilities: np.ndarray, axis: int = 0) -> np.ndarray:
     return np.clip(ent / np.log(n), 0.0, 1.0).astype(np.float32)
 
 
-def image_score(uncertainty: np.ndarray, unlabelled: np.ndarray | None = None) -> float:
-    """Image-level score: the mean of the most uncertain 10% of pixels.
+def image_score(uncertainty: np.ndarray, where: np.ndarray | None = None) -> float:
+    """Image-level score: the mean of the most uncertain 10% of pixels (of those
+    ``where`` is true, when given).
 
     The plain mean is dominated by the easy majority (and by thin borders that are
     always a little uncertain); the top decile reacts to regions the model has not
     learned yet, which is what should be labelled next.
 
-    ``unlabelled``: where the image is partly labelled, a boolean map of the pixels
-    nobody has labelled yet; only those count (the model's doubt where the user has
-    labelled, or painted void, is no reason to label the image). None of them: 0.
-    Without it (nothing labelled), every pixel counts.
+    ``where``: the pixels that count, a boolean map: those with a value
+    (``core.nodata``), and where the image is partly labelled those nobody has labelled
+    yet (the model's doubt where the user has labelled, or painted void, is no reason to
+    label the image). None of them: 0. Without it, every pixel counts.
     """
-    flat = np.asarray(uncertainty, dtype=np.float32)
-    if unlabelled is not None and not unlabelled.all():
-        flat = flat[unlabelled]
-    flat = flat.ravel()
+    values = np.asarray(uncertainty, dtype=np.float32)
+    flat = values.ravel() if where is None else values[where]
     if flat.size == 0:
         return 0.0
     if flat.size > 1_000_000:  # a sample is enough to rank images

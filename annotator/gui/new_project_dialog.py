@@ -176,6 +176,7 @@ def add_images_with_progress(
             for text in (
                 report.pages_as_channels_text("File > Add TIFF pages as slices"),
                 report.channels_unused_text(),
+                report.nodata_text(),
                 report.pages_split_text(
                     "the image list's right-click menu (Remove … from the project)"
                 ),

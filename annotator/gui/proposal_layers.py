@@ -59,6 +59,9 @@ def proposal_codes(mask: np.ndarray, n_classes: int) -> np.ndarray:
     codes = np.full((h, w), TRANSPARENT, np.uint8)
     if n_classes * 2 <= 254:
         hatch = np.add(mask, n_classes, dtype=np.uint8)
+        # No class (a pixel with no value, ADR 0029) stays transparent, never wraps round
+        # to another class's code.
+        np.copyto(hatch, TRANSPARENT, where=mask == TRANSPARENT)
         xs = np.arange(w) % HATCH_PERIOD
         for phase in range(HATCH_PERIOD):  # stripe where (y + x) % P < width
             stripe = (xs + phase) % HATCH_PERIOD < HATCH_WIDTH

@@ -40,6 +40,7 @@ import numpy as np
 
 from annotator.core.contrast import even_sample, percentile_window
 from annotator.core.errors import ModelError
+from annotator.core.nodata import no_value_pixels
 from annotator.ml.networks import NORMALISATIONS, NORMALISE_PER_CHANNEL, NORMALISE_POOLED
 
 IGNORE = -1
@@ -283,12 +284,15 @@ def labelled_targets(
     margin: int,
     accepted: np.ndarray | None = None,
     border: int = 0,
+    pixels: np.ndarray | None = None,
 ) -> Targets | None:
     """The :class:`Targets` of a label map around its labels (``None`` when it has
     none): ``margin`` pixels around them (see :func:`crop_margin`), and the rectangle's
     corner moved back onto the :data:`HOLDOUT_BLOCK` grid. The values are
     :func:`to_target`'s, with :func:`void_accepted_border`'s ``border`` applied: the
-    same as cutting the whole picture's target."""
+    same as cutting the whole picture's target. With the picture's ``pixels``, a label
+    on a pixel with no value (nodata, ``core.nodata``) is :data:`IGNORE` too: the
+    network sees only a constant there."""
     m = np.asarray(mask)
     box = labelled_box(m, n_classes)
     if box is None:
@@ -303,6 +307,8 @@ def labelled_targets(
     values = to_target(part, n_classes)
     if accepted is not None:
         values = void_accepted_border(values, part, np.asarray(accepted)[y0:y1, x0:x1], border)
+    if pixels is not None and (nodata := no_value_pixels(pixels[y0:y1, x0:x1])) is not None:
+        values[nodata] = IGNORE
     return Targets(values, y0, x0, (h, w))
 
 

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from annotator.core.errors import Cancelled, ModelError
-from annotator.core.proposal import Proposal, image_score, normalised_entropy
+from annotator.core.nodata import no_value_pixels
+from annotator.core.proposal import NO_CLASS, Proposal, image_score, normalised_entropy
 from annotator.ml.data import Normalizer, fit_normalizer
 from annotator.ml.device import choose_device, to_channels_last
 from annotator.ml.networks import NetworkConfig, network_of
@@ -513,6 +514,11 @@ class Predictor:
             cancel=cancel,
             class_weights=self.class_weights,
         )
-        return Proposal(
-            out.probabilities, out.mask, out.uncertainty, image_score(out.uncertainty), self.version
-        )
+        # Pixels with no value (nodata, NaN in every channel) get no class and no doubt,
+        # and leave the score alone: the network only saw a constant there (ADR 0029).
+        nodata = no_value_pixels(image)
+        if nodata is not None:
+            out.mask[nodata] = NO_CLASS
+            out.uncertainty[nodata] = 0.0
+        score = image_score(out.uncertainty, None if nodata is None else ~nodata)
+        return Proposal(out.probabilities, out.mask, out.uncertainty, score, self.version)

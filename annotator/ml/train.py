@@ -323,7 +323,9 @@ def _split(  # type: ignore[no-untyped-def]
     pairs = []
     for im in request.images:
         _check(cancel)
-        t = labelled_targets(im.mask, n_classes, margin, im.accepted, cfg.accepted_border)
+        t = labelled_targets(
+            im.mask, n_classes, margin, im.accepted, cfg.accepted_border, im.pixels
+        )
         if t is not None and (t.values != IGNORE).any():
             pairs.append((im, t))
     if not pairs:

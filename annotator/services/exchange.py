@@ -288,7 +288,8 @@ def build_export_dataset(
             height=rec.height,
             load_mask=lambda: _load_mask(project, rec),
             stack=None if where is None else StackSlice(*where),
-            load_image=lambda: read_image(image),  # checked unchanged above
+            # (checked unchanged above; its values as the file holds them, nodata too)
+            load_image=lambda: read_image(image, nodata=False),
         )
 
     dataset = ExportDataset(
@@ -638,6 +639,11 @@ def same_picture(a: np.ndarray, b: np.ndarray) -> bool:
     if a.shape[:2] != b.shape[:2]:
         return False
     ga, gb = _grey(a), _grey(b)
+    finite = np.isfinite(ga) & np.isfinite(gb)
+    if not finite.all():  # no value (nodata, NaN) is no brightness: where both have one
+        ga, gb = ga[finite], gb[finite]
+        if ga.size == 0:
+            return False
     sa, sb = float(ga.std()), float(gb.std())
     if sa == 0.0 or sb == 0.0:  # a flat picture: the same only if both are flat
         return sa == sb
@@ -1155,7 +1161,7 @@ class _SplitSlices:
                     self._by_page.setdefault((found[1], found[2]), []).append(rec)
         for rec in self._by_page.get((page, planes), []):
             try:
-                if np.array_equal(self._project.load_image(rec), pictures[page]):
+                if np.array_equal(self._project.load_image(rec), pictures[page], equal_nan=True):
                     return rec
             except (AnnotatorError, OSError):  # gone or replaced: not this slice
                 continue
@@ -1276,7 +1282,7 @@ def _shows(
     if page >= len(pictures):
         return False
     try:
-        return bool(np.array_equal(project.load_image(rec), pictures[page]))
+        return bool(np.array_equal(project.load_image(rec), pictures[page], equal_nan=True))
     except (ImageReadError, OSError):
         return True
 

@@ -42,7 +42,7 @@ from annotator.core.errors import (
     ProjectError,
 )
 from annotator.core.naming import NAME_MAX, unique_stems
-from annotator.core.proposal import Proposal, image_score
+from annotator.core.proposal import NO_CLASS, Proposal, image_score
 from annotator.core.records import ImageRecord
 from annotator.core.status import KEPT_IMAGES_FILE, PREDICTED_IMAGES_FORMAT, ImageStatus
 from annotator.services.jobs import CancelToken, Dispatcher, LatestWinsWorker
@@ -89,7 +89,9 @@ def _scored_where_unlabelled(project: Project, record: ImageRecord, proposal: Pr
     unlabelled = labels == project.schema.unlabelled
     if unlabelled.all():
         return proposal
-    return replace(proposal, score=image_score(proposal.uncertainty, unlabelled))
+    # pixels without a value (nodata) have no class and count as little as labelled ones
+    counted = unlabelled & (proposal.mask != NO_CLASS)
+    return replace(proposal, score=image_score(proposal.uncertainty, counted))
 
 
 def proposals_folder(project: Project) -> Path:

@@ -5,7 +5,9 @@ line. The pixel count is checked from the header *before* anything is decoded, s
 decompression bomb costs nothing.
 
 Arrays come back as ``(H, W)`` for single-channel images and ``(H, W, C)`` otherwise,
-channels in RGB(A) order, in the file's own dtype (``uint8``, ``uint16``, ``float32``...).
+channels in RGB(A) order, in the file's own dtype (``uint8``, ``uint16``, ``float32``...),
+except a TIFF that names a nodata value (GDAL_NODATA) some pixels hold: float with NaN
+at those (``core.nodata``, ADR 0029); the file itself is never changed.
 Transparency is only what a file records as such (a PNG's alpha, a TIFF's ExtraSamples
 alpha; a grey picture's is dropped); two channels of any other kind (a TIFF's C or S
 axis, two bare pages: DAPI + GFP) are both kept, ``(H, W, 2)``.
@@ -37,6 +39,7 @@ from annotator.core.contrast import (
 from annotator.core.errors import ImageReadError, ProjectError
 from annotator.core.limits import IMAGE_SUFFIXES as IMAGE_SUFFIXES
 from annotator.core.limits import max_pixels
+from annotator.core.nodata import GDAL_NODATA_TAG, parse_nodata, with_nodata
 from annotator.core.orientation import apply_exif_orientation, exif_orientation
 from annotator.core.tiff_layout import layout, stack_plan, stack_problem, unnamed_channels
 
@@ -483,17 +486,40 @@ def _checked_path(p: Path) -> Path:
     return p
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Decode an image file into an array; raise :class:`ImageReadError` on any problem."""
+def read_image(path: str | os.PathLike[str], *, nodata: bool = True) -> np.ndarray:
+    """Decode an image file into an array; raise :class:`ImageReadError` on any problem.
+
+    A TIFF's pixels that hold the nodata value its GDAL_NODATA tag names come back as
+    NaN, the picture as float (:func:`~annotator.core.nodata.with_nodata`): every reader
+    (add, display, training, proposals) leaves them out the same way. ``nodata=False``:
+    the values the file holds (an export writes the picture as it is)."""
     p = Path(path)
     try:
         _checked_path(p)
-        array = _read_tiff_or_pillow(p) if _sniff_tiff(p) else _read_pillow(p)
+        tiff = _sniff_tiff(p)
+        array = _read_tiff_or_pillow(p) if tiff else _read_pillow(p)
+        if tiff and nodata:
+            array = with_nodata(array, nodata_value(p))
     except PermissionError:
         raise ImageReadError(p, "permission denied") from None
     except MemoryError:
         raise ImageReadError(p, "not enough memory to decode this image") from None
     return _normalise_channels(p, array)
+
+
+def nodata_value(path: str | os.PathLike[str]) -> float | None:
+    """The nodata value the TIFF at ``path`` names in its GDAL_NODATA tag (42113) on
+    its first page (NaN for "nan"); None when it names none, names no number, or the
+    file is no TIFF tifffile reads."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            tag = page.tags.get(GDAL_NODATA_TAG) if isinstance(page, tifffile.TiffPage) else None
+            return None if tag is None else parse_nodata(tag.value)
+    except Exception:  # read (or refused) in full by the reader already
+        return None
 
 
 def to_display_uint8(

@@ -49,6 +49,7 @@ from annotator.core.naming import (
     natural_path_key,
     short_stem,
 )
+from annotator.core.nodata import nodata_label
 from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord, ImageScore, ModelRecord, now_iso
 from annotator.core.schema import ClassRename, LabelClass, LabelSchema
@@ -59,6 +60,7 @@ from annotator.storage.images import (
     ImageInfo,
     encode_png,
     is_image_path,
+    nodata_value,
     read_image,
     tiff_planes,
     unused_channels,
@@ -160,6 +162,9 @@ class AddReport:
     #: Pictures with channels past the third (not alpha), which are neither shown nor
     #: trained on: (file, channels, unused).
     channels_unused: list[tuple[str, int, int]] = field(default_factory=list)
+    #: Pictures with nodata pixels (the value their GDAL_NODATA tag names), read as no
+    #: value and left out of display windows, training and proposals: (file, value).
+    nodata: list[tuple[str, str]] = field(default_factory=list)
     #: Files of a few bare pages split as slices without being told, because a split of
     #: the same content is in the project (``add --pages slices`` before).
     pages_split_before: list[str] = field(default_factory=list)
@@ -181,6 +186,19 @@ class AddReport:
             f"{Path(file).name} has {channels} channels: the first three are shown and "
             f"trained on, {which} not used"
             + (f" (and {more} more file(s) with channels past the third)" if more else "")
+        )
+
+    def nodata_text(self) -> str:
+        """One sentence on the pictures with nodata pixels ("" when none)."""
+        if not self.nodata:
+            return ""
+        values = sorted({value for _, value in self.nodata})
+        n = len(self.nodata)
+        return (
+            f"{n} picture{'' if n == 1 else 's'} ha{'s' if n == 1 else 've'} nodata pixels "
+            f"(value{'s' if len(values) > 1 else ''} {', '.join(values)}, first: "
+            f"{Path(self.nodata[0][0]).name}): they have "
+            "no value and are left out of contrast, training and proposals"
         )
 
     def pages_as_channels_text(self, how: str) -> str:
@@ -462,6 +480,18 @@ def looks_like_mask(array: np.ndarray) -> bool:
     elif not np.issubdtype(sample.dtype, np.integer):
         return False
     return np.unique(sample).size <= MASK_MAX_VALUES
+
+
+def _beside_is_mask(
+    file: Path, array: np.ndarray, pages_as_channels: bool, nodata: float | None
+) -> bool:
+    """Whether a picture named as a mask beside its picture holds a mask's few values:
+    those of the file (a label GeoTIFF naming a nodata value is read with NaN there);
+    of a few bare pages read as channels, the first page's, in any dtype."""
+    if nodata is not None:
+        array = read_image(file, nodata=False)
+    page = array[..., 0] if pages_as_channels and array.ndim == 3 else array
+    return looks_like_mask(page)
 
 
 def _first_page_is_mask(path: Path) -> bool:
@@ -1139,9 +1169,8 @@ class Project:
                 except OSError as exc:
                     report.errors.append(ImageReadError(file, str(exc)))
                     continue
-                # (a few bare pages read as channels: the first page decides, in any dtype)
-                page = array[..., 0] if file in channels and array.ndim == 3 else array
-                if file in beside and looks_like_mask(page):
+                value = nodata_value(file) if array.dtype.kind == "f" else None
+                if file in beside and _beside_is_mask(file, array, file in channels, value):
                     report.masks_left_out.append((str(file), str(beside[file])))
                     continue
                 if digest in lost:
@@ -1159,6 +1188,8 @@ class Project:
                     report.pages_as_channels.append((str(file), channels[file]))
                 if unused := unused_channels(file, array):
                     report.channels_unused.append((str(file), int(array.shape[2]), unused))
+                if value is not None and np.isnan(array).any():
+                    report.nodata.append((str(file), nodata_label(value)))
                 taken_names.add(name)
                 known_paths.add(stored)
                 known_sha.add(digest)

@@ -512,3 +512,18 @@ def test_the_bench_zooms_its_rounds_crops_only_when_asked(tmp_path, capsys):
     capsys.readouterr()
     assert main(["bench", str(root), *common, "--zoom", "-1", "--out", str(tmp_path / "x")]) == 1
     assert "--zoom must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_a_truth_geotiff_naming_a_nodata_value_is_read_as_its_class_ids(tmp_path):
+    """A label raster's GDAL_NODATA (ADR 0029) is one of its ids here, never NaN."""
+    import tifffile
+
+    from annotator.bench.effort import _read_truth
+    from annotator.core.nodata import GDAL_NODATA_TAG
+
+    truth = np.zeros((20, 30), np.uint8)
+    truth[:, 15:] = 1
+    truth[:4] = 255
+    path = tmp_path / "t.tif"
+    tifffile.imwrite(path, truth, extratags=[(GDAL_NODATA_TAG, "s", 0, "255", True)])
+    np.testing.assert_array_equal(_read_truth(path), truth)

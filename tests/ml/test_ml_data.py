@@ -399,7 +399,9 @@ def test_the_split_of_the_labelled_rectangle_is_the_whole_pictures():
 
     masks = [_labelled_picture((500, 700), np.uint8, seed)[1] for seed in range(3)]
     masks[1][444:480, 333:390] = 1
-    images = [SimpleNamespace(mask=m, accepted=None, image_id=i) for i, m in enumerate(masks)]
+    images = [
+        SimpleNamespace(mask=m, accepted=None, image_id=i, pixels=None) for i, m in enumerate(masks)
+    ]
     request = SimpleNamespace(
         images=images, class_names=("a", "b"), config=TrainConfig(val_fraction=0.3)
     )

@@ -96,3 +96,22 @@ def test_the_score_of_a_map_with_every_pixel_unlabelled_is_the_whole_images():
     some[:10] = True  # the top decile of those pixels only
     top = np.sort(u[:10].ravel())[-200:]
     assert image_score(u, some) == pytest.approx(float(top.mean()), rel=1e-6)
+
+
+def test_pixels_without_a_value_count_no_more_than_labelled_ones(project):
+    """A partly labelled picture with nodata pixels (no class, uncertainty 0: ADR 0029):
+    the score is over the pixels that have a value and nobody has labelled."""
+    from dataclasses import replace
+
+    from annotator.core.proposal import NO_CLASS
+
+    record = project.images()[2]
+    whole = _whole(project, record)
+    unlabelled = _label(project, record, whole, 0.2)
+    mask, uncertainty = whole.mask.copy(), whole.uncertainty.copy()
+    mask[:, : mask.shape[1] // 3] = NO_CLASS  # a third of the picture has no value
+    uncertainty[:, : mask.shape[1] // 3] = 0
+    nodata = replace(whole, mask=mask, uncertainty=uncertainty)
+    scored = proposals._scored_where_unlabelled(project, record, nodata)
+    counted = unlabelled & (mask != NO_CLASS)
+    assert scored.score == image_score(uncertainty, counted) > image_score(uncertainty, unlabelled)

@@ -1,0 +1,83 @@
+"""Nodata: the value a GeoTIFF names (its ``GDAL_NODATA`` tag, 42113) for pixels that
+hold no measurement (outside the swath, a cloud mask, the collar of a reprojection).
+
+A picture read with such pixels is a float array with NaN there (ADR 0029), because
+NaN is already what the display windows, the model's input normalisation and the fill
+leave out: -9999 or 0 taken as a brightness stretched every window over nothing. A
+pixel whose channels are all NaN is a **no-value pixel**: proposals give it no class,
+the uncertainty score passes over it and training never learns from it. No Qt, no
+files.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: The TIFF tag GDAL writes a raster's nodata value in, as ASCII text ("-9999", "0", "nan").
+GDAL_NODATA_TAG = 42113
+
+
+def parse_nodata(text: object) -> float | None:
+    """The number a ``GDAL_NODATA`` tag's text names (NaN for "nan"); None when the
+    text is no number (the tag is then ignored, as GDAL does)."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1", "replace")
+    if not isinstance(text, str):
+        return None
+    try:
+        value = float(text.strip().strip("\x00").strip())
+    except ValueError:
+        return None
+    return value
+
+
+def nodata_label(value: float) -> str:
+    """How a nodata value is written for people: ``-9999``, ``0``, ``nan``, ``-3.4e+38``."""
+    if math.isnan(value):
+        return "nan"
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
+
+
+def with_nodata(array: np.ndarray, value: float | None) -> np.ndarray:
+    """``array`` with NaN at each value equal to the nodata ``value``: float32 (float64
+    for 32- and 64-bit integers and float64 pictures, which float32 cannot hold
+    exactly). ``array`` itself when no value equals it (or ``value`` is None or NaN,
+    which a float picture already holds as NaN): a picture with no nodata pixel reads
+    exactly as before. Compared in the picture's own type, so -9999 finds the float32
+    -9999.0 and 0 the uint16 0; a value an integer picture cannot hold finds nothing."""
+    if value is None or math.isnan(value):
+        return array
+    kind = array.dtype.kind
+    if kind in "ui":
+        info = np.iinfo(array.dtype)
+        if not value.is_integer() or not info.min <= value <= info.max:
+            return array
+        target = array.dtype.type(int(value))
+    elif kind == "f":
+        target = array.dtype.type(value)
+        if not np.isfinite(target) and np.isfinite(value):
+            return array  # (a value past the type's range, which no pixel holds)
+    else:
+        return array
+    hit = array == target
+    if not hit.any():
+        return array
+    wide = array.dtype.itemsize >= 4 and kind in "ui" or array.dtype == np.float64
+    out = array.astype(np.float64 if wide else np.float32)
+    out[hit] = np.nan
+    return out
+
+
+def no_value_pixels(image: np.ndarray) -> np.ndarray | None:
+    """The ``(H, W)`` pixels of ``image`` with no value: all their channels used (the
+    first three) NaN. None when there is none (an integer picture never has one), so
+    callers skip every step for the pictures most people have."""
+    if image.dtype.kind != "f":
+        return None
+    used = image if image.ndim == 2 else image[..., : min(3, image.shape[2])]
+    nan = np.isnan(used)
+    if used.ndim == 3:
+        nan = nan.all(axis=2)
+    return nan if nan.any() else None
