@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--split",
         default="0.8,0.1,0.1",
-        help="train,val,test shares, scaled to sum 1 (default 0.8,0.1,0.1; 8,1,1 is the same)",
+        help="train,val,test shares, scaled to sum 1 (default 0.8,0.1,0.1; 8,1,1 is the same); "
+        "the slices of a stack are kept in one split",
     )
     p.add_argument("--seed", type=seed, default=0, help="seed of the split (default 0)")
     p.add_argument(

@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -117,6 +117,8 @@ class ExportReport:
     #: images left out, values and pictures the format could not keep, the writer's
     #: warnings (:func:`export_notes`).
     notes: tuple[str, ...] = ()
+    #: The stacks whose slices were exported, each stack's slices all in one split.
+    stacks_in_one_split: int = 0
 
     @property
     def label_stacks(self) -> list[str]:
@@ -158,6 +160,11 @@ def export_notes(
             if stacks
             else "no label stack: none of the images exported is a slice of a stack"
         )
+    if report.stacks_in_one_split and sum(1 for f in request.split if f > 0) > 1:
+        lines.append(
+            f"slices of a stack are kept in one split ({report.stacks_in_one_split} "
+            "stack(s)): no split scores slices next to ones trained on"
+        )
     if report.skipped:
         lines.append(f"left out {len(report.skipped)} image(s) without a label map")
     lines.extend(losses_summary(report))
@@ -188,7 +195,12 @@ def parse_split(text: str) -> tuple[float, float, float]:
     return (values[0] / total, values[1] / total, values[2] / total)
 
 
-def split_keys(keys: Sequence[str], fractions: Sequence[float], seed: int) -> dict[str, list[str]]:
+def split_keys(
+    keys: Sequence[str],
+    fractions: Sequence[float],
+    seed: int,
+    groups: Mapping[str, str] | None = None,
+) -> dict[str, list[str]]:
     """Assign each key to exactly one split, reproducibly for a seed.
 
     Keys are sorted first, so the result does not depend on the order they come in.
@@ -196,11 +208,24 @@ def split_keys(keys: Sequence[str], fractions: Sequence[float], seed: int) -> di
     going to the smaller share (then the earlier split): 5 images at 0.8/0.1/0.1 are
     4/1/0, at 0.9/0.1 4/1. Rounding each share and giving the rest to the last split
     made the first 4/0/1, a test image but no validation.
+
+    ``groups`` names the group of a key (the Stack a Slice was split from): the keys of
+    one group go to one split together, so no neighbouring slice of a test slice is
+    trained on. A key without a group is a group of its own. The groups are shuffled,
+    then the largest first goes to the split that still lacks the most keys: the
+    fractions apply to keys, as near as whole groups allow (a stack larger than the
+    validation share trains). Without groups of several keys the split is that of single
+    keys, the same as ever for the same seed.
     """
-    ordered = sorted(keys)
-    n = len(ordered)
-    perm = np.random.default_rng(seed).permutation(n)
-    shuffled = [ordered[i] for i in perm]
+    named = groups or {}
+    members: dict[tuple[bool, str], list[str]] = {}
+    for key in sorted(keys):
+        group = named.get(key)
+        members.setdefault((False, key) if group is None else (True, group), []).append(key)
+    units = sorted(members.values(), key=lambda m: m[0])
+    n = sum(len(m) for m in units)
+    perm = np.random.default_rng(seed).permutation(len(units))
+    shuffled = [units[i] for i in perm]
     used = [(name, f) for name, f in zip(SPLITS, fractions) if f > 0]
     total = sum(f for _, f in used) or 1.0
     quotas = [f / total * n for _, f in used]
@@ -210,11 +235,20 @@ def split_keys(keys: Sequence[str], fractions: Sequence[float], seed: int) -> di
     )
     for k in by_remainder[: n - sum(sizes)]:
         sizes[k] += 1
-    out: dict[str, list[str]] = {}
-    start = 0
-    for (name, _), size in zip(used, sizes, strict=True):
-        out[name] = shuffled[start : start + size]
-        start += size
+    out: dict[str, list[str]] = {name: [] for name, _ in used}
+    if all(len(m) == 1 for m in units):  # single keys: cut the shuffled list at the sizes
+        start = 0
+        for (name, _), size in zip(used, sizes, strict=True):
+            out[name] = [m[0] for m in shuffled[start : start + size]]
+            start += size
+        return out
+    # Groups, largest first (in shuffled order among equals), each to the split that
+    # still needs the most keys (the earlier of equals).
+    need = list(sizes)
+    for unit in sorted(shuffled, key=len, reverse=True):
+        k = max(range(len(used)), key=lambda j: (need[j], -j))
+        out[used[k][0]].extend(unit)
+        need[k] -= len(unit)
     return out
 
 
@@ -273,14 +307,17 @@ def build_export_dataset(
         chosen.append(rec)
     stems = _unique_stems(chosen, everyone)
     by_stem = {stems[r.id]: r for r in chosen}
-    parts = split_keys(list(by_stem), request.split, request.seed)
+    # The slices of one stack go to one split: neighbouring slices are nearly the same
+    # picture, and one of them trained on would score its neighbour in the test split.
+    slice_of = SliceIndex(project.root)
+    where_of = {stem: slice_of(project.image_path(rec)) for stem, rec in by_stem.items()}
+    groups = {stem: where[0] for stem, where in where_of.items() if where is not None}
+    parts = split_keys(list(by_stem), request.split, request.seed, groups)
     schema = project.schema
-
-    slice_of = SliceIndex(project.root) if request.stacks else None
 
     def sample(rec: ImageRecord) -> ExportSample:
         image = project.image_path(rec)
-        where = slice_of(image) if slice_of is not None else None
+        where = where_of[stems[rec.id]]
         return ExportSample(
             stem=stems[rec.id],
             image_path=image,
@@ -414,6 +451,7 @@ def export_project(
         format=spec.name,
         out=out,
         counts={k: len(v) for k, v in dataset.splits.items()},
+        stacks_in_one_split=len({s.stack.stack for _, s in dataset.samples() if s.stack}),
         files=result.files,
         skipped=tuple(skipped),
         unlabelled_as_void=losses if spec.loses == "unlabelled" else (0, 0),
