@@ -70,6 +70,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(<split>/stacks/<stack>.tif; slices not exported are unlabelled)",
     )
     p.add_argument(
+        "--geotiff",
+        action="store_true",
+        help="masks format: write the mask of a GeoTIFF picture as a GeoTIFF "
+        "(<stem>.tif, lossless, the picture's geo tags and so its CRS copied) instead of a "
+        "PNG with a world file (<stem>.pgw, which has no CRS)",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace an OUT folder that holds files: the new export is written whole "
@@ -123,6 +130,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         stacks=args.stacks,
         voc_images=args.voc_images or "jpg",
         overwrite=args.overwrite,
+        geotiff=args.geotiff,
     )
     with open_project(args.project, lock=False) as project:  # read-only: runs beside a writer
         report = export_project(project, request, progress=ProgressLine("exporting"))

@@ -103,6 +103,9 @@ class ExportOptions:
     #: VOC's ``JPEGImages/``: ``jpg`` writes every picture JPEG can hold as
     #: ``<stem>.jpg`` (what VOC loaders read), ``keep`` copies each as it is.
     voc_images: str = "jpg"
+    #: Masks format: the mask of a GeoTIFF picture as a GeoTIFF (``<stem>.tif``, the
+    #: picture's geo tags copied) instead of a PNG with a world file (``formats.georef``).
+    geotiff: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ Layout written::
     OUT/dataset.json               {"format": "annotator-masks", "void": 254, "unlabelled": 255}
     OUT/<split>/images/<stem>.<ext>
     OUT/<split>/masks/<stem>.png   single channel, pixel = class id (16 bit past 254 classes)
+    OUT/<split>/masks/<stem>.pgw   the world file of a GeoTIFF picture's mask; or, with
+                                   ``--geotiff``, the mask as ``<stem>.tif`` carrying the
+                                   picture's geo tags (``formats.georef``)
     OUT/<split>/stacks/<stack>.tif with ``--stacks``: one label stack per TIFF stack the
                                    images were split from (page i = slice i's labels)
 
@@ -67,7 +70,6 @@ from annotator.formats.base import (
     ReadResult,
     WriteResult,
     check_pixels,
-    encode_png,
     load_json,
     open_pil,
 )
@@ -77,6 +79,7 @@ from annotator.formats.colour_table import (
     read_class_table,
     table_note,
 )
+from annotator.formats.georef import GeoMasks
 
 if TYPE_CHECKING:
     from PIL.ImageFile import ImageFile
@@ -102,10 +105,11 @@ def write_masks(
         },
     )
     samples = dataset.samples()
-    # (split, label stack) -> its pages so far; the slices of a stack may fall into
-    # several splits: each split's stack holds its own, the other pages unlabelled.
+    # (split, label stack) -> its pages so far; the export keeps a stack's slices in one
+    # split, but each split's stack holds only its own pages, the others unlabelled.
     stacks: dict[tuple[str, str], tuple[int, dict[int, np.ndarray]]] = {}
     void_images = void_pixels = 0
+    placed = GeoMasks()
     for i, (split, s) in enumerate(samples):
         if progress:
             progress(i, len(samples), s.stem)
@@ -113,7 +117,9 @@ def write_masks(
         n_void = int(np.count_nonzero(mask == dataset.void))
         void_images += bool(n_void)
         void_pixels += n_void
-        folder.write_bytes(f"{split}/masks/{s.stem}.png", encode_png(mask))
+        placed.write(
+            folder.write_bytes, f"{split}/masks/{s.stem}", mask, s.image_path, options.geotiff
+        )
         folder.place_image(f"{split}/images/{s.image_file_name}", s.image_path, options.image_mode)
         if options.stacks and s.stack is not None:
             key = (split, s.stack.stack)
@@ -123,7 +129,7 @@ def write_masks(
             f"{split}/stacks/{name}.tif", _label_stack(pages, planes, dataset.unlabelled)
         )
     notes = [void_note(void_images, void_pixels, dataset.void, dataset.unlabelled)]
-    return folder.result(notes if void_images else [])
+    return folder.result([*(notes if void_images else []), *placed.notes("--geotiff")])
 
 
 def void_note(images: int, pixels: int, void: int, unlabelled: int) -> str:

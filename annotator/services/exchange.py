@@ -98,6 +98,9 @@ class ExportRequest:
     #: Replace an OUT that holds files (``export --overwrite``): the new folder is
     #: written whole beside it, then swapped in, and only then the old one removed.
     overwrite: bool = False
+    #: Masks format: the mask of a GeoTIFF picture as a GeoTIFF with its geo tags
+    #: (``export --geotiff``) instead of a PNG with a world file.
+    geotiff: bool = False
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,8 @@ def build_export_dataset(
         raise FormatError(f"--include {request.include!r}: use done or all")
     if request.stacks and request.format != "masks":
         raise FormatError(f"label stacks are written by the masks format, not {request.format}")
+    if request.geotiff and request.format != "masks":
+        raise FormatError(f"GeoTIFF masks are written by the masks format, not {request.format}")
     if request.voc_images not in ("jpg", "keep"):
         raise FormatError(f"--voc-images {request.voc_images!r}: use jpg or keep")
     skipped: list[tuple[str, str]] = []
@@ -419,6 +424,7 @@ def export_project(
             coco_mode=request.coco_mode,
             stacks=request.stacks,
             voc_images=request.voc_images,
+            geotiff=request.geotiff,
         )
         assert spec.writer is not None
         result = spec.writer(stage, dataset, options, progress)
