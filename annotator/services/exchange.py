@@ -1269,6 +1269,18 @@ def _slices_back(
     return names
 
 
+def _project_stacks(project: Project) -> frozenset[str]:
+    """The stacks (lower case) whose slices are images of the project: ``vol`` for
+    ``vol_z000.tif`` (a slice's name: ``core.naming.slice_stems``)."""
+    found = set()
+    for rec in project.images():
+        stem = Path(rec.name).stem
+        head, sep, number = stem.rpartition("_z")
+        if sep and head and len(number) >= 3 and number.isdigit():
+            found.add(head.lower())
+    return frozenset(found)
+
+
 def _stack_pictures(stack: Path) -> list[np.ndarray] | None:
     """The slices of the picture stack beside a label stack (bare pages are slices, as
     its labels' are: formats/masks.py); one picture if it is no stack; None when it
@@ -1440,6 +1452,7 @@ def import_into_project(
         default,
         image_size=image_size,
         project_classes=tuple(project.schema.names),
+        project_stacks=_project_stacks(project),
     )
     result = spec.reader(src, options)
     report = ImportReport(
