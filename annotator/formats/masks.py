@@ -628,12 +628,17 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         # those of vol_z000 (or vol.ome_z000, as projects split it before: storage/stacks.py)
         base = f.stem[: len(pair_base(f.stem))]
         named = stack_stem(base)
-        if not pages and {base.lower(), named.lower()} & options.project_stacks:
+        if not pages and {base.lower(), named.lower(), f"{base}.ome".lower()} & (
+            options.project_stacks
+        ):
             # planes said to be channels (an OME-TIFF written without axes: CYX), named
             # as a stack of the project: its label stack (else decoding refuses them)
             pages = mask_channel_planes(f)
         slices = list(enumerate(slice_stems(named, pages))) if pages else [(None, f.stem)]
-        old_names = slice_stems(base, pages) if pages and named != base else []
+        # Tried when those name no image, the other naming: vol.ome.tif's labels may be of
+        # vol.ome_z000... (a project split vol.ome.tif before .ome was left out), and so
+        # may vol.tif's.
+        old_names = slice_stems(base if named != base else f"{base}.ome", pages)
         pictures = _picture_stack(f, base) if pages else None
         kept_name, kept_sha1, status = kept.get(f, (None, None, None))
         for page, stem in slices:
@@ -658,7 +663,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                         picture_stack=pictures,
                         stack_planes=pages,
                         stack_page=page,
-                        other_names=(old_names[page],) if old_names and page is not None else (),
+                        other_names=(old_names[page],) if page is not None else (),
                         image_sha1=kept_sha1,
                         kept_name=kept_name,
                         status=status,

@@ -71,6 +71,14 @@ def test_a_project_that_split_an_ome_stack_before_keeps_its_names(tmp_path, monk
     with Project.open(root) as project:
         for i in range(5):
             assert np.array_equal(project.load_mask(project.image(old[i])), labels[i])
+    # a label stack named without .ome (as a new project's export names it) finds them too
+    again = RNG.integers(0, 2, SHAPE).astype(np.uint8)
+    (tmp_path / "more").mkdir()
+    tifffile.imwrite(tmp_path / "more" / "vol.tif", again, imagej=True, metadata={"axes": "ZYX"})
+    assert main(["import", str(root), "--format", "masks", str(tmp_path / "more")]) == 0
+    with Project.open(root) as project:
+        for i in range(5):
+            assert np.array_equal(project.load_mask(project.image(old[i])), again[i])
 
 
 def test_a_mask_of_channels_naming_no_stack_is_skipped_saying_why(tmp_path, capsys):
