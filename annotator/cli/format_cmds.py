@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--split",
         default="0.8,0.1,0.1",
-        help="train,val,test shares, scaled to sum 1 (default 0.8,0.1,0.1; 8,1,1 is the same)",
+        help="train,val,test shares, scaled to sum 1 (default 0.8,0.1,0.1; 8,1,1 is the same); "
+        "the slices of a stack are kept in one split",
     )
     p.add_argument("--seed", type=seed, default=0, help="seed of the split (default 0)")
     p.add_argument(
@@ -67,6 +68,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="masks format: also write one label stack (a multi-page TIFF, as Fiji opens "
         "it) per TIFF stack the images were split from, page i the labels of slice i "
         "(<split>/stacks/<stack>.tif; slices not exported are unlabelled)",
+    )
+    p.add_argument(
+        "--geotiff",
+        action="store_true",
+        help="masks format: write the mask of a GeoTIFF picture as a GeoTIFF "
+        "(<stem>.tif, lossless, the picture's geo tags and so its CRS copied) instead of a "
+        "PNG with a world file (<stem>.pgw, which has no CRS)",
     )
     p.add_argument(
         "--overwrite",
@@ -122,6 +130,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         stacks=args.stacks,
         voc_images=args.voc_images or "jpg",
         overwrite=args.overwrite,
+        geotiff=args.geotiff,
     )
     with open_project(args.project, lock=False) as project:  # read-only: runs beside a writer
         report = export_project(project, request, progress=ProgressLine("exporting"))

@@ -110,7 +110,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         metavar="DIR",
-        help="also write class-id PNG masks here, with images.json naming each one's image",
+        help="also write class-id PNG masks here, with images.json naming each one's image "
+        "(and beside the mask of a GeoTIFF picture its world file, <stem>.pgw)",
+    )
+    p.add_argument(
+        "--geotiff",
+        action="store_true",
+        help="with --out: write the mask of a GeoTIFF picture as a GeoTIFF (<stem>.tif, "
+        "lossless, the picture's geo tags and so its CRS copied) instead of a PNG",
     )
     p.add_argument(
         "--overwrite", action="store_true", help="with --out: replace masks already in DIR"
@@ -470,6 +477,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.overwrite and args.out is None:
         raise AnnotatorError("--overwrite goes with --out DIR")
+    if args.geotiff and args.out is None:
+        raise AnnotatorError("--geotiff goes with --out DIR")
     configure_cpu_threads()
     with open_project(args.project) as project:
         records = None
@@ -478,6 +487,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         line = ProgressLine("predicting")
         skipped: list[tuple[str, str]] = []
         made: list[PredictedImage] = []
+        geo_notes: list[str] = []
         try:
             done = predict_images(
                 project,
@@ -488,6 +498,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 overwrite=args.overwrite,
                 skipped=skipped,
                 made=made,
+                geotiff=args.geotiff,
+                geo_notes=geo_notes,
             )
         except KeyboardInterrupt:  # the proposals made so far are stored
             from annotator.cli import EXIT_INTERRUPTED
@@ -513,6 +525,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 f"wrote {len(done)} proposal(s) from model v{version} into "
                 f"{proposals_folder(project)}" + (f" and {args.out}" if args.out else "")
             )
+            for note in geo_notes:
+                print(f"  {note}")
         if skipped:
             print(f"  {len(skipped)} image(s) could not be read and have no proposal")
     if skipped and not done:

@@ -320,6 +320,13 @@ def unique_stems(
     return out
 
 
+def stack_stem(stem: str) -> str:
+    """The name a stack's slices are named after: its file stem less an OME-TIFF's
+    ``.ome`` (``vol.ome.tif`` gives ``vol_z000``, as ``vol.tif`` does). Projects that
+    split such a stack before this rule keep their ``vol.ome_z000`` names."""
+    return stem[: -len(".ome")] if stem.lower().endswith(".ome") and len(stem) > 4 else stem
+
+
 def slice_stems(stem: str, planes: int) -> list[str]:
     """The stems of a stack's slices, ``<stem>_z000``... (numbered from 0, as napari and
     numpy count planes; zero-padded to 3 digits, wider for longer stacks): the image

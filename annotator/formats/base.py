@@ -103,6 +103,9 @@ class ExportOptions:
     #: VOC's ``JPEGImages/``: ``jpg`` writes every picture JPEG can hold as
     #: ``<stem>.jpg`` (what VOC loaders read), ``keep`` copies each as it is.
     voc_images: str = "jpg"
+    #: Masks format: the mask of a GeoTIFF picture as a GeoTIFF (``<stem>.tif``, the
+    #: picture's geo tags copied) instead of a PNG with a world file (``formats.georef``).
+    geotiff: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,10 @@ class ImportOptions:
     #: project's ``background`` (or the reverse) only when the project has no class of
     #: that other name itself.
     project_classes: tuple[str, ...] = ()
+    #: The stacks whose slices are images of the project (``vol`` for ``vol_z000.tif``...),
+    #: in lower case: a TIFF of masks whose planes say they are channels (an OME-TIFF
+    #: written without axes says CYX) is the label stack of the one its stem names.
+    project_stacks: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

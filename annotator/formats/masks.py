@@ -6,6 +6,9 @@ Layout written::
     OUT/dataset.json               {"format": "annotator-masks", "void": 254, "unlabelled": 255}
     OUT/<split>/images/<stem>.<ext>
     OUT/<split>/masks/<stem>.png   single channel, pixel = class id (16 bit past 254 classes)
+    OUT/<split>/masks/<stem>.pgw   the world file of a GeoTIFF picture's mask; or, with
+                                   ``--geotiff``, the mask as ``<stem>.tif`` carrying the
+                                   picture's geo tags (``formats.georef``)
     OUT/<split>/stacks/<stack>.tif with ``--stacks``: one label stack per TIFF stack the
                                    images were split from (page i = slice i's labels)
 
@@ -43,6 +46,7 @@ from annotator.core.naming import (
     mask_ending,
     pair_base,
     slice_stems,
+    stack_stem,
 )
 from annotator.core.status import (
     KEPT_IMAGES_FILE,
@@ -67,7 +71,6 @@ from annotator.formats.base import (
     ReadResult,
     WriteResult,
     check_pixels,
-    encode_png,
     load_json,
     open_pil,
 )
@@ -77,6 +80,7 @@ from annotator.formats.colour_table import (
     read_class_table,
     table_note,
 )
+from annotator.formats.georef import GeoMasks
 
 if TYPE_CHECKING:
     from PIL.ImageFile import ImageFile
@@ -102,10 +106,11 @@ def write_masks(
         },
     )
     samples = dataset.samples()
-    # (split, label stack) -> its pages so far; the slices of a stack may fall into
-    # several splits: each split's stack holds its own, the other pages unlabelled.
+    # (split, label stack) -> its pages so far; the export keeps a stack's slices in one
+    # split, but each split's stack holds only its own pages, the others unlabelled.
     stacks: dict[tuple[str, str], tuple[int, dict[int, np.ndarray]]] = {}
     void_images = void_pixels = 0
+    placed = GeoMasks()
     for i, (split, s) in enumerate(samples):
         if progress:
             progress(i, len(samples), s.stem)
@@ -113,7 +118,9 @@ def write_masks(
         n_void = int(np.count_nonzero(mask == dataset.void))
         void_images += bool(n_void)
         void_pixels += n_void
-        folder.write_bytes(f"{split}/masks/{s.stem}.png", encode_png(mask))
+        placed.write(
+            folder.write_bytes, f"{split}/masks/{s.stem}", mask, s.image_path, options.geotiff
+        )
         folder.place_image(f"{split}/images/{s.image_file_name}", s.image_path, options.image_mode)
         if options.stacks and s.stack is not None:
             key = (split, s.stack.stack)
@@ -123,7 +130,7 @@ def write_masks(
             f"{split}/stacks/{name}.tif", _label_stack(pages, planes, dataset.unlabelled)
         )
     notes = [void_note(void_images, void_pixels, dataset.void, dataset.unlabelled)]
-    return folder.result(notes if void_images else [])
+    return folder.result([*(notes if void_images else []), *placed.notes("--geotiff")])
 
 
 def void_note(images: int, pixels: int, void: int, unlabelled: int) -> str:
@@ -252,9 +259,50 @@ def _label_plan(path: Path, tif: Any) -> StackPlan | None:
         return None
 
 
+def _channel_planes(tif: Any) -> tuple[int, str]:
+    """How many planes of one mask size a TIFF of masks says are channels (axes CYX, as
+    an OME-TIFF written without axes says of its pages), with its axes; ``(0, axes)``
+    for any other layout. A mask has one channel: such planes are a label stack whose
+    axes were not written, or no mask."""
+    series = tif.series[0]
+    axes, shape = str(series.axes), tuple(int(n) for n in series.shape)
+    if len(axes) != len(shape):
+        return 0, axes
+    kept = [(a, n) for a, n in zip(axes, shape, strict=True) if a in "YX" or n > 1]
+    if [a for a, _ in kept] != ["C", "Y", "X"]:
+        return 0, axes
+    return kept[0][1], axes
+
+
+def mask_channel_planes(path: Path) -> int:
+    """:func:`_channel_planes` of the TIFF at ``path`` (0 for a PNG or an unreadable
+    file: decoding it says what it holds)."""
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return 0
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return _channel_planes(tif)[0]
+    except Exception:  # unreadable: decoding it says so
+        return 0
+
+
+def _channel_plan(tif: Any) -> StackPlan | None:
+    """The planes a TIFF of masks says are channels (:func:`_channel_planes`) as the
+    slices of a label stack."""
+    planes, _ = _channel_planes(tif)
+    if not planes:
+        return None
+    series = tif.series[0]
+    height, width = (int(n) for n in series.shape[-2:])
+    return StackPlan(planes, (series,), (planes, height, width), (0, 1, 2), 2, height, width)
+
+
 def _stack_slice(path: Path, tif: Any, page: int) -> np.ndarray:
-    """Slice ``page`` of the label stack in ``tif`` (an open ``tifffile.TiffFile``)."""
-    plan = _label_plan(path, tif)
+    """Slice ``page`` of the label stack in ``tif`` (an open ``tifffile.TiffFile``),
+    planes said to be channels too (read as a label stack: :func:`read_masks`)."""
+    plan = _label_plan(path, tif) or _channel_plan(tif)
     if plan is None or not 0 <= page < plan.planes:
         raise FormatError(f"{path}: no slice {page} in it")
     if len(plan.series) > 1:  # pages written one by one: a series each
@@ -289,6 +337,14 @@ def decode_mask_file(path: Path, page: int | None = None) -> np.ndarray:
                     raise FormatError(
                         f"{path}: a stack of {plan.planes} masks, not one (the masks import "
                         "reads it slice by slice, as <stem>_z000...)"
+                    )
+                channels, axes = _channel_planes(tif)
+                if channels:
+                    raise FormatError(
+                        f"{path}: read as a {channels}-channel mask (axes {axes}), and a mask "
+                        "has one channel; a label stack needs axes ZYX (tifffile.imwrite(..., "
+                        "metadata={'axes': 'ZYX'})) or the name of a stack whose slices are "
+                        "in the project (<stack>.tif for <stack>_z000...)"
                     )
                 first = tif.pages[0]
                 shape = tuple(int(n) for n in first.shape if n != 1)  # type: ignore[union-attr]
@@ -568,9 +624,21 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         # A label stack's slice i is the mask of image <stem>_z00i, as a stack added to
         # a project names its slices (storage/stacks.py).
         pages = mask_stack_pages(f)
-        # vol_mask.tif holds the labels of vol.tif's slices, vol_z000...
+        # vol_mask.tif holds the labels of vol.tif's slices, vol_z000...; vol.ome.tif
+        # those of vol_z000 (or vol.ome_z000, as projects split it before: storage/stacks.py)
         base = f.stem[: len(pair_base(f.stem))]
-        slices = list(enumerate(slice_stems(base, pages))) if pages else [(None, f.stem)]
+        named = stack_stem(base)
+        if not pages and {base.lower(), named.lower(), f"{base}.ome".lower()} & (
+            options.project_stacks
+        ):
+            # planes said to be channels (an OME-TIFF written without axes: CYX), named
+            # as a stack of the project: its label stack (else decoding refuses them)
+            pages = mask_channel_planes(f)
+        slices = list(enumerate(slice_stems(named, pages))) if pages else [(None, f.stem)]
+        # Tried when those name no image, the other naming: vol.ome.tif's labels may be of
+        # vol.ome_z000... (a project split vol.ome.tif before .ome was left out), and so
+        # may vol.tif's.
+        old_names = slice_stems(base if named != base else f"{base}.ome", pages)
         pictures = _picture_stack(f, base) if pages else None
         kept_name, kept_sha1, status = kept.get(f, (None, None, None))
         for page, stem in slices:
@@ -595,6 +663,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                         picture_stack=pictures,
                         stack_planes=pages,
                         stack_page=page,
+                        other_names=(old_names[page],) if page is not None else (),
                         image_sha1=kept_sha1,
                         kept_name=kept_name,
                         status=status,

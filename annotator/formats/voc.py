@@ -4,6 +4,7 @@ Written::
 
     OUT/JPEGImages/<stem>.jpg            the images (see below)
     OUT/SegmentationClass/<stem>.png     palette PNG: pixel = class id, 255 = void/unlabelled
+    OUT/SegmentationClass/<stem>.pgw     the world file of a GeoTIFF picture's mask
     OUT/ImageSets/Segmentation/{train,val,test}.txt, and trainval.txt (train + val)
     OUT/class_names.txt                  line i = name of class id i
 
@@ -57,6 +58,7 @@ from annotator.formats.colour_table import (
     table_note,
     voc_colormap,
 )
+from annotator.formats.georef import GeoMasks
 from annotator.formats.masks import read_label_file
 
 DESCRIPTION = "PASCAL VOC: JPEGImages/ (JPEG), SegmentationClass/ palette PNGs, ImageSets/"
@@ -114,13 +116,15 @@ def write_voc(
         )
     samples = dataset.samples()
     pictures = _Pictures(options)
+    placed = GeoMasks()
     for i, (_split, s) in enumerate(samples):
         if progress:
             progress(i, len(samples), s.stem)
         values = to_voc_values(s.load_mask(), n)
         folder.write_bytes(f"SegmentationClass/{s.stem}.png", encode_palette_png(values))
+        placed.world_file(folder.write_bytes, f"SegmentationClass/{s.stem}", s.image_path)
         pictures.place(folder, s)
-    return folder.result(pictures.notes())
+    return folder.result([*pictures.notes(), *placed.notes(None)])
 
 
 #: ``--voc-images``: what ``JPEGImages/`` holds (the module's docstring).

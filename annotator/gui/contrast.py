@@ -30,6 +30,26 @@ def spin_step(data_range: tuple[float, float]) -> float:
     return max(span / 100.0, 1e-9) if span > 0 else 1.0
 
 
+#: The most decimals a box shows.
+MAX_DECIMALS = 10
+
+
+def spin_decimals(window: Window, data_range: tuple[float, float]) -> int:
+    """The decimals a channel's boxes show: enough for a step (:func:`spin_step` of the
+    channel's value range) to show its first digit, and for each end of ``window`` to
+    show within a ten-thousandth of itself (a box rounds its value to its decimals: one
+    decimal showed a reflectance window of 0.150 as 0.1 and set it so)."""
+    step = spin_step(data_range)
+    decimals = max(1, math.ceil(-math.log10(step)) + 1)
+    for value in window:
+        if not math.isfinite(value):
+            continue
+        close = 1e-4 * abs(value)
+        while decimals < MAX_DECIMALS and abs(round(value, decimals) - value) > close:
+            decimals += 1
+    return min(decimals, MAX_DECIMALS)
+
+
 def channel_names(count: int) -> tuple[str, ...]:
     """What the rows of ``count`` channels are called: as they are shown."""
     if count == 2:
@@ -124,9 +144,9 @@ class ContrastDialog(QDialog):
             self.rows, windows[:count], data_ranges, strict=False
         ):
             step = spin_step(data_range)
+            decimals = spin_decimals((low, high), data_range)
             for spin in (low_spin, high_spin):
-                # A step shows at least its first digit: 0..0.05 gets four decimals.
-                spin.setDecimals(max(1, min(10, math.ceil(-math.log10(step)) + 1)))
+                spin.setDecimals(decimals)
                 spin.setSingleStep(step)
             low_spin.setValue(low)
             high_spin.setValue(high)

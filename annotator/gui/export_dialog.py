@@ -115,6 +115,12 @@ class ExportDialog(QDialog):
             "their labels in <split>/stacks/, as Fiji opens it; slices not exported are "
             "unlabelled"
         )
+        self.geotiff_check = QCheckBox("Masks of GeoTIFF pictures as GeoTIFF (<name>.tif)")
+        self.geotiff_check.setToolTip(
+            "Masks export only: the mask of a GeoTIFF picture written as a lossless GeoTIFF "
+            "with the picture's geo tags (its coordinate reference system too) instead of a "
+            "PNG with a world file (<name>.pgw, which has none)"
+        )
         self._build()
         self.format_combo.currentIndexChanged.connect(self._format_changed)
         self._format_changed()
@@ -144,8 +150,12 @@ class ExportDialog(QDialog):
         form.addRow("COCO regions", self.coco_combo)
         form.addRow("VOC pictures", self.voc_images_combo)
         form.addRow("Label stacks", self.stacks_check)
+        form.addRow("Georeferencing", self.geotiff_check)
         for spin in self.split_spins:
-            spin.setToolTip("Shares of the images; they are scaled to add up to 1")
+            spin.setToolTip(
+                "Shares of the images; they are scaled to add up to 1. The slices of a "
+                "stack are kept in one split"
+            )
         finish_form(self, form, "Export", self._accept_if_valid)
         self.resize(620, 300)
 
@@ -158,9 +168,10 @@ class ExportDialog(QDialog):
         self.coco_combo.setEnabled(self.format_combo.currentData() == "coco")
         self.voc_images_combo.setEnabled(self.format_combo.currentData() == "voc")
         masks = self.format_combo.currentData() == "masks"
-        self.stacks_check.setEnabled(masks)
-        if not masks:
-            self.stacks_check.setChecked(False)
+        for check in (self.stacks_check, self.geotiff_check):
+            check.setEnabled(masks)
+            if not masks:
+                check.setChecked(False)
 
     def set_format(self, name: str) -> None:
         index = self.format_combo.findData(name)
@@ -189,6 +200,7 @@ class ExportDialog(QDialog):
             stacks=self.stacks_check.isChecked(),
             voc_images=str(self.voc_images_combo.currentData()),
             overwrite=self.overwrite,
+            geotiff=self.geotiff_check.isChecked(),
         )
 
     def _accept_if_valid(self) -> None:

@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -98,6 +98,9 @@ class ExportRequest:
     #: Replace an OUT that holds files (``export --overwrite``): the new folder is
     #: written whole beside it, then swapped in, and only then the old one removed.
     overwrite: bool = False
+    #: Masks format: the mask of a GeoTIFF picture as a GeoTIFF with its geo tags
+    #: (``export --geotiff``) instead of a PNG with a world file.
+    geotiff: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class ExportReport:
     #: images left out, values and pictures the format could not keep, the writer's
     #: warnings (:func:`export_notes`).
     notes: tuple[str, ...] = ()
+    #: The stacks whose slices were exported, each stack's slices all in one split.
+    stacks_in_one_split: int = 0
 
     @property
     def label_stacks(self) -> list[str]:
@@ -158,6 +163,11 @@ def export_notes(
             if stacks
             else "no label stack: none of the images exported is a slice of a stack"
         )
+    if report.stacks_in_one_split and sum(1 for f in request.split if f > 0) > 1:
+        lines.append(
+            f"slices of a stack are kept in one split ({report.stacks_in_one_split} "
+            "stack(s)): no split scores slices next to ones trained on"
+        )
     if report.skipped:
         lines.append(f"left out {len(report.skipped)} image(s) without a label map")
     lines.extend(losses_summary(report))
@@ -188,7 +198,12 @@ def parse_split(text: str) -> tuple[float, float, float]:
     return (values[0] / total, values[1] / total, values[2] / total)
 
 
-def split_keys(keys: Sequence[str], fractions: Sequence[float], seed: int) -> dict[str, list[str]]:
+def split_keys(
+    keys: Sequence[str],
+    fractions: Sequence[float],
+    seed: int,
+    groups: Mapping[str, str] | None = None,
+) -> dict[str, list[str]]:
     """Assign each key to exactly one split, reproducibly for a seed.
 
     Keys are sorted first, so the result does not depend on the order they come in.
@@ -196,11 +211,24 @@ def split_keys(keys: Sequence[str], fractions: Sequence[float], seed: int) -> di
     going to the smaller share (then the earlier split): 5 images at 0.8/0.1/0.1 are
     4/1/0, at 0.9/0.1 4/1. Rounding each share and giving the rest to the last split
     made the first 4/0/1, a test image but no validation.
+
+    ``groups`` names the group of a key (the Stack a Slice was split from): the keys of
+    one group go to one split together, so no neighbouring slice of a test slice is
+    trained on. A key without a group is a group of its own. The groups are shuffled,
+    then the largest first goes to the split that still lacks the most keys: the
+    fractions apply to keys, as near as whole groups allow (a stack larger than the
+    validation share trains). Without groups of several keys the split is that of single
+    keys, the same as ever for the same seed.
     """
-    ordered = sorted(keys)
-    n = len(ordered)
-    perm = np.random.default_rng(seed).permutation(n)
-    shuffled = [ordered[i] for i in perm]
+    named = groups or {}
+    members: dict[tuple[bool, str], list[str]] = {}
+    for key in sorted(keys):
+        group = named.get(key)
+        members.setdefault((False, key) if group is None else (True, group), []).append(key)
+    units = sorted(members.values(), key=lambda m: m[0])
+    n = sum(len(m) for m in units)
+    perm = np.random.default_rng(seed).permutation(len(units))
+    shuffled = [units[i] for i in perm]
     used = [(name, f) for name, f in zip(SPLITS, fractions) if f > 0]
     total = sum(f for _, f in used) or 1.0
     quotas = [f / total * n for _, f in used]
@@ -210,11 +238,20 @@ def split_keys(keys: Sequence[str], fractions: Sequence[float], seed: int) -> di
     )
     for k in by_remainder[: n - sum(sizes)]:
         sizes[k] += 1
-    out: dict[str, list[str]] = {}
-    start = 0
-    for (name, _), size in zip(used, sizes, strict=True):
-        out[name] = shuffled[start : start + size]
-        start += size
+    out: dict[str, list[str]] = {name: [] for name, _ in used}
+    if all(len(m) == 1 for m in units):  # single keys: cut the shuffled list at the sizes
+        start = 0
+        for (name, _), size in zip(used, sizes, strict=True):
+            out[name] = [m[0] for m in shuffled[start : start + size]]
+            start += size
+        return out
+    # Groups, largest first (in shuffled order among equals), each to the split that
+    # still needs the most keys (the earlier of equals).
+    need = list(sizes)
+    for unit in sorted(shuffled, key=len, reverse=True):
+        k = max(range(len(used)), key=lambda j: (need[j], -j))
+        out[used[k][0]].extend(unit)
+        need[k] -= len(unit)
     return out
 
 
@@ -252,6 +289,8 @@ def build_export_dataset(
         raise FormatError(f"--include {request.include!r}: use done or all")
     if request.stacks and request.format != "masks":
         raise FormatError(f"label stacks are written by the masks format, not {request.format}")
+    if request.geotiff and request.format != "masks":
+        raise FormatError(f"GeoTIFF masks are written by the masks format, not {request.format}")
     if request.voc_images not in ("jpg", "keep"):
         raise FormatError(f"--voc-images {request.voc_images!r}: use jpg or keep")
     skipped: list[tuple[str, str]] = []
@@ -273,14 +312,17 @@ def build_export_dataset(
         chosen.append(rec)
     stems = _unique_stems(chosen, everyone)
     by_stem = {stems[r.id]: r for r in chosen}
-    parts = split_keys(list(by_stem), request.split, request.seed)
+    # The slices of one stack go to one split: neighbouring slices are nearly the same
+    # picture, and one of them trained on would score its neighbour in the test split.
+    slice_of = SliceIndex(project.root)
+    where_of = {stem: slice_of(project.image_path(rec)) for stem, rec in by_stem.items()}
+    groups = {stem: where[0] for stem, where in where_of.items() if where is not None}
+    parts = split_keys(list(by_stem), request.split, request.seed, groups)
     schema = project.schema
-
-    slice_of = SliceIndex(project.root) if request.stacks else None
 
     def sample(rec: ImageRecord) -> ExportSample:
         image = project.image_path(rec)
-        where = slice_of(image) if slice_of is not None else None
+        where = where_of[stems[rec.id]]
         return ExportSample(
             stem=stems[rec.id],
             image_path=image,
@@ -383,6 +425,7 @@ def export_project(
             coco_mode=request.coco_mode,
             stacks=request.stacks,
             voc_images=request.voc_images,
+            geotiff=request.geotiff,
         )
         assert spec.writer is not None
         result = spec.writer(stage, dataset, options, progress)
@@ -415,6 +458,7 @@ def export_project(
         format=spec.name,
         out=out,
         counts={k: len(v) for k, v in dataset.splits.items()},
+        stacks_in_one_split=len({s.stack.stack for _, s in dataset.samples() if s.stack}),
         files=result.files,
         skipped=tuple(skipped),
         unlabelled_as_void=losses if spec.loses == "unlabelled" else (0, 0),
@@ -1231,6 +1275,18 @@ def _slices_back(
     return names
 
 
+def _project_stacks(project: Project) -> frozenset[str]:
+    """The stacks (lower case) whose slices are images of the project: ``vol`` for
+    ``vol_z000.tif`` (a slice's name: ``core.naming.slice_stems``)."""
+    found = set()
+    for rec in project.images():
+        stem = Path(rec.name).stem
+        head, sep, number = stem.rpartition("_z")
+        if sep and head and len(number) >= 3 and number.isdigit():
+            found.add(head.lower())
+    return frozenset(found)
+
+
 def _stack_pictures(stack: Path) -> list[np.ndarray] | None:
     """The slices of the picture stack beside a label stack (bare pages are slices, as
     its labels' are: formats/masks.py); one picture if it is no stack; None when it
@@ -1402,6 +1458,7 @@ def import_into_project(
         default,
         image_size=image_size,
         project_classes=tuple(project.schema.names),
+        project_stacks=_project_stacks(project),
     )
     result = spec.reader(src, options)
     report = ImportReport(

@@ -45,12 +45,12 @@ from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.proposal import NO_CLASS, Proposal, image_score
 from annotator.core.records import ImageRecord
 from annotator.core.status import KEPT_IMAGES_FILE, PREDICTED_IMAGES_FORMAT, ImageStatus
+from annotator.formats.georef import WORLD_FILE_SUFFIX, GeoMasks, read_geotags
 from annotator.services.jobs import CancelToken, Dispatcher, LatestWinsWorker
 from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
 from annotator.storage import proposals as proposal_store
-from annotator.storage.atomic import put_in_place
-from annotator.storage.images import write_png
+from annotator.storage.atomic import atomic_write_bytes, put_in_place
 from annotator.storage.project import Project
 
 if TYPE_CHECKING:
@@ -140,6 +140,8 @@ def predict_images(
     overwrite: bool = False,
     skipped: list[tuple[str, str]] | None = None,
     made: list[PredictedImage] | None = None,
+    geotiff: bool = False,
+    geo_notes: list[str] | None = None,
 ) -> list[PredictedImage]:
     """Propose masks for ``records`` (default: every image) with the active model.
 
@@ -156,15 +158,30 @@ def predict_images(
     picture) is added to it as ``(name, reason)`` and the others go on; without, its
     error stops the run. With a ``made`` list, each image's result is added to it as
     soon as its proposal is stored (what a caller that was interrupted can still say).
+
+    The mask of a GeoTIFF picture gets a world file (``STEM.pgw``) beside its PNG, or
+    with ``geotiff`` is written as a GeoTIFF (``STEM.tif``) carrying the picture's geo
+    tags (:mod:`annotator.formats.georef`); ``geo_notes`` receives the summary's lines
+    on them.
     """
     out_names: dict[int, str] = {}
     records = project.images() if records is None else records
+    placed = GeoMasks()
     if out_dir is not None:
         if Path(out_dir).exists() and not Path(out_dir).is_dir():
             raise AnnotatorError(f"{out_dir}: is a file, not a folder for the masks")
         refuse_inside_project(project, out_dir, "masks")
         out_names = _out_file_names(project.images())
-        there = [out_names[r.id] for r in records if (Path(out_dir) / out_names[r.id]).exists()]
+        if geotiff:  # the masks of GeoTIFF pictures: STEM.tif
+            for rec in records:
+                if read_geotags(project.image_path(rec)) is not None:
+                    out_names[rec.id] = out_names[rec.id][: -len(".png")] + ".tif"
+        there = [
+            name
+            for r in records
+            for name in (out_names[r.id], out_names[r.id][: -len(".png")] + WORLD_FILE_SUFFIX)
+            if (Path(out_dir) / name).exists()
+        ]
         index = Path(out_dir) / KEPT_IMAGES_FILE
         if index.exists() and _earlier_index(index) is None:  # a file of the user's
             there.append(KEPT_IMAGES_FILE)
@@ -210,7 +227,13 @@ def predict_images(
             mask_p = proposal_store.save_proposal(project, rec.id, proposal)
             exported = None
             if stage is not None and out is not None:
-                write_png(stage / out_names[rec.id], proposal.mask)
+                out_names[rec.id] = placed.write(
+                    lambda name, data: atomic_write_bytes(stage / name, data),
+                    out_names[rec.id][: -len(".png")],  # (.tif as long)
+                    proposal.mask,
+                    project.image_path(rec),
+                    geotiff,
+                )
                 exported = out / out_names[rec.id]
             project.set_scores({rec.id: proposal.score})
             done.append(
@@ -241,6 +264,8 @@ def predict_images(
         raise
     if progress:
         progress(len(records), len(records), "")
+    if geo_notes is not None:
+        geo_notes.extend(placed.notes("--geotiff"))
     return done
 
 

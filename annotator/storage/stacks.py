@@ -4,8 +4,9 @@ Microscopes and EM pipelines write volumes and time series as one multi-page TIF
 project's images are 2-D pictures, each its own file, so a stack is split: its slices
 are written, losslessly and in their own dtype, as TIFF files into
 ``PROJECT/slices/<stem>/<stem>_z000.tif``... (numbered from 0, as napari and numpy count
-planes), and those files are added. Every other part of the app then treats a slice as
-any picture; masks named ``<stem>_z000.png`` import onto it, and exports name it so.
+planes; an OME-TIFF's ``.ome`` is no part of ``<stem>``), and those files are added.
+Every other part of the app then treats a slice as any picture; masks named
+``<stem>_z000.png`` import onto it, and exports name it so.
 
 The folder is written as a hidden ``.partial`` folder and renamed whole, so a split is
 never half there; a ``source.json`` in it records the stack (path, size, SHA-1), and
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.errors import ImageReadError
-from annotator.core.naming import slice_stems
+from annotator.core.naming import slice_stems, stack_stem
 from annotator.storage.atomic import atomic_write_text, fsync_dir, partial_folder, write_synced
 from annotator.storage.images import read_tiff_stack
 from annotator.storage.project import SLICES_DIR, file_sha1
@@ -47,7 +48,14 @@ def split_stack(
     st = stack.stat()
     digest = file_sha1(stack)
     base = root / SLICES_DIR
-    folder, n = base / stack.stem, 2
+    name = stack_stem(stack.stem)  # vol.ome.tif: vol/, vol_z000.tif...
+    if name != stack.stem:  # split before under its whole stem (vol.ome/): those names stay
+        legacy = base / stack.stem
+        found = _split_before(legacy, _record(legacy), st.st_size, digest)
+        if found is not None:
+            _moved_to(legacy, _record(legacy), stack)
+            return legacy, found, False
+    folder, n = base / name, 2
     restore = False
     while folder.exists():
         record = _record(folder)
@@ -65,7 +73,7 @@ def split_stack(
                 "content); put the original back, or save the new stack under another name "
                 "to add it",
             )
-        folder = base / f"{stack.stem}~{n}"  # another stack of the same name
+        folder = base / f"{name}~{n}"  # another stack of the same name
         n += 1
     slices = read_tiff_stack(stack, unnamed_slices)
     # Named after the folder: the second stack named vol.tif gives vol~2_z000.tif, which a

@@ -111,14 +111,14 @@ def test_the_masks_folder_gets_the_mode_mkdir_gives(project_root, tmp_path):
 def test_a_full_disk_names_the_out_folder_and_writes_no_mask_there(
     project_root, tmp_path, monkeypatch
 ):
-    write_png = proposals.write_png
+    write = proposals.atomic_write_bytes
 
-    def filling(path, array):
+    def filling(path, data):
         if path.name == "im2.png":
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return write_png(path, array)
+        return write(path, data)
 
-    monkeypatch.setattr(proposals, "write_png", filling)
+    monkeypatch.setattr(proposals, "atomic_write_bytes", filling)
     out = tmp_path / "out"
     with open_project(project_root) as project, pytest.raises(AnnotatorError) as err:
         proposals.predict_images(project, out_dir=out, predictor=_Predictor())
