@@ -624,6 +624,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from annotator.services import versions
+    from annotator.services.channels import channels_note
     from annotator.services.projects import open_project
 
     if args.from_version is not None and args.export_file is None:
@@ -681,6 +682,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         stored = versions.stored(project)
         stale = versions.stale_note(project)
         pooled_matters = versions.pooled_matters(project)
+        project_choice = project.channel_choice()
     if args.json:
         print(json.dumps([_model_json(m, active_v, m.version in stored) for m in models], indent=2))
         return 0
@@ -707,6 +709,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         if m.version not in stored:
             print(f"  {'':<8} files removed to save space (models --keep)")
         if note := versions.normalisation_note(card, pooled_matters):
+            print(f"  {'':<8} {note}")
+        if m.version == active_v and (note := channels_note(card, project_choice)):
             print(f"  {'':<8} {note}")
         if (why := card.metrics.not_scored) is not None:
             print(f"  {'':<8} not scored: {why}")

@@ -123,6 +123,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_classes)
 
+    p = sub.add_parser(
+        "channels",
+        help="show or choose which channels of the pictures are shown and used by new models",
+    )
+    p.add_argument("project", type=Path)
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--use",
+        metavar="N,N,N",
+        help="up to three channels, counted from 1, in order: red, green, blue (4,3,2: "
+        "false colour), or one shown grey (5); new models trained from scratch take them",
+    )
+    which.add_argument(
+        "--reset", action="store_true", help="no choice: the first three channels, as before"
+    )
+    p.set_defaults(handler=cmd_channels)
+
     p = sub.add_parser("gui", help="open the GUI (on a project, if given)")
     p.add_argument("project", type=Path, nargs="?")
     p.add_argument("--screenshot", type=Path, help="save a PNG of the window once it is painted")
@@ -262,7 +279,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             how = f"`annotator add {args.project} FILE --pages slices`"
             print(f"  {report.pages_as_channels_text(how)}")
         if report.channels_unused:
-            print(f"  {report.channels_unused_text()}", file=sys.stderr)
+            how = f"'annotator channels {args.project} --use ...'"
+            print(f"  {report.channels_unused_text(how)}", file=sys.stderr)
         if report.nodata:
             print(f"  {report.nodata_text()}")
         if pages := report.pages_split_text(
@@ -284,6 +302,44 @@ def cmd_add(args: argparse.Namespace) -> int:
             "(each named above)"
         )
     return 2 if report.errors else 0
+
+
+def cmd_channels(args: argparse.Namespace) -> int:
+    from annotator.core.channels import parse
+    from annotator.services.channels import (
+        channel_counts,
+        channels_note,
+        choice_text,
+        choose,
+        counts_text,
+        left_as_before,
+    )
+    from annotator.services.projects import open_project
+
+    changes = args.use is not None or args.reset
+    with open_project(args.project, lock=changes) as project:
+        if args.use is not None:
+            try:
+                wanted = parse(args.use)
+            except ValueError as exc:
+                raise AnnotatorError(f"--use {args.use}: {exc}") from None
+            choose(project, wanted)
+        elif args.reset:
+            choose(project, ())
+        choice = project.channel_choice()
+        counts = channel_counts(project)
+        lacking = left_as_before(project, choice)
+        active = project.active_model()
+    print(f"channels  {choice_text(choice)}" + ("" if choice else " (no choice)"))
+    print(f"pictures  {counts_text(counts)}")
+    if lacking:
+        print(
+            f"  {lacking} picture{'' if lacking == 1 else 's'} lack{'s' if lacking == 1 else ''} "
+            "a chosen channel: shown and trained on as if there were no choice"
+        )
+    if active is not None and (note := channels_note(active.card, choice)):
+        print(f"  model v{active.version} {note}")
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

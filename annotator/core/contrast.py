@@ -52,7 +52,8 @@ def channel_count(image: np.ndarray) -> int:
 
 def shown_channels(image: np.ndarray) -> int:
     """How many channels of ``image`` are shown: grey 1, two channels 2 (magenta and
-    green), else the first three."""
+    green), else the first three. ``image`` is the channels of the project's choice
+    (``core.channels.pick``) where there is one."""
     return min(channel_count(image), 3)
 
 

@@ -243,6 +243,12 @@ SPECS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec("zoom_1", "&Actual pixels", "&View", ("Ctrl+1",)),
     ActionSpec("contrast", "&Contrast…", "&View", ("Ctrl+K",)),
+    ActionSpec(
+        "channels",
+        "C&hannels…",
+        "&View",
+        tip="Which channels of the pictures are shown (and taken by new models)",
+    ),
     ActionSpec("next", "&Next image", "&Image", ("PgDown",), tip="Next image of the list"),
     ActionSpec("previous", "&Previous image", "&Image", ("PgUp",)),
     ActionSpec(

@@ -853,7 +853,13 @@ class LoopController(QObject):
             versions.stored(project),
             project.class_renames(),
             versions.pooled_matters(project),
+            project.channel_choice(),
         )
+
+    def channels_changed(self) -> None:
+        """The project's channel choice changed: the model panel says whether the active
+        version takes other channels."""
+        self._show_models()
 
     def schema_changed(self, schema: LabelSchema) -> None:
         """The classes changed. Added or recoloured: redraw the proposal in their colours.

@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
-from annotator.core.contrast import Window, per_channel
+from annotator.core.contrast import Window, channel_count, per_channel
 from annotator.core.errors import AnnotatorError
 from annotator.core.labelmap import Tolerance, tolerance_scales
 from annotator.core.proposal import Proposal
@@ -59,6 +59,7 @@ from annotator.core.status import ImageStatus
 from annotator.gui.about_dialog import AboutDialog
 from annotator.gui.actions import SPECS, make_actions
 from annotator.gui.canvas import Z_LAYERS, LabelCanvas, radius_step
+from annotator.gui.channels_dialog import ChannelsDialog
 from annotator.gui.class_panel import ClassPanel
 from annotator.gui.class_picker import ClassPicker
 from annotator.gui.contrast import ContrastDialog
@@ -135,6 +136,7 @@ class MainWindow(QMainWindow):
             "Classes", self.class_panel, Qt.DockWidgetArea.RightDockWidgetArea
         )
         self.contrast_dialog = ContrastDialog(self)
+        self.channels_dialog = ChannelsDialog(self)
         self.actions_ = make_actions(self)
         self.loop = LoopController(_LoopWorkspace(self), self._dispatch, self.actions_, self)
         # The model panel scrolls on a short screen instead of squeezing its chart.
@@ -393,6 +395,7 @@ class MainWindow(QMainWindow):
         a["zoom_out"].triggered.connect(lambda: c.zoom_step(0.8))
         a["zoom_1"].triggered.connect(lambda: c.set_zoom(1.0))
         a["contrast"].triggered.connect(self.show_contrast)
+        a["channels"].triggered.connect(self.show_channels)
         a["next"].triggered.connect(lambda: self.go(1))
         a["previous"].triggered.connect(lambda: self.go(-1))
         a["mark_done"].triggered.connect(self.mark_done)
@@ -432,6 +435,7 @@ class MainWindow(QMainWindow):
         self.class_panel.move_requested.connect(self.move_class)
         self.contrast_dialog.windows_changed.connect(self._set_windows)
         self.contrast_dialog.reset.connect(lambda: self._set_windows(None))
+        self.channels_dialog.chosen.connect(self.choose_channels)
 
     def _connect_loop(self) -> None:
         """All wiring of the loop controller: its layers, actions and signals."""
@@ -870,6 +874,32 @@ class MainWindow(QMainWindow):
         are, 0-255)."""
         self.contrast_dialog.set_windows(doc.windows or doc.auto_windows, doc.channel_ranges)
 
+    def show_channels(self) -> None:
+        doc = self.document
+        if doc is None:
+            return
+        self.channels_dialog.set_picture(channel_count(doc.image), doc.channel_choice)
+        self.channels_dialog.show()
+        self.channels_dialog.raise_()
+
+    def choose_channels(self, choice: tuple[int, ...]) -> None:
+        """Store the project's channel choice and redraw the picture with it; the
+        contrast windows go back to the automatic ones of the channels now shown."""
+        doc, session = self.document, self.session
+        if doc is None or session is None:
+            return
+        try:
+            session.choose_channels(choice)
+        except AnnotatorError as exc:
+            QMessageBox.warning(self, "Channels not changed", sentence(str(exc)))
+            return
+        self._windows.clear()  # (windows of other channels)
+        self.canvas.set_display_image(doc.display_image())
+        if self.contrast_dialog.isVisible():
+            self._show_window_of(doc)
+        self.channels_dialog.set_picture(channel_count(doc.image), doc.channel_choice)
+        self.loop.channels_changed()
+
     def _set_windows(self, windows: tuple[Window, ...] | None) -> None:
         doc = self.document
         if doc is None:
@@ -1071,7 +1101,7 @@ class MainWindow(QMainWindow):
         a = self.actions_
         a["undo"].setEnabled(doc is not None and doc.history.can_undo)
         a["redo"].setEnabled(doc is not None and doc.history.can_redo)
-        for name in ("next", "previous", "mark_done", "contrast", "save", "fit"):
+        for name in ("next", "previous", "mark_done", "contrast", "channels", "save", "fit"):
             a[name].setEnabled(has_doc)
         # Ctrl+D toggles: say which way it goes for the image open
         done = doc is not None and doc.record.status is ImageStatus.DONE
@@ -1122,6 +1152,7 @@ class MainWindow(QMainWindow):
         if self.canvas.smart is not None:
             self.canvas.smart.shutdown()
         self.contrast_dialog.close()
+        self.channels_dialog.close()
         event.accept()
 
 

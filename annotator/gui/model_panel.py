@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from annotator.core.card import classes_fit
 from annotator.core.records import ModelRecord
 from annotator.core.schema import ClassRename, LabelSchema, name_key, name_now
+from annotator.services.channels import channels_note
 from annotator.services.versions import normalisation_note
 
 #: Characters per line of the "Train from scratch" explanation (about the list's width).
@@ -455,13 +456,16 @@ class ModelPanel(QWidget):
         stored: set[int] | None = None,
         renames: Sequence[ClassRename] = (),
         pooled_matters: bool = False,
+        channel_choice: Sequence[int] = (),
     ) -> None:
         """Versions, the active one's card, and the IoU chart. Versions not in ``stored``
         (default: all are) had their files removed to save space: listed, not choosable.
         ``renames``: the project's classes renamed, oldest first (the chart follows them).
         ``pooled_matters``: the project has pictures whose input normalisation depends on
         the version's rule (``services.versions.pooled_matters``); the card says so of an
-        active version made before the per-channel rule."""
+        active version made before the per-channel rule. ``channel_choice``: the
+        project's (``core.channels``); the card says so of an active version that takes
+        other channels."""
         self._has_model = active is not None
         if active is None:
             self.version_label.setText(
@@ -493,6 +497,7 @@ class ModelPanel(QWidget):
                 f"{active.card.arch}, depth {arch.get('depth', '?')}, width "
                 f"{arch.get('width', '?')}, {(active.card.parameters or 0) / 1e6:.1f} M parameters"
                 + (f"; {note}" if (note := normalisation_note(active.card, pooled_matters)) else "")
+                + (f"; {note}" if (note := channels_note(active.card, channel_choice)) else "")
             )
         stale = active is not None and not fits_classes(active, schema.names)
         self.notice_label.setText(classes_changed_text(active.version) if active and stale else "")

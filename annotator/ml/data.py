@@ -11,7 +11,9 @@
   luminance weights, alpha is dropped; two channels (DAPI + GFP) are the magenta and
   green picture shown (the first in red and blue: never a constant channel, which the
   network's per-channel standardisation would blow up), and channels past the third are
-  not used. The same rule runs at training and prediction.
+  not used. The same rule runs at training and prediction, on the channels a version
+  takes (``NetworkConfig.channel_choice``, ``core.channels.pick``: ADR 0030), picked
+  before any of this.
 * Memory: a round holds each picture as it was read (its own dtype and channels) and
   normalises each crop when a batch is drawn; its targets are held only for the
   rectangle around its labels (:class:`Targets`: the labelled pixels' bounding box and

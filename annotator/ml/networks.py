@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from annotator.core.card import LEGACY_ARCH, LEGACY_NORMALISATION
+from annotator.core.channels import check as check_channels
 from annotator.core.errors import ModelError
 
 if TYPE_CHECKING:
@@ -194,9 +195,17 @@ class NetworkConfig:
     arch: str = DEFAULT_ARCH
     #: The input normalisation the network learnt (:data:`NORMALISATIONS`).
     normalisation: str = NORMALISE_PER_CHANNEL
+    #: The picture channels the network takes, 0-based and in order (``core.channels``):
+    #: the project's channel choice when it was made from scratch; ``()`` (every network
+    #: before the choice): the first three.
+    channel_choice: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         architecture(self.arch)  # raises on an unknown name
+        try:
+            object.__setattr__(self, "channel_choice", check_channels(self.channel_choice))
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"invalid channel choice in the network settings: {exc}") from None
         if self.normalisation not in NORMALISATIONS:
             raise ModelError(
                 f"unknown input normalisation {self.normalisation!r} (this Annotator knows "
@@ -224,8 +233,14 @@ class NetworkConfig:
         return replace(self, n_classes=n_classes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (the card's ``architecture``)."""
-        return asdict(self)
+        """Plain JSON-able dict (the card's ``architecture``); no ``channel_choice`` when
+        none is made (the card of before, to the byte)."""
+        data = asdict(self)
+        if self.channel_choice:
+            data["channel_choice"] = list(self.channel_choice)
+        else:
+            del data["channel_choice"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:

@@ -28,6 +28,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from annotator.core.channels import pick
 from annotator.core.errors import Cancelled, ModelError
 from annotator.core.nodata import no_value_pixels
 from annotator.core.proposal import NO_CLASS, Proposal, image_score, normalised_entropy
@@ -499,7 +500,9 @@ class Predictor:
         progress: ProgressFn | None = None,
         cancel: CancelToken | threading.Event | None = None,
     ) -> Proposal:
-        """The proposal for one raw image ``(H, W)`` or ``(H, W, C)``."""
+        """The proposal for one raw image ``(H, W)`` or ``(H, W, C)``, of the channels the
+        version takes (``NetworkConfig.channel_choice``)."""
+        image = pick(image, self.network.channel_choice)
         normalizer = fit_normalizer(image, self.network.in_channels, self.network.normalisation)
         out = predict_tiled(
             self.runner,

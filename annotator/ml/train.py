@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from annotator.core.card import not_scored_reason
+from annotator.core.channels import pick
 from annotator.core.errors import Cancelled, ModelError
 from annotator.ml import distributed
 from annotator.ml.data import (
@@ -435,9 +436,10 @@ def _training_data(
     prepared = []
     for im, t in train_pairs:
         _check(cancel)
-        normalizer = fit_normalizer(im.pixels, network.in_channels, network.normalisation)
+        pixels = pick(im.pixels, network.channel_choice)  # (the picture itself: no choice)
+        normalizer = fit_normalizer(pixels, network.in_channels, network.normalisation)
         prepared.append(
-            prepare(im.image_id, im.pixels, t, im.weight, n_classes, sample_rng, normalizer)
+            prepare(im.image_id, pixels, t, im.weight, n_classes, sample_rng, normalizer)
         )
     if request.init_checkpoint is None and cfg.normalise_channels:
         mean, std = sampled_statistics([p.statistics_sample() for p in prepared])
@@ -764,7 +766,10 @@ def evaluate(
     config = network_of(model)
     cm = np.zeros((n_classes, n_classes), np.int64)
     plans = [
-        (pixels, target if isinstance(target, Targets) else Targets.whole(target))
+        (
+            pick(pixels, config.channel_choice),
+            target if isinstance(target, Targets) else Targets.whole(target),
+        )
         for _, pixels, target in items
     ]
 

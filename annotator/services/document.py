@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from annotator.core.channels import Choice, pick
 from annotator.core.contrast import Window, shown_channels
 from annotator.core.errors import AnnotatorError
 from annotator.core.history import EditHistory, Step
@@ -88,9 +89,13 @@ class Document:
         label_map: LabelMap,
         history_bytes: int = DEFAULT_HISTORY_BYTES,
         accepted: Callable[[], np.ndarray | None] | None = None,
+        channel_choice: Sequence[int] = (),
     ) -> None:
         self.record = record
         self.image = image
+        # The project's channel choice (``core.channels``): the channels shown.
+        self._choice: Choice = tuple(channel_choice)
+        self._shown: np.ndarray | None = None
         self.label_map = label_map
         self.history = EditHistory(history_bytes)
         self.generation = 0  # bumped on every committed change of the labels
@@ -555,10 +560,34 @@ class Document:
 
     # --- display --------------------------------------------------------------------------
     @property
+    def channel_choice(self) -> Choice:
+        """The channel choice the picture is shown with (``core.channels``; ``()``: none)."""
+        return self._choice
+
+    def set_channel_choice(self, choice: Sequence[int]) -> None:
+        """Show the picture's channels ``choice`` (``()``: as before); the contrast
+        windows go back to automatic, those of the channels now shown."""
+        self._choice = tuple(choice)
+        self._shown = None
+        self._ready = None
+        self._windows = None
+        self._auto = None
+        self._range = None
+        self._channel_ranges = None
+
+    @property
+    def shown_image(self) -> np.ndarray:
+        """The channels of the picture that are shown (:func:`core.channels.pick` of the
+        channel choice): the picture itself without a choice."""
+        if self._shown is None:
+            self._shown = pick(self.image, self._choice)
+        return self._shown
+
+    @property
     def shown_channels(self) -> int:
         """How many channels are shown, each with a contrast window of its own: grey 1,
-        two channels 2 (magenta and green), else the first three."""
-        return shown_channels(self.image)
+        two channels 2 (magenta and green), else the first three (of the chosen)."""
+        return shown_channels(self.shown_image)
 
     @property
     def auto_windows(self) -> tuple[Window, ...]:
@@ -569,21 +598,21 @@ class Document:
             if self.image.dtype == np.uint8:
                 self._auto = ((0.0, 255.0),) * self.shown_channels
             else:
-                self._auto = auto_windows(self.image)
+                self._auto = auto_windows(self.shown_image)
         return self._auto
 
     @property
     def value_range(self) -> tuple[float, float]:
         """The image's lowest and highest value, NaN and infinities left out (cached)."""
         if self._range is None:
-            self._range = value_range(self.image)
+            self._range = value_range(self.shown_image)
         return self._range
 
     @property
     def channel_ranges(self) -> tuple[tuple[float, float], ...]:
         """:attr:`value_range` of each channel shown (cached)."""
         if self._channel_ranges is None:
-            self._channel_ranges = channel_ranges(self.image)
+            self._channel_ranges = channel_ranges(self.shown_image)
         return self._channel_ranges
 
     @property
@@ -617,7 +646,7 @@ class Document:
         ready, self._ready = self._ready, None
         if ready is not None and self._windows is None:
             return ready
-        return display_pixels(self.image, self._windows, lambda: self.auto_windows)
+        return display_pixels(self.shown_image, self._windows, lambda: self.auto_windows)
 
 
 def display_pixels(
@@ -631,7 +660,8 @@ def display_pixels(
     8-bit images are shown as they are unless the user set windows; others (16-bit,
     float) use the automatic ones (``auto()``), one per channel (docs/adr/0027). Two
     channels (DAPI + GFP) are shown in magenta (the first) and green, as the model and
-    the smart tools see them; of more, the first three.
+    the smart tools see them; of more, the first three. ``image`` is the channels
+    shown (:attr:`Document.shown_image`: those of the channel choice).
     """
     if image.ndim == 3 and image.shape[2] >= 4:  # RGBA, or more channels: the first three
         image = image[:, :, :3]

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.cancel import CancelToken
+from annotator.core.channels import pick
 from annotator.core.errors import AnnotatorError, ProjectError, first_line
 from annotator.core.labelmap import LabelMap
 from annotator.core.records import ImageRecord
@@ -113,6 +114,7 @@ class _Read:
     schema: LabelSchema | None = None  # (None: the mask was not read)
     mask: np.ndarray | None = None
     stamp: _Stamp = field(default=None)
+    choice: tuple[int, ...] = ()  # the channel choice the display was made with
 
 
 def _others(n: int) -> str:
@@ -264,12 +266,13 @@ class AnnotationSession:
             label_map,
             self.history_bytes,
             accepted=lambda: self.project.load_accepted(record),
+            channel_choice=self.project.channel_choice(),
         )
         kept = self._histories.pop(image_id, None)
         if kept is not None and not (kept[1] == self.schema and document.take_history(kept[0])):
             log.info("the undo history of image %s is dropped: its labels changed", image_id)
         document.add_commit_listener(self._fit_histories)
-        if read is not None and read.pixels is pixels:
+        if read is not None and read.pixels is pixels and read.choice == document.channel_choice:
             document.use_display(read.display, read.auto)
         try:  # only where to start next time: a failure must not undo the open
             self.project.set_setting(LAST_IMAGE_SETTING, record.id, timeout=REMEMBER_TIMEOUT_S)
@@ -440,12 +443,14 @@ class AnnotationSession:
         image_id = request.image_id
         try:
             pixels = self.project.load_image(self.project.image(image_id))
+            choice = self.project.channel_choice()
         except AnnotatorError as exc:
             return exc
         if cancel.cancelled or request.ticket != self._ticket:
             return None
-        auto = None if pixels.dtype == np.uint8 else auto_windows(pixels)
-        display = display_pixels(pixels, None, lambda: auto or ((0.0, 1.0),))
+        shown = pick(pixels, choice)
+        auto = None if pixels.dtype == np.uint8 else auto_windows(shown)
+        display = display_pixels(shown, None, lambda: auto or ((0.0, 1.0),))
         # Labels of the image handed to the saver (it was left a moment ago): read after
         # they are written. A failure, or a save handed over since, leaves the mask to
         # open_image (it checks).
@@ -456,8 +461,10 @@ class AnnotationSession:
             mask = self.project.load_mask(self.project.image(image_id))
         except (AnnotatorError, OSError, sqlite3.Error) as exc:
             log.info("the mask of image %s is read at the switch instead: %s", image_id, exc)
-            return _Read(image_id, pixels, request.submitted, display, auto)
-        return _Read(image_id, pixels, request.submitted, display, auto, schema, mask, stamp)
+            return _Read(image_id, pixels, request.submitted, display, auto, choice=choice)
+        return _Read(
+            image_id, pixels, request.submitted, display, auto, schema, mask, stamp, choice
+        )
 
     def _pixels_read(self, request: _ReadRequest, result: _Read | AnnotatorError | None) -> None:
         if result is None or request.ticket != self._ticket:
@@ -485,6 +492,15 @@ class AnnotationSession:
         if wanted in ids:
             return int(wanted)
         return ids[0] if ids else None
+
+    def choose_channels(self, choice: Sequence[int]) -> None:
+        """Store the project's channel choice (``services.channels.choose``: refused in
+        one line for a channel no picture has) and show the open picture with it."""
+        from annotator.services.channels import choose
+
+        chosen = choose(self.project, choice)
+        if self.document is not None:
+            self.document.set_channel_choice(chosen)
 
     def close_document(self) -> None:
         """Commit a gesture in progress, save synchronously and forget the document (and

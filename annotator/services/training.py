@@ -109,16 +109,19 @@ def new_network(
     name is a one-line error listing the choices); depth and width default to that
     architecture's own defaults.
     """
+    from annotator.core.channels import picked_channels
     from annotator.ml.data import choose_in_channels
     from annotator.ml.networks import DEFAULT_ARCH, NetworkConfig, architecture
 
     spec = architecture(arch or DEFAULT_ARCH)
+    choice = project.channel_choice()  # (the project's: the version keeps it for good)
     return NetworkConfig(
-        choose_in_channels([r.channels for r in project.images()]),
+        choose_in_channels([picked_channels(r.channels, choice) for r in project.images()]),
         len(project.schema),
         spec.default_depth if depth is None else depth,  # 0 is refused, not a default
         spec.default_width if width is None else width,
         arch=spec.name,
+        channel_choice=choice,
     )
 
 

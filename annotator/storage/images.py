@@ -170,7 +170,8 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
     return array[..., 0] if grey_alpha and array.ndim == 3 and array.shape[2] == 2 else array
 
 
-#: Channels a picture may have that are shown and trained on (``ml.data.to_channels``).
+#: Channels a picture may have that are shown and trained on (``ml.data.to_channels``)
+#: when the project makes no channel choice (``core.channels``, ADR 0030).
 CHANNELS_USED = 3
 
 

@@ -36,6 +36,8 @@ from typing import Any, Literal
 import numpy as np
 
 from annotator.core.card import ModelCard, classes_fit
+from annotator.core.channels import Choice
+from annotator.core.channels import check as check_channels
 from annotator.core.errors import ImageReadError, ModelError, ProjectError, SchemaError
 from annotator.core.folders import files_below
 from annotator.core.limits import NAMED_SKIPS, OTHER_PICTURE_SUFFIXES, named_first
@@ -89,6 +91,8 @@ REMOVED_IDS_KEY = "removed_image_ids"
 #: The classes renamed, oldest first: ``[[old, new, newest model version then], ...]``
 #: (model cards keep the names they were trained with; the IoU chart follows renames).
 RENAMES_KEY = "class_renames"
+#: The project setting of the channel choice (``core.channels``; absent: none).
+CHANNELS_SETTING = "channels"
 #: The accepted proposals (``accepted/<id>_v<N>.png``, docs/adr/0013).
 ACCEPTED_DIR = "accepted"
 #: The ending of the file ``masks/<id>.saving`` a save of image ``<id>``'s labels writes
@@ -172,9 +176,9 @@ class AddReport:
     #: as channels (added before without ``--pages slices``): (stack file, image name).
     also_one_picture: list[tuple[str, str]] = field(default_factory=list)
 
-    def channels_unused_text(self) -> str:
+    def channels_unused_text(self, how_channels: str = "View > Channels...") -> str:
         """One sentence on the pictures whose channels past the third go unused ("" when
-        none)."""
+        none), and ``how_channels`` (a command, a menu) to choose them."""
         if not self.channels_unused:
             return ""
         file, channels, unused = self.channels_unused[0]
@@ -186,6 +190,7 @@ class AddReport:
             f"{Path(file).name} has {channels} channels: the first three are shown and "
             f"trained on, {which} not used"
             + (f" (and {more} more file(s) with channels past the third)" if more else "")
+            + f"; {how_channels} chooses which are used"
         )
 
     def nodata_text(self) -> str:
@@ -1054,6 +1059,32 @@ class Project:
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, json.dumps(value)),
             )
+
+    def channel_choice(self) -> Choice:
+        """The project's channel choice (``core.channels``, 0-based; ``()``: none, the
+        first three as before)."""
+        fix = f"choose again with 'annotator channels {self.root} --use ...' or --reset"
+        raw = self.get_setting(CHANNELS_SETTING, fix=fix)
+        if raw is None:
+            return ()
+        try:
+            if not isinstance(raw, list) or not all(isinstance(c, int) for c in raw):
+                raise ValueError("not a list of channel numbers")
+            return check_channels(raw)
+        except ValueError as exc:
+            raise ProjectError(
+                f"{self._db.path}: the project setting {CHANNELS_SETTING!r} is damaged "
+                f"({exc}); {fix}"
+            ) from None
+
+    def set_channel_choice(self, choice: Sequence[int]) -> None:
+        """Store the channel choice (``()``: none, the first three as before)."""
+        chosen = check_channels(choice)
+        if chosen:
+            self.set_setting(CHANNELS_SETTING, list(chosen))
+        else:
+            with self._db.transaction() as conn:
+                conn.execute("DELETE FROM settings WHERE key = ?", (CHANNELS_SETTING,))
 
     # --- images --------------------------------------------------------------------
     def _stored_path(self, path: Path) -> str:

@@ -1,0 +1,105 @@
+"""View > Channels...: the project's channel choice (docs/adr/0030), up to three of the
+open picture's channels, in order: red, green and blue, two in magenta and green, or
+one shown grey. New models trained from scratch take them too."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator.core.channels import MAX_CHOSEN
+
+#: The first item of the second and third boxes: no channel there.
+NONE_ITEM = "(none)"
+
+
+def row_names(chosen: int) -> tuple[str, ...]:
+    """What the boxes are called when ``chosen`` channels are chosen: as they are shown."""
+    if chosen == 1:
+        return ("Grey", "", "")
+    if chosen == 2:
+        return ("Magenta", "Green", "")
+    return ("Red", "Green", "Blue")
+
+
+class ChannelsDialog(QDialog):
+    """Up to three boxes listing Channel 1..N of the open picture; Apply emits
+    :attr:`chosen` (0-based channels in order; ``()`` from Reset: the first three)."""
+
+    chosen = Signal(tuple)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Channels")
+        self._intro = QLabel()
+        self._intro.setWordWrap(True)
+        grid = QGridLayout()
+        self._labels = [QLabel() for _ in range(MAX_CHOSEN)]
+        self.boxes = [QComboBox() for _ in range(MAX_CHOSEN)]
+        for row, (label, box) in enumerate(zip(self._labels, self.boxes, strict=True)):
+            grid.addWidget(label, row, 0)
+            grid.addWidget(box, row, 1)
+            box.currentIndexChanged.connect(self._name_rows)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.apply_button = buttons.addButton(QDialogButtonBox.StandardButton.Apply)
+        self.reset_button = QPushButton("First three")
+        self.reset_button.setToolTip("No choice: the first three channels, as before")
+        buttons.addButton(self.reset_button, QDialogButtonBox.ButtonRole.ResetRole)
+        self.apply_button.clicked.connect(lambda: self.chosen.emit(self.choice()))
+        self.reset_button.clicked.connect(lambda: self.chosen.emit(()))
+        buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._intro)
+        layout.addLayout(grid)
+        layout.addWidget(buttons)
+
+    def set_picture(self, channels: int, choice: Sequence[int]) -> None:
+        """List the channels of a picture of ``channels`` channels, ``choice`` selected
+        (none: the first three, or all it has)."""
+        self._intro.setText(
+            f"The picture has {channels} channel{'' if channels == 1 else 's'}. Choose up "
+            "to three, in order, for the whole project: they are shown, and new models "
+            "trained from scratch take them."
+        )
+        current = list(choice) if choice and max(choice) < channels else []
+        if not current:
+            current = list(range(min(channels, MAX_CHOSEN)))
+        for i, box in enumerate(self.boxes):
+            box.blockSignals(True)
+            box.clear()
+            if i > 0:
+                box.addItem(NONE_ITEM, -1)
+            for c in range(channels):
+                box.addItem(f"Channel {c + 1}", c)
+            wanted = current[i] if i < len(current) else -1
+            box.setCurrentIndex(max(box.findData(wanted), 0))
+            box.blockSignals(False)
+        self._name_rows()
+
+    def choice(self) -> tuple[int, ...]:
+        """The channels chosen, in order (a box of "(none)" ends the choice; a channel
+        chosen twice counts once)."""
+        out: list[int] = []
+        for box in self.boxes:
+            c = box.currentData()
+            if c is None or c < 0:
+                break
+            if c not in out:
+                out.append(int(c))
+        return tuple(out)
+
+    def _name_rows(self) -> None:
+        names = row_names(len(self.choice()))
+        for label, name in zip(self._labels, names, strict=True):
+            label.setText(name)
