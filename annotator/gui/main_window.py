@@ -894,6 +894,8 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Channels not changed", sentence(str(exc)))
             return
         self._windows.clear()  # (windows of other channels)
+        if self.canvas.smart is not None:  # superpixels of the channels shown before
+            self.canvas.smart.forget()
         self.canvas.set_display_image(doc.display_image())
         if self.contrast_dialog.isVisible():
             self._show_window_of(doc)

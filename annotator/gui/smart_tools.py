@@ -387,7 +387,7 @@ class SuperpixelTool(_DragTool):
         doc, smart = ctx.document, _smart(ctx)
         if doc is None or smart is None:
             return
-        self._segments = smart.superpixels(doc.image_id, doc.image, near=p)
+        self._segments = smart.superpixels(doc.image_id, doc.shown_image, near=p)
         if self._segments is None:
             return  # being computed; the status bar says so
         if not self._segments.ready_at(*p):
@@ -400,7 +400,7 @@ class SuperpixelTool(_DragTool):
         if doc is None or self._segments is None:
             return
         if smart is not None and not self._segments.complete and points:
-            smart.superpixels(doc.image_id, doc.image, near=points[-1])  # tiles follow the brush
+            smart.superpixels(doc.image_id, doc.shown_image, near=points[-1])  # follow the brush
         doc.paint_segments(
             self._segments,
             points,
@@ -451,7 +451,7 @@ class GrabCutTool(Tool):
             return
         value = ctx.current_value
         only_over = protection(ctx, value)
-        image, labels = doc.image, doc.label_map.array.copy()
+        image, labels = doc.shown_image, doc.label_map.array.copy()  # (the channels shown)
         unlabelled = doc.label_map.unlabelled
         smart.notify("GrabCut…")
 

@@ -100,3 +100,25 @@ def test_the_model_panel_says_when_the_active_version_takes_other_channels(qtbot
         "; takes the first three channels, the project shows channel 5: train from scratch "
         "to use them"
     )
+
+
+def test_grabcut_sees_the_channels_shown(window, qtbot):
+    """The marker is only in channel 5: with it chosen, a GrabCut box finds it (on the
+    first three, noise, it did not)."""
+    from guihelpers import drag
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    window.channels_dialog.set_picture(5, ())
+    _choose(window.channels_dialog, 5, None, None)
+    window.channels_dialog.apply_button.click()
+    QTest.keyClick(window.canvas, Qt.Key.Key_G)
+    QTest.keyClick(window.canvas, Qt.Key.Key_2)
+    drag(window.canvas, [(2, 2), (16, 16), (30, 30)])
+    assert window.canvas.smart.wait_idle(30)
+    labels = window.document.label_map.array
+    qtbot.waitUntil(lambda: (labels == 1).any(), timeout=5000)
+    square = np.zeros(labels.shape, bool)
+    square[8:24, 8:24] = True
+    found = labels == 1
+    assert (found & square).sum() / (found | square).sum() > 0.9
