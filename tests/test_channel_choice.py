@@ -200,3 +200,26 @@ def test_add_names_how_to_use_the_channels_past_the_third(project, tmp_path, cap
     err = capsys.readouterr().err
     assert "channels 4-6 not used" in err
     assert f"'annotator channels {project} --use ...' chooses which are used" in err
+
+
+def test_add_under_a_choice_names_the_pictures_too_few_channels_for_it(project, tmp_path, capsys):
+    """Under a channel choice, the add does not say "the first three are shown" of a
+    picture the choice applies to (it is wrong there); it names those lacking a chosen
+    channel, which are used as if there were no choice."""
+    folder = tmp_path / "more"
+    folder.mkdir()
+    tifffile.imwrite(
+        folder / "six.tif", np.zeros((SIZE, SIZE, 6), np.uint16), photometric="minisblack"
+    )
+    tifffile.imwrite(
+        folder / "three.tif", np.ones((SIZE, SIZE, 3), np.uint16), photometric="minisblack"
+    )
+    assert main(["channels", str(project), "--use", "5,4,1"]) == 0
+    capsys.readouterr()
+    assert main(["add", str(project), str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert "six.tif" not in err and "not used" not in err
+    assert (
+        "three.tif has 3 channel(s), too few for the project's channel choice (5,4,1): "
+        "its first three are shown and trained on" in err
+    )

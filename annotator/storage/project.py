@@ -37,7 +37,9 @@ import numpy as np
 
 from annotator.core.card import ModelCard, classes_fit
 from annotator.core.channels import Choice
+from annotator.core.channels import applies as channels_apply
 from annotator.core.channels import check as check_channels
+from annotator.core.channels import describe as describe_channels
 from annotator.core.errors import ImageReadError, ModelError, ProjectError, SchemaError
 from annotator.core.folders import files_below
 from annotator.core.limits import NAMED_SKIPS, OTHER_PICTURE_SUFFIXES, named_first
@@ -166,6 +168,9 @@ class AddReport:
     #: Pictures with channels past the third (not alpha), which are neither shown nor
     #: trained on: (file, channels, unused).
     channels_unused: list[tuple[str, int, int]] = field(default_factory=list)
+    #: The project's channel choice the add met (``core.channels``; ``()``: none): with
+    #: one, ``channels_unused`` lists the pictures that lack a chosen channel.
+    choice: tuple[int, ...] = ()
     #: Pictures with nodata pixels (the value their GDAL_NODATA tag names), read as no
     #: value and left out of display windows, training and proposals: (file, value).
     nodata: list[tuple[str, str]] = field(default_factory=list)
@@ -178,11 +183,20 @@ class AddReport:
 
     def channels_unused_text(self, how_channels: str = "View > Channels...") -> str:
         """One sentence on the pictures whose channels past the third go unused ("" when
-        none), and ``how_channels`` (a command, a menu) to choose them."""
+        none), and ``how_channels`` (a command, a menu) to choose them; under the
+        project's channel choice, on the pictures that lack a chosen channel instead."""
         if not self.channels_unused:
             return ""
         file, channels, unused = self.channels_unused[0]
         more = len(self.channels_unused) - 1
+        if self.choice:
+            return (
+                f"{Path(file).name} has {channels} channel(s), too few for the project's "
+                f"channel choice ({describe_channels(self.choice)}): its first three are "
+                "shown and trained on"
+                + (f" (and {more} more such file(s))" if more else "")
+                + f"; {how_channels} changes the choice"
+            )
         which = (
             f"channel {channels}" if unused == 1 else f"channels {channels - unused + 1}-{channels}"
         )
@@ -1142,7 +1156,7 @@ class Project:
         disk). A record is only ever written for a file that was read and hashed; when
         the add stops on an error or a cancel, the files done so far are still recorded.
         """
-        report = AddReport()
+        report = AddReport(choice=self.channel_choice())
         paths = list(paths)
         own = [(self.root / d).resolve() for d in OWN_DIRS]
         candidates = collect_image_files(paths, exclude=own, other_pictures=report.other_pictures)
@@ -1217,7 +1231,11 @@ class Project:
                 pending.append((name, stored, digest, ImageInfo.of(array), stamp))
                 if file in channels:
                     report.pages_as_channels.append((str(file), channels[file]))
-                if unused := unused_channels(file, array):
+                if report.choice:  # the choice names the channels used, where it applies
+                    count = 1 if array.ndim == 2 else int(array.shape[2])
+                    if not channels_apply(count, report.choice):
+                        report.channels_unused.append((str(file), count, 0))
+                elif unused := unused_channels(file, array):
                     report.channels_unused.append((str(file), int(array.shape[2]), unused))
                 if value is not None and np.isnan(array).any():
                     report.nodata.append((str(file), nodata_label(value)))
