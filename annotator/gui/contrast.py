@@ -50,8 +50,13 @@ def spin_decimals(window: Window, data_range: tuple[float, float]) -> int:
     return min(decimals, MAX_DECIMALS)
 
 
-def channel_names(count: int) -> tuple[str, ...]:
-    """What the rows of ``count`` channels are called: as they are shown."""
+def channel_names(count: int, chosen: Sequence[int] = ()) -> tuple[str, ...]:
+    """What the rows of ``count`` channels are called: as they are shown, with the
+    picture's channel each shows (1-based) when a channel choice picks them
+    (``chosen``: 0-based, ADR 0030)."""
+    if len(chosen) == count and count > 1:
+        colours = ("Magenta", "Green") if count == 2 else ("Red", "Green", "Blue")
+        return tuple(f"{c} ({i + 1})" for c, i in zip(colours, chosen, strict=True))
     if count == 2:
         return ("Magenta (1)", "Green (2)")
     if count == 3:
@@ -133,13 +138,17 @@ class ContrastDialog(QDialog):
         self.set_windows([(low, high)], [data_range])
 
     def set_windows(
-        self, windows: Sequence[Window], data_ranges: Sequence[tuple[float, float]]
+        self,
+        windows: Sequence[Window],
+        data_ranges: Sequence[tuple[float, float]],
+        chosen: Sequence[int] = (),
     ) -> None:
         """Show one ``(low, high)`` per channel, with steps suited to each channel's value
-        range (``data_ranges``, one per channel)."""
+        range (``data_ranges``, one per channel); ``chosen``: the picture's channels
+        shown, when a channel choice picks them (0-based; the rows name them)."""
         count = min(len(windows), MAX_CHANNELS)
         self._setting = True
-        self._show_rows(count)
+        self._show_rows(count, chosen)
         for (_, low_spin, high_spin), (low, high), data_range in zip(
             self.rows, windows[:count], data_ranges, strict=False
         ):
@@ -163,9 +172,9 @@ class ContrastDialog(QDialog):
         self.hint.setText(self._range_text)
         self.adjustSize()
 
-    def _show_rows(self, count: int) -> None:
+    def _show_rows(self, count: int, chosen: Sequence[int] = ()) -> None:
         self._count = count
-        self._names = channel_names(count)
+        self._names = channel_names(count, chosen)
         for i, (name, low, high) in enumerate(self.rows):
             visible = i < count
             name.setText(self._names[i] if visible else "")

@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
+from annotator.core.channels import applies
 from annotator.core.contrast import Window, channel_count, per_channel
 from annotator.core.errors import AnnotatorError
 from annotator.core.labelmap import Tolerance, tolerance_scales
@@ -872,7 +873,10 @@ class MainWindow(QMainWindow):
         """Put the windows the image is shown with into the contrast dialog, one per
         channel shown: its own, or the automatic ones (8-bit pictures are shown as they
         are, 0-255)."""
-        self.contrast_dialog.set_windows(doc.windows or doc.auto_windows, doc.channel_ranges)
+        chosen = doc.channel_choice if applies(channel_count(doc.image), doc.channel_choice) else ()
+        self.contrast_dialog.set_windows(
+            doc.windows or doc.auto_windows, doc.channel_ranges, chosen
+        )
 
     def show_channels(self) -> None:
         doc = self.document

@@ -77,10 +77,13 @@ def test_the_dialog_lists_the_channels_and_apply_redraws_with_channel_5(window):
     assert window.canvas.image_item.array.shape == (SIZE, SIZE, 3)
     assert window.contrast_dialog.channel_count == 3
     assert 4000 <= window.contrast_dialog.low.value() < 4050  # red is channel 4
+    rows = window.contrast_dialog.rows
+    assert [name.text() for name, _, _ in rows[:3]] == ["Red (4)", "Green (3)", "Blue (2)"]
     dialog.reset_button.click()
     with Project.open(window.root, lock=False) as p:
         assert p.channel_choice() == ()
     assert 1000 <= window.contrast_dialog.low.value() < 1050
+    assert [name.text() for name, _, _ in rows[:3]] == ["Red", "Green", "Blue"]
 
 
 def test_the_model_panel_says_when_the_active_version_takes_other_channels(qtbot):
