@@ -165,6 +165,7 @@ def predict_images(
     on them.
     """
     out_names: dict[int, str] = {}
+    stale: dict[str, list[str]] = {}
     records = project.images() if records is None else records
     placed = GeoMasks()
     if out_dir is not None:
@@ -176,13 +177,16 @@ def predict_images(
             for rec in records:
                 if read_geotags(project.image_path(rec)) is not None:
                     out_names[rec.id] = out_names[rec.id][: -len(".png")] + ".tif"
+        index = Path(out_dir) / KEPT_IMAGES_FILE
+        # an earlier run's mask of an image under another name (x.png, now x.tif with
+        # --geotiff) is replaced too: one image, one mask, as images.json says
+        stale = _other_masks(_earlier_index(index) or {}, records, out_names)
         there = [
             name
             for r in records
             for name in (out_names[r.id], out_names[r.id][: -len(".png")] + WORLD_FILE_SUFFIX)
             if (Path(out_dir) / name).exists()
-        ]
-        index = Path(out_dir) / KEPT_IMAGES_FILE
+        ] + [n for names in stale.values() for n in names if (Path(out_dir) / n).exists()]
         if index.exists() and _earlier_index(index) is None:  # a file of the user's
             there.append(KEPT_IMAGES_FILE)
         refuse_image_files(project, [Path(out_dir) / n for n in there], "masks")
@@ -245,6 +249,9 @@ def predict_images(
             if any(stage.iterdir()):
                 _write_index(project, stage, out, done, out_names)
                 put_in_place(stage, out, inside=stage.parent == out)
+                for one in done:  # (once the new masks and their index are in place)
+                    for name in stale.get(one.name, ()):
+                        (out / name).unlink(missing_ok=True)
             else:
                 stage.rmdir()
     except OSError as exc:
@@ -301,6 +308,22 @@ def _earlier_index(file: Path) -> dict[str, Any] | None:
     return dict(masks) if isinstance(masks, dict) else None
 
 
+def _other_masks(
+    earlier: Mapping[str, Any], records: Sequence[ImageRecord], out_names: Mapping[int, str]
+) -> dict[str, list[str]]:
+    """The files an earlier ``predict --out`` wrote (``earlier``: its index's entries) for
+    ``records`` under other names than ``out_names`` now gives them, with their world
+    files, by image name: what this run replaces."""
+    names = {r.name: out_names[r.id] for r in records}
+    other: dict[str, list[str]] = {}
+    for name, entry in earlier.items():
+        image = entry.get("image") if isinstance(entry, dict) else None
+        if isinstance(image, str) and names.get(image, name) != name:
+            world = Path(name).with_suffix(WORLD_FILE_SUFFIX).as_posix()
+            other.setdefault(image, []).extend([name, world])
+    return other
+
+
 def _write_index(
     project: Project,
     stage: Path,
@@ -312,6 +335,12 @@ def _write_index(
     wrote to ``out`` that stays) -> its image's name, picture file and picture's SHA-1."""
     masks = _earlier_index(out / KEPT_IMAGES_FILE) or {}
     records = {r.id: r for r in project.images()}
+    written = {records[d.image_id].name for d in done if d.image_id in records}
+    masks = {  # an image written now keeps no entry of an earlier name (one image, one mask)
+        name: entry
+        for name, entry in masks.items()
+        if not (isinstance(entry, dict) and entry.get("image") in written)
+    }
     for made in done:
         rec = records.get(made.image_id)
         if rec is None:

@@ -3,11 +3,14 @@ PNG mask, or (``--geotiff``) a GeoTIFF mask carrying the picture's geo tags."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import tifffile
 
 from annotator.cli import main
+from annotator.core.errors import AnnotatorError
 from annotator.core.proposal import Proposal
 from annotator.core.status import ImageStatus
 from annotator.services import proposals
@@ -171,3 +174,27 @@ def test_predict_out_places_the_masks_of_geotiffs(project, tmp_path, geotiff):
     with Project.open(root) as p:
         for rec in p.images():
             assert np.array_equal(p.load_mask(rec), want_mask), rec.name
+
+
+def test_predict_out_again_with_geotiff_replaces_the_png_masks_of_before(project, tmp_path, capsys):
+    """A run with --geotiff into the folder of a run without: the images' masks become
+    STEM.tif; their earlier STEM.png and world files go (with --overwrite, as every mask
+    replaced), so an import of the folder finds one mask per image."""
+    root, _ = project
+    out = tmp_path / "pred"
+    with open_project(root) as p:
+        proposals.predict_images(p, out_dir=out, predictor=_Predictor())
+        assert all((out / f"{name}.png").is_file() for name in PICTURES)
+        with pytest.raises(AnnotatorError, match="--overwrite"):
+            proposals.predict_images(p, out_dir=out, predictor=_Predictor(), geotiff=True)
+        proposals.predict_images(
+            p, out_dir=out, predictor=_Predictor(), geotiff=True, overwrite=True
+        )
+    for name in PICTURES:
+        assert (out / f"{name}.tif").is_file()
+        assert not (out / f"{name}.png").exists() and not (out / f"{name}.pgw").exists()
+    assert (out / "plain.png").is_file()  # no GeoTIFF: its mask is the same file as before
+    index = json.loads((out / "images.json").read_text())["masks"]
+    assert sorted(index) == sorted([*(f"{n}.tif" for n in PICTURES), "plain.png"])
+    assert main(["import", str(root), "--format", "masks", str(out)]) == 0
+    assert "skipped" not in capsys.readouterr().err
