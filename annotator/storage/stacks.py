@@ -28,8 +28,9 @@ import numpy as np
 
 from annotator.core.errors import ImageReadError
 from annotator.core.naming import slice_stems, stack_stem
+from annotator.core.nodata import GDAL_NODATA_TAG
 from annotator.storage.atomic import atomic_write_text, fsync_dir, partial_folder, write_synced
-from annotator.storage.images import read_tiff_stack
+from annotator.storage.images import nodata_value, read_tiff_stack
 from annotator.storage.project import SLICES_DIR, file_sha1
 
 _SOURCE = "source.json"
@@ -76,6 +77,11 @@ def split_stack(
         folder = base / f"{name}~{n}"  # another stack of the same name
         n += 1
     slices = read_tiff_stack(stack, unnamed_slices)
+    # the stack's nodata value goes with each slice (ADR 0029: read as NaN there too)
+    nodata = nodata_value(stack)
+    exact = nodata is not None and nodata.is_integer() and abs(nodata) < 1e15
+    text = None if nodata is None else str(int(nodata)) if exact else repr(nodata)  # (nan too)
+    extratags = [] if text is None else [(GDAL_NODATA_TAG, "s", 0, text, True)]
     # Named after the folder: the second stack named vol.tif gives vol~2_z000.tif, which a
     # label stack named vol~2.tif is read into (formats/masks.py).
     names = [f"{stem}.tif" for stem in slice_stems(folder.name, len(slices))]
@@ -87,7 +93,7 @@ def split_stack(
         staging.mkdir(parents=True)
         for name, array in zip(names, slices, strict=True):
             buffer = io.BytesIO()
-            tifffile.imwrite(buffer, array, **_as_picture(array))
+            tifffile.imwrite(buffer, array, extratags=extratags, **_as_picture(array))
             write_synced(staging / name, buffer.getvalue())
         record = {
             "stack": str(stack.resolve()),

@@ -120,3 +120,23 @@ def test_a_label_geotiff_with_nodata_beside_its_picture_is_still_left_out(tmp_pa
     report = project.add_images([tmp_path])
     assert [r.name for r in report.added] == ["tile.tif"]
     assert [Path(m).name for m, _ in report.masks_left_out] == ["tile_mask.tif"]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "nodata"), [(np.float32, -9999.0), (np.float32, -3.4028234663852886e38)]
+)
+def test_the_slices_of_a_stack_keep_its_nodata(tmp_path, dtype, nodata):
+    """A stack split into slices (ADR 0022): each slice file carries the stack's nodata
+    value, so a slice reads with NaN where the stack has nodata, as a single picture
+    does (a float's exact value: -3.4e38 written with %g would miss it)."""
+    from annotator.storage.stacks import split_stack
+
+    planes = np.random.default_rng(0).uniform(0.02, 0.3, (5, 32, 32)).astype(dtype)
+    planes[:, :4, :4] = dtype(nodata)
+    stack = tmp_path / "vol.tif"
+    _geotiff(stack, planes, nodata=nodata, metadata={"axes": "ZYX"})
+    _, files, _ = split_stack(tmp_path / "project", stack)
+    assert len(files) == 5
+    for f in files:
+        picture = read_image(f)
+        assert np.isnan(picture[:4, :4]).all() and not np.isnan(picture[4:]).any()
