@@ -24,7 +24,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -307,7 +307,10 @@ WHOLE_IMAGE_HOLDOUT_MIN = 5
 
 
 def _split(  # type: ignore[no-untyped-def]
-    request: TrainRequest, rng: np.random.Generator, cancel: CancelToken | None = None
+    request: TrainRequest,
+    rng: np.random.Generator,
+    cancel: CancelToken | None = None,
+    choice: Sequence[int] = (),
 ):
     """(train list, val list) of (TrainImage, :class:`Targets`) pairs; see
     TrainConfig.val_fraction.
@@ -317,7 +320,8 @@ def _split(  # type: ignore[no-untyped-def]
     every label fell to validation would not train at all (and with a seed fixed per
     round, not in the next round either). Each image's targets cover only its labels
     and the margin its crops reach (``ml.data.labelled_targets``); a ``cancel`` stops
-    between images with :class:`Cancelled`."""
+    between images with :class:`Cancelled`. ``choice``: the network's channel choice,
+    whose channels say which pixels have no value (as the proposals find them)."""
     n_classes = len(request.class_names)
     cfg = request.config
     margin = crop_margin(cfg.crop, cfg.augment.scale)
@@ -325,7 +329,12 @@ def _split(  # type: ignore[no-untyped-def]
     for im in request.images:
         _check(cancel)
         t = labelled_targets(
-            im.mask, n_classes, margin, im.accepted, cfg.accepted_border, im.pixels
+            im.mask,
+            n_classes,
+            margin,
+            im.accepted,
+            cfg.accepted_border,
+            pick(im.pixels, choice) if choice else im.pixels,
         )
         if t is not None and (t.values != IGNORE).any():
             pairs.append((im, t))
@@ -432,7 +441,7 @@ def _training_data(
     no float copy of a picture."""
     cfg = request.config
     n_classes = network.n_classes
-    train_pairs, val_pairs = _split(request, split_rng, cancel)
+    train_pairs, val_pairs = _split(request, split_rng, cancel, network.channel_choice)
     prepared = []
     for im, t in train_pairs:
         _check(cancel)
@@ -765,11 +774,10 @@ def evaluate(
     runner = TorchRunner(model, device)
     config = network_of(model)
     cm = np.zeros((n_classes, n_classes), np.int64)
+    # the raw pictures: each one's chosen channels are taken when it is scored (a copy of
+    # one picture at a time, not of every held-out picture at once)
     plans = [
-        (
-            pick(pixels, config.channel_choice),
-            target if isinstance(target, Targets) else Targets.whole(target),
-        )
+        (pixels, target if isinstance(target, Targets) else Targets.whole(target))
         for _, pixels, target in items
     ]
 
@@ -790,7 +798,8 @@ def evaluate(
         if progress is not None:
             progress(done, total)
 
-    for pixels, t in plans:
+    for raw, t in plans:
+        pixels = pick(raw, config.channel_choice)
         pred = predict_where(
             runner,
             pixels,

@@ -98,3 +98,25 @@ def test_labels_on_nodata_never_train(tmp_path):
     for _, t in train + val:
         assert (t.full()[:20] == IGNORE).all()
     assert sum(int((t.full() != IGNORE).sum()) for _, t in train + val) == 44 * 64
+
+
+def test_the_pixels_without_a_value_are_those_of_the_chosen_channels():
+    """Under a channel choice (ADR 0030: 3,4,5) training leaves out the labels where the chosen
+    channels have no value, and trains where only the others have none: the pixels the
+    proposals give no class, as the network sees them."""
+    raw = np.random.default_rng(0).random((64, 64, 5)).astype(np.float32)
+    raw[:8, :8, 2:] = np.nan  # the chosen bands 3-5 empty; bands 1-2 have values
+    raw[8:16, :8, :2] = np.nan  # bands 1-2 empty; the chosen ones have values
+    mask = np.zeros((64, 64), np.uint8)
+    mask[:, 32:] = 1
+    request = TrainRequest(
+        images=(TrainImage(1, "bands.tif", raw, mask),),
+        class_names=("water", "field"),
+        network=NetworkConfig(3, 2, depth=2, width=8, arch="unet"),
+        max_steps=1,
+        config=TrainConfig(val_fraction=0.0),
+    )
+    [(_, t)] = _split(request, np.random.default_rng(0), choice=(2, 3, 4))[0]
+    full = t.full()
+    assert (full[:8, :8] == IGNORE).all()  # no value in what the network sees
+    assert (full[8:16, :8] == 0).all()  # values there: trained
