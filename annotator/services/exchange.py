@@ -398,6 +398,10 @@ def export_project(
                 f"{out}: already exists and is not an empty folder; give a new or empty "
                 "folder" + ("" if out.is_file() else ", or --overwrite to replace it")
             )
+        if out.is_symlink():  # a rename would move the link, not the folder it names
+            raise FormatError(
+                f"{out}: is a link to {out.resolve()}; give that folder to replace it"
+            )
         _refuse_replacing(project, out, inside)
     dataset, skipped = build_export_dataset(project, request, progress)
     if not any(dataset.splits.values()):

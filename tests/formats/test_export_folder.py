@@ -112,3 +112,39 @@ def test_overwrite_never_replaces_a_folder_holding_the_project_or_its_pictures(
     what = f"the project folder {root}" if holds == "project" else "the image file of "
     assert f"{out}: holds {what}" in err and err.count("\n") == 1
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_overwrite_refuses_an_output_folder_that_is_a_link(tmp_path, masks, capsys):
+    """A rename moves a link, not the folder it names: the export would land beside the
+    link's target and a hidden link would stay behind. Refused, naming the target."""
+    make_project(tmp_path, masks).close()
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "old.txt").write_text("an older export")
+    link = tmp_path / "out"
+    link.symlink_to(target, target_is_directory=True)
+    args = ["export", str(tmp_path / "project"), str(link), "--format", "masks"]
+    assert main([*args, "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err == f"annotator: error: {link}: is a link to {target}; give that folder to replace it\n"
+    )
+    assert link.is_symlink() and (target / "old.txt").read_text() == "an older export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "project", "src", "target"]
+    assert (
+        main(
+            [
+                str(a)
+                for a in [
+                    "export",
+                    tmp_path / "project",
+                    target,
+                    "--format",
+                    "masks",
+                    "--overwrite",
+                ]
+            ]
+        )
+        == 0
+    )
+    assert (target / "class_names.txt").is_file() and not (target / "old.txt").exists()
