@@ -8,6 +8,7 @@ environment. Backend: NCCL on GPUs, gloo on CPU. Only rank 0 writes anything.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import importlib
 import os
 from collections.abc import Iterator
@@ -77,7 +78,12 @@ def init_from_env(device: str = "auto") -> DistInfo | None:
 
         if use_cuda:
             torch.cuda.set_device(info.local_rank)
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        # Only rank 0 scores a round and writes its version; the others wait for it in
+        # one collective call (share_failure). NCCL's default wait is 10 minutes, which a
+        # big project's validation could pass: an hour, as long as a round may run.
+        dist.init_process_group(
+            backend="nccl" if use_cuda else "gloo", timeout=datetime.timedelta(hours=1)
+        )
     return info
 
 
