@@ -67,3 +67,19 @@ def wait_until(condition, timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+def trained_iou(result, tests, value: int = 1) -> float:
+    """The IoU of class ``value`` over ``tests`` (``(picture, truth)`` pairs) of the model
+    a training round gave (``result`` of ``ml.train.train_round``)."""
+    from annotator.ml.networks import build_network, load_weights
+    from annotator.ml.predict import Predictor
+
+    model = load_weights(build_network(result.network), result.state_dict)
+    predictor = Predictor.from_model(model, device="cpu")
+    inter = union = 0
+    for im, truth in tests:
+        found = predictor.predict(im).mask == value
+        inter += int((found & (truth == value)).sum())
+        union += int((found | (truth == value)).sum())
+    return inter / union

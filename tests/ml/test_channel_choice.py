@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import FAST
+from modelhelpers import trained_iou
 
 from annotator.core.card import ModelCard
 from annotator.core.errors import ModelError
@@ -74,14 +75,7 @@ def test_a_model_from_scratch_with_choice_4_learns_a_class_seen_only_in_band_4()
         assert result.network.channel_choice == choice
         card = ModelCard.from_json(make_card(request, result, 1).to_json())
         assert NetworkConfig.from_dict(dict(card.architecture)).channel_choice == choice
-        model = load_weights(build_network(result.network), result.state_dict)
-        predictor = Predictor.from_model(model, device="cpu")
-        inter = union = 0
-        for im, truth in tests:
-            disc = predictor.predict(im).mask == 1
-            inter += int((disc & (truth == 1)).sum())
-            union += int((disc | (truth == 1)).sum())
-        iou[choice] = inter / union
+        iou[choice] = trained_iou(result, tests)
     assert iou[(3,)] > 0.85 and iou[()] < 0.5, iou
 
 
