@@ -328,7 +328,7 @@ def cmd_channels(args: argparse.Namespace) -> int:
             choose(project, ())
         choice = project.channel_choice()
         counts = channel_counts(project)
-        lacking = left_as_before(project, choice)
+        lacking = left_as_before(counts, choice)
         active = project.active_model()
     print(f"channels  {choice_text(choice)}" + ("" if choice else " (no choice)"))
     print(f"pictures  {counts_text(counts)}")

@@ -271,6 +271,17 @@ class ModelCard:
         return value if isinstance(value, str) and value else LEGACY_NORMALISATION
 
     @property
+    def channel_choice(self) -> tuple[int, ...]:
+        """The picture's channels the network takes (``core.channels``, 0-based; ``()``:
+        the first three, as every card made before the choice, or one not readable)."""
+        from annotator.core.channels import check
+
+        try:
+            return check(self.architecture.get("channel_choice") or ())
+        except (TypeError, ValueError):
+            return ()
+
+    @property
     def class_names(self) -> list[str]:
         """The classes the model was trained for, in id order."""
         return list(self.classes)

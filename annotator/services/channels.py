@@ -49,24 +49,12 @@ def choose(project: Project, choice: Sequence[int]) -> Choice:
     return chosen
 
 
-def left_as_before(project: Project, choice: Sequence[int]) -> int:
-    """How many pictures lack a chosen channel (shown and trained as if there were no
-    choice)."""
+def left_as_before(counts: Counter[int], choice: Sequence[int]) -> int:
+    """How many pictures (``counts``: :func:`channel_counts`) lack a chosen channel (shown
+    and trained as if there were no choice)."""
     if not choice:
         return 0
-    return sum(
-        n for channels, n in channel_counts(project).items() if not applies(channels, choice)
-    )
-
-
-def card_choice(card: ModelCard) -> Choice:
-    """The channels a model version takes (``()``: the first three, as every card made
-    before the choice)."""
-    raw = card.architecture.get("channel_choice") or ()
-    try:
-        return check(raw)
-    except (TypeError, ValueError):
-        return ()
+    return sum(n for channels, n in counts.items() if not applies(channels, choice))
 
 
 def choice_text(choice: Sequence[int]) -> str:
@@ -81,7 +69,7 @@ def choice_text(choice: Sequence[int]) -> str:
 def channels_note(card: ModelCard, project_choice: Sequence[int]) -> str:
     """What is said of a version whose channels are not the project's choice ("" when
     they are the same)."""
-    mine = card_choice(card)
+    mine = card.channel_choice
     if mine == tuple(project_choice):
         return ""
     return (
