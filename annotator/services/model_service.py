@@ -194,7 +194,6 @@ class ModelService:
         #: Images whose labels were replaced outside the user's edits (an import) since
         #: the last round published: the versions saw other labels of them, if any.
         self._relabelled: set[int] = set()
-        self._active: int | None = None
         self._hold(project.active_model())
         self._current: int | None = None
         self._current_pixels: np.ndarray | None = None
@@ -522,7 +521,11 @@ class ModelService:
 
     def _hold(self, record: ModelRecord | None) -> None:
         self._active_record = record
-        self._active = record.version if record else None
+
+    @property
+    def _active(self) -> int | None:
+        """The active version's number (of the record held)."""
+        return self._active_record.version if self._active_record else None
 
     def _set_active(self, record: ModelRecord | None) -> None:
         self._hold(record)

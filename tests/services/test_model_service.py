@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import cv2
@@ -240,7 +241,8 @@ def test_stale_proposals_are_dropped(project, make_service):
     dropped = service.dropped
     service.show_image(a)
     assert service.wait_proposals(60)
-    service._active = 2  # as if v2 had just been published
+    # as if v2 had just been published
+    service._active_record = dataclasses.replace(service._active_record, version=2)
     pump()
     assert service.dropped == dropped + 1
     assert [(i, v) for i, v, _ in rec.proposals] == [(b, 1)]
