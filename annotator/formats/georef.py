@@ -62,7 +62,7 @@ class GeoTags:
                 return value == PIXEL_IS_POINT
         return False
 
-    def extratags(self) -> list[tuple[int, int, int, Any, bool]]:
+    def extratags(self) -> list[tuple[int, int | str, int, Any, bool]]:
         """The tags as tifffile's ``extratags`` write them back verbatim."""
         return [
             (code, dtype, count, value, True) for code, (dtype, count, value) in self.tags.items()
