@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from annotator.core.contrast import channel_count
+from annotator.core.nodata import keep_source
 
 #: A choice: 0-based channel indices, at most :data:`MAX_CHOSEN`; ``()`` for none.
 Choice = tuple[int, ...]
@@ -39,8 +40,8 @@ def pick(image: np.ndarray, choice: Sequence[int]) -> np.ndarray:
     if image.ndim == 2 or not applies(channel_count(image), choice):
         return image
     if len(choice) == 1:
-        return np.ascontiguousarray(image[..., choice[0]])
-    return np.ascontiguousarray(image[..., list(choice)])
+        return keep_source(image, np.ascontiguousarray(image[..., choice[0]]))
+    return keep_source(image, np.ascontiguousarray(image[..., list(choice)]))
 
 
 def picked_channels(channels: int, choice: Sequence[int]) -> int:

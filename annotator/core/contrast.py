@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from annotator.core.nodata import eight_bit
+
 #: ``(low, high)``: the value shown black and the value shown white.
 Window = tuple[float, float]
 
@@ -72,5 +74,6 @@ def channel_windows(
 
 def per_channel(image: np.ndarray) -> bool:
     """Whether ``image`` is shown with a window per channel: several channels of more
-    than 8 bits. 8-bit pictures are shown as they are; grey ones have one window."""
-    return image.dtype != np.uint8 and shown_channels(image) > 1
+    than 8 bits. 8-bit pictures (nodata pixels or not: ``core.nodata.eight_bit``) are
+    shown as they are; grey ones have one window."""
+    return not eight_bit(image) and shown_channels(image) > 1

@@ -33,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from annotator.core.contrast import channel_count, channel_windows, even_sample, percentile_window
+from annotator.core.nodata import eight_bit
 from annotator.core.schema import LabelSchema
 
 Point = tuple[float, float]
@@ -781,11 +782,12 @@ def _capsule(
 
 def tolerance_scale(image: np.ndarray, max_pixels: int | None = None) -> float:
     """What an image-bounded fill's tolerance given for 8-bit data is multiplied by for
-    ``image``: 1 for 8-bit data, else its range (0.5 to 99.5 percentile of its finite
-    values, every channel together) over 255, so 30 grey levels of an 8-bit picture are
-    as many tenths of a 16-bit one's contrast (1 when the range is empty).
+    ``image``: 1 for 8-bit data (an 8-bit picture with nodata pixels, read as float,
+    too: ``core.nodata.eight_bit``), else its range (0.5 to 99.5 percentile of its
+    finite values, every channel together) over 255, so 30 grey levels of an 8-bit
+    picture are as many tenths of a 16-bit one's contrast (1 when the range is empty).
     ``max_pixels``: read an even sample of at most about that many pixels (a big image)."""
-    if image.dtype == np.uint8:
+    if eight_bit(image):
         return 1.0
     return _scale_of(percentile_window(even_sample(image, max_pixels)))
 
@@ -793,8 +795,8 @@ def tolerance_scale(image: np.ndarray, max_pixels: int | None = None) -> float:
 def tolerance_scales(image: np.ndarray, max_pixels: int | None = None) -> tuple[float, ...]:
     """:func:`tolerance_scale` of each channel of ``image`` on its own (one for a grey
     picture): the factors that carry a tolerance in 8-bit grey levels to each channel's
-    automatic contrast window (``core.contrast``). All 1 for 8-bit data."""
-    if image.dtype == np.uint8:
+    automatic contrast window (``core.contrast``). All 1 for 8-bit data (nodata or not)."""
+    if eight_bit(image):
         return (1.0,) * channel_count(image)
     return tuple(_scale_of(w) for w in channel_windows(image, max_pixels=max_pixels))
 

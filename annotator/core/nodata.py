@@ -12,6 +12,7 @@ files.
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import numpy as np
 
@@ -40,13 +41,70 @@ def nodata_label(value: float) -> str:
     return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
 
 
+class NodataPicture(np.ndarray[Any, np.dtype[Any]]):
+    """A picture read with NaN at its nodata pixels (float), knowing the type its file
+    holds (``source_dtype``: uint8 for an 8-bit orthophoto with nodata 0). What is
+    chosen by the picture's type is chosen by that one (:func:`source_dtype`): an 8-bit
+    picture keeps the 8-bit contrast window (0..255) and fill tolerance scale whether or
+    not some of its pixels have no value, while those pixels stay NaN for everything
+    that reads values (model input, proposals, fills, scores).
+
+    Views, slices, channels picked and ``astype`` copies keep it (they hold the file's
+    values); arithmetic (a ufunc) gives a plain array, whose values are no longer the
+    file's. ``np.asarray`` and ``np.ascontiguousarray`` also give a plain array: read
+    :func:`source_dtype` before, or :func:`keep_source` after."""
+
+    source_dtype: np.dtype[Any]
+
+    def __array_finalize__(self, obj: object) -> None:
+        found = getattr(obj, "source_dtype", None)
+        self.source_dtype = found if found is not None else self.dtype
+
+    def __array_wrap__(self, arr: Any, context: Any = None, return_scalar: bool = False) -> Any:
+        out = super().__array_wrap__(arr, context, return_scalar)
+        return out.view(np.ndarray) if isinstance(out, np.ndarray) else out
+
+    def __reduce__(self) -> Any:  # (pickled to a worker process: the type goes along)
+        rebuild, args, state = cast(tuple[Any, Any, Any], super().__reduce__())
+        return rebuild, args, (state, self.source_dtype.str)
+
+    def __setstate__(self, state: Any) -> None:
+        inner, dtype = state
+        super().__setstate__(inner)
+        self.source_dtype = np.dtype(dtype)
+
+
+def source_dtype(image: np.ndarray) -> np.dtype[Any]:
+    """The type the file of ``image`` holds its values in: its own dtype, but for a
+    picture whose nodata pixels were read as NaN (:class:`NodataPicture`)."""
+    found = getattr(image, "source_dtype", None)
+    return found if isinstance(found, np.dtype) else image.dtype
+
+
+def eight_bit(image: np.ndarray) -> bool:
+    """Whether ``image`` is an 8-bit picture (``uint8`` in its file, nodata or not):
+    shown as it is (window 0..255), its fill tolerance in its own levels."""
+    return source_dtype(image) == np.uint8
+
+
+def keep_source(source: np.ndarray, array: np.ndarray) -> np.ndarray:
+    """``array`` (made from ``source``'s values: a contiguous copy, channels picked) as
+    a :class:`NodataPicture` of ``source``'s source type when ``source`` is one."""
+    if not isinstance(source, NodataPicture) or isinstance(array, NodataPicture):
+        return array
+    kept = array.view(NodataPicture)
+    kept.source_dtype = source.source_dtype
+    return kept
+
+
 def with_nodata(array: np.ndarray, value: float | None) -> np.ndarray:
     """``array`` with NaN at each value equal to the nodata ``value``: float32 (float64
     for 32- and 64-bit integers and float64 pictures, which float32 cannot hold
-    exactly). ``array`` itself when no value equals it (or ``value`` is None or NaN,
-    which a float picture already holds as NaN): a picture with no nodata pixel reads
-    exactly as before. Compared in the picture's own type, so -9999 finds the float32
-    -9999.0 and 0 the uint16 0; a value an integer picture cannot hold finds nothing."""
+    exactly), a :class:`NodataPicture` that knows ``array``'s type. ``array`` itself when
+    no value equals it (or ``value`` is None or NaN, which a float picture already holds
+    as NaN): a picture with no nodata pixel reads exactly as before. Compared in the
+    picture's own type, so -9999 finds the float32 -9999.0 and 0 the uint16 0; a value
+    an integer picture cannot hold finds nothing."""
     if value is None or math.isnan(value):
         return array
     kind = array.dtype.kind
@@ -65,7 +123,8 @@ def with_nodata(array: np.ndarray, value: float | None) -> np.ndarray:
     if not hit.any():
         return array
     wide = array.dtype.itemsize >= 4 and kind in "ui" or array.dtype == np.float64
-    out = array.astype(np.float64 if wide else np.float32)
+    out = array.astype(np.float64 if wide else np.float32).view(NodataPicture)
+    out.source_dtype = array.dtype
     out[hit] = np.nan
     return out
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from annotator.core.contrast import channel_windows
 from annotator.core.labelmap import Box
+from annotator.core.nodata import eight_bit
 
 
 def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
@@ -29,13 +30,17 @@ def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
 
     Non-8-bit data is stretched between its 0.5 and 99.5 percentiles, each channel's own
     when it has several (what the user sees with the automatic contrast, ``core.contrast``).
+    An 8-bit picture with nodata pixels (read as float) keeps its values, NaN black.
     """
+    eight = eight_bit(image)
     img = np.asarray(image)
     if img.ndim == 2:
         img = img[:, :, None]
     if img.shape[2] >= 3:
         img = img[:, :, :3]
-    if img.dtype != np.uint8:
+    if img.dtype != np.uint8 and eight:  # as the display shows it: 0..255, no value black
+        img = np.nan_to_num(img, nan=0.0).astype(np.uint8)
+    elif img.dtype != np.uint8:
         data = img.astype(np.float32)
         # NaN and infinities are no brightness (one NaN made every percentile NaN, the
         # whole picture black, and superpixels a plain grid); as the display does.
@@ -161,7 +166,7 @@ def tile_superpixels(
 ) -> np.ndarray:
     """SLIC of one tile of ``image`` (segment size as for the whole image)."""
     y0, x0, y1, x1 = tile
-    return superpixels(np.asarray(image)[y0:y1, x0:x1], settings)
+    return superpixels(np.asanyarray(image)[y0:y1, x0:x1], settings)
 
 
 def superpixel_index(image: np.ndarray, settings: SuperpixelSettings | None = None) -> Superpixels:
@@ -262,7 +267,7 @@ def grabcut(
         min(h, int(rows[-1]) + 1 + GRABCUT_MARGIN),
         min(w, int(cols[-1]) + 1 + GRABCUT_MARGIN),
     )
-    crop = to_uint8_rgb(np.asarray(image)[box.slices])
+    crop = to_uint8_rgb(np.asanyarray(image)[box.slices])  # (a nodata picture kept)
     ch, cw = crop.shape[:2]
     scale = min(1.0, (max_pixels / float(ch * cw)) ** 0.5)
     if scale < 1.0:

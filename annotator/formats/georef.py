@@ -5,7 +5,10 @@ written as a plain PNG has none of that, so QGIS draws it at the origin. For a p
 that is a GeoTIFF the masks export and ``predict --out`` therefore write, beside the PNG
 mask, a world file (``<stem>.pgw``: six numbers, no coordinate reference system), or,
 asked (``--geotiff``), the mask itself as a GeoTIFF carrying the picture's six geo tags
-as they are (the CRS included).
+as they are (the CRS included), and a ``GDAL_NODATA`` tag naming the mask's value of
+pixels with no label (the masks export's unlabelled value, 255 or 65535; ``predict``'s
+``NO_CLASS``, 255), so QGIS and GDAL show them see-through. Our own import reads the
+mask's values as they are (``formats.masks``), never that tag.
 
 World files give the centre of the top-left pixel; a GeoTIFF's tie point gives the
 corner of the pixel grid (``RasterPixelIsArea``, the usual case), or a pixel's centre
@@ -21,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from annotator.core.nodata import GDAL_NODATA_TAG
 
 #: The GeoTIFF tags, by code: ModelPixelScale, ModelTiepoint, ModelTransformation,
 #: GeoKeyDirectory, GeoDoubleParams, GeoAsciiParams.
@@ -57,7 +62,7 @@ class GeoTags:
                 return value == PIXEL_IS_POINT
         return False
 
-    def extratags(self) -> list[tuple[int, int, int, Any, bool]]:
+    def extratags(self) -> list[tuple[int, int | str, int, Any, bool]]:
         """The tags as tifffile's ``extratags`` write them back verbatim."""
         return [
             (code, dtype, count, value, True) for code, (dtype, count, value) in self.tags.items()
@@ -111,17 +116,22 @@ def world_file(tags: GeoTags) -> str | None:
     return "".join(f"{v!r}\n" for v in (a, e, b, f, x, y))
 
 
-def geotiff_mask(mask: np.ndarray, tags: GeoTags) -> bytes:
-    """``mask`` (8 or 16 bit) as a lossless (deflate) GeoTIFF with ``tags`` copied."""
+def geotiff_mask(mask: np.ndarray, tags: GeoTags, nodata: int | None = None) -> bytes:
+    """``mask`` (8 or 16 bit) as a lossless (deflate) GeoTIFF with ``tags`` copied and,
+    given ``nodata`` (the value of pixels with no label), a ``GDAL_NODATA`` tag naming it
+    as GDAL writes it (ASCII text, "255")."""
     import tifffile
 
+    extratags = tags.extratags()
+    if nodata is not None:
+        extratags.append((GDAL_NODATA_TAG, "s", 0, str(int(nodata)), True))
     buffer = io.BytesIO()
     tifffile.imwrite(
         buffer,
         mask,
         photometric="minisblack",
         compression="zlib",
-        extratags=tags.extratags(),
+        extratags=extratags,
         metadata=None,
     )
     return buffer.getvalue()
@@ -131,8 +141,10 @@ def geotiff_mask(mask: np.ndarray, tags: GeoTags) -> bytes:
 class GeoMasks:
     """Writes masks, each with its picture's georeferencing, and counts them for the
     summary: a PNG (and a world file beside it when the picture is a GeoTIFF), or with
-    ``geotiff`` a GeoTIFF for a GeoTIFF picture."""
+    ``geotiff`` a GeoTIFF for a GeoTIFF picture, its ``GDAL_NODATA`` tag naming
+    ``nodata`` (the masks' value of pixels with no label; None: no tag)."""
 
+    nodata: int | None = None
     world_files: int = 0
     geotiffs: int = 0
     unplaced: list[str] = field(default_factory=list)  # GeoTIFFs of ground control points
@@ -151,7 +163,7 @@ class GeoMasks:
 
         tags = read_geotags(picture)
         if tags is not None and geotiff:
-            put(base + ".tif", geotiff_mask(mask, tags))
+            put(base + ".tif", geotiff_mask(mask, tags, self.nodata))
             self.geotiffs += 1
             return base + ".tif"
         put(base + ".png", encode_png(mask))

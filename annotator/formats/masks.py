@@ -8,7 +8,8 @@ Layout written::
     OUT/<split>/masks/<stem>.png   single channel, pixel = class id (16 bit past 254 classes)
     OUT/<split>/masks/<stem>.pgw   the world file of a GeoTIFF picture's mask; or, with
                                    ``--geotiff``, the mask as ``<stem>.tif`` carrying the
-                                   picture's geo tags (``formats.georef``)
+                                   picture's geo tags and GDAL_NODATA naming the
+                                   unlabelled value (``formats.georef``)
     OUT/<split>/stacks/<stack>.tif with ``--stacks``: one label stack per TIFF stack the
                                    images were split from (page i = slice i's labels)
 
@@ -110,7 +111,7 @@ def write_masks(
     # split, but each split's stack holds only its own pages, the others unlabelled.
     stacks: dict[tuple[str, str], tuple[int, dict[int, np.ndarray]]] = {}
     void_images = void_pixels = 0
-    placed = GeoMasks()
+    placed = GeoMasks(nodata=dataset.unlabelled)  # (GeoTIFF masks: unlabelled see-through)
     for i, (split, s) in enumerate(samples):
         if progress:
             progress(i, len(samples), s.stem)

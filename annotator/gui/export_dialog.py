@@ -118,8 +118,9 @@ class ExportDialog(QDialog):
         self.geotiff_check = QCheckBox("Masks of GeoTIFF pictures as GeoTIFF (<name>.tif)")
         self.geotiff_check.setToolTip(
             "Masks export only: the mask of a GeoTIFF picture written as a lossless GeoTIFF "
-            "with the picture's geo tags (its coordinate reference system too) instead of a "
-            "PNG with a world file (<name>.pgw, which has none)"
+            "with the picture's geo tags (its coordinate reference system too) and unlabelled "
+            "pixels as its nodata (see-through in QGIS), instead of a PNG with a world file "
+            "(<name>.pgw, which has none)"
         )
         self._build()
         self.format_combo.currentIndexChanged.connect(self._format_changed)

@@ -54,6 +54,7 @@ from annotator.core.channels import applies
 from annotator.core.contrast import Window, channel_count, per_channel
 from annotator.core.errors import AnnotatorError
 from annotator.core.labelmap import Tolerance, tolerance_scales
+from annotator.core.nodata import source_dtype
 from annotator.core.proposal import Proposal
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
@@ -947,7 +948,8 @@ class MainWindow(QMainWindow):
         scales = tolerance_scales(image, max_pixels=1 << 20)
         channels = scales if per_channel(image) else None
         scale = 1.0 if channels is not None else scales[0]
-        floats = image.dtype.kind == "f" and channels is None
+        stored = source_dtype(image)  # (an 8-bit picture with nodata pixels: uint8)
+        floats = stored.kind == "f" and channels is None
         fit = (scale, channels, floats)
         if fit == self._tolerance_fit:
             return
@@ -958,7 +960,7 @@ class MainWindow(QMainWindow):
         # two digits of one 8-bit level, never rounded to 0.
         spin.setDecimals(max(2, math.ceil(-math.log10(scale)) + 2) if floats else 2)
         spin.setSingleStep(scale if floats else 1.0)
-        top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else 65535.0
+        top = float(np.iinfo(stored).max) if stored.kind in "ui" else 65535.0
         spin.setMaximum(255.0 if channels is not None else max(top, 255.0 * scale))
         value = self._tolerance_8bit * scale
         spin.setValue(value if scale == 1.0 or floats else round(value))

@@ -42,7 +42,7 @@ import numpy as np
 
 from annotator.core.contrast import even_sample, percentile_window
 from annotator.core.errors import ModelError
-from annotator.core.nodata import no_value_pixels
+from annotator.core.nodata import eight_bit, no_value_pixels
 from annotator.ml.networks import NORMALISATIONS, NORMALISE_PER_CHANNEL, NORMALISE_POOLED
 
 IGNORE = -1
@@ -119,7 +119,7 @@ def fit_normalizer(
     ``NetworkConfig.normalisation`` (see the module docstring)."""
     if rule not in NORMALISATIONS:
         raise ModelError(f"unknown input normalisation {rule!r}")
-    if image.dtype == np.uint8:
+    if eight_bit(image):  # (an 8-bit picture with nodata pixels too: NaN enters as -2)
         return Normalizer(0.0, 255.0, in_channels)
     # Percentiles of a regular sample (about a million values) are accurate enough, and
     # sampling before any reshaping never copies a huge image: the display's own rule

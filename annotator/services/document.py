@@ -592,13 +592,11 @@ class Document:
     @property
     def auto_windows(self) -> tuple[Window, ...]:
         """The contrast window of each channel shown when the user has set none (cached):
-        8-bit pictures as they are, ``(0, 255)``; a grey picture's percentiles; a
-        picture of several channels of more than 8 bits, each channel's own."""
+        8-bit pictures as they are, ``(0, 255)`` (nodata pixels or not); a grey
+        picture's percentiles; a picture of several channels of more than 8 bits, each
+        channel's own."""
         if self._auto is None:
-            if self.image.dtype == np.uint8:
-                self._auto = ((0.0, 255.0),) * self.shown_channels
-            else:
-                self._auto = auto_windows(self.shown_image)
+            self._auto = auto_windows(self.shown_image)
         return self._auto
 
     @property

@@ -167,7 +167,7 @@ def predict_images(
     out_names: dict[int, str] = {}
     stale: dict[str, list[str]] = {}
     records = project.images() if records is None else records
-    placed = GeoMasks()
+    placed = GeoMasks(nodata=NO_CLASS)  # (GeoTIFF masks: no class see-through)
     if out_dir is not None:
         if Path(out_dir).exists() and not Path(out_dir).is_dir():
             raise AnnotatorError(f"{out_dir}: is a file, not a folder for the masks")

@@ -449,7 +449,7 @@ class AnnotationSession:
         if cancel.cancelled or request.ticket != self._ticket:
             return None
         shown = pick(pixels, choice)
-        auto = None if pixels.dtype == np.uint8 else auto_windows(shown)
+        auto = None if pixels.dtype == np.uint8 else auto_windows(shown)  # (8-bit nodata: 0..255)
         display = display_pixels(shown, None, lambda: auto or ((0.0, 1.0),))
         # Labels of the image handed to the saver (it was left a moment ago): read after
         # they are written. A failure, or a save handed over since, leaves the mask to

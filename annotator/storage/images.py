@@ -39,7 +39,14 @@ from annotator.core.contrast import (
 from annotator.core.errors import ImageReadError, ProjectError
 from annotator.core.limits import IMAGE_SUFFIXES as IMAGE_SUFFIXES
 from annotator.core.limits import max_pixels
-from annotator.core.nodata import GDAL_NODATA_TAG, parse_nodata, with_nodata
+from annotator.core.nodata import (
+    GDAL_NODATA_TAG,
+    eight_bit,
+    keep_source,
+    parse_nodata,
+    source_dtype,
+    with_nodata,
+)
 from annotator.core.orientation import apply_exif_orientation, exif_orientation
 from annotator.core.tiff_layout import layout, stack_plan, stack_problem, unnamed_channels
 
@@ -56,9 +63,12 @@ class ImageInfo:
 
     @classmethod
     def of(cls, array: np.ndarray) -> ImageInfo:
+        """The info of a picture as read; its bit depth and type are its file's (an
+        8-bit picture with nodata pixels, read as float, is 8-bit)."""
         h, w = array.shape[:2]
         channels = 1 if array.ndim == 2 else int(array.shape[2])
-        return cls(int(w), int(h), channels, array.dtype.itemsize * 8, str(array.dtype))
+        stored = source_dtype(array)
+        return cls(int(w), int(h), channels, stored.itemsize * 8, str(stored))
 
 
 def is_image_path(path: Path) -> bool:
@@ -89,7 +99,7 @@ def _normalise_channels(path: Path, array: np.ndarray) -> np.ndarray:
         raise ImageReadError(path, f"unsupported pixel type {array.dtype}")
     if array.size == 0:
         raise ImageReadError(path, "image has no pixels")
-    return np.ascontiguousarray(array)
+    return keep_source(array, np.ascontiguousarray(array))  # (nodata: the file's type kept)
 
 
 class _TiffDamage(logging.Handler):
@@ -528,13 +538,14 @@ def to_display_uint8(
 ) -> np.ndarray:
     """Map any image to ``uint8`` for display with a contrast window ``[low, high]``.
 
-    Without a window, 8-bit images are returned as they are and others use the 0.5 and
+    Without a window, 8-bit images are returned as they are (window 0..255 for one with
+    nodata pixels, read as float: ``core.nodata.eight_bit``) and others use the 0.5 and
     99.5 percentiles (robust to a few hot pixels).
     """
     if image.dtype == np.uint8 and low is None and high is None:
         return image
     if low is None or high is None:
-        lo, hi = auto_window(image)
+        lo, hi = (0.0, 255.0) if eight_bit(image) else auto_window(image)
         low = lo if low is None else low
         high = hi if high is None else high
     scale = 255.0 / max(float(high) - float(low), 1e-12)
@@ -555,7 +566,10 @@ def auto_window(image: np.ndarray) -> tuple[float, float]:
 def auto_windows(image: np.ndarray) -> tuple[Window, ...]:
     """The automatic contrast window of each channel shown (``core.contrast``): the one
     :func:`auto_window` of a grey picture; one per channel of the first three of a picture
-    of several, each of its own values (as Fiji's auto contrast)."""
+    of several, each of its own values (as Fiji's auto contrast). An 8-bit picture
+    (nodata pixels or not: ``core.nodata.eight_bit``) is shown as it is: 0..255 each."""
+    if eight_bit(image):
+        return ((0.0, 255.0),) * shown_channels(image)
     if channel_count(image) == 1:
         return (auto_window(image),)
     sample = even_sample(image, 1_000_000)

@@ -52,6 +52,13 @@ PICTURES = {
 }
 
 
+def _nodata_tag(path):
+    """The GDAL_NODATA tag of a TIFF as stored: its TIFF type and text (None: no tag)."""
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages[0].tags.get(42113)
+        return None if tag is None else (tag.dtype, tag.value)
+
+
 def _source_tags(path):
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
@@ -124,7 +131,16 @@ def test_geotiff_masks_carry_the_pictures_tags_and_import_back_exactly(project, 
         assert _source_tags(mask_file) == _source_tags(tmp_path / f"{name}.tif"), name
         written = tifffile.imread(mask_file)
         assert written.dtype == np.uint8 and np.array_equal(written, labels[f"{name}.tif"])
+        # unlabelled (255) is the mask's nodata, as GDAL writes it (ASCII): QGIS shows
+        # those pixels see-through; void (254) is a value the user painted, shown
+        assert _nodata_tag(mask_file) == (2, "255"), name
     assert (masks / "plain.png").is_file()  # no GeoTIFF to copy tags from
+    # our own reader takes the masks beside their pictures for masks, nodata or not
+    added = tmp_path / "added"
+    assert main(["new", str(added), "--classes", "water,field,road"]) == 0
+    assert main(["add", str(added), str(out / "train")]) == 0
+    with Project.open(added) as p:
+        assert sorted(r.name for r in p.images()) == sorted(f"images/{n}" for n in labels)
     # into a fresh project of the same pictures, the masks give the labels back exactly
     again = tmp_path / "again"
     assert main(["new", str(again), "--classes", "water,field,road"]) == 0
@@ -164,6 +180,7 @@ def test_predict_out_places_the_masks_of_geotiffs(project, tmp_path, geotiff):
         if geotiff:
             assert _source_tags(out / f"{name}.tif") == _source_tags(tmp_path / f"{name}.tif")
             assert np.array_equal(tifffile.imread(out / f"{name}.tif"), want_mask)
+            assert _nodata_tag(out / f"{name}.tif") == (2, "255")  # NO_CLASS, see-through
             assert not (out / f"{name}.png").exists()
         else:
             assert _world(out / f"{name}.pgw") == pytest.approx(world)

@@ -170,3 +170,62 @@ def test_the_contrast_dialog_sets_a_window_per_channel_and_each_image_keeps_its_
     dialog.auto_button.click()
     assert window.document.windows is None
     assert window.canvas.image_item.array[..., 1].max() == 255
+
+
+def _orthophoto() -> np.ndarray:
+    """8-bit RGB: a field (60..80) with a roof disc (150..170), the top 8 rows the
+    collar of a reprojection (0)."""
+    rng = np.random.default_rng(4)
+    image = rng.integers(60, 80, (SIZE, SIZE, 3)).astype(np.uint8)
+    image[DISC] = rng.integers(150, 170, (int(DISC.sum()), 3)).astype(np.uint8)
+    image[:8] = 0
+    return image
+
+
+def test_an_8bit_picture_with_nodata_is_shown_and_filled_as_an_8bit_one(qtbot, tmp_path):
+    """An 8-bit GeoTIFF with GDAL_NODATA 0 (read as float, its collar NaN) opens as the
+    same picture without the tag does: shown as it is (old code: each channel
+    stretched over its percentiles), the Tolerance box in 8-bit levels, one click
+    filling the same pixels, the collar left out."""
+    from annotator.core.nodata import GDAL_NODATA_TAG
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    tags = [(GDAL_NODATA_TAG, "s", 0, "0", True)]
+    tifffile.imwrite(folder / "ortho.tif", _orthophoto(), photometric="rgb", extratags=tags)
+    tifffile.imwrite(folder / "plain.tif", _orthophoto(), photometric="rgb")
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as p:
+        p.add_images([folder])
+        ids = {r.name: r.id for r in p.images()}
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(900, 700)
+    w.show()
+    w.open_project(tmp_path / "p")
+    w.ids = ids
+    w.canvas.set_tool("fill")
+    w.edges_check.setChecked(True)
+    seen = {}
+    try:
+        for name in ("plain.tif", "ortho.tif"):
+            _open(w, name)
+            w.tolerance_spin.setValue(25)
+            doc = w.document
+            click(w.canvas, 20, 30)  # the field
+            seen[name] = (
+                doc.auto_windows,
+                w.canvas.image_item.array.copy(),
+                w.canvas.fill_tolerance,
+                w.tolerance_spin.decimals(),
+                doc.label_map.array == 0,
+            )
+    finally:
+        w.close()
+    nodata = seen["ortho.tif"]
+    assert nodata[0] == ((0.0, 255.0),) * 3  # old code: about (60, 80) each
+    np.testing.assert_array_equal(nodata[1], _orthophoto())  # as it is, the collar black
+    assert nodata[2] == 25 and nodata[3] == 2  # old code: per channel, 25 x 0.08
+    for got, want in zip(nodata, seen["plain.tif"], strict=True):
+        np.testing.assert_array_equal(got, want)
+    filled = nodata[4]
+    assert not filled[:8].any() and not (filled & DISC).any() and filled[8:][~DISC[8:]].all()

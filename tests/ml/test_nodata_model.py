@@ -120,3 +120,18 @@ def test_the_pixels_without_a_value_are_those_of_the_chosen_channels():
     full = t.full()
     assert (full[:8, :8] == IGNORE).all()  # no value in what the network sees
     assert (full[8:16, :8] == 0).all()  # values there: trained
+
+
+def test_an_8bit_picture_with_nodata_enters_the_model_as_8bit_pictures_do(tmp_path):
+    """An 8-bit orthophoto with nodata 0 (read as float): the model's window is 0..255
+    as for every 8-bit picture (old code: each channel's percentiles), the valid pixels
+    enter as without the tag, the collar as the low end."""
+    rng = np.random.default_rng(5)
+    a = rng.integers(40, 220, (40, 48, 3)).astype(np.uint8)
+    a[:8] = 0
+    image = read_image(_geotiff(tmp_path, "ortho.tif", a, 0))
+    normalizer = fit_normalizer(image, 3)
+    assert (normalizer.low, normalizer.high, normalizer.windows) == (0.0, 255.0, ())
+    x = normalizer.apply(image)
+    assert (x[:, :8] == -2.0).all()
+    np.testing.assert_array_equal(x[:, 8:], fit_normalizer(a, 3).apply(a)[:, 8:])

@@ -140,3 +140,72 @@ def test_the_slices_of_a_stack_keep_its_nodata(tmp_path, dtype, nodata):
     for f in files:
         picture = read_image(f)
         assert np.isnan(picture[:4, :4]).all() and not np.isnan(picture[4:]).any()
+
+
+def _orthophoto(h=48, w=40, seed=11):
+    """An 8-bit RGB orthophoto: a dark field (~60) left, a bright roof (~180) right, the
+    top 10 rows the black collar of a reprojection (0, its nodata)."""
+    rng = np.random.default_rng(seed)
+    a = np.empty((h, w, 3), np.uint8)
+    a[:, : w // 2] = rng.integers(50, 70, (h, w // 2, 3))
+    a[:, w // 2 :] = rng.integers(170, 190, (h, w - w // 2, 3))
+    a[:10] = 0
+    return a
+
+
+def test_an_8bit_picture_with_nodata_keeps_the_8bit_window_and_fill(tmp_path):
+    """An 8-bit orthophoto with nodata 0 is read as float (NaN in its collar) but stays
+    an 8-bit picture: window 0..255, tolerance in its own levels, the fill, the smart
+    tools' colours and the channels picked as without the tag, the collar left out."""
+    from annotator.core.channels import pick
+    from annotator.core.nodata import eight_bit
+    from annotator.core.smart import tile_superpixels, to_uint8_rgb
+    from annotator.storage.images import to_display_uint8
+
+    a = _orthophoto()
+    tagged = read_image(_geotiff(tmp_path / "ortho.tif", a, 0))
+    plain = read_image(_geotiff(tmp_path / "plain.tif", a))
+    assert tagged.dtype == np.float32 and np.isnan(tagged[:10]).all()  # (ADR 0029 still)
+    assert plain.dtype == np.uint8 and eight_bit(tagged) and eight_bit(pick(tagged, (2, 1, 0)))
+    # old code: per-channel percentile windows of about (50, 190) each
+    assert auto_windows(tagged) == ((0.0, 255.0),) * 3 == auto_windows(pick(tagged, (2, 1, 0)))
+    assert not per_channel(tagged)
+    assert tolerance_scales(tagged) == (1.0, 1.0, 1.0)  # old code: about (0.55, ...) each
+    np.testing.assert_array_equal(to_display_uint8(tagged), a)  # the collar black, as 0 is
+    np.testing.assert_array_equal(to_uint8_rgb(tagged), to_uint8_rgb(plain))
+    tile = (4, 6, 48, 40)  # the superpixels of a tile (the smart tools' colours)
+    np.testing.assert_array_equal(tile_superpixels(tagged, tile), tile_superpixels(plain, tile))
+    for tolerance in (12.0, 30.0):  # in 8-bit levels, as the app's Tolerance box
+        filled = []
+        for image in (tagged, plain):
+            scaled = tuple(tolerance * s for s in tolerance_scales(image))
+            labels = LabelMap(np.full(a.shape[:2], 255, np.uint8), 255, 254)
+            labels.flood_fill(5, 30, 0, image=image, tolerance=scaled)
+            filled.append(labels.array == 0)
+        np.testing.assert_array_equal(filled[0], filled[1])
+        assert not filled[0][:10].any() and not filled[0][:, 20:].any()
+    assert filled[0][10:, :20].all()  # 30 levels take the whole field
+
+
+def test_the_record_of_an_8bit_picture_with_nodata_says_8_bit(tmp_path, project):
+    _geotiff(tmp_path / "ortho.tif", _orthophoto(), 0)
+    report = project.add_images([tmp_path])
+    assert report.nodata_text().startswith("1 picture has nodata pixels (value 0")
+    record = project.image("ortho.tif")
+    assert record.bit_depth == 8  # the file's: old code 32, the float it is read as
+    assert not project.has_deep_colour_images()  # no 8-bit RGB is "deep colour"
+    loaded = project.load_image(record)
+    assert np.isnan(loaded[:10]).all() and auto_windows(loaded) == ((0.0, 255.0),) * 3
+
+
+def test_a_nodata_picture_pickled_keeps_its_source_type():
+    """Training in worker processes pickles the pictures: the file's type goes along."""
+    import pickle
+
+    from annotator.core.nodata import source_dtype, with_nodata
+
+    image = with_nodata(_orthophoto(), 0.0)
+    again = pickle.loads(pickle.dumps(image))
+    assert source_dtype(again) == np.uint8
+    np.testing.assert_array_equal(again, image)
+    assert source_dtype(image + 1) == np.float32  # arithmetic: no longer the file's values
