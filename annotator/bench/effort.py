@@ -33,17 +33,22 @@ from annotator.bench.actions import PROPOSAL_TOOLS, TOOLS
 from annotator.bench.robot import IGNORE, RobotResult, annotate, pixel_accuracy
 from annotator.core.errors import AnnotatorError, ImageReadError
 from annotator.core.labelmap import LabelMap
-from annotator.core.naming import natural_key, pair_masks
+from annotator.core.naming import natural_key, pair_masks, slice_stems, stack_stem
 from annotator.core.proposal import Proposal, proposal_source
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.formats.colour_table import read_class_table
-from annotator.formats.masks import decode_mask_png
+from annotator.formats.colour_table import Labelling, read_class_table
+from annotator.formats.masks import (
+    decode_mask_file,
+    decode_mask_png,
+    mask_stack_pages,
+    read_labels,
+)
 from annotator.ml.data import check_zoom
 from annotator.ml.networks import DEFAULT_ARCH, architecture
 from annotator.storage.atomic import atomic_write_json
-from annotator.storage.images import IMAGE_SUFFIXES, read_image
+from annotator.storage.images import IMAGE_SUFFIXES, read_image, read_tiff_stack, tiff_planes
 from annotator.storage.project import Project
 
 if TYPE_CHECKING:  # torch-dependent types, for annotations only
@@ -154,6 +159,20 @@ class Dataset:
     note: str = ""
     #: What was left out of the dataset and why (images without a mask...).
     warnings: tuple[str, ...] = ()
+    #: The images that are slices of a TIFF stack (their paths are the names a project
+    #: gives them, ``images/vol_z000.tif``: no such file), with their stack.
+    slices: dict[Path, SliceOf] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SliceOf:
+    """Which slice of which TIFF stack a dataset image is."""
+
+    stack: Path
+    index: int
+    #: The stack's bare pages are its slices (``storage.stacks.split_stack``'s
+    #: ``unnamed_slices``).
+    unnamed_slices: bool
 
 
 @dataclass
@@ -415,15 +434,27 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     :data:`MASK_FOLDERS`), matched by file stem, else by pair base (``x_mask.png`` is
     ``x.png``'s mask: :mod:`annotator.core.naming`).
 
-    Class names come from ``classes_file`` (one per line, in id order). Without one, a
-    dataset whose masks hold only 0 and 255 is read as two classes with 255 -> 1 (as
-    ``annotator import --format masks`` does for a two-class project); otherwise the
-    classes are ``class0 .. classN`` up to the largest value below 255.
+    A TIFF stack of pictures is one image per slice, named as a project names its
+    slices (``vol_z000.tif``...: ADR 0022), labelled by a label stack of the same stem
+    (page i the mask of slice i, as the masks import reads it) or by masks named as the
+    slices (``vol_z000.png``). 2 to 8 bare pages are the channels of one picture, as
+    ``annotator add`` reads them, unless its masks label slices (as the masks import
+    takes them beside a label stack); either is said in ``Dataset.warnings``.
+
+    Class names come from ``classes_file``: a plain list (one name per line, in id
+    order), or a class table with colours (``annotator import --format masks``'s: CVAT
+    ``labelmap.txt``, CamVid ``label_colors.txt``...), whose colour-coded masks are
+    read by colour as that import reads them. Without one, a dataset whose masks hold
+    only 0 and 255 is read as two classes with 255 -> 1 (as ``annotator import
+    --format masks`` does for a two-class project); otherwise the classes are ``class0
+    .. classN`` up to the largest value below 255.
 
     Refused with one line: two files of a folder with the same stem, a mask that is not
-    single-channel integer class ids in 0..255 (palette PNGs are read as their indices),
-    a mask whose size is not its image's, an unreadable image. Images without a mask
-    (and masks without an image) are left out and said in ``Dataset.warnings``.
+    single-channel integer class ids in 0..255 (palette PNGs are read as their indices;
+    an RGB PNG whose channels are equal as its grey), a colour the table lacks, a mask
+    whose size is not its image's, a label stack whose slices are not its picture
+    stack's, an unreadable image. Images without a mask (and masks without an image)
+    are left out and said in ``Dataset.warnings``.
     """
     root = Path(root)
     img_dir = next((root / d for d in IMAGE_FOLDERS if (root / d).is_dir()), root / "images")
@@ -434,39 +465,61 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
             f"one of masks ({', '.join(MASK_FOLDERS)})"
         )
     names: list[str] | None = None
+    labelling: Labelling | None = None
     if classes_file is not None:  # before reading every mask: a bad list fails at once
         table = read_class_table(Path(classes_file))
-        names = list(table.names)
+        if table.colours is not None:  # colour-coded masks: as the masks import reads them
+            labelling = Labelling(table.without_leading_ignore())
+            names = list(labelling.names or ())
+        else:
+            names = list(table.names)
         if not names:
             raise AnnotatorError(f"{classes_file}: no class names in it")
-        if list(table.ids) != list(range(len(names))) or table.colours is not None:
+        if labelling is None and list(table.ids) != list(range(len(names))):
             raise AnnotatorError(
                 f"{classes_file}: the bench reads a mask's value v as the v-th class, so it "
-                "takes a plain class list (one name per line, ids 0..n-1), not a table of "
-                "colours or of other ids; import such a dataset into a project instead"
+                "takes a plain class list (one name per line, ids 0..n-1) or a table of "
+                "colours, not a table of other ids; import such a dataset into a project "
+                "instead"
             )
     by_stem = _files_by_stem(img_dir)
     mask_files = _files_by_stem(mask_dir)
-    masks = pair_masks(by_stem, mask_files)  # by image stem (x_mask.png is x.png's)
-    paired = {p.stem for p in masks.values()}
-    images = sorted((p for k, p in by_stem.items() if k in masks), key=_natural_key)
+    warnings: list[str] = []
+    stacks = _picture_stacks(by_stem, mask_files, warnings)
+    entries, slices, label_pages = _dataset_images(by_stem, stacks)
+    label_stacks = {s.label_stack for s in stacks.values() if s.label_stack is not None}
+    # by image stem (x_mask.png is x.png's); a label stack's pages are its slices' masks
+    masks = pair_masks(
+        {k: p for k, p in entries.items() if k not in label_pages},
+        {k: m for k, m in mask_files.items() if m not in label_stacks},
+    )
+    masks.update({k: label for k, (label, _) in label_pages.items()})
+    paired = set(masks.values())
+    images = sorted((p for k, p in entries.items() if k in masks), key=_natural_key)
     if not images:
         raise AnnotatorError(f"{root}: no image has a mask with the same file stem")
-    warnings = []
-    no_mask = sorted((p.name for k, p in by_stem.items() if k not in masks), key=_natural_name)
+    no_mask = sorted((p.name for k, p in entries.items() if k not in masks), key=_natural_name)
     if no_mask:
         warnings.append(
             f"{len(no_mask)} image(s) in {img_dir} have no mask in {mask_dir} and are left "
             f"out: {_some(no_mask)}"
         )
-    images, twins = _distinct_files(images)
+    shapes: dict[Path, tuple[int, int]] = {}
+    digests: dict[Path, str] = {}
+    for stack in stacks.values():  # each stack read once: its slices' sizes and contents
+        for path, picture in zip(
+            stack.paths, read_tiff_stack(stack.path, stack.unnamed_slices), strict=True
+        ):
+            shapes[path] = (int(picture.shape[0]), int(picture.shape[1]))
+            digests[path] = _picture_digest(picture)
+    images, twins = _distinct_files(images, digests)
     if twins:
         warnings.append(
             f"{len(twins)} image(s) are byte for byte another image of the set and are left "
             f"out (a project keeps one image per picture): "
             + _some([f"{a.name} (= {b.name})" for a, b in twins])
         )
-    no_image = sorted((p.name for k, p in mask_files.items() if k not in paired), key=_natural_name)
+    no_image = sorted((p.name for p in mask_files.values() if p not in paired), key=_natural_name)
     if no_image:
         warnings.append(
             f"{len(no_image)} mask(s) in {mask_dir} have no image in {img_dir} and are "
@@ -475,11 +528,14 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     raw: dict[str, np.ndarray] = {}
     for p in images:
         mask_file = masks[p.stem]
-        m = _read_truth(mask_file)
-        h, w = read_image(p).shape[:2]  # also refuses an unreadable image now, not later
+        page = label_pages[p.stem][1] if p.stem in label_pages else None
+        m = _read_truth(mask_file, labelling, page)
+        # (also refuses an unreadable image now, not later)
+        h, w = shapes[p] if p in shapes else read_image(p).shape[:2]
         if m.shape != (h, w):
+            where = mask_file if page is None else f"{mask_file} (slice {page})"
             raise ImageReadError(
-                mask_file,
+                where,
                 f"the mask is {m.shape[1]}x{m.shape[0]} but its image {p.name} is {w}x{h}",
             )
         raw[p.stem] = m
@@ -496,7 +552,8 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
             f"{len(void_only)} mask(s) are void (255) only and their images are left out: "
             + _some(names_void)
         )
-    note = ""
+    labelled = set(images)
+    notes = [s.note() for s in stacks.values() if any(p in labelled for p in s.paths)]
     if names is not None:
         truths = raw
     elif not (values != IGNORE).any():
@@ -507,7 +564,7 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     elif set(values.tolist()) == {0, 255}:
         names = ["class0", "class1"]
         truths = {k: (m > 127).astype(np.uint8) for k, m in raw.items()}
-        note = "masks hold only 0 and 255: read as two classes, 255 -> 1"
+        notes.insert(0, "masks hold only 0 and 255: read as two classes, 255 -> 1")
     else:
         top = int(values[values != IGNORE].max())
         names = [f"class{i}" for i in range(top + 1)]
@@ -531,18 +588,143 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
             warnings.append(
                 f"{len(unused)} class(es) of {classes_file} appear in no mask: {_some(unused)}"
             )
-    return Dataset(tuple(names), tuple(images), truths, note, tuple(warnings))
+    kept = {p: slices[p] for p in images if p in slices}
+    return Dataset(tuple(names), tuple(images), truths, "; ".join(notes), tuple(warnings), kept)
 
 
-def _distinct_files(images: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:
+@dataclass(frozen=True)
+class _PictureStack:
+    """A TIFF stack of a dataset's pictures, read as one image per slice."""
+
+    path: Path
+    planes: int
+    #: Its bare pages are its slices (``unnamed_slices``), not one picture's channels.
+    unnamed_slices: bool
+    #: Its label stack (page i the mask of slice i), or ``None``: a mask per slice.
+    label_stack: Path | None
+    #: The slices' image stems, as a project names them (``vol_z000``...).
+    stems: tuple[str, ...]
+
+    @property
+    def paths(self) -> list[Path]:
+        """The slices as dataset images: the names a project gives them (no such files)."""
+        return [self.path.parent / f"{stem}.tif" for stem in self.stems]
+
+    def note(self) -> str:
+        labels = f"the pages of {self.label_stack.name}" if self.label_stack else "a mask each"
+        return (
+            f"{self.path.name}: a stack of {self.planes} slices, each an image as "
+            f"`annotator add` makes them ({self.stems[0]}.tif ... {self.stems[-1]}.tif), "
+            f"labelled by {labels}"
+        )
+
+
+def _picture_stacks(
+    by_stem: dict[str, Path], mask_files: dict[str, Path], warnings: list[str]
+) -> dict[str, _PictureStack]:
+    """The TIFF stacks among the pictures, by file stem (cut as ``annotator add`` cuts
+    them: ``storage.images.tiff_planes``). Bare pages read as channels stay one picture
+    unless its masks label slices (a label stack, or masks named as its slices); the
+    choice is added to ``warnings``. Refused in one line: a stack labelled by one mask,
+    a label stack of another number of slices, a label stack of one picture."""
+    whole = pair_masks(by_stem, mask_files)  # a stack's own mask: a label stack
+    stacks: dict[str, _PictureStack] = {}
+    for stem, p in by_stem.items():
+        planes, pages = tiff_planes(p) if p.suffix.lower() in (".tif", ".tiff") else (0, 0)
+        label = whole.get(stem)
+        label_pages = mask_stack_pages(label) if label is not None else 0
+        if not planes and not pages:
+            if label_pages:
+                raise AnnotatorError(
+                    f"{label}: a label stack of {label_pages} slices, but its picture "
+                    f"{p.name} is one picture; give it one mask"
+                )
+            continue
+        count = planes or pages
+        stems = tuple(slice_stems(stack_stem(p.stem), count))
+        per_slice = bool(pair_masks({k: k for k in stems}, mask_files))
+        if not planes:  # bare pages: channels, as `annotator add` reads them...
+            if not (label_pages or per_slice):
+                if label is None:  # (no mask: left out, and said so)
+                    continue
+                warnings.append(
+                    f"{p.name}: its {pages} bare pages (no axes recorded) are read as the "
+                    f"{pages} channels of one picture, as `annotator add` reads them; a "
+                    f"label stack of {pages} pages, or masks named {stems[0]}.png ..., "
+                    "would make them slices"
+                )
+                continue
+            warnings.append(  # ... unless its labels are slices' (as the masks import)
+                f"{p.name}: its {pages} bare pages (no axes recorded) are read as {pages} "
+                "slices, since its masks label slices, as `annotator import --format "
+                "masks` reads them (`annotator add` alone reads them as channels unless "
+                "given --pages slices)"
+            )
+        if label is not None and not label_pages:
+            raise AnnotatorError(
+                f"{label}: one mask, but its picture {p.name} is a stack of {count} slices; "
+                f"give a label stack of {count} pages, or a mask per slice named "
+                f"{stems[0]}.png ..."
+            )
+        if label is not None and label_pages != count:
+            raise AnnotatorError(
+                f"{label}: a label stack of {label_pages} slices, but its picture stack "
+                f"{p.name} holds {count}; give one label page per slice"
+            )
+        stacks[stem] = _PictureStack(p, count, not planes, label, stems)
+    return stacks
+
+
+def _dataset_images(
+    by_stem: dict[str, Path], stacks: dict[str, _PictureStack]
+) -> tuple[dict[str, Path], dict[Path, SliceOf], dict[str, tuple[Path, int]]]:
+    """The dataset's images by stem (a stack's slices in its place), each slice's
+    stack, and the label stack page of each slice labelled by one. A slice named as
+    another image (``vol_z000.png`` beside ``vol.tif``) is refused in one line."""
+    entries: dict[str, Path] = {}
+    slices: dict[Path, SliceOf] = {}
+    label_pages: dict[str, tuple[Path, int]] = {}
+    for stem, p in by_stem.items():
+        stack = stacks.get(stem)
+        if stack is None:
+            entries[stem] = p
+            continue
+        for index, (name, path) in enumerate(zip(stack.stems, stack.paths, strict=True)):
+            other = by_stem.get(name) or entries.get(name)
+            if other is not None:
+                raise AnnotatorError(
+                    f"{p}: its slice {index} is named {name}, as {other.name} is; rename one "
+                    "of them (images and masks are matched by name)"
+                )
+            entries[name] = path
+            slices[path] = SliceOf(p, index, stack.unnamed_slices)
+            if stack.label_stack is not None:
+                label_pages[name] = (stack.label_stack, index)
+    return entries, slices, label_pages
+
+
+def _picture_digest(picture: np.ndarray) -> str:
+    """The SHA-1 of a slice's pixels (with its type and shape): two slices alike are
+    one picture, as their slice files are one to a project."""
+    import hashlib
+
+    digest = hashlib.sha1(f"{picture.dtype.str}{picture.shape}".encode())
+    digest.update(np.ascontiguousarray(picture).tobytes())
+    return digest.hexdigest()
+
+
+def _distinct_files(
+    images: list[Path], digests: dict[Path, str] | None = None
+) -> tuple[list[Path], list[tuple[Path, Path]]]:
     """The images whose files differ, and ``(left out, kept)`` for those that repeat an
-    earlier one exactly."""
+    earlier one exactly; ``digests``: those of the images that are no file of their own
+    (a stack's slices)."""
     from annotator.storage.project import file_sha1
 
     first: dict[str, Path] = {}
     kept, twins = [], []
     for p in images:
-        digest = file_sha1(p)
+        digest = (digests or {}).get(p) or file_sha1(p)
         if digest in first:
             twins.append((p, first[digest]))
         else:
@@ -577,10 +759,23 @@ def _files_by_stem(folder: Path) -> dict[str, Path]:
     return out
 
 
-def _read_truth(path: Path) -> np.ndarray:
-    """A ground-truth mask as ``uint8`` class ids (255 = void), or a one-line error."""
-    # (a label GeoTIFF's nodata value is one of its ids here: the file's values)
-    m = decode_mask_png(path) if path.suffix.lower() == ".png" else read_image(path, nodata=False)
+def _read_truth(
+    path: Path, labelling: Labelling | None = None, page: int | None = None
+) -> np.ndarray:
+    """A ground-truth mask as ``uint8`` class ids (255 = void), or a one-line error.
+    ``labelling``: read through a class table of colours, as the masks import reads
+    masks (void and unlabelled are void); ``page``: the slice of a label stack."""
+    if labelling is not None:
+        labels = read_labels(path, labelling, page)
+        if labels.size and int(labels.max()) >= IGNORE:  # (more classes than 8 bits hold)
+            raise ImageReadError(path, f"class id {int(labels.max())} does not fit 0..254")
+        return np.where(labels < 0, IGNORE, labels).astype(np.uint8)
+    if page is not None:
+        m = decode_mask_file(path, page)
+    elif path.suffix.lower() == ".png":
+        m = decode_mask_png(path, table_option="--classes FILE")
+    else:  # (a label GeoTIFF's nodata value is one of its ids here: the file's values)
+        m = read_image(path, nodata=False)
     if m.ndim != 2:
         raise ImageReadError(path, "a mask must be a single-channel image")
     if m.dtype.kind not in "ui":
@@ -744,9 +939,11 @@ class _BenchRun:
         self.project = project
         self.device = device
         self.result = result
-        project.add_images(chosen)
-        by_stem = {r.stem: r for r in project.images()}
-        self.remaining = [by_stem[p.stem] for p in chosen]
+        #: The picture file of each dataset image (a slice's: its file in the project).
+        self.pictures = {p: p for p in dataset.images if p not in dataset.slices}
+        self.remaining = self._add_images(chosen)
+        #: The dataset stem of each image's truth, by record id.
+        self.stems = {r.id: p.stem for r, p in zip(self.remaining, chosen, strict=True)}
         self.schema = project.schema
         in_ch = 1 if all(r.channels == 1 for r in self.remaining) else 3
         self.network = NetworkConfig(
@@ -760,6 +957,31 @@ class _BenchRun:
             imported = versions.import_model(project, Path(config.init_model))
             self.predictor = load_predictor(project, device=device)
             result.notes.append(f"started from the model {imported.card.imported_from}")
+
+    def _add_images(self, chosen: list[Path]) -> list[ImageRecord]:
+        """Add the images to label to the run's project, as the app adds them: files
+        as they are, a stack's slices as the files its split writes into the project
+        (``storage/stacks.py``: ``slices/vol/vol_z000.tif``...; every slice of a
+        stack is written, those not labelled only to evaluate on). Their records, in
+        the order of ``chosen``."""
+        from annotator.storage.stacks import split_stack
+
+        dataset, project = self.dataset, self.project
+        project.add_images([p for p in chosen if p not in dataset.slices])
+        by_stem = {r.stem: r for r in project.images()}
+        split: dict[Path, list[Path]] = {}
+        for p, where in dataset.slices.items():
+            if where.stack not in split:
+                split[where.stack] = split_stack(project.root, where.stack, where.unnamed_slices)[1]
+            self.pictures[p] = split[where.stack][where.index]
+        records = []
+        for p in chosen:
+            if p in dataset.slices:
+                file = self.pictures[p]
+                records.append(project.add_image_array_file(file, name=file.name))
+            else:
+                records.append(by_stem[p.stem])
+        return records
 
     def _load_predictor(self) -> Predictor:
         """The predictor of the newest model, now the current one."""
@@ -801,7 +1023,7 @@ class _BenchRun:
         uses one (and on an image begun without a model, pressing "Train now" as it
         goes, see :meth:`_train_now_rounds`); saved as done."""
         config = self.config
-        truth = self.dataset.truths[rec.stem]
+        truth = self.dataset.truths[self.stems[rec.id]]
         image = self.project.load_image(rec)
         shown: Proposal | None = None  # the proposal the robot works from
         if config.mode != "manual" and self.predictor is not None:
@@ -1004,7 +1226,7 @@ class _BenchRun:
         n = len(self.schema)
         confusion = np.zeros((n, n), np.int64)
         for p in eval_paths:
-            pred = self.predictor.predict(read_image(p)).mask
+            pred = self.predictor.predict(read_image(self.pictures[p])).mask
             _iou(pred, self.dataset.truths[p.stem], n, confusion)
         self.result.final_miou, self.result.final_iou = _miou(confusion)
         self.result.eval_images = len(eval_paths)

@@ -24,11 +24,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "bench",
         help="measure labelling effort with a simulated annotator (docs/simulated-annotator.md)",
         description="DATASET holds images/ and masks/ or labels/ (class-id PNGs or TIFFs, "
-        "255 = void), a mask named as its image or with an ending such as _mask, _label "
-        "or _L. Runs each --mode in turn and compares them.",
+        "255 = void; RGB masks whose channels are equal are grey), a mask named as its "
+        "image or with an ending such as _mask, _label or _L. A TIFF stack (images/vol.tif) "
+        "is one image per slice, named vol_z000.tif... as `annotator add` names them, "
+        "labelled by a label stack of the same name (masks/vol.tif, page i = slice i) or "
+        "by masks named vol_z000.png...; colour-coded masks need --classes with a table "
+        "of colours. Runs each --mode in turn and compares them.",
     )
     p.add_argument("dataset", type=Path, metavar="DATASET")
-    p.add_argument("--classes", type=Path, help="class names, one per line, in id order")
+    p.add_argument(
+        "--classes",
+        type=Path,
+        metavar="FILE",
+        help="class names, one per line, in id order; or a class table with colours (CVAT "
+        "labelmap.txt, CamVid label_colors.txt or class_dict.csv) to read colour-coded "
+        "masks by colour, as `annotator import --format masks` does",
+    )
     p.add_argument(
         "--mode",
         default="assisted",

@@ -388,6 +388,11 @@ class Labelling:
         self.names = tuple(names)
 
     @property
+    def has_colours(self) -> bool:
+        """Whether the table gives colours (colour-coded masks are read by them)."""
+        return bool(self._by_colour)
+
+    @property
     def source(self) -> str:
         return self.table.path.name if self.table is not None else "the class list"
 

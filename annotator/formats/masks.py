@@ -164,12 +164,31 @@ def _label_stack(pages: dict[int, np.ndarray], planes: int, unlabelled: int) -> 
     return buffer.getvalue()
 
 
-def decode_mask_png(path: Path) -> np.ndarray:
-    """A single-channel 8/16-bit PNG (grey or palette indices) as an array."""
-    return _read_png(path, colours=False)[0]
+#: How a colour table is given to the masks import (named where a colour-coded mask
+#: is refused for want of one).
+TABLE_OPTION = "--labels FILE"
 
 
-def _read_png(path: Path, colours: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def decode_mask_png(path: Path, table_option: str = TABLE_OPTION) -> np.ndarray:
+    """A single-channel 8/16-bit PNG (grey or palette indices) as an array; an 8-bit RGB
+    (or opaque RGBA) one whose three channels are equal everywhere is grey (a class-id
+    mask saved as RGB), one whose channels differ is refused, naming ``table_option``
+    (how the command is given a table of the colours)."""
+    return _read_png(path, colours=False, table_option=table_option)[0]
+
+
+def grey_of(colours: np.ndarray) -> np.ndarray | None:
+    """The one channel of ``(h, w, 3)`` colours whose channels are equal everywhere (a
+    class-id mask saved as RGB), else ``None`` (colour-coded)."""
+    first = colours[..., 0]
+    if np.array_equal(first, colours[..., 1]) and np.array_equal(first, colours[..., 2]):
+        return np.ascontiguousarray(first)
+    return None
+
+
+def _read_png(
+    path: Path, colours: bool, table_option: str = TABLE_OPTION
+) -> tuple[np.ndarray, np.ndarray | None]:
     """A PNG mask's pixels from one opening of the file: what it holds (class ids, a
     palette or colours) is told by the image Pillow opened, and its pixels are read from
     that same image, not from the file opened a second time (which doubled the Pillow
@@ -178,7 +197,8 @@ def _read_png(path: Path, colours: bool) -> tuple[np.ndarray, np.ndarray | None]
     version).
     ``colours``: a palette PNG comes with its palette, and an RGB(A) PNG is its colours
     (:func:`read_label_file`); else a palette PNG is its indices and an RGB(A) one is
-    refused (:func:`decode_mask_png`)."""
+    grey when its channels are equal, else refused naming ``table_option``
+    (:func:`decode_mask_png`)."""
     from PIL import UnidentifiedImageError
 
     try:
@@ -198,6 +218,17 @@ def _read_png(path: Path, colours: bool) -> tuple[np.ndarray, np.ndarray | None]
                 if arr is None or arr.ndim != 2:
                     raise FormatError(f"{path}: cannot decode the 16-bit mask")
                 return arr, None
+            if im.mode in ("RGB", "RGBA"):
+                pixels = _colour_pixels(im, path)[0]  # (16-bit, see-through: refused)
+                grey = grey_of(pixels)
+                if grey is None:
+                    raise FormatError(
+                        f"{path}: an {im.mode} mask whose channels differ is colour-coded, "
+                        f"not class ids: give the table of its colours with {table_option} "
+                        "(CVAT labelmap.txt, CamVid label_colors.txt or class_dict.csv), or "
+                        "save the mask as a grey class-id PNG"
+                    )
+                return grey, None
             raise FormatError(
                 f"{path}: a {im.mode} image is not a class-id mask; expected one channel "
                 "(grey or palette) holding class ids"
@@ -389,7 +420,12 @@ def _decode(
     pixels, palette = read_label_file(path, page)
     bits = pixels.dtype.itemsize * 8
     if pixels.ndim == 3:
-        return labelling.from_colours(pixels, path), bits
+        # Without a table of colours, an RGB mask whose channels are equal everywhere is
+        # a class-id mask saved as RGB (with one, it is read by its colours, grey ones too)
+        grey = None if labelling.has_colours else grey_of(pixels)
+        if grey is None:
+            return labelling.from_colours(pixels, path), bits
+        pixels = grey
     marks = reserved
     if not marks and labelling.names is not None:  # a class list, no reserved values: max = void
         marks = {int(np.iinfo(pixels.dtype).max): VOID}
@@ -409,6 +445,15 @@ def _decode(
             f"dataset.json beside {table.path.name} (or write one holding "
             f'{{"void": {top - 1}, "unlabelled": {top}}})'
         ) from None
+
+
+def read_labels(path: Path, labelling: Labelling, page: int | None = None) -> np.ndarray:
+    """A mask file's labels as the masks import reads them without a ``dataset.json``
+    (``int32``: class ids through ``labelling``'s table, colours by its colours, the
+    largest value of the file's type void: :data:`VOID`; ``page``: a label stack's
+    slice), or a one-line :class:`FormatError` (a colour the table lacks names the
+    colour, the file and its pixel count)."""
+    return _decode(path, labelling, {}, page)[0]
 
 
 def _labels(
