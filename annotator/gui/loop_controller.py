@@ -771,7 +771,7 @@ class LoopController(QObject):
 
     def _round_started(self) -> None:
         self._close_box("training")  # an earlier round's failure is no longer the news
-        self.panel.round_started()
+        self.panel.round_started(self.service is not None and self.service.keeping_on)
         self.round_started.emit()
         self.update_enabled()
 

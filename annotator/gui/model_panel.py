@@ -366,6 +366,7 @@ class ModelPanel(QWidget):
         self.budget_spin.setSuffix(" s")
         self.budget_spin.setValue(30)  # the setting's default, until a project says its own
         self.on_done_check = QCheckBox("Train when an image is marked done")
+        self._training_name = "Training"  # (what the running round's progress says)
         self.keep_check = QCheckBox("Keep training while I label")
         self.keep_check.setChecked(True)  # the setting's default
         self.keep_check.setToolTip(
@@ -539,9 +540,12 @@ class ModelPanel(QWidget):
         versions, series = iou_series(models, schema, renames)
         self.chart.set_data(versions, series, active.version if active else None)
 
-    def round_started(self) -> None:
+    def round_started(self, keeping_on: bool = False) -> None:
+        """A round started (``keeping_on``: one on the done images while the user labels)."""
         self.progress.setValue(0)
-        self.round_label.setText(f"Training round: {starting_text()}…")
+        self._training_name = "Training on the done images" if keeping_on else "Training"
+        name = "Training on the done images" if keeping_on else "Training round"
+        self.round_label.setText(f"{name}: {starting_text()}…")
         if not self._has_model:  # "No model yet: press Train now" is no longer the news
             self.version_label.setText(
                 "<b>Training the first model…</b> Its proposals appear when the round ends."
@@ -562,9 +566,11 @@ class ModelPanel(QWidget):
         the labelled images, scoring on the validation pixels, writing the version)."""
         self.progress.setValue(int(round(fraction * 1000)))
         if phase != "train" and detail:
-            self.round_label.setText(f"Training: {detail}…")
+            self.round_label.setText(f"{self._training_name}: {detail}…")
             return
-        self.round_label.setText(f"Training: step {step}, {elapsed_s:.0f} s, loss {loss:.3f}")
+        self.round_label.setText(
+            f"{self._training_name}: step {step}, {elapsed_s:.0f} s, loss {loss:.3f}"
+        )
 
     def round_finished(self, message: str, queued: bool) -> None:
         self.progress.setValue(1000 if message.startswith("published") else 0)

@@ -246,6 +246,11 @@ class ModelService:
         return self._rounds.follow_up_queued
 
     @property
+    def keeping_on(self) -> bool:
+        """The running round is one on the done images while the user labels (ADR 0033)."""
+        return self._rounds.keeping_on
+
+    @property
     def labels_dirty(self) -> bool:
         """Labels changed since the last round started."""
         return self._rounds.labels_dirty

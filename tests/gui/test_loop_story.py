@@ -315,6 +315,8 @@ def test_rounds_keep_training_on_the_done_images_while_the_user_labels(qtbot, lo
     drag(w.canvas, [(5, 5), (20, 5)])  # labelling the next image, left in progress
     kept = []
     for _ in range(2):  # two rounds on their own, while the user labels
+        qtbot.waitUntil(lambda: loop.service.keeping_on, timeout=ROUND_TIMEOUT_MS)
+        assert loop.panel.round_label.text().startswith("Training on the done images")
         with qtbot.waitSignal(loop.round_finished, timeout=ROUND_TIMEOUT_MS) as finished:
             pass
         kept.append(finished.args[0])
