@@ -13,8 +13,8 @@ that owns the window:
 * ``round``: a training round of ``--seconds`` runs (and the worker scores the images)
   while a 20 ms timer runs the loop's checks (``update_enabled``, ``proposes``,
   ``stale_version``) and N: the time of each, how long the window's thread waited for
-  the project's database lock, and how often it read the active version from the
-  database.
+  a connection to read the project's database with (ADR 0031), and how often it read
+  the active version from the database.
 
 Not a test: prints JSON (and writes it to ``--out``), never fails on a timing.
 """
@@ -22,6 +22,7 @@ Not a test: prints JSON (and writes it to ``--out``), never fails on a timing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -107,24 +108,24 @@ def measure(source: Path, seconds: float) -> dict[str, Any]:
     from annotator.storage.project import Project
 
     gui = threading.get_ident()
-    waits: list[float] = []  # the window's thread waiting for the database lock
+    waits: list[float] = []  # the window's thread waiting for a connection to read with
     active_reads = [0]
-    real_query, real_active = db_module.Database.query, Project.active_model
+    real_reading, real_active = db_module.Database._reading, Project.active_model
 
-    def query(self: Any, sql: str, params: Any = ()) -> Any:
-        if threading.get_ident() == gui:
-            began = time.perf_counter()
-            with self._lock:
+    @contextlib.contextmanager
+    def reading(self: Any) -> Any:
+        began = time.perf_counter()
+        with real_reading(self) as conn:
+            if threading.get_ident() == gui:
                 waits.append((time.perf_counter() - began) * 1e3)
-                return real_query(self, sql, params)
-        return real_query(self, sql, params)
+            yield conn
 
     def active_model(self: Any) -> Any:
         if threading.get_ident() == gui:
             active_reads[0] += 1
         return real_active(self)
 
-    db_module.Database.query = query  # type: ignore[method-assign]
+    db_module.Database._reading = reading  # type: ignore[method-assign]
     Project.active_model = active_model  # type: ignore[method-assign]
     result: dict[str, Any] = {}
     app = QApplication.instance() or QApplication([])
