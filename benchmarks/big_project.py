@@ -1,6 +1,7 @@
 """The window's thread in a big project: opening it, N, and the loop during a round.
 
     python benchmarks/big_project.py [--images 5000] [--folder DIR] [--seconds 8] [--out FILE]
+                                     [--warm-up] [--n-every TICKS]
 
 Builds (once, in ``--folder``; reused when it is there) a project of ``--images`` 64x64
 PNG cell pictures, 100 labelled and done, 200 in progress, four in five scored, with a
@@ -13,8 +14,12 @@ that owns the window:
 * ``round``: a training round of ``--seconds`` runs (and the worker scores the images)
   while a 20 ms timer runs the loop's checks (``update_enabled``, ``proposes``,
   ``stale_version``) and N: the time of each, how long the window's thread waited for
-  the project's database lock, and how often it read the active version from the
-  database.
+  a connection to read the project's database with (ADR 0031), and how often it read
+  the active version from the database.
+
+``--warm-up`` imports torch as the app does once its window is up (``annotator.ml.preload``,
+ADR 0025; without it the round imports it); ``--n-every`` runs N at every n-th tick only
+(the checks still every tick), nearer a person pressing N than every 20 ms.
 
 Not a test: prints JSON (and writes it to ``--out``), never fails on a timing.
 """
@@ -22,6 +27,7 @@ Not a test: prints JSON (and writes it to ``--out``), never fails on a timing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -96,7 +102,9 @@ def _ms(values: list[float]) -> dict[str, float]:
     }
 
 
-def measure(source: Path, seconds: float) -> dict[str, Any]:
+def measure(
+    source: Path, seconds: float, warm_up: bool = False, n_every: int = 1
+) -> dict[str, Any]:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -107,24 +115,24 @@ def measure(source: Path, seconds: float) -> dict[str, Any]:
     from annotator.storage.project import Project
 
     gui = threading.get_ident()
-    waits: list[float] = []  # the window's thread waiting for the database lock
+    waits: list[float] = []  # the window's thread waiting for a connection to read with
     active_reads = [0]
-    real_query, real_active = db_module.Database.query, Project.active_model
+    real_reading, real_active = db_module.Database._reading, Project.active_model
 
-    def query(self: Any, sql: str, params: Any = ()) -> Any:
-        if threading.get_ident() == gui:
-            began = time.perf_counter()
-            with self._lock:
+    @contextlib.contextmanager
+    def reading(self: Any) -> Any:
+        began = time.perf_counter()
+        with real_reading(self) as conn:
+            if threading.get_ident() == gui:
                 waits.append((time.perf_counter() - began) * 1e3)
-                return real_query(self, sql, params)
-        return real_query(self, sql, params)
+            yield conn
 
     def active_model(self: Any) -> Any:
         if threading.get_ident() == gui:
             active_reads[0] += 1
         return real_active(self)
 
-    db_module.Database.query = query  # type: ignore[method-assign]
+    db_module.Database._reading = reading  # type: ignore[method-assign]
     Project.active_model = active_model  # type: ignore[method-assign]
     result: dict[str, Any] = {}
     app = QApplication.instance() or QApplication([])
@@ -153,6 +161,10 @@ def measure(source: Path, seconds: float) -> dict[str, Any]:
         window.resize(900, 700)
         window.show()
         app.processEvents()
+        if warm_up:
+            from annotator.ml.preload import warm_up_torch
+
+            warm_up_torch().join()
         walls, cpus = [], []
         for _ in range(5):
             cpu, began = time.thread_time(), time.perf_counter()
@@ -168,6 +180,7 @@ def measure(source: Path, seconds: float) -> dict[str, Any]:
         assert service is not None
         checks: list[float] = []
         nexts: list[float] = []
+        ticks = [0]
 
         def tick() -> None:
             began = time.perf_counter()
@@ -175,6 +188,9 @@ def measure(source: Path, seconds: float) -> dict[str, Any]:
             loop.proposes()
             loop.stale_version()
             checks.append((time.perf_counter() - began) * 1e3)
+            ticks[0] += 1
+            if ticks[0] % n_every:
+                return
             began = time.perf_counter()
             service.suggest()
             nexts.append((time.perf_counter() - began) * 1e3)
@@ -205,9 +221,16 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "big5k")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--warm-up", action="store_true")
+    parser.add_argument("--n-every", type=int, default=1)
     args = parser.parse_args()
     root = build(args.folder, args.images)
-    result = {"images": args.images, **measure(root, args.seconds)}
+    result = {
+        "images": args.images,
+        "warm_up": args.warm_up,
+        "n_every": args.n_every,
+        **measure(root, args.seconds, args.warm_up, max(1, args.n_every)),
+    }
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

@@ -38,7 +38,7 @@ from annotator.core.proposal import Proposal, proposal_source
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.formats.colour_table import Labelling, read_class_table
+from annotator.formats.colour_table import ClassTable, Labelling, read_class_table
 from annotator.formats.masks import (
     decode_mask_file,
     decode_mask_png,
@@ -66,6 +66,8 @@ ROUND_OVERHEAD_S = 5.0
 #: Seconds per image still to label for the app's ranking by a new version, which a
 #: round kept going waits for (0.1-0.3 s per 512 x 512 proposal on the 2-core machine).
 RANK_S_PER_IMAGE = 0.3
+#: Seconds between the progress lines within one image (none on an image done sooner).
+PROGRESS_EVERY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,8 @@ class Dataset:
     #: The images that are slices of a TIFF stack (their paths are the names a project
     #: gives them, ``images/vol_z000.tif``: no such file), with their stack.
     slices: dict[Path, SliceOf] = field(default_factory=dict)
+    #: The dataset's folder (reported with each run).
+    root: str = ""
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,10 @@ class ImageRecordOut:
     #: Rounds the app trained on the done images meanwhile (keep training while the
     #: user labels: ``BenchConfig.seconds_per_action``); ``train_seconds`` includes them.
     rounds_kept: int = 0
+    #: Per class, the IoU of the image's final labels with its truth (unlabelled pixels
+    #: count as wrong; ``None``: a class in neither). The target is pixel accuracy over
+    #: all classes, so a small class can end mostly unlabelled: this says so.
+    final_iou: list[float | None] | None = None
 
 
 @dataclass
@@ -231,6 +239,32 @@ class RunResult:
     eval_images: int = 0
     wall_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    #: The images the run set out to label (``None``: unknown, a file of an older version).
+    planned: int | None = None
+    #: Whether the run finished (``False`` while it runs and when it was stopped).
+    complete: bool | None = None
+    #: The ``annotator bench`` invocation that made the run, and when it started.
+    invocation: str = ""
+    started: str = ""
+    #: The dataset folder and its class names.
+    dataset: str = ""
+    class_names: list[str] = field(default_factory=list)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the run is known to have stopped before its last planned image."""
+        return self.complete is False
+
+    def final_labels_iou(self) -> list[float | None]:
+        """Per class, the mean over the images of their final labels' IoU (images where
+        the class is in neither the truth nor the labels left out; ``None``: none)."""
+        per_image = [r.final_iou for r in self.images if r.final_iou is not None]
+        n = max((len(v) for v in per_image), default=0)
+        out: list[float | None] = []
+        for c in range(n):
+            values = [x for v in per_image if c < len(v) and (x := v[c]) is not None]
+            out.append(round(float(np.mean(values)), 4) if values else None)
+        return out
 
     @property
     def total_actions(self) -> float:
@@ -302,6 +336,13 @@ class RunResult:
             "final_iou_unlabelled": self.final_iou,
             "eval_images": self.eval_images,
             "wall_seconds": round(self.wall_seconds, 1),
+            "complete": self.complete,
+            "images_planned": self.planned,
+            "final_labels_iou_per_class": self.final_labels_iou(),
+            "class_names": self.class_names,
+            "invocation": self.invocation,
+            "started": self.started,
+            "dataset": self.dataset,
             "config": self.config,
             "notes": self.notes,
         }
@@ -344,6 +385,17 @@ def run_from_dict(d: dict[str, Any]) -> RunResult:
         eval_images, wall = d.get("eval_images", 0), d.get("wall_seconds", 0.0)
         if not _is_int(eval_images) or not _is_number(wall):
             raise TypeError("'eval_images' or 'wall_seconds' is not a number")
+        complete, planned = d.get("complete"), d.get("images_planned")
+        if not (complete is None or isinstance(complete, bool)) or not (
+            planned is None or _is_int(planned)
+        ):
+            raise TypeError("'complete' or 'images_planned' is not a flag and a count")
+        texts = {k: d.get(k, "") for k in ("invocation", "started", "dataset")}
+        class_names = d.get("class_names", [])
+        if not all(isinstance(v, str) for v in texts.values()) or not (
+            isinstance(class_names, list) and all(isinstance(n, str) for n in class_names)
+        ):
+            raise TypeError("'invocation', 'started', 'dataset' or 'class_names' is not text")
         return RunResult(
             mode=d["mode"],
             strategy=d["strategy"],
@@ -355,6 +407,10 @@ def run_from_dict(d: dict[str, Any]) -> RunResult:
             eval_images=int(eval_images),
             wall_seconds=float(wall),
             notes=list(notes),
+            planned=planned,
+            complete=complete,
+            class_names=list(class_names),
+            **texts,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise AnnotatorError(f"not a run of this version of annotator bench ({exc})") from exc
@@ -376,6 +432,9 @@ _FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
     "bool": lambda v: isinstance(v, bool),
     "int | None": lambda v: v is None or _is_int(v),
     "float | None": lambda v: v is None or _is_number(v),
+    "list[float | None] | None": lambda v: (
+        v is None or (isinstance(v, list) and all(x is None or _is_number(x) for x in v))
+    ),
     "dict[str, int]": lambda v: (
         isinstance(v, dict) and all(isinstance(k, str) and _is_int(n) for k, n in v.items())
     ),
@@ -430,6 +489,14 @@ def join_parts(runs: list[RunResult]) -> list[RunResult]:
             raise AnnotatorError(f"the manual parts overlap: {again[0]} is in two of them")
         first.images.extend(run.images)
         first.wall_seconds += run.wall_seconds
+        if first.planned is not None and run.planned is not None:
+            first.planned += run.planned
+        else:
+            first.planned = None
+        if first.complete is not None and run.complete is not None:
+            first.complete = first.complete and run.complete
+        else:
+            first.complete = None
         first.notes.extend(n for n in run.notes if n not in first.notes)
         part = "joined from parts made with --skip"
         if part not in first.notes:
@@ -441,15 +508,37 @@ def _natural_key(path: Path) -> list[Any]:
     return natural_key(path.stem)
 
 
-#: Where a dataset keeps its pictures and its masks, in the order looked for.
-IMAGE_FOLDERS = ("images", "imgs", "img")
-MASK_FOLDERS = ("masks", "labels", "gt", "ground_truth", "groundtruth", "segmentations")
+#: Where a dataset keeps its pictures and its masks, in the order looked for (in any
+#: letter case: ``Images``, ``MASKS``).
+IMAGE_FOLDERS = ("images", "imgs", "img", "image")
+MASK_FOLDERS = (
+    "masks",
+    "labels",
+    "gt",
+    "ground_truth",
+    "groundtruth",
+    "segmentations",
+    "mask",
+    "label",
+)
+
+
+def _dataset_folder(root: Path, names: tuple[str, ...]) -> Path | None:
+    """The first folder of ``root`` named one of ``names`` (any letter case) that holds
+    image files; else the first so named (an empty one, said in the error); ``None``."""
+    try:
+        found = {p.name.lower(): p for p in sorted(root.iterdir()) if p.is_dir()}
+    except OSError:
+        return None
+    folders = [found[n] for n in names if n in found]
+    return next((f for f in folders if _files_by_stem(f)), folders[0] if folders else None)
 
 
 def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     """Read ``root/images`` and ``root/masks`` (or another of :data:`IMAGE_FOLDERS` and
-    :data:`MASK_FOLDERS`), matched by file stem, else by pair base (``x_mask.png`` is
-    ``x.png``'s mask: :mod:`annotator.core.naming`).
+    :data:`MASK_FOLDERS`, in any letter case; of two, the first that holds image files),
+    matched by file stem, else by pair base (``x_mask.png`` is ``x.png``'s mask:
+    :mod:`annotator.core.naming`).
 
     A TIFF stack of pictures is one image per slice, named as a project names its
     slices (``vol_z000.tif``...: ADR 0022), labelled by a label stack of the same stem
@@ -459,30 +548,34 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     takes them beside a label stack); either is said in ``Dataset.warnings``.
 
     Class names come from ``classes_file``: a plain list (one name per line, in id
-    order), or a class table with colours (``annotator import --format masks``'s: CVAT
-    ``labelmap.txt``, CamVid ``label_colors.txt``...), whose colour-coded masks are
-    read by colour as that import reads them. Without one, a dataset whose masks hold
-    only 0 and 255 is read as two classes with 255 -> 1 (as ``annotator import
-    --format masks`` does for a two-class project); otherwise the classes are ``class0
-    .. classN`` up to the largest value below 255.
+    order), an id list (``0 cytoplasm`` lines) or a CSV table with an id column, read
+    by id (ids from 1 read 0 as void, as the masks import does), or a class table with
+    colours (``annotator import --format masks``'s: CVAT ``labelmap.txt``, CamVid
+    ``label_colors.txt``...), whose colour-coded masks are read by colour as that
+    import reads them. Masks holding only 0 and 255 are read as two classes with 255 ->
+    1 (as ``annotator import --format masks`` does for a two-class project), with a
+    two-name list or none; without a list, the classes are otherwise ``class0 ..
+    classN`` up to the largest value below 255.
 
     Refused with one line: two files of a folder with the same stem, a mask that is not
     single-channel integer class ids in 0..255 (palette PNGs are read as their indices;
-    an RGB PNG whose channels are equal as its grey), a colour the table lacks, a mask
-    whose size is not its image's, a label stack whose slices are not its picture
+    an RGB PNG whose channels are equal as its grey), a colour or id the table lacks, a
+    mask whose size is not its image's, a label stack whose slices are not its picture
     stack's, an unreadable image. Images without a mask (and masks without an image)
     are left out and said in ``Dataset.warnings``.
     """
     root = Path(root)
-    img_dir = next((root / d for d in IMAGE_FOLDERS if (root / d).is_dir()), root / "images")
-    mask_dir = next((root / d for d in MASK_FOLDERS if (root / d).is_dir()), None)
-    if not img_dir.is_dir() or mask_dir is None:
+    img_dir = _dataset_folder(root, IMAGE_FOLDERS)
+    mask_dir = _dataset_folder(root, MASK_FOLDERS)
+    if img_dir is None or mask_dir is None:
         raise AnnotatorError(
             f"{root}: a dataset needs a folder of images ({', '.join(IMAGE_FOLDERS)}) and "
-            f"one of masks ({', '.join(MASK_FOLDERS)})"
+            f"one of masks ({', '.join(MASK_FOLDERS)}), in any letter case"
         )
     names: list[str] | None = None
     labelling: Labelling | None = None
+    by_id: np.ndarray | None = None  # mask value -> class id, for a table of other ids
+    listed_void = False  # the list names 255 void ('255 void')
     if classes_file is not None:  # before reading every mask: a bad list fails at once
         table = read_class_table(Path(classes_file))
         if table.colours is not None:  # colour-coded masks: as the masks import reads them
@@ -493,12 +586,9 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
         if not names:
             raise AnnotatorError(f"{classes_file}: no class names in it")
         if labelling is None and list(table.ids) != list(range(len(names))):
-            raise AnnotatorError(
-                f"{classes_file}: the bench reads a mask's value v as the v-th class, so it "
-                "takes a plain class list (one name per line, ids 0..n-1) or a table of "
-                "colours, not a table of other ids; import such a dataset into a project "
-                "instead"
-            )
+            by_id = _ids_to_classes(table)  # read by id, as the masks import reads them
+        if labelling is None:
+            listed_void = bool(table.void_ids)
     by_stem = _files_by_stem(img_dir)
     mask_files = _files_by_stem(mask_dir)
     warnings: list[str] = []
@@ -514,7 +604,10 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     paired = set(masks.values())
     images = sorted((p for k, p in entries.items() if k in masks), key=_natural_key)
     if not images:
-        raise AnnotatorError(f"{root}: no image has a mask with the same file stem")
+        empty = "" if mask_files else f" ({mask_dir} holds no mask files)"
+        raise AnnotatorError(
+            f"{root}: no image of {img_dir} has a mask in {mask_dir} with the same file stem{empty}"
+        )
     no_mask = sorted((p.name for k, p in entries.items() if k not in masks), key=_natural_name)
     if no_mask:
         warnings.append(
@@ -543,6 +636,7 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
             f"ignored: {_some(no_image)}"
         )
     raw: dict[str, np.ndarray] = {}
+    zero_pixels: dict[str, int] = {}
     for p in images:
         mask_file = masks[p.stem]
         page = label_pages[p.stem][1] if p.stem in label_pages else None
@@ -555,6 +649,10 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
                 where,
                 f"the mask is {m.shape[1]}x{m.shape[0]} but its image {p.name} is {w}x{h}",
             )
+        if by_id is not None:
+            if by_id[0] == IGNORE:  # 0 unlisted (ids from 1): void, said with its share
+                zero_pixels[p.stem] = int((m == 0).sum())
+            m = _read_by_id(m, by_id, mask_file, Path(str(classes_file)))
         raw[p.stem] = m
     values = np.unique(np.concatenate([np.unique(m) for m in raw.values()]))
     void_only = [k for k, m in raw.items() if not (m != IGNORE).any()]
@@ -571,8 +669,19 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
         )
     labelled = set(images)
     notes = [s.note() for s in stacks.values() if any(p in labelled for p in s.paths)]
-    if names is not None:
+    two_names = names is not None and len(names) == 2 and by_id is None and not listed_void
+    if names is not None and not (
+        two_names and labelling is None and set(values.tolist()) == {0, 255}
+    ):
         truths = raw
+    elif names is not None:  # 0/255 masks and two names: as without a list
+        truths = {k: (m > 127).astype(np.uint8) for k, m in raw.items()}
+        values = np.array([0, 1], np.uint8)
+        notes.insert(
+            0,
+            f"masks hold only 0 and 255: read as the two classes of {classes_file}, "
+            f"255 -> 1 ({names[1]})",
+        )
     elif not (values != IGNORE).any():
         raise AnnotatorError(
             f"{mask_dir}: every mask is void (255) only: there is nothing to label "
@@ -589,24 +698,111 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     for k, t in truths.items():
         bad = (t != IGNORE) & (t >= len(names))
         if bad.any():
+            present = values[values != IGNORE]
+            from_one = (
+                f"; the masks' values run 1..{len(names)}: if they number the classes from 1, "
+                f"write {classes_file} as id lines ('1 {names[0]}', '2 {names[1 % len(names)]}'"
+                "...)"
+                if classes_file is not None
+                and present.size
+                and int(present.min()) == 1
+                and int(present.max()) == len(names)
+                else ""
+            )
             raise AnnotatorError(
                 f"{masks[k]}: value {int(t[bad].max())} is not a class id (0..{len(names) - 1})"
+                + from_one
             )
     if classes_file is not None:
-        used = {int(v) for v in values if v != IGNORE}
+        used = {int(v) for t in truths.values() for v in np.unique(t) if v != IGNORE}
         unused = [name for i, name in enumerate(names) if i not in used]
+        total = sum(t.size for t in truths.values())
+        void_share = sum(int((t == IGNORE).sum()) for t in truths.values()) / max(1, total)
+        void_text = (
+            f"; 255 (void) covers {void_share:.0%} of the masks' pixels: if it marks one of "
+            f"those classes, write it as its class id (as listed in {classes_file})"
+            if void_share > VOID_SHARE_WARNED
+            else ""
+        )
         if unused and used <= {0}:
             warnings.append(
                 f"the masks hold no class but {names[0]!r} (and 255, void): a run on them "
                 "measures nothing; if 255 marks a class in these masks, write it as its "
                 f"class id (as listed in {classes_file})"
+                + (f"; 255 covers {void_share:.0%} of their pixels" if void_share else "")
             )
         elif unused:
             warnings.append(
                 f"{len(unused)} class(es) of {classes_file} appear in no mask: {_some(unused)}"
+                + void_text
+            )
+    if by_id is not None:
+        zero = sum(zero_pixels.get(k, 0) for k in truths) / max(
+            1, sum(t.size for t in truths.values())
+        )
+        notes.append(_by_id_note(Path(str(classes_file)), names or [], by_id))
+        if zero > 0:
+            warnings.append(
+                f"{zero:.1%} of the masks' pixels are 0, which {classes_file} does not list: "
+                "read as void (as `annotator import --format masks` reads such a list), so "
+                "no run labels or measures them; if 0 is a class (background), add the line "
+                f"'0 background' to {classes_file}"
             )
     kept = {p: slices[p] for p in images if p in slices}
-    return Dataset(tuple(names), tuple(images), truths, "; ".join(notes), tuple(warnings), kept)
+    return Dataset(
+        tuple(names), tuple(images), truths, "; ".join(notes), tuple(warnings), kept, str(root)
+    )
+
+
+#: The share of the masks' pixels void (255) above which a class of the list that no
+#: mask holds is warned of with it (255 may be that class, written as void).
+VOID_SHARE_WARNED = 0.05
+
+
+def _ids_to_classes(table: ClassTable) -> np.ndarray:
+    """A class table of other ids than 0..n-1 (``1 cytoplasm``..., a CSV's id column)
+    as a look-up from mask value to class id (the names in id order): 255 void, 0 void
+    when the ids start at 1 and do not list it (as the masks import reads it), any other
+    unlisted value :data:`_UNLISTED`."""
+    too_big = [v for v in table.ids if v >= IGNORE]
+    if too_big:
+        raise AnnotatorError(
+            f"{table.path}: id {too_big[0]} does not fit the bench's masks (class ids "
+            f"0..254, {IGNORE} void); number the classes from 0"
+        )
+    lut = np.full(256, _UNLISTED, np.int16)
+    lut[IGNORE] = IGNORE
+    if table.zero_is_void:
+        lut[0] = IGNORE
+    for index, value in enumerate(table.ids):
+        lut[value] = index
+    return lut
+
+
+#: A mask value a class table of ids does not list (while reading by id).
+_UNLISTED = -1
+
+
+def _read_by_id(mask: np.ndarray, lut: np.ndarray, where: Path, table: Path) -> np.ndarray:
+    """A mask's values as class ids through ``lut`` (:func:`_ids_to_classes`)."""
+    out = lut[mask]
+    bad = np.unique(mask[out == _UNLISTED])
+    if bad.size:
+        listed = np.flatnonzero((lut >= 0) & (lut != IGNORE)).tolist()
+        raise AnnotatorError(
+            f"{where}: value {int(bad[0])} is not an id of {table} (it lists "
+            f"{_some([str(v) for v in listed], 8)}); add a line for it or correct the mask"
+        )
+    return out.astype(np.uint8)
+
+
+def _by_id_note(table: Path, names: list[str], lut: np.ndarray) -> str:
+    """The note on a table of other ids than 0..n-1: which value is which class."""
+    pairs = [
+        f"{int(v)} -> {names[int(lut[v])]}" for v in np.flatnonzero((lut >= 0) & (lut != IGNORE))
+    ]
+    zero = ", 0 (not listed) -> void" if lut[0] == IGNORE else ""
+    return f"{table} gives ids: the masks' values read by id ({_some(pairs, 8)}{zero})"
 
 
 @dataclass(frozen=True)
@@ -846,11 +1042,21 @@ def run_benchmark(
     workdir: Path,
     report: Report | None = None,
     checkpoint: Callable[[RunResult], None] | None = None,
+    *,
+    invocation: str | None = None,
+    progress_every: float = PROGRESS_EVERY_S,
 ) -> RunResult:
     """Label the dataset with the simulated annotator in one mode; return the costs.
 
-    ``checkpoint`` gets the partial result after every image (to save it).
+    ``checkpoint`` gets the partial result after every image (to save it; its
+    ``complete`` is ``False`` until the run ends). ``report`` gets a line per image,
+    and within an image a progress line at most every ``progress_every`` seconds (a
+    large image takes minutes). ``invocation``: the id of the ``annotator bench``
+    command the run is part of (its runs share it; a new one by default).
     """
+    import uuid
+    from datetime import datetime
+
     from annotator.ml.device import choose_device
 
     say = report or (lambda s: None)
@@ -866,6 +1072,10 @@ def run_benchmark(
     device = "cpu" if config.mode == "manual" else str(choose_device(config.device))
     project = Project.create(workdir, LabelSchema.from_names(list(dataset.class_names)))
     result = RunResult(config.mode, config.strategy, asdict(config))
+    result.planned, result.complete = len(chosen), False
+    result.invocation = invocation or uuid.uuid4().hex[:12]
+    result.started = datetime.now().astimezone().isoformat(timespec="seconds")
+    result.dataset, result.class_names = dataset.root, list(dataset.class_names)
     if dataset.note:
         result.notes.append(dataset.note)
     result.notes.extend(dataset.warnings)
@@ -873,10 +1083,12 @@ def run_benchmark(
         result.notes.append(f"rounds trained and proposals ran on {device}")
     try:
         run = _BenchRun(dataset, config, project, device, result, chosen)
+        run.say, run.progress_every = say, progress_every
         run.rank_remaining()
         for k in range(len(chosen)):
             # 1. What to label next (images matching --last only when no other is left).
             rec = run.pick_next()
+            run.where = f"[{config.mode}/{config.strategy}] {k + 1}/{len(chosen)} {rec.name}"
             # 2. The robot labels it, from the proposal when the mode uses one.
             work = run.label_image(k, rec)
             train_s = 0.0
@@ -902,6 +1114,7 @@ def run_benchmark(
     finally:
         project.close()
     result.wall_seconds = time.monotonic() - started
+    result.complete = True
     return result
 
 
@@ -969,6 +1182,11 @@ class _BenchRun:
             in_ch, len(self.schema), config.depth, config.width, arch=config.arch
         )
         self.rng_order = RandomOrder(seed=config.seed)
+        #: Progress within an image: where to say it, how often, the image's name.
+        self.say: Report = lambda s: None
+        self.progress_every = PROGRESS_EVERY_S
+        self.where = ""
+        self._said_at = 0.0
         self.predictor: Predictor | None = None
         self.proposals: dict[int, Proposal] = {}
         self.fell_back = False
@@ -1047,7 +1265,7 @@ class _BenchRun:
         shown: Proposal | None = None  # the proposal the robot works from
         if config.mode != "manual" and self.predictor is not None:
             shown = self.proposals.get(rec.id) or self.predictor.predict(image)
-        t0 = time.monotonic()
+        t0 = self._said_at = time.monotonic()
         label_map = LabelMap.blank(self.schema, rec.height, rec.width)
         early = (  # Train now mid-image only pays with a tool that takes the proposal
             config.mode == "assisted"
@@ -1133,6 +1351,7 @@ class _BenchRun:
                         work.image,
                         proposal=_mask(work.shown),
                         max_strokes=left,
+                        before=work.robot.actions,
                     )
                     work.robot = work.robot.then(part, None)
                 break
@@ -1158,6 +1377,7 @@ class _BenchRun:
                 work.image,
                 proposal=_mask(work.shown),
                 max_strokes=min(config.train_now_every, left),
+                before=work.robot.actions + 1,
             )
             if _copied_proposal(part):
                 work.accepted_from = work.shown
@@ -1173,8 +1393,21 @@ class _BenchRun:
         *,
         proposal: np.ndarray | None,
         max_strokes: int,
+        before: float = 0.0,
     ) -> RobotResult:
+        """The robot's work on an image (or a part of it, after ``before`` actions),
+        with its progress said at most every ``progress_every`` seconds."""
         config = self.config
+
+        def progress(actions: float, accuracy: float) -> None:
+            now = time.monotonic()
+            if now - self._said_at >= self.progress_every:
+                self._said_at = now
+                self.say(
+                    f"{self.where}: {before + actions:g} actions so far, accuracy "
+                    f"{accuracy:.3f} (target {config.target}), still labelling"
+                )
+
         return annotate(
             label_map,
             truth,
@@ -1184,6 +1417,7 @@ class _BenchRun:
             max_radius=config.max_radius,
             proposal=proposal,
             max_strokes=max_strokes,
+            progress=progress,
         )
 
     def _save(self, work: _ImageWork, status: ImageStatus) -> None:
@@ -1271,6 +1505,7 @@ class _BenchRun:
             ),
             rounds_during=work.rounds_during,
             rounds_kept=work.rounds_kept,
+            final_iou=class_iou(work.label_map.array, work.truth, len(self.schema)),
         )
         self.result.images.append(out)
         return out
@@ -1287,6 +1522,20 @@ class _BenchRun:
             _iou(pred, self.dataset.truths[p.stem], n, confusion)
         self.result.final_miou, self.result.final_iou = _miou(confusion)
         self.result.eval_images = len(eval_paths)
+
+
+def class_iou(labels: np.ndarray, truth: np.ndarray, n: int) -> list[float | None]:
+    """Per class ``0..n-1``, the IoU of ``labels`` with ``truth`` over the pixels the
+    truth does not void (an unlabelled pixel is in no class: it counts against the
+    class of its truth); ``None`` for a class in neither."""
+    valid = truth != IGNORE
+    t = truth[valid].astype(np.int64)
+    lab = labels[valid].astype(np.int64)
+    inter = np.bincount(t[t == lab], minlength=n)[:n]
+    in_truth = np.bincount(t, minlength=n)[:n]
+    in_labels = np.bincount(lab[lab < n], minlength=n)[:n]
+    union = in_truth + in_labels - inter
+    return [round(float(i / u), 4) if u > 0 else None for i, u in zip(inter, union)]
 
 
 def _copied_proposal(robot: RobotResult) -> bool:
@@ -1336,6 +1585,10 @@ def saving_factors(runs: list[RunResult]) -> dict[str, Any]:
         out[key + "_bound"] = ratio_bound(bool(manual.capped(mine)), bool(other.capped(others)))
         if len(common) != len(manual.images) or len(common) != len(other.images):
             out[key + "_images"] = len(common)
+        planned = max((r.planned or 0) for r in (manual, other))
+        if planned and len(common) < planned:  # a run stopped: fewer images than meant
+            out[key + "_images"] = len(common)
+            out[key + "_images_planned"] = planned
         if not common:  # runs of different images (other data sets): nothing compares
             out[key + "_last_half"] = None
             out[key + "_last_half_bound"] = "exact"
@@ -1447,6 +1700,12 @@ def summary_lines(runs: list[RunResult]) -> list[str]:
             f"{miou:>10} {rounds:>13} {r.wall_seconds:7.0f}"
         )
     for r in runs:
+        if r.stopped:
+            lines.append(
+                f"{r.mode}: INCOMPLETE: {len(r.images)} of {r.planned} planned image(s) "
+                "labelled (the run was stopped); its figures cover those only"
+            )
+    for r in runs:
         stuck = set(r.stuck())
         at_budget = [n for n in r.capped() if n not in stuck]
         if at_budget:
@@ -1465,6 +1724,8 @@ def summary_lines(runs: list[RunResult]) -> list[str]:
         if key in factors:
             common = factors.get(key + "_images")
             over = "whole set" if common is None else f"the {common} image(s) both labelled"
+            if factors.get(key + "_images_planned"):
+                over += f" (of {factors[key + '_images_planned']} planned: a run was stopped)"
             half = factors.get(key + "_last_half_actions")
             of_half = (
                 f" ({half[0]} / {half[1]} actions per image, over the {mode} run's second-half "
@@ -1484,6 +1745,17 @@ def summary_lines(runs: list[RunResult]) -> list[str]:
             lines.append(
                 f"proposals ({r.mode}), second half: accuracy {mean:.3f} on average "
                 f"({low:.3f}-{high:.3f}) against the target {r.config.get('target', '?')}"
+            )
+    for r in runs:
+        ious = r.final_labels_iou()
+        if ious:
+            names = r.class_names if len(r.class_names) == len(ious) else []
+            parts = [
+                f"{names[c] if names else c} {'-' if v is None else f'{v:.2f}'}"
+                for c, v in enumerate(ious)
+            ]
+            lines.append(
+                f"final labels ({r.mode}), per class IoU (mean over images): " + ", ".join(parts)
             )
     for r in runs:
         if r.train_rounds_s:

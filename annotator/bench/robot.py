@@ -18,6 +18,7 @@ when it helps, then brush strokes that never cross a class border
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +39,13 @@ __all__ = [
 
 #: The first robot's only tool (``--tools brush``).
 BRUSH_ONLY = ("brush",)
+
+#: Told after every action: the actions so far (combined count) and the accuracy.
+Progress = Callable[[float, float], None]
+
+
+def _no_progress(actions: float, accuracy: float) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -96,20 +104,30 @@ def annotate(
     max_strokes: int = 300,
     max_radius: float = 25.0,
     tools: tuple[str, ...] = BRUSH_ONLY,
+    progress: Progress | None = None,
 ) -> RobotResult:
     """Label one image until ``target`` pixel accuracy or ``max_strokes`` actions.
 
     ``tools`` are names from :data:`annotator.bench.actions.TOOLS`; the brush alone is
     the first robot (accept the proposal if it helps, then strokes; the budget counts
-    strokes). With more tools the budget counts combined actions.
+    strokes). With more tools the budget counts combined actions. ``progress`` is told
+    the actions so far and the accuracy after every action (it throttles itself).
     """
+    tell = progress or _no_progress
     unknown = [t for t in tools if t not in TOOLS]
     if unknown:
         raise ValueError(f"unknown tool {unknown[0]!r}; choose from {', '.join(TOOLS)}")
     if tuple(tools) == BRUSH_ONLY:
-        return _annotate_brush(label_map, truth, proposal, target, max_strokes, max_radius)
+        return _annotate_brush(label_map, truth, proposal, target, max_strokes, max_radius, tell)
     return _annotate_tools(
-        label_map, truth, Scene(image, proposal), tuple(tools), target, max_strokes, max_radius
+        label_map,
+        truth,
+        Scene(image, proposal),
+        tuple(tools),
+        target,
+        max_strokes,
+        max_radius,
+        tell,
     )
 
 
@@ -120,6 +138,7 @@ def _annotate_brush(
     target: float,
     max_strokes: int,
     max_radius: float,
+    tell: Progress = _no_progress,
 ) -> RobotResult:
     """The first robot: accept the proposal if given and useful (one action), then
     correct with strokes until ``target`` or ``max_strokes``."""
@@ -141,6 +160,7 @@ def _annotate_brush(
         painted += _paint(label_map, stroke)
         strokes += 1
         accuracy = pixel_accuracy(label_map.array, truth)
+        tell(WEIGHTS["strokes"] * strokes + WEIGHTS["clicks"] * int(accepted), accuracy)
     counts = {"brush": strokes} | ({"accept": 1} if accepted else {})
     return RobotResult(
         strokes,
@@ -162,6 +182,7 @@ def _annotate_tools(
     target: float,
     max_actions: int,
     max_radius: float,
+    tell: Progress = _no_progress,
 ) -> RobotResult:
     """The skilled robot: the most efficient gesture of any tool, step after step."""
     from annotator.bench.planner import choose
@@ -185,6 +206,12 @@ def _annotate_tools(
         vertices += action.cost.vertices
         used[action.tool] += 1
         accuracy = pixel_accuracy(label_map.array, truth)
+        tell(
+            WEIGHTS["strokes"] * strokes
+            + WEIGHTS["clicks"] * clicks
+            + WEIGHTS["vertices"] * vertices,
+            accuracy,
+        )
     return RobotResult(
         strokes,
         used["accept"] > 0,

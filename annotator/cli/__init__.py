@@ -5,9 +5,12 @@ handlers import heavy libraries (torch, Qt) only when they run, so ``annotator -
 stays fast. User errors print one line on stderr and exit 1 (75 when the project is busy:
 another process holds its lock; ``--wait SECONDS`` waits for it); a bug prints one line,
 writes the traceback to a crash log and exits 70 - never a traceback on the terminal.
-Ctrl+C exits 130; SIGTERM (a batch system's time limit, ``kill``) stops a command as
-Ctrl+C does and exits 143. Under ``torchrun`` each message is said once: by rank 0, or by the
-helper rank that alone met the failure.
+Ctrl+C exits 130; SIGTERM (a batch system's time limit, ``kill``) and SIGHUP (a closed
+terminal or ssh session) stop a command as Ctrl+C does and exit 143 and 129. With
+``--json`` a command prints one JSON value on stdout, also when it fails (an object with
+its ``error`` and ``exit_code``; see :mod:`annotator.cli.json_output`). Under
+``torchrun`` each message is said once: by rank 0, or by the helper rank that alone met
+the failure.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from annotator import __version__
-from annotator.cli import interrupts
-from annotator.cli.options import CommandParser, wait_seconds
+from annotator.cli import interrupts, json_output, options
+from annotator.cli.options import CommandParser, Parser, wait_seconds
 from annotator.cli.progress import end_open_line
 from annotator.core import torchrun
 from annotator.core.errors import AnnotatorError, InterruptedAfterPublish, SaidElsewhere
@@ -39,11 +42,12 @@ COMMAND_MODULES: tuple[str, ...] = ("project_cmds", "ml_cmds", "format_cmds", "b
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 70
 EXIT_BUSY = 75  # EX_TEMPFAIL: another process holds the project's lock; try again later
-EXIT_INTERRUPTED = interrupts.EXIT_INTERRUPTED  # 143 instead after a SIGTERM
+EXIT_INTERRUPTED = interrupts.EXIT_INTERRUPTED  # 143 after a SIGTERM, 129 after a SIGHUP
+EXIT_USAGE = 2  # argparse's: the command line itself was refused
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="annotator",
         description="Per-pixel ground truth for semantic segmentation, with a network (a "
         "small FCN by default) that learns while you label. Without a command, opens the GUI.",
@@ -104,6 +108,8 @@ def _crash_log(exc: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    json_output.reset()
     if torchrun.is_helper_rank():  # the same command line in every process: rank 0
         with (  # prints its usage, --help or error
             open(os.devnull, "w") as null,
@@ -112,7 +118,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             args = parser.parse_args(argv)
     else:
-        args = parser.parse_args(argv)
+        options.refusal = None
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # refused (a bad option value...): --json still says so
+            command = _command_parser(parser, argv)  # (one that has --json)
+            if exc.code not in (0, None) and command is not None and json_output.asked(argv):
+                failure = json_output.Failure(options.refusal or "bad arguments", EXIT_USAGE)
+                _print_failure(command.get_default("json_failure"), failure)
+            raise
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -130,72 +144,127 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"annotator: error: {refusal}", file=sys.stderr)
         return EXIT_USER_ERROR
     interrupts.reset()
+    global _said, _published
+    _said, _published = None, None
     wait_for_locks(args.wait, _waiting)
     try:
         code = _run(handler, args)
     finally:
         wait_for_locks(0)
-    return interrupts.exit_code() if code == EXIT_INTERRUPTED else code
+    code = interrupts.exit_code() if code == EXIT_INTERRUPTED else code
+    if (
+        code != 0
+        and getattr(args, "json", False)
+        and not json_output.printed()
+        and not torchrun.is_helper_rank()
+    ):
+        stopped = code == EXIT_INTERRUPTED or interrupts.terminated()
+        said = _said or (f"interrupted{interrupts.by()}" if stopped else f"exit code {code}")
+        failure = json_output.Failure(said, code, interrupted=stopped, published=_published)
+        _print_failure(getattr(args, "json_failure", None), failure)
+    return code
+
+
+#: The line ``_run`` said about how the command ended (without ``annotator: error: ``),
+#: and the version a round had published when it was interrupted (for ``--json``).
+_said: str | None = None
+_published: int | None = None
+
+
+def _say(message: str, prefix: str = "annotator: error: ") -> None:
+    """Say how the command ended, in one line on stderr (as best it can: a closed
+    terminal does not change the exit code)."""
+    global _said
+    _said = message
+    with contextlib.suppress(OSError, ValueError):
+        print(f"{prefix}{message}", file=sys.stderr)
+
+
+def _print_failure(make: json_output.FailureObject | None, failure: json_output.Failure) -> None:
+    """``--json``: the object a command prints when it fails before it printed its own."""
+    with contextlib.suppress(OSError, ValueError):
+        json_output.print_json((make or json_output.failure_object)(failure))
+
+
+def _command_parser(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Parser | None:
+    """The parser of the command that ``argv`` names, if it has ``--json`` (else None)."""
+    commands = next(
+        (a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {}
+    )
+    for arg in argv:
+        if arg == "--":
+            break
+        if arg in commands:
+            command = commands[arg]
+            return command if "--json" in command._option_string_actions else None
+    return None
 
 
 def _run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """The command's exit code; its errors said in one line."""
+    global _said, _published
     try:
-        if args.command in (None, "gui"):  # the app saves on SIGTERM, its own way
+        if args.command in (None, "gui"):  # the app saves on SIGTERM and SIGHUP, its own way
             return _call(handler, args)
-        with interrupts.sigterm_interrupts():
+        with interrupts.stop_signals_interrupt():
             return _call(handler, args)
     except SaidElsewhere as exc:  # another process of the torchrun group printed why
+        _said = str(exc) or "another process of the torchrun group stopped; its message says why"
         return EXIT_INTERRUPTED if exc.interrupted else EXIT_USER_ERROR
     except ProjectLocked as exc:  # busy, not wrong: the same command works later
-        print(f"annotator: error: {_from_process(str(exc))}", file=sys.stderr)
+        _say(_from_process(str(exc)))
         return EXIT_BUSY
     except AnnotatorError as exc:
-        print(f"annotator: error: {_from_process(str(exc))}", file=sys.stderr)
+        _say(_from_process(str(exc)))
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:
+        if isinstance(exc, InterruptedAfterPublish):
+            _published = exc.version
         if not torchrun.is_helper_rank():  # Ctrl+C reaches every process: rank 0 says it
             said = (
                 str(exc)
-                if isinstance(exc, InterruptedAfterPublish | interrupts.Terminated)
-                else "interrupted by SIGTERM"
-                if interrupts.terminated()
-                else "interrupted"
+                if isinstance(exc, interrupts.Terminated)
+                else f"{exc}{interrupts.by()}"
+                if isinstance(exc, InterruptedAfterPublish)
+                else f"interrupted{interrupts.by()}"
             )
-            print(f"annotator: {said}", file=sys.stderr)
+            _say(said, "annotator: ")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        return 0
+        # the reader went away (| head); after SIGTERM or SIGHUP (a closed terminal) the
+        # command stopped all the same
+        return EXIT_INTERRUPTED if interrupts.terminated() else 0
     except MemoryError:
-        print(
-            "annotator: error: out of memory; close other programs or work on fewer or "
-            "smaller images",
-            file=sys.stderr,
-        )
+        _say("out of memory; close other programs or work on fewer or smaller images")
         return EXIT_USER_ERROR
     except OSError as exc:
+        if exc.errno in _GONE_ERRNOS and interrupts.terminated():  # the terminal closed
+            return EXIT_INTERRUPTED  # (SIGHUP) while the command said how it stopped
         if exc.errno not in _USER_ERRNOS:
             return _internal(args, exc)
         where = f"{exc.filename}: " if exc.filename else ""
         why = exc.strerror or str(exc)
         if exc.errno == errno.ENOSPC:  # "No space left on device" is not how people say it
             why = f"the disk is full ({why})"
-        print(f"annotator: error: {where}{why}", file=sys.stderr)
+        _say(f"{where}{why}")
         return EXIT_USER_ERROR
     except Exception as exc:
         if _disk_full(exc):  # SQLite says so in its own words
-            print(f"annotator: error: the disk is full ({exc})", file=sys.stderr)
+            _say(f"the disk is full ({exc})")
             return EXIT_USER_ERROR
         if _peer_gone(exc):
             if not torchrun.is_helper_rank():  # (the process that stopped said why)
-                print(
-                    "annotator: error: another process of the torchrun group stopped; its "
-                    "message above says why, unless it was killed (out of memory, kill -9): "
-                    "then torchrun's report below names its exit code",
-                    file=sys.stderr,
+                _say(
+                    "another process of the torchrun group stopped; its message above "
+                    "says why, unless it was killed (out of memory, kill -9): then "
+                    "torchrun's report below names its exit code"
                 )
             return EXIT_USER_ERROR
         return _internal(args, exc)
+
+
+#: How a write to a terminal that has gone fails (a closed ssh session: EPIPE).
+_GONE_ERRNOS = frozenset({errno.EIO, errno.EPIPE})
 
 
 def _call(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
@@ -278,9 +347,8 @@ def _internal(args: argparse.Namespace, exc: Exception) -> int:
     if args.debug:
         raise exc
     where = _crash_log(exc)
-    print(
-        f"annotator: internal error: {type(exc).__name__}: {exc} (details in {where}; "
-        "rerun with --debug to see them)",
-        file=sys.stderr,
+    _say(
+        f"{type(exc).__name__}: {exc} (details in {where}; rerun with --debug to see them)",
+        "annotator: internal error: ",
     )
     return EXIT_INTERNAL

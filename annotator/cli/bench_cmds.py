@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,22 +24,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
         help="measure labelling effort with a simulated annotator (docs/simulated-annotator.md)",
-        description="DATASET holds images/ and masks/ or labels/ (class-id PNGs or TIFFs, "
-        "255 = void; RGB masks whose channels are equal are grey), a mask named as its "
+        description="DATASET holds images/ and masks/ or labels/ (any letter case, image/ "
+        "mask/ label/ too; class-id PNGs or TIFFs, 255 = void, masks of only 0 and 255 read "
+        "as two classes; RGB masks whose channels are equal are grey), a mask named as its "
         "image or with an ending such as _mask, _label or _L. A TIFF stack (images/vol.tif) "
         "is one image per slice, named vol_z000.tif... as `annotator add` names them, "
         "labelled by a label stack of the same name (masks/vol.tif, page i = slice i) or "
         "by masks named vol_z000.png...; colour-coded masks need --classes with a table "
-        "of colours. Runs each --mode in turn and compares them.",
+        "of colours. Runs each --mode in turn and compares them. Within an image a progress "
+        "line comes every 30 s; bench.json says whether each run is complete and, per "
+        "class, the IoU of the final labels.",
     )
     p.add_argument("dataset", type=Path, metavar="DATASET")
     p.add_argument(
         "--classes",
         type=Path,
         metavar="FILE",
-        help="class names, one per line, in id order; or a class table with colours (CVAT "
-        "labelmap.txt, CamVid label_colors.txt or class_dict.csv) to read colour-coded "
-        "masks by colour, as `annotator import --format masks` does",
+        help="class names, one per line, in id order; or id lines ('1 cytoplasm', '1: x', "
+        "'1,x'; ids from 1 read 0 as void; a '255 void' line is the void value); or a class "
+        "table with colours (CVAT labelmap.txt, CamVid label_colors.txt or class_dict.csv) "
+        "to read colour-coded masks by colour, as `annotator import --format masks` does",
     )
     p.add_argument(
         "--mode",
@@ -131,8 +136,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--overwrite",
         action="store_true",
         help="replace the results of an earlier run of the same mode and strategy in --out "
-        "(bench-MODE-STRATEGY.json and projects/MODE-STRATEGY/), which are otherwise refused; "
-        "other runs' results there stay either way",
+        "(bench-MODE-STRATEGY.json and projects/MODE-STRATEGY/), which are otherwise refused: "
+        "they are removed, with bench.json and bench.png, before the run starts; other runs' "
+        "results there stay either way (with a warning)",
     )
     p.set_defaults(handler=cmd_bench)
 
@@ -214,11 +220,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     dataset = load_dataset(args.dataset, args.classes)
     ours = {f"bench-{c.mode}-{c.strategy}.json" for c in configs}
+    mine = [*sorted(ours), *(f"projects/{c.mode}-{c.strategy}" for c in configs)]
     earlier = sorted(p.name for p in args.out.glob("bench-*-*.json") if p.name not in ours)
     if earlier:  # bench-combine over the folder would mix them with this run's
         print(
             f"annotator: warning: {args.out} holds results of an earlier run "
-            f"({', '.join(earlier)}); they stay, and `bench-combine` over this folder would "
+            f"({', '.join(earlier)}); they stay (bench.json and bench.png will be this "
+            "run's), and `bench-combine` over this folder would "
             "compare them with this run's: give a new --out to keep runs apart",
             file=sys.stderr,
         )
@@ -240,12 +248,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         # Refused now, not after an hour of manual labelling.
         check_model_file(args.init_model, dataset.class_names)
+    # What this run writes goes now, not as each file is rewritten: a run stopped part-way
+    # leaves none of an earlier run's files beside its own (bench.png, another mode's
+    # JSON) for bench-combine or a reader to take as this run's.
+    for name in (
+        [*mine, "bench.json", "bench.png"] if args.overwrite else ["bench.json", "bench.png"]
+    ):
+        _remove(args.out / name)
     _seed_everything(args.seed)
+    invocation = uuid.uuid4().hex[:12]
     runs: list[RunResult] = []
     for config in configs:
         workdir = args.out / "projects" / f"{config.mode}-{config.strategy}"
-        if workdir.exists():
-            shutil.rmtree(workdir)
+        _remove(workdir)
         done: list[RunResult] = list(runs)
 
         def checkpoint(partial: RunResult, done: list[RunResult] = done) -> None:
@@ -258,6 +273,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 workdir,
                 report=lambda s: print(s, file=sys.stderr),
                 checkpoint=checkpoint,
+                invocation=invocation,
             )
         )
     json_path, plot_path = write_outputs(runs, args.out)
@@ -273,6 +289,7 @@ def cmd_bench_combine(args: argparse.Namespace) -> int:
 
     _check_out(args.out)
     runs = []
+    sources: list[Path] = []
     for path in args.runs:
         try:
             data = json.loads(Path(path).read_text())
@@ -290,9 +307,11 @@ def cmd_bench_combine(args: argparse.Namespace) -> int:
         for i, entry in enumerate(found):
             try:
                 runs.append(run_from_dict(entry))
+                sources.append(Path(path))
             except AnnotatorError as exc:
                 where = f"{path}, run {i + 1}" if len(found) > 1 else str(path)
                 raise AnnotatorError(f"{where}: {exc}") from exc
+    _warn_mixed(runs, sources)
     runs = join_parts(runs)
     if args.first is not None:
         if args.first < 1:
@@ -314,6 +333,40 @@ def cmd_bench_combine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn_mixed(runs: list[RunResult], sources: list[Path]) -> None:
+    """Warn, naming them, when the runs come from more than one invocation of
+    ``annotator bench`` (a file an earlier run left in a folder is easily taken along);
+    louder when they labelled different datasets. Parts of one manual run are joined
+    from separate invocations by design: they count once."""
+    made: dict[str, list[str]] = {}
+    datasets = set()
+    for run, path in zip(runs, sources, strict=True):
+        if not run.invocation:
+            continue  # a file of an older version: not known
+        when = f", started {run.started}" if run.started else ""
+        made.setdefault(run.invocation, []).append(f"{run.mode}/{run.strategy} ({path}{when})")
+        if run.dataset:
+            datasets.add(run.dataset)
+    kinds = {(r.mode, r.strategy) for r in runs if r.invocation}
+    if len(made) < 2 or len(kinds) < 2:
+        return
+    which = "; ".join(", ".join(v) for v in made.values())
+    other = f"of different datasets ({', '.join(sorted(datasets))}) " if len(datasets) > 1 else ""
+    print(
+        f"annotator: warning: comparing runs {other}made by {len(made)} separate invocations "
+        f"of annotator bench: {which}; check that they are the runs you mean to compare",
+        file=sys.stderr,
+    )
+
+
+def _remove(path: Path) -> None:
+    """Remove a result file or folder of an earlier run, if there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
 def _keep_first(run: RunResult, k: int) -> None:
     """Cut a run to its first ``k`` images, with the figures that belong to them: the
     rounds trained while and after labelling them, their time; the final mIoU is the
@@ -325,6 +378,8 @@ def _keep_first(run: RunResult, k: int) -> None:
     run.train_rounds_s = run.train_rounds_s[:rounds]
     run.wall_seconds = sum(r.robot_seconds + r.train_seconds for r in run.images)
     run.final_miou, run.final_iou, run.eval_images = None, None, 0
+    if run.planned is not None:  # the first k of a run (stopped or not) is what was meant
+        run.planned, run.complete = k, len(run.images) >= k
     run.notes.append(
         f"combined over the first {k} images of the run (its final mIoU, of the whole run's "
         "model, left out)"

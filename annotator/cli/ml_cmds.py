@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import signal
@@ -19,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from annotator.cli import interrupts
+from annotator.cli.json_output import Failure, print_json
 from annotator.cli.options import seed
 from annotator.cli.progress import ProgressLine
 from annotator.core import torchrun
@@ -99,9 +100,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--json",
         action="store_true",
         help="print one JSON object at the end: the version published (or null, and why), "
-        "steps, loss and validation metrics (progress stays on stderr)",
+        "steps, loss and validation metrics, the exit code, and the error when the round "
+        "failed or did not start (progress and messages stay on stderr)",
     )
-    p.set_defaults(handler=cmd_train)
+    p.set_defaults(handler=cmd_train, json_failure=_round_failure_json)
 
     p = sub.add_parser("predict", help="write the active model's proposals")
     p.add_argument("project", type=Path)
@@ -275,7 +277,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Event) -> int:
     """The round ``cmd_train`` asked for, and what it says about it; a ``cancel`` (Ctrl+C)
     set however late exits 130, saying whether the round had published its version."""
-    from annotator.cli import EXIT_INTERRUPTED
+    from annotator.cli import EXIT_INTERRUPTED, EXIT_USER_ERROR
     from annotator.core.errors import Cancelled, ImageReadError
     from annotator.ml.train import TrainProgress
     from annotator.services.training import train_headless
@@ -300,9 +302,9 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
     except Cancelled as exc:  # Ctrl+C while the labels were read
         line.finish()
         if main:
-            said = f"{exc}{_by()}; the model version is unchanged"
+            said = f"{exc}{interrupts.by()}; the model version is unchanged"
             if args.json:
-                print(json.dumps(_round_json(None, cancel, said), indent=2))
+                print_json(_round_json(None, True, said, said, interrupts.exit_code()))
             print(f"annotator: {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except ImageReadError as exc:
@@ -316,44 +318,65 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
     line.finish()
     if outcome.result.status == "cancelled":  # Ctrl+C: what was asked for, not an error
         if outcome.main_process:
-            said = outcome.result.message.replace("cancelled", f"cancelled{_by()}", 1)
+            said = "training " + outcome.result.message.replace(
+                "cancelled", f"cancelled{interrupts.by()}", 1
+            )
             if args.json:
-                print(json.dumps(_round_json(outcome, cancel, f"training {said}"), indent=2))
-            print(f"annotator: training {said}", file=sys.stderr)
+                print_json(_round_json(outcome, True, said, said, interrupts.exit_code()))
+            print(f"annotator: {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if args.json and outcome.main_process:
-        print(json.dumps(_round_json(outcome, cancel), indent=2))
+        stopped = cancel.is_set()  # (what the object says is what the exit code says)
+        failed = (
+            None
+            if outcome.model is not None or stopped
+            else f"training round not published: {outcome.result.message}"
+        )
+        error = _late_stop(outcome) if stopped else failed
+        code = interrupts.exit_code() if stopped else EXIT_USER_ERROR if failed else 0
+        print_json(_round_json(outcome, stopped, None, error, code))
         for note in outcome.notes:
             print(f"note: {note} (`annotator train --from-scratch`)", file=sys.stderr)
         for warning in outcome.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        if outcome.model is None and not cancel.is_set():  # said in the JSON, and here
-            raise AnnotatorError(f"training round not published: {outcome.result.message}")
-    elif not cancel.is_set() and outcome.main_process:
+        if failed is not None:  # said in the JSON, and here
+            raise AnnotatorError(failed)
+        if stopped:
+            print(f"annotator: {error}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        return 0
+    if not cancel.is_set() and outcome.main_process:
         _print_round(outcome)
     if cancel.is_set():  # Ctrl+C came too late to stop the round (or while it was said)
         if outcome.main_process:
-            said = (
-                f"training cancelled{_by()}: the model version is unchanged"
-                if outcome.model is None
-                else f"{InterruptedAfterPublish(outcome.model.version)}{_by()}"
-            )
-            print(f"annotator: {said}", file=sys.stderr)
+            print(f"annotator: {_late_stop(outcome)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 
 
+def _late_stop(outcome: TrainOutcome) -> str:
+    """What a Ctrl+C (or SIGTERM, SIGHUP) that came too late to stop the round says."""
+    if outcome.model is None:
+        return f"training cancelled{interrupts.by()}: the model version is unchanged"
+    return f"{InterruptedAfterPublish(outcome.model.version)}{interrupts.by()}"
+
+
 def _round_json(
-    outcome: TrainOutcome | None, cancel: threading.Event, reason: str | None = None
+    outcome: TrainOutcome | None,
+    interrupted: bool,
+    reason: str | None = None,
+    error: str | None = None,
+    exit_code: int = 0,
 ) -> dict[str, object]:
     """What ``train --json`` prints: one object, whether or not a version was published
-    (``published``: its number, or null and ``reason`` says why)."""
+    (``published``: its number, or null and ``reason`` says why), and with the command's
+    ``exit_code`` and, unless that is 0, the line said on stderr (``error``)."""
     result = None if outcome is None else outcome.result
     model = None if outcome is None else outcome.model
     if model is None and reason is None:
         reason = (
             "training cancelled: the model version is unchanged"
-            if cancel.is_set()
+            if interrupted
             else result.message
             if result is not None and result.message
             else "not published"
@@ -380,17 +403,22 @@ def _round_json(
         "loss": loss if loss is not None and math.isfinite(loss) else None,
         "metrics": metrics,
         "reason": None if model is not None else reason,
-        "interrupted": cancel.is_set(),
+        "interrupted": interrupted,
         "notes": [] if outcome is None else list(outcome.notes),
         "warnings": [] if outcome is None else list(outcome.warnings),
+        "error": error,
+        "exit_code": exit_code,
     }
 
 
-def _by() -> str:
-    """`` by SIGTERM`` when that stopped the round (a log then says why), else ``""``."""
-    from annotator.cli import interrupts
-
-    return " by SIGTERM" if interrupts.terminated() else ""
+def _round_failure_json(failure: Failure) -> dict[str, object]:
+    """What ``train --json`` prints when the round failed, or was interrupted, before it
+    printed its object (nothing labelled, the project locked, a bad option value...)."""
+    data = _round_json(None, failure.interrupted, failure.error, failure.error, failure.exit_code)
+    data["status"] = "cancelled" if failure.interrupted else "failed"
+    if failure.published is not None:  # stopped after the version was published
+        data.update(published=failure.published, reason=None)
+    return data
 
 
 def _missing_image(root: Path, exc: ImageReadError) -> str:
@@ -447,22 +475,24 @@ def _print_round(outcome: TrainOutcome) -> None:
 
 @contextlib.contextmanager
 def _sigint_cancels() -> Iterator[threading.Event]:
-    """Ctrl+C, or SIGTERM (a batch system's time limit, ``kill``), ends the round at its
-    next step (a second one interrupts at once)."""
-    from annotator.cli import interrupts
-
+    """Ctrl+C, SIGTERM (a batch system's time limit, ``kill``) or SIGHUP (a closed
+    terminal) ends the round at its next step (a second one interrupts at once, but for
+    a second SIGHUP: a closed terminal may send two)."""
     cancel = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield cancel
         return
 
     def on_signal(signum, frame):  # type: ignore[no-untyped-def]
+        if interrupts.repeated_hangup(signum):
+            return
         interrupts.note(signum)
         if cancel.is_set():
-            raise interrupts.Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+            raise interrupts.Terminated(signum) if signum != signal.SIGINT else KeyboardInterrupt
         cancel.set()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    signals = (signal.SIGINT, *interrupts.STOP_SIGNALS)
+    previous = {s: signal.signal(s, on_signal) for s in signals}
     try:
         yield cancel
     finally:
@@ -555,19 +585,16 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     for name, reason in found.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "strategy": found.strategy,
-                    "ordered_by": found.ordered_by,
-                    "active_version": found.active_version,
-                    "candidates": found.candidates,
-                    "scored_now": found.scored_now,
-                    "images": [vars(i) for i in found.images],
-                    "skipped": [{"name": n, "reason": r} for n, r in found.skipped],
-                },
-                indent=2,
-            )
+        print_json(
+            {
+                "strategy": found.strategy,
+                "ordered_by": found.ordered_by,
+                "active_version": found.active_version,
+                "candidates": found.candidates,
+                "scored_now": found.scored_now,
+                "images": [vars(i) for i in found.images],
+                "skipped": [{"name": n, "reason": r} for n, r in found.skipped],
+            }
         )
         return 2 if found.skipped else 0
     if not found.candidates:
@@ -684,7 +711,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         pooled_matters = versions.pooled_matters(project)
         project_choice = project.channel_choice()
     if args.json:
-        print(json.dumps([_model_json(m, active_v, m.version in stored) for m in models], indent=2))
+        print_json([_model_json(m, active_v, m.version in stored) for m in models])
         return 0
     if not models:
         print("no model versions yet: run `annotator train`")

@@ -5,9 +5,22 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import NoReturn
+
+#: What the last parser to refuse the command line said (for ``--json``'s object).
+refusal: str | None = None
 
 
-class CommandParser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """A parser that remembers what it refused, for the object ``--json`` prints then."""
+
+    def error(self, message: str) -> NoReturn:
+        global refusal
+        refusal = message
+        super().error(message)
+
+
+class CommandParser(Parser):
     """The parser of one sub-command (``annotator train``...): an argument it does not
     know (``--stepz 3``) is refused with this command's usage, exit code 2.
 

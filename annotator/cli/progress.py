@@ -40,8 +40,8 @@ class ProgressLine:
         ``train``, ``validate``, ``write``); a new one is shown at once, as is the end."""
         try:
             self._show(done, total, message, eta, phase)
-        except (BrokenPipeError, ValueError):  # the reader went away (| head): the work
-            self.stream = _Nowhere()  # goes on; a progress line is no reason to stop it
+        except (OSError, ValueError):  # the reader went away (| head, a closed
+            self.stream = _Nowhere()  # terminal): the work goes on without its progress
 
     def _show(
         self, done: int, total: int, message: str, eta_s: float | None | str, phase: str | None
@@ -96,7 +96,7 @@ class ProgressLine:
             try:
                 self.stream.write("\n")
                 self.stream.flush()
-            except (BrokenPipeError, ValueError):
+            except (OSError, ValueError):
                 self.stream = _Nowhere()
 
 

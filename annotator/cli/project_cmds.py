@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from annotator.cli.json_output import print_json
 from annotator.cli.progress import ProgressLine
 from annotator.core.card import CardMetrics
 from annotator.core.errors import AnnotatorError
@@ -352,7 +352,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         images = [_image_json(project, r) for r in project.images()] if args.images else []
     if args.json:
         # ("images" is the count already: the list is "image_list")
-        print(json.dumps({**summary, "image_list": images} if args.images else summary, indent=2))
+        print_json({**summary, "image_list": images} if args.images else summary)
         return 0
     print(f"project  {summary['project']}")
     counts = summary["status"]
@@ -455,7 +455,7 @@ def cmd_classes(args: argparse.Namespace) -> int:
             print(result.summary())
         classes = project.schema.classes
     if args.json:
-        print(json.dumps([{"id": c.id, "name": c.name, "color": c.color} for c in classes]))
+        print_json([{"id": c.id, "name": c.name, "color": c.color} for c in classes], indent=None)
         return 0
     if not changes:
         for c in classes:

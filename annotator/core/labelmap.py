@@ -911,6 +911,8 @@ def _near_region(
     np.not_equal(labels, labels[r, c], out=flood[1:-1, 1:-1].view(bool))  # 1: another label
     flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (2 << 8)
     picture = np.ascontiguousarray(image)
+    if not picture.flags.writeable:  # (OpenCV refuses a read-only argument it may write)
+        picture = picture.copy()
 
     def near(y: int, x: int) -> bool:
         v = np.atleast_1d(picture[y, x])

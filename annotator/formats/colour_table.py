@@ -9,8 +9,13 @@ same colours stored as a palette PNG by an optimiser). The table says what eithe
   ``label``), optionally ``r,g,b`` columns and an id column (``pixel value``, ``idx``,
   ``id``): CamVid ``class_dict.csv``, Roboflow ``_classes.csv``, ADE20K
   ``objectInfo150.csv`` (its ``;``-separated synonyms: the first is the name).
+- An id list: every line ``<id> <name>`` (a space, tab, ``:``, ``,``, ``=`` or `` - `` between,
+  ``0 cytoplasm``, ``0\tcytoplasm``, ``0: cytoplasm``, ``0,cytoplasm``), in any order,
+  under an optional header line of column words (``id name``, ``index class``). A
+  ``255 void`` (or ``ignore``) line names the void value, not a class.
 - Anything else: one class name per line, line i = id i (comments and blank lines not
-  counted).
+  counted); a first line that is a lone column word (``name``, ``class``...) is a
+  header, not a class.
 
 Comments (a comment never becomes a class: every later id would shift by one). In a
 table, a line beginning with ``#`` is a class when it has the table's full structure,
@@ -63,6 +68,14 @@ UNKNOWN = -4
 _NAME_COLUMNS = ("name", "class", "class_name", "classname", "label", "label_name")
 _ID_COLUMNS = ("pixel value", "pixel_value", "idx", "id", "class_id", "index", "value")
 _RGB_COLUMNS = (("r", "g", "b"), ("red", "green", "blue"))
+#: An id list's line: ``<id>``, a space, tab, ``:``, ``,``, ``=`` or `` - ``, the name.
+_ID_NAME = re.compile(r"^(\d+)\s*[:,=]\s*(\S.*)$|^(\d+)(?:\s+-)?\s+(\S.*)$")
+#: Words of a header line above an id list or a plain list (``id name``, ``name``).
+_HEADER_WORDS = frozenset(_NAME_COLUMNS + _ID_COLUMNS + ("names", "classes", "labels", "ids"))
+#: The names an id list gives its void value (``255 void``): read as void, not a class.
+VOID_ID_NAMES = ("void", "ignore", "ignored", "__ignore__", "ignore_index", "dontcare")
+#: The value an id list's void line may name (the masks' void, 255).
+VOID_ID = 255
 _LABELMAP = re.compile(r"^([^:]*):\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*(:.*)?$")
 _CAMVID = re.compile(r"^(\d+)[ \t]+(\d+)[ \t]+(\d+)[ \t]+(\S.*)$")
 _NAME_RGB = re.compile(r"^([^,]+),\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*$")
@@ -86,6 +99,8 @@ class ClassTable:
     names: tuple[str, ...]
     ids: tuple[int, ...]
     colours: tuple[RGB, ...] | None = None
+    #: Values the file names void (an id list's ``255 void`` line): no class.
+    void_ids: tuple[int, ...] = ()
 
     @property
     def zero_is_void(self) -> bool:
@@ -95,7 +110,9 @@ class ClassTable:
     def without_leading_ignore(self) -> ClassTable:
         """labelme's ``labels.txt`` lists ``__ignore__`` first (id -1, written 255)."""
         if self.colours is None and self.names[:1] == ("__ignore__",):
-            return ClassTable(self.path, self.kind, self.names[1:], self.ids[:-1])
+            return ClassTable(
+                self.path, self.kind, self.names[1:], self.ids[:-1], void_ids=self.void_ids
+            )
         return self
 
 
@@ -125,11 +142,54 @@ def read_class_table(path: Path) -> ClassTable:
         table = _colour_lines(
             path, lines, _NAME_RGB, _NAME_RGB_PART, "name,r,g,b list", "name,r,g,b"
         )
+    elif (ids := _id_list(path, lines)) is not None:
+        table = ids
     else:  # a plain list: every line a name but comments ('#' then a space)
         names = tuple(line for _, line in lines if not COMMENT_LIKE.match(line))
+        if len(names) > 1 and _is_header(names[0]):  # 'name' above the names: no class
+            names = names[1:]
         table = ClassTable(Path(path), "class list", names, tuple(range(len(names))))
     _check_unique(table)
     return table
+
+
+def _is_header(line: str) -> bool:
+    """Whether ``line`` is a header of column words (``name``, ``id name``, ``id,name``)."""
+    words = [w for w in re.split(r"[\s,:;=]+", line.strip().lower()) if w]
+    return bool(words) and all(w in _HEADER_WORDS for w in words)
+
+
+def _id_list(path: Path, lines: list[tuple[int, str]]) -> ClassTable | None:
+    """The id list in ``lines`` (see the module), or ``None`` when a line is not
+    ``<id> <name>`` (a plain list). Comments ('#' then a space) and a first header line
+    are skipped; a ``255 void`` line gives the void value; an id listed twice is
+    refused."""
+    data = [(n, line) for n, line in lines if not COMMENT_LIKE.match(line)]
+    if data and _is_header(data[0][1]):
+        data = data[1:]
+    pairs: list[tuple[int, str, int]] = []
+    for n, line in data:
+        m = _ID_NAME.match(line)
+        if m is None:
+            return None
+        value, name = (m.group(1), m.group(2)) if m.group(1) is not None else m.group(3, 4)
+        pairs.append((int(value), name.strip(), n))
+    if not pairs:
+        return None
+    seen: dict[int, int] = {}
+    for value, _, n in pairs:
+        if value in seen:
+            raise FormatError(f"{path}: id {value} is listed twice (lines {seen[value]} and {n})")
+        seen[value] = n
+    void = tuple(v for v, name, _ in pairs if v == VOID_ID and name_key(name) in VOID_ID_NAMES)
+    kept = sorted((v, name) for v, name, _ in pairs if v not in void)
+    return ClassTable(
+        Path(path),
+        "id list",
+        tuple(name for _, name in kept),
+        tuple(v for v, _ in kept),
+        void_ids=void,
+    )
 
 
 def _hash_line_refused(path: Path, n: int, what: str, fix: str) -> FormatError:
@@ -383,6 +443,8 @@ class Labelling:
                 self._by_colour[key] = AMBIGUOUS if key in self._by_colour else index
         if table.zero_is_void and 0 not in self._by_id:
             self._by_id[0] = VOID
+        for value in table.void_ids:  # an id list's '255 void' line
+            self._by_id.setdefault(value, VOID)
         for colour in void_colours if table.colours is not None else ():
             self._by_colour.setdefault(int(_keys(np.array(colour, np.uint8))), VOID)
         self.names = tuple(names)

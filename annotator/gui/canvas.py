@@ -294,6 +294,7 @@ class LabelCanvas(QGraphicsView):
         self._value = 0
         self._radius = 8.0
         self._protected: int | None = None
+        self._protection_text = ""
         self._cleanup_area = 64
         self.smart: SmartSupport | None = None
         self._fill_tolerance: Tolerance | None = None
@@ -332,6 +333,10 @@ class LabelCanvas(QGraphicsView):
     @property
     def protected_value(self) -> int | None:
         return self._protected
+
+    @property
+    def protection_text(self) -> str:
+        return self._protection_text
 
     @property
     def cleanup_area(self) -> int:
@@ -386,9 +391,11 @@ class LabelCanvas(QGraphicsView):
             self._update_brush_cursor()
             self.brush_radius_changed.emit(radius)
 
-    def set_protected_value(self, value: int | None) -> None:
-        """Protected painting: edits change only pixels of this label (None: any)."""
+    def set_protected_value(self, value: int | None, text: str = "") -> None:
+        """Protected painting: edits change only pixels of this label (None: any);
+        ``text``: the choice in words, for the status bar."""
         self._protected = value
+        self._protection_text = text if value is not None else ""
 
     def set_cleanup_area(self, pixels: int) -> None:
         """Largest hole or speck (pixels) the clean-up tool removes."""

@@ -925,7 +925,7 @@ class MainWindow(QMainWindow):
         return layers.proposal if layers.image_id == image_id else None
 
     def _protection_changed(self) -> None:
-        self.canvas.set_protected_value(self.protection.value())
+        self.canvas.set_protected_value(self.protection.value(), self.protection.describe())
         self.protect_label.setText(self.protection.describe())
         self.loop.view_changed()
 

@@ -43,7 +43,7 @@ from annotator.core.smart import (
     superpixel_tiles,
     tile_superpixels,
 )
-from annotator.gui.tools import LassoTool, Tool, ToolContext, protection
+from annotator.gui.tools import LassoTool, Reach, Tool, ToolContext, protection, unchanged_text
 from annotator.services.jobs import CoalescingQueue, Dispatcher
 
 
@@ -256,12 +256,15 @@ class _DragTool(Tool):
 
     def __init__(self) -> None:
         self._last: Point | None = None
+        self._reach = Reach()  # how far the gesture went (to say why it changed nothing)
 
     def _begin(self, ctx: ToolContext, p: Point) -> None:
         doc = ctx.document
         assert doc is not None
         doc.begin_stroke()
         self._last = p
+        self._reach = Reach()
+        self._reach.add([p], ctx.brush_radius)
         self._paint(ctx, [p])
 
     def _paint(self, ctx: ToolContext, points: list[Point]) -> None:
@@ -273,6 +276,7 @@ class _DragTool(Tool):
     def move(self, ctx: ToolContext, p: Point) -> None:
         if self._last is None:
             return
+        self._reach.add([p], ctx.brush_radius)
         self._paint(ctx, [self._last, p])
         self._last = p
 
@@ -408,6 +412,16 @@ class SuperpixelTool(_DragTool):
             self._value,
             only_over=protection(ctx, self._value),
         )
+
+    def _changed_nothing(self, ctx: ToolContext) -> None:
+        doc = ctx.document
+        if doc is None or self._segments is None:
+            return
+        outside = self._reach.outside(doc.label_map.shape)
+        said = unchanged_text(ctx, self._value, protection(ctx, self._value), outside=outside)
+        if not outside and not self._segments.complete:
+            said += ", or their superpixels were not computed yet"
+        ctx.say(said)
 
     def _reset(self) -> None:
         self._segments = None

@@ -21,6 +21,10 @@ Lasso      L         drag a freehand outline; release fills it
 The right button erases with every one of them (brush, fill, polygon and lasso set their
 pixels to unlabelled): a polygon erases when its first vertex was a right click. Esc
 aborts a stroke in progress (its pixels are restored) or cancels an outline.
+
+A gesture that changes no pixel records no undo step, and the status bar says why
+(:func:`unchanged_text`), from what the gesture knows: the "Paint over" choice, the
+class it wrote, how far it reached (never a scan of the labels).
 """
 
 from __future__ import annotations
@@ -49,6 +53,12 @@ class ToolContext(Protocol):
     @property
     def protected_value(self) -> int | None:
         """Protected painting: the one label edits may overwrite (None: any)."""
+        ...
+
+    @property
+    def protection_text(self) -> str:
+        """The "Paint over" choice in words ("Only unlabelled pixels", "Only over
+        “cell”"; "" when painting is not protected)."""
         ...
 
     @property
@@ -85,6 +95,59 @@ def protection(ctx: ToolContext, value: int) -> int | None:
     if doc is not None and value == keep == doc.label_map.unlabelled:
         return None
     return keep
+
+
+def unchanged_text(
+    ctx: ToolContext,
+    value: int,
+    only_over: int | None,
+    *,
+    outside: bool = False,
+    click: bool = False,
+) -> str:
+    """Why a gesture that wrote ``value`` (only over pixels labelled ``only_over``, when
+    that is not None) changed no pixel, in one line for the status bar. ``outside``: it
+    reached no pixel of the image; ``click``: a fill's click (its region).
+
+    Inside the image, a gesture that protection did not restrict changed nothing because
+    every pixel it covered had ``value`` already; one restricted to another label,
+    because none of them had that label."""
+    doc = ctx.document
+    if outside:
+        return f"Nothing changed: the {'click' if click else 'gesture'} was outside the image"
+    if only_over is not None:
+        choice = ctx.protection_text or (
+            "Only unlabelled pixels"
+            if doc is not None and only_over == doc.label_map.unlabelled
+            else "Only over one class"
+        )
+        said = f"{choice[:1].lower()}{choice[1:]}"
+        if only_over == value:  # only pixels of the class painted may change: none does
+            said += ", the class painted"
+        return f"Nothing changed: Paint over is set to {said} (X switches it off)"
+    these = "the region clicked" if click else "these pixels"
+    if doc is not None and value == doc.label_map.unlabelled:
+        return f"Nothing changed: {these} {'is' if click else 'are'} unlabelled already"
+    return f"Nothing changed: {these} already {'has' if click else 'have'} that class"
+
+
+class Reach:
+    """How far a gesture reached: the box of its points widened by the brush's radius,
+    kept as it goes (a few comparisons per mouse move; no pixels read)."""
+
+    def __init__(self) -> None:
+        self.x0 = self.y0 = float("inf")
+        self.x1 = self.y1 = float("-inf")
+
+    def add(self, points: Sequence[Point], radius: float = 0.0) -> None:
+        for x, y in points:
+            self.x0, self.x1 = min(self.x0, x - radius), max(self.x1, x + radius)
+            self.y0, self.y1 = min(self.y0, y - radius), max(self.y1, y + radius)
+
+    def outside(self, shape: tuple[int, int]) -> bool:
+        """Whether it stayed off the image of ``shape`` (pixel ``i`` spans i-0.5..i+0.5)."""
+        h, w = shape
+        return self.x1 < -0.5 or self.y1 < -0.5 or self.x0 > w - 0.5 or self.y0 > h - 0.5
 
 
 class Tool:
@@ -151,6 +214,7 @@ class BrushTool(Tool):
     def __init__(self) -> None:
         self._last: Point | None = None
         self._value = 0
+        self._reach = Reach()
 
     def _value_for(self, ctx: ToolContext, erase: bool) -> int:
         doc = ctx.document
@@ -164,6 +228,7 @@ class BrushTool(Tool):
         self._value = self._value_for(ctx, erase)
         doc.begin_stroke()
         self._last = p
+        self._reach = Reach()
         self._paint(ctx, [p])
 
     def move(self, ctx: ToolContext, p: Point) -> None:
@@ -175,17 +240,24 @@ class BrushTool(Tool):
     def _paint(self, ctx: ToolContext, points: list[Point]) -> None:
         doc = ctx.document
         assert doc is not None
+        self._reach.add(points, ctx.brush_radius)
         doc.paint_stroke(
             points, ctx.brush_radius, self._value, only_over=protection(ctx, self._value)
         )
 
     def release(self, ctx: ToolContext, p: Point) -> None:
-        self.finish(ctx)
+        doc, held = ctx.document, self._last is not None
+        if not self.finish(ctx) and held and doc is not None:  # no undo step: say why
+            outside = self._reach.outside(doc.label_map.shape)
+            ctx.say(unchanged_text(ctx, self._value, protection(ctx, self._value), outside=outside))
 
-    def finish(self, ctx: ToolContext) -> None:
+    def finish(self, ctx: ToolContext) -> bool:  # type: ignore[override]
+        """End the stroke as one undo step; whether it changed any pixel."""
+        changed = False
         if self._last is not None and ctx.document is not None:
-            ctx.document.commit_stroke()
+            changed = ctx.document.commit_stroke()
         self._last = None
+        return changed
 
     def cancel(self, ctx: ToolContext) -> None:
         if self._last is not None and ctx.document is not None:
@@ -217,22 +289,23 @@ class FillTool(Tool):
             return
         value = doc.label_map.unlabelled if erase else ctx.current_value
         tolerance = ctx.fill_tolerance
+        only_over = protection(ctx, value)
         box = doc.fill(
-            p[0],
-            p[1],
-            value,
-            tolerance=tolerance,
-            only_over=protection(ctx, value),
-            sample=FILL_SAMPLE,
+            p[0], p[1], value, tolerance=tolerance, only_over=only_over, sample=FILL_SAMPLE
         )
-        if tolerance is None:
-            return
-        if box is None and _no_value(doc.image, p):
+        if box is None and tolerance is not None and _no_value(doc.image, p):
             ctx.say(
                 "Fill to edges filled nothing: the pixel clicked has no value (NaN or "
                 "infinite); click another pixel."
             )
-        elif box is not None and box.height * box.width <= FEW_PIXELS:
+        elif box is None:  # the label clicked (one pixel read) says why
+            r, c = round(p[1]), round(p[0])
+            h, w = doc.label_map.shape
+            outside = not (0 <= r < h and 0 <= c < w)
+            if not outside and int(doc.label_map.array[r, c]) == value:
+                only_over = None  # the region has the class already, protected or not
+            ctx.say(unchanged_text(ctx, value, only_over, outside=outside, click=True))
+        elif tolerance is not None and box.height * box.width <= FEW_PIXELS:
             ctx.say(few_filled_text(doc.value_range, tolerance))
 
 
@@ -341,7 +414,8 @@ class PolygonTool(Tool):
         if doc is None or len(points) < 3:
             return
         value = doc.label_map.unlabelled if self._erase else ctx.current_value
-        doc.polygon(points, value, only_over=protection(ctx, value))
+        if doc.polygon(points, value, only_over=protection(ctx, value)) is None:
+            _said_unchanged(ctx, points, value)
 
     def cancel(self, ctx: ToolContext) -> None:
         self.points = []
@@ -405,7 +479,8 @@ class LassoTool(Tool):
         if doc is None or len(points) < 3:
             return
         value = doc.label_map.unlabelled if self._erase else ctx.current_value
-        doc.lasso(points, value, only_over=protection(ctx, value))
+        if doc.lasso(points, value, only_over=protection(ctx, value)) is None:
+            _said_unchanged(ctx, points, value)
 
     def cancel(self, ctx: ToolContext) -> None:
         self.points, self._active = [], False
@@ -414,6 +489,16 @@ class LassoTool(Tool):
     @property
     def busy(self) -> bool:
         return self._active
+
+
+def _said_unchanged(ctx: ToolContext, outline: Sequence[Point], value: int) -> None:
+    """An outline (polygon, lasso) filled with ``value`` changed nothing: say why."""
+    doc = ctx.document
+    assert doc is not None
+    reach = Reach()
+    reach.add(outline)
+    outside = reach.outside(doc.label_map.shape)
+    ctx.say(unchanged_text(ctx, value, protection(ctx, value), outside=outside))
 
 
 def all_tools() -> list[Tool]:

@@ -2,7 +2,12 @@
 
 WAL mode lets a CLI process read while the GUI writes. Every change runs inside one
 transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), so a crash leaves the last committed
-state. The connection is shared by the GUI thread and the I/O workers, guarded by a lock.
+state. The writing connection is shared by the GUI thread and the I/O workers, guarded by
+a lock held for a whole transaction, its commit (a synced write) included. Reads go
+through read-only connections of their own (ADR 0031), so that a read (the GUI's N) never
+waits for another thread's transaction: each query sees the state of the last commit, as
+it did when it waited for the lock, never a transaction half done; a thread reads its own
+transaction's changes through the writing connection.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from annotator.core.errors import ProjectError
@@ -73,7 +78,8 @@ REQUIRED_TABLES = frozenset({"meta", "classes", "settings", "images", "models"})
 #: one of SQLite's rare exclusive moments.
 BUSY_TIMEOUT_S = 30.0
 #: A write waits in steps of this many ms, the connection's lock released between them,
-#: so the other threads of this process (the GUI's reads) are not held up meanwhile.
+#: so the other threads of this process can write meanwhile (reads never wait for that
+#: lock: they have connections of their own).
 _BUSY_STEP_MS = 50
 
 
@@ -134,6 +140,18 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _reading_connection(path: Path) -> sqlite3.Connection:
+    """A connection beside the writing one that only reads (SQLite refuses it any write:
+    ``query_only``); in WAL mode its reads never wait for the other's transactions."""
+    conn = _connect(path)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def _open_reading(path: Path) -> sqlite3.Connection | None:
     """A connection that only reads, for a reader where :func:`_connect` failed; None if
     SQLite cannot make one either.
@@ -176,6 +194,9 @@ class Database:
         if not create and path.stat().st_size == 0:  # SQLite would make it a new, empty one
             raise ProjectError(f"{path}: the project database is empty (damaged)")
         self._create = create
+        #: Reads get connections of their own (``_reading``) where the database opened as
+        #: usual; one opened read-only (a full or read-only disk) is read through its one.
+        self._separate_reads = True
         try:
             self._conn = _connect(path)
         except sqlite3.DatabaseError as exc:
@@ -183,6 +204,7 @@ class Database:
             if reading is not None:
                 log.info("%s: opened read-only (%s)", path, _one_line(exc))
                 self._conn = reading
+                self._separate_reads = False
             elif not os.access(path.parent, os.W_OK) or not os.access(path, os.W_OK):
                 raise ProjectError(  # SQLite's "unable to open database file" says nothing
                     f"{path}: cannot open the project database: its folder or file is "
@@ -195,6 +217,17 @@ class Database:
                     f"({_trouble(exc, path) or _one_line(exc)})"
                 ) from None
         self._lock = threading.RLock()
+        #: The thread inside a write transaction (it holds ``_lock``): its reads go through
+        #: the writing connection, the only one that sees its changes before the commit.
+        self._writing: int | None = None
+        #: The reading connections not in use, every one made, how many are in use, and
+        #: whether the database is closing (no new one is made), under ``_readers_lock``.
+        self._readers_lock = threading.Condition()
+        self._idle: list[sqlite3.Connection] = []
+        self._made: list[sqlite3.Connection] = []
+        self._in_use = 0
+        self._closing = False
+        self._trace: Callable[[str], object] | None = None
         try:
             self._migrate(path)
         except sqlite3.DatabaseError as exc:
@@ -257,6 +290,8 @@ class Database:
         use the connection meanwhile; then a :class:`ProjectError` says the database is
         locked. A full disk and a read-only database are refused in one line too."""
         self._begin(BUSY_TIMEOUT_S if timeout is None else timeout)
+        outer = self._writing  # (a transaction inside its own: SQLite refuses the BEGIN)
+        self._writing = threading.get_ident()
         try:
             try:
                 yield self._conn
@@ -272,6 +307,7 @@ class Database:
                 self._conn.execute("ROLLBACK")
             raise refusal from None
         finally:
+            self._writing = outer
             self._lock.release()
 
     def _begin(self, timeout: float) -> None:
@@ -315,10 +351,11 @@ class Database:
         )
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        """Run a read-only query and return all rows."""
-        with self._lock:
+        """Run a read-only query and return all rows: the state of the last commit (or,
+        inside a transaction of this thread, with its changes so far)."""
+        with self._reading() as conn:
             try:
-                return self._conn.execute(sql, params).fetchall()
+                return conn.execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:  # a damaged or tampered file, not a bug
                 if why := _trouble(exc, self.path):
                     raise ProjectError(f"{self.path}: cannot read the database ({why})") from None
@@ -326,6 +363,67 @@ class Database:
                     f"{self.path}: the project database is damaged ({_one_line(exc)})"
                 ) from None
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection to read with: one of the reading connections, not in use by
+        another thread (made when none is free); the writing one, under its lock, for a
+        thread inside its own transaction, a database opened read-only, or one closing."""
+        conn: sqlite3.Connection | None = None
+        if self._separate_reads and self._writing != threading.get_ident():
+            conn = self._take_reader()
+        if conn is None:
+            with self._lock:
+                yield self._conn
+            return
+        try:
+            yield conn
+        finally:
+            with self._readers_lock:
+                self._idle.append(conn)
+                self._in_use -= 1
+                self._readers_lock.notify_all()
+
+    def _take_reader(self) -> sqlite3.Connection | None:
+        with self._readers_lock:
+            if self._closing:
+                return None
+            self._in_use += 1
+            if self._idle:
+                return self._idle.pop()
+        try:
+            conn = _reading_connection(self.path)
+        except sqlite3.DatabaseError as exc:  # (the writing one reads as before)
+            log.info("%s: no connection of its own to read with (%s)", self.path, _one_line(exc))
+            conn = None
+        with self._readers_lock:
+            if conn is None or self._closing:
+                self._in_use -= 1
+                self._readers_lock.notify_all()
+                if conn is not None:
+                    conn.close()
+                return None
+            self._made.append(conn)
+            if self._trace is not None:
+                conn.set_trace_callback(self._trace)
+        return conn
+
+    def set_trace(self, callback: Callable[[str], object] | None) -> None:
+        """Pass every statement any connection of this database runs to ``callback``
+        (None: stop); for tests and debugging."""
+        with self._readers_lock:
+            self._trace = callback
+            for conn in (self._conn, *self._made):
+                conn.set_trace_callback(callback)
+
     def close(self) -> None:
+        """Close the reading connections, once the reads running have ended, then the
+        writing one: the last connection, it folds SQLite's log into the database."""
+        with self._readers_lock:
+            self._closing = True
+            while self._in_use:
+                self._readers_lock.wait()
+            readers, self._made, self._idle = self._made, [], []
+        for conn in readers:
+            conn.close()
         with self._lock:
             self._conn.close()

@@ -99,7 +99,14 @@ def _normalise_channels(path: Path, array: np.ndarray) -> np.ndarray:
         raise ImageReadError(path, f"unsupported pixel type {array.dtype}")
     if array.size == 0:
         raise ImageReadError(path, "image has no pixels")
-    return keep_source(array, np.ascontiguousarray(array))  # (nodata: the file's type kept)
+    # A picture is writeable like any array the app makes: Pillow's (JPEG, BMP, an LZW
+    # TIFF without imagecodecs) are read-only views, which OpenCV refuses as an argument
+    # it may write to (the fill's floodFill), and code that edits a copy in place would
+    # fail on them only for some formats.
+    out = np.ascontiguousarray(array)
+    if not out.flags.writeable:
+        out = out.copy()
+    return keep_source(array, out)  # (nodata: the file's type kept)
 
 
 class _TiffDamage(logging.Handler):

@@ -423,15 +423,15 @@ def test_the_report_gives_the_second_half_proposals_accuracy_that_the_cost_follo
 
 
 def test_a_class_no_mask_holds_is_warned_of(tmp_path):
-    """Binary masks kept as 0/255 with a two-class list: 255 is void, so the run measured
-    nothing, in silence."""
+    """Masks kept as 0/255 with a three-class list: 255 is void, so the run measured
+    nothing, in silence. (With a two-class list 255 is class 1, as without a list.)"""
     root = _dataset(tmp_path / "ds", n=2, size=32)
     for mask in (root / "masks").iterdir():
         m = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED)
         cv2.imwrite(str(mask), np.where(m == 1, 255, m).astype(np.uint8))
+    (root / "classes.txt").write_text("background\ncell\nnucleus\n")
     ds = load_dataset(root, root / "classes.txt")
     assert any("measures nothing" in w for w in ds.warnings)
-    (root / "classes.txt").write_text("background\ncell\nnucleus\n")
     root2 = _dataset(tmp_path / "ds2", n=2, size=32)
     (root2 / "classes.txt").write_text("background\ncell\nnucleus\nvesicle\n")
     ds2 = load_dataset(root2, root2 / "classes.txt")
@@ -473,9 +473,10 @@ def test_runs_of_different_images_give_no_second_half_ratio():
     assert "(6.0 / 2.0 actions per image" in "\n".join(summary_lines([manual, assisted]))
 
 
-def test_a_class_table_of_other_ids_is_refused_not_shifted(tmp_path):
+def test_a_class_table_of_other_ids_is_read_by_id_not_shifted(tmp_path):
     """An ADE20K objectInfo150.csv gives ids from 1; read as a plain list its names were
-    the ids 0.., so every class was the next one's."""
+    the ids 0.., so every class was the next one's. It is read by id (0 void), as the
+    masks import reads it."""
     from annotator.bench.effort import load_dataset
 
     (tmp_path / "images").mkdir()
@@ -484,8 +485,10 @@ def test_a_class_table_of_other_ids_is_refused_not_shifted(tmp_path):
     cv2.imwrite(str(tmp_path / "masks/a.png"), np.ones((8, 8), np.uint8))
     table = tmp_path / "objectInfo150.csv"
     table.write_text("Idx,Ratio,Train,Val,Name\n1,0.1,1,1,wall\n2,0.1,1,1,building\n")
-    with pytest.raises(AnnotatorError, match="takes a plain class list"):
-        load_dataset(tmp_path, table)
+    by_id = load_dataset(tmp_path, table)
+    assert by_id.class_names == ("wall", "building")
+    assert (by_id.truths["a"] == 0).all()  # value 1: wall, the class listed as 1
+    assert "1 -> wall" in by_id.note
     plain = tmp_path / "classes.txt"
     plain.write_text("wall\nbuilding\n")
     assert load_dataset(tmp_path, plain).class_names == ("wall", "building")

@@ -116,6 +116,106 @@ def test_accept_region_outside_the_proposal_or_on_an_accepted_region_says_so(win
     assert window.document.history.undo_count == 1
 
 
+# --- a gesture that changed no pixel says why -----------------------------------------------
+UNLABELLED_ONLY = "Nothing changed: Paint over is set to only unlabelled pixels (X switches it off)"
+SAME_CLASS = "Nothing changed: these pixels already have that class"
+
+
+def labelled_everywhere(window, value: int = 0):
+    window.document.label_map.array[:] = value
+    window.statusBar().clearMessage()
+
+
+def test_a_brush_stroke_that_changes_nothing_says_why(window):
+    """It recorded no undo step and said nothing: the user could not tell why."""
+    labelled_everywhere(window, 0)  # background everywhere
+    key(window, Qt.Key.Key_B)
+    key(window, Qt.Key.Key_2)  # cell
+    set_protection(window, U)  # only unlabelled pixels: there are none
+    drag(window.canvas, [(10, 10), (20, 12), (30, 14)])
+    assert said(window) == UNLABELLED_ONLY
+    assert nothing_pushed(window)
+    set_protection(window, 1)  # only over cell: no pixel is cell either
+    drag(window.canvas, [(10, 10), (20, 10)])
+    assert said(window) == (
+        "Nothing changed: Paint over is set to only over “cell”, the class painted "
+        "(X switches it off)"
+    )
+    set_protection(window, None)
+    key(window, Qt.Key.Key_1)  # background over background
+    drag(window.canvas, [(10, 10), (20, 10)])
+    assert said(window) == SAME_CLASS
+    assert nothing_pushed(window)
+    drag(window.canvas, [(SIZE + 12, 10), (SIZE + 20, 30)])  # beside the image
+    assert said(window) == "Nothing changed: the gesture was outside the image"
+    assert nothing_pushed(window)
+
+
+def test_the_eraser_over_unlabelled_pixels_says_so(window):
+    labelled_everywhere(window, U)
+    key(window, Qt.Key.Key_E)
+    drag(window.canvas, [(10, 10), (20, 10)])
+    assert said(window) == "Nothing changed: these pixels are unlabelled already"
+    assert nothing_pushed(window)
+
+
+def test_a_stroke_that_changes_pixels_says_nothing_of_the_kind(window):
+    labelled_everywhere(window, 0)
+    key(window, Qt.Key.Key_B)
+    key(window, Qt.Key.Key_2)
+    set_protection(window, 0)  # only over background: every pixel
+    drag(window.canvas, [(10, 10), (20, 10)])
+    assert window.document.history.undo_count == 1
+    assert not said(window).startswith("Nothing changed")
+    # the first part changed nothing, the rest did: one step, and not said
+    window.document.label_map.array[:, :30] = 2
+    drag(window.canvas, [(10, 40), (50, 40)])
+    assert window.document.history.undo_count == 2
+    assert not said(window).startswith("Nothing changed")
+
+
+def test_fill_polygon_and_lasso_that_change_nothing_say_why(window):
+    labelled_everywhere(window, 0)
+    key(window, Qt.Key.Key_2)  # cell
+    set_protection(window, U)
+    key(window, Qt.Key.Key_F)
+    click(window.canvas, 30, 30)
+    assert said(window) == UNLABELLED_ONLY
+    set_protection(window, None)
+    key(window, Qt.Key.Key_1)  # background over the background region
+    click(window.canvas, 30, 30)
+    assert said(window) == "Nothing changed: the region clicked already has that class"
+    click(window.canvas, SIZE + 12, 30)
+    assert said(window) == "Nothing changed: the click was outside the image"
+    key(window, Qt.Key.Key_2)
+    set_protection(window, U)
+    key(window, Qt.Key.Key_P)
+    for p in ((5, 5), (25, 5), (25, 25)):
+        click(window.canvas, *p)
+    key(window, Qt.Key.Key_Return)
+    assert said(window) == UNLABELLED_ONLY
+    window.statusBar().clearMessage()
+    key(window, Qt.Key.Key_L)
+    drag(window.canvas, [(5, 5), (25, 5), (25, 25), (5, 25)])
+    assert said(window) == UNLABELLED_ONLY
+    assert nothing_pushed(window)
+
+
+def test_a_superpixel_stroke_that_changes_nothing_says_why(window, qtbot):
+    key(window, Qt.Key.Key_S)
+    smart = window.canvas.smart
+    click(window.canvas, 30, 30)  # starts computing them
+    assert smart.wait_idle(30)
+    image_id = window.document.image_id
+    qtbot.waitUntil(lambda: smart._segments[image_id].complete, timeout=5000)
+    labelled_everywhere(window, 0)
+    key(window, Qt.Key.Key_2)
+    set_protection(window, U)
+    click(window.canvas, 30, 30)
+    assert said(window) == UNLABELLED_ONLY
+    assert nothing_pushed(window)
+
+
 # --- the image list follows the edit at once --------------------------------------------------
 def listed(window) -> str:
     return window.image_list.current_text() or ""

@@ -54,6 +54,7 @@ def test_train_json_says_why_nothing_was_published(root, capsys, monkeypatch):
     assert data["published"] is None and data["interrupted"] is True
     assert data["reason"] == "training cancelled: the model version is unchanged"
     assert err.strip().splitlines()[-1] == f"annotator: {data['reason']}"
+    assert (data["exit_code"], data["error"]) == (130, data["reason"])
 
 
 def test_train_without_json_prints_what_it_printed(root, capsys):
@@ -86,3 +87,98 @@ def test_status_images_lists_every_image_for_a_script(root, capsys, tmp_path):
     assert [r.split()[0] for r in table] == [str(r.id) for r in records]
     assert table[0].split()[1:3] == ["done", "import"]
     assert table[-1].endswith(f"{records[-1].name}  (picture missing)")
+
+
+def _failed(root, capsys, *argv):
+    """Exit code, the one object on stdout, and the lines on stderr of ``train --json``."""
+    code = main(["train", str(root), *TINY_TRAIN, "--json", *argv])
+    out, err = capsys.readouterr()
+    return code, json.loads(out), err.strip().splitlines()
+
+
+def _round_keys(root, capsys):
+    assert main(["train", str(root), *TINY_TRAIN, "--json"]) == 0
+    return set(json.loads(capsys.readouterr().out))
+
+
+def test_train_json_says_why_a_round_that_did_not_start_failed(tmp_path, capsys):
+    """A round refused before it started (nothing labelled) printed nothing on stdout: a
+    script parsing it got an empty string."""
+    make_cells_project(tmp_path / "bare", n_labelled=0).close()
+    code, data, err = _failed(tmp_path / "bare", capsys)
+    assert code == 1
+    assert err == [f"annotator: error: {data['error']}"]  # the human line stays on stderr
+    assert data["error"].startswith("no labelled images")
+    assert (data["status"], data["published"], data["exit_code"]) == ("failed", None, 1)
+    assert data["reason"] == data["error"] and data["interrupted"] is False
+    make_cells_project(tmp_path / "project").close()
+    assert set(data) == _round_keys(tmp_path / "project", capsys)  # the shape of success
+
+
+def test_train_json_on_a_busy_project_says_so_with_exit_code_75(root, capsys, monkeypatch):
+    from annotator.storage import lock as lock_module
+    from annotator.storage.lock import ProjectLock
+
+    monkeypatch.setattr(lock_module.sys, "argv", ["/usr/bin/annotator", "train", "P"])
+    other = ProjectLock._take(root.resolve())  # held as another process holds it
+    try:
+        code, data, err = _failed(root, capsys)
+    finally:
+        os.close(other._fd)
+    assert code == 75 and data["exit_code"] == 75 and data["status"] == "failed"
+    assert "open in another process" in data["error"] and len(err) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "said"),
+    [
+        (["--steps", "0"], 1, "--steps must be at least 1"),  # refused by the command
+        (["--seed", "-1"], 2, "argument --seed: -1 is not in 0..4294967295"),  # by argparse
+        (["--stepz", "3"], 2, "unrecognized arguments: --stepz 3 (did you mean --steps?)"),
+    ],
+)
+def test_train_json_says_a_bad_option_value(root, capsys, argv, code, said):
+    if code == 2:  # argparse ends the process itself (SystemExit), after its usage
+        with pytest.raises(SystemExit) as exc:
+            main(["train", str(root), "--json", *argv])
+        out, err = capsys.readouterr()
+        assert exc.value.code == 2
+        data = json.loads(out)
+        assert err.strip().splitlines()[-1] == f"annotator train: error: {said}"
+    else:
+        got, data, err = _failed(root, capsys, *argv)
+        assert got == code and err == [f"annotator: error: {said}"]
+    assert (data["error"], data["exit_code"], data["status"]) == (said, code, "failed")
+    assert data["published"] is None and data["reason"] == said
+
+
+@pytest.mark.parametrize("published", [None, 3])
+def test_train_json_says_an_interrupt_that_ended_the_command_at_once(
+    root, capsys, monkeypatch, published
+):
+    """A second Ctrl+C (or SIGTERM) ends the round at once: it printed no object."""
+    import annotator.services.training as training
+    from annotator.core.errors import InterruptedAfterPublish
+
+    def train(*_args, **_kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # the round's cancel
+        raise KeyboardInterrupt if published is None else InterruptedAfterPublish(published)
+
+    monkeypatch.setattr(training, "train_headless", train)
+    code, data, err = _failed(root, capsys)
+    assert code == 143 and data["exit_code"] == 143
+    assert data["status"] == "cancelled" and data["interrupted"] is True
+    assert err == [f"annotator: {data['error']}"]
+    if published is None:
+        assert data["error"] == "interrupted by SIGTERM" == data["reason"]
+        assert data["published"] is None
+    else:
+        assert data["error"] == "interrupted after model v3 was published by SIGTERM"
+        assert (data["published"], data["reason"]) == (3, None)
+
+
+def test_train_json_says_the_exit_code_of_a_round_that_ended(root, capsys):
+    """Published: exit code 0 and no error; the keys are those of every other case."""
+    assert main(["train", str(root), *TINY_TRAIN, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["exit_code"], data["error"], data["published"]) == (0, None, 1)

@@ -11,6 +11,7 @@ reads no other record.
 from __future__ import annotations
 
 import random
+import threading
 
 import cv2
 import numpy as np
@@ -141,16 +142,55 @@ def test_n_reads_one_record_of_the_images(scored):
         records = scored.images()
         scored.set_scores({r.id: 0.1 * (i % 7) for i, r in enumerate(records)})
         service.show_image(records[5].id)
-        conn = scored._db._conn
-        conn.set_trace_callback(statements.append)
+        scored._db.set_trace(statements.append)
         try:
             for strategy in STRATEGIES:
                 service.settings = ModelSettings(strategy=strategy)
                 assert service.suggest().record is not None
         finally:
-            conn.set_trace_callback(None)
+            scored._db.set_trace(None)
     finally:
         service.shutdown(10)
     whole_rows = [s for s in statements if "SELECT * FROM images" in s]
     assert len(whole_rows) == 3, statements  # one per N: the record of the image picked
     assert all("WHERE id = " in s for s in whole_rows), whole_rows
+
+
+def test_n_does_not_wait_for_the_workers_score_commit(scored):
+    """The proposal worker records each score it makes in a transaction whose commit (a
+    synced write) took 0.3-0.6 s during a round, the shared connection's lock held
+    throughout: N, reading through that connection on the window's thread, waited for
+    it (0.45-0.7 s). It now reads through a connection of its own (ADR 0031)."""
+    service = _paused_service(scored)
+    records = scored.images()
+    scored.set_scores({r.id: 0.1 for r in records})
+    service.settings = ModelSettings(strategy=SCORED_STRATEGY)
+    first = service.suggest().record
+    assert first is not None
+    began, go_on, ended = threading.Event(), threading.Event(), threading.Event()
+    suggested: list = []
+
+    def worker_commit() -> None:  # the worker's write, its commit held up
+        with scored._db.transaction() as conn:
+            conn.execute("UPDATE images SET score = 0.9 WHERE id = ?", (records[-1].id,))
+            began.set()
+            go_on.wait(30)
+
+    def press_n() -> None:
+        try:
+            suggested.append(service.suggest().record)
+        finally:
+            ended.set()
+
+    writer = threading.Thread(target=worker_commit)
+    writer.start()
+    try:
+        assert began.wait(30)
+        threading.Thread(target=press_n, daemon=True).start()
+        assert ended.wait(10), "N waited for the worker's transaction"
+        assert suggested == [first]  # the last commit's scores: not the one being written
+    finally:
+        go_on.set()
+        writer.join(30)
+        service.shutdown(10)
+    assert scored.image(records[-1].id).score == 0.9
