@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 import pytest
+from modelhelpers import wait_until
+from test_model_service import SIZE, TINY, scribbled_project
 
 from annotator.core.labelmap import LabelMap
 from annotator.core.status import ImageStatus
@@ -15,7 +17,6 @@ from annotator.services import model_service
 from annotator.services.jobs import call_directly
 from annotator.services.model_service import ModelListener, ModelService
 from annotator.services.training_rounds import RoundOutcome
-from tests.services.test_model_service import SIZE, TINY, scribbled_project
 
 KEEP = dataclasses.replace(TINY, keep_training=True)
 SLOW_KEEP = dataclasses.replace(KEEP, steps=None, seconds=120.0)
@@ -49,15 +50,6 @@ class Rounds:
     def wait_ended(self, n: int, timeout: float = 60) -> bool:
         with self._cv:
             return self._cv.wait_for(lambda: len(self.ended) >= n, timeout)
-
-
-def wait_for(condition, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 @pytest.fixture
@@ -118,7 +110,7 @@ def test_a_round_asked_for_stops_the_kept_round_at_once(project):
         service.set_settings(SLOW_KEEP)
         service.labels_changed()  # resumes keeping on: the last round ended while it was off
         # (once the proposals of the newest version have ended)
-        assert wait_for(lambda: service.training) and rounds.progress.wait(60)
+        assert wait_until(lambda: service.training) and rounds.progress.wait(60)
         n = len(rounds.ended)
         started = rounds.started
         # ... when the user marks an image done: it gives way, unpublished, and the round
@@ -127,7 +119,7 @@ def test_a_round_asked_for_stops_the_kept_round_at_once(project):
         assert rounds.wait_ended(n + 1, timeout=30)
         gave_way = rounds.ended[n]
         assert gave_way.status == "cancelled" and "gave way" in gave_way.message
-        assert wait_for(lambda: rounds.started == started + 1)  # the asked-for round
+        assert wait_until(lambda: rounds.started == started + 1)  # the asked-for round
         service.update_settings(keep_training=False)
         service.cancel_training()
     finally:
@@ -145,7 +137,7 @@ def test_keeping_on_rests_when_nobody_labels_and_the_next_edit_resumes_it(projec
         assert len(rounds.ended) == 1 and not service.training  # rested: no edit since
         monkeypatch.setattr(model_service, "KEEP_TRAINING_IDLE_S", 3600.0)
         service.labels_changed()  # the user is back: a round on the done images
-        assert wait_for(lambda: rounds.started == 2)
+        assert wait_until(lambda: rounds.started == 2)
         service.update_settings(keep_training=False)
         assert service.wait_training(60)
     finally:
