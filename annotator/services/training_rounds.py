@@ -212,6 +212,7 @@ class TrainingRounds:
         # (a second click while the round stops must not forget the first one's drop)
         self._dropped = self._dropped or (self._follow_up is not None and self._runner.busy)
         self._follow_up = None
+        self._giving_way = False  # (the user's cancel, not a round asked for: said so)
         self._runner.cancel()
 
     def _cancelled_message(self) -> str:

@@ -221,3 +221,26 @@ def test_a_kept_round_starts_once_the_new_version_has_ranked_the_images(project,
         between = events[before:start]
         assert "finished" in between
         assert "ranked" in between[between.index("finished") :], events
+
+
+def test_cancelling_while_a_kept_round_gives_way_drops_the_round_asked_for(project):
+    rounds = Rounds()
+    service = ModelService(project, call_directly, rounds.listener(), SLOW_KEEP)
+    try:
+        service.labels_changed()
+        service.set_settings(TINY)  # a quick first round, then keeping on with 2 minutes
+        service.train_now()
+        assert rounds.wait_ended(1) and service.wait_training(60)
+        service.set_settings(SLOW_KEEP)
+        service.labels_changed()
+        assert wait_until(lambda: service.keeping_on) and rounds.progress.wait(60)
+        n = len(rounds.ended)
+        assert service.train_now() == "started"  # the kept round gives way...
+        service.cancel_training()  # ... and the user cancels before the new one starts
+        assert rounds.wait_ended(n + 1, timeout=30) and service.wait_training(60)
+        outcome = rounds.ended[n]
+        assert outcome.status == "cancelled"
+        assert "dropped" in outcome.message and "gave way" not in outcome.message
+        assert not service.training and len(rounds.ended) == n + 1
+    finally:
+        service.shutdown(10)
