@@ -43,6 +43,11 @@ TOOLS = (
 #: The tools that copy from the proposal: labels they wrote are the proposal's (the
 #: image's label source names it, as an accept in the app does).
 PROPOSAL_TOOLS = ("accept", "accept-region", "proposal-brush")
+#: A person's seconds per action (a brush stroke, a click, two polygon corners), for
+#: the rounds the app keeps training while an image is labelled (``annotator.bench.
+#: effort``): a low estimate, so the bench counts fewer such rounds than a person's
+#: pace would give them.
+SECONDS_PER_ACTION = 2.0
 
 
 @dataclass(frozen=True)

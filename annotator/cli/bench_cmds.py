@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from annotator.bench.actions import TOOLS
+    from annotator.bench.actions import SECONDS_PER_ACTION, TOOLS
 
     p = sub.add_parser(
         "bench",
@@ -98,6 +98,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="assisted: on the first image (begun with no model) press Train now after every "
         "N actions and go on from the new proposal; 0 = label it all by hand first (40)",
+    )
+    p.add_argument(
+        "--seconds-per-action",
+        type=float,
+        default=SECONDS_PER_ACTION,
+        metavar="S",
+        help="assisted: a person's seconds per action; the app keeps training on the done "
+        "images while an image is labelled, so the whole rounds that fit in its actions' "
+        "time run before it is marked done; 0 = the app's keep-training off "
+        f"({SECONDS_PER_ACTION:g})",
     )
     p.add_argument(
         "--init-model",
@@ -186,6 +196,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             seed=args.seed,
             frozen_after=args.frozen_after,
             train_now_every=args.train_now_every,
+            seconds_per_action=args.seconds_per_action,
             accepted_border=args.accepted_border,
             zoom=args.zoom,
             init_model=None if args.init_model is None else str(args.init_model),

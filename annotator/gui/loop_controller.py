@@ -246,6 +246,7 @@ class LoopController(QObject):
         p.strategy_changed.connect(lambda s: self._update_settings(strategy=s))
         p.budget_changed.connect(lambda s: self._update_settings(seconds=float(s)))
         p.train_on_done_changed.connect(lambda on: self._update_settings(train_on_done=on))
+        p.keep_training_changed.connect(lambda on: self._update_settings(keep_training=on))
         p.idle_retrain_changed.connect(self._set_idle)
 
     # --- project ------------------------------------------------------------------------------
@@ -268,7 +269,9 @@ class LoopController(QObject):
         self.service = ModelService(project, self._dispatch, listener, self.settings_override)
         self._names = tuple(project.schema.names)
         s = self.service.settings
-        self.panel.set_settings(s.strategy, s.seconds, s.train_on_done, s.idle_retrain_s)
+        self.panel.set_settings(
+            s.strategy, s.seconds, s.train_on_done, s.idle_retrain_s, s.keep_training
+        )
         self.idle_timer.setInterval(max(1, s.idle_retrain_s) * 1000)
         self._show_models()
         self.update_enabled()
@@ -768,7 +771,7 @@ class LoopController(QObject):
 
     def _round_started(self) -> None:
         self._close_box("training")  # an earlier round's failure is no longer the news
-        self.panel.round_started()
+        self.panel.round_started(self.service is not None and self.service.keeping_on)
         self.round_started.emit()
         self.update_enabled()
 

@@ -327,6 +327,7 @@ class ModelPanel(QWidget):
     strategy_changed = Signal(str)
     budget_changed = Signal(float)
     train_on_done_changed = Signal(bool)
+    keep_training_changed = Signal(bool)
     idle_retrain_changed = Signal(int)  # seconds, 0 = off
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -365,6 +366,15 @@ class ModelPanel(QWidget):
         self.budget_spin.setSuffix(" s")
         self.budget_spin.setValue(30)  # the setting's default, until a project says its own
         self.on_done_check = QCheckBox("Train when an image is marked done")
+        self._training_name = "Training"  # (what the running round's progress says)
+        self.keep_check = QCheckBox("Keep training while I label")
+        self.keep_check.setChecked(True)  # the setting's default
+        self.keep_check.setToolTip(
+            "When a round ends, another one trains on the images marked done while you\n"
+            "label (the image open is left out), so the next proposals are better. It\n"
+            "gives way at once to a round with new labels, and rests after 2 minutes\n"
+            "without an edit."
+        )
         self.idle_check = QCheckBox("Retrain when idle for")
         self.idle_spin = QSpinBox()
         self.idle_spin.setRange(5, 3600)
@@ -399,6 +409,7 @@ class ModelPanel(QWidget):
         layout.addLayout(rollback)
         layout.addLayout(form)
         layout.addWidget(self.on_done_check)
+        layout.addWidget(self.keep_check)
         layout.addLayout(idle)
         layout.addStretch(1)
 
@@ -410,6 +421,7 @@ class ModelPanel(QWidget):
         )
         self.budget_spin.valueChanged.connect(self.budget_changed)
         self.on_done_check.toggled.connect(self.train_on_done_changed)
+        self.keep_check.toggled.connect(self.keep_training_changed)
         self.idle_check.toggled.connect(self._idle_changed)
         self.idle_spin.valueChanged.connect(self._idle_changed)
 
@@ -425,13 +437,19 @@ class ModelPanel(QWidget):
 
     # --- display -------------------------------------------------------------------------------
     def set_settings(
-        self, strategy: str, seconds: float | None, train_on_done: bool, idle_s: int
+        self,
+        strategy: str,
+        seconds: float | None,
+        train_on_done: bool,
+        idle_s: int,
+        keep_training: bool = True,
     ) -> None:
         """Show stored settings without emitting change signals."""
         widgets = (
             self.strategy_combo,
             self.budget_spin,
             self.on_done_check,
+            self.keep_check,
             self.idle_check,
             self.idle_spin,
         )
@@ -441,6 +459,7 @@ class ModelPanel(QWidget):
         self.strategy_combo.setCurrentIndex(max(0, i))
         self.budget_spin.setValue(seconds or 30)
         self.on_done_check.setChecked(train_on_done)
+        self.keep_check.setChecked(keep_training)
         self.idle_check.setChecked(idle_s > 0)
         if idle_s > 0:
             self.idle_spin.setValue(idle_s)
@@ -521,9 +540,12 @@ class ModelPanel(QWidget):
         versions, series = iou_series(models, schema, renames)
         self.chart.set_data(versions, series, active.version if active else None)
 
-    def round_started(self) -> None:
+    def round_started(self, keeping_on: bool = False) -> None:
+        """A round started (``keeping_on``: one on the done images while the user labels)."""
         self.progress.setValue(0)
-        self.round_label.setText(f"Training round: {starting_text()}…")
+        self._training_name = "Training on the done images" if keeping_on else "Training"
+        name = "Training on the done images" if keeping_on else "Training round"
+        self.round_label.setText(f"{name}: {starting_text()}…")
         if not self._has_model:  # "No model yet: press Train now" is no longer the news
             self.version_label.setText(
                 "<b>Training the first model…</b> Its proposals appear when the round ends."
@@ -544,9 +566,11 @@ class ModelPanel(QWidget):
         the labelled images, scoring on the validation pixels, writing the version)."""
         self.progress.setValue(int(round(fraction * 1000)))
         if phase != "train" and detail:
-            self.round_label.setText(f"Training: {detail}…")
+            self.round_label.setText(f"{self._training_name}: {detail}…")
             return
-        self.round_label.setText(f"Training: step {step}, {elapsed_s:.0f} s, loss {loss:.3f}")
+        self.round_label.setText(
+            f"{self._training_name}: step {step}, {elapsed_s:.0f} s, loss {loss:.3f}"
+        )
 
     def round_finished(self, message: str, queued: bool) -> None:
         self.progress.setValue(1000 if message.startswith("published") else 0)

@@ -39,6 +39,8 @@ torch is imported only on the worker threads, so importing this module stays che
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -146,6 +148,11 @@ class ModelListener:
     save_labels: Callable[[], None] | None = None
 
 
+#: Rounds kept going on the done images stop when the user has not changed labels for
+#: this long (nobody is labelling: the machine rests); the next edit resumes them.
+KEEP_TRAINING_IDLE_S = 120.0
+
+
 class ModelService:
     """The model side of one open project; every public method runs on the owner's thread."""
 
@@ -169,6 +176,7 @@ class ModelService:
                 on_finished=self._round_finished,
                 on_error=lambda exc: self._emit(self.listener.on_error, "training", exc),
                 save_labels=lambda: self._emit(self.listener.save_labels),
+                keep_going=self._keep_going,
             ),
         )
         self._worker = ProposalWorker(
@@ -205,6 +213,12 @@ class ModelService:
         self.dropped = 0
         #: Proposals held (:meth:`pause_proposals`): nothing is asked of the worker.
         self._paused = False
+        #: When the user last changed labels (``time.monotonic``), and whether keeping on
+        #: training stopped because they had not for a while (the next edit resumes it).
+        self._last_edit = -math.inf
+        self._kept_waiting = True
+        #: A round on the done images waits for the proposals (the ranking) to end.
+        self._kept_after_proposals = False
         if self._active is not None:  # what it scored in an earlier session counts
             self._worker.read_stored(self._active)
 
@@ -232,6 +246,11 @@ class ModelService:
         return self._rounds.follow_up_queued
 
     @property
+    def keeping_on(self) -> bool:
+        """The running round is one on the done images while the user labels (ADR 0033)."""
+        return self._rounds.keeping_on
+
+    @property
     def labels_dirty(self) -> bool:
         """Labels changed since the last round started."""
         return self._rounds.labels_dirty
@@ -241,9 +260,14 @@ class ModelService:
         return self._rounds.started
 
     def set_settings(self, settings: ModelSettings) -> None:
-        """Use and store new settings (a running round keeps the old ones)."""
+        """Use and store new settings (a running round keeps the old ones; one kept going
+        on the done images stops when keeping on is turned off)."""
+        if settings.keep_training and not self.settings.keep_training:
+            self._kept_waiting = True  # turned on: the next edit starts it
         self.settings = settings
         save_settings(self.project, settings)
+        if not settings.keep_training and self._rounds.keeping_on:
+            self._rounds.cancel()
 
     def update_settings(self, **changes: Any) -> ModelSettings:
         """Change some settings, e.g. ``update_settings(strategy="random")``."""
@@ -353,15 +377,23 @@ class ModelService:
             self._in_flight = None
             self._emit(self.listener.on_ranking, self.ranking())
 
+    def _keep_on_after_proposals(self) -> None:
+        """The proposals ended: a round on the done images waiting for them starts."""
+        if self._kept_after_proposals and self._in_flight is None:
+            self._kept_after_proposals = False
+            self._rounds.keep_going_now()
+
     def _proposals_idle(self, request: ProposalRequest) -> None:
         if not self._closed:
             self._request_ended(request)
             self._emit(self.listener.on_proposals_idle)
+            self._keep_on_after_proposals()
 
     def _proposals_failed(self, request: ProposalRequest, exc: BaseException) -> None:
         if not self._closed:
             self._request_ended(request)
             self._emit(self.listener.on_error, "proposal", exc)
+            self._keep_on_after_proposals()
 
     def _stored_read(self, version: int) -> None:
         if not self._closed and version == self._active:
@@ -443,8 +475,34 @@ class ModelService:
         return [r for r in self.project.images(ImageStatus.DONE) if r.id not in seen]
 
     def labels_changed(self) -> None:
-        """The user changed labels (idle retraining only runs after changes)."""
+        """The user changed labels (idle retraining only runs after changes; keeping on
+        training, stopped while they did not label, resumes)."""
         self._rounds.labels_changed()
+        self._last_edit = time.monotonic()
+        if self._kept_waiting and self.settings.keep_training and not self._rounds.busy:
+            self._kept_waiting = False
+            self._rounds.keep_going_now()
+
+    def _keep_going(self) -> bool:
+        """Whether a round ending with nothing queued is followed by one on the done
+        images (``ModelSettings.keep_training``): the setting is on, the loop has a model
+        that fits the classes, proposals are not held, and the user changed labels in
+        the last :data:`KEEP_TRAINING_IDLE_S` seconds (else the next edit resumes it);
+        while the proposals of the newest version (the ranking) run, it starts when
+        they end."""
+        if not self.settings.keep_training or self._closed or self._paused:
+            return False
+        if self._active_record is None or self.stale_active() is not None:
+            return False
+        if time.monotonic() - self._last_edit > KEEP_TRAINING_IDLE_S:
+            self._kept_waiting = True
+            return False
+        if self._in_flight is not None:
+            # The new version's proposals and ranking first: N ranks by it, and on a big
+            # project a ranking cut short by every version would never end.
+            self._kept_after_proposals = True
+            return False
+        return True
 
     def labels_replaced(self, image_ids: Iterable[int]) -> None:
         """An import replaced the labels of ``image_ids`` (no round ran meanwhile: the

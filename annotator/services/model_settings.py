@@ -35,6 +35,9 @@ class ModelSettings:
     train_on_done: bool = True
     #: Start a round after this many seconds without edits when labels changed; 0 = off.
     idle_retrain_s: int = 0
+    #: Keep training while the user labels: a round that ends is followed by one on
+    #: the images marked done (``services.training_rounds``).
+    keep_training: bool = True
     strategy: str = "uncertainty"
 
     def to_dict(self) -> dict[str, Any]:

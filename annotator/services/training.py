@@ -88,13 +88,12 @@ class TrainOutcome:
     cancelled_after_publish: bool = False
 
 
-def labelled_records(project: Project) -> list[ImageRecord]:
-    """Images that can train: done, or in progress with at least one labelled pixel."""
-    return [
-        r
-        for r in project.images()
-        if r.labelled_pixels > 0 and r.status in (ImageStatus.DONE, ImageStatus.IN_PROGRESS)
-    ]
+def labelled_records(project: Project, done_only: bool = False) -> list[ImageRecord]:
+    """Images that can train: done, or in progress with at least one labelled pixel
+    (``done_only``: the done ones alone, as a round that keeps training while the user
+    labels reads them: :class:`~annotator.services.training_rounds.TrainingRounds`)."""
+    statuses = (ImageStatus.DONE,) if done_only else (ImageStatus.DONE, ImageStatus.IN_PROGRESS)
+    return [r for r in project.images() if r.labelled_pixels > 0 and r.status in statuses]
 
 
 def new_network(
@@ -137,18 +136,24 @@ def build_request(
     recent_weight: float = RECENT_WEIGHT,
     cancel: CancelToken | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
+    done_only: bool = False,
 ) -> TrainRequest:
     """The immutable :class:`~annotator.ml.train.TrainRequest` for the project's labels.
 
     Reading every labelled image can take a while on a big project: a ``cancel`` (the
     window closing) stops it between images with :class:`Cancelled`; ``progress`` hears
-    how many it reads."""
+    how many it reads. ``done_only``: only the images marked done train (a round that
+    keeps training while the user labels: the image being labelled is left out)."""
     schema = project.schema
     if (why := untrainable(len(schema))) is not None:
         raise ModelError(why)
-    records = labelled_records(project)
+    records = labelled_records(project, done_only)
     if not records:
-        raise ModelError("no labelled images: label some pixels (or import masks) first")
+        raise ModelError(
+            "no images marked done yet"
+            if done_only
+            else "no labelled images: label some pixels (or import masks) first"
+        )
     if progress is not None:
         _say_loading(progress, len(records), steps, seconds)
     from annotator.ml.train import TrainConfig, TrainImage, TrainRequest
@@ -213,6 +218,7 @@ def train_project(
     config: TrainConfig | None = None,
     network: NetworkConfig | None = None,
     export_onnx: bool = True,
+    done_only: bool = False,
 ) -> TrainOutcome:
     """Train one round on the project's labels and publish a new version if it finished.
 
@@ -234,6 +240,7 @@ def train_project(
             network=network,
             cancel=cancel,
             progress=progress,
+            done_only=done_only,
         )
     active_at_start = active.version if active else None
     result = _train_within_memory(train_round, request, progress, cancel)

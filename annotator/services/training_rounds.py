@@ -1,9 +1,20 @@
-"""The GUI's training rounds: at most one at a time, one queued follow-up, idle retraining.
+"""The GUI's training rounds: at most one at a time, one queued follow-up, idle retraining,
+and rounds kept going while the user labels.
 
 States: idle -> running -> idle. Asking for a round while one runs queues exactly one
 follow-up, started when the running one ends however it ends (published, not published,
 cancelled, failed). Cancelling forgets the queued one. Every event reaches the owner
 through the dispatcher, so this is tested with no event loop.
+
+**Keeping on** ("Keep training while I label", ``ModelSettings.keep_training``): when a
+round ends (published or not) with nothing queued and the owner says the user is still
+labelling (``RoundEvents.keep_going``), another round starts on the images marked done,
+continuing the newest version: the model goes on learning in the minutes a person spends
+on the next image, instead of waiting idle for the next "done" (RootPainter trains the
+same way). Such a round leaves the image being labelled out (its labels are partial, and
+the accepted proposal in it not yet corrected), and gives way at once to a round asked
+for (an image marked done, Train now): it is stopped, unpublished, and the asked-for
+round starts. ``annotator bench`` counts these rounds the same way (docs/simulated-annotator.md).
 """
 
 from __future__ import annotations
@@ -54,6 +65,9 @@ class RoundEvents:
     #: Called on the owner's thread just before a round reads the labels from disk, a
     #: queued one included: the owner saves the labels still in memory (ADR 0005).
     save_labels: Callable[[], None] | None = None
+    #: Asked when a round ends with nothing queued: whether to keep training on the done
+    #: images (the setting is on and the user is labelling). None: never.
+    keep_going: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,10 @@ class TrainingRounds:
         self._follow_up: _Queued | None = None
         self._dirty = False
         self._dropped = False  # a cancel forgot a queued round: its message says so
+        #: The running round is one kept going on the done images (see the module).
+        self._keeping_on = False
+        #: That round is being stopped for a round asked for (queued as the follow-up).
+        self._giving_way = False
         self._closed = False
         self._last_progress = 0.0
         self.started = 0
@@ -92,6 +110,11 @@ class TrainingRounds:
     @property
     def follow_up_queued(self) -> bool:
         return self._follow_up is not None
+
+    @property
+    def keeping_on(self) -> bool:
+        """The running round is one kept going on the done images while the user labels."""
+        return self._runner.busy and self._keeping_on
 
     @property
     def labels_dirty(self) -> bool:
@@ -114,12 +137,25 @@ class TrainingRounds:
             raise ModelError(why)
         if self._runner.busy:
             self._queue(from_scratch, arch)
+            if self._keeping_on and not self._giving_way:
+                # A round kept going on the done images gives way to the one asked for:
+                # it stops unpublished and the asked-for round starts as its follow-up.
+                self._giving_way = True
+                self._runner.cancel()
+                return "started"
             return "queued"
+        return self._start(from_scratch, arch, keeping_on=False)
+
+    def _start(self, from_scratch: bool, arch: str | None, keeping_on: bool) -> str:
         if self._events.save_labels is not None:
             self._events.save_labels()
-        if not training.labelled_records(self.project):
-            raise ModelError("no labelled images yet: paint some pixels of each class first")
-        work = _round_work(self.project, self._settings(), from_scratch, arch)
+        if not training.labelled_records(self.project, done_only=keeping_on):
+            raise ModelError(
+                "no image marked done yet"
+                if keeping_on
+                else "no labelled images yet: paint some pixels of each class first"
+            )
+        work = _round_work(self.project, self._settings(), from_scratch, arch, keeping_on)
         started = self._runner.start(
             work,
             JobCallbacks(
@@ -132,10 +168,30 @@ class TrainingRounds:
         if not started:  # pragma: no cover - busy was checked just above, on this thread
             self._queue(from_scratch, arch)
             return "queued"
-        self._dirty = False
+        self._keeping_on, self._giving_way = keeping_on, False
+        if not keeping_on:  # (a round kept going reads no image in progress: still dirty)
+            self._dirty = False
         self.started += 1
         self._events.on_started()
         return "started"
+
+    def keep_going_now(self) -> None:
+        """Start a round on the done images now if none runs and the owner says to (the
+        user resumed labelling after keeping on had stopped)."""
+        self._keep_going()
+
+    def _keep_going(self) -> None:
+        """After a round ends with nothing queued: keep training on the done images while
+        the owner says the user labels (see the module)."""
+        ask = self._events.keep_going
+        if self._closed or self._runner.busy or ask is None or not ask():
+            return
+        if untrainable(len(self.project.schema)) is not None:
+            return
+        try:
+            self._start(False, None, keeping_on=True)
+        except ModelError:
+            return  # nothing done yet: the first image's rounds are the user's to ask for
 
     def _queue(self, from_scratch: bool, arch: str | None) -> None:
         """Queue one follow-up; a round from scratch asked for wins over a plain one."""
@@ -156,6 +212,7 @@ class TrainingRounds:
         # (a second click while the round stops must not forget the first one's drop)
         self._dropped = self._dropped or (self._follow_up is not None and self._runner.busy)
         self._follow_up = None
+        self._giving_way = False  # (the user's cancel, not a round asked for: said so)
         self._runner.cancel()
 
     def _cancelled_message(self) -> str:
@@ -207,10 +264,15 @@ class TrainingRounds:
         else:
             status = "not published"
             message = result.message or "the round was not published"
+        if self._keeping_on and status == "published":
+            message += "; trained on, on the done images, while you label"
+        elif self._giving_way and status == "cancelled":
+            message = "the round on the done images gave way to the round asked for"
         self._events.on_finished(
             RoundOutcome(status, outcome.model, message, result.steps, result.seconds)
         )
-        self._start_follow_up()
+        if not self._start_follow_up() and status != "cancelled":
+            self._keep_going()
 
     def _failed(self, exc: BaseException) -> None:
         self._dropped = False
@@ -223,22 +285,36 @@ class TrainingRounds:
     def _cancelled(self) -> None:
         if self._closed:
             return
-        self._events.on_finished(RoundOutcome("cancelled", None, self._cancelled_message()))
+        message = (
+            "the round on the done images gave way to the round asked for"
+            if self._giving_way
+            else self._cancelled_message()
+        )
+        self._events.on_finished(RoundOutcome("cancelled", None, message))
         self._start_follow_up()
 
-    def _start_follow_up(self) -> None:
+    def _start_follow_up(self) -> bool:
+        """Start the queued round, if any; whether one was queued."""
         queued, self._follow_up = self._follow_up, None
-        if queued is not None and not self._closed:
-            try:
-                self.start(queued.from_scratch, queued.arch)
-            except AnnotatorError as exc:
-                self._events.on_error(exc)
+        self._keeping_on = self._giving_way = False
+        if queued is None or self._closed:
+            return False
+        try:
+            self.start(queued.from_scratch, queued.arch)
+        except AnnotatorError as exc:
+            self._events.on_error(exc)
+        return True
 
 
 def _round_work(
-    project: Project, settings: ModelSettings, from_scratch: bool, arch: str | None = None
+    project: Project,
+    settings: ModelSettings,
+    from_scratch: bool,
+    arch: str | None = None,
+    done_only: bool = False,
 ) -> Callable[[Callable[[Any], None], CancelToken], training.TrainOutcome]:
-    """The job a round runs on the training thread, with the settings of its start."""
+    """The job a round runs on the training thread, with the settings of its start
+    (``done_only``: a round kept going while the user labels trains on the done images)."""
 
     def work(progress: Callable[[Any], None], cancel: CancelToken) -> training.TrainOutcome:
         from annotator.ml.device import limit_cpu_threads
@@ -255,6 +331,7 @@ def _round_work(
             from_scratch=from_scratch,
             config=TrainConfig(crop=settings.crop, batch_size=settings.batch_size),
             network=training.new_network(project, settings.depth, settings.width, arch),
+            done_only=done_only,
         )
 
     return work

@@ -530,3 +530,40 @@ def test_a_truth_geotiff_naming_a_nodata_value_is_read_as_its_class_ids(tmp_path
     path = tmp_path / "t.tif"
     tifffile.imwrite(path, truth, extratags=[(GDAL_NODATA_TAG, "s", 0, "255", True)])
     np.testing.assert_array_equal(_read_truth(path), truth)
+
+
+def test_rounds_kept_going_while_an_image_is_labelled_are_counted_by_its_actions(tmp_path):
+    """The app keeps training on the done images while the user labels (ADR 0033): the
+    bench runs the whole rounds that fit in the image's actions' time before it is done."""
+    from annotator.bench.effort import RANK_S_PER_IMAGE, ROUND_OVERHEAD_S
+    from annotator.storage.project import Project
+
+    ds = load_dataset(_dataset(tmp_path / "ds", n=3, size=64), tmp_path / "ds" / "classes.txt")
+    common = dict(train_steps=5, depth=2, width=8, crop=64, batch_size=4, seed=1)
+    common |= dict(strategy="in-order", train_now_every=0, target=0.99, train_seconds=30.0)
+    run = run_benchmark(
+        ds, BenchConfig(mode="assisted", seconds_per_action=60.0, **common), tmp_path / "a"
+    )
+    first, *later = run.images
+    assert first.rounds_kept == 0  # nothing is done while the first image is labelled
+    for k, rec in enumerate(later, start=1):
+        round_s = 30.0 + ROUND_OVERHEAD_S + RANK_S_PER_IMAGE * (len(run.images) - k - 1)
+        assert rec.rounds_kept == int(rec.actions * 60.0 // round_s)
+    assert sum(r.rounds_kept for r in later) >= 1
+    assert len(run.train_rounds_s) == len(run.images) + sum(r.rounds_kept for r in later)
+    # the rounds kept going trained on the images done before, never on the one labelled
+    with Project.open(tmp_path / "a") as project:
+        ids = {r.name: r.id for r in project.images()}
+        for m in project.models():
+            seen = {ref.id for ref in (*m.card.train_images, *m.card.validation_images)}
+            if m.version > 1 and seen != set(ids.values()):
+                assert ids["im2.png"] not in seen
+    # by hand, or with S = 0 (the app's keeping on turned off), none runs
+    for mode, s in (("manual", 60.0), ("assisted", 0.0)):
+        other = run_benchmark(
+            ds, BenchConfig(mode=mode, seconds_per_action=s, **common), tmp_path / f"{mode}{s}"
+        )
+        assert all(r.rounds_kept == 0 for r in other.images)
+        assert len(other.train_rounds_s) == (0 if mode == "manual" else len(other.images))
+    with pytest.raises(AnnotatorError, match="seconds-per-action"):
+        BenchConfig(seconds_per_action=-1)

@@ -110,7 +110,9 @@ def window_ranking(qtbot, root, scored=3):
 
     w = MainWindow()
     qtbot.addWidget(w)
-    w.loop.settings_override = ModelSettings(device="cpu", threads=1, train_on_done=False)
+    w.loop.settings_override = ModelSettings(
+        device="cpu", threads=1, train_on_done=False, keep_training=False
+    )
     w.show()
     w.open_project(root)
     service = w.loop.service

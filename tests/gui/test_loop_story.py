@@ -16,13 +16,21 @@ from PySide6.QtTest import QTest
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
 from annotator.gui.main_window import MainWindow
-from annotator.services.model_service import ModelSettings
+from annotator.services.model_service import ModelSettings, load_settings
 from annotator.storage.project import Project
 
 SIZE = 64
 U = 255
 TINY = ModelSettings(
-    seconds=None, steps=15, device="cpu", depth=2, width=8, crop=64, batch_size=4, threads=1
+    seconds=None,
+    steps=15,
+    device="cpu",
+    depth=2,
+    width=8,
+    crop=64,
+    batch_size=4,
+    threads=1,
+    keep_training=False,  # (the story counts its rounds: keeping on is tested on its own)
 )
 LONG = ModelSettings(**{**TINY.to_dict(), "steps": None, "seconds": 300.0})
 ROUND_TIMEOUT_MS = 60_000
@@ -290,3 +298,39 @@ def test_cancel_says_when_it_dropped_the_queued_round_too(qtbot, loop_project):
     assert outcome.message.endswith("; the round queued after it was dropped too")
     assert not w.loop.service.training
     w.close()
+
+
+def test_rounds_keep_training_on_the_done_images_while_the_user_labels(qtbot, loop_project):
+    """Keep training while I label: after the round of an image marked done, rounds go on
+    on the done images while the user edits the next one; the panel's box turns it off."""
+    w = open_window(qtbot, loop_project, ModelSettings(**{**TINY.to_dict(), "keep_training": True}))
+    loop = w.loop
+    assert loop.panel.keep_check.isChecked()
+    first = w.document.image_id
+    scribble_two_classes(w)
+    with qtbot.waitSignal(loop.round_finished, timeout=ROUND_TIMEOUT_MS) as finished:
+        key(w, Qt.Key.Key_D, CTRL)
+    assert finished.args[0].status == "published"
+    w.open_image(next(r.id for r in loop.service.project.images() if r.id != first))
+    drag(w.canvas, [(5, 5), (20, 5)])  # labelling the next image, left in progress
+    kept = []
+    for _ in range(2):  # two rounds on their own, while the user labels
+        qtbot.waitUntil(lambda: loop.service.keeping_on, timeout=ROUND_TIMEOUT_MS)
+        assert loop.panel.round_label.text().startswith("Training on the done images")
+        with qtbot.waitSignal(loop.round_finished, timeout=ROUND_TIMEOUT_MS) as finished:
+            pass
+        kept.append(finished.args[0])
+    for outcome in kept:
+        assert outcome.status == "published" and "while you label" in outcome.message
+        seen = {ref.id for ref in outcome.model.card.train_images}
+        seen |= {ref.id for ref in outcome.model.card.validation_images}
+        assert seen == {first}  # the image being labelled is left out
+    loop.panel.keep_check.setChecked(False)  # off: the setting is stored, the round stops
+    assert loop.service.settings.keep_training is False
+    qtbot.waitUntil(lambda: not loop.service.training, timeout=ROUND_TIMEOUT_MS)
+    versions = loop.service.active_version
+    qtbot.wait(1500)
+    assert not loop.service.training and loop.service.active_version == versions
+    w.close()
+    with Project.open(loop_project) as p:
+        assert load_settings(p).keep_training is False

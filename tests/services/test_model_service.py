@@ -27,7 +27,15 @@ from annotator.storage.project import Project
 SIZE = 64
 # A tiny network and a step budget: a round takes about a second on two CPU cores.
 TINY = ModelSettings(
-    seconds=None, steps=12, device="cpu", depth=2, width=8, crop=64, batch_size=4, threads=1
+    seconds=None,
+    steps=12,
+    device="cpu",
+    depth=2,
+    width=8,
+    crop=64,
+    batch_size=4,
+    threads=1,
+    keep_training=False,  # (these count rounds: keeping on is tested on its own)
 )
 
 

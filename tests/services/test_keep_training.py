@@ -1,0 +1,246 @@
+"""Keep training while the user labels: rounds on the done images between asked-for ones."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import numpy as np
+import pytest
+from modelhelpers import wait_until
+from test_model_service import SIZE, TINY, scribbled_project
+
+from annotator.core.labelmap import LabelMap
+from annotator.core.status import ImageStatus
+from annotator.services import model_service
+from annotator.services.jobs import call_directly
+from annotator.services.model_service import ModelListener, ModelService
+from annotator.services.training_rounds import RoundOutcome
+
+KEEP = dataclasses.replace(TINY, keep_training=True)
+SLOW_KEEP = dataclasses.replace(KEEP, steps=None, seconds=120.0)
+
+
+class Rounds:
+    """The rounds a service reports, and a way to wait for the n-th to end."""
+
+    def __init__(self) -> None:
+        self.ended: list[RoundOutcome] = []
+        self.started = 0
+        self.progress = threading.Event()
+        self._cv = threading.Condition()
+
+    def listener(self) -> ModelListener:
+        def finished(outcome: RoundOutcome) -> None:
+            with self._cv:
+                self.ended.append(outcome)
+                self._cv.notify_all()
+
+        def started() -> None:
+            self.started += 1
+            self.progress.clear()
+
+        return ModelListener(
+            on_round_started=started,
+            on_round_finished=finished,
+            on_progress=lambda p: self.progress.set(),
+        )
+
+    def wait_ended(self, n: int, timeout: float = 60) -> bool:
+        with self._cv:
+            return self._cv.wait_for(lambda: len(self.ended) >= n, timeout)
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = scribbled_project(tmp_path / "proj")
+    yield p
+    p.close()
+
+
+def in_progress_scribble(project) -> int:
+    """A few labelled pixels on the second image, left in progress; its id."""
+    second = project.images()[1]
+    lm = LabelMap.blank(project.schema, SIZE, SIZE)
+    lm.array[:4, :4] = 1
+    project.save_mask(second.id, lm.array, status=ImageStatus.IN_PROGRESS)
+    return second.id
+
+
+def test_after_a_round_another_trains_on_the_done_images_while_the_user_labels(project):
+    labelling = in_progress_scribble(project)
+    done = {r.id for r in project.images(ImageStatus.DONE)}
+    rounds = Rounds()
+    service = ModelService(project, call_directly, rounds.listener(), KEEP)
+    try:
+        service.labels_changed()  # the user is labelling; no model yet: nothing starts
+        assert rounds.started == 0
+        service.train_now()  # the first round (asked for) reads the image in progress too
+        assert rounds.wait_ended(3)  # ... and rounds go on after it by themselves
+        service.update_settings(keep_training=False)  # (stops a round kept going)
+        assert service.wait_training(60)
+    finally:
+        service.shutdown(10)
+    first, kept = rounds.ended[0], rounds.ended[1:3]
+    assert first.status == "published"
+    first_seen = {ref.id for ref in first.model.card.train_images}
+    first_seen |= {ref.id for ref in first.model.card.validation_images}
+    assert labelling in first_seen
+    for outcome in kept:
+        assert outcome.status == "published", outcome.message
+        assert "while you label" in outcome.message
+        card = outcome.model.card
+        seen = {ref.id for ref in (*card.train_images, *card.validation_images)}
+        assert seen == done  # the image being labelled is left out
+        assert card.training.from_scratch is False  # each continues the newest version
+    assert [o.model.card.parent for o in kept] == [1, 2]
+
+
+def test_a_round_asked_for_stops_the_kept_round_at_once(project):
+    rounds = Rounds()
+    service = ModelService(project, call_directly, rounds.listener(), KEEP)
+    try:
+        service.labels_changed()
+        service.train_now()
+        assert rounds.wait_ended(1)
+        service.update_settings(keep_training=False)
+        assert service.wait_training(60)
+        # A slow round kept going (two minutes of budget) is running...
+        service.set_settings(SLOW_KEEP)
+        service.labels_changed()  # resumes keeping on: the last round ended while it was off
+        # (once the proposals of the newest version have ended)
+        assert wait_until(lambda: service.training) and rounds.progress.wait(60)
+        n = len(rounds.ended)
+        started = rounds.started
+        # ... when the user marks an image done: it gives way, unpublished, and the round
+        # asked for starts right after it, without waiting for its budget.
+        assert service.train_now() == "started"
+        assert rounds.wait_ended(n + 1, timeout=30)
+        gave_way = rounds.ended[n]
+        assert gave_way.status == "cancelled" and "gave way" in gave_way.message
+        assert wait_until(lambda: rounds.started == started + 1)  # the asked-for round
+        service.update_settings(keep_training=False)
+        service.cancel_training()
+    finally:
+        service.shutdown(10)
+
+
+def test_keeping_on_rests_when_nobody_labels_and_the_next_edit_resumes_it(project, monkeypatch):
+    rounds = Rounds()
+    monkeypatch.setattr(model_service, "KEEP_TRAINING_IDLE_S", 0.0)  # every edit is "old"
+    service = ModelService(project, call_directly, rounds.listener(), KEEP)
+    try:
+        service.labels_changed()
+        service.train_now()
+        assert rounds.wait_ended(1) and service.wait_training(60)
+        assert len(rounds.ended) == 1 and not service.training  # rested: no edit since
+        monkeypatch.setattr(model_service, "KEEP_TRAINING_IDLE_S", 3600.0)
+        service.labels_changed()  # the user is back: a round on the done images
+        assert wait_until(lambda: rounds.started == 2)
+        service.update_settings(keep_training=False)
+        assert service.wait_training(60)
+    finally:
+        service.shutdown(10)
+
+
+def test_off_no_round_follows_and_without_a_done_image_none_starts(project):
+    rounds = Rounds()
+    service = ModelService(project, call_directly, rounds.listener(), TINY)  # keeping on off
+    try:
+        service.labels_changed()
+        service.train_now()
+        assert rounds.wait_ended(1) and service.wait_training(60)
+        assert rounds.started == 1
+    finally:
+        service.shutdown(10)
+    # On: with the only done image marked in progress again, nothing is done: the
+    # asked-for round trains on it, and no round follows (and no error is said).
+    first = project.images(ImageStatus.DONE)[0]
+    mask = project.load_mask(first)
+    assert mask is not None
+    project.save_mask(first.id, np.asarray(mask), status=ImageStatus.IN_PROGRESS)
+    rounds = Rounds()
+    errors: list = []
+    listener = rounds.listener()
+    listener = dataclasses.replace(listener, on_error=lambda what, exc: errors.append(exc))
+    service = ModelService(project, call_directly, listener, KEEP)
+    try:
+        service.labels_changed()
+        service.train_now()
+        assert rounds.wait_ended(1) and service.wait_training(60)
+        assert rounds.started == 1 and errors == []
+    finally:
+        service.shutdown(10)
+
+
+def test_a_kept_round_starts_once_the_new_version_has_ranked_the_images(project, monkeypatch):
+    from annotator.services import proposals
+
+    load = proposals.load_predictor
+
+    def slow_load(*args, **kwargs):  # a ranking that takes a while (a big project's)
+        time.sleep(0.5)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(proposals, "load_predictor", slow_load)
+    events: list[str] = []
+    rounds = Rounds()
+    listener = rounds.listener()
+    started, finished = listener.on_round_started, listener.on_round_finished
+
+    def on_started() -> None:
+        events.append("started")
+        started()
+
+    def on_finished(outcome: RoundOutcome) -> None:
+        events.append("finished")
+        finished(outcome)
+
+    listener = dataclasses.replace(
+        listener,
+        on_round_started=on_started,
+        on_round_finished=on_finished,
+        on_proposals_idle=lambda: events.append("ranked"),
+    )
+    service = ModelService(project, call_directly, listener, KEEP)
+    try:
+        service.show_image(project.images()[2].id)  # a proposal to make, images to rank
+        service.labels_changed()
+        service.train_now()
+        assert rounds.wait_ended(3)
+        service.update_settings(keep_training=False)
+        assert service.wait_training(60)
+    finally:
+        service.shutdown(10)
+    # every round after the first (kept going) started after the images were ranked by
+    # the version the round before published
+    starts = [i for i, e in enumerate(events) if e == "started"]
+    assert len(starts) >= 3
+    for before, start in zip(starts, starts[1:]):
+        between = events[before:start]
+        assert "finished" in between
+        assert "ranked" in between[between.index("finished") :], events
+
+
+def test_cancelling_while_a_kept_round_gives_way_drops_the_round_asked_for(project):
+    rounds = Rounds()
+    service = ModelService(project, call_directly, rounds.listener(), SLOW_KEEP)
+    try:
+        service.labels_changed()
+        service.set_settings(TINY)  # a quick first round, then keeping on with 2 minutes
+        service.train_now()
+        assert rounds.wait_ended(1) and service.wait_training(60)
+        service.set_settings(SLOW_KEEP)
+        service.labels_changed()
+        assert wait_until(lambda: service.keeping_on) and rounds.progress.wait(60)
+        n = len(rounds.ended)
+        assert service.train_now() == "started"  # the kept round gives way...
+        service.cancel_training()  # ... and the user cancels before the new one starts
+        assert rounds.wait_ended(n + 1, timeout=30) and service.wait_training(60)
+        outcome = rounds.ended[n]
+        assert outcome.status == "cancelled"
+        assert "dropped" in outcome.message and "gave way" not in outcome.message
+        assert not service.training and len(rounds.ended) == n + 1
+    finally:
+        service.shutdown(10)
