@@ -47,7 +47,17 @@ def window(qtbot, tmp_path):
     tifffile.imwrite(folder / "b_clean.tif", _float_picture(nan=False))
     tifffile.imwrite(folder / "c_nan.tif", _float_picture(nan=True))
     tifffile.imwrite(folder / "d_rgb16.tif", _rgb16(), photometric="rgb")
-    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b", "c"])) as p:
+    w = _fill_window(qtbot, tmp_path, folder, ["a", "b", "c"])
+    w.open_image(w.ids["a8.png"])
+    w.tolerance_spin.setValue(20)
+    yield w
+    w.close()
+
+
+def _fill_window(qtbot, tmp_path, folder, classes: list[str]) -> MainWindow:
+    """The window on a new project of the pictures in ``folder`` (``w.ids``: their ids by
+    name), the fill to edges chosen."""
+    with Project.create(tmp_path / "p", LabelSchema.from_names(classes)) as p:
         p.add_images([folder])
         ids = {r.name: r.id for r in p.images()}
     w = MainWindow()
@@ -55,13 +65,10 @@ def window(qtbot, tmp_path):
     w.resize(900, 700)
     w.show()
     w.open_project(tmp_path / "p")
-    w.open_image(ids["a8.png"])
+    w.ids = ids
     w.canvas.set_tool("fill")
     w.edges_check.setChecked(True)
-    w.tolerance_spin.setValue(20)
-    w.ids = ids
-    yield w
-    w.close()
+    return w
 
 
 def _open(w: MainWindow, name: str) -> None:
@@ -194,17 +201,7 @@ def test_an_8bit_picture_with_nodata_is_shown_and_filled_as_an_8bit_one(qtbot, t
     tags = [(GDAL_NODATA_TAG, "s", 0, "0", True)]
     tifffile.imwrite(folder / "ortho.tif", _orthophoto(), photometric="rgb", extratags=tags)
     tifffile.imwrite(folder / "plain.tif", _orthophoto(), photometric="rgb")
-    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as p:
-        p.add_images([folder])
-        ids = {r.name: r.id for r in p.images()}
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(900, 700)
-    w.show()
-    w.open_project(tmp_path / "p")
-    w.ids = ids
-    w.canvas.set_tool("fill")
-    w.edges_check.setChecked(True)
+    w = _fill_window(qtbot, tmp_path, folder, ["a", "b"])
     seen = {}
     try:
         for name in ("plain.tif", "ortho.tif"):

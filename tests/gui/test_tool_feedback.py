@@ -201,13 +201,18 @@ def test_fill_polygon_and_lasso_that_change_nothing_say_why(window):
     assert nothing_pushed(window)
 
 
-def test_a_superpixel_stroke_that_changes_nothing_says_why(window, qtbot):
+def _superpixels_ready(window, qtbot) -> None:
+    """The superpixel brush chosen and the open image's superpixels computed."""
     key(window, Qt.Key.Key_S)
     smart = window.canvas.smart
     click(window.canvas, 30, 30)  # starts computing them
     assert smart.wait_idle(30)
     image_id = window.document.image_id
     qtbot.waitUntil(lambda: smart._segments[image_id].complete, timeout=5000)
+
+
+def test_a_superpixel_stroke_that_changes_nothing_says_why(window, qtbot):
+    _superpixels_ready(window, qtbot)
     labelled_everywhere(window, 0)
     key(window, Qt.Key.Key_2)
     set_protection(window, U)
@@ -249,12 +254,7 @@ def _polygon(window, qtbot):
 
 
 def _superpixels(window, qtbot):
-    key(window, Qt.Key.Key_S)
-    smart = window.canvas.smart
-    click(window.canvas, 30, 30)  # starts computing them
-    assert smart.wait_idle(30)
-    image_id = window.document.image_id
-    qtbot.waitUntil(lambda: smart._segments[image_id].complete, timeout=5000)
+    _superpixels_ready(window, qtbot)
     assert "[new]" in listed(window)
     click(window.canvas, 30, 30)
 
