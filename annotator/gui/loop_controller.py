@@ -584,6 +584,8 @@ class LoopController(QObject):
             if not name or self.service is not service:  # or the project closed meanwhile
                 return
             path = Path(name)
+        if service.keeping_on:  # (background work nobody asked for: it stops)
+            service.stop_keeping_on("a model is being imported")
         if service.training:
             self._error(
                 "import", ModelError("a training round is running: wait for it or cancel it")

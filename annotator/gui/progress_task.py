@@ -217,9 +217,17 @@ def sentence(text: str) -> str:
 def training_refuses(parent: QWidget, service: object, title: str, what: str) -> bool:
     """Say, and return True, when ``service`` (the model service, or None) runs a training
     round: it reads ``what`` (the labels, the images) as it trains, so a change of them
-    must wait."""
+    must wait. A round kept going on the done images while the user labels (ADR 0033) is
+    background work nobody asked for: it is stopped instead (waiting up to 10 s)."""
     if not getattr(service, "training", False):
         return False
+    stop = getattr(service, "stop_keeping_on", None)
+    if callable(stop) and getattr(service, "keeping_on", False):
+        return not stop(f"{what} are being changed") and _refused(parent, title, what)
+    return _refused(parent, title, what)
+
+
+def _refused(parent: QWidget, title: str, what: str) -> bool:
     from PySide6.QtWidgets import QMessageBox
 
     QMessageBox.warning(

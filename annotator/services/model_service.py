@@ -250,6 +250,12 @@ class ModelService:
         """The running round is one on the done images while the user labels (ADR 0033)."""
         return self._rounds.keeping_on
 
+    def stop_keeping_on(self, why: str, timeout: float = 10.0) -> bool:
+        """Stop a round kept going on the done images before what it reads changes (an
+        import, a removal, a class change: they refuse a round the user asked for);
+        whether no round runs then (see ``TrainingRounds.stop_keeping_on``)."""
+        return self._rounds.stop_keeping_on(why, timeout)
+
     @property
     def labels_dirty(self) -> bool:
         """Labels changed since the last round started."""

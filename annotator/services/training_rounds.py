@@ -99,6 +99,8 @@ class TrainingRounds:
         self._keeping_on = False
         #: That round is being stopped for a round asked for (queued as the follow-up).
         self._giving_way = False
+        #: That round is being stopped for a change of what it reads: what it says then.
+        self._stopped_for: str | None = None
         self._closed = False
         self._last_progress = 0.0
         self.started = 0
@@ -174,6 +176,16 @@ class TrainingRounds:
         self.started += 1
         self._events.on_started()
         return "started"
+
+    def stop_keeping_on(self, why: str, timeout: float) -> bool:
+        """Stop a round kept going on the done images (unpublished), e.g. before the labels
+        or images it reads change, and wait up to ``timeout`` s for it to end; whether no
+        round runs then. A round the user asked for is left alone (False if it runs)."""
+        if self._runner.busy and self._keeping_on:
+            self._stopped_for = why
+            self._runner.cancel()
+            self._runner.join(timeout)
+        return not self._runner.busy
 
     def keep_going_now(self) -> None:
         """Start a round on the done images now if none runs and the owner says to (the
@@ -266,6 +278,8 @@ class TrainingRounds:
             message = result.message or "the round was not published"
         if self._keeping_on and status == "published":
             message += "; trained on, on the done images, while you label"
+        elif self._stopped_for is not None and status == "cancelled":
+            message = f"the round on the done images stopped: {self._stopped_for}"
         elif self._giving_way and status == "cancelled":
             message = "the round on the done images gave way to the round asked for"
         self._events.on_finished(
@@ -285,11 +299,12 @@ class TrainingRounds:
     def _cancelled(self) -> None:
         if self._closed:
             return
-        message = (
-            "the round on the done images gave way to the round asked for"
-            if self._giving_way
-            else self._cancelled_message()
-        )
+        if self._stopped_for is not None:
+            message = f"the round on the done images stopped: {self._stopped_for}"
+        elif self._giving_way:
+            message = "the round on the done images gave way to the round asked for"
+        else:
+            message = self._cancelled_message()
         self._events.on_finished(RoundOutcome("cancelled", None, message))
         self._start_follow_up()
 
@@ -297,6 +312,7 @@ class TrainingRounds:
         """Start the queued round, if any; whether one was queued."""
         queued, self._follow_up = self._follow_up, None
         self._keeping_on = self._giving_way = False
+        self._stopped_for = None
         if queued is None or self._closed:
             return False
         try:

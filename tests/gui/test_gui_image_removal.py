@@ -239,3 +239,29 @@ def test_an_image_whose_labels_left_are_not_saved_yet_is_not_removed(window, mon
     assert [r.id for r in project.images()] == ids[1:]
     kept = list((project.root / "removed").glob("*/masks/*.png"))
     assert len(kept) == 1
+
+
+@pytest.mark.parametrize("stops", [True, False])
+def test_a_round_kept_going_on_the_done_images_is_stopped_for_the_removal(
+    window, monkeypatch, stops
+):
+    """A round the app runs while the user labels (ADR 0033) is nobody's request: the
+    removal stops it instead of refusing; if it does not stop in time, it refuses."""
+    service = window.loop.service
+    monkeypatch.setattr(type(service), "training", property(lambda self: True))
+    monkeypatch.setattr(type(service), "keeping_on", property(lambda self: True))
+    asked = []
+    monkeypatch.setattr(
+        type(service), "stop_keeping_on", lambda self, why, timeout=10.0: asked.append(why) or stops
+    )
+    _ok(monkeypatch)
+    boxes = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: boxes.append(a[2]))
+    ids = [r.id for r in window.session.images()]
+    window.image_list.remove_requested.emit(ids[:1])
+    assert asked and asked[0] == "the images are being changed"
+    if stops:
+        assert boxes == [] and [r.id for r in window.session.images()] == ids[1:]
+    else:
+        assert "training round is running" in boxes[0]
+        assert [r.id for r in window.session.images()] == ids

@@ -244,3 +244,35 @@ def test_cancelling_while_a_kept_round_gives_way_drops_the_round_asked_for(proje
         assert not service.training and len(rounds.ended) == n + 1
     finally:
         service.shutdown(10)
+
+
+def test_a_kept_round_stops_for_a_change_of_what_it_reads_but_an_asked_for_one_does_not(
+    project,
+):
+    rounds = Rounds()
+    service = ModelService(project, call_directly, rounds.listener(), TINY)
+    try:
+        service.labels_changed()
+        service.train_now()
+        assert rounds.wait_ended(1) and service.wait_training(60)
+        service.set_settings(SLOW_KEEP)
+        service.labels_changed()  # a slow round on the done images starts
+        assert wait_until(lambda: service.keeping_on) and rounds.progress.wait(60)
+        n = len(rounds.ended)
+        assert service.stop_keeping_on("the labels are being changed", timeout=30)
+        assert not service.training
+        assert rounds.wait_ended(n + 1)
+        stopped = rounds.ended[n]
+        assert stopped.status == "cancelled" and stopped.model is None
+        assert (
+            stopped.message == "the round on the done images stopped: the labels are being changed"
+        )
+        # a round the user asked for is theirs to cancel
+        service.set_settings(dataclasses.replace(SLOW_KEEP, keep_training=False))
+        service.train_now()
+        assert rounds.progress.wait(60)
+        assert not service.stop_keeping_on("the labels are being changed", timeout=1)
+        assert service.training
+        service.cancel_training()
+    finally:
+        service.shutdown(10)
