@@ -720,7 +720,7 @@ class LoopController(QObject):
             # the user at work, so wait for its end instead of training under it.
             self.idle_timer.start()
             return
-        if self.service.training:
+        if self.service.training and not self.service.keeping_on:
             return  # the round's end re-arms the timer if edits are still untrained
         if self.stale_version() is not None:
             return  # the round would fail: the panel says to train from scratch

@@ -211,8 +211,9 @@ class TrainingRounds:
             self._follow_up = _Queued(from_scratch, arch if from_scratch else None)
 
     def start_if_dirty(self) -> str | None:
-        """Idle retraining: start a round only if labels changed since the last one."""
-        if not self._dirty or self._runner.busy or self._closed:
+        """Idle retraining: start a round only if labels changed since the last one (a
+        round kept going on the done images gives way to it, as to any round asked for)."""
+        if not self._dirty or self._closed or (self._runner.busy and not self._keeping_on):
             return None
         try:
             return self.start()

@@ -276,3 +276,31 @@ def test_a_kept_round_stops_for_a_change_of_what_it_reads_but_an_asked_for_one_d
         service.cancel_training()
     finally:
         service.shutdown(10)
+
+
+def test_idle_retraining_takes_over_from_a_kept_round(project):
+    """Retrain when idle trains the image in progress too: a round kept going on the done
+    images gives way to it as to any round asked for."""
+    labelling = in_progress_scribble(project)
+    rounds = Rounds()
+    service = ModelService(project, call_directly, rounds.listener(), TINY)
+    try:
+        service.labels_changed()
+        service.train_now()
+        assert rounds.wait_ended(1) and service.wait_training(60)
+        service.set_settings(SLOW_KEEP)
+        service.labels_changed()  # dirty, and a slow round on the done images starts
+        assert wait_until(lambda: service.keeping_on) and rounds.progress.wait(60)
+        n = len(rounds.ended)
+        service.set_settings(dataclasses.replace(TINY, keep_training=True))
+        assert service.train_if_dirty() == "started"  # the idle timer fired
+        assert rounds.wait_ended(n + 2)
+        gave_way, idle = rounds.ended[n], rounds.ended[n + 1]
+        assert gave_way.status == "cancelled" and "gave way" in gave_way.message
+        assert idle.status == "published"
+        card = idle.model.card
+        assert labelling in {ref.id for ref in (*card.train_images, *card.validation_images)}
+        service.set_settings(TINY)
+        assert service.wait_training(60)
+    finally:
+        service.shutdown(10)
