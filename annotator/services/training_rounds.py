@@ -279,10 +279,8 @@ class TrainingRounds:
             message = result.message or "the round was not published"
         if self._keeping_on and status == "published":
             message += "; trained on, on the done images, while you label"
-        elif self._stopped_for is not None and status == "cancelled":
-            message = f"the round on the done images stopped: {self._stopped_for}"
-        elif self._giving_way and status == "cancelled":
-            message = "the round on the done images gave way to the round asked for"
+        elif status == "cancelled":
+            message = self._kept_stopped() or message
         self._events.on_finished(
             RoundOutcome(status, outcome.model, message, result.steps, result.seconds)
         )
@@ -300,14 +298,18 @@ class TrainingRounds:
     def _cancelled(self) -> None:
         if self._closed:
             return
-        if self._stopped_for is not None:
-            message = f"the round on the done images stopped: {self._stopped_for}"
-        elif self._giving_way:
-            message = "the round on the done images gave way to the round asked for"
-        else:
-            message = self._cancelled_message()
+        message = self._kept_stopped() or self._cancelled_message()
         self._events.on_finished(RoundOutcome("cancelled", None, message))
         self._start_follow_up()
+
+    def _kept_stopped(self) -> str | None:
+        """What a round kept going on the done images says when it was stopped for a
+        round asked for or for a change of what it reads; None for another cancel."""
+        if self._stopped_for is not None:
+            return f"the round on the done images stopped: {self._stopped_for}"
+        if self._giving_way:
+            return "the round on the done images gave way to the round asked for"
+        return None
 
     def _start_follow_up(self) -> bool:
         """Start the queued round, if any; whether one was queued."""
