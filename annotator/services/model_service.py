@@ -496,7 +496,10 @@ class ModelService:
         the last :data:`KEEP_TRAINING_IDLE_S` seconds (else the next edit resumes it);
         while the proposals of the newest version (the ranking) run, it starts when
         they end."""
-        if not self.settings.keep_training or self._closed or self._paused:
+        if not self.settings.keep_training or self._closed:
+            return False
+        if self._paused:  # (images or labels being changed): the next edit resumes it
+            self._kept_waiting = True
             return False
         if self._active_record is None or self.stale_active() is not None:
             return False
