@@ -246,19 +246,25 @@ def test_cancelling_while_a_kept_round_gives_way_drops_the_round_asked_for(proje
         service.shutdown(10)
 
 
+def slow_kept_round(service: ModelService, rounds: Rounds) -> int:
+    """A quick first round, then a slow round kept going on the done images, running;
+    the number of rounds ended before it."""
+    service.labels_changed()
+    service.train_now()
+    assert rounds.wait_ended(1) and service.wait_training(60)
+    service.set_settings(SLOW_KEEP)
+    service.labels_changed()  # keeping on (off during the first round) resumes
+    assert wait_until(lambda: service.keeping_on) and rounds.progress.wait(60)
+    return len(rounds.ended)
+
+
 def test_a_kept_round_stops_for_a_change_of_what_it_reads_but_an_asked_for_one_does_not(
     project,
 ):
     rounds = Rounds()
     service = ModelService(project, call_directly, rounds.listener(), TINY)
     try:
-        service.labels_changed()
-        service.train_now()
-        assert rounds.wait_ended(1) and service.wait_training(60)
-        service.set_settings(SLOW_KEEP)
-        service.labels_changed()  # a slow round on the done images starts
-        assert wait_until(lambda: service.keeping_on) and rounds.progress.wait(60)
-        n = len(rounds.ended)
+        n = slow_kept_round(service, rounds)
         assert service.stop_keeping_on("the labels are being changed", timeout=30)
         assert not service.training
         assert rounds.wait_ended(n + 1)
@@ -285,13 +291,7 @@ def test_idle_retraining_takes_over_from_a_kept_round(project):
     rounds = Rounds()
     service = ModelService(project, call_directly, rounds.listener(), TINY)
     try:
-        service.labels_changed()
-        service.train_now()
-        assert rounds.wait_ended(1) and service.wait_training(60)
-        service.set_settings(SLOW_KEEP)
-        service.labels_changed()  # dirty, and a slow round on the done images starts
-        assert wait_until(lambda: service.keeping_on) and rounds.progress.wait(60)
-        n = len(rounds.ended)
+        n = slow_kept_round(service, rounds)  # (the labels are dirty)
         service.set_settings(dataclasses.replace(TINY, keep_training=True))
         assert service.train_if_dirty() == "started"  # the idle timer fired
         assert rounds.wait_ended(n + 2)
