@@ -98,7 +98,10 @@ def stop_signals_interrupt() -> Iterator[None]:
         note(signum)
         raise Terminated(signum)
 
-    previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
+    # A signal the command was started ignoring stays ignored: ``nohup annotator train``
+    # must outlive its terminal, as nohup promises.
+    ignored = {s for s in STOP_SIGNALS if signal.getsignal(s) is signal.SIG_IGN}
+    previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS if s not in ignored}
     try:
         yield
     finally:

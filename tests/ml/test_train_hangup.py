@@ -167,6 +167,7 @@ def test_sighup_in_a_read_only_command_gives_one_line(root, capsys, monkeypatch)
     monkeypatch.setattr(versions, "listing", listing)
     monkeypatch.setattr(sys, "stdout", sys.stdout)  # (put back after the test)
     monkeypatch.setattr(sys, "stderr", sys.stderr)
+    before = signal.getsignal(signal.SIGHUP)  # (SIG_IGN under nohup, else SIG_DFL)
     code = main(["models", str(root), "--json"])
     out, err = capsys.readouterr()
     assert code == 129
@@ -176,4 +177,27 @@ def test_sighup_in_a_read_only_command_gives_one_line(root, capsys, monkeypatch)
         "exit_code": 129,
         "interrupted": True,
     }
-    assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGHUP) is before
+
+
+def test_a_command_started_under_nohup_ignores_sighup(root, capsys, monkeypatch):
+    """``nohup annotator train ...`` (SIGHUP ignored when the command starts) must outlive
+    the terminal: the command does not install its own SIGHUP handler then."""
+    import annotator.services.versions as versions
+
+    real = versions.listing
+
+    def listing(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGHUP)  # the terminal closes mid-command
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(versions, "listing", listing)
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts it
+    try:
+        code = main(["models", str(root), "--json"])
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert isinstance(json.loads(out), dict | list)
