@@ -176,7 +176,7 @@ class ModelService:
                 on_finished=self._round_finished,
                 on_error=lambda exc: self._emit(self.listener.on_error, "training", exc),
                 save_labels=lambda: self._emit(self.listener.save_labels),
-                keep_going=self._keep_going,
+                keep_going=self._should_keep_going,
             ),
         )
         self._worker = ProposalWorker(
@@ -489,7 +489,7 @@ class ModelService:
             self._kept_waiting = False
             self._rounds.keep_going_now()
 
-    def _keep_going(self) -> bool:
+    def _should_keep_going(self) -> bool:
         """Whether a round ending with nothing queued is followed by one on the done
         images (``ModelSettings.keep_training``): the setting is on, the loop has a model
         that fits the classes, proposals are not held, and the user changed labels in
