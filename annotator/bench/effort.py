@@ -33,7 +33,14 @@ from annotator.bench.actions import PROPOSAL_TOOLS, SECONDS_PER_ACTION, TOOLS
 from annotator.bench.robot import IGNORE, RobotResult, annotate, pixel_accuracy
 from annotator.core.errors import AnnotatorError, ImageReadError
 from annotator.core.labelmap import LabelMap
-from annotator.core.naming import natural_key, pair_masks, slice_stems, stack_stem
+from annotator.core.naming import (
+    SIDECAR_ENDINGS,
+    mask_ending,
+    natural_key,
+    pair_masks,
+    slice_stems,
+    stack_stem,
+)
 from annotator.core.proposal import Proposal, proposal_source
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
@@ -534,11 +541,26 @@ def _dataset_folder(root: Path, names: tuple[str, ...]) -> Path | None:
     return next((f for f in folders if _files_by_stem(f)), folders[0] if folders else None)
 
 
+def _side_by_side(root: Path) -> tuple[dict[str, Path], dict[str, Path]] | None:
+    """The pictures and the masks of a dataset that keeps them in one folder, the masks
+    named as such (``x_mask.png`` by ``x.png``; ISBI 2012's ``train-labels.tif`` by
+    ``train-volume.tif``), by file stem; ``None`` unless it holds both."""
+    try:
+        files = _files_by_stem(root)
+    except OSError:
+        return None
+    endings = {stem: mask_ending(stem) for stem in files}
+    masks = {s: p for s, p in files.items() if endings[s] and endings[s] not in SIDECAR_ENDINGS}
+    pictures = {s: p for s, p in files.items() if endings[s] is None}
+    return (pictures, masks) if pictures and masks else None
+
+
 def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     """Read ``root/images`` and ``root/masks`` (or another of :data:`IMAGE_FOLDERS` and
     :data:`MASK_FOLDERS`, in any letter case; of two, the first that holds image files),
-    matched by file stem, else by pair base (``x_mask.png`` is ``x.png``'s mask:
-    :mod:`annotator.core.naming`).
+    or, with neither, pictures and masks side by side in ``root`` (the masks named as
+    such), matched by file stem, else by pair base (``x_mask.png`` is ``x.png``'s mask,
+    ``train-labels.tif`` is ``train-volume.tif``'s: :mod:`annotator.core.naming`).
 
     A TIFF stack of pictures is one image per slice, named as a project names its
     slices (``vol_z000.tif``...: ADR 0022), labelled by a label stack of the same stem
@@ -567,10 +589,15 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     root = Path(root)
     img_dir = _dataset_folder(root, IMAGE_FOLDERS)
     mask_dir = _dataset_folder(root, MASK_FOLDERS)
-    if img_dir is None or mask_dir is None:
+    flat = _side_by_side(root) if img_dir is None and mask_dir is None else None
+    if flat is not None:
+        img_dir = mask_dir = root
+    elif img_dir is None or mask_dir is None:
         raise AnnotatorError(
             f"{root}: a dataset needs a folder of images ({', '.join(IMAGE_FOLDERS)}) and "
-            f"one of masks ({', '.join(MASK_FOLDERS)}), in any letter case"
+            f"one of masks ({', '.join(MASK_FOLDERS)}), in any letter case, or its pictures "
+            "and masks side by side, the masks named as such (x.png and x_mask.png, "
+            "train-volume.tif and train-labels.tif)"
         )
     names: list[str] | None = None
     labelling: Labelling | None = None
@@ -589,8 +616,7 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
             by_id = _ids_to_classes(table)  # read by id, as the masks import reads them
         if labelling is None:
             listed_void = bool(table.void_ids)
-    by_stem = _files_by_stem(img_dir)
-    mask_files = _files_by_stem(mask_dir)
+    by_stem, mask_files = flat or (_files_by_stem(img_dir), _files_by_stem(mask_dir))
     warnings: list[str] = []
     stacks = _picture_stacks(by_stem, mask_files, warnings)
     entries, slices, label_pages = _dataset_images(by_stem, stacks)

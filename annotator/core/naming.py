@@ -4,7 +4,7 @@ Datasets name the mask of ``cell_012.png`` in many ways: ``cell_012.png`` in a f
 its own (ISBI, CamVid as shipped here, an Annotator export), but also
 ``cell_012_mask.png``, ``cell_012_label.png``, ``0001TP_006690_L.png`` (CamVid's own),
 ``aachen_000000_000019_gtFine_labelIds.png`` beside ``..._leftImg8bit.png``
-(Cityscapes). A file's **pair base** is its stem without one such ending, in any case.
+(Cityscapes), ``train-labels.tif`` beside ``train-volume.tif`` (ISBI 2012's own files). A file's **pair base** is its stem without one such ending, in any case.
 A mask whose stem is no picture's is matched to the picture of the same pair base, when
 that base names exactly one picture and one mask.
 
@@ -22,38 +22,61 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePath
 from typing import TypeVar
 
-#: Endings that say which file of a pair a file is (compared in lower case); the longest
-#: that fits is taken off, once.
-PAIR_ENDINGS = (
+#: Endings that say a file is the picture of a pair (compared in lower case): EM
+#: challenges ship ``train-volume.tif`` or ``train-input.tif`` beside
+#: ``train-labels.tif`` (ISBI 2012, SNEMI3D), others ``x_raw.tif`` or ``x_image.png``.
+PICTURE_ENDINGS = (
+    "_leftimg8bit",
+    "-volume",
+    "_volume",
+    "-images",
+    "_images",
+    "-image",
+    "_image",
+    "-input",
+    "_input",
+    "-raw",
+    "_raw",
+    "-img",
+    "_img",
+)
+
+#: Endings that say a file is the mask of a pair (compared in lower case):
+#: ``x_mask.png``, ``train-labels.tif``, EPFL's ``training_groundtruth.tif``.
+_MASK_SIDE_ENDINGS = (
     "_gtfine_labelids",
     "_gtfine_labeltrainids",
     "_labeltrainids",
     "_labelids",
-    "_leftimg8bit",
     "_segmentation",
+    "_groundtruth",
+    "-groundtruth",
     "_annotations",
     "_annotation",
     "_labels",
+    "-labels",
     "_label",
-    "_masks",
-    "_mask",
-    "_image",
-    "_seg",
-    "_img",
-    "_gt",
-    "-mask",
     "-label",
+    "_masks",
+    "-masks",
+    "_mask",
+    "-mask",
+    "_seg",
+    "_gt",
+    "-gt",
     "_l",
     "_p",
 )
+
+#: Endings that say which file of a pair a file is (compared in lower case); the longest
+#: that fits is taken off, once.
+PAIR_ENDINGS = _MASK_SIDE_ENDINGS + PICTURE_ENDINGS
 
 #: Cityscapes' colour and instance files beside its class-id masks: not class ids.
 SIDECAR_ENDINGS = ("_gtfine_color", "_gtfine_instanceids")
 #: Endings that make a file the mask (or a sidecar of it) of the picture of its pair
 #: base, never a picture to label: the picture-side endings are left out.
-MASK_ENDINGS = (
-    tuple(e for e in PAIR_ENDINGS if e not in ("_leftimg8bit", "_image", "_img")) + SIDECAR_ENDINGS
-)
+MASK_ENDINGS = _MASK_SIDE_ENDINGS + SIDECAR_ENDINGS
 
 #: Folders that datasets keep their masks in, beside a folder of the pictures (compared
 #: in lower case): ISBI's ``labels/``, ADE20K's ``annotations/``, VOC's

@@ -480,12 +480,13 @@ def _mask_files_in(src: Path) -> list[Path]:
 
     def without_pictures(found: list[Path]) -> list[Path]:
         # Pictures beside their masks (x.png by x_mask.png, as `annotator add` leaves
-        # them) are not masks themselves.
+        # them; ISBI's train-volume.tif by train-labels.tif) are not masks themselves.
         masked = {(p.parent, pair_base(p.stem)) for p in found if mask_ending(p.stem) is not None}
         return [
             p
             for p in found
-            if mask_ending(p.stem) is not None or (p.parent, p.stem.lower()) not in masked
+            if mask_ending(p.stem) is not None
+            or not {(p.parent, p.stem.lower()), (p.parent, pair_base(p.stem))} & masked
         ]
 
     direct = masks_in(list(src.iterdir()))
@@ -580,7 +581,9 @@ def table_folders(folder: Path, root: Path) -> list[Path]:
 def _picture_stack(label_stack: Path, base: str) -> Path | None:
     """The TIFF beside a label stack that may be its picture stack: ``images/<base>.tif``
     for ``masks/<base>.tif``, or ``<base>.tif`` in its own folder (``vol.tif`` for
-    ``vol_mask.tif``); the service checks that it is a stack of as many slices."""
+    ``vol_mask.tif``), else the one TIFF there of that pair base not named as a mask
+    (``train-volume.tif`` for ``train-labels.tif``, as ISBI 2012 ships them); the
+    service checks that it is a stack of as many slices."""
     folders = [label_stack.parent]
     if label_stack.parent.name == "masks":
         folders.insert(0, label_stack.parent.parent / "images")
@@ -589,6 +592,21 @@ def _picture_stack(label_stack: Path, base: str) -> Path | None:
             candidate = folder / f"{base}{suffix}"
             if candidate != label_stack and candidate.is_file():
                 return candidate
+    for folder in folders:
+        try:
+            tiffs = [p for p in folder.iterdir() if p.suffix.lower() in (".tif", ".tiff")]
+        except OSError:
+            continue
+        paired = [
+            p
+            for p in tiffs
+            if p != label_stack
+            and mask_ending(p.stem) is None
+            and pair_base(p.stem) == base.lower()
+            and p.is_file()
+        ]
+        if len(paired) == 1:
+            return paired[0]
     return None
 
 

@@ -177,6 +177,10 @@ class AddReport:
     #: Files of a few bare pages split as slices without being told, because a split of
     #: the same content is in the project (``add --pages slices`` before).
     pages_split_before: list[str] = field(default_factory=list)
+    #: Files of a few bare pages split as slices without being told, because a label
+    #: stack of as many pages lies beside them (ISBI's ``train-labels.tif`` by its
+    #: ``train-volume.tif``), as the masks import reads the pair.
+    pages_split_for_labels: list[str] = field(default_factory=list)
     #: Stacks split whose file is also an image of the project, one picture of its pages
     #: as channels (added before without ``--pages slices``): (stack file, image name).
     also_one_picture: list[tuple[str, str]] = field(default_factory=list)
@@ -249,6 +253,14 @@ class AddReport:
                 f"{f' (and {more} more file(s))' if more else ''} into slices, as it was "
                 "split before (added with its pages as slices"
                 + (f"; {how_channels} adds it as one picture)" if how_channels else ")")
+            )
+        if self.pages_split_for_labels:
+            more = len(self.pages_split_for_labels) - 1
+            parts.append(
+                f"split {Path(self.pages_split_for_labels[0]).name}"
+                f"{f' (and {more} more file(s))' if more else ''} into slices, as the label "
+                "stack beside it has as many pages"
+                + (f" ({how_channels} adds it as one picture)" if how_channels else "")
             )
         if self.also_one_picture:
             file, name = self.also_one_picture[0]
@@ -511,6 +523,19 @@ def _beside_is_mask(
         array = read_image(file, nodata=False)
     page = array[..., 0] if pages_as_channels and array.ndim == 3 else array
     return looks_like_mask(page)
+
+
+def _label_stack_of(mask: Path | None, pages: int) -> bool:
+    """Whether ``mask`` (a file named as the mask beside a picture of ``pages`` bare
+    pages) is a label stack of a page per page: the picture's pages are then slices, as
+    the masks import reads such a pair (a label stack's pages are always slices)."""
+    if mask is None or mask.suffix.lower() not in (".tif", ".tiff"):
+        return False
+    try:
+        planes, its_pages = tiff_planes(mask)
+    except (ImageReadError, OSError):
+        return False
+    return (planes or its_pages) == pages and _first_page_is_mask(mask)
 
 
 def _first_page_is_mask(path: Path) -> bool:
@@ -1285,6 +1310,7 @@ class Project:
         from annotator.storage.stacks import StackReplaced, split_files, split_stack
 
         out: list[tuple[Path, str]] = []
+        labels_of = {picture: mask for mask, picture in pictures_of.items()}
         for file, name in candidates:
             as_slices = unnamed_slices
             try:
@@ -1296,6 +1322,9 @@ class Project:
                     if not pages_as_channels and split_files(self.root, file) is not None:
                         planes, as_slices = pages, True
                         report.pages_split_before.append(str(file))
+                    elif not pages_as_channels and _label_stack_of(labels_of.get(file), pages):
+                        planes, as_slices = pages, True
+                        report.pages_split_for_labels.append(str(file))
                     else:
                         channels[file] = pages
             except ImageReadError as exc:  # a stack that cannot be cut into pictures

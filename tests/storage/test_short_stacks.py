@@ -154,10 +154,17 @@ def test_a_short_label_stack_in_a_mask_folder_is_left_out_however_the_pages_are_
 ):
     """Found by an audit: with its picture stack split first, masks/vol.tif had no
     picture left and was added as a five-channel image (and 16-bit pages never looked
-    like a mask)."""
+    like a mask). Its pictures' bare pages are slices since the label stack beside them
+    has a page each (before, they were one picture's channels, which no label stack can
+    label); told so, they are channels."""
     _dataset_of_short_stacks(tmp_path / "ds", dtype)
     with _project(tmp_path) as project:
-        report = project.add_images([tmp_path / "ds"])  # pages read as channels
+        report = project.add_images([tmp_path / "ds"])
+        assert [r.name for r in report.added] == [f"vol_z{i:03d}.tif" for i in range(5)]
+        assert report.pages_split_for_labels == [str(tmp_path / "ds/images/vol.tif")]
+        assert [m for m, _ in report.masks_left_out] == [str(tmp_path / "ds/masks/vol.tif")]
+    with Project.create(tmp_path / "p1", LabelSchema.from_names(["bg", "cell"])) as project:
+        report = project.add_images([tmp_path / "ds"], pages_as_channels=True)
         assert [r.name for r in report.added] == ["images/vol.tif"]
         assert [m for m, _ in report.masks_left_out] == [str(tmp_path / "ds/masks/vol.tif")]
     with Project.create(tmp_path / "p2", LabelSchema.from_names(["bg", "cell"])) as project:
@@ -233,7 +240,9 @@ def test_labels_of_a_short_stack_added_as_one_picture_say_that_picture_stays(tmp
     volume, _ = _dataset_of_short_stacks(tmp_path / "ds")
     proj = tmp_path / "P"
     assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
-    assert main(["add", str(proj), str(tmp_path / "ds")]) == 0  # one picture, 5 channels
+    # one picture, 5 channels (as the add read it before a label stack beside made its
+    # pages slices; now when told)
+    assert main(["add", str(proj), str(tmp_path / "ds"), "--pages", "channels"]) == 0
     capsys.readouterr()
     assert main(["import", str(proj), "--format", "masks", str(tmp_path / "ds/masks")]) == 0
     out = capsys.readouterr()
