@@ -194,7 +194,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="keep the files of only the newest N versions and the active one, from now "
         "on (each is about 15 MB, and every round makes one; default 20, 0 keeps all); "
-        "older versions stay listed with their scores",
+        "versions the app kept training while you labelled ('kept on') count apart, the "
+        "newest 5 kept; older versions stay listed with their scores",
     )
     p.add_argument(
         "--from-version",
@@ -728,6 +729,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"{mark} v{m.version:<7} {('v' + str(m.parent)) if m.parent else '-':<7} "
             f"{m.created_at[:19]:<20} {card.arch:<10} {_size(card.parameters):>9} {steps:>7} "
             f"{len(card.train_images):>6} {_fmt(card.pixel_accuracy):>8} {_fmt(card.mean_iou):>7}"
+            + ("  kept on" if card.training.kept_on else "")
         )
         if card.imported_from:
             print(f"  {'':<8} imported from {card.imported_from}")

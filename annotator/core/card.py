@@ -219,6 +219,10 @@ class CardTraining:
     #: The round's cross-entropy class weights, in class order (``None``: unweighted);
     #: proposals divide them out (ADR 0012).
     class_weights: tuple[float, ...] | None = None
+    #: A round the app kept going on the images marked done while the user labelled
+    #: (Keeping On, ADR 0033), not one asked for: such versions make way first when old
+    #: versions' files are removed (ADR 0019).
+    kept_on: bool = False
 
 
 @dataclass(frozen=True)
@@ -346,6 +350,7 @@ class ModelCard:
                     if t.class_weights is None
                     else {"class_weights": [float(w) for w in t.class_weights]}
                 ),
+                **({"kept_on": True} if t.kept_on else {}),
             },
             "images": {
                 "train": [{"id": r.id, "name": r.name} for r in self.train_images],
@@ -484,6 +489,7 @@ def _training(r: _Reader) -> CardTraining:
         world_size=r.get_int("world_size", 1) or 1,
         config=dict(r.get_obj("config").data),
         class_weights=_class_weights(r),
+        kept_on=r.get_bool("kept_on", False),
     )
 
 

@@ -508,8 +508,8 @@ class ModelPanel(QWidget):
                 if active.card.imported_from
                 else f"adapted from {active.card.adapted}"
                 if active.card.adapted
-                else f"trained on {train.device or '?'}, "
-                f"{'?' if train.steps is None else train.steps} steps"
+                else f"trained {'on the done images while you labelled, ' if train.kept_on else ''}"
+                f"on {train.device or '?'}, {'?' if train.steps is None else train.steps} steps"
             )
             self.device_label.setText(
                 f"{origin}; "

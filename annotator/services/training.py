@@ -224,6 +224,8 @@ def train_project(
 
     Continues from the active version unless ``from_scratch``. Under torchrun only
     rank 0 publishes; the other ranks wait for it and return ``model=None``.
+    ``done_only``: a round kept going while the user labels (Keeping On, ADR 0033): only
+    the images marked done train, and its card says it was kept on.
     """
     from annotator.ml import distributed
     from annotator.ml.train import train_round
@@ -260,6 +262,7 @@ def train_project(
                 export_onnx=export_onnx,
                 replacing=active_at_start,
                 cancel=cancel,
+                kept_on=done_only,
             )
         except Cancelled:  # during the ONNX export or the files' write: nothing recorded
             result = _cancelled(result)
@@ -392,8 +395,11 @@ def _train_within_memory(
             request = replace(request, config=replace(request.config, batch_size=batch // 2))
 
 
-def make_card(request: TrainRequest, result: TrainResult, version: int) -> ModelCard:
-    """The model card: architecture, classes, lineage, data used, metrics, time."""
+def make_card(
+    request: TrainRequest, result: TrainResult, version: int, kept_on: bool = False
+) -> ModelCard:
+    """The model card: architecture, classes, lineage, data used, metrics, time
+    (``kept_on``: a round kept going while the user labels, ADR 0033)."""
     names = list(request.class_names)
     used = {im.image_id: im.name for im in request.images}
     metrics = CardMetrics(loss=round(result.final_loss, 5))
@@ -428,6 +434,7 @@ def make_card(request: TrainRequest, result: TrainResult, version: int) -> Model
             world_size=result.world_size,
             config=asdict(result.config),
             class_weights=result.class_weights,
+            kept_on=kept_on,
         ),
         train_images=tuple(ImageRef(i, used[i]) for i in result.train_image_ids),
         validation_images=tuple(ImageRef(i, used[i]) for i in validation),
@@ -443,15 +450,17 @@ def publish(
     export_onnx: bool = True,
     replacing: int | None | Literal["any"] = "any",
     cancel: CancelToken | None = None,
+    kept_on: bool = False,
 ) -> ModelRecord:
     """Serialise a finished round (checkpoint, card, ONNX) and store it as the next version
     (made active unless ``replacing`` is no longer the active version). A ``cancel`` set
-    before the version is recorded raises :class:`Cancelled` and records nothing."""
+    before the version is recorded raises :class:`Cancelled` and records nothing.
+    ``kept_on``: the round was kept going while the user labels (said on its card)."""
     from annotator.services.versions import store_version
 
     if not result.publishable or result.state_dict is None:
         raise ModelError(f"this training round cannot be published: {result.message}")
-    card = make_card(request, result, project.next_model_version())
+    card = make_card(request, result, project.next_model_version(), kept_on)
     return store_version(
         project,
         card,

@@ -32,6 +32,11 @@ KEEP_SETTING = "keep_model_versions"
 #: Each version is about 15 MB (its weights and the ONNX export of the default model),
 #: and the loop makes one per image marked done: 200 images left 2.8 GB.
 DEFAULT_KEEP = 20
+#: Of the versions the app trained on its own while the user labelled (Keeping On, one
+#: every minute or so), only the newest this many keep their files, beside the newest
+#: :func:`keep_versions` of the others: a morning of keeping on would otherwise push out
+#: every version made when an image was marked done within 20 minutes.
+KEPT_ON_KEPT = 5
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,10 @@ def set_keep_versions(project: Project, keep: int) -> PruneReport:
 def prune(project: Project) -> PruneReport:
     """Remove the files of every version but the newest :func:`keep_versions` trained ones
     and the active one: versions adapted to a class change (never trained) do not count,
-    and lose their files once no longer active. Records stay, listed with their scores;
-    only their weights go, so they can no longer be rolled back to or exported."""
+    and lose their files once no longer active; versions kept on while the user labelled
+    (ADR 0033) count apart, the newest :data:`KEPT_ON_KEPT` of them kept (all of them
+    under ``keep`` 0). Records stay, listed with their scores; only their weights go, so
+    they can no longer be rolled back to or exported."""
     keep = keep_versions(project)
     model_store.clear_removed(project)
     if keep == 0:
@@ -72,8 +79,10 @@ def prune(project: Project) -> PruneReport:
     active = project.active_model()
     # Versions adapted to a class change (never trained) do not count: moving a class up
     # and down made one per step, and pushed out the trained versions they came from.
-    trained = [r for r in records if not r.card.adapted]
-    spared = {r.version for r in trained[-keep:]} | ({active.version} if active else set())
+    trained = [r for r in records if not r.card.adapted and not r.card.training.kept_on]
+    kept_on = [r for r in records if not r.card.adapted and r.card.training.kept_on]
+    spared = {r.version for r in trained[-keep:] + kept_on[-min(keep, KEPT_ON_KEPT) :]}
+    spared |= {active.version} if active else set()
     removed, freed = [], 0
     for record in records:
         now = project.active_model()  # a rollback on another thread may have chosen it

@@ -325,6 +325,8 @@ def test_rounds_keep_training_on_the_done_images_while_the_user_labels(qtbot, lo
         seen = {ref.id for ref in outcome.model.card.train_images}
         seen |= {ref.id for ref in outcome.model.card.validation_images}
         assert seen == {first}  # the image being labelled is left out
+        assert outcome.model.card.training.kept_on  # and its card says how it was made
+    qtbot.waitUntil(lambda: "while you labelled" in loop.panel.device_label.text())
     loop.panel.keep_check.setChecked(False)  # off: the setting is stored, the round stops
     assert loop.service.settings.keep_training is False
     qtbot.waitUntil(lambda: not loop.service.training, timeout=ROUND_TIMEOUT_MS)

@@ -4,6 +4,7 @@ about 15 MB, and nothing removed them (200 rounds left 2.8 GB)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import FAST, TINY, make_cells_project
@@ -108,3 +109,50 @@ def test_a_damaged_old_version_neither_fails_a_round_nor_the_listing(project):
     assert _round(project).model.version == 3  # publishing prunes nothing at keep 0
     assert versions.set_keep_versions(project, 1).removed == (1, 2)
     assert _round(project).model.version == 4 and versions.stored(project) == {4}
+
+
+def _kept_on_round(project):
+    return training.train_project(
+        project, steps=1, network=TINY, config=FAST, device="cpu", done_only=True
+    )
+
+
+def test_versions_kept_on_while_the_user_labels_make_way_first(project, capsys, monkeypatch):
+    """Keeping on (ADR 0033) publishes a version a minute: counted with the others, they
+    pushed out within 20 minutes every version made when an image was marked done."""
+    monkeypatch.setattr(versions, "KEPT_ON_KEPT", 2)
+    versions.set_keep_versions(project, 3)
+    _round(project)  # v1, v2: asked for
+    _round(project)
+    for _ in range(4):  # v3-v6: kept on
+        _kept_on_round(project)
+    assert [m.card.training.kept_on for m in project.models()] == [False] * 2 + [True] * 4
+    assert _folders(project) == versions.stored(project) == {1, 2, 5, 6}
+    _round(project)  # v7, asked for: the three newest asked-for ones stay
+    assert versions.stored(project) == {1, 2, 5, 6, 7}
+    _round(project)  # v8
+    assert versions.stored(project) == {2, 5, 6, 7, 8}
+    versions.rollback(project, 5)  # the active one is never removed
+    _kept_on_round(project)  # v9, from v5
+    _kept_on_round(project)  # v10
+    assert versions.stored(project) == {2, 7, 8, 9, 10}
+    assert versions.set_keep_versions(project, 1).removed == (2, 7, 9)
+    assert versions.stored(project) == {8, 10}
+    reread = project.model(10).card  # said on the card, read back from its file
+    assert reread.training.kept_on and not project.model(8).card.training.kept_on
+    root = str(project.root)
+    project.close()
+    assert main(["models", root]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if re.match(r"[* ] v\d", line)]
+    assert [row.split()[-2:] == ["kept", "on"] for row in rows] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        True,
+        True,
+    ]
