@@ -1015,6 +1015,8 @@ def _read_truth(
         m = decode_mask_png(path, table_option="--classes FILE")
     else:  # (a label GeoTIFF's nodata value is one of its ids here: the file's values)
         m = read_image(path, nodata=False)
+        if m.ndim == 3:  # an RGB TIFF mask: grey when its channels are equal, else refused
+            m = decode_mask_file(path, table_option="--classes FILE")
     if m.ndim != 2:
         raise ImageReadError(path, "a mask must be a single-channel image")
     if m.dtype.kind not in "ui":

@@ -345,12 +345,17 @@ def _stack_slice(path: Path, tif: Any, page: int) -> np.ndarray:
     return plan.slices([plan.series[0].asarray()])[page]
 
 
-def decode_mask_file(path: Path, page: int | None = None) -> np.ndarray:
+def decode_mask_file(
+    path: Path, page: int | None = None, colours: bool = False, table_option: str = TABLE_OPTION
+) -> np.ndarray:
     """A class-id mask from a PNG (:func:`decode_mask_png`) or a single-channel integer
     TIFF (any integer type whose values fit 16 bits); ``page``: the slice of a label
-    stack (:func:`mask_stack_pages`)."""
+    stack (:func:`mask_stack_pages`). An 8-bit RGB (or opaque RGBA) TIFF of one page is
+    grey when its channels are equal everywhere, as a PNG is, else refused; ``colours``:
+    its ``(h, w, 3)`` colours instead (:func:`read_label_file`). A refusal of colours
+    names ``table_option`` (how the command is given a table of them)."""
     if path.suffix.lower() == ".png":
-        return decode_mask_png(path)
+        return decode_mask_png(path, table_option)
     import tifffile
 
     try:
@@ -380,6 +385,18 @@ def decode_mask_file(path: Path, page: int | None = None) -> np.ndarray:
                     )
                 first = tif.pages[0]
                 shape = tuple(int(n) for n in first.shape if n != 1)  # type: ignore[union-attr]
+                rgb = _rgb_page(path, first, shape)
+                if rgb is not None:
+                    check_pixels(rgb.shape[1], rgb.shape[0], path)
+                    grey = None if colours else grey_of(rgb)
+                    if grey is not None or colours:
+                        return rgb if grey is None else grey
+                    raise FormatError(
+                        f"{path}: an RGB mask whose channels differ is colour-coded, not "
+                        f"class ids: give the table of its colours with {table_option} "
+                        "(CVAT labelmap.txt, CamVid label_colors.txt or class_dict.csv), or "
+                        "save the mask as a grey class-id PNG or TIFF"
+                    )
                 if len(shape) != 2:
                     raise FormatError(
                         f"{path}: a mask must be one single-channel image, this TIFF is "
@@ -401,14 +418,36 @@ def decode_mask_file(path: Path, page: int | None = None) -> np.ndarray:
     return arr.astype(np.uint16)
 
 
+def _rgb_page(path: Path, page: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The ``(h, w, 3)`` colours of a TIFF page of 8-bit RGB or opaque RGBA samples
+    stored pixel by pixel (as image editors save them), ``None`` for any other page;
+    see-through pixels are refused, as in a PNG. Planar samples are left out: tifffile
+    writes a numpy stack of 3 or 4 masks so, and those are no colours."""
+    import tifffile
+
+    rgb = getattr(page, "photometric", None) == tifffile.PHOTOMETRIC.RGB
+    if str(getattr(page, "axes", "")) != "YXS" or not rgb or np.dtype(page.dtype) != np.uint8:
+        return None
+    pixels = np.asarray(page.asarray()).reshape(shape)
+    if len(shape) != 3 or pixels.shape[2] not in (3, 4):
+        return None
+    if pixels.shape[2] == 4 and (pixels[..., 3] != 255).any():
+        n = int((pixels[..., 3] != 255).sum())
+        raise FormatError(
+            f"{path}: {n} pixel(s) of this RGBA mask are see-through; a mask needs every "
+            "pixel opaque (save it as RGB, or as a grey class-id image)"
+        )
+    return np.ascontiguousarray(pixels[..., :3])
+
+
 def read_label_file(path: Path, page: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """A mask file's pixels as they are stored: ``(values, None)`` for class ids (grey
     PNG, TIFF; ``page``: a label stack's slice), ``(indices, palette)`` for a palette PNG
     (``palette``: ``(n, 3) uint8``), or ``(colours, None)`` with ``colours`` ``(h, w,
-    3)`` for an RGB PNG (RGBA too, when no pixel is see-through: an alpha would be a
-    fourth thing the colour says). The file is opened once."""
+    3)`` for an RGB PNG or one-page TIFF (RGBA too, when no pixel is see-through: an
+    alpha would be a fourth thing the colour says). The file is opened once."""
     if path.suffix.lower() != ".png":
-        return decode_mask_file(path, page), None
+        return decode_mask_file(path, page, colours=True), None
     return _read_png(path, colours=True)
 
 

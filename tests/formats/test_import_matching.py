@@ -285,11 +285,13 @@ def test_tiff_masks_import_beside_png_ones_in_any_integer_type(tmp_path):
         else:
             tifffile.imwrite(src / "masks" / name, mask)
         want[Path(name).stem] = mask.astype(np.uint8)
-    tifffile.imwrite(src / "masks/rgb.tif", np.zeros((6, 8, 3), np.uint8))
+    colours = np.zeros((6, 8, 3), np.uint8)
+    colours[..., 0] = 7  # channels that differ: colours (grey ones are class ids, as in a PNG)
+    tifffile.imwrite(src / "masks/rgb.tif", colours)
     with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
         report = import_into_project(project, ImportRequest("masks", src / "masks"))
         assert sorted(report.added) == ["a.png", "b.png", "c.png"]
-        assert len(report.skipped) == 1 and "single-channel" in report.skipped[0][1]
+        assert len(report.skipped) == 1 and "colour-coded" in report.skipped[0][1]
         for rec in project.images():
             assert np.array_equal(project.load_mask(rec), want[rec.stem])
 

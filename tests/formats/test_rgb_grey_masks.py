@@ -63,3 +63,52 @@ def test_with_a_table_of_colours_grey_colours_are_read_by_colour(tmp_path):
     assert result.errors == []
     (item,) = result.items
     assert np.array_equal(item.labels(), IDS)  # by colour, not the value 128 as an id
+
+
+def _rgb_tiff(path, pixels, planar=False):
+    import tifffile
+
+    data = np.moveaxis(pixels, -1, 0) if planar else pixels
+    tifffile.imwrite(path, data, photometric="rgb", planarconfig="separate" if planar else None)
+
+
+def test_planar_samples_are_no_colours_a_stack_of_three_masks_is_written_so(tmp_path):
+    from annotator.formats.masks import decode_mask_file
+
+    _rgb_tiff(tmp_path / "planar.tif", np.dstack([IDS] * 3), planar=True)
+    with pytest.raises(FormatError, match="a mask must be one single-channel image"):
+        decode_mask_file(tmp_path / "planar.tif")
+
+
+def test_one_page_rgb_tiff_masks_read_as_rgb_png_masks_do(tmp_path):
+    """They were refused ("a mask must be one single-channel image, this TIFF is
+    3x4x3") while the same mask saved as PNG was read."""
+    from annotator.formats.masks import decode_mask_file
+
+    _rgb_tiff(tmp_path / "grey.tif", np.dstack([IDS] * 3))
+    assert np.array_equal(decode_mask_file(tmp_path / "grey.tif"), IDS)
+    coloured = np.dstack([IDS] * 3)
+    coloured[0, 0] = (0, 0, 1)
+    _rgb_tiff(tmp_path / "colour.tif", coloured)
+    with pytest.raises(FormatError, match="channels differ is colour-coded.*--labels FILE"):
+        decode_mask_file(tmp_path / "colour.tif")
+    # with a table of colours, by colour (as a PNG)
+    folder = tmp_path / "src/masks"
+    folder.mkdir(parents=True)
+    palette = np.array([(0, 0, 0), (250, 0, 0), (0, 0, 250)], np.uint8)
+    _rgb_tiff(folder / "a.tif", palette[IDS])
+    (tmp_path / "src/labelmap.txt").write_text(
+        "# label:color_rgb:parts:actions\nbg:0,0,0::\nx:250,0,0::\ny:0,0,250::\n"
+    )
+    (item,) = read_masks(folder).items
+    assert np.array_equal(item.labels(), IDS)
+
+
+def test_the_bench_reads_grey_rgb_tiff_masks(tmp_path):
+    from annotator.bench.effort import load_dataset
+
+    (tmp_path / "ds/images").mkdir(parents=True)
+    (tmp_path / "ds/masks").mkdir()
+    Image.fromarray((IDS * 60).astype(np.uint8)).save(tmp_path / "ds/images/a.png")
+    _rgb_tiff(tmp_path / "ds/masks/a.tif", np.dstack([IDS] * 3))
+    assert np.array_equal(load_dataset(tmp_path / "ds").truths["a"], IDS)
