@@ -14,7 +14,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-from annotator.bench.effort import ImageRecordOut, RunResult, load_dataset
+from annotator.bench.dataset import load_dataset
+from annotator.bench.effort import ImageRecordOut, RunResult
 from annotator.cli import main
 from annotator.core.errors import AnnotatorError, ImageReadError
 from annotator.core.proposal import Proposal

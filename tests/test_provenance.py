@@ -210,7 +210,8 @@ def test_training_leaves_accepted_borders_out_and_user_labels_in(project):
 
 
 def test_bench_runs_save_what_the_robot_accepted_and_pass_the_setting(tmp_path):
-    from annotator.bench.effort import BenchConfig, load_dataset, run_benchmark
+    from annotator.bench.dataset import load_dataset
+    from annotator.bench.effort import BenchConfig, run_benchmark
     from annotator.core.synthetic import synthetic_cells
 
     root = tmp_path / "ds"

@@ -168,13 +168,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from annotator.bench.effort import (
-        BenchConfig,
-        load_dataset,
-        run_benchmark,
-        summary_lines,
-        write_outputs,
-    )
+    from annotator.bench.dataset import load_dataset
+    from annotator.bench.effort import BenchConfig, run_benchmark, summary_lines, write_outputs
 
     modes = list(dict.fromkeys(m.strip() for m in args.mode.split(",") if m.strip()))
     if not modes:

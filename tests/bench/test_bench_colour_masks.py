@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from annotator.bench.effort import load_dataset
+from annotator.bench.dataset import load_dataset
 from annotator.cli import main
 from annotator.core.errors import AnnotatorError
 

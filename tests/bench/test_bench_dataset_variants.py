@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from annotator.bench.effort import load_dataset
+from annotator.bench.dataset import load_dataset
 from annotator.core.errors import AnnotatorError
 from annotator.formats.base import VOID
 from annotator.formats.colour_table import Labelling, read_class_table

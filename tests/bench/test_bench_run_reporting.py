@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import annotator.bench.effort as effort
+from annotator.bench.dataset import load_dataset
 from annotator.bench.effort import (
     BenchConfig,
     class_iou,
-    load_dataset,
     run_benchmark,
     run_from_dict,
     saving_factors,

@@ -15,7 +15,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from annotator.bench.effort import load_dataset
+from annotator.bench.dataset import load_dataset
 from annotator.cli import main
 from annotator.core.errors import AnnotatorError
 from annotator.core.synthetic import synthetic_cells

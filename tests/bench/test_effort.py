@@ -10,13 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from annotator.bench.effort import (
-    BenchConfig,
-    load_dataset,
-    run_benchmark,
-    saving_factors,
-    summary_lines,
-)
+from annotator.bench.dataset import load_dataset
+from annotator.bench.effort import BenchConfig, run_benchmark, saving_factors, summary_lines
 from annotator.cli import main
 from annotator.core.errors import AnnotatorError
 from annotator.core.synthetic import SYNTHETIC_EM_CLASSES, synthetic_cells, synthetic_em
@@ -477,7 +472,7 @@ def test_a_class_table_of_other_ids_is_read_by_id_not_shifted(tmp_path):
     """An ADE20K objectInfo150.csv gives ids from 1; read as a plain list its names were
     the ids 0.., so every class was the next one's. It is read by id (0 void), as the
     masks import reads it."""
-    from annotator.bench.effort import load_dataset
+    from annotator.bench.dataset import load_dataset
 
     (tmp_path / "images").mkdir()
     (tmp_path / "masks").mkdir()
@@ -521,7 +516,7 @@ def test_a_truth_geotiff_naming_a_nodata_value_is_read_as_its_class_ids(tmp_path
     """A label raster's GDAL_NODATA (ADR 0029) is one of its ids here, never NaN."""
     import tifffile
 
-    from annotator.bench.effort import _read_truth
+    from annotator.bench.dataset import _read_truth
     from annotator.core.nodata import GDAL_NODATA_TAG
 
     truth = np.zeros((20, 30), np.uint8)

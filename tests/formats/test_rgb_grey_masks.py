@@ -105,7 +105,7 @@ def test_one_page_rgb_tiff_masks_read_as_rgb_png_masks_do(tmp_path):
 
 
 def test_the_bench_reads_grey_rgb_tiff_masks(tmp_path):
-    from annotator.bench.effort import load_dataset
+    from annotator.bench.dataset import load_dataset
 
     (tmp_path / "ds/images").mkdir(parents=True)
     (tmp_path / "ds/masks").mkdir()

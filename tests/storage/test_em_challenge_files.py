@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from annotator.bench.effort import load_dataset
+from annotator.bench.dataset import load_dataset
 from annotator.cli import main
 from annotator.core.naming import masks_beside, pair_base
 from annotator.core.status import ImageStatus

@@ -101,7 +101,7 @@ def _data(name: str) -> tuple[list[tuple[np.ndarray, np.ndarray]], tuple[str, ..
             synthetic_em(i, noise=noise, clutter=clutter, label_jitter=jitter) for i in range(16)
         ]
         return pairs, tuple(SYNTHETIC_EM_CLASSES)
-    from annotator.bench.effort import load_dataset
+    from annotator.bench.dataset import load_dataset
     from annotator.storage.images import read_image
 
     root = Path(name)
