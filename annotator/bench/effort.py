@@ -514,10 +514,10 @@ def run_benchmark(
 ) -> RunResult:
     """Label the dataset with the simulated annotator in one mode; return the costs.
 
-    ``checkpoint`` gets the partial result after every image (to save it; its
-    ``complete`` is ``False`` until the run ends). ``report`` gets a line per image,
-    and within an image a progress line at most every ``progress_every`` seconds (a
-    large image takes minutes). ``invocation``: the id of the ``annotator bench``
+    ``checkpoint`` gets the partial result before the first image and after every
+    image (to save it; its ``complete`` is ``False`` until the run ends). ``report``
+    gets a line per image, and within an image a progress line at most every
+    ``progress_every`` seconds (a large image takes minutes). ``invocation``: the id of the ``annotator bench``
     command the run is part of (its runs share it; a new one by default).
     """
     import uuid
@@ -550,6 +550,8 @@ def run_benchmark(
     try:
         run = _BenchRun(dataset, config, project, device, result, chosen)
         run.say, run.progress_every = say, progress_every
+        if checkpoint is not None:  # a run stopped in its first image says so too
+            checkpoint(result)
         run.rank_remaining()
         for k in range(len(chosen)):
             # 1. What to label next (images matching --last only when no other is left).

@@ -174,3 +174,24 @@ def test_runs_report_the_per_class_iou_of_their_final_labels(tmp_path):
     again = run_from_dict(json.loads(json.dumps(run.to_dict())))
     assert again.images[0].final_iou == run.images[0].final_iou
     assert run.to_dict()["final_labels_iou_per_class"] == means
+
+
+def test_a_run_stopped_in_its_first_image_leaves_a_bench_json_that_says_so(
+    tmp_path, monkeypatch, capsys
+):
+    """It left none: a long first image stopped (Ctrl+C, a time limit) had nothing to show."""
+    root = _dataset(tmp_path / "ds", n=2, size=32)
+    out = tmp_path / "out"
+
+    def stopped(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(effort, "annotate", stopped)
+    args = ["bench", str(root), "--classes", str(root / "classes.txt"), "--mode", "manual"]
+    assert main([*args, "--tools", "brush", "--out", str(out)]) != 0
+    left = json.loads((out / "bench.json").read_text())
+    assert left["complete"] is False and left["images_planned"] == 2 and left["images"] == []
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(["bench-combine", str(out / "bench.json"), "--out", str(tmp_path / "c")]) == 0
+    assert "manual: INCOMPLETE: 0 of 2 planned" in capsys.readouterr().out
