@@ -548,7 +548,8 @@ def _picture_stacks(
             warnings.append(  # ... unless its labels are slices' (as the masks import)
                 f"{p.name}: its {pages} bare pages (no axes recorded) are read as {pages} "
                 "slices, since its masks label slices, as `annotator import --format "
-                "masks` reads them (`annotator add` alone reads them as channels unless "
+                "masks` reads them (and `annotator add`, beside a label stack of as many "
+                "pages; beside masks named as slices, it reads them as channels unless "
                 "given --pages slices)"
             )
         if label is not None and not label_pages:

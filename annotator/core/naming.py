@@ -24,9 +24,12 @@ from typing import TypeVar
 
 #: Endings that say a file is the picture of a pair (compared in lower case): EM
 #: challenges ship ``train-volume.tif`` or ``train-input.tif`` beside
-#: ``train-labels.tif`` (ISBI 2012, SNEMI3D), others ``x_raw.tif`` or ``x_image.png``.
+#: ``train-labels.tif`` (ISBI 2012, SNEMI3D), others ``x_raw.tif`` or ``x_image.png``,
+#: satellite sets ``119_sat.jpg`` (DeepGlobe) or ``top_2_10_RGB.tif`` (ISPRS Potsdam).
 PICTURE_ENDINGS = (
     "_leftimg8bit",
+    "_sat",
+    "_rgb",
     "-volume",
     "_volume",
     "-images",
@@ -140,6 +143,14 @@ def mask_ending(stem: str) -> str | None:
     return next((e for e in sorted(MASK_ENDINGS, key=len, reverse=True) if _ends(stem, e)), None)
 
 
+def without_mask_ending(stem: str) -> str:
+    """``stem`` (its case kept) without the mask ending it has, if any: the name of the
+    picture a mask names (``train`` of ``train-labels``; ``em_raw`` stays ``em_raw``,
+    whose ending is a picture's)."""
+    ending = mask_ending(stem)
+    return stem if ending is None else stem[: -len(ending)]
+
+
 def masks_beside(stems: Sequence[str]) -> dict[int, int]:
     """Among the files of one add (their stems), those that are the mask of another:
     index of the mask -> index of its picture. A mask ends in one of
@@ -151,12 +162,20 @@ def masks_beside(stems: Sequence[str]) -> dict[int, int]:
         if ending_of[i] is None:
             pictures.setdefault(s.lower(), i)
             pictures.setdefault(pair_base(s), i)
+    whole: dict[str, int] = {}  # any file by its whole stem: scene-gt of scene-gt_mask
+    for i, s in enumerate(stems):
+        whole.setdefault(s.lower(), i)
     found: dict[int, int] = {}
     for i, s in enumerate(stems):
         e = ending_of[i]
-        if e is not None and (j := pictures.get(s.lower()[: -len(e)])) is not None:
+        if e is None:
+            continue
+        rest = s.lower()[: -len(e)]
+        j = pictures.get(rest, whole.get(rest))
+        if j is not None and j != i:
             found[i] = j
-    return found
+    # A file that is another's picture is no mask itself (scene-gt.png, scene-gt_mask.png)
+    return {i: j for i, j in found.items() if i not in found.values()}
 
 
 def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
@@ -168,8 +187,8 @@ def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
     files is named one of :data:`MASK_FOLDERS` (``labels/0.png`` beside ``images/0.png``,
     ``SegmentationClass/x.png`` of ``JPEGImages/x.jpg``, ``annotations/training/x.png``):
     so the files of one such folder added alone are none. Its picture is a file outside
-    such folders, without a mask ending, whose stem or pair base is the mask's stem, or
-    its stem without a mask ending; of several, the first in a folder named as the
+    such folders whose stem (or, without a mask ending, its pair base) is the mask's
+    stem, or its stem without a mask ending; of several, the first in a folder named as the
     deepest of the mask's other folders that has one (``images/val/x.png`` for
     ``labels/val/x.png``, ``s1/images/x.png`` for ``s1/masks/x.png``), else the first."""
     folders = [p.parent.parts for p in paths]
@@ -180,8 +199,11 @@ def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
     pictures: dict[str, list[int]] = {}
     in_folder: dict[tuple[str, str], list[int]] = {}  # (key, a folder's name): pictures
     for i, p in enumerate(paths):
-        if not in_mask_folder[i] and endings[i] is None:
-            for key in dict.fromkeys((p.stem.lower(), pair_base(p.stem))):
+        # Outside a mask folder, a file named as a mask is a picture by its whole stem
+        # (images/scene-gt.png is masks/scene-gt.png's), the others by their base too.
+        if not in_mask_folder[i]:
+            keys = (p.stem.lower(),) if endings[i] else (p.stem.lower(), pair_base(p.stem))
+            for key in dict.fromkeys(keys):
                 pictures.setdefault(key, []).append(i)
                 for name in dict.fromkeys(below[i]):
                     in_folder.setdefault((key, name), []).append(i)

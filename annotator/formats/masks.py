@@ -48,6 +48,7 @@ from annotator.core.naming import (
     pair_base,
     slice_stems,
     stack_stem,
+    without_mask_ending,
 )
 from annotator.core.status import (
     KEPT_IMAGES_FILE,
@@ -387,7 +388,6 @@ def decode_mask_file(
                 shape = tuple(int(n) for n in first.shape if n != 1)  # type: ignore[union-attr]
                 rgb = _rgb_page(path, first, shape)
                 if rgb is not None:
-                    check_pixels(rgb.shape[1], rgb.shape[0], path)
                     grey = None if colours else grey_of(rgb)
                     if grey is not None or colours:
                         return rgb if grey is None else grey
@@ -428,9 +428,10 @@ def _rgb_page(path: Path, page: Any, shape: tuple[int, ...]) -> np.ndarray | Non
     rgb = getattr(page, "photometric", None) == tifffile.PHOTOMETRIC.RGB
     if str(getattr(page, "axes", "")) != "YXS" or not rgb or np.dtype(page.dtype) != np.uint8:
         return None
-    pixels = np.asarray(page.asarray()).reshape(shape)
-    if len(shape) != 3 or pixels.shape[2] not in (3, 4):
+    if len(shape) != 3 or shape[2] not in (3, 4):
         return None
+    check_pixels(shape[1], shape[0], path)  # before anything of that size is decoded
+    pixels = np.asarray(page.asarray()).reshape(shape)
     if pixels.shape[2] == 4 and (pixels[..., 3] != 255).any():
         n = int((pixels[..., 3] != 255).sum())
         raise FormatError(
@@ -519,14 +520,26 @@ def _mask_files_in(src: Path) -> list[Path]:
 
     def without_pictures(found: list[Path]) -> list[Path]:
         # Pictures beside their masks (x.png by x_mask.png, as `annotator add` leaves
-        # them; ISBI's train-volume.tif by train-labels.tif) are not masks themselves.
-        masked = {(p.parent, pair_base(p.stem)) for p in found if mask_ending(p.stem) is not None}
-        return [
-            p
-            for p in found
-            if mask_ending(p.stem) is not None
-            or not {(p.parent, p.stem.lower()), (p.parent, pair_base(p.stem))} & masked
-        ]
+        # them; ISBI's train-volume.tif by train-labels.tif) are not masks themselves;
+        # nor, outside a mask folder, are the files of a folder whose masks are named as
+        # such (EPFL's testing.tif beside training_groundtruth.tif has no labels: read
+        # as a label stack, its grey levels spoilt the 0/255 reading of the real ones).
+        masks = [p for p in found if mask_ending(p.stem) is not None]
+        named = {p.parent for p in masks}
+        bases = {(p.parent, pair_base(p.stem)) for p in masks}
+        # scene-gt.png is the picture of scene-gt_mask.png, though named as a mask itself
+        of_masks = {(p.parent, without_mask_ending(p.stem).lower()) for p in masks}
+
+        def picture(p: Path) -> bool:
+            if (p.parent, p.stem.lower()) in of_masks:
+                return True
+            if mask_ending(p.stem) is not None:
+                return False
+            if p.parent.name.lower() in MASK_FOLDERS:  # masks/x.png by masks/x_mask.png
+                return (p.parent, pair_base(p.stem)) in bases
+            return p.parent in named
+
+        return [p for p in found if not picture(p)]
 
     direct = masks_in(list(src.iterdir()))
     if direct:
@@ -624,8 +637,9 @@ def _picture_stack(label_stack: Path, base: str) -> Path | None:
     (``train-volume.tif`` for ``train-labels.tif``, as ISBI 2012 ships them); the
     service checks that it is a stack of as many slices."""
     folders = [label_stack.parent]
-    if label_stack.parent.name == "masks":
-        folders.insert(0, label_stack.parent.parent / "images")
+    if label_stack.parent.name.lower() in MASK_FOLDERS:  # labels/x.tif: images/x.tif first
+        up = label_stack.parent.parent
+        folders[:0] = [up / name for name in _sub_folders(up) if name.lower() in PICTURE_FOLDERS]
     for folder in folders:
         for suffix in (".tif", ".tiff", ".TIF", ".TIFF"):
             candidate = folder / f"{base}{suffix}"
@@ -647,6 +661,13 @@ def _picture_stack(label_stack: Path, base: str) -> Path | None:
         if len(paired) == 1:
             return paired[0]
     return None
+
+
+def _sub_folders(folder: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in folder.iterdir() if p.is_dir())
+    except OSError:
+        return []
 
 
 def _kept_images(root: Path) -> dict[Path, tuple[str, str, ImageStatus | None]]:
@@ -729,7 +750,8 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         pages = mask_stack_pages(f)
         # vol_mask.tif holds the labels of vol.tif's slices, vol_z000...; vol.ome.tif
         # those of vol_z000 (or vol.ome_z000, as projects split it before: storage/stacks.py)
-        base = f.stem[: len(pair_base(f.stem))]
+        # (a mask ending only: em_raw.tif labels em_raw_z000..., not em_z000...)
+        base = without_mask_ending(f.stem)
         named = stack_stem(base)
         if not pages and {base.lower(), named.lower(), f"{base}.ome".lower()} & (
             options.project_stacks

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import tifffile
@@ -127,3 +128,111 @@ def test_a_folder_of_pictures_alone_still_says_what_a_dataset_needs(tmp_path, ca
     assert main(["bench", str(tmp_path / "ds"), "--out", str(tmp_path / "o")]) != 0
     err = capsys.readouterr().err
     assert "side by side, the masks named as such" in err and "Traceback" not in err
+
+
+def _bare(path: Path, pages: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tifffile.TiffWriter(path) as tif:
+        for page in pages:
+            tif.write(page, metadata=None)
+
+
+def _labels_of(project_dir: Path) -> dict[str, np.ndarray | None]:
+    with Project.open(project_dir) as project:
+        return {r.name: project.load_mask(r) for r in project.images()}
+
+
+def test_a_label_stack_named_with_a_picture_ending_labels_the_stack_of_its_whole_name(
+    tmp_path, capsys
+):
+    """Found by an audit: labels/em_raw.tif named its slices em_z000... (the picture
+    ending taken off as a mask's would be), so it labelled images/em.tif's slices (exit 0,
+    "12 matched") or none."""
+    volume, masks = _volume(12)
+    other, _ = _volume(24)
+    for folder in ("labels", "masks"):
+        root = tmp_path / folder
+        _bare(root / "data/images/em.tif", other[12:])
+        _bare(root / "data/images/em_raw.tif", volume)
+        _bare(root / f"data/{folder}/em_raw.tif", masks)
+        assert main(["new", str(root / "p"), "--classes", "membrane,cell"]) == 0
+        assert main(["add", str(root / "p"), str(root / "data/images")]) == 0
+        assert (
+            main(["import", str(root / "p"), "--format", "masks", str(root / f"data/{folder}")])
+            == 0
+        )
+        got = _labels_of(root / "p")
+        for i in range(12):
+            assert np.array_equal(got[f"em_raw_z{i:03d}.tif"], masks[i] // 255)
+            assert got[f"em_z{i:03d}.tif"] is None
+
+
+def test_an_unlabelled_volume_beside_a_labelled_one_is_no_label_stack(tmp_path, capsys):
+    """Found by an audit: EPFL's testing.tif (no labels) beside training.tif and
+    training_groundtruth.tif was read as a label stack: its grey levels failed the
+    0/255 reading, so every 255 of the real labels was imported as unlabelled."""
+    volume, masks = _volume(12)
+    test_volume, _ = _volume(24)
+    root = tmp_path / "ds"
+    _bare(root / "training.tif", volume)
+    _bare(root / "training_groundtruth.tif", masks)
+    _bare(root / "testing.tif", test_volume[12:])
+    assert main(["new", str(tmp_path / "p"), "--classes", "membrane,cell"]) == 0
+    assert main(["add", str(tmp_path / "p"), str(root)]) == 0
+    capsys.readouterr()
+    assert main(["import", str(tmp_path / "p"), "--format", "masks", str(root)]) == 0
+    assert "testing" not in "".join(capsys.readouterr())
+    got = _labels_of(tmp_path / "p")
+    for i in range(12):
+        assert np.array_equal(got[f"training_z{i:03d}.tif"], masks[i] // 255)
+        assert got[f"testing_z{i:03d}.tif"] is None
+
+
+def _png(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), array)
+
+
+def test_pictures_named_as_masks_and_satellite_endings_pair(tmp_path, capsys):
+    """Found by an audit: images/scene-gt.png (a picture whose name ends as a mask's) was
+    no picture to masks/scene-gt.png, nor scene-gt.png to scene-gt_mask.png beside it,
+    so the masks were added as images; DeepGlobe's 119_sat.jpg did not pair with
+    119_mask.png."""
+    assert masks_beside(["scene-gt", "scene-gt_mask", "119_sat", "119_mask"]) == {1: 0, 3: 2}
+    picture, mask = _volume(1)
+    labels = mask[0] // 255
+    _png(tmp_path / "a/images/scene-gt.png", picture[0])
+    _png(tmp_path / "a/masks/scene-gt.png", labels)
+    _png(tmp_path / "b/road-labels.png", picture[0])
+    _png(tmp_path / "b/road-labels_mask.png", labels)
+    _png(tmp_path / "c/119_sat.png", picture[0])
+    _png(tmp_path / "c/119_mask.png", labels)
+    for where, masks_folder, name in (
+        ("a", "a/masks", "images/scene-gt.png"),
+        ("b", "b", "road-labels.png"),
+        ("c", "c", "119_sat.png"),
+    ):
+        project_dir = tmp_path / f"p-{where}"
+        assert main(["new", str(project_dir), "--classes", "membrane,cell"]) == 0
+        assert main(["add", str(project_dir), str(tmp_path / where)]) == 0
+        assert (
+            main(["import", str(project_dir), "--format", "masks", str(tmp_path / masks_folder)])
+            == 0
+        )
+        got = _labels_of(project_dir)
+        assert list(got) == [name] and np.array_equal(got[name], labels), where
+
+
+def test_a_huge_rgb_tiff_mask_is_refused_before_it_is_decoded(tmp_path, monkeypatch):
+    from annotator.core.errors import FormatError
+    from annotator.formats.masks import decode_mask_file
+
+    tifffile.imwrite(tmp_path / "rgb.tif", np.zeros((64, 80, 3), np.uint8), photometric="rgb")
+    monkeypatch.setenv("ANNOTATOR_MAX_PIXELS", "100")
+
+    def decoded(*a, **k):
+        raise AssertionError("decoded before the size was checked")
+
+    monkeypatch.setattr(tifffile.TiffPage, "asarray", decoded)
+    with pytest.raises(FormatError, match="more than the limit of 100 pixels"):
+        decode_mask_file(tmp_path / "rgb.tif")
