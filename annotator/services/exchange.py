@@ -556,6 +556,10 @@ class ImportReport:
     #: Images given back the status recorded with labels the project kept itself
     #: (``images.json``), by status: ``{"in_progress": 2, "done": 1}``.
     statuses: dict[str, int] = field(default_factory=dict)
+    #: Pixels of raw 8-bit masks imported (no class list), and those of them whose 255
+    #: was read as unlabelled (the summary says so, with the share).
+    raw_pixels: int = 0
+    raw_top_unlabelled: int = 0
 
     def skipped_lines(self, every: bool, how: str, limit: int = NAMED_SKIPS) -> list[str]:
         """The lines that name the files skipped, one each, with its reason: the first
@@ -620,14 +624,34 @@ def _ensure_classes(project: Project, names: Sequence[str], strict: bool) -> lis
 def binary_255(items: Sequence[ImportItem], schema: LabelSchema) -> bool:
     """Whether the raw masks of an import are a two-class project's 0/255 masks, so 255
     is the second class: decided over the whole import, never per mask. Per mask, 0/1
-    masks whose 255 means "ignore" gave an image without foreground 255 = class 1."""
+    masks whose 255 means "ignore" gave an image without foreground 255 = class 1.
+    A mask refused whatever 255 means (a value no class has, such as 128) has no say:
+    one odd mask made every other one's 255 unlabelled."""
     raw = [i for i in items if i.names is None and i.raw_bits]
     if len(schema) != 2 or not raw:
         return False
     present: set[int] = set()
     for item in raw:
-        present.update(item.used_names())
+        top = (1 << item.raw_bits) - 1
+        used = set(item.used_names())
+        if used - {0, 1, 255, top - 1, top}:
+            continue
+        present.update(used)
     return 255 in present and present <= {0, 255}
+
+
+def top_read_as_unlabelled(report: ImportReport) -> str | None:
+    """The note on the raw 8-bit masks imported whose 255 was read as unlabelled (the top
+    value, as an Annotator masks export writes it), with the share of their pixels it
+    covers; ``None`` when none was."""
+    if not report.raw_top_unlabelled:
+        return None
+    share = report.raw_top_unlabelled / max(1, report.raw_pixels)
+    return (
+        f"255 in the masks was read as unlabelled, the top value of 8-bit masks (as an "
+        f"Annotator masks export writes it): {share:.0%} of their pixels; if it marks a "
+        "class, give the masks' class list with --labels FILE (a line '255 <class>')"
+    )
 
 
 def _project_values(item: ImportItem, schema: LabelSchema, binary: bool = False) -> np.ndarray:
@@ -1033,6 +1057,7 @@ def _import_item(
     mask = _project_values(item, project.schema, binary)
     rec = index.find(item)
     matched = rec is not None
+    raw_8_bit = item.names is None and item.raw_bits == 8 and not binary
     if rec is not None:
         first = index.imported.get(rec.id)
         if first is not None:
@@ -1074,6 +1099,9 @@ def _import_item(
     status = _status_of(item)
     project.save_mask(rec.id, mask, source=f"import:{fmt}", status=status)
     report.imported.append(rec.name)
+    if raw_8_bit:  # (only 255 becomes unlabelled in a raw 8-bit mask)
+        report.raw_pixels += int(mask.size)
+        report.raw_top_unlabelled += int((mask == project.schema.unlabelled).sum())
     if item.status is not None:
         report.statuses[status.value] = report.statuses.get(status.value, 0) + 1
 
@@ -1533,6 +1561,8 @@ def import_into_project(
                 report.skipped.append((str(item.source), _os_reason(item, exc)))
     finally:  # (what was replaced before a failure stays kept)
         folder = kept.finish()
+    if note := top_read_as_unlabelled(report):
+        report.notes.append(note)
     if folder is not None:
         report.kept = str(folder)
         report.notes.append(
