@@ -54,11 +54,12 @@ from annotator.formats.base import (
     open_pil,
 )
 from annotator.formats.paths import links_leaving, safe_stem
-from annotator.formats.registry import get_format
+from annotator.formats.registry import FormatSpec, get_format
 from annotator.services.projects import refuse_inside_project
 from annotator.storage.atomic import clear_replaced_folders, put_in_place, replace_folder
 from annotator.storage.images import read_image, read_tiff_stack
 from annotator.storage.kept_labels import KeptLabels
+from annotator.storage.lock import holding
 from annotator.storage.project import (
     DB_NAME,
     OWN_DIRS,
@@ -389,6 +390,40 @@ def export_project(
     # are staged inside it, and moved up when all are written.
     inside = out.is_dir() and os.path.ismount(out)
     partial = f".{out.name}.partial-"
+    beside = out if inside else out.parent
+    try:
+        beside.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # read-only, no permission, a file where a folder should be
+        raise _cannot_create(out, exc) from None
+    # One export into a folder at a time: two at once took each other's staged files
+    # for a killed export's and removed them, and one said "exported" over a broken set.
+    refusal = f"{out}: another export is writing to this folder; wait for it to end"
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(holding(beside / f"{partial}lock", refusal))
+        except OSError as exc:
+            raise _cannot_create(out, exc) from None
+        return _export_held(project, request, spec, out, inside, partial, progress)
+
+
+def _cannot_create(out: Path, exc: OSError) -> FormatError:
+    blocker = next((p for p in out.parents if p.exists()), None)
+    reason = exc.strerror or str(exc)
+    if blocker is not None and not blocker.is_dir():
+        reason = f"{blocker} is a file, not a folder"
+    return FormatError(f"{out}: cannot create the export folder ({reason})")
+
+
+def _export_held(
+    project: Project,
+    request: ExportRequest,
+    spec: FormatSpec,
+    out: Path,
+    inside: bool,
+    partial: str,
+    progress: Progress | None,
+) -> ExportReport:
+    """:func:`export_project`, once this process holds the folder's export lock."""
     replacing = out.exists() and (
         not out.is_dir() or any(not (inside and p.name.startswith(partial)) for p in out.iterdir())
     )
@@ -407,18 +442,14 @@ def export_project(
     if not any(dataset.splits.values()):
         what = "done images" if request.include == "done" else "images with a label map"
         raise FormatError(f"nothing to export: the project has no {what}")
+    beside = out if inside else out.parent
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        beside = out if inside else out.parent
         for stale in beside.glob(f"{glob.escape(partial)}*"):  # a killed export's
-            shutil.rmtree(stale, ignore_errors=True)
+            if stale.is_dir():  # (the lock held is a file)
+                shutil.rmtree(stale, ignore_errors=True)
         stage = Path(tempfile.mkdtemp(prefix=partial, dir=beside))
-    except OSError as exc:  # read-only, no permission, a file where a folder should be
-        blocker = next((p for p in out.parents if p.exists()), None)
-        reason = exc.strerror or str(exc)
-        if blocker is not None and not blocker.is_dir():
-            reason = f"{blocker} is a file, not a folder"
-        raise FormatError(f"{out}: cannot create the export folder ({reason})") from None
+    except OSError as exc:  # read-only, no permission
+        raise _cannot_create(out, exc) from None
     lost: dict[str, int] = {}  # stem -> pixels of the value the format cannot keep
     if spec.loses is not None:
         value = dataset.unlabelled if spec.loses == "unlabelled" else dataset.void

@@ -29,7 +29,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -318,6 +318,38 @@ class ProjectLock:
             _os_unlock(self._fd)
             with contextlib.suppress(OSError):
                 os.close(self._fd)
+
+
+@contextlib.contextmanager
+def holding(path: Path, refusal: str) -> Iterator[None]:
+    """Hold the system's lock on the file ``path`` (made if missing, removed at the end)
+    for the block: one process at a time does what it guards (an export into one
+    folder). Another live holder: :class:`ProjectLocked`, ``refusal`` followed by who
+    holds it. Where the file system has no locks the block runs unguarded, as before."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        locked = _os_lock(fd)
+        if locked is False:
+            info = LockInfo.parse(_read(fd))
+            os.close(fd)
+            raise ProjectLocked(refusal + (f" ({info.describe()})" if info else ""), info)
+        try:  # the holder that just ended may have removed the file: lock the one there
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same or not locked:
+            break
+        _os_unlock(fd)
+        os.close(fd)
+    try:
+        with contextlib.suppress(OSError):
+            _write(fd, LockInfo.current())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # (while held: a waiting opener then locks a file of its own)
+        _os_unlock(fd)
+        os.close(fd)
 
 
 def holder(root: str | os.PathLike[str]) -> LockInfo | None:
