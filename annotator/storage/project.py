@@ -246,21 +246,29 @@ class AddReport:
         ``how_remove`` says how to remove an image, ``how_channels`` (if any) how to add
         such a file as one picture after all."""
         parts = []
+
+        def split(files: list[str], why: str) -> str:
+            more = len(files) - 1
+            return (
+                f"split {Path(files[0]).name}{f' (and {more} more file(s))' if more else ''} "
+                f"into slices, {why}"
+            )
+
         if self.pages_split_before:
-            more = len(self.pages_split_before) - 1
             parts.append(
-                f"split {Path(self.pages_split_before[0]).name}"
-                f"{f' (and {more} more file(s))' if more else ''} into slices, as it was "
-                "split before (added with its pages as slices"
-                + (f"; {how_channels} adds it as one picture)" if how_channels else ")")
+                split(
+                    self.pages_split_before,
+                    "as it was split before (added with its pages as slices"
+                    + (f"; {how_channels} adds it as one picture)" if how_channels else ")"),
+                )
             )
         if self.pages_split_for_labels:
-            more = len(self.pages_split_for_labels) - 1
             parts.append(
-                f"split {Path(self.pages_split_for_labels[0]).name}"
-                f"{f' (and {more} more file(s))' if more else ''} into slices, as the label "
-                "stack beside it has as many pages"
-                + (f" ({how_channels} adds it as one picture)" if how_channels else "")
+                split(
+                    self.pages_split_for_labels,
+                    "as the label stack beside it has as many pages"
+                    + (f" ({how_channels} adds it as one picture)" if how_channels else ""),
+                )
             )
         if self.also_one_picture:
             file, name = self.also_one_picture[0]
