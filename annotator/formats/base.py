@@ -291,17 +291,23 @@ def load_json(path: Path) -> Any:
         raise FormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def json_files(src: Path, what: str, *, below: bool = False) -> list[Path]:
+def json_files(src: Path, what: str, tried: str, *, below: bool = False) -> list[Path]:
     """``src`` itself when it is a file, else the ``*.json`` files in it (``below``: in
-    it and its subfolders), sorted; a FormatError saying no ``what`` was found."""
+    it and its subfolders), sorted; a FormatError saying no ``what`` was found, and
+    which format ``src`` looks like when not the ``tried`` one."""
+    from annotator.formats.detect import format_hint
+
     if src.is_file():
+        hint = "" if src.suffix.lower() == ".json" else format_hint(src, tried)
+        if hint:  # (a data.yaml given to a COCO import)
+            raise FormatError(f"{src}: not a JSON file{hint}")
         return [src]
     if src.is_dir():
         found = src.rglob("*.json") if below else src.glob("*.json")
         files = sorted(p for p in found if p.is_file())
         if files:
             return files
-    raise FormatError(f"{src}: no {what} found")
+    raise FormatError(f"{src}: no {what} found" + format_hint(src, tried))
 
 
 def read_names_file(path: Path) -> list[str]:

@@ -69,6 +69,7 @@ from annotator.formats.base import (
     open_pil,
     read_names_file,
 )
+from annotator.formats.detect import json_hint
 from annotator.formats.paths import join_within
 from annotator.formats.polygons import draw_pil_polygon, pad_to_three, painted_polygons
 
@@ -302,7 +303,10 @@ def _read_one(
     names = list(shared_names)  # grown for this file; kept only if the file is valid
     doc = load_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
-        raise FormatError(f"{path}: not a labelme file ('shapes' is missing or not a list)")
+        raise FormatError(
+            f"{path}: not a labelme file ('shapes' is missing or not a list)"
+            + json_hint(path, doc, "labelme")
+        )
     h, w = doc.get("imageHeight"), doc.get("imageWidth")
     image_path = doc.get("imagePath")
     image_data = doc.get("imageData")
@@ -385,7 +389,7 @@ def _read_one(
 def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
     root = src if src.is_dir() else src.parent
-    files = json_files(src, "labelme JSON files", below=True)
+    files = json_files(src, "labelme JSON files", "labelme", below=True)
     result = ReadResult()
     labels_file = options.labels_file or (root / "labels.txt")
     known: dict[str, int] | None = None
