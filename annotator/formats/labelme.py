@@ -167,13 +167,22 @@ def write_labelme(
         }
         folder.place_image(f"{split}/{s.image_file_name}", s.image_path, options.image_mode)
         folder.write_json(f"{split}/{s.stem}.json", doc)
-    return folder.result([labels_note(dataset.names, unlabelled_images)])
+    note = labels_note(dataset.names, unlabelled_images)
+    return folder.result([note] if note else [])
 
 
-def labels_note(names: Sequence[str], unlabelled_images: int) -> str:
+def labels_note(names: Sequence[str], unlabelled_images: int) -> str | None:
     """The summary's line on what labelme2voc makes of the export: ``labels.txt`` puts
-    ``__ignore__`` and ``_background_`` first, so its class ids are not the project's,
-    and the pixels no shape covers (the unlabelled ones) become ``_background_``."""
+    ``__ignore__`` and ``_background_`` first, so its class ids are not the project's
+    (unless the project's class 0 is ``_background_``: then they are), and the pixels no
+    shape covers (the unlabelled ones) become ``_background_``. None: nothing to say."""
+    unlabelled = (
+        f"{unlabelled_images} image(s) have unlabelled pixels, which labelme2voc makes "
+        "_background_, so they train as that class: label them, or export as masks or voc "
+        "to keep them out of training"
+    )
+    if names and names[0] == BACKGROUND_LABEL:  # labelme2voc's ids are the project's
+        return unlabelled if unlabelled_images else None
     if BACKGROUND_LABEL in names:
         text = (
             "labels.txt lists __ignore__ and _background_ before the other classes, as "
@@ -186,13 +195,7 @@ def labels_note(names: Sequence[str], unlabelled_images: int) -> str:
             "labelme2voc requires: converted with it, class ids are the project's plus 1 "
             "(_background_ is 0)"
         )
-    if unlabelled_images:
-        text += (
-            f"; {unlabelled_images} image(s) have unlabelled pixels, which labelme2voc "
-            "makes _background_, so they train as that class: label them, or export as "
-            "masks or voc to keep them out of training"
-        )
-    return text
+    return f"{text}; {unlabelled}" if unlabelled_images else text
 
 
 # --- reading ---------------------------------------------------------------------------
