@@ -66,6 +66,9 @@ class ExportSample:
     #: The picture as the project reads it (upright, a TIFF by its axes), for a writer
     #: that writes it in another file format (VOC's JPEG); None: the file is all it has.
     load_image: Callable[[], np.ndarray] | None = field(default=None, compare=False, repr=False)
+    #: The image's name in the project, which the export's file names may change (made
+    #: safe, unique, short enough); "": the name of ``image_path``.
+    name: str = ""
 
     @property
     def image_file_name(self) -> str:
