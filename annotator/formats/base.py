@@ -66,6 +66,9 @@ class ExportSample:
     #: The picture as the project reads it (upright, a TIFF by its axes), for a writer
     #: that writes it in another file format (VOC's JPEG); None: the file is all it has.
     load_image: Callable[[], np.ndarray] | None = field(default=None, compare=False, repr=False)
+    #: The image's name in the project, which the export's file names may change (made
+    #: safe, unique, short enough); "": the name of ``image_path``.
+    name: str = ""
 
     @property
     def image_file_name(self) -> str:
@@ -291,17 +294,23 @@ def load_json(path: Path) -> Any:
         raise FormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def json_files(src: Path, what: str, *, below: bool = False) -> list[Path]:
+def json_files(src: Path, what: str, tried: str, *, below: bool = False) -> list[Path]:
     """``src`` itself when it is a file, else the ``*.json`` files in it (``below``: in
-    it and its subfolders), sorted; a FormatError saying no ``what`` was found."""
+    it and its subfolders), sorted; a FormatError saying no ``what`` was found, and
+    which format ``src`` looks like when not the ``tried`` one."""
+    from annotator.formats.detect import format_hint
+
     if src.is_file():
+        hint = "" if src.suffix.lower() == ".json" else format_hint(src, tried)
+        if hint:  # (a data.yaml given to a COCO import)
+            raise FormatError(f"{src}: not a JSON file{hint}")
         return [src]
     if src.is_dir():
         found = src.rglob("*.json") if below else src.glob("*.json")
         files = sorted(p for p in found if p.is_file())
         if files:
             return files
-    raise FormatError(f"{src}: no {what} found")
+    raise FormatError(f"{src}: no {what} found" + format_hint(src, tried))
 
 
 def read_names_file(path: Path) -> list[str]:

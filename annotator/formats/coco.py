@@ -53,6 +53,7 @@ from annotator.formats.base import (
     load_json,
     names_lut,
 )
+from annotator.formats.detect import json_hint
 from annotator.formats.paths import safe_join
 from annotator.formats.polygons import Region, class_regions, pad_to_three, region_polygons
 
@@ -258,7 +259,10 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
         raise FormatError(f"{path}: not a COCO file (the top level is not an object)")
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
-            raise FormatError(f"{path}: not a COCO file ('{key}' is missing or not a list)")
+            raise FormatError(
+                f"{path}: not a COCO file ('{key}' is missing or not a list)"
+                + json_hint(path, data, "coco")
+            )
     names: list[str] = []
     cat_index: dict[int, int] = {}
     seen: dict[str, tuple[int, str]] = {}  # name_key -> (id, name) of the first category
@@ -380,7 +384,7 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
 
 def read_coco(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     result = ReadResult()
-    for path in json_files(Path(src), "COCO JSON file"):
+    for path in json_files(Path(src), "COCO JSON file", "coco"):
         try:
             # Decode the whole file before handing anything over: all or nothing.
             result.items.extend(_read_one(path, options, result))

@@ -69,6 +69,7 @@ from annotator.formats.base import (
     open_pil,
     read_names_file,
 )
+from annotator.formats.detect import json_hint
 from annotator.formats.paths import join_within
 from annotator.formats.polygons import draw_pil_polygon, pad_to_three, painted_polygons
 
@@ -166,13 +167,22 @@ def write_labelme(
         }
         folder.place_image(f"{split}/{s.image_file_name}", s.image_path, options.image_mode)
         folder.write_json(f"{split}/{s.stem}.json", doc)
-    return folder.result([labels_note(dataset.names, unlabelled_images)])
+    note = labels_note(dataset.names, unlabelled_images)
+    return folder.result([note] if note else [])
 
 
-def labels_note(names: Sequence[str], unlabelled_images: int) -> str:
+def labels_note(names: Sequence[str], unlabelled_images: int) -> str | None:
     """The summary's line on what labelme2voc makes of the export: ``labels.txt`` puts
-    ``__ignore__`` and ``_background_`` first, so its class ids are not the project's,
-    and the pixels no shape covers (the unlabelled ones) become ``_background_``."""
+    ``__ignore__`` and ``_background_`` first, so its class ids are not the project's
+    (unless the project's class 0 is ``_background_``: then they are), and the pixels no
+    shape covers (the unlabelled ones) become ``_background_``. None: nothing to say."""
+    unlabelled = (
+        f"{unlabelled_images} image(s) have unlabelled pixels, which labelme2voc makes "
+        "_background_, so they train as that class: label them, or export as masks or voc "
+        "to keep them out of training"
+    )
+    if names and names[0] == BACKGROUND_LABEL:  # labelme2voc's ids are the project's
+        return unlabelled if unlabelled_images else None
     if BACKGROUND_LABEL in names:
         text = (
             "labels.txt lists __ignore__ and _background_ before the other classes, as "
@@ -185,13 +195,7 @@ def labels_note(names: Sequence[str], unlabelled_images: int) -> str:
             "labelme2voc requires: converted with it, class ids are the project's plus 1 "
             "(_background_ is 0)"
         )
-    if unlabelled_images:
-        text += (
-            f"; {unlabelled_images} image(s) have unlabelled pixels, which labelme2voc "
-            "makes _background_, so they train as that class: label them, or export as "
-            "masks or voc to keep them out of training"
-        )
-    return text
+    return f"{text}; {unlabelled}" if unlabelled_images else text
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -302,7 +306,10 @@ def _read_one(
     names = list(shared_names)  # grown for this file; kept only if the file is valid
     doc = load_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
-        raise FormatError(f"{path}: not a labelme file ('shapes' is missing or not a list)")
+        raise FormatError(
+            f"{path}: not a labelme file ('shapes' is missing or not a list)"
+            + json_hint(path, doc, "labelme")
+        )
     h, w = doc.get("imageHeight"), doc.get("imageWidth")
     image_path = doc.get("imagePath")
     image_data = doc.get("imageData")
@@ -385,7 +392,7 @@ def _read_one(
 def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
     root = src if src.is_dir() else src.parent
-    files = json_files(src, "labelme JSON files", below=True)
+    files = json_files(src, "labelme JSON files", "labelme", below=True)
     result = ReadResult()
     labels_file = options.labels_file or (root / "labels.txt")
     known: dict[str, int] | None = None

@@ -86,6 +86,7 @@ from annotator.formats.base import (
     names_lut,
 )
 from annotator.formats.coco import decode_segmentation
+from annotator.formats.detect import json_hint
 from annotator.formats.paths import safe_join
 
 DESCRIPTION = "Label Studio JSON export: polygons, brushes, ellipses (read only)"
@@ -694,19 +695,14 @@ def _latest(annotations: list[dict[str, Any]]) -> int:
 
 
 def _not_an_export(path: Path, data: Any) -> FormatError:
-    hint = ""
-    if isinstance(data, dict) and {"images", "annotations"} <= data.keys():
-        hint = " (it looks like COCO: import it with --format coco)"
-    elif isinstance(data, dict) and "shapes" in data:
-        hint = " (it looks like labelme: import it with --format labelme)"
     return FormatError(
         f"{path}: not a Label Studio export: expected its JSON export (a list of tasks, each "
         f"with 'data' and 'annotations') or JSON-MIN (a list of records with 'annotation_id')"
-        + hint
+        + json_hint(path, data, "labelstudio")
     )
 
 
-def _is_task(t: Any) -> bool:
+def is_task(t: Any) -> bool:
     return (
         isinstance(t, dict)
         and isinstance(t.get("data"), dict)
@@ -719,7 +715,7 @@ def _read_tasks(path: Path, tasks: list[Any], reader: _Reader) -> None:
     for k, task in enumerate(tasks):
         where = f"{path}: task {task.get('id', f'#{k + 1}') if isinstance(task, dict) else k + 1}"
         try:
-            if not _is_task(task):
+            if not is_task(task):
                 raise FormatError(f"{where}: not a task (an object with 'data' and 'annotations')")
             result.tasks += 1
             predictions = task.get("predictions")
@@ -754,7 +750,7 @@ def _read_tasks(path: Path, tasks: list[Any], reader: _Reader) -> None:
             result.errors.append((str(path), str(exc)))
 
 
-def _is_min_record(rec: Any) -> bool:
+def is_min_record(rec: Any) -> bool:
     """A JSON-MIN record: ``annotation_id`` (label-studio-converter writes it), or, in
     older ones, a list of regions with their ``*labels``."""
     if not isinstance(rec, dict) or "data" in rec:
@@ -783,7 +779,7 @@ def _read_min(path: Path, records: list[Any], reader: _Reader) -> None:
     result = reader.result
     by_task: dict[Any, list[int]] = {}
     for k, rec in enumerate(records):
-        if not _is_min_record(rec):
+        if not is_min_record(rec):
             where = f"{path}: record {k + 1}"
             result.errors.append((str(path), f"{where}: not a JSON-MIN record"))
             continue
@@ -828,18 +824,18 @@ def read_labelstudio(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> Labe
     root = src if src.is_dir() else src.parent
     result = LabelStudioResult()
     reader = _Reader(root, options, result)
-    for path in json_files(src, "Label Studio export (a .json file)"):
+    for path in json_files(src, "Label Studio export (a .json file)", "labelstudio"):
         try:
             data = load_json(path)
-            if isinstance(data, dict) and _is_task(data):
+            if isinstance(data, dict) and is_task(data):
                 data = [data]  # one task
             if not isinstance(data, list):
                 raise _not_an_export(path, data)
             if not data:
                 raise FormatError(f"{path}: a Label Studio export with no tasks")
-            if any(_is_task(t) for t in data):
+            if any(is_task(t) for t in data):
                 _read_tasks(path, data, reader)
-            elif any(_is_min_record(t) for t in data):
+            elif any(is_min_record(t) for t in data):
                 _read_min(path, data, reader)
             else:
                 raise _not_an_export(path, data)

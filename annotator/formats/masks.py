@@ -82,6 +82,7 @@ from annotator.formats.colour_table import (
     read_class_table,
     table_note,
 )
+from annotator.formats.detect import format_hint
 from annotator.formats.georef import GeoMasks
 
 if TYPE_CHECKING:
@@ -503,7 +504,7 @@ def _labels(
     return _decode(path, labelling, reserved, page)[0]
 
 
-def _mask_files(src: Path) -> list[Path]:
+def mask_files(src: Path) -> list[Path]:
     """The mask files a masks import of ``src`` reads (see the module's docstring);
     Cityscapes' colour and instance files beside its class-id masks are left alone
     (unless they are all there is: then their reasons are said)."""
@@ -600,7 +601,7 @@ def import_folder(masks: Sequence[Path], pictures: Sequence[Path]) -> Path | Non
     others = {m.absolute() for m in masks} - labels
     while True:
         try:
-            read = set(_mask_files(here))
+            read = set(mask_files(here))
         except OSError:
             read = set()
         if labels <= read and not read & others:
@@ -733,14 +734,14 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
             reserved = {int(meta["void"]): VOID, int(meta["unlabelled"]): UNLABELLED}
         except (KeyError, TypeError, ValueError):
             raise FormatError(f"{meta_file}: expected integer 'void' and 'unlabelled'") from None
-    files = _mask_files(src)
+    files = mask_files(src)
     if note := table_note(table_file, options.labels_file is not None, folders):
         result.notes.append(note)
     if not files:
         raise FormatError(
             f"{src}: no PNG or TIFF masks found (in it, in masks/ folders below it, in a "
             "labels/ folder beside images/, or named as masks below it: x_mask.png, "
-            "x_gtFine_labelIds.png)"
+            "x_gtFine_labelIds.png)" + format_hint(src, "masks")
         )
     kept = _kept_images(root)
     beside = ImagesBeside()

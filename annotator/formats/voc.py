@@ -58,6 +58,7 @@ from annotator.formats.colour_table import (
     table_note,
     voc_colormap,
 )
+from annotator.formats.detect import format_hint
 from annotator.formats.georef import GeoMasks
 from annotator.formats.masks import read_label_file
 
@@ -258,7 +259,9 @@ def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
         src = src.parent
     seg = src / "SegmentationClass"
     if not seg.is_dir():
-        raise FormatError(f"{src}: not a VOC folder (no SegmentationClass/ inside)")
+        raise FormatError(
+            f"{src}: not a VOC folder (no SegmentationClass/ inside)" + format_hint(src, "voc")
+        )
     result = ReadResult()
     table_file = options.labels_file or find_class_table([src, src.parent])
     table = read_class_table(table_file).without_leading_ignore() if table_file else None

@@ -20,7 +20,9 @@ pixels is cut open (:func:`~annotator.formats.polygons.painted_polygons`). Lines
 written largest first.
 
 Read: SRC is the dataset folder (with ``data.yaml`` or ``*.yaml`` naming the classes),
-a labels folder, or a split's folder (``train/`` holding ``images/`` and ``labels/``).
+a labels folder, or a split's folder (``train/`` holding ``images/`` and ``labels/``);
+or the dataset YAML itself, whose ``train``, ``val`` and ``test`` images are read as
+ultralytics reads them (relative to its ``path``, else to its own folder).
 A label file's image is where ultralytics looks: its path with the last ``labels``
 folder named ``images`` (``labels/train/x.txt``: ``images/train/x.*``;
 ``train/labels/x.txt``: ``train/images/x.*``), else beside it. Polygons are filled
@@ -30,6 +32,7 @@ in the masks ultralytics trains on (it draws them largest first).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,7 @@ from annotator.formats.base import (
     image_size,
     names_lut,
 )
+from annotator.formats.detect import YAML_SUFFIXES, format_hint
 from annotator.formats.polygons import pad_to_three, painted_polygons
 
 DESCRIPTION = "YOLO segmentation: normalised polygons per region, data.yaml"
@@ -128,34 +132,114 @@ def _data_yaml(splits: Iterable[str], used: set[str]) -> tuple[dict[str, Any], l
 # --- reading ---------------------------------------------------------------------------
 
 
-def _yaml_names(root: Path) -> tuple[list[str], Path | None]:
+def _load_yaml(f: Path) -> Any:
     import yaml
 
-    files = [root / "data.yaml"] if (root / "data.yaml").is_file() else sorted(root.glob("*.yaml"))
-    for f in files:
+    try:
+        return yaml.safe_load(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        why = " ".join(str(exc).split())  # YAML errors span lines; the CLI shows one
+        raise FormatError(f"{f}: cannot read the dataset YAML ({why})") from None
+
+
+def _names_in(f: Path, doc: Any) -> list[str] | None:
+    """The class names of the dataset YAML ``f`` (parsed: ``doc``), None without
+    ``names``; bad ones raise FormatError."""
+    if not isinstance(doc, dict) or "names" not in doc:
+        return None
+    names = doc["names"]
+    if isinstance(names, dict):
         try:
-            doc = yaml.safe_load(f.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            why = " ".join(str(exc).split())  # YAML errors span lines; the CLI shows one
-            raise FormatError(f"{f}: cannot read the dataset YAML ({why})") from None
-        if not isinstance(doc, dict) or "names" not in doc:
-            continue
-        names = doc["names"]
-        if isinstance(names, dict):
-            try:
-                ids = sorted(int(k) for k in names)
-            except (TypeError, ValueError):
-                raise FormatError(f"{f}: 'names' keys must be class indices") from None
-            if ids != list(range(len(ids))):
-                raise FormatError(f"{f}: 'names' must number the classes 0..n-1")
-            names = [names[k] if k in names else names[str(k)] for k in ids]
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise FormatError(f"{f}: 'names' must be a list or a mapping of class names")
-        cleaned = [n.strip() for n in names]
-        if len({n.lower() for n in cleaned}) != len(cleaned) or not all(cleaned):
-            raise FormatError(f"{f}: 'names' has an empty or repeated class name")
-        return cleaned, f
+            ids = sorted(int(k) for k in names)
+        except (TypeError, ValueError):
+            raise FormatError(f"{f}: 'names' keys must be class indices") from None
+        if ids != list(range(len(ids))):
+            raise FormatError(f"{f}: 'names' must number the classes 0..n-1")
+        names = [names[k] if k in names else names[str(k)] for k in ids]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise FormatError(f"{f}: 'names' must be a list or a mapping of class names")
+    cleaned = [n.strip() for n in names]
+    if len({n.lower() for n in cleaned}) != len(cleaned) or not all(cleaned):
+        raise FormatError(f"{f}: 'names' has an empty or repeated class name")
+    return cleaned
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in YAML_SUFFIXES)
+
+
+def _yaml_names(root: Path) -> tuple[list[str], Path | None]:
+    files = [root / "data.yaml"] if (root / "data.yaml").is_file() else _yaml_files(root)
+    for f in files:
+        names = _names_in(f, _load_yaml(f))
+        if names is not None:
+            return names, f
     raise FormatError(f"{root}: no dataset YAML with 'names' found")
+
+
+def _labels_of(image_path: Path) -> Path:
+    """Where ultralytics reads an image's labels (``img2label_paths``): its path with the
+    last ``images`` folder named ``labels``, ending ``.txt``."""
+    parts = list(image_path.parts)
+    for k in reversed(range(len(parts) - 1)):
+        if parts[k] == "images":
+            parts[k] = "labels"
+            break
+    return Path(*parts).with_suffix(".txt")
+
+
+def _yaml_label_files(f: Path, doc: dict[str, Any]) -> tuple[Path, list[Path]]:
+    """The dataset folder of the data.yaml ``f`` and the label files of the images its
+    ``train``, ``val`` and ``test`` name (folders, lists of images in a ``.txt`` file, or
+    lists of those), found as ultralytics finds them: relative to ``path`` (absent: the
+    YAML's folder; relative: to the current folder, else the YAML's), a missing
+    ``../x`` read as ``x``; the labels of an images folder in the same path with its last
+    ``images`` folder named ``labels``."""
+    given = doc.get("path")
+    root = f.parent
+    if isinstance(given, str) and given.strip():
+        p = Path(given).expanduser()
+        found = next((c for c in (p, f.parent / p) if c.is_dir()), None)
+        if found is None:
+            raise FormatError(
+                f"{f}: its 'path' {given!r} is not a folder (read relative to the current "
+                "folder, then to the YAML's); correct it, or import the dataset's folder"
+            )
+        root = found
+    entries: list[str] = []
+    for key in ("train", "val", "test"):
+        value = doc.get(key)
+        entries += [value] if isinstance(value, str) else []
+        entries += [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+    if not entries:
+        raise FormatError(f"{f}: names no train, val or test images")
+    files: list[Path] = []
+    missing = []
+    for entry in dict.fromkeys(entries):
+        where = root / entry
+        if not where.exists() and entry.startswith("../"):
+            where = root / entry[3:]
+        if where.is_dir():
+            labels = _labels_of(where / "x")
+            if labels.parent.is_dir():
+                files += _label_files(labels.parent)
+        elif where.is_file():  # a list of images, one a line ("./x" from the list's folder)
+            for line in where.read_text(encoding="utf-8", errors="replace").splitlines():
+                line = line.strip()
+                if not line:
+                    continue
+                image = where.parent / line[2:] if line.startswith("./") else root / line
+                label = _labels_of(image)
+                if label.is_file():
+                    files.append(label)
+        else:
+            missing.append(entry)
+    if missing and not files:
+        raise FormatError(
+            f"{f}: its images are not found ({', '.join(missing)}, under {root}); import "
+            "the dataset's folder instead"
+        )
+    return root, sorted(dict.fromkeys(files))
 
 
 def _label_files(labels_root: Path) -> list[Path]:
@@ -252,18 +336,32 @@ def polygon_pixels(shape: tuple[int, int], points: np.ndarray) -> int:
 
 def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
-    if not src.is_dir():
-        raise FormatError(f"{src}: expected a YOLO dataset folder")
-    root = src
-    labels_root = src / "labels" if (src / "labels").is_dir() else src
-    if not list(root.glob("*.yaml")):  # a split's folder: the YAML sits above it
-        root = src.parent
-        if not list(root.glob("*.yaml")):
-            raise FormatError(
-                f"{src}: no dataset YAML naming the classes (data.yaml or *.yaml), in "
-                "this folder or the one above it"
-            )
-    names, _ = _yaml_names(root)
+    if src.is_file() and src.suffix.lower() in YAML_SUFFIXES:  # data.yaml itself
+        doc = _load_yaml(src)
+        yaml_names = _names_in(src, doc)
+        if yaml_names is None:
+            raise FormatError(f"{src}: not a YOLO dataset YAML (no 'names' of classes)")
+        names = yaml_names
+        root, files = _yaml_label_files(src, doc)
+        if files:  # the folder holding the dataset and every labels folder read
+            root = Path(os.path.commonpath([root, *(f.parent for f in files)]))
+        labels_root = root
+    elif not src.is_dir():
+        raise FormatError(
+            f"{src}: expected a YOLO dataset folder or its data.yaml" + format_hint(src, "yolo")
+        )
+    else:
+        root = src
+        labels_root = src / "labels" if (src / "labels").is_dir() else src
+        if not _yaml_files(root):  # a split's folder: the YAML sits above it
+            root = src.parent
+            if not _yaml_files(root):
+                raise FormatError(
+                    f"{src}: no dataset YAML naming the classes (data.yaml or *.yaml), in "
+                    "this folder or the one above it" + format_hint(src, "yolo")
+                )
+        names, _ = _yaml_names(root)
+        files = _label_files(labels_root)
     result = ReadResult(declared=list(names))
     background = chosen_background(options, names, automatic=False)
     all_names = list(names)
@@ -271,9 +369,8 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
         all_names.append(background)
         result.background_added = True
     fill = names_lut(all_names)[background.lower()] if background is not None else UNLABELLED
-    files = _label_files(labels_root)
     if not files:
-        raise FormatError(f"{labels_root}: no YOLO label files found")
+        raise FormatError(f"{labels_root}: no YOLO label files found" + format_hint(src, "yolo"))
     beside = ImagesBeside()
     for f in files:
         try:

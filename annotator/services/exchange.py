@@ -123,6 +123,10 @@ class ExportReport:
     notes: tuple[str, ...] = ()
     #: The stacks whose slices were exported, each stack's slices all in one split.
     stacks_in_one_split: int = 0
+    #: ``(name, file name)`` of the images whose files the export names otherwise than
+    #: the project: made safe for training tools, unique in any case, short enough
+    #: (:func:`_unique_stems`).
+    renamed: tuple[tuple[str, str], ...] = ()
 
     @property
     def label_stacks(self) -> list[str]:
@@ -171,6 +175,12 @@ def export_notes(
         )
     if report.skipped:
         lines.append(f"left out {len(report.skipped)} image(s) without a label map")
+    if report.renamed:
+        name, file_name = min(report.renamed)
+        lines.append(
+            f"{len(report.renamed)} file name(s) changed to be safe for training tools, "
+            f"e.g. {name!r} -> {file_name!r}"
+        )
     lines.extend(losses_summary(report))
     lines.extend(writer_notes)
     if request.image_mode == "symlink":
@@ -333,6 +343,7 @@ def build_export_dataset(
             stack=None if where is None else StackSlice(*where),
             # (checked unchanged above; its values as the file holds them, nodata too)
             load_image=lambda: read_image(image, nodata=False),
+            name=rec.name,
         )
 
     dataset = ExportDataset(
@@ -498,6 +509,11 @@ def _export_held(
         skipped=tuple(skipped),
         unlabelled_as_void=losses if spec.loses == "unlabelled" else (0, 0),
         void_left_out=losses if spec.loses == "void" else (0, 0),
+        renamed=tuple(
+            (s.name, s.image_file_name)
+            for _, s in dataset.samples()
+            if s.name and s.image_file_name != s.name
+        ),
     )
     return replace(report, notes=tuple(export_notes(report, request, result.notes)))
 

@@ -122,3 +122,24 @@ def test_a_masks_export_says_void_is_254_which_loaders_ignoring_255_do_not_skip(
     project = make_project(tmp_path / "novoid", {"full": masks["full"]})
     report = export_project(project, ExportRequest(format="masks", out=tmp_path / "o2"))
     assert not any("void" in n for n in report.notes)
+
+
+def test_the_labelme_note_says_nothing_of_ids_when_they_are_the_projects(tmp_path, masks):
+    """A project whose class 0 is _background_ has labelme2voc's ids: the note said they
+    "follow labels.txt, not the project" all the same."""
+    classes = ("_background_", "cell", "nucleus")
+    project = make_project(tmp_path, {"full": masks["full"]}, classes=classes)
+    report = export_project(project, ExportRequest(format="labelme", out=tmp_path / "out"))
+    assert (tmp_path / "out/labels.txt").read_text().splitlines() == ["__ignore__", *classes]
+    assert not any("labels.txt" in n or "labelme2voc" in n for n in report.notes)
+    project = make_project(tmp_path / "u", {"crafted": masks["crafted"]}, classes=classes)
+    report = export_project(project, ExportRequest(format="labelme", out=tmp_path / "o2"))
+    (line,) = [n for n in report.notes if "labelme2voc" in n]
+    assert line.startswith("1 image(s) have unlabelled pixels, which labelme2voc makes")
+    assert "class ids" not in line
+    # _background_ later than class 0: labelme2voc's ids differ, and the note says so
+    moved = ("cell", "_background_", "nucleus")
+    project = make_project(tmp_path / "m", {"full": masks["full"]}, classes=moved)
+    report = export_project(project, ExportRequest(format="labelme", out=tmp_path / "o3"))
+    (line,) = [n for n in report.notes if "labelme2voc" in n]
+    assert "class ids follow labels.txt (_background_ is 0), not the project" in line

@@ -1,0 +1,176 @@
+"""Which interchange format a source looks like: the hint of an import given another
+``--format`` (``annotator import P DIR --format masks`` of a VOC folder said only that
+it found no masks).
+
+A look at names and small files, made only when a reader found nothing of its own format
+to read: a folder holding ``SegmentationClass/`` is VOC, a YAML naming classes is YOLO's
+``data.yaml``, a JSON file is COCO, labelme or Label Studio by its keys (and a folder
+with labelme's ``labels.txt`` and labelme files in its subfolders is labelme's), a folder
+the masks import reads masks from is a masks dataset. When the folder itself is none of
+them, its subfolders are looked at (``labelme-examples/instance`` holds ``coco/`` and
+``data_annotated/``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from annotator.core.errors import FormatError
+from annotator.core.status import KEPT_IMAGES_FORMAT, PREDICTED_IMAGES_FORMAT
+
+#: What the hint calls a source of each format.
+DESCRIPTIONS = {
+    "voc": "a VOC dataset",
+    "yolo": "a YOLO dataset",
+    "coco": "COCO",
+    "labelme": "labelme files",
+    "labelstudio": "a Label Studio export",
+    "masks": "a masks dataset",
+}
+YAML_SUFFIXES = (".yaml", ".yml")
+#: The ``format`` of the JSON files of a masks dataset: its ``dataset.json``, and the
+#: ``images.json`` of Kept Labels and of ``predict --out``.
+MASKS_JSON_FORMATS = (
+    "annotator-masks",
+    KEPT_IMAGES_FORMAT,
+    PREDICTED_IMAGES_FORMAT,
+)
+_PARSED_JSON = 8 * 1024 * 1024  # larger JSON files are judged by their beginning
+_HEAD = 1024 * 1024
+_JSON_FILES = 5  # JSON files looked at in a folder
+_SUBFOLDERS = 50  # subfolders looked at
+_HINTS = 2  # hints given at most
+
+
+def json_kind(data: Any) -> str | None:
+    """The format of a parsed JSON document: ``coco`` (``images`` and ``annotations``),
+    ``labelme`` (``shapes``), ``labelstudio`` (tasks or JSON-MIN records), ``masks`` (a
+    masks dataset's ``dataset.json`` or ``images.json``), else None."""
+    from annotator.formats.labelstudio import is_min_record, is_task
+
+    if isinstance(data, dict):
+        if data.get("format") in MASKS_JSON_FORMATS:
+            return "masks"
+        if {"images", "annotations"} <= data.keys():
+            return "coco"
+        if "shapes" in data:
+            return "labelme"
+        return "labelstudio" if is_task(data) else None
+    if isinstance(data, list) and data and (is_task(data[0]) or is_min_record(data[0])):
+        return "labelstudio"
+    return None
+
+
+def _json_file_kind(path: Path) -> str | None:
+    from annotator.formats.base import load_json
+
+    try:
+        size = path.stat().st_size
+        if size <= _PARSED_JSON:
+            return json_kind(load_json(path))
+        with open(path, "rb") as fh:  # a large COCO file: its keys come first
+            head = fh.read(_HEAD).decode("utf-8", "replace")
+    except (OSError, FormatError):
+        return None
+    if head.lstrip().startswith("{"):
+        if '"shapes"' in head:
+            return "labelme"
+        if '"images"' in head or '"categories"' in head:
+            return "coco"
+    return None
+
+
+def yaml_names_classes(path: Path) -> bool:
+    """Whether ``path`` is a YAML file with ``names`` (a YOLO ``data.yaml``)."""
+    import yaml
+
+    try:
+        if path.stat().st_size > _HEAD:
+            return False
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(doc, dict) and "names" in doc
+
+
+def _folder_kinds(folder: Path) -> list[str]:
+    """The formats ``folder`` is a source of, the likeliest first."""
+    from annotator.formats.masks import mask_files
+
+    kinds = []
+    try:
+        children = sorted(folder.iterdir())
+        # (as the VOC import reads it: the root, or its SegmentationClass/ itself)
+        if folder.name == "SegmentationClass" or (folder / "SegmentationClass").is_dir():
+            kinds.append("voc")
+        files = [p for p in children if p.is_file()]
+        if any(p.suffix.lower() in YAML_SUFFIXES and yaml_names_classes(p) for p in files):
+            kinds.append("yolo")
+        jsons = [p for p in files if p.suffix.lower() == ".json"][:_JSON_FILES]
+        kinds += [k for k in map(_json_file_kind, jsons) if k is not None]
+        if not jsons and (folder / "labels.txt").is_file():  # labelme's, its files below
+            below = sorted(folder.glob("*/*.json"))[:_JSON_FILES]
+            kinds += ["labelme"] if "labelme" in map(_json_file_kind, below) else []
+        if "voc" not in kinds and mask_files(folder):  # (VOC's masks are masks too)
+            kinds.append("masks")
+    except OSError:
+        pass
+    return list(dict.fromkeys(kinds))
+
+
+def looks_like(src: Path, tried: str) -> list[tuple[str, Path]]:
+    """``(format, path)`` to import instead of ``src`` read as ``tried``: the format
+    ``src`` looks like, or else those of its first subfolders that look like one (the
+    ``tried`` one too: a VOC root's parent). Nothing when ``src`` itself looks like
+    ``tried`` (then something else is wrong with it)."""
+    src = Path(src)
+    if src.is_file():
+        kind = None
+        if src.suffix.lower() in YAML_SUFFIXES and yaml_names_classes(src):
+            kind = "yolo"
+        elif src.suffix.lower() == ".json":
+            kind = _json_file_kind(src)
+        return [(kind, src)] if kind is not None and kind != tried else []
+    if not src.is_dir():
+        return []
+    kinds = _folder_kinds(src)
+    if kinds:
+        return [] if tried in kinds else [(kinds[0], src)]
+    found: list[tuple[str, Path]] = []
+    try:
+        subfolders = sorted(p for p in src.iterdir() if p.is_dir())[:_SUBFOLDERS]
+    except OSError:
+        return []
+    for sub in subfolders:
+        kinds = _folder_kinds(sub)
+        if kinds:
+            found.append((kinds[0], sub))
+        if len(found) == _HINTS:
+            break
+    return found
+
+
+def format_hint(src: Path, tried: str) -> str:
+    """The end of the error of a ``tried`` import of ``src`` that found nothing to read:
+    ``"; it looks like a VOC dataset: import it with --format voc"``, or ``""``."""
+    parts = []
+    for kind, path in looks_like(src, tried):
+        what = DESCRIPTIONS[kind]
+        if path == Path(src):
+            parts.append(f"it looks like {what}: import it with --format {kind}")
+        else:
+            parts.append(f"{path.name}/ holds {what}: import {path} with --format {kind}")
+    return "".join(f"; {p}" for p in parts)
+
+
+def json_hint(path: Path, data: Any, tried: str) -> str:
+    """The end of the error on the JSON file ``path`` (parsed: ``data``) that is not of
+    the ``tried`` format: ``"; it looks like COCO: import it with --format coco"``, or
+    ``""``. A masks dataset's own file names its folder."""
+    kind = json_kind(data)
+    if kind is None or kind == tried:
+        return ""
+    if kind == "masks":
+        return f"; it is {DESCRIPTIONS[kind]}'s: import {path.parent} with --format masks"
+    return f"; it looks like {DESCRIPTIONS[kind]}: import it with --format {kind}"
