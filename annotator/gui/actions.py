@@ -22,6 +22,8 @@ class ActionSpec:
     keys: tuple[str, ...] = ()
     checkable: bool = False
     tip: str = ""
+    #: A separator before this action in its menu: it begins a group.
+    group: bool = False
 
 
 #: What a toolbar shows for an action without an icon (its menu text is too long there).
@@ -48,8 +50,14 @@ SPECS: tuple[ActionSpec, ...] = (
         tip="Create a project from a folder of images, with your class names and colours",
     ),
     ActionSpec("open", "&Open project…", "&File", ("Ctrl+O",)),
+    ActionSpec("welcome", "&Welcome…", "&File", tip="Open a project, create one, or the demo"),
     ActionSpec(
-        "add_images", "&Add image files…", "&File", ("Ctrl+Shift+O",), tip="Add image files"
+        "add_images",
+        "&Add image files…",
+        "&File",
+        ("Ctrl+Shift+O",),
+        tip="Add image files",
+        group=True,
     ),
     ActionSpec("add_folder", "Add image fol&der…", "&File", tip="Add every image of a folder"),
     ActionSpec(
@@ -65,6 +73,7 @@ SPECS: tuple[ActionSpec, ...] = (
         "&File",
         ("Ctrl+I",),
         tip="Import masks, VOC, COCO, labelme or YOLO labels into this project",
+        group=True,
     ),
     ActionSpec(
         "export",
@@ -73,9 +82,10 @@ SPECS: tuple[ActionSpec, ...] = (
         ("Ctrl+E",),
         tip="Write the labelled images as a training set (VOC, masks, COCO, labelme, YOLO)",
     ),
-    ActionSpec("save", "&Save now", "&File", ("Ctrl+S",), tip="Edits are saved automatically"),
-    ActionSpec("welcome", "&Welcome…", "&File", tip="Open a project, create one, or the demo"),
-    ActionSpec("quit", "&Quit", "&File", ("Ctrl+Q",)),
+    ActionSpec(
+        "save", "&Save now", "&File", ("Ctrl+S",), tip="Edits are saved automatically", group=True
+    ),
+    ActionSpec("quit", "&Quit", "&File", ("Ctrl+Q",), group=True),
     ActionSpec("undo", "&Undo", "&Edit", ("Ctrl+Z",)),
     ActionSpec("redo", "&Redo", "&Edit", ("Ctrl+Shift+Z", "Ctrl+Y")),
     ActionSpec(
@@ -152,20 +162,7 @@ SPECS: tuple[ActionSpec, ...] = (
         "&Tools",
         ("I",),
         tip="Paint with the class of the pixel under the cursor; Alt+click picks too",
-    ),
-    ActionSpec(
-        "toggle_protection",
-        "Pro&tected painting",
-        "&Tools",
-        ("X",),
-        tip="Switch between painting over anything and the chosen protection",
-    ),
-    ActionSpec(
-        "cleanup_image",
-        "Clean up the &whole image",
-        "&Tools",
-        ("Shift+K",),
-        tip="Fill holes and remove specks of the current class everywhere (one undo step)",
+        group=True,
     ),
     ActionSpec(
         "choose_class",
@@ -181,7 +178,22 @@ SPECS: tuple[ActionSpec, ...] = (
         ("V",),
         tip="Paint void: pixels to ignore, never trained on",
     ),
-    ActionSpec("brush_smaller", "S&maller brush", "&Tools", ("[",)),
+    ActionSpec(
+        "toggle_protection",
+        "Pro&tected painting",
+        "&Tools",
+        ("X",),
+        tip="Switch between painting over anything and the chosen protection",
+        group=True,
+    ),
+    ActionSpec(
+        "cleanup_image",
+        "Clean up the &whole image",
+        "&Tools",
+        ("Shift+K",),
+        tip="Fill holes and remove specks of the current class everywhere (one undo step)",
+    ),
+    ActionSpec("brush_smaller", "S&maller brush", "&Tools", ("[",), group=True),
     ActionSpec("brush_bigger", "B&igger brush", "&Tools", ("]",)),
     ActionSpec("toggle_labels", "Show &labels", "&View", ("H",), True),
     ActionSpec(
@@ -198,6 +210,7 @@ SPECS: tuple[ActionSpec, ...] = (
         "&View",
         (",",),
         tip="Lower the labels' opacity one step (10 %)",
+        group=True,
     ),
     ActionSpec(
         "labels_stronger",
@@ -226,6 +239,7 @@ SPECS: tuple[ActionSpec, ...] = (
         "&View",
         ("Ctrl+0",),
         tip="Show the whole image (Ctrl+1: one image pixel per screen pixel)",
+        group=True,
     ),
     ActionSpec(
         "zoom_in",
@@ -242,7 +256,7 @@ SPECS: tuple[ActionSpec, ...] = (
         tip="Zoom out around the cursor when it is over the image, else around the centre",
     ),
     ActionSpec("zoom_1", "&Actual pixels", "&View", ("Ctrl+1",)),
-    ActionSpec("contrast", "&Contrast…", "&View", ("Ctrl+K",)),
+    ActionSpec("contrast", "&Contrast…", "&View", ("Ctrl+K",), group=True),
     ActionSpec(
         "channels",
         "C&hannels…",
@@ -264,6 +278,7 @@ SPECS: tuple[ActionSpec, ...] = (
         "&Image",
         ("Ctrl+D",),
         tip="Toggle the image between done and in progress",
+        group=True,
     ),
     ActionSpec(
         "accept",
@@ -279,9 +294,16 @@ SPECS: tuple[ActionSpec, ...] = (
         ("Shift+A",),
         tip="Copy the proposal of the selected class into the unlabelled pixels",
     ),
-    ActionSpec("toggle_proposal", "Show &proposal", "&Model", ("R",), True),
+    ActionSpec("toggle_proposal", "Show &proposal", "&Model", ("R",), True, group=True),
     ActionSpec("toggle_uncertainty", "Show &uncertainty", "&Model", ("U",), True),
-    ActionSpec("train_now", "&Train now", "&Model", ("Ctrl+T",), tip="Start a training round now"),
+    ActionSpec(
+        "train_now",
+        "&Train now",
+        "&Model",
+        ("Ctrl+T",),
+        tip="Start a training round now",
+        group=True,
+    ),
     ActionSpec(
         "train_scratch",
         "Train from &scratch",
@@ -300,6 +322,7 @@ SPECS: tuple[ActionSpec, ...] = (
         "&Import model…",
         "&Model",
         tip="Use a model exported from another project with the same classes (a new version)",
+        group=True,
     ),
     ActionSpec(
         "export_model",

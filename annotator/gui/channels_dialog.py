@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.channels import MAX_CHOSEN
+from annotator.gui.forms import fit_to_layout
 
 #: The first item of the second and third boxes: no channel there.
 NONE_ITEM = "(none)"
@@ -66,12 +67,31 @@ class ChannelsDialog(QDialog):
 
     def set_picture(self, channels: int, choice: Sequence[int]) -> None:
         """List the channels of a picture of ``channels`` channels, ``choice`` selected
-        (none: the first three, or all it has)."""
-        self._intro.setText(
-            f"The picture has {channels} channel{'' if channels == 1 else 's'}. Choose up "
-            "to three, in order, for the whole project: they are shown, and new models "
-            "trained from scratch take them."
-        )
+        (none: the first three, or all it has). A picture of one channel has nothing to
+        choose: the dialog says so, without boxes or Apply (First three stays while the
+        project has a choice, for its pictures of several channels)."""
+        single = channels < 2
+        for widget in (*self._labels, *self.boxes):
+            widget.setVisible(not single)
+        self.apply_button.setVisible(not single)
+        self.reset_button.setVisible(not single or bool(choice))
+        if single:
+            chosen = ", ".join(str(c + 1) for c in choice)
+            self._intro.setText(
+                "The picture has one channel, shown grey: there is nothing to choose. "
+                + (
+                    f"The project's choice (channels {chosen}) applies to its pictures of "
+                    "several channels; First three clears it."
+                    if choice
+                    else "For a picture of several channels, choose here which are shown."
+                )
+            )
+        else:
+            self._intro.setText(
+                f"The picture has {channels} channels. Choose up to three, in order, for "
+                "the whole project: they are shown, and new models trained from scratch "
+                "take them."
+            )
         current = list(choice) if choice and max(choice) < channels else []
         if not current:
             current = list(range(min(channels, MAX_CHOSEN)))
@@ -86,6 +106,7 @@ class ChannelsDialog(QDialog):
             box.setCurrentIndex(max(box.findData(wanted), 0))
             box.blockSignals(False)
         self._name_rows()
+        fit_to_layout(self)  # (rows shown or hidden: the size follows)
 
     def choice(self) -> tuple[int, ...]:
         """The channels chosen, in order (a box of "(none)" ends the choice; a channel

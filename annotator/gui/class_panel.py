@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
-    QToolButton,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -60,6 +60,23 @@ def explain_schema_change(old: LabelSchema, new: LabelSchema) -> str:
         if a.color != b.color:
             return f"Recoloured '{b.name}'. Only the display changes; the model is unaffected."
     return "No class changed."
+
+
+#: The class list shows this many rows without scrolling, however short the window.
+LIST_ROWS = 8
+
+
+def _button_width(button: QPushButton) -> int:
+    """The least width that shows ``button``'s text (and its menu arrow): below the
+    style's 80 px for push buttons with words, so that Add, Rename, Colour and More fit
+    the dock's 270 px (they made it 312 px)."""
+    style, metric = button.style(), QStyle.PixelMetric
+    width = button.fontMetrics().horizontalAdvance(button.text())
+    width += 2 * style.pixelMetric(metric.PM_ButtonMargin, None, button)  # either side
+    width += 2 * style.pixelMetric(metric.PM_DefaultFrameWidth, None, button)
+    if button.menu() is not None:
+        width += style.pixelMetric(metric.PM_MenuButtonIndicator, None, button) + 2
+    return width
 
 
 #: The key of void's row (Tools > Paint void).
@@ -103,10 +120,9 @@ class ClassPanel(QWidget):
         self.add_button = QPushButton("Add…")
         self.rename_button = QPushButton("Rename…")
         self.colour_button = QPushButton("Colour…")
-        # Merge and remove rewrite every label map: one click further, in a menu.
-        self.more_button = QToolButton()
-        self.more_button.setText("More")
-        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        # Merge and remove rewrite every label map: one click further, in a menu. (A push
+        # button draws its menu arrow beside the text; a tool button's sat over the "e".)
+        self.more_button = QPushButton("More")
         more = QMenu(self.more_button)
         self.merge_action = more.addAction("Merge into another class…", self._ask_merge)
         self.remove_action = more.addAction("Remove class…", self._ask_remove)
@@ -115,8 +131,16 @@ class ClassPanel(QWidget):
         self.down_action = more.addAction("Move down", lambda: self._move(+1))
         self.more_button.setMenu(more)
         buttons = QHBoxLayout()
+        buttons.setSpacing(4)
         for b in (self.add_button, self.rename_button, self.colour_button, self.more_button):
             buttons.addWidget(b)
+            b.setMinimumWidth(_button_width(b))
+        # The list: names elided at the dock's edge (the whole name in the row's tooltip),
+        # never a horizontal scrollbar; tall enough for the classes and void up to
+        # LIST_ROWS rows (set_schema), so a short window does not squeeze it to 3 rows.
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setUniformItemSizes(True)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._context_menu)
         layout = QVBoxLayout(self)
@@ -133,7 +157,11 @@ class ClassPanel(QWidget):
         layout.addWidget(self.note)
         self.setWhatsThis(MODEL_NOTE)
         self.add_button.setToolTip("Add a class at the end of the list (the model learns it next)")
-        self.rename_button.setToolTip("Rename the selected class (the model restarts from scratch)")
+        self.rename_button.setToolTip(
+            "Rename the selected class: a model that learnt it then stops proposing (it "
+            "cannot tell whether the meaning changed) until you choose Model > Train from "
+            "scratch"
+        )
         self.colour_button.setToolTip("Change the colour of the selected class")
         self.more_button.setToolTip(
             "Merge the selected class into another, remove it, or move it in the list (every "
@@ -166,11 +194,20 @@ class ClassPanel(QWidget):
             item.setCheckState(
                 Qt.CheckState.Unchecked if value in hidden else Qt.CheckState.Checked
             )
-            item.setToolTip("Tick to show this class; untick to hide it")
+            item.setToolTip(f"{name}: tick to show it, untick to hide it")
             self.list.addItem(item)
         self._filling = False
+        self._fit_rows()
         classes = len(schema.classes)
         self.list.setCurrentRow(classes if was_void else min(row, max(classes - 1, 0)))
+
+    def _fit_rows(self) -> None:
+        """A list tall enough for its rows (classes and void), up to :data:`LIST_ROWS`
+        of them; more scroll."""
+        rows = min(max(self.list.count(), 1), LIST_ROWS)
+        row = max(self.list.sizeHintForRow(0), self.list.fontMetrics().height())
+        frame = 2 * self.list.frameWidth()
+        self.list.setMinimumHeight(rows * row + frame + 2)
 
     def explain_change(self, old: LabelSchema, new: LabelSchema) -> str:
         """Say under the list what the change means for the model; return the words."""
@@ -300,6 +337,7 @@ class ClassPanel(QWidget):
         if self._confirm(
             f"Merge '{name}' into '{into.name}'?",
             f"Every pixel of '{name}' becomes '{into.name}' in every image.",
+            "Merge",
         ):
             self.merge_requested.emit(cid, into.id)
 
@@ -312,6 +350,7 @@ class ClassPanel(QWidget):
             f"Remove the class '{name}'?",
             "Its pixels become unlabelled in every image. To keep them labelled as another "
             "class, merge it instead.",
+            "Remove",
         ):
             self.remove_requested.emit(cid)
 
@@ -323,7 +362,9 @@ class ClassPanel(QWidget):
             return
         self.move_requested.emit(cid, cid + step)
 
-    def _confirm(self, question: str, what: str) -> bool:
+    def _confirm(self, question: str, what: str, verb: str) -> bool:
+        """Ask before a change that rewrites every label map: ``verb`` names the button
+        that does it, Cancel (the default) does nothing."""
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Change classes",
@@ -331,13 +372,14 @@ class ClassPanel(QWidget):
             QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
             self,
         )
+        box.button(QMessageBox.StandardButton.Ok).setText(verb)
         box.setInformativeText(
             f"{what} The classes after it move up one place in the list (and the keys 1-9, 0 "
             "with them). Every label map is rewritten; stopped half-way, nothing changes. "
             "A model loses this class's output and goes on from what it learnt. "
             "It cannot be undone here: the label maps that held this class are kept, as "
-            "they are now, in the project's removed folder, and File > Import (masks) of "
-            "that folder brings the class back."
+            "they are now, in the project's removed folder, and File > Import labels… of "
+            "that folder, with the format Masks, brings the class back."
         )
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         return box.exec() == QMessageBox.StandardButton.Ok

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.gui.forms import fit_to_layout
+
 Window = tuple[float, float]
 
 #: The most channels shown (of more, the first three).
@@ -170,7 +172,7 @@ class ContrastDialog(QDialog):
             )
             self._range_text = f"Each channel has its own window. Their values run: {spans}."
         self.hint.setText(self._range_text)
-        self.adjustSize()
+        fit_to_layout(self)  # (a grey picture's one row, then three: all shown)
 
     def _show_rows(self, count: int, chosen: Sequence[int] = ()) -> None:
         self._count = count

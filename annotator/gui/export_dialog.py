@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.errors import AnnotatorError
 from annotator.formats.registry import FORMATS, export_formats
-from annotator.gui.forms import finish_form, path_row
+from annotator.gui.forms import add_formats, finish_form, path_row
 from annotator.gui.progress_task import (
     Progress,
     TaskOutcome,
@@ -75,8 +75,9 @@ class ExportDialog(QDialog):
         #: Replace a folder that holds files (the user said so when asked on OK).
         self.overwrite = False
         self.format_combo = QComboBox()
-        for name in export_formats():
-            self.format_combo.addItem(f"{name}: {FORMATS[name].description}", name)
+        add_formats(
+            self.format_combo, export_formats(), {n: f.description for n, f in FORMATS.items()}
+        )
         self.out_edit = QLineEdit(str(default_out) if default_out else "")
         self.out_edit.setPlaceholderText("a new or empty folder (one with files is replaced)")
         self.split_spins = [self._fraction(v) for v in (0.8, 0.1, 0.1)]
@@ -96,8 +97,8 @@ class ExportDialog(QDialog):
         self.coco_combo.addItem("Polygons", "polygon")
         self.coco_combo.addItem("RLE (compressed masks)", "rle")
         self.coco_combo.setToolTip(
-            "How COCO stores each region (COCO export only); both as iscrowd 0, which "
-            "trainers learn from"
+            "How COCO stores each region (COCO export only): polygons, which every COCO "
+            "tool reads, or RLE, the pixel masks compressed; trainers learn from both"
         )
         self.voc_images_combo = QComboBox()
         self.voc_images_combo.addItem("JPEG, as VOC loaders expect (<name>.jpg)", "jpg")

@@ -1,11 +1,14 @@
 """The layout shared by the app's form dialogs (export, import): rows of a form, a path
-field with its browse buttons, and OK / Cancel under the form."""
+field with its browse buttons, and OK / Cancel under the form; the plain names of the
+interchange formats; and the size of a dialog whose rows come and go."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -42,3 +45,44 @@ def finish_form(
     layout.addLayout(form)
     layout.addWidget(buttons)
     return buttons
+
+
+def fit_to_layout(dialog: QDialog) -> None:
+    """Give ``dialog`` the size its layout needs now that rows were shown or hidden.
+
+    The layout is brought up to date first: widgets shown or hidden while the dialog is
+    closed are not in it until then, and ``adjustSize`` alone kept the old rows' height
+    (the contrast dialog's boxes were cut off at the bottom). Words that wrap make the
+    height depend on the width, so the height is at least the layout's for the width
+    taken."""
+    layout = dialog.layout()
+    if layout is None:
+        return
+    layout.invalidate()
+    layout.activate()
+    dialog.adjustSize()
+    needed = max(dialog.heightForWidth(dialog.width()), dialog.minimumSizeHint().height())
+    if dialog.height() < needed:
+        dialog.resize(dialog.width(), needed)
+
+
+#: What the format boxes call each interchange format (the CLI's name and its technical
+#: description go into the item's tooltip).
+FORMAT_TITLES = {
+    "voc": "PASCAL VOC (JPEGImages + SegmentationClass PNGs)",
+    "masks": "Masks (one class-id PNG per image)",
+    "coco": "COCO (JSON of polygons or RLE)",
+    "labelme": "labelme (one JSON of polygons per image)",
+    "yolo": "YOLO segmentation (polygons, data.yaml)",
+    "labelstudio": "Label Studio (JSON export)",
+}
+
+
+def add_formats(combo: QComboBox, names: list[str], descriptions: dict[str, str]) -> None:
+    """One item per format of ``names``: its plain title, the format's name as its data,
+    and its name and description as its tooltip."""
+    for name in names:
+        combo.addItem(FORMAT_TITLES.get(name, name), name)
+        combo.setItemData(
+            combo.count() - 1, f"{name}: {descriptions[name]}", Qt.ItemDataRole.ToolTipRole
+        )

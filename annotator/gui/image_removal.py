@@ -10,6 +10,7 @@ minutes) and ranks the images left once they are gone.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QMessageBox
@@ -27,6 +28,49 @@ if TYPE_CHECKING:
     from annotator.gui.main_window import MainWindow
 
 
+#: Where the label maps kept by a removal are imported again from (the File menu's item
+#: and the Import dialog's format, as the user finds them).
+IMPORT_KEPT = "File > Import labels… with the format Masks"
+
+
+def removal_question(first_name: str, count: int) -> str:
+    """The confirmation's question: the image by its name, or how many."""
+    return (
+        f"Remove “{first_name}” from the project?"
+        if count == 1
+        else f"Remove these {count} images from the project?"
+    )
+
+
+def removal_details(count: int, labelled: int, kept_in: Path) -> str:
+    """What a removal of ``count`` images, ``labelled`` of them with labels, takes away
+    and keeps (in ``kept_in``), in the singular for one."""
+    one = count == 1
+    text = (
+        (
+            "Its status, labels and proposals leave"
+            if one
+            else "Their statuses, labels and proposals leave"
+        )
+        + " the project; the picture "
+        + ("file stays where it is." if one else "files stay where they are.")
+    )
+    if labelled:
+        maps = (
+            "Its label map is"
+            if one
+            else "The label map of the 1 with labels is"
+            if labelled == 1
+            else f"The label maps of the {labelled} with labels are"
+        )
+        again = "its picture is" if one or labelled == 1 else "the pictures are"
+        text += (
+            f" {maps} kept in {kept_in}, from where {IMPORT_KEPT} brings "
+            f"{'it' if one or labelled == 1 else 'them'} back once {again} added again."
+        )
+    return text
+
+
 def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
     """Ask, then remove the images ``ids``; ``None`` when nothing was removed."""
     session = window.session
@@ -39,24 +83,15 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
     records = {r.id: r for r in project.images()}
     chosen = [records[i] for i in ids if i in records]
     labelled = sum(1 for r in chosen if r.labelled_pixels or r.label_source)
-    what = f"“{chosen[0].name}”" if len(chosen) == 1 else f"these {len(chosen)} images"
     box = QMessageBox(
         QMessageBox.Icon.Question,
         "Remove images",
-        f"Remove {what} from the project?",
+        removal_question(chosen[0].name, len(chosen)),
         QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
         window,
     )
-    kept = (
-        f" The label maps of the {labelled} with labels are kept in {project.root / 'removed'}, "
-        "from where File > Import (masks) brings them back once the pictures are added again."
-        if labelled
-        else ""
-    )
-    box.setInformativeText(
-        "Their statuses, labels and proposals leave the project; the picture files stay "
-        f"where they are.{kept}"
-    )
+    box.button(QMessageBox.StandardButton.Ok).setText("Remove")
+    box.setInformativeText(removal_details(len(chosen), labelled, project.root / "removed"))
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     if box.exec() != QMessageBox.StandardButton.Ok:
         return None

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from annotator.core.errors import AnnotatorError
 from annotator.formats.labelme import project_background
 from annotator.formats.registry import FORMATS, import_formats
-from annotator.gui.forms import finish_form, path_row
+from annotator.gui.forms import add_formats, finish_form, path_row
 from annotator.gui.progress_task import (
     Progress,
     TaskOutcome,
@@ -109,8 +109,9 @@ class ImportDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Import labels")
         self.format_combo = QComboBox()
-        for name in import_formats():
-            self.format_combo.addItem(f"{name}: {FORMATS[name].description}", name)
+        add_formats(
+            self.format_combo, import_formats(), {n: f.description for n, f in FORMATS.items()}
+        )
         self.src_edit = QLineEdit()
         self.src_edit.setPlaceholderText("an annotation file or folder")
         self.labels_edit = QLineEdit()
@@ -197,8 +198,27 @@ class ImportDialog(QDialog):
         )
 
     def _accept_if_valid(self) -> None:
+        """Accept a form whose source and class names file exist; otherwise say why
+        while the form is still open (the import refused it only after the form closed,
+        and the choices made were lost)."""
         try:
-            self.request()
+            request = self.request()
+            missing = [
+                (what, path)
+                for what, path in (
+                    ("source", request.src),
+                    ("class names file", request.labels_file),
+                )
+                if path is not None and not path.exists()
+            ]
+            if missing:
+                what, path = missing[0]
+                raise AnnotatorError(
+                    f"{path}: no such file or folder; choose the {what} with its File… or "
+                    "Folder… button"
+                    if what == "source"
+                    else f"{path}: no such file; choose the {what} with its File… button"
+                )
         except AnnotatorError as exc:
             QMessageBox.warning(self, "Import", sentence(error_text(exc)))
             return

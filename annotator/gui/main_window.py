@@ -72,6 +72,7 @@ from annotator.gui.help_dialog import ShortcutsDialog
 from annotator.gui.image_list import ImageListPanel
 from annotator.gui.layers import colour_table
 from annotator.gui.loop_controller import LoopController
+from annotator.gui.model_panel import classes_changed_text
 from annotator.gui.number_boxes import let_shortcuts_through
 from annotator.gui.progress_task import loop_held, sentence
 from annotator.gui.settings_store import (
@@ -104,6 +105,18 @@ TOLERANCE_TIP = (
     "(carried to an image of another bit depth in proportion to its range)"
 )
 _EMPTY_SCHEMA = LabelSchema()
+#: What acts on the open image only: disabled while none is open (with the tools: the
+#: class under the cursor, the whole image's clean-up, the zoom).
+IMAGE_ACTIONS = (
+    "pick_class",
+    "cleanup_image",
+    "fit",
+    "zoom_in",
+    "zoom_out",
+    "zoom_1",
+)
+#: What picks a class of the project: disabled while none is open.
+PROJECT_ACTIONS = ("choose_class", "paint_void")
 
 
 class MainWindow(QMainWindow):
@@ -203,6 +216,8 @@ class MainWindow(QMainWindow):
         for spec in SPECS:
             if spec.menu not in menus:
                 menus[spec.menu] = self.menuBar().addMenu(spec.menu)
+            elif spec.group:
+                menus[spec.menu].addSeparator()  # type: ignore[attr-defined]
             menus[spec.menu].addAction(a[spec.name])  # type: ignore[attr-defined]
         self.tool_group = QActionGroup(self)
         for name in self.canvas.tools:
@@ -462,6 +477,7 @@ class MainWindow(QMainWindow):
         loop.proposal_shown.connect(lambda *_: self._refresh_cursor())
         for name in ("toggle_proposal", "toggle_uncertainty"):
             a[name].toggled.connect(lambda _shown: self._refresh_cursor())
+            a[name].triggered.connect(lambda shown, n=name: self._say_nothing_shown(n, shown))
 
     # --- project ---------------------------------------------------------------------------------
     @property
@@ -1077,6 +1093,30 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self._class_chosen(self.session.schema.void)
 
+    def _say_nothing_shown(self, name: str, shown: bool) -> None:
+        """R or U turned the proposal or the uncertainty map on where there is none to
+        show: say why in the status bar, as A and the proposal brush do."""
+        doc = self.document
+        if not shown or doc is None:
+            return
+        layers = self.loop.layers
+        if layers.proposal is not None and layers.image_id == doc.image_id:
+            return
+        what = "uncertainty map" if name == "toggle_uncertainty" else "proposal"
+        service = self.loop.service
+        stale = self.loop.stale_version()
+        if service is None or service.active_record is None:
+            text = (
+                f"No {what} to show: no model yet. Paint some pixels of each class, then "
+                "Train now (Ctrl+T)."
+            )
+        elif stale is not None:
+            text = f"No {what} to show: " + classes_changed_text(stale.version)
+        else:
+            version = service.active_version
+            text = f"No {what} of this image yet: it shows once model v{version} has made it."
+        self.statusBar().showMessage(text, 6000)
+
     def _pick_under_pointer(self) -> None:
         """Tools > Pick class (I): the class under the pointer, if it is over the image."""
         pixel = self.canvas.pixel_under_pointer()
@@ -1109,8 +1149,19 @@ class MainWindow(QMainWindow):
         a = self.actions_
         a["undo"].setEnabled(doc is not None and doc.history.can_undo)
         a["redo"].setEnabled(doc is not None and doc.history.can_redo)
-        for name in ("next", "previous", "mark_done", "contrast", "channels", "save", "fit"):
+        for name in (
+            "next",
+            "previous",
+            "mark_done",
+            "contrast",
+            "channels",
+            "save",
+            *IMAGE_ACTIONS,
+            *(f"tool_{tool}" for tool in self.canvas.tools),
+        ):
             a[name].setEnabled(has_doc)
+        for name in PROJECT_ACTIONS:
+            a[name].setEnabled(self.session is not None)
         # Ctrl+D toggles: say which way it goes for the image open
         done = doc is not None and doc.record.status is ImageStatus.DONE
         a["mark_done"].setText("Mark not &done" if done else "Mark &done")

@@ -285,8 +285,9 @@ class NewProjectDialog(QDialog):
         row.addWidget(remove)
         row.addStretch(1)
         note = QLabel(
-            "Class ids follow this order and never change; you can add, rename and "
-            "recolour classes later. Double-click a colour to change it."
+            "Class ids follow this order. You can add, rename, recolour, move, merge and "
+            "remove classes later (moving, merging or removing one changes the ids after "
+            "it). Double-click a colour to change it."
         )
         note.setWordWrap(True)
         buttons = QDialogButtonBox(
