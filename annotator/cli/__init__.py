@@ -5,6 +5,9 @@ handlers import heavy libraries (torch, Qt) only when they run, so ``annotator -
 stays fast. User errors print one line on stderr and exit 1 (75 when the project is busy:
 another process holds its lock; ``--wait SECONDS`` waits for it); a bug prints one line,
 writes the traceback to a crash log and exits 70 - never a traceback on the terminal.
+Warnings the package logs meanwhile are one line each, ``annotator: warning: ...``, and
+OpenCV's own log lines are silenced (:mod:`annotator.cli.logs`; ``-v``/``--debug``
+keep the developer's form).
 Ctrl+C exits 130; SIGTERM (a batch system's time limit, ``kill``) and SIGHUP (a closed
 terminal or ssh session) stop a command as Ctrl+C does and exit 143 and 129. With
 ``--json`` a command prints one JSON value on stdout, also when it fails (an object with
@@ -19,7 +22,6 @@ import argparse
 import contextlib
 import errno
 import importlib
-import logging
 import os
 import shlex
 import sys
@@ -29,7 +31,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from annotator import __version__
-from annotator.cli import interrupts, json_output, options
+from annotator.cli import interrupts, json_output, logs, options
 from annotator.cli.options import CommandParser, Parser, wait_seconds
 from annotator.cli.progress import end_open_line
 from annotator.core import torchrun
@@ -108,6 +110,7 @@ def _crash_log(exc: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    program = argv is None  # the process's own command line (not a caller's main([...]))
     argv = sys.argv[1:] if argv is None else list(argv)
     json_output.reset()
     if torchrun.is_helper_rank():  # the same command line in every process: rank 0
@@ -127,10 +130,35 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failure = json_output.Failure(options.refusal or "bad arguments", EXIT_USAGE)
                 _print_failure(command.get_default("json_failure"), failure)
             raise
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    with logs.to_stderr(verbose=args.verbose, debug=args.debug):
+        code = _main(args)
+    if program:
+        _ignore_stop_signals_from_now()
+    return code
+
+
+def _ignore_stop_signals_from_now() -> None:
+    """The command has ended and said how: what is left is the interpreter's tear-down
+    (a second or so once torch is loaded). A Ctrl+C then would end the process by the
+    signal's default (Python hands SIGINT back to it as it finalizes): exit code 130 and
+    no word, after a command that did its work and said so. So the stop signals are
+    ignored from here, unless another thread still runs (the interpreter waits for it:
+    Ctrl+C must still be able to stop that)."""
+    import signal
+    import threading
+
+    main_thread = threading.main_thread()
+    if threading.current_thread() is not main_thread:
+        return
+    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+        return
+    for signum in (signal.SIGINT, *interrupts.STOP_SIGNALS):
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def _main(args: argparse.Namespace) -> int:
+    """Run the command ``args`` names; its exit code."""
     if args.command is None:
         from annotator.cli.project_cmds import cmd_gui
 

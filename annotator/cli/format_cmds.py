@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from annotator.cli.options import seed
+from annotator.cli.options import path_word, seed
 from annotator.cli.progress import ProgressLine
 from annotator.core.errors import AnnotatorError
+
+if TYPE_CHECKING:
+    from annotator.services.exchange import ImportInterrupted, ImportReport
 
 _EXPORT = ("voc", "masks", "coco", "labelme", "yolo")
 _IMPORT = ("masks", "voc", "coco", "labelme", "yolo", "labelstudio")
@@ -150,7 +156,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from annotator.cli import EXIT_INTERRUPTED
     from annotator.services.exchange import (
+        ImportInterrupted,
         ImportRequest,
         import_into_project,
         namesakes_summary,
@@ -186,17 +194,21 @@ def cmd_import(args: argparse.Namespace) -> int:
         labels_file=args.labels,
         background=args.background,
     )
+    progress = ProgressLine("importing")
     with open_project(args.project) as project:
-        report = import_into_project(project, request, progress=ProgressLine("importing"))
+        try:
+            report = import_into_project(project, request, progress=progress)
+        except ImportInterrupted as exc:  # the label maps saved so far stay (as an add's)
+            progress.finish()
+            print(f"annotator: {_interrupted(exc)}", file=sys.stderr)
+            return EXIT_INTERRUPTED
     # as an add's: the first files skipped named, one line counting the rest, all with -v
     options = ["--strict"] if args.strict else []
     options += [] if args.labels is None else ["--labels", str(args.labels)]
     options += [] if args.background is None else ["--background", args.background]
-    again = ["annotator", "-v", "import", str(args.project), str(args.src)]
-    again += ["--format", args.format, *options]
-    for line in report.skipped_lines(
-        every=getattr(args, "verbose", False), how=f"`{shlex.join(again)}`"
-    ):
+    again = f"annotator -v import {path_word(args.project)} {path_word(args.src)} "
+    again += shlex.join(["--format", args.format, *options])
+    for line in report.skipped_lines(every=getattr(args, "verbose", False), how=f"`{again}`"):
         print(line, file=sys.stderr)
     print(
         f"imported {len(report.imported)} mask(s) from {report.format}: "
@@ -219,7 +231,57 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"  left out {report.boxes_only} annotation(s) that are a box without a mask")
     for note in report.notes:
         print(f"  {note}")
+    if report.skipped and not report.imported:  # (exit 1, with its error line)
+        raise AnnotatorError(_nothing_imported(report, args.project))
     if report.skipped:
         print(f"{len(report.skipped)} item(s) skipped (reasons above)", file=sys.stderr)
-        return 2 if report.imported else 1
+        return 2
     return 0
+
+
+def _nothing_imported(report: ImportReport, project: Path) -> str:
+    """The error of an import that skipped every item: the reason most of them were
+    skipped for (an example of it), and what to do when it is pictures not found."""
+    from annotator.services.exchange import NO_IMAGE
+
+    reasons = [why.removeprefix(f"{path}: ") for path, why in report.skipped]
+
+    def kind(why: str) -> str:  # reasons alike but for their names and numbers: one kind
+        return re.sub(r"'[^']*'|\d+", "", why)
+
+    most, count = Counter(map(kind, reasons)).most_common(1)[0]
+    example = next(why for why in reasons if kind(why) == most)
+    n = len(report.skipped)
+    what = "no labels imported" if report.added else "nothing imported"
+    said = (
+        f"{what}: its one item was skipped: {example}"
+        if n == 1
+        else f"{what}: all {n} item(s) were skipped, the first: {example}"
+        if count == n
+        else f"{what}: all {n} item(s) were skipped, {count} of them for reasons like: {example}"
+    )
+    if NO_IMAGE in example:
+        add = f"annotator add {path_word(project)}"
+        said += (
+            f"; add the pictures first (`{add} FOLDER`), then import again, or check that "
+            "the masks have their pictures' names"
+        )
+    return said
+
+
+def _interrupted(exc: ImportInterrupted) -> str:
+    """What an interrupted import says: what it did before, and how to finish it."""
+    from annotator.cli import interrupts
+
+    report, done = exc.report, len(exc.report.imported)
+    what = [f"importing {done} of {exc.total} mask(s)"]
+    if report.added:
+        what.append(f"adding {len(report.added)} image(s)")
+    if report.classes_added:
+        what.append(f"adding the class(es) {', '.join(report.classes_added)}")
+    kept = ", which stay in the project" if done or len(what) > 1 else ""
+    again = "import the rest" if done else "import them"
+    return (
+        f"interrupted{interrupts.by()} after {', '.join(what)}{kept}; run the same "
+        f"command again to {again}"
+    )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from annotator.cli import interrupts
 from annotator.cli.json_output import Failure, print_json
-from annotator.cli.options import seed
+from annotator.cli.options import name_words, path_word, seed
 from annotator.cli.progress import ProgressLine
 from annotator.core import torchrun
 from annotator.core.errors import AnnotatorError, InterruptedAfterPublish, SaidElsewhere
@@ -424,8 +424,6 @@ def _round_failure_json(failure: Failure) -> dict[str, object]:
 
 def _missing_image(root: Path, exc: ImageReadError) -> str:
     """What to do about an image whose file is gone (the round stopped on it), in a line."""
-    import shlex
-
     from annotator.services.projects import open_project
 
     with open_project(root, lock=False) as project:
@@ -437,7 +435,7 @@ def _missing_image(root: Path, exc: ImageReadError) -> str:
     others = f" ({len(gone) - 1} other image(s) have no file either)" if len(gone) > 1 else ""
     return (
         f"{exc}{others}; put the file back, or remove the image from the project with "
-        f"`annotator remove {shlex.quote(str(root))} {shlex.quote(name)}` (its labels are "
+        f"`annotator remove {path_word(root)} {name_words([name])}` (its labels are "
         f"kept in {root / 'removed'}{os.sep})"
     )
 
@@ -753,7 +751,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 def _kept(report: PruneReport) -> str:
     if report.keep == 0:
         return "every model version's files are kept from now on"
-    text = f"the newest {report.keep} model versions' files (and the active one's) are kept"
+    newest = (
+        "the newest model version's files"
+        if report.keep == 1
+        else f"the newest {report.keep} model versions' files"
+    )
+    text = f"{newest} (and the active one's) are kept"
     if not report.removed:
         return text + "; nothing to remove now"
     shown = ", ".join(f"v{v}" for v in report.removed)

@@ -1,9 +1,11 @@
 """Argument types shared by the commands: refused by argparse in one line, with the
-command's usage, before any work starts."""
+command's usage, before any work starts; and the words of the commands the CLI suggests."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -77,3 +79,21 @@ def wait_seconds(text: str) -> float:
     if not 0 <= value < math.inf:  # also refuses nan
         raise argparse.ArgumentTypeError(f"{text} is not a number of seconds, 0 or more")
     return value
+
+
+# Commands the CLI suggests (`annotator remove P NAME`...), to be copied as they are: each
+# word quoted for a POSIX shell, and none that argparse would take for an option.
+
+
+def path_word(path: str | os.PathLike[str]) -> str:
+    """A file or project path in a suggested command: ``./-x.png`` for ``-x.png`` (the
+    same file, not read as an option), quoted when it needs to be (spaces...)."""
+    text = os.fspath(path)
+    return shlex.quote(f".{os.sep}{text}" if text.startswith("-") else text)
+
+
+def name_words(names: Sequence[str]) -> str:
+    """Image names last in a suggested command, quoted, after ``--`` when one starts
+    with '-' (a name is not a path: ``./-x.png`` would name no image)."""
+    words = [shlex.quote(n) for n in names]
+    return " ".join(["--", *words] if any(n.startswith("-") for n in names) else words)

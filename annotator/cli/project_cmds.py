@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from annotator.cli.json_output import print_json
+from annotator.cli.options import path_word
 from annotator.cli.progress import ProgressLine
 from annotator.core.card import CardMetrics
 from annotator.core.errors import AnnotatorError
@@ -18,7 +18,10 @@ from annotator.core.schema import name_key, untrainable
 from annotator.core.status import ImageStatus
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from annotator.core.records import ImageRecord
+    from annotator.core.schema import LabelClass
     from annotator.services.projects import Project
 
 
@@ -166,12 +169,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_new(args: argparse.Namespace) -> int:
     from annotator.services.projects import create_project
 
+    notes: list[str] = []
     if args.classes_file is not None:
         from annotator.formats.base import read_names_file
 
         names = read_names_file(args.classes_file)
         if names[:1] == ["__ignore__"]:  # labelme's labels.txt: void, not a class
             names = names[1:]
+            notes.append(
+                f"{args.classes_file}: left out '__ignore__', labelme's name for pixels to "
+                "ignore: a project has them as void, not as a class"
+            )
         if not names:
             raise AnnotatorError(f"{args.classes_file}: no class names in it")
     else:
@@ -182,7 +190,9 @@ def cmd_new(args: argparse.Namespace) -> int:
         ids = ", ".join(f"{c.id}={c.name}" for c in project.schema.classes)
         print(f"created project {project.root} with classes {ids}")
         if (why := untrainable(len(project.schema))) is not None:
-            print(f"note: {why}", file=sys.stderr)
+            notes.append(why)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 
@@ -254,10 +264,10 @@ def cmd_add(args: argparse.Namespace) -> int:
                 + others
             )
         # a folder added again skips each file: counted, every name only with -v
-        pages_option = [] if args.pages == "auto" else ["--pages", args.pages]
-        again = ["annotator", "-v", "add", str(args.project), *map(str, args.paths), *pages_option]
+        again = ["annotator -v add", *map(path_word, [args.project, *args.paths])]
+        again += [] if args.pages == "auto" else ["--pages", args.pages]
         how = (
-            f"`{shlex.join(again)}`"
+            f"`{' '.join(again)}`"
             if len(args.paths) <= 3  # (a command to copy; a long list is not retyped)
             else "the same command as `annotator -v add ...`"
         )
@@ -276,19 +286,20 @@ def cmd_add(args: argparse.Namespace) -> int:
         if report.stacks:
             print(f"  {report.stacks_text()}")
         if report.pages_as_channels:
-            how = f"`annotator add {args.project} FILE --pages slices`"
+            how = f"`annotator add {path_word(args.project)} FILE --pages slices`"
             print(f"  {report.pages_as_channels_text(how)}")
         if report.channels_unused:
-            how = f"'annotator channels {args.project} --use ...'"
+            how = f"'annotator channels {path_word(args.project)} --use ...'"
             print(f"  {report.channels_unused_text(how)}", file=sys.stderr)
         if report.nodata:
             print(f"  {report.nodata_text()}")
         if pages := report.pages_split_text(
-            f"`annotator remove {args.project} NAME`", "`annotator add --pages channels`"
+            f"`annotator remove {path_word(args.project)} NAME`",
+            "`annotator add --pages channels`",
         ):
             print(f"  {pages}")
         if report.masks_left_out:
-            how = f"`annotator import {args.project} --format masks FOLDER`"
+            how = f"`annotator import {path_word(args.project)} --format masks FOLDER`"
             print(f"  {masks_left_out_text(report, how)}", file=sys.stderr)
         if report.other_pictures:
             print(
@@ -369,18 +380,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print("models   none yet")
     if images:
-        width = max(len(str(i["id"])) for i in images)
-        print(f"{'id':>{width}}  {'status':<11} {'labels':<10} {'score':>6}  name")
-        for i in images:
-            score = "" if i["score"] is None else f"{i['score']:.3f}"
-            gone = "  (picture missing)" if i["missing"] else ""
-            print(
-                f"{i['id']:>{width}}  {i['status']:<11} {i['label_source'] or '-':<10} {score:>6}  "
-                f"{i['name']}{gone}"
-            )
+        print("\n".join(_image_table(images)))
     if stale:
         print(f"note: {stale}", file=sys.stderr)
     return 0
+
+
+def _image_table(images: list[dict[str, object]]) -> list[str]:
+    """The lines of ``status --images``: each column as wide as its widest cell (a label
+    source such as ``import:labelme`` pushed the scores and names out of line)."""
+    rows = [
+        (
+            str(i["id"]),
+            str(i["status"]),
+            str(i["label_source"] or "-"),
+            "" if i["score"] is None else f"{i['score']:.3f}",
+            f"{i['name']}{'  (picture missing)' if i['missing'] else ''}",
+        )
+        for i in images
+    ]
+    header = ("id", "status", "labels", "score", "name")
+    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(4)]
+    return [
+        f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}  "
+        f"{r[4]}"
+        for r in [header, *rows]
+    ]
 
 
 def _image_json(project: Project, record: ImageRecord) -> dict[str, object]:
@@ -399,7 +424,6 @@ def _image_json(project: Project, record: ImageRecord) -> dict[str, object]:
 
 
 def cmd_classes(args: argparse.Namespace) -> int:
-    from annotator.services.class_changes import class_by_name
     from annotator.services.projects import open_project
 
     changes = any(
@@ -408,37 +432,79 @@ def cmd_classes(args: argparse.Namespace) -> int:
     )
     if args.json and changes:
         raise AnnotatorError("--json is for the listing of classes (without an option)")
-    with open_project(args.project, lock=changes) as project:
-        schema = project.schema
-        if args.add is not None:
-            for name in args.add:
-                schema = schema.with_class(name)
-            project.set_schema(schema)
-            print(f"added {', '.join(args.add)}; the next round learns them")
-        elif args.rename is not None:
-            cls = class_by_name(schema, args.rename[0])
-            project.set_schema(schema.renamed(cls.id, args.rename[1]))
-            after = (
-                "the model still fits (the same name in other letters)"
-                if name_key(cls.name) == name_key(args.rename[1])
-                else "the next round must train from scratch (annotator train --from-scratch)"
-            )
-            print(f"renamed {cls.name!r} to {args.rename[1]!r}; {after}")
-        elif args.color is not None:
-            cls = class_by_name(schema, args.color[0])
-            project.set_schema(schema.recoloured(cls.id, args.color[1]))
-            print(f"{cls.name!r} is now {args.color[1]}")
-        elif changes:  # --remove, --merge or --move
-            from annotator.services.class_changes import move_class, take_out_class
+    made: list[str] = []  # the change, once made; then what an interrupt cut short, if any
+    try:
+        with open_project(args.project, lock=changes) as project:
+            _change_classes(project, args, made)
+            classes = project.schema.classes
+        _show_classes(args, classes, changes)
+    except KeyboardInterrupt:  # (as train's "interrupted after model vN was published")
+        from annotator.cli import EXIT_INTERRUPTED, interrupts
 
-            line = ProgressLine("rewriting labels")
+        taken_out = any(v is not None for v in (args.remove, args.merge, args.move))
+        if made:
+            stopped = made[1] if len(made) > 1 else "nothing was left undone"
+            said = f"after the change was made ({made[0]}); {stopped}"
+        elif taken_out:  # committed all or nothing (services.class_changes)
+            said = "before the change was made: the classes and the labels are unchanged"
+        else:
+            raise
+        print(f"annotator: interrupted{interrupts.by()} {said}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
 
-            def progress(done: int, total: int, message: str) -> None:
-                if total:
-                    line(done, total, message)
-                else:  # a step of its own (the model), before the maps
-                    print(f"{message}…", file=sys.stderr, flush=True)
 
+def _show_classes(args: argparse.Namespace, classes: Sequence[LabelClass], changes: bool) -> None:
+    """The listing (without a change), and the note on a class list that cannot train."""
+    if args.json:
+        print_json([{"id": c.id, "name": c.name, "color": c.color} for c in classes], indent=None)
+        return
+    if not changes:
+        for c in classes:
+            print(f"{c.id:>4}  {c.color}  {c.name}")
+    if (why := untrainable(len(classes))) is not None:
+        print(f"note: {why}", file=sys.stderr)
+
+
+def _change_classes(project: Project, args: argparse.Namespace, made: list[str]) -> None:
+    """Make the change ``args`` asks for (if any) and say it; ``made`` gets what was
+    changed as soon as it is, then what an interrupt after it cut short (if it did)."""
+    from annotator.services.class_changes import ClassChangeInterrupted, class_by_name
+
+    schema = project.schema
+    if args.add is not None:
+        for name in args.add:
+            schema = schema.with_class(name)
+        project.set_schema(schema)
+        made.append(f"added {', '.join(args.add)}")
+        print(f"added {', '.join(args.add)}; the next round learns them")
+    elif args.rename is not None:
+        cls = class_by_name(schema, args.rename[0])
+        project.set_schema(schema.renamed(cls.id, args.rename[1]))
+        made.append(f"renamed {cls.name!r} to {args.rename[1]!r}")
+        after = (
+            "the model still fits (the same name in other letters)"
+            if name_key(cls.name) == name_key(args.rename[1])
+            else "the next round must train from scratch (annotator train --from-scratch)"
+        )
+        print(f"renamed {cls.name!r} to {args.rename[1]!r}; {after}")
+    elif args.color is not None:
+        cls = class_by_name(schema, args.color[0])
+        project.set_schema(schema.recoloured(cls.id, args.color[1]))
+        made.append(f"{cls.name!r} is now {args.color[1]}")
+        print(f"{cls.name!r} is now {args.color[1]}")
+    elif any(v is not None for v in (args.remove, args.merge, args.move)):
+        from annotator.services.class_changes import move_class, take_out_class
+
+        line = ProgressLine("rewriting labels")
+
+        def progress(done: int, total: int, message: str) -> None:
+            if total:
+                line(done, total, message)
+            else:  # a step of its own (the model), before the maps
+                print(f"{message}…", file=sys.stderr, flush=True)
+
+        try:
             if args.move is not None:
                 to = args.move[1].strip()
                 if not to.isdecimal() or int(to) >= len(schema):
@@ -447,22 +513,25 @@ def cmd_classes(args: argparse.Namespace) -> int:
                         f"{len(schema) - 1})"
                     )
                 moved = class_by_name(schema, args.move[0])
+                what = f"moved {moved.name!r} to id {to}"
                 result = move_class(project, moved, int(to), progress)
             else:
                 gone = class_by_name(schema, args.remove or args.merge[0])
                 into = None if args.merge is None else class_by_name(schema, args.merge[1])
+                what = (
+                    f"removed {gone.name!r}"
+                    if into is None
+                    else (f"merged {gone.name!r} into {into.name!r}")
+                )
                 result = take_out_class(project, gone, into, progress)
-            print(result.summary())
-        classes = project.schema.classes
-    if args.json:
-        print_json([{"id": c.id, "name": c.name, "color": c.color} for c in classes], indent=None)
-        return 0
-    if not changes:
-        for c in classes:
-            print(f"{c.id:>4}  {c.color}  {c.name}")
-    if (why := untrainable(len(classes))) is not None:
-        print(f"note: {why}", file=sys.stderr)
-    return 0
+        except ClassChangeInterrupted as exc:  # made; only what follows was cut short
+            line.finish()
+            made.extend([what, exc.stopped])
+            if exc.result is not None:
+                print(exc.result.summary())
+            raise
+        made.append(what)
+        print(result.summary())
 
 
 def no_display(environ: dict[str, str] | None = None, platform: str | None = None) -> str:

@@ -36,6 +36,25 @@ class ClassChangeResult:
         return f"{text} {self.model_note}" if self.model_note else text
 
 
+class ClassChangeInterrupted(KeyboardInterrupt):
+    """Ctrl+C (SIGTERM, SIGHUP) reached a class change after its commit: the change is
+    made. ``stopped`` says what the interrupt cut short ("" when nothing), which is
+    finished later on its own; ``result`` is what the change did, when it got so far."""
+
+    def __init__(self, result: ClassChangeResult | None, stopped: str) -> None:
+        self.result = result
+        self.stopped = stopped
+        super().__init__(f"interrupted after the change was made{'; ' if stopped else ''}{stopped}")
+
+
+#: What an interrupt cut short after the commit (see :class:`ClassChangeInterrupted`).
+SWAP_CUT_SHORT = (
+    "it stopped the move of the rewritten label maps into place, which the next command "
+    "(or the app) to open the project finishes"
+)
+PRUNE_CUT_SHORT = "it stopped the removal of old model versions' files, which is finished later"
+
+
 def plan(schema: LabelSchema, removed: LabelClass, into: LabelClass | None) -> ClassChange:
     """The change of taking ``removed`` out (merged into ``into``, or unlabelled)."""
     return ClassChange.removal(schema, removed.id, None if into is None else into.id)
@@ -83,14 +102,23 @@ def apply_change(
             f"Model v{active and active.version} could not be adapted "
             f"({first_line(exc)}); train from scratch to go on."
         )
-    labels = change_classes(project, change, progress, staged)
+    generation = project.class_ids_generation()
+    try:
+        labels = change_classes(project, change, progress, staged)
+    except KeyboardInterrupt as exc:
+        if project.class_ids_generation() == generation:
+            raise  # not committed: the classes and the labels are as they were
+        raise ClassChangeInterrupted(None, SWAP_CUT_SHORT) from exc
     model = None
     if staged is not None:
-        model = project.model(staged.card.version)
         try:
+            model = project.model(staged.card.version)
             prune(project)
         except (OSError, AnnotatorError) as exc:  # space is not worth a failed change
             log.warning("could not remove old model versions' files: %s", exc)
+        except KeyboardInterrupt as exc:
+            made = ClassChangeResult(labels, project.model(staged.card.version), note)
+            raise ClassChangeInterrupted(made, PRUNE_CUT_SHORT) from exc
     return ClassChangeResult(labels, model, note)
 
 

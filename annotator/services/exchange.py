@@ -50,6 +50,7 @@ from annotator.formats.base import (
     ExportSample,
     ImportItem,
     ImportOptions,
+    ReadResult,
     StackSlice,
     open_pil,
 )
@@ -618,6 +619,18 @@ class ImportReport:
             said = reason if reason.startswith(str(path)) else f"{path}: {reason}"
             lines.append(f"skipped {said}")
         return lines if every else named_first(lines, how, limit)
+
+
+class ImportInterrupted(KeyboardInterrupt):
+    """Ctrl+C (SIGTERM, SIGHUP) stopped an import part way: the label maps it saved
+    before (``report.imported``, of the ``total`` the source holds) stay in the project,
+    their images done; the same import again imports the rest (those saved are the same
+    labels again: nothing changes for them)."""
+
+    def __init__(self, report: ImportReport, total: int) -> None:
+        self.report = report
+        self.total = total
+        super().__init__(f"interrupted after importing {len(report.imported)} of {total} mask(s)")
 
 
 def unlabelled_summary(report: ImportReport) -> str:
@@ -1448,10 +1461,7 @@ def _with_images(
                     )
                 if item.kept_name is not None:
                     raise FormatError(_kept_missing(item))
-                raise FormatError(
-                    f"{item.source}: no image {item.image_name!r} in the project or next to "
-                    "the annotation"
-                )
+                raise FormatError(f"{item.source}: no image {item.image_name!r} {NO_IMAGE}")
             if size != (item.height, item.width):
                 raise FormatError(
                     f"{item.source}: the mask is {item.width}x{item.height} but image {name} "
@@ -1466,6 +1476,9 @@ def _with_images(
         usable.append(item)
     return usable
 
+
+#: Said of a mask whose image is not found (see :func:`_with_images`).
+NO_IMAGE = "in the project or next to the annotation"
 
 #: Said of a mask whose only image has its very bytes (see :func:`_with_images`).
 MISTAKEN = "has the very bytes of this mask"
@@ -1565,6 +1578,23 @@ def import_into_project(
             + ", ".join(sorted(result.unknown))
             + " (rerun without --strict to skip them)"
         )
+    try:
+        return _import_items(project, request, spec.name, src, result, report, progress)
+    except KeyboardInterrupt as exc:  # (Ctrl+C, SIGTERM): what was saved stays
+        raise ImportInterrupted(report, len(result.items)) from exc
+
+
+def _import_items(
+    project: Project,
+    request: ImportRequest,
+    format_name: str,
+    src: Path,
+    result: ReadResult,
+    report: ImportReport,
+    progress: Progress | None,
+) -> ImportReport:
+    """Save the label maps ``result`` read into the project, one by one: an interrupt
+    leaves those saved so far, which ``report`` names."""
     if request.strict:  # refused before any slice is added for these labels
         _ensure_classes(project, _needed_names(result.items, result.declared), strict=True)
     added_names, pins, dropped = _bind_label_stacks(
@@ -1599,7 +1629,7 @@ def import_into_project(
             if progress:
                 progress(i, total, item.source.name)
             try:
-                _import_item(project, index, item, spec.name, report, binary, kept)
+                _import_item(project, index, item, format_name, report, binary, kept)
             except AnnotatorError as exc:
                 report.skipped.append((str(item.source), str(exc)))
             except OSError as exc:  # a name too long here, a file not allowed...: this one

@@ -1028,6 +1028,12 @@ class Project:
     def has_meta(self, key: str) -> bool:
         return self._meta(key) is not None
 
+    def class_ids_generation(self) -> str | None:
+        """The generation of the class ids as the database holds it now: new with every
+        class change committed (``storage.class_change``), so that one can tell whether
+        a change cut short was committed."""
+        return self._meta(IDS_KEY)
+
     def clear_meta(self, key: str) -> None:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM meta WHERE key = ?", (key,))

@@ -113,3 +113,25 @@ def test_train_stopping_on_a_missing_file_says_what_to_do_about_it(tmp_path, cap
         f"project with `annotator remove {root} photo_1.png` (its labels are kept in "
         f"{root}/removed/)\n"
     )
+
+
+def test_the_remove_command_suggested_for_a_missing_file_runs_as_it_is(tmp_path, capsys):
+    """For a picture named -dash.png it suggested `annotator remove P -dash.png`, which
+    argparse refuses (-dash.png read as an option): now `... -- -dash.png`."""
+    import shlex
+
+    root = _colour_project(tmp_path)
+    picture = np.random.default_rng(1).integers(0, 255, (40, 56, 3), dtype=np.uint8)
+    write_png(tmp_path / "src" / "-dash.png", picture)
+    assert main(["add", root, "--", str(tmp_path / "src" / "-dash.png")]) == 0
+    masks = tmp_path / "dash_masks"
+    write_png(masks / "-dash.png", (np.arange(40 * 56).reshape(40, 56) % 2).astype(np.uint8))
+    assert main(["import", root, str(masks), "--format", "masks"]) == 0
+    (tmp_path / "src" / "-dash.png").unlink()
+    capsys.readouterr()
+    assert main(["train", root, "--steps", "1", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    suggested = err.partition("`annotator remove ")[2].partition("`")[0]
+    assert suggested == f"{root} -- -dash.png", err
+    assert main(["remove", *shlex.split(suggested)]) == 0
+    assert "-dash.png" not in capsys.readouterr().err

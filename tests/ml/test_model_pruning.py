@@ -81,7 +81,7 @@ def test_the_cli_sets_the_number_kept_and_lists_removed_versions(project, capsys
     project.close()
     assert main(["models", root, "--keep", "1"]) == 0
     out = capsys.readouterr().out
-    assert "the newest 1 model versions' files (and the active one's) are kept" in out
+    assert "the newest model version's files (and the active one's) are kept" in out
     assert "removed the files of v1, v2 (" in out and "MB freed)" in out
     assert main(["models", root]) == 0
     out = capsys.readouterr().out

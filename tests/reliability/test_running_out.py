@@ -90,7 +90,7 @@ def test_training_out_of_memory_even_at_batch_one_says_so_and_app_stays_usable(
     monkeypatch.setattr(SegmentationNetwork, "forward", _oom_above(0, kind))
     result = cli("train", proj, *TRAIN)
     assert result.code == 1, result.err
-    lines = [x for x in result.err_lines if x.startswith("annotator:")]
+    lines = [x for x in result.err_lines if x.startswith("annotator: error:")]
     assert len(lines) == 1 and "out of memory" in lines[0] and "Traceback" not in result.err
     assert "use the CPU" not in lines[0]  # it ran on the CPU
     assert tree_hash(proj) == before, "a failed round published something"
