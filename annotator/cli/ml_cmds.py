@@ -448,7 +448,8 @@ def _print_round(outcome: TrainOutcome) -> None:
     m = outcome.model
     parent = f" (from v{m.parent})" if m.parent else " (from scratch)"
     print(
-        f"published model v{m.version}{parent}: {result.steps} steps in "
+        f"published model v{m.version}{parent}: {result.steps} "
+        f"step{'' if result.steps == 1 else 's'} in "
         f"{result.seconds:.0f} s on {result.device}"
         + (f" x{result.world_size} processes" if result.world_size > 1 else "")
         + f", loss {result.final_loss:.4f}"
@@ -727,7 +728,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"{mark} v{m.version:<7} {('v' + str(m.parent)) if m.parent else '-':<7} "
             f"{m.created_at[:19]:<20} {card.arch:<10} {_size(card.parameters):>9} {steps:>7} "
             f"{len(card.train_images):>6} {_fmt(card.pixel_accuracy):>8} {_fmt(card.mean_iou):>7}"
-            + ("  kept on" if card.training.kept_on else "")
+            + ("  kept on" if card.kept_on else "")
         )
         if card.imported_from:
             print(f"  {'':<8} imported from {card.imported_from}")

@@ -291,6 +291,13 @@ class ModelCard:
         return list(self.classes)
 
     @property
+    def kept_on(self) -> bool:
+        """Whether a round kept going while the user labelled (ADR 0033) made this version
+        here: not one adapted to a class change, nor one imported (its card keeps the
+        training of the project it was made in)."""
+        return self.training.kept_on and not self.adapted and not self.imported_from
+
+    @property
     def mean_iou(self) -> float | None:
         """The validation mean IoU; ``None`` when there is none or it is no score of the
         model (``metrics.not_scored`` says why)."""
@@ -456,8 +463,8 @@ def classes_refused(model: Sequence[str], project: Sequence[str], where: str) ->
     """Why a model trained for the classes ``model`` cannot serve a project with
     ``project`` (see :func:`classes_fit`): one line, saying what to do."""
     return (
-        f"{where}: the model was trained for classes {list(model)} but the project "
-        f"has {list(project)}; train a new model from scratch "
+        f"{where}: the model was trained for classes ({', '.join(model)}) other than the "
+        f"project's ({', '.join(project)}); train a new model from scratch "
         "(`annotator train --from-scratch`, or Model > Train from scratch in the app)"
     )
 

@@ -34,6 +34,11 @@ class ModelError(AnnotatorError):
     """A model checkpoint is missing, invalid, or does not fit the project."""
 
 
+class NothingLabelled(ModelError):
+    """A round asked for with no labels to train on: expected before the first strokes,
+    so the app says it as a hint, not as a failure."""
+
+
 class Cancelled(AnnotatorError):
     """A long operation was cancelled by the user."""
 

@@ -20,12 +20,12 @@ from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from annotator.core.errors import AnnotatorError, ModelError
+from annotator.core.errors import AnnotatorError, ModelError, NothingLabelled
 from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord, ModelRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.gui.model_panel import ModelPanel, classes_changed_text
+from annotator.gui.model_panel import ModelPanel, classes_changed_text, round_text
 from annotator.gui.progress_task import run_with_progress
 from annotator.gui.proposal_layers import ProposalLayers
 from annotator.services import versions
@@ -798,7 +798,7 @@ class LoopController(QObject):
             and service.settings.idle_retrain_s > 0
         ):
             self.idle_timer.start()  # edits made during the round: retrain once idle
-        self.message.emit(outcome.message, 5000)
+        self.message.emit(round_text(outcome.message), 5000)  # (as the panel says it)
         self.update_enabled()
         self.round_finished.emit(outcome)
 
@@ -812,6 +812,12 @@ class LoopController(QObject):
     def _error(self, what: str, exc: BaseException) -> None:
         if what == "proposal":
             self.proposal_failed.emit()
+        if isinstance(exc, NothingLabelled):
+            # Train now before the first strokes: expected, so a hint on the panel's round
+            # line and in the status bar, not a box, red text and "Training failed".
+            self.panel.show_hint(str(exc))
+            self.message.emit(str(exc), 10000)
+            return
         stale = self.stale_version() if isinstance(exc, ModelError) else None
         if stale is not None and what in ("proposal", "training"):
             # The checkpoint refused the renamed classes: expected, and the panel already

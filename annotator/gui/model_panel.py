@@ -6,16 +6,20 @@ no model logic. The IoU chart is drawn with QPainter (no plotting library in the
 
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
+    QFontMetrics,
     QPainter,
     QPaintEvent,
+    QPalette,
     QPen,
     QResizeEvent,
     QStandardItemModel,
@@ -112,6 +116,8 @@ class IouChart(QWidget):
     #: An entry of the legend is at most this wide (a longer name is elided; the
     #: tooltip names every class whole).
     MAX_ENTRY_WIDTH = 130
+    #: Room kept between two version names on the x axis (px).
+    LABEL_GAP = 6
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -159,23 +165,73 @@ class IouChart(QWidget):
             lines.append(f"{s.name}: {'not measured' if v is None else f'{v:.2f}'}")
         return "\n".join(lines)
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.fillRect(self.rect(), self.palette().base())
-        fm = p.fontMetrics()
+    def _plot_rect(self, fm: QFontMetrics) -> QRectF:
+        """Where the lines go: left of a legend beside it, above one under it, above the
+        version labels, right of the IoU labels."""
         left, top, right, bottom = fm.horizontalAdvance("1.0") + 8, 8, 8, fm.height() + 6
         legend = self.legend()
         legend_w = legend.entry_width if legend.beside else 0
-        plot = QRectF(
+        return QRectF(
             left,
             top,
             self.width() - left - right - legend_w,
             self.height() - top - bottom - legend.height,
         )
+
+    def _x_of(self, plot: QRectF, i: int) -> float:
+        return plot.left() + (plot.width() * (i + 0.5) / len(self.versions))
+
+    def axis_labels(self) -> list[tuple[int, QRectF]]:
+        """The versions the x axis names (their indices) and where each name goes: as
+        many as fit without touching. The active version, the first and the last go
+        first, then every version divisible by the smallest of 1, 2, 5, 10, 20, 50...
+        that leaves room for the widest name (with 34 versions in a 312 px panel every
+        fourth one ran into the next: "v9v13v17")."""
+        n = len(self.versions)
+        if n == 0:
+            return []
+        fm = self.fontMetrics()
+        plot = self._plot_rect(fm)
+        rects = []
+        for i, version in enumerate(self.versions):
+            w = fm.horizontalAdvance(f"v{version}")
+            r = QRectF(self._x_of(plot, i) - w / 2, plot.bottom() + 2, w, fm.height())
+            if r.right() > self.width():  # (the last name of a plot without a legend)
+                r.moveRight(self.width())
+            rects.append(r)
+        pitch = plot.width() / n
+        widest = max(r.width() for r in rects) + self.LABEL_GAP
+        step = 1
+        while step * pitch < widest and step < n:
+            step = next(k for k in _nice_steps() if k > step)
+        first = [self.versions.index(self.active)] if self.active in self.versions else []
+        first += [0, n - 1]
+        regular = [i for i, v in enumerate(self.versions) if v % step == 0]
+        chosen: list[tuple[int, QRectF]] = []
+        for i in dict.fromkeys(first + regular):
+            room = rects[i].adjusted(-self.LABEL_GAP / 2, 0, self.LABEL_GAP / 2, 0)
+            if rects[i].left() >= 0 and not any(
+                room.intersects(r.adjusted(-self.LABEL_GAP / 2, 0, self.LABEL_GAP / 2, 0))
+                for _, r in chosen
+            ):
+                chosen.append((i, rects[i]))
+        return sorted(chosen, key=lambda c: c[0])
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), self.palette().base())
+        fm = self.fontMetrics()
+        left, top, bottom = fm.horizontalAdvance("1.0") + 8, 8, fm.height() + 6
+        legend = self.legend()
+        plot = self._plot_rect(fm)
         text = self.palette().text().color()
         grid = QColor(text)
         grid.setAlpha(50)
+        # Light class colours (yellow, the default membrane) on the white base were
+        # hard to see: their lines, points and swatches get a dark edge.
+        edge = QColor(text)
+        edge.setAlpha(150)
         p.setPen(QPen(grid, 1))
         for frac in (0.0, 0.5, 1.0):
             y = plot.bottom() - frac * plot.height()
@@ -197,48 +253,62 @@ class IouChart(QWidget):
             )
             p.end()
             return
-        n = len(self.versions)
-
-        def x_of(i: int) -> float:
-            return plot.left() + (plot.width() * (i + 0.5) / n)
 
         p.setPen(text)
-        step = max(1, n // 8)
-        for i, version in enumerate(self.versions):
-            if i % step == 0 or i == n - 1:
-                p.drawText(
-                    QRectF(x_of(i) - 20, plot.bottom() + 2, 40, fm.height()),
-                    Qt.AlignmentFlag.AlignHCenter,
-                    f"v{version}",
-                )
+        for i, where in self.axis_labels():
+            p.drawText(where, Qt.AlignmentFlag.AlignHCenter, f"v{self.versions[i]}")
         if self.active in self.versions:
-            x = x_of(self.versions.index(self.active))
+            x = self._x_of(plot, self.versions.index(self.active))
             p.setPen(QPen(grid, 6))
             p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
         for row, s in enumerate(self.series):
-            p.setPen(QPen(s.colour, 2))
-            last: QPointF | None = None
-            for i, v in enumerate(s.values):
-                if v is None:
-                    last = None
-                    continue
-                pt = QPointF(x_of(i), plot.bottom() - v * plot.height())
-                if last is not None:
-                    p.drawLine(last, pt)
-                p.setBrush(s.colour)
-                p.drawEllipse(pt, 2.5, 2.5)
-                last = pt
+            light = is_light(s.colour)
+            points: list[QPointF | None] = [
+                None
+                if v is None
+                else QPointF(self._x_of(plot, i), plot.bottom() - v * plot.height())
+                for i, v in enumerate(s.values)
+            ]
+            for pen in ([QPen(edge, 4)] if light else []) + [QPen(s.colour, 2)]:
+                p.setPen(pen)
+                for a, b in zip(points, points[1:], strict=False):
+                    if a is not None and b is not None:
+                        p.drawLine(a, b)
+            p.setPen(QPen(edge, 1) if light else QPen(s.colour, 2))
+            p.setBrush(s.colour)
+            for pt in points:
+                if pt is not None:
+                    p.drawEllipse(pt, 2.5 if not light else 3.0, 2.5 if not light else 3.0)
             if legend.beside:
                 lx, ly = plot.right() + 8, float(top + row * legend.line)
             else:
                 column, line = divmod(row, legend.rows)
                 lx = 8.0 + column * legend.entry_width
                 ly = plot.bottom() + bottom + line * legend.line
-            p.fillRect(QRectF(lx, ly + 3, 10, fm.height() - 6), s.colour)
+            swatch = QRectF(lx, ly + 3, 10, fm.height() - 6)
+            p.fillRect(swatch, s.colour)
+            if light:
+                p.setPen(QPen(edge, 1))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRect(swatch.adjusted(0.5, 0.5, -0.5, -0.5))
             p.setPen(text)
             name = fm.elidedText(s.name, Qt.TextElideMode.ElideRight, legend.entry_width - 20)
             p.drawText(QPointF(lx + 14, ly + fm.ascent()), name)
         p.end()
+
+
+def _nice_steps() -> Iterator[int]:
+    """1, 2, 5, 10, 20, 50, 100, ..."""
+    k = 1
+    while True:
+        yield from (k, 2 * k, 5 * k)
+        k *= 10
+
+
+def is_light(colour: QColor) -> bool:
+    """Whether ``colour`` is hard to see on white (yellow, light green, pale tints)."""
+    r, g, b = colour.redF(), colour.greenF(), colour.blueF()
+    return 0.299 * r + 0.587 * g + 0.114 * b > 0.7
 
 
 def fits_classes(record: ModelRecord, names: Sequence[str]) -> bool:
@@ -264,6 +334,60 @@ def starting_text() -> str:
     return "starting" if "torch" in sys.modules else "loading torch"
 
 
+def count_text(n: int | None, what: str) -> str:
+    """``n`` things in words: "1 step", "15 steps", "? steps" (not recorded)."""
+    if n is None:
+        return f"? {what}s"
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def parameters_text(n: int | None) -> str:
+    """A network's size: "1.8 M parameters"; below 0.1 M in thousands ("12 k
+    parameters": a tiny test network read "0.0 M")."""
+    if n is None:
+        return "? M parameters"
+    if n >= 100_000:
+        return f"{n / 1e6:.1f} M parameters"
+    if n >= 1000:
+        return f"{n / 1000:.0f} k parameters"
+    return count_text(n, "parameter")
+
+
+def local_time(iso: str) -> str:
+    """A time the project recorded (ISO 8601, UTC; cut to the second without its
+    zone, as ``imported_from`` keeps it) as the versions list shows it: "01 Dec 10:31",
+    local time."""
+    try:
+        when = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso[:16]
+    if when.tzinfo is None:  # (``now_iso()[:19]``: UTC)
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone().strftime("%d %b %H:%M")
+
+
+def imported_text(imported_from: str) -> str:
+    """An imported version's origin (``card.imported_from``, "m.pt (its v20, made
+    2026-12-01T10:31:09)") with the time as the versions list shows times."""
+    return re.sub(
+        r"made (\d{4}-\d\d-\d\dT[\d:.]+)",
+        lambda m: f"made {local_time(m.group(1))}",
+        imported_from,
+    )
+
+
+def round_text(message: str) -> str:
+    """A round's news ("published model v3 (...)", "cancelled: ...") as the panel and the
+    status bar both show it: a capital first letter."""
+    return message[:1].upper() + message[1:]
+
+
+#: The versions list while there is none (a blank drop-down said nothing).
+NO_VERSIONS_TEXT = "No versions yet"
+#: What a version the list marks "kept on" is (its tooltip).
+KEPT_ON_TIP = "Trained on the done images while you labelled (Keep training while I label)"
+
+
 class VersionCombo(QComboBox):
     """The versions list: each entry whole in the open list; in the closed box, the date
     gives way first (the version and its mIoU are what a rollback is chosen by), then the
@@ -276,10 +400,14 @@ class VersionCombo(QComboBox):
         # Its size must not follow the longest entry: that widened the whole dock.
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(8)
+        self.setPlaceholderText(NO_VERSIONS_TEXT)
         self.currentIndexChanged.connect(lambda _i: self.setToolTip(self.currentText()))
 
     def shown_text(self, width: int | None = None) -> str:
-        """The text the closed box shows in ``width`` pixels (its own when None)."""
+        """The text the closed box shows in ``width`` pixels (its own when None); the
+        placeholder while the list is empty."""
+        if self.currentIndex() < 0:
+            return self.placeholderText()
         if width is None:
             opt = QStyleOptionComboBox()
             self.initStyleOption(opt)
@@ -308,6 +436,9 @@ class VersionCombo(QComboBox):
         self.initStyleOption(opt)
         p.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
         opt.currentText = self.shown_text()
+        if self.currentIndex() < 0:  # (as QComboBox draws its placeholder)
+            placeholder = opt.palette.placeholderText()
+            opt.palette.setBrush(QPalette.ColorRole.ButtonText, placeholder)
         p.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
 
     def showPopup(self) -> None:  # noqa: N802 (Qt API)
@@ -337,11 +468,15 @@ class ModelPanel(QWidget):
         self.version_label.setWordWrap(True)
         self.device_label = QLabel("")
         self.device_label.setWordWrap(True)  # else its one line sets the panel's width
+        self.device_label.hide()  # (shown with a model)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
+        self.progress.hide()  # idle, it looked like an empty text field: shown in a round
+        self._rolled_back: int | None = None  # the version the round line says was
         self.round_label = QLabel("")
         self.round_label.setWordWrap(True)
+        self.round_label.hide()  # (shown with news)
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d04040")
@@ -425,6 +560,12 @@ class ModelPanel(QWidget):
         self.idle_check.toggled.connect(self._idle_changed)
         self.idle_spin.valueChanged.connect(self._idle_changed)
 
+    @staticmethod
+    def _line(label: QLabel, text: str) -> None:
+        """Set a line of the panel; an empty one is hidden (it left a blank gap)."""
+        label.setText(text)
+        label.setVisible(bool(text))
+
     # --- input -------------------------------------------------------------------------------
     def _rollback(self) -> None:
         version = self.version_combo.currentData()
@@ -491,7 +632,7 @@ class ModelPanel(QWidget):
                 "<b>No model yet.</b> Scribble a few strokes of every class and press "
                 "Train now: the first round trains from scratch."
             )
-            self.device_label.setText("")
+            self._line(self.device_label, "")
         else:
             parts = [
                 f"<b>Model v{active.version}</b> (active, {len(models)} version"
@@ -504,35 +645,49 @@ class ModelPanel(QWidget):
             train = active.card.training
             arch = active.card.architecture
             origin = (
-                f"imported from {active.card.imported_from}"
+                f"imported from {imported_text(active.card.imported_from)}"
                 if active.card.imported_from
                 else f"adapted from {active.card.adapted}"
                 if active.card.adapted
                 else f"trained {'on the done images while you labelled, ' if train.kept_on else ''}"
-                f"on {train.device or '?'}, {'?' if train.steps is None else train.steps} steps"
+                f"on {train.device or '?'}, {count_text(train.steps, 'step')}"
             )
-            self.device_label.setText(
+            self._line(
+                self.device_label,
                 f"{origin}; "
                 f"{active.card.arch}, depth {arch.get('depth', '?')}, width "
-                f"{arch.get('width', '?')}, {(active.card.parameters or 0) / 1e6:.1f} M parameters"
+                f"{arch.get('width', '?')}, {parameters_text(active.card.parameters)}"
                 + (f"; {note}" if (note := normalisation_note(active.card, pooled_matters)) else "")
-                + (f"; {note}" if (note := channels_note(active.card, channel_choice)) else "")
+                + (f"; {note}" if (note := channels_note(active.card, channel_choice)) else ""),
             )
         stale = active is not None and not fits_classes(active, schema.names)
         self.notice_label.setText(classes_changed_text(active.version) if active and stale else "")
         self.notice_label.setVisible(stale)
+        if self._rolled_back is not None and (
+            stale or active is None or active.version != self._rolled_back
+        ):
+            # "Rolled back to model v20: its proposals are shown" is no longer true (the
+            # classes changed: no proposals; another version is active)
+            self._rolled_back = None
+            self._line(self.round_label, "")
         self.version_combo.clear()
         items = self.version_combo.model()
         for rec in reversed(models):
             removed = stored is not None and rec.version not in stored
-            tail = "  (files removed)" if removed else ""
+            # trained on the done images while the user labelled (ADR 0019 amendment:
+            # `annotator models` ends their rows with "kept on" too)
+            tail = "  kept on" if rec.card.kept_on else ""
+            tail += "  (files removed)" if removed else ""
             self.version_combo.addItem(version_text(rec) + tail, rec.version)
             row = self.version_combo.count() - 1
             self.version_combo.setItemData(
                 row, version_text(rec, when=False) + tail, VersionCombo.SHORT_ROLE
             )
+            if rec.card.kept_on:
+                self.version_combo.setItemData(row, KEPT_ON_TIP, Qt.ItemDataRole.ToolTipRole)
             if removed and isinstance(items, QStandardItemModel):
                 items.item(row).setEnabled(False)  # no weights to roll back to
+        self.version_combo.setEnabled(bool(models))  # (empty: "No versions yet")
         # the list shows the active version (after a rollback it showed the newest)
         current = self.version_combo.findData(active.version) if active is not None else -1
         self.version_combo.setCurrentIndex(max(current, 0))
@@ -543,9 +698,11 @@ class ModelPanel(QWidget):
     def round_started(self, keeping_on: bool = False) -> None:
         """A round started (``keeping_on``: one on the done images while the user labels)."""
         self.progress.setValue(0)
+        self.progress.show()
+        self._rolled_back = None
         self._training_name = "Training on the done images" if keeping_on else "Training"
         name = "Training on the done images" if keeping_on else "Training round"
-        self.round_label.setText(f"{name}: {starting_text()}…")
+        self._line(self.round_label, f"{name}: {starting_text()}…")
         if not self._has_model:  # "No model yet: press Train now" is no longer the news
             self.version_label.setText(
                 "<b>Training the first model…</b> Its proposals appear when the round ends."
@@ -566,22 +723,35 @@ class ModelPanel(QWidget):
         the labelled images, scoring on the validation pixels, writing the version)."""
         self.progress.setValue(int(round(fraction * 1000)))
         if phase != "train" and detail:
-            self.round_label.setText(f"{self._training_name}: {detail}…")
+            self._line(self.round_label, f"{self._training_name}: {detail}…")
             return
-        self.round_label.setText(
-            f"{self._training_name}: step {step}, {elapsed_s:.0f} s, loss {loss:.3f}"
+        self._line(
+            self.round_label,
+            f"{self._training_name}: step {step}, {elapsed_s:.0f} s, loss {loss:.3f}",
         )
 
     def round_finished(self, message: str, queued: bool) -> None:
         self.progress.setValue(1000 if message.startswith("published") else 0)
-        text = message[:1].upper() + message[1:]
-        self.round_label.setText(text + ("; a follow-up round is queued" if queued else ""))
+        self.progress.setVisible(queued)  # (the follow-up's start shows it anyway)
+        self._rolled_back = None
+        self._line(
+            self.round_label,
+            round_text(message) + ("; a follow-up round is queued" if queued else ""),
+        )
         self.cancel_button.setEnabled(queued)
 
     def rolled_back(self, version: int) -> None:
         """Say what a rollback did where the last round's news was ("Published v3")."""
         self.progress.setValue(0)
-        self.round_label.setText(f"Rolled back to model v{version}: its proposals are shown.")
+        self.progress.hide()
+        self._rolled_back = version
+        self._line(self.round_label, f"Rolled back to model v{version}: its proposals are shown.")
+
+    def show_hint(self, text: str) -> None:
+        """Calm news on the round's line (nothing to train yet), not an error."""
+        self._rolled_back = None
+        self.error_label.hide()
+        self._line(self.round_label, text)
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)
@@ -590,7 +760,9 @@ class ModelPanel(QWidget):
     def clear_round(self) -> None:
         """Forget the last project's round (its progress, message and error)."""
         self.progress.setValue(0)
-        self.round_label.setText("")
+        self.progress.hide()
+        self._rolled_back = None
+        self._line(self.round_label, "")
         self.error_label.hide()
         self.notice_label.hide()
         self.cancel_button.setEnabled(False)
@@ -599,12 +771,7 @@ class ModelPanel(QWidget):
 def version_text(rec: ModelRecord, when: bool = True) -> str:
     """A version in the list: its number, when it was made (local time, unless not
     ``when``: the short form of a narrow box), its mean IoU."""
-    from datetime import datetime
-
-    try:
-        made = datetime.fromisoformat(rec.created_at).astimezone().strftime("%d %b %H:%M")
-    except ValueError:
-        made = rec.created_at[:16]
+    made = local_time(rec.created_at)
     head = f"v{rec.version}  {made}" if when else f"v{rec.version}"
     metrics = rec.card.metrics
     if metrics.not_scored:  # (the panel's line says why)
@@ -619,7 +786,9 @@ def ask_architecture(parent: QWidget | None, current: str | None = None) -> str 
 
     names = list(ARCHITECTURES)
     labels = [
-        f"{n}{' (recommended)' if n == DEFAULT_ARCH else ''}: {ARCHITECTURES[n].summary}"
+        # what each is good for, in plain words (the technical summary is the fallback)
+        f"{n}{' (recommended)' if n == DEFAULT_ARCH else ''}: "
+        f"{ARCHITECTURES[n].plain or ARCHITECTURES[n].summary}"
         for n in names
     ]
     start = names.index(current) if current in names else names.index(DEFAULT_ARCH)
@@ -628,7 +797,8 @@ def ask_architecture(parent: QWidget | None, current: str | None = None) -> str 
     explanation = textwrap.fill(
         "The network of the new model. The recommended one learnt best in minutes of a "
         "laptop's CPU on both electron microscopy and street scenes, and proposes fastest; "
-        "the others are the classic designs, for comparison or a GPU's longer rounds.",
+        "the others are the classic designs (each line says what for, and how much slower "
+        "it trains on a CPU).",
         ARCHITECTURE_TEXT_COLUMNS,
     )
     label, ok = QInputDialog.getItem(

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from annotator.core.card import CHECKPOINT_FORMAT, ModelCard, classes_fit, classes_refused
-from annotator.core.errors import ModelError
+from annotator.core.errors import ModelError, first_line
 from annotator.ml.networks import (
     NetworkConfig,
     build_network,
@@ -95,14 +95,12 @@ def load_checkpoint(
             "must never contain)" + (f": {named[0]}" if named else "")
         ) from None
     except Exception as exc:  # damaged bytes make torch raise nearly anything
-        # its first sentence (torch goes on about "an internal miniz error"), whole
-        text = " ".join(str(exc).split()).split(". ")[0].rstrip(".")
-        if len(text) > 200:
-            text = text[:200].rsplit(" ", 1)[0] + "..."
-        why = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        # What torch says ("KeyError: 101" of a text file, "PytorchStreamReader failed
+        # reading zip archive" of a cut one) tells a user nothing: it goes to the log.
+        log.info("%s: torch.load: %s: %s", weights, type(exc).__name__, first_line(exc, 200))
         raise ModelError(
-            f"{weights}: not a readable checkpoint: a damaged or incomplete file, or another "
-            f"kind of file ({why})"
+            f"{weights} is not a model file Annotator can read (a damaged or incomplete "
+            "file, or another kind of file)"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelError(f"{weights}: not an Annotator model checkpoint (expected format {FORMAT})")

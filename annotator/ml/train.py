@@ -708,7 +708,7 @@ def train_round(
         status="finished",
         state_dict=state,
         metrics=metrics,
-        message=f"{loop.steps} steps in {loop.seconds:.0f} s"
+        message=f"{loop.steps} step{'' if loop.steps == 1 else 's'} in {loop.seconds:.0f} s"
         + (f", validated in {validated:.0f} s" if validates else ""),
         validation_seconds=validated,
     )

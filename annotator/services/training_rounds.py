@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from annotator.core.errors import AnnotatorError, ModelError
+from annotator.core.errors import AnnotatorError, ModelError, NothingLabelled
 from annotator.core.records import ModelRecord
 from annotator.core.schema import untrainable
 from annotator.services import training
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: What a round asked for says when no image has labels yet (a hint, not a failure).
+NOTHING_LABELLED_TEXT = "Nothing labelled yet: paint a few strokes of each class, then Train now."
 #: Training progress reaches the owner at most this often (the last step always does).
 PROGRESS_INTERVAL_S = 0.1
 CANCELLED_MESSAGE = "cancelled: the model version is unchanged"
@@ -130,8 +132,9 @@ class TrainingRounds:
     def start(self, from_scratch: bool = False, arch: str | None = None) -> str:
         """Start a round, or queue one follow-up if a round is running.
 
-        Returns ``"started"`` or ``"queued"``. Raises :class:`ModelError` when nothing
-        is labelled yet (the message says what to do).
+        Returns ``"started"`` or ``"queued"``. Raises :class:`NothingLabelled` when
+        nothing is labelled yet (the message says what to do), :class:`ModelError` when
+        the project cannot train.
         """
         if self._closed:
             raise ModelError("the project is closed")
@@ -152,10 +155,8 @@ class TrainingRounds:
         if self._events.save_labels is not None:
             self._events.save_labels()
         if not training.labelled_records(self.project, done_only=keeping_on):
-            raise ModelError(
-                "no image marked done yet"
-                if keeping_on
-                else "no labelled images yet: paint some pixels of each class first"
+            raise NothingLabelled(
+                "no image marked done yet" if keeping_on else NOTHING_LABELLED_TEXT
             )
         work = _round_work(self.project, self._settings(), from_scratch, arch, keeping_on)
         started = self._runner.start(
@@ -278,7 +279,7 @@ class TrainingRounds:
             status = "not published"
             message = result.message or "the round was not published"
         if self._keeping_on and status == "published":
-            message += "; trained on, on the done images, while you label"
+            message += "; kept training on the done images while you label"
         elif status == "cancelled":
             message = self._kept_stopped() or message
         self._events.on_finished(

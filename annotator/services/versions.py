@@ -79,8 +79,10 @@ def prune(project: Project) -> PruneReport:
     active = project.active_model()
     # Versions adapted to a class change (never trained) do not count: moving a class up
     # and down made one per step, and pushed out the trained versions they came from.
-    trained = [r for r in records if not r.card.adapted and not r.card.training.kept_on]
-    kept_on = [r for r in records if not r.card.adapted and r.card.training.kept_on]
+    # An imported version counts with the trained ones, whatever its card says of the
+    # project it was made in.
+    trained = [r for r in records if not r.card.adapted and not r.card.kept_on]
+    kept_on = [r for r in records if r.card.kept_on]
     spared = {r.version for r in trained[-keep:] + kept_on[-min(keep, KEPT_ON_KEPT) :]}
     spared |= {active.version} if active else set()
     removed, freed = [], 0
@@ -206,9 +208,9 @@ def check_model_file(
         check_classes(loaded, class_names, path, allow_new_classes=True)
     except ModelError:
         raise ModelError(
-            f"{path}: the model's classes {list(loaded.class_names)} are not the project's "
-            f"{list(class_names)}: a model fits a project whose classes are the "
-            "same, in the same order, or begin with them"
+            f"{path} is a model file for other classes ({', '.join(loaded.class_names)}) "
+            f"than this project's ({', '.join(class_names)}); a model fits a project whose "
+            "classes are the same, in the same order, or begin with them"
         ) from None
     loaded.build_model()  # weights that do not fit their card are refused here
     return loaded

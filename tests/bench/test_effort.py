@@ -109,7 +109,7 @@ def test_a_run_can_start_from_a_given_model_file(tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["bench", str(root), "--classes", str(root / "classes.txt"), "--mode", "manual"]
     assert main([*argv, "--init-model", str(tmp_path / "given.pt"), "--out", str(out)]) == 1
-    assert "are not the project's ['sky', 'road']" in capsys.readouterr().err
+    assert "than this project's (sky, road)" in capsys.readouterr().err
     assert not out.exists()
 
 

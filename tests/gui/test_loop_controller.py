@@ -146,7 +146,11 @@ def test_import_and_export_of_a_model_file(setup, qtbot, tmp_path, monkeypatch):
     wrong = model_file(tmp_path / "roads.pt", ["road", "car", "sky"])
     with qtbot.waitSignal(loop.error) as failed:
         loop.import_model(wrong)
-    assert "are not the project's" in failed.args[0]
+    assert failed.args[0] == (
+        f"Import failed: {wrong} is a model file for other classes (road, car, sky) than "
+        "this project's (background, cell, membrane); a model fits a project whose classes "
+        "are the same, in the same order, or begin with them"
+    )
     assert [m.version for m in ws.session.project.models()] == [1]
 
 
@@ -165,13 +169,20 @@ def test_next_suggested_asks_for_an_image_instead_of_opening_it(setup, qtbot):
     assert ws.document is None  # the controller opened nothing itself
 
 
-def test_training_with_nothing_labelled_is_an_error_message_not_a_crash(setup, qtbot):
+def test_training_with_nothing_labelled_is_a_hint_not_a_failure(setup, qtbot):
+    """It said "Training failed: no labelled images yet: paint some pixels of each class
+    first" three times: in a box, in red on the panel and in the status bar."""
     loop, ws, actions = setup
     ws.session.open_image(ws.session.images()[0].id)
-    with qtbot.waitSignal(loop.error) as err:
+    errors: list[str] = []
+    loop.error.connect(errors.append)
+    hint = "Nothing labelled yet: paint a few strokes of each class, then Train now."
+    with qtbot.waitSignal(loop.message) as said:
         loop.train_now()
+    assert said.args == [hint, 10000]
     assert ws.saved == 1 and ws.finished == 1
-    assert "Training failed" in err.args[0]
+    assert errors == [] and loop._error_box is None  # no box
+    assert loop.panel.error_label.isHidden() and loop.panel.round_label.text() == hint
     assert loop.service is not None and loop.service.rounds_started == 0
 
 

@@ -219,10 +219,18 @@ def test_an_error_in_a_round_reaches_the_user(qtbot, loop_project):
 
 
 def test_train_now_without_labels_tells_the_user_what_to_do(qtbot, loop_project):
+    """A calm hint in the status bar and on the panel's round line: it was a failure,
+    said three times (a box, red text, the status bar)."""
+    from PySide6.QtWidgets import QMessageBox
+
     w = open_window(qtbot, loop_project)
-    with qtbot.waitSignal(w.loop.error, timeout=5000) as err:
-        w.loop.train_now()
-    assert "paint some pixels" in err.args[0]
+    errors: list[str] = []
+    w.loop.error.connect(errors.append)
+    hint = "Nothing labelled yet: paint a few strokes of each class, then Train now."
+    key(w, Qt.Key.Key_T, CTRL)
+    assert w.statusBar().currentMessage() == hint
+    assert w.loop.panel.round_label.text() == hint and w.loop.panel.error_label.isHidden()
+    assert errors == [] and not [b for b in w.findChildren(QMessageBox) if b.isVisible()]
     assert w.loop.service.rounds_started == 0
     w.close()
 

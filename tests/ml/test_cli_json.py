@@ -59,7 +59,7 @@ def test_train_json_says_why_nothing_was_published(root, capsys, monkeypatch):
 
 def test_train_without_json_prints_what_it_printed(root, capsys):
     assert main(["train", str(root), *TINY_TRAIN]) == 0
-    assert capsys.readouterr().out.startswith("published model v1 (from scratch): 1 steps")
+    assert capsys.readouterr().out.startswith("published model v1 (from scratch): 1 step in")
 
 
 def test_status_images_lists_every_image_for_a_script(root, capsys, tmp_path):

@@ -58,8 +58,14 @@ def test_a_model_with_other_classes_is_refused_and_one_with_fewer_is_taken(train
     versions.export_model(source, path)
     names = list(source.schema.names)
     other = Project.create(tmp_path / "other", LabelSchema.from_names(["sky", *names[1:]]))
-    with pytest.raises(ModelError, match="are not the project's"):
+    with pytest.raises(ModelError) as refused:
         versions.import_model(other, path)
+    # names joined with ", ", no list syntax, the glossary's word
+    assert str(refused.value).startswith(
+        f"{path} is a model file for other classes ({', '.join(names)}) than this "
+        f"project's (sky, {', '.join(names[1:])}); a model fits a project whose classes"
+    )
+    assert "[" not in str(refused.value)
     assert other.models() == []
     wider = Project.create(tmp_path / "wider", LabelSchema.from_names([*names, "debris"]))
     record = versions.import_model(wider, path, export_onnx=False)

@@ -117,6 +117,24 @@ def _kept_on_round(project):
     )
 
 
+def test_an_imported_version_is_no_kept_on_one_whatever_its_card_says(project, tmp_path, capsys):
+    """A card keeps the training of the project it was made in: a version exported from
+    a round kept on, imported, was listed "kept on" (the model panel's versions list
+    too) and pruned with those."""
+    _round(project)  # v1
+    _kept_on_round(project)  # v2
+    versions.export_model(project, tmp_path / "v2.pt", 2)
+    imported = versions.import_model(project, tmp_path / "v2.pt", export_onnx=False)  # v3
+    assert imported.card.training.kept_on and not imported.card.kept_on
+    versions.set_keep_versions(project, 1)  # the newest asked-for or imported, and kept on
+    assert versions.stored(project) == {2, 3}
+    root = str(project.root)
+    project.close()
+    assert main(["models", root]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if re.match(r"[* ] v\d", line)]
+    assert [row.endswith("kept on") for row in rows] == [False, True, False]
+
+
 def test_versions_kept_on_while_the_user_labels_make_way_first(project, capsys, monkeypatch):
     """Keeping on (ADR 0033) publishes a version a minute: counted with the others, they
     pushed out within 20 minutes every version made when an image was marked done."""

@@ -89,7 +89,8 @@ def test_after_a_round_another_trains_on_the_done_images_while_the_user_labels(p
     assert labelling in first_seen
     for outcome in kept:
         assert outcome.status == "published", outcome.message
-        assert "while you label" in outcome.message
+        # (it read "trained on, on the done images, while you label")
+        assert outcome.message.endswith("; kept training on the done images while you label")
         card = outcome.model.card
         seen = {ref.id for ref in (*card.train_images, *card.validation_images)}
         assert seen == done  # the image being labelled is left out

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from annotator.core.errors import ModelError
+from annotator.core.errors import ModelError, NothingLabelled
 from annotator.core.labelmap import LabelMap
 from annotator.core.proposal import Proposal
 from annotator.core.schema import LabelSchema
@@ -220,7 +220,7 @@ def test_an_error_in_a_round_reaches_the_listener(project, make_service):
 def test_training_without_labels_says_what_to_do(tmp_path):
     with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as empty:
         service = ModelService(empty, call_directly, settings=TINY)
-        with pytest.raises(ModelError, match="paint some pixels"):
+        with pytest.raises(NothingLabelled, match="paint a few strokes of each class"):
             service.train_now()
         service.shutdown()
 
