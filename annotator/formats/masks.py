@@ -557,6 +557,13 @@ def _mask_files_in(src: Path) -> list[Path]:
         and d.name.lower() in MASK_FOLDERS
         and any(p.is_dir() and p.name.lower() in PICTURE_FOLDERS for p in d.parent.iterdir())
     ]
+    # VOC's SegmentationObject/ beside SegmentationClass/ holds instance ids, not classes
+    classes = {d.parent for d in beside_pictures if d.name.lower().startswith("segmentationclass")}
+    beside_pictures = [
+        d
+        for d in beside_pictures
+        if not (d.name.lower() == "segmentationobject" and d.parent in classes)
+    ]
     if beside_pictures:
         return masks_in([p for d in beside_pictures for p in d.rglob("*")])
     # A dataset's tree of files named as masks (Cityscapes' gtFine/<split>/<city>/).
@@ -623,6 +630,11 @@ def _dataset_root(folder: Path) -> Path:
         if (c / "class_names.txt").is_file() or (c / "dataset.json").is_file():
             return c
     return folder
+
+
+#: How many of the folders holding the mask folders found below a source are looked in
+#: for a class table (a tree of a folder per image has thousands).
+TABLE_FOLDERS_BELOW = 8
 
 
 def table_folders(folder: Path, root: Path) -> list[Path]:
@@ -719,7 +731,11 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     folder = src if src.is_dir() else src.parent
     root = _dataset_root(folder)
     result = ReadResult()
-    folders = table_folders(folder, root)
+    files = mask_files(src)
+    # and the folders holding the mask folders found below (VOCdevkit/VOC2012/ holds
+    # class_names.txt beside its SegmentationClass/)
+    holding = list(dict.fromkeys(f.parent.parent for f in files))[:TABLE_FOLDERS_BELOW]
+    folders = list(dict.fromkeys([*table_folders(folder, root), *holding]))
     table_file = options.labels_file or find_class_table(folders)
     table = read_class_table(table_file).without_leading_ignore() if table_file else None
     labelling = Labelling(table, options.project_classes)
@@ -734,7 +750,6 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
             reserved = {int(meta["void"]): VOID, int(meta["unlabelled"]): UNLABELLED}
         except (KeyError, TypeError, ValueError):
             raise FormatError(f"{meta_file}: expected integer 'void' and 'unlabelled'") from None
-    files = mask_files(src)
     if note := table_note(table_file, options.labels_file is not None, folders):
         result.notes.append(note)
     if not files:
