@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sqlite3
 import tempfile
 import time
@@ -666,7 +667,8 @@ class AnnotationSession:
         return (
             f"the labels of {names} could not be saved in the project ({why}). "
             f"They were written to {where} instead: once the project can be written again, "
-            f"`annotator import PROJECT {folder} --format masks` puts them back"
+            f"`annotator import PROJECT {shlex.quote(str(folder))} --format masks` puts them "
+            "back"
         )
 
     # --- navigation and status ------------------------------------------------------------

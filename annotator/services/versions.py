@@ -4,6 +4,7 @@ a new one, and moving a version between projects as one file (import, export).""
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -350,5 +351,5 @@ def stale_note(project: Project) -> str:
     return (
         f"the classes changed since model v{active.version} was trained (it knows "
         f"{', '.join(active.card.class_names)}): it cannot propose; train from scratch "
-        f"(`annotator train {project.root} --from-scratch`) to use them"
+        f"(`annotator train {shlex.quote(str(project.root))} --from-scratch`) to use them"
     )

@@ -174,3 +174,23 @@ def test_versions_kept_on_while_the_user_labels_make_way_first(project, capsys, 
         True,
         True,
     ]
+
+
+def test_the_stale_note_quotes_a_project_path_with_spaces(tmp_path):
+    """Its suggested command must run as written (found by a new-user audit's builder)."""
+    import shlex
+
+    project = make_cells_project(tmp_path / "my project")
+    try:
+        _round(project)
+        project.set_schema(project.schema.renamed(1, "renamed"))
+        note = versions.stale_note(project)
+        command = note.split("`")[1]
+        assert shlex.split(command) == [
+            "annotator",
+            "train",
+            str(tmp_path / "my project"),
+            "--from-scratch",
+        ]
+    finally:
+        project.close()
