@@ -606,7 +606,9 @@ class LoopController(QObject):
             self._error("import", outcome.error or ModelError("nothing was imported"))
             return
         service.adopt(outcome.result)
-        self.message.emit(f"Imported {path.name} as model v{outcome.result.version}", 5000)
+        said = f"Imported {path.name} as model v{outcome.result.version}"
+        self.panel.show_hint(f"{said}: its proposals are shown.")  # (not the last round's news)
+        self.message.emit(said, 5000)
 
     def _import_anew(self, path: Path) -> bool:
         """Whether to import ``path``: yes when no version was imported from a file of

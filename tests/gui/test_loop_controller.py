@@ -132,10 +132,13 @@ def test_import_and_export_of_a_model_file(setup, qtbot, tmp_path, monkeypatch):
     assert actions["import_model"].isEnabled() and not actions["export_model"].isEnabled()
     given = model_file(tmp_path / "lab.pt", ws.schema.names)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(given), ""))
+    loop.panel.round_finished("cancelled: the model version is unchanged", False)
     with qtbot.waitSignal(loop.version_changed) as changed:
         loop.import_model()  # asks for the file
     assert changed.args == [1]
     assert "imported from lab.pt (its v5" in loop.panel.device_label.text()
+    # the round's line says what happened last, not the news of a round before
+    assert loop.panel.round_label.text() == "Imported lab.pt as model v1: its proposals are shown."
     assert actions["export_model"].isEnabled()
     out = tmp_path / "again.pt"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
