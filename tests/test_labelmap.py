@@ -333,6 +333,9 @@ def test_has_labels_says_whether_any_pixel_is_labelled():
     assert status_after_save(ImageStatus.NEW, False) is ImageStatus.NEW
     assert status_after_save(ImageStatus.IN_PROGRESS, False) is ImageStatus.IN_PROGRESS
     assert status_after_save(ImageStatus.DONE, True) is ImageStatus.DONE
+    # a done image whose labels were all erased (undone) is no longer done: done with
+    # nothing labelled trained nothing and N skipped it (found by an audit)
+    assert status_after_save(ImageStatus.DONE, False) is ImageStatus.IN_PROGRESS
 
 
 def _sampled_fill(labels, image, r, c, tolerance, sample):

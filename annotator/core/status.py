@@ -29,8 +29,12 @@ PREDICTED_IMAGES_FORMAT = "annotator-predicted-masks"
 
 def status_after_save(status: ImageStatus, labelled: bool) -> ImageStatus:
     """The status saving an image's labels gives it (``status``: its status before):
-    a new image with a labelled pixel is in progress; any other keeps its status (an
-    image in progress whose labels were all erased stays in progress)."""
+    a new image with a labelled pixel is in progress, and so is a done one whose labels
+    were all erased (done with nothing labelled is what marking done refuses: such an
+    image trained nothing and N skipped it); any other keeps its status (an image in
+    progress whose labels were all erased stays in progress)."""
     if status is ImageStatus.NEW and labelled:
+        return ImageStatus.IN_PROGRESS
+    if status is ImageStatus.DONE and not labelled:
         return ImageStatus.IN_PROGRESS
     return status

@@ -218,7 +218,8 @@ class FileMenu(QObject):
         if session is None:
             return
         service = self.window.loop.service
-        if training_refuses(self.window, service, "Labels not imported", "the labels"):
+        # (a round kept going runs on while the form is open: the check after it stops it)
+        if training_refuses(self.window, service, "Labels not imported", "the labels", False):
             return
         with loop_held(self.window):  # the form's own event loop would run the idle timer
             written = self._import_held(session, preset)

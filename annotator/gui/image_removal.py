@@ -77,7 +77,8 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
     if session is None or not ids:
         return None
     service = window.loop.service
-    if training_refuses(window, service, "Images not removed", "the images"):
+    # (a round kept going runs on while the box is open: the check after it stops it)
+    if training_refuses(window, service, "Images not removed", "the images", stop=False):
         return None
     project = session.project
     records = {r.id: r for r in project.images()}

@@ -214,16 +214,24 @@ def sentence(text: str) -> str:
     return text
 
 
-def training_refuses(parent: QWidget, service: object, title: str, what: str) -> bool:
+def training_refuses(
+    parent: QWidget, service: object, title: str, what: str, stop: bool = True
+) -> bool:
     """Say, and return True, when ``service`` (the model service, or None) runs a training
     round: it reads ``what`` (the labels, the images) as it trains, so a change of them
     must wait. A round kept going on the done images while the user labels (ADR 0033) is
-    background work nobody asked for: it is stopped instead (waiting up to 10 s)."""
+    background work nobody asked for: it is stopped instead (waiting up to 10 s), unless
+    an image marked done queued a round after it; not ``stop``: it is left running (the
+    check before a confirmation the user may cancel: the check after it stops it)."""
+    if getattr(service, "follow_up_queued", False):  # a round asked for is about to start
+        return _refused(parent, title, what)
     if not getattr(service, "training", False):
         return False
-    stop = getattr(service, "stop_keeping_on", None)
-    if callable(stop) and getattr(service, "keeping_on", False):
-        return not stop(f"{what} are being changed") and _refused(parent, title, what)
+    stopper = getattr(service, "stop_keeping_on", None)
+    if callable(stopper) and getattr(service, "keeping_on", False):
+        if not stop:
+            return False
+        return not stopper(f"{what} are being changed") and _refused(parent, title, what)
     return _refused(parent, title, what)
 
 

@@ -253,8 +253,14 @@ class ModelService:
     def stop_keeping_on(self, why: str, timeout: float = 10.0) -> bool:
         """Stop a round kept going on the done images before what it reads changes (an
         import, a removal, a class change: they refuse a round the user asked for);
-        whether no round runs then (see ``TrainingRounds.stop_keeping_on``)."""
-        return self._rounds.stop_keeping_on(why, timeout)
+        whether no round runs then (see ``TrainingRounds.stop_keeping_on``). Keeping on
+        goes on when the proposals resume after the change (:meth:`resume_proposals`),
+        or at the next edit."""
+        was_keeping_on = self._rounds.keeping_on
+        stopped = self._rounds.stop_keeping_on(why, timeout)
+        if was_keeping_on and stopped:
+            self._kept_waiting = True
+        return stopped
 
     @property
     def labels_dirty(self) -> bool:
@@ -273,7 +279,7 @@ class ModelService:
         self.settings = settings
         save_settings(self.project, settings)
         if not settings.keep_training and self._rounds.keeping_on:
-            self._rounds.cancel()
+            self._rounds.end_keeping_on("keeping on was turned off")
 
     def update_settings(self, **changes: Any) -> ModelSettings:
         """Change some settings, e.g. ``update_settings(strategy="random")``."""
@@ -291,7 +297,12 @@ class ModelService:
     def classes_renamed(self) -> None:
         """A class was renamed: the proposal shown came from a version that may no longer
         fit; forget it and ask again (the version is checked against the classes first,
-        and ``on_error`` says why it cannot propose)."""
+        and ``on_error`` says why it cannot propose). A round kept going on the done
+        images stops: it could not publish for the classes it began with (the next edit
+        resumes keeping on where the version still fits)."""
+        if self._rounds.keeping_on:
+            self._rounds.end_keeping_on("a class was renamed")
+            self._kept_waiting = True
         self.current_proposal = None
         self.refresh_proposals()
 
@@ -355,6 +366,17 @@ class ModelService:
         the ranking of the images to label as they are now (what was scored is kept)."""
         self._paused = False
         self.refresh_proposals()
+        self._resume_kept()
+
+    def _resume_kept(self) -> None:
+        """Keeping on, held back while images or labels were changed, goes on (after the
+        proposals and ranking of what is there now) if the user labelled lately."""
+        if not self._kept_waiting or not self.settings.keep_training or self._rounds.busy:
+            return
+        if time.monotonic() - self._last_edit > KEEP_TRAINING_IDLE_S:
+            return  # (the next edit resumes it)
+        self._kept_waiting = False
+        self._rounds.keep_going_now()
 
     def _proposal_ready(self, request: ProposalRequest, proposal: Proposal) -> None:
         if self._closed:
@@ -544,7 +566,11 @@ class ModelService:
         return None if self._closed else self._rounds.start_if_dirty()
 
     def cancel_training(self) -> None:
-        """Stop the running round (the model version stays) and forget a queued one."""
+        """Stop the running round (the model version stays) and forget a queued one.
+        Keeping on stops until the next round the user asks for ends (ADR 0033): one
+        waiting for the ranking to end, or for the next edit, no longer starts."""
+        self._kept_after_proposals = False
+        self._kept_waiting = False
         self._rounds.cancel()
 
     def wait_training(self, timeout: float | None = None) -> bool:

@@ -287,7 +287,7 @@ def train_project(
         raise failure
     if told is not None:
         raise FailedOnMainRank(told)
-    warning = unlabelled_classes_warning(request.class_names, result.class_pixels)
+    warning = unlabelled_classes_warning(request.class_names, result.class_pixels, done_only)
     late = record is not None and cancel is not None and cancel.is_set()
     return TrainOutcome(
         result,
@@ -300,18 +300,29 @@ def train_project(
     )
 
 
-def unlabelled_classes_warning(names: Sequence[str], class_pixels: Sequence[int]) -> str | None:
+def unlabelled_classes_warning(
+    names: Sequence[str], class_pixels: Sequence[int], done_only: bool = False
+) -> str | None:
     """What to say when a round trained with classes it had no labelled pixel of (the
-    model learns nothing of them, so it cannot propose them); ``None`` when it had all."""
+    model learns nothing of them, so it cannot propose them); ``None`` when it had all.
+    ``done_only``: a round kept going on the done images, which leaves out the image
+    being labelled (its pixels of the class may be there)."""
     missing = [n for n, count in zip(names, class_pixels) if count == 0]
     if not class_pixels or not missing:
         return None
     which = ", ".join(missing)
+    one = len(missing) == 1
+    if done_only:
+        return (
+            f"{'class' if one else 'classes'} {which} {'has' if one else 'have'} no labels "
+            f"in the done images yet: the model learns {'it' if one else 'them'} once an "
+            "image with some is marked done"
+        )
     return (
-        f"{'class' if len(missing) == 1 else 'classes'} {which} "
-        f"{'has' if len(missing) == 1 else 'have'} no labels yet: the model cannot propose "
-        f"{'it' if len(missing) == 1 else 'them'} until you paint some pixels of "
-        f"{'it' if len(missing) == 1 else 'each'}"
+        f"{'class' if one else 'classes'} {which} "
+        f"{'has' if one else 'have'} no labels yet: the model cannot propose "
+        f"{'it' if one else 'them'} until you paint some pixels of "
+        f"{'it' if one else 'each'}"
     )
 
 

@@ -106,6 +106,11 @@ class TrainingRounds:
         self._closed = False
         self._last_progress = 0.0
         self.started = 0
+        #: A round ran whose end the owner has not been told yet (its thread ended: the
+        #: runner is no longer busy); a round kept going waits for that news.
+        self._end_pending = False
+        #: Keeping on was asked to go on while that news was on its way.
+        self._keep_after_end = False
 
     @property
     def busy(self) -> bool:
@@ -172,6 +177,7 @@ class TrainingRounds:
             self._queue(from_scratch, arch)
             return "queued"
         self._keeping_on, self._giving_way = keeping_on, False
+        self._end_pending = True
         if not keeping_on:  # (a round kept going reads no image in progress: still dirty)
             self._dirty = False
         self.started += 1
@@ -181,16 +187,34 @@ class TrainingRounds:
     def stop_keeping_on(self, why: str, timeout: float) -> bool:
         """Stop a round kept going on the done images (unpublished), e.g. before the labels
         or images it reads change, and wait up to ``timeout`` s for it to end; whether no
-        round runs then. A round the user asked for is left alone (False if it runs)."""
+        round runs then. A round the user asked for is left alone: False if it runs, or
+        is queued to start as the kept one ends (an image was just marked done: it would
+        start in the middle of the change)."""
+        if self._follow_up is not None:  # (also once the kept round ended, before the news)
+            return False
         if self._runner.busy and self._keeping_on:
             self._stopped_for = why
             self._runner.cancel()
             self._runner.join(timeout)
         return not self._runner.busy
 
+    def end_keeping_on(self, why: str) -> None:
+        """Stop a round kept going on the done images (unpublished) without waiting; a
+        round asked for, queued to start as it ends, still starts (keeping on turned off
+        just after an image was marked done dropped that image's round)."""
+        if self._runner.busy and self._keeping_on:
+            if self._follow_up is None:
+                self._stopped_for = why
+            self._runner.cancel()
+
     def keep_going_now(self) -> None:
         """Start a round on the done images now if none runs and the owner says to (the
-        user resumed labelling after keeping on had stopped)."""
+        user resumed labelling after keeping on had stopped); just after a round was
+        stopped, once its end is told (else that news would call the new round's
+        start a stop)."""
+        if self._end_pending:
+            self._keep_after_end = True
+            return
         self._keep_going()
 
     def _keep_going(self) -> None:
@@ -227,6 +251,7 @@ class TrainingRounds:
         self._dropped = self._dropped or (self._follow_up is not None and self._runner.busy)
         self._follow_up = None
         self._giving_way = False  # (the user's cancel, not a round asked for: said so)
+        self._keep_after_end = False  # (nor does keeping on go on after it)
         self._runner.cancel()
 
     def _cancelled_message(self) -> str:
@@ -254,7 +279,14 @@ class TrainingRounds:
         if not self._closed:
             self._events.on_progress(info)
 
+    def _told_end(self) -> bool:
+        """A round's end is being told: whether keeping on was asked to go on after it."""
+        asked, self._keep_after_end = self._keep_after_end, False
+        self._end_pending = False
+        return asked
+
     def _done(self, outcome: training.TrainOutcome) -> None:
+        keep = self._told_end()
         if self._closed:
             return
         result = outcome.result
@@ -285,10 +317,11 @@ class TrainingRounds:
         self._events.on_finished(
             RoundOutcome(status, outcome.model, message, result.steps, result.seconds)
         )
-        if not self._start_follow_up() and status != "cancelled":
+        if not self._start_follow_up() and (status != "cancelled" or keep):
             self._keep_going()
 
     def _failed(self, exc: BaseException) -> None:
+        self._told_end()
         self._dropped = False
         if self._closed:
             return
@@ -297,11 +330,13 @@ class TrainingRounds:
         self._start_follow_up()
 
     def _cancelled(self) -> None:
+        keep = self._told_end()
         if self._closed:
             return
         message = self._kept_stopped() or self._cancelled_message()
         self._events.on_finished(RoundOutcome("cancelled", None, message))
-        self._start_follow_up()
+        if not self._start_follow_up() and keep:
+            self._keep_going()
 
     def _kept_stopped(self) -> str | None:
         """What a round kept going on the done images says when it was stopped for a

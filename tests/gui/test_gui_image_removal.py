@@ -265,3 +265,34 @@ def test_a_round_kept_going_on_the_done_images_is_stopped_for_the_removal(
     else:
         assert "training round is running" in boxes[0]
         assert [r.id for r in window.session.images()] == ids
+
+
+def test_a_kept_round_runs_on_while_the_removal_box_is_open_and_cancelled(window, monkeypatch):
+    """Found by an audit: the kept round was stopped before the box, so cancelling the
+    box stopped keeping on for nothing (and said "the images are being changed")."""
+    service = window.loop.service
+    monkeypatch.setattr(type(service), "training", property(lambda self: True))
+    monkeypatch.setattr(type(service), "keeping_on", property(lambda self: True))
+    asked = []
+    monkeypatch.setattr(
+        type(service), "stop_keeping_on", lambda self, why, timeout=10.0: asked.append(why) or True
+    )
+    _ok(monkeypatch, ok=False)
+    ids = [r.id for r in window.session.images()]
+    window.image_list.remove_requested.emit(ids[:1])
+    assert asked == [] and [r.id for r in window.session.images()] == ids
+
+
+def test_no_removal_while_a_round_asked_for_is_about_to_start(window, monkeypatch):
+    """The kept round ended (giving way to an image marked done) and its news, which
+    starts the round asked for, is on its way: that round would start mid-removal."""
+    service = window.loop.service
+    monkeypatch.setattr(type(service), "training", property(lambda self: False))
+    monkeypatch.setattr(type(service), "follow_up_queued", property(lambda self: True))
+    _ok(monkeypatch)
+    boxes = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: boxes.append(a[2]))
+    ids = [r.id for r in window.session.images()]
+    window.image_list.remove_requested.emit(ids[:1])
+    assert boxes and "training round is running" in boxes[0]
+    assert [r.id for r in window.session.images()] == ids

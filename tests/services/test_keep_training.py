@@ -305,3 +305,147 @@ def test_idle_retraining_takes_over_from_a_kept_round(project):
         assert service.wait_training(60)
     finally:
         service.shutdown(10)
+
+
+def test_keeping_on_goes_on_after_the_change_it_stopped_for(project):
+    """Found by an audit: a removal, a class change or an import stopped keeping on for
+    good (the box ticked, nothing trained). It goes on when the proposals resume after
+    the change, if the user labelled lately; else at the next edit."""
+    rounds = Rounds()
+    service = ModelService(project, call_directly, rounds.listener(), TINY)
+    try:
+        n = slow_kept_round(service, rounds)
+        service.pause_proposals()  # (as the window holds the loop during the change)
+        assert service.stop_keeping_on("the images are being changed", timeout=30)
+        assert rounds.wait_ended(n + 1) and not service.training
+        service.resume_proposals()  # the change is over
+        assert wait_until(lambda: service.keeping_on)
+        assert rounds.started == n + 2  # the first round, the kept one stopped, this one
+        # stopped again, with no resume of the proposals: the next edit resumes it
+        assert service.stop_keeping_on("a model is being imported", timeout=30)
+        assert rounds.wait_ended(n + 2) and not service.training
+        service.labels_changed()
+        assert wait_until(lambda: service.keeping_on)
+        service.set_settings(TINY)
+        assert service.wait_training(60)
+    finally:
+        service.shutdown(10)
+
+
+def test_turning_keeping_on_off_just_after_done_keeps_the_round_asked_for(project):
+    """Found by an audit: unticking the box while the kept round gave way to the round of
+    an image marked done cancelled both: that image was in no version."""
+    rounds = Rounds()
+    service = ModelService(project, call_directly, rounds.listener(), TINY)
+    try:
+        n = slow_kept_round(service, rounds)
+        service.set_settings(dataclasses.replace(SLOW_KEEP, steps=1, seconds=None))
+        assert service.train_now() == "started"
+        service.update_settings(keep_training=False)
+        assert rounds.wait_ended(n + 2) and service.wait_training(60)
+        assert [o.status for o in rounds.ended[n:]] == ["cancelled", "published"]
+        assert "dropped" not in rounds.ended[n].message
+    finally:
+        service.shutdown(10)
+
+
+def test_a_renamed_class_stops_the_kept_round(project):
+    """It ran its whole budget and failed at publishing (the classes changed)."""
+    rounds = Rounds()
+    service = ModelService(project, call_directly, rounds.listener(), TINY)
+    try:
+        n = slow_kept_round(service, rounds)
+        project.set_schema(project.schema.renamed(1, "renamed"))
+        service.classes_renamed()
+        assert rounds.wait_ended(n + 1, timeout=30)
+        assert rounds.ended[n].status == "cancelled"
+        assert rounds.ended[n].message.endswith("stopped: a class was renamed")
+    finally:
+        service.shutdown(10)
+
+
+def test_the_no_labels_warning_of_a_kept_round_speaks_of_the_done_images():
+    from annotator.services.training import unlabelled_classes_warning
+
+    said = unlabelled_classes_warning(["a", "b"], [5, 0], done_only=True)
+    assert said is not None and "no labels in the done images yet" in said
+    assert "until you paint" in (unlabelled_classes_warning(["a", "b"], [5, 0]) or "")
+
+
+class Deferred:
+    """A dispatcher that holds the callbacks until pumped, as the window's event loop
+    does: a round's thread has ended (the runner is free) before its news is told."""
+
+    def __init__(self) -> None:
+        self._calls: list = []
+        self._lock = threading.Lock()
+
+    def __call__(self, fn) -> None:
+        with self._lock:
+            self._calls.append(fn)
+
+    def pump(self) -> None:
+        while True:
+            with self._lock:
+                if not self._calls:
+                    return
+                fn = self._calls.pop(0)
+            fn()
+
+    def pump_until(self, condition, timeout: float = 60) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.pump()
+            if condition():
+                return True
+            time.sleep(0.02)
+        return False
+
+
+def _deferred_kept_round(project, rounds: Rounds) -> tuple[ModelService, Deferred]:
+    deferred = Deferred()
+    service = ModelService(project, deferred, rounds.listener(), TINY)
+    service.labels_changed()
+    service.train_now()
+    assert deferred.pump_until(lambda: len(rounds.ended) == 1 and not service.training)
+    service.set_settings(SLOW_KEEP)
+    service.labels_changed()
+    assert deferred.pump_until(lambda: service.keeping_on and rounds.progress.is_set())
+    return service, deferred
+
+
+def test_keeping_on_resumed_before_the_stopped_rounds_news_waits_for_it(project):
+    """Resumed as the change ended while the stopped round's news was still on its way,
+    the new kept round was taken by that news for a round asked for (it no longer gave
+    way to one)."""
+    rounds = Rounds()
+    service, deferred = _deferred_kept_round(project, rounds)
+    try:
+        n = len(rounds.ended)
+        service.pause_proposals()
+        assert service.stop_keeping_on("the images are being changed", timeout=30)
+        service.resume_proposals()  # the news of the stop is not told yet
+        assert deferred.pump_until(lambda: rounds.started == 3)
+        assert rounds.ended[n].message.endswith("stopped: the images are being changed")
+        assert service.keeping_on  # the new round is one kept going
+        service.set_settings(TINY)
+        assert deferred.pump_until(lambda: not service.training)
+    finally:
+        service.shutdown(10)
+
+
+def test_no_change_goes_ahead_while_a_round_asked_for_waits_for_the_kept_ones_news(project):
+    """Marked done just before a change: the kept round has ended, the round asked for
+    starts when its news is told, in the middle of the change."""
+    rounds = Rounds()
+    service, deferred = _deferred_kept_round(project, rounds)
+    try:
+        assert service.train_now() == "started"  # the kept round gives way
+        assert wait_until(lambda: not service.training)  # ended; its news not told
+        assert service.follow_up_queued
+        assert not service.stop_keeping_on("the labels are being changed", timeout=1)
+        assert deferred.pump_until(lambda: rounds.started == 3)  # the round asked for
+        service.cancel_training()
+        assert deferred.pump_until(lambda: not service.training)
+    finally:
+        service.shutdown(10)
