@@ -241,19 +241,26 @@ def test_an_image_whose_labels_left_are_not_saved_yet_is_not_removed(window, mon
     assert len(kept) == 1
 
 
+def _kept_round_running(window, monkeypatch, stops: bool) -> list[str]:
+    """The window's service as while a round kept going runs (ADR 0033); the reasons it
+    is asked to stop it for, and whether it does (``stops``)."""
+    service = window.loop.service
+    monkeypatch.setattr(type(service), "training", property(lambda self: True))
+    monkeypatch.setattr(type(service), "keeping_on", property(lambda self: True))
+    asked: list[str] = []
+    monkeypatch.setattr(
+        type(service), "stop_keeping_on", lambda self, why, timeout=10.0: asked.append(why) or stops
+    )
+    return asked
+
+
 @pytest.mark.parametrize("stops", [True, False])
 def test_a_round_kept_going_on_the_done_images_is_stopped_for_the_removal(
     window, monkeypatch, stops
 ):
     """A round the app runs while the user labels (ADR 0033) is nobody's request: the
     removal stops it instead of refusing; if it does not stop in time, it refuses."""
-    service = window.loop.service
-    monkeypatch.setattr(type(service), "training", property(lambda self: True))
-    monkeypatch.setattr(type(service), "keeping_on", property(lambda self: True))
-    asked = []
-    monkeypatch.setattr(
-        type(service), "stop_keeping_on", lambda self, why, timeout=10.0: asked.append(why) or stops
-    )
+    asked = _kept_round_running(window, monkeypatch, stops)
     _ok(monkeypatch)
     boxes = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: boxes.append(a[2]))
@@ -270,13 +277,7 @@ def test_a_round_kept_going_on_the_done_images_is_stopped_for_the_removal(
 def test_a_kept_round_runs_on_while_the_removal_box_is_open_and_cancelled(window, monkeypatch):
     """Found by an audit: the kept round was stopped before the box, so cancelling the
     box stopped keeping on for nothing (and said "the images are being changed")."""
-    service = window.loop.service
-    monkeypatch.setattr(type(service), "training", property(lambda self: True))
-    monkeypatch.setattr(type(service), "keeping_on", property(lambda self: True))
-    asked = []
-    monkeypatch.setattr(
-        type(service), "stop_keeping_on", lambda self, why, timeout=10.0: asked.append(why) or True
-    )
+    asked = _kept_round_running(window, monkeypatch, stops=True)
     _ok(monkeypatch, ok=False)
     ids = [r.id for r in window.session.images()]
     window.image_list.remove_requested.emit(ids[:1])
