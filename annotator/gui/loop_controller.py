@@ -25,7 +25,12 @@ from annotator.core.proposal import Proposal
 from annotator.core.records import ImageRecord, ModelRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
-from annotator.gui.model_panel import ModelPanel, classes_changed_text, round_text
+from annotator.gui.model_panel import (
+    ModelPanel,
+    classes_changed_text,
+    fits_classes,
+    round_text,
+)
 from annotator.gui.progress_task import run_with_progress
 from annotator.gui.proposal_layers import ProposalLayers
 from annotator.services import versions
@@ -704,6 +709,20 @@ class LoopController(QObject):
 
     def rollback(self, version: int) -> None:
         if self.service is None:
+            return
+        project = self.service.project
+        record = next((m for m in project.models() if m.version == version), None)
+        if record is not None and not fits_classes(record, project.schema.names):
+            # (the checkpoint's refusal names its file: said in the panel's words instead)
+            self._error(
+                "rollback",
+                ModelError(
+                    f"model v{version} was trained for other classes "
+                    f"({', '.join(record.card.class_names)}) than the project's now: choose "
+                    "a version made since the classes changed, or train from scratch "
+                    "(Model menu)"
+                ),
+            )
             return
         try:
             self.service.rollback(version)

@@ -386,3 +386,21 @@ def test_edits_made_during_a_round_are_retrained_once_idle(setup, monkeypatch):
     monkeypatch.setattr(type(service), "training", property(lambda self: False))
     loop._round_finished(RoundOutcome("published", None, "published model v1"))
     assert service.labels_dirty and loop.idle_timer.isActive()  # re-armed
+
+
+def test_rolling_back_to_a_version_of_other_classes_says_so_in_the_panels_words(setup, tmp_path):
+    """It said "Rollback failed: <its checkpoint's path>: ..." (found by a GUI audit)."""
+    from annotator.services import versions
+
+    loop, ws, _ = setup
+    project = loop.service.project
+    versions.import_model(project, model_file(tmp_path / "a.pt", ws.schema.names))
+    versions.import_model(project, model_file(tmp_path / "b.pt", ws.schema.names))
+    loop.service.reread_active()
+    names = ", ".join(project.schema.names)
+    project.set_schema(project.schema.renamed(1, "renamed"))
+    loop.rollback(1)
+    said = loop.panel.error_label.text()
+    assert said.startswith(f"Rollback failed: model v1 was trained for other classes ({names})")
+    assert str(project.root) not in said and "choose a version made since" in said
+    assert project.active_model().version == 2
