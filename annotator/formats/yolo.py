@@ -195,17 +195,7 @@ def _yaml_label_files(f: Path, doc: dict[str, Any]) -> tuple[Path, list[Path]]:
     YAML's folder; relative: to the current folder, else the YAML's), a missing
     ``../x`` read as ``x``; the labels of an images folder in the same path with its last
     ``images`` folder named ``labels``."""
-    given = doc.get("path")
-    root = f.parent
-    if isinstance(given, str) and given.strip():
-        p = Path(given).expanduser()
-        found = next((c for c in (p, f.parent / p) if c.is_dir()), None)
-        if found is None:
-            raise FormatError(
-                f"{f}: its 'path' {given!r} is not a folder (read relative to the current "
-                "folder, then to the YAML's); correct it, or import the dataset's folder"
-            )
-        root = found
+    f = f.absolute()  # (paths listed absolute and relative ones are compared below)
     entries: list[str] = []
     for key in ("train", "val", "test"):
         value = doc.get(key)
@@ -213,6 +203,20 @@ def _yaml_label_files(f: Path, doc: dict[str, Any]) -> tuple[Path, list[Path]]:
         entries += [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
     if not entries:
         raise FormatError(f"{f}: names no train, val or test images")
+    given = doc.get("path")
+    root = f.parent
+    if isinstance(given, str) and given.strip():
+        p = Path(given).expanduser()
+        folders = [c.absolute() for c in dict.fromkeys((p, f.parent / p)) if c.is_dir()]
+        if not folders:
+            raise FormatError(
+                f"{f}: its 'path' {given!r} is not a folder (read relative to the current "
+                "folder, then to the YAML's); correct it, or import the dataset's folder"
+            )
+        # (`path: .` is the current folder for ultralytics; run from elsewhere, the
+        # YAML's folder, where its entries are)
+        holding = [c for c in folders if any((c / e).exists() for e in entries)]
+        root = (holding or folders)[0]
     files: list[Path] = []
     missing = []
     for entry in dict.fromkeys(entries):
@@ -344,7 +348,9 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
         names = yaml_names
         root, files = _yaml_label_files(src, doc)
         if files:  # the folder holding the dataset and every labels folder read
-            root = Path(os.path.commonpath([root, *(f.parent for f in files)]))
+            # (absolute: the YAML given as data.yaml may list absolute paths)
+            folders = [root, *(f.parent for f in files)]
+            root = Path(os.path.commonpath([Path(f).absolute() for f in folders]))
         labels_root = root
     elif not src.is_dir():
         raise FormatError(

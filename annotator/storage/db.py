@@ -140,6 +140,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+#: How long closing the database waits for the reads running on other threads to end.
+CLOSE_WAIT_S = 30.0
+
+
 def _reading_connection(path: Path) -> sqlite3.Connection:
     """A connection beside the writing one that only reads (SQLite refuses it any write:
     ``query_only``); in WAL mode its reads never wait for the other's transactions."""
@@ -367,40 +371,53 @@ class Database:
     def _reading(self) -> Iterator[sqlite3.Connection]:
         """A connection to read with: one of the reading connections, not in use by
         another thread (made when none is free); the writing one, under its lock, for a
-        thread inside its own transaction, a database opened read-only, or one closing."""
-        conn: sqlite3.Connection | None = None
-        if self._separate_reads and self._writing != threading.get_ident():
-            conn = self._take_reader()
-        if conn is None:
+        thread inside its own transaction, a database opened read-only, or one closing.
+
+        The count of reads running (which :meth:`close` waits for) goes back down
+        whatever ends the read, a Ctrl+C included: raised while a connection was being
+        opened, it left the count up, and closing the project waited for ever."""
+        if not self._separate_reads or self._writing == threading.get_ident():
             with self._lock:
                 yield self._conn
             return
+        with self._readers_lock:
+            closing = self._closing
+            if not closing:
+                self._in_use += 1
+        if closing:
+            with self._lock:
+                yield self._conn
+            return
+        conn: sqlite3.Connection | None = None
         try:
-            yield conn
+            with self._readers_lock:
+                if self._idle:
+                    conn = self._idle.pop()
+            if conn is None:
+                conn = self._new_reader()
+            if conn is None:  # (the writing one reads as before)
+                with self._lock:
+                    yield self._conn
+            else:
+                yield conn
         finally:
             with self._readers_lock:
-                self._idle.append(conn)
+                if conn is not None:
+                    self._idle.append(conn)
                 self._in_use -= 1
                 self._readers_lock.notify_all()
 
-    def _take_reader(self) -> sqlite3.Connection | None:
-        with self._readers_lock:
-            if self._closing:
-                return None
-            self._in_use += 1
-            if self._idle:
-                return self._idle.pop()
+    def _new_reader(self) -> sqlite3.Connection | None:
+        """A new reading connection, or None: it cannot be opened, or the database is
+        closing."""
         try:
             conn = _reading_connection(self.path)
-        except sqlite3.DatabaseError as exc:  # (the writing one reads as before)
+        except sqlite3.DatabaseError as exc:
             log.info("%s: no connection of its own to read with (%s)", self.path, _one_line(exc))
-            conn = None
+            return None
         with self._readers_lock:
-            if conn is None or self._closing:
-                self._in_use -= 1
-                self._readers_lock.notify_all()
-                if conn is not None:
-                    conn.close()
+            if self._closing:
+                conn.close()
                 return None
             self._made.append(conn)
             if self._trace is not None:
@@ -420,8 +437,18 @@ class Database:
         writing one: the last connection, it folds SQLite's log into the database."""
         with self._readers_lock:
             self._closing = True
+            deadline = time.monotonic() + CLOSE_WAIT_S
             while self._in_use:
-                self._readers_lock.wait()
+                left = deadline - time.monotonic()
+                if left <= 0:  # (a count a bug left up must not hang the exit)
+                    log.warning(
+                        "%s: %d read(s) still counted as running after %g s; closing anyway",
+                        self.path,
+                        self._in_use,
+                        CLOSE_WAIT_S,
+                    )
+                    break
+                self._readers_lock.wait(left)
             readers, self._made, self._idle = self._made, [], []
         for conn in readers:
             conn.close()

@@ -184,6 +184,24 @@ def test_a_data_yaml_elsewhere_reads_its_path(tmp_path, exports):
     assert sorted(_read(configs / "rel.yaml")) == ["b.png"]
 
 
+def test_a_data_yaml_given_relative_may_list_absolute_paths(tmp_path, exports, monkeypatch):
+    """Found by an audit: `annotator import P data.yaml` (relative, run from its folder)
+    whose train/val or image list are absolute paths ended in an internal error
+    ("Can't mix absolute and relative paths"); and `path: .` run from another folder
+    found nothing (the current folder, where ultralytics reads it)."""
+    ds = tmp_path / "ds"
+    shutil.copytree(exports["yolo"], ds)
+    (ds / "val.txt").write_text(f"{ds / 'images/train/b.png'}\n")
+    doc = {"train": str(ds / "images/train"), "val": "val.txt", "names": list(CLASSES)}
+    (ds / "data.yaml").write_text(yaml.safe_dump(doc))
+    monkeypatch.chdir(ds)
+    assert sorted(_read(Path("data.yaml"))) == ["a.png", "b.png"]
+    doc = {"path": ".", "train": "images/train", "names": list(CLASSES)}
+    (ds / "dot.yaml").write_text(yaml.safe_dump(doc))
+    monkeypatch.chdir(tmp_path)
+    assert sorted(_read(ds / "dot.yaml")) == ["a.png", "b.png"]
+
+
 def test_a_data_yaml_that_names_nothing_found_says_so(tmp_path, exports):
     bad = tmp_path / "bad.yaml"
     bad.write_text("train: images/train\nnames: [a]\n")

@@ -146,3 +146,27 @@ def test_closing_after_reads_of_several_threads_folds_the_log(project, tmp_path)
     for conn in made:
         with pytest.raises(Exception, match="closed"):
             conn.execute("SELECT 1")
+
+
+def test_a_ctrl_c_while_a_reading_connection_opens_does_not_hang_closing(project, monkeypatch):
+    """Found by an audit: a Ctrl+C (or SIGTERM) that arrived while a read opened its
+    connection left the count of reads running up, and closing the project (as every
+    command does when it ends) waited for it for ever."""
+    import annotator.storage.db as db
+
+    def interrupted(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(db, "_reading_connection", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        project.status_counts()
+    monkeypatch.setattr(db, "CLOSE_WAIT_S", 0.5)  # (the new code needs none of it)
+    closed = threading.Event()
+
+    def close() -> None:
+        project.close()
+        closed.set()
+
+    threading.Thread(target=close, daemon=True).start()
+    assert closed.wait(WAIT_S)
+    assert project._db._in_use == 0
