@@ -108,3 +108,24 @@ def test_finish_ends_a_line_still_redrawn(clock: _Clock) -> None:
     line.finish()
     line.finish()
     assert out.getvalue().endswith("1s \n") and out.getvalue().count("\n") == 1
+
+
+def test_a_warning_mid_phase_does_not_stop_the_progress(clock: _Clock, capsys) -> None:
+    """Found by an audit: a warning logged during a round ended the progress line, and
+    it was not drawn again until the next phase (2/15, then 15/15: minutes unseen)."""
+    import logging
+
+    from annotator.cli import logs
+
+    out = _Terminal()
+    line = ProgressLine("training", stream=out)
+    with logs.to_stderr(verbose=False, debug=False):
+        clock.now += 1.0
+        line(2, 15, "loss 0.9", phase="train")
+        logging.getLogger("annotator.test").warning("something to know")
+        clock.now += 1.0
+        line(8, 15, "loss 0.5", phase="train")
+        clock.now += 1.0
+        line.finish()
+    assert "8/15" in out.getvalue()  # drawn again, below the warning
+    assert "annotator: warning: something to know" in capsys.readouterr().err

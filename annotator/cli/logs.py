@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Iterator
 
-from annotator.cli.progress import end_open_line
+from annotator.cli.progress import break_open_line
 
 #: The developer's form (``-v``, ``--debug``).
 DEVELOPER_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -52,7 +52,7 @@ class StderrHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = self.format(record)
-            end_open_line()
+            break_open_line()  # (the progress goes on below the warning)
             print(text, file=sys.stderr, flush=True)
         except (OSError, ValueError):  # the terminal has gone: the command goes on
             pass

@@ -24,6 +24,9 @@ class ProgressLine:
         self.key: tuple[str | None, bool] | None = None
         #: A line is being redrawn on the terminal (not ended yet).
         self.open = False
+        #: Its line was ended for a message printed meanwhile (a warning): the next call
+        #: draws it again, on a line of its own.
+        self.resume = False
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def __call__(
@@ -58,8 +61,9 @@ class ProgressLine:
         interval = 0.1 if self.tty else 5.0
         if not new and now - self.last < interval:
             return
-        if self.tty and not new and not self.open:  # its line has ended: not redrawn
-            return
+        if self.tty and not new and not self.open and not self.resume:
+            return  # its line has ended (the command's error, Ctrl+C): not redrawn
+        self.resume = False
         self.key = key
         self.last = now
         pct = f"{100 * done / total:5.1f}%" if total else ""
@@ -110,6 +114,16 @@ def end_open_line() -> None:
     line = _open_line
     if line is not None:
         line.finish()
+
+
+def break_open_line() -> None:
+    """As :func:`end_open_line`, for a message the work goes on after (a warning): the
+    progress is drawn again below it at its next call (it stopped until the next phase,
+    minutes of a round with no progress shown)."""
+    line = _open_line
+    if line is not None:
+        line.finish()
+        line.resume = True
 
 
 class _Nowhere:
