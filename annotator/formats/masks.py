@@ -731,6 +731,8 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     folder = src if src.is_dir() else src.parent
     root = _dataset_root(folder)
     result = ReadResult()
+    if src.is_file() and src.suffix.lower() not in MASK_SUFFIXES:  # (data.yaml, a COCO JSON)
+        raise FormatError(f"{src}: not a PNG or TIFF mask" + format_hint(src, "masks"))
     files = mask_files(src)
     # and the folders holding the mask folders found below (VOCdevkit/VOC2012/ holds
     # class_names.txt beside its SegmentationClass/)

@@ -217,3 +217,10 @@ def test_a_data_yaml_that_names_nothing_found_says_so(tmp_path, exports):
     assert message.endswith(
         "not a JSON file; it looks like a YOLO dataset: import it with --format yolo"
     )
+
+
+def test_a_yaml_or_json_file_given_to_the_masks_import_gets_the_hint(tmp_path, exports):
+    """It was read as a TIFF ("corrupt or unreadable TIFF (not a TIFF file: header=...)")."""
+    message = _import_error(tmp_path, exports["yolo"] / "data.yaml", "masks")
+    assert message.startswith(f"{exports['yolo'] / 'data.yaml'}: not a PNG or TIFF mask")
+    assert message.endswith("it looks like a YOLO dataset: import it with --format yolo")
