@@ -740,7 +740,9 @@ def _project_values(item: ImportItem, schema: LabelSchema, binary: bool = False)
                 else f"{item.source} (slice {item.stack_page})"
             )
             raise FormatError(
-                f"{where}: values {bad[:5].tolist()} are not class ids of this project (0..{n - 1})"
+                f"{where}: values {bad[:5].tolist()} are not class ids of this project "
+                f"(0..{n - 1}); if the masks number their classes otherwise, give their class "
+                f"list with --labels FILE (id lines: '{int(bad[0])} <class>')"
             )
         cls = raw >= 0
         out[cls] = raw[cls]

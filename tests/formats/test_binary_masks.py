@@ -88,3 +88,21 @@ def test_255_read_as_unlabelled_is_said_with_its_share(tmp_path):
         assert (p.load_mask(rec) == p.schema.unlabelled).sum() == 12
     said = [n for n in report.notes if n.startswith("255 in the masks was read as unlabelled")]
     assert len(said) == 1 and "75% of their pixels" in said[0] and "'255 <class>'" in said[0]
+
+
+def test_values_no_class_has_say_how_to_give_the_masks_class_list(tmp_path):
+    """16-bit 0/255 masks in a three-class project were refused with no word of
+    --labels (found by an audit)."""
+    images, labels = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    labels.mkdir()
+    cv2.imwrite(str(images / "a.png"), np.zeros((4, 4), np.uint8))
+    cv2.imwrite(str(labels / "a.png"), np.array([[0, 255, 255, 255]] * 4, np.uint16))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["x", "y", "z"])) as p:
+        p.add_images([images])
+        report = import_into_project(p, ImportRequest("masks", labels))
+    (skipped,) = report.skipped
+    assert skipped[1].endswith(
+        "values [255] are not class ids of this project (0..2); if the masks number their "
+        "classes otherwise, give their class list with --labels FILE (id lines: '255 <class>')"
+    )
