@@ -4,8 +4,29 @@ model calls as slow as a CPU's, and waiting for a condition."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 SIZE = 64
+
+
+def tiny_settings(steps: int, **changes: Any):
+    """Loop settings of a tiny network and a step budget on the CPU (a round takes about
+    a second on two cores), keeping on off (tests that count rounds; it is tested on its
+    own), with ``changes``."""
+    from annotator.services.model_service import ModelSettings
+
+    return ModelSettings(
+        seconds=None,
+        steps=steps,
+        device="cpu",
+        depth=2,
+        width=8,
+        crop=64,
+        batch_size=4,
+        threads=1,
+        keep_training=False,
+        **changes,
+    )
 
 
 def ranked_project(tmp_path, n_images=40):

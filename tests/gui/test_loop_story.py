@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from guihelpers import center, drag
+from modelhelpers import tiny_settings
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -21,17 +22,7 @@ from annotator.storage.project import Project
 
 SIZE = 64
 U = 255
-TINY = ModelSettings(
-    seconds=None,
-    steps=15,
-    device="cpu",
-    depth=2,
-    width=8,
-    crop=64,
-    batch_size=4,
-    threads=1,
-    keep_training=False,  # (the story counts its rounds: keeping on is tested on its own)
-)
+TINY = tiny_settings(steps=15)  # (keeping on off: these count rounds)
 LONG = ModelSettings(**{**TINY.to_dict(), "steps": None, "seconds": 300.0})
 ROUND_TIMEOUT_MS = 60_000
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier

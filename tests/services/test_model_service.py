@@ -8,6 +8,7 @@ import threading
 import cv2
 import numpy as np
 import pytest
+from modelhelpers import tiny_settings
 
 from annotator.core.errors import ModelError, NothingLabelled
 from annotator.core.labelmap import LabelMap
@@ -25,18 +26,7 @@ from annotator.services.model_service import (
 from annotator.storage.project import Project
 
 SIZE = 64
-# A tiny network and a step budget: a round takes about a second on two CPU cores.
-TINY = ModelSettings(
-    seconds=None,
-    steps=12,
-    device="cpu",
-    depth=2,
-    width=8,
-    crop=64,
-    batch_size=4,
-    threads=1,
-    keep_training=False,  # (these count rounds: keeping on is tested on its own)
-)
+TINY = tiny_settings(steps=12)  # (keeping on off: these count rounds)
 
 
 def scribbled_project(root, n_images=4) -> Project:
