@@ -178,6 +178,27 @@ def masks_beside(stems: Sequence[str]) -> dict[int, int]:
     return {i: j for i, j in found.items() if i not in found.values()}
 
 
+def label_stacks_of_slices(stems: Sequence[str]) -> dict[int, int]:
+    """Among the files of one add (their stems), those named as the stack other files
+    are the slices of (``vol`` beside ``vol_z000``...: an export's ``stacks/vol.tif``
+    beside ``images/vol_z000.tif``): index of the stack -> index of its first slice.
+    Such a file may be the slices' label stack; its pixels decide."""
+    first_slice: dict[str, int] = {}
+    for i, s in enumerate(stems):
+        if (m := _FIRST_SLICE.fullmatch(s)) is not None:
+            first_slice.setdefault(stack_stem(m.group(1)).lower(), i)
+    found: dict[int, int] = {}
+    for i, s in enumerate(stems):
+        j = first_slice.get(stack_stem(s).lower())
+        if j is not None and j != i:
+            found[i] = j
+    return found
+
+
+#: The stem of a stack's first slice (:func:`slice_stems`): ``vol_z000``.
+_FIRST_SLICE = re.compile(r"(.+)_z0{3,}", re.IGNORECASE)
+
+
 def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
     """Among the files of one add (their paths, all absolute or all relative to one
     folder), those in a mask folder that may be the mask of a picture outside one:

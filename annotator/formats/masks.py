@@ -620,9 +620,10 @@ def import_folder(masks: Sequence[Path], pictures: Sequence[Path]) -> Path | Non
 
 def _dataset_root(folder: Path) -> Path:
     """The folder holding the class list and reserved values: ``folder``, or the export
-    around it when pointed at one of its ``SPLIT/masks`` (or ``SPLIT``) folders."""
+    around it when pointed at one of its ``SPLIT/masks``, ``SPLIT/stacks`` (the label
+    stacks of ``--stacks``) or ``SPLIT`` folders."""
     candidates = [folder]
-    if folder.name == "masks":
+    if folder.name in ("masks", "stacks"):
         candidates += [folder.parent, folder.parent.parent]
     elif folder.name in SPLITS:
         candidates.append(folder.parent)
@@ -762,6 +763,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         )
     kept = _kept_images(root)
     beside = ImagesBeside()
+    empty_pages: list[str | Path] = []
     for f in files:
         # A label stack's slice i is the mask of image <stem>_z00i, as a stack added to
         # a project names its slices (storage/stacks.py).
@@ -788,6 +790,11 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
             where = f if page is None else f"{f} (slice {page})"
             try:
                 mask, bits = _decode(f, labelling, reserved, page)
+                if page is not None and not np.any(mask != UNLABELLED):
+                    # a slice nobody labelled (an export's slices not exported): no
+                    # labels to import, and no empty done image made of it
+                    empty_pages.append(where)
+                    continue
                 # Only what the checks found is kept; the labels are decoded again when
                 # the item is imported, so a big import holds one mask at a time.
                 result.items.append(
@@ -815,4 +822,9 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                 del mask
             except FormatError as exc:
                 result.errors.append((str(where), str(exc)))
+    if empty_pages:
+        result.notes.append(
+            f"{len(empty_pages)} slice(s) of label stacks hold no labels (only the "
+            f"unlabelled value) and were left out (first: {empty_pages[0]})"
+        )
     return result

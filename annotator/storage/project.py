@@ -47,6 +47,7 @@ from annotator.core.naming import (
     NAME_MAX,
     SIDECAR_ENDINGS,
     fit_stem,
+    label_stacks_of_slices,
     mask_ending,
     masks_beside,
     masks_in_mask_folders,
@@ -495,6 +496,11 @@ def _masks_among(candidates: Sequence[tuple[Path, str]]) -> dict[int, int]:
         if candidates[i][0].suffix.lower() in (".png", ".tif", ".tiff")
     }
     found.update(masks_beside([f.stem for f, _ in candidates]))
+    # an export's label stack (stacks/vol.tif) beside the slices it labels (vol_z000...)
+    stacks = label_stacks_of_slices([f.stem for f, _ in candidates])
+    for i, j in stacks.items():
+        if candidates[i][0].suffix.lower() in (".tif", ".tiff"):
+            found.setdefault(i, j)
     return found
 
 
