@@ -154,6 +154,37 @@ def test_an_interrupted_import_says_how_many_it_imported_and_how_to_finish(
         assert project.status_counts()["done"] == 5
 
 
+def test_an_import_interrupted_while_reading_says_the_project_is_unchanged(
+    tmp_path, capsys, monkeypatch
+):
+    """It said only `annotator: interrupted` while the source was still being read."""
+    import dataclasses
+
+    import annotator.formats.registry as registry
+
+    images, masks = _pictures_and_masks(tmp_path / "src")
+    root = tmp_path / "P"
+    assert main(["new", str(root), "--classes", "background,cell"]) == 0
+    assert main(["add", str(root), str(images)]) == 0
+
+    def ctrl_c_while_reading(*args, **kw):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    spec = registry.get_format("masks", for_import=True)
+    monkeypatch.setitem(
+        registry.FORMATS, "masks", dataclasses.replace(spec, reader=ctrl_c_while_reading)
+    )
+    capsys.readouterr()
+    assert main(["import", str(root), str(masks), "--format", "masks"]) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (
+        f"annotator: interrupted while reading {masks}, before any mask was imported: "
+        "the project is unchanged"
+    )
+    with Project.open(root, lock=False) as project:
+        assert project.status_counts()["done"] == 0
+
+
 # --- 3. an import of nothing ends with its error line ---------------------------------
 
 

@@ -273,6 +273,11 @@ def _interrupted(exc: ImportInterrupted) -> str:
     """What an interrupted import says: what it did before, and how to finish it."""
     from annotator.cli import interrupts
 
+    if exc.reading is not None:
+        return (
+            f"interrupted{interrupts.by()} while reading {path_word(exc.reading)}, before any "
+            "mask was imported: the project is unchanged"
+        )
     report, done = exc.report, len(exc.report.imported)
     what = [f"importing {done} of {exc.total} mask(s)"]
     if report.added:

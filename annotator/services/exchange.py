@@ -627,10 +627,16 @@ class ImportInterrupted(KeyboardInterrupt):
     their images done; the same import again imports the rest (those saved are the same
     labels again: nothing changes for them)."""
 
-    def __init__(self, report: ImportReport, total: int) -> None:
+    def __init__(self, report: ImportReport, total: int, reading: Path | None = None) -> None:
         self.report = report
         self.total = total
-        super().__init__(f"interrupted after importing {len(report.imported)} of {total} mask(s)")
+        #: the source, when the import stopped while reading it (nothing written yet)
+        self.reading = reading
+        super().__init__(
+            f"interrupted while reading {reading}, before any change to the project"
+            if reading is not None
+            else f"interrupted after importing {len(report.imported)} of {total} mask(s)"
+        )
 
 
 def unlabelled_summary(report: ImportReport) -> str:
@@ -1554,7 +1560,10 @@ def import_into_project(
         project_classes=tuple(project.schema.names),
         project_stacks=_project_stacks(project),
     )
-    result = spec.reader(src, options)
+    try:
+        result = spec.reader(src, options)
+    except KeyboardInterrupt as exc:  # (Ctrl+C, SIGTERM) before anything was written
+        raise ImportInterrupted(ImportReport(format=spec.name), 0, reading=src) from exc
     report = ImportReport(
         format=spec.name,
         unknown_labels=dict(result.unknown),
