@@ -66,6 +66,12 @@ class LoadedCheckpoint:
             raise ModelError(f"{self.source}: {exc}") from None
 
 
+_NOT_A_MODEL_FILE = (
+    "{} is not a model file Annotator can read (a damaged or incomplete file, or another "
+    "kind of file)"
+)
+
+
 def load_checkpoint(
     path: Path,
     class_names: list[str] | tuple[str, ...] | None = None,
@@ -89,19 +95,18 @@ def load_checkpoint(
     except pickle.UnpicklingError as exc:
         # torch's own text is several paragraphs; keep the line naming a global, if any
         named = [ln.strip() for ln in str(exc).splitlines() if "GLOBAL" in ln]
-        raise ModelError(
-            f"{weights}: refused to load: it does not read as plain data (a damaged file, "
-            "another kind of file, or one that needs Python code, which a model checkpoint "
-            "must never contain)" + (f": {named[0]}" if named else "")
-        ) from None
+        if named:  # a pickle that runs code on loading: never a model of ours
+            raise ModelError(
+                f"{weights}: refused to load: it needs Python code to be read ({named[0]}), "
+                "which a model file must never contain"
+            ) from None
+        log.info("%s: torch.load: %s", weights, first_line(exc, 200))
+        raise ModelError(_NOT_A_MODEL_FILE.format(weights)) from None
     except Exception as exc:  # damaged bytes make torch raise nearly anything
         # What torch says ("KeyError: 101" of a text file, "PytorchStreamReader failed
         # reading zip archive" of a cut one) tells a user nothing: it goes to the log.
         log.info("%s: torch.load: %s: %s", weights, type(exc).__name__, first_line(exc, 200))
-        raise ModelError(
-            f"{weights} is not a model file Annotator can read (a damaged or incomplete "
-            "file, or another kind of file)"
-        ) from None
+        raise ModelError(_NOT_A_MODEL_FILE.format(weights)) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelError(f"{weights}: not an Annotator model checkpoint (expected format {FORMAT})")
     try:

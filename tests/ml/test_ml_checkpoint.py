@@ -149,7 +149,7 @@ def test_a_plain_pickle_and_a_truncated_checkpoint_are_refused_in_one_whole_sent
     plain = tmp_path / "plain.pkl"
     plain.write_bytes(pickle.dumps({"a": 1}, protocol=4))
     warnings.simplefilter("always")
-    with pytest.raises(ModelError, match="refused to load"):
+    with pytest.raises(ModelError, match="is not a model file Annotator can read"):
         load_checkpoint(plain)
     assert [str(w.message) for w in recwarn] == []
     whole = tmp_path / "whole.pt"
@@ -163,4 +163,32 @@ def test_a_plain_pickle_and_a_truncated_checkpoint_are_refused_in_one_whole_sent
     assert said == (
         f"{truncated} is not a model file Annotator can read (a damaged or incomplete "
         "file, or another kind of file)"
+    )
+
+
+class _RunsCode:
+    """A pickle of it would call ``print`` when loaded (weights_only never does)."""
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (print, ("loaded",))
+
+
+def test_a_checkpoint_needing_code_is_refused_naming_what_it_needs(tmp_path, capsys):
+    """It said "does not read as plain data (a damaged file, another kind of file, or one
+    that needs Python code...)" of junk bytes and of code alike."""
+    bad = tmp_path / "bad.pt"
+    torch.save({"format": 1, "card": _RunsCode()}, bad)
+    with pytest.raises(ModelError) as refused:
+        load_checkpoint(bad)
+    said = str(refused.value)
+    assert said.startswith(f"{bad}: refused to load: it needs Python code to be read (")
+    assert "print" in said and "damaged" not in said
+    assert "loaded" not in capsys.readouterr().out  # never run
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ModelError) as refused:
+        load_checkpoint(junk)
+    assert str(refused.value) == (
+        f"{junk} is not a model file Annotator can read (a damaged or incomplete file, or "
+        "another kind of file)"
     )

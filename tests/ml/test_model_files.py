@@ -111,7 +111,7 @@ def test_the_cli_exports_and_imports_and_refuses_junk(trained, tmp_path, capsys)
     junk.write_bytes(b"not a model")
     assert main(["models", dst, "--import", str(junk)]) != 0
     err = capsys.readouterr().err
-    assert "refused to load: it does not read as plain data" in err
+    assert "is not a model file Annotator can read" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert main(["models", dst, "--from-version", "1"]) != 0
     assert "--from-version goes with --export" in capsys.readouterr().err
