@@ -714,15 +714,8 @@ class LoopController(QObject):
         record = next((m for m in project.models() if m.version == version), None)
         if record is not None and not fits_classes(record, project.schema.names):
             # (the checkpoint's refusal names its file: said in the panel's words instead)
-            self._error(
-                "rollback",
-                ModelError(
-                    f"model v{version} was trained for other classes "
-                    f"({', '.join(record.card.class_names)}) than the project's now: choose "
-                    "a version made since the classes changed, or train from scratch "
-                    "(Model menu)"
-                ),
-            )
+            why = versions.rollback_refused(project, record, "Model > Train from scratch")
+            self._error("rollback", ModelError(why))
             return
         try:
             self.service.rollback(version)

@@ -115,10 +115,36 @@ def rollback(project: Project, version: int) -> ModelRecord:
     from annotator.ml.checkpoint import load_checkpoint
 
     record = project.model(version)
+    names = project.schema.names
+    if not classes_fit(record.card.class_names, names):
+        raise ModelError(rollback_refused(project, record))
     weights = files_of(project, record)
     # build_model too: a version whose weights do not fit its card must not become active
     load_checkpoint(weights, project.schema.names, allow_new_classes=True).build_model()
     return project.set_active_model(version)
+
+
+def rollback_refused(project: Project, record: ModelRecord, how_scratch: str = "") -> str:
+    """Why ``record``, trained for other classes than the project's now, cannot become
+    the active model: one line naming the stored versions that could."""
+    names = project.schema.names
+    fit = [
+        f"v{m.version}"
+        for m in project.models()
+        if classes_fit(m.card.class_names, names) and model_store.has_files(project, m)
+    ]
+    scratch = how_scratch or "`annotator train --from-scratch`"
+    choose = (
+        f"roll back to a version made since the classes changed ({', '.join(fit[-3:])}), "
+        f"or train from scratch ({scratch})"
+        if fit
+        else f"no stored version was made for them; train from scratch ({scratch})"
+    )
+    return (
+        f"model v{record.version} was trained for other classes "
+        f"({', '.join(record.card.class_names)}) than the project's now "
+        f"({', '.join(names)}): {choose}"
+    )
 
 
 def stored(project: Project) -> set[int]:

@@ -259,3 +259,22 @@ def test_importing_the_same_file_again_does_nothing_unless_again(trained, tmp_pa
     assert [m.version for m in target.models()] == [1, 2]
     assert main(["models", dst, "--again"]) != 0
     assert "--again goes with --import FILE" in capsys.readouterr().err
+
+
+def test_a_rollback_to_a_version_of_other_classes_names_the_versions_that_fit(trained, capsys):
+    """It said "<the checkpoint's path>: the model was trained for classes (...) other than
+    the project's (...); train a new model from scratch", not that a version fits."""
+    source, _ = trained
+    root = str(source.root)
+    old = list(source.schema.names)
+    assert main(["classes", root, "--merge", old[2], old[1]]) == 0  # v2: v1 adapted
+    capsys.readouterr()
+    assert main(["models", root, "--rollback", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"annotator: error: model v1 was trained for other classes ({', '.join(old)}) than "
+        f"the project's now ({', '.join(old[:2])}): roll back to a version made since the "
+        "classes changed (v2), or train from scratch (`annotator train --from-scratch`)"
+    )
+    with Project.open(source.root, lock=False) as project:
+        assert project.active_model().version == 2
