@@ -473,7 +473,7 @@ def test_add_of_a_folder_without_images_says_so_and_fails(tmp_path, capsys):
     assert out.out == ""
     assert out.err == (
         f"annotator: error: {empty}: no images found (the kinds read: .bmp, .jpeg, .jpg, "
-        ".png, .tif, .tiff)\n"
+        ".png, .tif, .tiff, .nii, .nii.gz)\n"
     )
     (empty / "a.webp").write_bytes(b"RIFF")
     assert main(["add", proj, str(empty)]) == 1

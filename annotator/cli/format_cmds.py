@@ -73,7 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="masks format: also write one label stack (a multi-page TIFF, as Fiji opens "
         "it) per TIFF stack the images were split from, page i the labels of slice i "
-        "(<split>/stacks/<stack>.tif; slices not exported are unlabelled)",
+        "(<split>/stacks/<stack>.tif; slices not exported are unlabelled); of a NIfTI "
+        "volume, a NIfTI label volume in its voxel order, with its affine "
+        "(<split>/stacks/<stack>.nii.gz)",
     )
     p.add_argument(
         "--geotiff",

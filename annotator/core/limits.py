@@ -16,10 +16,18 @@ OTHER_PICTURE_SUFFIXES = frozenset(
     {
         ".webp", ".gif", ".heic", ".heif", ".avif", ".jp2", ".j2k", ".jxl", ".ppm", ".pgm",
         ".pbm", ".pnm", ".tga", ".ico", ".psd", ".xcf", ".exr", ".hdr", ".dng", ".cr2",
-        ".nef", ".arw", ".raw", ".dcm", ".dicom", ".nii", ".mrc", ".czi", ".nd2", ".lif",
+        ".nef", ".arw", ".raw", ".dcm", ".dicom", ".mrc", ".czi", ".nd2", ".lif",
         ".lsm", ".oib", ".oif", ".ims", ".svs", ".ndpi", ".scn", ".vsi", ".zvi", ".mha",
     }
 )  # fmt: skip
+
+#: Names of the volume files read (lower case; ``.nii.gz`` is two suffixes): NIfTI, split
+#: into slices as a TIFF stack is (``core.volumes``, ADR 0034).
+VOLUME_SUFFIXES = (".nii.gz", ".nii")
+
+#: A stack is split into its slices only when all its pixels fit in this many bytes
+#: (it is read whole); a larger one is refused in words.
+MAX_STACK_BYTES = 4 << 30
 
 DEFAULT_MAX_PIXELS = 1 << 30  # one gigapixel; override with ANNOTATOR_MAX_PIXELS
 

@@ -25,9 +25,11 @@ from typing import TypeVar
 #: Endings that say a file is the picture of a pair (compared in lower case): EM
 #: challenges ship ``train-volume.tif`` or ``train-input.tif`` beside
 #: ``train-labels.tif`` (ISBI 2012, SNEMI3D), others ``x_raw.tif`` or ``x_image.png``,
-#: satellite sets ``119_sat.jpg`` (DeepGlobe) or ``top_2_10_RGB.tif`` (ISPRS Potsdam).
+#: satellite sets ``119_sat.jpg`` (DeepGlobe) or ``top_2_10_RGB.tif`` (ISPRS Potsdam),
+#: nnU-Net ``imagesTr/case_0000.nii.gz`` (its first channel) beside ``labelsTr/case.nii.gz``.
 PICTURE_ENDINGS = (
     "_leftimg8bit",
+    "_0000",
     "_sat",
     "_rgb",
     "-volume",
@@ -83,10 +85,13 @@ MASK_ENDINGS = _MASK_SIDE_ENDINGS + SIDECAR_ENDINGS
 
 #: Folders that datasets keep their masks in, beside a folder of the pictures (compared
 #: in lower case): ISBI's ``labels/``, ADE20K's ``annotations/``, VOC's
-#: ``SegmentationClass/``, CamVid's (SegNet's) ``trainannot/``, Cityscapes' ``gtFine/``.
+#: ``SegmentationClass/``, CamVid's (SegNet's) ``trainannot/``, Cityscapes' ``gtFine/``,
+#: nnU-Net's and the Medical Segmentation Decathlon's ``labelsTr/``.
 MASK_FOLDERS = (
     "labels",
     "label",
+    "labelstr",
+    "labelsts",
     "masks",
     "mask",
     "annotations",
@@ -110,6 +115,8 @@ MASK_FOLDERS = (
 PICTURE_FOLDERS = (
     "images",
     "image",
+    "imagestr",
+    "imagests",
     "imgs",
     "img",
     "jpegimages",
@@ -136,6 +143,15 @@ def natural_key(text: str) -> list[str | int]:
 def natural_path_key(path: PurePath) -> tuple[list[str | int], ...]:
     """:func:`natural_key` of each part of ``path``: folders first, then the name."""
     return tuple(natural_key(part) for part in path.parts)
+
+
+def file_stem(path: PurePath) -> str:
+    """A file's name less its type: its stem, less ``.nii`` too for a gzipped NIfTI
+    volume (``case_0000`` of ``case_0000.nii.gz``)."""
+    stem = path.stem
+    if path.name.lower().endswith(".nii.gz") and len(stem) > len(".nii"):
+        return stem[: -len(".nii")]
+    return stem
 
 
 def mask_ending(stem: str) -> str | None:
@@ -216,23 +232,24 @@ def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
     common = _shared_depth(folders)
     below = [[f.lower() for f in parts[common:]] for parts in folders]
     in_mask_folder = [not set(names).isdisjoint(MASK_FOLDERS) for names in below]
-    endings = [mask_ending(p.stem) for p in paths]
+    stems = [file_stem(p) for p in paths]
+    endings = [mask_ending(stem) for stem in stems]
     pictures: dict[str, list[int]] = {}
     in_folder: dict[tuple[str, str], list[int]] = {}  # (key, a folder's name): pictures
-    for i, p in enumerate(paths):
+    for i in range(len(paths)):
         # Outside a mask folder, a file named as a mask is a picture by its whole stem
         # (images/scene-gt.png is masks/scene-gt.png's), the others by their base too.
         if not in_mask_folder[i]:
-            keys = (p.stem.lower(),) if endings[i] else (p.stem.lower(), pair_base(p.stem))
+            keys = (stems[i].lower(),) if endings[i] else (stems[i].lower(), pair_base(stems[i]))
             for key in dict.fromkeys(keys):
                 pictures.setdefault(key, []).append(i)
                 for name in dict.fromkeys(below[i]):
                     in_folder.setdefault((key, name), []).append(i)
     found: dict[int, int] = {}
-    for i, p in enumerate(paths):
+    for i in range(len(paths)):
         if not in_mask_folder[i]:
             continue
-        low, ending = p.stem.lower(), endings[i]
+        low, ending = stems[i].lower(), endings[i]
         keys = (low,) if ending is None else (low, low[: -len(ending)])
         near = [pictures[key] for key in keys if key in pictures]  # each in order
         if not near:

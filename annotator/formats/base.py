@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,12 +45,15 @@ class ClassInfo:
 
 @dataclass(frozen=True)
 class StackSlice:
-    """Where an exported image sits in the TIFF stack it was split from (a project's
-    ``slices/<stack>/``): slice ``index`` of ``planes``, of the label stack ``stack``."""
+    """Where an exported image sits in the stack it was split from (a project's
+    ``slices/<stack>/``): slice ``index`` of ``planes``, of the label stack ``stack``;
+    ``volume``: the record of a NIfTI volume's geometry (``core.volumes.geometry``), its
+    labels then written as a NIfTI label volume; None for a TIFF stack."""
 
     stack: str
     index: int
     planes: int
+    volume: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

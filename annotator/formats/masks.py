@@ -12,12 +12,17 @@ Layout written::
                                    unlabelled value (``formats.georef``)
     OUT/<split>/stacks/<stack>.tif with ``--stacks``: one label stack per TIFF stack the
                                    images were split from (page i = slice i's labels)
+    OUT/<split>/stacks/<stack>.nii.gz  and one label volume per NIfTI volume, in its
+                                   voxel order, with its affine (``core.volumes``)
 
 Read: every ``*.png`` directly in SRC, or else in any ``masks/`` folder below SRC (else
 in a mask folder beside a picture folder: ISBI's ``labels/`` by ``images/``; else the
 files below SRC named as masks; else, when SRC is itself a mask folder such as
 ``masks/``, every mask below it, outside picture folders),
-matched to a project image by file stem. With a class table (``--labels FILE``, else the
+matched to a project image by file stem. A label stack (a TIFF of pages, or a NIfTI
+label volume: ``labelsTr/case.nii.gz`` of nnU-Net's ``imagesTr/case_0000.nii.gz``, the
+Decathlon's ``labelsTr/liver_3.nii.gz`` of ``imagesTr/liver_3.nii.gz``, ``case_seg.nii.gz``
+beside ``case.nii.gz``) is read slice by slice onto the slices of its picture stack. With a class table (``--labels FILE``, else the
 first of :data:`~annotator.formats.colour_table.TABLE_FILES` in SRC's folder or the one
 above it) the ids are mapped by name, and colour-coded masks (RGB, or palette PNGs of
 the table's colours) by colour; with ``dataset.json`` the reserved values are exact;
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +49,7 @@ from annotator.core.naming import (
     MASK_FOLDERS,
     PICTURE_FOLDERS,
     SIDECAR_ENDINGS,
+    file_stem,
     mask_ending,
     pair_base,
     slice_stems,
@@ -57,6 +63,14 @@ from annotator.core.status import (
     ImageStatus,
 )
 from annotator.core.tiff_layout import StackPlan, stack_plan
+from annotator.core.volumes import (
+    grid_problem,
+    is_nifti,
+    label_volume_bytes,
+    read_volume,
+    volume_geometry,
+    volume_header,
+)
 from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
@@ -112,6 +126,7 @@ def write_masks(
     # (split, label stack) -> its pages so far; the export keeps a stack's slices in one
     # split, but each split's stack holds only its own pages, the others unlabelled.
     stacks: dict[tuple[str, str], tuple[int, dict[int, np.ndarray]]] = {}
+    volumes: dict[str, Mapping[str, Any]] = {}  # NIfTI stacks' records (core.volumes)
     void_images = void_pixels = 0
     placed = GeoMasks(nodata=dataset.unlabelled)  # (GeoTIFF masks: unlabelled see-through)
     for i, (split, s) in enumerate(samples):
@@ -128,10 +143,16 @@ def write_masks(
         if options.stacks and s.stack is not None:
             key = (split, s.stack.stack)
             stacks.setdefault(key, (s.stack.planes, {}))[1][s.stack.index] = mask
+            if s.stack.volume is not None:
+                volumes[s.stack.stack] = s.stack.volume
     for (split, name), (planes, pages) in stacks.items():
-        folder.write_bytes(
-            f"{split}/stacks/{name}.tif", _label_stack(pages, planes, dataset.unlabelled)
-        )
+        volume = _label_pages(pages, planes, dataset.unlabelled)
+        if name in volumes:  # a NIfTI volume's: in its own voxel order, with its affine
+            folder.write_bytes(
+                f"{split}/stacks/{name}.nii.gz", label_volume_bytes(volume, volumes[name])
+            )
+        else:
+            folder.write_bytes(f"{split}/stacks/{name}.tif", _label_stack(volume))
     notes = [void_note(void_images, void_pixels, dataset.void, dataset.unlabelled)]
     return folder.result([*(notes if void_images else []), *placed.notes("--geotiff")])
 
@@ -150,17 +171,22 @@ def void_note(images: int, pixels: int, void: int, unlabelled: int) -> str:
     return text
 
 
-def _label_stack(pages: dict[int, np.ndarray], planes: int, unlabelled: int) -> bytes:
-    """An ImageJ stack (Fiji opens it as one) of ``planes`` pages: page i the labels of
-    slice i, those not given all ``unlabelled``."""
-    import io
-
-    import tifffile
-
+def _label_pages(pages: dict[int, np.ndarray], planes: int, unlabelled: int) -> np.ndarray:
+    """``(planes, height, width)`` labels: page i those of slice i, those not given all
+    ``unlabelled``."""
     first = next(iter(pages.values()))
     volume = np.full((planes, *first.shape), unlabelled, first.dtype)
     for index, mask in pages.items():
         volume[index] = mask
+    return volume
+
+
+def _label_stack(volume: np.ndarray) -> bytes:
+    """An ImageJ stack (Fiji opens it as one) of the pages of ``volume``."""
+    import io
+
+    import tifffile
+
     buffer = io.BytesIO()
     tifffile.imwrite(buffer, volume, imagej=True, metadata={"axes": "ZYX"})
     return buffer.getvalue()
@@ -265,11 +291,23 @@ def _colour_pixels(im: ImageFile, path: Path) -> tuple[np.ndarray, np.ndarray | 
 MASK_SUFFIXES = (".png", ".tif", ".tiff")
 
 
+def is_mask_file(path: Path) -> bool:
+    """Whether the masks import reads a file of this name (:data:`MASK_SUFFIXES`, or a
+    NIfTI label volume)."""
+    return path.suffix.lower() in MASK_SUFFIXES or is_nifti(path)
+
+
 def mask_stack_pages(path: Path) -> int:
     """How many masks a TIFF of masks holds as a stack (a label stack, as Fiji and ISBI
     write them), by the rules a picture stack is cut by
     (:func:`~annotator.core.tiff_layout.stack_plan`), so slice ``i`` of the labels is
-    the mask of slice ``i`` of the pictures; 0 for one mask or another file."""
+    the mask of slice ``i`` of the pictures; 0 for one mask or another file. A NIfTI
+    label volume holds its slices (``core.volumes``: one for a 2-D file)."""
+    if is_nifti(path):
+        try:
+            return volume_header(path).planes
+        except ImageReadError:  # unreadable: decoding it says so
+            return 0
     if path.suffix.lower() not in (".tif", ".tiff"):
         return 0
     import tifffile
@@ -358,6 +396,8 @@ def decode_mask_file(
     names ``table_option`` (how the command is given a table of them)."""
     if path.suffix.lower() == ".png":
         return decode_mask_png(path, table_option)
+    if is_nifti(path):
+        return _volume_page(path, page)
     import tifffile
 
     try:
@@ -417,6 +457,50 @@ def decode_mask_file(
     if low < 0 or high > 65535:
         raise FormatError(f"{path}: value {low if low < 0 else high} is not a class id")
     return arr.astype(np.uint16)
+
+
+def _volume_page(path: Path, page: int | None) -> np.ndarray:
+    """Slice ``page`` of a NIfTI label volume (:func:`label_volume`)."""
+    pages = label_volume(path)[0]
+    if page is None:
+        raise FormatError(
+            f"{path}: a volume of {len(pages)} slices of masks, not one (the masks import "
+            "reads it slice by slice, as <stem>_z000...)"
+        )
+    if not 0 <= page < len(pages):
+        raise FormatError(f"{path}: no slice {page} in it")
+    return pages[page].copy()
+
+
+def label_volume(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """The slices of a NIfTI label volume as the picture volume's are cut
+    (``core.volumes.read_volume``): ``(slices, height, width)`` class ids, uint8 for a
+    file of 8-bit integers or of whole numbers up to 255 stored as float, else uint16 (as
+    a TIFF's), and its geometry record. A one-line :class:`FormatError` for a file that
+    cannot be read or holds no class ids (negative, fractional, past 65535). The last
+    volume read is kept: the import reads it a slice at a time, twice."""
+    st = path.stat()
+    return _label_volume(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1)
+def _label_volume(path: str, size: int, changed: int) -> tuple[np.ndarray, dict[str, Any]]:
+    try:
+        pages, record = read_volume(path)
+    except ImageReadError as exc:
+        raise FormatError(str(exc)) from None
+    if pages.dtype.kind == "f":
+        whole = np.isfinite(pages) & (pages == np.round(pages))
+        if not whole.all():
+            value = pages[~whole].flat[0]
+            raise FormatError(f"{path}: value {value:g} is not a class id (a whole number)")
+    low, high = (float(v) for v in (pages.min(), pages.max())) if pages.size else (0.0, 0.0)
+    if low < 0 or high > 65535:
+        raise FormatError(f"{path}: value {low if low < 0 else high:g} is not a class id")
+    small = pages.dtype.itemsize == 1 if pages.dtype.kind in "ui" else high <= 255
+    ids = pages.astype(np.uint8 if small else np.uint16)
+    ids.flags.writeable = False  # (kept for the next slice: each is copied out of it)
+    return ids, record
 
 
 def _rgb_page(path: Path, page: Any, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -511,13 +595,13 @@ def mask_files(src: Path) -> list[Path]:
     if src.is_file():
         return [src]
     found = _mask_files_in(src)
-    labels = [p for p in found if mask_ending(p.stem) not in SIDECAR_ENDINGS]
+    labels = [p for p in found if mask_ending(file_stem(p)) not in SIDECAR_ENDINGS]
     return labels or found
 
 
 def _mask_files_in(src: Path) -> list[Path]:
     def masks_in(found: list[Path]) -> list[Path]:
-        return sorted(p for p in found if p.suffix.lower() in MASK_SUFFIXES and p.is_file())
+        return sorted(p for p in found if is_mask_file(p) and p.is_file())
 
     def without_pictures(found: list[Path]) -> list[Path]:
         # Pictures beside their masks (x.png by x_mask.png, as `annotator add` leaves
@@ -525,19 +609,19 @@ def _mask_files_in(src: Path) -> list[Path]:
         # nor, outside a mask folder, are the files of a folder whose masks are named as
         # such (EPFL's testing.tif beside training_groundtruth.tif has no labels: read
         # as a label stack, its grey levels spoilt the 0/255 reading of the real ones).
-        masks = [p for p in found if mask_ending(p.stem) is not None]
+        masks = [p for p in found if mask_ending(file_stem(p)) is not None]
         named = {p.parent for p in masks}
-        bases = {(p.parent, pair_base(p.stem)) for p in masks}
+        bases = {(p.parent, pair_base(file_stem(p))) for p in masks}
         # scene-gt.png is the picture of scene-gt_mask.png, though named as a mask itself
-        of_masks = {(p.parent, without_mask_ending(p.stem).lower()) for p in masks}
+        of_masks = {(p.parent, without_mask_ending(file_stem(p)).lower()) for p in masks}
 
         def picture(p: Path) -> bool:
-            if (p.parent, p.stem.lower()) in of_masks:
+            if (p.parent, file_stem(p).lower()) in of_masks:
                 return True
-            if mask_ending(p.stem) is not None:
+            if mask_ending(file_stem(p)) is not None:
                 return False
             if p.parent.name.lower() in MASK_FOLDERS:  # masks/x.png by masks/x_mask.png
-                return (p.parent, pair_base(p.stem)) in bases
+                return (p.parent, pair_base(file_stem(p))) in bases
             return p.parent in named
 
         return [p for p in found if not picture(p)]
@@ -568,7 +652,7 @@ def _mask_files_in(src: Path) -> list[Path]:
         return masks_in([p for d in beside_pictures for p in d.rglob("*")])
     # A dataset's tree of files named as masks (Cityscapes' gtFine/<split>/<city>/).
     below = masks_in(list(src.rglob("*")))
-    named = [p for p in below if mask_ending(p.stem) is not None]
+    named = [p for p in below if mask_ending(file_stem(p)) is not None]
     if named or src.name.lower() not in MASK_FOLDERS:
         return named
     # A mask folder given itself, its masks in subfolders (masks/a/x.png, masks/b/x.png);
@@ -594,7 +678,7 @@ def import_folder(masks: Sequence[Path], pictures: Sequence[Path]) -> Path | Non
     pairs = [
         (m.absolute(), p.absolute())
         for m, p in zip(masks, pictures, strict=True)
-        if mask_ending(m.stem) not in SIDECAR_ENDINGS
+        if mask_ending(file_stem(m)) not in SIDECAR_ENDINGS
     ]
     folders = {m.parent for m, _ in pairs}
     if len(folders) < 2 or len({p for _, p in pairs}) != len(pairs):
@@ -616,6 +700,14 @@ def import_folder(masks: Sequence[Path], pictures: Sequence[Path]) -> Path | Non
         if here == top or here.parent == here:
             return None
         here = here.parent
+
+
+def _other_tools(meta: dict[str, Any]) -> bool:
+    """Whether a ``dataset.json`` is another tool's (nnU-Net's, the Medical Segmentation
+    Decathlon's), not an Annotator masks export's."""
+    ours = meta.get("format") == "annotator-masks" or "void" in meta or "unlabelled" in meta
+    theirs = {"channel_names", "modality", "labels", "file_ending", "numTraining"} & set(meta)
+    return not ours and bool(theirs)
 
 
 def _dataset_root(folder: Path) -> Path:
@@ -644,37 +736,73 @@ def table_folders(folder: Path, root: Path) -> list[Path]:
     return list(dict.fromkeys([root, folder, folder.parent]))
 
 
+_TIFF_NAMES = (".tif", ".tiff", ".TIF", ".TIFF")
+#: A NIfTI label volume's picture volume: of its name, or nnU-Net's first channel of it.
+_NIFTI_NAMES = tuple(
+    f"{channel}{suffix}"
+    for channel in ("", "_0000")
+    for suffix in (".nii.gz", ".nii", ".NII.GZ", ".NII")
+)
+
+
 def _picture_stack(label_stack: Path, base: str) -> Path | None:
-    """The TIFF beside a label stack that may be its picture stack: ``images/<base>.tif``
+    """The file beside a label stack that may be its picture stack: ``images/<base>.tif``
     for ``masks/<base>.tif``, or ``<base>.tif`` in its own folder (``vol.tif`` for
     ``vol_mask.tif``), else the one TIFF there of that pair base not named as a mask
     (``train-volume.tif`` for ``train-labels.tif``, as ISBI 2012 ships them); the
-    service checks that it is a stack of as many slices."""
+    service checks that it is a stack of as many slices. A NIfTI label volume's is a
+    NIfTI volume so found, ``<base>_0000.nii.gz`` too (nnU-Net's ``imagesTr/`` beside
+    ``labelsTr/``: ``imagesTr`` before ``imagesTs`` for ``labelsTr``, as named)."""
+    nifti = is_nifti(label_stack)
     folders = [label_stack.parent]
-    if label_stack.parent.name.lower() in MASK_FOLDERS:  # labels/x.tif: images/x.tif first
+    own = label_stack.parent.name.lower()
+    if own in MASK_FOLDERS:  # labels/x.tif: images/x.tif first
         up = label_stack.parent.parent
-        folders[:0] = [up / name for name in _sub_folders(up) if name.lower() in PICTURE_FOLDERS]
+        names = [name for name in _sub_folders(up) if name.lower() in PICTURE_FOLDERS]
+        # nnU-Net's and the Decathlon's labelsTr/: imagesTr/ before imagesTs/
+        split = own[-2:] if own in ("labelstr", "labelsts") else None
+        names.sort(key=lambda name: name.lower()[-2:] != split)
+        folders[:0] = [up / name for name in names]
     for folder in folders:
-        for suffix in (".tif", ".tiff", ".TIF", ".TIFF"):
+        for suffix in _NIFTI_NAMES if nifti else _TIFF_NAMES:
             candidate = folder / f"{base}{suffix}"
             if candidate != label_stack and candidate.is_file():
                 return candidate
     for folder in folders:
         try:
-            tiffs = [p for p in folder.iterdir() if p.suffix.lower() in (".tif", ".tiff")]
+            tiffs = [
+                p
+                for p in folder.iterdir()
+                if (is_nifti(p) if nifti else p.suffix.lower() in (".tif", ".tiff"))
+            ]
         except OSError:
             continue
         paired = [
             p
             for p in tiffs
             if p != label_stack
-            and mask_ending(p.stem) is None
-            and pair_base(p.stem) == base.lower()
+            and mask_ending(file_stem(p)) is None
+            and pair_base(file_stem(p)) == base.lower()
             and p.is_file()
         ]
         if len(paired) == 1:
             return paired[0]
     return None
+
+
+def _volume_problem(labels: Path, pictures: Path | None) -> str | None:
+    """Why the NIfTI label volume ``labels`` cannot be read onto the slices of the
+    volume ``pictures`` beside it (another shape, another affine: the orientation the
+    slices were cut in would differ), or None; reads the labels whole (a FormatError
+    when they cannot be, :func:`label_volume`)."""
+    their = label_volume(labels)[1]
+    if pictures is None or not is_nifti(pictures):
+        return None
+    try:
+        its = volume_geometry(pictures)
+    except ImageReadError:  # unreadable: adding its slices says why
+        return None
+    return grid_problem(labels, their, pictures, its)
 
 
 def _sub_folders(folder: Path) -> list[str]:
@@ -732,7 +860,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     folder = src if src.is_dir() else src.parent
     root = _dataset_root(folder)
     result = ReadResult()
-    if src.is_file() and src.suffix.lower() not in MASK_SUFFIXES:  # (data.yaml, a COCO JSON)
+    if src.is_file() and not is_mask_file(src):  # (data.yaml, a COCO JSON)
         raise FormatError(f"{src}: not a PNG or TIFF mask" + format_hint(src, "masks"))
     files = mask_files(src)
     # and the folders holding the mask folders found below (VOCdevkit/VOC2012/ holds
@@ -747,8 +875,10 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         result.declared = list(names)
     reserved: dict[int, int] = {}
     meta_file = root / "dataset.json"
-    if meta_file.is_file():
-        meta = load_json(meta_file)
+    meta = load_json(meta_file) if meta_file.is_file() else None
+    # nnU-Net's and the Decathlon's dataset.json (channel names, labels, file lists) is
+    # not ours: it names no reserved values, and the masks' values are read as any
+    if isinstance(meta, dict) and not _other_tools(meta):
         try:
             reserved = {int(meta["void"]): VOID, int(meta["unlabelled"]): UNLABELLED}
         except (KeyError, TypeError, ValueError):
@@ -757,7 +887,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         result.notes.append(note)
     if not files:
         raise FormatError(
-            f"{src}: no PNG or TIFF masks found (in it, in masks/ folders below it, in a "
+            f"{src}: no PNG, TIFF or NIfTI masks found (in it, in masks/ folders below it, in a "
             "labels/ folder beside images/, or named as masks below it: x_mask.png, "
             "x_gtFine_labelIds.png)" + format_hint(src, "masks")
         )
@@ -771,7 +901,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         # vol_mask.tif holds the labels of vol.tif's slices, vol_z000...; vol.ome.tif
         # those of vol_z000 (or vol.ome_z000, as projects split it before: storage/stacks.py)
         # (a mask ending only: em_raw.tif labels em_raw_z000..., not em_z000...)
-        base = without_mask_ending(f.stem)
+        base = without_mask_ending(file_stem(f))
         named = stack_stem(base)
         if not pages and {base.lower(), named.lower(), f"{base}.ome".lower()} & (
             options.project_stacks
@@ -779,12 +909,23 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
             # planes said to be channels (an OME-TIFF written without axes: CYX), named
             # as a stack of the project: its label stack (else decoding refuses them)
             pages = mask_channel_planes(f)
-        slices = list(enumerate(slice_stems(named, pages))) if pages else [(None, f.stem)]
+        slices = list(enumerate(slice_stems(named, pages))) if pages else [(None, file_stem(f))]
         # Tried when those name no image, the other naming: vol.ome.tif's labels may be of
         # vol.ome_z000... (a project split vol.ome.tif before .ome was left out), and so
         # may vol.tif's.
         old_names = slice_stems(base if named != base else f"{base}.ome", pages)
         pictures = _picture_stack(f, base) if pages else None
+        channel_names: list[str] = []
+        if pages and is_nifti(f):
+            try:  # read whole once: a file that cannot be is said once, not per slice
+                why = _volume_problem(f, pictures)
+            except FormatError as exc:
+                why = str(exc)
+            if why is not None:
+                result.errors.append((str(f), why))
+                continue
+            # nnU-Net's labelsTr/case.nii.gz labels imagesTr/case_0000.nii.gz's slices
+            channel_names = slice_stems(f"{named}_0000", pages)
         kept_name, kept_sha1, status = kept.get(f, (None, None, None))
         for page, stem in slices:
             where = f if page is None else f"{f} (slice {page})"
@@ -813,7 +954,11 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                         picture_stack=pictures,
                         stack_planes=pages,
                         stack_page=page,
-                        other_names=(old_names[page],) if page is not None else (),
+                        other_names=(
+                            (old_names[page], *channel_names[page : page + 1])
+                            if page is not None
+                            else ()
+                        ),
                         image_sha1=kept_sha1,
                         kept_name=kept_name,
                         status=status,

@@ -113,8 +113,9 @@ class ExportDialog(QDialog):
         self.stacks_check = QCheckBox("Also one label stack per TIFF stack (page i: slice i)")
         self.stacks_check.setToolTip(
             "Masks export only: for images split from a TIFF stack, a multi-page TIFF of "
-            "their labels in <split>/stacks/, as Fiji opens it; slices not exported are "
-            "unlabelled"
+            "their labels in <split>/stacks/, as Fiji opens it; for those of a NIfTI "
+            "volume, a NIfTI label volume in its voxel order and affine; slices not "
+            "exported are unlabelled"
         )
         self.geotiff_check = QCheckBox("Masks of GeoTIFF pictures as GeoTIFF (<name>.tif)")
         self.geotiff_check.setToolTip(

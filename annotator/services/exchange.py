@@ -58,7 +58,7 @@ from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import FormatSpec, get_format
 from annotator.services.projects import refuse_inside_project
 from annotator.storage.atomic import clear_replaced_folders, put_in_place, replace_folder
-from annotator.storage.images import read_image, read_tiff_stack
+from annotator.storage.images import read_image
 from annotator.storage.kept_labels import KeptLabels
 from annotator.storage.lock import holding
 from annotator.storage.project import (
@@ -69,7 +69,7 @@ from annotator.storage.project import (
     Project,
     file_sha1,
 )
-from annotator.storage.stacks import SliceIndex, split_files
+from annotator.storage.stacks import SliceIndex, read_stack, split_files
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,8 @@ class ExportReport:
 
     @property
     def label_stacks(self) -> list[str]:
-        """The label stacks written (``<split>/stacks/<stack>.tif``)."""
+        """The label stacks written (``<split>/stacks/<stack>.tif``, a NIfTI volume's
+        ``<split>/stacks/<stack>.nii.gz``)."""
         return [f for f in self.files if "/stacks/" in f]
 
 
@@ -163,12 +164,19 @@ def export_notes(
     in lower case without a full stop, as the CLI prints them."""
     lines = []
     if request.stacks:
-        stacks = report.label_stacks
-        lines.append(
-            f"{len(stacks)} label stack(s), page i the labels of slice i (first: {stacks[0]})"
-            if stacks
-            else "no label stack: none of the images exported is a slice of a stack"
-        )
+        stacks = [f for f in report.label_stacks if not f.endswith(".nii.gz")]
+        volumes = [f for f in report.label_stacks if f.endswith(".nii.gz")]
+        if stacks:
+            lines.append(
+                f"{len(stacks)} label stack(s), page i the labels of slice i (first: {stacks[0]})"
+            )
+        if volumes:
+            lines.append(
+                f"{len(volumes)} NIfTI label volume(s), in the voxel order and with the "
+                f"affine of the volume the slices came from (first: {volumes[0]})"
+            )
+        if not report.label_stacks:
+            lines.append("no label stack: none of the images exported is a slice of a stack")
     if report.stacks_in_one_split and sum(1 for f in request.split if f > 0) > 1:
         lines.append(
             f"slices of a stack are kept in one split ({report.stacks_in_one_split} "
@@ -328,7 +336,7 @@ def build_export_dataset(
     # picture, and one of them trained on would score its neighbour in the test split.
     slice_of = SliceIndex(project.root)
     where_of = {stem: slice_of(project.image_path(rec)) for stem, rec in by_stem.items()}
-    groups = {stem: where[0] for stem, where in where_of.items() if where is not None}
+    groups = {stem: where.stack for stem, where in where_of.items() if where is not None}
     parts = split_keys(list(by_stem), request.split, request.seed, groups)
     schema = project.schema
 
@@ -341,7 +349,9 @@ def build_export_dataset(
             width=rec.width,
             height=rec.height,
             load_mask=lambda: _load_mask(project, rec),
-            stack=None if where is None else StackSlice(*where),
+            stack=None
+            if where is None
+            else StackSlice(where.stack, where.index, where.planes, where.volume),
             # (checked unchanged above; its values as the file holds them, nodata too)
             load_image=lambda: read_image(image, nodata=False),
             name=rec.name,
@@ -1290,7 +1300,7 @@ class _SplitSlices:
         self._by_page: dict[tuple[int, int], list[ImageRecord]] | None = None
 
     def showing(
-        self, pictures: list[np.ndarray] | None, page: int, planes: int
+        self, pictures: Sequence[np.ndarray] | None, page: int, planes: int
     ) -> ImageRecord | None:
         """The slice ``page`` of a split of ``planes`` slices that shows exactly
         ``pictures[page]``, if any."""
@@ -1302,7 +1312,7 @@ class _SplitSlices:
             for rec in self._project.images():
                 found = where(self._project.image_path(rec))
                 if found is not None:
-                    self._by_page.setdefault((found[1], found[2]), []).append(rec)
+                    self._by_page.setdefault((found.index, found.planes), []).append(rec)
         for rec in self._by_page.get((page, planes), []):
             try:
                 if np.array_equal(self._project.load_image(rec), pictures[page], equal_nan=True):
@@ -1314,7 +1324,7 @@ class _SplitSlices:
 
 def _page_check(
     item: ImportItem,
-    pictures: list[np.ndarray],
+    pictures: Sequence[np.ndarray],
     stack: Path,
     schema: LabelSchema,
     binary: bool,
@@ -1387,12 +1397,13 @@ def _project_stacks(project: Project) -> frozenset[str]:
     return frozenset(found)
 
 
-def _stack_pictures(stack: Path) -> list[np.ndarray] | None:
+def _stack_pictures(stack: Path) -> Sequence[np.ndarray] | None:
     """The slices of the picture stack beside a label stack (bare pages are slices, as
-    its labels' are: formats/masks.py); one picture if it is no stack; None when it
-    cannot be read (the names decide then, as for any mask)."""
+    its labels' are: formats/masks.py; a NIfTI volume's as it is split); one picture if
+    it is no stack; None when it cannot be read (the names decide then, as for any
+    mask)."""
     try:
-        return read_tiff_stack(stack, unnamed_slices=True)
+        return list(read_stack(stack, unnamed_slices=True)[0])
     except (ImageReadError, OSError):
         pass
     try:
@@ -1429,7 +1440,7 @@ def _pin_to_split(
 
 
 def _shows(
-    project: Project, rec: ImageRecord, pictures: list[np.ndarray] | None, page: int
+    project: Project, rec: ImageRecord, pictures: Sequence[np.ndarray] | None, page: int
 ) -> bool:
     """Whether the project image shows slice ``page`` of the stack's ``pictures`` (True
     when either cannot be read: the name decides)."""

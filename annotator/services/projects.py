@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from annotator.core.errors import AnnotatorError
+from annotator.core.limits import VOLUME_SUFFIXES
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.storage.image_removal import RemovalReport as RemovalReport
@@ -16,8 +17,9 @@ from annotator.storage.project import DB_NAME, AddReport, Project
 from annotator.storage.project import OWN_FILES_SKIPPED as OWN_FILES_SKIPPED
 from annotator.storage.project import ROUTINE_SKIPS as ROUTINE_SKIPS
 
-#: The image file suffixes a project reads (for file dialogs and messages).
-IMAGE_FILE_SUFFIXES: tuple[str, ...] = tuple(sorted(IMAGE_SUFFIXES))
+#: The image file suffixes a project reads (for file dialogs and messages): pictures, and
+#: NIfTI volumes (split into slices).
+IMAGE_FILE_SUFFIXES: tuple[str, ...] = (*sorted(IMAGE_SUFFIXES), *sorted(VOLUME_SUFFIXES))
 
 
 def open_project(root: str | os.PathLike[str], *, lock: bool = True) -> Project:

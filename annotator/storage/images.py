@@ -38,7 +38,8 @@ from annotator.core.contrast import (
 )
 from annotator.core.errors import ImageReadError, ProjectError
 from annotator.core.limits import IMAGE_SUFFIXES as IMAGE_SUFFIXES
-from annotator.core.limits import max_pixels
+from annotator.core.limits import MAX_STACK_BYTES as MAX_STACK_BYTES
+from annotator.core.limits import VOLUME_SUFFIXES, max_pixels
 from annotator.core.nodata import (
     GDAL_NODATA_TAG,
     eight_bit,
@@ -209,11 +210,6 @@ def unused_channels(path: Path, array: np.ndarray) -> int:
     except Exception:  # read once already: only the alpha question is left open
         alpha = False
     return extra - 1 if alpha else extra
-
-
-#: A stack is split into its slices only when all its pixels fit in this many bytes
-#: (it is read whole); a larger one is refused in words.
-MAX_STACK_BYTES = 4 << 30
 
 
 def tiff_planes(path: str | os.PathLike[str]) -> tuple[int, int]:
@@ -495,6 +491,12 @@ def _checked_path(p: Path) -> Path:
         raise ImageReadError(p, "is a folder, not an image file")
     if p.stat().st_size == 0:
         raise ImageReadError(p, "empty file")
+    if p.name.lower().endswith(VOLUME_SUFFIXES):  # a volume is its slices' pictures
+        raise ImageReadError(
+            p,
+            "a NIfTI volume, not one picture: add it to a project (annotator add) to split "
+            "it into one image per slice, and use those",
+        )
     if p.suffix.lower() not in IMAGE_SUFFIXES:
         raise ImageReadError(
             p,

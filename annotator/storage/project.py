@@ -46,6 +46,7 @@ from annotator.core.limits import NAMED_SKIPS, OTHER_PICTURE_SUFFIXES, named_fir
 from annotator.core.naming import (
     NAME_MAX,
     SIDECAR_ENDINGS,
+    file_stem,
     fit_stem,
     label_stacks_of_slices,
     mask_ending,
@@ -59,6 +60,7 @@ from annotator.core.proposal import source_version
 from annotator.core.records import ImageRecord, ImageScore, ModelRecord, now_iso
 from annotator.core.schema import ClassRename, LabelClass, LabelSchema
 from annotator.core.status import ImageStatus, status_after_save
+from annotator.core.volumes import is_nifti, read_volume, volume_header
 from annotator.storage.atomic import atomic_write_bytes, clear_partial_folders, fsync_dir
 from annotator.storage.db import Database
 from annotator.storage.images import (
@@ -472,7 +474,7 @@ def collect_image_files(
                     continue
                 if sub.is_symlink() and _inside(sub.resolve(), exclude):
                     continue
-                if is_image_path(sub):
+                if is_image_path(sub) or is_nifti(sub):
                     found.append((sub, rel.as_posix()))
                 elif (
                     other_pictures is not None
@@ -494,12 +496,13 @@ def _masks_among(candidates: Sequence[tuple[Path, str]]) -> dict[int, int]:
         # only files the masks import reads: a JPEG in masks/ is added as a picture, as
         # before, rather than left out with an import that cannot read it
         if candidates[i][0].suffix.lower() in (".png", ".tif", ".tiff")
+        or is_nifti(candidates[i][0])
     }
-    found.update(masks_beside([f.stem for f, _ in candidates]))
+    stems = [file_stem(f) for f, _ in candidates]
+    found.update(masks_beside(stems))
     # an export's label stack (stacks/vol.tif) beside the slices it labels (vol_z000...)
-    stacks = label_stacks_of_slices([f.stem for f, _ in candidates])
-    for i, j in stacks.items():
-        if candidates[i][0].suffix.lower() in (".tif", ".tiff"):
+    for i, j in label_stacks_of_slices(stems).items():
+        if candidates[i][0].suffix.lower() in (".tif", ".tiff") or is_nifti(candidates[i][0]):
             found.setdefault(i, j)
     return found
 
@@ -553,7 +556,18 @@ def _label_stack_of(mask: Path | None, pages: int) -> bool:
 
 
 def _first_page_is_mask(path: Path) -> bool:
-    """Whether a TIFF stack's first page holds few values, as a label stack's does."""
+    """Whether a TIFF stack's first page holds few values, as a label stack's does; of a
+    NIfTI volume, whether its voxels are whole numbers of few values (a label volume)."""
+    if is_nifti(path):
+        try:
+            voxels = read_volume(path)[0]
+        except ImageReadError:  # unreadable here: splitting it says why
+            return False
+        if voxels.dtype.kind == "f":
+            if not np.array_equal(voxels, np.round(voxels)):  # (NaN too)
+                return False
+            voxels = voxels.astype(np.int64)
+        return looks_like_mask(voxels.reshape(-1, voxels.shape[-1]))
     import tifffile
 
     try:
@@ -1336,6 +1350,8 @@ class Project:
             try:
                 tiff = file.suffix.lower() in (".tif", ".tiff")
                 planes, pages = tiff_planes(file) if tiff else (0, 0)
+                if is_nifti(file):  # a volume is split however many slices it holds
+                    planes = volume_header(file).planes
                 if pages and as_slices:
                     planes = pages
                 elif pages and not planes:

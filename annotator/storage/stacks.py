@@ -1,10 +1,13 @@
-"""TIFF stacks added to a project: each slice becomes an image of its own.
+"""TIFF stacks and NIfTI volumes added to a project: each slice becomes an image of its own.
 
-Microscopes and EM pipelines write volumes and time series as one multi-page TIFF. The
+Microscopes and EM pipelines write volumes and time series as one multi-page TIFF;
+scanners' volumes come as NIfTI files (``.nii``, ``.nii.gz``: ``core.volumes``). The
 project's images are 2-D pictures, each its own file, so a stack is split: its slices
 are written, losslessly and in their own dtype, as TIFF files into
 ``PROJECT/slices/<stem>/<stem>_z000.tif``... (numbered from 0, as napari and numpy count
-planes; an OME-TIFF's ``.ome`` is no part of ``<stem>``), and those files are added.
+planes; an OME-TIFF's ``.ome`` is no part of ``<stem>``, nor ``.nii.gz``), and those
+files are added. A NIfTI volume's ``source.json`` also holds its ``volume`` record
+(``core.volumes.geometry``): what writes its labels back as a volume of its voxels.
 Every other part of the app then treats a slice as any picture; masks named
 ``<stem>_z000.png`` import onto it, and exports name it so.
 
@@ -21,14 +24,16 @@ import io
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from annotator.core.errors import ImageReadError
-from annotator.core.naming import slice_stems, stack_stem
+from annotator.core.naming import file_stem, slice_stems, stack_stem
 from annotator.core.nodata import GDAL_NODATA_TAG
+from annotator.core.volumes import is_nifti, read_volume
 from annotator.storage.atomic import atomic_write_text, fsync_dir, partial_folder, write_synced
 from annotator.storage.images import nodata_value, read_tiff_stack
 from annotator.storage.project import SLICES_DIR, file_sha1
@@ -49,8 +54,9 @@ def split_stack(
     st = stack.stat()
     digest = file_sha1(stack)
     base = root / SLICES_DIR
-    name = stack_stem(stack.stem)  # vol.ome.tif: vol/, vol_z000.tif...
-    if name != stack.stem:  # split before under its whole stem (vol.ome/): those names stay
+    nifti = is_nifti(stack)
+    name = stack_stem(file_stem(stack))  # vol.ome.tif: vol/, vol_z000.tif...; case.nii.gz: case/
+    if not nifti and name != stack.stem:  # split before under its whole stem (vol.ome/)
         legacy = base / stack.stem
         found = _split_before(legacy, _record(legacy), st.st_size, digest)
         if found is not None:
@@ -76,9 +82,9 @@ def split_stack(
             )
         folder = base / f"{name}~{n}"  # another stack of the same name
         n += 1
-    slices = read_tiff_stack(stack, unnamed_slices)
+    slices, volume = read_stack(stack, unnamed_slices)
     # the stack's nodata value goes with each slice (ADR 0029: read as NaN there too)
-    nodata = nodata_value(stack)
+    nodata = None if nifti else nodata_value(stack)
     exact = nodata is not None and nodata.is_integer() and abs(nodata) < 1e15
     text = None if nodata is None else str(int(nodata)) if exact else repr(nodata)  # (nan too)
     extratags = [] if text is None else [(GDAL_NODATA_TAG, "s", 0, text, True)]
@@ -101,6 +107,7 @@ def split_stack(
             "sha1": digest,
             "planes": len(slices),
             "files": names,
+            **({} if volume is None else {"volume": volume}),
         }
         write_synced(staging / _SOURCE, (json.dumps(record, indent=2) + "\n").encode())
         fsync_dir(staging)
@@ -116,6 +123,17 @@ def split_stack(
         ) from None
     # (restored: the images of these slices are in the project already, as before)
     return folder, [folder / name for name in names], not restore
+
+
+def read_stack(
+    stack: Path, unnamed_slices: bool = False
+) -> tuple[list[np.ndarray] | np.ndarray, dict[str, Any] | None]:
+    """The slices of a TIFF stack (``storage.images.read_tiff_stack``) or of a NIfTI
+    volume (``core.volumes.read_volume``: one array of them, and its ``volume`` record;
+    None for a TIFF)."""
+    if is_nifti(stack):
+        return read_volume(stack)
+    return read_tiff_stack(stack, unnamed_slices), None
 
 
 class StackReplaced(ImageReadError):
@@ -197,22 +215,35 @@ def discard_split(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class SliceOf:
+    """Slice ``index`` of ``planes`` of the stack split into ``slices/<stack>/``;
+    ``volume``: a NIfTI volume's record (``core.volumes.geometry``), None for a TIFF."""
+
+    stack: str
+    index: int
+    planes: int
+    volume: dict[str, Any] | None = None
+
+
 class SliceIndex:
-    """Which slice of which split stack an image file of the project is: ``(stack,
-    index, planes)`` by the ``source.json`` of its folder (read once per folder), or
+    """Which slice of which split stack an image file of the project is
+    (:class:`SliceOf`) by the ``source.json`` of its folder (read once per folder), or
     ``None`` for a picture that is no slice."""
 
     def __init__(self, root: Path) -> None:
         self._base = (root / SLICES_DIR).resolve()
-        self._folders: dict[Path, list[str] | None] = {}
+        self._folders: dict[Path, tuple[list[str] | None, dict[str, Any] | None]] = {}
 
-    def __call__(self, image_file: Path) -> tuple[str, int, int] | None:
+    def __call__(self, image_file: Path) -> SliceOf | None:
         folder = image_file.resolve().parent
         if folder.parent != self._base:
             return None
         if folder not in self._folders:
-            self._folders[folder] = _files(_record(folder))
-        names = self._folders[folder]
+            record = _record(folder)
+            volume = record.get("volume")
+            self._folders[folder] = (_files(record), volume if isinstance(volume, dict) else None)
+        names, volume = self._folders[folder]
         if names is None or image_file.name not in names:
             return None
-        return folder.name, names.index(image_file.name), len(names)
+        return SliceOf(folder.name, names.index(image_file.name), len(names), volume)

@@ -83,7 +83,7 @@ def test_a_voc_folder_without_pictures_read_as_masks_names_voc(tmp_path, capsys)
     code = main(["import", str(tmp_path / "p"), str(voc), "--format", "masks"])
     err = capsys.readouterr().err.strip()
     assert code == 1 and err.count("\n") == 0
-    assert "no PNG or TIFF masks found" in err
+    assert "no PNG, TIFF or NIfTI masks found" in err
     assert err.endswith("; it looks like a VOC dataset: import it with --format voc")
     assert len(read_voc(voc, ImportOptions()).items) == 1
 

@@ -795,7 +795,8 @@ def test_new_project_from_a_folder_without_images_says_so(
         (
             "warning",
             "Annotator",
-            "Added no images: no image files found (.bmp, .jpeg, .jpg, .png, .tif, .tiff).",
+            "Added no images: no image files found (.bmp, .jpeg, .jpg, .png, .tif, .tiff, "
+            ".nii, .nii.gz).",
         )
     ]
 

@@ -1,0 +1,314 @@
+"""NIfTI volumes (``.nii``, ``.nii.gz``): read as the slices of a Stack, and a label
+volume written back in the file's own voxel order (ADR 0034).
+
+A volume's voxels are reoriented to the closest canonical RAS+ order (nibabel's
+``io_orientation`` and ``apply_orientation``: array axis 0 towards the patient's right,
+1 anterior, 2 superior), cut along the third axis (axial slices for a usual scan), and
+each slice is shown in the radiological convention: ``picture = C[::-1, ::-1, k].T`` for
+the canonical array ``C`` (anterior at the top, the patient's right on the image's
+left). What undoes it exactly is its :func:`geometry` record (kept in the split's
+``source.json``): the file's shape, the orientation transform, the voxel spacing, the
+affine and the file's header, from which :func:`label_volume_bytes` writes a label
+volume that lines up voxel for voxel with the file it came from.
+
+Voxel values keep their type (int16 CT with its negative Hounsfield units stays int16);
+a header that scales them (``scl_slope``, ``scl_inter`` other than 1 and 0) gives
+float32 values, scaled. nibabel is imported inside the functions, as scikit-image is
+in ``core.smart``: the numbers are all here, the files are the callers'.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any
+
+import numpy as np
+
+from annotator.core import limits
+from annotator.core.errors import ImageReadError
+
+#: The ``format`` of a NIfTI volume's :func:`geometry` record.
+NIFTI = "nifti"
+
+#: How far two affines may differ, per element, in parts of the smallest voxel side and
+#: still be one grid (float32 rounding of a qform is some 1e-6 of it).
+AFFINE_TOLERANCE = 1e-3
+
+
+def is_nifti(path: PurePath | str) -> bool:
+    """Whether a file's name is a NIfTI volume's (``.nii`` or ``.nii.gz``, any case)."""
+    return str(path).lower().endswith(limits.VOLUME_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class VolumeHeader:
+    """What a NIfTI file's header says of the slices it is cut into: their count and
+    size (``height`` x ``width``), and the type their pixels are read in."""
+
+    planes: int
+    height: int
+    width: int
+    dtype: np.dtype[Any]
+
+
+def _load(path: Path) -> Any:
+    """The file opened by nibabel (nothing decoded yet); one-line errors."""
+    import nibabel as nib
+
+    if not path.is_file():
+        raise ImageReadError(path, "no such file")
+    try:
+        image = nib.load(path, mmap=False)
+    except Exception as exc:  # nibabel raises many kinds for broken files
+        raise ImageReadError(path, f"corrupt or unsupported NIfTI file ({_why(exc)})") from None
+    if not isinstance(image, nib.Nifti1Image):  # (Nifti2Image is one)
+        raise ImageReadError(path, f"not a NIfTI volume (read as {type(image).__name__})")
+    return image
+
+
+def _why(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _spatial_shape(path: Path, shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """The three spatial lengths of a file of ``shape``: a 2-D file is one slice, a
+    4-D or 5-D one whose further lengths are all 1 is 3-D; any other is refused."""
+    if len(shape) < 2:
+        raise ImageReadError(path, f"a {len(shape)}-D NIfTI file holds no picture")
+    extra = shape[3:]
+    if any(n != 1 for n in extra):
+        what = "time points or channels" if len(extra) == 1 else "time points and channels"
+        size = "x".join(map(str, shape))
+        raise ImageReadError(
+            path,
+            f"a {len(shape)}-D NIfTI volume ({size}: {'x'.join(map(str, extra))} {what}) is "
+            "not read; save each as a 3-D file (fslsplit, or nibabel's four_to_three) and "
+            "add those",
+        )
+    x, y = shape[0], shape[1]
+    z = shape[2] if len(shape) > 2 else 1
+    if min(x, y, z) <= 0:
+        raise ImageReadError(path, f"a NIfTI volume of no voxels ({'x'.join(map(str, shape))})")
+    return int(x), int(y), int(z)
+
+
+def _slope_inter(image: Any) -> tuple[float, float] | None:
+    """The header's scaling of the stored values (``scl_slope``, ``scl_inter``: nibabel
+    moves them from the header it loads to the image's data), or None when it scales
+    nothing."""
+    slope = float(getattr(image.dataobj, "slope", 1.0))
+    inter = float(getattr(image.dataobj, "inter", 0.0))
+    return None if (slope, inter) == (1.0, 0.0) else (slope, inter)
+
+
+def _value_type(path: Path, image: Any) -> np.dtype[Any]:
+    """The type the slices' pixels are read in: the stored one (native byte order), or
+    float32 when the header scales the values."""
+    stored = np.dtype(image.header.get_data_dtype())
+    if stored.fields is not None or stored.kind not in "uif":
+        kind = "RGB" if stored.fields is not None else str(stored)
+        raise ImageReadError(
+            path, f"NIfTI voxels of type {kind} are not read; save the volume as grey values"
+        )
+    if _slope_inter(image) is not None:
+        return np.dtype(np.float32)
+    return stored.newbyteorder("=")
+
+
+def volume_header(path: str | PurePath) -> VolumeHeader:
+    """The slices the NIfTI file at ``path`` is cut into, from its header alone;
+    :class:`ImageReadError` for a file that is damaged, of more than three dimensions
+    that are not 1, of a voxel type not read (RGB, complex), or beyond the limits of a
+    slice's pixels (``ANNOTATOR_MAX_PIXELS``) and of a stack's bytes
+    (:data:`~annotator.core.limits.MAX_STACK_BYTES`)."""
+    p = Path(path)
+    image = _load(p)
+    return _header_of(p, image)
+
+
+def _header_of(path: Path, image: Any) -> VolumeHeader:
+    x, y, z = _spatial_shape(path, tuple(int(n) for n in image.shape))
+    dtype = _value_type(path, image)
+    # after the reorientation the slices are (y, x) or, axes permuted, of another pair
+    ornt = _orientation(image.affine)
+    canonical = [0, 0, 0]
+    for axis, (to, _) in enumerate(ornt):
+        canonical[int(to)] = (x, y, z)[axis]
+    width, height, planes = canonical
+    limit = limits.max_pixels()
+    if width * height > limit:
+        raise ImageReadError(
+            path,
+            f"its slices are {width}x{height} = {width * height:,} pixels, more than the limit "
+            f"of {limit:,}; set ANNOTATOR_MAX_PIXELS to allow it",
+        )
+    size = x * y * z * dtype.itemsize
+    if size > limits.MAX_STACK_BYTES:
+        raise ImageReadError(
+            path,
+            f"the volume of {planes} slices is {size / 2**30:.1f} GiB, more than the "
+            f"{limits.MAX_STACK_BYTES / 2**30:.0f} GiB split here at once; save it in parts "
+            "(fslroi, or nibabel's slicer) and add those",
+        )
+    return VolumeHeader(planes, height, width, dtype)
+
+
+def _orientation(affine: np.ndarray) -> np.ndarray:
+    """nibabel's ``io_orientation`` of ``affine``: per array axis, the RAS+ axis it runs
+    along and whether it runs backwards (-1)."""
+    from nibabel.orientations import io_orientation
+
+    return np.asarray(io_orientation(affine), dtype=np.int64)
+
+
+def read_volume(path: str | PurePath) -> tuple[np.ndarray, dict[str, Any]]:
+    """The slices of the NIfTI volume at ``path`` as one ``(slices, height, width)``
+    array in the pictures' orientation (see the module's docstring), in the voxels' own
+    type (float32 when the header scales them), and its :func:`geometry` record.
+    :class:`ImageReadError` in one line when it cannot be read (:func:`volume_header`;
+    a file cut short too)."""
+    from nibabel.orientations import apply_orientation
+
+    p = Path(path)
+    image = _load(p)
+    header = _header_of(p, image)
+    shape = _spatial_shape(p, tuple(int(n) for n in image.shape))
+    try:
+        stored = np.asarray(image.dataobj.get_unscaled())
+    except Exception as exc:  # a gzip stream or a file cut short, a header that lies
+        raise ImageReadError(p, f"corrupt or truncated NIfTI file ({_why(exc)})") from None
+    if stored.size != shape[0] * shape[1] * shape[2]:
+        raise ImageReadError(
+            p, "corrupt or truncated NIfTI file (fewer voxels than its header says)"
+        )
+    voxels = stored.reshape(shape)
+    scaling = _slope_inter(image)
+    if scaling is not None:
+        slope, inter = scaling
+        voxels = voxels.astype(np.float32) * np.float32(slope) + np.float32(inter)
+    else:
+        voxels = voxels.astype(header.dtype, copy=False)  # (native byte order)
+    ornt = _orientation(image.affine)
+    canonical = apply_orientation(voxels, ornt)
+    pages = np.ascontiguousarray(canonical[::-1, ::-1, :].transpose(2, 1, 0))
+    return pages, geometry(image, ornt)
+
+
+def geometry(image: Any, ornt: np.ndarray | None = None) -> dict[str, Any]:
+    """What undoes the slicing of a NIfTI ``image`` (nibabel's) exactly, as JSON: the
+    file's shape, the orientation transform (per array axis: the RAS+ axis and the
+    direction), the voxel spacing (of the array's axes, in the file's units), the
+    affine, and the header itself (base64), with its qform, sform and their codes."""
+    import nibabel as nib
+
+    if ornt is None:
+        ornt = _orientation(image.affine)
+    header = image.header
+    return {
+        "format": NIFTI,
+        "nifti": 2 if isinstance(image, nib.Nifti2Image) else 1,
+        "shape": [int(n) for n in image.shape],
+        "orientation": [[int(a), int(f)] for a, f in ornt],
+        "spacing": [float(z) for z in header.get_zooms()[:3]],
+        "affine": [[float(v) for v in row] for row in image.affine],
+        "header": base64.b64encode(header.binaryblock).decode("ascii"),
+    }
+
+
+def volume_geometry(path: str | PurePath) -> dict[str, Any]:
+    """The :func:`geometry` record of the NIfTI file at ``path``, from its header."""
+    p = Path(path)
+    image = _load(p)
+    _header_of(p, image)
+    return geometry(image)
+
+
+def slice_shape(record: Mapping[str, Any]) -> tuple[int, int, int]:
+    """``(slices, height, width)`` of the pictures of a volume's :func:`geometry`."""
+    shape = _record_shape(record)
+    canonical = [0, 0, 0]
+    for axis, (to, _) in enumerate(_record_orientation(record)):
+        canonical[int(to)] = shape[axis]
+    return canonical[2], canonical[1], canonical[0]
+
+
+def _record_shape(record: Mapping[str, Any]) -> tuple[int, int, int]:
+    shape = [int(n) for n in record["shape"]]
+    shape = shape[:3] + [1] * (3 - min(len(shape), 3))
+    return shape[0], shape[1], shape[2]
+
+
+def _record_orientation(record: Mapping[str, Any]) -> np.ndarray:
+    ornt = np.asarray(record["orientation"], dtype=np.int64)
+    if ornt.shape != (3, 2):
+        raise ValueError(f"an orientation of three axes, not {ornt.tolist()}")
+    return ornt
+
+
+def volume_voxels(pages: np.ndarray, record: Mapping[str, Any]) -> np.ndarray:
+    """The inverse of :func:`read_volume`: ``(slices, height, width)`` pictures (labels)
+    of a volume back in its file's voxel order and shape (that of its :func:`geometry`
+    ``record``). ValueError when the pages are not of the volume's size."""
+    from nibabel.orientations import apply_orientation, axcodes2ornt, ornt_transform
+
+    if pages.shape != slice_shape(record):
+        raise ValueError(
+            f"{'x'.join(map(str, pages.shape))} pages for a volume of "
+            f"{'x'.join(map(str, slice_shape(record)))}"
+        )
+    canonical = pages.transpose(2, 1, 0)[::-1, ::-1, :]
+    back = ornt_transform(axcodes2ornt(("R", "A", "S")), _record_orientation(record))
+    voxels = apply_orientation(canonical, back)
+    return np.ascontiguousarray(voxels).reshape([int(n) for n in record["shape"]])
+
+
+def label_volume_bytes(pages: np.ndarray, record: Mapping[str, Any]) -> bytes:
+    """A gzipped NIfTI file (``.nii.gz``) of the labels ``pages`` (``(slices, height,
+    width)``, uint8 or uint16: page ``k`` the labels of the volume's slice ``k``) of the
+    volume whose :func:`geometry` is ``record``: its voxels in the original file's order
+    and shape, with the original header (its qform, sform and their codes, the spacing),
+    the labels' own type, no scaling, the intent "label". What a masks export writes
+    for a NIfTI stack, and what another exporter of label volumes calls."""
+    import nibabel as nib
+
+    if pages.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"labels of type {pages.dtype}, not uint8 or uint16")
+    voxels = volume_voxels(pages, record)
+    two = record.get("nifti") == 2
+    kind = nib.Nifti2Header if two else nib.Nifti1Header
+    header = kind(binaryblock=base64.b64decode(record["header"]))
+    header.set_data_dtype(voxels.dtype)
+    header.set_slope_inter(1.0, 0.0)
+    header["cal_min"], header["cal_max"] = 0, 0
+    header.set_intent("label")
+    image = (nib.Nifti2Image if two else nib.Nifti1Image)(voxels, None, header=header)
+    return gzip.compress(image.to_bytes(), compresslevel=6, mtime=0)
+
+
+def grid_problem(
+    labels: Path, their: Mapping[str, Any], picture: Path, its: Mapping[str, Any]
+) -> str | None:
+    """Why the label volume ``labels`` (its :func:`geometry`: ``their``) cannot be read
+    onto the slices of the picture volume ``picture`` (``its``), in one line: another
+    shape, or an affine farther than :data:`AFFINE_TOLERANCE` of the smallest voxel
+    side; None when they are one grid."""
+    shape, other = _record_shape(their), _record_shape(its)
+    if shape != other:
+        return (
+            f"{labels}: {'x'.join(map(str, shape))} voxels, but its picture volume {picture} "
+            f"is {'x'.join(map(str, other))}; its labels were not imported"
+        )
+    a, b = np.asarray(their["affine"], float), np.asarray(its["affine"], float)
+    sides = np.linalg.norm(b[:3, :3], axis=0)
+    tolerance = AFFINE_TOLERANCE * float(sides.min()) if sides.min() > 0 else AFFINE_TOLERANCE
+    if not np.allclose(a, b, rtol=0.0, atol=tolerance):
+        return (
+            f"{labels}: its affine is not that of its picture volume {picture} (the voxels "
+            f"lie elsewhere, by up to {float(np.abs(a - b).max()):.3g}); its labels were not "
+            "imported: resample them onto the picture volume's grid first"
+        )
+    return None
