@@ -80,3 +80,23 @@ def test_an_export_label_stack_imports_onto_the_slices_with_its_reserved_values(
 def test_a_stack_named_as_slices_beside_it_pairs_with_the_first_slice():
     stems = ["vol_z000", "vol_z001", "vol", "other", "big_z0000", "big.ome", "vol_z000"]
     assert label_stacks_of_slices(stems) == {2: 0, 5: 4}
+
+
+def test_an_export_of_a_nifti_volume_added_leaves_its_label_volume_out(tmp_path):
+    from niftihelpers import LPS, ct_voxels, label_voxels, save_volume
+
+    save_volume(tmp_path / "src" / "case_0000.nii.gz", ct_voxels(), LPS)
+    save_volume(tmp_path / "lab" / "case_0000_seg.nii.gz", label_voxels(), LPS)
+    project = tmp_path / "p"
+    assert main(["new", str(project), "--classes", "background,liver,tumour"]) == 0
+    assert main(["add", str(project), str(tmp_path / "src")]) == 0
+    assert main(["import", str(project), "--format", "masks", str(tmp_path / "lab")]) == 0
+    out = tmp_path / "out"
+    assert main(["export", str(project), str(out), "--format", "masks", "--stacks"]) == 0
+    assert (out / "train" / "stacks" / "case_0000.nii.gz").is_file()
+    again = tmp_path / "again"
+    assert main(["new", str(again), "--classes", "background,liver,tumour"]) == 0
+    assert main(["add", str(again), str(out)]) == 0
+    with Project.open(again) as p:
+        names = sorted(Path(r.name).name for r in p.images())
+    assert names == [f"case_0000_z00{i}.tif" for i in range(6)]
