@@ -26,11 +26,17 @@ demo: install
 	$(BIN)/annotator demo demo-project
 	$(BIN)/annotator gui demo-project
 
+LOOSE_CODES := arg-type assignment call-overload list-item misc operator return-value \
+	type-var var-annotated
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	# benchmarks and scripts call the package's API, which moves: the names and calls
+	# they use are checked (a renamed attribute broke benchmarks/responsiveness.py unseen)
+	$(BIN)/mypy benchmarks scripts $(foreach c,$(LOOSE_CODES),--disable-error-code $(c))
 
 test: lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest

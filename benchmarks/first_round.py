@@ -81,9 +81,9 @@ def child(mode: str, probe_ms: int, train_after: float, size: int) -> dict[str, 
     loop = QEventLoop()
     check = QTimer()
     check.setInterval(50)
-    check.timeout.connect(
-        lambda: loop.quit() if rounds and not window.loop.service.training else None
-    )
+    service = window.loop.service
+    assert service is not None
+    check.timeout.connect(lambda: loop.quit() if rounds and not service.training else None)
     QTimer.singleShot(int(train_after * 1000), train)
     start = time.perf_counter()
     probe.start()

@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         window.loop.settings_override = settings
         window.show()
         window.open_project(root)
+        assert window.loop.service is not None
         window.loop.service.wait_proposals(120)  # the stored proposals of v1 are ready
         for _ in range(10):
             app.processEvents()
@@ -247,7 +248,17 @@ def main(argv: list[str] | None = None) -> int:
             loop = QEventLoop()
             check = QTimer()
             check.setInterval(100)
-            check.timeout.connect(lambda: loop.quit() if until() else None)
+            failed: list[BaseException] = []
+
+            def tick() -> None:  # a check that raises ends the phase, and the run
+                try:
+                    if until():
+                        loop.quit()
+                except Exception as exc:
+                    failed.append(exc)
+                    loop.quit()
+
+            check.timeout.connect(tick)
             start = time.perf_counter()
             probe.start()
             script.start()
@@ -256,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             check.stop()
             script.stop()
             probe.stop()
+            if failed:
+                raise failed[0]
             return time.perf_counter() - start
 
         t0 = time.perf_counter()
@@ -264,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # Loaded: forget the proposals so all are computed again, and start a round.
         service = window.loop.service
+        assert service is not None
         shutil.rmtree(root / "proposals")
         (root / "proposals").mkdir()
         rounds: list = []
@@ -272,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         assert service.training, "the training round did not start"
 
         def loaded_done() -> bool:
-            return bool(rounds) and not service.training and service._worker.idle
+            return bool(rounds) and not service.training and service.wait_proposals(0.0)
 
         loaded_s = run_phase(loaded_done)
         loaded = summary("loaded", probe, script, loaded_s)

@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = np.zeros(len(SYNTHETIC_EM_CLASSES))
     for p in paths:
         m = cv2.imread(str(p.parent.parent / "masks" / p.name), cv2.IMREAD_UNCHANGED)
+        assert m is not None, p
         counts += np.bincount(m.ravel(), minlength=len(counts))
     shares = ", ".join(
         f"{n} {100 * c / counts.sum():.1f} %" for n, c in zip(SYNTHETIC_EM_CLASSES, counts)

@@ -80,18 +80,19 @@ def main(argv: list[str] | None = None) -> int:
             project.add_images([picked])
             records = project.images()
             for rec, name in zip(records[:3], names[:3]):
-                truth = cv2.imread(str(labels_dir / name.name), cv2.IMREAD_GRAYSCALE)
-                lm = LabelMap.for_schema(schema, (truth > 127).astype(np.uint8))
+                truth = np.asarray(cv2.imread(str(labels_dir / name.name), cv2.IMREAD_GRAYSCALE))
+                lm = LabelMap.for_schema(schema, np.asarray(truth > 127, np.uint8))
                 project.save_mask(rec.id, lm.array, status=ImageStatus.DONE)
             for _ in range(args.rounds):
                 out = training.train_project(project, seconds=args.seconds, device="cpu")
-                print(f"trained v{out.model.version}: {out.result.message}")
+                made = out.model.version if out.model is not None else "-"
+                print(f"trained v{made}: {out.result.message}")
             # The image shown: its left part is labelled, the rest is unlabelled.
             shown = records[3]
-            truth = cv2.imread(str(labels_dir / names[3].name), cv2.IMREAD_GRAYSCALE)
+            truth = np.asarray(cv2.imread(str(labels_dir / names[3].name), cv2.IMREAD_GRAYSCALE))
             lm = LabelMap.blank(schema, shown.height, shown.width)
             xx = np.mgrid[0 : shown.height, 0 : shown.width][1]
-            lm.assign((truth > 127).astype(np.uint8), where=xx < 170)
+            lm.assign(np.asarray(truth > 127, np.uint8), where=xx < 170)
             project.save_mask(shown.id, lm.array)
             project.set_setting("gui.last_image", shown.id)
 
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         window.open_project(tmp / "project")
         loop = window.loop
         pump(lambda: loop.layers.proposal is not None)
+        assert loop.service is not None
         loop.service.wait_proposals(120)
         pump(lambda: not loop._score_timer.isActive() and not loop._pending_scores, 5)
         window.image_list.set_sort("uncertainty")

@@ -220,6 +220,7 @@ def render_guide(out: Path) -> None:
 
         # Protected painting: "only unlabelled", a wide brush sweeps across the labelled
         # cell_a and the background; the cell's labels stay as they are.
+        assert window.session is not None
         window.protection.setCurrentIndex(
             window.protection.findData(window.session.schema.unlabelled)
         )
@@ -271,6 +272,7 @@ def render_guide(out: Path) -> None:
 
         # Superpixel brush: computed in the background on first use, then whole segments.
         smart = canvas.smart
+        assert smart is not None
         window.class_panel.select_index(1)
         d.trigger("tool_superpixel")
         canvas.set_brush_radius(3)
@@ -282,6 +284,7 @@ def render_guide(out: Path) -> None:
         d.save(window, out / "guide-superpixel.png")
 
         # GrabCut: a box around a cell; the cell it finds gets the current class.
+        assert window.document is not None
         cell_d = _untouched(cells[3:], window.document.label_map)
         window.class_panel.select_index(1)
         d.trigger("tool_grabcut")
