@@ -17,7 +17,7 @@ from annotator.core.errors import AnnotatorError
 if TYPE_CHECKING:
     from annotator.services.exchange import ImportInterrupted, ImportReport
 
-_EXPORT = ("voc", "masks", "coco", "labelme", "yolo")
+_EXPORT = ("voc", "masks", "coco", "labelme", "yolo", "nnunet")
 _IMPORT = ("masks", "voc", "coco", "labelme", "yolo", "labelstudio")
 # The import options each format reads; others would be ignored without a word.
 _TAKES_LABELS = ("masks", "voc", "labelme")
@@ -27,7 +27,8 @@ _TAKES_BACKGROUND = ("labelme", "coco", "yolo", "labelstudio")
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="write the labelled images as a training set (voc, masks, coco, labelme, yolo)",
+        help="write the labelled images as a training set (voc, masks, coco, labelme, yolo, "
+        "nnunet)",
     )
     p.add_argument("project", type=Path)
     p.add_argument(
@@ -53,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--images",
         choices=("copy", "hardlink", "symlink"),
         default="copy",
-        help="how images are put next to the labels (default copy)",
+        help="how images are put next to the labels (default copy; nnunet writes them as "
+        "PNG or NIfTI files)",
     )
     p.add_argument(
         "--coco-mode",

@@ -30,6 +30,7 @@ import numpy as np
 
 from annotator.core import limits
 from annotator.core.errors import ImageReadError
+from annotator.core.volume_geometry import NIFTI_UNITS, VolumeGeometry
 
 #: The ``format`` of a NIfTI volume's :func:`geometry` record.
 NIFTI = "nifti"
@@ -264,6 +265,29 @@ def volume_voxels(pages: np.ndarray, record: Mapping[str, Any]) -> np.ndarray:
     back = ornt_transform(axcodes2ornt(("R", "A", "S")), _record_orientation(record))
     voxels = apply_orientation(canonical, back)
     return np.ascontiguousarray(voxels).reshape([int(n) for n in record["shape"]])
+
+
+def picture_geometry(record: Mapping[str, Any], name: str = "") -> VolumeGeometry:
+    """The :class:`~annotator.core.volume_geometry.VolumeGeometry` that writes the pictures of a
+    volume's slices (``core.volume_geometry``'s convention: column, row, slice) back in its file's
+    voxel order, with its affine and unit: a volume written from them (nnU-Net's case
+    of a NIfTI scan) lies where the scan does. ``name``: the file, for the summary.
+    ValueError or KeyError when ``record`` is damaged."""
+    import nibabel as nib
+    from nibabel.orientations import axcodes2ornt, ornt_transform
+
+    # read_volume shows column i as canonical R reversed, row j as A reversed, slice k as S
+    ornt = ornt_transform(axcodes2ornt(("L", "P", "S")), _record_orientation(record))
+    kind = nib.Nifti2Header if record.get("nifti") == 2 else nib.Nifti1Header
+    unit = kind(binaryblock=base64.b64decode(record["header"])).get_xyzt_units()[0]
+    a = np.asarray(record["affine"], dtype=float).reshape(4, 4)
+    rows = [(float(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in a]
+    return VolumeGeometry(
+        (rows[0], rows[1], rows[2], rows[3]),
+        tuple((int(a), int(f)) for a, f in ornt),
+        unit if unit in NIFTI_UNITS else "",
+        f"the header of {name}" if name else "the NIfTI header",
+    )
 
 
 def label_volume_bytes(pages: np.ndarray, record: Mapping[str, Any]) -> bytes:

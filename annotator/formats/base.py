@@ -20,6 +20,7 @@ import numpy as np
 from annotator.core.errors import FormatError
 from annotator.core.schema import name_key
 from annotator.core.status import ImageStatus
+from annotator.core.volume_geometry import VolumeGeometry
 
 Progress = Callable[[int, int, str], None]
 
@@ -57,6 +58,18 @@ class StackSlice:
 
 
 @dataclass(frozen=True)
+class StackVolume:
+    """A TIFF stack the export's slices were split from (``StackSlice.stack``), whole:
+    for a writer of volumes (nnU-Net's 3-D cases). ``load_slices``: the picture of every
+    slice, in order, as the project reads it (None: its file is gone), exported or not;
+    ``load_geometry``: where its voxels lie (the voxel size the stack recorded)."""
+
+    name: str
+    load_slices: tuple[Callable[[], np.ndarray] | None, ...] = field(compare=False, repr=False)
+    load_geometry: Callable[[], VolumeGeometry] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class ExportSample:
     """One image to export. ``stem`` is unique within the export."""
 
@@ -87,6 +100,12 @@ class ExportDataset:
     unlabelled: int
     dtype: str
     splits: dict[str, tuple[ExportSample, ...]]
+    #: The stacks the samples' slices were split from, by ``StackSlice.stack`` (writers
+    #: of volumes read every slice of them; the others need none).
+    stacks: dict[str, StackVolume] = field(default_factory=dict)
+    #: The project's Channel Choice (``core.channels``, 0-based; ``()``: none), for a
+    #: writer that writes the pixels a model trains on.
+    channel_choice: tuple[int, ...] = ()
 
     @property
     def names(self) -> list[str]:

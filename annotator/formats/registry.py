@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annotator.core.errors import FormatError
-from annotator.formats import coco, labelme, labelstudio, masks, voc, yolo
+from annotator.formats import coco, labelme, labelstudio, masks, nnunet, voc, yolo
 from annotator.formats.base import (
     ExportDataset,
     ExportOptions,
@@ -50,6 +50,7 @@ FORMATS: dict[str, FormatSpec] = {
         "labelme", labelme.read_labelme, labelme.write_labelme, labelme.DESCRIPTION
     ),
     "yolo": FormatSpec("yolo", yolo.read_yolo, yolo.write_yolo, yolo.DESCRIPTION, "void"),
+    "nnunet": FormatSpec("nnunet", None, nnunet.write_nnunet, nnunet.DESCRIPTION),
     "labelstudio": FormatSpec(
         "labelstudio", labelstudio.read_labelstudio, None, labelstudio.DESCRIPTION
     ),

@@ -168,6 +168,8 @@ class ExportDialog(QDialog):
             self.out_edit.setText(folder)
 
     def _format_changed(self) -> None:
+        # nnU-Net's files are written (PNG, NIfTI), never copies or links of the pictures
+        self.images_combo.setEnabled(self.format_combo.currentData() != "nnunet")
         self.coco_combo.setEnabled(self.format_combo.currentData() == "coco")
         self.voc_images_combo.setEnabled(self.format_combo.currentData() == "voc")
         masks = self.format_combo.currentData() == "masks"
@@ -198,7 +200,9 @@ class ExportDialog(QDialog):
             split=split,
             seed=self.seed_spin.value(),
             include=str(self.include_combo.currentData()),
-            image_mode=str(self.images_combo.currentData()),
+            image_mode=(
+                str(self.images_combo.currentData()) if self.images_combo.isEnabled() else "copy"
+            ),
             coco_mode=str(self.coco_combo.currentData()),
             stacks=self.stacks_check.isChecked(),
             voc_images=str(self.voc_images_combo.currentData()),

@@ -74,6 +74,7 @@ FORMAT_TITLES = {
     "coco": "COCO (JSON of polygons or RLE)",
     "labelme": "labelme (one JSON of polygons per image)",
     "yolo": "YOLO segmentation (polygons, data.yaml)",
+    "nnunet": "nnU-Net v2 (imagesTr, labelsTr, dataset.json)",
     "labelstudio": "Label Studio (JSON export)",
 }
 

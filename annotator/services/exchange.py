@@ -52,8 +52,10 @@ from annotator.formats.base import (
     ImportOptions,
     ReadResult,
     StackSlice,
+    StackVolume,
     open_pil,
 )
+from annotator.formats.nnunet import placement_notes
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import FormatSpec, get_format
 from annotator.services.projects import refuse_inside_project
@@ -69,6 +71,7 @@ from annotator.storage.project import (
     Project,
     file_sha1,
 )
+from annotator.storage.stack_geometry import slice_files, stack_geometry
 from annotator.storage.stacks import SliceIndex, read_stack, split_files
 
 log = logging.getLogger(__name__)
@@ -192,7 +195,9 @@ def export_notes(
         )
     lines.extend(losses_summary(report))
     lines.extend(writer_notes)
-    if request.image_mode == "symlink":
+    if report.format == "nnunet":
+        lines.extend(placement_notes(report.out.name))
+    elif request.image_mode == "symlink":
         lines.append(
             "the images are symbolic links to the originals; an import refuses links "
             "leading out of the folder it reads, so export with copies (--images copy) to "
@@ -337,6 +342,11 @@ def build_export_dataset(
     slice_of = SliceIndex(project.root)
     where_of = {stem: slice_of(project.image_path(rec)) for stem, rec in by_stem.items()}
     groups = {stem: where.stack for stem, where in where_of.items() if where is not None}
+    stack_folders = {
+        where.stack: project.image_path(by_stem[stem]).resolve().parent
+        for stem, where in where_of.items()
+        if where is not None
+    }
     parts = split_keys(list(by_stem), request.split, request.seed, groups)
     schema = project.schema
 
@@ -365,8 +375,25 @@ def build_export_dataset(
         splits={
             name: tuple(sample(by_stem[k]) for k in sorted(keys)) for name, keys in parts.items()
         },
+        stacks={name: _stack_volume(name, folder) for name, folder in stack_folders.items()},
+        # (read only for the format that writes pixel values: a damaged setting must not
+        # stop an export of masks, which copies the picture files)
+        channel_choice=project.channel_choice() if request.format == "nnunet" else (),
     )
     return dataset, skipped
+
+
+def _stack_volume(name: str, folder: Path) -> StackVolume:
+    """The whole stack split into ``folder``: a loader of each slice's picture (its
+    values as the file holds them), and its geometry, read when a writer asks
+    (``storage.stack_geometry``: where a stack's voxel size is chosen)."""
+
+    def loader(path: Path) -> Callable[[], np.ndarray]:
+        return lambda: read_image(path, nodata=False)
+
+    files = slice_files(folder) or []
+    loads = tuple(loader(f) if f.is_file() else None for f in files)
+    return StackVolume(name, loads, lambda: stack_geometry(folder))
 
 
 def _check_unchanged(project: Project, rec: ImageRecord) -> None:

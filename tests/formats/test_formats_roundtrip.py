@@ -58,7 +58,8 @@ def expected_after(fmt: str, mask: np.ndarray) -> np.ndarray:
 
 
 def test_every_format_can_be_exported_and_imported():
-    assert set(export_formats()) == {"voc", "masks", "coco", "labelme", "yolo"}
+    # nnunet is export only (a training set for nnU-Net, tests/formats/test_nnunet_export.py)
+    assert set(export_formats()) == {"voc", "masks", "coco", "labelme", "yolo", "nnunet"}
     assert set(import_formats()) == {"voc", "masks", "coco", "labelme", "yolo", "labelstudio"}
     assert all(FORMATS[n].description for n in FORMATS)
 

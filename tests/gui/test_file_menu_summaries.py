@@ -81,6 +81,33 @@ def test_the_export_dialog_asks_what_voc_pictures_are_only_of_a_voc_export(qtbot
     assert not dialog.voc_images_combo.isEnabled()
 
 
+def test_the_export_dialog_offers_nnunet_which_writes_its_pictures_itself(qtbot):
+    dialog = ExportDialog(None)
+    qtbot.addWidget(dialog)
+    dialog.out_edit.setText("/tmp/Dataset501_Cells")
+    dialog.images_combo.setCurrentIndex(dialog.images_combo.findData("symlink"))
+    dialog.set_format("nnunet")
+    assert dialog.format_combo.currentText() == "nnU-Net v2 (imagesTr, labelsTr, dataset.json)"
+    assert not dialog.images_combo.isEnabled()  # PNG or NIfTI files: never linked
+    assert not dialog.stacks_check.isEnabled() and not dialog.coco_combo.isEnabled()
+    assert dialog.request().format == "nnunet"
+    assert dialog.request().image_mode == "copy"
+    dialog.set_format("masks")
+    assert dialog.request().image_mode == "symlink"
+
+
+def test_the_nnunet_export_summary_says_where_the_folder_goes(window, tmp_path, monkeypatch, boxes):
+    drag(window.canvas, [(10, 10), (30, 10)])
+    window.mark_done()
+    out = tmp_path / "Dataset501_Gui"
+    monkeypatch.setattr(ExportDialog, "exec", _fill_export(out, "nnunet", include_combo="all"))
+    window.actions_["export"].trigger()
+    text = window.file_menu.last_message
+    assert text.startswith("Exported 1 image(s) as nnunet"), text
+    assert "For nnU-Net: move Dataset501_Gui into $nnUNet_raw" in text
+    assert (out / "dataset.json").is_file()
+
+
 def _dataset_with_masks(root):
     """ISBI's layout: images/ and labels/ beside it."""
     (root / "images").mkdir(parents=True)

@@ -259,7 +259,7 @@ def _craft(proj: Path, classes: list[str] | None, names: list[str] | None) -> No
     conn.close()
 
 
-@pytest.mark.parametrize("fmt", ["voc", "masks", "coco", "labelme", "yolo"])
+@pytest.mark.parametrize("fmt", ["voc", "masks", "coco", "labelme", "yolo", "nnunet"])
 @pytest.mark.parametrize("what", ["class-names", "image-names"])
 def test_export_writes_only_into_its_output_folder(tmp_path, fmt, what):
     proj = make_project(tmp_path, n_images=3, size=SIZE, labelled=3)

@@ -1,0 +1,631 @@
+"""nnU-Net v2's raw dataset, as ``nnUNetv2_plan_and_preprocess`` reads it (nnU-Net's
+``documentation/dataset_format.md``; the decisions: docs/adr/0035).
+
+Written::
+
+    OUT/dataset.json                  channel_names, labels, numTraining, file_ending,
+                                      overwrite_image_reader_writer (+ renamed_labels)
+    OUT/imagesTr/<case>_<XXXX><ext>   the train and val cases, one file per input
+                                      channel (XXXX = 0000, 0001...)
+    OUT/labelsTr/<case><ext>
+    OUT/imagesTs/, OUT/labelsTs/      the test cases (nnU-Net never reads them: they are
+                                      for nnUNetv2_predict and nnUNetv2_evaluate_folder)
+
+nnU-Net makes its own 5-fold cross-validation of ``imagesTr``, so train and val go there
+together; its split file lives in ``nnUNet_preprocessed`` and is not written here.
+
+*Cases.* A picture is a 2-D case; the slices of one TIFF stack (ADR 0022), exported or
+not, are one 3-D case, the slices in order, with the voxel size the stack recorded
+(kept when every case has one, in one unit: :func:`volume_geometries`). The
+channels are those a model of the project trains on: the Channel Choice, else the first
+three (``core.channels``); every case has the dataset's channel count (nnU-Net needs
+the same channels everywhere), a grey picture among colour ones repeated into three.
+
+*One ending* (``file_ending``) for the whole dataset: ``.png`` when every case is a 2-D
+picture of 8- or 16-bit integers; then three channels of 8-bit pictures are one RGB
+PNG ``_0000.png`` (nnU-Net's ``NaturalImage2DIO`` reads it as channels R, G, B, as its
+road segmentation example writes them), and otherwise each channel is a grey PNG of
+its own (skimage, which that reader uses, makes a 16-bit RGB PNG 8-bit). Else
+``.nii.gz`` for every case, one file per channel: a stack's volume, and each picture
+as a 2-D NIfTI (one slice, two axes), which nnU-Net's ``SimpleITKIO`` reads as a 2-D
+case. Picture column, row and slice are NIfTI x, y, z (``formats.nifti``).
+
+*Labels.* nnU-Net's label 0 must be named ``background`` and be the background; its
+ids are consecutive. The project's class named ``background`` or ``_background_`` (any
+case) is 0 and the others follow in the project's order; a project with no such class
+has its classes at 1, 2... and 0 left unused, as nnU-Net asks ("if there is no
+background, do not use the label 0 for something else"). Unlabelled and void pixels,
+and the slices of a stack not exported, are nnU-Net's ``ignore`` label, the highest id
+(nnU-Net's rule), declared only when some label file holds it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from annotator.core.channels import describe, pick
+from annotator.core.errors import FormatError
+from annotator.core.naming import NAME_MAX, unique_stems
+from annotator.core.schema import name_key
+from annotator.core.volume_geometry import UNIT_VOXELS, VolumeGeometry
+from annotator.formats.base import (
+    DEFAULT_EXPORT,
+    ExportDataset,
+    ExportOptions,
+    ExportSample,
+    OutputFolder,
+    Progress,
+    StackVolume,
+    WriteResult,
+    encode_png,
+)
+from annotator.formats.nifti import nifti_bytes
+from annotator.formats.paths import safe_stem
+
+DESCRIPTION = (
+    "nnU-Net v2 raw dataset: imagesTr/, labelsTr/, imagesTs/, labelsTs/, dataset.json "
+    "(PNG, or NIfTI for stacks)"
+)
+
+PNG = ".png"
+NIFTI = ".nii.gz"
+#: nnU-Net's reader of each ending (``overwrite_image_reader_writer``: no guessing).
+READERS = {PNG: "NaturalImage2DIO", NIFTI: "SimpleITKIO"}
+BACKGROUND = "background"
+IGNORE = "ignore"
+#: The project's class names taken for nnU-Net's background (compared in any case).
+BACKGROUND_NAMES = ("background", "_background_")
+#: The splits whose cases go to ``imagesTr`` (nnU-Net cross-validates them itself).
+TRAINING_SPLITS = ("train", "val")
+#: nnU-Net's default cross-validation has this many folds (one case each at least).
+FOLDS = 5
+#: A case name leaves room for the longest file name made of it.
+CASE_BYTES = NAME_MAX - len("_0000" + NIFTI)
+#: The dataset folder name nnU-Net finds in ``$nnUNet_raw``.
+DATASET_NAME = r"Dataset\d{3}_\w+"
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The project's label values as nnU-Net's: ``names`` (nnU-Net's ``labels`` without
+    ``ignore``), ``ignore`` (its id, one past the highest), ``lut`` (project value ->
+    nnU-Net id; every value no class has is ``ignore``), ``renamed`` (nnU-Net's name ->
+    the project's, where they differ)."""
+
+    names: dict[str, int]
+    ignore: int
+    lut: np.ndarray
+    renamed: dict[str, str]
+    #: The project's background class (its id), or None: nnU-Net's 0 is left unused.
+    background: int | None
+
+    @property
+    def dtype(self) -> type[np.unsignedinteger]:
+        return np.uint8 if self.ignore <= np.iinfo(np.uint8).max else np.uint16
+
+    def of(self, mask: np.ndarray) -> np.ndarray:
+        """A label map in nnU-Net's ids (of :attr:`dtype`: the table is)."""
+        return self.lut[mask]
+
+    def notes(self, project_names: Sequence[str]) -> list[str]:
+        """What the summary says of the ids, when they are not the project's."""
+        lines = []
+        if self.background is None:
+            lines.append(
+                "nnU-Net's label 0 must be the background and the project has no class "
+                f"named background or _background_: the classes are 1 to "
+                f"{len(project_names)} (the project's ids plus 1) and 0 is left unused, "
+                "as nnU-Net asks"
+            )
+        elif self.background != 0:
+            lines.append(
+                f"class {project_names[self.background]!r} (id {self.background} in the "
+                "project) is nnU-Net's label 0, the background; the others follow in order"
+            )
+        if self.renamed:
+            pairs = ", ".join(f"{old!r} as {new!r}" for new, old in self.renamed.items())
+            lines.append(
+                f"class names nnU-Net reserves are renamed: {pairs} (dataset.json's "
+                "renamed_labels keeps the project's)"
+            )
+        return lines
+
+
+def nnunet_labels(names: Sequence[str], void: int, unlabelled: int) -> Labels:
+    """nnU-Net's ids of a project's classes (the module's docstring)."""
+    keys = [name_key(n) for n in names]
+    background = next((keys.index(b) for b in BACKGROUND_NAMES if b in keys), None)
+    order = list(range(len(names)))
+    if background is not None:
+        order.remove(background)
+        order.insert(0, background)
+    first = 0 if background is not None else 1
+    out: dict[str, int] = {} if background is not None else {BACKGROUND: 0}
+    renamed: dict[str, str] = {}
+    used = {name_key(BACKGROUND), IGNORE}
+    lut = np.full(max(void, unlabelled, len(names) - 1) + 1, -1, np.int64)
+    for new_id, old_id in enumerate(order, start=first):
+        name = BACKGROUND if old_id == background else names[old_id]
+        n = 2
+        while old_id != background and name_key(name) in used:
+            name = f"{names[old_id]}_{n}"
+            n += 1
+        used.add(name_key(name))
+        if name != names[old_id]:
+            renamed[name] = names[old_id]
+        out[name] = new_id
+        lut[old_id] = new_id
+    ignore = first + len(names)
+    lut[lut < 0] = ignore
+    dtype = np.uint8 if ignore <= np.iinfo(np.uint8).max else np.uint16
+    return Labels(out, ignore, lut.astype(dtype), renamed, background)
+
+
+def dataset_name_problem(folder_name: str) -> str | None:
+    """Why nnU-Net would not find a dataset folder of this name in ``$nnUNet_raw``
+    (None: it would)."""
+    if re.fullmatch(DATASET_NAME, folder_name):
+        return None
+    word = re.sub(r"\W+", "_", folder_name).strip("_") or "Annotator"
+    return (
+        f"nnU-Net finds a dataset only in a folder named DatasetNNN_Name (three digits); "
+        f"rename {folder_name!r}, e.g. to Dataset501_{word}"
+    )
+
+
+# --- cases -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Case:
+    """One nnU-Net case: a 2-D picture (``samples`` is that one), or a stack's volume
+    (``stack``; ``samples``: its exported slices)."""
+
+    name: str
+    split: str
+    samples: list[ExportSample]
+    stack: StackVolume | None = None
+
+    @property
+    def training(self) -> bool:
+        return self.split in TRAINING_SPLITS
+
+    def first_picture(self) -> np.ndarray | None:
+        """One picture of the case (a stack's first slice whose file is there)."""
+        if self.stack is None:
+            return _picture(self.samples[0])
+        return next((load() for load in self.stack.load_slices if load is not None), None)
+
+
+def _picture(sample: ExportSample) -> np.ndarray:
+    if sample.load_image is None:  # (the service always gives one)
+        raise FormatError(f"{sample.name or sample.stem}: the picture cannot be read")
+    return sample.load_image()
+
+
+#: nnU-Net's channel ending of a case's first input file (``case_0000``).
+_CHANNEL_0 = re.compile(r"_0000$")
+
+
+def _cases(dataset: ExportDataset) -> list[_Case]:
+    """The export's cases, named uniquely, in the order of the splits and samples."""
+    cases: list[_Case] = []
+    volumes: dict[str, _Case] = {}
+    for split, sample in dataset.samples():
+        where = sample.stack
+        stack = dataset.stacks.get(where.stack) if where is not None else None
+        if where is None or stack is None:
+            cases.append(_Case(sample.stem, split, [sample]))
+            continue
+        case = volumes.get(where.stack)
+        if case is None:
+            # a scan of an nnU-Net dataset (case_0000.nii.gz: channel 0) is the case "case"
+            name = _CHANNEL_0.sub("", where.stack) or where.stack
+            case = volumes[where.stack] = _Case(safe_stem(name + ".tif"), split, [], stack)
+            cases.append(case)
+        case.samples.append(sample)
+    names = unique_stems([(i, c.name) for i, c in enumerate(cases)], CASE_BYTES)
+    for i, case in enumerate(cases):
+        case.name = names[i]
+    return cases
+
+
+# --- channels --------------------------------------------------------------------------
+
+
+def trained_channels(picture: np.ndarray, choice: Sequence[int]) -> np.ndarray:
+    """``(H, W, c)``, ``c <= 3``: the channels a model of the project takes (the
+    Channel Choice, else the first three: ``core.channels``, ``ml.data``)."""
+    picked = pick(picture, choice)
+    if picked.ndim == 2:
+        picked = picked[..., None]
+    return picked[..., :3]
+
+
+def fit_channels(picture: np.ndarray, channels: int) -> np.ndarray:
+    """``(H, W, c)`` -> ``(H, W, channels)``: a grey picture repeated; two channels among
+    three are magenta and green (the first twice), as models are given them."""
+    have = picture.shape[2]
+    if have == channels:
+        return picture
+    if have == 1:
+        return np.repeat(picture, channels, axis=2)
+    if have == 2 and channels == 3:
+        return picture[..., [0, 1, 0]]
+    raise FormatError(f"cannot make {channels} channels of a picture of {have}")
+
+
+def channel_names(channels: int, choice: Sequence[int]) -> dict[str, str]:
+    """dataset.json's ``channel_names`` (names that pick no special normalisation: every
+    channel is z-scored per case, nnU-Net's rule for all but CT)."""
+    if choice and len(choice) == channels:
+        return {str(i): f"channel {describe([c])}" for i, c in enumerate(choice)}
+    if channels == 1:
+        return {"0": "grey"}
+    if channels == 3:
+        return {"0": "R", "1": "G", "2": "B"}
+    return {str(i): f"channel {i + 1}" for i in range(channels)}
+
+
+def _png_holds(picture: np.ndarray) -> bool:
+    return picture.dtype in (np.uint8, np.uint16)
+
+
+def _finite(picture: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``picture`` with NaN and infinite values (nnU-Net refuses them) as its lowest
+    finite value; whether there were any."""
+    if picture.dtype.kind != "f":
+        return picture, False
+    bad = ~np.isfinite(picture)
+    if not bad.any():
+        return picture, False
+    fine = picture[~bad]
+    out = picture.copy()
+    out[bad] = fine.min() if fine.size else 0
+    return out, True
+
+
+def _kind(dtype: np.dtype) -> str:
+    """``"32-bit float"``, ``"16-bit signed"``... (what PNG cannot hold)."""
+    if dtype.kind == "b":
+        return "1-bit"
+    kind = {"f": "float", "i": "signed", "u": "unsigned"}.get(dtype.kind, str(dtype))
+    return f"{dtype.itemsize * 8}-bit {kind}"
+
+
+def _png(picture: np.ndarray) -> bytes:
+    """Lossless PNG of a grey or RGB picture (8 or 16 bit)."""
+    if picture.ndim == 2:
+        return encode_png(picture)
+    import cv2
+
+    ok, buf = cv2.imencode(
+        ".png", np.ascontiguousarray(picture[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    )
+    if not ok:
+        raise FormatError("could not encode a PNG picture")
+    return buf.tobytes()
+
+
+@dataclass
+class _Survey:
+    """What the first pass found: the dataset's channel count and ending, and counts for
+    the summary."""
+
+    channels: int = 1
+    png: bool = True
+    #: Every picture is 8-bit: three channels can be one RGB PNG (skimage, which
+    #: nnU-Net's NaturalImage2DIO reads with, makes a 16-bit RGB PNG 8-bit).
+    eight_bit: bool = True
+    not_png: dict[str, int] = field(default_factory=dict)
+    more_channels: int = 0
+    grey_among_colour: int = 0
+
+
+def _survey(cases: Sequence[_Case], choice: Sequence[int]) -> _Survey:
+    survey = _Survey()
+    counts: list[int] = []
+    for case in cases:
+        picture = case.first_picture()
+        if picture is None:
+            raise FormatError(f"{case.name}: none of the stack's slice files is there")
+        used = trained_channels(picture, choice)
+        counts.append(used.shape[2])
+        total = 1 if picture.ndim == 2 else picture.shape[2]
+        survey.more_channels += total > used.shape[2]
+        survey.eight_bit &= picture.dtype == np.uint8
+        if not _png_holds(picture):
+            kind = _kind(picture.dtype)
+            survey.not_png[kind] = survey.not_png.get(kind, 0) + 1
+    survey.channels = max(counts, default=1)
+    survey.grey_among_colour = sum(1 for c in counts if c < survey.channels)
+    survey.png = not survey.not_png and all(c.stack is None for c in cases)
+    return survey
+
+
+# --- the writer ------------------------------------------------------------------------
+
+
+def write_nnunet(
+    out: Path,
+    dataset: ExportDataset,
+    options: ExportOptions = DEFAULT_EXPORT,
+    progress: Progress | None = None,
+) -> WriteResult:
+    labels = nnunet_labels(dataset.names, dataset.void, dataset.unlabelled)
+    cases = _cases(dataset)
+    choice = dataset.channel_choice
+    survey = _survey(cases, choice)
+    ending = PNG if survey.png else NIFTI
+    folder = OutputFolder(out)
+    writer = _Writer(folder, labels, survey.channels, ending, choice)
+    writer.geometries, writer.not_kept = volume_geometries(cases)
+    writer.rgb = ending == PNG and survey.channels == 3 and survey.eight_bit
+    for i, case in enumerate(cases):
+        if progress:
+            progress(i, len(cases), case.name)
+        writer.write(case)
+    training = sum(1 for c in cases if c.training)
+    doc: dict[str, object] = {
+        "channel_names": channel_names(survey.channels, choice),
+        "labels": {**labels.names, **({IGNORE: labels.ignore} if writer.ignored else {})},
+        "numTraining": training,
+        "file_ending": ending,
+        "overwrite_image_reader_writer": READERS[ending],
+    }
+    if labels.renamed:
+        doc["renamed_labels"] = labels.renamed
+    folder.write_text("dataset.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    notes = _notes(cases, survey, labels, writer, dataset, options)
+    return folder.result(notes)
+
+
+def volume_geometries(cases: Sequence[_Case]) -> tuple[dict[str, VolumeGeometry], str]:
+    """The geometry of each volume case, and the summary's line when the stacks' own
+    voxel sizes are not kept ("" when they are, or none was recorded).
+
+    nnU-Net resamples every case to one spacing, read in mm (SimpleITK converts a NIfTI's
+    micron to mm): a case of unknown size (a picture, a stack that recorded none, one in
+    another unit) would be scaled against the measured ones by up to a thousand times.
+    So the sizes are kept only when every case is a measured volume and all share one
+    unit; otherwise every volume has voxels of 1, as the pictures have."""
+    own = {c.name: c.stack.load_geometry() for c in cases if c.stack is not None}
+    measured = [g for g in own.values() if g.measured]
+    if not measured:
+        return own, ""
+    if len(measured) == len(cases) and len({g.unit for g in measured}) == 1:
+        return own, ""
+    unit = {
+        n: VolumeGeometry.unmeasured(f"{g.source}, {g.describe()}: not kept") if g.measured else g
+        for n, g in own.items()
+    }
+    why = (
+        "some cases are pictures or stacks of no recorded size"
+        if len(measured) < len(cases)
+        else "the stacks recorded them in different units"
+    )
+    return unit, (
+        f"voxel sizes recorded by {len(measured)} stack(s) not kept (every case has "
+        f"voxels of 1 x 1 x 1): {why}, and nnU-Net resamples all cases to one spacing"
+    )
+
+
+class _Writer:
+    """Writes each case's channel files and label file, and counts for the summary."""
+
+    def __init__(
+        self,
+        folder: OutputFolder,
+        labels: Labels,
+        channels: int,
+        ending: str,
+        choice: Sequence[int],
+    ) -> None:
+        self.folder = folder
+        self.labels = labels
+        self.channels = channels
+        self.ending = ending
+        self.choice = choice
+        #: Three channels as one RGB PNG (else one file per channel).
+        self.rgb = False
+        #: Cases whose labels hold the ignore label.
+        self.ignored = 0
+        self.not_finite = 0
+        self.missing_slices = 0
+        #: The geometry each volume is written with (:func:`volume_geometries`).
+        self.geometries: dict[str, VolumeGeometry] = {}
+        #: The summary's line on voxel sizes not kept ("": none dropped).
+        self.not_kept = ""
+        #: (stack case, slices, slices exported, geometry) of each volume written.
+        self.volumes: list[tuple[str, int, int, VolumeGeometry]] = []
+
+    def _channels(self, picture: np.ndarray) -> np.ndarray:
+        picture, bad = _finite(picture)
+        self.not_finite += bad
+        return fit_channels(trained_channels(picture, self.choice), self.channels)
+
+    def _labels(self, sample: ExportSample, shape: tuple[int, ...]) -> np.ndarray:
+        mask = sample.load_mask()
+        if mask.shape != shape[:2]:
+            raise FormatError(
+                f"{sample.name or sample.stem}: its label map is {mask.shape[1]}x"
+                f"{mask.shape[0]}, its picture {shape[1]}x{shape[0]}"
+            )
+        return self.labels.of(mask)
+
+    def write(self, case: _Case) -> None:
+        images = "imagesTr" if case.training else "imagesTs"
+        label_folder = "labelsTr" if case.training else "labelsTs"
+        if case.stack is None:
+            picture = self._channels(_picture(case.samples[0]))
+            values = self._labels(case.samples[0], picture.shape)
+            channel_files = self._plane_files(picture)
+            label_file = (
+                encode_png(values)
+                if self.ending == PNG
+                else nifti_bytes([values], UNIT_VOXELS, planar=True)
+            )
+            ignored = bool(np.any(values == self.labels.ignore))
+        else:
+            channel_files, ignored, label_file = self._volume(case)
+        self.ignored += ignored
+        for c, data in enumerate(channel_files):
+            self.folder.write_bytes(f"{images}/{case.name}_{c:04d}{self.ending}", data)
+        self.folder.write_bytes(f"{label_folder}/{case.name}{self.ending}", label_file)
+
+    def _plane_files(self, picture: np.ndarray) -> list[bytes]:
+        if self.ending == NIFTI:
+            return [
+                nifti_bytes([picture[..., c]], UNIT_VOXELS, planar=True)
+                for c in range(self.channels)
+            ]
+        if self.rgb:  # one RGB PNG, as nnU-Net's example writes colour
+            return [_png(picture)]
+        return [_png(np.ascontiguousarray(picture[..., c])) for c in range(self.channels)]
+
+    def _volume(self, case: _Case) -> tuple[list[bytes], bool, bytes]:
+        """The channel files and the label file of a stack's volume, and whether its
+        labels hold the ignore label."""
+        assert case.stack is not None
+        by_index = {s.stack.index: s for s in case.samples if s.stack is not None}
+        loads = case.stack.load_slices
+        first = case.first_picture()
+        assert first is not None  # (checked by the survey)
+        blank = np.zeros_like(self._channels(first))
+        pictures: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for index, load in enumerate(loads):
+            if load is None:
+                self.missing_slices += 1
+                picture = blank
+            else:
+                picture = self._channels(load())
+            pictures.append(picture)
+            sample = by_index.get(index)
+            values.append(
+                self._labels(sample, picture.shape)
+                if sample is not None
+                else np.full(picture.shape[:2], self.labels.ignore, self.labels.dtype)
+            )
+        geometry = self.geometries[case.name]
+        self.volumes.append((case.name, len(loads), len(by_index), geometry))
+        channel_files = [
+            nifti_bytes([p[..., c] for p in pictures], geometry) for c in range(self.channels)
+        ]
+        ignored = any(bool(np.any(v == self.labels.ignore)) for v in values)
+        return channel_files, ignored, nifti_bytes(values, geometry)
+
+
+def _notes(
+    cases: Sequence[_Case],
+    survey: _Survey,
+    labels: Labels,
+    writer: _Writer,
+    dataset: ExportDataset,
+    options: ExportOptions,
+) -> list[str]:
+    training = sum(1 for c in cases if c.training)
+    volumes = sum(1 for c in cases if c.stack is not None)
+    tested = len(cases) - training
+    lines = [
+        f"{len(cases)} nnU-Net case(s)"
+        + (f", {volumes} of them 3-D (stacks)" if volumes else "")
+        + f": {training} in imagesTr (train and val together: nnU-Net makes its own "
+        "cross-validation)"
+        + (f", {tested} in imagesTs with their labels in labelsTs" if tested else "")
+    ]
+    if not survey.png:
+        why = []
+        if volumes:
+            why.append(f"{volumes} stack(s) are 3-D cases")
+        if survey.not_png:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(survey.not_png.items()))
+            why.append(f"PNG cannot hold the {kinds} picture(s)")
+        lines.append(
+            "every case is NIfTI (.nii.gz), since nnU-Net takes one file ending: " + "; ".join(why)
+        )
+        if 0 < volumes < len(cases):
+            lines.append(
+                f"the dataset mixes pictures ({len(cases) - volumes}, 2-D) and stacks "
+                f"({volumes}, 3-D): train nnU-Net's 2d configuration (its 3d ones need "
+                "volumes only)"
+            )
+    if writer.volumes:
+        shown = [
+            f"{name}: {planes} slices, {labelled} exported, voxel size {g.describe()} "
+            f"({g.source or 'none recorded'})"
+            for name, planes, labelled, g in writer.volumes[:3]
+        ]
+        more = len(writer.volumes) - len(shown)
+        lines.append(
+            "stacks as volumes (slices not exported are the ignore label): "
+            + "; ".join(shown)
+            + (f"; and {more} more" if more else "")
+        )
+    if writer.not_kept:
+        lines.append(writer.not_kept)
+    if writer.ignored:
+        lines.append(
+            f"unlabelled and void pixels are nnU-Net's ignore label {labels.ignore} (in "
+            f"{writer.ignored} case(s)), which it leaves out of training"
+        )
+    lines.extend(labels.notes(dataset.names))
+    if survey.grey_among_colour:
+        lines.append(
+            f"{survey.grey_among_colour} case(s) of fewer channels written with "
+            f"{survey.channels}, as models take them (grey repeated), since nnU-Net needs "
+            "the same channels in every case"
+        )
+    if survey.more_channels:
+        which = (
+            f"channels {describe(dataset.channel_choice)}"
+            if dataset.channel_choice
+            else "the first three"
+        )
+        lines.append(
+            f"{survey.more_channels} picture(s) have more channels than the {survey.channels} "
+            f"written ({which}, as models take them); choose others with "
+            "'annotator channels P --use 4,3,2'"
+        )
+    if writer.not_finite:
+        lines.append(
+            f"{writer.not_finite} picture(s) have NaN or infinite pixels, which nnU-Net "
+            "refuses: written as the picture's lowest value"
+        )
+    if writer.missing_slices:
+        lines.append(
+            f"{writer.missing_slices} slice file(s) of stacks are gone from the project: "
+            "black in their volume, the ignore label"
+        )
+    if 0 < training < FOLDS:
+        lines.append(
+            f"nnU-Net's {FOLDS}-fold cross-validation needs {FOLDS} training cases, this "
+            f"has {training}: train with fold 'all' (nnUNetv2_train ID "
+            f"{'3d_fullres' if volumes == len(cases) else '2d'} all)"
+        )
+    if options.image_mode != "copy":
+        lines.append(
+            f"--images {options.image_mode} does nothing for nnunet: the pictures are "
+            "written as PNG or NIfTI files"
+        )
+    return lines
+
+
+def placement_notes(folder_name: str) -> list[str]:
+    """The summary's lines on where the export goes for nnU-Net (the service's: it knows
+    OUT's name): into ``$nnUNet_raw``, and a warning when nnU-Net would not find a
+    folder of that name there."""
+    match = re.fullmatch(r"Dataset(\d{3})_\w+", folder_name)
+    number = match.group(1) if match else "NNN"
+    lines = [
+        f"for nnU-Net: move {folder_name} into $nnUNet_raw (as a folder DatasetNNN_Name), "
+        f"then run nnUNetv2_plan_and_preprocess -d {number} --verify_dataset_integrity"
+    ]
+    problem = dataset_name_problem(folder_name)
+    return lines + ([f"warning: {problem}"] if problem else [])
