@@ -1,10 +1,12 @@
 """The datasets of the effort benchmark: pictures and their ground-truth masks.
 
 :func:`load_dataset` reads a folder of images and one of masks (or both side by side),
-pairs them by name (:mod:`annotator.core.naming`), cuts TIFF stacks into slices as
-``annotator add`` does (ADR 0022), and reads the masks' class ids as the masks import
-reads them: plain lists, id lists and colour tables (``formats/colour_table.py``),
-0/255 binary masks, void. Rules in ``docs/simulated-annotator.md`` ("Datasets").
+pairs them by name (:mod:`annotator.core.naming`), cuts TIFF stacks and NIfTI volumes
+into slices as ``annotator add`` does (ADR 0022, 0034), and reads the masks' class ids
+as the masks import reads them: plain lists, id lists and colour tables
+(``formats/colour_table.py``), 0/255 binary masks, void; the class names of nnU-Net's
+and the Decathlon's ``dataset.json``. Rules in ``docs/simulated-annotator.md``
+("Datasets").
 """
 
 from __future__ import annotations
@@ -20,20 +22,24 @@ from annotator.bench.robot import IGNORE
 from annotator.core.errors import AnnotatorError, ImageReadError
 from annotator.core.naming import (
     SIDECAR_ENDINGS,
+    file_stem,
     mask_ending,
     natural_key,
     pair_masks,
     slice_stems,
     stack_stem,
 )
+from annotator.core.volumes import grid_problem, is_nifti, volume_geometry, volume_header
+from annotator.formats.base import load_json
 from annotator.formats.colour_table import ClassTable, Labelling, read_class_table
 from annotator.formats.masks import (
+    _other_tools,
     decode_mask_file,
     decode_mask_png,
     mask_stack_pages,
     read_labels,
 )
-from annotator.storage.images import IMAGE_SUFFIXES, read_image, read_tiff_stack, tiff_planes
+from annotator.storage.images import IMAGE_SUFFIXES, read_image, tiff_planes
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,8 @@ class Dataset:
     note: str = ""
     #: What was left out of the dataset and why (images without a mask...).
     warnings: tuple[str, ...] = ()
-    #: The images that are slices of a TIFF stack (their paths are the names a project
-    #: gives them, ``images/vol_z000.tif``: no such file), with their stack.
+    #: The images that are slices of a TIFF stack or a NIfTI volume (their paths are the
+    #: names a project gives them, ``images/vol_z000.tif``: no such file), with their stack.
     slices: dict[Path, SliceOf] = field(default_factory=dict)
     #: The dataset's folder (reported with each run).
     root: str = ""
@@ -55,7 +61,7 @@ class Dataset:
 
 @dataclass(frozen=True)
 class SliceOf:
-    """Which slice of which TIFF stack a dataset image is."""
+    """Which slice of which TIFF stack (or NIfTI volume) a dataset image is."""
 
     stack: Path
     index: int
@@ -70,7 +76,9 @@ def _natural_key(path: Path) -> list[Any]:
 
 #: Where a dataset keeps its pictures and its masks, in the order looked for (in any
 #: letter case: ``Images``, ``MASKS``).
-IMAGE_FOLDERS = ("images", "imgs", "img", "image")
+#: nnU-Net's and the Medical Segmentation Decathlon's training cases are in ``imagesTr``
+#: and ``labelsTr``.
+IMAGE_FOLDERS = ("images", "imgs", "img", "image", "imagestr")
 MASK_FOLDERS = (
     "masks",
     "labels",
@@ -80,6 +88,7 @@ MASK_FOLDERS = (
     "segmentations",
     "mask",
     "label",
+    "labelstr",
 )
 
 
@@ -120,7 +129,13 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     (page i the mask of slice i, as the masks import reads it) or by masks named as the
     slices (``vol_z000.png``). 2 to 8 bare pages are the channels of one picture, as
     ``annotator add`` reads them, unless its masks label slices (as the masks import
-    takes them beside a label stack); either is said in ``Dataset.warnings``.
+    takes them beside a label stack); either is said in ``Dataset.warnings``. A NIfTI
+    volume (``.nii``, ``.nii.gz``) is a stack too, its slices as ``annotator add`` cuts
+    and shows them (``core.volumes``, ADR 0034: ``case_0000_z000.tif``...), labelled by a
+    label volume paired as the masks import pairs them (nnU-Net's ``labelsTr/case.nii.gz``
+    of ``imagesTr/case_0000.nii.gz``, the Decathlon's same name in ``labelsTr/``,
+    ``case_seg.nii.gz`` beside ``case.nii.gz``) on the same grid (shape and affine), in
+    the same orientation.
 
     Class names come from ``classes_file``: a plain list (one name per line, in id
     order), an id list (``0 cytoplasm`` lines) or a CSV table with an id column, read
@@ -129,26 +144,36 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     ``label_colors.txt``...), whose colour-coded masks are read by colour as that
     import reads them. Masks holding only 0 and 255 are read as two classes with 255 ->
     1 (as ``annotator import --format masks`` does for a two-class project), with a
-    two-name list or none; without a list, the classes are otherwise ``class0 ..
-    classN`` up to the largest value below 255.
+    two-name list or none. Without ``classes_file``, the ``labels`` of nnU-Net's or the
+    Decathlon's ``root/dataset.json`` name them (``{"background": 0, "liver": 1}``,
+    ``{"0": "background", "1": "liver"}``: read by id; nnU-Net's ``ignore`` is void);
+    without either, the classes are otherwise ``class0 .. classN`` up to the largest
+    value below 255.
 
     Refused with one line: two files of a folder with the same stem, a mask that is not
     single-channel integer class ids in 0..255 (palette PNGs are read as their indices;
     an RGB PNG whose channels are equal as its grey), a colour or id the table lacks, a
     mask whose size is not its image's, a label stack whose slices are not its picture
-    stack's, an unreadable image. Images without a mask (and masks without an image)
-    are left out and said in ``Dataset.warnings``.
+    stack's, a label volume on another grid than its picture volume's, an unreadable
+    image. Images without a mask (and masks without an image) are left out and said in
+    ``Dataset.warnings``.
     """
     root = Path(root)
     img_dir, mask_dir, by_stem, mask_files = _locate(root)
-    # before reading every mask: a bad list fails at once
-    listing = None if classes_file is None else _read_class_list(Path(classes_file))
     warnings: list[str] = []
+    # before reading every mask: a bad list fails at once
+    listing: _ClassList | None
+    if classes_file is not None:
+        listing = _read_class_list(Path(classes_file))
+    else:
+        listing = _dataset_json_list(root, warnings)
     pairs = _pair(root, img_dir, mask_dir, by_stem, mask_files, warnings)
     raw, zero_pixels = _read_masks(pairs, listing)
     images = _without_void_only(pairs.images, raw, warnings)
     labelled = set(images)
-    notes = [s.note() for s in pairs.stacks.values() if any(p in labelled for p in s.paths)]
+    notes = _stack_notes([s for s in pairs.stacks.values() if labelled.intersection(s.paths)])
+    if listing is not None and listing.from_json:
+        notes.append(f"class names from {listing.file} (its labels: {_some(listing.names, 8)})")
     names, truths = _classes_of(raw, listing, notes, mask_dir)
     _check_ids(truths, names, pairs.masks, listing)
     if listing is not None:
@@ -190,12 +215,18 @@ class _ClassList:
     labelling: Labelling | None
     #: Mask value -> class id, for a list of ids other than 0..n-1 (read by id).
     by_id: np.ndarray | None
-    #: The list names 255 void (``255 void``).
+    #: The list names a void value (``255 void``; nnU-Net's ``ignore``).
     listed_void: bool
+    #: The ``labels`` of nnU-Net's or the Decathlon's ``dataset.json``.
+    from_json: bool = False
 
 
 def _read_class_list(file: Path) -> _ClassList:
-    table = read_class_table(file)
+    return _class_list(read_class_table(file))
+
+
+def _class_list(table: ClassTable, from_json: bool = False) -> _ClassList:
+    file = table.path
     labelling = None
     if table.colours is not None:  # colour-coded masks: as the masks import reads them
         labelling = Labelling(table.without_leading_ignore())
@@ -205,9 +236,67 @@ def _read_class_list(file: Path) -> _ClassList:
     if not names:
         raise AnnotatorError(f"{file}: no class names in it")
     by_id = None
-    if labelling is None and list(table.ids) != list(range(len(names))):
+    void_values = any(v != IGNORE for v in table.void_ids)  # (nnU-Net's ignore label)
+    if labelling is None and (list(table.ids) != list(range(len(names))) or void_values):
         by_id = _ids_to_classes(table)  # read by id, as the masks import reads them
-    return _ClassList(file, names, labelling, by_id, labelling is None and bool(table.void_ids))
+    listed_void = labelling is None and bool(table.void_ids)
+    return _ClassList(file, names, labelling, by_id, listed_void, from_json)
+
+
+#: The name nnU-Net (v2) gives the label value whose pixels are not trained on (void).
+NNUNET_IGNORE = "ignore"
+
+
+def _dataset_json_list(root: Path, warnings: list[str]) -> _ClassList | None:
+    """The class names of the ``labels`` of nnU-Net's or the Medical Segmentation
+    Decathlon's ``root/dataset.json`` (the masks import reads no class names from it,
+    ADR 0034, but the bench has no project classes to go by): nnU-Net v2's
+    ``{"background": 0, "liver": 1}`` (an ``ignore`` label void), the Decathlon's and
+    nnU-Net v1's ``{"0": "background", "1": "liver"}``; read by id. None without such a
+    file, or for one that names no classes this way (regions, a damaged file: said in
+    ``warnings``); an Annotator masks export's ``dataset.json`` names none."""
+    file = root / "dataset.json"
+    if not file.is_file():
+        return None
+    try:
+        meta = load_json(file)
+    except AnnotatorError as exc:
+        warnings.append(f"{exc}: its class names were not read (give --classes FILE)")
+        return None
+    if not isinstance(meta, dict) or not _other_tools(meta) or "labels" not in meta:
+        return None
+    labels = meta["labels"]
+    pairs: dict[int, str] = {}
+    void: list[int] = []
+    for key, value in labels.items() if isinstance(labels, dict) else ():
+        if isinstance(value, str) and str(key).strip().isdecimal():  # {"1": "liver"}
+            value_id, name = int(key), value.strip()
+        elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            value_id, name = value, str(key).strip()  # {"liver": 1}
+        else:  # nnU-Net's regions ({"tumour": [1, 2]}) are no class ids
+            warnings.append(
+                f"{file}: its labels are not one class id each ({key!r}: {value!r}): "
+                "the class names were not read from it (give --classes FILE)"
+            )
+            return None
+        if name == NNUNET_IGNORE:
+            void.append(value_id)
+            continue
+        if value_id in pairs or not name:
+            warnings.append(
+                f"{file}: its labels name id {value_id} "
+                + ("twice" if name else "with no name")
+                + ": the class names were not read from it (give --classes FILE)"
+            )
+            return None
+        pairs[value_id] = name
+    if not pairs:
+        return None
+    ids = sorted(pairs)
+    table = ClassTable(
+        file, "dataset.json labels", tuple(pairs[i] for i in ids), tuple(ids), void_ids=tuple(void)
+    )
+    return _class_list(table, from_json=True)
 
 
 @dataclass(frozen=True)
@@ -259,12 +348,17 @@ def _pair(
             f"{len(no_mask)} image(s) in {img_dir} have no mask in {mask_dir} and are left "
             f"out: {_some(no_mask)}"
         )
+    from annotator.storage.stacks import read_stack
+
     shapes: dict[Path, tuple[int, int]] = {}
     digests: dict[Path, str] = {}
+    labelled = set(images)
     for stack in stacks.values():  # each stack read once: its slices' sizes and contents
-        for path, picture in zip(
-            stack.paths, read_tiff_stack(stack.path, stack.unnamed_slices), strict=True
-        ):
+        if labelled.isdisjoint(stack.paths):  # (nnU-Net's other channels: no labels)
+            continue
+        # (a NIfTI volume's slices as the add cuts and shows them: core.volumes)
+        cut = read_stack(stack.path, stack.unnamed_slices)[0]
+        for path, picture in zip(stack.paths, cut, strict=True):
             shapes[path] = (int(picture.shape[0]), int(picture.shape[1]))
             digests[path] = _picture_digest(picture)
     images, twins = _distinct_files(images, digests)
@@ -381,6 +475,7 @@ def _check_ids(
             f"write {listing.file} as id lines ('1 {names[0]}', '2 {names[1 % len(names)]}'"
             "...)"
             if listing is not None
+            and not listing.from_json
             and present.size
             and int(present.min()) == 1
             and int(present.max()) == len(names)
@@ -452,6 +547,9 @@ def _ids_to_classes(table: ClassTable) -> np.ndarray:
     lut[IGNORE] = IGNORE
     if table.zero_is_void:
         lut[0] = IGNORE
+    for value in table.void_ids:  # (nnU-Net's ignore label)
+        if value < IGNORE:
+            lut[value] = IGNORE
     for index, value in enumerate(table.ids):
         lut[value] = index
     return lut
@@ -467,9 +565,10 @@ def _read_by_id(mask: np.ndarray, lut: np.ndarray, where: Path, table: Path) -> 
     bad = np.unique(mask[out == _UNLISTED])
     if bad.size:
         listed = np.flatnonzero((lut >= 0) & (lut != IGNORE)).tolist()
+        add = "add it to its labels" if table.name == "dataset.json" else "add a line for it"
         raise AnnotatorError(
             f"{where}: value {int(bad[0])} is not an id of {table} (it lists "
-            f"{_some([str(v) for v in listed], 8)}); add a line for it or correct the mask"
+            f"{_some([str(v) for v in listed], 8)}); {add} or correct the mask"
         )
     return out.astype(np.uint8)
 
@@ -480,12 +579,15 @@ def _by_id_note(table: Path, names: list[str], lut: np.ndarray) -> str:
         f"{int(v)} -> {names[int(lut[v])]}" for v in np.flatnonzero((lut >= 0) & (lut != IGNORE))
     ]
     zero = ", 0 (not listed) -> void" if lut[0] == IGNORE else ""
-    return f"{table} gives ids: the masks' values read by id ({_some(pairs, 8)}{zero})"
+    listed = [int(v) for v in np.flatnonzero(lut == IGNORE) if v not in (0, IGNORE)]
+    void = "".join(f", {v} -> void" for v in listed)
+    return f"{table} gives ids: the masks' values read by id ({_some(pairs, 8)}{zero}{void})"
 
 
 @dataclass(frozen=True)
 class _PictureStack:
-    """A TIFF stack of a dataset's pictures, read as one image per slice."""
+    """A TIFF stack or a NIfTI volume of a dataset's pictures, read as one image per
+    slice."""
 
     path: Path
     planes: int
@@ -501,29 +603,80 @@ class _PictureStack:
         """The slices as dataset images: the names a project gives them (no such files)."""
         return [self.path.parent / f"{stem}.tif" for stem in self.stems]
 
+    @property
+    def volume(self) -> bool:
+        """A NIfTI volume, not a TIFF stack."""
+        return is_nifti(self.path)
+
     def note(self) -> str:
-        labels = f"the pages of {self.label_stack.name}" if self.label_stack else "a mask each"
+        pages = "slices" if self.volume else "pages"
+        labels = f"the {pages} of {self.label_stack.name}" if self.label_stack else "a mask each"
         return (
-            f"{self.path.name}: a stack of {self.planes} slices, each an image as "
-            f"`annotator add` makes them ({self.stems[0]}.tif ... {self.stems[-1]}.tif), "
-            f"labelled by {labels}"
+            f"{self.path.name}: a {'volume' if self.volume else 'stack'} of {self.planes} "
+            f"slices, each an image as `annotator add` makes them ({self.stems[0]}.tif ... "
+            f"{self.stems[-1]}.tif), labelled by {labels}"
         )
+
+
+#: How many volumes the notes name one by one (a scan dataset holds hundreds).
+VOLUMES_NOTED = 1
+
+
+def _stack_notes(stacks: list[_PictureStack]) -> list[str]:
+    """The notes on the stacks whose slices a run labels: one per TIFF stack, one per
+    NIfTI volume unless they are more than :data:`VOLUMES_NOTED`, then one for them all."""
+    volumes = sorted((s for s in stacks if s.volume), key=lambda s: _natural_key(s.path))
+    if len(volumes) <= VOLUMES_NOTED:
+        return [s.note() for s in stacks]
+    labels = [s.label_stack.name for s in volumes if s.label_stack is not None]
+    by = f"the slices of their label volumes ({_some(labels, 2)})" if labels else "a mask each"
+    planes = sorted(s.planes for s in volumes)
+    count = f"{planes[0]}" if planes[0] == planes[-1] else f"{planes[0]} to {planes[-1]}"
+    return [s.note() for s in stacks if not s.volume] + [
+        f"{len(volumes)} NIfTI volumes of {count} slices ({_some([s.path.name for s in volumes], 2)}"
+        f"), each slice an image as `annotator add` makes them ({volumes[0].stems[0]}.tif ...),"
+        f" labelled by {by}"
+    ]
 
 
 def _picture_stacks(
     by_stem: dict[str, Path], mask_files: dict[str, Path], warnings: list[str]
 ) -> dict[str, _PictureStack]:
-    """The TIFF stacks among the pictures, by file stem (cut as ``annotator add`` cuts
-    them: ``storage.images.tiff_planes``). Bare pages read as channels stay one picture
-    unless its masks label slices (a label stack, or masks named as its slices); the
-    choice is added to ``warnings``. Refused in one line: a stack labelled by one mask,
-    a label stack of another number of slices, a label stack of one picture."""
-    whole = pair_masks(by_stem, mask_files)  # a stack's own mask: a label stack
+    """The TIFF stacks and NIfTI volumes among the pictures, by file stem (cut as
+    ``annotator add`` cuts them: ``storage.images.tiff_planes``, ``core.volumes``). Bare
+    pages read as channels stay one picture unless its masks label slices (a label
+    stack, or masks named as its slices); the choice is added to ``warnings``. Refused
+    in one line: a stack labelled by one mask, a label stack of another number of
+    slices, a label stack of one picture, a label volume on another grid than its
+    picture volume's (``core.volumes.grid_problem``, as the masks import refuses it)."""
+    # a stack's own mask: a label stack (nnU-Net's case.nii.gz of case_0000.nii.gz by
+    # its pair base, as the masks import pairs them)
+    whole = pair_masks(by_stem, mask_files)
     stacks: dict[str, _PictureStack] = {}
     for stem, p in by_stem.items():
-        planes, pages = tiff_planes(p) if p.suffix.lower() in (".tif", ".tiff") else (0, 0)
         label = whole.get(stem)
-        label_pages = mask_stack_pages(label) if label is not None else 0
+        if is_nifti(p):  # a volume is split however many slices it holds, as add does
+            try:
+                planes, pages = volume_header(p).planes, 0
+            except ImageReadError:
+                if label is not None:
+                    raise
+                continue  # no label volume: left out, said with the images without a mask
+        elif p.suffix.lower() in (".tif", ".tiff"):
+            planes, pages = tiff_planes(p)
+        else:
+            planes, pages = 0, 0
+        label_pages = _label_stack_pages(label) if label is not None else 0
+        if label is not None and is_nifti(label) and is_nifti(p):
+            why = grid_problem(
+                label,
+                volume_geometry(label),
+                p,
+                volume_geometry(p),
+                "its labels do not lie on its slices",
+            )
+            if why is not None:
+                raise AnnotatorError(why)
         if not planes and not pages:
             if label_pages:
                 raise AnnotatorError(
@@ -532,7 +685,7 @@ def _picture_stacks(
                 )
             continue
         count = planes or pages
-        stems = tuple(slice_stems(stack_stem(p.stem), count))
+        stems = tuple(slice_stems(stack_stem(file_stem(p)), count))
         per_slice = bool(pair_masks({k: k for k in stems}, mask_files))
         if not planes:  # bare pages: channels, as `annotator add` reads them...
             if not (label_pages or per_slice):
@@ -565,6 +718,12 @@ def _picture_stacks(
             )
         stacks[stem] = _PictureStack(p, count, not planes, label, stems)
     return stacks
+
+
+def _label_stack_pages(label: Path) -> int:
+    """How many masks a label file holds as a stack (``formats.masks.mask_stack_pages``);
+    a NIfTI label volume that cannot be read is refused in one line now."""
+    return volume_header(label).planes if is_nifti(label) else mask_stack_pages(label)
 
 
 def _dataset_images(
@@ -633,19 +792,22 @@ def _some(names: list[str], shown: int = 5) -> str:
 
 
 def _files_by_stem(folder: Path) -> dict[str, Path]:
-    """The image files of ``folder`` by stem; two with one stem (``a.png`` and ``a.tif``)
-    are refused, since masks and images are matched by stem."""
+    """The image files (and NIfTI volumes) of ``folder`` by stem (``case_0000`` of
+    ``case_0000.nii.gz``); two with one stem (``a.png`` and ``a.tif``) are refused,
+    since masks and images are matched by stem."""
     out: dict[str, Path] = {}
     for p in sorted(folder.iterdir()):
         # dot-files are not images: macOS's "._x.png" resource forks, editors' backups
-        if p.suffix.lower() not in IMAGE_SUFFIXES or not p.is_file() or p.name.startswith("."):
+        picture = p.suffix.lower() in IMAGE_SUFFIXES or is_nifti(p)
+        if not picture or not p.is_file() or p.name.startswith("."):
             continue
-        if p.stem in out:
+        stem = file_stem(p)
+        if stem in out:
             raise AnnotatorError(
-                f"{folder}: {out[p.stem].name} and {p.name} have the same file stem; images "
+                f"{folder}: {out[stem].name} and {p.name} have the same file stem; images "
                 "and masks are matched by stem, so keep one of them"
             )
-        out[p.stem] = p
+        out[stem] = p
     return out
 
 

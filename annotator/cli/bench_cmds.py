@@ -32,8 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train-labels.tif). A TIFF stack (images/vol.tif) "
         "is one image per slice, named vol_z000.tif... as `annotator add` names them, "
         "labelled by a label stack of the same name (masks/vol.tif, page i = slice i) or "
-        "by masks named vol_z000.png...; colour-coded masks need --classes with a table "
-        "of colours. Runs each --mode in turn and compares them. Within an image a progress "
+        "by masks named vol_z000.png...; a NIfTI volume (.nii, .nii.gz) likewise, its slices "
+        "shown as `annotator add` shows them, labelled by its label volume as the masks "
+        "import pairs them (nnU-Net's and the Decathlon's imagesTr/ and labelsTr/, "
+        "case_seg.nii.gz beside case.nii.gz); without --classes, their dataset.json "
+        "names the classes. Colour-coded masks need --classes with a table of colours. "
+        "Runs each --mode in turn and compares them. Within an image a progress "
         "line comes every 30 s; bench.json says whether each run is complete and, per "
         "class, the IoU of the final labels.",
     )
@@ -42,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--classes",
         type=Path,
         metavar="FILE",
-        help="class names, one per line, in id order; or id lines ('1 cytoplasm', '1: x', "
+        help="class names (default: nnU-Net's or the Decathlon's dataset.json labels, if "
+        "any), one per line, in id order; or id lines ('1 cytoplasm', '1: x', "
         "'1,x'; ids from 1 read 0 as void; a '255 void' line is the void value); or a class "
         "table with colours (CVAT labelmap.txt, CamVid label_colors.txt or class_dict.csv) "
         "to read colour-coded masks by colour, as `annotator import --format masks` does",

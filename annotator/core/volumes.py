@@ -314,17 +314,21 @@ def label_volume_bytes(pages: np.ndarray, record: Mapping[str, Any]) -> bytes:
 
 
 def grid_problem(
-    labels: Path, their: Mapping[str, Any], picture: Path, its: Mapping[str, Any]
+    labels: Path,
+    their: Mapping[str, Any],
+    picture: Path,
+    its: Mapping[str, Any],
+    outcome: str = "its labels were not imported",
 ) -> str | None:
     """Why the label volume ``labels`` (its :func:`geometry`: ``their``) cannot be read
-    onto the slices of the picture volume ``picture`` (``its``), in one line: another
-    shape, or an affine farther than :data:`AFFINE_TOLERANCE` of the smallest voxel
-    side; None when they are one grid."""
+    onto the slices of the picture volume ``picture`` (``its``), in one line ending in
+    ``outcome`` (what became of the labels): another shape, or an affine farther than
+    :data:`AFFINE_TOLERANCE` of the smallest voxel side; None when they are one grid."""
     shape, other = _record_shape(their), _record_shape(its)
     if shape != other:
         return (
             f"{labels}: {'x'.join(map(str, shape))} voxels, but its picture volume {picture} "
-            f"is {'x'.join(map(str, other))}; its labels were not imported"
+            f"is {'x'.join(map(str, other))}; {outcome}"
         )
     a, b = np.asarray(their["affine"], float), np.asarray(its["affine"], float)
     sides = np.linalg.norm(b[:3, :3], axis=0)
@@ -332,7 +336,7 @@ def grid_problem(
     if not np.allclose(a, b, rtol=0.0, atol=tolerance):
         return (
             f"{labels}: its affine is not that of its picture volume {picture} (the voxels "
-            f"lie elsewhere, by up to {float(np.abs(a - b).max()):.3g}); its labels were not "
-            "imported: resample them onto the picture volume's grid first"
+            f"lie elsewhere, by up to {float(np.abs(a - b).max()):.3g}); {outcome}: resample "
+            "them onto the picture volume's grid first"
         )
     return None
