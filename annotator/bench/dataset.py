@@ -33,10 +33,10 @@ from annotator.core.volumes import grid_problem, is_nifti, volume_geometry, volu
 from annotator.formats.base import load_json
 from annotator.formats.colour_table import ClassTable, Labelling, read_class_table
 from annotator.formats.masks import (
-    _other_tools,
     decode_mask_file,
     decode_mask_png,
     mask_stack_pages,
+    other_tools_meta,
     read_labels,
 )
 from annotator.storage.images import IMAGE_SUFFIXES, read_image, tiff_planes
@@ -263,7 +263,7 @@ def _dataset_json_list(root: Path, warnings: list[str]) -> _ClassList | None:
     except AnnotatorError as exc:
         warnings.append(f"{exc}: its class names were not read (give --classes FILE)")
         return None
-    if not isinstance(meta, dict) or not _other_tools(meta) or "labels" not in meta:
+    if not isinstance(meta, dict) or not other_tools_meta(meta) or "labels" not in meta:
         return None
     labels = meta["labels"]
     pairs: dict[int, str] = {}

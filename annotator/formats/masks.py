@@ -702,7 +702,7 @@ def import_folder(masks: Sequence[Path], pictures: Sequence[Path]) -> Path | Non
         here = here.parent
 
 
-def _other_tools(meta: dict[str, Any]) -> bool:
+def other_tools_meta(meta: dict[str, Any]) -> bool:
     """Whether a ``dataset.json`` is another tool's (nnU-Net's, the Medical Segmentation
     Decathlon's), not an Annotator masks export's."""
     ours = meta.get("format") == "annotator-masks" or "void" in meta or "unlabelled" in meta
@@ -878,7 +878,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     meta = load_json(meta_file) if meta_file.is_file() else None
     # nnU-Net's and the Decathlon's dataset.json (channel names, labels, file lists) is
     # not ours: it names no reserved values, and the masks' values are read as any
-    if isinstance(meta, dict) and not _other_tools(meta):
+    if isinstance(meta, dict) and not other_tools_meta(meta):
         try:
             reserved = {int(meta["void"]): VOID, int(meta["unlabelled"]): UNLABELLED}
         except (KeyError, TypeError, ValueError):
