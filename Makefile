@@ -2,8 +2,9 @@
 #   make demo   - set up everything and open the app on a generated demo project
 #   make test   - set up everything and run the whole test suite (what CI runs)
 #
-# TORCH picks the torch build installed for development and tests. The default is the
-# CPU build 2.13.0; on a GPU machine use e.g. `make test TORCH='torch>=2.2'` (see DEVELOPERS.md).
+# TORCH picks the torch installed for development and tests: 2.13.0, whichever build the
+# pip index serves (a CPU wheel from local disk on our CI machines; the CUDA build from
+# PyPI on Linux). On a GPU machine use e.g. `make test TORCH='torch>=2.2'` (DEVELOPERS.md).
 
 PYTHON ?= python3
 VENV   ?= .venv
