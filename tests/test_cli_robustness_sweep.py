@@ -303,6 +303,7 @@ def test_predict_out_gives_images_sharing_a_stem_their_own_files(tmp_path):
         "a.png",
         "a~2.png",
         "b.png",
+        "class_names.txt",
         "images.json",
     ]
     assert len({d.exported_path for d in done}) == 3
@@ -321,7 +322,12 @@ def test_predict_skips_an_image_it_cannot_read_and_goes_on(tmp_path, capsys, mon
     out, err = capsys.readouterr()
     assert "skipped b.png:" in err and "wrote 2 proposal(s)" in out
     assert "1 image(s) could not be read" in out
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png", "images.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a.png",
+        "c.png",
+        "class_names.txt",
+        "images.json",
+    ]
 
 
 def test_predict_of_an_image_named_twice_proposes_it_once(tmp_path, capsys, monkeypatch):

@@ -358,15 +358,23 @@ def find_class_table(folders: Sequence[Path]) -> Path | None:
     return None
 
 
-def table_note(table_file: Path | None, given: bool, folders: Sequence[Path]) -> str:
+def table_note(
+    table_file: Path | None, given: bool, folders: Sequence[Path], source: Path | None = None
+) -> str:
     """The import summary's line on how the masks' values were read: by the class table
     found in ``folders`` (named, so that a table above the source folder, or one of
-    another dataset, shows), or as the project's own ids when none was found. ``""``
-    when the user gave the table."""
+    another dataset, shows: a table outside ``source`` is named by its whole path, and
+    said to lie above it), or as the project's own ids when none was found. ``""`` when
+    the user gave the table."""
     if given:
         return ""
     if table_file is not None:
-        return f"classes read from {table_file}: the masks' values are mapped by name"
+        where: Path | str = table_file
+        if source is not None:
+            top, found = source.resolve(), table_file.resolve()
+            if top != found.parent and top not in found.parents:
+                where = f"{found} (above {source}; give --labels FILE to use another)"
+        return f"classes read from {where}: the masks' values are mapped by name"
     looked = ", ".join(str(f) for f in dict.fromkeys(folders))
     return (
         f"no class list found (none of {', '.join(TABLE_FILES)} in {looked}): the masks' "

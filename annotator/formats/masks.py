@@ -883,7 +883,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
             reserved = {int(meta["void"]): VOID, int(meta["unlabelled"]): UNLABELLED}
         except (KeyError, TypeError, ValueError):
             raise FormatError(f"{meta_file}: expected integer 'void' and 'unlabelled'") from None
-    if note := table_note(table_file, options.labels_file is not None, folders):
+    if note := table_note(table_file, options.labels_file is not None, folders, root):
         result.notes.append(note)
     if not files:
         raise FormatError(

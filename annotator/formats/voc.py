@@ -265,7 +265,7 @@ def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     result = ReadResult()
     table_file = options.labels_file or find_class_table([src, src.parent])
     table = read_class_table(table_file).without_leading_ignore() if table_file else None
-    if note := table_note(table_file, options.labels_file is not None, [src, src.parent]):
+    if note := table_note(table_file, options.labels_file is not None, [src, src.parent], src):
         result.notes.append(note)
     # VOC's ignore colour (index 255's) is void, as the value 255 is
     labelling = Labelling(table, options.project_classes, void_colours=[_IGNORE_COLOUR])

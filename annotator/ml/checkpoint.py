@@ -72,6 +72,16 @@ _NOT_A_MODEL_FILE = (
 )
 
 
+def _is_pickle(path: Path) -> bool:
+    """Whether the file starts as a pickle of protocol 2 or later does (PROTO, 0x80)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(2)
+    except OSError:
+        return False
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
 def load_checkpoint(
     path: Path,
     class_names: list[str] | tuple[str, ...] | None = None,
@@ -101,6 +111,11 @@ def load_checkpoint(
                 "which a model file must never contain"
             ) from None
         log.info("%s: torch.load: %s", weights, first_line(exc, 200))
+        if _is_pickle(weights):  # a pickle stream (torch's old format, or Python's own)
+            raise ModelError(
+                f"{weights}: refused to load: it is a Python pickle, not a model file "
+                "Annotator writes (reading a pickle can run code, so none is read)"
+            ) from None
         raise ModelError(_NOT_A_MODEL_FILE.format(weights)) from None
     except Exception as exc:  # damaged bytes make torch raise nearly anything
         # What torch says ("KeyError: 101" of a text file, "PytorchStreamReader failed

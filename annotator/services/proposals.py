@@ -189,6 +189,9 @@ def predict_images(
         ] + [n for names in stale.values() for n in names if (Path(out_dir) / n).exists()]
         if index.exists() and _earlier_index(index) is None:  # a file of the user's
             there.append(KEPT_IMAGES_FILE)
+        names_file = Path(out_dir) / CLASS_NAMES_FILE
+        if names_file.exists() and _read_text(names_file) != _class_names_text(project):
+            there.append(CLASS_NAMES_FILE)  # another class list (the user's, or of before)
         refuse_image_files(project, [Path(out_dir) / n for n in there], "masks")
         if there and not overwrite:
             raise AnnotatorError(
@@ -353,6 +356,24 @@ def _write_index(
         }
     data = {"format": PREDICTED_IMAGES_FORMAT, "masks": dict(sorted(masks.items()))}
     (stage / KEPT_IMAGES_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    # the masks' values are class ids: their list, as a masks export writes it, so that
+    # the masks import of the folder maps them by name wherever the folder lies
+    (stage / CLASS_NAMES_FILE).write_text(_class_names_text(project), encoding="utf-8")
+
+
+#: The class list ``predict --out`` writes beside its masks (line i: class id i).
+CLASS_NAMES_FILE = "class_names.txt"
+
+
+def _class_names_text(project: Project) -> str:
+    return "".join(name + "\n" for name in project.schema.names)
+
+
+def _read_text(file: Path) -> str | None:
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _out_file_names(records: list[ImageRecord]) -> dict[int, str]:

@@ -312,8 +312,9 @@ def test_the_summary_says_which_table_was_applied_or_that_none_was_found(tmp_pat
         assert "taken as the project's class ids" in report.notes[0]
         (src / "labels.txt").write_text("cell\nbackground\n")
         report = import_into_project(p, ImportRequest("masks", src / "run1"))
-        assert report.notes[0] == (
-            f"classes read from {src / 'labels.txt'}: the masks' values are mapped by name"
+        assert report.notes[0] == (  # named by its whole path, said to lie above
+            f"classes read from {(src / 'labels.txt').resolve()} (above {src / 'run1'}; give "
+            "--labels FILE to use another): the masks' values are mapped by name"
         )
         given = import_into_project(
             p, ImportRequest("masks", src / "run1", labels_file=src / "labels.txt")

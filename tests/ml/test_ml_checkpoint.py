@@ -149,7 +149,7 @@ def test_a_plain_pickle_and_a_truncated_checkpoint_are_refused_in_one_whole_sent
     plain = tmp_path / "plain.pkl"
     plain.write_bytes(pickle.dumps({"a": 1}, protocol=4))
     warnings.simplefilter("always")
-    with pytest.raises(ModelError, match="is not a model file Annotator can read"):
+    with pytest.raises(ModelError, match="refused to load: it is a Python pickle"):
         load_checkpoint(plain)
     assert [str(w.message) for w in recwarn] == []
     whole = tmp_path / "whole.pt"

@@ -57,6 +57,7 @@ def test_an_interrupted_predict_out_writes_no_mask(project_root, tmp_path):
     with open_project(project_root) as project:
         done = proposals.predict_images(project, out_dir=out, predictor=_Predictor())
     assert sorted(p.name for p in out.iterdir()) == [
+        "class_names.txt",
         *(f"im{i}.png" for i in range(5)),
         "images.json",
     ]
@@ -75,7 +76,12 @@ def test_an_interrupted_predict_leaves_a_folder_holding_files_as_it_was(project_
     with open_project(project_root) as project:
         proposals.predict_images(project, out_dir=out, predictor=_Predictor(), overwrite=True)
     names = sorted(p.name for p in out.iterdir())
-    assert names == [*(f"im{i}.png" for i in range(5)), "images.json", "notes.txt"]
+    assert names == [
+        "class_names.txt",
+        *(f"im{i}.png" for i in range(5)),
+        "images.json",
+        "notes.txt",
+    ]
     assert (out / "im0.png").read_bytes() != b"older"
 
 
@@ -200,3 +206,31 @@ def test_a_users_own_images_json_in_out_is_not_replaced_unasked(project_root, tm
     with open_project(project_root) as project, pytest.raises(AnnotatorError, match="images.json"):
         proposals.predict_images(project, out_dir=out, predictor=_Predictor())
     assert (out / "images.json").read_text() == '{"mine": true}'
+
+
+def test_predicted_masks_import_by_their_class_names_wherever_they_lie(
+    project_root, tmp_path, capsys
+):
+    """A docs audit: `predict --out pred` then `import d2 pred --format masks` read an
+    unrelated classes.txt in the folder above (the working folder) and failed ("values
+    [2] are not ids of the 2 classes in classes.txt"); the masks now come with their
+    class list."""
+    (tmp_path / "classes.txt").write_text("background\ncell, big\nnucleus\n")
+    out = tmp_path / "pred"
+    with open_project(project_root) as project:
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor())
+    assert (out / "class_names.txt").read_text() == "bg\ncell\n"
+    with create_project(tmp_path / "P2", ["cell", "bg"]) as project:  # other ids, same names
+        project.add_images([tmp_path / "images"])
+    capsys.readouterr()
+    assert main(["import", str(tmp_path / "P2"), str(out), "--format", "masks"]) == 0
+    said = capsys.readouterr().out
+    assert f"classes read from {out / 'class_names.txt'}" in said
+    with open_project(tmp_path / "P2") as project:
+        assert project.schema.names == ["cell", "bg"]
+        for rec in project.images():
+            assert (project.load_mask(rec) == 0).all()  # class 'cell': id 0 here
+    # another class list in DIR is replaced only with --overwrite
+    (out / "class_names.txt").write_text("a\nb\n")
+    with open_project(project_root) as project, pytest.raises(AnnotatorError, match="--overwrite"):
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor())
