@@ -210,3 +210,21 @@ def test_two_16_bit_channels_show_in_magenta_and_green_each_in_its_own_window():
     assert np.array_equal(shown[..., 0], shown[..., 2])  # magenta: the first in red and blue
     assert shown[..., 0].max() == 255 and shown[..., 1].max() == 255
     assert shown[..., 0].min() == 0 and shown[..., 1].min() == 0
+
+
+def test_a_picture_looks_like_ct_when_grey_signed_and_as_dark_as_air():
+    """Air is -1000 Hounsfield units; the CT presets are offered from -900 down (docs/adr/0036)."""
+    from annotator.core.contrast import CT_PRESETS, looks_like_ct
+
+    grey = np.zeros((4, 4), np.int16)
+    assert looks_like_ct(grey, -900.0) and looks_like_ct(grey.astype(np.float32), -3024.0)
+    assert not looks_like_ct(grey, -899.0)  # no air: not CT
+    assert not looks_like_ct(grey.astype(np.uint16), 0.0)
+    assert not looks_like_ct(np.zeros((4, 4, 3), np.int16), -1000.0)  # colour
+    assert [p.window for p in CT_PRESETS] == [
+        (-160, 240),
+        (-1350, 150),
+        (-500, 1300),
+        (0, 80),
+        (-45, 105),
+    ]

@@ -7,9 +7,14 @@ one window over all of them showed a 16-bit RGB picture whose blue sat at 30000 
 at 1000-1400 as solid blue (docs/adr/0027). The same windows carry the fill's
 tolerance, given in 8-bit grey levels, to such a picture's channels
 (:func:`annotator.core.labelmap.tolerance_scales`).
+
+A grey picture that looks like CT (:func:`looks_like_ct`) is offered the CT windows
+radiology reads it through (:data:`CT_PRESETS`, docs/adr/0036).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -77,3 +82,41 @@ def per_channel(image: np.ndarray) -> bool:
     than 8 bits. 8-bit pictures (nodata pixels or not: ``core.nodata.eight_bit``) are
     shown as they are; grey ones have one window."""
     return not eight_bit(image) and shown_channels(image) > 1
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A CT window as radiology names it: its ``width`` and ``level`` (its centre), in
+    Hounsfield units."""
+
+    name: str
+    width: float
+    level: float
+
+    @property
+    def window(self) -> Window:
+        """Black at ``level - width / 2``, white at ``level + width / 2``."""
+        return self.level - self.width / 2, self.level + self.width / 2
+
+
+#: The CT windows offered for a picture that looks like CT (:func:`looks_like_ct`).
+CT_PRESETS: tuple[Preset, ...] = (
+    Preset("Soft tissue", 400, 40),  # the abdomen's window too
+    Preset("Lung", 1500, -600),
+    Preset("Bone", 1800, 400),
+    Preset("Brain", 80, 40),
+    Preset("Liver", 150, 30),
+)
+
+#: A grey picture whose lowest value is at or below this looks like CT: air is -1000
+#: Hounsfield units, and scanners fill outside the scanned circle with -1024, -2048 or
+#: -3024.
+AIR_AT_MOST = -900.0
+
+
+def looks_like_ct(image: np.ndarray, lowest: float) -> bool:
+    """Whether ``image`` (its lowest finite value ``lowest``) looks like CT in Hounsfield
+    units: one channel of signed integers (int16, as a CT NIfTI file holds them) or of
+    floats (a NIfTI file whose header scales its values), its lowest value air or
+    below (:data:`AIR_AT_MOST`). Its CT presets are offered; nothing else changes."""
+    return channel_count(image) == 1 and image.dtype.kind in "if" and lowest <= AIR_AT_MOST

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import sqlite3
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -52,7 +53,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.channels import applies
 from annotator.core.contrast import Window, channel_count, per_channel
-from annotator.core.errors import AnnotatorError
+from annotator.core.errors import AnnotatorError, first_line
 from annotator.core.labelmap import Tolerance, tolerance_scales
 from annotator.core.nodata import source_dtype
 from annotator.core.proposal import Proposal
@@ -64,7 +65,7 @@ from annotator.gui.canvas import Z_LAYERS, LabelCanvas, radius_step
 from annotator.gui.channels_dialog import ChannelsDialog
 from annotator.gui.class_panel import ClassPanel
 from annotator.gui.class_picker import ClassPicker
-from annotator.gui.contrast import ContrastDialog
+from annotator.gui.contrast import ContrastDialog, shared_elsewhere, shared_text
 from annotator.gui.dispatch import GuiDispatcher
 from annotator.gui.file_menu import FileMenu
 from annotator.gui.first_run import ask_project_folder
@@ -89,6 +90,11 @@ from annotator.gui.tools import FILL_SAMPLE
 from annotator.services.document import Document
 from annotator.services.projects import open_project
 from annotator.services.session import AnnotationSession
+from annotator.services.shared_contrast import (
+    ContrastWindows,
+    keep_shared_windows,
+    shared_windows,
+)
 
 if TYPE_CHECKING:
     from annotator.storage.project import Project
@@ -99,6 +105,9 @@ AUTOSAVE_DELAY_MS = 1000
 #: ...and at the latest this long after the first edit not yet saved, however steadily
 #: the user paints (a save of a 48-megapixel map costs the GUI thread about 10-20 ms).
 AUTOSAVE_MAX_DELAY_MS = 3000
+#: How long keeping the window for every image in the project waits for another
+#: program's write lock (s): the GUI waits meanwhile, and it applies anyway.
+SHARED_KEEP_TIMEOUT_S = 1.0
 DOCK_WIDTH = 270  # the side panels' width in a new window (px)
 TOLERANCE_TIP = (
     "Tolerance of the edge-stopped fill, in the image's own intensity units "
@@ -135,8 +144,10 @@ class MainWindow(QMainWindow):
         self._dispatch = GuiDispatcher(self)
         self._hidden: frozenset[int] = frozenset()
         # Contrast windows chosen per image while the project is open (by image id), one
-        # per channel shown.
-        self._windows: dict[int, tuple[Window, ...]] = {}
+        # per channel shown; and the window for every image of a kind (kept in the
+        # project: docs/adr/0036), which those of its kind give way to.
+        self._windows: dict[int, ContrastWindows] = {}
+        self._shared: ContrastWindows | None = None
         self._cursor: tuple[int, int] | None = None  # the pixel under the mouse, last seen
         self._opacity = 0.5
         self.class_picker: ClassPicker | None = None  # made the first time C is pressed
@@ -365,6 +376,15 @@ class MainWindow(QMainWindow):
         self.protect_label = QLabel()
         self.protect_label.setToolTip("Protected painting (X toggles)")
         self.statusBar().addPermanentWidget(self.protect_label)
+        # The window for every image, while one is on (View > Contrast).
+        self.contrast_label = QLabel()
+        self.contrast_label.setToolTip(
+            "Every image of this kind is shown with one contrast window (View > Contrast: "
+            'untick "Use for every image" or press Automatic to drop it)'
+        )
+        self.contrast_label.setContentsMargins(0, 0, 12, 0)
+        self.contrast_label.hide()
+        self.statusBar().addPermanentWidget(self.contrast_label)
         for w in (self.pos_label, self.value_label, self.class_label, self.zoom_label):
             w.setMinimumWidth(110)
         for w in (
@@ -452,6 +472,7 @@ class MainWindow(QMainWindow):
         self.class_panel.move_requested.connect(self.move_class)
         self.contrast_dialog.windows_changed.connect(self._set_windows)
         self.contrast_dialog.reset.connect(lambda: self._set_windows(None))
+        self.contrast_dialog.shared_toggled.connect(self._share_windows)
         self.channels_dialog.chosen.connect(self.choose_channels)
 
     def _connect_loop(self) -> None:
@@ -530,6 +551,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Annotator — {project.root.name}")
         self._hidden = frozenset()  # hidden ids were the last project's classes
         self._windows = {}
+        self._show_shared(shared_windows(project))
         self.class_panel.note.hide()  # the last project's class change is not news here
         self.class_panel.list.setCurrentRow(-1)  # the last project's row means another class
         self.show_schema(project.schema)
@@ -555,6 +577,7 @@ class MainWindow(QMainWindow):
                 QMessageBox.warning(self, "Labels not saved in the project", sentence(rescued))
         if self.canvas.smart is not None:
             self.canvas.smart.forget()  # image ids mean other pictures in another project
+        self._show_shared(None)  # (the project's own, shown again when it is opened)
         self.canvas.set_document(None, None, colour_table(_EMPTY_SCHEMA, 0))
         if self._owned_project is not None:
             self._owned_project.close()
@@ -629,9 +652,11 @@ class MainWindow(QMainWindow):
             self._open_failed(f"cannot open the image ({type(exc).__name__}: {exc})")
             return
         doc.add_commit_listener(self._labels_committed)
-        windows = self._windows.get(image_id)
-        if windows is not None:  # the contrast chosen when it was last open
-            doc.set_windows(windows)
+        # The window for every image of its kind, else the one chosen when it was last open.
+        shared, own = self._shared, self._windows.get(image_id)
+        windows = shared if shared is not None and shared.fits(doc) else own
+        if windows is not None and windows.fits(doc):
+            doc.set_windows(windows.windows)
         self.canvas.set_document(doc, doc.display_image(), self._table())
         self._fit_tolerance(doc.image)
         if self.canvas.smart is not None:
@@ -888,12 +913,15 @@ class MainWindow(QMainWindow):
 
     def _show_window_of(self, doc: Document) -> None:
         """Put the windows the image is shown with into the contrast dialog, one per
-        channel shown: its own, or the automatic ones (8-bit pictures are shown as they
-        are, 0-255)."""
+        channel shown: the window for every image, its own, or the automatic ones (8-bit
+        pictures are shown as they are, 0-255); CT presets for a picture like CT."""
+        dialog, shared = self.contrast_dialog, self._shared
         chosen = doc.channel_choice if applies(channel_count(doc.image), doc.channel_choice) else ()
-        self.contrast_dialog.set_windows(
-            doc.windows or doc.auto_windows, doc.channel_ranges, chosen
-        )
+        fits = shared is not None and shared.fits(doc)
+        note = "" if shared is None or fits else shared_elsewhere(shared)
+        dialog.set_presets(doc.looks_like_ct)
+        dialog.set_shared(fits, note)
+        dialog.set_windows(doc.windows or doc.auto_windows, doc.channel_ranges, chosen)
 
     def show_channels(self) -> None:
         doc = self.document
@@ -915,6 +943,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Channels not changed", sentence(str(exc)))
             return
         self._windows.clear()  # (windows of other channels)
+        self._show_shared(None)  # (the session dropped it from the project)
         if self.canvas.smart is not None:  # superpixels of the channels shown before
             self.canvas.smart.forget()
         self.canvas.set_display_image(doc.display_image())
@@ -924,17 +953,65 @@ class MainWindow(QMainWindow):
         self.loop.channels_changed()
 
     def _set_windows(self, windows: tuple[Window, ...] | None) -> None:
+        """Show the open image with ``windows`` (the dialog's), or with the automatic ones
+        (None: Automatic, which drops the window for every image it is shown with)."""
         doc = self.document
         if doc is None:
             return
+        shared = self._shared is not None and self._shared.fits(doc)
         doc.set_windows(windows)
         if windows is None:
             self._windows.pop(doc.image_id, None)
+            if shared:
+                self._keep_shared(None)
+        elif shared:  # (a preset chosen too)
+            self._keep_shared(ContrastWindows.of(doc, windows))
         else:
-            self._windows[doc.image_id] = windows
+            self._windows[doc.image_id] = ContrastWindows.of(doc, windows)
         self.canvas.set_display_image(doc.display_image())
         if windows is None:
             self._show_window_of(doc)
+
+    def _share_windows(self, on: bool) -> None:
+        """ "Use for every image" ticked: the window the open image is shown with becomes
+        the one every image of its kind is shown with (their own windows give way);
+        unticked: each image of the kind is shown with its automatic window again."""
+        doc = self.document
+        if doc is None:
+            return
+        if on:
+            shared = ContrastWindows.of(doc, doc.windows or doc.auto_windows)
+            doc.set_windows(shared.windows)
+            self._windows = {i: w for i, w in self._windows.items() if w.kind != shared.kind}
+            self._keep_shared(shared)
+        else:
+            doc.set_windows(None)
+            self._keep_shared(None)
+        self.canvas.set_display_image(doc.display_image())
+        self._show_window_of(doc)
+
+    def _keep_shared(self, shared: ContrastWindows | None) -> None:
+        """Make ``shared`` the window for every image (None: none) and keep it in the
+        project; one that cannot be kept there (another program holds the project's
+        write lock) applies while the project is open, and the status bar says so."""
+        self._show_shared(shared)
+        if self.session is None:
+            return
+        try:
+            keep_shared_windows(self.session.project, shared, timeout=SHARED_KEEP_TIMEOUT_S)
+        except (AnnotatorError, OSError, sqlite3.Error) as exc:
+            log.warning("could not keep the contrast window for every image: %s", exc)
+            self.statusBar().showMessage(
+                "The contrast window for every image could not be kept in the project "
+                f"({first_line(exc)}); it applies until the project is closed",
+                10000,
+            )
+
+    def _show_shared(self, shared: ContrastWindows | None) -> None:
+        """Take ``shared`` as the window for every image, and say it in the status bar."""
+        self._shared = shared
+        self.contrast_label.setText("" if shared is None else shared_text(shared))
+        self.contrast_label.setVisible(shared is not None)
 
     def _proposal_of(self, image_id: int) -> Proposal | None:
         layers = self.loop.layers

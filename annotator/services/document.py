@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotator.core.channels import Choice, pick
-from annotator.core.contrast import Window, shown_channels
+from annotator.core.contrast import Window, looks_like_ct, shown_channels
 from annotator.core.errors import AnnotatorError
 from annotator.core.history import EditHistory, Step
 from annotator.core.labelmap import Box, LabelMap, Patch, Point, Tolerance, clean_up_edits
@@ -612,6 +612,12 @@ class Document:
         if self._channel_ranges is None:
             self._channel_ranges = channel_ranges(self.shown_image)
         return self._channel_ranges
+
+    @property
+    def looks_like_ct(self) -> bool:
+        """Whether the picture shown looks like CT in Hounsfield units
+        (``core.contrast.looks_like_ct``): the Contrast dialog offers CT presets."""
+        return looks_like_ct(self.shown_image, self.channel_ranges[0][0])
 
     @property
     def windows(self) -> tuple[Window, ...] | None:

@@ -62,6 +62,7 @@ from annotator.services.document import (
     display_pixels,
 )
 from annotator.services.jobs import Dispatcher, LatestWinsWorker, call_directly
+from annotator.services.shared_contrast import keep_shared_windows
 from annotator.storage.images import auto_windows, encode_png
 from annotator.storage.kept_labels import LabelsFolder
 from annotator.storage.project import Project
@@ -496,10 +497,18 @@ class AnnotationSession:
 
     def choose_channels(self, choice: Sequence[int]) -> None:
         """Store the project's channel choice (``services.channels.choose``: refused in
-        one line for a channel no picture has) and show the open picture with it."""
+        one line for a channel no picture has) and show the open picture with it; the
+        contrast window for every image is dropped (``services.shared_contrast``)."""
         from annotator.services.channels import choose
 
         chosen = choose(self.project, choice)
+        # The window for every image was of the channels shown before (as the windows
+        # set per image are, which the document drops). Not dropped, it no longer fits
+        # (it names the channels it was set under): a failure is only logged.
+        try:
+            keep_shared_windows(self.project, None, timeout=REMEMBER_TIMEOUT_S)
+        except (AnnotatorError, OSError, sqlite3.Error) as exc:
+            log.warning("could not drop the contrast window for every image: %s", exc)
         if self.document is not None:
             self.document.set_channel_choice(chosen)
 
