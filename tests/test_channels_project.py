@@ -151,16 +151,21 @@ def test_channels_command_shows_chooses_checks_and_resets(project, capsys):
     out = capsys.readouterr().out
     assert "channels 5,4,3" in out
     assert "1 picture lacks a chosen channel" in out
-    for bad, words in (
-        ("6", "no picture of the project has channel 6 (its pictures have at most 5)"),
+    assert main(["channels", str(project), "--use", "6"]) == 1  # the project's to say
+    err = capsys.readouterr().err
+    assert "no picture of the project has channel 6 (its pictures have at most 5)" in err
+    assert len(err.strip().splitlines()) == 1, err
+    for bad, words in (  # wrong by themselves: the usage, exit code 2
         ("0", "channels are counted from 1"),
         ("1,2,3,4", "at most 3 channels can be chosen"),
         ("2,2", "a channel is chosen twice"),
         ("x", "channels are numbers counted from 1"),
     ):
-        assert main(["channels", str(project), "--use", bad]) != 0
-        err = capsys.readouterr().err
-        assert words in err and len(err.strip().splitlines()) == 1, err
+        with pytest.raises(SystemExit) as exit_:
+            main(["channels", str(project), "--use", bad])
+        assert exit_.value.code == 2
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        assert last.startswith("annotator channels: error: argument --use: ") and words in last
     with Project.open(project) as p:
         assert p.channel_choice() == (4, 3, 2)  # refusals change nothing
     assert main(["channels", str(project), "--reset"]) == 0

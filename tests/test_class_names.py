@@ -42,9 +42,12 @@ def _error_line(capsys):
 @pytest.mark.parametrize("char", ["\x00", "\x1b", "\r"])
 def test_cli_new_refuses_a_control_character_in_a_class_name(tmp_path, capsys, char):
     proj = tmp_path / "P"
-    assert main(["new", str(proj), "--classes", f"bg,ce{char}ll"]) == 1
-    err = _error_line(capsys)
-    assert err.startswith("annotator: error: class name") and "control character" in err
+    with pytest.raises(SystemExit) as exit_:  # wrong by itself: the usage, exit code 2
+        main(["new", str(proj), "--classes", f"bg,ce{char}ll"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.rstrip().splitlines()[-1]
+    assert err.startswith("annotator new: error: argument --classes: class name")
+    assert "control character" in err
     assert not proj.exists() or not any(proj.iterdir())
 
 

@@ -1,5 +1,5 @@
-"""``annotator demo --images N`` takes 1 to 1000 images and refuses the rest in one line,
-before it generates anything."""
+"""``annotator demo --images N`` takes 1 to 1000 images and refuses the rest with the
+usage (exit code 2), before it generates anything."""
 
 import pytest
 
@@ -21,9 +21,15 @@ def no_generation(monkeypatch):
 @pytest.mark.parametrize("images", ["1001", "1000000000", "0", "-5"])
 def test_demo_image_counts_out_of_range_are_one_line(tmp_path, capsys, no_generation, images):
     folder = tmp_path / "demo"
-    assert main(["demo", str(folder), "--images", images]) == 1
+    with pytest.raises(SystemExit) as exit_:  # wrong by itself: the usage, exit code 2
+        main(["demo", str(folder), "--images", images])
+    assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert err == f"annotator: error: --images {images}: must be between 1 and 1000\n"
+    assert err.startswith("usage: annotator demo ")
+    assert err.endswith(
+        f"annotator demo: error: argument --images: {images!r} is not a whole number from 1 "
+        "to 1000\n"
+    )
     assert not folder.exists()
 
 

@@ -145,22 +145,27 @@ def test_bench_classes_file_that_cannot_be_used_is_one_line(tmp_path, capsys, ki
 
 @pytest.mark.parametrize(
     "args,message",
-    [
-        (["--max-strokes", "0"], "--max-strokes must be at least 1"),
-        (["--max-strokes", "-5"], "--max-strokes must be at least 1"),
-        (["--train-steps", "0"], "--train-steps must be at least 1"),
-        (["--train-seconds", "0"], "--train-seconds must be a positive number"),
-        (["--train-seconds", "nan"], "--train-seconds must be a positive number"),
-        (["--max-radius", "-3"], "--max-radius must be a number, 0 or more"),
-        (["--max-radius", "nan"], "--max-radius must be a number, 0 or more"),
-        (["--frozen-after", "0"], "--frozen-after must be at least 1"),
+    [  # wrong by themselves: refused with the usage (exit code 2)
+        (["--max-strokes", "0"], "--max-strokes: '0' is not a whole number of 1 or more"),
+        (["--max-strokes", "-5"], "--max-strokes: '-5' is not a whole number of 1 or more"),
+        (["--train-steps", "0"], "--train-steps: '0' is not a whole number of 1 or more"),
+        (["--train-seconds", "0"], "--train-seconds: '0' is not a number above 0"),
+        (["--train-seconds", "nan"], "--train-seconds: 'nan' is not a number above 0"),
+        (["--max-radius", "-3"], "--max-radius: '-3' is not a number above 0"),
+        (["--max-radius", "nan"], "--max-radius: 'nan' is not a number above 0"),
+        (["--frozen-after", "0"], "--frozen-after must be at least 1"),  # (without a model)
     ],
 )
 def test_bench_numbers_that_make_no_sense_are_refused_before_any_work(
     tmp_path, capsys, args, message
 ):
     root = _dataset(tmp_path / "ds")
-    assert _bench(root, tmp_path / "out", *args) == 1
+    if args[0] == "--frozen-after":  # wrong with the other options: the command's error
+        assert _bench(root, tmp_path / "out", *args) == 1
+    else:
+        with pytest.raises(SystemExit) as exit_:
+            _bench(root, tmp_path / "out", *args)
+        assert exit_.value.code == 2
     assert message in _error(capsys)
     assert not (tmp_path / "out").exists()
 
@@ -263,8 +268,10 @@ def _project(tmp_path, names=("im0.png",), size=(12, 12), labelled=True):
 
 @pytest.mark.parametrize("minutes", ["nan", "inf", "0", "-1"])
 def test_train_minutes_must_be_a_positive_number(tmp_path, capsys, minutes):
-    assert main(["train", str(tmp_path / "P"), "--minutes", minutes]) == 1
-    assert "--minutes must be a positive number" in _error(capsys)
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", str(tmp_path / "P"), "--minutes", minutes])
+    assert exit_.value.code == 2
+    assert f"argument --minutes: {minutes!r} is not a number above 0" in _error(capsys)
 
 
 def test_an_image_file_replaced_by_one_of_another_size_is_refused(tmp_path, capsys):
@@ -501,8 +508,10 @@ def test_background_that_no_class_has_is_refused_not_added(tmp_path, capsys):
 def test_depth_and_width_are_checked_and_never_silently_ignored(tmp_path, capsys):
     proj, _, _ = _project(tmp_path)
     train = ["train", str(proj), "--steps", "1", "--device", "cpu"]
-    assert main([*train, "--depth", "0", "--from-scratch"]) == 1
-    assert "depth must be between 1 and 7, not 0" in _error(capsys)
+    with pytest.raises(SystemExit) as exit_:
+        main([*train, "--depth", "0", "--from-scratch"])
+    assert exit_.value.code == 2
+    assert "argument --depth: '0' is not a whole number from 1 to 7" in _error(capsys)
     assert main([*train, "--depth", "1", "--width", "2"]) == 0
     assert main([*train, "--depth", "1", "--width", "2"]) == 0  # the same network: fine
     capsys.readouterr()
@@ -651,9 +660,9 @@ def test_bench_combine_refuses_manual_parts_made_with_other_settings(tmp_path, c
 
 
 def test_bench_repeated_tools_and_modes_count_once(tmp_path, capsys):
-    from annotator.cli.bench_cmds import _tools
+    from annotator.cli.options import bench_tools
 
-    assert _tools("brush,brush") == ("brush",)
+    assert bench_tools("brush,brush") == ("brush",)
     ds = tmp_path / "ds"
     _dataset(ds, n=1)
     assert main(["bench", str(ds), "--mode", "manual,manual", "--out", str(tmp_path / "o")]) == 0

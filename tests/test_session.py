@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 import threading
 import time
 from pathlib import Path
@@ -558,9 +559,11 @@ def rescue_and_import(project, tmp_path, record, paint):
     note = session.close()
     project.close()
     (root.parent / "moved").rename(root)
-    command = re.search(r"`annotator import PROJECT (.+) --format masks`", note)
+    command = re.search(r"`annotator (import .+ --format masks)`", note)
     assert command is not None, note
-    assert main(["import", str(root), command.group(1), "--format", "masks"]) == 0
+    words = shlex.split(command.group(1))
+    assert words[1] == str(root), note  # the project named: the command runs as it is
+    assert main(words) == 0
     return painted, note
 
 

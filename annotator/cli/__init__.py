@@ -47,6 +47,11 @@ EXIT_BUSY = 75  # EX_TEMPFAIL: another process holds the project's lock; try aga
 EXIT_INTERRUPTED = interrupts.EXIT_INTERRUPTED  # 143 after a SIGTERM, 129 after a SIGHUP
 EXIT_USAGE = 2  # argparse's: the command line itself was refused
 
+#: Under torchrun, how long a helper rank that refused the command line (as rank 0 does,
+#: and says) waits before it ends: torchrun stops the other processes as soon as one
+#: ends, and rank 0 was at times stopped before it had printed the refusal.
+HELPER_REFUSAL_WAIT_S = 10.0
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
@@ -55,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         "small FCN by default) that learns while you label. Without a command, opens the GUI.",
     )
     parser.add_argument("--version", action="version", version=f"annotator {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     parser.add_argument(
         "--wait", type=wait_seconds, default=0.0, metavar="SECONDS", help=_WAIT_HELP
     )
@@ -64,8 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for name in COMMAND_MODULES:
         importlib.import_module(f"annotator.cli.{name}").register(sub)
-    for name, command in sub.choices.items():  # also after the command: `train P --wait 60`
-        if not name.startswith("bench"):  # (SUPPRESS: not given keeps the one before it)
+    # also after the command: `train P --wait 60`, `add P dir -v` (SUPPRESS: not given
+    # there keeps what was given before it)
+    for name, command in sub.choices.items():
+        command.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE_HELP
+        )
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP
+        )
+        if not name.startswith("bench"):
             command.add_argument(
                 "--wait",
                 type=wait_seconds,
@@ -74,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
                 help=_WAIT_HELP,
             )
     return parser
+
+
+_VERBOSE_HELP = "log more detail (before or after the command)"
+_DEBUG_HELP = "show tracebacks of internal errors (before or after the command)"
 
 
 _WAIT_HELP = (
@@ -119,7 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             contextlib.redirect_stdout(null),
             contextlib.redirect_stderr(null),
         ):
-            args = parser.parse_args(argv)
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit as exc:
+                if exc.code not in (0, None):  # refused: torchrun would end rank 0 as
+                    time.sleep(HELPER_REFUSAL_WAIT_S)  # this one ends, before it said why
+                raise
     else:
         options.refusal = None
         try:

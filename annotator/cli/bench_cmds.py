@@ -10,12 +10,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from annotator.cli.ml_cmds import add_accepted_border_option, add_zoom_option
-from annotator.cli.options import seed
+from annotator.cli.options import (
+    architecture_name,
+    bench_modes,
+    bench_tools,
+    network_depth,
+    network_width,
+    number,
+    seed,
+    whole_number,
+)
 from annotator.core.errors import AnnotatorError
 from annotator.ml.networks import DEFAULT_ARCH
 
 if TYPE_CHECKING:
-    from annotator.bench.effort import RunResult
+    from collections.abc import Sequence
+
+    from annotator.bench.effort import BenchConfig, RunResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,27 +65,51 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--mode",
+        type=bench_modes,
         default="assisted",
         help="assisted, manual, frozen, or a comma-separated list of them (default assisted)",
     )
     p.add_argument(
-        "--strategy", default="uncertainty", choices=["uncertainty", "random", "in-order"]
+        "--strategy",
+        default="uncertainty",
+        choices=["uncertainty", "random", "in-order"],
+        help="how the next image to label is picked (default uncertainty)",
     )
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--train-steps", type=int, help="training steps per round (deterministic)")
     budget.add_argument(
-        "--train-seconds", type=float, help="seconds per training round (default 30)"
+        "--train-steps",
+        type=whole_number(1),
+        metavar="N",
+        help="training steps per round (deterministic)",
     )
-    p.add_argument("--target", type=float, default=0.95, help="pixel accuracy to reach (0.95)")
+    budget.add_argument(
+        "--train-seconds",
+        type=number(above=0),
+        metavar="S",
+        help="seconds per training round (default 30)",
+    )
+    p.add_argument(
+        "--target",
+        type=number(above=0, most=1),
+        default=0.95,
+        help="pixel accuracy to reach (0.95)",
+    )
     p.add_argument(
         "--max-strokes",
-        type=int,
+        type=whole_number(1),
         default=3000,
+        metavar="N",
         help="action budget per image (3000; brush strokes with --tools brush)",
     )
-    p.add_argument("--limit", type=int, help="label only the first N images (natural order)")
+    p.add_argument(
+        "--limit",
+        type=whole_number(1),
+        metavar="N",
+        help="label only the first N images (natural order)",
+    )
     p.add_argument(
         "--tools",
+        type=bench_tools,
         default="all",
         help="tools the simulated annotator may use: 'all' (default), 'brush' (the first "
         "robot, brush strokes only) or a comma-separated list of: " + ", ".join(TOOLS),
@@ -82,25 +117,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--last",
         metavar="GLOB",
-        help="label the images whose file name matches GLOB after all others (e.g. 'val_*')",
+        help="label the images whose file name matches GLOB (in its letter case) after all "
+        "others (e.g. 'val_*'); refused when it matches none of the images the run labels",
     )
     p.add_argument(
-        "--stride", type=int, default=1, help="label every K-th image (natural order) (1)"
+        "--stride",
+        type=whole_number(1),
+        default=1,
+        metavar="K",
+        help="label every K-th image (natural order) (1)",
     )
     p.add_argument(
         "--skip",
-        type=int,
+        type=whole_number(0),
         default=0,
         metavar="N",
         help="leave out the first N images of the labelling sequence: splits a long manual "
         "run between processes (join the parts with bench-combine) (0)",
     )
-    p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder")
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--frozen-after", type=int, default=2, help="frozen mode: images trained on (2)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench-out"),
+        metavar="DIR",
+        help="output folder (default bench-out)",
+    )
+    p.add_argument(
+        "--seed",
+        type=seed,
+        default=0,
+        help="random seed of the training rounds and of the random strategy (default 0)",
+    )
+    p.add_argument(
+        "--frozen-after",
+        type=whole_number(0),
+        default=2,
+        metavar="N",
+        help="frozen mode: images trained on (2; 0 only with --init-model)",
+    )
     p.add_argument(
         "--train-now-every",
-        type=int,
+        type=whole_number(0),
         default=40,
         metavar="N",
         help="assisted: on the first image (begun with no model) press Train now after every "
@@ -108,7 +165,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--seconds-per-action",
-        type=float,
+        type=number(least=0),
         default=SECONDS_PER_ACTION,
         metavar="S",
         help="assisted: a person's seconds per action; the app keeps training on the done "
@@ -133,11 +190,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_accepted_border_option(p)
     add_zoom_option(p)
-    p.add_argument("--max-radius", type=float, default=25.0, help="largest brush radius (25)")
-    p.add_argument("--depth", type=int, default=4, help="network depth (4)")
-    p.add_argument("--width", type=int, default=16, help="network base width (16)")
     p.add_argument(
-        "--arch", default=None, metavar="NAME", help=f"network architecture ({DEFAULT_ARCH})"
+        "--max-radius",
+        type=number(above=0),
+        default=25.0,
+        metavar="PX",
+        help="largest brush radius, in pixels (25)",
+    )
+    p.add_argument("--depth", type=network_depth, default=4, help="network depth (4)")
+    p.add_argument("--width", type=network_width, default=16, help="network base width (16)")
+    p.add_argument(
+        "--arch",
+        type=architecture_name,
+        default=None,
+        metavar="NAME",
+        help=f"network architecture ({DEFAULT_ARCH})",
     )
     p.add_argument(
         "--overwrite",
@@ -161,7 +228,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--out", type=Path, required=True, help="output folder")
     c.add_argument(
         "--first",
-        type=int,
+        type=whole_number(1),
+        metavar="K",
         help="keep each run's first K labelled images only (to compare runs that were "
         "stopped early at the same point of the labelling sequence)",
     )
@@ -178,9 +246,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from annotator.bench.dataset import load_dataset
     from annotator.bench.effort import BenchConfig, run_benchmark, summary_lines, write_outputs
 
-    modes = list(dict.fromkeys(m.strip() for m in args.mode.split(",") if m.strip()))
-    if not modes:
-        raise AnnotatorError("--mode: give at least one mode")
+    modes = args.mode  # (each a mode, once: checked by its type, bench_modes)
     configs = [
         BenchConfig(
             mode=m,
@@ -190,7 +256,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             target=args.target,
             max_strokes=args.max_strokes,
             max_radius=args.max_radius,
-            tools=_tools(args.tools),
+            tools=args.tools,
             last=args.last,
             stride=args.stride,
             limit=args.limit,
@@ -209,8 +275,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
         for m in modes
     ]
-    if args.limit is not None and args.limit < 1:
-        raise AnnotatorError("--limit must be at least 1")
     _check_out(args.out)
     _refuse_replacing(
         args.out,
@@ -221,6 +285,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.overwrite,
     )
     dataset = load_dataset(args.dataset, args.classes)
+    _check_last(dataset.images, configs[0])
     ours = {f"bench-{c.mode}-{c.strategy}.json" for c in configs}
     mine = [*sorted(ours), *(f"projects/{c.mode}-{c.strategy}" for c in configs)]
     earlier = sorted(p.name for p in args.out.glob("bench-*-*.json") if p.name not in ours)
@@ -316,8 +381,6 @@ def cmd_bench_combine(args: argparse.Namespace) -> int:
     _warn_mixed(runs, sources)
     runs = join_parts(runs)
     if args.first is not None:
-        if args.first < 1:
-            raise AnnotatorError("--first must be at least 1")
         for run in runs:
             if len(run.images) < args.first:
                 raise AnnotatorError(
@@ -388,6 +451,25 @@ def _keep_first(run: RunResult, k: int) -> None:
     )
 
 
+def _check_last(images: Sequence[Path], config: BenchConfig) -> None:
+    """Refuse a ``--last`` pattern that matches none of the images the run labels (a
+    typo would otherwise change nothing, said nowhere, after hours of labelling)."""
+    import fnmatch
+    from dataclasses import replace
+
+    from annotator.bench.effort import select_images
+
+    if config.last is None:
+        return
+    labelled = select_images(list(images), replace(config, skip=0))
+    if not any(fnmatch.fnmatchcase(p.name, config.last) for p in labelled):
+        shown = ", ".join(p.name for p in labelled[:3]) + (", ..." if len(labelled) > 3 else "")
+        raise AnnotatorError(
+            f"--last {config.last!r}: matches none of the {len(labelled)} image(s) the run "
+            f"labels ({shown}); it is matched against file names, in their letter case"
+        )
+
+
 def _check_out(out: Path) -> None:
     """``--out`` must be a folder (made if missing), refused before any work."""
     if out.exists() and not out.is_dir():
@@ -403,15 +485,6 @@ def _refuse_replacing(out: Path, names: list[str], overwrite: bool) -> None:
             f"--out {out}: already holds {', '.join(there)} of an earlier run; give a new "
             "folder, or --overwrite to replace them"
         )
-
-
-def _tools(text: str) -> tuple[str, ...]:
-    """``--tools``: 'all', or names from the robot's list (checked by BenchConfig)."""
-    from annotator.bench.actions import TOOLS
-
-    if text.strip() == "all":
-        return TOOLS
-    return tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
 
 
 def _seed_everything(seed: int) -> None:

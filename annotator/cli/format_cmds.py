@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from annotator.cli.options import path_word, seed
+from annotator.cli.options import path_word, seed, split_shares
 from annotator.cli.progress import ProgressLine
 from annotator.core.errors import AnnotatorError
 
@@ -36,9 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         help="output folder outside the project (must not exist or be empty, unless --overwrite)",
     )
-    p.add_argument("--format", required=True, choices=_EXPORT)
+    p.add_argument("--format", required=True, choices=_EXPORT, help="the training set's format")
     p.add_argument(
         "--split",
+        type=split_shares,
         default="0.8,0.1,0.1",
         help="train,val,test shares, scaled to sum 1 (default 0.8,0.1,0.1; 8,1,1 is the same); "
         "the slices of a stack are kept in one split",
@@ -100,13 +101,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("project", type=Path)
     p.add_argument("src", type=Path, help="file or folder to import")
-    p.add_argument("--format", required=True, choices=_IMPORT)
+    p.add_argument("--format", required=True, choices=_IMPORT, help="the format of SRC")
     p.add_argument(
         "--strict",
         action="store_true",
         help="stop if the source has classes the project lacks, instead of adding them",
     )
-    p.add_argument("--labels", type=Path, help="labels.txt / class_names.txt naming the classes")
+    p.add_argument(
+        "--labels",
+        type=Path,
+        metavar="FILE",
+        help="the source's class table (default: the one in SRC, if any): one class name "
+        "per line (labelme's labels.txt, class_names.txt), an id list ('1 cytoplasm'), or "
+        "a table with colours (CVAT labelmap.txt, CamVid label_colors.txt or "
+        "class_dict.csv) to read colour-coded masks by colour; for masks, voc and labelme "
+        "only (refused for coco, yolo and labelstudio, whose sources name their classes)",
+    )
     p.add_argument(
         "--background",
         help="class for pixels no shape covers, or 'none' to leave them unlabelled (labelme "
@@ -208,10 +218,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
     # as an add's: the first files skipped named, one line counting the rest, all with -v
     options = ["--strict"] if args.strict else []
-    options += [] if args.labels is None else ["--labels", str(args.labels)]
     options += [] if args.background is None else ["--background", args.background]
     again = f"annotator -v import {path_word(args.project)} {path_word(args.src)} "
     again += shlex.join(["--format", args.format, *options])
+    again += "" if args.labels is None else f" --labels {path_word(args.labels)}"
     for line in report.skipped_lines(every=getattr(args, "verbose", False), how=f"`{again}`"):
         print(line, file=sys.stderr)
     print(

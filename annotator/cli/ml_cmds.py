@@ -20,7 +20,17 @@ from typing import TYPE_CHECKING
 
 from annotator.cli import interrupts
 from annotator.cli.json_output import Failure, print_json
-from annotator.cli.options import name_words, path_word, seed
+from annotator.cli.options import (
+    architecture_name,
+    name_words,
+    network_depth,
+    network_width,
+    number,
+    path_word,
+    seed,
+    whole_number,
+    zoom,
+)
 from annotator.cli.progress import ProgressLine
 from annotator.core import torchrun
 from annotator.core.errors import AnnotatorError, InterruptedAfterPublish, SaidElsewhere
@@ -39,7 +49,7 @@ def add_accepted_border_option(p: argparse.ArgumentParser) -> None:
     """``--accepted-border N`` (``annotator train`` and ``annotator bench``)."""
     p.add_argument(
         "--accepted-border",
-        type=int,
+        type=whole_number(0),
         default=0,
         metavar="N",
         help="labels accepted from a proposal among the N pixels nearest a label border "
@@ -52,7 +62,7 @@ def add_zoom_option(p: argparse.ArgumentParser) -> None:
     """``--zoom S`` (``annotator train`` and ``annotator bench``)."""
     p.add_argument(
         "--zoom",
-        type=float,
+        type=zoom,
         default=0.0,
         metavar="S",
         help="zoom the training crops by up to +-S on a log scale (0.3: 0.74x to 1.35x), "
@@ -65,10 +75,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model round on the project's labels")
     p.add_argument("project", type=Path)
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=int, metavar="N", help="budget in optimiser steps")
+    budget.add_argument(
+        "--steps", type=whole_number(1), metavar="N", help="budget in optimiser steps"
+    )
     budget.add_argument(
         "--minutes",
-        type=float,
+        type=number(above=0),
         metavar="M",
         help=f"budget in minutes of training (default {DEFAULT_MINUTES:g})",
     )
@@ -86,12 +98,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     add_accepted_border_option(p)
     add_zoom_option(p)
-    p.add_argument("--depth", type=int, help="network depth for a new model (default 4)")
-    p.add_argument("--width", type=int, help="network base width for a new model (default 16)")
-    from annotator.ml.networks import DEFAULT_ARCH, architecture_names
+    from annotator.ml.networks import DEFAULT_ARCH, MAX_DEPTH, MAX_WIDTH, architecture_names
 
     p.add_argument(
+        "--depth",
+        type=network_depth,
+        metavar="N",
+        help=f"network depth for a new model, 1 to {MAX_DEPTH} (default 4)",
+    )
+    p.add_argument(
+        "--width",
+        type=network_width,
+        metavar="N",
+        help=f"network base width for a new model, 1 to {MAX_WIDTH} (default 16)",
+    )
+    p.add_argument(
         "--arch",
+        type=architecture_name,
         metavar="NAME",
         help=f"architecture of a new model ({', '.join(architecture_names())}; "
         f"default {DEFAULT_ARCH}); with an existing model it needs --from-scratch",
@@ -124,7 +147,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="with --out: replace masks already in DIR"
     )
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help="where the model runs (default: cuda, then mps, then cpu)",
+    )
     p.set_defaults(handler=cmd_predict)
 
     p = sub.add_parser(
@@ -138,7 +166,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("project", type=Path)
     many = p.add_mutually_exclusive_group()
     many.add_argument(
-        "-n", "--count", type=_positive, default=10, metavar="N", help="how many (default 10)"
+        "-n", "--count", type=whole_number(1), default=10, metavar="N", help="how many (default 10)"
     )
     many.add_argument("--all", action="store_true", help="every image not done")
     from annotator.ml.strategies import STRATEGIES
@@ -154,7 +182,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="rank by the scores already stored; compute none (the images the active "
         "model has not scored come after, by older scores)",
     )
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help="where the model scores the images not scored yet (default: cuda, then mps, then cpu)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_suggest)
 
@@ -190,7 +223,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     what.add_argument(
         "--keep",
-        type=_count,
+        type=whole_number(0),
         metavar="N",
         help="keep the files of only the newest N versions and the active one, from now "
         "on (each is about 15 MB, and every round makes one; default 20, 0 keeps all); "
@@ -224,18 +257,6 @@ def _fmt(v: object) -> str:
     return "n/a" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def _count(text: str) -> int:
-    if not text.strip().isdecimal():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (0 or more)")
-    return int(text)
-
-
-def _positive(text: str) -> int:
-    if not text.strip().isdecimal() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
-    return int(text)
-
-
 def _version_number(text: str) -> int:
     """A model version as the user writes it: ``2`` or ``v2`` (as the list shows it)."""
     digits = text.strip()
@@ -249,11 +270,7 @@ def _version_number(text: str) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from annotator.services.training import RoundOptions
 
-    try:
-        if args.steps is not None and args.steps < 1:
-            raise AnnotatorError("--steps must be at least 1")
-        if args.minutes is not None and not 0 < args.minutes < math.inf:  # also refuses nan
-            raise AnnotatorError("--minutes must be a positive number")
+    try:  # (--steps, --minutes and the others' ranges: checked by their types)
         seconds = None if args.steps is not None else 60.0 * (args.minutes or DEFAULT_MINUTES)
         options = RoundOptions(
             steps=args.steps,
@@ -337,7 +354,7 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
         code = interrupts.exit_code() if stopped else EXIT_USER_ERROR if failed else 0
         print_json(_round_json(outcome, stopped, None, error, code))
         for note in outcome.notes:
-            print(f"note: {note} (`annotator train --from-scratch`)", file=sys.stderr)
+            print(f"note: {note} ({_from_scratch(args.project)})", file=sys.stderr)
         for warning in outcome.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         if failed is not None:  # said in the JSON, and here
@@ -347,7 +364,7 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
             return EXIT_INTERRUPTED
         return 0
     if not cancel.is_set() and outcome.main_process:
-        _print_round(outcome)
+        _print_round(outcome, args.project)
     if cancel.is_set():  # Ctrl+C came too late to stop the round (or while it was said)
         if outcome.main_process:
             print(f"annotator: {_late_stop(outcome)}", file=sys.stderr)
@@ -440,7 +457,12 @@ def _missing_image(root: Path, exc: ImageReadError) -> str:
     )
 
 
-def _print_round(outcome: TrainOutcome) -> None:
+def _from_scratch(project: Path) -> str:
+    """The command that trains the project's next round from scratch, to copy."""
+    return f"`annotator train {path_word(project)} --from-scratch`"
+
+
+def _print_round(outcome: TrainOutcome, project: Path) -> None:
     """What ``annotator train`` says about a round (refusing one that did not publish)."""
     result = outcome.result
     if result.status != "finished" or outcome.model is None:
@@ -455,7 +477,7 @@ def _print_round(outcome: TrainOutcome) -> None:
         + f", loss {result.final_loss:.4f}"
     )
     for note in outcome.notes:
-        print(f"note: {note} (`annotator train --from-scratch`)", file=sys.stderr)
+        print(f"note: {note} ({_from_scratch(project)})", file=sys.stderr)
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if result.metrics is None:
@@ -501,9 +523,11 @@ def _sigint_cancels() -> Iterator[threading.Event]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from annotator.core.errors import ModelError
     from annotator.ml.device import configure_cpu_threads
     from annotator.services.projects import images_of, open_project
     from annotator.services.proposals import predict_images, proposals_folder
+    from annotator.services.versions import stale_note
 
     if args.overwrite and args.out is None:
         raise AnnotatorError("--overwrite goes with --out DIR")
@@ -531,6 +555,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 geotiff=args.geotiff,
                 geo_notes=geo_notes,
             )
+        except ModelError:  # no model, or one of other classes: said with the command
+            line.finish()  # to run (the service's words name no project)
+            if project.active_model() is None:
+                raise AnnotatorError(
+                    "the project has no model yet: run "
+                    f"`annotator train {path_word(args.project)}` first"
+                ) from None
+            if stale := stale_note(project):
+                raise AnnotatorError(stale) from None
+            raise
         except KeyboardInterrupt:  # the proposals made so far are stored
             from annotator.cli import EXIT_INTERRUPTED
 
@@ -547,7 +581,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for name, reason in skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)
         if not done and not skipped:
-            print("no images in the project to propose for: add some with `annotator add`")
+            print(
+                "no images in the project to propose for: add some with "
+                f"`annotator add {path_word(args.project)} FOLDER`"
+            )
             return 0
         if done:
             version = done[0].model_version
@@ -629,10 +666,12 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     if found.skipped:
         print(f"  {len(found.skipped)} image(s) could not be read and are not listed")
     if missing := found.missing():
+        lost = [i.name for i in found.images if i.missing]
+        names = name_words(lost) if len(lost) <= 3 else "NAME..."
         print(
             f"  {missing} of them have no picture on disk (moved or deleted; ranked by a "
             "score stored before): put the file back, or remove the image with "
-            "`annotator remove`"
+            f"`annotator remove {path_word(args.project)} {names}`"
         )
     unscored = found.unscored()
     if unscored:
@@ -681,8 +720,8 @@ def cmd_models(args: argparse.Namespace) -> int:
                 how = (
                     "it is active"
                     if active is not None and active.version == before.version
-                    else f"'annotator models {args.project} --rollback {before.version}' "
-                    "makes it active"
+                    else f"`annotator models {path_word(args.project)} --rollback "
+                    f"{before.version}` makes it active"
                 )
                 print(
                     f"{args.import_file}: already imported as v{before.version} (the same "
@@ -714,7 +753,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print_json([_model_json(m, active_v, m.version in stored) for m in models])
         return 0
     if not models:
-        print("no model versions yet: run `annotator train`")
+        print(f"no model versions yet: run `annotator train {path_word(args.project)}`")
         return 0
     print(
         f"  {'version':<8} {'parent':<7} {'created':<20} {'arch':<10} {'params':>9} "

@@ -1,13 +1,19 @@
 """Argument types shared by the commands: refused by argparse in one line, with the
-command's usage, before any work starts; and the words of the commands the CLI suggests."""
+command's usage, before any work starts; and the words of the commands the CLI suggests.
+
+A value that is wrong by itself (out of its range, not of its form: ``--steps 0``,
+``--split a,b``, ``--arch unett``) is refused here, exit code 2 with the command's usage
+(``annotator train: error: argument --steps: '0' is not a whole number of 1 or more``);
+what only the project can tell (a class name it lacks) is the command's error, exit 1."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 #: What the last parser to refuse the command line said (for ``--json``'s object).
 refusal: str | None = None
@@ -16,8 +22,15 @@ refusal: str | None = None
 class Parser(argparse.ArgumentParser):
     """A parser that remembers what it refused, for the object ``--json`` prints then."""
 
+    #: Said after argparse's "expected N arguments" for an option (``--color``): what
+    #: else was probably meant.
+    count_hints: dict[str, str]
+
     def error(self, message: str) -> NoReturn:
         global refusal
+        for option, hint in getattr(self, "count_hints", {}).items():
+            if message.startswith(f"argument {option}: expected "):
+                message = f"{message}; {hint}"
         refusal = message
         super().error(message)
 
@@ -47,7 +60,8 @@ class CommandParser(Parser):
         known = list(self._option_string_actions)
         for extra in extras:
             if extra.startswith("--"):
-                near = difflib.get_close_matches(extra.partition("=")[0], known, n=1)
+                # (0.7: a letter or two off; at difflib's 0.6, --bogus was --verbose)
+                near = difflib.get_close_matches(extra.partition("=")[0], known, n=1, cutoff=0.7)
                 if near:
                     return f" (did you mean {near[0]}?)"
         return ""
@@ -66,6 +80,227 @@ def seed(text: str) -> int:
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"{text} is not in 0..{MAX_SEED}")
     return value
+
+
+def whole_number(least: int = 0, most: int | None = None) -> Callable[[str], int]:
+    """A type of whole numbers of ``least`` or more (up to ``most``):
+    ``'0' is not a whole number of 1 or more``."""
+    span = f"of {least} or more" if most is None else f"from {least} to {most}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < least or (most is not None and value > most):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number {span}")
+        return value
+
+    return parse
+
+
+def number(
+    *, above: float | None = None, least: float | None = None, most: float | None = None
+) -> Callable[[str], float]:
+    """A type of finite numbers over ``above`` (or of ``least`` or more), up to ``most``:
+    ``'0' is not a number above 0``."""
+    low = (
+        f"above {above:g}"
+        if above is not None
+        else f"of {least:g} or more"
+        if most is None and least is not None
+        else ""
+    )
+    span = (
+        f"from {least:g} to {most:g}"
+        if least is not None and most is not None
+        else f"{low} and at most {most:g}"
+        if most is not None
+        else low
+    )
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        wrong = (
+            not math.isfinite(value)  # (also nan, and what is no number)
+            or (above is not None and value <= above)
+            or (least is not None and value < least)
+            or (most is not None and value > most)
+        )
+        if wrong:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number {span}".rstrip())
+        return value
+
+    return parse
+
+
+def architecture_name(text: str) -> str:
+    """``--arch``: a registered architecture (the choices, and the near one, said)."""
+    from annotator.core.errors import AnnotatorError
+    from annotator.core.near import did_you_mean
+    from annotator.ml.networks import architecture, architecture_names
+
+    try:
+        architecture(text)
+    except AnnotatorError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{exc}{did_you_mean(text, architecture_names())}"
+        ) from None
+    return text
+
+
+def network_depth(text: str) -> int:
+    """``--depth``: a network depth, 1 to ``ml.networks.MAX_DEPTH``."""
+    from annotator.ml.networks import MAX_DEPTH
+
+    return whole_number(1, MAX_DEPTH)(text)
+
+
+def network_width(text: str) -> int:
+    """``--width``: a network base width, 1 to ``ml.networks.MAX_WIDTH``."""
+    from annotator.ml.networks import MAX_WIDTH
+
+    return whole_number(1, MAX_WIDTH)(text)
+
+
+def zoom(text: str) -> float:
+    """``--zoom``: 0 (off) to ``ml.data.MAX_ZOOM``."""
+    from annotator.ml.data import MAX_ZOOM
+
+    return number(least=0.0, most=MAX_ZOOM)(text)
+
+
+def demo_images(text: str) -> int:
+    """``demo --images``: 1 to ``services.demo.MAX_DEMO_IMAGES``."""
+    from annotator.services.demo import MAX_DEMO_IMAGES
+
+    return whole_number(1, MAX_DEMO_IMAGES)(text)
+
+
+def split_shares(text: str) -> str:
+    """``export --split``: one to three shares (``0.8,0.1,0.1``), kept as given."""
+    from annotator.core.errors import AnnotatorError
+    from annotator.services.exchange import parse_split
+
+    try:
+        parse_split(text)
+    except AnnotatorError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--split ")) from None
+    return text
+
+
+def channel_choice(text: str) -> tuple[int, ...]:
+    """``channels --use``: up to three channels counted from 1 (``4,3,2``), 0-based."""
+    from annotator.core.channels import parse
+
+    try:
+        return tuple(parse(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def class_names(text: str) -> list[str]:
+    """``new --classes``: comma-separated class names, each one a class may have."""
+    from annotator.core.errors import AnnotatorError
+    from annotator.core.schema import LabelSchema
+
+    names = [n.strip() for n in text.split(",")]
+    if any(not n for n in names):
+        raise argparse.ArgumentTypeError(f"{text!r}: empty class name")
+    try:
+        LabelSchema.from_names(names)
+    except AnnotatorError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return names
+
+
+def class_name(text: str) -> str:
+    """``classes --add NAME``: a name a class may have (not empty, printable...)."""
+    from annotator.core.errors import AnnotatorError
+    from annotator.core.schema import check_name
+
+    try:
+        return check_name(text)
+    except AnnotatorError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def colour(text: str) -> str:
+    """A class colour, ``#rrggbb``."""
+    from annotator.core.errors import AnnotatorError
+    from annotator.core.schema import hex_to_rgb
+
+    try:
+        hex_to_rgb(text)
+    except AnnotatorError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def class_id(text: str) -> str:
+    """The id a class moves to (``classes --move CLASS ID``): a whole number, 0 or more
+    (whether the project has it is the command's to say)."""
+    return str(whole_number(0)(text))
+
+
+def bench_modes(text: str) -> list[str]:
+    """``bench --mode``: modes of ``bench.effort.MODES``, comma-separated, each once."""
+    from annotator.bench.effort import MODES
+    from annotator.core.near import did_you_mean
+
+    modes = list(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
+    if not modes:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one mode")
+    for mode in modes:
+        if mode not in MODES:
+            raise argparse.ArgumentTypeError(
+                f"unknown mode {mode!r}; choose from {', '.join(MODES)}{did_you_mean(mode, MODES)}"
+            )
+    return modes
+
+
+def bench_tools(text: str) -> tuple[str, ...]:
+    """``bench --tools``: 'all', or tools of ``bench.actions.TOOLS``, comma-separated."""
+    from annotator.bench.actions import TOOLS
+    from annotator.core.near import did_you_mean
+
+    if text.strip() == "all":
+        return TOOLS
+    tools = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    if not tools:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one tool, or 'all'")
+    for tool in tools:
+        if tool not in TOOLS:
+            raise argparse.ArgumentTypeError(
+                f"unknown tool {tool!r}; choose from {', '.join(TOOLS)}{did_you_mean(tool, TOOLS)}"
+            )
+    return tools
+
+
+def second_of_two(check: Callable[[str], Any]) -> type[argparse.Action]:
+    """An action for ``nargs=2`` options whose second value has a form of its own
+    (``--color CLASS '#RRGGBB'``): it is checked as a ``type=`` would check it, the first
+    (a class, known to the project only) is left as it is."""
+
+    class Pair(argparse.Action):
+        def __call__(
+            self,
+            parser: argparse.ArgumentParser,
+            namespace: argparse.Namespace,
+            values: Any,
+            option_string: str | None = None,
+        ) -> None:
+            first, second = values
+            try:
+                second = check(second)
+            except argparse.ArgumentTypeError as exc:
+                raise argparse.ArgumentError(self, str(exc)) from None
+            setattr(namespace, self.dest, [first, second])
+
+    return Pair
 
 
 def wait_seconds(text: str) -> float:

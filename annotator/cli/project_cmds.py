@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from annotator.cli.json_output import print_json
-from annotator.cli.options import path_word
+from annotator.cli.options import (
+    channel_choice,
+    class_id,
+    class_name,
+    class_names,
+    colour,
+    demo_images,
+    path_word,
+    second_of_two,
+    whole_number,
+)
 from annotator.cli.progress import ProgressLine
 from annotator.core.card import CardMetrics
 from annotator.core.errors import AnnotatorError
@@ -29,7 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("new", help="create a project")
     p.add_argument("project", type=Path, help="project folder to create")
     given = p.add_mutually_exclusive_group(required=True)
-    given.add_argument("--classes", help="comma-separated class names; ids follow this order")
+    given.add_argument(
+        "--classes",
+        type=class_names,
+        metavar="NAMES",
+        help="comma-separated class names; ids follow this order",
+    )
     given.add_argument(
         "--classes-file",
         type=Path,
@@ -86,7 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="list the classes, or add, rename, recolour, remove, merge or move one (as the class panel does)",
         description="Without an option, lists the classes with their ids and colours. A "
         "renamed class means something new to the model: the next round must train from "
-        "scratch (`annotator train --from-scratch`). An added class is learnt by the next "
+        "scratch (`annotator train P --from-scratch`). An added class is learnt by the next "
         "round. A removed or merged class rewrites every label map that holds later "
         "classes (all or nothing, even if stopped), and makes a new model version without "
         "the class's output, which the next rounds continue. A CLASS is its name or its "
@@ -95,13 +110,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("project", type=Path)
     change = p.add_mutually_exclusive_group()
     change.add_argument(
-        "--add", nargs="+", metavar="NAME", help="add classes at the end (ids follow)"
+        "--add",
+        nargs="+",
+        type=class_name,
+        metavar="NAME",
+        help="add classes at the end (ids follow)",
     )
     change.add_argument(
         "--rename", nargs=2, metavar=("CLASS", "NEW"), help="rename CLASS (name or id) to NEW"
     )
     change.add_argument(
-        "--color", nargs=2, metavar=("CLASS", "#RRGGBB"), help="give CLASS (name or id) a colour"
+        "--color",
+        nargs=2,
+        action=second_of_two(colour),
+        metavar=("CLASS", "'#RRGGBB'"),
+        help="give CLASS (name or id) a colour; quote it: unquoted, the shell takes # for "
+        "the start of a comment",
     )
     change.add_argument(
         "--remove",
@@ -112,6 +136,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     change.add_argument(
         "--move",
         nargs=2,
+        action=second_of_two(class_id),
         metavar=("CLASS", "ID"),
         help="give CLASS (name or id) the id ID, the classes between shifting one place "
         "(to match another dataset's ids); label maps and the active model follow",
@@ -124,6 +149,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "move down one id, and the active model loses its output",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.count_hints = {
+        "--color": "quote the colour, or the shell drops it as a comment: --color CLASS '#RRGGBB'"
+    }
     p.set_defaults(handler=cmd_classes)
 
     p = sub.add_parser(
@@ -134,6 +162,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument(
         "--use",
+        type=channel_choice,
         metavar="N,N,N",
         help="up to three channels, counted from 1, in order: red, green, blue (4,3,2: "
         "false colour), or one shown grey (5); new models trained from scratch take them",
@@ -154,12 +183,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="create a demo project of generated cell images")
     p.add_argument("project", type=Path, help="folder to create")
     p.add_argument(
-        "--images", type=int, default=None, help="number of images (default: the recipe's, 8)"
+        "--images",
+        type=demo_images,
+        default=None,
+        metavar="N",
+        help="number of images (default: the recipe's, 8)",
     )
     p.add_argument(
         "--labelled",
-        type=int,
+        type=whole_number(0),
         default=None,
+        metavar="N",
         help="the first N images come with their exact labels, done (default 0)",
     )
     p.add_argument("--open", action="store_true", help="open it in the GUI afterwards")
@@ -183,9 +217,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         if not names:
             raise AnnotatorError(f"{args.classes_file}: no class names in it")
     else:
-        names = [n.strip() for n in args.classes.split(",")]
-        if any(not n for n in names):
-            raise AnnotatorError(f"--classes {args.classes!r}: empty class name")
+        names = args.classes  # (checked by its type: class_names)
     with create_project(args.project, names) as project:
         ids = ", ".join(f"{c.id}={c.name}" for c in project.schema.classes)
         print(f"created project {project.root} with classes {ids}")
@@ -286,16 +318,18 @@ def cmd_add(args: argparse.Namespace) -> int:
         if report.stacks:
             print(f"  {report.stacks_text()}")
         if report.pages_as_channels:
-            how = f"`annotator add {path_word(args.project)} FILE --pages slices`"
+            file = report.pages_as_channels[0][0]  # (the one the sentence names)
+            how = f"`annotator add {path_word(args.project)} {path_word(file)} --pages slices`"
             print(f"  {report.pages_as_channels_text(how)}")
         if report.channels_unused:
             how = f"'annotator channels {path_word(args.project)} --use ...'"
             print(f"  {report.channels_unused_text(how)}", file=sys.stderr)
         if report.nodata:
             print(f"  {report.nodata_text()}")
+        split_file = (report.pages_split_before or ["FILE"])[0]  # (the one it names)
         if pages := report.pages_split_text(
             f"`annotator remove {path_word(args.project)} NAME`",
-            "`annotator add --pages channels`",
+            f"`annotator add {path_word(args.project)} {path_word(split_file)} --pages channels`",
         ):
             print(f"  {pages}")
         if report.masks_left_out:
@@ -316,7 +350,6 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_channels(args: argparse.Namespace) -> int:
-    from annotator.core.channels import parse
     from annotator.services.channels import (
         channel_counts,
         channels_note,
@@ -329,12 +362,8 @@ def cmd_channels(args: argparse.Namespace) -> int:
 
     changes = args.use is not None or args.reset
     with open_project(args.project, lock=changes) as project:
-        if args.use is not None:
-            try:
-                wanted = parse(args.use)
-            except ValueError as exc:
-                raise AnnotatorError(f"--use {args.use}: {exc}") from None
-            choose(project, wanted)
+        if args.use is not None:  # (0-based channels: checked by its type, channel_choice)
+            choose(project, args.use)
         elif args.reset:
             choose(project, ())
         choice = project.channel_choice()
@@ -485,7 +514,8 @@ def _change_classes(project: Project, args: argparse.Namespace, made: list[str])
         after = (
             "the model still fits (the same name in other letters)"
             if name_key(cls.name) == name_key(args.rename[1])
-            else "the next round must train from scratch (annotator train --from-scratch)"
+            else "the next round must train from scratch "
+            f"(`annotator train {path_word(args.project)} --from-scratch`)"
         )
         print(f"renamed {cls.name!r} to {args.rename[1]!r}; {after}")
     elif args.color is not None:
@@ -566,6 +596,8 @@ def _metrics(metrics: dict) -> str:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    if getattr(args, "project", None) is not None:
+        _check_openable(args.project)
     refusal = no_display()
     if refusal:
         raise AnnotatorError(refusal)
@@ -589,6 +621,19 @@ def cmd_gui(args: argparse.Namespace) -> int:
         screenshot=getattr(args, "screenshot", None),
         quit_after_paint=getattr(args, "quit_after_paint", False),
     )
+
+
+def _check_openable(root: Path) -> None:
+    """Refuse, before Qt starts, a project the window could not open (no such folder,
+    not a project, a damaged class table; busy in another process: exit code 75, with
+    ``--wait`` waited for), in one line as the other commands do. The window's box would
+    say it where no one may look (a script's ``--quit-after-paint``)."""
+    from annotator.services.project_lock import wait_for_locks
+    from annotator.services.projects import open_project
+
+    with open_project(root) as project:
+        project.schema  # noqa: B018 (as the window reads it)
+    wait_for_locks(0)  # the window's own opens refuse at once (in a box), never freeze it
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

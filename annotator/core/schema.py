@@ -138,7 +138,8 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name.strip()).lower()
 
 
-def _check_name(name: str) -> str:
+def check_name(name: str) -> str:
+    """A class name as the schema keeps it (trimmed, NFC), or a one-line refusal."""
     name = unicodedata.normalize("NFC", name.strip())
     if not name:
         raise SchemaError("a class name cannot be empty")
@@ -197,7 +198,7 @@ class LabelSchema:
         if not names:
             raise SchemaError("a project needs at least one class")
         return cls(
-            tuple(LabelClass(i, _check_name(n), default_color(i)) for i, n in enumerate(names))
+            tuple(LabelClass(i, check_name(n), default_color(i)) for i, n in enumerate(names))
         )
 
     # --- the reserved values -------------------------------------------------------
@@ -245,7 +246,7 @@ class LabelSchema:
             raise SchemaError(
                 f"a project created with at most {MAX_CLASSES_8BIT} classes cannot grow past it"
             )
-        cls = LabelClass(new_id, _check_name(name), color or self._free_color(new_id))
+        cls = LabelClass(new_id, check_name(name), color or self._free_color(new_id))
         return LabelSchema(self.classes + (cls,))
 
     def _free_color(self, new_id: int) -> str:
@@ -261,7 +262,7 @@ class LabelSchema:
     def renamed(self, class_id: int, name: str) -> LabelSchema:
         return LabelSchema(
             tuple(
-                replace(c, name=_check_name(name)) if c.id == class_id else c for c in self.classes
+                replace(c, name=check_name(name)) if c.id == class_id else c for c in self.classes
             )
         )
 

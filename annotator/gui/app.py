@@ -44,18 +44,28 @@ def run_gui(
     from annotator.gui import quit_signals
 
     ends = quit_signals.install(app, window)  # SIGTERM, a logout: save, then quit
+    watcher = None
     if screenshot is not None or quit_after_paint:
         from annotator.gui.first_paint import watch_first_paint
 
-        watch_first_paint(window, screenshot, quit_after_paint)
-    # Shown first, then the project: a status bar not yet shown draws its first
-    # message over the activity label (both stayed visible for seconds).
-    window.show()
-    open_start_project(window, project)
-    if not quit_after_paint:
-        offer_first_run(window)
-        warm_up_torch_later()
+        watcher = watch_first_paint(window, screenshot, quit_after_paint)
     try:
+        # Shown first, then the project: a status bar not yet shown draws its first
+        # message over the activity label (both stayed visible for seconds).
+        window.show()
+        refused = open_start_project(window, project)
+        if quit_after_paint and refused is not None:
+            # Its box ran before the event loop: the quit asked once the window was
+            # painted ended the box's loop, and the event loop would have run on with no
+            # window. A script asked for the project: it fails, in one line.
+            print(f"annotator: error: {refused}", file=sys.stderr)  # noqa: T201
+            window.close()
+            return 1
+        if watcher is not None and watcher.quit_code is not None:
+            return watcher.quit_code  # asked while another dialog's loop ran: spent there
+        if not quit_after_paint:
+            offer_first_run(window)
+            warm_up_torch_later()
         return int(app.exec())
     finally:
         ends.uninstall()
@@ -77,11 +87,13 @@ def warm_up_torch_later(delay_ms: int = TORCH_WARM_UP_DELAY_MS) -> None:
     QTimer.singleShot(delay_ms, warm_up_torch)
 
 
-def open_start_project(window: MainWindow, project: Path | None) -> None:
-    """Open ``project``, else the project open when the app last quit (if any)."""
+def open_start_project(window: MainWindow, project: Path | None) -> str | None:
+    """Open ``project``, else the project open when the app last quit (if any). Returns
+    why it could not be opened (said in a box), or None."""
     start = Path(project) if project is not None else window.settings.last_project()
-    if start is not None:
-        window.open_project(start)
+    if start is None:
+        return None
+    return window.open_project(start)
 
 
 def offer_first_run(window: MainWindow) -> None:

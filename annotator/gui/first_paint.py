@@ -56,6 +56,9 @@ class FirstPaintWatcher(QObject):
         self._quit_after = quit_after
         self._seen = False
         self.elapsed_s: float | None = None
+        #: The exit code it quit the application with (None until it did): a quit asked
+        #: while a dialog's loop ran ends that loop, not the application's.
+        self.quit_code: int | None = None
         window.installEventFilter(self)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
@@ -81,10 +84,11 @@ class FirstPaintWatcher(QObject):
             else:
                 print(f"annotator: error: cannot write {self._screenshot}", file=sys.stderr)  # noqa: T201
         if self._quit_after:
+            self.quit_code = 0 if ok else 1
             self._window.close()
             app = QApplication.instance()
             if app is not None:
-                app.exit(0 if ok else 1)
+                app.exit(self.quit_code)
 
 
 def watch_first_paint(

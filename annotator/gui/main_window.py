@@ -519,23 +519,25 @@ class MainWindow(QMainWindow):
         if folder is not None:
             self.open_project(folder)
 
-    def open_project(self, path: Path) -> None:
-        """Open the project folder at ``path`` (closing the current one first)."""
+    def open_project(self, path: Path) -> str | None:
+        """Open the project folder at ``path`` (closing the current one first). Returns
+        None once it is open, else why it is not (said in a box first)."""
         try:
             project = open_project(path)
         except AnnotatorError as exc:
             QMessageBox.warning(self, "Cannot open project", sentence(str(exc)))
-            return
+            return str(exc)
         try:
             project.schema  # noqa: B018 (fail now on a damaged class table)
         except AnnotatorError as exc:
             project.close()  # its lock too: another process may open it once repaired
             QMessageBox.warning(self, "Cannot open project", sentence(str(exc)))
-            return
+            return str(exc)
         self.set_project(project)
         self._owned_project = project
         self.file_menu.project_opened(project.root)
         restore_project_class(self, self.settings, project.root)
+        return None
 
     def set_project(self, project: Project) -> None:
         """Show ``project`` (the caller keeps ownership unless opened by the window)."""

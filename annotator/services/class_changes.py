@@ -196,7 +196,12 @@ def class_by_name(schema: LabelSchema, given: str) -> LabelClass:
         )
     found = named or numbered
     if found is None:
-        raise SchemaError(f"no class {given!r}; the classes are {', '.join(schema.names)}")
+        from annotator.core.near import did_you_mean
+
+        raise SchemaError(
+            f"no class {given!r}; the classes are {', '.join(schema.names)}"
+            f"{did_you_mean(given, schema.names)}"
+        )
     return found
 
 

@@ -152,8 +152,9 @@ def _image_named(project: Project, records: Sequence[ImageRecord], key: str) -> 
 def _no_image(project: Project, records: Sequence[ImageRecord], key: str) -> ImageRecord:
     """Refuse ``key``, naming the image meant when one is near: the same name, file name
     or stem in another case, else the closest name (a typo)."""
-    import difflib
     from pathlib import PurePosixPath
+
+    from annotator.core.near import did_you_mean_text, near_names
 
     low = key.lower()
     near = [
@@ -165,13 +166,9 @@ def _no_image(project: Project, records: Sequence[ImageRecord], key: str) -> Ima
     if not near:
         names = {r.name: r.name for r in records}
         names.update({PurePosixPath(r.name).name: r.name for r in records})
-        near = [names[n] for n in difflib.get_close_matches(key, list(names), n=3, cutoff=0.8)]
+        near = [names[n] for n in near_names(key, names)]
     near = list(dict.fromkeys(near))
-    hint = ""
-    if len(near) == 1:
-        hint = f"; did you mean {near[0]!r}?"
-    elif near:
-        hint = "; did you mean one of " + ", ".join(repr(n) for n in near[:3]) + "?"
+    hint = did_you_mean_text(near)
     raise AnnotatorError(f"no image {key!r} in project {project.root}{hint}")
 
 

@@ -676,8 +676,8 @@ class AnnotationSession:
         return (
             f"the labels of {names} could not be saved in the project ({why}). "
             f"They were written to {where} instead: once the project can be written again, "
-            f"`annotator import PROJECT {shlex.quote(str(folder))} --format masks` puts them "
-            "back"
+            f"`annotator import {shlex.quote(str(self.project.root))} "
+            f"{shlex.quote(str(folder))} --format masks` puts them back"
         )
 
     # --- navigation and status ------------------------------------------------------------

@@ -133,7 +133,7 @@ def rollback_refused(project: Project, record: ModelRecord, how_scratch: str = "
         for m in project.models()
         if classes_fit(m.card.class_names, names) and model_store.has_files(project, m)
     ]
-    scratch = how_scratch or "`annotator train --from-scratch`"
+    scratch = how_scratch or f"`annotator train {shlex.quote(str(project.root))} --from-scratch`"
     choose = (
         f"roll back to a version made since the classes changed ({', '.join(fit[-3:])}), "
         f"or train from scratch ({scratch})"

@@ -508,8 +508,10 @@ def test_the_bench_zooms_its_rounds_crops_only_when_asked(tmp_path, capsys):
     with pytest.raises(AnnotatorError, match="--zoom must be between 0 and 1"):
         BenchConfig(zoom=1.5)
     capsys.readouterr()
-    assert main(["bench", str(root), *common, "--zoom", "-1", "--out", str(tmp_path / "x")]) == 1
-    assert "--zoom must be between 0 and 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # wrong by itself: the usage, exit code 2
+        main(["bench", str(root), *common, "--zoom", "-1", "--out", str(tmp_path / "x")])
+    assert exit_.value.code == 2
+    assert "argument --zoom: '-1' is not a number from 0 to 1" in capsys.readouterr().err
 
 
 def test_a_truth_geotiff_naming_a_nodata_value_is_read_as_its_class_ids(tmp_path):

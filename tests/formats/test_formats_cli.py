@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from fmthelpers import CLASSES, make_project
 
 from annotator.cli import main
@@ -48,18 +49,11 @@ def test_cli_import_error_is_one_line_naming_the_file(tmp_path, capsys):
 
 def test_cli_rejects_a_bad_split(tmp_path, capsys):
     make_project(tmp_path, {"a": np.zeros((3, 3), np.uint8)}).close()
-    code = main(
-        [
-            "export",
-            str(tmp_path / "project"),
-            str(tmp_path / "o"),
-            "--format",
-            "voc",
-            "--split",
-            "a,b",
-        ]
-    )
-    assert code == 1 and "--split" in capsys.readouterr().err
+    args = ["export", str(tmp_path / "project"), str(tmp_path / "o"), "--format", "voc"]
+    with pytest.raises(SystemExit) as exit_:  # wrong by itself: the usage, exit code 2
+        main([*args, "--split", "a,b"])
+    assert exit_.value.code == 2 and "argument --split: " in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_split_that_does_not_sum_to_one_is_said_as_the_shares_used(tmp_path, masks, capsys):

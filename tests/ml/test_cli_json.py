@@ -132,7 +132,7 @@ def test_train_json_on_a_busy_project_says_so_with_exit_code_75(root, capsys, mo
 @pytest.mark.parametrize(
     ("argv", "code", "said"),
     [
-        (["--steps", "0"], 1, "--steps must be at least 1"),  # refused by the command
+        (["--steps", "0"], 2, "argument --steps: '0' is not a whole number of 1 or more"),
         (["--seed", "-1"], 2, "argument --seed: -1 is not in 0..4294967295"),  # by argparse
         (["--stepz", "3"], 2, "unrecognized arguments: --stepz 3 (did you mean --steps?)"),
     ],

@@ -186,14 +186,16 @@ def test_depth_and_width_out_of_range_are_refused_before_anything_else(trained, 
     to add --from-scratch, which then refused the depth."""
     source, _ = trained
     root = str(source.root)
-    cases = [
-        (["--width", "1000000"], "width must be between 1 and 256, not 1000000"),
-        (["--width", "0"], "width must be between 1 and 256, not 0"),
-        (["--depth", "0"], "depth must be between 1 and 7, not 0"),
-        (["--depth", "0", "--from-scratch"], "depth must be between 1 and 7, not 0"),
+    cases = [  # wrong by themselves: refused with the usage (exit code 2)
+        (["--width", "1000000"], "--width: '1000000' is not a whole number from 1 to 256"),
+        (["--width", "0"], "--width: '0' is not a whole number from 1 to 256"),
+        (["--depth", "0"], "--depth: '0' is not a whole number from 1 to 7"),
+        (["--depth", "0", "--from-scratch"], "--depth: '0' is not a whole number from 1 to 7"),
     ]
     for extra, said in cases:
-        assert main(["train", root, "--steps", "1", "--device", "cpu", *extra]) == 1
+        with pytest.raises(SystemExit) as exit_:
+            main(["train", root, "--steps", "1", "--device", "cpu", *extra])
+        assert exit_.value.code == 2
         assert said in capsys.readouterr().err
     assert [m.version for m in source.models()] == [1]
 
@@ -225,7 +227,10 @@ def test_a_grey_model_continued_on_colour_images_says_they_train_as_grey(trained
     source.save_mask(rec.id, mask)
     assert main(["train", str(source.root), "--steps", "1", "--device", "cpu"]) == 0
     err = capsys.readouterr().err
-    assert "model v1 takes grey pictures" in err and "--from-scratch" in err
+    assert "model v1 takes grey pictures" in err
+    assert f"(`annotator train {source.root} --from-scratch`)" in err  # the project named
+    assert main(["train", str(source.root), "--steps", "1", "--device", "cpu", "--json"]) == 0
+    assert f"(`annotator train {source.root} --from-scratch`)" in capsys.readouterr().err
     out = training.train_project(source, steps=1, config=FAST, device="cpu", from_scratch=True)
     assert out.notes == () and out.model.card.input_channels == 3
 
@@ -255,7 +260,7 @@ def test_importing_the_same_file_again_does_nothing_unless_again(trained, tmp_pa
     assert main(["models", dst, "--import", str(out)]) == 0
     said = capsys.readouterr().out
     assert "already imported as v2 (the same file content), nothing changed; " in said
-    assert f"'annotator models {dst} --rollback 2' makes it active" in said
+    assert f"`annotator models {dst} --rollback 2` makes it active" in said
     assert [m.version for m in target.models()] == [1, 2]
     assert main(["models", dst, "--again"]) != 0
     assert "--again goes with --import FILE" in capsys.readouterr().err
@@ -274,7 +279,7 @@ def test_a_rollback_to_a_version_of_other_classes_names_the_versions_that_fit(tr
     assert err == (
         f"annotator: error: model v1 was trained for other classes ({', '.join(old)}) than "
         f"the project's now ({', '.join(old[:2])}): roll back to a version made since the "
-        "classes changed (v2), or train from scratch (`annotator train --from-scratch`)"
+        f"classes changed (v2), or train from scratch (`annotator train {root} --from-scratch`)"
     )
     with Project.open(source.root, lock=False) as project:
         assert project.active_model().version == 2

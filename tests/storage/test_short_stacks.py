@@ -102,7 +102,7 @@ def test_a_file_of_a_few_channels_is_added_as_one_picture_and_named(tmp_path, ca
     out = capsys.readouterr().out
     assert "added 1 image(s)" in out
     assert "read the 4 bare pages of four.tif as the channels of one picture" in out
-    assert f"annotator add {proj} FILE --pages slices" in out
+    assert f"`annotator add {proj} {tmp_path / 'four.tif'} --pages slices`" in out
     assert main(["add", str(proj), str(tmp_path / "four.tif"), "--pages", "slices"]) == 0
     out = capsys.readouterr().out
     # The picture of four channels is already in the project (same file): the slices
