@@ -9,6 +9,9 @@ true mask, measures the core operations behind each tool (no GUI drawing):
   nearest the brush first); ``superpixels_s``: every tile, with the segment index, as
   the GUI ends up holding it; ``superpixels_whole_image_s``: SLIC of the whole image in
   one piece (what the brush waited for before tiling), ``--sp-size`` px segments.
+  With ``--window LOW,HIGH`` the first tile and every tile again, seen through that
+  contrast window as the GUI passes the window the picture is shown with
+  (``superpixels_first_tile_window_s``, ``superpixels_window_s``, ADR 0036).
 * ``superpixel_move_ms``: one move of the superpixel brush (``LabelMap.paint_segments``,
   two mouse positions ~12 px apart, radius 10).
 * ``protected_move_ms``: one move of the protected brush (``paint_stroke`` with
@@ -20,7 +23,8 @@ true mask, measures the core operations behind each tool (no GUI drawing):
   crop over ``GRABCUT_MAX_PIXELS`` is cut at a lower resolution.
 * ``fill_holes_ms`` / ``remove_specks_ms``: over the whole image, max area 200 px.
 
-Usage: ``python benchmarks/paint_smart.py [--size 4096] [--out results.json]``. Not a
+Usage: ``python benchmarks/paint_smart.py [--size 4096] [--window 50,200]
+[--out results.json]``. Not a
 test: it prints a table, writes the JSON after every measurement, and never fails on a
 timing.
 """
@@ -90,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--sp-size", type=int, default=16, help="superpixel size (16)")
     parser.add_argument("--moves", type=int, default=40)
+    parser.add_argument(
+        "--window",
+        help="LOW,HIGH: also time the superpixels seen through this contrast window "
+        "(a negative LOW: --window=-160,240)",
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON to this file")
     args = parser.parse_args(argv)
 
@@ -178,6 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     record("superpixels_s", round(time.perf_counter() - t0, 2))
     record("superpixel_tiles", len(tiles))
     record("superpixel_count", len(index.boxes))
+    if args.window:
+        low, high = (float(v) for v in args.window.split(","))
+        windows = [(low, high)]
+        results["window"] = [low, high]
+        t0 = time.perf_counter()
+        tile_superpixels(image, first, settings, windows)
+        record("superpixels_first_tile_window_s", round(time.perf_counter() - t0, 2))
+        t0 = time.perf_counter()
+        superpixel_index(image, settings, windows)
+        record("superpixels_window_s", round(time.perf_counter() - t0, 2))
     segments = index.labels
     results["load_average_end"] = round(os.getloadavg()[0], 1)
     lm = labelled()

@@ -760,14 +760,14 @@ def test_a_mask_read_with_the_picture_is_used_unless_written_since(project, monk
 def test_the_display_of_a_big_picture_is_made_with_its_read(project, monkeypatch):
     """The 16-bit to 8-bit display of an 8000 x 6000 picture took the switch 60-150 ms of
     the GUI thread; it is made on the worker with the pixels."""
-    from annotator.services import document as document_module
+    from annotator.core import contrast as contrast_module
     from annotator.storage.images import auto_window
 
     made = []
-    real = document_module.to_display_uint8
+    real = contrast_module.windowed  # (the display's mapping, ``core.contrast``)
     monkeypatch.setattr(
-        document_module,
-        "to_display_uint8",
+        contrast_module,
+        "windowed",
         lambda *a: made.append(threading.current_thread()) or real(*a),
     )
     owner = _Owner()

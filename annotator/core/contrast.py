@@ -8,12 +8,17 @@ at 1000-1400 as solid blue (docs/adr/0027). The same windows carry the fill's
 tolerance, given in 8-bit grey levels, to such a picture's channels
 (:func:`annotator.core.labelmap.tolerance_scales`).
 
+:func:`display_pixels` is the picture as the display shows it through its windows, the one
+mapping the canvas and the smart tools share (``core.smart``: they see what the user
+sees, docs/adr/0036).
+
 A grey picture that looks like CT (:func:`looks_like_ct`) is offered the CT windows
 radiology reads it through (:data:`CT_PRESETS`, docs/adr/0036).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +87,56 @@ def per_channel(image: np.ndarray) -> bool:
     than 8 bits. 8-bit pictures (nodata pixels or not: ``core.nodata.eight_bit``) are
     shown as they are; grey ones have one window."""
     return not eight_bit(image) and shown_channels(image) > 1
+
+
+def stretch(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``image`` as ``uint8``, ``low`` black and ``high`` white (NaN, a pixel with no
+    value, black; infinities clipped)."""
+    scale = 255.0 / max(float(high) - float(low), 1e-12)
+    out = (image.astype(np.float32) - float(low)) * scale
+    if image.dtype.kind == "f":
+        np.nan_to_num(out, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def windowed(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    """:func:`stretch` of ``image``; 8- and 16-bit ones through a look-up table over every
+    possible value: ~20x faster on an 8192x8192 16-bit image, and the same result."""
+    if image.dtype in (np.uint8, np.uint16):
+        levels = np.arange(np.iinfo(image.dtype).max + 1, dtype=image.dtype)
+        return stretch(levels, low, high)[image]
+    return stretch(image, low, high)
+
+
+def display_pixels(
+    image: np.ndarray,
+    windows: Sequence[Window] | None,
+    auto: Callable[[], Sequence[Window]],
+) -> np.ndarray:
+    """``image`` as ``uint8`` (grey or RGB) as the display shows it through the contrast
+    ``windows`` (one per channel shown), any thread.
+
+    8-bit images are shown as they are unless the user set windows; others (16-bit,
+    float) use the automatic ones (``auto()``), one per channel (docs/adr/0027). Two
+    channels (DAPI + GFP) are shown in magenta (the first) and green, as the model and
+    the smart tools see them; of more, the first three. ``image`` is the channels
+    shown (those of the channel choice, ``core.channels.pick``).
+    """
+    if image.ndim == 3 and image.shape[2] >= 4:  # RGBA, or more channels: the first three
+        image = image[:, :, :3]
+    if windows is None and image.dtype == np.uint8:
+        shown = image
+    else:
+        chosen = auto() if windows is None else windows
+        if len(set(chosen)) == 1:  # grey, or one window for every channel
+            shown = windowed(image, *chosen[0])
+        else:
+            shown = np.empty(image.shape, dtype=np.uint8)
+            for c, (lo, hi) in enumerate(chosen):
+                shown[..., c] = windowed(image[..., c], lo, hi)
+    if shown.ndim == 3 and shown.shape[2] == 2:  # magenta and green
+        shown = shown[..., [0, 1, 0]]
+    return np.ascontiguousarray(shown)
 
 
 @dataclass(frozen=True)

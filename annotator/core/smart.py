@@ -8,30 +8,53 @@
 * :func:`grabcut`: OpenCV's GrabCut inside a box or lasso, seeded by what the user has
   already labelled there; the foreground it returns is assigned to the current class.
 
+Both see the picture as 8-bit RGB (:func:`to_uint8_rgb`): through the contrast windows it
+is shown with when the GUI passes them (``windows``: the user's, or the window for every
+image, so a CT slice is cut as its soft-tissue preset shows it, docs/adr/0036), else
+stretched by its own percentiles, as the automatic window shows it.
+
 Both are pure functions of arrays (no Qt, no project): the GUI runs them off its thread
-for large images, the simulated annotator calls them directly. Well-kept library code
-does the work; this module only prepares inputs (any bit depth and channel count) and
-crops to the region of interest so cost follows the region, not the image.
+for large images, the simulated annotator calls them directly (without windows).
+Well-kept library code does the work; this module only prepares inputs (any bit depth
+and channel count) and crops to the region of interest so cost follows the region, not
+the image.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from annotator.core.contrast import channel_windows
+from annotator.core.contrast import Window, channel_windows, display_pixels, shown_channels
 from annotator.core.labelmap import Box
 from annotator.core.nodata import eight_bit
 
+#: The contrast windows a picture is shown with, one ``(low, high)`` per channel shown
+#: (``Document.windows``); None: the automatic ones.
+Windows = Sequence[Window] | None
 
-def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
+
+def to_uint8_rgb(image: np.ndarray, windows: Windows = None) -> np.ndarray:
     """Any image (grey/RGB/RGBA/multi-channel, 8/16-bit/float) as 8-bit, 3 channels.
 
-    Non-8-bit data is stretched between its 0.5 and 99.5 percentiles, each channel's own
-    when it has several (what the user sees with the automatic contrast, ``core.contrast``).
-    An 8-bit picture with nodata pixels (read as float) keeps its values, NaN black.
+    With ``windows`` (one per channel shown), the picture as the display shows it through
+    them (``core.contrast.display_pixels``, the canvas's own mapping). Without: non-8-bit
+    data is stretched between its 0.5 and 99.5 percentiles, each channel's own when it
+    has several (what the user sees with the automatic contrast, ``core.contrast``); an
+    8-bit picture with nodata pixels (read as float) keeps its values, NaN black.
     """
+    if windows is not None:
+        chosen = tuple(windows)
+        if len(chosen) != shown_channels(image):
+            raise ValueError(
+                f"{len(chosen)} contrast windows for {shown_channels(image)} channels shown"
+            )
+        shown = display_pixels(np.asarray(image), chosen, lambda: chosen)
+        if shown.ndim == 2:
+            shown = np.repeat(shown[:, :, None], 3, axis=2)
+        return np.ascontiguousarray(shown)
     eight = eight_bit(image)
     img = np.asarray(image)
     if img.ndim == 2:
@@ -44,8 +67,8 @@ def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
         data = img.astype(np.float32)
         # NaN and infinities are no brightness (one NaN made every percentile NaN, the
         # whole picture black, and superpixels a plain grid); as the display does.
-        windows = channel_windows(img, max_pixels=None)
-        lo, hi = np.array([w if w is not None else (0.0, 1.0) for w in windows]).T
+        own = channel_windows(img, max_pixels=None)
+        lo, hi = np.array([w if w is not None else (0.0, 1.0) for w in own]).T
         scale = np.where(hi > lo, 255.0 / np.where(hi > lo, hi - lo, 1.0), 0.0)
         out = (data - lo) * scale
         if img.dtype.kind == "f":
@@ -162,29 +185,41 @@ class Superpixels:
 
 
 def tile_superpixels(
-    image: np.ndarray, tile: Tile, settings: SuperpixelSettings | None = None
+    image: np.ndarray,
+    tile: Tile,
+    settings: SuperpixelSettings | None = None,
+    windows: Windows = None,
 ) -> np.ndarray:
-    """SLIC of one tile of ``image`` (segment size as for the whole image)."""
+    """SLIC of one tile of ``image`` (segment size as for the whole image), seen through
+    ``windows`` (:func:`to_uint8_rgb`)."""
     y0, x0, y1, x1 = tile
-    return superpixels(np.asanyarray(image)[y0:y1, x0:x1], settings)
+    return superpixels(np.asanyarray(image)[y0:y1, x0:x1], settings, windows)
 
 
-def superpixel_index(image: np.ndarray, settings: SuperpixelSettings | None = None) -> Superpixels:
+def superpixel_index(
+    image: np.ndarray, settings: SuperpixelSettings | None = None, windows: Windows = None
+) -> Superpixels:
     """The complete superpixel index of ``image``, tile by tile as the GUI builds it."""
     h, w = int(image.shape[0]), int(image.shape[1])
     tiles = superpixel_tiles(h, w)
     index = Superpixels.blank(h, w, len(tiles))
     for t in tiles:
-        index.add_tile(t, tile_superpixels(image, t, settings))
+        index.add_tile(t, tile_superpixels(image, t, settings, windows))
     return index
 
 
-def superpixels(image: np.ndarray, settings: SuperpixelSettings | None = None) -> np.ndarray:
-    """SLIC superpixels of ``image``: an int32 array of segment ids, same height/width."""
+def superpixels(
+    image: np.ndarray, settings: SuperpixelSettings | None = None, windows: Windows = None
+) -> np.ndarray:
+    """SLIC superpixels of ``image``: an int32 array of segment ids, same height/width.
+
+    ``windows``: the contrast windows it is shown with (one per channel shown), so the
+    segments follow the edges the user sees; None: its own percentiles
+    (:func:`to_uint8_rgb`)."""
     from skimage.segmentation import slic
 
     settings = settings or SuperpixelSettings()
-    rgb = to_uint8_rgb(image)
+    rgb = to_uint8_rgb(image, windows)
     h, w = rgb.shape[:2]
     segments = slic(
         rgb,
@@ -230,6 +265,7 @@ def grabcut(
     iterations: int = 3,
     smooth: int | None = None,
     max_pixels: int = GRABCUT_MAX_PIXELS,
+    windows: Windows = None,
 ) -> np.ndarray:
     """The object inside ``region`` (a full-size bool mask: a box or a lasso), by GrabCut.
 
@@ -250,6 +286,10 @@ def grabcut(
     the region, the class, other classes) applied again at full resolution: GrabCut's
     time grows faster than the pixel count (a 2048 px box: 150 s at full resolution), and
     a user who draws a big box wants the object, not its last pixel of border.
+
+    ``windows`` (one per channel shown): GrabCut sees the crop as the display shows it
+    through them, the edges the user sees (a CT slice's soft-tissue preset); None: the
+    crop stretched by its own percentiles (:func:`to_uint8_rgb`).
     """
     import cv2
 
@@ -267,7 +307,7 @@ def grabcut(
         min(h, int(rows[-1]) + 1 + GRABCUT_MARGIN),
         min(w, int(cols[-1]) + 1 + GRABCUT_MARGIN),
     )
-    crop = to_uint8_rgb(np.asanyarray(image)[box.slices])  # (a nodata picture kept)
+    crop = to_uint8_rgb(np.asanyarray(image)[box.slices], windows)  # (a nodata picture kept)
     ch, cw = crop.shape[:2]
     scale = min(1.0, (max_pixels / float(ch * cw)) ** 0.5)
     if scale < 1.0:

@@ -961,7 +961,9 @@ class MainWindow(QMainWindow):
         if doc is None:
             return
         shared = self._shared is not None and self._shared.fits(doc)
+        before = doc.windows
         doc.set_windows(windows)
+        self._smart_sees(doc, before)
         if windows is None:
             self._windows.pop(doc.image_id, None)
             if shared:
@@ -981,6 +983,7 @@ class MainWindow(QMainWindow):
         doc = self.document
         if doc is None:
             return
+        before = doc.windows
         if on:
             shared = ContrastWindows.of(doc, doc.windows or doc.auto_windows)
             doc.set_windows(shared.windows)
@@ -989,8 +992,16 @@ class MainWindow(QMainWindow):
         else:
             doc.set_windows(None)
             self._keep_shared(None)
+        self._smart_sees(doc, before)
         self.canvas.set_display_image(doc.display_image())
         self._show_window_of(doc)
+
+    def _smart_sees(self, doc: Document, before: tuple[Window, ...] | None) -> None:
+        """The smart tools see the picture through the window it is shown with (ADR
+        0036): one changed from ``before`` drops the image's superpixels, computed again
+        through it, off the GUI thread, at the next press of the brush."""
+        if self.canvas.smart is not None and doc.windows != before:
+            self.canvas.smart.forget(doc.image_id)
 
     def _keep_shared(self, shared: ContrastWindows | None) -> None:
         """Make ``shared`` the window for every image (None: none) and keep it in the

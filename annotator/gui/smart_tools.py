@@ -38,6 +38,7 @@ from annotator.core.smart import (
     Superpixels,
     SuperpixelSettings,
     Tile,
+    Windows,
     grabcut,
     nearest_tile,
     superpixel_tiles,
@@ -80,19 +81,25 @@ class _TileWork:
     """
 
     def __init__(
-        self, image: np.ndarray, settings: SuperpixelSettings, tiles: list[Tile], focus: Point
+        self,
+        image: np.ndarray,
+        settings: SuperpixelSettings,
+        tiles: list[Tile],
+        focus: Point,
+        windows: Windows = None,
     ) -> None:
         self.image = image
         self.settings = settings
         self.tiles = tiles
         self.remaining = list(tiles)
         self.focus = focus
+        self.windows = windows  # every tile of the work is seen through these
 
     def compute_next(self) -> tuple[Tile, np.ndarray]:
         """SLIC of the remaining tile nearest the focus (on the worker thread)."""
         x, y = self.focus
         tile = self.remaining.pop(nearest_tile(self.remaining, y, x))
-        return tile, tile_superpixels(self.image, tile, self.settings)
+        return tile, tile_superpixels(self.image, tile, self.settings, self.windows)
 
 
 class SmartSupport:
@@ -101,9 +108,11 @@ class SmartSupport:
     ``proposal_of`` returns the proposal shown for an image id (or None); ``notify``
     shows a short message (the status bar); ``current_image`` says which image is open.
     Superpixels are computed once per image, on the worker thread, the first time a tool
-    asks, tile by tile nearest the brush first (other jobs run between tiles); GrabCut
-    runs there too (a newer box replaces one still waiting). A GrabCut
-    result for an image that is no longer open is dropped.
+    asks, tile by tile nearest the brush first (other jobs run between tiles), through
+    the contrast windows the image is shown with: asked through others (the user
+    changed them), they are dropped and computed again, so an index never holds tiles
+    of two windows. GrabCut runs there too (a newer box replaces one still waiting). A
+    GrabCut result for an image that is no longer open is dropped.
     """
 
     def __init__(
@@ -125,6 +134,7 @@ class SmartSupport:
         self._current = current_image
         self.settings = settings or SuperpixelSettings()
         self._segments: dict[int, Superpixels] = {}
+        self._seen_through: dict[int, Windows] = {}  # the windows of each image's index
         self._tiling: dict[int, _TileWork] = {}  # images whose tiles are being computed
         self._closed = False
         self._serial = itertools.count(1)
@@ -139,7 +149,11 @@ class SmartSupport:
         return proposal
 
     def superpixels(
-        self, image_id: int, image: np.ndarray, near: Point | None = None
+        self,
+        image_id: int,
+        image: np.ndarray,
+        near: Point | None = None,
+        windows: Windows = None,
     ) -> Superpixels | None:
         """The image's superpixels, or None until the first tile is ready.
 
@@ -147,9 +161,15 @@ class SmartSupport:
         image has many, see :func:`superpixel_tiles`), each time the tile nearest
         ``near``, the brush's latest position; the index returned fills in as tiles
         land (on the GUI thread), so a stroke paints the segments that exist.
+        ``windows``: the contrast windows the image is shown with (None: automatic),
+        which SLIC sees it through; an index of other windows is dropped and this one
+        started (a stroke holding the old index keeps it, and it gets no more tiles).
         """
         if self._closed:
             return None
+        seen = None if windows is None else tuple((float(lo), float(hi)) for lo, hi in windows)
+        if image_id in self._segments and self._seen_through.get(image_id) != seen:
+            self.forget(image_id)  # shown through another window since
         work = self._tiling.get(image_id)
         if work is not None and near is not None:
             work.focus = near
@@ -158,9 +178,10 @@ class SmartSupport:
             return found if found.boxes or found.complete else None
         h, w = int(image.shape[0]), int(image.shape[1])
         tiles = superpixel_tiles(h, w)
-        work = _TileWork(image, self.settings, tiles, near or (w / 2, h / 2))
+        work = _TileWork(image, self.settings, tiles, near or (w / 2, h / 2), seen)
         self._tiling[image_id] = work
         self._segments[image_id] = Superpixels.blank(h, w, len(tiles))
+        self._seen_through[image_id] = seen
         self.progress("Computing superpixels…")
         self._next_tile(image_id, work)
         return None
@@ -194,13 +215,17 @@ class SmartSupport:
         self._queue.submit(key, _Job(image_id, kind, run, done))
 
     def forget(self, image_id: int | None = None) -> None:
-        """Drop cached superpixels (of one image, or all: the settings changed)."""
+        """Drop cached superpixels (of one image: its contrast window changed; or all:
+        the settings or the channels shown changed); the next press computes them
+        again. Tiles of the dropped work still running land nowhere."""
         if image_id is None:
             self._segments.clear()
             self._tiling.clear()
+            self._seen_through.clear()
         else:
             self._segments.pop(image_id, None)
             self._tiling.pop(image_id, None)
+            self._seen_through.pop(image_id, None)
 
     def keep_only(self, image_id: int) -> None:
         """Drop the superpixels of every image but ``image_id`` (the one opened): a
@@ -243,8 +268,7 @@ class SmartSupport:
 
     def _failed(self, job: _Job, exc: BaseException) -> None:
         if job.kind == "superpixels":  # the next press starts over
-            self._tiling.pop(job.image_id, None)
-            self._segments.pop(job.image_id, None)
+            self.forget(job.image_id)
         self.notify(f"{job.kind} failed: {exc}")
 
 
@@ -391,7 +415,8 @@ class SuperpixelTool(_DragTool):
         doc, smart = ctx.document, _smart(ctx)
         if doc is None or smart is None:
             return
-        self._segments = smart.superpixels(doc.image_id, doc.shown_image, near=p)
+        # Seen through the window the image is shown with: the edges the user sees.
+        self._segments = smart.superpixels(doc.image_id, doc.shown_image, p, doc.windows)
         if self._segments is None:
             return  # being computed; the status bar says so
         if not self._segments.ready_at(*p):
@@ -404,7 +429,9 @@ class SuperpixelTool(_DragTool):
         if doc is None or self._segments is None:
             return
         if smart is not None and not self._segments.complete and points:
-            smart.superpixels(doc.image_id, doc.shown_image, near=points[-1])  # follow the brush
+            # Follow the brush. (A window changed meanwhile starts the index of the new
+            # one; this stroke keeps painting the segments of the old.)
+            smart.superpixels(doc.image_id, doc.shown_image, points[-1], doc.windows)
         doc.paint_segments(
             self._segments,
             points,
@@ -466,6 +493,7 @@ class GrabCutTool(Tool):
         value = ctx.current_value
         only_over = protection(ctx, value)
         image, labels = doc.shown_image, doc.label_map.array.copy()  # (the channels shown)
+        windows = doc.windows  # it sees the picture as shown (None: automatic)
         unlabelled = doc.label_map.unlabelled
         smart.notify("GrabCut…")
 
@@ -477,6 +505,7 @@ class GrabCutTool(Tool):
                 value=value,
                 unlabelled=unlabelled,
                 open_label=only_over,  # "only over k": k's pixels are GrabCut's to decide
+                windows=windows,
             )
 
         def land(found: np.ndarray) -> None:

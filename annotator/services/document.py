@@ -29,14 +29,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotator.core.channels import Choice, pick
-from annotator.core.contrast import Window, looks_like_ct, shown_channels
+from annotator.core.contrast import Window, display_pixels, looks_like_ct, shown_channels
 from annotator.core.errors import AnnotatorError
 from annotator.core.history import EditHistory, Step
 from annotator.core.labelmap import Box, LabelMap, Patch, Point, Tolerance, clean_up_edits
 from annotator.core.proposal import Proposal, proposal_source
 from annotator.core.records import ImageRecord
 from annotator.core.smart import Superpixels
-from annotator.storage.images import auto_windows, channel_ranges, to_display_uint8, value_range
+from annotator.storage.images import auto_windows, channel_ranges, value_range
 
 log = logging.getLogger(__name__)
 
@@ -651,44 +651,3 @@ class Document:
         if ready is not None and self._windows is None:
             return ready
         return display_pixels(self.shown_image, self._windows, lambda: self.auto_windows)
-
-
-def display_pixels(
-    image: np.ndarray,
-    windows: Sequence[Window] | None,
-    auto: Callable[[], Sequence[Window]],
-) -> np.ndarray:
-    """``image`` as ``uint8`` (grey or RGB) with the contrast ``windows`` (one per
-    channel shown), any thread.
-
-    8-bit images are shown as they are unless the user set windows; others (16-bit,
-    float) use the automatic ones (``auto()``), one per channel (docs/adr/0027). Two
-    channels (DAPI + GFP) are shown in magenta (the first) and green, as the model and
-    the smart tools see them; of more, the first three. ``image`` is the channels
-    shown (:attr:`Document.shown_image`: those of the channel choice).
-    """
-    if image.ndim == 3 and image.shape[2] >= 4:  # RGBA, or more channels: the first three
-        image = image[:, :, :3]
-    if windows is None and image.dtype == np.uint8:
-        shown = image
-    else:
-        chosen = auto() if windows is None else windows
-        if len(set(chosen)) == 1:  # grey, or one window for every channel
-            shown = _windowed(image, *chosen[0])
-        else:
-            shown = np.empty(image.shape, dtype=np.uint8)
-            for c, (lo, hi) in enumerate(chosen):
-                shown[..., c] = _windowed(image[..., c], lo, hi)
-    if shown.ndim == 3 and shown.shape[2] == 2:  # magenta and green
-        shown = shown[..., [0, 1, 0]]
-    return np.ascontiguousarray(shown)
-
-
-def _windowed(image: np.ndarray, low: float, high: float) -> np.ndarray:
-    """``image`` as ``uint8``, ``low`` black and ``high`` white."""
-    if image.dtype in (np.uint8, np.uint16):
-        # A look-up table over every possible value: ~20x faster than the float path on
-        # an 8192x8192 16-bit image, and the same result.
-        levels = np.arange(np.iinfo(image.dtype).max + 1, dtype=image.dtype)
-        return to_display_uint8(levels, low, high)[image]
-    return to_display_uint8(image, low, high)

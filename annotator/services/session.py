@@ -49,18 +49,14 @@ import numpy as np
 
 from annotator.core.cancel import CancelToken
 from annotator.core.channels import pick
+from annotator.core.contrast import display_pixels
 from annotator.core.errors import AnnotatorError, ProjectError, first_line
 from annotator.core.labelmap import LabelMap
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus, status_after_save
 from annotator.services.autosave import SAVE_BUSY_TIMEOUT_S, Autosaver, SaveRequest, SaveResult
-from annotator.services.document import (
-    DEFAULT_HISTORY_BYTES,
-    Document,
-    KeptHistory,
-    display_pixels,
-)
+from annotator.services.document import DEFAULT_HISTORY_BYTES, Document, KeptHistory
 from annotator.services.jobs import Dispatcher, LatestWinsWorker, call_directly
 from annotator.services.shared_contrast import keep_shared_windows
 from annotator.storage.images import auto_windows, encode_png

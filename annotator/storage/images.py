@@ -35,6 +35,7 @@ from annotator.core.contrast import (
     even_sample,
     finite_values,
     shown_channels,
+    stretch,
 )
 from annotator.core.errors import ImageReadError, ProjectError
 from annotator.core.limits import IMAGE_SUFFIXES as IMAGE_SUFFIXES
@@ -557,11 +558,7 @@ def to_display_uint8(
         lo, hi = (0.0, 255.0) if eight_bit(image) else auto_window(image)
         low = lo if low is None else low
         high = hi if high is None else high
-    scale = 255.0 / max(float(high) - float(low), 1e-12)
-    out = (image.astype(np.float32) - float(low)) * scale
-    if image.dtype.kind == "f":  # NaN (a pixel with no value) shows black, infinities clip
-        np.nan_to_num(out, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
-    return np.clip(out, 0, 255).astype(np.uint8)
+    return stretch(image, low, high)  # (NaN, a pixel with no value, black)
 
 
 def auto_window(image: np.ndarray) -> tuple[float, float]:
