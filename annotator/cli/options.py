@@ -246,38 +246,37 @@ def class_id(text: str) -> str:
     return str(whole_number(0)(text))
 
 
+def _choices(text: str, known: Sequence[str], what: str, extra: str = "") -> list[str]:
+    """The comma-separated names of ``text``, each once, all of ``known``; an argparse
+    error naming the first unknown one (with a "did you mean"), or none given."""
+    from annotator.core.near import did_you_mean
+
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one {what}{extra}")
+    for name in names:
+        if name not in known:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {name!r}; choose from {', '.join(known)}"
+                f"{did_you_mean(name, known)}"
+            )
+    return names
+
+
 def bench_modes(text: str) -> list[str]:
     """``bench --mode``: modes of ``bench.effort.MODES``, comma-separated, each once."""
     from annotator.bench.effort import MODES
-    from annotator.core.near import did_you_mean
 
-    modes = list(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
-    if not modes:
-        raise argparse.ArgumentTypeError(f"{text!r}: give at least one mode")
-    for mode in modes:
-        if mode not in MODES:
-            raise argparse.ArgumentTypeError(
-                f"unknown mode {mode!r}; choose from {', '.join(MODES)}{did_you_mean(mode, MODES)}"
-            )
-    return modes
+    return _choices(text, MODES, "mode")
 
 
 def bench_tools(text: str) -> tuple[str, ...]:
     """``bench --tools``: 'all', or tools of ``bench.actions.TOOLS``, comma-separated."""
     from annotator.bench.actions import TOOLS
-    from annotator.core.near import did_you_mean
 
     if text.strip() == "all":
         return TOOLS
-    tools = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
-    if not tools:
-        raise argparse.ArgumentTypeError(f"{text!r}: give at least one tool, or 'all'")
-    for tool in tools:
-        if tool not in TOOLS:
-            raise argparse.ArgumentTypeError(
-                f"unknown tool {tool!r}; choose from {', '.join(TOOLS)}{did_you_mean(tool, TOOLS)}"
-            )
-    return tools
+    return tuple(_choices(text, TOOLS, "tool", ", or 'all'"))
 
 
 def second_of_two(check: Callable[[str], Any]) -> type[argparse.Action]:
