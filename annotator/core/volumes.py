@@ -3,13 +3,23 @@ volume written back in the file's own voxel order (ADR 0034).
 
 A volume's voxels are reoriented to the closest canonical RAS+ order (nibabel's
 ``io_orientation`` and ``apply_orientation``: array axis 0 towards the patient's right,
-1 anterior, 2 superior), cut along the third axis (axial slices for a usual scan), and
-each slice is shown in the radiological convention: ``picture = C[::-1, ::-1, k].T`` for
-the canonical array ``C`` (anterior at the top, the patient's right on the image's
-left). What undoes it exactly is its :func:`geometry` record (kept in the split's
-``source.json``): the file's shape, the orientation transform, the voxel spacing, the
-affine and the file's header, from which :func:`label_volume_bytes` writes a label
-volume that lines up voxel for voxel with the file it came from.
+1 anterior, 2 superior) and cut in the plane the scan was acquired in (:func:`plane_of`:
+through the file's thickest axis, or its third when the voxels are cubes), each slice
+shown as radiologists read it, both its axes reversed from the canonical ones:
+
+* **axial** (through S): ``C[::-1, ::-1, k].T``, anterior at the top, the patient's
+  right on the image's left;
+* **coronal** (through A): ``C[::-1, k, ::-1].T``, superior at the top, the patient's
+  right on the image's left;
+* **sagittal** (through R): ``C[k, ::-1, ::-1].T``, superior at the top, anterior on the
+  image's left;
+
+for the canonical array ``C``. What undoes it exactly is its :func:`geometry` record
+(kept in the split's ``source.json``): the file's shape, the orientation transform, the
+plane, the voxel spacing, the affine and the file's header, from which
+:func:`label_volume_bytes` writes a label volume that lines up voxel for voxel with the
+file it came from. A record without a plane (written before planes were chosen) is
+axial, as its slices were cut.
 
 Voxel values keep their type (int16 CT with its negative Hounsfield units stays int16);
 a header that scales them (``scl_slope``, ``scl_inter`` other than 1 and 0) gives
@@ -34,6 +44,21 @@ from annotator.core.volume_geometry import NIFTI_UNITS, VolumeGeometry
 
 #: The ``format`` of a NIfTI volume's :func:`geometry` record.
 NIFTI = "nifti"
+
+#: The planes a volume is cut in, by the canonical (RAS+) axis they are cut through.
+PLANES = ("sagittal", "coronal", "axial")
+
+#: Per canonical axis cut through: the canonical axes of the pictures' rows and columns
+#: (both run backwards: the module's docstring).
+_IN_PLANE = {0: (2, 1), 1: (2, 0), 2: (1, 0)}
+
+#: Per canonical axis cut through: nibabel's axis codes of the pictures' column, row and
+#: slice (what :func:`picture_geometry` transforms from).
+_PICTURE_CODES = {0: ("P", "I", "R"), 1: ("L", "I", "A"), 2: ("L", "P", "S")}
+
+#: Voxel sides within this part of the thickest count as as thick (a volume of cubes
+#: rounded in float32, or a label volume on its picture volume's grid: one plane).
+SPACING_TOLERANCE = 1e-2
 
 #: How far two affines may differ, per element, in parts of the smallest voxel side and
 #: still be one grid (float32 rounding of a qform is some 1e-6 of it).
@@ -134,12 +159,8 @@ def volume_header(path: str | PurePath) -> VolumeHeader:
 def _header_of(path: Path, image: Any) -> VolumeHeader:
     x, y, z = _spatial_shape(path, tuple(int(n) for n in image.shape))
     dtype = _value_type(path, image)
-    # after the reorientation the slices are (y, x) or, axes permuted, of another pair
     ornt = _orientation(image.affine)
-    canonical = [0, 0, 0]
-    for axis, (to, _) in enumerate(ornt):
-        canonical[int(to)] = (x, y, z)[axis]
-    width, height, planes = canonical
+    planes, height, width = _cut_shape((x, y, z), ornt, plane_of((x, y, z), image.affine, ornt))
     limit = limits.max_pixels()
     if width * height > limit:
         raise ImageReadError(
@@ -156,6 +177,36 @@ def _header_of(path: Path, image: Any) -> VolumeHeader:
             "(fslroi, or nibabel's slicer) and add those",
         )
     return VolumeHeader(planes, height, width, dtype)
+
+
+def plane_of(shape: tuple[int, int, int], affine: np.ndarray, ornt: np.ndarray) -> int:
+    """The canonical (RAS+) axis a volume of array ``shape`` and ``affine`` (``ornt``:
+    its :func:`_orientation`) is cut through: that of the plane it was acquired in. The
+    file's array axis of one plane when it has one (a 2-D file: the third); else its
+    thickest (the largest voxel side of the affine, those within
+    :data:`SPACING_TOLERANCE` of it as thick), the third of those when it is one of them
+    (cubes: the file's slices as stored), else the last. 0: sagittal, 1: coronal, 2:
+    axial (:data:`PLANES`). A label volume on its picture volume's grid (the same shape,
+    the affine within :data:`AFFINE_TOLERANCE`) is so cut in the same plane."""
+    flat = [axis for axis in range(3) if shape[axis] == 1]
+    if flat:
+        candidates = flat
+    else:
+        sides = np.linalg.norm(np.asarray(affine, dtype=float)[:3, :3], axis=0)
+        thickest = float(sides.max())
+        candidates = [a for a in range(3) if sides[a] >= thickest * (1 - SPACING_TOLERANCE)]
+    axis = 2 if 2 in candidates else candidates[-1]
+    return int(ornt[axis][0])
+
+
+def _cut_shape(shape: tuple[int, int, int], ornt: np.ndarray, plane: int) -> tuple[int, int, int]:
+    """``(slices, height, width)`` of a volume of array ``shape`` reoriented by ``ornt``
+    and cut through canonical axis ``plane``."""
+    canonical = [0, 0, 0]
+    for axis, (to, _) in enumerate(ornt):
+        canonical[int(to)] = shape[axis]
+    rows, columns = _IN_PLANE[plane]
+    return canonical[plane], canonical[rows], canonical[columns]
 
 
 def _orientation(affine: np.ndarray) -> np.ndarray:
@@ -194,26 +245,32 @@ def read_volume(path: str | PurePath) -> tuple[np.ndarray, dict[str, Any]]:
     else:
         voxels = voxels.astype(header.dtype, copy=False)  # (native byte order)
     ornt = _orientation(image.affine)
+    plane = plane_of(shape, image.affine, ornt)
     canonical = apply_orientation(voxels, ornt)
-    pages = np.ascontiguousarray(canonical[::-1, ::-1, :].transpose(2, 1, 0))
-    return pages, geometry(image, ornt)
+    pages = canonical.transpose(plane, *_IN_PLANE[plane])[:, ::-1, ::-1]
+    return np.ascontiguousarray(pages), geometry(image, ornt)
 
 
 def geometry(image: Any, ornt: np.ndarray | None = None) -> dict[str, Any]:
     """What undoes the slicing of a NIfTI ``image`` (nibabel's) exactly, as JSON: the
     file's shape, the orientation transform (per array axis: the RAS+ axis and the
-    direction), the voxel spacing (of the array's axes, in the file's units), the
-    affine, and the header itself (base64), with its qform, sform and their codes."""
+    direction), the plane it is cut in (:data:`PLANES`, :func:`plane_of`), the voxel
+    spacing (of the array's axes, in the file's units), the affine, and the header
+    itself (base64), with its qform, sform and their codes."""
     import nibabel as nib
 
     if ornt is None:
         ornt = _orientation(image.affine)
     header = image.header
+    shape = [int(n) for n in image.shape]
+    spatial = (shape + [1, 1])[:3]
+    plane = plane_of((spatial[0], spatial[1], spatial[2]), image.affine, ornt)
     return {
         "format": NIFTI,
         "nifti": 2 if isinstance(image, nib.Nifti2Image) else 1,
-        "shape": [int(n) for n in image.shape],
+        "shape": shape,
         "orientation": [[int(a), int(f)] for a, f in ornt],
+        "plane": PLANES[plane],
         "spacing": [float(z) for z in header.get_zooms()[:3]],
         "affine": [[float(v) for v in row] for row in image.affine],
         "header": base64.b64encode(header.binaryblock).decode("ascii"),
@@ -230,11 +287,16 @@ def volume_geometry(path: str | PurePath) -> dict[str, Any]:
 
 def slice_shape(record: Mapping[str, Any]) -> tuple[int, int, int]:
     """``(slices, height, width)`` of the pictures of a volume's :func:`geometry`."""
-    shape = _record_shape(record)
-    canonical = [0, 0, 0]
-    for axis, (to, _) in enumerate(_record_orientation(record)):
-        canonical[int(to)] = shape[axis]
-    return canonical[2], canonical[1], canonical[0]
+    return _cut_shape(_record_shape(record), _record_orientation(record), _record_plane(record))
+
+
+def _record_plane(record: Mapping[str, Any]) -> int:
+    """The canonical axis a volume's :func:`geometry` record says it is cut through: 2
+    (axial) when it names none, as every record written before planes were chosen."""
+    plane = record.get("plane", "axial")
+    if plane not in PLANES:
+        raise ValueError(f"a plane of {', '.join(PLANES)}, not {plane!r}")
+    return PLANES.index(plane)
 
 
 def _record_shape(record: Mapping[str, Any]) -> tuple[int, int, int]:
@@ -261,7 +323,8 @@ def volume_voxels(pages: np.ndarray, record: Mapping[str, Any]) -> np.ndarray:
             f"{'x'.join(map(str, pages.shape))} pages for a volume of "
             f"{'x'.join(map(str, slice_shape(record)))}"
         )
-    canonical = pages.transpose(2, 1, 0)[::-1, ::-1, :]
+    plane = _record_plane(record)
+    canonical = pages[:, ::-1, ::-1].transpose(np.argsort([plane, *_IN_PLANE[plane]]))
     back = ornt_transform(axcodes2ornt(("R", "A", "S")), _record_orientation(record))
     voxels = apply_orientation(canonical, back)
     return np.ascontiguousarray(voxels).reshape([int(n) for n in record["shape"]])
@@ -276,8 +339,9 @@ def picture_geometry(record: Mapping[str, Any], name: str = "") -> VolumeGeometr
     import nibabel as nib
     from nibabel.orientations import axcodes2ornt, ornt_transform
 
-    # read_volume shows column i as canonical R reversed, row j as A reversed, slice k as S
-    ornt = ornt_transform(axcodes2ornt(("L", "P", "S")), _record_orientation(record))
+    # read_volume's column i, row j, slice k run along these (axial: L, P, S)
+    codes = _PICTURE_CODES[_record_plane(record)]
+    ornt = ornt_transform(axcodes2ornt(codes), _record_orientation(record))
     kind = nib.Nifti2Header if record.get("nifti") == 2 else nib.Nifti1Header
     unit = kind(binaryblock=base64.b64decode(record["header"])).get_xyzt_units()[0]
     a = np.asarray(record["affine"], dtype=float).reshape(4, 4)
