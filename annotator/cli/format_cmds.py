@@ -88,6 +88,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "PNG with a world file (<stem>.pgw, which has no CRS)",
     )
     p.add_argument(
+        "--channel-names",
+        metavar="NAME[,NAME...]",
+        help="nnunet: dataset.json's channel_names, one per channel written, in order; "
+        "nnU-Net normalises a channel named CT by the dataset's intensities and z-scores "
+        "every other per case (default: CT when every case is a NIfTI scan in Hounsfield "
+        "units, else grey, R,G,B or the chosen channels)",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace an OUT folder that holds files: the new export is written whole "
@@ -127,6 +135,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from annotator.formats.nnunet import parse_channel_names
     from annotator.services.exchange import ExportRequest, export_project, parse_split
     from annotator.services.projects import open_project
 
@@ -134,6 +143,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise AnnotatorError(f"--coco-mode is for a coco export, not {args.format}")
     if args.voc_images is not None and args.format != "voc":
         raise AnnotatorError(f"--voc-images is for a voc export, not {args.format}")
+    if args.channel_names is not None and args.format != "nnunet":
+        raise AnnotatorError(f"--channel-names is for an nnunet export, not {args.format}")
     if args.out.exists() and not args.out.is_dir():
         raise AnnotatorError(
             f"{args.out.absolute()}: is a file, not a folder; give a new or empty folder to "
@@ -151,6 +162,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         voc_images=args.voc_images or "jpg",
         overwrite=args.overwrite,
         geotiff=args.geotiff,
+        channel_names=parse_channel_names(args.channel_names or ""),
     )
     with open_project(args.project, lock=False) as project:  # read-only: runs beside a writer
         report = export_project(project, request, progress=ProgressLine("exporting"))

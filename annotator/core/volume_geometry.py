@@ -47,7 +47,9 @@ class VolumeGeometry:
     the identity for a TIFF stack. ``unit``: of the affine's lengths, one of
     :data:`NIFTI_UNITS` or ``""`` (not recorded). ``source``: where the geometry comes
     from, in words for the export's summary. ``measured``: the sizes are the volume's
-    own (False: voxels of 1, since nothing recorded them).
+    own (False: voxels of 1, since nothing recorded them). ``scan``: the geometry is a
+    volume file's own space (a NIfTI scan split into slices), not a size a stack of
+    pictures recorded: an export keeps it whatever the other volumes record.
     """
 
     affine: tuple[tuple[float, float, float, float], ...]
@@ -55,6 +57,7 @@ class VolumeGeometry:
     unit: str = ""
     source: str = ""
     measured: bool = True
+    scan: bool = False
 
     def __post_init__(self) -> None:
         a = np.asarray(self.affine, dtype=float)

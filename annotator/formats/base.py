@@ -131,6 +131,9 @@ class ExportOptions:
     #: Masks format: the mask of a GeoTIFF picture as a GeoTIFF (``<stem>.tif``, the
     #: picture's geo tags copied) instead of a PNG with a world file (``formats.georef``).
     geotiff: bool = False
+    #: nnU-Net's ``channel_names`` in dataset.json, one per channel written (``export
+    #: --channel-names``); empty: the writer's own (``formats.nnunet``).
+    channel_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

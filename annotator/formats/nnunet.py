@@ -14,12 +14,16 @@ Written::
 nnU-Net makes its own 5-fold cross-validation of ``imagesTr``, so train and val go there
 together; its split file lives in ``nnUNet_preprocessed`` and is not written here.
 
-*Cases.* A picture is a 2-D case; the slices of one TIFF stack (ADR 0022), exported or
-not, are one 3-D case, the slices in order, with the voxel size the stack recorded
-(kept when every case has one, in one unit: :func:`volume_geometries`). The
-channels are those a model of the project trains on: the Channel Choice, else the first
-three (``core.channels``); every case has the dataset's channel count (nnU-Net needs
-the same channels everywhere), a grey picture among colour ones repeated into three.
+*Cases.* A picture is a 2-D case; the slices of one stack (ADR 0022), exported or not,
+are one 3-D case, the slices in order. A stack split from a NIfTI scan is written in the
+scan's own space, always (its affine and voxel order); a TIFF stack with the voxel size
+it recorded, kept when every other case has one, in one unit (:func:`volume_geometries`).
+The channels are those a model of the project trains on: the Channel Choice, else the
+first three (``core.channels``); every case has the dataset's channel count (nnU-Net
+needs the same channels everywhere), a grey picture among colour ones repeated into
+three. ``channel_names``: the export's own (``--channel-names``), else ``CT`` when every
+case is a NIfTI scan of Hounsfield units (``core.contrast.looks_like_ct``), else names
+that pick nnU-Net's per-case z-score.
 
 *One ending* (``file_ending``) for the whole dataset: ``.png`` when every case is a 2-D
 picture of 8- or 16-bit integers; then three channels of 8-bit pictures are one RGB
@@ -50,6 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.channels import describe, pick
+from annotator.core.contrast import AIR_AT_MOST, finite_values, looks_like_ct
 from annotator.core.errors import FormatError
 from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.schema import name_key
@@ -209,8 +214,11 @@ def _picture(sample: ExportSample) -> np.ndarray:
     return sample.load_image()
 
 
-#: nnU-Net's channel ending of a case's first input file (``case_0000``).
-_CHANNEL_0 = re.compile(r"_0000$")
+#: nnU-Net's channel ending of a case's first input file (``case_0000``, and
+#: ``case_0000~2``, the second scan of that name the project was given).
+_CHANNEL_0 = re.compile(r"_0000(?=(~\d+)?$)")
+#: The ending of a name made unique (``liver~2``: by the project or here).
+_APART = re.compile(r"~\d+$")
 
 
 def _cases(dataset: ExportDataset) -> list[_Case]:
@@ -225,7 +233,8 @@ def _cases(dataset: ExportDataset) -> list[_Case]:
             continue
         case = volumes.get(where.stack)
         if case is None:
-            # a scan of an nnU-Net dataset (case_0000.nii.gz: channel 0) is the case "case"
+            # a scan of an nnU-Net dataset (case_0000.nii.gz: channel 0) is the case "case",
+            # the project's second of that name (case_0000~2) the case "case~2"
             name = _CHANNEL_0.sub("", where.stack) or where.stack
             case = volumes[where.stack] = _Case(safe_stem(name + ".tif"), split, [], stack)
             cases.append(case)
@@ -261,9 +270,29 @@ def fit_channels(picture: np.ndarray, channels: int) -> np.ndarray:
     raise FormatError(f"cannot make {channels} channels of a picture of {have}")
 
 
+#: nnU-Net's channel name that normalises by the dataset's own intensities (its
+#: ``CTNormalization``) instead of per case.
+CT = "CT"
+
+
+def parse_channel_names(text: str) -> tuple[str, ...]:
+    """``export --channel-names NAME[,NAME...]``: the names, in channel order (none for
+    "")."""
+    if not text.strip():
+        return ()
+    names = tuple(n.strip() for n in text.split(","))
+    if not all(names):
+        raise FormatError(
+            f"--channel-names {text!r}: a name is empty; give one name per channel, "
+            "separated by commas (e.g. CT, or T2,ADC)"
+        )
+    return names
+
+
 def channel_names(channels: int, choice: Sequence[int]) -> dict[str, str]:
-    """dataset.json's ``channel_names`` (names that pick no special normalisation: every
-    channel is z-scored per case, nnU-Net's rule for all but CT)."""
+    """dataset.json's ``channel_names`` when the export names none and the cases are not
+    CT (names that pick no special normalisation: every channel is z-scored per case,
+    nnU-Net's rule for all but CT)."""
     if choice and len(choice) == channels:
         return {str(i): f"channel {describe([c])}" for i, c in enumerate(choice)}
     if channels == 1:
@@ -340,7 +369,7 @@ def _survey(cases: Sequence[_Case], choice: Sequence[int]) -> _Survey:
         total = 1 if picture.ndim == 2 else picture.shape[2]
         survey.more_channels += total > used.shape[2]
         survey.eight_bit &= picture.dtype == np.uint8
-        if not _png_holds(picture):
+        if case.stack is None and not _png_holds(picture):  # (a stack is NIfTI anyway)
             kind = _kind(picture.dtype)
             survey.not_png[kind] = survey.not_png.get(kind, 0) + 1
     survey.channels = max(counts, default=1)
@@ -362,6 +391,12 @@ def write_nnunet(
     cases = _cases(dataset)
     choice = dataset.channel_choice
     survey = _survey(cases, choice)
+    given = options.channel_names
+    if given and len(given) != survey.channels:
+        raise FormatError(
+            f"--channel-names gives {len(given)} name(s) and every case has "
+            f"{survey.channels} channel(s) written: give {survey.channels}, in channel order"
+        )
     ending = PNG if survey.png else NIFTI
     folder = OutputFolder(out)
     writer = _Writer(folder, labels, survey.channels, ending, choice)
@@ -372,8 +407,16 @@ def write_nnunet(
             progress(i, len(cases), case.name)
         writer.write(case)
     training = sum(1 for c in cases if c.training)
+    ct = not given and survey.channels == 1 and all(c.name in writer.ct for c in cases)
+    names = (
+        {str(i): n for i, n in enumerate(given)}
+        if given
+        else {"0": CT}
+        if ct
+        else channel_names(survey.channels, choice)
+    )
     doc: dict[str, object] = {
-        "channel_names": channel_names(survey.channels, choice),
+        "channel_names": names,
         "labels": {**labels.names, **({IGNORE: labels.ignore} if writer.ignored else {})},
         "numTraining": training,
         "file_ending": ending,
@@ -383,37 +426,62 @@ def write_nnunet(
         doc["renamed_labels"] = labels.renamed
     folder.write_text("dataset.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     notes = _notes(cases, survey, labels, writer, dataset, options)
+    if ct:
+        notes.append(
+            f"channel 0 named {CT} in dataset.json: every case is a NIfTI scan whose values "
+            f"look like Hounsfield units (air, {AIR_AT_MOST:g} or below), so nnU-Net "
+            "normalises it by the dataset's CT intensities, not per case; name it otherwise "
+            "with --channel-names NAME"
+        )
     return folder.result(notes)
 
 
-def volume_geometries(cases: Sequence[_Case]) -> tuple[dict[str, VolumeGeometry], str]:
-    """The geometry of each volume case, and the summary's line when the stacks' own
-    voxel sizes are not kept ("" when they are, or none was recorded).
+def volume_geometries(
+    cases: Sequence[_Case],
+) -> tuple[dict[str, VolumeGeometry], list[str]]:
+    """The geometry of each volume case, and the summary's lines on voxel sizes not kept
+    (none when every one is).
 
-    nnU-Net resamples every case to one spacing, read in mm (SimpleITK converts a NIfTI's
-    micron to mm): a case of unknown size (a picture, a stack that recorded none, one in
+    A stack split from a NIfTI scan keeps its own space, always: its affine and voxel
+    order are the scan's, not a guess, and its labels must lie on it. The voxel sizes a
+    TIFF stack recorded (it has no space of its own) are another matter: nnU-Net
+    resamples every case to one spacing, read in mm (SimpleITK converts a NIfTI's micron
+    to mm), so a case of unknown size (a picture, a stack that recorded none, one in
     another unit) would be scaled against the measured ones by up to a thousand times.
-    So the sizes are kept only when every case is a measured volume and all share one
-    unit; otherwise every volume has voxels of 1, as the pictures have."""
+    So the TIFF stacks' sizes are kept only when every case but the scans is a measured
+    TIFF stack and all share one unit; otherwise those stacks have voxels of 1, as the
+    pictures have. Pictures stay 2-D cases of voxels of 1 whatever the scans are."""
     own = {c.name: c.stack.load_geometry() for c in cases if c.stack is not None}
-    measured = [g for g in own.values() if g.measured]
-    if not measured:
-        return own, ""
-    if len(measured) == len(cases) and len({g.unit for g in measured}) == 1:
-        return own, ""
-    unit = {
-        n: VolumeGeometry.unmeasured(f"{g.source}, {g.describe()}: not kept") if g.measured else g
-        for n, g in own.items()
-    }
-    why = (
-        "some cases are pictures or stacks of no recorded size"
-        if len(measured) < len(cases)
-        else "the stacks recorded them in different units"
-    )
-    return unit, (
-        f"voxel sizes recorded by {len(measured)} stack(s) not kept (every case has "
-        f"voxels of 1 x 1 x 1): {why}, and nnU-Net resamples all cases to one spacing"
-    )
+    scans = sum(1 for g in own.values() if g.scan)
+    others = len(cases) - scans  # pictures and TIFF stacks
+    measured = [g for g in own.values() if g.measured and not g.scan]
+    lines: list[str] = []
+    if measured and (len(measured) < others or len({g.unit for g in measured}) > 1):
+        own = {
+            n: g
+            if g.scan or not g.measured
+            else VolumeGeometry.unmeasured(f"{g.source}, {g.describe()}: not kept")
+            for n, g in own.items()
+        }
+        why = (
+            "some cases are pictures or stacks of no recorded size"
+            if len(measured) < others
+            else "the stacks recorded them in different units"
+        )
+        lines.append(
+            f"voxel sizes recorded by {len(measured)} TIFF stack(s) not kept (their cases "
+            f"have voxels of 1 x 1 x 1): {why}, and nnU-Net resamples all cases to one "
+            "spacing" + (f"; the {scans} NIfTI scan(s) keep their own" if scans else "")
+        )
+    unsized = len(cases) - sum(1 for g in own.values() if g.measured)
+    if scans and unsized:
+        lines.append(
+            f"the {scans} NIfTI scan(s) keep their own space and voxel sizes beside "
+            f"{unsized} case(s) of voxels of 1 x 1 x 1 (pictures, stacks of no size kept): "
+            "nnU-Net resamples every case to one spacing, so export the scans apart to "
+            "train on them alone"
+        )
+    return own, lines
 
 
 class _Writer:
@@ -440,8 +508,10 @@ class _Writer:
         self.missing_slices = 0
         #: The geometry each volume is written with (:func:`volume_geometries`).
         self.geometries: dict[str, VolumeGeometry] = {}
-        #: The summary's line on voxel sizes not kept ("": none dropped).
-        self.not_kept = ""
+        #: The summary's lines on voxel sizes not kept (none: none dropped).
+        self.not_kept: list[str] = []
+        #: The volume cases that look like CT (Hounsfield units: ``looks_like_ct``).
+        self.ct: set[str] = set()
         #: (stack case, slices, slices exported, geometry) of each volume written.
         self.volumes: list[tuple[str, int, int, VolumeGeometry]] = []
 
@@ -500,12 +570,17 @@ class _Writer:
         blank = np.zeros_like(self._channels(first))
         pictures: list[np.ndarray] = []
         values: list[np.ndarray] = []
+        lowest = np.inf
         for index, load in enumerate(loads):
             if load is None:
                 self.missing_slices += 1
                 picture = blank
             else:
-                picture = self._channels(load())
+                raw = load()
+                finite = finite_values(raw)
+                if finite.size:
+                    lowest = min(lowest, float(finite.min()))
+                picture = self._channels(raw)
             pictures.append(picture)
             sample = by_index.get(index)
             values.append(
@@ -515,6 +590,8 @@ class _Writer:
             )
         geometry = self.geometries[case.name]
         self.volumes.append((case.name, len(loads), len(by_index), geometry))
+        if geometry.scan and looks_like_ct(first, lowest):
+            self.ct.add(case.name)
         channel_files = [
             nifti_bytes([p[..., c] for p in pictures], geometry) for c in range(self.channels)
         ]
@@ -558,8 +635,9 @@ def _notes(
             )
     if writer.volumes:
         shown = [
-            f"{name}: {planes} slices, {labelled} exported, voxel size {g.describe()} "
-            f"({g.source or 'none recorded'})"
+            f"{name}: {planes} slices, {labelled} exported, "
+            + ("the scan's own space and voxel order, " if g.scan else "")
+            + f"voxel size {g.describe()} ({g.source or 'none recorded'})"
             for name, planes, labelled, g in writer.volumes[:3]
         ]
         more = len(writer.volumes) - len(shown)
@@ -568,8 +646,16 @@ def _notes(
             + "; ".join(shown)
             + (f"; and {more} more" if more else "")
         )
-    if writer.not_kept:
-        lines.append(writer.not_kept)
+    lines.extend(writer.not_kept)
+    apart = [c for c in cases if _APART.search(c.name)]
+    if apart:
+        shown = [f"{c.name} is {_origin(c, writer)}" for c in apart[:3]]
+        more = len(apart) - len(shown)
+        lines.append(
+            f"{len(apart)} case(s) named apart from another of the same name (~2, ~3...): "
+            + "; ".join(shown)
+            + (f"; and {more} more" if more else "")
+        )
     if writer.ignored:
         lines.append(
             f"unlabelled and void pixels are nnU-Net's ignore label {labels.ignore} (in "
@@ -615,6 +701,18 @@ def _notes(
             "written as PNG or NIfTI files"
         )
     return lines
+
+
+def _origin(case: _Case, writer: _Writer) -> str:
+    """What a case was made of, for the summary: the scan's file (``imagesTs/liver_0000
+    .nii.gz``), the stack's name, the picture's."""
+    if case.stack is None:
+        sample = case.samples[0]
+        return f"the picture {sample.name or sample.image_path.name}"
+    geometry = writer.geometries.get(case.name)
+    if geometry is not None and geometry.scan:
+        return f"the stack {case.stack.name}, {geometry.source}"
+    return f"the stack {case.stack.name}"
 
 
 def placement_notes(folder_name: str) -> list[str]:

@@ -67,7 +67,7 @@ def run_export(
 
 class ExportDialog(QDialog):
     """Format, output folder, split, seed, which images, image mode, COCO mode, VOC
-    pictures, label stacks."""
+    pictures, label stacks, GeoTIFF masks, nnU-Net channel names."""
 
     def __init__(self, parent: QWidget | None = None, default_out: Path | None = None) -> None:
         super().__init__(parent)
@@ -124,6 +124,16 @@ class ExportDialog(QDialog):
             "pixels as its nodata (see-through in QGIS), instead of a PNG with a world file "
             "(<name>.pgw, which has none)"
         )
+        self.channel_names_edit = QLineEdit()
+        self.channel_names_edit.setPlaceholderText(
+            "automatic: CT for CT scans, else grey or R,G,B (e.g. CT, or T2,ADC)"
+        )
+        self.channel_names_edit.setToolTip(
+            "nnU-Net export only: dataset.json's channel_names, one per channel written, "
+            "separated by commas. nnU-Net normalises a channel named CT by the dataset's "
+            "intensities and z-scores every other per case. Empty: CT when every case is a "
+            "NIfTI scan in Hounsfield units, else grey, R,G,B or the chosen channels"
+        )
         self._build()
         self.format_combo.currentIndexChanged.connect(self._format_changed)
         self._format_changed()
@@ -154,6 +164,7 @@ class ExportDialog(QDialog):
         form.addRow("VOC pictures", self.voc_images_combo)
         form.addRow("Label stacks", self.stacks_check)
         form.addRow("Georeferencing", self.geotiff_check)
+        form.addRow("nnU-Net channel names", self.channel_names_edit)
         for spin in self.split_spins:
             spin.setToolTip(
                 "Shares of the images; they are scaled to add up to 1. The slices of a "
@@ -172,6 +183,7 @@ class ExportDialog(QDialog):
         self.images_combo.setEnabled(self.format_combo.currentData() != "nnunet")
         self.coco_combo.setEnabled(self.format_combo.currentData() == "coco")
         self.voc_images_combo.setEnabled(self.format_combo.currentData() == "voc")
+        self.channel_names_edit.setEnabled(self.format_combo.currentData() == "nnunet")
         masks = self.format_combo.currentData() == "masks"
         for check in (self.stacks_check, self.geotiff_check):
             check.setEnabled(masks)
@@ -186,6 +198,7 @@ class ExportDialog(QDialog):
 
     def request(self) -> ExportRequest:
         """The request the form describes (AnnotatorError names what is missing)."""
+        from annotator.formats.nnunet import parse_channel_names
         from annotator.services.exchange import parse_split
 
         out = self.out_edit.text().strip()
@@ -208,6 +221,11 @@ class ExportDialog(QDialog):
             voc_images=str(self.voc_images_combo.currentData()),
             overwrite=self.overwrite,
             geotiff=self.geotiff_check.isChecked(),
+            channel_names=(
+                parse_channel_names(self.channel_names_edit.text())
+                if self.channel_names_edit.isEnabled()
+                else ()
+            ),
         )
 
     def _accept_if_valid(self) -> None:

@@ -106,6 +106,8 @@ class ExportRequest:
     #: Masks format: the mask of a GeoTIFF picture as a GeoTIFF with its geo tags
     #: (``export --geotiff``) instead of a PNG with a world file.
     geotiff: bool = False
+    #: nnU-Net's ``channel_names``, one per channel (``export --channel-names``).
+    channel_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -318,6 +320,8 @@ def build_export_dataset(
         raise FormatError(f"GeoTIFF masks are written by the masks format, not {request.format}")
     if request.voc_images not in ("jpg", "keep"):
         raise FormatError(f"--voc-images {request.voc_images!r}: use jpg or keep")
+    if request.channel_names and request.format != "nnunet":
+        raise FormatError(f"channel names are written by the nnunet format, not {request.format}")
     skipped: list[tuple[str, str]] = []
     chosen: list[ImageRecord] = []
     everyone = project.images()
@@ -510,6 +514,7 @@ def _export_held(
             stacks=request.stacks,
             voc_images=request.voc_images,
             geotiff=request.geotiff,
+            channel_names=request.channel_names,
         )
         assert spec.writer is not None
         result = spec.writer(stage, dataset, options, progress)

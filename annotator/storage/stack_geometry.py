@@ -6,7 +6,8 @@ export that writes volumes (nnU-Net's 3-D cases) reads every slice back, and the
 size from the stack file, when it is still where it was split from (same size): ImageJ's
 calibration (the X/Y resolution tags and the ``spacing`` of its metadata, in its
 ``unit``) or an OME-TIFF's ``PhysicalSize``; otherwise voxels of 1 x 1 x 1, and the
-geometry's ``source`` says which.
+geometry's ``source`` says which. A stack split from a NIfTI scan has the scan's own
+space, always (its affine, voxel order and unit, "unknown" read as mm).
 
 :func:`stack_geometry` is the one place a stack's geometry is chosen (docs/adr/0035).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +67,7 @@ def stack_geometry(folder: Path) -> VolumeGeometry:
     where = record.get("stack")
     volume = record.get("volume")
     if isinstance(volume, dict) and volume.get("format") == NIFTI:  # (ADR 0034)
-        name = Path(where).name if isinstance(where, str) else folder.name
-        try:
-            return picture_geometry(volume, name)
-        except (KeyError, TypeError, ValueError):
-            return VolumeGeometry.unmeasured(f"the record of {name}'s split is damaged")
+        return _scan_geometry(volume, where, folder)
     if not isinstance(where, str):
         return VolumeGeometry.unmeasured("the split names no stack file")
     stack = Path(where)
@@ -80,6 +78,32 @@ def stack_geometry(folder: Path) -> VolumeGeometry:
     if not same:
         return VolumeGeometry.unmeasured(f"{stack.name} is no longer at {stack.parent}: none read")
     return tiff_geometry(stack) or VolumeGeometry.unmeasured(f"{stack.name} records none")
+
+
+#: What the summary adds to a NIfTI scan whose header records no unit (read as mm).
+UNKNOWN_UNIT_AS_MM = "no unit recorded: mm, as ITK and nnU-Net read it"
+
+
+def _scan_geometry(volume: dict[str, Any], where: Any, folder: Path) -> VolumeGeometry:
+    """The space of a NIfTI scan split into ``folder``: its own affine and voxel order
+    (``core.volumes.picture_geometry``), always its own, never a guess. A header whose
+    unit is "unknown" (nibabel's default when writing) is in mm: ITK, and so SimpleITK and
+    nnU-Net, read it so. Named by its folder and file (``imagesTs/liver_0000.nii.gz``):
+    scans of one name in two folders are told apart."""
+    if isinstance(where, str):
+        path = Path(where)
+        name = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+    else:
+        name = folder.name
+    try:
+        geometry = picture_geometry(volume, name)
+    except (KeyError, TypeError, ValueError):
+        return VolumeGeometry.unmeasured(f"the record of {name}'s split is damaged")
+    if geometry.unit:
+        return replace(geometry, scan=True)
+    return replace(
+        geometry, unit="mm", source=f"{geometry.source}; {UNKNOWN_UNIT_AS_MM}", scan=True
+    )
 
 
 def tiff_geometry(path: Path) -> VolumeGeometry | None:

@@ -199,7 +199,7 @@ def test_pictures_and_a_stack_are_one_nifti_dataset_that_nnunet_reads_as_the_pro
     assert (
         "voxel size 1 x 1 x 1 (ImageJ calibration of vol.tif, 0.5 x 0.25 x 3 micron: not kept)"
     ) in said
-    assert "voxel sizes recorded by 1 stack(s) not kept" in said
+    assert "voxel sizes recorded by 1 TIFF stack(s) not kept" in said
     # a picture is a 2-D NIfTI (two axes), which SimpleITKIO reads as a 2-D case
     assert nib.load(out / "imagesTr/grey8_0000.nii.gz").shape == (30, 20)
     assert "nnU-Net's ignore label 3 (in 2 case(s))" in said
@@ -511,7 +511,8 @@ def test_a_nifti_scan_is_a_case_on_the_scans_own_grid(tmp_path, capsys):
     capsys.readouterr()
     assert main(["export", str(project), str(out), "--format", "nnunet"]) == 0
     said = capsys.readouterr().out
-    assert "(the header of liver_0000.nii.gz)" in said
+    assert "the scan's own space and voxel order" in said
+    assert "(the header of imagesTr/liver_0000.nii.gz; no unit recorded: mm" in said
     assert "nnUNetv2_train ID 3d_fullres all" in said
     image = nib.load(out / "imagesTr" / "liver_0000.nii.gz")
     label = nib.load(out / "labelsTr" / "liver.nii.gz")
@@ -520,3 +521,197 @@ def test_a_nifti_scan_is_a_case_on_the_scans_own_grid(tmp_path, capsys):
         np.testing.assert_array_equal(np.asarray(written.dataobj), np.asarray(source.dataobj))
         np.testing.assert_allclose(written.affine, source.affine, atol=1e-5)
     assert image.get_data_dtype() == np.int16
+
+
+# --- NIfTI scans: their own space always; channel names ---------------------------------
+
+
+def _save_scan(path: Path, voxels: np.ndarray, affine: np.ndarray, unit: str) -> Path:
+    """A NIfTI file whose header records ``unit`` (nibabel writes "unknown" by default)."""
+    from niftihelpers import save_volume
+
+    save_volume(path, voxels, affine)
+    image = nib.load(path)
+    image.header.set_xyzt_units(xyz=unit)
+    nib.save(nib.Nifti1Image(np.asarray(image.dataobj), None, header=image.header), path)
+    assert nib.load(path).header.get_xyzt_units()[0] == unit
+    return path
+
+
+def _scan_project(tmp_path: Path, classes: str = "background,liver,tumour") -> Path:
+    """A project of the scans in ``tmp_path/ds`` (added), their labels imported."""
+    project = tmp_path / "P"
+    assert main(["new", str(project), "--classes", classes]) == 0
+    assert main(["add", str(project), str(tmp_path / "ds" / "images")]) == 0
+    assert main(["import", str(project), "--format", "masks", str(tmp_path / "ds")]) == 0
+    return project
+
+
+def test_scans_of_mixed_units_keep_their_own_affine_shape_and_voxel_order(tmp_path, capsys):
+    """One scan's unit "unknown" (nibabel's default) beside one in mm: every case was
+    written with an identity affine in picture axes, the coronal one 8 x 32 x 40 where the
+    scan is 40 x 32 x 8, and the 0.9 x 0.7 x 2.5 mm voxels made isotropic."""
+    from niftihelpers import LPS, PERMUTED, ct_voxels, label_voxels
+
+    ds = tmp_path / "ds"
+    scans, truths = {}, {}
+    for case, shape, affine, unit in (
+        ("liver", (24, 20, 6), LPS, "unknown"),
+        ("coronal", (40, 32, 8), PERMUTED, "mm"),
+    ):
+        scans[case] = _save_scan(
+            ds / "images" / f"{case}_0000.nii.gz", ct_voxels(shape), affine, unit
+        )
+        truths[case] = _save_scan(
+            ds / "labels" / f"{case}.nii.gz", label_voxels(shape), affine, unit
+        )
+    project = _scan_project(tmp_path)
+    out = tmp_path / "Dataset003_Mixed"
+    capsys.readouterr()
+    _export(project, out, "--split", "1,0,0")
+    said = capsys.readouterr().out
+    for case in ("liver", "coronal"):
+        image = nib.load(out / "imagesTr" / f"{case}_0000.nii.gz")
+        label = nib.load(out / "labelsTr" / f"{case}.nii.gz")
+        for written, source in ((image, nib.load(scans[case])), (label, nib.load(truths[case]))):
+            assert written.shape == source.shape
+            np.testing.assert_array_equal(np.asarray(written.dataobj), np.asarray(source.dataobj))
+            np.testing.assert_allclose(written.affine, source.affine, atol=1e-5)
+            # "unknown" is mm, as ITK (SimpleITK, nnU-Net) reads it, and written so
+            assert image.header.get_xyzt_units()[0] == "mm"
+    assert nib.load(out / "imagesTr/coronal_0000.nii.gz").shape == (40, 32, 8)
+    assert "not kept" not in said and "different units" not in said
+    assert "voxel size 0.9 x 0.7 x 2.5 mm (the header of images/coronal_0000.nii.gz)" in said
+    assert "(the header of images/liver_0000.nii.gz; no unit recorded: mm, as ITK" in said
+    # every case a CT scan: nnU-Net's CT normalisation, said in the summary
+    doc = json.loads((out / "dataset.json").read_text())
+    assert doc["channel_names"] == {"0": "CT"}
+    assert "channel 0 named CT in dataset.json: every case is a NIfTI scan" in said
+    assert "--channel-names NAME" in said
+    assert "PNG cannot hold" not in said  # stacks are NIfTI anyway: no "picture(s)"
+    nnunet_cases(out)
+
+
+def test_tiff_stacks_in_different_units_fall_back_and_a_scan_beside_them_keeps_its_space(
+    tmp_path, capsys
+):
+    from niftihelpers import LPS, ct_voxels
+
+    src = tmp_path / "src"
+    scan = _save_scan(src / "head_0000.nii.gz", ct_voxels((24, 20, 6)), LPS, "mm")
+    mm = {"resolution": (2.0, 2.0), "metadata": {"axes": "ZYX", "spacing": 1.5, "unit": "mm"}}
+    other = RNG.integers(0, 256, (4, 16, 24), np.uint8)
+    tifffile.imwrite(src / "vol.tif", VOLUME, imagej=True, **CALIBRATED)  # micron
+    tifffile.imwrite(src / "em.tif", other, imagej=True, **mm)
+    root = tmp_path / "proj"
+    assert main(["new", str(root), "--classes", "background,fg"]) == 0
+    assert main(["add", str(root), str(src)]) == 0
+    with Project.open(root) as project:
+        for rec in project.images():
+            project.save_mask(rec.id, _classes((rec.height, rec.width), 2), status=ImageStatus.DONE)
+    out = tmp_path / "Dataset512_Units"
+    capsys.readouterr()
+    _export(root, out, "--split", "1,0,0")
+    said = capsys.readouterr().out
+    # the TIFF stacks fall back to voxels of 1, as before
+    for case in ("vol", "em"):
+        for f in (f"imagesTr/{case}_0000.nii.gz", f"labelsTr/{case}.nii.gz"):
+            assert np.allclose(nib.load(out / f).affine, np.eye(4))
+    assert "voxel sizes recorded by 2 TIFF stack(s) not kept" in said
+    assert "the stacks recorded them in different units" in said
+    assert "the 1 NIfTI scan(s) keep their own" in said
+    # the scan keeps its own, in its own voxel order
+    written, source = nib.load(out / "imagesTr/head_0000.nii.gz"), nib.load(scan)
+    np.testing.assert_allclose(written.affine, source.affine, atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(written.dataobj), np.asarray(source.dataobj))
+    assert "export the scans apart to train on them alone" in said
+    # not every case is CT: the channel is not named so
+    assert json.loads((out / "dataset.json").read_text())["channel_names"] == {"0": "grey"}
+
+
+def test_scans_of_one_name_in_two_folders_are_named_apart_in_the_summary(tmp_path, capsys):
+    from niftihelpers import LPS, ct_voxels
+
+    ds = tmp_path / "ds"
+    for folder, seed in (("imagesTr", 0), ("imagesTs", 1)):
+        _save_scan(ds / folder / "liver_0000.nii.gz", ct_voxels(seed=seed), LPS, "mm")
+    project = tmp_path / "P"
+    assert main(["new", str(project), "--classes", "background,liver"]) == 0
+    assert main(["add", str(project), str(ds)]) == 0
+    with Project.open(project) as p:
+        for rec in p.images():
+            p.save_mask(rec.id, _classes((rec.height, rec.width), 2), status=ImageStatus.DONE)
+    out = tmp_path / "Dataset004_Twice"
+    capsys.readouterr()
+    _export(project, out, "--split", "1,0,0")
+    said = capsys.readouterr().out
+    assert sorted(p.name for p in (out / "labelsTr").iterdir()) == [
+        "liver.nii.gz",
+        "liver~2.nii.gz",
+    ]
+    assert (out / "imagesTr/liver~2_0000.nii.gz").is_file()
+    line = next(x for x in said.splitlines() if "named apart" in x)
+    assert "liver~2 is the stack liver_0000~2, the header of imagesTs/liver_0000.nii.gz" in line
+    second = nib.load(out / "imagesTr/liver~2_0000.nii.gz")
+    np.testing.assert_array_equal(
+        np.asarray(second.dataobj), np.asarray(nib.load(ds / "imagesTs/liver_0000.nii.gz").dataobj)
+    )
+
+
+def test_channel_names_are_written_as_given_and_refused_when_they_do_not_fit(tmp_path, capsys):
+    root = _project(tmp_path, "background,fg", {"a.png": GREY8, "b.png": RGB})
+    _label(root, {"a.png": _classes(GREY8.shape, 2), "b.png": _classes(RGB.shape[:2], 2)})
+    out = tmp_path / "Dataset513_Named"
+    _export(root, out, "--split", "1,0,0", "--channel-names", "DAPI, GFP ,mCherry")
+    doc = json.loads((out / "dataset.json").read_text())
+    assert doc["channel_names"] == {"0": "DAPI", "1": "GFP", "2": "mCherry"}
+    nnunet_cases(out)
+    capsys.readouterr()
+    args = ["export", str(root), str(tmp_path / "o"), "--split", "1,0,0"]
+    assert main([*args, "--format", "nnunet", "--channel-names", "CT"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith(
+        "--channel-names gives 1 name(s) and every case has 3 channel(s) written: give 3, "
+        "in channel order"
+    )
+    assert main([*args, "--format", "nnunet", "--channel-names", "R,,B"]) != 0
+    assert "a name is empty" in capsys.readouterr().err
+    assert main([*args, "--format", "masks", "--channel-names", "R,G,B"]) != 0
+    assert "--channel-names is for an nnunet export, not masks" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    # the service refuses them too (the dialog's request)
+    from annotator.core.errors import FormatError
+    from annotator.services.exchange import ExportRequest, export_project
+
+    with Project.open(root) as project, pytest.raises(FormatError, match="not coco"):
+        export_project(
+            project, ExportRequest("coco", tmp_path / "o", channel_names=("R", "G", "B"))
+        )
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_ct_project_named_otherwise_keeps_the_names_given(tmp_path, capsys):
+    from niftihelpers import LPS, ct_voxels, label_voxels
+
+    ds = tmp_path / "ds"
+    _save_scan(ds / "images" / "chest_0000.nii.gz", ct_voxels(), LPS, "mm")
+    _save_scan(ds / "labels" / "chest.nii.gz", label_voxels(), LPS, "mm")
+    project = _scan_project(tmp_path)
+    out = tmp_path / "Dataset005_Named"
+    capsys.readouterr()
+    _export(project, out, "--split", "1,0,0", "--channel-names", "zscore")
+    assert json.loads((out / "dataset.json").read_text())["channel_names"] == {"0": "zscore"}
+    assert "named CT" not in capsys.readouterr().out
+    # scans of no air (an MR scan, unsigned values) are not CT
+    mr = tmp_path / "mr"
+    _save_scan(
+        mr / "ds" / "images" / "knee_0000.nii.gz",
+        RNG.integers(0, 4000, (24, 20, 6)).astype(np.uint16),
+        LPS,
+        "mm",
+    )
+    _save_scan(mr / "ds" / "labels" / "knee.nii.gz", label_voxels(), LPS, "mm")
+    _export(_scan_project(mr), mr / "Dataset006_Mr", "--split", "1,0,0")
+    doc = json.loads((mr / "Dataset006_Mr" / "dataset.json").read_text())
+    assert doc["channel_names"] == {"0": "grey"}
+    assert "named CT" not in capsys.readouterr().out
