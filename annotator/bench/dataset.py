@@ -11,7 +11,7 @@ and the Decathlon's ``dataset.json``. Rules in ``docs/simulated-annotator.md``
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -351,17 +351,16 @@ def _pair(
     from annotator.storage.stacks import read_stack
 
     shapes: dict[Path, tuple[int, int]] = {}
-    digests: dict[Path, str] = {}
     labelled = set(images)
-    for stack in stacks.values():  # each stack read once: its slices' sizes and contents
+    for stack in stacks.values():  # each stack read once: its slices' sizes
         if labelled.isdisjoint(stack.paths):  # (nnU-Net's other channels: no labels)
             continue
         # (a NIfTI volume's slices as the add cuts and shows them: core.volumes)
         cut = read_stack(stack.path, stack.unnamed_slices)[0]
         for path, picture in zip(stack.paths, cut, strict=True):
             shapes[path] = (int(picture.shape[0]), int(picture.shape[1]))
-            digests[path] = _picture_digest(picture)
-    images, twins = _distinct_files(images, digests)
+    # (a stack's slices are images of their own, blank frames too, as a project's are)
+    images, twins = _distinct_files(images, slices)
     if twins:
         warnings.append(
             f"{len(twins)} image(s) are byte for byte another image of the set and are left "
@@ -754,26 +753,21 @@ def _dataset_images(
     return entries, slices, label_pages
 
 
-def _picture_digest(picture: np.ndarray) -> str:
-    """The SHA-1 of a slice's pixels (with its type and shape): two slices alike are
-    one picture, as their slice files are one to a project."""
-    digest = hashlib.sha1(f"{picture.dtype.str}{picture.shape}".encode())
-    digest.update(np.ascontiguousarray(picture).tobytes())
-    return digest.hexdigest()
-
-
 def _distinct_files(
-    images: list[Path], digests: dict[Path, str] | None = None
+    images: list[Path], slices: Collection[Path] = ()
 ) -> tuple[list[Path], list[tuple[Path, Path]]]:
     """The images whose files differ, and ``(left out, kept)`` for those that repeat an
-    earlier one exactly; ``digests``: those of the images that are no file of their own
-    (a stack's slices)."""
+    earlier one exactly; ``slices`` (a stack's, no file of their own) are never left out:
+    each slice is an image of its own, as a project's slices are (ADR 0022)."""
     from annotator.storage.project import file_sha1
 
     first: dict[str, Path] = {}
     kept, twins = [], []
     for p in images:
-        digest = (digests or {}).get(p) or file_sha1(p)
+        if p in slices:
+            kept.append(p)
+            continue
+        digest = file_sha1(p)
         if digest in first:
             twins.append((p, first[digest]))
         else:

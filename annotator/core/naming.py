@@ -129,6 +129,7 @@ PICTURE_FOLDERS = (
 
 T = TypeVar("T")
 U = TypeVar("U")
+P = TypeVar("P", bound=PurePath)
 
 
 def natural_key(text: str) -> list[str | int]:
@@ -401,6 +402,33 @@ def unique_stems(
         taken.add(_key(name))
         out[key] = name
     return out
+
+
+#: The folders of nnU-Net's raw datasets that hold the cases' pictures, one file per
+#: channel (``case_0000``, ``case_0001``...), in lower case.
+NNUNET_PICTURE_FOLDERS = ("imagestr", "imagests")
+_NNUNET_CHANNEL = re.compile(r"(.+)_(\d{4})$")
+
+
+def nnunet_further_channels(paths: Sequence[P]) -> list[P]:
+    """The files among ``paths`` that are a further channel of an nnU-Net case
+    (``imagesTr/case_0001.nii.gz`` where ``case_0000.nii.gz`` of the same type lies
+    beside it, among ``paths``), in their order. Only in nnU-Net's picture folders:
+    ``frame_0001.png`` elsewhere is a frame of a series."""
+    firsts = set()
+    found = []
+    for path in paths:
+        if path.parent.name.lower() not in NNUNET_PICTURE_FOLDERS:
+            continue
+        match = _NNUNET_CHANNEL.fullmatch(file_stem(path))
+        if match is None:
+            continue
+        kind = path.name[len(file_stem(path)) :].lower()
+        if match.group(2) == "0000":
+            firsts.add((path.parent, match.group(1), kind))
+        else:
+            found.append((path, (path.parent, match.group(1), kind)))
+    return [path for path, case in found if case in firsts]
 
 
 def stack_stem(stem: str) -> str:

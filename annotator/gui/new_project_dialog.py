@@ -180,6 +180,8 @@ def add_images_with_progress(
                 report.pages_split_text(
                     "the image list's right-click menu (Remove … from the project)"
                 ),
+                report.labels_split_text("File > Import labels (format: masks) of FOLDER"),
+                report.further_channels_text(),
             )
             if text
         ),

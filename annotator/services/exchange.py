@@ -879,7 +879,8 @@ class _ImageIndex:
         #: export's safe stem (``a_b`` for ``a b.png``), a long stem shortened.
         self.by_made: dict[str, list[ImageRecord]] = {}
         self.by_base: dict[str, list[ImageRecord]] = {}  # by pair base (core/naming.py)
-        self.by_sha: dict[str, ImageRecord] = {}
+        #: Images by picture: one each, but for slices of one content (blank frames).
+        self.by_sha: dict[str, list[ImageRecord]] = {}
         self._digests: dict[int, str | None] = {}
         self._same: dict[tuple[int, int], bool] = {}
         self._source_sha: dict[Path, str] = {}  # an annotation file's own SHA-1
@@ -909,7 +910,7 @@ class _ImageIndex:
         for other in {m.lower() for m in made} - {stem.lower()}:
             self.by_made.setdefault(other, []).append(rec)
         self.by_base.setdefault(pair_base(stem), []).append(rec)
-        self.by_sha.setdefault(rec.sha1, rec)
+        self.by_sha.setdefault(rec.sha1, []).append(rec)
 
     def digest(self, item: ImportItem) -> str | None:
         """The SHA-1 of the picture the item carries (None without one, or unreadable)."""
@@ -981,10 +982,10 @@ class _ImageIndex:
         # Labels the project kept itself name their picture by its SHA-1: the image of
         # that picture, whatever the names say (scene1/0001.png, scene2/0001.png).
         if item.image_sha1 is not None and item.image_sha1 in self.by_sha:
-            return self.by_sha[item.image_sha1]
+            return self._one_of(item, self.by_sha[item.image_sha1])
         digest = self.digest(item)
         if digest is not None and digest in self.by_sha:
-            return self.by_sha[digest]
+            return self._one_of(item, self.by_sha[digest])
         named = self._named(item.image_name, item.match_by_stem, item.source)
         if digest is None:
             for other in item.other_names:  # another name it may have, if this names none
@@ -1019,6 +1020,32 @@ class _ImageIndex:
                 + "); these labels were not imported"
             )
         return same[0] if same else None
+
+    def _one_of(self, item: ImportItem, same: list[ImageRecord]) -> ImageRecord:
+        """Of the images of the item's picture, the one its labels belong to: the only
+        one; else (slices of one content, a volume's blank frames) the one its kept name
+        or its file name means; else refused, naming them."""
+        if len(same) == 1:
+            return same[0]
+        ids = {r.id for r in same}
+        if item.kept_name is not None:
+            kept = [r for r in same if r.name == item.kept_name]
+            if len(kept) == 1:
+                return kept[0]
+        for name in (item.image_name, *item.other_names):
+            named = self._named(name, item.match_by_stem, item.source)
+            meant = [r for r in named.all if r.id in ids]
+            if len(meant) > 1:
+                meant = [r for r in meant if r in named.exact] or meant
+            if len(meant) == 1:
+                return meant[0]
+        raise FormatError(
+            f"{item.source}: its picture is the picture of {len(same)} project images ("
+            + ", ".join(r.name for r in same[:3])
+            + (f" and {len(same) - 3} more" if len(same) > 3 else "")
+            + f") and its name {item.image_name!r} says none of them; these labels were not "
+            "imported (name them after the image, as an export does)"
+        )
 
     def is_file(self, rec: ImageRecord, source: Path) -> bool:
         """Whether the image is the annotation being imported (the same bytes: a mask

@@ -25,12 +25,13 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import numpy as np
@@ -44,6 +45,7 @@ from annotator.core.errors import ImageReadError, ModelError, ProjectError, Sche
 from annotator.core.folders import files_below
 from annotator.core.limits import NAMED_SKIPS, OTHER_PICTURE_SUFFIXES, named_first
 from annotator.core.naming import (
+    MASK_FOLDERS,
     NAME_MAX,
     SIDECAR_ENDINGS,
     file_stem,
@@ -53,6 +55,7 @@ from annotator.core.naming import (
     masks_beside,
     masks_in_mask_folders,
     natural_path_key,
+    nnunet_further_channels,
     short_stem,
 )
 from annotator.core.nodata import nodata_label
@@ -187,6 +190,12 @@ class AddReport:
     #: Stacks split whose file is also an image of the project, one picture of its pages
     #: as channels (added before without ``--pages slices``): (stack file, image name).
     also_one_picture: list[tuple[str, str]] = field(default_factory=list)
+    #: Stacks split into pictures that look like labels (a label volume added alone, or
+    #: one whose values no mask has beside its picture): (stack file, why).
+    labels_split: list[tuple[str, str]] = field(default_factory=list)
+    #: Files added that are nnU-Net's further channels of a case (``case_0001``...),
+    #: each labelled apart: the project has no channels in several files.
+    further_channels: list[str] = field(default_factory=list)
 
     def channels_unused_text(self, how_channels: str = "View > Channels...") -> str:
         """One sentence on the pictures whose channels past the third go unused ("" when
@@ -282,6 +291,31 @@ class AddReport:
                 f"pages are slices, remove that image with {how_remove}"
             )
         return "; ".join(parts)
+
+    def labels_split_text(self, how: str) -> str:
+        """One sentence on the stacks split into pictures that look like labels ("" when
+        none); ``how`` says how to import labels, ``FOLDER`` in it the first's folder."""
+        if not self.labels_split:
+            return ""
+        file, why = self.labels_split[0]
+        first = Path(file)
+        more = f" and {len(self.labels_split) - 1} more" if len(self.labels_split) > 1 else ""
+        return (
+            f"split {len(self.labels_split)} stack(s) that look like labels into pictures "
+            f"(first: {first.parent.name}/{first.name}: {why}{more}); if they are labels, "
+            f"remove their slices and import them: {how.replace('FOLDER', str(first.parent))}"
+        )
+
+    def further_channels_text(self) -> str:
+        """One sentence on nnU-Net's further channels added as images ("" when none)."""
+        if not self.further_channels:
+            return ""
+        first = Path(self.further_channels[0])
+        return (
+            f"{len(self.further_channels)} file(s) are further channels of nnU-Net cases "
+            f"(first: {first.parent.name}/{first.name}), added as images of their own: the "
+            "project labels each file apart, as it has no channels in several files"
+        )
 
     def routine_skips(self) -> int:
         """How many files were skipped for a reason that needs nothing of the user
@@ -575,6 +609,63 @@ def _first_page_is_mask(path: Path) -> bool:
             return looks_like_mask(np.asarray(tif.pages[0].asarray()))  # type: ignore[union-attr]
     except Exception:  # unreadable here: splitting it says why
         return False
+
+
+def is_slice_path(stored: str) -> bool:
+    """Whether an image's stored path is a slice file of the project's
+    (``slices/<stack>/<stack>_zNNN.tif``, relative to the project: ``storage/stacks.py``)."""
+    parts = PurePosixPath(stored).parts
+    return len(parts) == 3 and parts[0] == SLICES_DIR
+
+
+_SLICE_NUMBER = re.compile(r"_z(\d{3,})$", re.IGNORECASE)
+
+
+def _slice_number(name: str) -> int | None:
+    """Which slice of its stack a slice file is, by its name (``vol_z012.tif``: 12)."""
+    found = _SLICE_NUMBER.search(PurePosixPath(name).stem)
+    return int(found.group(1)) if found else None
+
+
+def _lost_image(rows: Iterable[Any], stored: str, a_slice: bool) -> Any | None:
+    """Of the images whose file had gone and which have the content of the file
+    ``stored`` (a slice file or not: ``a_slice``), the one that file is now: a picture
+    is any such picture's; a slice is the slice of its file name, else of its number
+    (its split written under another folder name), never a picture's or another
+    slice's (a volume's blank frames have one content). None when none is."""
+    if not a_slice:
+        return next((r for r in rows if not is_slice_path(r["path"])), None)
+    slices = [r for r in rows if is_slice_path(r["path"])]
+    name = PurePosixPath(stored).name
+    same = [r for r in slices if PurePosixPath(r["path"]).name == name]
+    number = _slice_number(name)
+    if not same and number is not None:
+        same = [r for r in slices if _slice_number(PurePosixPath(r["path"]).name) == number]
+    return same[0] if same else None
+
+
+#: How many slices of a stack, evenly spread, tell whether it holds labels.
+LABEL_SAMPLE_SLICES = 8
+
+
+def _looks_like_labels(stack: Path, sample: Sequence[np.ndarray]) -> str:
+    """Why a stack split into pictures looks like labels ("" when it does not): whole
+    numbers of few values in ``sample`` (some of its slices: :func:`looks_like_mask`),
+    a mask folder (``labelsTr/``), a mask's name ending (``_seg``)."""
+    reasons = []
+    whole = [
+        s if s.dtype.kind != "f" else s.astype(np.int64)
+        for s in sample
+        if s.dtype.kind != "f" or (np.isfinite(s).all() and np.array_equal(s, np.round(s)))
+    ]
+    if sample and len(whole) == len(sample) and looks_like_mask(np.concatenate(whole)):
+        reasons.append("few whole values")
+    if stack.parent.name.lower() in MASK_FOLDERS:
+        reasons.append(f"in a mask folder, {stack.parent.name}/")
+    ending = mask_ending(file_stem(stack))
+    if ending is not None and (len(ending) > 2 or reasons):  # (_l, _p: CamVid's alone)
+        reasons.append(f"named as a mask ({ending})")
+    return ", ".join(reasons)
 
 
 def file_sha1(path: Path) -> str:
@@ -1204,7 +1295,9 @@ class Project:
     ) -> AddReport:
         """Add image files and folders (recursively). Duplicates (same file or same
         content) are skipped; unreadable files are reported and the rest are added.
-        TIFF stacks are split into one image per slice (``storage/stacks.py``);
+        TIFF stacks and NIfTI volumes are split into one image per slice
+        (``storage/stacks.py``), every slice an image whatever its content (a scan's
+        blank slices alike: only a slice file added before is "already" there);
         ``unnamed_slices``: 2 to 8 bare pages are the slices of a short stack too, not
         the channels of one picture (``annotator add --pages slices``);
         ``pages_as_channels``: they are channels even when the file was split before
@@ -1225,6 +1318,7 @@ class Project:
         # decide: frame_l.png beside frame.png may be a stereo view. Found among the files
         # as given, before stacks are split (a label stack's picture stack is then gone).
         beside = {candidates[i][0]: candidates[j][0] for i, j in _masks_among(candidates).items()}
+        given = candidates
         channels: dict[Path, int] = {}  # files whose bare pages are read as channels
         candidates = self._split_stacks(
             candidates, report, progress, unnamed_slices, channels, beside, pages_as_channels
@@ -1237,8 +1331,13 @@ class Project:
         recorded = {r["path"]: r for r in rows}
         known_sha = {r["sha1"] for r in rows}
         # Images whose file is gone (moved with their folder): the same content added
-        # again tells where it is now, and their labels stay theirs.
-        lost = {r["sha1"]: r for r in rows if not self._file_there(r["path"])}
+        # again tells where it is now, and their labels stay theirs. Slices of one
+        # content (a volume's blank frames) are told apart by their place in the split.
+        lost: dict[str, list[Any]] = {}
+        for r in rows:
+            if not self._file_there(r["path"]):
+                lost.setdefault(r["sha1"], []).append(r)
+        present: set[Path] = set()  # split folders whose slice files are images already
         pending: list[tuple[str, str, str, ImageInfo, Stamp | None]] = []
 
         def flush() -> None:
@@ -1252,6 +1351,9 @@ class Project:
                 if progress:
                     progress(i, len(candidates), str(file))
                 stored = self._stored_path(file) if file.exists() else str(file)
+                # A slice is an image of its own whatever its content (ADR 0022): a
+                # volume's blank frames are each a slice its labels and exports need.
+                a_slice = is_slice_path(stored)
                 if stored in known_paths:
                     row = recorded.get(stored)
                     why = ALREADY_ADDED
@@ -1261,6 +1363,8 @@ class Project:
                             "(same file, other content); put the original back, or save the "
                             "new picture under another name to add it"
                         )
+                    elif a_slice:
+                        present.add(file.parent)
                     report.skipped.append((str(file), why))
                     continue
                 try:
@@ -1277,13 +1381,14 @@ class Project:
                 if file in beside and _beside_is_mask(file, array, file in channels, value):
                     report.masks_left_out.append((str(file), str(beside[file])))
                     continue
-                if digest in lost:
-                    row = lost.pop(digest)
+                row = _lost_image(lost.get(digest, ()), stored, a_slice)
+                if row is not None:
+                    lost[digest].remove(row)
                     self._relink(row["id"], stored, digest, stamp)
                     known_paths.add(stored)
                     report.relinked.append((row["name"], str(file)))
                     continue
-                if digest in known_sha:
+                if digest in known_sha and not a_slice:  # (a picture equal to a slice too)
                     report.skipped.append((str(file), SAME_CONTENT_ADDED))
                     continue
                 name = self._unique_name(name, taken_names)
@@ -1307,16 +1412,19 @@ class Project:
             flush()
         if progress:
             progress(len(candidates), len(candidates), "")
-        self._drop_unused_splits(report)
+        self._drop_unused_splits(report, present)
+        report.further_channels = self._further_channels(given, report)
         return report
 
-    def _drop_unused_splits(self, report: AddReport) -> None:
-        """Remove the slice files just written of stacks none of whose slices was added
-        (each the same picture as an image already there), and their mention."""
+    def _drop_unused_splits(self, report: AddReport, present: Collection[Path] = ()) -> None:
+        """Remove the slice files just written of stacks none of whose slices is an image
+        (added now, found again, or ``present``: recorded by path, the split's folder
+        deleted by hand and written again), and their mention."""
         from annotator.storage.stacks import discard_split
 
         used = {self.image_path(r).parent for r in report.added}
         used |= {Path(file).parent for _, file in report.relinked}  # images found there
+        used |= set(present)
         kept = []
         for stack, planes, folder in report.stacks:
             if Path(folder) in used:
@@ -1324,6 +1432,18 @@ class Project:
             else:
                 discard_split(Path(folder))
         report.stacks = kept
+        split = {stack for stack, _, _ in kept}
+        report.labels_split = [(f, why) for f, why in report.labels_split if f in split]
+
+    def _further_channels(self, given: Sequence[tuple[Path, str]], report: AddReport) -> list[str]:
+        """The files just added (as a picture, or split) that are nnU-Net's further
+        channels of a case (``imagesTr/case_0001.nii.gz`` beside ``case_0000.nii.gz``)."""
+        channels = nnunet_further_channels([f for f, _ in given])
+        if not channels:
+            return []
+        added = {str(Path(stack).resolve()) for stack, _, _ in report.stacks}
+        added |= {str(self.image_path(r).resolve()) for r in report.added}
+        return [str(f) for f in channels if str(f.resolve()) in added]
 
     def _split_stacks(
         self,
@@ -1383,8 +1503,9 @@ class Project:
                 )
             ):
                 report.also_one_picture.append((str(file), one[0]["name"]))
+            sample: list[np.ndarray] = []
             try:
-                folder, slices, written = split_stack(self.root, file, as_slices)
+                folder, slices, written = split_stack(self.root, file, as_slices, sample)
             except StackReplaced as exc:  # as a picture file replaced by another
                 report.skipped.append((str(file), exc.problem))
                 continue
@@ -1396,6 +1517,8 @@ class Project:
                 continue
             if written:  # (split before: its slices are added, or "already in the project")
                 report.stacks.append((str(file), len(slices), str(folder)))
+                if why := _looks_like_labels(file, sample):  # added alone, as PNG masks are
+                    report.labels_split.append((str(file), why))
             out.extend((s, s.name) for s in slices)
         return out
 
@@ -1410,17 +1533,23 @@ class Project:
 
     def add_image_array_file(self, file: Path, name: str | None = None) -> ImageRecord:
         """Add one image file that is known to be readable; return its record (or the
-        existing record when the same content is already present)."""
+        existing record when the file, or another of the same content, is already
+        present; a slice file is an image of its own whatever its content: ADR 0022)."""
         stamp = file_stamp(file)
         array = read_image(file)
         digest = file_sha1(file)
-        existing = self._db.query("SELECT * FROM images WHERE sha1 = ?", (digest,))
+        stored = self._stored_path(file)
+        existing = self._db.query(
+            "SELECT * FROM images WHERE path = ? AND sha1 = ?", (stored, digest)
+        )
+        if not existing and not is_slice_path(stored):
+            existing = self._db.query("SELECT * FROM images WHERE sha1 = ?", (digest,))
         if existing:
             return _row_to_image(existing[0])
         taken = {r["name"] for r in self._db.query("SELECT name FROM images")}
         return self._insert_image(
             self._unique_name(name or file.name, taken),
-            self._stored_path(file),
+            stored,
             digest,
             ImageInfo.of(array),
             stamp,

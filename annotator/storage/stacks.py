@@ -8,7 +8,8 @@ are written, losslessly and in their own dtype, as TIFF files into
 planes; an OME-TIFF's ``.ome`` is no part of ``<stem>``, nor ``.nii.gz``), and those
 files are added. A NIfTI volume's ``source.json`` also holds its ``volume`` record
 (``core.volumes.geometry``): what writes its labels back as a volume of its voxels.
-Every other part of the app then treats a slice as any picture; masks named
+Every other part of the app then treats a slice as any picture, but the add: each slice
+is an image of its own whatever its content (a scan's blank slices alike); masks named
 ``<stem>_z000.png`` import onto it, and exports name it so.
 
 The folder is written as a hidden ``.partial`` folder and renamed whole, so a split is
@@ -36,13 +37,16 @@ from annotator.core.nodata import GDAL_NODATA_TAG
 from annotator.core.volumes import is_nifti, read_volume
 from annotator.storage.atomic import atomic_write_text, fsync_dir, partial_folder, write_synced
 from annotator.storage.images import nodata_value, read_tiff_stack
-from annotator.storage.project import SLICES_DIR, file_sha1
+from annotator.storage.project import LABEL_SAMPLE_SLICES, SLICES_DIR, file_sha1
 
 _SOURCE = "source.json"
 
 
 def split_stack(
-    root: Path, stack: Path, unnamed_slices: bool = False
+    root: Path,
+    stack: Path,
+    unnamed_slices: bool = False,
+    sample: list[np.ndarray] | None = None,
 ) -> tuple[Path, list[Path], bool]:
     """Write the slices of the TIFF stack ``stack`` into the project at ``root`` (see the
     module's docstring); ``(folder, slice files, whether they were written now)``. A
@@ -50,7 +54,8 @@ def split_stack(
     those deleted since are written again (as they were: the same stack, the same rule).
     :class:`ImageReadError` naming the stack when it cannot be read or its slices cannot
     be written (nothing is left behind then). ``unnamed_slices``: bare pages read as
-    channels are slices (``annotator add --pages slices``)."""
+    channels are slices (``annotator add --pages slices``). ``sample``: a list that gets
+    up to ``LABEL_SAMPLE_SLICES`` slices, evenly spread, of a stack read now."""
     st = stack.stat()
     digest = file_sha1(stack)
     base = root / SLICES_DIR
@@ -83,6 +88,9 @@ def split_stack(
         folder = base / f"{name}~{n}"  # another stack of the same name
         n += 1
     slices, volume = read_stack(stack, unnamed_slices)
+    if sample is not None and len(slices):
+        picks = np.linspace(0, len(slices) - 1, min(len(slices), LABEL_SAMPLE_SLICES))
+        sample.extend(slices[k] for k in sorted({int(round(x)) for x in picks}))
     # the stack's nodata value goes with each slice (ADR 0029: read as NaN there too)
     nodata = None if nifti else nodata_value(stack)
     exact = nodata is not None and nodata.is_integer() and abs(nodata) < 1e15
