@@ -14,7 +14,6 @@ space, always (its affine, voxel order and unit, "unknown" read as mm).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -22,8 +21,7 @@ from typing import Any
 
 from annotator.core.volume_geometry import VolumeGeometry
 from annotator.core.volumes import NIFTI, picture_geometry
-
-_SOURCE = "source.json"  # (storage/stacks.py writes it)
+from annotator.storage.stacks import split_record
 
 #: The unit names a stack may record -> NIfTI's (``core.volume_geometry.NIFTI_UNITS``).
 _UNITS = {
@@ -43,18 +41,10 @@ _UNITS = {
 _NO_UNIT = ("", "pixel", "pixels")
 
 
-def _record(folder: Path) -> dict[str, Any]:
-    try:
-        record = json.loads((folder / _SOURCE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
-
-
 def slice_files(folder: Path) -> list[Path] | None:
     """The slice files of the split in ``folder``, in slice order (whether or not each
     is still there); None when its ``source.json`` lists none."""
-    names = _record(folder).get("files")
+    names = split_record(folder).get("files")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         return None
     return [folder / n for n in names]
@@ -63,7 +53,7 @@ def slice_files(folder: Path) -> list[Path] | None:
 def stack_geometry(folder: Path) -> VolumeGeometry:
     """Where the voxels of the stack split into ``folder`` lie (the module's docstring).
     Never fails: a stack file gone, changed or unreadable gives voxels of 1."""
-    record = _record(folder)
+    record = split_record(folder)
     where = record.get("stack")
     volume = record.get("volume")
     if isinstance(volume, dict) and volume.get("format") == NIFTI:  # (ADR 0034)

@@ -63,14 +63,14 @@ def split_stack(
     name = stack_stem(file_stem(stack))  # vol.ome.tif: vol/, vol_z000.tif...; case.nii.gz: case/
     if not nifti and name != stack.stem:  # split before under its whole stem (vol.ome/)
         legacy = base / stack.stem
-        found = _split_before(legacy, _record(legacy), st.st_size, digest)
+        found = _split_before(legacy, split_record(legacy), st.st_size, digest)
         if found is not None:
-            _moved_to(legacy, _record(legacy), stack)
+            _moved_to(legacy, split_record(legacy), stack)
             return legacy, found, False
     folder, n = base / name, 2
     restore = False
     while folder.exists():
-        record = _record(folder)
+        record = split_record(folder)
         found = _split_before(folder, record, st.st_size, digest)
         if found is not None:
             _moved_to(folder, record, stack)  # found where it lies now
@@ -149,7 +149,7 @@ class StackReplaced(ImageReadError):
     by another picture, it is not added: its slices' labels are the old stack's)."""
 
 
-def _record(folder: Path) -> dict[str, Any]:
+def split_record(folder: Path) -> dict[str, Any]:
     """The ``source.json`` of a split (empty when it is missing or unreadable)."""
     try:
         record = json.loads((folder / _SOURCE).read_text(encoding="utf-8"))
@@ -212,7 +212,7 @@ def split_files(root: Path, stack: Path) -> list[Path] | None:
         return None
     size, digest = stack.stat().st_size, file_sha1(stack)
     for folder in folders:
-        found = _split_before(folder, _record(folder), size, digest)
+        found = _split_before(folder, split_record(folder), size, digest)
         if found is not None:
             return found
     return None
@@ -248,7 +248,7 @@ class SliceIndex:
         if folder.parent != self._base:
             return None
         if folder not in self._folders:
-            record = _record(folder)
+            record = split_record(folder)
             volume = record.get("volume")
             self._folders[folder] = (_files(record), volume if isinstance(volume, dict) else None)
         names, volume = self._folders[folder]
