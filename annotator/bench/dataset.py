@@ -31,12 +31,18 @@ from annotator.core.naming import (
 )
 from annotator.core.volumes import grid_problem, is_nifti, volume_geometry, volume_header
 from annotator.formats.base import load_json
-from annotator.formats.colour_table import ClassTable, Labelling, read_class_table
+from annotator.formats.colour_table import (
+    DATASET_JSON,
+    ClassTable,
+    Labelling,
+    labels_table,
+    other_tools_meta,
+    read_class_table,
+)
 from annotator.formats.masks import (
     decode_mask_file,
     decode_mask_png,
     mask_stack_pages,
-    other_tools_meta,
     read_labels,
 )
 from annotator.storage.images import IMAGE_SUFFIXES, read_image, tiff_planes
@@ -243,59 +249,25 @@ def _class_list(table: ClassTable, from_json: bool = False) -> _ClassList:
     return _ClassList(file, names, labelling, by_id, listed_void, from_json)
 
 
-#: The name nnU-Net (v2) gives the label value whose pixels are not trained on (void).
-NNUNET_IGNORE = "ignore"
-
-
 def _dataset_json_list(root: Path, warnings: list[str]) -> _ClassList | None:
     """The class names of the ``labels`` of nnU-Net's or the Medical Segmentation
-    Decathlon's ``root/dataset.json`` (the masks import reads no class names from it,
-    ADR 0034, but the bench has no project classes to go by): nnU-Net v2's
-    ``{"background": 0, "liver": 1}`` (an ``ignore`` label void), the Decathlon's and
-    nnU-Net v1's ``{"0": "background", "1": "liver"}``; read by id. None without such a
-    file, or for one that names no classes this way (regions, a damaged file: said in
-    ``warnings``); an Annotator masks export's ``dataset.json`` names none."""
-    file = root / "dataset.json"
+    Decathlon's ``root/dataset.json``, read as the masks import reads them when it finds
+    no class table of its own kinds (``formats.colour_table.labels_table``): nnU-Net
+    v2's ``{"background": 0, "liver": 1}`` (an ``ignore`` label void), the Decathlon's
+    and nnU-Net v1's ``{"0": "background", "1": "liver"}``; read by id. None without
+    such a file, or for one that names no classes this way (regions, a damaged file:
+    said in ``warnings``); an Annotator masks export's ``dataset.json`` names none."""
+    file = root / DATASET_JSON
     if not file.is_file():
         return None
     try:
         meta = load_json(file)
+        if not isinstance(meta, dict) or not other_tools_meta(meta) or "labels" not in meta:
+            return None
+        table = labels_table(file, meta["labels"])
     except AnnotatorError as exc:
-        warnings.append(f"{exc}: its class names were not read (give --classes FILE)")
+        warnings.append(f"{exc}: the class names were not read from it (give --classes FILE)")
         return None
-    if not isinstance(meta, dict) or not other_tools_meta(meta) or "labels" not in meta:
-        return None
-    labels = meta["labels"]
-    pairs: dict[int, str] = {}
-    void: list[int] = []
-    for key, value in labels.items() if isinstance(labels, dict) else ():
-        if isinstance(value, str) and str(key).strip().isdecimal():  # {"1": "liver"}
-            value_id, name = int(key), value.strip()
-        elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            value_id, name = value, str(key).strip()  # {"liver": 1}
-        else:  # nnU-Net's regions ({"tumour": [1, 2]}) are no class ids
-            warnings.append(
-                f"{file}: its labels are not one class id each ({key!r}: {value!r}): "
-                "the class names were not read from it (give --classes FILE)"
-            )
-            return None
-        if name == NNUNET_IGNORE:
-            void.append(value_id)
-            continue
-        if value_id in pairs or not name:
-            warnings.append(
-                f"{file}: its labels name id {value_id} "
-                + ("twice" if name else "with no name")
-                + ": the class names were not read from it (give --classes FILE)"
-            )
-            return None
-        pairs[value_id] = name
-    if not pairs:
-        return None
-    ids = sorted(pairs)
-    table = ClassTable(
-        file, "dataset.json labels", tuple(pairs[i] for i in ids), tuple(ids), void_ids=tuple(void)
-    )
     return _class_list(table, from_json=True)
 
 

@@ -7,6 +7,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
+def hidden(path: str | os.PathLike[str]) -> bool:
+    """Whether a file is hidden (its name begins with '.'): an add and every import
+    that walks a folder leave it out (macOS's AppleDouble ``._x.png`` beside ``x.png``,
+    an editor's ``.x.png.swp``). A file named directly is read all the same."""
+    return Path(path).name.startswith(".")
+
+
 def files_below(
     folder: str | os.PathLike[str],
     skip_dir: Callable[[Path], bool] | None = None,

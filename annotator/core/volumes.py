@@ -90,7 +90,10 @@ def _load(path: Path) -> Any:
     try:
         image = nib.load(path, mmap=False)
     except Exception as exc:  # nibabel raises many kinds for broken files
-        raise ImageReadError(path, f"corrupt or unsupported NIfTI file ({_why(exc)})") from None
+        why = _why(exc)
+        if "not a gzip file" in why:  # (a plain .nii named .nii.gz)
+            why = "it is not gzip-compressed: if it is a plain .nii file, rename it to .nii"
+        raise ImageReadError(path, f"corrupt or unsupported NIfTI file ({why})") from None
     if not isinstance(image, nib.Nifti1Image):  # (Nifti2Image is one)
         raise ImageReadError(path, f"not a NIfTI volume (read as {type(image).__name__})")
     return image

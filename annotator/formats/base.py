@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.errors import FormatError
+from annotator.core.folders import hidden
 from annotator.core.schema import name_key
 from annotator.core.status import ImageStatus
 from annotator.core.volume_geometry import VolumeGeometry
@@ -281,7 +282,7 @@ class ImagesBeside:
             listing = {}
             if folder.is_dir():
                 for p in sorted(folder.iterdir()):
-                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+                    if p.suffix.lower() in IMAGE_SUFFIXES and not hidden(p) and p.is_file():
                         listing.setdefault(p.stem, []).append(p)
             self._folders[folder] = listing
         hits = listing.get(stem, [])
@@ -332,7 +333,7 @@ def json_files(src: Path, what: str, tried: str, *, below: bool = False) -> list
         return [src]
     if src.is_dir():
         found = src.rglob("*.json") if below else src.glob("*.json")
-        files = sorted(p for p in found if p.is_file())
+        files = sorted(p for p in found if not hidden(p) and p.is_file())
         if files:
             return files
     raise FormatError(f"{src}: no {what} found" + format_hint(src, tried))

@@ -13,6 +13,12 @@ same colours stored as a palette PNG by an optimiser). The table says what eithe
   ``0 cytoplasm``, ``0\tcytoplasm``, ``0: cytoplasm``, ``0,cytoplasm``), in any order,
   under an optional header line of column words (``id name``, ``index class``). A
   ``255 void`` (or ``ignore``) line names the void value, not a class.
+- nnU-Net's and the Medical Segmentation Decathlon's ``dataset.json``: its ``labels``,
+  nnU-Net v2's ``{"background": 0, "liver": 1}`` (an ``ignore`` label is the void
+  value) or the Decathlon's (and nnU-Net v1's) ``{"0": "background", "1": "liver"}``;
+  nnU-Net's regions (``{"whole": [1, 2]}``) name no class id and are refused. An
+  Annotator masks export's ``dataset.json`` (reserved values, no ``labels``) is no
+  class table (:func:`other_tools_meta`).
 - Anything else: one class name per line, line i = id i (comments and blank lines not
   counted); a first line that is a lone column word (``name``, ``class``...) is a
   header, not a class.
@@ -34,10 +40,12 @@ benchmark ignores.
 from __future__ import annotations
 
 import csv
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,6 +67,12 @@ TABLE_FILES = (
     "labels.txt",
     "classes.txt",
 )
+
+#: Another tool's file of its classes, looked for in a folder after :data:`TABLE_FILES`
+#: (by the masks import): nnU-Net's and the Decathlon's ``dataset.json``, its ``labels``.
+DATASET_JSON = "dataset.json"
+#: The name nnU-Net (v2) gives the label value whose pixels are not trained on (void).
+NNUNET_IGNORE = "ignore"
 
 #: Marks a colour two table entries share (Cityscapes' black), while decoding.
 AMBIGUOUS = -3
@@ -122,6 +136,8 @@ def read_class_table(path: Path) -> ClassTable:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise FormatError(f"{path}: cannot read the class list ({exc})") from None
+    if text.lstrip().startswith("{") or Path(path).suffix.lower() == ".json":
+        return _json_table(Path(path), text)
     lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     # The form is that of the first line no comment: one not beginning with '#', or a
     # labelmap class whose name does ('#x,1,2,3' before a CSV header is no name,r,g,b
@@ -151,6 +167,89 @@ def read_class_table(path: Path) -> ClassTable:
         table = ClassTable(Path(path), "class list", names, tuple(range(len(names))))
     _check_unique(table)
     return table
+
+
+def other_tools_meta(meta: Mapping[str, Any]) -> bool:
+    """Whether a ``dataset.json`` is another tool's (nnU-Net's, the Medical Segmentation
+    Decathlon's), not an Annotator masks export's (which records the void and unlabelled
+    values, never ``labels``)."""
+    ours = meta.get("format") == "annotator-masks" or "void" in meta or "unlabelled" in meta
+    theirs = {"channel_names", "modality", "labels", "file_ending", "numTraining"} & set(meta)
+    return not ours and bool(theirs)
+
+
+def _json_table(path: Path, text: str) -> ClassTable:
+    """The class table of a JSON file: the ``labels`` of nnU-Net's or the Decathlon's
+    ``dataset.json`` (:func:`labels_table`); any other JSON is refused in one line."""
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(meta, dict) and "labels" in meta and other_tools_meta(meta):
+        return labels_table(path, meta["labels"])
+    if isinstance(meta, dict) and not other_tools_meta(meta) and "format" in meta:
+        raise FormatError(
+            f"{path}: an Annotator masks export's dataset.json records its void and "
+            "unlabelled values, not its classes: give the class_names.txt beside it"
+        )
+    raise FormatError(
+        f"{path}: a JSON file without the 'labels' of nnU-Net's or the Decathlon's "
+        'dataset.json ({"background": 0, "liver": 1} or {"0": "background", "1": "liver"}) '
+        "names no classes: give those, or a class list ('<id> <name>' lines)"
+    )
+
+
+def labels_table(path: Path, labels: Any) -> ClassTable:
+    """The class table the ``labels`` of nnU-Net's or the Medical Segmentation
+    Decathlon's ``dataset.json`` at ``path`` give: nnU-Net v2's ``{"background": 0,
+    "liver": 1}`` (its ``ignore`` label the void value: ``void_ids``), the Decathlon's
+    and nnU-Net v1's ``{"0": "background", "1": "liver"}``; read by id. A one-line
+    :class:`FormatError` for labels that name no class id each (nnU-Net's regions,
+    ``{"whole": [1, 2]}``, which overlap), an id named twice or not at all."""
+    if not isinstance(labels, dict) or not labels:
+        raise FormatError(f"{path}: its labels are not a mapping of class names and ids")
+    pairs: dict[int, str] = {}
+    void: list[int] = []
+    shapes: set[str] = set()
+    for key, value in labels.items():
+        if isinstance(value, str) and str(key).strip().isdecimal():  # {"1": "liver"}
+            value_id, name = int(key), value.strip()
+            shapes.add("the Decathlon's labels")
+        elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            value_id, name = value, str(key).strip()  # {"liver": 1}
+            shapes.add("nnU-Net's labels")
+        else:
+            regions = ": nnU-Net's regions, which overlap" if isinstance(value, list) else ""
+            raise FormatError(
+                f"{path}: its labels are not one class id each ({key!r}: {value!r}{regions})"
+            )
+        if name == NNUNET_IGNORE:
+            void.append(value_id)
+            continue
+        if value_id in pairs or not name:
+            raise FormatError(
+                f"{path}: its labels name id {value_id} " + ("twice" if name else "with no name")
+            )
+        pairs[value_id] = name
+    if not pairs:
+        raise FormatError(f"{path}: its labels name no class")
+    ids = sorted(pairs)
+    kind = shapes.pop() if len(shapes) == 1 else "dataset.json labels"
+    table = ClassTable(path, kind, tuple(pairs[i] for i in ids), tuple(ids), void_ids=tuple(void))
+    _check_unique(table)
+    return table
+
+
+def is_labels_json(path: Path) -> bool:
+    """Whether ``path`` is nnU-Net's or the Decathlon's ``dataset.json`` with ``labels``
+    (a file that cannot be read or parsed is not)."""
+    if not path.is_file():
+        return False
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(meta, dict) and "labels" in meta and other_tools_meta(meta)
 
 
 def _is_header(line: str) -> bool:
@@ -349,37 +448,49 @@ def _check_unique(table: ClassTable) -> None:
         seen.add(name_key(n))
 
 
-def find_class_table(folders: Sequence[Path]) -> Path | None:
-    """The first of :data:`TABLE_FILES` in the first of ``folders`` holding one."""
+def find_class_table(folders: Sequence[Path], other_tools: bool = False) -> Path | None:
+    """The first of :data:`TABLE_FILES` in the first of ``folders`` holding one;
+    ``other_tools``: else, in that folder, nnU-Net's or the Decathlon's ``dataset.json``
+    with its ``labels`` (:func:`is_labels_json`), before the next folder."""
     for folder in folders:
         for name in TABLE_FILES:
             if (folder / name).is_file():
                 return folder / name
+        if other_tools and is_labels_json(folder / DATASET_JSON):
+            return folder / DATASET_JSON
     return None
 
 
 def table_note(
-    table_file: Path | None, given: bool, folders: Sequence[Path], source: Path | None = None
+    table_file: Path | None,
+    given: bool,
+    folders: Sequence[Path],
+    source: Path | None = None,
+    kind: str = "",
+    other_tools: bool = False,
 ) -> str:
     """The import summary's line on how the masks' values were read: by the class table
     found in ``folders`` (named, so that a table above the source folder, or one of
     another dataset, shows: a table outside ``source`` is named by its whole path, and
-    said to lie above it), or as the project's own ids when none was found. ``""`` when
-    the user gave the table."""
+    said to lie above it; ``kind``: what it was read as, said after it), or as the
+    project's own ids when none was found (``other_tools``: a ``dataset.json``'s labels
+    were looked for too). ``""`` when the user gave the table."""
     if given:
         return ""
     if table_file is not None:
-        where: Path | str = table_file
+        what = f" ({kind})" if kind else ""
+        where = f"{table_file}{what}"
         if source is not None:
             top, found = source.resolve(), table_file.resolve()
             if top != found.parent and top not in found.parents:
-                where = f"{found} (above {source}; give --labels FILE to use another)"
+                where = f"{found}{what} (above {source}; give --labels FILE to use another)"
         return f"classes read from {where}: the masks' values are mapped by name"
     looked = ", ".join(str(f) for f in dict.fromkeys(folders))
+    also = ", nor the labels of nnU-Net's or the Decathlon's dataset.json," if other_tools else ""
     return (
-        f"no class list found (none of {', '.join(TABLE_FILES)} in {looked}): the masks' "
-        "values were taken as the project's class ids (give --labels FILE if they mean "
-        "other classes)"
+        f"no class list found (none of {', '.join(TABLE_FILES)}{also} in {looked}): the "
+        "masks' values were taken as the project's class ids (give --labels FILE if they "
+        "mean other classes)"
     )
 
 

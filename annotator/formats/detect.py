@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.core.errors import FormatError
+from annotator.core.folders import hidden
 from annotator.core.status import KEPT_IMAGES_FORMAT, PREDICTED_IMAGES_FORMAT
 
 #: What the hint calls a source of each format.
@@ -104,7 +105,7 @@ def _folder_kinds(folder: Path) -> list[str]:
         # (as the VOC import reads it: the root, or its SegmentationClass/ itself)
         if folder.name == "SegmentationClass" or (folder / "SegmentationClass").is_dir():
             kinds.append("voc")
-        files = [p for p in children if p.is_file()]
+        files = [p for p in children if not hidden(p) and p.is_file()]
         if any(p.suffix.lower() in YAML_SUFFIXES and yaml_names_classes(p) for p in files):
             kinds.append("yolo")
         jsons = [p for p in files if p.suffix.lower() == ".json"][:_JSON_FILES]

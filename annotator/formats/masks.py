@@ -22,9 +22,12 @@ files below SRC named as masks; else, when SRC is itself a mask folder such as
 matched to a project image by file stem. A label stack (a TIFF of pages, or a NIfTI
 label volume: ``labelsTr/case.nii.gz`` of nnU-Net's ``imagesTr/case_0000.nii.gz``, the
 Decathlon's ``labelsTr/liver_3.nii.gz`` of ``imagesTr/liver_3.nii.gz``, ``case_seg.nii.gz``
-beside ``case.nii.gz``) is read slice by slice onto the slices of its picture stack. With a class table (``--labels FILE``, else the
-first of :data:`~annotator.formats.colour_table.TABLE_FILES` in SRC's folder or the one
-above it) the ids are mapped by name, and colour-coded masks (RGB, or palette PNGs of
+beside ``case.nii.gz``) is read slice by slice onto the slices of its picture stack,
+whole or not at all (a page refused skips the stack, in one line: :func:`stack_refusal`).
+Hidden files (``._x.nii.gz``) are never read. With a class table (``--labels FILE``, else
+the first of :data:`~annotator.formats.colour_table.TABLE_FILES` in SRC's folder or the
+one above it, else the ``labels`` of nnU-Net's or the Decathlon's ``dataset.json`` there)
+the ids are mapped by name, and colour-coded masks (RGB, or palette PNGs of
 the table's colours) by colour; with ``dataset.json`` the reserved values are exact;
 without them the pixel values are the project's class ids (the service applies the
 0/255 binary rule). A folder of labels the project kept itself (Kept Labels, Rescued
@@ -45,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.core.errors import FormatError, ImageReadError
+from annotator.core.folders import hidden
 from annotator.core.naming import (
     MASK_FOLDERS,
     PICTURE_FOLDERS,
@@ -93,6 +97,8 @@ from annotator.formats.base import (
 from annotator.formats.colour_table import (
     Labelling,
     find_class_table,
+    is_labels_json,
+    other_tools_meta,
     read_class_table,
     table_note,
 )
@@ -601,7 +607,9 @@ def mask_files(src: Path) -> list[Path]:
 
 def _mask_files_in(src: Path) -> list[Path]:
     def masks_in(found: list[Path]) -> list[Path]:
-        return sorted(p for p in found if is_mask_file(p) and p.is_file())
+        # (hidden files are left out, as `annotator add` leaves them: macOS's AppleDouble
+        # ._x.nii.gz beside x.nii.gz in the Decathlon's tarballs is no mask)
+        return sorted(p for p in found if is_mask_file(p) and not hidden(p) and p.is_file())
 
     def without_pictures(found: list[Path]) -> list[Path]:
         # Pictures beside their masks (x.png by x_mask.png, as `annotator add` leaves
@@ -702,14 +710,6 @@ def import_folder(masks: Sequence[Path], pictures: Sequence[Path]) -> Path | Non
         here = here.parent
 
 
-def other_tools_meta(meta: dict[str, Any]) -> bool:
-    """Whether a ``dataset.json`` is another tool's (nnU-Net's, the Medical Segmentation
-    Decathlon's), not an Annotator masks export's."""
-    ours = meta.get("format") == "annotator-masks" or "void" in meta or "unlabelled" in meta
-    theirs = {"channel_names", "modality", "labels", "file_ending", "numTraining"} & set(meta)
-    return not ours and bool(theirs)
-
-
 def _dataset_root(folder: Path) -> Path:
     """The folder holding the class list and reserved values: ``folder``, or the export
     around it when pointed at one of its ``SPLIT/masks``, ``SPLIT/stacks`` (the label
@@ -774,6 +774,7 @@ def _picture_stack(label_stack: Path, base: str) -> Path | None:
                 p
                 for p in folder.iterdir()
                 if (is_nifti(p) if nifti else p.suffix.lower() in (".tif", ".tiff"))
+                and not hidden(p)
             ]
         except OSError:
             continue
@@ -853,6 +854,24 @@ def _find_image(mask_file: Path, beside: ImagesBeside, stem: str) -> Path | None
     return None
 
 
+def stack_refusal(stack: Path | str, refused: Sequence[tuple[int, str]], planes: int) -> str:
+    """The one line that skips a label stack whole: the first of its ``refused`` pages
+    ``(page, reason)`` with its reason (less the stack's name it begins with), and how
+    many of its ``planes`` slices were refused. A label stack is imported whole or not at
+    all: a slice left out would be a hole in the volume, unlabelled, exported so."""
+    page, why = refused[0]
+    for prefix in (f"{stack} (slice {page}): ", f"{stack}: "):
+        if why.startswith(prefix):
+            why = why[len(prefix) :]
+            break
+    if not why.startswith(f"slice {page} "):  # (the reason names the slice already)
+        why = f"slice {page}: {why}"
+    return (
+        f"{stack}: label stack not imported: {why} ({len(refused)} of its {planes} slices "
+        "refused; a label stack is imported whole or not at all)"
+    )
+
+
 def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
     if not src.exists():
@@ -867,8 +886,17 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     # class_names.txt beside its SegmentationClass/)
     holding = list(dict.fromkeys(f.parent.parent for f in files))[:TABLE_FOLDERS_BELOW]
     folders = list(dict.fromkeys([*table_folders(folder, root), *holding]))
-    table_file = options.labels_file or find_class_table(folders)
-    table = read_class_table(table_file).without_leading_ignore() if table_file else None
+    # a table of our kinds, else the labels of nnU-Net's or the Decathlon's dataset.json
+    table_file = options.labels_file or find_class_table(folders, other_tools=True)
+    try:
+        table = read_class_table(table_file).without_leading_ignore() if table_file else None
+    except FormatError as exc:
+        if table_file is None or not is_labels_json(table_file):
+            raise
+        raise FormatError(
+            f"{exc}: the masks' values cannot be named from it; give their classes with "
+            "--labels FILE (an id list: '0 background', '1 liver' lines)"
+        ) from None
     labelling = Labelling(table, options.project_classes)
     names = labelling.names
     if names is not None:
@@ -883,7 +911,9 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
             reserved = {int(meta["void"]): VOID, int(meta["unlabelled"]): UNLABELLED}
         except (KeyError, TypeError, ValueError):
             raise FormatError(f"{meta_file}: expected integer 'void' and 'unlabelled'") from None
-    if note := table_note(table_file, options.labels_file is not None, folders, root):
+    kind = table.kind if table is not None and table.path.suffix.lower() == ".json" else ""
+    given = options.labels_file is not None
+    if note := table_note(table_file, given, folders, root, kind, other_tools=True):
         result.notes.append(note)
     if not files:
         raise FormatError(
@@ -927,6 +957,11 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
             # nnU-Net's labelsTr/case.nii.gz labels imagesTr/case_0000.nii.gz's slices
             channel_names = slice_stems(f"{named}_0000", pages)
         kept_name, kept_sha1, status = kept.get(f, (None, None, None))
+        # A label stack is imported whole or not at all: its pages' items are kept until
+        # every page has been read, and a page refused refuses them all, in one line.
+        items: list[ImportItem] = []
+        empty: list[str | Path] = []
+        refused: list[tuple[int, str]] = []
         for page, stem in slices:
             where = f if page is None else f"{f} (slice {page})"
             try:
@@ -934,11 +969,11 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                 if page is not None and not np.any(mask != UNLABELLED):
                     # a slice nobody labelled (an export's slices not exported): no
                     # labels to import, and no empty done image made of it
-                    empty_pages.append(where)
+                    empty.append(where)
                     continue
                 # Only what the checks found is kept; the labels are decoded again when
                 # the item is imported, so a big import holds one mask at a time.
-                result.items.append(
+                items.append(
                     ImportItem(
                         source=f,
                         image_name=stem,
@@ -966,7 +1001,15 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                 )
                 del mask
             except FormatError as exc:
-                result.errors.append((str(where), str(exc)))
+                if page is None:
+                    result.errors.append((str(where), str(exc)))
+                else:
+                    refused.append((page, str(exc)))
+        if refused:
+            result.errors.append((str(f), stack_refusal(f, refused, pages)))
+            continue
+        result.items.extend(items)
+        empty_pages.extend(empty)
     if empty_pages:
         result.notes.append(
             f"{len(empty_pages)} slice(s) of label stacks hold no labels (only the "

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.errors import FormatError
+from annotator.core.folders import hidden
 from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
@@ -273,7 +274,7 @@ def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     if names is not None:
         names = tuple(as_project_names(names, options.project_classes))
         result.declared = list(names)
-    files = sorted(p for p in seg.glob("*.png") if p.is_file())
+    files = sorted(p for p in seg.glob("*.png") if not hidden(p) and p.is_file())
     if not files:
         raise FormatError(f"{seg}: no PNG masks found")
     beside = ImagesBeside()

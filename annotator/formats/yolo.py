@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.errors import FormatError
+from annotator.core.folders import hidden
 from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
@@ -165,7 +166,9 @@ def _names_in(f: Path, doc: Any) -> list[str] | None:
 
 
 def _yaml_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in YAML_SUFFIXES)
+    return sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in YAML_SUFFIXES and not hidden(p)
+    )
 
 
 def _yaml_names(root: Path) -> tuple[list[str], Path | None]:
@@ -250,7 +253,7 @@ def _label_files(labels_root: Path) -> list[Path]:
     """The ``*.txt`` files under ``labels_root``; when some sit in a ``labels`` folder
     (``train/labels/x.txt``, the split-first layout), only those, so that the notes such
     a dataset ships (Roboflow's ``README.dataset.txt``) are not read as labels."""
-    files = sorted(p for p in labels_root.rglob("*.txt") if p.is_file())
+    files = sorted(p for p in labels_root.rglob("*.txt") if not hidden(p) and p.is_file())
     in_labels = [p for p in files if "labels" in p.relative_to(labels_root).parts[:-1]]
     return in_labels or files
 

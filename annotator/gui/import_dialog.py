@@ -156,7 +156,9 @@ class ImportDialog(QDialog):
             self.src_edit.setText(path)
 
     def _browse_labels(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Class names file", "", "Text (*.txt)")
+        # (class tables: lists, CSV tables, nnU-Net's and the Decathlon's dataset.json)
+        kinds = "Class tables (*.txt *.csv *.json);;All files (*)"
+        path, _ = QFileDialog.getOpenFileName(self, "Class names file", "", kinds)
         if path:
             self.labels_edit.setText(path)
 

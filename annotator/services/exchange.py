@@ -7,7 +7,8 @@ two functions; both take a plain request and an optional progress callback
 Export is all or nothing: files are written into a hidden staging folder next to OUT,
 which is renamed to OUT only when every file is written. Import is all or nothing per
 annotation file: a file is decoded and checked completely (classes, image, size) before
-its label map is saved.
+its label map is saved; a label stack's pages are all checked before any is saved, and
+one refused skips the whole stack.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from annotator.formats.base import (
     StackVolume,
     open_pil,
 )
+from annotator.formats.masks import stack_refusal
 from annotator.formats.nnunet import placement_notes
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import FormatSpec, get_format
@@ -773,31 +775,87 @@ def _project_values(item: ImportItem, schema: LabelSchema, binary: bool = False)
         cls = mask >= 0
         out[cls] = lut[mask[cls]]
     else:
-        raw = mask.copy()
-        if item.raw_bits:
-            if binary:
-                raw[raw == 255] = 1  # the import's 0/255 masks in a two-class project
-            top = (1 << item.raw_bits) - 1
-            raw[raw == top] = UNLABELLED
-            raw[raw == top - 1] = VOID
-        bad = np.unique(raw[raw >= n])
-        if bad.size:
-            where = (
-                item.source
-                if item.stack_page is None
-                else f"{item.source} (slice {item.stack_page})"
-            )
-            raise FormatError(
-                f"{where}: values {bad[:5].tolist()} are not class ids of this project "
-                f"(0..{n - 1}); if the masks number their classes otherwise, give their class "
-                f"list with --labels FILE (id lines: '{int(bad[0])} <class>')"
-            )
+        raw = _raw_ids(mask, item, binary)
+        if why := _not_class_ids(item, raw, n):
+            raise FormatError(why)
         cls = raw >= 0
         out[cls] = raw[cls]
         mask = raw
     out[mask == VOID] = schema.void
     out[mask == UNLABELLED] = schema.unlabelled
     return out
+
+
+def _raw_ids(raw: np.ndarray, item: ImportItem, binary: bool) -> np.ndarray:
+    """The raw values of an item without class names (a copy) as the project's class
+    ids, the reserved values marked: in a mask file of ``raw_bits``, the top value is
+    unlabelled and the one below void; ``binary``: 255 is class 1 (:func:`binary_255`)."""
+    raw = raw.copy()
+    if item.raw_bits:
+        if binary:
+            raw[raw == 255] = 1  # the import's 0/255 masks in a two-class project
+        top = (1 << item.raw_bits) - 1
+        raw[raw == top] = UNLABELLED
+        raw[raw == top - 1] = VOID
+    return raw
+
+
+def _not_class_ids(item: ImportItem, ids: np.ndarray, n: int) -> str | None:
+    """Why the raw ``ids`` (:func:`_raw_ids`) of ``item`` are not the class ids of a
+    project of ``n`` classes, or None."""
+    bad = np.unique(ids[ids >= n])
+    if not bad.size:
+        return None
+    where = item.source if item.stack_page is None else f"{item.source} (slice {item.stack_page})"
+    return (
+        f"{where}: values {bad[:5].tolist()} are not class ids of this project "
+        f"(0..{n - 1}); if the masks number their classes otherwise, give their class "
+        f"list with --labels FILE (id lines: '{int(bad[0])} <class>')"
+    )
+
+
+def _label_stacks(items: Sequence[ImportItem]) -> dict[Path, list[ImportItem]]:
+    """The pages of each label stack among ``items``, by the stack's file."""
+    stacks: dict[Path, list[ImportItem]] = {}
+    for item in items:
+        if item.stack_page is not None:
+            stacks.setdefault(item.source, []).append(item)
+    return stacks
+
+
+def _refuse_stacks(
+    refused: Mapping[Path, list[tuple[int, str]]],
+    stacks: Mapping[Path, list[ImportItem]],
+    report: ImportReport,
+) -> set[int]:
+    """Skip whole each label stack some of whose pages are ``refused`` (``(page,
+    reason)``), in one line each (:func:`~annotator.formats.masks.stack_refusal`); the
+    ``id`` s of all their pages' items."""
+    dropped: set[int] = set()
+    for stack, pages in refused.items():
+        group = stacks[stack]
+        report.skipped.append((str(stack), stack_refusal(stack, pages, group[0].stack_planes)))
+        dropped.update(id(item) for item in group)
+    return dropped
+
+
+def _stacks_by_values(
+    items: Sequence[ImportItem], schema: LabelSchema, binary: bool, report: ImportReport
+) -> set[int]:
+    """The label stacks among ``items`` whose raw values (no class names) are not all
+    the project's class ids, skipped whole before anything is added (a page left out
+    would be a hole in the volume); the ``id`` s of their pages' items. Read from the
+    values each page was found to hold: nothing is decoded again."""
+    stacks = _label_stacks(items)
+    refused: dict[Path, list[tuple[int, str]]] = {}
+    for stack, pages in stacks.items():
+        for item in pages:
+            if item.names is not None:
+                continue
+            ids = _raw_ids(np.array(item.used_names(), np.int64), item, binary)
+            if why := _not_class_ids(item, ids, len(schema)):
+                refused.setdefault(stack, []).append((item.stack_page or 0, why))
+    return _refuse_stacks(refused, stacks, report)
 
 
 #: Two pictures of the same size whose grey levels correlate at least this well are one
@@ -1271,9 +1329,10 @@ def _bind_label_stacks(
     as ``vol~2`` while the name means ``vol``'s slices).
 
     Slices bound to none are added for their labels, when the stack holds as many
-    slices as the labels and only for pages that can be imported (their size, their
-    values: ``binary`` as :func:`binary_255`); the others are refused with the reason,
-    and a stack none of whose pages can be imported is not added. A stack split before,
+    slices as the labels and every page can be imported (their size, their values:
+    ``binary`` as :func:`binary_255`): a label stack is imported whole or not at all, so
+    one page refused skips all its pages in one line (:func:`_refuse_stacks`), and its
+    slices are not added. A stack split before,
     whose missing slices were removed from the project, gets back only the slices its
     labels label (a page all unlabelled, as an export writes the slices it left out, is
     no reason to add a removed slice again). A stack that cannot be added is named and
@@ -1324,13 +1383,19 @@ def _bind_label_stacks(
             pins.update((id(item), None) for item in unbound)
             continue
         usable: list[tuple[ImportItem, bool]] = []  # (item, whether it labels a pixel)
+        refused: dict[Path, list[tuple[int, str]]] = {}
         for item in unbound:
             why, labelled = _page_check(item, pictures, stack, project.schema, binary)
             if why is None:
                 usable.append((item, labelled))
             else:
-                report.skipped.append((str(item.source), why))
-                dropped.add(id(item))
+                refused.setdefault(item.source, []).append((item.stack_page or 0, why))
+        if refused:  # a label stack is imported whole or not at all
+            gone = _refuse_stacks(refused, _label_stacks(items), report)
+            dropped |= gone
+            for key in gone:
+                pins.pop(key, None)
+            usable = [(item, labelled) for item, labelled in usable if id(item) not in gone]
         if not usable:  # nothing to import onto them: the slices are not added
             continue
         if files is not None:  # split before: the slices missing were removed since
@@ -1395,7 +1460,7 @@ def _page_check(
     if (item.height, item.width) != (h, w):
         return (
             f"{item.source}: slice {page} of the labels is {item.width}x{item.height} but "
-            f"slice {page} of {stack} is {w}x{h}; its labels were not imported"
+            f"slice {page} of {stack} is {w}x{h}"
         ), False
     if item.names is not None:  # class names: any class is added (or --strict refused)
         return None, bool(np.any(item.labels() != UNLABELLED))
@@ -1520,6 +1585,7 @@ def _with_images(
     or embedded); the others are skipped before any class is added, so a failed import
     changes nothing."""
     usable = []
+    refused: dict[Path, list[tuple[int, str]]] = {}  # label stacks' pages of another size
     for item in items:
         try:
             rec = index.find(item)
@@ -1541,10 +1607,16 @@ def _with_images(
                     raise FormatError(_kept_missing(item))
                 raise FormatError(f"{item.source}: no image {item.image_name!r} {NO_IMAGE}")
             if size != (item.height, item.width):
-                raise FormatError(
-                    f"{item.source}: the mask is {item.width}x{item.height} but image {name} "
+                page = item.stack_page
+                what = "the mask" if page is None else f"slice {page} of the labels"
+                why = (
+                    f"{item.source}: {what} is {item.width}x{item.height} but image {name} "
                     f"is {size[1]}x{size[0]}"
                 )
+                if page is not None:  # the whole label stack goes, below
+                    refused.setdefault(item.source, []).append((page, why))
+                    continue
+                raise FormatError(why)
         except AnnotatorError as exc:
             report.skipped.append((str(item.source), str(exc)))
             continue
@@ -1552,6 +1624,9 @@ def _with_images(
             report.skipped.append((str(item.source), _os_reason(item, exc)))
             continue
         usable.append(item)
+    if refused:  # a label stack is imported whole or not at all
+        gone = _refuse_stacks(refused, _label_stacks(items), report)
+        usable = [item for item in usable if id(item) not in gone]
     return usable
 
 
@@ -1678,9 +1753,12 @@ def _import_items(
     leaves those saved so far, which ``report`` names."""
     if request.strict:  # refused before any slice is added for these labels
         _ensure_classes(project, _needed_names(result.items, result.declared), strict=True)
+    binary = binary_255(result.items, project.schema)
+    whole = _stacks_by_values(result.items, project.schema, binary, report)
     added_names, pins, dropped = _bind_label_stacks(
-        project, result.items, report, binary_255(result.items, project.schema)
+        project, [i for i in result.items if id(i) not in whole], report, binary
     )
+    dropped |= whole
     from_stacks = set(added_names)
     index = _ImageIndex(project, pins)
     items = _with_images([i for i in result.items if id(i) not in dropped], index, report)

@@ -18,7 +18,7 @@ from annotator.storage.project import Project
 SHAPE = (24, 20, 6)
 
 
-def _new(tmp_path, classes="bg,liver,tumour"):
+def _new(tmp_path, classes="background,liver,tumour"):
     root = tmp_path / "p"
     assert main(["new", str(root), "--classes", classes]) == 0
     return root
@@ -55,9 +55,10 @@ def test_an_nnunet_dataset_added_and_imported_puts_each_case_on_its_slices(tmp_p
     said = capsys.readouterr()
     assert "added 18 image(s)" in said.out  # 3 pictures, not the 2 label volumes
     assert "labelsTr/liver_001.nii.gz, the mask of imagesTr/liver_001_0000.nii.gz" in said.err
-    # (its dataset.json is nnU-Net's: no reserved values to read from it)
+    # (its dataset.json is nnU-Net's: no reserved values, but the classes' names)
     assert main(["import", str(root), "--format", "masks", str(tmp_path / "Dataset001_Liver")]) == 0
-    assert "imported 12 mask(s)" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "imported 12 mask(s)" in said and "(nnU-Net's labels)" in said
     for case, voxels in labels.items():
         for k, mask in enumerate(_labels_of(root, f"{case}_0000", 6)):
             assert np.array_equal(mask, radiological(voxels, k)), (case, k)
@@ -98,7 +99,8 @@ def test_a_decathlon_dataset_pairs_by_the_same_name_in_sibling_folders(tmp_path,
         save_volume(ds / "imagesTr" / f"{case}.nii.gz", ct_voxels(seed=i), LPS)
         voxels[case] = label_voxels(seed=20 + i)
         save_volume(ds / "labelsTr" / f"{case}.nii.gz", voxels[case], LPS)
-    meta = {"name": "Liver", "modality": {"0": "CT"}, "labels": {"0": "background"}}
+    labels = {"0": "background", "1": "liver", "2": "tumour"}
+    meta = {"name": "Liver", "modality": {"0": "CT"}, "labels": labels}
     (ds / "dataset.json").write_text(json.dumps(meta))
     root = _new(tmp_path)
     assert main(["add", str(root), str(ds)]) == 0

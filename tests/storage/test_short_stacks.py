@@ -421,12 +421,15 @@ def test_a_label_stack_whose_every_page_is_refused_adds_no_slice(tmp_path, case,
     capsys.readouterr()
     assert _import(proj, tmp_path / "ds/masks", *args) == 1
     err = capsys.readouterr().err
-    said = {
-        "values": "(slice 2): values [7] are not class ids of this project",
-        "size": "slice 2 of the labels is 16x12 but slice 2 of",
+    said = {  # (a label stack is skipped whole, in one line: its first slice refused)
+        "values": "label stack not imported: slice 0: values [7] are not class ids of this project",
+        "size": "label stack not imported: slice 0 of the labels is 16x12 but slice 0 of",
         "strict": "classes not in the project: tumour",
     }[case]
     assert said in err
+    if case != "strict":
+        assert "(3 of its 3 slices refused" in err
+        assert sum(line.startswith("skipped") for line in err.splitlines()) == 1
     with Project.open(proj) as project:
         assert project.images() == []
     assert not list((proj / "slices").glob("*/*.tif"))
