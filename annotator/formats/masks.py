@@ -803,7 +803,16 @@ def _volume_problem(labels: Path, pictures: Path | None) -> str | None:
         its = volume_geometry(pictures)
     except ImageReadError:  # unreadable: adding its slices says why
         return None
-    return grid_problem(labels, their, pictures, its)
+    if problem := grid_problem(labels, their, pictures, its):
+        return problem
+    plane, its_plane = their.get("plane", "axial"), its.get("plane", "axial")
+    if plane != its_plane:  # one grid, voxel sides at the plane rule's tie: never guessed
+        return (
+            f"{labels}: its voxel sides (within rounding of its picture volume {pictures}'s) "
+            f"cut it {plane} where the pictures are cut {its_plane}; its labels were not "
+            "imported: save the labels with the picture volume's header"
+        )
+    return None
 
 
 def _sub_folders(folder: Path) -> list[str]:

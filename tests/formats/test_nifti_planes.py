@@ -236,3 +236,23 @@ def test_an_nnunet_export_of_a_coronal_or_sagittal_scan_lies_on_the_scan(tmp_pat
         image, original = nib.load(out / written), nib.load(source)
         assert np.array_equal(np.asarray(image.dataobj), np.asarray(original.dataobj))
         np.testing.assert_allclose(image.affine, original.affine, atol=1e-5)
+
+
+def test_a_label_volume_cut_in_another_plane_than_its_scan_is_refused(tmp_path, capsys):
+    """Found by the plane change's builder: voxel sides at the tie of the plane rule
+    (1 / 1 / 0.99 mm against 1.0005 / 1 / 0.99, one grid within the import's tolerance)
+    cut the scan axial and its labels coronal; a cube of voxels then took the labels onto
+    the wrong voxels with no error."""
+    scan = np.diag([1.0, 1.0, 0.99, 1.0])
+    labels = np.diag([1.0005, 1.0, 0.99, 1.0])
+    save_volume(tmp_path / "ds" / "cube.nii.gz", ct_voxels((12, 12, 12)), scan)
+    save_volume(tmp_path / "ds" / "cube_seg.nii.gz", label_voxels((12, 12, 12)), labels)
+    project = tmp_path / "P"
+    assert main(["new", str(project), "--classes", "background,liver,tumour"]) == 0
+    assert main(["add", str(project), str(tmp_path / "ds")]) == 0
+    capsys.readouterr()
+    assert main(["import", str(project), "--format", "masks", str(tmp_path / "ds")]) != 0
+    err = capsys.readouterr().err
+    assert "cut it coronal where the pictures are cut axial" in err
+    with Project.open(project) as p:
+        assert all(p.load_mask(r) is None for r in p.images())
