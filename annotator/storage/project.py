@@ -639,9 +639,20 @@ def _lost_image(rows: Iterable[Any], stored: str, a_slice: bool) -> Any | None:
     name = PurePosixPath(stored).name
     same = [r for r in slices if PurePosixPath(r["path"]).name == name]
     number = _slice_number(name)
-    if not same and number is not None:
-        same = [r for r in slices if _slice_number(PurePosixPath(r["path"]).name) == number]
+    if not same and number is not None:  # of the same stack, split under another folder
+        stack = _split_base(PurePosixPath(stored).parent.name)
+        same = [
+            r
+            for r in slices
+            if _slice_number(PurePosixPath(r["path"]).name) == number
+            and _split_base(PurePosixPath(r["path"]).parent.name) == stack
+        ]
     return same[0] if same else None
+
+
+def _split_base(folder: str) -> str:
+    """The stack a split folder is named after: ``vol`` of ``vol`` and ``vol~2``."""
+    return re.sub(r"~\d+$", "", folder).lower()
 
 
 #: How many slices of a stack, evenly spread, tell whether it holds labels.

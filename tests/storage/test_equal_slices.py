@@ -274,3 +274,23 @@ def test_labels_kept_of_removed_blank_slices_come_back_each_on_its_own(tmp_path,
         assert all(
             np.array_equal(a, b) for a, b in zip(_labels_of(project, names), before, strict=True)
         )
+
+
+def test_a_blank_slice_of_another_volume_never_takes_a_lost_slices_image(tmp_path):
+    """Found by a review: volume A's split gone, an unrelated volume B whose slice 0 is
+    blank as A's was took A's image (its name, status and labels) for that slice."""
+    rng = np.random.default_rng(1)
+    for name in ("a", "b"):
+        voxels = rng.integers(1, 1000, (16, 16, 3)).astype(np.int16)
+        voxels[:, :, 0] = 0  # slice 0 blank in both
+        save_volume(tmp_path / name / f"{name}.nii.gz", voxels, np.eye(4))
+    project = tmp_path / "P"
+    assert main(["new", str(project), "--classes", "bg,fg"]) == 0
+    assert main(["add", str(project), str(tmp_path / "a" / "a.nii.gz")]) == 0
+    shutil.rmtree(project / "slices" / "a")
+    (tmp_path / "a" / "a.nii.gz").unlink()
+    assert main(["add", str(project), str(tmp_path / "b" / "b.nii.gz")]) == 0
+    with Project.open(project) as p:
+        by_name = {r.name: p.image_path(r) for r in p.images()}
+    assert sorted(n for n in by_name if n.startswith("b_")) == [f"b_z00{i}.tif" for i in range(3)]
+    assert "slices/b" not in str(by_name["a_z000.tif"])
