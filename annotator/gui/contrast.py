@@ -308,6 +308,8 @@ class ContrastDialog(QDialog):
 
 def _kind_text(shared: ContrastWindows) -> str:
     """The pictures a window for every image is for, in words."""
+    if shared.ct:
+        return "CT pictures (Hounsfield units)"
     shown = ("grey", "two-channel", "colour")[len(shared.windows) - 1]
     return (
         f"8-bit {shown} pictures" if shared.eight_bit else f"{shown} pictures of more than 8 bits"

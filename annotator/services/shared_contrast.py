@@ -5,8 +5,9 @@ A window set per image is forgotten when the project closes, and on a CT scan of
 slices or a 16-bit time series each picture's automatic window differs: the user set it
 again on every image, and the picture flickered while paging through. The window for
 every image is the user's windows, one per channel shown, that every image of the same
-kind is shown with: the same number of channels shown, 8-bit or not alike, and the
-channel choice it was set under. Other images keep their own. A display setting only:
+kind is shown with: the same number of channels shown, 8-bit or not alike, CT (Hounsfield
+units) or not alike, and the channel choice it was set under. Other images keep their
+own: a lung window set on a CT slice never blanks a 16-bit micrograph or MR slice. A display setting only:
 the pixels, the fill's tolerance, the smart tools and the model's input never see it
 (ADR 0027).
 """
@@ -42,6 +43,8 @@ class ContrastWindows:
     windows: tuple[Window, ...]
     eight_bit: bool
     channels: Choice
+    #: Set on a picture that looks like CT (``Document.looks_like_ct``): for those only.
+    ct: bool = False
 
     @classmethod
     def of(cls, doc: Document, windows: Sequence[Window]) -> ContrastWindows:
@@ -50,6 +53,7 @@ class ContrastWindows:
             tuple((float(lo), float(hi)) for lo, hi in windows),
             eight_bit(doc.shown_image),
             tuple(doc.channel_choice),
+            doc.looks_like_ct,
         )
 
     def fits(self, doc: Document) -> bool:
@@ -58,18 +62,20 @@ class ContrastWindows:
             doc.shown_channels == len(self.windows)
             and eight_bit(doc.shown_image) == self.eight_bit
             and tuple(doc.channel_choice) == self.channels
+            and doc.looks_like_ct == self.ct
         )
 
     @property
-    def kind(self) -> tuple[int, bool, Choice]:
+    def kind(self) -> tuple[int, bool, Choice, bool]:
         """The kind of picture the windows are for."""
-        return len(self.windows), self.eight_bit, self.channels
+        return len(self.windows), self.eight_bit, self.channels, self.ct
 
     def to_json(self) -> dict[str, Any]:
         return {
             "windows": [list(w) for w in self.windows],
             "eight_bit": self.eight_bit,
             "channels": list(self.channels),
+            "ct": self.ct,
         }
 
     @classmethod
@@ -90,7 +96,9 @@ class ContrastWindows:
             pairs.append((lo, hi))
         if not isinstance(channels, list) or not all(isinstance(c, int) for c in channels):
             raise ValueError("the channels are not channel numbers")
-        return cls(tuple(pairs), bool(raw.get("eight_bit", False)), tuple(channels))
+        return cls(
+            tuple(pairs), bool(raw.get("eight_bit", False)), tuple(channels), bool(raw.get("ct"))
+        )
 
 
 def shared_windows(project: Project) -> ContrastWindows | None:

@@ -291,3 +291,26 @@ def test_a_window_for_every_image_the_project_cannot_keep_applies_and_says_so(
     w.open_image(ids["ct_z001.tif"])
     assert w.document.windows == ((-500.0, 1300.0),)
     w.close()
+
+
+def test_a_window_for_every_ct_picture_leaves_other_deep_grey_pictures_alone(qtbot, tmp_path):
+    """Found by a GUI audit: the lung preset set for every image on a CT slice blanked a
+    16-bit grey picture of the same project (values 1000-2999 shown through -1350..150:
+    every pixel white), since both were grey pictures of more than 8 bits."""
+    micro = np.random.default_rng(4).integers(1000, 3000, (40, 48)).astype(np.uint16)
+    root, ids = _project(tmp_path, {"ct.nii.gz": ct_voxels((48, 40, 2)), "micro.png": micro})
+    w = _window(qtbot, root)
+    w.open_image(ids["ct_z000.tif"])
+    w.show_contrast()
+    dialog = w.contrast_dialog
+    dialog.shared_check.setChecked(True)
+    dialog.low.setValue(-1350)
+    dialog.high.setValue(150)
+    w.open_image(ids["micro.png"])
+    assert w.document.windows is None  # its own, automatic window
+    assert not dialog.shared_check.isChecked()
+    assert "CT pictures" in dialog.shared_note.text()
+    assert len(np.unique(w.canvas.image_item.array)) > 100  # not one white
+    w.open_image(ids["ct_z001.tif"])
+    assert w.document.windows == ((-1350.0, 150.0),)
+    w.close()
