@@ -186,6 +186,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from annotator.services.exchange import (
         ImportInterrupted,
         ImportRequest,
+        import_headline,
         import_into_project,
         namesakes_summary,
         unlabelled_summary,
@@ -236,10 +237,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     again += "" if args.labels is None else f" --labels {path_word(args.labels)}"
     for line in report.skipped_lines(every=getattr(args, "verbose", False), how=f"`{again}`"):
         print(line, file=sys.stderr)
-    print(
-        f"imported {len(report.imported)} mask(s) from {report.format}: "
-        f"{len(report.matched)} matched to project images, {len(report.added)} image(s) added"
-    )
+    print(import_headline(report))
     if report.background:
         print(f"  {report.background}")
     if report.unlabelled:

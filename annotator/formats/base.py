@@ -171,6 +171,9 @@ class ImportOptions:
     #: in lower case: a TIFF of masks whose planes say they are channels (an OME-TIFF
     #: written without axes says CYX) is the label stack of the one its stem names.
     project_stacks: frozenset[str] = frozenset()
+    #: How the user gives another class table, for the summary (:func:`table_note`): the
+    #: CLI's ``give --labels FILE``, the GUI's "choose a Class names file".
+    labels_how: str = "give --labels FILE"
 
 
 @dataclass(frozen=True)
@@ -245,6 +248,10 @@ class ReadResult:
 
     items: list[ImportItem] = field(default_factory=list)
     declared: list[str] = field(default_factory=list)
+    #: The classes the source's class table names (a dataset.json's too, whose classes
+    #: no mask holds are not declared), in its order: the summary says which classes of
+    #: the project none of them is. Empty: no table named them (raw ids).
+    named: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     unknown: dict[str, int] = field(default_factory=dict)
     #: Annotations with a box and no mask (COCO ``segmentation: []``, as CVAT and Label

@@ -121,6 +121,14 @@ class ClassTable:
         """Ids from 1 with 0 unlisted (ADE20K): 0 is "other objects", ignored."""
         return bool(self.ids) and min(self.ids) == 1
 
+    @property
+    def declares_every_class(self) -> bool:
+        """Whether every class the table names is one of the dataset's: ours, a CSV's, an
+        id list's. nnU-Net's and the Decathlon's ``dataset.json`` must name a
+        ``background`` at 0 even where no voxel is one (an nnU-Net export of a project
+        without that class), so only its classes some mask holds are the dataset's."""
+        return self.kind not in LABELS_JSON_KINDS
+
     def without_leading_ignore(self) -> ClassTable:
         """labelme's ``labels.txt`` lists ``__ignore__`` first (id -1, written 255)."""
         if self.colours is None and self.names[:1] == ("__ignore__",):
@@ -197,6 +205,10 @@ def _json_table(path: Path, text: str) -> ClassTable:
         'dataset.json ({"background": 0, "liver": 1} or {"0": "background", "1": "liver"}) '
         "names no classes: give those, or a class list ('<id> <name>' lines)"
     )
+
+
+#: What :func:`labels_table` reads a ``dataset.json``'s labels as (``ClassTable.kind``).
+LABELS_JSON_KINDS = frozenset({"the Decathlon's labels", "nnU-Net's labels", "dataset.json labels"})
 
 
 def labels_table(path: Path, labels: Any) -> ClassTable:
@@ -461,6 +473,10 @@ def find_class_table(folders: Sequence[Path], other_tools: bool = False) -> Path
     return None
 
 
+#: How the command line is given another class table (:func:`table_note`).
+LABELS_HOW = "give --labels FILE"
+
+
 def table_note(
     table_file: Path | None,
     given: bool,
@@ -468,13 +484,15 @@ def table_note(
     source: Path | None = None,
     kind: str = "",
     other_tools: bool = False,
+    how: str = LABELS_HOW,
 ) -> str:
     """The import summary's line on how the masks' values were read: by the class table
     found in ``folders`` (named, so that a table above the source folder, or one of
     another dataset, shows: a table outside ``source`` is named by its whole path, and
     said to lie above it; ``kind``: what it was read as, said after it), or as the
     project's own ids when none was found (``other_tools``: a ``dataset.json``'s labels
-    were looked for too). ``""`` when the user gave the table."""
+    were looked for too). ``how``: how the user gives another table (the CLI's
+    ``--labels FILE``, the GUI's Class names file). ``""`` when the user gave the table."""
     if given:
         return ""
     if table_file is not None:
@@ -483,14 +501,14 @@ def table_note(
         if source is not None:
             top, found = source.resolve(), table_file.resolve()
             if top != found.parent and top not in found.parents:
-                where = f"{found}{what} (above {source}; give --labels FILE to use another)"
+                where = f"{found}{what} (above {source}; {how} to use another)"
         return f"classes read from {where}: the masks' values are mapped by name"
     looked = ", ".join(str(f) for f in dict.fromkeys(folders))
     also = ", nor the labels of nnU-Net's or the Decathlon's dataset.json," if other_tools else ""
     return (
         f"no class list found (none of {', '.join(TABLE_FILES)}{also} in {looked}): the "
-        "masks' values were taken as the project's class ids (give --labels FILE if they "
-        "mean other classes)"
+        f"masks' values were taken as the project's class ids ({how} if they mean other "
+        "classes)"
     )
 
 

@@ -108,7 +108,10 @@ from annotator.formats.georef import GeoMasks
 if TYPE_CHECKING:
     from PIL.ImageFile import ImageFile
 
-DESCRIPTION = "class-id PNG masks (16-bit past 254 classes) next to the images"
+DESCRIPTION = (
+    "class-id PNG masks (16-bit past 254 classes) next to the images; TIFF label stacks "
+    "and NIfTI label volumes"
+)
 
 
 def write_masks(
@@ -909,7 +912,9 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     labelling = Labelling(table, options.project_classes)
     names = labelling.names
     if names is not None:
-        result.declared = list(names)
+        result.named = list(names)
+        if table is None or table.declares_every_class:  # (dataset.json: those used)
+            result.declared = list(names)
     reserved: dict[int, int] = {}
     meta_file = root / "dataset.json"
     meta = load_json(meta_file) if meta_file.is_file() else None
@@ -922,7 +927,8 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
             raise FormatError(f"{meta_file}: expected integer 'void' and 'unlabelled'") from None
     kind = table.kind if table is not None and table.path.suffix.lower() == ".json" else ""
     given = options.labels_file is not None
-    if note := table_note(table_file, given, folders, root, kind, other_tools=True):
+    how = options.labels_how
+    if note := table_note(table_file, given, folders, root, kind, other_tools=True, how=how):
         result.notes.append(note)
     if not files:
         raise FormatError(

@@ -266,14 +266,17 @@ def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     result = ReadResult()
     table_file = options.labels_file or find_class_table([src, src.parent])
     table = read_class_table(table_file).without_leading_ignore() if table_file else None
-    if note := table_note(table_file, options.labels_file is not None, [src, src.parent], src):
+    given = options.labels_file is not None
+    if note := table_note(table_file, given, [src, src.parent], src, how=options.labels_how):
         result.notes.append(note)
     # VOC's ignore colour (index 255's) is void, as the value 255 is
     labelling = Labelling(table, options.project_classes, void_colours=[_IGNORE_COLOUR])
     names = labelling.names
     if names is not None:
         names = tuple(as_project_names(names, options.project_classes))
-        result.declared = list(names)
+        result.named = list(names)
+        if table is None or table.declares_every_class:  # (dataset.json: those used)
+            result.declared = list(names)
     files = sorted(p for p in seg.glob("*.png") if not hidden(p) and p.is_file())
     if not files:
         raise FormatError(f"{seg}: no PNG masks found")

@@ -27,7 +27,7 @@ from annotator.gui.new_project_dialog import (
     NewProjectDialog,
     add_images_with_progress,
 )
-from annotator.gui.progress_task import error_text, loop_held, training_refuses
+from annotator.gui.progress_task import error_text, loop_held, sentence, training_refuses
 from annotator.services.projects import IMAGE_FILE_SUFFIXES
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ class FileMenu(QObject):
             self._tell_added(dialog.add_outcome)
         session = self.window.session
         if session is not None and (why := untrainable(len(session.schema))) is not None:
-            self._tell(why[0].upper() + why[1:] + ".", warn=True)
+            self._tell(sentence(why), warn=True)
 
     def add_image_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self.window, "Add images", "", IMAGE_FILTER)

@@ -70,7 +70,7 @@ def fit_to_layout(dialog: QDialog) -> None:
 #: description go into the item's tooltip).
 FORMAT_TITLES = {
     "voc": "PASCAL VOC (JPEGImages + SegmentationClass PNGs)",
-    "masks": "Masks (one class-id PNG per image)",
+    "masks": "Masks (class-id PNG per image; TIFF/NIfTI label stacks and volumes)",
     "coco": "COCO (JSON of polygons or RLE)",
     "labelme": "labelme (one JSON of polygons per image)",
     "yolo": "YOLO segmentation (polygons, data.yaml)",

@@ -35,12 +35,15 @@ from annotator.gui.progress_task import (
 from annotator.services.exchange import (
     ImportReport,
     ImportRequest,
+    import_headline,
     import_into_project,
     namesakes_summary,
     unlabelled_summary,
 )
 
 AUTOMATIC = "(automatic)"
+#: How the summary tells to use another class table (the CLI says ``--labels FILE``).
+LABELS_HOW = "choose a Class names file"
 #: The formats whose shapes leave pixels uncovered (``--background`` applies to them).
 BACKGROUND_FORMATS = frozenset({"labelme", "coco", "yolo", "labelstudio"})
 
@@ -67,10 +70,7 @@ if TYPE_CHECKING:  # front ends reach projects through services only
 
 def import_summary(report: ImportReport) -> str:
     """The done message, in the words of the CLI's summary."""
-    lines = [
-        f"Imported {len(report.imported)} mask(s) from {report.format}: "
-        f"{len(report.matched)} matched to project images, {len(report.added)} image(s) added."
-    ]
+    lines = [sentence(import_headline(report))]
     if report.unlabelled:
         lines.append(unlabelled_summary(report) + ".")
     if report.namesakes:
@@ -84,7 +84,7 @@ def import_summary(report: ImportReport) -> str:
         )
     if report.boxes_only:
         lines.append(f"Left out {report.boxes_only} annotation(s) that are a box without a mask.")
-    lines.extend(note[:1].upper() + note[1:] + "." for note in report.notes)
+    lines.extend(sentence(note) for note in report.notes)  # (nnU-Net's... as written)
     if report.skipped:
         path, reason = report.skipped[0]
         if not reason.startswith(path):  # most reasons name their file already
@@ -115,7 +115,9 @@ class ImportDialog(QDialog):
         self.src_edit = QLineEdit()
         self.src_edit.setPlaceholderText("an annotation file or folder")
         self.labels_edit = QLineEdit()
-        self.labels_edit.setPlaceholderText("optional labels.txt / class_names.txt")
+        self.labels_edit.setPlaceholderText(
+            "optional labels.txt / class_names.txt / dataset.json (nnU-Net, Decathlon)"
+        )
         self.strict_check = QCheckBox("Stop if the source has classes the project lacks")
         self.class_names = list(class_names or [])
         self.background_combo = QComboBox()
@@ -197,6 +199,7 @@ class ImportDialog(QDialog):
             strict=self.strict_check.isChecked(),
             labels_file=Path(labels).expanduser() if labels else None,
             background=background or None,
+            labels_how=LABELS_HOW,
         )
 
     def _accept_if_valid(self) -> None:

@@ -35,7 +35,13 @@ from PySide6.QtWidgets import (
 from annotator.core.errors import AnnotatorError
 from annotator.core.schema import LabelClass, LabelSchema, default_color
 from annotator.gui.class_panel import swatch
-from annotator.gui.progress_task import Progress, error_text, run_with_progress, sentence
+from annotator.gui.progress_task import (
+    Progress,
+    capitalised,
+    error_text,
+    run_with_progress,
+    sentence,
+)
 from annotator.services.projects import (
     IMAGE_FILE_SUFFIXES,
     OWN_FILES_SKIPPED,
@@ -124,9 +130,9 @@ class AddOutcome:
             text += ", left out the project's own files (masks, proposals...)"
         if self.errors:
             text += f", {len(self.errors)} unreadable (first: {self.errors[0]})"
-        masks = f" {self.masks[0].upper()}{self.masks[1:]}." if self.masks else ""
-        stacks = f" {self.stacks[0].upper()}{self.stacks[1:]}." if self.stacks else ""
-        channels = f" {self.channels[0].upper()}{self.channels[1:]}." if self.channels else ""
+        masks = f" {capitalised(self.masks)}." if self.masks else ""
+        stacks = f" {capitalised(self.stacks)}." if self.stacks else ""
+        channels = f" {capitalised(self.channels)}." if self.channels else ""
         return text + "." + stacks + channels + masks + others
 
 
@@ -172,7 +178,7 @@ def add_images_with_progress(
         masks_folder=masks_left_out_folder(report),
         stacks=report.stacks_text(),
         channels=". ".join(
-            text[0].upper() + text[1:]
+            capitalised(text)
             for text in (
                 report.pages_as_channels_text("File > Add TIFF pages as slices"),
                 report.channels_unused_text(),

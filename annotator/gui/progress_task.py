@@ -18,6 +18,7 @@ and the message about it are over.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -202,13 +203,25 @@ def error_text(exc: BaseException) -> str:
     return " ".join(text.split()) or type(exc).__name__
 
 
+#: A first word written in lower case only because it begins a sentence: letters (an
+#: apostrophe's ``s``), then a space or a comma, colon or semicolon.
+_PLAIN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?(?=[\s,:;]|$)")
+
+
+def capitalised(text: str) -> str:
+    """``text`` with a capital first letter when its first word is a plain lower-case
+    word; one that begins with a name written in lower case (nnU-Net, dataset.json,
+    a file name), a path, an option or a quote is left as it is."""
+    if _PLAIN_WORD.match(text):
+        return text[0].upper() + text[1:]
+    return text
+
+
 def sentence(text: str) -> str:
-    """A message as a box shows it: a capital first letter, a full stop at the end. The
-    core's messages begin in lower case (they follow ``annotator: error:`` on the command
-    line); one that begins with a path, an option or a quote is left as it is."""
-    text = text.strip()
-    if text[:1].islower():
-        text = text[0].upper() + text[1:]
+    """A message as a box shows it: a capital first letter (:func:`capitalised`), a
+    full stop at the end. The core's messages begin in lower case (they follow
+    ``annotator: error:`` on the command line)."""
+    text = capitalised(text.strip())
     if text and text[-1] not in ".!?…":
         text += "."
     return text

@@ -56,6 +56,7 @@ from annotator.formats.base import (
     StackVolume,
     open_pil,
 )
+from annotator.formats.colour_table import LABELS_HOW
 from annotator.formats.masks import stack_refusal
 from annotator.formats.nnunet import placement_notes
 from annotator.formats.paths import links_leaving, safe_stem
@@ -618,6 +619,9 @@ class ImportRequest:
     strict: bool = False
     labels_file: Path | None = None
     background: str | None = None
+    #: How the user gives another class table, as the summary says it (the GUI's words
+    #: differ from the CLI's ``--labels FILE``).
+    labels_how: str = LABELS_HOW
 
 
 @dataclass
@@ -683,6 +687,46 @@ class ImportInterrupted(KeyboardInterrupt):
         )
 
 
+def import_headline(report: ImportReport) -> str:
+    """The summary's first line (for the CLI and the GUI): what was imported, and that
+    the images of the labels imported are done now (but those given back the status
+    kept with their labels)."""
+    done = len(report.imported) - sum(report.statuses.values())
+    marked = f"; {done} image(s) marked done" if done > 0 else ""
+    return (
+        f"imported {len(report.imported)} mask(s) from {report.format}: "
+        f"{len(report.matched)} matched to project images, {len(report.added)} image(s) "
+        f"added{marked}"
+    )
+
+
+#: The most names a summary line lists of a class table's (ADE20K's has 150).
+NAMES_LISTED = 12
+
+
+def _listed(names: Sequence[str]) -> str:
+    more = len(names) - NAMES_LISTED
+    return ", ".join(names[:NAMES_LISTED]) + (f" and {more} more" if more > 0 else "")
+
+
+def unnamed_classes_note(before: Sequence[str], named: Sequence[str]) -> str | None:
+    """The line on the project's classes (``before`` the import) that the source's class
+    table does not name, so that no pixel became one of them (a Decathlon set's
+    ``cancer`` where the project says ``tumour``); ``None`` when it names them all or
+    no table named the source's classes."""
+    if not named:
+        return None
+    keys = {name_key(n) for n in named}
+    missing = [n for n in before if name_key(n) not in keys]
+    if not missing:
+        return None
+    return (
+        f"no class of the source is the project's {_listed(missing)}, so no pixel was "
+        f"imported as {'it' if len(missing) == 1 else 'them'} (the source names "
+        f"{_listed(named)})"
+    )
+
+
 def unlabelled_summary(report: ImportReport) -> str:
     """One line on the images the source left unlabelled (for the CLI and the GUI)."""
     n, first = len(report.unlabelled), report.unlabelled[0]
@@ -701,7 +745,12 @@ def namesakes_summary(report: ImportReport) -> str:
     )
 
 
-def _needed_names(items: Sequence[ImportItem], declared: Sequence[str]) -> list[str]:
+def _needed_names(
+    items: Sequence[ImportItem], declared: Sequence[str], named: Sequence[str] = ()
+) -> list[str]:
+    """The classes an import needs: those the source declares, then those its labels
+    hold, in the order of its class table (``named``) where it names them (a
+    ``dataset.json`` declares none: its classes come in as masks hold them)."""
     names: list[str] = list(declared)
     seen = {name_key(n) for n in names}
     for item in items:
@@ -712,7 +761,8 @@ def _needed_names(items: Sequence[ImportItem], declared: Sequence[str]) -> list[
             if name_key(n) not in seen:
                 seen.add(name_key(n))
                 names.append(n)
-    return names
+    order = {name_key(n): i for i, n in enumerate(named)}
+    return sorted(names, key=lambda n: order.get(name_key(n), len(order)))
 
 
 def _ensure_classes(project: Project, names: Sequence[str], strict: bool) -> list[str]:
@@ -771,9 +821,14 @@ def _project_values(item: ImportItem, schema: LabelSchema, binary: bool = False)
     out = np.empty(mask.shape, schema.dtype)
     n = len(schema)
     if item.names is not None:
-        lut = np.array([schema.by_name(name).id for name in item.names] or [0], np.int64)
+        # (a name no value holds may have no class: a dataset.json's background, not added)
+        ids = [schema.by_name(n).id if schema.has_name(n) else -1 for n in item.names]
+        lut = np.array(ids or [0], np.int64)
         cls = mask >= 0
-        out[cls] = lut[mask[cls]]
+        values = lut[mask[cls]]
+        if values.size and values.min() < 0:
+            schema.by_name(item.names[int(mask[cls][np.argmin(values)])])  # (says which)
+        out[cls] = values
     else:
         raw = _raw_ids(mask, item, binary)
         if why := _not_class_ids(item, raw, n):
@@ -1702,6 +1757,7 @@ def import_into_project(
         background,
         default,
         image_size=image_size,
+        labels_how=request.labels_how,
         project_classes=tuple(project.schema.names),
         project_stacks=_project_stacks(project),
     )
@@ -1752,7 +1808,8 @@ def _import_items(
     """Save the label maps ``result`` read into the project, one by one: an interrupt
     leaves those saved so far, which ``report`` names."""
     if request.strict:  # refused before any slice is added for these labels
-        _ensure_classes(project, _needed_names(result.items, result.declared), strict=True)
+        needed = _needed_names(result.items, result.declared, result.named)
+        _ensure_classes(project, needed, strict=True)
     binary = binary_255(result.items, project.schema)
     whole = _stacks_by_values(result.items, project.schema, binary, report)
     added_names, pins, dropped = _bind_label_stacks(
@@ -1771,9 +1828,12 @@ def _import_items(
         )
     if not items and report.skipped:  # nothing can be imported: change nothing
         return report
+    before = list(project.schema.names)
     report.classes_added = _ensure_classes(
-        project, _needed_names(items, result.declared), request.strict
+        project, _needed_names(items, result.declared, result.named), request.strict
     )
+    if note := unnamed_classes_note(before, result.named):
+        report.notes.append(note)
     total = len(items)
     binary = binary_255(items, project.schema)
     kept = KeptLabels(project, project.images(), project.schema, "import")
