@@ -558,10 +558,13 @@ class Labelling:
         table: ClassTable | None,
         project_classes: Sequence[str] = (),
         void_colours: Sequence[RGB] = (),
+        labels_how: str = "",
     ) -> None:
         from annotator.formats.base import VOID
 
         self.table = table
+        #: How the user gives a class table, in the front end's words (:data:`LABELS_HOW`).
+        self.labels_how = labels_how or LABELS_HOW
         self.names: tuple[str, ...] | None = None
         self._by_id: dict[int, int] = {}
         self._by_colour: dict[int, int] = {}
@@ -660,8 +663,12 @@ class Labelling:
             if self.table is not None
             else "no table of its colours was found"
         )
-        fix = "give the table of its colours with --labels FILE (CVAT labelmap.txt, CamVid "
-        fix += "label_colors.txt or class_dict.csv)"
+        fix = (  # (the CLI's words as decode_mask_png's; the GUI's Class names file)
+            "give the table of its colours with --labels FILE"
+            if self.labels_how == LABELS_HOW
+            else f"{self.labels_how} holding its colours"
+        )
+        fix += " (CVAT labelmap.txt, CamVid label_colors.txt or class_dict.csv)"
         if "palette" in what:
             fix += ", or save the mask as a grey class-id PNG"
         raise FormatError(f"{where}: {what}, and {given}: {fix}")

@@ -906,10 +906,10 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         if table_file is None or not is_labels_json(table_file):
             raise
         raise FormatError(
-            f"{exc}: the masks' values cannot be named from it; give their classes with "
-            "--labels FILE (an id list: '0 background', '1 liver' lines)"
+            f"{exc}: the masks' values cannot be named from it; {options.labels_how} of "
+            "their classes (an id list: '0 background', '1 liver' lines)"
         ) from None
-    labelling = Labelling(table, options.project_classes)
+    labelling = Labelling(table, options.project_classes, labels_how=options.labels_how)
     names = labelling.names
     if names is not None:
         result.named = list(names)

@@ -270,7 +270,9 @@ def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     if note := table_note(table_file, given, [src, src.parent], src, how=options.labels_how):
         result.notes.append(note)
     # VOC's ignore colour (index 255's) is void, as the value 255 is
-    labelling = Labelling(table, options.project_classes, void_colours=[_IGNORE_COLOUR])
+    labelling = Labelling(
+        table, options.project_classes, void_colours=[_IGNORE_COLOUR], labels_how=options.labels_how
+    )
     names = labelling.names
     if names is not None:
         names = tuple(as_project_names(names, options.project_classes))

@@ -56,3 +56,37 @@ def test_the_masks_format_and_the_class_names_field_name_what_they_read(qtbot):
     assert "dataset.json" in hint and "nnU-Net" in hint
     dialog.src_edit.setText("/tmp/somewhere")
     assert dialog.request().labels_how == "choose a Class names file"
+
+
+def test_a_refusal_for_want_of_a_table_says_the_guis_words(tmp_path):
+    """Found by a GUI audit: a colour-coded mask refused for want of a table, and a
+    dataset.json whose labels cannot name the values, told GUI users to "give --labels
+    FILE"; the CLI still says so."""
+    import json
+
+    import cv2
+    import numpy as np
+
+    from annotator.core.errors import FormatError
+    from annotator.formats.base import ImportOptions
+    from annotator.formats.masks import read_masks
+    from annotator.gui.import_dialog import LABELS_HOW
+
+    colour = np.zeros((4, 6, 3), np.uint8)
+    colour[:, 3:] = (0, 0, 200)
+    (tmp_path / "rgb").mkdir()
+    cv2.imwrite(str(tmp_path / "rgb" / "a.png"), colour)
+    gui = ImportOptions(labels_how=LABELS_HOW)
+    result = read_masks(tmp_path / "rgb", gui)
+    why = " ".join(reason for _, reason in result.errors)
+    assert "choose a Class names file holding its colours" in why and "--labels" not in why
+    result = read_masks(tmp_path / "rgb")
+    assert "give the table of its colours with --labels FILE" in result.errors[0][1]
+    (tmp_path / "ds").mkdir()
+    cv2.imwrite(str(tmp_path / "ds" / "a.png"), np.zeros((4, 6), np.uint8))
+    (tmp_path / "ds" / "dataset.json").write_text(
+        json.dumps({"labels": {"whole": [1, 2]}, "file_ending": ".png"})
+    )
+    with pytest.raises(FormatError) as refused:
+        read_masks(tmp_path / "ds", gui)
+    assert "choose a Class names file of their classes" in str(refused.value)
