@@ -94,12 +94,20 @@ def project_background(project_names: Sequence[str]) -> str | None:
     return None
 
 
-def background_summary(requested: str | None, default: str | None, result: ReadResult) -> str:
-    """One line for the import summary: where the uncovered pixels went, and why."""
+#: How the class of the pixels no shape covers is chosen, in the CLI's words (the GUI's
+#: import dialog names its own field).
+BACKGROUND_HOW = "--background"
+
+
+def background_summary(
+    requested: str | None, default: str | None, result: ReadResult, how: str = BACKGROUND_HOW
+) -> str:
+    """One line for the import summary: where the uncovered pixels went, and why; ``how``
+    names the option (or the GUI's field) that chooses their class."""
     used = result.background
     kept = result.kept_unlabelled
     if requested is not None:
-        why = f"--background {requested}"
+        why = f"{how} {requested}" if how == BACKGROUND_HOW else f"{how}: {requested}"
     elif used is not None and default is not None and used.lower() == default.lower():
         why = "the project's background class"
     elif used is not None:
@@ -109,9 +117,9 @@ def background_summary(requested: str | None, default: str | None, result: ReadR
     if kept and kept == len(result.items):
         return "pixels no shape covers stay unlabelled (the files were written by Annotator)"
     if used is None:
-        text = f"pixels no shape covers stay unlabelled ({why}; choose a class with --background)"
+        text = f"pixels no shape covers stay unlabelled ({why}; choose a class with {how})"
     else:
-        text = f"pixels no shape covers became class {used!r} ({why}; change with --background)"
+        text = f"pixels no shape covers became class {used!r} ({why}; change with {how})"
     if kept:
         text += f"; {kept} file(s) written by Annotator keep their unlabelled pixels"
     return text

@@ -44,6 +44,8 @@ from annotator.services.exchange import (
 AUTOMATIC = "(automatic)"
 #: How the summary tells to use another class table (the CLI says ``--labels FILE``).
 LABELS_HOW = "choose a Class names file"
+#: The dialog's field that chooses the class of pixels no shape covers, as the summary says it.
+BACKGROUND_HOW = "the import's Uncovered pixels"
 #: The formats whose shapes leave pixels uncovered (``--background`` applies to them).
 BACKGROUND_FORMATS = frozenset({"labelme", "coco", "yolo", "labelstudio"})
 
@@ -71,6 +73,8 @@ if TYPE_CHECKING:  # front ends reach projects through services only
 def import_summary(report: ImportReport) -> str:
     """The done message, in the words of the CLI's summary."""
     lines = [sentence(import_headline(report))]
+    if report.background:  # (labelme: where the pixels no shape covers went)
+        lines.append(sentence(report.background))
     if report.unlabelled:
         lines.append(unlabelled_summary(report) + ".")
     if report.namesakes:
@@ -200,6 +204,7 @@ class ImportDialog(QDialog):
             labels_file=Path(labels).expanduser() if labels else None,
             background=background or None,
             labels_how=LABELS_HOW,
+            background_how=BACKGROUND_HOW,
         )
 
     def _accept_if_valid(self) -> None:

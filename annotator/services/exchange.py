@@ -57,6 +57,7 @@ from annotator.formats.base import (
     open_pil,
 )
 from annotator.formats.colour_table import LABELS_HOW
+from annotator.formats.labelme import BACKGROUND_HOW
 from annotator.formats.masks import stack_refusal
 from annotator.formats.nnunet import placement_notes
 from annotator.formats.paths import links_leaving, safe_stem
@@ -622,6 +623,8 @@ class ImportRequest:
     #: How the user gives another class table, as the summary says it (the GUI's words
     #: differ from the CLI's ``--labels FILE``).
     labels_how: str = LABELS_HOW
+    #: How the user chooses the class of pixels no shape covers, as the summary says it.
+    background_how: str = BACKGROUND_HOW
 
 
 @dataclass
@@ -1772,7 +1775,9 @@ def import_into_project(
         notes=list(result.notes),
     )
     if spec.name == "labelme":
-        report.background = background_summary(request.background, default, result)
+        report.background = background_summary(
+            request.background, default, result, request.background_how
+        )
     chosen = request.background
     if result.background_added and chosen is not None and not project.schema.has_name(chosen):
         raise FormatError(

@@ -288,3 +288,19 @@ def test_a_labelme_file_saved_with_a_byte_order_mark_is_read(tmp_path, capsys):
     assert main(["new", root, "--classes", "_background_,cell"]) == 0
     assert main(["import", root, str(src), "--format", "labelme"]) == 0
     assert "imported 1 mask(s) from labelme" in capsys.readouterr().out
+
+
+def test_the_guis_summary_says_where_uncovered_pixels_went_in_its_own_words(tmp_path):
+    """Found by an audit: the GUI's import summary never showed the labelme line on the
+    pixels no shape covers, which the CLI prints (with its --background)."""
+    from annotator.gui.import_dialog import BACKGROUND_HOW, import_summary
+
+    src = _source(tmp_path, [CELL])
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["background", "cell"])) as p:
+        request = ImportRequest("labelme", src, background="cell", background_how=BACKGROUND_HOW)
+        report = import_into_project(p, request)
+    assert "(the import's Uncovered pixels: cell; change with the import's Uncovered" in (
+        report.background
+    )
+    assert "--background" not in import_summary(report)
+    assert "Pixels no shape covers became class 'cell'" in import_summary(report)
