@@ -526,7 +526,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from annotator.core.errors import ModelError
     from annotator.ml.device import configure_cpu_threads
     from annotator.services.projects import images_of, open_project
-    from annotator.services.proposals import predict_images, proposals_folder
+    from annotator.services.proposals import VOLUMES_DIR, predict_images, proposals_folder
     from annotator.services.versions import stale_note
 
     if args.overwrite and args.out is None:
@@ -542,6 +542,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         skipped: list[tuple[str, str]] = []
         made: list[PredictedImage] = []
         geo_notes: list[str] = []
+        volumes: list[Path] = []
         try:
             done = predict_images(
                 project,
@@ -554,6 +555,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 made=made,
                 geotiff=args.geotiff,
                 geo_notes=geo_notes,
+                volumes=volumes,
             )
         except ModelError:  # no model, or one of other classes: said with the command
             line.finish()  # to run (the service's words name no project)
@@ -590,7 +592,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
             version = done[0].model_version
             print(
                 f"wrote {len(done)} proposal(s) from model v{version} into "
-                f"{proposals_folder(project)}" + (f" and {args.out}" if args.out else "")
+                f"{proposals_folder(project)}"
+                + (f" and {args.out}" if args.out else "")
+                + (
+                    f", and {len(volumes)} label volume(s) of NIfTI scans in "
+                    f"{Path(args.out) / VOLUMES_DIR}"
+                    if volumes
+                    else ""
+                )
             )
             for note in geo_notes:
                 print(f"  {note}")

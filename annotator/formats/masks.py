@@ -155,7 +155,7 @@ def write_masks(
             if s.stack.volume is not None:
                 volumes[s.stack.stack] = s.stack.volume
     for (split, name), (planes, pages) in stacks.items():
-        volume = _label_pages(pages, planes, dataset.unlabelled)
+        volume = label_pages(pages, planes, dataset.unlabelled)
         if name in volumes:  # a NIfTI volume's: in its own voxel order, with its affine
             folder.write_bytes(
                 f"{split}/stacks/{name}.nii.gz", label_volume_bytes(volume, volumes[name])
@@ -180,7 +180,7 @@ def void_note(images: int, pixels: int, void: int, unlabelled: int) -> str:
     return text
 
 
-def _label_pages(pages: dict[int, np.ndarray], planes: int, unlabelled: int) -> np.ndarray:
+def label_pages(pages: dict[int, np.ndarray], planes: int, unlabelled: int) -> np.ndarray:
     """``(planes, height, width)`` labels: page i those of slice i, those not given all
     ``unlabelled``."""
     first = next(iter(pages.values()))

@@ -45,13 +45,16 @@ from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.proposal import NO_CLASS, Proposal, image_score
 from annotator.core.records import ImageRecord
 from annotator.core.status import KEPT_IMAGES_FILE, PREDICTED_IMAGES_FORMAT, ImageStatus
+from annotator.core.volumes import label_volume_bytes
 from annotator.formats.georef import WORLD_FILE_SUFFIX, GeoMasks, read_geotags
+from annotator.formats.masks import label_pages
 from annotator.services.jobs import CancelToken, Dispatcher, LatestWinsWorker
 from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
 from annotator.storage import proposals as proposal_store
 from annotator.storage.atomic import atomic_write_bytes, put_in_place
 from annotator.storage.project import Project
+from annotator.storage.stacks import SliceIndex, SliceOf
 
 if TYPE_CHECKING:
     from annotator.ml.predict import Predictor
@@ -142,6 +145,7 @@ def predict_images(
     made: list[PredictedImage] | None = None,
     geotiff: bool = False,
     geo_notes: list[str] | None = None,
+    volumes: list[Path] | None = None,
 ) -> list[PredictedImage]:
     """Propose masks for ``records`` (default: every image) with the active model.
 
@@ -163,12 +167,22 @@ def predict_images(
     with ``geotiff`` is written as a GeoTIFF (``STEM.tif``) carrying the picture's geo
     tags (:mod:`annotator.formats.georef`); ``geo_notes`` receives the summary's lines
     on them.
+
+    With ``out_dir``, each NIfTI scan (a split with a ``volume`` record) of which a
+    slice was predicted also gets its label volume, ``VOLUMES_DIR/<stack>.nii.gz``
+    (:func:`~annotator.core.volumes.label_volume_bytes`: the scan's voxel order, header
+    and affine): page ``k`` the proposal of slice ``k``, the slices not predicted now
+    and the pixels of no class the project's unlabelled value, as a masks export's
+    ``--stacks`` writes them; written with the masks (all or nothing) and replaced only
+    with ``overwrite``. ``volumes`` receives the paths of those written.
     """
     out_names: dict[int, str] = {}
     stale: dict[str, list[str]] = {}
     records = project.images() if records is None else records
     placed = GeoMasks(nodata=NO_CLASS)  # (GeoTIFF masks: no class see-through)
+    scans: dict[int, SliceOf] = {}  # the records that are slices of NIfTI scans
     if out_dir is not None:
+        scans = _scan_slices(project, records)
         if Path(out_dir).exists() and not Path(out_dir).is_dir():
             raise AnnotatorError(f"{out_dir}: is a file, not a folder for the masks")
         refuse_inside_project(project, out_dir, "masks")
@@ -187,6 +201,11 @@ def predict_images(
             for name in (out_names[r.id], out_names[r.id][: -len(".png")] + WORLD_FILE_SUFFIX)
             if (Path(out_dir) / name).exists()
         ] + [n for names in stale.values() for n in names if (Path(out_dir) / n).exists()]
+        there += [
+            name
+            for name in sorted({_volume_name(s.stack) for s in scans.values()})
+            if (Path(out_dir) / name).exists()
+        ]
         if index.exists() and _earlier_index(index) is None:  # a file of the user's
             there.append(KEPT_IMAGES_FILE)
         names_file = Path(out_dir) / CLASS_NAMES_FILE
@@ -202,6 +221,7 @@ def predict_images(
     out = Path(out_dir).absolute() if out_dir is not None else None
     stage = _out_stage(out) if out is not None else None
     done: list[PredictedImage] = [] if made is None else made
+    pages: dict[str, dict[int, np.ndarray]] = {}  # a scan's proposals, by slice
     try:
         for i, rec in enumerate(records):
             if cancel is not None and cancel.is_set():
@@ -242,6 +262,11 @@ def predict_images(
                     geotiff,
                 )
                 exported = out / out_names[rec.id]
+                if rec.id in scans:
+                    where = scans[rec.id]
+                    pages.setdefault(where.stack, {})[where.index] = _label_page(
+                        project, proposal.mask
+                    )
             project.set_scores({rec.id: proposal.score})
             done.append(
                 PredictedImage(
@@ -250,11 +275,14 @@ def predict_images(
             )
         if stage is not None and out is not None:
             if any(stage.iterdir()):
+                written = _write_volumes(project, stage, scans, pages)
                 _write_index(project, stage, out, done, out_names)
                 put_in_place(stage, out, inside=stage.parent == out)
                 for one in done:  # (once the new masks and their index are in place)
                     for name in stale.get(one.name, ()):
                         (out / name).unlink(missing_ok=True)
+                if volumes is not None:
+                    volumes.extend(out / name for name in written)
             else:
                 stage.rmdir()
     except OSError as exc:
@@ -277,6 +305,55 @@ def predict_images(
     if geo_notes is not None:
         geo_notes.extend(placed.notes("--geotiff"))
     return done
+
+
+#: The folder of ``predict --out`` that holds the label volumes of NIfTI scans.
+VOLUMES_DIR = "volumes"
+
+
+def _volume_name(stack: str) -> str:
+    return f"{VOLUMES_DIR}/{stack}.nii.gz"
+
+
+def _scan_slices(project: Project, records: Sequence[ImageRecord]) -> dict[int, SliceOf]:
+    """The records among ``records`` that are slices of a NIfTI scan (a split with a
+    ``volume`` record), and which slice each is."""
+    slice_of = SliceIndex(project.root)
+    found: dict[int, SliceOf] = {}
+    for rec in records:
+        where = slice_of(project.image_path(rec))
+        if where is not None and where.volume is not None:
+            found[rec.id] = where
+    return found
+
+
+def _label_page(project: Project, mask: np.ndarray) -> np.ndarray:
+    """A proposal's mask as labels of the project's type: no class as unlabelled."""
+    schema = project.schema
+    page = mask.astype(schema.dtype)
+    page[mask == NO_CLASS] = schema.unlabelled
+    return page
+
+
+def _write_volumes(
+    project: Project,
+    stage: Path,
+    scans: Mapping[int, SliceOf],
+    pages: Mapping[str, dict[int, np.ndarray]],
+) -> list[str]:
+    """The label volume of each scan some of whose slices have ``pages``, in ``stage``
+    (:data:`VOLUMES_DIR`); their names there."""
+    records = {s.stack: s for s in scans.values()}
+    written: list[str] = []
+    for stack, given in sorted(pages.items()):
+        where = records[stack]
+        assert where.volume is not None  # (_scan_slices keeps only NIfTI scans)
+        labels = label_pages(given, where.planes, project.schema.unlabelled)
+        name = _volume_name(stack)
+        (stage / VOLUMES_DIR).mkdir(exist_ok=True)
+        atomic_write_bytes(stage / name, label_volume_bytes(labels, where.volume))
+        written.append(name)
+    return written
 
 
 def _out_stage(out: Path) -> Path:

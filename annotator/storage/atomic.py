@@ -105,9 +105,7 @@ def put_in_place(stage: Path, out: Path, inside: bool) -> None:
     Renamed, it first gets the mode of the empty folder it replaces, else the one
     ``mkdir`` gives (0o777 less the umask): ``tempfile.mkdtemp`` makes it 0o700."""
     if inside:
-        for entry in sorted(stage.iterdir()):
-            os.replace(entry, out / entry.name)
-        stage.rmdir()
+        _move_up(stage, out)
     else:
         if out.is_dir():
             mode = stat.S_IMODE(out.stat().st_mode)
@@ -121,6 +119,18 @@ def put_in_place(stage: Path, out: Path, inside: bool) -> None:
             out.rmdir()
         os.replace(stage, out)
     fsync_dir(out if inside else out.parent)
+
+
+def _move_up(stage: Path, out: Path) -> None:
+    """Move the entries of ``stage`` into ``out`` one by one, a folder's into the folder
+    of its name already there (``volumes/`` of an earlier run), then remove ``stage``."""
+    for entry in sorted(stage.iterdir()):
+        target = out / entry.name
+        if entry.is_dir() and not entry.is_symlink() and target.is_dir():
+            _move_up(entry, target)
+        else:
+            os.replace(entry, target)
+    stage.rmdir()
 
 
 def replaced_prefix(out: Path) -> str:
