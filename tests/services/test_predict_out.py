@@ -19,18 +19,23 @@ from annotator.services import proposals
 from annotator.services.projects import create_project, open_project
 
 
-class _Predictor:
-    """Proposes class 1 everywhere; Ctrl+C (KeyboardInterrupt) at image ``stop``."""
+def _ones(image: np.ndarray) -> np.ndarray:
+    return np.ones(image.shape[:2], np.uint8)
 
-    def __init__(self, stop: int | None = None) -> None:
-        self.stop, self.calls = stop, 0
+
+class _Predictor:
+    """Proposes ``propose(image)`` (class 1 everywhere by default); Ctrl+C
+    (KeyboardInterrupt) at image ``stop``."""
+
+    def __init__(self, stop: int | None = None, propose=_ones) -> None:
+        self.stop, self.calls, self.propose = stop, 0, propose
 
     def predict(self, image, cancel=None, keep_probabilities=True):
         self.calls += 1
         if self.calls == self.stop:
             raise KeyboardInterrupt
         h, w = image.shape[:2]
-        return Proposal(None, np.ones((h, w), np.uint8), np.zeros((h, w), np.float32), 0.5, 1)
+        return Proposal(None, self.propose(image), np.zeros((h, w), np.float32), 0.5, 1)
 
 
 @pytest.fixture

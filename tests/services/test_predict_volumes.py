@@ -9,10 +9,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 from niftihelpers import LPS, ct_voxels, save_volume
+from test_predict_out import _Predictor as _Fake
 
 from annotator.cli import main
 from annotator.core.errors import AnnotatorError
-from annotator.core.proposal import NO_CLASS, Proposal
+from annotator.core.proposal import NO_CLASS
 from annotator.services import proposals
 from annotator.services.projects import create_project, open_project
 
@@ -28,18 +29,9 @@ def _classes(values: np.ndarray) -> np.ndarray:
     return out
 
 
-class _Predictor:
+def _Predictor(stop: int | None = None) -> _Fake:  # noqa: N802 (as the class it makes)
     """Proposes :func:`_classes` of each pixel; Ctrl+C (KeyboardInterrupt) at ``stop``."""
-
-    def __init__(self, stop: int | None = None) -> None:
-        self.stop, self.calls = stop, 0
-
-    def predict(self, image, cancel=None, keep_probabilities=True):
-        self.calls += 1
-        if self.calls == self.stop:
-            raise KeyboardInterrupt
-        h, w = image.shape[:2]
-        return Proposal(None, _classes(image), np.zeros((h, w), np.float32), 0.5, 1)
+    return _Fake(stop, _classes)
 
 
 @pytest.fixture
