@@ -20,6 +20,7 @@ import numpy as np
 
 from annotator.bench.robot import IGNORE
 from annotator.core.errors import AnnotatorError, ImageReadError
+from annotator.core.folders import hidden
 from annotator.core.naming import (
     SIDECAR_ENDINGS,
     file_stem,
@@ -765,7 +766,7 @@ def _files_by_stem(folder: Path) -> dict[str, Path]:
     for p in sorted(folder.iterdir()):
         # dot-files are not images: macOS's "._x.png" resource forks, editors' backups
         picture = p.suffix.lower() in IMAGE_SUFFIXES or is_nifti(p)
-        if not picture or not p.is_file() or p.name.startswith("."):
+        if not picture or not p.is_file() or hidden(p):
             continue
         stem = file_stem(p)
         if stem in out:

@@ -42,7 +42,7 @@ from annotator.core.channels import applies as channels_apply
 from annotator.core.channels import check as check_channels
 from annotator.core.channels import describe as describe_channels
 from annotator.core.errors import ImageReadError, ModelError, ProjectError, SchemaError
-from annotator.core.folders import files_below
+from annotator.core.folders import files_below, hidden
 from annotator.core.limits import NAMED_SKIPS, OTHER_PICTURE_SUFFIXES, named_first
 from annotator.core.naming import (
     MASK_FOLDERS,
@@ -504,7 +504,7 @@ def collect_image_files(
             below = files_below(p, skip_dir=lambda d: _inside(d, exclude))
             for sub in sorted(below, key=lambda f: natural_path_key(f.relative_to(p))):
                 rel = sub.relative_to(p)
-                if sub.name.startswith(".") or not sub.is_file():
+                if hidden(sub) or not sub.is_file():
                     continue
                 if sub.is_symlink() and _inside(sub.resolve(), exclude):
                     continue
@@ -597,11 +597,7 @@ def _first_page_is_mask(path: Path) -> bool:
             voxels = read_volume(path)[0]
         except ImageReadError:  # unreadable here: splitting it says why
             return False
-        if voxels.dtype.kind == "f":
-            if not np.array_equal(voxels, np.round(voxels)):  # (NaN too)
-                return False
-            voxels = voxels.astype(np.int64)
-        return looks_like_mask(voxels.reshape(-1, voxels.shape[-1]))
+        return _few_whole_values(list(voxels))
     import tifffile
 
     try:
@@ -659,17 +655,26 @@ def _split_base(folder: str) -> str:
 LABEL_SAMPLE_SLICES = 8
 
 
+def _few_whole_values(slices: Sequence[np.ndarray]) -> bool:
+    """Whether ``slices`` hold whole numbers only, few of them (:func:`looks_like_mask`,
+    over the slices together): a label volume's class ids, stored as integers or floats."""
+    if not slices:
+        return False
+    if any(
+        s.dtype.kind == "f" and not (np.isfinite(s).all() and np.array_equal(s, np.round(s)))
+        for s in slices
+    ):
+        return False
+    whole = [s.astype(np.int64) if s.dtype.kind == "f" else s for s in slices]
+    return looks_like_mask(np.concatenate(whole))
+
+
 def _looks_like_labels(stack: Path, sample: Sequence[np.ndarray]) -> str:
     """Why a stack split into pictures looks like labels ("" when it does not): whole
     numbers of few values in ``sample`` (some of its slices: :func:`looks_like_mask`),
     a mask folder (``labelsTr/``), a mask's name ending (``_seg``)."""
     reasons = []
-    whole = [
-        s if s.dtype.kind != "f" else s.astype(np.int64)
-        for s in sample
-        if s.dtype.kind != "f" or (np.isfinite(s).all() and np.array_equal(s, np.round(s)))
-    ]
-    if sample and len(whole) == len(sample) and looks_like_mask(np.concatenate(whole)):
+    if _few_whole_values(sample):
         reasons.append("few whole values")
     if stack.parent.name.lower() in MASK_FOLDERS:
         reasons.append(f"in a mask folder, {stack.parent.name}/")
