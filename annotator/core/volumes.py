@@ -357,6 +357,40 @@ def picture_geometry(record: Mapping[str, Any], name: str = "") -> VolumeGeometr
     )
 
 
+@dataclass(frozen=True)
+class VoxelLocator:
+    """Where a pixel of a volume's slice lies in its file: the voxel index ``(i, j, k)``
+    of the file's own array, and the position its affine gives it (NIfTI's RAS+, in
+    ``unit``; "" when the header records none), as 3D Slicer shows them.
+    Made once per volume by :meth:`of` (``record``: the volume's :func:`geometry`)."""
+
+    geometry: VolumeGeometry
+    shape: tuple[int, int, int]
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> VoxelLocator:
+        """ValueError or KeyError when ``record`` is damaged."""
+        return cls(picture_geometry(record), _record_shape(record))
+
+    def voxel(self, slice_index: int, x: int, y: int) -> tuple[int, int, int]:
+        """The file's voxel index of pixel (``x``, ``y``) of slice ``slice_index``."""
+        ijk = [0, 0, 0]
+        for value, (axis, direction) in zip(
+            (x, y, slice_index), self.geometry.orientation, strict=True
+        ):
+            ijk[axis] = value if direction > 0 else self.shape[axis] - 1 - value
+        return ijk[0], ijk[1], ijk[2]
+
+    def position(self, voxel: tuple[int, int, int]) -> tuple[float, float, float]:
+        """The affine's position of ``voxel`` (the scanner's RAS+ coordinates)."""
+        x, y, z, _ = self.geometry.matrix @ np.array([*voxel, 1.0])
+        return float(x), float(y), float(z)
+
+    @property
+    def unit(self) -> str:
+        return self.geometry.unit
+
+
 def label_volume_bytes(pages: np.ndarray, record: Mapping[str, Any]) -> bytes:
     """A gzipped NIfTI file (``.nii.gz``) of the labels ``pages`` (``(slices, height,
     width)``, uint8 or uint16: page ``k`` the labels of the volume's slice ``k``) of the

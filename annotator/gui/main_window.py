@@ -95,6 +95,7 @@ from annotator.services.shared_contrast import (
     keep_shared_windows,
     shared_windows,
 )
+from annotator.services.slice_place import SlicePlace, slice_place
 
 if TYPE_CHECKING:
     from annotator.storage.project import Project
@@ -149,6 +150,8 @@ class MainWindow(QMainWindow):
         self._windows: dict[int, ContrastWindows] = {}
         self._shared: ContrastWindows | None = None
         self._cursor: tuple[int, int] | None = None  # the pixel under the mouse, last seen
+        #: The open image's place in its stack (None: no slice), for the status bar.
+        self._slice_place: SlicePlace | None = None
         self._opacity = 0.5
         self.class_picker: ClassPicker | None = None  # made the first time C is pressed
         self.settings = SettingsStore()
@@ -366,6 +369,19 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self.activity = StatusActivity(self.statusBar())
         self.pos_label = QLabel()
+        self.pos_label.setToolTip(
+            "The pixel under the cursor: column x, row y (from 0), and z, the slice of its "
+            "stack (the slice file's number)"
+        )
+        # A NIfTI scan's voxel under the cursor and where it lies, on one of its slices.
+        self.voxel_label = QLabel()
+        self.voxel_label.setToolTip(
+            "The voxel of the scan's file under the cursor (i, j, k, from 0) and its "
+            "position by the file's affine (RAS: towards the patient's right, anterior, "
+            "superior), as 3D Slicer gives them"
+        )
+        self.voxel_label.setContentsMargins(0, 0, 12, 0)
+        self.voxel_label.hide()
         self.value_label = QLabel()
         self.class_label = QLabel()
         # The proposal's class and uncertainty under the cursor, while one is shown.
@@ -389,6 +405,7 @@ class MainWindow(QMainWindow):
             w.setMinimumWidth(110)
         for w in (
             self.pos_label,
+            self.voxel_label,
             self.value_label,
             self.class_label,
             self.proposal_label,
@@ -663,6 +680,7 @@ class MainWindow(QMainWindow):
         self._fit_tolerance(doc.image)
         if self.canvas.smart is not None:
             self.canvas.smart.keep_only(image_id)
+        self._slice_place = slice_place(self.session.project, doc.record)
         self._show_cursor(-1, -1)  # the old image's pixel; blank until the mouse moves
         if self.contrast_dialog.isVisible():
             self._show_window_of(doc)  # the dialog speaks of the image shown
@@ -1091,11 +1109,21 @@ class MainWindow(QMainWindow):
         self._cursor = (x, y)
         doc = self.document
         if doc is None or not (0 <= y < doc.label_map.height and 0 <= x < doc.label_map.width):
-            for w in (self.pos_label, self.value_label, self.class_label, self.proposal_label):
+            for w in (
+                self.pos_label,
+                self.voxel_label,
+                self.value_label,
+                self.class_label,
+                self.proposal_label,
+            ):
                 w.setText("")
             self.proposal_label.hide()
+            self.voxel_label.hide()
             return
-        self.pos_label.setText(f"x {x}  y {y}")
+        place = self._slice_place
+        self.pos_label.setText(f"x {x}  y {y}" + (f"  z {place.index}" if place else ""))
+        self.voxel_label.setText(place.voxel_text(x, y) if place else "")
+        self.voxel_label.setVisible(bool(place and place.locator))
         v = doc.image[y, x]
         self.value_label.setText(
             "value " + (", ".join(str(int(c)) for c in v) if np.ndim(v) else f"{v}")

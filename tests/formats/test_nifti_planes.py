@@ -222,6 +222,25 @@ def test_picture_geometry_writes_the_slices_in_the_scans_own_voxel_order(tmp_pat
     assert geometry.voxel_size[2] == pytest.approx(max(spacing), abs=1e-5)  # (slice)
 
 
+@pytest.mark.parametrize("cut", list(CUTS))
+def test_the_voxel_of_a_slices_pixel_is_the_files_own(tmp_path, cut):
+    """The status bar's voxel (i, j, k) and position of a pixel of a slice: the voxel of
+    the file that the pixel shows, and the affine's position of it, in every plane."""
+    affine, _plane, _shape = CUTS[cut]
+    voxels = np.arange(np.prod(SHAPE), dtype=np.int32).reshape(SHAPE)  # each one its own
+    file = save_volume(tmp_path / "scan.nii.gz", voxels, affine)
+    pages, record = volumes.read_volume(file)
+    locator = volumes.VoxelLocator.of(record)
+    assert locator.unit == ""  # (nibabel writes no unit: "unknown")
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        k, y, x = (int(rng.integers(n)) for n in pages.shape)
+        i, j, kk = locator.voxel(k, x, y)
+        assert voxels[i, j, kk] == pages[k, y, x]
+        position = nib.load(file).affine @ np.array([i, j, kk, 1.0])
+        assert locator.position((i, j, kk)) == pytest.approx(tuple(position[:3]), abs=1e-4)
+
+
 @pytest.mark.parametrize("cut", ["coronal", "sagittal"])
 def test_an_nnunet_export_of_a_coronal_or_sagittal_scan_lies_on_the_scan(tmp_path, cut):
     affine = CUTS[cut][0]
