@@ -332,6 +332,34 @@ def test_verbose_and_debug_work_before_and_after_the_command(project, tmp_path, 
     assert all(f"im{i}.png" in err for i in range(12)), err
 
 
+def test_verbose_says_annotators_steps_not_the_libraries_debug_lines(project, tmp_path):
+    """`-v` printed PIL's `STREAM b'IHDR'` line for every chunk of every PNG read."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    images = tmp_path / "imgs"
+    images.mkdir()
+    Image.fromarray(np.full((8, 8), 3, np.uint8)).save(images / "a.png")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from annotator.cli import main; sys.exit(main(sys.argv[1:]))",
+            "-v",
+            "add",
+            str(project),
+            str(images),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0 and "added 1 image(s)" in run.stdout, run.stderr
+    assert "PIL" not in run.stderr, run.stderr
+
+
 # --- 6. bench --last that matches nothing; the near class ------------------------------------
 
 

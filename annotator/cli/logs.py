@@ -60,6 +60,10 @@ class StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+#: Libraries whose debug records say nothing to a user of ``-v``.
+_CHATTY = ("PIL", "matplotlib", "urllib3", "asyncio")
+
+
 @contextlib.contextmanager
 def to_stderr(*, verbose: bool, debug: bool) -> Iterator[None]:
     """While a command runs, the package's log records at WARNING and up (DEBUG with
@@ -72,6 +76,11 @@ def to_stderr(*, verbose: bool, debug: bool) -> Iterator[None]:
     level = root.level
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
     root.addHandler(handler)
+    # -v is about Annotator's own steps: the libraries' debug lines (PIL's PNG chunks,
+    # one per chunk of every file read) would bury them.
+    quieted = {name: logging.getLogger(name).level for name in _CHATTY}
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.INFO)
     if not developer:
         quiet_opencv()
     try:
@@ -79,6 +88,8 @@ def to_stderr(*, verbose: bool, debug: bool) -> Iterator[None]:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+        for name, was in quieted.items():
+            logging.getLogger(name).setLevel(was)
 
 
 #: Whether this process set ``OPENCV_LOG_LEVEL`` itself (not the user).

@@ -166,6 +166,8 @@ def _no_image(project: Project, records: Sequence[ImageRecord], key: str) -> Ima
     if not near:
         names = {r.name: r.name for r in records}
         names.update({PurePosixPath(r.name).name: r.name for r in records})
+        # (a stem typed without its suffix: ``tile_1`` for ``tile_10.tif``)
+        names.update({PurePosixPath(r.name).stem: r.name for r in records})
         near = [names[n] for n in near_names(key, names)]
     near = list(dict.fromkeys(near))
     hint = did_you_mean_text(near)

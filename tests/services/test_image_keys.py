@@ -60,6 +60,9 @@ def test_a_name_of_several_images_or_of_none_names_the_images_meant(tmp_path):
             image_of(project, "Cell_8.png")  # a typo
         assert str(exc.value).endswith("; did you mean 'images/Cell_7.png'?")
         with pytest.raises(AnnotatorError) as exc:
+            image_of(project, "Cell_8")  # a typo of a stem (no suffix typed)
+        assert str(exc.value).endswith("; did you mean 'images/Cell_7.png'?")
+        with pytest.raises(AnnotatorError) as exc:
             image_of(project, "zebra.png")
         assert str(exc.value) == f"no image 'zebra.png' in project {project.root}"
 
