@@ -17,7 +17,7 @@ from annotator.core.schema import LabelSchema
 from annotator.services.channels import channels_note
 from annotator.services.document import display_pixels
 from annotator.services.session import AnnotationSession
-from annotator.services.training import new_network
+from annotator.services.training import NORMALISATION_TEXTS, new_network, normalisation_text
 from annotator.storage.images import auto_windows
 from annotator.storage.project import Project
 
@@ -128,6 +128,20 @@ def test_a_new_network_records_the_projects_choice(project):
         assert net.channel_choice == (4,)
         # the rgb picture lacks channel 5 (taken as before: colour), so 3 inputs
         assert net.in_channels == 3
+
+
+def test_the_card_names_the_channels_a_chosen_network_takes(project):
+    """A user of model.onnx outside the app reads from the card which bands to feed."""
+    with Project.open(project) as p:
+        p.set_channel_choice((3, 2, 1))
+        chosen = new_network(p)
+        p.set_channel_choice(())
+        plain = new_network(p)
+    assert normalisation_text(chosen).endswith(
+        "; input: the picture's channels 4, 3, 2 (from 1), in that order"
+    )
+    assert "first three" not in normalisation_text(chosen)
+    assert normalisation_text(plain) == NORMALISATION_TEXTS[plain.normalisation]
 
 
 def test_the_note_says_when_the_active_versions_channels_differ():

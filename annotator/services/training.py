@@ -64,6 +64,18 @@ NORMALISATION_TEXTS = {
 }
 
 
+def normalisation_text(network: NetworkConfig) -> str:
+    """The card's ``normalisation``: :data:`NORMALISATION_TEXTS`, naming the channels of
+    the picture the network takes when a Channel Choice picked them (ADR 0030): a user
+    of ``model.onnx`` outside the app must feed those, in that order."""
+    text = NORMALISATION_TEXTS.get(network.normalisation, NORMALISATION)
+    if not network.channel_choice:
+        return text
+    chosen = ", ".join(str(c + 1) for c in network.channel_choice)
+    text = text.replace(" (first three)", "")
+    return f"{text}; input: the picture's channels {chosen} (from 1), in that order"
+
+
 @dataclass(frozen=True)
 class TrainOutcome:
     """A round's result and the version it published (``None`` if nothing was published).
@@ -434,7 +446,7 @@ def make_card(
         parameters=result.parameters,
         classes=tuple(names),
         input_channels=result.network.in_channels,
-        normalisation=NORMALISATION_TEXTS.get(result.network.normalisation, NORMALISATION),
+        normalisation=normalisation_text(result.network),
         training=CardTraining(
             steps=result.steps,
             seconds=round(result.seconds, 2),
