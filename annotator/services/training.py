@@ -355,18 +355,26 @@ def _writing(request: TrainRequest, result: TrainResult, version: int) -> TrainP
 
 def _notes(project: Project, parent: ModelRecord | None, from_scratch: bool) -> tuple[str, ...]:
     """A grey model continued on a project that now has colour images trains (and
-    proposes) them as grey: it is said, since only a round from scratch changes it."""
+    proposes) them as grey, and one continued after a Channel Choice keeps its own
+    channels: each is said, since only a round from scratch changes it."""
     from annotator.ml.data import choose_in_channels
+    from annotator.services.channels import channels_note
 
-    if from_scratch or parent is None or parent.card.input_channels != 1:
+    if from_scratch or parent is None:
         return ()
-    if choose_in_channels([r.channels for r in project.images()]) == 1:
-        return ()
-    return (
-        f"model v{parent.version} takes grey pictures (it was made when every image was "
-        "grey): colour images are trained and proposed as grey; a round from scratch uses "
-        "their colour",
-    )
+    notes = []
+    # (a Channel Choice made after the model: the round trains on the model's channels)
+    if other := channels_note(parent.card, project.channel_choice()):
+        notes.append(f"model v{parent.version} {other}")
+    if parent.card.input_channels == 1 and (
+        choose_in_channels([r.channels for r in project.images()]) != 1
+    ):
+        notes.append(
+            f"model v{parent.version} takes grey pictures (it was made when every image "
+            "was grey): colour images are trained and proposed as grey; a round from "
+            "scratch uses their colour"
+        )
+    return tuple(notes)
 
 
 def _cancelled(result: TrainResult) -> TrainResult:

@@ -283,3 +283,14 @@ def test_a_rollback_to_a_version_of_other_classes_names_the_versions_that_fit(tr
     )
     with Project.open(source.root, lock=False) as project:
         assert project.active_model().version == 2
+
+
+def test_a_model_continued_after_a_channel_choice_says_it_keeps_its_channels(trained, capsys):
+    """`annotator channels P --use ...` then `train`: the round went on training the
+    model's own channels without a word (only `channels` and `models` said it)."""
+    source, _target = trained
+    source.set_channel_choice((0,))
+    assert main(["train", str(source.root), "--steps", "1", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "note: model v1 takes the first three channels, the project shows channel 1" in err
+    assert f"(`annotator train {source.root} --from-scratch`)" in err
