@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 from annotator.core.card import CardMetrics, CardTraining, ImageRef, ModelCard
 from annotator.core.errors import (
+    AnnotatorError,
     Cancelled,
     FailedOnMainRank,
     InterruptedAfterPublish,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # torch-dependent types, for annotations only
     from annotator.ml.networks import NetworkConfig
     from annotator.ml.train import (
         CancelToken,
+        Metrics,
         TrainConfig,
         TrainProgress,
         TrainRequest,
@@ -300,6 +302,7 @@ def train_project(
     if told is not None:
         raise FailedOnMainRank(told)
     warning = unlabelled_classes_warning(request.class_names, result.class_pixels, done_only)
+    sparse = sparse_validation_warning(project, result.metrics, len(request.images))
     late = record is not None and cancel is not None and cancel.is_set()
     return TrainOutcome(
         result,
@@ -307,8 +310,42 @@ def train_project(
         main,
         kept,
         notes,
-        () if warning is None or not main else (warning,),
+        () if not main else tuple(w for w in (warning, sparse) if w is not None),
         cancelled_after_publish=late,
+    )
+
+
+#: Below this share of the held-out images' pixels labelled, the validation figures are
+#: said to be those of the labelled pixels only (scribbles score higher than images).
+SPARSE_VALIDATION_SHARE = 0.5
+
+
+def sparse_validation_warning(
+    project: Project, metrics: Metrics | None, labelled_images: int
+) -> str | None:
+    """What to say when whole held-out images were scored on few of their pixels
+    (scribbles, partial labels): the labelled pixels are the easy ones, so the score on
+    whole images is lower (ADR 0015). ``None`` otherwise, and for a holdout of blocks
+    of every image (fewer than ``ml.train.WHOLE_IMAGE_HOLDOUT_MIN`` labelled images)."""
+    from annotator.ml.train import WHOLE_IMAGE_HOLDOUT_MIN
+
+    if metrics is None or labelled_images < WHOLE_IMAGE_HOLDOUT_MIN or not metrics.images:
+        return None
+    area = 0
+    for image_id in metrics.images:
+        try:
+            rec = project.image(image_id)
+        except AnnotatorError:
+            return None
+        area += rec.width * rec.height
+    if area == 0 or metrics.pixels >= SPARSE_VALIDATION_SHARE * area:
+        return None
+    share = metrics.pixels / area
+    return (
+        f"validation scored only the labelled pixels of the held-out images "
+        f"({f'{share:.0%}' if share >= 0.01 else 'under 1 %'} of their pixels): partial "
+        "labels such as scribbles are the easy pixels, so the model scores lower on whole "
+        "images"
     )
 
 
