@@ -378,7 +378,7 @@ def test_import_options_the_format_would_ignore_are_refused(tmp_path, capsys, fm
     labels = tmp_path / "labels.txt"
     labels.write_text("bg\ncell\n")
     option = [str(labels) if o == "L" else o for o in option]
-    assert main(["import", str(proj), str(tmp_path), "--format", fmt, *option]) == 1
+    assert main(["import", str(proj), str(tmp_path), "--format", fmt, *option]) == 2  # (the command line: a usage error)
     assert message in _error(capsys)
 
 
@@ -765,3 +765,12 @@ def test_bench_combine_refuses_to_replace_results_unless_overwrite(tmp_path, cap
     assert (out / "bench.json").read_text() == "an earlier combination"
     assert main(["bench-combine", str(run), "--out", str(out), "--overwrite"]) == 0
     assert (out / "bench.json").read_text() == combined
+
+
+@pytest.mark.parametrize("option", ["--overwrite", "--geotiff"])
+def test_predict_options_that_need_out_are_usage_errors(tmp_path, capsys, option):
+    """Options that do not go together exit 2 as argparse's refusals do (they exited 1)."""
+    proj = tmp_path / "P"
+    create_project(proj, ["bg", "cell"]).close()
+    assert main(["predict", str(proj), option]) == 2
+    assert f"{option} goes with --out DIR (see `annotator predict --help`)" in _error(capsys)

@@ -264,6 +264,10 @@ def _run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Nam
     except ProjectLocked as exc:  # busy, not wrong: the same command works later
         _say(_from_process(str(exc)))
         return EXIT_BUSY
+    except options.UsageError as exc:  # the command line, as argparse refuses one
+        command = args.command or "gui"
+        _say(f"{exc} (see `annotator {command} --help`)")
+        return EXIT_USAGE
     except AnnotatorError as exc:
         _say(_from_process(str(exc)))
         return EXIT_USER_ERROR

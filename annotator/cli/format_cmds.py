@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from annotator.cli.options import path_word, seed, split_shares
+from annotator.cli.options import UsageError, path_word, seed, split_shares
 from annotator.cli.progress import ProgressLine
 from annotator.core.errors import AnnotatorError
 
@@ -140,11 +140,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from annotator.services.projects import open_project
 
     if args.coco_mode is not None and args.format != "coco":
-        raise AnnotatorError(f"--coco-mode is for a coco export, not {args.format}")
+        raise UsageError(f"--coco-mode is for a coco export, not {args.format}")
     if args.voc_images is not None and args.format != "voc":
-        raise AnnotatorError(f"--voc-images is for a voc export, not {args.format}")
+        raise UsageError(f"--voc-images is for a voc export, not {args.format}")
     if args.channel_names is not None and args.format != "nnunet":
-        raise AnnotatorError(f"--channel-names is for an nnunet export, not {args.format}")
+        raise UsageError(f"--channel-names is for an nnunet export, not {args.format}")
     if args.out.exists() and not args.out.is_dir():
         raise AnnotatorError(
             f"{args.out.absolute()}: is a file, not a folder; give a new or empty folder to "
@@ -194,7 +194,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from annotator.services.projects import open_project
 
     if args.labels is not None and args.format not in _TAKES_LABELS:
-        raise AnnotatorError(
+        raise UsageError(
             f"--labels: a {args.format} source names its own classes; --labels is for "
             + ", ".join(_TAKES_LABELS)
         )
@@ -209,7 +209,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         else:
-            raise AnnotatorError(
+            raise UsageError(
                 f"--background: a {args.format} import takes every pixel's value from its "
                 "masks (no shapes leave pixels uncovered); --background is for "
                 + ", ".join(_TAKES_BACKGROUND)

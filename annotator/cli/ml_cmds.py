@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from annotator.cli import interrupts
 from annotator.cli.json_output import Failure, print_json
 from annotator.cli.options import (
+    UsageError,
     architecture_name,
     name_words,
     network_depth,
@@ -530,9 +531,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from annotator.services.versions import stale_note
 
     if args.overwrite and args.out is None:
-        raise AnnotatorError("--overwrite goes with --out DIR")
+        raise UsageError("--overwrite goes with --out DIR")
     if args.geotiff and args.out is None:
-        raise AnnotatorError("--geotiff goes with --out DIR")
+        raise UsageError("--geotiff goes with --out DIR")
     configure_cpu_threads()
     with open_project(args.project) as project:
         records = None

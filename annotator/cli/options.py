@@ -15,8 +15,15 @@ import shlex
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from annotator.core.errors import AnnotatorError
+
 #: What the last parser to refuse the command line said (for ``--json``'s object).
 refusal: str | None = None
+
+
+class UsageError(AnnotatorError):
+    """Options that do not go together (``--voc-images`` with a masks export): the
+    command line itself is wrong, as argparse's own refusals, so the exit code is 2."""
 
 
 class Parser(argparse.ArgumentParser):

@@ -189,7 +189,7 @@ def test_the_cli_takes_voc_images_for_voc_only_and_prints_the_note(tmp_path, cap
     out = tmp_path / "voc"
     assert (
         main(["export", str(tmp_path / "P"), str(out), "--format", "coco", "--voc-images", "keep"])
-        == 1
+        == 2
     )
     assert "--voc-images is for a voc export, not coco" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "P"), str(out), "--format", "voc"]) == 0
