@@ -378,7 +378,9 @@ def test_import_options_the_format_would_ignore_are_refused(tmp_path, capsys, fm
     labels = tmp_path / "labels.txt"
     labels.write_text("bg\ncell\n")
     option = [str(labels) if o == "L" else o for o in option]
-    assert main(["import", str(proj), str(tmp_path), "--format", fmt, *option]) == 2  # (the command line: a usage error)
+    assert (
+        main(["import", str(proj), str(tmp_path), "--format", fmt, *option]) == 2
+    )  # (the command line: a usage error)
     assert message in _error(capsys)
 
 

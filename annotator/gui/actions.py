@@ -245,7 +245,7 @@ SPECS: tuple[ActionSpec, ...] = (
         "zoom_in",
         "Zoom &in",
         "&View",
-        ("Ctrl++", "+"),
+        ("Ctrl++", "+", "="),  # (= is + without Shift on many keyboards)
         tip="Zoom in around the cursor when it is over the image, else around the centre",
     ),
     ActionSpec(

@@ -488,6 +488,15 @@ def test_plus_and_minus_zoom_around_the_pointer_over_the_image(window):
     assert abs(again.x() - centre.x()) < 1 and abs(again.y() - centre.y()) < 1
 
 
+def test_equals_zooms_in_as_plus_does(window):
+    """= is + without Shift on many keyboards (napari, browsers zoom with it too)."""
+    c = window.canvas
+    hover(c, 10, 12)
+    zoom = c.zoom
+    QTest.keyClick(c, Qt.Key.Key_Equal)
+    assert c.zoom == pytest.approx(zoom * 1.25)
+
+
 def test_a_sideways_scroll_pans_and_does_not_zoom(window):
     c = window.canvas
     zoom = c.zoom
