@@ -417,8 +417,12 @@ class SuperpixelTool(_DragTool):
             return
         # Seen through the window the image is shown with: the edges the user sees.
         self._segments = smart.superpixels(doc.image_id, doc.shown_image, p, doc.windows)
-        if self._segments is None:
-            return  # being computed; the status bar says so
+        if self._segments is None:  # being computed: this stroke cannot paint them
+            smart.notify(
+                "This stroke painted nothing: the superpixels are being computed; paint "
+                "again once they are ready"
+            )
+            return
         if not self._segments.ready_at(*p):
             smart.notify("Superpixels here are still being computed: the stroke paints those ready")
         self._value = doc.label_map.unlabelled if erase else ctx.current_value

@@ -507,6 +507,18 @@ def test_a_background_clean_up_of_an_image_closed_meanwhile_is_dropped(window, q
     assert (first.label_map.array[15:17, 15:17] == U).all()
 
 
+def test_a_superpixel_stroke_before_they_are_computed_says_it_painted_nothing(window):
+    """The first stroke of the superpixel brush on an image painted nothing, and only
+    "Computing superpixels…" and then "Superpixels ready" were said."""
+    smart = window.canvas.smart
+    smart.superpixels = lambda *_args, **_kw: None  # still being computed
+    key(window, Qt.Key.Key_S)
+    before = labels(window).copy()
+    drag(window.canvas, [(5, 5), (30, 30)])
+    assert np.array_equal(labels(window), before)
+    assert window.statusBar().currentMessage().startswith("This stroke painted nothing")
+
+
 def test_superpixel_progress_does_not_replace_a_tools_result(window):
     """On a big image the tiles' progress overwrote "GrabCut found nothing to change" or
     a clean-up's result within a second: a result was never seen. Progress goes to the
