@@ -220,7 +220,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         dest="export_file",
         type=Path,
         metavar="FILE",
-        help="write the active version (or --from-version) as one checkpoint file",
+        help="write the active version (or --from-version) as one checkpoint file; "
+        "a FILE ending in .onnx gets the version's ONNX file instead (inference only)",
     )
     what.add_argument(
         "--keep",
@@ -752,7 +753,13 @@ def cmd_models(args: argparse.Namespace) -> int:
             record = versions.export_model(
                 project, args.export_file, args.from_version, overwrite=args.overwrite
             )
-            print(f"wrote v{record.version} to {args.export_file}")
+            if versions.is_onnx_name(args.export_file):
+                print(
+                    f"wrote v{record.version} to {args.export_file} as ONNX (for inference "
+                    "with other tools; --import takes a .pt export, not this file)"
+                )
+            else:
+                print(f"wrote v{record.version} to {args.export_file}")
             return 0
         models, active_v = versions.listing(project)
         stored = versions.stored(project)

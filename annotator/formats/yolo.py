@@ -191,13 +191,14 @@ def _labels_of(image_path: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def _yaml_label_files(f: Path, doc: dict[str, Any]) -> tuple[Path, list[Path]]:
+def _yaml_label_files(f: Path, doc: dict[str, Any]) -> tuple[Path, list[Path], list[Path]]:
     """The dataset folder of the data.yaml ``f`` and the label files of the images its
     ``train``, ``val`` and ``test`` name (folders, lists of images in a ``.txt`` file, or
     lists of those), found as ultralytics finds them: relative to ``path`` (absent: the
     YAML's folder; relative: to the current folder, else the YAML's), a missing
     ``../x`` read as ``x``; the labels of an images folder in the same path with its last
-    ``images`` folder named ``labels``."""
+    ``images`` folder named ``labels``. Third: the images named (those of the folders, and
+    the listed ones that exist), labelled or not."""
     f = f.absolute()  # (paths listed absolute and relative ones are compared below)
     entries: list[str] = []
     for key in ("train", "val", "test"):
@@ -221,12 +222,14 @@ def _yaml_label_files(f: Path, doc: dict[str, Any]) -> tuple[Path, list[Path]]:
         holding = [c for c in folders if any((c / e).exists() for e in entries)]
         root = (holding or folders)[0]
     files: list[Path] = []
+    images: list[Path] = []
     missing = []
     for entry in dict.fromkeys(entries):
         where = root / entry
         if not where.exists() and entry.startswith("../"):
             where = root / entry[3:]
         if where.is_dir():
+            images += _images_in(where)
             labels = _labels_of(where / "x")
             if labels.parent.is_dir():
                 files += _label_files(labels.parent)
@@ -237,6 +240,8 @@ def _yaml_label_files(f: Path, doc: dict[str, Any]) -> tuple[Path, list[Path]]:
                     continue
                 image = where.parent / line[2:] if line.startswith("./") else root / line
                 label = _labels_of(image)
+                if image.is_file():
+                    images.append(image)
                 if label.is_file():
                     files.append(label)
         else:
@@ -246,7 +251,18 @@ def _yaml_label_files(f: Path, doc: dict[str, Any]) -> tuple[Path, list[Path]]:
             f"{f}: its images are not found ({', '.join(missing)}, under {root}); import "
             "the dataset's folder instead"
         )
-    return root, sorted(dict.fromkeys(files))
+    return root, sorted(dict.fromkeys(files)), list(dict.fromkeys(images))
+
+
+def _images_in(folder: Path) -> list[Path]:
+    """The image files in ``folder`` (not below it), by name."""
+    from annotator.core.limits import IMAGE_SUFFIXES
+
+    return [
+        p
+        for p in sorted(folder.iterdir())
+        if p.suffix.lower() in IMAGE_SUFFIXES and not hidden(p) and p.is_file()
+    ]
 
 
 def _label_files(labels_root: Path) -> list[Path]:
@@ -349,7 +365,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
         if yaml_names is None:
             raise FormatError(f"{src}: not a YOLO dataset YAML (no 'names' of classes)")
         names = yaml_names
-        root, files = _yaml_label_files(src, doc)
+        root, files, named_images = _yaml_label_files(src, doc)
         if files:  # the folder holding the dataset and every labels folder read
             # (absolute: the YAML given as data.yaml may list absolute paths)
             folders = [root, *(f.parent for f in files)]
@@ -371,6 +387,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
                 )
         names, _ = _yaml_names(root)
         files = _label_files(labels_root)
+        named_images = None
     result = ReadResult(declared=list(names))
     background = chosen_background(options, names, automatic=False)
     all_names = list(names)
@@ -381,6 +398,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     if not files:
         raise FormatError(f"{labels_root}: no YOLO label files found" + format_hint(src, "yolo"))
     beside = ImagesBeside()
+    paired: set[Path] = set()
     for f in files:
         try:
             image = _find_image(f, labels_root, root, beside)
@@ -389,6 +407,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
                     f"{f}: no image with the same stem next to it or in the images/ folder "
                     "matching its labels/ folder"
                 )
+            paired.add(image)
             height, width = image_size(image, options, f)
             mask = np.full((height, width), fill, np.int32)
             shapes = list(parse_label_file(f, width, height, len(names)))
@@ -410,4 +429,49 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
             )
         except FormatError as exc:
             result.errors.append((str(f), str(exc)))
+    # the images the YAML names; from a folder, those beside the labelled ones
+    candidates = (
+        named_images
+        if named_images is not None
+        else [p for folder in sorted({i.parent for i in paired}) for p in _images_in(folder)]
+    )
+    # (an image with a label file's stem is left to that file: its error says why)
+    stems, seen = {f.stem for f in files}, {p.resolve() for p in paired}
+    lonely = [p for p in candidates if p.stem not in stems and p.resolve() not in seen]
+    _add_images_without_labels(result, lonely, fill, all_names, options)
     return result
+
+
+def _add_images_without_labels(
+    result: ReadResult,
+    lonely: list[Path],
+    fill: int,
+    all_names: list[str],
+    options: ImportOptions,
+) -> None:
+    """Add the images ``lonely``, which have no label file: ultralytics' way of saying an
+    image shows no object. With ``--background CLASS`` every pixel is that class;
+    without, nothing is labelled, and a note says how many."""
+    for image in lonely:
+        try:
+            height, width = image_size(image, options, image)
+        except FormatError as exc:
+            result.errors.append((str(image), str(exc)))
+            continue
+        result.items.append(
+            ImportItem(
+                source=image,
+                image_name=image.name,
+                width=width,
+                height=height,
+                mask=np.full((height, width), fill, np.int32),
+                names=tuple(all_names),
+                image_file=image,
+            )
+        )
+    if lonely and fill == UNLABELLED:
+        result.notes.append(
+            f"{len(lonely)} image(s) have no label file (YOLO's way of saying an image "
+            f"shows no object; first: {lonely[0].name}): imported with nothing labelled; "
+            "--background CLASS makes all their pixels that class"
+        )

@@ -809,12 +809,26 @@ def top_read_as_unlabelled(report: ImportReport) -> str | None:
     covers; ``None`` when none was."""
     if not report.raw_top_unlabelled:
         return None
-    share = report.raw_top_unlabelled / max(1, report.raw_pixels)
+    n = report.raw_top_unlabelled
+    share = n / max(1, report.raw_pixels)
     return (
         f"255 in the masks was read as unlabelled, the top value of 8-bit masks (as an "
-        f"Annotator masks export writes it): {share:.0%} of their pixels; if it marks a "
-        "class, give the masks' class list with --labels FILE (a line '255 <class>')"
+        f"Annotator masks export writes it): {n} pixel{'' if n == 1 else 's'}, "
+        f"{lost_share(share)} of their pixels; if it marks a class, give the masks' class "
+        "list with --labels FILE (a line '255 <class>', e.g. '255 scratch')"
     )
+
+
+def lost_share(share: float) -> str:
+    """``share`` (above 0) as a percentage that never reads 0% (nor 100% short of all):
+    ``<0.1%`` below a thousandth, one decimal below 10%."""
+    if share < 0.001:
+        return "<0.1%"
+    if share < 0.1:
+        return f"{share:.1%}"
+    if share < 1 and round(share * 100) >= 100:
+        return ">99%"
+    return f"{share:.0%}"
 
 
 def _project_values(item: ImportItem, schema: LabelSchema, binary: bool = False) -> np.ndarray:

@@ -216,6 +216,11 @@ def onnx_export(
     return card.with_onnx(model_store.ONNX_NAME), onnx
 
 
+def is_onnx_name(path: Path) -> bool:
+    """Whether ``path`` names an ONNX file (an inference export, not a checkpoint)."""
+    return path.suffix.lower() == ".onnx"
+
+
 def check_model_file(
     path: Path | str, class_names: tuple[str, ...] | list[str]
 ) -> LoadedCheckpoint:
@@ -224,6 +229,11 @@ def check_model_file(
     from annotator.ml.checkpoint import check_classes, load_checkpoint
 
     path = Path(path)
+    if is_onnx_name(path) and not path.is_dir():
+        raise ModelError(
+            f"{path}: an ONNX file holds no training weights and cannot be imported; "
+            "import the version's .pt export (`annotator models PROJECT --export FILE.pt`)"
+        )
     if path.is_dir():  # a version's folder, or the folder a file was exported to
         inside = path / model_store.WEIGHTS_NAME
         raise ModelError(
@@ -304,8 +314,10 @@ def export_model(
     project: Project, out: Path | str, version: int | None = None, *, overwrite: bool = False
 ) -> ModelRecord:
     """Write ``version`` (default: the active one) as one self-contained checkpoint file
-    ``out``, which :func:`import_model` reads in another project. An existing file is
-    replaced only with ``overwrite``; a file inside the project folder never is."""
+    ``out``, which :func:`import_model` reads in another project; when ``out`` ends in
+    ``.onnx``, the version's ONNX file instead (for inference with other tools; it holds
+    no training weights, so it cannot be imported). An existing file is replaced only
+    with ``overwrite``; a file inside the project folder never is."""
     if version is None:
         record = project.active_model()
         if record is None:
@@ -321,7 +333,16 @@ def export_model(
     refuse_image_files(project, [out], "model file")
     if out.exists() and not overwrite:
         raise ModelError(f"{out}: exists; give another file name, or --overwrite to replace it")
-    weights = files_of(project, record)
+    if is_onnx_name(out):  # the version's ONNX file, for inference elsewhere
+        onnx = model_store.model_files(project, record).onnx
+        if onnx is None:
+            raise ModelError(
+                f"model v{record.version} has no ONNX file ({model_store.ONNX_NAME}) to write "
+                f"to {out.name}; export it as a .pt checkpoint instead"
+            )
+        weights = onnx
+    else:
+        weights = files_of(project, record)
     try:
         data = weights.read_bytes()
     except OSError as exc:  # the version's own file, not the destination

@@ -90,6 +90,28 @@ def test_255_read_as_unlabelled_is_said_with_its_share(tmp_path):
     assert len(said) == 1 and "75% of their pixels" in said[0] and "'255 <class>'" in said[0]
 
 
+def test_a_few_pixels_of_255_read_as_unlabelled_are_counted_never_0_percent(tmp_path):
+    """A 200x200 0/255 mask whose only defect pixel was lost said "0% of their pixels"."""
+    mask = np.zeros((200, 200), np.uint8)
+    mask[100, 100] = 255
+    images, labels = _dataset(tmp_path, {"a": mask})
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["x", "y", "z"])) as p:
+        p.add_images([images])
+        report = import_into_project(p, ImportRequest("masks", labels))
+    (said,) = [n for n in report.notes if n.startswith("255 in the masks was read as")]
+    assert ": 1 pixel, <0.1% of their pixels" in said and "'255 scratch'" in said
+    assert "0% of" not in said.replace("<0.1% of", "")
+    from annotator.services.exchange import lost_share
+
+    assert [lost_share(x) for x in (0.0004, 0.05, 0.75, 0.9999, 1.0)] == [
+        "<0.1%",
+        "5.0%",
+        "75%",
+        ">99%",
+        "100%",
+    ]
+
+
 def test_values_no_class_has_say_how_to_give_the_masks_class_list(tmp_path):
     """16-bit 0/255 masks in a three-class project were refused with no word of
     --labels (found by an audit)."""

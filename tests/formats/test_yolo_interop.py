@@ -12,7 +12,7 @@ import yaml
 from fmthelpers import CLASSES, write_image
 
 from annotator.core.errors import FormatError
-from annotator.formats.base import ClassInfo, ExportDataset, ExportSample
+from annotator.formats.base import UNLABELLED, ClassInfo, ExportDataset, ExportSample, ImportOptions
 from annotator.formats.yolo import (
     fill_polygon,
     parse_label_file,
@@ -225,3 +225,24 @@ def test_where_objects_overlap_the_smaller_wins_as_in_ultralytics_training_masks
         assert mask[6, 6] == 1 and mask[2, 2] == 0 and mask[15, 15] == 0, lines
     assert polygon_pixels((20, 20), np.array([[4, 4], [8, 4], [8, 8], [4, 8]])) == 25
     assert polygon_pixels((20, 20), np.array([[30, 30], [40, 30], [40, 40]])) == 0
+
+
+def test_images_without_a_label_file_are_imported_not_dropped(tmp_path):
+    """ultralytics reads an image with no label file as one with no object."""
+    ds = tmp_path / "ds"
+    _split_first(ds)
+    write_image(ds / "train/images/empty1.jpg", (40, 50), seed=5)
+    write_image(ds / "train/images/empty2.png", (30, 20), seed=6)
+    result = read_yolo(ds)
+    assert result.errors == []
+    by_name = {it.image_name: it for it in result.items}
+    assert set(by_name) == {"train1.jpg", "valid1.jpg", "empty1.jpg", "empty2.png"}
+    assert (by_name["empty2.png"].height, by_name["empty2.png"].width) == (30, 20)
+    assert (by_name["empty1.jpg"].mask == UNLABELLED).all()
+    [note] = result.notes
+    assert note.startswith("2 image(s) have no label file") and "--background" in note
+    from_yaml = read_yolo(ds / "data.yaml")  # the folders the YAML names: the same
+    assert {it.image_name for it in from_yaml.items} == set(by_name)
+    with_background = read_yolo(ds, ImportOptions(background="background"))
+    empty = {it.image_name: it for it in with_background.items}["empty1.jpg"]
+    assert (empty.mask == 0).all() and with_background.notes == []

@@ -317,3 +317,27 @@ def test_validation_on_scribbles_says_it_scored_only_the_labelled_pixels(trained
     # blocks of every image held out (few labelled images): a small share by design
     assert training.sparse_validation_warning(source, metrics(area // 50), 3) is None
     assert training.sparse_validation_warning(source, None, 8) is None
+
+
+def test_an_onnx_export_is_the_versions_onnx_file_and_importing_one_is_refused(
+    trained, tmp_path, capsys
+):
+    import onnxruntime
+
+    source, target = trained
+    src, dst, out = str(source.root), str(target.root), tmp_path / "m.onnx"
+    assert main(["models", src, "--export", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert f"wrote v1 to {out} as ONNX" in said and len(said.strip().splitlines()) == 1
+    onnx = model_store.model_files(source, source.model(1)).onnx
+    assert onnx is not None and out.read_bytes() == onnx.read_bytes()
+    onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])  # it opens
+    assert main(["models", dst, "--import", str(out)]) != 0
+    err = capsys.readouterr().err
+    assert "an ONNX file holds no training weights" in err and ".pt export" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert target.models() == []
+    onnx.unlink()  # a version without an ONNX file: refused, nothing written
+    with pytest.raises(ModelError, match="model v1 has no ONNX file"):
+        versions.export_model(source, tmp_path / "n.ONNX")
+    assert not (tmp_path / "n.ONNX").exists()
