@@ -199,7 +199,11 @@ class FileMenu(QObject):
         offers that import (the Import labels dialog, format and source filled in)."""
         folder = outcome.masks_folder
         if folder is None or self.window.session is None:
-            self._tell(outcome.summary(), warn=outcome.worth_a_warning)
+            # (every picture added, nothing to tell: the status bar and the image list
+            # say it; no box to close)
+            warn = outcome.worth_a_warning
+            plain = outcome.added > 0 and not (outcome.skipped or outcome.relinked)
+            self._tell(outcome.summary(), warn=warn, box=warn or not plain)
         elif self._tell(outcome.summary(), warn=True, action=IMPORT_MASKS_BUTTON):
             self.import_masks_from(folder)
 
@@ -283,11 +287,16 @@ class FileMenu(QObject):
         elif outcome.result is not None:
             self._tell(export_summary(outcome.result))
 
-    def _tell(self, message: str, warn: bool = False, action: str | None = None) -> bool:
-        """The done message: status bar, and a box the user closes. With ``action``, the
-        box has a button of that text besides Close: True when the user pressed it."""
+    def _tell(
+        self, message: str, warn: bool = False, action: str | None = None, box: bool = True
+    ) -> bool:
+        """The done message: status bar, and a box the user closes (not without ``box``).
+        With ``action``, the box has a button of that text besides Close: True when the
+        user pressed it."""
         self.last_message = message
         self.window.statusBar().showMessage(message.splitlines()[0], 10000)
+        if not box and action is None:
+            return False
         if action is None:
             show = QMessageBox.warning if warn else QMessageBox.information
             show(self.window, "Annotator", message)

@@ -218,6 +218,21 @@ def test_adding_an_empty_folder_says_no_images_were_found(window, tmp_path, monk
     )
 
 
+def test_a_clean_add_says_so_in_the_status_bar_without_a_box_to_close(
+    window, tmp_path, monkeypatch, boxes
+):
+    """ "Added 3 image(s)." came in a box to close after every add and new project,
+    though the status bar and the image list said it already (UX audit)."""
+    more = tmp_path / "more"
+    more.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(more / f"new{i}.png"), np.full((16, 16), 40 * i, np.uint8))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(more))
+    window.actions_["add_folder"].trigger()
+    assert boxes == []
+    assert window.statusBar().currentMessage() == "Added 3 image(s)."
+
+
 def test_adding_a_folder_already_in_the_project_says_skipped(
     window, project_dir, monkeypatch, boxes
 ):
