@@ -1487,6 +1487,29 @@ def _bind_label_stacks(
     return names, pins, dropped
 
 
+def _uncovered_note(project: Project, result: ReadResult, how: str) -> str:
+    """What the summary says when a COCO, YOLO or Label Studio source (a defect or
+    object dataset, whose pixels no object covers are background by its convention)
+    left pixels unlabelled on images that the import marks done, while the project has
+    a background class: the option that labels them ("" otherwise)."""
+    from annotator.formats.base import UNLABELLED
+    from annotator.formats.labelme import project_background
+
+    background = project_background(project.schema.names)
+    if background is None:
+        return ""
+    uncovered = sum(
+        1 for item in result.items if item.mask is not None and (item.mask == UNLABELLED).any()
+    )
+    if not uncovered:
+        return ""
+    option = f"{how} {background}" if how.startswith("--") else f"{how}: {background}"
+    return (
+        f"pixels no object covers stay unlabelled in {uncovered} image(s); in a dataset of "
+        f"objects they are background: {option} labels them so"
+    )
+
+
 class _SplitSlices:
     """The project's images that are slices of a split stack, by ``(slice, slices)``;
     found on first use (a pass over every image)."""
@@ -1792,6 +1815,8 @@ def import_into_project(
         report.background = background_summary(
             request.background, default, result, request.background_how
         )
+    elif request.background is None and spec.name in ("coco", "yolo", "labelstudio"):
+        report.background = _uncovered_note(project, result, request.background_how)
     chosen = request.background
     if result.background_added and chosen is not None and not project.schema.has_name(chosen):
         raise FormatError(

@@ -246,3 +246,25 @@ def test_images_without_a_label_file_are_imported_not_dropped(tmp_path):
     with_background = read_yolo(ds, ImportOptions(background="background"))
     empty = {it.image_name: it for it in with_background.items}["empty1.jpg"]
     assert (empty.mask == 0).all() and with_background.notes == []
+
+
+def test_the_summary_names_background_for_pixels_no_object_covers(tmp_path, capsys):
+    """A defect dataset imported without --background was marked done with only its
+    objects labelled, and nothing said which option labels the rest."""
+    from annotator.cli import main
+
+    ds = tmp_path / "ds"
+    _split_first(ds)
+    root = tmp_path / "P"
+    assert main(["new", str(root), "--classes", "background,cell,nucleus"]) == 0
+    assert main(["import", str(root), str(ds), "--format", "yolo"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "pixels no object covers stay unlabelled in 2 image(s); in a dataset of objects "
+        "they are background: --background background labels them so"
+    ) in out
+    again = tmp_path / "Q"
+    assert main(["new", str(again), "--classes", "background,cell,nucleus"]) == 0
+    argv = ["import", str(again), str(ds), "--format", "yolo", "--background", "background"]
+    assert main(argv) == 0
+    assert "no object covers" not in capsys.readouterr().out
