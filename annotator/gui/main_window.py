@@ -801,16 +801,13 @@ class MainWindow(QMainWindow):
         self._unsaved_since = None
 
     def save_now(self) -> None:
-        """Hand the current labels to the background writer (no wait)."""
+        """Hand the current labels to the background writer (no wait). During a gesture
+        (a brush held down) the edits committed before it are saved; the gesture's own
+        pixels are saved once it is committed (its commit schedules the next save)."""
         if self.session is not None:
-            if self.document is not None and not self.document.in_stroke:
-                self._stop_autosave()
-                if self.session.save():
-                    self.activity.saving()
-            elif self.document is not None:
-                # Still painting: the stroke's commit saves at once when overdue; this
-                # retry is for a stroke taken back (Esc), which commits nothing.
-                self.autosave_timer.start(self.autosave_delay_ms)
+            self._stop_autosave()
+            if self.session.save():
+                self.activity.saving()
 
     def save_and_wait(self) -> None:
         """Save the open image's labels, a stroke in progress included, and wait until
