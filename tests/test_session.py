@@ -324,17 +324,23 @@ def test_a_proposal_source_survives_when_the_history_forgets_the_accept(project)
     session.close()
 
 
-def test_save_during_a_gesture_waits_for_its_commit(project):
+def test_save_during_a_gesture_saves_the_edits_before_it_not_the_gesture(project):
     session = AnnotationSession(project)
     doc = session.open_image(eight(project)[0].id)
     doc.paint_stroke([(5, 5)], 2, 1)
     doc.begin_stroke()
     doc.paint_stroke([(20, 20)], 2, 0)
-    assert not session.save(wait=True)  # half a gesture never reaches the disk
-    doc.abort_stroke()
-    assert session.save(wait=True)
+    assert session.save(wait=True)  # the committed edits, not held up by the gesture
     saved = project.load_mask(project.image(doc.image_id))
     assert saved[5, 5] == 1 and saved[20, 20] == doc.label_map.unlabelled
+    assert doc.label_map.array[20, 20] == 0  # (half a gesture never reaches the disk)
+    doc.abort_stroke()
+    assert not session.save(wait=True)  # the disk holds what the map holds
+    doc.begin_stroke()
+    doc.paint_stroke([(20, 20)], 2, 0)
+    doc.commit_stroke()
+    assert session.save(wait=True)
+    assert project.load_mask(project.image(doc.image_id))[20, 20] == 0
     session.close()
 
 

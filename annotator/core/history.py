@@ -280,6 +280,15 @@ class EditHistory:
         patches, self._stroke = self._stroke, None
         return self._push(merge_patches(patches))
 
+    def committed_array(self, label_map: LabelMap) -> np.ndarray:
+        """A copy of ``label_map``'s labels without the stroke in progress (as its abort
+        would leave them): what a save during a gesture writes."""
+        out = label_map.array.copy()
+        for p in reversed(self._stroke or []):
+            if not p.empty:
+                out[p.box.slices] = p.old
+        return out
+
     def abort_stroke(self, label_map: LabelMap) -> Box | None:
         """End the gesture by restoring its pixels; return the box to repaint."""
         if self._stroke is None:

@@ -106,6 +106,10 @@ AUTOSAVE_DELAY_MS = 1000
 #: ...and at the latest this long after the first edit not yet saved, however steadily
 #: the user paints (a save of a 48-megapixel map costs the GUI thread about 10-20 ms).
 AUTOSAVE_MAX_DELAY_MS = 3000
+#: After a failed save (a full disk, a database locked by another program) the labels
+#: are saved again this long later, and again until a save works: a user who frees
+#: space and paints nothing more is saved too, not only at the next edit.
+SAVE_RETRY_MS = 5000
 #: How long keeping the window for every image in the project waits for another
 #: program's write lock (s): the GUI waits meanwhile, and it applies anyway.
 SHARED_KEEP_TIMEOUT_S = 1.0
@@ -194,6 +198,7 @@ class MainWindow(QMainWindow):
 
         self.autosave_delay_ms = AUTOSAVE_DELAY_MS
         self.autosave_max_delay_ms = AUTOSAVE_MAX_DELAY_MS
+        self.save_retry_ms = SAVE_RETRY_MS
         self._unsaved_since: float | None = None  # the first commit not yet saved
         self._save_failing = False  # a save failed, none worked since: said once
         self.autosave_timer = QTimer(self)
@@ -796,16 +801,13 @@ class MainWindow(QMainWindow):
         self._unsaved_since = None
 
     def save_now(self) -> None:
-        """Hand the current labels to the background writer (no wait)."""
+        """Hand the current labels to the background writer (no wait). During a gesture
+        (a brush held down) the edits committed before it are saved; the gesture's own
+        pixels are saved once it is committed (its commit schedules the next save)."""
         if self.session is not None:
-            if self.document is not None and not self.document.in_stroke:
-                self._stop_autosave()
-                if self.session.save():
-                    self.activity.saving()
-            elif self.document is not None:
-                # Still painting: the stroke's commit saves at once when overdue; this
-                # retry is for a stroke taken back (Esc), which commits nothing.
-                self.autosave_timer.start(self.autosave_delay_ms)
+            self._stop_autosave()
+            if self.session.save():
+                self.activity.saving()
 
     def save_and_wait(self) -> None:
         """Save the open image's labels, a stroke in progress included, and wait until
@@ -817,6 +819,10 @@ class MainWindow(QMainWindow):
         self.session.save(wait=True)
 
     def _refresh_record(self, image_id: int) -> None:
+        if self._save_failing:  # (the failure's line would stay up for 10 s)
+            listed = self.image_list.record(image_id)
+            name = listed.name if listed is not None else f"image {image_id}"
+            self.statusBar().showMessage(f"Saving works again: {name} saved", 5000)
         self._save_failing = False
         session = self.session
         if session is not None:
@@ -829,20 +835,31 @@ class MainWindow(QMainWindow):
             self.image_list.update_record(record)
 
     def _save_failed(self, image_id: int, exc: Exception) -> None:
-        """An autosave failed: said in the status bar, and in a box once until a save
-        works again (a database locked for a minute fails a save every few seconds)."""
+        """An autosave failed: tried again every :attr:`save_retry_ms` until a save
+        works (no edit needed); said in the status bar each time, and in a box once until
+        a save works again (a database locked for a minute fails a save every few
+        seconds)."""
+        retry_s = max(1, round(self.save_retry_ms / 1000))
+        if self.session is not None and not (
+            self.autosave_timer.isActive()
+            and self.autosave_timer.remainingTime() <= self.save_retry_ms
+        ):  # (an edit's autosave due sooner tries first; a failure of it comes back here)
+            self.autosave_timer.start(self.save_retry_ms)
         listed = self.image_list.record(image_id)
         name = listed.name if listed is not None else f"image {image_id}"
-        self.statusBar().showMessage(f"Saving {name} failed: {exc}", 10000)
+        self.statusBar().showMessage(
+            f"Saving {name} failed: {exc}; trying again every {retry_s} s", 10000
+        )
         if self._save_failing:
             return
         self._save_failing = True
         left = self.document is None or self.document.image_id != image_id
         kept = (
-            "\nThey are kept: saved again with the next save, or, if the app closes "
-            "first, written to a rescue folder that it names."
+            "\nThey are kept: saving is tried again every "
+            f"{retry_s} s, or, if the app closes first, they are written to a rescue folder "
+            "that it names."
             if left  # (handed to the writer when you went on to another image)
-            else ""
+            else f"\nThey are kept, and saving is tried again every {retry_s} s."
         )
         QMessageBox.warning(
             self, "Autosave failed", f"The labels of {name} could not be saved:\n{exc}{kept}"

@@ -221,6 +221,13 @@ class Document:
         self._run_deferred()
         return True
 
+    def committed_labels(self) -> np.ndarray:
+        """A snapshot of the committed labels (at :attr:`generation`): during a gesture,
+        without the gesture's pixels (an Esc may still take them back)."""
+        if self.history.in_stroke:
+            return self.history.committed_array(self.label_map)
+        return self.label_map.copy_array()
+
     def abort_stroke(self) -> None:
         """End the gesture and restore the pixels it changed (a repaint, no commit)."""
         self._stroke_tag = None

@@ -552,9 +552,9 @@ class AnnotationSession:
         """Hand a snapshot of the current labels to the saver if they changed.
 
         The copy is taken here, on the caller's thread, so painting can go on while
-        the worker encodes and writes. During a gesture nothing is taken: its pixels are
-        not committed yet (an Esc may still take them back), and its commit will ask for
-        a save. Labels of images let go whose save failed are handed over again. With
+        the worker encodes and writes. During a gesture the edits committed before it are
+        saved, without the gesture's own pixels: they are not committed yet (an Esc may
+        still take them back), and its commit will ask for a save. Labels of images let go whose save failed are handed over again. With
         ``wait`` block until everything handed over is on disk (or failed). Returns True
         if a snapshot of the open image was submitted.
         """
@@ -562,11 +562,10 @@ class AnnotationSession:
         submitted = False
         if (
             doc is not None
-            and not doc.in_stroke
             # (a failed save's news may still be on its way to ``_save_failed``)
             and (doc.needs_save or self._saver.failure(doc.image_id) is not None)
         ):
-            self._submit(doc, doc.label_map.copy_array())
+            self._submit(doc, doc.committed_labels())
             submitted = True
         retried = self._left_failed()
         self._retry(retried)
