@@ -302,14 +302,14 @@ class FileMenu(QObject):
             show(self.window, "Annotator", message)
             return False
         icon = QMessageBox.Icon.Warning if warn else QMessageBox.Icon.Information
-        box = QMessageBox(
+        asking = QMessageBox(
             icon, "Annotator", message, QMessageBox.StandardButton.NoButton, self.window
         )
-        button = box.addButton(action, QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Close)
-        box.setDefaultButton(button)
-        box.exec()
-        return box.clickedButton() is button
+        button = asking.addButton(action, QMessageBox.ButtonRole.AcceptRole)
+        asking.addButton(QMessageBox.StandardButton.Close)
+        asking.setDefaultButton(button)
+        asking.exec()
+        return asking.clickedButton() is button
 
 
 def import_cancelled_text(stopped_at: tuple[int, int] | None) -> str:
