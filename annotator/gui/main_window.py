@@ -408,14 +408,15 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.contrast_label)
         for w in (self.pos_label, self.value_label, self.class_label, self.zoom_label):
             w.setMinimumWidth(110)
-        for w in (
+        #: What the status bar says of the pixel under the cursor (blank off the image).
+        self._cursor_labels = (
             self.pos_label,
             self.voxel_label,
             self.value_label,
             self.class_label,
             self.proposal_label,
-            self.zoom_label,
-        ):
+        )
+        for w in (*self._cursor_labels, self.zoom_label):
             self.statusBar().addPermanentWidget(w)
         self.proposal_label.hide()
 
@@ -1126,13 +1127,7 @@ class MainWindow(QMainWindow):
         self._cursor = (x, y)
         doc = self.document
         if doc is None or not (0 <= y < doc.label_map.height and 0 <= x < doc.label_map.width):
-            for w in (
-                self.pos_label,
-                self.voxel_label,
-                self.value_label,
-                self.class_label,
-                self.proposal_label,
-            ):
+            for w in self._cursor_labels:
                 w.setText("")
             self.proposal_label.hide()
             self.voxel_label.hide()
