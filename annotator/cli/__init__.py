@@ -39,7 +39,13 @@ from annotator.core.errors import AnnotatorError, InterruptedAfterPublish, SaidE
 from annotator.services.project_lock import LockInfo, ProjectLocked, wait_for_locks
 
 # Modules under annotator.cli that add sub-commands, in the order they appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("project_cmds", "ml_cmds", "format_cmds", "bench_cmds")
+COMMAND_MODULES: tuple[str, ...] = (
+    "project_cmds",
+    "status_cmds",
+    "ml_cmds",
+    "format_cmds",
+    "bench_cmds",
+)
 
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 70

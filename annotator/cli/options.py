@@ -309,6 +309,16 @@ def second_of_two(check: Callable[[str], Any]) -> type[argparse.Action]:
     return Pair
 
 
+def model_version(text: str) -> int:
+    """A model version as the user writes it: ``2`` or ``v2`` (as ``models`` lists it)."""
+    digits = text.strip()
+    if digits[:1] in ("v", "V"):
+        digits = digits[1:]
+    if not digits.isdecimal():
+        raise argparse.ArgumentTypeError(f"{text!r} is no model version (e.g. 2 or v2)")
+    return int(digits)
+
+
 def wait_seconds(text: str) -> float:
     """``--wait``: seconds, 0 or more (0: refuse at once)."""
     import math

@@ -229,21 +229,14 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from annotator.services.projects import images_of, open_project, remove_images
+    from annotator.services.projects import open_project, remove_images, select_images
 
     if not args.images and args.status is None:
         raise AnnotatorError("name the images to remove, or give --status")
     with open_project(args.project) as project:
-        keys: list[str | int] = list(args.images)
-        if args.status is not None:
-            status = ImageStatus(args.status)
-            of_status = {r.id for r in project.images(status)}
-            if keys:  # those of the named images that have the status
-                named = {r.id for r in images_of(project, keys)}
-                keys = sorted(named & of_status)
-            else:
-                keys = sorted(of_status)
-        report = remove_images(project, keys)
+        status = None if args.status is None else ImageStatus(args.status)
+        chosen = select_images(project, args.images, status)
+        report = remove_images(project, [r.id for r in chosen])
         print(report.summary())
     return 0
 

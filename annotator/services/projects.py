@@ -10,6 +10,7 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.limits import VOLUME_SUFFIXES
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
 from annotator.storage.image_removal import RemovalReport as RemovalReport
 from annotator.storage.image_removal import remove_images as storage_remove_images
 from annotator.storage.images import IMAGE_SUFFIXES
@@ -83,6 +84,24 @@ def remove_images(project: Project, keys: Sequence[str | int]) -> RemovalReport:
     maps are kept in ``PROJECT/removed/`` (``storage.image_removal``). Every key is found
     before anything is removed."""
     return storage_remove_images(project, [r.id for r in images_of(project, keys)])
+
+
+def select_images(
+    project: Project, keys: Sequence[str | int], status: ImageStatus | None = None
+) -> list[ImageRecord]:
+    """The images a command names (``annotator remove P NAME... [--status STATUS]``,
+    ``mark``, ``accept``): those ``keys`` name as :func:`images_of` finds them (each once,
+    in the order first named), or with ``status`` those of them of that status (without
+    ``keys``: every image of it), in the order they were added. Every key is found (or
+    refused in one line, naming the image meant) before anything is selected."""
+    named = list({r.id: r for r in images_of(project, keys)}.values())
+    if status is None:
+        return named
+    of_status = project.images(status)
+    if not keys:
+        return of_status
+    wanted = {r.id for r in named}
+    return [r for r in of_status if r.id in wanted]
 
 
 def image_of(project: Project, key: str | int) -> ImageRecord:
