@@ -118,13 +118,27 @@ def _none_selected(args: argparse.Namespace) -> str:
 
 
 def cmd_mark(args: argparse.Namespace) -> int:
-    from annotator.services.image_status import mark_images
+    from annotator.services.image_status import MarkReport, mark_images
     from annotator.services.projects import open_project
 
     _check_selection(args)
     with open_project(args.project) as project:
         records = _selected(project, args, done_too=True)
-        report = mark_images(project, records, done=args.done)
+        line = ProgressLine("marking")
+        report = MarkReport(args.done)
+        try:
+            mark_images(project, records, args.done, line, report)
+        except KeyboardInterrupt:  # each status is set on its own: those set stay
+            from annotator.cli import EXIT_INTERRUPTED
+
+            line.finish()
+            print(
+                f"annotator: interrupted after marking {len(report.marked)} of "
+                f"{len(records)} image(s) {report.what}, which stay so",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
+        line.finish()
     if report.refused and not (report.marked or report.unchanged):
         raise AnnotatorError(report.refused_text())
     if args.json:

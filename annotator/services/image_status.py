@@ -9,7 +9,7 @@ the window's Mark done (Ctrl+D) follows for the image open.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from annotator.core.records import ImageRecord
@@ -70,12 +70,22 @@ class MarkReport:
         return f"{shown} {NO_LABELS_SEVERAL}"
 
 
-def mark_images(project: Project, records: Sequence[ImageRecord], done: bool) -> MarkReport:
+def mark_images(
+    project: Project,
+    records: Sequence[ImageRecord],
+    done: bool,
+    progress: Callable[[int, int, str], None] | None = None,
+    report: MarkReport | None = None,
+) -> MarkReport:
     """Mark ``records`` done (``done``) or not done; an image that cannot be done
-    (:func:`can_be_done`) is left as it is and listed with why. Each status is set as
-    the window sets it (``Project.set_status``)."""
-    report = MarkReport(done)
-    for record in records:
+    (:func:`can_be_done`) is left as it is and listed. Each status is set as the window
+    sets it (``Project.set_status``: one transaction each, about 7 ms on a plain disk).
+    ``report`` receives each image as it is marked (what a caller that was interrupted
+    can still say)."""
+    report = MarkReport(done) if report is None else report
+    for i, record in enumerate(records):
+        if progress is not None:
+            progress(i, len(records), record.name)
         if done:
             if record.status is ImageStatus.DONE:
                 report.unchanged.append(record)

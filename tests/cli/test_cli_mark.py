@@ -149,3 +149,20 @@ def test_json_when_every_image_is_refused_is_the_error_object(root, capsys):
     assert code == 1
     data = json.loads(out)
     assert data["exit_code"] == 1 and "c.png has no labelled pixel" in data["error"]
+
+
+def test_interrupted_the_images_marked_so_far_stay_marked(root, capsys, monkeypatch):
+    real = Project.set_status
+    calls = []
+
+    def set_status(self, image_id, status, **kwargs):
+        calls.append(image_id)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, image_id, status, **kwargs)
+
+    monkeypatch.setattr(Project, "set_status", set_status)
+    code, _, err = _run(capsys, "mark", str(root), "a", "b", "--done")
+    assert code == 130
+    assert err == "annotator: interrupted after marking 1 of 2 image(s) done, which stay so"
+    assert _statuses(root) == {"a": "done", "b": "in_progress", "c": "new", "d": "new"}
