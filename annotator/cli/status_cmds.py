@@ -58,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "stay, the label source becomes proposal:vN+user, a new image becomes "
         "in_progress, and the proposal is kept beside the labels as the Accepted "
         "Proposal. Only proposals stored in the project are accepted (`annotator "
-        "predict P` stores the active model's); the model is not run.",
+        "predict P` stores the active model's); the model is not run unless --predict "
+        "is given.",
     )
     p.add_argument("project", type=Path)
     p.add_argument("images", nargs="*", metavar="IMAGE", help="image names (or ids)")
@@ -73,6 +74,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="VERSION",
         help="accept the proposals of this model version (2, or v2 as listed; default: "
         "the active one)",
+    )
+    p.add_argument(
+        "--predict",
+        action="store_true",
+        help="first store the active model's proposals of the images that have none of "
+        "it, as `annotator predict` does (runs the model); without it only stored "
+        "proposals are accepted",
+    )
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help="with --predict: where the model runs (default: cuda, then mps, then cpu)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_accept)
@@ -189,6 +203,19 @@ def cmd_accept(args: argparse.Namespace) -> int:
         if not records:
             print(f"{_none_selected(args)}: nothing accepted")
             return 0
+        unread: list[Skipped] = []
+        predicted = 0
+        if args.predict:
+            if active is None or version != active.version:
+                raise UsageError(
+                    f"--predict stores the active model's proposals, not v{version}'s: "
+                    "leave out --version, or --predict"
+                )
+            found = _predict(args, project, records)
+            if isinstance(found, int):
+                return found  # (interrupted)
+            unread, predicted = found
+            records = [r for r in records if r.id not in {s.record.id for s in unread}]
         line = ProgressLine("accepting")
         accepted: list[Accepted] = []
         try:
@@ -204,25 +231,58 @@ def cmd_accept(args: argparse.Namespace) -> int:
             )
             return EXIT_INTERRUPTED
         line.finish()
+    report.skipped.extend(unread)
     hints = _skipped_lines(args, report, active.version if active is not None else None)
     failed = [s for s in report.skipped if s.kind != "nothing_to_fill"]
     if failed and not report.accepted:
         for hint in hints:
             print(hint, file=sys.stderr)
-        raise AnnotatorError(_accept_summary(report, left_out))
+        raise AnnotatorError(_accept_summary(report, left_out, predicted))
     if args.json:
-        print_json(_accept_json(report))
+        print_json({**_accept_json(report), "predicted": predicted})
     else:
-        print(_accept_summary(report, left_out))
+        print(_accept_summary(report, left_out, predicted))
     for hint in hints:
         print(hint, file=sys.stderr)
     return 2 if failed else 0
 
 
-def _accept_summary(report: AcceptReport, left_out: int) -> str:
+def _predict(
+    args: argparse.Namespace, project: Project, records: list[ImageRecord]
+) -> tuple[list[Skipped], int] | int:
+    """``--predict``: store the active model's proposals of ``records`` that lack one;
+    the images whose picture could not be read and how many were predicted, or the exit
+    code of an interrupt."""
+    from annotator.ml.device import configure_cpu_threads
+    from annotator.services.accepting import propose_missing
+    from annotator.services.proposals import PredictedImage
+
+    configure_cpu_threads()
+    line = ProgressLine("predicting")
+    made: list[PredictedImage] = []
+    try:
+        unread = propose_missing(project, records, device=args.device, progress=line, made=made)
+    except KeyboardInterrupt:  # the proposals made so far are stored
+        from annotator.cli import EXIT_INTERRUPTED
+
+        line.finish()
+        print(
+            f"annotator: interrupted while predicting, after {len(made)} proposal(s), which "
+            "stay in the project; nothing was accepted",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    line.finish()
+    return unread, len(made)
+
+
+def _accept_summary(report: AcceptReport, left_out: int, predicted: int = 0) -> str:
     """One line: what was accepted, and how many images were skipped for what."""
     n = len(report.accepted)
-    line = (
+    first = (
+        f"predicted {predicted} image{'' if predicted == 1 else 's'}, then " if predicted else ""
+    )
+    line = first + (
         f"accepted the proposals of model v{report.version} into {n} "
         f"image{'' if n == 1 else 's'} ({report.pixels_filled} pixels filled)"
     )
@@ -256,7 +316,10 @@ def _skipped_lines(args: argparse.Namespace, report: AcceptReport, active: int |
         if report.version == active:
             named = [s.record.name for s in missing]
             whom = f" --images {name_words(named)}" if len(named) <= NAMED_IN_COMMAND else ""
-            how = f"store them with `annotator predict {path_word(args.project)}{whom}`"
+            how = (
+                f"store them with `annotator predict {path_word(args.project)}{whom}`, "
+                "or accept with --predict"
+            )
         else:
             how = (
                 f"model v{report.version} is not the active one, and predict stores the "

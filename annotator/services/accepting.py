@@ -6,13 +6,15 @@ proposal into the pixels nobody has labelled yet (one step, the label source
 them as the window's saves do, the Accepted Proposal kept beside them (ADR 0013).
 
 Only proposals stored in the project are accepted (``annotator predict`` stores them);
-the model is never run here.
+:func:`propose_missing` first stores the active model's for the images that lack one,
+as ``predict`` does (``accept --predict``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +27,9 @@ from annotator.services.document import Document
 from annotator.services.versions import rollback_refused
 from annotator.storage import proposals as proposal_store
 from annotator.storage.project import Project
+
+if TYPE_CHECKING:
+    from annotator.services.proposals import PredictedImage
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -90,6 +95,40 @@ def accepted_version(project: Project, version: int | None = None) -> int:
     if not classes_fit(record.card.class_names, project.schema.names):
         raise ModelError(rollback_refused(project, record))
     return record.version
+
+
+def lacking_proposal(
+    project: Project, records: Sequence[ImageRecord], version: int
+) -> list[ImageRecord]:
+    """Those of ``records`` with no readable stored proposal of model ``version`` (the
+    JSON of another version's is read alone: no mask decoded)."""
+    return [r for r in records if proposal_store.load_proposal(project, r, version) is None]
+
+
+def propose_missing(
+    project: Project,
+    records: Sequence[ImageRecord],
+    *,
+    device: str = "auto",
+    progress: ProgressFn | None = None,
+    made: list[PredictedImage] | None = None,
+) -> list[Skipped]:
+    """Store the active model's proposal of each of ``records`` that lacks one, as
+    ``annotator predict`` does (:func:`~annotator.services.proposals.predict_images`);
+    the images whose picture cannot be read, as skipped. ``made`` receives each image
+    as soon as its proposal is stored."""
+    from annotator.services.proposals import predict_images
+
+    active = project.active_model()
+    if active is None:
+        raise ModelError("the project has no model yet, so no proposals to make")
+    lacking = lacking_proposal(project, records, active.version)
+    if not lacking:
+        return []
+    unread: list[tuple[str, str]] = []
+    predict_images(project, lacking, progress=progress, device=device, skipped=unread, made=made)
+    by_name = {r.name: r for r in lacking}
+    return [Skipped(by_name[name], UNREADABLE, why) for name, why in unread]
 
 
 def accept_proposals(

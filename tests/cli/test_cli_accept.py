@@ -40,10 +40,10 @@ def _propose(project: Project, name: str, version: int, value: int = 1) -> np.nd
     """Store a proposal of ``version`` for image ``name``: ``value`` on the left half,
     class 0 on the right, no class (a pixel of no value) in the bottom row."""
     record = next(r for r in project.images() if Path(r.name).stem == name)
-    mask = np.zeros((SIZE, SIZE), np.uint8)
-    mask[:, : SIZE // 2] = value
+    mask = np.zeros((record.height, record.width), np.uint8)
+    mask[:, : record.width // 2] = value
     mask[-1, :] = UNLABELLED
-    unc = np.zeros((SIZE, SIZE), np.float32)
+    unc = np.zeros(mask.shape, np.float32)
     proposals.save_proposal(project, record.id, Proposal(None, mask, unc, 0.5, version))
     return mask
 
@@ -109,7 +109,7 @@ def test_an_image_without_a_stored_proposal_is_skipped_naming_predict(root, caps
     )
     assert err == (
         "skipped 1 image(s), no stored proposal of model v1 (c.png): store them with "
-        f"`annotator predict {root} --images c.png`"
+        f"`annotator predict {root} --images c.png`, or accept with --predict"
     )
 
 
@@ -248,3 +248,28 @@ def test_interrupted_the_images_accepted_so_far_are_saved(root, capsys, monkeypa
     )
     assert _record(root, "a")[0].label_source == "proposal:v1+user"
     assert _record(root, "b")[0].label_source == ""
+
+
+@pytest.mark.slow  # (a tiny model trained on the CPU)
+def test_predict_stores_the_missing_proposals_first_then_accepts(tmp_path, capsys):
+    from modelhelpers import ranked_project
+
+    root = ranked_project(tmp_path, n_images=4)  # two done, two new; model v1
+    with Project.open(root) as project:
+        new = [r for r in project.images() if r.status is ImageStatus.NEW]
+        _propose(project, Path(new[0].name).stem, 1)  # one has v1's already
+    code, out, err = _run(capsys, "accept", str(root), "--all", "--predict", "--device", "cpu")
+    assert code == 0, err
+    assert out.startswith(
+        "predicted 1 image, then accepted the proposals of model v1 into 2 images"
+    )
+    assert out.endswith("; left out 2 done images (--all)")
+    for record in new:
+        record, labels, accepted = _record(root, Path(record.name).stem)
+        assert record.label_source == "proposal:v1+user" and accepted is not None
+        assert (labels == accepted).all()  # (no labels before: the proposal everywhere)
+    with Project.open(root) as project:
+        _publish(project, 2, classes=("background", "cell", "nucleus"))
+    code, _, err = _run(capsys, "accept", str(root), "--all", "--predict", "--version", "1")
+    assert code == EXIT_USAGE
+    assert "--predict stores the active model's proposals, not v1's" in err
