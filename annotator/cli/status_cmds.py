@@ -171,8 +171,8 @@ def _mark_json(report: MarkReport) -> dict[str, object]:
         return {"id": r.id, "name": r.name, "status": r.status.value}
 
     return {
-        "marked": "done" if report.done else "not_done",
-        "images": [image(r) for r in report.marked],
+        "done": report.done,
+        "marked": [image(r) for r in report.marked],
         "unchanged": [image(r) for r in report.unchanged],
         "refused": [{**image(r), "reason": NO_LABELS} for r in report.refused],
     }

@@ -133,8 +133,8 @@ def test_json_lists_the_images_marked_unchanged_and_refused(root, capsys):
     code, out, _ = _run(capsys, "mark", str(root), "a", "b", "c", "--done", "--json")
     assert code == 2
     data = json.loads(out)
-    assert data["marked"] == "done"
-    assert [(i["name"], i["status"]) for i in data["images"]] == [
+    assert data["done"] is True
+    assert [(i["name"], i["status"]) for i in data["marked"]] == [
         ("a.png", "done"),
         ("b.png", "done"),
     ]
