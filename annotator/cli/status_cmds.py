@@ -84,7 +84,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--device",
-        default="auto",
         choices=("auto", "cpu", "cuda", "mps"),
         help="with --predict: where the model runs (default: cuda, then mps, then cpu)",
     )
@@ -120,12 +119,12 @@ def _selected(project: Project, args: argparse.Namespace, *, done_too: bool) -> 
     return select_images(project, args.images, status)
 
 
-def _none_selected(args: argparse.Namespace) -> str:
-    """Why the selection is empty, in words."""
+def _none_selected(args: argparse.Namespace, *, done_too: bool) -> str:
+    """Why the selection (of :func:`_selected`) is empty, in words."""
     if args.status is not None:
         among = " among those named" if args.images else ""
         return f"no image{among} is {args.status}"
-    return "every image is done" if args.all else "no image selected"
+    return "the project has no images" if done_too else "every image is done"
 
 
 # --- mark --------------------------------------------------------------------------------------
@@ -158,7 +157,7 @@ def cmd_mark(args: argparse.Namespace) -> int:
     if args.json:
         print_json(_mark_json(report))
     elif not records:
-        print(f"{_none_selected(args)}: nothing marked")
+        print(f"{_none_selected(args, done_too=True)}: nothing marked")
     else:
         print(report.summary())
     return 2 if report.refused else 0
@@ -187,6 +186,8 @@ def cmd_accept(args: argparse.Namespace) -> int:
     from annotator.services.projects import open_project
 
     _check_selection(args)
+    if args.device is not None and not args.predict:
+        raise UsageError("--device goes with --predict")
     with open_project(args.project) as project:
         try:
             version = accepted_version(project, args.version)
@@ -201,7 +202,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
         active = project.active_model()
         left_out = len(project.images(ImageStatus.DONE)) if args.all and args.status is None else 0
         if not records:
-            print(f"{_none_selected(args)}: nothing accepted")
+            print(f"{_none_selected(args, done_too=False)}: nothing accepted")
             return 0
         unread: list[Skipped] = []
         predicted = 0
@@ -261,7 +262,9 @@ def _predict(
     line = ProgressLine("predicting")
     made: list[PredictedImage] = []
     try:
-        unread = propose_missing(project, records, device=args.device, progress=line, made=made)
+        unread = propose_missing(
+            project, records, device=args.device or "auto", progress=line, made=made
+        )
     except KeyboardInterrupt:  # the proposals made so far are stored
         from annotator.cli import EXIT_INTERRUPTED
 

@@ -192,6 +192,8 @@ def test_unknown_names_and_no_selection(root, capsys):
     assert _record(root, "a")[0].label_source == "user"  # nothing accepted
     code, _, err = _run(capsys, "accept", str(root))
     assert code == EXIT_USAGE and "name the images, or give --all or --status" in err
+    code, _, err = _run(capsys, "accept", str(root), "a", "--device", "cpu")
+    assert code == EXIT_USAGE and "--device goes with --predict" in err
 
 
 def test_json_names_each_image_accepted_and_skipped(root, capsys):
