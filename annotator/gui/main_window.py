@@ -87,6 +87,7 @@ from annotator.gui.settings_store import (
 from annotator.gui.smart_tools import ProtectionCombo, SmartSupport, clean_up
 from annotator.gui.status_activity import StatusActivity
 from annotator.gui.tools import FILL_SAMPLE
+from annotator.services import image_status
 from annotator.services.document import Document
 from annotator.services.projects import open_project
 from annotator.services.session import AnnotationSession
@@ -730,11 +731,7 @@ class MainWindow(QMainWindow):
         if doc.record.status is not ImageStatus.DONE and not doc.label_map.labelled_count():
             # A done image without a label map is left out of exports and training:
             # marking it done would only hide it from "next suggested".
-            self.statusBar().showMessage(
-                f"{doc.record.name} has no labelled pixel, so it cannot be done yet: "
-                "paint or accept a proposal first",
-                5000,
-            )
+            self.statusBar().showMessage(f"{doc.record.name} {image_status.NO_LABELS}", 5000)
             return
         try:
             record = self.session.mark_done()
