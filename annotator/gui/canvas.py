@@ -67,6 +67,10 @@ MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
 #: this share of the window (20000 x 300 was a 602 x 9 px strip): then it zooms up to
 #: that share (at most 1:1) and shows the image from its start.
 MIN_FIT_SHARE = 0.25
+#: Zooming out stops once the whole image takes this share of the view across (a small
+#: image went down to 1/64, a dot), unless one image pixel per screen pixel is further
+#: out (a small image can always be seen at 1:1): :func:`least_zoom`.
+MIN_VIEW_SHARE = 0.25
 Z_IMAGE, Z_LABELS, Z_LAYERS, Z_PREVIEW = 0.0, 10.0, 20.0, 100.0
 #: Screen pixels a horizontal wheel notch (120 eighths of a degree) pans sideways.
 PAN_PER_NOTCH = 60
@@ -522,7 +526,7 @@ class LabelCanvas(QGraphicsView):
 
     def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Zoom to ``zoom`` screen pixels per image pixel, keeping ``anchor`` (viewport) fixed."""
-        zoom = min(max(zoom, MIN_ZOOM), MAX_ZOOM)
+        zoom = min(max(zoom, self.least_zoom()), MAX_ZOOM)
         if anchor is None:
             anchor = QPointF(self.viewport().rect().center())
         scene_point = self.mapToScene(anchor.toPoint())
@@ -552,10 +556,19 @@ class LabelCanvas(QGraphicsView):
             return None
         return int(self._cursor[0]), int(self._cursor[1])
 
+    def least_zoom(self) -> float:
+        """How far out this image can be zoomed (:func:`least_zoom`)."""
+        rect = self.image_item.boundingRect()
+        view = self.viewport()
+        return least_zoom(
+            rect.width(), rect.height(), view.width(), view.height(), view.devicePixelRatioF()
+        )
+
     def _clamp_zoom(self) -> None:
         z = self.zoom
-        if not MIN_ZOOM <= z <= MAX_ZOOM:
-            z = min(max(z, MIN_ZOOM), MAX_ZOOM)
+        least = self.least_zoom()  # (below the fit only for 1/64: a huge picture)
+        if not least <= z <= MAX_ZOOM:
+            z = min(max(z, least), MAX_ZOOM)
             self.setTransform(QTransform.fromScale(z, z))
 
     def _after_zoom(self) -> None:
@@ -808,3 +821,17 @@ def fit_zoom(fitted: float, width: float, height: float, view_w: float, view_h: 
         return fitted
     across = max(view_w / width, view_h / height)  # the zoom that fills the short side
     return max(fitted, min(1.0, MIN_FIT_SHARE * across))
+
+
+def least_zoom(
+    width: float, height: float, view_w: float, view_h: float, pixel_ratio: float = 1.0
+) -> float:
+    """The farthest zoom out for an image of ``width`` x ``height`` in a view of
+    ``view_w`` x ``view_h``: the one at which the whole image takes
+    :data:`MIN_VIEW_SHARE` of the view across (a small image became a dot at 1/64),
+    but never nearer than one image pixel per device pixel (``pixel_ratio``: device
+    pixels per screen pixel), nor farther than :data:`MIN_ZOOM` (an image of 100000 px)."""
+    if width <= 0 or height <= 0 or view_w <= 0 or view_h <= 0:
+        return MIN_ZOOM
+    share = MIN_VIEW_SHARE * min(view_w / width, view_h / height)
+    return max(MIN_ZOOM, min(1.0 / max(pixel_ratio, 1.0), share))

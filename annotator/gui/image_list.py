@@ -162,7 +162,12 @@ class ImageListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self._icons[r.status]
         if role == Qt.ItemDataRole.ToolTipRole:
-            score = "no score yet" if r.score is None else f"uncertainty score {r.score:.3f}"
+            score = (
+                "no score yet (a model scores the images once there is one)"
+                if r.score is None
+                else f"uncertainty score {r.score:.3f}: the model's doubt over the pixels "
+                "not labelled yet (0 to 1; the higher, the sooner to label next)"
+            )
             return (
                 f"{r.width}x{r.height}, {r.bit_depth}-bit, {r.labelled_pixels} labelled "
                 f"pixels, {score}"

@@ -130,8 +130,17 @@ IMAGE_ACTIONS = (
     "zoom_out",
     "zoom_1",
 )
-#: What picks a class of the project: disabled while none is open.
-PROJECT_ACTIONS = ("choose_class", "paint_void")
+#: What picks a class of the project, or shows its model's proposal: disabled while
+#: none is open (X, P and U did nothing there).
+PROJECT_ACTIONS = (
+    "choose_class",
+    "paint_void",
+    "toggle_protection",
+    "toggle_proposal",
+    "toggle_uncertainty",
+    "proposal_fainter",
+    "proposal_stronger",
+)
 
 
 class MainWindow(QMainWindow):
@@ -272,7 +281,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.opacity_slider)
         bar.addAction(a["toggle_labels"])
 
-        options = QToolBar("Tool options", self)
+        options = self._options_bar = QToolBar("Tool options", self)
         options.setObjectName("toolbar_options")
         self.protection = ProtectionCombo()
         options.addWidget(self.protection)
@@ -341,7 +350,22 @@ class MainWindow(QMainWindow):
 
         for i in range(10):  # 1-9, then 0 for the tenth class
             shortcut = QShortcut(QKeySequence(str((i + 1) % 10)), self)
-            shortcut.activated.connect(lambda i=i: self.class_panel.select_index(i))
+            shortcut.activated.connect(lambda i=i: self._class_key(i))
+
+    def _class_key(self, index: int) -> None:
+        """The keys 1-9 and 0: choose that class, or say there is none (it was silent)."""
+        session = self.session
+        if session is None:
+            return
+        count = len(session.schema)
+        if index < count:
+            self.class_panel.select_index(index)
+            return
+        self.statusBar().showMessage(
+            f"No class {index + 1}: the project has {count} class{'' if count == 1 else 'es'} "
+            f"({'1' if count == 1 else f'1-{count}'})",
+            5000,
+        )
 
     def _add_proposal_opacity(self, loop_bar: QToolBar) -> None:
         """The opacity of the proposal and the uncertainty map: a slider in the menu of
@@ -1294,6 +1318,7 @@ class MainWindow(QMainWindow):
         a["mark_done"].setText("Mark not &done" if done else "Mark &done")
         a["mark_done"].setIconText("Not done" if done else "Done")  # (TOOLBAR_TEXT)
         self.class_panel.setEnabled(self.session is not None)
+        self._options_bar.setEnabled(has_doc)  # (the tools' options, as the tools)
         self.canvas.set_placeholder(self._next_step())
         self.loop.update_enabled()
         if hasattr(self, "file_menu"):

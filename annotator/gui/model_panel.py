@@ -382,9 +382,71 @@ def round_text(message: str) -> str:
     return message[:1].upper() + message[1:]
 
 
+#: A newer version scoring at least this much below the one before it is said in the
+#: panel (smaller differences are the noise of holding out other labels, ADR 0015).
+SCORE_DROP = 0.02
+
+
+@dataclass(frozen=True)
+class ScoreDrop:
+    """The active version scores below the version before it (which it replaced)."""
+
+    active: int
+    score: float
+    earlier: int
+    earlier_score: float
+    #: Whether the earlier version still has its files (it can be rolled back to).
+    stored: bool
+
+    def text(self) -> str:
+        return (
+            f"v{self.active} scores {self.score:.2f} on the labels it held out, below "
+            f"v{self.earlier}'s {self.earlier_score:.2f} (each version holds out other "
+            f"labels). v{self.active} is active: "
+            + (
+                f"roll back to v{self.earlier} if its proposals were better."
+                if self.stored
+                else f"v{self.earlier}'s files were removed, so it cannot be rolled back to."
+            )
+        )
+
+
+def score_drop(
+    models: Sequence[ModelRecord], active: ModelRecord | None, stored: set[int] | None = None
+) -> ScoreDrop | None:
+    """Whether the active version, made by a round, scores :data:`SCORE_DROP` or more
+    below the version before it: its parent (the one it continued), or for a version
+    trained from scratch the newest one before it. A newer version becomes active
+    whatever its score (``services.versions``); the panel says so instead of keeping
+    quiet. ``None`` when either has no score, or the active one was imported or adapted
+    (scored elsewhere, or not by a round)."""
+    if active is None or active.card.imported_from or active.card.adapted:
+        return None
+    before = [m for m in models if m.version < active.version]
+    parent = active.card.parent
+    earlier = next((m for m in before if m.version == parent), None) if parent else None
+    if earlier is None and parent is None and before:
+        earlier = max(before, key=lambda m: m.version)
+    if earlier is None:
+        return None
+    now, then = active.card.metrics, earlier.card.metrics
+    if now.not_scored or then.not_scored or now.mean_iou is None or then.mean_iou is None:
+        return None
+    if now.mean_iou > then.mean_iou - SCORE_DROP:
+        return None
+    return ScoreDrop(
+        active.version,
+        now.mean_iou,
+        earlier.version,
+        then.mean_iou,
+        stored is None or earlier.version in stored,
+    )
+
+
 #: The versions list while there is none (a blank drop-down said nothing).
 NO_VERSIONS_TEXT = "No versions yet"
-#: What a version the list marks "kept on" is (its tooltip).
+#: What a version the list marks "trained while you labelled" is (its tooltip).
+KEPT_ON_TEXT = "trained while you labelled"
 KEPT_ON_TIP = "Trained on the done images while you labelled (Keep training while I label)"
 
 
@@ -485,6 +547,25 @@ class ModelPanel(QWidget):
         self.notice_label = QLabel("")
         self.notice_label.setWordWrap(True)
         self.notice_label.hide()
+        # The active version scores below the one before it: said, with both choices.
+        self.drop_label = QLabel("")
+        self.drop_label.setWordWrap(True)
+        self.drop_back_button = QPushButton("Roll back")
+        self.drop_keep_button = QPushButton("Keep")
+        self.drop_box = QWidget()
+        drop_layout = QVBoxLayout(self.drop_box)
+        drop_layout.setContentsMargins(0, 0, 0, 0)
+        drop_layout.addWidget(self.drop_label)
+        drop_buttons = QHBoxLayout()
+        drop_buttons.addWidget(self.drop_back_button)
+        drop_buttons.addWidget(self.drop_keep_button)
+        drop_buttons.addStretch(1)
+        drop_layout.addLayout(drop_buttons)
+        self.drop_box.hide()
+        self._drop: ScoreDrop | None = None
+        #: Versions the user chose to keep though they score lower (Keep, or a rollback
+        #: to them): not said again while the project is open.
+        self._drop_kept: set[int] = set()
         self.chart = IouChart()
         self.train_button = QPushButton("Train now")
         self.cancel_button = QPushButton("Cancel")
@@ -507,7 +588,7 @@ class ModelPanel(QWidget):
         self.keep_check.setToolTip(
             "When a round ends, another one trains on the images marked done while you\n"
             "label (the image open is left out), so the next proposals are better. It\n"
-            "gives way at once to a round with new labels, and rests after 2 minutes\n"
+            "stops at once for a round with new labels, and rests after 2 minutes\n"
             "without an edit."
         )
         self.idle_check = QCheckBox("Retrain when idle for")
@@ -537,6 +618,7 @@ class ModelPanel(QWidget):
             self.round_label,
             self.error_label,
             self.notice_label,
+            self.drop_box,
             self.chart,
         ):
             layout.addWidget(w)
@@ -551,6 +633,8 @@ class ModelPanel(QWidget):
         self.train_button.clicked.connect(self.train_requested)
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.rollback_button.clicked.connect(self._rollback)
+        self.drop_back_button.clicked.connect(self._drop_back)
+        self.drop_keep_button.clicked.connect(self._drop_keep)
         self.strategy_combo.currentIndexChanged.connect(
             lambda _i: self.strategy_changed.emit(self.strategy_combo.currentData())
         )
@@ -571,6 +655,15 @@ class ModelPanel(QWidget):
         version = self.version_combo.currentData()
         if version is not None:
             self.rollback_requested.emit(int(version))
+
+    def _drop_back(self) -> None:
+        if self._drop is not None:
+            self.rollback_requested.emit(self._drop.earlier)
+
+    def _drop_keep(self) -> None:
+        if self._drop is not None:
+            self._drop_kept.add(self._drop.active)
+        self._show_drop(None)
 
     def _idle_changed(self) -> None:
         self.idle_spin.setEnabled(self.idle_check.isChecked())
@@ -674,9 +767,9 @@ class ModelPanel(QWidget):
         items = self.version_combo.model()
         for rec in reversed(models):
             removed = stored is not None and rec.version not in stored
-            # trained on the done images while the user labelled (ADR 0019 amendment:
-            # `annotator models` ends their rows with "kept on" too)
-            tail = "  kept on" if rec.card.kept_on else ""
+            # trained on the done images while the user labelled (ADR 0019 amendment;
+            # `annotator models` ends their rows with "kept on")
+            tail = f"  {KEPT_ON_TEXT}" if rec.card.kept_on else ""
             tail += "  (files removed)" if removed else ""
             self.version_combo.addItem(version_text(rec) + tail, rec.version)
             row = self.version_combo.count() - 1
@@ -692,8 +785,21 @@ class ModelPanel(QWidget):
         current = self.version_combo.findData(active.version) if active is not None else -1
         self.version_combo.setCurrentIndex(max(current, 0))
         self.rollback_button.setEnabled(len(models) > 1)
+        drop = None if stale else score_drop(models, active, stored)
+        self._show_drop(drop if drop is None or drop.active not in self._drop_kept else None)
         versions, series = iou_series(models, schema, renames)
         self.chart.set_data(versions, series, active.version if active else None)
+
+    def _show_drop(self, drop: ScoreDrop | None) -> None:
+        """Say that the active version scores below the one before it (None: hide it)."""
+        self._drop = drop
+        self.drop_box.setVisible(drop is not None)
+        if drop is None:
+            return
+        self.drop_label.setText(drop.text())
+        self.drop_back_button.setText(f"Roll back to v{drop.earlier}")
+        self.drop_back_button.setVisible(drop.stored)
+        self.drop_keep_button.setText(f"Keep v{drop.active}")
 
     def round_started(self, keeping_on: bool = False) -> None:
         """A round started (``keeping_on``: one on the done images while the user labels)."""
@@ -746,6 +852,9 @@ class ModelPanel(QWidget):
         self.progress.hide()
         self._rolled_back = version
         self._line(self.round_label, f"Rolled back to model v{version}: its proposals are shown.")
+        self._drop_kept.add(version)  # (chosen: a lower score is no news about it)
+        if self._drop is not None and self._drop.active == version:
+            self._show_drop(None)
 
     def show_hint(self, text: str) -> None:
         """Calm news on the round's line (nothing to train yet), not an error."""
@@ -765,6 +874,8 @@ class ModelPanel(QWidget):
         self._line(self.round_label, "")
         self.error_label.hide()
         self.notice_label.hide()
+        self._drop_kept.clear()  # (another project's versions)
+        self._show_drop(None)
         self.cancel_button.setEnabled(False)
 
 

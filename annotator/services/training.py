@@ -608,6 +608,7 @@ def train_headless(
     from annotator.ml import distributed
     from annotator.ml.device import configure_cpu_threads
     from annotator.ml.train import TrainConfig, with_zoom
+    from annotator.services import train_checks
 
     info = distributed.init_from_env(options.device)
     main = info is None or info.is_main
@@ -620,6 +621,7 @@ def train_headless(
                 with distributed.together():
                     project = stack.enter_context(Project.open(root, lock=main))  # rank 0 writes
                     network = _checked_network(project, options)
+                    train_checks.check_classes(project)  # (as the app's Train now)
                 outcome = train_project(
                     project,
                     steps=options.steps,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from annotator.core.errors import AnnotatorError, ModelError, NothingLabelled
 from annotator.core.records import ModelRecord
 from annotator.core.schema import untrainable
-from annotator.services import training
+from annotator.services import train_checks, training
 from annotator.services.jobs import CancelToken, Dispatcher, JobCallbacks, SingleJobRunner
 from annotator.services.model_settings import ModelSettings
 from annotator.storage.project import Project
@@ -163,6 +163,7 @@ class TrainingRounds:
             raise NothingLabelled(
                 "no image marked done yet" if keeping_on else NOTHING_LABELLED_TEXT
             )
+        train_checks.check_classes(self.project, done_only=keeping_on)
         work = _round_work(self.project, self._settings(), from_scratch, arch, keeping_on)
         started = self._runner.start(
             work,
@@ -344,7 +345,7 @@ class TrainingRounds:
         if self._stopped_for is not None:
             return f"the round on the done images stopped: {self._stopped_for}"
         if self._giving_way:
-            return "the round on the done images gave way to the round asked for"
+            return "the round on the done images stopped for the round you asked for"
         return None
 
     def _start_follow_up(self) -> bool:

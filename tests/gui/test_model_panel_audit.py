@@ -1,6 +1,7 @@
 """The model panel's findings of a GUI audit: the IoU chart's version names and light
-class colours, the versions list (kept on, no versions yet), the idle progress bar, a
-rollback's line after a rename, and the words of the panel and the status bar."""
+class colours, the versions list (trained while you labelled, no versions yet), the idle
+progress bar, a rollback's line after a rename, and the words of the panel and the
+status bar."""
 
 from __future__ import annotations
 
@@ -126,7 +127,8 @@ def test_a_light_class_colour_gets_a_dark_edge_in_the_chart(qtbot):
 
 
 def test_the_versions_list_marks_the_versions_kept_on(panel):
-    """`annotator models` ends their rows with "kept on"; the list did not say it."""
+    """`annotator models` ends their rows with "kept on"; the list did not say it (it
+    says "trained while you labelled": "kept on" was jargon, a UX audit found)."""
     schema = LabelSchema.from_names(list(NAMES))
     # (an imported version's card keeps the training of the project it was made in)
     imported = _record(4, kept_on=True, imported_from="m.pt (its v9, made 2026-12-01T10:31:09)")
@@ -134,14 +136,15 @@ def test_the_versions_list_marks_the_versions_kept_on(panel):
     panel.set_models(models, models[0], schema, stored={1, 3, 4})
     combo = panel.version_combo
     texts = [combo.itemText(i) for i in range(combo.count())]
-    assert not texts[0].endswith("kept on")  # the imported one
-    assert texts[1].startswith("v3  01 Dec ") and texts[1].endswith("mIoU 0.60  kept on")
-    assert texts[2].endswith("mIoU 0.60  kept on  (files removed)")
-    assert not texts[3].endswith("kept on")
+    assert not texts[0].endswith("while you labelled")  # the imported one
+    assert texts[1].startswith("v3  01 Dec ")
+    assert texts[1].endswith("mIoU 0.60  trained while you labelled")
+    assert texts[2].endswith("mIoU 0.60  trained while you labelled  (files removed)")
+    assert not texts[3].endswith("while you labelled")
     tip = combo.itemData(1, panel_module.Qt.ItemDataRole.ToolTipRole)
     assert "while you labelled" in tip
     assert combo.itemData(2, panel_module.VersionCombo.SHORT_ROLE) == (
-        "v2  mIoU 0.60  kept on  (files removed)"
+        "v2  mIoU 0.60  trained while you labelled  (files removed)"
     )
 
 

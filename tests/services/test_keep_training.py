@@ -119,7 +119,10 @@ def test_a_round_asked_for_stops_the_kept_round_at_once(project):
         assert service.train_now() == "started"
         assert rounds.wait_ended(n + 1, timeout=30)
         gave_way = rounds.ended[n]
-        assert gave_way.status == "cancelled" and "gave way" in gave_way.message
+        assert (
+            gave_way.status == "cancelled"
+            and "stopped for the round you asked for" in gave_way.message
+        )
         assert wait_until(lambda: rounds.started == started + 1)  # the asked-for round
         service.update_settings(keep_training=False)
         service.cancel_training()
@@ -241,7 +244,10 @@ def test_cancelling_while_a_kept_round_gives_way_drops_the_round_asked_for(proje
         assert rounds.wait_ended(n + 1, timeout=30) and service.wait_training(60)
         outcome = rounds.ended[n]
         assert outcome.status == "cancelled"
-        assert "dropped" in outcome.message and "gave way" not in outcome.message
+        assert (
+            "dropped" in outcome.message
+            and "stopped for the round you asked" not in outcome.message
+        )
         assert not service.training and len(rounds.ended) == n + 1
     finally:
         service.shutdown(10)
@@ -297,7 +303,10 @@ def test_idle_retraining_takes_over_from_a_kept_round(project):
         assert service.train_if_dirty() == "started"  # the idle timer fired
         assert rounds.wait_ended(n + 2)
         gave_way, idle = rounds.ended[n], rounds.ended[n + 1]
-        assert gave_way.status == "cancelled" and "gave way" in gave_way.message
+        assert (
+            gave_way.status == "cancelled"
+            and "stopped for the round you asked for" in gave_way.message
+        )
         assert idle.status == "published"
         card = idle.model.card
         assert labelling in {ref.id for ref in (*card.train_images, *card.validation_images)}

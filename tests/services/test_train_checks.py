@@ -1,0 +1,76 @@
+"""A round on labels of one class is refused, in the app and by ``annotator train``: it
+trained a model that could only ever propose that class (a UX audit)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from annotator.cli import main
+from annotator.core.schema import LabelSchema
+from annotator.core.status import ImageStatus
+from annotator.services.train_checks import one_class_text
+from annotator.storage.project import Project
+
+U = 255  # unlabelled
+VOID = 254
+
+
+@pytest.fixture
+def root(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"im{i}.png"), np.full((16, 16), 40 * i, np.uint8))
+    root = tmp_path / "proj"
+    with Project.create(root, LabelSchema.from_names(["cell", "membrane", "background"])) as p:
+        p.add_images([folder])
+    return root
+
+
+def _label(project, index, value, status=ImageStatus.IN_PROGRESS):
+    mask = np.full((16, 16), U, np.uint8)
+    mask[2:6, 2:6] = value
+    mask[10:12, 10:12] = VOID  # (void is no class)
+    project.save_mask(project.images()[index].id, mask, status=status)
+
+
+def test_labels_of_one_class_are_named_with_what_to_label(root):
+    with Project.open(root) as p:
+        assert one_class_text(p) is None  # nothing labelled: said elsewhere
+        _label(p, 0, 0)
+        _label(p, 1, 0, ImageStatus.DONE)
+        assert one_class_text(p) == (
+            "Only 'cell' is labelled so far: a model needs at least two classes to tell "
+            "apart (label some 'background' or 'membrane' too)"
+        )
+        _label(p, 2, 2)  # background, in progress: trains, but not on the done images
+        assert one_class_text(p) is None
+        assert one_class_text(p, done_only=True) == (
+            "Only 'cell' is labelled in the done images: a model needs at least two classes "
+            "to tell apart (label some 'background' or 'membrane' too)"
+        )
+
+
+def test_a_project_of_one_class_is_told_to_add_one(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.zeros((16, 16), np.uint8))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["cell"])) as p:
+        p.add_images([folder])
+        _label(p, 0, 0)
+        text = one_class_text(p)
+    assert text is not None and text.endswith(
+        "(add a class for the rest, such as background, and label some of it)"
+    )
+
+
+def test_annotator_train_refuses_labels_of_one_class(root, capsys):
+    with Project.open(root) as p:
+        _label(p, 0, 1, ImageStatus.DONE)
+    assert main(["train", str(root), "--steps", "1", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "Only 'membrane' is labelled so far: a model needs at least two classes" in err
+    with Project.open(root) as p:
+        assert p.models() == []
