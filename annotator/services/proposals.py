@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 
 from annotator.core.card import classes_fit
-from annotator.core.channels import Choice, lacking_note, lacks
+from annotator.core.channels import Choice, describe, lacking_note, lacks
 from annotator.core.errors import (
     AnnotatorError,
     Cancelled,
@@ -606,6 +606,10 @@ class ProposalEvents:
     on_progress: Callable[[ProposalRequest, int, int], None] | None = None
     #: ``version``: the scores it had stored are read (:meth:`ProposalWorker.read_stored`).
     on_stored: Callable[[int], None] | None = None
+    #: ``(request, why)``: the shown image gets no proposal of the request's version, its
+    #: picture lacking a channel of the version's Channel Choice (the ranking goes on,
+    #: without it and the other pictures lacking one).
+    on_lacking: Callable[[ProposalRequest, str], None] | None = None
 
 
 #: How often the shown image's proposal reports its tiles (seconds).
@@ -791,7 +795,12 @@ class ProposalWorker:
     def _propose(self, request: ProposalRequest, cancel: CancelToken) -> int:
         """The shown image's proposal, then scores; returns the number of images done."""
         done = 0
-        if request.show is not None:
+        choice = self._lacking_choice(request.version)
+        if request.show is not None and choice and self._lacks(request.show, choice):
+            on_lacking, why = self._events.on_lacking, self._lacking_text(request.version)
+            if on_lacking is not None:
+                self._dispatch(lambda: on_lacking(request, why))
+        elif request.show is not None:
             shown, computed = self._proposal_for(
                 request.show, request.version, request.pixels, cancel, self._progress_of(request)
             )
@@ -801,6 +810,9 @@ class ProposalWorker:
                 self._send_scores(request, {request.show: shown.score})
             done += 1
         ids = list(request.rank()) if not cancel.is_set() else []
+        if choice and ids:  # (the pictures it cannot score: not ranked by it)
+            channels = {r.id: r.channels for r in self.project.images()}
+            ids = [i for i in ids if not lacks(channels.get(i, 0), choice)]
         if cancel.is_set() or not ids:
             return done
         self._note(request.version, listed=ids)
@@ -841,6 +853,29 @@ class ProposalWorker:
             self._send_scores(request, {image_id: proposal.score})
             done += 1
         return done
+
+    def _lacking_choice(self, version: int) -> Choice:
+        """``version``'s Channel Choice when some picture may lack one of its channels
+        (``core.channels.lacks``), else ``()``: nothing to look at."""
+        try:
+            choice = self.project.model(version).card.channel_choice
+        except ProjectError:
+            return ()  # (not a version of this project: loading it says so)
+        return choice if any(lacks(c, choice) for c in range(1, max(choice, default=0) + 1)) else ()
+
+    def _lacks(self, image_id: int, choice: Choice) -> bool:
+        try:
+            return lacks(self.project.image(image_id).channels, choice)
+        except ProjectError:
+            return False  # (gone: its proposal says so)
+
+    def _lacking_text(self, version: int) -> str:
+        choice = self.project.model(version).card.channel_choice
+        return (
+            f"the picture open lacks channel {max(choice) + 1} of model v{version}'s Channel "
+            f"Choice {describe(choice)}: it gets no proposal (it would be given other "
+            "channels than the model learnt from), and is not ranked"
+        )
 
     def _send_scores(self, request: ProposalRequest, scores: dict[int, float]) -> None:
         self._note(request.version, scores)  # before the owner hears of them

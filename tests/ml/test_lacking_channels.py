@@ -115,3 +115,38 @@ def test_every_labelled_picture_lacking_a_chosen_channel_is_said_in_one_line(roo
         "of the project: "
     )
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_app_shows_no_proposal_for_a_picture_lacking_one_and_ranks_it_not(root, capsys):
+    from annotator.services.jobs import call_directly
+    from annotator.services.model_service import ModelListener, ModelService, ModelSettings
+
+    assert main(["train", str(root), *TINY_TRAIN]) == 0
+    capsys.readouterr()
+    errors, shown, scored = [], [], {}
+    listener = ModelListener(
+        on_error=lambda what, exc: errors.append((what, str(exc))),
+        on_proposal=lambda image_id, version, proposal: shown.append(image_id),
+        on_scores=scored.update,
+    )
+    settings = ModelSettings(device="cpu", threads=1, train_on_done=False)
+    with Project.open(root) as p:
+        ids = {r.name: r.id for r in p.images()}
+        service = ModelService(p, call_directly, listener, settings)
+        try:
+            service.show_image(ids["rgb.png"])
+            assert service.wait_proposals(60)
+            assert errors == [
+                (
+                    "proposal",
+                    "the picture open lacks channel 4 of model v1's Channel Choice 4,3,2: it "
+                    "gets no proposal (it would be given other channels than the model "
+                    "learnt from), and is not ranked",
+                )
+            ]
+            assert shown == [] and set(scored) == {ids["band2.tif"]}  # not grey.png
+            service.show_image(ids["band2.tif"])
+            assert service.wait_proposals(60)
+            assert shown == [ids["band2.tif"]] and len(errors) == 1
+        finally:
+            service.shutdown(10)
