@@ -126,8 +126,9 @@ def test_a_new_network_records_the_projects_choice(project):
         p.set_channel_choice((4,))
         net = new_network(p)
         assert net.channel_choice == (4,)
-        # the rgb picture lacks channel 5 (taken as before: colour), so 3 inputs
-        assert net.in_channels == 3
+        # the rgb picture lacks channel 5: the model is given none of it (it would be
+        # fed other channels than channel 5), so one input, channel 5 alone
+        assert net.in_channels == 1
 
 
 def test_the_card_names_the_channels_a_chosen_network_takes(project):

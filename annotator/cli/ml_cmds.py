@@ -39,6 +39,7 @@ from annotator.core.errors import AnnotatorError, InterruptedAfterPublish, SaidE
 if TYPE_CHECKING:
     from annotator.core.errors import ImageReadError
     from annotator.core.records import ModelRecord
+    from annotator.ml.train import TrainResult
     from annotator.services.proposals import PredictedImage
     from annotator.services.training import RoundOptions, TrainOutcome
     from annotator.services.versions import PruneReport
@@ -153,6 +154,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         choices=("auto", "cpu", "cuda", "mps"),
         help="where the model runs (default: cuda, then mps, then cpu)",
+    )
+    p.add_argument(
+        "--version",
+        type=_version_number,
+        metavar="VERSION",
+        help="propose with this kept model version (2, or v2 as `annotator models` lists "
+        "it) instead of the active one; its proposals are stored as its own",
     )
     p.set_defaults(handler=cmd_predict)
 
@@ -290,11 +298,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         if torchrun.is_helper_rank():  # torchrun: the same options everywhere; rank 0 says
             raise SaidElsewhere(str(exc)) from None
         raise
+    _continued.clear()  # (a round of before in this process, as tests run them)
     with _sigint_cancels() as cancel:  # also while the result is printed
         return _train(args, options, cancel)
 
 
-def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Event) -> int:
+def _train(args: argparse.Namespace, options: RoundOptions, cancel: _RoundCancel) -> int:
     """The round ``cmd_train`` asked for, and what it says about it; a ``cancel`` (Ctrl+C)
     set however late exits 130, saying whether the round had published its version."""
     from annotator.cli import EXIT_INTERRUPTED, EXIT_USER_ERROR
@@ -305,6 +314,8 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
     line = ProgressLine("training")
 
     def report(p: TrainProgress) -> None:
+        if p.phase == "write":
+            cancel.writing = True  # (until the round has ended: _RoundCancel)
         # What a phase between the steps does (loading, scoring, writing), in words; the
         # round's own time left (ProgressLine's own counts the start-up as steps' time).
         what = f"loss {p.loss:.4f} {p.phase}" if p.phase == "train" or not p.detail else p.detail
@@ -318,7 +329,10 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
 
     main = not torchrun.is_helper_rank()
     try:
-        outcome = train_headless(args.project, options, report, cancel)
+        try:
+            outcome = train_headless(args.project, options, report, cancel, _continues_from)
+        finally:
+            cancel.writing = False  # (a stop signal now stops what is said at once)
     except Cancelled as exc:  # Ctrl+C while the labels were read
         line.finish()
         if main:
@@ -355,6 +369,8 @@ def _train(args: argparse.Namespace, options: RoundOptions, cancel: threading.Ev
         error = _late_stop(outcome) if stopped else failed
         code = interrupts.exit_code() if stopped else EXIT_USER_ERROR if failed else 0
         print_json(_round_json(outcome, stopped, None, error, code))
+        for note in outcome.left_out:
+            print(f"note: {note}", file=sys.stderr)
         for note in outcome.notes:
             print(f"note: {note} ({_from_scratch(args.project)})", file=sys.stderr)
         for warning in outcome.warnings:
@@ -414,7 +430,8 @@ def _round_json(
     loss = None if result is None else result.final_loss
     return {
         "published": None if model is None else model.version,
-        "parent": model.parent if model is not None else None,
+        # (a round that did not publish: the version it continued from, as a card says)
+        "parent": model.parent if model is not None else _parent(result),
         "status": "cancelled" if result is None else result.status,
         "steps": 0 if result is None else result.steps,
         "seconds": None if result is None else round(result.seconds, 3),
@@ -424,11 +441,28 @@ def _round_json(
         "metrics": metrics,
         "reason": None if model is not None else reason,
         "interrupted": interrupted,
-        "notes": [] if outcome is None else list(outcome.notes),
+        "notes": [] if outcome is None else [*outcome.left_out, *outcome.notes],
         "warnings": [] if outcome is None else list(outcome.warnings),
         "error": error,
         "exit_code": exit_code,
     }
+
+
+#: The version the round of this process continues from, once its labels are read
+#: (``train --json`` says it however the round ends).
+_continued: list[int | None] = []
+
+
+def _continues_from(version: int | None) -> None:
+    _continued[:] = [version]
+
+
+def _parent(result: TrainResult | None) -> int | None:
+    """The version a round that published nothing continued from (None: from scratch,
+    or a round that failed before its labels were read)."""
+    if result is not None:
+        return result.parent_version
+    return _continued[0] if _continued else None
 
 
 def _round_failure_json(failure: Failure) -> dict[str, object]:
@@ -478,6 +512,8 @@ def _print_round(outcome: TrainOutcome, project: Path) -> None:
         + (f" x{result.world_size} processes" if result.world_size > 1 else "")
         + f", loss {result.final_loss:.4f}"
     )
+    for note in outcome.left_out:
+        print(f"note: {note}", file=sys.stderr)
     for note in outcome.notes:
         print(f"note: {note} ({_from_scratch(project)})", file=sys.stderr)
     for warning in outcome.warnings:
@@ -497,12 +533,25 @@ def _print_round(outcome: TrainOutcome, project: Path) -> None:
         print(f"  IoU {name:<20} {_fmt(iou)}")
 
 
+class _RoundCancel(threading.Event):
+    """The round's cancel, which also knows whether the round is writing its version
+    (from its report of the ``write`` phase on): a second stop signal then waits for
+    the write to finish or roll back (the cancel is read there), a third one stops at
+    once (the version's files are written all or nothing: no half version either way)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writing = False
+        self.waited = False  # a second stop signal came while writing
+
+
 @contextlib.contextmanager
-def _sigint_cancels() -> Iterator[threading.Event]:
+def _sigint_cancels() -> Iterator[_RoundCancel]:
     """Ctrl+C, SIGTERM (a batch system's time limit, ``kill``) or SIGHUP (a closed
     terminal) ends the round at its next step (a second one interrupts at once, but for
-    a second SIGHUP: a closed terminal may send two)."""
-    cancel = threading.Event()
+    a second SIGHUP: a closed terminal may send two, and but while the version is
+    written: :class:`_RoundCancel`)."""
+    cancel = _RoundCancel()
     if threading.current_thread() is not threading.main_thread():
         yield cancel
         return
@@ -511,6 +560,9 @@ def _sigint_cancels() -> Iterator[threading.Event]:
         if interrupts.repeated_hangup(signum):
             return
         interrupts.note(signum)
+        if cancel.is_set() and cancel.writing and not cancel.waited:
+            cancel.waited = True  # the write finishes, or rolls back on the cancel
+            return
         if cancel.is_set():
             raise interrupts.Terminated(signum) if signum != signal.SIGINT else KeyboardInterrupt
         cancel.set()
@@ -528,7 +580,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from annotator.core.errors import ModelError
     from annotator.ml.device import configure_cpu_threads
     from annotator.services.projects import images_of, open_project
-    from annotator.services.proposals import VOLUMES_DIR, predict_images, proposals_folder
+    from annotator.services.proposals import (
+        VOLUMES_DIR,
+        check_version,
+        lacking_pictures,
+        predict_images,
+        proposals_folder,
+    )
     from annotator.services.versions import stale_note
 
     if args.overwrite and args.out is None:
@@ -537,10 +595,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise UsageError("--geotiff goes with --out DIR")
     configure_cpu_threads()
     with open_project(args.project) as project:
+        if args.version is not None:
+            check_version(project, args.version)
         records = None
         if args.images:  # each image once, in the order first named
             records = list({r.id: r for r in images_of(project, args.images)}.values())
         line = ProgressLine("predicting")
+        lacking: list[str] = []
         skipped: list[tuple[str, str]] = []
         made: list[PredictedImage] = []
         geo_notes: list[str] = []
@@ -558,6 +619,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 geotiff=args.geotiff,
                 geo_notes=geo_notes,
                 volumes=volumes,
+                version=args.version,
+                lacking=lacking,
             )
         except ModelError:  # no model, or one of other classes: said with the command
             line.finish()  # to run (the service's words name no project)
@@ -584,7 +647,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         line.finish()
         for name, reason in skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)
-        if not done and not skipped:
+        if lacking:
+            print(f"note: {lacking_pictures(project, lacking, args.version)}", file=sys.stderr)
+        if not done and not skipped and not lacking:
             print(
                 "no images in the project to propose for: add some with "
                 f"`annotator add {path_word(args.project)} FOLDER`"
@@ -615,6 +680,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_suggest(args: argparse.Namespace) -> int:
     from annotator.ml.device import configure_cpu_threads
     from annotator.services.projects import open_project
+    from annotator.services.proposals import lacking_pictures
     from annotator.services.suggestions import SCORED, suggest_images
 
     configure_cpu_threads()
@@ -630,8 +696,13 @@ def cmd_suggest(args: argparse.Namespace) -> int:
             progress=line,
         )
         line.finish()
+        lacking = (
+            lacking_pictures(project, found.lacking, what="are not ranked") if found.lacking else ""
+        )
     for name, reason in found.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
+    if found.lacking:
+        print(f"note: {lacking}", file=sys.stderr)
     if args.json:
         print_json(
             {
@@ -642,6 +713,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
                 "scored_now": found.scored_now,
                 "images": [vars(i) for i in found.images],
                 "skipped": [{"name": n, "reason": r} for n, r in found.skipped],
+                "lacking_channels": found.lacking,
             }
         )
         return 2 if found.skipped else 0
@@ -658,6 +730,9 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         how = f"uncertainty of model v{found.active_version}"
         if found.scored_now:
             how += f", {found.scored_now} scored now"
+    if not found.images and not found.skipped:  # every candidate lacks a chosen channel
+        print("no image left to label has the channels the model takes: nothing to suggest")
+        return 0
     if not found.images:  # every candidate was skipped: each is named above
         print(
             f"none of the {found.candidates} image(s) left to label could be read: "

@@ -33,6 +33,39 @@ def applies(channels: int, choice: Sequence[int]) -> bool:
     return bool(choice) and max(choice) < channels
 
 
+def lacks(channels: int, choice: Sequence[int]) -> bool:
+    """Whether a model version of channel choice ``choice`` can make nothing sound of a
+    picture of ``channels`` channels: it lacks a chosen channel, so :func:`pick` gives it
+    the first three instead, which are other channels than the version learnt from
+    (bands 1-3 where it took 4,3,2). A choice of the leading channels (1; 1,2; 1,2,3)
+    lacks nothing: the first three are those very channels, taken as a version without
+    a choice takes a grey or two-channel picture (repeated: today's rule)."""
+    chosen = tuple(choice)
+    if not chosen or applies(channels, chosen):
+        return False
+    return chosen != tuple(range(len(chosen)))
+
+
+_SINGULAR = {"get": "gets", "are": "is", "have": "has"}
+
+
+def lacking_note(names: Sequence[str], choice: Sequence[int], what: str, shown: int = 3) -> str:
+    """One line naming the pictures ``names`` that :func:`lacks` a channel of ``choice``
+    and what is done about them (``what``, said of many: "get no proposal", "are left
+    out of training"), the first ``shown`` of them by name: "2 pictures lack channel 4
+    of the Channel Choice 4,3,2 and get no proposal: a.png, b.png". Each lacks at least
+    the highest channel chosen."""
+    n = len(names)
+    if n == 1:
+        verb, _, rest = what.partition(" ")
+        what = f"{_SINGULAR.get(verb, verb)} {rest}".rstrip()
+    listed = ", ".join(names[:shown]) + (f" and {n - shown} more" if n > shown else "")
+    return (
+        f"{n} picture{' lacks' if n == 1 else 's lack'} channel {max(choice) + 1} of the "
+        f"Channel Choice {describe(choice)} and {what}: {listed}"
+    )
+
+
 def pick(image: np.ndarray, choice: Sequence[int]) -> np.ndarray:
     """The chosen channels of ``image`` ``(H, W)`` or ``(H, W, C)``, in order: ``(H, W)``
     for one, else ``(H, W, len(choice))``. ``image`` itself (not a copy) when there is no

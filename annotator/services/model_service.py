@@ -189,6 +189,7 @@ class ModelService:
                 on_error=self._proposals_failed,
                 on_progress=self._proposal_progress,
                 on_stored=self._stored_read,
+                on_lacking=self._proposal_lacking,
             ),
             lambda: (self.settings.device, self.settings.cpu_threads()),
         )
@@ -422,6 +423,12 @@ class ModelService:
             self._request_ended(request)
             self._emit(self.listener.on_error, "proposal", exc)
             self._keep_on_after_proposals()
+
+    def _proposal_lacking(self, request: ProposalRequest, why: str) -> None:
+        """The image on screen gets no proposal: its picture lacks a channel of the
+        version's Channel Choice (said as a proposal's failure, the ranking going on)."""
+        if not self._closed and request.show == self._current and request.version == self._active:
+            self._emit(self.listener.on_error, "proposal", ModelError(why))
 
     def _stored_read(self, version: int) -> None:
         if not self._closed and version == self._active:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 
 from annotator.core.card import classes_fit
+from annotator.core.channels import Choice, describe, lacking_note, lacks
 from annotator.core.errors import (
     AnnotatorError,
     Cancelled,
@@ -43,7 +44,7 @@ from annotator.core.errors import (
 )
 from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.proposal import NO_CLASS, Proposal, image_score
-from annotator.core.records import ImageRecord
+from annotator.core.records import ImageRecord, ModelRecord
 from annotator.core.status import KEPT_IMAGES_FILE, PREDICTED_IMAGES_FORMAT, ImageStatus
 from annotator.core.volumes import label_volume_bytes
 from annotator.formats.georef import WORLD_FILE_SUFFIX, GeoMasks, read_geotags
@@ -130,6 +131,26 @@ def load_predictor(
     )
 
 
+def check_version(project: Project, version: int) -> ModelRecord:
+    """The record of ``version`` for proposing with it (``annotator predict --version``),
+    or a one-line ModelError: no such version, its files removed (Kept Versions), or
+    trained for other classes than the project's."""
+    from annotator.services.versions import files_of, rollback_refused
+
+    known = [m.version for m in project.models()]
+    if version not in known:
+        have = f"v{known[0]} to v{known[-1]}" if known else "none yet"
+        raise ModelError(
+            f"the project has no model version v{version} (its versions: {have}; "
+            "`annotator models` lists them)"
+        )
+    record = project.model(version)
+    files_of(project, record)  # (removed by Kept Versions: said in one line)
+    if not classes_fit(record.card.class_names, project.schema.names):
+        raise ModelError(rollback_refused(project, record).replace("roll back to", "use", 1))
+    return record
+
+
 def predict_images(
     project: Project,
     records: list[ImageRecord] | None = None,
@@ -146,8 +167,16 @@ def predict_images(
     geotiff: bool = False,
     geo_notes: list[str] | None = None,
     volumes: list[Path] | None = None,
+    version: int | None = None,
+    lacking: list[str] | None = None,
 ) -> list[PredictedImage]:
-    """Propose masks for ``records`` (default: every image) with the active model.
+    """Propose masks for ``records`` (default: every image) with the active model (or
+    the kept version ``version``: its proposals are stored as its own).
+
+    An image whose picture lacks a channel of the version's Channel Choice
+    (:func:`~annotator.core.channels.lacks`: it would be fed other channels than the
+    version learnt from) gets no proposal; its name is added to ``lacking``
+    (:func:`lacking_pictures` says them in a line).
 
     Each proposal is stored in the project and its score in the database as soon as it is
     done, so a cancel keeps what was finished. With ``out_dir``, the masks are also
@@ -179,6 +208,12 @@ def predict_images(
     out_names: dict[int, str] = {}
     stale: dict[str, list[str]] = {}
     records = project.images() if records is None else records
+    choice = _choice_of(project, predictor, version)
+    left = [r.name for r in records if lacks(r.channels, choice)]
+    if left:
+        records = [r for r in records if not lacks(r.channels, choice)]
+        if lacking is not None:
+            lacking.extend(left)
     placed = GeoMasks(nodata=NO_CLASS)  # (GeoTIFF masks: no class see-through)
     scans: dict[int, SliceOf] = {}  # the records that are slices of NIfTI scans
     if out_dir is not None:
@@ -217,7 +252,9 @@ def predict_images(
                 f"{out_dir}: already holds {len(there)} file(s) named as the masks would be "
                 f"(first: {there[0]}); choose an empty folder, or --overwrite to replace them"
             )
-    predictor = predictor or load_predictor(project, device=device, backend=backend)
+    predictor = predictor or load_predictor(
+        project, device=device, backend=backend, version=version
+    )
     out = Path(out_dir).absolute() if out_dir is not None else None
     stage = _out_stage(out) if out is not None else None
     done: list[PredictedImage] = [] if made is None else made
@@ -305,6 +342,29 @@ def predict_images(
     if geo_notes is not None:
         geo_notes.extend(placed.notes("--geotiff"))
     return done
+
+
+def _choice_of(project: Project, predictor: Predictor | None, version: int | None) -> Choice:
+    """The Channel Choice of the version that proposes: ``predictor``'s, else that of
+    ``version`` (the active one by default) read from its card; ``()`` without a model
+    (loading it then says there is none)."""
+    if predictor is not None:  # (anything with ``predict`` proposes; without a network
+        network = getattr(predictor, "network", None)  # it takes each picture as it is)
+        return () if network is None else tuple(network.channel_choice)
+    try:
+        record = project.model(version) if version is not None else project.active_model()
+    except ProjectError:
+        return ()  # (no such version: loading it says so)
+    return () if record is None else record.card.channel_choice
+
+
+def lacking_pictures(
+    project: Project, names: Sequence[str], version: int | None = None, what: str = ""
+) -> str:
+    """The line saying that the pictures ``names`` lack a channel of the Channel Choice of
+    ``version`` (the active one by default) and ``what`` (default: get no proposal)."""
+    choice = _choice_of(project, None, version)
+    return lacking_note(names, choice, what or "get no proposal")
 
 
 #: The folder of ``predict --out`` that holds the label volumes of NIfTI scans.
@@ -546,6 +606,10 @@ class ProposalEvents:
     on_progress: Callable[[ProposalRequest, int, int], None] | None = None
     #: ``version``: the scores it had stored are read (:meth:`ProposalWorker.read_stored`).
     on_stored: Callable[[int], None] | None = None
+    #: ``(request, why)``: the shown image gets no proposal of the request's version, its
+    #: picture lacking a channel of the version's Channel Choice (the ranking goes on,
+    #: without it and the other pictures lacking one).
+    on_lacking: Callable[[ProposalRequest, str], None] | None = None
 
 
 #: How often the shown image's proposal reports its tiles (seconds).
@@ -731,7 +795,12 @@ class ProposalWorker:
     def _propose(self, request: ProposalRequest, cancel: CancelToken) -> int:
         """The shown image's proposal, then scores; returns the number of images done."""
         done = 0
-        if request.show is not None:
+        choice = self._lacking_choice(request.version)
+        if request.show is not None and choice and self._lacks(request.show, choice):
+            on_lacking, why = self._events.on_lacking, self._lacking_text(request.version)
+            if on_lacking is not None:
+                self._dispatch(lambda: on_lacking(request, why))
+        elif request.show is not None:
             shown, computed = self._proposal_for(
                 request.show, request.version, request.pixels, cancel, self._progress_of(request)
             )
@@ -741,6 +810,9 @@ class ProposalWorker:
                 self._send_scores(request, {request.show: shown.score})
             done += 1
         ids = list(request.rank()) if not cancel.is_set() else []
+        if choice and ids:  # (the pictures it cannot score: not ranked by it)
+            channels = {r.id: r.channels for r in self.project.images()}
+            ids = [i for i in ids if not lacks(channels.get(i, 0), choice)]
         if cancel.is_set() or not ids:
             return done
         self._note(request.version, listed=ids)
@@ -781,6 +853,29 @@ class ProposalWorker:
             self._send_scores(request, {image_id: proposal.score})
             done += 1
         return done
+
+    def _lacking_choice(self, version: int) -> Choice:
+        """``version``'s Channel Choice when some picture may lack one of its channels
+        (``core.channels.lacks``), else ``()``: nothing to look at."""
+        try:
+            choice = self.project.model(version).card.channel_choice
+        except ProjectError:
+            return ()  # (not a version of this project: loading it says so)
+        return choice if any(lacks(c, choice) for c in range(1, max(choice, default=0) + 1)) else ()
+
+    def _lacks(self, image_id: int, choice: Choice) -> bool:
+        try:
+            return lacks(self.project.image(image_id).channels, choice)
+        except ProjectError:
+            return False  # (gone: its proposal says so)
+
+    def _lacking_text(self, version: int) -> str:
+        choice = self.project.model(version).card.channel_choice
+        return (
+            f"the picture open lacks channel {max(choice) + 1} of model v{version}'s Channel "
+            f"Choice {describe(choice)}: it gets no proposal (it would be given other "
+            "channels than the model learnt from), and is not ranked"
+        )
 
     def _send_scores(self, request: ProposalRequest, scores: dict[int, float]) -> None:
         self._note(request.version, scores)  # before the owner hears of them

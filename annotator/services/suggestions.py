@@ -10,7 +10,9 @@ active version has not scored (``score_missing=False``, or an unreadable picture
 after, ranked by the older score the project holds, and say which version made it.
 An image whose picture cannot be read is not listed (``skipped`` says why); one whose
 picture is not on disk, but that ranks by a score stored before, is listed and marked
-``missing``.
+``missing``. With the ``uncertainty`` strategy, an image whose picture lacks a channel
+of the active version's Channel Choice is not listed either (``lacking`` names it): the
+version would score other channels than it learnt from.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from annotator.core.channels import lacks
 from annotator.core.status import ImageStatus
 from annotator.services.model_service import SCORED_STRATEGY
 from annotator.services.model_settings import load_settings
@@ -58,6 +61,9 @@ class Suggestions:
     #: How many scores were computed now (the others were stored, or not needed).
     scored_now: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: Images left out since their pictures lack a channel of the active version's
+    #: Channel Choice (``core.channels.lacks``): it cannot score them.
+    lacking: list[str] = field(default_factory=list)
 
     @property
     def ordered_by(self) -> str:
@@ -106,6 +112,10 @@ def suggest_images(
     out = Suggestions(strategy, version, candidates=len(records))
     stored: dict[int, tuple[int, float]] = {}
     fresh: dict[int, float] | None = None
+    if active is not None and strategy == SCORED:
+        choice = active.card.channel_choice
+        out.lacking = [r.name for r in records if lacks(r.channels, choice)]
+        records = [r for r in records if not lacks(r.channels, choice)]
     if version is not None and strategy == SCORED:
         for r in records:
             found = proposal_store.version_and_score(project, r.id)

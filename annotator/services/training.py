@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from annotator.core.card import CardMetrics, CardTraining, ImageRef, ModelCard
+from annotator.core.channels import Choice, describe, lacking_note, lacks
 from annotator.core.errors import (
     AnnotatorError,
     Cancelled,
@@ -100,6 +101,9 @@ class TrainOutcome:
     #: A cancel (Ctrl+C, the Cancel button) came only once ``model`` was published: the
     #: version stays, whole, and the caller says so.
     cancelled_after_publish: bool = False
+    #: Which labelled pictures the round left out, in a line: they lack a channel of its
+    #: Channel Choice (:func:`build_request`).
+    left_out: tuple[str, ...] = ()
 
 
 def labelled_records(project: Project, done_only: bool = False) -> list[ImageRecord]:
@@ -122,14 +126,15 @@ def new_network(
     name is a one-line error listing the choices); depth and width default to that
     architecture's own defaults.
     """
-    from annotator.core.channels import picked_channels
+    from annotator.core.channels import lacks, picked_channels
     from annotator.ml.data import choose_in_channels
     from annotator.ml.networks import DEFAULT_ARCH, NetworkConfig, architecture
 
     spec = architecture(arch or DEFAULT_ARCH)
     choice = project.channel_choice()  # (the project's: the version keeps it for good)
+    counts = [r.channels for r in project.images() if not lacks(r.channels, choice)]
     return NetworkConfig(
-        choose_in_channels([picked_channels(r.channels, choice) for r in project.images()]),
+        choose_in_channels([picked_channels(c, choice) for c in counts]),
         len(project.schema),
         spec.default_depth if depth is None else depth,  # 0 is refused, not a default
         spec.default_width if width is None else width,
@@ -151,13 +156,19 @@ def build_request(
     cancel: CancelToken | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
     done_only: bool = False,
+    lacking: list[str] | None = None,
 ) -> TrainRequest:
     """The immutable :class:`~annotator.ml.train.TrainRequest` for the project's labels.
 
     Reading every labelled image can take a while on a big project: a ``cancel`` (the
     window closing) stops it between images with :class:`Cancelled`; ``progress`` hears
     how many it reads. ``done_only``: only the images marked done train (a round that
-    keeps training while the user labels: the image being labelled is left out)."""
+    keeps training while the user labels: the image being labelled is left out).
+
+    A labelled image whose picture lacks a channel of the Channel Choice of the network
+    trained (the parent version's, or the new network's: ``core.channels.lacks``) is
+    left out, its name added to ``lacking``: it would train other channels than the
+    model takes as those."""
     schema = project.schema
     if (why := untrainable(len(schema))) is not None:
         raise ModelError(why)
@@ -168,11 +179,13 @@ def build_request(
             if done_only
             else "no labelled images: label some pixels (or import masks) first"
         )
+    parent = None if from_scratch else project.active_model()
+    network = network or (None if parent is not None else new_network(project))
+    records = _with_the_channels(project, records, parent, network, lacking)
     if progress is not None:
         _say_loading(progress, len(records), steps, seconds)
     from annotator.ml.train import TrainConfig, TrainImage, TrainRequest
 
-    parent = None if from_scratch else project.active_model()
     config = config or TrainConfig()
     images = []
     for rec in records:
@@ -198,7 +211,7 @@ def build_request(
     return TrainRequest(
         images=tuple(images),
         class_names=tuple(schema.names),
-        network=network or new_network(project),
+        network=network or new_network(project),  # (a parent's: its own, loaded)
         init_checkpoint=model_store.model_files(project, parent).weights if parent else None,
         parent_version=parent.version if parent else None,
         max_steps=steps,
@@ -206,6 +219,40 @@ def build_request(
         config=config,
         device=device,
     )
+
+
+def training_choice(parent: ModelRecord | None, network: NetworkConfig | None) -> Choice:
+    """The Channel Choice of the network a round trains: the parent version's (it keeps
+    its own), else the new network's."""
+    if parent is not None:
+        return parent.card.channel_choice
+    return () if network is None else tuple(network.channel_choice)
+
+
+def _with_the_channels(
+    project: Project,
+    records: list[ImageRecord],
+    parent: ModelRecord | None,
+    network: NetworkConfig | None,
+    lacking: list[str] | None,
+) -> list[ImageRecord]:
+    """``records`` but those whose pictures lack a channel of the round's Channel Choice
+    (named in ``lacking``); a ModelError when that leaves none."""
+    choice = training_choice(parent, network)
+    left = [r.name for r in records if lacks(r.channels, choice)]
+    if not left:
+        return records
+    kept = [r for r in records if not lacks(r.channels, choice)]
+    if not kept:
+        whose = f"of model v{parent.version}" if parent is not None else "of the project"
+        raise ModelError(
+            f"every labelled picture lacks channel {max(choice) + 1} of the Channel Choice "
+            f"{describe(choice)} {whose}: label pictures that have it, or choose channels "
+            "they have (`annotator channels`) and train from scratch"
+        )
+    if lacking is not None:
+        lacking.extend(left)
+    return kept
 
 
 def _say_loading(
@@ -233,17 +280,21 @@ def train_project(
     network: NetworkConfig | None = None,
     export_onnx: bool = True,
     done_only: bool = False,
+    started: Callable[[int | None], None] | None = None,
 ) -> TrainOutcome:
     """Train one round on the project's labels and publish a new version if it finished.
 
     Continues from the active version unless ``from_scratch``. Under torchrun only
     rank 0 publishes; the other ranks wait for it and return ``model=None``.
     ``done_only``: a round kept going while the user labels (Keeping On, ADR 0033): only
-    the images marked done train, and its card says it was kept on.
+    the images marked done train, and its card says it was kept on. ``started`` hears
+    the version the round continues from (None: from scratch) once its labels are read,
+    so that a caller can say it however the round ends.
     """
     from annotator.ml import distributed
     from annotator.ml.train import train_round
 
+    lacking: list[str] = []
     with distributed.together():  # torchrun: a failure every rank meets is said once
         active = project.active_model()
         request = build_request(
@@ -257,7 +308,10 @@ def train_project(
             cancel=cancel,
             progress=progress,
             done_only=done_only,
+            lacking=lacking,
         )
+    if started is not None:
+        started(request.parent_version)
     active_at_start = active.version if active else None
     result = _train_within_memory(train_round, request, progress, cancel)
     info = distributed.current()
@@ -312,7 +366,19 @@ def train_project(
         notes,
         () if not main else tuple(w for w in (warning, sparse) if w is not None),
         cancelled_after_publish=late,
+        left_out=_left_out(lacking, request, active, from_scratch),
     )
+
+
+def _left_out(
+    lacking: Sequence[str], request: TrainRequest, parent: ModelRecord | None, from_scratch: bool
+) -> tuple[str, ...]:
+    """The line naming the labelled pictures ``lacking`` a channel of the round's
+    Channel Choice (left out of it); none when there are none."""
+    if not lacking:
+        return ()
+    choice = training_choice(None if from_scratch else parent, request.network)
+    return (lacking_note(lacking, choice, "are left out of training"),)
 
 
 #: Below this share of the held-out images' pixels labelled, the validation figures are
@@ -598,12 +664,13 @@ def train_headless(
     options: RoundOptions,
     progress: Callable[[TrainProgress], None] | None = None,
     cancel: CancelToken | None = None,
+    started: Callable[[int | None], None] | None = None,
 ) -> TrainOutcome:
     """One round on the project at ``root``, alone or as one rank of ``torchrun``.
 
     Joins the process group the environment describes (and leaves it again), shares the
     CPU's threads among the local processes, and reports ``progress`` on the main
-    process only.
+    process only (``started``: :func:`train_project`'s).
     """
     from annotator.ml import distributed
     from annotator.ml.device import configure_cpu_threads
@@ -639,6 +706,7 @@ def train_headless(
                         options.zoom,
                     ),
                     network=network,
+                    started=started,
                 )
         finally:
             distributed.shutdown()

@@ -304,7 +304,8 @@ class TrainingRounds:
                     f"; v{outcome.kept_active} stays active: it was made active during "
                     "the round (Roll back to use the new one)"
                 )
-            for note in (*outcome.notes, *outcome.warnings):  # (notes: Model > Train from scratch)
+            # (notes: Model > Train from scratch; left_out: pictures the round could not use)
+            for note in (*outcome.left_out, *outcome.notes, *outcome.warnings):
                 message += f"; {note}"
         elif result.status == "cancelled":
             status, message = "cancelled", self._cancelled_message()

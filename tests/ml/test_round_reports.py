@@ -138,7 +138,7 @@ def test_train_prints_the_rounds_own_time_left_not_the_start_up_as_steps(
     clock = [1000.0]  # the progress line's clock only
     monkeypatch.setattr(progress_mod, "time", SimpleNamespace(monotonic=lambda: clock[0]))
 
-    def round_after_a_slow_start(root, options, report, cancel):
+    def round_after_a_slow_start(root, options, report, cancel, *_started):
         clock[0] += 44.0  # torch imported, labels read: no step yet
         report(TrainProgress(1, None, 1.2, 30.0, 0.9, eta_s=eta(1, 1.2, 1.2, None, 30.0)))
         raise Cancelled("stopped here")

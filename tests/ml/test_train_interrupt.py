@@ -267,3 +267,52 @@ def test_sigterm_in_a_read_only_command_gives_one_line(root, capsys, monkeypatch
     code = main(["models", str(root)])
     assert code == 143
     assert capsys.readouterr().err.strip().splitlines() == ["annotator: interrupted by SIGTERM"]
+
+
+def test_a_second_ctrl_c_while_the_version_is_written_lets_the_write_roll_back(
+    root, capsys, monkeypatch
+):
+    """The second Ctrl+C raised inside the write of the weights: the command said only
+    "interrupted". Now the write goes on, the cancel rolls it back, and the line says the
+    version is unchanged; a third Ctrl+C still stops at once, leaving nothing."""
+    real = model_store.write_synced
+    presses = [2]
+
+    def write(path, data):
+        if os.path.basename(path) == model_store.WEIGHTS_NAME:
+            for _ in range(presses[0]):
+                _ctrl_c()
+        real(path, data)
+
+    monkeypatch.setattr(model_store, "write_synced", write)
+    code, out = _train(root, capsys)
+    assert code == EXIT_INTERRUPTED, out
+    assert out.err.strip().splitlines()[-1] == (
+        "annotator: training cancelled: the model version is unchanged"
+    )
+    assert "Traceback" not in out.err and "published" not in out.out
+    assert _state(root) == ([], None, [])
+    presses[0] = 3
+    code, out = _train(root, capsys)
+    assert code == EXIT_INTERRUPTED
+    assert out.err.strip().splitlines()[-1] == "annotator: interrupted"
+    assert _state(root) == ([], None, [])  # all or nothing, still
+
+
+def test_a_second_ctrl_c_after_the_last_check_lets_the_version_be_published(
+    root, capsys, monkeypatch
+):
+    """Both presses while the record is committed (after the cancel's last check): the
+    version is published whole, and the line says so."""
+    real = Project.register_model
+
+    def record(self, *args, **kwargs):
+        _ctrl_c()
+        _ctrl_c()
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Project, "register_model", record)
+    code, out = _train(root, capsys)
+    assert code == EXIT_INTERRUPTED, out
+    assert out.err.strip().splitlines()[-1] == "annotator: interrupted after model v1 was published"
+    assert _state(root) == ([1], 1, ["v0001"])
