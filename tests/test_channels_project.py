@@ -14,7 +14,7 @@ from annotator.cli import main
 from annotator.core.card import ModelCard
 from annotator.core.channels import parse, pick
 from annotator.core.schema import LabelSchema
-from annotator.services.channels import channels_note
+from annotator.services.channels import channels_note, lacking_fate
 from annotator.services.document import display_pixels
 from annotator.services.session import AnnotationSession
 from annotator.services.training import NORMALISATION_TEXTS, new_network, normalisation_text
@@ -166,6 +166,13 @@ def test_channels_command_shows_chooses_checks_and_resets(project, capsys):
     out = capsys.readouterr().out
     assert "channels 5,4,3" in out
     assert "1 picture lacks a chosen channel" in out
+    assert "give them no proposal and leave them out of training" in out  # (no longer taken)
+    assert main(["channels", str(project), "--use", "1,2,3"]) == 0  # the leading three
+    out = capsys.readouterr().out
+    assert "no proposal" not in out and "(and so taken by models)" not in out  # all have 3
+    assert lacking_fate((0,)) == " (and so taken by models)"
+    assert main(["channels", str(project), "--use", "5,4,3"]) == 0
+    capsys.readouterr()
     assert main(["channels", str(project), "--use", "6"]) == 1  # the project's to say
     err = capsys.readouterr().err
     assert "no picture of the project has channel 6 (its pictures have at most 5)" in err

@@ -349,7 +349,7 @@ def test_a_version_is_written_as_it_is_listed_too():
 
     import pytest
 
-    from annotator.cli.ml_cmds import _version_number
+    from annotator.cli.options import model_version as _version_number
 
     assert _version_number("2") == 2 and _version_number("v12") == 12
     for bad in ("", "v", "two", "-1", "1.5"):

@@ -23,6 +23,7 @@ from annotator.cli.json_output import Failure, print_json
 from annotator.cli.options import (
     UsageError,
     architecture_name,
+    model_version,
     name_words,
     network_depth,
     network_width,
@@ -157,7 +158,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--version",
-        type=_version_number,
+        type=model_version,
         metavar="VERSION",
         help="propose with this kept model version (2, or v2 as `annotator models` lists "
         "it) instead of the active one; its proposals are stored as its own",
@@ -211,7 +212,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     what = p.add_mutually_exclusive_group()
     what.add_argument(
         "--rollback",
-        type=_version_number,
+        type=model_version,
         metavar="VERSION",
         help="make VERSION (2, or v2 as listed) the active model",
     )
@@ -237,12 +238,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="keep the files of only the newest N versions and the active one, from now "
         "on (each is about 15 MB, and every round makes one; default 20, 0 keeps all); "
-        "versions the app kept training while you labelled ('kept on') count apart, the "
+        "versions trained while you labelled (listed so) count apart, the "
         "newest 5 kept; older versions stay listed with their scores",
     )
     p.add_argument(
         "--from-version",
-        type=_version_number,
+        type=model_version,
         metavar="VERSION",
         help="with --export: the version to write",
     )
@@ -265,16 +266,6 @@ def _size(parameters: int | None) -> str:
 
 def _fmt(v: object) -> str:
     return "n/a" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
-
-
-def _version_number(text: str) -> int:
-    """A model version as the user writes it: ``2`` or ``v2`` (as the list shows it)."""
-    digits = text.strip()
-    if digits[:1] in ("v", "V"):
-        digits = digits[1:]
-    if not digits.isdecimal():
-        raise argparse.ArgumentTypeError(f"{text!r} is no model version (e.g. 2 or v2)")
-    return int(digits)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -859,7 +850,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"{mark} v{m.version:<7} {('v' + str(m.parent)) if m.parent else '-':<7} "
             f"{m.created_at[:19]:<20} {card.arch:<10} {_size(card.parameters):>9} {steps:>7} "
             f"{len(card.train_images):>6} {_fmt(card.pixel_accuracy):>8} {_fmt(card.mean_iou):>7}"
-            + ("  kept on" if card.kept_on else "")
+            + ("  trained while you labelled" if card.kept_on else "")
         )
         if card.imported_from:
             print(f"  {'':<8} imported from {card.imported_from}")

@@ -354,6 +354,7 @@ def cmd_channels(args: argparse.Namespace) -> int:
         choice_text,
         choose,
         counts_text,
+        lacking_fate,
         left_as_before,
     )
     from annotator.services.projects import open_project
@@ -373,7 +374,7 @@ def cmd_channels(args: argparse.Namespace) -> int:
     if lacking:
         print(
             f"  {lacking} picture{'' if lacking == 1 else 's'} lack{'s' if lacking == 1 else ''} "
-            "a chosen channel: shown and trained on as if there were no choice"
+            f"a chosen channel: shown as if there were no choice{lacking_fate(choice)}"
         )
     if active is not None and (note := channels_note(active.card, choice)):
         print(f"  model v{active.version} {note}")

@@ -51,10 +51,19 @@ def choose(project: Project, choice: Sequence[int]) -> Choice:
 
 def left_as_before(counts: Counter[int], choice: Sequence[int]) -> int:
     """How many pictures (``counts``: :func:`channel_counts`) lack a chosen channel (shown
-    and trained as if there were no choice)."""
+    as if there were no choice; what models do with them: :func:`lacking_fate`)."""
     if not choice:
         return 0
     return sum(n for channels, n in counts.items() if not applies(channels, choice))
+
+
+def lacking_fate(choice: Sequence[int]) -> str:
+    """What a model of ``choice`` does with a picture lacking one of its channels, after
+    "shown as if there were no choice": nothing more to say of a choice of the leading
+    channels (the first three are those, :func:`annotator.core.channels.lacks`)."""
+    if tuple(choice) == tuple(range(len(choice))):  # (taken as a version of no choice)
+        return " (and so taken by models)"
+    return "; models of this choice give them no proposal and leave them out of training"
 
 
 def choice_text(choice: Sequence[int]) -> str:
