@@ -74,7 +74,7 @@ from annotator.gui.image_list import ImageListPanel
 from annotator.gui.layers import colour_table
 from annotator.gui.loop_controller import LoopController
 from annotator.gui.model_panel import classes_changed_text
-from annotator.gui.number_boxes import let_shortcuts_through
+from annotator.gui.number_boxes import let_shortcuts_through, share_shortcuts
 from annotator.gui.progress_task import loop_held, sentence
 from annotator.gui.settings_store import (
     SettingsStore,
@@ -224,6 +224,7 @@ class MainWindow(QMainWindow):
         self.file_menu.install()
         self.activity.connect_loop(self.loop)
         let_shortcuts_through(self, self.canvas)
+        share_shortcuts(self.contrast_dialog, self, self.actions_.values())
         self._update_enabled()
         restore_window(self, self.settings)
 
