@@ -7,7 +7,6 @@ tissue preset (W400 L40) the border is 13 levels, as the user sees it.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 from cthelpers import LIVER, SOFT_TISSUE, ct_slice, straddle
@@ -55,15 +54,13 @@ def test_grabcut_in_a_box_takes_the_liver_the_window_shows():
     box = np.zeros(image.shape, bool)
     box[ys.min() - 12 : ys.max() + 13, xs.min() - 12 : xs.max() + 13] = True
 
-    def iou(windows) -> float:
-        found = grabcut(image, box, windows=windows)
+    def iou(windows, draw: int) -> float:
+        found = grabcut(image, box, windows=windows, seed=draw)
         return float((found & liver).sum() / (found | liver).sum())
 
     for draw in (0, 1, 7):
-        cv2.setRNGSeed(draw)
-        assert iou(None) < 0.85
-        cv2.setRNGSeed(draw)
-        assert iou(SOFT_TISSUE) > 0.95
+        assert iou(None, draw) < 0.85
+        assert iou(SOFT_TISSUE, draw) > 0.95
 
 
 def test_the_smart_tools_see_the_pixels_the_display_shows():
@@ -99,3 +96,33 @@ def test_without_a_window_the_smart_tools_are_as_before():
     assert np.array_equal(to_uint8_rgb(image), expected)
     assert np.array_equal(to_uint8_rgb(image, None), expected)
     assert np.array_equal(superpixels(image, windows=None), superpixels(image))
+
+
+def test_grabcut_gives_one_answer_on_any_thread_whatever_its_generator_drew_before():
+    """OpenCV's k-means start draws from a generator per thread: the app's worker thread
+    (its generator moved on by earlier cuts) gave other answers than the bench for the
+    same box (on this slice 5048, 3845 and 6150 pixels, three calls in a row)."""
+    import threading
+
+    import cv2
+
+    image, liver, _inside = ct_slice(0)
+    ys, xs = np.nonzero(liver)
+    box = np.zeros(image.shape, bool)
+    box[ys.min() - 12 : ys.max() + 13, xs.min() - 12 : xs.max() + 13] = True
+    found: dict[str, np.ndarray] = {}
+
+    def cut(name: str, draw: int) -> None:
+        cv2.setRNGSeed(draw)  # what earlier work on this thread left the generator at
+        found[name + "a"] = grabcut(image, box)
+        found[name + "b"] = grabcut(image, box)  # the generator has moved on
+
+    threads = [threading.Thread(target=cut, args=(str(d), d)) for d in (3, 4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cut("main", 5)
+    first = found["3a"]
+    assert first.any() and len(found) == 6
+    assert all(np.array_equal(first, mask) for mask in found.values())

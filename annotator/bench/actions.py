@@ -195,15 +195,12 @@ def apply(action: Action, label_map: LabelMap, scene: Scene) -> list[Patch]:
 
 def _grabcut(action: Action, label_map: LabelMap, scene: Scene) -> Patch:
     """GrabCut in the box, seeded by the current labels; the object gets the class."""
-    import cv2
-
     from annotator.core.smart import grabcut
 
     if scene.image is None or action.box is None:
         raise ValueError("GrabCut needs the image and a box")
     region = np.zeros(label_map.shape, dtype=bool)
     region[action.box.slices] = True
-    cv2.setRNGSeed(0)  # GrabCut's k-means start is random: same box, same answer
     fg = grabcut(
         scene.image,
         region,

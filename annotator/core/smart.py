@@ -266,6 +266,7 @@ def grabcut(
     smooth: int | None = None,
     max_pixels: int = GRABCUT_MAX_PIXELS,
     windows: Windows = None,
+    seed: int = 0,
 ) -> np.ndarray:
     """The object inside ``region`` (a full-size bool mask: a box or a lasso), by GrabCut.
 
@@ -290,6 +291,11 @@ def grabcut(
     ``windows`` (one per channel shown): GrabCut sees the crop as the display shows it
     through them, the edges the user sees (a CT slice's soft-tissue preset); None: the
     crop stretched by its own percentiles (:func:`to_uint8_rgb`).
+
+    ``seed``: GrabCut starts its colour models by k-means from OpenCV's random number
+    generator, which is seeded with it here, on the thread that runs the cut (OpenCV's
+    generator is per thread): the same region on the same picture gives the same
+    answer, in the app (a worker thread whose generator had moved on) as in the bench.
     """
     import cv2
 
@@ -340,6 +346,7 @@ def grabcut(
         return out
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(int(seed))  # (this thread's generator: the k-means start)
     cv2.grabCut(crop, mask, (0, 0, 0, 0), bgd, fgd, int(iterations), cv2.GC_INIT_WITH_MASK)
     fg = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
     if scale < 1.0:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -313,6 +314,31 @@ def _record_orientation(record: Mapping[str, Any]) -> np.ndarray:
     if ornt.shape != (3, 2):
         raise ValueError(f"an orientation of three axes, not {ornt.tolist()}")
     return ornt
+
+
+def pixel_sides(record: Mapping[str, Any]) -> tuple[float, float]:
+    """The sides ``(across, down)`` of a slice's pixels: the voxel sides (the lengths of
+    the affine's columns, in the file's units) along the pictures' columns and rows, of
+    a volume's :func:`geometry` record. ValueError or KeyError when it is damaged."""
+    ornt = _record_orientation(record)
+    rows, columns = _IN_PLANE[_record_plane(record)]
+    affine = np.asarray(record["affine"], dtype=float).reshape(4, 4)
+    sides = np.linalg.norm(affine[:3, :3], axis=0)
+    along = {int(to): axis for axis, (to, _) in enumerate(ornt)}
+    return float(sides[along[columns]]), float(sides[along[rows]])
+
+
+def pixel_aspect(across: float, down: float) -> tuple[float, float]:
+    """How much to stretch a picture of pixels ``across`` x ``down`` (their sides) so
+    that they are shown at their shape: ``(1, down / across)`` for pixels taller than
+    wide, ``(across / down, 1)`` wider than tall, ``(1, 1)`` for square ones (sides
+    within :data:`SPACING_TOLERANCE`, as :func:`plane_of` counts them alike) and for
+    sides that are no lengths (0, negative, not finite)."""
+    if not (math.isfinite(across) and math.isfinite(down) and across > 0 and down > 0):
+        return 1.0, 1.0
+    if min(across, down) >= max(across, down) * (1 - SPACING_TOLERANCE):
+        return 1.0, 1.0
+    return (1.0, down / across) if down > across else (across / down, 1.0)
 
 
 def volume_voxels(pages: np.ndarray, record: Mapping[str, Any]) -> np.ndarray:

@@ -16,6 +16,11 @@
   click falls.
 * Extra layers (a proposal overlay, an uncertainty map) go in with :meth:`add_layer`
   above the labels and below the tool previews.
+* A slice of a scan whose voxels are not square in its plane (0.5 x 1 mm) is shown at
+  their shape: the view stretches the picture across or down (``pixel_aspect`` of
+  :meth:`LabelCanvas.set_document`), the zoom being that of the shorter side. The
+  labels stay a pixel per voxel: the brush is a disc of voxels (drawn as the ellipse it
+  paints), and every screen position maps to the label pixel shown under it.
 """
 
 from __future__ import annotations
@@ -309,6 +314,7 @@ class LabelCanvas(QGraphicsView):
         self._pointer: QPointF | None = None  # the pointer in the viewport (None: not over)
         self._radius_steps = 0.0  # Shift+wheel notches not yet a radius step (trackpads)
         self._fitted = True  # refit on resize until the user zooms
+        self._aspect = (1.0, 1.0)  # the picture's stretch across and down (set_document)
         # What to do next, said on the empty canvas (no project, no images, no image open).
         self.placeholder = QLabel(self.viewport())
         self.placeholder.setObjectName("canvasPlaceholder")
@@ -352,7 +358,23 @@ class LabelCanvas(QGraphicsView):
 
     @property
     def zoom(self) -> float:
-        return float(self.transform().m11())
+        """Screen pixels per image pixel (along the pixels' shorter side)."""
+        return float(self.transform().m11()) / self._aspect[0]
+
+    @property
+    def pixel_aspect(self) -> tuple[float, float]:
+        """How much the picture is stretched across and down: ``(1, 2)`` shows pixels
+        twice as tall as wide (voxels of 0.5 x 1 mm); ``(1, 1)``: square pixels."""
+        return self._aspect
+
+    def _scaled(self, zoom: float) -> QTransform:
+        """The view's transform at ``zoom``: the picture stretched by its aspect."""
+        ax, ay = self._aspect
+        return QTransform.fromScale(zoom * ax, zoom * ay)
+
+    def _shown_size(self, rect: QRectF) -> tuple[float, float]:
+        """The size of ``rect`` (scene units) stretched by the aspect: as shown at zoom 1."""
+        return rect.width() * self._aspect[0], rect.height() * self._aspect[1]
 
     def say(self, text: str) -> None:
         self.notice.emit(text)
@@ -419,10 +441,17 @@ class LabelCanvas(QGraphicsView):
 
     # --- document -------------------------------------------------------------------------
     def set_document(
-        self, document: Document | None, display: np.ndarray | None, table: np.ndarray
+        self,
+        document: Document | None,
+        display: np.ndarray | None,
+        table: np.ndarray,
+        pixel_aspect: tuple[float, float] = (1.0, 1.0),
     ) -> None:
-        """Show ``document`` with its display image (``uint8``) and colour table."""
+        """Show ``document`` with its display image (``uint8``) and colour table, its
+        pixels stretched by ``pixel_aspect`` (across, down; a display setting: a slice
+        of a scan of voxels not square in its plane)."""
         self.finish_gesture()
+        self._aspect = (1.0, 1.0) if document is None else _aspect(pixel_aspect)
         if self._document is not None:
             self._document.remove_repaint_listener(self.overlay.update_box)
         self._document = document
@@ -501,21 +530,21 @@ class LabelCanvas(QGraphicsView):
         rect = self.image_item.boundingRect()
         if rect.isEmpty():
             return
+        width, height = self._shown_size(rect)
         self.resetTransform()
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        self._clamp_zoom()
-        zoom = fit_zoom(
-            self.zoom,
-            rect.width(),
-            rect.height(),
-            self.viewport().width(),
-            self.viewport().height(),
+        self.fitInView(
+            QRectF(rect.x(), rect.y(), width, height), Qt.AspectRatioMode.KeepAspectRatio
         )
+        if self._aspect != (1.0, 1.0):
+            self.setTransform(self._scaled(float(self.transform().m11())))
+        self._clamp_zoom()
+        zoom = fit_zoom(self.zoom, width, height, self.viewport().width(), self.viewport().height())
         if zoom > self.zoom:  # a strip: its start, at a zoom that shows something
-            self.setTransform(QTransform.fromScale(zoom, zoom))
+            self.setTransform(self._scaled(zoom))
             view = self.viewport().rect()
-            half_w, half_h = view.width() / (2 * zoom), view.height() / (2 * zoom)
-            wide = rect.width() * self.viewport().height() >= rect.height() * view.width()
+            ax, ay = self._aspect
+            half_w, half_h = view.width() / (2 * zoom * ax), view.height() / (2 * zoom * ay)
+            wide = width * self.viewport().height() >= height * view.width()
             x = min(half_w, rect.center().x()) if wide else rect.center().x()
             y = rect.center().y() if wide else min(half_h, rect.center().y())
             self.centerOn(QPointF(x, y))
@@ -530,7 +559,7 @@ class LabelCanvas(QGraphicsView):
         if anchor is None:
             anchor = QPointF(self.viewport().rect().center())
         scene_point = self.mapToScene(anchor.toPoint())
-        self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.setTransform(self._scaled(zoom))
         shift = self.mapFromScene(scene_point) - anchor.toPoint()
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
@@ -558,18 +587,16 @@ class LabelCanvas(QGraphicsView):
 
     def least_zoom(self) -> float:
         """How far out this image can be zoomed (:func:`least_zoom`)."""
-        rect = self.image_item.boundingRect()
+        width, height = self._shown_size(self.image_item.boundingRect())
         view = self.viewport()
-        return least_zoom(
-            rect.width(), rect.height(), view.width(), view.height(), view.devicePixelRatioF()
-        )
+        return least_zoom(width, height, view.width(), view.height(), view.devicePixelRatioF())
 
     def _clamp_zoom(self) -> None:
         z = self.zoom
         least = self.least_zoom()  # (below the fit only for 1/64: a huge picture)
         if not least <= z <= MAX_ZOOM:
             z = min(max(z, least), MAX_ZOOM)
-            self.setTransform(QTransform.fromScale(z, z))
+            self.setTransform(self._scaled(z))
 
     def _after_zoom(self) -> None:
         self._update_brush_cursor()
@@ -803,6 +830,16 @@ class LabelCanvas(QGraphicsView):
             event.accept()
             return
         super().keyReleaseEvent(event)
+
+
+def _aspect(aspect: tuple[float, float]) -> tuple[float, float]:
+    """``aspect`` as the canvas keeps it: finite, the smaller side 1 (the zoom is that
+    side's); (1, 1) for anything else."""
+    ax, ay = (float(a) for a in aspect)
+    if not (math.isfinite(ax) and math.isfinite(ay) and ax > 0 and ay > 0):
+        return 1.0, 1.0
+    least = min(ax, ay)
+    return ax / least, ay / least
 
 
 def radius_step(radius: float, bigger: bool) -> float:

@@ -74,7 +74,7 @@ from annotator.gui.image_list import ImageListPanel
 from annotator.gui.layers import colour_table
 from annotator.gui.loop_controller import LoopController
 from annotator.gui.model_panel import classes_changed_text
-from annotator.gui.number_boxes import let_shortcuts_through
+from annotator.gui.number_boxes import let_shortcuts_through, share_shortcuts
 from annotator.gui.progress_task import loop_held, sentence
 from annotator.gui.settings_store import (
     SettingsStore,
@@ -224,6 +224,7 @@ class MainWindow(QMainWindow):
         self.file_menu.install()
         self.activity.connect_loop(self.loop)
         let_shortcuts_through(self, self.canvas)
+        share_shortcuts(self.contrast_dialog, self, self.actions_.values())
         self._update_enabled()
         restore_window(self, self.settings)
 
@@ -707,11 +708,12 @@ class MainWindow(QMainWindow):
         windows = shared if shared is not None and shared.fits(doc) else own
         if windows is not None and windows.fits(doc):
             doc.set_windows(windows.windows)
-        self.canvas.set_document(doc, doc.display_image(), self._table())
+        self._slice_place = place = slice_place(self.session.project, doc.record)
+        aspect = place.pixel_aspect if place is not None else (1.0, 1.0)
+        self.canvas.set_document(doc, doc.display_image(), self._table(), aspect)
         self._fit_tolerance(doc.image)
         if self.canvas.smart is not None:
             self.canvas.smart.keep_only(image_id)
-        self._slice_place = slice_place(self.session.project, doc.record)
         self._show_cursor(-1, -1)  # the old image's pixel; blank until the mouse moves
         if self.contrast_dialog.isVisible():
             self._show_window_of(doc)  # the dialog speaks of the image shown

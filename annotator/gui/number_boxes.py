@@ -11,12 +11,19 @@ X11, KDE and GNOME schemes (Linux) Ctrl+E is "end of line", so Ctrl+E (Export) d
 nothing while a box had the focus. Every Ctrl or Alt key goes to the window's shortcuts
 too, except the box's own editing (undo, redo, cut, copy, paste, select all); a key the
 window has no shortcut for still reaches the box (Ctrl+Left moves by a word).
+
+A non-modal dialog (View > Contrast) is a window of its own, and the window's shortcuts
+are the window's only: B, E, F and the class digits did nothing while it had the focus.
+:func:`share_shortcuts` gives it the window's shortcuts, its number boxes keeping what
+one types into a number, as above.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QAbstractSpinBox, QWidget
 
 #: Keys a number box keeps: what one types into a number, and moves within it.
@@ -64,7 +71,9 @@ _DONE_KEYS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape}
 
 
 class _PassShortcuts(QObject):
-    def __init__(self, canvas: QWidget, parent: QObject) -> None:
+    """``canvas``: what gets the focus after Enter or Esc in a box (None: the box keeps it)."""
+
+    def __init__(self, canvas: QWidget | None, parent: QObject) -> None:
         super().__init__(parent)
         self._canvas = canvas
 
@@ -74,10 +83,15 @@ class _PassShortcuts(QObject):
         if event.type() == QEvent.Type.ShortcutOverride and leaves_shortcuts(event):
             event.ignore()  # not the box's: the window's shortcut map gets it
             return True
-        if event.type() == QEvent.Type.KeyPress and event.key() in _DONE_KEYS:
+        canvas = self._canvas
+        if (
+            canvas is not None
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in _DONE_KEYS
+        ):
             # The box takes the key first (Enter applies the value), then the image the
             # focus. Not on every focus-out: a click into another field must keep it.
-            QTimer.singleShot(0, self._canvas, self._canvas.setFocus)
+            QTimer.singleShot(0, canvas, canvas.setFocus)
         return False
 
 
@@ -88,3 +102,18 @@ def let_shortcuts_through(window: QWidget, canvas: QWidget) -> None:
     for box in window.findChildren(QAbstractSpinBox):
         if box.window() is window:
             box.installEventFilter(keeper)
+
+
+def share_shortcuts(dialog: QWidget, window: QWidget, actions: Iterable[QAction]) -> None:
+    """The shortcuts of ``window`` (its ``actions``' and its own QShortcuts: the class
+    digits) work while the non-modal ``dialog`` has the focus, as in the window; the
+    dialog's number boxes keep digits, the point, minus and their editing keys (Enter
+    applies a value, Esc closes the dialog, as before)."""
+    dialog.addActions([a for a in actions if a.shortcuts()])
+    for shortcut in window.findChildren(QShortcut):
+        if shortcut.parent() is window:
+            twin = QShortcut(shortcut.key(), dialog)
+            twin.activated.connect(shortcut.activated)
+    keeper = _PassShortcuts(None, dialog)
+    for box in dialog.findChildren(QAbstractSpinBox):
+        box.installEventFilter(keeper)

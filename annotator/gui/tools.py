@@ -67,6 +67,11 @@ class ToolContext(Protocol):
     @property
     def zoom(self) -> float: ...
 
+    @property
+    def pixel_aspect(self) -> tuple[float, float]:
+        """How much the picture is stretched on screen across and down ((1, 1): not)."""
+        ...
+
     def set_preview(
         self,
         points: list[Point] | None,
@@ -374,7 +379,8 @@ class PolygonTool(Tool):
         if len(self.points) < 3:
             return False
         fx, fy = self.points[0]
-        dist = ((p[0] - fx) ** 2 + (p[1] - fy) ** 2) ** 0.5 * max(ctx.zoom, 1e-6)
+        ax, ay = ctx.pixel_aspect  # (a stretched slice: on screen, as it is shown)
+        dist = (((p[0] - fx) * ax) ** 2 + ((p[1] - fy) * ay) ** 2) ** 0.5 * max(ctx.zoom, 1e-6)
         return dist <= self.close_distance_px
 
     def _show(self, ctx: ToolContext, hover: Point | None = None) -> None:
