@@ -331,8 +331,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         if report.labels_split:
             how = f"`annotator import {path_word(args.project)} --format masks FOLDER`"
             print(f"  {report.labels_split_text(how)}", file=sys.stderr)
-        if report.further_channels:
-            print(f"  {report.further_channels_text()}", file=sys.stderr)
+        if further := report.further_channels_text():
+            print(f"  {further}", file=sys.stderr)
         if report.other_pictures:
             print(
                 f"  left out pictures of types not read: {report.other_pictures_text()}; "

@@ -431,6 +431,33 @@ def nnunet_further_channels(paths: Sequence[P]) -> list[P]:
     return [path for path, case in found if case in firsts]
 
 
+def nnunet_cases(paths: Sequence[P]) -> dict[P, list[P]]:
+    """nnU-Net's cases of several channel files among ``paths``: each case's first file
+    (``imagesTr/case_0000.nii.gz``) and its further channels, in channel order, as far
+    as they run on without a gap (``case_0001``, ``case_0002``... of the same type,
+    beside it, among ``paths``). Cases of one file are left out; only in nnU-Net's
+    picture folders, as :func:`nnunet_further_channels`."""
+    channels: dict[tuple[PurePath, str, str], dict[int, P]] = {}
+    for path in paths:
+        if path.parent.name.lower() not in NNUNET_PICTURE_FOLDERS:
+            continue
+        match = _NNUNET_CHANNEL.fullmatch(file_stem(path))
+        if match is None:
+            continue
+        kind = path.name[len(file_stem(path)) :].lower()
+        case = channels.setdefault((path.parent, match.group(1), kind), {})
+        case.setdefault(int(match.group(2)), path)
+    cases: dict[P, list[P]] = {}
+    for found in channels.values():
+        run, k = [], 1
+        while k in found:
+            run.append(found[k])
+            k += 1
+        if 0 in found and run:
+            cases[found[0]] = run
+    return cases
+
+
 def stack_stem(stem: str) -> str:
     """The name a stack's slices are named after: its file stem less an OME-TIFF's
     ``.ome`` (``vol.ome.tif`` gives ``vol_z000``, as ``vol.tif`` does). Projects that

@@ -446,15 +446,17 @@ def grid_problem(
     picture: Path,
     its: Mapping[str, Any],
     outcome: str = "its labels were not imported",
+    whose: str = "its picture volume",
 ) -> str | None:
     """Why the label volume ``labels`` (its :func:`geometry`: ``their``) cannot be read
     onto the slices of the picture volume ``picture`` (``its``), in one line ending in
     ``outcome`` (what became of the labels): another shape, or an affine farther than
-    :data:`AFFINE_TOLERANCE` of the smallest voxel side; None when they are one grid."""
+    :data:`AFFINE_TOLERANCE` of the smallest voxel side; None when they are one grid.
+    ``whose``: what ``picture`` is to ``labels`` (a case's first channel file)."""
     shape, other = _record_shape(their), _record_shape(its)
     if shape != other:
         return (
-            f"{labels}: {'x'.join(map(str, shape))} voxels, but its picture volume {picture} "
+            f"{labels}: {'x'.join(map(str, shape))} voxels, but {whose} {picture} "
             f"is {'x'.join(map(str, other))}; {outcome}"
         )
     a, b = np.asarray(their["affine"], float), np.asarray(its["affine"], float)
@@ -462,8 +464,8 @@ def grid_problem(
     tolerance = AFFINE_TOLERANCE * float(sides.min()) if sides.min() > 0 else AFFINE_TOLERANCE
     if not np.allclose(a, b, rtol=0.0, atol=tolerance):
         return (
-            f"{labels}: its affine is not that of its picture volume {picture} (the voxels "
+            f"{labels}: its affine is not that of {whose} {picture} (the voxels "
             f"lie elsewhere, by up to {float(np.abs(a - b).max()):.3g}); {outcome}: resample "
-            "them onto the picture volume's grid first"
+            f"them onto the grid of {whose} first"
         )
     return None

@@ -194,8 +194,15 @@ class AddReport:
     #: one whose values no mask has beside its picture): (stack file, why).
     labels_split: list[tuple[str, str]] = field(default_factory=list)
     #: Files added that are nnU-Net's further channels of a case (``case_0001``...),
-    #: each labelled apart: the project has no channels in several files.
+    #: each labelled apart: of 2-D cases, or refused (``channels_refused``).
     further_channels: list[str] = field(default_factory=list)
+    #: nnU-Net's cases of NIfTI channel files split as one, a picture per slice with a
+    #: channel per file (``storage/stacks.py``): (first file, channels).
+    joined_channels: list[tuple[str, int]] = field(default_factory=list)
+    #: Why a case's further channels were not split with its first file (another grid),
+    #: one line per case; and those files, each added apart.
+    channels_refused: list[str] = field(default_factory=list)
+    further_refused: list[str] = field(default_factory=list)
 
     def channels_unused_text(self, how_channels: str = "View > Channels...") -> str:
         """One sentence on the pictures whose channels past the third go unused ("" when
@@ -307,15 +314,22 @@ class AddReport:
         )
 
     def further_channels_text(self) -> str:
-        """One sentence on nnU-Net's further channels added as images ("" when none)."""
-        if not self.further_channels:
-            return ""
-        first = Path(self.further_channels[0])
-        return (
-            f"{len(self.further_channels)} file(s) are further channels of nnU-Net cases "
-            f"(first: {first.parent.name}/{first.name}), added as images of their own: the "
-            "project labels each file apart, as it has no channels in several files"
-        )
+        """One sentence on nnU-Net's further channels added as images ("" when none):
+        the cases refused (another grid), and further channels of 2-D cases."""
+        parts = []
+        if self.channels_refused:
+            more = len(self.channels_refused) - 1
+            parts.append(
+                self.channels_refused[0] + (f" (and {more} more case(s) so)" if more else "")
+            )
+        if self.further_channels:
+            first = Path(self.further_channels[0])
+            parts.append(
+                f"{len(self.further_channels)} file(s) are further channels of nnU-Net cases "
+                f"(first: {first.parent.name}/{first.name}), added as images of their own: "
+                "only NIfTI volumes of one grid are read as the channels of one picture"
+            )
+        return "; ".join(parts)
 
     def routine_skips(self) -> int:
         """How many files were skipped for a reason that needs nothing of the user
@@ -349,9 +363,18 @@ class AddReport:
             return ""
         stack, planes, folder = self.stacks[0]
         more = f" and {len(self.stacks) - 1} more" if len(self.stacks) > 1 else ""
+        joined = ""
+        if self.joined_channels:
+            case, channels = self.joined_channels[0]
+            others = len(self.joined_channels) - 1
+            joined = (
+                f"; {len(self.joined_channels)} nnU-Net case(s) of a file per channel are one "
+                f"picture per slice with a channel per file (first: {Path(case).name} and its "
+                f"{channels - 1} further channel(s){f', and {others} more case(s)' if others else ''})"
+            )
         return (
             f"split {Path(stack).name} ({planes} slices){more} into one image per slice; "
-            f"the slice files are in {Path(folder).parent}"
+            f"the slice files are in {Path(folder).parent}{joined}"
         )
 
     def masks_folder(self, folder: str | os.PathLike[str] | None = None) -> str | None:
@@ -1450,6 +1473,7 @@ class Project:
         report.stacks = kept
         split = {stack for stack, _, _ in kept}
         report.labels_split = [(f, why) for f, why in report.labels_split if f in split]
+        report.joined_channels = [(f, n) for f, n in report.joined_channels if f in split]
 
     def _further_channels(self, given: Sequence[tuple[Path, str]], report: AddReport) -> list[str]:
         """The files just added (as a picture, or split) that are nnU-Net's further
@@ -1459,7 +1483,8 @@ class Project:
             return []
         added = {str(Path(stack).resolve()) for stack, _, _ in report.stacks}
         added |= {str(self.image_path(r).resolve()) for r in report.added}
-        return [str(f) for f in channels if str(f.resolve()) in added]
+        refused = set(report.further_refused)  # (said in their case's line)
+        return [str(f) for f in channels if str(f.resolve()) in added and str(f) not in refused]
 
     def _split_stacks(
         self,
@@ -1477,11 +1502,23 @@ class Project:
         as channels go into ``channels`` (file -> pages), unless a split of the same
         content is in the project already: added once as slices, such a file stays
         slices when its folder is added again."""
-        from annotator.storage.stacks import StackReplaced, split_files, split_stack
+        from annotator.storage.stacks import (
+            StackReplaced,
+            channel_cases,
+            split_files,
+            split_stack,
+        )
 
         out: list[tuple[Path, str]] = []
         labels_of = {picture: mask for mask, picture in pictures_of.items()}
+        cases, refused = channel_cases([f for f, _ in candidates])  # nnU-Net's channel files
+        for further, why in refused.values():
+            report.channels_refused.append(why)
+            report.further_refused.extend(str(f) for f in further)
+        within = {f for further in cases.values() for f in further}
         for file, name in candidates:
+            if file in within:  # split as a channel of its case's first file
+                continue
             as_slices = unnamed_slices
             try:
                 tiff = file.suffix.lower() in (".tif", ".tiff")
@@ -1521,7 +1558,9 @@ class Project:
                 report.also_one_picture.append((str(file), one[0]["name"]))
             sample: list[np.ndarray] = []
             try:
-                folder, slices, written = split_stack(self.root, file, as_slices, sample)
+                folder, slices, written = split_stack(
+                    self.root, file, as_slices, sample, cases.get(file, ())
+                )
             except StackReplaced as exc:  # as a picture file replaced by another
                 report.skipped.append((str(file), exc.problem))
                 continue
@@ -1533,6 +1572,8 @@ class Project:
                 continue
             if written:  # (split before: its slices are added, or "already in the project")
                 report.stacks.append((str(file), len(slices), str(folder)))
+                if file in cases:
+                    report.joined_channels.append((str(file), 1 + len(cases[file])))
                 if why := _looks_like_labels(file, sample):  # added alone, as PNG masks are
                     report.labels_split.append((str(file), why))
             out.extend((s, s.name) for s in slices)

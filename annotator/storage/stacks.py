@@ -16,6 +16,15 @@ The folder is written as a hidden ``.partial`` folder and renamed whole, so a sp
 never half there; a ``source.json`` in it records the stack (path, size, SHA-1), and
 adding a stack of the same content again (touched, or moved) finds its slices instead of
 writing them twice. The stack's own file is never touched.
+
+nnU-Net keeps each input channel of a case in a file of its own (``imagesTr/
+case_0000.nii.gz``, ``case_0001.nii.gz``...: BraTS' four MRI sequences). Added together,
+the volumes of one grid (:func:`channel_grid`) are split as one: slice ``k`` is one
+picture whose channel ``c`` is slice ``k`` of file ``_000c``, in the folder named after
+the first file (``slices/case_0000/``, so the case's labels ``labelsTr/case.nii.gz`` and
+the nnU-Net export find it as the first file's), its ``source.json`` naming every
+channel file (``channels``: path, size, SHA-1 each); it is a split of that content,
+those files in that order.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import io
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,9 +42,9 @@ from typing import Any
 import numpy as np
 
 from annotator.core.errors import ImageReadError
-from annotator.core.naming import file_stem, slice_stems, stack_stem
+from annotator.core.naming import file_stem, nnunet_cases, slice_stems, stack_stem
 from annotator.core.nodata import GDAL_NODATA_TAG
-from annotator.core.volumes import is_nifti, read_volume
+from annotator.core.volumes import grid_problem, is_nifti, read_volume, volume_geometry
 from annotator.storage.atomic import atomic_write_text, fsync_dir, partial_folder, write_synced
 from annotator.storage.images import nodata_value, read_tiff_stack
 from annotator.storage.project import LABEL_SAMPLE_SLICES, SLICES_DIR, file_sha1
@@ -47,6 +57,7 @@ def split_stack(
     stack: Path,
     unnamed_slices: bool = False,
     sample: list[np.ndarray] | None = None,
+    channels: Sequence[Path] = (),
 ) -> tuple[Path, list[Path], bool]:
     """Write the slices of the TIFF stack ``stack`` into the project at ``root`` (see the
     module's docstring); ``(folder, slice files, whether they were written now)``. A
@@ -55,15 +66,19 @@ def split_stack(
     :class:`ImageReadError` naming the stack when it cannot be read or its slices cannot
     be written (nothing is left behind then). ``unnamed_slices``: bare pages read as
     channels are slices (``annotator add --pages slices``). ``sample``: a list that gets
-    up to ``LABEL_SAMPLE_SLICES`` slices, evenly spread, of a stack read now."""
+    up to ``LABEL_SAMPLE_SLICES`` slices, evenly spread, of a stack read now.
+    ``channels``: the further channel files of an nnU-Net case whose first file is
+    ``stack`` (NIfTI volumes on its grid: :func:`channel_grid`), split with it as the
+    channels of its slices."""
     st = stack.stat()
     digest = file_sha1(stack)
+    content = _content_of(stack, st.st_size, digest, channels)
     base = root / SLICES_DIR
     nifti = is_nifti(stack)
     name = stack_stem(file_stem(stack))  # vol.ome.tif: vol/, vol_z000.tif...; case.nii.gz: case/
     if not nifti and name != stack.stem:  # split before under its whole stem (vol.ome/)
         legacy = base / stack.stem
-        found = _split_before(legacy, split_record(legacy), st.st_size, digest)
+        found = _split_before(legacy, split_record(legacy), content)
         if found is not None:
             _moved_to(legacy, split_record(legacy), stack)
             return legacy, found, False
@@ -71,14 +86,14 @@ def split_stack(
     restore = False
     while folder.exists():
         record = split_record(folder)
-        found = _split_before(folder, record, st.st_size, digest)
+        found = _split_before(folder, record, content)
         if found is not None:
             _moved_to(folder, record, stack)  # found where it lies now
             return folder, found, False
-        if (record.get("size"), record.get("sha1")) == (st.st_size, digest):
+        if _content(record) == content:
             restore = True  # this stack's split, slice files deleted: written again
             break
-        if record.get("stack") == str(stack.resolve()):
+        if record.get("stack") == str(stack.resolve()) and len(_content(record)) == len(content):
             raise StackReplaced(
                 stack,
                 f"not added: it replaced the stack split into {folder} (same file, other "
@@ -88,6 +103,8 @@ def split_stack(
         folder = base / f"{name}~{n}"  # another stack of the same name
         n += 1
     slices, volume = read_stack(stack, unnamed_slices)
+    if channels:
+        slices = _with_channels(slices, channels)
     if sample is not None and len(slices):
         picks = np.linspace(0, len(slices) - 1, min(len(slices), LABEL_SAMPLE_SLICES))
         sample.extend(slices[k] for k in sorted({int(round(x)) for x in picks}))
@@ -116,6 +133,7 @@ def split_stack(
             "planes": len(slices),
             "files": names,
             **({} if volume is None else {"volume": volume}),
+            **({"channels": _channel_records([stack, *channels], content)} if channels else {}),
         }
         write_synced(staging / _SOURCE, (json.dumps(record, indent=2) + "\n").encode())
         fsync_dir(staging)
@@ -186,12 +204,14 @@ def _as_picture(array: np.ndarray) -> dict[str, Any]:
 
 
 def _split_before(
-    folder: Path, record: dict[str, Any], size: int, digest: str
+    folder: Path, record: dict[str, Any], content: Content, first_only: bool = False
 ) -> list[Path] | None:
     """The slice files of ``folder`` when its ``record`` is the split of a stack of this
-    content, complete."""
+    ``content`` (:func:`_content_of`), complete. ``first_only``: a split whose first
+    channel file is of this content (a case's slices, for its labels)."""
     names = _files(record)
-    if names is None or (record.get("size"), record.get("sha1")) != (size, digest):
+    have = _content(record)
+    if names is None or (have[:1] if first_only else have) != content:
         return None
     files = [folder / n for n in names]
     return files if all(f.is_file() for f in files) else None
@@ -199,8 +219,9 @@ def _split_before(
 
 def split_files(root: Path, stack: Path) -> list[Path] | None:
     """The slice files of the project's split of a stack of this content, whatever its
-    folder is called (``vol~2/`` when another stack named ``vol.tif`` came first), or
-    ``None`` when the project holds none. Reads each split's ``source.json``; the stack
+    folder is called (``vol~2/`` when another stack named ``vol.tif`` came first), else
+    of the nnU-Net case whose first channel file it is, or ``None`` when the project
+    holds none. Reads each split's ``source.json``; the stack
     is hashed only when the project has splits."""
     base = root / SLICES_DIR
     folders = (
@@ -210,12 +231,105 @@ def split_files(root: Path, stack: Path) -> list[Path] | None:
     )
     if not folders:
         return None
-    size, digest = stack.stat().st_size, file_sha1(stack)
-    for folder in folders:
-        found = _split_before(folder, split_record(folder), size, digest)
-        if found is not None:
-            return found
+    content = ((stack.stat().st_size, file_sha1(stack)),)
+    for first_only in (False, True):  # the stack's own split before a case's
+        for folder in folders:
+            found = _split_before(folder, split_record(folder), content, first_only)
+            if found is not None:
+                return found
     return None
+
+
+#: What a split is of: the size and SHA-1 of each of its files (one for a stack, one per
+#: channel file of an nnU-Net case), in channel order.
+Content = tuple[tuple[Any, Any], ...]
+
+
+def _content_of(stack: Path, size: int, digest: str, channels: Sequence[Path]) -> Content:
+    """The :data:`Content` of a split of ``stack`` (of ``size`` and ``digest``) and the
+    further ``channels``."""
+    return ((size, digest), *((c.stat().st_size, file_sha1(c)) for c in channels))
+
+
+def _content(record: dict[str, Any]) -> Content:
+    """The :data:`Content` a split's record names (its ``channels``, else its stack)."""
+    channels = record.get("channels")
+    if isinstance(channels, list) and all(isinstance(c, dict) for c in channels):
+        return tuple((c.get("size"), c.get("sha1")) for c in channels)
+    return ((record.get("size"), record.get("sha1")),)
+
+
+def _channel_records(files: Sequence[Path], content: Content) -> list[dict[str, Any]]:
+    """A case's ``channels`` in its ``source.json``: each file's path, size and SHA-1."""
+    return [
+        {"stack": str(f.resolve()), "size": size, "sha1": digest}
+        for f, (size, digest) in zip(files, content, strict=True)
+    ]
+
+
+def _with_channels(
+    slices: Sequence[np.ndarray] | np.ndarray, channels: Sequence[Path]
+) -> np.ndarray:
+    """``(slices, height, width, channels)``: the slices of a case's first file with
+    those of its further ``channels`` (volumes of its grid), in one type that holds
+    them all (int16 and float32: float32). :class:`ImageReadError` naming a file whose
+    slices are not of the first's number and size."""
+    pages = [np.asarray(slices)]
+    for file in channels:
+        more = read_volume(file)[0]
+        if more.shape != pages[0].shape:
+            raise ImageReadError(
+                file,
+                f"{'x'.join(map(str, more.shape))} slices, not the "
+                f"{'x'.join(map(str, pages[0].shape))} of its case's first channel; nothing "
+                "of the case was added",
+            )
+        pages.append(more)
+    kind = np.result_type(*(p.dtype for p in pages))
+    return np.stack([p.astype(kind, copy=False) for p in pages], axis=-1)
+
+
+def channel_grid(first: Path, channels: Sequence[Path]) -> str | None:
+    """Why the further ``channels`` of an nnU-Net case cannot be split with its
+    ``first`` file as the channels of one picture per slice (a volume of another shape
+    or affine: ``core.volumes.grid_problem``, a file that cannot be read), in one line;
+    None when they all lie on its grid. Reads the headers only."""
+    try:
+        its = volume_geometry(first)
+    except (ImageReadError, OSError):
+        return None  # (the split says why the first cannot be read)
+    for file in channels:
+        outcome = "the case's further channels were added as images of their own"
+        try:
+            their = volume_geometry(file)
+        except ImageReadError as exc:
+            return f"{exc}; {outcome}"
+        except OSError as exc:
+            return f"{file}: {exc.strerror or exc}; {outcome}"
+        problem = grid_problem(file, their, first, its, outcome, "its case's first file")
+        if problem is not None:
+            return problem
+    return None
+
+
+def channel_cases(
+    files: Sequence[Path],
+) -> tuple[dict[Path, list[Path]], dict[Path, tuple[list[Path], str]]]:
+    """nnU-Net's cases of several NIfTI channel files among ``files``
+    (``core.naming.nnunet_cases``): those to split as one (first file -> further
+    channels), and those refused (first file -> (further channels, why: one line)),
+    whose files are each split apart, as any volume."""
+    joined: dict[Path, list[Path]] = {}
+    refused: dict[Path, tuple[list[Path], str]] = {}
+    for first, further in nnunet_cases(files).items():
+        if not (is_nifti(first) and all(is_nifti(f) for f in further)):
+            continue
+        why = channel_grid(first, further)
+        if why is None:
+            joined[first] = further
+        else:
+            refused[first] = (further, why)
+    return joined, refused
 
 
 def discard_split(folder: Path) -> None:

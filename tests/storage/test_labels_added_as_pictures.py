@@ -74,24 +74,26 @@ def test_pictures_are_not_said_to_look_like_labels(tmp_path, capsys):
     assert "added 12 image(s)" in said.out and LOOKS not in said.err
 
 
-def test_nnunet_further_channels_are_added_and_said_in_one_line(tmp_path, capsys):
-    for case in ("brats_001", "brats_002"):
+def test_nnunet_further_channels_of_2d_cases_are_added_and_said_in_one_line(tmp_path, capsys):
+    """(NIfTI cases of a file per channel are one picture per slice instead:
+    test_nnunet_channel_files.py.)"""
+    pictures = tmp_path / "ds" / "imagesTr"
+    pictures.mkdir(parents=True)
+    for i, case in enumerate(("road_001", "road_002")):
         for channel in range(3):
-            save_volume(
-                tmp_path / "ds" / "imagesTr" / f"{case}_{channel:04d}.nii.gz",
-                ct_voxels(seed=channel + (10 if case.endswith("2") else 0)),
-            )
+            grey = np.full((8, 8), 10 * channel + i + 1, np.uint8)
+            Image.fromarray(grey).save(pictures / f"{case}_{channel:04d}.png")
     frames = tmp_path / "ds" / "images"  # a series of frames elsewhere: no channels
     frames.mkdir()
     for k in range(2):
-        Image.fromarray(np.full((8, 8), 40 * k + 1, np.uint8)).save(frames / f"frame_{k:04d}.png")
+        Image.fromarray(np.full((8, 8), 40 * k + 100, np.uint8)).save(frames / f"frame_{k:04d}.png")
     root = _new(tmp_path)
     said = _add(capsys, root, tmp_path / "ds")
-    assert "added 38 image(s)" in said.out  # as before: each file its images
+    assert "added 8 image(s)" in said.out  # as before: each file its image
     lines = [x for x in said.err.splitlines() if "further channels" in x]
     assert lines == [
         "  4 file(s) are further channels of nnU-Net cases (first: "
-        "imagesTr/brats_001_0001.nii.gz), added as images of their own: the project labels "
-        "each file apart, as it has no channels in several files"
+        "imagesTr/road_001_0001.png), added as images of their own: only NIfTI volumes of "
+        "one grid are read as the channels of one picture"
     ]
     assert "further channels" not in _add(capsys, root, tmp_path / "ds").err
