@@ -1473,7 +1473,9 @@ def _bind_label_stacks(
         if files is not None:  # split before: the slices missing were removed since
             names.extend(_slices_back(project, stack, files, usable, pins, dropped, report))
             continue
-        added = project.add_images([stack], unnamed_slices=True)
+        from annotator.storage.stacks import case_channels  # (nnU-Net's case_0001...)
+
+        added = project.add_images([stack, *case_channels(stack)], unnamed_slices=True)
         names.extend(r.name for r in added.added)
         report.notes.extend(f"{e.path}: {e.problem}" for e in added.errors)
         # (an edited stack: refused as by `annotator add`, and said)

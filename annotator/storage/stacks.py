@@ -332,6 +332,17 @@ def channel_cases(
     return joined, refused
 
 
+def case_channels(first: Path) -> list[Path]:
+    """The further channel files beside ``first``, an nnU-Net case's first NIfTI file
+    (``imagesTr/case_0000.nii.gz``: ``case_0001.nii.gz``...), that an add would split
+    with it (:func:`channel_cases`); none when there are none, or they are refused."""
+    try:
+        beside = sorted(p for p in first.parent.iterdir() if p.is_file())
+    except OSError:
+        return []
+    return channel_cases(beside)[0].get(first, [])
+
+
 def discard_split(folder: Path) -> None:
     """Remove a split just written whose slices were all already in the project."""
     shutil.rmtree(folder, ignore_errors=True)

@@ -158,3 +158,24 @@ def test_chosen_modalities_are_shown_each_through_a_window_of_its_own(tmp_path, 
                 assert shown[..., c].min() <= 5 and shown[..., c].max() >= 250, c
         finally:
             session.close()
+
+
+def test_labels_imported_alone_add_their_case_with_every_channel_file(tmp_path, capsys):
+    """The masks import of ``labelsTr/`` into a project without the case adds its
+    pictures first: the case's channel files as one, as ``annotator add`` would."""
+    ds = tmp_path / "ds"
+    voxels = _case(ds, "prostate_01", 2)
+    labels = label_voxels(SHAPE, seed=6)
+    save_volume(ds / "labelsTr" / "prostate_01.nii.gz", labels)
+    root = _new(tmp_path)
+    assert main(["import", str(root), "--format", "masks", str(ds / "labelsTr")]) == 0
+    assert "6 image(s) added" in capsys.readouterr().out
+    assert _names(root) == [f"prostate_01_0000_z{k:03d}.tif" for k in range(6)]
+    with Project.open(root) as project:
+        for k in range(6):
+            rec = project.image(f"prostate_01_0000_z{k:03d}.tif")
+            assert np.array_equal(project.load_mask(rec), radiological(labels, k)), k
+            picture = project.load_image(rec)
+            assert np.array_equal(picture[..., 1], radiological(voxels[1], k)), k
+    # added later, the folder of pictures adds nothing more
+    assert "added 0 image(s)" in _add(capsys, root, ds / "imagesTr").out
