@@ -35,6 +35,15 @@ NO_BACKGROUND = "none"  # --background none: uncovered pixels stay unlabelled
 
 SPLITS = ("train", "val", "test")
 
+#: Names (any case) of a class 0 that is the background: the object formats write it as
+#: no objects by default (``export --keep-background`` writes it).
+BACKGROUND_NAMES = ("background", "bg", BACKGROUND_LABEL)
+
+
+def is_background_name(name: str) -> bool:
+    """Whether a class of this name is the background (:data:`BACKGROUND_NAMES`)."""
+    return name.strip().lower() in BACKGROUND_NAMES
+
 
 @dataclass(frozen=True)
 class ClassInfo:
@@ -135,6 +144,9 @@ class ExportOptions:
     #: nnU-Net's ``channel_names`` in dataset.json, one per channel written (``export
     #: --channel-names``); empty: the writer's own (``formats.nnunet``).
     channel_names: tuple[str, ...] = ()
+    #: Class ids written as no objects by the object formats (COCO, YOLO, labelme:
+    #: ``export --leave-out``); their pixels are left out as unlabelled ones are.
+    leave_out: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

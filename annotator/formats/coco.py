@@ -2,8 +2,9 @@
 
 Written::
 
-    OUT/<split>.json       images, categories (the schema's classes, id = class id + 1),
-                           one annotation per class and 8-connected region
+    OUT/<split>.json       images, categories (the schema's classes, id = class id + 1,
+                           whatever is left out), one annotation per class and
+                           8-connected region
     OUT/images/<stem>.<ext>
 
 ``coco_mode="polygon"``: ``iscrowd`` 0, ``segmentation`` a list of corner-convention
@@ -14,6 +15,9 @@ alone), which pycocotools decodes back to exactly the region's pixels.
 to crowds (``iscrowd`` 1), but a crowd is what COCOeval ignores and detectron2 and
 mmdetection leave out of training; pycocotools decodes RLE whatever ``iscrowd`` says,
 and so do those trainers (COCO-Stuff ships its regions so).
+A class left out (``ExportOptions.leave_out``: ``export --leave-out``, and the
+project's background class by default) has no category and no annotation: its pixels
+are what no annotation covers, as in COCO's own data.
 ``area`` is the pixel count and ``bbox`` the pixel box ``[x, y, w, h]`` in both modes,
 equal to pycocotools' ``area`` and ``toBbox`` of the decoded mask. Void and unlabelled
 pixels are not annotated.
@@ -99,8 +103,11 @@ def write_coco(
     if options.coco_mode not in ("rle", "polygon"):
         raise FormatError(f"unknown COCO mode {options.coco_mode!r}; use polygon or rle")
     folder = OutputFolder(out)
-    categories = [{"id": c.id + 1, "name": c.name, "supercategory": ""} for c in dataset.classes]
-    class_ids = [c.id for c in dataset.classes]
+    # A class left out (``export --leave-out``, the background by default) is no
+    # category; the others keep their ids (class id + 1) whatever is left out.
+    kept = [c for c in dataset.classes if c.id not in options.leave_out]
+    categories = [{"id": c.id + 1, "name": c.name, "supercategory": ""} for c in kept]
+    class_ids = [c.id for c in kept]
     total = sum(len(v) for v in dataset.splits.values())
     done = 0
     for split, items in dataset.splits.items():

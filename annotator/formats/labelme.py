@@ -29,7 +29,10 @@ of its ``labels.txt``). So do we, into the project's class named ``_background_`
 unlabelled. ``--background CLASS`` picks the class, ``--background none`` keeps them
 unlabelled. ``ReadResult.background`` says which class was used. Files we wrote carry
 ``"annotatorUncovered": "unlabelled"``: unless ``--background`` is given, their uncovered
-pixels stay unlabelled, so a project survives an export and import unchanged.
+pixels stay unlabelled, so a project survives an export and import unchanged. A class
+left out of the export (``export --leave-out``, the background class by default) has no
+shapes; a file whose uncovered pixels are all of that one class says so instead
+(``"annotatorUncoveredClass": NAME``), and they come back as that class.
 """
 
 from __future__ import annotations
@@ -80,6 +83,9 @@ LABELME_VERSION = "5.0.1"
 # background (labelme keeps keys it does not know when it saves a file again).
 UNCOVERED_KEY = "annotatorUncovered"
 UNCOVERED_UNLABELLED = "unlabelled"
+# A top-level key of the files we write with a class left out (``export --leave-out``)
+# and no unlabelled pixel: the class of the pixels no shape covers.
+UNCOVERED_CLASS_KEY = "annotatorUncoveredClass"
 # Names of a project class that labelme's uncovered pixels go to, in order of preference.
 PROJECT_BACKGROUND_NAMES = (BACKGROUND_LABEL, "background")
 
@@ -125,12 +131,15 @@ def background_summary(
     return text
 
 
-def mask_to_shapes(mask: np.ndarray, names: list[str], void: int) -> list[dict[str, Any]]:
+def mask_to_shapes(
+    mask: np.ndarray, names: list[str], void: int, leave_out: Sequence[int] = ()
+) -> list[dict[str, Any]]:
     """labelme ``shapes`` for a label map: one polygon per region (or per piece, for a
     region around unlabelled pixels), largest first, so that the smaller shapes inside
     a region's outline are drawn over it (labelme draws later shapes over earlier ones).
+    The classes ``leave_out`` have no shape: their pixels are ones no shape covers.
     """
-    label_of = {i: n for i, n in enumerate(names)}
+    label_of = {i: n for i, n in enumerate(names) if i not in leave_out}
     label_of[void] = IGNORE_LABEL
     return [
         {
@@ -141,7 +150,7 @@ def mask_to_shapes(mask: np.ndarray, names: list[str], void: int) -> list[dict[s
             "shape_type": "polygon",
             "flags": {},
         }
-        for class_id, poly in painted_polygons(mask, [*range(len(names)), void])
+        for class_id, poly in painted_polygons(mask, list(label_of))
     ]
 
 
@@ -158,25 +167,48 @@ def write_labelme(
     folder.write_text("labels.txt", "".join(n + "\n" for n in listed))
     samples = dataset.samples()
     unlabelled_images = 0
+    mixed: list[str] = []  # images with unlabelled pixels and pixels of a class left out
     for i, (split, s) in enumerate(samples):
         if progress:
             progress(i, len(samples), s.stem)
         mask = s.load_mask()
-        unlabelled_images += bool(np.any(mask == dataset.unlabelled))
+        unlabelled = bool(np.any(mask == dataset.unlabelled))
+        unlabelled_images += unlabelled
         doc: dict[str, Any] = {
             "version": LABELME_VERSION,
             "flags": {},
-            "shapes": mask_to_shapes(mask, dataset.names, dataset.void),
+            "shapes": mask_to_shapes(mask, dataset.names, dataset.void, options.leave_out),
             "imagePath": s.image_file_name,
             "imageData": None,
             "imageHeight": int(mask.shape[0]),
             "imageWidth": int(mask.shape[1]),
-            UNCOVERED_KEY: UNCOVERED_UNLABELLED,
         }
+        doc.update(_uncovered(mask, dataset.names, options.leave_out, unlabelled))
+        if unlabelled and options.leave_out and np.isin(mask, options.leave_out).any():
+            mixed.append(s.stem)
         folder.place_image(f"{split}/{s.image_file_name}", s.image_path, options.image_mode)
         folder.write_json(f"{split}/{s.stem}.json", doc)
     note = labels_note(dataset.names, unlabelled_images)
-    return folder.result([note] if note else [])
+    notes = [note] if note else []
+    if mixed:
+        left = ", ".join(repr(dataset.names[k]) for k in options.leave_out)
+        notes.append(
+            f"{len(mixed)} image(s) hold unlabelled pixels beside pixels of {left}, which "
+            f"has no shapes (first: {mixed[0]}): both are pixels no shape covers, imported "
+            "again as unlabelled"
+        )
+    return folder.result(notes)
+
+
+def _uncovered(
+    mask: np.ndarray, names: Sequence[str], leave_out: Sequence[int], unlabelled: bool
+) -> dict[str, str]:
+    """The key saying what the pixels no shape covers are, for our import: unlabelled;
+    or, when they are all of the one class left out present, that class."""
+    present = [k for k in leave_out if np.any(mask == k)] if not unlabelled else []
+    if len(present) == 1:
+        return {UNCOVERED_CLASS_KEY: names[present[0]]}
+    return {UNCOVERED_KEY: UNCOVERED_UNLABELLED}
 
 
 def labels_note(names: Sequence[str], unlabelled_images: int) -> str | None:
@@ -360,6 +392,13 @@ def _read_one(
     kept = background is not None and automatic and ours
     if background is not None and not kept:
         fill = names_lut(names)[background.lower()]
+    uncovered = doc.get(UNCOVERED_CLASS_KEY)
+    if automatic and isinstance(uncovered, str) and uncovered.strip():
+        # written by our export, its class left out: that class, whatever the default
+        label = (aliases or {}).get(uncovered.strip().lower(), uncovered.strip())
+        if label.lower() not in names_lut(names):
+            names.append(label)
+        fill = names_lut(names)[label.lower()]
     mask = np.full((h, w), fill, np.int32)
     local_unknown: dict[str, int] = {}
     for k, shape in enumerate(doc["shapes"]):

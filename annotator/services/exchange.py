@@ -54,6 +54,7 @@ from annotator.formats.base import (
     ReadResult,
     StackSlice,
     StackVolume,
+    is_background_name,
     open_pil,
 )
 from annotator.formats.colour_table import LABELS_HOW
@@ -112,6 +113,68 @@ class ExportRequest:
     geotiff: bool = False
     #: nnU-Net's ``channel_names``, one per channel (``export --channel-names``).
     channel_names: tuple[str, ...] = ()
+    #: Classes (names or ids) the object formats write as no objects (``export
+    #: --leave-out``); None: the project's class 0 when it is named like a background
+    #: (:data:`~annotator.formats.base.BACKGROUND_NAMES`), unless ``keep_background``.
+    leave_out: tuple[str, ...] | None = None
+    #: Write the background class as objects too (``export --keep-background``).
+    keep_background: bool = False
+
+
+#: The formats that write objects (polygons, RLE) per region, which ``leave_out`` affects.
+OBJECT_FORMATS = ("coco", "yolo", "labelme")
+
+
+def left_out_classes(schema: LabelSchema, request: ExportRequest) -> tuple[tuple[int, ...], bool]:
+    """The class ids the export writes as no objects, and whether they are the default
+    (the background class, left out unless ``keep_background``). A class the schema does
+    not have, or a leave-out for a format that writes every pixel, is refused."""
+    names = schema.names
+    if request.leave_out is not None and request.keep_background:
+        raise FormatError(
+            "--keep-background and --leave-out: give one (--leave-out names every class "
+            "left out; the background is then written unless it is among them)"
+        )
+    if request.format not in OBJECT_FORMATS:
+        if request.leave_out:
+            raise FormatError(
+                f"--leave-out: a {request.format} export writes every pixel's class (its "
+                "masks are what trains); --leave-out is for "
+                + ", ".join(OBJECT_FORMATS)
+                + ", which write objects"
+            )
+        return (), False
+    if request.leave_out is None:
+        default = not request.keep_background and bool(names) and is_background_name(names[0])
+        return ((0,), True) if default else ((), False)
+    by_name = {name_key(n): k for k, n in enumerate(names)}
+    ids: list[int] = []
+    for word in request.leave_out:
+        text = word.strip()
+        k = by_name.get(name_key(text))
+        if k is None and text.isdigit() and int(text) < len(names):
+            k = int(text)
+        if k is None:
+            raise FormatError(
+                f"--leave-out {text!r}: the project has no such class; its classes are "
+                + ", ".join(f"{i} {n}" for i, n in enumerate(names))
+            )
+        ids.append(k)
+    return tuple(sorted(set(ids))), False
+
+
+def left_out_note(names: Sequence[str], ids: Sequence[int], default: bool, fmt: str) -> str:
+    """The summary's line on the classes written as no objects ("" for none)."""
+    if not ids:
+        return ""
+    which = ", ".join(repr(names[k]) for k in ids)
+    ids_kept = {
+        "coco": "; the other categories keep their ids (class id + 1)",
+        "yolo": "; class indices stay the project's ids (data.yaml's names list every class)",
+    }.get(fmt, "")
+    if default:
+        return f"class {which} written as no objects (--keep-background to write it){ids_kept}"
+    return f"class(es) {which} written as no objects (--leave-out){ids_kept}"
 
 
 @dataclass(frozen=True)
@@ -137,6 +200,8 @@ class ExportReport:
     #: the project: made safe for training tools, unique in any case, short enough
     #: (:func:`_unique_stems`).
     renamed: tuple[tuple[str, str], ...] = ()
+    #: The line on the classes written as no objects (:func:`left_out_note`), "" for none.
+    left_out: str = ""
 
     @property
     def label_stacks(self) -> list[str]:
@@ -171,7 +236,7 @@ def export_notes(
 ) -> list[str]:
     """The lines both front ends show after an export's counts (``ExportReport.notes``),
     in lower case without a full stop, as the CLI prints them."""
-    lines = []
+    lines = [report.left_out] if report.left_out else []
     if request.stacks:
         stacks = [f for f in report.label_stacks if not f.endswith(".nii.gz")]
         volumes = [f for f in report.label_stacks if f.endswith(".nii.gz")]
@@ -326,6 +391,7 @@ def build_export_dataset(
         raise FormatError(f"--voc-images {request.voc_images!r}: use jpg or keep")
     if request.channel_names and request.format != "nnunet":
         raise FormatError(f"channel names are written by the nnunet format, not {request.format}")
+    left_out_classes(project.schema, request)  # refused before any image is checked
     skipped: list[tuple[str, str]] = []
     chosen: list[ImageRecord] = []
     everyone = project.images()
@@ -511,8 +577,10 @@ def _export_held(
     if spec.loses is not None:
         value = dataset.unlabelled if spec.loses == "unlabelled" else dataset.void
         dataset = _counting(dataset, value, lost)
+    left_out, by_default = left_out_classes(project.schema, request)
     try:
         options = ExportOptions(
+            leave_out=left_out,
             image_mode=request.image_mode,
             coco_mode=request.coco_mode,
             stacks=request.stacks,
@@ -561,6 +629,7 @@ def _export_held(
             for _, s in dataset.samples()
             if s.name and s.image_file_name != s.name
         ),
+        left_out=left_out_note(dataset.names, left_out, by_default, spec.name),
     )
     return replace(report, notes=tuple(export_notes(report, request, result.notes)))
 
