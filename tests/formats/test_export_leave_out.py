@@ -44,6 +44,11 @@ def test_coco_leaves_the_background_out_by_default_and_keeps_the_category_ids(tm
     assert [c["id"] for c in doc["categories"]] == [1, 2, 3]
     assert sorted(a["category_id"] for a in doc["annotations"]) == [1, 1, 2, 3]
     assert not any("no objects" in n for n in report.notes)
+    # a class 0 not named like a background is written
+    project = make_project(tmp_path / "r", _masks(), classes=("road", "car", "person"))
+    report = export_project(project, ExportRequest("coco", tmp_path / "road", split=(1, 0, 0)))
+    assert [c["name"] for c in _coco(tmp_path / "road")["categories"]] == ["road", "car", "person"]
+    assert not any("no objects" in n for n in report.notes)
 
 
 def test_yolo_writes_no_line_of_the_background_and_keeps_the_project_ids(tmp_path):
@@ -82,13 +87,6 @@ def test_labelme_says_when_unlabelled_pixels_lie_beside_the_background(tmp_path)
         n.startswith("1 image(s) hold unlabelled pixels beside pixels of 'background'")
         for n in report.notes
     )
-
-
-def test_a_class_0_not_named_background_is_written(tmp_path):
-    project = make_project(tmp_path, _masks(), classes=("road", "car", "person"))
-    report = export_project(project, ExportRequest("coco", tmp_path / "out", split=(1, 0, 0)))
-    assert [c["name"] for c in _coco(tmp_path / "out")["categories"]] == ["road", "car", "person"]
-    assert not any("no objects" in n for n in report.notes)
 
 
 @pytest.mark.parametrize("name", ["BG", "_background_", "Background"])
