@@ -255,55 +255,92 @@ def _points(shape: dict[str, Any], where: str) -> list[tuple[float, float]]:
 
 def shape_to_mask(size: tuple[int, int], shape: dict[str, Any], where: str) -> np.ndarray:
     """One shape as a bool mask, drawn exactly as labelme's ``shape_to_mask``."""
+    out = np.zeros(size, bool)
+    box = shape_in_box(size, shape, where)
+    if box is not None:
+        pixels, y0, x0 = box
+        out[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]] = pixels
+    return out
+
+
+#: labelme's line width and point radius, in pixels.
+LINE_WIDTH, POINT_SIZE = 10, 5
+
+
+def shape_in_box(
+    size: tuple[int, int], shape: dict[str, Any], where: str
+) -> tuple[np.ndarray, int, int] | None:
+    """One shape drawn exactly as labelme's ``shape_to_mask``, as the bool mask of a box
+    within the image that holds it, and the box's top and left (None: outside). Drawn
+    on a canvas that ends at that box, and only the box read and painted: a big image
+    of hundreds of shapes took a minute, each shape a mask of the whole image."""
     from PIL import Image, ImageDraw
 
     h, w = size
     kind = shape.get("shape_type") or "polygon"
-    canvas = Image.new("L", (w, h), 0)
-    draw = ImageDraw.Draw(canvas)
     pts = _points(shape, where)
     # Pillow's drawing time grows with a shape's extent: a circle of radius 1e6 hangs it
     far = 16 * max(h, w) + 1024
     if any(abs(v) > far for p in pts for v in p):
         raise FormatError(f"{where}: coordinates far outside the {w}x{h} image")
-    line_width, point_size = 10, 5
+    if kind == "mask":
+        return _mask_shape(size, shape, pts, where)
+    if kind not in ("polygon", "rectangle", "circle", "line", "linestrip", "point"):
+        raise FormatError(f"{where}: unsupported shape_type {kind!r}")
+    if kind == "rectangle" and len(pts) != 2:
+        raise FormatError(f"{where}: a rectangle needs 2 points")
+    if kind == "circle" and len(pts) != 2:
+        raise FormatError(f"{where}: a circle needs 2 points")
+    if kind in ("line", "linestrip") and len(pts) < 2:
+        raise FormatError(f"{where}: a {kind} needs at least 2 points")
+    reach = {"circle": math.dist(*pts[:2]) if len(pts) > 1 else 0.0, "point": POINT_SIZE}
+    margin = reach.get(kind, LINE_WIDTH if kind in ("line", "linestrip") else 0.0) + 2
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    x0 = max(0, math.floor(min(xs) - margin))
+    y0 = max(0, math.floor(min(ys) - margin))
+    x1 = min(w, math.ceil(max(xs) + margin) + 1)
+    y1 = min(h, math.ceil(max(ys) + margin) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    # Drawn in the rows of the box, from the image's left edge: Pillow fills a polygon
+    # shifted left by whole pixels not always alike (1 pixel in 400 shapes), but one
+    # shifted up alike (its scanlines are whole rows; y - y0 of y >= y0 is exact).
+    canvas = Image.new("L", (x1, y1 - y0), 0)
+    draw = ImageDraw.Draw(canvas)
+    pts = [(x, y - y0) for x, y in pts]
     if kind == "polygon":
         draw_pil_polygon(canvas, pts)
     elif kind == "rectangle":
-        if len(pts) != 2:
-            raise FormatError(f"{where}: a rectangle needs 2 points")
-        (x1, y1), (x2, y2) = pts
-        draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], outline=1, fill=1)
+        (xa, ya), (xb, yb) = pts
+        draw.rectangle([min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb)], outline=1, fill=1)
     elif kind == "circle":
-        if len(pts) != 2:
-            raise FormatError(f"{where}: a circle needs 2 points")
         (cx, cy), (px, py) = pts
         d = math.hypot(cx - px, cy - py)
         draw.ellipse([cx - d, cy - d, cx + d, cy + d], outline=1, fill=1)
     elif kind in ("line", "linestrip"):
-        if len(pts) < 2:
-            raise FormatError(f"{where}: a {kind} needs at least 2 points")
-        draw.line(pts, fill=1, width=line_width)
-    elif kind == "point":
+        draw.line(pts, fill=1, width=LINE_WIDTH)
+    else:  # point
         (cx, cy) = pts[0]
-        r = point_size
+        r = POINT_SIZE
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=1, fill=1)
-    elif kind == "mask":
-        data = shape.get("mask")
-        if not isinstance(data, str):
-            raise FormatError(f"{where}: a mask shape needs a base64 'mask'")
-        sub = _decode_image_bytes(_b64(data, where), where)
-        arr = np.asarray(sub.convert("L")) > 0
-        x1, y1 = (int(v) for v in pts[0])  # where labelme puts it: its corner truncated
-        out = np.zeros((h, w), bool)
-        y2, x2 = min(h, y1 + arr.shape[0]), min(w, x1 + arr.shape[1])
-        if x1 < 0 or y1 < 0 or y2 <= y1 or x2 <= x1:
-            raise FormatError(f"{where}: mask shape lies outside the image")
-        out[y1:y2, x1:x2] = arr[: y2 - y1, : x2 - x1]
-        return out
-    else:
-        raise FormatError(f"{where}: unsupported shape_type {kind!r}")
-    return np.asarray(canvas, dtype=bool)
+    return np.asarray(canvas.crop((x0, 0, x1, y1 - y0)), dtype=bool), y0, x0
+
+
+def _mask_shape(
+    size: tuple[int, int], shape: dict[str, Any], pts: list[tuple[float, float]], where: str
+) -> tuple[np.ndarray, int, int]:
+    """A ``mask`` shape where labelme puts it: its corner truncated."""
+    h, w = size
+    data = shape.get("mask")
+    if not isinstance(data, str):
+        raise FormatError(f"{where}: a mask shape needs a base64 'mask'")
+    sub = _decode_image_bytes(_b64(data, where), where)
+    arr = np.asarray(sub.convert("L")) > 0
+    x1, y1 = (int(v) for v in pts[0])
+    y2, x2 = min(h, y1 + arr.shape[0]), min(w, x1 + arr.shape[1])
+    if x1 < 0 or y1 < 0 or y2 <= y1 or x2 <= x1:
+        raise FormatError(f"{where}: mask shape lies outside the image")
+    return arr[: y2 - y1, : x2 - x1], y1, x1
 
 
 def _b64(text: str, where: str) -> bytes:
@@ -407,19 +444,24 @@ def _read_one(
             raise FormatError(f"{where}: a shape needs a string 'label'")
         label = shape["label"].strip()
         label = (aliases or {}).get(label.lower(), label)
-        pixels = shape_to_mask((h, w), shape, where)  # validate even shapes we skip
+        box = shape_in_box((h, w), shape, where)  # validate even shapes we skip
+        if box is None:
+            pixels, y0, x0 = np.zeros((0, 0), bool), 0, 0
+        else:
+            pixels, y0, x0 = box
+        area = mask[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]]  # (a view)
         if label == IGNORE_LABEL:
-            mask[pixels] = VOID
+            area[pixels] = VOID
             continue
         lut = names_lut(names)
         if label.lower() not in lut:
             if known is not None:  # a labels.txt was given and does not list it
                 local_unknown[label] = local_unknown.get(label, 0) + 1
-                mask[pixels] = UNLABELLED  # a class we cannot name, not the background
+                area[pixels] = UNLABELLED  # a class we cannot name, not the background
                 continue
             names.append(label)
             lut = names_lut(names)
-        mask[pixels] = lut[label.lower()]
+        area[pixels] = lut[label.lower()]
     for label, n in local_unknown.items():
         unknown[label] = unknown.get(label, 0) + n
     shared_names[:] = names
@@ -476,7 +518,9 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
     result.declared = list(names)
     result.background = background
     items = []
-    for f in files:
+    for n, f in enumerate(files):
+        if options.progress:
+            options.progress(n, len(files), f"reading {f.name}")
         try:
             item, kept = _read_one(
                 root, f, known, names, background, result.unknown, aliases, automatic

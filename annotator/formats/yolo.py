@@ -258,6 +258,19 @@ def _yaml_label_files(f: Path, doc: dict[str, Any]) -> tuple[Path, list[Path], l
     return root, sorted(dict.fromkeys(files)), list(dict.fromkeys(images))
 
 
+def _image_folders(src: Path) -> list[Path]:
+    """The images folders of a dataset folder (``images/`` and the folders below it,
+    ``<split>/images/``), which may hold images no label file names."""
+    bases = [src, *(d for d in sorted(src.iterdir()) if d.is_dir() and not hidden(d))]
+    folders = []
+    for base in bases:
+        images = base / "images"
+        if images.is_dir() and not hidden(images):
+            below = (p for p in images.rglob("*") if p.is_dir() and not hidden(p))
+            folders += [images, *sorted(below)]
+    return folders
+
+
 def _images_in(folder: Path) -> list[Path]:
     """The image files in ``folder`` (not below it), by name."""
     from annotator.core.limits import IMAGE_SUFFIXES
@@ -433,11 +446,16 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
             )
         except FormatError as exc:
             result.errors.append((str(f), str(exc)))
-    # the images the YAML names; from a folder, those beside the labelled ones
+    # the images the YAML names; from a folder, those beside the labelled ones and those
+    # of its images folders (images/val of a split whose images show no object)
     candidates = (
         named_images
         if named_images is not None
-        else [p for folder in sorted({i.parent for i in paired}) for p in _images_in(folder)]
+        else [
+            p
+            for folder in dict.fromkeys(sorted({i.parent for i in paired}) + _image_folders(src))
+            for p in _images_in(folder)
+        ]
     )
     # (an image with a label file's stem is left to that file: its error says why)
     stems, seen = {f.stem for f in files}, {p.resolve() for p in paired}
@@ -473,9 +491,5 @@ def _add_images_without_labels(
                 image_file=image,
             )
         )
-    if lonely and fill == UNLABELLED:
-        result.notes.append(
-            f"{len(lonely)} image(s) have no label file (YOLO's way of saying an image "
-            f"shows no object; first: {lonely[0].name}): imported with nothing labelled; "
-            "--background CLASS makes all their pixels that class"
-        )
+    if fill == UNLABELLED:  # (the summary's line on images left unlabelled counts them)
+        result.without_label_file = [image.name for image in lonely]

@@ -830,6 +830,9 @@ class ImportReport:
     #: background class): their labels in the project are left as they were, never
     #: replaced by nothing; new ones are added without labels.
     unlabelled: list[str] = field(default_factory=list)
+    #: What the line on ``unlabelled`` adds on those of them that no label file names
+    #: (YOLO's way of saying an image shows no object), "" for none.
+    without_label_file: str = ""
     background: str = ""  # where pixels no shape covers went (labelme), for the summary
     #: ``(added, namesake)``: pictures added as new images although a project image has
     #: their file name, because that image shows another picture.
@@ -923,6 +926,7 @@ def unlabelled_summary(report: ImportReport) -> str:
     return (
         f"{n} image(s) without a labelled pixel in the source (first: {first}): their labels "
         "were left as they were; images new to the project were added to label"
+        + report.without_label_file
     )
 
 
@@ -1685,9 +1689,7 @@ def _uncovered_note(project: Project, result: ReadResult, how: str) -> str:
     background = project_background(project.schema.names)
     if background is None:
         return ""
-    uncovered = sum(
-        1 for item in result.items if item.mask is not None and (item.mask == UNLABELLED).any()
-    )
+    uncovered = sum(1 for item in result.items if (item.labels() == UNLABELLED).any())
     if not uncovered:
         return ""
     option = f"{how} {background}" if how.startswith("--") else f"{how}: {background}"
@@ -1987,6 +1989,7 @@ def import_into_project(
         labels_how=request.labels_how,
         project_classes=tuple(project.schema.names),
         project_stacks=_project_stacks(project),
+        progress=progress,
     )
     try:
         result = spec.reader(src, options)
@@ -1998,6 +2001,13 @@ def import_into_project(
         boxes_only=result.boxes_only,
         notes=list(result.notes),
     )
+    if result.without_label_file:
+        how = request.background_how
+        option = f"{how} CLASS" if how.startswith("--") else f"{how}: a class"
+        report.without_label_file = (
+            f"; {len(result.without_label_file)} of them have no label file, YOLO's way of "
+            f"saying an image shows no object ({option} makes all their pixels that class)"
+        )
     if spec.name == "labelme":
         report.background = background_summary(
             request.background, default, result, request.background_how
