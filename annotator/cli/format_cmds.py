@@ -22,6 +22,8 @@ _IMPORT = ("masks", "voc", "coco", "labelme", "yolo", "labelstudio")
 # The import options each format reads; others would be ignored without a word.
 _TAKES_LABELS = ("masks", "voc", "labelme")
 _TAKES_BACKGROUND = ("labelme", "coco", "yolo", "labelstudio")
+# The export formats that write objects: --leave-out and --keep-background are theirs.
+_OBJECTS = ("coco", "yolo", "labelme")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -96,6 +98,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "units, else grey, R,G,B or the chosen channels)",
     )
     p.add_argument(
+        "--leave-out",
+        metavar="CLASS[,CLASS...]",
+        help="coco, yolo, labelme: classes (names or ids) written as no objects, their "
+        "pixels left uncovered (default: the project's class 0 when it is named "
+        "background, bg or _background_; COCO category ids stay class id + 1, YOLO class "
+        "indices the project's ids)",
+    )
+    p.add_argument(
+        "--keep-background",
+        action="store_true",
+        help="coco, yolo, labelme: write the background class (class 0 named background, "
+        "bg or _background_) as objects too, one covering each of its regions",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace an OUT folder that holds files: the new export is written whole "
@@ -145,6 +161,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(f"--voc-images is for a voc export, not {args.format}")
     if args.channel_names is not None and args.format != "nnunet":
         raise UsageError(f"--channel-names is for an nnunet export, not {args.format}")
+    if args.keep_background and args.format not in _OBJECTS:
+        raise UsageError(
+            f"--keep-background: a {args.format} export writes every class's pixels, the "
+            "background's too; --keep-background is for " + ", ".join(_OBJECTS)
+        )
+    leave_out = None
+    if args.leave_out is not None:
+        leave_out = tuple(w.strip() for w in args.leave_out.split(",") if w.strip())
+        if not leave_out:
+            raise UsageError("--leave-out: give class names or ids, e.g. --leave-out background")
     if args.out.exists() and not args.out.is_dir():
         raise AnnotatorError(
             f"{args.out.absolute()}: is a file, not a folder; give a new or empty folder to "
@@ -163,6 +189,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         geotiff=args.geotiff,
         channel_names=parse_channel_names(args.channel_names or ""),
+        leave_out=leave_out,
+        keep_background=args.keep_background,
     )
     with open_project(args.project, lock=False) as project:  # read-only: runs beside a writer
         report = export_project(project, request, progress=ProgressLine("exporting"))

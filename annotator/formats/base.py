@@ -35,6 +35,15 @@ NO_BACKGROUND = "none"  # --background none: uncovered pixels stay unlabelled
 
 SPLITS = ("train", "val", "test")
 
+#: Names (any case) of a class 0 that is the background: the object formats write it as
+#: no objects by default (``export --keep-background`` writes it).
+BACKGROUND_NAMES = ("background", "bg", BACKGROUND_LABEL)
+
+
+def is_background_name(name: str) -> bool:
+    """Whether a class of this name is the background (:data:`BACKGROUND_NAMES`)."""
+    return name.strip().lower() in BACKGROUND_NAMES
+
 
 @dataclass(frozen=True)
 class ClassInfo:
@@ -135,6 +144,9 @@ class ExportOptions:
     #: nnU-Net's ``channel_names`` in dataset.json, one per channel written (``export
     #: --channel-names``); empty: the writer's own (``formats.nnunet``).
     channel_names: tuple[str, ...] = ()
+    #: Class ids written as no objects by the object formats (COCO, YOLO, labelme:
+    #: ``export --leave-out``); their pixels are left out as unlabelled ones are.
+    leave_out: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +186,9 @@ class ImportOptions:
     #: How the user gives another class table, for the summary (:func:`table_note`): the
     #: CLI's ``give --labels FILE``, the GUI's "choose a Class names file".
     labels_how: str = "give --labels FILE"
+    #: Told ``(done, total, "reading NAME")`` per image by a reader that draws its
+    #: labels (COCO, labelme), which can take seconds an image.
+    progress: Progress | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -237,6 +252,24 @@ class ImportItem:
         return tuple(np.unique(labels[labels >= 0]).tolist())
 
 
+def compact_labels(labels: np.ndarray) -> dict[str, Any]:
+    """``load`` and ``used`` of an :class:`ImportItem` for drawn labels (any int type), kept
+    in the smallest type that holds them until asked for: an 8192 x 6000 map is 49 MB as
+    ``int8``, not 197 MB."""
+    high = int(labels.max()) if labels.size else 0
+    if high <= np.iinfo(np.int8).max:
+        import cv2
+
+        kept = labels.astype(np.int8, copy=False)
+        flat = kept.view(np.uint8).reshape(1, -1) if kept.size else np.zeros((1, 1), np.uint8)
+        counts = cv2.calcHist([flat], [0], None, [256], [0, 256]).ravel()  # (fast)
+        used = tuple(int(v) for v in np.flatnonzero(counts[:128]))
+    else:
+        kept = labels.astype(np.int16) if high <= np.iinfo(np.int16).max else labels
+        used = tuple(int(v) for v in np.flatnonzero(np.bincount(labels[labels >= 0])))
+    return {"load": lambda: kept.astype(np.int32), "used": used}
+
+
 @dataclass
 class ReadResult:
     """Readable items, the class list the source declares (in its order), files that
@@ -264,6 +297,10 @@ class ReadResult:
     background_added: bool = False
     #: Lines the import summary adds, in the reader's words (what it left out and why).
     notes: list[str] = field(default_factory=list)
+    #: Images read with nothing labelled because no label file names them (YOLO's way
+    #: of saying an image shows no object): the summary's line on unlabelled images
+    #: says so.
+    without_label_file: list[str] = field(default_factory=list)
 
 
 # --- small helpers shared by the format modules ---------------------------------------

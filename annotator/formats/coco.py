@@ -2,8 +2,9 @@
 
 Written::
 
-    OUT/<split>.json       images, categories (the schema's classes, id = class id + 1),
-                           one annotation per class and 8-connected region
+    OUT/<split>.json       images, categories (the schema's classes, id = class id + 1,
+                           whatever is left out), one annotation per class and
+                           8-connected region
     OUT/images/<stem>.<ext>
 
 ``coco_mode="polygon"``: ``iscrowd`` 0, ``segmentation`` a list of corner-convention
@@ -14,6 +15,9 @@ alone), which pycocotools decodes back to exactly the region's pixels.
 to crowds (``iscrowd`` 1), but a crowd is what COCOeval ignores and detectron2 and
 mmdetection leave out of training; pycocotools decodes RLE whatever ``iscrowd`` says,
 and so do those trainers (COCO-Stuff ships its regions so).
+A class left out (``ExportOptions.leave_out``: ``export --leave-out``, and the
+project's background class by default) has no category and no annotation: its pixels
+are what no annotation covers, as in COCO's own data.
 ``area`` is the pixel count and ``bbox`` the pixel box ``[x, y, w, h]`` in both modes,
 equal to pycocotools' ``area`` and ``toBbox`` of the decoded mask. Void and unlabelled
 pixels are not annotated.
@@ -49,6 +53,7 @@ from annotator.formats.base import (
     as_project_names,
     check_number,
     chosen_background,
+    compact_labels,
     json_files,
     load_json,
     names_lut,
@@ -99,8 +104,11 @@ def write_coco(
     if options.coco_mode not in ("rle", "polygon"):
         raise FormatError(f"unknown COCO mode {options.coco_mode!r}; use polygon or rle")
     folder = OutputFolder(out)
-    categories = [{"id": c.id + 1, "name": c.name, "supercategory": ""} for c in dataset.classes]
-    class_ids = [c.id for c in dataset.classes]
+    # A class left out (``export --leave-out``, the background by default) is no
+    # category; the others keep their ids (class id + 1) whatever is left out.
+    kept = [c for c in dataset.classes if c.id not in options.leave_out]
+    categories = [{"id": c.id + 1, "name": c.name, "supercategory": ""} for c in kept]
+    class_ids = [c.id for c in kept]
     total = sum(len(v) for v in dataset.splits.values())
     done = 0
     for split, items in dataset.splits.items():
@@ -194,6 +202,23 @@ def compressed_counts(text: str, where: str) -> list[int]:
 
 def decode_segmentation(seg: Any, height: int, width: int, where: str) -> np.ndarray:
     """A COCO ``segmentation`` (polygons, RLE or compressed RLE) as a bool mask."""
+    out = np.zeros((height, width), bool)
+    box = decode_in_box(seg, height, width, where)
+    if box is not None:
+        pixels, y0, x0 = box
+        out[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]] = pixels
+    return out
+
+
+def decode_in_box(
+    seg: Any, height: int, width: int, where: str
+) -> tuple[np.ndarray, int, int] | None:
+    """A COCO ``segmentation`` (polygons, RLE or compressed RLE) as the bool mask of its
+    box within the image, and the box's top and left (None: no pixel). Polygons are
+    turned into RLE by pycocotools (exactly its pixels), and RLE drawn in the columns
+    its runs span alone (:func:`runs_in_box`), never as a mask of the whole image: a big
+    image of hundreds of objects took minutes. (pycocotools' polygons filled in a box of
+    their own are not its pixels shifted: it rounds ``5 * x``.)"""
     from pycocotools import mask as mask_utils
 
     if isinstance(seg, list):
@@ -212,7 +237,8 @@ def decode_segmentation(seg: Any, height: int, width: int, where: str) -> np.nda
                 raise FormatError(f"{where}: polygon {k} has coordinates far outside the image")
             polys.append(coords)
         rle = mask_utils.merge(mask_utils.frPyObjects(polys, height, width))
-    elif isinstance(seg, dict):
+        return runs_in_box(compressed_counts(rle["counts"].decode("ascii"), where), height)
+    if isinstance(seg, dict):
         size, counts = seg.get("size"), seg.get("counts")
         if not (isinstance(size, list) and len(size) == 2 and size == [height, width]):
             raise FormatError(
@@ -221,27 +247,57 @@ def decode_segmentation(seg: Any, height: int, width: int, where: str) -> np.nda
         if isinstance(counts, list):
             if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
                 raise FormatError(f"{where}: RLE counts must be non-negative integers")
-            if sum(counts) != height * width:
-                raise FormatError(f"{where}: RLE counts sum to {sum(counts)}, not {height * width}")
-            rle = mask_utils.frPyObjects(seg, height, width)
+            runs = counts
         elif isinstance(counts, str):
-            total = sum(compressed_counts(counts, where))
-            if total != height * width:
-                raise FormatError(f"{where}: RLE counts sum to {total}, not {height * width}")
-            rle = {"size": size, "counts": counts.encode("ascii")}
+            runs = compressed_counts(counts, where)
         else:
             raise FormatError(f"{where}: RLE counts must be a list or a string")
+        if sum(runs) != height * width:
+            raise FormatError(f"{where}: RLE counts sum to {sum(runs)}, not {height * width}")
+        return runs_in_box(runs, height)
+    raise FormatError(f"{where}: segmentation must be polygons or RLE, got {type(seg).__name__}")
+
+
+def runs_in_box(runs: list[int], height: int) -> tuple[np.ndarray, int, int] | None:
+    """The pixels of COCO RLE ``runs`` (lengths of alternate runs of 0 and 1, down the
+    columns of an image ``height`` tall, as pycocotools decodes them) as the bool mask of
+    their box, and its top and left (None: no pixel). Only the columns the runs of 1
+    span are drawn, not the whole image."""
+    ends = np.cumsum(np.asarray(runs, np.int64))
+    starts = ends - np.asarray(runs, np.int64)
+    on_start, on_end = starts[1::2], ends[1::2]
+    keep = on_end > on_start
+    on_start, on_end = on_start[keep], on_end[keep]
+    if not on_start.size:
+        return None
+    c0, c1 = int(on_start[0]) // height, (int(on_end[-1]) - 1) // height + 1
+    last = on_end - 1
+    if np.any(on_start // height != last // height):  # a run down into the next column
+        r0, r1 = 0, height
+    else:  # every run within a column: only the rows they span are drawn
+        r0, r1 = int((on_start % height).min()), int((last % height).max()) + 1
+    rows = r1 - r0
+    # a run from row a to row b of column c: +1 at (c, a), -1 at (c, b + 1), summed down
+    if r0 == 0 and r1 == height:  # (runs across columns: the image's own layout)
+        edges = np.zeros((c1 - c0) * height + 1, np.int32)
+        base = c0 * height
+        np.add.at(edges, on_start - base, 1)
+        np.add.at(edges, on_end - base, -1)
+        crop = (np.cumsum(edges[:-1]) > 0).reshape(c1 - c0, height).T
     else:
-        raise FormatError(
-            f"{where}: segmentation must be polygons or RLE, got {type(seg).__name__}"
-        )
-    try:
-        decoded = mask_utils.decode(rle)
-    except Exception as exc:  # pycocotools raises bare exceptions on broken RLE strings
-        raise FormatError(f"{where}: cannot decode RLE ({exc})") from None
-    if decoded.shape[:2] != (height, width):
-        raise FormatError(f"{where}: decoded mask has the wrong size")
-    return decoded.astype(bool)
+        edges = np.zeros((c1 - c0) * (rows + 1) + 1, np.int32)
+        col = on_start // height - c0
+        np.add.at(edges, col * (rows + 1) + on_start % height - r0, 1)
+        np.add.at(edges, col * (rows + 1) + last % height - r0 + 1, -1)
+        grid = edges[:-1].reshape(c1 - c0, rows + 1)
+        crop = (np.cumsum(grid, axis=1)[:, :rows] > 0).T
+    cols = np.flatnonzero(crop.any(axis=0))
+    used = np.flatnonzero(crop.any(axis=1))
+    return (
+        crop[int(used[0]) : int(used[-1]) + 1, int(cols[0]) : int(cols[-1]) + 1],
+        r0 + int(used[0]),
+        c0 + int(cols[0]),
+    )
 
 
 def _find_image(root: Path, file_name: str) -> Path | None:
@@ -335,8 +391,7 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
     # Regions are painted on unlabelled maps; the background fills what they left, but
     # not a box's area: a box says no pixel is or is not its object. Filled last, so a
     # box never takes back pixels an annotation labelled (background ones too).
-    masks = {iid: np.full((im["h"], im["w"]), UNLABELLED, np.int32) for iid, im in images.items()}
-    boxed: dict[int, np.ndarray] = {}
+    by_image: dict[int, list[tuple[int, dict[str, Any]]]] = {iid: [] for iid in images}
     for k, ann in enumerate(data["annotations"]):
         where = f"{path}: annotations[{k}]"
         if not isinstance(ann, dict):
@@ -347,7 +402,47 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
         cid = _int(ann.get("category_id"), where + ".category_id")
         if cid not in cat_index:
             raise FormatError(f"{where}: category_id {cid} is not in 'categories'")
-        im = images[iid]
+        by_image[iid].append((k, ann))
+    items = []
+    for n, (iid, im) in enumerate(images.items()):
+        if options.progress:
+            options.progress(n, len(images), f"reading {im['file_name']}")
+        mask = _painted(path, im, by_image.pop(iid), cat_index, fill, result)
+        items.append(
+            ImportItem(
+                source=path,
+                image_name=PurePosixPath(im["file_name"].replace("\\", "/")).name,
+                width=im["w"],
+                height=im["h"],
+                mask=None,
+                names=tuple(names),
+                image_file=im["file"],
+                **compact_labels(mask),
+            )
+        )
+    result.declared = list(dict.fromkeys(result.declared + names))
+    return items
+
+
+def _painted(
+    path: Path,
+    im: dict[str, Any],
+    anns: list[tuple[int, dict[str, Any]]],
+    cat_index: dict[int, int],
+    fill: int,
+    result: ReadResult,
+) -> np.ndarray:
+    """The label map of one image: its annotations painted in file order (a later one
+    over an earlier one), then ``fill`` where none painted and no box lies."""
+    h, w = im["h"], im["w"]
+    # (the smallest type that holds the class indices: a quarter of int32's memory)
+    top = max([fill, *cat_index.values()])
+    kind = np.int8 if top <= np.iinfo(np.int8).max else np.int32
+    mask = np.full((h, w), UNLABELLED, kind)
+    boxed: np.ndarray | None = None
+    for k, ann in anns:
+        where = f"{path}: annotations[{k}]"
+        cls = cat_index[int(ann["category_id"])]
         if ann.get("segmentation") in ([], None, {}) and ann.get("bbox") is not None:
             result.boxes_only += 1
             box = ann["bbox"]
@@ -357,29 +452,19 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
             y0, x0 = max(0, int(by)), max(0, int(bx))
             y1, x1 = max(y0, int(np.ceil(by + bh))), max(x0, int(np.ceil(bx + bw)))
             if fill != UNLABELLED:
-                boxed.setdefault(iid, np.zeros((im["h"], im["w"]), bool))[y0:y1, x0:x1] = True
+                boxed = np.zeros((h, w), bool) if boxed is None else boxed
+                boxed[y0:y1, x0:x1] = True
             continue
-        pixels = decode_segmentation(ann.get("segmentation"), im["h"], im["w"], where)
-        masks[iid][pixels] = cat_index[cid]
+        box_pixels = decode_in_box(ann.get("segmentation"), h, w, where)
+        if box_pixels is not None:
+            pixels, y0, x0 = box_pixels
+            mask[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]][pixels] = cls
     if fill != UNLABELLED:
-        for iid, mask in masks.items():
-            left = mask == UNLABELLED
-            if iid in boxed:
-                left &= ~boxed[iid]
-            mask[left] = fill
-    result.declared = list(dict.fromkeys(result.declared + names))
-    return [
-        ImportItem(
-            source=path,
-            image_name=PurePosixPath(im["file_name"].replace("\\", "/")).name,
-            width=im["w"],
-            height=im["h"],
-            mask=masks[iid],
-            names=tuple(names),
-            image_file=im["file"],
-        )
-        for iid, im in images.items()
-    ]
+        left = mask == UNLABELLED
+        if boxed is not None:
+            left &= ~boxed
+        mask[left] = fill
+    return mask
 
 
 def read_coco(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:

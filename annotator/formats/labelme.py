@@ -29,7 +29,10 @@ of its ``labels.txt``). So do we, into the project's class named ``_background_`
 unlabelled. ``--background CLASS`` picks the class, ``--background none`` keeps them
 unlabelled. ``ReadResult.background`` says which class was used. Files we wrote carry
 ``"annotatorUncovered": "unlabelled"``: unless ``--background`` is given, their uncovered
-pixels stay unlabelled, so a project survives an export and import unchanged.
+pixels stay unlabelled, so a project survives an export and import unchanged. A class
+left out of the export (``export --leave-out``, the background class by default) has no
+shapes; a file whose uncovered pixels are all of that one class says so instead
+(``"annotatorUncoveredClass": NAME``), and they come back as that class.
 """
 
 from __future__ import annotations
@@ -80,6 +83,9 @@ LABELME_VERSION = "5.0.1"
 # background (labelme keeps keys it does not know when it saves a file again).
 UNCOVERED_KEY = "annotatorUncovered"
 UNCOVERED_UNLABELLED = "unlabelled"
+# A top-level key of the files we write with a class left out (``export --leave-out``)
+# and no unlabelled pixel: the class of the pixels no shape covers.
+UNCOVERED_CLASS_KEY = "annotatorUncoveredClass"
 # Names of a project class that labelme's uncovered pixels go to, in order of preference.
 PROJECT_BACKGROUND_NAMES = (BACKGROUND_LABEL, "background")
 
@@ -125,12 +131,15 @@ def background_summary(
     return text
 
 
-def mask_to_shapes(mask: np.ndarray, names: list[str], void: int) -> list[dict[str, Any]]:
+def mask_to_shapes(
+    mask: np.ndarray, names: list[str], void: int, leave_out: Sequence[int] = ()
+) -> list[dict[str, Any]]:
     """labelme ``shapes`` for a label map: one polygon per region (or per piece, for a
     region around unlabelled pixels), largest first, so that the smaller shapes inside
     a region's outline are drawn over it (labelme draws later shapes over earlier ones).
+    The classes ``leave_out`` have no shape: their pixels are ones no shape covers.
     """
-    label_of = {i: n for i, n in enumerate(names)}
+    label_of = {i: n for i, n in enumerate(names) if i not in leave_out}
     label_of[void] = IGNORE_LABEL
     return [
         {
@@ -141,7 +150,7 @@ def mask_to_shapes(mask: np.ndarray, names: list[str], void: int) -> list[dict[s
             "shape_type": "polygon",
             "flags": {},
         }
-        for class_id, poly in painted_polygons(mask, [*range(len(names)), void])
+        for class_id, poly in painted_polygons(mask, list(label_of))
     ]
 
 
@@ -158,25 +167,48 @@ def write_labelme(
     folder.write_text("labels.txt", "".join(n + "\n" for n in listed))
     samples = dataset.samples()
     unlabelled_images = 0
+    mixed: list[str] = []  # images with unlabelled pixels and pixels of a class left out
     for i, (split, s) in enumerate(samples):
         if progress:
             progress(i, len(samples), s.stem)
         mask = s.load_mask()
-        unlabelled_images += bool(np.any(mask == dataset.unlabelled))
+        unlabelled = bool(np.any(mask == dataset.unlabelled))
+        unlabelled_images += unlabelled
         doc: dict[str, Any] = {
             "version": LABELME_VERSION,
             "flags": {},
-            "shapes": mask_to_shapes(mask, dataset.names, dataset.void),
+            "shapes": mask_to_shapes(mask, dataset.names, dataset.void, options.leave_out),
             "imagePath": s.image_file_name,
             "imageData": None,
             "imageHeight": int(mask.shape[0]),
             "imageWidth": int(mask.shape[1]),
-            UNCOVERED_KEY: UNCOVERED_UNLABELLED,
         }
+        doc.update(_uncovered(mask, dataset.names, options.leave_out, unlabelled))
+        if unlabelled and options.leave_out and np.isin(mask, options.leave_out).any():
+            mixed.append(s.stem)
         folder.place_image(f"{split}/{s.image_file_name}", s.image_path, options.image_mode)
         folder.write_json(f"{split}/{s.stem}.json", doc)
     note = labels_note(dataset.names, unlabelled_images)
-    return folder.result([note] if note else [])
+    notes = [note] if note else []
+    if mixed:
+        left = ", ".join(repr(dataset.names[k]) for k in options.leave_out)
+        notes.append(
+            f"{len(mixed)} image(s) hold unlabelled pixels beside pixels of {left}, which "
+            f"has no shapes (first: {mixed[0]}): both are pixels no shape covers, imported "
+            "again as unlabelled"
+        )
+    return folder.result(notes)
+
+
+def _uncovered(
+    mask: np.ndarray, names: Sequence[str], leave_out: Sequence[int], unlabelled: bool
+) -> dict[str, str]:
+    """The key saying what the pixels no shape covers are, for our import: unlabelled;
+    or, when they are all of the one class left out present, that class."""
+    present = [k for k in leave_out if np.any(mask == k)] if not unlabelled else []
+    if len(present) == 1:
+        return {UNCOVERED_CLASS_KEY: names[present[0]]}
+    return {UNCOVERED_KEY: UNCOVERED_UNLABELLED}
 
 
 def labels_note(names: Sequence[str], unlabelled_images: int) -> str | None:
@@ -223,55 +255,92 @@ def _points(shape: dict[str, Any], where: str) -> list[tuple[float, float]]:
 
 def shape_to_mask(size: tuple[int, int], shape: dict[str, Any], where: str) -> np.ndarray:
     """One shape as a bool mask, drawn exactly as labelme's ``shape_to_mask``."""
+    out = np.zeros(size, bool)
+    box = shape_in_box(size, shape, where)
+    if box is not None:
+        pixels, y0, x0 = box
+        out[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]] = pixels
+    return out
+
+
+#: labelme's line width and point radius, in pixels.
+LINE_WIDTH, POINT_SIZE = 10, 5
+
+
+def shape_in_box(
+    size: tuple[int, int], shape: dict[str, Any], where: str
+) -> tuple[np.ndarray, int, int] | None:
+    """One shape drawn exactly as labelme's ``shape_to_mask``, as the bool mask of a box
+    within the image that holds it, and the box's top and left (None: outside). Drawn
+    on a canvas that ends at that box, and only the box read and painted: a big image
+    of hundreds of shapes took a minute, each shape a mask of the whole image."""
     from PIL import Image, ImageDraw
 
     h, w = size
     kind = shape.get("shape_type") or "polygon"
-    canvas = Image.new("L", (w, h), 0)
-    draw = ImageDraw.Draw(canvas)
     pts = _points(shape, where)
     # Pillow's drawing time grows with a shape's extent: a circle of radius 1e6 hangs it
     far = 16 * max(h, w) + 1024
     if any(abs(v) > far for p in pts for v in p):
         raise FormatError(f"{where}: coordinates far outside the {w}x{h} image")
-    line_width, point_size = 10, 5
+    if kind == "mask":
+        return _mask_shape(size, shape, pts, where)
+    if kind not in ("polygon", "rectangle", "circle", "line", "linestrip", "point"):
+        raise FormatError(f"{where}: unsupported shape_type {kind!r}")
+    if kind == "rectangle" and len(pts) != 2:
+        raise FormatError(f"{where}: a rectangle needs 2 points")
+    if kind == "circle" and len(pts) != 2:
+        raise FormatError(f"{where}: a circle needs 2 points")
+    if kind in ("line", "linestrip") and len(pts) < 2:
+        raise FormatError(f"{where}: a {kind} needs at least 2 points")
+    reach = {"circle": math.dist(*pts[:2]) if len(pts) > 1 else 0.0, "point": POINT_SIZE}
+    margin = reach.get(kind, LINE_WIDTH if kind in ("line", "linestrip") else 0.0) + 2
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    x0 = max(0, math.floor(min(xs) - margin))
+    y0 = max(0, math.floor(min(ys) - margin))
+    x1 = min(w, math.ceil(max(xs) + margin) + 1)
+    y1 = min(h, math.ceil(max(ys) + margin) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    # Drawn in the rows of the box, from the image's left edge: Pillow fills a polygon
+    # shifted left by whole pixels not always alike (1 pixel in 400 shapes), but one
+    # shifted up alike (its scanlines are whole rows; y - y0 of y >= y0 is exact).
+    canvas = Image.new("L", (x1, y1 - y0), 0)
+    draw = ImageDraw.Draw(canvas)
+    pts = [(x, y - y0) for x, y in pts]
     if kind == "polygon":
         draw_pil_polygon(canvas, pts)
     elif kind == "rectangle":
-        if len(pts) != 2:
-            raise FormatError(f"{where}: a rectangle needs 2 points")
-        (x1, y1), (x2, y2) = pts
-        draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], outline=1, fill=1)
+        (xa, ya), (xb, yb) = pts
+        draw.rectangle([min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb)], outline=1, fill=1)
     elif kind == "circle":
-        if len(pts) != 2:
-            raise FormatError(f"{where}: a circle needs 2 points")
         (cx, cy), (px, py) = pts
         d = math.hypot(cx - px, cy - py)
         draw.ellipse([cx - d, cy - d, cx + d, cy + d], outline=1, fill=1)
     elif kind in ("line", "linestrip"):
-        if len(pts) < 2:
-            raise FormatError(f"{where}: a {kind} needs at least 2 points")
-        draw.line(pts, fill=1, width=line_width)
-    elif kind == "point":
+        draw.line(pts, fill=1, width=LINE_WIDTH)
+    else:  # point
         (cx, cy) = pts[0]
-        r = point_size
+        r = POINT_SIZE
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=1, fill=1)
-    elif kind == "mask":
-        data = shape.get("mask")
-        if not isinstance(data, str):
-            raise FormatError(f"{where}: a mask shape needs a base64 'mask'")
-        sub = _decode_image_bytes(_b64(data, where), where)
-        arr = np.asarray(sub.convert("L")) > 0
-        x1, y1 = (int(v) for v in pts[0])  # where labelme puts it: its corner truncated
-        out = np.zeros((h, w), bool)
-        y2, x2 = min(h, y1 + arr.shape[0]), min(w, x1 + arr.shape[1])
-        if x1 < 0 or y1 < 0 or y2 <= y1 or x2 <= x1:
-            raise FormatError(f"{where}: mask shape lies outside the image")
-        out[y1:y2, x1:x2] = arr[: y2 - y1, : x2 - x1]
-        return out
-    else:
-        raise FormatError(f"{where}: unsupported shape_type {kind!r}")
-    return np.asarray(canvas, dtype=bool)
+    return np.asarray(canvas.crop((x0, 0, x1, y1 - y0)), dtype=bool), y0, x0
+
+
+def _mask_shape(
+    size: tuple[int, int], shape: dict[str, Any], pts: list[tuple[float, float]], where: str
+) -> tuple[np.ndarray, int, int]:
+    """A ``mask`` shape where labelme puts it: its corner truncated."""
+    h, w = size
+    data = shape.get("mask")
+    if not isinstance(data, str):
+        raise FormatError(f"{where}: a mask shape needs a base64 'mask'")
+    sub = _decode_image_bytes(_b64(data, where), where)
+    arr = np.asarray(sub.convert("L")) > 0
+    x1, y1 = (int(v) for v in pts[0])
+    y2, x2 = min(h, y1 + arr.shape[0]), min(w, x1 + arr.shape[1])
+    if x1 < 0 or y1 < 0 or y2 <= y1 or x2 <= x1:
+        raise FormatError(f"{where}: mask shape lies outside the image")
+    return arr[: y2 - y1, : x2 - x1], y1, x1
 
 
 def _b64(text: str, where: str) -> bytes:
@@ -360,6 +429,13 @@ def _read_one(
     kept = background is not None and automatic and ours
     if background is not None and not kept:
         fill = names_lut(names)[background.lower()]
+    uncovered = doc.get(UNCOVERED_CLASS_KEY)
+    if automatic and isinstance(uncovered, str) and uncovered.strip():
+        # written by our export, its class left out: that class, whatever the default
+        label = (aliases or {}).get(uncovered.strip().lower(), uncovered.strip())
+        if label.lower() not in names_lut(names):
+            names.append(label)
+        fill = names_lut(names)[label.lower()]
     mask = np.full((h, w), fill, np.int32)
     local_unknown: dict[str, int] = {}
     for k, shape in enumerate(doc["shapes"]):
@@ -368,19 +444,24 @@ def _read_one(
             raise FormatError(f"{where}: a shape needs a string 'label'")
         label = shape["label"].strip()
         label = (aliases or {}).get(label.lower(), label)
-        pixels = shape_to_mask((h, w), shape, where)  # validate even shapes we skip
+        box = shape_in_box((h, w), shape, where)  # validate even shapes we skip
+        if box is None:
+            pixels, y0, x0 = np.zeros((0, 0), bool), 0, 0
+        else:
+            pixels, y0, x0 = box
+        area = mask[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]]  # (a view)
         if label == IGNORE_LABEL:
-            mask[pixels] = VOID
+            area[pixels] = VOID
             continue
         lut = names_lut(names)
         if label.lower() not in lut:
             if known is not None:  # a labels.txt was given and does not list it
                 local_unknown[label] = local_unknown.get(label, 0) + 1
-                mask[pixels] = UNLABELLED  # a class we cannot name, not the background
+                area[pixels] = UNLABELLED  # a class we cannot name, not the background
                 continue
             names.append(label)
             lut = names_lut(names)
-        mask[pixels] = lut[label.lower()]
+        area[pixels] = lut[label.lower()]
     for label, n in local_unknown.items():
         unknown[label] = unknown.get(label, 0) + n
     shared_names[:] = names
@@ -437,7 +518,9 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
     result.declared = list(names)
     result.background = background
     items = []
-    for f in files:
+    for n, f in enumerate(files):
+        if options.progress:
+            options.progress(n, len(files), f"reading {f.name}")
         try:
             item, kept = _read_one(
                 root, f, known, names, background, result.unknown, aliases, automatic

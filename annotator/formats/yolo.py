@@ -17,7 +17,9 @@ ultralytics' overlap masks (``overlap_mask=True``, its default for segmentation)
 the polygons largest first, a smaller one winning: a hole filled by other regions stays
 inside its region's outline and they paint over it; a hole holding void or unlabelled
 pixels is cut open (:func:`~annotator.formats.polygons.painted_polygons`). Lines are
-written largest first.
+written largest first. A class left out (``ExportOptions.leave_out``: ``export
+--leave-out``, and the project's background class by default) writes no line, as
+unlabelled pixels; class indices stay the project's ids, so ``names`` still lists it.
 
 Read: SRC is the dataset folder (with ``data.yaml`` or ``*.yaml`` naming the classes),
 a labels folder, or a split's folder (``train/`` holding ``images/`` and ``labels/``);
@@ -64,11 +66,13 @@ from annotator.formats.polygons import pad_to_three, painted_polygons
 DESCRIPTION = "YOLO segmentation: normalised polygons per region, data.yaml"
 
 
-def mask_to_lines(mask: np.ndarray, n_classes: int) -> list[str]:
+def mask_to_lines(mask: np.ndarray, n_classes: int, leave_out: Iterable[int] = ()) -> list[str]:
+    """The label file's lines of a label map: the classes ``leave_out`` write none."""
     h, w = mask.shape
     scale = np.array([w, h], np.float64)
     lines = []
-    for class_id, poly in painted_polygons(mask, range(n_classes)):
+    skip = set(leave_out)
+    for class_id, poly in painted_polygons(mask, [k for k in range(n_classes) if k not in skip]):
         xy = (pad_to_three(poly).astype(np.float64) + 0.5) / scale
         lines.append(f"{class_id} " + " ".join(f"{v:.6f}" for v in xy.ravel()))
     return lines
@@ -88,7 +92,7 @@ def write_yolo(
     for i, (split, s) in enumerate(samples):
         if progress:
             progress(i, len(samples), s.stem)
-        lines = mask_to_lines(s.load_mask(), n)
+        lines = mask_to_lines(s.load_mask(), n, options.leave_out)
         folder.write_text(f"labels/{split}/{s.stem}.txt", "".join(x + "\n" for x in lines))
         folder.place_image(f"images/{split}/{s.image_file_name}", s.image_path, options.image_mode)
     doc, notes = _data_yaml(dataset.splits, {split for split, _ in samples})
@@ -252,6 +256,19 @@ def _yaml_label_files(f: Path, doc: dict[str, Any]) -> tuple[Path, list[Path], l
             "the dataset's folder instead"
         )
     return root, sorted(dict.fromkeys(files)), list(dict.fromkeys(images))
+
+
+def _image_folders(src: Path) -> list[Path]:
+    """The images folders of a dataset folder (``images/`` and the folders below it,
+    ``<split>/images/``), which may hold images no label file names."""
+    bases = [src, *(d for d in sorted(src.iterdir()) if d.is_dir() and not hidden(d))]
+    folders = []
+    for base in bases:
+        images = base / "images"
+        if images.is_dir() and not hidden(images):
+            below = (p for p in images.rglob("*") if p.is_dir() and not hidden(p))
+            folders += [images, *sorted(below)]
+    return folders
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -429,11 +446,16 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
             )
         except FormatError as exc:
             result.errors.append((str(f), str(exc)))
-    # the images the YAML names; from a folder, those beside the labelled ones
+    # the images the YAML names; from a folder, those beside the labelled ones and those
+    # of its images folders (images/val of a split whose images show no object)
     candidates = (
         named_images
         if named_images is not None
-        else [p for folder in sorted({i.parent for i in paired}) for p in _images_in(folder)]
+        else [
+            p
+            for folder in dict.fromkeys(sorted({i.parent for i in paired}) + _image_folders(src))
+            for p in _images_in(folder)
+        ]
     )
     # (an image with a label file's stem is left to that file: its error says why)
     stems, seen = {f.stem for f in files}, {p.resolve() for p in paired}
@@ -469,9 +491,5 @@ def _add_images_without_labels(
                 image_file=image,
             )
         )
-    if lonely and fill == UNLABELLED:
-        result.notes.append(
-            f"{len(lonely)} image(s) have no label file (YOLO's way of saying an image "
-            f"shows no object; first: {lonely[0].name}): imported with nothing labelled; "
-            "--background CLASS makes all their pixels that class"
-        )
+    if fill == UNLABELLED:  # (the summary's line on images left unlabelled counts them)
+        result.without_label_file = [image.name for image in lonely]

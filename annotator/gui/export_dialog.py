@@ -35,7 +35,12 @@ from annotator.gui.progress_task import (
     run_with_progress,
     sentence,
 )
-from annotator.services.exchange import ExportReport, ExportRequest, export_project
+from annotator.services.exchange import (
+    OBJECT_FORMATS,
+    ExportReport,
+    ExportRequest,
+    export_project,
+)
 
 if TYPE_CHECKING:  # front ends reach projects through services only
     from annotator.storage.project import Project
@@ -67,7 +72,7 @@ def run_export(
 
 class ExportDialog(QDialog):
     """Format, output folder, split, seed, which images, image mode, COCO mode, VOC
-    pictures, label stacks, GeoTIFF masks, nnU-Net channel names."""
+    pictures, label stacks, GeoTIFF masks, nnU-Net channel names, classes left out."""
 
     def __init__(self, parent: QWidget | None = None, default_out: Path | None = None) -> None:
         super().__init__(parent)
@@ -134,7 +139,24 @@ class ExportDialog(QDialog):
             "intensities and z-scores every other per case. Empty: CT when every case is a "
             "NIfTI scan in Hounsfield units, else grey, R,G,B or the chosen channels"
         )
+        self.leave_out_edit = QLineEdit()
+        self.leave_out_edit.setPlaceholderText(
+            "the background class (class 0 named background, bg or _background_)"
+        )
+        self.leave_out_edit.setToolTip(
+            "COCO, YOLO and labelme only: classes (names or ids, separated by commas) "
+            "written as no objects, their pixels left uncovered, as export --leave-out. "
+            "Empty: the project's class 0 when it is named background, bg or "
+            "_background_ (an object covering every image trains detectors on nothing). "
+            "COCO category ids stay class id + 1, YOLO class indices the project's ids"
+        )
+        self.keep_background_check = QCheckBox("Write the background class as objects too")
+        self.keep_background_check.setToolTip(
+            "COCO, YOLO and labelme only: as export --keep-background, one object per "
+            "region of the background class as of every other class"
+        )
         self._build()
+        self.leave_out_edit.textChanged.connect(self._format_changed)
         self.format_combo.currentIndexChanged.connect(self._format_changed)
         self._format_changed()
 
@@ -165,6 +187,8 @@ class ExportDialog(QDialog):
         form.addRow("Label stacks", self.stacks_check)
         form.addRow("Georeferencing", self.geotiff_check)
         form.addRow("nnU-Net channel names", self.channel_names_edit)
+        form.addRow("Leave out classes", self.leave_out_edit)
+        form.addRow("Background", self.keep_background_check)
         for spin in self.split_spins:
             spin.setToolTip(
                 "Shares of the images; they are scaled to add up to 1. The slices of a "
@@ -184,6 +208,13 @@ class ExportDialog(QDialog):
         self.coco_combo.setEnabled(self.format_combo.currentData() == "coco")
         self.voc_images_combo.setEnabled(self.format_combo.currentData() == "voc")
         self.channel_names_edit.setEnabled(self.format_combo.currentData() == "nnunet")
+        objects = self.format_combo.currentData() in OBJECT_FORMATS
+        self.leave_out_edit.setEnabled(objects)
+        # (classes named are every class left out: the background only if among them)
+        keep = objects and not self.leave_out_edit.text().strip()
+        self.keep_background_check.setEnabled(keep)
+        if not keep:
+            self.keep_background_check.setChecked(False)
         masks = self.format_combo.currentData() == "masks"
         for check in (self.stacks_check, self.geotiff_check):
             check.setEnabled(masks)
@@ -226,7 +257,16 @@ class ExportDialog(QDialog):
                 if self.channel_names_edit.isEnabled()
                 else ()
             ),
+            leave_out=self._leave_out(),
+            keep_background=self.keep_background_check.isChecked(),
         )
+
+    def _leave_out(self) -> tuple[str, ...] | None:
+        """The classes the line names (None: the default, the background class)."""
+        if not self.leave_out_edit.isEnabled():
+            return None
+        words = tuple(w.strip() for w in self.leave_out_edit.text().split(",") if w.strip())
+        return words or None
 
     def _accept_if_valid(self) -> None:
         try:

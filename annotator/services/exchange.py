@@ -21,7 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -54,6 +54,7 @@ from annotator.formats.base import (
     ReadResult,
     StackSlice,
     StackVolume,
+    is_background_name,
     open_pil,
 )
 from annotator.formats.colour_table import LABELS_HOW
@@ -112,6 +113,68 @@ class ExportRequest:
     geotiff: bool = False
     #: nnU-Net's ``channel_names``, one per channel (``export --channel-names``).
     channel_names: tuple[str, ...] = ()
+    #: Classes (names or ids) the object formats write as no objects (``export
+    #: --leave-out``); None: the project's class 0 when it is named like a background
+    #: (:data:`~annotator.formats.base.BACKGROUND_NAMES`), unless ``keep_background``.
+    leave_out: tuple[str, ...] | None = None
+    #: Write the background class as objects too (``export --keep-background``).
+    keep_background: bool = False
+
+
+#: The formats that write objects (polygons, RLE) per region, which ``leave_out`` affects.
+OBJECT_FORMATS = ("coco", "yolo", "labelme")
+
+
+def left_out_classes(schema: LabelSchema, request: ExportRequest) -> tuple[tuple[int, ...], bool]:
+    """The class ids the export writes as no objects, and whether they are the default
+    (the background class, left out unless ``keep_background``). A class the schema does
+    not have, or a leave-out for a format that writes every pixel, is refused."""
+    names = schema.names
+    if request.leave_out is not None and request.keep_background:
+        raise FormatError(
+            "--keep-background and --leave-out: give one (--leave-out names every class "
+            "left out; the background is then written unless it is among them)"
+        )
+    if request.format not in OBJECT_FORMATS:
+        if request.leave_out:
+            raise FormatError(
+                f"--leave-out: a {request.format} export writes every pixel's class (its "
+                "masks are what trains); --leave-out is for "
+                + ", ".join(OBJECT_FORMATS)
+                + ", which write objects"
+            )
+        return (), False
+    if request.leave_out is None:
+        default = not request.keep_background and bool(names) and is_background_name(names[0])
+        return ((0,), True) if default else ((), False)
+    by_name = {name_key(n): k for k, n in enumerate(names)}
+    ids: list[int] = []
+    for word in request.leave_out:
+        text = word.strip()
+        k = by_name.get(name_key(text))
+        if k is None and text.isdigit() and int(text) < len(names):
+            k = int(text)
+        if k is None:
+            raise FormatError(
+                f"--leave-out {text!r}: the project has no such class; its classes are "
+                + ", ".join(f"{i} {n}" for i, n in enumerate(names))
+            )
+        ids.append(k)
+    return tuple(sorted(set(ids))), False
+
+
+def left_out_note(names: Sequence[str], ids: Sequence[int], default: bool, fmt: str) -> str:
+    """The summary's line on the classes written as no objects ("" for none)."""
+    if not ids:
+        return ""
+    which = ", ".join(repr(names[k]) for k in ids)
+    ids_kept = {
+        "coco": "; the other categories keep their ids (class id + 1)",
+        "yolo": "; class indices stay the project's ids (data.yaml's names list every class)",
+    }.get(fmt, "")
+    if default:
+        return f"class {which} written as no objects (--keep-background to write it){ids_kept}"
+    return f"class(es) {which} written as no objects (--leave-out){ids_kept}"
 
 
 @dataclass(frozen=True)
@@ -137,6 +200,10 @@ class ExportReport:
     #: the project: made safe for training tools, unique in any case, short enough
     #: (:func:`_unique_stems`).
     renamed: tuple[tuple[str, str], ...] = ()
+    #: The line on the classes written as no objects (:func:`left_out_note`), "" for none.
+    left_out: str = ""
+    #: The line on the classes the split could not put in every split (:func:`spread_note`).
+    spread: str = ""
 
     @property
     def label_stacks(self) -> list[str]:
@@ -171,7 +238,7 @@ def export_notes(
 ) -> list[str]:
     """The lines both front ends show after an export's counts (``ExportReport.notes``),
     in lower case without a full stop, as the CLI prints them."""
-    lines = []
+    lines = [line for line in (report.left_out, report.spread) if line]
     if request.stacks:
         stacks = [f for f in report.label_stacks if not f.endswith(".nii.gz")]
         volumes = [f for f in report.label_stacks if f.endswith(".nii.gz")]
@@ -234,6 +301,7 @@ def split_keys(
     fractions: Sequence[float],
     seed: int,
     groups: Mapping[str, str] | None = None,
+    classes: Mapping[str, Collection[int]] | None = None,
 ) -> dict[str, list[str]]:
     """Assign each key to exactly one split, reproducibly for a seed.
 
@@ -250,6 +318,10 @@ def split_keys(
     fractions apply to keys, as near as whole groups allow (a stack larger than the
     validation share trains). Without groups of several keys the split is that of single
     keys, the same as ever for the same seed.
+
+    ``classes`` names the classes each key's labels hold: the split is then stratified
+    by class presence (:func:`_stratified`), so a rare class is not left out of
+    validation or test by chance.
     """
     named = groups or {}
     members: dict[tuple[bool, str], list[str]] = {}
@@ -270,6 +342,8 @@ def split_keys(
     for k in by_remainder[: n - sum(sizes)]:
         sizes[k] += 1
     out: dict[str, list[str]] = {name: [] for name, _ in used}
+    if classes is not None:
+        return _stratified(shuffled, classes, [name for name, _ in used], sizes)
     if all(len(m) == 1 for m in units):  # single keys: cut the shuffled list at the sizes
         start = 0
         for (name, _), size in zip(used, sizes, strict=True):
@@ -284,6 +358,92 @@ def split_keys(
         out[used[k][0]].extend(unit)
         need[k] -= len(unit)
     return out
+
+
+def _stratified(
+    units: Sequence[list[str]],
+    classes: Mapping[str, Collection[int]],
+    names: Sequence[str],
+    sizes: Sequence[int],
+) -> dict[str, list[str]]:
+    """The split of ``units`` (groups of keys, in shuffled order) into the parts ``names``
+    of ``sizes`` keys, stratified by the classes the keys hold (greedy, rarest class
+    first). First every class held by at least as many units as there are non-empty
+    parts gets one unit in each part lacking it (the unit holding the most classes that
+    part lacks); then the units left of each class, rarest first, each go to the part
+    that wants that class most (its share of the class's units, less those it has), then
+    the part that lacks the most keys; the units holding no class fill the parts that
+    lack keys. The parts keep their sizes as nearly as spreading the rare classes allows.
+    """
+    held = [frozenset(c for k in unit for c in classes.get(k, ())) for unit in units]
+    total = sum(sizes) or 1
+    parts = [k for k, size in enumerate(sizes) if size > 0]
+    need = [float(size) for size in sizes]
+    where: list[int | None] = [None] * len(units)
+    has: list[set[int]] = [set() for _ in names]
+    count: dict[int, int] = {}
+    for h in held:
+        for c in h:
+            count[c] = count.get(c, 0) + 1
+    rarest = sorted(count, key=lambda c: (count[c], c))
+    want = {c: [sizes[k] / total * count[c] for k in range(len(names))] for c in count}
+
+    def put(u: int, k: int) -> None:
+        where[u] = k
+        need[k] -= len(units[u])
+        has[k].update(held[u])
+        for c in held[u]:
+            want[c][k] -= 1
+
+    for c in rarest:  # every part gets each class that has a unit for it
+        if count[c] < len(parts):
+            continue
+        for k in parts:
+            free = [u for u in range(len(units)) if where[u] is None and c in held[u]]
+            if c in has[k] or not free:
+                continue
+            put(max(free, key=lambda u: (len(held[u] - has[k]), -u)), k)
+    for c in rarest:  # the rest of each class's units where that class is wanted most
+        for u in range(len(units)):
+            if where[u] is None and c in held[u]:
+                room = [k for k in parts if need[k] > 0] or parts
+                put(u, max(room, key=lambda k: (want[c][k], need[k], -k)))
+    for u in range(len(units)):  # units without a class fill what each part lacks
+        if where[u] is None:
+            put(u, max(parts, key=lambda k: (need[k], -k)))
+    out: dict[str, list[str]] = {name: [] for name in names}
+    for u, part in enumerate(where):
+        assert part is not None
+        out[names[part]].extend(units[u])
+    return out
+
+
+def spread_note(
+    parts: Mapping[str, Sequence[str]],
+    classes: Mapping[str, Collection[int]],
+    names: Sequence[str],
+    groups: Mapping[str, str],
+) -> str:
+    """The summary's line on the classes not in every non-empty split ("" when all
+    are): held by too few images (a stack counting once) to be spread over them."""
+    used = [name for name, keys in parts.items() if keys]
+    if len(used) < 2:
+        return ""
+    missing = []
+    for c in sorted({c for held in classes.values() for c in held}):
+        holders = [k for k, held in classes.items() if c in held]
+        in_parts = [name for name in used if any(c in classes.get(k, ()) for k in parts[name])]
+        if len(in_parts) < len(used):
+            units = len({groups.get(k, "\0" + k) for k in holders})
+            label = names[c] if 0 <= c < len(names) else str(c)
+            missing.append(f"{label!r} ({units} image(s): {', '.join(in_parts)})")
+    if not missing:
+        return ""
+    return (
+        "class(es) in too few images to be in every split (a stack counts as one): "
+        + ", ".join(missing[:NAMED_SKIPS])
+        + (f" and {len(missing) - NAMED_SKIPS} more" if len(missing) > NAMED_SKIPS else "")
+    )
 
 
 #: What writers put after a stem: labelme's ``.json``, YOLO's ``.txt``, a mask's ``.png``,
@@ -308,9 +468,16 @@ def _unique_stems(
 
 
 def build_export_dataset(
-    project: Project, request: ExportRequest, progress: Progress | None = None
+    project: Project,
+    request: ExportRequest,
+    progress: Progress | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[ExportDataset, list[tuple[str, str]]]:
-    """The samples to export, split, and the images left out with the reason.
+    """The samples to export, split, and the images left out with the reason; ``notes``
+    gets the summary's line on the classes the split could not spread (:func:`spread_note`).
+
+    The split is stratified by the classes each label map holds (read in the checking
+    pass), unless it has one part only.
 
     Every image file to export is checked to be the one that was labelled (one ``stat``
     while its stamp is unchanged, else a hash: :meth:`Project.content_unchanged`);
@@ -326,8 +493,11 @@ def build_export_dataset(
         raise FormatError(f"--voc-images {request.voc_images!r}: use jpg or keep")
     if request.channel_names and request.format != "nnunet":
         raise FormatError(f"channel names are written by the nnunet format, not {request.format}")
+    left_out_classes(project.schema, request)  # refused before any image is checked
     skipped: list[tuple[str, str]] = []
     chosen: list[ImageRecord] = []
+    held: dict[int, frozenset[int]] = {}  # image id -> the classes its labels hold
+    stratify = sum(1 for f in request.split if f > 0) > 1
     everyone = project.images()
     wanted = [rec for rec in everyone if request.include == "all" or rec.status is ImageStatus.DONE]
     for i, rec in enumerate(wanted):
@@ -343,6 +513,8 @@ def build_export_dataset(
             )
         _check_unchanged(project, rec)
         chosen.append(rec)
+        if stratify:
+            held[rec.id] = _classes_held(_load_mask(project, rec), len(project.schema.classes))
     stems = _unique_stems(chosen, everyone)
     by_stem = {stems[r.id]: r for r in chosen}
     # The slices of one stack go to one split: neighbouring slices are nearly the same
@@ -355,8 +527,12 @@ def build_export_dataset(
         for stem, where in where_of.items()
         if where is not None
     }
-    parts = split_keys(list(by_stem), request.split, request.seed, groups)
+    by_class = {stem: held[rec.id] for stem, rec in by_stem.items()} if stratify else None
+    parts = split_keys(list(by_stem), request.split, request.seed, groups, by_class)
     schema = project.schema
+    if by_class is not None and notes is not None:
+        note = spread_note(parts, by_class, schema.names, groups)
+        notes.extend([note] if note else [])
 
     def sample(rec: ImageRecord) -> ExportSample:
         image = project.image_path(rec)
@@ -420,6 +596,12 @@ def _check_unchanged(project: Project, rec: ImageRecord) -> None:
             f"{path}: the image file of {rec.name!r} is not the one that was labelled (its "
             "content changed since it was added: replaced?); put the original back to export"
         )
+
+
+def _classes_held(mask: np.ndarray, n_classes: int) -> frozenset[int]:
+    """The class ids a label map holds (void and unlabelled are none)."""
+    counts = np.bincount(mask.ravel(), minlength=n_classes)[:n_classes]
+    return frozenset(np.flatnonzero(counts).tolist())
 
 
 def _load_mask(project: Project, rec: ImageRecord) -> np.ndarray:
@@ -495,7 +677,8 @@ def _export_held(
                 f"{out}: is a link to {out.resolve()}; give that folder to replace it"
             )
         _refuse_replacing(project, out, inside)
-    dataset, skipped = build_export_dataset(project, request, progress)
+    spread: list[str] = []
+    dataset, skipped = build_export_dataset(project, request, progress, spread)
     if not any(dataset.splits.values()):
         what = "done images" if request.include == "done" else "images with a label map"
         raise FormatError(f"nothing to export: the project has no {what}")
@@ -511,8 +694,10 @@ def _export_held(
     if spec.loses is not None:
         value = dataset.unlabelled if spec.loses == "unlabelled" else dataset.void
         dataset = _counting(dataset, value, lost)
+    left_out, by_default = left_out_classes(project.schema, request)
     try:
         options = ExportOptions(
+            leave_out=left_out,
             image_mode=request.image_mode,
             coco_mode=request.coco_mode,
             stacks=request.stacks,
@@ -561,6 +746,8 @@ def _export_held(
             for _, s in dataset.samples()
             if s.name and s.image_file_name != s.name
         ),
+        left_out=left_out_note(dataset.names, left_out, by_default, spec.name),
+        spread="".join(spread),
     )
     return replace(report, notes=tuple(export_notes(report, request, result.notes)))
 
@@ -643,6 +830,9 @@ class ImportReport:
     #: background class): their labels in the project are left as they were, never
     #: replaced by nothing; new ones are added without labels.
     unlabelled: list[str] = field(default_factory=list)
+    #: What the line on ``unlabelled`` adds on those of them that no label file names
+    #: (YOLO's way of saying an image shows no object), "" for none.
+    without_label_file: str = ""
     background: str = ""  # where pixels no shape covers went (labelme), for the summary
     #: ``(added, namesake)``: pictures added as new images although a project image has
     #: their file name, because that image shows another picture.
@@ -736,6 +926,7 @@ def unlabelled_summary(report: ImportReport) -> str:
     return (
         f"{n} image(s) without a labelled pixel in the source (first: {first}): their labels "
         "were left as they were; images new to the project were added to label"
+        + report.without_label_file
     )
 
 
@@ -1500,9 +1691,7 @@ def _uncovered_note(project: Project, result: ReadResult, how: str) -> str:
     background = project_background(project.schema.names)
     if background is None:
         return ""
-    uncovered = sum(
-        1 for item in result.items if item.mask is not None and (item.mask == UNLABELLED).any()
-    )
+    uncovered = sum(1 for item in result.items if (item.labels() == UNLABELLED).any())
     if not uncovered:
         return ""
     option = f"{how} {background}" if how.startswith("--") else f"{how}: {background}"
@@ -1802,6 +1991,7 @@ def import_into_project(
         labels_how=request.labels_how,
         project_classes=tuple(project.schema.names),
         project_stacks=_project_stacks(project),
+        progress=progress,
     )
     try:
         result = spec.reader(src, options)
@@ -1813,6 +2003,13 @@ def import_into_project(
         boxes_only=result.boxes_only,
         notes=list(result.notes),
     )
+    if result.without_label_file:
+        how = request.background_how
+        option = f"{how} CLASS" if how.startswith("--") else f"{how}: a class"
+        report.without_label_file = (
+            f"; {len(result.without_label_file)} of them have no label file, YOLO's way of "
+            f"saying an image shows no object ({option} makes all their pixels that class)"
+        )
     if spec.name == "labelme":
         report.background = background_summary(
             request.background, default, result, request.background_how

@@ -16,7 +16,18 @@ def test_cli_export_then_import_prints_summaries(tmp_path, masks, capsys):
     project = str(tmp_path / "project")
     out = tmp_path / "out"
     code = main(
-        ["export", project, str(out), "--format", "labelme", "--split", "0.5,0.5,0", "--seed", "1"]
+        [
+            "export",
+            project,
+            str(out),
+            "--format",
+            "labelme",
+            "--split",
+            "0.5,0.5,0",
+            "--seed",
+            "1",
+            "--keep-background",
+        ]
     )
     assert code == 0
     text = capsys.readouterr().out

@@ -69,7 +69,14 @@ def test_project_round_trip_gives_back_the_label_maps(tmp_path, masks, fmt, mode
     with make_project(tmp_path, masks) as project:
         report = export_project(
             project,
-            ExportRequest(fmt, tmp_path / "out", split=(0.5, 0.25, 0.25), seed=3, coco_mode=mode),
+            ExportRequest(
+                fmt,
+                tmp_path / "out",
+                split=(0.5, 0.25, 0.25),
+                seed=3,
+                coco_mode=mode,
+                keep_background=True,
+            ),
         )
     assert sum(report.counts.values()) == len(masks)
     src = tmp_path / "out"
@@ -180,7 +187,10 @@ def test_coco_annotations_have_area_bbox_and_iscrowd_as_pycocotools_says(tmp_pat
     with make_project(tmp_path, masks) as project:
         for mode, crowd in (("polygon", 0), ("rle", 0)):
             export_project(
-                project, ExportRequest("coco", tmp_path / mode, split=(1, 0, 0), coco_mode=mode)
+                project,
+                ExportRequest(
+                    "coco", tmp_path / mode, split=(1, 0, 0), coco_mode=mode, keep_background=True
+                ),
             )
             data = json.loads((tmp_path / mode / "train.json").read_text())
             assert [c["name"] for c in data["categories"]] == list(CLASSES)
@@ -226,7 +236,9 @@ def test_yolo_writes_normalised_polygons_and_a_dataset_yaml(tmp_path, masks):
     import yaml
 
     with make_project(tmp_path, masks) as project:
-        export_project(project, ExportRequest("yolo", tmp_path / "y", split=(1, 0, 0)))
+        export_project(
+            project, ExportRequest("yolo", tmp_path / "y", split=(1, 0, 0), keep_background=True)
+        )
     doc = yaml.safe_load((tmp_path / "y/data.yaml").read_text())
     assert doc["names"] == dict(enumerate(CLASSES))
     assert doc["train"] == "images/train"
@@ -260,7 +272,9 @@ def test_yolo_names_only_the_splits_that_have_images(tmp_path, masks):
     import yaml
 
     with make_project(tmp_path, masks) as project:
-        report = export_project(project, ExportRequest("yolo", tmp_path / "y", split=(1, 0, 0)))
+        report = export_project(
+            project, ExportRequest("yolo", tmp_path / "y", split=(1, 0, 0), keep_background=True)
+        )
     text = (tmp_path / "y/data.yaml").read_text()
     doc = yaml.safe_load(text)
     assert report.counts.get("val", 0) == 0
@@ -305,7 +319,10 @@ def test_tiffs_pillow_misreads_round_trip_in_every_format(tmp_path, fmt):
         project.add_images([src])
         for rec in project.images():
             project.save_mask(rec.id, masks[rec.stem], status=ImageStatus.DONE)
-        export_project(project, ExportRequest(fmt, tmp_path / "out", split=(1.0, 0.0, 0.0)))
+        export_project(
+            project,
+            ExportRequest(fmt, tmp_path / "out", split=(1.0, 0.0, 0.0), keep_background=True),
+        )
     source = tmp_path / "out" / "train.json" if fmt == "coco" else tmp_path / "out"
     with Project.create(tmp_path / "again", LabelSchema.from_names(list(CLASSES))) as again:
         report = import_into_project(again, ImportRequest(fmt, source))

@@ -47,7 +47,9 @@ def test_apple_double_files_of_a_decathlon_dataset_are_left_out(tmp_path, capsys
 def test_hidden_files_beside_a_datasets_files_are_left_out(tmp_path, masks, fmt):
     """``._x`` and ``.x`` copies (junk) of every file of an export: none is read."""
     with make_project(tmp_path, masks) as project:
-        export_project(project, ExportRequest(fmt, tmp_path / "out", split=(1, 0, 0)))
+        export_project(
+            project, ExportRequest(fmt, tmp_path / "out", split=(1, 0, 0), keep_background=True)
+        )
     for file in [p for p in (tmp_path / "out").rglob("*") if p.is_file()]:
         (file.parent / f"._{file.name}").write_bytes(APPLE_DOUBLE)
         (file.parent / f".{file.name}").write_bytes(APPLE_DOUBLE)

@@ -77,7 +77,7 @@ def test_a_namesake_with_another_picture_is_not_overwritten(tmp_path):
         project.save_mask(ours["a_b.png"].id, np.ones((10, 10), np.uint8))
         for fmt in ("coco", "masks", "labelme"):
             out = tmp_path / f"out-{fmt}"
-            export_project(project, ExportRequest(fmt, out, split=(1, 0, 0)))
+            export_project(project, ExportRequest(fmt, out, split=(1, 0, 0), keep_background=True))
             report = import_into_project(project, ImportRequest(fmt, out))
             assert report.matched == ["a b.png"] and report.added == [], fmt
             labels = _labels(project)
@@ -115,7 +115,9 @@ def test_labels_find_the_image_of_their_exact_stem(tmp_path, fmt):
     masks = {"x": np.zeros((8, 8), np.uint8), "x.a": np.full((8, 8), 2, np.uint8)}
     masks["x"][:, 4:] = 1
     with make_project(tmp_path / "orig", masks) as project:
-        export_project(project, ExportRequest(fmt, tmp_path / "out", split=(1, 0, 0)))
+        export_project(
+            project, ExportRequest(fmt, tmp_path / "out", split=(1, 0, 0), keep_background=True)
+        )
     with Project.create(tmp_path / "fresh", LabelSchema.from_names(list(CLASSES))) as fresh:
         report = import_into_project(fresh, ImportRequest(fmt, tmp_path / "out"))
         assert report.skipped == [] and len(report.added) == 2
@@ -230,7 +232,9 @@ def test_coco_background_none_and_annotators_own_export_keep_uncovered_pixels_un
     mask[2:6, 2:6], mask[6:10, 6:10] = 0, 1
     classes = ("_background_", "cell")
     with make_project(tmp_path / "orig", {"img": mask}, classes) as project:
-        export_project(project, ExportRequest("coco", tmp_path / "out", split=(1, 0, 0)))
+        export_project(
+            project, ExportRequest("coco", tmp_path / "out", split=(1, 0, 0), keep_background=True)
+        )
     ours = tmp_path / "out/train.json"
     doc = json.loads(ours.read_text())
     doc["info"]["description"] = "another tool"

@@ -181,7 +181,10 @@ def test_export_then_import_keeps_unlabelled_and_void_pixels(tmp_path):
         p.add_images([tmp_path / "imgs"])
         p.save_mask(p.image("x.png").id, mask)
         export_project(
-            p, ExportRequest("labelme", tmp_path / "out", split=(1, 0, 0), include="all")
+            p,
+            ExportRequest(
+                "labelme", tmp_path / "out", split=(1, 0, 0), include="all", keep_background=True
+            ),
         )
     with Project.create(tmp_path / "q", schema) as q:
         import_into_project(q, ImportRequest("labelme", tmp_path / "out"))
@@ -200,7 +203,10 @@ def test_the_exported_labels_txt_is_what_labelme2voc_requires(tmp_path):
         p.add_images([tmp_path / "imgs"])
         p.save_mask(p.image("x.png").id, mask)
         export_project(
-            p, ExportRequest("labelme", tmp_path / "out", split=(1, 0, 0), include="all")
+            p,
+            ExportRequest(
+                "labelme", tmp_path / "out", split=(1, 0, 0), include="all", keep_background=True
+            ),
         )
     lines = (tmp_path / "out/labels.txt").read_text().splitlines()
     assert lines[:2] == ["__ignore__", "_background_"]

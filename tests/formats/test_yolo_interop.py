@@ -239,13 +239,13 @@ def test_images_without_a_label_file_are_imported_not_dropped(tmp_path):
     assert set(by_name) == {"train1.jpg", "valid1.jpg", "empty1.jpg", "empty2.png"}
     assert (by_name["empty2.png"].height, by_name["empty2.png"].width) == (30, 20)
     assert (by_name["empty1.jpg"].mask == UNLABELLED).all()
-    [note] = result.notes
-    assert note.startswith("2 image(s) have no label file") and "--background" in note
+    assert result.notes == []  # (the summary's line on unlabelled images counts them)
+    assert sorted(result.without_label_file) == ["empty1.jpg", "empty2.png"]
     from_yaml = read_yolo(ds / "data.yaml")  # the folders the YAML names: the same
     assert {it.image_name for it in from_yaml.items} == set(by_name)
     with_background = read_yolo(ds, ImportOptions(background="background"))
     empty = {it.image_name: it for it in with_background.items}["empty1.jpg"]
-    assert (empty.mask == 0).all() and with_background.notes == []
+    assert (empty.mask == 0).all() and with_background.without_label_file == []
 
 
 def test_the_summary_names_background_for_pixels_no_object_covers(tmp_path, capsys):
