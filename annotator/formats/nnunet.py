@@ -19,7 +19,8 @@ are one 3-D case, the slices in order. A stack split from a NIfTI scan is writte
 scan's own space, always (its affine and voxel order); a TIFF stack with the voxel size
 it recorded, kept when every other case has one, in one unit (:func:`volume_geometries`).
 The channels are those a model of the project trains on: the Channel Choice, else the
-first three (``core.channels``); every case has the dataset's channel count (nnU-Net
+first three (``core.channels``), but every channel when every case has the same number
+of them, more than three (a multi-modal scan: :func:`every_channel`); every case has the dataset's channel count (nnU-Net
 needs the same channels everywhere), a grey picture among colour ones repeated into
 three. ``channel_names``: the export's own (``--channel-names``), else ``CT`` when every
 case is a NIfTI scan of Hounsfield units (``core.contrast.looks_like_ct``), else names
@@ -249,12 +250,13 @@ def _cases(dataset: ExportDataset) -> list[_Case]:
 
 
 def trained_channels(picture: np.ndarray, choice: Sequence[int]) -> np.ndarray:
-    """``(H, W, c)``, ``c <= 3``: the channels a model of the project takes (the
-    Channel Choice, else the first three: ``core.channels``, ``ml.data``)."""
+    """``(H, W, c)``: the channels ``choice`` picks (:func:`every_channel`: all of
+    them), else, with none, those a model of the project takes (the first three:
+    ``core.channels``, ``ml.data``)."""
     picked = pick(picture, choice)
     if picked.ndim == 2:
         picked = picked[..., None]
-    return picked[..., :3]
+    return picked if choice and picked is not picture else picked[..., :3]
 
 
 def fit_channels(picture: np.ndarray, channels: int) -> np.ndarray:
@@ -355,23 +357,42 @@ class _Survey:
     not_png: dict[str, int] = field(default_factory=dict)
     more_channels: int = 0
     grey_among_colour: int = 0
+    #: The channels written: the Channel Choice, or every channel (:func:`every_channel`).
+    choice: tuple[int, ...] = ()
+
+
+def every_channel(totals: Sequence[int], choice: Sequence[int]) -> tuple[int, ...]:
+    """The channels written of cases of ``totals`` channels each: the Channel Choice;
+    with none, every channel when every case has the same number of them, more than the
+    three a model takes (a multi-modal scan: BraTS' four MRI sequences, each a file of
+    its case, which nnU-Net trains on together); else none (the first three)."""
+    if choice:
+        return tuple(choice)
+    counts = set(totals)
+    if len(counts) == 1 and (n := counts.pop()) > 3:
+        return tuple(range(n))
+    return ()
 
 
 def _survey(cases: Sequence[_Case], choice: Sequence[int]) -> _Survey:
     survey = _Survey()
     counts: list[int] = []
+    totals: list[int] = []
     for case in cases:
         picture = case.first_picture()
         if picture is None:
             raise FormatError(f"{case.name}: none of the stack's slice files is there")
         used = trained_channels(picture, choice)
         counts.append(used.shape[2])
-        total = 1 if picture.ndim == 2 else picture.shape[2]
-        survey.more_channels += total > used.shape[2]
+        totals.append(1 if picture.ndim == 2 else picture.shape[2])
         survey.eight_bit &= picture.dtype == np.uint8
         if case.stack is None and not _png_holds(picture):  # (a stack is NIfTI anyway)
             kind = _kind(picture.dtype)
             survey.not_png[kind] = survey.not_png.get(kind, 0) + 1
+    survey.choice = every_channel(totals, choice)
+    if survey.choice != tuple(choice):  # every channel of every case
+        counts = totals
+    survey.more_channels = sum(t > c for t, c in zip(totals, counts, strict=True))
     survey.channels = max(counts, default=1)
     survey.grey_among_colour = sum(1 for c in counts if c < survey.channels)
     survey.png = not survey.not_png and all(c.stack is None for c in cases)
@@ -399,6 +420,7 @@ def write_nnunet(
         )
     ending = PNG if survey.png else NIFTI
     folder = OutputFolder(out)
+    choice = survey.choice
     writer = _Writer(folder, labels, survey.channels, ending, choice)
     writer.geometries, writer.not_kept = volume_geometries(cases)
     writer.rgb = ending == PNG and survey.channels == 3 and survey.eight_bit
@@ -667,6 +689,12 @@ def _notes(
             f"{survey.grey_among_colour} case(s) of fewer channels written with "
             f"{survey.channels}, as models take them (grey repeated), since nnU-Net needs "
             "the same channels in every case"
+        )
+    if survey.choice and not dataset.channel_choice:
+        lines.append(
+            f"every case's {survey.channels} channels written (_0000 to "
+            f"_{survey.channels - 1:04d}); the project's models take the first three, or "
+            "those 'annotator channels P --use' chooses"
         )
     if survey.more_channels:
         which = (

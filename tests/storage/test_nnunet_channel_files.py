@@ -128,6 +128,38 @@ def test_labels_import_onto_the_case_and_the_nnunet_export_writes_each_channel_b
     assert np.array_equal(back, labels)
 
 
+def test_every_modality_of_four_is_exported_unless_a_channel_choice_picks(tmp_path, capsys):
+    """BraTS' four sequences: nnU-Net trains on them together, so an export without a
+    Channel Choice writes all four back, not the first three a model takes; with one,
+    the channels chosen."""
+    ds = tmp_path / "ds"
+    voxels = _case(ds, "brats_002", 4)
+    save_volume(ds / "labelsTr" / "brats_002.nii.gz", label_voxels(SHAPE, seed=5))
+    root = _new(tmp_path)
+    _add(capsys, root, ds / "imagesTr")
+    assert main(["import", str(root), "--format", "masks", str(ds / "labelsTr")]) == 0
+    out = tmp_path / "all"
+    capsys.readouterr()
+    assert main(["export", str(root), str(out), "--format", "nnunet"]) == 0
+    said = capsys.readouterr().out
+    assert "every case's 4 channels written (_0000 to _0003)" in said
+    assert "more channels than" not in said
+    written = sorted(p.name for p in (out / "imagesTr").iterdir())
+    assert written == [f"brats_002_{c:04d}.nii.gz" for c in range(4)]
+    back = np.asarray(nib.load(out / "imagesTr" / "brats_002_0003.nii.gz").dataobj)
+    assert np.array_equal(back, voxels[3].astype(np.float32))
+    meta = json.loads((out / "dataset.json").read_text())
+    assert len(meta["channel_names"]) == 4
+    assert main(["channels", str(root), "--use", "4,1"]) == 0
+    out = tmp_path / "chosen"
+    capsys.readouterr()
+    assert main(["export", str(root), str(out), "--format", "nnunet"]) == 0
+    assert "every case's" not in capsys.readouterr().out
+    back = np.asarray(nib.load(out / "imagesTr" / "brats_002_0000.nii.gz").dataobj)
+    assert np.array_equal(back, voxels[3].astype(np.float32))  # the choice's first: 4
+    assert len(list((out / "imagesTr").iterdir())) == 2
+
+
 def test_chosen_modalities_are_shown_each_through_a_window_of_its_own(tmp_path, capsys):
     """BraTS' four sequences, of scales far apart: ``channels --use 1,2,4`` shows the
     first, second and fourth, each stretched from its own 0.5 to 99.5 percentile."""
