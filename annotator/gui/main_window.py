@@ -76,6 +76,7 @@ from annotator.gui.loop_controller import LoopController
 from annotator.gui.model_panel import classes_changed_text
 from annotator.gui.number_boxes import let_shortcuts_through
 from annotator.gui.progress_task import loop_held, sentence
+from annotator.gui.save_news import close_session, save_failure_box
 from annotator.gui.settings_store import (
     SettingsStore,
     data_folder,
@@ -88,7 +89,7 @@ from annotator.gui.smart_tools import ProtectionCombo, SmartSupport, clean_up
 from annotator.gui.status_activity import StatusActivity
 from annotator.gui.tools import FILL_SAMPLE
 from annotator.services.document import Document
-from annotator.services.projects import open_project
+from annotator.services.projects import open_project, recovered_note
 from annotator.services.session import AnnotationSession
 from annotator.services.shared_contrast import (
     ContrastWindows,
@@ -201,6 +202,8 @@ class MainWindow(QMainWindow):
         self.save_retry_ms = SAVE_RETRY_MS
         self._unsaved_since: float | None = None  # the first commit not yet saved
         self._save_failing = False  # a save failed, none worked since: said once
+        #: The app is being ended from outside (SIGTERM, a logout): nothing may ask.
+        self.ending_from_outside = False
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
@@ -560,6 +563,8 @@ class MainWindow(QMainWindow):
         self._owned_project = project
         self.file_menu.project_opened(project.root)
         restore_project_class(self, self.settings, project.root)
+        if (note := recovered_note(project)) is not None:  # Interrupted Saves counted
+            self.statusBar().showMessage(note, 15000)
         return None
 
     def set_project(self, project: Project) -> None:
@@ -596,10 +601,9 @@ class MainWindow(QMainWindow):
             self.canvas.finish_gesture()
             # (the class painted in it, for when it is opened again: not only on quit)
             self.settings.set_project_class(self.session.project.root, self.canvas.current_value)
-            rescued = self.session.close()
+            # (labels the project cannot take: rescued, or the user asked)
+            close_session(self, self.session, asking=not self.ending_from_outside)
             self.session = None
-            if rescued is not None:  # the labels could not be saved where they belong
-                QMessageBox.warning(self, "Labels not saved in the project", sentence(rescued))
         if self.canvas.smart is not None:
             self.canvas.smart.forget()  # image ids mean other pictures in another project
         self._show_shared(None)  # (the project's own, shown again when it is opened)
@@ -851,20 +855,11 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"Saving {name} failed: {exc}; trying again every {retry_s} s", 10000
         )
-        if self._save_failing:
+        if self._save_failing or self.ending_from_outside:
             return
         self._save_failing = True
         left = self.document is None or self.document.image_id != image_id
-        kept = (
-            "\nThey are kept: saving is tried again every "
-            f"{retry_s} s, or, if the app closes first, they are written to a rescue folder "
-            "that it names."
-            if left  # (handed to the writer when you went on to another image)
-            else f"\nThey are kept, and saving is tried again every {retry_s} s."
-        )
-        QMessageBox.warning(
-            self, "Autosave failed", f"The labels of {name} could not be saved:\n{exc}{kept}"
-        )
+        QMessageBox.warning(self, *save_failure_box(name, exc, left, retry_s))
 
     # --- display ---------------------------------------------------------------------------------------
     def _table(self) -> np.ndarray:
