@@ -792,12 +792,17 @@ class MainWindow(QMainWindow):
 
     def schedule_autosave(self) -> None:
         """(Re)start the autosave timer: the save runs :attr:`autosave_delay_ms` after
-        the last commit, and at the latest :attr:`autosave_max_delay_ms` after the first
-        commit not yet saved (a user who never pauses is saved too)."""
+        the last commit, and is on disk at the latest :attr:`autosave_max_delay_ms` after
+        the first commit not yet saved (a user who never pauses is saved too): handed
+        over that much earlier as the image's last write took."""
         now = time.monotonic()
         if self._unsaved_since is None:
             self._unsaved_since = now
-        left_ms = self.autosave_max_delay_ms - (now - self._unsaved_since) * 1000
+        # The bound is to the disk: the hand-off comes as much earlier as the last write
+        # of this image took (a 4096 x 4096 map: 0.3-1.4 s), up to half the bound.
+        writing_ms = 1000 * self.session.write_seconds() if self.session is not None else 0.0
+        bound_ms = self.autosave_max_delay_ms - min(writing_ms, self.autosave_max_delay_ms / 2)
+        left_ms = bound_ms - (now - self._unsaved_since) * 1000
         self.autosave_timer.start(int(max(0.0, min(self.autosave_delay_ms, left_ms))))
 
     def _stop_autosave(self) -> None:

@@ -23,6 +23,8 @@ import functools
 import logging
 import shutil
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 #: or quitting waits for the save: a database browser holding the lock must not freeze
 #: the window for the database's default 30 s.
 SAVE_BUSY_TIMEOUT_S = 5.0
+#: How many of an image's last writes :meth:`Autosaver.write_seconds` looks at.
+WRITES_KEPT = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +97,18 @@ class Autosaver:
         # failed), dropped once written; both dicts change under the lock.
         self._unwritten: dict[int, SaveRequest] = {}
         self._lock = threading.Lock()
+        # How long the last few writes of each image took (encode, file, record), in
+        # seconds, and the seconds per pixel of the newest write of any image.
+        self._took: dict[int, deque[float]] = {}
+        self._per_pixel = 0.0
+
+    def write_seconds(self, image_id: int, pixels: int = 0) -> float:
+        """How long the next write of ``image_id`` will likely take: the longest of its
+        last :data:`WRITES_KEPT` writes (encode, file and record); before its first, the
+        newest write of any image scaled to its ``pixels``; 0.0 before any."""
+        with self._lock:
+            took = self._took.get(image_id)
+            return max(took) if took else self._per_pixel * pixels
 
     def submit(self, request: SaveRequest) -> None:
         """Queue a snapshot; an older one of the same image still waiting is dropped."""
@@ -146,6 +162,7 @@ class Autosaver:
             and last[1] is accepted
         ):
             accepted = None  # on disk already; save_mask keeps the file its source names
+        began = time.monotonic()
         try:
             self._project.save_mask(
                 request.image_id,
@@ -159,6 +176,9 @@ class Autosaver:
             kept = request.accepted
             self._accepted_written = None if kept is None else (image_id, kept)
             with self._lock:
+                took = time.monotonic() - began
+                self._took.setdefault(image_id, deque(maxlen=WRITES_KEPT)).append(took)
+                self._per_pixel = took / max(1, request.mask.size)
                 self._failed.pop(image_id, None)
                 if self._unwritten.get(image_id) is request:  # (not a newer one)
                     del self._unwritten[image_id]

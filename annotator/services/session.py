@@ -444,6 +444,15 @@ class AnnotationSession:
                 self._submitted[image_id] = self._submitted.get(image_id, 0) + 1
                 self._saver.submit(request)
 
+    def write_seconds(self) -> float:
+        """How long a save of the open image's labels handed over now will likely need
+        to reach the disk (:meth:`Autosaver.write_seconds`; 0.0: no image open, or no
+        write yet)."""
+        doc = self.document
+        if doc is None:
+            return 0.0
+        return self._saver.write_seconds(doc.image_id, doc.label_map.array.size)
+
     def unsaved_ids(self) -> list[int]:
         """The images whose newest labels handed to the saver could not be written (the
         open one's, or kept of an image left): a removal of them must wait."""

@@ -9,6 +9,9 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -205,3 +208,71 @@ def test_reopening_after_a_crash_says_which_labels_were_recovered(qtbot, project
         )
     finally:
         w.close()
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+    sys.path.insert(0, {tests!r})
+    from guihelpers import center, drag
+    from annotator.cli import main
+
+    app = QApplication(sys.argv[:1])
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    def watch():
+        if any(isinstance(w, QMessageBox) and w.isVisible() for w in app.topLevelWidgets()):
+            print("box", flush=True)  # the failure's box is open: the parent sends the signal
+        else:
+            QTimer.singleShot(50, watch)
+
+    def paint():
+        window = next(w for w in app.topLevelWidgets() if hasattr(w, "session") and w.session)
+        window.session.rescue_dir = Path({rescue!r})
+        window.session.project.save_mask = full
+        center(window.canvas)
+        drag(window.canvas, [(5, 5), (50, 5)])
+        print(window.document.record.name, flush=True)
+        window.save_now()
+        watch()
+
+    QTimer.singleShot(300, paint)
+    print("exit", main(["gui", {project!r}]), flush=True)  # (its warnings go to stderr)
+    """
+)
+
+
+def test_sigterm_ends_the_real_app_while_a_failure_box_is_open(project_dir, tmp_path):
+    """The process stayed alive: the box's event loop, then the box the close opened."""
+    rescue = tmp_path / "rescued"
+    script = _CHILD.format(
+        tests=os.path.dirname(__file__), project=str(project_dir), rescue=str(rescue)
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        name = child.stdout.readline().strip()
+        assert name, child.stderr.read()
+        assert child.stdout.readline().strip() == "box"
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, err
+    assert out.strip() == "exit 0", err
+    assert len(list(rescue.glob(f"*/masks/{name}.png"))) == 1
+    (said,) = [line for line in err.splitlines() if "rescued to" in line]  # one line
+    assert str(rescue) in said
