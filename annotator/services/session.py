@@ -196,6 +196,7 @@ class AnnotationSession:
         # The newest open wins: every open, close and read bumps the ticket, and a read
         # whose ticket is no longer the latest is dropped (before or after decoding).
         self._closed = False
+        self._closing = False  # close() has begun (it may be asked again: LabelsAtRisk)
         self._ticket = 0
         self._reading: int | None = None  # the image a background read is for
         self._read_done: _Read | None = None  # the newest read, until its image opens
@@ -269,6 +270,8 @@ class AnnotationSession:
         doc = self.document
         if doc is not None and doc.image_id == request.image_id:
             doc.submitted_generation = -1  # so the next save tries again
+        if self._closing:  # landed while close asks what to do: close says it all
+            return
         if self._on_save_error is not None:
             self._on_save_error(request.image_id, exc)
 
@@ -654,6 +657,7 @@ class AnnotationSession:
         stays open, its labels kept, for the caller to try again (``close`` once more),
         with another folder, or with none (losing them)."""
         folders = rescue_candidates(self.rescue_dir) if rescue_dirs is None else list(rescue_dirs)
+        self._closing = True  # (a failure from now on is the close's to say)
         rescued = None
         try:
             self.close_document()

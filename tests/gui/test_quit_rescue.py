@@ -276,3 +276,43 @@ def test_sigterm_ends_the_real_app_while_a_failure_box_is_open(project_dir, tmp_
     assert len(list(rescue.glob(f"*/masks/{name}.png"))) == 1
     (said,) = [line for line in err.splitlines() if "rescued to" in line]  # one line
     assert str(rescue) in said
+
+
+def test_sigterm_while_the_rescue_question_is_open_rescues_without_asking(
+    window, full_everywhere, monkeypatch, tmp_path, qtbot
+):
+    """The user quits, the rescue fails, the question is open; then a logout comes:
+    the question is closed, and the labels go to the next folder that takes them."""
+    app = QApplication.instance()
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    ends = quit_signals.install(app, window)
+    quits: list[bool] = []
+    monkeypatch.setattr(ends, "quit", lambda: quits.append(True))
+    asked: list[str] = []
+
+    def term():
+        asked.extend(
+            w.windowTitle()
+            for w in app.topLevelWidgets()
+            if isinstance(w, QMessageBox) and w.isVisible()
+        )
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def guard():  # (were the question left open: answer it, and say so)
+        for w in app.topLevelWidgets():
+            if isinstance(w, QMessageBox) and w.isVisible():
+                asked.append("left open")
+                w.done(0)
+
+    try:
+        name, _image_id, _value = _paint(window)
+        QTimer.singleShot(300, term)
+        QTimer.singleShot(8000, guard)
+        window.close()
+    finally:
+        ends.uninstall()
+    assert asked == ["Labels not saved"]  # the question was open, and closed by the end
+    assert window.session is None and quits == [True]
+    assert len(list((home / "annotator-rescued").glob(f"*/masks/{name}.png"))) == 1
