@@ -76,7 +76,7 @@ from annotator.gui.loop_controller import LoopController
 from annotator.gui.model_panel import classes_changed_text
 from annotator.gui.number_boxes import let_shortcuts_through
 from annotator.gui.progress_task import loop_held, sentence
-from annotator.gui.save_news import close_session, save_failure_box
+from annotator.gui.save_news import close_session, save_failure_box, save_failure_line
 from annotator.gui.settings_store import (
     SettingsStore,
     data_folder,
@@ -857,9 +857,7 @@ class MainWindow(QMainWindow):
             self.autosave_timer.start(self.save_retry_ms)
         listed = self.image_list.record(image_id)
         name = listed.name if listed is not None else f"image {image_id}"
-        self.statusBar().showMessage(
-            f"Saving {name} failed: {exc}; trying again every {retry_s} s", 10000
-        )
+        self.statusBar().showMessage(save_failure_line(name, exc, retry_s), 10000)
         if self._save_failing or self.ending_from_outside:
             return
         self._save_failing = True

@@ -55,6 +55,16 @@ def save_failure_box(name: str, exc: Exception, left: bool, retry_s: int) -> tup
     return "Autosave failed", f"The labels of {name} could not be saved:\n{exc}{kept}"
 
 
+def save_failure_line(name: str, exc: Exception, retry_s: int) -> str:
+    """The status bar's line of a failed autosave of image ``name`` (at each try)."""
+    if isinstance(exc, RecordRefused):
+        return (
+            f"{name}: written to its mask file, not counted yet ({exc.why}); trying again "
+            f"every {retry_s} s"
+        )
+    return f"Saving {name} failed: {exc}; trying again every {retry_s} s"
+
+
 def close_session(window: MainWindow, session: AnnotationSession, asking: bool) -> None:
     """Close ``session`` (saving everything), asking the user what to do with labels that
     can be neither saved nor rescued (``asking``), and say what became of labels not

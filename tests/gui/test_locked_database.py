@@ -96,6 +96,8 @@ def test_a_switch_whose_save_meets_a_locked_database_keeps_the_labels_and_says_w
         assert boxes[0][0] == "Labels not counted yet", boxes
         assert "written to its mask file" in boxes[0][1] and "could not be saved" not in boxes[0][1]
         assert "locked by another program" in boxes[0][1]
+        line = window.statusBar().currentMessage()
+        assert "written to its mask file, not counted yet" in line and "failed" not in line
         window.go(-1)  # back: refused while its labels are not recorded
         assert boxes[-1][0] == "Cannot open image" and "not recorded yet" in boxes[-1][1]
         assert window.document.image_id == second
