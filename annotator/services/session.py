@@ -369,8 +369,9 @@ class AnnotationSession:
             record = self._left.get(image_id)
             name = record.name if record is not None else f"image {image_id}"
             raise ProjectError(
-                f"{_not_saved(name, failure)}, so it cannot be opened again yet (they are kept, and saved with the next save): "
-                "free some space (or fix the cause) and try again"
+                f"{_not_saved(name, failure)}, so it cannot be opened again yet (they are "
+                "kept, and saved with the next save): free some space (or fix the cause) "
+                "and try again"
             )
         self._left.pop(image_id, None)
         return True
@@ -604,8 +605,8 @@ class AnnotationSession:
         if failure is not None:  # let go now and its unsaved labels would be lost
             self.document.submitted_generation = -1  # the next save tries again
             raise ProjectError(
-                f"{_not_saved(self.document.record.name, failure)}; the image stays open so that nothing is lost: "
-                "free some space (or fix the cause) and try again"
+                f"{_not_saved(self.document.record.name, failure)}; the image stays open "
+                "so that nothing is lost: free some space (or fix the cause) and try again"
             )
 
     def save(self, *, wait: bool = False) -> bool:
