@@ -140,6 +140,41 @@ def test_discard_loses_the_labels_only_when_chosen_in_a_box_naming_them(
     assert not list(tmp_path.rglob(f"masks/{name}.png"))
 
 
+class _SigtermOnceABoxIsOpen:
+    """Once a message box is open, note the titles of those open and send SIGTERM to this
+    process; ``guard`` runs 10 s later (on the old code, to answer what nobody would),
+    unless :meth:`stop` comes first (which also stops the watching)."""
+
+    def __init__(self, app, shown: list[str], guard) -> None:  # type: ignore[no-untyped-def]
+        self.app, self.shown, self.stopped = app, shown, False
+        self.later = QTimer()
+        self.later.setSingleShot(True)
+        self.later.timeout.connect(guard)
+        QTimer.singleShot(50, self.poll)
+
+    def poll(self) -> None:
+        if self.stopped:
+            return
+        open_ = [
+            w.windowTitle()
+            for w in self.app.topLevelWidgets()
+            if isinstance(w, QMessageBox) and w.isVisible()
+        ]
+        if not open_:
+            QTimer.singleShot(50, self.poll)
+            return
+        self.shown.extend(open_)
+        os.kill(os.getpid(), signal.SIGTERM)
+        self.later.start(10_000)
+
+    def start(self, ms: int) -> None:
+        self.later.start(ms)
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.later.stop()
+
+
 def test_sigterm_while_a_failure_box_is_open_closes_it_rescues_and_quits(
     window, monkeypatch, tmp_path, qtbot
 ):
@@ -157,7 +192,7 @@ def test_sigterm_while_a_failure_box_is_open_closes_it_rescues_and_quits(
                 left_open.append(w.windowTitle())
                 w.done(0)
         if window.session is not None:
-            QTimer.singleShot(3000, guard)
+            guarding.start(3000)
 
     try:
         _disk_full(monkeypatch, window.session.project, [True])
@@ -165,20 +200,11 @@ def test_sigterm_while_a_failure_box_is_open_closes_it_rescues_and_quits(
         window.save_retry_ms = 60_000
         name, _image_id, _value = _paint(window)
         shown: list[str] = []
-
-        def term():
-            shown.extend(
-                w.windowTitle()
-                for w in app.topLevelWidgets()
-                if isinstance(w, QMessageBox) and w.isVisible()
-            )
-            os.kill(os.getpid(), signal.SIGTERM)
-
-        QTimer.singleShot(300, term)  # while the failure's box is open
-        QTimer.singleShot(5000, guard)
+        guarding = _SigtermOnceABoxIsOpen(app, shown, guard)
         window.save_now()
-        qtbot.waitUntil(lambda: window.session is None, timeout=20_000)
+        qtbot.waitUntil(lambda: window.session is None, timeout=30_000)
     finally:
+        guarding.stop()
         ends.uninstall()
     assert shown == ["Autosave failed"]  # the signal came while the box was open
     assert left_open == []  # no box was left for nobody to answer
@@ -292,14 +318,6 @@ def test_sigterm_while_the_rescue_question_is_open_rescues_without_asking(
     monkeypatch.setattr(ends, "quit", lambda: quits.append(True))
     asked: list[str] = []
 
-    def term():
-        asked.extend(
-            w.windowTitle()
-            for w in app.topLevelWidgets()
-            if isinstance(w, QMessageBox) and w.isVisible()
-        )
-        os.kill(os.getpid(), signal.SIGTERM)
-
     def guard():  # (were the question left open: answer it, and say so)
         for w in app.topLevelWidgets():
             if isinstance(w, QMessageBox) and w.isVisible():
@@ -308,10 +326,10 @@ def test_sigterm_while_the_rescue_question_is_open_rescues_without_asking(
 
     try:
         name, _image_id, _value = _paint(window)
-        QTimer.singleShot(300, term)
-        QTimer.singleShot(8000, guard)
+        guarding = _SigtermOnceABoxIsOpen(app, asked, guard)
         window.close()
     finally:
+        guarding.stop()
         ends.uninstall()
     assert asked == ["Labels not saved"]  # the question was open, and closed by the end
     assert window.session is None and quits == [True]
