@@ -26,6 +26,30 @@ class SchemaError(AnnotatorError):
     """A label schema is invalid (duplicate names, bad colour, too many classes...)."""
 
 
+class WriteRefused(ProjectError):
+    """The project database refused a write for a reason the user can fix (``why``: a
+    full disk, another program holding it locked, a read-only file), in plain words."""
+
+    def __init__(self, path: object, why: str) -> None:
+        super().__init__(f"{path}: {why}; this change was not saved")
+        self.path, self.why = path, why
+
+
+class RecordRefused(ProjectError):
+    """A save wrote the mask file of image ``name`` but the database refused its record
+    (``why``, without advice): the labels are on disk, only not counted yet. Each save leaves a marker
+    until its record is written, so the next writer to open the project counts them (an
+    Interrupted Save, ADR 0002); a later save that works records them too."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(
+            f"the labels of {name} are written to its mask file, but the project index "
+            f"could not record them: {why}; they will be counted when the project is next "
+            "opened"
+        )
+        self.name, self.why = name, why
+
+
 class FormatError(AnnotatorError):
     """An import or export file is malformed or unsafe."""
 

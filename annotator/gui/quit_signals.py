@@ -5,9 +5,10 @@
   handler runs only when the interpreter gets control, which the Qt event loop, waiting
   in C++, may not give it for a long time. So the handler does nothing itself:
   :func:`signal.set_wakeup_fd` makes the C-level handler write the signal's number into
-  a socket, and a :class:`QSocketNotifier` on the other end wakes the event loop, which
-  then closes the window as the user's File > Quit does (it saves synchronously) and
-  quits. No polling timer, and no delay.
+  a socket, and a :class:`QSocketNotifier` on the other end wakes the event loop (a
+  box's too), which then closes any box open, closes the window as the user's File >
+  Quit does (it saves synchronously, asking nothing: labels it cannot save are rescued
+  into the first folder that takes them) and quits. No polling timer, and no delay.
 - **commitDataRequest** (the desktop session is ending: the session manager asks apps to
   save first; it may still cancel the logout): the labels are saved, the window stays.
 - **aboutToQuit** (the event loop is ending without the window having been closed): the
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSocketNotifier
 from PySide6.QtWidgets import QApplication
+
+from annotator.gui.save_news import close_modal_boxes
 
 if TYPE_CHECKING:
     from annotator.gui.main_window import MainWindow
@@ -67,6 +70,10 @@ class QuitOnSignals(QObject):
         self.received.extend(numbers)
         log.warning("%s received: saving and quitting", signal.Signals(numbers[0]).name)
         self._close()
+        self.quit()
+
+    def quit(self) -> None:
+        """End the event loop (every loop running, a box's too)."""
         self._app.quit()
 
     def _save(self, _manager: object = None) -> None:
@@ -74,6 +81,16 @@ class QuitOnSignals(QObject):
         self._window.save_and_wait()
 
     def _close(self) -> None:
+        """Close the window (it saves synchronously) without asking anything: nobody
+        may be there to answer. A box open now (a failure said, a question) is closed
+        first, and the window's close asks nothing (labels it cannot save go to the
+        first rescue folder that takes them), else their event loops would keep the
+        process alive. When the window is closing already (the end came while its close
+        asked), that close goes on, asking no more."""
+        self._window.ending_from_outside = True
+        closed = close_modal_boxes()
+        if closed:
+            log.warning("closed %d box%s nobody answered", closed, "es" if closed > 1 else "")
         if self._window.session is not None or self._window.isVisible():
             self._window.close()  # closeEvent saves synchronously
 

@@ -18,15 +18,21 @@ Errors never pass silently: they go to ``on_error`` through the injected ``dispa
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
+import shutil
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from annotator.core.cancel import CancelToken
+from annotator.core.errors import ProjectError
 from annotator.core.status import ImageStatus
 from annotator.services.jobs import CoalescingQueue, Dispatcher, call_directly, log_failure
 from annotator.storage.project import Project
@@ -37,6 +43,8 @@ log = logging.getLogger(__name__)
 #: or quitting waits for the save: a database browser holding the lock must not freeze
 #: the window for the database's default 30 s.
 SAVE_BUSY_TIMEOUT_S = 5.0
+#: How many of an image's last writes :meth:`Autosaver.write_seconds` looks at.
+WRITES_KEPT = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +97,18 @@ class Autosaver:
         # failed), dropped once written; both dicts change under the lock.
         self._unwritten: dict[int, SaveRequest] = {}
         self._lock = threading.Lock()
+        # How long the last few writes of each image took (encode, file, record), in
+        # seconds, and the seconds per pixel of the newest write of any image.
+        self._took: dict[int, deque[float]] = {}
+        self._per_pixel = 0.0
+
+    def write_seconds(self, image_id: int, pixels: int = 0) -> float:
+        """How long the next write of ``image_id`` will likely take: the longest of its
+        last :data:`WRITES_KEPT` writes (encode, file and record); before its first, the
+        newest write of any image scaled to its ``pixels``; 0.0 before any."""
+        with self._lock:
+            took = self._took.get(image_id)
+            return max(took) if took else self._per_pixel * pixels
 
     def submit(self, request: SaveRequest) -> None:
         """Queue a snapshot; an older one of the same image still waiting is dropped."""
@@ -142,6 +162,7 @@ class Autosaver:
             and last[1] is accepted
         ):
             accepted = None  # on disk already; save_mask keeps the file its source names
+        began = time.monotonic()
         try:
             self._project.save_mask(
                 request.image_id,
@@ -155,10 +176,14 @@ class Autosaver:
             kept = request.accepted
             self._accepted_written = None if kept is None else (image_id, kept)
             with self._lock:
+                took = time.monotonic() - began
+                self._took.setdefault(image_id, deque(maxlen=WRITES_KEPT)).append(took)
+                self._per_pixel = took / max(1, request.mask.size)
                 self._failed.pop(image_id, None)
                 if self._unwritten.get(image_id) is request:  # (not a newer one)
                     del self._unwritten[image_id]
-        except Exception as exc:  # any failure must reach the user, never kill the writer
+        except Exception as raised:  # any failure must reach the user, never kill the writer
+            exc = explained(raised, self._project.root)
             with self._lock:
                 self._failed[image_id] = exc
             # One line for a save the user can fix (a locked database, a full disk): it
@@ -170,3 +195,38 @@ class Autosaver:
             if self._on_saved is not None:
                 result = SaveResult(request.image_id, request.generation)
                 self._dispatch(functools.partial(self._on_saved, result))
+
+
+#: The errors of a full disk (or a full quota).
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def explained(exc: Exception, root: Path) -> Exception:
+    """``exc`` in the user's words where it says too little: a full disk names the
+    project folder and the space left on it (the write that failed names at most a file
+    inside, and the save's marker, written first, names none). Other errors as they are."""
+    if not isinstance(exc, OSError) or exc.errno not in _FULL:
+        return exc
+    try:
+        free = f"{size_text(shutil.disk_usage(root).free)} free"
+    except OSError:
+        free = "free space unknown"
+    what = exc.strerror or "the disk is full"
+    if exc.filename is not None:
+        what += f": {exc.filename}"
+    said = ProjectError(
+        f"{what} ({free} on the disk of the project folder {root}): free some space there"
+    )
+    said.__cause__ = exc
+    return said
+
+
+def size_text(n: int) -> str:
+    """A number of bytes for people: ``0 bytes``, ``512 bytes``, ``12 KB``, ``3.4 MB``."""
+    if n < 1000:
+        return f"{n} bytes"
+    units = ("KB", "MB", "GB", "TB")
+    value, i = n / 1000, 0
+    while value >= 999.5 and i < len(units) - 1:
+        value, i = value / 1000, i + 1
+    return f"{value:.1f} {units[i]}" if value < 10 else f"{value:.0f} {units[i]}"

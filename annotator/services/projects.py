@@ -32,6 +32,24 @@ def open_project(root: str | os.PathLike[str], *, lock: bool = True) -> Project:
     return Project.open(root, lock=lock)
 
 
+def recovered_note(project: Project) -> str | None:
+    """One line naming the images whose labels the opening of ``project`` counted again
+    (Interrupted Saves: saved just before the app stopped, or while the database refused
+    their record), or None when there were none."""
+    names = project.recounted
+    if not names:
+        return None
+    shown = ", ".join(names[:_NAMES_SHOWN])
+    if len(names) > _NAMES_SHOWN:
+        shown += f" and {len(names) - _NAMES_SHOWN} more"
+    what = "1 image" if len(names) == 1 else f"{len(names)} images"
+    return f"Recovered the labels of {what} saved just before the app stopped ({shown})"
+
+
+#: How many image names a one-line note names before "and N more".
+_NAMES_SHOWN = 5
+
+
 def is_project(root: str | os.PathLike[str]) -> bool:
     """Whether ``root`` is a project folder (holds the project database)."""
     return (Path(root) / DB_NAME).is_file()

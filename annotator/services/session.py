@@ -44,13 +44,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from annotator.core.cancel import CancelToken
 from annotator.core.channels import pick
 from annotator.core.contrast import display_pixels
-from annotator.core.errors import AnnotatorError, ProjectError, first_line
+from annotator.core.errors import AnnotatorError, ProjectError, RecordRefused, first_line
 from annotator.core.labelmap import LabelMap
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
@@ -119,6 +120,54 @@ def _others(n: int) -> str:
     return "" if n <= 0 else f" and {n} other image{'s' if n > 1 else ''}"
 
 
+#: How many image names a sentence lists before "and N more".
+NAMES_LISTED = 10
+
+
+def name_list(names: Sequence[str]) -> str:
+    """``a.png``, ``a.png and b.png``, ``a.png, b.png and c.png`` (the first
+    :data:`NAMES_LISTED`, then how many more)."""
+    shown = list(names[:NAMES_LISTED])
+    if len(names) > NAMES_LISTED:
+        shown.append(f"{len(names) - NAMES_LISTED} more")
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def _not_saved(names: str, failure: Exception | None) -> str:
+    """``the labels of NAMES could not be saved (why)``; or, when only their record was
+    refused (their mask file is written), that they are not recorded yet."""
+    if isinstance(failure, RecordRefused):
+        return f"the labels of {names} are written but not recorded yet ({failure.why})"
+    why = first_line(failure) if failure is not None else "unknown error"
+    return f"the labels of {names} could not be saved ({why})"
+
+
+def rescue_candidates(first: Path) -> list[Path]:
+    """Where labels that cannot be saved are rescued when nobody can be asked another
+    folder (a SIGTERM, a logout): ``first``, then ``annotator-rescued`` in the user's
+    home folder, then in the temporary folder, in turn (a full disk may hold the first
+    and not the others)."""
+    found = [first]
+    for parent in (Path.home, lambda: Path(tempfile.gettempdir())):
+        try:
+            folder = parent() / "annotator-rescued"
+        except (OSError, RuntimeError):  # (no home folder known)
+            continue
+        if folder not in found:
+            found.append(folder)
+    return found
+
+
+class LabelsAtRisk(ProjectError):
+    """:meth:`AnnotationSession.close` with ``keep_if_lost``: some labels could be neither
+    saved in the project nor rescued into any folder given. The session stays open with
+    them; ``names``: their images."""
+
+    def __init__(self, message: str, names: Sequence[str]) -> None:
+        super().__init__(message)
+        self.names = tuple(names)
+
+
 class AnnotationSession:
     """The open project and the image being labelled."""
 
@@ -136,6 +185,8 @@ class AnnotationSession:
         self.project = project
         self.history_bytes = history_bytes
         self.rescue_dir = rescue_dir or Path(tempfile.gettempdir()) / "annotator-rescued"
+        #: Where the last :meth:`close` rescued labels (None: nowhere).
+        self.rescued_to: Path | None = None
         self.document: Document | None = None
         self._on_save_error = on_save_error
         self._saved_listeners: list[Callable[[int], None]] = []
@@ -145,6 +196,7 @@ class AnnotationSession:
         # The newest open wins: every open, close and read bumps the ticket, and a read
         # whose ticket is no longer the latest is dropped (before or after decoding).
         self._closed = False
+        self._closing = False  # close() has begun (it may be asked again: LabelsAtRisk)
         self._ticket = 0
         self._reading: int | None = None  # the image a background read is for
         self._read_done: _Read | None = None  # the newest read, until its image opens
@@ -218,6 +270,8 @@ class AnnotationSession:
         doc = self.document
         if doc is not None and doc.image_id == request.image_id:
             doc.submitted_generation = -1  # so the next save tries again
+        if self._closing:  # landed while close asks what to do: close says it all
+            return
         if self._on_save_error is not None:
             self._on_save_error(request.image_id, exc)
 
@@ -315,9 +369,9 @@ class AnnotationSession:
             record = self._left.get(image_id)
             name = record.name if record is not None else f"image {image_id}"
             raise ProjectError(
-                f"the labels of {name} could not be saved ({first_line(failure)}), so it "
-                "cannot be opened again yet (they are kept, and saved with the next save): "
-                "free some space (or fix the cause) and try again"
+                f"{_not_saved(name, failure)}, so it cannot be opened again yet (they are "
+                "kept, and saved with the next save): free some space (or fix the cause) "
+                "and try again"
             )
         self._left.pop(image_id, None)
         return True
@@ -393,6 +447,15 @@ class AnnotationSession:
             if request is not None:
                 self._submitted[image_id] = self._submitted.get(image_id, 0) + 1
                 self._saver.submit(request)
+
+    def write_seconds(self) -> float:
+        """How long a save of the open image's labels handed over now will likely need
+        to reach the disk (:meth:`Autosaver.write_seconds`; 0.0: no image open, or no
+        write yet)."""
+        doc = self.document
+        if doc is None:
+            return 0.0
+        return self._saver.write_seconds(doc.image_id, doc.label_map.array.size)
 
     def unsaved_ids(self) -> list[int]:
         """The images whose newest labels handed to the saver could not be written (the
@@ -521,8 +584,7 @@ class AnnotationSession:
             name = record.name if record is not None else f"image {failed[0]}"
             failure = self._saver.failure(failed[0])
             raise ProjectError(
-                f"the labels of {name}{_others(len(failed) - 1)} could not be saved "
-                f"({first_line(failure) if failure else 'unknown error'}); they are kept, "
+                f"{_not_saved(name + _others(len(failed) - 1), failure)}; they are kept, "
                 "and saved with the next save: free some space (or fix the cause) and try "
                 "again"
             )
@@ -543,9 +605,8 @@ class AnnotationSession:
         if failure is not None:  # let go now and its unsaved labels would be lost
             self.document.submitted_generation = -1  # the next save tries again
             raise ProjectError(
-                f"the labels of {self.document.record.name} could not be saved "
-                f"({first_line(failure)}); the image stays open so that nothing is lost: "
-                "free some space (or fix the cause) and try again"
+                f"{_not_saved(self.document.record.name, failure)}; the image stays open "
+                "so that nothing is lost: free some space (or fix the cause) and try again"
             )
 
     def save(self, *, wait: bool = False) -> bool:
@@ -580,18 +641,31 @@ class AnnotationSession:
                 self._saver.flush()
         return submitted
 
-    def close(self) -> str | None:
+    def close(
+        self, rescue_dirs: Sequence[Path] | None = None, *, keep_if_lost: bool = False
+    ) -> str | None:
         """Save everything and stop the saver (on quit, or another project). Never asks.
 
         When labels cannot be saved (a full disk, the project folder gone), the open
-        image's or those of images let go, they are written as class-id PNGs into
-        :attr:`rescue_dir` instead, and the returned sentence says where (None when
-        everything was saved)."""
+        image's or those of images let go, they are written as class-id PNGs into the
+        first of ``rescue_dirs`` that takes them (default: :func:`rescue_candidates` of
+        :attr:`rescue_dir`; empty: nowhere), and the returned sentence says where (None
+        when everything was saved). Labels whose mask file was written but not their
+        record (:class:`RecordRefused`) are on disk: not rescued, the sentence says so.
+
+        When no folder takes them, the sentence says they are lost (logged as an error),
+        unless ``keep_if_lost``: then :class:`LabelsAtRisk` is raised and the session
+        stays open, its labels kept, for the caller to try again (``close`` once more),
+        with another folder, or with none (losing them)."""
+        folders = rescue_candidates(self.rescue_dir) if rescue_dirs is None else list(rescue_dirs)
+        self._closing = True  # (a failure from now on is the close's to say)
         rescued = None
         try:
             self.close_document()
         except ProjectError as exc:
-            rescued = self._rescue(exc)
+            rescued, lost = self._rescue(exc, folders, final=not keep_if_lost)
+            if lost and keep_if_lost:
+                raise LabelsAtRisk(rescued, lost) from None
             self.document = None
         # A decode running now cannot be stopped; it ends unheard (its ticket is stale)
         # and must not hold up closing, nor reach a project closed under it.
@@ -600,15 +674,15 @@ class AnnotationSession:
         self._closed = True
         return rescued
 
-    def _unsaved(self) -> list[tuple[ImageRecord, np.ndarray, str]]:
-        """Labels the saver could not write: ``(record, labels, why)`` of the open image
-        (when its save failed) and of each image let go whose save failed."""
-        found = []
+    def _unsaved(self) -> list[tuple[ImageRecord, np.ndarray, Exception | None]]:
+        """Labels the saver could not write: ``(record, labels, failure)`` of the open
+        image (when its save failed) and of each image let go whose save failed."""
+        found: list[tuple[ImageRecord, np.ndarray, Exception | None]] = []
         doc = self.document
         if doc is not None:
             failure = self._saver.failure(doc.image_id)
             if failure is not None:
-                found.append((doc.record, doc.label_map.array, first_line(failure)))
+                found.append((doc.record, doc.label_map.array, failure))
         for image_id in self._left_failed():
             request, failure = self._saver.unwritten(image_id), self._saver.failure(image_id)
             record = self._left.get(image_id)
@@ -618,31 +692,103 @@ class AnnotationSession:
                 except (AnnotatorError, sqlite3.Error) as exc:
                     log.error("labels of image %s not rescued: %s", image_id, exc)
             if request is not None and record is not None:
-                why = first_line(failure) if failure is not None else "unknown error"
-                found.append((record, request.mask, why))
+                found.append((record, request.mask, failure))
         return found
 
-    def _rescue(self, exc: ProjectError) -> str:
+    def _rescue(
+        self, exc: ProjectError, folders: Sequence[Path], final: bool
+    ) -> tuple[str, list[str]]:
         """Write the labels that could not be saved somewhere else (the open image's, and
-        those of images let go); the sentence that says where.
-
-        They are written as the project keeps removed labels (a masks dataset in a
-        folder named after the project and the time, with the class list and the
-        reserved values: :class:`~annotator.storage.kept_labels.LabelsFolder`), so
-        ``annotator import --format masks`` of that folder puts them back exactly, on
-        their image: the file is named after the image's whole name (``x.tif.png``),
-        and where that name is another image's too (``scene1/0001.png`` and
-        ``scene2/0001.png``) a copy of the picture beside it says which."""
-        from annotator.services.exchange import named_alone
-
+        those of images let go) into the first of ``folders`` that takes them; the
+        sentence that says where, and the names of the images whose labels none took
+        (lost, said as an error when ``final``). Those whose mask file was written (only
+        the record was refused) are on disk already: the sentence says so."""
         unsaved = self._unsaved()
         if not unsaved:  # (the close refused for a reason of its own: nothing to keep)
-            return f"the labels could not be saved ({exc})"
+            return f"the labels could not be saved ({exc})", []
+        on_disk = [
+            (record, failure)
+            for record, _labels, failure in unsaved
+            if isinstance(failure, RecordRefused)
+        ]
+        others = [
+            (record, labels, first_line(failure) if failure is not None else "unknown error")
+            for record, labels, failure in unsaved
+            if not isinstance(failure, RecordRefused)
+        ]
+        parts: list[str] = []
+        lost: list[str] = []
+        if others:
+            said, lost = self._rescue_into(others, folders, final)
+            parts.append(said)
+        if on_disk:
+            records = [record for record, _failure in on_disk]
+            why = cast("RecordRefused", on_disk[0][1]).why
+            files = "its mask file" if len(records) == 1 else "their mask files"
+            counted = (
+                f"the labels of {name_list([r.name for r in records])} are written to "
+                f"{files}, but the project index could not record them ({why}); they will "
+                "be counted when the project is next opened"
+            )
+            log.warning("%s", counted)
+            parts.append(counted)
+        return ". ".join(p[:1].upper() + p[1:] if i else p for i, p in enumerate(parts)), lost
+
+    def _rescue_into(
+        self,
+        unsaved: list[tuple[ImageRecord, np.ndarray, str]],
+        folders: Sequence[Path],
+        final: bool,
+    ) -> tuple[str, list[str]]:
+        """Write ``(record, labels, why)`` into the first of ``folders`` that takes them
+        all; the sentence, and the names of the images none took."""
         records = [record for record, _labels, _why in unsaved]
         first, why = records[0], unsaved[0][2]
         names = f"{first.name}{_others(len(records) - 1)}"
         stamp = f"{self.project.root.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        rescue = LabelsFolder(self.rescue_dir, stamp, records, self.schema)
+        refused = []
+        for parent in folders:
+            try:
+                folder, where = self._write_rescue(parent, stamp, unsaved)
+            except (OSError, ProjectError) as again:
+                short = again.strerror if isinstance(again, OSError) else None
+                refused.append(f"{parent}: {short or first_line(again)}")
+                log.info("could not rescue the labels of %s into %s: %s", names, parent, again)
+                continue
+            log.warning("labels of %s rescued to %s: %s", names, where, why)
+            self.rescued_to = folder
+            return (
+                f"the labels of {names} could not be saved in the project ({why}). "
+                f"They were written to {where} instead: once the project can be written "
+                f"again, `annotator import {shlex.quote(str(self.project.root))} "
+                f"{shlex.quote(str(folder))} --format masks` puts them back"
+            ), []
+        lost = [record.name for record in records]
+        tried = "; ".join(refused) if refused else "no folder to write them to"
+        said = (
+            f"the labels of {name_list(lost)} could not be saved ({why}), nor rescued "
+            f"elsewhere ({tried})"
+        )
+        if final:
+            log.error("%s: they are lost", said)
+        return said, lost
+
+    def _write_rescue(
+        self, parent: Path, stamp: str, unsaved: list[tuple[ImageRecord, np.ndarray, str]]
+    ) -> tuple[Path, Path]:
+        """Write the labels as a masks dataset (:class:`LabelsFolder`) in a new folder in
+        ``parent``; that folder, and where the sentence points (the one file, or the masks
+        folder). Leaves nothing when it fails (``OSError``, ``ProjectError``).
+
+        The folder is named after the project and the time; ``annotator import --format
+        masks`` of it puts the maps back exactly, on their image: each file is named after
+        the image's whole name (``x.tif.png``), and where that name is another image's
+        too (``scene1/0001.png`` and ``scene2/0001.png``) a copy of the picture beside it
+        says which."""
+        from annotator.services.exchange import named_alone
+
+        records = [record for record, _labels, _why in unsaved]
+        rescue = LabelsFolder(parent, stamp, records, self.schema)
         try:
             paths = []
             for record, labels, _why in unsaved:
@@ -659,21 +805,10 @@ class AnnotationSession:
                         log.warning("no copy of the picture of %s: %s", record.name, missing)
             folder = rescue.finish()
             assert folder is not None  # (maps were written)
-        except (OSError, ProjectError) as again:
+        except BaseException:
             rescue.discard()
-            log.error("could not rescue the labels of %s: %s", names, again)
-            return (
-                f"the labels of {names} could not be saved ({why}), nor rescued "
-                f"elsewhere ({first_line(again)})"
-            )
-        where = paths[0] if len(paths) == 1 else Path(folder) / "masks"
-        log.warning("labels of %s rescued to %s: %s", names, where, why)
-        return (
-            f"the labels of {names} could not be saved in the project ({why}). "
-            f"They were written to {where} instead: once the project can be written again, "
-            f"`annotator import {shlex.quote(str(self.project.root))} "
-            f"{shlex.quote(str(folder))} --format masks` puts them back"
-        )
+            raise
+        return folder, (paths[0] if len(paths) == 1 else Path(folder) / "masks")
 
     # --- navigation and status ------------------------------------------------------------
     def neighbour(self, step: int, among: Sequence[int] | None = None) -> int | None:

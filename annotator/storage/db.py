@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from annotator.core.errors import ProjectError
+from annotator.core.errors import ProjectError, WriteRefused
 
 log = logging.getLogger(__name__)
 
@@ -350,9 +350,7 @@ class Database:
         full disk, a database locked by another program, a read-only one (else None;
         :func:`_trouble` words them)."""
         why = _trouble(exc, self.path)
-        return (
-            None if why is None else ProjectError(f"{self.path}: {why}; this change was not saved")
-        )
+        return None if why is None else WriteRefused(self.path, why)
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return all rows: the state of the last commit (or,

@@ -41,7 +41,14 @@ from annotator.core.channels import Choice
 from annotator.core.channels import applies as channels_apply
 from annotator.core.channels import check as check_channels
 from annotator.core.channels import describe as describe_channels
-from annotator.core.errors import ImageReadError, ModelError, ProjectError, SchemaError
+from annotator.core.errors import (
+    ImageReadError,
+    ModelError,
+    ProjectError,
+    RecordRefused,
+    SchemaError,
+    WriteRefused,
+)
 from annotator.core.folders import files_below, hidden
 from annotator.core.limits import NAMED_SKIPS, OTHER_PICTURE_SUFFIXES, named_first
 from annotator.core.naming import (
@@ -779,6 +786,9 @@ class Project:
         # False when opened to read only (lock=False, or a helper rank of torchrun): such
         # a process never writes, not even the stamp of a checked image file.
         self._writer = True
+        #: The names of the images whose labels this opening counted again (Interrupted
+        #: Saves: a mask file newer than its record), in the order counted.
+        self.recounted: list[str] = []
 
     # --- lifecycle -----------------------------------------------------------------
     @classmethod
@@ -1061,6 +1071,7 @@ class Project:
         except ProjectError as exc:
             log.warning("%s: its labels could not be counted again: %s", record.name, exc)
             return False
+        self.recounted.append(record.name)
         log.warning(
             "%s: its labels (%d pixels) were saved but not recorded (the program was "
             "stopped, or the database refused the record, in between); they count again",
@@ -2003,8 +2014,11 @@ class Project:
         # writer to open the project that the record may be older than the file.
         marker = self._saving_marker(image_id)
         left = _read_marker(marker)  # an earlier save's whose record was refused
-        marker.write_text(json.dumps([labelled, status.value, source]), encoding="utf-8")
+        # (one empty or cut short, from a process killed while writing it, still says
+        # "count this image again": kept as such when this save fails)
+        existed = left is not None or marker.exists()
         try:
+            marker.write_text(json.dumps([labelled, status.value, source]), encoding="utf-8")
             if accepted is not None and version is not None:  # (checked above)
                 # Written before the labels: a crash in between leaves a file the record
                 # does not name yet (unused), never a record naming a file not there.
@@ -2012,17 +2026,22 @@ class Project:
             atomic_write_bytes(self.mask_path(image_id), encoded)
         except BaseException:  # the file is the one before: so is the marker
             with contextlib.suppress(OSError):
-                if left is None:
-                    marker.unlink()
-                else:
+                if left is not None:
                     marker.write_text(json.dumps([left[0], left[1].value, left[2]]))
+                elif existed:
+                    marker.write_bytes(b"")
+                else:
+                    marker.unlink()
             raise
-        with self._db.transaction(timeout=timeout) as conn:
-            conn.execute(
-                "UPDATE images SET labelled_pixels = ?, label_source = ?, status = ?, "
-                "updated_at = ? WHERE id = ?",
-                (labelled, source, status.value, now_iso(), image_id),
-            )
+        try:
+            with self._db.transaction(timeout=timeout) as conn:
+                conn.execute(
+                    "UPDATE images SET labelled_pixels = ?, label_source = ?, status = ?, "
+                    "updated_at = ? WHERE id = ?",
+                    (labelled, source, status.value, now_iso(), image_id),
+                )
+        except WriteRefused as exc:  # the labels are on disk: the marker has the record
+            raise RecordRefused(record.name, exc.why.split("; ")[0]) from exc
         with contextlib.suppress(OSError):  # a marker left costs one decode at opening
             marker.unlink()
         previous = source_version(record.label_source)

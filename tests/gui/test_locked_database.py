@@ -92,9 +92,14 @@ def test_a_switch_whose_save_meets_a_locked_database_keeps_the_labels_and_says_w
         second = window.document.image_id
         assert second != first and window.canvas.document is window.document
         qtbot.waitUntil(lambda: bool(boxes), timeout=5000)  # the write's failure, said
-        assert boxes[0][0] == "Autosave failed" and "locked by another program" in boxes[0][1]
-        window.go(-1)  # back: refused while its labels are not written
-        assert boxes[-1][0] == "Cannot open image" and "could not be saved" in boxes[-1][1]
+        # the mask file is written, only its record is refused: said as it is
+        assert boxes[0][0] == "Labels not counted yet", boxes
+        assert "written to its mask file" in boxes[0][1] and "could not be saved" not in boxes[0][1]
+        assert "locked by another program" in boxes[0][1]
+        line = window.statusBar().currentMessage()
+        assert "written to its mask file, not counted yet" in line and "failed" not in line
+        window.go(-1)  # back: refused while its labels are not recorded
+        assert boxes[-1][0] == "Cannot open image" and "not recorded yet" in boxes[-1][1]
         assert window.document.image_id == second
         assert window.canvas.document is window.document
         drag(window.canvas, [(10, 40), (30, 40)])  # painted while still locked
@@ -108,19 +113,47 @@ def test_a_switch_whose_save_meets_a_locked_database_keeps_the_labels_and_says_w
     assert _mask(project_dir, second)[40, 20] == value
 
 
-def test_quitting_while_the_database_is_locked_rescues_the_labels_and_says_why(
+def test_quitting_while_the_database_is_locked_says_the_labels_are_on_disk_and_counted_later(
     window, project_dir, boxes, monkeypatch, tmp_path
 ):
+    """The mask file is written, only its record refused (an Interrupted Save the next
+    opening counts): the box said the labels were "not saved" and rescued a copy."""
     monkeypatch.setattr(autosave, "SAVE_BUSY_TIMEOUT_S", 0.3)
     window.session.rescue_dir = tmp_path / "rescued"
     drag(window.canvas, [(10, 10), (30, 10)])
-    name = window.document.record.name
+    name, image_id = window.document.record.name, window.document.image_id
+    value = window.canvas.current_value
     with held(project_dir):
         window.close()
+    assert len(boxes) == 1 and boxes[0][0] == "Labels not counted yet", boxes
+    text = boxes[0][1]
+    assert f"The labels of {name} are written to its mask file, but the project index" in text
+    assert "locked by another program" in text and "counted when the project is next opened" in text
+    assert "not saved" not in text
+    assert not (tmp_path / "rescued").exists()  # on disk already: nothing to rescue
+    with Project.open(project_dir) as p:  # the next opening counts them
+        record = p.image(image_id)
+        assert record.labelled_pixels > 0 and p.load_mask(record)[10, 20] == value
+        assert p.recounted == [name]
+
+
+def test_quitting_with_a_full_disk_still_says_could_not_be_saved_and_rescues(
+    window, project_dir, boxes, monkeypatch, tmp_path
+):
+    """The wording follows what happened: no mask file written (a full disk) is "not
+    saved in the project", and the labels are rescued."""
+
+    def full(*a, **k):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(window.session.project, "save_mask", full)
+    window.session.rescue_dir = tmp_path / "rescued"
+    drag(window.canvas, [(10, 10), (30, 10)])
+    name = window.document.record.name
+    window.close()
     assert len(boxes) == 1 and boxes[0][0] == "Labels not saved in the project", boxes
-    assert "locked by another program" in boxes[0][1]
-    rescued = list((tmp_path / "rescued").glob(f"*/masks/{name}.png"))
-    assert len(rescued) == 1
+    assert "could not be saved in the project" in boxes[0][1]
+    assert len(list((tmp_path / "rescued").glob(f"*/masks/{name}.png"))) == 1
 
 
 def test_an_autosave_meeting_a_locked_database_is_said_once_and_retried(
@@ -134,7 +167,7 @@ def test_an_autosave_meeting_a_locked_database_is_said_once_and_retried(
             window.save_now()
             window.session.save(wait=True)
             qtbot.wait(20)  # the failure's news, through the dispatcher
-    assert [b[0] for b in boxes] == ["Autosave failed"], boxes
+    assert [b[0] for b in boxes] == ["Labels not counted yet"], boxes  # (the file is written)
     assert "locked by another program" in boxes[0][1]
     drag(window.canvas, [(10, 40), (30, 40)])
     window.save_now()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from storehelpers import image_folder
 
-from annotator.core.errors import ProjectError
+from annotator.core.errors import ProjectError, RecordRefused, WriteRefused
 from annotator.core.status import ImageStatus
 from annotator.storage import atomic
 from annotator.storage import project as project_module
@@ -122,3 +122,77 @@ def test_a_marker_of_an_image_removed_since_is_cleared(labelled):
     project.close()
     with Project.open(project.root):
         assert not marker.exists()
+
+
+@contextlib.contextmanager
+def _locked(monkeypatch):
+    """Every database write refused as SQLite's busy lock is (a database browser)."""
+    with monkeypatch.context() as m:
+
+        @contextlib.contextmanager
+        def refused(self, *a, **k):
+            raise WriteRefused(self.path, "the project database is locked by another program")
+            yield
+
+        m.setattr(Database, "transaction", refused)
+        yield
+
+
+def test_a_refused_record_says_the_labels_are_written_to_the_mask_file(labelled, monkeypatch):
+    """The save said "this change was not saved" though the mask file was written."""
+    project, image_id = labelled
+    name = project.image(image_id).name
+    with _locked(monkeypatch), pytest.raises(RecordRefused) as refused:
+        project.save_mask(image_id, _labels(7))
+    text = str(refused.value)
+    assert text.startswith(f"the labels of {name} are written to its mask file, but the project")
+    assert "locked by another program" in text and "counted when the project is next opened" in text
+    assert "not saved" not in text
+    assert (project.load_mask(project.image(image_id)) == _labels(7)).all()  # written indeed
+
+
+def _empty_marker_over_a_newer_file(project, image_id, monkeypatch):
+    """A mask file newer than its record whose marker is empty: the file and the rename
+    made durable, the marker's content not (a power cut; the marker is not synced), or a
+    process killed while writing the marker of a save whose file was written before."""
+    with _locked(monkeypatch), pytest.raises(ProjectError):
+        project.save_mask(image_id, _labels(7))
+    marker = project.root / "masks" / f"{image_id}{SAVING_SUFFIX}"
+    marker.write_bytes(b"")
+    return marker
+
+
+def test_an_empty_marker_counts_its_image_again_at_the_next_opening(labelled, monkeypatch):
+    project, image_id = labelled
+    name = project.image(image_id).name
+    marker = _empty_marker_over_a_newer_file(project, image_id, monkeypatch)
+    assert project.image(image_id).labelled_pixels == 2 * SHAPE[1]
+    project.close()
+    with Project.open(project.root) as again:  # no crash, not ignored: counted
+        assert again.image(image_id).labelled_pixels == 7 * SHAPE[1]
+        assert again.recounted == [name]  # said (the window's status bar shows it)
+        assert not marker.exists()
+    with Project.open(project.root) as third:  # once
+        assert third.recounted == []
+
+
+def test_an_empty_marker_survives_a_save_that_fails_before_its_file(labelled, monkeypatch):
+    """A failed save put no marker back for an empty one it found: the newer file was
+    then never counted (its record said some pixels, so the zero rule missed it)."""
+    project, image_id = labelled
+    marker = _empty_marker_over_a_newer_file(project, image_id, monkeypatch)
+    real_write = atomic.atomic_write_bytes
+
+    def no_mask(path, data):
+        if str(path).endswith(f"{image_id}.png"):
+            raise OSError(28, "No space left on device", str(path))
+        real_write(path, data)
+
+    monkeypatch.setattr(project_module, "atomic_write_bytes", no_mask)
+    with pytest.raises(OSError):
+        project.save_mask(image_id, _labels(9))
+    monkeypatch.setattr(project_module, "atomic_write_bytes", real_write)
+    assert marker.exists()
+    project.close()
+    with Project.open(project.root) as again:
+        assert again.image(image_id).labelled_pixels == 7 * SHAPE[1]
