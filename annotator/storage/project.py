@@ -1842,17 +1842,25 @@ class Project:
     def set_status(
         self, image_id: int, status: ImageStatus, *, timeout: float | None = None
     ) -> None:
+        self.set_statuses([(image_id, status)], timeout=timeout)
+
+    def set_statuses(
+        self, changes: Sequence[tuple[int, ImageStatus]], *, timeout: float | None = None
+    ) -> None:
+        """Set the status of each image of ``changes`` (id, status), in one transaction."""
+        stamp = now_iso()
         with self._db.transaction(timeout=timeout) as conn:
-            conn.execute(
+            conn.executemany(
                 "UPDATE images SET status = ?, updated_at = ? WHERE id = ?",
-                (status.value, now_iso(), image_id),
+                [(status.value, stamp, image_id) for image_id, status in changes],
             )
-        marker = self._saving_marker(image_id)
-        if marker.exists():  # a save whose record was refused: its record takes it too
-            meant = _read_marker(marker)
-            if meant is not None:
-                with contextlib.suppress(OSError):
-                    marker.write_text(json.dumps([meant[0], status.value, meant[2]]))
+        for image_id, status in changes:
+            marker = self._saving_marker(image_id)
+            if marker.exists():  # a save whose record was refused: its record takes it too
+                meant = _read_marker(marker)
+                if meant is not None:
+                    with contextlib.suppress(OSError):
+                        marker.write_text(json.dumps([meant[0], status.value, meant[2]]))
 
     def delete_image_records(self, ids: Sequence[int]) -> None:
         """Delete the records of these images, and record their ids as removed, in one

@@ -152,17 +152,44 @@ def test_json_when_every_image_is_refused_is_the_error_object(root, capsys):
 
 
 def test_interrupted_the_images_marked_so_far_stay_marked(root, capsys, monkeypatch):
-    real = Project.set_status
+    from annotator.services import image_status
+
+    monkeypatch.setattr(image_status, "BATCH", 1)  # (a batch an image)
+    real = Project.set_statuses
     calls = []
 
-    def set_status(self, image_id, status, **kwargs):
-        calls.append(image_id)
+    def set_statuses(self, changes, **kwargs):
+        calls.append(changes)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(self, image_id, status, **kwargs)
+        return real(self, changes, **kwargs)
 
-    monkeypatch.setattr(Project, "set_status", set_status)
+    monkeypatch.setattr(Project, "set_statuses", set_statuses)
     code, _, err = _run(capsys, "mark", str(root), "a", "b", "--done")
     assert code == 130
     assert err == "annotator: interrupted after marking 1 of 2 image(s) done, which stay so"
     assert _statuses(root) == {"a": "done", "b": "in_progress", "c": "new", "d": "new"}
+
+
+def test_statuses_are_written_a_batch_a_transaction(root, capsys, monkeypatch):
+    """Each status its own transaction took 7 ms an image (70 s for 10,000): a batch of
+    them is one, and an interrupted run keeps the batches written."""
+    from annotator.services import image_status
+
+    monkeypatch.setattr(image_status, "BATCH", 1)
+    calls: list[list[tuple[int, ImageStatus]]] = []
+    real = Project.set_statuses
+
+    def counted(self, changes, **kw):
+        calls.append(list(changes))
+        return real(self, changes, **kw)
+
+    monkeypatch.setattr(Project, "set_statuses", counted)
+    assert _run(capsys, "mark", str(root), "a", "b", "--done")[0] == 0
+    assert [len(c) for c in calls] == [1, 1]
+    calls.clear()
+    monkeypatch.setattr(image_status, "BATCH", 500)
+    code, out, _ = _run(capsys, "mark", str(root), "--all", "--not-done")
+    assert code == 0 and out == "2 images marked not done (2 were not done already)"
+    assert [len(c) for c in calls] == [2]  # a and b, in one
+    assert _statuses(root) == {"a": "in_progress", "b": "in_progress", "c": "new", "d": "new"}
