@@ -128,8 +128,8 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
                     window,
                     "Images not removed",
                     f"The labels of {stuck[0].name} could not be saved yet, so it is not "
-                    "removed (they are kept, and saved with the next save): free some space "
-                    "(or fix the cause) and try again.",
+                    "removed (they are kept, and saved with the next save): "
+                    f"{session.remedy(stuck[0].id)} and try again.",
                 )
                 return None
 

@@ -34,6 +34,7 @@ removed) drop them.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shlex
@@ -140,6 +141,20 @@ def _not_saved(names: str, failure: Exception | None) -> str:
         return f"the labels of {names} are written but not recorded yet ({failure.why})"
     why = first_line(failure) if failure is not None else "unknown error"
     return f"the labels of {names} could not be saved ({why})"
+
+
+def _remedy(failure: Exception | None) -> str:
+    """What to do before trying again, by what the save met: ``free some space`` (a full
+    disk), ``close the program that holds the project`` (a locked database), ``make the
+    project folder writable``, else ``fix the cause``."""
+    text = str(failure or "").lower()
+    if (isinstance(failure, OSError) and failure.errno == errno.ENOSPC) or "no space" in text:
+        return "free some space"
+    if "locked" in text:
+        return "close the program that holds the project"
+    if isinstance(failure, PermissionError) or "read-only" in text or "permission" in text:
+        return "make the project folder writable"
+    return "fix the cause"
 
 
 def rescue_candidates(first: Path) -> list[Path]:
@@ -370,8 +385,7 @@ class AnnotationSession:
             name = record.name if record is not None else f"image {image_id}"
             raise ProjectError(
                 f"{_not_saved(name, failure)}, so it cannot be opened again yet (they are "
-                "kept, and saved with the next save): free some space (or fix the cause) "
-                "and try again"
+                f"kept, and saved with the next save): {_remedy(failure)} and try again"
             )
         self._left.pop(image_id, None)
         return True
@@ -456,6 +470,11 @@ class AnnotationSession:
         if doc is None:
             return 0.0
         return self._saver.write_seconds(doc.image_id, doc.label_map.array.size)
+
+    def remedy(self, image_id: int) -> str:
+        """What to do before a failed save of ``image_id`` is tried again, in words that
+        follow "...:" (``free some space``, ``close the program that holds the project``)."""
+        return _remedy(self._saver.failure(image_id))
 
     def unsaved_ids(self) -> list[int]:
         """The images whose newest labels handed to the saver could not be written (the
@@ -585,8 +604,7 @@ class AnnotationSession:
             failure = self._saver.failure(failed[0])
             raise ProjectError(
                 f"{_not_saved(name + _others(len(failed) - 1), failure)}; they are kept, "
-                "and saved with the next save: free some space (or fix the cause) and try "
-                "again"
+                f"and saved with the next save: {_remedy(failure)} and try again"
             )
         self.document = None
         self._histories.clear()  # (what comes next may rewrite any label map)
@@ -606,7 +624,7 @@ class AnnotationSession:
             self.document.submitted_generation = -1  # the next save tries again
             raise ProjectError(
                 f"{_not_saved(self.document.record.name, failure)}; the image stays open "
-                "so that nothing is lost: free some space (or fix the cause) and try again"
+                f"so that nothing is lost: {_remedy(failure)} and try again"
             )
 
     def save(self, *, wait: bool = False) -> bool:
