@@ -784,8 +784,8 @@ class AnnotationSession:
         lost = [record.name for record in records]
         tried = "; ".join(refused) if refused else "no folder to write them to"
         said = (
-            f"the labels of {name_list(lost)} could not be saved ({why}), nor rescued "
-            f"elsewhere ({tried})"
+            f"the labels of {name_list(lost)} could not be saved: {why}; nor rescued "
+            f"elsewhere: {tried}"
         )
         if final:
             log.error("%s: they are lost", said)

@@ -108,7 +108,8 @@ def test_labels_no_folder_takes_are_said_lost_in_one_line(project, places, monke
     _full(monkeypatch, rescue, home, temp)
     with caplog.at_level(logging.INFO, logger="annotator.services.session"):
         said = session.close()
-    assert said is not None and "nor rescued elsewhere" in said and "a.png" in said
+    assert said is not None and "nor rescued elsewhere: " in said and "a.png" in said
+    assert said.count("(") == said.count(")") <= 1, said  # (no brackets in brackets)
     (line,) = _said(caplog)
     assert line.levelno == logging.ERROR and "they are lost" in line.getMessage()
     assert "a.png" in line.getMessage() and "\n" not in line.getMessage()
