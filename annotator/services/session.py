@@ -464,8 +464,7 @@ class AnnotationSession:
 
     def write_seconds(self) -> float:
         """How long a save of the open image's labels handed over now will likely need
-        to reach the disk (:meth:`Autosaver.write_seconds`; 0.0: no image open, or no
-        write yet)."""
+        to reach the disk (:meth:`Autosaver.write_seconds`; 0.0: no image open)."""
         doc = self.document
         if doc is None:
             return 0.0
