@@ -112,3 +112,60 @@ def test_a_model_of_choice_1_to_5_learns_a_class_seen_only_in_channel_5():
         assert result.network.in_channels == in_channels
         iou[choice] = trained_iou(result, tests)
     assert iou[FIVE] > 0.85 and iou[(0, 1, 2)] < 0.5, iou
+
+
+def test_a_project_of_choice_1_to_5_trains_and_proposes_with_five_channels(tmp_path, capsys):
+    """End to end: train records the five channels on the card and in its ONNX file;
+    predict proposes (torch and onnxruntime alike) on the five-channel pictures and
+    gives none to an RGB picture, which lacks channels 4 and 5."""
+    import cv2
+    import onnx
+    import tifffile
+
+    from annotator.cli import main
+    from annotator.core.schema import LabelSchema
+    from annotator.core.status import ImageStatus
+    from annotator.services.proposals import load_predictor
+    from annotator.storage import models as model_store
+    from annotator.storage.project import Project
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    truths = {}
+    for i in range(2):
+        image, truths[f"five{i}.tif"] = band5_picture(i)
+        tifffile.imwrite(folder / f"five{i}.tif", image, photometric="minisblack")
+    rgb, truths["rgb.png"] = band5_picture(3)
+    cv2.imwrite(str(folder / "rgb.png"), (rgb[..., :3] // 256).astype(np.uint8))
+    root = tmp_path / "P"
+    with Project.create(root, LabelSchema.from_names(["bg", "disc"])) as p:
+        p.add_images([folder])
+        for rec in p.images():
+            if rec.name in truths:
+                p.save_mask(rec.id, truths[rec.name], status=ImageStatus.DONE)
+    assert main(["channels", str(root), "--use", "1,2,3,4,5"]) == 0
+    tiny = ["--steps", "2", "--device", "cpu", "--depth", "2", "--width", "8"]
+    assert main(["train", str(root), *tiny]) == 0
+    err = capsys.readouterr().err
+    assert "1 picture lacks channel 5 of the Channel Choice 1,2,3,4,5 and is left out" in err
+    with Project.open(root, lock=False) as p:
+        record = p.active_model()
+        card = record.card
+        files = model_store.model_files(p, record)
+        probabilities = {}
+        for backend in ("torch", "onnx"):  # (backend "onnx": onnxruntime, else an error)
+            predictor = load_predictor(p, device="cpu", backend=backend)
+            probabilities[backend] = predictor.predict(band5_picture(7)[0]).probabilities
+    assert card.channel_choice == FIVE and card.input_channels == 5
+    assert "input: the picture's channels 1, 2, 3, 4, 5 (from 1)" in card.normalisation
+    graph = onnx.load(str(files.onnx)).graph
+    assert graph.input[0].type.tensor_type.shape.dim[1].dim_value == 5
+    np.testing.assert_allclose(
+        probabilities["onnx"].astype(np.float32),
+        probabilities["torch"].astype(np.float32),
+        atol=2e-3,
+    )
+    assert main(["predict", str(root), "--device", "cpu"]) == 0
+    out, err = capsys.readouterr()
+    assert "lacks channel 5 of the Channel Choice 1,2,3,4,5 and gets no proposal: rgb.png" in err
+    assert "wrote 2 proposal(s) from model v1" in out
