@@ -57,7 +57,8 @@ def test_pick_takes_the_chosen_channels_in_order_and_leaves_a_picture_that_lacks
     grey = np.zeros((4, 4), np.uint8)
     assert pick(grey, (0,)) is grey
     assert parse("4,3,2") == (3, 2, 1) and parse(" 5 ") == (4,)
-    for bad in ("0", "a", "1,2,3,4", "2,2", ""):
+    assert parse("1,2,3,4,5") == (0, 1, 2, 3, 4)  # a wide choice: models take all five
+    for bad in ("0", "a", ",".join(map(str, range(1, 18))), "2,2", ""):
         with pytest.raises(ValueError):
             parse(bad)
 
@@ -105,6 +106,25 @@ def test_a_five_channel_picture_with_choice_5_shows_channel_5(project):
             session.close()
 
 
+def test_a_wide_choice_shows_its_first_three_channels(project):
+    image = five_bands()
+    with Project.open(project) as p:
+        p.set_channel_choice((4, 0, 1, 2, 3))
+        session = AnnotationSession(p)
+        try:
+            doc = session.open_image(p.image("five.tif").id)
+            assert np.array_equal(doc.shown_image, image[..., [4, 0, 1]])
+            assert doc.shown_channels == 3 and len(doc.auto_windows) == 3
+            assert 5000 <= doc.auto_windows[0][0] < 5050  # red is channel 5
+            assert 2000 <= doc.auto_windows[2][0] < 2050  # blue is channel 2
+            session.choose_channels((0, 1, 2, 3, 4))  # 1,2,3,4,5: shown as 1,2,3
+            chosen = doc.display_image()
+            session.choose_channels((0, 1, 2))
+            assert np.array_equal(chosen, doc.display_image())
+        finally:
+            session.close()
+
+
 def test_no_choice_shows_the_first_three_as_before(project):
     image = five_bands()
     auto = tuple(auto_windows(image[..., :3]))
@@ -129,6 +149,19 @@ def test_a_new_network_records_the_projects_choice(project):
         # the rgb picture lacks channel 5: the model is given none of it (it would be
         # fed other channels than channel 5), so one input, channel 5 alone
         assert net.in_channels == 1
+
+
+def test_a_new_network_of_a_wide_choice_takes_every_chosen_channel(project):
+    with Project.open(project) as p:
+        p.set_channel_choice((0, 1, 2, 3, 4))
+        net = new_network(p)
+        p.set_channel_choice((0, 1, 2))
+        three = new_network(p)
+    assert net.channel_choice == (0, 1, 2, 3, 4) and net.in_channels == 5
+    assert normalisation_text(net).endswith(
+        "; input: the picture's channels 1, 2, 3, 4, 5 (from 1), in that order"
+    )
+    assert three.in_channels == 3  # three: as before
 
 
 def test_the_card_names_the_channels_a_chosen_network_takes(project):
@@ -171,6 +204,13 @@ def test_channels_command_shows_chooses_checks_and_resets(project, capsys):
     out = capsys.readouterr().out
     assert "no proposal" not in out and "(and so taken by models)" not in out  # all have 3
     assert lacking_fate((0,)) == " (and so taken by models)"
+    # more than three: every picture lacking one is left out, leading or not
+    assert main(["channels", str(project), "--use", "1,2,3,4,5"]) == 0
+    out = capsys.readouterr().out
+    assert "channels 1,2,3,4,5" in out and "1 picture lacks a chosen channel" in out
+    assert "give them no proposal and leave them out of training" in out
+    assert main(["channels", str(project), "--use", "1,2,3,4,5,6"]) == 1
+    assert "has channel 6 (its pictures have at most 5)" in capsys.readouterr().err
     assert main(["channels", str(project), "--use", "5,4,3"]) == 0
     capsys.readouterr()
     assert main(["channels", str(project), "--use", "6"]) == 1  # the project's to say
@@ -179,7 +219,7 @@ def test_channels_command_shows_chooses_checks_and_resets(project, capsys):
     assert len(err.strip().splitlines()) == 1, err
     for bad, words in (  # wrong by themselves: the usage, exit code 2
         ("0", "channels are counted from 1"),
-        ("1,2,3,4", "at most 3 channels can be chosen"),
+        (",".join(map(str, range(1, 18))), "at most 16 channels can be chosen, not 17"),
         ("2,2", "a channel is chosen twice"),
         ("x", "channels are numbers counted from 1"),
     ):

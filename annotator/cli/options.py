@@ -200,7 +200,8 @@ def split_shares(text: str) -> str:
 
 
 def channel_choice(text: str) -> tuple[int, ...]:
-    """``channels --use``: up to three channels counted from 1 (``4,3,2``), 0-based."""
+    """``channels --use``: up to 16 channels counted from 1 (``4,3,2``; ``1,2,3,4``),
+    0-based."""
     from annotator.core.channels import parse
 
     try:

@@ -164,8 +164,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--use",
         type=channel_choice,
         metavar="N,N,N",
-        help="up to three channels, counted from 1, in order: red, green, blue (4,3,2: "
-        "false colour), or one shown grey (5); new models trained from scratch take them",
+        help="channels counted from 1, in order: red, green, blue (4,3,2: false colour), "
+        "or one shown grey (5); new models trained from scratch take them. Up to 16: "
+        "the first three are shown and models take all (1,2,3,4: BraTS' four sequences)",
     )
     which.add_argument(
         "--reset", action="store_true", help="no choice: the first three channels, as before"

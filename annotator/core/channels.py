@@ -1,9 +1,12 @@
 """The channel choice: which of a picture's channels are shown and trained on. No Qt.
 
-A project may choose up to three channels of its pictures, in order (docs/adr/0030):
-``(3, 2, 1)`` shows bands 4, 3, 2 as red, green and blue (false colour); ``(4,)`` shows
-channel 5 alone, grey; two are shown magenta and green, as any two-channel picture.
-Indices here are 0-based; people count from 1 (:func:`parse`, :func:`describe`).
+A project may choose up to :data:`MAX_CHOSEN` channels of its pictures, in order
+(docs/adr/0030): ``(3, 2, 1)`` shows bands 4, 3, 2 as red, green and blue (false colour);
+``(4,)`` shows channel 5 alone, grey; two are shown magenta and green, as any two-channel
+picture. A choice of more than three (a wide choice: BraTS' four sequences, Sentinel-2's
+bands) shows its first three (:func:`shown`) and models trained from scratch take every
+channel of it (``ml.data.choose_in_channels``). Indices here are 0-based; people count
+from 1 (:func:`parse`, :func:`describe`).
 
 No choice (``()``) is the rule of before: grey, two channels, or the first three. A
 picture that lacks a chosen channel (fewer channels than the choice needs) is taken
@@ -23,8 +26,23 @@ from annotator.core.nodata import keep_source
 #: A choice: 0-based channel indices, at most :data:`MAX_CHOSEN`; ``()`` for none.
 Choice = tuple[int, ...]
 
-#: At most this many channels are chosen (red, green and blue).
-MAX_CHOSEN = 3
+#: At most this many channels are chosen; the first :data:`SHOWN` of them are shown.
+MAX_CHOSEN = 16
+
+#: The channels of a choice that are shown: red, green and blue.
+SHOWN = 3
+
+
+def shown(choice: Sequence[int]) -> Choice:
+    """The channels of ``choice`` that are shown: its first three (all of a choice of
+    three or fewer)."""
+    return tuple(choice)[:SHOWN]
+
+
+def wide(choice: Sequence[int]) -> bool:
+    """Whether ``choice`` names more channels than are shown: a model trained from
+    scratch on it takes all of them, one input channel each."""
+    return len(choice) > SHOWN
 
 
 def applies(channels: int, choice: Sequence[int]) -> bool:
@@ -39,11 +57,12 @@ def lacks(channels: int, choice: Sequence[int]) -> bool:
     the first three instead, which are other channels than the version learnt from
     (bands 1-3 where it took 4,3,2). A choice of the leading channels (1; 1,2; 1,2,3)
     lacks nothing: the first three are those very channels, taken as a version without
-    a choice takes a grey or two-channel picture (repeated: today's rule)."""
+    a choice takes a grey or two-channel picture (repeated: today's rule). A wide
+    choice (:func:`wide`) lacks any channel it names: its model takes every one."""
     chosen = tuple(choice)
     if not chosen or applies(channels, chosen):
         return False
-    return chosen != tuple(range(len(chosen)))
+    return wide(chosen) or chosen != tuple(range(len(chosen)))
 
 
 _SINGULAR = {"get": "gets", "are": "is", "have": "has"}
@@ -99,7 +118,7 @@ def parse(text: str) -> Choice:
     line) for anything else."""
     parts = [p.strip() for p in text.replace(" ", ",").split(",") if p.strip()]
     if not parts:
-        raise ValueError("name one to three channels, e.g. 4,3,2")
+        raise ValueError(f"name one to {MAX_CHOSEN} channels, e.g. 4,3,2 or 1,2,3,4")
     try:
         numbers = [int(p) for p in parts]
     except ValueError:

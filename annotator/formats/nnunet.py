@@ -694,7 +694,8 @@ def _notes(
         lines.append(
             f"every case's {survey.channels} channels written (_0000 to "
             f"_{survey.channels - 1:04d}); the project's models take the first three, or "
-            "those 'annotator channels P --use' chooses"
+            "those 'annotator channels P --use' chooses (all of them: --use "
+            f"{describe(range(survey.channels))})"
         )
     if survey.more_channels:
         which = (

@@ -1,6 +1,8 @@
 """View > Channels...: the project's channel choice (docs/adr/0030), up to three of the
 open picture's channels, in order: red, green and blue, two in magenta and green, or
-one shown grey. New models trained from scratch take them too."""
+one shown grey. New models trained from scratch take them too, and, when three are
+shown, the channels ticked under "Models also take" (a wide choice: models see them,
+the display shows the first three)."""
 
 from __future__ import annotations
 
@@ -8,17 +10,19 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from annotator.core.channels import MAX_CHOSEN
+from annotator.core.channels import MAX_CHOSEN, SHOWN
 from annotator.gui.forms import fit_to_layout
 
 #: The first item of the second and third boxes: no channel there.
@@ -35,8 +39,10 @@ def row_names(chosen: int) -> tuple[str, ...]:
 
 
 class ChannelsDialog(QDialog):
-    """Up to three boxes listing Channel 1..N of the open picture; Apply emits
-    :attr:`chosen` (0-based channels in order; ``()`` from Reset: the first three)."""
+    """Three boxes listing Channel 1..N of the open picture (the shown channels) and a
+    tick box for each other channel models may also take (:attr:`extras`, usable when
+    three are shown); Apply emits :attr:`chosen` (0-based channels in order; ``()``
+    from Reset: the first three)."""
 
     chosen = Signal(tuple)
 
@@ -46,12 +52,16 @@ class ChannelsDialog(QDialog):
         self._intro = QLabel()
         self._intro.setWordWrap(True)
         grid = QGridLayout()
-        self._labels = [QLabel() for _ in range(MAX_CHOSEN)]
-        self.boxes = [QComboBox() for _ in range(MAX_CHOSEN)]
+        self._labels = [QLabel() for _ in range(SHOWN)]
+        self.boxes = [QComboBox() for _ in range(SHOWN)]
         for row, (label, box) in enumerate(zip(self._labels, self.boxes, strict=True)):
             grid.addWidget(label, row, 0)
             grid.addWidget(box, row, 1)
             box.currentIndexChanged.connect(self._name_rows)
+        self._extras_label = QLabel("Models also take (not shown):")
+        self._extras_row = QHBoxLayout()
+        #: One tick box per channel of the picture (index: the 0-based channel).
+        self.extras: list[QCheckBox] = []
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.apply_button = buttons.addButton(QDialogButtonBox.StandardButton.Apply)
         self.reset_button = QPushButton("First three")
@@ -63,6 +73,8 @@ class ChannelsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self._intro)
         layout.addLayout(grid)
+        layout.addWidget(self._extras_label)
+        layout.addLayout(self._extras_row)
         layout.addWidget(buttons)
 
     def set_picture(self, channels: int, choice: Sequence[int]) -> None:
@@ -91,10 +103,16 @@ class ChannelsDialog(QDialog):
                 f"The picture has {channels} channels. Choose up to three, in order, for "
                 "the whole project: they are shown, and new models trained from scratch "
                 "take them."
+                + (
+                    f" With three shown, models can take more (up to {MAX_CHOSEN} in all): "
+                    "tick them below; the display stays the three above."
+                    if channels > SHOWN
+                    else ""
+                )
             )
         current = list(choice) if choice and max(choice) < channels else []
         if not current:
-            current = list(range(min(channels, MAX_CHOSEN)))
+            current = list(range(min(channels, SHOWN)))
         for i, box in enumerate(self.boxes):
             box.blockSignals(True)
             box.clear()
@@ -105,6 +123,7 @@ class ChannelsDialog(QDialog):
             wanted = current[i] if i < len(current) else -1
             box.setCurrentIndex(max(box.findData(wanted), 0))
             box.blockSignals(False)
+        self._list_extras(0 if single else channels, current[SHOWN:])
         self._name_rows()
         fit_to_layout(self)  # (rows shown or hidden: the size follows)
 
@@ -118,9 +137,30 @@ class ChannelsDialog(QDialog):
                 break
             if c not in out:
                 out.append(int(c))
+        if len(out) == SHOWN:  # (the ticked channels follow the shown ones, in order)
+            ticked = [c for c, tick in enumerate(self.extras) if tick.isChecked()]
+            out += [c for c in ticked if c not in out][: MAX_CHOSEN - SHOWN]
         return tuple(out)
 
+    def _list_extras(self, channels: int, ticked: Sequence[int]) -> None:
+        """A tick box for each of ``channels`` channels (none for a picture of three or
+        fewer: every channel can be shown), ``ticked`` ticked."""
+        for tick in self.extras:
+            self._extras_row.removeWidget(tick)
+            tick.deleteLater()
+        wanted = channels > SHOWN
+        self.extras = [QCheckBox(str(c + 1)) for c in range(channels if wanted else 0)]
+        for c, tick in enumerate(self.extras):
+            tick.setChecked(c in ticked)
+            tick.setToolTip(f"Models trained from scratch also take channel {c + 1}")
+            tick.toggled.connect(self._name_rows)
+            self._extras_row.addWidget(tick)
+        self._extras_label.setVisible(wanted)
+
     def _name_rows(self) -> None:
-        names = row_names(len(self.choice()))
+        shown = [c for c in self.choice()[:SHOWN]]
+        names = row_names(len(shown))
         for label, name in zip(self._labels, names, strict=True):
             label.setText(name)
+        for c, tick in enumerate(self.extras):  # (only with three shown; never a shown one)
+            tick.setEnabled(len(shown) == SHOWN and c not in shown)

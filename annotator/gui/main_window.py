@@ -51,7 +51,7 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
-from annotator.core.channels import applies
+from annotator.core.channels import applies, shown
 from annotator.core.contrast import Window, channel_count, per_channel
 from annotator.core.errors import AnnotatorError, first_line
 from annotator.core.labelmap import Tolerance, tolerance_scales
@@ -975,7 +975,8 @@ class MainWindow(QMainWindow):
         channel shown: the window for every image, its own, or the automatic ones (8-bit
         pictures are shown as they are, 0-255); CT presets for a picture like CT."""
         dialog, shared = self.contrast_dialog, self._shared
-        chosen = doc.channel_choice if applies(channel_count(doc.image), doc.channel_choice) else ()
+        choice = doc.channel_choice
+        chosen = shown(choice) if applies(channel_count(doc.image), choice) else ()
         fits = shared is not None and shared.fits(doc)
         note = "" if shared is None or fits else shared_elsewhere(shared)
         dialog.set_presets(doc.looks_like_ct)

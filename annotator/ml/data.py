@@ -6,7 +6,9 @@
   version records how (``NetworkConfig.normalisation``): ``per-channel`` (new models)
   gives each channel of a colour or two-channel picture its own window, as the display
   does (ADR 0027); ``pooled`` (versions made before) one window over the first three.
-* Channels: the model takes 1 channel when every image of the project is grey, else 3;
+* Channels: the model takes 1 channel when every image of the project is grey, else 3,
+  or every channel of a wide Channel Choice (more than three: each its own input channel
+  and its own window; a picture that has fewer channels is refused, never padded);
   grey images are repeated into 3 channels, colour images turned grey with the usual
   luminance weights, alpha is dropped; two channels (DAPI + GFP) are the magenta and
   green picture shown (the first in red and blue: never a constant channel, which the
@@ -28,7 +30,8 @@
   then a labelled pixel of it; the rest are centred on a labelled pixel drawn uniformly
   (the true class mix, so the model's priors are not skewed towards rare classes).
   Augmentation: flips, 90-degree rotations, elastic deformation, contrast, brightness,
-  per-channel colour and saturation, noise; zoom only on request (ADR 0023).
+  per-channel colour and saturation (three channels only: a model of more channels gets
+  none, as a grey one), noise; zoom only on request (ADR 0023).
 """
 
 from __future__ import annotations
@@ -50,9 +53,12 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _MAX_COORDS_PER_CLASS = 200_000
 
 
-def choose_in_channels(channel_counts: Sequence[int]) -> int:
+def choose_in_channels(channel_counts: Sequence[int], choice: Sequence[int] = ()) -> int:
     """1 when every image is grey, else 3 (two channels are two, never grey + alpha:
-    the reader drops a grey picture's alpha)."""
+    the reader drops a grey picture's alpha); a wide Channel Choice (more than three
+    channels, ``core.channels.wide``): one for each channel it names."""
+    if len(choice) > 3:
+        return len(choice)
     return 1 if all(c == 1 for c in channel_counts) else 3
 
 
@@ -61,9 +67,10 @@ class Normalizer:
     """Maps raw pixel values of one image to the network's input range.
 
     ``(low, high)`` is the window of every channel, unless ``windows`` holds one per
-    channel of the picture (its first three, or two: magenta and green), which the
-    ``per-channel`` rule gives a picture of several channels of more than 8 bits; then
-    ``(low, high)`` only spans them."""
+    channel of the picture (its first three, or two: magenta and green; every one a
+    model of more than three input channels takes), which the ``per-channel`` rule gives
+    a picture of several channels of more than 8 bits; then ``(low, high)`` only spans
+    them."""
 
     low: float
     high: float
@@ -75,7 +82,8 @@ class Normalizer:
         raw = np.asarray(pixels)
         # A grey picture is scaled in its one channel, then repeated: a third of the
         # work (the sampler normalises every crop it cuts).
-        grey = raw.ndim == 2 or (raw.ndim == 3 and raw.shape[2] == 1)
+        # (Never for a model of more than three channels: ``to_channels`` refuses it.)
+        grey = self.in_channels <= 3 and (raw.ndim == 2 or (raw.ndim == 3 and raw.shape[2] == 1))
         if self.windows and not grey:
             return self._apply_per_channel(raw)
         x = to_channels(raw, 1 if grey else self.in_channels)
@@ -98,8 +106,9 @@ class Normalizer:
     def _apply_per_channel(self, raw: np.ndarray) -> np.ndarray:
         """Each channel in its own window, then (a grey model) the luminance of those:
         the grey of the picture as shown, in the range a grey picture enters with."""
-        x = to_channels(raw, 3)  # two channels: [0, 1, 0], magenta and green
-        windows = self.windows if len(self.windows) == 3 else self.windows[:2] + self.windows[:1]
+        x = to_channels(raw, max(3, self.in_channels))  # two: [0, 1, 0], magenta and green
+        windows = self.windows if len(self.windows) >= 3 else self.windows[:2] + self.windows[:1]
+        windows = windows[: x.shape[0]]
         out = np.empty(x.shape, np.float32)
         for c, (low, high) in enumerate(windows):
             np.subtract(x[c], np.float32(low), out=out[c])
@@ -128,7 +137,7 @@ def fit_normalizer(
     if sample.ndim == 3 and sample.shape[2] == 1:
         sample = sample[..., 0]
     if sample.ndim == 3:
-        sample = sample[..., : min(3, sample.shape[2])]
+        sample = sample[..., : min(max(3, in_channels), sample.shape[2])]
         if rule == NORMALISE_POOLED:
             return _fitted(sample.reshape(-1), in_channels)
         windows = tuple(_window(sample[..., c].reshape(-1)) for c in range(sample.shape[2]))
@@ -154,8 +163,19 @@ def _fitted(flat: np.ndarray, in_channels: int) -> Normalizer:
 
 
 def to_channels(pixels: np.ndarray, in_channels: int) -> np.ndarray:
-    """Raw ``(H, W)`` / ``(H, W, C)`` pixels -> ``(in_channels, H, W)`` float32 (not scaled)."""
+    """Raw ``(H, W)`` / ``(H, W, C)`` pixels -> ``(in_channels, H, W)`` float32 (not scaled).
+
+    More than three ``in_channels`` (a wide Channel Choice) are the picture's first
+    ``in_channels``, as they are: a picture with fewer is a ModelError."""
     x = np.asarray(pixels)
+    if in_channels > 3:
+        have = 1 if x.ndim == 2 else x.shape[2]
+        if have < in_channels:
+            raise ModelError(
+                f"the model takes {in_channels} channels and the picture has {have}: "
+                "choose pictures with every channel of the model's Channel Choice"
+            )
+        return np.moveaxis(x[..., :in_channels].astype(np.float32, copy=False), 2, 0)
     if x.ndim == 3 and x.shape[2] == 1:
         x = x[..., 0]
     if x.ndim == 3 and x.shape[2] == 2:  # two channels: magenta and green, as shown

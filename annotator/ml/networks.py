@@ -208,7 +208,8 @@ class NetworkConfig:
     normalisation: str = NORMALISE_PER_CHANNEL
     #: The picture channels the network takes, 0-based and in order (``core.channels``):
     #: the project's channel choice when it was made from scratch; ``()`` (every network
-    #: before the choice): the first three.
+    #: before the choice): the first three. More than three (a wide choice): the network
+    #: takes each, ``in_channels`` is their count.
     channel_choice: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
@@ -222,7 +223,13 @@ class NetworkConfig:
                 f"unknown input normalisation {self.normalisation!r} (this Annotator knows "
                 f"{', '.join(NORMALISATIONS)}): a model from a newer Annotator? update it"
             )
-        if self.in_channels not in (1, 3):
+        chosen = len(self.channel_choice)
+        if chosen > 3 and self.in_channels != chosen:  # (a wide choice: each channel)
+            raise ModelError(
+                f"a network of a channel choice of {chosen} channels takes {chosen} "
+                f"input channels, not {self.in_channels}"
+            )
+        if chosen <= 3 and self.in_channels not in (1, 3):
             raise ModelError(f"in_channels must be 1 or 3, not {self.in_channels}")
         if self.n_classes < 1:
             raise ModelError("a model needs at least one class")

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from annotator.core.card import ModelCard
-from annotator.core.channels import Choice, applies, check, describe
+from annotator.core.channels import Choice, applies, check, describe, wide
 from annotator.core.errors import ProjectError
 from annotator.storage.project import Project
 
@@ -60,8 +60,9 @@ def left_as_before(counts: Counter[int], choice: Sequence[int]) -> int:
 def lacking_fate(choice: Sequence[int]) -> str:
     """What a model of ``choice`` does with a picture lacking one of its channels, after
     "shown as if there were no choice": nothing more to say of a choice of the leading
-    channels (the first three are those, :func:`annotator.core.channels.lacks`)."""
-    if tuple(choice) == tuple(range(len(choice))):  # (taken as a version of no choice)
+    channels of three or fewer (the first three are those,
+    :func:`annotator.core.channels.lacks`)."""
+    if tuple(choice) == tuple(range(len(choice))) and not wide(choice):  # (as no choice)
         return " (and so taken by models)"
     return "; models of this choice give them no proposal and leave them out of training"
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotator.core.channels import Choice, pick
+from annotator.core.channels import Choice, pick, shown
 from annotator.core.contrast import Window, display_pixels, looks_like_ct, shown_channels
 from annotator.core.errors import AnnotatorError
 from annotator.core.history import EditHistory, Step
@@ -585,9 +585,10 @@ class Document:
     @property
     def shown_image(self) -> np.ndarray:
         """The channels of the picture that are shown (:func:`core.channels.pick` of the
-        channel choice): the picture itself without a choice."""
+        channel choice's first three: models may take more): the picture itself without
+        a choice."""
         if self._shown is None:
-            self._shown = pick(self.image, self._choice)
+            self._shown = pick(self.image, shown(self._choice))
         return self._shown
 
     @property

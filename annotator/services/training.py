@@ -134,7 +134,7 @@ def new_network(
     choice = project.channel_choice()  # (the project's: the version keeps it for good)
     counts = [r.channels for r in project.images() if not lacks(r.channels, choice)]
     return NetworkConfig(
-        choose_in_channels([picked_channels(c, choice) for c in counts]),
+        choose_in_channels([picked_channels(c, choice) for c in counts], choice),
         len(project.schema),
         spec.default_depth if depth is None else depth,  # 0 is refused, not a default
         spec.default_width if width is None else width,

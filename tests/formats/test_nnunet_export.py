@@ -431,6 +431,21 @@ def test_the_channel_choice_picks_the_channels_written(tmp_path):
     assert np.array_equal(image[0], bands[..., 3]) and np.array_equal(image[1], bands[..., 1])
 
 
+def test_a_choice_of_more_than_three_writes_every_chosen_channel(tmp_path):
+    bands = RNG.integers(0, 4096, (14, 16, 5), np.uint16)
+    root = _project(tmp_path, "background,fg", {"s.tif": bands})
+    _label(root, {"s.tif": _classes(bands.shape[:2], 2)})
+    assert main(["channels", str(root), "--use", "5,1,2,3"]) == 0
+    out = tmp_path / "Dataset509_Bands"
+    _export(root, out, "--split", "1,0,0")
+    doc = json.loads((out / "dataset.json").read_text())
+    assert list(doc["channel_names"].values()) == [f"channel {c}" for c in (5, 1, 2, 3)]
+    image = nnunet_cases(out)["s"][1][:, 0]
+    assert len(image) == 4
+    for written, c in zip(image, (4, 0, 1, 2), strict=True):
+        assert np.array_equal(written, bands[..., c])
+
+
 def test_the_format_is_offered_and_options_of_other_formats_are_refused(tmp_path, capsys):
     root = _project(tmp_path, "background,fg", {"a.png": GREY8})
     _label(root, {"a.png": _classes(GREY8.shape, 2)})

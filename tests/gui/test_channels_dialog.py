@@ -1,5 +1,5 @@
-"""View > Channels... (docs/adr/0030): the project's choice of up to three channels,
-applied to the open picture and followed by the contrast windows."""
+"""View > Channels... (docs/adr/0030): the project's choice of up to three channels shown
+(and more for models), applied to the open picture and followed by the contrast windows."""
 
 from __future__ import annotations
 
@@ -84,6 +84,32 @@ def test_the_dialog_lists_the_channels_and_apply_redraws_with_channel_5(window):
         assert p.channel_choice() == ()
     assert 1000 <= window.contrast_dialog.low.value() < 1050
     assert [name.text() for name, _, _ in rows[:3]] == ["Red", "Green", "Blue"]
+
+
+def test_ticked_channels_go_to_models_and_the_display_stays_the_three_shown(window):
+    window.actions_["channels"].trigger()
+    window.show_contrast()
+    dialog = window.channels_dialog
+    _choose(dialog, 5, 1, 2)
+    dialog.apply_button.click()
+    three = window.canvas.image_item.array.copy()
+    assert [tick.text() for tick in dialog.extras] == ["1", "2", "3", "4", "5"]
+    assert [tick.isEnabled() for tick in dialog.extras] == [False, False, True, True, False]
+    dialog.extras[3].setChecked(True)
+    dialog.extras[2].setChecked(True)
+    assert dialog.choice() == (4, 0, 1, 2, 3)
+    dialog.apply_button.click()
+    with Project.open(window.root, lock=False) as p:
+        assert p.channel_choice() == (4, 0, 1, 2, 3)
+    assert np.array_equal(window.canvas.image_item.array, three)  # shown: 5,1,2
+    rows = window.contrast_dialog.rows
+    assert [name.text() for name, _, _ in rows[:3]] == ["Red (5)", "Green (1)", "Blue (2)"]
+    dialog.set_picture(5, (4, 0, 1, 2, 3))  # opened again: the choice is ticked
+    assert [t.isChecked() for t in dialog.extras] == [False, False, True, True, False]
+    _choose(dialog, 5, None, None)  # fewer than three shown: nothing more to take
+    assert dialog.choice() == (4,) and not any(t.isEnabled() for t in dialog.extras)
+    dialog.set_picture(3, ())  # a picture of three: every channel can be shown
+    assert dialog.extras == [] and dialog._extras_label.isHidden()
 
 
 def test_the_model_panel_says_when_the_active_version_takes_other_channels(qtbot):
