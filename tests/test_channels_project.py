@@ -272,7 +272,7 @@ def test_add_names_how_to_use_the_channels_past_the_third(project, tmp_path, cap
 def test_add_under_a_choice_names_the_pictures_too_few_channels_for_it(project, tmp_path, capsys):
     """Under a channel choice, the add does not say "the first three are shown" of a
     picture the choice applies to (it is wrong there); it names those lacking a chosen
-    channel, which are used as if there were no choice."""
+    channel, which are shown as if there were no choice and left out by its models."""
     folder = tmp_path / "more"
     folder.mkdir()
     tifffile.imwrite(
@@ -288,5 +288,6 @@ def test_add_under_a_choice_names_the_pictures_too_few_channels_for_it(project, 
     assert "six.tif" not in err and "not used" not in err
     assert (
         "three.tif has 3 channel(s), too few for the project's channel choice (5,4,1): "
-        "its first three are shown and trained on" in err
-    )
+        "its first three are shown; models of the choice give it no proposal and leave it "
+        "out of training" in err
+    )  # (they did say "trained on", which models of the choice no longer do)

@@ -37,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 
 from annotator.core.card import ModelCard, classes_fit
-from annotator.core.channels import Choice
+from annotator.core.channels import Choice, lacks
 from annotator.core.channels import applies as channels_apply
 from annotator.core.channels import check as check_channels
 from annotator.core.channels import describe as describe_channels
@@ -223,7 +223,11 @@ class AddReport:
             return (
                 f"{Path(file).name} has {channels} channel(s), too few for the project's "
                 f"channel choice ({describe_channels(self.choice)}): its first three are "
-                "shown and trained on"
+                + (
+                    "shown; models of the choice give it no proposal and leave it out of training"
+                    if lacks(channels, self.choice)
+                    else "shown and trained on"
+                )
                 + (f" (and {more} more such file(s))" if more else "")
                 + f"; {how_channels} changes the choice"
             )
