@@ -537,10 +537,16 @@ class _Writer:
         #: (stack case, slices, slices exported, geometry) of each volume written.
         self.volumes: list[tuple[str, int, int, VolumeGeometry]] = []
 
-    def _channels(self, picture: np.ndarray) -> np.ndarray:
+    def _channels(self, picture: np.ndarray, case: _Case) -> np.ndarray:
         picture, bad = _finite(picture)
         self.not_finite += bad
-        return fit_channels(trained_channels(picture, self.choice), self.channels)
+        try:
+            return fit_channels(trained_channels(picture, self.choice), self.channels)
+        except FormatError as exc:  # (a picture lacking channels the others have)
+            raise FormatError(
+                f"{case.name}: {exc}; export the pictures of fewer channels apart, or "
+                "choose channels every picture has ('annotator channels P --use ...')"
+            ) from None
 
     def _labels(self, sample: ExportSample, shape: tuple[int, ...]) -> np.ndarray:
         mask = sample.load_mask()
@@ -555,7 +561,7 @@ class _Writer:
         images = "imagesTr" if case.training else "imagesTs"
         label_folder = "labelsTr" if case.training else "labelsTs"
         if case.stack is None:
-            picture = self._channels(_picture(case.samples[0]))
+            picture = self._channels(_picture(case.samples[0]), case)
             values = self._labels(case.samples[0], picture.shape)
             channel_files = self._plane_files(picture)
             label_file = (
@@ -589,7 +595,7 @@ class _Writer:
         loads = case.stack.load_slices
         first = case.first_picture()
         assert first is not None  # (checked by the survey)
-        blank = np.zeros_like(self._channels(first))
+        blank = np.zeros_like(self._channels(first, case))
         pictures: list[np.ndarray] = []
         values: list[np.ndarray] = []
         lowest = np.inf
@@ -602,7 +608,7 @@ class _Writer:
                 finite = finite_values(raw)
                 if finite.size:
                     lowest = min(lowest, float(finite.min()))
-                picture = self._channels(raw)
+                picture = self._channels(raw, case)
             pictures.append(picture)
             sample = by_index.get(index)
             values.append(

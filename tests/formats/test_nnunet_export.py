@@ -446,6 +446,20 @@ def test_a_choice_of_more_than_three_writes_every_chosen_channel(tmp_path):
         assert np.array_equal(written, bands[..., c])
 
 
+def test_a_picture_lacking_a_chosen_channel_is_named_when_the_export_refuses_it(tmp_path, capsys):
+    bands = RNG.integers(0, 4096, (14, 16, 5), np.uint16)
+    rgb = RNG.integers(0, 4096, (14, 16, 3), np.uint16)
+    root = _project(tmp_path, "background,fg", {"s.tif": bands, "rgb.tif": rgb})
+    _label(root, {n: _classes((14, 16), 2) for n in ("s.tif", "rgb.tif")})
+    assert main(["channels", str(root), "--use", "5,1,2,3"]) == 0
+    capsys.readouterr()
+    args = ["export", str(root), str(tmp_path / "o"), "--format", "nnunet", "--split", "1,0,0"]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("annotator: error: rgb: cannot make 4 channels of a picture of 3")
+    assert "choose channels every picture has" in err and len(err.splitlines()) == 1
+
+
 def test_the_format_is_offered_and_options_of_other_formats_are_refused(tmp_path, capsys):
     root = _project(tmp_path, "background,fg", {"a.png": GREY8})
     _label(root, {"a.png": _classes(GREY8.shape, 2)})
