@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from annotator.core.errors import AnnotatorError
 from annotator.core.schema import LabelSchema
 from annotator.formats.base import is_background_name
-from annotator.formats.registry import FORMATS, export_formats
+from annotator.formats.registry import FORMATS, export_formats, format_title
 from annotator.gui.forms import add_formats, finish_form, path_row
 from annotator.gui.progress_task import (
     Progress,
@@ -59,7 +59,8 @@ def export_summary(report: ExportReport) -> str:
     CLI prints after its counts, from the same report), in sentences."""
     counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
     text = (
-        f"Exported {sum(report.counts.values())} image(s) as {report.format} to {report.out}.\n"
+        f"Exported {sum(report.counts.values())} image(s) as {format_title(report.format)} "
+        f"to {report.out}.\n"
         f"Splits: {counts}; {len(report.files)} file(s) written."
     )
     for line in report.notes:
@@ -75,7 +76,8 @@ def run_export(
     def work(progress: Progress) -> ExportReport:
         return export_project(project, request, progress=progress)
 
-    return run_with_progress(parent, "Export", f"Exporting as {request.format}…", work)
+    title = format_title(request.format)
+    return run_with_progress(parent, "Export", f"Exporting as {title}…", work)
 
 
 class ExportDialog(QDialog):
@@ -167,7 +169,7 @@ class ExportDialog(QDialog):
         self.keep_background_check.setToolTip(
             "COCO, YOLO and labelme only: one object per region of the background class "
             "(class 0 named background, bg or _background_) as of every other class; "
-            "unticked, the background is left out, with the classes Leave out classes names"
+            "unticked, it is left out, as are the classes named in Leave out classes"
         )
         self._build()
         self.leave_out_edit.textChanged.connect(self._format_changed)

@@ -144,6 +144,8 @@ class FileMenu(QObject):
         )
         if self._last_export is not None and self._last_export[0] == root:
             dialog.fill(self._last_export[1])
+        # (closed by any means: OK, Cancel, Esc; :meth:`export` keeps them too)
+        dialog.finished.connect(lambda _code: self._keep_export_choices(session, dialog))
         return dialog
 
     def make_import_dialog(self) -> ImportDialog:

@@ -920,14 +920,14 @@ class ImportInterrupted(KeyboardInterrupt):
         )
 
 
-def import_headline(report: ImportReport) -> str:
+def import_headline(report: ImportReport, title: str | None = None) -> str:
     """The summary's first line (for the CLI and the GUI): what was imported, and that
     the images of the labels imported are done now (but those given back the status
-    kept with their labels)."""
+    kept with their labels). ``title``: the format as said (the CLI's name by default)."""
     done = len(report.imported) - sum(report.statuses.values())
     marked = f"; {done} image(s) marked done" if done > 0 else ""
     return (
-        f"imported {len(report.imported)} mask(s) from {report.format}: "
+        f"imported {len(report.imported)} mask(s) from {title or report.format}: "
         f"{len(report.matched)} matched to project images, {len(report.added)} image(s) "
         f"added{marked}"
     )
@@ -1720,25 +1720,32 @@ def _bind_label_stacks(
     return names, pins, dropped
 
 
-def _uncovered_note(project: Project, result: ReadResult, how: str) -> str:
+def _uncovered_note(project: Project, items: Sequence[ImportItem], how: str) -> str:
     """What the summary says when a COCO, YOLO or Label Studio source (a defect or
     object dataset, whose pixels no object covers are background by its convention)
-    left pixels unlabelled on images that the import marks done, while the project has
-    a background class: the option that labels them ("" otherwise)."""
+    left pixels unlabelled on the images imported (``items``, which the import marks
+    done), while the project has a background class: the option that labels them (""
+    otherwise)."""
     from annotator.formats.base import UNLABELLED
     from annotator.formats.labelme import project_background
 
     background = project_background(project.schema.names)
     if background is None:
         return ""
-    uncovered = sum(1 for item in result.items if (item.labels() == UNLABELLED).any())
+    # (an image the source labels nowhere is not marked done, and said apart)
+    uncovered = sum(1 for item in items if _partly(item.labels() == UNLABELLED))
     if not uncovered:
         return ""
-    option = f"{how} {background}" if how.startswith("--") else f"{how}: {background}"
+    option = f"{how} {background}" if how.startswith("--") else f"choosing {background!r} in {how}"
     return (
-        f"pixels no object covers stay unlabelled in {uncovered} image(s); in a dataset of "
-        f"objects they are background: {option} labels them so"
+        f"pixels no object covers stay unlabelled in {uncovered} image(s) imported; in a "
+        f"dataset of objects they are background: {option} labels them so"
     )
+
+
+def _partly(where: np.ndarray) -> bool:
+    """Whether some pixels are ``where`` and some are not."""
+    return bool(where.any()) and not bool(where.all())
 
 
 class _SplitSlices:
@@ -2045,7 +2052,7 @@ def import_into_project(
     )
     if result.without_label_file:
         how = request.background_how
-        option = f"{how} CLASS" if how.startswith("--") else f"{how}: a class"
+        option = f"{how} CLASS" if how.startswith("--") else f"choosing a class in {how}"
         report.without_label_file = (
             f"; {len(result.without_label_file)} of them have no label file, YOLO's way of "
             f"saying an image shows no object ({option} makes all their pixels that class)"
@@ -2054,8 +2061,6 @@ def import_into_project(
         report.background = background_summary(
             request.background, default, result, request.background_how
         )
-    elif request.background is None and spec.name in ("coco", "yolo", "labelstudio"):
-        report.background = _uncovered_note(project, result, request.background_how)
     chosen = request.background
     if result.background_added and chosen is not None and not project.schema.has_name(chosen):
         raise FormatError(
@@ -2073,10 +2078,14 @@ def import_into_project(
             + ", ".join(sorted(result.unknown))
             + " (rerun without --strict to skip them)"
         )
+    imported: list[ImportItem] = []
     try:
-        return _import_items(project, request, spec.name, src, result, report, progress)
+        _import_items(project, request, spec.name, src, result, report, progress, imported)
     except KeyboardInterrupt as exc:  # (Ctrl+C, SIGTERM): what was saved stays
         raise ImportInterrupted(report, len(result.items)) from exc
+    if request.background is None and spec.name in ("coco", "yolo", "labelstudio"):
+        report.background = _uncovered_note(project, imported, request.background_how)
+    return report
 
 
 def _import_items(
@@ -2087,9 +2096,10 @@ def _import_items(
     result: ReadResult,
     report: ImportReport,
     progress: Progress | None,
+    imported: list[ImportItem],
 ) -> ImportReport:
     """Save the label maps ``result`` read into the project, one by one: an interrupt
-    leaves those saved so far, which ``report`` names."""
+    leaves those saved so far, which ``report`` names (and ``imported`` holds)."""
     if request.strict:  # refused before any slice is added for these labels
         needed = _needed_names(result.items, result.declared, result.named)
         _ensure_classes(project, needed, strict=True)
@@ -2129,9 +2139,10 @@ def _import_items(
     try:
         for i, item in enumerate(items):
             if progress:
-                progress(i, total, item.source.name)
+                progress(i, total, f"writing masks… {item.image_name or item.source.name}")
             try:
                 _import_item(project, index, item, format_name, report, binary, kept)
+                imported.append(item)
             except AnnotatorError as exc:
                 report.skipped.append((str(item.source), str(exc)))
             except OSError as exc:  # a name too long here, a file not allowed...: this one

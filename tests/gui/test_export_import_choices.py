@@ -115,3 +115,79 @@ def test_a_cancelled_import_counts_the_masks_written_not_the_images_read(
     )
     window.actions_["import"].trigger()
     assert window.file_menu.last_message == "Import cancelled; no mask was imported."
+
+
+def _coco_source(tmp_path, missing=5):
+    import json
+
+    from guihelpers import SIZE
+
+    images = [
+        {"id": i + 1, "file_name": f"im{i}.png", "width": SIZE, "height": SIZE} for i in range(3)
+    ]
+    images += [
+        {"id": 10 + i, "file_name": f"other_{i}.png", "width": SIZE, "height": SIZE}
+        for i in range(missing)
+    ]
+    square = [[5, 5, 20, 5, 20, 20, 5, 20]]
+    annotations = [
+        {"id": k + 1, "image_id": im["id"], "category_id": 1, "segmentation": square}
+        | {"area": 225, "bbox": [5, 5, 15, 15], "iscrowd": 0}
+        for k, im in enumerate(images)
+    ]
+    doc = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "cell"}]}
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_the_coco_import_summary_counts_the_images_imported_in_plain_words(
+    window, monkeypatch, tmp_path, boxes
+):
+    from annotator.gui.import_dialog import ImportDialog
+
+    source = _coco_source(tmp_path)
+
+    def exec_(self):
+        self.set_format("coco")
+        self.src_edit.setText(str(source))
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ImportDialog, "exec", exec_)
+    window.actions_["import"].trigger()
+    text = window.file_menu.last_message
+    assert text.startswith("Imported 3 mask(s) from COCO:"), text
+    assert "Pixels no object covers stay unlabelled in 3 image(s) imported;" in text
+    assert "choosing 'background' in the import's Uncovered pixels labels them so" in text
+    assert "Skipped 5 image entries; first:" in text
+
+
+def test_the_import_progress_names_the_format_and_its_phases(window, monkeypatch, tmp_path):
+    from annotator.gui import import_dialog
+
+    said: list[str] = []
+
+    def run_with_progress(parent, title, label, work):
+        said.append(label)
+        return TaskOutcome(result=work(lambda done, total, message: said.append(message)))
+
+    monkeypatch.setattr(import_dialog, "run_with_progress", run_with_progress)
+    request = import_dialog.ImportRequest("coco", _coco_source(tmp_path, missing=0))
+    outcome = import_dialog.run_import(None, window.session.project, request)
+    assert outcome.result is not None
+    assert said[0] == "Importing COCO labels…"
+    assert said[1] == "Reading a.json…"
+    assert "Reading annotations… im0.png" in said
+    assert said.index("Reading annotations… im2.png") < said.index("Writing masks… im0.png")
+
+
+def test_the_export_form_closed_with_cancel_keeps_its_choices(window, qtbot):
+    dialog = window.file_menu.make_export_dialog()
+    qtbot.addWidget(dialog)
+    dialog.set_format("labelme")
+    dialog.leave_out_edit.setText("cell")
+    dialog.reject()
+    again = window.file_menu.make_export_dialog()
+    qtbot.addWidget(again)
+    assert again.format_combo.currentData() == "labelme"
+    assert again.leave_out_edit.text() == "cell"

@@ -109,7 +109,7 @@ def test_the_nnunet_export_summary_says_where_the_folder_goes(window, tmp_path, 
     monkeypatch.setattr(ExportDialog, "exec", _fill_export(out, "nnunet", include_combo="all"))
     window.actions_["export"].trigger()
     text = window.file_menu.last_message
-    assert text.startswith("Exported 1 image(s) as nnunet"), text
+    assert text.startswith("Exported 1 image(s) as nnU-Net"), text
     assert "For nnU-Net: move Dataset501_Gui into $nnUNet_raw" in text
     assert (out / "dataset.json").is_file()
 
