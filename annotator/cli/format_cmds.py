@@ -101,9 +101,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--leave-out",
         metavar="CLASS[,CLASS...]",
         help="coco, yolo, labelme: classes (names or ids) written as no objects, their "
-        "pixels left uncovered (default: the project's class 0 when it is named "
-        "background, bg or _background_; COCO category ids stay class id + 1, YOLO class "
-        "indices the project's ids)",
+        "pixels left uncovered, besides the background class (class 0 named background, "
+        "bg or _background_), which is left out too unless --keep-background (COCO "
+        "category ids stay class id + 1, YOLO class indices the project's ids)",
     )
     p.add_argument(
         "--keep-background",

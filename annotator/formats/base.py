@@ -186,8 +186,9 @@ class ImportOptions:
     #: How the user gives another class table, for the summary (:func:`table_note`): the
     #: CLI's ``give --labels FILE``, the GUI's "choose a Class names file".
     labels_how: str = "give --labels FILE"
-    #: Told ``(done, total, "reading NAME")`` per image by a reader that draws its
-    #: labels (COCO, labelme), which can take seconds an image.
+    #: Told ``(done, total, "reading annotations… NAME")`` per image by a reader that
+    #: draws its labels (COCO, labelme), which can take seconds an image, and
+    #: ``(0, 0, "reading FILE…")`` before a large file is parsed (COCO's JSON).
     progress: Progress | None = field(default=None, compare=False, repr=False)
 
 

@@ -310,6 +310,8 @@ def _find_image(root: Path, file_name: str) -> Path | None:
 
 
 def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[ImportItem]:
+    if options.progress:  # (a large file takes seconds to parse)
+        options.progress(0, 0, f"reading {path.name}…")
     data = load_json(path)
     if not isinstance(data, dict):
         raise FormatError(f"{path}: not a COCO file (the top level is not an object)")
@@ -406,7 +408,7 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
     items = []
     for n, (iid, im) in enumerate(images.items()):
         if options.progress:
-            options.progress(n, len(images), f"reading {im['file_name']}")
+            options.progress(n, len(images), f"reading annotations… {im['file_name']}")
         mask = _painted(path, im, by_image.pop(iid), cat_index, fill, result)
         items.append(
             ImportItem(

@@ -520,7 +520,7 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
     items = []
     for n, f in enumerate(files):
         if options.progress:
-            options.progress(n, len(files), f"reading {f.name}")
+            options.progress(n, len(files), f"reading annotations… {f.name}")
         try:
             item, kept = _read_one(
                 root, f, known, names, background, result.unknown, aliases, automatic

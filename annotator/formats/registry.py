@@ -57,6 +57,23 @@ FORMATS: dict[str, FormatSpec] = {
 }
 
 
+#: The formats' names as people write them, for the GUI's words (the CLI's are the keys).
+TITLES = {
+    "voc": "VOC",
+    "masks": "masks",
+    "coco": "COCO",
+    "labelme": "labelme",
+    "yolo": "YOLO",
+    "nnunet": "nnU-Net",
+    "labelstudio": "Label Studio",
+}
+
+
+def format_title(name: str) -> str:
+    """A format's name as people write it (``COCO`` for ``coco``)."""
+    return TITLES.get(name, name)
+
+
 def export_formats() -> list[str]:
     return [n for n, f in FORMATS.items() if f.can_export]
 

@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.errors import AnnotatorError
-from annotator.formats.registry import FORMATS, export_formats
+from annotator.core.schema import LabelSchema
+from annotator.formats.base import is_background_name
+from annotator.formats.registry import FORMATS, export_formats, format_title
 from annotator.gui.forms import add_formats, finish_form, path_row
 from annotator.gui.progress_task import (
     Progress,
@@ -40,7 +42,13 @@ from annotator.services.exchange import (
     ExportReport,
     ExportRequest,
     export_project,
+    left_out_classes,
 )
+
+#: How the export's summary tells to write the background class (the CLI names its flag).
+KEEP_BACKGROUND_HOW = "the Background box writes it"
+#: Where the export's summary says the classes left out were named.
+LEAVE_OUT_HOW = "named in Leave out classes"
 
 if TYPE_CHECKING:  # front ends reach projects through services only
     from annotator.storage.project import Project
@@ -51,7 +59,8 @@ def export_summary(report: ExportReport) -> str:
     CLI prints after its counts, from the same report), in sentences."""
     counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
     text = (
-        f"Exported {sum(report.counts.values())} image(s) as {report.format} to {report.out}.\n"
+        f"Exported {sum(report.counts.values())} image(s) as {format_title(report.format)} "
+        f"to {report.out}.\n"
         f"Splits: {counts}; {len(report.files)} file(s) written."
     )
     for line in report.notes:
@@ -67,16 +76,24 @@ def run_export(
     def work(progress: Progress) -> ExportReport:
         return export_project(project, request, progress=progress)
 
-    return run_with_progress(parent, "Export", f"Exporting as {request.format}…", work)
+    title = format_title(request.format)
+    return run_with_progress(parent, "Export", f"Exporting as {title}…", work)
 
 
 class ExportDialog(QDialog):
     """Format, output folder, split, seed, which images, image mode, COCO mode, VOC
     pictures, label stacks, GeoTIFF masks, nnU-Net channel names, classes left out."""
 
-    def __init__(self, parent: QWidget | None = None, default_out: Path | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        default_out: Path | None = None,
+        class_names: list[str] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export")
+        #: The project's classes: the names "Leave out classes" may give (None: unchecked).
+        self.class_names = class_names
         #: Replace a folder that holds files (the user said so when asked on OK).
         self.overwrite = False
         self.format_combo = QComboBox()
@@ -140,20 +157,19 @@ class ExportDialog(QDialog):
             "NIfTI scan in Hounsfield units, else grey, R,G,B or the chosen channels"
         )
         self.leave_out_edit = QLineEdit()
-        self.leave_out_edit.setPlaceholderText(
-            "the background class (class 0 named background, bg or _background_)"
-        )
+        self.leave_out_edit.setPlaceholderText("none besides the background (e.g. membrane)")
         self.leave_out_edit.setToolTip(
             "COCO, YOLO and labelme only: classes (names or ids, separated by commas) "
-            "written as no objects, their pixels left uncovered, as export --leave-out. "
-            "Empty: the project's class 0 when it is named background, bg or "
-            "_background_ (an object covering every image trains detectors on nothing). "
+            "written as no objects, their pixels left uncovered. They are left out besides "
+            "the background class (class 0 named background, bg or _background_: an object "
+            "covering every image trains detectors on nothing), which Background writes. "
             "COCO category ids stay class id + 1, YOLO class indices the project's ids"
         )
         self.keep_background_check = QCheckBox("Write the background class as objects too")
         self.keep_background_check.setToolTip(
-            "COCO, YOLO and labelme only: as export --keep-background, one object per "
-            "region of the background class as of every other class"
+            "COCO, YOLO and labelme only: one object per region of the background class "
+            "(class 0 named background, bg or _background_) as of every other class; "
+            "unticked, it is left out, as are the classes named in Leave out classes"
         )
         self._build()
         self.leave_out_edit.textChanged.connect(self._format_changed)
@@ -210,8 +226,10 @@ class ExportDialog(QDialog):
         self.channel_names_edit.setEnabled(self.format_combo.currentData() == "nnunet")
         objects = self.format_combo.currentData() in OBJECT_FORMATS
         self.leave_out_edit.setEnabled(objects)
-        # (classes named are every class left out: the background only if among them)
-        keep = objects and not self.leave_out_edit.text().strip()
+        # (the classes named are left out besides the background, which the box writes)
+        names = self.class_names
+        background = names is None or (bool(names) and is_background_name(names[0]))
+        keep = objects and background
         self.keep_background_check.setEnabled(keep)
         if not keep:
             self.keep_background_check.setChecked(False)
@@ -259,7 +277,31 @@ class ExportDialog(QDialog):
             ),
             leave_out=self._leave_out(),
             keep_background=self.keep_background_check.isChecked(),
+            keep_background_how=KEEP_BACKGROUND_HOW,
+            leave_out_how=LEAVE_OUT_HOW,
         )
+
+    def fill(self, request: ExportRequest) -> None:
+        """Show the choices of an earlier request (the dialog's last settings)."""
+        self.set_format(request.format)
+        self.out_edit.setText(str(request.out))
+        for spin, share in zip(self.split_spins, request.split):
+            spin.setValue(share)
+        self.seed_spin.setValue(request.seed)
+        for combo, value in (
+            (self.include_combo, request.include),
+            (self.images_combo, request.image_mode),
+            (self.coco_combo, request.coco_mode),
+            (self.voc_images_combo, request.voc_images),
+        ):
+            if (index := combo.findData(value)) >= 0:
+                combo.setCurrentIndex(index)
+        self.stacks_check.setChecked(request.stacks)
+        self.geotiff_check.setChecked(request.geotiff)
+        self.channel_names_edit.setText(", ".join(request.channel_names))
+        self.leave_out_edit.setText(", ".join(request.leave_out or ()))
+        self.keep_background_check.setChecked(request.keep_background)
+        self._format_changed()
 
     def _leave_out(self) -> tuple[str, ...] | None:
         """The classes the line names (None: the default, the background class)."""
@@ -268,9 +310,18 @@ class ExportDialog(QDialog):
         words = tuple(w.strip() for w in self.leave_out_edit.text().split(",") if w.strip())
         return words or None
 
+    def _check_classes(self, request: ExportRequest) -> None:
+        """Refuse, while the form is open, a class to leave out that the project lacks,
+        and every class left out (the export would refuse both after it closed)."""
+        if self.class_names is None:
+            return
+        schema = LabelSchema.from_names(self.class_names)
+        left_out_classes(schema, request)
+
     def _accept_if_valid(self) -> None:
         try:
             request = self.request()
+            self._check_classes(request)
         except AnnotatorError as exc:
             QMessageBox.warning(self, "Export", sentence(error_text(exc)))
             return

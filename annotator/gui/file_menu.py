@@ -12,12 +12,14 @@ Dialogs are created by small factory methods, so tests can fill them programmati
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox
 
+from annotator.core.errors import AnnotatorError
 from annotator.core.schema import untrainable
 from annotator.gui.export_dialog import ExportDialog, export_summary, run_export
 from annotator.gui.first_run import FirstRunDialog, is_project
@@ -28,6 +30,7 @@ from annotator.gui.new_project_dialog import (
     add_images_with_progress,
 )
 from annotator.gui.progress_task import error_text, loop_held, sentence, training_refuses
+from annotator.services.exchange import ExportRequest
 from annotator.services.projects import IMAGE_FILE_SUFFIXES
 
 if TYPE_CHECKING:
@@ -50,6 +53,9 @@ class FileMenu(QObject):
         self.recent_menu.setObjectName("recentMenu")
         #: The last summary shown (also in the status bar); tests read it.
         self.last_message = ""
+        #: The project and the request of the last export asked: the form shows its
+        #: choices again (after a failed export too), for this session.
+        self._last_export: tuple[Path, ExportRequest] | None = None
 
     def install(self) -> None:
         """Connect the actions and put Open recent under Open project."""
@@ -128,12 +134,19 @@ class FileMenu(QObject):
         return NewProjectDialog(self.window)
 
     def make_export_dialog(self) -> ExportDialog:
+        """The Export form; for the project of the last export asked, with its choices."""
         session = self.window.session
-        default = None
-        if session is not None:
-            root = session.project.root
-            default = root.parent / f"{root.name}-export"
-        return ExportDialog(self.window, default)
+        if session is None:
+            return ExportDialog(self.window)
+        root = session.project.root
+        dialog = ExportDialog(
+            self.window, root.parent / f"{root.name}-export", list(session.schema.names)
+        )
+        if self._last_export is not None and self._last_export[0] == root:
+            dialog.fill(self._last_export[1])
+        # (closed by any means: OK, Cancel, Esc; :meth:`export` keeps them too)
+        dialog.finished.connect(lambda _code: self._keep_export_choices(session, dialog))
+        return dialog
 
     def make_import_dialog(self) -> ImportDialog:
         session = self.window.session
@@ -264,7 +277,7 @@ class FileMenu(QObject):
         if outcome.error is not None:
             self._tell(f"Import failed: {error_text(outcome.error)}", warn=True)
         elif outcome.cancelled:
-            self._tell(import_cancelled_text(outcome.stopped_at))
+            self._tell(import_cancelled_text(len(written)))
         elif outcome.result is not None:
             self._tell(import_summary(outcome.result), warn=bool(outcome.result.skipped))
         return written
@@ -274,7 +287,9 @@ class FileMenu(QObject):
         if session is None:
             return
         dialog = self.make_export_dialog()
-        if dialog.exec() != QDialog.DialogCode.Accepted or self.window.session is not session:
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        self._keep_export_choices(session, dialog)
+        if not accepted or self.window.session is not session:
             return  # cancelled, or the project was closed meanwhile
         request = dialog.request()
         self.window.canvas.finish_gesture()
@@ -286,6 +301,15 @@ class FileMenu(QObject):
             self._tell("Export cancelled; nothing was written.")
         elif outcome.result is not None:
             self._tell(export_summary(outcome.result))
+
+    def _keep_export_choices(self, session: AnnotationSession, dialog: ExportDialog) -> None:
+        """Keep the form's choices for the next Export of this project (a form that
+        does not make a request, no output folder given, keeps the earlier ones)."""
+        try:
+            request = dialog.request()
+        except AnnotatorError:
+            return
+        self._last_export = (session.project.root, replace(request, overwrite=False))
 
     def _tell(
         self, message: str, warn: bool = False, action: str | None = None, box: bool = True
@@ -312,10 +336,10 @@ class FileMenu(QObject):
         return asking.clickedButton() is button
 
 
-def import_cancelled_text(stopped_at: tuple[int, int] | None) -> str:
-    """What a cancelled import kept: the masks it wrote before the cancel (its progress
-    counts one step per mask, taken before the mask is written)."""
-    done, total = stopped_at or (0, 0)
-    if done == 0:
+def import_cancelled_text(written: int) -> str:
+    """What a cancelled import kept: the labels of the ``written`` images it saved
+    before the cancel (counted in the project: a reader's progress steps are images
+    read, not masks written)."""
+    if written == 0:
         return "Import cancelled; no mask was imported."
-    return f"Import cancelled: {done} of {total} masks were imported, and are kept."
+    return f"Import cancelled: the masks of {written} image(s) were imported, and are kept."

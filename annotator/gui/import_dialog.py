@@ -23,11 +23,12 @@ from PySide6.QtWidgets import (
 
 from annotator.core.errors import AnnotatorError
 from annotator.formats.labelme import project_background
-from annotator.formats.registry import FORMATS, import_formats
+from annotator.formats.registry import FORMATS, format_title, import_formats
 from annotator.gui.forms import add_formats, finish_form, path_row
 from annotator.gui.progress_task import (
     Progress,
     TaskOutcome,
+    capitalised,
     error_text,
     run_with_progress,
     sentence,
@@ -72,7 +73,7 @@ if TYPE_CHECKING:  # front ends reach projects through services only
 
 def import_summary(report: ImportReport) -> str:
     """The done message, in the words of the CLI's summary."""
-    lines = [sentence(import_headline(report))]
+    lines = [sentence(import_headline(report, format_title(report.format)))]
     if report.background:  # (labelme: where the pixels no shape covers went)
         lines.append(sentence(report.background))
     if report.unlabelled:
@@ -93,17 +94,31 @@ def import_summary(report: ImportReport) -> str:
         path, reason = report.skipped[0]
         if not reason.startswith(path):  # most reasons name their file already
             reason = f"{Path(path).name}: {reason}"
-        lines.append(f"Skipped {len(report.skipped)} file(s); first: {reason}")
+        lines.append(f"Skipped {skipped_count(report)}; first: {reason}")
     return "\n".join(lines)
+
+
+def skipped_count(report: ImportReport) -> str:
+    """The items an import skipped, counted in its source's words: a COCO file's are
+    image entries of its one JSON file, the other formats' files."""
+    n = len(report.skipped)
+    if report.format == "coco":
+        return f"{n} image entr{'y' if n == 1 else 'ies'}"
+    return f"{n} file(s)"
 
 
 def run_import(
     parent: QWidget | None, project: Project, request: ImportRequest
 ) -> TaskOutcome[ImportReport]:
     def work(progress: Progress) -> ImportReport:
-        return import_into_project(project, request, progress=progress)
+        # (its phases: "reading annotations… NAME", then "writing masks… NAME")
+        def said(done: int, total: int, message: str) -> None:
+            progress(done, total, capitalised(message))
 
-    return run_with_progress(parent, "Import", f"Importing {request.format}…", work)
+        return import_into_project(project, request, progress=said)
+
+    title = format_title(request.format)
+    return run_with_progress(parent, "Import", f"Importing {title} labels…", work)
 
 
 class ImportDialog(QDialog):

@@ -86,6 +86,11 @@ Progress = Callable[[int, int, str], None]
 
 # --- export ----------------------------------------------------------------------------
 
+#: How the export's summary tells to write the background class, in the CLI's words.
+KEEP_BACKGROUND_HOW = "--keep-background to write it"
+#: Where the export's summary says the classes left out were named, in the CLI's words.
+LEAVE_OUT_HOW = "--leave-out"
+
 
 @dataclass(frozen=True)
 class ExportRequest:
@@ -114,11 +119,15 @@ class ExportRequest:
     #: nnU-Net's ``channel_names``, one per channel (``export --channel-names``).
     channel_names: tuple[str, ...] = ()
     #: Classes (names or ids) the object formats write as no objects (``export
-    #: --leave-out``); None: the project's class 0 when it is named like a background
+    #: --leave-out``), besides the project's class 0 when it is named like a background
     #: (:data:`~annotator.formats.base.BACKGROUND_NAMES`), unless ``keep_background``.
     leave_out: tuple[str, ...] | None = None
     #: Write the background class as objects too (``export --keep-background``).
     keep_background: bool = False
+    #: How the summary tells to write the background class (the GUI names its box).
+    keep_background_how: str = KEEP_BACKGROUND_HOW
+    #: How the summary says where the classes left out were named (the GUI: its field).
+    leave_out_how: str = LEAVE_OUT_HOW
 
 
 #: The formats that write objects (polygons, RLE) per region, which ``leave_out`` affects.
@@ -126,15 +135,13 @@ OBJECT_FORMATS = ("coco", "yolo", "labelme")
 
 
 def left_out_classes(schema: LabelSchema, request: ExportRequest) -> tuple[tuple[int, ...], bool]:
-    """The class ids the export writes as no objects, and whether they are the default
-    (the background class, left out unless ``keep_background``). A class the schema does
-    not have, or a leave-out for a format that writes every pixel, is refused."""
+    """The class ids the export writes as no objects, and whether the background class
+    is among them by default. The rule, the CLI's and the GUI's: the classes named
+    (``leave_out``) are left out, and so is the background class (class 0 named like a
+    background) unless ``keep_background``. A class the schema does not have, a
+    leave-out for a format that writes every pixel, and every class left out (nothing
+    would be written) are refused."""
     names = schema.names
-    if request.leave_out is not None and request.keep_background:
-        raise FormatError(
-            "--keep-background and --leave-out: give one (--leave-out names every class "
-            "left out; the background is then written unless it is among them)"
-        )
     if request.format not in OBJECT_FORMATS:
         if request.leave_out:
             raise FormatError(
@@ -144,37 +151,63 @@ def left_out_classes(schema: LabelSchema, request: ExportRequest) -> tuple[tuple
                 + ", which write objects"
             )
         return (), False
-    if request.leave_out is None:
-        default = not request.keep_background and bool(names) and is_background_name(names[0])
-        return ((0,), True) if default else ((), False)
+    named = set(leave_out_ids(names, request.leave_out or ()))
+    by_default = (
+        not request.keep_background
+        and 0 not in named
+        and bool(names)
+        and is_background_name(names[0])
+    )
+    ids = tuple(sorted(named | ({0} if by_default else set())))
+    if names and len(ids) == len(names):
+        raise FormatError("every class is left out: nothing would be written")
+    return ids, by_default
+
+
+def leave_out_ids(names: Sequence[str], words: Sequence[str]) -> tuple[int, ...]:
+    """The ids of the classes ``words`` name (names in any case, or ids); a word that
+    names no class of ``names`` is refused, the classes listed."""
     by_name = {name_key(n): k for k, n in enumerate(names)}
     ids: list[int] = []
-    for word in request.leave_out:
+    for word in words:
         text = word.strip()
         k = by_name.get(name_key(text))
         if k is None and text.isdigit() and int(text) < len(names):
             k = int(text)
         if k is None:
             raise FormatError(
-                f"--leave-out {text!r}: the project has no such class; its classes are "
+                f"leave out {text!r}: the project has no such class; its classes are "
                 + ", ".join(f"{i} {n}" for i, n in enumerate(names))
             )
         ids.append(k)
-    return tuple(sorted(set(ids))), False
+    return tuple(sorted(set(ids)))
 
 
-def left_out_note(names: Sequence[str], ids: Sequence[int], default: bool, fmt: str) -> str:
-    """The summary's line on the classes written as no objects ("" for none)."""
+def left_out_note(
+    names: Sequence[str],
+    ids: Sequence[int],
+    default: bool,
+    fmt: str,
+    keep_how: str = KEEP_BACKGROUND_HOW,
+    leave_how: str = LEAVE_OUT_HOW,
+) -> str:
+    """The summary's line on the classes written as no objects ("" for none): the
+    background left out by default with ``keep_how`` (how to write it), the classes
+    named with ``leave_how`` (where they were named); the CLI's flags by default."""
     if not ids:
         return ""
-    which = ", ".join(repr(names[k]) for k in ids)
     ids_kept = {
         "coco": "; the other categories keep their ids (class id + 1)",
         "yolo": "; class indices stay the project's ids (data.yaml's names list every class)",
     }.get(fmt, "")
+    parts = []
+    named = [k for k in ids if not (default and k == 0)]
     if default:
-        return f"class {which} written as no objects (--keep-background to write it){ids_kept}"
-    return f"class(es) {which} written as no objects (--leave-out){ids_kept}"
+        parts.append(f"class {names[0]!r} written as no objects ({keep_how})")
+    if named:
+        which = ", ".join(repr(names[k]) for k in named)
+        parts.append(f"class(es) {which} written as no objects ({leave_how})")
+    return "; ".join(parts) + ids_kept
 
 
 @dataclass(frozen=True)
@@ -746,7 +779,14 @@ def _export_held(
             for _, s in dataset.samples()
             if s.name and s.image_file_name != s.name
         ),
-        left_out=left_out_note(dataset.names, left_out, by_default, spec.name),
+        left_out=left_out_note(
+            dataset.names,
+            left_out,
+            by_default,
+            spec.name,
+            request.keep_background_how,
+            request.leave_out_how,
+        ),
         spread="".join(spread),
     )
     return replace(report, notes=tuple(export_notes(report, request, result.notes)))
@@ -880,14 +920,14 @@ class ImportInterrupted(KeyboardInterrupt):
         )
 
 
-def import_headline(report: ImportReport) -> str:
+def import_headline(report: ImportReport, title: str | None = None) -> str:
     """The summary's first line (for the CLI and the GUI): what was imported, and that
     the images of the labels imported are done now (but those given back the status
-    kept with their labels)."""
+    kept with their labels). ``title``: the format as said (the CLI's name by default)."""
     done = len(report.imported) - sum(report.statuses.values())
     marked = f"; {done} image(s) marked done" if done > 0 else ""
     return (
-        f"imported {len(report.imported)} mask(s) from {report.format}: "
+        f"imported {len(report.imported)} mask(s) from {title or report.format}: "
         f"{len(report.matched)} matched to project images, {len(report.added)} image(s) "
         f"added{marked}"
     )
@@ -1680,25 +1720,32 @@ def _bind_label_stacks(
     return names, pins, dropped
 
 
-def _uncovered_note(project: Project, result: ReadResult, how: str) -> str:
+def _uncovered_note(project: Project, items: Sequence[ImportItem], how: str) -> str:
     """What the summary says when a COCO, YOLO or Label Studio source (a defect or
     object dataset, whose pixels no object covers are background by its convention)
-    left pixels unlabelled on images that the import marks done, while the project has
-    a background class: the option that labels them ("" otherwise)."""
+    left pixels unlabelled on the images imported (``items``, which the import marks
+    done), while the project has a background class: the option that labels them (""
+    otherwise)."""
     from annotator.formats.base import UNLABELLED
     from annotator.formats.labelme import project_background
 
     background = project_background(project.schema.names)
     if background is None:
         return ""
-    uncovered = sum(1 for item in result.items if (item.labels() == UNLABELLED).any())
+    # (an image the source labels nowhere is not marked done, and said apart)
+    uncovered = sum(1 for item in items if _partly(item.labels() == UNLABELLED))
     if not uncovered:
         return ""
-    option = f"{how} {background}" if how.startswith("--") else f"{how}: {background}"
+    option = f"{how} {background}" if how.startswith("--") else f"choosing {background!r} in {how}"
     return (
-        f"pixels no object covers stay unlabelled in {uncovered} image(s); in a dataset of "
-        f"objects they are background: {option} labels them so"
+        f"pixels no object covers stay unlabelled in {uncovered} image(s) imported; in a "
+        f"dataset of objects they are background: {option} labels them so"
     )
+
+
+def _partly(where: np.ndarray) -> bool:
+    """Whether some pixels are ``where`` and some are not."""
+    return bool(where.any()) and not bool(where.all())
 
 
 class _SplitSlices:
@@ -2005,7 +2052,7 @@ def import_into_project(
     )
     if result.without_label_file:
         how = request.background_how
-        option = f"{how} CLASS" if how.startswith("--") else f"{how}: a class"
+        option = f"{how} CLASS" if how.startswith("--") else f"choosing a class in {how}"
         report.without_label_file = (
             f"; {len(result.without_label_file)} of them have no label file, YOLO's way of "
             f"saying an image shows no object ({option} makes all their pixels that class)"
@@ -2014,8 +2061,6 @@ def import_into_project(
         report.background = background_summary(
             request.background, default, result, request.background_how
         )
-    elif request.background is None and spec.name in ("coco", "yolo", "labelstudio"):
-        report.background = _uncovered_note(project, result, request.background_how)
     chosen = request.background
     if result.background_added and chosen is not None and not project.schema.has_name(chosen):
         raise FormatError(
@@ -2033,10 +2078,14 @@ def import_into_project(
             + ", ".join(sorted(result.unknown))
             + " (rerun without --strict to skip them)"
         )
+    imported: list[ImportItem] = []
     try:
-        return _import_items(project, request, spec.name, src, result, report, progress)
+        _import_items(project, request, spec.name, src, result, report, progress, imported)
     except KeyboardInterrupt as exc:  # (Ctrl+C, SIGTERM): what was saved stays
         raise ImportInterrupted(report, len(result.items)) from exc
+    if request.background is None and spec.name in ("coco", "yolo", "labelstudio"):
+        report.background = _uncovered_note(project, imported, request.background_how)
+    return report
 
 
 def _import_items(
@@ -2047,9 +2096,10 @@ def _import_items(
     result: ReadResult,
     report: ImportReport,
     progress: Progress | None,
+    imported: list[ImportItem],
 ) -> ImportReport:
     """Save the label maps ``result`` read into the project, one by one: an interrupt
-    leaves those saved so far, which ``report`` names."""
+    leaves those saved so far, which ``report`` names (and ``imported`` holds)."""
     if request.strict:  # refused before any slice is added for these labels
         needed = _needed_names(result.items, result.declared, result.named)
         _ensure_classes(project, needed, strict=True)
@@ -2089,9 +2139,10 @@ def _import_items(
     try:
         for i, item in enumerate(items):
             if progress:
-                progress(i, total, item.source.name)
+                progress(i, total, f"writing masks… {item.image_name or item.source.name}")
             try:
                 _import_item(project, index, item, format_name, report, binary, kept)
+                imported.append(item)
             except AnnotatorError as exc:
                 report.skipped.append((str(item.source), str(exc)))
             except OSError as exc:  # a name too long here, a file not allowed...: this one

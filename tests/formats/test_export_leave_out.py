@@ -96,15 +96,38 @@ def test_background_names_in_any_case_are_left_out(tmp_path, name):
     assert [c["id"] for c in _coco(tmp_path / "out")["categories"]] == [2, 3]
 
 
-def test_cli_leave_out_by_name_and_id_replaces_the_default(tmp_path, capsys):
+def test_cli_leave_out_adds_to_the_background_left_out_by_default(tmp_path, capsys):
     make_project(tmp_path, _masks()).close()
     args = ["export", str(tmp_path / "project"), str(tmp_path / "out"), "--format", "coco"]
-    assert main([*args, "--split", "1,0,0", "--leave-out", "cell,2"]) == 0
+    assert main([*args, "--split", "1,0,0", "--leave-out", "2"]) == 0
+    text = capsys.readouterr().out
+    assert BG_NOTE in text
+    assert "class(es) 'nucleus' written as no objects (--leave-out)" in text
+    doc = _coco(tmp_path / "out")
+    assert [c["id"] for c in doc["categories"]] == [2]
+    assert {a["category_id"] for a in doc["annotations"]} == {2}
+
+
+def test_cli_leave_out_with_keep_background_writes_the_background(tmp_path, capsys):
+    make_project(tmp_path, _masks()).close()
+    args = ["export", str(tmp_path / "project"), str(tmp_path / "out"), "--format", "coco"]
+    assert main([*args, "--split", "1,0,0", "--leave-out", "cell,2", "--keep-background"]) == 0
     text = capsys.readouterr().out
     assert "class(es) 'cell', 'nucleus' written as no objects (--leave-out)" in text
+    assert "'background' written as no objects" not in text
     doc = _coco(tmp_path / "out")
     assert [c["id"] for c in doc["categories"]] == [1]
     assert {a["category_id"] for a in doc["annotations"]} == {1}
+
+
+def test_leaving_out_every_class_is_refused_in_one_line(tmp_path, capsys):
+    make_project(tmp_path, _masks()).close()
+    args = ["export", str(tmp_path / "project"), str(tmp_path / "out"), "--format", "yolo"]
+    assert main([*args, "--leave-out", "cell,nucleus"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("every class is left out: nothing would be written")
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("fmt", ["voc", "masks", "nnunet"])

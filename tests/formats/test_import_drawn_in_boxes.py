@@ -116,7 +116,9 @@ def test_coco_and_labelme_imports_report_each_image_as_they_read_it(tmp_path):
         src = _coco(tmp_path)
         project.add_images([src / "images"])
         import_into_project(project, ImportRequest("coco", src), progress=progress)
-    assert [m for m in said if m.startswith("reading")] == [f"reading im{i}.png" for i in (1, 2, 3)]
+    each = [f"reading annotations… im{i}.png" for i in (1, 2, 3)]
+    assert [m for m in said if m.startswith("reading")] == ["reading annotations.json…", *each]
+    assert said[-4:-1] == [f"writing masks… im{i}.png" for i in (1, 2, 3)]
     said.clear()
     folder = tmp_path / "lm"
     for i in (1, 2):
@@ -126,4 +128,7 @@ def test_coco_and_labelme_imports_report_each_image_as_they_read_it(tmp_path):
         (folder / f"x{i}.json").write_text(json.dumps(doc))
     with Project.create(tmp_path / "q", schema) as project:
         import_into_project(project, ImportRequest("labelme", folder), progress=progress)
-    assert [m for m in said if m.startswith("reading")] == ["reading x1.json", "reading x2.json"]
+    assert [m for m in said if m.startswith("reading")] == [
+        "reading annotations… x1.json",
+        "reading annotations… x2.json",
+    ]

@@ -260,7 +260,7 @@ def test_the_summary_names_background_for_pixels_no_object_covers(tmp_path, caps
     assert main(["import", str(root), str(ds), "--format", "yolo"]) == 0
     out = capsys.readouterr().out
     assert (
-        "pixels no object covers stay unlabelled in 2 image(s); in a dataset of objects "
+        "pixels no object covers stay unlabelled in 2 image(s) imported; in a dataset of objects "
         "they are background: --background background labels them so"
     ) in out
     again = tmp_path / "Q"

@@ -11,10 +11,12 @@ from guihelpers import SIZE, drag
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from annotator.cli import main
+from annotator.gui.export_dialog import KEEP_BACKGROUND_HOW as GUI_KEEP_BACKGROUND_HOW
 from annotator.gui.export_dialog import ExportDialog
 from annotator.gui.file_menu import IMPORT_MASKS_BUTTON
 from annotator.gui.import_dialog import ImportDialog
 from annotator.gui.progress_task import sentence
+from annotator.services.exchange import KEEP_BACKGROUND_HOW
 
 
 def _fill_export(out, fmt, **choices):
@@ -65,7 +67,11 @@ def test_the_export_summary_says_what_the_cli_says(
     assert main(args) == 0
     printed = capsys.readouterr().out.splitlines()[2:]
     assert printed, "the CLI said nothing after its counts"
-    assert text.splitlines()[2:] == [sentence(line) for line in printed]
+    # (the same words, but the GUI names its form's field where the CLI names its flag)
+    said = [
+        sentence(line.replace(KEEP_BACKGROUND_HOW, GUI_KEEP_BACKGROUND_HOW)) for line in printed
+    ]
+    assert text.splitlines()[2:] == said
 
 
 def test_the_export_dialog_asks_what_voc_pictures_are_only_of_a_voc_export(qtbot):
@@ -103,7 +109,7 @@ def test_the_nnunet_export_summary_says_where_the_folder_goes(window, tmp_path, 
     monkeypatch.setattr(ExportDialog, "exec", _fill_export(out, "nnunet", include_combo="all"))
     window.actions_["export"].trigger()
     text = window.file_menu.last_message
-    assert text.startswith("Exported 1 image(s) as nnunet"), text
+    assert text.startswith("Exported 1 image(s) as nnU-Net"), text
     assert "For nnU-Net: move Dataset501_Gui into $nnUNet_raw" in text
     assert (out / "dataset.json").is_file()
 

@@ -643,7 +643,9 @@ def test_closing_the_window_while_an_import_runs_cancels_it_then_closes(
     _close_when(qtbot, window, started, release)
     window.actions_["import"].trigger()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
-    assert [b[2] for b in boxes] == ["Import cancelled: 1 of 3 masks were imported, and are kept."]
+    assert [b[2] for b in boxes] == [
+        "Import cancelled: the masks of 1 image(s) were imported, and are kept."
+    ]
     assert window.session is None and holder(project_dir) is None
     with Project.open(project_dir) as p:
         assert len(p.images()) == 4  # the first item only, imported before the close
@@ -853,9 +855,8 @@ def test_an_export_split_of_all_zeros_is_said_in_the_dialogs_words(qtbot):
 def test_a_cancelled_import_says_how_many_masks_it_kept():
     from annotator.gui.file_menu import import_cancelled_text
 
-    assert import_cancelled_text(None) == "Import cancelled; no mask was imported."
-    assert import_cancelled_text((0, 5)) == "Import cancelled; no mask was imported."
-    assert "4 of 5 masks" in import_cancelled_text((4, 5))
+    assert import_cancelled_text(0) == "Import cancelled; no mask was imported."
+    assert "the masks of 4 image(s) were imported" in import_cancelled_text(4)
 
 
 # --- switching projects: nothing of the old one reaches the new one --------------------------

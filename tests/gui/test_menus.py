@@ -110,7 +110,7 @@ def test_new_project_add_images_and_export_through_the_file_menu(
 
     monkeypatch.setattr(ExportDialog, "exec", fill_export)
     a["export"].trigger()
-    assert "Exported 2 image(s) as voc" in w.file_menu.last_message
+    assert "Exported 2 image(s) as VOC" in w.file_menu.last_message
     # the summary says VOC wrote the unlabelled pixels as void (the CLI's line, a sentence)
     assert "\n2 image(s) have unlabelled pixels (" in w.file_menu.last_message
     assert "export as masks to keep them unlabelled." in w.file_menu.last_message
