@@ -168,6 +168,18 @@ class LoopWorkspace(Protocol):
         ...
 
 
+#: A hint this long or shorter fits the status bar of a window 700 px wide as it is.
+_FITS = 40
+
+
+def untrained_short(hint: str) -> str:
+    """The status bar's form of why Train now trained nothing: the hint's first clause
+    (the model panel shows all of it)."""
+    if len(hint) <= _FITS:
+        return hint
+    return f"{hint.split(': ', 1)[0]}: see the Model panel"
+
+
 class LoopController(QObject):
     """Owns the model service of the open project and its views."""
 
@@ -181,6 +193,7 @@ class LoopController(QObject):
     error = Signal(str)
     proposal_failed = Signal()  # the image open gets no proposal (the status bar stops waiting)
     message = Signal(str, int)  # text for the status bar, milliseconds to show it
+    long_note = Signal(str, str, int)  # short text, the whole note (a tooltip), milliseconds
     scores_changed = Signal(object)  # dict[int, float]: image id -> score
     #: A version's ranking ended (once per active version), after its last scores were
     #: sent (``scores_changed``): the image list sorts by them again.
@@ -830,7 +843,7 @@ class LoopController(QObject):
             # Train now before the first strokes: expected, so a hint on the panel's round
             # line and in the status bar, not a box, red text and "Training failed".
             self.panel.show_hint(str(exc))
-            self.message.emit(str(exc), 10000)
+            self.long_note.emit(untrained_short(str(exc)), str(exc), 10000)
             return
         stale = self.stale_version() if isinstance(exc, ModelError) else None
         if stale is not None and what in ("proposal", "training"):

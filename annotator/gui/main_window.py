@@ -90,7 +90,7 @@ from annotator.gui.status_activity import StatusActivity
 from annotator.gui.tools import FILL_SAMPLE
 from annotator.services import image_status
 from annotator.services.document import Document
-from annotator.services.projects import open_project, recovered_note
+from annotator.services.projects import open_project, recovered_note, recovered_short
 from annotator.services.session import AnnotationSession
 from annotator.services.shared_contrast import (
     ContrastWindows,
@@ -544,6 +544,7 @@ class MainWindow(QMainWindow):
         a["toggle_labels"].toggled.connect(lambda _shown: loop.view_changed())
         self.canvas.tool_changed.connect(lambda _name: loop.view_changed())
         loop.message.connect(self.statusBar().showMessage)
+        loop.long_note.connect(self.activity.note)
         loop.scores_changed.connect(self.image_list.update_scores)
         loop.ranked.connect(self.image_list.resort)  # rows hold still until then
         loop.open_requested.connect(self.open_image)
@@ -590,7 +591,7 @@ class MainWindow(QMainWindow):
         self.file_menu.project_opened(project.root)
         restore_project_class(self, self.settings, project.root)
         if (note := recovered_note(project)) is not None:  # Interrupted Saves counted
-            self.statusBar().showMessage(note, 15000)
+            self.activity.note(recovered_short(project) or note, note, 15000)
         return None
 
     def set_project(self, project: Project) -> None:
