@@ -261,6 +261,7 @@ class LoopController(QObject):
         p.train_requested.connect(self.train_now)
         p.cancel_requested.connect(self.cancel_training)
         p.rollback_requested.connect(self.rollback)
+        p.drop_kept.connect(self._keep_drop)
         p.strategy_changed.connect(lambda s: self._update_settings(strategy=s))
         p.budget_changed.connect(lambda s: self._update_settings(seconds=float(s)))
         p.train_on_done_changed.connect(lambda on: self._update_settings(train_on_done=on))
@@ -291,6 +292,7 @@ class LoopController(QObject):
             s.strategy, s.seconds, s.train_on_done, s.idle_retrain_s, s.keep_training
         )
         self.idle_timer.setInterval(max(1, s.idle_retrain_s) * 1000)
+        self.panel.keep_drops(versions.kept_lower(project))
         self._show_models()
         self.update_enabled()
         self._say_untrained()
@@ -737,6 +739,11 @@ class LoopController(QObject):
             return
         self.panel.rolled_back(version)
         self.message.emit(f"Rolled back to model v{version}", 5000)
+
+    def _keep_drop(self, version: int) -> None:
+        """Keep in the project that ``version`` was kept though it scores lower."""
+        if self.service is not None:
+            versions.keep_lower(self.service.project, version)
 
     def _idle(self) -> None:
         if self.service is None:
