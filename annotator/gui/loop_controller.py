@@ -30,6 +30,7 @@ from annotator.gui.model_panel import (
     classes_changed_text,
     fits_classes,
     round_text,
+    switch_text,
 )
 from annotator.gui.progress_task import run_with_progress
 from annotator.gui.proposal_layers import ProposalLayers
@@ -732,13 +733,15 @@ class LoopController(QObject):
             why = versions.rollback_refused(project, record, "Model > Train from scratch")
             self._error("rollback", ModelError(why))
             return
+        was = self.service.active_record
+        newer = was is not None and version > was.version
         try:
             self.service.rollback(version)
         except AnnotatorError as exc:
             self._error("rollback", exc)
             return
-        self.panel.rolled_back(version)
-        self.message.emit(f"Rolled back to model v{version}", 5000)
+        self.panel.rolled_back(version, newer)
+        self.message.emit(switch_text(version, newer), 5000)
 
     def _keep_drop(self, version: int) -> None:
         """Keep in the project that ``version`` was kept though it scores lower."""

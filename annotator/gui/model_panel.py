@@ -511,6 +511,11 @@ class VersionCombo(QComboBox):
         super().showPopup()
 
 
+def switch_text(version: int, newer: bool) -> str:
+    """What making ``version`` the active one did: a rollback, or a switch to a newer one."""
+    return f"{'Switched' if newer else 'Rolled back'} to model v{version}"
+
+
 class ModelPanel(QWidget):
     """Version, device, progress, IoU chart; train, cancel, roll back; loop settings."""
 
@@ -848,12 +853,14 @@ class ModelPanel(QWidget):
         )
         self.cancel_button.setEnabled(queued)
 
-    def rolled_back(self, version: int) -> None:
-        """Say what a rollback did where the last round's news was ("Published v3")."""
+    def rolled_back(self, version: int, newer: bool = False) -> None:
+        """Say what a rollback did where the last round's news was ("Published v3");
+        ``newer``: the version chosen is newer than the one that was active (a switch
+        forward, not back)."""
         self.progress.setValue(0)
         self.progress.hide()
         self._rolled_back = version
-        self._line(self.round_label, f"Rolled back to model v{version}: its proposals are shown.")
+        self._line(self.round_label, f"{switch_text(version, newer)}: its proposals are shown.")
         self._drop_kept.add(version)  # (chosen: a lower score is no news about it)
         self.drop_kept.emit(version)
         if self._drop is not None and self._drop.active == version:

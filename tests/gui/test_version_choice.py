@@ -1,5 +1,5 @@
-"""The model panel's "Keep v2" (a newer version scores lower) is kept in the project: the
-note it dismissed stays dismissed when the project is opened again."""
+"""The model panel's version choices: "Keep v2" (a newer version scores lower) is kept in the
+project, and choosing a newer version in the list says it switched, not rolled back."""
 
 from __future__ import annotations
 
@@ -53,5 +53,19 @@ def test_an_unkept_drop_is_said_again_at_the_next_opening(qtbot, project_dir):
     w = shown_window(qtbot, project_dir)
     try:
         assert w.loop.panel.drop_box.isVisible()
+    finally:
+        w.close()
+
+
+def test_choosing_a_newer_version_says_switched_not_rolled_back(qtbot, project_dir):
+    _publish_a_lower_newer_version(project_dir)
+    w = shown_window(qtbot, project_dir)
+    try:
+        w.loop.rollback(1)
+        assert w.statusBar().currentMessage() == "Rolled back to model v1"
+        assert w.loop.panel.round_label.text().startswith("Rolled back to model v1")
+        w.loop.rollback(2)  # v2 chosen in the versions list: newer than the active v1
+        assert w.statusBar().currentMessage() == "Switched to model v2"
+        assert w.loop.panel.round_label.text().startswith("Switched to model v2")
     finally:
         w.close()
