@@ -789,7 +789,12 @@ class AnnotationSession:
                 refused.append(f"{parent}: {short or first_line(again)}")
                 log.info("could not rescue the labels of %s into %s: %s", names, parent, again)
                 continue
-            log.warning("labels of %s rescued to %s: %s", names, where, why)
+            log.warning(
+                "labels of %s could not be saved in the project (%s); rescued to %s",
+                names,
+                why,
+                where,
+            )
             self.rescued_to = folder
             return (
                 f"the labels of {names} could not be saved in the project ({why}). "
