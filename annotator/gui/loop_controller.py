@@ -169,15 +169,14 @@ class LoopWorkspace(Protocol):
         ...
 
 
-#: A hint this long or shorter fits the status bar of a window 700 px wide as it is.
-_FITS = 40
+#: A hint this long or shorter is said in the status bar as it is (it fits a window 1000
+#: px wide; the one-class hint, twice as long, was cut at "(label s").
+_FITS = 80
 
 
 def untrained_short(hint: str) -> str:
     """The status bar's form of why Train now trained nothing: the hint's first clause
     (the model panel shows all of it)."""
-    if len(hint) <= _FITS:
-        return hint
     return f"{hint.split(': ', 1)[0]}: see the Model panel"
 
 
@@ -853,7 +852,10 @@ class LoopController(QObject):
             # Train now before the first strokes: expected, so a hint on the panel's round
             # line and in the status bar, not a box, red text and "Training failed".
             self.panel.show_hint(str(exc))
-            self.long_note.emit(untrained_short(str(exc)), str(exc), 10000)
+            if len(str(exc)) <= _FITS:
+                self.message.emit(str(exc), 10000)
+            else:
+                self.long_note.emit(untrained_short(str(exc)), str(exc), 10000)
             return
         stale = self.stale_version() if isinstance(exc, ModelError) else None
         if stale is not None and what in ("proposal", "training"):
