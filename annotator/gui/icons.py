@@ -44,19 +44,21 @@ def _svg_bytes(name: str, colour: str) -> bytes:
 
 
 @lru_cache(maxsize=256)
-def _icon(name: str, colour: str) -> QIcon:
+def _icon(name: str, colour: str, disabled: str) -> QIcon:
     out = QIcon()
-    data = _svg_bytes(name, colour)
+    data, greyed = _svg_bytes(name, colour), _svg_bytes(name, disabled)
     for size in SIZES:
         out.addPixmap(render_svg(data, size))
+        out.addPixmap(render_svg(greyed, size), QIcon.Mode.Disabled)
     return out
 
 
 def icon(name: str) -> QIcon:
-    """The icon ``resources/icons/<name>.svg`` in the palette's text colour (the style
-    greys it when disabled). Raises ``ResourceError`` for an unknown name, so typos
-    fail loudly."""
-    return _icon(name, _text_colour())
+    """The icon ``resources/icons/<name>.svg`` in the palette's text colour, and in its
+    disabled text colour when disabled (the style's own greying left the tool buttons
+    looking enabled with no project open). Raises ``ResourceError`` for an unknown name,
+    so typos fail loudly."""
+    return _icon(name, _text_colour(), _text_colour(QPalette.ColorGroup.Disabled))
 
 
 def app_icon() -> QIcon:

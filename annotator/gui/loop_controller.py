@@ -30,6 +30,7 @@ from annotator.gui.model_panel import (
     classes_changed_text,
     fits_classes,
     round_text,
+    switch_text,
 )
 from annotator.gui.progress_task import run_with_progress
 from annotator.gui.proposal_layers import ProposalLayers
@@ -168,6 +169,17 @@ class LoopWorkspace(Protocol):
         ...
 
 
+#: A hint this long or shorter is said in the status bar as it is (it fits a window 1000
+#: px wide; the one-class hint, twice as long, was cut at "(label s").
+_FITS = 80
+
+
+def untrained_short(hint: str) -> str:
+    """The status bar's form of why Train now trained nothing: the hint's first clause
+    (the model panel shows all of it)."""
+    return f"{hint.split(': ', 1)[0]}: see the Model panel"
+
+
 class LoopController(QObject):
     """Owns the model service of the open project and its views."""
 
@@ -181,6 +193,7 @@ class LoopController(QObject):
     error = Signal(str)
     proposal_failed = Signal()  # the image open gets no proposal (the status bar stops waiting)
     message = Signal(str, int)  # text for the status bar, milliseconds to show it
+    long_note = Signal(str, str, int)  # short text, the whole note (a tooltip), milliseconds
     scores_changed = Signal(object)  # dict[int, float]: image id -> score
     #: A version's ranking ended (once per active version), after its last scores were
     #: sent (``scores_changed``): the image list sorts by them again.
@@ -248,6 +261,7 @@ class LoopController(QObject):
         p.train_requested.connect(self.train_now)
         p.cancel_requested.connect(self.cancel_training)
         p.rollback_requested.connect(self.rollback)
+        p.drop_kept.connect(self._keep_drop)
         p.strategy_changed.connect(lambda s: self._update_settings(strategy=s))
         p.budget_changed.connect(lambda s: self._update_settings(seconds=float(s)))
         p.train_on_done_changed.connect(lambda on: self._update_settings(train_on_done=on))
@@ -278,6 +292,7 @@ class LoopController(QObject):
             s.strategy, s.seconds, s.train_on_done, s.idle_retrain_s, s.keep_training
         )
         self.idle_timer.setInterval(max(1, s.idle_retrain_s) * 1000)
+        self.panel.keep_drops(versions.kept_lower(project))
         self._show_models()
         self.update_enabled()
         self._say_untrained()
@@ -717,13 +732,20 @@ class LoopController(QObject):
             why = versions.rollback_refused(project, record, "Model > Train from scratch")
             self._error("rollback", ModelError(why))
             return
+        was = self.service.active_record
+        newer = was is not None and version > was.version
         try:
             self.service.rollback(version)
         except AnnotatorError as exc:
             self._error("rollback", exc)
             return
-        self.panel.rolled_back(version)
-        self.message.emit(f"Rolled back to model v{version}", 5000)
+        self.panel.rolled_back(version, newer)
+        self.message.emit(switch_text(version, newer), 5000)
+
+    def _keep_drop(self, version: int) -> None:
+        """Keep in the project that ``version`` was kept though it scores lower."""
+        if self.service is not None:
+            versions.keep_lower(self.service.project, version)
 
     def _idle(self) -> None:
         if self.service is None:
@@ -830,7 +852,10 @@ class LoopController(QObject):
             # Train now before the first strokes: expected, so a hint on the panel's round
             # line and in the status bar, not a box, red text and "Training failed".
             self.panel.show_hint(str(exc))
-            self.message.emit(str(exc), 10000)
+            if len(str(exc)) <= _FITS:
+                self.message.emit(str(exc), 10000)
+            else:
+                self.long_note.emit(untrained_short(str(exc)), str(exc), 10000)
             return
         stale = self.stale_version() if isinstance(exc, ModelError) else None
         if stale is not None and what in ("proposal", "training"):

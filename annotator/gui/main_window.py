@@ -90,8 +90,8 @@ from annotator.gui.status_activity import StatusActivity
 from annotator.gui.tools import FILL_SAMPLE
 from annotator.services import image_status
 from annotator.services.document import Document
-from annotator.services.projects import open_project, recovered_note
-from annotator.services.session import AnnotationSession
+from annotator.services.projects import open_project, recovered_note, recovered_short
+from annotator.services.session import AnnotationSession, LabelsKept
 from annotator.services.shared_contrast import (
     ContrastWindows,
     keep_shared_windows,
@@ -142,6 +142,12 @@ PROJECT_ACTIONS = (
     "proposal_fainter",
     "proposal_stronger",
 )
+
+
+def _failure_title(exc: AnnotatorError) -> str:
+    """A box's title for an image that did not open: what happened (the labels of the
+    image open not saved, so it stays open), else "Cannot open image"."""
+    return exc.title if isinstance(exc, LabelsKept) else "Cannot open image"
 
 
 class MainWindow(QMainWindow):
@@ -544,6 +550,7 @@ class MainWindow(QMainWindow):
         a["toggle_labels"].toggled.connect(lambda _shown: loop.view_changed())
         self.canvas.tool_changed.connect(lambda _name: loop.view_changed())
         loop.message.connect(self.statusBar().showMessage)
+        loop.long_note.connect(self.activity.note)
         loop.scores_changed.connect(self.image_list.update_scores)
         loop.ranked.connect(self.image_list.resort)  # rows hold still until then
         loop.open_requested.connect(self.open_image)
@@ -590,7 +597,7 @@ class MainWindow(QMainWindow):
         self.file_menu.project_opened(project.root)
         restore_project_class(self, self.settings, project.root)
         if (note := recovered_note(project)) is not None:  # Interrupted Saves counted
-            self.statusBar().showMessage(note, 15000)
+            self.activity.note(recovered_short(project) or note, note, 15000)
         return None
 
     def set_project(self, project: Project) -> None:
@@ -689,7 +696,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _read_failed(self, _image_id: int, exc: AnnotatorError) -> None:
-        self._open_failed(str(exc))
+        self._open_failed(str(exc), _failure_title(exc))
 
     def _open(self, image_id: int, pixels: np.ndarray | None) -> None:
         """Open ``image_id`` (its ``pixels`` when a worker decoded them) and show it."""
@@ -700,7 +707,7 @@ class MainWindow(QMainWindow):
         try:
             doc = self.session.open_image(image_id, pixels)
         except AnnotatorError as exc:
-            self._open_failed(str(exc))
+            self._open_failed(str(exc), _failure_title(exc))
             return
         except Exception as exc:  # (memory, a bug): the canvas must not keep a closed image
             log.exception("opening image %s failed", image_id)
@@ -729,7 +736,7 @@ class MainWindow(QMainWindow):
         )
         self._update_enabled()
 
-    def _open_failed(self, message: str) -> None:
+    def _open_failed(self, message: str, title: str = "Cannot open image") -> None:
         """Show what the session has open after an image failed to open: the image that
         was open before (the session keeps it when the new file cannot be read), or none
         (so no edit goes to a document that is no longer saved)."""
@@ -743,7 +750,7 @@ class MainWindow(QMainWindow):
             self.activity.say(f"{doc.record.name} open")
         self.image_list.set_current(None if doc is None else doc.image_id)
         self._update_enabled()
-        QMessageBox.warning(self, "Cannot open image", sentence(message))
+        QMessageBox.warning(self, title, sentence(message))
 
     def go(self, step: int) -> None:
         """Open the next (``step`` 1) or previous (-1) image of the filtered list."""

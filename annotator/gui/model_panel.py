@@ -511,12 +511,18 @@ class VersionCombo(QComboBox):
         super().showPopup()
 
 
+def switch_text(version: int, newer: bool) -> str:
+    """What making ``version`` the active one did: a rollback, or a switch to a newer one."""
+    return f"{'Switched' if newer else 'Rolled back'} to model v{version}"
+
+
 class ModelPanel(QWidget):
     """Version, device, progress, IoU chart; train, cancel, roll back; loop settings."""
 
     train_requested = Signal()
     cancel_requested = Signal()
     rollback_requested = Signal(int)
+    drop_kept = Signal(int)  # a version kept though it scores lower (the project keeps it)
     strategy_changed = Signal(str)
     budget_changed = Signal(float)
     train_on_done_changed = Signal(bool)
@@ -564,7 +570,7 @@ class ModelPanel(QWidget):
         self.drop_box.hide()
         self._drop: ScoreDrop | None = None
         #: Versions the user chose to keep though they score lower (Keep, or a rollback
-        #: to them): not said again while the project is open.
+        #: to them): not said again (the project keeps them: :meth:`keep_drops`).
         self._drop_kept: set[int] = set()
         self.chart = IouChart()
         self.train_button = QPushButton("Train now")
@@ -663,6 +669,7 @@ class ModelPanel(QWidget):
     def _drop_keep(self) -> None:
         if self._drop is not None:
             self._drop_kept.add(self._drop.active)
+            self.drop_kept.emit(self._drop.active)
         self._show_drop(None)
 
     def _idle_changed(self) -> None:
@@ -846,15 +853,23 @@ class ModelPanel(QWidget):
         )
         self.cancel_button.setEnabled(queued)
 
-    def rolled_back(self, version: int) -> None:
-        """Say what a rollback did where the last round's news was ("Published v3")."""
+    def rolled_back(self, version: int, newer: bool = False) -> None:
+        """Say what a rollback did where the last round's news was ("Published v3");
+        ``newer``: the version chosen is newer than the one that was active (a switch
+        forward, not back)."""
         self.progress.setValue(0)
         self.progress.hide()
         self._rolled_back = version
-        self._line(self.round_label, f"Rolled back to model v{version}: its proposals are shown.")
+        self._line(self.round_label, f"{switch_text(version, newer)}: its proposals are shown.")
         self._drop_kept.add(version)  # (chosen: a lower score is no news about it)
+        self.drop_kept.emit(version)
         if self._drop is not None and self._drop.active == version:
             self._show_drop(None)
+
+    def keep_drops(self, versions: set[int]) -> None:
+        """The versions the project keeps though they score lower (said no more; set
+        before :meth:`set_models` at opening)."""
+        self._drop_kept = set(versions)
 
     def show_hint(self, text: str) -> None:
         """Calm news on the round's line (nothing to train yet), not an error."""

@@ -67,6 +67,16 @@ def leaves_shortcuts(event: QKeyEvent) -> bool:
     return bool(event.text().strip())
 
 
+def _keeps(event: QKeyEvent) -> bool:
+    """Whether a plain key is one the box keeps (digits, arrows, PgUp/PgDown...): its
+    ShortcutOverride is accepted so the box gets the key press, not a window shortcut
+    on the same key (PgDown: next image)."""
+    if event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
+        return False
+    key = Qt.Key(event.key())
+    return key in _KEPT or Qt.Key.Key_0 <= key <= Qt.Key.Key_9
+
+
 _DONE_KEYS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape}
 
 
@@ -82,6 +92,9 @@ class _PassShortcuts(QObject):
             return False
         if event.type() == QEvent.Type.ShortcutOverride and leaves_shortcuts(event):
             event.ignore()  # not the box's: the window's shortcut map gets it
+            return True
+        if event.type() == QEvent.Type.ShortcutOverride and _keeps(event):
+            event.accept()  # the box's: no window shortcut on the same key fires
             return True
         canvas = self._canvas
         if (

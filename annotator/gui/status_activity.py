@@ -10,6 +10,7 @@ training round is the longest, so while one runs its progress wins over shorter 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
@@ -19,6 +20,8 @@ from annotator.gui.model_panel import starting_text
 if TYPE_CHECKING:
     from annotator.gui.loop_controller import LoopController
     from annotator.services.model_service import RoundOutcome
+
+log = logging.getLogger(__name__)
 
 
 class StatusActivity:
@@ -41,6 +44,9 @@ class StatusActivity:
         self._round: int | None = None  # the training round running, if any
         self._name = ""  # the image open
         self._other = "Ready"  # the latest non-training news
+        self._status = bar
+        self._note = ""  # the short form of the long note showing, if any
+        bar.messageChanged.connect(self._message_changed)
 
     @property
     def text(self) -> str:
@@ -68,6 +74,19 @@ class StatusActivity:
         self.say("Ready")
 
     # --- news ------------------------------------------------------------------------------
+    def note(self, short: str, detail: str, ms: int) -> None:
+        """A note too long for the status bar: ``short`` shows there, the whole note
+        (``detail``) in the status bar's tooltip while it shows, and in the app's log."""
+        log.info("%s", detail)
+        self._note = short
+        self._status.showMessage(short, ms)
+        self._status.setToolTip(detail if detail != short else "")
+
+    def _message_changed(self, text: str) -> None:
+        if self._note and text != self._note:  # the note went: so does its detail
+            self._note = ""
+            self._status.setToolTip("")
+
     def say(self, text: str, now: bool = False) -> None:
         """Show ``text`` unless a training round is showing its progress."""
         self._other = text

@@ -36,14 +36,27 @@ def recovered_note(project: Project) -> str | None:
     """One line naming the images whose labels the opening of ``project`` counted again
     (Interrupted Saves: saved just before the app stopped, or while the database refused
     their record), or None when there were none."""
+    return _recounted_line(project.recounted, _NAMES_SHOWN)
+
+
+def recovered_short(project: Project) -> str | None:
+    """:func:`recovered_note` short enough for a narrow window's status bar (no names)."""
     names = project.recounted
     if not names:
         return None
-    shown = ", ".join(names[:_NAMES_SHOWN])
-    if len(names) > _NAMES_SHOWN:
-        shown += f" and {len(names) - _NAMES_SHOWN} more"
     what = "1 image" if len(names) == 1 else f"{len(names)} images"
-    return f"Recovered the labels of {what} saved just before the app stopped ({shown})"
+    return f"Counted the unrecorded saves of {what}"
+
+
+def _recounted_line(names: Sequence[str], shown_at_most: int) -> str | None:
+    if not names:
+        return None
+    shown = ", ".join(names[:shown_at_most])
+    if len(names) > shown_at_most:
+        shown += f" and {len(names) - shown_at_most} more"
+    what = "1 image" if len(names) == 1 else f"{len(names)} images"
+    whose = "whose save was" if len(names) == 1 else "whose saves were"
+    return f"Counted the labels of {what} {whose} not recorded last time ({shown})"
 
 
 #: How many image names a one-line note names before "and N more".

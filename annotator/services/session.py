@@ -183,6 +183,20 @@ class LabelsAtRisk(ProjectError):
         self.names = tuple(names)
 
 
+class LabelsKept(ProjectError):
+    """Moving on was refused: labels could not be saved (or, with ``unrecorded``, were
+    written but their record was refused), so they are kept (the image open stays open).
+    ``title`` names what happened, for a box."""
+
+    def __init__(self, message: str, unrecorded: bool) -> None:
+        super().__init__(message)
+        self.unrecorded = unrecorded
+
+    @property
+    def title(self) -> str:
+        return "Labels not counted yet" if self.unrecorded else "Labels not saved"
+
+
 class AnnotationSession:
     """The open project and the image being labelled."""
 
@@ -383,9 +397,10 @@ class AnnotationSession:
         if failure is not None:
             record = self._left.get(image_id)
             name = record.name if record is not None else f"image {image_id}"
-            raise ProjectError(
+            raise LabelsKept(
                 f"{_not_saved(name, failure)}, so it cannot be opened again yet (they are "
-                f"kept, and saved with the next save): {_remedy(failure)} and try again"
+                f"kept, and saved with the next save): {_remedy(failure)} and try again",
+                unrecorded=isinstance(failure, RecordRefused),
             )
         self._left.pop(image_id, None)
         return True
@@ -601,9 +616,10 @@ class AnnotationSession:
             record = self._left.get(failed[0])
             name = record.name if record is not None else f"image {failed[0]}"
             failure = self._saver.failure(failed[0])
-            raise ProjectError(
+            raise LabelsKept(
                 f"{_not_saved(name + _others(len(failed) - 1), failure)}; they are kept, "
-                f"and saved with the next save: {_remedy(failure)} and try again"
+                f"and saved with the next save: {_remedy(failure)} and try again",
+                unrecorded=isinstance(failure, RecordRefused),
             )
         self.document = None
         self._histories.clear()  # (what comes next may rewrite any label map)
@@ -621,9 +637,10 @@ class AnnotationSession:
         failure = self._saver.failure(self.document.image_id)
         if failure is not None:  # let go now and its unsaved labels would be lost
             self.document.submitted_generation = -1  # the next save tries again
-            raise ProjectError(
+            raise LabelsKept(
                 f"{_not_saved(self.document.record.name, failure)}; the image stays open "
-                f"so that nothing is lost: {_remedy(failure)} and try again"
+                f"so that nothing is lost: {_remedy(failure)} and try again",
+                unrecorded=isinstance(failure, RecordRefused),
             )
 
     def save(self, *, wait: bool = False) -> bool:
@@ -772,7 +789,12 @@ class AnnotationSession:
                 refused.append(f"{parent}: {short or first_line(again)}")
                 log.info("could not rescue the labels of %s into %s: %s", names, parent, again)
                 continue
-            log.warning("labels of %s rescued to %s: %s", names, where, why)
+            log.warning(
+                "labels of %s could not be saved in the project (%s); rescued to %s",
+                names,
+                why,
+                where,
+            )
             self.rescued_to = folder
             return (
                 f"the labels of {names} could not be saved in the project ({why}). "

@@ -400,3 +400,33 @@ def stale_note(project: Project) -> str:
         f"{', '.join(active.card.class_names)}): it cannot propose; train from scratch "
         f"(`annotator train {shlex.quote(str(project.root))} --from-scratch`) to use them"
     )
+
+
+#: Project setting: the versions kept though they score lower than the one before
+#: (the model panel's Keep, or a rollback to them): their note is said no more.
+KEPT_LOWER_SETTING = "gui.kept_lower_versions"
+
+
+def kept_lower(project: Project) -> set[int]:
+    """The versions ``project`` keeps though they score lower (empty when the setting is
+    missing or damaged: logged, only a note's memory, never worth refusing the project)."""
+    try:
+        raw = project.get_setting(KEPT_LOWER_SETTING, [])
+    except AnnotatorError as exc:
+        log.warning("ignoring the damaged list of versions kept: %s", exc)
+        return set()
+    if not isinstance(raw, list):
+        return set()
+    return {v for v in raw if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def keep_lower(project: Project, version: int) -> None:
+    """Keep in ``project`` that ``version`` was kept though it scores lower (a refused
+    write is logged: the note comes back at the next opening, nothing worse)."""
+    kept = kept_lower(project)
+    if version in kept:
+        return
+    try:
+        project.set_setting(KEPT_LOWER_SETTING, sorted(kept | {version}), timeout=1.0)
+    except AnnotatorError as exc:
+        log.warning("could not keep that model v%d was kept: %s", version, exc)

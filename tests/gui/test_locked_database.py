@@ -99,7 +99,7 @@ def test_a_switch_whose_save_meets_a_locked_database_keeps_the_labels_and_says_w
         line = window.statusBar().currentMessage()
         assert "written to its mask file, not counted yet" in line and "failed" not in line
         window.go(-1)  # back: refused while its labels are not recorded
-        assert boxes[-1][0] == "Cannot open image" and "not recorded yet" in boxes[-1][1]
+        assert boxes[-1][0] == "Labels not counted yet" and "not recorded yet" in boxes[-1][1]
         # what to do is what it met: no disk to free
         assert "close the program that holds the project and try again" in boxes[-1][1]
         assert "free some space" not in boxes[-1][1]

@@ -72,3 +72,31 @@ def test_a_failed_save_of_an_image_left_is_retried_without_another_edit(
     _status, mask = _stored(project_dir, first)
     assert mask is not None and mask[12, 20] == value
     assert len(boxes) == 1, boxes
+
+
+def test_moving_on_with_the_disk_full_is_titled_labels_not_saved(
+    window, project_dir, monkeypatch, qtbot
+):
+    """The box was titled "Cannot open image" while it spoke of the open image's labels."""
+    from PySide6.QtWidgets import QMessageBox
+
+    titled: list[tuple[str, str]] = []
+
+    def warning(_parent, title, text, *a, **k):  # type: ignore[no-untyped-def]
+        titled.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "warning", warning)
+    window.save_retry_ms = 60_000
+    first = window.document.image_id
+    _disk_full(monkeypatch, window.session.project, [1000])
+    drag(window.canvas, [(10, 10), (30, 10)])
+    window.save_now()
+    qtbot.waitUntil(lambda: bool(titled), timeout=5000)  # the autosave's failure
+    titled.clear()
+    window.go(1)
+    assert window.document.image_id == first  # kept open, edits and all
+    assert len(titled) == 1, titled
+    title, text = titled[0]
+    assert title == "Labels not saved" and "could not be saved" in text
+    assert "free some space" in text

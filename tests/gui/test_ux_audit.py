@@ -37,7 +37,10 @@ def test_train_now_with_one_class_labelled_says_what_is_missing(qtbot, project_d
     w.open_project(project_dir)
     _paint_cell(w)
     QTest.keyClick(w.canvas, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
-    assert w.statusBar().currentMessage() == ONE_CLASS
+    # Short in the status bar (cut at "(label s" in a 1000 px window), all of it in the
+    # status bar's tooltip and the model panel.
+    assert w.statusBar().currentMessage() == "Only 'cell' is labelled so far: see the Model panel"
+    assert w.statusBar().toolTip() == ONE_CLASS
     panel = w.loop.panel
     assert panel.round_label.text() == ONE_CLASS and panel.error_label.isHidden()
     assert not [b for b in w.findChildren(QMessageBox) if b.isVisible()]  # no box

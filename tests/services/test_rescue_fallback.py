@@ -99,6 +99,9 @@ def test_a_rescue_folder_on_the_full_disk_falls_back_to_home(project, places, mo
     assert np.array_equal(cv2.imread(str(written), cv2.IMREAD_UNCHANGED), painted)
     (line,) = _said(caplog)  # one line says where they went
     assert "rescued to" in line.getMessage() and str(home) in line.getMessage()
+    # what failed first, then where they went (it read like the rescue had failed)
+    assert line.getMessage().startswith("labels of a.png could not be saved in the project (")
+    assert "); rescued to " in line.getMessage()
 
 
 def test_labels_no_folder_takes_are_said_lost_in_one_line(project, places, monkeypatch, caplog):
