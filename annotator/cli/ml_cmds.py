@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from annotator.core.errors import ImageReadError
     from annotator.core.records import ModelRecord
     from annotator.ml.train import TrainResult
+    from annotator.services.projects import Project
     from annotator.services.proposals import PredictedImage
     from annotator.services.training import RoundOptions, TrainOutcome
     from annotator.services.versions import PruneReport
@@ -646,26 +647,43 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 f"`annotator add {path_word(args.project)} FOLDER`"
             )
             return 0
-        if done:
-            version = done[0].model_version
-            print(
-                f"wrote {len(done)} proposal(s) from model v{version} into "
-                f"{proposals_folder(project)}"
-                + (f" and {args.out}" if args.out else "")
-                + (
-                    f", and {len(volumes)} label volume(s) of NIfTI scans in "
-                    f"{Path(args.out) / VOLUMES_DIR}"
-                    if volumes
-                    else ""
-                )
+        version = done[0].model_version if done else _predicting_version(project, args.version)
+        print(
+            f"wrote {len(done)} proposal(s) from model v{version} into "
+            f"{proposals_folder(project)}"
+            + (f" and {args.out}" if args.out else "")
+            + (
+                f", and {len(volumes)} label volume(s) of NIfTI scans in "
+                f"{Path(args.out) / VOLUMES_DIR}"
+                if volumes
+                else ""
             )
-            for note in geo_notes:
-                print(f"  {note}")
+        )
+        for note in geo_notes:
+            print(f"  {note}")
         if skipped:
             print(f"  {len(skipped)} image(s) could not be read and have no proposal")
-    if skipped and not done:
+        if lacking:
+            print(f"  {len(lacking)} image(s) lack a chosen channel and have no proposal")
+    return predict_exit_code(len(done), len(skipped), len(lacking))
+
+
+def predict_exit_code(done: int, unread: int, lacking: int) -> int:
+    """1 when images were selected and none could be predicted (unreadable, or lacking
+    a channel of the version's Channel Choice); 2 when some could not be read and others
+    were predicted; else 0 (a picture lacking a chosen channel beside others predicted
+    is a note, as in ``suggest``)."""
+    if not done and (unread or lacking):
         return 1
-    return 2 if skipped else 0
+    return 2 if unread else 0
+
+
+def _predicting_version(project: Project, version: int | None) -> int | None:
+    """The version ``predict`` proposes with: ``version``, or the active one."""
+    if version is not None:
+        return version
+    active = project.active_model()
+    return None if active is None else active.version
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:

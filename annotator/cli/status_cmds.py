@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from annotator.cli.json_output import print_json
 from annotator.cli.options import UsageError, model_version, name_words, path_word
 from annotator.cli.progress import ProgressLine
+from annotator.core.channels import lacking_note
 from annotator.core.errors import AnnotatorError
 from annotator.core.status import ImageStatus
 
@@ -152,15 +153,20 @@ def cmd_mark(args: argparse.Namespace) -> int:
             )
             return EXIT_INTERRUPTED
         line.finish()
-    if report.refused and not (report.marked or report.unchanged):
+    none = bool(report.refused) and not (report.marked or report.unchanged)
+    code = 1 if none else 2 if report.refused else 0
+    if args.json:  # (the object also when no image could be marked: its exit code added)
+        error = {"error": report.refused_text()} if none else {}
+        print_json({**_mark_json(report), "exit_code": code, **error})
+    if none:
         raise AnnotatorError(report.refused_text())
-    if args.json:
-        print_json(_mark_json(report))
-    elif not records:
-        print(f"{_none_selected(args, done_too=True)}: nothing marked")
-    else:
-        print(report.summary())
-    return 2 if report.refused else 0
+    if not args.json:
+        print(
+            report.summary()
+            if records
+            else f"{_none_selected(args, done_too=True)}: nothing marked"
+        )
+    return code
 
 
 def _mark_json(report: MarkReport) -> dict[str, object]:
@@ -182,7 +188,12 @@ def _mark_json(report: MarkReport) -> dict[str, object]:
 
 def cmd_accept(args: argparse.Namespace) -> int:
     from annotator.core.errors import ModelError
-    from annotator.services.accepting import Accepted, accept_proposals, accepted_version
+    from annotator.services.accepting import (
+        Accepted,
+        AcceptReport,
+        accept_proposals,
+        accepted_version,
+    )
     from annotator.services.projects import open_project
 
     _check_selection(args)
@@ -202,7 +213,10 @@ def cmd_accept(args: argparse.Namespace) -> int:
         active = project.active_model()
         left_out = len(project.images(ImageStatus.DONE)) if args.all and args.status is None else 0
         if not records:
-            print(f"{_none_selected(args, done_too=False)}: nothing accepted")
+            said = f"{_none_selected(args, done_too=False)}: nothing accepted"
+            if args.json:
+                print_json({**_accept_json(AcceptReport(version)), "predicted": 0, "exit_code": 0})
+            print(said, file=sys.stderr if args.json else sys.stdout)
             return 0
         unread: list[Skipped] = []
         predicted = 0
@@ -234,18 +248,29 @@ def cmd_accept(args: argparse.Namespace) -> int:
         line.finish()
     report.skipped.extend(unread)
     hints = _skipped_lines(args, report, active.version if active is not None else None)
-    failed = [s for s in report.skipped if s.kind != "nothing_to_fill"]
-    if failed and not report.accepted:
-        for hint in hints:
-            print(hint, file=sys.stderr)
-        raise AnnotatorError(_accept_summary(report, left_out, predicted))
-    if args.json:
-        print_json({**_accept_json(report), "predicted": predicted})
-    else:
-        print(_accept_summary(report, left_out, predicted))
+    code = accept_exit_code(report)
+    summary = _accept_summary(report, left_out, predicted)
+    if args.json:  # (the object also when nothing could be accepted: its exit code added)
+        error = {"error": summary} if code == 1 else {}
+        print_json({**_accept_json(report), "predicted": predicted, "exit_code": code, **error})
+    elif code != 1:
+        print(summary)
     for hint in hints:
         print(hint, file=sys.stderr)
-    return 2 if failed else 0
+    if code == 1:
+        raise AnnotatorError(summary)
+    return code
+
+
+def accept_exit_code(report: AcceptReport) -> int:
+    """0 when every image took its proposal or had nothing left to fill (its labels hold
+    it already: no failure); 2 when some were skipped for another reason (no stored
+    proposal, the picture lacking a chosen channel, unreadable, not saved) and others
+    were not; 1 when every image was skipped for another reason."""
+    failed = [s for s in report.skipped if s.kind != "nothing_to_fill"]
+    if not failed:
+        return 0
+    return 2 if report.accepted or len(failed) < len(report.skipped) else 1
 
 
 def _predict(
@@ -307,6 +332,7 @@ _SKIP_WORDS = {
     "nothing_to_fill": "with nothing left to fill",
     "unreadable": "unreadable",
     "not_saved": "not saved",
+    "lacks_channels": "lacking a chosen channel",
 }
 
 
@@ -324,13 +350,25 @@ def _skipped_lines(args: argparse.Namespace, report: AcceptReport, active: int |
                 "or accept with --predict"
             )
         else:
+            named = [s.record.name for s in missing]
+            whom = f" --images {name_words(named)}" if len(named) <= NAMED_IN_COMMAND else ""
             how = (
-                f"model v{report.version} is not the active one, and predict stores the "
-                "active model's proposals"
+                f"store them with `annotator predict {path_word(args.project)}{whom} "
+                f"--version {report.version}` (model v{report.version} is not the active one)"
             )
         lines.append(
             _names_line(missing, f"no stored proposal of model v{report.version}", how, every)
         )
+    lacking = report.skipped_of("lacks_channels")
+    if lacking:
+        names = [s.record.name for s in lacking]
+        note = lacking_note(
+            names,
+            report.choice,
+            f"get no proposal of model v{report.version}",
+            len(names) if every else NAMES_SHOWN,
+        )
+        lines.append(f"skipped: {note}")
     for kind in ("unreadable", "not_saved"):
         for s in report.skipped_of(kind) if every else report.skipped_of(kind)[:NAMES_SHOWN]:
             lines.append(f"skipped {s.record.name}: {s.reason}")

@@ -54,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotator.core.channels import describe, pick
+from annotator.core.channels import describe, lacking_note, pick
 from annotator.core.contrast import AIR_AT_MOST, finite_values, looks_like_ct
 from annotator.core.errors import FormatError
 from annotator.core.naming import NAME_MAX, unique_stems
@@ -247,6 +247,34 @@ def _cases(dataset: ExportDataset) -> list[_Case]:
 
 
 # --- channels --------------------------------------------------------------------------
+
+#: Stands for the project in a command a note suggests: the service puts the project's
+#: path there, shell-quoted (:func:`with_project`; the writer does not know it).
+PROJECT = "\x00project\x00"
+
+
+def with_project(notes: Sequence[str], project_word: str) -> list[str]:
+    """The writer's ``notes`` with the project's path (``project_word``, quoted for a
+    shell) in the commands they suggest."""
+    return [note.replace(PROJECT, project_word) for note in notes]
+
+
+def lacking_cases(names: Sequence[str], choice: Sequence[int]) -> str:
+    """The summary's line on the pictures left out of the export, lacking a channel of
+    the Channel Choice ``choice`` (``core.channels.lacks``): training leaves them out
+    too, and their own channels under the chosen channels' names would mix two kinds
+    of input in one dataset."""
+    return lacking_note(names, choice, "are left out of the export")
+
+
+def every_case_lacks(choice: Sequence[int], project_word: str) -> str:
+    """Why an nnU-Net export of pictures that each lack a channel of ``choice`` is
+    refused, with what to do."""
+    return (
+        f"every picture to export lacks channel {max(choice) + 1} of the Channel Choice "
+        f"{describe(choice)}, so nothing is left to export for nnU-Net: choose channels they "
+        f"have (`annotator channels {project_word} --use ...`, or --reset)"
+    )
 
 
 def trained_channels(picture: np.ndarray, choice: Sequence[int]) -> np.ndarray:
@@ -700,19 +728,19 @@ def _notes(
         lines.append(
             f"every case's {survey.channels} channels written (_0000 to "
             f"_{survey.channels - 1:04d}); the project's models take the first three, or "
-            "those 'annotator channels P --use' chooses (all of them: --use "
+            f"those `annotator channels {PROJECT} --use` chooses (all of them: --use "
             f"{describe(range(survey.channels))})"
         )
     if survey.more_channels:
-        which = (
-            f"channels {describe(dataset.channel_choice)}"
-            if dataset.channel_choice
-            else "the first three"
-        )
+        chosen = dataset.channel_choice
         lines.append(
-            f"{survey.more_channels} picture(s) have more channels than the {survey.channels} "
-            f"written ({which}, as models take them); choose others with "
-            "'annotator channels P --use 4,3,2'"
+            f"{survey.more_channels} case(s) have more channels than the {survey.channels} "
+            + (
+                f"written (the Channel Choice {describe(chosen)})"
+                if chosen
+                else "written (the first three, as models take them); choose others with "
+                f"`annotator channels {PROJECT} --use 4,3,2`"
+            )
         )
     if writer.not_finite:
         lines.append(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from annotator.core.card import classes_fit
+from annotator.core.channels import Choice, describe, lacks
 from annotator.core.errors import AnnotatorError, ModelError, ProjectError, first_line
 from annotator.core.labelmap import LabelMap
 from annotator.core.records import ImageRecord
@@ -39,6 +40,9 @@ OTHER_VERSION = "other_version"  # a stored proposal of another version only
 NOTHING_TO_FILL = "nothing_to_fill"  # every pixel the proposal covers is labelled
 UNREADABLE = "unreadable"  # the picture or its label map cannot be read
 NOT_SAVED = "not_saved"  # accepted, but the labels could not be written
+#: no stored proposal, and the picture lacks a channel of the version's Channel Choice
+#: (``core.channels.lacks``): the version proposes nothing for it
+LACKS_CHANNELS = "lacks_channels"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class AcceptReport:
     version: int
     accepted: list[Accepted] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    #: The version's Channel Choice (what the pictures skipped as lacking lack a channel of).
+    choice: Choice = ()
 
     @property
     def pixels_filled(self) -> int:
@@ -115,20 +121,51 @@ def propose_missing(
 ) -> list[Skipped]:
     """Store the active model's proposal of each of ``records`` that lacks one, as
     ``annotator predict`` does (:func:`~annotator.services.proposals.predict_images`);
-    the images whose picture cannot be read, as skipped. ``made`` receives each image
-    as soon as its proposal is stored."""
+    the images whose picture cannot be read, or lacks a channel of the active version's
+    Channel Choice (it gets no proposal), as skipped. ``made`` receives each image as
+    soon as its proposal is stored."""
     from annotator.services.proposals import predict_images
 
     active = project.active_model()
     if active is None:
         raise ModelError("the project has no model yet, so no proposals to make")
-    lacking = lacking_proposal(project, records, active.version)
-    if not lacking:
+    missing = lacking_proposal(project, records, active.version)
+    if not missing:
         return []
     unread: list[tuple[str, str]] = []
-    predict_images(project, lacking, progress=progress, device=device, skipped=unread, made=made)
-    by_name = {r.name: r for r in lacking}
-    return [Skipped(by_name[name], UNREADABLE, why) for name, why in unread]
+    without: list[str] = []
+    predict_images(
+        project,
+        missing,
+        progress=progress,
+        device=device,
+        skipped=unread,
+        made=made,
+        lacking=without,
+    )
+    by_name = {r.name: r for r in missing}
+    choice = active.card.channel_choice
+    return [_lacking(by_name[name], active.version, choice) for name in without] + [
+        Skipped(by_name[name], UNREADABLE, why) for name, why in unread
+    ]
+
+
+def _lacking(record: ImageRecord, version: int, choice: Choice) -> Skipped:
+    """``record`` skipped: its picture lacks a channel of ``choice``, model ``version``'s."""
+    return Skipped(
+        record,
+        LACKS_CHANNELS,
+        f"its picture lacks channel {max(choice) + 1} of the Channel Choice "
+        f"{describe(choice)} of model v{version}, which proposes nothing for it",
+    )
+
+
+def _version_choice(project: Project, version: int) -> Choice:
+    """The Channel Choice of model ``version`` (``()``: none, or no such version)."""
+    try:
+        return project.model(version).card.channel_choice
+    except ProjectError:
+        return ()
 
 
 def accept_proposals(
@@ -146,14 +183,15 @@ def accept_proposals(
     were, are skipped, each with why. ``accepted`` receives each image as soon as its
     labels are handed to the saver (what a caller that was interrupted can still say:
     those handed over are written before this returns or raises)."""
-    report = AcceptReport(version, accepted if accepted is not None else [])
+    choice = _version_choice(project, version)
+    report = AcceptReport(version, accepted if accepted is not None else [], choice=choice)
     saver = Autosaver(project)
     pending: Accepted | None = None  # handed to the saver, not yet known written
     try:
         for i, record in enumerate(records):
             if progress is not None:
                 progress(i, len(records), record.name)
-            found = _accept_one(project, record, version)
+            found = _accept_one(project, record, version, choice)
             if isinstance(found, Skipped):
                 report.skipped.append(found)
                 continue
@@ -194,12 +232,14 @@ def _written(project: Project, saver: Autosaver, handed: Accepted, report: Accep
 
 
 def _accept_one(
-    project: Project, record: ImageRecord, version: int
+    project: Project, record: ImageRecord, version: int, choice: Choice
 ) -> tuple[Document, int] | Skipped:
     """The image's labels with the proposal accepted (and the pixels it filled), or why
-    it is skipped."""
+    it is skipped (``choice``: the version's Channel Choice)."""
     proposal = proposal_store.load_proposal(project, record, version)
     if proposal is None:
+        if lacks(record.channels, choice):
+            return _lacking(record, version, choice)
         stored = proposal_store.version_and_score(project, record.id)
         if stored is not None and stored[0] != version:
             return Skipped(

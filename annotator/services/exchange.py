@@ -19,6 +19,7 @@ import glob
 import hashlib
 import logging
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from annotator.core.channels import lacks
 from annotator.core.errors import AnnotatorError, FormatError, ImageReadError
 from annotator.core.limits import IMAGE_SUFFIXES, NAMED_SKIPS, named_first
 from annotator.core.naming import (
@@ -60,7 +62,7 @@ from annotator.formats.base import (
 from annotator.formats.colour_table import LABELS_HOW
 from annotator.formats.labelme import BACKGROUND_HOW
 from annotator.formats.masks import stack_refusal
-from annotator.formats.nnunet import placement_notes
+from annotator.formats.nnunet import every_case_lacks, lacking_cases, placement_notes, with_project
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import FormatSpec, get_format
 from annotator.services.projects import refuse_inside_project
@@ -505,9 +507,12 @@ def build_export_dataset(
     request: ExportRequest,
     progress: Progress | None = None,
     notes: list[str] | None = None,
+    lacking: list[str] | None = None,
 ) -> tuple[ExportDataset, list[tuple[str, str]]]:
     """The samples to export, split, and the images left out with the reason; ``notes``
     gets the summary's line on the classes the split could not spread (:func:`spread_note`).
+    nnU-Net: the images whose picture lacks a channel of the Channel Choice are left out
+    (``lacking`` gets their names), as training leaves them out (refused when all do).
 
     The split is stratified by the classes each label map holds (read in the checking
     pass), unless it has one part only.
@@ -533,11 +538,16 @@ def build_export_dataset(
     stratify = sum(1 for f in request.split if f > 0) > 1
     everyone = project.images()
     wanted = [rec for rec in everyone if request.include == "all" or rec.status is ImageStatus.DONE]
+    choice = project.channel_choice() if request.format == "nnunet" else ()
+    left: list[str] = []
     for i, rec in enumerate(wanted):
         if progress:
             progress(i, len(wanted), f"checking {rec.name}")
         if not project.has_mask(rec):  # one saved and then lost is an error, not a skip
             skipped.append((rec.name, "has no label map"))
+            continue
+        if lacks(rec.channels, choice):
+            left.append(rec.name)
             continue
         if not project.image_path(rec).is_file():
             raise FormatError(
@@ -548,6 +558,10 @@ def build_export_dataset(
         chosen.append(rec)
         if stratify:
             held[rec.id] = _classes_held(_load_mask(project, rec), len(project.schema.classes))
+    if left and not chosen:
+        raise FormatError(every_case_lacks(choice, shlex.quote(str(project.root))))
+    if lacking is not None:
+        lacking.extend(left)
     stems = _unique_stems(chosen, everyone)
     by_stem = {stems[r.id]: r for r in chosen}
     # The slices of one stack go to one split: neighbouring slices are nearly the same
@@ -711,7 +725,8 @@ def _export_held(
             )
         _refuse_replacing(project, out, inside)
     spread: list[str] = []
-    dataset, skipped = build_export_dataset(project, request, progress, spread)
+    lacking: list[str] = []
+    dataset, skipped = build_export_dataset(project, request, progress, spread, lacking)
     if not any(dataset.splits.values()):
         what = "done images" if request.include == "done" else "images with a label map"
         raise FormatError(f"nothing to export: the project has no {what}")
@@ -789,7 +804,9 @@ def _export_held(
         ),
         spread="".join(spread),
     )
-    return replace(report, notes=tuple(export_notes(report, request, result.notes)))
+    notes = [lacking_cases(lacking, dataset.channel_choice)] if lacking else []
+    notes += with_project(result.notes, shlex.quote(str(project.root)))
+    return replace(report, notes=tuple(export_notes(report, request, notes)))
 
 
 def _refuse_replacing(project: Project, out: Path, drive_root: bool) -> None:

@@ -7,19 +7,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from annotator.core.channels import lacks
 from annotator.core.errors import NothingLabelled
 from annotator.storage.project import Project
 
 
-def labelled_class_ids(project: Project, done_only: bool = False, enough: int = 2) -> set[int]:
+def labelled_class_ids(
+    project: Project, done_only: bool = False, enough: int = 2, from_scratch: bool = False
+) -> set[int]:
     """The classes with labelled pixels in the images a round trains on (done and in
     progress ones; ``done_only``: the done ones), read until ``enough`` are found (one
-    label map, usually: the check costs little before a round that reads them all)."""
-    from annotator.services.training import labelled_records
+    label map, usually: the check costs little before a round that reads them all).
+    The pictures lacking a channel of the round's Channel Choice (the active model's,
+    or with ``from_scratch`` or none the project's) are not read: the round leaves
+    them out (``services.training``)."""
+    from annotator.services.training import labelled_records, round_choice
 
     n = len(project.schema)
+    choice = round_choice(project, from_scratch)
     found: set[int] = set()
     for rec in labelled_records(project, done_only):
+        if lacks(rec.channels, choice):
+            continue
         mask = project.load_mask(rec)
         if mask is None:
             continue
@@ -30,11 +39,13 @@ def labelled_class_ids(project: Project, done_only: bool = False, enough: int = 
     return found
 
 
-def one_class_text(project: Project, done_only: bool = False) -> str | None:
+def one_class_text(
+    project: Project, done_only: bool = False, from_scratch: bool = False
+) -> str | None:
     """What to say when the labels a round would train on hold only one class (the
     model could only ever propose that class); ``None`` when they hold two or more, or
     none (nothing labelled yet is said elsewhere)."""
-    found = labelled_class_ids(project, done_only)
+    found = labelled_class_ids(project, done_only, from_scratch=from_scratch)
     if len(found) != 1:
         return None
     names = project.schema.names
@@ -51,10 +62,10 @@ def one_class_text(project: Project, done_only: bool = False) -> str | None:
     )
 
 
-def check_classes(project: Project, done_only: bool = False) -> None:
+def check_classes(project: Project, done_only: bool = False, from_scratch: bool = False) -> None:
     """Refuse a round whose labels hold a single class (:class:`NothingLabelled`: a
     hint to label more, not a failure)."""
-    if (why := one_class_text(project, done_only)) is not None:
+    if (why := one_class_text(project, done_only, from_scratch)) is not None:
         raise NothingLabelled(why)
 
 

@@ -221,6 +221,15 @@ def build_request(
     )
 
 
+def round_choice(project: Project, from_scratch: bool = False) -> Choice:
+    """The Channel Choice of the round :func:`train_project` would train now: the
+    active model's, or (``from_scratch``, or no model yet) the project's."""
+    parent = None if from_scratch else project.active_model()
+    if parent is not None:
+        return parent.card.channel_choice
+    return project.channel_choice()
+
+
 def training_choice(parent: ModelRecord | None, network: NetworkConfig | None) -> Choice:
     """The Channel Choice of the network a round trains: the parent version's (it keeps
     its own), else the new network's."""
@@ -688,7 +697,9 @@ def train_headless(
                 with distributed.together():
                     project = stack.enter_context(Project.open(root, lock=main))  # rank 0 writes
                     network = _checked_network(project, options)
-                    train_checks.check_classes(project)  # (as the app's Train now)
+                    train_checks.check_classes(
+                        project, from_scratch=options.from_scratch
+                    )  # (as the app)
                 outcome = train_project(
                     project,
                     steps=options.steps,

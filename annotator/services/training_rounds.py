@@ -163,7 +163,7 @@ class TrainingRounds:
             raise NothingLabelled(
                 "no image marked done yet" if keeping_on else NOTHING_LABELLED_TEXT
             )
-        train_checks.check_classes(self.project, done_only=keeping_on)
+        train_checks.check_classes(self.project, done_only=keeping_on, from_scratch=from_scratch)
         work = _round_work(self.project, self._settings(), from_scratch, arch, keeping_on)
         started = self._runner.start(
             work,

@@ -275,3 +275,40 @@ def test_predict_stores_the_missing_proposals_first_then_accepts(tmp_path, capsy
     code, _, err = _run(capsys, "accept", str(root), "--all", "--predict", "--version", "1")
     assert code == EXIT_USAGE
     assert "--predict stores the active model's proposals, not v1's" in err
+
+
+def test_json_when_nothing_could_be_accepted_is_the_documented_object(root, capsys):
+    code, out, err = _run(capsys, "accept", str(root), "c", "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["exit_code"] == 1 and data["error"].endswith("1 without a stored proposal")
+    assert data["version"] == 1 and data["images_accepted"] == 0 and data["predicted"] == 0
+    assert [(s["name"], s["kind"]) for s in data["skipped"]] == [("c.png", "no_proposal")]
+    assert err.splitlines()[-1].startswith("annotator: error: accepted the proposals")
+
+
+def test_json_with_nothing_selected_prints_the_object(root, capsys):
+    code, out, err = _run(capsys, "accept", str(root), "--status", "done", "--json")
+    assert code == 0
+    data = json.loads(out)  # (it was a line of text)
+    assert data["images_accepted"] == 0 and data["accepted"] == data["skipped"] == []
+    assert data["exit_code"] == 0
+    assert err == "no image is done: nothing accepted"
+
+
+def test_nothing_to_fill_beside_a_missing_proposal_is_a_partial_skip_not_a_failure(root, capsys):
+    assert _run(capsys, "accept", str(root), "b")[0] == 0
+    code, out, _ = _run(capsys, "accept", str(root), "b", "c")
+    assert code == 2  # (it was 1: as if no image had its proposal's labels)
+    assert out.endswith("skipped 2: 1 with nothing left to fill, 1 without a stored proposal")
+
+
+def test_a_version_not_active_without_a_proposal_is_told_to_predict_with_it(root, capsys):
+    with Project.open(root) as project:
+        _publish(project, 2)  # active now; c has no proposal of v1
+    code, _, err = _run(capsys, "accept", str(root), "a", "c", "--version", "1")
+    assert code == 2
+    assert (
+        "skipped 1 image(s), no stored proposal of model v1 (c.png): store them with "
+        f"`annotator predict {root} --images c.png --version 1` (model v1 is not the active one)"
+    ) in err

@@ -144,11 +144,16 @@ def test_json_lists_the_images_marked_unchanged_and_refused(root, capsys):
     assert "no labelled pixel" in refused["reason"]
 
 
-def test_json_when_every_image_is_refused_is_the_error_object(root, capsys):
+def test_json_when_every_image_is_refused_is_the_object_with_the_error(root, capsys):
     code, out, _ = _run(capsys, "mark", str(root), "c", "--done", "--json")
     assert code == 1
     data = json.loads(out)
     assert data["exit_code"] == 1 and "c.png has no labelled pixel" in data["error"]
+    # the documented object, not only the error: what was refused, and why
+    assert data["done"] is True and data["marked"] == [] and data["unchanged"] == []
+    assert [r["name"] for r in data["refused"]] == ["c.png"]
+    code, out, _ = _run(capsys, "mark", str(root), "a", "--done", "--json")
+    assert code == 0 and json.loads(out)["exit_code"] == 0
 
 
 def test_interrupted_the_images_marked_so_far_stay_marked(root, capsys, monkeypatch):

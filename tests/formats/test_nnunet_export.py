@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import shlex
 from pathlib import Path
 
 import cv2
@@ -446,18 +447,79 @@ def test_a_choice_of_more_than_three_writes_every_chosen_channel(tmp_path):
         assert np.array_equal(written, bands[..., c])
 
 
-def test_a_picture_lacking_a_chosen_channel_is_named_when_the_export_refuses_it(tmp_path, capsys):
+def test_a_picture_lacking_a_channel_of_a_wide_choice_is_left_out_and_named(tmp_path, capsys):
     bands = RNG.integers(0, 4096, (14, 16, 5), np.uint16)
     rgb = RNG.integers(0, 4096, (14, 16, 3), np.uint16)
     root = _project(tmp_path, "background,fg", {"s.tif": bands, "rgb.tif": rgb})
     _label(root, {n: _classes((14, 16), 2) for n in ("s.tif", "rgb.tif")})
     assert main(["channels", str(root), "--use", "5,1,2,3"]) == 0
     capsys.readouterr()
-    args = ["export", str(root), str(tmp_path / "o"), "--format", "nnunet", "--split", "1,0,0"]
+    out = tmp_path / "Dataset510_Wide"
+    _export(root, out, "--split", "1,0,0")  # (it refused: "rgb: cannot make 4 channels...")
+    assert set(nnunet_cases(out)) == {"s"}
+    printed = capsys.readouterr().out
+    assert "exported 1 image(s) as nnunet" in printed
+    assert (
+        "  1 picture lacks channel 5 of the Channel Choice 5,1,2,3 and is left out of the "
+        "export: rgb.tif\n"
+    ) in printed
+
+
+def test_an_rgb_picture_under_a_choice_of_4_3_2_is_left_out_not_mixed_in(tmp_path, capsys):
+    """Its own R, G, B went under the names of channels 4, 3 and 2 of the others."""
+    bands = {f"t{i}.tif": RNG.integers(0, 256, (14, 16, 4), np.uint8) for i in range(2)}
+    rgb = RNG.integers(0, 256, (14, 16, 3), np.uint8)
+    root = _project(tmp_path, "background,fg", {**bands, "rgb.png": rgb})
+    _label(root, {n: _classes((14, 16), 2) for n in (*bands, "rgb.png")})
+    assert main(["channels", str(root), "--use", "4,3,2"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "Dataset511_Mixed"
+    _export(root, out, "--split", "1,0,0")
+    assert set(nnunet_cases(out)) == {"t0", "t1"}
+    assert json.loads((out / "dataset.json").read_text())["numTraining"] == 2
+    printed = capsys.readouterr().out
+    assert "exported 2 image(s) as nnunet" in printed
+    assert (
+        "1 picture lacks channel 4 of the Channel Choice 4,3,2 and is left out of the "
+        "export: rgb.png"
+    ) in printed
+    # the choice in effect is said, not suggested again with a literal P
+    assert "  2 case(s) have more channels than the 3 written (the Channel Choice 4,3,2)\n" in (
+        printed
+    )
+    assert "annotator channels P" not in printed
+
+
+def test_every_picture_lacking_a_chosen_channel_is_refused_in_one_line(tmp_path, capsys):
+    rgb = RNG.integers(0, 256, (14, 16, 3), np.uint8)
+    bands = RNG.integers(0, 256, (14, 16, 4), np.uint8)  # (not labelled)
+    pictures = {"a.png": rgb, "b.png": rgb[::-1].copy(), "t.tif": bands}
+    root = _project(tmp_path, "background,fg", pictures)
+    _label(root, {n: _classes((14, 16), 2) for n in ("a.png", "b.png")})
+    assert main(["channels", str(root), "--use", "4,3,2"]) == 0
+    capsys.readouterr()
+    args = ["export", str(root), str(tmp_path / "o"), "--format", "nnunet"]
     assert main(args) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("annotator: error: rgb: cannot make 4 channels of a picture of 3")
-    assert "choose channels every picture has" in err and len(err.splitlines()) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "annotator: error: every picture to export lacks channel 4 of the Channel Choice "
+        "4,3,2, so nothing is left to export for nnU-Net: choose channels they have "
+        f"(`annotator channels {root} --use ...`, or --reset)\n"
+    )
+    assert not (tmp_path / "o").exists()
+
+
+def test_without_a_choice_more_channels_suggest_one_with_the_project_path(tmp_path, capsys):
+    bands = RNG.integers(0, 256, (14, 16, 4), np.uint8)
+    grey = RNG.integers(0, 256, (14, 16), np.uint8)
+    root = _project(tmp_path / "my data", "background,fg", {"t.tif": bands, "g.png": grey})
+    _label(root, {n: _classes((14, 16), 2) for n in ("t.tif", "g.png")})
+    _export(root, tmp_path / "Dataset512_Bands", "--split", "1,0,0")
+    printed = capsys.readouterr().out
+    assert (
+        "  1 case(s) have more channels than the 3 written (the first three, as models take "
+        f"them); choose others with `annotator channels {shlex.quote(str(root))} --use 4,3,2`\n"
+    ) in printed
 
 
 def test_the_format_is_offered_and_options_of_other_formats_are_refused(tmp_path, capsys):

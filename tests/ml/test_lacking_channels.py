@@ -150,3 +150,37 @@ def test_the_app_shows_no_proposal_for_a_picture_lacking_one_and_ranks_it_not(ro
             assert shown == [ids["band2.tif"]] and len(errors) == 1
         finally:
             service.shutdown(10)
+
+
+def test_predict_of_pictures_all_lacking_a_chosen_channel_says_so_and_exits_1(root, capsys):
+    assert main(["train", str(root), *TINY_TRAIN]) == 0
+    capsys.readouterr()
+    code = main(["predict", str(root), "--images", "grey.png", "rgb.png", "--device", "cpu"])
+    out, err = capsys.readouterr()
+    assert code == 1  # (it was 0, with no summary: nothing could be predicted)
+    assert out.startswith("wrote 0 proposal(s) from model v1 into ")
+    assert "  2 image(s) lack a chosen channel and have no proposal" in out
+    assert "note: 2 pictures lack channel 4 of the Channel Choice 4,3,2" in err
+
+
+def test_accept_names_the_pictures_lacking_a_chosen_channel_with_no_predict_to_suggest(
+    root, capsys
+):
+    assert main(["train", str(root), *TINY_TRAIN]) == 0
+    capsys.readouterr()
+    code = main(["accept", str(root), "grey.png", "--predict", "--device", "cpu", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    data = json.loads(out)
+    assert data["exit_code"] == 1 and data["predicted"] == 0
+    assert [(s["name"], s["kind"]) for s in data["skipped"]] == [("grey.png", "lacks_channels")]
+    assert data["error"].endswith("skipped 1: 1 lacking a chosen channel")
+    assert "annotator predict" not in err and "--predict" not in err
+    assert (
+        "skipped: 1 picture lacks channel 4 of the Channel Choice 4,3,2 and gets no proposal "
+        "of model v1: grey.png\n"
+    ) in err
+    # without --predict too: predict would not store one either
+    assert main(["accept", str(root), "rgb.png", "band2.tif"]) == 1
+    err = capsys.readouterr().err
+    assert "skipped: 1 picture lacks channel 4" in err

@@ -74,3 +74,33 @@ def test_annotator_train_refuses_labels_of_one_class(root, capsys):
     assert "Only 'membrane' is labelled so far: a model needs at least two classes" in err
     with Project.open(root) as p:
         assert p.models() == []
+
+
+def test_a_picture_lacking_the_channel_choice_does_not_count_as_a_second_class(tmp_path, capsys):
+    """Training leaves out the RGB picture of a Channel Choice 4,3,2: its background
+    cannot save a round whose four-channel pictures hold 'cell' alone (it published a
+    model of one class)."""
+    import tifffile
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(2):
+        tifffile.imwrite(folder / f"t{i}.tif", np.full((16, 16, 4), 30 * i, np.uint8))
+    cv2.imwrite(str(folder / "rgb.png"), np.zeros((16, 16, 3), np.uint8))
+    root = tmp_path / "proj"
+    with Project.create(root, LabelSchema.from_names(["cell", "background"])) as p:
+        p.add_images([folder])
+        p.set_channel_choice((3, 2, 1))
+        for rec in p.images():
+            _label(p, p.images().index(rec), 1 if rec.name == "rgb.png" else 0)
+        assert one_class_text(p) == (
+            "Only 'cell' is labelled so far: a model needs at least two classes to tell "
+            "apart (label some 'background' too)"
+        )
+        p.set_channel_choice(())
+        assert one_class_text(p) is None  # (no choice: the RGB picture trains)
+        p.set_channel_choice((3, 2, 1))
+    assert main(["train", str(root), "--steps", "1", "--device", "cpu"]) == 1
+    assert "Only 'cell' is labelled so far" in capsys.readouterr().err
+    with Project.open(root) as p:
+        assert p.models() == []
