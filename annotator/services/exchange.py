@@ -1052,19 +1052,25 @@ def binary_255(items: Sequence[ImportItem], schema: LabelSchema) -> bool:
     return 255 in present and present <= {0, 255}
 
 
-def top_read_as_unlabelled(report: ImportReport) -> str | None:
+def top_read_as_unlabelled(report: ImportReport, labels_how: str = LABELS_HOW) -> str | None:
     """The note on the raw 8-bit masks imported whose 255 was read as unlabelled (the top
     value, as an Annotator masks export writes it), with the share of their pixels it
-    covers; ``None`` when none was."""
+    covers; ``None`` when none was. ``labels_how``: how the user gives a class list (the
+    CLI's ``give --labels FILE``, the GUI's own words)."""
     if not report.raw_top_unlabelled:
         return None
     n = report.raw_top_unlabelled
     share = n / max(1, report.raw_pixels)
+    give = (
+        "give the masks' class list with --labels FILE"
+        if labels_how == LABELS_HOW
+        else f"{labels_how} listing the masks' classes"
+    )
     return (
         f"255 in the masks was read as unlabelled, the top value of 8-bit masks (as an "
         f"Annotator masks export writes it): {n} pixel{'' if n == 1 else 's'}, "
-        f"{lost_share(share)} of their pixels; if it marks a class, give the masks' class "
-        "list with --labels FILE (a line '255 <class>', e.g. '255 scratch')"
+        f"{lost_share(share)} of their pixels; if it marks a class, {give} (a line "
+        "'255 <class>', e.g. '255 scratch')"
     )
 
 
@@ -2175,7 +2181,7 @@ def _import_items(
                 report.skipped.append((str(item.source), _os_reason(item, exc)))
     finally:  # (what was replaced before a failure stays kept)
         folder = kept.finish()
-    if note := top_read_as_unlabelled(report):
+    if note := top_read_as_unlabelled(report, request.labels_how):
         report.notes.append(note)
     if folder is not None:
         report.kept = str(folder)

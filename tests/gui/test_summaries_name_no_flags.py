@@ -177,3 +177,28 @@ def test_no_import_summary_names_a_flag(window, monkeypatch, tmp_path, boxes, fm
     said = window.file_menu.last_message
     assert said.startswith("Imported"), said
     assert not [t for t in _shown(window, boxes) if FLAG.search(t)]
+
+
+def test_a_masks_import_whose_255_stays_unlabelled_names_the_class_names_field(
+    window, monkeypatch, tmp_path, boxes
+):
+    """0/255 masks in a project of three classes: 255 is read as unlabelled, and the
+    summary tells how to name it a class with the form's Class names file."""
+    import cv2
+
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    mask[8:24, 8:24] = 255
+    cv2.imwrite(str(masks / "im0.png"), mask)
+
+    def exec_(dialog):
+        dialog.set_format("masks")
+        dialog.src_edit.setText(str(masks))
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ImportDialog, "exec", exec_)
+    window.actions_["import"].trigger()
+    said = window.file_menu.last_message
+    assert "if it marks a class, choose a Class names file listing the masks' classes" in said
+    assert not [t for t in _shown(window, boxes) if FLAG.search(t)]
