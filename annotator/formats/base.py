@@ -32,6 +32,13 @@ VOID = -2
 IGNORE_LABEL = "__ignore__"  # labelme's name for void pixels
 BACKGROUND_LABEL = "_background_"  # labelme's name for the class of uncovered pixels
 NO_BACKGROUND = "none"  # --background none: uncovered pixels stay unlabelled
+#: How the class of the pixels no shape covers is chosen, in the CLI's words (the GUI's
+#: import dialog names its own field).
+BACKGROUND_HOW = "--background"
+#: How GeoTIFF masks are asked for, in the CLI's words (the GUI's export names its box).
+GEOTIFF_HOW = "--geotiff"
+#: How VOC pictures are kept as they are, in the CLI's words (the GUI names its field).
+VOC_KEEP_HOW = "--voc-images keep"
 
 SPLITS = ("train", "val", "test")
 
@@ -147,6 +154,11 @@ class ExportOptions:
     #: Class ids written as no objects by the object formats (COCO, YOLO, labelme:
     #: ``export --leave-out``); their pixels are left out as unlabelled ones are.
     leave_out: tuple[int, ...] = ()
+    #: How the summary tells to ask for GeoTIFF masks (the GUI names its box).
+    geotiff_how: str = GEOTIFF_HOW
+    #: How the summary names the choice of VOC pictures kept as they are (the GUI: its
+    #: field and choice).
+    voc_keep_how: str = VOC_KEEP_HOW
 
 
 @dataclass(frozen=True)
@@ -186,6 +198,9 @@ class ImportOptions:
     #: How the user gives another class table, for the summary (:func:`table_note`): the
     #: CLI's ``give --labels FILE``, the GUI's "choose a Class names file".
     labels_how: str = "give --labels FILE"
+    #: How the user chooses the class of uncovered pixels, for the summary: the CLI's
+    #: ``--background``, the GUI's field.
+    background_how: str = BACKGROUND_HOW
     #: Told ``(done, total, "reading annotations… NAME")`` per image by a reader that
     #: draws its labels (COCO, labelme), which can take seconds an image, and
     #: ``(0, 0, "reading FILE…")`` before a large file is parsed (COCO's JSON).

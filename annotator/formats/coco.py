@@ -38,6 +38,7 @@ import numpy as np
 from annotator.core.errors import FormatError
 from annotator.core.schema import name_key
 from annotator.formats.base import (
+    BACKGROUND_HOW,
     BACKGROUND_LABEL,
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
@@ -385,10 +386,12 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
         lut = names_lut(names)
     fill = lut[background.lower()] if background is not None else UNLABELLED
     if background is not None and options.background is None:
+        how = options.background_how
+        none = f"{how} none" if how == BACKGROUND_HOW else f"none in {how}"
         result.notes.append(
             f"pixels no annotation covers became class {background!r}: the source has a "
-            f"category {BACKGROUND_LABEL!r}, as labelme2coco writes (--background none "
-            "keeps them unlabelled)"
+            f"category {BACKGROUND_LABEL!r}, as labelme2coco writes ({none} keeps them "
+            "unlabelled)"
         )
     # Regions are painted on unlabelled maps; the background fills what they left, but
     # not a box's area: a box says no pixel is or is not its object. Filled last, so a

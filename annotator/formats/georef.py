@@ -190,7 +190,10 @@ class GeoMasks:
             self.world_files += 1
 
     def notes(self, option: str | None) -> list[str]:
-        """The summary's lines; ``option``: how to ask for GeoTIFF masks, if any."""
+        """The summary's lines; ``option``: how to ask for GeoTIFF masks, if any (a
+        flag is given, ``--geotiff``; other words, the GUI's, are said as they are)."""
+        if option and option.startswith("--"):
+            option = f"give {option}"
         lines = []
         if self.world_files:
             line = (
@@ -199,7 +202,7 @@ class GeoMasks:
                 "has no coordinate reference system (set the layer's CRS to the picture's)"
             )
             if option:
-                line += f", or give {option} for GeoTIFF masks that carry it"
+                line += f", or {option} for GeoTIFF masks that carry it"
             lines.append(line)
         if self.geotiffs:
             lines.append(
@@ -210,6 +213,6 @@ class GeoMasks:
             lines.append(
                 f"{len(self.unplaced)} GeoTIFF picture(s) placed by ground control points "
                 f"(first: {self.unplaced[0]}) have no world file: no six numbers hold "
-                "such a placement" + (f"; give {option} to keep their tags" if option else "")
+                "such a placement" + (f"; {option} to keep their tags" if option else "")
             )
         return lines

@@ -49,6 +49,7 @@ import numpy as np
 
 from annotator.core.errors import FormatError
 from annotator.formats.base import (
+    BACKGROUND_HOW,
     BACKGROUND_LABEL,
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
@@ -98,11 +99,6 @@ def project_background(project_names: Sequence[str]) -> str | None:
         if candidate in by_lower:
             return by_lower[candidate]
     return None
-
-
-#: How the class of the pixels no shape covers is chosen, in the CLI's words (the GUI's
-#: import dialog names its own field).
-BACKGROUND_HOW = "--background"
 
 
 def background_summary(

@@ -163,7 +163,7 @@ def write_masks(
         else:
             folder.write_bytes(f"{split}/stacks/{name}.tif", _label_stack(volume))
     notes = [void_note(void_images, void_pixels, dataset.void, dataset.unlabelled)]
-    return folder.result([*(notes if void_images else []), *placed.notes("--geotiff")])
+    return folder.result([*(notes if void_images else []), *placed.notes(options.geotiff_how)])
 
 
 def void_note(images: int, pixels: int, void: int, unlabelled: int) -> str:

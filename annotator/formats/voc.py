@@ -39,6 +39,7 @@ from annotator.core.folders import hidden
 from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
+    VOC_KEEP_HOW,
     VOID,
     ExportDataset,
     ExportOptions,
@@ -230,7 +231,7 @@ class _Pictures:
             kinds = ", ".join(f"{n} {kind}" for (_, kind), n in sorted(self.kept.items()))
             return [
                 f"{kept} picture(s) kept in their own format in JPEGImages/ ({kinds}), as "
-                "--voc-images keep asks: loaders that build JPEGImages/<name>.jpg "
+                f"{self.options.voc_keep_how} asks: loaders that build JPEGImages/<name>.jpg "
                 "(torchvision, mmsegmentation) will not find them"
             ]
         parts = []
@@ -247,11 +248,14 @@ class _Pictures:
                 "loaders that expect .jpg will not find them"
             )
         if self.encoded:
-            parts.append(
-                "export with --voc-images keep (VOC pictures: as they are) for lossless "
-                "copies of every picture"
-            )
+            parts.append(f"export with {self._keep_how()} for lossless copies of every picture")
         return ["; ".join(parts)] if parts else []
+
+    def _keep_how(self) -> str:
+        """How to keep every picture as it is: the CLI's flag with the GUI's field after
+        it, or the front end's own words (the GUI's)."""
+        how = self.options.voc_keep_how
+        return f"{how} (VOC pictures: as they are)" if how == VOC_KEEP_HOW else how
 
 
 def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:

@@ -49,6 +49,12 @@ from annotator.services.exchange import (
 KEEP_BACKGROUND_HOW = "the Background box writes it"
 #: Where the export's summary says the classes left out were named.
 LEAVE_OUT_HOW = "named in Leave out classes"
+#: How the export's summary names copies of the images (the CLI: ``--images copy``).
+COPIES_HOW = "Images as: Copies"
+#: How the export's summary tells to ask for GeoTIFF masks (the CLI: ``give --geotiff``).
+GEOTIFF_HOW = "tick Georeferencing"
+#: How the export's summary names VOC pictures kept as they are (the CLI's flag).
+VOC_KEEP_HOW = 'VOC pictures "As they are"'
 
 if TYPE_CHECKING:  # front ends reach projects through services only
     from annotator.storage.project import Project
@@ -279,6 +285,9 @@ class ExportDialog(QDialog):
             keep_background=self.keep_background_check.isChecked(),
             keep_background_how=KEEP_BACKGROUND_HOW,
             leave_out_how=LEAVE_OUT_HOW,
+            copies_how=COPIES_HOW,
+            geotiff_how=GEOTIFF_HOW,
+            voc_keep_how=VOC_KEEP_HOW,
         )
 
     def fill(self, request: ExportRequest) -> None:

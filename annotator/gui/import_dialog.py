@@ -47,6 +47,10 @@ AUTOMATIC = "(automatic)"
 LABELS_HOW = "choose a Class names file"
 #: The dialog's field that chooses the class of pixels no shape covers, as the summary says it.
 BACKGROUND_HOW = "the import's Uncovered pixels"
+#: The strict box's words, for a refusal that tells to untick it (the CLI: ``--strict``).
+STRICT_TEXT = "Stop if the source has classes the project lacks"
+#: How a refusal tells to import anyway (the CLI: ``rerun without --strict``).
+STRICT_HOW = f'untick "{STRICT_TEXT}"'
 #: The formats whose shapes leave pixels uncovered (``--background`` applies to them).
 BACKGROUND_FORMATS = frozenset({"labelme", "coco", "yolo", "labelstudio"})
 
@@ -137,7 +141,7 @@ class ImportDialog(QDialog):
         self.labels_edit.setPlaceholderText(
             "optional labels.txt / class_names.txt / dataset.json (nnU-Net, Decathlon)"
         )
-        self.strict_check = QCheckBox("Stop if the source has classes the project lacks")
+        self.strict_check = QCheckBox(STRICT_TEXT)
         self.class_names = list(class_names or [])
         self.background_combo = QComboBox()
         self.background_combo.setEditable(True)
@@ -220,6 +224,7 @@ class ImportDialog(QDialog):
             background=background or None,
             labels_how=LABELS_HOW,
             background_how=BACKGROUND_HOW,
+            strict_how=STRICT_HOW,
         )
 
     def _accept_if_valid(self) -> None:

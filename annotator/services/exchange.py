@@ -44,8 +44,10 @@ from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema, name_key
 from annotator.core.status import ImageStatus
 from annotator.formats.base import (
+    GEOTIFF_HOW,
     SPLITS,
     UNLABELLED,
+    VOC_KEEP_HOW,
     VOID,
     ClassInfo,
     ExportDataset,
@@ -92,6 +94,10 @@ Progress = Callable[[int, int, str], None]
 KEEP_BACKGROUND_HOW = "--keep-background to write it"
 #: Where the export's summary says the classes left out were named, in the CLI's words.
 LEAVE_OUT_HOW = "--leave-out"
+#: How the export's summary names copies of the images, in the CLI's words.
+COPIES_HOW = "--images copy"
+#: How an import refused by ``strict`` tells to import anyway, in the CLI's words.
+STRICT_HOW = "rerun without --strict"
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,12 @@ class ExportRequest:
     keep_background_how: str = KEEP_BACKGROUND_HOW
     #: How the summary says where the classes left out were named (the GUI: its field).
     leave_out_how: str = LEAVE_OUT_HOW
+    #: How the summary names copies of the images (the GUI: its Images as field).
+    copies_how: str = COPIES_HOW
+    #: How the summary tells to ask for GeoTIFF masks (the GUI: its Georeferencing box).
+    geotiff_how: str = GEOTIFF_HOW
+    #: How the summary names VOC pictures kept as they are (the GUI: its VOC pictures field).
+    voc_keep_how: str = VOC_KEEP_HOW
 
 
 #: The formats that write objects (polygons, RLE) per region, which ``leave_out`` affects.
@@ -308,7 +320,7 @@ def export_notes(
     elif request.image_mode == "symlink":
         lines.append(
             "the images are symbolic links to the originals; an import refuses links "
-            "leading out of the folder it reads, so export with copies (--images copy) to "
+            f"leading out of the folder it reads, so export with copies ({request.copies_how}) to "
             "import this set again"
         )
     return lines
@@ -752,6 +764,8 @@ def _export_held(
             voc_images=request.voc_images,
             geotiff=request.geotiff,
             channel_names=request.channel_names,
+            geotiff_how=request.geotiff_how,
+            voc_keep_how=request.voc_keep_how,
         )
         assert spec.writer is not None
         result = spec.writer(stage, dataset, options, progress)
@@ -869,6 +883,8 @@ class ImportRequest:
     labels_how: str = LABELS_HOW
     #: How the user chooses the class of pixels no shape covers, as the summary says it.
     background_how: str = BACKGROUND_HOW
+    #: How the user imports without stopping at classes the project lacks (the GUI: its box).
+    strict_how: str = STRICT_HOW
 
 
 @dataclass
@@ -1016,14 +1032,16 @@ def _needed_names(
     return sorted(names, key=lambda n: order.get(name_key(n), len(order)))
 
 
-def _ensure_classes(project: Project, names: Sequence[str], strict: bool) -> list[str]:
+def _ensure_classes(
+    project: Project, names: Sequence[str], strict: bool, strict_how: str = STRICT_HOW
+) -> list[str]:
     schema = project.schema
     missing = [n for n in names if not schema.has_name(n)]
     if not missing:
         return []
     if strict:
         raise FormatError(
-            f"classes not in the project: {', '.join(missing)} (rerun without --strict to add them)"
+            f"classes not in the project: {', '.join(missing)} ({strict_how} to add them)"
         )
     new: LabelSchema = schema
     for n in missing:
@@ -1051,19 +1069,25 @@ def binary_255(items: Sequence[ImportItem], schema: LabelSchema) -> bool:
     return 255 in present and present <= {0, 255}
 
 
-def top_read_as_unlabelled(report: ImportReport) -> str | None:
+def top_read_as_unlabelled(report: ImportReport, labels_how: str = LABELS_HOW) -> str | None:
     """The note on the raw 8-bit masks imported whose 255 was read as unlabelled (the top
     value, as an Annotator masks export writes it), with the share of their pixels it
-    covers; ``None`` when none was."""
+    covers; ``None`` when none was. ``labels_how``: how the user gives a class list (the
+    CLI's ``give --labels FILE``, the GUI's own words)."""
     if not report.raw_top_unlabelled:
         return None
     n = report.raw_top_unlabelled
     share = n / max(1, report.raw_pixels)
+    give = (
+        "give the masks' class list with --labels FILE"
+        if labels_how == LABELS_HOW
+        else f"{labels_how} listing the masks' classes"
+    )
     return (
         f"255 in the masks was read as unlabelled, the top value of 8-bit masks (as an "
         f"Annotator masks export writes it): {n} pixel{'' if n == 1 else 's'}, "
-        f"{lost_share(share)} of their pixels; if it marks a class, give the masks' class "
-        "list with --labels FILE (a line '255 <class>', e.g. '255 scratch')"
+        f"{lost_share(share)} of their pixels; if it marks a class, {give} (a line "
+        "'255 <class>', e.g. '255 scratch')"
     )
 
 
@@ -2053,6 +2077,7 @@ def import_into_project(
         default,
         image_size=image_size,
         labels_how=request.labels_how,
+        background_how=request.background_how,
         project_classes=tuple(project.schema.names),
         project_stacks=_project_stacks(project),
         progress=progress,
@@ -2080,8 +2105,10 @@ def import_into_project(
         )
     chosen = request.background
     if result.background_added and chosen is not None and not project.schema.has_name(chosen):
+        how = request.background_how
+        chosen_how = f"{how} {chosen}" if how == BACKGROUND_HOW else f"{how} {chosen!r}"
         raise FormatError(
-            f"--background {chosen}: neither the project nor the source has a class of that "
+            f"{chosen_how}: neither the project nor the source has a class of that "
             f"name (the project's: {', '.join(project.schema.names)})"
         )
     report.skipped.extend(result.errors)
@@ -2093,7 +2120,7 @@ def import_into_project(
         raise FormatError(
             "labels not listed in labels.txt: "
             + ", ".join(sorted(result.unknown))
-            + " (rerun without --strict to skip them)"
+            + f" ({request.strict_how} to skip them)"
         )
     imported: list[ImportItem] = []
     try:
@@ -2119,7 +2146,7 @@ def _import_items(
     leaves those saved so far, which ``report`` names (and ``imported`` holds)."""
     if request.strict:  # refused before any slice is added for these labels
         needed = _needed_names(result.items, result.declared, result.named)
-        _ensure_classes(project, needed, strict=True)
+        _ensure_classes(project, needed, True, request.strict_how)
     binary = binary_255(result.items, project.schema)
     whole = _stacks_by_values(result.items, project.schema, binary, report)
     added_names, pins, dropped = _bind_label_stacks(
@@ -2140,7 +2167,10 @@ def _import_items(
         return report
     before = list(project.schema.names)
     report.classes_added = _ensure_classes(
-        project, _needed_names(items, result.declared, result.named), request.strict
+        project,
+        _needed_names(items, result.declared, result.named),
+        request.strict,
+        request.strict_how,
     )
     if note := unnamed_classes_note(before, result.named):
         report.notes.append(note)
@@ -2168,7 +2198,7 @@ def _import_items(
                 report.skipped.append((str(item.source), _os_reason(item, exc)))
     finally:  # (what was replaced before a failure stays kept)
         folder = kept.finish()
-    if note := top_read_as_unlabelled(report):
+    if note := top_read_as_unlabelled(report, request.labels_how):
         report.notes.append(note)
     if folder is not None:
         report.kept = str(folder)

@@ -11,12 +11,26 @@ from guihelpers import SIZE, drag
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from annotator.cli import main
-from annotator.gui.export_dialog import KEEP_BACKGROUND_HOW as GUI_KEEP_BACKGROUND_HOW
+from annotator.gui import export_dialog
 from annotator.gui.export_dialog import ExportDialog
 from annotator.gui.file_menu import IMPORT_MASKS_BUTTON
 from annotator.gui.import_dialog import ImportDialog
 from annotator.gui.progress_task import sentence
-from annotator.services.exchange import KEEP_BACKGROUND_HOW
+from annotator.services import exchange
+
+#: The CLI's words and the GUI's for the same hint: the flag, the form's field.
+CLI_TO_GUI = [
+    (exchange.KEEP_BACKGROUND_HOW, export_dialog.KEEP_BACKGROUND_HOW),
+    (exchange.COPIES_HOW, export_dialog.COPIES_HOW),
+    (f"{exchange.VOC_KEEP_HOW} (VOC pictures: as they are)", export_dialog.VOC_KEEP_HOW),
+    (exchange.VOC_KEEP_HOW, export_dialog.VOC_KEEP_HOW),
+]
+
+
+def _in_gui_words(line: str) -> str:
+    for cli, gui in CLI_TO_GUI:
+        line = line.replace(cli, gui)
+    return line
 
 
 def _fill_export(out, fmt, **choices):
@@ -68,9 +82,7 @@ def test_the_export_summary_says_what_the_cli_says(
     printed = capsys.readouterr().out.splitlines()[2:]
     assert printed, "the CLI said nothing after its counts"
     # (the same words, but the GUI names its form's field where the CLI names its flag)
-    said = [
-        sentence(line.replace(KEEP_BACKGROUND_HOW, GUI_KEEP_BACKGROUND_HOW)) for line in printed
-    ]
+    said = [sentence(_in_gui_words(line)) for line in printed]
     assert text.splitlines()[2:] == said
 
 
