@@ -39,6 +39,8 @@ BACKGROUND_HOW = "--background"
 GEOTIFF_HOW = "--geotiff"
 #: How VOC pictures are kept as they are, in the CLI's words (the GUI names its field).
 VOC_KEEP_HOW = "--voc-images keep"
+#: How an nnU-Net export's summary tells to name its channels (the GUI names its field).
+CHANNEL_NAMES_HOW = "--channel-names NAME"
 
 SPLITS = ("train", "val", "test")
 
@@ -159,6 +161,8 @@ class ExportOptions:
     #: How the summary names the choice of VOC pictures kept as they are (the GUI: its
     #: field and choice).
     voc_keep_how: str = VOC_KEEP_HOW
+    #: How the summary tells to name nnU-Net's channels (the GUI: its field).
+    channel_names_how: str = CHANNEL_NAMES_HOW
 
 
 @dataclass(frozen=True)

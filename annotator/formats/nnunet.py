@@ -481,7 +481,7 @@ def write_nnunet(
             f"channel 0 named {CT} in dataset.json: every case is a NIfTI scan whose values "
             f"look like Hounsfield units (air, {AIR_AT_MOST:g} or below), so nnU-Net "
             "normalises it by the dataset's CT intensities, not per case; name it otherwise "
-            "with --channel-names NAME"
+            f"with {options.channel_names_how}"
         )
     return folder.result(notes)
 

@@ -55,6 +55,8 @@ COPIES_HOW = "Images as: Copies"
 GEOTIFF_HOW = "tick Georeferencing"
 #: How the export's summary names VOC pictures kept as they are (the CLI's flag).
 VOC_KEEP_HOW = 'VOC pictures "As they are"'
+#: How the export's summary tells to name nnU-Net's channels (the CLI: its flag).
+CHANNEL_NAMES_HOW = "the nnU-Net channel names field"
 
 if TYPE_CHECKING:  # front ends reach projects through services only
     from annotator.storage.project import Project
@@ -288,6 +290,7 @@ class ExportDialog(QDialog):
             copies_how=COPIES_HOW,
             geotiff_how=GEOTIFF_HOW,
             voc_keep_how=VOC_KEEP_HOW,
+            channel_names_how=CHANNEL_NAMES_HOW,
         )
 
     def fill(self, request: ExportRequest) -> None:

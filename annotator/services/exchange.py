@@ -44,6 +44,7 @@ from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema, name_key
 from annotator.core.status import ImageStatus
 from annotator.formats.base import (
+    CHANNEL_NAMES_HOW,
     GEOTIFF_HOW,
     SPLITS,
     UNLABELLED,
@@ -142,6 +143,8 @@ class ExportRequest:
     geotiff_how: str = GEOTIFF_HOW
     #: How the summary names VOC pictures kept as they are (the GUI: its VOC pictures field).
     voc_keep_how: str = VOC_KEEP_HOW
+    #: How the summary tells to name nnU-Net's channels (the GUI: its field).
+    channel_names_how: str = CHANNEL_NAMES_HOW
 
 
 #: The formats that write objects (polygons, RLE) per region, which ``leave_out`` affects.
@@ -766,6 +769,7 @@ def _export_held(
             channel_names=request.channel_names,
             geotiff_how=request.geotiff_how,
             voc_keep_how=request.voc_keep_how,
+            channel_names_how=request.channel_names_how,
         )
         assert spec.writer is not None
         result = spec.writer(stage, dataset, options, progress)

@@ -202,3 +202,29 @@ def test_a_masks_import_whose_255_stays_unlabelled_names_the_class_names_field(
     said = window.file_menu.last_message
     assert "if it marks a class, choose a Class names file listing the masks' classes" in said
     assert not [t for t in _shown(window, boxes) if FLAG.search(t)]
+
+
+def test_the_nnunet_export_of_a_ct_scan_names_the_channel_names_field(
+    qtbot, monkeypatch, tmp_path, boxes
+):
+    """A NIfTI scan of Hounsfield units: its channel is named CT, and the summary says how
+    to name it otherwise with the form's field (the CLI: ``--channel-names NAME``)."""
+    from niftihelpers import save_volume
+
+    voxels = np.random.default_rng(5).integers(-1000, 400, (32, 24, 3)).astype(np.int16)
+    save_volume(tmp_path / "scans" / "ct.nii.gz", voxels)
+    root = tmp_path / "proj"
+    with Project.create(root, LabelSchema.from_names(["air", "body"])) as p:
+        p.add_images([tmp_path / "scans"])
+        for record in p.images():
+            labels = np.zeros(p.load_image(record).shape[:2], np.uint8)
+            labels[2:8, 2:8] = 1
+            p.save_mask(record.id, labels, status=ImageStatus.DONE)
+    window = shown_window(qtbot, root)
+    try:
+        said = _export(window, monkeypatch, "nnunet", tmp_path / "Dataset001_CT")
+        shown = _shown(window, boxes)
+    finally:
+        window.close()
+    assert "name it otherwise with the nnU-Net channel names field" in said, said
+    assert not [t for t in shown if FLAG.search(t)]
