@@ -90,6 +90,31 @@ def wait_until(condition, timeout: float = 10.0) -> bool:
     return True
 
 
+def choice_round(pictures, choice, in_channels: int, config):
+    """A 150-step round of a tiny network of Channel Choice ``choice`` on ``pictures``
+    (``(picture, truth)`` pairs of classes bg and disc), labelled on every third pixel of
+    every third row; its ``train_round`` result."""
+    import numpy as np
+
+    from annotator.ml.networks import NetworkConfig
+    from annotator.ml.train import TrainImage, TrainRequest, train_round
+
+    images = []
+    for i, (im, truth) in enumerate(pictures):
+        mask = np.full(truth.shape, 255, np.uint8)
+        mask[::3, ::3] = truth[::3, ::3]
+        images.append(TrainImage(i + 1, f"t{i}", im, mask))
+    request = TrainRequest(
+        tuple(images),
+        ("bg", "disc"),
+        NetworkConfig(in_channels, 2, 2, 8, channel_choice=choice),
+        max_steps=150,
+        config=config,
+        device="cpu",
+    )
+    return request, train_round(request)
+
+
 def trained_iou(result, tests, value: int = 1) -> float:
     """The IoU of class ``value`` over ``tests`` (``(picture, truth)`` pairs) of the model
     a training round gave (``result`` of ``ml.train.train_round``)."""
