@@ -410,12 +410,9 @@ NNUNET_PICTURE_FOLDERS = ("imagestr", "imagests")
 _NNUNET_CHANNEL = re.compile(r"(.+)_(\d{4})$")
 
 
-def nnunet_further_channels(paths: Sequence[P]) -> list[P]:
-    """The files among ``paths`` that are a further channel of an nnU-Net case
-    (``imagesTr/case_0001.nii.gz`` where ``case_0000.nii.gz`` of the same type lies
-    beside it, among ``paths``), in their order. Only in nnU-Net's picture folders:
-    ``frame_0001.png`` elsewhere is a frame of a series."""
-    firsts = set()
+def _nnunet_channel_files(paths: Sequence[P]) -> list[tuple[P, tuple[PurePath, str, str], int]]:
+    """The files among ``paths`` named as a channel of an nnU-Net case in nnU-Net's
+    picture folders: each with its case (folder, case name, file type) and channel."""
     found = []
     for path in paths:
         if path.parent.name.lower() not in NNUNET_PICTURE_FOLDERS:
@@ -424,11 +421,19 @@ def nnunet_further_channels(paths: Sequence[P]) -> list[P]:
         if match is None:
             continue
         kind = path.name[len(file_stem(path)) :].lower()
-        if match.group(2) == "0000":
-            firsts.add((path.parent, match.group(1), kind))
-        else:
-            found.append((path, (path.parent, match.group(1), kind)))
-    return [path for path, case in found if case in firsts]
+        case: tuple[PurePath, str, str] = (path.parent, match.group(1), kind)
+        found.append((path, case, int(match.group(2))))
+    return found
+
+
+def nnunet_further_channels(paths: Sequence[P]) -> list[P]:
+    """The files among ``paths`` that are a further channel of an nnU-Net case
+    (``imagesTr/case_0001.nii.gz`` where ``case_0000.nii.gz`` of the same type lies
+    beside it, among ``paths``), in their order. Only in nnU-Net's picture folders:
+    ``frame_0001.png`` elsewhere is a frame of a series."""
+    files = _nnunet_channel_files(paths)
+    firsts = {case for _, case, channel in files if channel == 0}
+    return [path for path, case, channel in files if channel and case in firsts]
 
 
 def nnunet_cases(paths: Sequence[P]) -> dict[P, list[P]]:
@@ -438,15 +443,8 @@ def nnunet_cases(paths: Sequence[P]) -> dict[P, list[P]]:
     beside it, among ``paths``). Cases of one file are left out; only in nnU-Net's
     picture folders, as :func:`nnunet_further_channels`."""
     channels: dict[tuple[PurePath, str, str], dict[int, P]] = {}
-    for path in paths:
-        if path.parent.name.lower() not in NNUNET_PICTURE_FOLDERS:
-            continue
-        match = _NNUNET_CHANNEL.fullmatch(file_stem(path))
-        if match is None:
-            continue
-        kind = path.name[len(file_stem(path)) :].lower()
-        case = channels.setdefault((path.parent, match.group(1), kind), {})
-        case.setdefault(int(match.group(2)), path)
+    for path, case, channel in _nnunet_channel_files(paths):
+        channels.setdefault(case, {}).setdefault(channel, path)
     cases: dict[P, list[P]] = {}
     for found in channels.values():
         run, k = [], 1
