@@ -78,8 +78,9 @@ def test_a_status_set_after_the_refused_record_is_kept(labelled, monkeypatch):
         assert (record.labelled_pixels, record.status) == (4 * SHAPE[1], ImageStatus.IN_PROGRESS)
 
 
-def test_a_save_cut_short_before_its_file_keeps_the_record_of_the_file_there(labelled, monkeypatch):
-    project, image_id = labelled
+@contextlib.contextmanager
+def _mask_file_refused(monkeypatch, image_id):
+    """While in it, writing image ``image_id``'s mask file meets a full disk."""
     real_write = atomic.atomic_write_bytes
 
     def no_mask(path, data):
@@ -88,9 +89,16 @@ def test_a_save_cut_short_before_its_file_keeps_the_record_of_the_file_there(lab
         real_write(path, data)
 
     monkeypatch.setattr(project_module, "atomic_write_bytes", no_mask)
-    with pytest.raises(OSError):
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(project_module, "atomic_write_bytes", real_write)
+
+
+def test_a_save_cut_short_before_its_file_keeps_the_record_of_the_file_there(labelled, monkeypatch):
+    project, image_id = labelled
+    with _mask_file_refused(monkeypatch, image_id), pytest.raises(OSError):
         project.save_mask(image_id, _labels(9), status=ImageStatus.IN_PROGRESS)
-    monkeypatch.setattr(project_module, "atomic_write_bytes", real_write)
     before = project.image(image_id)
     project.close()
     with Project.open(project.root) as again:
@@ -181,17 +189,8 @@ def test_an_empty_marker_survives_a_save_that_fails_before_its_file(labelled, mo
     then never counted (its record said some pixels, so the zero rule missed it)."""
     project, image_id = labelled
     marker = _empty_marker_over_a_newer_file(project, image_id, monkeypatch)
-    real_write = atomic.atomic_write_bytes
-
-    def no_mask(path, data):
-        if str(path).endswith(f"{image_id}.png"):
-            raise OSError(28, "No space left on device", str(path))
-        real_write(path, data)
-
-    monkeypatch.setattr(project_module, "atomic_write_bytes", no_mask)
-    with pytest.raises(OSError):
+    with _mask_file_refused(monkeypatch, image_id), pytest.raises(OSError):
         project.save_mask(image_id, _labels(9))
-    monkeypatch.setattr(project_module, "atomic_write_bytes", real_write)
     assert marker.exists()
     project.close()
     with Project.open(project.root) as again:
