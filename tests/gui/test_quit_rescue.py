@@ -155,10 +155,10 @@ class _SigtermOnceABoxIsOpen:
     def poll(self) -> None:
         if self.stopped:
             return
-        open_ = [
+        open_ = [  # (modal: a non-modal "Model" box another test's window left is none)
             w.windowTitle()
             for w in self.app.topLevelWidgets()
-            if isinstance(w, QMessageBox) and w.isVisible()
+            if isinstance(w, QMessageBox) and w.isVisible() and w.isModal()
         ]
         if not open_:
             QTimer.singleShot(50, self.poll)
@@ -322,7 +322,7 @@ def test_sigterm_while_the_rescue_question_is_open_rescues_without_asking(
 
     def guard():  # (were the question left open: answer it, and say so)
         for w in app.topLevelWidgets():
-            if isinstance(w, QMessageBox) and w.isVisible():
+            if isinstance(w, QMessageBox) and w.isVisible() and w.isModal():
                 asked.append("left open")
                 w.done(0)
 

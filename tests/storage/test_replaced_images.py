@@ -255,7 +255,9 @@ def test_train_with_an_image_replaced_by_one_of_the_same_size_is_one_line(tmp_pa
     images, masks, proj = tmp_path / "imgs", tmp_path / "masks", tmp_path / "P"
     _write(images / "a.png", 0, mtime_ns=time.time_ns() - HOUR_NS)
     masks.mkdir()
-    cv2.imwrite(str(masks / "a.png"), np.ones((12, 16), np.uint8))
+    labels = np.ones((12, 16), np.uint8)
+    labels[:, :4] = 0  # (two classes: one alone is refused before any picture is read)
+    cv2.imwrite(str(masks / "a.png"), labels)
     assert main(["new", str(proj), "--classes", "bg,cell"]) == 0
     assert main(["add", str(proj), str(images)]) == 0
     assert main(["import", str(proj), str(masks), "--format", "masks"]) == 0
