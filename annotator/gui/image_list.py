@@ -18,7 +18,6 @@ window lists the images anew, and when a model version has scored the images
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import (
@@ -279,7 +278,7 @@ class ImageListPanel(QWidget):
         for image_id, score in scores.items():
             old = self._records.get(image_id)
             if old is not None and old.score != score:
-                self._records[image_id] = new = replace(old, score=score)
+                self._records[image_id] = new = old.with_score(score)
                 changed.append(new)
         if changed and self._orders_by_state():
             self._order_stale = True

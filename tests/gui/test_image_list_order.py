@@ -127,3 +127,12 @@ def test_a_burst_of_scores_repaints_rows_without_sorting_5000_images(qtbot):
     assert usual < 0.05 and batch < 0.05, (usual, max(times), batches)
     assert panel.visible_ids() == shown
     assert panel.text(len(shown) - 1).endswith("0.500")
+
+
+def test_a_record_with_a_new_score_is_the_record_replace_gives():
+    from dataclasses import replace
+
+    (record,) = _records(1)
+    new = record.with_score(0.25)
+    assert new == replace(record, score=0.25) and new is not record
+    assert record.score is None  # (the old one unchanged: records are frozen)
