@@ -55,14 +55,25 @@ _EDITING = (
 )
 
 
+def _with_ctrl_or_alt(event: QKeyEvent) -> bool:
+    return bool(
+        event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    )
+
+
+def _kept_key(event: QKeyEvent) -> bool:
+    """Whether the key (modifiers aside) is one a number box keeps: :data:`_KEPT`, digits."""
+    key = Qt.Key(event.key())
+    return key in _KEPT or Qt.Key.Key_0 <= key <= Qt.Key.Key_9
+
+
 def leaves_shortcuts(event: QKeyEvent) -> bool:
     """Whether a key pressed in a number box belongs to the window's shortcuts."""
-    if event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
+    if _with_ctrl_or_alt(event):
         # Ctrl+Z, Ctrl+A... edit the box's text; Ctrl+E (Export) and the others are the
         # window's, whatever the platform binds them to in a text field.
         return not any(event.matches(k) for k in _EDITING)
-    key = Qt.Key(event.key())
-    if key in _KEPT or Qt.Key.Key_0 <= key <= Qt.Key.Key_9:
+    if _kept_key(event):
         return False
     return bool(event.text().strip())
 
@@ -71,10 +82,7 @@ def _keeps(event: QKeyEvent) -> bool:
     """Whether a plain key is one the box keeps (digits, arrows, PgUp/PgDown...): its
     ShortcutOverride is accepted so the box gets the key press, not a window shortcut
     on the same key (PgDown: next image)."""
-    if event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
-        return False
-    key = Qt.Key(event.key())
-    return key in _KEPT or Qt.Key.Key_0 <= key <= Qt.Key.Key_9
+    return not _with_ctrl_or_alt(event) and _kept_key(event)
 
 
 _DONE_KEYS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape}
