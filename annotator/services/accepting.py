@@ -198,15 +198,7 @@ def accept_proposals(
             doc, filled = found
             if pending is not None:  # one write at a time: memory stays bounded
                 _written(project, saver, pending, report)
-            saver.submit(
-                SaveRequest(
-                    doc.image_id,
-                    doc.label_map.array,
-                    doc.generation,
-                    source=doc.label_source,
-                    accepted=doc.accepted_mask,
-                )
-            )
+            saver.submit(SaveRequest.of(doc))  # (the document is dropped: no copy needed)
             pending = Accepted(doc.record, filled)
             report.accepted.append(pending)
         if pending is not None:

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from annotator.core.errors import ProjectError
 from annotator.core.status import ImageStatus
 from annotator.services.jobs import CoalescingQueue, Dispatcher, call_directly, log_failure
 from annotator.storage.project import Project
+
+if TYPE_CHECKING:
+    from annotator.services.document import Document
 
 log = logging.getLogger(__name__)
 #: How long a save waits for another program's write lock on the project database before
@@ -59,6 +63,18 @@ class SaveRequest:
     #: The mask of the proposal ``source`` names, when this session accepted from it
     #: (kept beside the labels for training; never written to).
     accepted: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, doc: Document, labels: np.ndarray | None = None) -> SaveRequest:
+        """The snapshot of ``doc``: its ``labels`` (default: its label map's array, to
+        be written before it changes), generation, label source and accepted mask."""
+        return cls(
+            doc.image_id,
+            doc.label_map.array if labels is None else labels,
+            doc.generation,
+            source=doc.label_source,
+            accepted=doc.accepted_mask,
+        )
 
 
 @dataclass(frozen=True)

@@ -458,13 +458,7 @@ class AnnotationSession:
             self._histories.pop(image_id, None)
 
     def _submit(self, doc: Document, labels: np.ndarray) -> None:
-        request = SaveRequest(
-            doc.image_id,
-            labels,
-            doc.generation,
-            source=doc.label_source,
-            accepted=doc.accepted_mask,
-        )
+        request = SaveRequest.of(doc, labels)
         doc.submitted_generation = doc.generation
         self._submitted[doc.image_id] = self._submitted.get(doc.image_id, 0) + 1
         self._saver.submit(request)
