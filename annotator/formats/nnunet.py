@@ -54,8 +54,8 @@ from pathlib import Path
 
 import numpy as np
 
-from annotator.core.channels import describe, lacking_note, pick
-from annotator.core.contrast import AIR_AT_MOST, finite_values, looks_like_ct
+from annotator.core.channels import applies, describe, lacking_note, pick
+from annotator.core.contrast import AIR_AT_MOST, channel_count, finite_values, looks_like_ct
 from annotator.core.errors import FormatError
 from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.schema import name_key
@@ -284,7 +284,8 @@ def trained_channels(picture: np.ndarray, choice: Sequence[int]) -> np.ndarray:
     picked = pick(picture, choice)
     if picked.ndim == 2:
         picked = picked[..., None]
-    return picked if choice and picked is not picture else picked[..., :3]
+    chosen = bool(choice) and applies(channel_count(picture), choice)
+    return picked if chosen else picked[..., :3]
 
 
 def fit_channels(picture: np.ndarray, channels: int) -> np.ndarray:
