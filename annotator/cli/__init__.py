@@ -158,20 +158,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failure = json_output.Failure(options.refusal or "bad arguments", EXIT_USAGE)
                 _print_failure(command.get_default("json_failure"), failure)
             raise
+    global _own_process
+    _own_process = program
     with logs.to_stderr(verbose=args.verbose, debug=args.debug):
         code = _main(args)
-    if program:
-        _ignore_stop_signals_from_now()
     return code
 
 
+#: Whether the command runs as this process's own command line (``annotator ...``), not
+#: as a caller's ``main([...])``: only then are stop signals ignored once it has ended.
+_own_process = False
+
+
 def _ignore_stop_signals_from_now() -> None:
-    """The command has ended and said how: what is left is the interpreter's tear-down
-    (a second or so once torch is loaded). A Ctrl+C then would end the process by the
-    signal's default (Python hands SIGINT back to it as it finalizes): exit code 130 and
-    no word, after a command that did its work and said so. So the stop signals are
-    ignored from here, unless another thread still runs (the interpreter waits for it:
-    Ctrl+C must still be able to stop that)."""
+    """The command has ended: what is left is saying how, the logs' and the locks'
+    release and the interpreter's tear-down (a second or so once torch is loaded). A
+    Ctrl+C then would turn a command that did its work into exit code 130, with a
+    traceback out of the logs' tear-down, or no word at all (Python hands SIGINT back to
+    its default as it finalizes). So the stop signals are ignored from here, unless
+    another thread still runs (the interpreter waits for it: Ctrl+C must still be able
+    to stop that)."""
     import signal
     import threading
 
@@ -330,8 +336,10 @@ _GONE_ERRNOS = frozenset({errno.EIO, errno.EPIPE})
 def _call(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     try:
         return int(handler(args) or 0)
-    finally:  # what is said next (an error, Ctrl+C) starts on a line of its own
-        end_open_line()
+    finally:
+        if _own_process:  # ended, by its return or by what it raised (said next)
+            _ignore_stop_signals_from_now()
+        end_open_line()  # what is said next (an error, Ctrl+C) starts on a line of its own
 
 
 #: How torch's process groups say that a peer process has gone (gloo, NCCL).

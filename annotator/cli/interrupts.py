@@ -106,7 +106,8 @@ def stop_signals_interrupt() -> Iterator[None]:
         yield
     finally:
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            if signal.getsignal(s) is on_signal:  # (not ignored since: the command ended)
+                signal.signal(s, handler)
 
 
 class _Forgiving:

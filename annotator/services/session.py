@@ -326,10 +326,12 @@ class AnnotationSession:
         wait = doc is not None and (doc.image_id == image_id or bool(self._saver.failed_ids()))
         if wait:
             self._save_to_leave()  # before reading the mask: it may be this image's own
-        if self._settle(image_id) or wait:
-            # as those saves recorded it: its label source (an accepted proposal) comes
-            # from the record when its undo history was dropped by a failed save
-            record = self.project.image(image_id)
+        self._settle(image_id)
+        # As the saves of it recorded it: one may have landed since the read above (its
+        # status, and its label source, an accepted proposal, when its undo history was
+        # dropped by a failed save). Whether one was still to land cannot tell: it may
+        # land between that read and the settle.
+        record = self.project.image(image_id)
         fresh, mask = self._mask_read(read, image_id, pixels)
         if not fresh:
             mask = self.project.load_mask(record)
@@ -382,13 +384,13 @@ class AnnotationSession:
             return False, None
         return True, read.mask
 
-    def _settle(self, image_id: int) -> bool:
+    def _settle(self, image_id: int) -> None:
         """Labels of ``image_id`` handed to the saver when it was let go: wait until they
         are written (tried once more if they failed), or raise :class:`ProjectError`
-        (they stay kept). False when there were none."""
+        (they stay kept)."""
         if self._saver.unwritten(image_id) is None:
             self._left.pop(image_id, None)
-            return False
+            return
         self._saver.wait_written(image_id)
         if self._saver.failure(image_id) is not None:
             self._retry([image_id])
@@ -403,7 +405,6 @@ class AnnotationSession:
                 unrecorded=isinstance(failure, RecordRefused),
             )
         self._left.pop(image_id, None)
-        return True
 
     def _let_go(self) -> None:
         """Hand the open document's labels to the saver without waiting: the array

@@ -1,6 +1,7 @@
 """The Edit History of an image left is taken back when it is opened again, only onto
 exactly the labels it was left at, within one memory cap for all images."""
 
+import threading
 from pathlib import Path
 
 import cv2
@@ -76,6 +77,31 @@ def test_an_undo_after_coming_back_is_saved_and_its_status_follows(project):
     session.save(wait=True)
     mask = project.load_mask(project.image(a.id))
     assert mask is None or (mask == project.schema.unlabelled).all()
+    assert session.close() is None
+
+
+def test_a_save_landing_while_the_image_is_read_again_is_not_missed(project, monkeypatch):
+    """The save of the image left lands after its record is read for opening it again
+    but before the open looks for it (a race seen in CI): the status it stored counts."""
+    session = AnnotationSession(project)
+    a, b, _ = project.images()
+    session.open_image(a.id).paint_stroke([(3, 3), (40, 3)], 2, 1)
+    session.open_image(b.id)
+    read_record = project.image
+    opening = threading.current_thread()
+
+    def read_then_save_lands(image_id):
+        record = read_record(image_id)  # as stored before the save of the image left
+        if threading.current_thread() is opening and image_id == a.id:
+            session.save(wait=True)  # ... which lands now
+        return record
+
+    monkeypatch.setattr(project, "image", read_then_save_lands)
+    back = session.open_image(a.id)
+    monkeypatch.undo()
+    assert back.record.status is ImageStatus.IN_PROGRESS
+    back.undo()  # back to no labels: still a change to save
+    assert session.listed_status() is ImageStatus.IN_PROGRESS
     assert session.close() is None
 
 
