@@ -339,30 +339,37 @@ def test_ctrl_c_once_a_command_has_ended_does_not_change_its_exit(labelled):
 def test_stop_signals_are_ignored_as_soon_as_the_command_has_ended(labelled, monkeypatch):
     """What follows the command (the release of its project and its logs, the tear-down)
     takes milliseconds to seconds: a Ctrl+C there raised out of the logs' tear-down with
-    a traceback (seen in CI). The stop signals are ignored from the command's return."""
+    a traceback (seen in CI). The stop signals are ignored from the command's return, and
+    stay ignored (the command's own SIGTERM and SIGHUP handlers are not put back)."""
     import contextlib
 
     import annotator.cli as cli
 
-    seen: list[object] = []
+    events: list[object] = []
     to_stderr = cli.logs.to_stderr
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     @contextlib.contextmanager
     def noting(**kw):  # type: ignore[no-untyped-def]
         with to_stderr(**kw):
             yield
-            seen.append(signal.getsignal(signal.SIGINT))  # as the logs are torn down
+            events.append([signal.getsignal(s) for s in stops])  # as the logs are torn down
 
-    kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    def ignore() -> None:  # (the real one leaves them when another thread runs)
+        events.append("ignored")
+        for s in stops:
+            signal.signal(s, signal.SIG_IGN)
+
+    kept = {s: signal.getsignal(s) for s in stops}
     monkeypatch.setattr(cli.logs, "to_stderr", noting)
+    monkeypatch.setattr(cli, "_ignore_stop_signals_from_now", ignore)
     monkeypatch.setattr(sys, "argv", ["annotator", "classes", str(labelled), "--add", "x"])
     try:
         assert main() == 0
-        ignored = [signal.getsignal(s) for s in kept]
     finally:
         for s, handler in kept.items():
             signal.signal(s, handler)
-    assert seen == [signal.SIG_IGN] and ignored == [signal.SIG_IGN] * 3
+    assert events == ["ignored", [signal.SIG_IGN] * 3]
 
 
 # --- 6. cosmetics ---------------------------------------------------------------------

@@ -74,7 +74,7 @@ def test_an_interrupt_is_said_in_json(root, capsys, monkeypatch):
     import annotator.services.projects as projects
 
     def summary(self):
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)
 
     monkeypatch.setattr(projects.Project, "summary", summary)
     code, data, err = _run(capsys, "status", str(root), "--json")

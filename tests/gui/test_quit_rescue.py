@@ -164,7 +164,7 @@ class _SigtermOnceABoxIsOpen:
             QTimer.singleShot(50, self.poll)
             return
         self.shown.extend(open_)
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)
         self.later.start(10_000)
 
     def start(self, ms: int) -> None:

@@ -45,7 +45,7 @@ def test_train_json_says_why_nothing_was_published(root, capsys, monkeypatch):
     def write(path, data):
         real(path, data)
         if os.path.basename(path) == model_store.CARD_NAME:
-            os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C during the last file write
+            signal.raise_signal(signal.SIGINT)  # Ctrl+C during the last file write
 
     monkeypatch.setattr(model_store, "write_synced", write)
     assert main(["train", str(root), *TINY_TRAIN, "--json"]) == 130
@@ -161,7 +161,7 @@ def test_train_json_says_an_interrupt_that_ended_the_command_at_once(
     from annotator.core.errors import InterruptedAfterPublish
 
     def train(*_args, **_kwargs):
-        os.kill(os.getpid(), signal.SIGTERM)  # the round's cancel
+        signal.raise_signal(signal.SIGTERM)  # the round's cancel
         raise KeyboardInterrupt if published is None else InterruptedAfterPublish(published)
 
     monkeypatch.setattr(training, "train_headless", train)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,6 +62,19 @@ def _wait_for(read, what: bytes, timeout: float = 120.0) -> bytes:
     return seen
 
 
+def _cancelled_by_sighup(line: str) -> bool:
+    """The round's one line on a SIGHUP, wherever it came: ``training:`` shows as the
+    labels are still being prepared, and on a busy machine the signal may land there."""
+    return (
+        re.fullmatch(
+            r"annotator: training cancelled( while preparing the labels)? by SIGHUP[:;] "
+            r"the model version is unchanged",
+            line,
+        )
+        is not None
+    )
+
+
 def _released_and_unpublished(root: Path, tmp_path: Path) -> None:
     # released by the command (emptied), not dropped by the OS as the process died
     assert (root / LOCK_NAME).read_text() == ""
@@ -88,7 +102,7 @@ def test_sighup_stops_train_with_one_line_and_exit_129(root, tmp_path):
             child.wait()
     said = err.decode().strip().splitlines()
     assert child.returncode == 128 + signal.SIGHUP == 129, said
-    assert said[-1].startswith("annotator: training cancelled by SIGHUP"), said
+    assert _cancelled_by_sighup(said[-1]), said
     assert said[-1].endswith("the model version is unchanged"), said
     data = json.loads(out)
     assert (data["status"], data["published"], data["exit_code"]) == ("cancelled", None, 129)
@@ -153,7 +167,7 @@ def test_sighup_stops_train_when_its_output_has_no_reader_any_more(root, tmp_pat
             child.wait()
     said = log.read_text().strip().splitlines()
     assert child.returncode == 129, said
-    assert said[-1].startswith("annotator: training cancelled by SIGHUP"), said
+    assert _cancelled_by_sighup(said[-1]), said
     _released_and_unpublished(root, tmp_path)
 
 
@@ -162,7 +176,7 @@ def test_sighup_in_a_read_only_command_gives_one_line(root, capsys, monkeypatch)
     import annotator.services.versions as versions
 
     def listing(*_args, **_kwargs):
-        os.kill(os.getpid(), signal.SIGHUP)
+        signal.raise_signal(signal.SIGHUP)
 
     monkeypatch.setattr(versions, "listing", listing)
     monkeypatch.setattr(sys, "stdout", sys.stdout)  # (put back after the test)
@@ -188,7 +202,7 @@ def test_a_command_started_under_nohup_ignores_sighup(root, capsys, monkeypatch)
     real = versions.listing
 
     def listing(*args, **kwargs):
-        os.kill(os.getpid(), signal.SIGHUP)  # the terminal closes mid-command
+        signal.raise_signal(signal.SIGHUP)  # the terminal closes mid-command
         return real(*args, **kwargs)
 
     monkeypatch.setattr(versions, "listing", listing)

@@ -36,8 +36,10 @@ def _state(root):
 
 
 def _ctrl_c():
-    """What the terminal does on Ctrl+C: SIGINT to this process (the main thread)."""
-    os.kill(os.getpid(), signal.SIGINT)
+    """What the terminal does on Ctrl+C: SIGINT to this process, raised in this thread
+    so that its handler runs before the next line (``os.kill`` lets the kernel hand it to
+    any thread, and the main thread goes on meanwhile: seen in CI)."""
+    signal.raise_signal(signal.SIGINT)
 
 
 def _train(root, capsys):
@@ -179,7 +181,7 @@ def test_what_stops_a_command_is_said_on_a_line_of_its_own(root, capsys, monkeyp
 
 def _sigterm():
     """What a batch system's time limit (SLURM, scancel) or ``kill`` does: SIGTERM."""
-    os.kill(os.getpid(), signal.SIGTERM)
+    signal.raise_signal(signal.SIGTERM)
 
 
 def test_sigterm_during_the_last_file_write_cancels_as_ctrl_c_does(root, capsys, monkeypatch):
