@@ -24,6 +24,10 @@ pixels are not annotated.
 
 Read: polygons, uncompressed and compressed RLE. Annotations are painted in file
 order (a later one wins where they overlap); the class of each is its category name.
+An annotation that cannot be drawn (a polygon of fewer than 3 points, RLE whose counts
+do not add up, a segmentation of another type) is left out and named in the summary,
+the rest imported (``formats.left_out``); a file none of whose annotations can be drawn
+is refused, as are its structural faults (ids twice, an image or category missing).
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ from annotator.formats.base import (
     names_lut,
 )
 from annotator.formats.detect import json_hint
+from annotator.formats.left_out import ObjectsLeftOut
 from annotator.formats.paths import safe_join
 from annotator.formats.polygons import Region, class_regions, pad_to_three, region_polygons
 
@@ -310,7 +315,9 @@ def _find_image(root: Path, file_name: str) -> Path | None:
     return None
 
 
-def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[ImportItem]:
+def _read_one(
+    path: Path, options: ImportOptions, result: ReadResult, left_out: ObjectsLeftOut
+) -> list[ImportItem]:
     if options.progress:  # (a large file takes seconds to parse)
         options.progress(0, 0, f"reading {path.name}…")
     data = load_json(path)
@@ -409,10 +416,11 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
             raise FormatError(f"{where}: category_id {cid} is not in 'categories'")
         by_image[iid].append((k, ann))
     items = []
+    left = ObjectsLeftOut()
     for n, (iid, im) in enumerate(images.items()):
         if options.progress:
             options.progress(n, len(images), f"reading annotations… {im['file_name']}")
-        mask = _painted(path, im, by_image.pop(iid), cat_index, fill, result)
+        mask = _painted(path, im, by_image.pop(iid), cat_index, (fill, background), result, left)
         items.append(
             ImportItem(
                 source=path,
@@ -425,6 +433,10 @@ def _read_one(path: Path, options: ImportOptions, result: ReadResult) -> list[Im
                 **compact_labels(mask),
             )
         )
+    # A file none of whose annotations can be drawn is refused, not imported as images
+    # with no labels (left_out.py says why); one with a few is imported without them.
+    left.check_some_drawn(path)
+    left_out.extend(left)
     result.declared = list(dict.fromkeys(result.declared + names))
     return items
 
@@ -434,50 +446,82 @@ def _painted(
     im: dict[str, Any],
     anns: list[tuple[int, dict[str, Any]]],
     cat_index: dict[int, int],
-    fill: int,
+    background: tuple[int, str | None],
     result: ReadResult,
+    left: ObjectsLeftOut,
 ) -> np.ndarray:
     """The label map of one image: its annotations painted in file order (a later one
-    over an earlier one), then ``fill`` where none painted and no box lies."""
+    over an earlier one), then the background class (``background``: its index, or
+    UNLABELLED, and its name) where none painted and no box lies, unless an annotation
+    of the image cannot be drawn: it is left out, named in ``left``, and the pixels no
+    annotation covers stay unlabelled (the one left out may lie there)."""
     h, w = im["h"], im["w"]
+    fill, fill_name = background
     # (the smallest type that holds the class indices: a quarter of int32's memory)
     top = max([fill, *cat_index.values()])
     kind = np.int8 if top <= np.iinfo(np.int8).max else np.int32
     mask = np.full((h, w), UNLABELLED, kind)
     boxed: np.ndarray | None = None
+    lost = len(left.objects)
     for k, ann in anns:
         where = f"{path}: annotations[{k}]"
-        cls = cat_index[int(ann["category_id"])]
-        if ann.get("segmentation") in ([], None, {}) and ann.get("bbox") is not None:
-            result.boxes_only += 1
-            box = ann["bbox"]
-            if not isinstance(box, list) or len(box) != 4:
-                raise FormatError(f"{where}.bbox: expected [x, y, width, height]")
-            bx, by, bw, bh = (check_number(v, where + ".bbox") for v in box)
-            y0, x0 = max(0, int(by)), max(0, int(bx))
-            y1, x1 = max(y0, int(np.ceil(by + bh))), max(x0, int(np.ceil(bx + bw)))
-            if fill != UNLABELLED:
-                boxed = np.zeros((h, w), bool) if boxed is None else boxed
-                boxed[y0:y1, x0:x1] = True
+        try:
+            box = _box_only(ann, where)
+            if box is not None:
+                result.boxes_only += 1
+                if fill != UNLABELLED:
+                    boxed = np.zeros((h, w), bool) if boxed is None else boxed
+                    boxed[box] = True
+                continue
+            box_pixels = decode_in_box(ann.get("segmentation"), h, w, where)
+        except FormatError as exc:
+            aid = ann.get("id")
+            named = f"annotation id {aid}" if _is_int(aid) else f"annotations[{k}]"
+            left.leave_out(im["file_name"], named, exc, where)
             continue
-        box_pixels = decode_in_box(ann.get("segmentation"), h, w, where)
+        left.drawn += 1
         if box_pixels is not None:
             pixels, y0, x0 = box_pixels
+            cls = cat_index[int(ann["category_id"])]
             mask[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]][pixels] = cls
-    if fill != UNLABELLED:
-        left = mask == UNLABELLED
+    if fill != UNLABELLED and len(left.objects) > lost:
+        left.keep_unlabelled(im["file_name"], str(fill_name))
+    elif fill != UNLABELLED:
+        uncovered = mask == UNLABELLED
         if boxed is not None:
-            left &= ~boxed
-        mask[left] = fill
+            uncovered &= ~boxed
+        mask[uncovered] = fill
     return mask
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _box_only(ann: dict[str, Any], where: str) -> tuple[slice, slice] | None:
+    """The pixel box of an annotation that is a box without a mask (``segmentation``
+    empty, as CVAT and Label Studio write rectangles); None for any other."""
+    if ann.get("segmentation") not in ([], None, {}) or ann.get("bbox") is None:
+        return None
+    box = ann["bbox"]
+    if not isinstance(box, list) or len(box) != 4:
+        raise FormatError(f"{where}.bbox: expected [x, y, width, height]")
+    bx, by, bw, bh = (check_number(v, where + ".bbox") for v in box)
+    y0, x0 = max(0, int(by)), max(0, int(bx))
+    y1, x1 = max(y0, int(np.ceil(by + bh))), max(x0, int(np.ceil(bx + bw)))
+    return slice(y0, y1), slice(x0, x1)
 
 
 def read_coco(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     result = ReadResult()
+    left_out = ObjectsLeftOut()
     for path in json_files(Path(src), "COCO JSON file", "coco"):
         try:
-            # Decode the whole file before handing anything over: all or nothing.
-            result.items.extend(_read_one(path, options, result))
+            # Decode the whole file before handing anything over: all or nothing (but
+            # the annotations that cannot be drawn, left out and named).
+            result.items.extend(_read_one(path, options, result, left_out))
         except FormatError as exc:
             result.errors.append((str(path), str(exc)))
+    if note := left_out.note():
+        result.notes.append(note)
     return result

@@ -21,6 +21,10 @@ rectangle, circle, line, linestrip, point, mask), later shapes over earlier ones
 ``__ignore__`` -> void. A ``labels.txt`` (in the source folder or given) lists the
 known names; shapes with other labels are skipped and counted in ``unknown``.
 ``imageData`` (base64) is kept so the image can be added when it is not on disk.
+A shape that cannot be drawn (an unknown ``shape_type``, a rectangle of one point,
+coordinates that are no numbers or far outside the image) is left out and named in the
+summary, the rest imported (``formats.left_out``); a source none of whose shapes can be
+drawn is refused.
 
 Background: labelme itself gives the pixels no shape covers to ``_background_`` (id 0
 of its ``labels.txt``). So do we, into the project's class named ``_background_`` or
@@ -74,6 +78,7 @@ from annotator.formats.base import (
     read_names_file,
 )
 from annotator.formats.detect import json_hint
+from annotator.formats.left_out import ObjectsLeftOut
 from annotator.formats.paths import join_within
 from annotator.formats.polygons import draw_pil_polygon, pad_to_three, painted_polygons
 
@@ -359,6 +364,61 @@ def _decode_image_bytes(data: bytes, where: str):  # type: ignore[no-untyped-def
         raise FormatError(f"{where}: embedded image cannot be decoded ({exc})") from None
 
 
+def _shape_pixels(
+    size: tuple[int, int], shape: Any, where: str, aliases: dict[str, str] | None
+) -> tuple[str, np.ndarray, int, int]:
+    """A shape's label (read through ``aliases``), and its pixels as the bool mask of a
+    box and the box's top and left (:func:`shape_in_box`; an empty box when outside)."""
+    if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
+        raise FormatError(f"{where}: a shape needs a string 'label'")
+    label = shape["label"].strip()
+    label = (aliases or {}).get(label.lower(), label)
+    box = shape_in_box(size, shape, where)  # validate even shapes we skip
+    if box is None:
+        return label, np.zeros((0, 0), bool), 0, 0
+    return (label, *box)
+
+
+def _draw(
+    mask: np.ndarray,
+    shapes: list[Any],
+    file: tuple[Path, str],
+    names: list[str],
+    known: dict[str, int] | None,
+    aliases: dict[str, str] | None,
+    left: ObjectsLeftOut,
+) -> dict[str, int]:
+    """Draw the ``shapes`` of the labelme file ``file`` (its path, and its name in the
+    summary) on ``mask`` in order, a label not in ``names`` added to it (or, with a
+    labels.txt, ``known``, drawn unlabelled and counted: the counts are returned); a
+    shape that cannot be drawn is left out and named in ``left``."""
+    path, name = file
+    size = (int(mask.shape[0]), int(mask.shape[1]))
+    unknown: dict[str, int] = {}
+    for k, shape in enumerate(shapes):
+        where = f"{path}: shapes[{k}]"
+        try:
+            label, pixels, y0, x0 = _shape_pixels(size, shape, where, aliases)
+        except FormatError as exc:
+            left.leave_out(name, f"shapes[{k}]", exc, where)
+            continue
+        left.drawn += 1
+        area = mask[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]]  # (a view)
+        if label == IGNORE_LABEL:
+            area[pixels] = VOID
+            continue
+        lut = names_lut(names)
+        if label.lower() not in lut:
+            if known is not None:  # a labels.txt was given and does not list it
+                unknown[label] = unknown.get(label, 0) + 1
+                area[pixels] = UNLABELLED  # a class we cannot name, not the background
+                continue
+            names.append(label)
+            lut = names_lut(names)
+        area[pixels] = lut[label.lower()]
+    return unknown
+
+
 def read_labels_file(path: Path) -> list[str]:
     """labelme's ``labels.txt``: names in id order; ``__ignore__`` (void) may come first."""
     return read_names_file(path)
@@ -373,9 +433,12 @@ def _read_one(
     unknown: dict[str, int],
     aliases: dict[str, str] | None = None,
     automatic: bool = False,
+    left: ObjectsLeftOut | None = None,
 ) -> tuple[ImportItem, bool]:
     """The file's item, and whether its uncovered pixels stayed unlabelled because the
-    file says Annotator wrote it that way."""
+    file says Annotator wrote it that way. A shape that cannot be drawn is left out and
+    named in ``left``."""
+    left = ObjectsLeftOut() if left is None else left
     names = list(shared_names)  # grown for this file; kept only if the file is valid
     doc = load_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
@@ -433,31 +496,16 @@ def _read_one(
             names.append(label)
         fill = names_lut(names)[label.lower()]
     mask = np.full((h, w), fill, np.int32)
-    local_unknown: dict[str, int] = {}
-    for k, shape in enumerate(doc["shapes"]):
-        where = f"{path}: shapes[{k}]"
-        if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
-            raise FormatError(f"{where}: a shape needs a string 'label'")
-        label = shape["label"].strip()
-        label = (aliases or {}).get(label.lower(), label)
-        box = shape_in_box((h, w), shape, where)  # validate even shapes we skip
-        if box is None:
-            pixels, y0, x0 = np.zeros((0, 0), bool), 0, 0
-        else:
-            pixels, y0, x0 = box
-        area = mask[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]]  # (a view)
-        if label == IGNORE_LABEL:
-            area[pixels] = VOID
-            continue
-        lut = names_lut(names)
-        if label.lower() not in lut:
-            if known is not None:  # a labels.txt was given and does not list it
-                local_unknown[label] = local_unknown.get(label, 0) + 1
-                area[pixels] = UNLABELLED  # a class we cannot name, not the background
-                continue
-            names.append(label)
-            lut = names_lut(names)
-        area[pixels] = lut[label.lower()]
+    name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    lost = len(left.objects)
+    local_unknown = _draw(mask, doc["shapes"], (path, name), names, known, aliases, left)
+    if fill != UNLABELLED and len(left.objects) > lost:
+        # Drawn again over unlabelled pixels: a shape left out may lie where no shape is,
+        # and making it background would be a wrong label (files without one are drawn
+        # once: a pass to tell the pixels no shape covers took as long as the drawing).
+        mask.fill(UNLABELLED)
+        _draw(mask, doc["shapes"], (path, name), names, known, aliases, ObjectsLeftOut())
+        left.keep_unlabelled(name, names[fill])
     for label, n in local_unknown.items():
         unknown[label] = unknown.get(label, 0) + n
     shared_names[:] = names
@@ -514,17 +562,25 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
     result.declared = list(names)
     result.background = background
     items = []
+    left = ObjectsLeftOut()
     for n, f in enumerate(files):
         if options.progress:
             options.progress(n, len(files), f"reading annotations… {f.name}")
         try:
+            one = ObjectsLeftOut()  # (kept only when the file is read)
             item, kept = _read_one(
-                root, f, known, names, background, result.unknown, aliases, automatic
+                root, f, known, names, background, result.unknown, aliases, automatic, one
             )
             items.append(item)
+            left.extend(one)
             result.kept_unlabelled += kept
         except FormatError as exc:
             result.errors.append((str(f), str(exc)))
+    # A source none of whose shapes can be drawn is refused, not imported as images
+    # with no labels (left_out.py says why); one with a few is imported without them.
+    left.check_some_drawn(src)
+    if note := left.note():
+        result.notes.append(note)
     if BACKGROUND_LABEL in names:
         # labels.txt's _background_ line (labelme2voc requires it) names the pixels no
         # shape covers; when every such pixel stayed unlabelled it is not a class to add.

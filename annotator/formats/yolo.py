@@ -29,7 +29,10 @@ A label file's image is where ultralytics looks: its path with the last ``labels
 folder named ``images`` (``labels/train/x.txt``: ``images/train/x.*``;
 ``train/labels/x.txt``: ``train/images/x.*``), else beside it. Polygons are filled
 exactly as ultralytics' ``polygon2mask`` does; where two overlap, the smaller wins, as
-in the masks ultralytics trains on (it draws them largest first).
+in the masks ultralytics trains on (it draws them largest first). A line that cannot be
+drawn (odd or too few coordinates, of fewer than 3 points, a box, words that are no
+numbers, a class past ``names``) is left out and named in the summary, the rest imported
+(``formats.left_out``); a source none of whose lines can be drawn is refused.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from annotator.formats.base import (
     names_lut,
 )
 from annotator.formats.detect import YAML_SUFFIXES, format_hint
+from annotator.formats.left_out import ObjectsLeftOut
 from annotator.formats.polygons import pad_to_three, painted_polygons
 
 DESCRIPTION = "YOLO segmentation: normalised polygons per region, data.yaml"
@@ -317,12 +321,18 @@ def _find_image(
 
 
 def parse_label_file(
-    path: Path, width: int, height: int, n_classes: int
+    path: Path,
+    width: int,
+    height: int,
+    n_classes: int,
+    left: ObjectsLeftOut | None = None,
+    name: str = "",
 ) -> list[tuple[int, np.ndarray]]:
     """``(class, (N, 2) int32 pixel points)`` per line, converted as ultralytics does
     (float32 ``xy * (width, height)`` truncated towards zero, no clipping: a vertex at
-    1.0 lies just past the image and fillPoly clips the edge, not the vertex); malformed
-    lines raise FormatError."""
+    1.0 lies just past the image and fillPoly clips the edge, not the vertex); a
+    malformed line raises FormatError, or with ``left`` is left out and named there (as
+    ``line N`` of ``name``)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -334,21 +344,37 @@ def parse_label_file(
             continue
         where = f"{path}:{lineno}"
         try:
-            cls = int(parts[0])
-            values = np.array([float(v) for v in parts[1:]], np.float64)
-        except ValueError:
-            raise FormatError(f"{where}: expected 'class x1 y1 x2 y2 ...' numbers") from None
-        if not 0 <= cls < n_classes:
-            raise FormatError(f"{where}: class {cls} is not in 0..{n_classes - 1}")
-        if values.size == 4:
-            raise FormatError(f"{where}: a box line (detection format), not a polygon")
-        if values.size < 2 or values.size % 2 or not np.all(np.isfinite(values)):
-            raise FormatError(f"{where}: a polygon needs x y pairs")
-        if values.min() < -0.01 or values.max() > 1.01:
-            raise FormatError(f"{where}: coordinates must be normalised to 0..1")
+            cls, values = _parse_line(parts, where, n_classes)
+        except FormatError as exc:
+            if left is None:
+                raise
+            left.leave_out(name or path.name, f"line {lineno}", exc, where)
+            continue
+        if left is not None:
+            left.drawn += 1
         xy = values.astype(np.float32).reshape(-1, 2) * np.array([width, height], np.float32)
         out.append((cls, xy.astype(np.int32)))
     return out
+
+
+def _parse_line(parts: list[str], where: str, n_classes: int) -> tuple[int, np.ndarray]:
+    """The class and the normalised coordinates of one line's words, checked."""
+    try:
+        cls = int(parts[0])
+        values = np.array([float(v) for v in parts[1:]], np.float64)
+    except ValueError:
+        raise FormatError(f"{where}: expected 'class x1 y1 x2 y2 ...' numbers") from None
+    if not 0 <= cls < n_classes:
+        raise FormatError(f"{where}: class {cls} is not in 0..{n_classes - 1}")
+    if values.size == 4:
+        raise FormatError(f"{where}: a box line (detection format), not a polygon")
+    if values.size % 2 or not np.all(np.isfinite(values)):
+        raise FormatError(f"{where}: a polygon needs x y pairs")
+    if values.size < 6:  # (ultralytics drops such an image whole)
+        raise FormatError(f"{where}: a polygon needs at least 3 points")
+    if values.min() < -0.01 or values.max() > 1.01:
+        raise FormatError(f"{where}: coordinates must be normalised to 0..1")
+    return cls, values
 
 
 def fill_polygon(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
@@ -416,6 +442,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
         raise FormatError(f"{labels_root}: no YOLO label files found" + format_hint(src, "yolo"))
     beside = ImagesBeside()
     paired: set[Path] = set()
+    left = ObjectsLeftOut()
     for f in files:
         try:
             image = _find_image(f, labels_root, root, beside)
@@ -426,8 +453,14 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
                 )
             paired.add(image)
             height, width = image_size(image, options, f)
-            mask = np.full((height, width), fill, np.int32)
-            shapes = list(parse_label_file(f, width, height, len(names)))
+            name = _shown(f, root)
+            lost = len(left.objects)
+            shapes = list(parse_label_file(f, width, height, len(names), left, name))
+            # (a line left out may lie anywhere: the pixels no line covers stay unlabelled)
+            kept = fill if len(left.objects) == lost else UNLABELLED
+            mask = np.full((height, width), kept, np.int32)
+            if fill != UNLABELLED and len(left.objects) > lost:
+                left.keep_unlabelled(name, all_names[fill])
             # Where objects overlap, the smaller one wins, as in the masks ultralytics
             # trains on (``polygons2masks_overlap`` draws the largest first).
             shapes.sort(key=lambda shape: -polygon_pixels((height, width), shape[1]))
@@ -460,8 +493,21 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     # (an image with a label file's stem is left to that file: its error says why)
     stems, seen = {f.stem for f in files}, {p.resolve() for p in paired}
     lonely = [p for p in candidates if p.stem not in stems and p.resolve() not in seen]
+    # A source none of whose lines can be drawn is refused, not imported as images with
+    # no labels (left_out.py says why); one with a few is imported without them.
+    left.check_some_drawn(src)
+    if note := left.note():
+        result.notes.append(note)
     _add_images_without_labels(result, lonely, fill, all_names, options)
     return result
+
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` as the summary names it: relative to the dataset's folder."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
 
 
 def _add_images_without_labels(

@@ -319,21 +319,21 @@ def test_a_box_never_takes_back_pixels_annotated_as_background(tmp_path, box_fir
 
 
 def test_a_bad_file_among_good_ones_is_skipped_whole_and_the_rest_imported(tmp_path):
+    """A file whose own structure is wrong is skipped whole (a shape of it that cannot
+    be drawn is left out alone: test_import_objects_left_out)."""
     (tmp_path / "src").mkdir()
     write_image(tmp_path / "src/x.png", (6, 8))
     write_image(tmp_path / "src/y.png", (6, 8), seed=1)
     (tmp_path / "src/x.json").write_text(
         json.dumps(_labelme_doc([_poly("cell", [[0, 0], [3, 0], [3, 3]])]))
     )
-    bad = _labelme_doc(
-        [_poly("cell", [[0, 0], [3, 0], [3, 3]]), _poly("cell", [[0, "a"]])], image_path="y.png"
-    )
+    bad = _labelme_doc([_poly("cell", [[0, 0], [3, 0], [3, 3]])], w="a", image_path="y.png")
     (tmp_path / "src/y.json").write_text(json.dumps(bad))
     with new_project(tmp_path) as project:
         report = import_into_project(project, ImportRequest("labelme", tmp_path / "src"))
         assert report.imported == ["x.png"]
         ((path, reason),) = report.skipped
-        assert path.endswith("y.json") and "shapes[1]" in reason and "'a'" in reason
+        assert path.endswith("y.json") and "'imageWidth'" in reason and "'a'" in reason
         assert [r.name for r in project.images()] == ["x.png"]  # y.png was not added
 
 
