@@ -625,6 +625,7 @@ def build_export_dataset(
         # (read only for the format that writes pixel values: a damaged setting must not
         # stop an export of masks, which copies the picture files)
         channel_choice=project.channel_choice() if request.format == "nnunet" else (),
+        source_channels=project.source_channel_names() if request.format == "nnunet" else ((), ""),
     )
     return dataset, skipped
 
