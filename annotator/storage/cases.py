@@ -25,6 +25,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -202,3 +203,32 @@ def dataset_channel_names(folder: Path) -> tuple[str, ...]:
     if not all(isinstance(n, str) and n.strip() for n in ordered):
         return ()
     return tuple(n.strip() for n in ordered)
+
+
+def case_channels_beside(first: Path) -> list[Path]:
+    """The further channel files beside ``first``, an nnU-Net 2-D case's first file
+    (``imagesTr/cell_0000.png``: ``cell_0001.png``...), that an add would join with it
+    (:func:`picture_cases`); none when there are none, or they are refused."""
+    try:
+        beside = sorted(p for p in first.parent.iterdir() if p.is_file())
+    except OSError:
+        return []
+    return picture_cases(beside)[0].get(first, [])
+
+
+def case_pictures(root: Path) -> dict[tuple[Any, Any], Path]:
+    """The project's pictures of joined cases, by the size and SHA-1 of their first
+    channel file (what a case's labels carry as their picture: ``imagesTr/cell_0000.png``
+    beside ``labelsTr/cell.png``); those whose picture file is gone are left out."""
+    base = root / CASES_DIR
+    try:
+        folders = sorted(f for f in base.iterdir() if f.is_dir() and not f.name.startswith("."))
+    except OSError:
+        return {}
+    found: dict[tuple[Any, Any], Path] = {}
+    for folder in folders:
+        content = record_content(split_record(folder))
+        picture = folder / f"{folder.name}.tif"
+        if len(content) > 1 and picture.is_file():
+            found.setdefault(content[0], picture)
+    return found

@@ -1511,13 +1511,14 @@ class Project:
             names = dataset_channel_names(folder)
             if not names:
                 continue
+            where = str((folder / "dataset.json").absolute())  # (the add's folder, relative)
             had = self.source_channel_names()[0] if self._has_source_names() else None
             if had is None:
-                value = {"names": list(names), "dataset": str(folder / "dataset.json")}
+                value = {"names": list(names), "dataset": where}
             elif had == names:
                 continue
             else:  # two datasets, other names: neither is the project's
-                value = {"names": [], "dataset": str(folder / "dataset.json")}
+                value = {"names": [], "dataset": where}
             self.set_setting(SOURCE_CHANNELS_SETTING, value)
 
     def _has_source_names(self) -> bool:

@@ -263,3 +263,23 @@ def test_a_3d_datasets_channel_names_are_the_exports_too(tmp_path, capsys):
     assert main(["export", str(root), str(out), "--format", "nnunet", "--split", "1,0,0"]) == 0
     meta = json.loads((out / "dataset.json").read_text())
     assert meta["channel_names"] == {"0": "FLAIR", "1": "T1w"}
+
+
+def test_labels_imported_alone_add_their_case_as_one_picture(tmp_path, capsys):
+    """The masks import of ``labelsTr/`` into a project without the cases adds each
+    case's picture first (``imagesTr/cell_001_0000.png`` and its further channels,
+    joined as the add joins them); the pictures added later add nothing."""
+    ds = tmp_path / "Dataset101_Cells"
+    stains = _microscopy(ds)
+    root = _new(tmp_path)
+    assert main(["import", str(root), "--format", "masks", str(ds / "labelsTr")]) == 0
+    assert "2 image(s) added" in capsys.readouterr().out
+    assert _names(root) == ["cell_001_0000.tif", "cell_002_0000.tif"]
+    with Project.open(root) as project:
+        for case in ("cell_001", "cell_002"):
+            rec = project.image(f"{case}_0000.tif")
+            assert np.array_equal(
+                project.load_mask(rec), read_image(ds / "labelsTr" / f"{case}.png")
+            )
+            assert np.array_equal(project.load_image(rec)[..., 1], stains[case, 1])
+    assert "added 0 image(s)" in _add(capsys, root, ds / "imagesTr").out
