@@ -89,3 +89,24 @@ def test_a_3d_case_of_a_file_per_channel_is_one_set_of_slices(tmp_path):
     assert ds.channels == {
         root / "imagesTr" / "brain_0000.nii.gz": (root / "imagesTr" / "brain_0001.nii.gz",)
     }
+
+
+def test_a_bench_run_labels_slices_with_a_channel_per_file(tmp_path):
+    """The run's project splits the case as the add does: each slice has both files'
+    slices as its channels (the model and the tools see both)."""
+    root = tmp_path / "Dataset111_Brain"
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, (16, 16, 3)).astype(np.uint8)
+    save_volume(root / "imagesTr" / "brain_0000.nii.gz", ct_voxels((16, 16, 3)), RAS)
+    save_volume(root / "imagesTr" / "brain_0001.nii.gz", ct_voxels((16, 16, 3), 7), RAS)
+    save_volume(root / "labelsTr" / "brain.nii.gz", labels, RAS)
+    out = tmp_path / "out"
+    args = ["bench", str(root), "--mode", "manual", "--out", str(out), "--device", "cpu"]
+    assert main([*args, "--limit", "1"]) == 0
+    (project_root,) = (out / "projects").iterdir()
+    with Project.open(project_root, lock=False) as project:
+        (record,) = project.images()
+        assert record.name == "brain_0000_z000.tif"
+        picture = project.load_image(record)
+        assert picture.shape == (16, 16, 2)
+        assert not np.array_equal(picture[..., 0], picture[..., 1])
