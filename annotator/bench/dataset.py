@@ -64,6 +64,10 @@ class Dataset:
     slices: dict[Path, SliceOf] = field(default_factory=dict)
     #: The dataset's folder (reported with each run).
     root: str = ""
+    #: nnU-Net's cases of a file per channel: each case's first file (a picture, or a
+    #: volume whose slices are images) -> its further channel files, joined with it as
+    #: ``annotator add`` joins them (``storage/cases.py``, ``storage/stacks.py``).
+    channels: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,7 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     root = Path(root)
     img_dir, mask_dir, by_stem, mask_files = _locate(root)
     warnings: list[str] = []
+    by_stem, channels = _nnunet_cases(by_stem, warnings)
     # before reading every mask: a bad list fails at once
     listing: _ClassList | None
     if classes_file is not None:
@@ -189,8 +194,54 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
         notes.append(_by_id_note(listing.file, names, listing.by_id))
         warnings.extend(_zero_as_void(truths, zero_pixels, listing.file))
     kept = {p: pairs.slices[p] for p in images if p in pairs.slices}
+    if joined := _joined_note(channels, set(images), kept):
+        notes.append(joined)
     return Dataset(
-        tuple(names), tuple(images), truths, "; ".join(notes), tuple(warnings), kept, str(root)
+        tuple(names),
+        tuple(images),
+        truths,
+        "; ".join(notes),
+        tuple(warnings),
+        kept,
+        str(root),
+        channels,
+    )
+
+
+def _nnunet_cases(
+    by_stem: dict[str, Path], warnings: list[str]
+) -> tuple[dict[str, Path], dict[Path, tuple[Path, ...]]]:
+    """The pictures by stem without nnU-Net's further channel files of a case
+    (``imagesTr/case_0001.png`` beside ``case_0000.png``), and each case's first file
+    with its further channels: joined as ``annotator add`` joins them, by its code
+    (NIfTI volumes of one grid: ``storage.stacks.channel_cases``; pictures of one size:
+    ``storage.cases.picture_cases``). A case whose files cannot be joined is said in
+    ``warnings`` and its files stay apart (its further channels have no mask)."""
+    from annotator.storage.cases import picture_cases
+    from annotator.storage.stacks import channel_cases
+
+    files = list(by_stem.values())
+    volumes, refused = channel_cases(files)
+    pictures, refused_pictures = picture_cases(files)
+    warnings.extend(why for _, why in [*refused.values(), *refused_pictures.values()])
+    joined = {first: tuple(further) for first, further in {**volumes, **pictures}.items()}
+    within = {f for further in joined.values() for f in further}
+    return {stem: p for stem, p in by_stem.items() if p not in within}, joined
+
+
+def _joined_note(
+    channels: dict[Path, tuple[Path, ...]], images: set[Path], slices: dict[Path, SliceOf]
+) -> str:
+    """The note on nnU-Net's cases of a file per channel a run labels ("" when none)."""
+    stacks = {where.stack for where in slices.values()}
+    used = [first for first in channels if first in images or first in stacks]
+    if not used:
+        return ""
+    first = sorted(used, key=_natural_key)[0]
+    return (
+        f"{len(used)} nnU-Net case(s) of a file per channel, each read as one picture (per "
+        f"slice) with a channel per file, as `annotator add` joins them (first: "
+        f"{first.name} and {len(channels[first])} further channel(s))"
     )
 
 

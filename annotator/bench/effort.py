@@ -669,15 +669,30 @@ class _BenchRun:
         (``storage/stacks.py``: ``slices/vol/vol_z000.tif``...; every slice of a
         stack is written, those not labelled only to evaluate on). Their records, in
         the order of ``chosen``."""
+        from annotator.storage.cases import join_case
         from annotator.storage.stacks import split_stack
 
         dataset, project = self.dataset, self.project
-        project.add_images([p for p in chosen if p not in dataset.slices])
+        for p in dataset.images:  # an nnU-Net case of a file per channel: one picture
+            if p in dataset.channels and p not in dataset.slices:
+                self.pictures[p] = join_case(project.root, p, dataset.channels[p])[0]
+        # (a case's files added together: the add finds their picture joined above)
+        project.add_images(
+            [
+                f
+                for p in chosen
+                if p not in dataset.slices
+                for f in (p, *dataset.channels.get(p, ()))
+            ]
+        )
         by_stem = {r.stem: r for r in project.images()}
         split: dict[Path, list[Path]] = {}
         for p, where in dataset.slices.items():
             if where.stack not in split:
-                split[where.stack] = split_stack(project.root, where.stack, where.unnamed_slices)[1]
+                channels = dataset.channels.get(where.stack, ())
+                split[where.stack] = split_stack(
+                    project.root, where.stack, where.unnamed_slices, channels=channels
+                )[1]
             self.pictures[p] = split[where.stack][where.index]
         records = []
         for p in chosen:

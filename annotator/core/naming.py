@@ -426,6 +426,14 @@ def _nnunet_channel_files(paths: Sequence[P]) -> list[tuple[P, tuple[PurePath, s
     return found
 
 
+def nnunet_channel(path: PurePath) -> int | None:
+    """Which input channel of an nnU-Net case a file's name says it is (``case_0001.png``:
+    1), or None for a name of no channel. Only the name: see
+    :data:`NNUNET_PICTURE_FOLDERS` for where such names mean channels."""
+    match = _NNUNET_CHANNEL.fullmatch(file_stem(path))
+    return None if match is None else int(match.group(2))
+
+
 def nnunet_further_channels(paths: Sequence[P]) -> list[P]:
     """The files among ``paths`` that are a further channel of an nnU-Net case
     (``imagesTr/case_0001.nii.gz`` where ``case_0000.nii.gz`` of the same type lies

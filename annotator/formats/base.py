@@ -125,6 +125,9 @@ class ExportDataset:
     #: The project's Channel Choice (``core.channels``, 0-based; ``()``: none), for a
     #: writer that writes the pixels a model trains on.
     channel_choice: tuple[int, ...] = ()
+    #: The names the nnU-Net dataset the pictures came from gave their channels, in
+    #: channel order, and its ``dataset.json`` (``((), "")``: none known).
+    source_channels: tuple[tuple[str, ...], str] = ((), "")
 
     @property
     def names(self) -> list[str]:

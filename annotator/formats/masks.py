@@ -860,9 +860,17 @@ def _kept_images(root: Path) -> dict[Path, tuple[str, str, ImageStatus | None]]:
 
 
 def _find_image(mask_file: Path, beside: ImagesBeside, stem: str) -> Path | None:
+    """The picture beside a mask file: ``images/x.png`` of ``masks/x.png``; nnU-Net's
+    first channel file of its case, ``imagesTr/cell_0000.png`` of ``labelsTr/cell.png``
+    (``imagesTs/`` of ``labelsTs/``)."""
     folder = mask_file.parent
     if folder.name == "masks":
         return beside.find(folder.parent / "images", stem, mask_file)
+    own = folder.name.lower()
+    if own in ("labelstr", "labelsts"):
+        for name in _sub_folders(folder.parent):
+            if name.lower() == f"images{own[-2:]}":
+                return beside.find(folder.parent / name, f"{stem}_0000", mask_file)
     return None
 
 

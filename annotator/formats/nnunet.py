@@ -230,7 +230,9 @@ def _cases(dataset: ExportDataset) -> list[_Case]:
         where = sample.stack
         stack = dataset.stacks.get(where.stack) if where is not None else None
         if where is None or stack is None:
-            cases.append(_Case(sample.stem, split, [sample]))
+            # a picture of an nnU-Net dataset (case_0000.png, or its channel files joined:
+            # case_0000.tif) is the case "case", as a scan's is
+            cases.append(_Case(_CHANNEL_0.sub("", sample.stem) or sample.stem, split, [sample]))
             continue
         case = volumes.get(where.stack)
         if case is None:
@@ -331,6 +333,20 @@ def channel_names(channels: int, choice: Sequence[int]) -> dict[str, str]:
     if channels == 3:
         return {"0": "R", "1": "G", "2": "B"}
     return {str(i): f"channel {i + 1}" for i in range(channels)}
+
+
+def source_names(source: Sequence[str], channels: int, choice: Sequence[int]) -> tuple[str, ...]:
+    """dataset.json's ``channel_names`` taken from the nnU-Net dataset the pictures came
+    from (``source``: its names of the pictures' channels, in order), for the
+    ``channels`` written: those ``choice`` picks (a Channel Choice, or every channel),
+    else the first ones; none when they do not name exactly the channels written (a
+    grey picture repeated into three, a choice past the names)."""
+    if not source:
+        return ()
+    if choice:
+        picked = tuple(source[c] for c in choice if 0 <= c < len(source))
+        return picked if len(picked) == len(choice) == channels else ()
+    return tuple(source) if len(source) == channels else ()
 
 
 def _png_holds(picture: np.ndarray) -> bool:
@@ -458,10 +474,17 @@ def write_nnunet(
             progress(i, len(cases), case.name)
         writer.write(case)
     training = sum(1 for c in cases if c.training)
-    ct = not given and survey.channels == 1 and all(c.name in writer.ct for c in cases)
+    source, named_in = dataset.source_channels
+    theirs = () if given else source_names(source, survey.channels, choice)
+    ct = (
+        not given
+        and not theirs
+        and survey.channels == 1
+        and all(c.name in writer.ct for c in cases)
+    )
     names = (
-        {str(i): n for i, n in enumerate(given)}
-        if given
+        {str(i): n for i, n in enumerate(given or theirs)}
+        if given or theirs
         else {"0": CT}
         if ct
         else channel_names(survey.channels, choice)
@@ -477,6 +500,12 @@ def write_nnunet(
         doc["renamed_labels"] = labels.renamed
     folder.write_text("dataset.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     notes = _notes(cases, survey, labels, writer, dataset, options)
+    if theirs:
+        notes.append(
+            f"channel_names as the source nnU-Net dataset named them ({', '.join(theirs)}: "
+            f"{named_in or 'its dataset.json'}); name them otherwise with "
+            f"{options.channel_names_how}"
+        )
     if ct:
         notes.append(
             f"channel 0 named {CT} in dataset.json: every case is a NIfTI scan whose values "

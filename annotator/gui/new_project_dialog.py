@@ -187,6 +187,7 @@ def add_images_with_progress(
                     "the image list's right-click menu (Remove … from the project)"
                 ),
                 report.labels_split_text("File > Import labels (format: masks) of FOLDER"),
+                report.joined_pictures_text(),
                 report.further_channels_text(),
             )
             if text

@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -625,6 +626,7 @@ def build_export_dataset(
         # (read only for the format that writes pixel values: a damaged setting must not
         # stop an export of masks, which copies the picture files)
         channel_choice=project.channel_choice() if request.format == "nnunet" else (),
+        source_channels=project.source_channel_names() if request.format == "nnunet" else ((), ""),
     )
     return dataset, skipped
 
@@ -1287,6 +1289,10 @@ class _ImageIndex:
         self.by_base: dict[str, list[ImageRecord]] = {}  # by pair base (core/naming.py)
         #: Images by picture: one each, but for slices of one content (blank frames).
         self.by_sha: dict[str, list[ImageRecord]] = {}
+        self.by_path: dict[str, ImageRecord] = {}  # by the path recorded
+        #: The pictures of nnU-Net's 2-D cases joined (``storage/cases.py``), by their
+        #: first channel file's size and SHA-1; read on first need.
+        self._cases: dict[tuple[Any, Any], Path] | None = None
         self._digests: dict[int, str | None] = {}
         self._same: dict[tuple[int, int], bool] = {}
         self._source_sha: dict[Path, str] = {}  # an annotation file's own SHA-1
@@ -1317,6 +1323,7 @@ class _ImageIndex:
             self.by_made.setdefault(other, []).append(rec)
         self.by_base.setdefault(pair_base(stem), []).append(rec)
         self.by_sha.setdefault(rec.sha1, []).append(rec)
+        self.by_path.setdefault(rec.path, rec)
 
     def digest(self, item: ImportItem) -> str | None:
         """The SHA-1 of the picture the item carries (None without one, or unreadable)."""
@@ -1392,6 +1399,8 @@ class _ImageIndex:
         digest = self.digest(item)
         if digest is not None and digest in self.by_sha:
             return self._one_of(item, self.by_sha[digest])
+        if (joined := self._joined(item, digest)) is not None:
+            return joined
         named = self._named(item.image_name, item.match_by_stem, item.source)
         if digest is None:
             for other in item.other_names:  # another name it may have, if this names none
@@ -1426,6 +1435,26 @@ class _ImageIndex:
                 + "); these labels were not imported"
             )
         return same[0] if same else None
+
+    def _joined(self, item: ImportItem, digest: str | None) -> ImageRecord | None:
+        """The project image of the nnU-Net 2-D case whose first channel file is the
+        item's picture (``imagesTr/cell_0000.png`` of ``labelsTr/cell.png``), its
+        channel files joined into one picture (``storage/cases.py``); else None."""
+        if digest is None or item.image_file is None:
+            return None
+        if self._cases is None:
+            from annotator.storage.cases import case_pictures
+
+            self._cases = case_pictures(self.project.root)
+        if not self._cases:
+            return None
+        try:
+            picture = self._cases.get((item.image_file.stat().st_size, digest))
+        except OSError:
+            return None
+        if picture is None:
+            return None
+        return self.by_path.get(picture.relative_to(self.project.root).as_posix())
 
     def _one_of(self, item: ImportItem, same: list[ImageRecord]) -> ImageRecord:
         """Of the images of the item's picture, the one its labels belong to: the only
@@ -1617,7 +1646,7 @@ def _import_item(
         namesakes = index.named(item)
         namesake = namesakes[0] if namesakes else None
         if item.image_file is not None:
-            rec = project.add_image_array_file(item.image_file, name=item.image_file.name)
+            rec = _add_picture(project, item.image_file)
         else:
             assert item.image_data is not None
             suffix, _ = _image_size_of_bytes(item.image_data, f"{item.source}: imageData")
@@ -1647,6 +1676,22 @@ def _import_item(
         report.raw_top_unlabelled += int((mask == project.schema.unlabelled).sum())
     if item.status is not None:
         report.statuses[status.value] = report.statuses.get(status.value, 0) + 1
+
+
+def _add_picture(project: Project, file: Path) -> ImageRecord:
+    """Add the picture an imported item carries: an nnU-Net 2-D case's first channel
+    file with its further channels beside it, joined into one picture as the add joins
+    them (``storage/cases.py``); any other file as it is."""
+    from annotator.storage.cases import case_channels_beside
+
+    further = case_channels_beside(file)
+    if further:
+        added = project.add_images([file, *further])
+        if added.errors:
+            raise added.errors[0]
+        if added.added:
+            return added.added[0]
+    return project.add_image_array_file(file, name=file.name)
 
 
 def _status_of(item: ImportItem) -> ImageStatus:

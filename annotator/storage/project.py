@@ -54,6 +54,7 @@ from annotator.core.limits import NAMED_SKIPS, OTHER_PICTURE_SUFFIXES, named_fir
 from annotator.core.naming import (
     MASK_FOLDERS,
     NAME_MAX,
+    NNUNET_PICTURE_FOLDERS,
     SIDECAR_ENDINGS,
     file_stem,
     fit_stem,
@@ -62,6 +63,7 @@ from annotator.core.naming import (
     masks_beside,
     masks_in_mask_folders,
     natural_path_key,
+    nnunet_channel,
     nnunet_further_channels,
     short_stem,
 )
@@ -108,6 +110,10 @@ REMOVED_IDS_KEY = "removed_image_ids"
 RENAMES_KEY = "class_renames"
 #: The project setting of the channel choice (``core.channels``; absent: none).
 CHANNELS_SETTING = "channels"
+#: The project setting of the names nnU-Net datasets added gave the pictures' channels
+#: (their ``dataset.json``'s ``channel_names``): ``{"names": [...], "dataset": path}``;
+#: names ``[]`` once two datasets added named them otherwise (absent: none added).
+SOURCE_CHANNELS_SETTING = "source_channel_names"
 #: The accepted proposals (``accepted/<id>_v<N>.png``, docs/adr/0013).
 ACCEPTED_DIR = "accepted"
 #: The ending of the file ``masks/<id>.saving`` a save of image ``<id>``'s labels writes
@@ -125,7 +131,9 @@ IMAGES_DIR = "images"
 REMOVED_DIR = "removed"
 #: The slices of TIFF stacks added to the project (``storage/stacks.py``).
 SLICES_DIR = "slices"
-OWN_DIRS = ("masks", "proposals", ACCEPTED_DIR, "models", REMOVED_DIR, SLICES_DIR)
+#: The pictures of nnU-Net's 2-D cases of a file per channel (``storage/cases.py``).
+CASES_DIR = "cases"
+OWN_DIRS = ("masks", "proposals", ACCEPTED_DIR, "models", REMOVED_DIR, SLICES_DIR, CASES_DIR)
 #: The reason ``add_images`` gives, once, when asked to add any of them.
 OWN_FILES_SKIPPED = "the project's own files (masks, proposals...) are not added"
 #: The reasons ``add_images`` gives for files that need nothing of the user (a folder
@@ -201,8 +209,11 @@ class AddReport:
     #: one whose values no mask has beside its picture): (stack file, why).
     labels_split: list[tuple[str, str]] = field(default_factory=list)
     #: Files added that are nnU-Net's further channels of a case (``case_0001``...),
-    #: each labelled apart: of 2-D cases, or refused (``channels_refused``).
+    #: each labelled apart: of TIFF stacks, or refused (``channels_refused``).
     further_channels: list[str] = field(default_factory=list)
+    #: nnU-Net's 2-D cases of a file per channel joined into one picture of the project
+    #: (``storage/cases.py``), written now: (first file, channels, the picture's folder).
+    joined_pictures: list[tuple[str, int, str]] = field(default_factory=list)
     #: nnU-Net's cases of NIfTI channel files split as one, a picture per slice with a
     #: channel per file (``storage/stacks.py``): (first file, channels).
     joined_channels: list[tuple[str, int]] = field(default_factory=list)
@@ -338,9 +349,24 @@ class AddReport:
             parts.append(
                 f"{len(self.further_channels)} file(s) are further channels of nnU-Net cases "
                 f"(first: {first.parent.name}/{first.name}), added as images of their own: "
-                "only NIfTI volumes of one grid are read as the channels of one picture"
+                "only NIfTI volumes of one grid and pictures of one size are read as the "
+                "channels of one picture"
             )
         return "; ".join(parts)
+
+    def joined_pictures_text(self) -> str:
+        """One sentence on nnU-Net's 2-D cases whose channel files became one picture
+        ("" when none)."""
+        if not self.joined_pictures:
+            return ""
+        case, channels, folder = self.joined_pictures[0]
+        others = len(self.joined_pictures) - 1
+        return (
+            f"{len(self.joined_pictures)} nnU-Net case(s) of a file per channel are one picture "
+            f"with a channel per file (first: {Path(case).name} and its {channels - 1} further "
+            f"channel(s){f', and {others} more case(s)' if others else ''}); the pictures are "
+            f"in {Path(folder).parent}, the channel files unchanged"
+        )
 
     def routine_skips(self) -> int:
         """How many files were skipped for a reason that needs nothing of the user
@@ -953,7 +979,7 @@ class Project:
                 from annotator.storage.image_removal import clear_orphans
 
                 clear_orphans(project)  # of images removed by a process killed meanwhile
-                for own in (REMOVED_DIR, SLICES_DIR):  # what such a process half wrote
+                for own in (REMOVED_DIR, SLICES_DIR, CASES_DIR):  # what such a process half wrote
                     clear_partial_folders(project.root / own)
             except BaseException:
                 project.close()
@@ -1468,12 +1494,57 @@ class Project:
             progress(len(candidates), len(candidates), "")
         self._drop_unused_splits(report, present)
         report.further_channels = self._further_channels(given, report)
+        self._keep_source_channel_names([f for f, _ in given])
         return report
+
+    def _keep_source_channel_names(self, files: Sequence[Path]) -> None:
+        """Keep the channel names of the nnU-Net datasets whose cases' files are among
+        ``files`` (:data:`SOURCE_CHANNELS_SETTING`), for the nnU-Net export."""
+        from annotator.storage.cases import dataset_channel_names
+
+        folders = {
+            f.parent.parent
+            for f in files
+            if f.parent.name.lower() in NNUNET_PICTURE_FOLDERS and nnunet_channel(f) is not None
+        }
+        for folder in sorted(folders):
+            names = dataset_channel_names(folder)
+            if not names:
+                continue
+            where = str((folder / "dataset.json").absolute())  # (the add's folder, relative)
+            had = self.source_channel_names()[0] if self._has_source_names() else None
+            if had is None:
+                value = {"names": list(names), "dataset": where}
+            elif had == names:
+                continue
+            else:  # two datasets, other names: neither is the project's
+                value = {"names": [], "dataset": where}
+            self.set_setting(SOURCE_CHANNELS_SETTING, value)
+
+    def _has_source_names(self) -> bool:
+        rows = self._db.query("SELECT 1 FROM settings WHERE key = ?", (SOURCE_CHANNELS_SETTING,))
+        return bool(rows)
+
+    def source_channel_names(self) -> tuple[tuple[str, ...], str]:
+        """The names the nnU-Net dataset(s) added gave the pictures' channels, and the
+        ``dataset.json`` that named them (none: no such dataset added, or several that
+        name them otherwise)."""
+        try:
+            kept = self.get_setting(SOURCE_CHANNELS_SETTING)
+        except ProjectError:  # damaged: the export names the channels its own way
+            return (), ""
+        if not isinstance(kept, dict):
+            return (), ""
+        names, where = kept.get("names"), kept.get("dataset")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return (), ""
+        return tuple(names), where if isinstance(where, str) else ""
 
     def _drop_unused_splits(self, report: AddReport, present: Collection[Path] = ()) -> None:
         """Remove the slice files just written of stacks none of whose slices is an image
         (added now, found again, or ``present``: recorded by path, the split's folder
         deleted by hand and written again), and their mention."""
+        from annotator.storage.cases import discard_join
         from annotator.storage.stacks import discard_split
 
         used = {self.image_path(r).parent for r in report.added}
@@ -1489,6 +1560,13 @@ class Project:
         split = {stack for stack, _, _ in kept}
         report.labels_split = [(f, why) for f, why in report.labels_split if f in split]
         report.joined_channels = [(f, n) for f, n in report.joined_channels if f in split]
+        joined = []
+        for case, channels, folder in report.joined_pictures:
+            if Path(folder) in used:
+                joined.append((case, channels, folder))
+            else:
+                discard_join(Path(folder))
+        report.joined_pictures = joined
 
     def _further_channels(self, given: Sequence[tuple[Path, str]], report: AddReport) -> list[str]:
         """The files just added (as a picture, or split) that are nnU-Net's further
@@ -1517,6 +1595,7 @@ class Project:
         as channels go into ``channels`` (file -> pages), unless a split of the same
         content is in the project already: added once as slices, such a file stays
         slices when its folder is added again."""
+        from annotator.storage.cases import picture_cases
         from annotator.storage.stacks import (
             StackReplaced,
             channel_cases,
@@ -1526,13 +1605,18 @@ class Project:
 
         out: list[tuple[Path, str]] = []
         labels_of = {picture: mask for mask, picture in pictures_of.items()}
-        cases, refused = channel_cases([f for f, _ in candidates])  # nnU-Net's channel files
-        for further, why in refused.values():
+        files = [f for f, _ in candidates]
+        cases, refused = channel_cases(files)  # nnU-Net's channel files: volumes
+        pictures, refused_pictures = picture_cases(files)  # and 2-D pictures
+        for further, why in [*refused.values(), *refused_pictures.values()]:
             report.channels_refused.append(why)
             report.further_refused.extend(str(f) for f in further)
-        within = {f for further in cases.values() for f in further}
+        within = {f for further in [*cases.values(), *pictures.values()] for f in further}
         for file, name in candidates:
-            if file in within:  # split as a channel of its case's first file
+            if file in within:  # split or joined as a channel of its case's first file
+                continue
+            if file in pictures:
+                out.extend(self._join_case(file, pictures[file], report))
                 continue
             as_slices = unnamed_slices
             try:
@@ -1593,6 +1677,26 @@ class Project:
                     report.labels_split.append((str(file), why))
             out.extend((s, s.name) for s in slices)
         return out
+
+    def _join_case(
+        self, first: Path, further: list[Path], report: AddReport
+    ) -> list[tuple[Path, str]]:
+        """The project's picture of an nnU-Net 2-D case of a file per channel
+        (``storage/cases.py``) to add, as a candidate; none when it cannot be made (an
+        error of the report)."""
+        from annotator.storage.cases import join_case
+
+        try:
+            picture, written = join_case(self.root, first, further)
+        except ImageReadError as exc:
+            report.errors.append(exc)
+            return []
+        except OSError as exc:  # a file went meanwhile
+            report.errors.append(ImageReadError(first, exc.strerror or str(exc)))
+            return []
+        if written:
+            report.joined_pictures.append((str(first), 1 + len(further), str(picture.parent)))
+        return [(picture, picture.name)]
 
     def _still_added(self, record: ImageRecord, file: Path) -> bool:
         """Whether ``file``, at the place of ``record``, still holds its picture (one

@@ -49,7 +49,7 @@ from annotator.storage.atomic import atomic_write_text, fsync_dir, partial_folde
 from annotator.storage.images import nodata_value, read_tiff_stack
 from annotator.storage.project import LABEL_SAMPLE_SLICES, SLICES_DIR, file_sha1
 
-_SOURCE = "source.json"
+SOURCE_FILE = "source.json"
 
 
 def split_stack(
@@ -72,7 +72,7 @@ def split_stack(
     channels of its slices."""
     st = stack.stat()
     digest = file_sha1(stack)
-    content = _content_of(stack, st.st_size, digest, channels)
+    content = content_of(stack, st.st_size, digest, channels)
     base = root / SLICES_DIR
     nifti = is_nifti(stack)
     name = stack_stem(file_stem(stack))  # vol.ome.tif: vol/, vol_z000.tif...; case.nii.gz: case/
@@ -90,10 +90,12 @@ def split_stack(
         if found is not None:
             _moved_to(folder, record, stack)  # found where it lies now
             return folder, found, False
-        if _content(record) == content:
+        if record_content(record) == content:
             restore = True  # this stack's split, slice files deleted: written again
             break
-        if record.get("stack") == str(stack.resolve()) and len(_content(record)) == len(content):
+        if record.get("stack") == str(stack.resolve()) and len(record_content(record)) == len(
+            content
+        ):
             raise StackReplaced(
                 stack,
                 f"not added: it replaced the stack split into {folder} (same file, other "
@@ -124,7 +126,7 @@ def split_stack(
         staging.mkdir(parents=True)
         for name, array in zip(names, slices, strict=True):
             buffer = io.BytesIO()
-            tifffile.imwrite(buffer, array, extratags=extratags, **_as_picture(array))
+            tifffile.imwrite(buffer, array, extratags=extratags, **as_picture(array))
             write_synced(staging / name, buffer.getvalue())
         record = {
             "stack": str(stack.resolve()),
@@ -133,9 +135,9 @@ def split_stack(
             "planes": len(slices),
             "files": names,
             **({} if volume is None else {"volume": volume}),
-            **({"channels": _channel_records([stack, *channels], content)} if channels else {}),
+            **({"channels": channel_records([stack, *channels], content)} if channels else {}),
         }
-        write_synced(staging / _SOURCE, (json.dumps(record, indent=2) + "\n").encode())
+        write_synced(staging / SOURCE_FILE, (json.dumps(record, indent=2) + "\n").encode())
         fsync_dir(staging)
         if restore:  # the folder left: its record and the slice files still there
             shutil.rmtree(folder)
@@ -170,7 +172,7 @@ class StackReplaced(ImageReadError):
 def split_record(folder: Path) -> dict[str, Any]:
     """The ``source.json`` of a split (empty when it is missing or unreadable)."""
     try:
-        record = json.loads((folder / _SOURCE).read_text(encoding="utf-8"))
+        record = json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
@@ -189,11 +191,11 @@ def _moved_to(folder: Path, record: dict[str, Any], stack: Path) -> None:
     if record.get("stack") != where:
         with contextlib.suppress(OSError):
             atomic_write_text(
-                folder / _SOURCE, json.dumps({**record, "stack": where}, indent=2) + "\n"
+                folder / SOURCE_FILE, json.dumps({**record, "stack": where}, indent=2) + "\n"
             )
 
 
-def _as_picture(array: np.ndarray) -> dict[str, Any]:
+def as_picture(array: np.ndarray) -> dict[str, Any]:
     """tifffile's options that store ``array`` as one picture: grey, RGB(A) of any
     depth, or other channel counts interleaved (never one page per row)."""
     if array.ndim == 2:
@@ -207,10 +209,10 @@ def _split_before(
     folder: Path, record: dict[str, Any], content: Content, first_only: bool = False
 ) -> list[Path] | None:
     """The slice files of ``folder`` when its ``record`` is the split of a stack of this
-    ``content`` (:func:`_content_of`), complete. ``first_only``: a split whose first
+    ``content`` (:func:`content_of`), complete. ``first_only``: a split whose first
     channel file is of this content (a case's slices, for its labels)."""
     names = _files(record)
-    have = _content(record)
+    have = record_content(record)
     if names is None or (have[:1] if first_only else have) != content:
         return None
     files = [folder / n for n in names]
@@ -245,13 +247,13 @@ def split_files(root: Path, stack: Path) -> list[Path] | None:
 Content = tuple[tuple[Any, Any], ...]
 
 
-def _content_of(stack: Path, size: int, digest: str, channels: Sequence[Path]) -> Content:
+def content_of(stack: Path, size: int, digest: str, channels: Sequence[Path]) -> Content:
     """The :data:`Content` of a split of ``stack`` (of ``size`` and ``digest``) and the
     further ``channels``."""
     return ((size, digest), *((c.stat().st_size, file_sha1(c)) for c in channels))
 
 
-def _content(record: dict[str, Any]) -> Content:
+def record_content(record: dict[str, Any]) -> Content:
     """The :data:`Content` a split's record names (its ``channels``, else its stack)."""
     channels = record.get("channels")
     if isinstance(channels, list) and all(isinstance(c, dict) for c in channels):
@@ -259,7 +261,7 @@ def _content(record: dict[str, Any]) -> Content:
     return ((record.get("size"), record.get("sha1")),)
 
 
-def _channel_records(files: Sequence[Path], content: Content) -> list[dict[str, Any]]:
+def channel_records(files: Sequence[Path], content: Content) -> list[dict[str, Any]]:
     """A case's ``channels`` in its ``source.json``: each file's path, size and SHA-1."""
     return [
         {"stack": str(f.resolve()), "size": size, "sha1": digest}

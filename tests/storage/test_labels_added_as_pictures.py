@@ -74,26 +74,26 @@ def test_pictures_are_not_said_to_look_like_labels(tmp_path, capsys):
     assert "added 12 image(s)" in said.out and LOOKS not in said.err
 
 
-def test_nnunet_further_channels_of_2d_cases_are_added_and_said_in_one_line(tmp_path, capsys):
+def test_nnunet_further_channels_of_tiff_stacks_are_added_and_said_in_one_line(tmp_path, capsys):
     """(NIfTI cases of a file per channel are one picture per slice instead:
-    test_nnunet_channel_files.py.)"""
+    test_nnunet_channel_files.py; 2-D cases one picture: test_nnunet_2d_cases.py.)"""
     pictures = tmp_path / "ds" / "imagesTr"
     pictures.mkdir(parents=True)
-    for i, case in enumerate(("road_001", "road_002")):
-        for channel in range(3):
-            grey = np.full((8, 8), 10 * channel + i + 1, np.uint8)
-            Image.fromarray(grey).save(pictures / f"{case}_{channel:04d}.png")
+    for i, case in enumerate(("em_001", "em_002")):
+        for channel in range(2):
+            series = np.full((3, 8, 8), 10 * channel + i + 1, np.uint8)
+            tifffile.imwrite(pictures / f"{case}_{channel:04d}.tif", series, **ZYX)
     frames = tmp_path / "ds" / "images"  # a series of frames elsewhere: no channels
     frames.mkdir()
     for k in range(2):
         Image.fromarray(np.full((8, 8), 40 * k + 100, np.uint8)).save(frames / f"frame_{k:04d}.png")
     root = _new(tmp_path)
     said = _add(capsys, root, tmp_path / "ds")
-    assert "added 8 image(s)" in said.out  # as before: each file its image
+    assert "added 14 image(s)" in said.out  # as before: each file its slices
     lines = [x for x in said.err.splitlines() if "further channels" in x]
     assert lines == [
-        "  4 file(s) are further channels of nnU-Net cases (first: "
-        "imagesTr/road_001_0001.png), added as images of their own: only NIfTI volumes of "
-        "one grid are read as the channels of one picture"
+        "  2 file(s) are further channels of nnU-Net cases (first: "
+        "imagesTr/em_001_0001.tif), added as images of their own: only NIfTI volumes of "
+        "one grid and pictures of one size are read as the channels of one picture"
     ]
     assert "further channels" not in _add(capsys, root, tmp_path / "ds").err
