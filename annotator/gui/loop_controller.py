@@ -64,6 +64,9 @@ NEXT_WAIT_S = 5.0
 GESTURE_POLL_MS = 100
 #: The actions the controller enables and disables (MainWindow connects their triggers).
 MODEL_FILTER = "Annotator models (*.pt);;All files (*)"
+#: How a round refused for the Channel Choice tells to choose channels (the CLI gives
+#: its ``annotator channels`` command).
+CHANNELS_HOW = "View > Channels…"
 
 LOOP_ACTIONS = (
     "accept",
@@ -285,7 +288,9 @@ class LoopController(QObject):
             on_error=self._error,
             save_labels=self.workspace.save_labels,
         )
-        self.service = ModelService(project, self._dispatch, listener, self.settings_override)
+        self.service = ModelService(
+            project, self._dispatch, listener, self.settings_override, CHANNELS_HOW
+        )
         self._names = tuple(project.schema.names)
         s = self.service.settings
         self.panel.set_settings(
