@@ -41,6 +41,12 @@ GEOTIFF_HOW = "--geotiff"
 VOC_KEEP_HOW = "--voc-images keep"
 #: How an nnU-Net export's summary tells to name its channels (the GUI names its field).
 CHANNEL_NAMES_HOW = "--channel-names NAME"
+#: How the user chooses the project's channels, in the CLI's words (its messages give the
+#: whole ``annotator channels P --use ...`` command; the GUI names its menu instead).
+CHANNEL_CHOICE_HOW = "annotator channels"
+#: How an import's hint says to read a source as another format, in the CLI's words
+#: (``--format voc``; the GUI names its Format field).
+FORMAT_HOW = "--format"
 
 SPLITS = ("train", "val", "test")
 
@@ -166,6 +172,9 @@ class ExportOptions:
     voc_keep_how: str = VOC_KEEP_HOW
     #: How the summary tells to name nnU-Net's channels (the GUI: its field).
     channel_names_how: str = CHANNEL_NAMES_HOW
+    #: How the summary and refusals tell to choose the project's channels (the GUI: its
+    #: menu).
+    channel_choice_how: str = CHANNEL_CHOICE_HOW
 
 
 @dataclass(frozen=True)
@@ -208,6 +217,9 @@ class ImportOptions:
     #: How the user chooses the class of uncovered pixels, for the summary: the CLI's
     #: ``--background``, the GUI's field.
     background_how: str = BACKGROUND_HOW
+    #: How the hint of a source that looks like another format says to choose that one
+    #: (``formats.detect``): the CLI's ``--format``, the GUI's field.
+    format_how: str = FORMAT_HOW
     #: Told ``(done, total, "reading annotations… NAME")`` per image by a reader that
     #: draws its labels (COCO, labelme), which can take seconds an image, and
     #: ``(0, 0, "reading FILE…")`` before a large file is parsed (COCO's JSON).
@@ -387,14 +399,17 @@ def load_json(path: Path) -> Any:
         raise FormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def json_files(src: Path, what: str, tried: str, *, below: bool = False) -> list[Path]:
+def json_files(
+    src: Path, what: str, tried: str, *, below: bool = False, how: str = FORMAT_HOW
+) -> list[Path]:
     """``src`` itself when it is a file, else the ``*.json`` files in it (``below``: in
     it and its subfolders), sorted; a FormatError saying no ``what`` was found, and
-    which format ``src`` looks like when not the ``tried`` one."""
+    which format ``src`` looks like when not the ``tried`` one (told as ``how`` chooses
+    a format: :func:`~annotator.formats.detect.choose_format`)."""
     from annotator.formats.detect import format_hint
 
     if src.is_file():
-        hint = "" if src.suffix.lower() == ".json" else format_hint(src, tried)
+        hint = "" if src.suffix.lower() == ".json" else format_hint(src, tried, how)
         if hint:  # (a data.yaml given to a COCO import)
             raise FormatError(f"{src}: not a JSON file{hint}")
         return [src]
@@ -403,7 +418,7 @@ def json_files(src: Path, what: str, tried: str, *, below: bool = False) -> list
         files = sorted(p for p in found if not hidden(p) and p.is_file())
         if files:
             return files
-    raise FormatError(f"{src}: no {what} found" + format_hint(src, tried))
+    raise FormatError(f"{src}: no {what} found" + format_hint(src, tried, how))
 
 
 def read_names_file(path: Path) -> list[str]:

@@ -327,7 +327,7 @@ def _read_one(
         if not isinstance(data.get(key), list):
             raise FormatError(
                 f"{path}: not a COCO file ('{key}' is missing or not a list)"
-                + json_hint(path, data, "coco")
+                + json_hint(path, data, "coco", options.format_how)
             )
     names: list[str] = []
     cat_index: dict[int, int] = {}
@@ -515,7 +515,7 @@ def _box_only(ann: dict[str, Any], where: str) -> tuple[slice, slice] | None:
 def read_coco(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     result = ReadResult()
     left_out = ObjectsLeftOut()
-    for path in json_files(Path(src), "COCO JSON file", "coco"):
+    for path in json_files(Path(src), "COCO JSON file", "coco", how=options.format_how):
         try:
             # Decode the whole file before handing anything over: all or nothing (but
             # the annotations that cannot be drawn, left out and named).

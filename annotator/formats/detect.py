@@ -19,6 +19,7 @@ from typing import Any
 from annotator.core.errors import FormatError
 from annotator.core.folders import hidden
 from annotator.core.status import KEPT_IMAGES_FORMAT, PREDICTED_IMAGES_FORMAT
+from annotator.formats.base import FORMAT_HOW
 
 #: What the hint calls a source of each format.
 DESCRIPTIONS = {
@@ -152,26 +153,40 @@ def looks_like(src: Path, tried: str) -> list[tuple[str, Path]]:
     return found
 
 
-def format_hint(src: Path, tried: str) -> str:
+def choose_format(kind: str, how: str = FORMAT_HOW) -> str:
+    """How to read a source as ``kind``: the CLI's ``--format voc`` (``how`` is
+    :data:`~annotator.formats.base.FORMAT_HOW`), else the front end's field and the
+    format's name as people write it (the GUI's ``Format: VOC``)."""
+    if how == FORMAT_HOW:
+        return f"{how} {kind}"
+    from annotator.formats.registry import format_title  # (it imports every reader)
+
+    return f"{how}: {format_title(kind)}"
+
+
+def format_hint(src: Path, tried: str, how: str = FORMAT_HOW) -> str:
     """The end of the error of a ``tried`` import of ``src`` that found nothing to read:
-    ``"; it looks like a VOC dataset: import it with --format voc"``, or ``""``."""
+    ``"; it looks like a VOC dataset: import it with --format voc"``, or ``""``; ``how``:
+    how the front end chooses a format (:func:`choose_format`)."""
     parts = []
     for kind, path in looks_like(src, tried):
         what = DESCRIPTIONS[kind]
+        choose = choose_format(kind, how)
         if path == Path(src):
-            parts.append(f"it looks like {what}: import it with --format {kind}")
+            parts.append(f"it looks like {what}: import it with {choose}")
         else:
-            parts.append(f"{path.name}/ holds {what}: import {path} with --format {kind}")
+            parts.append(f"{path.name}/ holds {what}: import {path} with {choose}")
     return "".join(f"; {p}" for p in parts)
 
 
-def json_hint(path: Path, data: Any, tried: str) -> str:
+def json_hint(path: Path, data: Any, tried: str, how: str = FORMAT_HOW) -> str:
     """The end of the error on the JSON file ``path`` (parsed: ``data``) that is not of
     the ``tried`` format: ``"; it looks like COCO: import it with --format coco"``, or
-    ``""``. A masks dataset's own file names its folder."""
+    ``""``. A masks dataset's own file names its folder. ``how``: as :func:`format_hint`'s."""
     kind = json_kind(data)
     if kind is None or kind == tried:
         return ""
+    choose = choose_format(kind, how)
     if kind == "masks":
-        return f"; it is {DESCRIPTIONS[kind]}'s: import {path.parent} with --format masks"
-    return f"; it looks like {DESCRIPTIONS[kind]}: import it with --format {kind}"
+        return f"; it is {DESCRIPTIONS[kind]}'s: import {path.parent} with {choose}"
+    return f"; it looks like {DESCRIPTIONS[kind]}: import it with {choose}"

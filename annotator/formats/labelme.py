@@ -57,6 +57,7 @@ from annotator.formats.base import (
     BACKGROUND_LABEL,
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
+    FORMAT_HOW,
     IGNORE_LABEL,
     NO_BACKGROUND,
     UNLABELLED,
@@ -434,17 +435,19 @@ def _read_one(
     aliases: dict[str, str] | None = None,
     automatic: bool = False,
     left: ObjectsLeftOut | None = None,
+    format_how: str = FORMAT_HOW,
 ) -> tuple[ImportItem, bool]:
     """The file's item, and whether its uncovered pixels stayed unlabelled because the
     file says Annotator wrote it that way. A shape that cannot be drawn is left out and
-    named in ``left``."""
+    named in ``left``; ``format_how``: how the hint of another format's file chooses
+    that format."""
     left = ObjectsLeftOut() if left is None else left
     names = list(shared_names)  # grown for this file; kept only if the file is valid
     doc = load_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
         raise FormatError(
             f"{path}: not a labelme file ('shapes' is missing or not a list)"
-            + json_hint(path, doc, "labelme")
+            + json_hint(path, doc, "labelme", format_how)
         )
     h, w = doc.get("imageHeight"), doc.get("imageWidth")
     image_path = doc.get("imagePath")
@@ -525,7 +528,7 @@ def _read_one(
 def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
     root = src if src.is_dir() else src.parent
-    files = json_files(src, "labelme JSON files", "labelme", below=True)
+    files = json_files(src, "labelme JSON files", "labelme", below=True, how=options.format_how)
     result = ReadResult()
     labels_file = options.labels_file or (root / "labels.txt")
     known: dict[str, int] | None = None
@@ -569,7 +572,16 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
         try:
             one = ObjectsLeftOut()  # (kept only when the file is read)
             item, kept = _read_one(
-                root, f, known, names, background, result.unknown, aliases, automatic, one
+                root,
+                f,
+                known,
+                names,
+                background,
+                result.unknown,
+                aliases,
+                automatic,
+                one,
+                options.format_how,
             )
             items.append(item)
             left.extend(one)

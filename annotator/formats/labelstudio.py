@@ -694,11 +694,11 @@ def _latest(annotations: list[dict[str, Any]]) -> int:
     return max(range(len(annotations)), key=rank)
 
 
-def _not_an_export(path: Path, data: Any) -> FormatError:
+def _not_an_export(path: Path, data: Any, how: str) -> FormatError:
     return FormatError(
         f"{path}: not a Label Studio export: expected its JSON export (a list of tasks, each "
         f"with 'data' and 'annotations') or JSON-MIN (a list of records with 'annotation_id')"
-        + json_hint(path, data, "labelstudio")
+        + json_hint(path, data, "labelstudio", how)
     )
 
 
@@ -824,13 +824,14 @@ def read_labelstudio(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> Labe
     root = src if src.is_dir() else src.parent
     result = LabelStudioResult()
     reader = _Reader(root, options, result)
-    for path in json_files(src, "Label Studio export (a .json file)", "labelstudio"):
+    what = "Label Studio export (a .json file)"
+    for path in json_files(src, what, "labelstudio", how=options.format_how):
         try:
             data = load_json(path)
             if isinstance(data, dict) and is_task(data):
                 data = [data]  # one task
             if not isinstance(data, list):
-                raise _not_an_export(path, data)
+                raise _not_an_export(path, data, options.format_how)
             if not data:
                 raise FormatError(f"{path}: a Label Studio export with no tasks")
             if any(is_task(t) for t in data):
@@ -838,7 +839,7 @@ def read_labelstudio(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> Labe
             elif any(is_min_record(t) for t in data):
                 _read_min(path, data, reader)
             else:
-                raise _not_an_export(path, data)
+                raise _not_an_export(path, data, options.format_how)
         except FormatError as exc:
             result.errors.append((str(path), str(exc)))
     names = as_project_names(reader.names, options.project_classes)

@@ -900,7 +900,9 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     root = _dataset_root(folder)
     result = ReadResult()
     if src.is_file() and not is_mask_file(src):  # (data.yaml, a COCO JSON)
-        raise FormatError(f"{src}: not a PNG or TIFF mask" + format_hint(src, "masks"))
+        raise FormatError(
+            f"{src}: not a PNG or TIFF mask" + format_hint(src, "masks", options.format_how)
+        )
     files = mask_files(src)
     # and the folders holding the mask folders found below (VOCdevkit/VOC2012/ holds
     # class_names.txt beside its SegmentationClass/)
@@ -942,7 +944,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         raise FormatError(
             f"{src}: no PNG, TIFF or NIfTI masks found (in it, in masks/ folders below it, in a "
             "labels/ folder beside images/, or named as masks below it: x_mask.png, "
-            "x_gtFine_labelIds.png)" + format_hint(src, "masks")
+            "x_gtFine_labelIds.png)" + format_hint(src, "masks", options.format_how)
         )
     kept = _kept_images(root)
     beside = ImagesBeside()

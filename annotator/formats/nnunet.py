@@ -61,6 +61,8 @@ from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.schema import name_key
 from annotator.core.volume_geometry import UNIT_VOXELS, VolumeGeometry
 from annotator.formats.base import (
+    CHANNEL_CHOICE_HOW,
+    CHANNEL_NAMES_HOW,
     DEFAULT_EXPORT,
     ExportDataset,
     ExportOptions,
@@ -269,13 +271,21 @@ def lacking_cases(names: Sequence[str], choice: Sequence[int]) -> str:
     return lacking_note(names, choice, "are left out of the export")
 
 
-def every_case_lacks(choice: Sequence[int], project_word: str) -> str:
+def every_case_lacks(
+    choice: Sequence[int], project_word: str, how: str = CHANNEL_CHOICE_HOW
+) -> str:
     """Why an nnU-Net export of pictures that each lack a channel of ``choice`` is
-    refused, with what to do."""
+    refused, with what to do (``how``: how the user chooses channels, the CLI's command
+    by default)."""
+    command = (
+        f"`annotator channels {project_word} --use ...`, or --reset"
+        if how == CHANNEL_CHOICE_HOW
+        else how
+    )
     return (
         f"every picture to export lacks channel {max(choice) + 1} of the Channel Choice "
         f"{describe(choice)}, so nothing is left to export for nnU-Net: choose channels they "
-        f"have (`annotator channels {project_word} --use ...`, or --reset)"
+        f"have ({command})"
     )
 
 
@@ -308,15 +318,15 @@ def fit_channels(picture: np.ndarray, channels: int) -> np.ndarray:
 CT = "CT"
 
 
-def parse_channel_names(text: str) -> tuple[str, ...]:
+def parse_channel_names(text: str, field: str = "--channel-names") -> tuple[str, ...]:
     """``export --channel-names NAME[,NAME...]``: the names, in channel order (none for
-    "")."""
+    ""); a refusal names ``field`` (the GUI's own)."""
     if not text.strip():
         return ()
     names = tuple(n.strip() for n in text.split(","))
     if not all(names):
         raise FormatError(
-            f"--channel-names {text!r}: a name is empty; give one name per channel, "
+            f"{field} {text!r}: a name is empty; give one name per channel, "
             "separated by commas (e.g. CT, or T2,ADC)"
         )
     return names
@@ -459,14 +469,17 @@ def write_nnunet(
     survey = _survey(cases, choice)
     given = options.channel_names
     if given and len(given) != survey.channels:
+        how = options.channel_names_how
+        field = "--channel-names" if how == CHANNEL_NAMES_HOW else how
         raise FormatError(
-            f"--channel-names gives {len(given)} name(s) and every case has "
+            f"{field} gives {len(given)} name(s) and every case has "
             f"{survey.channels} channel(s) written: give {survey.channels}, in channel order"
         )
     ending = PNG if survey.png else NIFTI
     folder = OutputFolder(out)
     choice = survey.choice
     writer = _Writer(folder, labels, survey.channels, ending, choice)
+    writer.channels_how = options.channel_choice_how
     writer.geometries, writer.not_kept = volume_geometries(cases)
     writer.rgb = ending == PNG and survey.channels == 3 and survey.eight_bit
     for i, case in enumerate(cases):
@@ -594,6 +607,8 @@ class _Writer:
         self.ct: set[str] = set()
         #: (stack case, slices, slices exported, geometry) of each volume written.
         self.volumes: list[tuple[str, int, int, VolumeGeometry]] = []
+        #: How a refusal tells to choose channels (``ExportOptions.channel_choice_how``).
+        self.channels_how = CHANNEL_CHOICE_HOW
 
     def _channels(self, picture: np.ndarray, case: _Case) -> np.ndarray:
         picture, bad = _finite(picture)
@@ -601,9 +616,11 @@ class _Writer:
         try:
             return fit_channels(trained_channels(picture, self.choice), self.channels)
         except FormatError as exc:  # (a picture lacking channels the others have)
+            how = self.channels_how
+            command = "'annotator channels P --use ...'" if how == CHANNEL_CHOICE_HOW else how
             raise FormatError(
                 f"{case.name}: {exc}; export the pictures of fewer channels apart, or "
-                "choose channels every picture has ('annotator channels P --use ...')"
+                f"choose channels every picture has ({command})"
             ) from None
 
     def _labels(self, sample: ExportSample, shape: tuple[int, ...]) -> np.ndarray:
@@ -754,12 +771,18 @@ def _notes(
             f"{survey.channels}, as models take them (grey repeated), since nnU-Net needs "
             "the same channels in every case"
         )
+    cli = options.channel_choice_how == CHANNEL_CHOICE_HOW
     if survey.choice and not dataset.channel_choice:
         lines.append(
             f"every case's {survey.channels} channels written (_0000 to "
             f"_{survey.channels - 1:04d}); the project's models take the first three, or "
-            f"those `annotator channels {PROJECT} --use` chooses (all of them: --use "
-            f"{describe(range(survey.channels))})"
+            + (
+                f"those `annotator channels {PROJECT} --use` chooses (all of them: --use "
+                f"{describe(range(survey.channels))})"
+                if cli
+                else f"those {options.channel_choice_how} chooses (all of them: three shown "
+                'and the others ticked under "Models also take")'
+            )
         )
     if survey.more_channels:
         chosen = dataset.channel_choice
@@ -769,7 +792,11 @@ def _notes(
                 f"written (the Channel Choice {describe(chosen)})"
                 if chosen
                 else "written (the first three, as models take them); choose others with "
-                f"`annotator channels {PROJECT} --use 4,3,2`"
+                + (
+                    f"`annotator channels {PROJECT} --use 4,3,2`"
+                    if cli
+                    else options.channel_choice_how
+                )
             )
         )
     if writer.not_finite:

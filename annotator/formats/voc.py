@@ -265,7 +265,8 @@ def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     seg = src / "SegmentationClass"
     if not seg.is_dir():
         raise FormatError(
-            f"{src}: not a VOC folder (no SegmentationClass/ inside)" + format_hint(src, "voc")
+            f"{src}: not a VOC folder (no SegmentationClass/ inside)"
+            + format_hint(src, "voc", options.format_how)
         )
     result = ReadResult()
     table_file = options.labels_file or find_class_table([src, src.parent])

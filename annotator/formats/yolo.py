@@ -416,7 +416,8 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
         labels_root = root
     elif not src.is_dir():
         raise FormatError(
-            f"{src}: expected a YOLO dataset folder or its data.yaml" + format_hint(src, "yolo")
+            f"{src}: expected a YOLO dataset folder or its data.yaml"
+            + format_hint(src, "yolo", options.format_how)
         )
     else:
         root = src
@@ -426,7 +427,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
             if not _yaml_files(root):
                 raise FormatError(
                     f"{src}: no dataset YAML naming the classes (data.yaml or *.yaml), in "
-                    "this folder or the one above it" + format_hint(src, "yolo")
+                    "this folder or the one above it" + format_hint(src, "yolo", options.format_how)
                 )
         names, _ = _yaml_names(root)
         files = _label_files(labels_root)
@@ -439,7 +440,10 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
         result.background_added = True
     fill = names_lut(all_names)[background.lower()] if background is not None else UNLABELLED
     if not files:
-        raise FormatError(f"{labels_root}: no YOLO label files found" + format_hint(src, "yolo"))
+        raise FormatError(
+            f"{labels_root}: no YOLO label files found"
+            + format_hint(src, "yolo", options.format_how)
+        )
     beside = ImagesBeside()
     paired: set[Path] = set()
     left = ObjectsLeftOut()

@@ -57,6 +57,11 @@ GEOTIFF_HOW = "tick Georeferencing"
 VOC_KEEP_HOW = 'VOC pictures "As they are"'
 #: How the export's summary tells to name nnU-Net's channels (the CLI: its flag).
 CHANNEL_NAMES_HOW = "the nnU-Net channel names field"
+#: The field of nnU-Net's channel names, as a refusal of what it holds names it.
+CHANNEL_NAMES_FIELD = "nnU-Net channel names"
+#: How the export's summary and refusals tell to choose the project's channels (the CLI
+#: gives its ``annotator channels`` command).
+CHANNEL_CHOICE_HOW = "View > Channels…"
 
 if TYPE_CHECKING:  # front ends reach projects through services only
     from annotator.storage.project import Project
@@ -279,7 +284,7 @@ class ExportDialog(QDialog):
             overwrite=self.overwrite,
             geotiff=self.geotiff_check.isChecked(),
             channel_names=(
-                parse_channel_names(self.channel_names_edit.text())
+                parse_channel_names(self.channel_names_edit.text(), CHANNEL_NAMES_FIELD)
                 if self.channel_names_edit.isEnabled()
                 else ()
             ),
@@ -291,6 +296,7 @@ class ExportDialog(QDialog):
             geotiff_how=GEOTIFF_HOW,
             voc_keep_how=VOC_KEEP_HOW,
             channel_names_how=CHANNEL_NAMES_HOW,
+            channel_choice_how=CHANNEL_CHOICE_HOW,
         )
 
     def fill(self, request: ExportRequest) -> None:

@@ -51,6 +51,16 @@ BACKGROUND_HOW = "the import's Uncovered pixels"
 STRICT_TEXT = "Stop if the source has classes the project lacks"
 #: How a refusal tells to import anyway (the CLI: ``rerun without --strict``).
 STRICT_HOW = f'untick "{STRICT_TEXT}"'
+#: How the hint of a source that looks like another format chooses it (the CLI:
+#: ``--format NAME``): the dialog's field, then the format's name.
+FORMAT_HOW = "Format"
+#: How the refusal of another project's folder says to import its labels (the CLI:
+#: ``annotator export``).
+OTHER_PROJECT_HOW = (
+    "open that project, export it with File > Export, and import the export into this one"
+)
+#: How a note tells to remove an image (the CLI: ``annotator remove``).
+REMOVE_HOW = "the image list's right-click menu (Remove … from the project)"
 #: The formats whose shapes leave pixels uncovered (``--background`` applies to them).
 BACKGROUND_FORMATS = frozenset({"labelme", "coco", "yolo", "labelstudio"})
 
@@ -225,6 +235,9 @@ class ImportDialog(QDialog):
             labels_how=LABELS_HOW,
             background_how=BACKGROUND_HOW,
             strict_how=STRICT_HOW,
+            format_how=FORMAT_HOW,
+            other_project_how=OTHER_PROJECT_HOW,
+            remove_how=REMOVE_HOW,
         )
 
     def _accept_if_valid(self) -> None:

@@ -64,6 +64,12 @@ NEXT_WAIT_S = 5.0
 GESTURE_POLL_MS = 100
 #: The actions the controller enables and disables (MainWindow connects their triggers).
 MODEL_FILTER = "Annotator models (*.pt);;All files (*)"
+#: How a round refused for the Channel Choice tells to choose channels (the CLI gives
+#: its ``annotator channels`` command).
+CHANNELS_HOW = "View > Channels…"
+#: How the refusal of an ONNX file as a model to import tells to export a version as a
+#: model file (the CLI gives its ``annotator models --export`` command).
+EXPORT_MODEL_HOW = "Model > Export model… in its project"
 
 LOOP_ACTIONS = (
     "accept",
@@ -285,7 +291,9 @@ class LoopController(QObject):
             on_error=self._error,
             save_labels=self.workspace.save_labels,
         )
-        self.service = ModelService(project, self._dispatch, listener, self.settings_override)
+        self.service = ModelService(
+            project, self._dispatch, listener, self.settings_override, CHANNELS_HOW
+        )
         self._names = tuple(project.schema.names)
         s = self.service.settings
         self.panel.set_settings(
@@ -618,7 +626,7 @@ class LoopController(QObject):
             parent,
             "Import model",
             f"Importing {path.name}…",
-            lambda _progress: versions.import_model(project, path),
+            lambda _progress: versions.import_model(project, path, export_how=EXPORT_MODEL_HOW),
             cancellable=False,
         )
         if outcome.error is not None or outcome.result is None:

@@ -90,6 +90,7 @@ from annotator.gui.status_activity import StatusActivity
 from annotator.gui.tools import FILL_SAMPLE
 from annotator.services import image_status
 from annotator.services.document import Document
+from annotator.services.project_lock import LockInfo, ProjectLocked
 from annotator.services.projects import open_project, recovered_note, recovered_short
 from annotator.services.session import AnnotationSession, LabelsKept
 from annotator.services.shared_contrast import (
@@ -148,6 +149,17 @@ def _failure_title(exc: AnnotatorError) -> str:
     """A box's title for an image that did not open: what happened (the labels of the
     image open not saved, so it stays open), else "Cannot open image"."""
     return exc.title if isinstance(exc, LabelsKept) else "Cannot open image"
+
+
+def locked_text(path: Path, holder: LockInfo | None) -> str:
+    """Why the project at ``path`` does not open while another process writes it (the
+    holder, when known), in the app's words: the CLI's refusal names the read-only
+    commands that run beside a writer, which the app has no use for."""
+    who = f" ({holder.describe()})" if holder is not None else ""
+    return (
+        f"{Path(path).resolve()}: project is open in another process{who}; close it there "
+        "first, then open it again"
+    )
 
 
 class MainWindow(QMainWindow):
@@ -583,6 +595,10 @@ class MainWindow(QMainWindow):
         None once it is open, else why it is not (said in a box first)."""
         try:
             project = open_project(path)
+        except ProjectLocked as exc:  # (the CLI's refusal names its read-only commands)
+            said = locked_text(path, exc.holder)
+            QMessageBox.warning(self, "Cannot open project", sentence(said))
+            return said
         except AnnotatorError as exc:
             QMessageBox.warning(self, "Cannot open project", sentence(str(exc)))
             return str(exc)

@@ -45,7 +45,9 @@ from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema, name_key
 from annotator.core.status import ImageStatus
 from annotator.formats.base import (
+    CHANNEL_CHOICE_HOW,
     CHANNEL_NAMES_HOW,
+    FORMAT_HOW,
     GEOTIFF_HOW,
     SPLITS,
     UNLABELLED,
@@ -100,6 +102,11 @@ LEAVE_OUT_HOW = "--leave-out"
 COPIES_HOW = "--images copy"
 #: How an import refused by ``strict`` tells to import anyway, in the CLI's words.
 STRICT_HOW = "rerun without --strict"
+#: How an import of another project's folder tells to import that project's labels, in
+#: the CLI's words.
+OTHER_PROJECT_HOW = "export that project with 'annotator export' and import the export"
+#: How an import's note tells to remove an image, in the CLI's words.
+REMOVE_HOW = "`annotator remove` (or the image list's menu)"
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,9 @@ class ExportRequest:
     geotiff_how: str = GEOTIFF_HOW
     #: How the summary names VOC pictures kept as they are (the GUI: its VOC pictures field).
     voc_keep_how: str = VOC_KEEP_HOW
+    #: How the summary and refusals tell to choose the project's channels (the GUI: its
+    #: menu).
+    channel_choice_how: str = CHANNEL_CHOICE_HOW
     #: How the summary tells to name nnU-Net's channels (the GUI: its field).
     channel_names_how: str = CHANNEL_NAMES_HOW
 
@@ -575,7 +585,8 @@ def build_export_dataset(
         if stratify:
             held[rec.id] = _classes_held(_load_mask(project, rec), len(project.schema.classes))
     if left and not chosen:
-        raise FormatError(every_case_lacks(choice, shlex.quote(str(project.root))))
+        project_word = shlex.quote(str(project.root))
+        raise FormatError(every_case_lacks(choice, project_word, request.channel_choice_how))
     if lacking is not None:
         lacking.extend(left)
     stems = _unique_stems(chosen, everyone)
@@ -772,6 +783,7 @@ def _export_held(
             geotiff_how=request.geotiff_how,
             voc_keep_how=request.voc_keep_how,
             channel_names_how=request.channel_names_how,
+            channel_choice_how=request.channel_choice_how,
         )
         assert spec.writer is not None
         result = spec.writer(stage, dataset, options, progress)
@@ -891,6 +903,13 @@ class ImportRequest:
     background_how: str = BACKGROUND_HOW
     #: How the user imports without stopping at classes the project lacks (the GUI: its box).
     strict_how: str = STRICT_HOW
+    #: How the hint of a source that looks like another format chooses that format (the
+    #: CLI: ``--format``; the GUI: its field).
+    format_how: str = FORMAT_HOW
+    #: How the refusal of another project's folder says to import its labels.
+    other_project_how: str = OTHER_PROJECT_HOW
+    #: How a note tells to remove an image (the GUI: the image list's menu).
+    remove_how: str = REMOVE_HOW
 
 
 @dataclass
@@ -1109,9 +1128,11 @@ def lost_share(share: float) -> str:
     return f"{share:.0%}"
 
 
-def _project_values(item: ImportItem, schema: LabelSchema, binary: bool = False) -> np.ndarray:
+def _project_values(
+    item: ImportItem, schema: LabelSchema, binary: bool = False, labels_how: str = LABELS_HOW
+) -> np.ndarray:
     """The item's mask in the project's class ids (``binary``: see :func:`binary_255`);
-    FormatError if a value has no class."""
+    FormatError if a value has no class (:func:`_not_class_ids`)."""
     mask = item.labels()
     out = np.empty(mask.shape, schema.dtype)
     n = len(schema)
@@ -1126,7 +1147,7 @@ def _project_values(item: ImportItem, schema: LabelSchema, binary: bool = False)
         out[cls] = values
     else:
         raw = _raw_ids(mask, item, binary)
-        if why := _not_class_ids(item, raw, n):
+        if why := _not_class_ids(item, raw, n, labels_how):
             raise FormatError(why)
         cls = raw >= 0
         out[cls] = raw[cls]
@@ -1150,17 +1171,25 @@ def _raw_ids(raw: np.ndarray, item: ImportItem, binary: bool) -> np.ndarray:
     return raw
 
 
-def _not_class_ids(item: ImportItem, ids: np.ndarray, n: int) -> str | None:
+def _not_class_ids(
+    item: ImportItem, ids: np.ndarray, n: int, labels_how: str = LABELS_HOW
+) -> str | None:
     """Why the raw ``ids`` (:func:`_raw_ids`) of ``item`` are not the class ids of a
-    project of ``n`` classes, or None."""
+    project of ``n`` classes, or None; ``labels_how``: how the user gives a class list
+    (the CLI's ``give --labels FILE``, the GUI's own words)."""
     bad = np.unique(ids[ids >= n])
     if not bad.size:
         return None
     where = item.source if item.stack_page is None else f"{item.source} (slice {item.stack_page})"
+    give = (
+        "give their class list with --labels FILE"
+        if labels_how == LABELS_HOW
+        else f"{labels_how} listing their classes"
+    )
     return (
         f"{where}: values {bad[:5].tolist()} are not class ids of this project "
-        f"(0..{n - 1}); if the masks number their classes otherwise, give their class "
-        f"list with --labels FILE (id lines: '{int(bad[0])} <class>')"
+        f"(0..{n - 1}); if the masks number their classes otherwise, {give} (id lines: "
+        f"'{int(bad[0])} <class>')"
     )
 
 
@@ -1190,7 +1219,11 @@ def _refuse_stacks(
 
 
 def _stacks_by_values(
-    items: Sequence[ImportItem], schema: LabelSchema, binary: bool, report: ImportReport
+    items: Sequence[ImportItem],
+    schema: LabelSchema,
+    binary: bool,
+    report: ImportReport,
+    labels_how: str = LABELS_HOW,
 ) -> set[int]:
     """The label stacks among ``items`` whose raw values (no class names) are not all
     the project's class ids, skipped whole before anything is added (a page left out
@@ -1203,7 +1236,7 @@ def _stacks_by_values(
             if item.names is not None:
                 continue
             ids = _raw_ids(np.array(item.used_names(), np.int64), item, binary)
-            if why := _not_class_ids(item, ids, len(schema)):
+            if why := _not_class_ids(item, ids, len(schema), labels_how):
                 refused.setdefault(stack, []).append((item.stack_page or 0, why))
     return _refuse_stacks(refused, stacks, report)
 
@@ -1623,10 +1656,12 @@ def _import_item(
     report: ImportReport,
     binary: bool = False,
     kept: KeptLabels | None = None,
+    labels_how: str = LABELS_HOW,
 ) -> None:
     """Save one item's labels (its image checked by :func:`_with_images`); labels of
-    the image that it replaces with other ones are first copied to ``kept``."""
-    mask = _project_values(item, project.schema, binary)
+    the image that it replaces with other ones are first copied to ``kept``;
+    ``labels_how``: as :func:`_not_class_ids`'s."""
+    mask = _project_values(item, project.schema, binary, labels_how)
     rec = index.find(item)
     matched = rec is not None
     raw_8_bit = item.names is None and item.raw_bits == 8 and not binary
@@ -1711,7 +1746,11 @@ def _carried_size(item: ImportItem) -> tuple[int, int]:
 
 
 def _bind_label_stacks(
-    project: Project, items: Sequence[ImportItem], report: ImportReport, binary: bool = False
+    project: Project,
+    items: Sequence[ImportItem],
+    report: ImportReport,
+    binary: bool = False,
+    words: tuple[str, str] = (LABELS_HOW, REMOVE_HOW),
 ) -> tuple[list[str], dict[int, ImageRecord | None], set[int]]:
     """Bind each slice of a label stack beside its picture stack (``masks/vol.tif`` by
     ``images/vol.tif``, ``vol_mask.tif`` by ``vol.tif``) to the project image of that
@@ -1730,6 +1769,9 @@ def _bind_label_stacks(
     labels label (a page all unlabelled, as an export writes the slices it left out, is
     no reason to add a removed slice again). A stack that cannot be added is named and
     its unbound slices are refused, never left to their names.
+
+    ``words``: how the user gives a class list and removes an image, as the refusals and
+    notes say it (``labels_how``, ``remove_how`` of :class:`ImportRequest`).
 
     Returns the names of the images added, the bindings (by ``id`` of the item; None:
     refused) and the ``id`` s of the items that are not to be imported (said already)."""
@@ -1778,7 +1820,7 @@ def _bind_label_stacks(
         usable: list[tuple[ImportItem, bool]] = []  # (item, whether it labels a pixel)
         refused: dict[Path, list[tuple[int, str]]] = {}
         for item in unbound:
-            why, labelled = _page_check(item, pictures, stack, project.schema, binary)
+            why, labelled = _page_check(item, pictures, stack, project.schema, binary, words[0])
             if why is None:
                 usable.append((item, labelled))
             else:
@@ -1802,7 +1844,7 @@ def _bind_label_stacks(
         # (an edited stack: refused as by `annotator add`, and said)
         report.notes.extend(f"{p}: {why}" for p, why in added.skipped if Path(p) == stack)
         # (its pages added before as one picture of channels: that image stays unlabelled)
-        if also := added.pages_split_text("`annotator remove` (or the image list's menu)"):
+        if also := added.pages_split_text(words[1]):
             report.notes.append(also)
         still = _pin_to_split(project, stack, [item for item, _ in usable], pins)[0]
         pins.update((id(item), None) for item in still)
@@ -1875,9 +1917,11 @@ def _page_check(
     stack: Path,
     schema: LabelSchema,
     binary: bool,
+    labels_how: str = LABELS_HOW,
 ) -> tuple[str | None, bool]:
     """Whether a label stack page can be imported onto its slice of ``pictures`` (the
-    reason it cannot, or None) and whether it labels any pixel."""
+    reason it cannot, or None) and whether it labels any pixel (``labels_how``: as
+    :func:`_not_class_ids`'s)."""
     page = item.stack_page or 0
     h, w = pictures[page].shape[:2]
     if (item.height, item.width) != (h, w):
@@ -1888,7 +1932,7 @@ def _page_check(
     if item.names is not None:  # class names: any class is added (or --strict refused)
         return None, bool(np.any(item.labels() != UNLABELLED))
     try:
-        values = _project_values(item, schema, binary)
+        values = _project_values(item, schema, binary, labels_how)
     except FormatError as exc:
         return str(exc), False
     return None, bool(np.any(values != schema.unlabelled))
@@ -2100,7 +2144,7 @@ def import_into_project(
         raise FormatError(
             f"{src}: is the folder of another Annotator project ({other}), whose label maps "
             "are named by image id, not by picture: they would land on the wrong images "
-            "(export that project with 'annotator export' and import the export)"
+            f"({request.other_project_how})"
         )
     if request.labels_file is not None and not Path(request.labels_file).is_file():
         # a class list that is not there must not quietly turn names into raw ids
@@ -2127,6 +2171,7 @@ def import_into_project(
         image_size=image_size,
         labels_how=request.labels_how,
         background_how=request.background_how,
+        format_how=request.format_how,
         project_classes=tuple(project.schema.names),
         project_stacks=_project_stacks(project),
         progress=progress,
@@ -2197,9 +2242,13 @@ def _import_items(
         needed = _needed_names(result.items, result.declared, result.named)
         _ensure_classes(project, needed, True, request.strict_how)
     binary = binary_255(result.items, project.schema)
-    whole = _stacks_by_values(result.items, project.schema, binary, report)
+    whole = _stacks_by_values(result.items, project.schema, binary, report, request.labels_how)
     added_names, pins, dropped = _bind_label_stacks(
-        project, [i for i in result.items if id(i) not in whole], report, binary
+        project,
+        [i for i in result.items if id(i) not in whole],
+        report,
+        binary,
+        (request.labels_how, request.remove_how),
     )
     dropped |= whole
     from_stacks = set(added_names)
@@ -2237,7 +2286,9 @@ def _import_items(
             if progress:
                 progress(i, total, f"writing masks… {item.image_name or item.source.name}")
             try:
-                _import_item(project, index, item, format_name, report, binary, kept)
+                _import_item(
+                    project, index, item, format_name, report, binary, kept, request.labels_how
+                )
                 imported.append(item)
             except AnnotatorError as exc:
                 report.skipped.append((str(item.source), str(exc)))

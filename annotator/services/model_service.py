@@ -162,7 +162,10 @@ class ModelService:
         dispatcher: Dispatcher,
         listener: ModelListener | None = None,
         settings: ModelSettings | None = None,
+        channels_how: str = "",
     ) -> None:
+        """``channels_how``: how the front end chooses channels, for a round refused as
+        every labelled picture lacks one of the Channel Choice ("": the CLI's command)."""
         self.project = project
         self.listener = listener or ModelListener()
         self.settings = settings or load_settings(project)
@@ -178,6 +181,7 @@ class ModelService:
                 save_labels=lambda: self._emit(self.listener.save_labels),
                 keep_going=self._should_keep_going,
             ),
+            channels_how,
         )
         self._worker = ProposalWorker(
             project,

@@ -157,6 +157,7 @@ def build_request(
     progress: Callable[[TrainProgress], None] | None = None,
     done_only: bool = False,
     lacking: list[str] | None = None,
+    channels_how: str = "",
 ) -> TrainRequest:
     """The immutable :class:`~annotator.ml.train.TrainRequest` for the project's labels.
 
@@ -168,7 +169,8 @@ def build_request(
     A labelled image whose picture lacks a channel of the Channel Choice of the network
     trained (the parent version's, or the new network's: ``core.channels.lacks``) is
     left out, its name added to ``lacking``: it would train other channels than the
-    model takes as those."""
+    model takes as those. ``channels_how``: how the user chooses channels, when every
+    picture lacks one (the CLI's ``annotator channels`` by default; the app: its menu)."""
     schema = project.schema
     if (why := untrainable(len(schema))) is not None:
         raise ModelError(why)
@@ -181,7 +183,7 @@ def build_request(
         )
     parent = None if from_scratch else project.active_model()
     network = network or (None if parent is not None else new_network(project))
-    records = _with_the_channels(project, records, parent, network, lacking)
+    records = _with_the_channels(project, records, parent, network, lacking, channels_how)
     if progress is not None:
         _say_loading(progress, len(records), steps, seconds)
     from annotator.ml.train import TrainConfig, TrainImage, TrainRequest
@@ -244,9 +246,11 @@ def _with_the_channels(
     parent: ModelRecord | None,
     network: NetworkConfig | None,
     lacking: list[str] | None,
+    channels_how: str = "",
 ) -> list[ImageRecord]:
     """``records`` but those whose pictures lack a channel of the round's Channel Choice
-    (named in ``lacking``); a ModelError when that leaves none."""
+    (named in ``lacking``); a ModelError when that leaves none, saying to choose
+    channels with ``channels_how`` (the CLI's command by default)."""
     choice = training_choice(parent, network)
     left = [r.name for r in records if lacks(r.channels, choice)]
     if not left:
@@ -257,7 +261,7 @@ def _with_the_channels(
         raise ModelError(
             f"every labelled picture lacks channel {max(choice) + 1} of the Channel Choice "
             f"{describe(choice)} {whose}: label pictures that have it, or choose channels "
-            "they have (`annotator channels`) and train from scratch"
+            f"they have ({channels_how or '`annotator channels`'}) and train from scratch"
         )
     if lacking is not None:
         lacking.extend(left)
@@ -290,6 +294,7 @@ def train_project(
     export_onnx: bool = True,
     done_only: bool = False,
     started: Callable[[int | None], None] | None = None,
+    channels_how: str = "",
 ) -> TrainOutcome:
     """Train one round on the project's labels and publish a new version if it finished.
 
@@ -298,7 +303,8 @@ def train_project(
     ``done_only``: a round kept going while the user labels (Keeping On, ADR 0033): only
     the images marked done train, and its card says it was kept on. ``started`` hears
     the version the round continues from (None: from scratch) once its labels are read,
-    so that a caller can say it however the round ends.
+    so that a caller can say it however the round ends. ``channels_how``: as
+    :func:`build_request`'s.
     """
     from annotator.ml import distributed
     from annotator.ml.train import train_round
@@ -318,6 +324,7 @@ def train_project(
             progress=progress,
             done_only=done_only,
             lacking=lacking,
+            channels_how=channels_how,
         )
     if started is not None:
         started(request.parent_version)

@@ -89,8 +89,11 @@ class TrainingRounds:
         dispatcher: Dispatcher,
         settings: Callable[[], ModelSettings],
         events: RoundEvents,
+        channels_how: str = "",
     ) -> None:
         self.project = project
+        #: How a round's refusal tells to choose channels (the app's menu; "": the CLI's).
+        self.channels_how = channels_how
         self._settings = settings
         self._events = events
         self._runner = SingleJobRunner(dispatcher, "annotator-training")
@@ -164,7 +167,9 @@ class TrainingRounds:
                 "no image marked done yet" if keeping_on else NOTHING_LABELLED_TEXT
             )
         train_checks.check_classes(self.project, done_only=keeping_on, from_scratch=from_scratch)
-        work = _round_work(self.project, self._settings(), from_scratch, arch, keeping_on)
+        work = _round_work(
+            self.project, self._settings(), from_scratch, arch, keeping_on, self.channels_how
+        )
         started = self._runner.start(
             work,
             JobCallbacks(
@@ -369,9 +374,11 @@ def _round_work(
     from_scratch: bool,
     arch: str | None = None,
     done_only: bool = False,
+    channels_how: str = "",
 ) -> Callable[[Callable[[Any], None], CancelToken], training.TrainOutcome]:
     """The job a round runs on the training thread, with the settings of its start
-    (``done_only``: a round kept going while the user labels trains on the done images)."""
+    (``done_only``: a round kept going while the user labels trains on the done images;
+    ``channels_how``: :func:`~annotator.services.training.build_request`'s)."""
 
     def work(progress: Callable[[Any], None], cancel: CancelToken) -> training.TrainOutcome:
         from annotator.ml.device import limit_cpu_threads
@@ -389,6 +396,7 @@ def _round_work(
             config=TrainConfig(crop=settings.crop, batch_size=settings.batch_size),
             network=training.new_network(project, settings.depth, settings.width, arch),
             done_only=done_only,
+            channels_how=channels_how,
         )
 
     return work

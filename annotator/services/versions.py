@@ -222,17 +222,20 @@ def is_onnx_name(path: Path) -> bool:
 
 
 def check_model_file(
-    path: Path | str, class_names: tuple[str, ...] | list[str]
+    path: Path | str, class_names: tuple[str, ...] | list[str], export_how: str = ""
 ) -> LoadedCheckpoint:
     """Read the checkpoint file ``path`` and check it fits a project with ``class_names``
-    (the same classes in the same order, or the first of them); one-line errors."""
+    (the same classes in the same order, or the first of them); one-line errors.
+    ``export_how``: how a version is exported as a model file, for the refusal of an
+    ONNX file (the CLI's ``annotator models --export`` by default; the app: its menu)."""
     from annotator.ml.checkpoint import check_classes, load_checkpoint
 
     path = Path(path)
     if is_onnx_name(path) and not path.is_dir():
         raise ModelError(
             f"{path}: an ONNX file holds no training weights and cannot be imported; "
-            "import the version's .pt export (`annotator models PROJECT --export FILE.pt`)"
+            "import the version's .pt export "
+            f"({export_how or '`annotator models PROJECT --export FILE.pt`'})"
         )
     if path.is_dir():  # a version's folder, or the folder a file was exported to
         inside = path / model_store.WEIGHTS_NAME
@@ -282,17 +285,20 @@ def imported_before(project: Project, path: Path | str) -> ModelRecord | None:
     )
 
 
-def import_model(project: Project, path: Path | str, *, export_onnx: bool = True) -> ModelRecord:
+def import_model(
+    project: Project, path: Path | str, *, export_onnx: bool = True, export_how: str = ""
+) -> ModelRecord:
     """Store the checkpoint file ``path`` (a version exported from another project, or
     its ``weights.pt``) as this project's next version and make it active.
 
     Its classes must be the project's, in the same order, or the first of them (the next
     round learns the others). The lineage, the images and the validation scores belong
     to the project it was trained in, so the new version keeps none of them: it has no
-    parent, and ``imported_from`` says where it came from.
+    parent, and ``imported_from`` says where it came from. ``export_how``: as
+    :func:`check_model_file`'s.
     """
     path = Path(path)
-    loaded = check_model_file(path, project.schema.names)
+    loaded = check_model_file(path, project.schema.names, export_how)
     digest = model_file_sha1(path)
     source = loaded.card
     card = replace(

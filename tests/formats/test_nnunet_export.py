@@ -766,7 +766,9 @@ def test_channel_names_are_written_as_given_and_refused_when_they_do_not_fit(tmp
         "in channel order"
     )
     assert main([*args, "--format", "nnunet", "--channel-names", "R,,B"]) != 0
-    assert "a name is empty" in capsys.readouterr().err
+    assert "--channel-names 'R,,B': a name is empty; give one name per channel" in (
+        capsys.readouterr().err
+    )
     assert main([*args, "--format", "masks", "--channel-names", "R,G,B"]) != 0
     assert "--channel-names is for an nnunet export, not masks" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

@@ -157,6 +157,21 @@ def test_import_and_export_of_a_model_file(setup, qtbot, tmp_path, monkeypatch):
     assert [m.version for m in ws.session.project.models()] == [1]
 
 
+def test_an_onnx_file_to_import_names_the_apps_export(setup, qtbot, tmp_path):
+    """An ONNX file is refused as a model to import: the refusal says to export the
+    version's .pt file with Model > Export model…, not with ``annotator models
+    --export`` (the CLI's words: ``tests/ml/test_model_files.py``)."""
+    loop, _ws, _actions = setup
+    onnx = tmp_path / "lab.onnx"
+    onnx.write_bytes(b"not read: refused by its name")
+    with qtbot.waitSignal(loop.error) as failed:
+        loop.import_model(onnx)
+    assert failed.args[0] == (
+        f"Import failed: {onnx}: an ONNX file holds no training weights and cannot be "
+        "imported; import the version's .pt export (Model > Export model… in its project)"
+    )
+
+
 def _columns(shape, x0, x1):
     where = np.zeros(shape, bool)
     where[:, x0:x1] = True

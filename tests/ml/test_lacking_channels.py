@@ -184,3 +184,34 @@ def test_accept_names_the_pictures_lacking_a_chosen_channel_with_no_predict_to_s
     assert main(["accept", str(root), "rgb.png", "band2.tif"]) == 1
     err = capsys.readouterr().err
     assert "skipped: 1 picture lacks channel 4" in err
+
+
+def test_the_apps_round_refused_for_a_chosen_channel_names_the_channels_menu(root):
+    """The same refusal of a round the app starts names View > Channels…, never the
+    CLI's ``annotator channels`` (the CLI's words: the test above)."""
+    from annotator.gui.loop_controller import CHANNELS_HOW
+    from annotator.services.jobs import call_directly
+    from annotator.services.model_service import ModelListener, ModelService, ModelSettings
+
+    errors = []
+    listener = ModelListener(on_error=lambda what, exc: errors.append((what, str(exc))))
+    settings = ModelSettings(device="cpu", threads=1, train_on_done=False, steps=1)
+    with Project.open(root) as p:
+        p.set_channel_choice((3,))
+        for rec in p.images():
+            if rec.name.startswith("band"):
+                p.save_mask(rec.id, np.full((64, 64), 255, np.uint8), status=ImageStatus.NEW)
+        service = ModelService(p, call_directly, listener, settings, CHANNELS_HOW)
+        try:
+            assert service.train_now() == "started"
+            assert service.wait_training(60)
+        finally:
+            service.shutdown(10)
+    assert errors == [
+        (
+            "training",
+            "every labelled picture lacks channel 4 of the Channel Choice 4 of the project: "
+            "label pictures that have it, or choose channels they have (View > Channels…) "
+            "and train from scratch",
+        )
+    ]

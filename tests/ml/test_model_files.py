@@ -335,6 +335,7 @@ def test_an_onnx_export_is_the_versions_onnx_file_and_importing_one_is_refused(
     assert main(["models", dst, "--import", str(out)]) != 0
     err = capsys.readouterr().err
     assert "an ONNX file holds no training weights" in err and ".pt export" in err
+    assert "(`annotator models PROJECT --export FILE.pt`)" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert target.models() == []
     onnx.unlink()  # a version without an ONNX file: refused, nothing written
