@@ -35,6 +35,14 @@ is or is not its object, as COCO's box-only annotations do), so a region named a
 background class keeps its pixels wherever it lies. A region without a label is left
 out and counted. A region of several labels takes the first.
 
+A region that cannot be drawn (points that are no numbers, a brush code of another size
+or cut short, an ellipse or, under a background class, a rectangle of bad values, a
+``value`` that is no object) is left out and named in the summary's one line, the rest
+of its task imported (``formats.left_out``, as the COCO, labelme and YOLO readers do);
+that task keeps the pixels no region covers unlabelled, not background. An export file
+none of whose regions can be drawn is refused, and so is a task whose structure is wrong
+(no picture named, regions of different image sizes, no size and no picture beside).
+
 Images: the task's reference is ``/data/upload/<project>/<8 hex digits>-<name>`` (a file
 uploaded to Label Studio, which prefixes the name), ``/data/local-files/?d=<path>``
 (relative to Label Studio's document root), or an ``s3://``, ``gs://``, ``http(s)://``
@@ -87,6 +95,7 @@ from annotator.formats.base import (
 )
 from annotator.formats.coco import decode_segmentation
 from annotator.formats.detect import json_hint
+from annotator.formats.left_out import ObjectsLeftOut
 from annotator.formats.paths import safe_join
 
 DESCRIPTION = "Label Studio JSON export: polygons, brushes, ellipses (read only)"
@@ -291,18 +300,40 @@ def ellipse_mask(
 @dataclass(frozen=True)
 class _Region:
     """One region to paint: ``kind`` polygon | brush | ellipse | box (a rectangle's box,
-    which the background fill leaves unlabelled); ``label`` indexes the names."""
+    which the background fill leaves unlabelled); ``label`` indexes the names; ``index``
+    is its result's in the annotation's ``result``."""
 
     kind: str
     label: int
     data: Any
     where: str
+    index: int
 
 
-def _paint(regions: Sequence[_Region], h: int, w: int, fill: int) -> np.ndarray:
+def _pixels(r: _Region, h: int, w: int) -> np.ndarray:
+    if r.kind == "polygon":
+        try:
+            return decode_segmentation([r.data], h, w, r.where)
+        except FormatError as exc:  # (COCO's words: "polygon 0" of an annotation's list)
+            said = str(exc).replace(f"{r.where}: polygon 0 ", f"{r.where}: the polygon ", 1)
+            raise FormatError(said) from None
+    if r.kind == "brush":
+        return brush_mask(r.data, w, h, r.where)
+    return ellipse_mask((h, w), *r.data)
+
+
+def _paint(
+    regions: Sequence[_Region],
+    h: int,
+    w: int,
+    fill: int,
+    failed: list[tuple[_Region, FormatError]] | None = None,
+) -> np.ndarray:
     """The regions painted in order; then ``fill`` (the background class, or
     UNLABELLED) is given to the pixels no region covers outside every box. Filling last
-    keeps the pixels a region named as the background class, whatever the order."""
+    keeps the pixels a region named as the background class, whatever the order.
+    With ``failed``, a region that cannot be drawn is added to it, not raised, and the
+    fill is not given (the region may lie where no other is)."""
     mask = np.full((h, w), UNLABELLED, np.int32)
     boxed: np.ndarray | None = None
     for r in regions:
@@ -312,14 +343,15 @@ def _paint(regions: Sequence[_Region], h: int, w: int, fill: int) -> np.ndarray:
             x0, y0, x1, y1 = r.data
             boxed[y0:y1, x0:x1] = True
             continue
-        if r.kind == "polygon":
-            pixels = decode_segmentation([r.data], h, w, r.where)
-        elif r.kind == "brush":
-            pixels = brush_mask(r.data, w, h, r.where)
-        else:
-            pixels = ellipse_mask((h, w), *r.data)
+        try:
+            pixels = _pixels(r, h, w)
+        except FormatError as exc:
+            if failed is None:
+                raise
+            failed.append((r, exc))
+            continue
         mask[pixels] = r.label
-    if fill != UNLABELLED:
+    if fill != UNLABELLED and not failed:
         uncovered = mask == UNLABELLED
         if boxed is not None:
             uncovered &= ~boxed
@@ -378,6 +410,10 @@ def _labels(kind: Any, value: dict[str, Any]) -> list[str] | None:
     return None
 
 
+class _TaskFault(FormatError):
+    """A fault of a task, not of one region: the task is refused."""
+
+
 @dataclass
 class _Raw:
     """One result of an annotation, before it is checked."""
@@ -404,6 +440,10 @@ class _Reader:
             self.fill = 0
         self.items: list[ImportItem] = []
         self.used: set[int] = set()
+        #: The regions of the file being read that cannot be drawn (left out, named).
+        self.undrawable = ObjectsLeftOut()
+        #: The task being read: its picture's name and how the summary names it.
+        self.reading = ("", "")
 
     def label_index(self, name: str) -> int:
         lut = names_lut(self.names)
@@ -425,13 +465,26 @@ class _Reader:
         ids: list[Any] | None = None,
     ) -> None:
         """Read one task: ``chosen`` is its annotation's results (None: no annotation);
-        ``ids``: the region id of each result (results of one id are one region)."""
+        ``ids``: the region id of each result (results of one id are one region). A task
+        refused names none of its regions as left out."""
+        lost = len(self.undrawable.objects)
+        try:
+            self._task(path, where, ref, chosen, ids)
+        except FormatError:
+            del self.undrawable.objects[lost:]
+            raise
+
+    def _task(
+        self, path: Path, where: str, ref: str, chosen: list[_Raw] | None, ids: list[Any] | None
+    ) -> None:
         names, file = self.picture(ref, where)
+        self.reading = (names[0], where.removeprefix(f"{path}: "))
         raws = chosen or []
         if file is not None and any(r.width is None and r.height is None for r in raws):
             # older exports give no original size: the percentages are of the picture's
             h, w = image_size(file, self.options, where)
             raws = [_Raw(r.kind, r.value, w, h) if r.width is r.height is None else r for r in raws]
+        lost = len(self.undrawable.objects)
         regions, size = self.regions(raws, ids, where)
         if size is None and file is not None:
             size = image_size(file, self.options, where)
@@ -441,7 +494,20 @@ class _Reader:
         h, w = size
         check_pixels(w, h, where)
         fill = self.fill if chosen is not None else UNLABELLED  # unannotated: not background
-        mask = _paint(regions, h, w, fill)  # checks every region now: all or nothing
+        if len(self.undrawable.objects) > lost and fill != UNLABELLED:
+            # a region left out may lie where no other is
+            self.undrawable.keep_unlabelled(names[0], str(self.background))
+            fill = UNLABELLED
+        failed: list[tuple[_Region, FormatError]] = []
+        mask = _paint(regions, h, w, fill, failed)  # checks every region now
+        for region, exc in failed:
+            self.leave_out(region.index, exc, region.where)
+        regions = [r for r in regions if all(r is not f for f, _ in failed)]
+        self.undrawable.drawn += sum(r.kind != "box" for r in regions)
+        if len(self.undrawable.objects) > lost:
+            if fill != UNLABELLED:  # (_paint did not fill: a region it could not draw)
+                self.undrawable.keep_unlabelled(names[0], str(self.background))
+            fill = UNLABELLED
         used = tuple(np.unique(mask[mask >= 0]).tolist())
         del mask
         if not used and file is None:
@@ -476,7 +542,8 @@ class _Reader:
         self, raws: list[_Raw], ids: list[Any] | None, where: str
     ) -> tuple[list[_Region], tuple[int, int] | None]:
         """The regions to paint, in order, and the image size ``(height, width)`` they
-        give (None when no result gives one)."""
+        give (None when no result gives one). A region that cannot be drawn is left out
+        and named in ``undrawable``."""
         groups: dict[Any, list[int]] = {}
         for k in range(len(raws)):
             rid = ids[k] if ids is not None else None
@@ -485,48 +552,75 @@ class _Reader:
         sizes: set[tuple[int, int]] = set()
         out: list[_Region] = []
         for members in groups.values():
-            kinds = []
-            for k in members:
-                raw, at = raws[k], f"{where}: result {k}"
-                kind = _kind(raw.kind, raw.value)
-                kinds.append(kind)
-                if kind in _AREAS and not isinstance(raw.value, dict):
-                    raise FormatError(f"{at}: 'value' must be an object")
-                if raw.width is not None or raw.height is not None:
-                    h = _size(raw.height, "original_height", at)
-                    sizes.add((h, _size(raw.width, "original_width", at)))
-            area = [k for k, kind in zip(members, kinds, strict=True) if kind in _AREAS]
-            if not area:
-                self.left_out(kinds[0])
-                if kinds[0] == "rectangle" and self.fill != UNLABELLED:
-                    out.append(self.box(raws[members[0]], f"{where}: result {members[0]}"))
+            try:
+                region = self.region(raws, members, where, sizes)
+            except _TaskFault:
+                raise
+            except FormatError as exc:
+                said = [k for k in members if str(exc).startswith(f"{where}: result {k}:")]
+                k = (said or members)[0]
+                self.leave_out(k, exc, f"{where}: result {k}")
                 continue
-            raw, at = raws[area[0]], f"{where}: result {area[0]}"
-            kind = _kind(raw.kind, raw.value)
-            if raw.width is None or raw.height is None:
-                raise FormatError(
-                    f"{at}: a {kind} needs 'original_width' and 'original_height', or its "
-                    "picture beside the export"
-                )
-            shape = self.shape(kind, raw.value, int(raw.height), int(raw.width), at)
-            if shape is None:  # no area after all (an open polygon): counted
-                continue
-            labels = None
-            for k in [area[0], *members]:
-                value = raws[k].value
-                labels = _labels(raws[k].kind, value) if isinstance(value, dict) else None
-                if labels:
-                    break
-            if not labels:
-                self.result.no_label += 1
-                continue
-            if len(labels) > 1:
-                self.result.several_labels += 1
-            out.append(_Region(kind, self.label_index(labels[0]), shape, at))
+            if region is not None:
+                out.append(region)
         if len(sizes) > 1:
             shown = ", ".join(f"{w}x{h}" for h, w in sorted(sizes))
             raise FormatError(f"{where}: its regions give different image sizes ({shown})")
         return out, (next(iter(sizes)) if sizes else None)
+
+    def region(
+        self, raws: list[_Raw], members: list[int], where: str, sizes: set[tuple[int, int]]
+    ) -> _Region | None:
+        """The region of the results ``members`` (results of one region id), checked;
+        None when it has no area or no label (counted). The image size it gives is added
+        to ``sizes`` once it is checked."""
+        kinds, given = [], set()
+        for k in members:
+            raw, at = raws[k], f"{where}: result {k}"
+            kind = _kind(raw.kind, raw.value)
+            kinds.append(kind)
+            if kind in _AREAS and not isinstance(raw.value, dict):
+                raise FormatError(f"{at}: 'value' must be an object")
+            if raw.width is not None or raw.height is not None:
+                h = _size(raw.height, "original_height", at)
+                given.add((h, _size(raw.width, "original_width", at)))
+        area = [k for k, kind in zip(members, kinds, strict=True) if kind in _AREAS]
+        if not area:
+            region = None
+            if kinds[0] == "rectangle" and self.fill != UNLABELLED:
+                region = self.box(raws[members[0]], f"{where}: result {members[0]}", members[0])
+            self.left_out(kinds[0])
+            sizes |= given
+            return region
+        raw, at = raws[area[0]], f"{where}: result {area[0]}"
+        kind = _kind(raw.kind, raw.value)
+        if raw.width is None or raw.height is None:
+            raise _TaskFault(
+                f"{at}: a {kind} needs 'original_width' and 'original_height', or its "
+                "picture beside the export"
+            )
+        shape = self.shape(kind, raw.value, int(raw.height), int(raw.width), at)
+        sizes |= given
+        if shape is None:  # no area after all (an open polygon): counted
+            return None
+        labels = None
+        for k in [area[0], *members]:
+            value = raws[k].value
+            labels = _labels(raws[k].kind, value) if isinstance(value, dict) else None
+            if labels:
+                break
+        if not labels:
+            self.result.no_label += 1
+            return None
+        if len(labels) > 1:
+            self.result.several_labels += 1
+        return _Region(kind, self.label_index(labels[0]), shape, at, area[0])
+
+    def leave_out(self, index: int, exc: FormatError, at: str) -> None:
+        """Leave out the region of result ``index`` of the task being read, which cannot
+        be drawn for ``exc`` (whose message begins with ``at``)."""
+        image, task = self.reading
+        self.undrawable.leave_out(image, f"{task}, result {index}", exc, at)
 
     def left_out(self, kind: str) -> None:
         self.result.left_out[kind] = self.result.left_out.get(kind, 0) + 1
@@ -563,7 +657,7 @@ class _Reader:
             return None
         return flat
 
-    def box(self, raw: _Raw, at: str) -> _Region:
+    def box(self, raw: _Raw, at: str, index: int) -> _Region:
         """A rectangle's pixel box (its rotation about the top-left corner included)."""
         v = raw.value
         if not isinstance(v, dict):
@@ -583,7 +677,7 @@ class _Reader:
         _check_finite([*xs, *ys], at)
         x0, y0 = max(0, math.floor(min(xs))), max(0, math.floor(min(ys)))
         x1, y1 = min(w, math.ceil(max(xs))), min(h, math.ceil(max(ys)))
-        return _Region("box", -1, (x0, y0, max(x0, x1), max(y0, y1)), at)
+        return _Region("box", -1, (x0, y0, max(x0, x1), max(y0, y1)), at, index)
 
     # --- pictures ---
 
@@ -825,7 +919,10 @@ def read_labelstudio(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> Labe
     result = LabelStudioResult()
     reader = _Reader(root, options, result)
     what = "Label Studio export (a .json file)"
+    left_out = ObjectsLeftOut()
     for path in json_files(src, what, "labelstudio", how=options.format_how):
+        before = len(reader.items)
+        reader.undrawable = ObjectsLeftOut()
         try:
             data = load_json(path)
             if isinstance(data, dict) and is_task(data):
@@ -840,8 +937,14 @@ def read_labelstudio(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> Labe
                 _read_min(path, data, reader)
             else:
                 raise _not_an_export(path, data, options.format_how)
+            # A file none of whose regions can be drawn is refused, not imported as
+            # pictures with no labels (left_out.py says why).
+            reader.undrawable.check_some_drawn(path)
         except FormatError as exc:
+            del reader.items[before:]
             result.errors.append((str(path), str(exc)))
+        else:
+            left_out.extend(reader.undrawable)
     names = as_project_names(reader.names, options.project_classes)
     if reader.background is not None:
         result.background = names[0]
@@ -850,4 +953,6 @@ def read_labelstudio(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> Labe
     result.declared = [n for i, n in enumerate(names) if i in reader.used]
     result.items = [replace(item, names=final) for item in reader.items]
     result.notes = result.summary()
+    if note := left_out.note():
+        result.notes.append(note)
     return result
