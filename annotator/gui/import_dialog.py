@@ -113,12 +113,16 @@ def import_summary(report: ImportReport) -> str:
 
 
 def skipped_count(report: ImportReport) -> str:
-    """The items an import skipped, counted in its source's words: a COCO file's are
-    image entries of its one JSON file, the other formats' files."""
+    """The items an import skipped, counted in its source's words: COCO's are JSON files
+    refused whole and image entries of the files read, the other formats' files."""
     n = len(report.skipped)
-    if report.format == "coco":
-        return f"{n} image entr{'y' if n == 1 else 'ies'}"
-    return f"{n} file(s)"
+    if report.format != "coco":
+        return f"{n} file(s)"
+    files, entries = report.refused_by_reader, n - report.refused_by_reader
+    said = [f"{files} JSON file(s)"] if files else []
+    if entries:
+        said.append(f"{entries} image entr{'y' if entries == 1 else 'ies'}")
+    return " and ".join(said)
 
 
 def run_import(

@@ -924,6 +924,10 @@ class ImportReport:
     unknown_labels: dict[str, int] = field(default_factory=dict)
     boxes_only: int = 0  # annotations with a box and no mask, left out (COCO)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: How many of ``skipped`` (the first) the reader refused whole: a COCO JSON file, a
+    #: labelme file, a Label Studio export or task; the others are items it read (a COCO
+    #: image entry whose picture is not found...).
+    refused_by_reader: int = 0
     #: Images the source gives no labelled pixel (a COCO image without annotations and no
     #: background class): their labels in the project are left as they were, never
     #: replaced by nothing; new ones are added without labels.
@@ -2206,6 +2210,7 @@ def import_into_project(
             f"name (the project's: {', '.join(project.schema.names)})"
         )
     report.skipped.extend(result.errors)
+    report.refused_by_reader = len(result.errors)
     if not result.items and result.errors:
         first = result.errors[0][1]
         more = f" (and {len(result.errors) - 1} more file(s))" if len(result.errors) > 1 else ""

@@ -162,6 +162,34 @@ def test_the_coco_import_summary_counts_the_images_imported_in_plain_words(
     assert "Skipped 5 image entries; first:" in text
 
 
+def test_the_coco_import_summary_counts_json_files_refused_apart_from_image_entries(
+    window, monkeypatch, tmp_path, boxes
+):
+    """A folder of COCO files: one refused whole (its structure is wrong), one read with
+    two image entries whose picture is not found."""
+    import json
+
+    from annotator.gui.import_dialog import ImportDialog
+
+    folder = tmp_path / "src"
+    folder.mkdir()
+    good = _coco_source(folder, missing=2)
+    doc = json.loads(good.read_text())
+    (folder / "b.json").write_text(json.dumps(doc | {"images": doc["images"][:1] * 2}))
+
+    def exec_(self):
+        self.set_format("coco")
+        self.src_edit.setText(str(folder))
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ImportDialog, "exec", exec_)
+    window.actions_["import"].trigger()
+    text = window.file_menu.last_message
+    assert text.startswith("Imported 3 mask(s) from COCO:"), text
+    assert "Skipped 1 JSON file(s) and 2 image entries; first: " in text
+    assert "b.json" in text and "appears twice" in text
+
+
 def test_the_import_progress_names_the_format_and_its_phases(window, monkeypatch, tmp_path):
     from annotator.gui import import_dialog
 
