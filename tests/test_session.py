@@ -565,6 +565,7 @@ def rescue_and_import(project, tmp_path, record, paint):
     note = session.close()
     project.close()
     (root.parent / "moved").rename(root)
+    assert "File > Import labels… of that folder (Format: Masks) puts them back" in note
     command = re.search(r"`annotator (import .+ --format masks)`", note)
     assert command is not None, note
     words = shlex.split(command.group(1))

@@ -794,8 +794,9 @@ class AnnotationSession:
             return (
                 f"the labels of {names} could not be saved in the project ({why}). "
                 f"They were written to {where} instead: once the project can be written "
-                f"again, `annotator import {shlex.quote(str(self.project.root))} "
-                f"{shlex.quote(str(folder))} --format masks` puts them back"
+                f"again, File > Import labels… of that folder (Format: Masks) puts them "
+                f"back, as does `annotator import {shlex.quote(str(self.project.root))} "
+                f"{shlex.quote(str(folder))} --format masks`"
             ), []
         lost = [record.name for record in records]
         tried = "; ".join(refused) if refused else "no folder to write them to"
