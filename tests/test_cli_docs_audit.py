@@ -218,6 +218,22 @@ def test_a_torchrun_helper_rank_refusing_a_value_lets_rank_0_say_it_first(
     assert capsys.readouterr() == ("", "")  # rank 0 says it
 
 
+def test_a_torchrun_helper_rank_refusing_a_command_lets_rank_0_say_it_first(
+    tmp_path, capsys, monkeypatch
+):
+    """Only train runs under torchrun: the other ranks ended at once on any other
+    command, and torchrun stopped rank 0 before it had said why (seen in CI)."""
+    import annotator.cli as cli
+
+    waits: list[float] = []
+    monkeypatch.setattr(cli.time, "sleep", waits.append)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert main(["predict", str(tmp_path / "P")]) == 1
+    assert waits == [cli.HELPER_REFUSAL_WAIT_S]
+    assert capsys.readouterr() == ("", "")  # rank 0 says it
+
+
 def test_no_option_takes_a_bare_number_whose_range_the_command_checks_later():
     """Every number is read by a type of cli.options, which refuses it out of range."""
     for name, command in _commands().items():
