@@ -181,8 +181,14 @@ def test_sighup_in_a_read_only_command_gives_one_line(root, capsys, monkeypatch)
     monkeypatch.setattr(versions, "listing", listing)
     monkeypatch.setattr(sys, "stdout", sys.stdout)  # (put back after the test)
     monkeypatch.setattr(sys, "stderr", sys.stderr)
-    before = signal.getsignal(signal.SIGHUP)  # (SIG_IGN under nohup, else SIG_DFL)
-    code = main(["models", str(root), "--json"])
+    # as from a terminal, however the tests were started (under nohup the command rightly
+    # ignores SIGHUP: see the next test)
+    outer = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        code = main(["models", str(root), "--json"])
+        after = signal.getsignal(signal.SIGHUP)
+    finally:
+        signal.signal(signal.SIGHUP, outer)
     out, err = capsys.readouterr()
     assert code == 129
     assert err.strip().splitlines() == ["annotator: interrupted by SIGHUP"]
@@ -191,7 +197,7 @@ def test_sighup_in_a_read_only_command_gives_one_line(root, capsys, monkeypatch)
         "exit_code": 129,
         "interrupted": True,
     }
-    assert signal.getsignal(signal.SIGHUP) is before
+    assert after is signal.SIG_DFL  # given back
 
 
 def test_a_command_started_under_nohup_ignores_sighup(root, capsys, monkeypatch):
