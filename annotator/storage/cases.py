@@ -12,9 +12,12 @@ case's labels ``labelsTr/cell.png`` find it by nnU-Net's ``_0000``), and that fi
 added. Its ``source.json`` names every channel file (``channels``: path, size, SHA-1,
 in channel order), as a split of an nnU-Net case of NIfTI volumes does
 (``storage/stacks.py``): the join is of that content, so adding the files again finds
-it and adds nothing. The folder is written as a hidden ``.partial`` folder and renamed
-whole. Files of one case must be pictures of one size; a case whose further channel is
-not is said in one line and its files are added apart, as before (ADR 0034, amended).
+it and adds nothing; a channel file changed since is refused in one line. The folder is
+written as a hidden ``.partial`` folder and renamed whole. Files are joined only when the
+dataset's ``dataset.json`` (beside ``imagesTr/``) names as many channels as the case has
+files. Files of one case must be pictures of one size; a case whose further channel is
+not, or of another number of files than its ``dataset.json`` names, is said in one line
+and its files are added apart, as before (ADR 0034, amended).
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ def picture_cases(
     files: Sequence[Path],
 ) -> tuple[dict[Path, list[Path]], dict[Path, tuple[list[Path], str]]]:
     """nnU-Net's 2-D cases of several channel files among ``files`` (pictures, not
-    NIfTI volumes nor TIFF stacks: ``core.naming.nnunet_cases``): those to join (first
+    NIfTI volumes nor TIFF stacks: ``core.naming.nnunet_cases``) of a dataset whose
+    ``dataset.json`` names as many channels as they have files: those to join (first
     file -> further channels), and those refused (first file -> (further channels, why:
     one line naming the files)), whose files are added apart. Reads headers only."""
     joined: dict[Path, list[Path]] = {}
