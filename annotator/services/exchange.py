@@ -1741,7 +1741,7 @@ def _add_picture(project: Project, file: Path) -> tuple[ImageRecord, bool]:
             if rec is not None:
                 return rec, False
         if why := next((w for f, w in added.skipped if f == str(file)), None):
-            raise ImageReadError(file, why)  # never its first channel alone
+            raise FormatError(why)  # never its first channel alone (why names the file)
     return project.add_image_array_file(file, name=file.name), True
 
 

@@ -445,6 +445,7 @@ def test_a_channel_file_changed_since_the_join_is_refused_in_one_line(tmp_path, 
     assert sorted(p.name for p in (root / "cases").iterdir()) == ["cell_001_0000"]
     capsys.readouterr()
     main(["import", str(root), "--format", "masks", str(ds / "labelsTr")])
+    assert f"{changed}: not added: it changed since its case was joined" in capsys.readouterr().err
     assert _names(root) == ["cell_001_0000.tif"]  # its first channel alone never added
     with Project.open(root) as project:
         shown = project.load_image(project.image("cell_001_0000.tif"))
