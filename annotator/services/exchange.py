@@ -1329,7 +1329,7 @@ class _ImageIndex:
         self.by_path: dict[str, ImageRecord] = {}  # by the path recorded
         #: The pictures of nnU-Net's 2-D cases joined (``storage/cases.py``), by their
         #: first channel file's size and SHA-1; read on first need.
-        self._cases: dict[tuple[Any, Any], Path] | None = None
+        self._cases: dict[tuple[tuple[Any, Any], ...], Path] | None = None
         self._digests: dict[int, str | None] = {}
         self._same: dict[tuple[int, int], bool] = {}
         self._source_sha: dict[Path, str] = {}  # an annotation file's own SHA-1
@@ -1476,19 +1476,19 @@ class _ImageIndex:
     def _joined(self, item: ImportItem, digest: str | None) -> ImageRecord | None:
         """The project image of the nnU-Net 2-D case whose first channel file is the
         item's picture (``imagesTr/cell_0000.png`` of ``labelsTr/cell.png``), its
-        channel files joined into one picture (``storage/cases.py``); else None."""
+        channel files joined into one picture (``storage/cases.py``): the join of that
+        file and of the further channels beside it, all of the same content (two cases
+        may share a first channel file); else None."""
         if digest is None or item.image_file is None:
             return None
-        if self._cases is None:
-            from annotator.storage.cases import case_pictures
+        from annotator.storage.cases import case_content, case_pictures
 
+        if self._cases is None:
             self._cases = case_pictures(self.project.root)
         if not self._cases:
             return None
-        try:
-            picture = self._cases.get((item.image_file.stat().st_size, digest))
-        except OSError:
-            return None
+        content = case_content(item.image_file, digest)
+        picture = None if content is None else self._cases.get(content)
         if picture is None:
             return None
         return self.by_path.get(picture.relative_to(self.project.root).as_posix())
@@ -1684,16 +1684,20 @@ def _import_item(
     else:
         namesakes = index.named(item)
         namesake = namesakes[0] if namesakes else None
+        new = True
         if item.image_file is not None:
-            rec = _add_picture(project, item.image_file)
+            rec, new = _add_picture(project, item.image_file)
         else:
             assert item.image_data is not None
             suffix, _ = _image_size_of_bytes(item.image_data, f"{item.source}: imageData")
             rec = _add_embedded(project, item, suffix)
-        index.add(rec)
-        report.added.append(rec.name)
-        if namesake is not None:
-            report.namesakes.append((rec.name, namesake.name))
+        if new:
+            index.add(rec)
+            report.added.append(rec.name)
+            if namesake is not None:
+                report.namesakes.append((rec.name, namesake.name))
+        else:  # its case's picture, recorded, its file written again (storage/cases.py)
+            matched = True
     index.imported[rec.id] = item.source
     if not np.any(mask != project.schema.unlabelled):
         # Nothing labelled (a COCO image without annotations, no background class): an
@@ -1717,10 +1721,12 @@ def _import_item(
         report.statuses[status.value] = report.statuses.get(status.value, 0) + 1
 
 
-def _add_picture(project: Project, file: Path) -> ImageRecord:
+def _add_picture(project: Project, file: Path) -> tuple[ImageRecord, bool]:
     """Add the picture an imported item carries: an nnU-Net 2-D case's first channel
     file with its further channels beside it, joined into one picture as the add joins
-    them (``storage/cases.py``); any other file as it is."""
+    them (``storage/cases.py``); any other file as it is. ``(its image, whether it was
+    added now)``: a case's picture recorded before, whose file was gone, is written
+    again and its image given, never its first channel file alone."""
     from annotator.storage.cases import case_channels_beside
 
     further = case_channels_beside(file)
@@ -1729,8 +1735,14 @@ def _add_picture(project: Project, file: Path) -> ImageRecord:
         if added.errors:
             raise added.errors[0]
         if added.added:
-            return added.added[0]
-    return project.add_image_array_file(file, name=file.name)
+            return added.added[0], True
+        if (picture := added.case_pictures.get(str(file))) is not None:
+            rec = project.image_at(picture)  # its picture, recorded (written again)
+            if rec is not None:
+                return rec, False
+        if why := next((w for f, w in added.skipped if f == str(file)), None):
+            raise FormatError(why)  # never its first channel alone (why names the file)
+    return project.add_image_array_file(file, name=file.name), True
 
 
 def _status_of(item: ImportItem) -> ImageStatus:

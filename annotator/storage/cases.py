@@ -12,9 +12,12 @@ case's labels ``labelsTr/cell.png`` find it by nnU-Net's ``_0000``), and that fi
 added. Its ``source.json`` names every channel file (``channels``: path, size, SHA-1,
 in channel order), as a split of an nnU-Net case of NIfTI volumes does
 (``storage/stacks.py``): the join is of that content, so adding the files again finds
-it and adds nothing. The folder is written as a hidden ``.partial`` folder and renamed
-whole. Files of one case must be pictures of one size; a case whose further channel is
-not is said in one line and its files are added apart, as before (ADR 0034, amended).
+it and adds nothing; a channel file changed since is refused in one line. The folder is
+written as a hidden ``.partial`` folder and renamed whole. Files are joined only when the
+dataset's ``dataset.json`` (beside ``imagesTr/``) names as many channels as the case has
+files. Files of one case must be pictures of one size; a case whose further channel is
+not, or of another number of files than its ``dataset.json`` names, is said in one line
+and its files are added apart, as before (ADR 0034, amended).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from annotator.storage.images import image_size, read_image, tiff_planes
 from annotator.storage.project import CASES_DIR, file_sha1
 from annotator.storage.stacks import (
     SOURCE_FILE,
+    Content,
+    StackReplaced,
     as_picture,
     channel_records,
     content_of,
@@ -52,7 +57,8 @@ def picture_cases(
     files: Sequence[Path],
 ) -> tuple[dict[Path, list[Path]], dict[Path, tuple[list[Path], str]]]:
     """nnU-Net's 2-D cases of several channel files among ``files`` (pictures, not
-    NIfTI volumes nor TIFF stacks: ``core.naming.nnunet_cases``): those to join (first
+    NIfTI volumes nor TIFF stacks: ``core.naming.nnunet_cases``) of a dataset whose
+    ``dataset.json`` names as many channels as they have files: those to join (first
     file -> further channels), and those refused (first file -> (further channels, why:
     one line naming the files)), whose files are added apart. Reads headers only."""
     joined: dict[Path, list[Path]] = {}
@@ -60,12 +66,34 @@ def picture_cases(
     for first, further in nnunet_cases(files).items():
         if is_nifti(first) or _planes(first):
             continue  # volumes are split as one (storage/stacks.py); TIFF stacks apart
+        named = _dataset_channels(first)
+        if named is None:
+            continue  # no nnU-Net dataset (video frames in a folder named imagesTr)
+        if named != 1 + len(further):
+            refused[first] = (further, _count_problem(first, further, named))
+            continue
         why = _size_problem(first, further)
         if why is None:
             joined[first] = further
         else:
             refused[first] = (further, why)
     return joined, refused
+
+
+def _dataset_channels(first: Path) -> int | None:
+    """How many input channels the ``dataset.json`` of the nnU-Net dataset of a case's
+    ``first`` file (beside its ``imagesTr/``) names; None when there is none (or it
+    names none)."""
+    return len(dataset_channel_names(first.parent.parent)) or None
+
+
+def _count_problem(first: Path, further: Sequence[Path], named: int) -> str:
+    """The line of a case whose number of files is not its ``dataset.json``'s."""
+    return (
+        f"{first}: its case has {1 + len(further)} channel file(s), but "
+        f"{first.parent.parent / 'dataset.json'} names {named} channel(s); the case's "
+        "files were added as images of their own"
+    )
 
 
 def _planes(file: Path) -> int:
@@ -125,6 +153,13 @@ def join_case(root: Path, first: Path, further: Sequence[Path]) -> tuple[Path, b
             if found.is_file():
                 return found, False
             break  # this case's join, its picture deleted: written again
+        if changed := _changed_channel(record, files, content):
+            raise StackReplaced(
+                changed,
+                f"not added: it changed since its case was joined into {folder} (same file, "
+                "other content); put the original back, or save the case under another "
+                "name to add it",
+            )
         folder = base / f"{name}~{n}"  # another case of the same first file name
         n += 1
     picture = _joined(files)
@@ -157,6 +192,22 @@ def join_case(root: Path, first: Path, further: Sequence[Path]) -> tuple[Path, b
             "nothing of the case was added",
         ) from None
     return target, True
+
+
+def _changed_channel(
+    record: dict[str, Any], files: Sequence[Path], content: Content
+) -> Path | None:
+    """The file of ``files`` whose content is not the one ``record`` (a case's join)
+    names, when the join was of these very files (the same paths, in that order);
+    else None: another case of the same first file name."""
+    channels = record.get("channels")
+    if not isinstance(channels, list) or len(channels) != len(files):
+        return None
+    paths = [c.get("stack") if isinstance(c, dict) else None for c in channels]
+    if paths != [str(f.resolve()) for f in files]:
+        return None
+    had = record_content(record)
+    return next((f for f, a, b in zip(files, had, content, strict=True) if a != b), None)
 
 
 def _joined(files: Sequence[Path]) -> np.ndarray:
@@ -216,19 +267,34 @@ def case_channels_beside(first: Path) -> list[Path]:
     return picture_cases(beside)[0].get(first, [])
 
 
-def case_pictures(root: Path) -> dict[tuple[Any, Any], Path]:
-    """The project's pictures of joined cases, by the size and SHA-1 of their first
-    channel file (what a case's labels carry as their picture: ``imagesTr/cell_0000.png``
-    beside ``labelsTr/cell.png``); those whose picture file is gone are left out."""
+def case_pictures(root: Path) -> dict[Content, Path]:
+    """The project's pictures of joined cases, by the content (size and SHA-1) of all
+    their channel files, in channel order (:func:`case_content`): two cases that share
+    a first channel file (a reference stain) are told apart by the others. Those whose
+    picture file is gone are left out."""
     base = root / CASES_DIR
     try:
         folders = sorted(f for f in base.iterdir() if f.is_dir() and not f.name.startswith("."))
     except OSError:
         return {}
-    found: dict[tuple[Any, Any], Path] = {}
+    found: dict[Content, Path] = {}
     for folder in folders:
         content = record_content(split_record(folder))
         picture = folder / f"{folder.name}.tif"
         if len(content) > 1 and picture.is_file():
-            found.setdefault(content[0], picture)
+            found.setdefault(content, picture)
     return found
+
+
+def case_content(first: Path, digest: str) -> Content | None:
+    """The content of the case whose first channel file is ``first`` (of SHA-1
+    ``digest``) with the further channels beside it that an add would join
+    (:func:`case_channels_beside`), as :func:`case_pictures` keys it; None when it is
+    no such case, or a file cannot be read."""
+    further = case_channels_beside(first)
+    if not further:
+        return None
+    try:
+        return content_of(first, first.stat().st_size, digest, further)
+    except OSError:
+        return None

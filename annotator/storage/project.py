@@ -214,6 +214,9 @@ class AddReport:
     #: nnU-Net's 2-D cases of a file per channel joined into one picture of the project
     #: (``storage/cases.py``), written now: (first file, channels, the picture's folder).
     joined_pictures: list[tuple[str, int, str]] = field(default_factory=list)
+    #: The project's picture of each such case, written now or before: first file ->
+    #: the picture's file (the masks import finds the image of a case's labels by it).
+    case_pictures: dict[str, str] = field(default_factory=dict)
     #: nnU-Net's cases of NIfTI channel files split as one, a picture per slice with a
     #: channel per file (``storage/stacks.py``): (first file, channels).
     joined_channels: list[tuple[str, int]] = field(default_factory=list)
@@ -665,6 +668,13 @@ def _first_page_is_mask(path: Path) -> bool:
             return looks_like_mask(np.asarray(tif.pages[0].asarray()))  # type: ignore[union-attr]
     except Exception:  # unreadable here: splitting it says why
         return False
+
+
+def is_case_path(stored: str) -> bool:
+    """Whether an image's stored path is the picture of a joined nnU-Net 2-D case
+    (``cases/<case>/<case>.tif``, relative to the project: ``storage/cases.py``)."""
+    parts = PurePosixPath(stored).parts
+    return len(parts) == 3 and parts[0] == CASES_DIR
 
 
 def is_slice_path(stored: str) -> bool:
@@ -1443,7 +1453,7 @@ class Project:
                             "(same file, other content); put the original back, or save the "
                             "new picture under another name to add it"
                         )
-                    elif a_slice:
+                    elif a_slice or is_case_path(stored):  # (its folder written again)
                         present.add(file.parent)
                     report.skipped.append((str(file), why))
                     continue
@@ -1608,6 +1618,7 @@ class Project:
         files = [f for f, _ in candidates]
         cases, refused = channel_cases(files)  # nnU-Net's channel files: volumes
         pictures, refused_pictures = picture_cases(files)  # and 2-D pictures
+        pictures = {f: rest for f, rest in pictures.items() if not self._any_recorded([f, *rest])}
         for further, why in [*refused.values(), *refused_pictures.values()]:
             report.channels_refused.append(why)
             report.further_refused.extend(str(f) for f in further)
@@ -1678,6 +1689,21 @@ class Project:
             out.extend((s, s.name) for s in slices)
         return out
 
+    def _any_recorded(self, files: Sequence[Path]) -> bool:
+        """Whether any of ``files`` is an image of the project (by path, or by content):
+        a case whose files were added apart (before cases were joined, or one by one)
+        is not joined, its files stay those images."""
+        for file in files:
+            try:
+                stored, digest = self._stored_path(file), file_sha1(file)
+            except OSError:
+                continue  # (the add says why it cannot be read)
+            if self._db.query(
+                "SELECT 1 FROM images WHERE path = ? OR sha1 = ? LIMIT 1", (stored, digest)
+            ):
+                return True
+        return False
+
     def _join_case(
         self, first: Path, further: list[Path], report: AddReport
     ) -> list[tuple[Path, str]]:
@@ -1685,9 +1711,13 @@ class Project:
         (``storage/cases.py``) to add, as a candidate; none when it cannot be made (an
         error of the report)."""
         from annotator.storage.cases import join_case
+        from annotator.storage.stacks import StackReplaced
 
         try:
             picture, written = join_case(self.root, first, further)
+        except StackReplaced as exc:  # a channel file changed since: as a replaced stack
+            report.skipped.append((str(first), f"{exc.path}: {exc.problem}"))
+            return []
         except ImageReadError as exc:
             report.errors.append(exc)
             return []
@@ -1696,6 +1726,7 @@ class Project:
             return []
         if written:
             report.joined_pictures.append((str(first), 1 + len(further), str(picture.parent)))
+        report.case_pictures[str(first)] = str(picture)
         return [(picture, picture.name)]
 
     def _still_added(self, record: ImageRecord, file: Path) -> bool:
@@ -1839,6 +1870,13 @@ class Project:
             (ImageStatus.DONE.value,),
         )
         return [ImageScore(r[0], r[1]) for r in rows]
+
+    def image_at(self, path: str | os.PathLike[str]) -> ImageRecord | None:
+        """The image whose picture is the file at ``path``, or None."""
+        rows = self._db.query(
+            "SELECT * FROM images WHERE path = ?", (self._stored_path(Path(path)),)
+        )
+        return _row_to_image(rows[0]) if rows else None
 
     def image(self, key: int | str) -> ImageRecord:
         """An image by id, by name, or by file stem when that is unambiguous."""

@@ -115,6 +115,7 @@ def split_stack(
     exact = nodata is not None and nodata.is_integer() and abs(nodata) < 1e15
     text = None if nodata is None else str(int(nodata)) if exact else repr(nodata)  # (nan too)
     extratags = [] if text is None else [(GDAL_NODATA_TAG, "s", 0, text, True)]
+    alpha = not nifti and not channels and _has_alpha(stack)
     # Named after the folder: the second stack named vol.tif gives vol~2_z000.tif, which a
     # label stack named vol~2.tif is read into (formats/masks.py).
     names = [f"{stem}.tif" for stem in slice_stems(folder.name, len(slices))]
@@ -126,7 +127,7 @@ def split_stack(
         staging.mkdir(parents=True)
         for name, array in zip(names, slices, strict=True):
             buffer = io.BytesIO()
-            tifffile.imwrite(buffer, array, extratags=extratags, **as_picture(array))
+            tifffile.imwrite(buffer, array, extratags=extratags, **as_picture(array, alpha))
             write_synced(staging / name, buffer.getvalue())
         record = {
             "stack": str(stack.resolve()),
@@ -195,14 +196,30 @@ def _moved_to(folder: Path, record: dict[str, Any], stack: Path) -> None:
             )
 
 
-def as_picture(array: np.ndarray) -> dict[str, Any]:
-    """tifffile's options that store ``array`` as one picture: grey, RGB(A) of any
-    depth, or other channel counts interleaved (never one page per row)."""
+def as_picture(array: np.ndarray, alpha: bool = False) -> dict[str, Any]:
+    """tifffile's options that store ``array`` as one picture: grey, RGB of any depth,
+    or other channel counts interleaved (never one page per row). A fourth channel is a
+    channel (ExtraSamples unspecified: a case's fourth stain, a volume's fourth
+    sequence), an alpha only when ``alpha`` says so (the stack's pages had one)."""
     if array.ndim == 2:
         return {"photometric": "minisblack"}
-    if array.shape[2] in (3, 4):
+    if array.shape[2] == 3:
         return {"photometric": "rgb", "planarconfig": "contig"}
+    if array.shape[2] == 4:
+        extra = "unassalpha" if alpha else "unspecified"
+        return {"photometric": "rgb", "planarconfig": "contig", "extrasamples": (extra,)}
     return {"photometric": "minisblack", "planarconfig": "contig"}
+
+
+def _has_alpha(stack: Path) -> bool:
+    """Whether a TIFF stack's pages record an alpha (ExtraSamples), kept in its slices."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(stack) as tif:
+            return any(s in (1, 2) for s in tif.series[0].keyframe.extrasamples)
+    except Exception:  # read once already: only the alpha question is left open
+        return False
 
 
 def _split_before(

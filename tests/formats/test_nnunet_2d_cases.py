@@ -15,7 +15,7 @@ from niftihelpers import label_voxels, save_volume
 from PIL import Image
 
 from annotator.cli import main
-from annotator.storage.images import read_image
+from annotator.storage.images import read_image, unused_channels
 from annotator.storage.project import Project
 
 H, W = 12, 16
@@ -44,6 +44,13 @@ def _microscopy(ds, cases=("cell_001", "cell_002"), channels=("DAPI", "GFP")):
     }
     (ds / "dataset.json").write_text(json.dumps(meta))
     return stains
+
+
+def _channel_names(ds, count):
+    """A ``dataset.json`` naming ``count`` input channels."""
+    ds.mkdir(parents=True, exist_ok=True)
+    names = {str(c): f"stain {c}" for c in range(count)}
+    (ds / "dataset.json").write_text(json.dumps({"channel_names": names}))
 
 
 def _save(path, array):
@@ -110,6 +117,7 @@ def test_an_rgb_first_file_alone_stays_an_rgb_picture_and_a_grey_file_adds_a_cha
     rgb = rng.integers(0, 255, (H, W, 3)).astype(np.uint8)
     grey = rng.integers(0, 255, (H, W)).astype(np.uint8)
     pictures = tmp_path / "Dataset120_Roads" / "imagesTr"
+    _channel_names(pictures.parent, 2)
     _save(pictures / "road_0000.png", rgb)
     _save(pictures / "both_0000.png", rgb)
     _save(pictures / "both_0001.png", grey)
@@ -128,6 +136,7 @@ def test_an_rgb_first_file_alone_stays_an_rgb_picture_and_a_grey_file_adds_a_cha
 
 def test_a_case_whose_channel_files_differ_in_size_is_refused_in_one_line(tmp_path, capsys):
     pictures = tmp_path / "ds" / "imagesTr"
+    _channel_names(pictures.parent, 2)
     _save(pictures / "good_0000.png", _stain(0))
     _save(pictures / "good_0001.png", _stain(1))
     _save(pictures / "bad_0000.png", _stain(2))
@@ -283,3 +292,161 @@ def test_labels_imported_alone_add_their_case_as_one_picture(tmp_path, capsys):
             )
             assert np.array_equal(project.load_image(rec)[..., 1], stains[case, 1])
     assert "added 0 image(s)" in _add(capsys, root, ds / "imagesTr").out
+
+
+def test_a_case_whose_picture_was_deleted_is_written_again_when_added_again(tmp_path, capsys):
+    ds = tmp_path / "ds"
+    stains = _microscopy(ds)
+    root = _new(tmp_path)
+    _add(capsys, root, ds / "imagesTr")
+    picture = root / "cases" / "cell_001_0000" / "cell_001_0000.tif"
+    picture.unlink()
+    assert "added 0 image(s)" in _add(capsys, root, ds / "imagesTr").out
+    assert picture.is_file()
+    with Project.open(root) as project:
+        shown = project.load_image(project.image("cell_001_0000.tif"))
+        assert np.array_equal(shown[..., 1], stains["cell_001", 1])
+    assert _names(root) == ["cell_001_0000.tif", "cell_002_0000.tif"]
+
+
+def test_labels_imported_after_the_cases_folder_went_find_their_pictures_again(tmp_path, capsys):
+    """The case's picture is written again and its image gets the labels; its first
+    channel file alone is never added."""
+    ds = tmp_path / "ds"
+    stains = _microscopy(ds)
+    root = _new(tmp_path)
+    _add(capsys, root, ds / "imagesTr")
+    shutil.rmtree(root / "cases")
+    capsys.readouterr()
+    assert main(["import", str(root), "--format", "masks", str(ds / "labelsTr")]) == 0
+    said = capsys.readouterr().out
+    assert "imported 2 mask(s)" in said and "2 matched" in said and "0 image(s) added" in said
+    assert _names(root) == ["cell_001_0000.tif", "cell_002_0000.tif"]
+    with Project.open(root) as project:
+        for case in ("cell_001", "cell_002"):
+            rec = project.image(f"{case}_0000.tif")
+            assert np.array_equal(project.load_image(rec)[..., 1], stains[case, 1])
+            mask = project.load_mask(rec)
+            assert np.array_equal(mask, read_image(ds / "labelsTr" / f"{case}.png"))
+
+
+def _shared_reference(ds):
+    """Cases a and b of one reference channel file (the same bytes), other stains."""
+    _channel_names(ds, 2)
+    for i, case in enumerate(("a", "b")):
+        _save(ds / "imagesTr" / f"{case}_0000.png", _stain(1))
+        _save(ds / "imagesTr" / f"{case}_0001.png", _stain(10 + i))
+        labels = np.zeros((H, W), np.uint8)
+        labels[:, :4] = i == 0
+        labels[:, -4:] = i == 1
+        _save(ds / "labelsTr" / f"{case}.png", labels)
+
+
+def test_cases_sharing_a_first_channel_file_get_their_own_labels(tmp_path, capsys):
+    ds = tmp_path / "ds"
+    _shared_reference(ds)
+    root = _new(tmp_path)
+    assert "added 2 image(s)" in _add(capsys, root, ds / "imagesTr").out
+    assert main(["import", str(root), "--format", "masks", str(ds / "labelsTr" / "b.png")]) == 0
+    with Project.open(root) as project:
+        assert project.load_mask(project.image("a_0000.tif")) is None
+    assert main(["import", str(root), "--format", "masks", str(ds / "labelsTr")]) == 0
+    assert "imported 2 mask(s)" in capsys.readouterr().out
+    with Project.open(root) as project:
+        for case in ("a", "b"):
+            mask = project.load_mask(project.image(f"{case}_0000.tif"))
+            assert np.array_equal(mask, read_image(ds / "labelsTr" / f"{case}.png")), case
+
+
+def test_files_are_joined_only_when_the_datasets_json_counts_them(tmp_path, capsys):
+    """Video frames ``vid_0000.png``... in a folder named imagesTr with no dataset.json
+    stay frames; a case of another number of files than its dataset.json's channels is
+    added apart, in one line."""
+    frames = tmp_path / "video" / "imagesTr"
+    for k in range(5):
+        _save(frames / f"vid_{k:04d}.png", _stain(k))
+    root = _new(tmp_path)
+    said = _add(capsys, root, frames)
+    assert "added 5 image(s)" in said.out and "one picture with a channel" not in said.out
+    assert _names(root) == [f"vid_{k:04d}.png" for k in range(5)]
+    assert not (root / "cases").exists()
+    ds = tmp_path / "Dataset101_Cells"
+    _microscopy(ds, cases=("cell_001",), channels=("DAPI", "GFP", "RFP"))
+    (ds / "imagesTr" / "cell_001_0002.png").unlink()  # two files of three channels
+    root = tmp_path / "q"
+    assert main(["new", str(root), "--classes", "background,nucleus"]) == 0
+    said = _add(capsys, root, ds / "imagesTr")
+    assert "added 2 image(s)" in said.out
+    lines = [x for x in said.err.splitlines() if "dataset.json" in x]
+    assert lines == [
+        f"  {ds / 'imagesTr' / 'cell_001_0000.png'}: its case has 2 channel file(s), but "
+        f"{ds / 'dataset.json'} names 3 channel(s); the case's files were added as images "
+        "of their own"
+    ]
+    assert "cell_001_0001.png" in _names(root)
+
+
+def test_a_case_added_apart_before_is_not_joined_when_added_again(tmp_path, capsys):
+    """A project whose case files were added one by one (or before cases were joined)
+    keeps those images: the folder added again adds nothing."""
+    ds = tmp_path / "ds"
+    _microscopy(ds, cases=("cell_001",))
+    root = _new(tmp_path)
+    for c in range(2):
+        _add(capsys, root, ds / "imagesTr" / f"cell_001_{c:04d}.png")
+    said = _add(capsys, root, ds / "imagesTr")
+    assert "added 0 image(s)" in said.out
+    assert _names(root) == ["cell_001_0000.png", "cell_001_0001.png"]
+    assert not (root / "cases").exists()
+
+
+def _alpha(file):
+    import tifffile
+
+    with tifffile.TiffFile(file) as tif:
+        return any(s in (1, 2) for s in tif.series[0].keyframe.extrasamples)
+
+
+def test_a_fourth_channel_file_is_a_channel_not_an_alpha(tmp_path, capsys):
+    ds = tmp_path / "ds"
+    _microscopy(ds, cases=("cell_001",), channels=("DAPI", "GFP", "RFP", "Cy5"))
+    root = _new(tmp_path)
+    _add(capsys, root, ds / "imagesTr")
+    picture = root / "cases" / "cell_001_0000" / "cell_001_0000.tif"
+    assert not _alpha(picture)
+    assert unused_channels(picture, read_image(picture)) == 1  # Cy5, past the three shown
+
+
+def test_a_fourth_nifti_channel_is_a_channel_of_its_slices_not_an_alpha(tmp_path, capsys):
+    ds = tmp_path / "Task01_BrainTumour"
+    rng = np.random.default_rng(0)
+    for c in range(4):
+        voxels = rng.integers(-300, 3000, (24, 20, 3)).astype(np.int16)
+        save_volume(ds / "imagesTr" / f"brats_001_{c:04d}.nii.gz", voxels)
+    root = _new(tmp_path)
+    _add(capsys, root, ds / "imagesTr")
+    slices = sorted((root / "slices").rglob("*.tif"))
+    assert slices and not any(_alpha(f) for f in slices)
+    assert read_image(slices[0]).shape[2] == 4
+
+
+def test_a_channel_file_changed_since_the_join_is_refused_in_one_line(tmp_path, capsys):
+    ds = tmp_path / "ds"
+    stains = _microscopy(ds, cases=("cell_001",))
+    root = _new(tmp_path)
+    _add(capsys, root, ds / "imagesTr")
+    changed = ds / "imagesTr" / "cell_001_0001.png"
+    _save(changed, _stain(99))
+    said = _add(capsys, root, ds / "imagesTr")
+    assert "added 0 image(s)" in said.out
+    lines = [x for x in said.err.splitlines() if "changed since" in x]
+    assert len(lines) == 1 and str(changed) in lines[0], said.err
+    assert _names(root) == ["cell_001_0000.tif"]
+    assert sorted(p.name for p in (root / "cases").iterdir()) == ["cell_001_0000"]
+    capsys.readouterr()
+    main(["import", str(root), "--format", "masks", str(ds / "labelsTr")])
+    assert f"{changed}: not added: it changed since its case was joined" in capsys.readouterr().err
+    assert _names(root) == ["cell_001_0000.tif"]  # its first channel alone never added
+    with Project.open(root) as project:
+        shown = project.load_image(project.image("cell_001_0000.tif"))
+        assert np.array_equal(shown[..., 1], stains["cell_001", 1])

@@ -4,6 +4,8 @@ prints it)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from PIL import Image
 
@@ -15,6 +17,8 @@ def test_the_add_summary_says_the_cases_became_one_picture_each(qapp, tmp_path):
 
     pictures = tmp_path / "Dataset101_Cells" / "imagesTr"
     pictures.mkdir(parents=True)
+    names = {"channel_names": {"0": "DAPI", "1": "GFP"}}  # (its cases are joined)
+    (pictures.parent / "dataset.json").write_text(json.dumps(names))
     for c in range(2):
         grey = np.random.default_rng(c).integers(0, 255, (8, 8)).astype(np.uint8)
         Image.fromarray(grey).save(pictures / f"cell_001_{c:04d}.png")
