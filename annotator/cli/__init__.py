@@ -202,10 +202,11 @@ def _main(args: argparse.Namespace) -> int:
         handler = args.handler
     refusal = _torchrun_refusal(args.command)
     if refusal is not None:
-        if refusal:  # rank 0 says it; the other ranks end quietly, once it had the time
+        if refusal:  # rank 0 says it
             print(f"annotator: error: {refusal}", file=sys.stderr)
-        else:  # to (torchrun ends every process as soon as one has failed: rank 0 too,
-            time.sleep(HELPER_REFUSAL_WAIT_S)  # still importing, before it said why)
+        else:  # the other ranks end quietly once rank 0 had the time to say it: torchrun
+            # ends every process as soon as one has failed, rank 0 too, before it said why
+            time.sleep(HELPER_REFUSAL_WAIT_S)
         return EXIT_USER_ERROR
     interrupts.reset()
     global _said, _published

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -1560,23 +1560,11 @@ class Project:
         used = {self.image_path(r).parent for r in report.added}
         used |= {Path(file).parent for _, file in report.relinked}  # images found there
         used |= set(present)
-        kept = []
-        for stack, planes, folder in report.stacks:
-            if Path(folder) in used:
-                kept.append((stack, planes, folder))
-            else:
-                discard_split(Path(folder))
-        report.stacks = kept
-        split = {stack for stack, _, _ in kept}
+        report.stacks = _kept_where_used(report.stacks, used, discard_split)
+        split = {stack for stack, _, _ in report.stacks}
         report.labels_split = [(f, why) for f, why in report.labels_split if f in split]
         report.joined_channels = [(f, n) for f, n in report.joined_channels if f in split]
-        joined = []
-        for case, channels, folder in report.joined_pictures:
-            if Path(folder) in used:
-                joined.append((case, channels, folder))
-            else:
-                discard_join(Path(folder))
-        report.joined_pictures = joined
+        report.joined_pictures = _kept_where_used(report.joined_pictures, used, discard_join)
 
     def _further_channels(self, given: Sequence[tuple[Path, str]], report: AddReport) -> list[str]:
         """The files just added (as a picture, or split) that are nnU-Net's further
@@ -2406,3 +2394,21 @@ def _read_marker(path: Path) -> tuple[int, ImageStatus, str] | None:
         return int(labelled), ImageStatus(status), str(source)
     except (OSError, ValueError, TypeError):
         return None
+
+
+_Written = TypeVar("_Written", bound=tuple[Any, ...])
+
+
+def _kept_where_used(
+    written: Sequence[_Written], used: Collection[Path], discard: Callable[[Path], None]
+) -> list[_Written]:
+    """The entries of ``written`` (each ending in the folder it wrote) whose folder holds
+    an image in ``used``; the others' folders ``discard``-ed (a split, a joined case)."""
+    kept = []
+    for entry in written:
+        folder = Path(entry[-1])
+        if folder in used:
+            kept.append(entry)
+        else:
+            discard(folder)
+    return kept
