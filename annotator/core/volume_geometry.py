@@ -78,13 +78,19 @@ class VolumeGeometry:
         measured: bool = True,
     ) -> VolumeGeometry:
         """The geometry of a stack of pictures whose voxels measure ``size`` (column,
-        row, slice): the file's axes are the picture's, the first voxel at the origin."""
+        row, slice): the file's axes are the picture's, the first voxel at the origin.
+
+        The affine is ``diag(-x, -y, z)``, what SimpleITK writes for an array of
+        identity direction (ITK's LPS+ space in NIfTI's RAS+): read back as a scan
+        (``core.volumes``, any viewer), column 0 is on the left and row 0 at the top,
+        the pictures as they were. With ``diag(x, y, z)`` they came back turned by 180
+        degrees."""
         x, y, z = (float(v) for v in size)
         if not all(math.isfinite(v) and v > 0 for v in (x, y, z)):
             raise ValueError(f"a voxel size is three positive numbers, not {tuple(size)!r}")
         affine = (
-            (x, 0.0, 0.0, 0.0),
-            (0.0, y, 0.0, 0.0),
+            (-x, 0.0, 0.0, 0.0),
+            (0.0, -y, 0.0, 0.0),
             (0.0, 0.0, z, 0.0),
             (0.0, 0.0, 0.0, 1.0),
         )

@@ -29,6 +29,9 @@ from annotator.storage.project import Project
 
 RNG = np.random.default_rng(11)
 U, V = 255, 254  # unlabelled and void of an 8-bit project
+#: The affine of voxels of 1 that no one measured: SimpleITK's identity direction (LPS+),
+#: so a viewer (and the NIfTI import) shows column 0 on the left and row 0 at the top.
+UPRIGHT = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
 # --- nnU-Net's view of a dataset ------------------------------------------------------
@@ -196,7 +199,7 @@ def test_pictures_and_a_stack_are_one_nifti_dataset_that_nnunet_reads_as_the_pro
     # beside pictures of no size, the stack's own voxel size is not kept (nnU-Net would
     # resample the pictures against it), and the summary says so
     for f in ("imagesTr/vol_0000.nii.gz", "imagesTr/vol_0002.nii.gz", "labelsTr/vol.nii.gz"):
-        assert np.allclose(nib.load(out / f).affine, np.eye(4))
+        assert np.allclose(nib.load(out / f).affine, UPRIGHT)
     assert (
         "voxel size 1 x 1 x 1 (ImageJ calibration of vol.tif, 0.5 x 0.25 x 3 micron: not kept)"
     ) in said
@@ -232,9 +235,9 @@ def test_stacks_alone_keep_the_voxel_size_they_recorded(tmp_path, capsys):
     # ImageJ: 1 / resolution across, spacing down, in micron, image and labels alike
     for f in ("imagesTr/vol_0000.nii.gz", "labelsTr/vol.nii.gz"):
         written = nib.load(out / f)
-        assert np.allclose(written.affine, np.diag([0.5, 0.25, 3.0, 1.0]))
+        assert np.allclose(written.affine, np.diag([-0.5, -0.25, 3.0, 1.0]))
         assert written.header.get_xyzt_units()[0] == "micron"
-    assert np.allclose(nib.load(out / "labelsTr/more.nii.gz").affine, np.diag([1, 1, 0.5, 1]))
+    assert np.allclose(nib.load(out / "labelsTr/more.nii.gz").affine, np.diag([-1, -1, 0.5, 1]))
     assert "vol: 6 slices, 6 exported, voxel size 0.5 x 0.25 x 3 micron (ImageJ calibration" in (
         said
     )
@@ -251,7 +254,7 @@ def test_stacks_alone_keep_the_voxel_size_they_recorded(tmp_path, capsys):
     out = tmp_path / "Dataset511_Mixed"
     _export(root, out, "--split", "1,0,0")
     assert "some cases are pictures or stacks of no recorded size" in capsys.readouterr().out
-    assert all(np.allclose(nib.load(f).affine, np.eye(4)) for f in out.rglob("*.nii.gz"))
+    assert all(np.allclose(nib.load(f).affine, UPRIGHT) for f in out.rglob("*.nii.gz"))
 
 
 def test_pictures_png_holds_make_a_png_dataset_with_8_bit_rgb_in_one_file(tmp_path):
@@ -707,7 +710,7 @@ def test_tiff_stacks_in_different_units_fall_back_and_a_scan_beside_them_keeps_i
     # the TIFF stacks fall back to voxels of 1, as before
     for case in ("vol", "em"):
         for f in (f"imagesTr/{case}_0000.nii.gz", f"labelsTr/{case}.nii.gz"):
-            assert np.allclose(nib.load(out / f).affine, np.eye(4))
+            assert np.allclose(nib.load(out / f).affine, UPRIGHT)
     assert "voxel sizes recorded by 2 TIFF stack(s) not kept" in said
     assert "the stacks recorded them in different units" in said
     assert "the 1 NIfTI scan(s) keep their own" in said
@@ -808,3 +811,29 @@ def test_a_ct_project_named_otherwise_keeps_the_names_given(tmp_path, capsys):
     doc = json.loads((mr / "Dataset006_Mr" / "dataset.json").read_text())
     assert doc["channel_names"] == {"0": "grey"}
     assert "named CT" not in capsys.readouterr().out
+
+
+def test_a_nifti_export_imported_again_gives_the_pictures_upright(tmp_path):
+    """The pictures and stacks written with voxels of 1 had an identity affine, which
+    the NIfTI import (and any viewer) shows as a radiologist reads it: the export
+    imported into a new project came back turned by 180 degrees, labels with it."""
+    picture = np.arange(12, dtype=np.float32).reshape(3, 4)  # float: a NIfTI dataset
+    root = _project(tmp_path, "background,cell", {"a.tif": picture}, vol=(VOLUME, ZYX))
+    a_mask = np.zeros((3, 4), np.uint8)
+    a_mask[0, 0] = 1
+    stack_masks = {f"vol_z00{k}.tif": _classes(VOLUME.shape[1:], 2, k) for k in range(6)}
+    _label(root, {"a.tif": a_mask, **stack_masks})
+    out = tmp_path / "Dataset520_Upright"
+    _export(root, out, "--split", "1,0,0")
+    again = tmp_path / "again"
+    assert main(["new", str(again), "--classes", "background,cell"]) == 0
+    assert main(["import", str(again), "--format", "masks", str(out)]) == 0
+    with Project.open(again) as project:
+        by_name = {r.name: r for r in project.images()}  # (each case a volume of slices)
+        a = by_name["a_0000_z000.tif"]
+        np.testing.assert_array_equal(read_image(project.image_path(a)), picture)
+        np.testing.assert_array_equal(project.load_mask(a), a_mask)
+        for k in range(6):
+            page = by_name[f"vol_0000_z00{k}.tif"]
+            np.testing.assert_array_equal(read_image(project.image_path(page)), VOLUME[k])
+            np.testing.assert_array_equal(project.load_mask(page), stack_masks[f"vol_z00{k}.tif"])
