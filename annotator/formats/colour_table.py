@@ -144,6 +144,51 @@ def read_class_table(path: Path) -> ClassTable:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise FormatError(f"{path}: cannot read the class list ({exc})") from None
+    return class_table_of(path, text)
+
+
+def class_list_text(names: Sequence[str]) -> str:
+    """The text of a ``class_names.txt`` that :func:`read_class_table` reads back as
+    exactly ``names``, ids 0, 1, ...: a plain list, one name per line, as labelme's
+    labelme2voc writes it, unless the names make it read otherwise (``1 cell``, ``2
+    nucleus`` read as an id list from 1; a first class ``Label`` read as a header);
+    then an id list (``0 1 cell``), which no other form is read as."""
+    plain = "".join(n + "\n" for n in names)
+    expected = (tuple(names), tuple(range(len(names))))
+    for text in (plain, "".join(f"{i} {n}\n" for i, n in enumerate(names))):
+        try:
+            table = class_table_of(Path("class_names.txt"), text)
+        except FormatError:
+            continue
+        if (table.names, table.ids) == expected and not table.void_ids:
+            return text
+    raise FormatError(
+        "no class list reads back as these class names (digits before them read as ids "
+        "or colours): rename those classes"
+    )
+
+
+def own_class_list(table_file: Path, meta: Any) -> ClassTable | None:
+    """The classes of an Annotator masks export (or of kept labels) whose
+    ``dataset.json`` (``meta``, read) records them beside its ``class_names.txt``
+    (``table_file``), line i = id i, as written: read as they were, never guessed from
+    their content; ``None`` for any other table."""
+    if not isinstance(meta, dict) or meta.get("format") != "annotator-masks":
+        return None
+    names = meta.get("classes")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        return None
+    try:
+        lines = Path(table_file).read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if Path(table_file).name != "class_names.txt" or lines != names:
+        return None  # (edited by hand: read as any table)
+    return ClassTable(Path(table_file), "class list", tuple(names), tuple(range(len(names))))
+
+
+def class_table_of(path: Path, text: str) -> ClassTable:
+    """The class table that ``text``, the content of ``path``, gives (see the module)."""
     if text.lstrip().startswith("{") or Path(path).suffix.lower() == ".json":
         return _json_table(Path(path), text)
     lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]

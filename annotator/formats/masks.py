@@ -95,10 +95,12 @@ from annotator.formats.base import (
     open_pil,
 )
 from annotator.formats.colour_table import (
+    ClassTable,
     Labelling,
     find_class_table,
     is_labels_json,
     other_tools_meta,
+    own_class_list,
     read_class_table,
     table_note,
 )
@@ -892,6 +894,16 @@ def stack_refusal(stack: Path | str, refused: Sequence[tuple[int, str]], planes:
     )
 
 
+def _class_table(table_file: Path | None, meta: Any) -> ClassTable | None:
+    """The class table of ``table_file``: as our masks export (or kept labels) wrote it
+    when ``meta``, the ``dataset.json`` beside it, records the same classes
+    (:func:`own_class_list`), else read by its content."""
+    if table_file is None:
+        return None
+    own = own_class_list(table_file, meta)
+    return own if own is not None else read_class_table(table_file).without_leading_ignore()
+
+
 def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
     if not src.exists():
@@ -910,8 +922,10 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     folders = list(dict.fromkeys([*table_folders(folder, root), *holding]))
     # a table of our kinds, else the labels of nnU-Net's or the Decathlon's dataset.json
     table_file = options.labels_file or find_class_table(folders, other_tools=True)
+    meta_file = root / "dataset.json"
+    meta = load_json(meta_file) if meta_file.is_file() else None
     try:
-        table = read_class_table(table_file).without_leading_ignore() if table_file else None
+        table = _class_table(table_file, meta if table_file == root / "class_names.txt" else None)
     except FormatError as exc:
         if table_file is None or not is_labels_json(table_file):
             raise
@@ -926,8 +940,6 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         if table is None or table.declares_every_class:  # (dataset.json: those used)
             result.declared = list(names)
     reserved: dict[int, int] = {}
-    meta_file = root / "dataset.json"
-    meta = load_json(meta_file) if meta_file.is_file() else None
     # nnU-Net's and the Decathlon's dataset.json (channel names, labels, file lists) is
     # not ours: it names no reserved values, and the masks' values are read as any
     if isinstance(meta, dict) and not other_tools_meta(meta):

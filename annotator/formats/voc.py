@@ -6,7 +6,9 @@ Written::
     OUT/SegmentationClass/<stem>.png     palette PNG: pixel = class id, 255 = void/unlabelled
     OUT/SegmentationClass/<stem>.pgw     the world file of a GeoTIFF picture's mask
     OUT/ImageSets/Segmentation/{train,val,test}.txt, and trainval.txt (train + val)
-    OUT/class_names.txt                  line i = name of class id i
+    OUT/class_names.txt                  line i = name of class id i (labelme2voc's
+                                         plain list; "<id> <name>" lines where names
+                                         would be misread: "1 cell", a first "Label")
 
 VOC loaders build ``JPEGImages/<name>.jpg`` from the names the split lists
 (torchvision's ``VOCSegmentation``, mmsegmentation's ``img_suffix='.jpg'``), so by
@@ -55,6 +57,7 @@ from annotator.formats.base import (
 )
 from annotator.formats.colour_table import (
     Labelling,
+    class_list_text,
     find_class_table,
     read_class_table,
     table_note,
@@ -100,7 +103,13 @@ def write_voc(
     if n > IGNORE:
         raise FormatError(f"VOC masks are 8-bit: at most {IGNORE} classes, this project has {n}")
     folder = OutputFolder(out)
-    folder.write_text("class_names.txt", "".join(c + "\n" for c in dataset.names))
+    # (a plain list unless our import would read it otherwise: then an id list)
+    try:
+        class_list, listed = class_list_text(dataset.names), []
+    except FormatError as exc:  # (names no list holds: written plain, and said)
+        class_list = "".join(c + "\n" for c in dataset.names)
+        listed = [f"class_names.txt: {exc}, or give it as the class list when importing"]
+    folder.write_text("class_names.txt", class_list)
     for split, items in dataset.splits.items():
         folder.write_text(
             f"ImageSets/Segmentation/{split}.txt", "".join(s.stem + "\n" for s in items)
@@ -127,7 +136,7 @@ def write_voc(
         folder.write_bytes(f"SegmentationClass/{s.stem}.png", encode_palette_png(values))
         placed.world_file(folder.write_bytes, f"SegmentationClass/{s.stem}", s.image_path)
         pictures.place(folder, s)
-    return folder.result([*pictures.notes(), *placed.notes(None)])
+    return folder.result([*listed, *pictures.notes(), *placed.notes(None)])
 
 
 #: ``--voc-images``: what ``JPEGImages/`` holds (the module's docstring).
