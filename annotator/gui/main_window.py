@@ -162,6 +162,15 @@ def locked_text(path: Path, holder: LockInfo | None) -> str:
     )
 
 
+def pixel_value_text(value: np.ndarray | np.generic) -> str:
+    """A pixel's raw value for the status bar, every channel: integers as they are,
+    floats to 6 significant digits (``nan`` and ``inf`` too)."""
+    channels = np.atleast_1d(np.asarray(value))
+    if channels.dtype.kind in "iub":
+        return ", ".join(str(int(c)) for c in channels)
+    return ", ".join(f"{float(c):.6g}" for c in channels)
+
+
 class MainWindow(QMainWindow):
     """The labelling window. ``session`` is None until a project is opened."""
 
@@ -183,6 +192,7 @@ class MainWindow(QMainWindow):
         self._windows: dict[int, ContrastWindows] = {}
         self._shared: ContrastWindows | None = None
         self._cursor: tuple[int, int] | None = None  # the pixel under the mouse, last seen
+        self._notice = ""  # the last tool notice shown (cleared by a gesture that changed pixels)
         #: The open image's place in its stack (None: no slice), for the status bar.
         self._slice_place: SlicePlace | None = None
         self._opacity = 0.5
@@ -511,7 +521,7 @@ class MainWindow(QMainWindow):
         c.tool_changed.connect(lambda n: a[f"tool_{n}"].setChecked(True))
         c.brush_radius_changed.connect(self.radius_spin.setValue)
         c.cursor_moved.connect(self._show_cursor)
-        c.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        c.notice.connect(self._tool_notice)
         c.zoom_changed.connect(lambda z: self.zoom_label.setText(f"zoom {z * 100:.0f}%"))
         self.radius_spin.valueChanged.connect(c.set_brush_radius)
         self.opacity_slider.valueChanged.connect(self._set_opacity)
@@ -812,9 +822,18 @@ class MainWindow(QMainWindow):
         if self.document is not None:
             self.document.redo()
 
+    def _tool_notice(self, text: str) -> None:
+        """A tool's line of why its gesture did nothing (the status bar, 10 s)."""
+        self._notice = text
+        self.statusBar().showMessage(text, 10000)
+
     def _labels_committed(self) -> None:
         """Once per committed gesture (never per mouse move): save soon, tell the loop,
-        list the image's status (in progress once labelled) without waiting for the save."""
+        list the image's status (in progress once labelled) without waiting for the save.
+        A tool's "Nothing changed" of an earlier gesture no longer holds: it goes."""
+        if self._notice and self.statusBar().currentMessage() == self._notice:
+            self.statusBar().clearMessage()
+        self._notice = ""
         self.schedule_autosave()
         self.loop.labels_committed()
         self._update_enabled()
@@ -1181,10 +1200,7 @@ class MainWindow(QMainWindow):
         self.pos_label.setText(f"x {x}  y {y}" + (f"  z {place.index}" if place else ""))
         self.voxel_label.setText(place.voxel_text(x, y) if place else "")
         self.voxel_label.setVisible(bool(place and place.locator))
-        v = doc.image[y, x]
-        self.value_label.setText(
-            "value " + (", ".join(str(int(c)) for c in v) if np.ndim(v) else f"{v}")
-        )
+        self.value_label.setText("value " + pixel_value_text(doc.image[y, x]))
         self.class_label.setText(f"class {self._label_name(int(doc.label_map.array[y, x]))}")
         self._show_proposal_at(x, y)
 

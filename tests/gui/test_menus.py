@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
+import tifffile
 from guihelpers import SIZE, center, drag, shown_window
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence
@@ -309,6 +310,32 @@ def test_status_bar_shows_raw_16_bit_values_of_every_channel(qtbot, tmp_path):
     qtbot.waitUntil(lambda: w.pos_label.text() == "x 31  y 33")
     assert w.value_label.text() == "value 65535, 1234, 40000"  # RGB, raw, not scaled to 8 bits
     assert w.class_label.text() == "class unlabelled"
+    w.close()
+
+
+def test_status_bar_shows_float_channels_and_nan_without_an_error(qtbot, tmp_path):
+    """A multi-channel float pixel was shown cut to integers, and a NaN one raised on
+    every mouse move (the app's error box). (Pixels other than the test above: a move
+    to where the cursor already is sends no event.)"""
+    from annotator.core.schema import LabelSchema
+
+    img = np.full((SIZE, SIZE, 3), 0.5, np.float32)
+    img[35, 29] = (1.27, 0.43, 0.09)
+    img[35, 34] = np.nan
+    folder = tmp_path / "float"
+    folder.mkdir()
+    tifffile.imwrite(folder / "f3.tif", img, photometric="rgb")
+    root = tmp_path / "pf"
+    with Project.create(root, LabelSchema.from_names(["a", "b"])) as p:
+        p.add_images([folder])
+    w = shown_window(qtbot, root)
+    center(w.canvas)
+    QTest.mouseMove(w.canvas.viewport(), w.canvas.mapFromScene(29.5, 35.5))
+    qtbot.waitUntil(lambda: w.pos_label.text() == "x 29  y 35")
+    assert w.value_label.text() == "value 1.27, 0.43, 0.09"
+    QTest.mouseMove(w.canvas.viewport(), w.canvas.mapFromScene(34.5, 35.5))
+    qtbot.waitUntil(lambda: w.pos_label.text() == "x 34  y 35")
+    assert w.value_label.text() == "value nan, nan, nan"
     w.close()
 
 

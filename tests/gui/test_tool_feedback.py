@@ -174,6 +174,28 @@ def test_a_stroke_that_changes_pixels_says_nothing_of_the_kind(window):
     assert not said(window).startswith("Nothing changed")
 
 
+def test_a_gesture_that_changes_pixels_takes_the_last_nothing_changed_away(window):
+    """The line stayed 10 s: over the next gesture, which did change pixels, and over a
+    fill that filled 3,853 pixels after the protection was switched."""
+    labelled_everywhere(window, 0)
+    key(window, Qt.Key.Key_B)
+    key(window, Qt.Key.Key_1)  # background over background
+    drag(window.canvas, [(10, 10), (20, 10)])
+    assert said(window) == SAME_CLASS
+    key(window, Qt.Key.Key_2)
+    drag(window.canvas, [(10, 40), (40, 40)])
+    assert window.document.history.undo_count == 1
+    assert said(window) == ""
+    set_protection(window, U)
+    key(window, Qt.Key.Key_F)
+    click(window.canvas, 50, 50)
+    assert said(window) == UNLABELLED_ONLY
+    set_protection(window, 0)  # only over background: the fill now fills
+    click(window.canvas, 50, 50)
+    assert window.document.history.undo_count == 2
+    assert said(window) == ""
+
+
 def test_fill_polygon_and_lasso_that_change_nothing_say_why(window):
     labelled_everywhere(window, 0)
     key(window, Qt.Key.Key_2)  # cell
