@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.core.schema import LabelSchema
+from annotator.core.schema import LabelSchema, name_key
 from annotator.gui.layers import VOID_RGB
 
 VALUE_ROLE = Qt.ItemDataRole.UserRole
@@ -51,6 +51,11 @@ def explain_schema_change(old: LabelSchema, new: LabelSchema) -> str:
             "round adds an output for it, silent until you label some of its pixels."
         )
     for a, b in zip(old.classes, new.classes):
+        if a.name != b.name and name_key(a.name) == name_key(b.name):  # (core.card.classes_fit)
+            return (
+                f"Renamed '{a.name}' to '{b.name}'. The same name in other letters: the "
+                "model takes it as the same class, and training goes on from it."
+            )
         if a.name != b.name:
             return (
                 f"Renamed '{a.name}' to '{b.name}'. The model cannot tell whether the meaning "

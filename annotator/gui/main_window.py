@@ -728,7 +728,9 @@ class MainWindow(QMainWindow):
         """Open ``image_id`` (its ``pixels`` when a worker decoded them) and show it."""
         if self.session is None:
             return
-        self.canvas.finish_gesture()
+        self._notice = ""
+        self.canvas.finish_gesture()  # (may say what it dropped: a polygon not closed)
+        dropped = self._notice
         self._stop_autosave()
         try:
             doc = self.session.open_image(image_id, pixels)
@@ -757,9 +759,10 @@ class MainWindow(QMainWindow):
         self.image_list.set_current(image_id)
         self.loop.image_opened(doc)
         self.activity.image_opened(doc.record.name)
-        self.statusBar().showMessage(
-            f"{doc.record.name}  {doc.record.width}x{doc.record.height}", 3000
-        )
+        if not dropped:  # (else that line stays: the name is in the list and the title)
+            self.statusBar().showMessage(
+                f"{doc.record.name}  {doc.record.width}x{doc.record.height}", 3000
+            )
         self._update_enabled()
 
     def _open_failed(self, message: str, title: str = "Cannot open image") -> None:
@@ -907,6 +910,9 @@ class MainWindow(QMainWindow):
                 status = session.listed_status()
                 if status is not None and status is not record.status:
                     record = replace(record, status=status)
+                # (a done image whose labels were all erased is saved in progress:
+                # Ctrl+D then marks it done again, and says so)
+                self._update_enabled()
             self.image_list.update_record(record)
 
     def _save_failed(self, image_id: int, exc: Exception) -> None:

@@ -265,11 +265,19 @@ class SmartSupport:
     def _finished(self, job: _Job, result: Any) -> None:
         if job.kind == "superpixels" or job.image_id == self._current():
             job.done(result)
+        else:
+            self.notify(dropped_text(job.kind))
 
     def _failed(self, job: _Job, exc: BaseException) -> None:
         if job.kind == "superpixels":  # the next press starts over
             self.forget(job.image_id)
         self.notify(f"{job.kind} failed: {exc}")
+
+
+def dropped_text(kind: str) -> str:
+    """What the status bar says of a GrabCut or clean-up whose image was left (or
+    opened again) before it finished: its result is not landed on labels it never saw."""
+    return f"{kind} dropped: its image was left before it finished; do it again there"
 
 
 # --- tools ------------------------------------------------------------------------------------
@@ -521,6 +529,8 @@ class GrabCutTool(Tool):
         def done(found: np.ndarray) -> None:
             if ctx.document is doc:  # a stroke painted meanwhile stays a step of its own
                 doc.when_idle(lambda: land(found))
+            else:  # (the image left and opened again: a document of its own)
+                smart.notify(dropped_text("GrabCut"))
 
         smart.submit(doc.image_id, "GrabCut", run, done)
 
@@ -597,6 +607,8 @@ def clean_up(ctx: ToolContext, within: np.ndarray | None = None, pixels: int = 0
         if ctx.document is doc:  # a stroke painted meanwhile stays a step of its own
             found = any(not p.empty for p in patches)
             doc.when_idle(lambda: said(doc.land(patches), found))
+        else:
+            smart.notify(dropped_text("Clean-up"))
 
     smart.submit(doc.image_id, "Clean-up", run, done, replace=False)
 

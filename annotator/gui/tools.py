@@ -415,6 +415,14 @@ class PolygonTool(Tool):
         """Fill the outline drawn so far (3 or more vertices) as one undo step: with the
         current class, or with unlabelled when it was begun with the right button."""
         doc = ctx.document
+        if doc is not None and 0 < len(self.points) < 3:  # (kept open: not lost unsaid)
+            n = len(self.points)
+            ctx.say(
+                f"A polygon needs 3 vertices, this one has {n}: click to add "
+                f"{'one more' if n == 2 else 'two more'} (Esc drops it)"
+            )
+            self._show(ctx)
+            return
         points, self.points = self.points, []
         ctx.set_preview(None)
         if doc is None or len(points) < 3:

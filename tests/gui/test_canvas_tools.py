@@ -90,6 +90,26 @@ def test_polygon_clicks_then_enter_fills_the_outline(window):
     assert lab[9, 20] == U and lab[31, 20] == U
 
 
+def test_a_polygon_of_two_vertices_closed_stays_open_and_says_why(window):
+    """Enter on two vertices dropped them without a word; a polygon left unclosed for
+    another image said so, and the image's name took that line away at once."""
+    key(window, Qt.Key.Key_P)
+    click(window.canvas, 10, 10)
+    click(window.canvas, 40, 10)
+    key(window, Qt.Key.Key_Return)
+    said = window.statusBar().currentMessage()
+    assert (
+        said == "A polygon needs 3 vertices, this one has 2: click to add one more (Esc drops it)"
+    )
+    assert (labels(window) == U).all()
+    click(window.canvas, 40, 30)  # the third vertex: the outline was kept
+    key(window, Qt.Key.Key_Return)
+    assert labels(window)[12, 35] == 0
+    click(window.canvas, 10, 40)
+    window.go(1)
+    assert window.statusBar().currentMessage().startswith("The polygon not closed (1 vertex)")
+
+
 def test_polygon_double_click_closes_and_escape_cancels(window):
     key(window, Qt.Key.Key_P)
     key(window, Qt.Key.Key_2)

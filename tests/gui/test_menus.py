@@ -276,6 +276,11 @@ def test_adding_and_renaming_a_class_says_what_the_model_will_do(window, monkeyp
     note = window.class_panel.note.text()
     assert "Renamed 'cell' to 'cell body'" in note and "Train from scratch" in note
     assert window.statusBar().currentMessage() == note
+    # the same name in other letters: the model still fits (as Train now and the CLI say)
+    window._edit_schema("rename_class", 1, "Cell body")
+    note = window.class_panel.note.text()
+    assert note.startswith("Renamed 'cell body' to 'Cell body'. The same name in other letters")
+    assert "Train from scratch" not in note
 
 
 def test_hiding_a_class_makes_it_transparent_in_the_overlay_only(window):
@@ -564,6 +569,22 @@ def test_mark_done_says_which_way_it_goes_and_class_edits_need_a_project(window)
     window.close_project()
     assert not window.class_panel.isEnabled()  # no "Add…" that silently does nothing
     assert window.actions_["accept_class"].iconText() == "Accept class"
+
+
+def test_mark_done_follows_a_done_image_whose_labels_were_all_erased(qtbot, window):
+    """The save made it in progress (nothing labelled), yet the action still offered
+    "Mark not done", which then answered that the image cannot be done yet."""
+    action = window.actions_["mark_done"]
+    drag(window.canvas, [(10, 10), (20, 10)])
+    window.mark_done()
+    assert action.text() == "Mark not &done"
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_E)
+    window.canvas.set_brush_radius(20)
+    drag(window.canvas, [(5, 10), (25, 10)])
+    assert not window.document.label_map.has_labels()
+    window.save_now()
+    qtbot.waitUntil(lambda: window.document.record.status.value == "in_progress", timeout=5000)
+    qtbot.waitUntil(lambda: action.text() == "Mark &done", timeout=5000)
 
 
 def test_the_empty_canvas_says_what_to_do_next(qtbot, project_dir, tmp_path):

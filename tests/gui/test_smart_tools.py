@@ -528,3 +528,26 @@ def test_superpixel_progress_does_not_replace_a_tools_result(window):
     smart.progress("Computing superpixels… 3 of 192 tiles ready")
     assert window.statusBar().currentMessage() == "GrabCut found nothing to change"
     assert window.activity.text == "Computing superpixels… 3 of 192 tiles ready"
+
+
+def test_a_grabcut_whose_image_was_left_says_it_was_dropped(window, qtbot):
+    """A GrabCut still running when the user paged away (and back) landed nowhere, and
+    the last word about it stayed "GrabCut…"."""
+    gate = hold_background_jobs(window)
+    key(window, Qt.Key.Key_2)
+    key(window, Qt.Key.Key_G)
+    drag(window.canvas, [(12, 12), (47, 47)])
+    first = window.document.image_id
+    window.go(1)
+    qtbot.waitUntil(lambda: window.document is not None and window.document.image_id != first)
+    window.go(-1)
+    qtbot.waitUntil(lambda: window.document is not None and window.document.image_id == first)
+    gate.set()
+    assert window.canvas.smart.wait_idle(30)
+    qtbot.waitUntil(
+        lambda: (
+            window.statusBar().currentMessage().startswith("GrabCut dropped: its image was left")
+        ),
+        timeout=5000,
+    )
+    assert not (labels(window) == 1).any()
