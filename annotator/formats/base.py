@@ -327,6 +327,9 @@ class ReadResult:
     boxes_only: int = 0
     background: str | None = None
     kept_unlabelled: int = 0
+    #: Files whose uncovered pixels became the class they record (labelme files our
+    #: export wrote, ``annotatorUncoveredClass``), by that class.
+    recorded_background: dict[str, int] = field(default_factory=dict)
     #: The class given by ``--background`` is named by nothing in the source: the
     #: reader added it (a typo would otherwise become a class for good).
     background_added: bool = False

@@ -114,6 +114,13 @@ def background_summary(
     names the option (or the GUI's field) that chooses their class."""
     used = result.background
     kept = result.kept_unlabelled
+    recorded = result.recorded_background
+    if recorded and sum(recorded.values()) == len(result.items):  # (all written by us)
+        became = " or ".join(repr(n) for n in recorded)
+        return (
+            f"pixels no shape covers became class {became} (the class the files written by "
+            "Annotator record for them)"
+        )
     if requested is not None:
         why = f"{how} {requested}" if how == BACKGROUND_HOW else f"{how}: {requested}"
     elif used is not None and default is not None and used.lower() == default.lower():
@@ -130,6 +137,8 @@ def background_summary(
         text = f"pixels no shape covers became class {used!r} ({why}; change with {how})"
     if kept:
         text += f"; {kept} file(s) written by Annotator keep their unlabelled pixels"
+    for name, n in recorded.items():
+        text += f"; in {n} file(s) written by Annotator they became {name!r}, as recorded"
     return text
 
 
@@ -436,11 +445,12 @@ def _read_one(
     automatic: bool = False,
     left: ObjectsLeftOut | None = None,
     format_how: str = FORMAT_HOW,
-) -> tuple[ImportItem, bool]:
-    """The file's item, and whether its uncovered pixels stayed unlabelled because the
-    file says Annotator wrote it that way. A shape that cannot be drawn is left out and
-    named in ``left``; ``format_how``: how the hint of another format's file chooses
-    that format."""
+) -> tuple[ImportItem, bool, str | None]:
+    """The file's item, whether its uncovered pixels stayed unlabelled because the
+    file says Annotator wrote it that way, and the class its uncovered pixels became
+    because it says so (``annotatorUncoveredClass``; else ``None``). A shape that
+    cannot be drawn is left out and named in ``left``; ``format_how``: how the hint of
+    another format's file chooses that format."""
     left = ObjectsLeftOut() if left is None else left
     names = list(shared_names)  # grown for this file; kept only if the file is valid
     doc = load_json(path)
@@ -492,12 +502,14 @@ def _read_one(
     if background is not None and not kept:
         fill = names_lut(names)[background.lower()]
     uncovered = doc.get(UNCOVERED_CLASS_KEY)
+    recorded: str | None = None
     if automatic and isinstance(uncovered, str) and uncovered.strip():
         # written by our export, its class left out: that class, whatever the default
         label = (aliases or {}).get(uncovered.strip().lower(), uncovered.strip())
         if label.lower() not in names_lut(names):
             names.append(label)
         fill = names_lut(names)[label.lower()]
+        recorded = names[fill]
     mask = np.full((h, w), fill, np.int32)
     name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
     lost = len(left.objects)
@@ -522,7 +534,7 @@ def _read_one(
         image_file=image_file,
         image_data=data_bytes,
     )
-    return item, kept
+    return item, kept, recorded
 
 
 def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
@@ -571,7 +583,7 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
             options.progress(n, len(files), f"reading annotations… {f.name}")
         try:
             one = ObjectsLeftOut()  # (kept only when the file is read)
-            item, kept = _read_one(
+            item, kept, recorded = _read_one(
                 root,
                 f,
                 known,
@@ -586,6 +598,10 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
             items.append(item)
             left.extend(one)
             result.kept_unlabelled += kept
+            if recorded is not None:
+                result.recorded_background[recorded] = (
+                    result.recorded_background.get(recorded, 0) + 1
+                )
         except FormatError as exc:
             result.errors.append((str(f), str(exc)))
     # A source none of whose shapes can be drawn is refused, not imported as images

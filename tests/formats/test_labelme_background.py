@@ -191,6 +191,30 @@ def test_export_then_import_keeps_unlabelled_and_void_pixels(tmp_path):
         assert np.array_equal(q.load_mask(q.image("x.png")), mask)
 
 
+def test_the_summary_names_the_class_our_files_record_for_uncovered_pixels(tmp_path):
+    """A project whose class 0 is "bg": the export leaves it out and records it in each
+    file; imported again, the pixels became "bg", as they should, but the summary said
+    "_background_", a class the project does not have."""
+    schema = LabelSchema.from_names(["bg", "fg"])
+    write_image(tmp_path / "imgs/x.png", (6, 8))
+    mask = np.zeros((6, 8), np.uint8)
+    mask[:3] = 1
+    with Project.create(tmp_path / "p", schema) as p:
+        p.add_images([tmp_path / "imgs"])
+        p.save_mask(p.image("x.png").id, mask)
+        export_project(
+            p, ExportRequest("labelme", tmp_path / "out", split=(1, 0, 0), include="all")
+        )
+    with Project.create(tmp_path / "q", schema) as q:
+        report = import_into_project(q, ImportRequest("labelme", tmp_path / "out"))
+        assert np.array_equal(q.load_mask(q.image("x.png")), mask)
+        assert report.background == (
+            "pixels no shape covers became class 'bg' (the class the files written by "
+            "Annotator record for them)"
+        )
+        assert q.schema.names == ["bg", "fg"]
+
+
 def test_the_exported_labels_txt_is_what_labelme2voc_requires(tmp_path):
     """labelme2voc asserts line 1 is __ignore__ and line 2 _background_, then looks up
     every shape's label in the file: our labels.txt listed the classes after __ignore__
