@@ -163,8 +163,8 @@ def class_list_text(names: Sequence[str]) -> str:
         if (table.names, table.ids) == expected and not table.void_ids:
             return text
     raise FormatError(
-        "no class list reads back as these class names (digits before them read as ids "
-        "or colours): rename those classes"
+        "no class list reads back as these class names (some read as ids, colours, a "
+        "header or separators): rename those classes"
     )
 
 

@@ -360,21 +360,31 @@ def parse_label_file(
 def _parse_line(parts: list[str], where: str, n_classes: int) -> tuple[int, np.ndarray]:
     """The class and the normalised coordinates of one line's words, checked."""
     try:
-        cls = int(parts[0])
+        number = float(parts[0])  # ("0.0" too, as ultralytics reads a class)
         values = np.array([float(v) for v in parts[1:]], np.float64)
     except ValueError:
         raise FormatError(f"{where}: expected 'class x1 y1 x2 y2 ...' numbers") from None
+    if not number.is_integer():
+        raise FormatError(f"{where}: class {parts[0]} is not a whole number")
+    cls = int(number)
     if not 0 <= cls < n_classes:
         raise FormatError(f"{where}: class {cls} is not in 0..{n_classes - 1}")
     if values.size == 4:
         raise FormatError(f"{where}: a box line (detection format), not a polygon")
-    if values.size % 2 or not np.all(np.isfinite(values)):
+    if not np.all(np.isfinite(values)):
+        raise FormatError(f"{where}: a coordinate is not a number ({_first_bad(parts[1:])})")
+    if values.size % 2:
         raise FormatError(f"{where}: a polygon needs x y pairs")
     if values.size < 6:  # (ultralytics drops such an image whole)
         raise FormatError(f"{where}: a polygon needs at least 3 points")
     if values.min() < -0.01 or values.max() > 1.01:
         raise FormatError(f"{where}: coordinates must be normalised to 0..1")
     return cls, values
+
+
+def _first_bad(words: list[str]) -> str:
+    """The first word of a line's coordinates that is not a finite number."""
+    return next(w for w in words if not np.isfinite(float(w)))
 
 
 def fill_polygon(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:

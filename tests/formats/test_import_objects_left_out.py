@@ -266,7 +266,15 @@ BAD_YOLO = [
     ("2 0.1 zero 0.5 0.1 0.5 0.5", "expected 'class x1 y1 x2 y2 ...' numbers"),
     ("7 0.1 0.1 0.5 0.1 0.5 0.5", "class 7 is not in 0..2"),
     ("2 0.1 0.1 3.5 0.1 0.5 0.5", "coordinates must be normalised to 0..1"),
+    ("2 0.1 0.1 0.5 0.1 0.5 nan", "a coordinate is not a number (nan)"),
+    ("1.5 0.1 0.1 0.5 0.1 0.5 0.5", "class 1.5 is not a whole number"),
 ]
+
+
+def test_a_yolo_class_written_as_a_float_is_read_as_ultralytics_reads_it(tmp_path):
+    src = _yolo(tmp_path / "yolo", {"a": ["1.0" + GOOD_LINE[1:]]})
+    report, maps = _import(tmp_path, "yolo", src)
+    assert maps["a.png"][INSIDE] == CELL and report.skipped == []
 
 
 @pytest.mark.parametrize(("bad", "why"), BAD_YOLO)
