@@ -1175,6 +1175,17 @@ def _raw_ids(raw: np.ndarray, item: ImportItem, binary: bool) -> np.ndarray:
     return raw
 
 
+def _turned_hint(item: ImportItem, height: int, width: int) -> str:
+    """What a mask of the picture's size turned by 90 degrees most likely means."""
+    if (item.width, item.height) != (height, width) or height == width:
+        return ""
+    return (
+        " (the sizes swapped: the picture most likely has an EXIF orientation, which "
+        "the project applies, as cameras and viewers do, and the tool that drew these "
+        "labels did not)"
+    )
+
+
 def _not_class_ids(
     item: ImportItem, ids: np.ndarray, n: int, labels_how: str = LABELS_HOW
 ) -> str | None:
@@ -1679,7 +1690,7 @@ def _import_item(
         if (rec.height, rec.width) != (item.height, item.width):
             raise FormatError(
                 f"{item.source}: the mask is {item.width}x{item.height} but image {rec.name!r} "
-                f"is {rec.width}x{rec.height}"
+                f"is {rec.width}x{rec.height}" + _turned_hint(item, rec.height, rec.width)
             )
     else:
         namesakes = index.named(item)
@@ -2094,7 +2105,7 @@ def _with_images(
                 what = "the mask" if page is None else f"slice {page} of the labels"
                 why = (
                     f"{item.source}: {what} is {item.width}x{item.height} but image {name} "
-                    f"is {size[1]}x{size[0]}"
+                    f"is {size[1]}x{size[0]}" + _turned_hint(item, *size)
                 )
                 if page is not None:  # the whole label stack goes, below
                     refused.setdefault(item.source, []).append((page, why))

@@ -69,3 +69,21 @@ def test_an_upright_picture_is_still_linked_as_asked(tmp_path):
             ),
         )
     assert (tmp_path / "voc/JPEGImages/x.jpg").is_symlink()
+
+
+def test_a_mask_of_the_stored_size_of_a_turned_picture_says_why_it_does_not_fit(tmp_path):
+    """A tool that ignores EXIF orientation drew labels of the stored 50 x 30 picture,
+    which the project shows 30 x 50: refused, but with the reason, not only the sizes."""
+    from annotator.services.exchange import ImportRequest, import_into_project
+
+    (tmp_path / "imgs").mkdir()
+    _turned_picture(tmp_path / "imgs" / "x.jpg", "JPEG", 6)
+    masks = tmp_path / "labels" / "masks"
+    masks.mkdir(parents=True)
+    Image.fromarray(np.ones((30, 50), np.uint8)).save(masks / "x.png")
+    with Project.create(tmp_path / "p", LabelSchema.from_names(CLASSES)) as p:
+        p.add_images([tmp_path / "imgs"])
+        report = import_into_project(p, ImportRequest("masks", tmp_path / "labels"))
+    ((_, why),) = report.skipped
+    assert "the mask is 50x30 but image 'x.jpg' is 30x50 (the sizes swapped" in why
+    assert "EXIF orientation" in why
