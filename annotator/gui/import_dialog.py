@@ -114,8 +114,11 @@ def import_summary(report: ImportReport) -> str:
 
 def skipped_count(report: ImportReport) -> str:
     """The items an import skipped, counted in its source's words: COCO's are JSON files
-    refused whole and image entries of the files read, the other formats' files."""
+    refused whole and image entries of the files read, Label Studio's export files or
+    tasks (either may be refused), the other formats' files."""
     n = len(report.skipped)
+    if report.format == "labelstudio":
+        return f"{n} task(s) or file(s)"
     if report.format != "coco":
         return f"{n} file(s)"
     files, entries = report.refused_by_reader, n - report.refused_by_reader

@@ -501,6 +501,10 @@ def test_the_import_summary_names_a_skipped_file_once():
     assert "Skipped 2 file(s); first: /d/1.png: values [7] are not class ids" in text
     report.skipped.reverse()
     assert "first: x.json: bad" in import_summary(report)
+    # Label Studio refuses whole export files and single tasks: "files" miscounted tasks
+    report = ImportReport(format="labelstudio")
+    report.skipped = [("/d/e.json", "/d/e.json: task 3: no picture"), ("/d/e.json", "x")]
+    assert "Skipped 2 task(s) or file(s); first: /d/e.json: task 3" in import_summary(report)
 
 
 def test_status_bar_counts_the_tiles_of_a_big_proposal(window):
