@@ -170,6 +170,12 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     ``Dataset.warnings``.
     """
     root = Path(root)
+    if not root.is_dir():
+        what = "not a folder" if root.exists() else "no such folder"
+        raise AnnotatorError(
+            f"{root}: {what}; give the dataset's folder (its images and masks, in images/ "
+            "and masks/ or side by side)"
+        )
     img_dir, mask_dir, by_stem, mask_files = _locate(root)
     warnings: list[str] = []
     by_stem, channels = _nnunet_cases(by_stem, warnings)

@@ -159,3 +159,12 @@ def test_much_void_beside_a_class_in_no_mask_is_said_with_its_share(tmp_path):
         cv2.imwrite(str(p), m)
     ds2 = load_dataset(small, root / "classes.txt")
     assert any("appear in no mask" in w and "255" not in w for w in ds2.warnings)
+
+
+def test_a_path_that_is_no_folder_is_said_so_not_the_layout(tmp_path):
+    """A typo gave the layout's explanation, as if the folder were there but wrong."""
+    with pytest.raises(AnnotatorError, match=r"typo: no such folder; give the dataset's folder"):
+        load_dataset(tmp_path / "typo")
+    (tmp_path / "file.png").write_bytes(b"x")
+    with pytest.raises(AnnotatorError, match=r"file.png: not a folder"):
+        load_dataset(tmp_path / "file.png")
