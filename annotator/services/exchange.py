@@ -2302,7 +2302,9 @@ def _import_items(
         report.notes.append(note)
     total = len(items)
     binary = binary_255(items, project.schema)
-    kept = KeptLabels(project, project.images(), project.schema, "import")
+    # (with a journal: a process killed part way has replaced some maps already, and
+    # the next writer keeps their copies: storage.kept_labels.finish_stopped)
+    kept = KeptLabels(project, project.images(), project.schema, "import", journal=True)
     if binary:
         one = project.schema.classes[1].name
         report.notes.append(

@@ -13,7 +13,14 @@ maps of those images).
 The copies are written into a hidden ``removed/.<name>.partial`` folder, synced, and
 renamed whole, so a kept folder is never half written; a process killed meanwhile leaves
 the hidden folder, which the next writer to open the project removes
-(:func:`~annotator.storage.atomic.clear_partial_folders`).
+(:func:`~annotator.storage.atomic.clear_partial_folders`): removing images and classes
+change the project only once their copies are all in place.
+
+An import replaces maps one by one, each right after its copy: a process killed part way
+has replaced some. Its copies are written with a journal (``journal=True``: the class
+list at the first copy, a synced line per copy), and the next writer to open the project
+finishes that folder instead of removing it (:func:`finish_stopped`): the replaced
+labels are kept, as a finished import keeps them.
 """
 
 from __future__ import annotations
@@ -29,8 +36,12 @@ from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import KEPT_IMAGES_FILE, KEPT_IMAGES_FORMAT
-from annotator.storage.atomic import fsync_dir, partial_folder, write_synced
+from annotator.storage.atomic import PARTIAL_SUFFIX, fsync_dir, partial_folder, write_synced
 from annotator.storage.project import REMOVED_DIR, Project
+
+#: The journal of a folder written with ``journal=True``: a JSON line per map copied
+#: (its ``masks/`` file and its image's record), synced as it is written.
+JOURNAL = "kept.jsonl"
 
 
 class LabelsFolder:
@@ -53,11 +64,15 @@ class LabelsFolder:
         stamp: str,
         records: Iterable[ImageRecord],
         schema: LabelSchema,
+        journal: bool = False,
     ) -> None:
         """``records``: every image that may be added (they are named together, so that
         two images of one name never share a file); ``schema``: the classes the maps'
-        ids are of."""
+        ids are of; ``journal``: each copy is recorded as it is written, so that a
+        process killed before :meth:`finish` leaves a folder :func:`finish_stopped`
+        finishes (see the module)."""
         self._schema = schema
+        self._journal = journal
         folder, n = parent / stamp, 2
         while folder.exists() or partial_folder(folder).exists():  # two in one second
             folder = parent / f"{stamp}-{n}"
@@ -80,15 +95,33 @@ class LabelsFolder:
         if not self.count:
             shutil.rmtree(self._staging, ignore_errors=True)
             masks.mkdir(parents=True)
+            if self._journal:
+                self._write_classes()
+                fsync_dir(self._staging)
         name = self._names[record.id]
         write_synced(masks / f"{name}.png", data)
-        self._images[f"masks/{name}.png"] = {
-            "image": record.name,
-            "sha1": record.sha1,
-            "status": record.status.value,
-        }
+        entry = {"image": record.name, "sha1": record.sha1, "status": record.status.value}
+        self._images[f"masks/{name}.png"] = entry
+        if self._journal:  # (after the copy is on disk: a line names a whole file)
+            line = json.dumps({"mask": f"masks/{name}.png", **entry}) + "\n"
+            with open(self._staging / JOURNAL, "ab") as fh:
+                fh.write(line.encode())
+                fh.flush()
+                os.fsync(fh.fileno())
         self.count += 1
         return self.folder / "masks" / f"{name}.png"
+
+    def _write_classes(self) -> None:
+        """``class_names.txt`` and ``dataset.json`` of the maps' classes."""
+        schema, staging = self._schema, self._staging
+        write_synced(staging / "class_names.txt", "".join(n + "\n" for n in schema.names).encode())
+        meta = {  # the layout of a masks export (formats/masks.py), which its import reads
+            "format": "annotator-masks",
+            "void": schema.void,
+            "unlabelled": schema.unlabelled,
+            "classes": schema.names,
+        }
+        write_synced(staging / "dataset.json", (json.dumps(meta, indent=2) + "\n").encode())
 
     def add_picture(self, record: ImageRecord, picture: Path) -> None:
         """Copy ``picture``, the file of ``record`` (written first), into ``images/``
@@ -109,26 +142,10 @@ class LabelsFolder:
         ``None`` when no map was added."""
         if not self.count:
             return None
-        schema, staging = self._schema, self._staging
-        write_synced(staging / "class_names.txt", "".join(n + "\n" for n in schema.names).encode())
-        meta = {  # the layout of a masks export (formats/masks.py), which its import reads
-            "format": "annotator-masks",
-            "void": schema.void,
-            "unlabelled": schema.unlabelled,
-            "classes": schema.names,
-        }
-        write_synced(staging / "dataset.json", (json.dumps(meta, indent=2) + "\n").encode())
-        # Which image each map is of, by its picture, and the status it had: the names
-        # alone cannot tell scene1/0001.png from scene2/0001.png, nor a masks dataset
-        # say that an image was in progress (an import makes the images it labels done).
-        images = {"format": KEPT_IMAGES_FORMAT, "masks": self._images}
-        write_synced(staging / KEPT_IMAGES_FILE, (json.dumps(images, indent=2) + "\n").encode())
-        for sub in ("masks", "images"):
-            if (staging / sub).is_dir():
-                fsync_dir(staging / sub)
-        fsync_dir(staging)
-        os.replace(staging, self.folder)
-        fsync_dir(self.folder.parent)
+        staging = self._staging
+        if not self._journal:  # (else written with the first copy)
+            self._write_classes()
+        _put_in_place(staging, self.folder, self._images)
         self._finished = True
         return self.folder
 
@@ -138,6 +155,68 @@ class LabelsFolder:
         if self._finished:
             shutil.rmtree(self.folder, ignore_errors=True)
             self._finished = False
+
+
+def _put_in_place(staging: Path, folder: Path, masks: dict[str, dict[str, str]]) -> None:
+    """Write ``images.json`` (``masks``: its entries), drop the journal, and rename the
+    synced ``staging`` folder to ``folder``."""
+    # Which image each map is of, by its picture, and the status it had: the names
+    # alone cannot tell scene1/0001.png from scene2/0001.png, nor a masks dataset
+    # say that an image was in progress (an import makes the images it labels done).
+    images = {"format": KEPT_IMAGES_FORMAT, "masks": masks}
+    write_synced(staging / KEPT_IMAGES_FILE, (json.dumps(images, indent=2) + "\n").encode())
+    (staging / JOURNAL).unlink(missing_ok=True)
+    for sub in ("masks", "images"):
+        if (staging / sub).is_dir():
+            fsync_dir(staging / sub)
+    fsync_dir(staging)
+    os.replace(staging, folder)
+    fsync_dir(folder.parent)
+
+
+def finish_stopped(parent: Path) -> list[Path]:
+    """Finish the folders of kept labels that a process killed part way left in
+    ``parent`` with a journal (an import's: it had replaced the maps the journal names):
+    the maps the journal names, with the class list written at the first copy, renamed
+    into place as :meth:`LabelsFolder.finish` would have; a map file no line names (cut
+    short by the kill) is left out. Returns the folders finished; a partial folder
+    without a journal, or whose journal names no map, is left for
+    :func:`~annotator.storage.atomic.clear_partial_folders`. Only for a writer holding
+    the project's lock."""
+    finished: list[Path] = []
+    for staging in sorted(parent.glob(f".*{PARTIAL_SUFFIX}")):
+        journal = staging / JOURNAL
+        classes = [staging / "class_names.txt", staging / "dataset.json"]
+        if not journal.is_file() or not all(f.is_file() for f in classes):
+            continue
+        masks = _journal_entries(journal)
+        if not masks:
+            continue
+        for f in (staging / "masks").iterdir():
+            if f"masks/{f.name}" not in masks:
+                f.unlink()
+        folder = parent / staging.name[1 : -len(PARTIAL_SUFFIX)]
+        name, n = folder.name, 2
+        while folder.exists():
+            folder = parent / f"{name}-{n}"
+            n += 1
+        _put_in_place(staging, folder, masks)
+        finished.append(folder)
+    return finished
+
+
+def _journal_entries(journal: Path) -> dict[str, dict[str, str]]:
+    """``masks/<file>`` -> its image's record, from the whole lines of ``journal``."""
+    entries: dict[str, dict[str, str]] = {}
+    for line in journal.read_bytes().splitlines():
+        try:
+            entry = json.loads(line)
+            mask = entry.pop("mask")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # (the line the kill cut short)
+        if isinstance(mask, str) and mask.startswith("masks/") and "/" not in mask[6:]:
+            entries[mask] = entry
+    return entries
 
 
 class KeptLabels(LabelsFolder):
@@ -151,11 +230,12 @@ class KeptLabels(LabelsFolder):
         records: Iterable[ImageRecord],
         schema: LabelSchema,
         what: str = "",
+        journal: bool = False,
     ) -> None:
-        """``records``, ``schema``: as :class:`LabelsFolder`'s; ``what`` ends the
-        folder's name (``<time>-<what>``)."""
+        """``records``, ``schema``, ``journal``: as :class:`LabelsFolder`'s; ``what``
+        ends the folder's name (``<time>-<what>``)."""
         stamp = time.strftime("%Y%m%d-%H%M%S") + (f"-{what}" if what else "")
-        super().__init__(project.root / REMOVED_DIR, stamp, records, schema)
+        super().__init__(project.root / REMOVED_DIR, stamp, records, schema, journal)
         self._project = project
 
     def add(self, record: ImageRecord) -> None:
