@@ -14,6 +14,13 @@ def hidden(path: str | os.PathLike[str]) -> bool:
     return Path(path).name.startswith(".")
 
 
+def hidden_below(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """Whether ``path``, found below ``folder``, is hidden or inside a hidden folder
+    below it (``.thumbs/t0.png``, ``.git/...``): an add walking ``folder`` leaves it
+    out, as a hidden file (a hidden folder named itself is walked)."""
+    return any(part.startswith(".") for part in Path(path).relative_to(folder).parts)
+
+
 def files_below(
     folder: str | os.PathLike[str],
     skip_dir: Callable[[Path], bool] | None = None,

@@ -49,7 +49,7 @@ from annotator.core.errors import (
     SchemaError,
     WriteRefused,
 )
-from annotator.core.folders import files_below, hidden
+from annotator.core.folders import files_below, hidden_below
 from annotator.core.limits import NAMED_SKIPS, OTHER_PICTURE_SUFFIXES, named_first
 from annotator.core.naming import (
     MASK_FOLDERS,
@@ -563,11 +563,12 @@ def collect_image_files(
             continue
         if p.is_dir():
             # Linked folders are followed (each real folder once); the project's own
-            # folders are left out wherever a link leads into them.
-            below = files_below(p, skip_dir=lambda d: _inside(d, exclude))
+            # folders are left out wherever a link leads into them, and so are another
+            # project's (its label maps, proposals, kept labels are no pictures).
+            below = files_below(p, skip_dir=lambda d: _inside(d, exclude) or _project_own(d))
             for sub in sorted(below, key=lambda f: natural_path_key(f.relative_to(p))):
                 rel = sub.relative_to(p)
-                if hidden(sub) or not sub.is_file():
+                if hidden_below(sub, p) or not sub.is_file():
                     continue
                 if sub.is_symlink() and _inside(sub.resolve(), exclude):
                     continue
@@ -581,6 +582,12 @@ def collect_image_files(
         else:
             found.append((p, p.name))
     return found
+
+
+def _project_own(folder: Path) -> bool:
+    """Whether ``folder`` is one of a project's own folders (:data:`OWN_DIRS`, beside
+    its database): any project's, not only the one added to."""
+    return folder.name in OWN_DIRS and (folder.parent / DB_NAME).is_file()
 
 
 def _masks_among(candidates: Sequence[tuple[Path, str]]) -> dict[int, int]:
@@ -989,12 +996,28 @@ class Project:
                 from annotator.storage.image_removal import clear_orphans
 
                 clear_orphans(project)  # of images removed by a process killed meanwhile
+                project._keep_stopped_imports()
                 for own in (REMOVED_DIR, SLICES_DIR, CASES_DIR):  # what such a process half wrote
                     clear_partial_folders(project.root / own)
             except BaseException:
                 project.close()
                 raise
         return project
+
+    def _keep_stopped_imports(self) -> None:
+        """The labels an import killed part way had replaced: kept, as it would have
+        kept them (``storage.kept_labels.finish_stopped``), and said."""
+        from annotator.storage.kept_labels import finish_stopped
+
+        removed = self.root / REMOVED_DIR
+        if not removed.is_dir():
+            return
+        for folder in finish_stopped(removed):
+            log.warning(
+                "labels that an import stopped part way had replaced are kept in %s: "
+                "importing that folder brings them back",
+                folder,
+            )
 
     def _finish_class_change(self, writer: bool) -> None:
         """Finish a class change a process was killed in the middle of (or clear what it

@@ -87,6 +87,30 @@ def test_pictures_of_types_not_read_are_counted_notes_pass_unsaid(project, tmp_p
     assert report.other_pictures_text() == ".gif (1), .webp (2)"
 
 
+def test_hidden_folders_and_another_projects_own_folders_are_not_added(project, tmp_path):
+    """A thumbnail cache (.thumbs/), and the label maps, proposals and kept labels of
+    another project in the folder, were added as pictures to label."""
+    data = tmp_path / "data"
+    image_folder(data / "pics", n=2)
+    image_folder(data / ".thumbs", n=2, size=(4, 6))
+    with Project.create(data / "old", LabelSchema.from_names(["a", "b"])) as old:
+        old.add_images([data / "pics"])
+        rec = old.images()[0]
+        mask = old.new_mask(rec)
+        mask[:2] = 1
+        old.save_mask(rec.id, mask)
+    image_folder(data / "old" / "removed" / "20260101-000000", n=1, size=(5, 5))  # kept labels
+    image_folder(data / "old" / "images", n=1, size=(8, 8))  # a project's pictures: pictures
+    report = project.add_images([data])
+    assert sorted(r.name for r in report.added) == [
+        "old/images/img0.png",
+        "pics/img0.png",
+        "pics/img1.png",
+    ]
+    # a hidden folder named itself is read, as a hidden file named itself
+    assert len(project.add_images([data / ".thumbs"]).added) == 2
+
+
 def test_mask_round_trip_and_status_provenance(project, tmp_path):
     project.add_images([image_folder(tmp_path / "i", n=1)])
     rec = project.images()[0]
