@@ -434,8 +434,10 @@ def read_names_file(path: Path) -> list[str]:
     return list(read_class_table(path).names)
 
 
-def place_image(src: Path, dst: Path, mode: str) -> None:
-    """Put the image ``src`` at ``dst`` by copy, hard link or symbolic link.
+def place_image(src: Path, dst: Path, mode: str) -> str | None:
+    """Put the image ``src`` at ``dst`` by copy, hard link or symbolic link; why a hard
+    link asked for was a copy instead (another file system, links not allowed), else
+    ``None``.
 
     A picture an EXIF orientation turns is written upright instead (whatever ``mode``):
     the project shows it upright and its labels are drawn so, but readers that ignore
@@ -447,17 +449,19 @@ def place_image(src: Path, dst: Path, mode: str) -> None:
     if mode not in ("copy", "hardlink", "symlink"):
         raise FormatError(f"unknown image mode {mode!r}; use copy, hardlink or symlink")
     if _write_upright(src, dst):
-        return
+        return None
     if mode == "symlink":
         os.symlink(src.resolve(), dst)
-        return
+        return None
+    why = None
     if mode == "hardlink":
         try:
             os.link(src, dst)
-            return
-        except OSError:  # another file system, or not allowed: fall back to a copy
-            pass
+            return None
+        except OSError as exc:  # another file system, or not allowed: fall back to a copy
+            why = exc.strerror or str(exc)
     shutil.copyfile(src, dst)
+    return why
 
 
 def _write_upright(src: Path, dst: Path) -> bool:
@@ -629,6 +633,9 @@ class OutputFolder:
         self.root.mkdir(parents=True, exist_ok=True)
         self._join = safe_join
         self.files: list[str] = []
+        #: Pictures copied where a hard link was asked for: how many, and the first's
+        #: name and reason.
+        self._copied: list[tuple[str, str]] = []
 
     def path(self, rel: str) -> Path:
         p = self._join(self.root, rel, what="output file name")
@@ -652,12 +659,20 @@ class OutputFolder:
 
     def place_image(self, rel: str, src: Path, mode: str) -> Path:
         p = self.path(rel)
-        place_image(src, p, mode)
+        if (why := place_image(src, p, mode)) is not None:
+            self._copied.append((rel, why))
         self.files.append(rel)
         return p
 
     def result(self, notes: Iterable[str] = ()) -> WriteResult:
-        return WriteResult(tuple(self.files), tuple(notes))
+        said = list(notes)
+        if self._copied:
+            rel, why = self._copied[0]
+            said.append(
+                f"{len(self._copied)} picture(s) copied, not hard-linked, since the link "
+                f"was refused (first: {rel}: {why}; a hard link needs the same file system)"
+            )
+        return WriteResult(tuple(self.files), tuple(said))
 
 
 DEFAULT_EXPORT = ExportOptions()

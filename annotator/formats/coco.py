@@ -368,8 +368,10 @@ def _read_one(
 
         if w * h > max_pixels():
             raise FormatError(f"{where}: {w}x{h} is more than the limit of {max_pixels():,} pixels")
-        if not isinstance(img.get("file_name"), str):
+        if "file_name" not in img:
             raise FormatError(f"{where}: 'file_name' is missing")
+        if not isinstance(img["file_name"], str):
+            raise FormatError(f"{where}: 'file_name' is not a file name ({img['file_name']!r})")
         try:
             image_file = _find_image(path.parent, img["file_name"])
         except FormatError as exc:

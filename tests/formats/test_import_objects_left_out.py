@@ -340,3 +340,13 @@ def test_the_line_says_which_images_kept_their_uncovered_pixels_unlabelled():
     assert line.endswith(
         ": annotation id 1 of a.png (empty polygon list); annotation id 1 of b.png (empty polygon list)"
     )
+
+
+def test_a_coco_file_name_that_is_a_number_is_said_so_not_missing(tmp_path):
+    src = _coco(tmp_path / "coco", [_ann(1, 1, 1, [SQUARE])])
+    _coco(src, [_ann(1, 1, 2, [SQUARE])], name="val.json")
+    doc = json.loads((src / "val.json").read_text())
+    doc["images"][0]["file_name"] = 3
+    (src / "val.json").write_text(json.dumps(doc))
+    report, _ = _import(tmp_path, "coco", src)
+    assert any("'file_name' is not a file name (3)" in why for _, why in report.skipped)

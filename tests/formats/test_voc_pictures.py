@@ -159,6 +159,29 @@ def test_jpeg_files_alone_need_no_word_and_are_linked_as_asked(tmp_path):
     assert os.path.samefile(tmp_path / "voc/JPEGImages/a.jpg", tmp_path / "src/a.jpg")
 
 
+def test_a_hard_link_refused_is_a_copy_and_said(tmp_path, monkeypatch):
+    """(Onto another file system the export copied every picture without a word.)"""
+    (tmp_path / "src").mkdir()
+    Image.fromarray(_smooth(1, 3)).save(tmp_path / "src/a.jpg", quality=90)
+
+    def cross_device(src, dst):
+        raise OSError(18, "Invalid cross-device link", str(src))
+
+    monkeypatch.setattr(os, "link", cross_device)
+    with Project.create(tmp_path / "P", LabelSchema.from_names(list(CLASSES))) as project:
+        project.add_images([tmp_path / "src"])
+        project.save_mask(project.images()[0].id, np.zeros((H, W), np.uint8))
+        report = export_project(
+            project,
+            ExportRequest("voc", tmp_path / "voc", (1, 0, 0), include="all", image_mode="hardlink"),
+        )
+    assert report.notes == (
+        "1 picture(s) copied, not hard-linked, since the link was refused (first: "
+        "JPEGImages/a.jpg: Invalid cross-device link; a hard link needs the same file system)",
+    )
+    assert not os.path.samefile(tmp_path / "voc/JPEGImages/a.jpg", tmp_path / "src/a.jpg")
+
+
 @pytest.mark.parametrize("voc_images", ["jpg", "keep"])
 def test_both_layouts_import_again_into_a_new_project_and_into_their_own(tmp_path, voc_images):
     project, _ = _project(tmp_path)
