@@ -85,7 +85,7 @@ def test_the_cli_sets_the_number_kept_and_lists_removed_versions(project, capsys
     assert "removed the files of v1, v2 (" in out and "MB freed)" in out
     assert main(["models", root]) == 0
     out = capsys.readouterr().out
-    assert out.count("files removed to save space") == 2
+    assert out.count("its files are gone (removed by models --keep, or by hand)") == 2
     assert main(["models", root, "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [m["files"] for m in listed] == [False, False, True]
