@@ -73,3 +73,55 @@ def test_an_unknown_option_before_the_command_keeps_the_top_level_usage(capsys):
         main(["--bogus", "status", "P"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.startswith("usage: annotator [-h]")
+
+
+def _varying(command: argparse.ArgumentParser) -> argparse.Action | None:
+    """The command's positional that takes any number of values (IMAGE...)."""
+    return next(
+        (a for a in command._actions if not a.option_strings and a.nargs in ("*", "+")),
+        None,
+    )
+
+
+def _before_the_varying(command: argparse.ArgumentParser) -> list[str]:
+    """The command's other positionals (``x``) and one option of each required group."""
+    args: list[str] = []
+    for group in command._mutually_exclusive_groups:
+        if group.required:
+            action = group._group_actions[0]
+            args += [action.option_strings[0]] + ([] if action.nargs == 0 else ["a,b"])
+    for action in command._actions:
+        if not action.option_strings and action is not _varying(command):
+            args.append("x")
+        elif action.option_strings and action.required:
+            args += [action.option_strings[0], str(next(iter(action.choices or ["x"])))]
+    return args
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in _commands().items() if _varying(c)))
+def test_every_commands_names_are_taken_after_an_option_too(name):
+    """`mark P --done NAME`, `add P a --pages slices b`: positionals wherever they stand
+    (argparse took IMAGE... as empty before the first option and refused the names)."""
+    command = _commands()[name]
+    args = _before_the_varying(command)
+    parsed = build_parser().parse_args([name, *args, "first", "-v", "last"])
+    assert [str(v) for v in getattr(parsed, _varying(command).dest)] == ["first", "last"]
+    assert parsed.verbose
+
+
+@pytest.mark.parametrize(
+    ("argv", "dest", "values"),
+    [
+        (["mark", "P", "--done", "a", "b"], "images", ["a", "b"]),
+        (["mark", "P", "a", "--done", "b"], "images", ["a", "b"]),
+        (["mark", "P", "--done", "--", "-x.png"], "images", ["-x.png"]),
+        (["remove", "P", "--status", "new", "a"], "images", ["a"]),
+        (["accept", "P", "--version", "1", "--predict", "a"], "images", ["a"]),
+        (["add", "P", "a", "--pages", "slices", "b"], "paths", ["a", "b"]),
+        (["bench-combine", "r1", "--out", "o", "r2"], "runs", ["r1", "r2"]),
+    ],
+)
+def test_names_stand_anywhere_among_the_options(argv, dest, values):
+    parsed = build_parser().parse_args(argv)
+    got = getattr(parsed, dest)
+    assert (list(map(str, got)) if isinstance(got, list) else str(got)) == values
