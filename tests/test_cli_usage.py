@@ -125,3 +125,31 @@ def test_names_stand_anywhere_among_the_options(argv, dest, values):
     parsed = build_parser().parse_args(argv)
     got = getattr(parsed, dest)
     assert (list(map(str, got)) if isinstance(got, list) else str(got)) == values
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["export", "P", "o", "--format", "voc", "--stacks"], "masks format, not voc"),
+        (["export", "P", "o", "--format", "coco", "--geotiff"], "masks format, not coco"),
+        (["export", "P", "o", "--format", "voc", "--leave-out", "X"], "--leave-out is for coco"),
+        (["classes", "P", "--json", "--add", "foo"], "--json is for the listing of classes"),
+        (["models", "P", "--json", "--keep", "3"], "--json is for the listing of versions"),
+        (["models", "P", "--from-version", "1"], "--from-version goes with --export FILE"),
+        (["models", "P", "--overwrite"], "--overwrite goes with --export FILE"),
+        (["models", "P", "--again"], "--again goes with --import FILE"),
+        (["remove", "P"], "name the images to remove, or give --status"),
+        (["bench", "D", "--frozen-after", "0"], "--frozen-after 0 goes with --init-model"),
+    ],
+)
+def test_options_that_do_not_go_together_name_the_commands_help_exit_2(
+    tmp_path, monkeypatch, capsys, argv, said
+):
+    """As the README says (they exited 1, naming no --help); before any project is read
+    (there is none here)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and err.endswith(f"(see `annotator {argv[0]} --help`)"), err
+    assert "\n" not in err
+    assert not (tmp_path / "o").exists()

@@ -172,12 +172,7 @@ def left_out_classes(schema: LabelSchema, request: ExportRequest) -> tuple[tuple
     names = schema.names
     if request.format not in OBJECT_FORMATS:
         if request.leave_out:
-            raise FormatError(
-                f"--leave-out: a {request.format} export writes every pixel's class (its "
-                "masks are what trains); --leave-out is for "
-                + ", ".join(OBJECT_FORMATS)
-                + ", which write objects"
-            )
+            raise FormatError(_leave_out_refusal(request.format))
         return (), False
     named = set(leave_out_ids(names, request.leave_out or ()))
     by_default = (
@@ -190,6 +185,28 @@ def left_out_classes(schema: LabelSchema, request: ExportRequest) -> tuple[tuple
     if names and len(ids) == len(names):
         raise FormatError("every class is left out: nothing would be written")
     return ids, by_default
+
+
+def _leave_out_refusal(format: str) -> str:
+    return (
+        f"--leave-out: a {format} export writes every pixel's class (its masks are what "
+        "trains); --leave-out is for " + ", ".join(OBJECT_FORMATS) + ", which write objects"
+    )
+
+
+def options_refusal(request: ExportRequest) -> str | None:
+    """Why the options of ``request`` do not go with its format (label stacks for a voc
+    export...), or None: what the request itself says is wrong, before any project is
+    read (the CLI's usage error; :func:`export_project` refuses it too)."""
+    if request.stacks and request.format != "masks":
+        return f"label stacks are written by the masks format, not {request.format}"
+    if request.geotiff and request.format != "masks":
+        return f"GeoTIFF masks are written by the masks format, not {request.format}"
+    if request.channel_names and request.format != "nnunet":
+        return f"channel names are written by the nnunet format, not {request.format}"
+    if request.leave_out and request.format not in OBJECT_FORMATS:
+        return _leave_out_refusal(request.format)
+    return None
 
 
 def leave_out_ids(names: Sequence[str], words: Sequence[str]) -> tuple[int, ...]:
@@ -549,14 +566,11 @@ def build_export_dataset(
     projects."""
     if request.include not in ("done", "all"):
         raise FormatError(f"--include {request.include!r}: use done or all")
-    if request.stacks and request.format != "masks":
-        raise FormatError(f"label stacks are written by the masks format, not {request.format}")
-    if request.geotiff and request.format != "masks":
-        raise FormatError(f"GeoTIFF masks are written by the masks format, not {request.format}")
     if request.voc_images not in ("jpg", "keep"):
         raise FormatError(f"--voc-images {request.voc_images!r}: use jpg or keep")
-    if request.channel_names and request.format != "nnunet":
-        raise FormatError(f"channel names are written by the nnunet format, not {request.format}")
+    refusal = options_refusal(request)
+    if refusal is not None:
+        raise FormatError(refusal)
     left_out_classes(project.schema, request)  # refused before any image is checked
     skipped: list[tuple[str, str]] = []
     chosen: list[ImageRecord] = []
