@@ -44,9 +44,9 @@ def test_a_missing_project_is_said_in_json(tmp_path, capsys, command):
 
 def test_json_with_a_change_of_classes_is_refused_in_json(root, capsys):
     code, data, err = _run(capsys, "classes", str(root), "--add", "x", "--json")
-    assert code == 1
-    assert _failure(data, 1, err)["error"] == (
-        "--json is for the listing of classes (without an option)"
+    assert code == 2  # options that do not go together: the command line's refusal
+    assert _failure(data, 2, err)["error"] == (
+        "--json is for the listing of classes (without an option) (see `annotator classes --help`)"
     )
 
 

@@ -153,15 +153,15 @@ def test_bench_classes_file_that_cannot_be_used_is_one_line(tmp_path, capsys, ki
         (["--train-seconds", "nan"], "--train-seconds: 'nan' is not a number above 0"),
         (["--max-radius", "-3"], "--max-radius: '-3' is not a number above 0"),
         (["--max-radius", "nan"], "--max-radius: 'nan' is not a number above 0"),
-        (["--frozen-after", "0"], "--frozen-after must be at least 1"),  # (without a model)
+        (["--frozen-after", "0"], "--frozen-after 0 goes with --init-model"),  # (no model)
     ],
 )
 def test_bench_numbers_that_make_no_sense_are_refused_before_any_work(
     tmp_path, capsys, args, message
 ):
     root = _dataset(tmp_path / "ds")
-    if args[0] == "--frozen-after":  # wrong with the other options: the command's error
-        assert _bench(root, tmp_path / "out", *args) == 1
+    if args[0] == "--frozen-after":  # wrong with the other options: names --help, exit 2
+        assert _bench(root, tmp_path / "out", *args) == 2
     else:
         with pytest.raises(SystemExit) as exit_:
             _bench(root, tmp_path / "out", *args)

@@ -73,3 +73,83 @@ def test_an_unknown_option_before_the_command_keeps_the_top_level_usage(capsys):
         main(["--bogus", "status", "P"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.startswith("usage: annotator [-h]")
+
+
+def _varying(command: argparse.ArgumentParser) -> argparse.Action | None:
+    """The command's positional that takes any number of values (IMAGE...)."""
+    return next(
+        (a for a in command._actions if not a.option_strings and a.nargs in ("*", "+")),
+        None,
+    )
+
+
+def _before_the_varying(command: argparse.ArgumentParser) -> list[str]:
+    """The command's other positionals (``x``) and one option of each required group."""
+    args: list[str] = []
+    for group in command._mutually_exclusive_groups:
+        if group.required:
+            action = group._group_actions[0]
+            args += [action.option_strings[0]] + ([] if action.nargs == 0 else ["a,b"])
+    for action in command._actions:
+        if not action.option_strings and action is not _varying(command):
+            args.append("x")
+        elif action.option_strings and action.required:
+            args += [action.option_strings[0], str(next(iter(action.choices or ["x"])))]
+    return args
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in _commands().items() if _varying(c)))
+def test_every_commands_names_are_taken_after_an_option_too(name):
+    """`mark P --done NAME`, `add P a --pages slices b`: positionals wherever they stand
+    (argparse took IMAGE... as empty before the first option and refused the names)."""
+    command = _commands()[name]
+    args = _before_the_varying(command)
+    parsed = build_parser().parse_args([name, *args, "first", "-v", "last"])
+    assert [str(v) for v in getattr(parsed, _varying(command).dest)] == ["first", "last"]
+    assert parsed.verbose
+
+
+@pytest.mark.parametrize(
+    ("argv", "dest", "values"),
+    [
+        (["mark", "P", "--done", "a", "b"], "images", ["a", "b"]),
+        (["mark", "P", "a", "--done", "b"], "images", ["a", "b"]),
+        (["mark", "P", "--done", "--", "-x.png"], "images", ["-x.png"]),
+        (["remove", "P", "--status", "new", "a"], "images", ["a"]),
+        (["accept", "P", "--version", "1", "--predict", "a"], "images", ["a"]),
+        (["add", "P", "a", "--pages", "slices", "b"], "paths", ["a", "b"]),
+        (["bench-combine", "r1", "--out", "o", "r2"], "runs", ["r1", "r2"]),
+    ],
+)
+def test_names_stand_anywhere_among_the_options(argv, dest, values):
+    parsed = build_parser().parse_args(argv)
+    got = getattr(parsed, dest)
+    assert (list(map(str, got)) if isinstance(got, list) else str(got)) == values
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["export", "P", "o", "--format", "voc", "--stacks"], "masks format, not voc"),
+        (["export", "P", "o", "--format", "coco", "--geotiff"], "masks format, not coco"),
+        (["export", "P", "o", "--format", "voc", "--leave-out", "X"], "--leave-out is for coco"),
+        (["classes", "P", "--json", "--add", "foo"], "--json is for the listing of classes"),
+        (["models", "P", "--json", "--keep", "3"], "--json is for the listing of versions"),
+        (["models", "P", "--from-version", "1"], "--from-version goes with --export FILE"),
+        (["models", "P", "--overwrite"], "--overwrite goes with --export FILE"),
+        (["models", "P", "--again"], "--again goes with --import FILE"),
+        (["remove", "P"], "name the images to remove, or give --status"),
+        (["bench", "D", "--frozen-after", "0"], "--frozen-after 0 goes with --init-model"),
+    ],
+)
+def test_options_that_do_not_go_together_name_the_commands_help_exit_2(
+    tmp_path, monkeypatch, capsys, argv, said
+):
+    """As the README says (they exited 1, naming no --help); before any project is read
+    (there is none here)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and err.endswith(f"(see `annotator {argv[0]} --help`)"), err
+    assert "\n" not in err
+    assert not (tmp_path / "o").exists()

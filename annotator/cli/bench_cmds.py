@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from annotator.cli.ml_cmds import add_accepted_border_option, add_zoom_option
 from annotator.cli.options import (
+    UsageError,
     architecture_name,
     bench_modes,
     bench_tools,
@@ -247,6 +248,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from annotator.bench.effort import BenchConfig, run_benchmark, summary_lines, write_outputs
 
     modes = args.mode  # (each a mode, once: checked by its type, bench_modes)
+    if args.frozen_after == 0 and args.init_model is None:
+        raise UsageError(
+            "--frozen-after 0 goes with --init-model (that model, never updated); without "
+            "it, give 1 or more"
+        )
     configs = [
         BenchConfig(
             mode=m,

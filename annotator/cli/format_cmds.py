@@ -152,7 +152,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from annotator.formats.nnunet import parse_channel_names
-    from annotator.services.exchange import ExportRequest, export_project, parse_split
+    from annotator.services.exchange import (
+        ExportRequest,
+        export_project,
+        options_refusal,
+        parse_split,
+    )
     from annotator.services.projects import open_project
 
     if args.coco_mode is not None and args.format != "coco":
@@ -171,11 +176,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         leave_out = tuple(w.strip() for w in args.leave_out.split(",") if w.strip())
         if not leave_out:
             raise UsageError("--leave-out: give class names or ids, e.g. --leave-out background")
-    if args.out.exists() and not args.out.is_dir():
-        raise AnnotatorError(
-            f"{args.out.absolute()}: is a file, not a folder; give a new or empty folder to "
-            "export to"
-        )
     request = ExportRequest(
         format=args.format,
         out=args.out,
@@ -192,6 +192,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         leave_out=leave_out,
         keep_background=args.keep_background,
     )
+    refusal = options_refusal(request)  # (--stacks with voc...: the command line's mistake)
+    if refusal is not None:
+        raise UsageError(refusal)
+    if args.out.exists() and not args.out.is_dir():
+        raise AnnotatorError(
+            f"{args.out.absolute()}: is a file, not a folder; give a new or empty folder to "
+            "export to"
+        )
     with open_project(args.project, lock=False) as project:  # read-only: runs beside a writer
         report = export_project(project, request, progress=ProgressLine("exporting"))
     counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())

@@ -789,14 +789,14 @@ def cmd_models(args: argparse.Namespace) -> int:
     from annotator.services.projects import open_project
 
     if args.from_version is not None and args.export_file is None:
-        raise AnnotatorError("--from-version goes with --export FILE")
+        raise UsageError("--from-version goes with --export FILE")
     if args.overwrite and args.export_file is None:
-        raise AnnotatorError("--overwrite goes with --export FILE")
+        raise UsageError("--overwrite goes with --export FILE")
     if args.again and args.import_file is None:
-        raise AnnotatorError("--again goes with --import FILE")
+        raise UsageError("--again goes with --import FILE")
     chosen = (args.rollback, args.import_file, args.export_file, args.keep)
     if args.json and chosen != (None, None, None, None):
-        raise AnnotatorError("--json is for the listing of versions (without an option)")
+        raise UsageError("--json is for the listing of versions (without an option)")
     writes = args.rollback is not None or args.import_file is not None or args.keep is not None
     # listing and export only read and run beside a writer; rollback and import take the lock
     with open_project(args.project, lock=writes) as project:

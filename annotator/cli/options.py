@@ -48,7 +48,12 @@ class CommandParser(Parser):
 
     argparse hands a sub-command's unknown arguments back to the top-level parser, which
     refused them with its own usage (``annotator [-h] ... COMMAND ...``), leaving out the
-    options the user was looking for."""
+    options the user was looking for.
+
+    Names (IMAGE..., PATH...) are taken wherever they stand among the options: ``mark P
+    --done NAME`` as ``mark P NAME --done``. argparse took a ``nargs="*"`` positional as
+    empty before the first option and refused the names after it as unrecognized (and
+    its ``parse_intermixed_args`` drops the ``--`` before ``-x.png``)."""
 
     def parse_known_args(  # type: ignore[override]
         self,
@@ -56,9 +61,38 @@ class CommandParser(Parser):
         namespace: argparse.Namespace | None = None,
     ) -> tuple[argparse.Namespace, list[str]]:
         parsed, extras = super().parse_known_args(args, namespace)
+        extras = self._take_names(parsed, extras)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}{self._near(extras)}")
         return parsed, extras
+
+    def _take_names(self, parsed: argparse.Namespace, extras: list[str]) -> list[str]:
+        """``extras`` left once the names among them are added to the command's
+        positional of any number of values: the words up to the first unknown option
+        (which is refused as unrecognized, with what follows it); after a ``--``, every
+        word is a name."""
+        varying = [a for a in self._actions if not a.option_strings and a.nargs in ("*", "+")]
+        if not extras or len(varying) != 1:
+            return extras
+        cut = extras.index("--") if "--" in extras else len(extras)
+        option = next((k for k, w in enumerate(extras[:cut]) if self._option_like(w)), None)
+        names = extras[:cut] + extras[cut + 1 :] if option is None else extras[:option]
+        left = [] if option is None else extras[option:]
+        action = varying[0]
+        try:
+            values = [self._get_value(action, word) for word in names]
+        except argparse.ArgumentError as exc:
+            self.error(str(exc))
+        setattr(parsed, action.dest, [*(getattr(parsed, action.dest, None) or []), *values])
+        return left
+
+    def _option_like(self, word: str) -> bool:
+        """Whether argparse reads ``word`` as an option (``-x``, not ``-1`` or ``-``)."""
+        if not word.startswith(tuple(self.prefix_chars)) or word in self.prefix_chars:
+            return False
+        return not (
+            self._negative_number_matcher.match(word) and not self._has_negative_number_optionals
+        )
 
     def _near(self, extras: Sequence[str]) -> str:
         """`` (did you mean --steps?)`` for the first unknown option near a known one."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from annotator.cli.json_output import print_json
 from annotator.cli.options import (
+    UsageError,
     channel_choice,
     class_id,
     class_name,
@@ -233,7 +234,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     from annotator.services.projects import open_project, remove_images, select_images
 
     if not args.images and args.status is None:
-        raise AnnotatorError("name the images to remove, or give --status")
+        raise UsageError("name the images to remove, or give --status")
     with open_project(args.project) as project:
         status = None if args.status is None else ImageStatus(args.status)
         chosen = select_images(project, args.images, status)
@@ -462,7 +463,7 @@ def cmd_classes(args: argparse.Namespace) -> int:
         for v in (args.add, args.rename, args.color, args.remove, args.merge, args.move)
     )
     if args.json and changes:
-        raise AnnotatorError("--json is for the listing of classes (without an option)")
+        raise UsageError("--json is for the listing of classes (without an option)")
     made: list[str] = []  # the change, once made; then what an interrupt cut short, if any
     try:
         with open_project(args.project, lock=changes) as project:

@@ -382,7 +382,10 @@ def _key(stem: str) -> str:
 
 
 def unique_stems(
-    stems: Sequence[tuple[int, str]], limit: int, reserved: Iterable[str] = ()
+    stems: Sequence[tuple[int, str]],
+    limit: int,
+    reserved: Iterable[str] = (),
+    own: Mapping[int, str] | None = None,
 ) -> dict[int, str]:
     """A file stem of at most ``limit`` bytes for each ``(key, stem)``, unique in any
     case: the stem itself (:func:`short_stem` when too long), else ``STEM~2``,
@@ -390,14 +393,25 @@ def unique_stems(
 
     A name made here never equals a real stem of ``stems`` or ``reserved``: a mask file
     ``a~2.png`` made for the second image of stem ``a`` would otherwise be read back as
-    the labels of an image really called ``a~2.png``."""
-    real = {_key(s) for _, s in stems} | {_key(s) for s in reserved}
+    the labels of an image really called ``a~2.png``. ``own`` gives, by key, the real
+    stem of the images whose stem given is one made for them (an export's safe stem:
+    ``a_b`` for ``a b.png``): such a stem is theirs only where it is no other image's
+    real stem (beside an image ``a_b.png``, ``a b.png`` gets ``a_b~2``)."""
+    own = own or {}
+    real = {_key(own.get(k, s)) for k, s in stems} | {_key(s) for s in reserved}
+    given = real | {_key(s) for _, s in stems}
+
+    def free(name: str, stem: str, mine: str) -> bool:
+        if name == mine:
+            return True
+        return _key(name) not in (real if name == stem else given)
+
     taken: set[str] = set()
     out: dict[int, str] = {}
     for key, stem in stems:
         base = short_stem(stem, limit)
         name, n = base, 2
-        while _key(name) in taken or (name != stem and _key(name) in real):
+        while _key(name) in taken or not free(name, stem, own.get(key, stem)):
             name, n = fit_stem(base, f"~{n}", limit), n + 1
         taken.add(_key(name))
         out[key] = name

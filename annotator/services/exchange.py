@@ -172,12 +172,7 @@ def left_out_classes(schema: LabelSchema, request: ExportRequest) -> tuple[tuple
     names = schema.names
     if request.format not in OBJECT_FORMATS:
         if request.leave_out:
-            raise FormatError(
-                f"--leave-out: a {request.format} export writes every pixel's class (its "
-                "masks are what trains); --leave-out is for "
-                + ", ".join(OBJECT_FORMATS)
-                + ", which write objects"
-            )
+            raise FormatError(_leave_out_refusal(request.format))
         return (), False
     named = set(leave_out_ids(names, request.leave_out or ()))
     by_default = (
@@ -190,6 +185,28 @@ def left_out_classes(schema: LabelSchema, request: ExportRequest) -> tuple[tuple
     if names and len(ids) == len(names):
         raise FormatError("every class is left out: nothing would be written")
     return ids, by_default
+
+
+def _leave_out_refusal(format: str) -> str:
+    return (
+        f"--leave-out: a {format} export writes every pixel's class (its masks are what "
+        "trains); --leave-out is for " + ", ".join(OBJECT_FORMATS) + ", which write objects"
+    )
+
+
+def options_refusal(request: ExportRequest) -> str | None:
+    """Why the options of ``request`` do not go with its format (label stacks for a voc
+    export...), or None: what the request itself says is wrong, before any project is
+    read (the CLI's usage error; :func:`export_project` refuses it too)."""
+    if request.stacks and request.format != "masks":
+        return f"label stacks are written by the masks format, not {request.format}"
+    if request.geotiff and request.format != "masks":
+        return f"GeoTIFF masks are written by the masks format, not {request.format}"
+    if request.channel_names and request.format != "nnunet":
+        return f"channel names are written by the nnunet format, not {request.format}"
+    if request.leave_out and request.format not in OBJECT_FORMATS:
+        return _leave_out_refusal(request.format)
+    return None
 
 
 def leave_out_ids(names: Sequence[str], words: Sequence[str]) -> tuple[int, ...]:
@@ -519,13 +536,21 @@ def _unique_stems(
     """Each record's file stem in an export: safe, unique in any case, at most
     :data:`EXPORT_STEM_BYTES`, and a made-up ``~N`` never equal to the real stem of any
     of ``records`` or ``others`` (the project's other images), which an import would
-    take for that image's (:func:`~annotator.core.naming.unique_stems`)."""
+    take for that image's; a safe stem neither (``a_b`` for ``a b.png`` beside an image
+    ``a_b.png``: an import gives a name spelled exactly like one image to that image,
+    :meth:`_ImageIndex._named`) (:func:`~annotator.core.naming.unique_stems`)."""
     ordered = sorted(records, key=lambda r: r.id)
     return unique_stems(
         [(r.id, safe_stem(r.name)) for r in ordered],
         EXPORT_STEM_BYTES,
-        reserved=[safe_stem(r.name) for r in others],
+        reserved=[s for r in others for s in (safe_stem(r.name), _real_stem(r))],
+        own={r.id: _real_stem(r) for r in ordered},
     )
+
+
+def _real_stem(rec: ImageRecord) -> str:
+    """The stem of the image's name (``a b`` for ``scene1/a b.png``)."""
+    return Path(Path(rec.name).name).stem
 
 
 def build_export_dataset(
@@ -549,14 +574,11 @@ def build_export_dataset(
     projects."""
     if request.include not in ("done", "all"):
         raise FormatError(f"--include {request.include!r}: use done or all")
-    if request.stacks and request.format != "masks":
-        raise FormatError(f"label stacks are written by the masks format, not {request.format}")
-    if request.geotiff and request.format != "masks":
-        raise FormatError(f"GeoTIFF masks are written by the masks format, not {request.format}")
     if request.voc_images not in ("jpg", "keep"):
         raise FormatError(f"--voc-images {request.voc_images!r}: use jpg or keep")
-    if request.channel_names and request.format != "nnunet":
-        raise FormatError(f"channel names are written by the nnunet format, not {request.format}")
+    refusal = options_refusal(request)
+    if refusal is not None:
+        raise FormatError(refusal)
     left_out_classes(project.schema, request)  # refused before any image is checked
     skipped: list[tuple[str, str]] = []
     chosen: list[ImageRecord] = []
@@ -1295,6 +1317,16 @@ def _names_of(rec: ImageRecord) -> tuple[str, ...]:
     return tuple(dict.fromkeys((Path(rec.name).name, Path(rec.path).name)))
 
 
+def _spelled_as(spelled: str, found: Sequence[ImageRecord]) -> ImageRecord | None:
+    """The one image of ``found`` called ``spelled`` in every letter, where all of them
+    are called so but for the letters' case (``f.png`` of ``f.png`` and ``f.PNG``)."""
+    low = spelled.lower()
+    if not all(any(n.lower() == low for n in _names_of(r)) for r in found):
+        return None
+    exact = [r for r in found if spelled in _names_of(r)]
+    return exact[0] if len(exact) == 1 else None
+
+
 def _distinct(records: Sequence[ImageRecord]) -> list[ImageRecord]:
     """``records`` without repeats, in their order."""
     return list({r.id: r for r in records}.values())
@@ -1390,12 +1422,16 @@ class _ImageIndex:
         """Every project image the item's name may mean (the first is its namesake)."""
         return self._named(item.image_name, item.match_by_stem).all
 
-    def _named(self, name: str, by_stem: bool, source: Path | None = None) -> _Named:
+    def _named(
+        self, name: str, by_stem: bool, source: Path | None = None, spelled: str | None = None
+    ) -> _Named:
         """What ``name`` may mean: for a mask file (``by_stem``) its stem, the image's
         stem or whole name (``x.jpg.png`` is ``x.jpg``'s); else the image's file name.
-        The same name in other letters counts too (``X.png`` for ``x.png``), but a name
-        spelled exactly like one image is that image's. An image whose file is the
-        ``source`` itself (a mask added as an image) is never meant."""
+        The same name in other letters counts too (``X.png`` for ``x.png``), and so do
+        the names an export makes (``a_b`` for ``a b.png``), but a name spelled exactly
+        like one image is that image's (``a_b.png``'s, beside ``a b.png``): a mask file's
+        whole name too, ``spelled`` (``f.PNG`` for ``f.PNG`` beside ``f.png``). An image
+        whose file is the ``source`` itself (a mask added as an image) is never meant."""
         low = name.lower()
         if by_stem:
             stem = name
@@ -1432,9 +1468,18 @@ class _ImageIndex:
         chosen = None
         if len(found) == 1:
             chosen = found[0]
-        elif len(exact) == 1 and all(r in plain for r in found):
-            chosen = exact[0]
+        elif len(exact) == 1 and all(r in plain or r in made for r in found):
+            chosen = exact[0]  # (an export never gives one image another's real stem)
+        elif len(exact) > 1 and spelled is not None:
+            chosen = _spelled_as(spelled, found)
         return _Named(found, exact, chosen, generated)
+
+    @staticmethod
+    def spelled(item: ImportItem) -> str | None:
+        """A mask file's whole name, where its stem is the name matched (``f.png``)."""
+        if not item.match_by_stem or item.source.stem != item.image_name:
+            return None
+        return item.source.name
 
     def find(self, item: ImportItem) -> ImageRecord | None:
         """The project image the item's labels belong to, or None: its picture is new."""
@@ -1449,7 +1494,7 @@ class _ImageIndex:
             return self._one_of(item, self.by_sha[digest])
         if (joined := self._joined(item, digest)) is not None:
             return joined
-        named = self._named(item.image_name, item.match_by_stem, item.source)
+        named = self._named(item.image_name, item.match_by_stem, item.source, self.spelled(item))
         if digest is None:
             for other in item.other_names:  # another name it may have, if this names none
                 if named.all:
@@ -1516,10 +1561,13 @@ class _ImageIndex:
             if len(kept) == 1:
                 return kept[0]
         for name in (item.image_name, *item.other_names):
-            named = self._named(name, item.match_by_stem, item.source)
+            spelled = self.spelled(item) if name == item.image_name else None
+            named = self._named(name, item.match_by_stem, item.source, spelled)
             meant = [r for r in named.all if r.id in ids]
             if len(meant) > 1:
                 meant = [r for r in meant if r in named.exact] or meant
+            if len(meant) > 1 and named.chosen in meant:
+                return named.chosen
             if len(meant) == 1:
                 return meant[0]
         raise FormatError(

@@ -198,3 +198,15 @@ def test_statuses_are_written_a_batch_a_transaction(root, capsys, monkeypatch):
     assert code == 0 and out == "2 images marked not done (2 were not done already)"
     assert [len(c) for c in calls] == [2]  # a and b, in one
     assert _statuses(root) == {"a": "in_progress", "b": "in_progress", "c": "new", "d": "new"}
+
+
+def test_names_after_the_options_are_taken_as_names_before_them(root, capsys):
+    """`mark P --done a` as `mark P a --done` (it was refused: unrecognized arguments)."""
+    code, out, _ = _run(capsys, "mark", str(root), "--done", "a.png")
+    assert (code, out) == (0, "1 image marked done")
+    code, out, _ = _run(capsys, "mark", str(root), "a", "--not-done", "b")
+    assert (code, out) == (0, "1 image marked not done (1 was not done already)")
+    assert _statuses(root) == {"a": "in_progress", "b": "in_progress", "c": "new", "d": "new"}
+    code, out, _ = _run(capsys, "mark", str(root), "--status", "in_progress", "--done", "b")
+    assert (code, out) == (0, "1 image marked done")
+    assert _statuses(root)["b"] == "done"

@@ -214,6 +214,40 @@ def test_a_name_spelled_exactly_like_one_image_is_that_images(tmp_path):
         assert report.imported == ["x.png"] and _labels(project)["x.png"] == 0
 
 
+def test_a_mask_spelled_like_one_of_two_names_in_other_letters_is_that_images(tmp_path):
+    """f.png beside f.PNG: the mask's whole name, spelled exactly, says which (both were
+    refused: one stem for two images); in other letters still refused."""
+    with _project(tmp_path, ["f.png", "f.PNG"]) as project:
+        _mask(tmp_path / "m/f.png", 1)
+        _mask(tmp_path / "m/f.PNG", 2)
+        report = _masks_import(project, tmp_path / "m")
+        assert report.skipped == [] and _labels(project) == {"f.png": 1, "f.PNG": 2}
+        _mask(tmp_path / "m2/F.png", 0)
+        report = _masks_import(project, tmp_path / "m2")
+        assert report.imported == [] and "f.PNG, f.png" in report.skipped[0][1]
+
+
+def test_a_mask_spelled_like_an_image_is_its_not_the_one_an_export_renames_so(tmp_path):
+    """a_b.png beside a b.png (which an export renamed a_b.png): a mask a_b.png is
+    a_b.png's, as an image of that very name; an export now writes a b.png's as a_b~2."""
+    with _project(tmp_path, ["a b.png", "a_b.png"]) as project:
+        _mask(tmp_path / "m/a_b.png", 2)
+        report = _masks_import(project, tmp_path / "m")
+        assert report.skipped == [] and _labels(project) == {"a b.png": None, "a_b.png": 2}
+        ids = {r.name: r.id for r in project.images()}
+        project.save_mask(ids["a b.png"], np.full((H, W), 1, np.uint8), status=ImageStatus.DONE)
+        project.set_status(ids["a_b.png"], ImageStatus.IN_PROGRESS)
+        # the done ones only (a b.png), or both: never a_b.png for a b.png
+        for include, expected in (
+            ("done", {"a_b~2.png": 1}),
+            ("all", {"a_b~2.png": 1, "a_b.png": 2}),
+        ):
+            out = tmp_path / f"out-{include}"
+            export_project(project, ExportRequest("masks", out, split=(1, 0, 0), include=include))
+            masks = (out / "train/masks").iterdir()
+            assert {p.name: int(cv2.imread(str(p), 0)[0, 0]) for p in masks} == expected
+
+
 def test_a_name_in_other_letters_than_two_images_gets_advice_that_works(tmp_path):
     with _project(tmp_path, ["X.jpg", "X.png"]) as project:
         _mask(tmp_path / "m/x.png", 1)
