@@ -457,13 +457,25 @@ def _csv_table(path: Path, lines: list[tuple[int, str]]) -> ClassTable:
         ids = list(range(len(names)))
     elif len(set(ids)) != len(ids):
         raise FormatError(f"{path}: an id is listed twice")
-    order = sorted(range(len(names)), key=ids.__getitem__)  # names in id order
+    # an id table's "255,void" row names the void value, as an id list's "255 void" line
+    void = tuple(
+        ids[i]
+        for i in range(len(names))
+        if id_col is not None
+        and rgb_cols is None
+        and ids[i] == VOID_ID
+        and name_key(names[i]) in VOID_ID_NAMES
+    )
+    order = sorted(
+        (i for i in range(len(names)) if ids[i] not in void), key=ids.__getitem__
+    )  # names in id order
     return ClassTable(
         Path(path),
         "CSV class table",
         tuple(names[i] for i in order),
         tuple(ids[i] for i in order),
         tuple(colours[i] for i in order) if rgb_cols is not None else None,
+        void_ids=void,
     )
 
 

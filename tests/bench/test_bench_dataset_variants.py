@@ -63,6 +63,7 @@ def test_an_empty_mask_folder_beside_a_full_one_is_passed_over(tmp_path):
         "name\ncytoplasm\nmembrane\nvesicle\n",
         "0 cytoplasm\n1 membrane\n2 vesicle\n255 void\n",
         "0 cytoplasm\n1 membrane\n2 vesicle\n255 ignore\n",
+        "id,name\n0,cytoplasm\n1,membrane\n2,vesicle\n255,void\n",  # (255 was a class)
     ],
 )
 def test_id_name_lines_and_headers_are_read_as_ids_and_names(tmp_path, text):
