@@ -12,14 +12,14 @@ and the Decathlon's ``dataset.json``. Rules in ``docs/simulated-annotator.md``
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from annotator.bench.robot import IGNORE
-from annotator.core.errors import AnnotatorError, ImageReadError
+from annotator.core.errors import AnnotatorError, ImageReadError, first_line
 from annotator.core.folders import hidden
 from annotator.core.naming import (
     SIDECAR_ENDINGS,
@@ -36,6 +36,7 @@ from annotator.formats.colour_table import (
     DATASET_JSON,
     ClassTable,
     Labelling,
+    find_class_table,
     labels_table,
     other_tools_meta,
     read_class_table,
@@ -129,6 +130,28 @@ def _side_by_side(root: Path) -> tuple[dict[str, Path], dict[str, Path]] | None:
 
 
 def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
+    """:func:`read_dataset`, with the class table of the dataset's folder when no
+    ``classes_file`` is given (the first of ``formats.colour_table.TABLE_FILES`` there:
+    ``classes.txt``, ``class_names.txt``, ``class_dict.csv``..., as the masks import
+    finds it); one whose ids do not fit the masks is not used, and said in the
+    warnings (the masks are then read as without it)."""
+    root = Path(root)
+    found = find_class_table([root]) if classes_file is None and root.is_dir() else None
+    if found is None:
+        return read_dataset(root, classes_file)
+    try:
+        dataset = read_dataset(root, found)
+    except AnnotatorError as exc:
+        dataset = read_dataset(root, None)  # (a fault not the table's is raised here)
+        why = (
+            f"{found.name} was not read as the class names ({first_line(exc)}); give --classes FILE"
+        )
+        return replace(dataset, warnings=(*dataset.warnings, why))
+    said = f"class names from {found.name} in the dataset's folder"
+    return replace(dataset, note=f"{said}; {dataset.note}" if dataset.note else said)
+
+
+def read_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     """Read ``root/images`` and ``root/masks`` (or another of :data:`IMAGE_FOLDERS` and
     :data:`MASK_FOLDERS`, in any letter case; of two, the first that holds image files),
     or, with neither, pictures and masks side by side in ``root`` (the masks named as

@@ -58,8 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--classes",
         type=Path,
         metavar="FILE",
-        help="class names (default: nnU-Net's or the Decathlon's dataset.json labels, if "
-        "any), one per line, in id order; or id lines ('1 cytoplasm', '1: x', "
+        help="class names (default: the class table in DATASET, classes.txt, "
+        "class_names.txt, class_dict.csv..., as the masks import finds it, else nnU-Net's "
+        "or the Decathlon's dataset.json labels, if any), one per line, in id order; or id lines ('1 cytoplasm', '1: x', "
         "'1,x'; ids from 1 read 0 as void; a '255 void' line is the void value); or a class "
         "table with colours (CVAT labelmap.txt, CamVid label_colors.txt or class_dict.csv) "
         "to read colour-coded masks by colour, as `annotator import --format masks` does",

@@ -169,3 +169,22 @@ def test_a_path_that_is_no_folder_is_said_so_not_the_layout(tmp_path):
     (tmp_path / "file.png").write_bytes(b"x")
     with pytest.raises(AnnotatorError, match=r"file.png: not a folder"):
         load_dataset(tmp_path / "file.png")
+
+
+def test_the_class_table_in_the_datasets_folder_names_the_classes(tmp_path):
+    """(synthetic_em.py's own classes.txt was read only with --classes: class0..class2.)"""
+    root = _write(tmp_path / "ds")
+    (root / "classes.txt").write_text("cytoplasm\nmembrane\nvesicle\n")
+    ds = load_dataset(root)
+    assert ds.class_names == ("cytoplasm", "membrane", "vesicle")
+    assert ds.note.startswith("class names from classes.txt in the dataset's folder")
+    assert not ds.warnings
+
+
+def test_a_class_table_in_the_folder_that_does_not_fit_is_said_and_left_out(tmp_path):
+    root = _write(tmp_path / "ds", values=(1, 2, 3))  # 0 unused: ids to 3
+    (root / "classes.txt").write_text("cytoplasm\nmembrane\nvesicle\n")  # ids 0..2
+    ds = load_dataset(root)
+    assert ds.class_names == ("class0", "class1", "class2", "class3")
+    (said,) = [w for w in ds.warnings if "classes.txt was not read" in w]
+    assert said.endswith("give --classes FILE")
