@@ -145,36 +145,33 @@ def test_voc_images_keep_copies_every_picture_and_says_loaders_miss_them(tmp_pat
     )
 
 
-def test_jpeg_files_alone_need_no_word_and_are_linked_as_asked(tmp_path):
+def _one_jpeg_exported_hardlinked(tmp_path):
+    """The export report of a project of one labelled JPEG, its picture hard-linked."""
     (tmp_path / "src").mkdir()
     Image.fromarray(_smooth(1, 3)).save(tmp_path / "src/a.jpg", quality=90)
     with Project.create(tmp_path / "P", LabelSchema.from_names(list(CLASSES))) as project:
         project.add_images([tmp_path / "src"])
         project.save_mask(project.images()[0].id, np.zeros((H, W), np.uint8))
-        report = export_project(
+        return export_project(
             project,
             ExportRequest("voc", tmp_path / "voc", (1, 0, 0), include="all", image_mode="hardlink"),
         )
+
+
+def test_jpeg_files_alone_need_no_word_and_are_linked_as_asked(tmp_path):
+    report = _one_jpeg_exported_hardlinked(tmp_path)
     assert report.notes == ()
     assert os.path.samefile(tmp_path / "voc/JPEGImages/a.jpg", tmp_path / "src/a.jpg")
 
 
 def test_a_hard_link_refused_is_a_copy_and_said(tmp_path, monkeypatch):
     """(Onto another file system the export copied every picture without a word.)"""
-    (tmp_path / "src").mkdir()
-    Image.fromarray(_smooth(1, 3)).save(tmp_path / "src/a.jpg", quality=90)
 
     def cross_device(src, dst):
         raise OSError(18, "Invalid cross-device link", str(src))
 
     monkeypatch.setattr(os, "link", cross_device)
-    with Project.create(tmp_path / "P", LabelSchema.from_names(list(CLASSES))) as project:
-        project.add_images([tmp_path / "src"])
-        project.save_mask(project.images()[0].id, np.zeros((H, W), np.uint8))
-        report = export_project(
-            project,
-            ExportRequest("voc", tmp_path / "voc", (1, 0, 0), include="all", image_mode="hardlink"),
-        )
+    report = _one_jpeg_exported_hardlinked(tmp_path)
     assert report.notes == (
         "1 picture(s) copied, not hard-linked, since the link was refused (first: "
         "JPEGImages/a.jpg: Invalid cross-device link; a hard link needs the same file system)",

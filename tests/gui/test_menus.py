@@ -298,21 +298,32 @@ def test_hiding_a_class_makes_it_transparent_in_the_overlay_only(window):
         assert p.schema.names == window.session.schema.names  # the schema is untouched
 
 
-def test_status_bar_shows_raw_16_bit_values_of_every_channel(qtbot, tmp_path):
+def _window_on_picture(qtbot, tmp_path: Path, name: str, write) -> MainWindow:
+    """The window on a new project of one picture, ``write(path)`` writes it."""
     from annotator.core.schema import LabelSchema
 
-    img = np.zeros((SIZE, SIZE, 3), np.uint16)
-    img[33, 31] = (40000, 1234, 65535)  # BGR on disk; near the centre, so in view
-    folder = tmp_path / "deep"
+    folder = tmp_path / "pictures"
     folder.mkdir()
-    cv2.imwrite(str(folder / "rgb16.png"), img)
-    root = tmp_path / "p16"
+    write(folder / name)
+    root = tmp_path / "project"
     with Project.create(root, LabelSchema.from_names(["a", "b"])) as p:
         p.add_images([folder])
     w = shown_window(qtbot, root)
     center(w.canvas)
-    QTest.mouseMove(w.canvas.viewport(), w.canvas.mapFromScene(31.5, 33.5))
-    qtbot.waitUntil(lambda: w.pos_label.text() == "x 31  y 33")
+    return w
+
+
+def _hover(qtbot, w: MainWindow, x: int, y: int) -> None:
+    """The mouse over pixel (x, y), and the status bar showing it."""
+    QTest.mouseMove(w.canvas.viewport(), w.canvas.mapFromScene(x + 0.5, y + 0.5))
+    qtbot.waitUntil(lambda: w.pos_label.text() == f"x {x}  y {y}")
+
+
+def test_status_bar_shows_raw_16_bit_values_of_every_channel(qtbot, tmp_path):
+    img = np.zeros((SIZE, SIZE, 3), np.uint16)
+    img[33, 31] = (40000, 1234, 65535)  # BGR on disk; near the centre, so in view
+    w = _window_on_picture(qtbot, tmp_path, "rgb16.png", lambda f: cv2.imwrite(str(f), img))
+    _hover(qtbot, w, 31, 33)
     assert w.value_label.text() == "value 65535, 1234, 40000"  # RGB, raw, not scaled to 8 bits
     assert w.class_label.text() == "class unlabelled"
     w.close()
@@ -322,24 +333,14 @@ def test_status_bar_shows_float_channels_and_nan_without_an_error(qtbot, tmp_pat
     """A multi-channel float pixel was shown cut to integers, and a NaN one raised on
     every mouse move (the app's error box). (Pixels other than the test above: a move
     to where the cursor already is sends no event.)"""
-    from annotator.core.schema import LabelSchema
-
     img = np.full((SIZE, SIZE, 3), 0.5, np.float32)
     img[35, 29] = (1.27, 0.43, 0.09)
     img[35, 34] = np.nan
-    folder = tmp_path / "float"
-    folder.mkdir()
-    tifffile.imwrite(folder / "f3.tif", img, photometric="rgb")
-    root = tmp_path / "pf"
-    with Project.create(root, LabelSchema.from_names(["a", "b"])) as p:
-        p.add_images([folder])
-    w = shown_window(qtbot, root)
-    center(w.canvas)
-    QTest.mouseMove(w.canvas.viewport(), w.canvas.mapFromScene(29.5, 35.5))
-    qtbot.waitUntil(lambda: w.pos_label.text() == "x 29  y 35")
+    write = lambda f: tifffile.imwrite(f, img, photometric="rgb")  # noqa: E731
+    w = _window_on_picture(qtbot, tmp_path, "f3.tif", write)
+    _hover(qtbot, w, 29, 35)
     assert w.value_label.text() == "value 1.27, 0.43, 0.09"
-    QTest.mouseMove(w.canvas.viewport(), w.canvas.mapFromScene(34.5, 35.5))
-    qtbot.waitUntil(lambda: w.pos_label.text() == "x 34  y 35")
+    _hover(qtbot, w, 34, 35)
     assert w.value_label.text() == "value nan, nan, nan"
     w.close()
 
