@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -461,10 +461,12 @@ class ModelService:
         candidates = [c for c in self.project.image_scores() if c.id != self._current]
         if self._active is None or strategy != SCORED_STRATEGY:
             ranked = proposals.rank_records(candidates, strategy)
+            if strategy in ("in-order", SCORED_STRATEGY):  # (by the order added)
+                ranked = self._after_current(ranked, {}, whole=strategy == "in-order")
             return Suggestion(self._first(ranked), self._active, 0, len(candidates), True)
         made = self._worker.scores_by(self._active)  # as far as the worker got, right now
         fresh = {c.id: made[c.id] for c in candidates if c.id in made}
-        ranked = proposals.rank_records(candidates, strategy, fresh)
+        ranked = self._after_current(proposals.rank_records(candidates, strategy, fresh), fresh)
         first = self._first(ranked)
         complete = len(fresh) == len(candidates)
         return Suggestion(
@@ -475,6 +477,23 @@ class ModelService:
             complete,
             self._ranked_by(first, fresh),
         )
+
+    def _after_current(
+        self, ranked: list[ImageScore], fresh: Mapping[int, float], whole: bool = False
+    ) -> list[ImageScore]:
+        """``ranked`` with the images no score ranks (at its end, in the order they
+        were added; ``whole``: all of it, the in-order strategy's) taken from the one
+        after the image shown, round to the first: the next image not done, not always
+        the first (N went back and forth between the first two)."""
+        current = self._current
+        cut = 0 if whole else len(ranked)
+        while cut and ranked[cut - 1].id not in fresh and ranked[cut - 1].score is None:
+            cut -= 1
+        if current is None or cut == len(ranked):
+            return ranked
+        rest = ranked[cut:]  # (in id order, the order added)
+        later = [c for c in rest if c.id > current]
+        return ranked[:cut] + later + [c for c in rest if c.id < current]
 
     def _first(self, ranked: list[ImageScore]) -> ImageRecord | None:
         """The record of the first image of ``ranked`` still in the project (one read,

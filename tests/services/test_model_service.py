@@ -276,8 +276,25 @@ def test_next_suggested_is_the_most_uncertain_image_not_done(project, make_servi
     assert service.next_suggested().id == records[2].id
     service.show_image(records[2].id)
     assert service.next_suggested().id == records[3].id  # never the image on screen
+    # in the order added: the next after the image shown, round to the first (it went
+    # back to the first image not done, so N went back and forth between two)
     service.update_settings(strategy="in-order")
+    assert service.next_suggested().id == records[3].id
+    service.show_image(records[3].id)
     assert service.next_suggested().id == records[1].id
+
+
+def test_next_suggested_without_a_model_walks_on_in_the_order_added(project, make_service):
+    service, _ = make_service()
+    records = [r for r in project.images() if r.status.value != "done"]
+    assert len(records) >= 3
+    seen = []
+    service.show_image(records[0].id)
+    for _ in range(len(records)):
+        nxt = service.next_suggested()
+        seen.append(nxt.id)
+        service.show_image(nxt.id)
+    assert seen == [r.id for r in records[1:]] + [records[0].id]
 
 
 def test_settings_are_stored_in_the_project(project, make_service):
