@@ -30,6 +30,7 @@ from annotator.core.naming import (
     slice_stems,
     stack_stem,
 )
+from annotator.core.orientation import turned_size_hint
 from annotator.core.volumes import grid_problem, is_nifti, volume_geometry, volume_header
 from annotator.formats.base import load_json
 from annotator.formats.colour_table import (
@@ -39,6 +40,7 @@ from annotator.formats.colour_table import (
     find_class_table,
     labels_table,
     other_tools_meta,
+    own_class_list,
     read_class_table,
 )
 from annotator.formats.masks import (
@@ -102,6 +104,10 @@ MASK_FOLDERS = (
     "label",
     "labelstr",
 )
+
+
+#: Files a mask is refused in: lossy, they smear its class ids (a picture may be one).
+LOSSY_SUFFIXES = (".jpg", ".jpeg")
 
 
 def _dataset_folder(root: Path, names: tuple[str, ...]) -> Path | None:
@@ -199,20 +205,23 @@ def read_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
             f"{root}: {what}; give the dataset's folder (its images and masks, in images/ "
             "and masks/ or side by side)"
         )
-    img_dir, mask_dir, by_stem, mask_files = _locate(root)
+    img_dir, mask_dir, by_stem, mask_files, split_note = _locate(root)
     warnings: list[str] = []
     by_stem, channels = _nnunet_cases(by_stem, warnings)
     # before reading every mask: a bad list fails at once
     listing: _ClassList | None
     if classes_file is not None:
         listing = _read_class_list(Path(classes_file))
-    else:
-        listing = _dataset_json_list(root, warnings)
+    else:  # an Annotator masks export (or one of its splits), else other tools' file
+        listing = _export_list(root) or _export_list(root.parent)
+        listing = listing or _dataset_json_list(root, warnings)
     pairs = _pair(root, img_dir, mask_dir, by_stem, mask_files, warnings)
     raw, zero_pixels = _read_masks(pairs, listing)
     images = _without_void_only(pairs.images, raw, warnings)
     labelled = set(images)
     notes = _stack_notes([s for s in pairs.stacks.values() if labelled.intersection(s.paths)])
+    if split_note:
+        notes.insert(0, split_note)
     if listing is not None and listing.from_json:
         notes.append(f"class names from {listing.file} (its labels: {_some(listing.names, 8)})")
     names, truths = _classes_of(raw, listing, notes, mask_dir)
@@ -274,22 +283,92 @@ def _joined_note(
     )
 
 
-def _locate(root: Path) -> tuple[Path, Path, dict[str, Path], dict[str, Path]]:
+def _locate(root: Path) -> tuple[Path, Path, dict[str, Path], dict[str, Path], str]:
     """The folder of pictures and that of masks (``root`` itself for both when they lie
-    side by side), and their image files by stem; refused in one line without them."""
+    side by side), their image files by stem, and a note on split folders read together
+    (``train/images``..., an Annotator masks export; ``images/train``...: ``""`` when
+    none); refused in one line without them."""
     img_dir = _dataset_folder(root, IMAGE_FOLDERS)
     mask_dir = _dataset_folder(root, MASK_FOLDERS)
     flat = _side_by_side(root) if img_dir is None and mask_dir is None else None
     if flat is not None:
-        return root, root, *flat
+        return root, root, *flat, ""
+    if img_dir is None and mask_dir is None and (splits := _split_roots(root)):
+        return _merged(root, splits, f"{root}/<split>/")
     if img_dir is None or mask_dir is None:
         raise AnnotatorError(
             f"{root}: a dataset needs a folder of images ({', '.join(IMAGE_FOLDERS)}) and "
-            f"one of masks ({', '.join(MASK_FOLDERS)}), in any letter case, or its pictures "
+            f"one of masks ({', '.join(MASK_FOLDERS)}), in any letter case (or a folder "
+            "per split holding both: train/images, train/masks...), or its pictures "
             "and masks side by side, the masks named as such (x.png and x_mask.png, "
             "train-volume.tif and train-labels.tif)"
         )
-    return img_dir, mask_dir, _files_by_stem(img_dir), _files_by_stem(mask_dir)
+    by_stem, mask_files = _files_by_stem(img_dir), _files_by_stem(mask_dir)
+    if by_stem:
+        return img_dir, mask_dir, by_stem, mask_files, ""
+    subfolders = _subfolders(img_dir)
+    if not subfolders:
+        return img_dir, mask_dir, by_stem, mask_files, ""
+    masks_of = {d.name.lower(): d for d in _subfolders(mask_dir)}
+    splits = [(d, masks_of[d.name.lower()]) for d in subfolders if d.name.lower() in masks_of]
+    if not splits:
+        raise AnnotatorError(
+            f"{root}: {img_dir} holds no image files but subfolders "
+            f"({_some([d.name for d in subfolders])}), and {mask_dir} no subfolders of the "
+            f"same names; keep each one's masks in {mask_dir}/<same name> (then read "
+            "together), or give bench a folder holding the images/ and masks/ of one of them"
+        )
+    return _merged(root, splits, "")
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """The folders in ``folder`` that hold image files, in natural order."""
+    found = [d for d in folder.iterdir() if d.is_dir() and not hidden(d)]
+    return sorted((d for d in found if _files_by_stem(d)), key=_natural_key)
+
+
+def _split_roots(root: Path) -> list[tuple[Path, Path]]:
+    """The folders of images and of masks of ``root``'s split folders, each holding both
+    (``train/images``, ``train/masks``: an Annotator masks export), in natural order."""
+    splits = []
+    for d in sorted((d for d in root.iterdir() if d.is_dir() and not hidden(d)), key=_natural_key):
+        img_dir = _dataset_folder(d, IMAGE_FOLDERS)
+        mask_dir = _dataset_folder(d, MASK_FOLDERS)
+        if img_dir is not None and mask_dir is not None and _files_by_stem(img_dir):
+            splits.append((img_dir, mask_dir))
+    return splits
+
+
+def _merged(
+    root: Path, splits: list[tuple[Path, Path]], where: str
+) -> tuple[Path, Path, dict[str, Path], dict[str, Path], str]:
+    """The pictures and masks of split folders read as one dataset, with folders that
+    name them all in messages; two files of one stem are refused in one line."""
+    by_stem: dict[str, Path] = {}
+    mask_files: dict[str, Path] = {}
+    for img_dir, mask_dir in splits:
+        for into, files in (
+            (by_stem, _files_by_stem(img_dir)),
+            (mask_files, _files_by_stem(mask_dir)),
+        ):
+            for stem, p in files.items():
+                if stem in into:
+                    raise AnnotatorError(
+                        f"{into[stem]} and {p} have the same file stem; images and masks "
+                        "are matched by stem, in every split folder read together, so "
+                        "rename one of them, or give bench one split"
+                    )
+                into[stem] = p
+    if where:  # train/images...
+        names = [img.parent.name for img, _ in splits]
+        img_label = f"{where}{splits[0][0].name}"
+        mask_label = f"{where}{splits[0][1].name}"
+    else:  # images/train...
+        names = [img.name for img, _ in splits]
+        img_label = f"{splits[0][0].parent}/<split>"
+        mask_label = f"{splits[0][1].parent}/<split>"
+    note = f"{len(splits)} split folder(s) read together as one set ({_some(names)})"
+    return Path(img_label), Path(mask_label), by_stem, mask_files, note
 
 
 @dataclass(frozen=True)
@@ -309,7 +388,44 @@ class _ClassList:
 
 
 def _read_class_list(file: Path) -> _ClassList:
-    return _class_list(read_class_table(file))
+    own = _export_list(file.parent) if file.name == EXPORT_CLASSES else None
+    return own if own is not None else _class_list(read_class_table(file))
+
+
+#: The class list an Annotator masks export writes beside its ``dataset.json``.
+EXPORT_CLASSES = "class_names.txt"
+
+
+def _export_list(folder: Path) -> _ClassList | None:
+    """The classes of the Annotator masks export in ``folder`` (its ``dataset.json`` of
+    format ``annotator-masks`` and its ``class_names.txt``: id i the line i), with its
+    void and unlabelled values (254, 255) void; ``None`` for any other folder."""
+    file = folder / DATASET_JSON
+    if not file.is_file():
+        return None
+    try:
+        meta = load_json(file)
+    except AnnotatorError:
+        return None
+    if not isinstance(meta, dict) or meta.get("format") != "annotator-masks":
+        return None
+    table = own_class_list(folder / EXPORT_CLASSES, meta)
+    names = meta.get("classes")
+    if (
+        table is None
+        and isinstance(names, list)
+        and names
+        and all(isinstance(n, str) for n in names)
+    ):
+        table = ClassTable(file, "class list", tuple(names), tuple(range(len(names))))
+    if table is None:
+        return None
+    void = tuple(
+        int(v)
+        for v in (meta.get("void"), meta.get("unlabelled"))
+        if isinstance(v, int) and len(names or ()) <= v <= IGNORE
+    )
+    return _class_list(replace(table, void_ids=void), from_json=True)
 
 
 def _class_list(table: ClassTable, from_json: bool = False) -> _ClassList:
@@ -388,6 +504,12 @@ def _pair(
         {k: m for k, m in mask_files.items() if m not in label_stacks},
     )
     masks.update({k: label for k, (label, _) in label_pages.items()})
+    lossy = sorted((m for m in masks.values() if m.suffix.lower() in LOSSY_SUFFIXES), key=str)
+    if lossy:  # (as the masks import reads none: formats.masks.MASK_SUFFIXES)
+        raise AnnotatorError(
+            f"{lossy[0]}: a JPEG mask ({len(lossy)} in all); masks must be lossless (PNG, "
+            "TIFF...), since JPEG smears the class values at every edge: save them as PNG"
+        )
     paired = set(masks.values())
     images = sorted((p for k, p in entries.items() if k in masks), key=_natural_key)
     if not images:
@@ -448,7 +570,8 @@ def _read_masks(
             where = mask_file if page is None else f"{mask_file} (slice {page})"
             raise ImageReadError(
                 where,
-                f"the mask is {m.shape[1]}x{m.shape[0]} but its image {p.name} is {w}x{h}",
+                f"the mask is {m.shape[1]}x{m.shape[0]} but its image {p.name} is {w}x{h}"
+                + turned_size_hint((int(m.shape[0]), int(m.shape[1])), (int(h), int(w))),
             )
         if listing is not None and by_id is not None:
             if by_id[0] == IGNORE:  # 0 unlisted (ids from 1): void, said with its share
@@ -592,8 +715,9 @@ def _ids_to_classes(table: ClassTable) -> np.ndarray:
     too_big = [v for v in table.ids if v >= IGNORE]
     if too_big:
         raise AnnotatorError(
-            f"{table.path}: id {too_big[0]} does not fit the bench's masks (class ids "
-            f"0..254, {IGNORE} void); number the classes from 0"
+            f"{table.path}: id {too_big[0]} is beyond what the bench reads: a mask's values "
+            f"are 8-bit class ids, 0..254 ({IGNORE} void), so every listed id must be below "
+            f"{IGNORE}; renumber the masks' values (and the list's ids) into 0..254"
         )
     lut = np.full(256, _UNLISTED, np.int16)
     lut[IGNORE] = IGNORE

@@ -128,3 +128,15 @@ def apply_exif_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     else:
         return array
     return np.ascontiguousarray(out)
+
+
+def turned_size_hint(mask_hw: tuple[int, int], picture_hw: tuple[int, int]) -> str:
+    """What a mask of its picture's size turned by 90 degrees most likely means (heights
+    and widths), said after a size mismatch; "" for any other mismatch."""
+    if tuple(mask_hw) != tuple(picture_hw)[::-1] or mask_hw[0] == mask_hw[1]:
+        return ""
+    return (
+        " (the sizes swapped: the picture most likely has an EXIF orientation, which "
+        "the project applies, as cameras and viewers do, and the tool that drew these "
+        "labels did not)"
+    )

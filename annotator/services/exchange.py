@@ -40,7 +40,7 @@ from annotator.core.naming import (
     short_stem,
     unique_stems,
 )
-from annotator.core.orientation import exif_orientation
+from annotator.core.orientation import exif_orientation, turned_size_hint
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema, name_key
 from annotator.core.status import ImageStatus
@@ -1199,13 +1199,7 @@ def _raw_ids(raw: np.ndarray, item: ImportItem, binary: bool) -> np.ndarray:
 
 def _turned_hint(item: ImportItem, height: int, width: int) -> str:
     """What a mask of the picture's size turned by 90 degrees most likely means."""
-    if (item.width, item.height) != (height, width) or height == width:
-        return ""
-    return (
-        " (the sizes swapped: the picture most likely has an EXIF orientation, which "
-        "the project applies, as cameras and viewers do, and the tool that drew these "
-        "labels did not)"
-    )
+    return turned_size_hint((item.height, item.width), (height, width))
 
 
 def _not_class_ids(
