@@ -142,6 +142,8 @@ def load_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     finds it); one whose ids do not fit the masks is not used, and said in the
     warnings (the masks are then read as without it)."""
     root = Path(root)
+    if classes_file is None and root.is_dir() and _export_list(root) is not None:
+        return read_dataset(root, None)  # (an Annotator masks export: its own classes)
     found = find_class_table([root]) if classes_file is None and root.is_dir() else None
     if found is None:
         return read_dataset(root, classes_file)
@@ -163,6 +165,10 @@ def read_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     or, with neither, pictures and masks side by side in ``root`` (the masks named as
     such), matched by file stem, else by pair base (``x_mask.png`` is ``x.png``'s mask,
     ``train-labels.tif`` is ``train-volume.tif``'s: :mod:`annotator.core.naming`).
+    Split folders are read together as one set: ``root/<split>/images`` with
+    ``root/<split>/masks`` (an Annotator masks export's layout), or
+    ``root/images/<split>`` with ``root/masks/<split>``. A JPEG mask is refused (lossy:
+    it smears the class ids; ``formats.masks.MASK_SUFFIXES``); a JPEG picture is read.
 
     A TIFF stack of pictures is one image per slice, named as a project names its
     slices (``vol_z000.tif``...: ADR 0022), labelled by a label stack of the same stem
@@ -186,7 +192,9 @@ def read_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     1 (as ``annotator import --format masks`` does for a two-class project), with a
     two-name list or none. Without ``classes_file``, the ``labels`` of nnU-Net's or the
     Decathlon's ``root/dataset.json`` name them (``{"background": 0, "liver": 1}``,
-    ``{"0": "background", "1": "liver"}``: read by id; nnU-Net's ``ignore`` is void);
+    ``{"0": "background", "1": "liver"}``: read by id; nnU-Net's ``ignore`` is void),
+    or those of an Annotator masks export (``root``'s or, for one split, its parent's
+    ``dataset.json`` and ``class_names.txt``: its void 254 and unlabelled 255 void);
     without either, the classes are otherwise ``class0 .. classN`` up to the largest
     value below 255.
 
@@ -223,7 +231,8 @@ def read_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     if split_note:
         notes.insert(0, split_note)
     if listing is not None and listing.from_json:
-        notes.append(f"class names from {listing.file} (its labels: {_some(listing.names, 8)})")
+        whose = "an Annotator masks export's classes" if listing.export else "its labels"
+        notes.append(f"class names from {listing.file} ({whose}: {_some(listing.names, 8)})")
     names, truths = _classes_of(raw, listing, notes, mask_dir)
     _check_ids(truths, names, pairs.masks, listing)
     if listing is not None:
@@ -385,6 +394,8 @@ class _ClassList:
     listed_void: bool
     #: The ``labels`` of nnU-Net's or the Decathlon's ``dataset.json``.
     from_json: bool = False
+    #: The classes of an Annotator masks export.
+    export: bool = False
 
 
 def _read_class_list(file: Path) -> _ClassList:
@@ -425,7 +436,7 @@ def _export_list(folder: Path) -> _ClassList | None:
         for v in (meta.get("void"), meta.get("unlabelled"))
         if isinstance(v, int) and len(names or ()) <= v <= IGNORE
     )
-    return _class_list(replace(table, void_ids=void), from_json=True)
+    return replace(_class_list(replace(table, void_ids=void), from_json=True), export=True)
 
 
 def _class_list(table: ClassTable, from_json: bool = False) -> _ClassList:
@@ -515,7 +526,8 @@ def _pair(
     if not images:
         empty = "" if mask_files else f" ({mask_dir} holds no mask files)"
         raise AnnotatorError(
-            f"{root}: no image of {img_dir} has a mask in {mask_dir} with the same file stem{empty}"
+            f"{root}: no image of {img_dir} has a mask in {mask_dir} with the same file stem "
+            f"(or that stem and _mask, _label...: x.png and x_mask.png){empty}"
         )
     no_mask = sorted((p.name for k, p in entries.items() if k not in masks), key=_natural_name)
     if no_mask:

@@ -37,11 +37,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "bench",
         help="measure labelling effort with a simulated annotator (docs/simulated-annotator.md)",
         description="DATASET holds images/ and masks/ or labels/ (any letter case, image/ "
-        "mask/ label/ too; class-id PNGs or TIFFs, 255 = void, masks of only 0 and 255 read "
+        "mask/ label/ too; class-id PNGs or TIFFs, ids 0..254, 255 = void, JPEG masks "
+        "refused as lossy, masks of only 0 and 255 read "
         "as two classes; RGB masks whose channels are equal are grey), a mask named as its "
         "image or with an ending such as _mask, _label or _L; or pictures and masks side by "
         "side, the masks so named (x.png and x_mask.png; ISBI's train-volume.tif and "
-        "train-labels.tif). A TIFF stack (images/vol.tif) "
+        "train-labels.tif). Split folders are read together (train/images and train/masks, "
+        "as `annotator export --format masks` writes them, or images/train and "
+        "masks/train); such an export's classes are read from it, its void (254) and "
+        "unlabelled (255) void. A TIFF stack (images/vol.tif) "
         "is one image per slice, named vol_z000.tif... as `annotator add` names them, "
         "labelled by a label stack of the same name (masks/vol.tif, page i = slice i) or "
         "by masks named vol_z000.png...; a NIfTI volume (.nii, .nii.gz) likewise, its slices "

@@ -80,7 +80,7 @@ def test_an_annotator_masks_export_is_read_with_its_splits_classes_and_void(tmp_
     truth = ds.truths["em_01"]
     assert (truth[:4, :4] == VOID).all() and (truth[-4:, -4:] == VOID).all()
     assert set(np.unique(truth).tolist()) == {0, 1, 2, VOID}
-    assert "split folder" in ds.note
+    assert "split folder" in ds.note and "Annotator masks export" in ds.note
 
 
 def test_a_split_of_an_export_takes_its_classes_and_void_from_the_export(tmp_path):
