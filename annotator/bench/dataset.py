@@ -234,6 +234,8 @@ def read_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
         whose = "an Annotator masks export's classes" if listing.export else "its labels"
         notes.append(f"class names from {listing.file} ({whose}: {_some(listing.names, 8)})")
     names, truths = _classes_of(raw, listing, notes, mask_dir)
+    if listing is None:
+        warnings.extend(_export_void_as_class(truths))
     _check_ids(truths, names, pairs.masks, listing)
     if listing is not None:
         warnings.extend(_unused_classes(truths, names, listing.file))
@@ -641,6 +643,25 @@ def _classes_of(
         return ["class0", "class1"], {k: (m > 127).astype(np.uint8) for k, m in raw.items()}
     top = int(values[values != IGNORE].max())
     return [f"class{i}" for i in range(top + 1)], raw
+
+
+#: The value an Annotator masks export writes for void (its ``dataset.json``'s ``void``).
+EXPORT_VOID = 254
+
+
+def _export_void_as_class(truths: dict[str, np.ndarray]) -> list[str]:
+    """The warning on masks named ``class0 .. class254`` only by a value 254 far above
+    their other ids: most likely the void of an Annotator masks export read apart."""
+    values = np.unique(np.concatenate([np.unique(t) for t in truths.values()]))
+    below = values[values < EXPORT_VOID]
+    if EXPORT_VOID not in values or (below.size and int(below.max()) >= EXPORT_VOID // 2):
+        return []
+    return [
+        f"the masks hold {EXPORT_VOID}, far above their other ids (up to "
+        f"{int(below.max()) if below.size else 0}), read as class{EXPORT_VOID}: if these are "
+        f"an Annotator masks export's, where {EXPORT_VOID} is void, bench the export's "
+        "folder (its dataset.json and class_names.txt name the classes and the void)"
+    ]
 
 
 def _check_ids(

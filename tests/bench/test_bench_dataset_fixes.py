@@ -132,3 +132,16 @@ def test_ids_beyond_8_bits_are_refused_with_the_real_limit(tmp_path):
     said = str(caught.value)
     assert "id 1000" in said and "below 255" in said
     assert "number the classes from 0" not in said
+
+
+def test_an_export_split_copied_apart_warns_that_254_may_be_void(tmp_path):
+    root, _ = _export(tmp_path / "EXP")
+    alone = tmp_path / "alone"
+    (root / "train").rename(alone)  # (no dataset.json one level up)
+    ds = load_dataset(alone)
+    assert any("hold 254" in w and "Annotator masks export" in w for w in ds.warnings)
+    # masks whose ids run up to 254 are no such case
+    full = tmp_path / "full"
+    for i, values in enumerate(((0, 200), (100, 254))):
+        _pair(full / "images", full / "masks", f"f{i}", _stripes(values))
+    assert not any("hold 254" in w for w in load_dataset(full).warnings)
