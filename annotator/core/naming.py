@@ -386,6 +386,7 @@ def unique_stems(
     limit: int,
     reserved: Iterable[str] = (),
     own: Mapping[int, str] | None = None,
+    reserved_real: Iterable[str] = (),
 ) -> dict[int, str]:
     """A file stem of at most ``limit`` bytes for each ``(key, stem)``, unique in any
     case: the stem itself (:func:`short_stem` when too long), else ``STEM~2``,
@@ -396,10 +397,11 @@ def unique_stems(
     the labels of an image really called ``a~2.png``. ``own`` gives, by key, the real
     stem of the images whose stem given is one made for them (an export's safe stem:
     ``a_b`` for ``a b.png``): such a stem is theirs only where it is no other image's
-    real stem (beside an image ``a_b.png``, ``a b.png`` gets ``a_b~2``)."""
+    real stem, of ``stems`` or ``reserved_real`` (the real stems of other images; beside
+    an image ``a_b.png``, ``a b.png`` gets ``a_b~2``)."""
     own = own or {}
-    real = {_key(own.get(k, s)) for k, s in stems} | {_key(s) for s in reserved}
-    given = real | {_key(s) for _, s in stems}
+    real = {_key(own.get(k, s)) for k, s in stems} | {_key(s) for s in reserved_real}
+    given = real | {_key(s) for _, s in stems} | {_key(s) for s in reserved}
 
     def free(name: str, stem: str, mine: str) -> bool:
         if name == mine:

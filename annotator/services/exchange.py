@@ -543,8 +543,9 @@ def _unique_stems(
     return unique_stems(
         [(r.id, safe_stem(r.name)) for r in ordered],
         EXPORT_STEM_BYTES,
-        reserved=[s for r in others for s in (safe_stem(r.name), _real_stem(r))],
+        reserved=[safe_stem(r.name) for r in others],
         own={r.id: _real_stem(r) for r in ordered},
+        reserved_real=[_real_stem(r) for r in others],
     )
 
 

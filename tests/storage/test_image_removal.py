@@ -162,7 +162,7 @@ def test_the_command_removes_by_name_id_and_status(tmp_path, capsys):
     assert "the label maps of the 1 with labels are in" in capsys.readouterr().out
     assert main(["remove", root, "nosuch"]) == 1
     assert "no image 'nosuch'" in capsys.readouterr().err
-    assert main(["remove", root]) == 1
+    assert main(["remove", root]) == 2  # (neither names nor --status: a usage error)
     with Project.open(root) as project:
         assert [r.name for r in project.images()] == [c.name]
     # the kept label maps are never added back as pictures

@@ -356,11 +356,12 @@ def test_label_stacks_export_page_by_slice_and_import_back_exactly(tmp_path, cap
                 assert mask is None or not (mask != 255).any(), i
 
 
-def test_label_stacks_are_for_the_masks_format_only(tmp_path):
+def test_label_stacks_are_for_the_masks_format_only(tmp_path, capsys):
     root = str(tmp_path / "proj")
     assert main(["new", root, "--classes", "a,b"]) == 0
     args = ["export", root, str(tmp_path / "out"), "--format", "voc", "--stacks"]
-    assert main(args) == 1
+    assert main(args) == 2  # (options that do not go together: a usage error)
+    assert "label stacks are written by the masks format, not voc" in capsys.readouterr().err
 
 
 def test_a_truncated_stack_is_refused_not_added_as_what_was_left(tmp_path):
