@@ -875,7 +875,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         if card.adapted:
             print(f"  {'':<8} adapted from {card.adapted} (not trained since)")
         if m.version not in stored:
-            print(f"  {'':<8} its files are gone (removed by models --keep, or by hand)")
+            print(f"  {'':<8} its files are gone: it cannot be rolled back to or exported")
         if note := versions.normalisation_note(card, pooled_matters):
             print(f"  {'':<8} {note}")
         if m.version == active_v and (note := channels_note(card, project_choice)):

@@ -82,7 +82,9 @@ def prune(project: Project) -> PruneReport:
     # and down made one per step, and pushed out the trained versions they came from.
     # An imported version counts with the trained ones, whatever its card says of the
     # project it was made in.
-    trained = [r for r in records if not r.card.adapted and not r.card.kept_on]
+    trained = [
+        r for r in records if (r.card.imported_from or not r.card.adapted) and not r.card.kept_on
+    ]
     kept_on = [r for r in records if r.card.kept_on]
     spared = {r.version for r in trained[-keep:] + kept_on[-min(keep, KEPT_ON_KEPT) :]}
     spared |= {active.version} if active else set()
@@ -310,6 +312,7 @@ def import_model(
         validation_images=(),
         metrics=CardMetrics(loss=source.metrics.loss),
         onnx=None,
+        adapted=None,  # (a class change of the project it was made in; not this one's)
         imported_from=f"{path.name} (its v{source.version}, made {source.created_at[:19]})",
         imported_sha1=digest,
     )

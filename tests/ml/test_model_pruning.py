@@ -85,7 +85,7 @@ def test_the_cli_sets_the_number_kept_and_lists_removed_versions(project, capsys
     assert "removed the files of v1, v2 (" in out and "MB freed)" in out
     assert main(["models", root]) == 0
     out = capsys.readouterr().out
-    assert out.count("its files are gone (removed by models --keep, or by hand)") == 2
+    assert out.count("its files are gone: it cannot be rolled back to or exported") == 2
     assert main(["models", root, "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [m["files"] for m in listed] == [False, False, True]
@@ -194,3 +194,24 @@ def test_the_stale_note_quotes_a_project_path_with_spaces(tmp_path):
         ]
     finally:
         project.close()
+
+
+def test_an_imported_version_made_by_a_class_change_elsewhere_is_kept(project, tmp_path):
+    """A version exported from one adapted to a class change kept "adapted from ...
+    (not trained since)" when imported, and the next import (or round) removed the files
+    of the version the user had imported."""
+    _round(project)  # v1
+    root = str(project.root)
+    project.close()
+    assert main(["classes", root, "--add", "extra"]) == 0
+    assert main(["classes", root, "--move", "extra", "1"]) == 0  # v2: v1 adapted
+    model = str(tmp_path / "adapted.pt")
+    assert main(["models", root, "--export", model]) == 0
+    assert main(["models", root, "--import", model]) == 0  # v3
+    assert main(["models", root, "--import", model, "--again"]) == 0  # v4
+    from annotator.storage.project import Project
+
+    with Project.open(root) as again:
+        assert again.model(2).card.adapted is not None  # (made here: it goes when replaced)
+        assert again.model(3).card.adapted is None
+        assert {3, 4} <= versions.stored(again)
