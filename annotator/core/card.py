@@ -459,13 +459,17 @@ def classes_fit(
     return have == want
 
 
-def classes_refused(model: Sequence[str], project: Sequence[str], where: str) -> str:
+def classes_refused(
+    model: Sequence[str], project: Sequence[str], where: str, project_word: str = "P"
+) -> str:
     """Why a model trained for the classes ``model`` cannot serve a project with
-    ``project`` (see :func:`classes_fit`): one line, saying what to do."""
+    ``project`` (see :func:`classes_fit`): one line, saying what to do; ``project_word``:
+    the project as the command to copy names it (quoted for a shell)."""
     return (
         f"{where}: the model was trained for classes ({', '.join(model)}) other than the "
         f"project's ({', '.join(project)}); train a new model from scratch "
-        "(`annotator train --from-scratch`, or Model > Train from scratch in the app)"
+        f"(`annotator train {project_word} --from-scratch`, or Model > Train from scratch "
+        "in the app)"
     )
 
 

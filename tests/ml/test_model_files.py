@@ -285,6 +285,25 @@ def test_a_rollback_to_a_version_of_other_classes_names_the_versions_that_fit(tr
         assert project.active_model().version == 2
 
 
+def test_train_and_suggest_after_a_rename_say_the_command_for_this_project(trained, capsys):
+    """After a rename they said `annotator train --from-scratch` without the project,
+    after the model file's path, and train only after reading every image."""
+    source, _ = trained
+    root = str(source.root)
+    old = list(source.schema.names)
+    assert main(["classes", root, "--rename", old[1], "renamed"]) == 0
+    new = [old[0], "renamed", *old[2:]]
+    for command, where in (("train", "the active model v1"), ("suggest", "model v1")):
+        capsys.readouterr()
+        assert main([command, root]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err == (
+            f"annotator: error: {where}: the model was trained for classes ({', '.join(old)}) "
+            f"other than the project's ({', '.join(new)}); train a new model from scratch "
+            f"(`annotator train {root} --from-scratch`, or Model > Train from scratch in the app)"
+        )
+
+
 def test_a_model_continued_after_a_channel_choice_says_it_keeps_its_channels(trained, capsys):
     """`annotator channels P --use ...` then `train`: the round went on training the
     model's own channels without a word (only `channels` and `models` said it)."""
