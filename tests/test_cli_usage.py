@@ -153,3 +153,18 @@ def test_options_that_do_not_go_together_name_the_commands_help_exit_2(
     assert said in err and err.endswith(f"(see `annotator {argv[0]} --help`)"), err
     assert "\n" not in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "names", [["a.png", "it s.png"], ["-x.png", "it s.png"], ["-x.png"], ["--y.png", "-z"]]
+)
+def test_image_names_suggested_as_an_options_values_run_as_they_are(names):
+    """accept suggested `annotator predict P --images -- -x.png`: after the `--`,
+    --images had no value (usage error)."""
+    import shlex
+
+    from annotator.cli.options import option_names
+
+    words = shlex.split(f"predict P {option_names('--images', names)} --version 2")
+    parsed = build_parser().parse_args(words)
+    assert parsed.images == names and parsed.version is not None

@@ -134,7 +134,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("predict", help="write the active model's proposals")
     p.add_argument("project", type=Path)
-    p.add_argument("--images", nargs="+", metavar="NAME", help="only these images (default: all)")
+    p.add_argument(
+        "--images",
+        nargs="+",
+        action="extend",  # (--images=-x.png --images=b.png: names that begin with '-')
+        metavar="NAME",
+        help="only these images (default: all)",
+    )
     p.add_argument(
         "--out",
         type=Path,

@@ -378,6 +378,15 @@ def path_word(path: str | os.PathLike[str]) -> str:
     return shlex.quote(f".{os.sep}{text}" if text.startswith("-") else text)
 
 
+def option_names(option: str, names: Sequence[str]) -> str:
+    """Image names as the values of ``option`` in a suggested command, quoted: ``--images
+    a.png b.png``, or, when one starts with '-', each as ``--images=-x.png`` (after a
+    ``--`` the option would get no value; the option extends its list)."""
+    if any(n.startswith("-") for n in names):
+        return " ".join(f"{option}={shlex.quote(n)}" for n in names)
+    return " ".join([option, *(shlex.quote(n) for n in names)])
+
+
 def name_words(names: Sequence[str]) -> str:
     """Image names last in a suggested command, quoted, after ``--`` when one starts
     with '-' (a name is not a path: ``./-x.png`` would name no image)."""

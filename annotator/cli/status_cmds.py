@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from annotator.cli.json_output import print_json
-from annotator.cli.options import UsageError, model_version, name_words, path_word
+from annotator.cli.options import UsageError, model_version, option_names, path_word
 from annotator.cli.progress import ProgressLine
 from annotator.core.channels import lacking_note
 from annotator.core.errors import AnnotatorError
@@ -344,14 +344,14 @@ def _skipped_lines(args: argparse.Namespace, report: AcceptReport, active: int |
     if missing:
         if report.version == active:
             named = [s.record.name for s in missing]
-            whom = f" --images {name_words(named)}" if len(named) <= NAMED_IN_COMMAND else ""
+            whom = f" {option_names('--images', named)}" if len(named) <= NAMED_IN_COMMAND else ""
             how = (
                 f"store them with `annotator predict {path_word(args.project)}{whom}`, "
                 "or accept with --predict"
             )
         else:
             named = [s.record.name for s in missing]
-            whom = f" --images {name_words(named)}" if len(named) <= NAMED_IN_COMMAND else ""
+            whom = f" {option_names('--images', named)}" if len(named) <= NAMED_IN_COMMAND else ""
             how = (
                 f"store them with `annotator predict {path_word(args.project)}{whom} "
                 f"--version {report.version}` (model v{report.version} is not the active one)"
