@@ -101,10 +101,14 @@ def files_of(project: Project, record: ModelRecord) -> Path:
     """The version's weights, or a ModelError when :func:`prune` removed them."""
     weights = model_store.model_files(project, record).weights
     if not weights.is_file():
+        why = (
+            "a version adapted to a class change loses its files once another replaces it"
+            if record.card.adapted and not record.card.imported_from
+            else f"old versions' files are removed to save space: the project keeps the "
+            f"newest {keep_versions(project)}, `annotator models --keep N` changes that"
+        )
         raise ModelError(
-            f"{weights}: model v{record.version}'s weights are not on disk (old versions' "
-            f"files are removed to save space: the project keeps the newest "
-            f"{keep_versions(project)}, `annotator models --keep N` changes that); choose "
+            f"{weights}: model v{record.version}'s weights are not on disk ({why}); choose "
             "a version that still has them"
         )
     return weights

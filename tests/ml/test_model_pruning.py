@@ -215,3 +215,6 @@ def test_an_imported_version_made_by_a_class_change_elsewhere_is_kept(project, t
         assert again.model(2).card.adapted is not None  # (made here: it goes when replaced)
         assert again.model(3).card.adapted is None
         assert {3, 4} <= versions.stored(again)
+        assert 2 not in versions.stored(again)  # adapted here, replaced: its files went
+        with pytest.raises(ModelError, match="adapted to a class change loses its files"):
+            versions.files_of(again, again.model(2))
