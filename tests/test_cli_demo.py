@@ -174,3 +174,15 @@ def test_two_demos_racing_on_one_new_folder_the_second_says_it_exists(
     assert err == f"annotator: error: {folder}: already exists and is not an empty folder\n"
     assert (folder / "annotator.sqlite").read_bytes() == b"the other demo's"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["DD"]  # no staging folder left
+
+
+@pytest.mark.parametrize(
+    ("args", "n"), [(["--labelled", "9"], 8), (["--images", "2", "--labelled", "3"], 2)]
+)
+def test_more_labelled_than_images_is_a_usage_error(tmp_path, capsys, args, n):
+    """It was exit 1, the error of what only a project can refuse; no project exists yet."""
+    folder = tmp_path / "D"
+    assert main(["demo", str(folder), *args]) == 2
+    err = capsys.readouterr().err
+    assert f"--labelled {args[-1]}: more than the {n} images made" in err
+    assert "annotator demo --help" in err and not folder.exists()

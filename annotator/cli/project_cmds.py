@@ -644,6 +644,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from annotator.services.projects import is_project, open_project
 
     existed = is_project(args.project)
+    if not existed and args.labelled is not None:  # (a value wrong with --images: usage)
+        from annotator.services.demo import demo_recipe
+
+        n = args.images if args.images is not None else int(demo_recipe()["images"]["count"])
+        if args.labelled > n:
+            raise UsageError(f"--labelled {args.labelled}: more than the {n} images made")
     project_dir = create_demo_project(args.project, n_images=args.images, labelled=args.labelled)
     if existed:  # opened as it is: a demo made earlier (or stopped part-way), or any project
         with open_project(project_dir, lock=False) as project:
