@@ -253,6 +253,12 @@ def predict_images(
             there.append(CLASS_NAMES_FILE)  # another class list (the user's, or of before)
         refuse_image_files(project, [Path(out_dir) / n for n in there], "masks")
         if there and not overwrite:
+            if there == [CLASS_NAMES_FILE]:  # (no mask in the way: only the class list)
+                raise AnnotatorError(
+                    f"{out_dir}: its {CLASS_NAMES_FILE} lists other classes than the "
+                    "project's (masks of another project, or of before a class change); "
+                    "choose another folder, or --overwrite to replace it"
+                )
             raise AnnotatorError(
                 f"{out_dir}: already holds {len(there)} file(s) named as the masks would be "
                 f"(first: {there[0]}); choose an empty folder, or --overwrite to replace them"

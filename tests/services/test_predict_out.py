@@ -239,3 +239,9 @@ def test_predicted_masks_import_by_their_class_names_wherever_they_lie(
     (out / "class_names.txt").write_text("a\nb\n")
     with open_project(project_root) as project, pytest.raises(AnnotatorError, match="--overwrite"):
         proposals.predict_images(project, out_dir=out, predictor=_Predictor())
+    # named for what it is when no mask is in the way (it said "named as the masks")
+    for f in out.glob("*.png"):
+        f.unlink()
+    with open_project(project_root) as project, pytest.raises(AnnotatorError) as refused:
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor())
+    assert "its class_names.txt lists other classes than the project's" in str(refused.value)
