@@ -141,6 +141,8 @@ def suggest_images(
         else:  # the project's score: the stored proposal's version, when it is its score
             score = r.score
             kept = stored.get(r.id)
+            if kept is None and score is not None:  # (in-order, random: read if listed)
+                kept = proposal_store.version_and_score(project, r.id)
             made_by = kept[0] if kept is not None and kept[1] == score else None
         path = project.image_path(r)
         out.images.append(

@@ -51,6 +51,10 @@ def test_after_a_new_version_stored_only_ranks_by_the_older_scores_and_says_so(p
     fresh = suggest_images(project, None, "uncertainty", device="cpu")
     assert fresh.scored_now == 5 and fresh.stale() == 0
     assert {i.version for i in fresh.images} == {2}
+    # another order lists the same scores with the version that made them (it said none)
+    in_order = suggest_images(project, None, "in-order")
+    assert {i.version for i in in_order.images} == {2}
+    assert all(i.score is not None for i in in_order.images)
 
 
 def test_without_a_model_or_with_another_strategy_nothing_is_scored(project):
