@@ -4,8 +4,9 @@ of the one it picks alone.
 At 5,000 images :meth:`ModelService.suggest` read every image's whole record on the
 window's thread (0.2-0.4 s each N). It now ranks ``Project.image_scores`` (two columns)
 and reads one record; these tests check it picks what the old rule picked (every
-record read, ranked by :func:`proposals.rank_records`) on varied projects, and that it
-reads no other record.
+record read, ranked by :func:`proposals.rank_records`, the end of the ranking no score
+orders walked on from the image shown) on varied projects, and that it reads no other
+record.
 """
 
 from __future__ import annotations
@@ -38,11 +39,16 @@ def old_rule(service: ModelService) -> tuple:
     strategy = service.settings.strategy
     if active is None or strategy != SCORED_STRATEGY:
         ranked = proposals.rank_records(records, strategy)
+        if strategy != "random":
+            ranked = _on_from(
+                current, ranked, lambda r: strategy == "uncertainty" and r.score is not None
+            )
         first = ranked[0] if ranked else None
         return (first and first.id, active, 0, len(records), True, None)
     made = service._worker.scores_by(active)
     fresh = {r.id: made[r.id] for r in records if r.id in made}
     ranked = proposals.rank_records(records, strategy, fresh)
+    ranked = _on_from(current, ranked, lambda r: r.id in fresh or r.score is not None)
     first = ranked[0] if ranked else None
     by = None
     if first is not None and first.score is not None:
@@ -52,6 +58,18 @@ def old_rule(service: ModelService) -> tuple:
             stored = proposal_store.version_and_score(project, first.id)
             by = None if stored is None else stored[0]
     return (first and first.id, active, len(fresh), len(records), len(fresh) == len(records), by)
+
+
+def _on_from(current, ranked: list, scored) -> list:
+    """``ranked`` with its end that no score orders (in the order added) walked from
+    the image after ``current``, round to the first (N walks on, not back)."""
+    if current is None:
+        return ranked
+    cut = len(ranked)
+    while cut and not scored(ranked[cut - 1]):
+        cut -= 1
+    rest = ranked[cut:]
+    return ranked[:cut] + [r for r in rest if r.id > current] + [r for r in rest if r.id < current]
 
 
 def new_rule(service: ModelService) -> tuple:
