@@ -460,16 +460,16 @@ def classes_fit(
 
 
 def classes_refused(
-    model: Sequence[str], project: Sequence[str], where: str, project_word: str = "P"
+    model: Sequence[str], project: Sequence[str], where: str, project_word: str | None = None
 ) -> str:
     """Why a model trained for the classes ``model`` cannot serve a project with
     ``project`` (see :func:`classes_fit`): one line, saying what to do; ``project_word``:
     the project as the command to copy names it (quoted for a shell)."""
+    command = "annotator train" + (f" {project_word}" if project_word else "")
     return (
         f"{where}: the model was trained for classes ({', '.join(model)}) other than the "
         f"project's ({', '.join(project)}); train a new model from scratch "
-        f"(`annotator train {project_word} --from-scratch`, or Model > Train from scratch "
-        "in the app)"
+        f"(`{command} --from-scratch`, or Model > Train from scratch in the app)"
     )
 
 
