@@ -22,7 +22,6 @@ import errno
 import glob
 import json
 import logging
-import shlex
 import shutil
 import tempfile
 import threading
@@ -34,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
-from annotator.core.card import classes_fit, classes_refused
+from annotator.core.card import classes_fit
 from annotator.core.channels import Choice, describe, lacking_note, lacks
 from annotator.core.errors import (
     AnnotatorError,
@@ -121,10 +120,9 @@ def load_predictor(
     record = project.model(version) if version is not None else project.active_model()
     if record is None:
         raise ModelError("the project has no model yet: run `annotator train` first")
-    names = project.schema.names
-    if not classes_fit(record.card.class_names, names):  # (said before any loading)
-        where, word = f"model v{record.version}", shlex.quote(str(project.root))
-        raise ModelError(classes_refused(record.card.class_names, names, where, word))
+    from annotator.services.versions import check_fits
+
+    check_fits(project, record, f"model v{record.version}")  # (said before any loading)
     files = model_store.model_files(project, record)
     return Predictor.from_checkpoint(
         files.weights,

@@ -16,20 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from annotator.core.card import (
-    CardMetrics,
-    CardTraining,
-    ImageRef,
-    ModelCard,
-    classes_fit,
-    classes_refused,
-)
+from annotator.core.card import CardMetrics, CardTraining, ImageRef, ModelCard
 from annotator.core.channels import Choice, describe, lacking_note, lacks
 from annotator.core.errors import (
     AnnotatorError,
@@ -748,14 +740,11 @@ def _checked_network(project: Project, options: RoundOptions) -> NetworkConfig |
     active model's); refuses options that continuing the active model would ignore."""
     active = project.active_model()
     check_arch_change(active, options.arch, options.from_scratch)
-    names = project.schema.names
-    if (
-        active is not None
-        and not options.from_scratch
-        and not classes_fit(active.card.class_names, names)
-    ):  # (said before anything is read: a round would refuse it after loading the images)
-        where, word = f"the active model v{active.version}", shlex.quote(str(project.root))
-        raise ModelError(classes_refused(active.card.class_names, names, where, word))
+    if active is not None and not options.from_scratch:
+        from annotator.services.versions import check_fits
+
+        # (said before anything is read: a round would refuse it after loading the images)
+        check_fits(project, active, f"the active model v{active.version}")
     new_model = options.from_scratch or active is None
     if not new_model:
         assert active is not None

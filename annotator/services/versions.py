@@ -10,7 +10,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from annotator.core.card import LEGACY_NORMALISATION, CardMetrics, ModelCard, classes_fit
+from annotator.core.card import (
+    LEGACY_NORMALISATION,
+    CardMetrics,
+    ModelCard,
+    classes_fit,
+    classes_refused,
+)
 from annotator.core.errors import AnnotatorError, Cancelled, InterruptedAfterPublish, ModelError
 from annotator.core.records import ModelRecord, now_iso
 from annotator.services.projects import refuse_image_files, refuse_inside_project
@@ -128,6 +134,16 @@ def rollback(project: Project, version: int) -> ModelRecord:
     # build_model too: a version whose weights do not fit its card must not become active
     load_checkpoint(weights, project.schema.names, allow_new_classes=True).build_model()
     return project.set_active_model(version)
+
+
+def check_fits(project: Project, record: ModelRecord, where: str) -> None:
+    """A one-line ModelError when ``record`` was trained for other classes than the
+    project's (a class renamed since), naming the command that trains this project
+    from scratch; said before anything is loaded."""
+    names = project.schema.names
+    if not classes_fit(record.card.class_names, names):
+        word = shlex.quote(str(project.root))
+        raise ModelError(classes_refused(record.card.class_names, names, where, word))
 
 
 def rollback_refused(project: Project, record: ModelRecord, how_scratch: str = "") -> str:
