@@ -404,6 +404,7 @@ class LoopController(QObject):
         if self._next_waiting:  # N again: the best there is now (after a gesture)
             self._next_ready(timed_out=False)
             return
+        service.pass_over_shown()
         suggestion = service.suggest()
         if suggestion.complete or suggestion.record is None:
             self._open_suggestion(suggestion)

@@ -210,6 +210,10 @@ class ModelService:
         self._hold(project.active_model())
         self._current: int | None = None
         self._current_pixels: np.ndarray | None = None
+        #: Images N left without marking them done (:meth:`pass_over_shown`), and the
+        #: ranking they were left in: (active version, strategy).
+        self._passed: set[int] = set()
+        self._passed_in: tuple[int | None, str] | None = None
         self.current_proposal: Proposal | None = None
         self._closed = False
         #: The request submitted last, until it reports its end (idle or error).
@@ -459,14 +463,15 @@ class ModelService:
         took 0.2-0.4 s of the window's thread at 5,000 images)."""
         strategy = self.settings.strategy
         candidates = [c for c in self.project.image_scores() if c.id != self._current]
+        pool = self._not_passed(candidates, strategy)
         if self._active is None or strategy != SCORED_STRATEGY:
-            ranked = proposals.rank_records(candidates, strategy)
+            ranked = proposals.rank_records(pool, strategy)
             if strategy in ("in-order", SCORED_STRATEGY):  # (by the order added)
                 ranked = self._after_current(ranked, {}, whole=strategy == "in-order")
             return Suggestion(self._first(ranked), self._active, 0, len(candidates), True)
         made = self._worker.scores_by(self._active)  # as far as the worker got, right now
         fresh = {c.id: made[c.id] for c in candidates if c.id in made}
-        ranked = self._after_current(proposals.rank_records(candidates, strategy, fresh), fresh)
+        ranked = self._after_current(proposals.rank_records(pool, strategy, fresh), fresh)
         first = self._first(ranked)
         complete = len(fresh) == len(candidates)
         return Suggestion(
@@ -477,6 +482,35 @@ class ModelService:
             complete,
             self._ranked_by(first, fresh),
         )
+
+    def pass_over_shown(self) -> None:
+        """N leaves the image shown without its being done: the orders by score (and the
+        random one) do not suggest it again while their ranking stands, so that N walks
+        down the ranking instead of going back and forth between its first two images
+        (each is "the first but the one shown"). The ranking changes with the active
+        version or the strategy; once every image not done was passed, N starts again
+        from the first. The order added already walks on from the image shown."""
+        strategy = self.settings.strategy
+        if self._current is not None and strategy != "in-order":
+            self._passed_in_ranking(strategy).add(self._current)
+
+    def _passed_in_ranking(self, strategy: str) -> set[int]:
+        """The images N passed over in the ranking of the active version and
+        ``strategy`` (none once that changed)."""
+        if self._passed_in != (self._active, strategy):
+            self._passed.clear()
+            self._passed_in = (self._active, strategy)
+        return self._passed
+
+    def _not_passed(self, candidates: list[ImageScore], strategy: str) -> list[ImageScore]:
+        """``candidates`` without the images N passed over in this ranking (all of them
+        when every one was)."""
+        passed = self._passed_in_ranking(strategy)
+        pool = [c for c in candidates if c.id not in passed]
+        if pool:
+            return pool
+        self._passed.clear()  # every image passed over: round again
+        return candidates
 
     def _after_current(
         self, ranked: list[ImageScore], fresh: Mapping[int, float], whole: bool = False

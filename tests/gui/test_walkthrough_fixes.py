@@ -207,6 +207,23 @@ def test_next_suggested_without_a_model_says_what_it_did(window):
     assert window.document.record.name in message
 
 
+def test_n_walks_down_the_stored_scores_instead_of_back_and_forth(window):
+    """With scores and nothing labelled between presses, N opened the second most
+    uncertain image and N there the first again: N now walks down the ranking."""
+    session = window.loop.service
+    session.update_settings(strategy="uncertainty")
+    project = session.project
+    todo = [r for r in project.images() if r.status != ImageStatus.DONE]
+    assert len(todo) >= 3
+    project.set_scores({r.id: 0.9 - 0.1 * i for i, r in enumerate(todo)})
+    window.open_image(todo[0].id)
+    opened = []
+    for _ in range(len(todo) - 1):
+        window.actions_["next_suggested"].trigger()
+        opened.append(window.document.image_id)
+    assert opened == [r.id for r in todo[1:]]
+
+
 def test_accept_says_why_it_is_disabled(window):
     for name in ("accept", "accept_class"):
         action = window.actions_[name]

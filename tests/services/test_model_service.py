@@ -284,6 +284,33 @@ def test_next_suggested_is_the_most_uncertain_image_not_done(project, make_servi
     assert service.next_suggested().id == records[1].id
 
 
+def test_next_walks_down_the_ranking_instead_of_back_and_forth(project, make_service):
+    """N from the most uncertain image opened the second, and N there the first again
+    (each is "the first but the one shown"): an image N left is not suggested again
+    while the ranking stands; after every image was passed, N starts from the first."""
+    service, _ = make_service()
+    records = [r for r in project.images() if r.status.value != "done"]
+    assert len(records) >= 3
+    scores = {r.id: 0.9 - 0.1 * i for i, r in enumerate(records)}
+    project.set_scores(scores)
+    service.show_image(records[0].id)
+    seen = []
+    for _ in range(len(records)):
+        service.pass_over_shown()
+        nxt = service.next_suggested()
+        seen.append(nxt.id)
+        service.show_image(nxt.id)
+    assert seen == [r.id for r in records[1:]] + [records[0].id]
+    service.update_settings(strategy="random")  # another ranking: nothing passed in it
+    service.show_image(records[0].id)
+    firsts = {service.next_suggested().id}
+    service.pass_over_shown()
+    service.show_image(service.next_suggested().id)
+    service.pass_over_shown()
+    firsts.add(service.next_suggested().id)
+    assert len(firsts | {records[0].id}) == 3
+
+
 def test_next_suggested_without_a_model_walks_on_in_the_order_added(project, make_service):
     service, _ = make_service()
     records = [r for r in project.images() if r.status.value != "done"]
