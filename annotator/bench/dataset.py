@@ -21,6 +21,7 @@ import numpy as np
 from annotator.bench.robot import IGNORE
 from annotator.core.errors import AnnotatorError, ImageReadError, first_line
 from annotator.core.folders import hidden
+from annotator.core.masks_layout import is_masks_meta
 from annotator.core.naming import (
     SIDECAR_ENDINGS,
     file_stem,
@@ -233,6 +234,7 @@ def read_dataset(root: Path, classes_file: Path | None = None) -> Dataset:
     if listing is not None and listing.from_json:
         whose = "an Annotator masks export's classes" if listing.export else "its labels"
         notes.append(f"class names from {listing.file} ({whose}: {_some(listing.names, 8)})")
+    _refuse_void_only(raw, mask_dir, listing)
     names, truths = _classes_of(raw, listing, notes, mask_dir)
     if listing is None:
         warnings.extend(_export_void_as_class(truths))
@@ -420,7 +422,7 @@ def _export_list(folder: Path) -> _ClassList | None:
         meta = load_json(file)
     except AnnotatorError:
         return None
-    if not isinstance(meta, dict) or meta.get("format") != "annotator-masks":
+    if not is_masks_meta(meta):
         return None
     table = own_class_list(folder / EXPORT_CLASSES, meta)
     names = meta.get("classes")
@@ -633,16 +635,26 @@ def _classes_of(
             f"255 -> 1 ({names[1]})",
         )
         return names, {k: (m > 127).astype(np.uint8) for k, m in raw.items()}
-    if not (values != IGNORE).any():
-        raise AnnotatorError(
-            f"{mask_dir}: every mask is void (255) only: there is nothing to label "
-            "(give --classes to run on such a set anyway)"
-        )
     if binary:
         notes.insert(0, "masks hold only 0 and 255: read as two classes, 255 -> 1")
         return ["class0", "class1"], {k: (m > 127).astype(np.uint8) for k, m in raw.items()}
     top = int(values[values != IGNORE].max())
     return [f"class{i}" for i in range(top + 1)], raw
+
+
+def _refuse_void_only(
+    truths: dict[str, np.ndarray], mask_dir: Path, listing: _ClassList | None
+) -> None:
+    """Every mask void (``_without_void_only`` leaves them all): a run would count 0
+    actions at accuracy 1.0 on every image (with ``--classes`` too, which the refusal
+    once suggested)."""
+    if any((t != IGNORE).any() for t in truths.values()):
+        return
+    listed = f" (as listed in {listing.file})" if listing is not None else ""
+    raise AnnotatorError(
+        f"{mask_dir}: every mask is void (255) only: there is nothing to label; if 255 "
+        f"marks a class in these masks, write it as its class id{listed}"
+    )
 
 
 #: The value an Annotator masks export writes for void (its ``dataset.json``'s ``void``).

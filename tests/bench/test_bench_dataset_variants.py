@@ -188,3 +188,19 @@ def test_a_class_table_in_the_folder_that_does_not_fit_is_said_and_left_out(tmp_
     assert ds.class_names == ("class0", "class1", "class2", "class3")
     (said,) = [w for w in ds.warnings if "classes.txt was not read" in w]
     assert said.endswith("give --classes FILE")
+
+
+@pytest.mark.parametrize("listed", [False, True])
+def test_masks_all_void_are_refused_with_a_class_list_too(tmp_path, listed):
+    """The refusal once said to give --classes; with them the run reported every image
+    at target in 0 actions (accuracy 1.0), measuring nothing."""
+    root = _write(tmp_path / "ds", values=(255,))
+    names = root / "classes.txt"
+    names.write_text("background\nmembrane\n")
+    with pytest.raises(AnnotatorError) as refused:
+        load_dataset(root, names if listed else None)
+    message = str(refused.value)
+    assert "every mask is void (255) only: there is nothing to label" in message
+    assert "--classes" not in message
+    assert "write it as its class id" in message
+    assert ("as listed in" in message) is listed
