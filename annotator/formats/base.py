@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.errors import FormatError
-from annotator.core.folders import hidden
+from annotator.core.folders import hidden, hidden_below
 from annotator.core.schema import name_key
 from annotator.core.status import ImageStatus
 from annotator.core.volume_geometry import VolumeGeometry
@@ -418,7 +418,7 @@ def json_files(
         return [src]
     if src.is_dir():
         found = src.rglob("*.json") if below else src.glob("*.json")
-        files = sorted(p for p in found if not hidden(p) and p.is_file())
+        files = sorted(p for p in found if not hidden_below(p, src) and p.is_file())
         if files:
             return files
     raise FormatError(f"{src}: no {what} found" + format_hint(src, tried, how))

@@ -48,7 +48,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.core.errors import FormatError, ImageReadError
-from annotator.core.folders import hidden
+from annotator.core.folders import hidden, hidden_below
+from annotator.core.masks_layout import class_files
 from annotator.core.naming import (
     MASK_FOLDERS,
     PICTURE_FOLDERS,
@@ -123,16 +124,8 @@ def write_masks(
     progress: Progress | None = None,
 ) -> WriteResult:
     folder = OutputFolder(out)
-    folder.write_text("class_names.txt", "".join(n + "\n" for n in dataset.names))
-    folder.write_json(
-        "dataset.json",
-        {
-            "format": "annotator-masks",
-            "void": dataset.void,
-            "unlabelled": dataset.unlabelled,
-            "classes": dataset.names,
-        },
-    )
+    for rel, data in class_files(dataset.names, dataset.void, dataset.unlabelled).items():
+        folder.write_bytes(rel, data)
     samples = dataset.samples()
     # (split, label stack) -> its pages so far; the export keeps a stack's slices in one
     # split, but each split's stack holds only its own pages, the others unlabelled.
@@ -612,9 +605,12 @@ def mask_files(src: Path) -> list[Path]:
 
 def _mask_files_in(src: Path) -> list[Path]:
     def masks_in(found: list[Path]) -> list[Path]:
-        # (hidden files are left out, as `annotator add` leaves them: macOS's AppleDouble
-        # ._x.nii.gz beside x.nii.gz in the Decathlon's tarballs is no mask)
-        return sorted(p for p in found if is_mask_file(p) and not hidden(p) and p.is_file())
+        # (hidden files and folders are left out, as `annotator add` leaves them: macOS's
+        # AppleDouble ._x.nii.gz beside x.nii.gz in the Decathlon's tarballs is no mask,
+        # nor a copy in .ipynb_checkpoints/)
+        return sorted(
+            p for p in found if is_mask_file(p) and not hidden_below(p, src) and p.is_file()
+        )
 
     def without_pictures(found: list[Path]) -> list[Path]:
         # Pictures beside their masks (x.png by x_mask.png, as `annotator add` leaves

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.errors import FormatError
-from annotator.core.folders import hidden
+from annotator.core.folders import hidden, hidden_below
 from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
@@ -270,7 +270,7 @@ def _image_folders(src: Path) -> list[Path]:
     for base in bases:
         images = base / "images"
         if images.is_dir() and not hidden(images):
-            below = (p for p in images.rglob("*") if p.is_dir() and not hidden(p))
+            below = (p for p in images.rglob("*") if p.is_dir() and not hidden_below(p, images))
             folders += [images, *sorted(below)]
     return folders
 
@@ -290,7 +290,8 @@ def _label_files(labels_root: Path) -> list[Path]:
     """The ``*.txt`` files under ``labels_root``; when some sit in a ``labels`` folder
     (``train/labels/x.txt``, the split-first layout), only those, so that the notes such
     a dataset ships (Roboflow's ``README.dataset.txt``) are not read as labels."""
-    files = sorted(p for p in labels_root.rglob("*.txt") if not hidden(p) and p.is_file())
+    found = labels_root.rglob("*.txt")
+    files = sorted(p for p in found if not hidden_below(p, labels_root) and p.is_file())
     in_labels = [p for p in files if "labels" in p.relative_to(labels_root).parts[:-1]]
     return in_labels or files
 

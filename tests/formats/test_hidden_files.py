@@ -73,3 +73,25 @@ def test_a_plain_nifti_file_named_nii_gz_is_refused_saying_to_rename_it(tmp_path
     said = capsys.readouterr().err
     assert f"{misnamed}: corrupt or unsupported NIfTI file (it is not gzip-compressed: " in said
     assert "if it is a plain .nii file, rename it to .nii)" in said
+
+
+@pytest.mark.parametrize("fmt", ["masks", "voc", "yolo", "labelme", "coco"])
+def test_files_inside_hidden_folders_are_left_out(tmp_path, masks, fmt):
+    """Jupyter's ``.ipynb_checkpoints/`` (a real copy of each file beside it) inside an
+    export's folders: the imports read them too (labelme twice each, masks as other
+    images' masks) where ``annotator add`` leaves hidden folders out."""
+    import shutil
+
+    with make_project(tmp_path, masks) as project:
+        export_project(
+            project, ExportRequest(fmt, tmp_path / "out", split=(1, 0, 0), keep_background=True)
+        )
+    for file in [p for p in (tmp_path / "out").rglob("*") if p.is_file()]:
+        checkpoints = file.parent / ".ipynb_checkpoints"
+        checkpoints.mkdir(exist_ok=True)
+        shutil.copy(file, checkpoints / file.name)
+    with Project.create(tmp_path / "again", LabelSchema.from_names(list(CLASSES))) as again:
+        report = import_into_project(again, ImportRequest(fmt, tmp_path / "out"))
+        assert report.skipped == []
+        assert len(report.imported) == (4 if fmt == "voc" else 3)
+        assert not any("ipynb" in r.name for r in again.images())
