@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.errors import FormatError
+from annotator.core.masks_layout import is_masks_meta
 from annotator.core.schema import COMMENT_LIKE, name_key
 
 RGB = tuple[int, int, int]
@@ -173,7 +174,7 @@ def own_class_list(table_file: Path, meta: Any) -> ClassTable | None:
     ``dataset.json`` (``meta``, read) records them beside its ``class_names.txt``
     (``table_file``), line i = id i, as written: read as they were, never guessed from
     their content; ``None`` for any other table."""
-    if not isinstance(meta, dict) or meta.get("format") != "annotator-masks":
+    if not is_masks_meta(meta):
         return None
     names = meta.get("classes")
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
@@ -226,7 +227,7 @@ def other_tools_meta(meta: Mapping[str, Any]) -> bool:
     """Whether a ``dataset.json`` is another tool's (nnU-Net's, the Medical Segmentation
     Decathlon's), not an Annotator masks export's (which records the void and unlabelled
     values, never ``labels``)."""
-    ours = meta.get("format") == "annotator-masks" or "void" in meta or "unlabelled" in meta
+    ours = is_masks_meta(meta) or "void" in meta or "unlabelled" in meta
     theirs = {"channel_names", "modality", "labels", "file_ending", "numTraining"} & set(meta)
     return not ours and bool(theirs)
 

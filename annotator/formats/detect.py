@@ -18,6 +18,7 @@ from typing import Any
 
 from annotator.core.errors import FormatError
 from annotator.core.folders import hidden
+from annotator.core.masks_layout import MASKS_FORMAT
 from annotator.core.status import KEPT_IMAGES_FORMAT, PREDICTED_IMAGES_FORMAT
 from annotator.formats.base import FORMAT_HOW
 
@@ -34,7 +35,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 #: The ``format`` of the JSON files of a masks dataset: its ``dataset.json``, and the
 #: ``images.json`` of Kept Labels and of ``predict --out``.
 MASKS_JSON_FORMATS = (
-    "annotator-masks",
+    MASKS_FORMAT,
     KEPT_IMAGES_FORMAT,
     PREDICTED_IMAGES_FORMAT,
 )

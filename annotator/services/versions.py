@@ -136,6 +136,11 @@ def rollback(project: Project, version: int) -> ModelRecord:
     return project.set_active_model(version)
 
 
+def from_scratch_command(project: Project) -> str:
+    """The command that trains ``project`` from scratch, quoted for the messages."""
+    return f"`annotator train {shlex.quote(str(project.root))} --from-scratch`"
+
+
 def check_fits(project: Project, record: ModelRecord, where: str) -> None:
     """A one-line ModelError when ``record`` was trained for other classes than the
     project's (a class renamed since), naming the command that trains this project
@@ -155,7 +160,7 @@ def rollback_refused(project: Project, record: ModelRecord, how_scratch: str = "
         for m in project.models()
         if classes_fit(m.card.class_names, names) and model_store.has_files(project, m)
     ]
-    scratch = how_scratch or f"`annotator train {shlex.quote(str(project.root))} --from-scratch`"
+    scratch = how_scratch or from_scratch_command(project)
     choose = (
         f"roll back to a version made since the classes changed ({', '.join(fit[-3:])}), "
         f"or train from scratch ({scratch})"
@@ -427,7 +432,7 @@ def stale_note(project: Project) -> str:
     return (
         f"the classes changed since model v{active.version} was trained (it knows "
         f"{', '.join(active.card.class_names)}): it cannot propose; train from scratch "
-        f"(`annotator train {shlex.quote(str(project.root))} --from-scratch`) to use them"
+        f"({from_scratch_command(project)}) to use them"
     )
 
 

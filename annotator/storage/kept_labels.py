@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path, PurePath
 
+from annotator.core.masks_layout import CLASS_NAMES, DATASET_JSON, class_files
 from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
@@ -113,15 +114,9 @@ class LabelsFolder:
 
     def _write_classes(self) -> None:
         """``class_names.txt`` and ``dataset.json`` of the maps' classes."""
-        schema, staging = self._schema, self._staging
-        write_synced(staging / "class_names.txt", "".join(n + "\n" for n in schema.names).encode())
-        meta = {  # the layout of a masks export (formats/masks.py), which its import reads
-            "format": "annotator-masks",
-            "void": schema.void,
-            "unlabelled": schema.unlabelled,
-            "classes": schema.names,
-        }
-        write_synced(staging / "dataset.json", (json.dumps(meta, indent=2) + "\n").encode())
+        schema = self._schema  # (the layout of a masks export, which its import reads)
+        for name, data in class_files(schema.names, schema.void, schema.unlabelled).items():
+            write_synced(self._staging / name, data)
 
     def add_picture(self, record: ImageRecord, picture: Path) -> None:
         """Copy ``picture``, the file of ``record`` (written first), into ``images/``
@@ -186,7 +181,7 @@ def finish_stopped(parent: Path) -> list[Path]:
     finished: list[Path] = []
     for staging in sorted(parent.glob(f".*{PARTIAL_SUFFIX}")):
         journal = staging / JOURNAL
-        classes = [staging / "class_names.txt", staging / "dataset.json"]
+        classes = [staging / CLASS_NAMES, staging / DATASET_JSON]
         if not journal.is_file() or not all(f.is_file() for f in classes):
             continue
         masks = _journal_entries(journal)
