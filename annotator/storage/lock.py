@@ -280,7 +280,9 @@ class ProjectLock:
                 # we hold it: whoever the file names is gone (the system dropped their lock)
                 recovered = previous
             else:
-                if previous and previous.host == socket.gethostname() and pid_alive(previous.pid):
+                if previous and previous.host != socket.gethostname():
+                    raise ProjectLocked(_unlocked_refusal(path, previous), previous)
+                if previous and pid_alive(previous.pid):
                     raise ProjectLocked(_refusal(folder, previous), previous)
                 recovered = previous
             if recovered is not None and recovered.pid == os.getpid():
@@ -386,6 +388,18 @@ def _refusal(folder: Path, info: LockInfo | None, waited: float = 0.0) -> str:
         f"{folder}: project is open in another process{who}{still}; close it there first "
         "(read-only commands such as status, models, export and suggest --stored-only can "
         "run beside it)"
+    )
+
+
+def _unlocked_refusal(path: Path, info: LockInfo) -> str:
+    """On a file system without locks, a lock file naming another machine: whether its
+    process still runs cannot be told from here (taking it over let both write)."""
+    return (
+        f"{path.parent}: project is open on {info.host} (pid {info.pid}"
+        + (f", running `{info.command}`" if info.command else "")
+        + f", since {info.since}) as far as its lock file says, and this file system has no "
+        "locks to check that it still runs: close it there first; if nothing runs there "
+        f"(it crashed), delete {path} and try again"
     )
 
 

@@ -1,0 +1,62 @@
+"""The project lock on a file system with no locks at all (some network shares, where
+``flock`` fails with ENOLCK): the lock file's holder decides, and a holder on another
+machine cannot be checked from here, so it is never taken over."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+
+import pytest
+
+from annotator.storage import lock as lock_module
+from annotator.storage.lock import LOCK_NAME, ProjectLock, ProjectLocked
+
+
+@pytest.fixture
+def no_file_locks(monkeypatch):
+    class NoLocks:
+        LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
+
+        @staticmethod
+        def flock(fd, how):
+            raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(lock_module, "fcntl", NoLocks)
+
+
+def _held_by(folder, host, pid):
+    (folder / LOCK_NAME).write_text(
+        json.dumps(
+            {
+                "pid": pid,
+                "host": host,
+                "since": "2026-12-02T06:00:00+0000",
+                "command": "annotator gui P",
+            }
+        )
+    )
+
+
+def test_a_lock_file_of_another_machine_is_not_taken_over(tmp_path, no_file_locks):
+    """It was taken over as "a process that is gone", and both machines wrote."""
+    _held_by(tmp_path, "lab-pc-2", os.getpid())
+    with pytest.raises(ProjectLocked) as refused:
+        ProjectLock.acquire(tmp_path)
+    said = str(refused.value)
+    assert "project is open on lab-pc-2 (pid " in said
+    assert "running `annotator gui P`" in said
+    assert "this file system has no locks" in said
+    assert f"delete {tmp_path / LOCK_NAME} and try again" in said
+    assert "lab-pc-2" in (tmp_path / LOCK_NAME).read_text()  # left as it was
+
+
+def test_a_lock_file_of_a_dead_process_here_is_taken_over(tmp_path, no_file_locks, monkeypatch):
+    monkeypatch.setattr(lock_module, "pid_alive", lambda pid: False)
+    _held_by(tmp_path, lock_module.socket.gethostname(), 999_999)
+    lock = ProjectLock.acquire(tmp_path)
+    try:
+        assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
+    finally:
+        lock.release()
