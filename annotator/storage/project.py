@@ -2129,8 +2129,20 @@ class Project:
         # unlabelled to 0 and 1, so one max finds any other value (about 1 ms at 4096^2).
         if int(np.max(mask + s.dtype.type(2))) >= n + 2:
             bad = int(mask[(mask >= n) & (mask < s.void)][0])
+            self._check_no_class_added(bad)
             raise damaged(f"value {bad} is no class id; the project has {n} classes")
         return mask
+
+    def _check_no_class_added(self, value: int) -> None:
+        """A label map holds ``value``, past the classes this handle read: refuse as a
+        change made meanwhile when another program has added that class since (an export
+        beside the app), not as a damaged file to restore from a backup."""
+        row = self._db.query("SELECT COUNT(*) AS n FROM classes")[0]
+        if int(row["n"]) > value:
+            raise ProjectError(
+                f"{self.root}: a class was added by another program while this one read it "
+                f"(it knew {', '.join(self.schema.names)}); run it again"
+            )
 
     def save_mask(
         self,

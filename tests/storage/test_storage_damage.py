@@ -224,3 +224,30 @@ def test_adding_a_folder_that_holds_the_project_leaves_out_the_projects_own_file
         again = p.add_images([p.mask_path(1), p.root / "proposals" / "1_uncertainty.png"])
         assert not again.added and not again.errors
         assert [s[0] for s in again.skipped] == [str(p.root)]
+
+
+def test_a_class_added_by_another_program_meanwhile_is_no_damaged_mask(labelled):
+    """An export beside the app, where the user added a class and painted with it: the
+    export's handle knew the classes before, and called the map damaged, to restore from
+    a backup."""
+    reader = Project.open(labelled.root, lock=False)  # (as export reads)
+    try:
+        rec = reader.images()[0]
+        assert reader.schema.names == labelled.schema.names  # (read before the change)
+        labelled.set_schema(labelled.schema.with_class("debris"))
+        mask = labelled.load_mask(rec)
+        mask[:2] = len(labelled.schema) - 1
+        labelled.save_mask(rec.id, mask)
+        with pytest.raises(ProjectError) as err:
+            reader.load_mask(reader.image(rec.id))
+        said = str(err.value)
+        assert "a class was added by another program while this one read it" in said
+        assert "run it again" in said and "damaged" not in said
+    finally:
+        reader.close()
+    # A value past every class is damaged still.
+    bad = labelled.load_mask(rec)
+    bad[0, 0] = 77
+    cv2.imwrite(str(labelled.mask_path(rec.id)), bad)
+    with pytest.raises(ProjectError, match="damaged label mask"):
+        labelled.load_mask(rec)
