@@ -80,7 +80,7 @@ from annotator.formats.base import (
 )
 from annotator.formats.detect import json_hint
 from annotator.formats.left_out import ObjectsLeftOut
-from annotator.formats.paths import join_within
+from annotator.formats.paths import AnyCase, join_within
 from annotator.formats.polygons import draw_pil_polygon, pad_to_three, painted_polygons
 
 DESCRIPTION = "labelme JSON per image (polygons per region), plus labels.txt"
@@ -434,6 +434,15 @@ def read_labels_file(path: Path) -> list[str]:
     return read_names_file(path)
 
 
+def _in_any_case(root: Path, candidate: Path, files: AnyCase, what: str) -> Path | None:
+    """The file ``candidate`` (inside ``root``, not found as spelled) in other letters'
+    case, when only one is so named (:class:`AnyCase`); else None."""
+    try:
+        return files.file(root, candidate.relative_to(root).as_posix(), what=what)
+    except ValueError:  # (not written below root)
+        return files.file(candidate.parent, candidate.name, what=what)
+
+
 def _read_one(
     root: Path,
     path: Path,
@@ -445,6 +454,7 @@ def _read_one(
     automatic: bool = False,
     left: ObjectsLeftOut | None = None,
     format_how: str = FORMAT_HOW,
+    files: AnyCase | None = None,
 ) -> tuple[ImportItem, bool, str | None]:
     """The file's item, whether its uncovered pixels stayed unlabelled because the
     file says Annotator wrote it that way, and the class its uncovered pixels became
@@ -491,6 +501,8 @@ def _read_one(
             candidate = None  # the embedded image is used; the name is never followed
         if candidate is not None and candidate.is_file():
             image_file = candidate
+        elif candidate is not None:  # pic0.JPG for pic0.jpg, when it is the one
+            image_file = _in_any_case(root, candidate, files or AnyCase(), f"{path}: imagePath")
         image_name = PurePosixPath(image_path.replace("\\", "/")).name
     elif data_bytes is not None:
         image_name = path.stem + ".png"
@@ -578,6 +590,7 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
     result.background = background
     items = []
     left = ObjectsLeftOut()
+    pictures = AnyCase()
     for n, f in enumerate(files):
         if options.progress:
             options.progress(n, len(files), f"reading annotations… {f.name}")
@@ -594,6 +607,7 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
                 automatic,
                 one,
                 options.format_how,
+                pictures,
             )
             items.append(item)
             left.extend(one)
