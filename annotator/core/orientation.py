@@ -13,6 +13,7 @@ those too: rare files, read exactly as before.
 
 from __future__ import annotations
 
+import io
 import struct
 from typing import Any, BinaryIO
 
@@ -130,13 +131,38 @@ def apply_exif_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def turned_size_hint(mask_hw: tuple[int, int], picture_hw: tuple[int, int]) -> str:
+#: EXIF orientations that show a picture turned by 90 degrees (its height its width).
+TURNING = (5, 6, 7, 8)
+
+
+def picture_orientation(picture: Any) -> int:
+    """The EXIF orientation (1-8; 1 when absent or unreadable) of a picture file (a
+    path) or of a picture's bytes (embedded in an imported file)."""
+    from PIL import Image
+
+    try:
+        source = io.BytesIO(picture) if isinstance(picture, bytes) else picture
+        with Image.open(source) as im:
+            return exif_orientation(im)
+    except Exception:  # unreadable: no orientation to blame (reading it says why)
+        return 1
+
+
+def turned_size_hint(
+    mask_hw: tuple[int, int], picture_hw: tuple[int, int], orientation: int
+) -> str:
     """What a mask of its picture's size turned by 90 degrees most likely means (heights
-    and widths), said after a size mismatch; "" for any other mismatch."""
+    and widths), said after a size mismatch; "" for any other mismatch. ``orientation``:
+    the picture's EXIF orientation, blamed only when it turns the picture (5-8)."""
     if tuple(mask_hw) != tuple(picture_hw)[::-1] or mask_hw[0] == mask_hw[1]:
         return ""
+    if orientation not in TURNING:
+        return (
+            " (the sizes swapped, and the picture has no EXIF orientation that turns it: "
+            "the labels give its width as the height and its height as the width, or were "
+            "drawn on the picture turned)"
+        )
     return (
-        " (the sizes swapped: the picture most likely has an EXIF orientation, which "
-        "the project applies, as cameras and viewers do, and the tool that drew these "
-        "labels did not)"
+        " (the sizes swapped: the picture has an EXIF orientation, which the project "
+        "applies, as cameras and viewers do, and the tool that drew these labels did not)"
     )

@@ -329,11 +329,11 @@ def _unused_parent(categories: list[Any], annotations: list[Any]) -> int | None:
     used = {a.get("category_id") for a in annotations if isinstance(a, dict)}
     for cat in cats:
         cid, name = cat.get("id"), cat.get("name")
-        if not _is_int(cid) or cid in used or not isinstance(name, str) or not name.strip():
+        if not isinstance(cid, int) or isinstance(cid, bool) or cid in used:
             continue
         others = [c for c in cats if c is not cat]
-        if all(c.get("supercategory") == name for c in others):
-            return int(cid)
+        if isinstance(name, str) and all(c.get("supercategory") == name for c in others):
+            return cid
     return None
 
 
