@@ -31,9 +31,9 @@ from annotator.core.naming import (
     slice_stems,
     stack_stem,
 )
-from annotator.core.orientation import picture_orientation, turned_size_hint
+from annotator.core.orientation import turned_size_hint
 from annotator.core.volumes import grid_problem, is_nifti, volume_geometry, volume_header
-from annotator.formats.base import load_json
+from annotator.formats.base import load_json, picture_orientation
 from annotator.formats.colour_table import (
     DATASET_JSON,
     ClassTable,

@@ -13,7 +13,6 @@ those too: rare files, read exactly as before.
 
 from __future__ import annotations
 
-import io
 import struct
 from typing import Any, BinaryIO
 
@@ -133,19 +132,6 @@ def apply_exif_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
 
 #: EXIF orientations that show a picture turned by 90 degrees (its height its width).
 TURNING = (5, 6, 7, 8)
-
-
-def picture_orientation(picture: Any) -> int:
-    """The EXIF orientation (1-8; 1 when absent or unreadable) of a picture file (a
-    path) or of a picture's bytes (embedded in an imported file)."""
-    from PIL import Image
-
-    try:
-        source = io.BytesIO(picture) if isinstance(picture, bytes) else picture
-        with Image.open(source) as im:
-            return exif_orientation(im)
-    except Exception:  # unreadable: no orientation to blame (reading it says why)
-        return 1
 
 
 def turned_size_hint(

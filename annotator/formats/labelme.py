@@ -77,6 +77,7 @@ from annotator.formats.base import (
     load_json,
     names_lut,
     open_pil,
+    picture_orientation,
     read_names_file,
 )
 from annotator.formats.detect import json_hint
@@ -477,8 +478,6 @@ def _picture_size(
     swapped) does not lose the file. A picture with an orientation keeps the size said:
     the import refuses it, saying the labels were drawn on the picture unturned. The
     file is named in ``resized``."""
-    from annotator.core.orientation import picture_orientation
-
     try:
         real = image_size(picture, options, path)
     except FormatError:  # (unreadable: the import says why)

@@ -40,7 +40,7 @@ from annotator.core.naming import (
     short_stem,
     unique_stems,
 )
-from annotator.core.orientation import exif_orientation, picture_orientation, turned_size_hint
+from annotator.core.orientation import exif_orientation, turned_size_hint
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema, name_key
 from annotator.core.status import ImageStatus
@@ -64,6 +64,7 @@ from annotator.formats.base import (
     StackVolume,
     is_background_name,
     open_pil,
+    picture_orientation,
 )
 from annotator.formats.colour_table import LABELS_HOW
 from annotator.formats.labelme import BACKGROUND_HOW
