@@ -454,9 +454,15 @@ def _image_file(
             return None
         beside = path.parent / image_name
         if not image_name or not beside.is_file():
+            climbs = ".." in PurePosixPath(image_path.replace("\\", "/")).parts
+            do = (
+                "import the folder that holds both the JSON files and the images"
+                if climbs
+                else "put the picture beside the JSON file"
+            )
             raise FormatError(
                 f"{exc}, the file embeds no imageData, and no picture {image_name!r} lies "
-                "beside it: put the picture beside the JSON file"
+                f"beside it: {do}"
             ) from None
         return beside
     return candidate if candidate.is_file() else None
