@@ -159,7 +159,8 @@ def test_a_new_network_of_a_wide_choice_takes_every_chosen_channel(project):
         three = new_network(p)
     assert net.channel_choice == (0, 1, 2, 3, 4) and net.in_channels == 5
     assert normalisation_text(net).endswith(
-        "; input: the picture's channels 1, 2, 3, 4, 5 (from 1), in that order"
+        "; input: the picture's channels 1, 2, 3, 4, 5 (from 1), in that order; height and "
+        f"width padded to a multiple of {net.multiple}"
     )
     assert three.in_channels == 3  # three: as before
 
@@ -172,10 +173,11 @@ def test_the_card_names_the_channels_a_chosen_network_takes(project):
         p.set_channel_choice(())
         plain = new_network(p)
     assert normalisation_text(chosen).endswith(
-        "; input: the picture's channels 4, 3, 2 (from 1), in that order"
+        "; input: the picture's channels 4, 3, 2 (from 1), in that order; height and "
+        f"width padded to a multiple of {chosen.multiple}"
     )
     assert "first three" not in normalisation_text(chosen)
-    assert normalisation_text(plain) == NORMALISATION_TEXTS[plain.normalisation]
+    assert normalisation_text(plain).startswith(NORMALISATION_TEXTS[plain.normalisation])
 
 
 def test_the_note_says_when_the_active_versions_channels_differ():

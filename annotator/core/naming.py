@@ -234,15 +234,11 @@ def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
     below = [[f.lower() for f in parts[common:]] for parts in folders]
     in_mask_folder = [not set(names).isdisjoint(MASK_FOLDERS) for names in below]
     stems = [file_stem(p) for p in paths]
-    endings = [mask_ending(stem) for stem in stems]
     pictures: dict[str, list[int]] = {}
     in_folder: dict[tuple[str, str], list[int]] = {}  # (key, a folder's name): pictures
     for i in range(len(paths)):
-        # Outside a mask folder, a file named as a mask is a picture by its whole stem
-        # (images/scene-gt.png is masks/scene-gt.png's), the others by their base too.
         if not in_mask_folder[i]:
-            keys = (stems[i].lower(),) if endings[i] else (stems[i].lower(), pair_base(stems[i]))
-            for key in dict.fromkeys(keys):
+            for key in picture_keys(stems[i]):
                 pictures.setdefault(key, []).append(i)
                 for name in dict.fromkeys(below[i]):
                     in_folder.setdefault((key, name), []).append(i)
@@ -250,8 +246,7 @@ def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
     for i in range(len(paths)):
         if not in_mask_folder[i]:
             continue
-        low, ending = stems[i].lower(), endings[i]
-        keys = (low,) if ending is None else (low, low[: -len(ending)])
+        keys = mask_keys(stems[i])
         near = [pictures[key] for key in keys if key in pictures]  # each in order
         if not near:
             continue
@@ -263,6 +258,24 @@ def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
                     found[i] = min(js[0] for js in same)
                     break
     return found
+
+
+def picture_keys(stem: str) -> tuple[str, ...]:
+    """The names a picture is found by as the picture of a mask (lower case): its stem,
+    and its pair base unless it is named as a mask itself (``images/scene-gt.png`` is
+    ``masks/scene-gt.png``'s by its whole stem; ``x_leftImg8bit`` is ``x``'s too)."""
+    low = stem.lower()
+    if mask_ending(stem) is not None:
+        return (low,)
+    return tuple(dict.fromkeys((low, pair_base(stem))))
+
+
+def mask_keys(stem: str) -> tuple[str, ...]:
+    """The names a mask looks for its picture by (lower case), in order: its stem, then
+    its stem without its mask ending (``img0`` for ``img0_mask``): a picture whose
+    :func:`picture_keys` hold one of them is the mask's."""
+    low, ending = stem.lower(), mask_ending(stem)
+    return (low,) if ending is None else (low, low[: -len(ending)])
 
 
 def _shared_depth(folders: Sequence[tuple[str, ...]]) -> int:

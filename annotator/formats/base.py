@@ -271,6 +271,10 @@ class ImportItem:
     image_sha1: str | None = None
     kept_name: str | None = None
     status: ImageStatus | None = None
+    #: The image's name with the folders the annotation gives it (COCO's ``file_name``
+    #: ``sub1/a.jpg``): of several project images of its file name, the one whose name
+    #: ends so is meant.
+    image_path: str | None = None
 
     def labels(self) -> np.ndarray:
         """The item's labels (decoded now when the item holds only their file)."""
@@ -344,36 +348,95 @@ class ReadResult:
 # --- small helpers shared by the format modules ---------------------------------------
 
 
+@dataclass
+class _Listing:
+    """The pictures of one folder: by stem as spelled, by stem in lower case, and by the
+    names they are found by as a mask's picture (:func:`~annotator.core.naming.picture_keys`)."""
+
+    by_stem: dict[str, list[Path]] = field(default_factory=dict)
+    by_lower: dict[str, list[Path]] = field(default_factory=dict)
+    by_key: dict[str, list[Path]] = field(default_factory=dict)
+
+
 class ImagesBeside:
     """Finds the image an annotation names by its file stem, in a folder of the source.
 
-    The stem must match exactly: ``x`` finds ``x.jpg`` but never ``x.a.png``, and no
-    glob pattern is built from it, so ``scan[1]`` is a plain name. Two images with the
-    stem (``x.png`` and ``x.jpg``) are refused, since the annotation does not say which
-    it belongs to. Each folder is listed once per reader run.
+    The stem must match: ``x`` finds ``x.jpg`` but never ``x.a.png``, and no glob
+    pattern is built from it, so ``scan[1]`` is a plain name. Two images with the stem
+    (``x.png`` and ``x.jpg``) are refused, since the annotation does not say which it
+    belongs to. A stem spelled in other letters' case (``X.JPG`` for ``x``, a dataset
+    made on Windows or macOS) is found when it is the only one. Each folder is listed
+    once per reader run.
     """
 
     def __init__(self) -> None:
-        self._folders: dict[Path, dict[str, list[Path]]] = {}
+        self._folders: dict[Path, _Listing] = {}
 
-    def find(self, folder: Path, stem: str, where: Path) -> Path | None:
+    def _listing(self, folder: Path) -> _Listing:
         from annotator.core.limits import IMAGE_SUFFIXES
+        from annotator.core.naming import picture_keys
 
         listing = self._folders.get(folder)
         if listing is None:
-            listing = {}
-            if folder.is_dir():
-                for p in sorted(folder.iterdir()):
-                    if p.suffix.lower() in IMAGE_SUFFIXES and not hidden(p) and p.is_file():
-                        listing.setdefault(p.stem, []).append(p)
+            listing = _Listing()
+            try:
+                found = sorted(folder.iterdir()) if folder.is_dir() else []
+            except OSError:
+                found = []
+            for p in found:
+                if p.suffix.lower() in IMAGE_SUFFIXES and not hidden(p) and p.is_file():
+                    listing.by_stem.setdefault(p.stem, []).append(p)
+                    listing.by_lower.setdefault(p.stem.lower(), []).append(p)
+                    for key in picture_keys(p.stem):
+                        listing.by_key.setdefault(key, []).append(p)
             self._folders[folder] = listing
-        hits = listing.get(stem, [])
+        return listing
+
+    def find(self, folder: Path, stem: str, where: Path) -> Path | None:
+        """The picture of stem ``stem`` in ``folder`` (not ``where``, the annotation
+        itself), or None; a FormatError when several have that very stem."""
+        listing = self._listing(folder)
+        hits = [p for p in listing.by_stem.get(stem, []) if p != where]
         if len(hits) > 1:
             raise FormatError(
                 f"{where}: {', '.join(p.name for p in hits)} in {folder} all have the stem "
                 f"{stem!r}; keep one of them, so it is clear which image the labels are for"
             )
-        return hits[0] if hits else None
+        if not hits:  # X.JPG for x: only when it is the one
+            hits = [p for p in listing.by_lower.get(stem.lower(), []) if p != where]
+        return hits[0] if len(hits) == 1 else None
+
+    def picture_of(
+        self, folder: Path, mask_file: Path, stem: str, beside: bool = False
+    ) -> Path | None:
+        """The picture in ``folder`` of the mask file ``mask_file`` of stem ``stem``, by
+        the rules ``annotator add`` pairs them by (``core.naming``): the picture of its
+        stem (not ``beside`` it, in its own folder, where that is another mask); else
+        the one picture named by its stem without its mask ending (``img0.jpg`` of
+        ``img0_mask.png``) or by its pair base (``x_leftImg8bit.png`` of
+        ``x_gtFine_labelIds.png``, nnU-Net's ``case_0000.png`` of ``case.png``); a file
+        named as a mask is a picture by its whole stem only (``scene-gt.png`` of
+        ``scene-gt_mask.png``). Several pictures of one stem are refused, as by
+        :meth:`find`."""
+        from annotator.core.naming import mask_keys
+
+        keys = mask_keys(stem)
+        if not beside:
+            found = self.find(folder, stem, mask_file)
+            if found is not None:
+                return found
+        elif len(keys) > 1:  # (the mask's own stem is its own, or another mask's)
+            keys = keys[1:]
+        else:
+            return None
+        listing = self._listing(folder)
+        for key in keys:
+            hits = [p for p in listing.by_key.get(key, []) if p != mask_file]
+            if len({p.stem for p in hits}) == 1 and len(hits) > 1:
+                self.find(folder, hits[0].stem, mask_file)  # (refuses them, naming them)
+            if hits:
+                return hits[0] if len(hits) == 1 else None
+        return None
 
 
 def chosen_background(options: ImportOptions, names: Sequence[str], automatic: bool) -> str | None:

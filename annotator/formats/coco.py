@@ -67,7 +67,7 @@ from annotator.formats.base import (
 )
 from annotator.formats.detect import json_hint
 from annotator.formats.left_out import ObjectsLeftOut
-from annotator.formats.paths import safe_join
+from annotator.formats.paths import AnyCase, safe_join
 from annotator.formats.polygons import Region, class_regions, pad_to_three, region_polygons
 
 DESCRIPTION = "COCO JSON per split: one annotation per class region (polygons or RLE)"
@@ -308,12 +308,22 @@ def runs_in_box(runs: list[int], height: int) -> tuple[np.ndarray, int, int] | N
     )
 
 
-def _find_image(root: Path, file_name: str) -> Path | None:
-    base = PurePosixPath(file_name.replace("\\", "/")).name
-    for rel, folder in ((file_name, root), (base, root / "images"), (base, root)):
-        p = safe_join(folder, rel, what="COCO file_name")
-        if p.is_file():
-            return p
+def _find_image(root: Path, file_name: str, files: AnyCase) -> Path | None:
+    """The picture a COCO ``file_name`` names (its folders too: ``sub1/a.jpg``), found
+    beside the JSON file in ``root``, in ``images/`` there, or, as CVAT and COCO lay
+    them out, in ``images/`` beside it (``annotations/instances_default.json`` beside
+    ``images/sub1/a.jpg``); else by its file name alone in ``images/`` or ``root``.
+    In any letters' case where only that one file is so named (:class:`AnyCase`)."""
+    what = "COCO file_name"
+    name = file_name.replace("\\", "/")
+    safe_join(root, file_name, what=what)  # (a name that leaves its folder is refused)
+    base = PurePosixPath(name).name
+    up = root.parent if root.name else root.absolute().parent
+    tried = [(root, name), (root, f"images/{name}"), (up, f"images/{name}")]
+    tried += [(root, f"images/{base}"), (root, base)]
+    for folder, rel in dict.fromkeys(tried):
+        if (found := files.file(folder, rel, what=what)) is not None:
+            return found
     return None
 
 
@@ -389,6 +399,7 @@ def _read_one(
         cat_index[cid] = len(names)
         names.append(name)
     images: dict[int, dict[str, Any]] = {}
+    files = AnyCase()
     for k, img in enumerate(data["images"]):
         where = f"{path}: images[{k}]"
         if not isinstance(img, dict):
@@ -408,7 +419,7 @@ def _read_one(
         if not isinstance(img["file_name"], str):
             raise FormatError(f"{where}: 'file_name' is not a file name ({img['file_name']!r})")
         try:
-            image_file = _find_image(path.parent, img["file_name"])
+            image_file = _find_image(path.parent, img["file_name"], files)
         except FormatError as exc:
             raise FormatError(f"{where}: {exc}") from None
         images[iid] = {"file_name": img["file_name"], "w": w, "h": h, "file": image_file}
@@ -467,6 +478,7 @@ def _read_one(
                 mask=None,
                 names=tuple(names),
                 image_file=im["file"],
+                image_path=im["file_name"].replace("\\", "/"),
                 **compact_labels(mask),
             )
         )

@@ -82,7 +82,7 @@ from annotator.formats.base import (
 )
 from annotator.formats.detect import json_hint
 from annotator.formats.left_out import ObjectsLeftOut
-from annotator.formats.paths import join_within
+from annotator.formats.paths import AnyCase, join_within
 from annotator.formats.polygons import draw_pil_polygon, pad_to_three, painted_polygons
 
 DESCRIPTION = "labelme JSON per image (polygons per region), plus labels.txt"
@@ -436,8 +436,17 @@ def read_labels_file(path: Path) -> list[str]:
     return read_names_file(path)
 
 
+def _in_any_case(root: Path, candidate: Path, files: AnyCase, what: str) -> Path | None:
+    """The file ``candidate`` (inside ``root``, not found as spelled) in other letters'
+    case, when only one is so named (:class:`AnyCase`); else None."""
+    try:
+        return files.file(root, candidate.relative_to(root).as_posix(), what=what)
+    except ValueError:  # (not written below root)
+        return files.file(candidate.parent, candidate.name, what=what)
+
+
 def _image_file(
-    root: Path, path: Path, image_path: str, image_name: str, embedded: bool
+    root: Path, path: Path, image_path: str, image_name: str, embedded: bool, files: AnyCase
 ) -> Path | None:
     """The picture the labelme file ``path`` names by ``image_path`` (its base name:
     ``image_name``), None when that file is not there (the project's image of that name
@@ -446,14 +455,14 @@ def _image_file(
     climbing out of it) is never followed: the file's embedded image is used, else the
     picture of its base name beside the JSON file (a file written on another machine,
     its picture copied beside it); with neither it is refused, saying what was looked
-    for."""
+    for. A file not found as spelled is found in other letters' case (``files``)."""
     try:
         candidate = join_within(root, path.parent, image_path, what=f"{path}: imagePath")
     except FormatError as exc:
         if embedded:  # the embedded image is used; the name is never followed
             return None
-        beside = path.parent / image_name
-        if not image_name or not beside.is_file():
+        beside = _beside(path, image_name, files)
+        if beside is None:
             climbs = ".." in PurePosixPath(image_path.replace("\\", "/")).parts
             do = (
                 "import the folder that holds both the JSON files and the images"
@@ -465,7 +474,21 @@ def _image_file(
                 f"beside it: {do}"
             ) from None
         return beside
-    return candidate if candidate.is_file() else None
+    if candidate.is_file():
+        return candidate
+    # pic0.JPG for pic0.jpg, when it is the one
+    return _in_any_case(root, candidate, files, f"{path}: imagePath")
+
+
+def _beside(path: Path, image_name: str, files: AnyCase) -> Path | None:
+    """The picture ``image_name`` beside the labelme file ``path``, in any case; None
+    when there is none (or the name is no file name)."""
+    try:
+        return (
+            files.file(path.parent, image_name, what=f"{path}: imagePath") if image_name else None
+        )
+    except FormatError:  # (a name such as "C:" or "..")
+        return None
 
 
 def _picture_size(
@@ -521,6 +544,7 @@ def _read_one(
     automatic: bool = False,
     left: ObjectsLeftOut | None = None,
     format_how: str = FORMAT_HOW,
+    files: AnyCase | None = None,
     options: ImportOptions = DEFAULT_IMPORT,
     resized: list[str] | None = None,
 ) -> tuple[ImportItem, bool, str | None]:
@@ -560,7 +584,8 @@ def _read_one(
     image_file = None
     if isinstance(image_path, str) and image_path:
         image_name = PurePosixPath(image_path.replace("\\", "/")).name
-        image_file = _image_file(root, path, image_path, image_name, data_bytes is not None)
+        embedded = data_bytes is not None
+        image_file = _image_file(root, path, image_path, image_name, embedded, files or AnyCase())
         if image_file is not None and data_bytes is None and resized is not None:
             h, w = _picture_size(path, doc["shapes"], image_file, (h, w), options, resized)
     elif data_bytes is not None:
@@ -650,6 +675,7 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
     items = []
     left = ObjectsLeftOut()
     resized: list[str] = []
+    pictures = AnyCase()
     for n, f in enumerate(files):
         if options.progress:
             options.progress(n, len(files), f"reading annotations… {f.name}")
@@ -666,6 +692,7 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
                 automatic,
                 one,
                 options.format_how,
+                pictures,
                 options,
                 resized,
             )

@@ -19,14 +19,17 @@ Read: every ``*.png`` directly in SRC, or else in any ``masks/`` folder below SR
 in a mask folder beside a picture folder: ISBI's ``labels/`` by ``images/``; else the
 files below SRC named as masks; else, when SRC is itself a mask folder such as
 ``masks/``, every mask below it, outside picture folders),
-matched to a project image by file stem. A label stack (a TIFF of pages, or a NIfTI
-label volume: ``labelsTr/case.nii.gz`` of nnU-Net's ``imagesTr/case_0000.nii.gz``, the
+matched to a project image by file stem, or by the picture found beside it as
+``annotator add`` pairs them (:func:`_find_image`: ``images/x.jpg`` of ``labels/x.png``,
+``x.jpg`` of ``x_mask.png``), which an import into a project without it adds. A label
+stack (a TIFF of pages, or a NIfTI label volume: ``labelsTr/case.nii.gz`` of nnU-Net's ``imagesTr/case_0000.nii.gz``, the
 Decathlon's ``labelsTr/liver_3.nii.gz`` of ``imagesTr/liver_3.nii.gz``, ``case_seg.nii.gz``
 beside ``case.nii.gz``) is read slice by slice onto the slices of its picture stack,
 whole or not at all (a page refused skips the stack, in one line: :func:`stack_refusal`).
 Hidden files (``._x.nii.gz``) are never read. With a class table (``--labels FILE``, else
 the first of :data:`~annotator.formats.colour_table.TABLE_FILES` in SRC's folder or the
-one above it, else the ``labels`` of nnU-Net's or the Decathlon's ``dataset.json`` there)
+one above it, or in the folders below holding the masks when all found there agree, else
+the ``labels`` of nnU-Net's or the Decathlon's ``dataset.json`` there)
 the ids are mapped by name, and colour-coded masks (RGB, or palette PNGs of
 the table's colours) by colour; with ``dataset.json`` the reserved values are exact;
 without them the pixel values are the project's class ids (the service applies the
@@ -857,19 +860,43 @@ def _kept_images(root: Path) -> dict[Path, tuple[str, str, ImageStatus | None]]:
     return out
 
 
-def _find_image(mask_file: Path, beside: ImagesBeside, stem: str) -> Path | None:
-    """The picture beside a mask file: ``images/x.png`` of ``masks/x.png``; nnU-Net's
-    first channel file of its case, ``imagesTr/cell_0000.png`` of ``labelsTr/cell.png``
-    (``imagesTs/`` of ``labelsTs/``)."""
-    folder = mask_file.parent
-    if folder.name == "masks":
-        return beside.find(folder.parent / "images", stem, mask_file)
-    own = folder.name.lower()
-    if own in ("labelstr", "labelsts"):
-        for name in _sub_folders(folder.parent):
-            if name.lower() == f"images{own[-2:]}":
-                return beside.find(folder.parent / name, f"{stem}_0000", mask_file)
-    return None
+def _picture_folders(mask_folder: Path) -> list[Path]:
+    """The folders that may hold the pictures of the masks in ``mask_folder``, as
+    ``annotator add`` pairs them (``core.naming.masks_in_mask_folders``): below the
+    nearest mask folder around it (:data:`MASK_FOLDERS`, in any case: ``labels/``,
+    ``Masks/``, ``SegmentationClass/``, ``gtFine/``), each picture folder beside that one
+    (:data:`PICTURE_FOLDERS`: ``images/``, ``JPEGImages/``, ``leftImg8bit/``) and the
+    same subfolders in it (``images/val/`` for ``labels/val/``); nnU-Net's ``imagesTr/``
+    first for ``labelsTr/`` (``imagesTs/`` for ``labelsTs/``)."""
+    for up in (mask_folder, *mask_folder.parents):
+        own = up.name.lower()
+        if own not in MASK_FOLDERS:
+            continue
+        rel = mask_folder.relative_to(up)
+        names = [name for name in _sub_folders(up.parent) if name.lower() in PICTURE_FOLDERS]
+        split = own[-2:] if own in ("labelstr", "labelsts") else None
+        names.sort(key=lambda name: name.lower()[-2:] != split)
+        return [up.parent / name / rel for name in names]
+    return []
+
+
+def _find_image(
+    mask_file: Path, beside: ImagesBeside, stem: str, folders: dict[Path, list[Path]]
+) -> Path | None:
+    """The picture of a mask file, found as ``annotator add`` pairs them (the rules of
+    :meth:`ImagesBeside.picture_of`): in the picture folders of its mask folder
+    (:func:`_picture_folders`: ``images/x.png`` of ``masks/x.png`` or of
+    ``labels/x_mask.png``, nnU-Net's ``imagesTr/cell_0000.png`` of ``labelsTr/cell.png``),
+    else, for a mask named as one, beside it (``img0.jpg`` of ``img0_mask.png``: Kaggle's,
+    Roboflow's ``x_jpg.rf.H.jpg`` of ``x_jpg.rf.H_mask.png``). ``folders`` caches
+    :func:`_picture_folders` by mask folder."""
+    own = mask_file.parent
+    if own not in folders:
+        folders[own] = _picture_folders(own)
+    for folder in folders[own]:
+        if (found := beside.picture_of(folder, mask_file, stem)) is not None:
+            return found
+    return beside.picture_of(own, mask_file, stem, beside=True)
 
 
 def stack_refusal(stack: Path | str, refused: Sequence[tuple[int, str]], planes: int) -> str:
@@ -900,6 +927,38 @@ def _class_table(table_file: Path | None, meta: Any) -> ClassTable | None:
     return own if own is not None else read_class_table(table_file).without_leading_ignore()
 
 
+def _tables_agree(
+    table: ClassTable, table_file: Path, below: Sequence[Path], labels_how: str
+) -> list[Path]:
+    """The other class tables in the folders ``below`` the source that hold masks (a
+    Roboflow export's ``train/_classes.csv`` and ``valid/_classes.csv``), when each gives
+    the masks' values the same classes as ``table``, read from ``table_file``, one of
+    them; a FormatError when one does not: the values are never read by one split's
+    table in another."""
+
+    def same(other: ClassTable | None) -> bool:
+        return other is not None and (other.names, other.ids, other.colours, other.void_ids) == (
+            table.names,
+            table.ids,
+            table.colours,
+            table.void_ids,
+        )
+
+    agree = []
+    for folder in below:
+        other = find_class_table([folder], other_tools=True)
+        if other is None or other == table_file:
+            continue
+        if not same(_class_table(other, None)):
+            raise FormatError(
+                f"{table_file} and {other} give the masks' values other classes: import "
+                f"{table_file.parent} and {other.parent} one at a time, each with its own "
+                f"table, or {labels_how} of the classes for all"
+            )
+        agree.append(other)
+    return agree
+
+
 def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
     if not src.exists():
@@ -915,7 +974,11 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     # and the folders holding the mask folders found below (VOCdevkit/VOC2012/ holds
     # class_names.txt beside its SegmentationClass/)
     holding = list(dict.fromkeys(f.parent.parent for f in files))[:TABLE_FOLDERS_BELOW]
-    folders = list(dict.fromkeys([*table_folders(folder, root), *holding]))
+    # and the masks' own folders (Roboflow's train/_classes.csv beside train/x_mask.png)
+    own = list(dict.fromkeys(f.parent for f in files))[:TABLE_FOLDERS_BELOW]
+    near = table_folders(folder, root)
+    below = [d for d in dict.fromkeys([*holding, *own]) if d not in near]
+    folders = list(dict.fromkeys([*near, *below]))
     # a table of our kinds, else the labels of nnU-Net's or the Decathlon's dataset.json
     table_file = options.labels_file or find_class_table(folders, other_tools=True)
     meta_file = root / "dataset.json"
@@ -929,6 +992,9 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
             f"{exc}: the masks' values cannot be named from it; {options.labels_how} of "
             "their classes (an id list: '0 background', '1 liver' lines)"
         ) from None
+    same: list[Path] = []
+    if table is not None and table_file is not None and table_file.parent in below:
+        same = _tables_agree(table, table_file, below, options.labels_how)
     labelling = Labelling(table, options.project_classes, labels_how=options.labels_how)
     names = labelling.names
     if names is not None:
@@ -947,6 +1013,9 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     given = options.labels_file is not None
     how = options.labels_how
     if note := table_note(table_file, given, folders, root, kind, other_tools=True, how=how):
+        if same:
+            verb = "gives" if len(same) == 1 else "give"
+            note += f" ({', '.join(str(p) for p in same)} {verb} the same classes)"
         result.notes.append(note)
     if not files:
         raise FormatError(
@@ -956,6 +1025,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         )
     kept = _kept_images(root)
     beside = ImagesBeside()
+    picture_folders: dict[Path, list[Path]] = {}
     empty_pages: list[str | Path] = []
     for f in files:
         # A label stack's slice i is the mask of image <stem>_z00i, as a stack added to
@@ -1014,7 +1084,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                         height=int(mask.shape[0]),
                         mask=None,
                         names=names,
-                        image_file=_find_image(f, beside, stem),
+                        image_file=_find_image(f, beside, stem, picture_folders),
                         raw_bits=0 if reserved or names is not None else bits,
                         match_by_stem=True,
                         load=functools.partial(_labels, f, labelling, reserved, page),

@@ -105,3 +105,46 @@ def links_leaving(src: str | os.PathLike[str], limit: int = 5) -> list[tuple[Pat
             if len(found) >= limit:
                 break
     return found
+
+
+class AnyCase:
+    """Finds the file a relative name from an annotation means, in any letters' case
+    where the name as spelled names none (``pic0.jpg`` for the file ``pic0.JPG``, a
+    dataset made on Windows or macOS): each part of the name that names no entry is the
+    one entry of its folder spelled so in other letters' case, else nothing is found.
+    Names are checked as :func:`safe_join` checks them; each folder is listed once."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Path, dict[str, list[str]]] = {}
+
+    def _named(self, folder: Path, part: str) -> list[str]:
+        entries = self._entries.get(folder)
+        if entries is None:
+            entries = {}
+            try:
+                for name in sorted(os.listdir(folder)):
+                    entries.setdefault(name.lower(), []).append(name)
+            except OSError:
+                pass
+            self._entries[folder] = entries
+        return entries.get(part.lower(), [])
+
+    def file(self, folder: str | os.PathLike[str], name: str, *, what: str) -> Path | None:
+        """The file ``folder / name`` (:func:`safe_join`), found in any case; or None."""
+        path = safe_join(folder, name, what=what)
+        if path.is_file():
+            return path
+        here, spelled = Path(folder), []
+        for part in PurePosixPath(name.replace("\\", "/")).parts:
+            if part in ("", "."):
+                continue
+            if not (here / part).exists():
+                matches = self._named(here, part)
+                if len(matches) != 1:
+                    return None
+                part = matches[0]
+            here = here / part
+            spelled.append(part)
+        if not spelled or not here.is_file():
+            return None
+        return safe_join(folder, "/".join(spelled), what=what)

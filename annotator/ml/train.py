@@ -681,7 +681,7 @@ def train_round(
                     request.max_seconds,
                     loop.final_loss,
                     "validate",
-                    detail=f"scoring on {held_out:,} validation pixels",
+                    detail=scoring_detail(held_out, done, total, now - started),
                 )
             )
 
@@ -712,6 +712,18 @@ def train_round(
         + (f", validated in {validated:.0f} s" if validates else ""),
         validation_seconds=validated,
     )
+
+
+def scoring_detail(pixels: int, done: int, total: int, elapsed_s: float) -> str:
+    """What the validate phase says: the pixels, the tiles predicted so far and, after a
+    few, the time left (on a big picture it takes minutes after a short round)."""
+    text = f"scoring on {pixels:,} validation pixels"
+    if total <= 1:
+        return text
+    text += f", tile {done} of {total}"
+    if done and done < total and elapsed_s >= 1.0:
+        text += f", about {elapsed_s * (total - done) / done:.0f} s left"
+    return text
 
 
 #: :func:`confusion` counts this many pixels at a time: its int64 indices of a whole

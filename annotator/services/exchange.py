@@ -39,6 +39,7 @@ from annotator.core.naming import (
     pair_base,
     short_stem,
     unique_stems,
+    without_mask_ending,
 )
 from annotator.core.orientation import exif_orientation, turned_size_hint
 from annotator.core.records import ImageRecord
@@ -1318,6 +1319,17 @@ def _names_of(rec: ImageRecord) -> tuple[str, ...]:
     return tuple(dict.fromkeys((Path(rec.name).name, Path(rec.path).name)))
 
 
+def _at_path(item: ImportItem, found: Sequence[ImageRecord]) -> ImageRecord | None:
+    """The one image of ``found`` whose project name is, or ends in, the folders and
+    file name the annotation gives (COCO's ``sub1/a.jpg``: ``sub1/a.jpg``,
+    ``images/sub1/a.jpg``, not ``sub2/a.jpg``), in any case; else None."""
+    if item.image_path is None or "/" not in item.image_path.strip("/"):
+        return None
+    want = item.image_path.strip("/").lower()
+    at = [r for r in found if (n := r.name.lower()) == want or n.endswith("/" + want)]
+    return at[0] if len(at) == 1 else None
+
+
 def _spelled_as(spelled: str, found: Sequence[ImageRecord]) -> ImageRecord | None:
     """The one image of ``found`` called ``spelled`` in every letter, where all of them
     are called so but for the letters' case (``f.png`` of ``f.png`` and ``f.PNG``)."""
@@ -1501,6 +1513,8 @@ class _ImageIndex:
                 if named.all:
                     break
                 named = self._named(other, item.match_by_stem, item.source)
+            if named.chosen is None and (at := _at_path(item, named.all)) is not None:
+                return at
             if named.chosen is None and named.all:
                 # labels/val/0.png beside images/val/0.png and images/train/0.png: the
                 # dataset's layout says which (core/naming.py), when every image meant
@@ -2152,7 +2166,7 @@ def _with_images(
                     )
                 if item.kept_name is not None:
                     raise FormatError(_kept_missing(item))
-                raise FormatError(f"{item.source}: no image {item.image_name!r} {NO_IMAGE}")
+                raise FormatError(f"{item.source}: no image {_meant(item)!r} {NO_IMAGE}")
             if size != (item.height, item.width):
                 page = item.stack_page
                 what = "the mask" if page is None else f"slice {page} of the labels"
@@ -2179,6 +2193,13 @@ def _with_images(
 
 #: Said of a mask whose image is not found (see :func:`_with_images`).
 NO_IMAGE = "in the project or next to the annotation"
+
+
+def _meant(item: ImportItem) -> str:
+    """The image name an item's labels are for, as the user knows it: a mask file's
+    stem without its mask ending (``img0`` for ``img0_mask.png``)."""
+    return without_mask_ending(item.image_name) if item.match_by_stem else item.image_name
+
 
 #: Said of a mask whose only image has its very bytes (see :func:`_with_images`).
 MISTAKEN = "has the very bytes of this mask"

@@ -60,7 +60,10 @@ RECENT_WEIGHT = 3.0
 #: How the card describes input normalisation (what ``ml.data.fit_normalizer`` does);
 #: the rule itself is the network's ``normalisation`` (what the card's absence of it
 #: means: pooled, the first text).
-NORMALISATION = "uint8 / 255; other dtypes: per-image 0.5-99.5 percentiles"
+NORMALISATION = (
+    "(v - low) / (high - low) * 4 - 2, low and high 0 and 255 for 8-bit pictures, else "
+    "the picture's 0.5 and 99.5 percentiles"
+)
 NORMALISATION_TEXTS = {
     "pooled": NORMALISATION,
     "per-channel": NORMALISATION + ", each channel its own (first three)",
@@ -68,15 +71,17 @@ NORMALISATION_TEXTS = {
 
 
 def normalisation_text(network: NetworkConfig) -> str:
-    """The card's ``normalisation``: :data:`NORMALISATION_TEXTS`, naming the channels of
-    the picture the network takes when a Channel Choice picked them (ADR 0030): a user
-    of ``model.onnx`` outside the app must feed those, in that order."""
+    """The card's ``normalisation``: :data:`NORMALISATION_TEXTS` (the exact input of
+    ``model.onnx``, ``ml.data.Normalizer``), naming the channels of the picture the
+    network takes when a Channel Choice picked them (ADR 0030): a user of ``model.onnx``
+    outside the app must feed those, in that order, padded to the network's multiple."""
     text = NORMALISATION_TEXTS.get(network.normalisation, NORMALISATION)
+    padded = f"; height and width padded to a multiple of {network.multiple}"
     if not network.channel_choice:
-        return text
+        return text + padded
     chosen = ", ".join(str(c + 1) for c in network.channel_choice)
     text = text.replace(" (first three)", "")
-    return f"{text}; input: the picture's channels {chosen} (from 1), in that order"
+    return f"{text}; input: the picture's channels {chosen} (from 1), in that order{padded}"
 
 
 @dataclass(frozen=True)

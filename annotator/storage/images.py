@@ -178,15 +178,18 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
             if header_only:
                 return np.broadcast_to(np.zeros((), series.dtype), (height, width))
             array = series.asarray()
-            # Grey and the alpha the file records (ExtraSamples): the grey alone, as a
-            # PNG's. Two samples or channels of any other kind are two channels.
-            grey_alpha = "S" in axes and tuple(series.keyframe.extrasamples) in ((1,), (2,))
+            # The alpha the file records (ExtraSamples) is left out: grey + alpha is
+            # the grey alone, RGBA the RGB, as a PNG's. Samples of any other kind are
+            # channels.
+            alpha = "S" in axes and tuple(series.keyframe.extrasamples) in ((1,), (2,))
     except ImageReadError:
         raise
     except Exception as exc:  # tifffile raises many kinds for broken files
         raise ImageReadError(path, f"corrupt or unsupported TIFF ({exc})") from None
     array = np.transpose(array.reshape(shape_order[0]), shape_order[1])
-    return array[..., 0] if grey_alpha and array.ndim == 3 and array.shape[2] == 2 else array
+    if alpha and array.ndim == 3 and array.shape[2] in (2, 4):
+        return array[..., 0] if array.shape[2] == 2 else array[..., :3]
+    return array
 
 
 #: Channels a picture may have that are shown and trained on (``ml.data.to_channels``)
@@ -368,9 +371,7 @@ def _refuse_pillow_stack(path: Path, im) -> None:  # type: ignore[no-untyped-def
 
 def _pillow_to_array(path: Path, im) -> np.ndarray:  # type: ignore[no-untyped-def]
     mode = im.mode
-    if mode in ("P", "PA"):
-        im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
-    elif mode in ("CMYK", "YCbCr"):
+    if mode in ("P", "PA", "RGBA", "CMYK", "YCbCr"):  # (an alpha left out, as a PNG's)
         im = im.convert("RGB")
     elif mode in ("LA", "1"):
         im = im.convert("L")
@@ -393,8 +394,19 @@ def _decode_png(path: Path) -> np.ndarray:
     if array.ndim == 3 and array.shape[2] == 3:
         array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
     elif array.ndim == 3 and array.shape[2] == 4:
-        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
+        # The alpha is left out (it is no channel: the Channel Choice counted it as a
+        # fourth); libpng gives grey + alpha (or grey with a transparent value) as BGRA
+        # of three equal channels: grey, as the file is.
+        if data.size > _PNG_COLOUR_TYPE and data[_PNG_COLOUR_TYPE] in _PNG_GREY_TYPES:
+            array = np.ascontiguousarray(array[..., 0])
+        else:
+            array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGB)
     return array
+
+
+#: The colour type's byte in a PNG (in IHDR, the first chunk), and its grey types.
+_PNG_COLOUR_TYPE = 25
+_PNG_GREY_TYPES = (0, 4)
 
 
 def _png_file_damage(path: Path) -> str:

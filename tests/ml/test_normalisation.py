@@ -231,7 +231,9 @@ def test_a_round_from_scratch_takes_per_channel_and_the_card_says_so():
     assert result.network.normalisation == "per-channel"
     card = ModelCard.from_json(make_card(request, result, 1).to_json())
     assert card.architecture["normalisation"] == "per-channel"
-    assert card.normalisation.endswith("percentiles, each channel its own (first three)")
+    assert "percentiles, each channel its own (first three); height and width padded" in (
+        card.normalisation
+    )
 
 
 def cells_picture(seed: int, blue: int, size: int = 96) -> tuple[np.ndarray, np.ndarray]:

@@ -148,3 +148,18 @@ def test_train_prints_the_rounds_own_time_left_not_the_start_up_as_steps(
     err = capsys.readouterr().err
     assert "training: 1/30" in err
     assert "eta    29s" in err, err
+
+
+def test_validation_on_a_big_picture_counts_its_tiles_and_the_time_left():
+    """On a 4096 px picture validation took minutes after a short round, the progress
+    line saying only "scoring on N validation pixels" all along."""
+    from annotator.ml.train import scoring_detail
+
+    assert scoring_detail(4096, 0, 1, 0.0) == "scoring on 4,096 validation pixels"
+    assert scoring_detail(3_355_648, 0, 64, 0.0) == (
+        "scoring on 3,355,648 validation pixels, tile 0 of 64"
+    )
+    assert scoring_detail(3_355_648, 16, 64, 20.0) == (
+        "scoring on 3,355,648 validation pixels, tile 16 of 64, about 60 s left"
+    )
+    assert scoring_detail(9, 64, 64, 80.0).endswith("tile 64 of 64")

@@ -28,7 +28,7 @@ def test_lossless_formats_round_trip_grey_rgb_rgba(tmp_path, suffix):
         path = tmp_path / f"{name}{suffix}"
         Image.fromarray(arr).save(path)
         out = read_image(path)
-        np.testing.assert_array_equal(out, arr)
+        np.testing.assert_array_equal(out, arr[..., :3] if name == "rgba" else arr)
 
 
 def test_jpeg_is_read_as_rgb(tmp_path):
@@ -261,7 +261,36 @@ def test_two_channels_a_tiff_names_are_both_read_and_only_recorded_alpha_is_drop
     )
     assert np.array_equal(read_image(tmp_path / "la.tif"), dapi)
     Image.fromarray(np.dstack([dapi, gfp]), "LA").save(tmp_path / "la.png")
-    assert np.array_equal(read_image(tmp_path / "la.png")[..., 0], dapi)
+    assert np.array_equal(read_image(tmp_path / "la.png"), dapi)  # (was read as RGBA)
+
+
+def test_a_recorded_alpha_is_no_channel_of_the_picture(tmp_path, capsys):
+    """An RGBA PNG counted 4 channels: the Channel Choice took its alpha for channel 4
+    (`channels --use 4` accepted, a model of channel 4 proposed from the alpha), and one
+    grey + alpha PNG among grey pictures made the project's model a colour one."""
+    from annotator.cli import main
+
+    rgb = np.dstack([_grad(), 255 - _grad(), _grad() // 2])
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    Image.fromarray(rgb).save(folder / "rgb.png")
+    Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])).save(
+        folder / "rgba.png"
+    )
+    Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 9, np.uint8)])).save(folder / "rgba.bmp")
+    palette = Image.fromarray(_grad()).convert("P")
+    palette.info["transparency"] = 0
+    palette.save(folder / "p.png", transparency=0)
+    for name in ("rgba.png", "rgba.bmp"):
+        assert np.array_equal(read_image(folder / name), rgb), name
+    assert read_image(folder / "p.png").shape == (24, 32, 3)
+    assert ImageInfo.of(read_image(folder / "rgba.png")).channels == 3
+    root = tmp_path / "p"
+    assert main(["new", str(root), "--classes", "a,b"]) == 0
+    assert main(["add", str(root), str(folder / "rgb.png"), str(folder / "rgba.png")]) == 0
+    capsys.readouterr()
+    assert main(["channels", str(root), "--use", "4"]) != 0
+    assert "channel 4" in capsys.readouterr().err
 
 
 def test_channels_past_the_third_are_said_to_go_unused_and_alpha_is_not(tmp_path):

@@ -1,0 +1,135 @@
+"""The picture a COCO or labelme file names is found where the tools that write them put
+it: CVAT's "COCO 1.0" ``annotations/instances_default.json`` beside ``images/`` (whose
+``file_name`` may hold folders: ``sub1/a.png``), and in other letters' case
+(``pic0.JPG`` for ``pic0.jpg``, a dataset made on Windows or macOS). A ``file_name``
+with folders that is exactly one project image's name means that image, not every
+image of its file name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from annotator.core.schema import LabelSchema
+from annotator.services.exchange import ImportRequest, import_into_project
+from annotator.storage.project import Project
+
+H, W = 20, 30
+U = 255
+
+
+def _picture(path: Path, seed: int) -> np.ndarray:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 255, (H, W, 3), np.uint8)
+    assert cv2.imwrite(str(path) if path.suffix.islower() else str(path) + ".png", pixels)
+    if not path.suffix.islower():  # (cv2 chooses the encoder by a lower-case suffix)
+        Path(str(path) + ".png").rename(path)
+    return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+
+
+def _coco(path: Path, file_names: list[str]) -> None:
+    """One box polygon of category 'car' per image: columns 4..15, rows 3..11."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "images": [
+            {"id": i + 1, "file_name": name, "width": W, "height": H}
+            for i, name in enumerate(file_names)
+        ],
+        "categories": [{"id": 7, "name": "car"}],
+        "annotations": [
+            {
+                "id": i + 1,
+                "image_id": i + 1,
+                "category_id": 7,
+                "segmentation": [[4, 3, 16, 3, 16, 12, 4, 12]],
+                "iscrowd": 0,
+            }
+            for i in range(len(file_names))
+        ],
+    }
+    path.write_text(json.dumps(doc))
+
+
+def _project(root: Path, name: str = "project") -> Project:
+    return Project.create(root / name, LabelSchema.from_names(["background"]))
+
+
+def _maps(project: Project) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    return {r.name: (project.load_image(r), project.load_mask(r)) for r in project.images()}
+
+
+def _reference(tmp_path: Path) -> np.ndarray:
+    """The labels of the same annotation with its picture beside the JSON file, where
+    the picture was always found."""
+    _picture(tmp_path / "ref" / "sub1" / "a.png", seed=1)
+    _coco(tmp_path / "ref" / "ann.json", ["sub1/a.png"])
+    with _project(tmp_path, "reference") as project:
+        import_into_project(project, ImportRequest("coco", tmp_path / "ref"))
+        ((_, labels),) = _maps(project).values()
+    assert labels is not None
+    assert labels[7, 9] == 1 and labels[0, 0] == U  # the box is car, the rest unlabelled
+    return labels
+
+
+@pytest.mark.parametrize(
+    ("json_file", "picture"),
+    [
+        ("ds/annotations/instances_default.json", "ds/images/sub1/a.png"),  # CVAT
+        ("ds/ann.json", "ds/images/sub1/a.png"),  # images/ beside, with the folders
+        ("ds/ann.json", "ds/sub1/A.PNG"),  # in other letters' case
+    ],
+)
+def test_the_picture_is_found_where_the_file_name_puts_it(tmp_path, json_file, picture):
+    reference = _reference(tmp_path)
+    pixels = _picture(tmp_path / picture, seed=1)
+    _coco(tmp_path / json_file, ["sub1/a.png"])
+    with _project(tmp_path) as project:
+        report = import_into_project(project, ImportRequest("coco", (tmp_path / json_file).parent))
+        assert report.added and not report.skipped
+        ((image, labels),) = _maps(project).values()
+        assert np.array_equal(image, pixels)
+        assert np.array_equal(labels, reference)
+
+
+def test_a_file_name_with_folders_means_the_project_image_of_that_name(tmp_path):
+    """After `add P ds/images` (sub1/a.png, sub2/a.png), a JSON without its pictures
+    naming sub1/a.png: refused as matching several project images."""
+    reference = _reference(tmp_path)
+    _picture(tmp_path / "ds" / "images" / "sub1" / "a.png", seed=1)
+    _picture(tmp_path / "ds" / "images" / "sub2" / "a.png", seed=2)
+    _coco(tmp_path / "elsewhere" / "ann.json", ["sub1/a.png"])
+    with _project(tmp_path) as project:
+        project.add_images([tmp_path / "ds" / "images"])
+        report = import_into_project(project, ImportRequest("coco", tmp_path / "elsewhere"))
+        assert not report.skipped and not report.added
+        maps = _maps(project)
+        assert sorted(maps) == ["sub1/a.png", "sub2/a.png"]
+        assert np.array_equal(maps["sub1/a.png"][1], reference)
+        assert maps["sub2/a.png"][1] is None
+
+
+def _labelme(folder: Path, image_path: str) -> None:
+    shapes = [{"label": "car", "points": [[4, 3], [15, 11]], "shape_type": "rectangle"}]
+    doc = {"shapes": shapes, "imagePath": image_path, "imageData": None}
+    (folder / "pic0.json").write_text(json.dumps(doc | {"imageHeight": H, "imageWidth": W}))
+
+
+def test_a_labelme_picture_is_found_in_other_letters_case(tmp_path):
+    """labelme's imagePath pic0.png, the file pic0.PNG: "no image 'pic0.png'"."""
+    found = {}
+    for name, image_path in (("reference", "pic0.PNG"), ("project", "pic0.png")):
+        src = tmp_path / name / "lm"
+        pixels = _picture(src / "pic0.PNG", seed=3)
+        _labelme(src, image_path)
+        with _project(tmp_path / name) as project:
+            report = import_into_project(project, ImportRequest("labelme", src))
+            assert len(report.added) == 1 and not report.skipped
+            ((image, labels),) = _maps(project).values()
+            assert np.array_equal(image, pixels)
+            found[name] = labels
+    assert found["project"] is not None and np.any(found["project"] == 1)
+    assert np.array_equal(found["project"], found["reference"])
