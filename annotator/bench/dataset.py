@@ -33,7 +33,7 @@ from annotator.core.naming import (
 )
 from annotator.core.orientation import turned_size_hint
 from annotator.core.volumes import grid_problem, is_nifti, volume_geometry, volume_header
-from annotator.formats.base import load_json
+from annotator.formats.base import load_json, picture_orientation
 from annotator.formats.colour_table import (
     DATASET_JSON,
     ClassTable,
@@ -587,7 +587,9 @@ def _read_masks(
             raise ImageReadError(
                 where,
                 f"the mask is {m.shape[1]}x{m.shape[0]} but its image {p.name} is {w}x{h}"
-                + turned_size_hint((int(m.shape[0]), int(m.shape[1])), (int(h), int(w))),
+                + turned_size_hint(
+                    (int(m.shape[0]), int(m.shape[1])), (int(h), int(w)), picture_orientation(p)
+                ),
             )
         if listing is not None and by_id is not None:
             if by_id[0] == IGNORE:  # 0 unlisted (ids from 1): void, said with its share

@@ -130,13 +130,25 @@ def apply_exif_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def turned_size_hint(mask_hw: tuple[int, int], picture_hw: tuple[int, int]) -> str:
+#: EXIF orientations that show a picture turned by 90 degrees (its height its width).
+TURNING = (5, 6, 7, 8)
+
+
+def turned_size_hint(
+    mask_hw: tuple[int, int], picture_hw: tuple[int, int], orientation: int
+) -> str:
     """What a mask of its picture's size turned by 90 degrees most likely means (heights
-    and widths), said after a size mismatch; "" for any other mismatch."""
+    and widths), said after a size mismatch; "" for any other mismatch. ``orientation``:
+    the picture's EXIF orientation, blamed only when it turns the picture (5-8)."""
     if tuple(mask_hw) != tuple(picture_hw)[::-1] or mask_hw[0] == mask_hw[1]:
         return ""
+    if orientation not in TURNING:
+        return (
+            " (the sizes swapped, and the picture has no EXIF orientation that turns it: "
+            "the labels give its width as the height and its height as the width, or were "
+            "drawn on the picture turned)"
+        )
     return (
-        " (the sizes swapped: the picture most likely has an EXIF orientation, which "
-        "the project applies, as cameras and viewers do, and the tool that drew these "
-        "labels did not)"
+        " (the sizes swapped: the picture has an EXIF orientation, which the project "
+        "applies, as cameras and viewers do, and the tool that drew these labels did not)"
     )

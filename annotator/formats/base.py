@@ -625,6 +625,23 @@ def image_size(path: Path, options: ImportOptions, where: object) -> tuple[int, 
     return (width, height) if turned else (height, width)
 
 
+def picture_orientation(picture: Path | bytes) -> int:
+    """The EXIF orientation (1-8; 1 when absent or unreadable) of a picture file, or of
+    a picture's bytes (embedded in an imported file)."""
+    import io
+
+    from PIL import Image
+
+    from annotator.core.orientation import exif_orientation
+
+    try:
+        source = io.BytesIO(picture) if isinstance(picture, bytes) else picture
+        with Image.open(source) as im:
+            return exif_orientation(im)
+    except Exception:  # unreadable: no orientation to blame (reading it says why)
+        return 1
+
+
 def check_number(value: Any, where: str) -> float:
     """A finite number from a JSON file (ints past float range are refused, not a crash)."""
     number = float("nan")

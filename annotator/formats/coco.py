@@ -28,6 +28,8 @@ An annotation that cannot be drawn (a polygon of fewer than 3 points, RLE whose 
 do not add up, a segmentation of another type) is left out and named in the summary,
 the rest imported (``formats.left_out``); a file none of whose annotations can be drawn
 is refused, as are its structural faults (ids twice, an image or category missing).
+A category no annotation uses that is the ``supercategory`` of every other one (Roboflow's
+dataset category, id 0) is no class: left out, and the summary says so.
 """
 
 from __future__ import annotations
@@ -325,6 +327,26 @@ def _find_image(root: Path, file_name: str, files: AnyCase) -> Path | None:
     return None
 
 
+def _unused_parent(categories: list[Any], annotations: list[Any]) -> int | None:
+    """The id of the category that is the ``supercategory`` of every other one and that
+    no annotation uses, if any: Roboflow's COCO export has one (id 0, named after the
+    dataset, its ``supercategory`` "none"), a parent of the classes and no class itself,
+    which would give the project a class no pixel ever holds (and make ``--strict``
+    refuse a project holding exactly the dataset's classes)."""
+    cats = [c for c in categories if isinstance(c, dict)]
+    if len(cats) < 2 or len(cats) != len(categories):
+        return None
+    used = {a.get("category_id") for a in annotations if isinstance(a, dict)}
+    for cat in cats:
+        cid, name = cat.get("id"), cat.get("name")
+        if not isinstance(cid, int) or isinstance(cid, bool) or cid in used:
+            continue
+        others = [c for c in cats if c is not cat]
+        if isinstance(name, str) and all(c.get("supercategory") == name for c in others):
+            return cid
+    return None
+
+
 def _read_one(
     path: Path, options: ImportOptions, result: ReadResult, left_out: ObjectsLeftOut
 ) -> list[ImportItem]:
@@ -332,7 +354,10 @@ def _read_one(
         options.progress(0, 0, f"reading {path.name}…")
     data = load_json(path)
     if not isinstance(data, dict):
-        raise FormatError(f"{path}: not a COCO file (the top level is not an object)")
+        raise FormatError(
+            f"{path}: not a COCO file (the top level is not an object)"
+            + json_hint(path, data, "coco", options.format_how)
+        )
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise FormatError(
@@ -341,7 +366,9 @@ def _read_one(
             )
     names: list[str] = []
     cat_index: dict[int, int] = {}
+    ids: set[int] = set()
     seen: dict[str, tuple[int, str]] = {}  # name_key -> (id, name) of the first category
+    parent = _unused_parent(data["categories"], data["annotations"])
     for k, cat in enumerate(data["categories"]):
         where = f"{path}: categories[{k}]"
         if (
@@ -351,8 +378,9 @@ def _read_one(
         ):
             raise FormatError(f"{where}: needs an integer 'id' and a 'name'")
         cid = _int(cat.get("id"), where + ".id")
-        if cid in cat_index:
+        if cid in ids:
             raise FormatError(f"{where}: category id {cid} appears twice")
+        ids.add(cid)
         name = cat["name"].strip()
         first = seen.setdefault(name_key(name), (cid, name))
         if first[0] != cid:
@@ -361,6 +389,13 @@ def _read_one(
                 f"{path}: categories {first[0]} and {cid} have the same name ({same}): "
                 "rename one, or give their annotations one category"
             )
+        if cid == parent:
+            note = (
+                f"left out the category {name!r}: no annotation uses it and it is the "
+                "supercategory of all the others (Roboflow's dataset category), not a class"
+            )
+            result.notes += [] if note in result.notes else [note]
+            continue
         cat_index[cid] = len(names)
         names.append(name)
     images: dict[int, dict[str, Any]] = {}

@@ -6,9 +6,10 @@ A look at names and small files, made only when a reader found nothing of its ow
 to read: a folder holding ``SegmentationClass/`` is VOC, a YAML naming classes is YOLO's
 ``data.yaml``, a JSON file is COCO, labelme or Label Studio by its keys (and a folder
 with labelme's ``labels.txt`` and labelme files in its subfolders is labelme's), a folder
-the masks import reads masks from is a masks dataset. When the folder itself is none of
-them, its subfolders are looked at (``labelme-examples/instance`` holds ``coco/`` and
-``data_annotated/``).
+the masks import reads masks from, if they hold a mask's few values, is a masks dataset
+(a folder of photos is none). When the folder itself is none of them, or holds masks only
+in folders below it, its subfolders are looked at (``labelme-examples/instance`` holds
+``coco/`` and ``data_annotated/``; ``VOCdevkit/`` holds ``VOC2012/``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,13 @@ _PARSED_JSON = 8 * 1024 * 1024  # larger JSON files are judged by their beginnin
 _HEAD = 1024 * 1024
 _JSON_FILES = 5  # JSON files looked at in a folder
 _SUBFOLDERS = 50  # subfolders looked at
-_HINTS = 2  # hints given at most
+_HINTS = 5  # subfolders named at most (a Roboflow download's train/ valid/ test/ all)
+_PEEKED = 3  # mask files whose values are looked at
+#: A picture of at most this many distinct values may be a mask (as the add judges).
+_MASK_VALUES = 64
+#: The folders of a VOC root that hold its class masks: VOC's own, and the augmented
+#: set's (SBD's masks as DeepLab ships them, ``SegmentationClassAug/``).
+VOC_CLASS_FOLDERS = ("SegmentationClass", "SegmentationClassAug")
 
 
 def json_kind(data: Any) -> str | None:
@@ -105,7 +112,9 @@ def _folder_kinds(folder: Path) -> list[str]:
     try:
         children = sorted(folder.iterdir())
         # (as the VOC import reads it: the root, or its SegmentationClass/ itself)
-        if folder.name == "SegmentationClass" or (folder / "SegmentationClass").is_dir():
+        if folder.name in VOC_CLASS_FOLDERS or any(
+            (folder / name).is_dir() for name in VOC_CLASS_FOLDERS
+        ):
             kinds.append("voc")
         files = [p for p in children if not hidden(p) and p.is_file()]
         if any(p.suffix.lower() in YAML_SUFFIXES and yaml_names_classes(p) for p in files):
@@ -115,11 +124,47 @@ def _folder_kinds(folder: Path) -> list[str]:
         if not jsons and (folder / "labels.txt").is_file():  # labelme's, its files below
             below = sorted(folder.glob("*/*.json"))[:_JSON_FILES]
             kinds += ["labelme"] if "labelme" in map(_json_file_kind, below) else []
-        if "voc" not in kinds and mask_files(folder):  # (VOC's masks are masks too)
+        # (VOC's masks are masks too; a folder of photos, CVAT's images/, is none)
+        if "voc" not in kinds and _look_like_masks(mask_files(folder)):
             kinds.append("masks")
     except OSError:
         pass
     return list(dict.fromkeys(kinds))
+
+
+def _look_like_masks(files: list[Path]) -> bool:
+    """Whether the files a masks import would read hold masks: one of the first few has
+    a mask's few values (class ids, or a colour per class), as no photograph has; one
+    that cannot be read here counts as a mask (its import says what is wrong)."""
+    for path in files[:_PEEKED]:
+        values = _distinct_values(path)
+        if values is None or values <= _MASK_VALUES:
+            return True
+    return False
+
+
+def _distinct_values(path: Path) -> int | None:
+    """How many distinct values (grey levels, or colours) a picture holds, counted on a
+    grid of about 256 x 256 of its pixels; None when it is not read here (a NIfTI volume,
+    a file PIL cannot open)."""
+    import numpy as np
+    from PIL import Image
+
+    if path.suffix.lower() not in (".png", ".tif", ".tiff"):
+        return None
+    try:
+        with Image.open(path) as img:
+            array = np.asarray(img)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    if array.ndim < 2 or array.size == 0:
+        return None
+    step = max(1, min(array.shape[0], array.shape[1]) // 256)
+    sample = array[::step, ::step]
+    if sample.ndim == 3:  # (colours: the rows of their channels)
+        sample = sample.reshape(-1, sample.shape[2])
+        return int(np.unique(sample, axis=0).shape[0])
+    return int(np.unique(sample).size)
 
 
 def looks_like(src: Path, tried: str) -> list[tuple[str, Path]]:
@@ -138,20 +183,36 @@ def looks_like(src: Path, tried: str) -> list[tuple[str, Path]]:
     if not src.is_dir():
         return []
     kinds = _folder_kinds(src)
-    if kinds:
+    if kinds and not (kinds == ["masks"] and not _masks_in_itself(src)):
         return [] if tried in kinds else [(kinds[0], src)]
     found: list[tuple[str, Path]] = []
     try:
-        subfolders = sorted(p for p in src.iterdir() if p.is_dir())[:_SUBFOLDERS]
+        subfolders = sorted(p for p in src.iterdir() if p.is_dir() and not hidden(p))
     except OSError:
         return []
-    for sub in subfolders:
-        kinds = _folder_kinds(sub)
-        if kinds:
-            found.append((kinds[0], sub))
-        if len(found) == _HINTS:
+    for sub in subfolders[:_SUBFOLDERS]:
+        sub_kinds = _folder_kinds(sub)
+        if sub_kinds:
+            found.append((sub_kinds[0], sub))
+        if len(found) > _HINTS:  # (one more: the hint says there are more)
             break
+    if kinds:  # masks below it: a subfolder of another format says better what it holds
+        # (VOCdevkit/ is VOC2012/'s folder, its masks VOC's; CVAT's ds/ holds COCO)
+        better = [(kind, sub) for kind, sub in found if kind != "masks"]
+        if better:
+            return better
+        return [] if tried in kinds else [(kinds[0], src)]
     return found
+
+
+def _masks_in_itself(folder: Path) -> bool:
+    """Whether ``folder`` holds mask files itself, not only in folders below it."""
+    from annotator.formats.masks import is_mask_file
+
+    try:
+        return any(is_mask_file(p) and not hidden(p) and p.is_file() for p in folder.iterdir())
+    except OSError:
+        return False
 
 
 def choose_format(kind: str, how: str = FORMAT_HOW) -> str:
@@ -170,13 +231,16 @@ def format_hint(src: Path, tried: str, how: str = FORMAT_HOW) -> str:
     ``"; it looks like a VOC dataset: import it with --format voc"``, or ``""``; ``how``:
     how the front end chooses a format (:func:`choose_format`)."""
     parts = []
-    for kind, path in looks_like(src, tried):
+    found = looks_like(src, tried)
+    for kind, path in found[:_HINTS]:
         what = DESCRIPTIONS[kind]
         choose = choose_format(kind, how)
         if path == Path(src):
             parts.append(f"it looks like {what}: import it with {choose}")
         else:
             parts.append(f"{path.name}/ holds {what}: import {path} with {choose}")
+    if len(found) > _HINTS:
+        parts.append("and more of its folders hold datasets")
     return "".join(f"; {p}" for p in parts)
 
 

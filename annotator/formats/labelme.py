@@ -72,10 +72,12 @@ from annotator.formats.base import (
     WriteResult,
     check_number,
     check_pixels,
+    image_size,
     json_files,
     load_json,
     names_lut,
     open_pil,
+    picture_orientation,
     read_names_file,
 )
 from annotator.formats.detect import json_hint
@@ -443,6 +445,94 @@ def _in_any_case(root: Path, candidate: Path, files: AnyCase, what: str) -> Path
         return files.file(candidate.parent, candidate.name, what=what)
 
 
+def _image_file(
+    root: Path, path: Path, image_path: str, image_name: str, embedded: bool, files: AnyCase
+) -> Path | None:
+    """The picture the labelme file ``path`` names by ``image_path`` (its base name:
+    ``image_name``), None when that file is not there (the project's image of that name
+    is looked for later). A name that cannot be followed within the imported folder
+    ``root`` (an absolute path, another machine's ``C:\\Users\\me\\x.jpg``, or one
+    climbing out of it) is never followed: the file's embedded image is used, else the
+    picture of its base name beside the JSON file (a file written on another machine,
+    its picture copied beside it); with neither it is refused, saying what was looked
+    for. A file not found as spelled is found in other letters' case (``files``)."""
+    try:
+        candidate = join_within(root, path.parent, image_path, what=f"{path}: imagePath")
+    except FormatError as exc:
+        if embedded:  # the embedded image is used; the name is never followed
+            return None
+        beside = _beside(path, image_name, files)
+        if beside is None:
+            climbs = ".." in PurePosixPath(image_path.replace("\\", "/")).parts
+            do = (
+                "import the folder that holds both the JSON files and the images"
+                if climbs
+                else "put the picture beside the JSON file"
+            )
+            raise FormatError(
+                f"{exc}, the file embeds no imageData, and no picture {image_name!r} lies "
+                f"beside it: {do}"
+            ) from None
+        return beside
+    if candidate.is_file():
+        return candidate
+    # pic0.JPG for pic0.jpg, when it is the one
+    return _in_any_case(root, candidate, files, f"{path}: imagePath")
+
+
+def _beside(path: Path, image_name: str, files: AnyCase) -> Path | None:
+    """The picture ``image_name`` beside the labelme file ``path``, in any case; None
+    when there is none (or the name is no file name)."""
+    try:
+        return (
+            files.file(path.parent, image_name, what=f"{path}: imagePath") if image_name else None
+        )
+    except FormatError:  # (a name such as "C:" or "..")
+        return None
+
+
+def _picture_size(
+    path: Path,
+    shapes: list[Any],
+    picture: Path,
+    said: tuple[int, int],
+    options: ImportOptions,
+    resized: list[str],
+) -> tuple[int, int]:
+    """The ``(height, width)`` to draw the labelme file ``path`` on: the size it says
+    (``imageHeight``, ``imageWidth``), or, when its picture ``picture`` is of another
+    size and has no EXIF orientation, the picture's, if every point of its ``shapes``
+    lies within it: labelme itself takes the picture's size then (its ``LabelFile``
+    logs the mismatch and uses the image's), and a converter's slip (height and width
+    swapped) does not lose the file. A picture with an orientation keeps the size said:
+    the import refuses it, saying the labels were drawn on the picture unturned. The
+    file is named in ``resized``."""
+    try:
+        real = image_size(picture, options, path)
+    except FormatError:  # (unreadable: the import says why)
+        return said
+    if real == said or picture_orientation(picture) != 1:
+        return said
+    points = [
+        p
+        for shape in shapes
+        if isinstance(shape, dict) and isinstance(shape.get("points"), list)
+        for p in shape["points"]
+        if isinstance(p, list | tuple) and len(p) == 2
+    ]
+    try:
+        fits = all(float(x) <= real[1] and float(y) <= real[0] for x, y in points)
+    except (TypeError, ValueError):
+        fits = False
+    if not fits:
+        return said
+    check_pixels(real[1], real[0], path)
+    resized.append(
+        f"{path.name} says {said[1]}x{said[0]}, its picture {picture.name} is {real[1]}x{real[0]}"
+    )
+    return real
+
+
 def _read_one(
     root: Path,
     path: Path,
@@ -455,12 +545,15 @@ def _read_one(
     left: ObjectsLeftOut | None = None,
     format_how: str = FORMAT_HOW,
     files: AnyCase | None = None,
+    options: ImportOptions = DEFAULT_IMPORT,
+    resized: list[str] | None = None,
 ) -> tuple[ImportItem, bool, str | None]:
     """The file's item, whether its uncovered pixels stayed unlabelled because the
     file says Annotator wrote it that way, and the class its uncovered pixels became
     because it says so (``annotatorUncoveredClass``; else ``None``). A shape that
     cannot be drawn is left out and named in ``left``; ``format_how``: how the hint of
-    another format's file chooses that format."""
+    another format's file chooses that format. With ``resized``, a file whose size is
+    not its picture's is drawn on the picture's (:func:`_picture_size`), and said there."""
     left = ObjectsLeftOut() if left is None else left
     names = list(shared_names)  # grown for this file; kept only if the file is valid
     doc = load_json(path)
@@ -490,20 +583,11 @@ def _read_one(
     check_pixels(w, h, path)
     image_file = None
     if isinstance(image_path, str) and image_path:
-        try:
-            candidate = join_within(root, path.parent, image_path, what=f"{path}: imagePath")
-        except FormatError as exc:
-            if data_bytes is None:
-                raise FormatError(
-                    f"{exc}, and the file embeds no imageData: import the folder that holds "
-                    "both the JSON files and the images"
-                ) from None
-            candidate = None  # the embedded image is used; the name is never followed
-        if candidate is not None and candidate.is_file():
-            image_file = candidate
-        elif candidate is not None:  # pic0.JPG for pic0.jpg, when it is the one
-            image_file = _in_any_case(root, candidate, files or AnyCase(), f"{path}: imagePath")
         image_name = PurePosixPath(image_path.replace("\\", "/")).name
+        embedded = data_bytes is not None
+        image_file = _image_file(root, path, image_path, image_name, embedded, files or AnyCase())
+        if image_file is not None and data_bytes is None and resized is not None:
+            h, w = _picture_size(path, doc["shapes"], image_file, (h, w), options, resized)
     elif data_bytes is not None:
         image_name = path.stem + ".png"
     else:
@@ -590,6 +674,7 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
     result.background = background
     items = []
     left = ObjectsLeftOut()
+    resized: list[str] = []
     pictures = AnyCase()
     for n, f in enumerate(files):
         if options.progress:
@@ -608,6 +693,8 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
                 one,
                 options.format_how,
                 pictures,
+                options,
+                resized,
             )
             items.append(item)
             left.extend(one)
@@ -623,6 +710,11 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
     left.check_some_drawn(src)
     if note := left.note():
         result.notes.append(note)
+    if resized:
+        result.notes.append(
+            f"drew the shapes of {len(resized)} file(s) on their picture's own size, not "
+            f"the imageWidth x imageHeight the file says, as labelme does (first: {resized[0]})"
+        )
     if BACKGROUND_LABEL in names:
         # labels.txt's _background_ line (labelme2voc requires it) names the pixels no
         # shape covers; when every such pixel stayed unlabelled it is not a class to add.

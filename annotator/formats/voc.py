@@ -22,7 +22,9 @@ the summary says so. ``voc_images="keep"`` copies every picture as it is (ADR 00
 The palette is VOC's standard colour map (what VOC tools and labelme's ``labelme2voc``
 show), not the project's colours: the pixel values carry the meaning.
 
-Read: SRC is the VOC root (or its ``SegmentationClass`` folder). 255 becomes void. With a
+Read: SRC is the VOC root (or its ``SegmentationClass`` folder; the augmented set's
+``SegmentationClassAug``, read when the root has no ``SegmentationClass``, or given
+itself). 255 becomes void. With a
 class table (``--labels FILE``, else the first of
 :data:`~annotator.formats.colour_table.TABLE_FILES` in the root) ids are mapped by name,
 else they are the project's class ids. RGB masks (CVAT's "Segmentation mask" export) and
@@ -63,7 +65,7 @@ from annotator.formats.colour_table import (
     table_note,
     voc_colormap,
 )
-from annotator.formats.detect import format_hint
+from annotator.formats.detect import VOC_CLASS_FOLDERS, format_hint
 from annotator.formats.georef import GeoMasks
 from annotator.formats.masks import read_label_file
 
@@ -269,15 +271,22 @@ class _Pictures:
 
 def read_voc(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
-    if src.is_dir() and src.name == "SegmentationClass":
-        src = src.parent
-    seg = src / "SegmentationClass"
-    if not seg.is_dir():
-        raise FormatError(
-            f"{src}: not a VOC folder (no SegmentationClass/ inside)"
-            + format_hint(src, "voc", options.format_how)
-        )
+    if src.is_dir() and src.name in VOC_CLASS_FOLDERS:
+        seg, src = src, src.parent
+    else:  # (VOC's own class folder first; the augmented set's is read when alone)
+        found = [src / name for name in VOC_CLASS_FOLDERS if (src / name).is_dir()]
+        if not found:
+            raise FormatError(
+                f"{src}: not a VOC folder (no SegmentationClass/ inside)"
+                + format_hint(src, "voc", options.format_how)
+            )
+        seg = found[0]
     result = ReadResult()
+    if seg.name != VOC_CLASS_FOLDERS[-1] and (src / VOC_CLASS_FOLDERS[-1]).is_dir():
+        result.notes.append(
+            f"read the masks of {seg.name}/, not those of {VOC_CLASS_FOLDERS[-1]}/ beside "
+            f"it: import {src / VOC_CLASS_FOLDERS[-1]} to read those"
+        )
     table_file = options.labels_file or find_class_table([src, src.parent])
     table = read_class_table(table_file).without_leading_ignore() if table_file else None
     given = options.labels_file is not None

@@ -24,15 +24,19 @@ unlabelled pixels; class indices stay the project's ids, so ``names`` still list
 Read: SRC is the dataset folder (with ``data.yaml`` or ``*.yaml`` naming the classes),
 a labels folder, or a split's folder (``train/`` holding ``images/`` and ``labels/``);
 or the dataset YAML itself, whose ``train``, ``val`` and ``test`` images are read as
-ultralytics reads them (relative to its ``path``, else to its own folder).
+ultralytics reads them (relative to its ``path``, else to its own folder). A folder
+without a YAML reads the one above it that is of that folder (``_yaml_names``), never
+another dataset's kept beside it.
 A label file's image is where ultralytics looks: its path with the last ``labels``
 folder named ``images`` (``labels/train/x.txt``: ``images/train/x.*``;
 ``train/labels/x.txt``: ``train/images/x.*``), else beside it. Polygons are filled
 exactly as ultralytics' ``polygon2mask`` does; where two overlap, the smaller wins, as
 in the masks ultralytics trains on (it draws them largest first). A line that cannot be
 drawn (odd or too few coordinates, of fewer than 3 points, a box, words that are no
-numbers, a class past ``names``) is left out and named in the summary, the rest imported
-(``formats.left_out``); a source none of whose lines can be drawn is refused.
+numbers, a class past ``names``, a polygon whose box reaches past -0.01..1.01, where
+ultralytics refuses it) is left out and named in the summary, the rest imported
+(``formats.left_out``); a source none of whose lines can be drawn is refused. A polygon
+within those bounds is drawn clipped to the picture, as ultralytics trains on it.
 """
 
 from __future__ import annotations
@@ -165,27 +169,105 @@ def _names_in(f: Path, doc: Any) -> list[str] | None:
         if ids != list(range(len(ids))):
             raise FormatError(f"{f}: 'names' must number the classes 0..n-1")
         names = [names[k] if k in names else names[str(k)] for k in ids]
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+    if names is None:  # (`names:` with nothing after it)
+        names = []
+    if not isinstance(names, list):
         raise FormatError(f"{f}: 'names' must be a list or a mapping of class names")
-    cleaned = [n.strip() for n in names]
-    if len({n.lower() for n in cleaned}) != len(cleaned) or not all(cleaned):
-        raise FormatError(f"{f}: 'names' has an empty or repeated class name")
+    if not names:
+        raise FormatError(f"{f}: 'names' lists no class")
+    for k, n in enumerate(names):
+        if n is None or (isinstance(n, str) and not n.strip()):
+            raise FormatError(f"{f}: 'names' has an empty class name (class {k})")
+        if isinstance(n, (list, dict)):
+            raise FormatError(f"{f}: 'names' gives class {k} a list or mapping, not a name")
+    # (YAML reads `0`, `yes`, `1.5`, a date as numbers, booleans, dates: ultralytics'
+    # check_class_names turns them into strings, `True` for `yes`, and so do we)
+    cleaned = [str(n).strip() for n in names]
+    seen: dict[str, int] = {}
+    for k, n in enumerate(cleaned):
+        if n.lower() in seen:
+            raise FormatError(
+                f"{f}: 'names' repeats the class name {n!r} (classes {seen[n.lower()]} and {k})"
+            )
+        seen[n.lower()] = k
     return cleaned
 
 
 def _yaml_files(folder: Path) -> list[Path]:
+    """The YAML files in ``folder`` (a folder named ``x.yaml`` is none)."""
     return sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in YAML_SUFFIXES and not hidden(p)
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in YAML_SUFFIXES and not hidden(p) and p.is_file()
     )
 
 
-def _yaml_names(root: Path) -> tuple[list[str], Path | None]:
-    files = [root / "data.yaml"] if (root / "data.yaml").is_file() else _yaml_files(root)
-    for f in files:
+def _yaml_names(root: Path, dataset: Path) -> tuple[list[str], Path]:
+    """The class names of the dataset folder ``dataset`` and the YAML they come from,
+    a YAML of ``root`` (``dataset`` itself, or the folder above it). ``data.yaml`` in the
+    dataset folder wins; else the one YAML with ``names`` that is of this dataset
+    (:func:`_of_dataset`). Ultralytics keeps a dataset's YAML beside its folder
+    (``work/birds.yaml`` of ``work/birds/``), so the folder above may hold the YAMLs of
+    other datasets: one of those is never taken, and several candidates are refused."""
+    if root == dataset and (root / "data.yaml").is_file():
+        f = root / "data.yaml"
         names = _names_in(f, _load_yaml(f))
+        if names is None:
+            raise FormatError(f"{f}: no 'names' of classes in the dataset YAML")
+        return names, f
+    found = []
+    for f in _yaml_files(root):
+        doc = _load_yaml(f)
+        names = _names_in(f, doc)
         if names is not None:
-            return names, f
-    raise FormatError(f"{root}: no dataset YAML with 'names' found")
+            found.append((f, doc, names))
+    if not found:
+        raise FormatError(f"{root}: no dataset YAML with 'names' found")
+    if len(found) == 1 and root == dataset:
+        return found[0][2], found[0][0]
+    for strength in ("this folder", "a folder above it"):
+        chosen = [(f, names) for f, doc, names in found if _of_dataset(f, doc, dataset) == strength]
+        if len(chosen) == 1:
+            return chosen[0][1], chosen[0][0]
+        if len(chosen) > 1:
+            raise FormatError(
+                f"{dataset}: several dataset YAMLs may name its classes ("
+                + ", ".join(f.name for f, _ in chosen)
+                + f" in {root}); import the dataset's YAML itself instead of the folder"
+            )
+    others = ", ".join(f.name for f, _, _ in found)
+    raise FormatError(
+        f"{dataset}: no dataset YAML of this folder (data.yaml, or a YAML whose 'path' is "
+        f"it or named {dataset.name}.yaml); {root} holds {others}, of other folders: import "
+        "the dataset's YAML itself"
+    )
+
+
+def _of_dataset(f: Path, doc: Any, dataset: Path) -> str | None:
+    """How the YAML ``f`` (parsed: ``doc``) is of the dataset folder ``dataset``: "this
+    folder" when its ``path`` is that folder (read as :func:`_yaml_label_files` reads
+    it; one not found here by its last name), it has none and lies in that folder, or
+    its stem is the folder's name (ultralytics' ``birds.yaml`` beside ``birds/``); "a
+    folder above it" when its dataset folder holds ``dataset`` (a split's folder); else
+    None (the YAML of another dataset)."""
+    here = dataset.resolve()
+    if f.stem.lower() == here.name.lower():
+        return "this folder"
+    given = doc.get("path") if isinstance(doc, dict) else None
+    if isinstance(given, str) and given.strip():
+        p = Path(given).expanduser()
+        folders = [c for c in dict.fromkeys((p, f.parent / p)) if c.is_dir()]
+        if not folders:  # (written on another machine: its folder's name tells)
+            name = p.name.lower()
+            if name == here.name.lower():
+                return "this folder"
+            return "a folder above it" if name in {a.name.lower() for a in here.parents} else None
+    else:
+        folders = [f.parent]
+    held = [c.resolve() for c in folders]
+    if here in held:
+        return "this folder"
+    return "a folder above it" if any(c in here.parents for c in held) else None
 
 
 def _labels_of(image_path: Path) -> Path:
@@ -331,7 +413,8 @@ def parse_label_file(
 ) -> list[tuple[int, np.ndarray]]:
     """``(class, (N, 2) int32 pixel points)`` per line, converted as ultralytics does
     (float32 ``xy * (width, height)`` truncated towards zero, no clipping: a vertex at
-    1.0 lies just past the image and fillPoly clips the edge, not the vertex); a
+    1.0 lies just past the image and fillPoly clips the edge, not the vertex, as it
+    clips a polygon overshooting the picture); a
     malformed line raises FormatError, or with ``left`` is left out and named there (as
     ``line N`` of ``name``)."""
     try:
@@ -378,9 +461,40 @@ def _parse_line(parts: list[str], where: str, n_classes: int) -> tuple[int, np.n
         raise FormatError(f"{where}: a polygon needs x y pairs")
     if values.size < 6:  # (ultralytics drops such an image whole)
         raise FormatError(f"{where}: a polygon needs at least 3 points")
-    if values.min() < -0.01 or values.max() > 1.01:
-        raise FormatError(f"{where}: coordinates must be normalised to 0..1")
+    if not _in_picture(values):
+        raise FormatError(
+            f"{where}: coordinates must be normalised to 0..1 (the polygon's box lies "
+            f"outside the picture: {_box_words(values)})"
+        )
     return cls, values
+
+
+#: How far a polygon's box may reach outside 0..1: ultralytics' ``verify_image_label``
+#: takes a segment line whose box (centre, width, height) lies within -0.01..1.01.
+_BOX_SLACK = np.float32(0.01)
+
+
+def _box(values: np.ndarray) -> np.ndarray:
+    """The box ultralytics checks of a polygon line's normalised coordinates: centre x,
+    centre y, width, height, in float32 as its ``segments2boxes`` computes them."""
+    xy = values.astype(np.float32).reshape(-1, 2)
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    return np.concatenate(((lo + hi) / np.float32(2), hi - lo))
+
+
+def _in_picture(values: np.ndarray) -> bool:
+    """Whether ultralytics trains on the polygon: its box within -0.01..1.01. Its
+    vertices may lie further out (converters keep a COCO polygon that overshoots the
+    picture, a vertex at -0.02): the part outside the picture is cut off where it is
+    drawn (``cv2.fillPoly`` draws only the pixels inside), as ultralytics clips it."""
+    box = _box(values)
+    return bool(box.min() >= -_BOX_SLACK and box.max() <= 1 + _BOX_SLACK)
+
+
+def _box_words(values: np.ndarray) -> str:
+    """The box of a line refused, in words."""
+    cx, cy, w, h = (float(v) for v in _box(values))
+    return f"centre {cx:.3g},{cy:.3g}, size {w:.3g}x{h:.3g}; ultralytics allows -0.01..1.01"
 
 
 def _first_bad(words: list[str]) -> str:
@@ -413,6 +527,7 @@ def polygon_pixels(shape: tuple[int, int], points: np.ndarray) -> int:
 
 def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     src = Path(src)
+    yaml_note = ""  # (the YAML given is not named again)
     if src.is_file() and src.suffix.lower() in YAML_SUFFIXES:  # data.yaml itself
         doc = _load_yaml(src)
         yaml_names = _names_in(src, doc)
@@ -440,10 +555,14 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
                     f"{src}: no dataset YAML naming the classes (data.yaml or *.yaml), in "
                     "this folder or the one above it" + format_hint(src, "yolo", options.format_how)
                 )
-        names, _ = _yaml_names(root)
+        names, read_from = _yaml_names(root, src)
+        if read_from != src / "data.yaml":  # (the summary names a YAML found elsewhere)
+            yaml_note = f"class names read from {read_from}"
         files = _label_files(labels_root)
         named_images = None
     result = ReadResult(declared=list(names))
+    if yaml_note:
+        result.notes.append(yaml_note)
     background = chosen_background(options, names, automatic=False)
     all_names = list(names)
     if background is not None and background.lower() not in names_lut(all_names):

@@ -65,6 +65,7 @@ from annotator.formats.base import (
     StackVolume,
     is_background_name,
     open_pil,
+    picture_orientation,
 )
 from annotator.formats.colour_table import LABELS_HOW
 from annotator.formats.labelme import BACKGROUND_HOW
@@ -1199,9 +1200,14 @@ def _raw_ids(raw: np.ndarray, item: ImportItem, binary: bool) -> np.ndarray:
     return raw
 
 
-def _turned_hint(item: ImportItem, height: int, width: int) -> str:
-    """What a mask of the picture's size turned by 90 degrees most likely means."""
-    return turned_size_hint((item.height, item.width), (height, width))
+def _turned_hint(item: ImportItem, height: int, width: int, picture: Path | bytes) -> str:
+    """What a mask of the picture's size turned by 90 degrees most likely means (the
+    picture: its file, or the bytes embedded; its EXIF orientation is blamed only when
+    it has one that turns it)."""
+    mask_hw, picture_hw = (item.height, item.width), (height, width)
+    if not turned_size_hint(mask_hw, picture_hw, 1):  # (no file read for another mismatch)
+        return ""
+    return turned_size_hint(mask_hw, picture_hw, picture_orientation(picture))
 
 
 def _not_class_ids(
@@ -1747,7 +1753,8 @@ def _import_item(
         if (rec.height, rec.width) != (item.height, item.width):
             raise FormatError(
                 f"{item.source}: the mask is {item.width}x{item.height} but image {rec.name!r} "
-                f"is {rec.width}x{rec.height}" + _turned_hint(item, rec.height, rec.width)
+                f"is {rec.width}x{rec.height}"
+                + _turned_hint(item, rec.height, rec.width, project.image_path(rec))
             )
     else:
         namesakes = index.named(item)
@@ -2140,11 +2147,14 @@ def _with_images(
     for item in items:
         try:
             rec = index.find(item)
+            picture: Path | bytes
             if rec is not None:
                 size, name = (rec.height, rec.width), repr(rec.name)
+                picture = index.project.image_path(rec)
             elif item.image_file is not None or item.image_data is not None:
                 size = _carried_size(item)
                 name = str(item.image_file) if item.image_file is not None else "the embedded image"
+                picture = item.image_file or item.image_data or b""
             else:
                 mistaken = [r for r in index.named(item) if index.is_file(r, item.source)]
                 if mistaken:  # a blank picture and its blank mask are the same bytes
@@ -2162,7 +2172,7 @@ def _with_images(
                 what = "the mask" if page is None else f"slice {page} of the labels"
                 why = (
                     f"{item.source}: {what} is {item.width}x{item.height} but image {name} "
-                    f"is {size[1]}x{size[0]}" + _turned_hint(item, *size)
+                    f"is {size[1]}x{size[0]}" + _turned_hint(item, *size, picture)
                 )
                 if page is not None:  # the whole label stack goes, below
                     refused.setdefault(item.source, []).append((page, why))

@@ -117,8 +117,8 @@ def test_a_turned_mask_says_the_picture_may_have_an_exif_orientation(tmp_path):
         load_dataset(root)
     from annotator.core.orientation import turned_size_hint  # (shared with the masks import)
 
-    assert turned_size_hint((4, 4), (4, 4)) == ""
-    assert turned_size_hint((4, 6), (5, 4)) == ""
+    assert turned_size_hint((4, 4), (4, 4), 6) == ""
+    assert turned_size_hint((4, 6), (5, 4), 6) == ""
 
 
 def test_ids_beyond_8_bits_are_refused_with_the_real_limit(tmp_path):

@@ -186,8 +186,16 @@ def test_slightly_negative_vertices_truncate_towards_zero(tmp_path):
     assert pix.tolist() == [[0, 0], [50, 0], [50, 50]]
 
 
-@pytest.mark.parametrize("line", ["0 0.1 0.1 1.5 0.1 0.5 0.5", "0 -0.2 0.1 0.5 0.1 0.5 0.5"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "0 0.1 0.1 1.5 0.1 0.5 0.5",  # (box 1.4 wide)
+        "0 -0.6 0.1 0.5 0.1 0.5 0.5",  # (box centred at x -0.05)
+        "0 12 30 50 30 50 60",  # (pixels, not normalised)
+    ],
+)
 def test_coordinates_far_outside_the_image_are_an_error_with_the_line(tmp_path, line):
+    """Refused where ultralytics refuses the line: its box past -0.01..1.01."""
     f = tmp_path / "l.txt"
     f.write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n" + line + "\n")
     with pytest.raises(FormatError, match=r"l\.txt:2: coordinates must be normalised"):
