@@ -55,7 +55,8 @@ def _pictures(folder):
     tifffile.imwrite(folder / "rgb.tif", _smooth(4, 3), photometric="rgb")
     Image.fromarray(_smooth(5, 3)).save(folder / "photo.jpeg", quality=90)
     tifffile.imwrite(folder / "deep.tif", _smooth(6, dtype=np.uint16))
-    Image.fromarray(_smooth(7, 4)).save(folder / "rgba.png")
+    # four channels (no alpha: a PNG's alpha is left out when it is read)
+    tifffile.imwrite(folder / "four.tif", _smooth(7, 4), photometric="minisblack")
     return srgb
 
 
@@ -96,10 +97,10 @@ def test_voc_writes_jpeg_where_it_can_and_keeps_what_jpeg_cannot_hold(tmp_path):
     assert sorted(p.name for p in (out / "JPEGImages").iterdir()) == [
         "colour.jpg",
         "deep.tif",
+        "four.tif",
         "grey.jpg",
         "photo.jpg",
         "rgb.jpg",
-        "rgba.png",
         "scan.jpg",
     ]
     opened = _voc_loader_opens(out)
@@ -116,7 +117,7 @@ def test_voc_writes_jpeg_where_it_can_and_keeps_what_jpeg_cannot_hold(tmp_path):
         assert im.info.get("icc_profile") == srgb  # its colour profile goes with it
     # kept as they are, lossless
     assert np.array_equal(read_image(out / "JPEGImages/deep.tif"), _smooth(6, dtype=np.uint16))
-    assert (out / "JPEGImages/rgba.png").read_bytes() == (tmp_path / "src/rgba.png").read_bytes()
+    assert (out / "JPEGImages/four.tif").read_bytes() == (tmp_path / "src/four.tif").read_bytes()
     unlabelled = sum(H * W - (6 + i) * 10 - 12 * 12 for i in range(7))  # as _project paints
     assert report.notes == (
         f"7 image(s) have unlabelled pixels ({unlabelled:,} in all), written as 255 (void) since VOC "
@@ -124,7 +125,7 @@ def test_voc_writes_jpeg_where_it_can_and_keeps_what_jpeg_cannot_hold(tmp_path):
         "them unlabelled",
         "4 picture(s) written as JPEG (quality 95) for VOC loaders, which read "
         "JPEGImages/<name>.jpg; 2 picture(s) that JPEG cannot hold kept as they are "
-        "(1 16-bit TIFF, 1 4-channel PNG): loaders that expect .jpg will not find them; "
+        "(1 16-bit TIFF, 1 4-channel TIFF): loaders that expect .jpg will not find them; "
         "export with --voc-images keep (VOC pictures: as they are) for lossless copies of "
         "every picture",
     )
@@ -139,7 +140,7 @@ def test_voc_images_keep_copies_every_picture_and_says_loaders_miss_them(tmp_pat
         assert (out / "JPEGImages" / source.name).read_bytes() == source.read_bytes()
     assert _voc_loader_opens(out) == {}
     assert report.notes[-1] == (
-        "7 picture(s) kept in their own format in JPEGImages/ (1 BMP, 1 JPEG, 3 PNG, 2 TIFF), "
+        "7 picture(s) kept in their own format in JPEGImages/ (1 BMP, 1 JPEG, 2 PNG, 3 TIFF), "
         "as --voc-images keep asks: loaders that build JPEGImages/<name>.jpg (torchvision, "
         "mmsegmentation) will not find them"
     )
@@ -198,9 +199,9 @@ def test_both_layouts_import_again_into_a_new_project_and_into_their_own(tmp_pat
             assert np.array_equal(mask[labelled], want[labelled]), rec.name
         suffixes = sorted(rec.name.rsplit(".", 1)[1] for rec in fresh.images())
     if voc_images == "jpg":
-        assert suffixes == ["jpg"] * 5 + ["png", "tif"]
+        assert suffixes == ["jpg"] * 5 + ["tif", "tif"]
     else:
-        assert suffixes == ["bmp", "jpeg", "png", "png", "png", "tif", "tif"]
+        assert suffixes == ["bmp", "jpeg", "png", "png", "tif", "tif", "tif"]
 
 
 def test_the_cli_takes_voc_images_for_voc_only_and_prints_the_note(tmp_path, capsys):

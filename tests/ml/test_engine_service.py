@@ -179,3 +179,22 @@ def test_adding_a_class_keeps_proposals_working_and_the_next_round_learns_it(cel
     assert second.model.parent == first.model.version
     assert second.model.card.architecture["n_classes"] == 4
     assert second.model.card.classes[-1] == "debris"
+
+
+def test_predict_says_the_tiles_of_a_big_picture(cells_project, tmp_path):
+    """A picture of several tiles took minutes under load with `predicting: 0/1` and
+    nothing more: the tiles are said as they go."""
+    training.train_project(cells_project, steps=2, network=TINY, config=FAST, device="cpu")
+    big = np.random.default_rng(0).integers(0, 255, (1100, 1100), np.uint8)
+    write_png(tmp_path / "big" / "big.png", big)
+    cells_project.add_images([tmp_path / "big"])
+    record = next(r for r in cells_project.images() if r.name == "big.png")
+    said: list[tuple[int, int, str]] = []
+    proposals.predict_images(
+        cells_project, [record], device="cpu", progress=lambda *a: said.append(a)
+    )
+    tiles = [m for _, _, m in said if "tile" in m]
+    assert tiles and tiles[0].startswith("big.png: tile ")
+    done, total = tiles[-1].split("tile ")[1].split(" of ")
+    assert done == total and int(total) >= 4  # (1100 px in tiles of 1024, overlapping)
+    assert all(done == 0 and total == 1 for done, total, m in said if "tile" in m)
