@@ -178,18 +178,17 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
             if header_only:
                 return np.broadcast_to(np.zeros((), series.dtype), (height, width))
             array = series.asarray()
-            # The alpha the file records (ExtraSamples) is left out: grey + alpha is
-            # the grey alone, RGBA the RGB, as a PNG's. Samples of any other kind are
-            # channels.
-            alpha = "S" in axes and tuple(series.keyframe.extrasamples) in ((1,), (2,))
+            # Grey and the alpha the file records (ExtraSamples): the grey alone, as a
+            # PNG's. Two samples or channels of any other kind are two channels, and a
+            # fourth sample stays a channel even when marked alpha: tifffile marks the
+            # fourth of any (H, W, 4) array so, and a band of data must not go.
+            grey_alpha = "S" in axes and tuple(series.keyframe.extrasamples) in ((1,), (2,))
     except ImageReadError:
         raise
     except Exception as exc:  # tifffile raises many kinds for broken files
         raise ImageReadError(path, f"corrupt or unsupported TIFF ({exc})") from None
     array = np.transpose(array.reshape(shape_order[0]), shape_order[1])
-    if alpha and array.ndim == 3 and array.shape[2] in (2, 4):
-        return array[..., 0] if array.shape[2] == 2 else array[..., :3]
-    return array
+    return array[..., 0] if grey_alpha and array.ndim == 3 and array.shape[2] == 2 else array
 
 
 #: Channels a picture may have that are shown and trained on (``ml.data.to_channels``)
