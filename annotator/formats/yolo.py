@@ -511,18 +511,37 @@ def fill_polygon(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
     return out.astype(bool)
 
 
-def polygon_pixels(shape: tuple[int, int], points: np.ndarray) -> int:
-    """How many pixels :func:`fill_polygon` fills, counted within the polygon's box."""
+def _filled_in_box(
+    shape: tuple[int, int], points: np.ndarray
+) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """What :func:`fill_polygon` fills, within the polygon's box (clipped to ``shape``):
+    the box's slices and its ``bool`` pixels; ``None`` when the box lies outside. The
+    same pixels (fillPoly is the same under a whole-pixel shift), without a whole-picture
+    mask per polygon (a 36 MP picture: 14 ms a polygon, whatever its size)."""
     import cv2
 
     pts = np.asarray(points, np.int32).reshape(-1, 2)
     x0, y0 = np.maximum(pts.min(axis=0), 0)
     x1, y1 = np.minimum(pts.max(axis=0), (shape[1] - 1, shape[0] - 1))
     if x1 < x0 or y1 < y0:
-        return 0
+        return None
     out = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
     cv2.fillPoly(out, [(pts - (x0, y0)).reshape(-1, 1, 2)], 1)
-    return int(np.count_nonzero(out))
+    return (slice(y0, y1 + 1), slice(x0, x1 + 1)), out.astype(bool)
+
+
+def polygon_pixels(shape: tuple[int, int], points: np.ndarray) -> int:
+    """How many pixels :func:`fill_polygon` fills, counted within the polygon's box."""
+    filled = _filled_in_box(shape, points)
+    return 0 if filled is None else int(np.count_nonzero(filled[1]))
+
+
+def paint_polygon(mask: np.ndarray, points: np.ndarray, value: int) -> None:
+    """``mask[fill_polygon(mask.shape, points)] = value``, within the polygon's box."""
+    filled = _filled_in_box(mask.shape[:2], points)
+    if filled is not None:
+        box, inside = filled
+        mask[box][inside] = value
 
 
 def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
@@ -599,7 +618,7 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
             # trains on (``polygons2masks_overlap`` draws the largest first).
             shapes.sort(key=lambda shape: -polygon_pixels((height, width), shape[1]))
             for cls, pix in shapes:
-                mask[fill_polygon((height, width), pix)] = cls
+                paint_polygon(mask, pix, cls)
             result.items.append(
                 ImportItem(
                     source=f,

@@ -276,3 +276,20 @@ def test_the_summary_names_background_for_pixels_no_object_covers(tmp_path, caps
     argv = ["import", str(again), str(ds), "--format", "yolo", "--background", "background"]
     assert main(argv) == 0
     assert "no object covers" not in capsys.readouterr().out
+
+
+def test_a_polygon_painted_within_its_box_fills_what_the_whole_picture_fill_does():
+    """The import drew each polygon on a mask of the whole picture (a 10000x8000 export
+    of 2457 objects did not import back in 4 minutes): drawn within its box, every
+    pixel is the same, vertices outside the picture included."""
+    from annotator.formats.yolo import paint_polygon
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        h, w = (int(v) for v in rng.integers(5, 60, 2))
+        points = rng.integers(-20, 80, (int(rng.integers(3, 9)), 2))
+        whole = np.zeros((h, w), np.int32)
+        whole[fill_polygon((h, w), points)] = 3
+        boxed = np.zeros((h, w), np.int32)
+        paint_polygon(boxed, points, 3)
+        assert np.array_equal(whole, boxed), trial
