@@ -9,6 +9,8 @@ classes, V void (the main window owns those shortcuts and calls
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.core.card import classes_fit
 from annotator.core.schema import LabelSchema, name_key
 from annotator.gui.layers import VOID_RGB
 
@@ -220,6 +223,16 @@ class ClassPanel(QWidget):
         self.note.setText(text)
         self.note.setVisible(bool(text))
         return text
+
+    def model_caught_up(self, classes: Sequence[str]) -> None:
+        """A round published a version trained for ``classes``: where they are the
+        classes now, the note on the last change is done with (it said what the next
+        round would do), so it goes."""
+        schema = self._schema
+        if schema is not None and classes_fit(
+            classes, [c.name for c in schema.classes], allow_new_classes=False
+        ):
+            self.note.hide()
 
     def current_value(self) -> int | None:
         item = self.list.currentItem()

@@ -17,6 +17,7 @@ window lists the images anew, and when a model version has scored the images
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QIcon
+from PySide6.QtGui import QColor, QFontMetrics, QIcon
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -90,9 +91,58 @@ def row_text(record: ImageRecord) -> str:
     return record.name + row_tail(record)
 
 
+_WORD_ENDS = "_-. "
+
+
+def shared_ends(name: str, others: list[str]) -> tuple[int, int]:
+    """How many characters ``name`` shares at its start, and at its end, with the most
+    alike of ``others`` (its neighbours in the list); the two never overlap."""
+    head = tail = 0
+    for other in others:
+        if other == name:
+            continue
+        head = max(head, len(os.path.commonprefix([name, other])))
+        tail = max(tail, len(os.path.commonprefix([name[::-1], other[::-1]])))
+    return head, min(tail, len(name) - head)
+
+
+def elide_name(name: str, fm: QFontMetrics, room: int, head: int = 0, tail: int = 0) -> str:
+    """``name`` in ``room`` px: whole if it fits; else, where its neighbours share its
+    first ``head`` and last ``tail`` characters, the word that differs stays whole
+    ("experiment…wellB12…DAPI.png"), else the middle gives way (numbered names)."""
+    if fm.horizontalAdvance(name) <= room:
+        return name
+    if head == 0 and tail == 0:
+        return fm.elidedText(name, Qt.TextElideMode.ElideMiddle, max(room, 0))
+    start = max((name.rfind(c, 0, head) + 1 for c in _WORD_ENDS), default=0)
+    ends = [i for c in _WORD_ENDS if (i := name.find(c, len(name) - tail)) >= 0]
+    end = min(ends, default=len(name))
+    if end <= start:
+        return fm.elidedText(name, Qt.TextElideMode.ElideMiddle, max(room, 0))
+
+    def text(a: int, b: int) -> str:
+        left = name[:a] + ("…" if a < start else "")
+        right = ("…" if b < len(name) - end else "") + name[len(name) - b :]
+        return left + name[start:end] + right
+
+    a = b = 0
+    if fm.horizontalAdvance(text(a, b)) > room:
+        return fm.elidedText(name, Qt.TextElideMode.ElideMiddle, max(room, 0))
+    grew = True
+    while grew:  # a character more at each end in turn, while it fits
+        grew = False
+        if a < start and fm.horizontalAdvance(text(a + 1, b)) <= room:
+            a, grew = a + 1, True
+        if b < len(name) - end and fm.horizontalAdvance(text(a, b + 1)) <= room:
+            b, grew = b + 1, True
+    return text(a, b)
+
+
 class RowDelegate(QStyledItemDelegate):
-    """Draws a row in the width of the list: a long name is elided in its middle (where
-    numbered names differ least), never the status and score after it."""
+    """Draws a row in the width of the list: a long name is elided, never the status
+    and score after it; where rows beside it share its start and end (names differing
+    in the middle), the word that differs stays, else the middle gives way (where
+    numbered names differ least)."""
 
     def initStyleOption(self, option: QStyleOptionViewItem, index: AnyIndex) -> None:  # noqa: N802 (Qt API)
         super().initStyleOption(option, index)
@@ -105,8 +155,13 @@ class RowDelegate(QStyledItemDelegate):
         margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, widget) + 1
         fm = option.fontMetrics
         room = box.width() - 2 * margin - fm.horizontalAdvance(tail)
-        elided = fm.elidedText(name, Qt.TextElideMode.ElideMiddle, max(room, 0))
-        option.text = elided + tail
+        if fm.horizontalAdvance(name) <= room:  # (most rows: no neighbours to read)
+            option.text = name + tail
+            return
+        model = index.model()
+        near = [model.index(index.row() + d, 0).data(NAME_ROLE) for d in (-1, 1)]
+        head, end = shared_ends(name, [n for n in near if isinstance(n, str)])
+        option.text = elide_name(name, fm, room, head, end) + tail
 
 
 class ImageListModel(QAbstractListModel):
@@ -167,8 +222,8 @@ class ImageListModel(QAbstractListModel):
                 else f"uncertainty score {r.score:.3f}: the model's doubt over the pixels "
                 "not labelled yet (0 to 1; the higher, the sooner to label next)"
             )
-            return (
-                f"{r.width}x{r.height}, {r.bit_depth}-bit, {r.labelled_pixels} labelled "
+            return (  # the whole name first: the row may show it cut
+                f"{r.name}\n{r.width}x{r.height}, {r.bit_depth}-bit, {r.labelled_pixels} labelled "
                 f"pixels, {score}"
             )
         if role == ID_ROLE:

@@ -142,6 +142,16 @@ def run_import(
     return run_with_progress(parent, "Import", f"Importing {title} labels…", work)
 
 
+#: The Class names field, empty: short enough for the dialog's default width.
+LABELS_PLACEHOLDER = "optional: labels.txt, dataset.json (nnU-Net), …"
+LABELS_TIP = (
+    "Optional: the file that names the classes of the source's values, when it is not "
+    "found in the source folder: labels.txt, class_names.txt, classes.txt, "
+    "labelmap.txt (CVAT), label_colors.txt (CamVid), class_dict.csv, _classes.csv, "
+    "or dataset.json (nnU-Net, Decathlon)"
+)
+
+
 class ImportDialog(QDialog):
     """Format, source (file or folder), strict, labels file, background class."""
 
@@ -155,9 +165,10 @@ class ImportDialog(QDialog):
         self.src_edit = QLineEdit()
         self.src_edit.setPlaceholderText("an annotation file or folder")
         self.labels_edit = QLineEdit()
-        self.labels_edit.setPlaceholderText(
-            "optional labels.txt / class_names.txt / dataset.json (nnU-Net, Decathlon)"
-        )
+        # (The whole list was cut at the dialog's size: the field says the gist, its
+        # tooltip the rest.)
+        self.labels_edit.setPlaceholderText(LABELS_PLACEHOLDER)
+        self.labels_edit.setToolTip(LABELS_TIP)
         self.strict_check = QCheckBox(STRICT_TEXT)
         self.class_names = list(class_names or [])
         self.background_combo = QComboBox()

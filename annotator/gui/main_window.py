@@ -87,6 +87,7 @@ from annotator.gui.settings_store import (
 )
 from annotator.gui.smart_tools import ProtectionCombo, SmartSupport, clean_up
 from annotator.gui.status_activity import StatusActivity
+from annotator.gui.status_labels import ElidedLabel, MessageBar, ReadoutLabel
 from annotator.gui.tools import FILL_SAMPLE
 from annotator.services import image_status
 from annotator.services.document import Document
@@ -101,6 +102,7 @@ from annotator.services.shared_contrast import (
 from annotator.services.slice_place import SlicePlace, slice_place
 
 if TYPE_CHECKING:
+    from annotator.services.training_rounds import RoundOutcome
     from annotator.storage.project import Project
 
 log = logging.getLogger(__name__)
@@ -429,14 +431,18 @@ class MainWindow(QMainWindow):
         button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
 
     def _build_status_bar(self) -> None:
+        # Its messages keep room beside the labels (at 1280 px they were cut mid-word).
+        self.setStatusBar(MessageBar(self))
         self.activity = StatusActivity(self.statusBar())
-        self.pos_label = QLabel()
+        # Numbers are never cut (as wide as their widest since the image opened); names
+        # (classes) are cut with "…" at a bounded width, whole in their tooltips.
+        self.pos_label = ReadoutLabel()
         self.pos_label.setToolTip(
             "The pixel under the cursor: column x, row y (from 0), and z, the slice of its "
             "stack (the slice file's number)"
         )
         # A NIfTI scan's voxel under the cursor and where it lies, on one of its slices.
-        self.voxel_label = QLabel()
+        self.voxel_label = ReadoutLabel()
         self.voxel_label.setToolTip(
             "The voxel of the scan's file under the cursor (i, j, k, from 0) and its "
             "position by the file's affine (RAS: towards the patient's right, anterior, "
@@ -444,27 +450,30 @@ class MainWindow(QMainWindow):
         )
         self.voxel_label.setContentsMargins(0, 0, 12, 0)
         self.voxel_label.hide()
-        self.value_label = QLabel()
-        self.class_label = QLabel()
+        self.value_label = ReadoutLabel()
+        self.class_label = ElidedLabel(
+            "The class of the pixel under the cursor", widest=160, narrowest=90
+        )
         # The proposal's class and uncertainty under the cursor, while one is shown.
-        self.proposal_label = QLabel()
-        self.proposal_label.setToolTip("The proposal under the cursor: its class and uncertainty")
+        self.proposal_label = ElidedLabel(
+            "The proposal under the cursor: its class and uncertainty", widest=220, narrowest=110
+        )
         self.proposal_label.setContentsMargins(0, 0, 12, 0)  # (the zoom follows)
-        self.zoom_label = QLabel()
-        self.protect_label = QLabel()
-        self.protect_label.setToolTip("Protected painting (X toggles)")
+        self.zoom_label = ReadoutLabel()
+        self.protect_label = ElidedLabel("Protected painting (X toggles)", widest=180, narrowest=90)
+        self.protect_label.setContentsMargins(0, 0, 12, 0)
         self.statusBar().addPermanentWidget(self.protect_label)
         # The window for every image, while one is on (View > Contrast).
-        self.contrast_label = QLabel()
-        self.contrast_label.setToolTip(
+        self.contrast_label = ElidedLabel(
             "Every image of this kind is shown with one contrast window (View > Contrast: "
-            'untick "Use for every image" or press Automatic to drop it)'
+            'untick "Use for every image" or press Automatic to drop it)',
+            widest=200,
         )
         self.contrast_label.setContentsMargins(0, 0, 12, 0)
         self.contrast_label.hide()
         self.statusBar().addPermanentWidget(self.contrast_label)
-        for w in (self.pos_label, self.value_label, self.class_label, self.zoom_label):
-            w.setMinimumWidth(110)
+        for w in (self.pos_label, self.value_label, self.class_label):
+            w.setContentsMargins(0, 0, 12, 0)  # (a gap to the next, not 110 px each)
         #: What the status bar says of the pixel under the cursor (blank off the image).
         self._cursor_labels = (
             self.pos_label,
@@ -573,6 +582,7 @@ class MainWindow(QMainWindow):
         self.canvas.tool_changed.connect(lambda _name: loop.view_changed())
         loop.message.connect(self.statusBar().showMessage)
         loop.long_note.connect(self.activity.note)
+        loop.round_finished.connect(self._round_finished)
         loop.scores_changed.connect(self.image_list.update_scores)
         loop.ranked.connect(self.image_list.resort)  # rows hold still until then
         loop.open_requested.connect(self.open_image)
@@ -672,6 +682,12 @@ class MainWindow(QMainWindow):
             self._owned_project = None
         self._update_enabled()
 
+    def _round_finished(self, outcome: RoundOutcome) -> None:
+        """A version trained with the classes as they are: the class panel's note on
+        their change (what the next round would do) is done with."""
+        if outcome.status == "published" and outcome.model is not None:
+            self.class_panel.model_caught_up(outcome.model.card.classes)
+
     # --- images ---------------------------------------------------------------------------------
     def open_image(self, image_id: int) -> None:
         """Open ``image_id``: at once, or, for a big picture, once a worker thread has
@@ -754,6 +770,8 @@ class MainWindow(QMainWindow):
         if self.canvas.smart is not None:
             self.canvas.smart.keep_only(image_id)
         self._show_cursor(-1, -1)  # the old image's pixel; blank until the mouse moves
+        for readout in (self.pos_label, self.voxel_label, self.value_label):
+            readout.forget_width()  # (this image's numbers may be narrower)
         if self.contrast_dialog.isVisible():
             self._show_window_of(doc)  # the dialog speaks of the image shown
         self.image_list.set_current(image_id)

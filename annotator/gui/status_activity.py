@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
+from PySide6.QtWidgets import QProgressBar, QStatusBar
 
 from annotator.gui.model_panel import starting_text
+from annotator.gui.status_labels import ElidedLabel
 
 if TYPE_CHECKING:
     from annotator.gui.loop_controller import LoopController
@@ -28,12 +29,13 @@ class StatusActivity:
     """Owns the activity label and progress bar of a status bar."""
 
     def __init__(self, bar: QStatusBar) -> None:
-        self.label = QLabel("Ready")
+        # Cut with "…" where the bar is short (the whole news in its tooltip).
+        self.label = ElidedLabel(narrowest=160)
+        self.label.setText("Ready")
         self.label.setObjectName("activityLabel")
-        self.label.setMinimumWidth(260)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
-        self.bar.setFixedWidth(120)
+        self.bar.setFixedWidth(100)
         self.bar.setTextVisible(False)
         self.bar.hide()
         # A normal widget, not a permanent one: the status bar's own short messages
