@@ -312,15 +312,21 @@ def _find_image(root: Path, file_name: str, files: AnyCase) -> Path | None:
     """The picture a COCO ``file_name`` names (its folders too: ``sub1/a.jpg``), found
     beside the JSON file in ``root``, in ``images/`` there, or, as CVAT and COCO lay
     them out, in ``images/`` beside it (``annotations/instances_default.json`` beside
-    ``images/sub1/a.jpg``); else by its file name alone in ``images/`` or ``root``.
+    ``images/sub1/a.jpg``); else by its file name alone in ``images/`` or ``root``, or
+    in ``images/`` beside it: the only places looked in for a name that is absolute or
+    leaves its folder (the whole file was refused for it).
     In any letters' case where only that one file is so named (:class:`AnyCase`)."""
     what = "COCO file_name"
     name = file_name.replace("\\", "/")
-    safe_join(root, file_name, what=what)  # (a name that leaves its folder is refused)
     base = PurePosixPath(name).name
     up = root.parent if root.name else root.absolute().parent
-    tried = [(root, name), (root, f"images/{name}"), (up, f"images/{name}")]
-    tried += [(root, f"images/{base}"), (root, base)]
+    try:
+        safe_join(root, file_name, what=what)
+    except FormatError:  # another machine's absolute path (detectron2 writes them), or
+        tried = []  # '../images/a.png': looked for by its file name alone
+    else:
+        tried = [(root, name), (root, f"images/{name}"), (up, f"images/{name}")]
+    tried += [(root, f"images/{base}"), (root, base), (up, f"images/{base}")]
     for folder, rel in dict.fromkeys(tried):
         if (found := files.file(folder, rel, what=what)) is not None:
             return found

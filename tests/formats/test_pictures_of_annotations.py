@@ -133,3 +133,31 @@ def test_a_labelme_picture_is_found_in_other_letters_case(tmp_path):
             found[name] = labels
     assert found["project"] is not None and np.any(found["project"] == 1)
     assert np.array_equal(found["project"], found["reference"])
+
+
+@pytest.mark.parametrize(
+    ("json_file", "file_name", "picture"),
+    [
+        ("ds/x.json", "/home/me/data/a.png", "ds/a.png"),  # detectron2: an absolute path
+        ("ds/x.json", "C:\\data\\a.png", "ds/images/a.png"),  # another machine's, Windows
+        ("ds/annotations/x.json", "../images/a.png", "ds/images/a.png"),
+    ],
+)
+def test_a_file_name_that_leaves_its_folder_is_found_by_its_file_name(
+    tmp_path, json_file, file_name, picture
+):
+    """The whole JSON file was refused ("only relative names are allowed", "points
+    outside its folder"), with or without the pictures in the project."""
+    _picture(tmp_path / "ref" / "a.png", seed=1)
+    _coco(tmp_path / "ref" / "ann.json", ["a.png"])
+    with _project(tmp_path, "reference") as project:
+        import_into_project(project, ImportRequest("coco", tmp_path / "ref"))
+        ((_, reference),) = _maps(project).values()
+    pixels = _picture(tmp_path / picture, seed=1)
+    _coco(tmp_path / json_file, [file_name])
+    with _project(tmp_path) as project:
+        report = import_into_project(project, ImportRequest("coco", (tmp_path / json_file).parent))
+        assert report.added and not report.skipped
+        ((image, labels),) = _maps(project).values()
+        assert np.array_equal(image, pixels)
+        assert np.array_equal(labels, reference)
