@@ -295,8 +295,12 @@ class ProjectLock:
             os.close(fd)
             raise
         if recovered is not None:
+            here = recovered.host == socket.gethostname()
             log.warning(
-                "%s: took over the lock of a process that is gone (%s)",
+                "%s: took over the lock of a process that is gone (%s)"
+                if not (here and pid_alive(recovered.pid))
+                else "%s: took over a lock file naming %s, a process that holds no lock on "
+                "this folder (the folder was most likely copied while that process had it open)",
                 folder,
                 recovered.describe(),
             )

@@ -1,6 +1,7 @@
 """The project lock on a file system with no locks at all (some network shares, where
 ``flock`` fails with ENOLCK): the lock file's holder decides, and a holder on another
-machine cannot be checked from here, so it is never taken over."""
+machine cannot be checked from here, so it is never taken over. And what a taken-over
+lock file is said to be, where the system's lock says whether anybody holds it."""
 
 from __future__ import annotations
 
@@ -60,3 +61,15 @@ def test_a_lock_file_of_a_dead_process_here_is_taken_over(tmp_path, no_file_lock
         assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
     finally:
         lock.release()
+
+
+def test_a_lock_file_copied_with_a_project_open_elsewhere_is_said_as_such(tmp_path, caplog):
+    """A copy (`cp -a`) of a project open in another process: its lock file names a live
+    process, which was said to be "gone"."""
+    _held_by(tmp_path, lock_module.socket.gethostname(), os.getppid())  # (alive)
+    with caplog.at_level("WARNING", logger=lock_module.log.name):
+        lock = lock_module.ProjectLock._take(tmp_path)
+    lock.release()
+    said = caplog.text
+    assert "a process that holds no lock on this folder" in said and "copied" in said
+    assert "is gone" not in said
