@@ -84,7 +84,7 @@ from annotator.storage.images import (
     tiff_planes,
     unused_channels,
 )
-from annotator.storage.lock import LOCK_NAME, ProjectLock
+from annotator.storage.lock import LOCK_NAME, ProjectLock, ProjectLocked
 from annotator.storage.lock import held_here as lock_held_here
 from annotator.storage.lock import needed as lock_needed
 
@@ -860,7 +860,14 @@ class Project:
             raise ProjectError(
                 f"{folder}: cannot create the project folder ({exc.strerror or exc})"
             ) from None
-        held = ProjectLock.acquire(folder)  # a second creator of the same folder waits out
+        try:  # (a second creator waits only with --wait: then it finds the project made)
+            held = ProjectLock.acquire(folder)
+        except ProjectLocked as exc:  # another creator right now: said as what it is
+            who = f" ({exc.holder.describe()})" if exc.holder is not None else ""
+            raise ProjectError(
+                f"{folder}: already exists and is not an empty folder: another process{who} "
+                "is creating a project there"
+            ) from None
         try:
             if (folder / DB_NAME).exists():  # made by another creator meanwhile
                 raise ProjectError(f"{folder}: already exists and is not an empty folder")

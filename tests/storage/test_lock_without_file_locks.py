@@ -73,3 +73,25 @@ def test_a_lock_file_copied_with_a_project_open_elsewhere_is_said_as_such(tmp_pa
     said = caplog.text
     assert "a process that holds no lock on this folder" in said and "copied" in said
     assert "is gone" not in said
+
+
+def test_a_second_creator_of_one_project_is_told_it_exists(tmp_path):
+    """Two `annotator new Q` at once: the second was told the project "is open in
+    another process; close it there first" (exit 75)."""
+    from annotator.core.errors import ProjectError
+    from annotator.core.schema import LabelSchema
+    from annotator.storage.project import Project
+
+    folder = tmp_path / "Q"
+    folder.mkdir()
+    _held_by(folder, lock_module.socket.gethostname(), os.getppid())
+    import fcntl
+
+    with open(folder / LOCK_NAME, "rb") as held:  # the first creator holds the lock
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ProjectError) as refused:
+            Project.create(folder, LabelSchema.from_names(["a", "b"]))
+    said = str(refused.value)
+    assert not isinstance(refused.value, ProjectLocked)  # (exit 1, not 75)
+    assert said.startswith(f"{folder}: already exists and is not an empty folder: another ")
+    assert "is creating a project there" in said and "close it there" not in said
