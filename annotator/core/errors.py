@@ -4,6 +4,8 @@ Every front end (CLI, GUI) shows ``str(error)`` of an :class:`AnnotatorError` as
 clear line; anything else is a bug and is logged with its traceback.
 """
 
+import json
+
 
 class AnnotatorError(Exception):
     """Base class of errors whose message is written for the user."""
@@ -101,3 +103,9 @@ def first_line(exc: BaseException, limit: int | None = None) -> str:
     if limit is None or len(line) <= limit:
         return line
     return line[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def json_problem(exc: json.JSONDecodeError) -> str:
+    """What is wrong with a JSON text, and where: ``Unterminated string starting at line
+    1`` (the module's message for it ends in "at" already)."""
+    return f"{exc.msg.removesuffix(' at')} at line {exc.lineno}"

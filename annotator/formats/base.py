@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from annotator.core.errors import FormatError
+from annotator.core.errors import FormatError, json_problem
 from annotator.core.folders import hidden, hidden_below
 from annotator.core.schema import name_key
 from annotator.core.status import ImageStatus
@@ -458,7 +458,7 @@ def load_json(path: Path) -> Any:
         with open(path, encoding="utf-8-sig") as fh:
             return json.load(fh)
     except json.JSONDecodeError as exc:
-        raise FormatError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise FormatError(f"{path}: not valid JSON ({json_problem(exc)})") from None
     except UnicodeDecodeError:
         raise FormatError(f"{path}: not UTF-8 text") from None
     except OSError as exc:

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from annotator.core.errors import FormatError
+from annotator.core.errors import FormatError, json_problem
 from annotator.core.masks_layout import is_masks_meta
 from annotator.core.schema import COMMENT_LIKE, name_key
 
@@ -238,7 +238,7 @@ def _json_table(path: Path, text: str) -> ClassTable:
     try:
         meta = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FormatError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise FormatError(f"{path}: not valid JSON ({json_problem(exc)})") from None
     if isinstance(meta, dict) and "labels" in meta and other_tools_meta(meta):
         return labels_table(path, meta["labels"])
     if isinstance(meta, dict) and not other_tools_meta(meta) and "format" in meta:

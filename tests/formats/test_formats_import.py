@@ -485,3 +485,15 @@ def test_labelme_mask_shape_sits_where_labelme_puts_it(tmp_path):
     want = np.zeros((6, 8), np.uint8)
     want[2:4, 3:6] = 1
     assert np.array_equal(mask, want)
+
+
+def test_a_json_file_cut_short_is_said_without_a_doubled_word(tmp_path):
+    """ "not valid JSON (Unterminated string starting at at line 1)"."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/cut.json").write_text('{"images": [{"file_name": "a.pn')
+    with (
+        new_project(tmp_path, CLASSES, {"a.png": (4, 4)}) as project,
+        pytest.raises(FormatError) as refused,
+    ):
+        import_into_project(project, ImportRequest("coco", tmp_path / "src/cut.json"))
+    assert "(Unterminated string starting at line 1)" in str(refused.value)
