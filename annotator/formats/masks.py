@@ -880,6 +880,28 @@ def _picture_folders(mask_folder: Path) -> list[Path]:
     return []
 
 
+def _jpeg_masks_said(src: Path) -> str:
+    """The JPEG files of a mask folder at or below ``src`` (Kvasir-SEG ships its masks
+    so), which the import does not read, said with what to do; "" when there are none."""
+    if not src.is_dir():
+        return ""
+    folders = [src] if src.name.lower() in MASK_FOLDERS else []
+    folders += [
+        d
+        for d in sorted(src.glob("*")) + sorted(src.glob("*/*"))
+        if d.is_dir() and d.name.lower() in MASK_FOLDERS and not hidden_below(d, src)
+    ]
+    for folder in folders:
+        jpegs = [p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg")]
+        if jpegs:
+            return (
+                f"; {folder} holds {len(jpegs)} JPEG file(s) ({jpegs[0].name}...), which are "
+                "not read as masks: JPEG blurs a mask's values at every border; convert them "
+                "to PNG (0/255 masks: thresholded at 128) and import those"
+            )
+    return ""
+
+
 def _find_image(
     mask_file: Path, beside: ImagesBeside, stem: str, folders: dict[Path, list[Path]]
 ) -> Path | None:
@@ -1021,7 +1043,8 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         raise FormatError(
             f"{src}: no PNG, TIFF or NIfTI masks found (in it, in masks/ folders below it, in a "
             "labels/ folder beside images/, or named as masks below it: x_mask.png, "
-            "x_gtFine_labelIds.png)" + format_hint(src, "masks", options.format_how)
+            "x_gtFine_labelIds.png)"
+            + (_jpeg_masks_said(src) or format_hint(src, "masks", options.format_how))
         )
     kept = _kept_images(root)
     beside = ImagesBeside()

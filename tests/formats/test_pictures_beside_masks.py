@@ -185,3 +185,27 @@ def test_two_pictures_of_the_stem_beside_a_mask_are_refused_naming_them(tmp_path
             import_into_project(project, ImportRequest("masks", src))
         assert "img0.png, img0.tif" in str(err.value) and "the stem 'img0'" in str(err.value)
         assert project.images() == []
+
+
+def test_jpeg_masks_are_named_when_no_mask_is_found(tmp_path):
+    """Kvasir-SEG ships images/ and masks/ of JPEG files: the refusal said no masks were
+    found, with no word of the JPEG files right there in masks/."""
+    from annotator.core.errors import FormatError
+
+    ds = tmp_path / "Kvasir-SEG"
+    for folder in ("images", "masks"):
+        (ds / folder).mkdir(parents=True)
+    picture = np.random.default_rng(0).integers(0, 255, (20, 30, 3), np.uint8)
+    cv2.imwrite(str(ds / "images" / "cju0.jpg"), picture)
+    mask = np.zeros((20, 30), np.uint8)
+    mask[5:15, 5:15] = 255
+    cv2.imwrite(str(ds / "masks" / "cju0.jpg"), mask)
+    with (
+        Project.create(tmp_path / "p", LabelSchema.from_names(["bg", "polyp"])) as project,
+        pytest.raises(FormatError) as refused,
+    ):
+        import_into_project(project, ImportRequest("masks", ds))
+    said = str(refused.value)
+    assert "no PNG, TIFF or NIfTI masks found" in said
+    assert f"{ds / 'masks'} holds 1 JPEG file(s) (cju0.jpg...), which are not read" in said
+    assert "convert them to PNG" in said
