@@ -84,9 +84,15 @@ def _reference(tmp_path: Path) -> np.ndarray:
     ],
 )
 def test_the_picture_is_found_where_the_file_name_puts_it(tmp_path, json_file, picture):
+    _imports_on_its_picture(tmp_path, json_file, "sub1/a.png", picture)
+
+
+def _imports_on_its_picture(tmp_path: Path, json_file: str, file_name: str, picture: str):
+    """A COCO file naming ``file_name`` at ``json_file`` imports on ``picture``: its
+    pixels, and the labels the reference import gives."""
     reference = _reference(tmp_path)
     pixels = _picture(tmp_path / picture, seed=1)
-    _coco(tmp_path / json_file, ["sub1/a.png"])
+    _coco(tmp_path / json_file, [file_name])
     with _project(tmp_path) as project:
         report = import_into_project(project, ImportRequest("coco", (tmp_path / json_file).parent))
         assert report.added and not report.skipped
@@ -148,16 +154,4 @@ def test_a_file_name_that_leaves_its_folder_is_found_by_its_file_name(
 ):
     """The whole JSON file was refused ("only relative names are allowed", "points
     outside its folder"), with or without the pictures in the project."""
-    _picture(tmp_path / "ref" / "a.png", seed=1)
-    _coco(tmp_path / "ref" / "ann.json", ["a.png"])
-    with _project(tmp_path, "reference") as project:
-        import_into_project(project, ImportRequest("coco", tmp_path / "ref"))
-        ((_, reference),) = _maps(project).values()
-    pixels = _picture(tmp_path / picture, seed=1)
-    _coco(tmp_path / json_file, [file_name])
-    with _project(tmp_path) as project:
-        report = import_into_project(project, ImportRequest("coco", (tmp_path / json_file).parent))
-        assert report.added and not report.skipped
-        ((image, labels),) = _maps(project).values()
-        assert np.array_equal(image, pixels)
-        assert np.array_equal(labels, reference)
+    _imports_on_its_picture(tmp_path, json_file, file_name, picture)
