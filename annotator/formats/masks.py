@@ -860,15 +860,20 @@ def _kept_images(root: Path) -> dict[Path, tuple[str, str, ImageStatus | None]]:
     return out
 
 
-def _picture_folders(mask_folder: Path) -> list[Path]:
+def _picture_folders(mask_folder: Path, top: Path) -> list[Path]:
     """The folders that may hold the pictures of the masks in ``mask_folder``, as
     ``annotator add`` pairs them (``core.naming.masks_in_mask_folders``): below the
     nearest mask folder around it (:data:`MASK_FOLDERS`, in any case: ``labels/``,
     ``Masks/``, ``SegmentationClass/``, ``gtFine/``), each picture folder beside that one
     (:data:`PICTURE_FOLDERS`: ``images/``, ``JPEGImages/``, ``leftImg8bit/``) and the
     same subfolders in it (``images/val/`` for ``labels/val/``); nnU-Net's ``imagesTr/``
-    first for ``labelsTr/`` (``imagesTs/`` for ``labelsTs/``)."""
+    first for ``labelsTr/`` (``imagesTs/`` for ``labelsTs/``). The mask folders looked
+    for lie within ``top``, the folder above the one imported (``masks/`` given itself,
+    or ``masks/train/``): a folder named ``labels`` further up, around the whole dataset
+    (``/data/labels/project/ds/``), is none of its own."""
     for up in (mask_folder, *mask_folder.parents):
+        if up != top and top not in up.parents:
+            break
         own = up.name.lower()
         if own not in MASK_FOLDERS:
             continue
@@ -903,7 +908,7 @@ def _jpeg_masks_said(src: Path) -> str:
 
 
 def _find_image(
-    mask_file: Path, beside: ImagesBeside, stem: str, folders: dict[Path, list[Path]]
+    mask_file: Path, beside: ImagesBeside, stem: str, folders: dict[Path, list[Path]], top: Path
 ) -> Path | None:
     """The picture of a mask file, found as ``annotator add`` pairs them (the rules of
     :meth:`ImagesBeside.picture_of`): in the picture folders of its mask folder
@@ -911,10 +916,10 @@ def _find_image(
     ``labels/x_mask.png``, nnU-Net's ``imagesTr/cell_0000.png`` of ``labelsTr/cell.png``),
     else, for a mask named as one, beside it (``img0.jpg`` of ``img0_mask.png``: Kaggle's,
     Roboflow's ``x_jpg.rf.H.jpg`` of ``x_jpg.rf.H_mask.png``). ``folders`` caches
-    :func:`_picture_folders` by mask folder."""
+    :func:`_picture_folders` by mask folder (within ``top``)."""
     own = mask_file.parent
     if own not in folders:
-        folders[own] = _picture_folders(own)
+        folders[own] = _picture_folders(own, top)
     for folder in folders[own]:
         if (found := beside.picture_of(folder, mask_file, stem)) is not None:
             return found
@@ -1049,6 +1054,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     kept = _kept_images(root)
     beside = ImagesBeside()
     picture_folders: dict[Path, list[Path]] = {}
+    top = folder.parent  # (the mask folders are looked for within it: _picture_folders)
     empty_pages: list[str | Path] = []
     for f in files:
         # A label stack's slice i is the mask of image <stem>_z00i, as a stack added to
@@ -1107,7 +1113,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                         height=int(mask.shape[0]),
                         mask=None,
                         names=names,
-                        image_file=_find_image(f, beside, stem, picture_folders),
+                        image_file=_find_image(f, beside, stem, picture_folders, top),
                         raw_bits=0 if reserved or names is not None else bits,
                         match_by_stem=True,
                         load=functools.partial(_labels, f, labelling, reserved, page),

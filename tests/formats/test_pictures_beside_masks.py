@@ -209,3 +209,25 @@ def test_jpeg_masks_are_named_when_no_mask_is_found(tmp_path):
     assert "no PNG, TIFF or NIfTI masks found" in said
     assert f"{ds / 'masks'} holds 1 JPEG file(s) (cju0.jpg...), which are not read" in said
     assert "convert them to PNG" in said
+
+
+def test_a_labels_folder_around_the_whole_dataset_is_not_its_mask_folder(tmp_path):
+    """/data/labels/project/ds/x_mask.png: the pictures were looked for in
+    /data/images/project/ds/, outside the import, where a namesake may be another
+    picture; the picture beside the mask is its own."""
+    outer = tmp_path / "labels" / "project" / "ds"
+    outer.mkdir(parents=True)
+    own = np.random.default_rng(1).integers(0, 255, (20, 30, 3), np.uint8)
+    stranger = np.random.default_rng(2).integers(0, 255, (20, 30, 3), np.uint8)
+    cv2.imwrite(str(outer / "x.png"), own)
+    (tmp_path / "images" / "project" / "ds").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "images" / "project" / "ds" / "x.png"), stranger)
+    mask = np.zeros((20, 30), np.uint8)
+    mask[5:15, 5:15] = 1
+    cv2.imwrite(str(outer / "x_mask.png"), mask)
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["bg", "fg"])) as project:
+        report = import_into_project(project, ImportRequest("masks", outer))
+        assert report.added and not report.skipped
+        (record,) = project.images()
+        assert np.array_equal(project.load_image(record), cv2.cvtColor(own, cv2.COLOR_BGR2RGB))
+        assert np.array_equal(project.load_mask(record), mask)
