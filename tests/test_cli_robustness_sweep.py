@@ -296,7 +296,7 @@ def test_export_with_an_image_file_gone_is_one_line(tmp_path, capsys):
 class _FakePredictor:
     """Proposes class 1 everywhere (no model needed)."""
 
-    def predict(self, image, cancel=None, keep_probabilities=True):
+    def predict(self, image, cancel=None, keep_probabilities=True, progress=None):
         h, w = image.shape[:2]
         mask = np.ones((h, w), np.uint8)
         return Proposal(None, mask, np.zeros((h, w), np.float32), 0.5, 1)

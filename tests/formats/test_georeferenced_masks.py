@@ -160,7 +160,7 @@ def test_geotiff_masks_are_for_the_masks_format(project, tmp_path, capsys):
 
 
 class _Predictor:
-    def predict(self, image, cancel=None, keep_probabilities=True):
+    def predict(self, image, cancel=None, keep_probabilities=True, progress=None):
         h, w = image.shape[:2]
         mask = (np.arange(h * w).reshape(h, w) % 3).astype(np.uint8)
         return Proposal(None, mask, np.zeros((h, w), np.float32), 0.5, 1)

@@ -30,7 +30,7 @@ class _Predictor:
     def __init__(self, stop: int | None = None, propose=_ones) -> None:
         self.stop, self.calls, self.propose = stop, 0, propose
 
-    def predict(self, image, cancel=None, keep_probabilities=True):
+    def predict(self, image, cancel=None, keep_probabilities=True, progress=None):
         self.calls += 1
         if self.calls == self.stop:
             raise KeyboardInterrupt
@@ -138,7 +138,7 @@ def test_a_full_disk_names_the_out_folder_and_writes_no_mask_there(
 
 
 class _OutOfMemory(_Predictor):
-    def predict(self, image, cancel=None, keep_probabilities=True):
+    def predict(self, image, cancel=None, keep_probabilities=True, progress=None):
         if self.calls == 2:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return super().predict(image, cancel, keep_probabilities)
