@@ -370,7 +370,10 @@ class ImagesBeside:
     """
 
     def __init__(self) -> None:
+        from annotator.formats.paths import Namesakes
+
         self._folders: dict[Path, _Listing] = {}
+        self._annotations = Namesakes()
 
     def _listing(self, folder: Path) -> _Listing:
         from annotator.core.limits import IMAGE_SUFFIXES
@@ -402,8 +405,10 @@ class ImagesBeside:
                 f"{where}: {', '.join(p.name for p in hits)} in {folder} all have the stem "
                 f"{stem!r}; keep one of them, so it is clear which image the labels are for"
             )
-        if not hits:  # X.JPG for x: only when it is the one
+        if not hits:  # X.JPG for x: only when it is the one, and no other's namesake
             hits = [p for p in listing.by_lower.get(stem.lower(), []) if p != where]
+            if len(hits) == 1 and self._annotations.claim(where, hits[0]):
+                return None
         return hits[0] if len(hits) == 1 else None
 
     def picture_of(
@@ -431,7 +436,11 @@ class ImagesBeside:
             return None
         listing = self._listing(folder)
         for key in keys:
-            hits = [p for p in listing.by_key.get(key, []) if p != mask_file]
+            hits = [
+                p
+                for p in listing.by_key.get(key, [])
+                if p != mask_file and not self._annotations.claim(mask_file, p)
+            ]
             if len({p.stem for p in hits}) == 1 and len(hits) > 1:
                 self.find(folder, hits[0].stem, mask_file)  # (refuses them, naming them)
             if hits:

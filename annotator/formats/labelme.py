@@ -436,13 +436,17 @@ def read_labels_file(path: Path) -> list[str]:
     return read_names_file(path)
 
 
-def _in_any_case(root: Path, candidate: Path, files: AnyCase, what: str) -> Path | None:
+def _in_any_case(
+    root: Path, candidate: Path, files: AnyCase, what: str, where: Path
+) -> Path | None:
     """The file ``candidate`` (inside ``root``, not found as spelled) in other letters'
-    case, when only one is so named (:class:`AnyCase`); else None."""
+    case, when only one is so named and no other labelme file beside ``where`` is named
+    as it (:class:`AnyCase`); else None."""
     try:
-        return files.file(root, candidate.relative_to(root).as_posix(), what=what)
+        rel = candidate.relative_to(root).as_posix()
     except ValueError:  # (not written below root)
-        return files.file(candidate.parent, candidate.name, what=what)
+        return files.file(candidate.parent, candidate.name, what=what, where=where)
+    return files.file(root, rel, what=what, where=where)
 
 
 def _image_file(
@@ -477,7 +481,7 @@ def _image_file(
     if candidate.is_file():
         return candidate
     # pic0.JPG for pic0.jpg, when it is the one
-    return _in_any_case(root, candidate, files, f"{path}: imagePath")
+    return _in_any_case(root, candidate, files, f"{path}: imagePath", path)
 
 
 def _beside(path: Path, image_name: str, files: AnyCase) -> Path | None:
@@ -485,7 +489,9 @@ def _beside(path: Path, image_name: str, files: AnyCase) -> Path | None:
     when there is none (or the name is no file name)."""
     try:
         return (
-            files.file(path.parent, image_name, what=f"{path}: imagePath") if image_name else None
+            files.file(path.parent, image_name, what=f"{path}: imagePath", where=path)
+            if image_name
+            else None
         )
     except FormatError:  # (a name such as "C:" or "..")
         return None

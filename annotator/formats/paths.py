@@ -107,6 +107,41 @@ def links_leaving(src: str | os.PathLike[str], limit: int = 5) -> list[tuple[Pat
     return found
 
 
+class Namesakes:
+    """Whether a picture found in other letters' case belongs to another annotation: one
+    beside the annotation looking for it, of its kind (its suffix), whose stem (or stem
+    less a mask ending) is the picture's stem as spelled (``labels/a.png`` for ``images/a.png``, where ``labels/A.png``
+    looked for ``A``). Then the picture is that one's: ``A``'s labels landed on it and
+    its own were refused. Each folder is listed once."""
+
+    def __init__(self) -> None:
+        self._stems: dict[tuple[Path, str], set[str]] = {}
+
+    def claim(self, where: Path, picture: Path) -> bool:
+        """Whether another annotation beside ``where`` is named as ``picture`` exactly
+        (by its stem, or its stem less a mask ending: ``a_mask.png`` names ``a.png``)."""
+        key = (where.parent, where.suffix.lower())
+        stems = self._stems.get(key)
+        if stems is None:
+            try:
+                names = os.listdir(where.parent)
+            except OSError:
+                names = []
+            stems = {n for f in names if Path(f).suffix.lower() == key[1] for n in _names(f)}
+            self._stems[key] = stems
+        return picture.stem not in _names(where.name) and picture.stem in stems
+
+
+def _names(file_name: str) -> tuple[str, ...]:
+    """The stems a label file names its picture by, as spelled: its own, and its own
+    less a mask ending (``core.naming.mask_ending``)."""
+    from annotator.core.naming import mask_ending
+
+    stem = Path(file_name).stem
+    ending = mask_ending(stem)
+    return (stem,) if ending is None else (stem, stem[: -len(ending)])
+
+
 class AnyCase:
     """Finds the file a relative name from an annotation means, in any letters' case
     where the name as spelled names none (``pic0.jpg`` for the file ``pic0.JPG``, a
@@ -116,6 +151,7 @@ class AnyCase:
 
     def __init__(self) -> None:
         self._entries: dict[Path, dict[str, list[str]]] = {}
+        self._annotations = Namesakes()
 
     def _named(self, folder: Path, part: str) -> list[str]:
         entries = self._entries.get(folder)
@@ -129,11 +165,21 @@ class AnyCase:
             self._entries[folder] = entries
         return entries.get(part.lower(), [])
 
-    def file(self, folder: str | os.PathLike[str], name: str, *, what: str) -> Path | None:
-        """The file ``folder / name`` (:func:`safe_join`), found in any case; or None."""
+    def file(
+        self, folder: str | os.PathLike[str], name: str, *, what: str, where: Path | None = None
+    ) -> Path | None:
+        """The file ``folder / name`` (:func:`safe_join`), found in any case; or None.
+        ``where``: the annotation file naming it; a file found in other letters' case
+        that another annotation beside it names exactly is that one's (:class:`Namesakes`)."""
         path = safe_join(folder, name, what=what)
         if path.is_file():
             return path
+        found = self._in_any_case(Path(folder), name, what)
+        if found is not None and where is not None and self._annotations.claim(where, found):
+            return None
+        return found
+
+    def _in_any_case(self, folder: Path, name: str, what: str) -> Path | None:
         here, spelled = Path(folder), []
         for part in PurePosixPath(name.replace("\\", "/")).parts:
             if part in ("", "."):

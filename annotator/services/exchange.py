@@ -1757,8 +1757,13 @@ def _import_item(
                 + _turned_hint(item, rec.height, rec.width, project.image_path(rec))
             )
     else:
-        namesakes = index.named(item)
-        namesake = namesakes[0] if namesakes else None
+        # (said as a namesake only when spelled alike: Case.png beside case.png is the
+        # source's own other image, not "the file name of a project image")
+        spelled = item.image_name
+        namesake = next(
+            (r for r in index.named(item) if spelled in (Path(r.name).name, Path(r.name).stem)),
+            None,
+        )
         new = True
         if item.image_file is not None:
             rec, new = _add_picture(project, item.image_file)
