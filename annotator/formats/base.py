@@ -275,6 +275,9 @@ class ImportItem:
     #: ``sub1/a.jpg``): of several project images of its file name, the one whose name
     #: ends so is meant.
     image_path: str | None = None
+    #: Why no picture beside the annotation was taken although one may be its own
+    #: (``a.png`` and ``a.tif`` both there): said when no project image is meant either.
+    image_problem: str | None = None
 
     def labels(self) -> np.ndarray:
         """The item's labels (decoded now when the item holds only their file)."""

@@ -926,6 +926,18 @@ def _find_image(
     return beside.picture_of(own, mask_file, stem, beside=True)
 
 
+def _picture_of(
+    mask_file: Path, beside: ImagesBeside, stem: str, folders: dict[Path, list[Path]], top: Path
+) -> tuple[Path | None, str | None]:
+    """:func:`_find_image`, or why it found none when several pictures may be the one
+    (``a.png`` and ``a.tif``): the project's image of the mask's name then decides, and
+    that reason is said if there is none."""
+    try:
+        return _find_image(mask_file, beside, stem, folders, top), None
+    except FormatError as exc:
+        return None, str(exc)
+
+
 def stack_refusal(stack: Path | str, refused: Sequence[tuple[int, str]], planes: int) -> str:
     """The one line that skips a label stack whole: the first of its ``refused`` pages
     ``(page, reason)`` with its reason (less the stack's name it begins with), and how
@@ -1105,6 +1117,7 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                     continue
                 # Only what the checks found is kept; the labels are decoded again when
                 # the item is imported, so a big import holds one mask at a time.
+                picture, problem = _picture_of(f, beside, stem, picture_folders, top)
                 items.append(
                     ImportItem(
                         source=f,
@@ -1113,7 +1126,8 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                         height=int(mask.shape[0]),
                         mask=None,
                         names=names,
-                        image_file=_find_image(f, beside, stem, picture_folders, top),
+                        image_file=picture,
+                        image_problem=problem,
                         raw_bits=0 if reserved or names is not None else bits,
                         match_by_stem=True,
                         load=functools.partial(_labels, f, labelling, reserved, page),

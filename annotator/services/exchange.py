@@ -2171,7 +2171,9 @@ def _with_images(
                     )
                 if item.kept_name is not None:
                     raise FormatError(_kept_missing(item))
-                raise FormatError(f"{item.source}: no image {_meant(item)!r} {NO_IMAGE}")
+                raise FormatError(
+                    item.image_problem or f"{item.source}: no image {_meant(item)!r} {NO_IMAGE}"
+                )
             if size != (item.height, item.width):
                 page = item.stack_page
                 what = "the mask" if page is None else f"slice {page} of the labels"

@@ -180,10 +180,10 @@ def test_two_pictures_of_the_stem_beside_a_mask_are_refused_naming_them(tmp_path
     _picture(src / "img0.png", seed=1)
     _picture(src / "img0.tif", seed=2)
     _mask(src / "img0_mask.png")
-    with _project(tmp_path) as project:
-        with pytest.raises(FormatError) as err:
-            import_into_project(project, ImportRequest("masks", src))
-        assert "img0.png, img0.tif" in str(err.value) and "the stem 'img0'" in str(err.value)
+    with _project(tmp_path) as project:  # (no project image of its name either)
+        report = import_into_project(project, ImportRequest("masks", src))
+        ((_, why),) = report.skipped
+        assert "img0.png, img0.tif" in why and "the stem 'img0'" in why
         assert project.images() == []
 
 
@@ -231,3 +231,21 @@ def test_a_labels_folder_around_the_whole_dataset_is_not_its_mask_folder(tmp_pat
         (record,) = project.images()
         assert np.array_equal(project.load_image(record), cv2.cvtColor(own, cv2.COLOR_BGR2RGB))
         assert np.array_equal(project.load_mask(record), mask)
+
+
+def test_two_pictures_of_a_masks_stem_leave_it_to_the_projects_image(tmp_path):
+    """images/a.png and images/a.tif beside labels/a.png, with a.png in the project: the
+    import refused the mask ("all have the stem 'a'"), where it matched it before."""
+    picture = np.random.default_rng(1).integers(0, 256, (16, 16), np.uint8)
+    (tmp_path / "ds" / "images").mkdir(parents=True)
+    (tmp_path / "ds" / "labels").mkdir()
+    Image.fromarray(picture).save(tmp_path / "ds" / "images" / "a.png")
+    Image.fromarray(picture).save(tmp_path / "ds" / "images" / "a.tif")
+    mask = np.zeros((16, 16), np.uint8)
+    mask[:4] = 1
+    Image.fromarray(mask).save(tmp_path / "ds" / "labels" / "a.png")
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["bg", "fg"])) as project:
+        project.add_images([tmp_path / "ds" / "images" / "a.png"])
+        report = import_into_project(project, ImportRequest("masks", tmp_path / "ds" / "labels"))
+        assert len(report.matched) == 1 and not report.added and not report.skipped
+        assert np.array_equal(project.load_mask(project.images()[0]), mask)
