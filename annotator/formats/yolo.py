@@ -243,6 +243,21 @@ def _yaml_names(root: Path, dataset: Path) -> tuple[list[str], Path]:
     )
 
 
+#: The split folders of a YOLO dataset (Roboflow writes ``valid/``).
+YOLO_SPLITS = ("train", "val", "valid", "test")
+
+
+def _split_below(f: Path, here: Path) -> bool:
+    """Whether ``here`` is a split folder (:data:`YOLO_SPLITS`) right below the folder of
+    ``f``, a ``data.yaml``: the dataset's own YAML, whatever its ``path`` says (a
+    download keeps the one written on its maker's machine)."""
+    return (
+        f.name.lower() in ("data.yaml", "data.yml")
+        and here.name.lower() in YOLO_SPLITS
+        and f.parent.resolve() == here.parent
+    )
+
+
 def _of_dataset(f: Path, doc: Any, dataset: Path) -> str | None:
     """How the YAML ``f`` (parsed: ``doc``) is of the dataset folder ``dataset``: "this
     folder" when its ``path`` is that folder (read as :func:`_yaml_label_files` reads
@@ -261,6 +276,8 @@ def _of_dataset(f: Path, doc: Any, dataset: Path) -> str | None:
             name = p.name.lower()
             if name == here.name.lower():
                 return "this folder"
+            if _split_below(f, here):  # Roboflow's Proj-1/data.yaml of Proj-1/train/
+                return "a folder above it"
             return "a folder above it" if name in {a.name.lower() for a in here.parents} else None
     else:
         folders = [f.parent]

@@ -103,6 +103,24 @@ def test_a_split_folder_reads_its_datasets_yaml_not_another_beside_it(tmp_path):
     assert (result.items[0].mask == 0).sum() == 11 * 16
 
 
+def test_a_split_reads_the_data_yaml_above_it_whatever_its_path_says(tmp_path):
+    """A Roboflow download's ``Proj-1/data.yaml`` keeps the ``path`` of its maker's
+    machine (``/content/datasets/proj``): importing ``Proj-1/train`` was refused as
+    having no YAML of its own, where it was read before."""
+    ds = tmp_path / "Proj-1"
+    write_image(ds / "train/images/a.png", (H, W))
+    (ds / "train/labels").mkdir(parents=True)
+    (ds / "train/labels/a.txt").write_text(SQUARE + "\n")
+    _yaml(ds / "data.yaml", "[fg]", "/content/datasets/proj")
+    assert read_yolo(ds / "train").declared == ["fg"]
+    # beside a dataset folder not a split (work/birds/), such a data.yaml is no one's
+    work = tmp_path / "work"
+    _dataset(work / "birds")
+    _yaml(work / "data.yaml", "[apple, leaf]", "/content/datasets/apples")
+    with pytest.raises(FormatError, match="no dataset YAML of this folder"):
+        read_yolo(work / "birds")
+
+
 def test_a_folder_named_like_a_yaml_is_not_opened(tmp_path):
     work = tmp_path / "w"
     birds = _dataset(work / "birds")
