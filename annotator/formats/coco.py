@@ -35,8 +35,9 @@ dataset category, id 0) is no class: left out, and the summary says so.
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import numpy as np
@@ -313,8 +314,9 @@ def _find_image(root: Path, file_name: str, files: AnyCase) -> Path | None:
     beside the JSON file in ``root``, in ``images/`` there, or, as CVAT and COCO lay
     them out, in ``images/`` beside it (``annotations/instances_default.json`` beside
     ``images/sub1/a.jpg``); else by its file name alone in ``images/`` or ``root``, or
-    in ``images/`` beside it: the only places looked in for a name that is absolute or
-    leaves its folder (the whole file was refused for it).
+    in ``images/`` beside it: the only places looked in for an absolute name (another
+    machine's). A name that leaves its folder (``../images/a.png``) is followed within
+    the folder above it, and only there (the whole file was refused for either).
     In any letters' case where only that one file is so named (:class:`AnyCase`)."""
     what = "COCO file_name"
     name = file_name.replace("\\", "/")
@@ -322,8 +324,14 @@ def _find_image(root: Path, file_name: str, files: AnyCase) -> Path | None:
     up = root.parent if root.name else root.absolute().parent
     try:
         safe_join(root, file_name, what=what)
-    except FormatError:  # another machine's absolute path (detectron2 writes them), or
-        tried = []  # '../images/a.png': looked for by its file name alone
+    except FormatError:
+        if _absolute(name):  # another machine's path (detectron2 writes them): its file
+            tried = []  # name alone, in the places below
+        else:  # '../images/a.png': where it points, within the folder above, or nothing
+            pointed = PurePosixPath(posixpath.normpath(f"{root.name or '.'}/{name}"))
+            if ".." in pointed.parts:
+                return None
+            return files.file(up, str(pointed), what=what)
     else:
         tried = [(root, name), (root, f"images/{name}"), (up, f"images/{name}")]
     tried += [(root, f"images/{base}"), (root, base), (up, f"images/{base}")]
@@ -331,6 +339,16 @@ def _find_image(root: Path, file_name: str, files: AnyCase) -> Path | None:
         if (found := files.file(folder, rel, what=what)) is not None:
             return found
     return None
+
+
+def _absolute(name: str) -> bool:
+    """Whether a ``file_name`` (``/`` separators) is an absolute path, of this system's
+    kind or Windows' (``C:/data/a.png``, ``//server/a.png``)."""
+    return (
+        name.startswith("/")
+        or PureWindowsPath(name).is_absolute()
+        or bool(PureWindowsPath(name).drive)
+    )
 
 
 def _unused_parent(categories: list[Any], annotations: list[Any]) -> int | None:

@@ -269,11 +269,13 @@ def test_malformed_or_unsafe_coco_file_is_refused_naming_file_and_problem(tmp_pa
         assert project.load_mask(project.image("a.png")) is None
 
 
-@pytest.mark.parametrize("file_name", ["../../secret.png", "/x/secret.png", "sub/../../secret.png"])
-def test_a_coco_file_name_leaving_its_folder_is_never_followed(tmp_path, file_name):
-    """Such a name is looked for by its file name alone, beside the JSON file and in
-    the ``images/`` folders there and above (another machine's absolute path, CVAT's
-    ``../images/``): never where the path points."""
+@pytest.mark.parametrize(
+    "file_name", ["../../secret.png", "/x/secret.png", "sub/../../../secret.png"]
+)
+def test_a_coco_file_name_leaving_its_folder_is_never_followed_far(tmp_path, file_name):
+    """A relative name is followed within the folder above the JSON file's (CVAT's
+    ``../images/``), never further; an absolute one is looked for by its file name
+    alone, beside the JSON file and in the ``images/`` folders there and above."""
     write_image(tmp_path / "secret.png", (4, 4))
     (tmp_path / "src").mkdir()
     (tmp_path / "src/x.json").write_text(json.dumps(_coco(file_name=file_name)))

@@ -155,3 +155,10 @@ def test_a_file_name_that_leaves_its_folder_is_found_by_its_file_name(
     """The whole JSON file was refused ("only relative names are allowed", "points
     outside its folder"), with or without the pictures in the project."""
     _imports_on_its_picture(tmp_path, json_file, file_name, picture)
+
+
+def test_a_file_name_climbing_to_another_split_takes_that_splits_picture(tmp_path):
+    """``train/val_ann.json`` naming ``../val/a.png``: looked for by its file name
+    alone, it took ``train/a.png``, another picture, for val's labels."""
+    _picture(tmp_path / "ds" / "train" / "a.png", seed=2)  # the namesake, not meant
+    _imports_on_its_picture(tmp_path, "ds/train/val_ann.json", "../val/a.png", "ds/val/a.png")
