@@ -1679,10 +1679,12 @@ def named_alone(project: Project, stem: str, record: ImageRecord) -> bool:
 
 def _decode_carried(item: ImportItem) -> np.ndarray:
     """The picture an item carries, decoded as project images are."""
+    from annotator.storage.cases import case_picture
     from annotator.storage.images import read_image
 
-    if item.image_file is not None:
-        return read_image(item.image_file)
+    if item.image_file is not None:  # (an nnU-Net case's channel files: all of them)
+        joined = case_picture(item.image_file)
+        return joined if joined is not None else read_image(item.image_file)
     assert item.image_data is not None
     suffix, _ = _image_size_of_bytes(item.image_data, f"{item.source}: imageData")
     with tempfile.TemporaryDirectory() as tmp:

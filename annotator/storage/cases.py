@@ -267,6 +267,14 @@ def case_channels_beside(first: Path) -> list[Path]:
     return picture_cases(beside)[0].get(first, [])
 
 
+def case_picture(first: Path) -> np.ndarray | None:
+    """The picture of the nnU-Net 2-D case whose first channel file is ``first``, its
+    further channels beside it joined as an add joins them (:func:`case_channels_beside`);
+    None when it has none (``first`` is the whole picture)."""
+    further = case_channels_beside(first)
+    return _joined([first, *further]) if further else None
+
+
 def case_pictures(root: Path) -> dict[Content, Path]:
     """The project's pictures of joined cases, by the content (size and SHA-1) of all
     their channel files, in channel order (:func:`case_content`): two cases that share

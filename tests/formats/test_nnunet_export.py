@@ -299,6 +299,29 @@ def test_16_bit_pictures_make_one_png_per_channel(tmp_path):
     assert np.array_equal(cases["w"][2][0], masks["w.png"])
 
 
+def test_a_picture_written_as_channel_files_imports_back_onto_itself(tmp_path, capsys):
+    """An export's channel files (``rgb_0000.png``... of a project with 16-bit pictures)
+    imported again into the project added a copy of each picture, labelled, and left
+    the original's labels alone: the first channel file alone was compared with it."""
+    pictures = {"rgb.png": RGB, "w.png": GREY16}
+    masks = {n: _classes(a.shape[:2], seed=i) for i, (n, a) in enumerate(pictures.items())}
+    root = _project(tmp_path, "background,cell,nucleus", pictures)
+    _label(root, masks)
+    out = tmp_path / "Dataset510_Back"
+    _export(root, out, "--split", "1,0,0")
+    changed = {n: (m + 1) % 3 for n, m in masks.items()}  # new labels to import back
+    for name, mask in changed.items():
+        cv2.imwrite(str(out / "labelsTr" / f"{Path(name).stem}.png"), mask)
+    capsys.readouterr()
+    assert main(["import", str(root), str(out), "--format", "masks"]) == 0
+    said = capsys.readouterr().out
+    assert "2 matched to project images, 0 image(s) added" in said
+    got = _masks_of(root)
+    assert sorted(got) == sorted(pictures)
+    for name, mask in changed.items():
+        assert np.array_equal(got[name], mask), name
+
+
 def test_a_grey_project_is_one_channel_and_a_float_picture_makes_it_nifti(tmp_path, capsys):
     floats = RNG.normal(size=(12, 14)).astype(np.float32)
     floats[0, 0] = np.nan
