@@ -300,7 +300,8 @@ class ProjectLock:
                 "%s: took over the lock of a process that is gone (%s)"
                 if not (here and pid_alive(recovered.pid))
                 else "%s: took over a lock file naming %s, a process that holds no lock on "
-                "this folder (the folder was most likely copied while that process had it open)",
+                "this folder (the folder was copied while that process had it open, or a "
+                "process that crashed left the file and its pid was given to another)",
                 folder,
                 recovered.describe(),
             )
