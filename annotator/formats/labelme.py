@@ -506,8 +506,8 @@ def _picture_size(
     resized: list[str],
 ) -> tuple[int, int]:
     """The ``(height, width)`` to draw the labelme file ``path`` on: the size it says
-    (``imageHeight``, ``imageWidth``), or, when its picture ``picture`` is of another
-    size and has no EXIF orientation, the picture's, if every point of its ``shapes``
+    (``imageHeight``, ``imageWidth``), or, when its picture ``picture`` is of that size
+    with height and width swapped and has no EXIF orientation, the picture's, if every point of its ``shapes``
     lies within it: labelme itself takes the picture's size then (its ``LabelFile``
     logs the mismatch and uses the image's), and a converter's slip (height and width
     swapped) does not lose the file. A picture with an orientation keeps the size said:
@@ -517,7 +517,8 @@ def _picture_size(
         real = image_size(picture, options, path)
     except FormatError:  # (unreadable: the import says why)
         return said
-    if real == said or picture_orientation(picture) != 1:
+    # (only swapped: a picture scaled down since would take labels drawn on the larger)
+    if real != (said[1], said[0]) or picture_orientation(picture) != 1:
         return said
     points = [
         p

@@ -118,3 +118,14 @@ def test_swapped_sizes_whose_shapes_do_not_fit_are_refused_without_blaming_exif(
     report, _ = _import(tmp_path / "2", src)
     ((_, message),) = report.skipped
     assert "(the sizes swapped: the picture has an EXIF orientation, which the project" in message
+
+
+def test_a_picture_scaled_since_is_refused_not_drawn_on_at_the_wrong_scale(tmp_path):
+    """A file drawn on a picture of 64x96 whose picture is now 32x48 (scaled down) took
+    the picture's size whenever the shapes fit in it: labels at twice the scale."""
+    src = tmp_path / "sc"
+    _picture(src / "pic0.jpg", (32, 48))
+    _labelme(src / "pic0.json", "pic0.jpg", (64, 96), [[2, 2], [20, 3], [10, 20]])
+    report, masks = _import(tmp_path, src)
+    ((_, message),) = report.skipped
+    assert masks == {} and "the mask is 96x64 but image" in message
