@@ -360,7 +360,11 @@ def _unused_parent(categories: list[Any], annotations: list[Any]) -> int | None:
     cats = [c for c in categories if isinstance(c, dict)]
     if len(cats) < 2 or len(cats) != len(categories):
         return None
-    used = {a.get("category_id") for a in annotations if isinstance(a, dict)}
+    used = {
+        a.get("category_id")
+        for a in annotations
+        if isinstance(a, dict) and isinstance(a.get("category_id"), int | str)
+    }
     for cat in cats:
         cid, name = cat.get("id"), cat.get("name")
         if not isinstance(cid, int) or isinstance(cid, bool) or cid in used:
