@@ -104,15 +104,24 @@ def test_swapped_image_height_and_width_take_the_pictures_own_size(tmp_path):
     assert np.array_equal(masks["pic0.jpg"], _drawn((48, 64)))
 
 
-def test_swapped_sizes_whose_shapes_do_not_fit_are_refused_without_blaming_exif(tmp_path):
-    src = tmp_path / "sw"
-    _picture(src / "pic0.jpg", (48, 64))
-    _labelme(src / "pic0.json", "pic0.jpg", (64, 48), [[5, 5], [40, 8], [25, 60]])
+def _refused(tmp_path: Path, picture: tuple[int, int], said: tuple[int, int], points) -> str:  # type: ignore[no-untyped-def]
+    """Why the labelme file of size ``said`` on a picture of ``picture`` is skipped (it
+    must be: nothing imported)."""
+    src = tmp_path / "src"
+    _picture(src / "pic0.jpg", picture)
+    _labelme(src / "pic0.json", "pic0.jpg", said, points)
     report, masks = _import(tmp_path, src)
     ((_, message),) = report.skipped
-    assert masks == {} and "the mask is 48x64 but image" in message
+    assert masks == {}
+    return message
+
+
+def test_swapped_sizes_whose_shapes_do_not_fit_are_refused_without_blaming_exif(tmp_path):
+    message = _refused(tmp_path, (48, 64), (64, 48), [[5, 5], [40, 8], [25, 60]])
+    assert "the mask is 48x64 but image" in message
     assert "(the sizes swapped, and the picture has no EXIF orientation that turns it" in message
     # a picture turned by its EXIF orientation (stored 64 wide, shown 48): that is said
+    src = tmp_path / "src"
     _picture(src / "pic0.jpg", (48, 64), orientation=6)
     _labelme(src / "pic0.json", "pic0.jpg", (48, 64), [[5, 5], [40, 8], [25, 40]])
     report, _ = _import(tmp_path / "2", src)
@@ -123,9 +132,5 @@ def test_swapped_sizes_whose_shapes_do_not_fit_are_refused_without_blaming_exif(
 def test_a_picture_scaled_since_is_refused_not_drawn_on_at_the_wrong_scale(tmp_path):
     """A file drawn on a picture of 64x96 whose picture is now 32x48 (scaled down) took
     the picture's size whenever the shapes fit in it: labels at twice the scale."""
-    src = tmp_path / "sc"
-    _picture(src / "pic0.jpg", (32, 48))
-    _labelme(src / "pic0.json", "pic0.jpg", (64, 96), [[2, 2], [20, 3], [10, 20]])
-    report, masks = _import(tmp_path, src)
-    ((_, message),) = report.skipped
-    assert masks == {} and "the mask is 96x64 but image" in message
+    message = _refused(tmp_path, (32, 48), (64, 96), [[2, 2], [20, 3], [10, 20]])
+    assert "the mask is 96x64 but image" in message

@@ -123,6 +123,17 @@ def _export(root: Path, out: Path, *args: str) -> None:
     assert main(["export", str(root), str(out), "--format", "nnunet", *args]) == 0
 
 
+def _labelled_export(tmp_path: Path, pictures: dict[str, np.ndarray], dataset: str):  # type: ignore[no-untyped-def]
+    """A project of ``pictures``, each labelled at random and done, exported as the
+    nnU-Net dataset ``dataset`` (all in training): the project, the export, the labels."""
+    masks = {n: _classes(a.shape[:2], seed=i) for i, (n, a) in enumerate(pictures.items())}
+    root = _project(tmp_path, "background,cell,nucleus", pictures)
+    _label(root, masks)
+    out = tmp_path / dataset
+    _export(root, out, "--split", "1,0,0")
+    return root, out, masks
+
+
 def _classes(shape, n=3, seed=0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, shape).astype(np.uint8)
 
@@ -258,12 +269,7 @@ def test_stacks_alone_keep_the_voxel_size_they_recorded(tmp_path, capsys):
 
 
 def test_pictures_png_holds_make_a_png_dataset_with_8_bit_rgb_in_one_file(tmp_path):
-    pictures = {"g.png": GREY8, "rgb.png": RGB}
-    masks = {n: _classes(a.shape[:2], seed=i) for i, (n, a) in enumerate(pictures.items())}
-    root = _project(tmp_path, "background,cell,nucleus", pictures)
-    _label(root, masks)
-    out = tmp_path / "Dataset502_Png"
-    _export(root, out, "--split", "1,0,0")
+    _, out, masks = _labelled_export(tmp_path, {"g.png": GREY8, "rgb.png": RGB}, "Dataset502_Png")
     doc = json.loads((out / "dataset.json").read_text())
     assert doc["file_ending"] == ".png"
     assert doc["overwrite_image_reader_writer"] == "NaturalImage2DIO"
@@ -282,12 +288,7 @@ def test_pictures_png_holds_make_a_png_dataset_with_8_bit_rgb_in_one_file(tmp_pa
 
 def test_16_bit_pictures_make_one_png_per_channel(tmp_path):
     # skimage (nnU-Net's PNG reader) reads a 16-bit RGB PNG as 8-bit: three grey files
-    pictures = {"rgb.png": RGB, "w.png": GREY16}
-    masks = {n: _classes(a.shape[:2], seed=i) for i, (n, a) in enumerate(pictures.items())}
-    root = _project(tmp_path, "background,cell,nucleus", pictures)
-    _label(root, masks)
-    out = tmp_path / "Dataset509_Wide"
-    _export(root, out, "--split", "1,0,0")
+    _, out, masks = _labelled_export(tmp_path, {"rgb.png": RGB, "w.png": GREY16}, "Dataset509_Wide")
     assert json.loads((out / "dataset.json").read_text())["file_ending"] == ".png"
     files = sorted(p.name for p in (out / "imagesTr").iterdir())
     assert files == [f"{c}_{i:04d}.png" for c in ("rgb", "w") for i in range(3)]
@@ -304,11 +305,7 @@ def test_a_picture_written_as_channel_files_imports_back_onto_itself(tmp_path, c
     imported again into the project added a copy of each picture, labelled, and left
     the original's labels alone: the first channel file alone was compared with it."""
     pictures = {"rgb.png": RGB, "w.png": GREY16}
-    masks = {n: _classes(a.shape[:2], seed=i) for i, (n, a) in enumerate(pictures.items())}
-    root = _project(tmp_path, "background,cell,nucleus", pictures)
-    _label(root, masks)
-    out = tmp_path / "Dataset510_Back"
-    _export(root, out, "--split", "1,0,0")
+    root, out, masks = _labelled_export(tmp_path, pictures, "Dataset510_Back")
     changed = {n: (m + 1) % 3 for n, m in masks.items()}  # new labels to import back
     for name, mask in changed.items():
         cv2.imwrite(str(out / "labelsTr" / f"{Path(name).stem}.png"), mask)
