@@ -35,7 +35,6 @@ dataset category, id 0) is no class: left out, and the summary says so.
 from __future__ import annotations
 
 import json
-import posixpath
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
@@ -315,8 +314,9 @@ def _find_image(root: Path, file_name: str, files: AnyCase) -> Path | None:
     them out, in ``images/`` beside it (``annotations/instances_default.json`` beside
     ``images/sub1/a.jpg``); else by its file name alone in ``images/`` or ``root``, or
     in ``images/`` beside it: the only places looked in for an absolute name (another
-    machine's). A name that leaves its folder (``../images/a.png``) is followed within
-    the folder above it, and only there (the whole file was refused for either).
+    machine's; the whole file was refused for it). A name that leaves its folder
+    (``../val/a.png``) refuses the file, as ever: it is neither followed, nor taken by
+    its file name alone (``train/a.png`` would be another picture).
     In any letters' case where only that one file is so named (:class:`AnyCase`)."""
     what = "COCO file_name"
     name = file_name.replace("\\", "/")
@@ -325,13 +325,9 @@ def _find_image(root: Path, file_name: str, files: AnyCase) -> Path | None:
     try:
         safe_join(root, file_name, what=what)
     except FormatError:
-        if _absolute(name):  # another machine's path (detectron2 writes them): its file
-            tried = []  # name alone, in the places below
-        else:  # '../images/a.png': where it points, within the folder above, or nothing
-            pointed = PurePosixPath(posixpath.normpath(f"{root.name or '.'}/{name}"))
-            if ".." in pointed.parts:
-                return None
-            return files.file(up, str(pointed), what=what)
+        if not _absolute(name):  # '../val/a.png' is never followed (no path escapes,
+            raise  # docs/reliability.md), nor taken by its file name: train/a.png
+        tried = []  # another machine's path (detectron2 writes them): its file name
     else:
         tried = [(root, name), (root, f"images/{name}"), (up, f"images/{name}")]
     tried += [(root, f"images/{base}"), (root, base), (up, f"images/{base}")]

@@ -146,19 +146,24 @@ def test_a_labelme_picture_is_found_in_other_letters_case(tmp_path):
     [
         ("ds/x.json", "/home/me/data/a.png", "ds/a.png"),  # detectron2: an absolute path
         ("ds/x.json", "C:\\data\\a.png", "ds/images/a.png"),  # another machine's, Windows
-        ("ds/annotations/x.json", "../images/a.png", "ds/images/a.png"),
+        ("ds/annotations/x.json", "/home/me/ds/images/a.png", "ds/images/a.png"),
     ],
 )
-def test_a_file_name_that_leaves_its_folder_is_found_by_its_file_name(
-    tmp_path, json_file, file_name, picture
-):
-    """The whole JSON file was refused ("only relative names are allowed", "points
-    outside its folder"), with or without the pictures in the project."""
+def test_an_absolute_file_name_is_found_by_its_file_name(tmp_path, json_file, file_name, picture):
+    """The whole JSON file was refused ("only relative names are allowed"), with or
+    without the pictures in the project."""
     _imports_on_its_picture(tmp_path, json_file, file_name, picture)
 
 
-def test_a_file_name_climbing_to_another_split_takes_that_splits_picture(tmp_path):
+def test_a_file_name_climbing_out_of_its_folder_is_refused_not_taken_by_its_name(tmp_path):
     """``train/val_ann.json`` naming ``../val/a.png``: looked for by its file name
     alone, it took ``train/a.png``, another picture, for val's labels."""
+    from annotator.core.errors import FormatError
+
     _picture(tmp_path / "ds" / "train" / "a.png", seed=2)  # the namesake, not meant
-    _imports_on_its_picture(tmp_path, "ds/train/val_ann.json", "../val/a.png", "ds/val/a.png")
+    _picture(tmp_path / "ds" / "val" / "a.png", seed=1)
+    _coco(tmp_path / "ds" / "train" / "val_ann.json", ["../val/a.png"])
+    with _project(tmp_path) as project:
+        with pytest.raises(FormatError, match="points outside its folder"):
+            import_into_project(project, ImportRequest("coco", tmp_path / "ds" / "train"))
+        assert project.images() == []
