@@ -274,8 +274,14 @@ def mask_keys(stem: str) -> tuple[str, ...]:
     """The names a mask looks for its picture by (lower case), in order: its stem, then
     its stem without its mask ending (``img0`` for ``img0_mask``): a picture whose
     :func:`picture_keys` hold one of them is the mask's."""
-    low, ending = stem.lower(), mask_ending(stem)
-    return (low,) if ending is None else (low, low[: -len(ending)])
+    return tuple(s.lower() for s in mask_stems(stem))
+
+
+def mask_stems(stem: str) -> tuple[str, ...]:
+    """:func:`mask_keys` as spelled: a mask's stem, then its stem without its mask
+    ending (``img0_Mask`` gives ``img0_Mask``, ``img0``)."""
+    ending = mask_ending(stem)
+    return (stem,) if ending is None else (stem, stem[: -len(ending)])
 
 
 def _shared_depth(folders: Sequence[tuple[str, ...]]) -> int:

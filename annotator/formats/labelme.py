@@ -507,8 +507,8 @@ def _picture_size(
 ) -> tuple[int, int]:
     """The ``(height, width)`` to draw the labelme file ``path`` on: the size it says
     (``imageHeight``, ``imageWidth``), or, when its picture ``picture`` is of that size
-    with height and width swapped and has no EXIF orientation, the picture's, if every point of its ``shapes``
-    lies within it: labelme itself takes the picture's size then (its ``LabelFile``
+    with height and width swapped and has no EXIF orientation, the picture's, if every
+    point of its ``shapes`` lies within it: labelme itself takes the picture's size then (its ``LabelFile``
     logs the mismatch and uses the image's), and a converter's slip (height and width
     swapped) does not lose the file. A picture with an orientation keeps the size said:
     the import refuses it, saying the labels were drawn on the picture unturned. The

@@ -110,9 +110,10 @@ def links_leaving(src: str | os.PathLike[str], limit: int = 5) -> list[tuple[Pat
 class Namesakes:
     """Whether a picture found in other letters' case belongs to another annotation: one
     beside the annotation looking for it, of its kind (its suffix), whose stem (or stem
-    less a mask ending) is the picture's stem as spelled (``labels/a.png`` for ``images/a.png``, where ``labels/A.png``
-    looked for ``A``). Then the picture is that one's: ``A``'s labels landed on it and
-    its own were refused. Each folder is listed once."""
+    less a mask ending) is the picture's stem as spelled (``labels/a.png`` for
+    ``images/a.png``, where ``labels/A.png`` looked for ``A``). Then the picture is that
+    one's: ``A``'s labels landed on it and its own were refused. Each folder is listed
+    once."""
 
     def __init__(self) -> None:
         self._stems: dict[tuple[Path, str], set[str]] = {}
@@ -133,13 +134,10 @@ class Namesakes:
 
 
 def _names(file_name: str) -> tuple[str, ...]:
-    """The stems a label file names its picture by, as spelled: its own, and its own
-    less a mask ending (``core.naming.mask_ending``)."""
-    from annotator.core.naming import mask_ending
+    """The stems a label file names its picture by, as spelled (``core.naming``)."""
+    from annotator.core.naming import mask_stems
 
-    stem = Path(file_name).stem
-    ending = mask_ending(stem)
-    return (stem,) if ending is None else (stem, stem[: -len(ending)])
+    return mask_stems(Path(file_name).stem)
 
 
 class AnyCase:

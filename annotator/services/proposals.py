@@ -154,15 +154,13 @@ def check_version(project: Project, version: int) -> ModelRecord:
     return record
 
 
-def _tiles_of(
-    progress: ProgressFn, i: int, records: list[ImageRecord], rec: ImageRecord
-) -> ProgressFn:
-    """The progress of the tiles of image ``i``, said with the images' (a picture of
-    4096 px took a minute of CPU without a word)."""
+def _tiles_of(progress: ProgressFn, i: int, images: int, name: str) -> ProgressFn:
+    """The progress of the tiles of image ``i`` of ``images``, said with the images' (a
+    picture of 4096 px took a minute of CPU without a word)."""
 
     def tiles(done: int, total: int, _what: str) -> None:
         if total > 1:
-            progress(i, len(records), f"{rec.name}: tile {done} of {total}")
+            progress(i, images, f"{name}: tile {done} of {total}")
 
     return tiles
 
@@ -299,7 +297,9 @@ def predict_images(
                     pixels,
                     cancel=cancel,
                     keep_probabilities=False,
-                    progress=None if progress is None else _tiles_of(progress, i, records, rec),
+                    progress=None
+                    if progress is None
+                    else _tiles_of(progress, i, len(records), rec.name),
                 )
                 proposal = _scored_where_unlabelled(project, rec, proposal)
             except (RuntimeError, MemoryError) as exc:

@@ -198,13 +198,13 @@ CHANNELS_USED = 3
 
 def unused_channels(path: Path, array: np.ndarray) -> int:
     """How many channels of ``path``'s picture ``array`` are neither shown nor trained on:
-    those past the third, less a recorded alpha (a PNG's fourth channel; a TIFF's only
-    when its ExtraSamples say so: a fourth channel of a C axis is a channel)."""
+    those past the third, less a TIFF's recorded alpha (its ExtraSamples say so: a
+    fourth channel of a C axis is a channel; a PNG's alpha is not read at all)."""
     if array.ndim != 3 or array.shape[2] <= CHANNELS_USED:
         return 0
     extra = array.shape[2] - CHANNELS_USED
     if Path(path).suffix.lower() not in (".tif", ".tiff"):
-        return extra - 1 if array.shape[2] == 4 else extra
+        return extra  # (a PNG's or BMP's alpha is left out when it is read)
     import tifffile
 
     try:
