@@ -70,7 +70,9 @@ def nifti_bytes(
     else:
         data = apply_orientation(data, np.asarray(geometry.orientation))
     affine = geometry.matrix
-    image = Nifti1Image(np.ascontiguousarray(data), affine)
+    # (nibabel refuses 64-bit integers unless told the type: NIfTI holds them, and
+    # numpy's default integer is one, so a picture written by numpy often is)
+    image = Nifti1Image(np.ascontiguousarray(data), affine, dtype=data.dtype)
     image.set_qform(affine, code=1)
     image.set_sform(affine, code=1)
     image.header.set_xyzt_units(xyz=geometry.unit or "unknown")

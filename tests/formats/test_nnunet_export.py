@@ -343,6 +343,20 @@ def test_a_grey_project_is_one_channel_and_a_float_picture_makes_it_nifti(tmp_pa
     assert "1 picture(s) have NaN or infinite pixels" in said
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_a_64_bit_integer_picture_is_written_in_its_own_type(tmp_path, capsys, dtype):
+    # numpy's default integer is 64-bit, so a TIFF written from numpy often is
+    # (nibabel refused to write it without an explicit type: a traceback)
+    values = RNG.integers(0, 5000, (9, 13)).astype(dtype)
+    root = _project(tmp_path, "background,fg", {"i.tif": values})
+    _label(root, {"i.tif": _classes(values.shape, 2)})
+    out = tmp_path / "Dataset504_Wide"
+    _export(root, out, "--split", "1,0,0")
+    capsys.readouterr()
+    assert nib.load(out / "imagesTr/i_0000.nii.gz").get_data_dtype() == dtype
+    assert np.array_equal(nnunet_cases(out)["i"][1][0, 0], values)
+
+
 def test_the_ignore_label_is_declared_only_when_a_label_file_holds_it(tmp_path):
     root = _project(tmp_path, "background,fg", {"a.png": GREY8})
     full = _classes(GREY8.shape, 2)
