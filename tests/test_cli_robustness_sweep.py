@@ -422,7 +422,7 @@ def test_import_labelme_embedded_image_obeys_the_project_pixel_limit(tmp_path, c
     assert "imported 1 mask(s)" in capsys.readouterr().out
 
 
-def test_lzw_compressed_tiffs_are_read_without_imagecodecs(tmp_path, capsys):
+def test_lzw_compressed_tiffs_opencv_wrote_are_read(tmp_path, capsys):
     from annotator.storage.images import read_image
 
     folder = tmp_path / "tiffs"

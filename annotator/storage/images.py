@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -101,8 +102,8 @@ def _normalise_channels(path: Path, array: np.ndarray) -> np.ndarray:
         raise ImageReadError(path, f"unsupported pixel type {array.dtype}")
     if array.size == 0:
         raise ImageReadError(path, "image has no pixels")
-    # A picture is writeable like any array the app makes: Pillow's (JPEG, BMP, an LZW
-    # TIFF without imagecodecs) are read-only views, which OpenCV refuses as an argument
+    # A picture is writeable like any array the app makes: Pillow's (JPEG, BMP) are
+    # read-only views, which OpenCV refuses as an argument
     # it may write to (the fill's floodFill), and code that edits a copy in place would
     # fail on them only for some formats.
     out = np.ascontiguousarray(array)
@@ -152,6 +153,24 @@ def _tiff_damage() -> _TiffDamage:
     return handler
 
 
+def _tiff_problem(exc: Exception) -> str:
+    """What stops a TIFF being read, from tifffile's error: a codec tifffile takes from
+    the imagecodecs package (LZW, zstd, JPEG...) that this install lacks, or damage."""
+    if isinstance(exc, ImportError) or "imagecodecs" in str(exc):
+        return (
+            f"its compression needs the imagecodecs package, which this install of "
+            f"Annotator lacks ({exc}): pip install imagecodecs"
+        )
+    return f"corrupt or unsupported TIFF ({exc})"
+
+
+def main_series(tif: Any) -> Any:
+    """The series of an open ``tifffile.TiffFile`` that is its picture: the first one
+    not flagged a reduced-resolution copy (NewSubfileType bit 0: a thumbnail or preview
+    some cameras and slide scanners write before the image), else the first one."""
+    return next((s for s in tif.series if not s.keyframe.is_reduced), tif.series[0])
+
+
 def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
     """A TIFF's first series as ``(H, W[, C])`` (:func:`~annotator.core.tiff_layout.layout`);
     ``header_only``: an
@@ -162,7 +181,7 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
         with _tiff_damage().watching(path), tifffile.TiffFile(path) as tif:
             if not tif.series:
                 raise ImageReadError(path, "corrupt or unsupported TIFF (no image in it)")
-            series = tif.series[0]
+            series = main_series(tif)
             shape = tuple(int(s) for s in series.shape)
             axes = series.axes
             shape_order = layout(path, shape, axes)
@@ -186,7 +205,7 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
     except ImageReadError:
         raise
     except Exception as exc:  # tifffile raises many kinds for broken files
-        raise ImageReadError(path, f"corrupt or unsupported TIFF ({exc})") from None
+        raise ImageReadError(path, _tiff_problem(exc)) from None
     array = np.transpose(array.reshape(shape_order[0]), shape_order[1])
     return array[..., 0] if grey_alpha and array.ndim == 3 and array.shape[2] == 2 else array
 
@@ -209,7 +228,7 @@ def unused_channels(path: Path, array: np.ndarray) -> int:
 
     try:
         with tifffile.TiffFile(path) as tif:
-            alpha = any(s in (1, 2) for s in tif.series[0].keyframe.extrasamples)
+            alpha = any(s in (1, 2) for s in main_series(tif).keyframe.extrasamples)
     except Exception:  # read once already: only the alpha question is left open
         alpha = False
     return extra - 1 if alpha else extra
@@ -229,7 +248,7 @@ def tiff_planes(path: str | os.PathLike[str]) -> tuple[int, int]:
     try:
         with _tiff_damage().watching(p), tifffile.TiffFile(p) as tif:
             plan = stack_plan(p, tif.series)
-            first = tif.series[0] if tif.series else None
+            first = main_series(tif) if tif.series else None
             shape = () if first is None else tuple(int(n) for n in first.shape)
             channels = 0 if first is None else unnamed_channels(shape, str(first.axes))
     except ImageReadError:
@@ -285,43 +304,17 @@ def read_tiff_stack(path: str | os.PathLike[str], unnamed_slices: bool = False) 
                     "slice as a file of its own (Fiji: Image > Stacks > Stack to Images) and "
                     "add those",
                 )
-            try:
-                slices = plan.slices([s.asarray() for s in plan.series])
-            except Exception as exc:
-                # A compression tifffile leaves to the imagecodecs package (LZW...): Pillow
-                # decodes such pages itself, one image per page.
-                slices = _pillow_pages(p, plan.planes, exc)
+            slices = plan.slices([s.asarray() for s in plan.series])
     except ImageReadError:
         raise
     except Exception as exc:  # tifffile raises many kinds for broken files
-        raise ImageReadError(p, f"corrupt or unsupported TIFF ({exc})") from None
+        raise ImageReadError(p, _tiff_problem(exc)) from None
     if len(slices) != plan.planes:  # a plan this code made wrong, not the user's file
         raise ImageReadError(p, f"read {len(slices)} slices where {plan.planes} were expected")
     for s in slices:
         if s.dtype.kind not in "uifb":
             raise ImageReadError(p, f"unsupported pixel type {s.dtype}")
     return slices
-
-
-def _pillow_pages(path: Path, planes: int, why: Exception) -> list[np.ndarray]:
-    """The pages of a stack tifffile cannot decode, by Pillow, when there is one per
-    slice; else the reason tifffile gave."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            if getattr(im, "n_frames", 1) != planes:
-                raise why
-            pages = []
-            for frame in range(planes):
-                im.seek(frame)
-                im.load()
-                pages.append(_pillow_to_array(path, im))
-    except ImageReadError:
-        raise
-    except Exception:
-        raise ImageReadError(path, f"corrupt or unsupported TIFF ({why})") from None
-    return pages
 
 
 def _read_pillow(path: Path) -> np.ndarray:
@@ -451,21 +444,6 @@ def _sniff_tiff(path: Path) -> bool:
     return head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
-def _read_tiff_or_pillow(path: Path) -> np.ndarray:
-    """A TIFF through tifffile; when its compression needs the optional ``imagecodecs``
-    package (LZW and Deflate, as OpenCV, ImageJ and many scanners write), through Pillow,
-    which decodes those itself. The tifffile error is kept when Pillow fails too."""
-    try:
-        return _read_tiff(path)
-    except ImageReadError as exc:
-        if "imagecodecs" not in exc.problem:
-            raise
-        try:
-            return _read_pillow(path)
-        except ImageReadError:
-            raise exc from None
-
-
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """``(height, width)`` of the array :func:`read_image` would return, from the
     file's header (EXIF orientation applied); raises :class:`ImageReadError` as it."""
@@ -474,12 +452,8 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     p = _checked_path(Path(path))
     try:
         if _sniff_tiff(p):
-            try:
-                height, width = _read_tiff(p, header_only=True).shape[:2]
-                return int(height), int(width)
-            except ImageReadError as exc:
-                if "imagecodecs" not in exc.problem:
-                    raise
+            height, width = _read_tiff(p, header_only=True).shape[:2]
+            return int(height), int(width)
         Image.MAX_IMAGE_PIXELS = None  # checked below, with our message
         with Image.open(p) as im:
             _check_size(p, im.width, im.height)
@@ -529,7 +503,7 @@ def read_image(path: str | os.PathLike[str], *, nodata: bool = True) -> np.ndarr
     try:
         _checked_path(p)
         tiff = _sniff_tiff(p)
-        array = _read_tiff_or_pillow(p) if tiff else _read_pillow(p)
+        array = _read_tiff(p) if tiff else _read_pillow(p)
         if tiff and nodata:
             array = with_nodata(array, nodata_value(p))
     except PermissionError:

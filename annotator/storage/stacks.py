@@ -46,7 +46,7 @@ from annotator.core.naming import file_stem, nnunet_cases, slice_stems, stack_st
 from annotator.core.nodata import GDAL_NODATA_TAG
 from annotator.core.volumes import grid_problem, is_nifti, read_volume, volume_geometry
 from annotator.storage.atomic import atomic_write_text, fsync_dir, partial_folder, write_synced
-from annotator.storage.images import nodata_value, read_tiff_stack
+from annotator.storage.images import main_series, nodata_value, read_tiff_stack
 from annotator.storage.project import LABEL_SAMPLE_SLICES, SLICES_DIR, file_sha1
 
 SOURCE_FILE = "source.json"
@@ -217,7 +217,7 @@ def _has_alpha(stack: Path) -> bool:
 
     try:
         with tifffile.TiffFile(stack) as tif:
-            return any(s in (1, 2) for s in tif.series[0].keyframe.extrasamples)
+            return any(s in (1, 2) for s in main_series(tif).keyframe.extrasamples)
     except Exception:  # read once already: only the alpha question is left open
         return False
 

@@ -1,0 +1,94 @@
+"""TIFFs as GDAL, OpenCV, drones and slide scanners write them: compressed with the codecs
+tifffile takes from imagecodecs (a dependency: without it Pillow read some of them with
+bits or bands lost, silently), and with a reduced-resolution copy before the picture."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+
+from annotator.cli import main
+from annotator.storage.images import _tiff_problem, image_size, read_image
+from annotator.storage.project import Project
+
+RNG = np.random.default_rng(5)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_imagecodecs_is_a_dependency():
+    doc = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert any(d.startswith("imagecodecs") for d in doc["project"]["dependencies"])
+
+
+def test_a_16_bit_colour_tiff_opencv_wrote_keeps_its_16_bits(tmp_path):
+    colour = RNG.integers(0, 4096, (24, 31, 3), dtype=np.uint16)  # 12-bit data
+    cv2.imwrite(str(tmp_path / "c.tif"), colour[:, :, ::-1])  # LZW, as OpenCV writes
+    read = read_image(tmp_path / "c.tif")
+    assert read.dtype == np.uint16
+    assert np.array_equal(read, colour)
+
+
+@pytest.mark.parametrize("compression", ["lzw", "zstd", "deflate", "packbits"])
+@pytest.mark.parametrize("planar", ["separate", "contig"])
+def test_every_band_of_a_compressed_multi_band_tiff_is_read(tmp_path, compression, planar):
+    bands = RNG.integers(0, 60000, (5, 20, 27), dtype=np.uint16)  # GDAL's INTERLEAVE=BAND
+    data = bands if planar == "separate" else np.moveaxis(bands, 0, -1)
+    tifffile.imwrite(
+        tmp_path / "b.tif",
+        data,
+        compression=compression,
+        planarconfig=planar,
+        photometric="minisblack",
+    )
+    read = read_image(tmp_path / "b.tif")
+    assert read.shape == (20, 27, 5)
+    assert np.array_equal(read, np.moveaxis(bands, 0, -1))
+
+
+def test_an_rgb_and_infrared_tiff_with_lzw_keeps_its_fourth_band(tmp_path):
+    rgbn = RNG.integers(0, 255, (16, 18, 4), dtype=np.uint8)
+    tifffile.imwrite(
+        tmp_path / "n.tif", rgbn, compression="lzw", photometric="rgb", extrasamples=["unassalpha"]
+    )
+    assert np.array_equal(read_image(tmp_path / "n.tif"), rgbn)
+
+
+def test_signed_and_wide_integers_with_lzw_keep_their_type(tmp_path):
+    ct = RNG.integers(-1024, 3000, (12, 13)).astype(np.int16)
+    wide = RNG.integers(0, 2**32, (12, 13), dtype=np.uint64).astype(np.uint32)
+    tifffile.imwrite(tmp_path / "ct.tif", ct, compression="lzw")
+    tifffile.imwrite(tmp_path / "w.tif", wide, compression="lzw")
+    assert read_image(tmp_path / "ct.tif").dtype == np.int16
+    assert np.array_equal(read_image(tmp_path / "w.tif"), wide)
+
+
+def test_a_thumbnail_written_before_the_picture_is_not_the_picture(tmp_path, capsys):
+    full = np.zeros((64, 80), np.uint16)
+    full[:, 40:] = 2000
+    with tifffile.TiffWriter(tmp_path / "t.tif") as tw:
+        tw.write(full[::8, ::8], subfiletype=1)  # a reduced-resolution copy, first
+        tw.write(full)
+    assert np.array_equal(read_image(tmp_path / "t.tif"), full)
+    assert image_size(tmp_path / "t.tif") == (64, 80)
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,fg"]) == 0
+    assert main(["add", str(proj), str(tmp_path / "t.tif")]) == 0
+    assert "added 1 image(s)" in capsys.readouterr().out
+    with Project.open(proj) as project:
+        (record,) = project.images()
+    assert (record.width, record.height, record.bit_depth) == (80, 64, 16)
+
+
+def test_a_codec_this_install_lacks_is_named_with_what_to_do():
+    lzw = _tiff_problem(ValueError("<COMPRESSION.LZW: 5> requires the 'imagecodecs' package"))
+    zstd = _tiff_problem(ModuleNotFoundError("No module named 'compression'"))
+    for said in (lzw, zstd):
+        assert said.startswith("its compression needs the imagecodecs package")
+        assert said.endswith("pip install imagecodecs")
+        assert "corrupt" not in said
+    assert _tiff_problem(ValueError("bad IFD")) == "corrupt or unsupported TIFF (bad IFD)"
