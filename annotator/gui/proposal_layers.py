@@ -294,8 +294,12 @@ class ProposalLayers:
             # TRANSPARENT is all ones: OR-ed in where another label lies, the code stays
             # where the target does. OpenCV, into the view: a fill of a whole 8000 x
             # 6000 map hid the proposal in 6 ms (np.where: about 30 ms).
-            target = np.full((1, 1), self._target, np.float64)  # (OpenCV's scalar)
-            other = cv2.compare(document.label_map.array[region], target, cv2.CMP_NE)
+            labels = document.label_map.array[region]
+            if labels.size == 1:  # (OpenCV takes a 1 x 1 picture's scalar for an array)
+                other = np.where(labels != self._target, np.uint8(255), np.uint8(0))
+            else:
+                target = np.full((1, 1), self._target, np.float64)  # (OpenCV's scalar)
+                other = cv2.compare(labels, target, cv2.CMP_NE)
             cv2.bitwise_or(codes[region], other, dst=shown[region])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -139,3 +141,33 @@ def test_the_proposal_shows_where_accept_would_write_after_every_edit(qtbot):
             lab = doc.label_map.array
             want = codes if target is None else np.where(lab == target, codes, TRANSPARENT)
             assert np.array_equal(shown, want), (schema.dtype, target)
+
+
+def test_an_edit_of_one_pixel_updates_the_drawn_proposal(qtbot):
+    """A fill of a lone pixel (a speck cleaned up) changes a box of 1 x 1: OpenCV took
+    its scalar for an array of another type and raised, an error box in the app."""
+    from annotator.core.labelmap import LabelMap
+    from annotator.core.proposal import Proposal
+    from annotator.core.records import ImageRecord
+    from annotator.core.status import ImageStatus
+    from annotator.gui.proposal_layers import ProposalLayers
+    from annotator.services.document import Document
+
+    for schema in (SCHEMA, LabelSchema.from_names([f"k{i}" for i in range(300)])):
+        u = schema.unlabelled
+        labels = np.full((12, 9), u, schema.dtype)
+        labels[4, 3] = 1  # a speck of class 1 in the unlabelled pixels
+        record = ImageRecord(
+            1, "a", "a.png", "", 9, 12, 1, 8, ImageStatus.NEW, "user", 0, None, "", ""
+        )
+        doc = Document(record, np.zeros((12, 9), np.uint8), LabelMap(labels, u, schema.void))
+        mask = np.ones((12, 9), np.uint8)
+        layers = ProposalLayers()
+        layers.show(doc, Proposal(None, mask, np.zeros((12, 9), np.float32), 0.5, 1), schema)
+        layers.set_target(u)
+        codes = proposal_codes(mask, len(schema))
+        for edit in (partial(doc.fill, 3, 4, 0), doc.undo, doc.redo):  # (x, y)
+            box = edit()
+            assert box is None or (box.y1 - box.y0, box.x1 - box.x0) == (1, 1)
+            want = np.where(doc.label_map.array == u, codes, TRANSPARENT)
+            assert np.array_equal(layers.proposal_item.labels, want), schema.dtype
