@@ -202,12 +202,40 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
             # fourth sample stays a channel even when marked alpha: tifffile marks the
             # fourth of any (H, W, 4) array so, and a band of data must not go.
             grey_alpha = "S" in axes and tuple(series.keyframe.extrasamples) in ((1,), (2,))
+            key = series.keyframe
+            looks = (int(key.photometric), key.colormap, int(key.bitspersample))
     except ImageReadError:
         raise
     except Exception as exc:  # tifffile raises many kinds for broken files
         raise ImageReadError(path, _tiff_problem(exc)) from None
     array = np.transpose(array.reshape(shape_order[0]), shape_order[1])
-    return array[..., 0] if grey_alpha and array.ndim == 3 and array.shape[2] == 2 else array
+    array = array[..., 0] if grey_alpha and array.ndim == 3 and array.shape[2] == 2 else array
+    return _as_seen(array, *looks)
+
+
+#: TIFF's PhotometricInterpretation values that change what the stored values mean.
+_MINISWHITE, _PALETTE = 0, 3
+
+
+def _as_seen(array: np.ndarray, photometric: int, colormap: Any, bits: int) -> np.ndarray:
+    """A grey TIFF's values as every viewer shows them: a palette's indices in its
+    colours (RGB; 8-bit when the 16-bit table holds 8-bit colours, as Pillow and GDAL
+    write it), and a ``MINISWHITE`` picture (0 is white: scans, some X-ray detectors)
+    turned to 0 is black, as Pillow and Fiji show it."""
+    if array.ndim != 2 or array.dtype.kind not in "ub":
+        return array
+    if photometric == _PALETTE and colormap is not None:
+        table = np.asarray(colormap, dtype=np.uint16).T  # (entries, 3)
+        if np.all(table % 257 == 0) or np.all(table % 256 == 0):
+            table = (table >> 8).astype(np.uint8)
+        index = np.minimum(array.astype(np.intp), len(table) - 1)
+        return table[index]
+    if photometric == _MINISWHITE:
+        if array.dtype == np.bool_:
+            return ~array
+        top = array.dtype.type((1 << min(bits, array.dtype.itemsize * 8)) - 1)
+        return top - array
+    return array
 
 
 #: Channels a picture may have that are shown and trained on (``ml.data.to_channels``)

@@ -92,3 +92,30 @@ def test_a_codec_this_install_lacks_is_named_with_what_to_do():
         assert said.endswith("pip install imagecodecs")
         assert "corrupt" not in said
     assert _tiff_problem(ValueError("bad IFD")) == "corrupt or unsupported TIFF (bad IFD)"
+
+
+def test_a_palette_tiff_is_read_in_its_colours_as_a_palette_png_is(tmp_path):
+    from PIL import Image
+
+    rgb = np.zeros((20, 24, 3), np.uint8)
+    rgb[:, 12:] = (30, 160, 220)
+    rgb[2:6, 2:6] = (250, 10, 10)
+    quantised = Image.fromarray(rgb).quantize(8)
+    quantised.save(tmp_path / "p.tif")  # (Pillow's 16-bit table: colours times 256)
+    quantised.save(tmp_path / "p.png")
+    assert np.array_equal(read_image(tmp_path / "p.tif"), read_image(tmp_path / "p.png"))
+    assert np.array_equal(read_image(tmp_path / "p.tif"), rgb)
+    indices = RNG.integers(0, 4, (10, 11), dtype=np.uint8)
+    table = np.array([[0, 65535, 1000, 5], [0, 0, 2000, 6], [0, 0, 3000, 7]], np.uint16)
+    full = np.zeros((3, 256), np.uint16)
+    full[:, :4] = table
+    tifffile.imwrite(tmp_path / "p16.tif", indices, photometric="palette", colormap=full)
+    assert np.array_equal(read_image(tmp_path / "p16.tif"), full.T[indices])  # 16-bit kept
+
+
+def test_a_miniswhite_tiff_is_shown_with_0_as_white(tmp_path):
+    grey = RNG.integers(0, 256, (9, 10), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "w8.tif", grey, photometric="miniswhite")
+    tifffile.imwrite(tmp_path / "w1.tif", grey > 100, photometric="miniswhite")
+    assert np.array_equal(read_image(tmp_path / "w8.tif"), 255 - grey)
+    assert np.array_equal(read_image(tmp_path / "w1.tif"), np.where(grey > 100, 0, 255))
