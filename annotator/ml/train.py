@@ -451,7 +451,7 @@ def _training_data(
             prepare(im.image_id, pixels, t, im.weight, n_classes, sample_rng, normalizer)
         )
     if request.init_checkpoint is None and cfg.normalise_channels:
-        mean, std = sampled_statistics([p.statistics_sample() for p in prepared])
+        mean, std = sampled_statistics(p.statistics_sample() for p in prepared)
         model.set_input_statistics(mean, std)  # type: ignore[operator]
     weights = class_weights([p.target for p in prepared], n_classes, cfg.class_weight_power)
     sampler = CropSampler(
