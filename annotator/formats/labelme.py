@@ -298,6 +298,8 @@ def shape_in_box(
         raise FormatError(f"{where}: coordinates far outside the {w}x{h} image")
     if kind == "mask":
         return _mask_shape(size, shape, pts, where)
+    if kind == "oriented_rectangle":  # (labelme 6: its 4 corners, filled as a polygon)
+        kind = "polygon"
     if kind not in ("polygon", "rectangle", "circle", "line", "linestrip", "point"):
         raise FormatError(f"{where}: unsupported shape_type {kind!r}")
     if kind == "rectangle" and len(pts) != 2:

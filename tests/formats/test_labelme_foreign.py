@@ -134,3 +134,19 @@ def test_a_picture_scaled_since_is_refused_not_drawn_on_at_the_wrong_scale(tmp_p
     the picture's size whenever the shapes fit in it: labels at twice the scale."""
     message = _refused(tmp_path, (32, 48), (64, 96), [[2, 2], [20, 3], [10, 20]])
     assert "the mask is 96x64 but image" in message
+
+
+def test_labelme_6s_oriented_rectangle_is_filled_as_the_polygon_of_its_corners(tmp_path):
+    """labelme 6's "Create Oriented Rectangle" tool: its 4 corners, which labelme's own
+    shapes_to_label fills as a polygon (the object was left out, unsupported)."""
+    src = tmp_path / "lm6"
+    diamond = [[10, 30], [30, 10], [50, 30], [30, 46]]
+    _picture(src / "a.jpg", (48, 64))
+    _labelme(src / "a.json", "a.jpg", (48, 64), diamond)
+    doc = json.loads((src / "a.json").read_text())
+    doc["version"] = "6.3.1"
+    doc["shapes"][0]["shape_type"] = "oriented_rectangle"
+    (src / "a.json").write_text(json.dumps(doc))
+    report, masks = _import(tmp_path, src)
+    assert report.added == ["a.jpg"] and report.skipped == []
+    assert np.array_equal(masks["a.jpg"], _drawn((48, 64), diamond))
