@@ -26,7 +26,8 @@ a labels folder, or a split's folder (``train/`` holding ``images/`` and ``label
 or the dataset YAML itself, whose ``train``, ``val`` and ``test`` images are read as
 ultralytics reads them (relative to its ``path``, else to its own folder). A folder
 without a YAML reads the one above it that is of that folder (``_yaml_names``), never
-another dataset's kept beside it.
+another dataset's kept beside it; with none there either, its class list
+(:data:`CLASS_LISTS`: Label Studio's, labelImg's and CVAT's YOLO 1.1 exports).
 A label file's image is where ultralytics looks: its path with the last ``labels``
 folder named ``images`` (``labels/train/x.txt``: ``images/train/x.*``;
 ``train/labels/x.txt``: ``train/images/x.*``), else beside it. Polygons are filled
@@ -191,6 +192,75 @@ def _names_in(f: Path, doc: Any) -> list[str] | None:
             )
         seen[n.lower()] = k
     return cleaned
+
+
+#: The class lists of YOLO datasets that have no YAML, looked for in this order in the
+#: dataset folder and then its labels folder: Label Studio's and labelImg's
+#: ``classes.txt`` (line i names class i), darknet's and CVAT's "YOLO 1.1" ``obj.names``
+#: (the same), Label Studio's ``notes.json`` (``categories``, by ``id``).
+CLASS_LISTS = ("classes.txt", "obj.names", "notes.json")
+
+
+def _class_list(src: Path, labels_root: Path) -> tuple[list[str], Path, set[Path]] | None:
+    """The class names of a YOLO dataset folder without a YAML, the file they come
+    from and the ``.txt`` files that are no label files (the class list itself, and the
+    image lists darknet's ``obj.data`` names: ``train.txt``...); ``None`` when it has
+    no class list."""
+    for folder in dict.fromkeys((src, labels_root)):
+        for name in CLASS_LISTS:
+            f = folder / name
+            if f.is_file() and not hidden(f):
+                names = _notes_names(f) if f.suffix == ".json" else _listed_names(f)
+                return names, f, {f, *_darknet_lists(src)}
+    return None
+
+
+def _listed_names(f: Path) -> list[str]:
+    """The names of a class list file, line i naming class i (blank lines at the end
+    left out; one inside is refused: it would shift every class after it)."""
+    try:
+        lines = f.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormatError(f"{f}: cannot read the class list ({exc})") from None
+    names = [line.strip() for line in lines]
+    while names and not names[-1]:
+        names.pop()
+    if not names or "" in names:
+        raise FormatError(
+            f"{f}: a class list names one class per line, without blank lines"
+            + (f" (line {names.index('') + 1} is blank)" if "" in names else " (it is empty)")
+        )
+    return names
+
+
+def _notes_names(f: Path) -> list[str]:
+    """Label Studio's ``notes.json``: its ``categories``, whose ids must be 0..n-1."""
+    import json
+
+    try:
+        categories = json.loads(f.read_text(encoding="utf-8"))["categories"]
+        by_id = {int(c["id"]): str(c["name"]) for c in categories}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise FormatError(
+            f"{f}: not a class list with 'categories' of 'id' and 'name' ({exc})"
+        ) from None
+    if sorted(by_id) != list(range(len(by_id))) or not by_id:
+        raise FormatError(f"{f}: the categories' ids must be 0, 1, 2... (YOLO's class indices)")
+    return [by_id[i] for i in range(len(by_id))]
+
+
+def _darknet_lists(src: Path) -> list[Path]:
+    """The image lists darknet's ``obj.data`` names (``train = data/train.txt``), as files
+    of ``src`` (CVAT's "YOLO 1.1" export keeps them there)."""
+    data = src / "obj.data"
+    if not data.is_file():
+        return []
+    try:
+        lines = data.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    values = (line.partition("=")[2].strip() for line in lines if "=" in line)
+    return [src / Path(v.replace("\\", "/")).name for v in values if v.endswith(".txt")]
 
 
 def _yaml_files(folder: Path) -> list[Path]:
@@ -584,17 +654,25 @@ def read_yolo(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     else:
         root = src
         labels_root = src / "labels" if (src / "labels").is_dir() else src
+        not_labels: set[Path] = set()
+        listed = None
         if not _yaml_files(root):  # a split's folder: the YAML sits above it
             root = src.parent
             if not _yaml_files(root):
-                raise FormatError(
-                    f"{src}: no dataset YAML naming the classes (data.yaml or *.yaml), in "
-                    "this folder or the one above it" + format_hint(src, "yolo", options.format_how)
-                )
-        names, read_from = _yaml_names(root, src)
+                root = src
+                listed = _class_list(src, labels_root)
+                if listed is None:
+                    raise FormatError(
+                        f"{src}: no dataset YAML naming the classes (data.yaml or *.yaml), "
+                        f"in this folder or the one above it, and no {' or '.join(CLASS_LISTS)}"
+                        " in it" + format_hint(src, "yolo", options.format_how)
+                    )
+                names, read_from, not_labels = listed
+        if listed is None:
+            names, read_from = _yaml_names(root, src)
         if read_from != src / "data.yaml":  # (the summary names a YAML found elsewhere)
             yaml_note = f"class names read from {read_from}"
-        files = _label_files(labels_root)
+        files = [f for f in _label_files(labels_root) if f not in not_labels]
         named_images = None
     result = ReadResult(declared=list(names))
     if yaml_note:

@@ -193,3 +193,67 @@ def test_a_polygon_overshooting_the_picture_is_drawn_clipped_to_it(tmp_path, poi
     expected = np.where(_polygon2mask(points), 0, UNLABELLED)
     assert np.array_equal(item.mask, expected)
     assert expected[H // 2, 0] == 0  # (the object reaches the picture's edge)
+
+
+def _square() -> np.ndarray:
+    expected = np.full((H, W), UNLABELLED, np.int32)
+    expected[2:13, 3:19] = 1  # (class 1: 0.1..0.6 of 20 x 30)
+    return expected
+
+
+def test_label_studios_yolo_export_reads_its_classes_txt(tmp_path, capsys):
+    """Label Studio's YOLO export has no YAML: images/, labels/, classes.txt and
+    notes.json (the import was refused, and --labels is not for YOLO)."""
+    ls = tmp_path / "ls"
+    write_image(ls / "images/a.png", (H, W))
+    (ls / "labels").mkdir()
+    (ls / "labels/a.txt").write_text("1" + SQUARE[1:] + "\n")
+    (ls / "classes.txt").write_text("cat\ndog\n")
+    (ls / "notes.json").write_text(
+        '{"categories": [{"id": 1, "name": "dog"}, {"id": 0, "name": "cat"}], "info": {}}'
+    )
+    result = read_yolo(ls)
+    assert result.declared == ["cat", "dog"]
+    assert result.notes == [f"class names read from {ls / 'classes.txt'}"]
+    assert np.array_equal(result.items[0].mask, _square())
+    (ls / "classes.txt").unlink()  # notes.json alone, by its ids
+    assert read_yolo(ls).declared == ["cat", "dog"]
+    project = tmp_path / "P"
+    assert main(["new", str(project), "--classes", "cat,dog"]) == 0
+    assert main(["import", str(project), str(ls), "--format", "yolo"]) == 0
+    assert "imported 1 mask(s)" in capsys.readouterr().out
+
+
+def test_labelimgs_classes_txt_among_the_label_files_is_no_label_file(tmp_path):
+    flat = tmp_path / "flat"
+    write_image(flat / "a.png", (H, W))
+    (flat / "a.txt").write_text("1" + SQUARE[1:] + "\n")
+    (flat / "classes.txt").write_text("cat\ndog\n")
+    result = read_yolo(flat)
+    assert result.declared == ["cat", "dog"] and result.errors == []
+    assert [i.image_file.name for i in result.items] == ["a.png"]
+
+
+def test_cvats_yolo_1_1_export_reads_obj_names_and_skips_its_image_lists(tmp_path):
+    cvat = tmp_path / "cvat"
+    write_image(cvat / "obj_train_data/a.png", (H, W))
+    (cvat / "obj_train_data/a.txt").write_text("1" + SQUARE[1:] + "\n")
+    (cvat / "obj.names").write_text("cat\ndog\n")
+    (cvat / "obj.data").write_text(
+        "classes = 2\ntrain = data/train.txt\nnames = data/obj.names\nbackup = backup/\n"
+    )
+    (cvat / "train.txt").write_text("data/obj_train_data/a.png\n")
+    result = read_yolo(cvat)
+    assert result.declared == ["cat", "dog"] and result.errors == []
+    (item,) = result.items
+    assert np.array_equal(item.mask, _square())
+
+
+def test_a_class_list_with_a_blank_line_inside_is_refused(tmp_path):
+    ls = _dataset(tmp_path / "ls")
+    (ls / "classes.txt").write_text("cat\n\ndog\n")
+    with pytest.raises(FormatError, match="line 2 is blank"):
+        read_yolo(ls)
+    (ls / "classes.txt").unlink()
+    with pytest.raises(FormatError, match="no classes.txt or obj.names or notes.json"):
+        read_yolo(ls)
