@@ -147,6 +147,18 @@ def test_add_of_a_folder_names_the_picture_types_it_left_out(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "left out pictures of types not read: .webp (1); convert them to PNG or TIFF" in err
     assert "notes.txt" not in err and ".txt" not in err
+    # a CT's DICOM files: to NIfTI, which keeps negative Hounsfield units (a PNG cannot)
+    (imgs / "IM0001.dcm").write_bytes(b"DICM")
+    assert main(["add", str(proj), str(imgs)]) == 0
+    assert (
+        "types not read: .dcm (1), .webp (1); convert DICOM and MetaImage files to NIfTI "
+        "(dcm2niix, or SimpleITK), which keeps their values and geometry, and the others to "
+        "PNG or TIFF, to add them"
+    ) in capsys.readouterr().err
+    assert main(["add", str(proj), str(imgs / "IM0001.dcm")]) == 1
+    assert "'.dcm'; supported: .bmp, .jpeg, .jpg, .png, .tif, .tiff; convert DICOM" in (
+        capsys.readouterr().err
+    )
 
 
 def test_add_with_bad_files_reports_them_and_exits_nonzero(tmp_path, capsys):

@@ -25,6 +25,7 @@ from annotator.cli.options import (
 from annotator.cli.progress import ProgressLine
 from annotator.core.card import CardMetrics
 from annotator.core.errors import AnnotatorError
+from annotator.core.limits import convert_advice
 from annotator.core.schema import name_key, untrainable
 from annotator.core.status import ImageStatus
 
@@ -282,7 +283,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             given = ", ".join(str(p) for p in args.paths)
             others = (
                 f"; left out pictures of types not read: {report.other_pictures_text()}; "
-                "convert them to PNG or TIFF to add them"
+                + convert_advice(report.other_pictures)
                 if report.other_pictures
                 else ""
             )
@@ -340,7 +341,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         if report.other_pictures:
             print(
                 f"  left out pictures of types not read: {report.other_pictures_text()}; "
-                "convert them to PNG or TIFF to add them",
+                + convert_advice(report.other_pictures),
                 file=sys.stderr,
             )
     if report.errors and not report.added and not report.skipped:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 #: Suffixes of the image files read (lower case); imports look for images by these too.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
@@ -20,6 +20,25 @@ OTHER_PICTURE_SUFFIXES = frozenset(
         ".lsm", ".oib", ".oif", ".ims", ".svs", ".ndpi", ".scn", ".vsi", ".zvi", ".mha",
     }
 )  # fmt: skip
+
+#: Suffixes of medical volumes (DICOM, MetaImage) whose values and geometry a PNG or
+#: TIFF would lose: they are converted to NIfTI, which Annotator reads.
+MEDICAL_SUFFIXES = frozenset({".dcm", ".dicom", ".mha"})
+
+
+def convert_advice(suffixes: Iterable[str]) -> str:
+    """What to do with pictures of types not read (``suffixes``, lower case with the dot):
+    convert them to PNG or TIFF, and medical volumes to NIfTI (Hounsfield units are
+    negative: a PNG would lose them)."""
+    medical = sorted(MEDICAL_SUFFIXES.intersection(suffixes))
+    if not medical:
+        return "convert them to PNG or TIFF to add them"
+    advice = "convert DICOM and MetaImage files to NIfTI (dcm2niix, or SimpleITK), which keeps "
+    advice += "their values and geometry"
+    if set(suffixes) - MEDICAL_SUFFIXES:
+        return advice + ", and the others to PNG or TIFF, to add them"
+    return advice + ", to add them"
+
 
 #: Names of the volume files read (lower case; ``.nii.gz`` is two suffixes): NIfTI, split
 #: into slices as a TIFF stack is (``core.volumes``, ADR 0034).

@@ -13,7 +13,10 @@ those too: rare files, read exactly as before.
 
 from __future__ import annotations
 
+import contextlib
 import struct
+import warnings
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -46,7 +49,17 @@ def exif_orientation(im: Any) -> int:
                 fp.seek(at)
         if found is not None:
             return found
-    return int(im.getexif().get(ORIENTATION_TAG, 1) or 1)
+    with quiet_exif():
+        return int(im.getexif().get(ORIENTATION_TAG, 1) or 1)
+
+
+@contextlib.contextmanager
+def quiet_exif() -> Iterator[None]:
+    """Pillow's warning on a damaged EXIF block left unsaid (printed raw on the
+    terminal, once a file): it reads what it can, and the picture is whole."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
+        yield
 
 
 def png_orientation(fh: BinaryIO) -> int | None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from annotator.core.errors import FormatError, json_problem
 from annotator.core.folders import hidden, hidden_below
+from annotator.core.orientation import quiet_exif
 from annotator.core.schema import name_key
 from annotator.core.status import ImageStatus
 from annotator.core.volume_geometry import VolumeGeometry
@@ -550,7 +551,7 @@ def _write_upright(src: Path, dst: Path) -> bool:
     from annotator.core.orientation import apply_exif_orientation, exif_orientation
 
     try:
-        with Image.open(src) as im:
+        with quiet_exif(), Image.open(src) as im:
             if im.format not in ("JPEG", "MPO", "PNG"):
                 return False
             orientation = exif_orientation(im)
@@ -609,7 +610,8 @@ def open_pil(source: Any, where: object):  # type: ignore[no-untyped-def]
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = None  # as annotator.storage.images does: we check it ourselves
-    im = Image.open(source)
+    with quiet_exif():
+        im = Image.open(source)
     try:
         check_pixels(im.width, im.height, where)
     except FormatError:
@@ -648,7 +650,7 @@ def picture_orientation(picture: Path | bytes) -> int:
 
     try:
         source = io.BytesIO(picture) if isinstance(picture, bytes) else picture
-        with Image.open(source) as im:
+        with quiet_exif(), Image.open(source) as im:
             return exif_orientation(im)
     except Exception:  # unreadable: no orientation to blame (reading it says why)
         return 1

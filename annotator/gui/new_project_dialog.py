@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.errors import AnnotatorError
+from annotator.core.limits import convert_advice
 from annotator.core.schema import LabelClass, LabelSchema, default_color
 from annotator.gui.class_panel import swatch
 from annotator.gui.progress_task import (
@@ -70,6 +71,7 @@ class AddOutcome:
     cancelled: bool = False
     failed: bool = False  # stopped by an error (the first entry of ``errors``)
     other_pictures: str = ""  # pictures of types not read, ".webp (2)" (AddReport)
+    convert: str = ""  # what to do with them (core.limits.convert_advice)
     relinked: int = 0  # images whose file had gone, found again at a new place
     masks: str = ""  # mask files left out beside their pictures (AddReport.masks_text)
     #: The folder a masks import of which reads them (the summary offers that import).
@@ -109,8 +111,7 @@ class AddOutcome:
         if self.failed:
             return f"Adding stopped: {self.errors[0]} ({self.added} image(s) added before)."
         others = (
-            f" Left out pictures of types not read: {self.other_pictures}; convert them "
-            "to PNG or TIFF to add them."
+            f" Left out pictures of types not read: {self.other_pictures}; {self.convert}."
             if self.other_pictures
             else ""
         )
@@ -173,6 +174,7 @@ def add_images_with_progress(
         own_files=bool(own),
         errors=[str(e) for e in report.errors],
         other_pictures=report.other_pictures_text(),
+        convert=convert_advice(report.other_pictures),
         relinked=len(report.relinked),
         masks=masks_left_out_text(report, "File > Import labels (format: masks)"),
         masks_folder=masks_left_out_folder(report),

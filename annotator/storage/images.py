@@ -41,7 +41,7 @@ from annotator.core.contrast import (
 from annotator.core.errors import ImageReadError, ProjectError
 from annotator.core.limits import IMAGE_SUFFIXES as IMAGE_SUFFIXES
 from annotator.core.limits import MAX_STACK_BYTES as MAX_STACK_BYTES
-from annotator.core.limits import VOLUME_SUFFIXES, max_pixels
+from annotator.core.limits import MEDICAL_SUFFIXES, VOLUME_SUFFIXES, convert_advice, max_pixels
 from annotator.core.nodata import (
     GDAL_NODATA_TAG,
     eight_bit,
@@ -50,7 +50,7 @@ from annotator.core.nodata import (
     source_dtype,
     with_nodata,
 )
-from annotator.core.orientation import apply_exif_orientation, exif_orientation
+from annotator.core.orientation import apply_exif_orientation, exif_orientation, quiet_exif
 from annotator.core.tiff_layout import layout, stack_plan, stack_problem, unnamed_channels
 
 
@@ -350,7 +350,7 @@ def _read_pillow(path: Path) -> np.ndarray:
 
     Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, with a clearer message
     try:
-        with Image.open(path) as im:
+        with quiet_exif(), Image.open(path) as im:
             fmt = im.format or "?"
             if fmt not in {"PNG", "JPEG", "MPO", "BMP", "DIB", "TIFF"}:
                 raise ImageReadError(path, f"unsupported image format {fmt}")
@@ -483,7 +483,7 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
             height, width = _read_tiff(p, header_only=True).shape[:2]
             return int(height), int(width)
         Image.MAX_IMAGE_PIXELS = None  # checked below, with our message
-        with Image.open(p) as im:
+        with quiet_exif(), Image.open(p) as im:
             _check_size(p, im.width, im.height)
             width, height = im.size
             if exif_orientation(im) in (5, 6, 7, 8):  # shown turned by 90 degrees
@@ -515,7 +515,12 @@ def _checked_path(p: Path) -> Path:
         raise ImageReadError(
             p,
             f"unsupported file type {p.suffix or '(none)'!r}; supported: "
-            + ", ".join(sorted(IMAGE_SUFFIXES)),
+            + ", ".join(sorted(IMAGE_SUFFIXES))
+            + (
+                f"; {convert_advice([p.suffix.lower()])}"
+                if p.suffix.lower() in MEDICAL_SUFFIXES
+                else ""
+            ),
         )
     return p
 

@@ -334,7 +334,7 @@ class AddReport:
         more = f" and {len(self.labels_split) - 1} more" if len(self.labels_split) > 1 else ""
         return (
             f"split {len(self.labels_split)} stack(s) that look like labels into pictures "
-            f"(first: {first.parent.name}/{first.name}: {why}{more}); if they are labels, "
+            f"(first: {Path(first.parent.name, first.name)}: {why}{more}); if they are labels, "
             f"remove their slices and import them: {how.replace('FOLDER', str(first.parent))}"
         )
 
