@@ -97,34 +97,42 @@ def keep_source(source: np.ndarray, array: np.ndarray) -> np.ndarray:
     return kept
 
 
-def with_nodata(array: np.ndarray, value: float | None) -> np.ndarray:
+def with_nodata(
+    array: np.ndarray, value: float | None, seen: np.ndarray | None = None
+) -> np.ndarray:
     """``array`` with NaN at each value equal to the nodata ``value``: float32 (float64
     for 32- and 64-bit integers and float64 pictures, which float32 cannot hold
-    exactly), a :class:`NodataPicture` that knows ``array``'s type. ``array`` itself when
+    exactly), a :class:`NodataPicture` that knows its type. ``array`` (``seen``) itself when
     no value equals it (or ``value`` is None or NaN, which a float picture already holds
     as NaN): a picture with no nodata pixel reads exactly as before. Compared in the
     picture's own type, so -9999 finds the float32 -9999.0 and 0 the uint16 0; a value
-    an integer picture cannot hold finds nothing."""
+    an integer picture cannot hold finds nothing.
+
+    ``seen``: the picture as it is shown, made from the stored ``array`` (a palette's
+    colours, a ``MINISWHITE`` grey turned): the value is found among the stored values
+    (GDAL's tag names one of them), and ``seen``'s pixels there (every channel) are NaN."""
+    shown = array if seen is None else seen
     if value is None or math.isnan(value):
-        return array
+        return shown
     kind = array.dtype.kind
     if kind in "ui":
         info = np.iinfo(array.dtype)
         if not value.is_integer() or not info.min <= value <= info.max:
-            return array
+            return shown
         target = array.dtype.type(int(value))
     elif kind == "f":
         target = array.dtype.type(value)
         if not np.isfinite(target) and np.isfinite(value):
-            return array  # (a value past the type's range, which no pixel holds)
+            return shown  # (a value past the type's range, which no pixel holds)
     else:
-        return array
+        return shown
     hit = array == target
     if not hit.any():
-        return array
-    wide = array.dtype.itemsize >= 4 and kind in "ui" or array.dtype == np.float64
-    out = array.astype(np.float64 if wide else np.float32).view(NodataPicture)
-    out.source_dtype = array.dtype
+        return shown
+    kind = shown.dtype.kind
+    wide = shown.dtype.itemsize >= 4 and kind in "ui" or shown.dtype == np.float64
+    out = shown.astype(np.float64 if wide else np.float32).view(NodataPicture)
+    out.source_dtype = shown.dtype
     out[hit] = np.nan
     return out
 

@@ -68,8 +68,8 @@ def layout(path: Path, shape: tuple[int, ...], axes: str) -> tuple[tuple[int, ..
                 return reshaped, [0, 1, 2]  # (H, W, C): fewer bands than rows and columns
             if first <= MAX_UNNAMED_CHANNELS:
                 return reshaped, [1, 2, 0]  # (C, H, W)
-        planes = int(np.prod(reshaped[:-2]))
-        raise ImageReadError(path, stack_problem(planes, reshaped[-2:], f"axes {axes}"))
+        planes = int(np.prod([n for a, n in zip(kept, reshaped, strict=True) if a in "QI"]))
+        raise ImageReadError(path, stack_problem(planes, (sizes["Y"], sizes["X"]), f"axes {axes}"))
     rest = [a for a in kept if a not in "YX"]
     if len(rest) > 1:  # samples and channels both: no image this app can show
         raise ImageReadError(path, f"unsupported TIFF layout (axes {axes}, shape {shape})")
@@ -122,6 +122,21 @@ def unnamed_channels(shape: tuple[int, ...], axes: str) -> int:
     return reshaped[0] if order == [1, 2, 0] else 0
 
 
+def is_picture(series: Any) -> bool:
+    """Whether a tifffile series holds the file's pictures, not a page about them: a
+    reduced-resolution copy (NewSubfileType bit 0: a thumbnail, an overview) or a
+    transparency mask (bit 2: GDAL's internal nodata mask, of the picture's size)."""
+    key = getattr(series, "keyframe", None)
+    return not (getattr(key, "is_reduced", False) or getattr(key, "is_mask", False))
+
+
+def pictures_of(all_series: Sequence[Any]) -> list[Any]:
+    """The series of ``all_series`` that hold pictures (:func:`is_picture`); all of them
+    when none is flagged so (a file of flags alone is read as it is)."""
+    kept = [s for s in all_series if is_picture(s)]
+    return kept or list(all_series)
+
+
 def stack_plan(
     path: Path, all_series: Sequence[Any], unnamed_slices: bool = False
 ) -> StackPlan | None:
@@ -132,6 +147,7 @@ def stack_plan(
     or samples and channels both. ``unnamed_slices``: the planes :func:`layout` reads as
     channels for want of a name (:func:`unnamed_channels`) are slices instead (a label
     stack; a short stack the user says is one)."""
+    all_series = pictures_of(all_series)
     if not all_series:
         return None
     first = all_series[0]

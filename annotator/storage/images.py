@@ -51,7 +51,13 @@ from annotator.core.nodata import (
     with_nodata,
 )
 from annotator.core.orientation import apply_exif_orientation, exif_orientation, quiet_exif
-from annotator.core.tiff_layout import layout, stack_plan, stack_problem, unnamed_channels
+from annotator.core.tiff_layout import (
+    layout,
+    pictures_of,
+    stack_plan,
+    stack_problem,
+    unnamed_channels,
+)
 
 
 @dataclass(frozen=True)
@@ -166,15 +172,25 @@ def _tiff_problem(exc: Exception) -> str:
 
 def main_series(tif: Any) -> Any:
     """The series of an open ``tifffile.TiffFile`` that is its picture: the first one
-    not flagged a reduced-resolution copy (NewSubfileType bit 0: a thumbnail or preview
-    some cameras and slide scanners write before the image), else the first one."""
-    return next((s for s in tif.series if not s.keyframe.is_reduced), tif.series[0])
+    not flagged a reduced-resolution copy or a mask (:func:`~annotator.core.tiff_layout.
+    is_picture`: a thumbnail some cameras and slide scanners write before the image,
+    GDAL's internal nodata mask), else the first one."""
+    return pictures_of(tif.series)[0]
 
 
 def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
-    """A TIFF's first series as ``(H, W[, C])`` (:func:`~annotator.core.tiff_layout.layout`);
-    ``header_only``: an
-    array of that shape that reads nothing (for :func:`image_size`)."""
+    """A TIFF's picture as ``(H, W[, C])`` (:func:`~annotator.core.tiff_layout.layout`),
+    as viewers show it (:func:`_as_seen`); ``header_only``: an array of that shape that
+    reads nothing (for :func:`image_size`)."""
+    stored, looks = _read_tiff_stored(path, header_only)
+    return stored if header_only else _as_seen(stored, *looks)
+
+
+def _read_tiff_stored(
+    path: Path, header_only: bool = False
+) -> tuple[np.ndarray, tuple[int, Any, int]]:
+    """A TIFF's picture series (:func:`main_series`) as ``(H, W[, C])``, the values it
+    stores, and what :func:`_as_seen` needs to show them."""
     import tifffile
 
     try:
@@ -194,23 +210,23 @@ def _read_tiff(path: Path, header_only: bool = False) -> np.ndarray:
                 raise ImageReadError(
                     path, stack_problem(plan.planes, (height, width), "one per page")
                 )
+            key = series.keyframe
+            looks = (int(key.photometric), key.colormap, int(key.bitspersample))
             if header_only:
-                return np.broadcast_to(np.zeros((), series.dtype), (height, width))
+                return np.broadcast_to(np.zeros((), series.dtype), (height, width)), looks
             array = series.asarray()
             # Grey and the alpha the file records (ExtraSamples): the grey alone, as a
             # PNG's. Two samples or channels of any other kind are two channels, and a
             # fourth sample stays a channel even when marked alpha: tifffile marks the
             # fourth of any (H, W, 4) array so, and a band of data must not go.
             grey_alpha = "S" in axes and tuple(series.keyframe.extrasamples) in ((1,), (2,))
-            key = series.keyframe
-            looks = (int(key.photometric), key.colormap, int(key.bitspersample))
     except ImageReadError:
         raise
     except Exception as exc:  # tifffile raises many kinds for broken files
         raise ImageReadError(path, _tiff_problem(exc)) from None
     array = np.transpose(array.reshape(shape_order[0]), shape_order[1])
     array = array[..., 0] if grey_alpha and array.ndim == 3 and array.shape[2] == 2 else array
-    return _as_seen(array, *looks)
+    return array, looks
 
 
 #: TIFF's PhotometricInterpretation values that change what the stored values mean.
@@ -536,9 +552,13 @@ def read_image(path: str | os.PathLike[str], *, nodata: bool = True) -> np.ndarr
     try:
         _checked_path(p)
         tiff = _sniff_tiff(p)
-        array = _read_tiff(p) if tiff else _read_pillow(p)
-        if tiff and nodata:
-            array = with_nodata(array, nodata_value(p))
+        if tiff:  # (the nodata value is one of the stored values, not of the seen ones)
+            stored, looks = _read_tiff_stored(p)
+            array = _as_seen(stored, *looks)
+            if nodata:
+                array = with_nodata(stored, nodata_value(p), seen=array)
+        else:
+            array = _read_pillow(p)
     except PermissionError:
         raise ImageReadError(p, "permission denied") from None
     except MemoryError:

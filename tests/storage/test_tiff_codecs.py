@@ -13,6 +13,7 @@ import pytest
 import tifffile
 
 from annotator.cli import main
+from annotator.core.errors import ImageReadError
 from annotator.storage.images import _tiff_problem, image_size, read_image
 from annotator.storage.project import Project
 
@@ -119,3 +120,70 @@ def test_a_miniswhite_tiff_is_shown_with_0_as_white(tmp_path):
     tifffile.imwrite(tmp_path / "w1.tif", grey > 100, photometric="miniswhite")
     assert np.array_equal(read_image(tmp_path / "w8.tif"), 255 - grey)
     assert np.array_equal(read_image(tmp_path / "w1.tif"), np.where(grey > 100, 0, 255))
+
+
+GDAL_NODATA = 42113
+
+
+def test_the_nodata_value_names_a_stored_value_not_a_shown_one(tmp_path):
+    """GDAL's tag names a value the file stores: a palette index, a MINISWHITE grey.
+    Compared with the colours shown, it marked the wrong pixels."""
+    index = np.zeros((8, 12), np.uint8)
+    index[:, 4:8], index[:, 8:] = 1, 2
+    table = np.zeros((3, 256), np.uint16)
+    table[:, 0] = 255 * 257  # index 0 (the nodata) is white, index 2 is black
+    table[:, 1] = [200 * 257, 0, 0]
+    nodata = [(GDAL_NODATA, "s", 0, "0", True)]
+    tifffile.imwrite(
+        tmp_path / "p.tif", index, photometric="palette", colormap=table, extratags=nodata
+    )
+    seen = read_image(tmp_path / "p.tif")
+    assert np.isnan(seen[:, :4]).all()
+    assert np.array_equal(seen[0, 4], [200, 0, 0]) and np.array_equal(seen[0, 8], [0, 0, 0])
+    grey = np.zeros((8, 12), np.uint8)
+    grey[:, 6:] = 255  # 255 stored: the nodata, shown black
+    nodata = [(GDAL_NODATA, "s", 0, "255", True)]
+    tifffile.imwrite(tmp_path / "w.tif", grey, photometric="miniswhite", extratags=nodata)
+    seen = read_image(tmp_path / "w.tif")
+    assert np.isnan(seen[:, 6:]).all() and (seen[:, :6] == 255).all()
+
+
+def test_gdals_internal_mask_page_is_no_slice(tmp_path, capsys):
+    """A grey GeoTIFF (a DEM) with GDAL's nodata mask as a page of its own (NewSubfileType
+    4): it was split into 2 slices, the mask called a picture that looks like labels."""
+    dem = np.full((32, 40), 1000, np.uint16)
+    valid = np.ones((32, 40), bool)
+    valid[:, :5] = False
+    with tifffile.TiffWriter(tmp_path / "dem.tif") as tw:
+        tw.write(dem, photometric="minisblack")
+        tw.write(valid, subfiletype=4, photometric="mask")
+    assert np.array_equal(read_image(tmp_path / "dem.tif"), dem)
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,fg"]) == 0
+    assert main(["add", str(proj), str(tmp_path / "dem.tif")]) == 0
+    said = capsys.readouterr()
+    assert "added 1 image(s)" in said.out and "split" not in said.out + said.err
+
+
+def test_a_stack_after_a_thumbnail_is_split_whole(tmp_path, capsys):
+    planes = RNG.integers(0, 4000, (4, 24, 32)).astype(np.uint16)
+    with tifffile.TiffWriter(tmp_path / "s.tif") as tw:
+        tw.write(planes[0, ::4, ::4], subfiletype=1)
+        for plane in planes:
+            tw.write(plane)
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,fg"]) == 0
+    assert main(["add", str(proj), str(tmp_path / "s.tif")]) == 0
+    assert "split s.tif (4 slices)" in capsys.readouterr().out
+    with Project.open(proj) as project:
+        read = [project.load_image(r) for r in project.images()]
+    assert all(np.array_equal(a, b) for a, b in zip(read, planes, strict=True))
+
+
+def test_a_stack_of_colour_pages_is_named_by_its_pages_and_their_size(tmp_path):
+    from PIL import Image
+
+    pages = [Image.fromarray(np.full((40, 60, 3), k * 50, np.uint8)) for k in range(3)]
+    pages[0].save(tmp_path / "rgb3.tif", save_all=True, append_images=pages[1:])
+    with pytest.raises(ImageReadError, match="a stack of 3 images of 60x40"):
+        read_image(tmp_path / "rgb3.tif")
