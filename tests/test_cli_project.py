@@ -151,13 +151,20 @@ def test_add_of_a_folder_names_the_picture_types_it_left_out(tmp_path, capsys):
     (imgs / "IM0001.dcm").write_bytes(b"DICM")
     assert main(["add", str(proj), str(imgs)]) == 0
     assert (
-        "types not read: .dcm (1), .webp (1); convert DICOM and MetaImage files to NIfTI "
-        "(dcm2niix, or SimpleITK), which keeps their values and geometry, and the others to "
-        "PNG or TIFF, to add them"
+        "types not read: .dcm (1), .webp (1); to add them, convert DICOM and MetaImage files "
+        "to NIfTI (dcm2niix, or SimpleITK: it keeps their values and geometry); convert the "
+        "others to PNG or TIFF"
     ) in capsys.readouterr().err
-    assert main(["add", str(proj), str(imgs / "IM0001.dcm")]) == 1
-    assert "'.dcm'; supported: .bmp, .jpeg, .jpg, .png, .tif, .tiff; convert DICOM" in (
+    # a JPEG a browser saved: renamed .jpg it is read
+    (imgs / "photo.jfif").write_bytes(b"\xff\xd8")
+    assert main(["add", str(proj), str(imgs)]) == 0
+    assert "; to add them, rename .jfif and .jpe files to .jpg (they are JPEG files); convert" in (
         capsys.readouterr().err
+    )
+    assert main(["add", str(proj), str(imgs / "IM0001.dcm")]) == 1
+    assert (
+        "'.dcm'; supported: .bmp, .jpeg, .jpg, .png, .tif, .tiff; to add them, convert DICOM"
+        in (capsys.readouterr().err)
     )
 
 

@@ -18,8 +18,13 @@ OTHER_PICTURE_SUFFIXES = frozenset(
         ".pbm", ".pnm", ".tga", ".ico", ".psd", ".xcf", ".exr", ".hdr", ".dng", ".cr2",
         ".nef", ".arw", ".raw", ".dcm", ".dicom", ".mrc", ".czi", ".nd2", ".lif",
         ".lsm", ".oib", ".oif", ".ims", ".svs", ".ndpi", ".scn", ".vsi", ".zvi", ".mha",
+        ".jfif", ".jpe",
     }
 )  # fmt: skip
+
+#: Other names of JPEG files (browsers save ``.jfif``): renamed ``.jpg``, they are read
+#: (and every tool an export feeds knows them by that name).
+JPEG_ALIASES = frozenset({".jfif", ".jpe"})
 
 #: Suffixes of medical volumes (DICOM, MetaImage) whose values and geometry a PNG or
 #: TIFF would lose: they are converted to NIfTI, which Annotator reads.
@@ -30,14 +35,20 @@ def convert_advice(suffixes: Iterable[str]) -> str:
     """What to do with pictures of types not read (``suffixes``, lower case with the dot):
     convert them to PNG or TIFF, and medical volumes to NIfTI (Hounsfield units are
     negative: a PNG would lose them)."""
-    medical = sorted(MEDICAL_SUFFIXES.intersection(suffixes))
-    if not medical:
+    found = set(suffixes)
+    if not found & (JPEG_ALIASES | MEDICAL_SUFFIXES):
         return "convert them to PNG or TIFF to add them"
-    advice = "convert DICOM and MetaImage files to NIfTI (dcm2niix, or SimpleITK), which keeps "
-    advice += "their values and geometry"
-    if set(suffixes) - MEDICAL_SUFFIXES:
-        return advice + ", and the others to PNG or TIFF, to add them"
-    return advice + ", to add them"
+    parts = []
+    if found & JPEG_ALIASES:
+        parts.append("rename .jfif and .jpe files to .jpg (they are JPEG files)")
+    if found & MEDICAL_SUFFIXES:
+        parts.append(
+            "convert DICOM and MetaImage files to NIfTI (dcm2niix, or SimpleITK: it keeps "
+            "their values and geometry)"
+        )
+    if found - JPEG_ALIASES - MEDICAL_SUFFIXES:
+        parts.append("convert the others to PNG or TIFF")
+    return "to add them, " + "; ".join(parts)
 
 
 #: Names of the volume files read (lower case; ``.nii.gz`` is two suffixes): NIfTI, split

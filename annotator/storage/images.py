@@ -40,8 +40,14 @@ from annotator.core.contrast import (
 )
 from annotator.core.errors import ImageReadError, ProjectError
 from annotator.core.limits import IMAGE_SUFFIXES as IMAGE_SUFFIXES
+from annotator.core.limits import (
+    JPEG_ALIASES,
+    MEDICAL_SUFFIXES,
+    VOLUME_SUFFIXES,
+    convert_advice,
+    max_pixels,
+)
 from annotator.core.limits import MAX_STACK_BYTES as MAX_STACK_BYTES
-from annotator.core.limits import MEDICAL_SUFFIXES, VOLUME_SUFFIXES, convert_advice, max_pixels
 from annotator.core.nodata import (
     GDAL_NODATA_TAG,
     eight_bit,
@@ -230,14 +236,21 @@ def _read_tiff_stored(
 
 
 #: TIFF's PhotometricInterpretation values that change what the stored values mean.
-_MINISWHITE, _PALETTE = 0, 3
+_MINISWHITE, _PALETTE, _SEPARATED = 0, 3, 5
 
 
 def _as_seen(array: np.ndarray, photometric: int, colormap: Any, bits: int) -> np.ndarray:
     """A grey TIFF's values as every viewer shows them: a palette's indices in its
     colours (RGB; 8-bit when the 16-bit table holds 8-bit colours, as Pillow and GDAL
     write it), and a ``MINISWHITE`` picture (0 is white: scans, some X-ray detectors)
-    turned to 0 is black, as Pillow and Fiji show it."""
+    turned to 0 is black, as Pillow and Fiji show it; a CMYK one (``SEPARATED``, four
+    inks) in RGB, as Pillow shows it (``255 - min(255, ink + black)``)."""
+    if photometric == _SEPARATED and array.ndim == 3 and array.shape[2] == 4:
+        if array.dtype.kind != "u":
+            return array
+        top = np.iinfo(array.dtype).max
+        inks = array[..., :3].astype(np.int64) + array[..., 3:].astype(np.int64)
+        return (top - np.minimum(inks, top)).astype(array.dtype)
     if array.ndim != 2 or array.dtype.kind not in "ub":
         return array
     if photometric == _PALETTE and colormap is not None:
@@ -375,6 +388,13 @@ def _read_pillow(path: Path) -> np.ndarray:
                 _refuse_pillow_stack(path, im)
             orientation = exif_orientation(im)  # a PNG's without decoding it twice
             if fmt == "PNG":
+                frames = getattr(im, "n_frames", 1)
+                if frames > 1:  # (APNG: OpenCV and Pillow would read the first alone)
+                    raise ImageReadError(
+                        path,
+                        f"an animated PNG of {frames} frames, not one picture; save each "
+                        "frame as a file of its own and add those",
+                    )
                 array = _decode_png(path)
             else:
                 with warnings.catch_warnings():
@@ -534,7 +554,7 @@ def _checked_path(p: Path) -> Path:
             + ", ".join(sorted(IMAGE_SUFFIXES))
             + (
                 f"; {convert_advice([p.suffix.lower()])}"
-                if p.suffix.lower() in MEDICAL_SUFFIXES
+                if p.suffix.lower() in MEDICAL_SUFFIXES | JPEG_ALIASES
                 else ""
             ),
         )

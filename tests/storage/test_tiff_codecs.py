@@ -187,3 +187,22 @@ def test_a_stack_of_colour_pages_is_named_by_its_pages_and_their_size(tmp_path):
     pages[0].save(tmp_path / "rgb3.tif", save_all=True, append_images=pages[1:])
     with pytest.raises(ImageReadError, match="a stack of 3 images of 60x40"):
         read_image(tmp_path / "rgb3.tif")
+
+
+def test_a_cmyk_tiff_is_read_in_rgb_as_pillow_shows_it(tmp_path):
+    from PIL import Image
+
+    rgb = np.zeros((10, 30, 3), np.uint8)
+    rgb[:, 10:20] = (200, 30, 40)
+    rgb[:, 20:] = 255
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "c.tif")  # (it was CMY as RGB)
+    assert np.array_equal(read_image(tmp_path / "c.tif"), rgb)
+
+
+def test_an_animated_png_is_refused_not_read_as_its_first_frame(tmp_path):
+    from PIL import Image
+
+    frames = [Image.fromarray(np.full((10, 12, 3), k * 60, np.uint8)) for k in range(3)]
+    frames[0].save(tmp_path / "a.png", save_all=True, append_images=frames[1:])
+    with pytest.raises(ImageReadError, match="an animated PNG of 3 frames, not one picture"):
+        read_image(tmp_path / "a.png")
