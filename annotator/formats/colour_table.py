@@ -92,6 +92,9 @@ VOID_ID_NAMES = ("void", "ignore", "ignored", "__ignore__", "ignore_index", "don
 #: The value an id list's void line may name (the masks' void, 255).
 VOID_ID = 255
 _LABELMAP = re.compile(r"^([^:]*):\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*(:.*)?$")
+#: A labelmap line without a colour (``cat:::``, as datumaro, CVAT's dataset engine,
+#: writes a label it has no colour for): VOC's colour of the line's index.
+_LABELMAP_BLANK = re.compile(r"^([^:]*):\s*(:.*)?$")
 _CAMVID = re.compile(r"^(\d+)[ \t]+(\d+)[ \t]+(\d+)[ \t]+(\S.*)$")
 _NAME_RGB = re.compile(r"^([^,]+),\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*$")
 #: A ``#`` line of those tables with a colour field of numbers that is no ``r,g,b``: a
@@ -200,7 +203,9 @@ def class_table_of(path: Path, text: str) -> ClassTable:
         (line for _, line in lines if not line.startswith("#") or _LABELMAP.match(line)), None
     )
     data = [line for _, line in lines if not line.startswith("#")]
-    if first is not None and _LABELMAP.match(first):
+    if _blank_labelmap(path, lines):
+        table = _labelmap_with_blanks(path, lines)
+    elif first is not None and _LABELMAP.match(first):
         table = _colour_lines(
             path, lines, _LABELMAP, _LABELMAP_PART, "CVAT labelmap", "name:r,g,b:parts:actions"
         )
@@ -395,6 +400,42 @@ def _colour_lines(
         colours.append(_rgb(rgb, path, n))
         names.append(name.strip())
     return ClassTable(Path(path), kind, tuple(names), tuple(range(len(names))), tuple(colours))
+
+
+def _blank_labelmap(path: Path, lines: list[tuple[int, str]]) -> bool:
+    """Whether ``lines`` are a CVAT labelmap some of whose labels have no colour
+    (``cat:::``): the file is named ``labelmap.txt`` or has CVAT's header comment, and
+    every other line is a labelmap line."""
+    header = any(line.lower().startswith("# label:color_rgb") for _, line in lines)
+    if Path(path).name.lower() != "labelmap.txt" and not header:
+        return False
+    data = [line for _, line in lines if not line.startswith("#")]
+    blank = [line for line in data if not _LABELMAP.match(line)]
+    return bool(blank) and all(_LABELMAP_BLANK.match(line) for line in blank)
+
+
+def _labelmap_with_blanks(path: Path, lines: list[tuple[int, str]]) -> ClassTable:
+    """A labelmap whose labels without a colour take VOC's colour of their line's
+    index, as datumaro reads them (its VOC masks are drawn in those colours)."""
+    names: list[str] = []
+    colours: list[RGB] = []
+    for n, line in lines:
+        if line.startswith("#"):
+            continue
+        m = _LABELMAP.match(line)
+        if m is not None:
+            colours.append(_rgb(m.groups()[1:4], path, n))
+        else:
+            colours.append(_voc_colour(len(names)))
+        names.append(line.split(":", 1)[0].strip())
+    return ClassTable(
+        Path(path), "CVAT labelmap", tuple(names), tuple(range(len(names))), tuple(colours)
+    )
+
+
+def _voc_colour(index: int) -> RGB:
+    r, g, b = (int(c) for c in voc_colormap(index + 1)[index])
+    return r, g, b
 
 
 def _rgb(values: Sequence[str], path: Path, line: int | str) -> RGB:

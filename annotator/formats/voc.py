@@ -9,6 +9,8 @@ Written::
     OUT/class_names.txt                  line i = name of class id i (labelme2voc's
                                          plain list; "<id> <name>" lines where names
                                          would be misread: "1 cell", a first "Label")
+    OUT/labelmap.txt                     CVAT's "name:r,g,b::" lines in the palette's
+                                         colours (CVAT and datumaro read the names there)
 
 VOC loaders build ``JPEGImages/<name>.jpg`` from the names the split lists
 (torchvision's ``VOCSegmentation``, mmsegmentation's ``img_suffix='.jpg'``), so by
@@ -34,6 +36,7 @@ palette PNGs whose palette is not VOC's are read by the table's colours.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +115,14 @@ def write_voc(
         class_list = "".join(c + "\n" for c in dataset.names)
         listed = [f"class_names.txt: {exc}, or give it as the class list when importing"]
     folder.write_text("class_names.txt", class_list)
+    labelmap = labelmap_text(dataset.names)
+    if labelmap is not None:
+        folder.write_text("labelmap.txt", labelmap)
+    else:
+        listed.append(
+            "labelmap.txt not written: a class name begins with '#' or holds ':', which "
+            "CVAT's labelmap cannot hold (CVAT and datumaro then read VOC's 21 class names)"
+        )
     for split, items in dataset.splits.items():
         folder.write_text(
             f"ImageSets/Segmentation/{split}.txt", "".join(s.stem + "\n" for s in items)
@@ -139,6 +150,17 @@ def write_voc(
         placed.world_file(folder.write_bytes, f"SegmentationClass/{s.stem}", s.image_path)
         pictures.place(folder, s)
     return folder.result([*listed, *pictures.notes(), *placed.notes(None)])
+
+
+def labelmap_text(names: Sequence[str]) -> str | None:
+    """CVAT's ``labelmap.txt`` of the classes, in VOC's colours (the masks' palette):
+    without it CVAT and datumaro read a VOC dataset with VOC's own 21 class names.
+    ``None`` when a name cannot be written in it (``:`` inside, ``#`` first)."""
+    if any(":" in n or n.startswith("#") or n != n.strip() for n in names):
+        return None
+    colours = voc_colormap(len(names))
+    lines = [f"{n}:{r},{g},{b}::" for n, (r, g, b) in zip(names, colours.tolist(), strict=True)]
+    return "# label:color_rgb:parts:actions\n" + "".join(line + "\n" for line in lines)
 
 
 #: ``--voc-images``: what ``JPEGImages/`` holds (the module's docstring).

@@ -262,3 +262,54 @@ def test_a_voc_export_lists_trainval_as_train_then_val(tmp_path, masks):
     )
     assert train and val
     assert trainval == train + val
+
+
+def test_a_voc_export_names_its_classes_in_cvats_labelmap_in_the_palettes_colours(tmp_path, masks):
+    """Without labelmap.txt, CVAT and datumaro read a VOC dataset with VOC's 21 names:
+    classes background, a, b as background, aeroplane, bicycle."""
+    from annotator.formats.colour_table import read_class_table, voc_colormap
+
+    with make_project(tmp_path, masks) as project:
+        export_project(project, ExportRequest("voc", tmp_path / "voc"))
+        names = project.schema.names
+    lines = (tmp_path / "voc/labelmap.txt").read_text().splitlines()
+    assert lines[0] == "# label:color_rgb:parts:actions"
+    colours = voc_colormap(len(names)).tolist()
+    assert lines[1:] == [f"{n}:{r},{g},{b}::" for n, (r, g, b) in zip(names, colours)]
+    table = read_class_table(tmp_path / "voc/labelmap.txt")
+    assert table.names == tuple(names) and table.colours == tuple(map(tuple, colours))
+    palette = Image.open(next((tmp_path / "voc/SegmentationClass").glob("*.png"))).getpalette()
+    assert tuple(tuple(palette[3 * i : 3 * i + 3]) for i in range(len(names))) == table.colours
+
+
+def test_a_class_name_cvats_labelmap_cannot_hold_leaves_it_out_and_says_so(tmp_path):
+    from annotator.formats.voc import labelmap_text
+
+    assert labelmap_text(["background", "a, b", "é"]) is not None
+    for names in (["background", "ratio 1:2"], ["#1", "cell"], [" padded", "cell"]):
+        assert labelmap_text(names) is None
+
+
+def test_datumaros_labelmap_without_colours_takes_vocs_colour_of_each_line(tmp_path):
+    """datumaro writes "cat:::" for a label it has no colour for, its masks in VOC's
+    colour of the line's index: every mask was refused ("labelmap.txt gives no colours")."""
+    voc = tmp_path / "v"
+    for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+        (voc / sub).mkdir(parents=True)
+    Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(voc / "JPEGImages/a.jpg")
+    mask = np.zeros((20, 30, 3), np.uint8)
+    mask[5:10, 5:20] = (128, 0, 0)  # VOC's colour 1
+    mask[12:15, 2:4] = (0, 128, 0)  # colour 2, given explicitly below
+    Image.fromarray(mask).save(voc / "SegmentationClass/a.png")
+    (voc / "ImageSets/Segmentation/default.txt").write_text("a\n")
+    (voc / "labelmap.txt").write_text(
+        "# label:color_rgb:parts:actions\nbackground:::\ncat:::\ndog:0,128,0::\n"
+    )
+    with Project.create(tmp_path / "P", LabelSchema.from_names(["background", "cat", "dog"])) as p:
+        report = import_into_project(p, ImportRequest("voc", voc))
+        assert len(report.added) == 1 and not report.skipped
+        got = p.load_mask(p.images()[0])
+    want = np.zeros((20, 30), np.uint8)
+    want[5:10, 5:20] = 1
+    want[12:15, 2:4] = 2
+    assert np.array_equal(got, want)
