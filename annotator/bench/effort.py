@@ -796,7 +796,7 @@ class _BenchRun:
             return
         from annotator.services import training
 
-        if not training.labelled_records(self.project, done_only=True):
+        if not training.has_labelled(self.project, done_only=True):
             return  # the first image: nothing is done yet
         # Each round: its budget, its overhead, and the ranking of the images still to
         # label by the version it publishes (the app's next round waits for it).
@@ -940,7 +940,7 @@ class _BenchRun:
         from annotator.ml.train import TrainConfig, with_zoom
         from annotator.services import training
 
-        if not training.labelled_records(self.project, done_only):
+        if not training.has_labelled(self.project, done_only):
             return None
         config = self.config
         return training.train_project(

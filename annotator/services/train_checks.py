@@ -21,12 +21,12 @@ def labelled_class_ids(
     The pictures lacking a channel of the round's Channel Choice (the active model's,
     or with ``from_scratch`` or none the project's) are not read: the round leaves
     them out (``services.training``)."""
-    from annotator.services.training import labelled_records, round_choice
+    from annotator.services.training import labelled_batches, round_choice
 
     n = len(project.schema)
     choice = round_choice(project, from_scratch)
     found: set[int] = set()
-    for rec in labelled_records(project, done_only):
+    for rec in labelled_batches(project, done_only):
         if lacks(rec.channels, choice):
             continue
         mask = project.load_mask(rec)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -115,8 +115,27 @@ def labelled_records(project: Project, done_only: bool = False) -> list[ImageRec
     """Images that can train: done, or in progress with at least one labelled pixel
     (``done_only``: the done ones alone, as a round that keeps training while the user
     labels reads them: :class:`~annotator.services.training_rounds.TrainingRounds`)."""
-    statuses = (ImageStatus.DONE,) if done_only else (ImageStatus.DONE, ImageStatus.IN_PROGRESS)
-    return [r for r in project.images() if r.labelled_pixels > 0 and r.status in statuses]
+    return project.labelled_images(_training_statuses(done_only))
+
+
+def has_labelled(project: Project, done_only: bool = False) -> bool:
+    """Whether an image can train (:func:`labelled_records`), reading one record."""
+    return bool(project.labelled_images(_training_statuses(done_only), limit=1))
+
+
+def labelled_batches(
+    project: Project, done_only: bool = False, size: int = 64
+) -> Iterator[ImageRecord]:
+    """:func:`labelled_records` one by one, read ``size`` at a time (a check that stops
+    early reads no more)."""
+    statuses, after = _training_statuses(done_only), 0
+    while batch := project.labelled_images(statuses, after=after, limit=size):
+        yield from batch
+        after = batch[-1].id
+
+
+def _training_statuses(done_only: bool) -> tuple[ImageStatus, ...]:
+    return (ImageStatus.DONE,) if done_only else (ImageStatus.DONE, ImageStatus.IN_PROGRESS)
 
 
 def new_network(

@@ -162,7 +162,7 @@ class TrainingRounds:
     def _start(self, from_scratch: bool, arch: str | None, keeping_on: bool) -> str:
         if self._events.save_labels is not None:
             self._events.save_labels()
-        if not training.labelled_records(self.project, done_only=keeping_on):
+        if not training.has_labelled(self.project, done_only=keeping_on):
             raise NothingLabelled(
                 "no image marked done yet" if keeping_on else NOTHING_LABELLED_TEXT
             )
