@@ -54,7 +54,7 @@ from annotator.ml.data import (
 from annotator.ml.device import choose_device, to_channels_last
 from annotator.ml.loss import segmentation_loss
 from annotator.ml.networks import NetworkConfig, build_network, count_parameters, network_of
-from annotator.ml.progress import TrainProgress, eta
+from annotator.ml.progress import TrainProgress, counting, eta
 
 log = logging.getLogger(__name__)
 
@@ -433,12 +433,13 @@ def _training_data(
     split_rng: np.random.Generator,
     sample_rng: np.random.Generator,
     cancel: CancelToken | None = None,
+    tell: Callable[[int], None] | None = None,
 ) -> tuple[list[Any], list[Any], CropSampler, np.ndarray | None]:
     """The prepared training images, the held-out pairs, the crop sampler and the class
     weights; a fresh model also learns the training images' channel statistics.
 
     The pictures stay as read (the sampler normalises each crop), so preparing costs
-    no float copy of a picture."""
+    no float copy of a picture. ``tell`` hears how many images are prepared."""
     cfg = request.config
     n_classes = network.n_classes
     train_pairs, val_pairs = _split(request, split_rng, cancel, network.channel_choice)
@@ -450,6 +451,8 @@ def _training_data(
         prepared.append(
             prepare(im.image_id, pixels, t, im.weight, n_classes, sample_rng, normalizer)
         )
+        if tell is not None:
+            tell(len(prepared))
     if request.init_checkpoint is None and cfg.normalise_channels:
         mean, std = sampled_statistics(p.statistics_sample() for p in prepared)
         model.set_input_statistics(mean, std)  # type: ignore[operator]
@@ -603,8 +606,16 @@ def train_round(
             )
         model, network = build_model(request)
         n_classes = network.n_classes
+        tell = counting(
+            progress,
+            "prepare",
+            "preparing labelled images:",
+            len(request.images),
+            request.max_steps,
+            request.max_seconds,
+        )
         prepared, val_pairs, sampler, weights = _training_data(
-            request, network, model, split_rng, sample_rng, cancel
+            request, network, model, split_rng, sample_rng, cancel, tell
         )
         log.info(
             "training %s params on %d images (%d held out) on %s, world %d",

@@ -35,6 +35,7 @@ from annotator.core.records import ImageRecord, ModelRecord, now_iso
 from annotator.core.schema import untrainable
 from annotator.core.status import ImageStatus
 from annotator.ml.data import check_zoom
+from annotator.ml.progress import counting
 from annotator.storage import models as model_store
 from annotator.storage.project import Project
 
@@ -214,7 +215,9 @@ def build_request(
 
     config = config or TrainConfig()
     images = []
-    for rec in records:
+    tell = counting(progress, "load", "loading labelled images:", len(records), steps, seconds)
+    for done, rec in enumerate(records):
+        tell(done)
         if cancel is not None and cancel.is_set():
             raise Cancelled("training cancelled while reading the labels")
         mask = project.load_mask(rec)

@@ -163,3 +163,29 @@ def test_validation_on_a_big_picture_counts_its_tiles_and_the_time_left():
         "scoring on 3,355,648 validation pixels, tile 16 of 64, about 60 s left"
     )
     assert scoring_detail(9, 64, 64, 80.0).endswith("tile 64 of 64")
+
+
+def test_loading_and_preparing_many_images_count_them_as_they_go(tmp_path, monkeypatch):
+    """4,000 labelled images took 9 s to load and 17 s to prepare, each said in one line
+    before it and nothing after: a round that seemed hung."""
+    import annotator.ml.progress as progress_module
+
+    clock = iter(range(0, 10_000, 2))  # every reading two seconds later: each counted
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: float(next(clock)))
+    seen: list[TrainProgress] = []
+    with make_cells_project(tmp_path / "p", n_images=4, n_labelled=4) as project:
+        training.train_project(
+            project,
+            steps=1,
+            network=TINY,
+            config=FAST,
+            device="cpu",
+            export_onnx=False,
+            progress=seen.append,
+        )
+    details = [p.detail for p in seen if p.phase in ("load", "prepare")]
+    assert [d for d in details if d.startswith("loading labelled images:")] == [
+        f"loading labelled images: {i}/4" for i in range(4)
+    ]
+    prepared = [d for d in details if d.startswith("preparing labelled images:")]
+    assert prepared and all(d.endswith("/4") for d in prepared)  # (the training part)
