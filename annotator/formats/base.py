@@ -222,7 +222,8 @@ class ImportOptions:
     #: (``formats.detect``): the CLI's ``--format``, the GUI's field.
     format_how: str = FORMAT_HOW
     #: Told ``(done, total, "reading annotations… NAME")`` per image by a reader that
-    #: draws its labels (COCO, labelme), which can take seconds an image, and
+    #: draws its labels (COCO, labelme), which can take seconds an image, ``(done,
+    #: total, "checking masks… NAME")`` per mask file by the masks reader, and
     #: ``(0, 0, "reading FILE…")`` before a large file is parsed (COCO's JSON).
     progress: Progress | None = field(default=None, compare=False, repr=False)
 

@@ -1068,7 +1068,9 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
     picture_folders: dict[Path, list[Path]] = {}
     top = folder.parent  # (the mask folders are looked for within it: _picture_folders)
     empty_pages: list[str | Path] = []
-    for f in files:
+    for n, f in enumerate(files):
+        if options.progress:  # (every mask is decoded here once, to be checked)
+            options.progress(n, len(files), f"checking masks… {f.name}")
         # A label stack's slice i is the mask of image <stem>_z00i, as a stack added to
         # a project names its slices (storage/stacks.py).
         pages = mask_stack_pages(f)
