@@ -86,15 +86,17 @@ def test_a_segnet_mask_folder_finds_its_pictures_in_the_folder_it_is_named_after
         assert np.array_equal(labels, truth["val"][1])
 
 
-def _datumaro_camvid(src: Path, table: str) -> tuple[np.ndarray, np.ndarray]:
+def _datumaro_camvid(
+    src: Path, table: str, pictures: str = "default", masks: str = "defaultannot"
+) -> tuple[np.ndarray, np.ndarray]:
     """datumaro's CamVid export of a project without a background class: black where
     no label covers a pixel, and black not in label_colors.txt."""
-    picture = _picture(src / "default" / "a.png", 4)
+    picture = _picture(src / pictures / "a.png", 4)
     colours = np.zeros((H, W, 3), np.uint8)
     colours[:, 12:] = SKY
     colours[2:6, 14:20] = BUILDING
-    (src / "defaultannot").mkdir(parents=True)
-    Image.fromarray(colours).save(src / "defaultannot" / "a.png")
+    (src / masks).mkdir(parents=True)
+    Image.fromarray(colours).save(src / masks / "a.png")
     (src / "label_colors.txt").write_text(table)
     (src / "default.txt").write_text("/default/a.png defaultannot/a.png\n")
     labels = np.full((H, W), -1, np.int16)  # (the project's unlabelled)
@@ -103,10 +105,20 @@ def _datumaro_camvid(src: Path, table: str) -> tuple[np.ndarray, np.ndarray]:
     return picture, labels
 
 
-@pytest.mark.parametrize("folder", ["", "defaultannot"])
-def test_datumaros_camvid_export_leaves_its_black_unlabelled_and_says_so(tmp_path, folder):
+@pytest.mark.parametrize(
+    ("folder", "pictures", "masks"),
+    [
+        ("", "default", "defaultannot"),
+        ("defaultannot", "default", "defaultannot"),
+        ("", "images", "labels"),  # (the table alone: a layout always read)
+    ],
+)
+def test_datumaros_camvid_export_leaves_its_black_unlabelled_and_says_so(
+    tmp_path, folder, pictures, masks
+):
     src = tmp_path / "dm"
-    picture, truth = _datumaro_camvid(src, "128 128 128 sky\n128 0 0 building\n")
+    table = "128 128 128 sky\n128 0 0 building\n"
+    picture, truth = _datumaro_camvid(src, table, pictures, masks)
     with _project(tmp_path, ("sky", "building")) as project:
         report = import_into_project(project, ImportRequest("masks", src / folder))
         assert not report.skipped
