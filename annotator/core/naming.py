@@ -85,8 +85,9 @@ MASK_ENDINGS = _MASK_SIDE_ENDINGS + SIDECAR_ENDINGS
 
 #: Folders that datasets keep their masks in, beside a folder of the pictures (compared
 #: in lower case): ISBI's ``labels/``, ADE20K's ``annotations/``, VOC's
-#: ``SegmentationClass/``, CamVid's (SegNet's) ``trainannot/``, Cityscapes' ``gtFine/``,
-#: nnU-Net's and the Medical Segmentation Decathlon's ``labelsTr/``.
+#: ``SegmentationClass/``, CamVid's (SegNet's) ``trainannot/`` (datumaro's and CVAT's
+#: "CamVid 1.0" export: ``defaultannot/``), Cityscapes' ``gtFine/``, nnU-Net's and the
+#: Medical Segmentation Decathlon's ``labelsTr/``.
 MASK_FOLDERS = (
     "labels",
     "label",
@@ -109,6 +110,8 @@ MASK_FOLDERS = (
     "trainannot",
     "valannot",
     "testannot",
+    "validationannot",
+    "defaultannot",
 )
 
 #: Folders that datasets keep their pictures in, beside a mask folder (lower case).
@@ -126,6 +129,29 @@ PICTURE_FOLDERS = (
     "frames",
     "raw",
 )
+
+#: The ending of SegNet's mask folders, named after the folder of their pictures: its
+#: CamVid's ``trainannot/`` holds the masks of ``train/`` (compared in lower case).
+_SPLIT_MASKS_ENDING = "annot"
+
+
+def split_of_masks(mask_folder: str) -> str | None:
+    """The folder (in lower case) whose pictures a mask folder named as SegNet's holds
+    the masks of: ``train`` of ``trainannot`` (or ``TrainAnnot``); None for any other
+    folder (``labels``, ``annot``)."""
+    low = mask_folder.lower()
+    if low in MASK_FOLDERS and low.endswith(_SPLIT_MASKS_ENDING):
+        return low[: -len(_SPLIT_MASKS_ENDING)]
+    return None
+
+
+def holds_pictures_of(folder: str, mask_folder: str) -> bool:
+    """Whether a folder named ``folder``, beside a mask folder named ``mask_folder``, is
+    one the masks' pictures may be in: a picture folder (:data:`PICTURE_FOLDERS`), or
+    the folder a SegNet mask folder is named after (``train/`` beside ``trainannot/``)."""
+    low = folder.lower()
+    return low in PICTURE_FOLDERS or low == split_of_masks(mask_folder)
+
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -228,7 +254,8 @@ def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
     such folders whose stem (or, without a mask ending, its pair base) is the mask's
     stem, or its stem without a mask ending; of several, the first in a folder named as the
     deepest of the mask's other folders that has one (``images/val/x.png`` for
-    ``labels/val/x.png``, ``s1/images/x.png`` for ``s1/masks/x.png``), else the first."""
+    ``labels/val/x.png``, ``s1/images/x.png`` for ``s1/masks/x.png``; SegNet's
+    ``train/x.png`` for ``trainannot/x.png``: :func:`split_of_masks`), else the first."""
     folders = [p.parent.parts for p in paths]
     common = _shared_depth(folders)
     below = [[f.lower() for f in parts[common:]] for parts in folders]
@@ -253,6 +280,7 @@ def masks_in_mask_folders(paths: Sequence[PurePath]) -> dict[int, int]:
         found[i] = min(js[0] for js in near)
         if sum(len(js) for js in near) > 1:  # (no list walked: 0.png in 10,000 folders)
             for name in reversed(below[i]):
+                name = split_of_masks(name) or name  # train/x.png for trainannot/x.png
                 same = [in_folder[key, name] for key in keys if (key, name) in in_folder]
                 if same and name not in MASK_FOLDERS:
                     found[i] = min(js[0] for js in same)
@@ -304,11 +332,8 @@ def mirrored(mask: PurePath, pictures: Sequence[PurePath]) -> int | None:
     common = _shared_depth(parents)
 
     def below(parts: tuple[str, ...]) -> list[str]:
-        names = [n.lower() for n in parts[common:]]
         # SegNet's trainannot/ holds the masks of train/: the split is named by both
-        names = [
-            n[: -len("annot")] if n in MASK_FOLDERS and n.endswith("annot") else n for n in names
-        ]
+        names = [split_of_masks(n) or n.lower() for n in parts[common:]]
         return [n for n in names if n not in MASK_FOLDERS and n not in PICTURE_FOLDERS]
 
     own = below(parents[0])

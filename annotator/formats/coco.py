@@ -35,6 +35,7 @@ dataset category, id 0) is no class: left out, and the summary says so.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
@@ -42,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.errors import FormatError
+from annotator.core.folders import hidden
 from annotator.core.schema import name_key
 from annotator.formats.base import (
     BACKGROUND_HOW,
@@ -65,7 +67,7 @@ from annotator.formats.base import (
     load_json,
     names_lut,
 )
-from annotator.formats.detect import json_hint
+from annotator.formats.detect import json_file_kind, json_hint
 from annotator.formats.left_out import ObjectsLeftOut
 from annotator.formats.paths import AnyCase, safe_join
 from annotator.formats.polygons import Region, class_regions, pad_to_three, region_polygons
@@ -308,12 +310,35 @@ def runs_in_box(runs: list[int], height: int) -> tuple[np.ndarray, int, int] | N
     )
 
 
-def _find_image(root: Path, file_name: str, files: AnyCase) -> Path | None:
+#: The names COCO's tools give a split's JSON file: ``instances_<split>.json`` (COCO's
+#: own ``instances_val2017.json``; datumaro's and CVAT's "COCO 1.0" export,
+#: ``instances_default.json``), ``person_keypoints_<split>.json``, ``panoptic_<split>.json``...
+_SPLIT_JSON = re.compile(
+    r"(?:instances|person_keypoints|captions|image_info|labels|panoptic|stuff)_([\w.\- ]+)",
+    re.IGNORECASE,
+)
+
+
+def split_of(json_file: Path) -> str | None:
+    """The split a COCO JSON file's name says it is of (``train`` of
+    ``instances_train.json``), or None: one name, never ``.`` or ``..``."""
+    found = _SPLIT_JSON.fullmatch(json_file.stem)
+    if found is None or set(found.group(1)) <= {"."}:
+        return None
+    return found.group(1)
+
+
+def _find_image(
+    root: Path, file_name: str, files: AnyCase, split: str | None = None
+) -> Path | None:
     """The picture a COCO ``file_name`` names (its folders too: ``sub1/a.jpg``), found
     beside the JSON file in ``root``, in ``images/`` there, or, as CVAT and COCO lay
     them out, in ``images/`` beside it (``annotations/instances_default.json`` beside
-    ``images/sub1/a.jpg``); else by its file name alone in ``images/`` or ``root``, or
-    in ``images/`` beside it: the only places looked in for an absolute name (another
+    ``images/sub1/a.jpg``), then in the folder of the JSON's ``split`` (:func:`split_of`)
+    in those ``images/`` folders and beside ``root`` (datumaro's and CVAT's
+    ``images/train/a.jpg`` of ``annotations/instances_train.json``; COCO's own
+    ``val2017/a.jpg`` of ``annotations/instances_val2017.json``); else by its file name
+    alone in those places: the only places looked in for an absolute name (another
     machine's; the whole file was refused for it). A name that leaves its folder
     (``../val/a.png``) refuses the file, as ever: it is neither followed, nor taken by
     its file name alone (``train/a.png`` would be another picture).
@@ -330,11 +355,24 @@ def _find_image(root: Path, file_name: str, files: AnyCase) -> Path | None:
         tried = []  # another machine's path (detectron2 writes them): its file name
     else:
         tried = [(root, name), (root, f"images/{name}"), (up, f"images/{name}")]
+        tried += _in_split(root, up, split, name)
     tried += [(root, f"images/{base}"), (root, base), (up, f"images/{base}")]
+    tried += _in_split(root, up, split, base)
     for folder, rel in dict.fromkeys(tried):
         if (found := files.file(folder, rel, what=what)) is not None:
             return found
     return None
+
+
+def _in_split(root: Path, up: Path, split: str | None, name: str) -> list[tuple[Path, str]]:
+    """Where :func:`_find_image` looks for ``name`` in the folder of a ``split``."""
+    if split is None:
+        return []
+    return [
+        (root, f"images/{split}/{name}"),
+        (up, f"images/{split}/{name}"),
+        (up, f"{split}/{name}"),
+    ]
 
 
 def _absolute(name: str) -> bool:
@@ -424,6 +462,7 @@ def _read_one(
         names.append(name)
     images: dict[int, dict[str, Any]] = {}
     files = AnyCase()
+    split = split_of(path)
     for k, img in enumerate(data["images"]):
         where = f"{path}: images[{k}]"
         if not isinstance(img, dict):
@@ -443,7 +482,7 @@ def _read_one(
         if not isinstance(img["file_name"], str):
             raise FormatError(f"{where}: 'file_name' is not a file name ({img['file_name']!r})")
         try:
-            image_file = _find_image(path.parent, img["file_name"], files)
+            image_file = _find_image(path.parent, img["file_name"], files, split)
         except FormatError as exc:
             raise FormatError(f"{where}: {exc}") from None
         images[iid] = {"file_name": img["file_name"], "w": w, "h": h, "file": image_file}
@@ -588,7 +627,7 @@ def _box_only(ann: dict[str, Any], where: str) -> tuple[slice, slice] | None:
 def read_coco(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     result = ReadResult()
     left_out = ObjectsLeftOut()
-    for path in json_files(Path(src), "COCO JSON file", "coco", how=options.format_how):
+    for path in _coco_files(Path(src), options.format_how):
         try:
             # Decode the whole file before handing anything over: all or nothing (but
             # the annotations that cannot be drawn, left out and named).
@@ -598,3 +637,30 @@ def read_coco(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult:
     if note := left_out.note():
         result.notes.append(note)
     return result
+
+
+def _coco_files(src: Path, how: str) -> list[Path]:
+    """The COCO JSON files an import of ``src`` reads: ``src`` itself, the JSON files in
+    it (:func:`json_files`), else, for the folder of a dataset laid out as COCO, CVAT and
+    datumaro lay it out, the COCO files of its ``annotations/`` folder (any case:
+    ``annotations/instances_train.json`` beside ``images/train/``)."""
+    try:
+        return json_files(src, "COCO JSON file", "coco", how=how)
+    except FormatError:
+        found = _annotations_files(src)
+        if not found:
+            raise
+        return found
+
+
+def _annotations_files(src: Path) -> list[Path]:
+    """The COCO JSON files in the ``annotations/`` folder (any case) of ``src``."""
+    if not src.is_dir():
+        return []
+    folders = [p for p in sorted(src.iterdir()) if p.name.lower() == "annotations" and p.is_dir()]
+    return [
+        p
+        for folder in folders
+        for p in sorted(folder.glob("*.json"))
+        if not hidden(p) and p.is_file() and json_file_kind(p) == "coco"
+    ]

@@ -104,6 +104,9 @@ _LABELMAP_PART = re.compile(rf"^[^:]*:{_NUMBERS}(:.*)?$")
 _NAME_RGB_PART = re.compile(rf"^[^,]+,{_NUMBERS}$")
 #: Names a colour table gives the ignore colour (CamVid's "Void"): read as void.
 VOID_NAMES = ("void", "__ignore__")
+#: What a CamVid colour list (``label_colors.txt``) is read as.
+CAMVID_KIND = "CamVid colour list"
+_BLACK: RGB = (0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,7 @@ def class_table_of(path: Path, text: str) -> ClassTable:
             path, lines, _LABELMAP, _LABELMAP_PART, "CVAT labelmap", "name:r,g,b:parts:actions"
         )
     elif first is not None and _CAMVID.match(first):
-        table = _colour_lines(path, lines, _CAMVID, None, "CamVid colour list", "r g b name")
+        table = _colour_lines(path, lines, _CAMVID, None, CAMVID_KIND, "r g b name")
     elif first is not None and _csv_header(first) is not None:
         table = _csv_table(path, lines)
     elif data and all(_NAME_RGB.match(line) for line in data):
@@ -650,6 +653,12 @@ class Labelling:
     is read as void, not a class, unless the project has a class of that name.
     ``void_colours``: colours read as void when the table lists none
     of them (VOC's ignore colour).
+
+    A CamVid ``label_colors.txt`` that lists no black has its black pixels read as
+    unlabelled: datumaro's (CVAT's "CamVid 1.0") export paints black the pixels no
+    label covers and leaves that colour out of the table when the source had no class
+    for it (CamVid's own table lists black, as ``Void``). :attr:`black_unlabelled`
+    counts them, by mask file, for the import's summary.
     """
 
     def __init__(
@@ -659,7 +668,7 @@ class Labelling:
         void_colours: Sequence[RGB] = (),
         labels_how: str = "",
     ) -> None:
-        from annotator.formats.base import VOID
+        from annotator.formats.base import UNLABELLED, VOID
 
         self.table = table
         #: How the user gives a class table, in the front end's words (:data:`LABELS_HOW`).
@@ -667,6 +676,9 @@ class Labelling:
         self.names: tuple[str, ...] | None = None
         self._by_id: dict[int, int] = {}
         self._by_colour: dict[int, int] = {}
+        #: Black pixels read as unlabelled, by mask file (see the class's docstring).
+        self.black_unlabelled: dict[Path, int] = {}
+        self._black: int | None = None
         if table is None:
             return
         own = {name_key(n) for n in project_classes}
@@ -686,6 +698,9 @@ class Labelling:
             self._by_id.setdefault(value, VOID)
         for colour in void_colours if table.colours is not None else ():
             self._by_colour.setdefault(int(_keys(np.array(colour, np.uint8))), VOID)
+        if table.kind == CAMVID_KIND and _BLACK not in (table.colours or ()):
+            self._black = int(_keys(np.array(_BLACK, np.uint8)))
+            self._by_colour[self._black] = UNLABELLED
         self.names = tuple(names)
 
     @property
@@ -779,7 +794,12 @@ class Labelling:
         return np.where(known[at] == keys, value[at], UNKNOWN).astype(np.int32)
 
     def _check(self, values: np.ndarray, keys: np.ndarray, counts: np.ndarray, where: Path) -> None:
-        """Refuse colours (present on ``counts`` pixels) that read as no one class."""
+        """Refuse colours (present on ``counts`` pixels) that read as no one class; count
+        the black ones read as unlabelled (:attr:`black_unlabelled`)."""
+        if self._black is not None:
+            black = np.flatnonzero((keys[: len(counts)] == self._black) & (counts > 0))
+            if black.size:
+                self.black_unlabelled[where] = int(counts[black].sum())
         for marker, what in ((UNKNOWN, "not in"), (AMBIGUOUS, "listed for several classes in")):
             bad = np.flatnonzero((values[: len(counts)] == marker) & (counts > 0))
             if bad.size:

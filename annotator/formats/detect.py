@@ -72,7 +72,9 @@ def json_kind(data: Any) -> str | None:
     return None
 
 
-def _json_file_kind(path: Path) -> str | None:
+def json_file_kind(path: Path) -> str | None:
+    """The format of a JSON file (:func:`json_kind`), judged by its beginning when it is
+    large; None when it is of none, or cannot be read."""
     from annotator.formats.base import load_json
 
     try:
@@ -120,10 +122,10 @@ def _folder_kinds(folder: Path) -> list[str]:
         if any(p.suffix.lower() in YAML_SUFFIXES and yaml_names_classes(p) for p in files):
             kinds.append("yolo")
         jsons = [p for p in files if p.suffix.lower() == ".json"][:_JSON_FILES]
-        kinds += [k for k in map(_json_file_kind, jsons) if k is not None]
+        kinds += [k for k in map(json_file_kind, jsons) if k is not None]
         if not jsons and (folder / "labels.txt").is_file():  # labelme's, its files below
             below = sorted(folder.glob("*/*.json"))[:_JSON_FILES]
-            kinds += ["labelme"] if "labelme" in map(_json_file_kind, below) else []
+            kinds += ["labelme"] if "labelme" in map(json_file_kind, below) else []
         # (VOC's masks are masks too; a folder of photos, CVAT's images/, is none)
         if "voc" not in kinds and _look_like_masks(mask_files(folder)):
             kinds.append("masks")
@@ -178,7 +180,7 @@ def looks_like(src: Path, tried: str) -> list[tuple[str, Path]]:
         if src.suffix.lower() in YAML_SUFFIXES and yaml_names_classes(src):
             kind = "yolo"
         elif src.suffix.lower() == ".json":
-            kind = _json_file_kind(src)
+            kind = json_file_kind(src)
         return [(kind, src)] if kind is not None and kind != tried else []
     if not src.is_dir():
         return []

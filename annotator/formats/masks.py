@@ -58,9 +58,11 @@ from annotator.core.naming import (
     PICTURE_FOLDERS,
     SIDECAR_ENDINGS,
     file_stem,
+    holds_pictures_of,
     mask_ending,
     pair_base,
     slice_stems,
+    split_of_masks,
     stack_stem,
     without_mask_ending,
 )
@@ -645,13 +647,14 @@ def _mask_files_in(src: Path) -> list[Path]:
     if nested:
         return nested
     # A dataset's folder of masks beside its folder of pictures under another name
-    # (ISBI's labels/ beside images/): what importing that folder itself reads.
+    # (ISBI's labels/ beside images/, SegNet's trainannot/ beside train/): what importing
+    # that folder itself reads.
     beside_pictures = [
         d
         for d in sorted(src.rglob("*"))
         if d.is_dir()
         and d.name.lower() in MASK_FOLDERS
-        and any(p.is_dir() and p.name.lower() in PICTURE_FOLDERS for p in d.parent.iterdir())
+        and any(p.is_dir() and holds_pictures_of(p.name, d.name) for p in d.parent.iterdir())
     ]
     # VOC's SegmentationObject/ beside SegmentationClass/ holds instance ids, not classes
     classes = {d.parent for d in beside_pictures if d.name.lower().startswith("segmentationclass")}
@@ -762,11 +765,7 @@ def _picture_stack(label_stack: Path, base: str) -> Path | None:
     own = label_stack.parent.name.lower()
     if own in MASK_FOLDERS:  # labels/x.tif: images/x.tif first
         up = label_stack.parent.parent
-        names = [name for name in _sub_folders(up) if name.lower() in PICTURE_FOLDERS]
-        # nnU-Net's and the Decathlon's labelsTr/: imagesTr/ before imagesTs/
-        split = own[-2:] if own in ("labelstr", "labelsts") else None
-        names.sort(key=lambda name: name.lower()[-2:] != split)
-        folders[:0] = [up / name for name in names]
+        folders[:0] = [up / name for name in _picture_folder_names(up, own)]
     for folder in folders:
         for suffix in _NIFTI_NAMES if nifti else _TIFF_NAMES:
             candidate = folder / f"{base}{suffix}"
@@ -819,6 +818,36 @@ def _volume_problem(labels: Path, pictures: Path | None) -> str | None:
     return None
 
 
+def _unreadable_volume(pictures: Path | None) -> str | None:
+    """Why the NIfTI picture volume ``pictures`` beside a label volume cannot be read (a
+    4-D volume of several channels: the Decathlon's BRATS and prostate tasks), or None."""
+    if pictures is None or not is_nifti(pictures):
+        return None
+    try:
+        volume_geometry(pictures)
+    except ImageReadError as exc:
+        return str(exc)
+    return None
+
+
+def _unread_picture_said(labels: Path, page: int | None, stem: str, unreadable: str) -> str:
+    """The skip reason of a label volume's slice that no project image is named as, when
+    the picture volume beside it cannot be read (``unreadable``: why): that, not "no
+    image next to the annotation", with what imports it (for the Decathlon's
+    ``imagesTr/``: nnU-Net's conversion, whose channel files import with these labels)."""
+    said = (
+        f"{labels} (slice {page}): no image {stem!r} in the project, and its picture "
+        f"volume cannot be read: {unreadable}, then import the labels again"
+    )
+    if labels.parent.name.lower() in ("labelstr", "labelsts"):
+        said += (
+            " (a Decathlon task of several channels: nnU-Net's nnUNetv2_convert_MSD_dataset "
+            "writes each channel as imagesTr/<case>_0000.nii.gz..., onto which its "
+            "labelsTr/ import)"
+        )
+    return said
+
+
 def _sub_folders(folder: Path) -> list[str]:
     try:
         return sorted(p.name for p in folder.iterdir() if p.is_dir())
@@ -866,7 +895,8 @@ def _picture_folders(mask_folder: Path, top: Path) -> list[Path]:
     nearest mask folder around it (:data:`MASK_FOLDERS`, in any case: ``labels/``,
     ``Masks/``, ``SegmentationClass/``, ``gtFine/``), each picture folder beside that one
     (:data:`PICTURE_FOLDERS`: ``images/``, ``JPEGImages/``, ``leftImg8bit/``) and the
-    same subfolders in it (``images/val/`` for ``labels/val/``); nnU-Net's ``imagesTr/``
+    same subfolders in it (``images/val/`` for ``labels/val/``); SegNet's ``train/`` for
+    ``trainannot/`` (CamVid as SegNet and datumaro ship it); nnU-Net's ``imagesTr/``
     first for ``labelsTr/`` (``imagesTs/`` for ``labelsTs/``). The mask folders looked
     for lie within ``top``, the folder above the one imported (``masks/`` given itself,
     or ``masks/train/``): a folder named ``labels`` further up, around the whole dataset
@@ -878,11 +908,21 @@ def _picture_folders(mask_folder: Path, top: Path) -> list[Path]:
         if own not in MASK_FOLDERS:
             continue
         rel = mask_folder.relative_to(up)
-        names = [name for name in _sub_folders(up.parent) if name.lower() in PICTURE_FOLDERS]
-        split = own[-2:] if own in ("labelstr", "labelsts") else None
-        names.sort(key=lambda name: name.lower()[-2:] != split)
-        return [up.parent / name / rel for name in names]
+        return [up.parent / name / rel for name in _picture_folder_names(up.parent, own)]
     return []
+
+
+def _picture_folder_names(folder: Path, mask_folder: str) -> list[str]:
+    """The folders in ``folder`` that may hold the pictures of its mask folder named
+    ``mask_folder`` (:func:`core.naming.holds_pictures_of`), the likeliest first: SegNet's
+    ``train/`` for ``trainannot/``, nnU-Net's and the Decathlon's ``imagesTr/`` before
+    ``imagesTs/`` for ``labelsTr/``."""
+    own = mask_folder.lower()
+    names = [name for name in _sub_folders(folder) if holds_pictures_of(name, own)]
+    split = own[-2:] if own in ("labelstr", "labelsts") else None
+    names.sort(key=lambda name: name.lower()[-2:] != split)
+    names.sort(key=lambda name: name.lower() != split_of_masks(own))
+    return names
 
 
 def _jpeg_masks_said(src: Path) -> str:
@@ -1092,7 +1132,9 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
         old_names = slice_stems(base if named != base else f"{base}.ome", pages)
         pictures = _picture_stack(f, base) if pages else None
         channel_names: list[str] = []
+        unreadable: str | None = None
         if pages and is_nifti(f):
+            unreadable = _unreadable_volume(pictures)
             try:  # read whole once: a file that cannot be is said once, not per slice
                 why = _volume_problem(f, pictures)
             except FormatError as exc:
@@ -1129,7 +1171,8 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
                         mask=None,
                         names=names,
                         image_file=picture,
-                        image_problem=problem,
+                        image_problem=problem
+                        or (unreadable and _unread_picture_said(f, page, stem, unreadable)),
                         raw_bits=0 if reserved or names is not None else bits,
                         match_by_stem=True,
                         load=functools.partial(_labels, f, labelling, reserved, page),
@@ -1163,4 +1206,20 @@ def read_masks(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResult
             f"{len(empty_pages)} slice(s) of label stacks hold no labels (only the "
             f"unlabelled value) and were left out (first: {empty_pages[0]})"
         )
+    if note := _black_note(labelling):
+        result.notes.append(note)
     return result
+
+
+def _black_note(labelling: Labelling) -> str:
+    """The summary's line on the black pixels a CamVid table without black left
+    unlabelled (:class:`Labelling`), or "" when no mask held any."""
+    black = labelling.black_unlabelled
+    if not black or labelling.table is None:
+        return ""
+    return (
+        f"{sum(black.values())} black (0,0,0) pixel(s) in {len(black)} mask(s) were left "
+        f"unlabelled: {labelling.table.path} lists no colour for black (datumaro's and "
+        "CVAT's CamVid export paints black what no label covers); add a line '0 0 0 "
+        "NAME' to it to import them as a class"
+    )

@@ -77,7 +77,8 @@ def test_a_folder_of_photos_is_not_called_a_masks_dataset(tmp_path):
         "annotations": [],
     }
     (ds / "annotations/instances_default.json").write_text(json.dumps(doc))
-    message = _import_error(tmp_path, ds, "coco")
+    # (a COCO import of ds reads its annotations/ itself: tests/formats/test_pictures_of_annotations.py)
+    message = _import_error(tmp_path, ds, "yolo")
     assert message.endswith(
         f"; annotations/ holds COCO: import {ds / 'annotations'} with --format coco"
     ), message

@@ -112,6 +112,27 @@ def test_a_decathlon_dataset_pairs_by_the_same_name_in_sibling_folders(tmp_path,
             assert np.array_equal(mask, radiological(canonical, k)), (case, k)
 
 
+def test_a_decathlon_task_of_several_channels_says_why_its_pictures_are_not_read(tmp_path, capsys):
+    """Task01 BrainTumour's imagesTr/BRATS_001.nii.gz holds 4 channels: the import said
+    "no image 'BRATS_001_z000' in the project or next to the annotation; add the
+    pictures first", the picture lying there."""
+    ds = tmp_path / "Task01_BrainTumour"
+    channels = np.stack([ct_voxels(seed=0), ct_voxels(seed=1)], axis=-1)  # x, y, z, c
+    save_volume(ds / "imagesTr" / "BRATS_001.nii.gz", channels, RAS)
+    save_volume(ds / "labelsTr" / "BRATS_001.nii.gz", label_voxels(seed=3), RAS)
+    root = _new(tmp_path)
+    capsys.readouterr()
+    assert main(["import", str(root), "--format", "masks", str(ds)]) == 1
+    err = capsys.readouterr().err
+    assert "next to the annotation" not in err and "add the pictures first" not in err
+    assert (
+        f"{ds / 'labelsTr' / 'BRATS_001.nii.gz'} (slice 0): no image 'BRATS_001_z000' in the "
+        f"project, and its picture volume cannot be read: {ds / 'imagesTr' / 'BRATS_001.nii.gz'}"
+        ": a 4-D NIfTI volume (24x20x6x2: 2 time points or channels) is not read"
+    ) in err
+    assert "nnUNetv2_convert_MSD_dataset" in err
+
+
 @pytest.mark.parametrize("ending", ["_seg", "-labels", "_mask"])
 def test_a_label_volume_named_as_a_mask_beside_its_volume(tmp_path, capsys, ending):
     save_volume(tmp_path / "ds" / "case.nii.gz", ct_voxels())

@@ -167,3 +167,63 @@ def test_a_file_name_climbing_out_of_its_folder_is_refused_not_taken_by_its_name
         with pytest.raises(FormatError, match="points outside its folder"):
             import_into_project(project, ImportRequest("coco", tmp_path / "ds" / "train"))
         assert project.images() == []
+
+
+@pytest.mark.parametrize(
+    ("json_file", "file_name", "picture"),
+    [
+        # datumaro's and CVAT's "COCO 1.0" export: a folder per subset below images/
+        ("ds/annotations/instances_train.json", "a.png", "ds/images/train/a.png"),
+        ("ds/annotations/person_keypoints_Validation.json", "a.png", "ds/images/Validation/a.png"),
+        # COCO's own layout: val2017/ beside annotations/
+        ("ds/annotations/instances_val2017.json", "a.png", "ds/val2017/a.png"),
+        ("ds/annotations/instances_val2017.json", "/data/coco/val2017/a.png", "ds/val2017/a.png"),
+    ],
+)
+def test_the_picture_is_found_in_the_folder_of_the_split_the_json_is_named_for(
+    tmp_path, json_file, file_name, picture
+):
+    """ "no image 'a.png' in the project or next to the annotation", until `add`."""
+    _imports_on_its_picture(tmp_path, json_file, file_name, picture)
+
+
+def test_the_split_the_json_is_named_for_picks_its_picture(tmp_path):
+    """images/train/a.png and images/val/a.png: instances_val.json's is val's."""
+    reference = _reference(tmp_path)
+    _picture(tmp_path / "ds" / "images" / "train" / "a.png", seed=2)
+    pixels = _picture(tmp_path / "ds" / "images" / "val" / "a.png", seed=1)
+    _coco(tmp_path / "ds" / "annotations" / "instances_val.json", ["a.png"])
+    with _project(tmp_path) as project:
+        report = import_into_project(project, ImportRequest("coco", tmp_path / "ds"))
+        assert report.added and not report.skipped
+        ((image, labels),) = _maps(project).values()
+        assert np.array_equal(image, pixels)
+        assert np.array_equal(labels, reference)
+
+
+def test_a_dataset_folder_reads_the_coco_files_of_its_annotations_folder(tmp_path):
+    """datumaro's coco_instances export given whole: "no COCO JSON file found"."""
+    reference = _reference(tmp_path)
+    found = {}
+    for split, seed in (("train", 1), ("val", 2)):
+        found[split] = _picture(tmp_path / "ds" / "images" / split / f"{split}.png", seed)
+        _coco(tmp_path / "ds" / "annotations" / f"instances_{split}.json", [f"{split}.png"])
+    (tmp_path / "ds" / "annotations" / "notes.json").write_text('{"not": "coco"}')
+    with _project(tmp_path) as project:
+        report = import_into_project(project, ImportRequest("coco", tmp_path / "ds"))
+        assert sorted(report.added) == ["train.png", "val.png"] and not report.skipped
+        maps = _maps(project)
+        for split, pixels in found.items():
+            image, labels = maps[f"{split}.png"]
+            assert np.array_equal(image, pixels)
+            assert np.array_equal(labels, reference)
+
+
+def test_a_split_is_read_from_a_json_name_only_as_one_folder_name():
+    from annotator.formats.coco import split_of
+
+    assert split_of(Path("instances_default.json")) == "default"
+    assert split_of(Path("panoptic_val2017.json")) == "val2017"
+    assert split_of(Path("instances_...json")) is None  # '..' climbs out
+    assert split_of(Path("instances_.json")) is None
+    assert split_of(Path("val.json")) is None

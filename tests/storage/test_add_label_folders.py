@@ -152,6 +152,23 @@ def test_labels_nested_by_split_are_paired_with_the_picture_of_their_split(tmp_p
     ]
 
 
+@pytest.mark.parametrize("splits", [("train", "val"), ("default",)])
+def test_segnets_annot_folders_are_paired_with_the_folder_they_are_named_after(
+    tmp_path, project, splits
+):
+    """SegNet's CamVid (``valannot/x.png`` is ``val/x.png``'s, not ``train/x.png``'s) and
+    datumaro's (CVAT's "CamVid 1.0") ``defaultannot/`` beside ``default/``."""
+    ds = tmp_path / "CamVid"
+    for seed, split in enumerate(splits):
+        _picture(ds / f"{split}/x.png", seed)
+        _membranes(ds / f"{split}annot/x.png", 10 + seed)
+    report = project.add_images([ds])
+    assert sorted(r.name for r in project.images()) == [f"{s}/x.png" for s in splits]
+    assert sorted(report.masks_left_out) == [
+        (str(ds / f"{s}annot/x.png"), str(ds / f"{s}/x.png")) for s in splits
+    ]
+
+
 def test_a_label_stack_in_a_masks_folder_is_not_split(tmp_path, project):
     zyx = {"imagej": True, "metadata": {"axes": "ZYX"}}
     rng = np.random.default_rng(0)
