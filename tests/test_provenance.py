@@ -323,3 +323,33 @@ def test_a_lone_accepted_file_no_record_names_is_cleared_by_the_next_writer(proj
     project.close()
     with Project.open(root) as again:
         assert _kept(again) == []
+
+
+def test_the_proposal_masks_undo_needs_are_kept_and_counted_in_the_cap(project):
+    """Each version copied from kept its whole mask for as long as the image was open,
+    counted nowhere: with a new version every minute, a W dab after each held hundreds
+    of megabytes, and the cap then dropped every other image's undo."""
+    session = AnnotationSession(project)
+    rec = project.images()[0]
+    doc = session.open_image(rec.id)
+    shape = doc.label_map.array.shape
+    mask_bytes = shape[0] * shape[1]
+    for v in range(1, 9):  # a dab of each version's proposal
+        doc.paint_proposal([(1.0 + 3 * v, 12.0)], 1, _proposal(shape, v))
+    assert doc.label_source == "proposal:v8+user"
+    assert set(doc._proposal_masks) == {f"proposal:v{v}+user" for v in range(1, 9)}
+    assert doc.held_bytes == doc.history.nbytes + 8 * mask_bytes
+    # a gesture that changed nothing keeps no mask once the next one lands
+    doc.paint_proposal([(1.0 + 3 * 8, 12.0)], 1, _proposal(shape, 9))
+    doc.paint_stroke([(2, 2)], 1, 1)
+    assert "proposal:v9+user" not in doc._proposal_masks
+    # the cap counts the masks: the oldest steps, and the masks only they named, go
+    doc.history.max_bytes = doc.history.nbytes + 3 * mask_bytes
+    doc.paint_proposal([(2.0, 20.0)], 1, _proposal(shape, 10))
+    assert doc.held_bytes <= doc.history.max_bytes
+    named = {doc._base_source, *doc._undo_tags}
+    assert "proposal:v10+user" in doc._proposal_masks
+    assert set(doc._proposal_masks) <= named and len(doc._proposal_masks) < 8
+    while doc.undo() is not None:  # every step left still finds the mask it names
+        assert doc.label_source == "user" or doc.accepted_mask is not None
+    session.close()

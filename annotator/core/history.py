@@ -210,6 +210,15 @@ class EditHistory:
         """Memory held by the stored undo and redo steps."""
         return self._bytes
 
+    def forget_oldest(self) -> bool:
+        """Forget the oldest undo step, unless it is the newest (as the cap does); True
+        if one was forgotten (what the history is asked to make room for besides its
+        steps: :class:`~annotator.services.document.Document`'s proposal masks)."""
+        if len(self._undo) <= 1:
+            return False
+        self._bytes -= self._undo.pop(0).nbytes
+        return True
+
     def clear(self) -> None:
         """Forget every step (the stroke in progress too, without touching pixels)."""
         self._undo.clear()

@@ -161,8 +161,22 @@ class Document:
             if base is not None:
                 self._proposal_masks[self._base_source] = base
             self._read_base_accepted = None
+        self._drop_unused_masks()
         self._proposal_masks[tag] = proposal.mask
         return tag
+
+    @property
+    def held_bytes(self) -> int:
+        """Memory this image's undo needs: the history's steps and the masks of the
+        proposals its steps copied from (each a whole label map)."""
+        return self.history.nbytes + sum(m.nbytes for m in self._proposal_masks.values())
+
+    def _drop_unused_masks(self) -> None:
+        """Forget the proposal masks no step, and not the label source before them,
+        names any more (a gesture that changed nothing, steps forgotten by the cap)."""
+        used = {self._base_source, self._stroke_tag, *self._undo_tags, *self._redo_tags}
+        for tag in [t for t in self._proposal_masks if t not in used]:
+            del self._proposal_masks[tag]
 
     # --- events ---------------------------------------------------------------------------
     def add_repaint_listener(self, fn: RepaintListener) -> None:
@@ -557,13 +571,24 @@ class Document:
         return True
 
     def _pushed(self, tag: str | None) -> None:
-        """Keep the tags in step with a new history step (and with the memory cap)."""
+        """Keep the tags in step with a new history step, and with the memory cap, which
+        the proposal masks the steps need count in: the oldest steps are forgotten until
+        both fit (a version's mask is a whole label map: one per version copied from,
+        while a new version comes every minute, outgrew the cap unseen)."""
         self._undo_tags.append(tag)
         self._redo_tags.clear()
+        self._follow_history()
+        while self.held_bytes > self.history.max_bytes and self.history.forget_oldest():
+            self._follow_history()
+
+    def _follow_history(self) -> None:
+        """Forget the tags of the steps the history forgot (the oldest: their source
+        becomes the one before every step), and the masks nothing names now."""
         while len(self._undo_tags) > self.history.undo_count:
             forgotten = self._undo_tags.pop(0)
             if forgotten is not None:
                 self._base_source = forgotten
+        self._drop_unused_masks()
 
     # --- display --------------------------------------------------------------------------
     @property

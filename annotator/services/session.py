@@ -435,7 +435,7 @@ class AnnotationSession:
         """Drop the histories of images left longest ago until they and the open
         document's (``open_bytes``, default its size now) fit in ``history_bytes``."""
         if open_bytes is None:
-            open_bytes = self.document.history.nbytes if self.document is not None else 0
+            open_bytes = self.document.held_bytes if self.document is not None else 0
         while self._histories and self.kept_history_bytes + open_bytes > self.history_bytes:
             image_id, _ = self._histories.popitem(last=False)
             log.info("the undo history of image %s is dropped: over the memory cap", image_id)
