@@ -24,8 +24,6 @@ EXCLUDES = [
     "hypothesis",
     "mypy",
     "ruff",
-    "scipy",
-    "skimage",
     "pandas",
     "sklearn",
     "tensorboard",

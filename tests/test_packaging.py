@@ -247,3 +247,50 @@ def test_gui_saves_a_screenshot_after_the_first_paint_and_quits(tmp_path):
         assert im.size[0] > 600 and im.size[1] > 400
         grey = im.convert("L")
         assert len(grey.getcolors(65536) or []) > 20  # a painted window, not a blank
+
+
+def _imported_modules() -> set[str]:
+    """Every module the package imports by name, at the top of a file or inside a
+    function (where the costly ones are imported)."""
+    import ast
+
+    found: set[str] = set()
+    for f in (REPO / "annotator").rglob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module)
+    return {m for m in found if not m.startswith("annotator")}
+
+
+#: Excluded modules the app imports only where it copes without them (a plot).
+OPTIONAL = {"matplotlib"}
+
+
+def test_the_frozen_app_leaves_out_no_module_the_app_imports(tmp_path):
+    """The PyInstaller spec left out scipy and scikit-image, which the superpixel brush
+    imports (SLIC): the packaged app's brush failed on its first use."""
+    sys.path.insert(0, str(REPO / "packaging"))
+    try:
+        from common import EXCLUDES
+    finally:
+        sys.path.pop(0)
+    modules = sorted(m for m in _imported_modules() if m.split(".")[0] not in OPTIONAL)
+    probe = (
+        "import importlib, json, sys\n"
+        f"for m in {modules!r}:\n"
+        "    try:\n"
+        "        importlib.import_module(m)\n"
+        "    except ImportError:\n"
+        "        pass\n"  # (a platform's own module: winreg, fcntl...)
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    left_out = [m for m in EXCLUDES if m.split(".")[0] not in OPTIONAL and (m in loaded)]
+    assert left_out == [], f"the app imports {left_out}, which the frozen app leaves out"
