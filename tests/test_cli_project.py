@@ -561,3 +561,37 @@ def test_a_path_of_the_wrong_kind_is_called_what_it_is(tmp_path, capsys, argv, m
     capsys.readouterr()
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 1
     assert capsys.readouterr().err == "annotator: error: " + message.replace("{tmp}", str(tmp_path))
+
+
+def test_status_lists_the_newest_versions_and_the_active_one_not_a_projects_whole_life(
+    tmp_path, capsys
+):
+    """A project of 531 rounds printed 534 lines of status, the active one a star among
+    them; the JSON keeps every version."""
+    from annotator.cli.project_cmds import STATUS_VERSIONS
+    from annotator.core.card import ModelCard
+    from annotator.core.schema import LabelSchema
+    from annotator.storage.project import Project
+
+    root = tmp_path / "p"
+    names = ("background", "cell")
+    with Project.create(root, LabelSchema.from_names(list(names))) as project:
+        for version in range(1, 26):
+            card = ModelCard(version=version, architecture={}, classes=names)
+            project.register_model(version, None, f"models/v{version}/model.pt", card)
+        project.set_active_model(3)
+    capsys.readouterr()
+    assert main(["status", str(root)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("models")]
+    assert (
+        lines[0]
+        == f"models   {25 - STATUS_VERSIONS - 1} older version(s): annotator models lists every one"
+    )
+    assert [line.split()[1 if "*" not in line else 2] for line in lines[1:]] == [
+        "v3",
+        *(f"v{v}" for v in range(16, 26)),
+    ]
+    assert lines[1].startswith("models * v3")
+    assert main(["status", str(root), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert len(json.loads(out[out.index("{") :])["models"]) == 25

@@ -7,7 +7,7 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from annotator.cli.json_output import print_json
 from annotator.cli.options import (
@@ -405,7 +405,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     print("classes  " + ", ".join(f"{c['id']}={c['name']}" for c in summary["classes"]))
     if summary["models"]:
-        for m in summary["models"]:
+        shown = _versions_shown(summary["models"], summary["active_model"])
+        older = len(summary["models"]) - len(shown)
+        if older:  # (a project's life of rounds: hundreds of lines, the active one lost)
+            print(f"models   {older} older version(s): annotator models lists every one")
+        for m in shown:
             mark = "*" if m["version"] == summary["active_model"] else " "
             print(
                 f"models {mark} v{m['version']}  {m['created_at'][:19]}  {_metrics(m['metrics'])}"
@@ -417,6 +421,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     if stale:
         print(f"note: {stale}", file=sys.stderr)
     return 0
+
+
+#: How many of the newest model versions ``status`` lists (the active one too, when older).
+STATUS_VERSIONS = 10
+
+
+def _versions_shown(models: list[dict[str, Any]], active: int | None) -> list[dict[str, Any]]:
+    """The newest :data:`STATUS_VERSIONS` versions, and the active one wherever it is."""
+    newest = models[-STATUS_VERSIONS:]
+    kept = [m for m in models[:-STATUS_VERSIONS] if m["version"] == active]
+    return kept + newest
 
 
 def _image_table(images: list[dict[str, object]]) -> list[str]:
