@@ -213,6 +213,15 @@ def test_internal_error_prints_no_traceback_and_writes_crash_log(tmp_path, capsy
     # each entry says when and which command wrote it (the file is shared by every run)
     header = text[: text.index("Traceback")].strip().splitlines()[-1]
     assert header.startswith("--- ") and f"pid {os.getpid()}" in header
+    # kept to a size, as the app's log is (it was appended to for ever)
+    from annotator.cli import CRASH_LOG_BYTES
+
+    with open(log, "a") as fh:
+        fh.write("x" * CRASH_LOG_BYTES)
+    assert main(["status", str(tmp_path / "P")]) == 70
+    capsys.readouterr()
+    assert os.path.getsize(log + ".1") > CRASH_LOG_BYTES
+    assert os.path.getsize(log) < 100_000 and "ZeroDivisionError: boom" in open(log).read()
 
 
 def test_help_imports_neither_torch_nor_qt():

@@ -116,10 +116,18 @@ def _waiting(seconds: float, holder: object) -> None:
     )
 
 
+#: The crash log's size past which it is moved to ``annotator-crash.log.1`` (replacing
+#: that one) before the next crash is written: it was appended to for ever.
+CRASH_LOG_BYTES = 1 << 20
+
+
 def _crash_log(exc: BaseException) -> str:
     folder = os.environ.get("ANNOTATOR_LOG_DIR") or tempfile.gettempdir()
     path = os.path.join(folder, "annotator-crash.log")
     try:
+        with contextlib.suppress(FileNotFoundError):  # kept as the app's log is: 1 MB, one old
+            if os.path.getsize(path) > CRASH_LOG_BYTES:
+                os.replace(path, path + ".1")
         with open(path, "a", encoding="utf-8") as fh:
             # which run wrote it: the file is shared by every run (and user) of the machine
             when = time.strftime("%Y-%m-%d %H:%M:%S")
