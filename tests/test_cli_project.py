@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -221,7 +222,10 @@ def test_internal_error_prints_no_traceback_and_writes_crash_log(tmp_path, capsy
     assert main(["status", str(tmp_path / "P")]) == 70
     capsys.readouterr()
     assert os.path.getsize(log + ".1") > CRASH_LOG_BYTES
-    assert os.path.getsize(log) < 100_000 and "ZeroDivisionError: boom" in open(log).read()
+    assert (
+        os.path.getsize(log) < 100_000
+        and "ZeroDivisionError: boom" in pathlib.Path(log).read_text()
+    )
 
 
 def test_help_imports_neither_torch_nor_qt():
