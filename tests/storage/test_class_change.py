@@ -67,9 +67,16 @@ def test_merge_rewrites_every_map_and_its_record(tmp_path):
     with _project(tmp_path) as project:
         first, second = _maps(project)
         a, b, c = project.images()
-        report = change_classes(project, ClassChange.removal(project.schema, 2, into=1))
+        heard: list[tuple[int, int, str]] = []
+        report = change_classes(
+            project,
+            ClassChange.removal(project.schema, 2, into=1),
+            progress=lambda *said: heard.append(said),
+        )
         assert project.schema.names == ["background", "cell", "nucleus"]
         assert (report.images_with_class, report.pixels, report.masks_rewritten) == (2, 16, 2)
+        # the syncing and moving after the last map is said (seconds at 8,000 maps)
+        assert heard[-1] == (3, 3, "putting 2 rewritten map(s) in place…")
         want = np.array([[0, 1, 1, 2] * 2] * 6, np.uint8)
         want[0, 0], want[0, 1] = 254, 255
         assert np.array_equal(project.load_mask(project.image(a.id)), want)
