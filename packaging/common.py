@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Packages whose modules are imported by name at run time, which analysis cannot see:
+# the CLI's command modules, and imagecodecs' codecs (tifffile asks it for LZW, zstd...
+# by name; without them the frozen app refused every compressed TIFF).
+HIDDEN_PACKAGES = ("annotator", "imagecodecs")
+
 # Python modules never used by the app (some are optional imports of torch or Pillow).
 EXCLUDES = [
     "tkinter",

@@ -45,6 +45,16 @@ step "torch and onnxruntime inside: a short training round, then proposals"
 "$app" predict demo-project --out proposals
 [[ -n "$(ls proposals)" ]] || fail "predict wrote nothing"
 
+step "a 16-bit LZW TIFF, as OpenCV writes it (imagecodecs inside: without, it is refused)"
+"$app" new tiff-project --classes a,b
+"$app" add tiff-project "$here/tests/data/rgb12_lzw.tif"
+
+step "superpixels and GrabCut (scikit-image, scipy inside): the simulated annotator"
+"$app" export demo-project out-masks --format masks
+"$app" bench out-masks --mode manual --limit 1 --tools superpixel,grabcut --max-strokes 30 \
+    --out bench-out
+[[ -s bench-out/bench.json ]] || fail "bench wrote nothing"
+
 step "GUI offscreen (icons, palette and demo recipe load from the bundle)"
 "$app" gui --help >/dev/null
 probe=$(QT_QPA_PLATFORM=offscreen timeout 120 "$app" gui demo-project --quit-after-paint)
