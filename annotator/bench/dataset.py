@@ -1045,7 +1045,7 @@ def _read_truth(
     elif path.suffix.lower() == ".png":
         m = decode_mask_png(path, table_option="--classes FILE")
     else:  # (a label GeoTIFF's nodata value is one of its ids here: the file's values)
-        m = read_image(path, nodata=False)
+        m = read_image(path, nodata=False, stored=True)  # (ids: a palette is their look)
         if m.ndim == 3:  # an RGB TIFF mask: grey when its channels are equal, else refused
             m = decode_mask_file(path, table_option="--classes FILE")
     if m.ndim != 2:

@@ -561,22 +561,26 @@ def _checked_path(p: Path) -> Path:
     return p
 
 
-def read_image(path: str | os.PathLike[str], *, nodata: bool = True) -> np.ndarray:
+def read_image(
+    path: str | os.PathLike[str], *, nodata: bool = True, stored: bool = False
+) -> np.ndarray:
     """Decode an image file into an array; raise :class:`ImageReadError` on any problem.
 
     A TIFF's pixels that hold the nodata value its GDAL_NODATA tag names come back as
     NaN, the picture as float (:func:`~annotator.core.nodata.with_nodata`): every reader
     (add, display, training, proposals) leaves them out the same way. ``nodata=False``:
-    the values the file holds (an export writes the picture as it is)."""
+    the values the file holds (an export writes the picture as it is). A TIFF is read as
+    viewers show it (a palette's colours, ``MINISWHITE`` turned, CMYK as RGB); ``stored``:
+    the values it stores (a label file's class ids: its palette is only how they look)."""
     p = Path(path)
     try:
         _checked_path(p)
         tiff = _sniff_tiff(p)
         if tiff:  # (the nodata value is one of the stored values, not of the seen ones)
-            stored, looks = _read_tiff_stored(p)
-            array = _as_seen(stored, *looks)
+            stored_values, looks = _read_tiff_stored(p)
+            array = stored_values if stored else _as_seen(stored_values, *looks)
             if nodata:
-                array = with_nodata(stored, nodata_value(p), seen=array)
+                array = with_nodata(stored_values, nodata_value(p), seen=array)
         else:
             array = _read_pillow(p)
     except PermissionError:

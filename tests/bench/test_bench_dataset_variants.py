@@ -204,3 +204,22 @@ def test_masks_all_void_are_refused_with_a_class_list_too(tmp_path, listed):
     assert "--classes" not in message
     assert "write it as its class id" in message
     assert ("as listed in" in message) is listed
+
+
+@pytest.mark.parametrize("photometric", ["palette", "miniswhite"])
+def test_tiff_masks_are_read_by_their_stored_ids_whatever_their_look(tmp_path, photometric):
+    """A TIFF picture is read as viewers show it (a palette's colours, MINISWHITE
+    turned); a TIFF mask's values are its class ids, read as stored."""
+    import tifffile
+
+    root = _write(tmp_path / "ds", n=1)
+    ids = cv2.imread(str(root / "masks/im0.png"), cv2.IMREAD_UNCHANGED)
+    (root / "masks/im0.png").unlink()
+    extra = {}
+    if photometric == "palette":
+        table = np.zeros((3, 256), np.uint16)
+        table[:, 1], table[:, 2] = [65535, 0, 0], [0, 65535, 0]
+        extra["colormap"] = table
+    tifffile.imwrite(root / "masks/im0.tif", ids, photometric=photometric, **extra)
+    ds = load_dataset(root)
+    assert np.array_equal(ds.truths["im0"], ids)
