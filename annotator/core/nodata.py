@@ -127,6 +127,8 @@ def with_nodata(
     else:
         return shown
     hit = array == target
+    if seen is not None and hit.ndim == 3 and hit.shape != seen.shape:
+        hit = hit.all(axis=2)  # (four inks, three colours: a pixel no ink of which holds data)
     if not hit.any():
         return shown
     kind = shown.dtype.kind

@@ -43,6 +43,7 @@ import numpy as np
 
 from annotator.core.errors import FormatError
 from annotator.core.folders import hidden
+from annotator.core.schema import name_key
 from annotator.formats.base import (
     DEFAULT_EXPORT,
     DEFAULT_IMPORT,
@@ -61,6 +62,7 @@ from annotator.formats.base import (
     as_project_names,
 )
 from annotator.formats.colour_table import (
+    VOID_NAMES,
     Labelling,
     class_list_text,
     find_class_table,
@@ -120,8 +122,9 @@ def write_voc(
         folder.write_text("labelmap.txt", labelmap)
     else:
         listed.append(
-            "labelmap.txt not written: a class name begins with '#' or holds ':', which "
-            "CVAT's labelmap cannot hold (CVAT and datumaro then read VOC's 21 class names)"
+            "labelmap.txt not written: a class name begins with '#', holds ':' or is a colour "
+            "table's void ('void', '__ignore__'), which CVAT's labelmap cannot hold as a class "
+            "(CVAT and datumaro then read VOC's 21 class names)"
         )
     for split, items in dataset.splits.items():
         folder.write_text(
@@ -155,8 +158,11 @@ def write_voc(
 def labelmap_text(names: Sequence[str]) -> str | None:
     """CVAT's ``labelmap.txt`` of the classes, in VOC's colours (the masks' palette):
     without it CVAT and datumaro read a VOC dataset with VOC's own 21 class names.
-    ``None`` when a name cannot be written in it (``:`` inside, ``#`` first)."""
+    ``None`` when a name cannot be written in it (``:`` inside, ``#`` first, or a name
+    a colour table reads as void: :data:`~annotator.formats.colour_table.VOID_NAMES`)."""
     if any(":" in n or n.startswith("#") or n != n.strip() for n in names):
+        return None
+    if any(name_key(n) in VOID_NAMES for n in names):  # (a colour table's void: lost)
         return None
     colours = voc_colormap(len(names))
     lines = [f"{n}:{r},{g},{b}::" for n, (r, g, b) in zip(names, colours.tolist(), strict=True)]

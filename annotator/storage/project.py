@@ -639,9 +639,10 @@ def _beside_is_mask(
 ) -> bool:
     """Whether a picture named as a mask beside its picture holds a mask's few values:
     those of the file (a label GeoTIFF naming a nodata value is read with NaN there);
-    of a few bare pages read as channels, the first page's, in any dtype."""
-    if nodata is not None:
-        array = read_image(file, nodata=False)
+    of a few bare pages read as channels, the first page's, in any dtype. A TIFF's
+    stored values: a palette TIFF's are class ids its colours only show."""
+    if nodata is not None or file.suffix.lower() in (".tif", ".tiff"):
+        array = read_image(file, nodata=False, stored=True)
     page = array[..., 0] if pages_as_channels and array.ndim == 3 else array
     return looks_like_mask(page)
 
@@ -1949,16 +1950,24 @@ class Project:
         st, looked = _look(path)
         array = read_image(path)
         h, w = array.shape[:2]
+        try:
+            same = self._content_unchanged(record, path, st, looked)
+        except OSError as exc:
+            raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from None
         if (h, w) != (record.height, record.width):
+            if same:  # the file added, read otherwise by a newer reader (ADR 0017 addendum)
+                raise ImageReadError(
+                    path,
+                    f"the file is the one added as {record.name!r}, but is now read as "
+                    f"{w}x{h}, not {record.width}x{record.height} (a TIFF whose first page "
+                    "is a thumbnail was read as that thumbnail before): its labels fit the "
+                    "old reading; remove the image (annotator remove) and add it again",
+                )
             raise ImageReadError(
                 path,
                 f"the file is now {w}x{h} but was {record.width}x{record.height} when added "
                 f"to the project as {record.name!r} (replaced?); put the original back",
             )
-        try:
-            same = self._content_unchanged(record, path, st, looked)
-        except OSError as exc:
-            raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from None
         if not same:
             raise ImageReadError(
                 path,

@@ -288,6 +288,21 @@ def test_a_class_name_cvats_labelmap_cannot_hold_leaves_it_out_and_says_so(tmp_p
     assert labelmap_text(["background", "a, b", "é"]) is not None
     for names in (["background", "ratio 1:2"], ["#1", "cell"], [" padded", "cell"]):
         assert labelmap_text(names) is None
+    # a colour table's void name: a class "void" (porosity, materials) read back as void
+    for names in (["background", "void", "cell"], ["Void"], ["__ignore__", "a"]):
+        assert labelmap_text(names) is None
+
+
+def test_a_class_named_void_comes_back_as_a_class_from_a_voc_export(tmp_path):
+    masks = {"a": np.array([[0, 1, 2, 2]] * 4, np.uint8)}
+    with make_project(tmp_path, masks, classes=("background", "void", "cell")) as project:
+        export_project(project, ExportRequest("voc", tmp_path / "voc"))
+        want = project.load_mask(project.images()[0])
+    assert not (tmp_path / "voc/labelmap.txt").exists()
+    with Project.create(tmp_path / "Q", LabelSchema.from_names(["background"])) as fresh:
+        report = import_into_project(fresh, ImportRequest("voc", tmp_path / "voc"))
+        assert fresh.schema.names == ["background", "void", "cell"] and not report.skipped
+        assert np.array_equal(fresh.load_mask(fresh.images()[0]), want)
 
 
 def test_datumaros_labelmap_without_colours_takes_vocs_colour_of_each_line(tmp_path):

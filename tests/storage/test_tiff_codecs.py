@@ -206,3 +206,52 @@ def test_an_animated_png_is_refused_not_read_as_its_first_frame(tmp_path):
     frames[0].save(tmp_path / "a.png", save_all=True, append_images=frames[1:])
     with pytest.raises(ImageReadError, match="an animated PNG of 3 frames, not one picture"):
         read_image(tmp_path / "a.png")
+
+
+def test_a_cmyk_tiff_with_a_nodata_value_marks_the_pixels_no_ink_holds_data(tmp_path):
+    inks = RNG.integers(1, 255, (8, 9, 4), dtype=np.uint8)
+    inks[0, 0] = 0
+    nodata = [(GDAL_NODATA, "s", 0, "0", True)]
+    tifffile.imwrite(tmp_path / "c.tif", inks, photometric="separated", extratags=nodata)
+    seen = read_image(tmp_path / "c.tif")  # (was an IndexError: four inks, three colours)
+    assert seen.shape == (8, 9, 3)
+    assert np.isnan(seen[0, 0]).all() and np.isnan(seen).sum() == 3
+
+
+def test_a_picture_read_at_another_size_than_added_is_not_called_replaced(tmp_path):
+    """A TIFF whose first page is a thumbnail was added as that thumbnail before: read
+    whole now, it was refused as "replaced?; put the original back"."""
+    import sqlite3
+
+    tifffile.imwrite(tmp_path / "t.tif", np.zeros((16, 20), np.uint8))
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,fg"]) == 0
+    assert main(["add", str(proj), str(tmp_path / "t.tif")]) == 0
+    with sqlite3.connect(proj / "annotator.sqlite") as db:  # as the old reader recorded it
+        db.execute("UPDATE images SET width = 5, height = 4")
+    with Project.open(proj) as project, pytest.raises(ImageReadError) as said:
+        project.load_image(project.images()[0])
+    assert "is the one added as 't.tif', but is now read as 20x16, not 5x4" in str(said.value)
+    assert "remove the image (annotator remove) and add it again" in str(said.value)
+    tifffile.imwrite(tmp_path / "t.tif", np.ones((16, 20), np.uint8))  # replaced indeed
+    with Project.open(proj) as project, pytest.raises(ImageReadError, match="replaced\\?"):
+        project.load_image(project.images()[0])
+
+
+def test_a_palette_tiff_mask_beside_its_picture_is_judged_by_its_ids(tmp_path, capsys):
+    """A palette whose colours are no 8-bit ones made the mask's look many colours of
+    16 bits: `add` took it for a picture to label."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    tifffile.imwrite(folder / "a.tif", RNG.integers(0, 255, (16, 20, 3), dtype=np.uint8))
+    ids = np.zeros((16, 20), np.uint8)
+    ids[4:10, 5:15] = 1
+    table = np.zeros((3, 256), np.uint16)
+    table[:, 1] = [1000, 2000, 3000]  # (no 8-bit colour)
+    tifffile.imwrite(folder / "a_mask.tif", ids, photometric="palette", colormap=table)
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,fg"]) == 0
+    assert main(["add", str(proj), str(folder)]) == 0
+    said = capsys.readouterr()
+    assert "added 1 image(s)" in said.out
+    assert "found 1 mask file(s) beside the pictures" in said.out + said.err
