@@ -85,18 +85,20 @@ def counting(
     max_steps: int | None,
     max_seconds: float | None,
     every_s: float = 1.0,
-) -> Callable[[int], None]:
+) -> Callable[..., None]:
     """A report of a phase that goes through ``total`` images, to call with how many are
     done after each: ``what done/total``, at most once every ``every_s`` seconds (4,000
-    images took 9 s to load and 17 s to prepare, with one line said before them)."""
+    images took 9 s to load and 17 s to prepare, with one line said before them).
+    ``of``: a total known only once the phase began (the training share of a split)."""
     last = time.monotonic()
 
-    def tell(done: int) -> None:
+    def tell(done: int, of: int | None = None) -> None:
         nonlocal last
         now = time.monotonic()
         if progress is None or now - last < every_s:
             return
         last = now
-        progress(TrainProgress.starting(phase, f"{what} {done}/{total}", max_steps, max_seconds))
+        count = f"{done}/{total if of is None else of}"
+        progress(TrainProgress.starting(phase, f"{what} {count}", max_steps, max_seconds))
 
     return tell

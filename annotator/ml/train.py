@@ -433,7 +433,7 @@ def _training_data(
     split_rng: np.random.Generator,
     sample_rng: np.random.Generator,
     cancel: CancelToken | None = None,
-    tell: Callable[[int], None] | None = None,
+    tell: Callable[..., None] | None = None,
 ) -> tuple[list[Any], list[Any], CropSampler, np.ndarray | None]:
     """The prepared training images, the held-out pairs, the crop sampler and the class
     weights; a fresh model also learns the training images' channel statistics.
@@ -452,7 +452,7 @@ def _training_data(
             prepare(im.image_id, pixels, t, im.weight, n_classes, sample_rng, normalizer)
         )
         if tell is not None:
-            tell(len(prepared))
+            tell(len(prepared), len(train_pairs))  # (the held-out images are not prepared)
     if request.init_checkpoint is None and cfg.normalise_channels:
         mean, std = sampled_statistics(p.statistics_sample() for p in prepared)
         model.set_input_statistics(mean, std)  # type: ignore[operator]

@@ -217,7 +217,7 @@ def build_request(
     images = []
     tell = counting(progress, "load", "loading labelled images:", len(records), steps, seconds)
     for done, rec in enumerate(records):
-        tell(done)
+        tell(done + 1)  # (the image being read, of all: a slow one shows as that one)
         if cancel is not None and cancel.is_set():
             raise Cancelled("training cancelled while reading the labels")
         mask = project.load_mask(rec)

@@ -1961,7 +1961,8 @@ class Project:
                     f"the file is the one added as {record.name!r}, but is now read as "
                     f"{w}x{h}, not {record.width}x{record.height} (a TIFF whose first page "
                     "is a thumbnail was read as that thumbnail before): its labels fit the "
-                    "old reading; remove the image (annotator remove) and add it again",
+                    "old reading; remove the image from the project and add it again to "
+                    "label it at its size",
                 )
             raise ImageReadError(
                 path,

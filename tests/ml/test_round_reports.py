@@ -173,7 +173,7 @@ def test_loading_and_preparing_many_images_count_them_as_they_go(tmp_path, monke
     clock = iter(range(0, 10_000, 2))  # every reading two seconds later: each counted
     monkeypatch.setattr(progress_module.time, "monotonic", lambda: float(next(clock)))
     seen: list[TrainProgress] = []
-    with make_cells_project(tmp_path / "p", n_images=4, n_labelled=4) as project:
+    with make_cells_project(tmp_path / "p", n_images=10, n_labelled=10) as project:
         training.train_project(
             project,
             steps=1,
@@ -185,7 +185,9 @@ def test_loading_and_preparing_many_images_count_them_as_they_go(tmp_path, monke
         )
     details = [p.detail for p in seen if p.phase in ("load", "prepare")]
     assert [d for d in details if d.startswith("loading labelled images:")] == [
-        f"loading labelled images: {i}/4" for i in range(4)
+        f"loading labelled images: {i}/10" for i in range(1, 11)
     ]
+    # the images prepared are the training share: counted to its own total
     prepared = [d for d in details if d.startswith("preparing labelled images:")]
-    assert prepared and all(d.endswith("/4") for d in prepared)  # (the training part)
+    total = prepared[-1].rsplit("/", 1)[1]
+    assert int(total) < 10 and prepared[-1] == f"preparing labelled images: {total}/{total}"

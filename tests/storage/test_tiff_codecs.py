@@ -232,7 +232,7 @@ def test_a_picture_read_at_another_size_than_added_is_not_called_replaced(tmp_pa
     with Project.open(proj) as project, pytest.raises(ImageReadError) as said:
         project.load_image(project.images()[0])
     assert "is the one added as 't.tif', but is now read as 20x16, not 5x4" in str(said.value)
-    assert "remove the image (annotator remove) and add it again" in str(said.value)
+    assert "remove the image from the project and add it again" in str(said.value)
     tifffile.imwrite(tmp_path / "t.tif", np.ones((16, 20), np.uint8))  # replaced indeed
     with Project.open(proj) as project, pytest.raises(ImageReadError, match="replaced\\?"):
         project.load_image(project.images()[0])
