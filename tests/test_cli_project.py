@@ -164,8 +164,8 @@ def test_add_of_a_folder_names_the_picture_types_it_left_out(tmp_path, capsys):
     )
     assert main(["add", str(proj), str(imgs / "IM0001.dcm")]) == 1
     assert (
-        "'.dcm'; supported: .bmp, .jpeg, .jpg, .png, .tif, .tiff; to add them, convert DICOM"
-        in (capsys.readouterr().err)
+        "'.dcm'; supported: .bmp, .jpeg, .jpg, .png, .tif, .tiff, .nii, .nii.gz; to add them, "
+        "convert DICOM" in (capsys.readouterr().err)
     )
 
 

@@ -551,7 +551,7 @@ def _checked_path(p: Path) -> Path:
         raise ImageReadError(
             p,
             f"unsupported file type {p.suffix or '(none)'!r}; supported: "
-            + ", ".join(sorted(IMAGE_SUFFIXES))
+            + ", ".join([*sorted(IMAGE_SUFFIXES), *VOLUME_SUFFIXES[::-1]])  # (.nii, .nii.gz)
             + (
                 f"; {convert_advice([p.suffix.lower()])}"
                 if p.suffix.lower() in MEDICAL_SUFFIXES | JPEG_ALIASES
