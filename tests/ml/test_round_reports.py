@@ -34,6 +34,19 @@ def _one_stroke_project(root):
     return project
 
 
+def _train(project, seen: list[TrainProgress] | None = None, **budget):
+    """A tiny round on the CPU; its reports go to ``seen``."""
+    return training.train_project(
+        project,
+        network=TINY,
+        config=FAST,
+        device="cpu",
+        export_onnx=False,
+        progress=None if seen is None else seen.append,
+        **budget,
+    )
+
+
 def _png(image):
     from annotator.storage.images import encode_png
 
@@ -45,15 +58,7 @@ def test_a_round_on_one_stroke_of_one_class_is_not_scored_and_says_what_is_unlab
 ):
     with _one_stroke_project(tmp_path / "p") as project:
         seen: list[TrainProgress] = []
-        outcome = training.train_project(
-            project,
-            steps=3,
-            network=TINY,
-            config=FAST,
-            device="cpu",
-            export_onnx=False,
-            progress=seen.append,
-        )
+        outcome = _train(project, seen, steps=3)
     met = outcome.result.metrics
     assert met is not None and 0 < met.pixels < 200  # held out: a few pixels of the stroke
     assert met.mean_iou == 1.0  # what the panel, `models` and `status` showed
@@ -87,9 +92,7 @@ def test_a_round_on_one_stroke_of_one_class_is_not_scored_and_says_what_is_unlab
 def test_a_round_with_a_label_of_every_class_warns_of_nothing(tmp_path):
 
     with make_cells_project(tmp_path / "p") as project:
-        outcome = training.train_project(
-            project, steps=2, network=TINY, config=FAST, device="cpu", export_onnx=False
-        )
+        outcome = _train(project, steps=2)
     assert outcome.warnings == ()
     assert outcome.model.card.metrics.not_scored is None  # 3 whole images: a score
     assert outcome.model.card.mean_iou is not None
@@ -111,15 +114,7 @@ def test_a_rounds_reports_never_promise_more_than_its_time_budget(tmp_path):
 
     seen: list[TrainProgress] = []
     with make_cells_project(tmp_path / "p") as project:
-        training.train_project(
-            project,
-            seconds=1.0,
-            network=TINY,
-            config=FAST,
-            device="cpu",
-            export_onnx=False,
-            progress=seen.append,
-        )
+        _train(project, seen, seconds=1.0)
     steps = [p for p in seen if p.phase == "train"]
     assert len(steps) > 1
     for p in steps:
@@ -174,15 +169,7 @@ def test_loading_and_preparing_many_images_count_them_as_they_go(tmp_path, monke
     monkeypatch.setattr(progress_module.time, "monotonic", lambda: float(next(clock)))
     seen: list[TrainProgress] = []
     with make_cells_project(tmp_path / "p", n_images=10, n_labelled=10) as project:
-        training.train_project(
-            project,
-            steps=1,
-            network=TINY,
-            config=FAST,
-            device="cpu",
-            export_onnx=False,
-            progress=seen.append,
-        )
+        _train(project, seen, steps=1)
     details = [p.detail for p in seen if p.phase in ("load", "prepare")]
     assert [d for d in details if d.startswith("loading labelled images:")] == [
         f"loading labelled images: {i}/10" for i in range(1, 11)

@@ -180,11 +180,16 @@ def test_a_stack_after_a_thumbnail_is_split_whole(tmp_path, capsys):
     assert all(np.array_equal(a, b) for a, b in zip(read, planes, strict=True))
 
 
-def test_a_stack_of_colour_pages_is_named_by_its_pages_and_their_size(tmp_path):
+def _frames(path: Path, height: int, width: int, count: int = 3) -> None:
+    """``count`` colour frames of one file, as Pillow saves them (TIFF pages, APNG)."""
     from PIL import Image
 
-    pages = [Image.fromarray(np.full((40, 60, 3), k * 50, np.uint8)) for k in range(3)]
-    pages[0].save(tmp_path / "rgb3.tif", save_all=True, append_images=pages[1:])
+    frames = [Image.fromarray(np.full((height, width, 3), k * 60, np.uint8)) for k in range(count)]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+
+
+def test_a_stack_of_colour_pages_is_named_by_its_pages_and_their_size(tmp_path):
+    _frames(tmp_path / "rgb3.tif", 40, 60)
     with pytest.raises(ImageReadError, match="a stack of 3 images of 60x40"):
         read_image(tmp_path / "rgb3.tif")
 
@@ -200,10 +205,7 @@ def test_a_cmyk_tiff_is_read_in_rgb_as_pillow_shows_it(tmp_path):
 
 
 def test_an_animated_png_is_refused_not_read_as_its_first_frame(tmp_path):
-    from PIL import Image
-
-    frames = [Image.fromarray(np.full((10, 12, 3), k * 60, np.uint8)) for k in range(3)]
-    frames[0].save(tmp_path / "a.png", save_all=True, append_images=frames[1:])
+    _frames(tmp_path / "a.png", 10, 12)
     with pytest.raises(ImageReadError, match="an animated PNG of 3 frames, not one picture"):
         read_image(tmp_path / "a.png")
 
