@@ -1976,7 +1976,36 @@ class Project:
                 "(same width and height, other content): its labels belong to the old picture; "
                 "put the original back",
             )
+        self._record_reading(record, ImageInfo.of(array))
         return array
+
+    def _record_reading(self, record: ImageRecord, info: ImageInfo) -> None:
+        """Record the channels and bit depth the file is read with now, when they are not
+        those it was added with: the same file, read by a newer reader (an LZW band-
+        interleaved TIFF once read as its first band, a palette TIFF once read as its
+        indices; ADR 0017 addendum of 2026-12-02). The channel choice and the models'
+        input go by the records. Best effort, by the writer only, as the stamp is."""
+        if (info.channels, info.bit_depth) == (record.channels, record.bit_depth):
+            return
+        if not self._writer:
+            return
+        try:
+            with self._db.transaction(timeout=BEST_EFFORT_WAIT_S) as conn:
+                conn.execute(
+                    "UPDATE images SET channels = ?, bit_depth = ? WHERE id = ? AND sha1 = ?",
+                    (info.channels, info.bit_depth, record.id, record.sha1),
+                )
+        except (sqlite3.Error, ProjectError) as exc:
+            log.warning("%s: could not record how it is read now (%s)", record.name, exc)
+            return
+        log.info(
+            "image %s is read with %d channel(s) of %d bits now (recorded: %d of %d)",
+            record.name,
+            info.channels,
+            info.bit_depth,
+            record.channels,
+            record.bit_depth,
+        )
 
     def content_unchanged(self, record: ImageRecord) -> bool:
         """Whether the image file still holds the content that was added (the check of

@@ -257,3 +257,36 @@ def test_a_palette_tiff_mask_beside_its_picture_is_judged_by_its_ids(tmp_path, c
     said = capsys.readouterr()
     assert "added 1 image(s)" in said.out
     assert "found 1 mask file(s) beside the pictures" in said.out + said.err
+
+
+def test_a_picture_read_with_other_channels_than_recorded_is_recorded_anew(tmp_path, capsys):
+    """A project made before today's readers recorded a band-interleaved LZW TIFF as 1
+    channel (its first band) and a palette TIFF as grey: the channel choice, which goes
+    by the records, refused channel 4 of the first and called the second lacking."""
+    import sqlite3
+
+    bands = RNG.integers(0, 4000, (4, 12, 14), dtype=np.uint16)
+    tifffile.imwrite(
+        tmp_path / "b.tif",
+        bands,
+        compression="lzw",
+        planarconfig="separate",
+        photometric="minisblack",
+    )
+    proj = tmp_path / "P"
+    assert main(["new", str(proj), "--classes", "bg,fg"]) == 0
+    assert main(["add", str(proj), str(tmp_path / "b.tif")]) == 0
+    with sqlite3.connect(proj / "annotator.sqlite") as db:  # as the old reader recorded it
+        db.execute("UPDATE images SET channels = 1, bit_depth = 16")
+    with Project.open(proj) as project:
+        record = project.images()[0]
+        assert record.channels == 1
+        project.load_image(record)
+        assert project.images()[0].channels == 4
+    capsys.readouterr()
+    assert main(["channels", str(proj), "--use", "4,3,2"]) == 0
+    with Project.open(proj, lock=False) as reader:  # a reader records nothing
+        with sqlite3.connect(proj / "annotator.sqlite") as db:
+            db.execute("UPDATE images SET channels = 1")
+        reader.load_image(reader.images()[0])
+        assert reader.images()[0].channels == 1
