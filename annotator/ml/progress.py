@@ -87,7 +87,7 @@ def counting(
     every_s: float = 1.0,
 ) -> Callable[..., None]:
     """A report of a phase that goes through ``total`` images, to call with how many are
-    done after each: ``what done/total``, at most once every ``every_s`` seconds (4,000
+    done after each: ``what done/total images``, at most once every ``every_s`` seconds (4,000
     images took 9 s to load and 17 s to prepare, with one line said before them).
     ``of``: a total known only once the phase began (the training share of a split)."""
     last = time.monotonic()
@@ -99,6 +99,7 @@ def counting(
             return
         last = now
         count = f"{done}/{total if of is None else of}"
-        progress(TrainProgress.starting(phase, f"{what} {count}", max_steps, max_seconds))
+        said = f"{what} {count} images"  # (short: one line of the model panel)
+        progress(TrainProgress.starting(phase, said, max_steps, max_seconds))
 
     return tell

@@ -609,7 +609,7 @@ def train_round(
         tell = counting(
             progress,
             "prepare",
-            "preparing labelled images:",
+            "preparing",
             len(request.images),
             request.max_steps,
             request.max_seconds,

@@ -215,7 +215,7 @@ def build_request(
 
     config = config or TrainConfig()
     images = []
-    tell = counting(progress, "load", "loading labelled images:", len(records), steps, seconds)
+    tell = counting(progress, "load", "loading", len(records), steps, seconds)
     for done, rec in enumerate(records):
         tell(done + 1)  # (the image being read, of all: a slow one shows as that one)
         if cancel is not None and cancel.is_set():
