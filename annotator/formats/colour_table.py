@@ -437,7 +437,8 @@ def _labelmap_with_blanks(path: Path, lines: list[tuple[int, str]]) -> ClassTabl
 
 
 def _voc_colour(index: int) -> RGB:
-    r, g, b = (int(c) for c in voc_colormap(index + 1)[index])
+    table = _VOC if index < len(_VOC) else voc_colormap(index + 1)
+    r, g, b = (int(c) for c in table[index])
     return r, g, b
 
 

@@ -161,7 +161,8 @@ class Document:
             if base is not None:
                 self._proposal_masks[self._base_source] = base
             self._read_base_accepted = None
-        self._drop_unused_masks()
+        if tag not in self._proposal_masks:  # (once a gesture: it runs on every move)
+            self._drop_unused_masks()
         self._proposal_masks[tag] = proposal.mask
         return tag
 

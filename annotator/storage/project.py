@@ -1989,14 +1989,12 @@ class Project:
             return
         if not self._writer:
             return
-        try:
-            with self._db.transaction(timeout=BEST_EFFORT_WAIT_S) as conn:
-                conn.execute(
-                    "UPDATE images SET channels = ?, bit_depth = ? WHERE id = ? AND sha1 = ?",
-                    (info.channels, info.bit_depth, record.id, record.sha1),
-                )
-        except (sqlite3.Error, ProjectError) as exc:
-            log.warning("%s: could not record how it is read now (%s)", record.name, exc)
+        if not self._note_in_record(
+            record,
+            "channels = ?, bit_depth = ?",
+            (info.channels, info.bit_depth),
+            f"{record.name}: could not record how it is read now",
+        ):
             return
         log.info(
             "image %s is read with %d channel(s) of %d bits now (recorded: %d of %d)",
@@ -2042,14 +2040,31 @@ class Project:
         stamp = None if st is None else _vouching(st, looked_ns)
         if stamp is None or not self._writer:
             return True
-        try:  # only saves hashing next time: a failure to record it is no error
+        # (only saves hashing next time: a failure to record it is no error)
+        self._note_in_record(
+            record,
+            "file_size = ?, file_mtime_ns = ?",
+            stamp,
+            f"{path}: could not record the checked file's stamp",
+        )
+        return True
+
+    def _note_in_record(
+        self, record: ImageRecord, assignments: str, values: tuple[object, ...], failed: str
+    ) -> bool:
+        """Set columns of the record of this content (``assignments``: ``"a = ?, b = ?"``)
+        as a note of what was looked at, waiting a moment at most for the database: a
+        failure is logged (``failed``: what could not be done), never raised. True when
+        recorded."""
+        try:
             with self._db.transaction(timeout=BEST_EFFORT_WAIT_S) as conn:
                 conn.execute(
-                    "UPDATE images SET file_size = ?, file_mtime_ns = ? WHERE id = ? AND sha1 = ?",
-                    (*stamp, record.id, record.sha1),
+                    f"UPDATE images SET {assignments} WHERE id = ? AND sha1 = ?",
+                    (*values, record.id, record.sha1),
                 )
         except (sqlite3.Error, ProjectError) as exc:
-            log.warning("%s: could not record the checked file's stamp (%s)", path, exc)
+            log.warning("%s (%s)", failed, exc)
+            return False
         return True
 
     def status_counts(self) -> dict[str, int]:
