@@ -51,6 +51,13 @@ from annotator.ml.networks import NORMALISATIONS, NORMALISE_PER_CHANNEL, NORMALI
 IGNORE = -1
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _MAX_COORDS_PER_CLASS = 200_000
+#: The most crop centres a round indexes over all its pictures and classes (int32: 4
+#: bytes each). Each picture's class keeps :data:`_MAX_COORDS_PER_CLASS` of them while
+#: that fits; thousands of labelled pictures keep fewer each (:func:`coords_cap`), drawn
+#: at random, where indexing every labelled pixel took 8 bytes a pixel.
+COORDS_BUDGET = 50_000_000
+#: The fewest centres a picture's class keeps whatever the pictures' number.
+_MIN_COORDS_PER_CLASS = 256
 
 
 def choose_in_channels(channel_counts: Sequence[int], choice: Sequence[int] = ()) -> int:
@@ -348,10 +355,17 @@ class PreparedImage:
     pixels: np.ndarray
     target: np.ndarray  # (h, w) int16, IGNORE where not used for training
     weight: float
-    coords: list[np.ndarray]  # per class: flat indices into ``target``
+    coords: list[np.ndarray]  # per class: flat indices into ``target`` (a random draw)
     normalizer: Normalizer | None = None
     y: int = 0
     x: int = 0
+    #: Per class: how many labelled pixels the picture weighs with in pixel-uniform
+    #: draws (at most :data:`_MAX_COORDS_PER_CLASS`): ``coords`` may hold fewer.
+    counts: list[int] | None = None
+
+    def class_counts(self) -> list[int]:
+        """:attr:`counts`, or the sizes of ``coords`` when every centre was kept."""
+        return [c.size for c in self.coords] if self.counts is None else self.counts
 
     @property
     def size(self) -> tuple[int, int]:
@@ -396,43 +410,69 @@ def prepare(
     n_classes: int,
     rng: np.random.Generator,
     normalizer: Normalizer | None = None,
+    cap: int | None = None,
 ) -> PreparedImage:
-    """Index the labelled pixels of each class (subsampled on huge images).
+    """Index the labelled pixels of each class (subsampled on huge images, and to
+    ``cap`` of each class: :func:`coords_cap`).
 
     ``pixels``: the picture as read with its ``normalizer``, or without one the
     network's input ``(C, H, W)``; ``target``: the whole picture's, or its
     :class:`Targets`."""
     t = target if isinstance(target, Targets) else Targets.whole(target)
-    coords = [_class_coords(t.values, c, rng) for c in range(n_classes)]
-    return PreparedImage(image_id, pixels, t.values, float(weight), coords, normalizer, t.y, t.x)
+    drawn = [_class_coords(t.values, c, rng, cap) for c in range(n_classes)]
+    coords = [c for c, _ in drawn]
+    counts = [min(n, _MAX_COORDS_PER_CLASS) for _, n in drawn]
+    return PreparedImage(
+        image_id,
+        pixels,
+        t.values,
+        float(weight),
+        coords,
+        normalizer,
+        t.y,
+        t.x,
+        None if counts == [c.size for c in coords] else counts,
+    )
 
 
-def _class_coords(target: np.ndarray, c: int, rng: np.random.Generator) -> np.ndarray:
-    """Flat indices of the pixels of class ``c`` in ``target``, at most
-    :data:`_MAX_COORDS_PER_CLASS` of them drawn at random (as
-    ``rng.choice(all of them, _MAX_COORDS_PER_CLASS, replace=False)`` would draw them),
-    found band by band: a class covering a big picture never has its every index made
-    (8 bytes a pixel)."""
+def coords_cap(pictures: int, n_classes: int) -> int:
+    """How many crop centres each class of each of ``pictures`` pictures keeps: their
+    share of :data:`COORDS_BUDGET`, from :data:`_MIN_COORDS_PER_CLASS` to
+    :data:`_MAX_COORDS_PER_CLASS`."""
+    share = COORDS_BUDGET // max(1, pictures * n_classes)
+    return int(min(_MAX_COORDS_PER_CLASS, max(_MIN_COORDS_PER_CLASS, share)))
+
+
+def _class_coords(
+    target: np.ndarray, c: int, rng: np.random.Generator, cap: int | None = None
+) -> tuple[np.ndarray, int]:
+    """Flat indices of the pixels of class ``c`` in ``target``, at most ``cap``
+    (:data:`_MAX_COORDS_PER_CLASS`) of them drawn at random (as
+    ``rng.choice(all of them, cap, replace=False)`` would draw them), found band by
+    band: a class covering a big picture never has its every index made; and how many
+    pixels the class has. int32 indices (int64 only for a target of 2**31 pixels)."""
+    cap = _MAX_COORDS_PER_CLASS if cap is None else min(cap, _MAX_COORDS_PER_CLASS)
     h, w = target.shape
+    index = np.int32 if h * w < 2**31 else np.int64
     band = max(1, 4_000_000 // max(w, 1))
     starts = range(0, h, band)
     counts = np.array([np.count_nonzero(target[y : y + band] == c) for y in starts], np.int64)
     total = int(counts.sum())
-    if total <= _MAX_COORDS_PER_CLASS:
-        parts = [np.flatnonzero(target[y : y + band] == c) + y * w for y in starts]
-        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    if total <= cap:
+        parts = [(np.flatnonzero(target[y : y + band] == c) + y * w).astype(index) for y in starts]
+        return (np.concatenate(parts) if parts else np.zeros(0, index)), total
     # Which of the class's pixels (their rank in reading order), then where each one is.
-    picks = rng.choice(total, _MAX_COORDS_PER_CLASS, replace=False)
+    picks = rng.choice(total, cap, replace=False)
     order = np.argsort(picks, kind="stable")
     ranks = picks[order]
-    out = np.empty(picks.size, np.int64)
+    out = np.empty(picks.size, index)
     first = np.concatenate([[0], np.cumsum(counts)])
     for k, y in enumerate(starts):
         a, b = np.searchsorted(ranks, first[k : k + 2])
         if a < b:
             where = np.flatnonzero(target[y : y + band] == c)
             out[order[a:b]] = where[ranks[a:b] - first[k]] + y * w
-    return out
+    return out, total
 
 
 def block_holdout(
@@ -518,7 +558,7 @@ class CropSampler:
         self.augment = augment
         self.balanced = balanced
         # For pixel-uniform crops: images weighted by (recency weight x labelled pixels).
-        counts = np.array([sum(c.size for c in im.coords) for im in images], np.float64)
+        counts = np.array([sum(im.class_counts()) for im in images], np.float64)
         w_all = counts * np.array([im.weight for im in images], np.float64)
         self.image_p = w_all / w_all.sum() if w_all.sum() > 0 else None
         # For each class: the images that have labelled pixels of it, and their weights.
@@ -571,10 +611,13 @@ class CropSampler:
         rng = self.rng
         if self.image_p is not None and rng.random() >= self.balanced:
             im = self.images[rng.choice(len(self.images), p=self.image_p)]
-            sizes = np.array([c.size for c in im.coords])
+            sizes = np.array(im.class_counts())
             k = int(rng.integers(sizes.sum()))
             c = int(np.searchsorted(np.cumsum(sizes), k, side="right"))
-            return im, int(im.coords[c][k - (sizes[:c].sum() if c else 0)])
+            j, drawn = k - (int(sizes[:c].sum()) if c else 0), im.coords[c]
+            if drawn.size < sizes[c]:  # fewer centres kept than the class weighs with
+                j = j * drawn.size // int(sizes[c])
+            return im, int(drawn[j])
         c = self.classes[rng.integers(len(self.classes))]
         which, weights = self.class_images[c]
         im = self.images[which[rng.choice(len(which), p=weights)]]

@@ -45,6 +45,7 @@ from annotator.ml.data import (
     Targets,
     check_zoom,
     class_counts,
+    coords_cap,
     crop_margin,
     fit_normalizer,
     labelled_targets,
@@ -186,6 +187,11 @@ class TrainRequest:
     #: What ``max_seconds`` measures: ``wall`` time, or this process's ``cpu`` time
     #: (benchmarks on a shared machine, where contention must not shrink the budget).
     clock: Literal["wall", "cpu"] = "wall"
+    #: Where the round keeps the big arrays it makes and holds to its end (targets, a
+    #: picture's chosen channels): takes one, gives back an equal one to hold instead
+    #: (``storage.spill.Spill.keep``: past a memory budget, a memory-mapped file).
+    #: ``None``: in memory.
+    keep: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.max_steps is None and self.max_seconds is None:
@@ -325,6 +331,7 @@ def _split(  # type: ignore[no-untyped-def]
     n_classes = len(request.class_names)
     cfg = request.config
     margin = crop_margin(cfg.crop, cfg.augment.scale)
+    keep = request.keep or (lambda a: a)
     pairs = []
     for im in request.images:
         _check(cancel)
@@ -337,7 +344,7 @@ def _split(  # type: ignore[no-untyped-def]
             pick(im.pixels, choice) if choice else im.pixels,
         )
         if t is not None and (t.values != IGNORE).any():
-            pairs.append((im, t))
+            pairs.append((im, t.with_values(keep(t.values))))
     if not pairs:
         raise ModelError("no labelled pixels to train on: label some pixels first")
     frac = cfg.val_fraction
@@ -348,9 +355,9 @@ def _split(  # type: ignore[no-untyped-def]
         for im, t in pairs:
             _check(cancel)
             train_t, val_t = _keep_every_class(*_block_split(t.values, frac, rng))
-            train.append((im, t.with_values(train_t)))
+            train.append((im, t.with_values(keep(train_t))))
             if (val_t != IGNORE).any():
-                val.append((im, t.with_values(val_t)))
+                val.append((im, t.with_values(keep(val_t))))
         return train, val
     n_val = min(len(pairs) - 1, max(1, int(round(len(pairs) * frac))))
     classes = [_classes(t.values) for _, t in pairs]
@@ -443,13 +450,16 @@ def _training_data(
     cfg = request.config
     n_classes = network.n_classes
     train_pairs, val_pairs = _split(request, split_rng, cancel, network.channel_choice)
+    cap = coords_cap(len(train_pairs), n_classes)
     prepared = []
     for im, t in train_pairs:
         _check(cancel)
         pixels = pick(im.pixels, network.channel_choice)  # (the picture itself: no choice)
+        if pixels is not im.pixels and request.keep is not None:
+            pixels = request.keep(pixels)
         normalizer = fit_normalizer(pixels, network.in_channels, network.normalisation)
         prepared.append(
-            prepare(im.image_id, pixels, t, im.weight, n_classes, sample_rng, normalizer)
+            prepare(im.image_id, pixels, t, im.weight, n_classes, sample_rng, normalizer, cap)
         )
         if tell is not None:
             tell(len(prepared), len(train_pairs))  # (the held-out images are not prepared)

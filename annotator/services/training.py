@@ -38,8 +38,11 @@ from annotator.ml.data import check_zoom
 from annotator.ml.progress import counting
 from annotator.storage import models as model_store
 from annotator.storage.project import Project
+from annotator.storage.spill import Spill
 
 if TYPE_CHECKING:  # torch-dependent types, for annotations only
+    import numpy as np
+
     from annotator.ml.networks import NetworkConfig
     from annotator.ml.train import (
         CancelToken,
@@ -183,6 +186,7 @@ def build_request(
     done_only: bool = False,
     lacking: list[str] | None = None,
     channels_how: str = "",
+    keep: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> TrainRequest:
     """The immutable :class:`~annotator.ml.train.TrainRequest` for the project's labels.
 
@@ -195,7 +199,9 @@ def build_request(
     trained (the parent version's, or the new network's: ``core.channels.lacks``) is
     left out, its name added to ``lacking``: it would train other channels than the
     model takes as those. ``channels_how``: how the user chooses channels, when every
-    picture lacks one (the CLI's ``annotator channels`` by default; the app: its menu)."""
+    picture lacks one (the CLI's ``annotator channels`` by default; the app: its menu).
+    ``keep``: where the round holds each picture, label map and what it makes of them
+    (``TrainRequest.keep``; :func:`train_project` gives a ``storage.spill.Spill``'s)."""
     schema = project.schema
     if (why := untrainable(len(schema))) is not None:
         raise ModelError(why)
@@ -214,6 +220,7 @@ def build_request(
     from annotator.ml.train import TrainConfig, TrainImage, TrainRequest
 
     config = config or TrainConfig()
+    held = keep or (lambda a: a)
     images = []
     tell = counting(progress, "load", "loading", len(records), steps, seconds)
     for done, rec in enumerate(records):
@@ -225,14 +232,15 @@ def build_request(
             continue
         recent = parent is None or rec.updated_at > parent.created_at
         weight = recent_weight if recent and parent is not None else 1.0
+        accepted = project.load_accepted(rec) if config.accepted_border > 0 else None
         images.append(
             TrainImage(
                 rec.id,
                 rec.name,
-                project.load_image(rec),
-                mask,
+                held(project.load_image(rec)),
+                held(mask),
                 weight,
-                accepted=project.load_accepted(rec) if config.accepted_border > 0 else None,
+                accepted=None if accepted is None else held(accepted),
             )
         )
     if not images:
@@ -247,6 +255,7 @@ def build_request(
         max_seconds=seconds,
         config=config,
         device=device,
+        keep=keep,
     )
 
 
@@ -333,6 +342,43 @@ def train_project(
     so that a caller can say it however the round ends. ``channels_how``: as
     :func:`build_request`'s.
     """
+    # (a round of thousands of big pictures holds them in a file past a memory budget)
+    with Spill(project.models_dir) as spill:
+        return _train_project(
+            project,
+            spill,
+            steps=steps,
+            seconds=seconds,
+            device=device,
+            progress=progress,
+            cancel=cancel,
+            from_scratch=from_scratch,
+            config=config,
+            network=network,
+            export_onnx=export_onnx,
+            done_only=done_only,
+            started=started,
+            channels_how=channels_how,
+        )
+
+
+def _train_project(
+    project: Project,
+    spill: Spill,
+    *,
+    steps: int | None,
+    seconds: float | None,
+    device: str,
+    progress: Callable[[TrainProgress], None] | None,
+    cancel: CancelToken | None,
+    from_scratch: bool,
+    config: TrainConfig | None,
+    network: NetworkConfig | None,
+    export_onnx: bool,
+    done_only: bool,
+    started: Callable[[int | None], None] | None,
+    channels_how: str,
+) -> TrainOutcome:
     from annotator.ml import distributed
     from annotator.ml.train import train_round
 
@@ -352,6 +398,7 @@ def train_project(
             done_only=done_only,
             lacking=lacking,
             channels_how=channels_how,
+            keep=spill.keep,
         )
     if started is not None:
         started(request.parent_version)

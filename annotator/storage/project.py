@@ -1007,6 +1007,9 @@ class Project:
                 project._keep_stopped_imports()
                 for own in (REMOVED_DIR, SLICES_DIR, CASES_DIR):  # what such a process half wrote
                     clear_partial_folders(project.root / own)
+                from annotator.storage.spill import clear_stale_spills
+
+                clear_stale_spills(project.models_dir)  # a killed round's scratch
             except BaseException:
                 project.close()
                 raise

@@ -403,7 +403,7 @@ def test_the_split_of_the_labelled_rectangle_is_the_whole_pictures():
         SimpleNamespace(mask=m, accepted=None, image_id=i, pixels=None) for i, m in enumerate(masks)
     ]
     request = SimpleNamespace(
-        images=images, class_names=("a", "b"), config=TrainConfig(val_fraction=0.3)
+        images=images, class_names=("a", "b"), config=TrainConfig(val_fraction=0.3), keep=None
     )
     train, val = _split(request, np.random.default_rng(4))
     rng = np.random.default_rng(4)
@@ -461,16 +461,18 @@ def test_the_pixels_of_a_class_are_indexed_and_drawn_as_before_band_by_band(monk
         a, b = np.random.default_rng(1), np.random.default_rng(1)
         for c in range(3):
             want = np.flatnonzero(target.ravel() == c)
+            total = want.size
             if want.size > limit:
                 want = a.choice(want, limit, replace=False)
-            got = data._class_coords(target, c, b)
-            assert np.array_equal(got, want)
+            got, counted = data._class_coords(target, c, b)
+            assert np.array_equal(got, want) and counted == total
+            assert got.dtype == np.int32  # (4 bytes a centre, not 8)
     monkeypatch.setattr(data, "_MAX_COORDS_PER_CLASS", 5000)
     # A wide picture is read in bands of 20 rows (4,000,000 values): three here.
     wide = rng.integers(0, 2, (50, 200_000)).astype(np.int16)
     a, b = np.random.default_rng(2), np.random.default_rng(2)
     want = a.choice(np.flatnonzero(wide.ravel() == 1), 5000, replace=False)
-    assert np.array_equal(data._class_coords(wide, 1, b), want)
+    assert np.array_equal(data._class_coords(wide, 1, b)[0], want)
 
 
 def test_targets_held_out_blocks_and_class_counts_take_no_copy_of_the_labels():

@@ -64,10 +64,11 @@ def _wait_for(read, what: bytes, timeout: float = 120.0) -> bytes:
 
 def _cancelled_by_sighup(line: str) -> bool:
     """The round's one line on a SIGHUP, wherever it came: ``training:`` shows as the
-    labels are still being prepared, and on a busy machine the signal may land there."""
+    labels are still being read or prepared, and on a busy machine the signal may land
+    there."""
     return (
         re.fullmatch(
-            r"annotator: training cancelled( while preparing the labels)? by SIGHUP[:;] "
+            r"annotator: training cancelled( while (reading|preparing) the labels)? by SIGHUP[:;] "
             r"the model version is unchanged",
             line,
         )

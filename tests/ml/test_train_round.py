@@ -358,7 +358,9 @@ def _split_of(masks, val_fraction=0.2, seed=0):
         SimpleNamespace(mask=m, accepted=None, image_id=i, pixels=None) for i, m in enumerate(masks)
     ]
     config = TrainConfig(val_fraction=val_fraction, accepted_border=0)
-    request = SimpleNamespace(images=images, class_names=("bg", "cell", "nucleus"), config=config)
+    request = SimpleNamespace(
+        images=images, class_names=("bg", "cell", "nucleus"), config=config, keep=None
+    )
     return _split(request, np.random.default_rng(seed))
 
 
