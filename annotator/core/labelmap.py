@@ -12,8 +12,10 @@ whose scene puts pixel ``c`` on ``[c, c + 1)`` converts a scene position with
 * A stroke covers every pixel within ``r`` of the polyline through its points (the
   union of "capsules" along each segment), so a fast drag leaves no gaps whatever the
   distance between two mouse positions.
-* A polygon covers the pixels whose centre is inside it or on its boundary (OpenCV's
-  scan conversion with 1/256-pixel vertex precision).
+* A polygon covers the pixels whose centre is inside it or on its boundary, inside
+  meaning that the outline winds round the centre (the non-zero rule: a figure eight
+  fills both lobes, an outline drawn round twice fills what it circles); a hole takes
+  out the pixels whose centre is inside it, not on it (:func:`polygon_pixels`).
 
 Every edit writes into the array in place and returns the :class:`Patch` of what it
 changed (bounding box, old values, new values). A patch can be reverted and applied
@@ -26,6 +28,7 @@ value like a class id that means "ignore this pixel". Both come from the schema.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -433,7 +436,7 @@ class LabelMap:
         value = self._check_value(value)
         if sample < 1 or sample % 2 == 0:
             raise ValueError(f"sample must be an odd number of pixels >= 1, not {sample}")
-        c, r = int(round(x)), int(round(y))
+        c, r = pixel_of(x), pixel_of(y)
         if not (0 <= r < self.height and 0 <= c < self.width):
             return None
         seed_label = int(self.array[r, c])
@@ -461,11 +464,11 @@ class LabelMap:
         only_unlabelled: bool = False,
         only_over: int | None = None,
     ) -> Patch:
-        """Fill a polygon (with optional holes) with ``value``.
-
-        The outline is repaired with shapely's ``make_valid`` first: a self-intersecting
-        outline (a figure eight) fills both lobes, holes are cut out, and a polygon with
-        no area changes nothing.
+        """Fill a polygon (with optional holes) with ``value``: the pixels whose centre
+        it winds round or passes through, less those inside a hole
+        (:func:`polygon_pixels`). A self-intersecting outline (a figure eight) fills both
+        lobes, one that circles its area twice fills it once, and a polygon with no area
+        changes nothing.
         """
         value = self._check_value(value)
         mask, box = self.polygon_mask(exterior, holes)
@@ -489,40 +492,24 @@ class LabelMap:
     def polygon_mask(
         self, exterior: Sequence[Point], holes: Sequence[Sequence[Point]]
     ) -> tuple[np.ndarray | None, Box]:
-        """The pixels of a (repaired) polygon: (box-shaped mask, box), or ``(None, empty)``."""
-        import cv2
-        from shapely.geometry import Polygon
-        from shapely.validation import make_valid
-
-        if len(exterior) < 3:
+        """The pixels of a polygon (:func:`polygon_pixels`): (box-shaped mask, box), or
+        ``(None, empty)`` for one with no area or outside the map."""
+        outline = _ring(exterior)
+        if outline is None or not _has_area(outline):
             return None, EMPTY_BOX
-        try:
-            geom = make_valid(Polygon(exterior, [h for h in holes if len(h) >= 3]))
-        except ValueError:  # shapely refuses malformed rings (e.g. NaN coordinates)
-            return None, EMPTY_BOX
-        polys = _polygons_of(geom)
-        if not polys:
-            return None, EMPTY_BOX
-        xmin, ymin, xmax, ymax = geom.bounds
+        cut = [r for r in map(_ring, holes) if r is not None and _has_area(r)]
+        xmin, ymin = outline.min(axis=0)
+        xmax, ymax = outline.max(axis=0)
         box = self.clip_box(
             int(np.floor(ymin)), int(np.floor(xmin)), int(np.ceil(ymax)) + 1, int(np.ceil(xmax)) + 1
         )
         if box.empty:
             return None, EMPTY_BOX
-        shift = 8
-        scale = float(1 << shift)
         offset = np.array([box.x0, box.y0], dtype=np.float64)
-
-        def ring(coords: object) -> np.ndarray:
-            arr = (np.asarray(coords, dtype=np.float64)[:, :2] - offset) * scale
-            return np.round(arr).astype(np.int32)
-
-        mask = np.zeros((box.height, box.width), dtype=np.uint8)
-        for poly in polys:
-            cv2.fillPoly(mask, [ring(poly.exterior.coords)], 1, lineType=cv2.LINE_8, shift=shift)
-            for interior in poly.interiors:
-                cv2.fillPoly(mask, [ring(interior.coords)], 0, lineType=cv2.LINE_8, shift=shift)
-        return mask.astype(bool), box
+        mask = polygon_pixels(outline - offset, (box.height, box.width))
+        for hole in cut:
+            mask &= ~polygon_pixels(hole - offset, (box.height, box.width), edges=False)
+        return mask, box
 
     # --- whole-array edits -----------------------------------------------------------------
     def assign(
@@ -593,7 +580,7 @@ class LabelMap:
         if found is None:
             return _empty_patch(self.dtype)
         region, box = found
-        seed = int(source[int(round(y)), int(round(x))])
+        seed = int(source[pixel_of(y), pixel_of(x)])
         return self._write(box, region, seed, only_over=only_over)
 
     def fill_holes(
@@ -858,7 +845,7 @@ def region_at(
     none: outside the array, or on a pixel of the ``unlabelled`` value.
 
     The mask is a view into a buffer of the array's size: use it at once."""
-    c, r = int(round(x)), int(round(y))
+    c, r = pixel_of(x), pixel_of(y)
     h, w = values.shape
     if not (0 <= r < h and 0 <= c < w):
         return None
@@ -974,15 +961,119 @@ def _bounding_box(mask: np.ndarray) -> Box:
     return Box(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
 
 
-def _polygons_of(geom: object) -> list:
-    """The polygons inside a shapely geometry (make_valid may return a collection)."""
-    from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
+def pixel_of(v: float) -> int:
+    """The pixel (column or row) a coordinate falls in: the one whose centre is nearest,
+    and at a point halfway between two centres the lower one, as Qt draws a picture
+    scaled by a whole or a half zoom (its pixel edges fall on a screen pixel's centre
+    there). Python's ``round`` takes the even one; ``floor(v + 0.5)`` the upper one.
+    A point within a millionth of a pixel of halfway is halfway (a screen position
+    mapped back through the zoom carries that much rounding error)."""
+    return math.ceil(v - 0.5 - 1e-6)
 
-    if isinstance(geom, Polygon):
-        return [geom] if not geom.is_empty and geom.area > 0 else []
-    if isinstance(geom, MultiPolygon | GeometryCollection):
-        out: list = []
-        for g in geom.geoms:
-            out.extend(_polygons_of(g))
+
+def _ring(points: Sequence[Point]) -> np.ndarray | None:
+    """An outline's ``(n, 2)`` float ``(x, y)`` vertices (a last one repeating the
+    first dropped), or ``None`` for fewer than 3 or a coordinate that is not finite."""
+    if len(points) < 3:
+        return None
+    try:
+        arr = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if arr.ndim != 2 or arr.shape[1] < 2 or not np.isfinite(arr[:, :2]).all():
+        return None
+    arr = arr[:, :2]
+    if len(arr) > 3 and (arr[0] == arr[-1]).all():
+        arr = arr[:-1]
+    return arr
+
+
+def _has_area(ring: np.ndarray) -> bool:
+    """Whether an outline's vertices span a plane (not all on one line or point)."""
+    d = ring - ring[0]
+    cross = d[:-1, 0] * d[1:, 1] - d[:-1, 1] * d[1:, 0]
+    scale = float(np.abs(d).max()) if d.size else 0.0
+    return scale > 0 and bool((np.abs(cross) > 1e-12 * scale * scale).any())
+
+
+def polygon_pixels(ring: np.ndarray, shape: tuple[int, int], edges: bool = True) -> np.ndarray:
+    """``(h, w)`` bool: the pixels whose centre (``x = column``, ``y = row``) the closed
+    outline ``ring`` (``(n, 2)`` ``(x, y)``) winds round (the non-zero rule), and with
+    ``edges`` those whose centre lies on one of its edges (without: those are left out,
+    as a hole leaves its own border to the polygon around it).
+
+    Scan conversion row by row at the pixel centres: each edge crosses the rows from
+    its lower end up to, not including, its upper end (a vertex on a row is crossed
+    once), the crossings of a row sorted by x, and the pixels between two crossings
+    where the winding number is not zero filled. Exact to the centre, where OpenCV's
+    ``fillPoly`` adds the pixels its 8-connected edges pass through (a pixel's width
+    outside the outline the user saw)."""
+    h, w = shape
+    out = np.zeros((h, w), bool)
+    if h <= 0 or w <= 0:
         return out
-    return []
+    x0, y0 = ring[:, 0], ring[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    slanted = y0 != y1
+    ex0, ey0, ex1, ey1 = x0[slanted], y0[slanted], x1[slanted], y1[slanted]
+    first = np.clip(np.ceil(np.minimum(ey0, ey1)), 0, h).astype(np.int64)
+    stop = np.clip(np.ceil(np.maximum(ey0, ey1)), 0, h).astype(np.int64)
+    n = np.maximum(stop - first, 0)
+    if n.sum():
+        edge = np.repeat(np.arange(n.size), n)
+        rows = np.repeat(first, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+        xs = ex0[edge] + (rows - ey0[edge]) * ((ex1 - ex0) / (ey1 - ey0))[edge]
+        up = np.where(ey1[edge] > ey0[edge], 1, -1)
+        order = np.lexsort((xs, rows))
+        rows, xs, up = rows[order], xs[order], up[order]
+        winding = np.cumsum(up)
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        before = np.repeat(np.r_[0, winding[starts[1:] - 1]], np.diff(np.r_[starts, rows.size]))
+        inside = (winding - before)[:-1] != 0
+        span = np.flatnonzero(inside & (rows[1:] == rows[:-1]))
+        a = np.ceil(xs[span]).astype(np.int64)
+        b = np.floor(xs[span + 1]).astype(np.int64)
+        a, b = np.maximum(a, 0), np.minimum(b, w - 1)
+        keep = a <= b
+        # (the spans of a row meet at most at an end: a count of 2 at most, int8)
+        diff = np.zeros((h, w + 1), np.int8)
+        np.add.at(diff, (rows[span][keep], a[keep]), 1)
+        np.add.at(diff, (rows[span][keep], b[keep] + 1), -1)
+        out = np.cumsum(diff[:, :w], axis=1, dtype=np.int8) > 0
+    on = _centres_on_edges(x0, y0, x1, y1, shape)
+    if edges:
+        out[on] = True
+    else:
+        out[on] = False
+    return out
+
+
+def _centres_on_edges(
+    x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, columns)`` of the pixel centres that lie on the edges ``(x0, y0)`` to
+    ``(x1, y1)`` (within 1e-9 of a pixel), within ``shape``."""
+    h, w = shape
+    rows_out, cols_out = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    flat = y0 == y1
+    on_row = flat & (np.abs(y0 - np.round(y0)) < 1e-9)
+    for y, xa, xb in zip(y0[on_row], np.minimum(x0, x1)[on_row], np.maximum(x0, x1)[on_row]):
+        r = int(round(float(y)))
+        c0, c1 = max(int(np.ceil(xa - 1e-9)), 0), min(int(np.floor(xb + 1e-9)), w - 1)
+        if 0 <= r < h and c0 <= c1:
+            rows_out.append(np.full(c1 - c0 + 1, r, np.int64))
+            cols_out.append(np.arange(c0, c1 + 1, dtype=np.int64))
+    s = ~flat
+    ex0, ey0, ex1, ey1 = x0[s], y0[s], x1[s], y1[s]
+    first = np.clip(np.ceil(np.minimum(ey0, ey1) - 1e-9), 0, h).astype(np.int64)
+    stop = np.clip(np.floor(np.maximum(ey0, ey1) + 1e-9) + 1, 0, h).astype(np.int64)
+    n = np.maximum(stop - first, 0)
+    if n.sum():
+        edge = np.repeat(np.arange(n.size), n)
+        rows = np.repeat(first, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+        xs = ex0[edge] + (rows - ey0[edge]) * ((ex1 - ex0) / (ey1 - ey0))[edge]
+        cols = np.round(xs)
+        hit = (np.abs(xs - cols) < 1e-9) & (cols >= 0) & (cols < w)
+        rows_out.append(rows[hit])
+        cols_out.append(cols[hit].astype(np.int64))
+    return np.concatenate(rows_out), np.concatenate(cols_out)

@@ -33,6 +33,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QFocusEvent,
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
@@ -61,7 +62,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.core.labelmap import Box, Point, Tolerance
+from annotator.core.labelmap import Box, Point, Tolerance, pixel_of
 from annotator.gui.layers import ArrayImageItem, LabelOverlayItem
 from annotator.gui.smart_tools import SmartSupport, smart_tools
 from annotator.gui.tools import PolygonTool, Tool, all_tools
@@ -215,7 +216,12 @@ class SpaceRouter(QObject):
     """Space held while the pointer is over the canvas pans, wherever the keyboard focus
     is in the canvas's window. Without it a click in the class list kept the focus
     there, so Space ticked a class's "shown" box off and the drag painted instead of
-    panning. A text field with the focus keeps its spaces."""
+    panning. A text field with the focus keeps its spaces.
+
+    While a tool's gesture waits for a key (a polygon's Enter, Escape, Backspace), those
+    keys reach the tool wherever the focus is in the window too: after a click on a
+    class row they went to the list, and the polygon could only be closed by a click on
+    the picture, which added a vertex."""
 
     def __init__(self, canvas: LabelCanvas) -> None:
         super().__init__(canvas)
@@ -225,8 +231,10 @@ class SpaceRouter(QObject):
         kind = event.type()
         if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             return False
-        if not isinstance(event, QKeyEvent) or event.key() != Qt.Key.Key_Space:
+        if not isinstance(event, QKeyEvent):
             return False
+        if event.key() != Qt.Key.Key_Space:
+            return kind == QEvent.Type.KeyPress and self._gesture_key(watched, event)
         canvas = self._canvas
         if watched is canvas or not isinstance(watched, QWidget):
             return False  # the canvas's own (keyPressEvent), or not a widget's
@@ -237,7 +245,7 @@ class SpaceRouter(QObject):
                 canvas.hold_space(False)
             return True
         if (
-            watched.window() is not canvas.window()
+            not _in_window_of(watched, canvas)
             or _types_text(watched)
             or not canvas.pointer_over()
             or event.modifiers()
@@ -251,6 +259,37 @@ class SpaceRouter(QObject):
         if not event.isAutoRepeat():
             canvas.hold_space(True)
         return True  # (auto-repeats too: the row under the focus must not toggle)
+
+    def _gesture_key(self, watched: QObject, event: QKeyEvent) -> bool:
+        """Hand Enter, Escape or Backspace to the tool whose gesture is in progress,
+        when the focus is elsewhere in the window (not in a text field)."""
+        canvas = self._canvas
+        name = canvas.KEYS.get(Qt.Key(event.key()))
+        if (
+            name is None
+            or watched is canvas
+            or not isinstance(watched, QWidget)
+            or not canvas.tool.busy
+            or not _in_window_of(watched, canvas)
+            or _types_text(watched)
+            or isinstance(watched, QAbstractSpinBox)
+            or isinstance(watched.parent(), QAbstractSpinBox)  # (its digits, its Enter)
+            or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        ):
+            return False
+        return canvas.tool_key(name)
+
+
+def _in_window_of(widget: QWidget, canvas: QWidget) -> bool:
+    """Whether ``widget`` is in the canvas's window, a panel floating off it included
+    (a floating dock is a window of its own)."""
+    window = widget.window()
+    while window is not canvas.window():
+        parent = window.parentWidget()
+        if parent is None:
+            return False
+        window = parent.window()
+    return True
 
 
 class LabelCanvas(QGraphicsView):
@@ -311,6 +350,7 @@ class LabelCanvas(QGraphicsView):
         self._pan_from: QPointF | None = None
         self._tool_button: Qt.MouseButton | None = None
         self._cursor: Point | None = None  # the pixel under the pointer (None: not over)
+        self._last_point: Point | None = None  # where the tool last heard the pointer
         self._pointer: QPointF | None = None  # the pointer in the viewport (None: not over)
         self._radius_steps = 0.0  # Shift+wheel notches not yet a radius step (trackpads)
         self._fitted = True  # refit on resize until the user zooms
@@ -599,6 +639,8 @@ class LabelCanvas(QGraphicsView):
             self.setTransform(self._scaled(z))
 
     def _after_zoom(self) -> None:
+        if self._pointer is not None:  # (a key zoomed: the pointer is over another pixel now)
+            self._track(self._pointer)
         self._update_brush_cursor()
         self._vertices.set_points(self._vertices.points, self.zoom)
         self.zoom_changed.emit(self.zoom)
@@ -651,40 +693,67 @@ class LabelCanvas(QGraphicsView):
         a high-DPI screen a logical pixel holds several device pixels, and positions come
         in fractions of one: the centre is that of the device pixel under the pointer
         (the logical pixel's centre is an edge between device pixels at ratio 2)."""
-        ratio = self.viewport().devicePixelRatioF() or 1.0
+        view = self.viewport()
+        ratio = view.devicePixelRatioF() or 1.0
+        # The window's device pixels start at its corner, not the viewport's: at a ratio
+        # of 1.25 or 1.5 the viewport may begin within one (at device x 85.5).
+        origin = view.mapTo(view.window(), QPointF(0.0, 0.0))
+        ox, oy = origin.x() * ratio, origin.y() * ratio
         centre = QPointF(
-            (math.floor(pos.x() * ratio) + 0.5) / ratio, (math.floor(pos.y() * ratio) + 0.5) / ratio
+            (math.floor(pos.x() * ratio + ox) + 0.5 - ox) / ratio,
+            (math.floor(pos.y() * ratio + oy) + 0.5 - oy) / ratio,
         )
         s = self.viewportTransform().inverted()[0].map(centre)
         return (s.x() - 0.5, s.y() - 0.5)
 
     def _track(self, pos: QPointF) -> Point:
-        """Where the pointer is, for the tool: for a tool that shows the brush, the centre
-        of the pixel under it in whole numbers, so a dab is the same symmetric disc
-        wherever in the pixel the pointer is (a dab of radius 1 was 3 or 5 pixels, leaning
-        right and down, as the pointer sat nearer one side of the pixel or the other).
-        Outlines (polygon, lasso, boxes) keep the position within the pixel: their
-        fill takes the pixel of each vertex whatever its place in it."""
+        """Where the pointer is, for the tool: the centre of the pixel under it, in whole
+        numbers. A dab is the same symmetric disc wherever in the pixel the pointer is
+        (a dab of radius 1 was 3 or 5 pixels, leaning right and down, as the pointer sat
+        nearer one side of the pixel or the other); an outline (polygon, lasso, box)
+        runs through the centres of the pixels clicked or passed over, so each of them
+        is filled (a pixel is filled when its centre is inside the outline or on it) and
+        no pixel beyond the outline shown is."""
         p = self._pixel(pos)
-        pixel = (float(math.floor(p[0] + 0.5)), float(math.floor(p[1] + 0.5)))
+        pixel = (float(pixel_of(p[0])), float(pixel_of(p[1])))
         self._cursor = pixel
+        self._last_point = pixel
         self._pointer = QPointF(pos)
         self._route_space()
         self._update_brush_cursor()
         self.cursor_moved.emit(int(pixel[0]), int(pixel[1]))
-        return pixel if self.tool.shows_brush else p
+        return pixel
 
     def _update_brush_cursor(self) -> None:
         if self._cursor is None or not self.tool.shows_brush:
             self._brush.setVisible(False)
             return
-        r = max(self._radius, 0.5)
+        # Round the pixels a dab paints (their centres within the radius): half a pixel
+        # past those centres, so the ring encloses the dab rather than cutting it.
+        r = max(self._radius, 0.0) + 0.5
         x, y = self._cursor
         rect = QRectF(x + 0.5 - r, y + 0.5 - r, 2 * r, 2 * r)
         self._brush.set_ring(rect, self.zoom, self.brush_colour())
         self._brush.setVisible(True)
 
+    def _end_lost_gesture(self, buttons: Qt.MouseButton) -> None:
+        """End the gesture whose button is no longer held (``buttons``): its release went
+        to a popup or dialog that a key opened mid-drag (the class list, a menu, Export),
+        and the brush went on painting with no button held. It ends where the pointer
+        last was on the canvas, as a release there would have."""
+        if self._tool_button is None or buttons & self._tool_button:
+            return
+        self._tool_button = None
+        if self._last_point is not None:
+            self.tool.release(self, self._last_point)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802 (Qt API)
+        if self._space and event.reason() == Qt.FocusReason.ActiveWindowFocusReason:
+            self.hold_space(False)  # (let go in another application: never seen here)
+        super().focusOutEvent(event)
+
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        self._end_lost_gesture(event.buttons() & ~event.button())
         button = event.button()
         if button == Qt.MouseButton.MiddleButton or (
             button == Qt.MouseButton.LeftButton and self._space
@@ -719,14 +788,19 @@ class LabelCanvas(QGraphicsView):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         if self._pan_from is not None:
+            # The scroll bars move by whole pixels: the fraction left over is kept for the
+            # next move (on a high-DPI screen the pointer moves in halves of a pixel, and
+            # rounding each move took a slow drag nowhere at ratio 2, 1.5 times too far at
+            # ratio 1.5).
             d = event.position() - self._pan_from
-            self._pan_from = event.position()
-            self.horizontalScrollBar().setValue(
-                self.horizontalScrollBar().value() - int(round(d.x()))
-            )
-            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(round(d.y())))
+            bars = (self.horizontalScrollBar(), self.verticalScrollBar())
+            moved = [int(math.trunc(v)) for v in (d.x(), d.y())]
+            for bar, step in zip(bars, moved):
+                bar.setValue(bar.value() - step)
+            self._pan_from = QPointF(self._pan_from.x() + moved[0], self._pan_from.y() + moved[1])
             event.accept()
             return
+        self._end_lost_gesture(event.buttons())
         p = self._track(event.position())
         if self._tool_button is not None:
             self.tool.move(self, p)
@@ -753,6 +827,13 @@ class LabelCanvas(QGraphicsView):
         super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        """Qt sends a press within the double-click time and distance of a click as this
+        instead of a press. Only a tool with a double click of its own (the polygon
+        closes) takes it so; for every other tool it is the press it is (a quick second
+        dab, a stroke begun just after a click: both were lost, with no word)."""
+        if type(self.tool).double_click is Tool.double_click:
+            self.mousePressEvent(event)
+            return
         if (
             event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton)
             and not self._space
@@ -772,8 +853,8 @@ class LabelCanvas(QGraphicsView):
 
     def _route_space(self) -> None:
         """Listen for Space wherever the focus is while the pointer is over the canvas,
-        and until a Space held is let go."""
-        wanted = self._pointer is not None or self._space
+        and until a Space held is let go; for a gesture's keys while one is in progress."""
+        wanted = self._pointer is not None or self._space or self.tool.busy
         app = QApplication.instance()
         if wanted == self._routing or app is None:
             return
@@ -784,7 +865,7 @@ class LabelCanvas(QGraphicsView):
         self._routing = wanted
 
     # --- keys --------------------------------------------------------------------------------
-    _KEYS = {
+    KEYS = {
         Qt.Key.Key_Escape: "escape",
         Qt.Key.Key_Return: "enter",
         Qt.Key.Key_Enter: "enter",
@@ -812,17 +893,23 @@ class LabelCanvas(QGraphicsView):
                 self.hold_space(True)
             event.accept()
             return
-        name = self._KEYS.get(Qt.Key(key))
+        name = self.KEYS.get(Qt.Key(key))
         if event.matches(QKeySequence.StandardKey.Undo) and self.undo_in_gesture():
             # Reaches the canvas while Edit > Undo is disabled: during the first gesture.
             event.accept()
             return
-        if name is not None and self.tool.key(self, name):
-            if name == "escape":
-                self._tool_button = None
+        if name is not None and self.tool_key(name):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def tool_key(self, name: str) -> bool:
+        """Hand ``escape``, ``enter`` or ``backspace`` to the tool; True if it used it."""
+        if not self.tool.key(self, name):
+            return False
+        if name == "escape":
+            self._tool_button = None
+        return True
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():

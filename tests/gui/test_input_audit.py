@@ -302,7 +302,7 @@ def _ring_pixels(window, qtbot):
     qtbot.wait(20)
     centre = c.viewportTransform().map(QPointF(30.5, 30.5))
     image = c.viewport().grab().toImage()
-    r = 8 * c.zoom
+    r = (8 + 0.5) * c.zoom  # (round the dab's pixels: half a pixel past their centres)
     return image, centre, r
 
 

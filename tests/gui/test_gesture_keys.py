@@ -1,0 +1,86 @@
+"""A polygon's Enter, Escape and Backspace reach it wherever the focus is in the window;
+Space pans from a floating panel too."""
+
+from __future__ import annotations
+
+import pytest
+from guihelpers import at
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QDockWidget
+
+U = 255
+L, NM = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+
+
+def _polygon(window, points) -> None:
+    canvas = window.canvas
+    canvas.set_tool("polygon")
+    for p in points:
+        QTest.mouseClick(canvas.viewport(), L, NM, at(canvas, *p))
+
+
+def _class_row(window, row: int):
+    lst = window.class_panel.list
+    QTest.mouseMove(lst.viewport(), lst.visualItemRect(lst.item(row)).center())
+    QTest.mouseClick(lst.viewport(), L, NM, lst.visualItemRect(lst.item(row)).center())
+    lst.setFocus()
+    assert QApplication.focusWidget() is lst
+    return lst
+
+
+@pytest.mark.parametrize("where", ["class list", "opacity slider"])
+def test_enter_closes_a_polygon_after_a_click_in_a_panel(window, where):
+    """Enter went to the class list (or the slider) and did nothing: the polygon could
+    only be closed by a click on the picture, which added a vertex."""
+    _polygon(window, [(10, 10), (30, 10), (30, 30), (10, 30)])
+    if where == "class list":
+        widget = _class_row(window, 2)
+    else:
+        widget = window.opacity_slider
+        widget.setFocus()
+    QTest.keyClick(widget, Qt.Key.Key_Return)
+    lab = window.document.label_map.array
+    assert (lab[12:29, 12:29] == window.canvas.current_value).all()
+    assert not window.canvas.tool.busy
+
+
+def test_backspace_and_escape_reach_the_polygon_from_the_class_list(window):
+    _polygon(window, [(10, 10), (30, 10), (30, 30)])
+    lst = _class_row(window, 1)
+    QTest.keyClick(lst, Qt.Key.Key_Backspace)
+    assert len(window.canvas.tool.points) == 2
+    QTest.keyClick(lst, Qt.Key.Key_Escape)
+    assert not window.canvas.tool.busy
+    assert (window.document.label_map.array == U).all()
+
+
+def test_a_number_box_keeps_its_keys_during_a_polygon(window):
+    _polygon(window, [(10, 10), (30, 10), (30, 30)])
+    box = window.radius_spin
+    box.setFocus()
+    QTest.keyClick(box, Qt.Key.Key_Backspace)
+    assert len(window.canvas.tool.points) == 3
+
+
+def test_space_pans_from_a_floating_class_panel(window):
+    """A floating dock is a window of its own: Space there ticked a class's box off and
+    the drag painted."""
+    dock = window.class_panel.parentWidget()
+    while not isinstance(dock, QDockWidget):
+        dock = dock.parentWidget()
+    dock.setFloating(True)
+    dock.show()
+    lst = _class_row(window, 1)
+    canvas = window.canvas
+    QTest.mouseMove(canvas.viewport(), at(canvas, 30, 30))
+    before = canvas.mapToScene(QPoint(100, 100))
+    QTest.keyPress(lst, Qt.Key.Key_Space)
+    vp = canvas.viewport()
+    QTest.mousePress(vp, L, NM, QPoint(150, 150))
+    QTest.mouseMove(vp, QPoint(200, 190))
+    QTest.mouseRelease(vp, L, NM, QPoint(200, 190))
+    QTest.keyRelease(lst, Qt.Key.Key_Space)
+    assert canvas.mapToScene(QPoint(100, 100)) != before
+    assert (window.document.label_map.array == U).all()
+    assert window.class_panel.hidden() == frozenset()
