@@ -24,6 +24,15 @@ class ActionSpec:
     tip: str = ""
     #: A separator before this action in its menu: it begins a group.
     group: bool = False
+    #: A held key runs it once, not again at the keyboard's repeat rate (on/off switches
+    #: are always so): a held Ctrl+D flipped done / in progress 15 times in 1.2 s and
+    #: queued a training round each time. Navigation, zoom, brush size, undo repeat.
+    once: bool = False
+
+    @property
+    def repeats(self) -> bool:
+        """Whether a held key runs the action again and again."""
+        return not (self.once or self.checkable)
 
 
 #: What a toolbar shows for an action without an icon (its menu text is too long there).
@@ -83,7 +92,13 @@ SPECS: tuple[ActionSpec, ...] = (
         tip="Write the labelled images as a training set (VOC, masks, COCO, labelme, YOLO)",
     ),
     ActionSpec(
-        "save", "&Save now", "&File", ("Ctrl+S",), tip="Edits are saved automatically", group=True
+        "save",
+        "&Save now",
+        "&File",
+        ("Ctrl+S",),
+        tip="Edits are saved automatically",
+        group=True,
+        once=True,
     ),
     ActionSpec("quit", "&Quit", "&File", ("Ctrl+Q",), group=True),
     ActionSpec("undo", "&Undo", "&Edit", ("Ctrl+Z",)),
@@ -158,7 +173,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec(
         "pick_class",
-        "Pi&ck class under the cursor",
+        "P&ick class under the cursor",
         "&Tools",
         ("I",),
         tip="Paint with the class of the pixel under the cursor; Alt+click picks too",
@@ -166,7 +181,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec(
         "choose_class",
-        "C&hoose class from a list…",
+        "&Choose class from a list…",
         "&Tools",
         ("C",),
         tip="A list of the classes at the pointer: type to filter, Enter picks",
@@ -185,20 +200,22 @@ SPECS: tuple[ActionSpec, ...] = (
         ("X",),
         tip="Switch between painting over anything and the chosen protection",
         group=True,
+        once=True,
     ),
     ActionSpec(
         "cleanup_image",
-        "Clean up the &whole image",
+        "Clea&n up the whole image",
         "&Tools",
         ("Shift+K",),
         tip="Fill holes and remove specks of the current class everywhere (one undo step)",
+        once=True,
     ),
     ActionSpec("brush_smaller", "S&maller brush", "&Tools", ("[",), group=True),
-    ActionSpec("brush_bigger", "B&igger brush", "&Tools", ("]",)),
-    ActionSpec("toggle_labels", "Show &labels", "&View", ("H",), True),
+    ActionSpec("brush_bigger", "Bigger brus&h", "&Tools", ("]",)),
+    ActionSpec("toggle_labels", "S&how labels", "&View", ("H",), True),
     ActionSpec(
         "toggle_outlines",
-        "Labels as ou&tlines",
+        "Labels as &outlines",
         "&View",
         ("O",),
         True,
@@ -250,7 +267,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec(
         "zoom_out",
-        "Zoom &out",
+        "Zoom ou&t",
         "&View",
         ("Ctrl+-", "-"),
         tip="Zoom out around the cursor when it is over the image, else around the centre",
@@ -259,15 +276,15 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("contrast", "&Contrast…", "&View", ("Ctrl+K",), group=True),
     ActionSpec(
         "channels",
-        "C&hannels…",
+        "Cha&nnels…",
         "&View",
         tip="Which channels of the pictures are shown (and taken by new models)",
     ),
-    ActionSpec("next", "&Next image", "&Image", ("PgDown",), tip="Next image of the list"),
+    ActionSpec("next", "Ne&xt image", "&Image", ("PgDown",), tip="Next image of the list"),
     ActionSpec("previous", "&Previous image", "&Image", ("PgUp",)),
     ActionSpec(
         "next_suggested",
-        "Next &suggested image",
+        "&Next suggested image",
         "&Image",
         ("N",),
         tip="Open the image the strategy ranks first (most uncertain by default)",
@@ -279,6 +296,7 @@ SPECS: tuple[ActionSpec, ...] = (
         ("Ctrl+D",),
         tip="Toggle the image between done and in progress",
         group=True,
+        once=True,
     ),
     ActionSpec(
         "accept",
@@ -286,6 +304,7 @@ SPECS: tuple[ActionSpec, ...] = (
         "&Model",
         ("A",),
         tip="Copy the proposal into the unlabelled pixels (one undo step)",
+        once=True,
     ),
     ActionSpec(
         "accept_class",
@@ -293,8 +312,9 @@ SPECS: tuple[ActionSpec, ...] = (
         "&Model",
         ("Shift+A",),
         tip="Copy the proposal of the selected class into the unlabelled pixels",
+        once=True,
     ),
-    ActionSpec("toggle_proposal", "Show &proposal", "&Model", ("R",), True, group=True),
+    ActionSpec("toggle_proposal", "Show p&roposal", "&Model", ("R",), True, group=True),
     ActionSpec("toggle_uncertainty", "Show &uncertainty", "&Model", ("U",), True),
     ActionSpec(
         "train_now",
@@ -303,6 +323,7 @@ SPECS: tuple[ActionSpec, ...] = (
         ("Ctrl+T",),
         tip="Start a training round now",
         group=True,
+        once=True,
     ),
     ActionSpec(
         "train_scratch",
@@ -316,6 +337,7 @@ SPECS: tuple[ActionSpec, ...] = (
         "&Model",
         ("Ctrl+Shift+T",),
         tip="Stop the running round (the model version stays as it is)",
+        once=True,
     ),
     ActionSpec(
         "import_model",
@@ -368,6 +390,7 @@ def make_actions(parent: QWidget) -> dict[str, QAction]:
         if spec.keys:
             action.setShortcuts([QKeySequence(k) for k in spec.keys])
         action.setCheckable(spec.checkable)
+        action.setAutoRepeat(spec.repeats)
         if (shown := action_icon(spec.name)) is not None:
             action.setIcon(shown)
         if spec.name in TOOLBAR_TEXT:

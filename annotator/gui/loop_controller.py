@@ -34,6 +34,7 @@ from annotator.gui.model_panel import (
 )
 from annotator.gui.progress_task import run_with_progress
 from annotator.gui.proposal_layers import ProposalLayers
+from annotator.gui.tools import along
 from annotator.services import versions
 from annotator.services.jobs import Dispatcher
 from annotator.services.model_service import (
@@ -159,8 +160,10 @@ class LoopWorkspace(Protocol):
         """Whether the current tool paints the proposal (proposal brush, accept region)."""
         ...
 
-    def finish_gesture(self) -> None:
-        """Commit a gesture in progress (before an accept or a save)."""
+    def finish_gesture(self) -> str:
+        """Commit a gesture in progress (before an accept or a save); the line said of
+        what it dropped (a polygon not closed), "" if nothing, for the next message to
+        carry."""
         ...
 
     def save_labels(self) -> None:
@@ -552,15 +555,18 @@ class LoopController(QObject):
             return
         if self.layers.image_id != doc.image_id:
             return
-        ws.finish_gesture()
+        dropped = ws.finish_gesture()
+
+        def say(text: str) -> None:  # (after what the gesture's end dropped: not over it)
+            self.message.emit(along(text, dropped), MESSAGE_MS if not dropped else 10000)
+
         class_id = None
         if current_class_only:
             class_id = ws.current_value()
             if class_id >= len(schema):
-                self.message.emit(
+                say(
                     "Nothing accepted: void is not a class a model proposes; pick a class "
-                    "(1-9, 0, or C for the list) to accept its proposal",
-                    MESSAGE_MS,
+                    "(1-9, 0, or C for the list) to accept its proposal"
                 )
                 return
         # Accept fills the unlabelled pixels; protected painting "only over class k"
@@ -571,13 +577,9 @@ class LoopController(QObject):
             where = (
                 "" if over in (None, doc.label_map.unlabelled) else f" over {schema.names[over]}"
             )
-            self.message.emit(
-                f"Accepted the proposal of model v{proposal.model_version}{where}", MESSAGE_MS
-            )
+            say(f"Accepted the proposal of model v{proposal.model_version}{where}")
         else:  # no undo step either: the user would wonder whether A did anything
-            self.message.emit(
-                nothing_to_accept_text(doc, proposal, schema, class_id, over), MESSAGE_MS
-            )
+            say(nothing_to_accept_text(doc, proposal, schema, class_id, over))
 
     def view_changed(self) -> None:
         """Protection, the tool or the labels' visibility changed: redraw where the

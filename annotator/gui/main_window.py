@@ -85,10 +85,10 @@ from annotator.gui.settings_store import (
     restore_project_class,
     restore_window,
 )
-from annotator.gui.smart_tools import ProtectionCombo, SmartSupport, clean_up
+from annotator.gui.smart_tools import ProtectionCombo, SmartSupport, cancelled_text, clean_up
 from annotator.gui.status_activity import StatusActivity
 from annotator.gui.status_labels import ElidedLabel, MessageBar, ReadoutLabel
-from annotator.gui.tools import FILL_SAMPLE
+from annotator.gui.tools import FILL_SAMPLE, along
 from annotator.services import image_status
 from annotator.services.document import Document
 from annotator.services.project_lock import LockInfo, ProjectLocked
@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
         self._shared: ContrastWindows | None = None
         self._cursor: tuple[int, int] | None = None  # the pixel under the mouse, last seen
         self._notice = ""  # the last tool notice shown (cleared by a gesture that changed pixels)
+        self._carried = ""  # what ending a gesture dropped, for the messages of the key's own work
         #: The open image's place in its stack (None: no slice), for the status bar.
         self._slice_place: SlicePlace | None = None
         self._opacity = 0.5
@@ -580,7 +581,7 @@ class MainWindow(QMainWindow):
         self.class_panel.visibility_changed.connect(lambda _hidden: loop.recolour())
         a["toggle_labels"].toggled.connect(lambda _shown: loop.view_changed())
         self.canvas.tool_changed.connect(lambda _name: loop.view_changed())
-        loop.message.connect(self.statusBar().showMessage)
+        loop.message.connect(self._loop_said)
         loop.long_note.connect(self.activity.note)
         loop.round_finished.connect(self._round_finished)
         loop.scores_changed.connect(self.image_list.update_scores)
@@ -744,9 +745,7 @@ class MainWindow(QMainWindow):
         """Open ``image_id`` (its ``pixels`` when a worker decoded them) and show it."""
         if self.session is None:
             return
-        self._notice = ""
-        self.canvas.finish_gesture()  # (may say what it dropped: a polygon not closed)
-        dropped = self._notice
+        dropped = self.end_gesture()  # (what it dropped, a polygon not closed, stays said)
         self._stop_autosave()
         try:
             doc = self.session.open_image(image_id, pixels)
@@ -807,15 +806,33 @@ class MainWindow(QMainWindow):
         if target is not None:
             self.open_image(target)
 
+    def end_gesture(self) -> str:
+        """End the gesture in progress (:meth:`Canvas.finish_gesture`); return the line
+        it said of what it dropped (a polygon not closed), "" if none, for the caller's
+        own message to carry: shown over it, that line was gone at once (Ctrl+D, A,
+        Shift+K mid-polygon threw the vertices away without a word)."""
+        self._notice = ""
+        self.canvas.finish_gesture()
+        return self._notice
+
+    def _say(self, text: str, ms: int, dropped: str = "") -> None:
+        """``text`` in the status bar, with ``dropped`` (see :meth:`end_gesture`) after it."""
+        if dropped:
+            text, ms = along(text, dropped), max(ms, 10000)
+        self.statusBar().showMessage(text, ms)
+
+    def _loop_said(self, text: str, ms: int) -> None:
+        self._say(text, ms, self._carried)
+
     def mark_done(self) -> None:
         if self.session is None or self.document is None:
             return
-        self.canvas.finish_gesture()
+        dropped = self.end_gesture()
         doc = self.document
         if doc.record.status is not ImageStatus.DONE and not doc.label_map.labelled_count():
             # A done image without a label map is left out of exports and training:
             # marking it done would only hide it from "next suggested".
-            self.statusBar().showMessage(f"{doc.record.name} {image_status.NO_LABELS}", 5000)
+            self._say(f"{doc.record.name} {image_status.NO_LABELS}", 5000, dropped)
             return
         try:
             record = self.session.mark_done()
@@ -826,22 +843,44 @@ class MainWindow(QMainWindow):
         if record is not None:
             self._update_enabled()  # the action now says the other way
             self.image_list.update_record(record)
-            self.statusBar().showMessage(
-                f"{record.name}: {record.status.value.replace('_', ' ')}", 3000
-            )
-            self.loop.image_done(record)
+            self._say(f"{record.name}: {record.status.value.replace('_', ' ')}", 3000, dropped)
+            self._carried = dropped  # (the loop's word on a round, said next, carries it too)
+            try:
+                self.loop.image_done(record)
+            finally:
+                self._carried = ""
 
     # --- edits -------------------------------------------------------------------------------------
     def undo(self) -> None:
         """Undo the last step; during a gesture, the gesture's own last part instead (a
-        drag is aborted, an outline loses its last vertex)."""
-        if self.document is not None and not self.canvas.undo_in_gesture():
-            self.canvas.finish_gesture()
-            self.document.undo()
+        drag is aborted, an outline loses its last vertex); while a GrabCut or clean-up
+        is still being computed, that instead (:meth:`_cancel_landings`)."""
+        if self.document is None or self.canvas.undo_in_gesture():
+            return
+        if self._cancel_landings("Undo"):
+            return
+        self.canvas.finish_gesture()
+        self.document.undo()
 
     def redo(self) -> None:
-        if self.document is not None:
-            self.document.redo()
+        """Redo the step undone last; while a GrabCut or clean-up is still being
+        computed, cancel it instead (:meth:`_cancel_landings`)."""
+        doc = self.document
+        if doc is None or (doc.history.can_redo and self._cancel_landings("Redo")):
+            return
+        doc.redo()
+
+    def _cancel_landings(self, by: str) -> bool:
+        """Cancel the GrabCut and clean-up results of the open image still to land, and
+        say so; whether there were any. Landing after the undo or redo (``by``) as a new
+        step, such a result cleared the redo: the step undone could never come back."""
+        smart, doc = self.canvas.smart, self.document
+        if smart is None or doc is None:
+            return False
+        kinds = smart.cancel_landings(doc.image_id)
+        if kinds:
+            self.statusBar().showMessage(cancelled_text(kinds, by), 10000)
+        return bool(kinds)
 
     def _tool_notice(self, text: str) -> None:
         """A tool's line of why its gesture did nothing (the status bar, 10 s)."""
@@ -1163,8 +1202,8 @@ class MainWindow(QMainWindow):
         doc = self.document
         if doc is None:
             return
-        self.canvas.finish_gesture()  # a stroke held meanwhile ends as its own step
-        clean_up(self.canvas)
+        dropped = self.end_gesture()  # a stroke held meanwhile ends as its own step
+        clean_up(self.canvas, say=lambda text: self._say(text, 5000, dropped))
 
     def _tolerance_edited(self) -> None:
         self._tolerance_8bit = self.tolerance_spin.value() / self._tolerance_scale
@@ -1345,18 +1384,26 @@ class MainWindow(QMainWindow):
         self.pick_class(*pixel)
 
     def _painting_with(self, value: int) -> None:
-        """A gesture begins that paints ``value``: a class the user hid is shown again
-        (it painted unseen, as if nothing happened), and the status bar says so."""
-        if value not in self._hidden or self.session is None:
+        """A gesture begins that paints ``value``: the labels hidden (H), or a class the
+        user hid, are shown again (it painted unseen, as if nothing happened), and the
+        status bar says so."""
+        if self.session is None:
             return
-        self.class_panel.show_value(value)
-        self._set_hidden(self._hidden - {value})
-        self.loop.recolour()
-        self.statusBar().showMessage(
-            f"“{self._label_name(value)}” was hidden: shown again to paint with it (untick "
-            "it under Classes to hide it)",
-            10000,
-        )
+        said = []
+        labels = self.actions_["toggle_labels"]
+        if not labels.isChecked():
+            labels.setChecked(True)  # (the canvas and the proposal's layer follow)
+            said.append("The labels were hidden: shown again to paint (H hides them)")
+        if value in self._hidden:
+            self.class_panel.show_value(value)
+            self._set_hidden(self._hidden - {value})
+            self.loop.recolour()
+            said.append(
+                f"“{self._label_name(value)}” was hidden: shown again to paint with it "
+                "(untick it under Classes to hide it)"
+            )
+        if said:
+            self.statusBar().showMessage("; ".join(said), 10000)
 
     def _update_enabled(self) -> None:
         doc = self.document
@@ -1536,8 +1583,8 @@ class _LoopWorkspace:
     def tool_writes_proposal(self) -> bool:
         return self._window.canvas.tool.writes_proposal
 
-    def finish_gesture(self) -> None:
-        self._window.canvas.finish_gesture()
+    def finish_gesture(self) -> str:
+        return self._window.end_gesture()
 
     def save_labels(self) -> None:
         if self._window.session is not None:

@@ -63,6 +63,37 @@ def _smart(ctx: ToolContext) -> SmartSupport | None:
 
 
 # --- background computation -----------------------------------------------------------------
+class Landing:
+    """A GrabCut or clean-up result on its way to the labels of one image: from the
+    submit until it lands (after the computation, and after a gesture held meanwhile).
+
+    An undo or redo pressed meanwhile cancels it (:meth:`SmartSupport.cancel_landings`):
+    landing after them as a new step, it cleared the redo, and the step they undid was
+    lost for good."""
+
+    def __init__(self, kind: str, image_id: int, settle: Callable[[Landing], None]) -> None:
+        self.kind = kind
+        self.image_id = image_id
+        self.started = False  # the worker took it (set there; a newer box no longer replaces it)
+        self.cancelled = False
+        self._settle = settle
+
+    def settle(self) -> None:
+        """It landed, or was dropped (its image left, the work failed): no longer pending."""
+        self._settle(self)
+
+    def guard(self, edit: Callable[[], object]) -> Callable[[], None]:
+        """``edit`` (the landing itself) as it runs once cancelling is too late: not at
+        all when an undo or redo cancelled it first."""
+
+        def landing() -> None:
+            if not self.cancelled:
+                self.settle()
+                edit()
+
+        return landing
+
+
 @dataclass(frozen=True, eq=False)
 class _Job:
     """One background computation: what to run, for which image, and where its result goes."""
@@ -71,6 +102,7 @@ class _Job:
     kind: str
     run: Callable[[], Any]
     done: Callable[[Any], None]
+    landing: Landing | None = None  # (superpixels: none, they are no edit)
 
 
 class _TileWork:
@@ -138,6 +170,7 @@ class SmartSupport:
         self._tiling: dict[int, _TileWork] = {}  # images whose tiles are being computed
         self._closed = False
         self._serial = itertools.count(1)
+        self._landings: list[Landing] = []  # results submitted that have not landed yet
         self._queue: CoalescingQueue[tuple[str, int], _Job] = CoalescingQueue(
             self._run, "annotator-smart"
         )
@@ -205,14 +238,36 @@ class SmartSupport:
         done: Callable[[Any], None],
         *,
         replace: bool = True,
-    ) -> None:
-        """Run ``run()`` off the GUI thread; ``done(result)`` on it if the image is still open.
+    ) -> Landing:
+        """Run ``run()`` off the GUI thread; ``done(result)`` on it if the image is still
+        open and the returned :class:`Landing` was not cancelled meanwhile; ``done``
+        lands the result through :meth:`Landing.guard` (or settles it).
 
         With ``replace`` a job of the same kind still waiting is dropped for this one (a
         newer GrabCut box); without, jobs of the kind run one after the other, in order
         (each clean-up is a command of its own)."""
+        if replace:
+            for older in [x for x in self._landings if x.kind == kind and not x.started]:
+                older.cancelled = True  # replaced in the queue: it never runs
+                older.settle()
+        landing = Landing(kind, image_id, self._settled)
+        self._landings.append(landing)
         key = (kind, 0) if replace else (kind, next(self._serial))
-        self._queue.submit(key, _Job(image_id, kind, run, done))
+        self._queue.submit(key, _Job(image_id, kind, run, done, landing))
+        return landing
+
+    def _settled(self, landing: Landing) -> None:
+        if landing in self._landings:
+            self._landings.remove(landing)
+
+    def cancel_landings(self, image_id: int) -> list[str]:
+        """Cancel the results for ``image_id`` not landed yet (an undo or redo was
+        pressed: their landing would clear the redo); the kinds cancelled, in order."""
+        cancelled = [x for x in self._landings if x.image_id == image_id]
+        for landing in cancelled:
+            landing.cancelled = True
+            landing.settle()
+        return list(dict.fromkeys(x.kind for x in cancelled))
 
     def forget(self, image_id: int | None = None) -> None:
         """Drop cached superpixels (of one image: its contrast window changed; or all:
@@ -242,6 +297,8 @@ class SmartSupport:
         self._queue.close(drop_pending=True, timeout=5.0)
 
     def _run(self, _key: tuple[str, int], job: _Job, _token: CancelToken) -> None:
+        if job.landing is not None:
+            job.landing.started = True
         try:
             result = job.run()
         except Exception as exc:  # reaches the user as a message, never a traceback
@@ -263,15 +320,39 @@ class SmartSupport:
             self.progress(f"Superpixels ready ({len(segments.boxes)} segments)")
 
     def _finished(self, job: _Job, result: Any) -> None:
+        if job.landing is not None and job.landing.cancelled:
+            return  # (said when it was cancelled)
         if job.kind == "superpixels" or job.image_id == self._current():
             job.done(result)
         else:
+            if job.landing is not None:
+                job.landing.settle()
             self.notify(dropped_text(job.kind))
 
     def _failed(self, job: _Job, exc: BaseException) -> None:
+        if job.landing is not None:
+            if job.landing.cancelled:
+                return
+            job.landing.settle()
         if job.kind == "superpixels":  # the next press starts over
             self.forget(job.image_id)
         self.notify(f"{job.kind} failed: {exc}")
+
+
+def cancelled_text(kinds: Sequence[str], by: str) -> str:
+    """What the status bar says when an undo (``by`` "Undo") or a redo ("Redo") cancelled
+    results still being computed (:meth:`SmartSupport.cancel_landings`), instead of
+    undoing or redoing a step: they would have landed after it and cleared the redo."""
+    what = " and the ".join(k if k == "GrabCut" else k.lower() for k in kinds)
+    if by == "Undo":
+        return (
+            f"Undo cancelled the {what} still being computed; nothing else was undone "
+            "(Ctrl+Z again undoes the step before)"
+        )
+    return (
+        f"Redo cancelled the {what} still being computed, which would have cleared the "
+        "steps to redo; nothing was redone (Ctrl+Y again redoes)"
+    )
 
 
 def dropped_text(kind: str) -> str:
@@ -528,11 +609,12 @@ class GrabCutTool(Tool):
 
         def done(found: np.ndarray) -> None:
             if ctx.document is doc:  # a stroke painted meanwhile stays a step of its own
-                doc.when_idle(lambda: land(found))
+                doc.when_idle(landing.guard(lambda: land(found)))
             else:  # (the image left and opened again: a document of its own)
+                landing.settle()
                 smart.notify(dropped_text("GrabCut"))
 
-        smart.submit(doc.image_id, "GrabCut", run, done)
+        landing = smart.submit(doc.image_id, "GrabCut", run, done)
 
     def cancel(self, ctx: ToolContext) -> None:
         self._start = None
@@ -566,17 +648,24 @@ def box_region(shape: tuple[int, int], a: Point, b: Point) -> np.ndarray | None:
 BACKGROUND_CLEANUP_PIXELS = 1 << 22
 
 
-def clean_up(ctx: ToolContext, within: np.ndarray | None = None, pixels: int = 0) -> None:
+def clean_up(
+    ctx: ToolContext,
+    within: np.ndarray | None = None,
+    pixels: int = 0,
+    say: Callable[[str], None] | None = None,
+) -> None:
     """Fill the current class's holes and remove its specks (of at most the context's
     ``cleanup_area`` pixels) inside ``within`` (default: the whole image), one undo step.
 
     ``pixels`` is the size of ``within``'s box. Past :data:`BACKGROUND_CLEANUP_PIXELS`
     the work runs on the smart tools' worker, on a copy of the labels, and lands like a
-    GrabCut result: pixels painted meanwhile keep their newer label.
+    GrabCut result: pixels painted meanwhile keep their newer label. ``say``: where its
+    lines go (default: the smart tools' ``notify``).
     """
     doc, smart = ctx.document, _smart(ctx)
     if doc is None:
         return
+    tell = say if say is not None else (smart.notify if smart is not None else None)
     value = ctx.current_value
     only_over = protection(ctx, value)
     max_area = int(getattr(ctx, "cleanup_area", 64))
@@ -585,20 +674,21 @@ def clean_up(ctx: ToolContext, within: np.ndarray | None = None, pixels: int = 0
         pixels = lm.height * lm.width
 
     def said(changed: bool, found: bool = False) -> None:
-        if smart is None:
+        if tell is None:
             return
         if changed:
-            smart.notify("Cleaned up")
+            tell("Cleaned up")
         elif found:  # every pixel it would change was painted while it ran
-            smart.notify("Nothing cleaned up: the pixels it would change were edited meanwhile")
+            tell("Nothing cleaned up: the pixels it would change were edited meanwhile")
         else:
-            smart.notify("No holes or specks of that size here")
+            tell("No holes or specks of that size here")
 
     if smart is None or pixels <= BACKGROUND_CLEANUP_PIXELS:
         said(doc.clean_up(value, max_area, within, only_over=only_over))
         return
     work = LabelMap(lm.array.copy(), lm.unlabelled, lm.void)
-    smart.notify("Cleaning up…")
+    notify = tell or smart.notify
+    notify("Cleaning up…")
 
     def run() -> list[Patch]:
         return [edit(work) for edit in clean_up_edits(value, max_area, within, only_over)]
@@ -606,11 +696,12 @@ def clean_up(ctx: ToolContext, within: np.ndarray | None = None, pixels: int = 0
     def done(patches: list[Patch]) -> None:
         if ctx.document is doc:  # a stroke painted meanwhile stays a step of its own
             found = any(not p.empty for p in patches)
-            doc.when_idle(lambda: said(doc.land(patches), found))
+            doc.when_idle(landing.guard(lambda: said(doc.land(patches), found)))
         else:
-            smart.notify(dropped_text("Clean-up"))
+            landing.settle()
+            notify(dropped_text("Clean-up"))
 
-    smart.submit(doc.image_id, "Clean-up", run, done, replace=False)
+    landing = smart.submit(doc.image_id, "Clean-up", run, done, replace=False)
 
 
 class CleanUpTool(LassoTool):
@@ -653,6 +744,7 @@ class ProtectionCombo(QComboBox):
         # What X brings back: the last protection chosen, by its value (a row would be
         # another class once the classes move). None: "only unlabelled", the first.
         self._last_protected: int | None = None
+        self.currentIndexChanged.connect(self._chosen)
         # Wide enough for "Only over “background”" (the box sized itself to its first
         # entries and cut class names); longer names show whole in the open list.
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -677,6 +769,12 @@ class ProtectionCombo(QComboBox):
         index = self.findData(keep) if keep is not None else 0
         self.setCurrentIndex(max(index, 0))
         self.blockSignals(False)
+
+    def _chosen(self) -> None:
+        """A protection chosen (in the box, by X or a class change) is what X brings back
+        (it was only X's own last switch-off: a choice made in the box was forgotten)."""
+        if (value := self.value()) is not None:
+            self._last_protected = value
 
     def value(self) -> int | None:
         data = self.currentData()

@@ -34,7 +34,7 @@ from typing import Protocol
 
 import numpy as np
 
-from annotator.core.labelmap import Point, Tolerance
+from annotator.core.labelmap import LabelMap, Point, Tolerance
 from annotator.services.document import Document
 
 
@@ -134,6 +134,15 @@ def unchanged_text(
     if doc is not None and value == doc.label_map.unlabelled:
         return f"Nothing changed: {these} {'is' if click else 'are'} unlabelled already"
     return f"Nothing changed: {these} already {'has' if click else 'have'} that class"
+
+
+def along(text: str, dropped: str) -> str:
+    """``text`` (what a key did) with ``dropped`` (the line of what ending a gesture
+    first dropped: a polygon not closed) after it, in one line, so neither replaces the
+    other unread."""
+    if not dropped:
+        return text
+    return f"{text}; {dropped[:1].lower()}{dropped[1:]}"
 
 
 class Reach:
@@ -512,7 +521,24 @@ def _said_unchanged(ctx: ToolContext, outline: Sequence[Point], value: int) -> N
     reach = Reach()
     reach.add(outline)
     outside = reach.outside(doc.label_map.shape)
+    if not outside and not encloses_pixels(doc.label_map, outline):
+        ctx.say(NO_AREA_TEXT)
+        return
     ctx.say(unchanged_text(ctx, value, protection(ctx, value), outside=outside))
+
+
+#: Why an outline whose points lie on one line (no area inside) changed nothing: it
+#: said "these pixels already have that class", of pixels that were unlabelled.
+NO_AREA_TEXT = (
+    "Nothing changed: the outline encloses no area (its points lie on one line); "
+    "draw it round the pixels to fill"
+)
+
+
+def encloses_pixels(labels: LabelMap, outline: Sequence[Point]) -> bool:
+    """Whether the outline, filled, covers any pixel of the image."""
+    mask, _box = labels.polygon_mask(outline, ())
+    return mask is not None and bool(mask.any())
 
 
 def all_tools() -> list[Tool]:

@@ -157,11 +157,12 @@ class FakeWorkspace:
     def tool_writes_proposal(self) -> bool:
         return self.proposal_tool
 
-    def finish_gesture(self) -> None:
+    def finish_gesture(self) -> str:
         self.finished += 1
         doc = self.session.document
         if doc is not None:
             doc.commit_stroke()
+        return ""
 
     def save_labels(self) -> None:
         self.saved += 1

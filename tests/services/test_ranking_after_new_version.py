@@ -369,8 +369,8 @@ class NoDocument:
     def tool_writes_proposal(self) -> bool:
         return False
 
-    def finish_gesture(self) -> None:
-        pass
+    def finish_gesture(self) -> str:
+        return ""
 
     def save_labels(self) -> None:
         pass
