@@ -300,7 +300,9 @@ class LabelCanvas(QGraphicsView):
     brush_radius_changed = Signal(float)
     tool_changed = Signal(str)
     notice = Signal(str)  # a tool's short message (the status bar)
-    painting = Signal(int)  # a gesture begins that writes this label value (the class)
+    # A gesture begins that writes this label value: the class, or Unlabelled for one
+    # that erases or writes other classes (the proposal brush, accept region).
+    painting = Signal(int)
     pick_requested = Signal(int, int)  # Alt+click: the class under pixel (column, row)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -779,8 +781,9 @@ class LabelCanvas(QGraphicsView):
             self._tool_button = button
             erase = button == Qt.MouseButton.RightButton
             p = self._track(event.position())
-            if not erase and self.tool.paints_current and self._document is not None:
-                self.painting.emit(self._value)
+            if self._document is not None:  # (every tool edits: hidden labels show)
+                paints = not erase and self.tool.paints_current
+                self.painting.emit(self._value if paints else self._document.label_map.unlabelled)
             self.tool.press(self, p, erase=erase)
             event.accept()
             return

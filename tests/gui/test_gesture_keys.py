@@ -4,7 +4,7 @@ Space pans from a floating panel too."""
 from __future__ import annotations
 
 import pytest
-from guihelpers import at
+from guihelpers import at, drag
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDockWidget
@@ -84,3 +84,18 @@ def test_space_pans_from_a_floating_class_panel(window):
     assert canvas.mapToScene(QPoint(100, 100)) != before
     assert (window.document.label_map.array == U).all()
     assert window.class_panel.hidden() == frozenset()
+
+
+@pytest.mark.parametrize("how", ["eraser", "right button"])
+def test_erasing_with_the_labels_hidden_shows_them(window, how):
+    """The labels hidden (H), an erasing gesture went on unseen."""
+    canvas = window.canvas
+    window.document.label_map.array[:, :] = 1
+    window.actions_["toggle_labels"].setChecked(False)
+    if how == "eraser":
+        canvas.set_tool("eraser")
+        drag(canvas, [(10, 10), (20, 10)])
+    else:
+        drag(canvas, [(10, 10), (20, 10)], button=Qt.MouseButton.RightButton)
+    assert window.actions_["toggle_labels"].isChecked()
+    assert "shown again" in window.statusBar().currentMessage()
