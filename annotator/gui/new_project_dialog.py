@@ -134,7 +134,25 @@ class AddOutcome:
         masks = f" {capitalised(self.masks)}." if self.masks else ""
         stacks = f" {capitalised(self.stacks)}." if self.stacks else ""
         channels = f" {capitalised(self.channels)}." if self.channels else ""
-        return text + "." + stacks + channels + masks + others
+        listed = _listed("Left out", self.left_out) + _listed("Unreadable", self.errors)
+        return text + "." + stacks + channels + masks + others + listed
+
+
+#: How many files' reasons an add's summary lists (the box would grow past a screen).
+LISTED = 5
+
+
+def _listed(title: str, reasons: list[str]) -> str:
+    """Lines naming each of several files with its reason ("path: reason"), the first
+    :data:`LISTED` and how many more, after the summary: its line named the first file
+    alone, and the others were often left out for another reason (a truncated JPEG, a
+    TIFF whose codec is missing). Nothing for one file (the line names it)."""
+    if len(reasons) < 2:
+        return ""
+    lines = [f"- {r}" for r in reasons[:LISTED]]
+    if len(reasons) > LISTED:
+        lines.append(f"- and {len(reasons) - LISTED} more")
+    return f"\n{title}:\n" + "\n".join(lines)
 
 
 def add_images_with_progress(

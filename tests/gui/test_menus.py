@@ -660,3 +660,30 @@ def test_the_export_dialog_asks_for_label_stacks_only_of_a_masks_export(qtbot):
     assert dialog.request().stacks
     dialog.set_format("voc")
     assert not dialog.stacks_check.isEnabled() and not dialog.request().stacks
+
+
+def test_the_add_summary_names_each_unreadable_file_with_its_reason(qapp, tmp_path):
+    """Only the first file's reason was said: a truncated JPEG hid that the other files
+    were left out for another reason."""
+    from annotator.core.schema import LabelSchema
+    from annotator.gui.new_project_dialog import add_images_with_progress
+    from annotator.storage.project import Project
+
+    src = tmp_path / "src"
+    src.mkdir()
+    cv2.imwrite(str(src / "good.png"), np.full((8, 8), 5, np.uint8))
+    (src / "a_truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 10)
+    (src / "b_text.jpg").write_text("not a picture")
+    for i in range(6):
+        (src / f"c{i}.tif").write_bytes(b"II*\0" + b"\0" * 4)
+    with Project.create(tmp_path / "p", LabelSchema.from_names(["a", "b"])) as project:
+        outcome = add_images_with_progress(None, project, [src])
+    text = outcome.summary()
+    lines = text.splitlines()
+    assert lines[0].startswith("Added 1 image(s), 8 unreadable (first: "), text
+    assert lines[1] == "Unreadable:", text
+    assert [line.split(":")[0] for line in lines[2:7]] == [
+        f"- {src / name}"
+        for name in ("a_truncated.png", "b_text.jpg", "c0.tif", "c1.tif", "c2.tif")
+    ], text
+    assert lines[7] == "- and 3 more" and len(lines) == 8, text
