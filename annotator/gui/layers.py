@@ -83,9 +83,11 @@ def _screen_samples(
     start: int, stop: int, offset: float, scale: float, size: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """For the screen pixels ``start-1 .. stop`` (one of margin each side): the image
-    pixel under each one's centre (clipped into the image), and whether it is inside."""
+    pixel under each one's centre (clipped into the image), and whether it is inside.
+    A centre on the edge between two pixels is the lower one's, as Qt draws the picture
+    there (``core.labelmap.pixel_of``): the borders lay a pixel off at zoom 1.25."""
     screen = np.arange(start - 1, stop + 1, dtype=np.float64)
-    pixel = np.floor((screen + 0.5 - offset) / scale).astype(np.intp)
+    pixel = (np.ceil((screen + 0.5 - offset) / scale - 1e-6) - 1).astype(np.intp)
     inside = (pixel >= 0) & (pixel < size)
     return np.clip(pixel, 0, size - 1), inside
 

@@ -49,3 +49,17 @@ def test_uint16_label_maps_render_through_the_lookup_table(qapp):
     assert QColor(img.pixel(2, 1)).name() == schema.classes[299].color
     assert QColor(img.pixel(4, 4)).name() == schema.classes[3].color
     assert QColor.fromRgba(img.pixel(0, 0)).alpha() == 0
+
+
+def test_outline_samples_take_the_pixel_qt_draws_where_a_centre_meets_an_edge():
+    """At zoom 1.25 the centre of screen pixel 2 (2.5) is the edge between image pixels
+    1 and 2; Qt draws pixel 1 there, and the borders were drawn over pixel 2: a
+    labelled square's outline lay a pixel outside it on two sides."""
+    from annotator.gui.layers import _screen_samples
+
+    pixel, inside = _screen_samples(0, 10, 0.0, 1.25, 100)
+    screens = range(-1, 11)
+    want = [max(0, -(-(s + 0.5) // 1.25) - 1) for s in screens]  # ceil(v) - 1
+    assert pixel.tolist() == [int(w) for w in want]
+    assert dict(zip(screens, pixel.tolist()))[2] == 1
+    assert inside.tolist() == [False] + [True] * 11
