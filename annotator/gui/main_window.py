@@ -1456,7 +1456,17 @@ class MainWindow(QMainWindow):
         return "No image open: pick one in the Images list."
 
     def show_shortcuts(self) -> None:
-        """The overview of every action's keys, read from the menus (non-modal)."""
+        """The overview of every action's keys, read from the menus (non-modal); the one
+        open already is raised (F1 twice opened a second window over the first)."""
+        open_one = getattr(self, "shortcuts_dialog", None)
+        if open_one is not None:
+            try:
+                if open_one.isVisible():
+                    open_one.raise_()
+                    open_one.activateWindow()
+                    return
+            except RuntimeError:  # (closed: deleted on close, its wrapper left)
+                pass
         dialog = ShortcutsDialog(self.menuBar(), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.shortcuts_dialog = dialog

@@ -687,3 +687,19 @@ def test_the_add_summary_names_each_unreadable_file_with_its_reason(qapp, tmp_pa
         for name in ("a_truncated.png", "b_text.jpg", "c0.tif", "c1.tif", "c2.tif")
     ], text
     assert lines[7] == "- and 3 more" and len(lines) == 8, text
+
+
+def test_f1_twice_raises_the_open_shortcuts_window(window, qtbot):
+    """F1 pressed twice opened a second shortcuts window over the first."""
+    from annotator.gui.help_dialog import ShortcutsDialog
+
+    window.show_shortcuts()
+    first = window.shortcuts_dialog
+    window.show_shortcuts()
+    assert window.shortcuts_dialog is first
+    assert len([d for d in window.findChildren(ShortcutsDialog) if d.isVisible()]) == 1
+    first.close()
+    qtbot.waitUntil(lambda: not window.findChildren(ShortcutsDialog))  # (deleted on close)
+    window.show_shortcuts()
+    assert window.shortcuts_dialog is not first and window.shortcuts_dialog.isVisible()
+    window.shortcuts_dialog.close()
