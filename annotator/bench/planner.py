@@ -34,7 +34,11 @@ SPOIL_PENALTY = 0.5
 WAND_TOLERANCES = (6.0, 12.0, 24.0, 48.0)
 
 #: Douglas-Peucker tolerances (pixels) of the polygon traced along a region's outline.
-POLYGON_EPSILONS = (1.0, 2.5)
+#: 0.5: its vertices on nearly every corner of the outline. The app's polygon fills the
+#: pixels whose centre is inside or on it, so a coarser outline leaves out the pixels
+#: its chords cut off (on synthetic EM, a class's IoU 0.80-0.90 at 1 px, 0.94-0.95 at
+#: 0.5 px for 60 % more vertices); the planner weighs the three.
+POLYGON_EPSILONS = (0.5, 1.0, 2.5)
 
 #: Regions smaller than this are not worth a GrabCut box (two clicks and a wait).
 GRABCUT_MIN_AREA = 64

@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QDockWidget,
     QFrame,
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -64,7 +65,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.labelmap import Box, Point, Tolerance, pixel_of
 from annotator.gui.layers import ArrayImageItem, LabelOverlayItem
-from annotator.gui.smart_tools import SmartSupport, smart_tools
+from annotator.gui.smart_tools import SmartSupport, cancelled_text, smart_tools
 from annotator.gui.tools import PolygonTool, Tool, all_tools
 from annotator.services.document import Document
 
@@ -262,22 +263,48 @@ class SpaceRouter(QObject):
 
     def _gesture_key(self, watched: QObject, event: QKeyEvent) -> bool:
         """Hand Enter, Escape or Backspace to the tool whose gesture is in progress,
-        when the focus is elsewhere in the window (not in a text field)."""
+        when the focus is elsewhere in the window: on a panel's list, slider, button or
+        combo box, not in a text field or a number box (whose keys they are), nor in a
+        dialog or a popup. Only as the key reaches the focused widget: a text field
+        passes Enter on to its parent, which is no text field."""
         canvas = self._canvas
         name = canvas.KEYS.get(Qt.Key(event.key()))
+        focus = QApplication.focusWidget()
         if (
             name is None
-            or watched is canvas
-            or not isinstance(watched, QWidget)
+            or watched is not focus
+            or focus is canvas
             or not canvas.tool.busy
-            or not _in_window_of(watched, canvas)
-            or _types_text(watched)
-            or isinstance(watched, QAbstractSpinBox)
-            or isinstance(watched.parent(), QAbstractSpinBox)  # (its digits, its Enter)
+            or QApplication.activePopupWidget() is not None
+            or QApplication.activeModalWidget() is not None
+            or not _in_main_window(focus, canvas)
+            or _types_text(focus)
+            or _takes_enter(focus)
             or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
         ):
             return False
         return canvas.tool_key(name)
+
+
+def _takes_enter(widget: QWidget) -> bool:
+    """Whether Enter, Escape and Backspace are a widget's own keys: a number box's (its
+    digits, its Enter), within it too. (A combo box's list is a popup, left alone; closed,
+    a combo box has no use for them.)"""
+    w: QWidget | None = widget
+    while w is not None and not w.isWindow():
+        if isinstance(w, QAbstractSpinBox):
+            return True
+        w = w.parentWidget()
+    return False
+
+
+def _in_main_window(widget: QWidget, canvas: QWidget) -> bool:
+    """Whether ``widget`` is in the canvas's window or a panel floating off it (a
+    floating dock is a window of its own), not in a dialog."""
+    window = widget.window()
+    if window is canvas.window():
+        return True
+    return isinstance(window, QDockWidget) and _in_window_of(window, canvas)
 
 
 def _in_window_of(widget: QWidget, canvas: QWidget) -> bool:
@@ -353,6 +380,7 @@ class LabelCanvas(QGraphicsView):
         self._tool_button: Qt.MouseButton | None = None
         self._cursor: Point | None = None  # the pixel under the pointer (None: not over)
         self._last_point: Point | None = None  # where the tool last heard the pointer
+        self._exact: Point | None = None  # the pointer within its pixel (pointer_exact)
         self._pointer: QPointF | None = None  # the pointer in the viewport (None: not over)
         self._radius_steps = 0.0  # Shift+wheel notches not yet a radius step (trackpads)
         self._fitted = True  # refit on resize until the user zooms
@@ -408,6 +436,10 @@ class LabelCanvas(QGraphicsView):
         """How much the picture is stretched across and down: ``(1, 2)`` shows pixels
         twice as tall as wide (voxels of 0.5 x 1 mm); ``(1, 1)``: square pixels."""
         return self._aspect
+
+    @property
+    def pointer_exact(self) -> Point | None:
+        return self._exact
 
     def _scaled(self, zoom: float) -> QTransform:
         """The view's transform at ``zoom``: the picture stretched by its aspect."""
@@ -720,6 +752,7 @@ class LabelCanvas(QGraphicsView):
         pixel = (float(pixel_of(p[0])), float(pixel_of(p[1])))
         self._cursor = pixel
         self._last_point = pixel
+        self._exact = p
         self._pointer = QPointF(pos)
         self._route_space()
         self._update_brush_cursor()
@@ -897,14 +930,29 @@ class LabelCanvas(QGraphicsView):
             event.accept()
             return
         name = self.KEYS.get(Qt.Key(key))
-        if event.matches(QKeySequence.StandardKey.Undo) and self.undo_in_gesture():
-            # Reaches the canvas while Edit > Undo is disabled: during the first gesture.
+        if event.matches(QKeySequence.StandardKey.Undo) and (
+            self.undo_in_gesture() or self._cancel_first_landing()
+        ):
+            # Reaches the canvas while Edit > Undo is disabled: during the first gesture,
+            # or while the image's first edit, a GrabCut or clean-up, is being computed.
             event.accept()
             return
         if name is not None and self.tool_key(name):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def _cancel_first_landing(self) -> bool:
+        """Cancel the GrabCut or clean-up still being computed for the open image, when
+        Undo has no step to take back (the window's Undo, disabled, never ran to cancel
+        it: the result landed after the Ctrl+Z meant for it)."""
+        doc = self._document
+        if self.smart is None or doc is None or doc.history.can_undo:
+            return False
+        kinds = self.smart.cancel_landings(doc.image_id)
+        if kinds:
+            self.notice.emit(cancelled_text(kinds, "Undo"))
+        return bool(kinds)
 
     def tool_key(self, name: str) -> bool:
         """Hand ``escape``, ``enter`` or ``backspace`` to the tool; True if it used it."""

@@ -72,6 +72,12 @@ class ToolContext(Protocol):
         """How much the picture is stretched on screen across and down ((1, 1): not)."""
         ...
 
+    @property
+    def pointer_exact(self) -> Point | None:
+        """Where the pointer last was, within its pixel (the tools get the pixel's
+        centre): for what is measured on screen, as the close ring of a polygon."""
+        ...
+
     def set_preview(
         self,
         points: list[Point] | None,
@@ -387,6 +393,9 @@ class PolygonTool(Tool):
         ``p`` is within :attr:`close_distance_px` screen pixels of the first."""
         if len(self.points) < 3:
             return False
+        exact = getattr(ctx, "pointer_exact", None)  # (the ring is drawn on screen)
+        if exact is not None and abs(exact[0] - p[0]) <= 0.5 and abs(exact[1] - p[1]) <= 0.5:
+            p = exact
         fx, fy = self.points[0]
         ax, ay = ctx.pixel_aspect  # (a stretched slice: on screen, as it is shown)
         dist = (((p[0] - fx) * ax) ** 2 + ((p[1] - fy) * ay) ** 2) ** 0.5 * max(ctx.zoom, 1e-6)

@@ -404,6 +404,10 @@ def _train_project(
         started(request.parent_version)
     active_at_start = active.version if active else None
     result = _train_within_memory(train_round, request, progress, cancel)
+    # The pictures and maps go before the version is written: past its budget the
+    # round held them in its scratch file, whose disk it would otherwise keep meanwhile.
+    request = _without_pictures(request)
+    spill.close()  # (its last segment too)
     info = distributed.current()
     main = info is None or info.is_main
     record, kept, failure = None, None, None
@@ -617,6 +621,16 @@ def _train_within_memory(
                 "training ran out of memory with batch %d; retrying with %d", batch, batch // 2
             )
             request = replace(request, config=replace(request.config, batch_size=batch // 2))
+
+
+def _without_pictures(request: TrainRequest) -> TrainRequest:
+    """``request`` with no picture or map held (its images' ids, names and weights, as
+    the card needs them)."""
+    import numpy as np
+
+    none = np.zeros((0, 0), np.uint8)
+    images = tuple(replace(im, pixels=none, mask=none, accepted=None) for im in request.images)
+    return replace(request, images=images, keep=None)
 
 
 def make_card(

@@ -99,3 +99,55 @@ def test_erasing_with_the_labels_hidden_shows_them(window, how):
         drag(canvas, [(10, 10), (20, 10)], button=Qt.MouseButton.RightButton)
     assert window.actions_["toggle_labels"].isChecked()
     assert "shown again" in window.statusBar().currentMessage()
+
+
+def test_a_dialog_keeps_its_enter_and_escape_during_a_polygon(window, qtbot):
+    """Enter in the Add class box closed the polygon instead of adding the class (the
+    dialog's line edit passes Enter on to the dialog, which is in the window)."""
+    from PySide6.QtWidgets import QDialog, QInputDialog, QLineEdit
+
+    _polygon(window, [(10, 10), (30, 10), (30, 30)])
+    for key, ended in (
+        (Qt.Key.Key_Return, QDialog.DialogCode.Accepted),
+        (Qt.Key.Key_Escape, QDialog.DialogCode.Rejected),
+    ):
+        dialog = QInputDialog(window)
+        dialog.setLabelText("Class name:")
+        dialog.open()  # (window-modal, as the Add class box)
+        with qtbot.waitActive(dialog):
+            dialog.activateWindow()
+        field = dialog.findChild(QLineEdit)
+        field.setFocus()
+        qtbot.waitUntil(lambda f=field: QApplication.focusWidget() is f)
+        QTest.keyClicks(field, "cyto")
+        QTest.keyClick(field, key)
+        assert not dialog.isVisible()
+        assert dialog.result() == ended
+        assert window.canvas.tool.busy and len(window.canvas.tool.points) == 3
+
+
+@pytest.mark.parametrize("where", ["name filter", "radius box"])
+def test_a_text_field_or_number_box_keeps_its_enter_during_a_polygon(window, where):
+    """They pass Enter on to their parent (the image list, the toolbar), which is none:
+    the polygon was closed."""
+    _polygon(window, [(10, 10), (30, 10), (30, 30)])
+    widget = window.image_list.name_filter if where == "name filter" else window.radius_spin
+    widget.setFocus()
+    target = QApplication.focusWidget()
+    QTest.keyClick(target, Qt.Key.Key_Return)
+    QTest.keyClick(target, Qt.Key.Key_Escape)
+    assert window.canvas.tool.busy and len(window.canvas.tool.points) == 3
+    assert (window.document.label_map.array == U).all()
+
+
+def test_the_close_ring_closes_where_it_is_drawn_at_a_high_zoom(window):
+    """Every point is a pixel centre now: at zoom 12 a click 7 screen pixels from the
+    first vertex, inside its 8 px ring, fell in the next pixel and added a vertex."""
+    canvas = window.canvas
+    canvas.set_zoom(12)
+    canvas.centerOn(at(canvas, 22, 22))
+    _polygon(window, [(20, 20), (24, 20), (22, 24)])
+    first = at(canvas, 20, 20)
+    QTest.mouseClick(canvas.viewport(), L, NM, QPoint(first.x() + 7, first.y()))
+    assert not canvas.tool.busy
+    assert window.document.label_map.array[21, 22] == canvas.current_value

@@ -114,6 +114,18 @@ def test_undo_while_a_smart_result_is_computed_cancels_it_and_loses_no_step(
     assert "cancelled" not in window.statusBar().currentMessage()
 
 
+def test_undo_cancels_a_grabcut_that_is_the_images_first_edit(window, qtbot, gate):
+    """Edit > Undo is disabled with no step to take back: the Ctrl+Z meant for the
+    GrabCut never reached the window's undo, and the result landed after it."""
+    assert not window.document.history.can_undo
+    hold_background_jobs(window, gate)
+    grabcut_box(window)
+    key(window, Qt.Key.Key_Z, CTRL)
+    assert "Undo cancelled the GrabCut" in window.statusBar().currentMessage()
+    let_go(window, qtbot, gate)
+    assert (labels(window) == U).all() and window.document.history.undo_count == 0
+
+
 def test_redo_while_a_grabcut_is_computed_keeps_every_step_to_redo(window, qtbot, gate):
     """Two strokes undone, a GrabCut box, Ctrl+Y at once: the first stroke came back,
     the box landed after it and threw the second stroke's redo away."""

@@ -119,7 +119,12 @@ def test_the_polygon_closes_within_its_screen_distance_of_a_stretched_slice(qtbo
     assert tool.closes_at(c, (10.0, 11.0))
     assert not tool.closes_at(c, (10.0, 12.0))
     assert tool.closes_at(c, (12.0, 10.0))  # across: 8 screen pixels
-    click(10, 11)
+    # the click itself: 7 screen pixels below the first vertex, inside the 8 px ring drawn
+    # (in the next row of the picture: the close target is measured on screen)
+    first = _screen(c, origin, 10, 10, 1.0, 2.0)
+    QTest.mouseClick(
+        vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, first + QPoint(0, 7)
+    )
     lab = w.document.label_map.array
     assert lab[15, 20] == 0 and not tool.points
 

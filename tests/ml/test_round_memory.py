@@ -145,3 +145,50 @@ def test_a_round_keeps_every_centre_of_the_loops_projects_as_before():
     image = prepare(1, np.zeros((1, 64, 80), np.float32), target, 1.0, 3, rng)
     assert image.counts is None
     assert image.class_counts() == [int((target == c).sum()) for c in range(3)]
+
+
+def test_the_round_lets_go_of_its_arrays_before_the_version_is_written(cells_project, monkeypatch):
+    """Past the budget the arrays map the scratch file, whose disk stayed taken while
+    the version was written: a disk with room for the round but not both said "the disk
+    is full" at the end of a round that had trained."""
+    import gc
+    import weakref
+
+    from annotator.services import training
+
+    monkeypatch.setattr(spill_module, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(spill_module, "SMALLEST_SPILLED", 0)
+    kept: list[weakref.ref] = []
+    real_keep = Spill.keep
+
+    def noted(self, array):
+        out = real_keep(self, array)
+        kept.append(weakref.ref(out))
+        return out
+
+    alive_at_publish: list[int] = []
+    real_publish = training.publish
+
+    spills: list[Spill] = []
+    real_init = Spill.__init__
+
+    def made(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        spills.append(self)
+
+    def publish(*args, **kwargs):
+        gc.collect()
+        alive_at_publish.append(sum(r() is not None for r in kept))
+        alive_at_publish.append(sum(s._map is not None for s in spills))  # (its segment)
+        return real_publish(*args, **kwargs)
+
+    monkeypatch.setattr(Spill, "__init__", made)
+
+    monkeypatch.setattr(Spill, "keep", noted)
+    monkeypatch.setattr(training, "publish", publish)
+    outcome = train_project(cells_project, steps=2, device="cpu", export_onnx=False)
+    assert outcome.model is not None and len(kept) >= 6
+    assert alive_at_publish == [0, 0]
+    card = cells_project.active_model().card
+    named = {ref.name for ref in card.train_images + card.validation_images}
+    assert named == {r.name for r in cells_project.images()[:3]}  # (the card names them still)
