@@ -188,3 +188,38 @@ def loop_on(qtbot, project):
     ws = FakeWorkspace(AnnotationSession(project))
     ws.host = host  # the loop's parent widget lives as long as the workspace is held
     return LoopController(ws, GuiDispatcher(host), actions, host), ws, actions
+
+
+def hold_background_jobs(window, gate=None):
+    """Make the smart tools' background jobs wait for ``gate`` (a ``threading.Event``,
+    made when not given), which is returned: set it to let them go on."""
+    import threading
+
+    gate = threading.Event() if gate is None else gate
+    smart = window.canvas.smart
+    real = smart.submit
+
+    def held(image_id, what, run, done, **kw):
+        def waiting():
+            gate.wait(10)
+            return run()
+
+        return real(image_id, what, waiting, done, **kw)
+
+    smart.submit = held
+    return gate
+
+
+def click_class_row(window, row: int):
+    """Click row ``row`` of the class list, which keeps the keyboard focus."""
+    from PySide6.QtWidgets import QApplication
+
+    lst = window.class_panel.list
+    centre = lst.visualItemRect(lst.item(row)).center()
+    QTest.mouseMove(lst.viewport(), centre)
+    QTest.mouseClick(
+        lst.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre
+    )
+    lst.setFocus()
+    assert QApplication.focusWidget() is lst
+    return lst

@@ -4,7 +4,7 @@ Space pans from a floating panel too."""
 from __future__ import annotations
 
 import pytest
-from guihelpers import at, drag
+from guihelpers import at, click_class_row, drag
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDockWidget
@@ -20,22 +20,13 @@ def _polygon(window, points) -> None:
         QTest.mouseClick(canvas.viewport(), L, NM, at(canvas, *p))
 
 
-def _class_row(window, row: int):
-    lst = window.class_panel.list
-    QTest.mouseMove(lst.viewport(), lst.visualItemRect(lst.item(row)).center())
-    QTest.mouseClick(lst.viewport(), L, NM, lst.visualItemRect(lst.item(row)).center())
-    lst.setFocus()
-    assert QApplication.focusWidget() is lst
-    return lst
-
-
 @pytest.mark.parametrize("where", ["class list", "opacity slider"])
 def test_enter_closes_a_polygon_after_a_click_in_a_panel(window, where):
     """Enter went to the class list (or the slider) and did nothing: the polygon could
     only be closed by a click on the picture, which added a vertex."""
     _polygon(window, [(10, 10), (30, 10), (30, 30), (10, 30)])
     if where == "class list":
-        widget = _class_row(window, 2)
+        widget = click_class_row(window, 2)
     else:
         widget = window.opacity_slider
         widget.setFocus()
@@ -47,7 +38,7 @@ def test_enter_closes_a_polygon_after_a_click_in_a_panel(window, where):
 
 def test_backspace_and_escape_reach_the_polygon_from_the_class_list(window):
     _polygon(window, [(10, 10), (30, 10), (30, 30)])
-    lst = _class_row(window, 1)
+    lst = click_class_row(window, 1)
     QTest.keyClick(lst, Qt.Key.Key_Backspace)
     assert len(window.canvas.tool.points) == 2
     QTest.keyClick(lst, Qt.Key.Key_Escape)
@@ -71,7 +62,7 @@ def test_space_pans_from_a_floating_class_panel(window):
         dock = dock.parentWidget()
     dock.setFloating(True)
     dock.show()
-    lst = _class_row(window, 1)
+    lst = click_class_row(window, 1)
     canvas = window.canvas
     QTest.mouseMove(canvas.viewport(), at(canvas, 30, 30))
     before = canvas.mapToScene(QPoint(100, 100))

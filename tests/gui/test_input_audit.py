@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from guihelpers import at, click, drag
+from guihelpers import at, click, click_class_row, drag
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QWheelEvent
 from PySide6.QtTest import QTest
@@ -77,21 +77,13 @@ def changed(before: np.ndarray, after: np.ndarray) -> set[tuple[int, int]]:
 
 
 # --- 1. Space pans wherever the focus is ---------------------------------------------------
-def _click_class_row(window, row: int):
-    lst = window.class_panel.list
-    QTest.mouseClick(lst.viewport(), L, NM, lst.visualItemRect(lst.item(row)).center())
-    lst.setFocus()
-    assert QApplication.focusWidget() is lst
-    return lst
-
-
 @pytest.mark.parametrize("focus", ["class list", "check box"])
 def test_space_drag_pans_after_a_click_in_a_panel(window, focus):
     """The focus stayed on the class list: Space ticked the class's "shown" box off, the
     view did not pan and the drag painted the class, now hidden."""
     c = window.canvas
     if focus == "class list":
-        widget = _click_class_row(window, 1)
+        widget = click_class_row(window, 1)
         assert c.current_value == 1
     else:
         widget = window.edges_check
@@ -129,7 +121,7 @@ def test_space_in_a_text_field_types_a_space_even_with_the_pointer_on_the_image(
 
 
 def test_space_does_not_pan_for_a_panel_when_the_pointer_is_elsewhere(window):
-    lst = _click_class_row(window, 1)
+    lst = click_class_row(window, 1)
     c = window.canvas
     hover(c, 30, 30)
     QTest.mouseMove(lst.viewport(), QPoint(5, 5))

@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 import pytest
-from guihelpers import click, drag
+from guihelpers import click, drag, hold_background_jobs
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtTest import QTest
@@ -45,21 +45,6 @@ def gate():
     event = threading.Event()
     yield event
     event.set()
-
-
-def hold_background_jobs(window, gate: threading.Event) -> None:
-    """The smart tools' background jobs wait for ``gate``."""
-    smart = window.canvas.smart
-    real = smart.submit
-
-    def held(image_id, what, run, done, **kw):
-        def waiting():
-            gate.wait(10)
-            return run()
-
-        return real(image_id, what, waiting, done, **kw)
-
-    smart.submit = held
 
 
 def let_go(window, qtbot, gate: threading.Event) -> None:

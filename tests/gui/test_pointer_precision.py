@@ -8,7 +8,7 @@ import math
 import cv2
 import numpy as np
 import pytest
-from guihelpers import at, drag, shown_window
+from guihelpers import at, click, drag, release, shown_window
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QFocusEvent, QImage, QMouseEvent
 from PySide6.QtTest import QTest
@@ -126,21 +126,11 @@ def _double_click(canvas, pos: QPoint) -> None:
 def test_a_stroke_begun_just_after_a_click_paints(window):
     canvas, lab = window.canvas, window.document.label_map.array
     canvas.set_brush_radius(0)
-    QTest.mouseClick(
-        canvas.viewport(),
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-        at(canvas, 20, 30),
-    )
+    click(canvas, 20, 30)
     _double_click(canvas, at(canvas, 21, 30))
     for x in range(22, 40):
         _move(canvas, QPointF(at(canvas, x, 30)), Qt.MouseButton.LeftButton)
-    QTest.mouseRelease(
-        canvas.viewport(),
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-        at(canvas, 39, 30),
-    )
+    release(canvas, 39, 30)
     assert (lab[30, 20:40] == 0).all()
     assert window.document.history.undo_count == 2
 
@@ -149,18 +139,8 @@ def test_a_double_click_still_closes_a_polygon(window):
     canvas, lab = window.canvas, window.document.label_map.array
     canvas.set_tool("polygon")
     for p in ((10, 10), (30, 10)):
-        QTest.mouseClick(
-            canvas.viewport(),
-            Qt.MouseButton.LeftButton,
-            Qt.KeyboardModifier.NoModifier,
-            at(canvas, *p),
-        )
-    QTest.mouseClick(
-        canvas.viewport(),
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-        at(canvas, 10, 30),
-    )
+        click(canvas, *p)
+    click(canvas, 10, 30)
     _double_click(canvas, at(canvas, 10, 30))
     assert lab[15, 15] == 0 and not canvas.tool.busy
 

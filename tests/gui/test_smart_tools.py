@@ -8,7 +8,7 @@ holes and removes specks.
 from __future__ import annotations
 
 import numpy as np
-from guihelpers import SIZE, at, click, drag, press, release
+from guihelpers import SIZE, at, click, drag, hold_background_jobs, press, release
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -410,23 +410,6 @@ def test_a_project_past_256_classes_shows_a_proposal_of_an_older_model(window):
 
     table = proposal_table(LabelSchema.from_names([f"k{i}" for i in range(300)]))
     assert table.shape == (256,) and table[TRANSPARENT] == 0
-
-
-def hold_background_jobs(window):
-    """Make the smart tools' background jobs wait for the returned gate."""
-    smart = window.canvas.smart
-    gate = __import__("threading").Event()
-    real = smart.submit
-
-    def held(image_id, what, run, done, **kw):
-        def waiting():
-            gate.wait(10)
-            return run()
-
-        return real(image_id, what, waiting, done, **kw)
-
-    smart.submit = held
-    return gate
 
 
 def test_a_big_clean_up_runs_off_the_gui_thread_and_leaves_what_was_painted_meanwhile(
