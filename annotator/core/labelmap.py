@@ -1018,11 +1018,8 @@ def polygon_pixels(ring: np.ndarray, shape: tuple[int, int], edges: bool = True)
     ex0, ey0, ex1, ey1 = x0[slanted], y0[slanted], x1[slanted], y1[slanted]
     first = np.clip(np.ceil(np.minimum(ey0, ey1)), 0, h).astype(np.int64)
     stop = np.clip(np.ceil(np.maximum(ey0, ey1)), 0, h).astype(np.int64)
-    n = np.maximum(stop - first, 0)
-    if n.sum():
-        edge = np.repeat(np.arange(n.size), n)
-        rows = np.repeat(first, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
-        xs = ex0[edge] + (rows - ey0[edge]) * ((ex1 - ex0) / (ey1 - ey0))[edge]
+    edge, rows, xs = _crossings(ex0, ey0, ex1, ey1, first, stop)
+    if rows.size:
         up = np.where(ey1[edge] > ey0[edge], 1, -1)
         order = np.lexsort((xs, rows))
         rows, xs, up = rows[order], xs[order], up[order]
@@ -1048,6 +1045,23 @@ def polygon_pixels(ring: np.ndarray, shape: tuple[int, int], edges: bool = True)
     return out
 
 
+def _crossings(
+    x0: np.ndarray,
+    y0: np.ndarray,
+    x1: np.ndarray,
+    y1: np.ndarray,
+    first: np.ndarray,
+    stop: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the slanted edges ``(x0, y0)`` to ``(x1, y1)`` cross the pixel rows
+    ``first .. stop - 1`` of each: (the edge's index, the row, the x there) per crossing."""
+    n = np.maximum(stop - first, 0)
+    edge = np.repeat(np.arange(n.size), n)
+    rows = np.repeat(first, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+    xs = x0[edge] + (rows - y0[edge]) * ((x1 - x0) / (y1 - y0))[edge]
+    return edge, rows, xs
+
+
 def _centres_on_edges(
     x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, shape: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -1067,11 +1081,8 @@ def _centres_on_edges(
     ex0, ey0, ex1, ey1 = x0[s], y0[s], x1[s], y1[s]
     first = np.clip(np.ceil(np.minimum(ey0, ey1) - 1e-9), 0, h).astype(np.int64)
     stop = np.clip(np.floor(np.maximum(ey0, ey1) + 1e-9) + 1, 0, h).astype(np.int64)
-    n = np.maximum(stop - first, 0)
-    if n.sum():
-        edge = np.repeat(np.arange(n.size), n)
-        rows = np.repeat(first, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
-        xs = ex0[edge] + (rows - ey0[edge]) * ((ex1 - ex0) / (ey1 - ey0))[edge]
+    _, rows, xs = _crossings(ex0, ey0, ex1, ey1, first, stop)
+    if rows.size:
         cols = np.round(xs)
         hit = (np.abs(xs - cols) < 1e-9) & (cols >= 0) & (cols < w)
         rows_out.append(rows[hit])

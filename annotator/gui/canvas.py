@@ -246,7 +246,7 @@ class SpaceRouter(QObject):
                 canvas.hold_space(False)
             return True
         if (
-            not _in_window_of(watched, canvas)
+            not _in_main_window(watched, canvas)
             or _types_text(watched)
             or not canvas.pointer_over()
             or event.modifiers()
@@ -304,19 +304,12 @@ def _in_main_window(widget: QWidget, canvas: QWidget) -> bool:
     window = widget.window()
     if window is canvas.window():
         return True
-    return isinstance(window, QDockWidget) and _in_window_of(window, canvas)
-
-
-def _in_window_of(widget: QWidget, canvas: QWidget) -> bool:
-    """Whether ``widget`` is in the canvas's window, a panel floating off it included
-    (a floating dock is a window of its own)."""
-    window = widget.window()
-    while window is not canvas.window():
-        parent = window.parentWidget()
-        if parent is None:
-            return False
-        window = parent.window()
-    return True
+    parent = window.parentWidget()
+    return (
+        isinstance(window, QDockWidget)
+        and parent is not None
+        and (parent.window() is canvas.window())
+    )
 
 
 class LabelCanvas(QGraphicsView):
