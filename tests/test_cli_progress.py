@@ -129,3 +129,18 @@ def test_a_warning_mid_phase_does_not_stop_the_progress(clock: _Clock, capsys) -
         line.finish()
     assert "8/15" in out.getvalue()  # drawn again, below the warning
     assert "annotator: warning: something to know" in capsys.readouterr().err
+
+
+def test_a_second_pass_measures_its_time_left_from_its_own_start(clock: _Clock) -> None:
+    """An export checks every image (fast), then writes them (slow): the writing's time
+    left is not the checking's time spread over the few images written so far."""
+    out = io.StringIO()
+    line = ProgressLine("exporting", stream=out)
+    for i in range(100):  # 100 s of checking, 1 s an image
+        line(i, 100, f"checking img{i}")
+        clock.now += 1.0
+    line(0, 100, "img0")  # the writing starts again from 0
+    clock.now += 10.0
+    line(5, 100, "img5")  # 2 s an image: 95 left is 190 s
+    last = out.getvalue().splitlines()[-1]
+    assert "eta   190s img5" in last, last

@@ -18,6 +18,11 @@ class ProgressLine:
         self.stream = stream or sys.stderr
         self.delay = delay
         self.start = time.monotonic()
+        #: Where the count was last, and when the pass now counted began: a count that
+        #: starts again (an export's check of every image, then its writing) is a new
+        #: pass, whose time left is measured from its own start, not the first pass's.
+        self.done = 0
+        self.pass_start = self.start
         self.last = 0.0
         self.shown = False
         #: The phase last shown, and whether it was at the end (done == total).
@@ -51,6 +56,9 @@ class ProgressLine:
     ) -> None:
         now = time.monotonic()
         elapsed = now - self.start
+        if done < self.done:
+            self.pass_start = now
+        self.done = done
         if elapsed < self.delay and done < total:
             return
         # A new phase, or the end, is shown at once; the rest (a phase's steps, or calls
@@ -69,7 +77,7 @@ class ProgressLine:
         pct = f"{100 * done / total:5.1f}%" if total else ""
         eta = ""
         if eta_s == "auto" and total and done and done < total:
-            eta_s = elapsed * (total - done) / done
+            eta_s = (now - self.pass_start) * (total - done) / done
         if isinstance(eta_s, float | int) and done < total:
             eta = f" eta {eta_s:5.0f}s"
         text = f"{self.label}: {done}/{total} {pct}{eta} {message}"[:120]
