@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QKeyEvent
 from PySide6.QtWidgets import (
     QColorDialog,
     QDialog,
@@ -236,6 +236,22 @@ class ClassTable(QTableWidget):
         self.horizontalHeader().setStretchLastSection(True)
         self.verticalHeader().setVisible(False)
         self.cellDoubleClicked.connect(self._cell_double_clicked)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt's name)
+        """Enter belongs to the table, never to the dialog's Create: it ends the name
+        being typed (the editor commits it and passes the key on, which would otherwise
+        reach the dialog), or begins typing the current name or choosing its colour."""
+        if event.key() not in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            super().keyPressEvent(event)
+            return
+        event.accept()
+        index = self.currentIndex()
+        if self.state() == self.State.EditingState or not index.isValid():
+            return
+        if index.column() == 0:
+            self.edit(index)
+        else:
+            self._cell_double_clicked(index.row(), index.column())
 
     def add_row(self, name: str = "", color: str | None = None) -> None:
         row = self.rowCount()
