@@ -95,6 +95,8 @@ BEST_EFFORT_WAIT_S = 0.2
 
 DB_NAME = "annotator.sqlite"
 _CREATING_NAME = ".annotator.sqlite.creating"
+#: The folders every project has (label maps, proposals, model versions).
+_OWN_FOLDERS = ("masks", "proposals", "models")
 #: What a process killed while creating a project leaves in its folder.
 _CREATION_LEFTOVERS = frozenset(
     {LOCK_NAME, _CREATING_NAME, _CREATING_NAME + "-wal", _CREATING_NAME + "-shm"}
@@ -890,9 +892,8 @@ class Project:
                 db.close()  # the last connection: SQLite folds its log into the file
             os.replace(unfinished, folder / DB_NAME)
             fsync_dir(folder)
-            for sub in ("masks", "proposals", "models"):
-                (folder / sub).mkdir(exist_ok=True)
             project = cls(folder, Database(folder / DB_NAME, create=False))
+            project._make_folders()
         except BaseException:
             held.release()
             raise
@@ -997,6 +998,7 @@ class Project:
             raise
         if held is not None and not again:  # (its own writers may be busy otherwise)
             try:
+                project._make_folders()
                 # (first: the record it restores may name an accepted proposal's file,
                 # which the clearing would take for one no record names)
                 project._count_interrupted_saves()
@@ -1014,6 +1016,23 @@ class Project:
                 project.close()
                 raise
         return project
+
+    def _make_folders(self) -> None:
+        """The project's own folders, made again where missing: a process killed while
+        creating the project (they come after its database), or a copy or a version
+        control that keeps no empty folder, leaves a project without them, whose labels
+        could never be saved."""
+        for sub in _OWN_FOLDERS:
+            folder = self.root / sub
+            if folder.is_dir():
+                continue
+            try:
+                folder.mkdir()
+            except OSError as exc:
+                raise ProjectError(
+                    f"{folder}: the project's folder is missing and cannot be made again "
+                    f"({exc.strerror or exc})"
+                ) from None
 
     def _keep_stopped_imports(self) -> None:
         """The labels an import killed part way had replaced: kept, as it would have
@@ -2276,6 +2295,7 @@ class Project:
         # "count this image again": kept as such when this save fails)
         existed = left is not None or marker.exists()
         try:
+            marker.parent.mkdir(exist_ok=True)  # (a folder deleted while the project is open)
             marker.write_text(json.dumps([labelled, status.value, source]), encoding="utf-8")
             if accepted is not None and version is not None:  # (checked above)
                 # Written before the labels: a crash in between leaves a file the record
