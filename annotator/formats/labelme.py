@@ -520,7 +520,7 @@ def _picture_size(
     except FormatError:  # (unreadable: the import says why)
         return said
     # (only swapped: a picture scaled down since would take labels drawn on the larger)
-    if real != (said[1], said[0]) or picture_orientation(picture) != 1:
+    if real == said or real != (said[1], said[0]) or picture_orientation(picture) != 1:
         return said
     points = [
         p

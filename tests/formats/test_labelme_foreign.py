@@ -104,6 +104,20 @@ def test_swapped_image_height_and_width_take_the_pictures_own_size(tmp_path):
     assert np.array_equal(masks["pic0.jpg"], _drawn((48, 64)))
 
 
+def test_a_square_picture_of_the_size_said_is_not_called_resized(tmp_path):
+    """Its height and width "swapped" are its own: the import said it drew on the
+    picture's own size, not the size the file says, "(pic0.json says 48x48, its picture
+    pic0.jpg is 48x48)"."""
+    src = tmp_path / "sq"
+    _picture(src / "pic0.jpg", (48, 48))
+    _labelme(src / "pic0.json", "pic0.jpg", (48, 48))
+    result = read_labelme(src)
+    assert not any("own size" in note for note in result.notes), result.notes
+    report, masks = _import(tmp_path, src)
+    assert report.skipped == [] and not any("own size" in note for note in report.notes)
+    assert np.array_equal(masks["pic0.jpg"], _drawn((48, 48)))
+
+
 def _refused(tmp_path: Path, picture: tuple[int, int], said: tuple[int, int], points) -> str:  # type: ignore[no-untyped-def]
     """Why the labelme file of size ``said`` on a picture of ``picture`` is skipped (it
     must be: nothing imported)."""
