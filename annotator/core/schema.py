@@ -244,7 +244,9 @@ class LabelSchema:
         if new_id >= MAX_CLASSES_8BIT and self.dtype == np.uint8:
             # Growing past the 8-bit range would change the meaning of stored values.
             raise SchemaError(
-                f"a project created with at most {MAX_CLASSES_8BIT} classes cannot grow past it"
+                f"a project of at most {MAX_CLASSES_8BIT} classes keeps its labels in 8 "
+                f"bits and cannot grow past {MAX_CLASSES_8BIT}: create a project with every "
+                "class it needs, and import this one's labels into it (export --format masks)"
             )
         cls = LabelClass(new_id, check_name(name), color or self._free_color(new_id))
         return LabelSchema(self.classes + (cls,))
