@@ -78,7 +78,9 @@ def _rewrite(
     session = window.session
     assert session is not None
     service = window.loop.service
-    if not window.close_image():  # saved first: the rewrite reads every map from disk
+    # Saved first: the rewrite reads every map from disk. The undo histories stay until
+    # the change is made: cancelled, or refused, the classes and labels are as they were.
+    if not window.close_image(keep_histories=True):
         return None  # (said why: the labels could not be saved)
     project = session.project
     # What follows a class by its value: the class painted, and the one painting may only
@@ -99,6 +101,7 @@ def _rewrite(
     elif changed and service is not None:  # failed after the commit: it may hold a version
         service.reread_active()
     if changed:  # hidden classes keep hiding, by their new ids
+        session.forget_histories()  # (their edits are of the old ids)
         gone = {change.removed.id} if change.removed is not None else set()
         hidden = window.class_panel_hidden() - gone
         window.set_hidden(frozenset(int(change.lut[v]) for v in hidden))

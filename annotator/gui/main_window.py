@@ -717,9 +717,10 @@ class MainWindow(QMainWindow):
         else:
             self._open(image_id, None)
 
-    def close_image(self) -> bool:
+    def close_image(self, *, keep_histories: bool = False) -> bool:
         """Save and close the open image (an import may rewrite its labels); the canvas
         shows nothing until an image is opened again, so no edit goes to a closed one.
+        ``keep_histories``: see :meth:`Session.close_document`.
 
         False when its labels could not be saved (said in a box): the image stays open,
         and the caller must not go on as if it were closed."""
@@ -728,7 +729,7 @@ class MainWindow(QMainWindow):
         self.canvas.finish_gesture()
         self._stop_autosave()
         try:
-            self.session.close_document()
+            self.session.close_document(keep_histories=keep_histories)
         except AnnotatorError as exc:
             self.schedule_autosave()  # kept open, and saved again
             QMessageBox.warning(self, "Labels not saved", sentence(str(exc)))

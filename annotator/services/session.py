@@ -599,11 +599,15 @@ class AnnotationSession:
         if self.document is not None:
             self.document.set_channel_choice(chosen)
 
-    def close_document(self) -> None:
+    def close_document(self, *, keep_histories: bool = False) -> None:
         """Commit a gesture in progress, save synchronously and forget the document (and
         any image being read to replace it). Raises :class:`ProjectError` (the document
         kept) when its labels, or those of an image let go, could not be saved: what
-        comes next (an import, a class change) would read or replace them on disk."""
+        comes next (an import, a class change) would read or replace them on disk.
+
+        The Edit Histories are forgotten, unless ``keep_histories`` (a class change, which
+        may be cancelled: committed, its new classes drop them at the next open; see
+        :meth:`_carry_histories`). The open document's is then kept with them."""
         self.cancel_read()
         self._save_to_leave()
         failed = self._left_failed()
@@ -616,8 +620,11 @@ class AnnotationSession:
                 f"and saved with the next save: {_remedy(failure)} and try again",
                 unrecorded=isinstance(failure, RecordRefused),
             )
+        if keep_histories:
+            self._keep_history()
+        else:
+            self._histories.clear()  # (what comes next may rewrite any label map)
         self.document = None
-        self._histories.clear()  # (what comes next may rewrite any label map)
 
     def _save_to_leave(self) -> None:
         """Commit a gesture in progress and save synchronously (labels of images let go

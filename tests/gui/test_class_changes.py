@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from guihelpers import model_file
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMessageBox
@@ -263,3 +264,49 @@ def test_a_project_opened_after_another_never_starts_on_void(window, tmp_path):
     assert window.canvas.current_value == 2  # its own class, saved when it was left
     window.open_project(tmp_path / "two")
     assert window.canvas.current_value == 1
+
+
+def _two_strokes(window):
+    doc = window.document
+    doc.paint_stroke([(3.0, 3.0), (8.0, 3.0)], 1.5, 1)
+    doc.paint_stroke([(3.0, 9.0), (8.0, 9.0)], 1.5, 2)
+    return doc.image_id, doc.label_map.array.copy()
+
+
+@pytest.mark.parametrize("stop", ["cancel", "fail"])
+def test_a_cancelled_or_failed_change_keeps_the_undo_histories(window, monkeypatch, stop):
+    """ "Cancelled: the classes are as they were", and so is Ctrl+Z: the open image's
+    history and those of the images left were all forgotten."""
+    from annotator.gui import class_changes
+    from annotator.gui.progress_task import Cancelled
+
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: None)  # (the failure's box)
+
+    first, _ = _two_strokes(window)
+    others = [r.id for r in window.session.images() if r.id != first]
+    window.open_image(others[0])  # another image, painted too: the first's history is kept
+    second, painted = _two_strokes(window)
+    assert second != first
+
+    def cancelled(*args, **kwargs):
+        raise Cancelled() if stop == "cancel" else OSError(28, "No space left on device")
+
+    monkeypatch.setattr(class_changes, "apply_change", cancelled)
+    window.take_out_class(1, 2)
+    assert window.session.project.schema.names == ["background", "cell", "membrane"]
+    doc = window.document
+    assert doc.image_id == second and np.array_equal(doc.label_map.array, painted)
+    assert window.actions_["undo"].isEnabled()
+    window.actions_["undo"].trigger()
+    window.actions_["undo"].trigger()
+    assert not doc.label_map.has_labels()  # both strokes undone
+    assert first in window.session.kept_history_ids()
+
+
+def test_a_change_made_forgets_the_undo_histories(window, monkeypatch):
+    _two_strokes(window)
+    _answer(monkeypatch, item="membrane")
+    window.take_out_class(1, 2)
+    assert window.session.project.schema.names == ["background", "membrane"]
+    assert not window.actions_["undo"].isEnabled()
+    assert window.session.kept_history_ids() == []
