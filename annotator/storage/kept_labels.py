@@ -37,7 +37,13 @@ from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import KEPT_IMAGES_FILE, KEPT_IMAGES_FORMAT
-from annotator.storage.atomic import PARTIAL_SUFFIX, fsync_dir, partial_folder, write_synced
+from annotator.storage.atomic import (
+    PARTIAL_SUFFIX,
+    atomic_write_bytes,
+    fsync_dir,
+    partial_folder,
+    write_synced,
+)
 from annotator.storage.project import REMOVED_DIR, Project
 
 #: The journal of a folder written with ``journal=True``: a JSON line per map copied
@@ -153,20 +159,24 @@ class LabelsFolder:
 
 
 def _put_in_place(staging: Path, folder: Path, masks: dict[str, dict[str, str]]) -> None:
-    """Write ``images.json`` (``masks``: its entries), drop the journal, and rename the
-    synced ``staging`` folder to ``folder``."""
+    """Write ``images.json`` (``masks``: its entries), rename the synced ``staging``
+    folder to ``folder``, and only then drop its journal: killed at any moment before
+    the rename, the folder still has the journal that makes the next writer finish it
+    (:func:`finish_stopped`, which writes ``images.json`` again over one written)."""
     # Which image each map is of, by its picture, and the status it had: the names
     # alone cannot tell scene1/0001.png from scene2/0001.png, nor a masks dataset
     # say that an image was in progress (an import makes the images it labels done).
     images = {"format": KEPT_IMAGES_FORMAT, "masks": masks}
-    write_synced(staging / KEPT_IMAGES_FILE, (json.dumps(images, indent=2) + "\n").encode())
-    (staging / JOURNAL).unlink(missing_ok=True)
+    atomic_write_bytes(staging / KEPT_IMAGES_FILE, (json.dumps(images, indent=2) + "\n").encode())
     for sub in ("masks", "images"):
         if (staging / sub).is_dir():
             fsync_dir(staging / sub)
     fsync_dir(staging)
     os.replace(staging, folder)
     fsync_dir(folder.parent)
+    if (folder / JOURNAL).exists():
+        (folder / JOURNAL).unlink()
+        fsync_dir(folder)
 
 
 def finish_stopped(parent: Path) -> list[Path]:
@@ -179,6 +189,9 @@ def finish_stopped(parent: Path) -> list[Path]:
     :func:`~annotator.storage.atomic.clear_partial_folders`. Only for a writer holding
     the project's lock."""
     finished: list[Path] = []
+    for done in parent.glob(f"*/{JOURNAL}"):  # a folder renamed, its journal not dropped
+        if not done.parent.name.startswith("."):
+            done.unlink()
     for staging in sorted(parent.glob(f".*{PARTIAL_SUFFIX}")):
         journal = staging / JOURNAL
         classes = [staging / CLASS_NAMES, staging / DATASET_JSON]

@@ -107,3 +107,61 @@ def test_a_journal_line_cut_short_leaves_its_map_out(tmp_path):
     # anything) is not finished: the next writer clears it
     (tmp_path / ".x.partial" / "masks").mkdir(parents=True)
     assert finish_stopped(tmp_path) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="kills itself with os._exit")
+@pytest.mark.parametrize("moment", ["images.json written", "before the rename", "after it"])
+def test_a_kill_while_the_kept_folder_is_put_in_place_keeps_it(tmp_path, capsys, moment):
+    """The journal was dropped before the rename: killed between the two, the next
+    writer took the folder for a removal's and deleted every kept map. Killed after
+    images.json was written and before that, every later writer failed on images.json
+    being there (FileExistsError, exit 70)."""
+    pics, a, b = _dataset(tmp_path)
+    root = tmp_path / "P"
+    assert main(["new", str(root), "--classes", "bg,fg"]) == 0
+    assert main(["add", str(root), str(pics)]) == 0
+    assert main(["import", str(root), "--format", "masks", str(a)]) == 0
+    code = textwrap.dedent(
+        f"""
+        import os
+        from pathlib import Path
+        from annotator.storage import atomic, kept_labels
+        moment = {moment!r}
+        real_write, real_replace = atomic.write_synced, os.replace
+        def write(path, data):
+            real_write(path, data)
+            if moment == "images.json written" and Path(path).name == "images.json":
+                os._exit(9)
+        def replace(src, dst, *a, **k):
+            moved = Path(src).name.endswith(".partial") and "removed" in str(src)
+            if moved and moment == "before the rename":
+                os._exit(9)
+            real_replace(src, dst, *a, **k)
+            if moved and moment == "after it":
+                os._exit(9)
+        kept_labels.write_synced = write
+        if hasattr(kept_labels, "atomic_write_bytes"):
+            real_atomic = kept_labels.atomic_write_bytes
+            def atomic_write(path, data):
+                real_atomic(path, data)
+                if moment == "images.json written" and Path(path).name == "images.json":
+                    os._exit(9)
+            kept_labels.atomic_write_bytes = atomic_write
+        os.replace = replace
+        from annotator.cli import main
+        main(["import", {str(root)!r}, "--format", "masks", {str(b)!r}])
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 9
+    capsys.readouterr()
+    assert main(["mark", str(root), "0.png", "--not-done"]) == 0, capsys.readouterr().err
+    removed = root / "removed"
+    (folder,) = [p for p in removed.iterdir() if not p.name.startswith(".")]
+    assert not (folder / JOURNAL).exists()
+    assert len(list((folder / "masks").iterdir())) == N  # every map the import replaced
+    assert main(["import", str(root), "--format", "masks", str(folder)]) == 0
+    with Project.open(root) as project:
+        for r in project.images():
+            want = cv2.imread(str(a / r.name), cv2.IMREAD_UNCHANGED)
+            np.testing.assert_array_equal(project.load_mask(r), want)
