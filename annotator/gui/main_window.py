@@ -633,7 +633,7 @@ class MainWindow(QMainWindow):
         self._owned_project = project
         self.file_menu.project_opened(project.root)
         restore_project_class(self, self.settings, project.root)
-        if (note := recovered_note(project)) is not None:  # Interrupted Saves counted
+        if (note := recovered_note(project)) is not None:  # what the opening recovered
             self.activity.note(recovered_short(project) or note, note, 15000)
         return None
 

@@ -35,17 +35,34 @@ def open_project(root: str | os.PathLike[str], *, lock: bool = True) -> Project:
 def recovered_note(project: Project) -> str | None:
     """One line naming the images whose labels the opening of ``project`` counted again
     (Interrupted Saves: saved just before the app stopped, or while the database refused
-    their record), or None when there were none."""
-    return _recounted_line(project.recounted, _NAMES_SHOWN)
+    their record), and the folders where it kept the labels that an import killed part
+    way had replaced; None when there were none."""
+    lines = [_recounted_line(project.recounted, _NAMES_SHOWN), _stopped_line(project)]
+    return "; ".join(line for line in lines if line) or None
 
 
 def recovered_short(project: Project) -> str | None:
     """:func:`recovered_note` short enough for a narrow window's status bar (no names)."""
     names = project.recounted
-    if not names:
+    parts = []
+    if names:
+        what = "1 image" if len(names) == 1 else f"{len(names)} images"
+        parts.append(f"Counted the unrecorded saves of {what}")
+    if project.stopped_imports:
+        parts.append("An import was stopped part way (its replaced labels are kept)")
+    return "; ".join(parts) or None
+
+
+def _stopped_line(project: Project) -> str | None:
+    folders = project.stopped_imports
+    if not folders:
         return None
-    what = "1 image" if len(names) == 1 else f"{len(names)} images"
-    return f"Counted the unrecorded saves of {what}"
+    where = ", ".join(str(f.relative_to(project.root)) for f in folders)
+    return (
+        f"An import was stopped part way: some images have its labels, others not (run it "
+        f"again to finish it); the labels it had replaced are kept in {where} (importing "
+        "that folder brings them back)"
+    )
 
 
 def _recounted_line(names: Sequence[str], shown_at_most: int) -> str | None:

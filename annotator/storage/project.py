@@ -839,6 +839,8 @@ class Project:
         #: The names of the images whose labels this opening counted again (Interrupted
         #: Saves: a mask file newer than its record), in the order counted.
         self.recounted: list[str] = []
+        #: The folders of kept labels this opening finished for imports killed part way.
+        self.stopped_imports: list[Path] = []
 
     # --- lifecycle -----------------------------------------------------------------
     @classmethod
@@ -1043,6 +1045,7 @@ class Project:
         if not removed.is_dir():
             return
         for folder in finish_stopped(removed):
+            self.stopped_imports.append(folder)
             log.warning(
                 "labels that an import stopped part way had replaced are kept in %s: "
                 "importing that folder brings them back",

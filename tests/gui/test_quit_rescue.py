@@ -336,3 +336,30 @@ def test_sigterm_while_the_rescue_question_is_open_rescues_without_asking(
     assert asked == ["Labels not saved"]  # the question was open, and closed by the end
     assert window.session is None and quits == [True]
     assert len(list((home / "annotator-rescued").glob(f"*/masks/{name}.png"))) == 1
+
+
+def test_reopening_after_an_import_was_killed_says_where_its_replaced_labels_are(
+    qtbot, project_dir
+):
+    """The next writer keeps them (storage.kept_labels.finish_stopped) and said so only in
+    the log: the window opened on a half-imported project in silence."""
+    from annotator.storage.kept_labels import JOURNAL
+
+    staging = project_dir / "removed" / ".20261202-000000-import.partial"
+    (staging / "masks").mkdir(parents=True)
+    for name in ("class_names.txt", "dataset.json"):
+        (staging / name).write_text("x\n")
+    (staging / "masks" / "im0.png.png").write_bytes(b"a")
+    (staging / JOURNAL).write_text(
+        '{"mask": "masks/im0.png.png", "image": "im0.png", "sha1": "1", "status": "done"}\n'
+    )
+    w = shown_window(qtbot, project_dir)
+    try:
+        assert w.statusBar().currentMessage() == (
+            "An import was stopped part way (its replaced labels are kept)"
+        )
+        tip = w.statusBar().toolTip()
+        assert "run it again to finish it" in tip
+        assert "kept in removed/20261202-000000-import (importing that folder" in tip
+    finally:
+        w.close()
