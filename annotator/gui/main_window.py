@@ -75,7 +75,7 @@ from annotator.gui.layers import colour_table
 from annotator.gui.loop_controller import LoopController
 from annotator.gui.model_panel import classes_changed_text
 from annotator.gui.number_boxes import let_shortcuts_through, share_shortcuts
-from annotator.gui.progress_task import loop_held, sentence
+from annotator.gui.progress_task import loop_held, run_with_progress, sentence
 from annotator.gui.save_news import close_session, save_failure_box, save_failure_line
 from annotator.gui.settings_store import (
     SettingsStore,
@@ -717,6 +717,22 @@ class MainWindow(QMainWindow):
         else:
             self._open(image_id, None)
 
+    def save_before(self, title: str) -> None:
+        """Hand the open image's labels to the saver and wait until they are written, off
+        the GUI thread, a progress dialog (``title``) showing past 0.4 s: what needs them
+        on disk (a status, a class change, an import) then waits no more. Writing the
+        map of a big image takes seconds, for which the window froze. A failure is the
+        next synchronous save's to say."""
+        session = self.session
+        if session is None:
+            return
+        session.save()
+        if not session.writing:
+            return
+        doc = self.document
+        label = f"Saving the labels of {doc.record.name}…" if doc else "Saving labels…"
+        run_with_progress(self, title, label, lambda _p: session.wait_written(), cancellable=False)
+
     def close_image(self, *, keep_histories: bool = False) -> bool:
         """Save and close the open image (an import may rewrite its labels); the canvas
         shows nothing until an image is opened again, so no edit goes to a closed one.
@@ -728,6 +744,7 @@ class MainWindow(QMainWindow):
             return True
         self.canvas.finish_gesture()
         self._stop_autosave()
+        self.save_before("Save")
         try:
             self.session.close_document(keep_histories=keep_histories)
         except AnnotatorError as exc:
@@ -835,6 +852,7 @@ class MainWindow(QMainWindow):
             # marking it done would only hide it from "next suggested".
             self._say(f"{doc.record.name} {image_status.NO_LABELS}", 5000, dropped)
             return
+        self.save_before("Mark done")
         try:
             record = self.session.mark_done()
         except AnnotatorError as exc:  # a database locked by another program, say

@@ -677,6 +677,16 @@ class AnnotationSession:
                 self._saver.flush()
         return submitted
 
+    @property
+    def writing(self) -> bool:
+        """Labels handed to the saver are still waiting or being written."""
+        return not self._saver.idle
+
+    def wait_written(self) -> None:
+        """Wait until every snapshot handed to the saver is written or failed (from any
+        thread: the window waits off its own thread, see ``MainWindow.save_before``)."""
+        self._saver.flush()
+
     def close(
         self, rescue_dirs: Sequence[Path] | None = None, *, keep_if_lost: bool = False
     ) -> str | None:
