@@ -26,6 +26,16 @@ from annotator.core.volume_geometry import VolumeGeometry
 
 Progress = Callable[[int, int, str], None]
 
+
+def ticker(progress: Progress | None, done: int, total: int, message: str) -> Callable[[], None]:
+    """A call that says ``progress(done, total, message)`` again, for work within one
+    step (the polygons of a big label map): a cancel, which the call raises, stops the
+    work there instead of at the next step."""
+    if progress is None:
+        return lambda: None
+    return lambda: progress(done, total, message)
+
+
 # Values of ImportItem.mask besides source class indices (>= 0).
 UNLABELLED = -1
 VOID = -2

@@ -45,7 +45,7 @@ import base64
 import binascii
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -79,6 +79,7 @@ from annotator.formats.base import (
     open_pil,
     picture_orientation,
     read_names_file,
+    ticker,
 )
 from annotator.formats.detect import json_hint
 from annotator.formats.left_out import ObjectsLeftOut
@@ -145,7 +146,11 @@ def background_summary(
 
 
 def mask_to_shapes(
-    mask: np.ndarray, names: list[str], void: int, leave_out: Sequence[int] = ()
+    mask: np.ndarray,
+    names: list[str],
+    void: int,
+    leave_out: Sequence[int] = (),
+    tick: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
     """labelme ``shapes`` for a label map: one polygon per region (or per piece, for a
     region around unlabelled pixels), largest first, so that the smaller shapes inside
@@ -163,7 +168,7 @@ def mask_to_shapes(
             "shape_type": "polygon",
             "flags": {},
         }
-        for class_id, poly in painted_polygons(mask, list(label_of))
+        for class_id, poly in painted_polygons(mask, list(label_of), tick)
     ]
 
 
@@ -182,15 +187,15 @@ def write_labelme(
     unlabelled_images = 0
     mixed: list[str] = []  # images with unlabelled pixels and pixels of a class left out
     for i, (split, s) in enumerate(samples):
-        if progress:
-            progress(i, len(samples), s.stem)
+        tick = ticker(progress, i, len(samples), s.stem)
+        tick()
         mask = s.load_mask()
         unlabelled = bool(np.any(mask == dataset.unlabelled))
         unlabelled_images += unlabelled
         doc: dict[str, Any] = {
             "version": LABELME_VERSION,
             "flags": {},
-            "shapes": mask_to_shapes(mask, dataset.names, dataset.void, options.leave_out),
+            "shapes": mask_to_shapes(mask, dataset.names, dataset.void, options.leave_out, tick),
             "imagePath": s.image_file_name,
             "imageData": None,
             "imageHeight": int(mask.shape[0]),

@@ -27,7 +27,7 @@ region, pixel for pixel. Tests check this exactness on generated masks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -288,7 +288,7 @@ class _Overpainted:
 
 
 def painted_polygons(
-    label_map: np.ndarray, class_ids: Sequence[int]
+    label_map: np.ndarray, class_ids: Sequence[int], tick: Callable[[], None] | None = None
 ) -> list[tuple[int, np.ndarray]]:
     """Centre outlines ``(class_id, points)`` of every region of ``class_ids`` for a
     reader that paints polygons one after another, a later one winning where they
@@ -304,7 +304,11 @@ def painted_polygons(
     pixels of ``class_ids``, and nothing elsewhere: this is checked on the masks (the
     outline of a hole-free piece draws exactly the piece), and a hole whose pixels
     would come out wrong (e.g. a region that fills it is not smaller) is cut open.
+
+    ``tick`` is called at every region and piece (a big map takes tens of seconds): an
+    exception it raises (a cancel) stops the work there.
     """
+    tick = tick or _no_tick
     paintable = np.isin(label_map, list(class_ids))
     # (int16 class ids and int32 piece numbers: the int64 arrays of the whole map took
     # 44 bytes a pixel, 3.5 GB for a 10000 x 8000 map)
@@ -314,6 +318,7 @@ def painted_polygons(
     target[~paintable] = nothing
     regions: list[_Overpainted] = []
     for region in class_regions(label_map, class_ids):
+        tick()
         holes, _ = _hole_labels(region.mask)
         h, w = region.mask.shape
         crop = paintable[region.y0 : region.y0 + h, region.x0 : region.x0 + w]
@@ -331,6 +336,7 @@ def painted_polygons(
         for painting in (order, ties_reversed):
             owner = np.full(label_map.shape, -1, np.int32)
             for k in painting:
+                tick()
                 m, x0, y0 = pieces[k][1]
                 h, w = m.shape
                 owner[y0 : y0 + h, x0 : x0 + w][m] = k
@@ -357,7 +363,15 @@ def painted_polygons(
                 o.filled.clear()
     if not regions:
         return []
-    return [(regions[pieces[k][0]].region.class_id, centre_outline(*pieces[k][1])) for k in order]
+    outlines = []
+    for k in order:
+        tick()
+        outlines.append((regions[pieces[k][0]].region.class_id, centre_outline(*pieces[k][1])))
+    return outlines
+
+
+def _no_tick() -> None:
+    pass
 
 
 def pad_to_three(points: np.ndarray) -> np.ndarray:

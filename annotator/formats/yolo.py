@@ -43,7 +43,7 @@ within those bounds is drawn clipped to the picture, as ultralytics trains on it
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,7 @@ from annotator.formats.base import (
     chosen_background,
     image_size,
     names_lut,
+    ticker,
 )
 from annotator.formats.detect import YAML_SUFFIXES, format_hint
 from annotator.formats.left_out import ObjectsLeftOut
@@ -75,13 +76,20 @@ from annotator.formats.polygons import pad_to_three, painted_polygons
 DESCRIPTION = "YOLO segmentation: normalised polygons per region, data.yaml"
 
 
-def mask_to_lines(mask: np.ndarray, n_classes: int, leave_out: Iterable[int] = ()) -> list[str]:
-    """The label file's lines of a label map: the classes ``leave_out`` write none."""
+def mask_to_lines(
+    mask: np.ndarray,
+    n_classes: int,
+    leave_out: Iterable[int] = (),
+    tick: Callable[[], None] | None = None,
+) -> list[str]:
+    """The label file's lines of a label map: the classes ``leave_out`` write none.
+    ``tick``: see :func:`painted_polygons`."""
     h, w = mask.shape
     scale = np.array([w, h], np.float64)
     lines = []
     skip = set(leave_out)
-    for class_id, poly in painted_polygons(mask, [k for k in range(n_classes) if k not in skip]):
+    wanted = [k for k in range(n_classes) if k not in skip]
+    for class_id, poly in painted_polygons(mask, wanted, tick):
         xy = (pad_to_three(poly).astype(np.float64) + 0.5) / scale
         lines.append(f"{class_id} " + " ".join(f"{v:.6f}" for v in xy.ravel()))
     return lines
@@ -99,9 +107,9 @@ def write_yolo(
     n = len(dataset.classes)
     samples = dataset.samples()
     for i, (split, s) in enumerate(samples):
-        if progress:
-            progress(i, len(samples), s.stem)
-        lines = mask_to_lines(s.load_mask(), n, options.leave_out)
+        tick = ticker(progress, i, len(samples), s.stem)
+        tick()
+        lines = mask_to_lines(s.load_mask(), n, options.leave_out, tick)
         folder.write_text(f"labels/{split}/{s.stem}.txt", "".join(x + "\n" for x in lines))
         folder.place_image(f"images/{split}/{s.image_file_name}", s.image_path, options.image_mode)
     doc, notes = _data_yaml(dataset.splits, {split for split, _ in samples})
