@@ -23,7 +23,7 @@ from annotator.cli.options import (
     whole_number,
 )
 from annotator.cli.progress import ProgressLine
-from annotator.core.card import CardMetrics
+from annotator.core.card import CardMetrics, classes_fit
 from annotator.core.errors import AnnotatorError
 from annotator.core.limits import convert_advice
 from annotator.core.schema import name_key, untrainable
@@ -528,15 +528,24 @@ def _change_classes(project: Project, args: argparse.Namespace, made: list[str])
         print(f"added {', '.join(args.add)}; the next round learns them")
     elif args.rename is not None:
         cls = class_by_name(schema, args.rename[0])
-        project.set_schema(schema.renamed(cls.id, args.rename[1]))
+        renamed = schema.renamed(cls.id, args.rename[1])
+        project.set_schema(renamed)
         made.append(f"renamed {cls.name!r} to {args.rename[1]!r}")
-        after = (
-            "the model still fits (the same name in other letters)"
-            if name_key(cls.name) == name_key(args.rename[1])
-            else "the next round must train from scratch "
-            f"(`annotator train {path_word(args.project)} --from-scratch`)"
-        )
-        print(f"renamed {cls.name!r} to {args.rename[1]!r}; {after}")
+        active = project.active_model()
+        if active is None:
+            after = ""
+        elif name_key(cls.name) == name_key(args.rename[1]):
+            after = "; the model still fits (the same name in other letters)"
+        elif classes_fit(active.card.class_names, renamed.names):
+            after = (
+                f"; model v{active.version} was trained with that name: training goes on from it"
+            )
+        else:
+            after = (
+                "; the next round must train from scratch "
+                f"(`annotator train {path_word(args.project)} --from-scratch`)"
+            )
+        print(f"renamed {cls.name!r} to {args.rename[1]!r}{after}")
     elif args.color is not None:
         cls = class_by_name(schema, args.color[0])
         project.set_schema(schema.recoloured(cls.id, args.color[1]))

@@ -45,8 +45,11 @@ MODEL_NOTE = (
 )
 
 
-def explain_schema_change(old: LabelSchema, new: LabelSchema) -> str:
-    """One or two sentences on what a class change means for the model (ADR 0007)."""
+def explain_schema_change(
+    old: LabelSchema, new: LabelSchema, model: Sequence[str] | None = None
+) -> str:
+    """One or two sentences on what a class change means for the model (ADR 0007);
+    ``model``: the classes the active version was trained for (None: no version)."""
     if len(new) > len(old):
         added = ", ".join(f"'{c.name}'" for c in new.classes[len(old) :])
         return (
@@ -54,20 +57,28 @@ def explain_schema_change(old: LabelSchema, new: LabelSchema) -> str:
             "round adds an output for it, silent until you label some of its pixels."
         )
     for a, b in zip(old.classes, new.classes):
-        if a.name != b.name and name_key(a.name) == name_key(b.name):  # (core.card.classes_fit)
-            return (
-                f"Renamed '{a.name}' to '{b.name}'. The same name in other letters: the "
-                "model takes it as the same class, and training goes on from it."
-            )
         if a.name != b.name:
-            return (
-                f"Renamed '{a.name}' to '{b.name}'. The model cannot tell whether the meaning "
-                "changed, so the current version will not be continued: use "
-                "Model > Train from scratch for the next round."
-            )
+            return _renamed(a.name, b.name, new, model)
         if a.color != b.color:
             return f"Recoloured '{b.name}'. Only the display changes; the model is unaffected."
     return "No class changed."
+
+
+def _renamed(was: str, now: str, new: LabelSchema, model: Sequence[str] | None) -> str:
+    said = f"Renamed '{was}' to '{now}'"
+    if model is None:  # (no model: nothing it does changes)
+        return said + "."
+    if name_key(was) == name_key(now):  # (core.card.classes_fit)
+        return (
+            f"{said}. The same name in other letters: the model takes it as the same "
+            "class, and training goes on from it."
+        )
+    if classes_fit(model, new.names):  # (back to the name it was trained with)
+        return f"{said}, the name the model was trained with: training goes on from it."
+    return (
+        f"{said}. The model cannot tell whether the meaning changed, so the current "
+        "version will not be continued: use Model > Train from scratch for the next round."
+    )
 
 
 #: The class list shows this many rows without scrolling, however short the window.
@@ -217,9 +228,12 @@ class ClassPanel(QWidget):
         frame = 2 * self.list.frameWidth()
         self.list.setMinimumHeight(rows * row + frame + 2)
 
-    def explain_change(self, old: LabelSchema, new: LabelSchema) -> str:
-        """Say under the list what the change means for the model; return the words."""
-        text = explain_schema_change(old, new)
+    def explain_change(
+        self, old: LabelSchema, new: LabelSchema, model: Sequence[str] | None = None
+    ) -> str:
+        """Say under the list what the change means for the model (``model``: see
+        :func:`explain_schema_change`); return the words."""
+        text = explain_schema_change(old, new, model)
         self.note.setText(text)
         self.note.setVisible(bool(text))
         return text

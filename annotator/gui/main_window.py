@@ -173,6 +173,11 @@ def pixel_value_text(value: np.ndarray | np.generic) -> str:
     return ", ".join(f"{float(c):.6g}" for c in channels)
 
 
+#: How long the window waits for a save on its own thread before it waits behind a
+#: progress dialog (:meth:`MainWindow.save_before`).
+SAVE_WAIT_S = 0.25
+
+
 class MainWindow(QMainWindow):
     """The labelling window. ``session`` is None until a project is opened."""
 
@@ -718,20 +723,24 @@ class MainWindow(QMainWindow):
             self._open(image_id, None)
 
     def save_before(self, title: str) -> None:
-        """Hand the open image's labels to the saver and wait until they are written, off
-        the GUI thread, a progress dialog (``title``) showing past 0.4 s: what needs them
-        on disk (a status, a class change, an import) then waits no more. Writing the
-        map of a big image takes seconds, for which the window froze. A failure is the
-        next synchronous save's to say."""
+        """Hand the open image's labels to the saver and wait until they are written:
+        what needs them on disk (a status, a class change, an import) then waits no
+        more. Writing the map of a big image takes seconds, for which the window froze:
+        past a quarter of a second the wait goes on off the GUI thread, behind a progress
+        dialog (``title``) shown at once, so that no key or click reaches the window
+        meanwhile (a PgDown taken during the wait made Ctrl+D mark the next image). A
+        failure is the next synchronous save's to say."""
         session = self.session
         if session is None:
             return
         session.save()
-        if not session.writing:
+        if not session.writing or session.wait_written(SAVE_WAIT_S):
             return
         doc = self.document
         label = f"Saving the labels of {doc.record.name}…" if doc else "Saving labels…"
-        run_with_progress(self, title, label, lambda _p: session.wait_written(), cancellable=False)
+        run_with_progress(
+            self, title, label, lambda _p: session.wait_written(), cancellable=False, at_once=True
+        )
 
     def close_image(self, *, keep_histories: bool = False) -> bool:
         """Save and close the open image (an import may rewrite its labels); the canvas
@@ -853,6 +862,9 @@ class MainWindow(QMainWindow):
             self._say(f"{doc.record.name} {image_status.NO_LABELS}", 5000, dropped)
             return
         self.save_before("Mark done")
+        if self.document is not doc:  # (a big picture's background read landed meanwhile)
+            self._say(f"{doc.record.name} was left while its labels were saved: not marked", 5000)
+            return
         try:
             record = self.session.mark_done()
         except AnnotatorError as exc:  # a database locked by another program, say
@@ -1052,7 +1064,10 @@ class MainWindow(QMainWindow):
                 QMessageBox.warning(self, "Class not changed", sentence(str(exc)))
                 return
             self.show_schema(schema)
-        self.statusBar().showMessage(self.class_panel.explain_change(old, schema), 10000)
+        service = self.loop.service
+        active = service.active_record if service is not None else None
+        model = active.card.class_names if active is not None else None
+        self.statusBar().showMessage(self.class_panel.explain_change(old, schema, model), 10000)
 
     def take_out_class(self, class_id: int, into: int | None) -> None:
         """Remove a class (``into`` None) or merge it into ``into``: every label map is

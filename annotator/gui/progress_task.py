@@ -62,8 +62,10 @@ def run_with_progress(
     work: Callable[[Progress], R],
     *,
     cancellable: bool = True,
+    at_once: bool = False,
 ) -> TaskOutcome[R]:
-    """Run ``work(progress)`` on a worker thread while a progress dialog shows it.
+    """Run ``work(progress)`` on a worker thread while a progress dialog shows it (past
+    0.4 s, or ``at_once``: then no input reaches the window from the start).
 
     Returns when the work has finished, failed or been cancelled; never raises the
     work's exception (it is in the outcome, for a one-line message box).
@@ -73,10 +75,12 @@ def run_with_progress(
         dialog.setCancelButton(None)  # type: ignore[arg-type]
     dialog.setWindowTitle(title)
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
-    dialog.setMinimumDuration(400)  # quick jobs finish before a dialog flashes up
+    dialog.setMinimumDuration(0 if at_once else 400)  # quick jobs end before it flashes up
     dialog.setAutoReset(False)
     dialog.setAutoClose(False)
     dialog.setValue(0)
+    if at_once:
+        dialog.show()
     cancel = threading.Event()
     dialog.canceled.connect(cancel.set)
     guard = _CloseGuard(parent, cancel if cancellable else None)

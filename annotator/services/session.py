@@ -682,10 +682,11 @@ class AnnotationSession:
         """Labels handed to the saver are still waiting or being written."""
         return not self._saver.idle
 
-    def wait_written(self) -> None:
+    def wait_written(self, timeout: float | None = None) -> bool:
         """Wait until every snapshot handed to the saver is written or failed (from any
-        thread: the window waits off its own thread, see ``MainWindow.save_before``)."""
-        self._saver.flush()
+        thread: the window waits off its own thread, see ``MainWindow.save_before``);
+        False when ``timeout`` seconds passed first."""
+        return self._saver.flush(timeout)
 
     def close(
         self, rescue_dirs: Sequence[Path] | None = None, *, keep_if_lost: bool = False

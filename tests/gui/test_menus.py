@@ -274,12 +274,32 @@ def test_adding_and_renaming_a_class_says_what_the_model_will_do(window, monkeyp
     assert "Added 'nucleus'" in note and "next training round" in note
     window._edit_schema("rename_class", 1, "cell body")
     note = window.class_panel.note.text()
-    assert "Renamed 'cell' to 'cell body'" in note and "Train from scratch" in note
+    assert note == "Renamed 'cell' to 'cell body'."  # no model yet: nothing to say of it
     assert window.statusBar().currentMessage() == note
-    # the same name in other letters: the model still fits (as Train now and the CLI say)
-    window._edit_schema("rename_class", 1, "Cell body")
+
+
+def test_a_rename_says_what_the_active_model_does(window, qtbot, tmp_path, monkeypatch):
+    from guihelpers import model_file
+    from PySide6.QtWidgets import QFileDialog
+
+    given = model_file(tmp_path / "lab.pt", window.session.schema.names)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(given), ""))
+    with qtbot.waitSignal(window.loop.version_changed):
+        window.actions_["import_model"].trigger()
+    window._edit_schema("rename_class", 1, "cell body")
     note = window.class_panel.note.text()
-    assert note.startswith("Renamed 'cell body' to 'Cell body'. The same name in other letters")
+    assert "Renamed 'cell' to 'cell body'" in note and "Train from scratch" in note
+    # back to the name it was trained with: training goes on from it
+    window._edit_schema("rename_class", 1, "cell")
+    note = window.class_panel.note.text()
+    assert note == (
+        "Renamed 'cell body' to 'cell', the name the model was trained with: training goes "
+        "on from it."
+    )
+    # the same name in other letters: the model still fits (as Train now and the CLI say)
+    window._edit_schema("rename_class", 1, "Cell")
+    note = window.class_panel.note.text()
+    assert note.startswith("Renamed 'cell' to 'Cell'. The same name in other letters")
     assert "Train from scratch" not in note
 
 

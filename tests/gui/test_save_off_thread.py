@@ -61,3 +61,32 @@ def test_closing_the_image_waits_for_the_save_without_freezing_the_window(window
     assert took >= 1.4 and len(ticks) >= 10, ticks
     project = window.session.project
     assert np.array_equal(project.load_mask(project.image(doc.image_id)), painted)
+
+
+def test_keys_pressed_while_mark_done_waits_do_not_reach_the_window(window, monkeypatch):
+    """A PgDown 150 ms after Ctrl+D (before a progress dialog showed) opened the next
+    image inside the wait, and that image, with nothing labelled, was marked done."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    doc = window.document
+    doc.paint_stroke([(5.0, 5.0), (30.0, 5.0)], 2.0, 1)
+    _slow_saves(window, monkeypatch, 1.5)
+    handle = window.windowHandle()
+    pressed: list[bool] = []
+
+    def page_down() -> None:
+        QTest.keyClick(handle, Qt.Key.Key_PageDown)
+        QTest.keyClick(handle, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        pressed.append(True)
+
+    QTimer.singleShot(150, page_down)
+    window.mark_done()
+    assert pressed  # (the keys came while it waited)
+    assert window.document is doc  # PgDown did not open another image
+    project = window.session.project
+    record = project.image(doc.image_id)
+    assert record.status is ImageStatus.DONE and record.labelled_pixels > 0
+    assert doc.label_map.has_labels()  # nor did Ctrl+Z undo the stroke
+    others = [r for r in project.images() if r.id != doc.image_id]
+    assert all(r.status is not ImageStatus.DONE for r in others)
