@@ -205,6 +205,11 @@ def class_by_name(schema: LabelSchema, given: str) -> LabelClass:
     return found
 
 
+def names_a_class(schema: LabelSchema, given: str) -> bool:
+    """Whether some class answers to ``given`` (see :func:`class_by_name`)."""
+    return schema.has_name(given) or _class_of_id(schema, given) is not None
+
+
 def _class_of_id(schema: LabelSchema, given: str) -> LabelClass | None:
     """The class whose id ``given`` is ("3" or "id:3"), if any."""
     text = given.strip()

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.channels import lacks
-from annotator.core.errors import AnnotatorError, FormatError, ImageReadError
+from annotator.core.errors import AnnotatorError, FormatError, ImageReadError, SchemaError
 from annotator.core.limits import IMAGE_SUFFIXES, NAMED_SKIPS, named_first
 from annotator.core.naming import (
     NAME_MAX,
@@ -43,7 +43,7 @@ from annotator.core.naming import (
 )
 from annotator.core.orientation import exif_orientation, turned_size_hint
 from annotator.core.records import ImageRecord
-from annotator.core.schema import LabelSchema, name_key
+from annotator.core.schema import LabelClass, LabelSchema, default_color, name_key
 from annotator.core.status import ImageStatus
 from annotator.formats.base import (
     CHANNEL_CHOICE_HOW,
@@ -212,21 +212,25 @@ def options_refusal(request: ExportRequest) -> str | None:
 
 
 def leave_out_ids(names: Sequence[str], words: Sequence[str]) -> tuple[int, ...]:
-    """The ids of the classes ``words`` name (names in any case, or ids); a word that
-    names no class of ``names`` is refused, the classes listed."""
-    by_name = {name_key(n): k for k, n in enumerate(names)}
+    """The ids of the classes ``words`` name, as the ``classes`` command reads them
+    (:func:`~annotator.services.class_changes.class_by_name`: names in any case, ids,
+    ``id:N``; a word that is one class's name and another's id is refused, saying how to
+    name each); a word that names no class of ``names`` is refused, the classes listed."""
+    from annotator.services.class_changes import class_by_name, names_a_class
+
+    schema = LabelSchema(tuple(LabelClass(k, n, default_color(k)) for k, n in enumerate(names)))
     ids: list[int] = []
     for word in words:
         text = word.strip()
-        k = by_name.get(name_key(text))
-        if k is None and text.isdigit() and int(text) < len(names):
-            k = int(text)
-        if k is None:
+        if not names_a_class(schema, text):
             raise FormatError(
                 f"leave out {text!r}: the project has no such class; its classes are "
                 + ", ".join(f"{i} {n}" for i, n in enumerate(names))
             )
-        ids.append(k)
+        try:
+            ids.append(class_by_name(schema, text).id)
+        except SchemaError as exc:  # one class's name and another's id
+            raise FormatError(f"leave out {text!r}: {exc}") from None
     return tuple(sorted(set(ids)))
 
 

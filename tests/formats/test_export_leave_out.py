@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 from fmthelpers import U, make_project
@@ -149,3 +150,28 @@ def test_an_unknown_class_to_leave_out_is_refused_naming_the_classes(tmp_path):
     with pytest.raises(FormatError, match="no such class; its classes are 0 background, 1 cell"):
         export_project(project, request)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_word_that_is_one_class_s_name_and_another_s_id_is_refused(tmp_path):
+    """``--leave-out 1`` left out the class named '1' and wrote class 1 ('cell'), where
+    the classes command refuses the same word as ambiguous; ``id:N`` names an id."""
+    masks = _masks()
+    masks["a"][0, 0] = 3  # a pixel of the class named "1"
+    schema = LabelSchema.from_names(["background", "cell", "nucleus", "1"])
+    with Project.create(tmp_path / "P", schema) as project:
+        images = tmp_path / "pics"
+        images.mkdir()
+        for stem, mask in masks.items():
+            cv2.imwrite(str(images / f"{stem}.png"), np.zeros(mask.shape, np.uint8))
+        project.add_images([images])
+        for rec in project.images():
+            project.save_mask(rec.id, masks[rec.stem])
+        request = ExportRequest("yolo", tmp_path / "out", leave_out=("1",), include="all")
+        with pytest.raises(FormatError, match="'1' is both the name of class 3 and the id of"):
+            export_project(project, request)
+        for word, gone in (("id:1", 1), ("id:3", 3), ("CELL", 1)):
+            out = tmp_path / f"out-{word.replace(':', '')}"
+            one = ExportRequest("yolo", out, leave_out=(word,), include="all", split=(1, 0, 0))
+            export_project(project, one)
+            lines = (out / "labels" / "train" / "a.txt").read_text().splitlines()
+            assert gone not in {int(x.split()[0]) for x in lines}
