@@ -74,7 +74,12 @@ from annotator.formats.nnunet import every_case_lacks, lacking_cases, placement_
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import FormatSpec, get_format
 from annotator.services.projects import refuse_inside_project
-from annotator.storage.atomic import clear_replaced_folders, put_in_place, replace_folder
+from annotator.storage.atomic import (
+    clear_replaced_folders,
+    put_in_place,
+    replace_folder,
+    restore_replaced_folder,
+)
 from annotator.storage.images import read_image
 from annotator.storage.kept_labels import KeptLabels
 from annotator.storage.lock import holding
@@ -767,6 +772,8 @@ def _export_held(
     progress: Progress | None,
 ) -> ExportReport:
     """:func:`export_project`, once this process holds the folder's export lock."""
+    if restore_replaced_folder(out):
+        log.warning("%s: put back as it was before an export killed while replacing it", out)
     replacing = out.exists() and (
         not out.is_dir() or any(not (inside and p.name.startswith(partial)) for p in out.iterdir())
     )

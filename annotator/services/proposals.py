@@ -53,7 +53,13 @@ from annotator.services.jobs import CancelToken, Dispatcher, LatestWinsWorker
 from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
 from annotator.storage import proposals as proposal_store
-from annotator.storage.atomic import atomic_write_bytes, put_in_place
+from annotator.storage.atomic import (
+    atomic_write_bytes,
+    clear_replaced_folders,
+    merge_folder,
+    put_in_place,
+    restore_replaced_folder,
+)
 from annotator.storage.project import Project
 from annotator.storage.stacks import SliceIndex, SliceOf
 
@@ -231,6 +237,8 @@ def predict_images(
     placed = GeoMasks(nodata=NO_CLASS)  # (GeoTIFF masks: no class see-through)
     scans: dict[int, SliceOf] = {}  # the records that are slices of NIfTI scans
     if out_dir is not None:
+        if restore_replaced_folder(Path(out_dir).absolute()):
+            log.warning("%s: put back as it was before a run killed while replacing it", out_dir)
         scans = _scan_slices(project, records)
         if Path(out_dir).exists() and not Path(out_dir).is_dir():
             raise AnnotatorError(f"{out_dir}: is a file, not a folder for the masks")
@@ -341,7 +349,7 @@ def predict_images(
             if any(stage.iterdir()):
                 written = _write_volumes(project, stage, scans, pages)
                 _write_index(project, stage, out, done, out_names)
-                put_in_place(stage, out, inside=stage.parent == out)
+                _put_masks_in_place(stage, out)
                 for one in done:  # (once the new masks and their index are in place)
                     for name in stale.get(one.name, ()):
                         (out / name).unlink(missing_ok=True)
@@ -444,20 +452,44 @@ def _write_volumes(
 
 
 def _out_stage(out: Path) -> Path:
-    """A new hidden folder to write the masks for ``out`` in, moved into place when all
-    are written: in ``out`` when it exists (it may hold other files), else beside it.
-    Those a killed run left are removed."""
-    beside = out if out.is_dir() else out.parent
+    """A new hidden folder to write the masks for ``out`` in, put in place when all are
+    written (:func:`_put_masks_in_place`): beside ``out``, or in it where its parent
+    takes no folder (the root of a drive, a folder of another's). Those a killed run
+    left are removed."""
     partial = f".{out.name}.partial-"
-    try:
-        beside.mkdir(parents=True, exist_ok=True)
-        for stale in beside.glob(f"{glob.escape(partial)}*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        return Path(tempfile.mkdtemp(prefix=partial, dir=beside))
-    except OSError as exc:  # read-only, no permission, a file where a folder should be
-        raise AnnotatorError(
-            f"{out}: cannot create the folder for the masks ({exc.strerror or exc})"
-        ) from None
+    places = [out.parent, out] if out.is_dir() else [out.parent]
+    for i, beside in enumerate(places):
+        try:
+            beside.mkdir(parents=True, exist_ok=True)
+            for stale in beside.glob(f"{glob.escape(partial)}*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            stage = Path(tempfile.mkdtemp(prefix=partial, dir=beside))
+        except OSError as exc:  # read-only, no permission, a file where a folder should be
+            if i + 1 < len(places):
+                continue
+            raise AnnotatorError(
+                f"{out}: cannot create the folder for the masks ({exc.strerror or exc})"
+            ) from None
+        if beside == out or not out.is_dir() or stage.stat().st_dev == out.stat().st_dev:
+            return stage
+        stage.rmdir()  # (another file system: the folders cannot be swapped)
+    return Path(tempfile.mkdtemp(prefix=partial, dir=out))
+
+
+def _put_masks_in_place(stage: Path, out: Path) -> None:
+    """Put the complete ``stage`` in place as ``out``: renamed (a new or empty ``out``);
+    beside a folder of an earlier run, swapped for it in one step, the files of it that
+    this run does not replace kept (:func:`~annotator.storage.atomic.merge_folder`:
+    moved in one by one, a kill part way left masks of two models under the index of
+    one); in it, moved up one by one (the only way left)."""
+    if stage.parent == out:
+        put_in_place(stage, out, inside=True)
+    elif out.is_dir() and any(out.iterdir()):
+        own = f".{out.name}.partial-"
+        merge_folder(stage, out, lambda name: not name.startswith(own))
+        clear_replaced_folders(out)
+    else:
+        put_in_place(stage, out, inside=False)
 
 
 def _earlier_index(file: Path) -> dict[str, Any] | None:

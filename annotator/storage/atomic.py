@@ -14,7 +14,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -133,6 +133,43 @@ def _move_up(stage: Path, out: Path) -> None:
     stage.rmdir()
 
 
+def merge_folder(stage: Path, out: Path, keep: Callable[[str], bool]) -> None:
+    """Put the complete folder ``stage`` (beside ``out``) over the folder ``out`` as one
+    step, keeping what ``out`` holds that ``stage`` lacks: those entries (a folder's, in
+    the folder of its name) are first linked into ``stage`` (copied where the file
+    system has no links), except the names ``keep`` refuses, then
+    :func:`replace_folder`. Moved into ``out`` one by one, a kill part way left it
+    half old and half new."""
+    _link_missing(out, stage, keep)
+    replace_folder(stage, out)
+
+
+def _link_missing(old: Path, new: Path, keep: Callable[[str], bool]) -> None:
+    import shutil
+
+    for entry in os.scandir(old):
+        target = new / entry.name
+        if not keep(entry.name):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            if not target.exists():
+                target.mkdir()
+                shutil.copystat(entry.path, target)
+            if target.is_dir() and not target.is_symlink():
+                _link_missing(Path(entry.path), target, lambda _name: True)
+            continue
+        if target.exists() or target.is_symlink():
+            continue  # the new one's
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), target)
+            continue
+        try:
+            os.link(entry.path, target)
+        except OSError:  # (no links on this file system, or not allowed)
+            shutil.copy2(entry.path, target)
+    fsync_dir(new)  # (the names linked: on disk before the folder is renamed)
+
+
 def replaced_prefix(out: Path) -> str:
     """The name's beginning of the hidden folder :func:`replace_folder` moves an old
     ``out`` to until the new one is in place."""
@@ -159,6 +196,21 @@ def replace_folder(stage: Path, out: Path) -> None:
         raise
     fsync_dir(out.parent)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def restore_replaced_folder(out: Path) -> bool:
+    """Put back the folder :func:`replace_folder` moved aside, where a process killed
+    between its two renames left ``out`` missing (the hidden folder its only copy);
+    whether it did. Call before writing ``out`` again."""
+    if out.exists() or out.is_symlink():
+        return False
+    with contextlib.suppress(OSError):
+        aside = sorted(out.parent.glob(f"{glob.escape(replaced_prefix(out))}*"))
+        if len(aside) == 1 and aside[0].is_dir():
+            os.rename(aside[0], out)
+            fsync_dir(out.parent)
+            return True
+    return False
 
 
 def clear_replaced_folders(out: Path) -> None:

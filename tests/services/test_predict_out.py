@@ -245,3 +245,59 @@ def test_predicted_masks_import_by_their_class_names_wherever_they_lie(
     with open_project(project_root) as project, pytest.raises(AnnotatorError) as refused:
         proposals.predict_images(project, out_dir=out, predictor=_Predictor())
     assert "its class_names.txt lists other classes than the project's" in str(refused.value)
+
+
+def test_a_run_into_a_folder_of_an_earlier_one_puts_its_masks_in_at_once(
+    project_root, tmp_path, monkeypatch
+):
+    """Its masks were moved in one by one: a kill part way left the folder with some
+    masks of the new model and the rest of the old under the old images.json (naming
+    the old version for all). Now one rename puts the new folder in place, holding the
+    files of the old it does not replace; killed at that rename, the next run finds the
+    old folder again and finishes, nothing of the user's lost."""
+    import json
+
+    out = tmp_path / "out"
+    with open_project(project_root) as project:
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor())
+    (out / "notes.txt").write_text("mine")
+    (out / "sub").mkdir()
+    (out / "sub" / "more.txt").write_text("mine too")
+    twos = _Predictor(propose=lambda image: np.full(image.shape[:2], 2, np.uint8))
+
+    class _Killed(BaseException):
+        pass
+
+    real_replace, real_rename = os.replace, os.rename
+    into_out: list[str] = []
+
+    def watched(real):  # type: ignore[no-untyped-def]
+        def rename(src, dst, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if os.fspath(dst) == os.fspath(out) or os.path.dirname(dst) == os.fspath(out):
+                into_out.append(os.fspath(src))
+                if kill:
+                    raise _Killed()  # (no clean-up runs after a real kill)
+            return real(src, dst, *args, **kwargs)
+
+        return rename
+
+    kill = False
+    monkeypatch.setattr(os, "replace", watched(real_replace))
+    monkeypatch.setattr(os, "rename", watched(real_rename))
+    with open_project(project_root) as project:
+        proposals.predict_images(project, out_dir=out, predictor=twos, overwrite=True)
+    assert len(into_out) == 1  # one rename: the whole folder
+    kill, into_out[:] = True, []
+    with open_project(project_root) as project, pytest.raises(_Killed):
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor(), overwrite=True)
+    kill = False
+    with open_project(project_root) as project:  # finds the folder again, and finishes
+        proposals.predict_images(project, out_dir=out, predictor=twos, overwrite=True)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "sub" / "more.txt").read_text() == "mine too"
+    for i in range(5):
+        assert (cv2.imread(str(out / f"im{i}.png"), cv2.IMREAD_UNCHANGED) == 2).all()
+    index = json.loads((out / "images.json").read_text())
+    assert sorted(index["masks"]) == [f"im{i}.png" for i in range(5)]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []

@@ -63,3 +63,42 @@ def test_replace_folder_puts_the_old_folder_back_when_the_new_cannot_go_in(tmp_p
     left.mkdir()
     clear_replaced_folders(out)
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_folder_a_kill_left_aside_is_put_back_before_it_is_written_again(tmp_path, monkeypatch):
+    """Killed between replace_folder's two renames, the folder was missing and its only
+    copy hidden beside it, which the next run's clean-up then removed."""
+    from annotator.storage.atomic import (
+        clear_replaced_folders,
+        replace_folder,
+        restore_replaced_folder,
+    )
+
+    out, stage = tmp_path / "out", tmp_path / ".stage"
+    out.mkdir()
+    (out / "mine.txt").write_text("mine")
+    stage.mkdir()
+    (stage / "new.txt").write_text("new")
+    real = os.rename
+
+    class _Killed(BaseException):
+        pass
+
+    dead: list[bool] = []
+
+    def second_rename_killed(src, dst):  # type: ignore[no-untyped-def]
+        if dead or os.fspath(src) == os.fspath(stage):
+            dead.append(True)  # (a killed process renames nothing back)
+            raise _Killed()
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "rename", second_rename_killed)
+    with pytest.raises(_Killed):
+        replace_folder(stage, out)
+    monkeypatch.setattr(os, "rename", real)
+    assert not out.exists()  # (the window a kill can hit)
+    assert restore_replaced_folder(out)
+    assert (out / "mine.txt").read_text() == "mine"
+    assert not restore_replaced_folder(out)  # there: nothing to do
+    clear_replaced_folders(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".stage", "out"]
