@@ -457,7 +457,10 @@ def _out_stage(out: Path) -> Path:
     takes no folder (the root of a drive, a folder of another's). Those a killed run
     left are removed."""
     partial = f".{out.name}.partial-"
-    places = [out.parent, out] if out.is_dir() else [out.parent]
+    if out.is_dir():  # (a link to a folder: its files are put in it, the link kept)
+        places = [out] if out.is_symlink() else [out.parent, out]
+    else:
+        places = [out.parent]
     for i, beside in enumerate(places):
         try:
             beside.mkdir(parents=True, exist_ok=True)

@@ -301,3 +301,15 @@ def test_a_run_into_a_folder_of_an_earlier_one_puts_its_masks_in_at_once(
     assert sorted(index["masks"]) == [f"im{i}.png" for i in range(5)]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_run_into_a_link_to_a_folder_keeps_the_link(project_root, tmp_path):
+    real, out = tmp_path / "real", tmp_path / "out"
+    real.mkdir()
+    (real / "notes.txt").write_text("mine")
+    out.symlink_to(real)
+    with open_project(project_root) as project:
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor())
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor(), overwrite=True)
+    assert out.is_symlink() and (real / "im0.png").is_file()
+    assert (real / "notes.txt").read_text() == "mine"
