@@ -92,6 +92,12 @@ def warm_up_torch() -> threading.Thread:
     it again and reports the error then."""
 
     def work() -> None:
+        # No collection while the imports make their 280,000 objects: each full one
+        # went through all made so far holding the lock, and the window stood still
+        # 0.2-0.4 s several times (0.5-1.8 s on a loaded machine). Nothing they make is
+        # garbage; what the window makes meanwhile waits for the next collection.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             preload_torch_libraries()
             import torch
@@ -99,7 +105,10 @@ def warm_up_torch() -> threading.Thread:
             torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
         except Exception as exc:  # a broken torch install is reported where it is used
             log.debug("warming up torch failed: %s", exc)
-        settle_imports()
+        finally:
+            settle_imports()
+            if collecting:
+                gc.enable()
 
     thread = threading.Thread(target=work, name="annotator-torch-warmup")
     thread.start()
