@@ -175,6 +175,16 @@ def class_list_text(names: Sequence[str]) -> str:
     )
 
 
+def readable_class_list(names: Sequence[str]) -> str:
+    """:func:`class_list_text`, or the plain list where no form reads back as ``names``
+    (a reader then needs the names recorded beside it: a masks folder's
+    ``dataset.json``)."""
+    try:
+        return class_list_text(names)
+    except FormatError:
+        return "".join(n + "\n" for n in names)
+
+
 def own_class_list(table_file: Path, meta: Any) -> ClassTable | None:
     """The classes of an Annotator masks export (or of kept labels) whose
     ``dataset.json`` (``meta``, read) records them beside its ``class_names.txt``
@@ -189,7 +199,8 @@ def own_class_list(table_file: Path, meta: Any) -> ClassTable | None:
         lines = Path(table_file).read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError):
         return None
-    if Path(table_file).name != "class_names.txt" or lines != names:
+    written = (names, readable_class_list(names).splitlines())  # (of old, and today)
+    if Path(table_file).name != "class_names.txt" or lines not in written:
         return None  # (edited by hand: read as any table)
     return ClassTable(Path(table_file), "class list", tuple(names), tuple(range(len(names))))
 

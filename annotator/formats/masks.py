@@ -52,7 +52,7 @@ import numpy as np
 
 from annotator.core.errors import FormatError, ImageReadError
 from annotator.core.folders import hidden, hidden_below
-from annotator.core.masks_layout import class_files
+from annotator.core.masks_layout import CLASS_NAMES, class_files
 from annotator.core.naming import (
     MASK_FOLDERS,
     PICTURE_FOLDERS,
@@ -108,6 +108,7 @@ from annotator.formats.colour_table import (
     other_tools_meta,
     own_class_list,
     read_class_table,
+    readable_class_list,
     table_note,
 )
 from annotator.formats.detect import format_hint
@@ -130,6 +131,8 @@ def write_masks(
 ) -> WriteResult:
     folder = OutputFolder(out)
     for rel, data in class_files(dataset.names, dataset.void, dataset.unlabelled).items():
+        if rel == CLASS_NAMES:  # (a list any reader reads back: `new --classes-file` too)
+            data = readable_class_list(dataset.names).encode("utf-8")
         folder.write_bytes(rel, data)
     samples = dataset.samples()
     # (split, label stack) -> its pages so far; the export keeps a stack's slices in one

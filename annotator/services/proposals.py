@@ -47,6 +47,7 @@ from annotator.core.proposal import NO_CLASS, Proposal, image_score
 from annotator.core.records import ImageRecord, ModelRecord
 from annotator.core.status import KEPT_IMAGES_FILE, PREDICTED_IMAGES_FORMAT, ImageStatus
 from annotator.core.volumes import label_volume_bytes
+from annotator.formats.colour_table import readable_class_list
 from annotator.formats.georef import WORLD_FILE_SUFFIX, GeoMasks, read_geotags
 from annotator.formats.masks import label_pages
 from annotator.services.jobs import CancelToken, Dispatcher, LatestWinsWorker
@@ -565,7 +566,10 @@ CLASS_NAMES_FILE = "class_names.txt"
 
 
 def _class_names_text(project: Project) -> str:
-    return "".join(name + "\n" for name in project.schema.names)
+    """The class list as any reader reads it back (a plain list whose first class is
+    ``Label``, or whose names are ``1 cell``, ``2 nucleus``, read as a header or as ids
+    from 1, and every pixel imported one class off)."""
+    return readable_class_list(project.schema.names)
 
 
 def _read_text(file: Path) -> str | None:

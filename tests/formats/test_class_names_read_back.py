@@ -84,3 +84,17 @@ def test_names_no_class_list_holds_are_written_plain_and_said(tmp_path):
         )
     assert (tmp_path / "out" / "class_names.txt").read_text(encoding="utf-8") == "1 2 x\n3 y\n"
     assert any("rename those classes, or give it as the class list" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("names", MISREAD, ids=lambda n: n[0])
+def test_a_masks_exports_class_list_makes_a_project_of_the_same_classes(tmp_path, names):
+    """`new --classes-file OUT/class_names.txt` of a masks export: the plain list read
+    "Label" as a header, "1 cell" as ids from 1 (the import was right, by dataset.json)."""
+    from annotator.cli import main
+
+    with make_project(tmp_path, _maps(len(names)), classes=names) as project:
+        export_project(project, ExportRequest("masks", tmp_path / "out", split=(1.0, 0.0, 0.0)))
+    table = tmp_path / "out" / "class_names.txt"
+    assert main(["new", str(tmp_path / "N"), "--classes-file", str(table)]) == 0
+    with Project.open(tmp_path / "N") as made:
+        assert made.schema.names == list(names)

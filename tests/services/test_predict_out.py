@@ -313,3 +313,34 @@ def test_a_run_into_a_link_to_a_folder_keeps_the_link(project_root, tmp_path):
         proposals.predict_images(project, out_dir=out, predictor=_Predictor(), overwrite=True)
     assert out.is_symlink() and (real / "im0.png").is_file()
     assert (real / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "names", [("Label", "cell", "nucleus"), ("1 cell", "2 nucleus", "3 membrane")]
+)
+def test_predicted_masks_import_back_whatever_the_class_names(tmp_path, names):
+    """A plain class_names.txt whose first class is "Label" read back as a header (and
+    "1 cell", "2 nucleus" as ids from 1): the import put every pixel one class off."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(images / f"im{i}.png"), np.full((8, 8), i * 40, np.uint8))
+    with create_project(tmp_path / "P", list(names)) as project:
+        project.add_images([images])
+
+    def stripes(image):  # type: ignore[no-untyped-def]
+        labels = np.zeros(image.shape[:2], np.uint8)
+        labels[3:6] = 1
+        labels[6:] = 2
+        return labels
+
+    out = tmp_path / "out"
+    with open_project(tmp_path / "P") as project:
+        proposals.predict_images(project, out_dir=out, predictor=_Predictor(propose=stripes))
+    with create_project(tmp_path / "Q", list(names)) as again:
+        again.add_images([images])
+    assert main(["import", str(tmp_path / "Q"), str(out), "--format", "masks"]) == 0
+    with open_project(tmp_path / "Q") as again:
+        assert again.schema.names == list(names)
+        for rec in again.images():
+            np.testing.assert_array_equal(again.load_mask(rec), stripes(np.zeros((8, 8))))
