@@ -450,3 +450,16 @@ def test_a_sampled_fill_to_edges_covers_a_noisy_object_at_every_click():
         areas[sample] = np.array(filled)
     assert areas[5].min() > 0.7 and areas[5].std() < 0.03
     assert areas[1].min() < 0.1 and areas[1].std() > 5 * areas[5].std()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_values_present_are_np_unique_of_the_map(dtype):
+    from annotator.core.labelmap import values_present
+
+    rng = np.random.default_rng(3)
+    top = np.iinfo(dtype).max
+    labels = rng.choice(np.array([0, 2, 7, top - 1, top], dtype), size=(40, 30))
+    for view in (labels, labels[::2, 1::3], labels[:0], np.full((3, 3), top, dtype)):
+        got = values_present(view)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, np.unique(view))

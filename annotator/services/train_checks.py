@@ -5,10 +5,9 @@ that say what to label, instead of training a model that proposes one class ever
 
 from __future__ import annotations
 
-import numpy as np
-
 from annotator.core.channels import lacks
 from annotator.core.errors import NothingLabelled
+from annotator.core.labelmap import values_present
 from annotator.storage.project import Project
 
 
@@ -32,7 +31,7 @@ def labelled_class_ids(
         mask = project.load_mask(rec)
         if mask is None:
             continue
-        values = np.unique(mask)
+        values = values_present(mask)
         found.update(int(v) for v in values[values < n])
         if len(found) >= enough:
             break
