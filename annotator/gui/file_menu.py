@@ -293,7 +293,8 @@ class FileMenu(QObject):
             return  # cancelled, or the project was closed meanwhile
         request = dialog.request()
         self.window.canvas.finish_gesture()
-        session.save(wait=True)  # the export reads the masks from disk
+        self.window.save_before("Export")  # the export reads the masks from disk
+        session.save(wait=True)  # (written by now: what failed is tried again, and said)
         outcome = run_export(self.window, session.project, request)
         if outcome.error is not None:
             self._tell(f"Export failed: {error_text(outcome.error)}", warn=True)

@@ -121,6 +121,7 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
                 service.show_image(None)  # no proposal for an image that is going
         else:
             window.canvas.finish_gesture()
+            window.save_before("Remove images")
             session.save(wait=True)
             stuck = [r for r in chosen if r.id in session.unsaved_ids()]
             if stuck:  # labels left on a switch, kept: removed now, they would be lost

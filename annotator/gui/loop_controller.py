@@ -170,6 +170,12 @@ class LoopWorkspace(Protocol):
         """Write the current labels to disk and wait (a round reads them from there)."""
         ...
 
+    def save_before(self, title: str) -> None:
+        """:meth:`save_labels` waited for behind a progress dialog (``title``) where it
+        takes long, so that the window does not freeze (see ``MainWindow.save_before``);
+        before a call that will save and wait on the GUI thread."""
+        ...
+
     def gesture_in_progress(self) -> bool:
         """Whether the user is in the middle of a gesture on the open image: a drag with
         the button held (brush, lasso, GrabCut box...), polygon vertices clicked, a
@@ -720,6 +726,7 @@ class LoopController(QObject):
                     10000,
                 )
                 return
+        self.workspace.save_before("Train now")  # (the round's own save then waits no more)
         try:
             state = self.service.train_now(from_scratch=from_scratch, arch=arch)
         except AnnotatorError as exc:

@@ -1634,5 +1634,8 @@ class _LoopWorkspace:
         if self._window.session is not None:
             self._window.session.save(wait=True)
 
+    def save_before(self, title: str) -> None:
+        self._window.save_before(title)
+
     def gesture_in_progress(self) -> bool:
         return self._window.canvas.gesture_in_progress()

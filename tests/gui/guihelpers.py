@@ -168,6 +168,9 @@ class FakeWorkspace:
         self.saved += 1
         self.session.save(wait=True)
 
+    def save_before(self, title: str) -> None:
+        self.session.save(wait=True)
+
     def gesture_in_progress(self) -> bool:
         return False
 

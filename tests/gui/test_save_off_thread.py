@@ -90,3 +90,18 @@ def test_keys_pressed_while_mark_done_waits_do_not_reach_the_window(window, monk
     assert doc.label_map.has_labels()  # nor did Ctrl+Z undo the stroke
     others = [r for r in project.images() if r.id != doc.image_id]
     assert all(r.status is not ImageStatus.DONE for r in others)
+
+
+def test_train_now_waits_for_the_save_without_freezing_the_window(window, monkeypatch):
+    """The round saves the labels and waits on the GUI thread before it reads them: 2.1 s
+    frozen on an 8192 x 8192 image."""
+    doc = window.document
+    doc.paint_stroke([(5.0, 5.0), (30.0, 5.0)], 2.0, 1)
+    doc.paint_stroke([(5.0, 20.0), (30.0, 20.0)], 2.0, 2)
+    _slow_saves(window, monkeypatch, 1.5)
+    started: list[bool] = []
+    window.loop.round_started.connect(lambda: started.append(True))
+    ticks, took = _ticks_during(window, window.actions_["train_now"].trigger)
+    assert took >= 1.4 and len(ticks) >= 10, ticks
+    assert started  # and the round began, on the labels written
+    window.loop.service.cancel_training()

@@ -375,6 +375,9 @@ class NoDocument:
     def save_labels(self) -> None:
         pass
 
+    def save_before(self, title: str) -> None:
+        pass
+
     def gesture_in_progress(self) -> bool:
         return False
 
