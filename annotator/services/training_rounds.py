@@ -160,7 +160,11 @@ class TrainingRounds:
         return self._start(from_scratch, arch, keeping_on=False)
 
     def _start(self, from_scratch: bool, arch: str | None, keeping_on: bool) -> str:
-        if self._events.save_labels is not None:
+        # A round the user asked for reads the labels as they are now: saved, and waited
+        # for. One kept going while the user labels reads what the done images have on
+        # disk: waiting for the open image's save (seconds for a big one, as often as
+        # rounds start) froze the window, for an image such a round mostly never reads.
+        if self._events.save_labels is not None and not keeping_on:
             self._events.save_labels()
         if not training.has_labelled(self.project, done_only=keeping_on):
             raise NothingLabelled(

@@ -458,3 +458,25 @@ def test_no_change_goes_ahead_while_a_round_asked_for_waits_for_the_kept_ones_ne
         assert deferred.pump_until(lambda: not service.training)
     finally:
         service.shutdown(10)
+
+
+def test_a_kept_round_starts_without_waiting_for_the_open_images_save(project):
+    """It read only what the done images have on disk, yet each start saved the open
+    image and waited for it on the GUI thread: seconds for a big image, every round
+    (an 11 s freeze was seen painting an 8192 x 8192 image). The round asked for saves."""
+    in_progress_scribble(project)
+    rounds = Rounds()
+    saves: list[int] = []
+    listener = dataclasses.replace(
+        rounds.listener(), save_labels=lambda: saves.append(rounds.started)
+    )
+    service = ModelService(project, call_directly, listener, KEEP)
+    try:
+        service.labels_changed()  # the user is labelling
+        service.train_now()
+        assert rounds.wait_ended(3)
+        service.update_settings(keep_training=False)
+        assert service.wait_training(60)
+    finally:
+        service.shutdown(10)
+    assert saves == [0]  # before the round asked for, and never before a kept one
