@@ -43,7 +43,7 @@ from annotator.core.naming import (
 )
 from annotator.core.orientation import exif_orientation, turned_size_hint
 from annotator.core.records import ImageRecord
-from annotator.core.schema import LabelClass, LabelSchema, default_color, name_key
+from annotator.core.schema import LabelClass, LabelSchema, default_color, name_key, name_now
 from annotator.core.status import ImageStatus
 from annotator.formats.base import (
     CHANNEL_CHOICE_HOW,
@@ -1095,6 +1095,41 @@ def _needed_names(
                 names.append(n)
     order = {name_key(n): i for i, n in enumerate(named)}
     return sorted(names, key=lambda n: order.get(name_key(n), len(order)))
+
+
+def _follow_renames(project: Project, result: ReadResult) -> str | None:
+    """Read a class name of the source that no class of the project has, but that one
+    of them had before it was renamed, as that class's: the label maps kept before a
+    class was removed, imported after another was renamed, split the renamed class in
+    two (its pixels went to a new class of its old name). ``result`` is changed in
+    place; the note says what was read so, or None."""
+    renames = project.class_renames()
+    schema = project.schema
+    if not renames:
+        return None
+    followed: dict[str, str] = {}
+
+    def now(name: str) -> str:
+        if schema.has_name(name):
+            return name
+        renamed = name_now(name, 0, renames)
+        if renamed != name and schema.has_name(renamed):
+            followed[name] = schema.by_name(renamed).name
+            return followed[name]
+        return name
+
+    items = []
+    for item in result.items:
+        if item.names is not None:
+            item = replace(item, names=tuple(now(n) for n in item.names))
+        items.append(item)
+    result.items = items
+    result.declared = [now(n) for n in result.declared]
+    result.named = [now(n) for n in result.named]
+    if not followed:
+        return None
+    pairs = ", ".join(f"{a!r} as {b!r}" for a, b in followed.items())
+    return f"read the classes renamed since by their names now: {pairs}"
 
 
 def _ensure_classes(
@@ -2360,6 +2395,8 @@ def _import_items(
 ) -> ImportReport:
     """Save the label maps ``result`` read into the project, one by one: an interrupt
     leaves those saved so far, which ``report`` names (and ``imported`` holds)."""
+    if note := _follow_renames(project, result):
+        report.notes.append(note)
     if request.strict:  # refused before any slice is added for these labels
         needed = _needed_names(result.items, result.declared, result.named)
         _ensure_classes(project, needed, True, request.strict_how)
