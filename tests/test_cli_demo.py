@@ -1,6 +1,8 @@
 """``annotator demo --images N`` takes 1 to 1000 images and refuses the rest with the
 usage (exit code 2), before it generates anything."""
 
+import sys
+
 import pytest
 
 from annotator.cli import main
@@ -186,3 +188,42 @@ def test_more_labelled_than_images_is_a_usage_error(tmp_path, capsys, args, n):
     err = capsys.readouterr().err
     assert f"--labelled {args[-1]}: more than the {n} images made" in err
     assert "annotator demo --help" in err and not folder.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="kills itself with os._exit")
+def test_a_demo_killed_while_moving_into_an_existing_folder_can_be_made_again(tmp_path):
+    """Killed after the first entries were moved up (the database moves last), the
+    folder held images/ and a hidden staging folder: neither a project nor empty, every
+    later demo there refused it ("already exists and is not an empty folder")."""
+    import os
+    import subprocess
+    import textwrap
+
+    from annotator.storage.project import Project
+
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    code = textwrap.dedent(
+        f"""
+        import os
+        from annotator.services import demo
+        from annotator.storage import project
+        real, moves = os.replace, []
+        def replace(src, dst):
+            if ".staging-" in str(src) and os.path.dirname(dst) == {str(folder)!r}:
+                moves.append(src)
+                if len(moves) == 3:
+                    os._exit(9)  # no clean-up: as a kill
+            return real(src, dst)
+        project.os.replace = replace
+        demo.create_demo_project(demo.Path({str(folder)!r}), n_images=2)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 9
+    left = sorted(p.name for p in folder.iterdir())
+    assert any(n.startswith(".staging-") for n in left) and len(left) >= 3, left
+    demo.create_demo_project(folder, n_images=2)
+    with Project.open(folder) as project:
+        assert len(project.images()) == 2
+    assert not [p for p in folder.iterdir() if "staging" in p.name]

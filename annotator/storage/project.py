@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import json
 import logging
@@ -820,6 +821,33 @@ def _tidy(folder: Path) -> Path:
         return folder
 
 
+def _undo_cut_short_move(folder: Path, prefix: str) -> None:
+    """Take back what a creation killed while moving its entries up into ``folder``
+    (:meth:`Project.create_whole`, in place) had moved: its staging folder, whose
+    creator is gone, still holds the database (moved last), so the project's own folders
+    beside it are that creation's. Left so, the folder was neither a project nor empty:
+    every later creation there was refused. Nothing else there is touched: with any
+    other entry, the folder stays as it is (and is refused as not empty)."""
+    own = {*_OWN_FOLDERS, "images", LOCK_NAME}
+    for stale in folder.glob(f"{glob.escape(prefix)}*"):
+        if lock_held_here(stale) or not (stale / DB_NAME).is_file():
+            continue
+        try:  # a live creator holds its staging project's lock
+            left = ProjectLock.acquire(stale)
+        except ProjectError:
+            continue
+        left.release()
+        moved = [e for e in folder.iterdir() if not e.name.startswith(prefix)]
+        if any(e.name not in own or e.is_symlink() for e in moved):
+            return
+        for entry in moved:
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 class Project:
     """An open project folder. Thread-safe: the database is locked per call."""
 
@@ -922,6 +950,8 @@ class Project:
         in_place = folder.is_dir()
         parent = folder if in_place else folder.parent
         prefix = ".staging-" if in_place else f".{folder.name}.staging-"
+        if in_place:
+            _undo_cut_short_move(folder, prefix)
         if folder.exists() and (
             not folder.is_dir() or any(not e.name.startswith(prefix) for e in folder.iterdir())
         ):
