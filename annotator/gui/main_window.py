@@ -640,6 +640,7 @@ class MainWindow(QMainWindow):
         restore_project_class(self, self.settings, project.root)
         if (note := recovered_note(project)) is not None:  # what the opening recovered
             self.activity.note(recovered_short(project) or note, note, 15000)
+            project.stopped_imports_said()
         return None
 
     def set_project(self, project: Project) -> None:

@@ -113,6 +113,9 @@ REMOVED_IDS_KEY = "removed_image_ids"
 RENAMES_KEY = "class_renames"
 #: The project setting of the channel choice (``core.channels``; absent: none).
 CHANNELS_SETTING = "channels"
+#: Project setting: the kept folders of imports killed part way, that the window has not
+#: said yet (``removed/<time>-import`` paths, relative to the project).
+STOPPED_IMPORTS_SETTING = "stopped_imports_unsaid"
 #: The project setting of the names nnU-Net datasets added gave the pictures' channels
 #: (their ``dataset.json``'s ``channel_names``): ``{"names": [...], "dataset": path}``;
 #: names ``[]`` once two datasets added named them otherwise (absent: none added).
@@ -867,8 +870,6 @@ class Project:
         #: The names of the images whose labels this opening counted again (Interrupted
         #: Saves: a mask file newer than its record), in the order counted.
         self.recounted: list[str] = []
-        #: The folders of kept labels this opening finished for imports killed part way.
-        self.stopped_imports: list[Path] = []
 
     # --- lifecycle -----------------------------------------------------------------
     @classmethod
@@ -1074,13 +1075,35 @@ class Project:
         removed = self.root / REMOVED_DIR
         if not removed.is_dir():
             return
-        for folder in finish_stopped(removed):
-            self.stopped_imports.append(folder)
+        finished = finish_stopped(removed)
+        if finished:  # said in the window too, whoever opened the project first
+            unsaid = [f.relative_to(self.root).as_posix() for f in self.stopped_imports]
+            names = [f.relative_to(self.root).as_posix() for f in finished]
+            with contextlib.suppress(ProjectError, OSError, sqlite3.Error):
+                self.set_setting(STOPPED_IMPORTS_SETTING, [*unsaid, *names])
+        for folder in finished:
             log.warning(
                 "labels that an import stopped part way had replaced are kept in %s: "
                 "importing that folder brings them back",
                 folder,
             )
+
+    @property
+    def stopped_imports(self) -> list[Path]:
+        """The folders of kept labels that openings finished for imports killed part way,
+        not yet said in the window (:meth:`stopped_imports_said`)."""
+        try:
+            names = self.get_setting(STOPPED_IMPORTS_SETTING, [])
+        except ProjectError:
+            return []
+        if not isinstance(names, list):
+            return []
+        return [self.root / n for n in names if isinstance(n, str)]
+
+    def stopped_imports_said(self) -> None:
+        """The window said :attr:`stopped_imports`: they are not said again."""
+        with contextlib.suppress(ProjectError, OSError, sqlite3.Error):
+            self.set_setting(STOPPED_IMPORTS_SETTING, [])
 
     def _finish_class_change(self, writer: bool) -> None:
         """Finish a class change a process was killed in the middle of (or clear what it

@@ -363,3 +363,33 @@ def test_reopening_after_an_import_was_killed_says_where_its_replaced_labels_are
         assert "kept in removed/20261202-000000-import (importing that folder" in tip
     finally:
         w.close()
+
+
+def test_the_window_says_a_stopped_import_that_another_program_finished(qtbot, project_dir):
+    """The note went to whichever process opened the project first: after a command
+    (or a window killed while opening it), the window said nothing. Said once."""
+    from annotator.services.projects import open_project
+    from annotator.storage.kept_labels import JOURNAL
+
+    staging = project_dir / "removed" / ".20261202-000000-import.partial"
+    (staging / "masks").mkdir(parents=True)
+    for name in ("class_names.txt", "dataset.json"):
+        (staging / name).write_text("x\n")
+    (staging / "masks" / "im0.png.png").write_bytes(b"a")
+    (staging / JOURNAL).write_text(
+        '{"mask": "masks/im0.png.png", "image": "im0.png", "sha1": "1", "status": "done"}\n'
+    )
+    with open_project(project_dir):
+        pass  # a command finished it (and said so on its terminal)
+    w = shown_window(qtbot, project_dir)
+    try:
+        assert w.statusBar().currentMessage() == (
+            "An import was stopped part way (its replaced labels are kept)"
+        )
+    finally:
+        w.close()
+    w = shown_window(qtbot, project_dir)
+    try:
+        assert "import was stopped" not in w.statusBar().currentMessage()
+    finally:
+        w.close()
