@@ -86,6 +86,31 @@ def settle_imports() -> int:
     return gc.get_freeze_count()
 
 
+_importing = threading.Lock()
+
+
+def import_torch_quietly() -> None:
+    """Import torch as :func:`warm_up_torch` does (its libraries through a call that
+    releases the lock, no collection meanwhile, what it made frozen after), from the
+    thread that first needs it: a project with a model opened before the warm-up began
+    had its proposals thread import torch plainly, and the window stood still 0.4-0.7 s.
+    Returns at once once torch is imported (or being imported: the import waits)."""
+    if "torch" in sys.modules:
+        return
+    with _importing:
+        if "torch" in sys.modules:
+            return
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            preload_torch_libraries()
+            import torch  # noqa: F401
+        finally:
+            settle_imports()
+            if collecting:
+                gc.enable()
+
+
 def warm_up_torch() -> threading.Thread:
     """Import torch on a thread (libraries first), and make an optimizer once (see the
     module); returns the thread. Failures are only logged: whoever needs torch imports
@@ -99,7 +124,7 @@ def warm_up_torch() -> threading.Thread:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            preload_torch_libraries()
+            import_torch_quietly()
             import torch
 
             torch.optim.AdamW([torch.zeros(1, requires_grad=True)])

@@ -122,6 +122,9 @@ def load_predictor(
 
     ``threads`` limits onnxruntime's CPU threads (e.g. to leave a core to training).
     """
+    from annotator.ml.preload import import_torch_quietly
+
+    import_torch_quietly()  # (on a worker thread, before the GUI's warm-up may have)
     from annotator.ml.predict import Predictor
 
     record = project.model(version) if version is not None else project.active_model()
