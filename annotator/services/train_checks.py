@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from annotator.core.channels import lacks
 from annotator.core.errors import NothingLabelled
-from annotator.core.labelmap import values_present
 from annotator.storage.project import Project
 
 
@@ -28,11 +27,10 @@ def labelled_class_ids(
     for rec in labelled_batches(project, done_only):
         if lacks(rec.channels, choice):
             continue
-        mask = project.load_mask(rec)
-        if mask is None:
+        values = project.mask_values(rec)  # (kept by the save that wrote it)
+        if values is None:
             continue
-        values = values_present(mask)
-        found.update(int(v) for v in values[values < n])
+        found.update(v for v in values if v < n)
         if len(found) >= enough:
             break
     return found

@@ -356,3 +356,24 @@ def test_a_write_to_a_read_only_database_is_refused_in_words(project):
         project.set_setting("k", 1)
     project._db._conn.execute("PRAGMA query_only = OFF")
     project.set_setting("k", 1)  # no transaction left open by the refusal
+
+
+def test_mask_values_are_kept_from_the_save_until_the_file_changes(project, monkeypatch, tmp_path):
+    """A round's check of the classes labelled decoded a big map on the GUI thread right
+    after the saver had it in memory."""
+    import cv2
+
+    project.add_images([image_folder(tmp_path / "imgs", n=1)])
+    rec = project.images()[0]
+    mask = np.full((rec.height, rec.width), 255, np.uint8)
+    mask[0, :3] = [0, 1, 0]
+    project.save_mask(rec.id, mask)
+    real = Project.load_mask
+    monkeypatch.setattr(Project, "load_mask", lambda *a: pytest.fail("decoded again"))
+    assert project.mask_values(rec) == {0, 1, 255}
+    monkeypatch.setattr(Project, "load_mask", real)
+    other = mask.copy()
+    other[1, 1] = 254  # (void) written by another program: read again
+    cv2.imwrite(str(project.mask_path(rec.id)) + ".tmp.png", other)
+    os.replace(str(project.mask_path(rec.id)) + ".tmp.png", project.mask_path(rec.id))
+    assert project.mask_values(rec) == {0, 1, 254, 255}
