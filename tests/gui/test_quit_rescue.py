@@ -343,16 +343,7 @@ def test_reopening_after_an_import_was_killed_says_where_its_replaced_labels_are
 ):
     """The next writer keeps them (storage.kept_labels.finish_stopped) and said so only in
     the log: the window opened on a half-imported project in silence."""
-    from annotator.storage.kept_labels import JOURNAL
-
-    staging = project_dir / "removed" / ".20261202-000000-import.partial"
-    (staging / "masks").mkdir(parents=True)
-    for name in ("class_names.txt", "dataset.json"):
-        (staging / name).write_text("x\n")
-    (staging / "masks" / "im0.png.png").write_bytes(b"a")
-    (staging / JOURNAL).write_text(
-        '{"mask": "masks/im0.png.png", "image": "im0.png", "sha1": "1", "status": "done"}\n'
-    )
+    _import_killed_part_way(project_dir)
     w = shown_window(qtbot, project_dir)
     try:
         assert w.statusBar().currentMessage() == (
@@ -369,16 +360,8 @@ def test_the_window_says_a_stopped_import_that_another_program_finished(qtbot, p
     """The note went to whichever process opened the project first: after a command
     (or a window killed while opening it), the window said nothing. Said once."""
     from annotator.services.projects import open_project
-    from annotator.storage.kept_labels import JOURNAL
 
-    staging = project_dir / "removed" / ".20261202-000000-import.partial"
-    (staging / "masks").mkdir(parents=True)
-    for name in ("class_names.txt", "dataset.json"):
-        (staging / name).write_text("x\n")
-    (staging / "masks" / "im0.png.png").write_bytes(b"a")
-    (staging / JOURNAL).write_text(
-        '{"mask": "masks/im0.png.png", "image": "im0.png", "sha1": "1", "status": "done"}\n'
-    )
+    _import_killed_part_way(project_dir)
     with open_project(project_dir):
         pass  # a command finished it (and said so on its terminal)
     w = shown_window(qtbot, project_dir)
@@ -393,3 +376,17 @@ def test_the_window_says_a_stopped_import_that_another_program_finished(qtbot, p
         assert "import was stopped" not in w.statusBar().currentMessage()
     finally:
         w.close()
+
+
+def _import_killed_part_way(project_dir) -> None:  # type: ignore[no-untyped-def]
+    """What an import killed after replacing one map leaves: its kept copy, journalled."""
+    from annotator.storage.kept_labels import JOURNAL
+
+    staging = project_dir / "removed" / ".20261202-000000-import.partial"
+    (staging / "masks").mkdir(parents=True)
+    for name in ("class_names.txt", "dataset.json"):
+        (staging / name).write_text("x\n")
+    (staging / "masks" / "im0.png.png").write_bytes(b"a")
+    (staging / JOURNAL).write_text(
+        '{"mask": "masks/im0.png.png", "image": "im0.png", "sha1": "1", "status": "done"}\n'
+    )

@@ -100,48 +100,42 @@ def test_the_warm_up_puts_what_the_imports_made_out_of_the_collectors_reach() ->
     assert scanned < frozen // 20, out
 
 
-def test_no_collection_runs_while_the_warm_up_imports() -> None:
+#: Run in a fresh interpreter: ``START`` (a statement starting a thread named ``THREAD``
+#: that imports torch); prints the collections that ran on that thread, whether the
+#: collector is on after, and whether the imports' objects are out of its reach.
+_COLLECTIONS_DURING = """
+import gc, threading
+from annotator.ml import preload
+during = []
+gc.callbacks.append(
+    lambda phase, info: phase == "start"
+    and threading.current_thread().name == THREAD
+    and during.append(info["generation"])
+)
+START.join()
+print(len(during), gc.isenabled(), gc.get_freeze_count() > 100000)
+"""
+
+
+@pytest.mark.parametrize(
+    ("thread", "start"),
+    [
+        ("annotator-torch-warmup", "preload.warm_up_torch()"),
+        (  # a worker that needs torch first (a project opened with a model)
+            "worker",
+            "(t := threading.Thread(target=preload.import_torch_quietly, name=THREAD))"
+            " and (t.start() or t)",
+        ),
+    ],
+)
+def test_no_collection_runs_while_torch_is_imported(thread: str, start: str) -> None:
     """Full collections during the imports each went through every object made so far,
-    holding the lock: the window stood still 0.2-1.8 s several times. The collector
-    is on again after, with what the imports made out of its reach."""
-    out = run(
-        """
-        import gc, threading
-        from annotator.ml import preload
-        during = []
-        gc.callbacks.append(
-            lambda phase, info: phase == "start"
-            and threading.current_thread().name == "annotator-torch-warmup"
-            and during.append(info["generation"])
-        )
-        preload.warm_up_torch().join()
-        print(len(during), gc.isenabled(), gc.get_freeze_count() > 100000)
-        """
-    )
-    assert out.split() == ["0", "True", "True"], out
-
-
-def test_a_worker_that_needs_torch_first_imports_it_as_the_warm_up_would() -> None:
-    """The proposals thread of a project opened with a model imported torch plainly,
-    before the window's warm-up began: collections through its objects, the window
-    stood still 0.4-0.7 s. Loading a predictor now imports it the quiet way."""
-    out = run(
-        """
-        import gc, threading
-        from annotator.ml import preload
-        during = []
-        gc.callbacks.append(
-            lambda phase, info: phase == "start"
-            and threading.current_thread().name == "worker"
-            and during.append(info["generation"])
-        )
-        thread = threading.Thread(target=preload.import_torch_quietly, name="worker")
-        thread.start(); thread.join()
-        import sys
-        print(len(during), gc.isenabled(), gc.get_freeze_count() > 100000, "torch" in sys.modules)
-        """
-    )
-    assert out.split() == ["0", "True", "True", "True"], out
+    holding the lock: the window stood still 0.2-1.8 s several times, and 0.4-0.7 s
+    when a project opened with a model had its proposals thread import torch plainly
+    before the window's warm-up began. The collector is on again after, with what the
+    imports made out of its reach."""
+    code = _COLLECTIONS_DURING.replace("START", start).replace("THREAD", repr(thread))
+    assert run(code).split() == ["0", "True", "True"]
 
 
 def test_loading_a_predictor_imports_torch_quietly(monkeypatch) -> None:

@@ -39,13 +39,19 @@ def _dataset(tmp_path: Path) -> tuple[Path, Path, Path]:
     return pics, a, b
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="kills itself with os._exit")
-def test_the_labels_an_import_killed_part_way_replaced_are_kept(tmp_path, capsys):
+def _labelled(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Project P of the pictures labelled with masks a; the folders a and b."""
     pics, a, b = _dataset(tmp_path)
     root = tmp_path / "P"
     assert main(["new", str(root), "--classes", "bg,fg"]) == 0
     assert main(["add", str(root), str(pics)]) == 0
     assert main(["import", str(root), "--format", "masks", str(a)]) == 0
+    return root, a, b
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="kills itself with os._exit")
+def test_the_labels_an_import_killed_part_way_replaced_are_kept(tmp_path, capsys):
+    root, a, b = _labelled(tmp_path)
     code = textwrap.dedent(
         f"""
         import os
@@ -116,11 +122,7 @@ def test_a_kill_while_the_kept_folder_is_put_in_place_keeps_it(tmp_path, capsys,
     writer took the folder for a removal's and deleted every kept map. Killed after
     images.json was written and before that, every later writer failed on images.json
     being there (FileExistsError, exit 70)."""
-    pics, a, b = _dataset(tmp_path)
-    root = tmp_path / "P"
-    assert main(["new", str(root), "--classes", "bg,fg"]) == 0
-    assert main(["add", str(root), str(pics)]) == 0
-    assert main(["import", str(root), "--format", "masks", str(a)]) == 0
+    root, a, b = _labelled(tmp_path)
     code = textwrap.dedent(
         f"""
         import os
