@@ -275,6 +275,13 @@ def test_predict_without_a_model_names_the_project_in_the_train_command(project,
 
 
 def test_a_rename_names_the_project_in_the_train_command(project, capsys):
+    from annotator.core.card import ModelCard
+    from annotator.storage import models
+    from annotator.storage.project import Project
+
+    with Project.open(project) as opened:  # (without a model, a rename says none of it)
+        card = ModelCard(version=1, architecture={}, classes=("background", "cell"))
+        models.publish_version(opened, card, b"weights")
     assert main(["classes", str(project), "--rename", "cell", "nucleus"]) == 0
     out = capsys.readouterr().out
     words = _command(out, "annotator train")

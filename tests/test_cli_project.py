@@ -630,3 +630,11 @@ def test_a_rename_says_what_the_active_model_does_back_to_its_name_too(tmp_path,
     assert "model v1 was trained with that name: training goes on from it" in out, out
     assert main(["classes", proj, "--rename", "Cell", "cell"]) == 0
     assert "the model still fits (the same name in other letters)" in capsys.readouterr().out
+    # a class added since the model: renaming it changes nothing for the model
+    assert main(["classes", proj, "--add", "x"]) == 0
+    assert main(["classes", proj, "--rename", "x", "y"]) == 0
+    assert "the model has not learnt that class yet" in capsys.readouterr().out
+    # other letters of a name the model does not know: it still cannot be continued
+    assert main(["classes", proj, "--rename", "cell", "membrane"]) == 0
+    assert main(["classes", proj, "--rename", "membrane", "Membrane"]) == 0
+    assert "the next round must train from scratch" in capsys.readouterr().out

@@ -23,10 +23,10 @@ from annotator.cli.options import (
     whole_number,
 )
 from annotator.cli.progress import ProgressLine
-from annotator.core.card import CardMetrics, classes_fit
+from annotator.core.card import CardMetrics
 from annotator.core.errors import AnnotatorError
 from annotator.core.limits import convert_advice
-from annotator.core.schema import name_key, untrainable
+from annotator.core.schema import untrainable
 from annotator.core.status import ImageStatus
 
 if TYPE_CHECKING:
@@ -531,20 +531,21 @@ def _change_classes(project: Project, args: argparse.Namespace, made: list[str])
         renamed = schema.renamed(cls.id, args.rename[1])
         project.set_schema(renamed)
         made.append(f"renamed {cls.name!r} to {args.rename[1]!r}")
+        from annotator.services.versions import rename_effect
+
         active = project.active_model()
-        if active is None:
-            after = ""
-        elif name_key(cls.name) == name_key(args.rename[1]):
-            after = "; the model still fits (the same name in other letters)"
-        elif classes_fit(active.card.class_names, renamed.names):
-            after = (
-                f"; model v{active.version} was trained with that name: training goes on from it"
-            )
-        else:
-            after = (
-                "; the next round must train from scratch "
-                f"(`annotator train {path_word(args.project)} --from-scratch`)"
-            )
+        model = active.card.class_names if active is not None else None
+        after = {
+            "none": "",
+            "unknown": "; the model has not learnt that class yet: the next round does",
+            "same": "; the model still fits (the same name in other letters)",
+            "back": f"; model v{active.version if active else 0} was trained with that name: "
+            "training goes on from it",
+        }.get(
+            rename_effect(model, cls.id, cls.name, renamed.names),
+            "; the next round must train from scratch "
+            f"(`annotator train {path_word(args.project)} --from-scratch`)",
+        )
         print(f"renamed {cls.name!r} to {args.rename[1]!r}{after}")
     elif args.color is not None:
         cls = class_by_name(schema, args.color[0])

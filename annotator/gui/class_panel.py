@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.card import classes_fit
-from annotator.core.schema import LabelSchema, name_key
+from annotator.core.schema import LabelClass, LabelSchema
 from annotator.gui.layers import VOID_RGB
 
 VALUE_ROLE = Qt.ItemDataRole.UserRole
@@ -58,22 +58,29 @@ def explain_schema_change(
         )
     for a, b in zip(old.classes, new.classes):
         if a.name != b.name:
-            return _renamed(a.name, b.name, new, model)
+            return _renamed(a, b, new, model)
         if a.color != b.color:
             return f"Recoloured '{b.name}'. Only the display changes; the model is unaffected."
     return "No class changed."
 
 
-def _renamed(was: str, now: str, new: LabelSchema, model: Sequence[str] | None) -> str:
-    said = f"Renamed '{was}' to '{now}'"
-    if model is None:  # (no model: nothing it does changes)
+def _renamed(
+    was: LabelClass, now: LabelClass, new: LabelSchema, model: Sequence[str] | None
+) -> str:
+    from annotator.services.versions import rename_effect
+
+    said = f"Renamed '{was.name}' to '{now.name}'"
+    effect = rename_effect(model, now.id, was.name, new.names)
+    if effect == "none":
         return said + "."
-    if name_key(was) == name_key(now):  # (core.card.classes_fit)
+    if effect == "unknown":
+        return f"{said}. The model has not learnt that class yet: the next round does."
+    if effect == "same":
         return (
             f"{said}. The same name in other letters: the model takes it as the same "
             "class, and training goes on from it."
         )
-    if classes_fit(model, new.names):  # (back to the name it was trained with)
+    if effect == "back":
         return f"{said}, the name the model was trained with: training goes on from it."
     return (
         f"{said}. The model cannot tell whether the meaning changed, so the current "

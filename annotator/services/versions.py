@@ -19,6 +19,7 @@ from annotator.core.card import (
 )
 from annotator.core.errors import AnnotatorError, Cancelled, InterruptedAfterPublish, ModelError
 from annotator.core.records import ModelRecord, now_iso
+from annotator.core.schema import name_key
 from annotator.services.projects import refuse_image_files, refuse_inside_project
 from annotator.storage import models as model_store
 from annotator.storage.atomic import atomic_write_bytes
@@ -422,6 +423,21 @@ def normalisation_note(card: ModelCard, matters: bool) -> str:
     """:data:`POOLED_NOTE` for a version made before the per-channel rule when it
     ``matters`` (:func:`pooled_matters` of the project's images); ``""`` otherwise."""
     return POOLED_NOTE if matters and card.input_normalisation == LEGACY_NORMALISATION else ""
+
+
+def rename_effect(model: Sequence[str] | None, class_id: int, was: str, new: Sequence[str]) -> str:
+    """What renaming class ``class_id`` (``was``) to give the class list ``new`` means for
+    the active version, trained for the classes ``model`` (None: no version):
+    ``"none"`` (no version), ``"unknown"`` (a class it has not learnt yet: added since),
+    ``"same"`` (the same name in other letters), ``"back"`` (the version's own name for it
+    again) or ``"scratch"`` (it cannot be continued: the next round trains from scratch)."""
+    if model is None:
+        return "none"
+    if class_id >= len(model):
+        return "unknown"
+    if not classes_fit(model, new):
+        return "scratch"
+    return "same" if name_key(was) == name_key(new[class_id]) else "back"
 
 
 def stale_note(project: Project) -> str:
