@@ -227,3 +227,23 @@ def test_a_demo_killed_while_moving_into_an_existing_folder_can_be_made_again(tm
     with Project.open(folder) as project:
         assert len(project.images()) == 2
     assert not [p for p in folder.iterdir() if "staging" in p.name]
+
+
+def test_a_left_staging_folder_never_takes_the_users_own_files(tmp_path):
+    """A staging folder left whole (a creation killed before its moves) beside the user's
+    own models/: the demo took that folder for one it had moved and deleted it."""
+    import shutil
+
+    from annotator.storage.project import Project
+
+    made = tmp_path / "made"
+    demo.create_demo_project(made, n_images=2)
+    folder = tmp_path / "EH"
+    shutil.copytree(made, folder / ".staging-4242")
+    (folder / "models").mkdir()
+    (folder / "models" / "best.pt").write_text("mine")
+    with pytest.raises(ProjectError, match="not an empty folder"):
+        demo.create_demo_project(folder, n_images=2)
+    assert (folder / "models" / "best.pt").read_text() == "mine"
+    with pytest.raises(ProjectError):
+        Project.open(folder)

@@ -851,7 +851,15 @@ def _undo_cut_short_move(folder: Path, prefix: str) -> None:
             continue
         left.release()
         moved = [e for e in folder.iterdir() if not e.name.startswith(prefix)]
-        if any(e.name not in own or e.is_symlink() for e in moved):
+        # Each one moved out of the staging folder, so not in it any more: one that is
+        # there too (a copy, the user's own folder) is not that creation's to take back.
+        # (Its lock file is there again: taking the lock above made it.)
+        if any(
+            e.name not in own
+            or e.is_symlink()
+            or (e.name != LOCK_NAME and (stale / e.name).exists())
+            for e in moved
+        ):
             return
         for entry in moved:
             if entry.is_dir():
