@@ -1098,22 +1098,27 @@ def _needed_names(
 
 
 def _follow_renames(project: Project, result: ReadResult) -> str | None:
-    """Read a class name of the source that no class of the project has, but that one
-    of them had before it was renamed, as that class's: the label maps kept before a
-    class was removed, imported after another was renamed, split the renamed class in
-    two (its pixels went to a new class of its old name). ``result`` is changed in
-    place; the note says what was read so, or None."""
+    """In labels the project kept itself, read a class name that no class of the project
+    has, but that one of them had before it was renamed, as that class's: the label maps
+    kept before a class was removed, imported after another was renamed, split the
+    renamed class in two (its pixels went to a new class of its old name). ``result``
+    is changed in place; the note says what was read so, or None."""
     renames = project.class_renames()
     schema = project.schema
-    if not renames:
+    # Only labels the project kept itself (a dataset of others' with a name the project
+    # once had is not of that class), and never onto a name the source has too (the
+    # two were then different classes).
+    if not renames or not result.items or any(i.status is None for i in result.items):
         return None
+    own = {name_key(n) for n in (*result.declared, *result.named)}
+    own |= {name_key(n) for i in result.items for n in (i.names or ())}
     followed: dict[str, str] = {}
 
     def now(name: str) -> str:
         if schema.has_name(name):
             return name
         renamed = name_now(name, 0, renames)
-        if renamed != name and schema.has_name(renamed):
+        if renamed != name and schema.has_name(renamed) and name_key(renamed) not in own:
             followed[name] = schema.by_name(renamed).name
             return followed[name]
         return name
