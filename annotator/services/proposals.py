@@ -461,8 +461,12 @@ def _out_stage(out: Path) -> Path:
     takes no folder (the root of a drive, a folder of another's). Those a killed run
     left are removed."""
     partial = f".{out.name}.partial-"
-    if out.is_dir():  # (a link to a folder: its files are put in it, the link kept)
-        places = [out] if out.is_symlink() else [out.parent, out]
+    if out.is_dir():
+        # The folder itself is kept (its files moved in) where nothing old can mix with
+        # the new, or where replacing it would pull it away from under this process (a
+        # shell's `--out .` was left in a deleted folder), or where it is a link.
+        kept = out.is_symlink() or not any(out.iterdir()) or _holds_cwd(out)
+        places = [out] if kept else [out.parent, out]
     else:
         places = [out.parent]
     for i, beside in enumerate(places):
@@ -481,6 +485,15 @@ def _out_stage(out: Path) -> Path:
             return stage
         stage.rmdir()  # (another file system: the folders cannot be swapped)
     return Path(tempfile.mkdtemp(prefix=partial, dir=out))
+
+
+def _holds_cwd(folder: Path) -> bool:
+    """Whether the current folder is ``folder`` or lies in it."""
+    try:
+        here, there = Path.cwd().resolve(), folder.resolve()
+    except OSError:
+        return False
+    return here == there or there in here.parents
 
 
 def _put_masks_in_place(stage: Path, out: Path) -> None:

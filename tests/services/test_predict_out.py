@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -344,3 +345,22 @@ def test_predicted_masks_import_back_whatever_the_class_names(tmp_path, names):
         assert again.schema.names == list(names)
         for rec in again.images():
             np.testing.assert_array_equal(again.load_mask(rec), stripes(np.zeros((8, 8))))
+
+
+@pytest.mark.parametrize("earlier", [False, True])
+def test_predict_out_into_the_current_folder_keeps_it(project_root, tmp_path, monkeypatch, earlier):
+    """`cd preds; annotator predict P --out .`: the folder was swapped for a new one, the
+    shell left in a deleted folder. An empty folder, or the current one, is kept."""
+    out = tmp_path / "preds"
+    out.mkdir()
+    if earlier:
+        with open_project(project_root) as project:
+            proposals.predict_images(project, out_dir=out, predictor=_Predictor())
+    inode = out.stat().st_ino
+    monkeypatch.chdir(out)
+    with open_project(project_root) as project:
+        proposals.predict_images(project, out_dir=Path("."), predictor=_Predictor(), overwrite=True)
+    assert out.stat().st_ino == inode and Path.cwd().exists()
+    assert sorted(p.name for p in out.iterdir() if p.suffix == ".png") == [
+        f"im{i}.png" for i in range(5)
+    ]
