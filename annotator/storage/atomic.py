@@ -139,9 +139,28 @@ def merge_folder(stage: Path, out: Path, keep: Callable[[str], bool]) -> None:
     the folder of its name) are first linked into ``stage`` (copied where the file
     system has no links), except the names ``keep`` refuses, then
     :func:`replace_folder`. Moved into ``out`` one by one, a kill part way left it
-    half old and half new."""
+    half old and half new. Where ``out`` holds a folder of another file system (a disk
+    mounted there), whose files a copy would take away from it, the entries of
+    ``stage`` are moved into ``out`` one by one instead."""
+    if not _one_file_system(out):
+        _move_up(stage, out)
+        return
     _link_missing(out, stage, keep)
     replace_folder(stage, out)
+
+
+def _one_file_system(folder: Path) -> bool:
+    """Whether every folder below ``folder`` (links not followed) is on its disk."""
+    device = folder.stat().st_dev
+    for below, dirs, _files in os.walk(folder):
+        for name in dirs:
+            try:
+                st = os.lstat(os.path.join(below, name))
+            except OSError:
+                return False
+            if stat.S_ISDIR(st.st_mode) and st.st_dev != device:
+                return False
+    return True
 
 
 def _link_missing(old: Path, new: Path, keep: Callable[[str], bool]) -> None:

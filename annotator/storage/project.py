@@ -1118,7 +1118,8 @@ class Project:
             return []
         if not isinstance(names, list):
             return []
-        return [self.root / n for n in names if isinstance(n, str)]
+        folders = [self.root / n for n in names if isinstance(n, str)]
+        return [f for f in folders if f.is_dir()]  # (not one moved or removed since)
 
     def stopped_imports_said(self) -> None:
         """The window said :attr:`stopped_imports`: they are not said again."""

@@ -390,3 +390,20 @@ def _import_killed_part_way(project_dir) -> None:  # type: ignore[no-untyped-def
     (staging / JOURNAL).write_text(
         '{"mask": "masks/im0.png.png", "image": "im0.png", "sha1": "1", "status": "done"}\n'
     )
+
+
+def test_a_stopped_import_s_folder_removed_since_is_not_said(qtbot, project_dir):
+    import shutil
+
+    from annotator.services.projects import open_project
+
+    _import_killed_part_way(project_dir)
+    with open_project(project_dir):
+        pass  # finished and named by a command
+    for kept in (project_dir / "removed").iterdir():
+        shutil.rmtree(kept)  # imported back, then removed by the user
+    w = shown_window(qtbot, project_dir)
+    try:
+        assert "import was stopped" not in w.statusBar().currentMessage()
+    finally:
+        w.close()

@@ -102,3 +102,33 @@ def test_a_folder_a_kill_left_aside_is_put_back_before_it_is_written_again(tmp_p
     assert not restore_replaced_folder(out)  # there: nothing to do
     clear_replaced_folders(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".stage", "out"]
+
+
+def test_a_folder_holding_another_disk_is_not_swapped_but_filled(tmp_path, monkeypatch):
+    """predict --out into a folder holding a mount point: the mounted disk's files were
+    copied into the new folder and deleted from the mount with the old folder."""
+    from annotator.storage import atomic
+
+    out, stage = tmp_path / "out", tmp_path / ".stage"
+    (out / "data").mkdir(parents=True)
+    (out / "data" / "thesis.txt").write_text("important")
+    (out / "old.png").write_text("old")
+    stage.mkdir()
+    (stage / "new.png").write_text("new")
+    real = os.lstat
+
+    def mounted(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        st = real(path, *args, **kwargs)
+        if os.fspath(path).endswith("data"):  # another file system
+            fields = list(st)
+            fields[2] = st.st_dev + 1  # (st_dev)
+            return os.stat_result(fields)
+        return st
+
+    monkeypatch.setattr(atomic.os, "lstat", mounted)
+    inode = out.stat().st_ino
+    atomic.merge_folder(stage, out, lambda _name: True)
+    assert out.stat().st_ino == inode  # filled, not swapped
+    assert (out / "data" / "thesis.txt").read_text() == "important"
+    assert (out / "new.png").read_text() == "new" and (out / "old.png").read_text() == "old"
+    assert not stage.exists()
