@@ -56,3 +56,13 @@ def files_below(
                 continue
             seen_files.add(real)
             yield Path(path)
+
+
+def holds_cwd(folder: Path) -> bool:
+    """Whether the current folder is ``folder`` or lies in it (a folder replaced by a
+    rename would leave this process, and the shell it came from, in a deleted one)."""
+    try:
+        here, there = Path.cwd().resolve(), folder.resolve()
+    except OSError:
+        return False
+    return here == there or there in here.parents

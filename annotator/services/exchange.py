@@ -31,6 +31,7 @@ import numpy as np
 
 from annotator.core.channels import lacks
 from annotator.core.errors import AnnotatorError, FormatError, ImageReadError, SchemaError
+from annotator.core.folders import holds_cwd
 from annotator.core.limits import IMAGE_SUFFIXES, NAMED_SKIPS, named_first
 from annotator.core.naming import (
     NAME_MAX,
@@ -735,8 +736,9 @@ def export_project(
     out = Path(request.out).absolute()
     refuse_inside_project(project, out, "export")
     # The root of a drive (an empty USB stick) cannot be replaced by a rename: the files
-    # are staged inside it, and moved up when all are written.
-    inside = out.is_dir() and os.path.ismount(out)
+    # are staged inside it, and moved up when all are written. So is an empty current
+    # folder (`export P . ...`): replaced, it left the shell in a deleted folder.
+    inside = out.is_dir() and (os.path.ismount(out) or (holds_cwd(out) and not any(out.iterdir())))
     partial = f".{out.name}.partial-"
     beside = out if inside else out.parent
     try:

@@ -42,6 +42,7 @@ from annotator.core.errors import (
     ModelError,
     ProjectError,
 )
+from annotator.core.folders import holds_cwd
 from annotator.core.naming import NAME_MAX, unique_stems
 from annotator.core.proposal import NO_CLASS, Proposal, image_score
 from annotator.core.records import ImageRecord, ModelRecord
@@ -465,7 +466,7 @@ def _out_stage(out: Path) -> Path:
         # The folder itself is kept (its files moved in) where nothing old can mix with
         # the new, or where replacing it would pull it away from under this process (a
         # shell's `--out .` was left in a deleted folder), or where it is a link.
-        kept = out.is_symlink() or not any(out.iterdir()) or _holds_cwd(out)
+        kept = out.is_symlink() or not any(out.iterdir()) or holds_cwd(out)
         places = [out] if kept else [out.parent, out]
     else:
         places = [out.parent]
@@ -485,15 +486,6 @@ def _out_stage(out: Path) -> Path:
             return stage
         stage.rmdir()  # (another file system: the folders cannot be swapped)
     return Path(tempfile.mkdtemp(prefix=partial, dir=out))
-
-
-def _holds_cwd(folder: Path) -> bool:
-    """Whether the current folder is ``folder`` or lies in it."""
-    try:
-        here, there = Path.cwd().resolve(), folder.resolve()
-    except OSError:
-        return False
-    return here == there or there in here.parents
 
 
 def _put_masks_in_place(stage: Path, out: Path) -> None:
