@@ -866,6 +866,11 @@ class MainWindow(QMainWindow):
         if self.document is not doc:  # (a big picture's background read landed meanwhile)
             self._say(f"{doc.record.name} was left while its labels were saved: not marked", 5000)
             return
+        if self.session.labels_not_written(doc.image_id):  # (the failure is said in a box)
+            # Marked done anyway, its labels not on disk: a round and an export would
+            # read the older ones; and trying again here froze the window for the save.
+            self._say(f"{doc.record.name} not marked: its labels could not be saved", 10000)
+            return
         try:
             record = self.session.mark_done()
         except AnnotatorError as exc:  # a database locked by another program, say

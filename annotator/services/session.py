@@ -490,6 +490,13 @@ class AnnotationSession:
         open one's, or kept of an image left): a removal of them must wait."""
         return self._saver.failed_ids()
 
+    def labels_not_written(self, image_id: int) -> bool:
+        """Whether the newest labels of ``image_id`` handed to the saver are not on disk
+        (their save failed before the file was written; a record refused after it, an
+        Interrupted Save, has the labels on disk)."""
+        failure = self._saver.failure(image_id)
+        return failure is not None and not isinstance(failure, RecordRefused)
+
     def _left_failed(self) -> list[int]:
         """The images let go (not the open one) whose labels could not be saved."""
         doc = self.document

@@ -105,3 +105,27 @@ def test_train_now_waits_for_the_save_without_freezing_the_window(window, monkey
     assert took >= 1.4 and len(ticks) >= 10, ticks
     assert started  # and the round began, on the labels written
     window.loop.service.cancel_training()
+
+
+def test_an_image_whose_labels_could_not_be_saved_is_not_marked_done(window, monkeypatch):
+    """It was marked done with its labels not on disk (a round and an export then read
+    the older ones), after a second try of the save had frozen the window as long."""
+    import errno
+
+    from PySide6.QtWidgets import QMessageBox
+
+    boxes: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: boxes.append(a[1]))
+    doc = window.document
+    doc.paint_stroke([(5.0, 5.0), (30.0, 5.0)], 2.0, 1)
+
+    def full(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.4)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Project, "save_mask", full)
+    ticks, took = _ticks_during(window, window.mark_done)
+    record = window.session.project.image(doc.image_id)
+    assert record.status is not ImageStatus.DONE
+    assert window.statusBar().currentMessage().endswith("not marked: its labels could not be saved")
+    assert took < 1.2, took  # one try of the save, not two
