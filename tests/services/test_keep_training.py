@@ -68,6 +68,19 @@ def in_progress_scribble(project) -> int:
     return second.id
 
 
+def three_rounds(service: ModelService, rounds: Rounds) -> None:
+    """The user labels; a round asked for, and two kept going after it; then off, and the
+    service shut down."""
+    try:
+        service.labels_changed()
+        service.train_now()
+        assert rounds.wait_ended(3)
+        service.update_settings(keep_training=False)
+        assert service.wait_training(60)
+    finally:
+        service.shutdown(10)
+
+
 def test_after_a_round_another_trains_on_the_done_images_while_the_user_labels(project):
     labelling = in_progress_scribble(project)
     done = {r.id for r in project.images(ImageStatus.DONE)}
@@ -208,15 +221,8 @@ def test_a_kept_round_starts_once_the_new_version_has_ranked_the_images(project,
         on_proposals_idle=lambda: events.append("ranked"),
     )
     service = ModelService(project, call_directly, listener, KEEP)
-    try:
-        service.show_image(project.images()[2].id)  # a proposal to make, images to rank
-        service.labels_changed()
-        service.train_now()
-        assert rounds.wait_ended(3)
-        service.update_settings(keep_training=False)
-        assert service.wait_training(60)
-    finally:
-        service.shutdown(10)
+    service.show_image(project.images()[2].id)  # a proposal to make, images to rank
+    three_rounds(service, rounds)
     # every round after the first (kept going) started after the images were ranked by
     # the version the round before published
     starts = [i for i, e in enumerate(events) if e == "started"]
@@ -470,13 +476,5 @@ def test_a_kept_round_starts_without_waiting_for_the_open_images_save(project):
     listener = dataclasses.replace(
         rounds.listener(), save_labels=lambda: saves.append(rounds.started)
     )
-    service = ModelService(project, call_directly, listener, KEEP)
-    try:
-        service.labels_changed()  # the user is labelling
-        service.train_now()
-        assert rounds.wait_ended(3)
-        service.update_settings(keep_training=False)
-        assert service.wait_training(60)
-    finally:
-        service.shutdown(10)
+    three_rounds(ModelService(project, call_directly, listener, KEEP), rounds)
     assert saves == [0]  # before the round asked for, and never before a kept one
