@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import shlex
 import sqlite3
 import tempfile
@@ -63,7 +62,7 @@ from annotator.services.jobs import Dispatcher, LatestWinsWorker, call_directly
 from annotator.services.shared_contrast import keep_shared_windows
 from annotator.storage.images import auto_windows, encode_png
 from annotator.storage.kept_labels import LabelsFolder
-from annotator.storage.project import Project
+from annotator.storage.project import Project, file_version
 
 log = logging.getLogger(__name__)
 LAST_IMAGE_SETTING = "gui.last_image"
@@ -91,14 +90,7 @@ class _ReadRequest:
 _Stamp = tuple[int, int, int] | None
 
 
-def _stamp(path: Path) -> _Stamp:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    # the later of the modification and status change times (ADR 0024): a rewrite in
-    # place that sets the modification time back still moves the latter
-    return (st.st_ino, st.st_size, max(st.st_mtime_ns, st.st_ctime_ns))
+_stamp = file_version
 
 
 @dataclass(frozen=True, eq=False)

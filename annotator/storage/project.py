@@ -824,14 +824,16 @@ def _tidy(folder: Path) -> Path:
         return folder
 
 
-def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+def file_version(path: Path) -> tuple[int, int, int] | None:
     """What tells one version of a file from another: its inode (an atomic write makes a
-    new one), size and time of change; None when it cannot be read."""
+    new one), size and the later of its modification and status change times (ADR 0024:
+    a rewrite in place that sets the modification time back still moves the latter);
+    None when there is no such file."""
     try:
-        st = path.stat()
-    except OSError:
+        st = os.stat(path)
+    except FileNotFoundError:
         return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
+    return (st.st_ino, st.st_size, max(st.st_mtime_ns, st.st_ctime_ns))
 
 
 def _undo_cut_short_move(folder: Path, prefix: str) -> None:
@@ -2258,34 +2260,29 @@ class Project:
             )
         return False
 
-    def _remember_values(self, image_id: int, mask: np.ndarray) -> None:
-        """Keep the values of the label map just written, with its file's stamp, for
-        :meth:`mask_values` (on the thread that wrote it: the saver's, in the window)."""
+    def _remember_values(self, image_id: int, mask: np.ndarray) -> frozenset[int]:
+        """The values of ``mask``, the image's label map as its file holds it now (just
+        written, or read), kept with the file's stamp for :meth:`mask_values` (on the
+        thread that wrote it: the saver's, in the window)."""
         from annotator.core.labelmap import values_present
 
-        stamp = _file_stamp(self.mask_path(image_id))
+        values = frozenset(values_present(mask).tolist())
+        stamp = file_version(self.mask_path(image_id))
         if stamp is not None:
-            self._values[image_id] = (stamp, frozenset(values_present(mask).tolist()))
+            self._values[image_id] = (stamp, values)
+        return values
 
     def mask_values(self, record: ImageRecord) -> frozenset[int] | None:
         """The values the image's label map holds (None: it has none): as this handle
         wrote them when the file is still the one it wrote, else read. A round's check
         of the classes labelled read a big map on the GUI thread (0.6-0.8 s at 8192 x
         8192) right after the saver had it in memory."""
-        from annotator.core.labelmap import values_present
-
         kept = self._values.get(record.id)
-        if kept is not None and kept[0] == _file_stamp(self.mask_path(record.id)):
+        if kept is not None and kept[0] == file_version(self.mask_path(record.id)):
             self.check_ids()
             return kept[1]
         mask = self.load_mask(record)
-        if mask is None:
-            return None
-        values = frozenset(values_present(mask).tolist())
-        stamp = _file_stamp(self.mask_path(record.id))
-        if stamp is not None:
-            self._values[record.id] = (stamp, values)
-        return values
+        return None if mask is None else self._remember_values(record.id, mask)
 
     def load_mask(self, record: ImageRecord) -> np.ndarray | None:
         """The saved label map of an image, or ``None`` when it never had one.
