@@ -154,3 +154,27 @@ def test_a_class_added_after_a_removal_never_wears_a_colour_in_use():
     colours = [c.color for c in added.classes]
     assert len(set(colours)) == 3, colours
     assert added.classes[-1].color == LabelSchema.from_names(["a", "b"]).classes[1].color
+
+
+def test_a_colour_that_cannot_be_told_from_another_classs_is_said(tmp_path, capsys):
+    """Two classes of one colour look like one on the image: a recolour to a colour
+    another class wears (or one a few levels from it) was taken without a word."""
+    from annotator.gui.class_panel import explain_schema_change
+
+    schema = LabelSchema.from_names(["bg", "cell", "nucleus"])
+    cell = schema.classes[1].color
+    near = "#" + bytes(min(255, v + 10) for v in bytes.fromhex(cell[1:])).hex()
+    same = schema.recoloured(2, near)
+    assert same.looking_alike(2) == ["cell"] and same.looking_alike(0) == []
+    said = explain_schema_change(schema, same)
+    assert "'cell' has the same colour as 'nucleus', or one hard to tell from it" in said
+    apart = schema.recoloured(2, "#000000")
+    assert apart.looking_alike(2) == []
+    assert "same colour" not in explain_schema_change(schema, apart)
+    proj = str(tmp_path / "P")
+    main(["new", proj, "--classes", "bg,cell,nucleus"])
+    assert main(["classes", proj, "--color", "nucleus", near]) == 0
+    out = capsys.readouterr().out
+    assert "'cell' has the same colour, or one hard to tell from it" in out
+    assert main(["classes", proj, "--color", "nucleus", "#000000"]) == 0
+    assert "same colour" not in capsys.readouterr().out

@@ -549,9 +549,16 @@ def _change_classes(project: Project, args: argparse.Namespace, made: list[str])
         print(f"renamed {cls.name!r} to {args.rename[1]!r}{after}")
     elif args.color is not None:
         cls = class_by_name(schema, args.color[0])
-        project.set_schema(schema.recoloured(cls.id, args.color[1]))
+        recoloured = schema.recoloured(cls.id, args.color[1])
+        project.set_schema(recoloured)
         made.append(f"{cls.name!r} is now {args.color[1]}")
+        alike = recoloured.looking_alike(cls.id)
         print(f"{cls.name!r} is now {args.color[1]}")
+        if alike:
+            print(
+                f"note: {alike[0]!r} has the same colour, or one hard to tell from it: "
+                "choose another to tell the two apart on an image"
+            )
     elif any(v is not None for v in (args.remove, args.merge, args.move)):
         from annotator.services.class_changes import move_class, take_out_class
 

@@ -94,6 +94,10 @@ def more_colours() -> tuple[str, ...]:
     return tuple("#{:02x}{:02x}{:02x}".format(*map(int, rgb[i])) for i in order)
 
 
+#: Colours whose channels all lie this close look the same on an image.
+ALIKE_CHANNELS = 24
+
+
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
     """``"#rrggbb"`` -> ``(r, g, b)``."""
     if not _HEX.match(color):
@@ -267,6 +271,17 @@ class LabelSchema:
                 replace(c, name=check_name(name)) if c.id == class_id else c for c in self.classes
             )
         )
+
+    def looking_alike(self, class_id: int) -> list[str]:
+        """The names of the other classes whose colour cannot be told from ``class_id``'s
+        on an image (every channel within :data:`ALIKE_CHANNELS`)."""
+        own = hex_to_rgb(self.classes[class_id].color)
+        return [
+            c.name
+            for c in self.classes
+            if c.id != class_id
+            and max(abs(x - y) for x, y in zip(hex_to_rgb(c.color), own)) <= ALIKE_CHANNELS
+        ]
 
     def recoloured(self, class_id: int, color: str) -> LabelSchema:
         hex_to_rgb(color)

@@ -52,16 +52,29 @@ def explain_schema_change(
     ``model``: the classes the active version was trained for (None: no version)."""
     if len(new) > len(old):
         added = ", ".join(f"'{c.name}'" for c in new.classes[len(old) :])
-        return (
+        said = (
             f"Added {added}. The current model keeps what it learnt; the next training "
             "round adds an output for it, silent until you label some of its pixels."
         )
+        return said + _alike_note(new, new.classes[-1].id)
     for a, b in zip(old.classes, new.classes):
         if a.name != b.name:
             return _renamed(a, b, new, model)
         if a.color != b.color:
-            return f"Recoloured '{b.name}'. Only the display changes; the model is unaffected."
+            said = f"Recoloured '{b.name}'. Only the display changes; the model is unaffected."
+            return said + _alike_note(new, b.id)
     return "No class changed."
+
+
+def _alike_note(schema: LabelSchema, class_id: int) -> str:
+    """A sentence when another class's colour cannot be told from ``class_id``'s."""
+    alike = schema.looking_alike(class_id)
+    if not alike:
+        return ""
+    return (
+        f" '{alike[0]}' has the same colour as '{schema.classes[class_id].name}', or one hard "
+        "to tell from it: choose another (Colour…) to tell the two apart."
+    )
 
 
 def _renamed(
