@@ -128,7 +128,8 @@ def _crash_log(exc: BaseException) -> str:
         with contextlib.suppress(FileNotFoundError):  # kept as the app's log is: 1 MB, one old
             if os.path.getsize(path) > CRASH_LOG_BYTES:
                 os.replace(path, path + ".1")
-        with open(path, "a", encoding="utf-8") as fh:
+        # (a name that is not UTF-8 on the command line must not break the last resort)
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as fh:
             # which run wrote it: the file is shared by every run (and user) of the machine
             when = time.strftime("%Y-%m-%d %H:%M:%S")
             fh.write(f"--- {when}  pid {os.getpid()}  {shlex.join(sys.argv)}\n")
@@ -143,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     program = argv is None  # the process's own command line (not a caller's main([...]))
     argv = sys.argv[1:] if argv is None else list(argv)
+    if program:  # a file name that is not UTF-8 prints as \xe9 (stdout refused it)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, ValueError):  # (not a text file)
+                stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     json_output.reset()
     if torchrun.is_helper_rank():  # the same command line in every process: rank 0
         with (  # prints its usage, --help or error

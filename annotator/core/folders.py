@@ -66,3 +66,27 @@ def holds_cwd(folder: Path) -> bool:
     except OSError:
         return False
     return here == there or there in here.parents
+
+
+#: Why an add leaves out a file whose path holds bytes that are not UTF-8 (a Latin-1
+#: name from an old archive or share): the project records paths as text.
+NOT_UTF8 = (
+    "its path is not UTF-8 text (a name from an old archive or share?): rename it "
+    "(`convmv -f latin1 -t utf-8 -r --notest FOLDER` renames a folder's)"
+)
+
+
+def not_utf8(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` holds bytes that are not UTF-8 (Python reads them as surrogate
+    escapes, which no text file or database takes)."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def printable(text: str | os.PathLike[str]) -> str:
+    """A path, or text naming one, as text that prints and shows in the window: bytes
+    of a name that are not UTF-8 (read as surrogate escapes) as ``\\xe9``."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")

@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
 from annotator.core.channels import applies, shown
 from annotator.core.contrast import Window, channel_count, per_channel
 from annotator.core.errors import AnnotatorError, first_line
+from annotator.core.folders import printable
 from annotator.core.labelmap import Tolerance, tolerance_scales
 from annotator.core.nodata import source_dtype
 from annotator.core.proposal import Proposal
@@ -654,7 +655,7 @@ class MainWindow(QMainWindow):
         )
         self.session.add_saved_listener(self._refresh_record)
         self.session.add_saved_listener(self.activity.saved)
-        self.setWindowTitle(f"Annotator — {project.root.name}")
+        self.setWindowTitle(f"Annotator — {printable(project.root.name)}")
         self._hidden = frozenset()  # hidden ids were the last project's classes
         self._windows = {}
         self._show_shared(shared_windows(project))

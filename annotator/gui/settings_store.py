@@ -64,7 +64,8 @@ class ToolSettings:
 
 def _project_key(path: Path) -> str:
     # Group names in INI files cannot hold slashes; a hash of the path is stable and safe.
-    digest = hashlib.sha1(str(Path(path).absolute()).encode("utf-8")).hexdigest()[:16]
+    # (the path's bytes as on disk: a folder name that is not UTF-8 has no UTF-8 form)
+    digest = hashlib.sha1(os.fsencode(Path(path).absolute())).hexdigest()[:16]
     return f"project_{digest}"
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from annotator.core.channels import lacks
 from annotator.core.errors import AnnotatorError, FormatError, ImageReadError, SchemaError
-from annotator.core.folders import holds_cwd
+from annotator.core.folders import holds_cwd, printable
 from annotator.core.limits import IMAGE_SUFFIXES, NAMED_SKIPS, named_first
 from annotator.core.naming import (
     NAME_MAX,
@@ -998,7 +998,7 @@ class ImportReport:
         for path, reason in self.skipped:
             # most reasons begin with the file they are about: name it once
             said = reason if reason.startswith(str(path)) else f"{path}: {reason}"
-            lines.append(f"skipped {said}")
+            lines.append(printable(f"skipped {said}"))
         return lines if every else named_first(lines, how, limit)
 
 

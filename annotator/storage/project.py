@@ -50,7 +50,7 @@ from annotator.core.errors import (
     SchemaError,
     WriteRefused,
 )
-from annotator.core.folders import files_below, hidden_below
+from annotator.core.folders import NOT_UTF8, files_below, hidden_below, not_utf8, printable
 from annotator.core.limits import NAMED_SKIPS, OTHER_PICTURE_SUFFIXES, named_first
 from annotator.core.naming import (
     MASK_FOLDERS,
@@ -1534,6 +1534,10 @@ class Project:
         paths = list(paths)
         own = [(self.root / d).resolve() for d in OWN_DIRS]
         candidates = collect_image_files(paths, exclude=own, other_pictures=report.other_pictures)
+        for file, _name in candidates:
+            if not_utf8(file.absolute()):
+                report.errors.append(ImageReadError(printable(file), NOT_UTF8))
+        candidates = [(f, n) for f, n in candidates if not not_utf8(f.absolute())]
         # A dataset added as it ships holds its masks beside the pictures (Roboflow's
         # x_mask.png, Cityscapes' gtFine/, ISBI's labels/): labelled as images, they took
         # the labels an import meant for the pictures. The name proposes, the pixels
@@ -1862,6 +1866,8 @@ class Project:
         """Add one image file that is known to be readable; return its record (or the
         existing record when the file, or another of the same content, is already
         present; a slice file is an image of its own whatever its content: ADR 0022)."""
+        if not_utf8(file.absolute()):
+            raise ImageReadError(printable(file), NOT_UTF8)
         stamp = file_stamp(file)
         array = read_image(file)
         digest = file_sha1(file)
