@@ -635,7 +635,19 @@ class MainWindow(QMainWindow):
             project.close()  # its lock too: another process may open it once repaired
             QMessageBox.warning(self, "Cannot open project", sentence(str(exc)))
             return str(exc)
-        self.set_project(project)
+        try:
+            self.set_project(project)
+        except BaseException as exc:
+            # (a damaged setting or record of the project: the window must not stay half
+            # switched to it, holding its lock until the process ends)
+            self._owned_project = project
+            with contextlib.suppress(Exception):
+                self.close_project()
+            project.close()
+            if not isinstance(exc, AnnotatorError):
+                raise  # a bug: the error report says it
+            QMessageBox.warning(self, "Cannot open project", sentence(str(exc)))
+            return str(exc)
         self._owned_project = project
         self.file_menu.project_opened(project.root)
         restore_project_class(self, self.settings, project.root)
@@ -688,6 +700,7 @@ class MainWindow(QMainWindow):
         if self._owned_project is not None:
             self._owned_project.close()
             self._owned_project = None
+        self.setWindowTitle("Annotator")
         self._update_enabled()
 
     def _round_finished(self, outcome: RoundOutcome) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -45,15 +47,57 @@ class ModelSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSettings:
-        """Settings from a stored dict; unknown keys (a newer version) are ignored."""
+        """Settings from a stored dict; unknown keys (a newer version) are ignored, and
+        a value of the wrong kind or out of range (a damaged or hand-edited project)
+        gives way to the default, logged: the window's fields and timers took it."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        kept = {}
+        for k, v in data.items():
+            if k not in known:
+                continue
+            if _VALID[k](v):
+                kept[k] = v
+            else:
+                log.warning("ignoring the damaged model setting %s=%r (the default is used)", k, v)
+        return cls(**kept)
 
     def cpu_threads(self) -> int:
         """Threads for torch/onnxruntime: leave one core to the GUI on small machines."""
         if self.threads > 0:
             return self.threads
         return max(1, (os.cpu_count() or 1) - 1)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _whole(low: int, high: int | None = None) -> Callable[[Any], bool]:
+    def check(v: Any) -> bool:
+        whole = isinstance(v, int) and not isinstance(v, bool)
+        return whole and low <= v and (high is None or v <= high)
+
+    return check
+
+
+#: A day: more than any round or idle wait asks for, and within the timers' range.
+LONGEST_S = 86_400
+
+#: What each stored setting may be.
+_VALID: dict[str, Callable[[Any], bool]] = {
+    "seconds": lambda v: v is None or (_number(v) and 0 < v <= LONGEST_S),
+    "steps": lambda v: v is None or _whole(1)(v),
+    "device": lambda v: isinstance(v, str),
+    "depth": _whole(1, 16),
+    "width": _whole(1, 4096),
+    "crop": _whole(8, 65_536),
+    "batch_size": _whole(1, 4096),
+    "threads": _whole(0, 4096),
+    "train_on_done": lambda v: isinstance(v, bool),
+    "idle_retrain_s": _whole(0, LONGEST_S),
+    "keep_training": lambda v: isinstance(v, bool),
+    "strategy": lambda v: isinstance(v, str),
+}
 
 
 def load_settings(project: Project) -> ModelSettings:

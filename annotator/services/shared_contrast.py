@@ -107,7 +107,7 @@ def shared_windows(project: Project) -> ContrastWindows | None:
     try:
         raw = project.get_setting(SHARED_CONTRAST_SETTING)
         return None if raw is None else ContrastWindows.from_json(raw)
-    except (ProjectError, ValueError, TypeError) as exc:
+    except (ProjectError, ValueError, TypeError, ArithmeticError) as exc:
         log.warning("ignoring the damaged contrast window for every image: %s", exc)
         return None
 

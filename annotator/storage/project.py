@@ -25,6 +25,7 @@ import glob
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -492,6 +493,19 @@ def _sidecar(file: str) -> bool:
     return mask_ending(Path(file).stem) in SIDECAR_ENDINGS
 
 
+#: The whole-number columns of an image record, and the least each may hold.
+_COUNTED_COLUMNS = {"width": 1, "height": 1, "channels": 1, "bit_depth": 1, "labelled_pixels": 0}
+
+
+def _score(image_id: int, value: Any) -> float | None:
+    """An image's stored score: a damaged one (text, infinite) counts as none, logged:
+    the next model scores the image again."""
+    if value is None or (isinstance(value, int | float) and math.isfinite(value)):
+        return value
+    log.warning("image %s: ignoring a damaged score %r", image_id, value)
+    return None
+
+
 def _row_to_image(row: Any) -> ImageRecord:
     try:
         status = ImageStatus(row["status"])
@@ -500,6 +514,13 @@ def _row_to_image(row: Any) -> ImageRecord:
             f"{DB_NAME}: the project database is damaged "
             f"(image {row['id']} has an unknown status {row['status']!r})"
         ) from None
+    for column, least in _COUNTED_COLUMNS.items():
+        value = row[column]  # (SQLite keeps any value in any column: an edit by hand)
+        if not isinstance(value, int) or value < least:
+            raise ProjectError(
+                f"{DB_NAME}: the project database is damaged "
+                f"(image {row['id']} has {column} {value!r})"
+            )
     return ImageRecord(
         id=row["id"],
         name=row["name"],
@@ -512,7 +533,7 @@ def _row_to_image(row: Any) -> ImageRecord:
         status=status,
         label_source=row["label_source"],
         labelled_pixels=row["labelled_pixels"],
-        score=row["score"],
+        score=_score(row["id"], row["score"]),
         added_at=row["added_at"],
         updated_at=row["updated_at"],
         file_size=row["file_size"],
@@ -2012,7 +2033,7 @@ class Project:
             "SELECT id, score FROM images WHERE status != ? ORDER BY id",
             (ImageStatus.DONE.value,),
         )
-        return [ImageScore(r[0], r[1]) for r in rows]
+        return [ImageScore(r[0], _score(r[0], r[1])) for r in rows]
 
     def image_at(self, path: str | os.PathLike[str]) -> ImageRecord | None:
         """The image whose picture is the file at ``path``, or None."""
@@ -2589,7 +2610,10 @@ class Project:
                 f"{self._db.path}: the project setting 'active_model' is damaged "
                 f"({version!r} is no model version); {fix}"
             )
-        return self.model(version)
+        rows = self._db.query("SELECT * FROM models WHERE version = ?", (version,))
+        if not rows:  # (a version removed by hand, or an edit of the setting)
+            raise ProjectError(f"the active model version {version} is not in {self.root}; {fix}")
+        return self._model_of(rows[0])
 
     def set_active_model(self, version: int) -> ModelRecord:
         """Roll back (or forward) to a published version."""
