@@ -162,18 +162,24 @@ class FileMenu(QObject):
         dialog = self.make_first_run_dialog()
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.chosen is None:
             return False
-        self.window.open_project(dialog.chosen)
-        if dialog.summary:
-            self._tell(dialog.summary)
+        if dialog.created:
+            self._open_new(dialog.chosen, dialog.add_outcome)
+        else:
+            self.window.open_project(dialog.chosen)
         return self.window.session is not None
 
     def new_project(self) -> None:
         dialog = self.make_new_project_dialog()
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.created is None:
             return
-        self.window.open_project(dialog.created)
-        if dialog.add_outcome is not None:
-            self._tell_added(dialog.add_outcome)
+        self._open_new(dialog.created, dialog.add_outcome)
+
+    def _open_new(self, project: Path, added: AddOutcome | None) -> None:
+        """Open a project just made (File > New project, or the Welcome's) and say what
+        adding its images did, and whether its classes can train."""
+        self.window.open_project(project)
+        if added is not None:
+            self._tell_added(added)
         session = self.window.session
         if session is not None and (why := untrainable(len(session.schema))) is not None:
             self._tell(sentence(why), warn=True)

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.gui.new_project_dialog import NewProjectDialog
+from annotator.gui.new_project_dialog import AddOutcome, NewProjectDialog
 from annotator.gui.progress_task import error_text, run_with_progress
 from annotator.gui.settings_store import SettingsStore, data_folder
 
@@ -83,7 +83,10 @@ class FirstRunDialog(QDialog):
         self.setObjectName("firstRunDialog")
         self.settings = settings
         self.chosen: Path | None = None
-        self.summary = ""  # what creating a project did, for the window's status bar
+        #: What adding the new project's images did (None: no project was made here),
+        #: said by the window as File > New project's is.
+        self.add_outcome: AddOutcome | None = None
+        self.created = False  # the project chosen was made here
         pixmaps = QStyle.StandardPixmap
         self.open_button = QPushButton(
             _icon(self, "open", pixmaps.SP_DirOpenIcon), "Open a project…"
@@ -158,8 +161,7 @@ class FirstRunDialog(QDialog):
     def choose_new(self) -> None:
         dialog = NewProjectDialog(self)
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.created is not None:
-            if dialog.add_outcome is not None:
-                self.summary = dialog.add_outcome.summary()
+            self.add_outcome, self.created = dialog.add_outcome, True
             self._choose(dialog.created)
 
     def choose_demo(self) -> None:

@@ -216,3 +216,38 @@ def test_the_import_menu_opens_its_form_empty(window, monkeypatch):
     monkeypatch.setattr(ImportDialog, "exec", import_exec)
     window.actions_["import"].trigger()  # triggered(bool) is no preset
     assert seen == {"src": "", "format": 0}
+
+
+def test_a_project_made_from_the_welcome_offers_the_masks_import_as_file_new_does(
+    qtbot, tmp_path, monkeypatch, boxes
+):
+    """The Welcome's New project said only "Added 3 image(s)…" in a plain box: no
+    Import these masks… button, and no word when the classes could not train."""
+    from annotator.gui.first_run import FirstRunDialog
+    from annotator.gui.main_window import MainWindow
+    from annotator.gui.new_project_dialog import NewProjectDialog
+
+    ds = _dataset_with_masks(tmp_path / "ds")
+    target = tmp_path / "made"
+
+    def fill(self):
+        self.images_edit.setText(str(ds))
+        self.project_edit.setText(str(target))
+        self.classes.set_rows([("bg", None), ("cell", None)])
+        self.create_project()
+        return self.result()
+
+    def welcome(self):
+        self.choose_new()
+        return self.result()
+
+    monkeypatch.setattr(NewProjectDialog, "exec", fill)
+    monkeypatch.setattr(FirstRunDialog, "exec", welcome)
+    said: list[str] = []
+    _answer(monkeypatch, "Close", said)
+    w = MainWindow()
+    qtbot.addWidget(w)
+    assert w.file_menu.welcome()
+    assert w.session is not None and w.session.project.root == target
+    assert len(said) == 1 and "Found 3 mask file(s) beside the pictures" in said[0]
+    w.close()

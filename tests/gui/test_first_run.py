@@ -75,7 +75,7 @@ def test_new_project_from_a_folder_creates_classes_with_colours_and_adds_every_i
     dialog.choose_new()
     assert dialog.chosen == target
     assert dialog.result() == QDialog.DialogCode.Accepted
-    assert "Added 4 image(s)" in dialog.summary
+    assert dialog.created and dialog.add_outcome.summary().startswith("Added 4 image(s)")
     with Project.open(target) as project:
         assert [c.name for c in project.schema.classes] == ["sky", "tree", "road"]
         assert project.schema.classes[0].color == "#3366ff"
