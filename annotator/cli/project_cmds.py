@@ -332,10 +332,10 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(f"  {pages}")
         if report.masks_left_out:
             how = f"`annotator import {path_word(args.project)} --format masks FOLDER`"
-            print(f"  {masks_left_out_text(report, how)}", file=sys.stderr)
+            print(f"  {masks_left_out_text(report, how, path_word)}", file=sys.stderr)
         if report.labels_split:
             how = f"`annotator import {path_word(args.project)} --format masks FOLDER`"
-            print(f"  {report.labels_split_text(how)}", file=sys.stderr)
+            print(f"  {report.labels_split_text(how, path_word)}", file=sys.stderr)
         if further := report.further_channels_text():
             print(f"  {further}", file=sys.stderr)
         if report.other_pictures:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from annotator.core.errors import AnnotatorError
@@ -241,13 +241,13 @@ def _no_image(project: Project, records: Sequence[ImageRecord], key: str) -> Ima
     raise AnnotatorError(f"no image {key!r} in project {project.root}{hint}")
 
 
-def masks_left_out_text(report: AddReport, how: str) -> str:
+def masks_left_out_text(report: AddReport, how: str, word: Callable[[str], str] = str) -> str:
     """:meth:`AddReport.masks_text`, with the one folder whose masks import reads the
     masks left out when they lie in several (Cityscapes' ``gtFine/``:
     :func:`~annotator.formats.masks.import_folder`)."""
     if not report.masks_left_out:
         return ""
-    return report.masks_text(how, _masks_import_folder(report))
+    return report.masks_text(how, _masks_import_folder(report), word)
 
 
 def masks_left_out_folder(report: AddReport) -> Path | None:

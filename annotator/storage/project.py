@@ -331,9 +331,10 @@ class AddReport:
             )
         return "; ".join(parts)
 
-    def labels_split_text(self, how: str) -> str:
+    def labels_split_text(self, how: str, word: Callable[[str], str] = str) -> str:
         """One sentence on the stacks split into pictures that look like labels ("" when
-        none); ``how`` says how to import labels, ``FOLDER`` in it the first's folder."""
+        none); ``how`` says how to import labels, ``FOLDER`` in it the first's folder
+        as ``word`` writes it (a command's: quoted for the shell)."""
         if not self.labels_split:
             return ""
         file, why = self.labels_split[0]
@@ -342,7 +343,8 @@ class AddReport:
         return (
             f"split {len(self.labels_split)} stack(s) that look like labels into pictures "
             f"(first: {Path(first.parent.name, first.name)}: {why}{more}); if they are labels, "
-            f"remove their slices and import them: {how.replace('FOLDER', str(first.parent))}"
+            f"remove their slices and import them: "
+            + how.replace("FOLDER", word(str(first.parent)))
         )
 
     def further_channels_text(self) -> str:
@@ -438,10 +440,16 @@ class AddReport:
             return str(folder)
         return folders[0] if len(folders) == 1 else None
 
-    def masks_text(self, how: str, folder: str | os.PathLike[str] | None = None) -> str:
+    def masks_text(
+        self,
+        how: str,
+        folder: str | os.PathLike[str] | None = None,
+        word: Callable[[str], str] = str,
+    ) -> str:
         """One sentence on the mask files left out ("" when there were none); ``how``
         says how to import them as labels, from the folder of the masks: ``FOLDER`` in
-        it is that folder when they are in one, or ``folder`` when they are in several
+        it (as ``word`` writes it: a command's quoted for the shell) is that folder when
+        they are in one, or ``folder`` when they are in several
         that one import of ``folder`` reads (Cityscapes' ``gtFine/<split>/<city>/``:
         ``formats.masks.import_folder``); else their folders are named after it.
         Cityscapes' colour and instance files are counted apart: no import reads them
@@ -459,7 +467,7 @@ class AddReport:
         one = self.masks_folder(folder)
         if one is not None and "FOLDER" in how:
             head, _, tail = how.rpartition("FOLDER")
-            how = head + one + tail
+            how = head + word(one) + tail
         elif one is not None:
             how = f"{how} from {one}"
         else:  # (VOC's SegmentationObject/ holds instances: the user picks)

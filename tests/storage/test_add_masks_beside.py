@@ -219,3 +219,22 @@ def test_the_folder_named_for_masks_in_split_folders_is_one_that_reads_them_all(
             f"they are in 2 folders: {voc / 'SegmentationClass'}, {voc / 'SegmentationObject'}"
         )
         assert masks_left_out_folder(report) is None  # no one import: nothing offered
+
+
+def test_the_suggested_import_runs_as_it_is_written_when_the_folder_holds_a_space(
+    tmp_path, capsys, monkeypatch
+):
+    """The project was quoted for the shell and the masks folder was not: pasted, the
+    command failed with "unrecognized arguments"."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    _picture(tmp_path / "my data/images/0.png", 1)
+    _mask(tmp_path / "my data/labels/0.png", 1)
+    assert main(["new", "P", "--classes", "bg,cell"]) == 0
+    assert main(["add", "P", "my data"]) == 0
+    err = capsys.readouterr().err
+    suggested = err.split("`annotator import")[1].split("`")[0]
+    assert suggested == " P --format masks 'my data/labels'"
+    assert main(["import", *shlex.split(suggested)]) == 0
+    assert "1 matched to project images" in capsys.readouterr().out
