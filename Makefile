@@ -49,18 +49,19 @@ format: install
 .PHONY: package smoke
 
 # The frozen one-folder app (dist/annotator/) and its smoke test; see packaging/README.md.
-package:
+package: install
 	@test -x $(BIN)/pyinstaller || $(BIN)/python -m pip install --quiet "pyinstaller>=6.0"
 	PYTHONPATH=$(CURDIR) $(BIN)/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/annotator.spec
+	cp packaging/linux/install.sh dist/annotator/install.sh
 	packaging/smoke.sh dist/annotator
 
 # The user guide's and the README's screenshots, rendered from the real app offscreen
 # (the README's loop pictures train a small model first: a few minutes of CPU).
-screenshots:
+screenshots: install
 	PYTHONPATH=$(CURDIR) QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshots.py --readme
 
 # The demo opens under Xvfb and a screenshot is taken (what `make demo` does, checked).
-smoke:
+smoke: install
 	PYTHON=$(BIN)/python PYTHONPATH=$(CURDIR) scripts/check_demo.sh
 
 clean:

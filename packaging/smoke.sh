@@ -9,11 +9,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-app_dir=$(cd "${1:-$here/dist/annotator}" && pwd)
+app_dir=${1:-$here/dist/annotator}
+[[ -x "$app_dir/annotator" ]] || { echo "smoke: no executable $app_dir/annotator (run make package)" >&2; exit 1; }
+app_dir=$(cd "$app_dir" && pwd)
 app="$app_dir/annotator"
 runs=${RUNS:-3}
 results="$(dirname "$app_dir")/smoke-results.txt"
-[[ -x "$app" ]] || { echo "smoke: no executable $app (run make package)" >&2; exit 1; }
 command -v xvfb-run >/dev/null || { echo "smoke: xvfb-run is not installed" >&2; exit 1; }
 
 work=$(mktemp -d)

@@ -294,3 +294,40 @@ def test_the_frozen_app_leaves_out_no_module_the_app_imports(tmp_path):
     loaded = set(json.loads(done.stdout.splitlines()[-1]))
     left_out = [m for m in EXCLUDES if m.split(".")[0] not in OPTIONAL and (m in loaded)]
     assert left_out == [], f"the app imports {left_out}, which the frozen app leaves out"
+
+
+def test_the_linux_install_quotes_the_program_in_the_menu_entry(tmp_path):
+    """A home with a space (``/home/Jane Doe``) made an ``Exec=`` line that desktops
+    refuse: the desktop entry spec wants such an argument in double quotes."""
+    import re
+    import shutil
+
+    app = tmp_path / "frozen"
+    res = app / "_internal/annotator/_resources"
+    res.mkdir(parents=True)
+    (app / "annotator").write_text("#!/bin/sh\n")
+    (app / "annotator").chmod(0o755)
+    for name in ("annotator.desktop", "annotator.png", "annotator.svg"):
+        shutil.copy(resources_dir() / name, res / name)
+    prefix = tmp_path / 'Jane "J" Doe$'
+    env = {**os.environ, "PREFIX": str(prefix)}
+    script = REPO / "packaging/linux/install.sh"
+    run = subprocess.run(["bash", str(script), str(app)], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    entry = (prefix / "share/applications/annotator.desktop").read_text(encoding="utf-8")
+    lines = dict(line.split("=", 1) for line in entry.splitlines() if "=" in line)
+    program = prefix / "opt/annotator/annotator"
+    assert lines["TryExec"] == str(program)
+    # the spec's quoting: in double quotes, each of \\ " ` $ after a backslash
+    quoted, rest = re.fullmatch(r'"((?:[^"\\]|\\.)*)" (.*)', lines["Exec"]).groups()
+    assert re.sub(r"\\(.)", r"\1", quoted) == str(program) and rest == "gui %f"
+    missing = subprocess.run(
+        ["bash", str(script), str(tmp_path / "none")], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 1 and "install: no frozen app in" in missing.stderr
+    # the copy make package puts in the frozen folder installs that folder
+    shutil.copy(script, app / "install.sh")
+    shutil.rmtree(prefix)
+    run = subprocess.run(["bash", str(app / "install.sh")], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert (prefix / "opt/annotator/annotator").is_file()
