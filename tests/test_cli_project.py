@@ -356,10 +356,35 @@ def test_the_gui_without_a_display_is_one_line_not_a_qt_abort():
     from annotator.cli.project_cmds import no_display
 
     assert "no display" in no_display({}, "linux")
-    assert no_display({"DISPLAY": ":0"}, "linux") == ""
     assert no_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux") == ""
     assert no_display({"QT_QPA_PLATFORM": "offscreen"}, "linux") == ""
     assert no_display({}, "darwin") == "" and no_display({}, "win32") == ""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's abstract sockets")
+def test_a_display_that_does_not_answer_is_one_line_not_a_qt_abort():
+    """A stale DISPLAY (an ssh -X session gone, a tmux started from a desktop since left):
+    Qt aborted (exit 134) blaming a missing libxcb-cursor0."""
+    import socket
+
+    from annotator.cli.project_cmds import no_display, x_display_answers
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        number = 4000 + os.getpid() % 1000
+        server.bind(f"\0/tmp/.X11-unix/X{number}")  # an X server's (abstract) socket
+        server.listen(1)
+        assert no_display({"DISPLAY": f":{number}"}, "linux") == ""
+        assert x_display_answers(f"unix:{number}.0") is True
+    with socket.socket() as tcp:  # ssh -X: localhost:10.0, port 6010
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen(1)
+        port = tcp.getsockname()[1]
+        assert x_display_answers(f"localhost:{port - 6000}.0") is True
+    said = no_display({"DISPLAY": f":{number}"}, "linux")
+    assert said.startswith(f"the display DISPLAY=:{number} does not answer")
+    assert x_display_answers("localhost:1") in (True, False)  # whatever runs here
+    assert x_display_answers("/private/tmp/launch/org.xquartz:0") is None  # Qt decides
+    assert no_display({"DISPLAY": "what?"}, "linux") == ""
 
 
 def test_the_gui_without_qt_says_what_to_install_in_one_line(tmp_path, monkeypatch, capsys):

@@ -606,13 +606,58 @@ def no_display(environ: dict[str, str] | None = None, platform: str | None = Non
     env = os.environ if environ is None else environ
     if not (platform or sys.platform).startswith("linux") or env.get("QT_QPA_PLATFORM"):
         return ""
-    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+    if env.get("WAYLAND_DISPLAY"):
+        return ""
+    if display := env.get("DISPLAY"):
+        if x_display_answers(display) is False:  # (a stale ssh -X session, a tmux of a
+            return (  # desktop logged out of): Qt blamed a missing library, and aborted
+                f"the display DISPLAY={display} does not answer (a session that has "
+                "ended?); run it in a desktop session, under xvfb-run, or with "
+                "QT_QPA_PLATFORM=offscreen for scripts; every command but gui works "
+                "without one"
+            )
         return ""
     return (
         "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); "
         "run it in a desktop session, under xvfb-run, or with QT_QPA_PLATFORM=offscreen "
         "for scripts; every command but gui works without one"
     )
+
+
+#: How long the X display may take to take a connection.
+X_PROBE_S = 2.0
+
+
+def x_display_answers(display: str) -> bool | None:
+    """Whether the X server of ``display`` (``:0``, ``unix:1``, ``localhost:10.0``) takes
+    a connection: its socket in ``/tmp/.X11-unix`` (Linux's abstract one first) or TCP
+    port 6000 + N; None when ``display`` is written in a way not known here (then Qt
+    decides)."""
+    import re
+    import socket
+
+    match = re.fullmatch(r"([^:/]*):(\d+)(?:\.\d+)?", display)
+    if match is None:
+        return None
+    host, number = match.group(1), int(match.group(2))
+    if host in ("", "unix"):
+        path = f"/tmp/.X11-unix/X{number}"
+        for address in ("\0" + path, path):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(X_PROBE_S)
+                try:
+                    sock.connect(address)
+                except OSError:
+                    continue
+                return True
+        if host == "unix":
+            return False
+        host = "localhost"  # (":N" may be served over TCP only)
+    try:
+        with socket.create_connection((host, 6000 + number), timeout=X_PROBE_S):
+            return True
+    except OSError:
+        return False
 
 
 def _metrics(metrics: dict) -> str:
