@@ -168,6 +168,9 @@ class FirstRunDialog(QDialog):
         from annotator.services.demo import create_demo_project
 
         folder = demo_folder()
+        if is_project(folder):  # made before: the window opens it, and says in its own
+            self._choose(folder)  # words why it cannot (open in another window...)
+            return
         outcome = run_with_progress(
             self,
             "Demo project",
