@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import importlib
+import logging
 import os
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -19,7 +22,10 @@ import torch
 import torch.distributed as dist
 
 from annotator.core import torchrun
+from annotator.core.cancel import CancelToken
 from annotator.core.errors import AnnotatorError, Cancelled, ModelError, SaidElsewhere
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,17 @@ def current() -> DistInfo | None:
     return DistInfo(dist.get_rank(), dist.get_world_size(), local)
 
 
-def init_from_env(device: str = "auto") -> DistInfo | None:
+#: How long a process waits for the others of its group before it says so.
+JOIN_NOTE_S = 3.0
+
+
+def init_from_env(device: str = "auto", cancel: CancelToken | None = None) -> DistInfo | None:
     """Join the process group described by the environment (no-op for one process).
 
-    The backend is NCCL when this process will train on CUDA, gloo otherwise.
+    The backend is NCCL when this process will train on CUDA, gloo otherwise. The join
+    waits for every process of the group: past :data:`JOIN_NOTE_S` it says so, and
+    ``cancel`` (Ctrl+C) ends the wait (the join blocked signals for its whole timeout,
+    an hour, when a partner never started: a mistyped launch, a task not scheduled).
     """
     info = env_info()
     if info is None:
@@ -81,10 +94,64 @@ def init_from_env(device: str = "auto") -> DistInfo | None:
         # Only rank 0 scores a round and writes its version; the others wait for it in
         # one collective call (share_failure). NCCL's default wait is 10 minutes, which a
         # big project's validation could pass: an hour, as long as a round may run.
-        dist.init_process_group(
-            backend="nccl" if use_cuda else "gloo", timeout=datetime.timedelta(hours=1)
-        )
+        _check_launch(info)
+        _join(info, "nccl" if use_cuda else "gloo", cancel)
     return info
+
+
+def _check_launch(info: DistInfo) -> None:
+    """The variables a group is joined by, besides ``WORLD_SIZE``: torchrun sets them
+    all; a launch by hand (a batch script) may not, and torch's own refusal was an
+    internal error."""
+    missing = [v for v in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(v)]
+    if missing:
+        raise ModelError(
+            f"WORLD_SIZE={info.world_size} asks for a group of processes, but "
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: launch "
+            "with torchrun (torchrun --nproc_per_node=N -m annotator train ...), or set "
+            "MASTER_ADDR and MASTER_PORT as torchrun does"
+        )
+    if not 0 <= info.rank < info.world_size:
+        raise ModelError(
+            f"RANK={info.rank} is not a process of a group of WORLD_SIZE={info.world_size} "
+            f"(0 to {info.world_size - 1})"
+        )
+
+
+def _join(info: DistInfo, backend: str, cancel: CancelToken | None) -> None:
+    """``init_process_group`` on a thread of its own, so that this one can say it waits
+    and take a cancel: the join blocks in C++, where no signal handler runs."""
+    failure: list[BaseException] = []
+
+    def join() -> None:
+        try:
+            # Only rank 0 scores a round and writes its version; the others wait for it
+            # in one collective call (share_failure). NCCL's default wait is 10 minutes,
+            # which a big project's validation could pass: an hour, as long as a round
+            # may run.
+            dist.init_process_group(backend=backend, timeout=datetime.timedelta(hours=1))
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=join, name="join the process group", daemon=True)
+    thread.start()
+    started, said = time.monotonic(), False
+    while thread.is_alive():
+        thread.join(0.2)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("stopped while waiting for the other processes of the group")
+        if not said and time.monotonic() - started > JOIN_NOTE_S and thread.is_alive():
+            said = True
+            log.warning(
+                "process %d of %d waits for the other %d of the group at %s:%s (Ctrl+C stops)",
+                info.rank,
+                info.world_size,
+                info.world_size - 1,
+                os.environ.get("MASTER_ADDR"),
+                os.environ.get("MASTER_PORT"),
+            )
+    if failure:
+        raise failure[0]
 
 
 def _check_gpu_of(info: DistInfo) -> None:

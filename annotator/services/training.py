@@ -439,7 +439,19 @@ def _train_project(
                 kept = now.version
         # Under torchrun every rank waits here for rank 0's publishing, and learns whether
         # it failed: rank 0 says why, the others end quietly (not with a transport error).
-        told = distributed.share_failure(None if failure is None else str(failure) or "failed")
+        try:
+            told = distributed.share_failure(None if failure is None else str(failure) or "failed")
+        except Exception as exc:  # (a transport error: another rank was killed meanwhile)
+            if record is None:
+                raise
+            # the version is recorded and active: the round's outcome, not a failure
+            log.warning(
+                "model v%d is published; another process of the group stopped meanwhile "
+                "(%s: torchrun's report names it)",
+                record.version,
+                type(exc).__name__,
+            )
+            told = None
         notes = _notes(project, active, from_scratch)
     except KeyboardInterrupt:
         if record is not None:  # the interrupt came too late to stop it: say so
@@ -781,7 +793,7 @@ def train_headless(
     from annotator.ml.train import TrainConfig, with_zoom
     from annotator.services import train_checks
 
-    info = distributed.init_from_env(options.device)
+    info = distributed.init_from_env(options.device, cancel)
     main = info is None or info.is_main
     outcome: TrainOutcome | None = None
     try:

@@ -220,3 +220,89 @@ def test_more_processes_than_gpus_is_said_once_in_a_line(monkeypatch, local_rank
             "this machine has 1 GPU(s) and torchrun started more processes on it: start one "
             "per GPU (torchrun --nproc_per_node=1), or train on the CPU (--device cpu)"
         )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_process_whose_partners_never_come_says_it_waits_and_stops_on_ctrl_c(tmp_path):
+    """Launched by hand as rank 0 of 2 (a batch script) with the other never started: it
+    waited in silence for an hour, deaf to Ctrl+C and SIGTERM (only kill -9 ended it)."""
+    import signal
+    import time
+
+    make_cells_project(tmp_path / "project").close()
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO),
+        "WORLD_SIZE": "2",
+        "RANK": "0",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(_free_port()),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "annotator", "train", str(tmp_path / "project"), *TINY_TRAIN],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        import select
+
+        assert proc.stderr is not None
+        ready, _, _ = select.select([proc.stderr], [], [], 30)  # (the note: after 3 s)
+        assert ready, "nothing said while waiting for the group"
+        line = proc.stderr.readline()
+        assert "process 0 of 2 waits for the other 1 of the group at 127.0.0.1:" in line, line
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=30)[1]
+        assert time.monotonic() - started < 10
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "stopped while waiting for the other processes of the group" in rest
+    assert "Traceback" not in rest
+
+
+def test_a_group_without_its_address_is_said_in_a_line(tmp_path, monkeypatch, capsys):
+    from annotator.cli import main
+
+    make_cells_project(tmp_path / "project").close()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    monkeypatch.delenv("MASTER_PORT", raising=False)
+    assert main(["train", str(tmp_path / "project"), *TINY_TRAIN]) == 1
+    err = capsys.readouterr().err
+    assert "MASTER_ADDR and MASTER_PORT are not set: launch with torchrun" in err
+    assert "internal error" not in err
+
+
+def test_a_helper_lost_after_the_version_was_published_is_no_failure(
+    tmp_path, monkeypatch, capsys, caplog
+):
+    """A helper process killed while rank 0 wrote the version: v1 was published and
+    active, and train said it failed (``--json``: ``"published": null``)."""
+    import json
+
+    from annotator.cli import main
+    from annotator.ml import distributed
+
+    def peer_gone(*_a, **_k):
+        raise RuntimeError("[pair.cc:553] Connection closed by peer [127.0.0.1]:13697")
+
+    make_cells_project(tmp_path / "project").close()
+    monkeypatch.setattr(distributed, "share_failure", peer_gone)
+    assert main(["train", str(tmp_path / "project"), *TINY_TRAIN, "--json"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["published"] == 1
+    said = "model v1 is published; another process of the group stopped meanwhile"
+    assert said in caplog.text
