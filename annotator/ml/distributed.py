@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 
 from annotator.core import torchrun
-from annotator.core.cancel import CancelToken
+from annotator.core.cancel import Cancellable
 from annotator.core.errors import AnnotatorError, Cancelled, ModelError, SaidElsewhere
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def current() -> DistInfo | None:
 JOIN_NOTE_S = 3.0
 
 
-def init_from_env(device: str = "auto", cancel: CancelToken | None = None) -> DistInfo | None:
+def init_from_env(device: str = "auto", cancel: Cancellable | None = None) -> DistInfo | None:
     """Join the process group described by the environment (no-op for one process).
 
     The backend is NCCL when this process will train on CUDA, gloo otherwise. The join
@@ -118,7 +118,7 @@ def _check_launch(info: DistInfo) -> None:
         )
 
 
-def _join(info: DistInfo, backend: str, cancel: CancelToken | None) -> None:
+def _join(info: DistInfo, backend: str, cancel: Cancellable | None) -> None:
     """``init_process_group`` on a thread of its own, so that this one can say it waits
     and take a cancel: the join blocks in C++, where no signal handler runs."""
     failure: list[BaseException] = []
