@@ -81,6 +81,7 @@ from annotator.gui.save_news import close_session, save_failure_box, save_failur
 from annotator.gui.settings_store import (
     SettingsStore,
     data_folder,
+    painted_name,
     place_first,
     remember_window,
     restore_project_class,
@@ -689,7 +690,9 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.canvas.finish_gesture()
             # (the class painted in it, for when it is opened again: not only on quit)
-            self.settings.set_project_class(self.session.project.root, self.canvas.current_value)
+            self.settings.set_project_class(
+                self.session.project.root, self.canvas.current_value, painted_name(self)
+            )
             # (labels the project cannot take: rescued, or the user asked)
             close_session(self, self.session, asking=not self.ending_from_outside)
             self.session = None

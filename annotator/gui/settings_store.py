@@ -23,6 +23,8 @@ from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, QStandardPaths, 
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 
+from annotator.core.schema import name_key
+
 if TYPE_CHECKING:
     from annotator.gui.main_window import MainWindow
 
@@ -157,16 +159,21 @@ class SettingsStore:
         self._q.setValue("tools/outlines", bool(settings.outlines))
 
     # --- per project ---------------------------------------------------------------------------
-    def project_class(self, project: Path) -> int | None:
-        """The label value last painted in ``project`` on this machine."""
+    def project_class(self, project: Path) -> tuple[int, str | None] | None:
+        """The label value last painted in ``project`` on this machine, and the name of
+        its class then ("" for void; None when not recorded: an older version's)."""
         value: Any = self._q.value(f"{_project_key(project)}/class")
+        name: Any = self._q.value(f"{_project_key(project)}/class_name")
         try:
-            return None if value is None else int(value)
+            return None if value is None else (int(value), None if name is None else str(name))
         except (TypeError, ValueError):
             return None
 
-    def set_project_class(self, project: Path, value: int) -> None:
+    def set_project_class(self, project: Path, value: int, name: str) -> None:
+        """Remember the class painted in ``project``: its value and its name (ids move
+        when a class is taken out or moved, also by the CLI: the name finds it again)."""
         self._q.setValue(f"{_project_key(project)}/class", int(value))
+        self._q.setValue(f"{_project_key(project)}/class_name", name)
 
 
 # --- the window's side: what is saved on quit and restored on start -------------------------
@@ -237,15 +244,29 @@ def restore_window(window: MainWindow, store: SettingsStore) -> None:
 
 
 def restore_project_class(window: MainWindow, store: SettingsStore, root: Path) -> None:
-    """Select the class last painted in the project at ``root`` (if it still exists)."""
-    value = store.project_class(root)
-    if value is None:
+    """Select the class last painted in the project at ``root`` (if it still exists: by
+    its name, whatever its id now)."""
+    remembered = store.project_class(root)
+    if remembered is None or window.session is None:
         return
+    value, name = remembered
+    schema = window.session.schema
+    if name:  # (a class; "" is void)
+        value = next((c.id for c in schema.classes if name_key(c.name) == name_key(name)), -1)
+    elif name == "":
+        value = schema.void
     rows = window.class_panel.list
     for row in range(rows.count()):
         if rows.item(row).data(Qt.ItemDataRole.UserRole) == value:
             rows.setCurrentRow(row)
             return
+
+
+def painted_name(window: MainWindow) -> str:
+    """The name of the class the canvas paints ("" for void or none)."""
+    value = window.canvas.current_value
+    classes = window.session.schema.classes if window.session is not None else ()
+    return classes[value].name if 0 <= value < len(classes) else ""
 
 
 def remember_window(window: MainWindow, store: SettingsStore) -> None:
@@ -266,5 +287,5 @@ def remember_window(window: MainWindow, store: SettingsStore) -> None:
     root = window.session.project.root if window.session is not None else None
     store.set_last_project(root)
     if root is not None:
-        store.set_project_class(root, canvas.current_value)
+        store.set_project_class(root, canvas.current_value, painted_name(window))
     store.sync()

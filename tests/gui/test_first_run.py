@@ -265,3 +265,36 @@ def test_a_first_window_takes_most_of_the_screen_up_to_a_limit():
     assert first_size(QRect(0, 0, 1366, 740)) == QSize(1229, 666)
     assert first_size(QRect(0, 0, 1600, 1000)) == QSize(1440, 900)
     assert first_size(QRect(0, 0, 3840, 2160)) == FIRST_MAX
+
+
+def test_the_class_last_painted_is_found_again_by_its_name_after_ids_moved(
+    qtbot, project_dir, monkeypatch
+):
+    """It was remembered by id: after `annotator classes --remove` (or --move) of another
+    class, reopening chose the class that took the id, and the next stroke painted it."""
+    from annotator.cli import main
+
+    monkeypatch.setattr(FirstRunDialog, "exec", lambda self: pytest.fail("no welcome"))
+    window = start_window(project_dir)
+    qtbot.addWidget(window)
+    window.class_panel.select_index(2)  # membrane
+    assert window.canvas.current_value == 2
+    window.close()
+    assert main(["classes", str(project_dir), "--remove", "cell"]) == 0
+    again = start_window(None)
+    qtbot.addWidget(again)
+    assert again.session.schema.names == ["background", "membrane"]
+    assert again.canvas.current_value == 1  # membrane, at its new id
+    void_row = again.class_panel.list.count() - 1
+    again.class_panel.list.setCurrentRow(void_row)
+    again.close()
+    third = start_window(None)
+    qtbot.addWidget(third)
+    assert third.canvas.current_value == third.session.schema.void
+    third.class_panel.select_index(1)
+    third.close()
+    assert main(["classes", str(project_dir), "--remove", "membrane"]) == 0
+    fourth = start_window(None)  # the class is gone: not the one that took its id
+    qtbot.addWidget(fourth)
+    assert fourth.canvas.current_value == 0
+    fourth.close()
