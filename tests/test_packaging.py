@@ -235,7 +235,17 @@ def test_gui_saves_a_screenshot_after_the_first_paint_and_quits(tmp_path):
 
     project = create_demo_project(tmp_path / "demo", n_images=1)
     shot = tmp_path / "shot.png"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
+    config = tmp_path / "config"
+    ini = config / "annotator" / "annotator.ini"
+    ini.parent.mkdir(parents=True)
+    users = "[recent]\nlast_open=/the/users/project\n"
+    ini.write_text(users)
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "PYTHONPATH": str(REPO),
+        "XDG_CONFIG_HOME": str(config),
+    }
     cmd = [sys.executable, "-m", "annotator", "gui", str(project), "--screenshot", str(shot)]
     result = subprocess.run(
         [*cmd, "--quit-after-paint"], env=env, capture_output=True, text=True, timeout=120
@@ -247,6 +257,9 @@ def test_gui_saves_a_screenshot_after_the_first_paint_and_quits(tmp_path):
         assert im.size[0] > 600 and im.size[1] > 400
         grey = im.convert("L")
         assert len(grey.getcolors(65536) or []) > 20  # a painted window, not a blank
+    # a script's run left what the user's next start reopens alone (it rewrote the last
+    # project, the recent list and the window's size)
+    assert ini.read_text() == users
 
 
 def _imported_modules() -> set[str]:

@@ -48,6 +48,7 @@ def run_gui(
     if screenshot is not None or quit_after_paint:
         from annotator.gui.first_paint import watch_first_paint
 
+        window.settings.detach()  # a script's run: the user's next start is as it was
         watcher = watch_first_paint(window, screenshot, quit_after_paint)
     try:
         # Shown first, then the project: a status bar not yet shown draws its first

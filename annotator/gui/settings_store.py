@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,6 +79,22 @@ class SettingsStore:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path if path is not None else config_folder() / FILE_NAME
         self._q = QSettings(str(self.path), QSettings.Format.IniFormat)
+        self._private: tempfile.TemporaryDirectory[str] | None = None
+
+    def detach(self) -> None:
+        """Go on with a private copy of the settings: what this run changes (the last
+        project, the recent list, the window's size) is forgotten when it ends. For the
+        runs of scripts (``--screenshot``, ``--quit-after-paint``), which rewrote what the
+        user's next start reopened."""
+        if self._private is not None:
+            return
+        self._q.sync()
+        self._private = tempfile.TemporaryDirectory(prefix="annotator-settings-")
+        copy = Path(self._private.name) / FILE_NAME
+        if self.path.is_file():
+            shutil.copyfile(self.path, copy)
+        self.path = copy
+        self._q = QSettings(str(copy), QSettings.Format.IniFormat)
 
     def sync(self) -> None:
         """Write pending changes to disk now (QSettings otherwise writes lazily)."""
