@@ -102,7 +102,10 @@ class CommandParser(Parser):
         for extra in extras:
             if extra.startswith("--"):
                 # (0.7: a letter or two off; at difflib's 0.6, --bogus was --verbose)
-                near = difflib.get_close_matches(extra.partition("=")[0], known, n=1, cutoff=0.7)
+                word = extra.partition("=")[0]
+                if word in known:  # known, yet unrecognised: it came after "--"
+                    return " (options go before '--': every word after it is a name)"
+                near = difflib.get_close_matches(word, known, n=1, cutoff=0.7)
                 if near:
                     return f" (did you mean {near[0]}?)"
         return ""

@@ -529,8 +529,12 @@ def _change_classes(project: Project, args: argparse.Namespace, made: list[str])
     elif args.rename is not None:
         cls = class_by_name(schema, args.rename[0])
         renamed = schema.renamed(cls.id, args.rename[1])
+        now = renamed.classes[cls.id].name  # (as stored: trimmed, in one Unicode form)
+        if now == cls.name:
+            print(f"the class is named {now!r} already; nothing changed")
+            return
         project.set_schema(renamed)
-        made.append(f"renamed {cls.name!r} to {args.rename[1]!r}")
+        made.append(f"renamed {cls.name!r} to {now!r}")
         from annotator.services.versions import rename_effect
 
         active = project.active_model()
@@ -546,7 +550,7 @@ def _change_classes(project: Project, args: argparse.Namespace, made: list[str])
             "; the next round must train from scratch "
             f"(`annotator train {path_word(args.project)} --from-scratch`)",
         )
-        print(f"renamed {cls.name!r} to {args.rename[1]!r}{after}")
+        print(f"renamed {cls.name!r} to {now!r}{after}")
     elif args.color is not None:
         cls = class_by_name(schema, args.color[0])
         recoloured = schema.recoloured(cls.id, args.color[1])

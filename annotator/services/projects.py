@@ -183,11 +183,17 @@ def _image_named(project: Project, records: Sequence[ImageRecord], key: str) -> 
     exact = [r for r in records if r.name == key]
     if exact:
         return exact[0]
-    if key.startswith("id:") and key[3:].strip().isdecimal():  # an id, said as one
-        return project.image(int(key[3:]))
     by_file = [r for r in records if parts(r).name == key]
     by_stem = [r for r in records if parts(r).stem == key]
     named = next((same[0] for same in (by_file, by_stem) if len(same) == 1), None)
+    if key.startswith("id:") and key[3:].strip().isdecimal():  # an id, said as one
+        by_id = project.image(int(key[3:]))
+        if named is not None and named.id != by_id.id:  # (an image named id:3.png)
+            raise AnnotatorError(
+                f"image name {key!r} is the file stem of {named.name!r} and means the id of "
+                f"{by_id.name!r}; give the whole name of the one you mean"
+            )
+        return by_id
     by_id = None
     if key.strip().isdecimal():
         try:

@@ -1,0 +1,55 @@
+"""Names as the CLI takes and says them: a rename says the name the class has now, an
+image named like the ``id:N`` form is not passed over, and an option after ``--`` is
+told apart from a mistyped one."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from annotator.cli import main
+from annotator.storage.project import Project
+
+
+def test_a_rename_says_the_name_as_stored_and_a_rename_to_itself_changes_nothing(tmp_path, capsys):
+    proj = str(tmp_path / "P")
+    main(["new", proj, "--classes", "bg,é"])
+    capsys.readouterr()
+    assert main(["classes", proj, "--rename", "1", "  Zz  "]) == 0
+    assert capsys.readouterr().out == "renamed 'é' to 'Zz'\n"  # (it said '  Zz  ')
+    assert main(["classes", proj, "--rename", "Zz", "Zz "]) == 0
+    assert capsys.readouterr().out == "the class is named 'Zz' already; nothing changed\n"
+    with Project.open(proj) as p:
+        assert p.schema.names == ["bg", "Zz"]
+
+
+def test_id_n_is_refused_when_an_image_is_named_so(tmp_path, capsys):
+    """``remove P id:3`` removed image 3 though an image ``id:3.png`` was there."""
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for i, name in enumerate(["a.png", "b.png", "c.png", "id:1.png"]):
+        cv2.imwrite(str(pics / name), np.full((8, 8), 40 * i, np.uint8))
+    proj = str(tmp_path / "P")
+    main(["new", proj, "--classes", "a,b"])
+    main(["add", proj, str(pics)])
+    capsys.readouterr()
+    assert main(["remove", proj, "id:1"]) == 1
+    err = capsys.readouterr().err
+    assert "image name 'id:1' is the file stem of 'id:1.png' and means the id of 'a.png'" in err
+    with Project.open(proj) as p:
+        assert len(p.images()) == 4
+    assert main(["remove", proj, "id:2"]) == 0  # no image named so: the id
+    with Project.open(proj) as p:
+        assert sorted(r.name for r in p.images()) == ["a.png", "c.png", "id:1.png"]
+
+
+def test_an_option_after_the_double_dash_is_said_as_such(tmp_path, capsys):
+    proj = str(tmp_path / "P")
+    main(["new", proj, "--classes", "a,b"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["status", "--", proj, "--json"])
+    err = capsys.readouterr().err
+    assert "options go before '--': every word after it is a name" in err
+    assert "did you mean --json" not in err
