@@ -53,3 +53,17 @@ def test_an_option_after_the_double_dash_is_said_as_such(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "options go before '--': every word after it is a name" in err
     assert "did you mean --json" not in err
+
+
+def test_a_class_file_read_as_an_id_table_is_said(tmp_path, capsys):
+    """'1 x' lines lost their numbers and were put in id order without a word."""
+    table = tmp_path / "cn.txt"
+    table.write_text("1 x\n0 y\n255 z\n")
+    assert main(["new", str(tmp_path / "P"), "--classes-file", str(table)]) == 0
+    out, err = capsys.readouterr()
+    assert "with classes 0=y, 1=x, 2=z" in out
+    assert "read as a table of '<id> <name>' lines (0 y, 1 x, 255 z)" in err
+    plain = tmp_path / "plain.txt"
+    plain.write_text("0 y\n1 x\n")  # the ids are the lines' order: nothing to say
+    assert main(["new", str(tmp_path / "Q"), "--classes-file", str(plain)]) == 0
+    assert "read as a table" not in capsys.readouterr().err

@@ -208,9 +208,18 @@ def cmd_new(args: argparse.Namespace) -> int:
 
     notes: list[str] = []
     if args.classes_file is not None:
-        from annotator.formats.base import read_names_file
+        from annotator.formats.colour_table import read_class_table
 
-        names = read_names_file(args.classes_file)
+        table = read_class_table(args.classes_file)
+        names = list(table.names)
+        if table.kind == "id list" and list(table.ids) != list(range(len(table.ids))):
+            shown = ", ".join(f"{i} {n}" for i, n in zip(table.ids[:4], table.names[:4]))
+            more = ", ..." if len(table.ids) > 4 else ""
+            notes.append(
+                f"{args.classes_file}: read as a table of '<id> <name>' lines ({shown}{more}): "
+                "the classes in the order of their ids, numbered from 0; for names that "
+                "begin with a number, give --classes instead"
+            )
         if names[:1] == ["__ignore__"]:  # labelme's labels.txt: void, not a class
             names = names[1:]
             notes.append(
