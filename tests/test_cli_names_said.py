@@ -67,3 +67,19 @@ def test_a_class_file_read_as_an_id_table_is_said(tmp_path, capsys):
     plain.write_text("0 y\n1 x\n")  # the ids are the lines' order: nothing to say
     assert main(["new", str(tmp_path / "Q"), "--classes-file", str(plain)]) == 0
     assert "read as a table" not in capsys.readouterr().err
+
+
+def test_an_add_says_the_names_it_gave_apart(tmp_path, capsys):
+    """A file named as an image already there became 'x~2.png' without a word: a name
+    no file has, by which every later command knows it."""
+    for folder, value in (("n1", 1), ("n2", 2)):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / "x.png"), np.full((8, 8), value, np.uint8))
+    proj = str(tmp_path / "P")
+    main(["new", proj, "--classes", "a,b"])
+    main(["add", proj, str(tmp_path / "n1" / "x.png")])
+    assert "named apart" not in capsys.readouterr().out
+    main(["add", proj, str(tmp_path / "n2" / "x.png")])
+    out = capsys.readouterr().out
+    assert f"named apart from images of the same name (first: {tmp_path / 'n2' / 'x.png'} " in out
+    assert "is 'x~2.png'" in out and "named apart" in out

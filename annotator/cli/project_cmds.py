@@ -324,6 +324,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(f"  {report.stacks_text()}")
         if report.joined_pictures:
             print(f"  {report.joined_pictures_text()}")
+        if report.named_apart:
+            print(f"  {report.named_apart_text()}")
         if report.pages_as_channels:
             file = report.pages_as_channels[0][0]  # (the one the sentence names)
             how = f"`annotator add {path_word(args.project)} {path_word(file)} --pages slices`"

@@ -208,6 +208,7 @@ def add_images_with_progress(
                 ),
                 report.labels_split_text("File > Import labels (format: masks) of FOLDER"),
                 report.joined_pictures_text(),
+                report.named_apart_text(),
                 report.further_channels_text(),
             )
             if text

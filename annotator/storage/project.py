@@ -221,6 +221,9 @@ class AddReport:
     #: nnU-Net's 2-D cases of a file per channel joined into one picture of the project
     #: (``storage/cases.py``), written now: (first file, channels, the picture's folder).
     joined_pictures: list[tuple[str, int, str]] = field(default_factory=list)
+    #: Files added under another name than their own, an image having that name already
+    #: (``x~2.png``): (file, the image's name). Every later command knows it by that name.
+    named_apart: list[tuple[str, str]] = field(default_factory=list)
     #: The project's picture of each such case, written now or before: first file ->
     #: the picture's file (the masks import finds the image of a case's labels by it).
     case_pictures: dict[str, str] = field(default_factory=dict)
@@ -365,6 +368,19 @@ class AddReport:
                 "channels of one picture"
             )
         return "; ".join(parts)
+
+    def named_apart_text(self) -> str:
+        """One sentence on the files named apart from images of their name ("" when
+        none)."""
+        if not self.named_apart:
+            return ""
+        file, name = self.named_apart[0]
+        more = f", and {len(self.named_apart) - 1} more" if len(self.named_apart) > 1 else ""
+        return (
+            f"{len(self.named_apart)} image(s) named apart from images of the same name "
+            f"(first: {file} is {name!r}{more}); the image list and the commands know them "
+            "by those names"
+        )
 
     def joined_pictures_text(self) -> str:
         """One sentence on nnU-Net's 2-D cases whose channel files became one picture
@@ -1646,7 +1662,9 @@ class Project:
                 if digest in known_sha and not a_slice:  # (a picture equal to a slice too)
                     report.skipped.append((str(file), SAME_CONTENT_ADDED))
                     continue
-                name = self._unique_name(name, taken_names)
+                wanted, name = name, self._unique_name(name, taken_names)
+                if name != wanted:
+                    report.named_apart.append((str(file), name))
                 pending.append((name, stored, digest, ImageInfo.of(array), stamp))
                 if file in channels:
                     report.pages_as_channels.append((str(file), channels[file]))
