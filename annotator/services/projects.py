@@ -187,13 +187,13 @@ def _image_named(project: Project, records: Sequence[ImageRecord], key: str) -> 
     by_stem = [r for r in records if parts(r).stem == key]
     named = next((same[0] for same in (by_file, by_stem) if len(same) == 1), None)
     if key.startswith("id:") and key[3:].strip().isdecimal():  # an id, said as one
-        by_id = project.image(int(key[3:]))
-        if named is not None and named.id != by_id.id:  # (an image named id:3.png)
+        of_id = project.image(int(key[3:]))
+        if named is not None and named.id != of_id.id:  # (an image named id:3.png)
             raise AnnotatorError(
                 f"image name {key!r} is the file stem of {named.name!r} and means the id of "
-                f"{by_id.name!r}; give the whole name of the one you mean"
+                f"{of_id.name!r}; give the whole name of the one you mean"
             )
-        return by_id
+        return of_id
     by_id = None
     if key.strip().isdecimal():
         try:
