@@ -217,6 +217,11 @@ def options_refusal(request: ExportRequest) -> str | None:
     return None
 
 
+def _parts(name: str) -> list[str]:
+    """A name as a list split at its commas reads it."""
+    return [p.strip() for p in name.split(",")]
+
+
 def leave_out_ids(names: Sequence[str], words: Sequence[str]) -> tuple[int, ...]:
     """The ids of the classes ``words`` name, as the ``classes`` command reads them
     (:func:`~annotator.services.class_changes.class_by_name`: names in any case, ids,
@@ -229,9 +234,20 @@ def leave_out_ids(names: Sequence[str], words: Sequence[str]) -> tuple[int, ...]
     for word in words:
         text = word.strip()
         if not names_a_class(schema, text):
+            # (the list is split at its commas: a class whose name holds one is named by id)
+            comma = next(
+                (c for c in schema.classes if "," in c.name and text in _parts(c.name)), None
+            )
+            hint = (
+                f"; the class {comma.name!r} holds a comma, which separates the classes "
+                f"listed: name it by its id, id:{comma.id}"
+                if comma is not None
+                else ""
+            )
             raise FormatError(
                 f"leave out {text!r}: the project has no such class; its classes are "
-                + ", ".join(f"{i} {n}" for i, n in enumerate(names))
+                + ", ".join(f"{i} {n!r}" for i, n in enumerate(names))
+                + hint
             )
         try:
             ids.append(class_by_name(schema, text).id)

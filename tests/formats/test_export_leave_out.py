@@ -147,7 +147,9 @@ def test_cli_refuses_leave_out_where_every_pixel_is_written(tmp_path, capsys, fm
 def test_an_unknown_class_to_leave_out_is_refused_naming_the_classes(tmp_path):
     project = make_project(tmp_path, _masks())
     request = ExportRequest("yolo", tmp_path / "out", leave_out=("dog",))
-    with pytest.raises(FormatError, match="no such class; its classes are 0 background, 1 cell"):
+    with pytest.raises(
+        FormatError, match="no such class; its classes are 0 'background', 1 'cell'"
+    ):
         export_project(project, request)
     assert not (tmp_path / "out").exists()
 
@@ -175,3 +177,20 @@ def test_a_word_that_is_one_class_s_name_and_another_s_id_is_refused(tmp_path):
             export_project(project, one)
             lines = (out / "labels" / "train" / "a.txt").read_text().splitlines()
             assert gone not in {int(x.split()[0]) for x in lines}
+
+
+def test_a_class_whose_name_holds_a_comma_is_told_to_be_named_by_its_id(tmp_path, capsys):
+    """--leave-out 'x,y' split the class 'x,y' into two unknown names, and the refusal
+    listed the classes unquoted: 'x,y' read as two of them."""
+    proj = str(tmp_path / "P")
+    assert main(["new", proj, "--classes", "bg"]) == 0
+    assert main(["classes", proj, "--add", "x,y"]) == 0
+    capsys.readouterr()
+    out = str(tmp_path / "out")
+    assert main(["export", proj, out, "--format", "coco", "--leave-out", "x,y"]) != 0
+    err = capsys.readouterr().err
+    assert "its classes are 0 'bg', 1 'x,y'" in err
+    assert (
+        "the class 'x,y' holds a comma, which separates the classes listed: name it by its id, id:1"
+        in err
+    )
