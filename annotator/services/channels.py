@@ -8,13 +8,18 @@ told.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 
 from annotator.core.card import ModelCard
 from annotator.core.channels import Choice, applies, check, describe, wide
-from annotator.core.errors import ProjectError
+from annotator.core.errors import AnnotatorError, ProjectError
+from annotator.services.shared_contrast import keep_shared_windows
 from annotator.storage.project import Project
+
+log = logging.getLogger(__name__)
 
 
 def channel_counts(project: Project) -> Counter[int]:
@@ -33,9 +38,11 @@ def counts_text(counts: Counter[int]) -> str:
     return ", ".join(parts)
 
 
-def choose(project: Project, choice: Sequence[int]) -> Choice:
+def choose(project: Project, choice: Sequence[int], timeout: float | None = None) -> Choice:
     """Store ``choice`` (0-based; ``()`` resets to the first three) after checking it
-    against the project's pictures: a channel no picture has is refused in one line."""
+    against the project's pictures: a channel no picture has is refused in one line.
+    The contrast window for every image, of the channels shown before, is dropped (a
+    failure only logged; ``timeout``: how long to wait for another program's lock)."""
     chosen = check(choice)
     counts = channel_counts(project)
     most = max(counts, default=0)
@@ -46,6 +53,13 @@ def choose(project: Project, choice: Sequence[int]) -> Choice:
             "choose channels from 1 to the count its pictures have"
         )
     project.set_channel_choice(chosen)
+    # The window for every image was of the channels shown before (as the windows set
+    # per image are, which the document drops). Not dropped, it no longer fits (it names
+    # the channels it was set under), and a reset brought it back.
+    try:
+        keep_shared_windows(project, None, timeout=timeout)
+    except (AnnotatorError, OSError, sqlite3.Error) as exc:
+        log.warning("could not drop the contrast window for every image: %s", exc)
     return chosen
 
 

@@ -59,7 +59,6 @@ from annotator.core.status import ImageStatus, status_after_save
 from annotator.services.autosave import SAVE_BUSY_TIMEOUT_S, Autosaver, SaveRequest, SaveResult
 from annotator.services.document import DEFAULT_HISTORY_BYTES, Document, KeptHistory
 from annotator.services.jobs import Dispatcher, LatestWinsWorker, call_directly
-from annotator.services.shared_contrast import keep_shared_windows
 from annotator.storage.images import auto_windows, encode_png
 from annotator.storage.kept_labels import LabelsFolder
 from annotator.storage.project import Project, file_version
@@ -587,14 +586,7 @@ class AnnotationSession:
         contrast window for every image is dropped (``services.shared_contrast``)."""
         from annotator.services.channels import choose
 
-        chosen = choose(self.project, choice)
-        # The window for every image was of the channels shown before (as the windows
-        # set per image are, which the document drops). Not dropped, it no longer fits
-        # (it names the channels it was set under): a failure is only logged.
-        try:
-            keep_shared_windows(self.project, None, timeout=REMEMBER_TIMEOUT_S)
-        except (AnnotatorError, OSError, sqlite3.Error) as exc:
-            log.warning("could not drop the contrast window for every image: %s", exc)
+        chosen = choose(self.project, choice, timeout=REMEMBER_TIMEOUT_S)
         if self.document is not None:
             self.document.set_channel_choice(chosen)
 

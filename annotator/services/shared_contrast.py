@@ -103,10 +103,14 @@ class ContrastWindows:
 
 def shared_windows(project: Project) -> ContrastWindows | None:
     """The window for every image kept in ``project`` (None: none, or a damaged setting,
-    logged: only a display setting, never worth refusing the project for)."""
+    logged: only a display setting, never worth refusing the project for; or one set
+    under another channel choice than the project's: it fits no image)."""
     try:
         raw = project.get_setting(SHARED_CONTRAST_SETTING)
-        return None if raw is None else ContrastWindows.from_json(raw)
+        shared = None if raw is None else ContrastWindows.from_json(raw)
+        if shared is not None and shared.channels != tuple(project.channel_choice()):
+            return None  # (the choice changed since: by `annotator channels`, or another copy)
+        return shared
     except (ProjectError, ValueError, TypeError, ArithmeticError) as exc:
         log.warning("ignoring the damaged contrast window for every image: %s", exc)
         return None
