@@ -2126,9 +2126,10 @@ class Project:
         if not same:
             raise ImageReadError(
                 path,
-                f"the file was replaced since it was added to the project as {record.name!r} "
-                "(same width and height, other content): its labels belong to the old picture; "
-                "put the original back",
+                f"the file changed since it was added to the project as {record.name!r} (same "
+                "width and height, other bytes: another picture, or the same re-saved or "
+                "re-tagged): its labels were drawn on the file as it was added; put that "
+                "file back",
             )
         self._record_reading(record, ImageInfo.of(array))
         return array

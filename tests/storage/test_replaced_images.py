@@ -28,7 +28,7 @@ from annotator.storage import project as project_module
 from annotator.storage.project import DB_NAME, Project, file_sha1
 
 HOUR_NS = 3600 * 10**9
-REPLACED = "was replaced since it was added to the project as 'a.png'"
+REPLACED = "changed since it was added to the project as 'a.png'"
 
 
 def _write(path, seed, size=(12, 16), mtime_ns=None):
@@ -99,7 +99,7 @@ def test_a_picture_replaced_by_one_of_the_same_size_is_refused(project, tmp_path
         project.load_image(rec)
     message = str(err.value)
     assert message.startswith(f"{src}: the file {REPLACED}")
-    assert "its labels belong to the old picture; put the original back" in message
+    assert "its labels were drawn on the file as it was added; put that file back" in message
     assert "\n" not in message
     # the stamp of the original stays recorded (or unknown, when it could not vouch)
     assert _stamp(project, rec.id) == (stamp if old_file else (None, None))
@@ -268,7 +268,7 @@ def test_train_with_an_image_replaced_by_one_of_the_same_size_is_one_line(tmp_pa
     assert "Traceback" not in err and "internal error" not in err, err
     assert err.startswith("annotator: error: ") and err.count("\n") == 1
     assert f"{images / 'a.png'}: the file {REPLACED}" in err
-    assert "its labels belong to the old picture; put the original back" in err
+    assert "its labels were drawn on the file as it was added; put that file back" in err
     with Project.open(proj, lock=False) as project:
         assert project.models() == []
 
@@ -356,5 +356,5 @@ def test_two_files_of_one_size_and_time_swapped_are_told_apart(project, tmp_path
     os.rename(b, a)
     os.rename(tmp_path / "swap.png", b)
     assert (a.stat().st_size, a.stat().st_mtime_ns) == (b.stat().st_size, old)
-    with pytest.raises(ImageReadError, match="was replaced since it was added"):
+    with pytest.raises(ImageReadError, match="changed since it was added"):
         project.load_image(rec_a)
