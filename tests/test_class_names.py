@@ -178,3 +178,18 @@ def test_a_colour_that_cannot_be_told_from_another_classs_is_said(tmp_path, caps
     assert "'cell' has the same colour, or one hard to tell from it" in out
     assert main(["classes", proj, "--color", "nucleus", "#000000"]) == 0
     assert "same colour" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "name", ["cell\u200b", "\u202egnp", "a\u2066b", "\ufeffcell", "\u200dcell"]
+)
+def test_a_name_with_an_invisible_character_is_refused(name):
+    """'cell' and 'cell' with a zero-width space were two classes that looked the same
+    everywhere; a bidi override showed a name reversed."""
+    with pytest.raises(SchemaError, match="holds an invisible character"):
+        LabelSchema.from_names(["bg", name])
+
+
+@pytest.mark.parametrize("name", ["a\u200db", "\u067e\u06cc\u0634\u200c\u0646\u0648\u06cc\u0633"])
+def test_the_joiners_scripts_and_emoji_need_are_kept_inside_a_name(name):
+    assert LabelSchema.from_names([name]).names == [name]

@@ -122,6 +122,14 @@ class LabelClass:
 # DEL, C1...) and the Unicode line and paragraph separators. Names are printed on one
 # line, written to labels.txt one per line and shown in the GUI; these would break all three.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+# Invisible characters that make a name look like another ('cell' and 'cell' with a
+# zero-width space after it) or show it reversed (a bidi override). The joiners some
+# scripts and emoji need (U+200C, U+200D) stay allowed inside a name.
+_INVISIBLE = frozenset(
+    {0x00AD, 0x200B, 0x200E, 0x200F, 0x2060, 0xFEFF}
+    | set(range(0x202A, 0x202F))
+    | set(range(0x2066, 0x206A))
+)
 
 
 #: Longer class names are refused: they are shown in one row of the class list and legends.
@@ -152,6 +160,13 @@ def check_name(name: str) -> str:
         raise SchemaError(
             f"class name {name!r} contains a control character (U+{ord(bad):04X}); "
             "use printable characters only"
+        )
+    hidden = [c for c in name if ord(c) in _INVISIBLE]
+    ends = [c for c in (name[0], name[-1]) if unicodedata.category(c) == "Cf"]
+    if hidden or ends:
+        raise SchemaError(
+            f"class name {name!r} holds an invisible character (U+{ord((hidden or ends)[0]):04X}) "
+            "that makes it look like another name, or shows it reversed; type it without that"
         )
     if len(name) > MAX_NAME_LENGTH:
         raise SchemaError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import unicodedata
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from annotator.core.errors import FormatError
@@ -70,6 +71,8 @@ def join_within(
 def safe_stem(name: str) -> str:
     """A file stem usable as a single path component (no folders, no odd characters)."""
     stem = PurePosixPath(name.replace("\\", "/")).stem
+    # (a letter and its accent written apart, as macOS names files: one letter first)
+    stem = unicodedata.normalize("NFC", stem)
     stem = re.sub(r"[^\w.\-~+]", "_", stem).strip(".") or "image"
     return stem
 

@@ -53,3 +53,13 @@ def test_an_export_of_safe_names_says_nothing_of_them(tmp_path):
     with make_project(tmp_path, {"plain": np.zeros((4, 4), np.uint8)}) as project:
         report = export_project(project, ExportRequest(format="masks", out=tmp_path / "out"))
     assert report.renamed == () and not any("file name" in n for n in report.notes)
+
+
+def test_an_accent_written_apart_from_its_letter_stays_a_letter():
+    """macOS writes 'é' as 'e' and a combining accent: the accent became '_' ('cafe_'),
+    where the user guide promises that letters stay."""
+    import unicodedata
+
+    from annotator.formats.paths import safe_stem
+
+    assert safe_stem(unicodedata.normalize("NFD", "café au lait.png")) == "café_au_lait"
