@@ -83,3 +83,28 @@ def test_an_add_says_the_names_it_gave_apart(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"named apart from images of the same name (first: {tmp_path / 'n2' / 'x.png'} " in out
     assert "is 'x~2.png'" in out and "named apart" in out
+
+
+def test_a_name_holding_a_newline_is_one_line_in_the_listing_and_the_image_list(
+    tmp_path, capsys, qtbot
+):
+    """`status --images` printed the name raw (one image read as two lines), and the
+    image list showed 'newline.png', a name no command takes."""
+    from annotator.core.records import ImageRecord
+    from annotator.gui.image_list import row_text
+
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    cv2.imwrite(str(pics / "plain.png"), np.full((8, 8), 1, np.uint8))
+    ok, data = cv2.imencode(".png", np.full((8, 8), 2, np.uint8))
+    (pics / "new\nline.png").write_bytes(data.tobytes())
+    proj = str(tmp_path / "P")
+    main(["new", proj, "--classes", "a,b"])
+    main(["add", proj, str(pics)])
+    capsys.readouterr()
+    assert main(["status", proj, "--images"]) == 0
+    table = capsys.readouterr().out.split("id  status")[1].splitlines()[1:]
+    assert len(table) == 2 and table[0].endswith("new\\nline.png")
+    with Project.open(proj) as p:
+        record: ImageRecord = p.image("new\nline.png")
+    assert row_text(record).startswith("new\\nline.png")

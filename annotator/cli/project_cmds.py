@@ -26,6 +26,7 @@ from annotator.cli.progress import ProgressLine
 from annotator.core.card import CardMetrics
 from annotator.core.errors import AnnotatorError
 from annotator.core.limits import convert_advice
+from annotator.core.naming import one_line
 from annotator.core.schema import untrainable
 from annotator.core.status import ImageStatus
 
@@ -454,7 +455,7 @@ def _image_table(images: list[dict[str, object]]) -> list[str]:
             str(i["status"]),
             str(i["label_source"] or "-"),
             "" if i["score"] is None else f"{i['score']:.3f}",
-            f"{i['name']}{'  (picture missing)' if i['missing'] else ''}",
+            f"{one_line(str(i['name']))}{'  (picture missing)' if i['missing'] else ''}",
         )
         for i in images
     ]

@@ -537,3 +537,12 @@ def slice_stems(stem: str, planes: int) -> list[str]:
     names of a TIFF stack's slices and the names its label stack's slices match."""
     width = max(3, len(str(planes - 1)))
     return [f"{stem}_z{i:0{width}d}" for i in range(planes)]
+
+
+def one_line(name: str) -> str:
+    """``name`` as one line of a listing: a character that does not print (a newline, a
+    tab) written as Python writes it in a string (``new\\nline.png``), as the messages
+    that quote names show it."""
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)

@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.core.naming import natural_key
+from annotator.core.naming import natural_key, one_line
 from annotator.core.records import ImageRecord
 from annotator.core.status import ImageStatus
 from annotator.gui.class_panel import swatch
@@ -88,7 +88,7 @@ def uncertainty_key(record: ImageRecord) -> tuple[bool, bool, float, int]:
 
 
 def row_text(record: ImageRecord) -> str:
-    return record.name + row_tail(record)
+    return one_line(record.name) + row_tail(record)
 
 
 _WORD_ENDS = "_-. "
@@ -223,13 +223,13 @@ class ImageListModel(QAbstractListModel):
                 "not labelled yet (0 to 1; the higher, the sooner to label next)"
             )
             return (  # the whole name first: the row may show it cut
-                f"{r.name}\n{r.width}x{r.height}, {r.bit_depth}-bit, {r.labelled_pixels} labelled "
+                f"{one_line(r.name)}\n{r.width}x{r.height}, {r.bit_depth}-bit, {r.labelled_pixels} labelled "
                 f"pixels, {score}"
             )
         if role == ID_ROLE:
             return r.id
         if role == NAME_ROLE:
-            return r.name
+            return one_line(r.name)
         if role == TAIL_ROLE:
             return row_tail(r)
         return None

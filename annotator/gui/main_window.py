@@ -56,6 +56,7 @@ from annotator.core.contrast import Window, channel_count, per_channel
 from annotator.core.errors import AnnotatorError, first_line
 from annotator.core.folders import printable
 from annotator.core.labelmap import Tolerance, tolerance_scales
+from annotator.core.naming import one_line
 from annotator.core.nodata import source_dtype
 from annotator.core.proposal import Proposal
 from annotator.core.schema import LabelSchema
@@ -823,7 +824,7 @@ class MainWindow(QMainWindow):
         self.activity.image_opened(doc.record.name)
         if not dropped:  # (else that line stays: the name is in the list and the title)
             self.statusBar().showMessage(
-                f"{doc.record.name}  {doc.record.width}x{doc.record.height}", 3000
+                f"{one_line(doc.record.name)}  {doc.record.width}x{doc.record.height}", 3000
             )
         self._update_enabled()
 

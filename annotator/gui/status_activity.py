@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QProgressBar, QStatusBar
 
+from annotator.core.naming import one_line
 from annotator.gui.model_panel import starting_text
 from annotator.gui.status_labels import ElidedLabel
 
@@ -102,7 +103,7 @@ class StatusActivity:
         self.say(f"Loading {name}…", now=True)
 
     def image_opened(self, name: str) -> None:
-        self._name = name
+        name = self._name = one_line(name)
         loop = getattr(self, "_loop", None)
         if loop is not None and loop.proposes():  # (not a version of other classes)
             self.say(f"Proposing for {name}…")
