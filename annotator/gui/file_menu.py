@@ -112,8 +112,7 @@ class FileMenu(QObject):
             self.recent_menu.addAction("Clear the list", self._clear_recent)
 
     def _clear_recent(self) -> None:
-        for path in self.window.settings.recent_projects():
-            self.window.settings.remove_recent(path)
+        self.window.settings.clear_recent()
         self.refresh_recent()
 
     def project_opened(self, path: Path) -> None:

@@ -209,6 +209,9 @@ class MainWindow(QMainWindow):
         self._opacity = 0.5
         self.class_picker: ClassPicker | None = None  # made the first time C is pressed
         self.settings = SettingsStore()
+        #: Whether a project was shown in this run: if not, quitting leaves the last
+        #: project the settings name as it was (its disk may only be away for now).
+        self.opened_a_project = False
 
         self.canvas = LabelCanvas(self)
         self.setCentralWidget(self.canvas)
@@ -661,6 +664,7 @@ class MainWindow(QMainWindow):
     def set_project(self, project: Project) -> None:
         """Show ``project`` (the caller keeps ownership unless opened by the window)."""
         self.close_project()
+        self.opened_a_project = True  # (what the next start opens is then this run's)
         self.session = AnnotationSession(
             project,
             dispatch=self._dispatch,

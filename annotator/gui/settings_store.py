@@ -102,24 +102,33 @@ class SettingsStore:
 
     # --- recent projects -------------------------------------------------------------------
     def recent_projects(self) -> list[Path]:
-        """Recently opened project folders, newest first, those that still exist."""
+        """Recently opened project folders, newest first, those that exist now (one on
+        a disk not mounted now stays in the list for when it is again)."""
+        return [p for p in self._stored_recent() if p.is_dir()]
+
+    def _stored_recent(self) -> list[Path]:
         raw: Any = self._q.value("recent/projects", [])
         # A hand-edited or foreign file may hold anything here (a number, bytes): only
         # strings are paths, the rest is left out rather than stopping the app.
         items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list | tuple) else []
-        return [Path(p) for p in items if isinstance(p, str) and p and Path(p).is_dir()]
+        return [Path(p) for p in items if isinstance(p, str) and p]
 
     def add_recent(self, path: Path) -> None:
         """Put ``path`` first in the recent list (once), keeping at most MAX_RECENT.
         Paths are stored resolved: ``/a/../b/p`` and ``/b/p`` are one project."""
         folder = str(Path(path).resolve())
-        items = [str(p) for p in self.recent_projects() if str(p) != folder]
+        items = [str(p) for p in self._stored_recent() if str(p) != folder]
         self._q.setValue("recent/projects", [folder, *items][:MAX_RECENT])
+        self._q.sync()
+
+    def clear_recent(self) -> None:
+        """Empty the recent list (the projects on disks not mounted now too)."""
+        self._q.setValue("recent/projects", [])
         self._q.sync()
 
     def remove_recent(self, path: Path) -> None:
         folder = str(Path(path).resolve())
-        items = [str(p) for p in self.recent_projects() if str(p) != folder]
+        items = [str(p) for p in self._stored_recent() if str(p) != folder]
         self._q.setValue("recent/projects", items)
         self._q.sync()
 
@@ -303,7 +312,8 @@ def remember_window(window: MainWindow, store: SettingsStore) -> None:
         )
     )
     root = window.session.project.root if window.session is not None else None
-    store.set_last_project(root)
+    if root is not None or window.opened_a_project:  # (else the last project stays, which
+        store.set_last_project(root)  # may only be on a disk not mounted now)
     if root is not None:
         store.set_project_class(root, canvas.current_value, painted_name(window))
     store.sync()

@@ -298,3 +298,41 @@ def test_the_class_last_painted_is_found_again_by_its_name_after_ids_moved(
     qtbot.addWidget(fourth)
     assert fourth.canvas.current_value == 0
     fourth.close()
+
+
+def test_a_project_away_for_a_while_stays_in_the_recent_list_and_as_the_last_one(
+    qtbot, tmp_path, monkeypatch
+):
+    """A project on a disk not mounted at one start was dropped from the recent list for
+    good (and from the project the next start opens) as soon as the app quit."""
+    from annotator.core.schema import LabelSchema
+
+    monkeypatch.setattr(FirstRunDialog, "exec", lambda self: QDialog.DialogCode.Rejected)
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root in (a, b):
+        Project.create(root, LabelSchema.from_names(["x"])).close()
+    window = start_window(b)
+    qtbot.addWidget(window)
+    window.open_project(a)  # the recent list: a, b
+    window.close()
+    away = tmp_path / "away"
+    a.rename(away)  # a's disk not mounted: the next start opens nothing
+    again = start_window(None)
+    qtbot.addWidget(again)
+    assert again.session is None
+    again.open_project(b)
+    assert SettingsStore().recent_projects() == [b]  # (only those there now are shown)
+    again.close_project()
+    again.close()
+    away.rename(a)
+    assert SettingsStore().recent_projects() == [b, a]  # a is back in the list
+    third = start_window(a)  # a open when the app quits: the next start opens it
+    qtbot.addWidget(third)
+    third.close()
+    a.rename(away)
+    fourth = start_window(None)  # started while a is away, closed without opening any
+    qtbot.addWidget(fourth)
+    assert fourth.session is None
+    fourth.close()
+    away.rename(a)
+    assert SettingsStore().last_project() == a
