@@ -524,11 +524,19 @@ def nnunet_cases(paths: Sequence[P]) -> dict[P, list[P]]:
     return cases
 
 
+#: The longest name a stack's slices are named after: room is left in a file name for
+#: ``~NN`` (another stack of that name), ``_z0000`` and ``.tif``.
+STACK_STEM_BYTES = NAME_MAX - len("~99_z00000.tif")
+
+
 def stack_stem(stem: str) -> str:
     """The name a stack's slices are named after: its file stem less an OME-TIFF's
-    ``.ome`` (``vol.ome.tif`` gives ``vol_z000``, as ``vol.tif`` does). Projects that
-    split such a stack before this rule keep their ``vol.ome_z000`` names."""
-    return stem[: -len(".ome")] if stem.lower().endswith(".ome") and len(stem) > 4 else stem
+    ``.ome`` (``vol.ome.tif`` gives ``vol_z000``, as ``vol.tif`` does), cut to
+    :data:`STACK_STEM_BYTES` with :func:`short_stem` (a longer one could not be a slice
+    file's name). Projects that split such a stack before this rule keep their
+    ``vol.ome_z000`` names."""
+    stem = stem[: -len(".ome")] if stem.lower().endswith(".ome") and len(stem) > 4 else stem
+    return short_stem(stem, STACK_STEM_BYTES)
 
 
 def slice_stems(stem: str, planes: int) -> list[str]:

@@ -445,3 +445,23 @@ def test_the_slices_of_a_two_channel_hyperstack_keep_both_channels(tmp_path):
         assert [r.channels for r in records] == [2, 2, 2]
         for z, r in enumerate(records):
             assert np.array_equal(project.load_image(r), np.moveaxis(volume[0, z], 0, -1))
+
+
+def test_a_stack_with_a_long_name_is_split_and_its_label_stack_finds_the_slices(tmp_path):
+    """A stack whose stem was near 255 bytes could not be split ('File name too long':
+    called unreadable), though the same file added as one picture was taken."""
+    name = "T" * 246 + "é" * 2  # 250 bytes of stem
+    volume = _volume((3, 16, 24))
+    tifffile.imwrite(tmp_path / f"{name}.tif", volume, **ZYX)
+    labels = (volume > 127).astype(np.uint8) * 255
+    (tmp_path / "labels").mkdir()
+    tifffile.imwrite(tmp_path / "labels" / f"{name}.tif", labels, **ZYX)
+    root = str(tmp_path / "proj")
+    assert main(["new", root, "--classes", "membrane,cell"]) == 0
+    assert main(["add", root, str(tmp_path / f"{name}.tif")]) == 0
+    assert main(["import", root, "--format", "masks", str(tmp_path / "labels")]) == 0
+    with Project.open(root) as project:
+        records = sorted(project.images(), key=lambda r: r.name)
+        assert len(records) == 3 and all(len(r.name.encode()) <= 255 for r in records)
+        for z, record in enumerate(records):
+            assert np.array_equal(project.load_mask(record) == 1, volume[z] > 127)
