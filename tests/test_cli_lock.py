@@ -71,3 +71,16 @@ def test_wait_refuses_what_is_not_a_number_of_seconds(root, capsys):
             main(["classes", str(root), "--wait", bad])
         assert exit_.value.code == 2
         assert "--wait" in capsys.readouterr().err
+
+
+def test_one_ctrl_c_ends_trains_wait_for_the_lock(root, held, capsys):
+    """`train --wait`: the first Ctrl+C only asked the round (not started) to stop, and
+    the wait went on; under torchrun, which passes on one signal, the ranks were killed."""
+    import signal
+    import time
+
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+    started = time.monotonic()
+    code = main(["train", str(root), "--steps", "1", "--wait", "20"])
+    assert code == 130 and time.monotonic() - started < 10
+    assert "waiting up to 20 s" in capsys.readouterr().err

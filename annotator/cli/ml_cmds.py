@@ -565,11 +565,15 @@ def _sigint_cancels() -> Iterator[_RoundCancel]:
             raise interrupts.Terminated(signum) if signum != signal.SIGINT else KeyboardInterrupt
         cancel.set()
 
+    from annotator.storage.lock import stop_waiting_when
+
     signals = (signal.SIGINT, *interrupts.STOP_SIGNALS)
     previous = {s: signal.signal(s, on_signal) for s in signals}
+    checked = stop_waiting_when(cancel.is_set)  # (--wait for the project's lock: ends it)
     try:
         yield cancel
     finally:
+        stop_waiting_when(checked)
         for s, handler in previous.items():
             signal.signal(s, handler)
 

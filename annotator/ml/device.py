@@ -79,13 +79,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+#: What torch's out-of-memory errors say: CUDA's and MPS's, the CPU allocator's, and
+#: oneDNN's, which fails to make a convolution's "primitive" when memory runs out.
+OUT_OF_MEMORY_WORDS = ("out of memory", "can't allocate memory", "could not create a primitive")
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
-    """True for a CPU ``MemoryError`` or torch's out-of-memory errors (CUDA, MPS, and the
-    CPU allocator's "can't allocate memory")."""
+    """True for a CPU ``MemoryError`` or torch's out-of-memory errors
+    (:data:`OUT_OF_MEMORY_WORDS`)."""
     text = str(exc).lower()
     return isinstance(exc, MemoryError) or (
-        isinstance(exc, RuntimeError)
-        and ("out of memory" in text or "can't allocate memory" in text)
+        isinstance(exc, RuntimeError) and any(w in text for w in OUT_OF_MEMORY_WORDS)
     )
 
 

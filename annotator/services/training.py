@@ -605,7 +605,7 @@ def _train_within_memory(
     """Run a round; when it runs out of memory, retry with half the batch (down to 1),
     then give up with one line saying so. Nothing is published by a failed attempt."""
     from annotator.ml import distributed
-    from annotator.ml.device import is_out_of_memory, release_memory
+    from annotator.ml.device import choose_device, is_out_of_memory, release_memory
 
     while True:
         try:
@@ -617,17 +617,20 @@ def _train_within_memory(
             release_memory()
             first = first_line(exc, limit=160)
             info = distributed.current()
+            device = choose_device(request.device).type  # (what "auto" chose: cpu, cuda)
+            on_cpu = device == "cpu"
             if info is not None:  # one rank cannot retry alone: the others wait for it
                 raise ModelError(
-                    f"training ran out of memory on {request.device} in process {info.rank} "
-                    f"of {info.world_size} with batch size {batch} ({first}); run fewer "
-                    "processes per GPU, train a smaller network, or close other programs"
+                    f"training ran out of memory on the {device.upper()} in process "
+                    f"{info.rank} of {info.world_size} with batch size {batch} ({first}); run "
+                    f"fewer processes{'' if on_cpu else ' per GPU'}, train a smaller network, "
+                    "or close other programs"
                 ) from None
             if batch <= 1:
-                elsewhere = "" if str(request.device).startswith("cpu") else ", or use the CPU"
+                elsewhere = "" if on_cpu else ", or use the CPU"
                 raise ModelError(
-                    f"training ran out of memory on {request.device} even with batch size 1 "
-                    f"({first}); close other programs or train a smaller network{elsewhere}"
+                    f"training ran out of memory on the {device.upper()} even with batch size "
+                    f"1 ({first}); close other programs or train a smaller network{elsewhere}"
                 ) from None
             log.warning(
                 "training ran out of memory with batch %d; retrying with %d", batch, batch // 2

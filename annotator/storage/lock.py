@@ -119,6 +119,20 @@ def wait_for_locks(
     _wait_seconds, _on_wait = max(0.0, seconds), on_wait
 
 
+#: While a wait for a lock goes on, a stop asked meanwhile ends it (a command whose
+#: Ctrl+C only asks its work to stop: ``annotator train``); see :func:`stop_waiting_when`.
+_stop_asked: Callable[[], bool] | None = None
+
+
+def stop_waiting_when(asked: Callable[[], bool] | None) -> Callable[[], bool] | None:
+    """From now on a wait for a lock ends with ``KeyboardInterrupt`` as soon as
+    ``asked()`` is true (None: only a signal's own KeyboardInterrupt ends it); returns the
+    check there was, to put back."""
+    global _stop_asked
+    before, _stop_asked = _stop_asked, asked
+    return before
+
+
 def pid_alive(pid: int) -> bool:
     """True when a process with this pid exists on this host."""
     if pid <= 0:
@@ -253,6 +267,8 @@ class ProjectLock:
             elif now >= deadline:
                 waited = _refusal(folder, refused.holder, _wait_seconds)
                 raise ProjectLocked(waited, refused.holder)
+            if _stop_asked is not None and _stop_asked():
+                raise KeyboardInterrupt  # (the first Ctrl+C, which only asked the work to stop)
             time.sleep(min(0.25, max(0.0, deadline - now)))
 
     @classmethod

@@ -70,7 +70,9 @@ def test_one_process_of_torchrun_out_of_memory_does_not_retry_alone(tmp_path, mo
     monkeypatch.setattr(distributed, "current", lambda: distributed.DistInfo(1, 2, 1))
     with Project.open(proj) as project:
         request = training.build_request(project, steps=2, network=NetworkConfig(1, 3, 2, 4))
-    with pytest.raises(ModelError, match="in process 1 of 2 with batch size 8"):
+    # (a CPU run said "on auto ... run fewer processes per GPU")
+    said = "out of memory on the CPU in process 1 of 2 with batch size 8 .*run fewer processes,"
+    with pytest.raises(ModelError, match=said):
         training._train_within_memory(
             lambda request, progress, cancel: SegmentationNetwork.forward(
                 None, np.zeros((8, 1, 4, 4))
@@ -397,3 +399,28 @@ def test_a_full_disk_still_reads_the_project_and_says_what_is_full(tiny_tmpfs, t
     with pytest.raises(OSError) as err:  # a file the disk has no room for is named
         write_synced(tiny_tmpfs / "weights.pt", b"w" * 65536)
     assert err.value.filename == str(tiny_tmpfs / "weights.pt")
+
+
+def test_onednn_out_of_memory_retries_with_a_smaller_batch_as_others_do(tmp_path, monkeypatch):
+    """oneDNN's words for it ("could not create a primitive") were an internal error."""
+    from annotator.ml.device import is_out_of_memory
+    from annotator.ml.networks import NetworkConfig
+    from annotator.services import training
+    from annotator.storage.project import Project
+
+    assert is_out_of_memory(RuntimeError("could not create a primitive"))
+    assert not is_out_of_memory(RuntimeError("shapes cannot be multiplied"))
+    real = SegmentationNetwork.forward
+
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        if x.shape[0] > 2:
+            raise RuntimeError("could not create a primitive")
+        return real(self, x)
+
+    proj = make_project(tmp_path, n_images=3, size=32, labelled=3)
+    monkeypatch.setattr(SegmentationNetwork, "forward", forward)
+    with Project.open(proj) as project:
+        outcome = training.train_project(
+            project, steps=2, device="cpu", network=NetworkConfig(1, 3, 2, 4)
+        )
+        assert outcome.model is not None
