@@ -565,7 +565,7 @@ def _sigint_cancels() -> Iterator[_RoundCancel]:
             raise interrupts.Terminated(signum) if signum != signal.SIGINT else KeyboardInterrupt
         cancel.set()
 
-    from annotator.storage.lock import stop_waiting_when
+    from annotator.services.project_lock import stop_waiting_when
 
     signals = (signal.SIGINT, *interrupts.STOP_SIGNALS)
     previous = {s: signal.signal(s, on_signal) for s in signals}

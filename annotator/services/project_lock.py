@@ -5,4 +5,5 @@ from __future__ import annotations
 
 from annotator.storage.lock import LockInfo as LockInfo
 from annotator.storage.lock import ProjectLocked as ProjectLocked
+from annotator.storage.lock import stop_waiting_when as stop_waiting_when
 from annotator.storage.lock import wait_for_locks as wait_for_locks
