@@ -22,7 +22,8 @@ rectangle, circle, line, linestrip, point, mask), later shapes over earlier ones
 known names; shapes with other labels are skipped and counted in ``unknown``.
 ``imageData`` (base64) is kept so the image can be added when it is not on disk.
 A shape that cannot be drawn (an unknown ``shape_type``, a rectangle of one point,
-coordinates that are no numbers or far outside the image) is left out and named in the
+coordinates that are no numbers or far outside the image, a label no class can be named
+by: empty, a tab) is left out and named in the
 summary, the rest imported (``formats.left_out``); a source none of whose shapes can be
 drawn is refused.
 
@@ -51,7 +52,8 @@ from typing import Any
 
 import numpy as np
 
-from annotator.core.errors import FormatError
+from annotator.core.errors import FormatError, SchemaError
+from annotator.core.schema import check_name
 from annotator.formats.base import (
     BACKGROUND_HOW,
     BACKGROUND_LABEL,
@@ -392,6 +394,11 @@ def _shape_pixels(
         raise FormatError(f"{where}: a shape needs a string 'label'")
     label = shape["label"].strip()
     label = (aliases or {}).get(label.lower(), label)
+    if label != IGNORE_LABEL:
+        try:  # (one such label left out, not the whole import refused when adding classes)
+            check_name(label)
+        except SchemaError as exc:
+            raise FormatError(f"{where}: {exc}") from None
     box = shape_in_box(size, shape, where)  # validate even shapes we skip
     if box is None:
         return label, np.zeros((0, 0), bool), 0, 0
