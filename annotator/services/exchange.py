@@ -72,7 +72,13 @@ from annotator.formats.base import (
 from annotator.formats.colour_table import LABELS_HOW
 from annotator.formats.labelme import BACKGROUND_HOW
 from annotator.formats.masks import stack_refusal
-from annotator.formats.nnunet import every_case_lacks, lacking_cases, placement_notes, with_project
+from annotator.formats.nnunet import (
+    CASE_BYTES,
+    every_case_lacks,
+    lacking_cases,
+    placement_notes,
+    with_project,
+)
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import FormatSpec, get_format
 from annotator.services.projects import refuse_inside_project
@@ -1461,9 +1467,11 @@ class _ImageIndex:
         if file_key(own) != file_key(base):
             self.by_name.setdefault(file_key(own), []).append(rec)
             self.by_stem.setdefault(file_key(Path(own).stem), []).append(rec)
+        exported = short_stem(safe_stem(base), EXPORT_STEM_BYTES)
         made = {
             safe_stem(base),
-            short_stem(safe_stem(base), EXPORT_STEM_BYTES),
+            exported,
+            short_stem(exported, CASE_BYTES),  # an nnU-Net case's (room for _0000.nii.gz)
             short_stem(stem, NAME_MAX - len(".png")),  # predict --out's mask files
         }
         for other in {file_key(m) for m in made} - {file_key(stem)}:

@@ -898,3 +898,21 @@ def test_classes_renamed_for_nnunet_come_back_by_the_projects_names(tmp_path, ca
         assert project.schema.names == ["background", "ignore", "ignore_2", "cell"]
     (labels,) = _masks_of(fresh).values()  # (the picture is the case's channel file)
     assert np.array_equal(labels, mask)
+
+
+@pytest.mark.parametrize("stem", ["L" * 246, "\u00e9" * 125])
+def test_a_picture_of_a_long_name_imports_back_onto_itself(tmp_path, capsys, stem):
+    """A case name shortened to leave room for `_0000.nii.gz` (243 bytes) was no name the
+    import knew the image by: the export imported back added a copy of the picture,
+    labelled, and left the original's labels alone."""
+    root, out, masks = _labelled_export(tmp_path, {f"{stem}.png": RGB}, "Dataset512_Long")
+    ((name, mask),) = masks.items()
+    (label_file,) = (out / "labelsTr").iterdir()
+    assert len(label_file.name.encode()) < len(name.encode())  # (shortened, with a hash)
+    changed = (mask + 1) % 3
+    cv2.imwrite(str(label_file), changed)
+    capsys.readouterr()
+    assert main(["import", str(root), str(out), "--format", "masks"]) == 0
+    assert "1 matched to project images, 0 image(s) added" in capsys.readouterr().out
+    assert list(_masks_of(root)) == [name]
+    assert np.array_equal(_masks_of(root)[name], changed)
