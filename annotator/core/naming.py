@@ -292,7 +292,7 @@ def picture_keys(stem: str) -> tuple[str, ...]:
     """The names a picture is found by as the picture of a mask (lower case): its stem,
     and its pair base unless it is named as a mask itself (``images/scene-gt.png`` is
     ``masks/scene-gt.png``'s by its whole stem; ``x_leftImg8bit`` is ``x``'s too)."""
-    low = stem.lower()
+    low = file_key(stem)
     if mask_ending(stem) is not None:
         return (low,)
     return tuple(dict.fromkeys((low, pair_base(stem))))
@@ -302,7 +302,7 @@ def mask_keys(stem: str) -> tuple[str, ...]:
     """The names a mask looks for its picture by (lower case), in order: its stem, then
     its stem without its mask ending (``img0`` for ``img0_mask``): a picture whose
     :func:`picture_keys` hold one of them is the mask's."""
-    return tuple(s.lower() for s in mask_stems(stem))
+    return tuple(file_key(s) for s in mask_stems(stem))
 
 
 def mask_stems(stem: str) -> tuple[str, ...]:
@@ -347,8 +347,8 @@ def _ends(stem: str, ending: str) -> bool:
 
 
 def pair_base(stem: str) -> str:
-    """``stem`` in lower case without its pair ending, if it has one."""
-    low = stem.lower()
+    """``stem`` in lower case (:func:`file_key`) without its pair ending, if it has one."""
+    low = file_key(stem)
     for ending in sorted(PAIR_ENDINGS, key=len, reverse=True):
         if low.endswith(ending) and len(low) > len(ending):
             return low[: -len(ending)]
@@ -369,7 +369,7 @@ def pair_masks(images: Mapping[str, T], masks: Mapping[str, U]) -> dict[str, U]:
         by_base.setdefault(pair_base(stem), []).append(stem)
     # A mask's base is matched to a picture's whole stem first (t0_img_mask.png is
     # t0_img.png's), then to a picture's own base (x_gtFine_labelIds: x_leftImg8bit).
-    for key in (str.lower, pair_base):
+    for key in (file_key, pair_base):
         image_keys: dict[str, list[str]] = {}
         for stem in left_images:
             if stem not in paired:
@@ -419,10 +419,13 @@ def generated_base(stem: str) -> str | None:
     return found.group(1) if found else None
 
 
-def _key(stem: str) -> str:
-    """Stems that one file system may take for the same name: any case, either Unicode
-    form (macOS stores "é" decomposed, so the two spellings are one file there)."""
-    return unicodedata.normalize("NFC", stem).lower()
+def file_key(name: str, *, any_case: bool = True) -> str:
+    """What two file names (or stems) are compared by where one may mean the other: any
+    case (unless not ``any_case``), either Unicode form (macOS stores "é" decomposed, so
+    the two spellings are one file there, and an annotation written elsewhere or a name
+    typed spells it composed)."""
+    name = unicodedata.normalize("NFC", name)
+    return name.lower() if any_case else name
 
 
 def unique_stems(
@@ -444,22 +447,22 @@ def unique_stems(
     real stem, of ``stems`` or ``reserved_real`` (the real stems of other images; beside
     an image ``a_b.png``, ``a b.png`` gets ``a_b~2``)."""
     own = own or {}
-    real = {_key(own.get(k, s)) for k, s in stems} | {_key(s) for s in reserved_real}
-    given = real | {_key(s) for _, s in stems} | {_key(s) for s in reserved}
+    real = {file_key(own.get(k, s)) for k, s in stems} | {file_key(s) for s in reserved_real}
+    given = real | {file_key(s) for _, s in stems} | {file_key(s) for s in reserved}
 
     def free(name: str, stem: str, mine: str) -> bool:
         if name == mine:
             return True
-        return _key(name) not in (real if name == stem else given)
+        return file_key(name) not in (real if name == stem else given)
 
     taken: set[str] = set()
     out: dict[int, str] = {}
     for key, stem in stems:
         base = short_stem(stem, limit)
         name, n = base, 2
-        while _key(name) in taken or not free(name, stem, own.get(key, stem)):
+        while file_key(name) in taken or not free(name, stem, own.get(key, stem)):
             name, n = fit_stem(base, f"~{n}", limit), n + 1
-        taken.add(_key(name))
+        taken.add(file_key(name))
         out[key] = name
     return out
 

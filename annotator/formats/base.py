@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -705,6 +706,30 @@ def names_lut(names: Iterable[str]) -> NameLut:
     for i, n in enumerate(names):
         dict.__setitem__(lut, name_key(n), i)
     return lut
+
+
+def joined_spellings(names: Sequence[str], labels: Iterable[str]) -> str | None:
+    """The summary's line on the ``labels`` as a source spells them that were read as a
+    class of ``names`` spelled otherwise (``Cell``, ``cell``, `` cell``: one class, as
+    class names compare in any case); None when each was its class's very name. A label
+    spelled otherwise only in its Unicode form looks the same, and is not said."""
+    lut = names_lut(names)
+    joined: dict[str, list[str]] = {}
+    for label in dict.fromkeys(labels):
+        if label in lut:
+            name = names[lut[label]]
+            looks = unicodedata.normalize("NFC", label) != unicodedata.normalize("NFC", name)
+            if name_key(name) == name_key(label) and looks:
+                joined.setdefault(name, []).append(label)
+    if not joined:
+        return None
+    said = "; ".join(
+        f"{', '.join(repr(s) for s in spelled)} as {name!r}" for name, spelled in joined.items()
+    )
+    return (
+        "read labels spelled otherwise as one class (class names compare in any case, "
+        f"without spaces around them): {said}"
+    )
 
 
 def as_project_names(names: Sequence[str], project_classes: Sequence[str]) -> list[str]:

@@ -42,9 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from annotator.core.errors import FormatError
+from annotator.core.errors import FormatError, SchemaError
 from annotator.core.folders import hidden
-from annotator.core.schema import name_key
+from annotator.core.schema import check_name, name_key
 from annotator.formats.base import (
     BACKGROUND_HOW,
     BACKGROUND_LABEL,
@@ -433,17 +433,17 @@ def _read_one(
     parent = _unused_parent(data["categories"], data["annotations"])
     for k, cat in enumerate(data["categories"]):
         where = f"{path}: categories[{k}]"
-        if (
-            not isinstance(cat, dict)
-            or not isinstance(cat.get("name"), str)
-            or not cat["name"].strip()
-        ):
+        if not isinstance(cat, dict) or not isinstance(cat.get("name"), str):
             raise FormatError(f"{where}: needs an integer 'id' and a 'name'")
         cid = _int(cat.get("id"), where + ".id")
         if cid in ids:
             raise FormatError(f"{where}: category id {cid} appears twice")
         ids.add(cid)
         name = cat["name"].strip()
+        try:  # (said here with the file and category, not when the classes are added)
+            check_name(name)
+        except SchemaError as exc:
+            raise FormatError(f"{where} (id {cid}): {exc}; rename the category") from None
         first = seen.setdefault(name_key(name), (cid, name))
         if first[0] != cid:
             same = repr(name) if name == first[1] else f"{first[1]!r} and {name!r}, in any case"

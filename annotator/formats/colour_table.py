@@ -259,7 +259,7 @@ def _json_table(path: Path, text: str) -> ClassTable:
     except json.JSONDecodeError as exc:
         raise FormatError(f"{path}: not valid JSON ({json_problem(exc)})") from None
     if isinstance(meta, dict) and "labels" in meta and other_tools_meta(meta):
-        return labels_table(path, meta["labels"])
+        return labels_table(path, meta["labels"], meta.get("renamed_labels"))
     if isinstance(meta, dict) and not other_tools_meta(meta) and "format" in meta:
         raise FormatError(
             f"{path}: an Annotator masks export's dataset.json records its void and "
@@ -276,11 +276,14 @@ def _json_table(path: Path, text: str) -> ClassTable:
 LABELS_JSON_KINDS = frozenset({"the Decathlon's labels", "nnU-Net's labels", "dataset.json labels"})
 
 
-def labels_table(path: Path, labels: Any) -> ClassTable:
+def labels_table(path: Path, labels: Any, renamed: Any = None) -> ClassTable:
     """The class table the ``labels`` of nnU-Net's or the Medical Segmentation
     Decathlon's ``dataset.json`` at ``path`` give: nnU-Net v2's ``{"background": 0,
     "liver": 1}`` (its ``ignore`` label the void value: ``void_ids``), the Decathlon's
-    and nnU-Net v1's ``{"0": "background", "1": "liver"}``; read by id. A one-line
+    and nnU-Net v1's ``{"0": "background", "1": "liver"}``; read by id. A label our
+    nnU-Net export renamed (``renamed``, its ``renamed_labels``: ``{"ignore_2":
+    "ignore"}``, a project class named as nnU-Net's reserved ``ignore``) is read by the
+    project's name again. A one-line
     :class:`FormatError` for labels that name no class id each (nnU-Net's regions,
     ``{"whole": [1, 2]}``, which overlap), an id named twice or not at all."""
     if not isinstance(labels, dict) or not labels:
@@ -303,6 +306,8 @@ def labels_table(path: Path, labels: Any) -> ClassTable:
         if name == NNUNET_IGNORE:
             void.append(value_id)
             continue
+        if isinstance(renamed, dict) and isinstance(renamed.get(name), str):
+            name = renamed[name].strip() or name  # (the project's name, as exported)
         if value_id in pairs or not name:
             raise FormatError(
                 f"{path}: its labels name id {value_id} " + ("twice" if name else "with no name")

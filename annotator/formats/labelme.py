@@ -22,7 +22,8 @@ rectangle, circle, line, linestrip, point, mask), later shapes over earlier ones
 known names; shapes with other labels are skipped and counted in ``unknown``.
 ``imageData`` (base64) is kept so the image can be added when it is not on disk.
 A shape that cannot be drawn (an unknown ``shape_type``, a rectangle of one point,
-coordinates that are no numbers or far outside the image) is left out and named in the
+coordinates that are no numbers or far outside the image, a label no class can be named
+by: empty, a tab) is left out and named in the
 summary, the rest imported (``formats.left_out``); a source none of whose shapes can be
 drawn is refused.
 
@@ -51,7 +52,8 @@ from typing import Any
 
 import numpy as np
 
-from annotator.core.errors import FormatError
+from annotator.core.errors import FormatError, SchemaError
+from annotator.core.schema import check_name
 from annotator.formats.base import (
     BACKGROUND_HOW,
     BACKGROUND_LABEL,
@@ -73,6 +75,7 @@ from annotator.formats.base import (
     check_number,
     check_pixels,
     image_size,
+    joined_spellings,
     json_files,
     load_json,
     names_lut,
@@ -392,6 +395,11 @@ def _shape_pixels(
         raise FormatError(f"{where}: a shape needs a string 'label'")
     label = shape["label"].strip()
     label = (aliases or {}).get(label.lower(), label)
+    if label != IGNORE_LABEL:
+        try:  # (one such label left out, not the whole import refused when adding classes)
+            check_name(label)
+        except SchemaError as exc:
+            raise FormatError(f"{where}: {exc}") from None
     box = shape_in_box(size, shape, where)  # validate even shapes we skip
     if box is None:
         return label, np.zeros((0, 0), bool), 0, 0
@@ -406,11 +414,13 @@ def _draw(
     known: dict[str, int] | None,
     aliases: dict[str, str] | None,
     left: ObjectsLeftOut,
+    spelled: set[str] | None = None,
 ) -> dict[str, int]:
     """Draw the ``shapes`` of the labelme file ``file`` (its path, and its name in the
     summary) on ``mask`` in order, a label not in ``names`` added to it (or, with a
     labels.txt, ``known``, drawn unlabelled and counted: the counts are returned); a
-    shape that cannot be drawn is left out and named in ``left``."""
+    shape that cannot be drawn is left out and named in ``left``. The labels drawn, as
+    spelled, are added to ``spelled``."""
     path, name = file
     size = (int(mask.shape[0]), int(mask.shape[1]))
     unknown: dict[str, int] = {}
@@ -422,6 +432,8 @@ def _draw(
             left.leave_out(name, f"shapes[{k}]", exc, where)
             continue
         left.drawn += 1
+        if spelled is not None:
+            spelled.add(shape["label"])
         area = mask[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]]  # (a view)
         if label == IGNORE_LABEL:
             area[pixels] = VOID
@@ -561,13 +573,15 @@ def _read_one(
     files: AnyCase | None = None,
     options: ImportOptions = DEFAULT_IMPORT,
     resized: list[str] | None = None,
+    spelled: set[str] | None = None,
 ) -> tuple[ImportItem, bool, str | None]:
     """The file's item, whether its uncovered pixels stayed unlabelled because the
     file says Annotator wrote it that way, and the class its uncovered pixels became
     because it says so (``annotatorUncoveredClass``; else ``None``). A shape that
     cannot be drawn is left out and named in ``left``; ``format_how``: how the hint of
     another format's file chooses that format. With ``resized``, a file whose size is
-    not its picture's is drawn on the picture's (:func:`_picture_size`), and said there."""
+    not its picture's is drawn on the picture's (:func:`_picture_size`), and said there.
+    The labels drawn, as spelled, are added to ``spelled``."""
     left = ObjectsLeftOut() if left is None else left
     names = list(shared_names)  # grown for this file; kept only if the file is valid
     doc = load_json(path)
@@ -623,7 +637,7 @@ def _read_one(
     mask = np.full((h, w), fill, np.int32)
     name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
     lost = len(left.objects)
-    local_unknown = _draw(mask, doc["shapes"], (path, name), names, known, aliases, left)
+    local_unknown = _draw(mask, doc["shapes"], (path, name), names, known, aliases, left, spelled)
     if fill != UNLABELLED and len(left.objects) > lost:
         # Drawn again over unlabelled pixels: a shape left out may lie where no shape is,
         # and making it background would be a wrong label (files without one are drawn
@@ -689,6 +703,7 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
     items = []
     left = ObjectsLeftOut()
     resized: list[str] = []
+    spelled: set[str] = set()  # the labels drawn, as the files spell them
     pictures = AnyCase()
     for n, f in enumerate(files):
         if options.progress:
@@ -709,6 +724,7 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
                 pictures,
                 options,
                 resized,
+                spelled,
             )
             items.append(item)
             left.extend(one)
@@ -740,6 +756,8 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
             del names[index]
             if BACKGROUND_LABEL in result.declared:  # (a shape's label is not declared)
                 result.declared.remove(BACKGROUND_LABEL)
+    if note := joined_spellings(names, sorted(spelled)):  # (one class: names compare so)
+        result.notes.append(note)
     # Names grow as files are read (without labels.txt); indices never change, so every
     # item can share the final list.
     final = tuple(names)

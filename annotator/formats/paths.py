@@ -15,6 +15,7 @@ import unicodedata
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from annotator.core.errors import FormatError
+from annotator.core.naming import file_key
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -146,7 +147,8 @@ def _names(file_name: str) -> tuple[str, ...]:
 class AnyCase:
     """Finds the file a relative name from an annotation means, in any letters' case
     where the name as spelled names none (``pic0.jpg`` for the file ``pic0.JPG``, a
-    dataset made on Windows or macOS): each part of the name that names no entry is the
+    dataset made on Windows or macOS; ``café.png`` for the file named with a decomposed
+    ``é``, :func:`~annotator.core.naming.file_key`): each part of the name that names no entry is the
     one entry of its folder spelled so in other letters' case, else nothing is found.
     Names are checked as :func:`safe_join` checks them; each folder is listed once."""
 
@@ -160,11 +162,11 @@ class AnyCase:
             entries = {}
             try:
                 for name in sorted(os.listdir(folder)):
-                    entries.setdefault(name.lower(), []).append(name)
+                    entries.setdefault(file_key(name), []).append(name)
             except OSError:
                 pass
             self._entries[folder] = entries
-        return entries.get(part.lower(), [])
+        return entries.get(file_key(part), [])
 
     def file(
         self, folder: str | os.PathLike[str], name: str, *, what: str, where: Path | None = None

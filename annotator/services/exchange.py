@@ -35,6 +35,7 @@ from annotator.core.folders import holds_cwd, printable
 from annotator.core.limits import IMAGE_SUFFIXES, NAMED_SKIPS, named_first
 from annotator.core.naming import (
     NAME_MAX,
+    file_key,
     generated_base,
     mirrored,
     pair_base,
@@ -71,7 +72,13 @@ from annotator.formats.base import (
 from annotator.formats.colour_table import LABELS_HOW
 from annotator.formats.labelme import BACKGROUND_HOW
 from annotator.formats.masks import stack_refusal
-from annotator.formats.nnunet import every_case_lacks, lacking_cases, placement_notes, with_project
+from annotator.formats.nnunet import (
+    CASE_BYTES,
+    every_case_lacks,
+    lacking_cases,
+    placement_notes,
+    with_project,
+)
 from annotator.formats.paths import links_leaving, safe_stem
 from annotator.formats.registry import FormatSpec, get_format
 from annotator.services.projects import refuse_inside_project
@@ -1394,16 +1401,16 @@ def _at_path(item: ImportItem, found: Sequence[ImageRecord]) -> ImageRecord | No
     ``images/sub1/a.jpg``, not ``sub2/a.jpg``), in any case; else None."""
     if item.image_path is None or "/" not in item.image_path.strip("/"):
         return None
-    want = item.image_path.strip("/").lower()
-    at = [r for r in found if (n := r.name.lower()) == want or n.endswith("/" + want)]
+    want = file_key(item.image_path.strip("/"))
+    at = [r for r in found if (n := file_key(r.name)) == want or n.endswith("/" + want)]
     return at[0] if len(at) == 1 else None
 
 
 def _spelled_as(spelled: str, found: Sequence[ImageRecord]) -> ImageRecord | None:
     """The one image of ``found`` called ``spelled`` in every letter, where all of them
     are called so but for the letters' case (``f.png`` of ``f.png`` and ``f.PNG``)."""
-    low = spelled.lower()
-    if not all(any(n.lower() == low for n in _names_of(r)) for r in found):
+    low = file_key(spelled)
+    if not all(any(file_key(n) == low for n in _names_of(r)) for r in found):
         return None
     exact = [r for r in found if spelled in _names_of(r)]
     return exact[0] if len(exact) == 1 else None
@@ -1468,20 +1475,22 @@ class _ImageIndex:
     def add(self, rec: ImageRecord) -> None:
         base = Path(rec.name).name
         stem = Path(base).stem
-        self.by_name.setdefault(base.lower(), []).append(rec)
-        self.by_stem.setdefault(stem.lower(), []).append(rec)
+        self.by_name.setdefault(file_key(base), []).append(rec)
+        self.by_stem.setdefault(file_key(stem), []).append(rec)
         # An image renamed when added (``0001~2.png``: a file ``s2/0001.png`` added beside
         # an image ``0001.png``) is meant by its file's own name too.
         own = Path(rec.path).name
-        if own.lower() != base.lower():
-            self.by_name.setdefault(own.lower(), []).append(rec)
-            self.by_stem.setdefault(Path(own).stem.lower(), []).append(rec)
+        if file_key(own) != file_key(base):
+            self.by_name.setdefault(file_key(own), []).append(rec)
+            self.by_stem.setdefault(file_key(Path(own).stem), []).append(rec)
+        exported = short_stem(safe_stem(base), EXPORT_STEM_BYTES)
         made = {
             safe_stem(base),
-            short_stem(safe_stem(base), EXPORT_STEM_BYTES),
+            exported,
+            short_stem(exported, CASE_BYTES),  # an nnU-Net case's (room for _0000.nii.gz)
             short_stem(stem, NAME_MAX - len(".png")),  # predict --out's mask files
         }
-        for other in {m.lower() for m in made} - {stem.lower()}:
+        for other in {file_key(m) for m in made} - {file_key(stem)}:
             self.by_made.setdefault(other, []).append(rec)
         self.by_base.setdefault(pair_base(stem), []).append(rec)
         self.by_sha.setdefault(rec.sha1, []).append(rec)
@@ -1514,7 +1523,7 @@ class _ImageIndex:
         like one image is that image's (``a_b.png``'s, beside ``a b.png``): a mask file's
         whole name too, ``spelled`` (``f.PNG`` for ``f.PNG`` beside ``f.png``). An image
         whose file is the ``source`` itself (a mask added as an image) is never meant."""
-        low = name.lower()
+        low = file_key(name)
         if by_stem:
             stem = name
             plain = self.by_name.get(low, []) + self.by_stem.get(low, [])
@@ -1525,14 +1534,14 @@ class _ImageIndex:
             plain = self.by_name.get(low, [])
             made = [
                 r
-                for r in self.by_made.get(stem.lower(), [])
+                for r in self.by_made.get(file_key(stem), [])
                 if Path(r.name).suffix.lower() == suffix.lower()
             ]
             exact = [r for r in plain if name in _names_of(r)]
         # ``a~2`` may be the name an export gave the second image of stem ``a``.
         generated = generated_base(stem) or ""
         sharing = _distinct(
-            self.by_stem.get(generated.lower(), []) + self.by_made.get(generated.lower(), [])
+            self.by_stem.get(file_key(generated), []) + self.by_made.get(file_key(generated), [])
         )
         if len(sharing) < 2:
             generated, sharing = "", []
@@ -1588,12 +1597,14 @@ class _ImageIndex:
                 # labels/val/0.png beside images/val/0.png and images/train/0.png: the
                 # dataset's layout says which (core/naming.py), when every image meant
                 # has the mask's very stem (no export's ~N name, no whole-name rule)
-                stem = item.image_name.lower()
+                stem = file_key(item.image_name)
                 near = (
                     mirrored(item.source.resolve(), [self.project.image_path(r) for r in named.all])
                     if item.match_by_stem
                     and not named.generated
-                    and all(stem in (Path(n).stem.lower() for n in _names_of(r)) for r in named.all)
+                    and all(
+                        stem in (file_key(Path(n).stem) for n in _names_of(r)) for r in named.all
+                    )
                     else None
                 )
                 if near is None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from annotator.core.errors import AnnotatorError
 from annotator.core.limits import VOLUME_SUFFIXES
+from annotator.core.naming import file_key
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus
@@ -178,9 +179,11 @@ def _image_named(project: Project, records: Sequence[ImageRecord], key: str) -> 
     from pathlib import PurePosixPath
 
     def parts(rec: ImageRecord) -> PurePosixPath:
-        return PurePosixPath(rec.name)
+        return PurePosixPath(file_key(rec.name, any_case=False))
 
     exact = [r for r in records if r.name == key]
+    key = file_key(key, any_case=False)  # (either Unicode form: "é" typed, "e"+accent kept)
+    exact = exact or [r for r in records if file_key(r.name, any_case=False) == key]
     if exact:
         return exact[0]
     by_file = [r for r in records if parts(r).name == key]

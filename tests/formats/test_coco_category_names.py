@@ -32,3 +32,15 @@ def test_names_that_differ_only_in_case_are_both_shown(tmp_path):
     cats = [{"id": 3, "name": "Cell"}, {"id": 5, "name": "cell "}]
     ((_, message),) = read_coco(_coco(tmp_path / "b.json", cats)).errors
     assert "categories 3 and 5 have the same name ('Cell' and 'cell', in any case)" in message
+
+
+def test_a_category_name_no_class_can_have_is_said_with_its_file_and_category(tmp_path):
+    """(It stopped the import when the classes were added, naming neither.)"""
+    for k, (name, why) in enumerate(
+        [("", "a class name cannot be empty"), ("a\tb", "contains a control character (U+0009)")]
+    ):
+        cats = [{"id": 1, "name": "cell"}, {"id": 4, "name": name}]
+        ((path, message),) = read_coco(_coco(tmp_path / f"{k}.json", cats)).errors
+        assert path.endswith(f"{k}.json")
+        assert message.startswith(f"{tmp_path / f'{k}.json'}: categories[1] (id 4): ")
+        assert why in message and "rename the category" in message

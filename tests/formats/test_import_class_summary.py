@@ -164,3 +164,30 @@ def test_a_gui_import_request_says_how_the_gui_gives_a_table(tmp_path, qapp):
     assert "(choose a Class names file if they mean other classes)" in note
     assert "--labels" not in note
     assert "dataset.json" in dialog.labels_edit.placeholderText()
+
+
+def test_labelme_labels_spelled_otherwise_read_as_one_class_are_said(tmp_path, capsys):
+    """labelme labels `Cell`, `cell`, ` cell` are one class, as class names compare in
+    any case: the summary says which spellings were read as which class (it said only
+    `classes added: Cell`); an accent written decomposed looks the same and is not said."""
+    root = _project(tmp_path, "P", "bg,caf\u00e9")
+    src = tmp_path / "lm"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), GREY)
+    labels = ["Cell", "cell", " cell", "cafe\u0301"]
+    shapes = [
+        {"label": label, "points": [[4 * k, 0], [4 * k + 3, 9]], "shape_type": "rectangle"}
+        for k, label in enumerate(labels)
+    ]
+    doc = {"shapes": shapes, "imagePath": "a.png", "imageHeight": 20, "imageWidth": 30}
+    (src / "a.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["import", str(root), str(src), "--format", "labelme"]) == 0
+    out = capsys.readouterr().out
+    assert "classes added: Cell\n" in out
+    said = [line.strip() for line in out.splitlines() if "spelled otherwise" in line]
+    assert said == [
+        "read labels spelled otherwise as one class (class names compare in any case, "
+        "without spaces around them): ' cell', 'cell' as 'Cell'"
+    ]
+    assert list(_names(root)) == ["bg", "caf\u00e9", "Cell"]

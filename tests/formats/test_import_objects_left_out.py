@@ -193,6 +193,10 @@ BAD_LABELME = [
     (_shape("cell", [[1, "x"], [2, 2], [3, 1]]), "expected a finite number, got 'x'"),
     (_shape("cell", [[1, 1], [9e9, 2], [3, 1]]), "coordinates far outside the 30x20 image"),
     ({"points": [[1, 1], [2, 2], [3, 1]]}, "a shape needs a string 'label'"),
+    # a label no class can be named by: the shape, not the whole import (it stopped there)
+    (_shape("", SQUARE_POINTS), "a class name cannot be empty"),
+    (_shape("   ", SQUARE_POINTS), "a class name cannot be empty"),
+    (_shape("a\tb", SQUARE_POINTS), "class name 'a\\tb' contains a control character (U+0009)"),
 ]
 
 

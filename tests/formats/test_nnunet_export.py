@@ -871,3 +871,48 @@ def test_a_nifti_export_imported_again_gives_the_pictures_upright(tmp_path):
             page = by_name[f"vol_0000_z00{k}.tif"]
             np.testing.assert_array_equal(read_image(project.image_path(page)), VOLUME[k])
             np.testing.assert_array_equal(project.load_mask(page), stack_masks[f"vol_z00{k}.tif"])
+
+
+def test_classes_renamed_for_nnunet_come_back_by_the_projects_names(tmp_path, capsys):
+    """A class `ignore` (nnU-Net's reserved name) is exported as `ignore_2`, a class
+    `ignore_2` then as `ignore_2_2`: imported back, dataset.json's renamed_labels gives
+    the project's names again (the import added a class `ignore_2_2` and moved `ignore`'s
+    pixels into the class `ignore_2`)."""
+    root = _project(tmp_path, "background,ignore,ignore_2,cell", {"a.png": GREY8})
+    mask = _classes(GREY8.shape, 4)
+    _label(root, {"a.png": mask})
+    out = tmp_path / "Dataset511_Ignore"
+    _export(root, out, "--split", "1,0,0")
+    doc = json.loads((out / "dataset.json").read_text())
+    assert doc["renamed_labels"] == {"ignore_2": "ignore", "ignore_2_2": "ignore_2"}
+    capsys.readouterr()
+    assert main(["import", str(root), str(out), "--format", "masks"]) == 0
+    assert "classes added" not in capsys.readouterr().out
+    with Project.open(root) as project:
+        assert project.schema.names == ["background", "ignore", "ignore_2", "cell"]
+    assert np.array_equal(_masks_of(root)["a.png"], mask)
+    fresh = tmp_path / "fresh"
+    assert main(["new", str(fresh), "--classes", "background"]) == 0
+    assert main(["import", str(fresh), str(out), "--format", "masks"]) == 0
+    with Project.open(fresh) as project:
+        assert project.schema.names == ["background", "ignore", "ignore_2", "cell"]
+    (labels,) = _masks_of(fresh).values()  # (the picture is the case's channel file)
+    assert np.array_equal(labels, mask)
+
+
+@pytest.mark.parametrize("stem", ["L" * 246, "\u00e9" * 125])
+def test_a_picture_of_a_long_name_imports_back_onto_itself(tmp_path, capsys, stem):
+    """A case name shortened to leave room for `_0000.nii.gz` (243 bytes) was no name the
+    import knew the image by: the export imported back added a copy of the picture,
+    labelled, and left the original's labels alone."""
+    root, out, masks = _labelled_export(tmp_path, {f"{stem}.png": RGB}, "Dataset512_Long")
+    ((name, mask),) = masks.items()
+    (label_file,) = (out / "labelsTr").iterdir()
+    assert len(label_file.name.encode()) < len(name.encode())  # (shortened, with a hash)
+    changed = (mask + 1) % 3
+    cv2.imwrite(str(label_file), changed)
+    capsys.readouterr()
+    assert main(["import", str(root), str(out), "--format", "masks"]) == 0
+    assert "1 matched to project images, 0 image(s) added" in capsys.readouterr().out
+    assert list(_masks_of(root)) == [name]
+    assert np.array_equal(_masks_of(root)[name], changed)

@@ -227,3 +227,44 @@ def test_a_split_is_read_from_a_json_name_only_as_one_folder_name():
     assert split_of(Path("instances_...json")) is None  # '..' climbs out
     assert split_of(Path("instances_.json")) is None
     assert split_of(Path("val.json")) is None
+
+
+NFC, NFD = "caf\u00e9", "cafe\u0301"  # "café" as most tools write it, and as macOS stores it
+
+
+def test_a_picture_named_in_the_other_unicode_form_is_found_beside_the_annotation(tmp_path):
+    """A COCO file_name 'café.png' composed, the picture's name decomposed (a dataset made
+    on macOS): "no image 'café.png' in the project or next to the annotation"."""
+    _imports_on_its_picture(tmp_path, "ds/ann.json", f"sub1/{NFC}.png", f"ds/sub1/{NFD}.png")
+
+
+def test_a_project_image_named_in_the_other_unicode_form_takes_the_labels(tmp_path):
+    """COCO (no picture beside it) and a masks folder naming 'café' composed, the project
+    image added from a file named decomposed: its labels, not "no image 'café.png'"."""
+    reference = _reference(tmp_path)
+    pixels = _picture(tmp_path / "pics" / f"{NFD}.png", seed=1)
+    _coco(tmp_path / "elsewhere" / "ann.json", [f"{NFC}.png"])
+    (tmp_path / "masks").mkdir()
+    mask = np.zeros((H, W), np.uint8)
+    assert cv2.imwrite(str(tmp_path / "masks" / f"{NFC}.png"), mask)
+    with _project(tmp_path) as project:
+        project.add_images([tmp_path / "pics"])
+        report = import_into_project(project, ImportRequest("coco", tmp_path / "elsewhere"))
+        assert not report.skipped and not report.added
+        ((image, labels),) = _maps(project).values()
+        assert np.array_equal(image, pixels) and np.array_equal(labels, reference)
+        report = import_into_project(project, ImportRequest("masks", tmp_path / "masks"))
+        assert not report.skipped and not report.added
+        ((_, labels),) = _maps(project).values()
+        assert labels is not None and np.all(labels == 0)
+
+
+def test_a_labelme_picture_named_in_the_other_unicode_form_is_found(tmp_path):
+    src = tmp_path / "lm"
+    pixels = _picture(src / f"{NFD}.png", seed=3)
+    _labelme(src, f"{NFC}.png")
+    with _project(tmp_path) as project:
+        report = import_into_project(project, ImportRequest("labelme", src))
+        assert len(report.added) == 1 and not report.skipped
+        ((image, labels),) = _maps(project).values()
+        assert np.array_equal(image, pixels) and labels is not None and np.any(labels == 1)

@@ -122,3 +122,17 @@ def test_a_number_that_is_a_stem_and_another_images_id_is_refused(tmp_path):
     assert main(["remove", str(tmp_path / "P"), "1"]) == 1
     with open_project(tmp_path / "P", lock=False) as project:
         assert len(project.images()) == before
+
+
+def test_a_name_typed_in_the_other_unicode_form_finds_the_image(tmp_path):
+    """'café.png' typed (composed) for the image added from a file named decomposed, as
+    macOS names files: "no image 'café.png'; did you mean 'café.png'?"."""
+    nfc, nfd = "caf\u00e9", "cafe\u0301"
+    (tmp_path / "pics").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "pics" / f"{nfd}.png")
+    with create_project(tmp_path / "P", ["bg", "cell"]) as project:
+        project.add_images([tmp_path / "pics"])
+        (rec,) = project.images()
+        assert rec.name == f"{nfd}.png"
+        assert image_of(project, f"{nfc}.png") == rec
+        assert image_of(project, nfc) == rec
