@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -1828,9 +1828,13 @@ def _import_item(
     if rec is not None:
         first = index.imported.get(rec.id)
         if first is not None:
+            # (a COCO file's entries share its source: the entry is named by its picture)
+            own = item.image_name
+            same = file_key(PurePosixPath(own).name) == file_key(PurePosixPath(rec.name).name)
+            which = f"image {rec.name!r}" if same else f"the same picture as image {rec.name!r}"
             raise FormatError(
-                f"{item.source}: image {rec.name!r} already got its labels from {first} in "
-                "this import; these were not imported"
+                f"{item.source}: {own!r} is {which}, which already got its labels from {first} "
+                "in this import; these were not imported"
             )
         if (rec.height, rec.width) != (item.height, item.width):
             raise FormatError(

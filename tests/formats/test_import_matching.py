@@ -185,6 +185,25 @@ def test_two_sources_for_one_image_import_the_first_and_skip_the_second(tmp_path
         assert np.unique(project.load_mask(project.images()[0])[:, :6]).tolist() == [1]
 
 
+def test_the_entry_skipped_as_the_same_picture_as_another_is_named(tmp_path):
+    """Two COCO entries of one picture under two names: the line named the JSON file
+    and the first picture, never the entry skipped."""
+    import shutil
+
+    src = tmp_path / "src"
+    write_image(src / "one.png", (10, 12), seed=1)
+    shutil.copy(src / "one.png", src / "two.png")
+    (src / "ann.json").write_text(json.dumps(_coco_doc([("one.png", 1), ("two.png", 2)])))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        report = import_into_project(project, ImportRequest("coco", src / "ann.json"))
+        assert report.imported == ["one.png"]
+        assert len(report.skipped) == 1
+        assert report.skipped[0][1].endswith(
+            "'two.png' is the same picture as image 'one.png', which already got its labels "
+            f"from {src / 'ann.json'} in this import; these were not imported"
+        )
+
+
 def test_an_import_whose_images_cannot_be_read_adds_no_class(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src/b.png").write_bytes(b"\x89PNG not really")
