@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox
 
 from annotator.core.errors import AnnotatorError
+from annotator.core.naming import NAME_MAX, short_stem
 from annotator.core.schema import untrainable
 from annotator.gui.export_dialog import ExportDialog, export_summary, run_export
 from annotator.gui.first_run import FirstRunDialog, is_project
@@ -41,6 +42,19 @@ if TYPE_CHECKING:
 IMPORT_MASKS_BUTTON = "Import these masks…"
 
 IMAGE_FILTER = f"Images ({' '.join('*' + s for s in IMAGE_FILE_SUFFIXES)});;All files (*)"
+
+
+#: Bytes the export adds to its folder's name for the folders it stages beside it
+#: (``.<name>.partial-XXXXXXXX``, ``.<name>.replaced-XXXXXXXX``).
+_EXPORT_STAGING_BYTES = len("..replaced-XXXXXXXX")
+
+
+def default_export_folder(root: Path) -> Path:
+    """``<project>-export`` beside the project, its name cut to fit (a project folder of
+    a long name made one the system refuses: "File name too long")."""
+    tail = "-export"
+    room = NAME_MAX - _EXPORT_STAGING_BYTES - len(tail)
+    return root.parent / f"{short_stem(root.name, room)}{tail}"
 
 
 class FileMenu(QObject):
@@ -139,9 +153,7 @@ class FileMenu(QObject):
         if session is None:
             return ExportDialog(self.window)
         root = session.project.root
-        dialog = ExportDialog(
-            self.window, root.parent / f"{root.name}-export", list(session.schema.names)
-        )
+        dialog = ExportDialog(self.window, default_export_folder(root), list(session.schema.names))
         if self._last_export is not None and self._last_export[0] == root:
             dialog.fill(self._last_export[1])
         # (closed by any means: OK, Cancel, Esc; :meth:`export` keeps them too)

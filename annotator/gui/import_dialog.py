@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from annotator.core.errors import AnnotatorError
 from annotator.formats.labelme import project_background
 from annotator.formats.registry import FORMATS, format_title, import_formats
-from annotator.gui.forms import add_formats, finish_form, path_row
+from annotator.gui.forms import add_formats, finish_form, path_row, refuse_unusable_path
 from annotator.gui.progress_task import (
     Progress,
     TaskOutcome,
@@ -264,6 +264,9 @@ class ImportDialog(QDialog):
         and the choices made were lost)."""
         try:
             request = self.request()
+            for path in (request.src, request.labels_file):
+                if path is not None:
+                    refuse_unusable_path(path)
             missing = [
                 (what, path)
                 for what, path in (
