@@ -34,6 +34,7 @@ from annotator.gui.progress_task import (
     Progress,
     TaskOutcome,
     error_text,
+    plain,
     run_with_progress,
     sentence,
 )
@@ -347,7 +348,7 @@ class ExportDialog(QDialog):
             except OSError as exc:  # (a folder it may not read)
                 raise AnnotatorError(f"{out}: {exc.strerror or exc}") from None
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Export", sentence(error_text(exc)))
+            QMessageBox.warning(self, "Export", plain(sentence(error_text(exc))))
             return
         self.overwrite = False
         if out.is_file():
@@ -355,7 +356,7 @@ class ExportDialog(QDialog):
             QMessageBox.warning(
                 self,
                 "Export",
-                f"{out}: is a file; choose a new folder (it is created) or an empty one",
+                plain(f"{out}: is a file; choose a new folder (it is created) or an empty one"),
             )
             return
         if full:
@@ -363,8 +364,10 @@ class ExportDialog(QDialog):
             answer = QMessageBox.question(
                 self,
                 "Export",
-                f"{out} already holds files. Replace the folder with this export? It is "
-                "replaced only once the export is complete; until then it stays as it is.",
+                plain(
+                    f"{out} already holds files. Replace the folder with this export? It is "
+                    "replaced only once the export is complete; until then it stays as it is."
+                ),
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No,
             )

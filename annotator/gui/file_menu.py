@@ -30,7 +30,7 @@ from annotator.gui.new_project_dialog import (
     NewProjectDialog,
     add_images_with_progress,
 )
-from annotator.gui.progress_task import error_text, loop_held, sentence, training_refuses
+from annotator.gui.progress_task import error_text, loop_held, plain, sentence, training_refuses
 from annotator.services.exchange import ExportRequest
 from annotator.services.projects import IMAGE_FILE_SUFFIXES
 
@@ -137,7 +137,9 @@ class FileMenu(QObject):
 
     def open_recent(self, path: Path) -> None:
         if not is_project(path):
-            QMessageBox.warning(self.window, "Cannot open project", f"{path}: no longer a project")
+            QMessageBox.warning(
+                self.window, "Cannot open project", plain(f"{path}: no longer a project")
+            )
             self.window.settings.remove_recent(path)
             self.refresh_recent()
             return
@@ -342,11 +344,11 @@ class FileMenu(QObject):
             return False
         if action is None:
             show = QMessageBox.warning if warn else QMessageBox.information
-            show(self.window, "Annotator", message)
+            show(self.window, "Annotator", plain(message))
             return False
         icon = QMessageBox.Icon.Warning if warn else QMessageBox.Icon.Information
         asking = QMessageBox(
-            icon, "Annotator", message, QMessageBox.StandardButton.NoButton, self.window
+            icon, "Annotator", plain(message), QMessageBox.StandardButton.NoButton, self.window
         )
         button = asking.addButton(action, QMessageBox.ButtonRole.AcceptRole)
         asking.addButton(QMessageBox.StandardButton.Close)

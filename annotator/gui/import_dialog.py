@@ -30,6 +30,7 @@ from annotator.gui.progress_task import (
     TaskOutcome,
     capitalised,
     error_text,
+    plain,
     run_with_progress,
     sentence,
 )
@@ -284,6 +285,6 @@ class ImportDialog(QDialog):
                     else f"{path}: no such file; choose the {what} with its File… button"
                 )
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Import", sentence(error_text(exc)))
+            QMessageBox.warning(self, "Import", plain(sentence(error_text(exc))))
             return
         self.accept()

@@ -41,6 +41,7 @@ from annotator.gui.progress_task import (
     Progress,
     capitalised,
     error_text,
+    plain,
     run_with_progress,
     sentence,
 )
@@ -385,7 +386,7 @@ class NewProjectDialog(QDialog):
         try:
             path = self._create()
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Cannot create the project", sentence(error_text(exc)))
+            QMessageBox.warning(self, "Cannot create the project", plain(sentence(error_text(exc))))
             return
         if path is not None:
             self.accept()
