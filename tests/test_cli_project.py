@@ -473,6 +473,7 @@ def test_classes_lists_adds_renames_and_recolours_as_the_class_panel_does(tmp_pa
     for bad, said in (
         (["--rename", "cell", "x"], "no class 'cell'; the classes are bg, membrane"),
         (["--rename", "9", "x"], "no class '9'"),
+        (["--remove", ""], "no class ''; the classes are bg, membrane"),  # (was exit 70)
         (["--add", "bg"], "a class named 'bg' is there already"),
         (["--rename", "bg", ""], "annotator: error:"),
     ):

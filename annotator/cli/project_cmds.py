@@ -598,7 +598,9 @@ def _change_classes(project: Project, args: argparse.Namespace, made: list[str])
                 what = f"moved {moved.name!r} to id {to}"
                 result = move_class(project, moved, int(to), progress)
             else:
-                gone = class_by_name(schema, args.remove or args.merge[0])
+                gone = class_by_name(
+                    schema, args.remove if args.remove is not None else args.merge[0]
+                )
                 into = None if args.merge is None else class_by_name(schema, args.merge[1])
                 what = (
                     f"removed {gone.name!r}"

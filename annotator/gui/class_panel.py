@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from annotator.core.card import classes_fit
 from annotator.core.schema import LabelClass, LabelSchema
 from annotator.gui.layers import VOID_RGB
+from annotator.gui.progress_task import plain
 
 VALUE_ROLE = Qt.ItemDataRole.UserRole
 
@@ -190,6 +191,7 @@ class ClassPanel(QWidget):
         # (hidden until then: it took the room of the classes on a small screen).
         self.note = QLabel("")
         self.note.setObjectName("classNote")
+        self.note.setTextFormat(Qt.TextFormat.PlainText)  # (class names as typed: `<b>x</b>`)
         self.note.setWordWrap(True)
         self.note.setStyleSheet("font-size: small;")
         self.note.hide()
@@ -420,18 +422,20 @@ class ClassPanel(QWidget):
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Change classes",
-            question,
+            plain(question),
             QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
             self,
         )
         box.button(QMessageBox.StandardButton.Ok).setText(verb)
         box.setInformativeText(
-            f"{what} The classes after it move up one place in the list (and the keys 1-9, 0 "
-            "with them). Every label map is rewritten; stopped half-way, nothing changes. "
-            "A model loses this class's output and goes on from what it learnt. "
-            "It cannot be undone here: the label maps that held this class are kept, as "
-            "they are now, in the project's removed folder, and File > Import labels… of "
-            "that folder, with the format Masks, brings the class back."
+            plain(
+                f"{what} The classes after it move up one place in the list (and the keys "
+                "1-9, 0 with them). Every label map is rewritten; stopped half-way, nothing "
+                "changes. A model loses this class's output and goes on from what it "
+                "learnt. It cannot be undone here: the label maps that held this class are "
+                "kept, as they are now, in the project's removed folder, and File > Import "
+                "labels… of that folder, with the format Masks, brings the class back."
+            )
         )
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         return box.exec() == QMessageBox.StandardButton.Ok

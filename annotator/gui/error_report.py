@@ -32,6 +32,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from annotator.core.errors import first_line
+from annotator.gui.progress_task import plain
 from annotator.gui.settings_store import data_folder
 
 log = logging.getLogger("annotator.gui")
@@ -131,9 +132,11 @@ class ErrorReporter(QObject):
         box = QMessageBox(
             QMessageBox.Icon.Critical,
             "Unexpected error",
-            f"Annotator hit an error it did not expect, and carried on.\n\n{line}\n\n"
-            f"{saved}If something looks wrong now, restart the app: what was saved "
-            f"is kept.\n\n{where}",
+            plain(
+                f"Annotator hit an error it did not expect, and carried on.\n\n{line}\n\n"
+                f"{saved}If something looks wrong now, restart the app: what was saved "
+                f"is kept.\n\n{where}"
+            ),
             QMessageBox.StandardButton.Ok,
             self._parent,
         )

@@ -29,11 +29,12 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.schema import LabelSchema
 from annotator.formats.base import is_background_name
 from annotator.formats.registry import FORMATS, export_formats, format_title
-from annotator.gui.forms import add_formats, finish_form, path_row
+from annotator.gui.forms import add_formats, finish_form, path_row, refuse_unusable_path
 from annotator.gui.progress_task import (
     Progress,
     TaskOutcome,
     error_text,
+    plain,
     run_with_progress,
     sentence,
 )
@@ -340,26 +341,33 @@ class ExportDialog(QDialog):
         try:
             request = self.request()
             self._check_classes(request)
+            out = Path(request.out)
+            refuse_unusable_path(out)
+            try:
+                full = out.is_dir() and any(out.iterdir())
+            except OSError as exc:  # (a folder it may not read)
+                raise AnnotatorError(f"{out}: {exc.strerror or exc}") from None
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Export", sentence(error_text(exc)))
+            QMessageBox.warning(self, "Export", plain(sentence(error_text(exc))))
             return
-        out = Path(request.out)
         self.overwrite = False
         if out.is_file():
             # said here, while the choices are still on screen (the export refuses it too)
             QMessageBox.warning(
                 self,
                 "Export",
-                f"{out}: is a file; choose a new folder (it is created) or an empty one",
+                plain(f"{out}: is a file; choose a new folder (it is created) or an empty one"),
             )
             return
-        if out.is_dir() and any(out.iterdir()):
+        if full:
             # as `export --overwrite`: the old folder goes only once the new one is whole
             answer = QMessageBox.question(
                 self,
                 "Export",
-                f"{out} already holds files. Replace the folder with this export? It is "
-                "replaced only once the export is complete; until then it stays as it is.",
+                plain(
+                    f"{out} already holds files. Replace the folder with this export? It is "
+                    "replaced only once the export is complete; until then it stays as it is."
+                ),
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No,
             )

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox
 
 from annotator.core.errors import AnnotatorError
+from annotator.core.naming import NAME_MAX, short_stem
 from annotator.core.schema import untrainable
 from annotator.gui.export_dialog import ExportDialog, export_summary, run_export
 from annotator.gui.first_run import FirstRunDialog, is_project
@@ -29,7 +30,7 @@ from annotator.gui.new_project_dialog import (
     NewProjectDialog,
     add_images_with_progress,
 )
-from annotator.gui.progress_task import error_text, loop_held, sentence, training_refuses
+from annotator.gui.progress_task import error_text, loop_held, plain, sentence, training_refuses
 from annotator.services.exchange import ExportRequest
 from annotator.services.projects import IMAGE_FILE_SUFFIXES
 
@@ -41,6 +42,19 @@ if TYPE_CHECKING:
 IMPORT_MASKS_BUTTON = "Import these masks…"
 
 IMAGE_FILTER = f"Images ({' '.join('*' + s for s in IMAGE_FILE_SUFFIXES)});;All files (*)"
+
+
+#: Bytes the export adds to its folder's name for the folders it stages beside it
+#: (``.<name>.partial-XXXXXXXX``, ``.<name>.replaced-XXXXXXXX``).
+_EXPORT_STAGING_BYTES = len("..replaced-XXXXXXXX")
+
+
+def default_export_folder(root: Path) -> Path:
+    """``<project>-export`` beside the project, its name cut to fit (a project folder of
+    a long name made one the system refuses: "File name too long")."""
+    tail = "-export"
+    room = NAME_MAX - _EXPORT_STAGING_BYTES - len(tail)
+    return root.parent / f"{short_stem(root.name, room)}{tail}"
 
 
 class FileMenu(QObject):
@@ -122,7 +136,9 @@ class FileMenu(QObject):
 
     def open_recent(self, path: Path) -> None:
         if not is_project(path):
-            QMessageBox.warning(self.window, "Cannot open project", f"{path}: no longer a project")
+            QMessageBox.warning(
+                self.window, "Cannot open project", plain(f"{path}: no longer a project")
+            )
             self.window.settings.remove_recent(path)
             self.refresh_recent()
             return
@@ -138,9 +154,7 @@ class FileMenu(QObject):
         if session is None:
             return ExportDialog(self.window)
         root = session.project.root
-        dialog = ExportDialog(
-            self.window, root.parent / f"{root.name}-export", list(session.schema.names)
-        )
+        dialog = ExportDialog(self.window, default_export_folder(root), list(session.schema.names))
         if self._last_export is not None and self._last_export[0] == root:
             dialog.fill(self._last_export[1])
         # (closed by any means: OK, Cancel, Esc; :meth:`export` keeps them too)
@@ -329,11 +343,11 @@ class FileMenu(QObject):
             return False
         if action is None:
             show = QMessageBox.warning if warn else QMessageBox.information
-            show(self.window, "Annotator", message)
+            show(self.window, "Annotator", plain(message))
             return False
         icon = QMessageBox.Icon.Warning if warn else QMessageBox.Icon.Information
         asking = QMessageBox(
-            icon, "Annotator", message, QMessageBox.StandardButton.NoButton, self.window
+            icon, "Annotator", plain(message), QMessageBox.StandardButton.NoButton, self.window
         )
         button = asking.addButton(action, QMessageBox.ButtonRole.AcceptRole)
         asking.addButton(QMessageBox.StandardButton.Close)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.gui.new_project_dialog import AddOutcome, NewProjectDialog
-from annotator.gui.progress_task import error_text, run_with_progress
+from annotator.gui.progress_task import error_text, plain, run_with_progress
 from annotator.gui.settings_store import SettingsStore, data_folder
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -67,8 +67,10 @@ def ask_project_folder(parent: QWidget | None) -> Path | None:
         QMessageBox.warning(
             parent,
             "Not a project",
-            f"{folder}: not an Annotator project (no annotator.sqlite); "
-            "use New project to create one from a folder of images.",
+            plain(
+                f"{folder}: not an Annotator project (no annotator.sqlite); "
+                "use New project to create one from a folder of images."
+            ),
         )
         return None
     return Path(folder)
@@ -180,13 +182,13 @@ class FirstRunDialog(QDialog):
         )
         if outcome.error is not None or outcome.result is None:
             message = error_text(outcome.error) if outcome.error else "the demo was not created"
-            QMessageBox.warning(self, "Cannot create the demo", message)
+            QMessageBox.warning(self, "Cannot create the demo", plain(message))
             return
         self._choose(Path(outcome.result))
 
     def choose_recent(self, path: Path) -> None:
         if not is_project(path):
-            QMessageBox.warning(self, "Cannot open project", f"{path}: no longer a project")
+            QMessageBox.warning(self, "Cannot open project", plain(f"{path}: no longer a project"))
             self.settings.remove_recent(path)
             self.fill_recent()
             return

@@ -1,10 +1,13 @@
 """The layout shared by the app's form dialogs (export, import): rows of a form, a path
 field with its browse buttons, and OK / Cancel under the form; the plain names of the
-interchange formats; and the size of a dialog whose rows come and go."""
+interchange formats; the size of a dialog whose rows come and go; and the refusal of a
+path the system cannot look up."""
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -17,6 +20,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QVBoxLayout,
 )
+
+from annotator.core.errors import AnnotatorError
 
 
 def path_row(edit: QLineEdit, *buttons: tuple[str, Callable[[], None]]) -> QHBoxLayout:
@@ -87,3 +92,14 @@ def add_formats(combo: QComboBox, names: list[str], descriptions: dict[str, str]
         combo.setItemData(
             combo.count() - 1, f"{name}: {descriptions[name]}", Qt.ItemDataRole.ToolTipRole
         )
+
+
+def refuse_unusable_path(path: Path) -> None:
+    """Raise :class:`AnnotatorError`, for the form to say while it is open, when ``path``
+    cannot even be looked up (a name over 255 bytes, no permission on a folder on the
+    way); a path that is merely missing passes. (The ``OSError`` escaped the OK button.)"""
+    try:
+        path.exists()
+    except OSError as exc:
+        advice = "; choose a shorter name" if exc.errno == errno.ENAMETOOLONG else ""
+        raise AnnotatorError(f"{path}: {exc.strerror or exc}{advice}") from None

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMessageBox
 from annotator.gui.progress_task import (
     error_text,
     loop_held,
+    plain,
     run_with_progress,
     sentence,
     training_refuses,
@@ -87,12 +88,12 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
     box = QMessageBox(
         QMessageBox.Icon.Question,
         "Remove images",
-        removal_question(chosen[0].name, len(chosen)),
+        plain(removal_question(chosen[0].name, len(chosen))),
         QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
         window,
     )
     box.button(QMessageBox.StandardButton.Ok).setText("Remove")
-    box.setInformativeText(removal_details(len(chosen), labelled, project.root / "removed"))
+    box.setInformativeText(plain(removal_details(len(chosen), labelled, project.root / "removed")))
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     if box.exec() != QMessageBox.StandardButton.Ok:
         return None
@@ -128,9 +129,11 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
                 QMessageBox.warning(
                     window,
                     "Images not removed",
-                    f"The labels of {stuck[0].name} could not be saved yet, so it is not "
-                    "removed (they are kept, and saved with the next save): "
-                    f"{session.remedy(stuck[0].id)} and try again.",
+                    plain(
+                        f"The labels of {stuck[0].name} could not be saved yet, so it is not "
+                        "removed (they are kept, and saved with the next save): "
+                        f"{session.remedy(stuck[0].id)} and try again."
+                    ),
                 )
                 return None
 
@@ -160,7 +163,7 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
         QMessageBox.warning(
             window,
             "Images not removed",
-            sentence(error_text(outcome.error or RuntimeError("nothing happened"))),
+            plain(sentence(error_text(outcome.error or RuntimeError("nothing happened")))),
         )
         return None
     window.statusBar().showMessage(sentence(outcome.result.summary()), 15000)

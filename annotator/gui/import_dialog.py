@@ -24,12 +24,13 @@ from PySide6.QtWidgets import (
 from annotator.core.errors import AnnotatorError
 from annotator.formats.labelme import project_background
 from annotator.formats.registry import FORMATS, format_title, import_formats
-from annotator.gui.forms import add_formats, finish_form, path_row
+from annotator.gui.forms import add_formats, finish_form, path_row, refuse_unusable_path
 from annotator.gui.progress_task import (
     Progress,
     TaskOutcome,
     capitalised,
     error_text,
+    plain,
     run_with_progress,
     sentence,
 )
@@ -264,6 +265,9 @@ class ImportDialog(QDialog):
         and the choices made were lost)."""
         try:
             request = self.request()
+            for path in (request.src, request.labels_file):
+                if path is not None:
+                    refuse_unusable_path(path)
             missing = [
                 (what, path)
                 for what, path in (
@@ -281,6 +285,6 @@ class ImportDialog(QDialog):
                     else f"{path}: no such file; choose the {what} with its File… button"
                 )
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Import", sentence(error_text(exc)))
+            QMessageBox.warning(self, "Import", plain(sentence(error_text(exc))))
             return
         self.accept()

@@ -32,7 +32,7 @@ from annotator.gui.model_panel import (
     round_text,
     switch_text,
 )
-from annotator.gui.progress_task import run_with_progress
+from annotator.gui.progress_task import plain, run_with_progress
 from annotator.gui.proposal_layers import ProposalLayers
 from annotator.gui.tools import along
 from annotator.services import versions
@@ -665,8 +665,10 @@ class LoopController(QObject):
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Import model",
-            f"{path.name} was imported already, as model v{before.version}"
-            + (" (the active version)." if is_active else "."),
+            plain(
+                f"{path.name} was imported already, as model v{before.version}"
+                + (" (the active version)." if is_active else ".")
+            ),
             parent=self.panel.window(),
         )
         use = (
@@ -891,10 +893,10 @@ class LoopController(QObject):
         self._boxed = message
         if self._error_box is None:  # one non-modal box: errors never block the loop
             self._error_box = QMessageBox(
-                QMessageBox.Icon.Warning, "Model", message, parent=self.panel.window()
+                QMessageBox.Icon.Warning, "Model", plain(message), parent=self.panel.window()
             )
             self._error_box.setModal(False)
-        self._error_box.setText(message)
+        self._error_box.setText(plain(message))
         self._box_about = what
         self._error_box.show()
         self.error.emit(message)

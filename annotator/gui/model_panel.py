@@ -558,6 +558,8 @@ class ModelPanel(QWidget):
         self.drop_label.setWordWrap(True)
         self.drop_back_button = QPushButton("Roll back")
         self.drop_keep_button = QPushButton("Keep")
+        for label in (self.round_label, self.error_label, self.notice_label, self.drop_label):
+            label.setTextFormat(Qt.TextFormat.PlainText)  # (they may name files and classes)
         self.drop_box = QWidget()
         drop_layout = QVBoxLayout(self.drop_box)
         drop_layout.setContentsMargins(0, 0, 0, 0)

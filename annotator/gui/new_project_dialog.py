@@ -36,10 +36,12 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.limits import convert_advice
 from annotator.core.schema import LabelClass, LabelSchema, default_color
 from annotator.gui.class_panel import swatch
+from annotator.gui.forms import refuse_unusable_path
 from annotator.gui.progress_task import (
     Progress,
     capitalised,
     error_text,
+    plain,
     run_with_progress,
     sentence,
 )
@@ -385,7 +387,7 @@ class NewProjectDialog(QDialog):
         try:
             path = self._create()
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Cannot create the project", sentence(error_text(exc)))
+            QMessageBox.warning(self, "Cannot create the project", plain(sentence(error_text(exc))))
             return
         if path is not None:
             self.accept()
@@ -398,10 +400,13 @@ class NewProjectDialog(QDialog):
             raise AnnotatorError("choose a folder for the project")
         images_text = self.images_edit.text().strip()
         images = Path(images_text).expanduser() if images_text else None
-        if images is not None and not images.exists():
-            raise AnnotatorError(f"{images}: no such folder")
+        if images is not None:
+            refuse_unusable_path(images)
+            if not images.exists():
+                raise AnnotatorError(f"{images}: no such folder")
         schema = schema_from_rows(self.classes.rows())
         root = Path(project_text).expanduser().absolute()
+        refuse_unusable_path(root)
         with create_project(root, schema) as project:
             self.created = root
             if images is not None:

@@ -18,6 +18,7 @@ and the message about it are over.
 from __future__ import annotations
 
 import contextlib
+import html
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
+from PySide6.QtGui import Qt as GuiQt
 from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
 
 if TYPE_CHECKING:
@@ -229,6 +231,15 @@ def sentence(text: str) -> str:
     if text and text[-1] not in ".!?…":
         text += "."
     return text
+
+
+def plain(text: str) -> str:
+    """``text`` for a message box (whose texts Qt reads as HTML when they look like it)
+    shown as written: a name holding ``<b>x</b>`` or ``a<br>b`` (a class, a file, a
+    folder) is not formatted. Text Qt would show as written anyway is returned as it is."""
+    if not GuiQt.mightBeRichText(text):
+        return text
+    return f'<p style="white-space: pre-wrap">{html.escape(text, quote=False)}</p>'
 
 
 def training_refuses(

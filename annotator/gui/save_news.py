@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 from annotator.core.errors import RecordRefused
-from annotator.gui.progress_task import sentence
+from annotator.gui.progress_task import plain, sentence
 from annotator.services.session import LabelsAtRisk, name_list
 
 if TYPE_CHECKING:
@@ -90,21 +90,26 @@ def close_session(window: MainWindow, session: AnnotationSession, asking: bool) 
             if session.rescued_to is not None or "could not be saved" in said
             else "Labels not counted yet"
         )
-        QMessageBox.warning(window, title, sentence(said))
+        QMessageBox.warning(window, title, plain(sentence(said)))
 
 
 def ask_rescue(window: QWidget, risk: LabelsAtRisk) -> str:
     """Ask what to do with labels that can be neither saved nor rescued: :data:`RETRY`,
     :data:`CHOOSE` or :data:`DISCARD` (the box names every image whose labels it loses)."""
+    advice = (  # (a name too long, a read-only folder: no space would help)
+        "Free some space and press Retry"
+        if risk.full
+        else "Press Retry once what is said above is put right"
+    )
     text = (
-        f"{sentence(str(risk))}\n\nFree some space and press Retry, or choose another "
-        "folder to write them to (another disk, a USB stick). Discard closes without "
-        f"them: the labels of {name_list(risk.names)} will be lost."
+        f"{sentence(str(risk))}\n\n{advice}, or choose another folder to write them to "
+        "(another disk, a USB stick). Discard closes without them: the labels of "
+        f"{name_list(risk.names)} will be lost."
     )
     box = QMessageBox(
         QMessageBox.Icon.Warning,
         "Labels not saved",
-        text,
+        plain(text),
         QMessageBox.StandardButton.NoButton,
         window,
     )

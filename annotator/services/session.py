@@ -53,12 +53,14 @@ from annotator.core.channels import pick
 from annotator.core.contrast import display_pixels
 from annotator.core.errors import AnnotatorError, ProjectError, RecordRefused, first_line
 from annotator.core.labelmap import LabelMap
+from annotator.core.naming import NAME_MAX, short_stem
 from annotator.core.records import ImageRecord
 from annotator.core.schema import LabelSchema
 from annotator.core.status import ImageStatus, status_after_save
 from annotator.services.autosave import SAVE_BUSY_TIMEOUT_S, Autosaver, SaveRequest, SaveResult
 from annotator.services.document import DEFAULT_HISTORY_BYTES, Document, KeptHistory
 from annotator.services.jobs import Dispatcher, LatestWinsWorker, call_directly
+from annotator.storage.atomic import PARTIAL_SUFFIX
 from annotator.storage.images import auto_windows, encode_png
 from annotator.storage.kept_labels import LabelsFolder
 from annotator.storage.project import Project, file_version
@@ -167,11 +169,13 @@ def rescue_candidates(first: Path) -> list[Path]:
 class LabelsAtRisk(ProjectError):
     """:meth:`AnnotationSession.close` with ``keep_if_lost``: some labels could be neither
     saved in the project nor rescued into any folder given. The session stays open with
-    them; ``names``: their images."""
+    them; ``names``: their images; ``full``: a folder refused them for want of space (a
+    full disk or quota), so freeing some may help."""
 
-    def __init__(self, message: str, names: Sequence[str]) -> None:
+    def __init__(self, message: str, names: Sequence[str], full: bool = False) -> None:
         super().__init__(message)
         self.names = tuple(names)
+        self.full = full
 
 
 class LabelsKept(ProjectError):
@@ -701,9 +705,9 @@ class AnnotationSession:
         try:
             self.close_document()
         except ProjectError as exc:
-            rescued, lost = self._rescue(exc, folders, final=not keep_if_lost)
+            rescued, lost, full = self._rescue(exc, folders, final=not keep_if_lost)
             if lost and keep_if_lost:
-                raise LabelsAtRisk(rescued, lost) from None
+                raise LabelsAtRisk(rescued, lost, full) from None
             self.document = None
         # A decode running now cannot be stopped; it ends unheard (its ticket is stale)
         # and must not hold up closing, nor reach a project closed under it.
@@ -735,15 +739,16 @@ class AnnotationSession:
 
     def _rescue(
         self, exc: ProjectError, folders: Sequence[Path], final: bool
-    ) -> tuple[str, list[str]]:
+    ) -> tuple[str, list[str], bool]:
         """Write the labels that could not be saved somewhere else (the open image's, and
         those of images let go) into the first of ``folders`` that takes them; the
-        sentence that says where, and the names of the images whose labels none took
-        (lost, said as an error when ``final``). Those whose mask file was written (only
-        the record was refused) are on disk already: the sentence says so."""
+        sentence that says where, the names of the images whose labels none took (lost,
+        said as an error when ``final``), and whether a folder refused them for want of
+        space. Those whose mask file was written (only the record was refused) are on
+        disk already: the sentence says so."""
         unsaved = self._unsaved()
         if not unsaved:  # (the close refused for a reason of its own: nothing to keep)
-            return f"the labels could not be saved ({exc})", []
+            return f"the labels could not be saved ({exc})", [], False
         on_disk = [
             (record, failure)
             for record, _labels, failure in unsaved
@@ -756,8 +761,9 @@ class AnnotationSession:
         ]
         parts: list[str] = []
         lost: list[str] = []
+        full = False
         if others:
-            said, lost = self._rescue_into(others, folders, final)
+            said, lost, full = self._rescue_into(others, folders, final)
             parts.append(said)
         if on_disk:
             records = [record for record, _failure in on_disk]
@@ -770,26 +776,36 @@ class AnnotationSession:
             )
             log.warning("%s", counted)
             parts.append(counted)
-        return ". ".join(p[:1].upper() + p[1:] if i else p for i, p in enumerate(parts)), lost
+        said = ". ".join(p[:1].upper() + p[1:] if i else p for i, p in enumerate(parts))
+        return said, lost, full
 
     def _rescue_into(
         self,
         unsaved: list[tuple[ImageRecord, np.ndarray, str]],
         folders: Sequence[Path],
         final: bool,
-    ) -> tuple[str, list[str]]:
+    ) -> tuple[str, list[str], bool]:
         """Write ``(record, labels, why)`` into the first of ``folders`` that takes them
-        all; the sentence, and the names of the images none took."""
+        all; the sentence, the names of the images none took, and whether a folder
+        refused them for want of space."""
         records = [record for record, _labels, _why in unsaved]
         first, why = records[0], unsaved[0][2]
         names = f"{first.name}{_others(len(records) - 1)}"
-        stamp = f"{self.project.root.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        when = f"-{time.strftime('%Y%m%d-%H%M%S')}"
+        # Named after the project, cut to fit: staged as ``.<name>-N.partial``, the
+        # whole must fit NAME_MAX even for a project folder of a long name.
+        room = NAME_MAX - len(when) - len("." + PARTIAL_SUFFIX) - len("-999")
+        stamp = short_stem(self.project.root.name, room) + when
         refused = []
+        full = False
         for parent in folders:
             try:
                 folder, where = self._write_rescue(parent, stamp, unsaved)
             except (OSError, ProjectError) as again:
                 short = again.strerror if isinstance(again, OSError) else None
+                full = full or (
+                    isinstance(again, OSError) and again.errno in (errno.ENOSPC, errno.EDQUOT)
+                )
                 refused.append(f"{parent}: {short or first_line(again)}")
                 log.info("could not rescue the labels of %s into %s: %s", names, parent, again)
                 continue
@@ -801,12 +817,16 @@ class AnnotationSession:
             )
             self.rescued_to = folder
             return (
-                f"the labels of {names} could not be saved in the project ({why}). "
-                f"They were written to {where} instead: once the project can be written "
-                f"again, File > Import labels… of that folder (Format: Masks) puts them "
-                f"back, as does `annotator import {shlex.quote(str(self.project.root))} "
-                f"{shlex.quote(str(folder))} --format masks`"
-            ), []
+                (
+                    f"the labels of {names} could not be saved in the project ({why}). "
+                    f"They were written to {where} instead: once the project can be written "
+                    f"again, File > Import labels… of that folder (Format: Masks) puts them "
+                    f"back, as does `annotator import {shlex.quote(str(self.project.root))} "
+                    f"{shlex.quote(str(folder))} --format masks`"
+                ),
+                [],
+                False,
+            )
         lost = [record.name for record in records]
         tried = "; ".join(refused) if refused else "no folder to write them to"
         said = (
@@ -815,7 +835,7 @@ class AnnotationSession:
         )
         if final:
             log.error("%s: they are lost", said)
-        return said, lost
+        return said, lost, full
 
     def _write_rescue(
         self, parent: Path, stamp: str, unsaved: list[tuple[ImageRecord, np.ndarray, str]]

@@ -198,6 +198,7 @@ class Database:
         if not create and path.stat().st_size == 0:  # SQLite would make it a new, empty one
             raise ProjectError(f"{path}: the project database is empty (damaged)")
         self._create = create
+        self._reader = reader
         #: Reads get connections of their own (``_reading``) where the database opened as
         #: usual; one opened read-only (a full or read-only disk) is read through its one.
         self._separate_reads = True
@@ -265,12 +266,7 @@ class Database:
                 f"(database version {version}, this program knows {SCHEMA_VERSION}); upgrade"
             )
         if version < SCHEMA_VERSION:  # (a reader may not write: no empty transaction)
-            with self.transaction() as conn:
-                for target in range(version, SCHEMA_VERSION):
-                    for statement in MIGRATIONS[target].split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {target + 1}")
+            self._upgrade(path, version)
         # A damaged file can hold NULLs and wrong types no constraint lets in; the quick
         # check (a few ms even for 20,000 images) finds most damage before anything reads it.
         check = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
@@ -284,6 +280,46 @@ class Database:
             raise ProjectError(
                 f"{path}: the project database is damaged (missing table {', '.join(missing)})"
             )
+
+    def _upgrade(self, path: Path, version: int) -> None:
+        """Run the migrations from ``version`` on. A reader whose database cannot be
+        written (a read-only disk or share, an archived project made by an older
+        Annotator) reads an upgraded copy in memory instead; the file stays as it is,
+        for the next writer to upgrade. (Every read-only command refused it: "this change
+        was not saved".)"""
+
+        def migrate() -> None:
+            with self.transaction() as conn:
+                for target in range(version, SCHEMA_VERSION):
+                    for statement in MIGRATIONS[target].split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {target + 1}")
+
+        if self._separate_reads:  # (opened as usual: the file may take the upgrade)
+            try:
+                migrate()
+                return
+            except WriteRefused:
+                if not self._reader:
+                    raise
+        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        try:
+            memory.row_factory = sqlite3.Row
+            self._conn.backup(memory)
+        except BaseException:
+            memory.close()
+            raise
+        self._conn.close()
+        self._conn, self._separate_reads = memory, False
+        migrate()
+        memory.execute("PRAGMA query_only = ON")  # (nothing written to it is kept)
+        log.info(
+            "%s: made by an older Annotator (database version %d) and not writable here: "
+            "read through a copy upgraded in memory",
+            path,
+            version,
+        )
 
     @contextlib.contextmanager
     def transaction(self, *, timeout: float | None = None) -> Iterator[sqlite3.Connection]:

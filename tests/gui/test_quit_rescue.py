@@ -100,6 +100,7 @@ def test_quitting_asks_before_losing_labels_and_writes_them_where_chosen(
     assert len(asked) == 2  # asked again after Retry failed
     for text in asked:
         assert name in text and "will be lost" in text and "No space left" in text
+        assert "Free some space and press Retry" in text
     assert window.session is None
     (rescued,) = usb.glob(f"*/masks/{name}.png")
     import cv2
@@ -138,6 +139,35 @@ def test_discard_loses_the_labels_only_when_chosen_in_a_box_naming_them(
     assert f"the labels of {name} will be lost" in text
     assert window.session is None and boxes == []  # chosen: nothing more to say
     assert not list(tmp_path.rglob(f"masks/{name}.png"))
+
+
+def test_a_rescue_refused_for_another_reason_than_space_is_not_said_a_full_disk(
+    window, answers, boxes, monkeypatch, tmp_path
+):
+    """The box said "Free some space and press Retry" for any refusal: a name too long
+    for the folder (a project folder of a long name), a read-only folder."""
+    given, asked = answers
+    given.append("Discard")
+
+    def save_mask(*a, **k):  # type: ignore[no-untyped-def]
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(window.session.project, "save_mask", save_mask)
+    rescue = tmp_path / "rescued"
+    window.session.rescue_dir = rescue
+    real = kept_labels.write_synced
+
+    def write_synced(path, data):  # type: ignore[no-untyped-def]
+        if Path(path).is_relative_to(rescue):
+            raise OSError(errno.ENAMETOOLONG, "File name too long", str(path))
+        real(path, data)
+
+    monkeypatch.setattr(kept_labels, "write_synced", write_synced)
+    name, _image_id, _value = _paint(window)
+    window.close()
+    (text,) = asked
+    assert "File name too long" in text and f"the labels of {name} will be lost" in text
+    assert "space" not in text and "Press Retry once" in text
 
 
 class _SigtermOnceABoxIsOpen:

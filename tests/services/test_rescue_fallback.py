@@ -151,3 +151,26 @@ def test_a_full_disk_names_the_project_folder_and_the_space_left(project):
     (said,) = errors
     assert f"the project folder {project.root}" in str(said)
     assert " free on the disk" in str(said) and "free some space there" in str(said)
+
+
+@pytest.mark.parametrize("length", [231, 240, 255])
+def test_a_project_folder_of_a_long_name_still_has_its_labels_rescued(
+    tmp_path, places, monkeypatch, length
+):
+    """The rescue folder was named after the whole project folder and the time: over
+    NAME_MAX for a project name of 231 bytes and more, "File name too long" in every
+    folder, and the labels were lost."""
+    rescue, _home, _temp = places
+    (tmp_path / "imgs").mkdir()
+    cv2.imwrite(str(tmp_path / "imgs" / "a.png"), np.full((16, 16), 40, np.uint8))
+    name = "p" * length
+    with Project.create(tmp_path / name, LabelSchema.from_names(["bg", "cell"])) as p:
+        p.add_images([tmp_path / "imgs"])
+        session, painted = _painted_session(p, rescue)
+        _unsaveable(p, monkeypatch)
+        said = session.close([rescue])
+    assert said is not None and str(rescue) in said and "nor rescued" not in said
+    (written,) = rescue.glob("*/masks/a.png.png")
+    folder = written.parent.parent.name
+    assert folder.startswith("p" * 100) and len(folder.encode()) <= 255 - len("..partial")
+    assert np.array_equal(cv2.imread(str(written), cv2.IMREAD_UNCHANGED), painted)

@@ -162,6 +162,77 @@ def test_a_read_only_database_is_one_line_naming_it(project, immutable, tmp_path
     assert "internal" not in said
 
 
+def _made_by_version_1(root):
+    """The project's database as the first Annotator wrote it (database version 1)."""
+    conn = sqlite3.connect(root / DB_NAME)
+    conn.execute("ALTER TABLE images DROP COLUMN file_size")
+    conn.execute("ALTER TABLE images DROP COLUMN file_mtime_ns")
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+
+
+def _user_version(path) -> int:
+    conn = sqlite3.connect(f"{path.as_uri()}?immutable=1", uri=True)
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_an_older_project_on_a_read_only_disk_is_read_without_upgrading_it(
+    labelled, monkeypatch, tmp_path, capsys
+):
+    """status, models, export refused it: "… read-only …; this change was not saved"
+    (the upgrade ran for every reader). As root a folder is never read-only: SQLite's
+    usual opening is refused as on such a disk."""
+    from annotator.cli import main
+    from annotator.storage import db
+
+    root = labelled.root
+    labelled.close()
+    _made_by_version_1(root)
+
+    def refuse(path):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(db, "_connect", refuse)
+    assert main(["status", str(root)]) == 0
+    out = capsys.readouterr()
+    assert "images   2  (new: 1, in_progress: 0, done: 1)" in out.out, out
+    assert main(["export", str(root), str(tmp_path / "out"), "--format", "masks"]) == 0
+    assert len(list((tmp_path / "out").rglob("masks/*.png"))) == 1
+    with Project.open(root, lock=False) as p:
+        assert [r.status for r in p.images()] == [ImageStatus.DONE, ImageStatus.NEW]
+        with pytest.raises(ProjectError, match="read-only"):  # nothing is kept in memory
+            p.set_setting("k", 1)
+    assert _user_version(root / DB_NAME) == 1  # left for the next writer
+
+
+def test_an_older_project_whose_database_is_immutable_is_read(labelled, tmp_path, capsys):
+    """The same with the file itself made immutable (SQLite opens it, then the upgrade
+    is refused)."""
+    import shutil
+    import subprocess
+
+    from annotator.cli import main
+
+    root = labelled.root
+    labelled.close()
+    _made_by_version_1(root)
+    path = root / DB_NAME
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", path]).returncode:
+        pytest.skip("chattr +i is not available here")
+    try:
+        assert main(["status", str(root)]) == 0
+        assert "done: 1" in capsys.readouterr().out
+        assert _user_version(path) == 1
+    finally:
+        subprocess.run(["chattr", "-i", path], check=True)
+    with Project.open(root) as p:  # a writer upgrades it
+        assert len(p.images()) == 2
+    assert _user_version(path) == 2
+
+
 def test_a_database_locked_by_another_program_is_one_line_naming_it(
     project, tmp_path, capsys, monkeypatch
 ):
