@@ -816,13 +816,17 @@ class AnnotationSession:
                 where,
             )
             self.rescued_to = folder
+            # (a project moved while open: the command names where it is now, or PROJECT)
+            root = self.project.root_now()
+            project = "PROJECT" if root is None else shlex.quote(str(root))
+            named = "" if root is not None else " (PROJECT: the project's folder now)"
             return (
                 (
                     f"the labels of {names} could not be saved in the project ({why}). "
                     f"They were written to {where} instead: once the project can be written "
                     f"again, File > Import labels… of that folder (Format: Masks) puts them "
-                    f"back, as does `annotator import {shlex.quote(str(self.project.root))} "
-                    f"{shlex.quote(str(folder))} --format masks`"
+                    f"back, as does `annotator import {project} "
+                    f"{shlex.quote(str(folder))} --format masks`{named}"
                 ),
                 [],
                 False,

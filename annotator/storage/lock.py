@@ -236,6 +236,16 @@ class ProjectLock:
         self._fd = fd
         self.recovered = recovered  # the dead holder whose lock was taken over, if any
 
+    def folder_now(self) -> Path | None:
+        """The folder the lock file is in now: its project's, moved or renamed since it
+        was opened (Linux's ``/proc/self/fd`` knows; None elsewhere, or when the file was
+        deleted)."""
+        try:
+            target = os.readlink(f"/proc/self/fd/{self._fd}")
+        except OSError:
+            return None
+        return None if target.endswith(" (deleted)") else Path(target).parent
+
     @classmethod
     def acquire(cls, root: str | os.PathLike[str]) -> ProjectLock:
         """Take the lock of ``root`` (re-entrant within a process), or raise

@@ -1300,6 +1300,14 @@ class Project:
     def _saving_marker(self, image_id: int) -> Path:
         return self.root / "masks" / f"{image_id}{SAVING_SUFFIX}"
 
+    def root_now(self) -> Path | None:
+        """The project's folder as it is now: :attr:`root`, or where it was moved to while
+        open (known on Linux from the lock this writer holds); None when it cannot be told
+        (moved, not on Linux; deleted)."""
+        if self._write_lock is not None and (moved := self._write_lock.folder_now()) is not None:
+            return moved
+        return self.root if (self.root / DB_NAME).is_file() else None
+
     def close(self) -> None:
         self._db.close()
         held, self._write_lock = self._write_lock, None

@@ -174,3 +174,17 @@ def test_a_project_folder_of_a_long_name_still_has_its_labels_rescued(
     folder = written.parent.parent.name
     assert folder.startswith("p" * 100) and len(folder.encode()) <= 255 - len("..partial")
     assert np.array_equal(cv2.imread(str(written), cv2.IMREAD_UNCHANGED), painted)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="Linux's /proc/self/fd")
+def test_the_import_said_names_the_project_where_it_was_moved(project, places, monkeypatch):
+    """Moved while open, the project's labels were rescued with a command naming the old
+    folder, which no longer is a project."""
+    rescue, _home, _temp = places
+    session, _painted = _painted_session(project, rescue)
+    moved = project.root.parent / "moved"
+    project.root.rename(moved)
+    _unsaveable(project, monkeypatch)
+    said = session.close()
+    assert said is not None and f"`annotator import {moved} " in said
+    assert f"annotator import {project.root} " not in said
