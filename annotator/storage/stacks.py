@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.errors import ImageReadError
-from annotator.core.naming import file_stem, nnunet_cases, slice_stems, stack_stem
+from annotator.core.naming import file_stem, natural_key, nnunet_cases, slice_stems, stack_stem
 from annotator.core.nodata import GDAL_NODATA_TAG
 from annotator.core.volumes import grid_problem, is_nifti, read_volume, volume_geometry
 from annotator.storage.atomic import atomic_write_text, fsync_dir, partial_folder, write_synced
@@ -84,8 +84,11 @@ def split_stack(
             return legacy, found, False
     folder, n = base / name, 2
     restore = False
+    unrecorded: list[Path] = []  # splits whose source.json is lost or damaged
     while folder.exists():
         record = split_record(folder)
+        if _files(record) is None or not isinstance(record.get("sha1"), str):
+            unrecorded.append(folder)
         found = _split_before(folder, record, content)
         if found is not None:
             _moved_to(folder, record, stack)  # found where it lies now
@@ -107,6 +110,12 @@ def split_stack(
     slices, volume = read_stack(stack, unnamed_slices)
     if channels:
         slices = _with_channels(slices, channels)
+    for old in unrecorded:  # this stack's split, its record lost: recorded again
+        if (files := _same_slices(old, slices)) is not None:
+            record = _source_record(stack, st, digest, [f.name for f in files], volume)
+            with contextlib.suppress(OSError):  # (else found the same way next time)
+                atomic_write_text(old / SOURCE_FILE, json.dumps(record, indent=2) + "\n")
+            return old, files, False
     if sample is not None and len(slices):
         picks = np.linspace(0, len(slices) - 1, min(len(slices), LABEL_SAMPLE_SLICES))
         sample.extend(slices[k] for k in sorted({int(round(x)) for x in picks}))
@@ -129,15 +138,9 @@ def split_stack(
             buffer = io.BytesIO()
             tifffile.imwrite(buffer, array, extratags=extratags, **as_picture(array, alpha))
             write_synced(staging / name, buffer.getvalue())
-        record = {
-            "stack": str(stack.resolve()),
-            "size": st.st_size,
-            "sha1": digest,
-            "planes": len(slices),
-            "files": names,
-            **({} if volume is None else {"volume": volume}),
-            **({"channels": channel_records([stack, *channels], content)} if channels else {}),
-        }
+        record = _source_record(stack, st, digest, names, volume)
+        if channels:
+            record["channels"] = channel_records([stack, *channels], content)
         write_synced(staging / SOURCE_FILE, (json.dumps(record, indent=2) + "\n").encode())
         fsync_dir(staging)
         if restore:  # the folder left: its record and the slice files still there
@@ -152,6 +155,41 @@ def split_stack(
         ) from None
     # (restored: the images of these slices are in the project already, as before)
     return folder, [folder / name for name in names], not restore
+
+
+def _source_record(
+    stack: Path, st: os.stat_result, digest: str, names: list[str], volume: Any
+) -> dict[str, Any]:
+    """A split's ``source.json``: the stack it is of, and its slice files in order."""
+    return {
+        "stack": str(stack.resolve()),
+        "size": st.st_size,
+        "sha1": digest,
+        "planes": len(names),
+        "files": names,
+        **({} if volume is None else {"volume": volume}),
+    }
+
+
+def _same_slices(folder: Path, slices: Sequence[np.ndarray] | np.ndarray) -> list[Path] | None:
+    """The slice files of ``folder`` (whose ``source.json`` is lost or damaged) when they
+    hold exactly ``slices``, in order: the split of this stack, to be recorded again
+    rather than split a second time beside it."""
+    import tifffile
+
+    files = sorted(
+        (f for f in folder.iterdir() if f.suffix == ".tif" and f.is_file()),
+        key=lambda f: natural_key(f.name),
+    )
+    if len(files) != len(slices):
+        return None
+    try:
+        for file, array in zip(files, slices, strict=True):
+            if not np.array_equal(tifffile.imread(file), np.asarray(array), equal_nan=True):
+                return None
+    except (OSError, ValueError, TypeError):  # (a file that is no slice: not this split)
+        return None
+    return files
 
 
 def read_stack(

@@ -465,3 +465,30 @@ def test_a_stack_with_a_long_name_is_split_and_its_label_stack_finds_the_slices(
         assert len(records) == 3 and all(len(r.name.encode()) <= 255 for r in records)
         for z, record in enumerate(records):
             assert np.array_equal(project.load_mask(record) == 1, volume[z] > 127)
+
+
+@pytest.mark.parametrize("damage", ["{not json", '{"stack": 7, "sha1": null}', ""])
+def test_a_split_whose_record_is_lost_is_found_again_and_recorded(tmp_path, damage):
+    """A damaged or lost source.json: adding the stack again split it a second time
+    beside the first (stack~2_z000...), each slice an image twice."""
+    import json
+
+    volume = _volume((4, 16, 24))
+    tifffile.imwrite(tmp_path / "vol.tif", volume, **ZYX)
+    root = tmp_path / "proj"
+    with Project.create(root, LabelSchema.from_names(["a", "b"])) as project:
+        project.add_images([tmp_path / "vol.tif"])
+    source = root / "slices" / "vol" / "source.json"
+    if damage:
+        source.write_text(damage)
+    else:
+        source.unlink()
+    with Project.open(root) as project:
+        report = project.add_images([tmp_path / "vol.tif"])
+        assert report.added == [] and len(project.images()) == 4
+    assert json.loads(source.read_text())["files"] == [f"vol_z{i:03d}.tif" for i in range(4)]
+    other = _volume((4, 16, 24)) // 2  # another stack of that name: a split of its own
+    (tmp_path / "b").mkdir()
+    tifffile.imwrite(tmp_path / "b" / "vol.tif", other, **ZYX)
+    with Project.open(root) as project:
+        assert len(project.add_images([tmp_path / "b" / "vol.tif"]).added) == 4
