@@ -29,7 +29,7 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.schema import LabelSchema
 from annotator.formats.base import is_background_name
 from annotator.formats.registry import FORMATS, export_formats, format_title
-from annotator.gui.forms import add_formats, finish_form, path_row, refuse_unusable_path
+from annotator.gui.forms import add_formats, finish_form, path_row, path_text, refuse_unusable_path
 from annotator.gui.progress_task import (
     Progress,
     TaskOutcome,
@@ -264,7 +264,7 @@ class ExportDialog(QDialog):
         from annotator.formats.nnunet import parse_channel_names
         from annotator.services.exchange import parse_split
 
-        out = self.out_edit.text().strip()
+        out = path_text(self.out_edit)
         if not out:
             raise AnnotatorError("choose an output folder")
         if not any(s.value() > 0 for s in self.split_spins):

@@ -24,6 +24,14 @@ from PySide6.QtWidgets import (
 from annotator.core.errors import AnnotatorError
 
 
+def path_text(edit: QLineEdit) -> str:
+    """The path a field holds: as typed when a file or folder of that very name exists
+    (``data `` with its space, as Browse… fills it in), else without the spaces around
+    it (typed by accident)."""
+    text = edit.text()
+    return text if text.strip() and text != text.strip() and Path(text).exists() else text.strip()
+
+
 def path_row(edit: QLineEdit, *buttons: tuple[str, Callable[[], None]]) -> QHBoxLayout:
     """``edit`` followed by one push button per ``(text, slot)``."""
     row = QHBoxLayout()

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from annotator.core.errors import AnnotatorError
 from annotator.formats.labelme import project_background
 from annotator.formats.registry import FORMATS, format_title, import_formats
-from annotator.gui.forms import add_formats, finish_form, path_row, refuse_unusable_path
+from annotator.gui.forms import add_formats, finish_form, path_row, path_text, refuse_unusable_path
 from annotator.gui.progress_task import (
     Progress,
     TaskOutcome,
@@ -238,10 +238,10 @@ class ImportDialog(QDialog):
         self.format_combo.setCurrentIndex(index)
 
     def request(self) -> ImportRequest:
-        src = self.src_edit.text().strip()
+        src = path_text(self.src_edit)
         if not src:
             raise AnnotatorError("choose a file or folder to import")
-        labels = self.labels_edit.text().strip()
+        labels = path_text(self.labels_edit)
         background = self.background_combo.currentText().strip()
         if not self.background_combo.isEnabled() or self._automatic_chosen():
             background = ""  # the format labels every pixel itself, or chooses

@@ -36,7 +36,7 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.limits import convert_advice
 from annotator.core.schema import LabelClass, LabelSchema, default_color
 from annotator.gui.class_panel import swatch
-from annotator.gui.forms import refuse_unusable_path
+from annotator.gui.forms import path_text, refuse_unusable_path
 from annotator.gui.progress_task import (
     Progress,
     capitalised,
@@ -395,10 +395,10 @@ class NewProjectDialog(QDialog):
     def _create(self) -> Path | None:
         from annotator.services.projects import create_project
 
-        project_text = self.project_edit.text().strip()
+        project_text = path_text(self.project_edit)
         if not project_text:
             raise AnnotatorError("choose a folder for the project")
-        images_text = self.images_edit.text().strip()
+        images_text = path_text(self.images_edit)
         images = Path(images_text).expanduser() if images_text else None
         if images is not None:
             refuse_unusable_path(images)

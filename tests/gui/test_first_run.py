@@ -336,3 +336,32 @@ def test_a_project_away_for_a_while_stays_in_the_recent_list_and_as_the_last_one
     fourth.close()
     away.rename(a)
     assert SettingsStore().last_project() == a
+
+
+def test_a_folder_whose_name_ends_in_a_space_is_taken_as_it_is(qtbot, tmp_path, monkeypatch, boxes):
+    """Browse… filled in 'photos ' and the form took 'photos': no such folder."""
+    from annotator.gui.forms import path_text
+
+    folder = tmp_path / "photos "
+    folder.mkdir()
+    cv2.imwrite(str(folder / "p.png"), np.full((8, 8), 9, np.uint8))
+    target = tmp_path / "made"
+
+    def exec_(self):
+        self.images_edit.setText(str(folder))
+        self.project_edit.setText(str(target))
+        self.classes.set_rows([("a", None), ("b", None)])
+        self.create_project()
+        return self.result()
+
+    monkeypatch.setattr(NewProjectDialog, "exec", exec_)
+    dialog = FirstRunDialog(SettingsStore())
+    qtbot.addWidget(dialog)
+    dialog.choose_new()
+    assert dialog.chosen == target and boxes == []
+    with Project.open(target) as project:
+        assert [r.name for r in project.images()] == ["p.png"]
+    from PySide6.QtWidgets import QLineEdit
+
+    edit = QLineEdit(f"  {tmp_path / 'made'}  ")  # spaces typed by accident: dropped
+    assert path_text(edit) == str(tmp_path / "made")
