@@ -186,7 +186,14 @@ def _names_in(f: Path, doc: Any) -> list[str] | None:
         raise FormatError(f"{f}: 'names' lists no class")
     for k, n in enumerate(names):
         if n is None or (isinstance(n, str) and not n.strip()):
-            raise FormatError(f"{f}: 'names' has an empty class name (class {k})")
+            raise FormatError(
+                f"{f}: 'names' has an empty class name (class {k})"
+                + (
+                    "; YAML reads null and ~ as no name: put such a name in quotes"
+                    if n is None
+                    else ""
+                )
+            )
         if isinstance(n, (list, dict)):
             raise FormatError(f"{f}: 'names' gives class {k} a list or mapping, not a name")
     # (YAML reads `0`, `yes`, `1.5`, a date as numbers, booleans, dates: ultralytics'
@@ -195,8 +202,15 @@ def _names_in(f: Path, doc: Any) -> list[str] | None:
     seen: dict[str, int] = {}
     for k, n in enumerate(cleaned):
         if n.lower() in seen:
+            yaml_word = isinstance(names[k], bool) or isinstance(names[seen[n.lower()]], bool)
             raise FormatError(
                 f"{f}: 'names' repeats the class name {n!r} (classes {seen[n.lower()]} and {k})"
+                + (
+                    "; YAML reads yes, no, on and off as True and False: put such names in "
+                    "quotes in the file ('no')"
+                    if yaml_word
+                    else ""
+                )
             )
         seen[n.lower()] = k
     return cleaned

@@ -154,7 +154,10 @@ def test_class_names_yaml_reads_as_numbers_are_names(tmp_path, names, expected):
         ("[cell, null]", r"'names' has an empty class name \(class 1\)"),
         ("", r"'names' lists no class"),
         ("[cell, '']", r"'names' has an empty class name \(class 1\)"),
-        ("[1, '1']", r"'names' repeats the class name '1' \(classes 0 and 1\)"),
+        ("[1, '1']", r"'names' repeats the class name '1' \(classes 0 and 1\)$"),
+        # (YAML's words for booleans and none: the file's 'no' and 'off' are both False)
+        ("[yes, no, off]", r"name 'False' \(classes 1 and 2\); YAML reads yes, no, on and off"),
+        ("[cell, ~]", r"\(class 1\); YAML reads null and ~ as no name"),
     ],
 )
 def test_empty_or_missing_class_names_are_refused_saying_which(tmp_path, names, message):
