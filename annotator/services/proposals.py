@@ -22,6 +22,7 @@ import errno
 import glob
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -462,6 +463,11 @@ def _out_stage(out: Path) -> Path:
     takes no folder (the root of a drive, a folder of another's). Those a killed run
     left are removed."""
     partial = f".{out.name}.partial-"
+    if out.is_symlink() and not out.exists():  # (its error named the hidden stage)
+        raise AnnotatorError(
+            f"{out}: a symbolic link to {os.readlink(out)}, which is not there; make that "
+            "folder, or give another"
+        )
     if out.is_dir():
         # The folder itself is kept (its files moved in) where nothing old can mix with
         # the new, or where replacing it would pull it away from under this process (a

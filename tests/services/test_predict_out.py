@@ -364,3 +364,14 @@ def test_predict_out_into_the_current_folder_keeps_it(project_root, tmp_path, mo
     assert sorted(p.name for p in out.iterdir() if p.suffix == ".png") == [
         f"im{i}.png" for i in range(5)
     ]
+
+
+def test_an_out_that_is_a_link_to_nothing_is_said_by_its_own_name(tmp_path):
+    """The error named the hidden stage folder ('.out.partial-...: Not a directory')."""
+    from annotator.services.proposals import _out_stage
+
+    link = tmp_path / "out"
+    os.symlink(tmp_path / "gone", link)
+    with pytest.raises(AnnotatorError, match="out: a symbolic link to .*gone, which is not there"):
+        _out_stage(link)
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
