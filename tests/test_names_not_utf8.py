@@ -96,3 +96,25 @@ def test_the_window_opens_a_project_in_a_folder_not_utf8(tmp_path, qtbot, monkey
     assert w.open_project(proj) is None
     assert w.windowTitle() == "Annotator — Pcaf\\xe9"
     w.close()
+
+
+def test_the_cli_writes_such_a_name_as_its_messages_do(tmp_path):
+    """Printed raw, the name stopped the CLI (stdout refused it); escaped by Python it
+    read \\udce9 beside the messages' \\xe9."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / f"dir{LATIN1}"
+    try:
+        folder.mkdir()
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("the file system refuses names that are not UTF-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("PYTHONIOENCODING", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "annotator", "status", os.fsencode(folder)],
+        env=env,
+        capture_output=True,
+    )
+    assert run.returncode == 1
+    assert b"dircaf\\xe9: not an Annotator project" in run.stderr, run.stderr

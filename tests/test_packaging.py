@@ -344,3 +344,10 @@ def test_the_linux_install_quotes_the_program_in_the_menu_entry(tmp_path):
     run = subprocess.run(["bash", str(app / "install.sh")], env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert (prefix / "opt/annotator/annotator").is_file()
+    # run again from the installed copy: it writes the entries, and removes nothing
+    installed = prefix / "opt/annotator"
+    run = subprocess.run(
+        ["bash", str(installed / "install.sh")], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert (installed / "annotator").is_file() and (installed / "install.sh").is_file()

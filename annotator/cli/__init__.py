@@ -19,6 +19,7 @@ the failure.
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import errno
 import importlib
@@ -140,14 +141,34 @@ def _crash_log(exc: BaseException) -> str:
     return path
 
 
+#: The error handler of the CLI's output: what cannot be written is written escaped,
+#: a byte of a name that is not UTF-8 (a surrogate escape) as ``\xe9``, as the messages
+#: that name such a file write it (``core.folders.printable``).
+PRINTABLE_ERRORS = "annotator-printable"
+
+
+def _printable_bytes(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    text = exc.object[exc.start : exc.end]
+    out = "".join(
+        f"\\x{ord(c) - 0xDC00:02x}"
+        if 0xDC80 <= ord(c) <= 0xDCFF
+        else c.encode("ascii", "backslashreplace").decode("ascii")
+        for c in text
+    )
+    return out, exc.end
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     program = argv is None  # the process's own command line (not a caller's main([...]))
     argv = sys.argv[1:] if argv is None else list(argv)
     if program:  # a file name that is not UTF-8 prints as \xe9 (stdout refused it)
+        codecs.register_error(PRINTABLE_ERRORS, _printable_bytes)
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(AttributeError, ValueError):  # (not a text file)
-                stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+                stream.reconfigure(errors=PRINTABLE_ERRORS)  # type: ignore[union-attr]
     json_output.reset()
     if torchrun.is_helper_rank():  # the same command line in every process: rank 0
         with (  # prints its usage, --help or error

@@ -451,8 +451,8 @@ def unique_stems(
     given = real | {file_key(s) for _, s in stems} | {file_key(s) for s in reserved}
 
     def free(name: str, stem: str, mine: str) -> bool:
-        if name == mine:
-            return True
+        if file_key(name, any_case=False) == file_key(mine, any_case=False):
+            return True  # (its own stem, in either Unicode form: café.png named on macOS)
         return file_key(name) not in (real if name == stem else given)
 
     taken: set[str] = set()

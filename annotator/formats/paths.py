@@ -69,11 +69,14 @@ def join_within(
     return safe_join(root, joined, what=what)
 
 
-def safe_stem(name: str) -> str:
-    """A file stem usable as a single path component (no folders, no odd characters)."""
+def safe_stem(name: str, composed: bool = True) -> str:
+    """A file stem usable as a single path component (no folders, no odd characters).
+    ``composed``: a letter and its accent written apart, as macOS names files, made one
+    letter first (else the accent became ``_``: ``cafe_``, as exports before 2026-12-03
+    named them)."""
     stem = PurePosixPath(name.replace("\\", "/")).stem
-    # (a letter and its accent written apart, as macOS names files: one letter first)
-    stem = unicodedata.normalize("NFC", stem)
+    if composed:
+        stem = unicodedata.normalize("NFC", stem)
     stem = re.sub(r"[^\w.\-~+]", "_", stem).strip(".") or "image"
     return stem
 

@@ -48,7 +48,8 @@ def run_gui(
     if screenshot is not None or quit_after_paint:
         from annotator.gui.first_paint import watch_first_paint
 
-        window.settings.detach()  # a script's run: the user's next start is as it was
+        if quit_after_paint:  # a script's run: the user's next start is as it was (a
+            window.settings.detach()  # screenshot alone leaves the window to work in)
         watcher = watch_first_paint(window, screenshot, quit_after_paint)
     try:
         # Shown first, then the project: a status bar not yet shown draws its first

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.errors import AnnotatorError
-from annotator.core.schema import LabelSchema
+from annotator.core.schema import LabelClass, LabelSchema, default_color
 from annotator.formats.base import is_background_name
 from annotator.formats.registry import FORMATS, export_formats, format_title
 from annotator.gui.forms import add_formats, finish_form, path_row, path_text, refuse_unusable_path
@@ -334,7 +334,11 @@ class ExportDialog(QDialog):
         and every class left out (the export would refuse both after it closed)."""
         if self.class_names is None:
             return
-        schema = LabelSchema.from_names(self.class_names)
+        # (the project's names as they are: from_names checks names as they are typed,
+        # which refused names a project made before a rule was added holds)
+        schema = LabelSchema(
+            tuple(LabelClass(i, n, default_color(i)) for i, n in enumerate(self.class_names))
+        )
         left_out_classes(schema, request)
 
     def _accept_if_valid(self) -> None:

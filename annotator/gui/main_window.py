@@ -696,7 +696,7 @@ class MainWindow(QMainWindow):
             self.canvas.finish_gesture()
             # (the class painted in it, for when it is opened again: not only on quit)
             self.settings.set_project_class(
-                self.session.project.root, self.canvas.current_value, painted_name(self)
+                self.session.project.root, self.canvas.current_value, *painted_name(self)
             )
             # (labels the project cannot take: rescued, or the user asked)
             close_session(self, self.session, asking=not self.ending_from_outside)

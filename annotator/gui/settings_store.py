@@ -137,6 +137,12 @@ class SettingsStore:
         value = self._q.value("recent/last_open", "")
         return Path(value) if isinstance(value, str) and value and Path(value).is_dir() else None
 
+    def last_project_away(self) -> bool:
+        """Whether the project open when the app last quit is not there now (a disk not
+        mounted: kept for when it is back)."""
+        value = self._q.value("recent/last_open", "")
+        return isinstance(value, str) and bool(value) and not Path(value).is_dir()
+
     def set_last_project(self, path: Path | None) -> None:
         self._q.setValue("recent/last_open", "" if path is None else str(Path(path).absolute()))
 
@@ -186,21 +192,36 @@ class SettingsStore:
         self._q.setValue("tools/outlines", bool(settings.outlines))
 
     # --- per project ---------------------------------------------------------------------------
-    def project_class(self, project: Path) -> tuple[int, str | None] | None:
-        """The label value last painted in ``project`` on this machine, and the name of
-        its class then ("" for void; None when not recorded: an older version's)."""
-        value: Any = self._q.value(f"{_project_key(project)}/class")
-        name: Any = self._q.value(f"{_project_key(project)}/class_name")
+    def project_class(self, project: Path) -> tuple[int, str | None, str | None] | None:
+        """The label value last painted in ``project`` on this machine, the name of its
+        class then ("" for void) and the generation of the project's class ids then (""
+        for none); each None when not recorded (an older version's)."""
+        key = _project_key(project)
+        value: Any = self._q.value(f"{key}/class")
+        name: Any = self._q.value(f"{key}/class_name")
+        ids: Any = self._q.value(f"{key}/class_ids")
         try:
-            return None if value is None else (int(value), None if name is None else str(name))
+            return (
+                None
+                if value is None
+                else (
+                    int(value),
+                    None if name is None else str(name),
+                    None if ids is None else str(ids),
+                )
+            )
         except (TypeError, ValueError):
             return None
 
-    def set_project_class(self, project: Path, value: int, name: str) -> None:
-        """Remember the class painted in ``project``: its value and its name (ids move
-        when a class is taken out or moved, also by the CLI: the name finds it again)."""
-        self._q.setValue(f"{_project_key(project)}/class", int(value))
-        self._q.setValue(f"{_project_key(project)}/class_name", name)
+    def set_project_class(self, project: Path, value: int, name: str, ids: str = "") -> None:
+        """Remember the class painted in ``project``: its value, its name and the
+        generation of the class ids (``Project.class_ids_generation``): ids move when a
+        class is taken out or moved, also by the CLI, and the name finds it again;
+        renamed, the id still does while the generation is the same."""
+        key = _project_key(project)
+        self._q.setValue(f"{key}/class", int(value))
+        self._q.setValue(f"{key}/class_name", name)
+        self._q.setValue(f"{key}/class_ids", ids)
 
 
 # --- the window's side: what is saved on quit and restored on start -------------------------
@@ -276,10 +297,12 @@ def restore_project_class(window: MainWindow, store: SettingsStore, root: Path) 
     remembered = store.project_class(root)
     if remembered is None or window.session is None:
         return
-    value, name = remembered
+    value, name, ids = remembered
     schema = window.session.schema
     if name:  # (a class; "" is void)
-        value = next((c.id for c in schema.classes if name_key(c.name) == name_key(name)), -1)
+        same_ids = ids is not None and ids == (window.session.project.class_ids_generation() or "")
+        named = next((c.id for c in schema.classes if name_key(c.name) == name_key(name)), None)
+        value = named if named is not None else value if same_ids else -1  # (renamed)
     elif name == "":
         value = schema.void
     rows = window.class_panel.list
@@ -289,11 +312,15 @@ def restore_project_class(window: MainWindow, store: SettingsStore, root: Path) 
             return
 
 
-def painted_name(window: MainWindow) -> str:
-    """The name of the class the canvas paints ("" for void or none)."""
+def painted_name(window: MainWindow) -> tuple[str, str]:
+    """The name of the class the canvas paints ("" for void or none), and the
+    generation of the project's class ids ("" when none is recorded)."""
     value = window.canvas.current_value
-    classes = window.session.schema.classes if window.session is not None else ()
-    return classes[value].name if 0 <= value < len(classes) else ""
+    if window.session is None:
+        return "", ""
+    classes = window.session.schema.classes
+    ids = window.session.project.class_ids_generation() or ""
+    return (classes[value].name if 0 <= value < len(classes) else ""), ids
 
 
 def remember_window(window: MainWindow, store: SettingsStore) -> None:
@@ -312,8 +339,10 @@ def remember_window(window: MainWindow, store: SettingsStore) -> None:
         )
     )
     root = window.session.project.root if window.session is not None else None
-    if root is not None or window.opened_a_project:  # (else the last project stays, which
-        store.set_last_project(root)  # may only be on a disk not mounted now)
+    # (a last project that is away now stays, its disk perhaps only not mounted; one that
+    # is there and could not be opened is forgotten, not refused again at every start)
+    if root is not None or window.opened_a_project or not store.last_project_away():
+        store.set_last_project(root)
     if root is not None:
-        store.set_project_class(root, canvas.current_value, painted_name(window))
+        store.set_project_class(root, canvas.current_value, *painted_name(window))
     store.sync()

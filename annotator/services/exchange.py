@@ -1175,7 +1175,12 @@ def _ensure_classes(
         )
     new: LabelSchema = schema
     for n in missing:
-        new = new.with_class(n)
+        try:
+            new = new.with_class(n)
+        except SchemaError as exc:  # (a name the project cannot take: said as the source's)
+            raise FormatError(
+                f"the source's class {n!r} cannot be added to the project: {exc}"
+            ) from None
     project.set_schema(new)
     return missing
 
@@ -1486,6 +1491,7 @@ class _ImageIndex:
         exported = short_stem(safe_stem(base), EXPORT_STEM_BYTES)
         made = {
             safe_stem(base),
+            safe_stem(base, composed=False),  # (an export made before accents were kept)
             exported,
             short_stem(exported, CASE_BYTES),  # an nnU-Net case's (room for _0000.nii.gz)
             short_stem(stem, NAME_MAX - len(".png")),  # predict --out's mask files

@@ -22,8 +22,12 @@ res="$src/_internal/annotator/_resources"
 
 mkdir -p "$prefix/opt" "$prefix/bin" "$prefix/share/applications" \
     "$prefix/share/icons/hicolor/256x256/apps" "$prefix/share/icons/hicolor/scalable/apps"
-rm -rf "$prefix/opt/annotator"
-cp -a "$src" "$prefix/opt/annotator"
+# (run from the installed copy, install.sh must not remove the folder it installs from)
+installed=$( [[ -d "$prefix/opt/annotator" ]] && cd "$prefix/opt/annotator" && pwd -P || true )
+if [[ "$(cd "$src" && pwd -P)" != "$installed" ]]; then
+    rm -rf "$prefix/opt/annotator"
+    cp -a "$src" "$prefix/opt/annotator"
+fi
 ln -sf "$prefix/opt/annotator/annotator" "$prefix/bin/annotator"
 # The entry from resources/, with the absolute path of the installed program: quoted in
 # Exec (a home such as "/home/Jane Doe"; the desktop entry spec's escapes of \ " ` $),

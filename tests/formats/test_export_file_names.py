@@ -63,3 +63,25 @@ def test_an_accent_written_apart_from_its_letter_stays_a_letter():
     from annotator.formats.paths import safe_stem
 
     assert safe_stem(unicodedata.normalize("NFD", "café au lait.png")) == "café_au_lait"
+
+
+def test_a_decomposed_name_exports_without_a_twin_mark_and_its_masks_come_back(tmp_path):
+    """After accents were kept, 'café.png' named on macOS exported as 'café~2.png' (its
+    own stem counted as another's), whose mask then matched no image; and masks of an
+    export made before, 'cafe_.png', matched no image any more."""
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "café")
+    mask = np.zeros((6, 8), np.uint8)
+    mask[:, 4:] = 1
+    with make_project(tmp_path, {nfd: mask}) as project:
+        export_project(project, ExportRequest(format="masks", out=tmp_path / "out"))
+        written = sorted(p.name for p in (tmp_path / "out").rglob("*.png") if "masks" in p.parts)
+        assert written == [unicodedata.normalize("NFC", "café.png")]
+        (mask_file,) = [p for p in (tmp_path / "out").rglob("*.png") if "masks" in p.parts]
+        for name in (mask_file.name, "cafe_.png"):  # (the second: an older export's)
+            one = tmp_path / f"one-{len(name)}"
+            one.mkdir()
+            (one / name).write_bytes(mask_file.read_bytes())
+            report = import_into_project(project, ImportRequest(format="masks", src=one))
+            assert report.matched == [f"{nfd}.png"] and not report.skipped, name

@@ -500,3 +500,18 @@ def test_a_dataset_root_of_labels_beside_images_imports_its_labels(tmp_path):
             "0.png": 0,
             "1.png": 1,
         }
+
+
+def test_a_class_the_source_names_that_no_project_can_have_is_said_as_the_sources(tmp_path):
+    """'type it without that' named no file nor said the name was the source's."""
+    src = tmp_path / "src"
+    write_image(src / "images" / "a.png", (6, 8), seed=1)
+    (src / "masks").mkdir()
+    cv2.imwrite(str(src / "masks" / "a.png"), np.ones((6, 8), np.uint8))
+    (src / "labels.txt").write_text("bg\ncell\u200b\n", encoding="utf-8")
+    said = "the source's class 'cell.u200b' cannot be added"
+    with (
+        Project.create(tmp_path / "p", LabelSchema.from_names(["bg"])) as project,
+        pytest.raises(FormatError, match=said),
+    ):
+        import_into_project(project, ImportRequest("masks", src))

@@ -293,6 +293,12 @@ def test_the_class_last_painted_is_found_again_by_its_name_after_ids_moved(
     assert third.canvas.current_value == third.session.schema.void
     third.class_panel.select_index(1)
     third.close()
+    assert main(["classes", str(project_dir), "--rename", "membrane", "wall"]) == 0
+    renamed = start_window(None)  # a rename moves no id: the same class, by its id
+    qtbot.addWidget(renamed)
+    assert renamed.canvas.current_value == 1
+    renamed.close()
+    assert main(["classes", str(project_dir), "--rename", "wall", "membrane"]) == 0
     assert main(["classes", str(project_dir), "--remove", "membrane"]) == 0
     fourth = start_window(None)  # the class is gone: not the one that took its id
     qtbot.addWidget(fourth)
@@ -365,3 +371,23 @@ def test_a_folder_whose_name_ends_in_a_space_is_taken_as_it_is(qtbot, tmp_path, 
 
     edit = QLineEdit(f"  {tmp_path / 'made'}  ")  # spaces typed by accident: dropped
     assert path_text(edit) == str(tmp_path / "made")
+
+
+def test_a_last_project_there_that_cannot_be_opened_is_not_tried_at_every_start(
+    qtbot, project_dir, monkeypatch, boxes
+):
+    import sqlite3
+
+    monkeypatch.setattr(FirstRunDialog, "exec", lambda self: QDialog.DialogCode.Rejected)
+    window = start_window(project_dir)
+    qtbot.addWidget(window)
+    window.close()
+    con = sqlite3.connect(project_dir / "annotator.sqlite")
+    con.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('channels', ?)", ('"abc"',))
+    con.commit()
+    con.close()
+    again = start_window(None)  # refused in a box, once
+    qtbot.addWidget(again)
+    assert again.session is None and len(boxes) == 1
+    again.close()
+    assert SettingsStore().last_project() is None
