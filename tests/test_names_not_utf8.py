@@ -96,6 +96,10 @@ def test_the_window_opens_a_project_in_a_folder_not_utf8(tmp_path, qtbot, monkey
     assert w.open_project(proj) is None
     assert w.windowTitle() == "Annotator — Pcaf\\xe9"
     w.close()
+    from annotator.gui.settings_store import SettingsStore
+
+    store = SettingsStore()  # (kept as U+FFFD: a path that is nowhere, never reopened)
+    assert store.recent_projects()[0] == proj.resolve() and store.last_project() == proj
 
 
 def test_the_cli_writes_such_a_name_as_its_messages_do(tmp_path):

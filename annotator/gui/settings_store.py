@@ -66,6 +66,29 @@ class ToolSettings:
     outlines: bool = False  # labels drawn as outlines (View > Labels as outlines)
 
 
+#: How a path whose name is not UTF-8 is kept in the settings file (which holds text
+#: only: such a byte came back as U+FFFD, a path that is nowhere).
+_BYTES_PREFIX = "bytes:"
+
+
+def _stored_path(path: Path) -> str:
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _BYTES_PREFIX + os.fsencode(path).hex()
+    return text
+
+
+def _read_path(text: str) -> Path:
+    if text.startswith(_BYTES_PREFIX):
+        try:
+            return Path(os.fsdecode(bytes.fromhex(text[len(_BYTES_PREFIX) :])))
+        except ValueError:
+            pass
+    return Path(text)
+
+
 def _project_key(path: Path) -> str:
     # Group names in INI files cannot hold slashes; a hash of the path is stable and safe.
     # (the path's bytes as on disk: a folder name that is not UTF-8 has no UTF-8 form)
@@ -111,13 +134,14 @@ class SettingsStore:
         # A hand-edited or foreign file may hold anything here (a number, bytes): only
         # strings are paths, the rest is left out rather than stopping the app.
         items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list | tuple) else []
-        return [Path(p) for p in items if isinstance(p, str) and p]
+        return [_read_path(p) for p in items if isinstance(p, str) and p]
 
     def add_recent(self, path: Path) -> None:
         """Put ``path`` first in the recent list (once), keeping at most MAX_RECENT.
         Paths are stored resolved: ``/a/../b/p`` and ``/b/p`` are one project."""
-        folder = str(Path(path).resolve())
-        items = [str(p) for p in self._stored_recent() if str(p) != folder]
+        folder = _stored_path(Path(path).resolve())
+        items = [_stored_path(p) for p in self._stored_recent()]
+        items = [p for p in items if p != folder]
         self._q.setValue("recent/projects", [folder, *items][:MAX_RECENT])
         self._q.sync()
 
@@ -127,24 +151,27 @@ class SettingsStore:
         self._q.sync()
 
     def remove_recent(self, path: Path) -> None:
-        folder = str(Path(path).resolve())
-        items = [str(p) for p in self._stored_recent() if str(p) != folder]
-        self._q.setValue("recent/projects", items)
+        folder = _stored_path(Path(path).resolve())
+        items = [_stored_path(p) for p in self._stored_recent()]
+        self._q.setValue("recent/projects", [p for p in items if p != folder])
         self._q.sync()
 
     def last_project(self) -> Path | None:
         """The project open when the app last quit (None after closing it by hand)."""
         value = self._q.value("recent/last_open", "")
-        return Path(value) if isinstance(value, str) and value and Path(value).is_dir() else None
+        path = _read_path(value) if isinstance(value, str) and value else None
+        return path if path is not None and path.is_dir() else None
 
     def last_project_away(self) -> bool:
         """Whether the project open when the app last quit is not there now (a disk not
         mounted: kept for when it is back)."""
         value = self._q.value("recent/last_open", "")
-        return isinstance(value, str) and bool(value) and not Path(value).is_dir()
+        return isinstance(value, str) and bool(value) and not _read_path(value).is_dir()
 
     def set_last_project(self, path: Path | None) -> None:
-        self._q.setValue("recent/last_open", "" if path is None else str(Path(path).absolute()))
+        self._q.setValue(
+            "recent/last_open", "" if path is None else _stored_path(Path(path).absolute())
+        )
 
     # --- window ------------------------------------------------------------------------------
     def window_geometry(self) -> QByteArray | None:
