@@ -165,6 +165,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     program = argv is None  # the process's own command line (not a caller's main([...]))
     argv = sys.argv[1:] if argv is None else list(argv)
     if program:  # a file name that is not UTF-8 prints as \xe9 (stdout refused it)
+        # (started with stdout or stderr closed, `2>&-`, a launcher's: Python has None
+        # there, and the first progress line was an internal error after the work)
+        if sys.stdout is None:
+            sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+        if sys.stderr is None:
+            sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
         codecs.register_error(PRINTABLE_ERRORS, _printable_bytes)
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(AttributeError, ValueError):  # (not a text file)

@@ -41,17 +41,21 @@ FIRST_MAX = QSize(1920, 1200)
 
 def config_folder() -> Path:
     """The folder of the settings file (created on the first write by QSettings)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or QStandardPaths.writableLocation(
-        QStandardPaths.StandardLocation.GenericConfigLocation
-    )
-    return Path(base) / "annotator"
+    return _xdg("XDG_CONFIG_HOME", QStandardPaths.StandardLocation.GenericConfigLocation)
 
 
 def data_folder() -> Path:
     """Where the app keeps data of its own, such as the demo project."""
-    base = os.environ.get("XDG_DATA_HOME") or QStandardPaths.writableLocation(
-        QStandardPaths.StandardLocation.GenericDataLocation
-    )
+    return _xdg("XDG_DATA_HOME", QStandardPaths.StandardLocation.GenericDataLocation)
+
+
+def _xdg(variable: str, location: QStandardPaths.StandardLocation) -> Path:
+    """Our folder in the XDG folder ``variable`` names: an absolute path only, as the XDG
+    spec says (a relative one made the settings and the demo hang on the folder the app
+    was started from); else Qt's (which reads the variable the same way)."""
+    base = os.environ.get(variable, "")
+    if not os.path.isabs(base):
+        base = QStandardPaths.writableLocation(location)
     return Path(base) / "annotator"
 
 
