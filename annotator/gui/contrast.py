@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.contrast import CT_PRESETS, Preset
 from annotator.gui.forms import fit_to_layout
+from annotator.gui.number_boxes import DecimalBox
 from annotator.services.shared_contrast import ContrastWindows
 
 Window = tuple[float, float]
@@ -112,7 +113,7 @@ class ContrastDialog(QDialog):
         self.rows: list[tuple[QLabel, QDoubleSpinBox, QDoubleSpinBox]] = []
         for row in range(1, MAX_CHANNELS + 1):
             name = QLabel("")
-            low, high = QDoubleSpinBox(), QDoubleSpinBox()
+            low, high = DecimalBox(), DecimalBox()
             for spin in (low, high):
                 spin.setDecimals(1)
                 spin.setRange(-1e9, 1e9)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QMessageBox,
-    QSpinBox,
     QWidget,
 )
 
@@ -30,6 +29,7 @@ from annotator.core.schema import LabelClass, LabelSchema, default_color
 from annotator.formats.base import is_background_name
 from annotator.formats.registry import FORMATS, export_formats, format_title
 from annotator.gui.forms import add_formats, finish_form, path_row, path_text, refuse_unusable_path
+from annotator.gui.number_boxes import DecimalBox, WholeBox
 from annotator.gui.progress_task import (
     Progress,
     TaskOutcome,
@@ -117,7 +117,7 @@ class ExportDialog(QDialog):
         self.out_edit = QLineEdit(str(default_out) if default_out else "")
         self.out_edit.setPlaceholderText("a new or empty folder (one with files is replaced)")
         self.split_spins = [self._fraction(v) for v in (0.8, 0.1, 0.1)]
-        self.seed_spin = QSpinBox()
+        self.seed_spin = WholeBox()
         self.seed_spin.setRange(0, 2**31 - 1)
         self.include_combo = QComboBox()
         self.include_combo.addItem("Done images only", "done")
@@ -192,7 +192,7 @@ class ExportDialog(QDialog):
 
     @staticmethod
     def _fraction(value: float) -> QDoubleSpinBox:
-        spin = QDoubleSpinBox()
+        spin = DecimalBox()
         spin.setRange(0.0, 1.0)
         spin.setSingleStep(0.05)
         spin.setDecimals(2)

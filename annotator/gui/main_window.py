@@ -35,7 +35,6 @@ from PySide6.QtGui import QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
-    QDoubleSpinBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -44,7 +43,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QScrollArea,
     QSlider,
-    QSpinBox,
     QToolBar,
     QToolButton,
     QWidget,
@@ -76,7 +74,7 @@ from annotator.gui.image_list import ImageListPanel
 from annotator.gui.layers import colour_table
 from annotator.gui.loop_controller import LoopController
 from annotator.gui.model_panel import classes_changed_text
-from annotator.gui.number_boxes import let_shortcuts_through, share_shortcuts
+from annotator.gui.number_boxes import DecimalBox, WholeBox, let_shortcuts_through, share_shortcuts
 from annotator.gui.progress_task import loop_held, plain, run_with_progress, sentence
 from annotator.gui.save_news import close_session, save_failure_box, save_failure_line
 from annotator.gui.settings_store import (
@@ -310,7 +308,7 @@ class MainWindow(QMainWindow):
             bar.addAction(a[f"tool_{name}"])
         bar.addSeparator()
         bar.addWidget(_toolbar_label("Radius"))
-        self.radius_spin = QDoubleSpinBox()
+        self.radius_spin = DecimalBox()
         self.radius_spin.setRange(0, 500)
         self.radius_spin.setDecimals(0)
         self.radius_spin.setValue(self.canvas.brush_radius)
@@ -332,7 +330,7 @@ class MainWindow(QMainWindow):
         self.protection = ProtectionCombo()
         options.addWidget(self.protection)
         options.addSeparator()
-        self.cleanup_spin = QSpinBox()
+        self.cleanup_spin = WholeBox()
         self.cleanup_spin.setRange(1, 1_000_000)
         self.cleanup_spin.setValue(self.canvas.cleanup_area)
         self.cleanup_spin.setPrefix("clean-up ≤ ")
@@ -346,7 +344,7 @@ class MainWindow(QMainWindow):
             f"of the {FILL_SAMPLE} x {FILL_SAMPLE} pixels there, within the tolerance beside)"
         )
         options.addWidget(self.edges_check)
-        self.tolerance_spin = QDoubleSpinBox()
+        self.tolerance_spin = DecimalBox()
         self.tolerance_spin.setRange(0, 65535)
         self.tolerance_spin.setValue(20)
         self.tolerance_spin.setToolTip(TOLERANCE_TIP)

@@ -27,7 +27,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QInputDialog,
@@ -35,7 +34,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
-    QSpinBox,
     QStyle,
     QStyleOptionComboBox,
     QStylePainter,
@@ -46,6 +44,7 @@ from PySide6.QtWidgets import (
 from annotator.core.card import classes_fit
 from annotator.core.records import ModelRecord
 from annotator.core.schema import ClassRename, LabelSchema, name_key, name_now
+from annotator.gui.number_boxes import DecimalBox, WholeBox
 from annotator.services.channels import channels_note
 from annotator.services.versions import normalisation_note
 
@@ -584,7 +583,7 @@ class ModelPanel(QWidget):
         self.strategy_combo = QComboBox()
         for key, text in STRATEGIES:
             self.strategy_combo.addItem(text, key)
-        self.budget_spin = QDoubleSpinBox()
+        self.budget_spin = DecimalBox()
         self.budget_spin.setRange(1, 3600)
         self.budget_spin.setDecimals(0)
         self.budget_spin.setSuffix(" s")
@@ -600,7 +599,7 @@ class ModelPanel(QWidget):
             "without an edit."
         )
         self.idle_check = QCheckBox("Retrain when idle for")
-        self.idle_spin = QSpinBox()
+        self.idle_spin = WholeBox()
         self.idle_spin.setRange(5, 3600)
         self.idle_spin.setValue(30)
         self.idle_spin.setSuffix(" s")

@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QAbstractSpinBox, QWidget
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QShortcut, QValidator
+from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QSpinBox, QWidget
 
 #: Keys a number box keeps: what one types into a number, and moves within it.
 _KEPT = {
@@ -138,3 +138,40 @@ def share_shortcuts(dialog: QWidget, window: QWidget, actions: Iterable[QAction]
     keeper = _PassShortcuts(None, dialog)
     for box in dialog.findChildren(QAbstractSpinBox):
         box.installEventFilter(keeper)
+
+
+class DecimalBox(QDoubleSpinBox):
+    """A box of a number with decimals that reads '.' and ',' alike as the decimal point,
+    whatever the locale: under a German or French one Qt took a typed '.' for a
+    thousands separator (12.5 became 125), and under an English one ',' (no group
+    separator is shown or taken in these small numbers)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setGroupSeparatorShown(False)
+
+    def _point(self, text: str) -> str:
+        point = self.locale().decimalPoint()
+        return text.replace(",", point).replace(".", point)
+
+    def validate(self, text: str, pos: int) -> object:  # type: ignore[override]
+        if text.count(".") + text.count(",") > 1:
+            return QValidator.State.Invalid, text, pos
+        return super().validate(self._point(text), pos)
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 (Qt API)
+        return super().valueFromText(self._point(text))
+
+
+class WholeBox(QSpinBox):
+    """A box of a whole number that takes no '.' nor ',' (Qt took them for a thousands
+    separator: 1.5 typed became 15)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setGroupSeparatorShown(False)
+
+    def validate(self, text: str, pos: int) -> object:  # type: ignore[override]
+        if "." in text or "," in text:
+            return QValidator.State.Invalid, text, pos
+        return super().validate(text, pos)

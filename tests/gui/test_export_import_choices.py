@@ -46,7 +46,9 @@ def test_a_class_the_project_lacks_is_refused_while_the_form_is_open(qtbot, boxe
     dialog._accept_if_valid()
     assert dialog.result() != QDialog.DialogCode.Accepted
     [(kind, text)] = boxes
-    assert kind == "warning" and "'dog'" in text and "0 background, 1 cell, 2 membrane" in text
+    assert (
+        kind == "warning" and "'dog'" in text and "0 'background', 1 'cell', 2 'membrane'" in text
+    )
     assert "--" not in text
 
 
