@@ -552,8 +552,8 @@ def test_a_project_folder_moved_while_open_is_written_no_more(project, tmp_path)
 
 def rescue_and_import(project, tmp_path, record, paint):
     """Labels a session cannot save (the project folder was moved away) are rescued when it
-    closes; with the folder back, the import command the note prints is run. Returns the
-    labels as painted and the note."""
+    closes; the import command the note prints, naming the folder where the project is
+    now, is run, and the folder put back. Returns the labels as painted and the note."""
     from annotator.cli import main
 
     session = AnnotationSession(project, rescue_dir=tmp_path / "rescued")
@@ -564,13 +564,13 @@ def rescue_and_import(project, tmp_path, record, paint):
     root.rename(root.parent / "moved")
     note = session.close()
     project.close()
-    (root.parent / "moved").rename(root)
     assert "File > Import labels… of that folder (Format: Masks) puts them back" in note
     command = re.search(r"`annotator (import .+ --format masks)`", note)
     assert command is not None, note
     words = shlex.split(command.group(1))
-    assert words[1] == str(root), note  # the project named: the command runs as it is
+    assert words[1] == str(root.parent / "moved"), note  # where it is: it runs as it is
     assert main(words) == 0
+    (root.parent / "moved").rename(root)
     return painted, note
 
 
