@@ -867,7 +867,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"no model versions yet: run `annotator train {path_word(args.project)}`")
         return 0
     print(
-        f"  {'version':<8} {'parent':<7} {'created':<20} {'arch':<10} {'params':>9} "
+        f"  {'version':<8} {'parent':<7} {'created (UTC)':<20} {'arch':<10} {'params':>9} "
         f"{'steps':>7} {'images':>6} {'accuracy':>8} {'mIoU':>7}"
     )
     for m in models:

@@ -424,7 +424,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         for m in shown:
             mark = "*" if m["version"] == summary["active_model"] else " "
             print(
-                f"models {mark} v{m['version']}  {m['created_at'][:19]}  {_metrics(m['metrics'])}"
+                f"models {mark} v{m['version']}  {m['created_at'][:19]} UTC  "
+                f"{_metrics(m['metrics'])}"
             )
     else:
         print("models   none yet")

@@ -369,7 +369,7 @@ def imported_text(imported_from: str) -> str:
     """An imported version's origin (``card.imported_from``, "m.pt (its v20, made
     2026-12-01T10:31:09)") with the time as the versions list shows times."""
     return re.sub(
-        r"made (\d{4}-\d\d-\d\dT[\d:.]+)",
+        r"made (\d{4}-\d\d-\d\dT[\d:.]+)(?: UTC)?",
         lambda m: f"made {local_time(m.group(1))}",
         imported_from,
     )

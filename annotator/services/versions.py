@@ -339,7 +339,7 @@ def import_model(
         metrics=CardMetrics(loss=source.metrics.loss),
         onnx=None,
         adapted=None,  # (a class change of the project it was made in; not this one's)
-        imported_from=f"{path.name} (its v{source.version}, made {source.created_at[:19]})",
+        imported_from=f"{path.name} (its v{source.version}, made {source.created_at[:19]} UTC)",
         imported_sha1=digest,
     )
     return store_version(project, card, loaded.network, loaded.state_dict, export_onnx=export_onnx)

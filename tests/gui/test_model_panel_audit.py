@@ -205,7 +205,7 @@ def test_the_active_versions_line_in_plain_words(panel, monkeypatch):
     monkeypatch.setenv("TZ", "Europe/Berlin")  # UTC+1 on 1 December
     time.tzset()
     try:
-        imported = _record(3, imported_from="m.pt (its v20, made 2026-12-01T10:31:09)")
+        imported = _record(3, imported_from="m.pt (its v20, made 2026-12-01T10:31:09 UTC)")
         panel.set_models([imported], imported, schema)
         assert panel.device_label.text().startswith(
             "imported from m.pt (its v20, made 01 Dec 11:31); fcn"

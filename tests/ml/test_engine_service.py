@@ -83,6 +83,9 @@ def test_cli_train_predict_models_and_rollback(cells_project, tmp_path, capsys):
     assert main(["models", root]) == 0
     listing = capsys.readouterr().out
     assert "* v2" in listing and "  v1" in listing
+    assert "created (UTC)" in listing  # (a UTC time said as none, where the window's is local)
+    assert main(["status", root]) == 0
+    assert " UTC  " in capsys.readouterr().out
     assert main(["models", root, "--rollback", "1"]) == 0
     assert "active model is now v1" in capsys.readouterr().out
     assert main(["models", root, "--json"]) == 0
