@@ -37,39 +37,3 @@ def test_a_relative_xdg_folder_is_not_taken(monkeypatch, tmp_path):
     assert data_folder().is_absolute() and "rel-data" not in str(data_folder())
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "abs"))
     assert config_folder() == tmp_path / "abs" / "annotator"
-
-
-def test_a_locale_that_is_not_utf8_reads_and_writes_names_as_utf8(tmp_path):
-    """Under a locale that is not UTF-8 (here C without Python's own coercion), names were
-    read in its encoding: `new --classes a,Ärger` was an internal error, and a project
-    made under one locale lost its non-ASCII pictures under another."""
-    import cv2
-    import numpy as np
-
-    (tmp_path / "pics").mkdir()
-    cv2.imwrite(str(tmp_path / "pics" / "café.png"), np.full((8, 8), 5, np.uint8))
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "PYTHONUTF8": "0",
-        "PYTHONCOERCECLOCALE": "0",
-        "LC_ALL": "C",
-    }
-    env.pop("ANNOTATOR_UTF8_MODE_STARTED", None)
-    project = tmp_path / "P"
-
-    def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "annotator", *args], env=env, capture_output=True
-        )
-
-    made = run("new", str(project), "--classes", "a,Ärger")
-    assert made.returncode == 0, made.stderr
-    added = run("add", str(project), str(tmp_path / "pics"))
-    assert added.returncode == 0, added.stderr
-    from annotator.storage.project import Project
-
-    with Project.open(project) as p:  # (this process: UTF-8)
-        assert p.schema.names == ["a", "Ärger"]
-        (image,) = p.images()
-        assert image.name == "café.png" and p.image_path(image).is_file()

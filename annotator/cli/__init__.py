@@ -160,31 +160,9 @@ def _printable_bytes(exc: UnicodeError) -> tuple[str, int]:
     return out, exc.end
 
 
-#: Set in the environment of the process :func:`utf8_again` starts (never twice).
-UTF8_AGAIN = "ANNOTATOR_UTF8_MODE_STARTED"
-
-
-def utf8_again() -> None:
-    """Start this command again in Python's UTF-8 mode when the locale is not UTF-8 (a
-    Latin-1 ``LANG=de_DE``, ``LC_ALL=C`` without Python's coercion): file names were read
-    and recorded in the locale's encoding, so a project made under one locale lost every
-    non-ASCII picture under another, and the window (which reads file names as UTF-8)
-    found none of them. Frozen apps set the mode themselves."""
-    if sys.flags.utf8_mode or getattr(sys, "frozen", False) or os.environ.get(UTF8_AGAIN):
-        return
-    if sys.getfilesystemencoding().replace("-", "").lower() == "utf8":
-        return
-    os.environ[UTF8_AGAIN] = "1"
-    args = [sys.executable, "-X", "utf8", *sys.orig_argv[1:]]
-    with contextlib.suppress(OSError):  # (else on as before)
-        os.execv(sys.executable, args)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    program = argv is None  # the process's own command line (not a caller's main([...]))
-    if program:
-        utf8_again()
     parser = build_parser()
+    program = argv is None  # the process's own command line (not a caller's main([...]))
     argv = sys.argv[1:] if argv is None else list(argv)
     if program:  # a file name that is not UTF-8 prints as \xe9 (stdout refused it)
         # (started with stdout or stderr closed, `2>&-`, a launcher's: Python has None
