@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from annotator.core.errors import SchemaError
+from annotator.core.folders import printable
 from annotator.resources import read_json
 
 MAX_CLASSES_8BIT = 254
@@ -155,6 +156,12 @@ def check_name(name: str) -> str:
     name = unicodedata.normalize("NFC", name.strip())
     if not name:
         raise SchemaError("a class name cannot be empty")
+    if any(unicodedata.category(c) == "Cs" for c in name):  # (bytes read as surrogates)
+        raise SchemaError(
+            f"class name '{printable(name)}' holds bytes "
+            "that are not text in this terminal's encoding; type it in a UTF-8 terminal "
+            "(LANG=C.UTF-8), or write it in a --classes-file saved as UTF-8"
+        )
     bad = next((c for c in name if unicodedata.category(c) in _FORBIDDEN_CATEGORIES), None)
     if bad is not None:
         raise SchemaError(
