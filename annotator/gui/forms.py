@@ -6,6 +6,7 @@ path the system cannot look up."""
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +30,9 @@ def path_text(edit: QLineEdit) -> str:
     (``data `` with its space, as Browse… fills it in), else without the spaces around
     it (typed by accident)."""
     text = edit.text()
-    return text if text.strip() and text != text.strip() and Path(text).exists() else text.strip()
+    # (os.path.exists: False for a name too long or a folder not readable, never raises)
+    there = text != text.strip() and text.strip() and os.path.exists(os.path.expanduser(text))
+    return text if there else text.strip()
 
 
 def path_row(edit: QLineEdit, *buttons: tuple[str, Callable[[], None]]) -> QHBoxLayout:

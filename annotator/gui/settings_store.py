@@ -350,7 +350,10 @@ def painted_name(window: MainWindow) -> tuple[str, str]:
     if window.session is None:
         return "", ""
     classes = window.session.schema.classes
-    ids = window.session.project.class_ids_generation() or ""
+    try:  # (a read of the database: one that fails now must not stop a close's rescue)
+        ids = window.session.project.class_ids_generation() or ""
+    except Exception:  # noqa: BLE001
+        ids = ""
     return (classes[value].name if 0 <= value < len(classes) else ""), ids
 
 

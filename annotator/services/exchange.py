@@ -1835,12 +1835,16 @@ def _import_item(
         first = index.imported.get(rec.id)
         if first is not None:
             # (a COCO file's entries share its source: the entry is named by its picture)
-            own = item.image_name
-            same = file_key(PurePosixPath(own).name) == file_key(PurePosixPath(rec.name).name)
-            which = f"image {rec.name!r}" if same else f"the same picture as image {rec.name!r}"
+            own, named = PurePosixPath(item.image_name), PurePosixPath(rec.name)
+            by_name = file_key(own.name) in (file_key(named.name), file_key(named.stem))
+            which = (
+                f"image {rec.name!r}"
+                if by_name
+                else f"{item.image_name!r}, the same picture as image {rec.name!r},"
+            )
             raise FormatError(
-                f"{item.source}: {own!r} is {which}, which already got its labels from {first} "
-                "in this import; these were not imported"
+                f"{item.source}: {which} already got its labels from {first} in this import; "
+                "these were not imported"
             )
         if (rec.height, rec.width) != (item.height, item.width):
             raise FormatError(

@@ -113,6 +113,8 @@ def split_stack(
     for old in unrecorded:  # this stack's split, its record lost: recorded again
         if (files := _same_slices(old, slices)) is not None:
             record = _source_record(stack, st, digest, [f.name for f in files], volume)
+            if channels:
+                record["channels"] = channel_records([stack, *channels], content)
             with contextlib.suppress(OSError):  # (else found the same way next time)
                 atomic_write_text(old / SOURCE_FILE, json.dumps(record, indent=2) + "\n")
             return old, files, False

@@ -182,6 +182,7 @@ def test_two_sources_for_one_image_import_the_first_and_skip_the_second(tmp_path
         report = import_into_project(project, ImportRequest("coco", src / "ann.json"))
         assert report.imported == ["a.png"] and len(report.added) == 1
         assert len(report.skipped) == 1 and "already got its labels" in report.skipped[0][1]
+        assert "same picture" not in report.skipped[0][1]  # (matched by name: not compared)
         assert np.unique(project.load_mask(project.images()[0])[:, :6]).tolist() == [1]
 
 
@@ -199,7 +200,7 @@ def test_the_entry_skipped_as_the_same_picture_as_another_is_named(tmp_path):
         assert report.imported == ["one.png"]
         assert len(report.skipped) == 1
         assert report.skipped[0][1].endswith(
-            "'two.png' is the same picture as image 'one.png', which already got its labels "
+            "'two.png', the same picture as image 'one.png', already got its labels "
             f"from {src / 'ann.json'} in this import; these were not imported"
         )
 
@@ -515,3 +516,18 @@ def test_a_class_the_source_names_that_no_project_can_have_is_said_as_the_source
         pytest.raises(FormatError, match=said),
     ):
         import_into_project(project, ImportRequest("masks", src))
+
+
+def test_two_masks_named_after_one_image_say_so_not_the_same_picture(tmp_path):
+    """Matched by name, the second mask was said to be 'the same picture', which nothing
+    had compared, naming its stem ('a') as a picture."""
+    src = tmp_path / "src"
+    write_image(src / "images" / "a.png", (6, 8), seed=1)
+    (src / "masks").mkdir()
+    for name in ("a.png", "a.tif"):
+        cv2.imwrite(str(src / "masks" / name), np.ones((6, 8), np.uint8))
+    with Project.create(tmp_path / "p", LabelSchema.from_names(list(CLASSES))) as project:
+        report = import_into_project(project, ImportRequest("masks", src))
+        (skipped,) = report.skipped
+        assert ": image 'a.png' already got its labels from " in skipped[1], skipped
+        assert "same picture" not in skipped[1]

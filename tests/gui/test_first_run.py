@@ -391,3 +391,17 @@ def test_a_last_project_there_that_cannot_be_opened_is_not_tried_at_every_start(
     assert again.session is None and len(boxes) == 1
     again.close()
     assert SettingsStore().last_project() is None
+
+
+def test_the_class_painted_is_remembered_when_the_database_cannot_be_read(window, monkeypatch):
+    """Closing read the class ids' generation before the labels not saved were rescued:
+    a database that could not be read then (a disk pulled out) stopped the close."""
+    from annotator.core.errors import ProjectError
+    from annotator.gui.settings_store import painted_name
+
+    def unreadable():
+        raise ProjectError("disk I/O error")
+
+    monkeypatch.setattr(window.session.project, "class_ids_generation", unreadable)
+    window.class_panel.select_index(1)
+    assert painted_name(window) == (window.session.schema.names[1], "")

@@ -101,6 +101,12 @@ def test_adding_a_case_again_adds_nothing(tmp_path, capsys):
     assert "added 0 image(s)" in again.out and "further channels" not in again.err
     assert sorted(p.name for p in (root / "slices").iterdir()) == ["prostate_00_0000"]
     assert len(_names(root)) == 6
+    # its split's record lost: found again by its slices, recorded with its channels
+    (root / "slices" / "prostate_00_0000" / "source.json").unlink()
+    for _ in range(2):  # (recorded without its channels, the third add split it again)
+        assert "added 0 image(s)" in _add(capsys, root, tmp_path / "ds").out
+    assert sorted(p.name for p in (root / "slices").iterdir()) == ["prostate_00_0000"]
+    assert len(_names(root)) == 6
 
 
 def test_labels_import_onto_the_case_and_the_nnunet_export_writes_each_channel_back(
