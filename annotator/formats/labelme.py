@@ -387,15 +387,22 @@ def _decode_image_bytes(data: bytes, where: str):  # type: ignore[no-untyped-def
 
 
 def _shape_pixels(
-    size: tuple[int, int], shape: Any, where: str, aliases: dict[str, str] | None
+    size: tuple[int, int],
+    shape: Any,
+    where: str,
+    aliases: dict[str, str] | None,
+    names_class: bool = True,
 ) -> tuple[str, np.ndarray, int, int]:
     """A shape's label (read through ``aliases``), and its pixels as the bool mask of a
-    box and the box's top and left (:func:`shape_in_box`; an empty box when outside)."""
+    box and the box's top and left (:func:`shape_in_box`; an empty box when outside).
+    ``names_class``: the label may become a class (no labels.txt lists the classes), so
+    one no class can have leaves the shape out; with a labels.txt it is an unknown
+    label, as any other not listed."""
     if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
         raise FormatError(f"{where}: a shape needs a string 'label'")
     label = shape["label"].strip()
     label = (aliases or {}).get(label.lower(), label)
-    if label != IGNORE_LABEL:
+    if label != IGNORE_LABEL and names_class:
         try:  # (one such label left out, not the whole import refused when adding classes)
             check_name(label)
         except SchemaError as exc:
@@ -427,7 +434,7 @@ def _draw(
     for k, shape in enumerate(shapes):
         where = f"{path}: shapes[{k}]"
         try:
-            label, pixels, y0, x0 = _shape_pixels(size, shape, where, aliases)
+            label, pixels, y0, x0 = _shape_pixels(size, shape, where, aliases, known is None)
         except FormatError as exc:
             left.leave_out(name, f"shapes[{k}]", exc, where)
             continue

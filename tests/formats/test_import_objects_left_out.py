@@ -354,3 +354,16 @@ def test_a_coco_file_name_that_is_a_number_is_said_so_not_missing(tmp_path):
     (src / "val.json").write_text(json.dumps(doc))
     report, _ = _import(tmp_path, "coco", src)
     assert any("'file_name' is not a file name (3)" in why for _, why in report.skipped)
+
+
+def test_with_a_labels_txt_a_label_no_class_can_have_is_an_unknown_label(tmp_path):
+    """With a labels.txt the classes are listed: such a shape was left out as an object
+    that cannot be drawn, which left the whole image's background unlabelled."""
+    src = _labelme(
+        tmp_path / "lm",
+        {"a": [_shape("cell", SQUARE_POINTS), _shape("", [[20, 2], [25, 2], [25, 6]])]},
+    )
+    (src / "labels.txt").write_text("__ignore__\n_background_\ncell\n")
+    report, maps = _import(tmp_path, "labelme", src)
+    assert maps["a.png"][INSIDE] == CELL and maps["a.png"][OUTSIDE] == BG
+    assert not any(n.startswith("left out") for n in report.notes)
