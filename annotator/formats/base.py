@@ -708,16 +708,20 @@ def names_lut(names: Iterable[str]) -> NameLut:
     return lut
 
 
-def joined_spellings(names: Sequence[str], labels: Iterable[str]) -> str | None:
+def joined_spellings(
+    names: Sequence[str], labels: Iterable[str], project_classes: Sequence[str] = ()
+) -> str | None:
     """The summary's line on the ``labels`` as a source spells them that were read as a
     class of ``names`` spelled otherwise (``Cell``, ``cell``, `` cell``: one class, as
-    class names compare in any case); None when each was its class's very name. A label
-    spelled otherwise only in its Unicode form looks the same, and is not said."""
+    class names compare in any case), named as the project names it when it has it;
+    None when each was its class's very name. A label spelled otherwise only in its
+    Unicode form looks the same, and is not said."""
     lut = names_lut(names)
+    own = {name_key(n): n for n in project_classes}
     joined: dict[str, list[str]] = {}
     for label in dict.fromkeys(labels):
         if label in lut:
-            name = names[lut[label]]
+            name = own.get(name_key(label), names[lut[label]])
             looks = unicodedata.normalize("NFC", label) != unicodedata.normalize("NFC", name)
             if name_key(name) == name_key(label) and looks:
                 joined.setdefault(name, []).append(label)

@@ -763,7 +763,8 @@ def read_labelme(src: Path, options: ImportOptions = DEFAULT_IMPORT) -> ReadResu
             del names[index]
             if BACKGROUND_LABEL in result.declared:  # (a shape's label is not declared)
                 result.declared.remove(BACKGROUND_LABEL)
-    if note := joined_spellings(names, sorted(spelled)):  # (one class: names compare so)
+    # (one class: names compare so; named as the project's class the pixels go to)
+    if note := joined_spellings(names, sorted(spelled), options.project_classes):
         result.notes.append(note)
     # Names grow as files are read (without labels.txt); indices never change, so every
     # item can share the final list.

@@ -191,3 +191,24 @@ def test_labelme_labels_spelled_otherwise_read_as_one_class_are_said(tmp_path, c
         "without spaces around them): ' cell', 'cell' as 'Cell'"
     ]
     assert list(_names(root)) == ["bg", "caf\u00e9", "Cell"]
+
+
+def test_labels_spelled_otherwise_are_said_as_the_projects_class(tmp_path, capsys):
+    """The note named the first spelling the files held ('Cell'), not the project's class
+    'cell' the pixels went to, and listed 'cell' itself as spelled otherwise."""
+    root = _project(tmp_path, "P", "background,cell")
+    src = tmp_path / "lm"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), GREY)
+    labels = ["Cell", "cell ", "CELL", "cell"]
+    shapes = [
+        {"label": label, "points": [[4 * k, 0], [4 * k + 3, 9]], "shape_type": "rectangle"}
+        for k, label in enumerate(labels)
+    ]
+    doc = {"shapes": shapes, "imagePath": "a.png", "imageHeight": 20, "imageWidth": 30}
+    (src / "a.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["import", str(root), str(src), "--format", "labelme"]) == 0
+    said = [line for line in capsys.readouterr().out.splitlines() if "spelled otherwise" in line]
+    assert len(said) == 1 and said[0].endswith(": 'CELL', 'Cell', 'cell ' as 'cell'")
+    assert list(_names(root)) == ["background", "cell"]
