@@ -166,15 +166,11 @@ def test_a_gui_import_request_says_how_the_gui_gives_a_table(tmp_path, qapp):
     assert "dataset.json" in dialog.labels_edit.placeholderText()
 
 
-def test_labelme_labels_spelled_otherwise_read_as_one_class_are_said(tmp_path, capsys):
-    """labelme labels `Cell`, `cell`, ` cell` are one class, as class names compare in
-    any case: the summary says which spellings were read as which class (it said only
-    `classes added: Cell`); an accent written decomposed looks the same and is not said."""
-    root = _project(tmp_path, "P", "bg,caf\u00e9")
+def _labelme_labels(tmp_path, root, labels, capsys) -> str:
+    """Import into ``root`` a labelme file of one rectangle per label; what it printed."""
     src = tmp_path / "lm"
     src.mkdir()
     cv2.imwrite(str(src / "a.png"), GREY)
-    labels = ["Cell", "cell", " cell", "cafe\u0301"]
     shapes = [
         {"label": label, "points": [[4 * k, 0], [4 * k + 3, 9]], "shape_type": "rectangle"}
         for k, label in enumerate(labels)
@@ -183,7 +179,15 @@ def test_labelme_labels_spelled_otherwise_read_as_one_class_are_said(tmp_path, c
     (src / "a.json").write_text(json.dumps(doc))
     capsys.readouterr()
     assert main(["import", str(root), str(src), "--format", "labelme"]) == 0
-    out = capsys.readouterr().out
+    return capsys.readouterr().out
+
+
+def test_labelme_labels_spelled_otherwise_read_as_one_class_are_said(tmp_path, capsys):
+    """labelme labels `Cell`, `cell`, ` cell` are one class, as class names compare in
+    any case: the summary says which spellings were read as which class (it said only
+    `classes added: Cell`); an accent written decomposed looks the same and is not said."""
+    root = _project(tmp_path, "P", "bg,caf\u00e9")
+    out = _labelme_labels(tmp_path, root, ["Cell", "cell", " cell", "cafe\u0301"], capsys)
     assert "classes added: Cell\n" in out
     said = [line.strip() for line in out.splitlines() if "spelled otherwise" in line]
     assert said == [
@@ -197,18 +201,7 @@ def test_labels_spelled_otherwise_are_said_as_the_projects_class(tmp_path, capsy
     """The note named the first spelling the files held ('Cell'), not the project's class
     'cell' the pixels went to, and listed 'cell' itself as spelled otherwise."""
     root = _project(tmp_path, "P", "background,cell")
-    src = tmp_path / "lm"
-    src.mkdir()
-    cv2.imwrite(str(src / "a.png"), GREY)
-    labels = ["Cell", "cell ", "CELL", "cell"]
-    shapes = [
-        {"label": label, "points": [[4 * k, 0], [4 * k + 3, 9]], "shape_type": "rectangle"}
-        for k, label in enumerate(labels)
-    ]
-    doc = {"shapes": shapes, "imagePath": "a.png", "imageHeight": 20, "imageWidth": 30}
-    (src / "a.json").write_text(json.dumps(doc))
-    capsys.readouterr()
-    assert main(["import", str(root), str(src), "--format", "labelme"]) == 0
-    said = [line for line in capsys.readouterr().out.splitlines() if "spelled otherwise" in line]
+    out = _labelme_labels(tmp_path, root, ["Cell", "cell ", "CELL", "cell"], capsys)
+    said = [line for line in out.splitlines() if "spelled otherwise" in line]
     assert len(said) == 1 and said[0].endswith(": 'CELL', 'Cell', 'cell ' as 'cell'")
     assert list(_names(root)) == ["background", "cell"]

@@ -3,7 +3,6 @@ the app restores on the next start (recent projects, layout, tools, class, image
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -120,27 +119,14 @@ def test_open_demo_creates_it_in_the_data_folder_once_and_chooses_it(qtbot, data
         assert len(project.images()) == 8
     assert boxes == []
     assert (demo / "annotator.sqlite").stat().st_mtime_ns >= mtime
-    import subprocess
-    import sys
+    from test_locked_project_words import held_elsewhere
 
-    from test_locked_project_words import HOLDER, ROOT
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    holder = subprocess.Popen(  # open in another window: the box was "Cannot create the
-        [sys.executable, "-c", HOLDER, str(demo)],  # demo", with the CLI's advice
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    # open in another window: the box was "Cannot create the demo", with the CLI's advice
+    with held_elsewhere(demo):
         third = FirstRunDialog(SettingsStore())
         qtbot.addWidget(third)
         third.choose_demo()
         assert third.chosen == demo and boxes == []  # the window says why, in its words
-    finally:
-        holder.communicate("")
 
 
 def test_open_refuses_a_folder_that_is_not_a_project(qtbot, tmp_path, monkeypatch, boxes):

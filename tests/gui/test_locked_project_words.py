@@ -4,10 +4,12 @@ which the app has no use for."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from annotator.core.schema import LabelSchema
@@ -24,12 +26,12 @@ sys.stdin.read()
 """
 
 
-def test_a_project_another_process_writes_is_refused_in_the_apps_words(window, boxes, tmp_path):
-    other = tmp_path / "other"
-    Project.create(other, LabelSchema.from_names(["cell"])).close()
+@contextlib.contextmanager
+def held_elsewhere(root: Path) -> Iterator[None]:
+    """The project at ``root`` open in another process (its write lock held) meanwhile."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(other)],
+        [sys.executable, "-c", HOLDER, str(root)],
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -37,9 +39,16 @@ def test_a_project_another_process_writes_is_refused_in_the_apps_words(window, b
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        said = window.open_project(other)
+        yield
     finally:
         holder.communicate("", timeout=30)
+
+
+def test_a_project_another_process_writes_is_refused_in_the_apps_words(window, boxes, tmp_path):
+    other = tmp_path / "other"
+    Project.create(other, LabelSchema.from_names(["cell"])).close()
+    with held_elsewhere(other):
+        said = window.open_project(other)
     assert said is not None
     assert [kind for kind, _ in boxes] == ["warning"]
     shown = boxes[0][1]
