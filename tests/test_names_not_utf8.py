@@ -122,3 +122,23 @@ def test_the_cli_writes_such_a_name_as_its_messages_do(tmp_path):
     )
     assert run.returncode == 1
     assert b"dircaf\\xe9: not an Annotator project" in run.stderr, run.stderr
+
+
+def test_the_welcome_opens_a_recent_project_in_such_a_folder(tmp_path, qtbot, monkeypatch):
+    """Its name lost its byte on the way through the list's text: 'no longer a project'."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from annotator.gui.first_run import FirstRunDialog
+    from annotator.gui.settings_store import SettingsStore
+
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: pytest.fail(str(a)))
+    proj = tmp_path / f"P{LATIN1}"
+    main(["new", str(proj), "--classes", "a,b"])
+    store = SettingsStore()
+    store.add_recent(proj)
+    dialog = FirstRunDialog(store)
+    qtbot.addWidget(dialog)
+    item = dialog.recent.item(0)
+    assert item.text().startswith("Pcaf\\xe9")
+    dialog._recent_activated(item)
+    assert dialog.chosen == proj.resolve()

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox
 
 from annotator.core.errors import AnnotatorError
+from annotator.core.folders import printable
 from annotator.core.naming import NAME_MAX, short_stem
 from annotator.core.schema import untrainable
 from annotator.gui.export_dialog import ExportDialog, export_summary, run_export
@@ -113,11 +114,11 @@ class FileMenu(QObject):
         for i, path in enumerate(recent):
             # Two projects of one name show their folder; "&" would be read as a mnemonic.
             shown = path.name if names.count(path.name) == 1 else f"{path.name} ({path.parent})"
-            shown = shown.replace("&", "&&")
+            shown = printable(shown).replace("&", "&&")  # (a byte no UTF-8: \xe9)
             label = f"&{i + 1} {shown}" if i < 9 else shown
             action = self.recent_menu.addAction(label)
-            action.setToolTip(str(path))
-            action.setStatusTip(str(path))
+            action.setToolTip(printable(path))
+            action.setStatusTip(printable(path))
             action.triggered.connect(lambda _=False, p=path: self.open_recent(p))
         if not recent:
             self.recent_menu.addAction("(none yet)").setEnabled(False)

@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.core.folders import printable
 from annotator.gui.new_project_dialog import AddOutcome, NewProjectDialog
 from annotator.gui.progress_task import error_text, plain, run_with_progress
-from annotator.gui.settings_store import SettingsStore, data_folder
+from annotator.gui.settings_store import SettingsStore, data_folder, read_path, stored_path
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
@@ -141,9 +142,10 @@ class FirstRunDialog(QDialog):
     def fill_recent(self) -> None:
         self.recent.clear()
         for path in self.settings.recent_projects():
-            item = QListWidgetItem(f"{path.name}    {path.parent}")
-            item.setData(PATH_ROLE, str(path))
-            item.setToolTip(str(path))
+            item = QListWidgetItem(f"{printable(path.name)}    {printable(path.parent)}")
+            # (as the settings keep it: a name that is not UTF-8 does not survive Qt's text)
+            item.setData(PATH_ROLE, stored_path(path))
+            item.setToolTip(printable(path))
             self.recent.addItem(item)
         if not self.recent.count():
             placeholder = QListWidgetItem("No recent projects yet")
@@ -197,4 +199,4 @@ class FirstRunDialog(QDialog):
     def _recent_activated(self, item: QListWidgetItem) -> None:
         value = item.data(PATH_ROLE)
         if value:
-            self.choose_recent(Path(str(value)))
+            self.choose_recent(read_path(str(value)))

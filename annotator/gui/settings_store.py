@@ -75,7 +75,7 @@ class ToolSettings:
 _BYTES_PREFIX = "bytes:"
 
 
-def _stored_path(path: Path) -> str:
+def stored_path(path: Path) -> str:
     text = str(path)
     try:
         text.encode("utf-8")
@@ -84,7 +84,7 @@ def _stored_path(path: Path) -> str:
     return text
 
 
-def _read_path(text: str) -> Path:
+def read_path(text: str) -> Path:
     if text.startswith(_BYTES_PREFIX):
         try:
             return Path(os.fsdecode(bytes.fromhex(text[len(_BYTES_PREFIX) :])))
@@ -138,13 +138,13 @@ class SettingsStore:
         # A hand-edited or foreign file may hold anything here (a number, bytes): only
         # strings are paths, the rest is left out rather than stopping the app.
         items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list | tuple) else []
-        return [_read_path(p) for p in items if isinstance(p, str) and p]
+        return [read_path(p) for p in items if isinstance(p, str) and p]
 
     def add_recent(self, path: Path) -> None:
         """Put ``path`` first in the recent list (once), keeping at most MAX_RECENT.
         Paths are stored resolved: ``/a/../b/p`` and ``/b/p`` are one project."""
-        folder = _stored_path(Path(path).resolve())
-        items = [_stored_path(p) for p in self._stored_recent()]
+        folder = stored_path(Path(path).resolve())
+        items = [stored_path(p) for p in self._stored_recent()]
         items = [p for p in items if p != folder]
         self._q.setValue("recent/projects", [folder, *items][:MAX_RECENT])
         self._q.sync()
@@ -155,26 +155,26 @@ class SettingsStore:
         self._q.sync()
 
     def remove_recent(self, path: Path) -> None:
-        folder = _stored_path(Path(path).resolve())
-        items = [_stored_path(p) for p in self._stored_recent()]
+        folder = stored_path(Path(path).resolve())
+        items = [stored_path(p) for p in self._stored_recent()]
         self._q.setValue("recent/projects", [p for p in items if p != folder])
         self._q.sync()
 
     def last_project(self) -> Path | None:
         """The project open when the app last quit (None after closing it by hand)."""
         value = self._q.value("recent/last_open", "")
-        path = _read_path(value) if isinstance(value, str) and value else None
+        path = read_path(value) if isinstance(value, str) and value else None
         return path if path is not None and path.is_dir() else None
 
     def last_project_away(self) -> bool:
         """Whether the project open when the app last quit is not there now (a disk not
         mounted: kept for when it is back)."""
         value = self._q.value("recent/last_open", "")
-        return isinstance(value, str) and bool(value) and not _read_path(value).is_dir()
+        return isinstance(value, str) and bool(value) and not read_path(value).is_dir()
 
     def set_last_project(self, path: Path | None) -> None:
         self._q.setValue(
-            "recent/last_open", "" if path is None else _stored_path(Path(path).absolute())
+            "recent/last_open", "" if path is None else stored_path(Path(path).absolute())
         )
 
     # --- window ------------------------------------------------------------------------------
