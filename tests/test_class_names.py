@@ -198,5 +198,5 @@ def test_the_joiners_scripts_and_emoji_need_are_kept_inside_a_name(name):
 def test_a_name_of_bytes_the_locale_could_not_read_is_refused_in_one_line():
     """A Latin-1 'Ärger' read by a UTF-8 Python (or the reverse) holds surrogate escapes,
     which the database refused: an internal error, exit 70."""
-    with pytest.raises(SchemaError, match="holds bytes that are not text in this terminal"):
+    with pytest.raises(SchemaError, match="holds bytes that are not UTF-8 text"):
         LabelSchema.from_names(["a", "\udcc4rger"])

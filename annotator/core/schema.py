@@ -158,9 +158,9 @@ def check_name(name: str) -> str:
         raise SchemaError("a class name cannot be empty")
     if any(unicodedata.category(c) == "Cs" for c in name):  # (bytes read as surrogates)
         raise SchemaError(
-            f"class name '{printable(name)}' holds bytes "
-            "that are not text in this terminal's encoding; type it in a UTF-8 terminal "
-            "(LANG=C.UTF-8), or write it in a --classes-file saved as UTF-8"
+            f"class name '{printable(name)}' holds bytes that are not UTF-8 text (read in "
+            "another encoding than it was written in: a terminal's, a file's); give it as "
+            "UTF-8"
         )
     bad = next((c for c in name if unicodedata.category(c) in _FORBIDDEN_CATEGORIES), None)
     if bad is not None:
