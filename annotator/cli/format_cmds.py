@@ -285,7 +285,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if report.unknown_labels:
         print(
             "  unknown labels (shapes skipped, their pixels left unlabelled): "
-            + ", ".join(f"{k} ({v})" for k, v in sorted(report.unknown_labels.items()))
+            + ", ".join(f"{k!r} ({v})" for k, v in sorted(report.unknown_labels.items()))
         )
     if report.boxes_only:
         print(f"  left out {report.boxes_only} annotation(s) that are a box without a mask")

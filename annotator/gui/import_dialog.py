@@ -100,7 +100,7 @@ def import_summary(report: ImportReport) -> str:
     if report.unknown_labels:
         lines.append(
             "Unknown labels (shapes skipped, their pixels left unlabelled): "
-            + ", ".join(f"{k} ({v})" for k, v in sorted(report.unknown_labels.items()))
+            + ", ".join(f"{k!r} ({v})" for k, v in sorted(report.unknown_labels.items()))
         )
     if report.boxes_only:
         lines.append(f"Left out {report.boxes_only} annotation(s) that are a box without a mask.")

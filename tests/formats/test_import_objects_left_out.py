@@ -367,3 +367,22 @@ def test_with_a_labels_txt_a_label_no_class_can_have_is_an_unknown_label(tmp_pat
     report, maps = _import(tmp_path, "labelme", src)
     assert maps["a.png"][INSIDE] == CELL and maps["a.png"][OUTSIDE] == BG
     assert not any(n.startswith("left out") for n in report.notes)
+
+
+def test_unknown_labels_are_named_quoted_and_escaped(tmp_path, capsys):
+    """An unknown label with a control character went to the terminal raw (an escape
+    sequence turned the output red); an empty one printed as nothing before '(1)'."""
+    from annotator.cli import main
+
+    src = _labelme(
+        tmp_path / "lm",
+        {"a": [_shape("cell", SQUARE_POINTS), _shape("\x1b[31mred", [[20, 2], [25, 2], [25, 6]])]},
+    )
+    (src / "labels.txt").write_text("__ignore__\n_background_\ncell\n")
+    root = str(tmp_path / "P")
+    assert main(["new", root, "--classes", ",".join(CLASSES)]) == 0
+    capsys.readouterr()
+    assert main(["import", root, str(src), "--format", "labelme"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "their pixels left unlabelled): '\\x1b[31mred' (1)" in out
