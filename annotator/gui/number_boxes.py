@@ -88,6 +88,15 @@ def _keeps(event: QKeyEvent) -> bool:
 _DONE_KEYS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape}
 
 
+def _point_refused(box: QObject, event: QKeyEvent) -> bool:
+    """A '.' or ',' pressed in a box of whole numbers (or of no decimals), which refuses
+    both: the key is the window's (label opacity) rather than lost."""
+    if _with_ctrl_or_alt(event) or event.key() not in (Qt.Key.Key_Period, Qt.Key.Key_Comma):
+        return False
+    takes = isinstance(box, QDoubleSpinBox) and box.decimals() > 0
+    return isinstance(box, QAbstractSpinBox) and not takes
+
+
 class _PassShortcuts(QObject):
     """``canvas``: what gets the focus after Enter or Esc in a box (None: the box keeps it)."""
 
@@ -98,7 +107,9 @@ class _PassShortcuts(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
         if not isinstance(event, QKeyEvent):
             return False
-        if event.type() == QEvent.Type.ShortcutOverride and leaves_shortcuts(event):
+        if event.type() == QEvent.Type.ShortcutOverride and (
+            leaves_shortcuts(event) or _point_refused(watched, event)
+        ):
             event.ignore()  # not the box's: the window's shortcut map gets it
             return True
         if event.type() == QEvent.Type.ShortcutOverride and _keeps(event):

@@ -57,3 +57,19 @@ def test_page_keys_arrows_and_digits_in_the_radius_box(window, qtbot):
     spin.setFocus()
     QTest.keyClick(spin, Qt.Key.Key_E)  # a letter is still the window's
     assert window.canvas.tool.name == "eraser"
+
+
+def test_a_point_in_a_box_of_whole_numbers_is_the_windows_opacity_key(window, qtbot):
+    """A box of whole numbers refuses '.' and ',': the key was lost in it, where it is
+    the window's label opacity; a box of decimals keeps it for its number."""
+    spin = window.cleanup_spin
+    spin.setFocus()
+    before = window.opacity_slider.value()
+    QTest.keyClick(spin, Qt.Key.Key_Comma, Qt.KeyboardModifier.NoModifier)
+    assert window.opacity_slider.value() < before
+    tolerance = window.tolerance_spin
+    tolerance.setEnabled(True)
+    tolerance.setFocus()
+    now = window.opacity_slider.value()
+    QTest.keyClick(tolerance, Qt.Key.Key_Comma)
+    assert window.opacity_slider.value() == now
