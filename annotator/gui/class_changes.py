@@ -18,9 +18,9 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.schema import ClassChange
 from annotator.gui.progress_task import (
     Progress,
+    box_sentence,
     error_text,
     loop_held,
-    plain,
     run_with_progress,
     sentence,
     training_refuses,
@@ -63,7 +63,7 @@ def _change(
     try:
         change = planned()
     except AnnotatorError as exc:  # the only class, into itself...
-        QMessageBox.warning(window, "Classes not changed", plain(sentence(str(exc))))
+        QMessageBox.warning(window, "Classes not changed", box_sentence(str(exc)))
         return None
     if change.identity:
         return None  # moved to where it is: nothing to rewrite
@@ -122,7 +122,7 @@ def _rewrite(
             QMessageBox.warning(
                 window,
                 "Classes changed" if changed else "Classes not changed",
-                plain(sentence(error_text(error))),
+                box_sentence(error_text(error)),
             )
         return None
     window.class_panel.note.setText(result.summary())

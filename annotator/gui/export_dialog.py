@@ -33,6 +33,7 @@ from annotator.gui.number_boxes import DecimalBox, WholeBox
 from annotator.gui.progress_task import (
     Progress,
     TaskOutcome,
+    box_sentence,
     error_text,
     plain,
     run_with_progress,
@@ -352,7 +353,7 @@ class ExportDialog(QDialog):
             except OSError as exc:  # (a folder it may not read)
                 raise AnnotatorError(f"{out}: {exc.strerror or exc}") from None
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Export", plain(sentence(error_text(exc))))
+            QMessageBox.warning(self, "Export", box_sentence(error_text(exc)))
             return
         self.overwrite = False
         if out.is_file():

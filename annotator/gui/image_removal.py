@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QMessageBox
 
 from annotator.gui.progress_task import (
+    box_sentence,
     error_text,
     loop_held,
     plain,
@@ -163,7 +164,7 @@ def remove(window: MainWindow, ids: list[int]) -> RemovalReport | None:
         QMessageBox.warning(
             window,
             "Images not removed",
-            plain(sentence(error_text(outcome.error or RuntimeError("nothing happened")))),
+            box_sentence(error_text(outcome.error or RuntimeError("nothing happened"))),
         )
         return None
     window.statusBar().showMessage(sentence(outcome.result.summary()), 15000)

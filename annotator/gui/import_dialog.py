@@ -28,9 +28,9 @@ from annotator.gui.forms import add_formats, finish_form, path_row, path_text, r
 from annotator.gui.progress_task import (
     Progress,
     TaskOutcome,
+    box_sentence,
     capitalised,
     error_text,
-    plain,
     run_with_progress,
     sentence,
 )
@@ -285,6 +285,6 @@ class ImportDialog(QDialog):
                     else f"{path}: no such file; choose the {what} with its File… button"
                 )
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Import", plain(sentence(error_text(exc))))
+            QMessageBox.warning(self, "Import", box_sentence(error_text(exc)))
             return
         self.accept()

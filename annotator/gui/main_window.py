@@ -75,7 +75,7 @@ from annotator.gui.layers import colour_table
 from annotator.gui.loop_controller import LoopController
 from annotator.gui.model_panel import classes_changed_text
 from annotator.gui.number_boxes import DecimalBox, WholeBox, let_shortcuts_through, share_shortcuts
-from annotator.gui.progress_task import loop_held, plain, run_with_progress, sentence
+from annotator.gui.progress_task import box_sentence, loop_held, plain, run_with_progress
 from annotator.gui.save_news import close_session, save_failure_box, save_failure_line
 from annotator.gui.settings_store import (
     SettingsStore,
@@ -627,16 +627,16 @@ class MainWindow(QMainWindow):
             project = open_project(path)
         except ProjectLocked as exc:  # (the CLI's refusal names its read-only commands)
             said = locked_text(path, exc.holder)
-            QMessageBox.warning(self, "Cannot open project", plain(sentence(said)))
+            QMessageBox.warning(self, "Cannot open project", box_sentence(said))
             return said
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Cannot open project", plain(sentence(str(exc))))
+            QMessageBox.warning(self, "Cannot open project", box_sentence(str(exc)))
             return str(exc)
         try:
             project.schema  # noqa: B018 (fail now on a damaged class table)
         except AnnotatorError as exc:
             project.close()  # its lock too: another process may open it once repaired
-            QMessageBox.warning(self, "Cannot open project", plain(sentence(str(exc))))
+            QMessageBox.warning(self, "Cannot open project", box_sentence(str(exc)))
             return str(exc)
         try:
             self.set_project(project)
@@ -649,7 +649,7 @@ class MainWindow(QMainWindow):
             project.close()
             if not isinstance(exc, AnnotatorError):
                 raise  # a bug: the error report says it
-            QMessageBox.warning(self, "Cannot open project", plain(sentence(str(exc))))
+            QMessageBox.warning(self, "Cannot open project", box_sentence(str(exc)))
             return str(exc)
         self._owned_project = project
         self.file_menu.project_opened(project.root)
@@ -779,7 +779,7 @@ class MainWindow(QMainWindow):
             self.session.close_document(keep_histories=keep_histories)
         except AnnotatorError as exc:
             self.schedule_autosave()  # kept open, and saved again
-            QMessageBox.warning(self, "Labels not saved", plain(sentence(str(exc))))
+            QMessageBox.warning(self, "Labels not saved", box_sentence(str(exc)))
             return False
         self.canvas.set_document(None, None, self._table())
         self.loop.layers.clear()
@@ -844,7 +844,7 @@ class MainWindow(QMainWindow):
             self.activity.say(f"{doc.record.name} open")
         self.image_list.set_current(None if doc is None else doc.image_id)
         self._update_enabled()
-        QMessageBox.warning(self, title, plain(sentence(message)))
+        QMessageBox.warning(self, title, box_sentence(message))
 
     def go(self, step: int) -> None:
         """Open the next (``step`` 1) or previous (-1) image of the filtered list."""
@@ -895,7 +895,7 @@ class MainWindow(QMainWindow):
             record = self.session.mark_done()
         except AnnotatorError as exc:  # a database locked by another program, say
             self.schedule_autosave()
-            QMessageBox.warning(self, "Status not changed", plain(sentence(str(exc))))
+            QMessageBox.warning(self, "Status not changed", box_sentence(str(exc)))
             return
         if record is not None:
             self._update_enabled()  # the action now says the other way
@@ -1088,7 +1088,7 @@ class MainWindow(QMainWindow):
             try:
                 schema = getattr(self.session, method)(*args)
             except AnnotatorError as exc:
-                QMessageBox.warning(self, "Class not changed", plain(sentence(str(exc))))
+                QMessageBox.warning(self, "Class not changed", box_sentence(str(exc)))
                 return
             self.show_schema(schema)
         service = self.loop.service
@@ -1166,7 +1166,7 @@ class MainWindow(QMainWindow):
         try:
             session.choose_channels(choice)
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Channels not changed", plain(sentence(str(exc))))
+            QMessageBox.warning(self, "Channels not changed", box_sentence(str(exc)))
             return
         self._windows.clear()  # (windows of other channels)
         self._show_shared(None)  # (the session dropped it from the project)

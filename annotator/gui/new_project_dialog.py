@@ -39,11 +39,10 @@ from annotator.gui.class_panel import swatch
 from annotator.gui.forms import path_text, refuse_unusable_path
 from annotator.gui.progress_task import (
     Progress,
+    box_sentence,
     capitalised,
     error_text,
-    plain,
     run_with_progress,
-    sentence,
 )
 from annotator.services.projects import (
     IMAGE_FILE_SUFFIXES,
@@ -387,7 +386,7 @@ class NewProjectDialog(QDialog):
         try:
             path = self._create()
         except AnnotatorError as exc:
-            QMessageBox.warning(self, "Cannot create the project", plain(sentence(error_text(exc))))
+            QMessageBox.warning(self, "Cannot create the project", box_sentence(error_text(exc)))
             return
         if path is not None:
             self.accept()

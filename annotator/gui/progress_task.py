@@ -242,6 +242,12 @@ def plain(text: str) -> str:
     return f'<p style="white-space: pre-wrap">{html.escape(text, quote=False)}</p>'
 
 
+def box_sentence(text: str) -> str:
+    """``text`` as a message box says it: a sentence (:func:`sentence`), shown as written
+    (:func:`plain`)."""
+    return plain(sentence(text))
+
+
 def training_refuses(
     parent: QWidget, service: object, title: str, what: str, stop: bool = True
 ) -> bool:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 from annotator.core.errors import RecordRefused
-from annotator.gui.progress_task import plain, sentence
+from annotator.gui.progress_task import box_sentence, plain, sentence
 from annotator.services.session import LabelsAtRisk, name_list
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def close_session(window: MainWindow, session: AnnotationSession, asking: bool) 
             if session.rescued_to is not None or "could not be saved" in said
             else "Labels not counted yet"
         )
-        QMessageBox.warning(window, title, plain(sentence(said)))
+        QMessageBox.warning(window, title, box_sentence(said))
 
 
 def ask_rescue(window: QWidget, risk: LabelsAtRisk) -> str:

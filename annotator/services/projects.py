@@ -178,16 +178,18 @@ def images_of(project: Project, keys: Sequence[str | int]) -> list[ImageRecord]:
 def _image_named(project: Project, records: Sequence[ImageRecord], key: str) -> ImageRecord:
     from pathlib import PurePosixPath
 
-    def parts(rec: ImageRecord) -> PurePosixPath:
-        return PurePosixPath(file_key(rec.name, any_case=False))
-
     exact = [r for r in records if r.name == key]
-    key = file_key(key, any_case=False)  # (either Unicode form: "é" typed, "e"+accent kept)
-    exact = exact or [r for r in records if file_key(r.name, any_case=False) == key]
     if exact:
         return exact[0]
-    by_file = [r for r in records if parts(r).name == key]
-    by_stem = [r for r in records if parts(r).stem == key]
+    # (either Unicode form: "é" typed, "e"+accent kept; each name made a key once)
+    key = file_key(key, any_case=False)
+    keyed = [(r, file_key(r.name, any_case=False)) for r in records]
+    exact = [r for r, k in keyed if k == key]
+    if exact:
+        return exact[0]
+    paths = [(r, PurePosixPath(k)) for r, k in keyed]
+    by_file = [r for r, p in paths if p.name == key]
+    by_stem = [r for r, p in paths if p.stem == key]
     named = next((same[0] for same in (by_file, by_stem) if len(same) == 1), None)
     if key.startswith("id:") and key[3:].strip().isdecimal():  # an id, said as one
         of_id = project.image(int(key[3:]))

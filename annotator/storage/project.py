@@ -1587,10 +1587,11 @@ class Project:
         paths = list(paths)
         own = [(self.root / d).resolve() for d in OWN_DIRS]
         candidates = collect_image_files(paths, exclude=own, other_pictures=report.other_pictures)
-        for file, _name in candidates:
-            if not_utf8(file.absolute()):
-                report.errors.append(ImageReadError(printable(file), NOT_UTF8))
-        candidates = [(f, n) for f, n in candidates if not not_utf8(f.absolute())]
+        odd = {f for f, _ in candidates if not_utf8(f.absolute())}
+        report.errors.extend(
+            ImageReadError(printable(f), NOT_UTF8) for f, _ in candidates if f in odd
+        )
+        candidates = [(f, n) for f, n in candidates if f not in odd]
         # A dataset added as it ships holds its masks beside the pictures (Roboflow's
         # x_mask.png, Cityscapes' gtFine/, ISBI's labels/): labelled as images, they took
         # the labels an import meant for the pictures. The name proposes, the pixels
